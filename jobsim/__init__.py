@@ -1,0 +1,48 @@
+"""jobsim: a deterministic, virtual-time testing harness for background jobs."""
+
+from ._app import App, Function
+from ._events import Event
+from ._flow import Batch, Cancel, Concurrency, Debounce, RateLimit, Throttle
+from ._profiles import Profile
+from ._records import Attempt, Run, StepRecord
+from ._retries import Retries, RetryPolicy, TableBackoff
+from ._simulation import Simulation
+from .errors import (
+    BudgetExceeded,
+    InjectedFault,
+    InvalidArgument,
+    JobsimError,
+    NonRetriableError,
+    RetryAfterError,
+    StepError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "App",
+    "Attempt",
+    "Batch",
+    "BudgetExceeded",
+    "Cancel",
+    "Concurrency",
+    "Debounce",
+    "Event",
+    "Function",
+    "InjectedFault",
+    "InvalidArgument",
+    "JobsimError",
+    "NonRetriableError",
+    "Profile",
+    "RateLimit",
+    "Retries",
+    "RetryAfterError",
+    "RetryPolicy",
+    "Run",
+    "Simulation",
+    "StepError",
+    "StepRecord",
+    "TableBackoff",
+    "Throttle",
+    "__version__",
+]

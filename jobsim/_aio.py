@@ -1,0 +1,85 @@
+"""A virtual-time asyncio loop for ``async def`` job code.
+
+``asyncio.sleep(x)`` in job code spends ``x`` of virtual time: when the loop would
+block waiting for its next timer, the selector advances the execution clock by
+exactly that timeout instead of sleeping.
+
+Two traps avoided (``reference/virtual_time.md`` §0.2): loop time is measured from
+the start of each execution, so it stays small and float64 never loses the 1e-9
+clock resolution that asyncio compares against; and the resolution is raised to
+1 µs anyway. A handler may be driven while a pytest-asyncio test's own loop is
+running: the outer loop is set aside for the duration of the (synchronous) call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import selectors
+from asyncio import events
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from ._time import SECOND
+from .errors import JobsimError
+
+REAL_IO_WAIT = 30.0
+"""Seconds of real time job code may wait on real I/O with no virtual timer pending."""
+
+
+class _VirtualSelector:
+    def __init__(self, real: selectors.BaseSelector, advance: Callable[[int], None]) -> None:
+        self._real = real
+        self._advance = advance
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        ready = self._real.select(0)
+        if ready or (timeout is not None and timeout <= 0):
+            return ready
+        if timeout is None:
+            ready = self._real.select(REAL_IO_WAIT)
+            if not ready:
+                raise JobsimError(
+                    f"async job code waited {REAL_IO_WAIT:.0f} s of real time for I/O with no virtual "
+                    "timer pending; jobsim cannot advance virtual time past a real network wait. "
+                    "Route HTTP through sim.http or await asyncio.sleep for virtual delays."
+                )
+            return ready
+        self._advance(max(1, round(timeout * SECOND)))
+        return []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+class VirtualLoop(asyncio.SelectorEventLoop):
+    """An event loop whose clock is the simulation's execution clock."""
+
+    def __init__(self, now: Callable[[], int], advance: Callable[[int], None]) -> None:
+        super().__init__()
+        self._jobsim_now = now
+        self._origin = now()
+        self._selector = _VirtualSelector(self._selector, advance)  # type: ignore[has-type]
+        self._clock_resolution = 1e-6
+
+    def time(self) -> float:
+        return (self._jobsim_now() - self._origin) / SECOND
+
+    def drive(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        """Run ``coro`` to completion in virtual time and return its result."""
+        self._origin = self._jobsim_now()
+        outer = events._get_running_loop()
+        events._set_running_loop(None)
+        try:
+            return self.run_until_complete(coro)
+        finally:
+            self._cancel_leftovers()
+            events._set_running_loop(outer)
+
+    def _cancel_leftovers(self) -> None:
+        """Tasks a handler spawned and did not await end with its request, as on a serverless call."""
+        leftovers = [t for t in asyncio.all_tasks(self) if not t.done()]
+        if not leftovers:
+            return
+        for task in leftovers:
+            task.cancel()
+        self.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))

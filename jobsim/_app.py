@@ -1,0 +1,151 @@
+"""``jobsim.App``: where job functions are declared, backend-neutrally."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import inspect
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ._cron import CronSchedule
+from ._events import Event
+from ._retries import Retries
+from ._time import Duration, duration_ns
+from .errors import InvalidArgument, JobsimError
+
+if TYPE_CHECKING:
+    from ._flow import FlowControl
+    from ._simulation import Simulation
+
+Handler = Callable[[Any], Any]
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class Function:
+    """A declared job function: its triggers, its policy, and its handler."""
+
+    id: str
+    handler: Handler
+    app: App
+    events: tuple[str, ...] = ()
+    crons: tuple[CronSchedule, ...] = ()
+    retries: Retries | None = None
+    flow: FlowControl | None = None
+    timeout_ns: int | None = None
+    on_failure: Handler | None = None
+    is_async: bool = False
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """Options as the user wrote them (for profiles that validate features)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Calling the decorated function calls the handler, as if undecorated."""
+        return self.handler(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<jobsim function {self.id!r} of app {self.app.id!r}>"
+
+
+class App:
+    """A set of job functions: ``app = jobsim.App("acme")``.
+
+    ``@app.function(...)`` declares a function; ``app.send(...)`` emits an event onto
+    the bus of the simulation the app is running in.
+    """
+
+    def __init__(self, id: str) -> None:
+        if not isinstance(id, str) or not id.strip():
+            raise InvalidArgument.build("id", id, "an app id is a non-empty string such as 'acme'")
+        self.id = id
+        self.functions: dict[str, Function] = {}
+        self._simulation: Simulation | None = None
+
+    def __repr__(self) -> str:
+        return f"App({self.id!r}, functions={list(self.functions)})"
+
+    def function(
+        self,
+        id: str,
+        *,
+        on: str | Sequence[str] | None = None,
+        cron: str | Sequence[str] | None = None,
+        tz: str | dt.tzinfo | None = None,
+        retries: Retries | int | None = None,
+        timeout: Duration | None = None,
+        on_failure: Handler | None = None,
+        **flow_options: Any,
+    ) -> Callable[[Handler], Function]:
+        """Declare a job function; see the README for every option."""
+        if not isinstance(id, str) or not id.strip():
+            raise InvalidArgument.build("id", id, "a function id is a non-empty string such as 'send-welcome-email'")
+        if id in self.functions:
+            raise InvalidArgument(f"function id {id!r} is already declared in app {self.id!r}; ids are unique")
+        events = _names(on)
+        crons = tuple(CronSchedule.parse(expr, tz) for expr in _names(cron, "cron"))
+        if tz is not None and not crons:
+            raise InvalidArgument.build("tz", tz, "tz= applies to cron=; give a cron schedule or drop tz=")
+        if not events and not crons:
+            raise InvalidArgument(
+                f"function {id!r} has no trigger: give on='event/name' (or a list) and/or cron='0 9 * * *'; "
+                "a function only invoked by others can use on= with a name nothing else sends"
+            )
+        if isinstance(retries, int) and not isinstance(retries, bool):
+            retries = Retries(attempts=retries + 1)  # Inngest's `retries: N` counts retries
+        elif retries is not None and not isinstance(retries, Retries):
+            raise InvalidArgument.build("retries", retries, "jobsim.Retries(attempts=..., ...) or an int number of retries")
+        if on_failure is not None and not callable(on_failure):
+            raise InvalidArgument.build("on_failure", on_failure, "a callable taking (ctx)")
+        flow = _flow(id, flow_options)
+
+        def decorate(handler: Handler) -> Function:
+            if not callable(handler):
+                raise InvalidArgument.build("handler", handler, "a function taking ctx")
+            fn = Function(
+                id=id, handler=handler, app=self, events=events, crons=crons, retries=retries,
+                flow=flow, timeout_ns=None if timeout is None else duration_ns(timeout, "timeout", allow_zero=False),
+                on_failure=on_failure, is_async=inspect.iscoroutinefunction(handler),
+                options={"on": on, "cron": cron, "tz": tz, "retries": retries, "timeout": timeout,
+                         "on_failure": on_failure, **flow_options},
+            )  # fmt: skip
+            self.functions[id] = fn
+            return fn
+
+        return decorate
+
+    def send(self, event: Any, data: Any = None, **fields: Any) -> list[str]:
+        """Emit an event onto the running simulation's bus; returns the event ids.
+
+        Accepts ``send("name", {...})``, ``send(Event(...))`` or a list of events.
+        """
+        sim = self._simulation
+        if sim is None:
+            raise JobsimError(
+                f"app.send() was called while app {self.id!r} is not in a running simulation; "
+                "start one with `with jobsim.Simulation(app) as sim:` (the pytest fixture `jobsim` does this)"
+            )
+        return sim._emit(event, data, **fields)
+
+
+def _names(value: str | Sequence[str] | None, argument: str = "on") -> tuple[str, ...]:
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, str) else list(value)
+    for item in items:
+        if not isinstance(item, str) or not item.strip():
+            raise InvalidArgument.build(argument, value, "a non-empty string or a list of them")
+    return tuple(items)
+
+
+def _flow(function_id: str, options: dict[str, Any]) -> FlowControl | None:
+    if not options:
+        return None
+    from ._flow import FlowControl
+
+    return FlowControl.build(function_id, options)
+
+
+def coerce_events(value: Any) -> list[Event]:
+    """One event or a list of them, in any accepted shape."""
+    if isinstance(value, (list, tuple)):
+        return [Event.coerce(item) for item in value]
+    return [Event.coerce(value)]

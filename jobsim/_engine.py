@@ -1,0 +1,365 @@
+"""The engine: runs, requests, steps and retries, on top of the kernel.
+
+A run is a sequence of requests (``_request``). Each executes the handler in
+Inngest's replay model (``_steps.py``) and ends in one of these outcomes, each
+handled by the method of the same name: ``done`` (a step completed), ``failed``
+(a step raised), ``sleep``, ``wait``, ``invoke``, ``returned`` (the handler
+finished) or ``error`` (the handler raised outside any step).
+
+Retry counters are per step (and per stretch of code between steps), exactly as
+Inngest's executor creates each step's queue item with ``Attempt: 0``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ._events import Event, ulid
+from ._records import Attempt, Run, StepRecord
+from ._retries import Retries, RetryPolicy, with_attempts
+from ._steps import Context, Execution, Suspend, UnserializableOutput, dump, resolve_retry_after
+from ._time import MS, format_duration, iso
+from .errors import InjectedFault, InvalidArgument, NonRetriableError, RetryAfterError, StepError
+
+if TYPE_CHECKING:
+    from ._app import Function
+    from ._simulation import Simulation
+
+FAILED_EVENT = "inngest/function.failed"
+INVOKED_EVENT = "inngest/function.invoked"
+CRON_EVENT = "inngest/scheduled.timer"
+
+
+class Waiter:
+    __slots__ = ("checks", "key", "run", "timer")
+
+    def __init__(self, run: Run, key: str, checks: list[Callable[[Event, Event], bool]]) -> None:
+        self.run = run
+        self.key = key
+        self.checks = checks
+        self.timer: Any = None
+
+
+class Engine:
+    def __init__(self, sim: Simulation) -> None:
+        self.sim = sim
+        self.kernel = sim.kernel
+        self.rng = sim.rng
+        self.profile = sim.profile
+        self.record = sim.trace.add
+        self.x: Execution | None = None
+        self.runs: dict[str, list[Run]] = defaultdict(list)
+        self.by_event: dict[str, list[Function]] = defaultdict(list)
+        self.waiters: dict[str, list[Waiter]] = defaultdict(list)
+        self.faults: dict[tuple[str, str | None], list[list[Any]]] = {}
+        self._policies: dict[str, RetryPolicy] = {}
+        self._run_counter = 0
+        self._outcomes: dict[str, Callable[[Run, Execution, tuple[Any, ...]], None]] = {
+            "done": self._done, "failed": self._failed, "sleep": self._sleep, "wait": self._wait,
+            "invoke": self._invoke, "returned": self._returned, "error": self._error,
+        }  # fmt: skip
+
+    # -- wiring -----------------------------------------------------------------
+    def add_function(self, fn: Function) -> None:
+        if fn.flow is not None or fn.timeout_ns is not None:
+            raise InvalidArgument(
+                f"function {fn.id!r} uses flow control or timeout=, which this version does not simulate yet"
+            )
+        for name in fn.events:
+            self.by_event[name].append(fn)
+        for schedule in fn.crons:
+            due = schedule.next_after(self.kernel.now)
+            self.kernel.schedule(due, self._cron_tick, fn, schedule, owner=f"{fn.id} (cron)", recurring=True)
+
+    def policy(self, fn: Function) -> RetryPolicy:
+        policy = self._policies.get(fn.id)
+        if policy is None:
+            retries = fn.retries
+            default = self.profile.default_retries
+            if retries is None:
+                policy = default
+            elif isinstance(retries, Retries) and retries.uses_profile_backoff:
+                policy = with_attempts(default, retries.attempts)
+            else:
+                policy = retries
+            self._policies[fn.id] = policy
+        return policy
+
+    def sleep_ns(self, ns: int) -> int:
+        limit = self.profile.max_sleep_ns
+        if limit is not None and ns > limit:
+            raise InvalidArgument(
+                f"a sleep or wait of {format_duration(ns)} is longer than {self.profile.name}'s maximum of "
+                f"{format_duration(limit)}"
+            )
+        return ns
+
+    # -- triggers -----------------------------------------------------------------
+    def publish(self, event: Event) -> None:
+        """Fan an accepted event out to every subscribed function and every waiting run."""
+        for fn in self.by_event.get(event.name, ()):
+            self.start_run(fn, [event])
+        waiting = self.waiters.get(event.name)
+        if waiting:
+            for waiter in list(waiting):
+                run = waiter.run
+                if all(check(run.event, event) for check in waiter.checks):
+                    self._resolve_wait(waiter, event)
+
+    def start_run(self, fn: Function, events: list[Event], parent: tuple[Run, str] | None = None) -> Run:
+        self._run_counter += 1
+        now = self.now()
+        run = Run(fn, ulid(now // MS, self._run_counter), events, now)
+        run.parent = parent
+        runs = self.runs[fn.id]
+        runs.append(run)
+        self.record(now, "run.start", {"function": fn.id, "run": run.id, "n": len(runs), "event": run.event.name})
+        self.kernel.schedule(now, self._request, run, 0, owner=fn.id)
+        return run
+
+    def _cron_tick(self, fn: Function, schedule: Any) -> None:
+        now = self.kernel.now
+        self.kernel.schedule(schedule.next_after(now), self._cron_tick, fn, schedule,
+                             owner=f"{fn.id} (cron)", recurring=True)  # fmt: skip
+        when = iso(now)
+        self.record(now, "cron", {"function": fn.id, "cron": schedule.expr, "scheduled": when})
+        data = {"cron": schedule.expr, "scheduledAt": when}
+        self.start_run(fn, [Event(CRON_EVENT, data, id=f"{fn.id}:{when}", ts=now // MS)])
+
+    def now(self) -> int:
+        x = self.x
+        return self.kernel.now if x is None else x.now
+
+    # -- one request ------------------------------------------------------------------
+    def _request(self, run: Run, attempt: int) -> None:
+        if run.status in ("completed", "failed", "cancelled", "skipped"):
+            return
+        fn = run.function
+        x = Execution(self, run, attempt, self.kernel.now)
+        self.x = x
+        self.sim.wallclock.move(x.now)
+        run.status = "running"
+        try:
+            x.fault(None)
+            ctx = Context(x)
+            if fn.is_async:
+                value = self.sim.loop().drive(fn.handler(ctx))
+            else:
+                value = fn.handler(ctx)
+            op: tuple[Any, ...] = ("returned", value)
+        except Suspend as suspend:
+            op = suspend.op
+        except Exception as exc:
+            op = ("error", exc)
+        finally:
+            self.x = None
+        self._outcomes[op[0]](run, x, op)
+
+    def _attempt(self, run: Run, x: Execution, step: str | None, error: BaseException | None) -> Attempt:
+        attempt = Attempt(x.attempt, step, x.start, x.now, error)
+        run.attempts.append(attempt)
+        data: dict[str, Any] = {"function": run.function.id, "run": run.id, "step": step, "attempt": x.attempt}
+        if error is not None:
+            data["error"] = f"{type(error).__name__}: {error}"
+        self.record(x.start, "attempt", data)
+        return attempt
+
+    def _step(self, run: Run, key: str, kind: str, start: int) -> StepRecord:
+        record = run.steps.get(key)
+        if record is None:
+            record = run.steps[key] = StepRecord(key, kind, start)
+        return record
+
+    def _next(self, run: Run, at: int) -> None:
+        self.kernel.schedule(at, self._request, run, 0, owner=run.function.id)
+
+    # -- outcomes -------------------------------------------------------------------------
+    def _done(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
+        _, key, payload, kind = op
+        record = self._step(run, key, kind, x.start)
+        record.attempts.append(self._attempt(run, x, key, None))
+        record.status, record._payload, record.end_ns = "completed", payload, x.now
+        self._next(run, x.now)
+
+    def _failed(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
+        _, key, error = op
+        record = self._step(run, key, "run" if len(op) < 4 else op[3], x.start)
+        record.attempts.append(self._attempt(run, x, key, error))
+        delay = self._retry_delay(run, x, error)
+        if delay is not None:
+            record.status = run.status = "retrying"
+            self._retry(run, x, key, delay)
+        else:
+            record.status, record.error, record.end_ns = "failed", error, x.now
+            self._next(run, x.now)
+
+    def _error(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
+        error = op[1]
+        self._attempt(run, x, None, error)
+        if isinstance(error, StepError) and error.step_id in run.steps:
+            self.finish(run, "failed", x.now, error.error)
+            return
+        delay = self._retry_delay(run, x, error)
+        if delay is None:
+            self.finish(run, "failed", x.now, error)
+        else:
+            run.status = "retrying"
+            self._retry(run, x, None, delay)
+
+    def _retry_delay(self, run: Run, x: Execution, error: BaseException) -> int | None:
+        """Delay before the next attempt, or ``None`` when this failure is final."""
+        if isinstance(error, NonRetriableError):
+            return None
+        if x.attempt + 1 >= self.policy(run.function).attempts:
+            return None
+        if isinstance(error, RetryAfterError):
+            profile = self.profile
+            delay = max(resolve_retry_after(error.after, x.now), profile.retry_after_min_ns)
+            if profile.retry_after_max_ns is not None:
+                delay = min(delay, profile.retry_after_max_ns)
+            return delay
+        return self.policy(run.function).delay_ns(x.attempt + 1, self.rng)
+
+    def _retry(self, run: Run, x: Execution, key: str | None, delay: int) -> None:
+        at = x.now + delay
+        self.record(x.now, "retry", {"function": run.function.id, "run": run.id, "step": key,
+                                     "attempt": x.attempt + 1, "at": at, "delay": delay})  # fmt: skip
+        self.kernel.schedule(at, self._request, run, x.attempt + 1, owner=run.function.id)
+
+    def _sleep(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
+        _, key, wake = op
+        record = self._step(run, key, "sleep", x.now)
+        record.attempts.append(self._attempt(run, x, key, None))
+        record.status = run.status = "sleeping"
+        self.record(x.now, "sleep", {"function": run.function.id, "run": run.id, "step": key, "until": wake})
+        run._wake = self.kernel.schedule(wake, self._wake, run, record, owner=run.function.id)
+
+    def _wake(self, run: Run, record: StepRecord) -> None:
+        record.status, record.end_ns = "completed", self.kernel.now
+        self._request(run, 0)
+
+    def _wait(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
+        _, key, name, checks, deadline = op
+        record = self._step(run, key, "wait_for_event", x.now)
+        record.attempts.append(self._attempt(run, x, key, None))
+        record.status = run.status = "waiting"
+        waiter = Waiter(run, key, checks)
+        self.waiters[name].append(waiter)
+        waiter.timer = self.kernel.schedule(deadline, self._wait_timeout, waiter, name, owner=run.function.id)
+        run._wake = waiter
+        self.record(x.now, "wait", {"function": run.function.id, "run": run.id, "step": key,
+                                    "event": name, "until": deadline})  # fmt: skip
+
+    def _resolve_wait(self, waiter: Waiter, event: Event | None, name: str | None = None) -> None:
+        run = waiter.run
+        self.waiters[name or event.name].remove(waiter)  # type: ignore[union-attr]
+        if event is not None:
+            self.kernel.cancel(waiter.timer)
+        record = run.steps[waiter.key]
+        record.status, record.end_ns = "completed", self.now()
+        record._payload = dump(None if event is None else event.to_dict(), "wait_for_event")
+        run._wake = None
+        self.record(self.now(), "wait.end", {"function": run.function.id, "run": run.id, "step": waiter.key,
+                                            "event": None if event is None else event.id})  # fmt: skip
+        self._next(run, self.now())
+
+    def _wait_timeout(self, waiter: Waiter, name: str) -> None:
+        self._resolve_wait(waiter, None, name)
+
+    def _invoke(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
+        _, key, target, data, deadline = op
+        record = self._step(run, key, "invoke", x.now)
+        record.attempts.append(self._attempt(run, x, key, None))
+        record.status = run.status = "invoking"
+        self.x = x  # the child starts at the parent's execution time
+        try:
+            event = Event(INVOKED_EVENT, data, ts=x.now // MS)
+            child = self.start_run(target, [event], parent=(run, key))
+        finally:
+            self.x = None
+        self.record(x.now, "invoke", {"function": run.function.id, "run": run.id, "step": key,
+                                      "target": target.id, "child": child.id})  # fmt: skip
+        if deadline is not None:
+            self.kernel.schedule(deadline, self._invoke_timeout, child, owner=run.function.id)
+
+    def _invoke_timeout(self, child: Run) -> None:
+        if child.parent is not None and not child.done:
+            parent, key = child.parent
+            child.parent = None
+            self._settle_invoke(parent, key, None, TimeoutError(f"invoked function {child.function.id!r} timed out"))
+
+    def _settle_invoke(self, run: Run, key: str, payload: bytes | None, error: BaseException | None) -> None:
+        record = run.steps[key]
+        record.end_ns = self.now()
+        if error is None:
+            record.status, record._payload = "completed", payload
+        else:
+            record.status, record.error = "failed", error
+        self._next(run, self.now())
+
+    def _returned(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
+        try:
+            payload = dump(op[1], f"function {run.function.id!r}")
+        except UnserializableOutput as exc:
+            self._attempt(run, x, None, exc)
+            self.finish(run, "failed", x.now, exc)
+            return
+        self._attempt(run, x, None, None)
+        run._payload = payload
+        self.finish(run, "completed", x.now, None)
+
+    # -- the end of a run --------------------------------------------------------------
+    def finish(self, run: Run, status: str, at: int, error: BaseException | None) -> None:
+        run.status, run.end_ns, run.error = status, at, error
+        fn = run.function
+        data: dict[str, Any] = {"function": fn.id, "run": run.id, "status": status}
+        if error is not None:
+            data["error"] = f"{type(error).__name__}: {error}"
+        self.record(at, "run.end", data)
+        if run.parent is not None:
+            parent, key = run.parent
+            run.parent = None
+            self._settle_invoke(parent, key, run._payload, None if error is None else StepError(key, error))
+        if status == "failed":
+            self._announce_failure(run, error)
+
+    def _announce_failure(self, run: Run, error: BaseException | None) -> None:
+        """Inngest emits ``inngest/function.failed``; ``on_failure`` handlers run from it."""
+        fn = run.function
+        data = {
+            "function_id": fn.id,
+            "run_id": run.id,
+            "error": {"name": type(error).__name__, "message": str(error)},
+            "event": run.event.to_dict(),
+        }
+        self.sim._emit(Event(FAILED_EVENT, data))
+        if fn.on_failure is not None:
+            self.start_run(self.sim._failure_handler(fn), [Event(FAILED_EVENT, data, ts=self.now() // MS)])
+
+    # -- fault injection ------------------------------------------------------------------
+    def add_fault(self, function_id: str, step: str | None, times: int, error: Any) -> None:
+        self.faults.setdefault((function_id, step), []).append([times, error])
+
+    def take_fault(self, function_id: str, step: str | None) -> BaseException | None:
+        if not self.faults:
+            return None
+        queue = self.faults.get((function_id, step))
+        if not queue:
+            return None
+        entry = queue[0]
+        entry[0] -= 1
+        if entry[0] == 0:
+            queue.pop(0)
+        error = entry[1]
+        where = f"step {step!r} of {function_id!r}" if step else f"function {function_id!r}"
+        if error is None:
+            error = InjectedFault(f"injected by sim.fail() into {where}")
+        elif isinstance(error, type):
+            error = error(f"injected by sim.fail() into {where}")
+        else:
+            error = copy.copy(error)
+        self.record(self.now(), "fault", {"function": function_id, "step": step, "error": repr(error)})
+        return error  # type: ignore[no-any-return]

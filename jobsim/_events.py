@@ -1,0 +1,114 @@
+"""Events: Inngest's payload shape, and the fake bus every event goes through."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ._time import DAY, MS
+from .errors import InvalidArgument
+
+DEDUPE_WINDOW = DAY
+"""Events with the same ``id`` sent within 24 h start no functions again (Inngest)."""
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Event:
+    """An event: ``Event(name, data=None, *, id=None, user=None, ts=None, v=None)``.
+
+    ``ts`` is milliseconds since the epoch, as in Inngest; the bus fills it with
+    the virtual time of sending when not given (a given ``ts`` does not delay the
+    event, as on Inngest). ``id`` is the idempotency id: a second event with the
+    same ``id`` within 24 h is dropped. The bus fills a missing ``id`` with a
+    ULID-shaped id that is deterministic for the simulation.
+    """
+
+    name: str
+    data: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    id: str | None = dataclasses.field(default=None, kw_only=True)
+    user: Mapping[str, Any] | None = dataclasses.field(default=None, kw_only=True)
+    ts: int | None = dataclasses.field(default=None, kw_only=True)
+    v: str | None = dataclasses.field(default=None, kw_only=True)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise InvalidArgument.build("name", self.name, "an event name is a non-empty string such as 'user/created'")
+        if self.data is None:
+            object.__setattr__(self, "data", {})
+        elif not isinstance(self.data, Mapping):
+            raise InvalidArgument.build("data", self.data, "event data is a mapping (a dict)")
+        if self.id is not None and not isinstance(self.id, str):
+            raise InvalidArgument.build("id", self.id, "an event id is a string")
+        if self.ts is not None and (isinstance(self.ts, bool) or not isinstance(self.ts, int)):
+            raise InvalidArgument.build("ts", self.ts, "milliseconds since the epoch, as an int")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Inngest's JSON payload."""
+        out: dict[str, Any] = {"name": self.name, "data": dict(self.data)}
+        for key in ("id", "user", "ts", "v"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = dict(value) if key == "user" else value
+        return out
+
+    @classmethod
+    def coerce(cls, value: Any, data: Any = None, **fields: Any) -> Event:
+        """``"name"``, ``("name", data)``, a dict in Inngest's shape, or an ``Event``."""
+        if isinstance(value, Event):
+            if data is not None or fields:
+                raise InvalidArgument("pass either an Event or a name with data, not both")
+            return value
+        if isinstance(value, Mapping):
+            known = {"name", "data", "id", "user", "ts", "v"}
+            unknown = set(value) - known
+            if unknown:
+                raise InvalidArgument.build("event", dict(value), f"unknown keys {sorted(unknown)}; accepted: {sorted(known)}")
+            return cls(**value)
+        if isinstance(value, str):
+            return cls(value, data, **fields)
+        raise InvalidArgument.build(
+            "event", value, "an event name with data, an Event, or a dict like {'name': ..., 'data': ...}"
+        )
+
+
+def ulid(ms: int, counter: int) -> str:
+    """A ULID-shaped id (48-bit ms time, 80-bit suffix) from a counter, never from randomness."""
+    value = (ms << 80) | (counter * 0x9E3779B97F4A7C15 & ((1 << 80) - 1))
+    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
+
+
+class Bus:
+    """Every event of a simulation, in order, with deduplication by id."""
+
+    def __init__(self) -> None:
+        self.history: list[Event] = []
+        self.dropped: list[Event] = []
+        self._seen: dict[str, int] = {}
+        self._counter = 0
+
+    def accept(self, event: Event, now: int) -> Event | None:
+        """Stamp the event and keep it; ``None`` if it is a duplicate within 24 h."""
+        ms = now // MS
+        changes: dict[str, Any] = {}
+        if event.ts is None:
+            changes["ts"] = ms
+        self._counter += 1
+        if event.id is None:
+            changes["id"] = ulid(ms, self._counter)
+        else:
+            seen = self._seen.get(event.id)
+            if seen is not None and now - seen < DEDUPE_WINDOW:
+                self.dropped.append(event if event.ts is not None else dataclasses.replace(event, ts=ms))
+                return None
+            self._seen[event.id] = now
+        if changes:
+            event = dataclasses.replace(event, **changes)
+        self.history.append(event)
+        return event
+
+    def named(self, names: Iterable[str]) -> list[Event]:
+        wanted = set(names)
+        return [e for e in self.history if e.name in wanted]

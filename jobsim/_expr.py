@@ -1,0 +1,157 @@
+"""Keys and match expressions over events, as Inngest writes them.
+
+* A **key** is a dotted path rooted at ``event`` (``"event.data.userId"``,
+  ``"event.user.id"``) or a callable ``event -> hashable``.
+* A **match** (``wait_for_event(match="data.cartId")``, ``Cancel(match=...)``)
+  compares the same path on the run's event and the candidate event
+  (Inngest rewrites it to ``event.data.cartId == async.data.cartId``).
+* An **expression** (``if_exp=``) is a small CEL subset, evaluated safely:
+  ``event.data.plan == 'pro' && async.data.amount > 100``, with ``== != < <= > >=``,
+  ``&& || !``, string/number/bool/null literals and dotted paths rooted at ``event``
+  (the run's trigger) and ``async`` (the candidate). A Python callable
+  ``(event, candidate) -> bool`` is accepted too.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+import re
+from collections.abc import Callable, Hashable
+from typing import Any, Union
+
+from .errors import InvalidArgument
+
+Key = Union[str, Callable[[Any], Hashable]]
+_MISSING = object()
+
+
+def _walk(value: Any, parts: list[str]) -> Any:
+    for part in parts:
+        if isinstance(value, dict):
+            value = value.get(part, _MISSING)
+        else:
+            value = getattr(value, part, _MISSING)
+        if value is _MISSING:
+            return None
+    return value
+
+
+def compile_key(key: Key, argument: str = "key") -> Callable[[Any], Hashable]:
+    """``"event.data.userId"`` -> a function of the event returning that value."""
+    if callable(key):
+        return key
+    if not isinstance(key, str) or not key.startswith("event.") or len(key.split(".")) < 2:
+        raise InvalidArgument.build(
+            argument, key, "expected a dotted path rooted at 'event', such as 'event.data.userId', "
+            "or a callable taking the event"
+        )
+    parts = key.split(".")[1:]
+    if not all(parts):
+        raise InvalidArgument.build(argument, key, "a path has no empty segments, e.g. 'event.data.userId'")
+
+    def read(event: Any) -> Hashable:
+        value = _walk(event, parts)
+        return _hashable(value)
+
+    read.__qualname__ = read.__name__ = f"key({key})"
+    return read
+
+
+def _hashable(value: Any) -> Hashable:
+    if isinstance(value, (dict, list)):
+        import orjson
+
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    return value  # type: ignore[no-any-return]
+
+
+def compile_match(path: str, argument: str = "match") -> Callable[[Any, Any], bool]:
+    """``"data.cartId"`` -> ``(event, candidate) -> event.data.cartId == candidate.data.cartId``."""
+    if not isinstance(path, str) or not path or path.startswith(".") or path.endswith("."):
+        raise InvalidArgument.build(argument, path, "expected a dotted path such as 'data.cartId'")
+    parts = path.removeprefix("event.").split(".")
+
+    def matches(event: Any, candidate: Any) -> bool:
+        mine = _walk(event, parts)
+        return mine is not None and mine == _walk(candidate, parts)
+
+    return matches
+
+
+_BINOPS: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+}
+_ROOTS = {"event": "event", "_async": "async"}
+
+
+def compile_expression(expr: Any, argument: str = "if_exp") -> Callable[[Any, Any], bool]:
+    """A CEL-subset string (or a callable) -> ``(event, candidate) -> bool``."""
+    if callable(expr):
+        return expr  # type: ignore[no-any-return]
+    if not isinstance(expr, str) or not expr.strip():
+        raise InvalidArgument.build(argument, expr, "expected an expression string or a callable")
+    source = re.sub(r"\basync\.", "_async.", expr)
+    source = source.replace("&&", " and ").replace("||", " or ")
+    source = re.sub(r"!(?!=)", " not ", source)
+    source = re.sub(r"\btrue\b", "True", re.sub(r"\bfalse\b", "False", re.sub(r"\bnull\b", "None", source)))
+    try:
+        tree = ast.parse(source.strip(), mode="eval").body
+    except SyntaxError:
+        raise InvalidArgument.build(argument, expr, _EXPR_HELP) from None
+    _check(tree, expr, argument)
+
+    def evaluate(event: Any, candidate: Any) -> bool:
+        try:
+            return bool(_eval(tree, {"event": event, "_async": candidate}))
+        except TypeError:  # comparing None with a number, etc.: CEL says no match
+            return False
+
+    return evaluate
+
+
+_EXPR_HELP = (
+    "expected a CEL-like expression over 'event' and 'async', e.g. "
+    "\"event.data.userId == async.data.userId && async.data.plan == 'pro'\""
+)
+
+
+def _check(node: ast.AST, expr: str, argument: str) -> None:
+    allowed = (ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.Compare, ast.Constant,
+               ast.Attribute, ast.Name, ast.Load, ast.Subscript, *_BINOPS)  # fmt: skip
+    for child in ast.walk(node):
+        if not isinstance(child, allowed):
+            raise InvalidArgument.build(argument, expr, _EXPR_HELP)
+        if isinstance(child, ast.Name) and child.id not in _ROOTS and child.id not in ("True", "False", "None"):
+            raise InvalidArgument(
+                f"{argument}={expr!r}: unknown name {child.id!r}; paths start with 'event.' or 'async.'"
+            )
+
+
+def _eval(node: ast.AST, scope: dict[str, Any]) -> Any:
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Name):
+        return scope[node.id]
+    if isinstance(node, ast.Attribute):
+        return _walk(_eval(node.value, scope), [node.attr])
+    if isinstance(node, ast.Subscript):
+        return _walk(_eval(node.value, scope), [str(_eval(node.slice, scope))])
+    if isinstance(node, ast.UnaryOp):
+        return not _eval(node.operand, scope)
+    if isinstance(node, ast.BoolOp):
+        values = (_eval(v, scope) for v in node.values)
+        return all(values) if isinstance(node.op, ast.And) else any(values)
+    assert isinstance(node, ast.Compare)
+    left = _eval(node.left, scope)
+    for op, right_node in zip(node.ops, node.comparators):
+        right = _eval(right_node, scope)
+        if not _BINOPS[type(op)](left, right):
+            return False
+        left = right
+    return True

@@ -1,0 +1,208 @@
+"""Flow-control options of ``app.function``: their values, validated.
+
+Semantics follow Inngest's source (``reference/semantics.md`` §1.3); the runtime
+that applies them lives in ``_flowrt.py``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any
+
+from ._expr import Key, compile_expression, compile_key, compile_match
+from ._time import DAY, SECOND, Duration, duration_ns
+from .errors import InvalidArgument
+
+
+def _positive_int(name: str, value: Any, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InvalidArgument.build(name, value, f"expected an int >= {minimum}")
+    return value
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Batch:
+    """``Batch(max_size, timeout, key=None, if_=None)``: run once per batch of events.
+
+    A batch opens with its first event; it runs when it holds ``max_size`` events or
+    ``timeout`` after its first event, whichever comes first. One batch per key.
+    Events for which ``if_`` is false run at once, unbatched.
+    """
+
+    max_size: int
+    timeout: Duration
+    key: Key | None = None
+    if_: str | Callable[[Any, Any], bool] | None = None
+    timeout_ns: int = dataclasses.field(init=False, repr=False, compare=False)
+    key_fn: Callable[[Any], Hashable] | None = dataclasses.field(init=False, repr=False, compare=False)
+    if_fn: Callable[[Any, Any], bool] | None = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        _positive_int("max_size", self.max_size, 1)
+        object.__setattr__(self, "timeout_ns", duration_ns(self.timeout, "timeout", allow_zero=False))
+        object.__setattr__(self, "key_fn", None if self.key is None else compile_key(self.key))
+        object.__setattr__(self, "if_fn", None if self.if_ is None else compile_expression(self.if_, "if_"))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Debounce:
+    """``Debounce(period, key=None, timeout=None)``: run once things go quiet.
+
+    Each event pushes the run to ``now + period``, never past ``first event +
+    timeout``; the run gets the last event.
+    """
+
+    period: Duration
+    key: Key | None = None
+    timeout: Duration | None = None
+    period_ns: int = dataclasses.field(init=False, repr=False, compare=False)
+    timeout_ns: int | None = dataclasses.field(init=False, repr=False, compare=False)
+    key_fn: Callable[[Any], Hashable] | None = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "period_ns", duration_ns(self.period, "period", allow_zero=False))
+        timeout = None if self.timeout is None else duration_ns(self.timeout, "timeout", allow_zero=False)
+        object.__setattr__(self, "timeout_ns", timeout)
+        object.__setattr__(self, "key_fn", None if self.key is None else compile_key(self.key))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Throttle:
+    """``Throttle(limit, period, key=None, burst=None)``: GCRA on run starts; excess waits, FIFO."""
+
+    limit: int
+    period: Duration
+    key: Key | None = None
+    burst: int | None = None
+    period_ns: int = dataclasses.field(init=False, repr=False, compare=False)
+    key_fn: Callable[[Any], Hashable] | None = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        _positive_int("limit", self.limit)
+        if self.burst is not None:
+            _positive_int("burst", self.burst, 0)
+        object.__setattr__(self, "period_ns", duration_ns(self.period, "period", allow_zero=False))
+        object.__setattr__(self, "key_fn", None if self.key is None else compile_key(self.key))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RateLimit:
+    """``RateLimit(limit, period, key=None)``: GCRA with burst ⌊limit/10⌋; excess runs are skipped."""
+
+    limit: int
+    period: Duration
+    key: Key | None = None
+    period_ns: int = dataclasses.field(init=False, repr=False, compare=False)
+    key_fn: Callable[[Any], Hashable] | None = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        _positive_int("limit", self.limit)
+        period = duration_ns(self.period, "period", allow_zero=False)
+        if period > DAY:
+            raise InvalidArgument.build("period", self.period, "at most 24h, as on Inngest")
+        object.__setattr__(self, "period_ns", period)
+        object.__setattr__(self, "key_fn", None if self.key is None else compile_key(self.key))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Concurrency:
+    """``Concurrency(limit, key=None)``: at most ``limit`` steps executing code at once."""
+
+    limit: int
+    key: Key | None = None
+    key_fn: Callable[[Any], Hashable] | None = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        _positive_int("limit", self.limit)
+        object.__setattr__(self, "key_fn", None if self.key is None else compile_key(self.key))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Cancel:
+    """``Cancel(event, match=None, timeout=None, if_exp=None)``: a later matching event cancels the run."""
+
+    event: str
+    match: str | None = None
+    timeout: Duration | None = None
+    if_exp: str | Callable[[Any, Any], bool] | None = None
+    timeout_ns: int | None = dataclasses.field(init=False, repr=False, compare=False)
+    matches: Callable[[Any, Any], bool] = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.event, str) or not self.event:
+            raise InvalidArgument.build("event", self.event, "the name of the event that cancels the run")
+        timeout = None if self.timeout is None else duration_ns(self.timeout, "timeout", allow_zero=False)
+        object.__setattr__(self, "timeout_ns", timeout)
+        checks = []
+        if self.match is not None:
+            checks.append(compile_match(self.match))
+        if self.if_exp is not None:
+            checks.append(compile_expression(self.if_exp))
+        object.__setattr__(self, "matches", lambda event, candidate: all(c(event, candidate) for c in checks))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FlowControl:
+    """All flow-control options of one function, validated."""
+
+    batch: Batch | None = None
+    debounce: Debounce | None = None
+    throttle: Throttle | None = None
+    rate_limit: RateLimit | None = None
+    concurrency: Concurrency | None = None
+    priority: Callable[[Any], int] | None = None
+    cancel_on: tuple[Cancel, ...] = ()
+    idempotency: Callable[[Any], Hashable] | None = None
+
+    @classmethod
+    def build(cls, function_id: str, options: dict[str, Any]) -> FlowControl:
+        kinds: dict[str, type] = {
+            "batch": Batch, "debounce": Debounce, "throttle": Throttle,
+            "rate_limit": RateLimit, "concurrency": Concurrency,
+        }  # fmt: skip
+        known = [*kinds, "priority", "cancel_on", "idempotency"]
+        values: dict[str, Any] = {}
+        for name, value in options.items():
+            if name not in known:
+                raise InvalidArgument(
+                    f"app.function({function_id!r}) got an unknown option {name}=...; accepted: "
+                    + ", ".join(["on", "cron", "tz", "retries", "timeout", "on_failure", *known])
+                )
+            if value is None:
+                continue
+            if name == "concurrency" and isinstance(value, int) and not isinstance(value, bool):
+                value = Concurrency(value)
+            if name in kinds and not isinstance(value, kinds[name]):
+                raise InvalidArgument.build(name, value, f"a jobsim.{kinds[name].__name__}(...)")
+            values[name] = value
+        if "priority" in values:
+            values["priority"] = _priority(values["priority"])
+        if "cancel_on" in values:
+            values["cancel_on"] = _cancels(values["cancel_on"])
+        if "idempotency" in values:
+            values["idempotency"] = compile_key(values["idempotency"], "idempotency")
+        if "batch" in values and "debounce" in values:
+            raise InvalidArgument(f"function {function_id!r}: batch= and debounce= cannot be combined (Inngest rejects it too)")
+        return cls(**values)
+
+
+def _priority(value: Any) -> Callable[[Any], int]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return lambda event: value
+    if callable(value):
+        return value  # type: ignore[no-any-return]
+    if isinstance(value, str):
+        key = compile_key(value, "priority")
+        return lambda event: int(key(event) or 0)  # type: ignore[call-overload]
+    raise InvalidArgument.build("priority", value, "an int of seconds, an 'event.' path, or a callable taking the event")
+
+
+def _cancels(value: Any) -> tuple[Cancel, ...]:
+    items: Sequence[Any] = [value] if isinstance(value, Cancel) else value
+    if not isinstance(items, (list, tuple)) or not all(isinstance(c, Cancel) for c in items):
+        raise InvalidArgument.build("cancel_on", value, "a list of jobsim.Cancel(event=..., match=...)")
+    return tuple(items)
+
+
+__all__ = ["Batch", "Cancel", "Concurrency", "Debounce", "FlowControl", "RateLimit", "SECOND", "Throttle"]

@@ -1,0 +1,32 @@
+"""What a simulation offers to the parts plugged into it (sinks, plugins, recorders).
+
+A sink never reaches into the engine: it is handed a ``Host`` and uses only this.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from typing import Any, Protocol
+
+
+class Host(Protocol):
+    """The simulation as seen by a sink."""
+
+    rng: random.Random
+    """The simulation's seeded generator: the only source of randomness allowed."""
+
+    tz: dt.tzinfo
+    """The zone timelines are displayed in."""
+
+    def now_ns(self) -> int:
+        """Virtual time as job code sees it now (epoch ns, UTC), execution time included."""
+        ...
+
+    def consume(self, ns: int) -> None:
+        """Job code spends ``ns`` of virtual time (a sleep, a slow HTTP response)."""
+        ...
+
+    def record(self, kind: str, **fields: Any) -> None:
+        """Append a record of ``kind`` to the trace, stamped with ``now_ns()``."""
+        ...

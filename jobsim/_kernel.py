@@ -1,0 +1,167 @@
+"""The kernel: a virtual clock and a heap of due work. Standard library only.
+
+Time is an ``int`` of nanoseconds since the epoch (UTC). The heap holds
+``(due, priority, seq, timer)``: ``seq`` is a monotonic counter, so items due at
+the same instant with the same priority keep insertion order and timers are never
+compared (SimPy's ``Environment.schedule``). Time only moves forward (trio's
+``MockClock.jump``: "time can't go backwards").
+
+A run-away simulation never hangs: each driving call has a budget of items, and a
+budget of items processed without virtual time moving; past either it raises
+``BudgetExceeded`` naming who was still scheduling work and when.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from ._time import iso
+from .errors import BudgetExceeded, InvalidArgument
+
+URGENT = 0
+NORMAL = 1
+BACKGROUND = 2  # recurring work (cron ticks) that does not keep `run_until_idle` busy
+
+DEFAULT_MAX_ITEMS = 5_000_000
+DEFAULT_MAX_SAME_INSTANT = 100_000
+
+
+class Timer:
+    """A scheduled callback. ``cancel()`` is O(1): the heap entry is skipped when popped."""
+
+    __slots__ = ("args", "callback", "cancelled", "due", "owner", "recurring")
+
+    def __init__(
+        self, due: int, callback: Callable[..., Any], args: tuple[Any, ...], owner: str, recurring: bool
+    ) -> None:
+        self.due = due
+        self.callback = callback
+        self.args = args
+        self.owner = owner
+        self.recurring = recurring
+        self.cancelled = False
+
+    def __repr__(self) -> str:
+        return f"<Timer {self.owner} at {iso(self.due)}{' cancelled' if self.cancelled else ''}>"
+
+
+class Kernel:
+    """Virtual clock plus heap. ``now`` is read freely; it only changes in ``run``."""
+
+    def __init__(self, start: int) -> None:
+        self.now = start
+        self._heap: list[tuple[int, int, int, Timer]] = []
+        self._seq = itertools.count()
+        self._one_off = 0  # live, non-recurring timers: what `run_until_idle` waits for
+        self.processed = 0
+
+    def schedule(
+        self,
+        due: int,
+        callback: Callable[..., Any],
+        *args: Any,
+        owner: str = "jobsim",
+        priority: int = NORMAL,
+        recurring: bool = False,
+    ) -> Timer:
+        """Call ``callback(*args)`` at ``due`` (never earlier than now)."""
+        if due < self.now:
+            due = self.now
+        timer = Timer(due, callback, args, owner, recurring)
+        if not recurring:
+            self._one_off += 1
+        heapq.heappush(self._heap, (due, priority, next(self._seq), timer))
+        return timer
+
+    def cancel(self, timer: Timer) -> None:
+        if not timer.cancelled:
+            timer.cancelled = True
+            if not timer.recurring:
+                self._one_off -= 1
+
+    @property
+    def idle(self) -> bool:
+        """True when no one-off work is pending (recurring cron ticks do not count)."""
+        return self._one_off == 0
+
+    def next_due(self) -> int | None:
+        heap = self._heap
+        while heap and heap[0][3].cancelled:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
+
+    def pending(self) -> list[Timer]:
+        """Live timers in due order (for error messages and introspection)."""
+        return [entry[3] for entry in sorted(self._heap) if not entry[3].cancelled]
+
+    def run(
+        self,
+        until: int,
+        *,
+        stop_when_idle: bool = False,
+        max_items: int = DEFAULT_MAX_ITEMS,
+        max_same_instant: int = DEFAULT_MAX_SAME_INSTANT,
+        what: str = "advance",
+    ) -> None:
+        """Process every timer due at or before ``until``, in order; then ``now = until``.
+
+        With ``stop_when_idle`` it stops (leaving ``now`` at the last processed
+        item) as soon as no one-off work is pending.
+        """
+        if until < self.now:
+            raise InvalidArgument(
+                f"time can't go backwards: asked to move to {iso(until)} but the "
+                f"simulation is already at {iso(self.now)}"
+            )
+        heap, pop = self._heap, heapq.heappop
+        budget, instant_budget, instant = max_items, max_same_instant, self.now
+        while heap:
+            if stop_when_idle and self._one_off == 0:
+                return
+            due, _prio, _seq, timer = heap[0]
+            if due > until:
+                break
+            pop(heap)
+            if timer.cancelled:
+                continue
+            if due != instant:
+                instant, instant_budget = due, max_same_instant
+            budget -= 1
+            instant_budget -= 1
+            if budget < 0 or instant_budget < 0:
+                heapq.heappush(heap, (due, _prio, _seq, timer))
+                self._runaway(what, max_items if budget < 0 else max_same_instant, budget < 0)
+            self.now = due
+            if not timer.recurring:
+                self._one_off -= 1
+            self.processed += 1
+            timer.callback(*timer.args)
+        if not (stop_when_idle and self._one_off == 0):
+            self.now = until
+
+    def _runaway(self, what: str, limit: int, total: bool) -> None:
+        pending = [t for t in self.pending() if not t.recurring] or self.pending()
+        owners = Counter(t.owner for t in pending)
+        first: dict[str, int] = {}
+        for t in pending:
+            first.setdefault(t.owner, t.due)
+        lines = [
+            f"  {owner}: {count} item(s) pending, next at {iso(first[owner])}"
+            for owner, count in owners.most_common(10)
+        ]
+        why = (
+            f"processed {limit:,} items in one {what}() call"
+            if total
+            else f"processed {limit:,} items at {iso(self.now)} without virtual time moving"
+        )
+        raise BudgetExceeded(
+            f"run-away simulation: {why}; these were still scheduling work:\n"
+            + "\n".join(lines)
+            + "\nA function that triggers itself forever does this. If the work is legitimate, "
+            "raise the budget: "
+            + ("max_items=..." if total else "Simulation(max_same_instant=...)")
+        )

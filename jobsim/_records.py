@@ -1,0 +1,157 @@
+"""What a simulation remembers about runs: ``Run``, ``Attempt``, ``StepRecord``.
+
+Times are stored as epoch nanoseconds (``*_ns``) and read as aware UTC datetimes
+through the properties of the contract (``started_at``, ``finished_at``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import traceback
+from typing import TYPE_CHECKING, Any, Literal
+
+import orjson
+
+from ._time import to_datetime
+
+if TYPE_CHECKING:
+    from ._app import Function
+    from ._events import Event
+
+RunStatus = Literal[
+    "queued", "running", "sleeping", "waiting", "invoking", "retrying",
+    "completed", "failed", "cancelled", "skipped",
+]  # fmt: skip
+FINAL = frozenset({"completed", "failed", "cancelled", "skipped"})
+
+
+def _dt(ns: int | None) -> dt.datetime | None:
+    return None if ns is None else to_datetime(ns)
+
+
+class Attempt:
+    """One request to the function: ``Attempt(number, step, started_at, finished_at, error)``.
+
+    ``number`` is 0 for the first attempt of a step (or of the function between
+    steps), as ``ctx.attempt`` is. ``step`` is the step the request executed or
+    planned (``None`` when it ended in the function body).
+    """
+
+    __slots__ = ("end_ns", "error", "number", "start_ns", "step")
+
+    def __init__(self, number: int, step: str | None, start_ns: int, end_ns: int, error: BaseException | None) -> None:
+        self.number = number
+        self.step = step
+        self.start_ns = start_ns
+        self.end_ns = end_ns
+        self.error = error
+
+    @property
+    def started_at(self) -> dt.datetime:
+        return to_datetime(self.start_ns)
+
+    @property
+    def finished_at(self) -> dt.datetime:
+        return to_datetime(self.end_ns)
+
+    @property
+    def traceback(self) -> str | None:
+        """The formatted traceback of the error, as job code raised it."""
+        if self.error is None:
+            return None
+        return "".join(traceback.format_exception(type(self.error), self.error, self.error.__traceback__))
+
+    def __repr__(self) -> str:
+        error = f", error={type(self.error).__name__}({self.error})" if self.error else ""
+        return f"Attempt(number={self.number}, step={self.step!r}, started_at={self.started_at.isoformat()}{error})"
+
+
+class StepRecord:
+    """A durable step of a run: its kind, status, memoized output and attempts."""
+
+    __slots__ = ("_payload", "attempts", "end_ns", "error", "id", "kind", "start_ns", "status")
+
+    def __init__(self, id: str, kind: str, start_ns: int) -> None:
+        self.id = id
+        self.kind = kind  # run | sleep | wait_for_event | send_event | invoke
+        self.status = "running"
+        self._payload: bytes | None = None
+        self.error: BaseException | None = None
+        self.attempts: list[Attempt] = []
+        self.start_ns = start_ns
+        self.end_ns: int | None = None
+
+    @property
+    def output(self) -> Any:
+        """The memoized output, as a fresh JSON round trip each time (as Inngest replays it)."""
+        return None if self._payload is None else orjson.loads(self._payload)
+
+    @property
+    def started_at(self) -> dt.datetime:
+        return to_datetime(self.start_ns)
+
+    @property
+    def finished_at(self) -> dt.datetime | None:
+        return _dt(self.end_ns)
+
+    def __repr__(self) -> str:
+        return f"StepRecord(id={self.id!r}, kind={self.kind!r}, status={self.status!r}, attempts={len(self.attempts)})"
+
+
+class Run:
+    """A run of a function, as the contract describes it.
+
+    ``status`` is final (``completed``, ``failed``, ``cancelled``, ``skipped``) or
+    pending (``queued``, ``running``, ``sleeping``, ``waiting``, ``invoking``,
+    ``retrying``). ``steps`` maps step id to ``StepRecord``.
+    """
+
+    __slots__ = (
+        "_payload", "attempts", "end_ns", "error", "event", "events", "function",
+        "id", "parent", "start_ns", "status", "steps", "_step_counter", "_wake",
+    )  # fmt: skip
+
+    def __init__(self, function: Function, run_id: str, events: list[Event], start_ns: int) -> None:
+        self.function = function
+        self.id = run_id
+        self.events = events
+        self.event = events[0]
+        self.status: str = "queued"
+        self._payload: bytes | None = None
+        self.error: BaseException | None = None
+        self.start_ns = start_ns
+        self.end_ns: int | None = None
+        self.attempts: list[Attempt] = []
+        self.steps: dict[str, StepRecord] = {}
+        self.parent: tuple[Run, str] | None = None
+        self._step_counter: dict[str, int] = {}
+        self._wake: Any = None
+
+    @property
+    def function_id(self) -> str:
+        return self.function.id
+
+    @property
+    def output(self) -> Any:
+        return None if self._payload is None else orjson.loads(self._payload)
+
+    @property
+    def started_at(self) -> dt.datetime:
+        return to_datetime(self.start_ns)
+
+    @property
+    def finished_at(self) -> dt.datetime | None:
+        return _dt(self.end_ns)
+
+    @property
+    def done(self) -> bool:
+        return self.status in FINAL
+
+    @property
+    def retries(self) -> int:
+        """How many attempts were retries (failed attempts that were tried again)."""
+        return sum(1 for a in self.attempts if a.number > 0)
+
+    def __repr__(self) -> str:
+        tail = f", error={type(self.error).__name__}({self.error})" if self.error else ""
+        return f"Run({self.function.id!r}, id={self.id!r}, status={self.status!r}, attempts={len(self.attempts)}{tail})"

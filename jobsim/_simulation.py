@@ -1,0 +1,302 @@
+"""``jobsim.Simulation``: the one front door that wires kernel, engine, bus, sinks and clock."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import random
+from collections.abc import Iterable
+from typing import Any
+
+from ._aio import VirtualLoop
+from ._app import App, Function
+from ._events import Bus, Event
+from ._kernel import DEFAULT_MAX_ITEMS, DEFAULT_MAX_SAME_INSTANT, Kernel
+from ._profiles import Profile, Profiles, builtin_profiles
+from ._records import Run
+from ._retries import Retries
+from ._time import Duration, Instant, duration_ns, format_duration, instant_ns, iso, to_datetime, zone
+from ._trace import Trace
+from ._wallclock import WallClock
+from .errors import BudgetExceeded, InvalidArgument, JobsimError
+
+DEFAULT_START = "2025-01-01T00:00:00Z"
+
+
+class Simulation:
+    """A deterministic world in virtual time for the given targets.
+
+    ``Simulation(*targets, start=..., seed=0, profile="inngest", tz="UTC")``. A
+    target is a ``jobsim.App`` (or a list of them). Use it as a context manager, or
+    call ``start()``/``close()``; the pytest fixture ``jobsim`` does it for you.
+    """
+
+    def __init__(
+        self,
+        *targets: Any,
+        start: Instant = DEFAULT_START,
+        seed: int = 0,
+        profile: str | Profile = "inngest",
+        tz: str | dt.tzinfo | None = "UTC",
+        max_same_instant: int = DEFAULT_MAX_SAME_INSTANT,
+    ) -> None:
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise InvalidArgument.build("seed", seed, "an int")
+        self.tz = zone(tz)
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.profiles = Profiles()
+        for builtin in builtin_profiles():
+            self.profiles.register(builtin)
+        self.profile = self.profiles.get(profile)
+        self.start_ns = instant_ns(start, "start", tz=self.tz)
+        self.kernel = Kernel(self.start_ns)
+        self.trace = Trace()
+        self.max_same_instant = max_same_instant
+        self.functions: dict[str, Function] = {}
+        self.apps: list[App] = []
+        for target in _flatten(targets):
+            self._adopt(target)
+        if not self.functions:
+            raise InvalidArgument("Simulation() got no functions: pass a jobsim.App with at least one @app.function")
+        from ._engine import Engine
+
+        self.engine = Engine(self)
+        self.bus = Bus()
+        self.wallclock = WallClock(self.now_ns, self.consume)
+        self._loop: VirtualLoop | None = None
+        self._failure_handlers: dict[str, Function] = {}
+        self._state = "new"
+        self._install_sinks()
+
+    def _install_sinks(self) -> None:
+        try:
+            from ._http import HttpSink
+            from ._mail import MailSink
+        except ImportError:  # TEMPORARY until the sinks land
+            class _Null:
+                def install(self) -> None: ...
+                def uninstall(self) -> None: ...
+            self.mail = self.http = _Null()  # type: ignore[assignment]
+            return
+        self.mail = MailSink(self)
+        self.http = HttpSink(self, self.mail)
+
+    def _adopt(self, target: Any) -> None:
+        if isinstance(target, App):
+            self.apps.append(target)
+            for fn in target.functions.values():
+                if fn.id in self.functions:
+                    raise InvalidArgument(f"function id {fn.id!r} is declared by two apps; ids must be unique")
+                self.functions[fn.id] = fn
+            return
+        raise InvalidArgument.build(
+            "targets", target, "a jobsim.App (backend plugins adapt other targets once installed)"
+        )
+
+    # -- lifecycle ---------------------------------------------------------------
+    def start(self) -> Simulation:
+        if self._state != "new":
+            raise JobsimError(f"this simulation is {self._state}; create a new Simulation for another run")
+        for app in self.apps:
+            if app._simulation is not None:
+                raise JobsimError(f"app {app.id!r} is already running in another simulation; close that one first")
+        for app in self.apps:
+            app._simulation = self
+        for fn in self.functions.values():
+            self.engine.add_function(fn)
+        self.mail.install()
+        self.http.install()
+        self._state = "running"
+        return self
+
+    def close(self) -> None:
+        if self._state != "running":
+            return
+        for app in self.apps:
+            if app._simulation is self:
+                app._simulation = None
+        self.http.uninstall()
+        self.mail.uninstall()
+        if self._loop is not None:
+            self._loop.close()
+        self._state = "closed"
+
+    def __enter__(self) -> Simulation:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _require_running(self, what: str) -> None:
+        if self._state != "running":
+            hint = "use `with jobsim.Simulation(app) as sim:` or call sim.start() first" if self._state == "new" else "it is closed"
+            raise JobsimError(f"sim.{what}() needs a running simulation: {hint}")
+
+    # -- host services (for sinks and plugins) -----------------------------------------------
+    def now_ns(self) -> int:
+        """Virtual time as job code sees it: the execution's own clock while code runs."""
+        return self.engine.now()
+
+    def consume(self, ns: int) -> None:
+        """Job code spends ``ns`` of virtual time (``time.sleep``, a slow response)."""
+        x = self.engine.x
+        if x is None:
+            raise JobsimError("virtual time can only be spent by job code while it runs; use sim.advance() in tests")
+        x.now += ns
+        self.wallclock.move(x.now)
+
+    def record(self, kind: str, **fields: Any) -> None:
+        self.trace.add(self.now_ns(), kind, fields)
+
+    def loop(self) -> VirtualLoop:
+        if self._loop is None:
+            self._loop = VirtualLoop(self.now_ns, self.consume)
+        return self._loop
+
+    # -- driving time ----------------------------------------------------------------------
+    @property
+    def now(self) -> dt.datetime:
+        """The simulation's current virtual time (aware, UTC)."""
+        return to_datetime(self.kernel.now)
+
+    def advance(self, by: Duration, *, max_items: int = DEFAULT_MAX_ITEMS) -> None:
+        """Run everything due in the next ``by`` of virtual time."""
+        self._require_running("advance")
+        self._drive(self.kernel.now + duration_ns(by, "by"), max_items=max_items, what="advance")
+
+    def advance_to(self, at: Instant, *, max_items: int = DEFAULT_MAX_ITEMS) -> None:
+        """Run everything due up to the instant ``at``; naive times are read in ``tz``."""
+        self._require_running("advance_to")
+        self._drive(instant_ns(at, "at", tz=self.tz), max_items=max_items, what="advance_to")
+
+    def run_until_idle(self, max_time: Duration = "366d", *, max_items: int = DEFAULT_MAX_ITEMS) -> None:
+        """Run until no one-off work is pending (recurring cron ticks do not count).
+
+        Stops with ``BudgetExceeded`` if work is still pending ``max_time`` from now.
+        """
+        self._require_running("run_until_idle")
+        horizon = duration_ns(max_time, "max_time")
+        deadline = self.kernel.now + horizon
+        self._drive(deadline, max_items=max_items, what="run_until_idle", stop_when_idle=True)
+        if not self.kernel.idle:
+            pending = [t for t in self.kernel.pending() if not t.recurring]
+            lines = "\n".join(f"  {t.owner}: next at {iso(t.due)}" for t in pending[:10])
+            raise BudgetExceeded(
+                f"run_until_idle(max_time={format_duration(horizon)!r}) reached {iso(deadline)} with "
+                f"{len(pending)} item(s) of work still pending:\n{lines}\n"
+                "A run sleeping or retrying past the horizon does this; raise max_time= if that is expected."
+            )
+
+    def _drive(self, until: int, *, max_items: int, what: str, stop_when_idle: bool = False) -> None:
+        if until < self.kernel.now:
+            raise InvalidArgument(
+                f"time can't go backwards: {what}() to {iso(until)} but the simulation is at {iso(self.kernel.now)}"
+            )
+        self.wallclock.activate()
+        try:
+            self.kernel.run(until, stop_when_idle=stop_when_idle, max_items=max_items,
+                            max_same_instant=self.max_same_instant, what=what)  # fmt: skip
+        finally:
+            self.wallclock.deactivate()
+
+    # -- events --------------------------------------------------------------------------------
+    def send(self, event: Any, data: Any = None, **fields: Any) -> list[str]:
+        """Send events onto the bus at the current virtual time; returns their ids.
+
+        Runs they trigger are queued at this instant and execute on the next
+        ``advance``/``run_until_idle`` (``advance(0)`` runs what is due now).
+        """
+        self._require_running("send")
+        return self._emit(event, data, **fields)
+
+    def _emit(self, event: Any, data: Any = None, **fields: Any) -> list[str]:
+        if isinstance(event, (list, tuple)):
+            if data is not None or fields:
+                raise InvalidArgument("pass a list of events, or one event name with data, not both")
+            events = [Event.coerce(item) for item in event]
+        else:
+            events = [Event.coerce(event, data, **fields)]
+        now, ids = self.now_ns(), []
+        for item in events:
+            accepted = self.bus.accept(item, now)
+            if accepted is None:
+                self.trace.add(now, "event.dropped", {"name": item.name, "id": item.id})
+                ids.append(item.id)  # type: ignore[arg-type]
+            else:
+                self.trace.add(now, "event", {"name": accepted.name, "id": accepted.id, "data": accepted.data})
+                ids.append(accepted.id)  # type: ignore[arg-type]
+                self.engine.publish(accepted)
+        return ids
+
+    @property
+    def events(self) -> list[Event]:
+        """Every event accepted by the bus, in order, each with its virtual ``ts`` (ms)."""
+        return list(self.bus.history)
+
+    # -- results --------------------------------------------------------------------------------
+    def runs(self, function: Any = None) -> list[Run]:
+        """Runs of one function (by id or object), or of every function in start order."""
+        if function is None:
+            return sorted((r for runs in self.engine.runs.values() for r in runs), key=lambda r: (r.start_ns, r.id))
+        return list(self.engine.runs.get(self._function(function).id, ()))
+
+    def _function(self, function: Any, argument: str = "function_id") -> Function:
+        if isinstance(function, Function) and self.functions.get(function.id) is function:
+            return function
+        if isinstance(function, str) and function in self.functions:
+            return self.functions[function]
+        raise InvalidArgument.build(
+            argument, function, "one of the simulated function ids: " + ", ".join(map(repr, self.functions))
+        )
+
+    def _failure_handler(self, fn: Function) -> Function:
+        handler = self._failure_handlers.get(fn.id)
+        if handler is None:
+            assert fn.on_failure is not None
+            handler = dataclasses.replace(
+                fn, id=f"{fn.id}-failure", handler=fn.on_failure, events=(), crons=(), flow=None,
+                retries=Retries(attempts=1), on_failure=None,
+                is_async=_is_async(fn.on_failure),
+            )  # fmt: skip
+            self._failure_handlers[fn.id] = handler
+        return handler
+
+    def fail(self, function_id: Any, step: str | None = None, *, times: int = 1, error: Any = None) -> None:
+        """Make the next ``times`` attempts of that function (or of its ``step``) fail with ``error``."""
+        fn = self._function(function_id)
+        if step is not None and (not isinstance(step, str) or not step):
+            raise InvalidArgument.build("step", step, "a step id (a non-empty string), or None for the function")
+        if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+            raise InvalidArgument.build("times", times, "an int >= 1")
+        if error is not None and not isinstance(error, BaseException) and not (
+            isinstance(error, type) and issubclass(error, BaseException)
+        ):
+            raise InvalidArgument.build("error", error, "an exception instance or class")
+        self.engine.add_fault(fn.id, step, times, error)
+
+    def timeline(self, tz: str | dt.tzinfo | None = None) -> str:
+        """A readable story of everything that happened, in ``tz`` (default: the simulation's)."""
+        from ._timeline import render
+
+        return render(self, zone(tz) if tz is not None else self.tz)
+
+    def __repr__(self) -> str:
+        return (
+            f"<Simulation at {iso(self.kernel.now)} seed={self.seed} profile={self.profile.name!r} "
+            f"functions={list(self.functions)} {self._state}>"
+        )
+
+
+def _flatten(targets: Iterable[Any]) -> Iterable[Any]:
+    for target in targets:
+        if isinstance(target, (list, tuple)):
+            yield from _flatten(target)
+        else:
+            yield target
+
+
+def _is_async(handler: Any) -> bool:
+    import inspect
+
+    return inspect.iscoroutinefunction(handler)

@@ -1,0 +1,272 @@
+"""``ctx`` and ``ctx.step``: durable steps in Inngest's replay model.
+
+Each request re-executes the handler from the top. A step whose id has a stored
+result returns it (or re-raises its stored error as ``StepError``) without running.
+The first step without a result ends the request: a ``step.run`` executes its code
+and stores the outcome; ``sleep``, ``wait_for_event`` and ``invoke`` are planned;
+the engine then schedules the next request. Code outside steps therefore runs on
+every request — as on Inngest, it must be deterministic and free of side effects.
+
+The request is ended by raising ``Suspend``, a ``BaseException`` so that a
+handler's ``except Exception`` does not swallow it (a bare ``except:`` would).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from ._events import Event
+from ._expr import compile_expression, compile_match
+from ._time import Duration, Instant, duration_ns, instant_ns
+from .errors import InvalidArgument, JobsimError, NonRetriableError, StepError
+
+if TYPE_CHECKING:
+    from ._engine import Engine
+    from ._records import Run, StepRecord
+
+_DUMP_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+class Suspend(BaseException):
+    """Ends a request after its first new step; carries what the engine must do."""
+
+    __slots__ = ("op",)
+
+    def __init__(self, op: tuple[Any, ...]) -> None:
+        self.op = op
+
+
+class UnserializableOutput(NonRetriableError, JobsimError):
+    """A step or handler returned something that cannot be stored as JSON."""
+
+
+def dump(value: Any, what: str) -> bytes:
+    """Serialize as Inngest stores outputs: JSON, so datetimes come back as strings."""
+    try:
+        return orjson.dumps(value, option=_DUMP_OPTIONS)
+    except TypeError as exc:
+        raise UnserializableOutput(
+            f"{what} returned {value!r}, which cannot be stored as JSON ({exc}); Inngest memoizes "
+            "outputs as JSON, so return plain data (dict, list, str, number, bool, None, datetime)"
+        ) from None
+
+
+class Execution:
+    """One request: the run, which attempt this is, and its own clock."""
+
+    __slots__ = ("attempt", "engine", "in_step", "now", "run", "seen", "start")
+
+    def __init__(self, engine: Engine, run: Run, attempt: int, start: int) -> None:
+        self.engine = engine
+        self.run = run
+        self.attempt = attempt
+        self.start = start
+        self.now = start
+        self.seen: dict[str, int] = {}
+        self.in_step = False
+
+    def key(self, step_id: Any) -> str:
+        """The step id, with ``:n`` appended on its n-th reuse in this request."""
+        if not isinstance(step_id, str) or not step_id:
+            raise InvalidArgument.build("step_id", step_id, "a step id is a non-empty string, e.g. 'send-email'")
+        if self.in_step:
+            raise InvalidArgument(f"step {step_id!r} was called inside another step; steps cannot be nested")
+        count = self.seen.get(step_id, 0)
+        self.seen[step_id] = count + 1
+        return step_id if count == 0 else f"{step_id}:{count}"
+
+    def memo(self, key: str, kind: str) -> StepRecord | None:
+        """The stored record of ``key`` if it is finished, else ``None`` (run it now)."""
+        record = self.run.steps.get(key)
+        if record is None or record.status not in ("completed", "failed"):
+            return None
+        if record.kind != kind:
+            raise JobsimError(
+                f"step {key!r} of run {self.run.id} was a {record.kind} step in an earlier request and is a "
+                f"{kind} step now; a handler must call the same steps in the same order on every request"
+            )
+        if record.status == "failed":
+            raise StepError(key, record.error)  # type: ignore[arg-type]
+        return record
+
+    def fault(self, key: str | None) -> None:
+        error = self.engine.take_fault(self.run.function.id, key)
+        if error is not None:
+            if key is None:
+                raise error
+            raise Suspend(("failed", key, error))
+
+
+class Step:
+    """``ctx.step`` for a regular (sync) handler."""
+
+    __slots__ = ("_x",)
+
+    def __init__(self, execution: Execution) -> None:
+        self._x = execution
+
+    def run(self, step_id: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run ``fn(*args, **kwargs)`` once, durably; retried on its own counter."""
+        x = self._x
+        key = x.key(step_id)
+        record = x.memo(key, "run")
+        if record is not None:
+            return record.output
+        if not callable(fn):
+            raise InvalidArgument.build("fn", fn, f"step {key!r} needs a callable to run")
+        if inspect.iscoroutinefunction(fn):
+            raise InvalidArgument(f"step {key!r}: {fn.__qualname__} is async; use an `async def` handler and await ctx.step.run")
+        x.fault(key)
+        x.in_step = True
+        try:
+            value = fn(*args, **kwargs)
+        except Exception as exc:
+            raise Suspend(("failed", key, exc)) from None
+        finally:
+            x.in_step = False
+        raise Suspend(_done(key, value, "run"))
+
+    def sleep(self, step_id: str, duration: Duration) -> None:
+        """Suspend the run for ``duration`` of virtual time."""
+        x = self._x
+        key = x.key(step_id)
+        if x.memo(key, "sleep") is not None:
+            return
+        raise Suspend(("sleep", key, x.now + x.engine.sleep_ns(duration_ns(duration, "duration"))))
+
+    def sleep_until(self, step_id: str, when: Instant) -> None:
+        """Suspend the run until ``when`` (an aware datetime or ISO string); past times don't wait."""
+        x = self._x
+        key = x.key(step_id)
+        if x.memo(key, "sleep") is not None:
+            return
+        until = instant_ns(when, "when")
+        if until > x.now:
+            x.engine.sleep_ns(until - x.now)  # validates against the profile's longest sleep
+        raise Suspend(("sleep", key, max(x.now, until)))
+
+    def wait_for_event(
+        self,
+        step_id: str,
+        *,
+        event: str,
+        timeout: Duration,
+        match: str | None = None,
+        if_exp: str | Callable[[Event, Event], bool] | None = None,
+    ) -> Event | None:
+        """The first matching event sent after the wait starts, or ``None`` at the timeout."""
+        x = self._x
+        key = x.key(step_id)
+        record = x.memo(key, "wait_for_event")
+        if record is not None:
+            output = record.output
+            return None if output is None else Event(**output)
+        if not isinstance(event, str) or not event:
+            raise InvalidArgument.build("event", event, "the name of the event to wait for")
+        checks = [compile_match(match)] if match is not None else []
+        if if_exp is not None:
+            checks.append(compile_expression(if_exp))
+        timeout_ns = x.engine.sleep_ns(duration_ns(timeout, "timeout"))
+        raise Suspend(("wait", key, event, checks, x.now + timeout_ns))
+
+    def send_event(self, step_id: str, events: Any) -> dict[str, list[str]]:
+        """Send one event or a list, once (memoized); returns ``{"ids": [...]}``."""
+        x = self._x
+        key = x.key(step_id)
+        record = x.memo(key, "send_event")
+        if record is not None:
+            return record.output  # type: ignore[no-any-return]
+        x.fault(key)
+        ids = x.engine.sim._emit(events)
+        raise Suspend(_done(key, {"ids": ids}, "send_event"))
+
+    def invoke(self, step_id: str, *, function: Any, data: Any = None, timeout: Duration | None = None) -> Any:
+        """Run another function with ``data`` as its event data and return its output."""
+        x = self._x
+        key = x.key(step_id)
+        record = x.memo(key, "invoke")
+        if record is not None:
+            return record.output
+        target = x.engine.sim._function(function, "function")
+        if data is not None and not isinstance(data, dict):
+            raise InvalidArgument.build("data", data, "the invoked function's event data, a dict")
+        deadline = None if timeout is None else x.now + duration_ns(timeout, "timeout", allow_zero=False)
+        raise Suspend(("invoke", key, target, data or {}, deadline))
+
+
+def _done(key: str, value: Any, kind: str) -> tuple[Any, ...]:
+    try:
+        return ("done", key, dump(value, f"step {key!r}"), kind)
+    except UnserializableOutput as exc:
+        return ("failed", key, exc)
+
+
+class AsyncStep(Step):
+    """``ctx.step`` for an ``async def`` handler: every method is awaited."""
+
+    __slots__ = ()
+
+    async def run(self, step_id: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        x = self._x
+        key = x.key(step_id)
+        record = x.memo(key, "run")
+        if record is not None:
+            return record.output
+        if not callable(fn):
+            raise InvalidArgument.build("fn", fn, f"step {key!r} needs a callable to run")
+        x.fault(key)
+        x.in_step = True
+        try:
+            value = fn(*args, **kwargs)
+            if inspect.isawaitable(value):
+                value = await value
+        except Exception as exc:
+            raise Suspend(("failed", key, exc)) from None
+        finally:
+            x.in_step = False
+        raise Suspend(_done(key, value, "run"))
+
+    async def sleep(self, step_id: str, duration: Duration) -> None:  # type: ignore[override]
+        return Step.sleep(self, step_id, duration)
+
+    async def sleep_until(self, step_id: str, when: Instant) -> None:  # type: ignore[override]
+        return Step.sleep_until(self, step_id, when)
+
+    async def wait_for_event(self, step_id: str, **kwargs: Any) -> Event | None:  # type: ignore[override]
+        return Step.wait_for_event(self, step_id, **kwargs)
+
+    async def send_event(self, step_id: str, events: Any) -> dict[str, list[str]]:  # type: ignore[override]
+        return Step.send_event(self, step_id, events)
+
+    async def invoke(self, step_id: str, **kwargs: Any) -> Any:  # type: ignore[override]
+        return Step.invoke(self, step_id, **kwargs)
+
+
+class Context:
+    """``ctx``: ``event``, ``events``, ``step``, ``attempt`` (0-based), ``run_id``, ``function_id``."""
+
+    __slots__ = ("attempt", "event", "events", "function_id", "run_id", "step")
+
+    def __init__(self, x: Execution) -> None:
+        run = x.run
+        self.event = run.event
+        self.events = run.events
+        self.attempt = x.attempt
+        self.run_id = run.id
+        self.function_id = run.function.id
+        self.step: Step = AsyncStep(x) if run.function.is_async else Step(x)
+
+    def __repr__(self) -> str:
+        return f"<ctx {self.function_id} run={self.run_id} attempt={self.attempt} event={self.event.name!r}>"
+
+
+def resolve_retry_after(after: Any, now: int) -> int:
+    """``RetryAfterError.after`` -> delay in ns from ``now``."""
+    if isinstance(after, dt.datetime):
+        return instant_ns(after, "after") - now
+    return duration_ns(after, "after")

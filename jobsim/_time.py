@@ -1,0 +1,160 @@
+"""Durations and instants, converted once at the edge into integer nanoseconds (UTC).
+
+Inside jobsim every time is an ``int`` of nanoseconds since the Unix epoch and every
+duration an ``int`` of nanoseconds; ``datetime`` appears only where users read or
+write times. Standard library only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Union
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .errors import InvalidArgument
+
+NS = 1
+US = 1_000
+MS = 1_000_000
+SECOND = 1_000_000_000
+MINUTE = 60 * SECOND
+HOUR = 60 * MINUTE
+DAY = 24 * HOUR
+WEEK = 7 * DAY
+
+Duration = Union[str, int, float, dt.timedelta]
+Instant = Union[str, int, float, dt.datetime, dt.date]
+
+_UNITS = {
+    "ns": NS,
+    "us": US,
+    "µs": US,
+    "ms": MS,
+    "s": SECOND,
+    "m": MINUTE,
+    "h": HOUR,
+    "d": DAY,
+    "w": WEEK,
+}
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d|w)")
+_DURATION_HELP = (
+    "expected a duration such as '500ms', '30s', '5m', '1h30m', '7d', a timedelta, "
+    "or a number of seconds, not negative"
+)
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def duration_ns(value: Duration, name: str = "duration", *, allow_zero: bool = True) -> int:
+    """Parse a user-supplied duration into nanoseconds, or raise ``InvalidArgument``."""
+    ns = _parse_duration(value, name)
+    if ns < 0 or (ns == 0 and not allow_zero):
+        accepted = _DURATION_HELP if allow_zero else _DURATION_HELP + " and greater than zero"
+        raise InvalidArgument.build(name, value, accepted)
+    return ns
+
+
+def _parse_duration(value: Duration, name: str) -> int:
+    if isinstance(value, bool):
+        raise InvalidArgument.build(name, value, _DURATION_HELP)
+    if isinstance(value, dt.timedelta):
+        return (value.days * 86_400 + value.seconds) * SECOND + value.microseconds * US
+    if isinstance(value, int):
+        return value * SECOND
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise InvalidArgument.build(name, value, _DURATION_HELP)
+        return round(value * SECOND)
+    if isinstance(value, str):
+        text = value.strip().replace(" ", "")
+        sign = 1
+        if text.startswith("-"):
+            sign, text = -1, text[1:]
+        pos, total = 0, 0
+        for match in _PART.finditer(text):
+            if match.start() != pos:
+                break
+            total += round(float(match.group(1)) * _UNITS[match.group(2)])
+            pos = match.end()
+        if text and pos == len(text):
+            return sign * total
+    raise InvalidArgument.build(name, value, _DURATION_HELP)
+
+
+def format_duration(ns: int) -> str:
+    """``5_400 * SECOND`` -> ``'1h30m'``; the inverse of :func:`duration_ns` for display."""
+    if ns == 0:
+        return "0s"
+    sign, ns = ("-", -ns) if ns < 0 else ("", ns)
+    parts = []
+    for unit, size in (("d", DAY), ("h", HOUR), ("m", MINUTE), ("s", SECOND), ("ms", MS)):
+        count, ns = divmod(ns, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    if ns:
+        parts.append(f"{ns}ns")
+    return sign + "".join(parts)
+
+
+_INSTANT_HELP = (
+    "expected an aware datetime, an ISO 8601 string with an offset or 'Z' "
+    "(e.g. '2025-03-01T09:00:00-05:00'), or seconds since the epoch"
+)
+
+
+def instant_ns(value: Instant, name: str = "time", *, tz: dt.tzinfo | None = None) -> int:
+    """Parse a user-supplied instant into epoch nanoseconds.
+
+    Naive datetimes and offset-less strings are read in ``tz`` when one is given
+    (the simulation's display zone); otherwise they are rejected, because guessing
+    the machine's local zone would make tests depend on where they run.
+    """
+    if isinstance(value, bool):
+        raise InvalidArgument.build(name, value, _INSTANT_HELP)
+    if isinstance(value, (int, float)):
+        return round(value * SECOND) if isinstance(value, float) else value * SECOND
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidArgument.build(name, value, _INSTANT_HELP) from None
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        value = dt.datetime(value.year, value.month, value.day)
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            if tz is None:
+                raise InvalidArgument.build(name, value, _INSTANT_HELP)
+            value = value.replace(tzinfo=tz)
+        delta = value - EPOCH
+        return (delta.days * 86_400 + delta.seconds) * SECOND + delta.microseconds * US
+    raise InvalidArgument.build(name, value, _INSTANT_HELP)
+
+
+def to_datetime(ns: int, tz: dt.tzinfo | None = None) -> dt.datetime:
+    """Epoch nanoseconds -> aware datetime (UTC unless ``tz``), truncated to microseconds."""
+    moment = EPOCH + dt.timedelta(microseconds=ns // US)
+    return moment if tz is None else moment.astimezone(tz)
+
+
+def zone(name: str | dt.tzinfo | None, argument: str = "tz") -> dt.tzinfo:
+    """An IANA zone name (or a tzinfo) -> tzinfo; ``None`` means UTC."""
+    if name is None:
+        return dt.timezone.utc
+    if isinstance(name, dt.tzinfo):
+        return name
+    if not isinstance(name, str) or not name:
+        raise InvalidArgument.build(argument, name, "expected an IANA time zone such as 'America/New_York'")
+    if name.upper() == "UTC":
+        return dt.timezone.utc
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidArgument.build(
+            argument, name, "no such IANA time zone; expected e.g. 'America/New_York' or 'UTC'"
+        ) from None
+
+
+def iso(ns: int, tz: dt.tzinfo | None = None) -> str:
+    """Epoch nanoseconds -> ISO 8601 with millisecond precision ('Z' for UTC)."""
+    text = to_datetime(ns, tz).isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")

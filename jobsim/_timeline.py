@@ -1,0 +1,131 @@
+"""A person-readable timeline of a simulation, rendered from its trace."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from ._time import format_duration, to_datetime
+from ._trace import Record
+
+if TYPE_CHECKING:
+    from ._simulation import Simulation
+
+_MAX_DATA = 80
+
+
+def render(sim: Simulation, tz: dt.tzinfo) -> str:
+    names: dict[str, str] = {}
+    for record in sim.trace.of("run.start"):
+        names[record.data["run"]] = f"{record.data['function']}#{record.data['n']}"
+    zone_name = getattr(tz, "key", None) or str(tz)
+    head = f"jobsim timeline · {zone_name} · seed {sim.seed} · profile {sim.profile.name}"
+    lines = [head, "-" * len(head)]
+    for record in sim.trace:
+        text = describe(record, names, tz)
+        if text is not None:
+            lines.append(f"{_stamp(record.at, tz)}  {text}")
+    if len(lines) == 2:
+        lines.append("(nothing happened)")
+    return "\n".join(lines)
+
+
+def _stamp(ns: int, tz: dt.tzinfo) -> str:
+    moment = to_datetime(ns, tz)
+    return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d} " + (moment.tzname() or "")
+
+
+def _short(value: Any) -> str:
+    text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=repr).decode()
+    return text if len(text) <= _MAX_DATA else text[: _MAX_DATA - 1] + "…"
+
+
+def describe(record: Record, names: dict[str, str], tz: dt.tzinfo) -> str | None:
+    handler = _KINDS.get(record.kind)
+    if handler is None:
+        return f"{record.kind:<9} {_short(record.data)}"
+    return handler(record.data, names, tz)
+
+
+def _run(d: dict[str, Any], names: dict[str, str]) -> str:
+    return names.get(d.get("run", ""), d.get("function", "?"))
+
+
+def _step(d: dict[str, Any]) -> str:
+    return f" step {d['step']!r}" if d.get("step") else ""
+
+
+def _event(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    return f"event     {d['name']} {_short(d.get('data', {}))}"
+
+
+def _dropped(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    return f"event     {d['name']} id={d['id']!r} dropped: duplicate id within 24h"
+
+
+def _cron(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    return f"cron      {d['function']} fires ({d['cron']})"
+
+
+def _start(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    return f"run       {_run(d, names)} started by {d['event']}"
+
+
+def _attempt(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str | None:
+    if "error" not in d:
+        return None  # successes show up as the step or run that completed
+    where = _step(d) or " function body"
+    return f"attempt   {_run(d, names)}{where} attempt {d['attempt']} failed: {d['error']}"
+
+
+def _retry(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    at = to_datetime(d["at"], tz).strftime("%H:%M:%S")
+    return f"retry     {_run(d, names)}{_step(d)} attempt {d['attempt']} at {at} (+{format_duration(d['delay'])})"
+
+
+def _sleep(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    until = to_datetime(d["until"], tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+    return f"sleep     {_run(d, names)}{_step(d)} until {until}"
+
+
+def _wait(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    until = to_datetime(d["until"], tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+    return f"wait      {_run(d, names)}{_step(d)} for {d['event']} until {until}"
+
+
+def _wait_end(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    outcome = "timed out" if d["event"] is None else f"got event {d['event']}"
+    return f"wait      {_run(d, names)}{_step(d)} {outcome}"
+
+
+def _invoke(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    return f"invoke    {_run(d, names)}{_step(d)} -> {names.get(d['child'], d['target'])}"
+
+
+def _end(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    tail = f": {d['error']}" if d.get("error") else ""
+    return f"run       {_run(d, names)} {d['status']}{tail}"
+
+
+def _email(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    to = ", ".join(d.get("to", ()))
+    return f"email     {d.get('provider', '?')} to {to}: {d.get('subject', '')!r}"
+
+
+def _http(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    outcome = d.get("status") if d.get("status") is not None else d.get("error")
+    return f"http      {d.get('method')} {d.get('url')} -> {outcome}"
+
+
+def _fault(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    return f"fault     {d['function']}{_step(d)} injected {d['error']}"
+
+
+_KINDS: dict[str, Callable[[dict[str, Any], dict[str, str], dt.tzinfo], str | None]] = {
+    "event": _event, "event.dropped": _dropped, "cron": _cron, "run.start": _start,
+    "attempt": _attempt, "retry": _retry, "sleep": _sleep, "wait": _wait, "wait.end": _wait_end,
+    "invoke": _invoke, "run.end": _end, "email": _email, "http": _http, "fault": _fault,
+}  # fmt: skip

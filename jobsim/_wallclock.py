@@ -1,0 +1,102 @@
+"""The wall-clock bridge: while a simulation drives job code, the wall clock is virtual.
+
+``datetime.now()``, ``datetime.utcnow()``, ``date.today()`` and ``time.time()``
+return the virtual time of the code that is executing, and ``time.sleep(x)`` spends
+``x`` of virtual time without blocking.
+
+Why time-machine and not freezegun (``benchmarks/bench_wallclock.py`` measures it):
+freezegun's ``start()`` walks every loaded module to rebind ``from time import
+time`` references — tens of milliseconds with a few thousand modules, more than the
+whole budget of a test — and every faked call walks the stack. time-machine swaps the
+C function pointers of the builtins themselves: O(1) to start (about 10 µs) and every
+existing reference follows. It is CPython-only, so freezegun remains the fallback on
+other interpreters, started once per driving call and moved, never per step.
+
+The bridge is active only inside ``sim.advance``/``advance_to``/``run_until_idle``;
+test code between those calls sees the real clock. ``time.sleep`` is patched on the
+``time`` module and only acts virtually on the simulation's own thread.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ._time import SECOND, to_datetime
+
+try:  # pragma: no branch
+    import time_machine
+except ImportError:  # pragma: no cover - non-CPython
+    time_machine = None
+
+
+class WallClock:
+    """Makes the process's wall clock follow ``now()`` while active."""
+
+    def __init__(self, now: Callable[[], int], sleep: Callable[[int], None]) -> None:
+        self._now = now
+        self._sleep = sleep
+        self._depth = 0
+        self._thread = 0
+        self._travel: Any = None
+        self._traveller: Any = None
+        self._real_sleep = time.sleep
+
+    def activate(self) -> None:
+        self._depth += 1
+        if self._depth > 1:
+            return
+        self._thread = threading.get_ident()
+        start = self._now()
+        if time_machine is not None:
+            self._travel = time_machine.travel(to_datetime(start), tick=False)
+            self._traveller = self._travel.start()
+            if not hasattr(self._traveller, "_destination_timestamp_ns"):  # pragma: no cover
+                self.move = self._move_public  # type: ignore[method-assign]
+        else:  # pragma: no cover - exercised on PyPy only
+            import freezegun
+
+            self._travel = freezegun.freeze_time(to_datetime(start))
+            self._traveller = self._travel.start()
+            self.move = self._move_freezegun  # type: ignore[method-assign]
+        self._real_sleep = time.sleep
+        time.sleep = self._virtual_sleep
+
+    def deactivate(self) -> None:
+        self._depth -= 1
+        if self._depth:
+            return
+        time.sleep = self._real_sleep
+        self._travel.stop()
+        self._travel = self._traveller = None
+
+    def move(self, ns: int) -> None:
+        """Point the wall clock at ``ns`` (epoch ns); cheap, called before each execution."""
+        if self._traveller is not None:
+            self._traveller._destination_timestamp_ns = ns
+
+    def _move_public(self, ns: int) -> None:  # pragma: no cover - older time-machine
+        if self._traveller is not None:
+            self._traveller.move_to(to_datetime(ns), tick=False)
+
+    def _move_freezegun(self, ns: int) -> None:  # pragma: no cover - PyPy
+        if self._traveller is not None:
+            self._traveller.move_to(to_datetime(ns).replace(tzinfo=None))
+
+    def _virtual_sleep(self, seconds: float) -> None:
+        if threading.get_ident() != self._thread:
+            self._real_sleep(seconds)
+            return
+        if seconds < 0:
+            raise ValueError("sleep length must be non-negative")
+        self._sleep(round(seconds * SECOND))
+
+    @staticmethod
+    def real_now() -> dt.datetime:
+        """The real wall clock, even while travelling."""
+        if time_machine is not None:
+            return time_machine.escape_hatch.datetime.datetime.now(dt.timezone.utc)
+        return dt.datetime.now(dt.timezone.utc)  # pragma: no cover

@@ -1,0 +1,75 @@
+"""Every error jobsim raises on purpose, and the two that job code raises to steer retries.
+
+``JobsimError`` is the root of what jobsim raises. ``InvalidArgument`` is also a
+``ValueError`` so that ``except ValueError`` around argument handling keeps working.
+
+``NonRetriableError`` and ``RetryAfterError`` are raised *by job code*, exactly like
+Inngest's classes of the same names: the first fails the step (or the function) at
+once, the second replaces the backoff delay of the next retry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+__all__ = [
+    "BudgetExceeded",
+    "InjectedFault",
+    "InvalidArgument",
+    "JobsimError",
+    "NonRetriableError",
+    "RetryAfterError",
+    "StepError",
+]
+
+
+class JobsimError(Exception):
+    """Root of every error jobsim raises on purpose."""
+
+
+class InvalidArgument(JobsimError, ValueError):
+    """An argument is malformed: the message names it, its value and what is accepted."""
+
+    @classmethod
+    def build(cls, name: str, value: Any, accepted: str) -> InvalidArgument:
+        return cls(f"{name}={value!r} is not valid: {accepted}")
+
+
+class BudgetExceeded(JobsimError):
+    """The simulation kept producing work past its budget; the message lists what was pending."""
+
+
+class InjectedFault(JobsimError):
+    """The default error raised by an attempt that ``sim.fail(...)`` made fail."""
+
+
+class StepError(JobsimError):
+    """Raised inside a handler by a step that failed for good (its retries exhausted).
+
+    Inngest's SDKs raise this when a memoized step error is replayed; the handler may
+    catch it and carry on. ``error`` is the exception the step's last attempt raised.
+    """
+
+    def __init__(self, step_id: str, error: BaseException) -> None:
+        super().__init__(f"step {step_id!r} failed: {type(error).__name__}: {error}")
+        self.step_id = step_id
+        self.error = error
+
+
+class NonRetriableError(Exception):
+    """Raise from job code to fail the current step (or the function) without retrying."""
+
+
+class RetryAfterError(Exception):
+    """Raise from job code to retry after ``after`` instead of the backoff delay.
+
+    ``after`` is a duration (``"30s"``, a ``timedelta``, seconds) or an aware
+    ``datetime`` at which to retry. The retry still consumes an attempt, as on Inngest.
+    """
+
+    def __init__(
+        self, after: str | float | dt.timedelta | dt.datetime, message: str = ""
+    ) -> None:
+        super().__init__(message or f"retry after {after!r}")
+        self.after = after

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ._events import Event, ulid
 from ._records import Attempt, Run, StepRecord
 from ._retries import Retries, RetryPolicy, with_attempts
-from ._steps import Context, Execution, Suspend, UnserializableOutput, dump, resolve_retry_after
+from ._steps import AsyncStep, Context, Execution, Step, Suspend, UnserializableOutput, dump, resolve_retry_after
 from ._time import MS, format_duration, iso
 from .errors import InjectedFault, InvalidArgument, NonRetriableError, RetryAfterError, StepError
 
@@ -51,6 +51,7 @@ class Engine:
         self.profile = sim.profile
         self.record = sim.trace.add
         self.x: Execution | None = None
+        self.move_clock = sim.wallclock.move
         self.runs: dict[str, list[Run]] = defaultdict(list)
         self.by_event: dict[str, list[Function]] = defaultdict(list)
         self.waiters: dict[str, list[Waiter]] = defaultdict(list)
@@ -138,9 +139,9 @@ class Engine:
         if run.status in ("completed", "failed", "cancelled", "skipped"):
             return
         fn = run.function
-        x = Execution(self, run, attempt, self.kernel.now)
+        x = (AsyncStep if fn.is_async else Step)(self, run, attempt, self.kernel.now)
         self.x = x
-        self.sim.wallclock.move(x.now)
+        self.move_clock(x.now)
         run.status = "running"
         try:
             x.fault(None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -74,10 +75,16 @@ class Event:
         )
 
 
+_FROM_B32HEX = str.maketrans("0123456789ABCDEFGHIJKLMNOPQRSTUV", _CROCKFORD)
+
+
 def ulid(ms: int, counter: int) -> str:
-    """A ULID-shaped id (48-bit ms time, 80-bit suffix) from a counter, never from randomness."""
+    """A ULID-shaped id (48-bit ms time, 80-bit suffix) from a counter, never from randomness.
+
+    Sorted by time like a ULID; the suffix scrambles the counter so ids don't look alike.
+    """
     value = (ms << 80) | (counter * 0x9E3779B97F4A7C15 & ((1 << 80) - 1))
-    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
+    return base64.b32hexencode(value.to_bytes(16, "big")).decode()[:26].translate(_FROM_B32HEX)
 
 
 class Bus:
@@ -105,7 +112,8 @@ class Bus:
                 return None
             self._seen[event.id] = now
         if changes:
-            event = dataclasses.replace(event, **changes)
+            event = Event(event.name, event.data, id=changes.get("id", event.id), user=event.user,
+                          ts=changes.get("ts", event.ts), v=event.v)  # fmt: skip
         self.history.append(event)
         return event
 

@@ -61,9 +61,9 @@ class Simulation:
             raise InvalidArgument("Simulation() got no functions: pass a jobsim.App with at least one @app.function")
         from ._engine import Engine
 
+        self.wallclock = WallClock(self.now_ns, self.consume)
         self.engine = Engine(self)
         self.bus = Bus()
-        self.wallclock = WallClock(self.now_ns, self.consume)
         self._loop: VirtualLoop | None = None
         self._failure_handlers: dict[str, Function] = {}
         self._state = "new"
@@ -259,7 +259,7 @@ class Simulation:
                 retries=Retries(attempts=1), on_failure=None,
                 is_async=_is_async(fn.on_failure),
             )  # fmt: skip
-            self._failure_handlers[fn.id] = handler
+            self._failure_handlers[fn.id] = self.functions[handler.id] = handler
         return handler
 
     def fail(self, function_id: Any, step: str | None = None, *, times: int = 1, error: Any = None) -> None:

@@ -57,13 +57,17 @@ def dump(value: Any, what: str) -> bytes:
 
 
 class Execution:
-    """One request: the run, which attempt this is, and its own clock."""
+    """One request: the run, which attempt this is, and its own clock.
 
-    __slots__ = ("attempt", "engine", "in_step", "now", "run", "seen", "start")
+    The execution is also ``ctx.step`` (``Step``/``AsyncStep`` subclass it), which
+    saves an object per request on the hot path.
+    """
+
+    __slots__ = ("attempt", "engine", "in_step", "now", "run_", "seen", "start")
 
     def __init__(self, engine: Engine, run: Run, attempt: int, start: int) -> None:
         self.engine = engine
-        self.run = run
+        self.run_ = run
         self.attempt = attempt
         self.start = start
         self.now = start
@@ -82,12 +86,12 @@ class Execution:
 
     def memo(self, key: str, kind: str) -> StepRecord | None:
         """The stored record of ``key`` if it is finished, else ``None`` (run it now)."""
-        record = self.run.steps.get(key)
+        record = self.run_.steps.get(key)
         if record is None or record.status not in ("completed", "failed"):
             return None
         if record.kind != kind:
             raise JobsimError(
-                f"step {key!r} of run {self.run.id} was a {record.kind} step in an earlier request and is a "
+                f"step {key!r} of run {self.run_.id} was a {record.kind} step in an earlier request and is a "
                 f"{kind} step now; a handler must call the same steps in the same order on every request"
             )
         if record.status == "failed":
@@ -95,32 +99,30 @@ class Execution:
         return record
 
     def fault(self, key: str | None) -> None:
-        error = self.engine.take_fault(self.run.function.id, key)
+        if not self.engine.faults:
+            return
+        error = self.engine.take_fault(self.run_.function.id, key)
         if error is not None:
             if key is None:
                 raise error
             raise Suspend(("failed", key, error))
 
 
-class Step:
+class Step(Execution):
     """``ctx.step`` for a regular (sync) handler."""
 
-    __slots__ = ("_x",)
+    __slots__ = ()
 
-    def __init__(self, execution: Execution) -> None:
-        self._x = execution
 
     def run(self, step_id: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run ``fn(*args, **kwargs)`` once, durably; retried on its own counter."""
-        x = self._x
+        x = self
         key = x.key(step_id)
         record = x.memo(key, "run")
         if record is not None:
             return record.output
         if not callable(fn):
             raise InvalidArgument.build("fn", fn, f"step {key!r} needs a callable to run")
-        if inspect.iscoroutinefunction(fn):
-            raise InvalidArgument(f"step {key!r}: {fn.__qualname__} is async; use an `async def` handler and await ctx.step.run")
         x.fault(key)
         x.in_step = True
         try:
@@ -129,11 +131,17 @@ class Step:
             raise Suspend(("failed", key, exc)) from None
         finally:
             x.in_step = False
+        if inspect.iscoroutine(value):
+            value.close()
+            raise InvalidArgument(
+                f"step {key!r}: {getattr(fn, '__qualname__', fn)} is async; "
+                "use an `async def` handler and `await ctx.step.run(...)`"
+            )
         raise Suspend(_done(key, value, "run"))
 
     def sleep(self, step_id: str, duration: Duration) -> None:
         """Suspend the run for ``duration`` of virtual time."""
-        x = self._x
+        x = self
         key = x.key(step_id)
         if x.memo(key, "sleep") is not None:
             return
@@ -141,7 +149,7 @@ class Step:
 
     def sleep_until(self, step_id: str, when: Instant) -> None:
         """Suspend the run until ``when`` (an aware datetime or ISO string); past times don't wait."""
-        x = self._x
+        x = self
         key = x.key(step_id)
         if x.memo(key, "sleep") is not None:
             return
@@ -160,7 +168,7 @@ class Step:
         if_exp: str | Callable[[Event, Event], bool] | None = None,
     ) -> Event | None:
         """The first matching event sent after the wait starts, or ``None`` at the timeout."""
-        x = self._x
+        x = self
         key = x.key(step_id)
         record = x.memo(key, "wait_for_event")
         if record is not None:
@@ -176,7 +184,7 @@ class Step:
 
     def send_event(self, step_id: str, events: Any) -> dict[str, list[str]]:
         """Send one event or a list, once (memoized); returns ``{"ids": [...]}``."""
-        x = self._x
+        x = self
         key = x.key(step_id)
         record = x.memo(key, "send_event")
         if record is not None:
@@ -187,7 +195,7 @@ class Step:
 
     def invoke(self, step_id: str, *, function: Any, data: Any = None, timeout: Duration | None = None) -> Any:
         """Run another function with ``data`` as its event data and return its output."""
-        x = self._x
+        x = self
         key = x.key(step_id)
         record = x.memo(key, "invoke")
         if record is not None:
@@ -212,7 +220,7 @@ class AsyncStep(Step):
     __slots__ = ()
 
     async def run(self, step_id: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        x = self._x
+        x = self
         key = x.key(step_id)
         record = x.memo(key, "run")
         if record is not None:
@@ -250,16 +258,30 @@ class AsyncStep(Step):
 class Context:
     """``ctx``: ``event``, ``events``, ``step``, ``attempt`` (0-based), ``run_id``, ``function_id``."""
 
-    __slots__ = ("attempt", "event", "events", "function_id", "run_id", "step")
+    __slots__ = ("step",)
 
-    def __init__(self, x: Execution) -> None:
-        run = x.run
-        self.event = run.event
-        self.events = run.events
-        self.attempt = x.attempt
-        self.run_id = run.id
-        self.function_id = run.function.id
-        self.step: Step = AsyncStep(x) if run.function.is_async else Step(x)
+    def __init__(self, step: Step) -> None:
+        self.step = step
+
+    @property
+    def event(self) -> Event:
+        return self.step.run_.event
+
+    @property
+    def events(self) -> list[Event]:
+        return self.step.run_.events
+
+    @property
+    def attempt(self) -> int:
+        return self.step.attempt
+
+    @property
+    def run_id(self) -> str:
+        return self.step.run_.id
+
+    @property
+    def function_id(self) -> str:
+        return self.step.run_.function.id
 
     def __repr__(self) -> str:
         return f"<ctx {self.function_id} run={self.run_id} attempt={self.attempt} event={self.event.name!r}>"

@@ -24,20 +24,26 @@ KINDS = (
 class Trace:
     """Ordered records; ``sim.trace``."""
 
-    __slots__ = ("records",)
+    __slots__ = ("_rows", "add")
 
     def __init__(self) -> None:
-        self.records: list[Record] = []
+        self._rows: list[tuple[int, str, dict[str, Any]]] = []
 
-    def add(self, at: int, kind: str, data: dict[str, Any]) -> None:
-        records = self.records
-        records.append(Record(len(records), at, kind, data))
+        def add(at: int, kind: str, data: dict[str, Any], _append: Any = self._rows.append) -> None:
+            _append((at, kind, data))
+
+        self.add = add  # a closure: the hot path pays one call, no attribute lookups
+
+    @property
+    def records(self) -> list[Record]:
+        return list(self)
 
     def __iter__(self) -> Iterator[Record]:
-        return iter(self.records)
+        for seq, (at, kind, data) in enumerate(self._rows):
+            yield Record(seq, at, kind, data)
 
     def __len__(self) -> int:
-        return len(self.records)
+        return len(self._rows)
 
     def of(self, *kinds: str) -> list[Record]:
-        return [r for r in self.records if r.kind in kinds]
+        return [r for r in self if r.kind in kinds]

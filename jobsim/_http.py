@@ -1,0 +1,357 @@
+"""The HTTP sink: one respx router per simulation, stamped with virtual time.
+
+respx is wrapped here and nowhere else. The sink owns one ``respx.MockRouter``
+(never respx's global ``respx.mock``) whose ``start``/``stop`` patch and restore
+httpcore's connection pools, so ``httpx.Client`` and ``httpx.AsyncClient`` both go
+through it, whatever the job imported. A request is resolved in this order:
+
+1. the test's own routes (``sim.http.post(url).respond(...)``, any respx API);
+2. mail-provider URLs, answered by ``MailSink.handle_provider_request``, so mail
+   sent through Resend & co. lands in the outbox with no route (a route for the
+   same URL wins, e.g. to script a provider outage);
+3. anything else raises ``UnmatchedRequest`` *inside the job*: an
+   ``httpx.ConnectError``, so the job's retry logic runs as for a network failure,
+   and the request is kept in ``unmatched`` for the teardown check.
+
+Every request becomes an ``HttpCall`` in ``calls`` and an ``"http"`` trace record.
+
+Scripted latency: ``delayed(duration, response)`` and ``timeout()`` are respx side
+effects that spend *virtual* time (``Host.consume``) before answering or raising.
+They are plain values, usable in any ``side_effect`` list; the host they charge is
+the one whose router is resolving the request, found through a ``ContextVar`` that
+the sink sets only for the duration of that resolution (so nothing is global, and
+concurrent simulations in other threads or tasks cannot see each other's clock).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import httpx
+import respx
+from respx.models import AllMockedAssertionError, PassThrough
+
+from ._host import Host
+from ._time import Duration, duration_ns, format_duration, instant_ns, iso, to_datetime
+from .errors import InvalidArgument, JobsimError
+
+if TYPE_CHECKING:
+    from ._mail import MailSink
+
+__all__ = ["HttpCall", "HttpSink", "UnmatchedRequest", "delayed", "timeout"]
+
+Phase = Literal["connect", "read", "write", "pool"]
+_TIMEOUTS: dict[str, type[httpx.TimeoutException]] = {
+    "connect": httpx.ConnectTimeout, "read": httpx.ReadTimeout,
+    "write": httpx.WriteTimeout, "pool": httpx.PoolTimeout,
+}
+_ROUTE_HELPERS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+_RESOLVING: ContextVar[Host] = ContextVar("jobsim_http_resolving")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HttpCall:
+    """One request the job made: its response or the error it got, at virtual time ``at``.
+
+    ``at`` is when the request was sent; ``elapsed`` the virtual time it took
+    (non-zero only for scripted ``delayed``/``timeout`` side effects).
+    """
+
+    request: httpx.Request
+    response: httpx.Response | None
+    at: dt.datetime
+    error: BaseException | None = None
+    elapsed: dt.timedelta = dt.timedelta(0)
+
+
+class UnmatchedRequest(httpx.ConnectError, JobsimError):
+    """Raised in job code for a request no route matches; behaves as a network failure."""
+
+    def __init__(self, request: httpx.Request) -> None:
+        method, url = request.method, str(request.url)
+        helper = (f"sim.http.{method.lower()}({url!r})" if method in _ROUTE_HELPERS
+                  else f"sim.http.request({method!r}, {url!r})")
+        super().__init__(f"jobsim: no route matches {method} {url}; add one with "
+                         f"{helper}.respond(200)", request=request)
+
+
+# -- scripted side effects -----------------------------------------------------------------
+
+
+Outcome = httpx.Response | BaseException | type[BaseException]
+
+
+@dataclass(frozen=True, slots=True)
+class Delayed:
+    """Side effect: spend ``after_ns`` of virtual time, then answer ``outcome``."""
+
+    after_ns: int
+    outcome: Outcome
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        _resolving_host("delayed").consume(self.after_ns)
+        if isinstance(self.outcome, httpx.Response):
+            return self.outcome
+        if isinstance(self.outcome, BaseException):
+            raise self.outcome
+        if issubclass(self.outcome, httpx.RequestError):
+            raise self.outcome(f"jobsim: scripted {self.outcome.__name__}", request=request)
+        raise self.outcome()
+
+
+@dataclass(frozen=True, slots=True)
+class Timeout:
+    """Side effect: wait out the client's timeout in virtual time, then raise httpx's error."""
+
+    after_ns: int | None
+    phase: Phase
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        host = _resolving_host("timeout")
+        after_ns = self.after_ns
+        source = "timeout(after=...)"
+        if after_ns is None:
+            configured = (request.extensions.get("timeout") or {}).get(self.phase)
+            if configured is None:
+                raise JobsimError(
+                    f"jobsim: timeout() on {request.method} {request.url}: the client has no "
+                    f"{self.phase} timeout (timeout=None), so the request would wait forever; "
+                    f"pass timeout(after='30s') to choose how long it waits")
+            after_ns, source = round(configured * 1e9), f"the client's {self.phase} timeout"
+        host.consume(after_ns)
+        raise _TIMEOUTS[self.phase](
+            f"timed out: jobsim scripted a {self.phase} timeout after "
+            f"{format_duration(after_ns)} ({source})", request=request)
+
+
+def delayed(duration: Duration, response: httpx.Response | int | Outcome = 200) -> Delayed:
+    """A respx side effect that answers ``response`` after ``duration`` of virtual time.
+
+    ``response`` is an ``httpx.Response``, a status code, or an exception (instance
+    or class) to raise after the delay::
+
+        sim.http.post(url).mock(side_effect=delayed("2s", httpx.Response(200)))
+        sim.http.post(url).mock(side_effect=[delayed("30s", 503), httpx.Response(200)])
+    """
+    if isinstance(response, int) and not isinstance(response, bool):
+        response = httpx.Response(response)
+    if not isinstance(response, (httpx.Response, BaseException)) and not (
+            isinstance(response, type) and issubclass(response, BaseException)):
+        raise InvalidArgument.build("response", response,
+                                    "an httpx.Response, a status code, or an exception")
+    return Delayed(duration_ns(duration, "duration"), response)
+
+
+def timeout(after: Duration | None = None, *, phase: Phase = "read") -> Timeout:
+    """A respx side effect that times out like httpx: waits, then raises ``httpx.ReadTimeout``.
+
+    The wait is the client's own configured timeout for ``phase``
+    (``request.extensions["timeout"]``, httpx's default is 5 s) unless ``after`` is
+    given; ``phase`` picks the error: ``"connect"`` -> ``ConnectTimeout``, ``"read"``
+    -> ``ReadTimeout``, ``"write"`` -> ``WriteTimeout``, ``"pool"`` -> ``PoolTimeout``::
+
+        sim.http.post(url).mock(side_effect=[timeout(), httpx.Response(500), httpx.Response(200)])
+    """
+    if phase not in _TIMEOUTS:
+        raise InvalidArgument.build("phase", phase, "one of 'connect', 'read', 'write', 'pool'")
+    return Timeout(None if after is None else duration_ns(after, "after"), phase)
+
+
+def _resolving_host(helper: str) -> Host:
+    try:
+        return _RESOLVING.get()
+    except LookupError:
+        raise JobsimError(f"jobsim: {helper}() is a side effect for routes of sim.http; outside "
+                          "a jobsim simulation there is no virtual clock to spend") from None
+
+
+# -- the sink ------------------------------------------------------------------------------
+
+
+class _Router(respx.MockRouter):
+    """respx's router, with jobsim's fallbacks when no route matches.
+
+    respx raises ``AllMockedAssertionError`` from ``handler`` when nothing matched
+    (``assert_all_mocked=True``); that is the hook for the mail providers and for
+    ``UnmatchedRequest``. Calls are recorded around respx's own resolution.
+    """
+
+    def __init__(self, sink: HttpSink) -> None:
+        super().__init__(assert_all_called=False, assert_all_mocked=True)
+        self._sink = sink
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        with self._sink._capture(request) as outcome:
+            try:
+                outcome.response = super().handler(request)
+            except AllMockedAssertionError:
+                outcome.response = self._sink._fallback(request)
+        return outcome.response
+
+    async def async_handler(self, request: httpx.Request) -> httpx.Response:
+        with self._sink._capture(request) as outcome:
+            try:
+                outcome.response = await super().async_handler(request)
+            except AllMockedAssertionError:
+                outcome.response = self._sink._fallback(request)
+        return outcome.response
+
+
+@dataclass(slots=True)
+class _Outcome:
+    response: httpx.Response
+
+
+class HttpSink:
+    """Every HTTP request job code makes with httpx, answered by routes or providers.
+
+    Add routes with the respx API directly on the sink (``route``, ``get``,
+    ``post``, ``put``, ``patch``, ``delete``, ``head``, ``options``, ``request``;
+    ``sim.http["name"]`` fetches a named route). Routes that are never called are
+    fine. The Simulation calls ``install()`` on start and ``uninstall()`` on close;
+    both are idempotent, and routes, ``calls`` and ``unmatched`` survive them.
+    """
+
+    delayed = staticmethod(delayed)
+    timeout = staticmethod(timeout)
+
+    def __init__(self, host: Host, mail: MailSink | None = None) -> None:
+        self._host = host
+        self._mail = mail
+        self._router = _Router(self)
+        self._installed = False
+        self.calls: list[HttpCall] = []
+        """Every request, in the order they were sent."""
+        self.unmatched: list[httpx.Request] = []
+        """Requests no route and no mail provider answered."""
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def install(self) -> None:
+        """Start intercepting httpx (sync and async clients)."""
+        if not self._installed:
+            self._router.start()
+            self._installed = True
+
+    def uninstall(self) -> None:
+        """Stop intercepting; httpx is restored exactly. Routes and calls are kept."""
+        if self._installed:
+            self._installed = False
+            self._router.stop(clear=False, reset=False, quiet=True)
+
+    @property
+    def installed(self) -> bool:
+        return self._installed
+
+    def clear(self) -> None:
+        """Forget recorded ``calls`` and ``unmatched`` (routes stay)."""
+        self.calls.clear()
+        self.unmatched.clear()
+
+    # -- routes: the respx API -------------------------------------------------------
+
+    @property
+    def router(self) -> respx.MockRouter:
+        """The underlying respx router, for anything the helpers below do not cover."""
+        return self._router
+
+    def route(self, *patterns: Any, name: str | None = None, **lookups: Any) -> respx.Route:
+        """A route matching respx patterns/lookups, e.g. ``route(host="api.x.test")``."""
+        return self._router.route(*patterns, name=name, **lookups)
+
+    def request(self, method: str, url: Any = None, *, name: str | None = None,
+                **lookups: Any) -> respx.Route:
+        """A route for ``method`` and ``url`` (string, ``re.Pattern`` or ``httpx.URL``)."""
+        return self._router.request(method, url, name=name, **lookups)
+
+    def get(self, url: Any = None, *, name: str | None = None, **lookups: Any) -> respx.Route:
+        return self._router.get(url, name=name, **lookups)
+
+    def post(self, url: Any = None, *, name: str | None = None, **lookups: Any) -> respx.Route:
+        return self._router.post(url, name=name, **lookups)
+
+    def put(self, url: Any = None, *, name: str | None = None, **lookups: Any) -> respx.Route:
+        return self._router.put(url, name=name, **lookups)
+
+    def patch(self, url: Any = None, *, name: str | None = None, **lookups: Any) -> respx.Route:
+        return self._router.patch(url, name=name, **lookups)
+
+    def delete(self, url: Any = None, *, name: str | None = None, **lookups: Any) -> respx.Route:
+        return self._router.delete(url, name=name, **lookups)
+
+    def head(self, url: Any = None, *, name: str | None = None, **lookups: Any) -> respx.Route:
+        return self._router.head(url, name=name, **lookups)
+
+    def options(self, url: Any = None, *, name: str | None = None,
+                **lookups: Any) -> respx.Route:
+        return self._router.options(url, name=name, **lookups)
+
+    def __getitem__(self, name: str) -> respx.Route:
+        return self._router[name]
+
+    # -- reporting -----------------------------------------------------------------
+
+    def format_unmatched(self) -> str:
+        """The teardown report listing every unmatched request; ``""`` when there are none."""
+        missed = [call for call in self.calls if isinstance(call.error, UnmatchedRequest)]
+        if not missed:
+            return ""
+        noun = "request" if len(missed) == 1 else "requests"
+        lines = [f"jobsim: {len(missed)} HTTP {noun} matched no route (the job got "
+                 "httpx.ConnectError for each):"]
+        lines += [f"  {call.request.method} {call.request.url}  at "
+                  f"{iso(instant_ns(call.at), self._host.tz)}" for call in missed]
+        first = missed[0].request
+        example = (f"sim.http.{first.method.lower()}({str(first.url)!r})"
+                   if first.method in _ROUTE_HELPERS
+                   else f"sim.http.request({first.method!r}, {str(first.url)!r})")
+        lines.append(f"Add a route for each, e.g. {example}.respond(200).")
+        return "\n".join(lines)
+
+    # -- resolution (called by _Router) ------------------------------------------------
+
+    @contextmanager
+    def _capture(self, request: httpx.Request) -> Iterator[_Outcome]:
+        started = self._host.now_ns()
+        outcome = _Outcome(httpx.Response(599))
+        token = _RESOLVING.set(self._host)
+        try:
+            yield outcome
+        except PassThrough:  # a route asked for the real network: not ours to record
+            self._record(request, None, started, None)
+            raise
+        except BaseException as error:
+            self._record(request, None, started, error)
+            raise
+        finally:
+            _RESOLVING.reset(token)
+        self._record(request, outcome.response, started, None)
+
+    def _fallback(self, request: httpx.Request) -> httpx.Response:
+        if self._mail is not None:
+            response = self._mail.handle_provider_request(request)
+            if response is not None:
+                return response
+        self.unmatched.append(request)
+        raise UnmatchedRequest(request)
+
+    def _record(self, request: httpx.Request, response: httpx.Response | None, started: int,
+                error: BaseException | None) -> None:
+        now = self._host.now_ns()
+        self.calls.append(HttpCall(request=request, response=response, error=error,
+                                   at=to_datetime(started),
+                                   elapsed=dt.timedelta(microseconds=(now - started) // 1000)))
+        fields: dict[str, Any] = {"method": request.method, "url": str(request.url)}
+        if response is not None:
+            fields["status"] = response.status_code
+        elif error is not None:
+            fields["error"] = f"{type(error).__name__}: {error}"
+        else:
+            fields["passthrough"] = True
+        self._host.record("http", **fields)
+

@@ -1,0 +1,238 @@
+"""The mail outbox: every email the job sends, by SMTP or a provider's HTTP API.
+
+``MailSink`` owns the outbox and its assertions. Capture happens in two places:
+``install()`` points the standard library's ``smtplib`` at an in-memory SMTP
+server (``_smtp``), and the HTTP sink hands requests for provider URLs to
+``handle_provider_request`` (``_providers``). Both produce the same ``Email``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import overload
+
+import httpx
+
+from ._email import PROVIDERS, Attachment, Email, Provider, format_email, random_uuid
+from ._host import Host
+from ._providers import ProviderApis
+from ._smtp import FAULT_POINTS, FaultPoint, SmtpFault, SmtpPatch, SmtpServer, parse_message
+from ._time import to_datetime
+from .errors import InvalidArgument
+
+__all__ = ["Attachment", "Email", "MailSink"]
+
+Text = str | re.Pattern[str]
+
+
+class MailSink:
+    """Captures outgoing mail into ``outbox`` and checks it.
+
+    The Simulation calls ``install()`` when it starts and ``uninstall()`` when it
+    closes; both are idempotent and uninstall restores ``smtplib`` exactly.
+    """
+
+    def __init__(self, host: Host) -> None:
+        self._host = host
+        self.outbox: list[Email] = []
+        """Every accepted email, oldest first."""
+        self._smtp = SmtpServer(self._deliver_smtp)
+        self._patch = SmtpPatch(self._smtp)
+        self._providers = ProviderApis(host)
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def install(self) -> None:
+        """Route ``smtplib.SMTP``/``SMTP_SSL`` connections to the in-memory server."""
+        self._patch.install()
+
+    def uninstall(self) -> None:
+        """Put ``smtplib`` back exactly as it was; the outbox is kept."""
+        self._patch.uninstall()
+
+    @property
+    def installed(self) -> bool:
+        return self._patch.installed
+
+    def clear(self) -> None:
+        """Empty the outbox (pending ``smtp_fail`` faults stay)."""
+        self.outbox.clear()
+
+    # -- capture -------------------------------------------------------------------
+
+    def handle_provider_request(self, request: httpx.Request) -> httpx.Response | None:
+        """Answer an HTTP request to a mail provider's sending API, as that provider would.
+
+        Returns ``None`` when the URL belongs to no supported provider endpoint
+        (Resend ``/emails``, SendGrid ``/v3/mail/send``, Postmark ``/email``,
+        Mailgun ``/v3/<domain>/messages``), so the HTTP sink treats it as unmatched.
+        Accepted emails are added to the outbox; refused requests add nothing.
+        """
+        handled = self._providers.handle(request)
+        if handled is None:
+            return None
+        for email in handled.emails:
+            self._accept(email)
+        return handled.response
+
+    def smtp_fail(self, times: int = 1, *, code: int = 451,
+                  message: str = "4.3.0 Temporary failure, please try again later",
+                  on: FaultPoint = "DATA") -> None:
+        """Make the next ``times`` SMTP commands at ``on`` answer ``code message``.
+
+        ``on`` is where the server refuses, and decides what ``smtplib`` raises in
+        the job: ``"DATA"`` (after the message was sent; ``SMTPDataError``, the
+        message is not delivered), ``"MAIL"`` (``SMTPSenderRefused``), ``"RCPT"``
+        (``SMTPRecipientsRefused`` when every recipient is refused), ``"AUTH"``
+        (``SMTPAuthenticationError`` from ``login``) or ``"CONNECT"`` (the greeting;
+        ``SMTPConnectError`` from the constructor). Use a 4xx code for temporary
+        failures a retry should get past, 5xx for permanent ones.
+        """
+        if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+            raise InvalidArgument.build("times", times, "an int >= 1")
+        if isinstance(code, bool) or not isinstance(code, int) or not 400 <= code <= 599:
+            raise InvalidArgument.build("code", code, "an SMTP error code from 400 to 599")
+        if on not in FAULT_POINTS:
+            raise InvalidArgument.build("on", on, "one of " + ", ".join(map(repr, FAULT_POINTS)))
+        self._smtp.faults.append(SmtpFault(on, code, message, times))
+
+    def _deliver_smtp(self, mail_from: str, rcpts: list[str], data: bytes) -> str:
+        sent_at = to_datetime(self._host.now_ns())
+        email = parse_message(mail_from, rcpts, data, sent_at=sent_at,
+                              new_id=lambda: random_uuid(self._host.rng))
+        self._accept(email)
+        return email.message_id
+
+    def _accept(self, email: Email) -> None:
+        self.outbox.append(email)
+        self._host.record("email", provider=email.provider, to=list(email.to),
+                          subject=email.subject, message_id=email.message_id)
+
+    # -- reading and asserting -------------------------------------------------------
+
+    def find(self, *, to: str | Iterable[str] | None = None, sender: str | None = None,
+             subject: Text | None = None, containing: Text | None = None,
+             provider: Provider | None = None,
+             where: Callable[[Email], bool] | None = None) -> list[Email]:
+        """The emails matching every filter given, oldest first.
+
+        ``to``: an address (or several, all required) among the recipients —
+        ``to``, ``cc`` or ``bcc``; case-insensitive. ``sender``: the From address.
+        ``subject``: the exact subject, or a compiled pattern searched in it.
+        ``containing``: text (or a pattern) found in the plain-text or HTML body.
+        ``provider``: ``"smtp"``, ``"resend"``, ``"sendgrid"``, ``"postmark"`` or
+        ``"mailgun"``. ``where``: any predicate on the ``Email``.
+        """
+        if provider is not None and provider not in PROVIDERS:
+            raise InvalidArgument.build("provider", provider,
+                                        "one of " + ", ".join(map(repr, PROVIDERS)))
+        wanted = [to] if isinstance(to, str) else list(to or [])
+        return [email for email in self.outbox if
+                all(_has_recipient(email, address) for address in wanted)
+                and (sender is None or email.sender.lower() == sender.lower())
+                and (subject is None or _matches(subject, email.subject, exact=True))
+                and (containing is None or _in_body(containing, email))
+                and (provider is None or email.provider == provider)
+                and (where is None or where(email))]
+
+    def sent_to(self, address: str) -> list[Email]:
+        """Every email delivered to ``address`` (as to, cc or bcc), oldest first."""
+        return self.find(to=address)
+
+    @overload
+    def assert_sent(self, *, to: str | Iterable[str] | None = ..., sender: str | None = ...,
+                    subject: Text | None = ..., containing: Text | None = ...,
+                    provider: Provider | None = ..., where: Callable[[Email], bool] | None = ...,
+                    count: None = ...) -> Email: ...
+
+    @overload
+    def assert_sent(self, *, to: str | Iterable[str] | None = ..., sender: str | None = ...,
+                    subject: Text | None = ..., containing: Text | None = ...,
+                    provider: Provider | None = ..., where: Callable[[Email], bool] | None = ...,
+                    count: int) -> list[Email]: ...
+
+    def assert_sent(self, *, to: str | Iterable[str] | None = None, sender: str | None = None,
+                    subject: Text | None = None, containing: Text | None = None,
+                    provider: Provider | None = None,
+                    where: Callable[[Email], bool] | None = None,
+                    count: int | None = None) -> Email | list[Email]:
+        """Assert that exactly one email matches (filters as in ``find``) and return it.
+
+        With ``count=n``, assert that exactly ``n`` match and return them. Exactly,
+        not "at least": a duplicate email after a retry is the bug this is for. On
+        failure the message shows the filters and the whole outbox.
+        """
+        __tracebackhide__ = True
+        filters = {"to": to, "sender": sender, "subject": subject, "containing": containing,
+                   "provider": provider, "where": where}
+        found = self.find(to=to, sender=sender, subject=subject, containing=containing,
+                          provider=provider, where=where)
+        expected = 1 if count is None else count
+        if len(found) != expected:
+            hint = "" if count is not None or len(found) < 2 else (
+                f" (pass count={len(found)} if that many are expected, or narrow the filters)")
+            raise AssertionError(self._report(
+                f"expected exactly {expected} email(s){_describe(filters)}, found "
+                f"{len(found)}{hint}", found))
+        return found[0] if count is None else found
+
+    def assert_not_sent(self, *, to: str | Iterable[str] | None = None,
+                        sender: str | None = None, subject: Text | None = None,
+                        containing: Text | None = None, provider: Provider | None = None,
+                        where: Callable[[Email], bool] | None = None) -> None:
+        """Assert that no email matches; with no filters, that the outbox is empty."""
+        __tracebackhide__ = True
+        filters = {"to": to, "sender": sender, "subject": subject, "containing": containing,
+                   "provider": provider, "where": where}
+        found = self.find(to=to, sender=sender, subject=subject, containing=containing,
+                          provider=provider, where=where)
+        if found:
+            raise AssertionError(self._report(
+                f"expected no email{_describe(filters)}, found {len(found)}", found))
+
+    def format_outbox(self, marked: Iterable[Email] = ()) -> str:
+        """The whole outbox as text, one block per email; ``marked`` ones get a ``*``."""
+        if not self.outbox:
+            return "Outbox: empty (no email was sent)"
+        chosen = {id(email) for email in marked}
+        blocks = []
+        for number, email in enumerate(self.outbox, 1):
+            block = format_email(email, number, self._host.tz)
+            blocks.append(("* " if id(email) in chosen else "  ") + block.replace("\n", "\n  "))
+        noun = "email" if len(self.outbox) == 1 else "emails"
+        head = f"Outbox ({len(self.outbox)} {noun}, oldest first"
+        return head + (", * = matching):\n" if chosen else "):\n") + "\n".join(blocks)
+
+    def _report(self, headline: str, found: list[Email]) -> str:
+        return f"jobsim: {headline}.\n{self.format_outbox(found)}"
+
+
+def _has_recipient(email: Email, address: str) -> bool:
+    return address.lower() in (recipient.lower() for recipient in email.recipients)
+
+
+def _matches(wanted: Text, value: str, *, exact: bool) -> bool:
+    if isinstance(wanted, re.Pattern):
+        return wanted.search(value) is not None
+    return value == wanted if exact else wanted in value
+
+
+def _in_body(wanted: Text, email: Email) -> bool:
+    return any(_matches(wanted, body, exact=False)
+               for body in (email.text, email.html) if body is not None)
+
+
+def _describe(filters: Mapping[str, object]) -> str:
+    shown = []
+    for name, value in filters.items():
+        if value is None:
+            continue
+        if isinstance(value, re.Pattern):
+            value = f"re.compile({value.pattern!r})"
+        elif callable(value):
+            value = getattr(value, "__name__", "<predicate>")
+        else:
+            value = repr(value)
+        shown.append(f"{name}={value}")
+    return " with " + ", ".join(shown) if shown else ""

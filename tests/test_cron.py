@@ -1,0 +1,139 @@
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+from cronsim import CronSim
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import jobsim
+from jobsim import InvalidArgument
+from jobsim._cron import CronSchedule
+from jobsim._time import SECOND, instant_ns, iso
+
+UTC = dt.timezone.utc
+
+
+def fires(expr, start, count, tz=None):
+    schedule = CronSchedule.parse(expr, tz)
+    out, t = [], instant_ns(start)
+    for _ in range(count):
+        t = schedule.next_after(t)
+        out.append(iso(t))
+    return out
+
+
+def test_nine_am_new_york_moves_with_dst():
+    # 14:00Z while New York is on EST, 13:00Z from the spring-forward day on
+    assert fires("0 9 * * *", "2025-03-07T00:00:00Z", 4, "America/New_York") == [
+        "2025-03-07T14:00:00.000Z",
+        "2025-03-08T14:00:00.000Z",
+        "2025-03-09T13:00:00.000Z",
+        "2025-03-10T13:00:00.000Z",
+    ]
+    assert fires("TZ=America/New_York 0 9 * * *", "2025-11-01T00:00:00Z", 3) == [
+        "2025-11-01T13:00:00.000Z",
+        "2025-11-02T14:00:00.000Z",
+        "2025-11-03T14:00:00.000Z",
+    ]
+
+
+def test_nonexistent_wall_time_fires_once_right_after_the_gap():
+    # 02:30 does not exist on 2025-03-09 in New York: the job runs at 03:00 EDT (07:00Z)
+    assert fires("30 2 * * *", "2025-03-08T12:00:00Z", 2, "America/New_York") == [
+        "2025-03-09T07:00:00.000Z",
+        "2025-03-10T06:30:00.000Z",
+    ]
+
+
+def test_repeated_wall_time_fires_once_at_the_first_occurrence():
+    # 01:30 happens twice on 2025-11-02 in New York: once, at 01:30 EDT (05:30Z)
+    assert fires("30 1 * * *", "2025-11-01T12:00:00Z", 2, "America/New_York") == [
+        "2025-11-02T05:30:00.000Z",
+        "2025-11-03T06:30:00.000Z",
+    ]
+
+
+def test_wildcard_hour_fires_in_both_repeated_hours():
+    assert fires("0 * * * *", "2025-11-02T04:30:00Z", 3, "America/New_York") == [
+        "2025-11-02T05:00:00.000Z",  # 01:00 EDT
+        "2025-11-02T06:00:00.000Z",  # 01:00 EST
+        "2025-11-02T07:00:00.000Z",  # 02:00 EST
+    ]
+
+
+@pytest.mark.parametrize(
+    ("zone", "start", "expected"),
+    [
+        ("Europe/London", "2025-03-29T12:00:00Z", ["2025-03-30T00:30:00.000Z", "2025-03-30T23:30:00.000Z"]),
+        ("Europe/Berlin", "2025-10-25T12:00:00Z", ["2025-10-25T22:30:00.000Z", "2025-10-26T23:30:00.000Z"]),
+        ("Australia/Sydney", "2025-04-05T00:00:00Z", ["2025-04-05T13:30:00.000Z", "2025-04-06T14:30:00.000Z"]),
+    ],
+)
+def test_half_past_midnight_in_several_zones(zone, start, expected):
+    assert fires("30 0 * * *", start, 2, zone) == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    zone=st.sampled_from(["America/New_York", "Europe/London", "Australia/Sydney", "Asia/Kolkata", "UTC"]),
+    minute=st.integers(0, 59),
+    hour=st.integers(0, 23),
+    day=st.integers(0, 730),
+)
+def test_agrees_with_cronsim_itself(zone, minute, hour, day):
+    expr = f"{minute} {hour} * * *"
+    start = dt.datetime(2024, 1, 1, tzinfo=UTC) + dt.timedelta(days=day, minutes=7 * day)
+    ours = CronSchedule.parse(expr, zone).next_after(instant_ns(start))
+    theirs = next(CronSim(expr, start.astimezone(ZoneInfo(zone))))
+    assert ours == instant_ns(theirs)
+    assert ours > instant_ns(start)
+
+
+def test_descriptors():
+    assert fires("@daily", "2025-01-01T00:00:00Z", 2) == ["2025-01-02T00:00:00.000Z", "2025-01-03T00:00:00.000Z"]
+    assert fires("@hourly", "2025-01-01T00:10:00Z", 1) == ["2025-01-01T01:00:00.000Z"]
+    assert fires("@weekly", "2025-01-01T00:00:00Z", 1) == ["2025-01-05T00:00:00.000Z"]
+
+
+@pytest.mark.parametrize(
+    ("expr", "message"),
+    [
+        ("61 * * * *", "cron expression '61 * * * *': minute field '61' is not valid; accepted: 0-59"),
+        ("0 24 * * *", "cron expression '0 24 * * *': hour field '24' is not valid; accepted: 0-23"),
+        ("0 9 * * 8", "day-of-week field '8' is not valid; accepted: 0-7 or SUN-SAT"),
+        ("* * *", "cron expression '* * *': has 3 field(s); expected 5 fields"),
+        ("0 * * * * *", "has 6 field(s); expected 5 fields 'minute hour day-of-month month day-of-week' or one of @yearly"),
+        ("TZ=Mars/Olympus 0 9 * * *", "cron 'TZ=Mars/Olympus 0 9 * * *' time zone='Mars/Olympus' is not valid: no such IANA time zone"),
+    ],
+)
+def test_bad_expressions(expr, message):
+    with pytest.raises(InvalidArgument) as info:
+        CronSchedule.parse(expr)
+    assert message in str(info.value)
+
+
+def test_unknown_zone_argument():
+    with pytest.raises(InvalidArgument, match=r"tz='America/Nowhere' is not valid: no such IANA time zone"):
+        CronSchedule.parse("0 9 * * *", "America/Nowhere")
+
+
+def test_cron_function_runs_at_each_fire_time_in_virtual_time():
+    app = jobsim.App("r")
+
+    @app.function("daily-report", cron="0 9 * * *", tz="America/New_York")
+    def report(ctx):
+        return ctx.event.data["scheduledAt"]
+
+    with jobsim.Simulation(app, start="2025-03-07T00:00:00Z") as sim:
+        sim.advance("4d")
+    runs = sim.runs("daily-report")
+    assert [iso(r.start_ns) for r in runs] == [
+        "2025-03-07T14:00:00.000Z",
+        "2025-03-08T14:00:00.000Z",
+        "2025-03-09T13:00:00.000Z",
+        "2025-03-10T13:00:00.000Z",
+    ]
+    assert [r.output for r in runs][0] == "2025-03-07T14:00:00.000Z"
+    assert all(r.event.name == "inngest/scheduled.timer" for r in runs)
+    assert SECOND

@@ -1,0 +1,523 @@
+"""The engine's model: replay, memoization, per-step retries, sleeps, waits, fan-out."""
+
+import asyncio
+import datetime as dt
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import jobsim
+from jobsim import Event, InvalidArgument, JobsimError, NonRetriableError, Retries, RetryAfterError, StepError
+from jobsim._time import HOUR, MINUTE, SECOND, instant_ns, iso
+
+START = "2025-03-01T00:00:00Z"
+T0 = instant_ns(START)
+FAST = Retries(attempts=3, backoff="exponential", min="1s", max="1h")
+
+
+def at(run_or_ns, *, base=T0):
+    ns = run_or_ns if isinstance(run_or_ns, int) else run_or_ns.start_ns
+    return (ns - base) / SECOND
+
+
+class Flaky:
+    """Fails the first `failures` calls, then returns `value`."""
+
+    def __init__(self, failures, value="ok", error=RuntimeError):
+        self.failures, self.value, self.error, self.calls = failures, value, error, []
+
+    def __call__(self, *args):
+        self.calls.append(dt.datetime.now(dt.timezone.utc))
+        if len(self.calls) <= self.failures:
+            raise self.error(f"failure {len(self.calls)}")
+        return self.value
+
+
+def simulate(app, **kwargs):
+    kwargs.setdefault("start", START)
+    return jobsim.Simulation(app, **kwargs)
+
+
+def test_completed_step_is_memoized_and_code_outside_steps_repeats():
+    app = jobsim.App("a")
+    charge, ship, body = Flaky(0, {"charged": 10}), Flaky(1), []
+
+    @app.function("order", on="order/paid", retries=FAST)
+    def order(ctx):
+        body.append(ctx.attempt)  # outside any step: runs on every request
+        receipt = ctx.step.run("charge", charge)
+        ctx.step.run("ship", ship)
+        return receipt
+
+    with simulate(app) as sim:
+        sim.send("order/paid", {"id": 1})
+        sim.run_until_idle()
+    run = sim.runs("order")[0]
+    assert run.status == "completed" and run.output == {"charged": 10}
+    assert len(charge.calls) == 1  # never repeated, though the handler ran 4 times
+    assert body == [0, 0, 1, 0]  # charge, ship fails, ship retried, return
+    assert run.steps["charge"].output == {"charged": 10}
+
+
+def test_each_step_has_its_own_retry_counter():
+    app = jobsim.App("a")
+    first, second = Flaky(2), Flaky(2)
+
+    @app.function("two-steps", on="go", retries=FAST)
+    def two(ctx):
+        ctx.step.run("first", first)
+        ctx.step.run("second", second)
+
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("two-steps")[0]
+    # 3 attempts allowed: each step fails twice and still succeeds, with its own counter
+    assert run.status == "completed"
+    assert [(a.step, a.number) for a in run.attempts] == [
+        ("first", 0), ("first", 1), ("first", 2), ("second", 0), ("second", 1), ("second", 2), (None, 0),
+    ]
+    assert [at(a.start_ns) for a in run.attempts] == [0, 1, 3, 3, 4, 6, 6]
+    assert [a.number for a in run.steps["second"].attempts] == [0, 1, 2]
+
+
+def test_error_outside_steps_retries_the_function_from_the_top():
+    app = jobsim.App("a")
+    seen = []
+
+    @app.function("body", on="go", retries=FAST)
+    def body(ctx):
+        seen.append(ctx.attempt)
+        if ctx.attempt < 2:
+            raise ValueError("not yet")
+        return "done"
+
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("body")[0]
+    assert run.output == "done" and seen == [0, 1, 2]
+    assert [at(a.start_ns) for a in run.attempts] == [0, 1, 3]
+    assert isinstance(run.attempts[0].error, ValueError)
+    assert "raise ValueError(\"not yet\")" in run.attempts[0].traceback
+
+
+def test_exhausted_step_raises_step_error_in_the_handler_which_may_catch_it():
+    app = jobsim.App("a")
+
+    flaky, flaky_key = Flaky(5), Flaky(5, error=KeyError)
+
+    @app.function("catches", on="go", retries=Retries(attempts=2, min="1s"))
+    def catches(ctx):
+        try:
+            ctx.step.run("flaky", flaky)
+        except StepError as exc:
+            return {"fallback": str(exc.error)}
+
+    @app.function("gives-up", on="go", retries=Retries(attempts=2, min="1s"))
+    def gives_up(ctx):
+        ctx.step.run("flaky", flaky_key)
+
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    assert sim.runs("catches")[0].output == {"fallback": "failure 2"}
+    failed = sim.runs("gives-up")[0]
+    assert failed.status == "failed" and isinstance(failed.error, KeyError)
+    assert failed.steps["flaky"].status == "failed"
+    assert len(failed.steps["flaky"].attempts) == 2
+
+
+def test_non_retriable_fails_at_once_and_retry_after_sets_the_delay():
+    app = jobsim.App("a")
+
+    @app.function("nope", on="go", retries=FAST)
+    def nope(ctx):
+        ctx.step.run("s", Flaky(9, error=NonRetriableError))
+
+    calls = []
+
+    def later():
+        calls.append(time.time())
+        if len(calls) == 1:
+            raise RetryAfterError("90s")
+        if len(calls) == 2:
+            raise RetryAfterError(dt.datetime(2025, 3, 1, 1, 0, tzinfo=dt.timezone.utc))
+        return "ok"
+
+    @app.function("later", on="go", retries=FAST)
+    def later_fn(ctx):
+        return ctx.step.run("s", later)
+
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    nope_run = sim.runs("nope")[0]
+    assert nope_run.status == "failed" and len(nope_run.attempts) == 2  # step attempt + the handler seeing it
+    assert [c - T0 / SECOND for c in calls] == [0, 90, 3600]
+    assert sim.runs("later")[0].output == "ok"
+
+
+def test_reused_step_ids_get_index_suffixes():
+    app = jobsim.App("a")
+
+    @app.function("loop", on="go")
+    def loop(ctx):
+        return [ctx.step.run("fetch", lambda i=i: i * 10) for i in range(3)]
+
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("loop")[0]
+    assert list(run.steps) == ["fetch", "fetch:1", "fetch:2"]
+    assert run.output == [0, 10, 20]
+
+
+def test_sleep_and_sleep_until_suspend_in_virtual_time():
+    app = jobsim.App("a")
+    stamps = []
+
+    @app.function("sleepy", on="go")
+    def sleepy(ctx):
+        ctx.step.sleep("nap", "24h")
+        ctx.step.run("mark", lambda: stamps.append(dt.datetime.now(dt.timezone.utc)))
+        ctx.step.sleep_until("until", "2025-03-05T09:00:00Z")
+        ctx.step.sleep_until("past", "2020-01-01T00:00:00Z")  # in the past: no wait
+        return iso(instant_ns(dt.datetime.now(dt.timezone.utc)))
+
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.advance("23h59m")
+        assert sim.runs("sleepy")[0].status == "sleeping"
+        sim.run_until_idle()
+    run = sim.runs("sleepy")[0]
+    assert stamps == [dt.datetime(2025, 3, 2, tzinfo=dt.timezone.utc)]
+    assert run.output == "2025-03-05T09:00:00.000Z"
+    assert run.finished_at == dt.datetime(2025, 3, 5, 9, tzinfo=dt.timezone.utc)
+
+
+def test_wait_for_event_matches_on_a_field_after_the_wait_starts():
+    app = jobsim.App("a")
+
+    @app.function("abandoned-cart", on="cart/updated")
+    def cart(ctx):
+        done = ctx.step.wait_for_event("wait", event="cart/completed", match="data.cartId", timeout="24h")
+        return None if done is None else done.data["total"]
+
+    with simulate(app) as sim:
+        sim.send("cart/completed", {"cartId": "c1", "total": 1})  # before the wait: no look-back
+        sim.send("cart/updated", {"cartId": "c1"})
+        sim.send("cart/updated", {"cartId": "c2"})
+        sim.advance("1h")
+        sim.send("cart/completed", {"cartId": "c1", "total": 42})
+        sim.send("cart/completed", {"cartId": "c9", "total": 7})
+        sim.run_until_idle()
+    c1, c2 = sim.runs("abandoned-cart")
+    assert c1.output == 42 and at(c1.end_ns) == 3600
+    assert c2.output is None and at(c2.end_ns) == 24 * 3600  # timed out
+    assert c1.steps["wait"].status == "completed"
+
+
+def test_wait_for_event_with_an_expression():
+    app = jobsim.App("a")
+
+    @app.function("upgrade", on="trial/started")
+    def upgrade(ctx):
+        got = ctx.step.wait_for_event(
+            "paid", event="billing/paid", timeout="7d",
+            if_exp="event.data.userId == async.data.userId && async.data.plan == 'pro'",
+        )
+        return got and got.data["plan"]
+
+    with simulate(app) as sim:
+        sim.send("trial/started", {"userId": "u1"})
+        sim.advance("1s")
+        sim.send("billing/paid", {"userId": "u1", "plan": "basic"})
+        sim.send("billing/paid", {"userId": "u2", "plan": "pro"})
+        sim.send("billing/paid", {"userId": "u1", "plan": "pro"})
+        sim.run_until_idle()
+    assert sim.runs("upgrade")[0].output == "pro"
+
+
+def test_fan_out_runs_every_subscribed_function():
+    app = jobsim.App("a")
+    for name in ("welcome", "crm", "analytics", "slack", "trial"):
+        app.function(name, on=["user/signup", "user/imported"])(lambda ctx: ctx.function_id)
+    with simulate(app) as sim:
+        sim.send("user/signup", {"id": 1})
+        sim.send("user/imported", {"id": 2})
+        sim.run_until_idle()
+    assert [len(sim.runs(name)) for name in ("welcome", "crm", "analytics", "slack", "trial")] == [2] * 5
+    assert {r.output for r in sim.runs()} == {"welcome", "crm", "analytics", "slack", "trial"}
+
+
+def test_duplicate_event_ids_are_dropped_within_24h():
+    app = jobsim.App("a")
+    app.function("pay", on="order/paid")(lambda ctx: None)
+    with simulate(app) as sim:
+        sim.send(Event("order/paid", {"o": 1}, id="pay-o1"))
+        sim.advance("23h")
+        sim.send(Event("order/paid", {"o": 1}, id="pay-o1"))
+        sim.advance("2h")
+        sim.send(Event("order/paid", {"o": 1}, id="pay-o1"))  # 25h after the first: accepted
+        sim.run_until_idle()
+    assert len(sim.runs("pay")) == 2
+    assert [e.ts for e in sim.events] == [T0 // 10**6, T0 // 10**6 + 25 * 3600_000]
+    assert "dropped: duplicate id within 24h" in sim.timeline()
+
+
+def test_send_event_and_app_send_reach_the_bus_once():
+    app = jobsim.App("a")
+    received = []
+
+    flaky = Flaky(1)
+
+    @app.function("producer", on="go", retries=FAST)
+    def producer(ctx):
+        ctx.step.send_event("notify", [{"name": "note", "data": {"n": 1}}])
+        ctx.step.run("flaky", flaky)
+
+    @app.function("consumer", on="note")
+    def consumer(ctx):
+        received.append(ctx.event.data)
+
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    assert received == [{"n": 1}]  # memoized: not sent again by later requests
+    assert [e.name for e in sim.events] == ["go", "note"]
+
+
+def test_invoke_returns_the_other_functions_output():
+    app = jobsim.App("a")
+
+    @app.function("price", on="price/compute")
+    def price(ctx):
+        ctx.step.sleep("think", "5m")
+        return ctx.event.data["qty"] * 3
+
+    @app.function("checkout", on="cart/checkout")
+    def checkout(ctx):
+        return ctx.step.invoke("total", function=price, data={"qty": 4})
+
+    with simulate(app) as sim:
+        sim.send("cart/checkout")
+        sim.run_until_idle()
+    run = sim.runs("checkout")[0]
+    assert run.output == 12 and at(run.end_ns) == 300
+    assert sim.runs("price")[0].event.name == "inngest/function.invoked"
+
+
+def test_async_handlers_sleep_in_virtual_time():
+    app = jobsim.App("a")
+
+    async def fetch():
+        await asyncio.sleep(2.5)
+        return time.time()
+
+    @app.function("async-job", on="go")
+    async def job(ctx):
+        stamp = await ctx.step.run("fetch", fetch)
+        await ctx.step.sleep("pause", "1h")
+        return stamp
+
+    with simulate(app) as sim:
+        sim.send("go")
+        started = time.perf_counter()
+        sim.run_until_idle()
+        assert time.perf_counter() - started < 1.0  # nothing really slept
+    run = sim.runs("async-job")[0]
+    assert run.output == T0 / SECOND + 2.5
+    assert at(run.end_ns) == 3602.5
+
+
+def test_time_sleep_in_job_code_spends_virtual_time_without_blocking():
+    app = jobsim.App("a")
+
+    @app.function("slow", on="go")
+    def slow(ctx):
+        return ctx.step.run("work", lambda: (time.sleep(3600), dt.date.today().isoformat())[1])
+
+    with simulate(app) as sim:
+        sim.send("go")
+        started = time.perf_counter()
+        sim.run_until_idle()
+        assert time.perf_counter() - started < 1.0
+        assert dt.date.today() != dt.date(2025, 3, 1)  # the test itself sees the real clock
+    run = sim.runs("slow")[0]
+    assert run.output == "2025-03-01"
+    assert run.steps["work"].attempts[0].end_ns - T0 == HOUR
+
+
+def test_inngest_default_backoff_uses_the_table_and_seeded_jitter():
+    app = jobsim.App("a")
+    flaky = Flaky(99)
+    app.function("f", on="go")(lambda ctx: ctx.step.run("s", flaky))
+    with simulate(app, seed=5) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    starts = [a.start_ns for a in sim.runs("f")[0].attempts if a.step == "s"]
+    gaps = [(b - a) / SECOND for a, b in zip(starts, starts[1:])]
+    assert len(starts) == 5  # Inngest: 4 retries, 5 attempts
+    for gap, base in zip(gaps, (15, 30, 60, 120)):
+        assert base <= gap < base + 30
+
+
+def run_history(seed):
+    app = jobsim.App("a")
+    flaky = Flaky(3)
+    app.function("f", on="go")(lambda ctx: ctx.step.run("s", flaky))
+    with simulate(app, seed=seed) as sim:
+        for i in range(5):
+            sim.send("go", {"i": i})
+        sim.run_until_idle()
+    return [(r.id, [(a.step, a.number, a.start_ns) for a in r.attempts]) for r in sim.runs()]
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**31))
+def test_same_seed_same_history(seed):
+    assert run_history(seed) == run_history(seed)
+
+
+def test_different_seeds_give_different_jitter():
+    assert run_history(1) != run_history(2)
+
+
+def test_sim_fail_injects_faults_into_a_step_or_the_function():
+    app = jobsim.App("a")
+
+    @app.function("process-order", on="order", retries=Retries(attempts=5, min="1s", max="10m"))
+    def process(ctx):
+        ctx.step.run("reserve-inventory", lambda: "reserved")
+        return "ok"
+
+    with simulate(app) as sim:
+        sim.fail("process-order", step="reserve-inventory", times=2)
+        sim.fail("process-order", times=1, error=ConnectionError("db down"))
+        sim.send("order")
+        sim.run_until_idle()
+    run = sim.runs("process-order")[0]
+    assert run.status == "completed"
+    errors = [(a.step, type(a.error).__name__) for a in run.attempts if a.error]
+    assert errors == [(None, "ConnectionError"), ("reserve-inventory", "InjectedFault"), ("reserve-inventory", "InjectedFault")]
+    assert "injected by sim.fail() into step 'reserve-inventory' of 'process-order'" in str(run.attempts[1].error)
+
+
+def test_runaway_function_stops_with_a_budget_error_naming_it():
+    app = jobsim.App("a")
+    app.function("ping", on="ping")(lambda ctx: app.send("ping"))
+    with simulate(app, max_same_instant=2_000) as sim:
+        sim.send("ping")
+        with pytest.raises(jobsim.BudgetExceeded) as info:
+            sim.run_until_idle()
+    assert "without virtual time moving" in str(info.value)
+    assert "ping: 1 item(s) pending" in str(info.value)
+
+
+def test_run_until_idle_reports_work_past_the_horizon():
+    app = jobsim.App("a")
+    app.function("slow", on="go")(lambda ctx: ctx.step.sleep("long", "30d"))
+    with simulate(app) as sim:
+        sim.send("go")
+        with pytest.raises(jobsim.BudgetExceeded) as info:
+            sim.run_until_idle(max_time="7d")
+    assert str(info.value).startswith(
+        "run_until_idle(max_time='7d') reached 2025-03-08T00:00:00.000Z with 1 item(s) of work still pending:\n"
+        "  slow: next at 2025-03-31T00:00:00.000Z"
+    )
+
+
+def test_on_failure_runs_once_with_the_error_and_the_original_event():
+    app = jobsim.App("a")
+    seen = []
+
+    def alert(ctx):
+        seen.append((ctx.event.name, ctx.event.data["error"]["message"], ctx.event.data["event"]["data"]))
+
+    @app.function("charge", on="go", retries=Retries(attempts=2, min="1s"), on_failure=alert)
+    def charge(ctx):
+        raise RuntimeError("card declined")
+
+    with simulate(app) as sim:
+        sim.send("go", {"order": 7})
+        sim.run_until_idle()
+    assert seen == [("inngest/function.failed", "card declined", {"order": 7})]
+    assert sim.runs("charge-failure")[0].status == "completed"
+
+
+def test_handlers_see_virtual_wall_clock():
+    app = jobsim.App("a")
+
+    @app.function("clock", on="go")
+    def clock(ctx):
+        return [dt.datetime.now(dt.timezone.utc).isoformat(), dt.datetime.utcnow().isoformat(), time.time()]
+
+    with simulate(app) as sim:
+        sim.advance("90m")
+        sim.send("go")
+        sim.advance("0s")
+    assert sim.runs("clock")[0].output == ["2025-03-01T01:30:00+00:00", "2025-03-01T01:30:00", T0 / SECOND + 5400]
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda sim: sim.fail("nope"), "function_id='nope' is not valid: one of the simulated function ids: 'f'"),
+        (lambda sim: sim.fail("f", step=3), "step=3 is not valid: a step id (a non-empty string)"),
+        (lambda sim: sim.fail("f", times=0), "times=0 is not valid: an int >= 1"),
+        (lambda sim: sim.advance("-5s"), "by='-5s' is not valid: expected a duration"),
+        (lambda sim: sim.advance_to("2020-01-01T00:00:00Z"), "time can't go backwards"),
+        (lambda sim: sim.send(42), "event=42 is not valid"),
+        (lambda sim: sim.send("go", [1]), "data=[1] is not valid: event data is a mapping"),
+    ],
+)
+def test_bad_input_names_the_argument(call, message):
+    app = jobsim.App("a")
+    app.function("f", on="go")(lambda ctx: None)
+    with simulate(app) as sim, pytest.raises(InvalidArgument) as info:
+        call(sim)
+    assert message in str(info.value)
+
+
+def test_step_id_must_be_a_string_and_steps_cannot_nest():
+    app = jobsim.App("a")
+    app.function("bad-id", on="go")(lambda ctx: ctx.step.run(7, lambda: 1))
+    app.function("nested", on="go")(lambda ctx: ctx.step.run("outer", lambda: ctx.step.run("inner", lambda: 1)))
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    bad, nested = sim.runs("bad-id")[0], sim.runs("nested")[0]
+    assert "step_id=7 is not valid: a step id is a non-empty string" in str(bad.error)
+    assert nested.status == "failed"  # InvalidArgument raised inside the step fails it, with retries
+    assert "steps cannot be nested" in str(nested.attempts[0].error)
+
+
+def test_declaration_errors():
+    app = jobsim.App("a")
+    with pytest.raises(InvalidArgument, match="has no trigger"):
+        app.function("x")
+    with pytest.raises(InvalidArgument, match="tz= applies to cron="):
+        app.function("x", on="e", tz="UTC")
+    app.function("x", on="e")(lambda ctx: None)
+    with pytest.raises(InvalidArgument, match="already declared"):
+        app.function("x", on="e")
+    with pytest.raises(JobsimError, match="not in a running simulation"):
+        app.send("e")
+
+
+def test_sim_requires_start_and_unserializable_output_fails_clearly():
+    app = jobsim.App("a")
+    app.function("obj", on="go")(lambda ctx: ctx.step.run("s", object))
+    sim = simulate(app)
+    with pytest.raises(JobsimError, match=r"sim.send\(\) needs a running simulation"):
+        sim.send("go")
+    with sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("obj")[0]
+    assert run.status == "failed"
+    assert "cannot be stored as JSON" in str(run.attempts[0].error)
+    assert MINUTE

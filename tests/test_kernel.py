@@ -1,0 +1,58 @@
+import pytest
+
+from jobsim import BudgetExceeded, InvalidArgument
+from jobsim._kernel import Kernel
+
+
+def test_equal_times_keep_insertion_order_and_priority_first():
+    kernel, seen = Kernel(0), []
+    for name in "abc":
+        kernel.schedule(10, seen.append, name)
+    kernel.schedule(10, seen.append, "urgent", priority=0)
+    kernel.schedule(5, seen.append, "early")
+    kernel.run(10)
+    assert seen == ["early", "urgent", "a", "b", "c"]
+    assert kernel.now == 10
+
+
+def test_cancelled_timers_do_not_fire_and_do_not_count_as_pending():
+    kernel, seen = Kernel(0), []
+    timer = kernel.schedule(5, seen.append, "x")
+    kernel.cancel(timer)
+    assert kernel.idle
+    kernel.run(10)
+    assert seen == []
+
+
+def test_time_cannot_go_backwards():
+    kernel = Kernel(100)
+    with pytest.raises(InvalidArgument, match="time can't go backwards"):
+        kernel.run(50)
+
+
+def test_stop_when_idle_ignores_recurring_work():
+    kernel, seen = Kernel(0), []
+
+    def tick():
+        seen.append(kernel.now)
+        kernel.schedule(kernel.now + 10, tick, recurring=True)
+
+    kernel.schedule(10, tick, recurring=True)
+    kernel.schedule(25, seen.append, "one-off")
+    kernel.run(1000, stop_when_idle=True)
+    assert seen == [10, 20, "one-off"]
+    assert kernel.now == 25
+
+
+def test_runaway_at_one_instant_is_reported_with_owner():
+    kernel = Kernel(0)
+
+    def again():
+        kernel.schedule(kernel.now, again, owner="ping")
+
+    kernel.schedule(0, again, owner="ping")
+    with pytest.raises(BudgetExceeded) as info:
+        kernel.run(10, max_same_instant=1000)
+    message = str(info.value)
+    assert "processed 1,000 items at 1970-01-01T00:00:00.000Z without virtual time moving" in message
+    assert "  ping: 1 item(s) pending, next at 1970-01-01T00:00:00.000Z" in message

@@ -1,0 +1,87 @@
+import random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import jobsim
+from jobsim import InvalidArgument, Retries, TableBackoff
+from jobsim._time import MINUTE, MS, SECOND
+
+
+def test_exponential_doubles_from_min_and_caps_at_max():
+    policy = Retries(attempts=20, backoff="exponential", min="1s", max="1m")
+    rng = random.Random(0)
+    assert [policy.delay_ns(k, rng) // SECOND for k in range(1, 9)] == [1, 2, 4, 8, 16, 32, 60, 60]
+
+
+def test_linear_and_constant():
+    rng = random.Random(0)
+    linear = Retries(attempts=5, backoff="linear", min="10s", max="25s")
+    constant = Retries(attempts=5, backoff="constant", min="7s")
+    assert [linear.delay_ns(k, rng) // SECOND for k in (1, 2, 3, 4)] == [10, 20, 25, 25]
+    assert [constant.delay_ns(k, rng) // SECOND for k in (1, 2, 3)] == [7, 7, 7]
+
+
+@given(
+    k=st.integers(1, 60),
+    base=st.integers(1, 10_000),
+    cap=st.integers(1, 10**7),
+    jitter=st.integers(1, 5_000),
+    seed=st.integers(0, 2**32),
+)
+def test_every_policy_respects_formula_cap_and_jitter_range(k, base, cap, jitter, seed):
+    cap = max(cap, base)
+    for backoff, raw in (("exponential", base * 2 ** (k - 1)), ("linear", base * k), ("constant", base)):
+        policy = Retries(attempts=2, backoff=backoff, min=f"{base}ms", max=f"{cap}ms", jitter=f"{jitter}ms")
+        delay = policy.delay_ns(k, random.Random(seed))
+        expected = min(raw, cap) * MS
+        assert expected <= delay < expected + jitter * MS
+
+
+def test_inngest_table_with_jitter_in_whole_ms():
+    table = TableBackoff()
+    rng = random.Random(3)
+    bases = [15, 30, 60, 120, 300, 600, 1200, 2400, 3600, 7200, 7200]
+    for k, base in enumerate(bases, start=1):
+        delay = table.delay_ns(k, rng)
+        assert base * SECOND <= delay < base * SECOND + 30 * SECOND
+        assert delay % MS == 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"attempts": 0}, "attempts=0 is not valid: expected an int from 1 to 1000; it counts the first attempt"),
+        ({"attempts": "3"}, "attempts='3' is not valid"),
+        ({"attempts": 3, "backoff": "fibonacci", "min": "1s"}, "backoff='fibonacci' is not valid: expected one of"),
+        ({"attempts": 3, "min": "-1s"}, "min='-1s' is not valid"),
+        ({"attempts": 3, "min": "10s", "max": "1s"}, "max='1s' is not valid: must not be below min='10s'"),
+        ({"attempts": 3, "backoff": "linear"}, "min=None is not valid: give the base delay"),
+    ],
+)
+def test_bad_policies(kwargs, message):
+    with pytest.raises(InvalidArgument) as info:
+        Retries(**kwargs)
+    assert message in str(info.value)
+
+
+def test_attempts_only_keeps_the_profile_backoff():
+    app = jobsim.App("a")
+
+    @app.function("f", on="go", retries=Retries(attempts=2))
+    def f(ctx):
+        ctx.step.run("s", fail)
+
+    def fail():
+        raise RuntimeError("no")
+
+    with jobsim.Simulation(app, seed=11) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("f")[0]
+    assert run.status == "failed"
+    first, second = run.attempts[:2]
+    assert 15 * SECOND <= second.start_ns - first.start_ns < 45 * SECOND
+    assert len([a for a in run.attempts if a.step == "s"]) == 2
+    assert MINUTE  # keep import used

@@ -1,0 +1,46 @@
+import datetime as dt
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from jobsim import InvalidArgument
+from jobsim._time import DAY, HOUR, MINUTE, MS, SECOND, duration_ns, format_duration, instant_ns, iso
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("500ms", 500 * MS),
+        ("30s", 30 * SECOND),
+        ("5m", 5 * MINUTE),
+        ("1h30m", 90 * MINUTE),
+        ("7d", 7 * DAY),
+        ("1.5s", 1500 * MS),
+        (dt.timedelta(hours=2, microseconds=3), 2 * HOUR + 3000),
+        (90, 90 * SECOND),
+        (0.25, 250 * MS),
+    ],
+)
+def test_durations(text, expected):
+    assert duration_ns(text) == expected
+
+
+@pytest.mark.parametrize("bad", ["-5s", "5 parsecs", "", "h", "5", True, None, float("nan"), -1, "1h-"])
+def test_bad_durations_name_the_argument(bad):
+    with pytest.raises(InvalidArgument) as info:
+        duration_ns(bad, "timeout")
+    assert str(info.value).startswith(f"timeout={bad!r} is not valid: expected a duration such as '500ms'")
+
+
+@given(st.integers(min_value=0, max_value=400 * DAY).map(lambda n: n - n % MS))
+def test_format_duration_round_trips(ns):
+    assert duration_ns(format_duration(ns)) == ns
+
+
+def test_instants():
+    assert instant_ns("2025-03-01T00:00:00Z") == 1740787200 * SECOND
+    assert instant_ns("2025-03-01T00:00:00-05:00") == (1740787200 + 5 * 3600) * SECOND
+    assert iso(instant_ns(dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc))) == "2025-03-01T00:00:00.000Z"
+    with pytest.raises(InvalidArgument, match="naive|offset"):
+        instant_ns("2025-03-01T00:00:00")

@@ -95,14 +95,15 @@ class App:
             raise InvalidArgument.build("retries", retries, "jobsim.Retries(attempts=..., ...) or an int number of retries")
         if on_failure is not None and not callable(on_failure):
             raise InvalidArgument.build("on_failure", on_failure, "a callable taking (ctx)")
-        flow = _flow(id, flow_options)
+        timeout_ns = None if timeout is None else duration_ns(timeout, "timeout", allow_zero=False)
+        flow = _flow(id, flow_options, timeout_ns is not None)
 
         def decorate(handler: Handler) -> Function:
             if not callable(handler):
                 raise InvalidArgument.build("handler", handler, "a function taking ctx")
             fn = Function(
                 id=id, handler=handler, app=self, events=events, crons=crons, retries=retries,
-                flow=flow, timeout_ns=None if timeout is None else duration_ns(timeout, "timeout", allow_zero=False),
+                flow=flow, timeout_ns=timeout_ns,
                 on_failure=on_failure, is_async=inspect.iscoroutinefunction(handler),
                 options={"on": on, "cron": cron, "tz": tz, "retries": retries, "timeout": timeout,
                          "on_failure": on_failure, **flow_options},
@@ -136,12 +137,14 @@ def _names(value: str | Sequence[str] | None, argument: str = "on") -> tuple[str
     return tuple(items)
 
 
-def _flow(function_id: str, options: dict[str, Any]) -> FlowControl | None:
-    if not options:
+def _flow(function_id: str, options: dict[str, Any], timeout: bool) -> FlowControl | None:
+    """``None`` for a function with no flow control and no timeout: the engine's fast path."""
+    if not options and not timeout:
         return None
     from ._flow import FlowControl
 
-    return FlowControl.build(function_id, options)
+    flow = FlowControl.build(function_id, options, timeout=timeout)
+    return None if flow == FlowControl() and not timeout else flow
 
 
 def coerce_events(value: Any) -> list[Event]:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ._events import Event, ulid
+from ._flowrt import FlowRuntime
 from ._records import Attempt, Run, StepRecord
 from ._retries import Retries, RetryPolicy, with_attempts
 from ._steps import AsyncStep, Context, Execution, Step, Suspend, UnserializableOutput, dump, resolve_retry_after
@@ -52,6 +53,8 @@ class Engine:
         self.record = sim.trace.add
         self.x: Execution | None = None
         self.move_clock = sim.wallclock.move
+        self.flowrt = FlowRuntime(self)  # flow control; only functions with `fn.flow` reach it
+        self.cancellers = self.flowrt.cancellers
         self.runs: dict[str, list[Run]] = defaultdict(list)
         self.by_event: dict[str, list[Function]] = defaultdict(list)
         self.waiters: dict[str, list[Waiter]] = defaultdict(list)
@@ -65,10 +68,8 @@ class Engine:
 
     # -- wiring -----------------------------------------------------------------
     def add_function(self, fn: Function) -> None:
-        if fn.flow is not None or fn.timeout_ns is not None:
-            raise InvalidArgument(
-                f"function {fn.id!r} uses flow control or timeout=, which this version does not simulate yet"
-            )
+        if fn.flow is not None:
+            self.flowrt.of(fn)
         for name in fn.events:
             self.by_event[name].append(fn)
         for schedule in fn.crons:
@@ -101,8 +102,13 @@ class Engine:
     # -- triggers -----------------------------------------------------------------
     def publish(self, event: Event) -> None:
         """Fan an accepted event out to every subscribed function and every waiting run."""
+        if self.cancellers:  # before new runs start: an event never cancels a run it starts
+            self.flowrt.cancel_by(event)
         for fn in self.by_event.get(event.name, ()):
-            self.start_run(fn, [event])
+            if fn.flow is None:
+                self.start_run(fn, [event])
+            else:
+                self.flowrt.publish(fn, event)
         waiting = self.waiters.get(event.name)
         if waiting:
             for waiter in list(waiting):
@@ -111,6 +117,8 @@ class Engine:
                     self._resolve_wait(waiter, event)
 
     def start_run(self, fn: Function, events: list[Event], parent: tuple[Run, str] | None = None) -> Run:
+        if fn.flow is not None:
+            return self.flowrt.start(fn, events, parent)
         self._run_counter += 1
         now = self.now()
         run = Run(fn, ulid(now // MS, self._run_counter), events, now)
@@ -139,6 +147,11 @@ class Engine:
         if run.status in ("completed", "failed", "cancelled", "skipped"):
             return
         fn = run.function
+        flow = fn.flow
+        if flow is not None:
+            ctl = self.flowrt.enter(run, attempt)
+            if ctl is None:
+                return  # waits for a concurrency slot
         x = (AsyncStep if fn.is_async else Step)(self, run, attempt, self.kernel.now)
         self.x = x
         self.move_clock(x.now)
@@ -157,6 +170,8 @@ class Engine:
             op = ("error", exc)
         finally:
             self.x = None
+        if flow is not None and not self.flowrt.leave(ctl, x, op):
+            return
         self._outcomes[op[0]](run, x, op)
 
     def _attempt(self, run: Run, x: Execution, step: str | None, error: BaseException | None) -> Attempt:
@@ -320,6 +335,8 @@ class Engine:
         if error is not None:
             data["error"] = f"{type(error).__name__}: {error}"
         self.record(at, "run.end", data)
+        if fn.flow is not None:
+            self.flowrt.finished(run)
         if run.parent is not None:
             parent, key = run.parent
             run.parent = None

@@ -11,14 +11,27 @@ from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from ._expr import Key, compile_expression, compile_key, compile_match
-from ._time import DAY, SECOND, Duration, duration_ns
+from ._time import DAY, SECOND, WEEK, Duration, duration_ns, format_duration
 from .errors import InvalidArgument
 
+MAX_CANCELLATIONS = 5
+"""Inngest's ``consts.MaxCancellations``."""
 
-def _positive_int(name: str, value: Any, minimum: int = 1) -> int:
+
+def _positive_int(name: str, value: Any, minimum: int = 1, why: str = "") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InvalidArgument.build(name, value, f"expected an int >= {minimum}")
+        raise InvalidArgument.build(name, value, f"expected an int >= {minimum}{why}")
     return value
+
+
+def _bounded(name: str, value: Duration, low: int, high: int | None = None, why: str = "") -> int:
+    """``value`` in ns, rejected unless ``low <= ns <= high`` (``duration_ns`` rejects negatives)."""
+    ns = duration_ns(value, name, allow_zero=False)
+    if ns < low or (high is not None and ns > high):
+        low_text = format_duration(low)
+        span = f"at least {low_text}" if high is None else f"between {low_text} and {format_duration(high)}"
+        raise InvalidArgument.build(name, value, f"expected a duration {span}{why}")
+    return ns
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -39,8 +52,9 @@ class Batch:
     if_fn: Callable[[Any, Any], bool] | None = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        _positive_int("max_size", self.max_size, 1)
-        object.__setattr__(self, "timeout_ns", duration_ns(self.timeout, "timeout", allow_zero=False))
+        _positive_int("max_size", self.max_size, 2, " (Inngest rejects a batch smaller than 2)")
+        timeout = _bounded("timeout", self.timeout, SECOND, why=" (Inngest's minimum batch timeout)")
+        object.__setattr__(self, "timeout_ns", timeout)
         object.__setattr__(self, "key_fn", None if self.key is None else compile_key(self.key))
         object.__setattr__(self, "if_fn", None if self.if_ is None else compile_expression(self.if_, "if_"))
 
@@ -61,7 +75,8 @@ class Debounce:
     key_fn: Callable[[Any], Hashable] | None = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "period_ns", duration_ns(self.period, "period", allow_zero=False))
+        period = _bounded("period", self.period, SECOND, WEEK, " (Inngest's debounce period range)")
+        object.__setattr__(self, "period_ns", period)
         timeout = None if self.timeout is None else duration_ns(self.timeout, "timeout", allow_zero=False)
         object.__setattr__(self, "timeout_ns", timeout)
         object.__setattr__(self, "key_fn", None if self.key is None else compile_key(self.key))
@@ -82,7 +97,8 @@ class Throttle:
         _positive_int("limit", self.limit)
         if self.burst is not None:
             _positive_int("burst", self.burst, 0)
-        object.__setattr__(self, "period_ns", duration_ns(self.period, "period", allow_zero=False))
+        period = _bounded("period", self.period, SECOND, why=" (Inngest throttles in whole seconds)")
+        object.__setattr__(self, "period_ns", period)
         object.__setattr__(self, "key_fn", None if self.key is None else compile_key(self.key))
 
 
@@ -143,6 +159,29 @@ class Cancel:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Timeouts:
+    """``Timeouts(start=None, finish=None)``: Inngest's ``timeouts``; a run past either is cancelled.
+
+    ``start`` bounds the wait before the run's first step starts (throttle and
+    concurrency queues); ``finish`` bounds the run from that first start to its end.
+    ``timeout="10m"`` on ``app.function`` is ``Timeouts(finish="10m")``.
+    """
+
+    start: Duration | None = None
+    finish: Duration | None = None
+    start_ns: int | None = dataclasses.field(init=False, repr=False, compare=False)
+    finish_ns: int | None = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.start is None and self.finish is None:
+            raise InvalidArgument("Timeouts() needs start= and/or finish=, e.g. Timeouts(finish='10m')")
+        for name in ("start", "finish"):
+            value = getattr(self, name)
+            ns = None if value is None else duration_ns(value, name, allow_zero=False)
+            object.__setattr__(self, f"{name}_ns", ns)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class FlowControl:
     """All flow-control options of one function, validated."""
 
@@ -154,12 +193,14 @@ class FlowControl:
     priority: Callable[[Any], int] | None = None
     cancel_on: tuple[Cancel, ...] = ()
     idempotency: Callable[[Any], Hashable] | None = None
+    timeouts: Timeouts | None = None
 
     @classmethod
-    def build(cls, function_id: str, options: dict[str, Any]) -> FlowControl:
+    def build(cls, function_id: str, options: dict[str, Any], *, timeout: bool = False) -> FlowControl:
+        """Validate ``options``; ``timeout`` says whether ``app.function`` also got ``timeout=``."""
         kinds: dict[str, type] = {
             "batch": Batch, "debounce": Debounce, "throttle": Throttle,
-            "rate_limit": RateLimit, "concurrency": Concurrency,
+            "rate_limit": RateLimit, "concurrency": Concurrency, "timeouts": Timeouts,
         }  # fmt: skip
         known = [*kinds, "priority", "cancel_on", "idempotency"]
         values: dict[str, Any] = {}
@@ -184,6 +225,15 @@ class FlowControl:
             values["idempotency"] = compile_key(values["idempotency"], "idempotency")
         if "batch" in values and "debounce" in values:
             raise InvalidArgument(f"function {function_id!r}: batch= and debounce= cannot be combined (Inngest rejects it too)")
+        if "idempotency" in values and "rate_limit" in values:
+            raise InvalidArgument(
+                f"function {function_id!r}: idempotency= and rate_limit= cannot be combined; on Inngest "
+                "idempotency= *is* a rate limit (1 run per key per 24h) and silently replaces rate_limit="
+            )
+        if timeout and "timeouts" in values and values["timeouts"].finish is not None:
+            raise InvalidArgument(
+                f"function {function_id!r}: timeout= and timeouts=Timeouts(finish=...) say the same thing; give one"
+            )
         return cls(**values)
 
 
@@ -202,7 +252,11 @@ def _cancels(value: Any) -> tuple[Cancel, ...]:
     items: Sequence[Any] = [value] if isinstance(value, Cancel) else value
     if not isinstance(items, (list, tuple)) or not all(isinstance(c, Cancel) for c in items):
         raise InvalidArgument.build("cancel_on", value, "a list of jobsim.Cancel(event=..., match=...)")
+    if len(items) > MAX_CANCELLATIONS:
+        raise InvalidArgument.build(
+            "cancel_on", value, f"at most {MAX_CANCELLATIONS} cancellations per function, as on Inngest"
+        )
     return tuple(items)
 
 
-__all__ = ["Batch", "Cancel", "Concurrency", "Debounce", "FlowControl", "RateLimit", "SECOND", "Throttle"]
+__all__ = ["Batch", "Cancel", "Concurrency", "Debounce", "FlowControl", "RateLimit", "SECOND", "Throttle", "Timeouts"]

@@ -72,12 +72,24 @@ class HttpCall:
 class UnmatchedRequest(httpx.ConnectError, JobsimError):
     """Raised in job code for a request no route matches; behaves as a network failure."""
 
-    def __init__(self, request: httpx.Request) -> None:
+    def __init__(self, request: httpx.Request, *, exhausted: bool = False) -> None:
         method, url = request.method, str(request.url)
-        helper = (f"sim.http.{method.lower()}({url!r})" if method in _ROUTE_HELPERS
-                  else f"sim.http.request({method!r}, {url!r})")
-        super().__init__(f"jobsim: no route matches {method} {url}; add one with "
-                         f"{helper}.respond(200)", request=request)
+        if exhausted:
+            reason = (f"jobsim: the route for {method} {url} has used up its side_effect "
+                      "list; give it one more response")
+        else:
+            reason = (f"jobsim: no route matches {method} {url}; add one with "
+                      f"{_route_helper(request)}.respond(200)")
+        super().__init__(reason, request=request)
+        self.exhausted = exhausted
+
+
+def _route_helper(request: httpx.Request) -> str:
+    """How a test adds a route for this request: ``sim.http.post('https://...')``."""
+    method, url = request.method, str(request.url)
+    if method in _ROUTE_HELPERS:
+        return f"sim.http.{method.lower()}({url!r})"
+    return f"sim.http.request({method!r}, {url!r})"
 
 
 # -- scripted side effects -----------------------------------------------------------------
@@ -174,11 +186,15 @@ def _resolving_host(helper: str) -> Host:
 
 
 class _Router(respx.MockRouter):
-    """respx's router, with jobsim's fallbacks when no route matches.
+    """respx's router, with jobsim's fallbacks when no route answers.
 
     respx raises ``AllMockedAssertionError`` from ``handler`` when nothing matched
-    (``assert_all_mocked=True``); that is the hook for the mail providers and for
-    ``UnmatchedRequest``. Calls are recorded around respx's own resolution.
+    (``assert_all_mocked=True``), and lets ``StopIteration`` escape when a matching
+    route's ``side_effect`` list is used up. Both fall through to the mail
+    providers, then to ``UnmatchedRequest``: so ``side_effect=[500, 500]`` on a
+    provider URL scripts an outage after which the provider answers again, and on
+    any other URL an extra call fails loudly as unmatched. Calls are recorded
+    around respx's own resolution.
     """
 
     def __init__(self, sink: HttpSink) -> None:
@@ -190,7 +206,9 @@ class _Router(respx.MockRouter):
             try:
                 outcome.response = super().handler(request)
             except AllMockedAssertionError:
-                outcome.response = self._sink._fallback(request)
+                outcome.response = self._sink._fallback(request, exhausted=False)
+            except StopIteration:
+                outcome.response = self._sink._fallback(request, exhausted=True)
         return outcome.response
 
     async def async_handler(self, request: httpx.Request) -> httpx.Response:
@@ -198,7 +216,11 @@ class _Router(respx.MockRouter):
             try:
                 outcome.response = await super().async_handler(request)
             except AllMockedAssertionError:
-                outcome.response = self._sink._fallback(request)
+                outcome.response = self._sink._fallback(request, exhausted=False)
+            except RuntimeError as error:  # a coroutine turns StopIteration into this
+                if not isinstance(error.__cause__, StopIteration):
+                    raise
+                outcome.response = self._sink._fallback(request, exhausted=True)
         return outcome.response
 
 
@@ -305,12 +327,12 @@ class HttpSink:
         lines = [f"jobsim: {len(missed)} HTTP {noun} matched no route (the job got "
                  "httpx.ConnectError for each):"]
         lines += [f"  {call.request.method} {call.request.url}  at "
-                  f"{iso(instant_ns(call.at), self._host.tz)}" for call in missed]
-        first = missed[0].request
-        example = (f"sim.http.{first.method.lower()}({str(first.url)!r})"
-                   if first.method in _ROUTE_HELPERS
-                   else f"sim.http.request({first.method!r}, {str(first.url)!r})")
-        lines.append(f"Add a route for each, e.g. {example}.respond(200).")
+                  f"{iso(instant_ns(call.at), self._host.tz)}"
+                  + ("  (its route's side_effect list was used up)"
+                     if getattr(call.error, "exhausted", False) else "")
+                  for call in missed]
+        lines.append(f"Add a route for each, e.g. {_route_helper(missed[0].request)}"
+                     ".respond(200).")
         return "\n".join(lines)
 
     # -- resolution (called by _Router) ------------------------------------------------
@@ -318,12 +340,14 @@ class HttpSink:
     @contextmanager
     def _capture(self, request: httpx.Request) -> Iterator[_Outcome]:
         started = self._host.now_ns()
-        outcome = _Outcome(httpx.Response(599))
+        outcome = _Outcome(httpx.Response(599))  # replaced by the handler before use
         token = _RESOLVING.set(self._host)
         try:
             yield outcome
-        except PassThrough:  # a route asked for the real network: not ours to record
-            self._record(request, None, started, None)
+        except PassThrough:
+            # The route sends it to the real network. respx's transport then asks the
+            # router again from inside the connection pool, so recording here would
+            # count it twice; it is not simulated, so it is left out of calls/trace.
             raise
         except BaseException as error:
             self._record(request, None, started, error)
@@ -332,16 +356,17 @@ class HttpSink:
             _RESOLVING.reset(token)
         self._record(request, outcome.response, started, None)
 
-    def _fallback(self, request: httpx.Request) -> httpx.Response:
+    def _fallback(self, request: httpx.Request, *, exhausted: bool) -> httpx.Response:
         if self._mail is not None:
             response = self._mail.handle_provider_request(request)
             if response is not None:
                 return response
         self.unmatched.append(request)
-        raise UnmatchedRequest(request)
+        raise UnmatchedRequest(request, exhausted=exhausted)
 
     def _record(self, request: httpx.Request, response: httpx.Response | None, started: int,
                 error: BaseException | None) -> None:
+        """One ``HttpCall`` and one ``"http"`` trace record; exactly one of response/error."""
         now = self._host.now_ns()
         self.calls.append(HttpCall(request=request, response=response, error=error,
                                    at=to_datetime(started),
@@ -349,9 +374,7 @@ class HttpSink:
         fields: dict[str, Any] = {"method": request.method, "url": str(request.url)}
         if response is not None:
             fields["status"] = response.status_code
-        elif error is not None:
-            fields["error"] = f"{type(error).__name__}: {error}"
         else:
-            fields["passthrough"] = True
+            fields["error"] = f"{type(error).__name__}: {error}"
         self._host.record("http", **fields)
 

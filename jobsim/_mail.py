@@ -84,10 +84,11 @@ class MailSink:
         ``on`` is where the server refuses, and decides what ``smtplib`` raises in
         the job: ``"DATA"`` (after the message was sent; ``SMTPDataError``, the
         message is not delivered), ``"MAIL"`` (``SMTPSenderRefused``), ``"RCPT"``
-        (``SMTPRecipientsRefused`` when every recipient is refused), ``"AUTH"``
-        (``SMTPAuthenticationError`` from ``login``) or ``"CONNECT"`` (the greeting;
-        ``SMTPConnectError`` from the constructor). Use a 4xx code for temporary
-        failures a retry should get past, 5xx for permanent ones.
+        (each ``RCPT``; ``SMTPRecipientsRefused`` when every recipient is refused),
+        ``"AUTH"`` (every login on the next ``times`` connections, since ``smtplib``
+        tries each mechanism; ``SMTPAuthenticationError``) or ``"CONNECT"`` (the
+        greeting; ``SMTPConnectError`` from the constructor). Use a 4xx code for
+        temporary failures a retry should get past, 5xx for permanent ones.
         """
         if isinstance(times, bool) or not isinstance(times, int) or times < 1:
             raise InvalidArgument.build("times", times, "an int >= 1")

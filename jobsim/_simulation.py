@@ -147,6 +147,11 @@ class Simulation:
         self.wallclock.move(x.now)
 
     def record(self, kind: str, **fields: Any) -> None:
+        """Add a record; made while job code runs, it names that function and run."""
+        x = self.engine.x
+        if x is not None:
+            fields.setdefault("function", x.run_.function.id)
+            fields.setdefault("run", x.run_.id)
         self.trace.add(self.now_ns(), kind, fields)
 
     def loop(self) -> VirtualLoop:

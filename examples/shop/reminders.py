@@ -1,0 +1,139 @@
+"""§3.5 DELAYED EXECUTION: the cart-abandonment reminder and the trial reminders.
+
+``send-cart-abandonment-reminder`` waits up to 24 hours for ``cart/completed``
+with the same ``cartId`` (the seed sleeps 24 h then reads the cart's status; a
+``wait_for_event`` ends the run as soon as the cart completes). The seed's status
+check stays, for carts completed without an event.
+
+``send-trial-expiration-reminder`` sleeps until 7, 3, 1 and 0 days before the trial
+ends and sends a reminder unless the user has subscribed by then. Two changes make
+the seed's loop correct under replay (code outside steps re-runs on every request):
+"now" is read once, in a step, and the subscription is read in a step per reminder.
+The seed's ``isAfter(reminderDate, new Date())`` is re-evaluated after each sleep,
+when the reminder date is no longer in the future, so the seed sends no reminder
+at all; ``test_trial_reminders.py`` shows it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import jobsim
+
+from .core import APP_URL, Shop, utcnow
+from .db import iso, parse_time
+
+TRIAL_REMINDERS = [
+    (7, "7_days_before"),
+    (3, "3_days_before"),
+    (1, "1_day_before"),
+    (0, "trial_ended"),
+]
+
+
+def trial_subject(days: int) -> str:
+    if days == 0:
+        return "Your trial has ended"
+    return f"Your trial ends in {days} day{'' if days == 1 else 's'}"
+
+
+def register(shop: Shop) -> None:
+    app, db = shop.app, shop.db
+
+    @app.function(
+        "send-cart-abandonment-reminder", on="cart/abandoned", retries=jobsim.Retries(attempts=3)
+    )
+    def send_cart_abandonment_reminder(ctx: Any) -> dict[str, Any]:
+        cart_id, user_id = ctx.event.data["cartId"], ctx.event.data["userId"]
+        completed = ctx.step.wait_for_event(
+            "wait-24-hours", event="cart/completed", match="data.cartId", timeout="24h"
+        )
+        if completed is not None:
+            return {"skipped": True, "reason": "cart_completed"}
+
+        def check_cart_status() -> dict[str, Any] | None:
+            cart = db.carts.get(cart_id)
+            if cart is None:
+                raise RuntimeError(f"Cart {cart_id} not found")
+            return None if cart["status"] == "COMPLETED" else cart
+
+        cart = ctx.step.run("check-cart-status", check_cart_status)
+        if not cart:
+            return {"skipped": True, "reason": "cart_completed"}
+
+        def get_user_email() -> dict[str, Any]:
+            user = db.find_user(user_id)
+            if not user or not user.get("email"):
+                raise RuntimeError(f"User {user_id} has no email")
+            return {"email": user["email"], "name": user.get("name")}
+
+        user = ctx.step.run("get-user-email", get_user_email)
+
+        def send_reminder_email() -> None:
+            items = cart["items"]
+            app.send(
+                "email/send",
+                {
+                    "to": user["email"],
+                    "template": "cart_reminder",
+                    "subject": "Did you forget something?",
+                    "data": {
+                        "userName": user["name"],
+                        "itemCount": len(items),
+                        "itemList": "\n".join(f"- {i['name']} (${i['price']})" for i in items),
+                        "total": f"{sum(i['price'] for i in items):.2f}",
+                        "cartUrl": f"{APP_URL}/cart/{cart_id}",
+                    },
+                    "metadata": {
+                        "userId": user_id,
+                        "cartId": cart_id,
+                        "reminderType": "abandoned_cart_24h",
+                    },
+                },
+            )
+
+        ctx.step.run("send-reminder-email", send_reminder_email)
+        return {
+            "success": True,
+            "cartId": cart_id,
+            "userId": user_id,
+            "reminderSentAt": iso(utcnow()),
+            "itemsCount": len(cart["items"]),
+        }
+
+    @app.function("send-trial-expiration-reminder", on="trial/started")
+    def send_trial_expiration_reminder(ctx: Any) -> dict[str, Any]:
+        user_id, trial_ends_at = ctx.event.data["userId"], ctx.event.data["trialEndsAt"]
+        trial_end = parse_time(trial_ends_at)
+        scheduled_at = parse_time(ctx.step.run("get-schedule-time", lambda: iso(utcnow())))
+        for days, kind in TRIAL_REMINDERS:
+            reminder_date = trial_end - dt.timedelta(days=days)
+            if reminder_date <= scheduled_at:
+                continue  # only schedule reminders in the future
+            ctx.step.sleep_until(f"wait-for-{days}-days", reminder_date)
+            user = ctx.step.run(f"check-subscription-{days}-days", db.find_user, user_id)
+            if user and user.get("subscriptionStatus") == "ACTIVE":
+                continue  # already subscribed: skip this reminder
+            ctx.step.send_event(
+                f"send-trial-reminder-{days}-days",
+                jobsim.Event(
+                    "email/send",
+                    {
+                        "to": (user or {}).get("email") or "",
+                        "template": "trial_reminder",
+                        "subject": trial_subject(days),
+                        "data": {
+                            "daysLeft": days,
+                            "trialEndDate": f"{trial_end:%B} {trial_end.day}, {trial_end.year}",
+                        },
+                        "metadata": {"userId": user_id, "reminderType": kind},
+                    },
+                ),
+            )
+        return {
+            "success": True,
+            "userId": user_id,
+            "remindersScheduled": len(TRIAL_REMINDERS),
+            "trialEndsAt": trial_ends_at,
+        }

@@ -1,0 +1,122 @@
+"""§3.5 ``send-cart-abandonment-reminder``: a reminder 24 h later, unless the cart completes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import jobsim
+from examples.shop import Shop
+from examples.support import T0, at, mail, only
+
+ITEMS = [
+    {"productId": "prod_tee", "name": "Organic Cotton Tee", "price": 24.0},
+    {"productId": "prod_mug", "name": "Stoneware Mug", "price": 18.5},
+]
+
+
+def cart(cart_id: str = "cart_1") -> dict[str, Any]:
+    return {
+        "cartId": cart_id,
+        "userId": "user_ada",
+        "items": ITEMS,
+        "abandonedAt": "2025-03-03T00:00:00.000Z",
+    }
+
+
+@pytest.fixture(autouse=True)
+def ada(shop: Shop) -> None:
+    shop.db.add_user("user_ada", "ada@example.com", "Ada Lovelace", created_at=T0)
+
+
+def test_reminder_goes_out_exactly_24h_later(shop: Shop, sim: jobsim.Simulation) -> None:
+    shop.storefront(sim, "cart/abandoned", cart())
+    sim.advance("23h59m59s")
+    assert mail(sim, "Did you forget something?") == []
+    assert only(sim.runs("send-cart-abandonment-reminder")).status == "waiting"
+    sim.advance("1s")
+
+    run = only(sim.runs("send-cart-abandonment-reminder"))
+    assert list(run.steps) == [
+        "wait-24-hours",
+        "check-cart-status",
+        "get-user-email",
+        "send-reminder-email",
+    ]
+    assert run.steps["wait-24-hours"].output is None
+    assert (run.status, run.finished_at) == ("completed", at(hours=24))
+    email = only(mail(sim, "Did you forget something?"))
+    assert (email.to, email.sent_at) == (["ada@example.com"], at(hours=24))
+    assert email.text == (
+        "Hi Ada Lovelace, you left 2 item(s) in your cart:\n"
+        "- Organic Cotton Tee ($24.0)\n- Stoneware Mug ($18.5)\n"
+        "Total: $42.50\nhttps://shop.example.com/cart/cart_1"
+    )
+    assert run.output == {
+        "success": True,
+        "cartId": "cart_1",
+        "userId": "user_ada",
+        "reminderSentAt": "2025-03-04T00:00:00.000Z",
+        "itemsCount": 2,
+    }
+
+
+def test_cart_completed_before_the_reminder_sends_nothing(
+    shop: Shop, sim: jobsim.Simulation
+) -> None:
+    shop.storefront(sim, "cart/abandoned", cart())
+    sim.advance("3h")
+    shop.storefront(
+        sim, "cart/completed", {"cartId": "cart_1", "userId": "user_ada", "orderId": "ord_1"}
+    )
+    sim.advance("3d")
+
+    run = only(sim.runs("send-cart-abandonment-reminder"))
+    assert (run.status, run.finished_at) == ("completed", at(hours=3))
+    assert run.output == {"skipped": True, "reason": "cart_completed"}
+    assert list(run.steps) == ["wait-24-hours"]
+    assert run.steps["wait-24-hours"].output["data"]["cartId"] == "cart_1"
+    assert mail(sim, "Did you forget something?") == []
+
+
+def test_another_cart_completing_does_not_stop_the_reminder(
+    shop: Shop, sim: jobsim.Simulation
+) -> None:
+    shop.storefront(sim, "cart/abandoned", cart("cart_1"))
+    sim.advance("1h")
+    sim.send("cart/completed", {"cartId": "cart_2", "userId": "user_ada"})
+    sim.advance("1d")
+
+    assert only(mail(sim, "Did you forget something?")).sent_at == at(hours=24)
+
+
+def test_a_completion_without_event_is_caught_by_the_status_check(
+    shop: Shop, sim: jobsim.Simulation
+) -> None:
+    """The seed's check of the cart's status still runs after the wait times out."""
+    shop.storefront(sim, "cart/abandoned", cart())
+    sim.advance("2h")
+    shop.db.carts["cart_1"]["status"] = "COMPLETED"  # completed by a path that sent no event
+    sim.advance("1d")
+
+    run = only(sim.runs("send-cart-abandonment-reminder"))
+    assert list(run.steps) == ["wait-24-hours", "check-cart-status"]
+    assert (run.output, run.finished_at) == (
+        {"skipped": True, "reason": "cart_completed"},
+        at(hours=24),
+    )
+    assert mail(sim, "Did you forget something?") == []
+
+
+def test_two_abandoned_carts_get_one_reminder_each(shop: Shop, sim: jobsim.Simulation) -> None:
+    shop.storefront(sim, "cart/abandoned", cart("cart_1"))
+    sim.advance("90m")
+    shop.storefront(sim, "cart/abandoned", cart("cart_2"))
+    sim.advance("2d")
+
+    reminders = mail(sim, "Did you forget something?")
+    assert [(m.sent_at, m.text.splitlines()[-1]) for m in reminders] == [
+        (at(hours=24), "https://shop.example.com/cart/cart_1"),
+        (at(hours=25, minutes=30), "https://shop.example.com/cart/cart_2"),
+    ]

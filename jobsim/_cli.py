@@ -1,0 +1,105 @@
+"""The ``jobsim`` command line: simulate an app over virtual time and print what happened."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ._app import App
+from ._simulation import DEFAULT_START, Simulation
+from .errors import JobsimError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="jobsim", description="Simulate background jobs in virtual time.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="simulate an app (and its traffic) and print the timeline")
+    run.add_argument("target", help="a module or package path, optionally with :attribute (e.g. examples or app.jobs:app)")
+    run.add_argument("--seed", type=int, default=0, help="the simulation's seed (default 0)")
+    run.add_argument("--start", default=None, help=f"virtual start time (default: the target's, or {DEFAULT_START})")
+    run.add_argument("--days", type=float, default=7.0, help="how long to simulate (default 7 days)")
+    run.add_argument("--tz", default=None, help="time zone of the timeline (default: the target's, or UTC)")
+    run.add_argument("--no-timeline", action="store_true", help="print only the summary table")
+    args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except JobsimError as exc:
+        print(f"jobsim: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def load_target(spec: str) -> tuple[Any, Any]:
+    """``path/to/pkg`` or ``module.name[:attr]`` -> (module, object)."""
+    module_part, _, attr = spec.partition(":")
+    path = Path(module_part)
+    if path.exists():
+        path = path.resolve()
+        root, name = (path.parent, path.stem) if path.suffix == ".py" else (path.parent, path.name)
+        sys.path.insert(0, str(root))
+        module_part = name
+    try:
+        module = importlib.import_module(module_part)
+    except ImportError as exc:
+        raise JobsimError(f"cannot import {module_part!r} ({exc}); give a module path like 'app.jobs' or a folder") from None
+    for name in [attr] if attr else ["jobsim_app", "app"]:
+        if hasattr(module, name):
+            target = getattr(module, name)
+            return module, target() if callable(target) and not isinstance(target, App) else target
+    raise JobsimError(f"{module_part!r} has no {attr or 'jobsim_app or app'} attribute to simulate; name one with {spec}:attribute")
+
+
+def _run(args: argparse.Namespace) -> int:
+    module, target = load_target(args.target)
+    options = dict(getattr(module, "jobsim_options", {}))
+    options["seed"] = args.seed
+    if args.start:
+        options["start"] = args.start
+    if args.tz:
+        options["tz"] = args.tz
+    sim = Simulation(target, **options)
+    with sim:
+        traffic = getattr(module, "jobsim_traffic", None)
+        if traffic is not None:
+            traffic(sim)
+        sim.advance(f"{args.days}d")
+    if not args.no_timeline:
+        print(sim.timeline())
+        print()
+    print(summary(sim))
+    return 0
+
+
+def summary(sim: Simulation) -> str:
+    """Runs, outcomes, retries, emails and HTTP calls per function."""
+    emails: Counter[str] = Counter()
+    calls: Counter[str] = Counter()
+    for record in sim.trace.of("email", "http"):
+        counter = emails if record.kind == "email" else calls
+        counter[record.data.get("function", "(test)")] += 1
+    header = ("function", "runs", "completed", "failed", "other", "retries", "emails", "http")
+    rows = []
+    for fn_id in sim.functions:
+        runs = sim.runs(fn_id)
+        status = Counter(r.status for r in runs)
+        other = len(runs) - status["completed"] - status["failed"]
+        retries = sum(r.retries for r in runs)
+        rows.append((fn_id, len(runs), status["completed"], status["failed"], other, retries, emails[fn_id], calls[fn_id]))
+    totals = ("total", *(sum(row[i] for row in rows) for i in range(1, len(header))))
+    table = [header, *rows, totals]
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
+
+    def line(row: Sequence[Any]) -> str:
+        cells = [str(row[0]).ljust(widths[0])] + [str(v).rjust(w) for v, w in zip(row[1:], widths[1:])]
+        return "  ".join(cells)
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(header), rule, *(line(r) for r in rows), rule, line(totals)])
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

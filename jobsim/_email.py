@@ -1,0 +1,147 @@
+"""The one shape every captured email takes, however the job sent it.
+
+``_smtp`` (real ``smtplib`` against an in-memory server) and ``_providers`` (the
+HTTP APIs of Resend, SendGrid, Postmark and Mailgun) both decode into ``Email``, so
+a test asserts on mail the same way whichever transport production uses. This
+module also holds the few helpers both need: address parsing, deterministic IDs
+and the text block an assertion failure prints for each email.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import re
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from email.utils import getaddresses
+from typing import Any, Literal
+
+from ._time import instant_ns, iso
+
+__all__ = ["PROVIDERS", "Attachment", "Email", "Provider", "format_email"]
+
+Provider = Literal["smtp", "resend", "sendgrid", "postmark", "mailgun"]
+PROVIDERS: tuple[Provider, ...] = ("smtp", "resend", "sendgrid", "postmark", "mailgun")
+
+_ADDRESS = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Attachment:
+    """A file attached to an email, decoded to its bytes."""
+
+    filename: str
+    content_type: str = "application/octet-stream"
+    content: bytes = b""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Email:
+    """One email as the recipient's provider accepted it, stamped with virtual time.
+
+    Addresses are bare (``"ada@example.com"``, display names dropped) so that
+    assertions do not depend on how the job spelled them. ``text`` and ``html`` are
+    the decoded bodies with line endings normalised to ``"\\n"``; ``None`` when
+    the email has no such part. ``bcc`` holds recipients that are in neither ``to``
+    nor ``cc`` (for SMTP: envelope recipients absent from the headers).
+    ``template``/``template_data`` are set when a provider rendered a stored
+    template (SendGrid ``template_id``, Postmark ``TemplateAlias``, Mailgun
+    ``template``), since jobsim cannot render the template itself.
+    ``message_id`` is what the provider answered (Resend/Postmark ``id``,
+    SendGrid ``X-Message-Id``, Mailgun ``id``, the SMTP ``Message-ID`` header).
+    """
+
+    sender: str
+    to: list[str]
+    cc: list[str] = field(default_factory=list)
+    bcc: list[str] = field(default_factory=list)
+    reply_to: list[str] = field(default_factory=list)
+    subject: str = ""
+    text: str | None = None
+    html: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    attachments: list[Attachment] = field(default_factory=list)
+    template: str | None = None
+    template_data: Mapping[str, Any] = field(default_factory=dict)
+    sent_at: dt.datetime
+    provider: Provider
+    message_id: str
+
+    @property
+    def recipients(self) -> list[str]:
+        """Everyone the email was delivered to: ``to``, then ``cc``, then ``bcc``."""
+        return [*self.to, *self.cc, *self.bcc]
+
+    @property
+    def body(self) -> str:
+        """The plain-text body, else the HTML body, else ``""``."""
+        return self.text if self.text is not None else (self.html or "")
+
+
+def parse_addresses(value: str | Iterable[str] | None) -> list[str]:
+    """``"Ada <ada@x.com>, bob@y.com"`` or a list of such strings -> bare addresses.
+
+    Raises ``ValueError`` naming the first entry that is not an address, so each
+    provider can turn it into its own validation error.
+    """
+    if value is None:
+        return []
+    items = [value] if isinstance(value, str) else list(value)
+    if not all(isinstance(item, str) for item in items):
+        raise ValueError(repr(items))
+    found: list[str] = []
+    for item in items:
+        if not item.strip():
+            continue
+        pairs = getaddresses([item])
+        for _, address in pairs:
+            if not _ADDRESS.fullmatch(address):
+                raise ValueError(item)
+            found.append(address)
+    return found
+
+
+def parse_address(value: str) -> str:
+    """Exactly one address (a ``From``); ``ValueError`` otherwise."""
+    found = parse_addresses(value)
+    if len(found) != 1:
+        raise ValueError(value)
+    return found[0]
+
+
+def random_uuid(rng: random.Random) -> uuid.UUID:
+    """A version-4 UUID drawn from the simulation's generator, so IDs repeat per seed."""
+    return uuid.UUID(int=rng.getrandbits(128), version=4)
+
+
+def normalise_newlines(text: str | None) -> str | None:
+    """CRLF (as on the wire) -> LF, so bodies compare equal to what the job wrote."""
+    return None if text is None else text.replace("\r\n", "\n")
+
+
+def _shorten(text: str, limit: int = 100) -> str:
+    flat = repr(text)
+    return flat if len(flat) <= limit else flat[: limit - 4] + "...'"
+
+
+def format_email(email: Email, number: int, tz: dt.tzinfo | None = None) -> str:
+    """The block an assertion failure prints for one email, times in ``tz``."""
+    when = iso(instant_ns(email.sent_at), tz)
+    lines = [f"#{number} via {email.provider} at {when}  id {email.message_id}"]
+    rows: list[tuple[str, str]] = [("from", email.sender), ("to", ", ".join(email.to))]
+    rows += [(name, ", ".join(value)) for name, value in
+             (("cc", email.cc), ("bcc", email.bcc), ("reply-to", email.reply_to)) if value]
+    rows.append(("subject", repr(email.subject)))
+    if email.text is not None:
+        rows.append(("text", _shorten(email.text)))
+    if email.html is not None:
+        rows.append(("html", _shorten(email.html)))
+    if email.template is not None:
+        rows.append(("template", f"{email.template!r} {dict(email.template_data)!r}"))
+    for item in email.attachments:
+        rows.append(("attached", f"{item.filename} ({item.content_type}, "
+                                 f"{len(item.content)} bytes)"))
+    lines += [f"    {name + ':':<10}{value}" for name, value in rows]
+    return "\n".join(lines)

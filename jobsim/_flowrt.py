@@ -1,0 +1,498 @@
+"""Flow control at run time, with Inngest's semantics (``reference/semantics.md`` §1.3).
+
+The engine calls in only for functions that have ``flow`` (a function with no flow
+control and no timeout never gets here):
+
+* ``publish`` — an event for the function: batch it, debounce it, or ``start`` a run.
+* ``start`` — a run is due: idempotency or the rate limit may skip it (a run with
+  status ``"skipped"`` and ``run.skipped`` on the trace); the throttle may hold it,
+  FIFO; ``cancel_on`` and timeouts are armed.
+* ``enter``/``leave`` — around every request: a concurrency slot is taken before the
+  code runs and given back by a timer at the execution's end (``x.now``), so time
+  spent in ``time.sleep`` holds the slot. A request without a slot waits in a FIFO
+  queue (shifted by priority) and runs the moment one frees.
+* ``finished`` — the run ended: its timers are disarmed.
+* ``cancel_by`` — an event that some ``cancel_on`` listens for was published.
+
+Every limiter is exact integer arithmetic on nanoseconds: GCRA keeps its
+theoretical arrival time multiplied by ``limit``, so ``period / limit`` is never
+rounded.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Hashable
+from heapq import heappop, heappush
+from typing import TYPE_CHECKING, Any
+
+from ._events import Event, ulid
+from ._kernel import URGENT, Timer
+from ._records import FINAL, Run
+from ._time import DAY, MS, SECOND, format_duration
+from .errors import JobsimError, StepError
+
+if TYPE_CHECKING:
+    from ._app import Function
+    from ._engine import Engine
+    from ._flow import Batch, Cancel, Debounce, Throttle
+    from ._steps import Execution
+
+PRIORITY_MAX_S = 43_200
+"""Inngest clamps a run's priority factor to ±12 h (``consts.PriorityFactorMax``)."""
+
+
+class Gcra:
+    """The generic cell rate algorithm of Inngest's throttle and rate limit, per key.
+
+    A start at ``now`` is allowed iff ``max(TAT, now) - now <= e·(capacity - 1)``
+    with ``e = period / limit``; it then moves ``TAT`` to ``max(TAT, now) + e``.
+    ``capacity`` starts are allowed at once from rest, then one per ``e``.
+    """
+
+    __slots__ = ("limit", "period", "slack", "tat")
+
+    def __init__(self, limit: int, period_ns: int, capacity: int) -> None:
+        self.limit = limit
+        self.period = period_ns
+        self.slack = period_ns * (capacity - 1)  # e·(capacity-1), scaled by limit
+        self.tat: dict[Hashable, int] = {}  # theoretical arrival time · limit
+
+    def take(self, key: Hashable, now: int) -> bool:
+        scaled = now * self.limit
+        tat = self.tat.get(key, scaled)
+        if tat < scaled:
+            tat = scaled
+        if tat - scaled > self.slack:
+            return False
+        self.tat[key] = tat + self.period
+        return True
+
+    def next_free(self, key: Hashable, now: int) -> int:
+        """The earliest instant at or after ``now`` when ``take`` succeeds."""
+        tat = self.tat.get(key, 0)
+        return max(now, -((self.slack - tat) // self.limit))  # ceil((tat - slack) / limit)
+
+
+class Pool:
+    """Concurrency slots for one key: ``busy`` of ``limit``, and who waits, in order."""
+
+    __slots__ = ("busy", "limit", "waiting")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.busy = 0
+        self.waiting: list[tuple[int, int, Run, int]] = []  # (queued at - priority, seq, run, attempt)
+
+
+class RunControl:
+    """What flow control keeps about one live run."""
+
+    __slots__ = ("deadline", "finish_timer", "n", "pool", "priority", "run", "start_timer", "started")
+
+    def __init__(self, run: Run, n: int, priority: int, pool: Pool | None) -> None:
+        self.run = run
+        self.n = n
+        self.priority = priority  # ns; earlier in every queue by this much
+        self.pool = pool
+        self.started = False
+        self.start_timer: Timer | None = None
+        self.finish_timer: Timer | None = None
+        self.deadline: int | None = None
+
+
+class _Open:
+    __slots__ = ("events", "timer")
+
+    def __init__(self, event: Event) -> None:
+        self.events = [event]
+        self.timer: Timer | None = None
+
+
+class Batcher:
+    """``batch=``: events collect per key; a batch runs when full or ``timeout`` after its first event."""
+
+    __slots__ = ("fn", "if_fn", "key_fn", "kernel", "max_size", "open", "owner", "rt", "timeout")
+
+    def __init__(self, rt: FlowRuntime, fn: Function, batch: Batch) -> None:
+        self.rt = rt
+        self.fn = fn
+        self.kernel = rt.kernel
+        self.max_size = batch.max_size
+        self.timeout = batch.timeout_ns
+        self.key_fn = batch.key_fn
+        self.if_fn = batch.if_fn
+        self.owner = f"{fn.id} (batch)"
+        self.open: dict[Hashable, _Open] = {}
+
+    def add(self, event: Event) -> None:
+        if self.if_fn is not None and not self.if_fn(event, event):
+            self.rt.start(self.fn, [event])  # events failing the batch's `if` run at once, alone
+            return
+        key = None if self.key_fn is None else self.key_fn(event)
+        batch = self.open.get(key)
+        if batch is None:  # the first event opens the batch and starts its timeout
+            batch = self.open[key] = _Open(event)
+            due = self.rt.engine.now() + self.timeout
+            batch.timer = self.kernel.schedule(due, self._timeout, key, batch, owner=self.owner)
+            return
+        events = batch.events
+        events.append(event)
+        if len(events) >= self.max_size:
+            del self.open[key]
+            self.kernel.cancel(batch.timer)  # type: ignore[arg-type]
+            self._flush(key, events, "full")
+
+    def _timeout(self, key: Hashable, batch: _Open) -> None:
+        del self.open[key]
+        self._flush(key, batch.events, "timeout")
+
+    def _flush(self, key: Hashable, events: list[Event], why: str) -> None:
+        run = self.rt.start(self.fn, events)
+        self.rt.record(run.start_ns, "batch", {"function": self.fn.id, "run": run.id, "size": len(events),
+                                               "key": _plain(key), "why": why})  # fmt: skip
+
+
+class _Pending:
+    __slots__ = ("cap", "event", "timer")
+
+    def __init__(self, event: Event, cap: int | None) -> None:
+        self.event = event
+        self.cap = cap
+        self.timer: Timer | None = None
+
+
+class Debouncer:
+    """``debounce=``: each event pushes the run to ``now + period``, never past ``first + timeout``."""
+
+    __slots__ = ("fn", "kernel", "key_fn", "owner", "pending", "period", "rt", "timeout")
+
+    def __init__(self, rt: FlowRuntime, fn: Function, debounce: Debounce) -> None:
+        self.rt = rt
+        self.fn = fn
+        self.kernel = rt.kernel
+        self.period = debounce.period_ns
+        self.timeout = debounce.timeout_ns
+        self.key_fn = debounce.key_fn
+        self.owner = f"{fn.id} (debounce)"
+        self.pending: dict[Hashable, _Pending] = {}
+
+    def add(self, event: Event) -> None:
+        key = None if self.key_fn is None else self.key_fn(event)
+        now = self.rt.engine.now()
+        pending = self.pending.get(key)
+        if pending is None:
+            cap = None if self.timeout is None else now + self.timeout
+            pending = self.pending[key] = _Pending(event, cap)
+        else:
+            if (event.ts or 0) < (pending.event.ts or 0):
+                return  # Inngest ignores an event older than the one it holds
+            pending.event = event
+            self.kernel.cancel(pending.timer)  # type: ignore[arg-type]
+        due = now + self.period
+        if pending.cap is not None and due > pending.cap:
+            due = pending.cap
+        pending.timer = self.kernel.schedule(due, self._fire, key, pending, owner=self.owner)
+
+    def _fire(self, key: Hashable, pending: _Pending) -> None:
+        del self.pending[key]
+        self.rt.start(self.fn, [pending.event])  # the run gets the last event
+
+
+class Throttler:
+    """``throttle=``: GCRA on run starts; a run over the rate waits, FIFO per key."""
+
+    __slots__ = ("fn", "gcra", "kernel", "key_fn", "owner", "queues", "rt", "timers")
+
+    def __init__(self, rt: FlowRuntime, fn: Function, throttle: Throttle) -> None:
+        self.rt = rt
+        self.fn = fn
+        self.kernel = rt.kernel
+        self.gcra = Gcra(throttle.limit, throttle.period_ns, throttle.limit + (throttle.burst or 0))
+        self.key_fn = throttle.key_fn
+        self.owner = f"{fn.id} (throttle)"
+        self.queues: dict[Hashable, list[tuple[int, int, Run]]] = {}
+        self.timers: dict[Hashable, Timer] = {}
+
+    def admit(self, run: Run, ctl: RunControl, now: int) -> bool:
+        """True if the run may start now; else it is queued and starts when the rate allows."""
+        key = None if self.key_fn is None else self.key_fn(run.event)
+        queue = self.queues.get(key)
+        if queue is None:
+            if self.gcra.take(key, now):
+                return True
+            queue = self.queues[key] = []
+        heappush(queue, (now - ctl.priority, next(self.rt.seq), run))
+        if key not in self.timers:
+            self.timers[key] = self.kernel.schedule(self.gcra.next_free(key, now), self._release, key, owner=self.owner)
+        return False
+
+    def _release(self, key: Hashable) -> None:
+        del self.timers[key]
+        queue = self.queues[key]
+        now = self.kernel.now
+        while queue:
+            run = queue[0][2]
+            if run.status in FINAL:  # cancelled while it waited
+                heappop(queue)
+                continue
+            if not self.gcra.take(key, now):
+                break
+            heappop(queue)
+            self.rt.go(run, now)
+        if queue:
+            self.timers[key] = self.kernel.schedule(self.gcra.next_free(key, now), self._release, key, owner=self.owner)
+        else:
+            del self.queues[key]
+
+
+class FunctionFlow:
+    """One function's flow-control state: its batcher, limiters, slot pools and settings."""
+
+    def __init__(self, rt: FlowRuntime, fn: Function) -> None:
+        flow = fn.flow
+        assert flow is not None
+        self.fn = fn
+        self.batcher = None if flow.batch is None else Batcher(rt, fn, flow.batch)
+        self.debouncer = None if flow.debounce is None else Debouncer(rt, fn, flow.debounce)
+        self.throttler = None if flow.throttle is None else Throttler(rt, fn, flow.throttle)
+        self.limiter: Gcra | None = None
+        self.limit_key: Callable[[Any], Hashable] | None = None
+        self.limit_reason = ""
+        if flow.idempotency is not None:  # Inngest: rateLimit{limit: 1, period: 24h, key}
+            self.limiter, self.limit_key, self.limit_reason = Gcra(1, DAY, 1), flow.idempotency, "idempotency"
+        elif flow.rate_limit is not None:
+            rl = flow.rate_limit
+            self.limiter = Gcra(rl.limit, rl.period_ns, rl.limit // 10 + 1)  # burst = floor(limit / 10)
+            self.limit_key, self.limit_reason = rl.key_fn, "rate_limit"
+        self.concurrency = flow.concurrency
+        self.pools: dict[Hashable, Pool] = {}
+        self.priority = flow.priority
+        self.cancels: tuple[Cancel, ...] = flow.cancel_on
+        timeouts = flow.timeouts
+        self.start_timeout = None if timeouts is None else timeouts.start_ns
+        finish = None if timeouts is None else timeouts.finish_ns
+        self.finish_timeout = fn.timeout_ns if fn.timeout_ns is not None else finish
+
+    def pool(self, event: Event) -> Pool | None:
+        concurrency = self.concurrency
+        if concurrency is None:
+            return None
+        key = None if concurrency.key_fn is None else concurrency.key_fn(event)
+        pool = self.pools.get(key)
+        if pool is None:
+            pool = self.pools[key] = Pool(concurrency.limit)
+        return pool
+
+    def priority_ns(self, event: Event) -> int:
+        if self.priority is None:
+            return 0
+        factor = int(self.priority(event) or 0)
+        return max(-PRIORITY_MAX_S, min(PRIORITY_MAX_S, factor)) * SECOND
+
+
+class FlowRuntime:
+    """Flow control for every function of one engine (see the module docstring)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.kernel = engine.kernel
+        self.record = engine.record
+        self.functions: dict[str, FunctionFlow] = {}
+        self.controls: dict[Run, RunControl] = {}
+        self.cancellers: dict[str, list[tuple[Run, Cancel, int | None]]] = {}
+        self.seq = itertools.count()
+        self._granted: Run | None = None
+
+    def of(self, fn: Function) -> FunctionFlow:
+        state = self.functions.get(fn.id)
+        if state is None:
+            state = self.functions[fn.id] = FunctionFlow(self, fn)
+        return state
+
+    # -- admission ----------------------------------------------------------------------
+    def publish(self, fn: Function, event: Event) -> None:
+        state = self.of(fn)
+        if state.batcher is not None:
+            state.batcher.add(event)
+        elif state.debouncer is not None:
+            state.debouncer.add(event)
+        else:
+            self.start(fn, [event])
+
+    def start(self, fn: Function, events: list[Event], parent: tuple[Run, str] | None = None) -> Run:
+        """A run of ``fn`` is due now: skip it, hold it, or schedule its first request."""
+        engine, state = self.engine, self.of(fn)
+        now = engine.now()
+        engine._run_counter += 1
+        run = Run(fn, ulid(now // MS, engine._run_counter), events, now)
+        run.parent = parent
+        runs = engine.runs[fn.id]
+        runs.append(run)
+        event = run.event
+        if state.limiter is not None:
+            key = None if state.limit_key is None else state.limit_key(event)
+            if key is not False and not state.limiter.take(key, now):  # a key of `false` is not limited
+                self._skip(run, len(runs), state.limit_reason, key, now)
+                return run
+        ctl = self.controls[run] = RunControl(run, len(runs), state.priority_ns(event), state.pool(event))
+        for cancel in state.cancels:
+            until = None if cancel.timeout_ns is None else now + cancel.timeout_ns
+            self.cancellers.setdefault(cancel.event, []).append((run, cancel, until))
+        if state.start_timeout is not None:
+            ctl.start_timer = self.kernel.schedule(now + state.start_timeout, self._start_timeout, ctl, owner=fn.id)
+        if state.throttler is None or state.throttler.admit(run, ctl, now):
+            self.go(run, now)
+        else:
+            self._queued(ctl, "throttle", now)
+        return run
+
+    def go(self, run: Run, at: int) -> None:
+        """Schedule the run's first request."""
+        self.kernel.schedule(at, self.engine._request, run, 0, owner=run.function.id)
+
+    def _skip(self, run: Run, n: int, reason: str, key: Hashable, now: int) -> None:
+        run.status, run.end_ns = "skipped", now
+        fn = run.function
+        self.record(now, "run.skipped", {"function": fn.id, "run": run.id, "n": n, "event": run.event.name,
+                                         "reason": reason, "key": _plain(key)})  # fmt: skip
+        what = "its idempotency key was used in the last 24h" if reason == "idempotency" else "its rate limit"
+        self._settle_parent(run, f"invoked function {fn.id!r} was skipped: {what}")
+
+    def _queued(self, ctl: RunControl, reason: str, now: int) -> None:
+        run = ctl.run
+        self.record(now, "run.queued", {"function": run.function.id, "run": run.id, "n": ctl.n,
+                                        "event": run.event.name, "reason": reason})  # fmt: skip
+
+    # -- around each request ------------------------------------------------------------
+    def enter(self, run: Run, attempt: int) -> RunControl | None:
+        """Before a request runs code: its control record, or ``None`` if it must wait for a slot."""
+        ctl = self.controls[run]
+        pool = ctl.pool
+        if pool is not None:
+            if self._granted is run:
+                self._granted = None
+            elif pool.busy < pool.limit and not pool.waiting:
+                pool.busy += 1
+            else:
+                now = self.kernel.now
+                heappush(pool.waiting, (now - ctl.priority, next(self.seq), run, attempt))
+                run.status = "queued"
+                self._queued(ctl, "concurrency", now)
+                return None
+        if not ctl.started:
+            self._begin(ctl)
+        return ctl
+
+    def _begin(self, ctl: RunControl) -> None:
+        run, now = ctl.run, self.kernel.now
+        ctl.started = True
+        run.start_ns = now
+        if ctl.start_timer is not None:
+            self.kernel.cancel(ctl.start_timer)
+            ctl.start_timer = None
+        finish = self.of(run.function).finish_timeout
+        if finish is not None:
+            ctl.deadline = now + finish
+            ctl.finish_timer = self.kernel.schedule(ctl.deadline, self._finish_timeout, ctl, owner=run.function.id)
+        self.record(now, "run.start", {"function": run.function.id, "run": run.id, "n": ctl.n,
+                                       "event": run.event.name})  # fmt: skip
+
+    def leave(self, ctl: RunControl, x: Execution, op: tuple[Any, ...]) -> bool:
+        """After a request ran: give its slot back at ``x.now``; False to discard its outcome."""
+        if ctl.pool is not None:
+            self.kernel.schedule(x.now, self._release, ctl.pool, owner=ctl.run.function.id, priority=URGENT)
+        run = ctl.run
+        if run.status == "cancelled":  # by an event its own code sent
+            return False
+        deadline = ctl.deadline
+        if deadline is not None and x.now > deadline:  # it ran past its timeout: Inngest ignores the response
+            step = None if op[0] in ("returned", "error") else op[1]
+            error = TimeoutError(f"the run exceeded its timeout of {format_duration(deadline - run.start_ns)}")
+            self.engine._attempt(run, x, step, error)
+            self.cancel(run, {"reason": "timeout"}, deadline)
+            return False
+        return True
+
+    def _release(self, pool: Pool) -> None:
+        pool.busy -= 1
+        waiting = pool.waiting
+        while waiting and pool.busy < pool.limit:
+            _, _, run, attempt = heappop(waiting)
+            if run.status in FINAL:
+                continue
+            pool.busy += 1
+            self._granted = run
+            self.engine._request(run, attempt)
+            self._granted = None
+
+    def finished(self, run: Run) -> None:
+        ctl = self.controls.pop(run, None)
+        if ctl is None:
+            return
+        for timer in (ctl.start_timer, ctl.finish_timer):
+            if timer is not None:
+                self.kernel.cancel(timer)
+        ctl.start_timer = ctl.finish_timer = None
+
+    # -- cancellation -------------------------------------------------------------------------
+    def cancel_by(self, event: Event) -> None:
+        """Cancel the runs whose ``cancel_on`` matches ``event`` (only runs that existed before it)."""
+        entries = self.cancellers.pop(event.name, None)
+        if not entries:
+            return
+        now = self.engine.now()
+        keep = []
+        for entry in entries:
+            run, cancel, until = entry
+            if run.status in FINAL or (until is not None and now > until):
+                continue
+            if cancel.matches(run.event, event):
+                self.cancel(run, {"reason": "cancel_on", "event": event.name, "id": event.id}, now)
+            else:
+                keep.append(entry)
+        if keep:
+            self.cancellers.setdefault(event.name, []).extend(keep)
+
+    def cancel(self, run: Run, why: dict[str, Any], at: int) -> None:
+        """End ``run`` as ``cancelled`` at ``at``, wherever it is parked."""
+        if run.status in FINAL:
+            return
+        wake = run._wake
+        if wake is not None and run.status == "sleeping":
+            self.kernel.cancel(wake)
+            run._wake = None
+        elif wake is not None and run.status == "waiting":
+            self._drop_waiter(wake)
+            run._wake = None
+        fn = run.function
+        self.record(at, "cancel", {"function": fn.id, "run": run.id, **why})
+        self._settle_parent(run, f"invoked function {fn.id!r} was cancelled ({why['reason']})")
+        self.engine.finish(run, "cancelled", at, None)
+
+    def _drop_waiter(self, waiter: Any) -> None:
+        for waiting in self.engine.waiters.values():
+            if waiter in waiting:
+                waiting.remove(waiter)
+                self.kernel.cancel(waiter.timer)
+                return
+
+    def _settle_parent(self, run: Run, message: str) -> None:
+        if run.parent is not None:
+            parent, key = run.parent
+            run.parent = None
+            self.engine._settle_invoke(parent, key, None, StepError(key, JobsimError(message)))
+
+    def _start_timeout(self, ctl: RunControl) -> None:
+        ctl.start_timer = None
+        if not ctl.started:
+            self.cancel(ctl.run, {"reason": "timeouts.start"}, self.kernel.now)
+
+    def _finish_timeout(self, ctl: RunControl) -> None:
+        ctl.finish_timer = None
+        self.cancel(ctl.run, {"reason": "timeout"}, self.kernel.now)
+
+
+def _plain(key: Any) -> Any:
+    """A key as the trace can store it (JSON scalars as they are, anything else as its repr)."""
+    return key if key is None or isinstance(key, (str, int, float, bool)) else repr(key)

@@ -1,0 +1,473 @@
+"""SMTP capture: the job's real ``smtplib`` client talks to an in-memory server.
+
+Why this shape. Replacing ``smtplib.SMTP`` with a fake class would skip the code
+that breaks in production (EHLO parsing, AUTH, dot-stuffing, ``send_message``'s
+header handling, the exceptions retries depend on) and would miss jobs that wrote
+``from smtplib import SMTP`` before the patch. Instead, while installed, three
+methods *on the classes* are replaced, which every import style shares:
+
+- ``SMTP._get_socket`` and ``SMTP_SSL._get_socket`` return a ``FakeSocket``
+  instead of opening a TCP (or TLS) connection;
+- ``SMTP.starttls`` performs the real exchange (EHLO if needed, ``STARTTLS``,
+  the 220 check, forgetting the EHLO answer as RFC 3207 requires) but skips
+  wrapping the socket in TLS, which cannot wrap an in-memory object.
+
+Everything else (``login``, ``sendmail``, ``send_message``, ``quit``, the context
+manager) is the standard library's own code reading real SMTP replies from
+``SmtpSession``, a small server state machine. Each accepted ``DATA`` is handed
+to a ``deliver`` callback; ``SmtpFault`` makes chosen commands answer with an
+error code so ``smtplib`` raises in job code exactly as against a real server.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import re
+import smtplib
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from typing import Any, ClassVar, Literal
+
+from ._email import Attachment, Email, normalise_newlines, parse_addresses
+
+__all__ = ["FakeSocket", "SmtpFault", "SmtpPatch", "SmtpServer", "SmtpSession", "parse_message"]
+
+FaultPoint = Literal["CONNECT", "AUTH", "MAIL", "RCPT", "DATA"]
+FAULT_POINTS: tuple[FaultPoint, ...] = ("CONNECT", "AUTH", "MAIL", "RCPT", "DATA")
+
+Deliver = Callable[[str, list[str], bytes], str]
+"""``(mail_from, rcpt_tos, data) -> message id``: called for each accepted DATA."""
+
+_PATH = re.compile(r"(?i)(FROM|TO):\s*<([^>]*)>(.*)")
+_SIZE_LIMIT = 36_700_160
+
+
+@dataclass(slots=True)
+class SmtpFault:
+    """The next ``remaining`` commands at ``point`` answer ``code message``."""
+
+    point: FaultPoint
+    code: int
+    message: str
+    remaining: int
+
+
+class SmtpServer:
+    """What every connection shares: the hostname, the delivery callback, the faults."""
+
+    def __init__(self, deliver: Deliver, hostname: str = "smtp.jobsim.test") -> None:
+        self.deliver = deliver
+        self.hostname = hostname
+        self.faults: list[SmtpFault] = []
+
+    def take_fault(self, point: FaultPoint) -> SmtpFault | None:
+        """The first pending fault for ``point``, using up one of its repetitions."""
+        for fault in self.faults:
+            if fault.point == point and fault.remaining > 0:
+                fault.remaining -= 1
+                if fault.remaining == 0:
+                    self.faults.remove(fault)
+                return fault
+        return None
+
+
+class SmtpSession:
+    """One SMTP conversation: command lines in, reply lines out (RFC 5321 subset).
+
+    Implements EHLO/HELO (advertising SIZE, 8BITMIME, STARTTLS before TLS, AUTH
+    PLAIN LOGIN, ENHANCEDSTATUSCODES, SMTPUTF8), STARTTLS, AUTH PLAIN/LOGIN with
+    and without an initial response, MAIL, RCPT, DATA with dot-unstuffing, RSET,
+    NOOP, VRFY and QUIT. Any credentials are accepted; inject ``AUTH`` faults to
+    test refused logins.
+    """
+
+    def __init__(self, server: SmtpServer, *, tls: bool) -> None:
+        self.server = server
+        self.tls = tls
+        self.closed = False
+        self.user: str | None = None
+        self._out = bytearray()
+        self._in = bytearray()
+        self._mode = "command"
+        self._greeted = False
+        self._login_name = ""
+        self._auth_fault: SmtpFault | None = None
+        self._reset()
+        fault = server.take_fault("CONNECT")
+        if fault is None:
+            self._reply(220, f"{server.hostname} ESMTP jobsim")
+        else:
+            self._reply(fault.code, fault.message)
+            self.closed = True
+
+    # -- bytes in, bytes out -------------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        """Bytes the client sent; complete lines are processed at once."""
+        self._in += data
+        while not self.closed and (end := self._in.find(b"\n")) >= 0:
+            line = bytes(self._in[: end + 1])
+            del self._in[: end + 1]
+            self._line(line.rstrip(b"\r\n"))
+
+    def readline(self, limit: int = -1) -> bytes:
+        """The next reply line; ``b""`` (end of stream) once nothing is pending."""
+        end = self._out.find(b"\n")
+        size = len(self._out) if end < 0 else end + 1
+        if limit >= 0:
+            size = min(size, limit)
+        line = bytes(self._out[:size])
+        del self._out[:size]
+        return line
+
+    def _reply(self, code: int, *lines: str) -> None:
+        texts = lines or ("",)
+        for index, text in enumerate(texts):
+            sep = " " if index == len(texts) - 1 else "-"
+            self._out += f"{code}{sep}{text}\r\n".encode("utf-8", "surrogateescape")
+
+    def _reset(self) -> None:
+        self._mail_from: str | None = None
+        self._rcpts: list[str] = []
+        self._data = bytearray()
+
+    # -- commands ------------------------------------------------------------------
+
+    def _line(self, raw: bytes) -> None:
+        if self._mode == "data":
+            self._data_line(raw)
+            return
+        line = raw.decode("utf-8", "surrogateescape")
+        if self._mode != "command":
+            self._auth_step(line)
+            return
+        verb, _, arg = line.partition(" ")
+        handler = self._COMMANDS.get(verb.upper())
+        if handler is None:
+            self._reply(502 if verb else 500, "5.5.2 Error: command not recognized")
+        else:
+            handler(self, arg.strip())
+
+    def _ehlo(self, arg: str) -> None:
+        self._reset()
+        self._greeted = True
+        features = [f"{self.server.hostname} greets {arg or 'client'}", f"SIZE {_SIZE_LIMIT}",
+                    "8BITMIME", *(() if self.tls else ("STARTTLS",)), "AUTH PLAIN LOGIN",
+                    "ENHANCEDSTATUSCODES", "SMTPUTF8"]
+        self._reply(250, *features)
+
+    def _helo(self, arg: str) -> None:
+        self._reset()
+        self._greeted = True
+        self._reply(250, self.server.hostname)
+
+    def _starttls(self, arg: str) -> None:
+        if self.tls:
+            self._reply(554, "5.5.1 Error: TLS already active")
+            return
+        self._reply(220, "2.0.0 Ready to start TLS")
+        self.tls, self._greeted, self.user = True, False, None
+        self._reset()
+
+    def _auth(self, arg: str) -> None:
+        mechanism, _, initial = arg.partition(" ")
+        mechanism = mechanism.upper()
+        if self.user is not None:
+            self._reply(503, "5.5.1 Error: already authenticated")
+        elif mechanism not in ("PLAIN", "LOGIN"):
+            self._reply(504, "5.5.4 Unrecognized authentication type")
+        elif (fault := self._auth_fault or self.server.take_fault("AUTH")) is not None:
+            self._auth_fault = fault  # smtplib tries each mechanism: refuse them all
+            self._reply(fault.code, fault.message)
+        elif not initial:
+            self._mode = "auth-plain" if mechanism == "PLAIN" else "auth-login-user"
+            self._reply(334, "" if mechanism == "PLAIN" else _b64("Username:"))
+        elif mechanism == "PLAIN":
+            self._finish_plain(initial)
+        else:
+            self._login_user(initial)
+
+    def _auth_step(self, line: str) -> None:
+        mode, self._mode = self._mode, "command"
+        if line == "*":
+            self._reply(501, "5.7.0 Authentication aborted")
+        elif mode == "auth-plain":
+            self._finish_plain(line)
+        elif mode == "auth-login-user":
+            self._login_user(line)
+        elif _unb64(line) is None:
+            self._reply(501, "5.5.2 Cannot decode response")
+        else:
+            self._reply(235, "2.7.0 Authentication successful")
+            self.user = self._login_name
+
+    def _login_user(self, encoded: str) -> None:
+        name = _unb64(encoded)
+        if name is None:
+            self._reply(501, "5.5.2 Cannot decode response")
+            return
+        self._login_name = name
+        self._mode = "auth-login-password"
+        self._reply(334, _b64("Password:"))
+
+    def _finish_plain(self, encoded: str) -> None:
+        decoded = _unb64(encoded)
+        parts = decoded.split("\0") if decoded is not None else []
+        if len(parts) != 3:
+            self._reply(501, "5.5.2 Cannot decode response")
+            return
+        self.user = parts[1]
+        self._reply(235, "2.7.0 Authentication successful")
+
+    def _mail(self, arg: str) -> None:
+        match = _PATH.fullmatch(arg)
+        if not self._greeted:
+            self._reply(503, "5.5.1 Error: send HELO/EHLO first")
+        elif self._mail_from is not None:
+            self._reply(503, "5.5.1 Error: nested MAIL command")
+        elif match is None or match.group(1).upper() != "FROM":
+            self._reply(501, "5.5.4 Syntax: MAIL FROM:<address>")
+        elif (fault := self.server.take_fault("MAIL")) is not None:
+            self._reply(fault.code, fault.message)
+        else:
+            self._mail_from = match.group(2)
+            self._reply(250, "2.1.0 Ok")
+
+    def _rcpt(self, arg: str) -> None:
+        match = _PATH.fullmatch(arg)
+        if self._mail_from is None:
+            self._reply(503, "5.5.1 Error: need MAIL command")
+        elif match is None or match.group(1).upper() != "TO" or not match.group(2):
+            self._reply(501, "5.5.4 Syntax: RCPT TO:<address>")
+        elif (fault := self.server.take_fault("RCPT")) is not None:
+            self._reply(fault.code, fault.message)
+        else:
+            self._rcpts.append(match.group(2))
+            self._reply(250, "2.1.5 Ok")
+
+    def _data_command(self, arg: str) -> None:
+        if not self._rcpts:
+            self._reply(503, "5.5.1 Error: need RCPT command")
+            return
+        self._mode = "data"
+        self._reply(354, "End data with <CR><LF>.<CR><LF>")
+
+    def _data_line(self, raw: bytes) -> None:
+        if raw != b".":
+            self._data += (raw[1:] if raw.startswith(b".") else raw) + b"\r\n"
+            return
+        self._mode = "command"
+        mail_from, rcpts, data = self._mail_from or "", self._rcpts, bytes(self._data)
+        self._reset()
+        fault = self.server.take_fault("DATA")
+        if fault is not None:
+            self._reply(fault.code, fault.message)
+        else:
+            queued = self.server.deliver(mail_from, rcpts, data)
+            self._reply(250, f"2.0.0 Ok: queued as {queued}")
+
+    def _rset(self, arg: str) -> None:
+        self._reset()
+        self._reply(250, "2.0.0 Ok")
+
+    def _noop(self, arg: str) -> None:
+        self._reply(250, "2.0.0 Ok")
+
+    def _vrfy(self, arg: str) -> None:
+        self._reply(252, "2.0.0 Cannot VRFY user, but will accept message")
+
+    def _quit(self, arg: str) -> None:
+        self._reply(221, "2.0.0 Bye")
+        self.closed = True
+
+    _COMMANDS: ClassVar[Mapping[str, Callable[[SmtpSession, str], None]]] = {
+        "EHLO": _ehlo, "HELO": _helo, "STARTTLS": _starttls, "AUTH": _auth,
+        "MAIL": _mail, "RCPT": _rcpt, "DATA": _data_command, "RSET": _rset,
+        "NOOP": _noop, "VRFY": _vrfy, "QUIT": _quit,
+    }
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode("ascii")
+
+
+def _unb64(text: str) -> str | None:
+    try:
+        return base64.b64decode(text.encode("ascii"), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeError, ValueError):
+        return None
+
+
+class _Reader:
+    """What ``socket.makefile("rb")`` returns: ``smtplib`` only calls ``readline``."""
+
+    def __init__(self, session: SmtpSession) -> None:
+        self._session = session
+
+    def readline(self, limit: int = -1) -> bytes:
+        return self._session.readline(limit)
+
+    def close(self) -> None:
+        pass
+
+
+class FakeSocket:
+    """Stands where ``smtplib`` keeps its socket; bytes go to an ``SmtpSession``."""
+
+    def __init__(self, session: SmtpSession) -> None:
+        self.session = session
+
+    def sendall(self, data: bytes) -> None:
+        if self.session.closed:
+            raise BrokenPipeError(32, "Broken pipe")
+        self.session.feed(bytes(data))
+
+    def makefile(self, mode: str = "rb") -> _Reader:
+        return _Reader(self.session)
+
+    def settimeout(self, timeout: float | None) -> None:
+        pass
+
+    def close(self) -> None:
+        self.session.closed = True
+
+
+class SmtpPatch:
+    """Installs the three class methods described in the module docstring, and undoes it.
+
+    Originals are taken from each class's own ``__dict__`` and put back there, so
+    uninstalling restores the classes attribute for attribute. Installs nest
+    (last in, first out) like any monkeypatch.
+    """
+
+    def __init__(self, server: SmtpServer) -> None:
+        self._server = server
+        self._saved: list[tuple[type, str, Any]] = []
+
+    @property
+    def installed(self) -> bool:
+        return bool(self._saved)
+
+    def install(self) -> None:
+        if self._saved:
+            return
+        ssl_class: type[smtplib.SMTP] | None = getattr(smtplib, "SMTP_SSL", None)
+        targets: list[tuple[type, str, Any]] = [
+            (smtplib.SMTP, "_get_socket", self._socket_factory(tls=False)),
+            (smtplib.SMTP, "starttls", _make_starttls(smtplib.SMTP.__dict__["starttls"])),
+        ]
+        if ssl_class is not None:
+            targets.append((ssl_class, "_get_socket", self._socket_factory(tls=True)))
+        for cls, name, replacement in targets:
+            self._saved.append((cls, name, cls.__dict__[name]))
+            setattr(cls, name, replacement)
+
+    def uninstall(self) -> None:
+        while self._saved:
+            cls, name, original = self._saved.pop()
+            setattr(cls, name, original)
+
+    def _socket_factory(self, *, tls: bool) -> Callable[..., FakeSocket]:
+        server = self._server
+
+        def _get_socket(smtp: smtplib.SMTP, host: str, port: int,
+                        timeout: float | None) -> FakeSocket:
+            if timeout is not None and not timeout:  # as smtplib's own check
+                raise ValueError("Non-blocking socket (timeout=0) is not supported")
+            return FakeSocket(SmtpSession(server, tls=tls))
+
+        return _get_socket
+
+
+def _make_starttls(original: Callable[..., tuple[int, bytes]]) -> Callable[..., tuple[int, bytes]]:
+    def starttls(smtp: smtplib.SMTP, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        sock = smtp.sock
+        if not isinstance(sock, FakeSocket):  # a connection opened before install
+            return original(smtp, *args, **kwargs)
+        smtp.ehlo_or_helo_if_needed()
+        if not smtp.has_extn("starttls"):
+            raise smtplib.SMTPNotSupportedError("STARTTLS extension not supported by server.")
+        code, reply = smtp.docmd("STARTTLS")
+        if code != 220:
+            raise smtplib.SMTPResponseException(code, reply)
+        smtp.file = None
+        smtp.helo_resp = None
+        smtp.ehlo_resp = None
+        smtp.esmtp_features = {}
+        smtp.does_esmtp = False
+        return code, reply
+
+    starttls.__doc__ = original.__doc__
+    starttls.__wrapped__ = original  # type: ignore[attr-defined]
+    return starttls
+
+
+# -- the accepted message, decoded -----------------------------------------------------
+
+
+def parse_message(mail_from: str, rcpts: list[str], data: bytes, *,
+                  sent_at: dt.datetime, new_id: Callable[[], uuid.UUID]) -> Email:
+    """An accepted DATA -> ``Email``; ``bcc`` = envelope recipients not in To/Cc.
+
+    ``new_id`` is only called when the message carries no ``Message-ID`` header.
+    """
+    message = BytesParser(policy=policy.default).parsebytes(data)
+    assert isinstance(message, EmailMessage)
+    to = _header_addresses(message, "To")
+    cc = _header_addresses(message, "Cc")
+    shown = {address.lower() for address in (*to, *cc)}
+    bcc: list[str] = []
+    for address in (*rcpts, *_header_addresses(message, "Bcc")):
+        if address.lower() not in shown:
+            shown.add(address.lower())
+            bcc.append(address)
+    senders = _header_addresses(message, "From")
+    message_id = str(message.get("Message-ID") or "").strip() or f"<{new_id().hex}@jobsim>"
+    return Email(
+        sender=senders[0] if senders else mail_from, to=to, cc=cc, bcc=bcc,
+        reply_to=_header_addresses(message, "Reply-To"),
+        subject=str(message.get("Subject") or ""),
+        text=_body(message, "plain"), html=_body(message, "html"),
+        headers=_headers(message), attachments=_attachments(message),
+        sent_at=sent_at, provider="smtp", message_id=message_id,
+    )
+
+
+def _header_addresses(message: EmailMessage, name: str) -> list[str]:
+    values = [str(value) for value in message.get_all(name, [])]
+    try:
+        return parse_addresses(values)
+    except ValueError:
+        return [value for value in values if value]
+
+
+def _body(message: EmailMessage, subtype: str) -> str | None:
+    part = message.get_body(preferencelist=(subtype,))
+    if part is None:
+        return None
+    content = part.get_content()
+    return normalise_newlines(content) if isinstance(content, str) else None
+
+
+def _headers(message: EmailMessage) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name, value in message.items():
+        headers[name] = f"{headers[name]}, {value}" if name in headers else str(value)
+    return headers
+
+
+def _attachments(message: EmailMessage) -> list[Attachment]:
+    found = []
+    for part in message.iter_attachments():
+        payload = part.get_payload(decode=True)
+        found.append(Attachment(
+            filename=part.get_filename() or "", content_type=part.get_content_type(),
+            content=payload if isinstance(payload, bytes) else b"",
+        ))
+    return found

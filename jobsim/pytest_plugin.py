@@ -1,0 +1,272 @@
+"""jobsim's pytest plugin: the ``jobsim`` fixture, the ``jobsim`` marker, ``--jobsim-*`` options.
+
+Registered by the ``pytest11`` entry point, so every pytest run in an environment
+with jobsim installed loads this module: it imports only pytest and the standard
+library at the top, and jobsim itself when a test first asks for a simulation (or
+an ini option needs validating). It holds hooks and fixtures only; the work is
+done by :class:`jobsim.Simulation`.
+
+A test that used the ``jobsim`` fixture and failed gets a report section named
+``jobsim``: the seed, one command line that reproduces the run, and the timeline
+of what happened in virtual time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Generator, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from jobsim import Simulation
+
+_MARKER = (
+    "jobsim(*, start=None, tz=None, seed=None, profile=None, allow_unmatched_http=False): "
+    "options of the simulation the `jobsim` fixture builds (start instant, display and naive-time "
+    "zone, seed, profile); allow_unmatched_http=True keeps HTTP requests that matched no route "
+    "from failing the test. The closest marker wins, keyword by keyword."
+)
+_SIMULATION_OPTIONS = ("start", "tz", "seed", "profile")
+_MARKER_OPTIONS = (*_SIMULATION_OPTIONS, "allow_unmatched_http")
+_INI_OPTIONS = ("tz", "start", "profile")  # tz first: a naive jobsim_start is read in it
+_TIMELINE_HEAD, _TIMELINE_TAIL = 20, 80
+"""A failing test shows at most this many timeline entries from each end (all with -vv)."""
+
+_NO_APP = (
+    "jobsim: the `jobsim` fixture needs to know what to simulate: "
+    "define a fixture named jobsim_app in conftest.py returning your jobsim.App "
+    "(or a list of targets), e.g.\n\n"
+    "    @pytest.fixture\n"
+    "    def jobsim_app():\n"
+    "        from myproject.jobs import app\n"
+    "        return app\n"
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class _Settings:
+    """The session's jobsim options, read and validated once in ``pytest_configure``."""
+
+    seed: int | None
+    timeline: bool
+    defaults: dict[str, str]
+    """Simulation keyword arguments from the ini file: ``start``, ``tz``, ``profile``."""
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class _Run:
+    """What the plugin remembers about one test's simulation (in ``item.stash``)."""
+
+    sim: Simulation
+    allow_unmatched_http: bool
+    failed: bool = False
+
+
+_SETTINGS = pytest.StashKey[_Settings]()
+_RUN = pytest.StashKey[_Run]()
+
+
+# -- hooks ------------------------------------------------------------------------------------
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("jobsim", "jobsim: background jobs in virtual time")
+    group.addoption(
+        "--jobsim-seed", type=int, metavar="N", default=None,
+        help="seed every simulation of the `jobsim` fixture with N, overriding markers "
+             "(default: the marker's seed, else 0); a failing test prints the line to rerun it",
+    )  # fmt: skip
+    group.addoption(
+        "--jobsim-timeline", action="store_true", default=False,
+        help="print the virtual-time timeline of passing tests too (failing tests always show it)",
+    )  # fmt: skip
+    parser.addini("jobsim_start", "start instant of `jobsim` simulations (ISO 8601)")
+    parser.addini("jobsim_tz", "time zone of `jobsim` simulations: naive times, timelines")
+    parser.addini("jobsim_profile", "semantics profile of `jobsim` simulations (default: inngest)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", _MARKER)
+    config.stash[_SETTINGS] = _Settings(
+        seed=config.getoption("jobsim_seed"),
+        timeline=config.getoption("jobsim_timeline"),
+        defaults=_ini_defaults(config),
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    run = item.stash.get(_RUN, None)
+    if run is None:
+        return report
+    if report.failed and not run.failed:
+        run.failed = True
+        report.sections.append(("jobsim", _section(item, run, http=report.when != "teardown")))
+    elif report.when == "call" and report.passed and item.config.stash[_SETTINGS].timeline:
+        report.sections.append(("jobsim", _section(item, run)))
+    return report
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    """With ``--jobsim-timeline``, print the passing tests' timelines (``-rP`` already does)."""
+    if not config.stash[_SETTINGS].timeline or terminalreporter.hasopt("P"):
+        return
+    shown = [
+        (report, content)
+        for report in terminalreporter.stats.get("passed", ())
+        if getattr(report, "when", None) == "call"
+        for name, content in report.sections
+        if name == "jobsim"
+    ]
+    if shown:
+        terminalreporter.write_sep("=", "jobsim timelines")
+    for report, content in shown:
+        terminalreporter.write_sep("_", report.head_line or report.nodeid)
+        terminalreporter.write_line(content)
+
+
+# -- fixtures ---------------------------------------------------------------------------------
+@pytest.fixture
+def jobsim_app() -> Any:
+    """What the ``jobsim`` fixture simulates. Override it in your ``conftest.py``::
+
+        @pytest.fixture
+        def jobsim_app():
+            from myproject.jobs import app
+            return app          # a jobsim.App, or a list of targets
+    """
+    pytest.fail(_NO_APP, pytrace=False)
+
+
+@pytest.fixture
+def jobsim(request: pytest.FixtureRequest, jobsim_app: Any) -> Iterator[Simulation]:
+    """A started :class:`jobsim.Simulation` of ``jobsim_app``, closed after the test.
+
+    Options come from ``@pytest.mark.jobsim(start=..., tz=..., seed=..., profile=...)``
+    (closest marker wins), then the ``jobsim_*`` ini options; ``--jobsim-seed`` overrides
+    the seed. At teardown, HTTP requests that matched no route fail the test unless
+    the marker says ``allow_unmatched_http=True``. Example::
+
+        def test_welcome(jobsim):
+            jobsim.send("user/created", {"email": "ada@example.com"})
+            jobsim.advance("1h")
+            assert [r.status for r in jobsim.runs("send-welcome-email")] == ["completed"]
+    """
+    options = _marker_options(request.node)
+    allow_unmatched_http = options.pop("allow_unmatched_http", False)
+    if not isinstance(allow_unmatched_http, bool):
+        pytest.fail(f"jobsim: @pytest.mark.jobsim(allow_unmatched_http={allow_unmatched_http!r}): "
+                    "expected True or False", pytrace=False)  # fmt: skip
+    sim = _build(jobsim_app, options, request.config.stash[_SETTINGS])
+    run = request.node.stash[_RUN] = _Run(sim=sim, allow_unmatched_http=allow_unmatched_http)
+    sim.start()
+    try:
+        yield sim
+        if not run.failed and not allow_unmatched_http:
+            _check_unmatched_http(sim)
+    finally:
+        sim.close()
+
+
+# -- helpers of the hooks and fixtures ------------------------------------------------------
+def _ini_defaults(config: pytest.Config) -> dict[str, str]:
+    """The ``jobsim_*`` ini values that are set, validated now rather than in every test."""
+    values = {key: str(config.getini(f"jobsim_{key}") or "").strip() for key in _INI_OPTIONS}
+    values = {key: value for key, value in values.items() if value}
+    if not values:
+        return values
+    from jobsim._profiles import builtin_profiles
+    from jobsim._time import instant_ns, zone
+    from jobsim.errors import InvalidArgument
+
+    try:
+        tz = zone(values.get("tz"), "jobsim_tz")
+        if "start" in values:
+            instant_ns(values["start"], "jobsim_start", tz=tz)
+        names = sorted(profile.name for profile in builtin_profiles())
+        if values.get("profile", names[0]) not in names:
+            accepted = "expected one of " + ", ".join(map(repr, names))
+            raise InvalidArgument.build("jobsim_profile", values["profile"], accepted)
+    except InvalidArgument as error:
+        raise pytest.UsageError(f"jobsim: ini option {error}") from None
+    return values
+
+
+def _marker_options(node: pytest.Item) -> dict[str, Any]:
+    """Merge the keyword arguments of every ``jobsim`` marker; the closest one wins."""
+    options: dict[str, Any] = {}
+    for marker in reversed(list(node.iter_markers("jobsim"))):
+        if marker.args:
+            usage = _MARKER.split(":")[0]
+            message = f"got {marker.args!r}; usage: @pytest.mark.{usage}"
+            pytest.fail(f"jobsim: @pytest.mark.jobsim takes keyword arguments only, {message}",
+                        pytrace=False)  # fmt: skip
+        options.update(marker.kwargs)
+    unknown = sorted(set(options) - set(_MARKER_OPTIONS))
+    if unknown:
+        pytest.fail(f"jobsim: @pytest.mark.jobsim got unknown option(s) {', '.join(unknown)}; "
+                    f"it accepts {', '.join(_MARKER_OPTIONS)}", pytrace=False)  # fmt: skip
+    return options
+
+
+def _build(targets: Any, options: dict[str, Any], settings: _Settings) -> Simulation:
+    from jobsim import JobsimError, Simulation
+
+    kwargs = {**settings.defaults, **options}
+    if settings.seed is not None:
+        kwargs["seed"] = settings.seed
+    try:
+        return Simulation(targets, **kwargs)
+    except JobsimError as error:
+        given = "".join(f", {key}={value!r}" for key, value in kwargs.items())
+        pytest.fail(f"jobsim: Simulation(jobsim_app{given}) failed: {error}", pytrace=False)
+
+
+def _check_unmatched_http(sim: Simulation) -> None:
+    listing = _unmatched_http(sim)
+    if listing:
+        opt_out = "@pytest.mark.jobsim(allow_unmatched_http=True)"
+        pytest.fail(f"{listing}\nIf the test expects them, mark it {opt_out}.", pytrace=False)
+
+
+def _unmatched_http(sim: Simulation) -> str:
+    """The HTTP sink's listing of the requests that matched no route, or ``""``."""
+    http: Any = sim.http  # a null sink until the HTTP sink is importable
+    if not getattr(http, "unmatched", None):
+        return ""
+    return str(http.format_unmatched()).rstrip()
+
+
+def _section(item: pytest.Item, run: _Run, *, http: bool = True) -> str:
+    """The ``jobsim`` report section: seed, the line that reruns the test, timeline."""
+    sim = run.sim
+    lines = [f"seed {sim.seed} · reproduce with:", f"    {_reproduce(item, sim.seed)}", ""]
+    listing = _unmatched_http(sim) if http else ""
+    if listing:
+        lines += [listing, ""]
+    lines += _shorten(sim.timeline().splitlines(), item.config.get_verbosity() >= 2)
+    return "\n".join(lines)
+
+
+def _reproduce(item: pytest.Item, seed: int) -> str:
+    """``pytest 'tests/test_x.py::test_y' --jobsim-seed=7``, relative to where pytest ran."""
+    _, sep, rest = item.nodeid.partition("::")
+    path = os.path.relpath(item.path, item.config.invocation_params.dir) if sep else item.nodeid
+    test = (path + sep + rest).replace("'", "'\\''")
+    return f"pytest '{test}' --jobsim-seed={seed}"
+
+
+def _shorten(timeline: list[str], everything: bool) -> list[str]:
+    """Keep the header and the first and last entries of a long timeline."""
+    head, entries = timeline[:2], timeline[2:]
+    if everything or len(entries) <= _TIMELINE_HEAD + _TIMELINE_TAIL:
+        return timeline
+    omitted = len(entries) - _TIMELINE_HEAD - _TIMELINE_TAIL
+    note = f"… {omitted} more entries (-vv shows them all) …"
+    return [*head, *entries[:_TIMELINE_HEAD], note, *entries[-_TIMELINE_TAIL:]]

@@ -1,0 +1,31 @@
+"""A minimal ``jobsim._host.Host`` for testing sinks without the engine."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from typing import Any
+
+START_NS = 1_740_787_200 * 1_000_000_000  # 2025-03-01T00:00:00Z
+
+
+class FakeHost:
+    """Virtual time is a settable int; ``consume`` adds to it; records go to a list."""
+
+    def __init__(self, seed: int = 0, now_ns: int = START_NS) -> None:
+        self.rng = random.Random(seed)
+        self.tz: dt.tzinfo = dt.timezone.utc
+        self.now = now_ns
+        self.records: list[tuple[str, dict[str, Any]]] = []
+
+    def now_ns(self) -> int:
+        return self.now
+
+    def consume(self, ns: int) -> None:
+        self.now += ns
+
+    def record(self, kind: str, **fields: Any) -> None:
+        self.records.append((kind, fields))
+
+    def kinds(self, kind: str) -> list[dict[str, Any]]:
+        return [fields for recorded, fields in self.records if recorded == kind]

@@ -1,0 +1,433 @@
+"""The HTTP sink: respx routes, scripted failures in virtual time, unmatched requests."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import http.server
+import socket
+import threading
+from collections.abc import Iterator
+
+import httpcore
+import httpx
+import pytest
+import respx
+from _fakehost import START_NS, FakeHost
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jobsim._http import HttpCall, HttpSink, UnmatchedRequest, delayed, timeout
+from jobsim._mail import MailSink
+from jobsim.errors import InvalidArgument, JobsimError
+
+SECOND = 1_000_000_000
+T0 = dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc)
+HOOK = "https://hooks.example.com/orders"
+
+
+@pytest.fixture
+def host() -> FakeHost:
+    return FakeHost()
+
+
+@pytest.fixture
+def mail(host: FakeHost) -> MailSink:
+    return MailSink(host)
+
+
+@pytest.fixture
+def sink(host: FakeHost, mail: MailSink) -> Iterator[HttpSink]:
+    http = HttpSink(host, mail)
+    http.install()
+    yield http
+    http.uninstall()
+
+
+def post_with_retries(url: str, attempts: int, **kwargs: object) -> list[object]:
+    """What job code does: retry on 5xx and on network errors; returns each outcome."""
+    outcomes: list[object] = []
+    with httpx.Client(**kwargs) as client:  # type: ignore[arg-type]
+        for _ in range(attempts):
+            try:
+                response = client.post(url, json={"order": "o1"})
+            except httpx.TransportError as error:
+                outcomes.append(type(error).__name__)
+                continue
+            outcomes.append(response.status_code)
+            if response.status_code < 500:
+                break
+    return outcomes
+
+
+def unused_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# -- routes and calls ----------------------------------------------------------------------
+
+
+def test_route_answers_and_every_call_is_stamped(sink: HttpSink, host: FakeHost) -> None:
+    route = sink.post(HOOK).respond(201, json={"ok": True})
+    host.now += 5 * SECOND
+    response = httpx.post(HOOK, json={"order": "o1"})
+    assert (response.status_code, response.json()) == (201, {"ok": True})
+    assert route.call_count == 1
+    [call] = sink.calls
+    assert isinstance(call, HttpCall)
+    assert (call.request.method, str(call.request.url), call.request.content) == (
+        "POST", HOOK, b'{"order":"o1"}')
+    assert call.response is not None and call.response.status_code == 201
+    assert (call.at, call.error, call.elapsed) == (T0 + dt.timedelta(seconds=5), None,
+                                                   dt.timedelta(0))
+    assert host.kinds("http") == [{"method": "POST", "url": HOOK, "status": 201}]
+
+
+def test_async_client_goes_through_the_same_router(sink: HttpSink) -> None:
+    sink.get("https://api.example.com/users/1").respond(json={"id": 1})
+
+    async def fetch() -> object:
+        async with httpx.AsyncClient() as client:
+            response = await client.get("https://api.example.com/users/1")
+            return response.json()
+
+    assert asyncio.run(fetch()) == {"id": 1}
+    assert [call.response.status_code for call in sink.calls if call.response] == [200]
+
+
+def test_every_respx_helper_is_available(sink: HttpSink) -> None:
+    url = "https://api.example.com/thing"
+    for method in ("get", "post", "put", "patch", "delete", "head", "options"):
+        getattr(sink, method)(url).respond(204)
+    sink.request("PROPFIND", url).respond(207)
+    sink.route(host="other.example.com", name="other").respond(202)
+    with httpx.Client() as client:
+        statuses = [client.request(m.upper(), url).status_code
+                    for m in ("get", "post", "put", "patch", "delete", "head", "options")]
+        statuses.append(client.request("PROPFIND", url).status_code)
+        statuses.append(client.get("https://other.example.com/anything").status_code)
+    assert statuses == [204] * 7 + [207, 202]
+    assert sink["other"].call_count == 1
+    assert sink.router.routes["other"] is sink["other"]
+
+
+def test_scripted_500_500_200_drives_the_retry_loop(sink: HttpSink) -> None:
+    sink.post(HOOK).mock(side_effect=[httpx.Response(500), httpx.Response(500),
+                                      httpx.Response(200)])
+    assert post_with_retries(HOOK, attempts=5) == [500, 500, 200]
+    assert [call.response.status_code for call in sink.calls if call.response] == [500, 500, 200]
+
+
+def test_exception_side_effects_are_recorded_as_errors(sink: HttpSink, host: FakeHost) -> None:
+    sink.post(HOOK).mock(side_effect=[httpx.ConnectError, httpx.Response(200)])
+    assert post_with_retries(HOOK, attempts=3) == ["ConnectError", 200]
+    first = sink.calls[0]
+    assert first.response is None and isinstance(first.error, httpx.ConnectError)
+    assert host.kinds("http")[0] == {"method": "POST", "url": HOOK,
+                                     "error": "ConnectError: Mock Error"}
+
+
+def test_routes_that_are_never_called_are_fine(host: FakeHost) -> None:
+    http = HttpSink(host)
+    http.install()
+    http.get("https://never.example.com/").respond(200)
+    http.uninstall()  # no "some routes were not called" assertion
+
+
+# -- virtual-time latency ------------------------------------------------------------------
+
+
+def test_delayed_spends_virtual_time_before_answering(sink: HttpSink, host: FakeHost) -> None:
+    sink.post(HOOK).mock(side_effect=delayed("2s", httpx.Response(202)))
+    response = httpx.post(HOOK)
+    assert response.status_code == 202
+    assert host.now == START_NS + 2 * SECOND
+    [call] = sink.calls
+    assert (call.at, call.elapsed) == (T0, dt.timedelta(seconds=2))
+
+
+def test_delayed_accepts_status_codes_and_exceptions(sink: HttpSink, host: FakeHost) -> None:
+    sink.post(HOOK).mock(side_effect=[
+        delayed("1m", 503), delayed("500ms", httpx.RemoteProtocolError),
+        delayed(dt.timedelta(seconds=3), ValueError("boom")),
+        sink.delayed(1.5, httpx.Response(200)),
+    ])
+    assert post_with_retries(HOOK, attempts=2) == [503, "RemoteProtocolError"]
+    with pytest.raises(ValueError, match="boom"):
+        httpx.post(HOOK)
+    assert httpx.post(HOOK).status_code == 200
+    assert host.now - START_NS == 60 * SECOND + SECOND // 2 + 3 * SECOND + 3 * SECOND // 2
+    assert str(sink.calls[1].error) == "jobsim: scripted RemoteProtocolError"
+
+
+def test_timeout_waits_out_the_clients_read_timeout(sink: HttpSink, host: FakeHost) -> None:
+    sink.post(HOOK).mock(side_effect=[timeout(), httpx.Response(500), httpx.Response(200)])
+    outcomes = post_with_retries(HOOK, attempts=5, timeout=httpx.Timeout(10.0, connect=2.0))
+    assert outcomes == ["ReadTimeout", 500, 200]
+    assert host.now == START_NS + 10 * SECOND
+    assert str(sink.calls[0].error) == (
+        "timed out: jobsim scripted a read timeout after 10s (the client's read timeout)")
+    assert [call.at for call in sink.calls] == [T0, T0 + dt.timedelta(seconds=10),
+                                                T0 + dt.timedelta(seconds=10)]
+
+
+def test_timeout_phases_and_explicit_waits(sink: HttpSink, host: FakeHost) -> None:
+    sink.post(HOOK).mock(side_effect=[timeout(phase="connect"), timeout("45s", phase="write"),
+                                      sink.timeout(phase="pool")])
+    with httpx.Client(timeout=httpx.Timeout(30.0, connect=3.0, pool=1.0)) as client:
+        with pytest.raises(httpx.ConnectTimeout):
+            client.post(HOOK)
+        assert host.now == START_NS + 3 * SECOND
+        with pytest.raises(httpx.WriteTimeout, match=r"after 45s \(timeout\(after=\.\.\.\)\)$"):
+            client.post(HOOK)
+        assert host.now == START_NS + 48 * SECOND
+        with pytest.raises(httpx.PoolTimeout):
+            client.post(HOOK)
+    assert host.now == START_NS + 49 * SECOND
+
+
+def test_timeout_with_httpx_default_timeout_in_an_async_client(sink: HttpSink,
+                                                               host: FakeHost) -> None:
+    sink.get(HOOK).mock(side_effect=timeout())
+
+    async def call() -> None:
+        async with httpx.AsyncClient() as client:
+            await client.get(HOOK)
+
+    with pytest.raises(httpx.ReadTimeout):
+        asyncio.run(call())
+    assert host.now == START_NS + 5 * SECOND  # httpx's default timeout is 5 s
+
+
+def test_timeout_without_a_client_timeout_is_a_clear_error(sink: HttpSink) -> None:
+    sink.post(HOOK).mock(side_effect=timeout())
+    with pytest.raises(JobsimError) as caught:
+        httpx.post(HOOK, timeout=None)
+    assert str(caught.value) == (
+        f"jobsim: timeout() on POST {HOOK}: the client has no read timeout (timeout=None), so "
+        "the request would wait forever; pass timeout(after='30s') to choose how long it waits")
+
+
+def test_scripted_side_effects_need_a_simulation() -> None:
+    with pytest.raises(JobsimError) as caught:
+        delayed("1s")(httpx.Request("GET", HOOK))
+    assert str(caught.value) == (
+        "jobsim: delayed() is a side effect for routes of sim.http; outside a jobsim "
+        "simulation there is no virtual clock to spend")
+
+
+@pytest.mark.parametrize(("build", "message"), [
+    (lambda: delayed("soon"), "duration='soon' is not valid: expected a duration such as "),
+    (lambda: delayed("1s", "ok"), "response='ok' is not valid: an httpx.Response, a status "
+                                  "code, or an exception"),
+    (lambda: timeout(phase="dns"), "phase='dns' is not valid: one of 'connect', 'read', "
+                                   "'write', 'pool'"),
+    (lambda: timeout(after=-1), "after=-1 is not valid: expected a duration"),
+])
+def test_scripted_side_effects_validate_their_arguments(build: object, message: str) -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        build()  # type: ignore[operator]
+    assert str(caught.value).startswith(message)
+
+
+@settings(max_examples=30, deadline=None)
+@given(delays=st.lists(st.integers(min_value=0, max_value=10**12), min_size=1, max_size=5))
+def test_virtual_time_spent_is_the_sum_of_the_delays(delays: list[int]) -> None:
+    host = FakeHost()
+    http = HttpSink(host)
+    http.post(HOOK).mock(side_effect=[delayed(dt.timedelta(microseconds=us), 200)
+                                      for us in delays])
+    http.install()
+    try:
+        with httpx.Client() as client:
+            for _ in delays:
+                client.post(HOOK)
+    finally:
+        http.uninstall()
+    assert host.now - START_NS == sum(delays) * 1000
+    assert [call.elapsed for call in http.calls] == [dt.timedelta(microseconds=us)
+                                                     for us in delays]
+
+
+# -- unmatched requests ----------------------------------------------------------------------
+
+
+def test_unmatched_request_fails_like_a_network_error(sink: HttpSink, host: FakeHost) -> None:
+    url = "https://x.test/hook?attempt=1"
+    with pytest.raises(httpx.ConnectError) as caught:
+        httpx.post(url, json={})
+    error = caught.value
+    assert isinstance(error, UnmatchedRequest) and isinstance(error, JobsimError)
+    assert str(error) == (
+        "jobsim: no route matches POST https://x.test/hook?attempt=1; add one with "
+        "sim.http.post('https://x.test/hook?attempt=1').respond(200)")
+    assert [str(request.url) for request in sink.unmatched] == [url]
+    assert sink.calls[0].error is error
+    assert host.kinds("http")[0]["error"] == f"UnmatchedRequest: {error}"
+
+
+def test_unmatched_request_is_retried_by_job_code(sink: HttpSink) -> None:
+    assert post_with_retries(HOOK, attempts=3) == ["UnmatchedRequest"] * 3
+    assert len(sink.unmatched) == 3
+
+
+def test_a_used_up_side_effect_list_falls_through_to_unmatched(sink: HttpSink) -> None:
+    sink.post(HOOK).mock(side_effect=[httpx.Response(500), httpx.Response(200)])
+    assert post_with_retries(HOOK, attempts=2) == [500, 200]
+    with pytest.raises(UnmatchedRequest) as caught:
+        httpx.post(HOOK)
+    assert str(caught.value) == (
+        f"jobsim: the route for POST {HOOK} has used up its side_effect list; give it one "
+        "more response")
+
+    async def again() -> None:
+        async with httpx.AsyncClient() as client:
+            await client.post(HOOK)
+
+    with pytest.raises(UnmatchedRequest, match="used up its side_effect list"):
+        asyncio.run(again())
+    assert sink.format_unmatched().splitlines()[1] == (
+        f"  POST {HOOK}  at 2025-03-01T00:00:00.000Z  (its route's side_effect list was used up)")
+
+
+def test_unmatched_in_an_async_client_and_with_an_unusual_method(sink: HttpSink) -> None:
+    async def call() -> None:
+        async with httpx.AsyncClient() as client:
+            await client.request("PURGE", "https://cdn.example.com/a.css")
+
+    with pytest.raises(UnmatchedRequest, match=r"add one with sim\.http\.request\('PURGE', "
+                                               r"'https://cdn\.example\.com/a\.css'\)"):
+        asyncio.run(call())
+
+
+def test_format_unmatched_lists_every_request(sink: HttpSink, host: FakeHost) -> None:
+    assert sink.format_unmatched() == ""
+    for url in (HOOK, "https://api.example.com/users/7"):
+        host.now += 90 * SECOND
+        with pytest.raises(UnmatchedRequest):
+            httpx.get(url)
+    assert sink.format_unmatched() == (
+        "jobsim: 2 HTTP requests matched no route (the job got httpx.ConnectError for each):\n"
+        "  GET https://hooks.example.com/orders  at 2025-03-01T00:01:30.000Z\n"
+        "  GET https://api.example.com/users/7  at 2025-03-01T00:03:00.000Z\n"
+        "Add a route for each, e.g. sim.http.get('https://hooks.example.com/orders').respond(200)."
+    )
+    sink.clear()
+    assert (sink.calls, sink.unmatched, sink.format_unmatched()) == ([], [], "")
+
+
+# -- mail providers --------------------------------------------------------------------------
+
+RESEND = "https://api.resend.com/emails"
+EMAIL = {"from": "a@acme.test", "to": "ada@example.com", "subject": "Hi", "text": "t"}
+
+
+def test_mail_provider_urls_reach_the_outbox_without_a_route(sink: HttpSink,
+                                                             mail: MailSink) -> None:
+    response = httpx.post(RESEND, json=EMAIL, headers={"Authorization": "Bearer re_1"})
+    assert response.status_code == 200
+    assert mail.assert_sent(to="ada@example.com").message_id == response.json()["id"]
+    assert sink.unmatched == []
+    assert sink.calls[0].response is not None
+
+
+def test_a_user_route_for_a_provider_wins(sink: HttpSink, mail: MailSink) -> None:
+    sink.post(RESEND).mock(side_effect=[httpx.Response(500), httpx.Response(500)])
+    statuses = [httpx.post(RESEND, json=EMAIL, headers={"Authorization": "Bearer re_1"})
+                .status_code for _ in range(3)]
+    assert statuses == [500, 500, 200]  # the route's list runs out, then Resend answers
+    assert len(mail.outbox) == 1
+
+
+def test_other_endpoints_on_a_provider_host_are_unmatched(sink: HttpSink) -> None:
+    with pytest.raises(UnmatchedRequest):
+        httpx.get(RESEND + "/4ef9a417-02e9-4d39-ad75-9611e0fcc33c")
+
+
+def test_without_a_mail_sink_provider_urls_are_unmatched(host: FakeHost) -> None:
+    http = HttpSink(host, None)
+    http.install()
+    try:
+        with pytest.raises(UnmatchedRequest):
+            httpx.post(RESEND, json=EMAIL)
+    finally:
+        http.uninstall()
+
+
+# -- install / uninstall ---------------------------------------------------------------------
+
+
+def test_uninstall_restores_httpx_exactly_and_real_connections_come_back(host: FakeHost) -> None:
+    originals = {cls: cls.__dict__["handle_request"]
+                 for cls in (httpcore.ConnectionPool, httpcore.HTTPConnection)}
+    async_original = httpcore.AsyncConnectionPool.__dict__["handle_async_request"]
+    http = HttpSink(host)
+    http.install()
+    http.install()  # idempotent
+    assert httpcore.ConnectionPool.__dict__["handle_request"] is not originals[
+        httpcore.ConnectionPool]
+    http.uninstall()
+    http.uninstall()  # idempotent
+    assert {cls: cls.__dict__["handle_request"] for cls in originals} == originals
+    assert httpcore.AsyncConnectionPool.__dict__["handle_async_request"] is async_original
+    with pytest.raises(httpx.ConnectError) as caught:
+        httpx.get(f"http://127.0.0.1:{unused_port()}/", timeout=5)
+    assert not isinstance(caught.value, UnmatchedRequest)
+    assert http.calls == []
+
+
+def test_routes_and_calls_survive_uninstall(host: FakeHost) -> None:
+    http = HttpSink(host)
+    route = http.post(HOOK).respond(200)
+    http.install()
+    httpx.post(HOOK)
+    http.uninstall()
+    assert (route.call_count, len(http.calls)) == (1, 1)
+    http.install()
+    httpx.post(HOOK)
+    http.uninstall()
+    assert (route.call_count, len(http.calls)) == (2, 2)
+
+
+def test_the_global_respx_mock_is_left_alone(sink: HttpSink) -> None:
+    sink.post(HOOK).respond(200)
+    httpx.post(HOOK)
+    assert list(respx.mock.routes) == []
+    assert respx.mock.calls.call_count == 0
+
+
+@pytest.fixture
+def loopback_server() -> Iterator[str]:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "4")
+            self.end_headers()
+            self.wfile.write(b"real")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_pass_through_route_reaches_a_real_loopback_server(sink: HttpSink,
+                                                              loopback_server: str,
+                                                              host: FakeHost) -> None:
+    sink.get(loopback_server).pass_through()
+    assert httpx.get(loopback_server).content == b"real"
+    assert (sink.calls, host.records) == ([], [])  # real network: not part of the simulation
+
+
+def test_http_call_is_a_frozen_value() -> None:
+    call = HttpCall(request=httpx.Request("GET", HOOK), response=None, at=T0)
+    with pytest.raises(AttributeError):
+        call.at = T0  # type: ignore[misc]
+    assert (call.error, call.elapsed) == (None, dt.timedelta(0))

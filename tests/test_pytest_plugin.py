@@ -1,0 +1,580 @@
+"""The pytest plugin, end to end with ``pytester``: the output people read is pinned here."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+APP = """
+import pytest
+import jobsim
+
+app = jobsim.App("t")
+
+@app.function("hello", on="hello")
+def hello(ctx):
+    return ctx.step.run("greet", lambda: "hi")
+
+@pytest.fixture
+def jobsim_app():
+    return app
+"""
+
+HTTP_APP = """
+import httpx
+import pytest
+import jobsim
+
+app = jobsim.App("t")
+
+@app.function("ping", on="ping", retries=0)
+def ping(ctx):
+    return ctx.step.run("post", lambda: httpx.post("https://hooks.example.com/x").status_code)
+
+@pytest.fixture
+def jobsim_app():
+    return app
+"""
+
+HAS_HTTP_SINK = importlib.util.find_spec("jobsim._http") is not None
+needs_http_sink = pytest.mark.skipif(
+    not HAS_HTTP_SINK, reason="the HTTP sink (jobsim/_http.py) has not landed yet"
+)
+
+
+@pytest.fixture(autouse=True)
+def _quiet_pytest_asyncio(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inner runs have no ini file: pin pytest-asyncio's loop scope so it does not warn.
+
+    (After ``pytester``, which clears ``PYTEST_ADDOPTS``.)
+    """
+    if importlib.util.find_spec("pytest_asyncio") is not None:
+        monkeypatch.setenv("PYTEST_ADDOPTS", "-o asyncio_default_fixture_loop_scope=function")
+
+
+def section(result: pytest.RunResult, test: str) -> list[str]:
+    """The lines of the ``jobsim`` report section printed after ``test``'s failure."""
+    lines = result.outlines
+    start = next(i for i, line in enumerate(lines) if re.fullmatch(rf"_+ {test} _+", line))
+    begin = next(i for i in range(start, len(lines)) if re.fullmatch(r"-+ jobsim -+", lines[i]))
+    end = next(
+        i for i in range(begin + 1, len(lines)) if re.fullmatch(r"(=+|_+|-+) .* (=+|_+|-+)", lines[i])
+    )
+    return lines[begin + 1 : end]
+
+
+# -- jobsim_app ------------------------------------------------------------------------------
+def test_missing_jobsim_app_says_how_to_provide_it(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_x(jobsim):\n    pass\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of test_x*",
+            "jobsim: the `jobsim` fixture needs to know what to simulate: define a fixture named "
+            "jobsim_app in conftest.py returning your jobsim.App (or a list of targets), e.g.",
+            "",
+            "    @pytest.fixture",
+            "    def jobsim_app():",
+            "        from myproject.jobs import app",
+            "        return app",
+        ],
+        consecutive=False,
+    )
+    result.stdout.no_fnmatch_line("*pytest_plugin.py*")  # no traceback into the plugin
+
+
+def test_jobsim_app_may_return_a_list_of_targets(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(APP.replace("return app", "return [app]"))
+    pytester.makepyfile(
+        """
+        def test_x(jobsim):
+            jobsim.send("hello")
+            jobsim.advance("1s")
+            assert [r.output for r in jobsim.runs("hello")] == ["hi"]
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+# -- the fixture -----------------------------------------------------------------------------
+def test_fixture_gives_a_started_simulation_and_closes_it(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(APP)
+    pytester.makepyfile(
+        """
+        import pytest
+        from conftest import app
+
+        seen = []
+
+        def test_first(jobsim):
+            assert jobsim.seed == 0
+            assert app._simulation is jobsim
+            jobsim.send("hello")
+            jobsim.advance("1s")
+            assert [r.status for r in jobsim.runs("hello")] == ["completed"]
+            seen.append(jobsim)
+
+        def test_second(jobsim):
+            assert app._simulation is jobsim
+            assert seen[0] is not jobsim and "closed" in repr(seen[0])
+            assert jobsim.runs("hello") == []
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=2)
+
+
+def test_a_failed_run_is_not_a_test_failure(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(APP)
+    pytester.makepyfile(
+        """
+        def test_x(jobsim):
+            jobsim.fail("hello", times=10)
+            jobsim.send("hello")
+            jobsim.run_until_idle()
+            assert jobsim.runs("hello")[0].status == "failed"
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_bad_simulation_options_fail_the_test_clearly(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(APP)
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.jobsim(tz="Mars/Olympus_Mons")
+        def test_tz(jobsim):
+            pass
+
+        @pytest.mark.jobsim(sede=3)
+        def test_typo(jobsim):
+            pass
+
+        @pytest.mark.jobsim(3)
+        def test_positional(jobsim):
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=3)
+    result.stdout.fnmatch_lines(
+        [
+            "jobsim: Simulation(jobsim_app, tz='Mars/Olympus_Mons') failed: "
+            "tz='Mars/Olympus_Mons' is not valid: no such IANA time zone; "
+            "expected e.g. 'America/New_York' or 'UTC'",
+            "jobsim: @pytest.mark.jobsim got unknown option(s) sede; "
+            "it accepts start, tz, seed, profile, allow_unmatched_http",
+            "jobsim: @pytest.mark.jobsim takes keyword arguments only, got (3,); "
+            "usage: @pytest.mark.jobsim(*, start=None, tz=None, seed=None, profile=None, "
+            "allow_unmatched_http=False)",
+        ]
+    )
+
+
+def test_marker_is_registered_with_its_signature(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--markers")
+    result.stdout.fnmatch_lines(
+        ["@pytest.mark.jobsim(*, start=None, tz=None, seed=None, profile=None, "
+         "allow_unmatched_http=False): options of the simulation*"]  # fmt: skip
+    )
+    pytester.makeconftest(APP)
+    pytester.makepyfile("import pytest\n@pytest.mark.jobsim(seed=1)\ndef test_x(jobsim): pass\n")
+    pytester.runpytest("--strict-markers").assert_outcomes(passed=1)
+
+
+# -- the report section ----------------------------------------------------------------------
+FAILING = """
+import pytest
+
+@pytest.mark.jobsim(seed=7)
+def test_fails(jobsim):
+    jobsim.send("hello", {"name": "ada"})
+    jobsim.advance("1s")
+    assert jobsim.runs("hello")[0].output == "bye"
+
+def test_passes(jobsim):
+    jobsim.send("hello")
+    jobsim.advance("1s")
+"""
+
+TIMELINE_7 = [
+    "jobsim timeline · UTC · seed 7 · profile inngest",
+    "------------------------------------------------",
+    '2025-01-01 00:00:00.000 UTC  event     hello {"name":"ada"}',
+    "2025-01-01 00:00:00.000 UTC  run       hello#1 started by hello",
+    "2025-01-01 00:00:00.000 UTC  run       hello#1 completed",
+]
+
+
+def test_failing_test_gets_seed_reproduction_line_and_timeline(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(APP)
+    pytester.mkdir("tests")
+    pytester.path.joinpath("tests", "test_report.py").write_text(FAILING)
+    result = pytester.runpytest("tests")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*- jobsim -*",
+            "seed 7 · reproduce with:",
+            "    pytest 'tests/test_report.py::test_fails' --jobsim-seed=7",
+            "",
+            *TIMELINE_7,
+        ],
+        consecutive=True,
+    )
+    assert section(result, "test_fails") == [
+        "seed 7 · reproduce with:",
+        "    pytest 'tests/test_report.py::test_fails' --jobsim-seed=7",
+        "",
+        *TIMELINE_7,
+    ]
+    assert result.stdout.str().count("- jobsim -") == 1  # not for the passing test
+
+
+def test_reproduction_line_quotes_parametrized_ids(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(APP)
+    pytester.makepyfile(
+        test_p="""
+        import pytest
+
+        @pytest.mark.parametrize("who", ["o'hara"])
+        def test_p(jobsim, who):
+            assert False
+        """
+    )
+    result = pytester.runpytest()
+    result.stdout.fnmatch_lines(["    pytest 'test_p.py::test_p?o'\\''hara?' --jobsim-seed=0"])
+
+
+def test_section_is_in_the_tests_time_zone(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(APP)
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.jobsim(tz="America/New_York", start="2025-03-09T01:59:59")
+        def test_dst(jobsim):
+            jobsim.advance("1s")
+            jobsim.send("hello")
+            assert False
+        """
+    )
+    result = pytester.runpytest()
+    head = "jobsim timeline · America/New_York · seed 0 · profile inngest"
+    assert section(result, "test_dst")[3:6] == [
+        head,
+        "-" * len(head),
+        "2025-03-09 03:00:00.000 EDT  event     hello {}",  # 1 s after 01:59:59 EST
+    ]
+
+
+def test_long_timeline_is_shortened_unless_very_verbose(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(APP)
+    pytester.makepyfile(
+        """
+        def test_busy(jobsim):
+            for i in range(100):
+                jobsim.send("hello", {"i": i})
+            jobsim.advance("1s")
+            assert False
+        """
+    )
+    lines = section(pytester.runpytest(), "test_busy")
+    assert len(lines) == 3 + 2 + 20 + 1 + 80
+    assert lines[25] == "… 200 more entries (-vv shows them all) …"
+    assert lines[-1] == "2025-01-01 00:00:00.000 UTC  run       hello#100 completed"
+    assert len(section(pytester.runpytest("-vv"), "test_busy")) == 3 + 2 + 300
+
+
+def test_timeline_option_prints_passing_tests_too(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(APP)
+    pytester.makepyfile(test_report=FAILING)
+    quiet = pytester.runpytest()
+    quiet.stdout.no_fnmatch_line("*jobsim timelines*")
+    result = pytester.runpytest("--jobsim-timeline")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*= jobsim timelines =*",
+            "*_ test_passes _*",
+            "seed 0 · reproduce with:",
+            "    pytest 'test_report.py::test_passes' --jobsim-seed=0",
+            "",
+            "jobsim timeline · UTC · seed 0 · profile inngest",
+            "------------------------------------------------",
+            "2025-01-01 00:00:00.000 UTC  event     hello {}",
+        ],
+        consecutive=True,
+    )
+    # -rP prints the section of passing tests itself: the summary does not repeat it
+    both = pytester.runpytest("--jobsim-timeline", "-rP")
+    both.stdout.no_fnmatch_line("*jobsim timelines*")
+    both.stdout.fnmatch_lines(["*= PASSES =*", "*_ test_passes _*", "*- jobsim -*"])
+
+
+# -- seeds, markers, ini ---------------------------------------------------------------------
+MARKED = """
+import pytest
+
+pytestmark = pytest.mark.jobsim(seed=3, tz="Europe/Paris")
+
+def test_module(jobsim):
+    assert (jobsim.seed, str(jobsim.tz)) == ({module_seed}, "Europe/Paris")
+
+@pytest.mark.jobsim(seed=7)
+def test_function(jobsim):
+    assert (jobsim.seed, str(jobsim.tz)) == ({function_seed}, "Europe/Paris")
+
+@pytest.mark.jobsim(tz="Asia/Tokyo")
+class TestClass:
+    def test_class(self, jobsim):
+        assert (jobsim.seed, str(jobsim.tz)) == ({module_seed}, "Asia/Tokyo")
+
+    @pytest.mark.jobsim(seed=9, tz="UTC")
+    def test_method(self, jobsim):
+        assert (jobsim.seed, jobsim.tz.tzname(None)) == ({method_seed}, "UTC")
+"""
+
+
+def test_closest_marker_wins_per_keyword(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(APP)
+    pytester.makepyfile(MARKED.format(module_seed=3, function_seed=7, method_seed=9))
+    pytester.runpytest().assert_outcomes(passed=4)
+
+
+def test_seed_option_overrides_every_marker(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(APP)
+    pytester.makepyfile(MARKED.format(module_seed=11, function_seed=11, method_seed=11))
+    pytester.runpytest("--jobsim-seed=11").assert_outcomes(passed=4)
+
+
+def test_seed_option_shows_in_the_reproduction_line(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(APP)
+    pytester.makepyfile(test_report=FAILING)
+    result = pytester.runpytest("--jobsim-seed=42")
+    assert section(result, "test_fails")[:2] == [
+        "seed 42 · reproduce with:",
+        "    pytest 'test_report.py::test_fails' --jobsim-seed=42",
+    ]
+
+
+def test_seed_option_must_be_an_int(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--jobsim-seed=abc")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*argument --jobsim-seed: invalid int value: 'abc'"])
+
+
+def test_ini_options_are_defaults_that_markers_override(pytester: pytest.Pytester) -> None:
+    pytester.makeini(
+        """
+        [pytest]
+        jobsim_start = 2025-06-01T09:00:00
+        jobsim_tz = Europe/Paris
+        jobsim_profile = inngest
+        """
+    )
+    pytester.makeconftest(APP)
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_ini(jobsim):
+            assert jobsim.now.isoformat() == "2025-06-01T07:00:00+00:00"  # 09:00 in Paris
+            assert (str(jobsim.tz), jobsim.profile.name) == ("Europe/Paris", "inngest")
+
+        @pytest.mark.jobsim(tz="UTC")
+        def test_marker(jobsim):
+            assert jobsim.now.isoformat() == "2025-06-01T09:00:00+00:00"
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("jobsim_tz", "Mars/Base",
+         "no such IANA time zone; expected e.g. 'America/New_York' or 'UTC'"),
+        ("jobsim_start", "yesterday",
+         "expected an aware datetime, an ISO 8601 string with an offset or 'Z' "
+         "(e.g. '2025-03-01T09:00:00-05:00'), or seconds since the epoch"),
+        ("jobsim_profile", "celery", "expected one of 'inngest'"),
+    ],
+)  # fmt: skip
+def test_bad_ini_value_is_a_usage_error_naming_the_key(
+    pytester: pytest.Pytester, key: str, value: str, message: str
+) -> None:
+    pytester.makeini(f"[pytest]\n{key} = {value}\n")
+    pytester.makepyfile("def test_x(): pass\n")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: jobsim: ini option {key}={value!r} is not valid: {message}"])
+
+
+# -- HTTP requests that matched no route -----------------------------------------------------
+@needs_http_sink
+def test_unmatched_http_fails_the_test_at_teardown(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(HTTP_APP)
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_unrouted(jobsim):
+            jobsim.send("ping")
+            jobsim.advance("1s")
+            assert jobsim.runs("ping")[0].status == "failed"  # the job saw a ConnectError
+
+        @pytest.mark.jobsim(allow_unmatched_http=True)
+        def test_allowed(jobsim):
+            jobsim.send("ping")
+            jobsim.advance("1s")
+
+        def test_routed(jobsim):
+            jobsim.http.post("https://hooks.example.com/x").respond(204)
+            jobsim.send("ping")
+            jobsim.advance("1s")
+            assert jobsim.runs("ping")[0].output == 204
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=3, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ ERROR at teardown of test_unrouted _*",
+            "jobsim: 1 HTTP request matched no route (the job got httpx.ConnectError for each):",
+            "  POST https://hooks.example.com/x  at 2025-01-01T00:00:00.000Z",
+            "Add a route for each, e.g. sim.http.post('https://hooks.example.com/x').respond(200).",
+            "If the test expects them, mark it @pytest.mark.jobsim(allow_unmatched_http=True).",
+            "*- jobsim -*",
+            "seed 0 · reproduce with:",
+            "    pytest 'test_unmatched_http_fails_the_test_at_teardown.py::test_unrouted' "
+            "--jobsim-seed=0",
+            "",
+            "jobsim timeline · UTC · seed 0 · profile inngest",
+        ],
+        consecutive=True,
+    )
+
+
+@needs_http_sink
+def test_unmatched_http_of_a_failing_test_is_in_its_section(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(HTTP_APP)
+    pytester.makepyfile(
+        test_fails="""
+        def test_fails(jobsim):
+            jobsim.send("ping")
+            jobsim.advance("1s")
+            assert jobsim.runs("ping")[0].status == "completed"
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)  # no second report at teardown
+    assert section(result, "test_fails")[2:6] == [
+        "",
+        "jobsim: 1 HTTP request matched no route (the job got httpx.ConnectError for each):",
+        "  POST https://hooks.example.com/x  at 2025-01-01T00:00:00.000Z",
+        "Add a route for each, e.g. sim.http.post('https://hooks.example.com/x').respond(200).",
+    ]
+
+
+# -- pytest-xdist and pytest-asyncio ---------------------------------------------------------
+DETERMINISM = """
+import os
+import pathlib
+
+import pytest
+import jobsim as J
+
+app = J.App("d")
+
+@app.function("flaky", on="go",
+              retries=J.Retries(attempts=4, min="1s", max="1m", jitter="30s"))
+def flaky(ctx):
+    return ctx.step.run("call", lambda: ctx.attempt)
+
+@pytest.fixture
+def jobsim_app():
+    return app
+
+@pytest.mark.parametrize("n", [pytest.param(n, marks=pytest.mark.jobsim(seed=n)) for n in range(8)])
+def test_jitter(jobsim, n, request):
+    jobsim.fail("flaky", step="call", times=3)
+    jobsim.send("go", {"n": n})
+    jobsim.run_until_idle()
+    out = pathlib.Path(os.environ["JOBSIM_OUT"]) / f"{request.node.name}.txt"
+    out.write_text(jobsim.timeline() + "\\n" + repr([tuple(r) for r in jobsim.trace]))
+
+def test_fails(jobsim):
+    jobsim.fail("flaky", step="call", times=3)
+    jobsim.send("go")
+    jobsim.run_until_idle()
+    assert False
+"""
+
+
+def test_xdist_run_matches_serial_run(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("xdist")
+    pytester.makepyfile(test_det=DETERMINISM)
+    runs = {}
+    for name, args in {"serial": ["-p", "no:xdist"], "xdist": ["-p", "xdist", "-n", "2"]}.items():
+        out = pytester.mkdir(f"out-{name}")
+        monkeypatch.setenv("JOBSIM_OUT", str(out))
+        result = pytester.runpytest_subprocess(*args)
+        result.assert_outcomes(passed=8, failed=1)
+        files = {p.name: p.read_text() for p in sorted(out.iterdir())}
+        runs[name] = (files, section(result, "test_fails"))
+    assert len(runs["serial"][0]) == 8
+    traces = {text.rsplit("\n", 1)[1] for text in runs["serial"][0].values()}
+    assert len(traces) == 8  # the seed matters: jitter moved the retries
+    assert runs["xdist"] == runs["serial"]
+    assert any(" retry " in line for line in runs["serial"][1])
+
+
+def test_async_test_can_drive_async_jobs(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("pytest_asyncio")
+    pytester.makeconftest(
+        """
+        import asyncio
+        import pytest
+        import jobsim
+
+        app = jobsim.App("a")
+
+        @app.function("nap", on="nap")
+        async def nap(ctx):
+            await asyncio.sleep(3600)
+            return await ctx.step.run("done", lambda: "rested")
+
+        @pytest.fixture
+        def jobsim_app():
+            return app
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import datetime as dt
+        import pytest
+
+        @pytest.mark.asyncio
+        async def test_async(jobsim):
+            loop = asyncio.get_running_loop()
+            jobsim.send("nap")
+            jobsim.advance("3h")
+            assert asyncio.get_running_loop() is loop
+            [run] = jobsim.runs("nap")
+            assert (run.status, run.output) == ("completed", "rested")
+            assert run.finished_at - run.started_at >= dt.timedelta(hours=1)
+            await asyncio.sleep(0.01)  # the test's own loop still runs in real time
+        """
+    )
+    result = pytester.runpytest("--asyncio-mode=strict")
+    result.assert_outcomes(passed=1)

@@ -13,12 +13,12 @@ import pytest
 
 import jobsim
 from examples.shop import Shop, build_shop
-from examples.support import BATCHING, simulate
+from examples.support import simulate
 
 
 @pytest.fixture
 def shop() -> Shop:
-    return build_shop(batching=BATCHING)
+    return build_shop()
 
 
 @pytest.fixture

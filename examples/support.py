@@ -9,12 +9,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 import respx
 
 import jobsim
 
-from .shop import Shop, batching_supported
+from .shop import Shop
 from .shop.mailer import RESEND_EMAILS
 from .traffic import third_parties
 
@@ -82,7 +81,3 @@ def only(items: list[Any]) -> Any:
     __tracebackhide__ = True
     assert len(items) == 1, items
     return items[0]
-
-
-BATCHING = batching_supported()
-needs_batching = pytest.mark.skipif(not BATCHING, reason="needs batching (flow-control issue)")

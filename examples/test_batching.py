@@ -7,9 +7,7 @@ from typing import Any
 
 import jobsim
 from examples.shop.core import ANALYTICS_BATCH_URL
-from examples.support import T0, at, mail, needs_batching, only
-
-pytestmark = needs_batching
+from examples.support import T0, at, mail, only
 
 
 def notify(sim: jobsim.Simulation, user_id: str, title: str) -> None:

@@ -10,7 +10,7 @@ import httpx
 import jobsim
 from examples.shop import Shop, build_shop
 from examples.shop.core import MAILCHIMP_LIST_URL, SLACK_WEBHOOK_URL
-from examples.support import BATCHING, T0, at, events, mail, only, simulate
+from examples.support import T0, at, events, mail, only, simulate
 
 ADA = {"userId": "user_ada", "email": "ada@example.com", "name": "Ada Lovelace"}
 FAN_OUT = [
@@ -97,7 +97,7 @@ def test_a_slack_outage_retries_on_inngest_default_backoff_alone(sim: jobsim.Sim
 
 def test_the_default_backoff_is_the_same_for_the_same_seed() -> None:
     def retry_time(seed: int) -> dt.datetime:
-        with simulate(build_shop(batching=BATCHING), seed=seed) as sim:
+        with simulate(build_shop(), seed=seed) as sim:
             sim.http.post(SLACK_WEBHOOK_URL).mock(
                 side_effect=[httpx.Response(503), httpx.Response(200)]
             )

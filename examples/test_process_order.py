@@ -8,7 +8,7 @@ import pytest
 
 import jobsim
 from examples.shop import Shop
-from examples.support import BATCHING, T0, at, events, mail, only, step_times
+from examples.support import T0, at, events, mail, only, step_times
 
 SIX_STEPS = [
     "validate-order",
@@ -220,7 +220,6 @@ def test_a_duplicate_order_event_does_not_cancel_the_order(
     assert events(sim, "order/cancelled") == []
 
 
-@pytest.mark.skipif(not BATCHING, reason="needs batching (flow-control issue)")
 def test_the_analytics_event_is_posted_in_the_next_minute_batch(
     stocked: Shop, sim: jobsim.Simulation
 ) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import jobsim
 from examples.shop import Shop, build_shop
 from examples.shop.orders import is_digital
-from examples.support import BATCHING, START, T0, at, mail
+from examples.support import START, T0, at, mail
 from examples.traffic import DAY, generate_week, play_week
 
 NAMES = {
@@ -53,7 +53,7 @@ def test_a_week_has_every_kind_of_traffic_in_order() -> None:
 @contextlib.contextmanager
 def replayed(seed: int) -> Iterator[tuple[Shop, jobsim.Simulation]]:
     """A shop that lived through the week of ``seed``, and until its last reminder."""
-    shop = build_shop(batching=BATCHING)
+    shop = build_shop()
     with jobsim.Simulation(shop.app, start=START, seed=seed) as sim:
         play_week(sim, shop, seed=seed)
         assert sim.now < at(days=7)

@@ -1,7 +1,9 @@
 """jobsim: a deterministic, virtual-time testing harness for background jobs."""
 
 from ._app import App, Function
+from ._email import Email
 from ._events import Event
+from ._http import HttpCall, UnmatchedRequest, delayed, timeout
 from ._flow import Batch, Cancel, Concurrency, Debounce, RateLimit, Throttle
 from ._profiles import Profile
 from ._records import Attempt, Run, StepRecord
@@ -27,8 +29,10 @@ __all__ = [
     "Cancel",
     "Concurrency",
     "Debounce",
+    "Email",
     "Event",
     "Function",
+    "HttpCall",
     "InjectedFault",
     "InvalidArgument",
     "JobsimError",
@@ -44,5 +48,8 @@ __all__ = [
     "StepRecord",
     "TableBackoff",
     "Throttle",
+    "UnmatchedRequest",
     "__version__",
+    "delayed",
+    "timeout",
 ]

@@ -6,8 +6,11 @@ the same instant with the same priority keep insertion order and timers are neve
 compared (SimPy's ``Environment.schedule``). Time only moves forward (trio's
 ``MockClock.jump``: "time can't go backwards").
 
-A run-away simulation never hangs: each driving call has a budget of items, and a
-budget of items processed without virtual time moving; past either it raises
+A run-away simulation never hangs. Each timer knows its causal depth: one scheduled
+for the instant being processed, by a timer of depth d, has depth d + 1. A function
+that re-triggers itself at once builds an ever longer chain at one instant, while
+100,000 legitimate jobs finishing together stay a few links deep; past
+``max_chain`` links (and past ``max_items`` per driving call) the kernel raises
 ``BudgetExceeded`` naming who was still scheduling work and when.
 """
 
@@ -27,13 +30,13 @@ NORMAL = 1
 BACKGROUND = 2  # recurring work (cron ticks) that does not keep `run_until_idle` busy
 
 DEFAULT_MAX_ITEMS = 5_000_000
-DEFAULT_MAX_SAME_INSTANT = 100_000
+DEFAULT_MAX_CHAIN = 10_000
 
 
 class Timer:
     """A scheduled callback. ``cancel()`` is O(1): the heap entry is skipped when popped."""
 
-    __slots__ = ("args", "callback", "cancelled", "due", "owner", "recurring")
+    __slots__ = ("args", "callback", "cancelled", "depth", "due", "owner", "recurring")
 
     def __init__(
         self, due: int, callback: Callable[..., Any], args: tuple[Any, ...], owner: str, recurring: bool
@@ -44,6 +47,7 @@ class Timer:
         self.owner = owner
         self.recurring = recurring
         self.cancelled = False
+        self.depth = 0
 
     def __repr__(self) -> str:
         return f"<Timer {self.owner} at {iso(self.due)}{' cancelled' if self.cancelled else ''}>"
@@ -58,6 +62,7 @@ class Kernel:
         self._seq = itertools.count()
         self._one_off = 0  # live, non-recurring timers: what `run_until_idle` waits for
         self.processed = 0
+        self._depth = -1  # depth of the timer being processed; -1 outside `run`
 
     def schedule(
         self,
@@ -72,6 +77,8 @@ class Kernel:
         if due < self.now:
             due = self.now
         timer = Timer(due, callback, args, owner, recurring)
+        if due == self.now and self._depth >= 0:
+            timer.depth = self._depth + 1
         if not recurring:
             self._one_off += 1
         heapq.heappush(self._heap, (due, priority, next(self._seq), timer))
@@ -104,7 +111,7 @@ class Kernel:
         *,
         stop_when_idle: bool = False,
         max_items: int = DEFAULT_MAX_ITEMS,
-        max_same_instant: int = DEFAULT_MAX_SAME_INSTANT,
+        max_chain: int = DEFAULT_MAX_CHAIN,
         what: str = "advance",
     ) -> None:
         """Process every timer due at or before ``until``, in order; then ``now = until``.
@@ -118,28 +125,29 @@ class Kernel:
                 f"simulation is already at {iso(self.now)}"
             )
         heap, pop = self._heap, heapq.heappop
-        budget, instant_budget, instant = max_items, max_same_instant, self.now
-        while heap:
-            if stop_when_idle and self._one_off == 0:
-                return
-            due, _prio, _seq, timer = heap[0]
-            if due > until:
-                break
-            pop(heap)
-            if timer.cancelled:
-                continue
-            if due != instant:
-                instant, instant_budget = due, max_same_instant
-            budget -= 1
-            instant_budget -= 1
-            if budget < 0 or instant_budget < 0:
-                heapq.heappush(heap, (due, _prio, _seq, timer))
-                self._runaway(what, max_items if budget < 0 else max_same_instant, budget < 0)
-            self.now = due
-            if not timer.recurring:
-                self._one_off -= 1
-            self.processed += 1
-            timer.callback(*timer.args)
+        budget = max_items
+        try:
+            while heap:
+                if stop_when_idle and self._one_off == 0:
+                    return
+                due, _prio, _seq, timer = heap[0]
+                if due > until:
+                    break
+                pop(heap)
+                if timer.cancelled:
+                    continue
+                budget -= 1
+                if budget < 0 or timer.depth > max_chain:
+                    heapq.heappush(heap, (due, _prio, _seq, timer))
+                    self._runaway(what, max_items if budget < 0 else max_chain, budget < 0)
+                self.now = due
+                self._depth = timer.depth
+                if not timer.recurring:
+                    self._one_off -= 1
+                self.processed += 1
+                timer.callback(*timer.args)
+        finally:
+            self._depth = -1
         if not (stop_when_idle and self._one_off == 0):
             self.now = until
 
@@ -156,12 +164,13 @@ class Kernel:
         why = (
             f"processed {limit:,} items in one {what}() call"
             if total
-            else f"processed {limit:,} items at {iso(self.now)} without virtual time moving"
+            else f"a chain of {limit:,} items, each scheduled by the one before, at {iso(self.now)} "
+            "without virtual time moving"
         )
         raise BudgetExceeded(
             f"run-away simulation: {why}; these were still scheduling work:\n"
             + "\n".join(lines)
             + "\nA function that triggers itself forever does this. If the work is legitimate, "
             "raise the budget: "
-            + ("max_items=..." if total else "Simulation(max_same_instant=...)")
+            + ("max_items=..." if total else "Simulation(max_chain=...)")
         )

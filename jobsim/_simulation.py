@@ -11,7 +11,7 @@ from typing import Any
 from ._aio import VirtualLoop
 from ._app import App, Function
 from ._events import Bus, Event
-from ._kernel import DEFAULT_MAX_ITEMS, DEFAULT_MAX_SAME_INSTANT, Kernel
+from ._kernel import DEFAULT_MAX_CHAIN, DEFAULT_MAX_ITEMS, Kernel
 from ._profiles import Profile, Profiles, builtin_profiles
 from ._records import Run
 from ._retries import Retries
@@ -38,7 +38,7 @@ class Simulation:
         seed: int = 0,
         profile: str | Profile = "inngest",
         tz: str | dt.tzinfo | None = "UTC",
-        max_same_instant: int = DEFAULT_MAX_SAME_INSTANT,
+        max_chain: int = DEFAULT_MAX_CHAIN,
     ) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise InvalidArgument.build("seed", seed, "an int")
@@ -52,7 +52,7 @@ class Simulation:
         self.start_ns = instant_ns(start, "start", tz=self.tz)
         self.kernel = Kernel(self.start_ns)
         self.trace = Trace()
-        self.max_same_instant = max_same_instant
+        self.max_chain = max_chain
         self.functions: dict[str, Function] = {}
         self.apps: list[App] = []
         for target in _flatten(targets):
@@ -70,15 +70,9 @@ class Simulation:
         self._install_sinks()
 
     def _install_sinks(self) -> None:
-        try:
-            from ._http import HttpSink
-            from ._mail import MailSink
-        except ImportError:  # TEMPORARY until the sinks land
-            class _Null:
-                def install(self) -> None: ...
-                def uninstall(self) -> None: ...
-            self.mail = self.http = _Null()  # type: ignore[assignment]
-            return
+        from ._http import HttpSink
+        from ._mail import MailSink
+
         self.mail = MailSink(self)
         self.http = HttpSink(self, self.mail)
 
@@ -201,7 +195,7 @@ class Simulation:
         self.wallclock.activate()
         try:
             self.kernel.run(until, stop_when_idle=stop_when_idle, max_items=max_items,
-                            max_same_instant=self.max_same_instant, what=what)  # fmt: skip
+                            max_chain=self.max_chain, what=what)  # fmt: skip
         finally:
             self.wallclock.deactivate()
 

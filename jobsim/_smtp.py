@@ -287,7 +287,7 @@ class SmtpSession:
         self.closed = True
 
     _COMMANDS: ClassVar[Mapping[str, Callable[[SmtpSession, str], None]]] = {
-        "EHLO": _ehlo, "HELO": _helo, "STARTTLS": _starttls, "AUTH": _auth,
+        "EHLO": _ehlo, "LHLO": _ehlo, "HELO": _helo, "STARTTLS": _starttls, "AUTH": _auth,
         "MAIL": _mail, "RCPT": _rcpt, "DATA": _data_command, "RSET": _rset,
         "NOOP": _noop, "VRFY": _vrfy, "QUIT": _quit,
     }

@@ -19,8 +19,8 @@ _MAX_DATA = 80
 
 def render(sim: Simulation, tz: dt.tzinfo) -> str:
     names: dict[str, str] = {}
-    for record in sim.trace.of("run.start"):
-        names[record.data["run"]] = f"{record.data['function']}#{record.data['n']}"
+    for record in sim.trace.of("run.start", "run.queued", "run.skipped"):
+        names.setdefault(record.data["run"], f"{record.data['function']}#{record.data['n']}")
     zone_name = getattr(tz, "key", None) or str(tz)
     head = f"jobsim timeline · {zone_name} · seed {sim.seed} · profile {sim.profile.name}"
     lines = [head, "-" * len(head)]
@@ -124,8 +124,34 @@ def _fault(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     return f"fault     {d['function']}{_step(d)} injected {d['error']}"
 
 
+def _queued(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    why = "the throttle" if d["reason"] == "throttle" else "a concurrency slot"
+    return f"queued    {_run(d, names)} waits for {why}"
+
+
+def _skipped(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    if d["reason"] == "idempotency":
+        return f"skipped   {_run(d, names)}: idempotency key {d['key']!r} already ran in the last 24h"
+    key = "" if d.get("key") is None else f" (key {d['key']!r})"
+    return f"skipped   {_run(d, names)}: over its rate limit{key}"
+
+
+def _batch(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    key = "" if d.get("key") is None else f", key {d['key']!r}"
+    return f"batch     {_run(d, names)} gets {d['size']} event(s) ({d['why']}{key})"
+
+
+def _cancel(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    reason = d["reason"]
+    if reason == "cancel_on":
+        return f"cancel    {_run(d, names)} by event {d['event']} (id {d['id']!r})"
+    why = "did not start within timeouts.start" if reason == "timeouts.start" else "ran past its timeout"
+    return f"cancel    {_run(d, names)} {why}"
+
+
 _KINDS: dict[str, Callable[[dict[str, Any], dict[str, str], dt.tzinfo], str | None]] = {
     "event": _event, "event.dropped": _dropped, "cron": _cron, "run.start": _start,
     "attempt": _attempt, "retry": _retry, "sleep": _sleep, "wait": _wait, "wait.end": _wait_end,
     "invoke": _invoke, "run.end": _end, "email": _email, "http": _http, "fault": _fault,
+    "run.queued": _queued, "run.skipped": _skipped, "batch": _batch, "cancel": _cancel,
 }  # fmt: skip

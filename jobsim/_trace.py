@@ -18,6 +18,7 @@ class Record(NamedTuple):
 KINDS = (
     "event", "event.dropped", "cron", "run.start", "attempt", "retry", "sleep",
     "wait", "wait.end", "invoke", "run.end", "email", "http", "fault",
+    "run.queued", "run.skipped", "batch", "cancel",  # flow control (_flowrt.py)
 )  # fmt: skip
 
 

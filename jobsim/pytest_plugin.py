@@ -103,6 +103,8 @@ def pytest_runtest_makereport(
     run = item.stash.get(_RUN, None)
     if run is None:
         return report
+    if report.when == "teardown":
+        del item.stash[_RUN]  # items live as long as the session: do not keep the simulation
     if report.failed and not run.failed:
         run.failed = True
         report.sections.append(("jobsim", _section(item, run, http=report.when != "teardown")))

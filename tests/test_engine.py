@@ -409,7 +409,7 @@ def test_sim_fail_injects_faults_into_a_step_or_the_function():
 def test_runaway_function_stops_with_a_budget_error_naming_it():
     app = jobsim.App("a")
     app.function("ping", on="ping")(lambda ctx: app.send("ping"))
-    with simulate(app, max_same_instant=2_000) as sim:
+    with simulate(app, max_chain=2_000) as sim:
         sim.send("ping")
         with pytest.raises(jobsim.BudgetExceeded) as info:
             sim.run_until_idle()

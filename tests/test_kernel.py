@@ -52,7 +52,19 @@ def test_runaway_at_one_instant_is_reported_with_owner():
 
     kernel.schedule(0, again, owner="ping")
     with pytest.raises(BudgetExceeded) as info:
-        kernel.run(10, max_same_instant=1000)
+        kernel.run(10, max_chain=1000)
     message = str(info.value)
-    assert "processed 1,000 items at 1970-01-01T00:00:00.000Z without virtual time moving" in message
+    assert "a chain of 1,000 items, each scheduled by the one before, at 1970-01-01T00:00:00.000Z" in message
     assert "  ping: 1 item(s) pending, next at 1970-01-01T00:00:00.000Z" in message
+
+
+def test_wide_work_at_one_instant_is_not_a_runaway():
+    kernel, seen = Kernel(0), []
+
+    def job(i):
+        kernel.schedule(kernel.now, seen.append, i)  # a follow-up at the same instant
+
+    for i in range(5000):
+        kernel.schedule(7, job, i)
+    kernel.run(10, max_chain=3)
+    assert len(seen) == 5000

@@ -6,50 +6,28 @@ is the App of a default shop, for the command line (``jobsim run examples``).
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 
 import jobsim
 
-from . import background, orders, reminders, reports, signup, welcome
-from . import batching as batching_module
+from . import background, batching, orders, reminders, reports, signup, welcome
 from .core import Shop
 from .db import Store
 from .mailer import Resend
 
-__all__ = ["Shop", "app", "batching_supported", "build_shop", "shop"]
+__all__ = ["Shop", "app", "build_shop", "shop"]
 
-MODULES = (welcome, reports, orders, signup, reminders, batching_module, background)
-
-
-def batching_supported() -> bool:
-    """Whether the installed jobsim simulates ``batch=`` (flow control) yet."""
-    probe = jobsim.App("batching-probe")
-
-    @probe.function("probe", on="probe/event", batch=jobsim.Batch(max_size=2, timeout="1s"))
-    def _probe(ctx: Any) -> None: ...
-
-    try:
-        with jobsim.Simulation(probe):
-            return True
-    except jobsim.InvalidArgument:
-        return False
+MODULES = (welcome, reports, orders, signup, reminders, batching, background)
 
 
-def build_shop(app_id: str = "shop", *, batching: bool = True) -> Shop:
-    """A new shop whose functions use a new, empty database.
-
-    ``batching=False`` leaves out the two batched functions (§3.6), for a jobsim
-    that does not simulate ``batch=`` yet.
-    """
+def build_shop(app_id: str = "shop") -> Shop:
+    """A new shop whose functions use a new, empty database."""
     http = httpx.Client(timeout=30)
     shop = Shop(app=jobsim.App(app_id), db=Store(), http=http, resend=Resend("re_test_key", http))
     for module in MODULES:
-        if batching or module is not batching_module:
-            module.register(shop)
+        module.register(shop)
     return shop
 
 
-shop = build_shop(batching=batching_supported())
+shop = build_shop()
 app = shop.app

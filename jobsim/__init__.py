@@ -4,7 +4,7 @@ from ._app import App, Function
 from ._email import Email
 from ._events import Event
 from ._http import HttpCall, UnmatchedRequest, delayed, timeout
-from ._flow import Batch, Cancel, Concurrency, Debounce, RateLimit, Throttle
+from ._flow import Batch, Cancel, Concurrency, Debounce, RateLimit, Throttle, Timeouts
 from ._profiles import Profile
 from ._records import Attempt, Run, StepRecord
 from ._retries import Retries, RetryPolicy, TableBackoff
@@ -48,6 +48,7 @@ __all__ = [
     "StepRecord",
     "TableBackoff",
     "Throttle",
+    "Timeouts",
     "UnmatchedRequest",
     "__version__",
     "delayed",

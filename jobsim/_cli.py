@@ -12,6 +12,7 @@ from typing import Any
 
 from ._app import App
 from ._simulation import DEFAULT_START, Simulation
+from ._time import duration_ns, to_datetime
 from .errors import JobsimError
 
 
@@ -65,8 +66,10 @@ def _run(args: argparse.Namespace) -> int:
     with sim:
         traffic = getattr(module, "jobsim_traffic", None)
         if traffic is not None:
-            traffic(sim)
-        sim.advance(f"{args.days}d")
+            traffic(sim)  # may itself move the clock through the traffic it plays
+        end = sim.start_ns + duration_ns(args.days * 86_400, "--days")
+        if end > sim.kernel.now:
+            sim.advance_to(to_datetime(end))
     if not args.no_timeline:
         print(sim.timeline())
         print()

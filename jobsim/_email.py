@@ -49,8 +49,11 @@ class Email:
     ``template``/``template_data`` are set when a provider rendered a stored
     template (SendGrid ``template_id``, Postmark ``TemplateAlias``, Mailgun
     ``template``), since jobsim cannot render the template itself.
+    ``headers``: for SMTP every top-level header of the message as sent; for the
+    HTTP providers the custom headers the request set.
     ``message_id`` is what the provider answered (Resend/Postmark ``id``,
-    SendGrid ``X-Message-Id``, Mailgun ``id``, the SMTP ``Message-ID`` header).
+    SendGrid ``X-Message-Id``, shared by its personalizations, Mailgun ``id``)
+    or, for SMTP, the ``Message-ID`` header (one is made up if it is missing).
     """
 
     sender: str

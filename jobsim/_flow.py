@@ -29,7 +29,7 @@ def _bounded(name: str, value: Duration, low: int, high: int | None = None, why:
     ns = duration_ns(value, name, allow_zero=False)
     if ns < low or (high is not None and ns > high):
         low_text = format_duration(low)
-        span = f"at least {low_text}" if high is None else f"between {low_text} and {format_duration(high)}"
+        span = f"of at least {low_text}" if high is None else f"between {low_text} and {format_duration(high)}"
         raise InvalidArgument.build(name, value, f"expected a duration {span}{why}")
     return ns
 
@@ -213,6 +213,10 @@ class FlowControl:
             if value is None:
                 continue
             if name == "concurrency" and isinstance(value, int) and not isinstance(value, bool):
+                if value < 1:
+                    raise InvalidArgument.build(
+                        name, value, "expected an int >= 1 or jobsim.Concurrency(limit, key=...)"
+                    )
                 value = Concurrency(value)
             if name in kinds and not isinstance(value, kinds[name]):
                 raise InvalidArgument.build(name, value, f"a jobsim.{kinds[name].__name__}(...)")
@@ -253,10 +257,12 @@ def _cancels(value: Any) -> tuple[Cancel, ...]:
     if not isinstance(items, (list, tuple)) or not all(isinstance(c, Cancel) for c in items):
         raise InvalidArgument.build("cancel_on", value, "a list of jobsim.Cancel(event=..., match=...)")
     if len(items) > MAX_CANCELLATIONS:
-        raise InvalidArgument.build(
-            "cancel_on", value, f"at most {MAX_CANCELLATIONS} cancellations per function, as on Inngest"
+        raise InvalidArgument(
+            f"cancel_on has {len(items)} cancellations; Inngest allows at most {MAX_CANCELLATIONS} per function"
         )
     return tuple(items)
 
 
-__all__ = ["Batch", "Cancel", "Concurrency", "Debounce", "FlowControl", "RateLimit", "SECOND", "Throttle", "Timeouts"]
+__all__ = [
+    "SECOND", "Batch", "Cancel", "Concurrency", "Debounce", "FlowControl", "RateLimit", "Throttle", "Timeouts",
+]  # fmt: skip

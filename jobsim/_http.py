@@ -6,14 +6,21 @@ httpcore's connection pools, so ``httpx.Client`` and ``httpx.AsyncClient`` both 
 through it, whatever the job imported. A request is resolved in this order:
 
 1. the test's own routes (``sim.http.post(url).respond(...)``, any respx API);
+   a route whose ``side_effect`` list is used up, or whose side effect returns
+   ``None``, passes the request on;
 2. mail-provider URLs, answered by ``MailSink.handle_provider_request``, so mail
    sent through Resend & co. lands in the outbox with no route (a route for the
-   same URL wins, e.g. to script a provider outage);
+   same URL wins: ``side_effect=[httpx.Response(500)] * 2`` scripts an outage,
+   after which the provider answers again);
 3. anything else raises ``UnmatchedRequest`` *inside the job*: an
    ``httpx.ConnectError``, so the job's retry logic runs as for a network failure,
    and the request is kept in ``unmatched`` for the teardown check.
 
-Every request becomes an ``HttpCall`` in ``calls`` and an ``"http"`` trace record.
+Every request becomes an ``HttpCall`` in ``calls`` and an ``"http"`` trace record,
+except those a ``pass_through()`` route sends to the real network (not simulated).
+Only clients that reach httpcore are intercepted: a client given its own
+transport (``httpx.MockTransport``, ``ASGITransport``) keeps it, and other HTTP
+libraries (``requests``, ``urllib``) are not seen at all.
 
 Scripted latency: ``delayed(duration, response)`` and ``timeout()`` are respx side
 effects that spend *virtual* time (``Host.consume``) before answering or raising.
@@ -191,10 +198,10 @@ class _Router(respx.MockRouter):
     respx raises ``AllMockedAssertionError`` from ``handler`` when nothing matched
     (``assert_all_mocked=True``), and lets ``StopIteration`` escape when a matching
     route's ``side_effect`` list is used up. Both fall through to the mail
-    providers, then to ``UnmatchedRequest``: so ``side_effect=[500, 500]`` on a
-    provider URL scripts an outage after which the provider answers again, and on
-    any other URL an extra call fails loudly as unmatched. Calls are recorded
-    around respx's own resolution.
+    providers, then to ``UnmatchedRequest``: so ``side_effect=[httpx.Response(500)]
+    * 2`` on a provider URL scripts an outage after which the provider answers
+    again, and on any other URL an extra call fails loudly as unmatched. Calls are
+    recorded around respx's own resolution.
     """
 
     def __init__(self, sink: HttpSink) -> None:
@@ -264,6 +271,8 @@ class HttpSink:
         """Stop intercepting; httpx is restored exactly. Routes and calls are kept."""
         if self._installed:
             self._installed = False
+            # clear/reset=False: keep routes and their call counts for assertions
+            # made after the simulation closed (respx would roll them back).
             self._router.stop(clear=False, reset=False, quiet=True)
 
     @property

@@ -6,9 +6,10 @@ fiction: the exact success shape (SendGrid's empty 202 with ``X-Message-Id``,
 Postmark's ``SubmittedAt`` in US Eastern time), the validation errors for a
 missing field, the 401 for a missing key, Resend's idempotency keys (same key and
 same payload within 24 h of virtual time: the first answer again, no second
-email). Formats follow each provider's public API reference; where a reference
-does not state an exact message, the text is the one these APIs are widely
-observed to return.
+email). Formats follow each provider's public API reference and the messages
+these APIs are observed to return; the few answers to bodies that are not JSON
+at all, and Postmark's missing-template error, are jobsim's own wording in the
+provider's shape.
 
 Only the sending endpoints are decoded; anything else on these hosts is not
 handled (``None``) and surfaces as an unmatched request, so a test adds a route.

@@ -50,7 +50,7 @@ from bench_wallclock import import_generated, import_real_modules, loaded
 import jobsim
 
 TARGET = 1e-3
-CONFTEST = '''
+CONFTEST = """
 import pytest
 import jobsim
 
@@ -63,7 +63,7 @@ def hello(ctx):
 @pytest.fixture
 def jobsim_app():
     return app
-'''
+"""
 BODIES = {
     "plain": ("", "pass"),
     "fixture": ("jobsim", "pass"),

@@ -77,7 +77,7 @@ class Engine:
             self.kernel.schedule(due, self._cron_tick, fn, schedule, owner=f"{fn.id} (cron)", recurring=True)
 
     def policy(self, fn: Function) -> RetryPolicy:
-        policy = self._policies.get(fn.id)
+        policy: RetryPolicy | None = self._policies.get(fn.id)
         if policy is None:
             retries = fn.retries
             default = self.profile.default_retries

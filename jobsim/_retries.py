@@ -20,8 +20,10 @@ MAX_ATTEMPTS = 1_000
 
 
 class RetryPolicy(Protocol):
-    attempts: int
-    """Every attempt counts, the first included; ``1`` means never retry."""
+    @property
+    def attempts(self) -> int:
+        """Every attempt counts, the first included; ``1`` means never retry."""
+        ...
 
     def delay_ns(self, retry: int, rng: random.Random) -> int:
         """Delay before the ``retry``-th retry (1 = the first retry), in nanoseconds."""

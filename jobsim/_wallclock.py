@@ -27,6 +27,7 @@ from typing import Any
 
 from ._time import SECOND, to_datetime
 
+time_machine: Any
 try:  # pragma: no branch
     import time_machine
 except ImportError:  # pragma: no cover - non-CPython
@@ -71,7 +72,7 @@ class WallClock:
             self._travel = freezegun.freeze_time(to_datetime(start))
             self._traveller = self._travel.start()
         self._real_sleep = time.sleep
-        time.sleep = self._virtual_sleep
+        time.sleep = self._virtual_sleep  # type: ignore[assignment]
 
     def deactivate(self) -> None:
         self._depth -= 1

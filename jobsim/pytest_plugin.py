@@ -113,9 +113,7 @@ def pytest_runtest_makereport(
     return report
 
 
-def pytest_terminal_summary(
-    terminalreporter: pytest.TerminalReporter, config: pytest.Config
-) -> None:
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     """With ``--jobsim-timeline``, print the passing tests' timelines (``-rP`` already does)."""
     if not config.stash[_SETTINGS].timeline or terminalreporter.hasopt("P"):
         return
@@ -138,10 +136,10 @@ def pytest_terminal_summary(
 def jobsim_app() -> Any:
     """What the ``jobsim`` fixture simulates. Override it in your ``conftest.py``::
 
-        @pytest.fixture
-        def jobsim_app():
-            from myproject.jobs import app
-            return app          # a jobsim.App, or a list of targets
+    @pytest.fixture
+    def jobsim_app():
+        from myproject.jobs import app
+        return app          # a jobsim.App, or a list of targets
     """
     pytest.fail(_NO_APP, pytrace=False)
 

@@ -41,9 +41,7 @@ def jobsim_app():
 """
 
 HAS_HTTP_SINK = importlib.util.find_spec("jobsim._http") is not None
-needs_http_sink = pytest.mark.skipif(
-    not HAS_HTTP_SINK, reason="the HTTP sink (jobsim/_http.py) has not landed yet"
-)
+needs_http_sink = pytest.mark.skipif(not HAS_HTTP_SINK, reason="the HTTP sink (jobsim/_http.py) has not landed yet")
 
 
 @pytest.fixture(autouse=True)
@@ -61,9 +59,7 @@ def section(result: pytest.RunResult, test: str) -> list[str]:
     lines = result.outlines
     start = next(i for i, line in enumerate(lines) if re.fullmatch(rf"_+ {test} _+", line))
     begin = next(i for i in range(start, len(lines)) if re.fullmatch(r"-+ jobsim -+", lines[i]))
-    end = next(
-        i for i in range(begin + 1, len(lines)) if re.fullmatch(r"(=+|_+|-+) .* (=+|_+|-+)", lines[i])
-    )
+    end = next(i for i in range(begin + 1, len(lines)) if re.fullmatch(r"(=+|_+|-+) .* (=+|_+|-+)", lines[i]))
     return lines[begin + 1 : end]
 
 
@@ -180,8 +176,10 @@ def test_bad_simulation_options_fail_the_test_clearly(pytester: pytest.Pytester)
 def test_marker_is_registered_with_its_signature(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--markers")
     result.stdout.fnmatch_lines(
-        ["@pytest.mark.jobsim(*, start=None, tz=None, seed=None, profile=None, "
-         "allow_unmatched_http=False): options of the simulation*"]  # fmt: skip
+        [
+            "@pytest.mark.jobsim(*, start=None, tz=None, seed=None, profile=None, "
+            "allow_unmatched_http=False): options of the simulation*"
+        ]  # fmt: skip
     )
     pytester.makeconftest(APP)
     pytester.makepyfile("import pytest\n@pytest.mark.jobsim(seed=1)\ndef test_x(jobsim): pass\n")
@@ -453,8 +451,7 @@ def test_unmatched_http_fails_the_test_at_teardown(pytester: pytest.Pytester) ->
             "If the test expects them, mark it @pytest.mark.jobsim(allow_unmatched_http=True).",
             "*- jobsim -*",
             "seed 0 · reproduce with:",
-            "    pytest 'test_unmatched_http_fails_the_test_at_teardown.py::test_unrouted' "
-            "--jobsim-seed=0",
+            "    pytest 'test_unmatched_http_fails_the_test_at_teardown.py::test_unrouted' --jobsim-seed=0",
             "",
             "jobsim timeline · UTC · seed 0 · profile inngest",
         ],
@@ -518,9 +515,7 @@ def test_fails(jobsim):
 """
 
 
-def test_xdist_run_matches_serial_run(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_xdist_run_matches_serial_run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("xdist")
     pytester.makepyfile(test_det=DETERMINISM)
     runs = {}

@@ -1,0 +1,186 @@
+"""concurrency=: at most `limit` steps executing code at once; queued work starts FIFO."""
+
+import asyncio
+import time
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import jobsim
+from jobsim import Concurrency
+from jobsim._time import SECOND, instant_ns
+
+START = "2025-03-01T00:00:00Z"
+T0 = instant_ns(START)
+
+
+def secs(ns):
+    return (ns - T0) / SECOND
+
+
+def busy_intervals(runs):
+    """(start, end) of every request that spent virtual time executing code."""
+    return [(a.start_ns, a.end_ns) for r in runs for a in r.attempts if a.end_ns > a.start_ns]
+
+
+def peak(intervals):
+    """Most intervals overlapping at any instant; [start, end) so a slot freed at t is free at t."""
+    edges = sorted([(end, -1) for _, end in intervals] + [(start, 1) for start, _ in intervals])
+    level = top = 0
+    for _, change in edges:
+        level += change
+        top = max(top, level)
+    return top
+
+
+def test_steps_that_sleep_hold_a_slot_and_the_queue_starts_fifo():
+    app = jobsim.App("a")
+
+    @app.function("crunch", on="go", concurrency=2)
+    def crunch(ctx):
+        ctx.step.run("load", time.sleep, 10)
+        ctx.step.run("save", time.sleep, 5)
+        return ctx.event.data["i"]
+
+    with jobsim.Simulation(app, start=START) as sim:
+        for i in range(4):
+            sim.send("go", {"i": i})
+        sim.run_until_idle()
+    runs = sim.runs("crunch")
+    table = [[(a.step, secs(a.start_ns), secs(a.end_ns)) for a in r.attempts] for r in runs]
+    assert table == [
+        [("load", 0, 10), ("save", 20, 25), (None, 30, 30)],
+        [("load", 0, 10), ("save", 20, 25), (None, 30, 30)],
+        [("load", 10, 20), ("save", 25, 30), (None, 30, 30)],
+        [("load", 10, 20), ("save", 25, 30), (None, 30, 30)],
+    ]  # the two later runs' "load" were queued first, so they get the slots freed at 10 s
+    assert [secs(r.start_ns) for r in runs] == [0, 0, 10, 10]
+    assert peak(busy_intervals(runs)) == 2
+
+
+def test_sleeping_and_waiting_runs_do_not_hold_a_slot():
+    app = jobsim.App("a")
+
+    @app.function("slow", on="go", concurrency=1)
+    def slow(ctx):
+        kind = ctx.event.data["kind"]
+        ctx.step.run("before", time.sleep, 1 if kind != "work" else 10)
+        if kind == "sleep":
+            ctx.step.sleep("nap", "1h")
+        elif kind == "wait":
+            ctx.step.wait_for_event("hold", event="never", timeout="1h")
+        ctx.step.run("after", time.sleep, 1 if kind != "work" else 10)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        for kind in ["sleep", "wait", "work"]:
+            sim.send("go", {"kind": kind})
+        sim.advance("30s")
+        sleeper, waiter, worker = sim.runs("slow")
+        assert (sleeper.status, waiter.status, worker.status) == ("sleeping", "waiting", "completed")
+        sim.run_until_idle()
+    # one slot, taken in turn: sleeper 0-1, waiter 1-2, worker 2-12, then the sleeper and the
+    # waiter plan their pauses (no time) and the worker's second step runs 12-22.
+    assert secs(worker.end_ns) == 22
+    assert sleeper.status == waiter.status == "completed"
+    assert peak(busy_intervals([sleeper, waiter, worker])) == 1
+
+
+def test_concurrency_key_limits_each_key_separately():
+    app = jobsim.App("a")
+
+    @app.function("per-user", on="go", concurrency=Concurrency(1, key="event.data.user"))
+    def per_user(ctx):
+        ctx.step.run("work", time.sleep, 10)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        for user in ["a", "a", "b", "b", "c"]:
+            sim.send("go", {"user": user})
+        sim.run_until_idle()
+    assert [(r.event.data["user"], secs(r.start_ns)) for r in sim.runs("per-user")] == [
+        ("a", 0), ("a", 10), ("b", 0), ("b", 10), ("c", 0),
+    ]  # fmt: skip
+
+
+def test_async_code_that_awaits_asyncio_sleep_holds_the_slot():
+    app = jobsim.App("a")
+
+    @app.function("fetch", on="go", concurrency=1)
+    async def fetch(ctx):
+        async def slow():
+            await asyncio.sleep(3)
+
+        await ctx.step.run("get", slow)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        for _ in range(3):
+            sim.send("go")
+        sim.run_until_idle()
+    assert [secs(r.start_ns) for r in sim.runs("fetch")] == [0, 3, 6]
+
+
+def test_priority_shifts_the_concurrency_queue():
+    app = jobsim.App("a")
+
+    @app.function("job", on="go", concurrency=1, priority=lambda event: event.data["priority"])
+    def job(ctx):
+        ctx.step.run("work", time.sleep, 10)
+        return ctx.event.data["i"]
+
+    with jobsim.Simulation(app, start=START) as sim:
+        for i, priority in enumerate([0, 0, 5, 30]):
+            sim.send("go", {"i": i, "priority": priority})
+        sim.run_until_idle()
+    by_start = sorted(sim.runs("job"), key=lambda r: r.start_ns)
+    assert [r.output for r in by_start] == [0, 3, 2, 1]
+
+
+def test_a_queued_run_is_visible_as_queued():
+    app = jobsim.App("a")
+
+    @app.function("one", on="go", concurrency=1)
+    def one(ctx):
+        ctx.step.run("work", time.sleep, 60)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("go")
+        sim.send("go")
+        sim.advance("30s")
+        assert [r.status for r in sim.runs("one")] == ["running", "queued"]
+        sim.run_until_idle()
+    assert "queued    one#2 waits for a concurrency slot" in sim.timeline()
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    jobs=st.lists(
+        st.tuples(
+            st.integers(0, 20),  # arrives at (s)
+            st.lists(st.integers(1, 15), min_size=1, max_size=3),  # step durations (s)
+            st.integers(0, 10),  # a step.sleep between the steps (s), 0 = none
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    limit=st.integers(1, 4),
+)
+def test_concurrency_never_exceeds_its_limit_at_any_instant(jobs, limit):
+    app = jobsim.App("a")
+
+    @app.function("job", on="go", concurrency=limit)
+    def job(ctx):
+        durations, nap = ctx.event.data["durations"], ctx.event.data["nap"]
+        for k, seconds in enumerate(durations):
+            ctx.step.run(f"s{k}", time.sleep, seconds)
+            if nap:
+                ctx.step.sleep(f"nap{k}", nap)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        for arrive, durations, nap in sorted(jobs):
+            sim.advance_to(jobsim._time.to_datetime(T0 + arrive * SECOND))
+            sim.send("go", {"durations": durations, "nap": nap})
+        sim.run_until_idle()
+    runs = sim.runs("job")
+    assert all(r.status == "completed" for r in runs)
+    intervals = busy_intervals(runs)
+    assert len(intervals) == sum(len(d) for _, d, _ in jobs)  # each step ran once, for its time
+    assert peak(intervals) <= limit

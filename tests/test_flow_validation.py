@@ -1,0 +1,92 @@
+"""Every flow-control option rejects bad arguments with a message that names them."""
+
+import re
+
+import pytest
+
+import jobsim
+from jobsim import Batch, Cancel, Concurrency, Debounce, InvalidArgument, RateLimit, Throttle, Timeouts
+
+DURATION_HELP = (
+    "expected a duration such as '500ms', '30s', '5m', '1h30m', '7d', a timedelta, or a number of "
+    "seconds, not negative and greater than zero"
+)
+KEY_HELP = "expected a dotted path rooted at 'event', such as 'event.data.userId', or a callable taking the event"
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: Batch(max_size=0, timeout="30s"),
+         "max_size=0 is not valid: expected an int >= 2 (Inngest rejects a batch smaller than 2)"),
+        (lambda: Batch(max_size=1, timeout="30s"),
+         "max_size=1 is not valid: expected an int >= 2 (Inngest rejects a batch smaller than 2)"),
+        (lambda: Batch(max_size=10, timeout="-5s"), f"timeout='-5s' is not valid: {DURATION_HELP}"),
+        (lambda: Batch(max_size=10, timeout="500ms"),
+         "timeout='500ms' is not valid: expected a duration of at least 1s (Inngest's minimum batch timeout)"),
+        (lambda: Batch(max_size=10, timeout="30s", key="data.userId"), f"key='data.userId' is not valid: {KEY_HELP}"),
+        (lambda: Debounce(period="-5s"), f"period='-5s' is not valid: {DURATION_HELP}"),
+        (lambda: Debounce(period="500ms"),
+         "period='500ms' is not valid: expected a duration between 1s and 7d (Inngest's debounce period range)"),
+        (lambda: Debounce(period="8d"),
+         "period='8d' is not valid: expected a duration between 1s and 7d (Inngest's debounce period range)"),
+        (lambda: Debounce(period="1m", key="user.id"), f"key='user.id' is not valid: {KEY_HELP}"),
+        (lambda: Throttle(limit=0, period="1m"), "limit=0 is not valid: expected an int >= 1"),
+        (lambda: Throttle(limit=1, period="-5s"), f"period='-5s' is not valid: {DURATION_HELP}"),
+        (lambda: Throttle(limit=1, period="1m", burst=-1), "burst=-1 is not valid: expected an int >= 0"),
+        (lambda: RateLimit(limit=10, period="25h"), "period='25h' is not valid: at most 24h, as on Inngest"),
+        (lambda: RateLimit(limit=True, period="1h"), "limit=True is not valid: expected an int >= 1"),
+        (lambda: Concurrency(0), "limit=0 is not valid: expected an int >= 1"),
+        (lambda: Cancel(""), "event='' is not valid: the name of the event that cancels the run"),
+        (lambda: Cancel("stop", timeout="-1m"), f"timeout='-1m' is not valid: {DURATION_HELP}"),
+        (lambda: Timeouts(), "Timeouts() needs start= and/or finish=, e.g. Timeouts(finish='10m')"),
+        (lambda: Timeouts(start="-5s"), f"start='-5s' is not valid: {DURATION_HELP}"),
+    ],
+)  # fmt: skip
+def test_option_classes_reject_bad_arguments(make, message):
+    with pytest.raises(InvalidArgument, match=f"^{re.escape(message)}$"):
+        make()
+
+
+def declare(**options):
+    app = jobsim.App("a")
+    return app.function("f", on="go", **options)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"concurrency": 0}, "concurrency=0 is not valid: expected an int >= 1 or jobsim.Concurrency(limit, key=...)"),
+        ({"batch": 100}, "batch=100 is not valid: a jobsim.Batch(...)"),
+        ({"idempotency": "data.orderId"}, f"idempotency='data.orderId' is not valid: {KEY_HELP}"),
+        ({"timeout": "-5s"}, f"timeout='-5s' is not valid: {DURATION_HELP}"),
+        ({"idempotency": "event.data.id", "rate_limit": RateLimit(1, "1h")},
+         "function 'f': idempotency= and rate_limit= cannot be combined; on Inngest idempotency= *is* a rate "
+         "limit (1 run per key per 24h) and silently replaces rate_limit="),
+        ({"batch": Batch(2, "1s"), "debounce": Debounce("1s")},
+         "function 'f': batch= and debounce= cannot be combined (Inngest rejects it too)"),
+        ({"timeout": "1m", "timeouts": Timeouts(finish="1m")},
+         "function 'f': timeout= and timeouts=Timeouts(finish=...) say the same thing; give one"),
+        ({"cancel_on": [Cancel("stop")] * 6}, "cancel_on has 6 cancellations; Inngest allows at most 5 per function"),
+        ({"cancel_on": "stop"}, "cancel_on='stop' is not valid: a list of jobsim.Cancel(event=..., match=...)"),
+        ({"bogus": 1},
+         "app.function('f') got an unknown option bogus=...; accepted: on, cron, tz, retries, timeout, on_failure, "
+         "batch, debounce, throttle, rate_limit, concurrency, timeouts, priority, cancel_on, idempotency"),
+    ],
+)  # fmt: skip
+def test_app_function_rejects_bad_flow_options(options, message):
+    with pytest.raises(InvalidArgument, match=f"^{re.escape(message)}$"):
+        declare(**options)
+
+
+def test_a_function_without_flow_control_keeps_the_fast_path():
+    app = jobsim.App("a")
+
+    @app.function("plain", on="go", batch=None)
+    def plain(ctx): ...
+
+    @app.function("timed", on="go", timeout="1m")
+    def timed(ctx): ...
+
+    assert plain.flow is None
+    assert timed.flow is not None  # a timeout needs the flow-control hooks

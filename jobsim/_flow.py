@@ -228,7 +228,9 @@ class FlowControl:
         if "idempotency" in values:
             values["idempotency"] = compile_key(values["idempotency"], "idempotency")
         if "batch" in values and "debounce" in values:
-            raise InvalidArgument(f"function {function_id!r}: batch= and debounce= cannot be combined (Inngest rejects it too)")
+            raise InvalidArgument(
+                f"function {function_id!r}: batch= and debounce= cannot be combined (Inngest rejects it too)"
+            )
         if "idempotency" in values and "rate_limit" in values:
             raise InvalidArgument(
                 f"function {function_id!r}: idempotency= and rate_limit= cannot be combined; on Inngest "
@@ -249,7 +251,9 @@ def _priority(value: Any) -> Callable[[Any], int]:
     if isinstance(value, str):
         key = compile_key(value, "priority")
         return lambda event: int(key(event) or 0)  # type: ignore[call-overload]
-    raise InvalidArgument.build("priority", value, "an int of seconds, an 'event.' path, or a callable taking the event")
+    raise InvalidArgument.build(
+        "priority", value, "an int of seconds, an 'event.' path, or a callable taking the event"
+    )
 
 
 def _cancels(value: Any) -> tuple[Cancel, ...]:

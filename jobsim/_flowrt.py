@@ -27,7 +27,7 @@ from heapq import heappop, heappush
 from typing import TYPE_CHECKING, Any
 
 from ._events import Event, ulid
-from ._kernel import URGENT, Timer
+from ._kernel import URGENT, Kernel, Timer
 from ._records import FINAL, Run
 from ._time import DAY, MS, SECOND, format_duration
 from .errors import JobsimError, StepError
@@ -112,7 +112,7 @@ class _Open:
 class Batcher:
     """``batch=``: events collect per key; a batch runs when full or ``timeout`` after its first event."""
 
-    __slots__ = ("fn", "if_fn", "key_fn", "kernel", "max_size", "open", "owner", "rt", "timeout")
+    __slots__ = ("fn", "if_fn", "kernel", "key_fn", "max_size", "open", "owner", "rt", "timeout")
 
     def __init__(self, rt: FlowRuntime, fn: Function, batch: Batch) -> None:
         self.rt = rt
@@ -140,7 +140,8 @@ class Batcher:
         events.append(event)
         if len(events) >= self.max_size:
             del self.open[key]
-            self.kernel.cancel(batch.timer)  # type: ignore[arg-type]
+            if batch.timer is not None:
+                self.kernel.cancel(batch.timer)
             self._flush(key, events, "full")
 
     def _timeout(self, key: Hashable, batch: _Open) -> None:
@@ -188,7 +189,8 @@ class Debouncer:
             if (event.ts or 0) < (pending.event.ts or 0):
                 return  # Inngest ignores an event older than the one it holds
             pending.event = event
-            self.kernel.cancel(pending.timer)  # type: ignore[arg-type]
+            if pending.timer is not None:
+                self.kernel.cancel(pending.timer)
         due = now + self.period
         if pending.cap is not None and due > pending.cap:
             due = pending.cap
@@ -296,7 +298,7 @@ class FlowRuntime:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.kernel = engine.kernel
+        self.kernel: Kernel = engine.kernel
         self.record = engine.record
         self.functions: dict[str, FunctionFlow] = {}
         self.controls: dict[Run, RunControl] = {}
@@ -312,7 +314,7 @@ class FlowRuntime:
 
     # -- admission ----------------------------------------------------------------------
     def publish(self, fn: Function, event: Event) -> None:
-        state = self.of(fn)
+        state = self.functions.get(fn.id) or self.of(fn)
         if state.batcher is not None:
             state.batcher.add(event)
         elif state.debouncer is not None:
@@ -398,8 +400,9 @@ class FlowRuntime:
         self.record(now, "run.start", {"function": run.function.id, "run": run.id, "n": ctl.n,
                                        "event": run.event.name})  # fmt: skip
 
-    def leave(self, ctl: RunControl, x: Execution, op: tuple[Any, ...]) -> bool:
+    def leave(self, ctl: RunControl | None, x: Execution, op: tuple[Any, ...]) -> bool:
         """After a request ran: give its slot back at ``x.now``; False to discard its outcome."""
+        assert ctl is not None  # `enter` gave it
         if ctl.pool is not None:
             self.kernel.schedule(x.now, self._release, ctl.pool, owner=ctl.run.function.id, priority=URGENT)
         run = ctl.run

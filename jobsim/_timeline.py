@@ -50,6 +50,11 @@ def describe(record: Record, names: dict[str, str], tz: dt.tzinfo) -> str | None
     return handler(record.data, names, tz)
 
 
+def _clip(text: str, limit: int = 160) -> str:
+    first = text.splitlines()[0] if text else text
+    return first if len(first) <= limit else first[: limit - 1] + "…"
+
+
 def _run(d: dict[str, Any], names: dict[str, str]) -> str:
     return names.get(d.get("run", ""), d.get("function", "?"))
 
@@ -78,7 +83,7 @@ def _attempt(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str | N
     if "error" not in d:
         return None  # successes show up as the step or run that completed
     where = _step(d) or " function body"
-    return f"attempt   {_run(d, names)}{where} attempt {d['attempt']} failed: {d['error']}"
+    return f"attempt   {_run(d, names)}{where} attempt {d['attempt']} failed: {_clip(d['error'])}"
 
 
 def _retry(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
@@ -106,7 +111,7 @@ def _invoke(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 
 
 def _end(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
-    tail = f": {d['error']}" if d.get("error") else ""
+    tail = f": {_clip(d['error'])}" if d.get("error") else ""
     return f"run       {_run(d, names)} {d['status']}{tail}"
 
 
@@ -116,7 +121,7 @@ def _email(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 
 
 def _http(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
-    outcome = d.get("status") if d.get("status") is not None else d.get("error")
+    outcome = d.get("status") if d.get("status") is not None else _clip(str(d.get("error")))
     return f"http      {d.get('method')} {d.get('url')} -> {outcome}"
 
 

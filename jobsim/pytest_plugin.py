@@ -1,10 +1,10 @@
 """jobsim's pytest plugin: the ``jobsim`` fixture, the ``jobsim`` marker, ``--jobsim-*`` options.
 
 Registered by the ``pytest11`` entry point, so every pytest run in an environment
-with jobsim installed loads this module: it imports only pytest and the standard
-library at the top, and jobsim itself when a test first asks for a simulation (or
-an ini option needs validating). It holds hooks and fixtures only; the work is
-done by :class:`jobsim.Simulation`.
+with jobsim installed loads this module. It holds hooks and fixtures only; the work
+is done by :class:`jobsim.Simulation`. jobsim's own modules are imported inside the
+hooks and fixtures that need them (as Hypothesis's plugin does), so loading the
+plugin costs no more than what ``jobsim/__init__.py`` itself imports.
 
 A test that used the ``jobsim`` fixture and failed gets a report section named
 ``jobsim``: the seed, one command line that reproduces the run, and the timeline
@@ -134,12 +134,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
 # -- fixtures ---------------------------------------------------------------------------------
 @pytest.fixture
 def jobsim_app() -> Any:
-    """What the ``jobsim`` fixture simulates. Override it in your ``conftest.py``::
+    """What the ``jobsim`` fixture simulates: override it in your ``conftest.py``.
 
-    @pytest.fixture
-    def jobsim_app():
-        from myproject.jobs import app
-        return app          # a jobsim.App, or a list of targets
+    Return a ``jobsim.App``, or a list of targets::
+
+        @pytest.fixture
+        def jobsim_app():
+            from myproject.jobs import app
+            return app
     """
     pytest.fail(_NO_APP, pytrace=False)
 
@@ -163,9 +165,8 @@ def jobsim(request: pytest.FixtureRequest, jobsim_app: Any) -> Iterator[Simulati
     if not isinstance(allow_unmatched_http, bool):
         pytest.fail(f"jobsim: @pytest.mark.jobsim(allow_unmatched_http={allow_unmatched_http!r}): "
                     "expected True or False", pytrace=False)  # fmt: skip
-    sim = _build(jobsim_app, options, request.config.stash[_SETTINGS])
+    sim = _start(jobsim_app, options, request.config.stash[_SETTINGS])
     run = request.node.stash[_RUN] = _Run(sim=sim, allow_unmatched_http=allow_unmatched_http)
-    sim.start()
     try:
         yield sim
         if not run.failed and not allow_unmatched_http:
@@ -215,17 +216,19 @@ def _marker_options(node: pytest.Item) -> dict[str, Any]:
     return options
 
 
-def _build(targets: Any, options: dict[str, Any], settings: _Settings) -> Simulation:
+def _start(targets: Any, options: dict[str, Any], settings: _Settings) -> Simulation:
+    """``Simulation(targets, **ini defaults | marker options | --jobsim-seed).start()``."""
     from jobsim import JobsimError, Simulation
 
     kwargs = {**settings.defaults, **options}
     if settings.seed is not None:
         kwargs["seed"] = settings.seed
     try:
-        return Simulation(targets, **kwargs)
+        return Simulation(targets, **kwargs).start()
     except JobsimError as error:
-        given = "".join(f", {key}={value!r}" for key, value in kwargs.items())
-        pytest.fail(f"jobsim: Simulation(jobsim_app{given}) failed: {error}", pytrace=False)
+        problem = str(error)  # failing outside the except clause: no chained traceback
+    given = "".join(f", {key}={value!r}" for key, value in kwargs.items())
+    pytest.fail(f"jobsim: Simulation(jobsim_app{given}) failed: {problem}", pytrace=False)
 
 
 def _check_unmatched_http(sim: Simulation) -> None:

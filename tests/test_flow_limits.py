@@ -112,7 +112,7 @@ def test_a_throttle_never_exceeds_its_rate_over_any_window(gaps, limit, period_s
     assert [r.output for r in runs] == list(range(len(plan)))
     begun = [r.start_ns for r in runs]
     assert begun == sorted(begun)  # FIFO
-    assert all(r.start_ns >= T0 + ms * MS for r, (ms, _) in zip(runs, plan))
+    assert all(r.start_ns >= T0 + ms * MS for r, (ms, _) in zip(runs, plan, strict=True))
     assert within_gcra(begun, limit, period_s * SECOND, limit + burst)
 
 

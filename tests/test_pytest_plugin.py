@@ -45,13 +45,15 @@ needs_http_sink = pytest.mark.skipif(not HAS_HTTP_SINK, reason="the HTTP sink (j
 
 
 @pytest.fixture(autouse=True)
-def _quiet_pytest_asyncio(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Inner runs have no ini file: pin pytest-asyncio's loop scope so it does not warn.
-
-    (After ``pytester``, which clears ``PYTEST_ADDOPTS``.)
+def _quiet_inner_runs(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inner runs have no ini file: pin pytest-asyncio's loop scope so it does not warn, and
+    leave pytest-benchmark out (it warns inside an xdist worker). After ``pytester``, which
+    clears ``PYTEST_ADDOPTS``.
     """
+    options = ["-p", "no:benchmark"]
     if importlib.util.find_spec("pytest_asyncio") is not None:
-        monkeypatch.setenv("PYTEST_ADDOPTS", "-o asyncio_default_fixture_loop_scope=function")
+        options += ["-o", "asyncio_default_fixture_loop_scope=function"]
+    monkeypatch.setenv("PYTEST_ADDOPTS", " ".join(options))
 
 
 def section(result: pytest.RunResult, test: str) -> list[str]:
@@ -171,6 +173,31 @@ def test_bad_simulation_options_fail_the_test_clearly(pytester: pytest.Pytester)
             "allow_unmatched_http=False)",
         ]
     )
+    result.stdout.no_fnmatch_line("*During handling*")
+
+
+def test_app_already_running_elsewhere_fails_the_test_clearly(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(APP)
+    pytester.makepyfile(
+        """
+        import jobsim
+        from conftest import app
+
+        def test_x(request):
+            with jobsim.Simulation(app):
+                request.getfixturevalue("jobsim")
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_x _*",
+            "jobsim: Simulation(jobsim_app) failed: app 't' is already running in another simulation; "
+            "close that one first",
+        ],
+        consecutive=True,
+    )
 
 
 def test_marker_is_registered_with_its_signature(pytester: pytest.Pytester) -> None:
@@ -179,7 +206,7 @@ def test_marker_is_registered_with_its_signature(pytester: pytest.Pytester) -> N
         [
             "@pytest.mark.jobsim(*, start=None, tz=None, seed=None, profile=None, "
             "allow_unmatched_http=False): options of the simulation*"
-        ]  # fmt: skip
+        ]
     )
     pytester.makeconftest(APP)
     pytester.makepyfile("import pytest\n@pytest.mark.jobsim(seed=1)\ndef test_x(jobsim): pass\n")

@@ -268,5 +268,5 @@ def _cancels(value: Any) -> tuple[Cancel, ...]:
 
 
 __all__ = [
-    "SECOND", "Batch", "Cancel", "Concurrency", "Debounce", "FlowControl", "RateLimit", "Throttle", "Timeouts",
+    "Batch", "Cancel", "Concurrency", "Debounce", "FlowControl", "RateLimit", "Throttle", "Timeouts",
 ]  # fmt: skip

@@ -15,12 +15,6 @@ class Record(NamedTuple):
     data: dict[str, Any]
 
 
-KINDS = (
-    "event", "event.dropped", "cron", "run.start", "attempt", "retry", "sleep",
-    "wait", "wait.end", "invoke", "run.end", "email", "http", "fault",
-    "run.queued", "run.skipped", "batch", "cancel",  # flow control (_flowrt.py)
-)  # fmt: skip
-
 
 class Trace:
     """Ordered records; ``sim.trace``."""

@@ -3,7 +3,6 @@
 from ._app import App, Function
 from ._email import Email
 from ._events import Event
-from ._http import HttpCall, UnmatchedRequest, delayed, timeout
 from ._flow import Batch, Cancel, Concurrency, Debounce, RateLimit, Throttle, Timeouts
 from ._profiles import Profile
 from ._records import Attempt, Run, StepRecord
@@ -20,6 +19,21 @@ from .errors import (
 )
 
 __version__ = "0.1.0"
+
+# The HTTP sink's names load httpx and respx; they are imported on first use so
+# that ``import jobsim`` (and so every pytest start) stays cheap.
+_LAZY = {"HttpCall": "_http", "UnmatchedRequest": "_http", "delayed": "_http", "timeout": "_http"}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jobsim' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"jobsim.{module}"), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "App",

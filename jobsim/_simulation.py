@@ -12,13 +12,15 @@ from ._aio import VirtualLoop
 from ._app import App, Function
 from ._events import Bus, Event
 from ._kernel import DEFAULT_MAX_CHAIN, DEFAULT_MAX_ITEMS, Kernel
-from ._profiles import Profile, Profiles, builtin_profiles
+from . import _plugins
+from ._profiles import Profile, Profiles
 from ._records import Run
 from ._retries import Retries
 from ._time import Duration, Instant, duration_ns, format_duration, instant_ns, iso, to_datetime, zone
 from ._trace import Trace
 from ._wallclock import WallClock
-from .errors import BudgetExceeded, InvalidArgument, JobsimError
+from .errors import BudgetExceeded, InvalidArgument, JobsimError, PluginError
+from .hooks import Adapted
 
 DEFAULT_START = "2025-01-01T00:00:00Z"
 
@@ -36,7 +38,7 @@ class Simulation:
         *targets: Any,
         start: Instant = DEFAULT_START,
         seed: int = 0,
-        profile: str | Profile = "inngest",
+        profile: str | Profile | None = None,
         tz: str | dt.tzinfo | None = "UTC",
         max_chain: int = DEFAULT_MAX_CHAIN,
     ) -> None:
@@ -45,18 +47,23 @@ class Simulation:
         self.tz = zone(tz)
         self.seed = seed
         self.rng = random.Random(seed)
+        self._plugins = _plugins.manager()
         self.profiles = Profiles()
-        for builtin in builtin_profiles():
-            self.profiles.register(builtin)
-        self.profile = self.profiles.get(profile)
+        for contributed in self._plugins.hook.jobsim_profiles():
+            for item in contributed:
+                self.profiles.register(item)
         self.start_ns = instant_ns(start, "start", tz=self.tz)
         self.kernel = Kernel(self.start_ns)
         self.trace = Trace()
         self.max_chain = max_chain
         self.functions: dict[str, Function] = {}
         self.apps: list[App] = []
+        self.adapted: list[Adapted] = []
         for target in _flatten(targets):
             self._adopt(target)
+        if profile is None:
+            profile = next((a.profile for a in self.adapted if a.profile), "inngest")
+        self.profile = self.profiles.get(profile)
         if not self.functions:
             raise InvalidArgument("Simulation() got no functions: pass a jobsim.App with at least one @app.function")
         from ._engine import Engine
@@ -69,6 +76,13 @@ class Simulation:
         self._state = "new"
         self._install_sinks()
 
+    def record_kinds(self) -> dict[str, Any]:
+        """Trace record kinds and their timeline renderers, from every plugin."""
+        kinds: dict[str, Any] = {}
+        for contributed in reversed(self._plugins.hook.jobsim_record_kinds()):
+            kinds.update(contributed)
+        return kinds
+
     def _install_sinks(self) -> None:
         from ._http import HttpSink
         from ._mail import MailSink
@@ -79,14 +93,30 @@ class Simulation:
     def _adopt(self, target: Any) -> None:
         if isinstance(target, App):
             self.apps.append(target)
-            for fn in target.functions.values():
-                if fn.id in self.functions:
-                    raise InvalidArgument(f"function id {fn.id!r} is declared by two apps; ids must be unique")
-                self.functions[fn.id] = fn
+            self._add_functions(target.functions.values())
             return
-        raise InvalidArgument.build(
-            "targets", target, "a jobsim.App (backend plugins adapt other targets once installed)"
-        )
+        adapted = self._plugins.hook.jobsim_adapt(sim=self, target=target)
+        if adapted is None:
+            installed = _plugins.plugin_names()
+            have = f"installed plugins: {', '.join(installed)}" if installed else "no backend plugin is installed"
+            raise InvalidArgument.build(
+                "targets", target,
+                f"a jobsim.App or a target a backend plugin adapts ({have}; "
+                "e.g. pip install 'jobsim[celery]' for a Celery app, 'jobsim[inngest]' for inngest-py functions)",
+            )  # fmt: skip
+        if not isinstance(adapted, Adapted):
+            raise PluginError(f"a jobsim plugin answered jobsim_adapt with {adapted!r}; it must return jobsim.hooks.Adapted")
+        self.adapted.append(adapted)
+        for fn in adapted.functions:
+            if fn.app not in self.apps:
+                self.apps.append(fn.app)
+        self._add_functions(adapted.functions)
+
+    def _add_functions(self, functions: Iterable[Function]) -> None:
+        for fn in functions:
+            if fn.id in self.functions:
+                raise InvalidArgument(f"function id {fn.id!r} is declared twice (two apps or targets); ids must be unique")
+            self.functions[fn.id] = fn
 
     # -- lifecycle ---------------------------------------------------------------
     def start(self) -> Simulation:
@@ -99,9 +129,15 @@ class Simulation:
             app._simulation = self
         for fn in self.functions.values():
             self.engine.add_function(fn)
-        self.mail.install()
-        self.http.install()
         self._state = "running"
+        try:
+            self._plugins.hook.jobsim_install(sim=self)
+            for adapted in self.adapted:
+                if adapted.install is not None:
+                    adapted.install(self)
+        except BaseException:
+            self.close()
+            raise
         return self
 
     def close(self) -> None:
@@ -110,8 +146,11 @@ class Simulation:
         for app in self.apps:
             if app._simulation is self:
                 app._simulation = None
-        self.http.uninstall()
-        self.mail.uninstall()
+        for adapted in reversed(self.adapted):
+            if adapted.uninstall is not None:
+                adapted.uninstall(self)
+        for impl in self._plugins.hook.jobsim_uninstall.get_hookimpls():  # reverse of install order
+            impl.function(sim=self)
         if self._loop is not None:
             self._loop.close()
         self._state = "closed"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -24,8 +24,9 @@ def render(sim: Simulation, tz: dt.tzinfo) -> str:
     zone_name = getattr(tz, "key", None) or str(tz)
     head = f"jobsim timeline · {zone_name} · seed {sim.seed} · profile {sim.profile.name}"
     lines = [head, "-" * len(head)]
+    kinds = sim.record_kinds()
     for record in sim.trace:
-        text = describe(record, names, tz)
+        text = describe(record, names, tz, kinds)
         if text is not None:
             lines.append(f"{_stamp(record.at, tz)}  {text}")
     if len(lines) == 2:
@@ -43,8 +44,9 @@ def _short(value: Any) -> str:
     return text if len(text) <= _MAX_DATA else text[: _MAX_DATA - 1] + "…"
 
 
-def describe(record: Record, names: dict[str, str], tz: dt.tzinfo) -> str | None:
-    handler = _KINDS.get(record.kind)
+def describe(record: Record, names: dict[str, str], tz: dt.tzinfo, kinds: Mapping[str, Any] | None = None) -> str | None:
+    kinds = BUILTIN_KINDS if kinds is None else kinds
+    handler = kinds.get(record.kind)
     if handler is None:
         return f"{record.kind:<9} {_short(record.data)}"
     return handler(record.data, names, tz)
@@ -154,7 +156,7 @@ def _cancel(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     return f"cancel    {_run(d, names)} {why}"
 
 
-_KINDS: dict[str, Callable[[dict[str, Any], dict[str, str], dt.tzinfo], str | None]] = {
+BUILTIN_KINDS: dict[str, Callable[[dict[str, Any], dict[str, str], dt.tzinfo], str | None]] = {
     "event": _event, "event.dropped": _dropped, "cron": _cron, "run.start": _start,
     "attempt": _attempt, "retry": _retry, "sleep": _sleep, "wait": _wait, "wait.end": _wait_end,
     "invoke": _invoke, "run.end": _end, "email": _email, "http": _http, "fault": _fault,

@@ -19,6 +19,7 @@ __all__ = [
     "InvalidArgument",
     "JobsimError",
     "NonRetriableError",
+    "PluginError",
     "RetryAfterError",
     "StepError",
 ]
@@ -38,6 +39,10 @@ class InvalidArgument(JobsimError, ValueError):
 
 class BudgetExceeded(JobsimError):
     """The simulation kept producing work past its budget; the message lists what was pending."""
+
+
+class PluginError(JobsimError):
+    """A jobsim plugin failed to load or broke the hook contract; the message names it."""
 
 
 class InjectedFault(JobsimError):

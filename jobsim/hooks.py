@@ -1,0 +1,92 @@
+"""The plugin contract: pluggy hook specifications for project ``jobsim``.
+
+A plugin is a module (or object) with functions marked ``@jobsim.hooks.hookimpl``,
+published under the ``jobsim`` entry-point group::
+
+    [project.entry-points.jobsim]
+    celery = "jobsim_celery.plugin"
+
+jobsim loads entry points the first time a ``Simulation`` is built (``import
+jobsim`` imports no plugin and no backend). A plugin that fails to import raises
+``jobsim.errors.PluginError`` naming the entry point, its module and the reason.
+
+jobsim's own parts use the same hooks: the built-in profiles are registered by
+``jobsim_profiles``, the mail and HTTP sinks install through ``jobsim_install``
+and ``jobsim_uninstall``, and the timeline learns how to draw each trace record
+kind through ``jobsim_record_kinds``. Hook names are prefixed ``jobsim_`` so a
+misspelt implementation fails at registration (pluggy validates names against
+these specs).
+
+Order: pluggy calls implementations last-registered first. Entry-point plugins
+register after the built-ins, so their ``jobsim_install`` runs first; jobsim calls
+``jobsim_uninstall`` in the reverse order of ``jobsim_install``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from ._app import Function
+    from ._profiles import Profile
+    from ._simulation import Simulation
+
+__all__ = ["Adapted", "RecordRenderer", "hookimpl", "hookspec"]
+
+hookspec = pluggy.HookspecMarker("jobsim")
+hookimpl = pluggy.HookimplMarker("jobsim")
+
+RecordRenderer = Callable[[dict[str, Any], dict[str, str], Any], "str | None"]
+"""``(data, run_names, tz) -> text``: one timeline line for a record, or None to hide it."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Adapted:
+    """What a plugin returns when it claims a target passed to ``Simulation(...)``.
+
+    ``functions`` are ``jobsim.Function`` objects (build them with a ``jobsim.App``)
+    whose handlers call the backend's code. ``install(sim)`` and ``uninstall(sim)``
+    run when the simulation starts and closes, for interception that belongs to
+    this one target (routing the backend client's ``send`` to ``sim``'s bus, say).
+    ``backend`` names the system for messages (``"celery"``, ``"inngest-py"``).
+    ``profile`` is the profile this target runs under unless the user passes one.
+    """
+
+    backend: str
+    functions: Sequence[Function]
+    install: Callable[[Simulation], None] | None = None
+    uninstall: Callable[[Simulation], None] | None = None
+    profile: str | None = None
+
+
+class JobsimSpec:
+    """Hook specifications; plugins implement any subset."""
+
+    @hookspec
+    def jobsim_profiles(self) -> Sequence[Profile]:  # type: ignore[empty-body]
+        """Return profiles to register (by ``Profile.name``; a later plugin's name wins)."""
+
+    @hookspec(firstresult=True)
+    def jobsim_adapt(self, sim: Simulation, target: Any) -> Adapted | None:  # type: ignore[empty-body]
+        """Claim ``target`` (a Celery app, a list of inngest-py functions, ...).
+
+        Return an ``Adapted`` for targets this plugin understands and ``None`` for
+        anything else; the first non-None answer wins. Raise ``InvalidArgument``
+        for a target that is yours but malformed, naming what to fix.
+        """
+
+    @hookspec
+    def jobsim_install(self, sim: Simulation) -> None:
+        """The simulation is starting: install interception (patch clients, routers)."""
+
+    @hookspec
+    def jobsim_uninstall(self, sim: Simulation) -> None:
+        """The simulation is closing: remove what ``jobsim_install`` installed. Never raise."""
+
+    @hookspec
+    def jobsim_record_kinds(self) -> Mapping[str, RecordRenderer]:  # type: ignore[empty-body]
+        """Trace record kinds this plugin adds (``sim.record(kind, **data)``), with timeline renderers."""

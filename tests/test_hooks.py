@@ -1,0 +1,153 @@
+"""The pluggy contract: targets adapted by plugins, install order, profiles, record kinds, load errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import sys
+from pathlib import Path
+
+import pytest
+
+import jobsim
+from jobsim import _plugins
+from jobsim._profiles import INNGEST
+from jobsim.errors import PluginError
+from jobsim.hooks import Adapted, hookimpl
+
+
+class Legacy:
+    """A pretend backend: a queue object with tasks that are plain callables."""
+
+    def __init__(self, **tasks):
+        self.tasks = tasks
+        self.log: list[str] = []
+
+
+class LegacyPlugin:
+    def __init__(self):
+        self.calls: list[str] = []
+
+    @hookimpl
+    def jobsim_adapt(self, sim, target):
+        if not isinstance(target, Legacy):
+            return None
+        app = jobsim.App("legacy")
+        for name, task in target.tasks.items():
+            app.function(name, on=f"legacy/{name}")(lambda ctx, task=task: task(**ctx.event.data))
+        return Adapted(
+            backend="legacy", functions=list(app.functions.values()),
+            install=lambda sim: target.log.append("install"), uninstall=lambda sim: target.log.append("uninstall"),
+            profile="slow-inngest",
+        )  # fmt: skip
+
+    @hookimpl
+    def jobsim_profiles(self):
+        return [dataclasses.replace(INNGEST, name="slow-inngest", description="test")]
+
+    @hookimpl
+    def jobsim_install(self, sim):
+        self.calls.append("install")
+
+    @hookimpl
+    def jobsim_uninstall(self, sim):
+        self.calls.append("uninstall")
+
+    @hookimpl
+    def jobsim_record_kinds(self):
+        return {"legacy.note": lambda data, names, tz: f"legacy    {data['text']}"}
+
+
+@pytest.fixture
+def plugin():
+    p = LegacyPlugin()
+    _plugins.register(p, name="legacy-test")
+    yield p
+    _plugins.unregister(p)
+
+
+def test_a_plugin_adapts_its_target_and_its_functions_run(plugin):
+    legacy = Legacy(greet=lambda who: f"hello {who}")
+    with jobsim.Simulation(legacy) as sim:
+        assert sim.profile.name == "slow-inngest", "the adapted target's profile is the default"
+        sim.send("legacy/greet", {"who": "ada"})
+        sim.run_until_idle()
+        sim.record("legacy.note", text="custom record")
+        assert [r.output for r in sim.runs("greet")] == ["hello ada"]
+        assert "legacy    custom record" in sim.timeline()
+    assert legacy.log == ["install", "uninstall"]
+    assert plugin.calls == ["install", "uninstall"]
+
+
+def test_an_explicit_profile_beats_the_targets(plugin):
+    with jobsim.Simulation(Legacy(t=lambda: 1), profile="inngest") as sim:
+        assert sim.profile.name == "inngest"
+
+
+def test_an_unclaimed_target_names_the_installed_plugins(plugin):
+    with pytest.raises(jobsim.InvalidArgument, match=r"targets=.*installed plugins: legacy-test"):
+        jobsim.Simulation(object())
+
+
+def test_a_plugin_returning_the_wrong_type_is_named(plugin):
+    class Bad:
+        @hookimpl
+        def jobsim_adapt(self, sim, target):
+            return ["not", "adapted"] if target == "bad" else None
+
+    bad = Bad()
+    _plugins.register(bad, name="bad")
+    try:
+        with pytest.raises(PluginError, match="must return jobsim.hooks.Adapted"):
+            jobsim.Simulation("bad")
+    finally:
+        _plugins.unregister(bad)
+
+
+def test_a_failing_install_closes_what_was_installed(plugin):
+    def boom(sim):
+        raise RuntimeError("cannot patch")
+
+    app = jobsim.App("a")
+    app.function("f", on="x")(lambda ctx: None)
+    sim = jobsim.Simulation(app)
+    sim.adapted.append(Adapted(backend="broken", functions=[], install=boom))
+    with pytest.raises(RuntimeError, match="cannot patch"):
+        sim.start()
+    assert not sim.mail.installed and "uninstall" in plugin.calls
+
+
+def test_builtins_register_through_the_hooks():
+    pm = _plugins.manager()
+    assert pm.get_plugin("jobsim.builtins") is not None
+    names = {p.name for group in pm.hook.jobsim_profiles() for p in group}
+    assert "inngest" in names
+
+
+def test_a_plugin_that_fails_to_import_is_named(tmp_path: Path, monkeypatch):
+    dist = tmp_path / "jobsim_broken-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: jobsim-broken\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[jobsim]\nbroken = jobsim_broken_missing.plugin\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    monkeypatch.setattr(_plugins, "_manager", None)
+    with pytest.raises(PluginError) as info:
+        _plugins.manager()
+    message = str(info.value)
+    assert "'broken'" in message and "jobsim_broken_missing.plugin" in message
+    assert "ModuleNotFoundError" in message and "jobsim-broken" in message
+    monkeypatch.setattr(_plugins, "_manager", None)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(tmp_path)])
+
+
+def test_import_jobsim_imports_no_backend_and_no_http_stack():
+    import subprocess
+
+    code = (
+        "import sys, jobsim; "
+        "print(sorted(m for m in ('httpx', 'respx', 'celery', 'inngest', 'hypothesis') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    assert jobsim.delayed is not None  # the lazy names still resolve

@@ -334,6 +334,8 @@ class Engine:
         data: dict[str, Any] = {"function": fn.id, "run": run.id, "status": status}
         if error is not None:
             data["error"] = f"{type(error).__name__}: {error}"
+        elif run._payload is not None:
+            data["output"] = run._payload  # JSON bytes; decoded only if the trace is saved
         self.record(at, "run.end", data)
         if fn.flow is not None:
             self.flowrt.finished(run)
@@ -353,7 +355,7 @@ class Engine:
             "error": {"name": type(error).__name__, "message": str(error)},
             "event": run.event.to_dict(),
         }
-        self.sim._emit(Event(FAILED_EVENT, data))
+        self.sim._emit(Event(FAILED_EVENT, data), _origin="system")
         if fn.on_failure is not None:
             self.start_run(self.sim._failure_handler(fn), [Event(FAILED_EVENT, data, ts=self.now() // MS)])
 

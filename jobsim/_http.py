@@ -377,13 +377,15 @@ class HttpSink:
                 error: BaseException | None) -> None:
         """One ``HttpCall`` and one ``"http"`` trace record; exactly one of response/error."""
         now = self._host.now_ns()
-        self.calls.append(HttpCall(request=request, response=response, error=error,
-                                   at=to_datetime(started),
-                                   elapsed=dt.timedelta(microseconds=(now - started) // 1000)))
+        call = HttpCall(request=request, response=response, error=error, at=to_datetime(started),
+                        elapsed=dt.timedelta(microseconds=(now - started) // 1000))
+        self.calls.append(call)
         fields: dict[str, Any] = {"method": request.method, "url": str(request.url)}
         if response is not None:
             fields["status"] = response.status_code
         else:
             fields["error"] = f"{type(error).__name__}: {error}"
-        self._host.record("http", **fields)
+        # The call itself rides along: headers and bodies become the saved record's
+        # request/response summaries only if the trace is written (jobsim._codec).
+        self._host.record("http", **fields, call=call)
 

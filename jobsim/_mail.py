@@ -108,7 +108,8 @@ class MailSink:
     def _accept(self, email: Email) -> None:
         self.outbox.append(email)
         self._host.record("email", provider=email.provider, to=list(email.to),
-                          subject=email.subject, message_id=email.message_id)
+                          subject=email.subject, message_id=email.message_id,
+                          email=email)  # the rest of it is summarised if the trace is saved
 
     # -- reading and asserting -------------------------------------------------------
 

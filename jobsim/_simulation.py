@@ -6,7 +6,7 @@ import dataclasses
 import datetime as dt
 import random
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._aio import VirtualLoop
 from ._app import App, Function
@@ -17,10 +17,13 @@ from ._profiles import Profile, Profiles
 from ._records import Run
 from ._retries import Retries
 from ._time import Duration, Instant, duration_ns, format_duration, instant_ns, iso, to_datetime, zone
-from ._trace import Trace
+from ._trace import RESERVED_FIELDS, RESERVED_KINDS, Trace, describe_error, event_fields
 from ._wallclock import WallClock
 from .errors import BudgetExceeded, InvalidArgument, JobsimError, PluginError
 from .hooks import Adapted
+
+if TYPE_CHECKING:
+    from ._replay import ReplayResult
 
 DEFAULT_START = "2025-01-01T00:00:00Z"
 
@@ -54,7 +57,7 @@ class Simulation:
                 self.profiles.register(item)
         self.start_ns = instant_ns(start, "start", tz=self.tz)
         self.kernel = Kernel(self.start_ns)
-        self.trace = Trace()
+        self.trace = Trace(self)
         self.max_chain = max_chain
         self.functions: dict[str, Function] = {}
         self.apps: list[App] = []
@@ -180,7 +183,18 @@ class Simulation:
         self.wallclock.move(x.now)
 
     def record(self, kind: str, **fields: Any) -> None:
-        """Add a record; made while job code runs, it names that function and run."""
+        """Add a record; made while job code runs, it names that function and run.
+
+        ``kind`` is a dotted name (declare new kinds with the ``jobsim_record_kinds``
+        hook so timelines can draw them); ``k``, ``seq`` and ``at`` are not field
+        names, because every trace line carries them itself.
+        """
+        if not isinstance(kind, str) or not kind or kind in RESERVED_KINDS:
+            raise InvalidArgument.build("kind", kind, "a non-empty record kind such as 'celery.task' "
+                                        f"(not {' or '.join(map(repr, RESERVED_KINDS))})")
+        if RESERVED_FIELDS.intersection(fields):
+            raise InvalidArgument(f"sim.record({kind!r}) got field(s) {sorted(RESERVED_FIELDS.intersection(fields))}: "
+                                  "'k', 'seq' and 'at' are taken by every trace line; rename them")
         x = self.engine.x
         if x is not None:
             fields.setdefault("function", x.run_.function.id)
@@ -231,6 +245,7 @@ class Simulation:
             raise InvalidArgument(
                 f"time can't go backwards: {what}() to {iso(until)} but the simulation is at {iso(self.kernel.now)}"
             )
+        self.trace.add(self.kernel.now, "advance", {"until": until, "idle": stop_when_idle})  # replayed as is
         self.wallclock.activate()
         try:
             self.kernel.run(until, stop_when_idle=stop_when_idle, max_items=max_items,
@@ -248,7 +263,7 @@ class Simulation:
         self._require_running("send")
         return self._emit(event, data, **fields)
 
-    def _emit(self, event: Any, data: Any = None, **fields: Any) -> list[str]:
+    def _emit(self, event: Any, data: Any = None, *, _origin: str = "input", **fields: Any) -> list[str]:
         if isinstance(event, (list, tuple)):
             if data is not None or fields:
                 raise InvalidArgument("pass a list of events, or one event name with data, not both")
@@ -256,13 +271,14 @@ class Simulation:
         else:
             events = [Event.coerce(event, data, **fields)]
         now, ids = self.now_ns(), []
+        x = self.engine.x  # job code sent it (else a test or the traffic did: an input of the trace)
         for item in events:
             accepted = self.bus.accept(item, now)
             if accepted is None:
-                self.trace.add(now, "event.dropped", {"name": item.name, "id": item.id})
+                self.trace.add(now, "event.dropped", event_fields(item, _origin, x, now))
                 ids.append(item.id)  # type: ignore[arg-type]
             else:
-                self.trace.add(now, "event", {"name": accepted.name, "id": accepted.id, "data": accepted.data})
+                self.trace.add(now, "event", event_fields(accepted, _origin, x, now))
                 ids.append(accepted.id)  # type: ignore[arg-type]
                 self.engine.publish(accepted)
         return ids
@@ -312,6 +328,21 @@ class Simulation:
         ):
             raise InvalidArgument.build("error", error, "an exception instance or class")
         self.engine.add_fault(fn.id, step, times, error)
+        self.trace.add(self.now_ns(), "fault.armed", {"function": fn.id, "step": step, "times": times,
+                                                      "error": describe_error(error)})  # fmt: skip
+
+    @classmethod
+    def replay(cls, trace: Any, *targets: Any, **options: Any) -> ReplayResult:
+        """Replay a recorded trace's input events into ``targets`` (today's code) and compare.
+
+        ``trace`` is a ``jobsim.Trace`` or a path (a ``.jobsim.jsonl[.gz]`` trace, or a
+        JSON Lines file of Inngest events or CloudEvents). Options: ``compare``,
+        ``ignore``, ``tolerance``, ``setup``, ``deliver``, ``http``, ``faults``,
+        ``seed``, ``profile``, ``redact`` -- see :func:`jobsim.traces.replay`.
+        """
+        from ._replay import replay
+
+        return replay(trace, *targets, **options)
 
     def timeline(self, tz: str | dt.tzinfo | None = None) -> str:
         """A readable story of everything that happened, in ``tz`` (default: the simulation's)."""

@@ -156,9 +156,15 @@ def _cancel(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     return f"cancel    {_run(d, names)} {why}"
 
 
+def _hidden(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> None:
+    """Records a replay needs (how the test drove the clock, faults it armed) but a reader does not."""
+    return None
+
+
 BUILTIN_KINDS: dict[str, Callable[[dict[str, Any], dict[str, str], dt.tzinfo], str | None]] = {
     "event": _event, "event.dropped": _dropped, "cron": _cron, "run.start": _start,
     "attempt": _attempt, "retry": _retry, "sleep": _sleep, "wait": _wait, "wait.end": _wait_end,
     "invoke": _invoke, "run.end": _end, "email": _email, "http": _http, "fault": _fault,
     "run.queued": _queued, "run.skipped": _skipped, "batch": _batch, "cancel": _cancel,
+    "advance": _hidden, "fault.armed": _hidden,
 }  # fmt: skip

@@ -1,9 +1,27 @@
-"""The trace: every step of a simulation's story, in order, in virtual time."""
+"""The trace: every step of a simulation's story, in order, in virtual time.
+
+Recording is the hot path, so the engine appends plain ``(at_ns, kind, data)``
+tuples through one closure and nothing else happens at record time. Everything a
+file needs -- CloudEvents envelopes, HTTP and email summaries, redaction, JSON --
+is done by ``save`` (``jobsim._tracefile``), and only if the trace is saved.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from ._events import Event
+    from ._redact import Redaction
+    from ._simulation import Simulation
+    from ._steps import Execution
+
+RESERVED_FIELDS = frozenset({"k", "seq", "at"})
+"""Every trace line carries these itself; records may not use them as field names."""
+RESERVED_KINDS = ("header", "end")
+"""The first and last lines of a trace file."""
 
 
 class Record(NamedTuple):
@@ -15,14 +33,25 @@ class Record(NamedTuple):
     data: dict[str, Any]
 
 
-
 class Trace:
-    """Ordered records; ``sim.trace``."""
+    """Ordered records; ``sim.trace``, or a trace read back with ``Trace.load(path)``.
 
-    __slots__ = ("_rows", "add")
+    A loaded trace also has ``header`` (the file's first line as a dict), ``path``,
+    ``warnings`` (what was tolerated while reading), ``truncated`` (the last line
+    was cut off) and ``complete`` (the file ends with its ``end`` line).
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("_owner", "_rows", "_seqs", "add", "complete", "header", "path", "truncated", "warnings")
+
+    def __init__(self, owner: Simulation | None = None) -> None:
         self._rows: list[tuple[int, str, dict[str, Any]]] = []
+        self._seqs: list[int] | None = None  # only for loaded traces whose seq numbers have gaps
+        self._owner = owner
+        self.header: dict[str, Any] | None = None
+        self.path: Path | None = None
+        self.warnings: list[str] = []
+        self.truncated = False
+        self.complete = True
 
         def add(at: int, kind: str, data: dict[str, Any], _append: Any = self._rows.append) -> None:
             _append((at, kind, data))
@@ -34,11 +63,82 @@ class Trace:
         return list(self)
 
     def __iter__(self) -> Iterator[Record]:
-        for seq, (at, kind, data) in enumerate(self._rows):
-            yield Record(seq, at, kind, data)
+        seqs = self._seqs
+        if seqs is None:
+            for seq, (at, kind, data) in enumerate(self._rows):
+                yield Record(seq, at, kind, data)
+        else:
+            for seq, (at, kind, data) in zip(seqs, self._rows):
+                yield Record(seq, at, kind, data)
 
     def __len__(self) -> int:
         return len(self._rows)
 
     def of(self, *kinds: str) -> list[Record]:
         return [r for r in self if r.kind in kinds]
+
+    # -- files ----------------------------------------------------------------------------
+    def save(self, path: str | Path, *, redact: Redaction | bool | None = None,
+             compress: bool | None = None) -> Path:
+        """Write the trace as JSON Lines (``.gz`` suffix or ``compress=True``: gzip).
+
+        ``redact``: a ``jobsim.Redaction`` policy; ``None`` or ``True`` means the
+        default one (secrets dropped, personal data pseudonymized with the key in
+        ``JOBSIM_REDACT_KEY``); ``False`` writes everything as recorded. The same
+        simulation with the same seed writes the same bytes.
+        """
+        from ._tracefile import save
+
+        return save(self, path, redact=redact, compress=compress)
+
+    @classmethod
+    def load(cls, path: str | Path, *, strict: bool = False) -> Trace:
+        """Read a trace file (gzip or not); see :func:`jobsim.traces.load`."""
+        from ._tracefile import load
+
+        return load(path, strict=strict)
+
+    def header_fields(self) -> dict[str, Any]:
+        """What the header line says about the simulation this trace comes from."""
+        from ._tracefile import header_of
+
+        return header_of(self)
+
+    def __repr__(self) -> str:
+        where = f" from {self.path}" if self.path else ""
+        return f"<Trace {len(self)} records{where}>"
+
+
+def event_fields(event: Event, origin: str, x: Execution | None, now: int) -> dict[str, Any]:
+    """An ``event``/``event.dropped`` record: Inngest's fields and where the event came from.
+
+    ``origin`` is ``"input"`` for events sent from outside job code (a test, the
+    traffic: what a replay feeds again), ``"job"`` for events job code emitted (then
+    ``function`` and ``run`` say which), ``"system"`` for jobsim's own
+    (``inngest/function.failed``).
+    """
+    data: dict[str, Any] = {"name": event.name, "id": event.id, "data": event.data,
+                            "ts": event.ts if event.ts is not None else now // 1_000_000}  # fmt: skip
+    if event.v is not None:
+        data["v"] = event.v
+    if event.user is not None:
+        data["user"] = event.user
+    if x is None:
+        data["origin"] = origin
+    else:
+        data["origin"] = "job"
+        data["function"] = x.run_.function.id
+        data["run"] = x.run_.id
+    return data
+
+
+def describe_error(error: Any) -> dict[str, Any] | None:
+    """An error given to ``sim.fail`` as data a replay can rebuild it from."""
+    if error is None:
+        return None
+    cls = error if isinstance(error, type) else type(error)
+    out: dict[str, Any] = {"type": cls.__name__, "module": cls.__module__}
+    if not isinstance(error, type):
+        out["message"] = str(error)
+    return out
+

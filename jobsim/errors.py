@@ -22,6 +22,8 @@ __all__ = [
     "PluginError",
     "RetryAfterError",
     "StepError",
+    "TraceError",
+    "TraceWarning",
 ]
 
 
@@ -78,3 +80,21 @@ class RetryAfterError(Exception):
     ) -> None:
         super().__init__(message or f"retry after {after!r}")
         self.after = after
+
+
+class TraceError(JobsimError):
+    """A trace file cannot be read or written: the message names the file and the line.
+
+    ``path`` is the file (``None`` for in-memory data) and ``line`` the 1-based line
+    number the problem is on (``None`` when it concerns the whole file).
+    """
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None) -> None:
+        where = f"{path}:{line}: " if path and line else f"{path}: " if path else f"line {line}: " if line else ""
+        super().__init__(where + message)
+        self.path = path
+        self.line = line
+
+
+class TraceWarning(UserWarning):
+    """Something in a trace file was tolerated (a cut-off last line, an unknown record kind)."""

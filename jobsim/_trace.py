@@ -36,18 +36,20 @@ class Record(NamedTuple):
 class Trace:
     """Ordered records; ``sim.trace``, or a trace read back with ``Trace.load(path)``.
 
-    A loaded trace also has ``header`` (the file's first line as a dict), ``path``,
+    A loaded trace also has ``header`` (the file's first line as a dict), ``end``
+    (its last line: ``at``, ``records``, ``counts``), ``path``,
     ``warnings`` (what was tolerated while reading), ``truncated`` (the last line
     was cut off) and ``complete`` (the file ends with its ``end`` line).
     """
 
-    __slots__ = ("_owner", "_rows", "_seqs", "add", "complete", "header", "path", "truncated", "warnings")
+    __slots__ = ("_owner", "_rows", "_seqs", "add", "complete", "end", "header", "path", "truncated", "warnings")
 
     def __init__(self, owner: Simulation | None = None) -> None:
         self._rows: list[tuple[int, str, dict[str, Any]]] = []
         self._seqs: list[int] | None = None  # only for loaded traces whose seq numbers have gaps
         self._owner = owner
         self.header: dict[str, Any] | None = None
+        self.end: dict[str, Any] | None = None
         self.path: Path | None = None
         self.warnings: list[str] = []
         self.truncated = False

@@ -1,0 +1,350 @@
+"""Records on disk: one JSON object per line, and back.
+
+Three shapes of a record's data, each a step further from the engine:
+
+- **live**: what the engine appended (``sim.trace``). Cheap to make, so it may hold
+  objects: an ``http`` record carries its ``HttpCall``, an ``email`` record its
+  ``Email``, a ``run.end`` record its output as JSON bytes.
+- **canonical**: JSON-safe data (``canonical(kind, data)``). The objects become
+  summaries: an HTTP request and response with headers and bodies, an email with
+  its addresses, subject and bodies. A trace read from a file holds canonical
+  data, and ``canonical`` leaves canonical data as it is.
+- **line**: what one line of the file holds (``encode``/``decode``, inverses of
+  each other on canonical data). ``{"k": kind, "seq": n, "at": ns, ...fields}``;
+  an event's fields are a CloudEvents 1.0 envelope under ``ce``.
+
+Events as CloudEvents 1.0 (JSON format, structured mode), from Inngest's payload
+(``reference/traces.md`` §1.4):
+
+====================  ==========================================================
+CloudEvents            Inngest / jobsim
+====================  ==========================================================
+``type``               ``name``
+``id``                 ``id`` (the bus fills a missing one)
+``source``             where it came from: ``/jobsim/input`` (sent from outside job
+                       code), ``/jobsim/functions/<function id>`` (emitted by a job),
+                       ``/jobsim/system`` (jobsim's own, ``inngest/function.failed``),
+                       or the ``source`` of an imported CloudEvent
+``time``               ``ts`` (ms since the epoch) as RFC 3339 UTC with milliseconds
+``datacontenttype``    ``application/json``
+``dataversion`` (ext)  ``v``
+``data``               ``data``
+(record, not CE)       ``user``: CloudEvents allows no object-valued attributes, so
+                       Inngest's ``user`` sits beside ``ce`` on the line
+====================  ==========================================================
+
+The record's own ``at`` is when the bus accepted the event (virtual ns); ``time``
+is the event's ``ts``, which a sender may set to something else.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
+
+BODY_LIMIT = 64 * 1024
+"""Bodies (HTTP, email) larger than this are stored as a digest and an excerpt."""
+_EXCERPT = 1024
+
+# Required fields per built-in kind: a file missing one is rejected at its line.
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "event": ("ce",), "event.dropped": ("ce",),
+    "cron": ("function", "cron"), "run.start": ("function", "run"),
+    "attempt": ("function", "run", "attempt"), "retry": ("function", "run", "attempt", "next_at"),
+    "sleep": ("function", "run", "until"), "wait": ("function", "run", "event", "until"),
+    "wait.end": ("function", "run"), "invoke": ("function", "run", "target", "child"),
+    "run.end": ("function", "run", "status"), "email": ("to", "subject"), "http": ("method", "url"),
+    "fault": ("function", "error"), "fault.armed": ("function", "times"),
+    "run.queued": ("function", "run", "reason"), "run.skipped": ("function", "run", "reason"),
+    "batch": ("function", "run", "size"), "cancel": ("function", "run", "reason"),
+    "advance": ("until",),
+}  # fmt: skip
+BUILTIN = frozenset(REQUIRED)
+
+_CE_CORE = ("specversion", "id", "source", "type", "time", "datacontenttype", "dataversion", "data")
+
+
+# -- live -> canonical -------------------------------------------------------------------------
+def canonical(kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    """JSON-safe data for one record (the input itself when it already is)."""
+    expand = _EXPAND.get(kind)
+    return data if expand is None else expand(data)
+
+
+def _run_end(data: dict[str, Any]) -> dict[str, Any]:
+    output = data.get("output")
+    if isinstance(output, bytes):
+        return {**data, "output": orjson.loads(output)}
+    return data
+
+
+def _http(data: dict[str, Any]) -> dict[str, Any]:
+    call = data.get("call")
+    if call is None:
+        return data
+    out: dict[str, Any] = {}
+    for key in ("function", "run"):
+        if key in data:
+            out[key] = data[key]
+    out["method"], out["url"] = data["method"], data["url"]
+    if "status" in data:
+        out["status"] = data["status"]
+    else:
+        out["error"] = data["error"]
+    elapsed = call.elapsed
+    out["elapsed"] = (elapsed.days * 86_400 + elapsed.seconds) * 1_000_000_000 + elapsed.microseconds * 1000
+    request = call.request
+    out["request"] = _message(request.headers, _content(request))
+    if call.response is not None:
+        response = call.response
+        out["response"] = {"status": response.status_code, **_message(response.headers, _content(response))}
+    return out
+
+
+def _content(message: Any) -> bytes | None:
+    try:
+        return bytes(message.content)
+    except Exception:  # a streamed body nobody read: there is nothing to keep
+        return None
+
+
+def _message(headers: Any, content: bytes | None) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for name, value in headers.multi_items():
+        name = name.lower()
+        if name in merged:
+            previous = merged[name]
+            merged[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            merged[name] = value
+    out: dict[str, Any] = {"headers": merged}
+    body = summarize_body(content, headers.get("content-type"))
+    if body is not None:
+        out["body"] = body
+    return out
+
+
+def summarize_body(content: bytes | None, content_type: str | None) -> dict[str, Any] | None:
+    """``{"json": ...}``, ``{"text": ...}``, ``{"base64": ...}``, or a digest for big bodies."""
+    if not content:
+        return None
+    if len(content) > BODY_LIMIT:
+        return {"size": len(content), "sha256": hashlib.sha256(content).hexdigest(),
+                "excerpt": content[:_EXCERPT].decode("utf-8", "replace")}  # fmt: skip
+    if content_type and "json" in content_type:
+        try:
+            return {"json": orjson.loads(content)}
+        except orjson.JSONDecodeError:
+            pass
+    try:
+        return {"text": content.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"base64": base64.b64encode(content).decode("ascii")}
+
+
+def _email(data: dict[str, Any]) -> dict[str, Any]:
+    email = data.get("email")
+    if email is None:
+        return data
+    out: dict[str, Any] = {}
+    for key in ("function", "run"):
+        if key in data:
+            out[key] = data[key]
+    out.update(provider=email.provider, message_id=email.message_id, sender=email.sender, to=list(email.to))
+    for key in ("cc", "bcc", "reply_to"):
+        value = getattr(email, key)
+        if value:
+            out[key] = list(value)
+    out["subject"] = email.subject
+    for key in ("text", "html"):
+        value = getattr(email, key)
+        if value is not None:
+            out.update(_text(key, value))
+    if email.template is not None:
+        out["template"] = email.template
+    if email.template_data:
+        out["template_data"] = dict(email.template_data)
+    if email.headers:
+        out["headers"] = dict(email.headers)
+    if email.attachments:
+        out["attachments"] = [
+            {"filename": a.filename, "content_type": a.content_type, "size": len(a.content),
+             "sha256": hashlib.sha256(a.content).hexdigest()}
+            for a in email.attachments
+        ]  # fmt: skip
+    return out
+
+
+def _text(key: str, value: str) -> dict[str, Any]:
+    raw = value.encode("utf-8")
+    if len(raw) <= BODY_LIMIT:
+        return {key: value}
+    return {key: raw[:_EXCERPT].decode("utf-8", "ignore"), f"{key}_size": len(raw),
+            f"{key}_sha256": hashlib.sha256(raw).hexdigest()}  # fmt: skip
+
+
+_EXPAND: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "run.end": _run_end, "http": _http, "email": _email,
+}  # fmt: skip
+
+
+# -- canonical -> line -------------------------------------------------------------------------
+def encode(seq: int, at: int, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The object one line of the file holds."""
+    special = _ENCODE.get(kind)
+    if special is not None:
+        return special(seq, at, kind, data)
+    return {"k": kind, "seq": seq, "at": at, **data}
+
+
+def default_source(data: Mapping[str, Any]) -> str:
+    origin = data.get("origin", "input")
+    if origin == "job":
+        return f"/jobsim/functions/{data.get('function', '')}"
+    return "/jobsim/system" if origin == "system" else "/jobsim/input"
+
+
+def to_cloudevent(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A canonical event record's CloudEvents 1.0 JSON envelope."""
+    ce: dict[str, Any] = {"specversion": "1.0", "id": data["id"],
+                          "source": data.get("source") or default_source(data), "type": data["name"]}  # fmt: skip
+    ts = data.get("ts")
+    if ts is not None:
+        ce["time"] = ms_to_rfc3339(ts)
+    ce["datacontenttype"] = "application/json"
+    if data.get("v") is not None:
+        ce["dataversion"] = data["v"]
+    attributes = data.get("attributes")
+    if attributes:
+        ce.update(attributes)
+    ce["data"] = data.get("data", {})
+    return ce
+
+
+def _encode_event(seq: int, at: int, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    line: dict[str, Any] = {"k": kind, "seq": seq, "at": at, "origin": data.get("origin", "input")}
+    if "function" in data:
+        line["function"] = data["function"]
+    if "run" in data:
+        line["run"] = data["run"]
+    line["ce"] = to_cloudevent(data)
+    if data.get("user") is not None:
+        line["user"] = data["user"]
+    return line
+
+
+def _encode_retry(seq: int, at: int, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    line: dict[str, Any] = {"k": kind, "seq": seq, "at": at}
+    for key, value in data.items():
+        line["next_at" if key == "at" else key] = value
+    return line
+
+
+_ENCODE: dict[str, Callable[[int, int, str, dict[str, Any]], dict[str, Any]]] = {
+    "event": _encode_event, "event.dropped": _encode_event, "retry": _encode_retry,
+}  # fmt: skip
+
+
+# -- line -> canonical -------------------------------------------------------------------------
+def decode(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """Canonical data from a line's fields (``k``, ``seq``, ``at`` already removed).
+
+    Raises ``ValueError`` with a readable reason when a built-in kind is malformed.
+    """
+    required = REQUIRED.get(kind)
+    if required is not None:
+        missing = [name for name in required if name not in fields]
+        if missing:
+            raise ValueError(f"a {kind!r} record needs the field(s) {', '.join(missing)}")
+        special = _DECODE.get(kind)
+        if special is not None:
+            return special(fields)
+    return fields
+
+
+def from_cloudevent(ce: Any) -> dict[str, Any]:
+    """Inngest fields (``name``, ``id``, ``data``, ``ts``, ``v``) and extra attributes of a CE."""
+    if not isinstance(ce, dict):
+        raise ValueError(f"'ce' must be a CloudEvents JSON object, not {type(ce).__name__}")
+    for name in ("type", "id"):
+        if not isinstance(ce.get(name), str):
+            raise ValueError(f"the CloudEvent has no string {name!r} attribute")
+    data = ce.get("data", {})
+    if not isinstance(data, dict):
+        raise ValueError(f"the CloudEvent's data must be a JSON object (Inngest event data), not {type(data).__name__}")
+    out: dict[str, Any] = {"name": ce["type"], "id": ce["id"], "data": data}
+    time = ce.get("time")
+    out["ts"] = None if time is None else rfc3339_ns(time) // 1_000_000
+    if ce.get("dataversion") is not None:
+        out["v"] = ce["dataversion"]
+    extra = {key: value for key, value in ce.items() if key not in _CE_CORE}
+    if extra:
+        out["attributes"] = extra
+    return out
+
+
+def _decode_event(fields: dict[str, Any]) -> dict[str, Any]:
+    out = from_cloudevent(fields["ce"])
+    if fields.get("user") is not None:
+        out["user"] = fields["user"]
+    out["origin"] = fields.get("origin", "input")
+    for key in ("function", "run"):
+        if key in fields:
+            out[key] = fields[key]
+    source = fields["ce"].get("source")
+    if source is not None and source != default_source(out):
+        out["source"] = source
+    return out
+
+
+def _decode_retry(fields: dict[str, Any]) -> dict[str, Any]:
+    return {("at" if key == "next_at" else key): value for key, value in fields.items()}
+
+
+_DECODE: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "event": _decode_event, "event.dropped": _decode_event, "retry": _decode_retry,
+}  # fmt: skip
+
+
+# -- RFC 3339 ----------------------------------------------------------------------------------
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?\s*(?:([Zz])|([+-])(\d\d):?(\d\d))$"
+)
+
+
+def ms_to_rfc3339(ms: int) -> str:
+    """``1741000000123`` -> ``'2025-03-03T11:06:40.123Z'``."""
+    moment = _EPOCH + dt.timedelta(milliseconds=ms)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def rfc3339_ns(text: Any) -> int:
+    """An RFC 3339 timestamp (any offset, up to nanoseconds) -> epoch ns; ValueError if it is not one.
+
+    Parsed by hand because ``datetime.fromisoformat`` on Python 3.10 rejects ``Z``
+    and fractions that are not 3 or 6 digits long, both common in exported events.
+    """
+    match = _RFC3339.match(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError(f"time {text!r} is not an RFC 3339 timestamp such as '2025-03-03T09:00:00.000Z'")
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    fraction, zulu, sign, off_h, off_m = match.groups()[6:]
+    try:
+        moment = dt.datetime(year, month, day, hour, minute, min(second, 59), tzinfo=dt.timezone.utc)
+    except ValueError as exc:
+        raise ValueError(f"time {text!r} is not a valid date and time ({exc})") from None
+    delta = moment - _EPOCH
+    ns = (delta.days * 86_400 + delta.seconds + (second - min(second, 59))) * 1_000_000_000
+    if fraction:
+        ns += int(fraction.ljust(9, "0"))
+    if not zulu:
+        offset = (int(off_h) * 60 + int(off_m)) * 60 * 1_000_000_000
+        ns -= offset if sign == "+" else -offset
+    return ns

@@ -1,0 +1,147 @@
+"""Stable fake personal data, keyed by HMAC: faker is wrapped here and nowhere else.
+
+Every pseudonym is drawn from a Faker instance seeded (``seed_instance``, never the
+class-wide ``Faker.seed``) with the first 8 bytes of ``HMAC-SHA256(key, kind \\0
+value)``. So the same value maps to the same fake everywhere in a trace and in
+every trace written with the same key, and nobody without the key can recompute
+the mapping (``reference/traces.md`` §4). Fakes depend on the Faker version, which
+the trace header records.
+
+Fake email addresses use the domains RFC 2606 reserves (example.com, .net, .org),
+which redaction never rewrites: pseudonymizing a pseudonym leaves it alone, so a
+replay of a redacted trace sends mail to the very addresses the trace holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+_FAKE_DOMAINS = ("example.com", "example.net", "example.org")
+_RESERVED_NAMES = frozenset({"example.com", "example.net", "example.org", "localhost", "example", "test", "invalid"})
+_RESERVED_SUFFIXES = (".example.com", ".example.net", ".example.org", ".example", ".test", ".invalid", ".localhost")
+
+
+def reserved_domain(domain: str) -> bool:
+    """Domains no real person has mail at (RFC 2606, RFC 6761): kept as they are."""
+    domain = domain.lower().rstrip(".")
+    return domain in _RESERVED_NAMES or domain.endswith(_RESERVED_SUFFIXES)
+
+
+def key_fingerprint(key: bytes) -> str:
+    """A short digest naming the key in trace headers without revealing it."""
+    return "sha256:" + hashlib.sha256(b"jobsim-redaction-key\0" + key).hexdigest()[:16]
+
+
+class Pseudonyms:
+    """Fakes for one key; each distinct value is faked once (seeding Faker costs ~30 µs)."""
+
+    def __init__(self, key: bytes, locale: str = "en_US") -> None:
+        self._key = key
+        self._locale = locale
+        self._faker: Any = None
+        self._first_names: frozenset[str] = frozenset()
+        self._cache: dict[tuple[str, str], str] = {}
+
+    def _seeded(self, kind: str, value: str) -> tuple[Any, int]:
+        digest = hmac.new(self._key, f"{kind}\0{value}".encode(), hashlib.sha256).digest()
+        seed = int.from_bytes(digest[:8], "big")
+        faker = self._faker
+        if faker is None:
+            faker = self._faker = _new_faker(self._locale)
+            self._first_names = _first_names(faker)
+        faker.seed_instance(seed)
+        return faker, seed
+
+    def _fake(self, kind: str, value: str) -> str:
+        cached = self._cache.get((kind, value))
+        if cached is None:
+            cached = self._cache[(kind, value)] = _MAKERS[kind](self, value)
+        return cached
+
+    def email(self, address: str) -> str:
+        return self._fake("email", address.strip().lower())
+
+    def name_token(self, token: str) -> str:
+        """One word of a person's name: a first name for a first name, else a last name."""
+        return self._fake("token", token)
+
+    def full_name(self, value: str) -> str:
+        return self._fake("name", value)
+
+    def phone(self, value: str) -> str:
+        return self._fake("phone", value)
+
+    def address(self, value: str) -> str:
+        return self._fake("address", value)
+
+    def ip(self, value: str) -> str:
+        return self._fake("ip", value)
+
+    def username(self, value: str) -> str:
+        return self._fake("username", value)
+
+    # -- makers (cache misses) ----------------------------------------------------------------
+    def _make_email(self, address: str) -> str:
+        faker, seed = self._seeded("email", address)
+        return f"{faker.user_name()}{seed % 100:02d}@{_FAKE_DOMAINS[seed % 3]}"
+
+    def _make_token(self, token: str) -> str:
+        faker, _ = self._seeded("token", token)
+        return str(faker.first_name() if token in self._first_names else faker.last_name())
+
+    def _make_name(self, value: str) -> str:
+        faker, _ = self._seeded("name", value)
+        return str(faker.name())
+
+    def _make_phone(self, value: str) -> str:
+        faker, _ = self._seeded("phone", value)
+        return str(faker.phone_number())
+
+    def _make_address(self, value: str) -> str:
+        faker, _ = self._seeded("address", value)
+        return str(faker.street_address())
+
+    def _make_ip(self, value: str) -> str:
+        faker, _ = self._seeded("ip", value)
+        return str(faker.ipv6() if ":" in value else faker.ipv4())
+
+    def _make_username(self, value: str) -> str:
+        faker, seed = self._seeded("username", value)
+        return f"{faker.user_name()}{seed % 100:02d}"
+
+    def is_first_name(self, token: str) -> bool:
+        if self._faker is None:
+            self._seeded("token", "")
+        return token in self._first_names
+
+
+_MAKERS = {
+    "email": Pseudonyms._make_email, "token": Pseudonyms._make_token, "name": Pseudonyms._make_name,
+    "phone": Pseudonyms._make_phone, "address": Pseudonyms._make_address, "ip": Pseudonyms._make_ip,
+    "username": Pseudonyms._make_username,
+}  # fmt: skip
+
+
+def _new_faker(locale: str) -> Any:
+    from faker import Faker
+
+    return Faker(locale)
+
+
+def _first_names(faker: Any) -> frozenset[str]:
+    for provider in faker.providers:
+        names = getattr(provider, "first_names", None)
+        if names:
+            return frozenset(names)
+    return frozenset()
+
+
+def faker_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("faker")
+    except PackageNotFoundError:  # pragma: no cover - faker is a dependency
+        return "unknown"

@@ -1,0 +1,407 @@
+"""Trace files: ``*.jobsim.jsonl`` (optionally gzip), written and read as a stream.
+
+Layout (``reference/traces.md`` §6.1, asciicast's header-then-events shape)::
+
+    {"k":"header","format":"jobsim-trace","version":1,"minor":0,"jobsim":"0.1.0","start":...,"tz":...,...}
+    {"k":"event","seq":0,"at":1741000000000000000,"origin":"input","ce":{"specversion":"1.0",...}}
+    {"k":"run.start","seq":1,"at":...,"function":"send-welcome-email","run":"01J...","n":1,"event":"user/created"}
+    ...
+    {"k":"end","seq":5548,"at":1741604800000000000,"records":5548,"counts":{"attempt":2274,...}}
+
+``at`` is virtual time in integer nanoseconds since the epoch (UTC): jobsim's own
+clock, so a trace replays to the nanosecond (retry jitter is drawn in ns). Lines
+starting with ``#`` are comments. ``version`` is the major format version: a reader
+refuses a newer one and reads any ``minor``; fields it does not know are kept, and
+records of kinds it does not know are read as generic records (with a warning).
+A file cut off mid-line (a crash while recording) reads up to its last whole line,
+with a warning and ``trace.truncated``; without its ``end`` line ``trace.complete``
+is False.
+
+Writing does all the work recording skipped: live data becomes canonical
+(``jobsim._codec``), the redaction policy runs over it (two passes: learn the names,
+then rewrite), and orjson writes the lines. A gzip file gets ``mtime=0`` so that
+the same simulation always writes the same bytes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import warnings
+import zlib
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+from ._codec import BUILTIN, canonical, decode, encode
+from ._redact import Redaction, Redactor, policy_for, pseudonyms_in
+from ._time import iso
+from ._trace import RESERVED_FIELDS, Record, Trace
+from .errors import InvalidArgument, TraceError, TraceWarning
+
+FORMAT = "jobsim-trace"
+VERSION = 1
+MINOR = 0
+_CHUNK = 4096
+_GZIP_MAGIC = b"\x1f\x8b"
+_OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
+
+
+# -- writing --------------------------------------------------------------------------------------
+def save(trace: Trace, path: str | os.PathLike[str], *, redact: Redaction | bool | None = None,
+         compress: bool | None = None) -> Path:
+    """Write ``trace`` to ``path`` (atomically: a ``.part`` file renamed when complete)."""
+    target = _path(path)
+    if compress is not None and not isinstance(compress, bool):
+        raise InvalidArgument.build("compress", compress, "True (gzip), False, or None (gzip if the name ends in .gz)")
+    gz = target.name.endswith(".gz") if compress is None else compress
+    policy = policy_for(redact)
+    partial = target.with_name(target.name + ".part")
+    try:
+        with open(partial, "wb") as raw:
+            if gz:
+                with gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=5, mtime=0) as out:
+                    write(trace, out, policy)
+            else:
+                write(trace, raw, policy)
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def write(trace: Trace, out: BinaryIO, policy: Redaction | None) -> None:
+    """Header, records, end line, as JSON Lines into a binary stream."""
+    rows = trace._rows
+    redactor = None
+    if policy is not None:
+        redactor = policy.redactor(already_pseudonymized(trace, policy))
+    dumps, default, options = orjson.dumps, _default, _OPTIONS
+    out.write(dumps(header_of(trace, policy), default=default, option=options))
+    chunk: list[bytes] = []
+    counts: Counter[str] = Counter()
+    for line in lines(trace, redactor):
+        chunk.append(dumps(line, default=default, option=options))
+        counts[line["k"]] += 1
+        if len(chunk) >= _CHUNK:
+            out.write(b"".join(chunk))
+            chunk.clear()
+    out.write(b"".join(chunk))
+    seqs = trace._seqs
+    next_seq = (seqs[-1] + 1 if seqs else len(rows)) if rows else 0
+    end = {"k": "end", "seq": next_seq, "at": end_of(trace), "records": len(rows), "counts": dict(sorted(counts.items()))}
+    out.write(dumps(end, option=options))
+
+
+def lines(trace: Trace, redactor: Redactor | None = None) -> Iterator[dict[str, Any]]:
+    """Each record as the object its line holds (canonical, redacted, encoded)."""
+    rows = trace._rows
+    seqs = trace._seqs or range(len(rows))
+    data = [canonical(kind, fields) for _, kind, fields in rows]
+    if redactor is not None:
+        learn = redactor.learn
+        for (_, kind, _), fields in zip(rows, data):
+            learn(kind, fields)
+    apply = redactor.apply if redactor is not None else None
+    for seq, (at, kind, _), fields in zip(seqs, rows, data):
+        if apply is not None:
+            fields = apply(kind, fields)
+        if kind not in BUILTIN and not RESERVED_FIELDS.isdisjoint(fields):
+            raise TraceError(f"record {seq} of kind {kind!r} has a field named 'k', 'seq' or 'at', "
+                             "which every trace line uses itself; rename it")  # fmt: skip
+        yield encode(seq, at, kind, fields)
+
+
+def already_pseudonymized(trace: Trace, policy: Redaction) -> frozenset[str]:
+    """Fakes a trace read from a file already holds, if ``policy`` made them (same key): keep them.
+
+    So saving a redacted trace again with the same policy writes the same values.
+    """
+    info = (trace.header or {}).get("redaction")
+    if trace._owner is not None or not isinstance(info, dict) or info.get("pii") != "pseudonymized":
+        return frozenset()
+    if not policy.pseudonymize or info.get("key_fp") != policy.describe().get("key_fp"):
+        return frozenset()
+    return pseudonyms_in(((kind, data) for _, kind, data in trace._rows), policy)
+
+
+def header_of(trace: Trace, policy: Redaction | None = None) -> dict[str, Any]:
+    """The header line for ``trace``: from its simulation, or the header it was read with."""
+    from . import __version__
+
+    header: dict[str, Any] = {"k": "header", "format": FORMAT, "version": VERSION, "minor": MINOR,
+                              "jobsim": __version__}  # fmt: skip
+    sim = trace._owner
+    if sim is not None:
+        header.update(start=sim.start_ns, start_time=iso(sim.start_ns), tz=_zone_name(sim.tz), seed=sim.seed,
+                      profile=sim.profile.name, clock="ns", apps=[app.id for app in sim.apps],
+                      functions=list(sim.functions))  # fmt: skip
+    elif trace.header is not None:
+        header.update({k: v for k, v in trace.header.items() if k not in header and k != "redaction"})
+    else:
+        start = min((at for at, _, _ in trace._rows), default=0)
+        header.update(start=start, start_time=iso(start), tz="UTC", seed=0, profile="inngest", clock="ns")
+    if policy is not None:
+        header["redaction"] = policy.describe()
+    elif trace.header is not None and isinstance(trace.header.get("redaction"), dict):
+        header["redaction"] = trace.header["redaction"]  # written as it was read: still redacted
+    else:
+        header["redaction"] = {"policy": None, "secrets": "kept", "pii": "kept"}
+    return header
+
+
+def end_of(trace: Trace) -> int:
+    """Virtual time the trace ends at: the simulation's clock, else its end line, else its last record."""
+    if trace._owner is not None:
+        return int(trace._owner.kernel.now)
+    if trace.end is not None:
+        return int(trace.end["at"])
+    start = int((trace.header or {}).get("start", 0))
+    return max((at for at, _, _ in trace._rows), default=start)
+
+
+def _zone_name(tz: Any) -> str:
+    return str(getattr(tz, "key", None) or ("UTC" if str(tz) in ("UTC", "UTC+00:00") else tz))
+
+
+def _default(value: Any) -> Any:
+    """JSON for what orjson does not know: bytes, mappings, sets, exceptions, other objects."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            import base64
+
+            return {"base64": base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr)
+    if isinstance(value, BaseException):
+        return f"{type(value).__name__}: {value}"
+    if type(value).__repr__ is object.__repr__ and type(value).__str__ is object.__str__:
+        return f"<{type(value).__qualname__}>"  # never a memory address: files must repeat byte for byte
+    return str(value)
+
+
+def _path(path: Any) -> Path:
+    if isinstance(path, (str, os.PathLike)) and str(path):
+        return Path(path)
+    raise InvalidArgument.build("path", path, "a file path (str or pathlib.Path)")
+
+
+# -- reading --------------------------------------------------------------------------------------
+def load(path: str | os.PathLike[str], *, strict: bool = False) -> Trace:
+    """Read a whole trace file into a ``Trace``; see ``TraceReader`` for the rules."""
+    with TraceReader(path, strict=strict) as reader:
+        trace = Trace()
+        add = trace.add
+        seqs: list[int] = []
+        for record in reader:
+            seqs.append(record.seq)
+            add(record.at, record.kind, record.data)
+        trace.header = reader.header
+        trace.path = reader.path
+        trace.end = reader.end
+        trace.truncated = reader.truncated
+        trace.complete = reader.end is not None
+        trace.warnings = list(reader.warnings)
+    if seqs != list(range(len(seqs))):
+        trace._seqs = seqs
+    return trace
+
+
+class TraceReader:
+    """Streams the records of a trace file: ``with TraceReader(path) as r: for rec in r: ...``.
+
+    ``header`` is read on entry. Errors (``TraceError``) name the file and the line:
+    a first line that is no jobsim header, a newer major version, a line that is not
+    JSON or not an object, a record without ``k``/``seq``/``at`` or missing a field
+    its kind needs, ``seq`` going backwards. Tolerated, with a ``TraceWarning`` and
+    a note in ``warnings``: a cut-off last line (``truncated``), a missing ``end``
+    line, and (unless ``strict``) records of kinds no installed plugin declares,
+    which are read as generic records.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, strict: bool = False) -> None:
+        self.path = _path(path)
+        self.strict = strict
+        self.header: dict[str, Any] = {}
+        self.end: dict[str, Any] | None = None
+        self.truncated = False
+        self.records = 0
+        self.warnings: list[str] = []
+        self._file: BinaryIO | None = None
+        self._line = 0
+        self._known = known_kinds()
+        self._unknown: dict[str, list[int]] = {}
+
+    def __enter__(self) -> TraceReader:
+        self._file = open_trace(self.path)
+        self.header = self._read_header()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    def _fail(self, message: str, line: int | None = None) -> TraceError:
+        return TraceError(message, path=str(self.path), line=line if line is not None else self._line)
+
+    def _read_header(self) -> dict[str, Any]:
+        raw = self._next_line()
+        if raw is None:
+            raise self._fail("the file is empty: a jobsim trace starts with its header line", line=None)
+        try:
+            header = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise self._fail(f"not a jobsim trace: the first line is not JSON ({exc}){_IMPORT_HINT}") from None
+        if not isinstance(header, dict) or header.get("k") != "header" or header.get("format") != FORMAT:
+            got = _preview(raw)
+            raise self._fail(f'not a jobsim trace: the first line must be the header {{"k":"header",'
+                             f'"format":"{FORMAT}","version":{VERSION},...}}, got {got}{_event_hint(header)}')
+        version = header.get("version")
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise self._fail(f"the header's format version must be an integer, got {version!r}")
+        if version > VERSION:
+            from . import __version__
+
+            raise self._fail(f"trace format version {version} is newer than this jobsim ({__version__}) reads "
+                             f"(version {VERSION}); upgrade jobsim: pip install -U jobsim")
+        if version < 1:
+            raise self._fail(f"trace format version {version} is not supported (this jobsim reads version {VERSION})")
+        for name, kind in (("start", int), ("seed", int), ("tz", str), ("profile", str)):
+            value = header.get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, kind)):
+                raise self._fail(f"the header's {name!r} must be {'an int' if kind is int else 'a string'}, "
+                                 f"got {value!r}")
+        if not isinstance(header.get("start"), int):
+            raise self._fail("the header has no 'start' (virtual start time in epoch ns)")
+        return header
+
+    def _next_line(self) -> bytes | None:
+        assert self._file is not None
+        while True:
+            try:
+                raw = self._file.readline()
+            except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+                if self._line == 0:
+                    raise self._fail(f"the gzip stream is damaged ({exc})", line=None) from None
+                self._truncated(f"the gzip stream ends early after line {self._line} ({exc})")
+                return None
+            if not raw:
+                return None
+            self._line += 1
+            if raw.strip() and not raw.startswith(b"#"):
+                return raw
+
+    def _truncated(self, message: str) -> None:
+        self.truncated = True
+        self._warn(message + "; the records before it were read")
+
+    def _warn(self, message: str) -> None:
+        self.warnings.append(message)
+        warnings.warn(f"{self.path}: {message}", TraceWarning, stacklevel=4)
+
+    def __iter__(self) -> Iterator[Record]:
+        if self._file is None:
+            raise TraceError("use `with TraceReader(path) as reader:` before iterating", path=str(self.path))
+        loads, known, decode_ = orjson.loads, self._known, decode
+        previous = -1
+        while True:
+            raw = self._next_line()
+            if raw is None:
+                break
+            try:
+                obj = loads(raw)
+            except orjson.JSONDecodeError as exc:
+                if not raw.endswith(b"\n") and self._next_line() is None:
+                    self._truncated(f"line {self._line} is cut off (the recording did not finish)")
+                    break
+                raise self._fail(f"malformed line: {exc}: {_preview(raw)}") from None
+            if type(obj) is not dict:
+                raise self._fail(f"each line must be a JSON object, got {_preview(raw)}")
+            kind, seq, at = obj.pop("k", None), obj.pop("seq", None), obj.pop("at", None)
+            if type(kind) is not str or type(seq) is not int or type(at) is not int:
+                raise self._fail(f"a record needs 'k' (a string), 'seq' and 'at' (integers); got {_preview(raw)}")
+            if kind == "end":
+                self.end = {"seq": seq, "at": at, **obj}
+                self._after_end()
+                break
+            if seq <= previous:
+                raise self._fail(f"seq {seq} does not follow seq {previous}: records must be in order")
+            previous = seq
+            self.records += 1
+            if kind not in known:
+                self._unknown_kind(kind)
+            try:
+                data = decode_(kind, obj)
+            except ValueError as exc:
+                raise self._fail(str(exc)) from None
+            yield Record(seq, at, kind, data)
+        self._finish()
+
+    def _after_end(self) -> None:
+        if self._next_line() is not None:
+            raise self._fail("a record follows the 'end' line; the end line must be last")
+
+    def _unknown_kind(self, kind: str) -> None:
+        if self.strict:
+            raise self._fail(f"unknown record kind {kind!r} (strict=True); known kinds: "
+                             + ", ".join(sorted(self._known)))  # fmt: skip
+        self._unknown.setdefault(kind, []).append(self._line)
+
+    def _finish(self) -> None:
+        for kind, lines in self._unknown.items():
+            self._warn(f"{len(lines)} record(s) of unknown kind {kind!r} (first on line {lines[0]}) were read as "
+                       "generic records; install the plugin that declares the kind to draw them in timelines")
+        if self.end is None and not self.truncated:
+            self._warn(f"no 'end' line after line {self._line}: the recording may have stopped early")
+        elif self.end is not None:
+            expected = self.end.get("records")
+            if isinstance(expected, int) and expected != self.records:
+                self._warn(f"the end line says {expected} records, {self.records} were read")
+
+
+def open_trace(path: Path) -> BinaryIO:
+    """Open a trace for reading, gzip or not (by its first bytes, not its name)."""
+    try:
+        raw = open(path, "rb")
+    except FileNotFoundError:
+        raise TraceError("no such file", path=str(path)) from None
+    except OSError as exc:
+        raise TraceError(f"cannot read it: {exc.strerror or exc}", path=str(path)) from None
+    if raw.peek(2)[:2] == _GZIP_MAGIC:  # type: ignore[attr-defined]
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    return raw
+
+
+def known_kinds() -> frozenset[str]:
+    """Record kinds jobsim and the installed plugins declare."""
+    from ._plugins import manager
+
+    kinds: set[str] = set(BUILTIN)
+    for contributed in manager().hook.jobsim_record_kinds():
+        kinds.update(contributed)
+    return frozenset(kinds)
+
+
+_IMPORT_HINT = (
+    "; to replay a file of events (Inngest JSON or CloudEvents, one per line), pass it to "
+    "`jobsim replay` or convert it with `jobsim import`"
+)
+
+
+def _event_hint(first: Any) -> str:
+    if isinstance(first, dict) and ("specversion" in first or ("name" in first and "data" in first)):
+        return " (this looks like a file of events" + _IMPORT_HINT[len("; to replay a file of events") :] + ")"
+    return ""
+
+
+def _preview(raw: bytes, limit: int = 80) -> str:
+    text = raw.decode("utf-8", "replace").strip()
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")

@@ -1,4 +1,7 @@
-"""The ``jobsim`` command line: simulate an app over virtual time and print what happened."""
+"""The ``jobsim`` command line: simulate an app over virtual time and print what happened.
+
+Trace commands (``replay``, ``diff``, ``import``, ``scan``, ``redact``) live in ``_cli_traces``.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ._app import App
+from ._cli_traces import add_trace_commands
 from ._simulation import DEFAULT_START, Simulation
 from ._time import duration_ns, to_datetime
 from .errors import JobsimError
@@ -26,9 +30,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--days", type=float, default=7.0, help="how long to simulate (default 7 days)")
     run.add_argument("--tz", default=None, help="time zone of the timeline (default: the target's, or UTC)")
     run.add_argument("--no-timeline", action="store_true", help="print only the summary table")
+    add_trace_commands(sub)  # replay, diff, import, scan, redact
     args = parser.parse_args(argv)
     try:
-        return _run(args)
+        return int(getattr(args, "handler", _run)(args))
     except JobsimError as exc:
         print(f"jobsim: error: {exc}", file=sys.stderr)
         return 2

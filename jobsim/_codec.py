@@ -118,6 +118,8 @@ def _message(headers: Any, content: bytes | None) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for name, value in headers.multi_items():
         name = name.lower()
+        if name == "content-length":
+            continue  # the body says it, and it would give away how long redacted values were
         if name in merged:
             previous = merged[name]
             merged[name] = [*previous, value] if isinstance(previous, list) else [previous, value]

@@ -288,6 +288,7 @@ class Redactor:
         self._actions: dict[str, str | None] = {}
         self._words: dict[str, str] = {}  # a word of a person's name -> its fake
         self._exact: dict[str, str] = {}  # a phone number, street address, ... -> its fake
+        self._pending: list[tuple[str, Any]] = []
         self._apply: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "event": self._event, "event.dropped": self._event, "http": self._http, "email": self._email,
             "run.end": self._run_end, "attempt": self._error, "fault": self._error,
@@ -317,6 +318,10 @@ class Redactor:
 
     def apply(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
         """The record as it may be written (a new dict where anything changed)."""
+        if self._pending:
+            pending, self._pending = self._pending, []
+            for action, value in pending:
+                self._pseudonym(action, value)
         return self._apply.get(kind, self._generic)(data)
 
     # -- per kind ---------------------------------------------------------------------------------
@@ -463,12 +468,16 @@ class Redactor:
             return self._walk(value)
         if not value.strip() or value in self.keep or value == MARKER:
             return value
-        if action == "name":
-            return self._name(value)
+        if action == "name" or self._is_known_name(value):
+            return self._name(value)  # a name in a username (or any) field fakes as that name does
         fake = self._exact.get(value)
         if fake is None:
             fake = self._exact[value] = getattr(self.fakes, action)(value)
         return fake
+
+    def _is_known_name(self, value: str) -> bool:
+        words = WORD.findall(value)
+        return bool(words) and all(word in self._words for word in words) and not WORD.sub("", value).strip(" ,.")
 
     def _name(self, value: str) -> str:
         if WORD.search(value) is None:  # no capitalised words ("ada lovelace"): fake it whole
@@ -498,8 +507,10 @@ class Redactor:
                     if person is None:
                         person = any(self._action(k) == "email" for k in value)
                     action = "name" if person else None
-                if action in ("name", "phone", "address", "ip", "username") and not isinstance(item, dict):
+                if action == "name" and not isinstance(item, dict):
                     self._pseudonym(action, item)
+                elif action in ("phone", "address", "ip", "username") and not isinstance(item, dict):
+                    self._pending.append((action, item))  # faked once every name is known
                 else:
                     self._learn(item)
         elif isinstance(value, list):
@@ -572,4 +583,6 @@ def pseudonyms_in(records: Iterable[tuple[str, dict[str, Any]]], policy: Redacti
     harvester = _Harvester(policy)
     for kind, data in records:
         harvester.learn(kind, data)
+    for action, value in harvester._pending:
+        harvester._pseudonym(action, value)
     return frozenset(harvester.found)

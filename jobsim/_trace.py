@@ -42,12 +42,14 @@ class Trace:
     was cut off) and ``complete`` (the file ends with its ``end`` line).
     """
 
-    __slots__ = ("_owner", "_rows", "_seqs", "add", "complete", "end", "header", "path", "truncated", "warnings")
+    __slots__ = ("_keep", "_owner", "_rows", "_seqs", "add", "complete", "end", "header", "path", "truncated",
+                 "warnings")
 
     def __init__(self, owner: Simulation | None = None) -> None:
         self._rows: list[tuple[int, str, dict[str, Any]]] = []
         self._seqs: list[int] | None = None  # only for loaded traces whose seq numbers have gaps
         self._owner = owner
+        self._keep: frozenset[str] = frozenset()  # fakes it holds already (a replay of a redacted trace)
         self.header: dict[str, Any] | None = None
         self.end: dict[str, Any] | None = None
         self.path: Path | None = None

@@ -79,7 +79,7 @@ def write(trace: Trace, out: BinaryIO, policy: Redaction | None) -> None:
     rows = trace._rows
     redactor = None
     if policy is not None:
-        redactor = policy.redactor(already_pseudonymized(trace, policy))
+        redactor = policy.redactor(trace._keep | already_pseudonymized(trace, policy))
     dumps, default, options = orjson.dumps, _default, _OPTIONS
     out.write(dumps(header_of(trace, policy), default=default, option=options))
     chunk: list[bytes] = []
@@ -375,8 +375,9 @@ def open_trace(path: Path) -> BinaryIO:
         raise TraceError("no such file", path=str(path)) from None
     except OSError as exc:
         raise TraceError(f"cannot read it: {exc.strerror or exc}", path=str(path)) from None
-    if raw.peek(2)[:2] == _GZIP_MAGIC:  # type: ignore[attr-defined]
-        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    if raw.peek(2)[:2] == _GZIP_MAGIC:
+        raw.close()
+        return gzip.open(path, "rb")  # type: ignore[return-value]
     return raw
 
 

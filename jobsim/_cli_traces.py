@@ -1,0 +1,175 @@
+"""The trace commands of the ``jobsim`` command line: replay, diff, import, scan, redact.
+
+Exit codes CI can use: 0 same / clean, 1 differs / secrets found, 2 a file or an
+argument is bad (unreadable trace, newer format, missing app).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from typing import Any
+
+import orjson
+
+from ._compare import COMPARISONS
+
+SAME, DIFFERS, BAD = 0, 1, 2
+
+
+def add_trace_commands(sub: Any) -> None:
+    """Register ``replay``, ``diff``, ``import``, ``scan`` and ``redact`` on the main parser."""
+    replay = sub.add_parser("replay", help="replay a trace's input events into today's code and compare",
+                            description="Feed a trace's input events (or a file of Inngest events / CloudEvents) "
+                            "into an app at their recorded virtual times and compare the outcome with the "
+                            "recording. Exit 0 same, 1 differs, 2 bad trace or app.")  # fmt: skip
+    replay.add_argument("trace", help="a .jobsim.jsonl[.gz] trace, or JSON Lines of Inngest events or CloudEvents")
+    replay.add_argument("--app", required=True, metavar="MODULE[:ATTR]",
+                        help="the code to replay into (a module's `app`, or module:attribute); the module may "
+                        "define jobsim_setup(sim) and jobsim_deliver(sim, event)")  # fmt: skip
+    _comparison_options(replay)
+    replay.add_argument("--seed", type=int, default=None, help="override the recorded seed")
+    replay.add_argument("--profile", default=None, help="override the recorded profile")
+    replay.add_argument("--http", choices=("recorded", "routes"), default="recorded",
+                        help="answer HTTP calls from the recording (default) or only from the app's routes")
+    replay.add_argument("--no-faults", action="store_true", help="do not re-arm faults the recording armed")
+    replay.add_argument("--until", default=None, metavar="DURATION",
+                        help="keep simulating this long after the trace's end (events-only files: until idle)")
+    replay.add_argument("--out", default=None, metavar="FILE", help="save the replay's own trace (redacted)")
+    replay.set_defaults(handler=_replay)
+
+    diff = sub.add_parser("diff", help="compare two traces function by function",
+                          description="Show the first divergence per function between trace A and trace B, "
+                          "and a summary. Exit 0 same, 1 differs, 2 bad file.")  # fmt: skip
+    diff.add_argument("a", help="the first (expected) trace")
+    diff.add_argument("b", help="the second (actual) trace")
+    _comparison_options(diff)
+    diff.set_defaults(handler=_diff)
+
+    imp = sub.add_parser("import", help="turn a file of Inngest events or CloudEvents into a trace",
+                         description="Read Inngest events or CloudEvents (JSON Lines, or a JSON array) into a "
+                         "replayable, redacted trace. Exit 0 written, 2 bad file.")  # fmt: skip
+    imp.add_argument("events", help="the events file")
+    imp.add_argument("-o", "--out", required=True, metavar="FILE", help="the trace to write (.gz: gzip)")
+    imp.add_argument("--from", dest="format", choices=("auto", "inngest", "cloudevents"), default="auto")
+    imp.add_argument("--start", default=None, help="virtual start (default: the first event's time)")
+    imp.add_argument("--tz", default="UTC", help="time zone recorded for the replay (default UTC)")
+    imp.add_argument("--seed", type=int, default=0, help="seed recorded for the replay (default 0)")
+    imp.add_argument("--profile", default="inngest", help="profile recorded for the replay (default inngest)")
+    imp.add_argument("--no-redact", action="store_true", help="write events as they are (secrets included)")
+    imp.set_defaults(handler=_import)
+
+    scan = sub.add_parser("scan", help="fail if a trace still holds secret-looking values",
+                          description="List every secret-looking value left in trace files (secret headers and "
+                          "fields, API keys, tokens, credentials in URLs). Exit 0 clean, 1 found, 2 bad file.")
+    scan.add_argument("traces", nargs="+", help="trace files")
+    scan.add_argument("--pii", action="store_true", help="also report email addresses at real domains")
+    scan.set_defaults(handler=_scan)
+
+    redact = sub.add_parser("redact", help="write a redacted copy of a trace",
+                            description="Re-write a trace with the default redaction policy (key from "
+                            "JOBSIM_REDACT_KEY). Exit 0 written, 2 bad file.")  # fmt: skip
+    redact.add_argument("trace")
+    redact.add_argument("out")
+    redact.add_argument("--no-pseudonyms", action="store_true", help="drop secrets only; keep personal data")
+    redact.set_defaults(handler=_redact)
+
+
+def _comparison_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--compare", default="all", metavar="MODES",
+                        help=f"comma-separated, from {', '.join(COMPARISONS)} (default: all)")
+    parser.add_argument("--ignore", action="append", default=[], metavar="KIND:PATH",
+                        help="leave a field out of the comparison, e.g. email:subject, http:request.body.json.ts, "
+                        "'*:**.generatedAt' (repeatable)")  # fmt: skip
+    parser.add_argument("--tolerance", default="0s", metavar="DURATION",
+                        help="how far times may differ for --compare timing (default 0s)")
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="report format")
+    parser.add_argument("--strict", action="store_true", help="unknown record kinds are errors")
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from ._cli import load_target
+    from ._replay import replay
+
+    module, target = load_target(args.app)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = replay(
+            args.trace, target, compare=args.compare, ignore=args.ignore, tolerance=args.tolerance,
+            setup=getattr(module, "jobsim_setup", None), deliver=getattr(module, "jobsim_deliver", None),
+            http=args.http, faults=not args.no_faults, seed=args.seed, profile=args.profile, until=args.until,
+            strict=args.strict,
+        )  # fmt: skip
+    for warning in caught:
+        print(f"jobsim: warning: {warning.message}", file=sys.stderr)
+    if args.out:
+        result.save(args.out)
+    if args.format == "json":
+        _print_json(result.to_dict())
+    else:
+        print(result.report())
+        if args.out:
+            print(f"\nreplay saved to {args.out}")
+    return SAME if result.same else DIFFERS
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from .traces import compare
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = compare(args.a, args.b, compare=args.compare, ignore=args.ignore, tolerance=args.tolerance,
+                         strict=args.strict)  # fmt: skip
+    for warning in caught:
+        print(f"jobsim: warning: {warning.message}", file=sys.stderr)
+    if args.format == "json":
+        _print_json({"a": args.a, "b": args.b, **result.to_dict()})
+    else:
+        print(f"jobsim diff  A: {args.a}\n             B: {args.b}")
+        print(result.report())
+    return SAME if result.same else DIFFERS
+
+
+def _import(args: argparse.Namespace) -> int:
+    from ._importing import import_events
+
+    trace = import_events(args.events, format=args.format, start=args.start, tz=args.tz, seed=args.seed,
+                          profile=args.profile)  # fmt: skip
+    path = trace.save(args.out, redact=False if args.no_redact else None)
+    source = (trace.header or {}).get("source", {})
+    print(f"jobsim import: {len(trace)} {source.get('import', '')} event(s) from {args.events} -> {path}"
+          + ("" if args.no_redact else " (redacted)"))  # fmt: skip
+    return SAME
+
+
+def _scan(args: argparse.Namespace) -> int:
+    from ._scan import scan
+
+    found = 0
+    for path in args.traces:
+        findings = scan(path, pii=args.pii)
+        for finding in findings:
+            print(f"{path}:{finding}")
+        found += len(findings)
+    if found:
+        what = "secret-looking value(s)" + (" or personal data" if args.pii else "")
+        print(f"jobsim scan: {found} {what} in {len(args.traces)} file(s); redact them: "
+              "`jobsim redact TRACE OUT` (or save traces with the default redaction)", file=sys.stderr)  # fmt: skip
+        return DIFFERS
+    print(f"jobsim scan: no secret-looking values in {', '.join(args.traces)}")
+    return SAME
+
+
+def _redact(args: argparse.Namespace) -> int:
+    from ._redact import Redaction
+    from ._trace import Trace
+
+    trace = Trace.load(args.trace)
+    path = trace.save(args.out, redact=Redaction(pseudonymize=not args.no_pseudonyms))
+    print(f"jobsim redact: {len(trace)} records -> {path}")
+    return SAME

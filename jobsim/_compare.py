@@ -1,0 +1,555 @@
+"""Comparing two stories: what each function did in a recorded trace and in another one.
+
+Both traces are read as the lines a file holds (so ``--ignore`` paths are the
+paths you see in the file), then projected per function onto one sequence per
+comparison mode:
+
+``runs``     each run, in order: the event that started it, its final status, its error
+``outputs``  each run's output
+``emails``   each email a function sent: addresses, subject, bodies, template
+``http``     each HTTP call a function made: method, URL, request body and
+             content type, response status (or the error's type)
+``events``   each event a function emitted: type and data
+``timing``   when each run started and ended, each attempt started, each retry
+             was scheduled for, each sleep and wait was until -- equal within
+             ``tolerance``
+
+Runs are matched by their order within their function, not by id, so a replay
+whose ids differ still lines up. Each mode reports its *first* divergence per
+function (as Temporal's replayer reports the first non-deterministic command):
+what differs further on usually follows from it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import fnmatch
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+
+from ._time import format_duration, iso
+from .errors import InvalidArgument
+
+COMPARISONS = ("runs", "outputs", "emails", "http", "events", "timing")
+OUTSIDE = "(outside jobs)"
+"""The 'function' of emails and HTTP calls made by test code, not by a job."""
+SYSTEM = "(jobsim)"
+"""The 'function' of events jobsim itself emits (``inngest/function.failed``)."""
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+MISSING: Any = _Missing()
+
+
+# -- options --------------------------------------------------------------------------------------
+def parse_compare(value: Any) -> tuple[str, ...]:
+    """``"runs,emails"``, a list of names, ``"all"`` or ``None`` (all) -> mode names."""
+    if value is None or value == "all":
+        return COMPARISONS
+    items = value.split(",") if isinstance(value, str) else value
+    try:
+        names = tuple(dict.fromkeys(str(item).strip() for item in items if str(item).strip()))
+    except TypeError:
+        names = ()
+    bad = [name for name in names if name not in COMPARISONS]
+    if bad or not names:
+        raise InvalidArgument.build("compare", value, "one or more of " + ", ".join(COMPARISONS) + " (or 'all')")
+    return names
+
+
+@dataclasses.dataclass(slots=True)
+class Ignore:
+    """``KIND:PATH``: delete ``PATH`` (dotted; ``*`` one level, ``**`` any depth) from records of ``KIND``."""
+
+    text: str
+    kind: str
+    path: tuple[str, ...]
+    hits: int = 0
+
+    @classmethod
+    def parse(cls, text: Any) -> Ignore:
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidArgument.build("ignore", text, "a path such as 'email:subject' or 'http:request.headers.date'")
+        kind, sep, path = text.strip().rpartition(":") if ":" in text else ("*", "", text.strip())
+        segments = tuple(path.split("."))
+        if not kind or any(not s for s in segments):
+            raise InvalidArgument.build("ignore", text, "KIND:PATH with a dotted PATH, e.g. 'run.end:output.generatedAt'")
+        return cls(text.strip(), kind, segments)
+
+    def apply(self, line: dict[str, Any]) -> dict[str, Any]:
+        if self.kind != "*" and not fnmatch.fnmatchcase(line["k"], self.kind):
+            return line
+        out = _drop(line, self.path, self)
+        return line if out is MISSING else out
+
+
+def _drop(value: Any, path: Sequence[str], ignore: Ignore) -> Any:
+    """``value`` without what ``path`` names (a copy where anything went); MISSING if all of it."""
+    if not path:
+        ignore.hits += 1
+        return MISSING
+    head, rest = path[0], path[1:]
+    if head == "**":
+        value = _drop(value, rest, ignore)  # zero levels
+        if value is MISSING:
+            return value
+        return _each(value, lambda child: _drop(child, path, ignore))
+    if isinstance(value, dict):
+        if head == "*":
+            return _each(value, lambda child: _drop(child, rest, ignore))
+        if head not in value:
+            return value
+        child = _drop(value[head], rest, ignore)
+        if child is value[head]:
+            return value
+        out = dict(value)
+        if child is MISSING:
+            del out[head]
+        else:
+            out[head] = child
+        return out
+    if isinstance(value, list) and (head == "*" or head.isdigit()):
+        if head == "*":
+            return _each(value, lambda child: _drop(child, rest, ignore))
+        index = int(head)
+        if index >= len(value):
+            return value
+        out_list = list(value)
+        child = _drop(value[index], rest, ignore)
+        out_list[index] = None if child is MISSING else child
+        return out_list
+    return value
+
+
+def _each(value: Any, fn: Any) -> Any:
+    if isinstance(value, dict):
+        changed = {k: fn(v) for k, v in value.items()}
+        if all(changed[k] is value[k] for k in value):
+            return value
+        return {k: v for k, v in changed.items() if v is not MISSING}
+    if isinstance(value, list):
+        items = [fn(v) for v in value]
+        if all(a is b for a, b in zip(items, value)):
+            return value
+        return [v for v in items if v is not MISSING]
+    return value
+
+
+# -- projection -------------------------------------------------------------------------------------
+@dataclasses.dataclass(slots=True)
+class Item:
+    """One element of a function's sequence for one mode."""
+
+    value: Any
+    at: int | None
+    label: str
+
+
+@dataclasses.dataclass(slots=True)
+class _Run:
+    n: int
+    event: str | None
+    at: int
+    status: str = "pending"
+    error: str | None = None
+    output: Any = MISSING
+    reason: str | None = None
+
+
+class Story:
+    """What a trace says each function did, per comparison mode."""
+
+    def __init__(self, lines: Iterable[dict[str, Any]]) -> None:
+        self.runs: dict[str, list[_Run]] = defaultdict(list)
+        self.items: dict[str, dict[str, list[Item]]] = {mode: defaultdict(list) for mode in COMPARISONS}
+        self.by_id: dict[str, _Run] = {}
+        self.records = 0
+        for line in lines:
+            self.records += 1
+            handler = _READERS.get(line["k"])
+            if handler is not None:
+                handler(self, line)
+        for fn, runs in self.runs.items():
+            for run in runs:
+                value: dict[str, Any] = {"event": run.event, "status": run.status}
+                if run.error is not None:
+                    value["error"] = run.error
+                if run.reason is not None:
+                    value["reason"] = run.reason
+                self.items["runs"][fn].append(Item(value, run.at, f"run #{run.n}"))
+                output = None if run.output is MISSING else run.output
+                self.items["outputs"][fn].append(Item(output, run.at, f"run #{run.n}"))
+
+    def functions(self) -> set[str]:
+        return {fn for per_fn in self.items.values() for fn, items in per_fn.items() if items}
+
+    def _run(self, line: dict[str, Any]) -> _Run | None:
+        run_id = line.get("run")
+        return self.by_id.get(run_id) if isinstance(run_id, str) else None
+
+    def _label(self, line: dict[str, Any], what: str, fn: str, mode: str) -> str:
+        number = len(self.items[mode][fn]) + 1
+        run = self._run(line)
+        return f"{what} #{number}" + (f" (run #{run.n})" if run is not None else "")
+
+    # -- readers, one per record kind ---------------------------------------------------------------
+    def _start(self, line: dict[str, Any]) -> None:
+        run_id, fn = line.get("run"), str(line.get("function"))
+        if not isinstance(run_id, str):
+            return
+        run = self.by_id.get(run_id)
+        if run is None:  # first seen queued, skipped or started: its place in the order
+            run = self.by_id[run_id] = _Run(len(self.runs[fn]) + 1, line.get("event"), line["at"])
+            self.runs[fn].append(run)
+        if line["k"] == "run.skipped":
+            run.status, run.reason = "skipped", line.get("reason")
+        elif line["k"] == "run.start":
+            self._timing(line, fn, "run.start", line["at"])
+
+    def _end(self, line: dict[str, Any]) -> None:
+        run = self._run(line)
+        if run is None:
+            return
+        run.status = str(line.get("status"))
+        run.error = line.get("error")
+        run.output = line.get("output", MISSING)
+        self._timing(line, str(line.get("function")), "run.end", line["at"])
+
+    def _timing(self, line: dict[str, Any], fn: str, what: str, at: Any) -> None:
+        run = self._run(line)
+        step = line.get("step")
+        label = what + (f" step {step!r}" if step else "") + (f" of run #{run.n}" if run else "")
+        self.items["timing"][fn].append(Item({"what": label, "at": at}, line["at"], label))
+
+    def _attempt(self, line: dict[str, Any]) -> None:
+        self._timing(line, str(line.get("function")), f"attempt {line.get('attempt')}", line["at"])
+
+    def _retry(self, line: dict[str, Any]) -> None:
+        self._timing(line, str(line.get("function")), f"retry {line.get('attempt')} due", line.get("next_at"))
+
+    def _until(self, line: dict[str, Any]) -> None:
+        self._timing(line, str(line.get("function")), f"{line['k']} until", line.get("until"))
+
+    def _email(self, line: dict[str, Any]) -> None:
+        fn = str(line.get("function") or OUTSIDE)
+        value = {k: v for k, v in line.items() if k not in ("k", "seq", "at", "function", "run", "message_id")}
+        self.items["emails"][fn].append(Item(value, line["at"], self._label(line, "email", fn, "emails")))
+
+    def _http(self, line: dict[str, Any]) -> None:
+        fn = str(line.get("function") or OUTSIDE)
+        request = line.get("request") or {}
+        value: dict[str, Any] = {"method": line.get("method"), "url": line.get("url")}
+        sent = {}
+        content_type = (request.get("headers") or {}).get("content-type")
+        if content_type is not None:
+            sent["content-type"] = content_type
+        if "body" in request:
+            sent["body"] = request["body"]
+        value["request"] = sent
+        if "status" in line:
+            value["status"] = line["status"]
+        if "error" in line:
+            value["error"] = str(line["error"]).partition(":")[0]
+        self.items["http"][fn].append(Item(value, line["at"], self._label(line, "http call", fn, "http")))
+
+    def _event(self, line: dict[str, Any]) -> None:
+        origin = line.get("origin", "input")
+        if origin == "input":
+            return
+        fn = str(line.get("function") or SYSTEM) if origin == "job" else SYSTEM
+        ce = line.get("ce") or {}
+        value = {"type": ce.get("type"), "data": ce.get("data")}
+        if line["k"] == "event.dropped":
+            value["dropped"] = True
+        self.items["events"][fn].append(Item(value, line["at"], self._label(line, "event", fn, "events")))
+
+
+_READERS = {
+    "run.start": Story._start, "run.queued": Story._start, "run.skipped": Story._start, "run.end": Story._end,
+    "attempt": Story._attempt, "retry": Story._retry, "sleep": Story._until, "wait": Story._until,
+    "email": Story._email, "http": Story._http, "event": Story._event, "event.dropped": Story._event,
+}  # fmt: skip
+
+
+# -- results ---------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Divergence:
+    """Where a function's sequence for one mode first differs.
+
+    ``path`` is the first differing field inside the item (``""``: the whole item);
+    ``recorded``/``replayed`` are the values there (``None`` when the item is missing
+    on that side, as ``note`` says).
+    """
+
+    function: str
+    mode: str
+    index: int
+    label: str
+    path: str
+    recorded: Any
+    replayed: Any
+    recorded_at: int | None
+    replayed_at: int | None
+    note: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    def describe(self, tz: dt.tzinfo | None = None, labels: tuple[str, str] = ("recorded", "replayed")) -> list[str]:
+        """The lines a report shows for it: what, when, and the two values."""
+        at = self.recorded_at if self.recorded_at is not None else self.replayed_at
+        when = f" at {iso(at, tz)}" if at is not None else ""
+        head = f"{self.mode}: {self.label}{when}: {self.note}"
+        if self.note.startswith(("missing from", "only in")):
+            value = self.recorded if self.note.startswith("missing") else self.replayed
+            return [head, f"    {_short(value)}"]
+        where = self.path or "(value)"
+        a, b = labels
+        width = max(len(a), len(b))
+        return [head, f"    {where}: {a:<{width}} {_short(self.recorded)}",
+                f"    {' ' * len(where)}  {b:<{width}} {_short(self.replayed)}"]  # fmt: skip
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class FunctionResult:
+    """One function: how many items each mode has on each side, and the first divergences."""
+
+    function: str
+    counts: dict[str, tuple[int, int]]
+    divergences: dict[str, Divergence]
+
+    @property
+    def same(self) -> bool:
+        return not self.divergences
+
+    @property
+    def first(self) -> Divergence | None:
+        """The divergence that happened first in virtual time."""
+        if not self.divergences:
+            return None
+        return min(self.divergences.values(), key=lambda d: (_time(d), COMPARISONS.index(d.mode)))
+
+
+def _time(d: Divergence) -> int:
+    at = d.recorded_at if d.recorded_at is not None else d.replayed_at
+    return at if at is not None else 0
+
+
+class Comparison:
+    """The result of comparing a recorded trace with a replayed (or another) one.
+
+    ``same``; ``functions`` (function id -> ``FunctionResult``); ``divergences``
+    (every first divergence, earliest first); ``report()`` for people,
+    ``to_dict()`` for machines; ``assert_same()`` for tests.
+    """
+
+    def __init__(self, *, functions: dict[str, FunctionResult], compared: tuple[str, ...], ignore: list[Ignore],
+                 tolerance: int, notes: list[str], labels: tuple[str, str] = ("recorded", "replayed")) -> None:
+        self.functions = functions
+        self.compared = compared
+        self.ignore = [i.text for i in ignore]
+        self.tolerance = tolerance
+        self.notes = notes
+        self.labels = labels
+
+    @property
+    def same(self) -> bool:
+        return all(f.same for f in self.functions.values())
+
+    @property
+    def divergences(self) -> list[Divergence]:
+        found = [d for f in self.functions.values() for d in f.divergences.values()]
+        return sorted(found, key=lambda d: (_time(d), d.function, COMPARISONS.index(d.mode)))
+
+    def first(self, function: str) -> Divergence | None:
+        result = self.functions.get(function)
+        return None if result is None else result.first
+
+    def assert_same(self) -> None:
+        """Raise ``AssertionError`` with the report when anything differs."""
+        __tracebackhide__ = True
+        if not self.same:
+            raise AssertionError(self.report())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "same": self.same, "compared": list(self.compared), "ignore": self.ignore,
+            "tolerance_ns": self.tolerance, "notes": self.notes,
+            "functions": {
+                fn: {"same": r.same, "counts": {m: list(c) for m, c in r.counts.items()},
+                     "first": None if r.first is None else r.first.to_dict(),
+                     "divergences": {m: d.to_dict() for m, d in r.divergences.items()}}
+                for fn, r in self.functions.items()
+            },
+        }  # fmt: skip
+
+    def report(self, tz: dt.tzinfo | None = None) -> str:
+        """A readable report: one block per function, the first divergence of each, a summary."""
+        a, b = self.labels
+        tolerance = f" (tolerance {format_duration(self.tolerance)})" if "timing" in self.compared else ""
+        lines = [f"compared: {', '.join(self.compared)}{tolerance}"]
+        if self.ignore:
+            lines.append("ignoring: " + ", ".join(self.ignore))
+        lines += [f"note: {note}" for note in self.notes]
+        lines.append("")
+        width = max((len(fn) for fn in self.functions), default=8)
+        for fn, result in self.functions.items():
+            first = result.first
+            if first is None:
+                lines.append(f"  same     {fn:<{width}}  {_counts(result)}")
+                continue
+            detail = first.describe(tz, self.labels)
+            lines.append(f"  DIFFERS  {fn:<{width}}  {detail[0]}")
+            lines += [f"           {' ' * width}  {text}" for text in detail[1:]]
+            others = [d for m, d in result.divergences.items() if d is not first]
+            if others:
+                also = ", ".join(f"{d.mode} ({d.label})" for d in others)
+                lines.append(f"           {' ' * width}  also differs: {also}")
+        differing = [r for r in self.functions.values() if not r.same]
+        by_mode: dict[str, int] = defaultdict(int)
+        for r in differing:
+            for mode in r.divergences:
+                by_mode[mode] += 1
+        lines.append("")
+        total = len(self.functions)
+        if not differing:
+            lines.append(f"same: {total} function(s), {a} and {b} agree on {', '.join(self.compared)}")
+        else:
+            modes = ", ".join(f"{mode} {count}" for mode, count in by_mode.items())
+            lines.append(f"DIFFERS: {len(differing)} of {total} function(s) ({modes})")
+        return "\n".join(lines)
+
+
+def _counts(result: FunctionResult) -> str:
+    names = {"runs": "runs", "emails": "emails", "http": "http calls", "events": "events emitted"}
+    parts = []
+    for mode, label in names.items():
+        if mode in result.counts:
+            a, b = result.counts[mode]
+            if a or b:
+                parts.append(f"{a} {label}" if a == b else f"{label} {a} -> {b}")
+    return ", ".join(parts) or "nothing compared"
+
+
+def _short(value: Any, limit: int = 100) -> str:
+    if value is MISSING:
+        return "(absent)"
+    text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=repr).decode()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# -- comparing --------------------------------------------------------------------------------------
+def compare_lines(recorded: Iterable[dict[str, Any]], replayed: Iterable[dict[str, Any]], *,
+                  compare: Any = None, ignore: Iterable[Any] = (), tolerance: int = 0,
+                  notes: list[str] | None = None,
+                  labels: tuple[str, str] = ("recorded", "replayed")) -> Comparison:
+    """Compare two streams of trace lines (see the module docstring)."""
+    modes = parse_compare(compare)
+    if isinstance(ignore, str):
+        ignore = [ignore]
+    patterns = [Ignore.parse(text) for text in ignore]
+    a = Story(_ignored(recorded, patterns))
+    b = Story(_ignored(replayed, patterns))
+    notes = list(notes or [])
+    notes += [f"--ignore {p.text!r} matched nothing" for p in patterns if p.hits == 0]
+    functions: dict[str, FunctionResult] = {}
+    for fn in _ordered(a, b):
+        counts, found = {}, {}
+        for mode in modes:
+            left, right = a.items[mode].get(fn, []), b.items[mode].get(fn, [])
+            counts[mode] = (len(left), len(right))
+            divergence = _first(fn, mode, left, right, tolerance, labels)
+            if divergence is not None:
+                found[mode] = divergence
+        functions[fn] = FunctionResult(function=fn, counts=counts, divergences=found)
+    return Comparison(functions=functions, compared=modes, ignore=patterns, tolerance=tolerance, notes=notes,
+                      labels=labels)  # fmt: skip
+
+
+def _ordered(a: Story, b: Story) -> list[str]:
+    """Functions in the order they first appear (recorded first), then the replay's new ones."""
+    seen: dict[str, None] = {}
+    for story in (a, b):
+        for per_fn in story.items.values():
+            for fn, items in per_fn.items():
+                if items:
+                    seen.setdefault(fn)
+    return list(seen)
+
+
+def _ignored(lines: Iterable[dict[str, Any]], patterns: list[Ignore]) -> Iterable[dict[str, Any]]:
+    for line in lines:
+        for pattern in patterns:
+            line = pattern.apply(line)
+        yield line
+
+
+def _first(fn: str, mode: str, left: list[Item], right: list[Item], tolerance: int,
+           labels: tuple[str, str]) -> Divergence | None:
+    for index in range(max(len(left), len(right))):
+        a = left[index] if index < len(left) else None
+        b = right[index] if index < len(right) else None
+        if a is None or b is None:
+            note = "missing from the replay" if b is None else "only in the replay"
+            if labels != ("recorded", "replayed"):
+                note = f"missing from {labels[1]}" if b is None else f"only in {labels[1]}"
+            item = a or b
+            assert item is not None
+            return Divergence(function=fn, mode=mode, index=index, label=item.label, path="",
+                              recorded=None if a is None else a.value, replayed=None if b is None else b.value,
+                              recorded_at=None if a is None else a.at, replayed_at=None if b is None else b.at,
+                              note=note)  # fmt: skip
+        if mode == "timing":
+            found = _timing_difference(a.value, b.value, tolerance)
+        else:
+            found = first_difference(a.value, b.value)
+        if found is not None:
+            path, va, vb, note = found
+            return Divergence(function=fn, mode=mode, index=index, label=a.label, path=path, recorded=va,
+                              replayed=vb, recorded_at=a.at, replayed_at=b.at, note=note)  # fmt: skip
+    return None
+
+
+def _timing_difference(a: dict[str, Any], b: dict[str, Any], tolerance: int) -> tuple[str, Any, Any, str] | None:
+    if a["what"] != b["what"]:
+        return "what", a["what"], b["what"], "a different step of the story"
+    ta, tb = a["at"], b["at"]
+    if isinstance(ta, int) and isinstance(tb, int):
+        if abs(ta - tb) <= tolerance:
+            return None
+        sign = "later" if tb > ta else "earlier"
+        return "at", iso(ta), iso(tb), f"{format_duration(abs(tb - ta))} {sign} in the replay"
+    return None if ta == tb else ("at", ta, tb, "differs")
+
+
+def first_difference(a: Any, b: Any, path: str = "") -> tuple[str, Any, Any, str] | None:
+    """The first path where two JSON values differ: ``(path, a_value, b_value, note)``."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in list(a) + [k for k in b if k not in a]:
+            sub = f"{path}.{key}" if path else str(key)
+            found = first_difference(a.get(key, MISSING), b.get(key, MISSING), sub)
+            if found is not None:
+                return found
+        return None
+    if isinstance(a, list) and isinstance(b, list):
+        for index in range(max(len(a), len(b))):
+            sub = f"{path}[{index}]"
+            found = first_difference(a[index] if index < len(a) else MISSING,
+                                     b[index] if index < len(b) else MISSING, sub)  # fmt: skip
+            if found is not None:
+                return found
+        return None
+    if type(a) is type(b) and a == b:
+        return None
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) \
+            and not isinstance(b, bool) and a == b:
+        return None
+    return path, a, b, "differs"

@@ -1,0 +1,218 @@
+"""Real traffic in: a file of Inngest events or CloudEvents becomes a replayable trace.
+
+Accepted, detected from the content (never the name), gzip or not:
+
+- **Inngest JSON Lines**: one ``{"name": ..., "data": {...}, "id": ..., "ts": ms, "v": ..., "user": {...}}``
+  per line (``name`` and ``data`` required; ``ts`` in milliseconds since the epoch);
+- **CloudEvents JSON Lines**: one CloudEvents 1.0 JSON object per line
+  (``specversion``, ``id``, ``source``, ``type`` required; ``time`` RFC 3339; ``data``
+  a JSON object; the ``dataversion`` extension becomes ``v``);
+- **a JSON array** of either (the CloudEvents JSON *batch* format is one array);
+- a jobsim trace, which is simply loaded.
+
+Each event becomes an ``event`` record with ``origin: "input"`` at its own time
+(``ts``/``time``); an event without one takes the time of the event before it (the
+first: ``start``). Events are ordered by time, keeping file order among equal
+times. An event without an id gets one (marked ``jobsimsynthid``) so the file is
+valid CloudEvents, and a replay lets the bus make its own, as Inngest would.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ._codec import from_cloudevent, rfc3339_ns
+from ._events import ulid
+from ._replay import SYNTHESIZED_ID
+from ._time import MS, Instant, instant_ns, iso, zone
+from ._trace import Trace
+from ._tracefile import load, open_trace
+from .errors import InvalidArgument, TraceError, TraceWarning
+
+FORMATS = ("auto", "inngest", "cloudevents")
+_INNGEST_KEYS = frozenset({"name", "data", "id", "ts", "v", "user"})
+
+
+def read_any(path: str | os.PathLike[str], *, strict: bool = False) -> Trace:
+    """A trace file as it is, or a file of events imported into a trace."""
+    if _is_trace(Path(path)):
+        return load(path, strict=strict)
+    return import_events(path)
+
+
+def _is_trace(path: Path) -> bool:
+    with open_trace(path) as f:
+        for raw in f:
+            if raw.strip() and not raw.startswith(b"#"):
+                try:
+                    first = orjson.loads(raw)
+                except orjson.JSONDecodeError:
+                    return True  # let the trace reader report it, with its line number
+                return isinstance(first, dict) and first.get("k") == "header"
+    return True
+
+
+def import_events(
+    path: str | os.PathLike[str],
+    *,
+    format: str = "auto",
+    start: Instant | None = None,
+    tz: str = "UTC",
+    seed: int = 0,
+    profile: str = "inngest",
+) -> Trace:
+    """Read a file of Inngest events or CloudEvents into a trace of input events.
+
+    ``format``: ``"auto"`` (per event: CloudEvents have ``specversion``),
+    ``"inngest"`` or ``"cloudevents"`` (then every event must be one). ``start``:
+    the virtual start (default: the first event's time); the header also gets
+    ``tz``, ``seed`` and ``profile`` for the replay.
+    """
+    if format not in FORMATS:
+        raise InvalidArgument.build("format", format, "one of " + ", ".join(map(repr, FORMATS)))
+    zone(tz)
+    source = Path(path)
+    events: list[tuple[int | None, int, dict[str, Any]]] = []
+    kinds: set[str] = set()
+    ignored: dict[str, int] = {}
+    for line, obj in _objects(source):
+        kind, data = _event(obj, format, source, line)
+        kinds.add(kind)
+        at = data.pop("_at")
+        for key in data.pop("_ignored", ()):
+            ignored.setdefault(key, line)
+        events.append((at, line, data))
+    if not events:
+        raise TraceError("no events in the file: expected Inngest events or CloudEvents, one JSON object per line",
+                         path=str(source))  # fmt: skip
+    start_ns = instant_ns(start, "start", tz=zone(tz)) if start is not None else _first_time(events)
+    trace = Trace()
+    previous = start_ns
+    placed: list[tuple[int, int, dict[str, Any]]] = []
+    for at, line, data in events:
+        at = previous if at is None else at
+        previous = at
+        if data.get("ts") is None:
+            data["ts"] = at // MS
+        if data.get("id") in (None, ""):
+            data["id"] = ulid(at // MS, line)
+            data["attributes"] = {**(data.get("attributes") or {}), SYNTHESIZED_ID: True}
+        placed.append((at, line, data))
+    placed.sort(key=lambda item: (item[0], item[1]))
+    if placed[0][0] < start_ns:
+        raise InvalidArgument(f"start={iso(start_ns)} is after the first event ({iso(placed[0][0])}, line "
+                              f"{placed[0][1]}); give a start at or before it, or none")  # fmt: skip
+    for at, _, data in placed:
+        trace.add(at, "event", data)
+    described = "+".join(sorted(kinds))
+    trace.header = {"k": "header", "format": "jobsim-trace", "version": 1, "start": start_ns,
+                    "start_time": iso(start_ns), "tz": tz, "seed": seed, "profile": profile, "clock": "ns",
+                    "source": {"import": described, "file": source.name, "events": len(placed)}}  # fmt: skip
+    trace.path = source
+    trace.complete = False
+    if ignored:
+        fields = ", ".join(f"{key!r} (first on line {line})" for key, line in ignored.items())
+        message = f"fields Inngest events do not have were ignored: {fields}"
+        trace.warnings.append(message)
+        warnings.warn(f"{source}: {message}", TraceWarning, stacklevel=2)
+    return trace
+
+
+def _first_time(events: list[tuple[int | None, int, dict[str, Any]]]) -> int:
+    times = [at for at, _, _ in events if at is not None]
+    if times:
+        return min(times)
+    from ._simulation import DEFAULT_START
+
+    return instant_ns(DEFAULT_START)
+
+
+def _objects(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line number, JSON value) for each event: one per line, or the items of one top-level array."""
+    with open_trace(path) as f:
+        data = f.read()
+    text = data.lstrip()
+    if text.startswith(b"["):
+        try:
+            items = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise TraceError(f"the file is a JSON array that does not parse: {exc}", path=str(path)) from None
+        for index, item in enumerate(items, start=1):
+            yield index, item
+        return
+    for number, raw in enumerate(data.splitlines(), start=1):
+        if not raw.strip() or raw.lstrip().startswith(b"#"):
+            continue
+        try:
+            yield number, orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            preview = raw.decode("utf-8", "replace")[:80]
+            raise TraceError(f"malformed line: {exc}: {preview!r}", path=str(path), line=number) from None
+
+
+def _event(obj: Any, format: str, path: Path, line: int) -> tuple[str, dict[str, Any]]:
+    def fail(message: str) -> TraceError:
+        return TraceError(message, path=str(path), line=line)
+
+    if not isinstance(obj, dict):
+        raise fail(f"expected an event (a JSON object), got {type(obj).__name__}")
+    is_ce = "specversion" in obj
+    if format == "cloudevents" and not is_ce:
+        raise fail("not a CloudEvent: it has no 'specversion' (use --from inngest or auto for Inngest events)")
+    if format == "inngest" and is_ce:
+        raise fail("a CloudEvent in a file of Inngest events (use --from cloudevents or auto)")
+    try:
+        return ("cloudevents", _cloudevent(obj)) if is_ce else ("inngest", _inngest(obj))
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+
+
+def _cloudevent(obj: dict[str, Any]) -> dict[str, Any]:
+    if obj.get("specversion") != "1.0":
+        raise ValueError(f"CloudEvents specversion {obj.get('specversion')!r} is not supported (only '1.0')")
+    for name in ("id", "source", "type"):
+        if not isinstance(obj.get(name), str) or not obj[name]:
+            raise ValueError(f"a CloudEvent needs a non-empty string {name!r} (CloudEvents 1.0, required attributes)")
+    if "data_base64" in obj:
+        raise ValueError("the CloudEvent carries binary data (data_base64); an Inngest event's data is a JSON object")
+    data = from_cloudevent(obj)
+    data["_at"] = None if obj.get("time") is None else rfc3339_ns(obj["time"])
+    data["origin"] = "input"
+    data["source"] = obj["source"]
+    if isinstance(data.get("attributes"), dict):
+        data["attributes"].pop("datacontenttype", None)
+    return data
+
+
+def _inngest(obj: dict[str, Any]) -> dict[str, Any]:
+    name = obj.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError("neither an Inngest event (a non-empty 'name') nor a CloudEvent ('specversion')")
+    data = obj.get("data", {})
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ValueError(f"the event's data must be a JSON object, got {type(data).__name__}")
+    ts = obj.get("ts")
+    if ts is not None and (isinstance(ts, bool) or not isinstance(ts, int)):
+        raise ValueError(f"'ts' must be milliseconds since the epoch (an integer), got {ts!r}")
+    event_id = obj.get("id")
+    if event_id is not None and not isinstance(event_id, str):
+        raise ValueError(f"'id' must be a string, got {event_id!r}")
+    user = obj.get("user")
+    if user is not None and not isinstance(user, dict):
+        raise ValueError(f"'user' must be a JSON object, got {type(user).__name__}")
+    out: dict[str, Any] = {"name": name, "id": event_id, "data": data, "ts": ts, "origin": "input"}
+    if obj.get("v") is not None:
+        out["v"] = str(obj["v"])
+    if user is not None:
+        out["user"] = user
+    out["_at"] = None if ts is None else ts * MS
+    out["_ignored"] = sorted(set(obj) - _INNGEST_KEYS)  # an export's extras (received_at, ...)
+    return out

@@ -1,0 +1,450 @@
+"""Replay: a recorded trace's inputs, fed at their recorded virtual times into today's code.
+
+What a trace holds falls in two parts. The **inputs** came from outside job code and
+are fed again: events sent by tests or traffic (``origin: "input"``, duplicates
+dropped by the bus included), how the test drove the clock (``advance`` records:
+``advance``, ``advance_to``, ``run_until_idle``), and faults it armed with
+``sim.fail``. The **environment** answered: HTTP responses are served from the
+trace (matched by method and URL, identical requests in recorded order, with their
+recorded virtual latency), except mail-provider calls that succeeded, which
+jobsim's own providers answer again so the email reaches the outbox. Everything
+else -- runs, retries, emails, HTTP requests, emitted events -- is an **outcome**
+that today's code produces afresh and that is then compared with the recording
+(``jobsim._compare``).
+
+This is Temporal's replay turned around: Temporal re-runs workflow code against a
+history and fails on the first command that differs; jobsim re-runs whole jobs,
+side effects included, against recorded inputs and reports the first difference per
+function in each chosen comparison.
+
+A trace written with redaction holds fakes. The replay feeds those fakes, and its
+outcome is redacted with the same policy (and key) before comparing, keeping the
+fakes the trace already holds, so values that flow through unchanged compare equal.
+"""
+
+from __future__ import annotations
+
+import builtins
+import sys
+from collections import Counter, defaultdict, deque
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from ._compare import Comparison, Divergence, compare_lines
+from ._events import Event
+from ._redact import Redaction, pseudonyms_in
+from ._time import Duration, duration_ns, iso, to_datetime
+from ._trace import Trace
+from .errors import InjectedFault, InvalidArgument, JobsimError
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ._simulation import Simulation
+
+Setup = Callable[["Simulation"], Any]
+Deliver = Callable[["Simulation", Event], Any]
+SYNTHESIZED_ID = "jobsimsynthid"
+"""CloudEvents extension marking an id ``jobsim import`` made up for an event that had none."""
+IDLE_HORIZON = "30d"
+"""How long an imported trace (events only) keeps running after its last event, at most."""
+
+
+class ReplayResult:
+    """What a replay did and how it compares with the recording.
+
+    ``same``: nothing differs in the compared modes (and the replay ran to its end).
+    ``comparison``: the ``Comparison`` (``None`` for a trace of input events only,
+    which has no outcomes to compare with). ``recorded``/``replayed``: the two
+    traces; ``simulation``: the replay's (closed) simulation; ``inputs``: how many
+    input events were fed; ``stopped``: why the replay stopped early, if it did;
+    ``notes``: what else a reader should know.
+    """
+
+    def __init__(self, *, comparison: Comparison | None, recorded: Trace, simulation: Simulation, inputs: int,
+                 stopped: str | None, notes: list[str], source: str) -> None:
+        self.comparison = comparison
+        self.recorded = recorded
+        self.simulation = simulation
+        self.replayed = simulation.trace
+        self.inputs = inputs
+        self.stopped = stopped
+        self.notes = notes
+        self.source = source
+
+    @property
+    def same(self) -> bool:
+        return self.stopped is None and (self.comparison is None or self.comparison.same)
+
+    @property
+    def divergences(self) -> list[Divergence]:
+        return [] if self.comparison is None else self.comparison.divergences
+
+    def first(self, function: str) -> Divergence | None:
+        return None if self.comparison is None else self.comparison.first(function)
+
+    def save(self, path: str | Path, **options: Any) -> Path:
+        """Save the replay's own trace (a new recording to compare later runs with)."""
+        return self.replayed.save(path, **options)
+
+    def assert_same(self) -> None:
+        """Raise ``AssertionError`` with the report when the replay differs from the recording."""
+        __tracebackhide__ = True
+        if not self.same:
+            raise AssertionError(self.report())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"same": self.same, "source": self.source, "inputs": self.inputs, "stopped": self.stopped,
+                "notes": self.notes, "runs": self._statuses(),
+                "comparison": None if self.comparison is None else self.comparison.to_dict()}  # fmt: skip
+
+    def _statuses(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for run in self.simulation.runs():
+            out.setdefault(run.function_id, Counter())[run.status] += 1  # type: ignore[index]
+        return {fn: dict(counts) for fn, counts in out.items()}
+
+    def report(self) -> str:
+        sim = self.simulation
+        header = self.recorded.header or {}
+        start = header.get("start", sim.start_ns)
+        lines = [
+            f"jobsim replay of {self.source}",
+            f"recorded: {iso(start, sim.tz)} to {iso(_end(self.recorded), sim.tz)} · seed {header.get('seed', sim.seed)}"
+            f" · profile {header.get('profile', sim.profile.name)} · {len(self.recorded):,} records",
+            f"replayed: {self.inputs:,} input event(s) into {', '.join(sim.functions) if len(sim.functions) <= 4 else f'{len(sim.functions)} functions'}"
+            f" · {len(self.replayed):,} records · ended {iso(sim.kernel.now, sim.tz)}",
+        ]  # fmt: skip
+        lines += [f"note: {note}" for note in self.notes]
+        if self.stopped:
+            lines.append(f"STOPPED: {self.stopped}")
+        if self.comparison is None:
+            lines += ["", "nothing to compare: the trace holds input events only; runs of the replay:", ""]
+            lines += [f"  {fn}: " + ", ".join(f"{n} {status}" for status, n in counts.items())
+                      for fn, counts in self._statuses().items()] or ["  (no runs)"]  # fmt: skip
+            return "\n".join(lines)
+        return "\n".join([*lines, self.comparison.report(sim.tz)])
+
+    def __repr__(self) -> str:
+        verdict = "same" if self.same else f"{len(self.divergences)} divergence(s)"
+        return f"<ReplayResult {self.source}: {verdict}>"
+
+
+def _end(trace: Trace) -> int:
+    from ._tracefile import end_of
+
+    return end_of(trace)
+
+
+# -- replay ---------------------------------------------------------------------------------------
+def replay(
+    trace: Trace | str | Path,
+    *targets: Any,
+    compare: Any = None,
+    ignore: Iterable[str] | str = (),
+    tolerance: Duration = 0,
+    setup: Setup | None = None,
+    deliver: Deliver | None = None,
+    http: str = "recorded",
+    faults: bool = True,
+    seed: int | None = None,
+    profile: str | None = None,
+    until: Duration | None = None,
+    redact: Redaction | bool | None = None,
+    strict: bool = False,
+) -> ReplayResult:
+    """Feed ``trace``'s inputs into ``targets`` at their recorded virtual times and compare.
+
+    ``compare``: modes to compare (``"runs"``, ``"outputs"``, ``"emails"``,
+    ``"http"``, ``"events"``, ``"timing"``; a list or a comma-separated string;
+    default all). ``ignore``: ``KIND:PATH`` patterns removed from both sides before
+    comparing (``"email:subject"``, ``"http:request.headers.date"``,
+    ``"run.end:output.**.generatedAt"``). ``tolerance``: how far times may differ
+    for ``timing``. ``setup(sim)``: runs once before the first input (stock a
+    database, add HTTP routes, which win over recorded responses). ``deliver(sim,
+    event)``: how an input event enters (default ``sim.send(event)``; the web app's
+    database write, then the send). ``http``: ``"recorded"`` serves recorded
+    responses, ``"routes"`` only the routes ``setup`` adds. ``faults``: re-arm the
+    faults the recording armed with ``sim.fail``. ``seed``/``profile``: override the
+    recorded ones. ``until``: keep simulating this long after the trace's end (a
+    trace of input events only runs until idle, at most 30 days, by default).
+    ``redact``: the policy that redacts the replay's outcome before comparing
+    (default: the one the trace's header describes, key from ``JOBSIM_REDACT_KEY``).
+    """
+    from ._simulation import Simulation
+
+    recorded, source = _recorded(trace, strict)
+    if not targets:
+        raise InvalidArgument("replay needs the code to replay into: Simulation.replay(trace, app) "
+                              "(or `jobsim replay TRACE --app module:attribute`)")  # fmt: skip
+    _check_options(setup, deliver, http, faults)
+    tolerance_ns = duration_ns(tolerance, "tolerance")
+    extra_ns = None if until is None else duration_ns(until, "until")
+    header = recorded.header_fields() if recorded.header is None else recorded.header
+    start = int(header["start"])
+    options: dict[str, Any] = {"start": to_datetime(start), "tz": header.get("tz") or "UTC",
+                               "seed": header.get("seed", 0) if seed is None else seed,
+                               "profile": profile or header.get("profile")}  # fmt: skip
+    sim = Simulation(*targets, **{k: v for k, v in options.items() if v is not None})
+    sim.start_ns = sim.kernel.now = start  # to the nanosecond (a datetime stops at microseconds)
+    notes: list[str] = []
+    with sim:
+        script = _Script(sim, recorded, deliver or _send, faults, notes)
+        if setup is not None:
+            setup(sim)
+        if http == "recorded":
+            _serve_recorded_http(sim, recorded)
+        stopped = script.run(extra_ns)
+    comparison = None
+    if _has_outcomes(recorded):
+        comparison = _compare(recorded, sim, compare, ignore, tolerance_ns, redact, notes)
+    return ReplayResult(comparison=comparison, recorded=recorded, simulation=sim, inputs=script.inputs,
+                        stopped=stopped, notes=notes, source=source)  # fmt: skip
+
+
+def _recorded(trace: Any, strict: bool) -> tuple[Trace, str]:
+    if isinstance(trace, Trace):
+        return trace, str(trace.path) if trace.path else "an in-memory trace"
+    if isinstance(trace, (str, Path)):
+        from ._importing import read_any
+
+        return read_any(trace, strict=strict), str(trace)
+    raise InvalidArgument.build("trace", trace, "a jobsim.Trace or the path of a trace (or events) file")
+
+
+def _check_options(setup: Any, deliver: Any, http: Any, faults: Any) -> None:
+    if setup is not None and not callable(setup):
+        raise InvalidArgument.build("setup", setup, "a function taking the simulation, or None")
+    if deliver is not None and not callable(deliver):
+        raise InvalidArgument.build("deliver", deliver, "a function (sim, event) that sends the event, or None")
+    if http not in ("recorded", "routes"):
+        raise InvalidArgument.build("http", http, "'recorded' (serve recorded responses) or 'routes' (only yours)")
+    if not isinstance(faults, bool):
+        raise InvalidArgument.build("faults", faults, "True (re-arm recorded sim.fail faults) or False")
+
+
+def _send(sim: Simulation, event: Event) -> None:
+    sim.send(event)
+
+
+def _has_outcomes(trace: Trace) -> bool:
+    return any(kind in ("run.start", "run.queued", "run.skipped") for _, kind, _ in trace._rows)
+
+
+class _Script:
+    """Walks the recording in order and does again what came from outside the jobs."""
+
+    def __init__(self, sim: Simulation, recorded: Trace, deliver: Deliver, faults: bool, notes: list[str]) -> None:
+        self.sim = sim
+        self.recorded = recorded
+        self.deliver = deliver
+        self.faults = faults
+        self.notes = notes
+        self.inputs = 0
+        self.late: list[str] = []
+
+    def run(self, extra_ns: int | None) -> str | None:
+        driven = any(kind == "advance" for _, kind, _ in self.recorded._rows)
+        try:
+            for at, kind, data in self.recorded._rows:
+                if kind == "advance" and driven:
+                    self._advance(data)
+                elif kind in ("event", "event.dropped") and data.get("origin", "input") == "input":
+                    self._input(at, data)
+                elif kind == "fault.armed" and self.faults:
+                    self._arm(data)
+            self._finish(driven, extra_ns)
+        except JobsimError as error:  # a budget, a run-away: the replay of this code never ends
+            return f"{type(error).__name__}: {error}"
+        finally:
+            if self.late:
+                self.notes.append(f"{len(self.late)} input event(s) were delivered after their recorded time "
+                                  f"(the replay's clock had passed it), first: {self.late[0]}")  # fmt: skip
+        return None
+
+    def _drive(self, until: int, idle: bool = False) -> None:
+        if until >= self.sim.kernel.now:
+            self.sim._drive(until, max_items=_MAX_ITEMS, what="replay", stop_when_idle=idle)
+
+    def _advance(self, data: dict[str, Any]) -> None:
+        until = data.get("until")
+        if isinstance(until, int):
+            self._drive(until, bool(data.get("idle")))
+
+    def _input(self, at: int, data: dict[str, Any]) -> None:
+        sim = self.sim
+        if sim.kernel.now < at:
+            self._drive(at)
+        elif sim.kernel.now > at:
+            self.late.append(f"{data.get('name')} recorded at {iso(at)}, delivered at {iso(sim.kernel.now)}")
+        synthesized = (data.get("attributes") or {}).get(SYNTHESIZED_ID)  # the bus makes one, as it did
+        event = Event(data["name"], data.get("data") or {}, id=None if synthesized else data.get("id"),
+                      user=data.get("user"), ts=data.get("ts"), v=data.get("v"))  # fmt: skip
+        self.inputs += 1
+        self.deliver(sim, event)
+
+    def _arm(self, data: dict[str, Any]) -> None:
+        function = data.get("function")
+        if function not in self.sim.functions:
+            self.notes.append(f"a recorded sim.fail() for function {function!r} was not re-armed: "
+                              "today's code has no such function")  # fmt: skip
+            return
+        self.sim.fail(function, data.get("step"), times=int(data.get("times", 1)), error=rebuild_error(data.get("error")))
+
+    def _finish(self, driven: bool, extra_ns: int | None) -> None:
+        end = _end(self.recorded)
+        if driven or _has_outcomes(self.recorded):
+            self._drive(max(end, self.sim.kernel.now) + (extra_ns or 0))
+            return
+        horizon = duration_ns(IDLE_HORIZON) if extra_ns is None else extra_ns
+        self._drive(max(end, self.sim.kernel.now))
+        self._drive(self.sim.kernel.now + horizon, idle=extra_ns is None)
+
+
+_MAX_ITEMS = 50_000_000
+
+
+def rebuild_error(info: Any) -> Any:
+    """The error a recorded ``sim.fail`` used, from its type name and message.
+
+    Only classes already imported (builtins, jobsim's, the app's own modules) are
+    used, never imported from the trace's say-so; otherwise ``InjectedFault`` with
+    the recorded type and message.
+    """
+    if not isinstance(info, dict):
+        return None
+    name, module, message = str(info.get("type", "")), str(info.get("module", "")), info.get("message")
+    holder = builtins if module == "builtins" else sys.modules.get(module)
+    cls = getattr(holder, name, None) if holder is not None else None
+    if isinstance(cls, type) and issubclass(cls, BaseException):
+        if message is None:
+            return cls
+        try:
+            return cls(message)
+        except Exception:
+            pass
+    if message is None:
+        return InjectedFault(f"{name} (replayed)")
+    return InjectedFault(f"{name}: {message}")
+
+
+# -- the environment: recorded HTTP responses ----------------------------------------------------------
+class RecordedHttp:
+    """A respx side effect answering each request with the next recorded response for its method and URL."""
+
+    def __init__(self, sim: Simulation, calls: list[dict[str, Any]], redact: Redaction | None) -> None:
+        self.sim = sim
+        self.redactor = redact.redactor() if redact is not None else None
+        self.queues: dict[tuple[str, str], deque[dict[str, Any]]] = defaultdict(deque)
+        for call in calls:
+            self.queues[(str(call.get("method")), str(call.get("url")))].append(call)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response | None:
+        url = str(request.url)
+        if self.redactor is not None:
+            url = self.redactor.url(url)
+        queue = self.queues.get((request.method, url))
+        if not queue:
+            return None  # not recorded (any more): mail providers, then "unmatched", as without a recording
+        call = queue.popleft()
+        elapsed = call.get("elapsed") or 0
+        if elapsed and self.sim.engine.x is not None:
+            self.sim.consume(int(elapsed))
+        if "error" in call:
+            if str(call["error"]).startswith("UnmatchedRequest"):
+                return None
+            raise _http_error(str(call["error"]), request)
+        response = call.get("response") or {"status": call.get("status", 200)}
+        status = int(response.get("status", call.get("status", 200)))
+        if 200 <= status < 300:
+            provided = self.sim.mail.handle_provider_request(request)
+            if provided is not None:  # the email reaches the outbox, as it did when recorded
+                return provided
+        return _response(status, response)
+
+
+def _serve_recorded_http(sim: Simulation, recorded: Trace) -> None:
+    calls = [data for _, kind, data in recorded._rows if kind == "http"]
+    if not calls:
+        return
+    info = (recorded.header or {}).get("redaction")
+    policy = Redaction.from_header(info) if recorded._owner is None and isinstance(info, dict) else None
+    if policy is not None and info.get("policy") is None:
+        policy = None
+    sim.http.route(name="jobsim-recorded-responses").mock(side_effect=RecordedHttp(sim, calls, policy))
+
+
+def _response(status: int, recorded: dict[str, Any]) -> httpx.Response:
+    import base64
+
+    import httpx
+
+    skip = ("content-length", "content-encoding", "transfer-encoding")
+    headers: list[tuple[str, str]] = []
+    for name, value in (recorded.get("headers") or {}).items():
+        if name not in skip:
+            headers += [(name, str(v)) for v in (value if isinstance(value, list) else [value])]
+    body = recorded.get("body") or {}
+    if "json" in body:
+        content = orjson.dumps(body["json"])
+    elif "text" in body:
+        content = str(body["text"]).encode()
+    elif "base64" in body:
+        content = base64.b64decode(body["base64"])
+    else:
+        content = str(body.get("excerpt", "")).encode()
+    return httpx.Response(status, headers=headers, content=content)
+
+
+def _http_error(text: str, request: httpx.Request) -> BaseException:
+    import httpx
+
+    name, _, message = text.partition(": ")
+    cls = getattr(httpx, name, None)
+    if isinstance(cls, type) and issubclass(cls, httpx.RequestError):
+        return cls(message, request=request)
+    builtin = getattr(builtins, name, None)
+    if isinstance(builtin, type) and issubclass(builtin, Exception):
+        try:
+            return builtin(message)
+        except Exception:
+            pass
+    return httpx.ConnectError(f"{text} (replayed)", request=request)
+
+
+# -- comparing -----------------------------------------------------------------------------------
+def _compare(recorded: Trace, sim: Simulation, compare: Any, ignore: Any, tolerance: int,
+             redact: Redaction | bool | None, notes: list[str]) -> Comparison:
+    from ._tracefile import lines
+
+    policy = _replay_policy(recorded, redact, notes)
+    redactor = None
+    if policy is not None:
+        keep = pseudonyms_in(((kind, data) for _, kind, data in recorded._rows), policy)
+        redactor = policy.redactor(keep)
+        sim.trace._keep = keep  # saving the replay keeps the trace's fakes too
+    return compare_lines(lines(recorded), lines(sim.trace, redactor), compare=compare, ignore=ignore,
+                         tolerance=tolerance, notes=notes)  # fmt: skip
+
+
+def _replay_policy(recorded: Trace, redact: Redaction | bool | None, notes: list[str]) -> Redaction | None:
+    """How to redact the replay's outcome so it compares with a redacted recording."""
+    if redact is False or recorded._owner is not None:
+        return None  # an in-memory recording was never redacted
+    if isinstance(redact, Redaction):
+        return redact
+    if redact not in (None, True):
+        raise InvalidArgument.build("redact", redact, "a jobsim.Redaction, True or None (the trace's own), or False")
+    info = (recorded.header or {}).get("redaction")
+    if not isinstance(info, dict) or info.get("policy") is None:
+        return None
+    policy = Redaction.from_header(info)
+    recorded_fp, ours = info.get("key_fp"), policy.describe().get("key_fp")
+    if recorded_fp and recorded_fp != ours:
+        notes.append(f"the trace was pseudonymized with key {recorded_fp} and this replay uses {ours}; values "
+                     "that did not come from the trace's inputs will not match: set JOBSIM_REDACT_KEY")  # fmt: skip
+    return policy
+

@@ -1,0 +1,130 @@
+"""``jobsim scan``: the guard to run before a trace is committed or uploaded.
+
+It reads the file as text and JSON, not through the codec, so it also checks
+traces written by other tools or edited by hand, and reports every value that
+still looks secret: a secret-named header or field with a value, a credential
+pattern anywhere (the ones redaction drops), a secret URL query parameter, or a
+long random-looking token. With ``pii=True`` it also reports email addresses at
+real domains (personal data left in clear).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import re
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ._pseudonyms import reserved_domain
+from ._redact import EMAIL, MARKER, find_secrets, secret_header, secret_key, secret_query
+from ._tracefile import open_trace
+from .errors import TraceError
+
+_TOKEN = re.compile(r"[A-Za-z0-9+/_=.-]{24,512}")
+_NOT_TOKENS = ("id", "run", "child", "message_id", "sha256", "key_fp", "base64", "excerpt")
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Finding:
+    """One secret-looking value: where it is and why it was flagged (the value is masked)."""
+
+    line: int
+    kind: str | None
+    seq: int | None
+    path: str
+    reason: str
+    preview: str
+
+    def __str__(self) -> str:
+        record = f"{self.kind} (seq {self.seq})" if self.kind is not None else "line"
+        return f"{self.line}: {record} {self.path}: {self.reason} {self.preview}"
+
+
+def scan(path: str | os.PathLike[str], *, pii: bool = False) -> list[Finding]:
+    """Every secret-looking value in a trace (or any JSON Lines) file, in file order."""
+    source = Path(path)
+    findings: list[Finding] = []
+    with open_trace(source) as f:
+        for number, raw in enumerate(f, start=1):
+            if not raw.strip() or raw.startswith(b"#"):
+                continue
+            try:
+                obj = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                if raw.endswith(b"\n"):
+                    raise TraceError(f"malformed line: {exc}", path=str(source), line=number) from None
+                obj = raw.decode("utf-8", "replace")  # a cut-off last line is still text worth scanning
+            kind = obj.get("k") if isinstance(obj, dict) else None
+            seq = obj.get("seq") if isinstance(obj, dict) else None
+            for where, reason, value in _walk(obj, "", pii, headers=False):
+                findings.append(Finding(line=number, kind=kind, seq=seq, path=where or "(line)", reason=reason,
+                                        preview=mask(value)))  # fmt: skip
+    return findings
+
+
+def _walk(value: Any, path: str, pii: bool, *, headers: bool) -> Iterator[tuple[str, str, str]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            sub = f"{path}.{key}" if path else str(key)
+            if _filled(item) and isinstance(key, str):
+                if headers and secret_header(key):
+                    yield sub, f"secret header {key.lower()!r} has a value", _text(item)
+                    continue
+                if not headers and secret_key(key):
+                    yield sub, f"field {key!r} is named like a secret and has a value", _text(item)
+                    continue
+            yield from _walk(item, sub, pii, headers=key == "headers")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _walk(item, f"{path}[{index}]", pii, headers=False)
+    elif isinstance(value, str):
+        yield from _string(value, path, pii)
+
+
+def _string(value: str, path: str, pii: bool) -> Iterator[tuple[str, str, str]]:
+    for name, match in find_secrets(value):
+        yield path, f"looks like a {name}", match.group(0)
+    if "?" in value and "=" in value:
+        for pair in value.split("?", 1)[1].split("#", 1)[0].split("&"):
+            name, eq, item = pair.partition("=")
+            if eq and item and item != MARKER and secret_query(name):
+                yield path, f"secret query parameter {name!r} has a value", item
+    last = path.rsplit(".", 1)[-1]
+    if len(value) >= 24 and last not in _NOT_TOKENS:
+        for match in _TOKEN.finditer(value):
+            token = match.group(0)
+            if _random_looking(token):
+                yield path, "a long random-looking string (an API key or token?)", token
+    if pii and "@" in value:
+        for match in EMAIL.finditer(value):
+            if not reserved_domain(match.group(0).rpartition("@")[2]):
+                yield path, "an email address at a real domain (personal data)", match.group(0)
+
+
+def _random_looking(token: str) -> bool:
+    """Mixed case and digits, and near-maximal character entropy: how keys look, ids do not."""
+    if not (any(c.islower() for c in token) and any(c.isupper() for c in token) and any(c.isdigit() for c in token)):
+        return False
+    counts = Counter(token)
+    entropy = -sum(n / len(token) * math.log2(n / len(token)) for n in counts.values())
+    return entropy >= min(4.2, math.log2(len(token)) - 0.4)
+
+
+def _filled(value: Any) -> bool:
+    return value not in (None, "", MARKER, [], {}) and value != [MARKER]
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
+
+
+def mask(value: str) -> str:
+    """Enough to find the value again, not enough to use it: ``'sk_l…' (32 chars)``."""
+    shown = value[:4] if len(value) > 8 else value[:1]
+    return f"({shown!r}… {len(value)} chars)"

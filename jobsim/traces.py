@@ -1,0 +1,112 @@
+"""Trace files: save, load, replay, compare, import, redact and scan.
+
+``sim.trace.save("run.jobsim.jsonl")`` writes what a simulation did; this module
+reads and uses such files::
+
+    import jobsim
+    from jobsim import traces
+
+    trace = jobsim.Trace.load("run.jobsim.jsonl")          # or traces.load(...)
+    result = jobsim.Simulation.replay(trace, app)          # today's code, same inputs
+    print(result.report())
+    result.assert_same()
+
+    diff = traces.compare("before.jobsim.jsonl", "after.jobsim.jsonl", ignore=["email:subject"])
+    print(diff.report())
+
+    imported = traces.import_events("prod-events.jsonl")   # Inngest events or CloudEvents
+    imported.save("prod.jobsim.jsonl")                      # redacted by default
+
+    for finding in traces.scan("prod.jobsim.jsonl"):       # secrets left in clear?
+        print(finding)
+
+The file format, the record kinds and their fields are described in the README
+(section "Traces: record, replay, diff") and in ``jobsim._tracefile``/``jobsim._codec``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from ._codec import from_cloudevent, to_cloudevent
+from ._compare import COMPARISONS, Comparison, Divergence, FunctionResult, compare_lines
+from ._importing import import_events, read_any
+from ._redact import MARKER, Redaction
+from ._replay import ReplayResult, replay
+from ._scan import Finding, scan
+from ._time import Duration, duration_ns
+from ._trace import Record, Trace
+from ._tracefile import FORMAT, VERSION, TraceReader, lines
+from .errors import InvalidArgument, TraceError, TraceWarning
+
+__all__ = [
+    "COMPARISONS",
+    "FORMAT",
+    "MARKER",
+    "VERSION",
+    "Comparison",
+    "Divergence",
+    "Finding",
+    "FunctionResult",
+    "Record",
+    "Redaction",
+    "ReplayResult",
+    "Trace",
+    "TraceError",
+    "TraceReader",
+    "TraceWarning",
+    "compare",
+    "from_cloudevent",
+    "import_events",
+    "iter_records",
+    "load",
+    "replay",
+    "scan",
+    "to_cloudevent",
+]
+
+
+def load(path: str | os.PathLike[str], *, strict: bool = False) -> Trace:
+    """Read a trace file (gzip or not). ``strict``: unknown record kinds are errors, not warnings."""
+    return Trace.load(path, strict=strict)
+
+
+def iter_records(path: str | os.PathLike[str], *, strict: bool = False) -> Iterator[Record]:
+    """Stream a trace's records without holding the file in memory (the header: ``TraceReader``)."""
+    with TraceReader(path, strict=strict) as reader:
+        yield from reader
+
+
+def compare(
+    recorded: Trace | str | os.PathLike[str],
+    other: Trace | str | os.PathLike[str],
+    *,
+    compare: Any = None,
+    ignore: Iterable[str] | str = (),
+    tolerance: Duration = 0,
+    strict: bool = False,
+) -> Comparison:
+    """Compare two traces function by function (``jobsim diff A B``); see ``jobsim._compare``."""
+    a, b = _trace(recorded, "recorded", strict), _trace(other, "other", strict)
+    notes = []
+    fp_a, fp_b = _key_fp(a), _key_fp(b)
+    if fp_a != fp_b:
+        notes.append(f"the traces were pseudonymized differently ({fp_a or 'not at all'} vs {fp_b or 'not at all'}): "
+                     "personal values will differ")  # fmt: skip
+    return compare_lines(lines(a), lines(b), compare=compare, ignore=ignore,
+                         tolerance=duration_ns(tolerance, "tolerance"), notes=notes, labels=("A", "B"))  # fmt: skip
+
+
+def _trace(value: Any, argument: str, strict: bool) -> Trace:
+    if isinstance(value, Trace):
+        return value
+    if isinstance(value, (str, os.PathLike)):
+        return read_any(value, strict=strict)
+    raise InvalidArgument.build(argument, value, "a jobsim.Trace or the path of a trace file")
+
+
+def _key_fp(trace: Trace) -> str | None:
+    info = (trace.header or {}).get("redaction") or {}
+    return info.get("key_fp") if info.get("pii") == "pseudonymized" else None

@@ -126,6 +126,8 @@ def drop_secrets(text: str) -> str:
     return text
 
 
+QUERY_PARAM = re.compile(r"([?&;])([A-Za-z0-9_.~%\[\]-]+)=([^&\s'\"#<>]*)")
+"""A URL query parameter, wherever a URL appears (a ``url`` field, an error message, a body)."""
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 WORD = re.compile(r"[A-Z][a-zA-Z]+(?:['’-][A-Za-z]+)*")
 _HONORIFICS = frozenset({"Mr", "Mrs", "Ms", "Miss", "Mx", "Dr", "Prof", "Sir", "Jr", "Sr", "II", "III", "IV"})
@@ -398,20 +400,7 @@ class Redactor:
 
     def url(self, url: Any) -> Any:
         """Secret query parameters dropped, credentials and personal data rewritten."""
-        if not isinstance(url, str):
-            return url
-        out = self.text(url)
-        base, sep, query = out.partition("?")
-        if not sep or not query:
-            return out
-        query, hash_, fragment = query.partition("#")
-        parts = []
-        for pair in query.split("&"):
-            name, eq, value = pair.partition("=")
-            if eq and value and value != MARKER and secret_query(name):
-                value = MARKER
-            parts.append(name + eq + value)
-        return base + "?" + "&".join(parts) + hash_ + fragment
+        return self.text(url)
 
     # -- walking JSON -------------------------------------------------------------------------------
     def _action(self, key: Any) -> str | None:
@@ -525,6 +514,8 @@ class Redactor:
         out = value
         if _TRIGGER.search(out) is not None:
             out = drop_secrets(out)
+        if "=" in out and ("?" in out or "&" in out):
+            out = QUERY_PARAM.sub(_query_repl, out)
         if self.pseudo:
             if "@" in out:
                 out = EMAIL.sub(self._email_repl, out)
@@ -547,6 +538,13 @@ class Redactor:
     def _known_word(self, match: re.Match[str]) -> str:
         word = match.group(0)
         return self._words.get(word, word)
+
+
+def _query_repl(match: re.Match[str]) -> str:
+    value = match.group(3)
+    if value and value != MARKER and secret_query(match.group(2)):
+        return f"{match.group(1)}{match.group(2)}={MARKER}"
+    return match.group(0)
 
 
 def _secret_repl(match: re.Match[str]) -> str:

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from ._codec import canonical
 from ._compare import Comparison, Divergence, compare_lines
 from ._events import Event
 from ._redact import Redaction, pseudonyms_in
@@ -367,7 +368,7 @@ class RecordedHttp:
 
 
 def _serve_recorded_http(sim: Simulation, recorded: Trace) -> None:
-    calls = [data for _, kind, data in recorded._rows if kind == "http"]
+    calls = [canonical("http", data) for _, kind, data in recorded._rows if kind == "http"]
     if not calls:
         return
     info = (recorded.header or {}).get("redaction")

@@ -22,11 +22,11 @@ from typing import Any
 import orjson
 
 from ._pseudonyms import reserved_domain
-from ._redact import EMAIL, MARKER, find_secrets, secret_header, secret_key, secret_query
+from ._redact import EMAIL, MARKER, QUERY_PARAM, find_secrets, secret_header, secret_key, secret_query
 from ._tracefile import open_trace
 from .errors import TraceError
 
-_TOKEN = re.compile(r"[A-Za-z0-9+/_=.-]{24,512}")
+_TOKEN = re.compile(r"[A-Za-z0-9+/_=-]{24,512}")
 _NOT_TOKENS = ("id", "run", "child", "message_id", "sha256", "key_fp", "base64", "excerpt")
 
 
@@ -90,10 +90,10 @@ def _walk(value: Any, path: str, pii: bool, *, headers: bool) -> Iterator[tuple[
 def _string(value: str, path: str, pii: bool) -> Iterator[tuple[str, str, str]]:
     for name, match in find_secrets(value):
         yield path, f"looks like a {name}", match.group(0)
-    if "?" in value and "=" in value:
-        for pair in value.split("?", 1)[1].split("#", 1)[0].split("&"):
-            name, eq, item = pair.partition("=")
-            if eq and item and item != MARKER and secret_query(name):
+    if "=" in value and ("?" in value or "&" in value):
+        for match in QUERY_PARAM.finditer(value):
+            name, item = match.group(2), match.group(3)
+            if item and item != MARKER and secret_query(name):
                 yield path, f"secret query parameter {name!r} has a value", item
     last = path.rsplit(".", 1)[-1]
     if len(value) >= 24 and last not in _NOT_TOKENS:
@@ -109,6 +109,8 @@ def _string(value: str, path: str, pii: bool) -> Iterator[tuple[str, str, str]]:
 
 def _random_looking(token: str) -> bool:
     """Mixed case and digits, and near-maximal character entropy: how keys look, ids do not."""
+    if token.count("/") >= 2 or token.count("-") >= 3:  # a URL path, a slug: words, not a key
+        return False
     if not (any(c.islower() for c in token) and any(c.isupper() for c in token) and any(c.isdigit() for c in token)):
         return False
     counts = Counter(token)

@@ -8,7 +8,8 @@ plugin costs no more than what ``jobsim/__init__.py`` itself imports.
 
 A test that used the ``jobsim`` fixture and failed gets a report section named
 ``jobsim``: the seed, one command line that reproduces the run, and the timeline
-of what happened in virtual time.
+of what happened in virtual time. With ``--jobsim-trace-dir=DIR`` its trace is
+also saved there, and the section names the file.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ class _Settings:
     seed: int | None
     timeline: bool
     defaults: dict[str, str]
+    trace_dir: str | None = None
+    """``--jobsim-trace-dir``: where failing tests' traces are saved."""
     """Simulation keyword arguments from the ini file: ``start``, ``tz``, ``profile``."""
 
 
@@ -81,6 +84,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--jobsim-timeline", action="store_true", default=False,
         help="print the virtual-time timeline of passing tests too (failing tests always show it)",
     )  # fmt: skip
+    group.addoption(
+        "--jobsim-trace-dir", metavar="DIR", default=None,
+        help="save the trace of every failing test that used the `jobsim` fixture as "
+             "DIR/<test>.jobsim.jsonl (redacted; replay it with `jobsim replay`)",
+    )  # fmt: skip
     parser.addini("jobsim_start", "start instant of `jobsim` simulations (ISO 8601)")
     parser.addini("jobsim_tz", "time zone of `jobsim` simulations: naive times, timelines")
     parser.addini("jobsim_profile", "semantics profile of `jobsim` simulations (default: inngest)")
@@ -92,6 +100,7 @@ def pytest_configure(config: pytest.Config) -> None:
         seed=config.getoption("jobsim_seed"),
         timeline=config.getoption("jobsim_timeline"),
         defaults=_ini_defaults(config),
+        trace_dir=config.getoption("jobsim_trace_dir"),
     )
 
 
@@ -250,11 +259,40 @@ def _section(item: pytest.Item, run: _Run, *, http: bool = True) -> str:
     """The ``jobsim`` report section: seed, the line that reruns the test, timeline."""
     sim = run.sim
     lines = [f"seed {sim.seed} · reproduce with:", f"    {_reproduce(item, sim.seed)}", ""]
+    saved = _save_trace(item, sim) if run.failed else None
+    if saved:
+        lines[2:2] = [saved]
     listing = _unmatched_http(sim) if http else ""
     if listing:
         lines += [listing, ""]
     lines += _shorten(sim.timeline().splitlines(), item.config.get_verbosity() >= 2)
     return "\n".join(lines)
+
+
+def _save_trace(item: pytest.Item, sim: Simulation) -> str | None:
+    """With ``--jobsim-trace-dir``: save the failing test's trace; the line that says where."""
+    directory = item.config.stash[_SETTINGS].trace_dir
+    if not directory:
+        return None
+    path = os.path.join(directory, _trace_name(item.nodeid))
+    try:
+        os.makedirs(directory, exist_ok=True)
+        sim.trace.save(path)
+    except Exception as error:  # the report must still be written
+        return f"trace not saved to {path}: {type(error).__name__}: {error}"
+    shown = os.path.relpath(path, item.config.invocation_params.dir)
+    return f"trace saved to {shown}\n    replay it: jobsim replay {shown} --app MODULE:APP"
+
+
+def _trace_name(nodeid: str) -> str:
+    """``tests/test_x.py::test_y[a-1]`` -> ``tests-test_x.py--test_y-a-1-.jobsim.jsonl`` (unique, portable)."""
+    import hashlib
+    import re
+
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", nodeid.replace("::", "--")).strip("-.")
+    if len(name) > 120:
+        name = name[:100] + "-" + hashlib.sha256(nodeid.encode()).hexdigest()[:12]
+    return name + ".jobsim.jsonl"
 
 
 def _reproduce(item: pytest.Item, seed: int) -> str:

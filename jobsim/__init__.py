@@ -8,6 +8,7 @@ from ._profiles import Profile
 from ._records import Attempt, Run, StepRecord
 from ._retries import Retries, RetryPolicy, TableBackoff
 from ._simulation import Simulation
+from ._trace import Record, Trace
 from .errors import (
     BudgetExceeded,
     InjectedFault,
@@ -22,7 +23,8 @@ __version__ = "0.1.0"
 
 # The HTTP sink's names load httpx and respx; they are imported on first use so
 # that ``import jobsim`` (and so every pytest start) stays cheap.
-_LAZY = {"HttpCall": "_http", "UnmatchedRequest": "_http", "delayed": "_http", "timeout": "_http"}
+_LAZY = {"HttpCall": "_http", "UnmatchedRequest": "_http", "delayed": "_http", "timeout": "_http",
+         "Redaction": "_redact", "ReplayResult": "_replay"}
 
 
 def __getattr__(name: str) -> object:
@@ -53,6 +55,9 @@ __all__ = [
     "NonRetriableError",
     "Profile",
     "RateLimit",
+    "Record",
+    "Redaction",
+    "ReplayResult",
     "Retries",
     "RetryAfterError",
     "RetryPolicy",
@@ -61,6 +66,7 @@ __all__ = [
     "StepError",
     "StepRecord",
     "TableBackoff",
+    "Trace",
     "Throttle",
     "Timeouts",
     "UnmatchedRequest",

@@ -88,7 +88,10 @@ class Ignore:
         if self.kind != "*" and not fnmatch.fnmatchcase(line["k"], self.kind):
             return line
         out = _drop(line, self.path, self)
-        return line if out is MISSING else out
+        if out is line:
+            return line
+        base = {"k": line["k"], "seq": line.get("seq"), "at": line.get("at")}  # never ignored: they place it
+        return base if out is MISSING else {**out, **base}
 
 
 def _drop(value: Any, path: Sequence[str], ignore: Ignore) -> Any:
@@ -308,7 +311,7 @@ class Divergence:
         at = self.recorded_at if self.recorded_at is not None else self.replayed_at
         when = f" at {iso(at, tz)}" if at is not None else ""
         head = f"{self.mode}: {self.label}{when}: {self.note}"
-        if self.note.startswith(("missing from", "only in")):
+        if self.note.startswith(("missing from", "only in")) and not self.path:
             value = self.recorded if self.note.startswith("missing") else self.replayed
             return [head, f"    {_short(value)}"]
         where = self.path or "(value)"
@@ -513,6 +516,10 @@ def _first(fn: str, mode: str, left: list[Item], right: list[Item], tolerance: i
             found = first_difference(a.value, b.value)
         if found is not None:
             path, va, vb, note = found
+            if va is MISSING or vb is MISSING:
+                side = "the replay" if labels == ("recorded", "replayed") else labels[1]
+                note = f"only in {side}" if va is MISSING else f"missing from {side}"
+                va, vb = (None if va is MISSING else va), (None if vb is MISSING else vb)
             return Divergence(function=fn, mode=mode, index=index, label=a.label, path=path, recorded=va,
                               replayed=vb, recorded_at=a.at, replayed_at=b.at, note=note)  # fmt: skip
     return None

@@ -1,0 +1,192 @@
+"""Redaction: secrets never reach a file; personal data does, as stable keyed fakes."""
+
+from __future__ import annotations
+
+import re
+
+import orjson
+import pytest
+from _traceapp import CRM_TOKEN, RESEND_KEY, build, record
+
+import jobsim
+from jobsim import Redaction
+from jobsim._redact import MARKER, classify_key, drop_secrets, secret_header
+
+SECRETS = (CRM_TOKEN, RESEND_KEY, "k3y-in-the-url", "abc123secret")
+PEOPLE = ("ada.lovelace@gmail.com", "grace@navy.mil", "Ada", "Lovelace", "Grace", "Hopper", "+44 20 7946 0018")
+
+
+@pytest.fixture(scope="module")
+def recorded() -> jobsim.Simulation:
+    return record(build())
+
+
+def saved(sim: jobsim.Simulation, tmp_path, name: str = "r.jobsim.jsonl", **options) -> tuple[str, list[dict]]:
+    path = sim.trace.save(tmp_path / name, **options)
+    text = path.read_text()
+    return text, [orjson.loads(line) for line in text.splitlines()]
+
+
+def test_secrets_are_dropped_from_requests_responses_urls_and_errors(recorded, tmp_path):
+    text, lines = saved(recorded, tmp_path)
+    for secret in SECRETS:
+        assert secret not in text, secret
+    crm = next(line for line in lines if line["k"] == "http" and line.get("status") == 200 and "crm" in line["url"])
+    assert crm["url"] == f"https://crm.example.com/contacts?api_key={MARKER}&source=web"
+    assert crm["request"]["headers"]["authorization"] == MARKER
+    assert crm["request"]["headers"]["x-request-source"] == "jobs"  # not a secret: kept
+    assert crm["response"]["headers"]["set-cookie"] == MARKER
+    error = next(line for line in lines if line["k"] == "attempt" and "error" in line)["error"]
+    assert f"contacts?api_key={MARKER}&source=web" in error
+
+
+def test_personal_data_maps_to_the_same_fake_everywhere(recorded, tmp_path):
+    text, lines = saved(recorded, tmp_path)
+    for value in PEOPLE:
+        assert value not in text, value
+    first = lines[1]["ce"]["data"]
+    fake_email, fake_name = first["email"], first["name"]
+    assert re.fullmatch(r"[a-z0-9._]+\d\d@example\.(com|net|org)", fake_email)
+    assert re.fullmatch(r"[A-Z][a-z]+ [A-Z][a-z]+", fake_name) and fake_name != "Ada Lovelace"
+    assert first["phone"] != "+44 20 7946 0018" and any(c.isdigit() for c in first["phone"])
+    email = next(line for line in lines if line["k"] == "email")
+    assert email["to"] == [fake_email]
+    assert email["subject"] == f"Welcome, {fake_name}!"  # free text: the same words, the same fakes
+    assert email["text"].startswith(f"Hi {fake_name}, ")
+    resend = next(line for line in lines if line["k"] == "http" and line["url"].endswith("/emails"))
+    assert resend["request"]["body"]["json"]["to"] == [fake_email]
+    dropped = next(line for line in lines if line["k"] == "event.dropped")
+    assert dropped["ce"]["data"] == {"email": fake_email, "name": fake_name}
+    outputs = [line["output"] for line in lines if line["k"] == "run.end" and line["function"] == "welcome"]
+    assert outputs[0]["email"] == fake_email
+
+
+def test_reserved_and_kept_domains_stay(recorded, tmp_path):
+    _, lines = saved(recorded, tmp_path)
+    email = next(line for line in lines if line["k"] == "email")
+    assert email["sender"] == "hello@acme.test"  # .test is reserved (RFC 2606): nobody's address
+    _, kept = saved(recorded, tmp_path, "kept.jobsim.jsonl", redact=Redaction(keep_domains=("navy.mil",)))
+    grace = next(line for line in kept if line["k"] == "event" and line["ce"]["id"] == "signup-grace")
+    assert grace["ce"]["data"]["email"] == "grace@navy.mil"
+    assert grace["ce"]["data"]["name"] != "Grace Hopper"
+
+
+def test_the_in_memory_trace_keeps_what_happened(recorded, tmp_path):
+    saved(recorded, tmp_path)
+    first = recorded.trace.records[0]
+    assert first.data["data"]["email"] == "ada.lovelace@gmail.com"
+    call = next(r for r in recorded.trace.of("http"))
+    assert CRM_TOKEN in call.data["call"].request.headers["authorization"]
+
+
+def test_same_key_same_fakes_other_key_other_fakes(recorded, tmp_path, monkeypatch):
+    a, _ = saved(recorded, tmp_path, "a.jobsim.jsonl")
+    b, _ = saved(recorded, tmp_path, "b.jobsim.jsonl")
+    assert a == b
+    monkeypatch.setenv("JOBSIM_REDACT_KEY", "team secret")
+    c, lines = saved(recorded, tmp_path, "c.jobsim.jsonl")
+    assert c != a
+    info = lines[0]["redaction"]
+    assert info["key"] == "env" and info["pii"] == "pseudonymized" and info["key_fp"].startswith("sha256:")
+    assert "team secret" not in c
+    d, _ = saved(recorded, tmp_path, "d.jobsim.jsonl", redact=Redaction(key="team secret"))
+    assert d.replace('"key":"given"', '"key":"env"') == c
+
+
+def test_without_pseudonyms_personal_data_stays_and_secrets_still_go(recorded, tmp_path):
+    text, lines = saved(recorded, tmp_path, redact=Redaction(pseudonymize=False))
+    assert "ada.lovelace@gmail.com" in text and "Ada Lovelace" in text
+    for secret in SECRETS:
+        assert secret not in text
+    assert lines[0]["redaction"] == {"policy": "jobsim/1", "secrets": "dropped", "pii": "kept"}
+
+
+def test_redact_false_writes_everything(recorded, tmp_path):
+    text, _ = saved(recorded, tmp_path, redact=False)
+    assert CRM_TOKEN in text and "ada.lovelace@gmail.com" in text
+
+
+def test_re_redacting_a_redacted_trace_changes_nothing(recorded, tmp_path):
+    first = recorded.trace.save(tmp_path / "a.jobsim.jsonl")
+    again = jobsim.Trace.load(first).save(tmp_path / "b.jobsim.jsonl")
+    assert again.read_bytes() == first.read_bytes()
+
+
+def test_custom_field_rules(tmp_path):
+    app = jobsim.App("custom")
+
+    @app.function("f", on="go")
+    def f(ctx):
+        return ctx.event.data
+
+    with jobsim.Simulation(app) as sim:
+        sim.send("go", {"nickname": "Ada", "ssn": "123-45-6789", "customerRef": "cus_1", "email": "x@corp.io",
+                        "password": "hunter2", "name": "Widget", "note": "call Ada"})  # fmt: skip
+        sim.run_until_idle()
+    policy = Redaction(fields={"customer_ref": "drop", "password": "keep"})
+    _, lines = saved(sim, tmp_path, redact=policy)
+    data = lines[1]["ce"]["data"]
+    assert data["ssn"] == MARKER and data["customerRef"] == MARKER and data["password"] == "hunter2"
+    assert data["nickname"] != "Ada" and data["note"] == f"call {data['nickname']}"
+    assert data["name"] != "Widget"  # a plain name beside an email is a person's name
+    assert lines[0]["redaction"]["fields"] == {"customerref": "drop", "password": "keep"}
+
+
+def test_a_plain_name_without_an_email_beside_it_is_not_a_person(tmp_path):
+    app = jobsim.App("products")
+
+    @app.function("f", on="go")
+    def f(ctx):
+        return None
+
+    with jobsim.Simulation(app) as sim:
+        sim.send("go", {"items": [{"name": "Organic Cotton Tee", "sku": "tee"}], "tags": [{"name": "category"}]})
+    _, lines = saved(sim, tmp_path)
+    assert lines[1]["ce"]["data"] == {"items": [{"name": "Organic Cotton Tee", "sku": "tee"}],
+                                      "tags": [{"name": "category"}]}  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Authorization: Bearer abc.def-ghi_123", f"Authorization: Bearer {MARKER}"),
+    ("key sk_live_4eC39HqLyjWDarjtT1zdp7dc here", f"key {MARKER} here"),
+    ("https://hooks.slack.com/services/T000/B000/XXXXXXXX", f"https://hooks.slack.com/services/{MARKER}"),
+    ("postgres://admin:s3cret@db.internal/app", f"postgres://{MARKER}@db.internal/app"),
+    ("aws AKIAIOSFODNN7EXAMPLE", f"aws {MARKER}"),
+    ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+     f"jwt {MARKER}"),
+    ("-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----", MARKER),
+    ("the key-0123456789abcdef0123456789abcdef", f"the {MARKER}"),
+    ("nothing to see: sk_ is a prefix, Bearer alone too", "nothing to see: sk_ is a prefix, Bearer alone too"),
+])  # fmt: skip
+def test_credential_patterns_in_free_text(text, expected):
+    assert drop_secrets(text) == expected
+
+
+@pytest.mark.parametrize(("name", "secret"), [
+    ("Authorization", True), ("Cookie", True), ("Set-Cookie", True), ("X-Api-Key", True), ("X-Shopify-Access-Token", True),
+    ("X-Hub-Signature-256", True), ("X-Stripe-Client-Key", True), ("Content-Type", False), ("X-Request-Id", False),
+    ("Accept", False),
+])  # fmt: skip
+def test_secret_header_names(name, secret):
+    assert secret_header(name) is secret
+
+
+@pytest.mark.parametrize(("key", "action"), [
+    ("password", "drop"), ("client_secret", "drop"), ("apiKey", "drop"), ("refresh-token", "drop"),
+    ("email", "email"), ("billingEmail", "email"), ("firstName", "name"), ("last_name", "name"), ("name", "name?"),
+    ("phoneNumber", "phone"), ("shippingAddress", "address"), ("emailAddress", "email"), ("ip_address", "ip"),
+    ("userName", "username"), ("orderId", None), ("tokens_used", None), ("key", None),
+])  # fmt: skip
+def test_field_name_rules(key, action):
+    assert classify_key(key) == action
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"fields": {"ssn": "hash"}}, r"fields\['ssn'\]='hash' is not valid: one of 'drop', 'email'"),
+    ({"key": ""}, "key='' is not valid"),
+    ({"headers": "authorization"}, "headers='authorization' is not valid: a tuple of header names"),
+    ({"pseudonymize": "yes"}, "pseudonymize='yes' is not valid"),
+])  # fmt: skip
+def test_bad_policies(kwargs, message):
+    with pytest.raises(jobsim.InvalidArgument, match=message):
+        Redaction(**kwargs)

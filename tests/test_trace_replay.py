@@ -1,0 +1,253 @@
+"""Replay: a recording's inputs into today's code, and each comparison mode catching its change."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import httpx
+import pytest
+from _traceapp import START, build, record
+
+import jobsim
+from jobsim import traces
+from jobsim._time import SECOND, instant_ns
+
+T0 = instant_ns(START)
+
+
+@pytest.fixture(scope="module")
+def recorded() -> jobsim.Simulation:
+    return record(build())
+
+
+@pytest.fixture(scope="module")
+def trace_file(recorded, tmp_path_factory):
+    return recorded.trace.save(tmp_path_factory.mktemp("traces") / "welcome.jobsim.jsonl")
+
+
+def test_replaying_the_same_code_gives_the_same_story(recorded):
+    result = jobsim.Simulation.replay(recorded.trace, build())
+    assert result.same, result.report()
+    assert result.inputs == 3 and result.stopped is None
+    sim = result.simulation
+    assert [r.status for r in sim.runs("welcome")] == ["completed", "completed"]
+    assert [(a.step, a.number, (a.start_ns - T0) // SECOND) for a in sim.runs("welcome")[0].attempts][:2] == [
+        ("crm", 0, 0), ("crm", 1, 10)]  # the recorded 500, served again: the same retry, 10 s later
+    assert [m.to for m in sim.mail.outbox] == [["ada.lovelace@gmail.com"], ["grace@navy.mil"]]
+    assert sim.kernel.now == recorded.kernel.now
+
+
+def test_replaying_a_redacted_file_feeds_the_fakes_and_still_compares_equal(trace_file):
+    result = jobsim.Simulation.replay(trace_file, build())
+    assert result.same, result.report()
+    recipients = [m.to[0] for m in result.simulation.mail.outbox]
+    assert all(r.endswith(("@example.com", "@example.net", "@example.org")) for r in recipients)
+    report = result.report()
+    assert report.splitlines()[0] == f"jobsim replay of {trace_file}"
+    assert "  same     welcome  2 runs, 2 emails, 5 http calls, 2 events emitted" in report
+    assert report.endswith("same: 3 function(s), recorded and replayed agree on runs, outputs, emails, http, "
+                           "events, timing")  # fmt: skip
+
+
+@pytest.mark.parametrize(("change", "mode", "label", "path", "values", "note", "differing"), [
+    ({"fails": True}, "runs", "run #1", "status", ("completed", "failed"), "differs", ["welcome", "audit"]),
+    ({"output_extra": {"v": 2}}, "outputs", "run #1", "v", (None, 2), "only in the replay", ["welcome"]),
+    ({"subject": "Hello {name}"}, "emails", "email #1 (run #1)", "subject",
+     ("Welcome, Ada Lovelace!", "Hello Ada Lovelace"), "differs", ["welcome"]),
+    ({"plan": "pro"}, "http", "http call #1 (run #1)", "request.body.json.plan", ("free", "pro"), "differs",
+     ["welcome"]),
+    ({"emitted": "user/greeted"}, "events", "event #1 (run #1)", "type", ("user/welcomed", "user/greeted"),
+     "differs", ["welcome"]),
+    ({"pause": "2h"}, "timing", "sleep until step 'pause' of run #1", "at",
+     ("2025-03-03T10:00:10.000Z", "2025-03-03T11:00:10.000Z"), "1h later in the replay", ["welcome", "audit"]),
+])  # fmt: skip
+def test_each_comparison_mode_reports_its_first_divergence(recorded, change, mode, label, path, values, note,
+                                                           differing):
+    result = jobsim.Simulation.replay(recorded.trace, build(**change), compare=mode)
+    assert not result.same
+    assert [d.function for d in result.divergences] == differing  # earliest first: the change, then what follows
+    divergence = result.first("welcome")
+    assert (divergence.mode, divergence.label, divergence.path, divergence.note) == (mode, label, path, note)
+    assert (divergence.recorded, divergence.replayed) == values
+    hide = {"tolerance": "1h"} if mode == "timing" else {"ignore": ["*:**"]}  # 'at' is never ignored
+    assert jobsim.Simulation.replay(recorded.trace, build(**change), compare=mode, **hide).same
+
+
+def test_the_report_shows_the_first_divergence_per_function(recorded):
+    result = jobsim.Simulation.replay(recorded.trace, build(subject="Hello {name}"), compare="emails,runs")
+    lines = result.report().splitlines()
+    assert lines[3:] == [
+        "compared: emails, runs",
+        "",
+        "  DIFFERS  welcome  emails: email #1 (run #1) at 2025-03-03T10:00:10.000+01:00: differs",
+        '                        subject: recorded "Welcome, Ada Lovelace!"',
+        '                                 replayed "Hello Ada Lovelace"',
+        "  same     audit    2 runs",
+        "  same     digest   1 runs",
+        "",
+        "DIFFERS: 1 of 3 function(s) (emails 1)",
+    ]
+    with pytest.raises(AssertionError, match="DIFFERS  welcome  emails"):
+        result.assert_same()
+
+
+def test_timing_within_the_tolerance_is_the_same(recorded):
+    slower = build(retry_min="12s")
+    strict = jobsim.Simulation.replay(recorded.trace, slower, compare="timing")
+    divergence = strict.first("welcome")
+    assert (divergence.label, divergence.note) == ("retry 1 due step 'crm' of run #1", "2s later in the replay")
+    assert strict.first("audit").label == "run.start of run #1"
+    assert jobsim.Simulation.replay(recorded.trace, build(retry_min="12s"), compare="timing", tolerance="2s").same
+
+
+def test_ignored_paths_are_left_out_on_both_sides(recorded):
+    changed = {"subject": "Hello {name}", "output_extra": {"generatedAt": "now"}}
+    result = jobsim.Simulation.replay(recorded.trace, build(**changed), compare="emails,outputs",
+                                      ignore=["email:subject", "run.end:output.generatedAt", "email:nope"])  # fmt: skip
+    assert result.same, result.report()
+    assert result.comparison.notes == ["--ignore 'email:nope' matched nothing"]
+    deep = jobsim.Simulation.replay(recorded.trace, build(**changed), compare="emails,outputs",
+                                    ignore=["*:**.subject", "*:**.generatedAt"])  # fmt: skip
+    assert deep.same, deep.report()
+
+
+def test_recorded_faults_are_armed_again(recorded):
+    result = jobsim.Simulation.replay(recorded.trace, build())
+    audit = result.simulation.runs("audit")[0]
+    assert [(a.step, type(a.error).__name__, str(a.error)) for a in audit.attempts][0] == (
+        "log", "TimeoutError", "audit log slow")
+    without = jobsim.Simulation.replay(recorded.trace, build(), faults=False, compare="runs,timing")
+    assert [(d.function, d.label) for d in without.divergences] == [("audit", "retry 1 due step 'log' of run #1")]
+
+
+def test_routes_instead_of_recorded_responses(recorded):
+    result = jobsim.Simulation.replay(recorded.trace, build(), http="routes", compare="runs")
+    divergence = result.first("welcome")
+    assert (divergence.label, divergence.path, divergence.replayed) == ("run #1", "status", "failed")
+    assert result.first("welcome").replayed == "failed"
+
+    def up(sim):
+        sim.http.post(url__startswith="https://crm.example.com").respond(200, json={"contact": 1})
+
+    assert jobsim.Simulation.replay(recorded.trace, build(), http="routes", setup=up, compare="runs").same
+
+
+def test_recorded_latency_is_spent_again_in_virtual_time(tmp_path):
+    app = jobsim.App("slow")
+
+    @app.function("fetch", on="go")
+    def fetch(ctx):
+        return ctx.step.run("get", lambda: httpx.get("https://api.example.com/slow").status_code)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.http.get("https://api.example.com/slow").mock(side_effect=jobsim.delayed("2.5s", 204))
+        sim.send("go")
+        sim.run_until_idle()
+    result = jobsim.Simulation.replay(sim.trace.save(tmp_path / "slow.jobsim.jsonl"), app)
+    assert result.same, result.report()
+    run = result.simulation.runs("fetch")[0]
+    assert (run.output, run.finished_at - run.started_at) == (204, dt.timedelta(seconds=2.5))
+
+
+def test_the_order_of_sends_and_advances_at_one_instant_is_kept():
+    app = jobsim.App("order")
+    seen = []
+
+    @app.function("a", on="a")
+    def a(ctx):
+        seen.append("a")
+
+    @app.function("b", on="b")
+    def b(ctx):
+        seen.append("b")
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("b")
+        sim.advance(0)
+        sim.send("a")
+        sim.advance(0)
+    assert seen == ["b", "a"]
+    seen.clear()
+    assert jobsim.Simulation.replay(sim.trace, app).same
+    assert seen == ["b", "a"]
+
+
+def test_setup_and_deliver_hooks():
+    app = jobsim.App("store")
+    rows: dict[str, str] = {}
+
+    @app.function("greet", on="user/created")
+    def greet(ctx):
+        return f"hello {rows[ctx.event.data['id']]}"
+
+    with jobsim.Simulation(app, start=START) as sim:
+        rows["u1"] = "Ada"
+        sim.send("user/created", {"id": "u1"})
+        sim.run_until_idle()
+    rows.clear()
+    missing = jobsim.Simulation.replay(sim.trace, app, compare="runs")
+    assert missing.first("greet").replayed == "failed"
+
+    calls = []
+
+    def setup(s):
+        calls.append("setup")
+
+    def deliver(s, event):
+        calls.append(event.name)
+        rows[event.data["id"]] = "Ada"
+        s.send(event)
+
+    assert jobsim.Simulation.replay(sim.trace, app, setup=setup, deliver=deliver).same
+    assert calls == ["setup", "user/created"]
+
+
+def test_a_replay_that_runs_away_stops_with_the_reason(recorded):
+    app = jobsim.App("loop")
+
+    @app.function("welcome", on="user/created")
+    def welcome(ctx):
+        ctx.step.send_event("again", {"name": "user/created", "data": {}})
+
+    result = jobsim.Simulation.replay(recorded.trace, app, compare="runs")
+    assert not result.same and result.stopped.startswith("BudgetExceeded: run-away simulation")
+    assert "STOPPED: BudgetExceeded" in result.report()
+
+
+def test_replay_needs_the_app_and_sensible_options(recorded, tmp_path):
+    with pytest.raises(jobsim.InvalidArgument, match=r"replay needs the code to replay into: "
+                                                     r"Simulation.replay\(trace, app\)"):
+        jobsim.Simulation.replay(recorded.trace)
+    for kwargs, message in [({"compare": "colour"}, "compare='colour' is not valid: one or more of runs, outputs"),
+                            ({"http": "live"}, "http='live' is not valid"),
+                            ({"ignore": [""]}, "ignore='' is not valid"),
+                            ({"tolerance": "soon"}, "tolerance='soon' is not valid"),
+                            ({"setup": 3}, "setup=3 is not valid")]:  # fmt: skip
+        with pytest.raises(jobsim.InvalidArgument, match=message):
+            jobsim.Simulation.replay(recorded.trace, build(), **kwargs)
+    with pytest.raises(jobsim.InvalidArgument, match="trace=42 is not valid"):
+        jobsim.Simulation.replay(42, build())
+    with pytest.raises(jobsim.errors.TraceError, match="no such file"):
+        jobsim.Simulation.replay(tmp_path / "missing.jobsim.jsonl", build())
+
+
+def test_replay_result_as_data_and_saved(recorded, tmp_path):
+    result = jobsim.Simulation.replay(recorded.trace, build(plan="pro"), compare="http")
+    data = result.to_dict()
+    assert data["same"] is False and data["inputs"] == 3
+    assert data["runs"]["welcome"] == {"completed": 2}
+    first = data["comparison"]["functions"]["welcome"]["first"]
+    assert (first["mode"], first["path"], first["recorded"], first["replayed"]) == (
+        "http", "request.body.json.plan", "free", "pro")
+    path = result.save(tmp_path / "replayed.jobsim.jsonl")
+    assert len(jobsim.Trace.load(path)) == len(result.replayed)
+
+
+def test_diff_of_two_traces(recorded, tmp_path):
+    a = recorded.trace.save(tmp_path / "a.jobsim.jsonl")
+    b = record(build(subject="Hi {name}")).trace.save(tmp_path / "b.jobsim.jsonl")
+    assert traces.compare(a, a).same
+    comparison = traces.compare(a, b)
+    assert [d.mode for d in comparison.divergences] == ["emails", "http"]
+    assert comparison.first("welcome").note == "differs"
+    assert "subject: A " in comparison.report() and "B " in comparison.report()

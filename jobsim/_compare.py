@@ -355,8 +355,10 @@ class Comparison:
     """
 
     def __init__(self, *, functions: dict[str, FunctionResult], compared: tuple[str, ...], ignore: list[Ignore],
-                 tolerance: int, notes: list[str], labels: tuple[str, str] = ("recorded", "replayed")) -> None:
+                 tolerance: int, notes: list[str], labels: tuple[str, str] = ("recorded", "replayed"),
+                 tz: dt.tzinfo | None = None) -> None:
         self.functions = functions
+        self.tz = tz
         self.compared = compared
         self.ignore = [i.text for i in ignore]
         self.tolerance = tolerance
@@ -397,6 +399,7 @@ class Comparison:
     def report(self, tz: dt.tzinfo | None = None) -> str:
         """A readable report: one block per function, the first divergence of each, a summary."""
         a, b = self.labels
+        tz = tz if tz is not None else self.tz
         tolerance = f" (tolerance {format_duration(self.tolerance)})" if "timing" in self.compared else ""
         lines = [f"compared: {', '.join(self.compared)}{tolerance}"]
         if self.ignore:
@@ -452,8 +455,8 @@ def _short(value: Any, limit: int = 100) -> str:
 # -- comparing --------------------------------------------------------------------------------------
 def compare_lines(recorded: Iterable[dict[str, Any]], replayed: Iterable[dict[str, Any]], *,
                   compare: Any = None, ignore: Iterable[Any] = (), tolerance: int = 0,
-                  notes: list[str] | None = None,
-                  labels: tuple[str, str] = ("recorded", "replayed")) -> Comparison:
+                  notes: list[str] | None = None, labels: tuple[str, str] = ("recorded", "replayed"),
+                  tz: dt.tzinfo | None = None) -> Comparison:
     """Compare two streams of trace lines (see the module docstring)."""
     modes = parse_compare(compare)
     if isinstance(ignore, str):
@@ -474,7 +477,7 @@ def compare_lines(recorded: Iterable[dict[str, Any]], replayed: Iterable[dict[st
                 found[mode] = divergence
         functions[fn] = FunctionResult(function=fn, counts=counts, divergences=found)
     return Comparison(functions=functions, compared=modes, ignore=patterns, tolerance=tolerance, notes=notes,
-                      labels=labels)  # fmt: skip
+                      labels=labels, tz=tz)  # fmt: skip
 
 
 def _ordered(a: Story, b: Story) -> list[str]:

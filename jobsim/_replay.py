@@ -297,8 +297,12 @@ class _Script:
 
     def _finish(self, driven: bool, extra_ns: int | None) -> None:
         end = _end(self.recorded)
+        kernel = self.sim.kernel
         if driven or _has_outcomes(self.recorded):
-            self._drive(max(end, self.sim.kernel.now) + (extra_ns or 0))
+            until = max(end, kernel.now) + (extra_ns or 0)
+            due = kernel.next_due()
+            if until > kernel.now or (due is not None and due <= until):  # else a no-op: record nothing
+                self._drive(until)
             return
         horizon = duration_ns(IDLE_HORIZON) if extra_ns is None else extra_ns
         self._drive(max(end, self.sim.kernel.now))
@@ -428,7 +432,7 @@ def _compare(recorded: Trace, sim: Simulation, compare: Any, ignore: Any, tolera
         redactor = policy.redactor(keep)
         sim.trace._keep = keep  # saving the replay keeps the trace's fakes too
     return compare_lines(lines(recorded), lines(sim.trace, redactor), compare=compare, ignore=ignore,
-                         tolerance=tolerance, notes=notes)  # fmt: skip
+                         tolerance=tolerance, notes=notes, tz=sim.tz)  # fmt: skip
 
 
 def _replay_policy(recorded: Trace, redact: Redaction | bool | None, notes: list[str]) -> Redaction | None:

@@ -36,7 +36,7 @@ from ._importing import import_events, read_any
 from ._redact import MARKER, Redaction
 from ._replay import ReplayResult, replay
 from ._scan import Finding, scan
-from ._time import Duration, duration_ns
+from ._time import Duration, duration_ns, zone
 from ._trace import Record, Trace
 from ._tracefile import FORMAT, VERSION, TraceReader, lines
 from .errors import InvalidArgument, TraceError, TraceWarning
@@ -95,8 +95,10 @@ def compare(
     if fp_a != fp_b:
         notes.append(f"the traces were pseudonymized differently ({fp_a or 'not at all'} vs {fp_b or 'not at all'}): "
                      "personal values will differ")  # fmt: skip
+    tz = zone((a.header or {}).get("tz") or (b.header or {}).get("tz") or "UTC")
     return compare_lines(lines(a), lines(b), compare=compare, ignore=ignore,
-                         tolerance=duration_ns(tolerance, "tolerance"), notes=notes, labels=("A", "B"))  # fmt: skip
+                         tolerance=duration_ns(tolerance, "tolerance"), notes=notes, labels=("A", "B"),
+                         tz=tz)  # fmt: skip
 
 
 def _trace(value: Any, argument: str, strict: bool) -> Trace:

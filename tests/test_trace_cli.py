@@ -1,0 +1,174 @@
+"""The trace commands: output people read, and exit codes CI uses (0 same, 1 differs, 2 bad input)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+
+import orjson
+import pytest
+from _traceapp import build, record
+
+from jobsim._cli import main
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli")
+    sim = record(build())
+    return {"redacted": sim.trace.save(folder / "rec.jobsim.jsonl"),
+            "raw": sim.trace.save(folder / "raw.jobsim.jsonl", redact=False),
+            "gz": sim.trace.save(folder / "rec.jobsim.jsonl.gz")}  # fmt: skip
+
+
+@pytest.fixture
+def app_module(tmp_path, monkeypatch):
+    """Write ``<unique>.py`` defining ``app = build(**changes)``; returns its --app spec."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setattr(sys, "modules", dict(sys.modules))
+
+    def write(**changes):
+        name = f"cliapp_{abs(hash((str(tmp_path), repr(changes))))}"
+        path = tmp_path / f"{name}.py"
+        path.write_text(textwrap.dedent(f"""
+            from _traceapp import build
+            app = build(**{changes!r})
+        """))
+        return f"{path}:app"
+
+    return write
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_replay_of_the_same_code_exits_0(recording, app_module, capsys):
+    code, out, err = run(capsys, "replay", recording["gz"], "--app", app_module())
+    assert code == 0, out + err
+    lines = out.splitlines()
+    assert lines[0] == f"jobsim replay of {recording['gz']}"
+    assert lines[-1] == "same: 3 function(s), recorded and replayed agree on runs, outputs, emails, http, events, timing"
+
+
+def test_replay_of_changed_code_exits_1_with_the_first_divergence(recording, app_module, capsys):
+    code, out, _ = run(capsys, "replay", recording["redacted"], "--app", app_module(plan="pro"), "--compare", "http")
+    assert code == 1
+    assert "  DIFFERS  welcome  http: http call #1 (run #1) at 2025-03-03T10:00:00.000+01:00: differs" in out
+    assert '                        request.body.json.plan: recorded "free"' in out
+    assert '                                                replayed "pro"' in out
+    assert out.splitlines()[-1] == "DIFFERS: 1 of 3 function(s) (http 1)"
+    code, out, _ = run(capsys, "replay", recording["redacted"], "--app", app_module(plan="pro"), "--compare", "http",
+                       "--ignore", "http:request.body.json.plan")  # fmt: skip
+    assert code == 0
+
+
+def test_replay_as_json_and_saved(recording, app_module, capsys, tmp_path):
+    out_file = tmp_path / "replayed.jobsim.jsonl"
+    code, out, _ = run(capsys, "replay", recording["redacted"], "--app", app_module(subject="Yo {name}"),
+                       "--format", "json", "--out", out_file)  # fmt: skip
+    assert code == 1
+    data = json.loads(out)
+    assert data["same"] is False and data["comparison"]["functions"]["welcome"]["first"]["path"] == "subject"
+    assert out_file.exists()
+
+
+def test_timing_tolerance_option(recording, app_module, capsys):
+    spec = app_module(retry_min="11s")
+    assert run(capsys, "replay", recording["raw"], "--app", spec, "--compare", "timing")[0] == 1
+    assert run(capsys, "replay", recording["raw"], "--app", spec, "--compare", "timing", "--tolerance", "1s")[0] == 0
+
+
+@pytest.mark.parametrize(("app", "message"), [
+    ("no_such_module_xyz", "jobsim: error: cannot import 'no_such_module_xyz'"),
+    ("_traceapp:nothing", "jobsim: error: '_traceapp' has no nothing attribute to simulate"),
+])  # fmt: skip
+def test_a_missing_app_exits_2(recording, capsys, app, message):
+    code, out, err = run(capsys, "replay", recording["redacted"], "--app", app)
+    assert code == 2 and out == "" and err.startswith(message)
+
+
+def test_a_bad_trace_exits_2(capsys, tmp_path, app_module):
+    bad = tmp_path / "bad.jobsim.jsonl"
+    bad.write_text('{"k":"header","format":"jobsim-trace","version":3,"start":0}\n')
+    code, _, err = run(capsys, "replay", bad, "--app", app_module())
+    assert code == 2 and f"{bad}:1: trace format version 3 is newer than this jobsim" in err
+    code, _, err = run(capsys, "diff", bad, bad)
+    assert code == 2 and "is newer than this jobsim" in err
+    code, _, err = run(capsys, "replay", tmp_path / "gone.jobsim.jsonl", "--app", app_module())
+    assert code == 2 and err.strip() == f"jobsim: error: {tmp_path / 'gone.jobsim.jsonl'}: no such file"
+
+
+def test_replay_requires_the_app_option(recording, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["replay", str(recording["raw"])])
+    assert info.value.code == 2
+    assert "the following arguments are required: --app" in capsys.readouterr().err
+
+
+def test_diff_exit_codes_and_report(recording, capsys, tmp_path):
+    code, out, _ = run(capsys, "diff", recording["redacted"], recording["gz"])
+    assert code == 0 and out.splitlines()[-1].startswith("same: 3 function(s), A and B agree")
+    other = record(build(subject="Hi {name}")).trace.save(tmp_path / "other.jobsim.jsonl")
+    code, out, _ = run(capsys, "diff", recording["redacted"], other)
+    assert code == 1
+    assert out.splitlines()[:2] == [f"jobsim diff  A: {recording['redacted']}", f"             B: {other}"]
+    assert "  DIFFERS  welcome  emails: email #1 (run #1) at 2025-03-03T10:00:10.000+01:00: differs" in out
+    assert "                    also differs: http (http call #3 (run #1))" in out
+    code, out, _ = run(capsys, "diff", recording["redacted"], other, "--format", "json", "--compare", "emails")
+    assert code == 1 and json.loads(out)["functions"]["welcome"]["first"]["mode"] == "emails"
+
+
+def test_import_then_replay_events(capsys, tmp_path, app_module):
+    events = tmp_path / "prod.jsonl"
+    events.write_bytes(orjson.dumps({"name": "user/created", "ts": 1_741_000_000_000, "id": "e1",
+                                     "data": {"email": "real.person@gmail.com", "name": "Real Person"}}) + b"\n")
+    code, out, _ = run(capsys, "import", events, "-o", tmp_path / "prod.jobsim.jsonl")
+    assert code == 0 and out.strip() == f"jobsim import: 1 inngest event(s) from {events} -> " \
+                                        f"{tmp_path / 'prod.jobsim.jsonl'} (redacted)"
+    assert b"real.person@gmail.com" not in (tmp_path / "prod.jobsim.jsonl").read_bytes()
+
+    def crm_up(spec):
+        module = spec.rpartition(":")[0]
+        with open(module, "a") as f:
+            f.write("def jobsim_setup(sim):\n    from _traceapp import routes\n    routes(sim)\n")
+        return spec
+
+    code, out, _ = run(capsys, "replay", events, "--app", crm_up(app_module()), "--compare", "runs")
+    assert code == 0 and "nothing to compare: the trace holds input events only" in out
+    assert "  welcome: 1 completed" in out
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("[1, 2\n")
+    code, _, err = run(capsys, "import", bad, "-o", tmp_path / "x.jobsim.jsonl")
+    assert code == 2 and "the file is a JSON array that does not parse" in err
+
+
+def test_scan_exit_codes(recording, capsys, tmp_path):
+    code, out, _ = run(capsys, "scan", recording["redacted"], recording["gz"])
+    assert code == 0 and out.startswith("jobsim scan: no secret-looking values in ")
+    code, out, err = run(capsys, "scan", recording["raw"])
+    assert code == 1
+    lines = out.splitlines()
+    assert f"{recording['raw']}:5: http (seq 3) url: secret query parameter 'api_key' has a value ('k3y-'… 14 chars)" \
+        in lines
+    assert f"{recording['raw']}:5: http (seq 3) request.headers.authorization: secret header 'authorization' has a " \
+           "value ('Bear'… 39 chars)" in lines
+    assert any("response.headers.set-cookie: secret header 'set-cookie'" in line for line in lines)
+    assert not any("@gmail.com" in line for line in lines)
+    assert err.startswith(f"jobsim scan: {len(lines)} secret-looking value(s) in 1 file(s)")
+    code, out, _ = run(capsys, "scan", recording["raw"], "--pii")
+    assert code == 1 and "an email address at a real domain (personal data) ('ada.'… 22 chars)" in out
+    junk = tmp_path / "junk.jobsim.jsonl"
+    junk.write_text("{\n{}\n")
+    code, _, err = run(capsys, "scan", junk)
+    assert code == 2 and ":1: malformed line" in err
+
+
+def test_redact_writes_a_copy_that_scans_clean(recording, capsys, tmp_path):
+    out_file = tmp_path / "clean.jobsim.jsonl"
+    code, out, _ = run(capsys, "redact", recording["raw"], out_file)
+    assert code == 0 and out.startswith("jobsim redact: ")
+    assert run(capsys, "scan", out_file, "--pii")[0] == 0

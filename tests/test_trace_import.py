@@ -1,0 +1,140 @@
+"""Importing real traffic: Inngest events and CloudEvents into a replayable trace."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import warnings
+
+import orjson
+import pytest
+
+import jobsim
+from jobsim import traces
+from jobsim._time import MS, SECOND, instant_ns
+from jobsim.errors import TraceError, TraceWarning
+
+T0 = instant_ns("2025-06-01T12:00:00Z")
+
+
+def app() -> jobsim.App:
+    shop = jobsim.App("import")
+
+    @shop.function("on-signup", on="user/created", retries=jobsim.Retries(attempts=2, min="1m"))
+    def on_signup(ctx):
+        ctx.step.sleep("later", "1h")
+        return ctx.step.run("greet", lambda: f"hi {ctx.event.data['email']}")
+
+    @shop.function("on-order", on="order/paid")
+    def on_order(ctx):
+        return ctx.event.data["amount"] * 2
+
+    return shop
+
+
+def write(path, *events, gz=False):
+    data = b"".join(orjson.dumps(e) + b"\n" for e in events)
+    path.write_bytes(gzip.compress(data) if gz else data)
+    return path
+
+
+def test_inngest_events_become_input_records_at_their_times(tmp_path):
+    path = write(tmp_path / "events.jsonl",
+                 {"name": "order/paid", "data": {"amount": 21}, "id": "o1", "ts": T0 // MS + 5000},
+                 {"name": "user/created", "data": {"email": "ada@example.com"}, "ts": T0 // MS, "v": "2024-01-01.1",
+                  "user": {"id": "u1"}})  # fmt: skip
+    trace = traces.import_events(path)
+    assert trace.header["start"] == T0 and trace.header["source"] == {"import": "inngest", "file": "events.jsonl",
+                                                                      "events": 2}  # fmt: skip
+    first, second = trace.records
+    assert (first.at, first.data["name"], first.data["v"], first.data["user"]) == (T0, "user/created", "2024-01-01.1",
+                                                                                  {"id": "u1"})  # fmt: skip
+    assert first.data["attributes"] == {"jobsimsynthid": True} and len(first.data["id"]) == 26
+    assert (second.at, second.data["id"], second.data["origin"]) == (T0 + 5 * SECOND, "o1", "input")
+
+
+def test_cloudevents_lines_and_batches(tmp_path):
+    ce = {"specversion": "1.0", "id": "evt-1", "source": "/shop/api", "type": "order/paid",
+          "time": "2025-06-01T14:00:00.250+02:00", "datacontenttype": "application/json", "data": {"amount": 4},
+          "dataversion": "v2", "traceparent": "00-abc-def-01"}  # fmt: skip
+    lines = traces.import_events(write(tmp_path / "ce.jsonl", ce))
+    batch_path = tmp_path / "batch.json"
+    batch_path.write_text(json.dumps([ce]))
+    batch = traces.import_events(batch_path)
+    for trace in (lines, batch):
+        (record,) = trace.records
+        assert record.at == T0 + 250 * 1_000_000
+        assert record.data == {"name": "order/paid", "id": "evt-1", "data": {"amount": 4}, "ts": T0 // MS + 250,
+                               "v": "v2", "attributes": {"traceparent": "00-abc-def-01"}, "origin": "input",
+                               "source": "/shop/api"}  # fmt: skip
+    saved = lines.save(tmp_path / "ce.jobsim.jsonl")
+    ce_line = orjson.loads(saved.read_bytes().splitlines()[1])["ce"]
+    assert ce_line == {**ce, "time": "2025-06-01T12:00:00.250Z"}  # the same CloudEvent, in UTC
+
+
+def test_events_without_time_follow_the_one_before_and_the_start_can_be_given(tmp_path):
+    path = write(tmp_path / "mixed.jsonl", {"name": "user/created", "data": {"email": "a@example.com"}},
+                 {"name": "order/paid", "data": {"amount": 1}, "ts": T0 // MS + 60_000},
+                 {"name": "order/paid", "data": {"amount": 2}}, gz=True)  # fmt: skip
+    trace = traces.import_events(path, start="2025-06-01T11:00:00Z", tz="Europe/Paris", seed=3)
+    assert [r.at - T0 for r in trace] == [-3600 * SECOND, 60 * SECOND, 60 * SECOND]
+    assert (trace.header["tz"], trace.header["seed"]) == ("Europe/Paris", 3)
+    with pytest.raises(jobsim.InvalidArgument, match="start=2025-06-01T12:05:00.000Z is after the first event"):
+        traces.import_events(path, start="2025-06-01T12:05:00Z")
+
+
+def test_replaying_imported_events_runs_today_s_code_and_reports_its_runs(tmp_path):
+    path = write(tmp_path / "events.jsonl",
+                 {"name": "user/created", "data": {"email": "ada@example.com"}, "ts": T0 // MS},
+                 {"name": "order/paid", "data": {"amount": 21}, "ts": T0 // MS + 1000, "id": "o1"},
+                 {"name": "order/paid", "data": {"amount": 21}, "ts": T0 // MS + 2000, "id": "o1"})  # fmt: skip
+    result = jobsim.Simulation.replay(path, app())
+    assert result.same and result.comparison is None and result.inputs == 3
+    sim = result.simulation
+    assert [r.output for r in sim.runs("on-order")] == [42]  # the duplicate id was dropped, as Inngest would
+    (signup,) = sim.runs("on-signup")
+    assert (signup.status, signup.finished_at - signup.started_at) == ("completed", dt.timedelta(hours=1))
+    assert result.report().splitlines()[-2:] == ["  on-signup: 1 completed", "  on-order: 1 completed"]
+    baseline = result.save(tmp_path / "baseline.jobsim.jsonl")
+    again = jobsim.Simulation.replay(baseline, app())
+    assert again.same and again.comparison is not None
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    (b'{"data": {}}', r"events.jsonl:1: neither an Inngest event \(a non-empty 'name'\) nor a CloudEvent"),
+    (b'{"name": "x", "data": [1]}', r":1: the event's data must be a JSON object, got list"),
+    (b'{"name": "x", "ts": "yesterday"}', r":1: 'ts' must be milliseconds since the epoch"),
+    (b'{"specversion": "0.3", "id": "1", "source": "/s", "type": "t"}', r"specversion '0.3' is not supported"),
+    (b'{"specversion": "1.0", "id": "1", "type": "t"}', r"a CloudEvent needs a non-empty string 'source'"),
+    (b'{"specversion": "1.0", "id": "1", "source": "/s", "type": "t", "data_base64": "AA=="}', r"binary data"),
+    (b'{"specversion": "1.0", "id": "1", "source": "/s", "type": "t", "time": "noon"}', r"time 'noon' is not an RFC"),
+    (b'{"name": "x"', r":1: malformed line"),
+    (b"", r"no events in the file"),
+])  # fmt: skip
+def test_bad_event_files_name_the_line(tmp_path, line, message):
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(line + b"\n")
+    with pytest.raises(TraceError, match=message):
+        traces.import_events(path)
+
+
+def test_format_can_be_forced_and_unknown_inngest_fields_are_ignored_with_a_warning(tmp_path):
+    path = write(tmp_path / "events.jsonl", {"name": "order/paid", "data": {}, "received_at": 1, "ts": 1})
+    with pytest.raises(TraceError, match="not a CloudEvent: it has no 'specversion'"):
+        traces.import_events(path, format="cloudevents")
+    with pytest.warns(TraceWarning, match=r"fields Inngest events do not have were ignored: 'received_at' \(first on"):
+        traces.import_events(path, format="inngest")
+    with pytest.raises(jobsim.InvalidArgument, match="format='csv' is not valid"):
+        traces.import_events(path, format="csv")
+
+
+def test_a_trace_file_passed_as_events_is_simply_loaded(tmp_path):
+    shop = app()
+    with jobsim.Simulation(shop, start=T0 // SECOND) as sim:
+        sim.send("order/paid", {"amount": 1})
+        sim.run_until_idle()
+    path = sim.trace.save(tmp_path / "t.jobsim.jsonl")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert jobsim.Simulation.replay(path, app()).same

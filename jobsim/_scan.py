@@ -88,7 +88,9 @@ def _walk(value: Any, path: str, pii: bool, *, headers: bool) -> Iterator[tuple[
 
 
 def _string(value: str, path: str, pii: bool) -> Iterator[tuple[str, str, str]]:
+    spans = []
     for name, match in find_secrets(value):
+        spans.append(match.span())
         yield path, f"looks like a {name}", match.group(0)
     if "=" in value and ("?" in value or "&" in value):
         for match in QUERY_PARAM.finditer(value):
@@ -99,7 +101,8 @@ def _string(value: str, path: str, pii: bool) -> Iterator[tuple[str, str, str]]:
     if len(value) >= 24 and last not in _NOT_TOKENS:
         for match in _TOKEN.finditer(value):
             token = match.group(0)
-            if _random_looking(token):
+            start, end = match.span()
+            if _random_looking(token) and not any(start < b and a < end for a, b in spans):
                 yield path, "a long random-looking string (an API key or token?)", token
     if pii and "@" in value:
         for match in EMAIL.finditer(value):

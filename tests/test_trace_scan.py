@@ -1,0 +1,67 @@
+"""``jobsim scan``: what counts as a secret left in a trace, and what does not."""
+
+from __future__ import annotations
+
+import gzip
+
+import orjson
+import pytest
+
+from jobsim import traces
+from jobsim._redact import MARKER
+
+HEADER = {"k": "header", "format": "jobsim-trace", "version": 1, "start": 0}
+
+
+def scan_lines(tmp_path, *records, pii=False, gz=False):
+    data = b"".join(orjson.dumps(r) + b"\n" for r in (HEADER, *records))
+    path = tmp_path / ("t.jobsim.jsonl.gz" if gz else "t.jobsim.jsonl")
+    path.write_bytes(gzip.compress(data) if gz else data)
+    return [(f.line, f.path, f.reason) for f in traces.scan(path, pii=pii)]
+
+
+def record(**fields):
+    return {"k": "x.custom", "seq": 0, "at": 0, **fields}
+
+
+@pytest.mark.parametrize(("fields", "found"), [
+    ({"headers": {"X-Api-Key": "abc"}}, [(2, "headers.X-Api-Key", "secret header 'x-api-key' has a value")]),
+    ({"headers": {"Authorization": MARKER, "Accept": "*/*"}}, []),
+    ({"db": {"password": "hunter2"}}, [(2, "db.password", "field 'password' is named like a secret and has a value")]),
+    ({"db": {"password": ""}}, []),
+    ({"note": "use sk_test_4eC39HqLyjWDarjtT1zdp7dc"}, [(2, "note", "looks like a stripe")]),
+    ({"url": "https://u:p4ss@host/x"}, [(2, "url", "looks like a url credentials")]),
+    ({"url": "https://api.example.com/x?access_token=abc&page=2"},
+     [(2, "url", "secret query parameter 'access_token' has a value")]),
+    ({"blob": "q8Zr2LmX7vKp4TsW9yBn3HcJ6dFg1QeA"}, [(2, "blob", "a long random-looking string (an API key or token?)")]),
+    ({"id": "q8Zr2LmX7vKp4TsW9yBn3HcJ6dFg1QeA"}, []),  # ids are random by design
+    ({"run": "06ANPEYAG00017HQF6WQYJKW2M", "uuid": "6513270e-269e-4d37-b2a7-4de452e6b438"}, []),
+    ({"doc": "https://developer.mozilla.org/en-US/docs/Web/HTTP/Status/500"}, []),
+    ({"to": ["ada@gmail.com", "bob@example.com"]}, []),
+])  # fmt: skip
+def test_findings(tmp_path, fields, found):
+    assert scan_lines(tmp_path, record(**fields)) == found
+
+
+def test_personal_data_only_when_asked(tmp_path):
+    rec = record(to=["ada@gmail.com", "bob@example.com"])
+    assert scan_lines(tmp_path, rec) == []
+    assert scan_lines(tmp_path, rec, pii=True) == [(2, "to[0]", "an email address at a real domain (personal data)")]
+
+
+def test_gzip_and_a_cut_off_last_line_are_scanned_too(tmp_path):
+    assert scan_lines(tmp_path, record(headers={"Cookie": "s=1"}), gz=True) == [
+        (2, "headers.Cookie", "secret header 'cookie' has a value")]
+    path = tmp_path / "cut.jobsim.jsonl"
+    path.write_bytes(orjson.dumps(HEADER) + b'\n{"k":"x","seq":0,"at":0,"auth":"Bearer abcdefghijklmnop')
+    (finding,) = traces.scan(path)
+    assert (finding.line, finding.reason, finding.preview) == (2, "looks like a bearer", "('Bear'… 23 chars)")
+
+
+def test_values_are_masked_in_findings(tmp_path):
+    path = tmp_path / "t.jobsim.jsonl"
+    path.write_bytes(orjson.dumps(record(password="correct horse battery staple")) + b"\n")
+    (finding,) = traces.scan(path)
+    assert str(finding) == "1: x.custom (seq 0) password: field 'password' is named like a secret and has a value " \
+                           "('corr'… 28 chars)"
+    assert "horse" not in str(finding)

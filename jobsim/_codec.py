@@ -316,6 +316,7 @@ _DECODE: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 
 # -- RFC 3339 ----------------------------------------------------------------------------------
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 _RFC3339 = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?\s*(?:([Zz])|([+-])(\d\d):?(\d\d))$"
 )
@@ -323,8 +324,8 @@ _RFC3339 = re.compile(
 
 def ms_to_rfc3339(ms: int) -> str:
     """``1741000000123`` -> ``'2025-03-03T11:06:40.123Z'``."""
-    moment = _EPOCH + dt.timedelta(milliseconds=ms)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    m = _EPOCH + dt.timedelta(milliseconds=ms)
+    return f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}.{ms % 1000:03d}Z"
 
 
 def rfc3339_ns(text: Any) -> int:
@@ -333,6 +334,17 @@ def rfc3339_ns(text: Any) -> int:
     Parsed by hand because ``datetime.fromisoformat`` on Python 3.10 rejects ``Z``
     and fractions that are not 3 or 6 digits long, both common in exported events.
     """
+    if (type(text) is str and len(text) == 24 and text[23] == "Z" and text[10] == "T" and text[19] == "."
+            and text[4] == text[7] == "-" and text[13] == text[16] == ":"
+            and (text[0:4] + text[5:7] + text[8:10] + text[11:13] + text[14:16] + text[17:19] + text[20:23]).isdigit()):
+        # the shape jobsim writes, 2025-03-03T09:00:00.000Z: five times faster than the regex
+        hour, minute, second = int(text[11:13]), int(text[14:16]), int(text[17:19])
+        try:
+            days = dt.date(int(text[0:4]), int(text[5:7]), int(text[8:10])).toordinal() - _EPOCH_ORDINAL
+        except ValueError:
+            days = None
+        if days is not None and hour < 24 and minute < 60 and second < 60:
+            return ((days * 86_400 + hour * 3600 + minute * 60 + second) * 1000 + int(text[20:23])) * 1_000_000
     match = _RFC3339.match(text.strip()) if isinstance(text, str) else None
     if match is None:
         raise ValueError(f"time {text!r} is not an RFC 3339 timestamp such as '2025-03-03T09:00:00.000Z'")

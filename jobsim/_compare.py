@@ -78,20 +78,22 @@ class Ignore:
     def parse(cls, text: Any) -> Ignore:
         if not isinstance(text, str) or not text.strip():
             raise InvalidArgument.build("ignore", text, "a path such as 'email:subject' or 'http:request.headers.date'")
-        kind, sep, path = text.strip().rpartition(":") if ":" in text else ("*", "", text.strip())
+        kind, _, path = text.strip().rpartition(":") if ":" in text else ("*", "", text.strip())
         segments = tuple(path.split("."))
         if not kind or any(not s for s in segments):
-            raise InvalidArgument.build("ignore", text, "KIND:PATH with a dotted PATH, e.g. 'run.end:output.generatedAt'")
+            raise InvalidArgument.build("ignore", text,
+                                        "KIND:PATH with a dotted PATH, e.g. 'run.end:output.generatedAt'")  # fmt: skip
         return cls(text.strip(), kind, segments)
 
     def apply(self, line: dict[str, Any]) -> dict[str, Any]:
         if self.kind != "*" and not fnmatch.fnmatchcase(line["k"], self.kind):
             return line
+        base: dict[str, Any] = {"k": line["k"], "seq": line.get("seq"), "at": line.get("at")}  # they place it
         out = _drop(line, self.path, self)
-        if out is line:
-            return line
-        base = {"k": line["k"], "seq": line.get("seq"), "at": line.get("at")}  # never ignored: they place it
-        return base if out is MISSING else {**out, **base}
+        if out is MISSING:
+            return base
+        kept: dict[str, Any] = out
+        return kept if kept is line else {**kept, **base}
 
 
 def _drop(value: Any, path: Sequence[str], ignore: Ignore) -> Any:
@@ -140,7 +142,7 @@ def _each(value: Any, fn: Any) -> Any:
         return {k: v for k, v in changed.items() if v is not MISSING}
     if isinstance(value, list):
         items = [fn(v) for v in value]
-        if all(a is b for a, b in zip(items, value)):
+        if all(a is b for a, b in zip(items, value, strict=True)):
             return value
         return [v for v in items if v is not MISSING]
     return value

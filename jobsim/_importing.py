@@ -143,8 +143,7 @@ def _objects(path: Path) -> Iterator[tuple[int, Any]]:
             items = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
             raise TraceError(f"the file is a JSON array that does not parse: {exc}", path=str(path)) from None
-        for index, item in enumerate(items, start=1):
-            yield index, item
+        yield from enumerate(items, start=1)
         return
     for number, raw in enumerate(data.splitlines(), start=1):
         if not raw.strip() or raw.lstrip().startswith(b"#"):

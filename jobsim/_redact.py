@@ -37,10 +37,16 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
+import orjson
+
 from ._pseudonyms import Pseudonyms, faker_version, key_fingerprint, reserved_domain
 from .errors import InvalidArgument
 
 MARKER = "[redacted]"
+_UNSEEN: Any = object()
+_SAME: Any = object()
+_CACHED_LENGTH = 512
+_CACHE_ENTRIES = 250_000
 POLICY_NAME = "jobsim/1"
 KEY_ENV = "JOBSIM_REDACT_KEY"
 _BUILTIN_KEY = b"jobsim built-in redaction key (public: set JOBSIM_REDACT_KEY for real data)"
@@ -87,7 +93,8 @@ SECRET_PATTERNS: tuple[tuple[str, str, str, str], ...] = (
     ("resend key", r"re_", "", r"\bre_(?=[A-Za-z0-9_]*\d)[A-Za-z0-9_]{16,}"),
     ("mailgun key", r"key-", "", r"\bkey-[0-9a-f]{32}\b"),
     ("jwt", r"eyJ", "", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
-    ("private key", r"-----BEGIN", "", r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)"),
+    ("private key", r"-----BEGIN", "",
+     r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)"),
     ("url credentials", r"://", r"://", r"[^/\s:@\[\]]+:[^/\s@\[\]]+(?=@)"),
 )
 # Named groups would tell which trigger matched, but they stop sre's literal-prefix
@@ -111,7 +118,7 @@ _PATTERNS = tuple(
 
 def find_secrets(text: str) -> list[tuple[str, re.Match[str]]]:
     """Every credential-looking value in ``text``: (pattern name, match)."""
-    found = []
+    found: list[tuple[str, re.Match[str]]] = []
     for index in sorted({_which(m.group(0)) for m in _TRIGGER.finditer(text)}):
         name, pattern = _PATTERNS[index]
         found.extend((name, m) for m in pattern.finditer(text))
@@ -129,7 +136,7 @@ def drop_secrets(text: str) -> str:
 QUERY_PARAM = re.compile(r"([?&;])([A-Za-z0-9_.~%\[\]-]+)=([^&\s'\"#<>]*)")
 """A URL query parameter, wherever a URL appears (a ``url`` field, an error message, a body)."""
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-WORD = re.compile(r"[A-Z][a-zA-Z]+(?:['’-][A-Za-z]+)*")
+WORD = re.compile(r"[A-Z][a-zA-Z]+(?:['\u2019-][A-Za-z]+)*")  # O'Brien, Jean-Luc
 _HONORIFICS = frozenset({"Mr", "Mrs", "Ms", "Miss", "Mx", "Dr", "Prof", "Sir", "Jr", "Sr", "II", "III", "IV"})
 
 _PII_KEYS: dict[str, str] = {
@@ -291,6 +298,11 @@ class Redactor:
         self._words: dict[str, str] = {}  # a word of a person's name -> its fake
         self._exact: dict[str, str] = {}  # a phone number, street address, ... -> its fake
         self._pending: list[tuple[str, Any]] = []
+        self._texts: dict[str, Any] = {}  # string -> its redacted form (_SAME: unchanged)
+        self._secret_headers: dict[str, bool] = {}
+        self._structures: dict[bytes, Any] = {}
+        self._tables()
+        self._emails: dict[str, str] = {}
         self._apply: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "event": self._event, "event.dropped": self._event, "http": self._http, "email": self._email,
             "run.end": self._run_end, "attempt": self._error, "fault": self._error,
@@ -333,43 +345,73 @@ class Redactor:
     def _generic(self, data: dict[str, Any]) -> dict[str, Any]:
         return self._dict(data)
 
+    def _tables(self) -> None:
+        """Which fields of each kind hold what, as (field, function) pairs built once."""
+        walk, text = self._walk, self.text
+        self._t_event = (("data", walk), ("user", walk), ("id", text), ("attributes", walk))
+        self._t_run_end = (("output", walk), ("error", text))
+        self._t_error = (("error", text),)
+        self._t_fault = (("error", walk),)
+        self._t_keyed = (("key", walk), ("id", text))
+        self._t_http = (("url", text), ("error", text), ("request", self._message), ("response", self._message))
+        self._t_message = (("headers", self._same_headers), ("body", self._body))
+        self._t_body = (("json", self._same_json), ("text", text), ("excerpt", text))
+        self._t_email = (("sender", text), ("to", walk), ("cc", walk), ("bcc", walk), ("reply_to", walk),
+                         ("subject", text), ("text", text), ("html", text), ("template_data", walk),
+                         ("headers", self._headers))  # fmt: skip
+
     def _event(self, data: dict[str, Any]) -> dict[str, Any]:
-        return self._fields(data, data=self._walk, user=self._walk, id=self.text, attributes=self._walk)
+        return self._fields(data, self._t_event)
 
     def _run_end(self, data: dict[str, Any]) -> dict[str, Any]:
-        return self._fields(data, output=self._walk, error=self.text)
+        return self._fields(data, self._t_run_end)
 
     def _error(self, data: dict[str, Any]) -> dict[str, Any]:
-        return self._fields(data, error=self.text)
+        return self._fields(data, self._t_error)
 
     def _fault_armed(self, data: dict[str, Any]) -> dict[str, Any]:
-        return self._fields(data, error=self._walk)
+        return self._fields(data, self._t_fault)
 
     def _keyed(self, data: dict[str, Any]) -> dict[str, Any]:
-        return self._fields(data, key=self._walk, id=self.text)
+        return self._fields(data, self._t_keyed)
 
     def _http(self, data: dict[str, Any]) -> dict[str, Any]:
-        return self._fields(data, url=self.url, error=self.text, request=self._message, response=self._message)
+        return self._fields(data, self._t_http)
+
+    def _same_headers(self, headers: Any) -> Any:
+        return self._by_content(headers, self._headers)
+
+    def _same_json(self, value: Any) -> Any:
+        return self._by_content(value, self._walk)
+
+    def _by_content(self, value: Any, fn: Callable[[Any], Any]) -> Any:
+        """``fn(value)``, remembered by the value's JSON: HTTP headers and bodies repeat call after call."""
+        if type(value) is not dict and type(value) is not list:
+            return fn(value)
+        try:
+            key = orjson.dumps(value)
+        except TypeError:
+            return fn(value)
+        hit = self._structures.get(key)
+        if hit is not None:
+            return value if hit is _SAME else hit
+        out = fn(value)
+        if len(key) <= 4 * _CACHED_LENGTH and len(self._structures) < _CACHE_ENTRIES:
+            self._structures[key] = _SAME if out is value else out
+        return out
 
     def _message(self, message: Any) -> Any:
-        if not isinstance(message, dict):
-            return message
-        return self._fields(message, headers=self._headers, body=self._body)
+        return self._fields(message, self._t_message) if type(message) is dict else message
 
     def _body(self, body: Any) -> Any:
-        if not isinstance(body, dict):
-            return body
-        return self._fields(body, json=self._walk, text=self.text, excerpt=self.text)
+        return self._fields(body, self._t_body) if type(body) is dict else body
 
     def _email(self, data: dict[str, Any]) -> dict[str, Any]:
-        return self._fields(
-            data, sender=self.text, to=self._walk, cc=self._walk, bcc=self._walk, reply_to=self._walk,
-            subject=self.text, text=self.text, html=self.text, template_data=self._walk, headers=self._headers,
-        )  # fmt: skip
+        return self._fields(data, self._t_email)
 
-    def _fields(self, record: dict[str, Any], /, **how: Callable[[Any], Any]) -> dict[str, Any]:
+    def _fields(self, record: dict[str, Any], how: tuple[tuple[str, Callable[[Any], Any]], ...]) -> dict[str, Any]:
         out: dict[str, Any] | None = None
-        for name, fn in how.items():
+        for name, fn in how:
             value = record.get(name)
             if value is None:
                 continue
@@ -386,12 +428,13 @@ class Redactor:
             return headers
         out: dict[str, Any] | None = None
         keep, extra = self.policy.keep_headers, self.policy.headers
+        known = self._secret_headers
         for name, value in headers.items():
-            lowered = name.lower()
-            if lowered not in keep and (lowered in extra or secret_header(lowered)):
-                new: Any = MARKER
-            else:
-                new = self._walk(value)
+            secret = known.get(name)
+            if secret is None:
+                lowered = name.lower()
+                secret = known[name] = lowered not in keep and (lowered in extra or secret_header(lowered))
+            new: Any = MARKER if secret else self._walk(value)
             if new != value:
                 if out is None:
                     out = dict(headers)
@@ -404,31 +447,46 @@ class Redactor:
 
     # -- walking JSON -------------------------------------------------------------------------------
     def _action(self, key: Any) -> str | None:
+        action = self._actions.get(key, _UNSEEN)
+        if action is not _UNSEEN:
+            return action  # type: ignore[no-any-return]
         if not isinstance(key, str):
             return None
-        try:
-            return self._actions[key]
-        except KeyError:
-            custom = self.policy.fields.get(normalize_key(key))
-            action = custom if custom is not None else classify_key(key)
-            self._actions[key] = action
-            return action
+        custom = self.policy.fields.get(normalize_key(key))
+        action = custom if custom is not None else classify_key(key)
+        self._actions[key] = action
+        return action
 
     def _walk(self, value: Any) -> Any:
+        kind = type(value)
+        if kind is str:
+            return self.text(value)
+        if kind is dict:
+            return self._dict(value)
+        if kind is list:
+            new = [self._walk(item) for item in value]
+            return value if all(a is b for a, b in zip(new, value, strict=True)) else new
         if isinstance(value, str):
             return self.text(value)
-        if isinstance(value, dict):
-            return self._dict(value)
-        if isinstance(value, list):
-            new = [self._walk(item) for item in value]
-            return value if all(a is b for a, b in zip(new, value)) else new
         return value
 
     def _dict(self, data: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] | None = None
         person: bool | None = None
+        actions, walk = self._actions, self._walk
         for key, value in data.items():
-            action = self._action(key)
+            action = actions.get(key, _UNSEEN)
+            if action is _UNSEEN:
+                action = self._action(key)
+            if action is None:
+                if type(value) is int or type(value) is float or value is None or type(value) is bool:
+                    continue
+                new = walk(value)
+                if new is not value:
+                    if out is None:
+                        out = dict(data)
+                    out[key] = new
+                continue
             if action == "name?":
                 if person is None:
                     person = any(self._action(k) == "email" for k in data)
@@ -452,7 +510,7 @@ class Redactor:
             return self._walk(value)
         if isinstance(value, list):
             new = [self._pseudonym(action, item) for item in value]
-            return value if all(a is b for a, b in zip(new, value)) else new
+            return value if all(a is b for a, b in zip(new, value, strict=True)) else new
         if not isinstance(value, str):
             return self._walk(value)
         if not value.strip() or value in self.keep or value == MARKER:
@@ -480,18 +538,23 @@ class Redactor:
         word = match.group(0)
         fake = self._words.get(word)
         if fake is None:
-            if word in self.keep or word in _HONORIFICS:
-                fake = word
-            else:
-                fake = self.fakes.name_token(word)
+            keep = word in self.keep or word in _HONORIFICS
+            fake = word if keep else self.fakes.name_token(word)
             self._words[word] = fake
         return fake
 
     def _learn(self, value: Any) -> None:
-        if isinstance(value, dict):
+        if type(value) is dict:
             person: bool | None = None
+            actions = self._actions
             for key, item in value.items():
-                action = self._action(key)
+                action = actions.get(key, _UNSEEN)
+                if action is _UNSEEN:
+                    action = self._action(key)
+                if action is None:
+                    if type(item) is dict or type(item) is list:
+                        self._learn(item)
+                    continue
                 if action == "name?":
                     if person is None:
                         person = any(self._action(k) == "email" for k in value)
@@ -508,8 +571,24 @@ class Redactor:
 
     # -- free text ----------------------------------------------------------------------------------
     def text(self, value: Any) -> Any:
-        """Credentials dropped and personal data rewritten inside any string."""
-        if not isinstance(value, str) or len(value) < 3:
+        """Credentials dropped and personal data rewritten inside any string.
+
+        Results are remembered per string (traces repeat addresses, names, header
+        values, URLs endlessly); ``apply`` only runs after ``learn`` has seen every
+        record, so a remembered result never goes stale.
+        """
+        if type(value) is not str:
+            return value if not isinstance(value, str) else self._text(value)
+        hit = self._texts.get(value)
+        if hit is not None:
+            return value if hit is _SAME else hit
+        out = self._text(value)
+        if len(value) <= _CACHED_LENGTH and len(self._texts) < _CACHE_ENTRIES:
+            self._texts[value] = _SAME if out is value else out
+        return out
+
+    def _text(self, value: str) -> str:
+        if len(value) < 3:
             return value
         out = value
         if _TRIGGER.search(out) is not None:
@@ -527,10 +606,15 @@ class Redactor:
 
     def _email_repl(self, match: re.Match[str]) -> str:
         address = match.group(0)
-        domain = address.rpartition("@")[2].lower()
-        if address in self.keep or reserved_domain(domain) or self._kept_domain(domain):
-            return address
-        return self.fakes.email(address)
+        fake = self._emails.get(address)
+        if fake is None:
+            domain = address.rpartition("@")[2].lower()
+            if address in self.keep or reserved_domain(domain) or self._kept_domain(domain):
+                fake = address
+            else:
+                fake = self.fakes.email(address)
+            self._emails[address] = fake
+        return fake
 
     def _kept_domain(self, domain: str) -> bool:
         return any(domain == kept or domain.endswith("." + kept) for kept in self.policy.keep_domains)

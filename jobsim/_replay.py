@@ -103,22 +103,24 @@ class ReplayResult:
                 "comparison": None if self.comparison is None else self.comparison.to_dict()}  # fmt: skip
 
     def _statuses(self) -> dict[str, dict[str, int]]:
-        out: dict[str, dict[str, int]] = {}
+        out: dict[str, Counter[str]] = {}
         for run in self.simulation.runs():
-            out.setdefault(run.function_id, Counter())[run.status] += 1  # type: ignore[index]
+            out.setdefault(run.function_id, Counter())[run.status] += 1
         return {fn: dict(counts) for fn, counts in out.items()}
 
     def report(self) -> str:
         sim = self.simulation
         header = self.recorded.header or {}
         start = header.get("start", sim.start_ns)
+        into = ", ".join(sim.functions) if len(sim.functions) <= 4 else f"{len(sim.functions)} functions"
         lines = [
             f"jobsim replay of {self.source}",
-            f"recorded: {iso(start, sim.tz)} to {iso(_end(self.recorded), sim.tz)} · seed {header.get('seed', sim.seed)}"
-            f" · profile {header.get('profile', sim.profile.name)} · {len(self.recorded):,} records",
-            f"replayed: {self.inputs:,} input event(s) into {', '.join(sim.functions) if len(sim.functions) <= 4 else f'{len(sim.functions)} functions'}"
-            f" · {len(self.replayed):,} records · ended {iso(sim.kernel.now, sim.tz)}",
-        ]  # fmt: skip
+            f"recorded: {iso(start, sim.tz)} to {iso(_end(self.recorded), sim.tz)} · seed "
+            f"{header.get('seed', sim.seed)} · profile {header.get('profile', sim.profile.name)} · "
+            f"{len(self.recorded):,} records",
+            f"replayed: {self.inputs:,} input event(s) into {into} · {len(self.replayed):,} records · ended "
+            f"{iso(sim.kernel.now, sim.tz)}",
+        ]
         lines += [f"note: {note}" for note in self.notes]
         if self.stopped:
             lines.append(f"STOPPED: {self.stopped}")
@@ -293,7 +295,8 @@ class _Script:
             self.notes.append(f"a recorded sim.fail() for function {function!r} was not re-armed: "
                               "today's code has no such function")  # fmt: skip
             return
-        self.sim.fail(function, data.get("step"), times=int(data.get("times", 1)), error=rebuild_error(data.get("error")))
+        error = rebuild_error(data.get("error"))
+        self.sim.fail(function, data.get("step"), times=int(data.get("times", 1)), error=error)
 
     def _finish(self, driven: bool, extra_ns: int | None) -> None:
         end = _end(self.recorded)
@@ -376,9 +379,9 @@ def _serve_recorded_http(sim: Simulation, recorded: Trace) -> None:
     if not calls:
         return
     info = (recorded.header or {}).get("redaction")
-    policy = Redaction.from_header(info) if recorded._owner is None and isinstance(info, dict) else None
-    if policy is not None and info.get("policy") is None:
-        policy = None
+    policy = None
+    if recorded._owner is None and isinstance(info, dict) and info.get("policy") is not None:
+        policy = Redaction.from_header(info)  # a redacted recording holds redacted URLs: match like for like
     sim.http.route(name="jobsim-recorded-responses").mock(side_effect=RecordedHttp(sim, calls, policy))
 
 

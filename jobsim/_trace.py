@@ -8,6 +8,7 @@ is done by ``save`` (``jobsim._tracefile``), and only if the trace is saved.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -72,7 +73,7 @@ class Trace:
             for seq, (at, kind, data) in enumerate(self._rows):
                 yield Record(seq, at, kind, data)
         else:
-            for seq, (at, kind, data) in zip(seqs, self._rows):
+            for seq, (at, kind, data) in zip(seqs, self._rows, strict=True):
                 yield Record(seq, at, kind, data)
 
     def __len__(self) -> int:
@@ -82,7 +83,7 @@ class Trace:
         return [r for r in self if r.kind in kinds]
 
     # -- files ----------------------------------------------------------------------------
-    def save(self, path: str | Path, *, redact: Redaction | bool | None = None,
+    def save(self, path: str | os.PathLike[str], *, redact: Redaction | bool | None = None,
              compress: bool | None = None) -> Path:
         """Write the trace as JSON Lines (``.gz`` suffix or ``compress=True``: gzip).
 
@@ -96,7 +97,7 @@ class Trace:
         return save(self, path, redact=redact, compress=compress)
 
     @classmethod
-    def load(cls, path: str | Path, *, strict: bool = False) -> Trace:
+    def load(cls, path: str | os.PathLike[str], *, strict: bool = False) -> Trace:
         """Read a trace file (gzip or not); see :func:`jobsim.traces.load`."""
         from ._tracefile import load
 

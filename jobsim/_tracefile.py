@@ -64,7 +64,7 @@ def save(trace: Trace, path: str | os.PathLike[str], *, redact: Redaction | bool
         with open(partial, "wb") as raw:
             if gz:
                 with gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=5, mtime=0) as out:
-                    write(trace, out, policy)
+                    write(trace, out, policy)  # type: ignore[arg-type]
             else:
                 write(trace, raw, policy)
         os.replace(partial, target)
@@ -93,7 +93,8 @@ def write(trace: Trace, out: BinaryIO, policy: Redaction | None) -> None:
     out.write(b"".join(chunk))
     seqs = trace._seqs
     next_seq = (seqs[-1] + 1 if seqs else len(rows)) if rows else 0
-    end = {"k": "end", "seq": next_seq, "at": end_of(trace), "records": len(rows), "counts": dict(sorted(counts.items()))}
+    end = {"k": "end", "seq": next_seq, "at": end_of(trace), "records": len(rows),
+           "counts": dict(sorted(counts.items()))}  # fmt: skip
     out.write(dumps(end, option=options))
 
 
@@ -104,10 +105,10 @@ def lines(trace: Trace, redactor: Redactor | None = None) -> Iterator[dict[str, 
     data = [canonical(kind, fields) for _, kind, fields in rows]
     if redactor is not None:
         learn = redactor.learn
-        for (_, kind, _), fields in zip(rows, data):
+        for (_, kind, _), fields in zip(rows, data, strict=True):
             learn(kind, fields)
     apply = redactor.apply if redactor is not None else None
-    for seq, (at, kind, _), fields in zip(seqs, rows, data):
+    for seq, (at, kind, _), fields in zip(seqs, rows, data, strict=True):
         if apply is not None:
             fields = apply(kind, fields)
         if kind not in BUILTIN and not RESERVED_FIELDS.isdisjoint(fields):
@@ -183,7 +184,8 @@ def _default(value: Any) -> Any:
         return sorted(value, key=repr)
     if isinstance(value, BaseException):
         return f"{type(value).__name__}: {value}"
-    if type(value).__repr__ is object.__repr__ and type(value).__str__ is object.__str__:
+    cls: Any = type(value)
+    if cls.__repr__ is object.__repr__ and cls.__str__ is object.__str__:
         return f"<{type(value).__qualname__}>"  # never a memory address: files must repeat byte for byte
     return str(value)
 
@@ -199,11 +201,11 @@ def load(path: str | os.PathLike[str], *, strict: bool = False) -> Trace:
     """Read a whole trace file into a ``Trace``; see ``TraceReader`` for the rules."""
     with TraceReader(path, strict=strict) as reader:
         trace = Trace()
-        add = trace.add
+        rows = trace._rows
         seqs: list[int] = []
-        for record in reader:
-            seqs.append(record.seq)
-            add(record.at, record.kind, record.data)
+        for seq, at, kind, data in reader.rows():
+            seqs.append(seq)
+            rows.append((at, kind, data))
         trace.header = reader.header
         trace.path = reader.path
         trace.end = reader.end
@@ -308,41 +310,62 @@ class TraceReader:
         warnings.warn(f"{self.path}: {message}", TraceWarning, stacklevel=4)
 
     def __iter__(self) -> Iterator[Record]:
+        for seq, at, kind, data in self.rows():
+            yield Record(seq, at, kind, data)
+
+    def rows(self) -> Iterator[tuple[int, int, str, dict[str, Any]]]:
+        """``(seq, at, kind, data)`` for each record: the hot loop of every reader."""
         if self._file is None:
             raise TraceError("use `with TraceReader(path) as reader:` before iterating", path=str(self.path))
-        loads, known, decode_ = orjson.loads, self._known, decode
-        previous = -1
-        while True:
-            raw = self._next_line()
-            if raw is None:
-                break
-            try:
-                obj = loads(raw)
-            except orjson.JSONDecodeError as exc:
-                if not raw.endswith(b"\n") and self._next_line() is None:
-                    self._truncated(f"line {self._line} is cut off (the recording did not finish)")
+        loads, known, decode_, readline = orjson.loads, self._known, decode, self._file.readline
+        previous, line, count = -1, self._line, 0
+        try:
+            while True:
+                try:
+                    raw = readline()
+                except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+                    self._line = line
+                    self._truncated(f"the gzip stream ends early after line {line} ({exc})")
                     break
-                raise self._fail(f"malformed line: {exc}: {_preview(raw)}") from None
-            if type(obj) is not dict:
-                raise self._fail(f"each line must be a JSON object, got {_preview(raw)}")
-            kind, seq, at = obj.pop("k", None), obj.pop("seq", None), obj.pop("at", None)
-            if type(kind) is not str or type(seq) is not int or type(at) is not int:
-                raise self._fail(f"a record needs 'k' (a string), 'seq' and 'at' (integers); got {_preview(raw)}")
-            if kind == "end":
-                self.end = {"seq": seq, "at": at, **obj}
-                self._after_end()
-                break
-            if seq <= previous:
-                raise self._fail(f"seq {seq} does not follow seq {previous}: records must be in order")
-            previous = seq
-            self.records += 1
-            if kind not in known:
-                self._unknown_kind(kind)
-            try:
-                data = decode_(kind, obj)
-            except ValueError as exc:
-                raise self._fail(str(exc)) from None
-            yield Record(seq, at, kind, data)
+                if not raw:
+                    break
+                line += 1
+                try:
+                    obj = loads(raw)
+                except orjson.JSONDecodeError as exc:
+                    self._line = line
+                    if raw.startswith(b"#") or not raw.strip():
+                        continue  # a comment or a blank line
+                    if not raw.endswith(b"\n") and self._next_line() is None:
+                        self._truncated(f"line {line} is cut off (the recording did not finish)")
+                        break
+                    raise self._fail(f"malformed line: {exc}: {_preview(raw)}", line=line) from None
+                if type(obj) is not dict:
+                    raise self._fail(f"each line must be a JSON object, got {_preview(raw)}", line=line)
+                kind, seq, at = obj.pop("k", None), obj.pop("seq", None), obj.pop("at", None)
+                if type(kind) is not str or type(seq) is not int or type(at) is not int:
+                    raise self._fail(f"a record needs 'k' (a string), 'seq' and 'at' (integers); got {_preview(raw)}",
+                                     line=line)  # fmt: skip
+                if kind == "end":
+                    self._line = line
+                    self.end = {"seq": seq, "at": at, **obj}
+                    self._after_end()
+                    break
+                if seq <= previous:
+                    raise self._fail(f"seq {seq} does not follow seq {previous}: records must be in order", line=line)
+                previous = seq
+                count += 1
+                if kind not in known:
+                    self._line = line
+                    self._unknown_kind(kind)
+                try:
+                    data = decode_(kind, obj)
+                except ValueError as exc:
+                    raise self._fail(str(exc), line=line) from None
+                yield seq, at, kind, data
+        finally:
+            self.records += count
+            self._line = max(self._line, line)
         self._finish()
 
     def _after_end(self) -> None:
@@ -370,7 +393,7 @@ class TraceReader:
 def open_trace(path: Path) -> BinaryIO:
     """Open a trace for reading, gzip or not (by its first bytes, not its name)."""
     try:
-        raw = open(path, "rb")
+        raw = open(path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
     except FileNotFoundError:
         raise TraceError("no such file", path=str(path)) from None
     except OSError as exc:

@@ -92,8 +92,8 @@ def record(app: jobsim.App, *, seed: int = 7) -> jobsim.Simulation:
     """The recorded scenario (the simulation is closed when it returns)."""
     with jobsim.Simulation(app, start=START, seed=seed, tz="Europe/Berlin") as sim:
         routes(sim)
-        sim.send("user/created", {"email": "ada.lovelace@gmail.com", "name": "Ada Lovelace", "phone": "+44 20 7946 0018"},
-                 id="signup-ada")  # fmt: skip
+        ada = {"email": "ada.lovelace@gmail.com", "name": "Ada Lovelace", "phone": "+44 20 7946 0018"}
+        sim.send("user/created", ada, id="signup-ada")
         sim.advance("30m")
         sim.send("user/created", {"email": "ada.lovelace@gmail.com", "name": "Ada Lovelace"}, id="signup-ada")
         sim.send("user/created", {"email": "grace@navy.mil", "name": "Grace Hopper"}, id="signup-grace")

@@ -51,7 +51,8 @@ def test_replay_of_the_same_code_exits_0(recording, app_module, capsys):
     assert code == 0, out + err
     lines = out.splitlines()
     assert lines[0] == f"jobsim replay of {recording['gz']}"
-    assert lines[-1] == "same: 3 function(s), recorded and replayed agree on runs, outputs, emails, http, events, timing"
+    assert lines[-1] == ("same: 3 function(s), recorded and replayed agree on runs, outputs, emails, http, events, "
+                         "timing")
 
 
 def test_replay_of_changed_code_exits_1_with_the_first_divergence(recording, app_module, capsys):

@@ -114,7 +114,7 @@ def test_ignored_paths_are_left_out_on_both_sides(recorded):
 def test_recorded_faults_are_armed_again(recorded):
     result = jobsim.Simulation.replay(recorded.trace, build())
     audit = result.simulation.runs("audit")[0]
-    assert [(a.step, type(a.error).__name__, str(a.error)) for a in audit.attempts][0] == (
+    assert next((a.step, type(a.error).__name__, str(a.error)) for a in audit.attempts) == (
         "log", "TimeoutError", "audit log slow")
     without = jobsim.Simulation.replay(recorded.trace, build(), faults=False, compare="runs,timing")
     assert [(d.function, d.label) for d in without.divergences] == [("audit", "retry 1 due step 'log' of run #1")]

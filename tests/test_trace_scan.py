@@ -33,7 +33,8 @@ def record(**fields):
     ({"url": "https://u:p4ss@host/x"}, [(2, "url", "looks like a url credentials")]),
     ({"url": "https://api.example.com/x?access_token=abc&page=2"},
      [(2, "url", "secret query parameter 'access_token' has a value")]),
-    ({"blob": "q8Zr2LmX7vKp4TsW9yBn3HcJ6dFg1QeA"}, [(2, "blob", "a long random-looking string (an API key or token?)")]),
+    ({"blob": "q8Zr2LmX7vKp4TsW9yBn3HcJ6dFg1QeA"},
+     [(2, "blob", "a long random-looking string (an API key or token?)")]),
     ({"id": "q8Zr2LmX7vKp4TsW9yBn3HcJ6dFg1QeA"}, []),  # ids are random by design
     ({"run": "06ANPEYAG00017HQF6WQYJKW2M", "uuid": "6513270e-269e-4d37-b2a7-4de452e6b438"}, []),
     ({"doc": "https://developer.mozilla.org/en-US/docs/Web/HTTP/Status/500"}, []),

@@ -1,0 +1,199 @@
+"""Trace files: writing and reading a 1,000,000-record trace, against plain JSON Lines.
+
+Workload: a trace shaped like the example shop's (``examples/``), built in memory in
+the form the engine records it, 10 records per story: an input event (a user's
+email, name, plan, amount and items; 20,000 distinct people), ``run.start``, two
+``attempt`` records (one in four failing with an error that quotes a URL with an
+``api_key``, then a ``retry``), an ``http`` record carrying its ``HttpCall``
+(headers with a bearer token, JSON request and response bodies), an ``email``
+record carrying its ``Email``, a ``sleep``, an event the job emits, a ``run.end``
+with its output as JSON bytes, and an ``advance``. HTTP calls and emails cycle
+through 1,000 distinct objects each.
+
+Variants, in the same process, interleaved:
+
+- ``jobsim save``: ``trace.save(path)`` with the default redaction (secrets dropped,
+  people pseudonymized): canonical form, CloudEvents, HTTP/email summaries,
+  redaction, orjson, the header and end lines;
+- ``jobsim save, redact=False``: the same without the redaction passes;
+- ``jobsim load``: ``jobsim.Trace.load(path)``: streamed, validated, decoded;
+- ``orjson``: the same lines (the dicts ``jobsim save`` wrote, precomputed) dumped
+  one per line with orjson, and read back with ``orjson.loads`` per line: the
+  floor for JSON Lines in Python;
+- ``json``: the same with the standard library (``separators=(",", ":")``).
+
+Target (issue #6): writing and reading 1,000,000 records each under 3 s here.
+
+    python benchmarks/bench_trace.py                # 1,000,000 records
+    python benchmarks/bench_trace.py --quick        # 100,000 records
+    python benchmarks/bench_trace.py --records 300000 --repeat 5
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import _common
+
+sys.path.insert(1, str(_common.REPO_ROOT))  # time this checkout's jobsim, not an installed one
+
+import httpx
+import orjson
+
+SECOND = 1_000_000_000
+START_NS = 1_740_960_000 * SECOND  # 2025-03-03T00:00:00Z
+PEOPLE = 20_000
+POOL = 1_000
+FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Margaret", "John"]
+LAST = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson", "Hamilton", "Backus"]
+
+
+def person(i: int) -> dict[str, Any]:
+    first, last = FIRST[i % 10], LAST[(i // 10) % 10]
+    return {"userId": f"user_{i:05d}", "email": f"{first}.{last}{i}@gmail.com".lower(), "name": f"{first} {last}"}
+
+
+def calls() -> list[Any]:
+    from jobsim._http import HttpCall
+
+    out = []
+    for i in range(POOL):
+        who = person(i)
+        request = httpx.Request("POST", f"https://crm.example.com/contacts?api_key=k3y{i}&source=web",
+                                json={"email": who["email"], "name": who["name"], "plan": "pro"},
+                                headers={"Authorization": f"Bearer sk_live_{i:024d}"})  # fmt: skip
+        response = httpx.Response(200, json={"contact": i, "status": "subscribed"}, request=request)
+        out.append(HttpCall(request=request, response=response, at=dt.datetime(2025, 3, 3, tzinfo=dt.timezone.utc)))
+    return out
+
+
+def emails() -> list[Any]:
+    from jobsim._email import Email
+
+    out = []
+    for i in range(POOL):
+        who = person(i)
+        out.append(Email(sender="hello@acme.test", to=[who["email"]], subject=f"Welcome, {who['name']}!",
+                         text=f"Hi {who['name']}, your order is on its way.", html=f"<p>Hi {who['name']}</p>",
+                         sent_at=dt.datetime(2025, 3, 3, tzinfo=dt.timezone.utc), provider="resend",
+                         message_id=f"msg-{i}"))  # fmt: skip
+    return out
+
+
+def build(records: int) -> Any:
+    """A trace of ``records`` records, in the live form the engine appends."""
+    from jobsim import Trace
+
+    trace = Trace()
+    add = trace.add
+    pool_calls, pool_emails = calls(), emails()
+    for story in range(records // 10):
+        at = START_NS + story * SECOND
+        who = person(story % PEOPLE)
+        run = f"run_{story:08d}"
+        items = [{"sku": "tee", "qty": 1, "price": 24.0}, {"sku": "mug", "qty": 2, "price": 9.25}]
+        data = {**who, "plan": "pro", "amount": 42.5 + story % 7, "items": items}
+        add(at, "event", {"name": "user/created", "id": f"evt_{story}", "data": data, "ts": at // 1_000_000,
+                          "origin": "input"})  # fmt: skip
+        add(at, "run.start", {"function": "welcome", "run": run, "n": story + 1, "event": "user/created"})
+        if story % 4 == 0:
+            url = f"https://crm.example.com/contacts?api_key=k3y{story}&source=web"
+            error = f"HTTPStatusError: Server error '503' for url '{url}'"
+            add(at, "attempt", {"function": "welcome", "run": run, "step": "crm", "attempt": 0, "error": error})
+            add(at, "retry", {"function": "welcome", "run": run, "step": "crm", "attempt": 1, "at": at + SECOND,
+                              "delay": SECOND})  # fmt: skip
+        else:
+            add(at, "attempt", {"function": "welcome", "run": run, "step": "crm", "attempt": 0})
+            add(at, "attempt", {"function": "welcome", "run": run, "step": "mail", "attempt": 0})
+        call = pool_calls[story % POOL]
+        add(at, "http", {"method": "POST", "url": str(call.request.url), "status": 200, "call": call,
+                         "function": "welcome", "run": run})  # fmt: skip
+        email = pool_emails[story % POOL]
+        add(at, "email", {"provider": "resend", "to": list(email.to), "subject": email.subject,
+                          "message_id": email.message_id, "email": email, "function": "welcome", "run": run})
+        add(at, "sleep", {"function": "welcome", "run": run, "step": "pause", "until": at + 3600 * SECOND})
+        add(at, "event", {"name": "user/welcomed", "id": f"emit_{story}", "data": {"email": who["email"]},
+                          "ts": at // 1_000_000, "origin": "job", "function": "welcome", "run": run})  # fmt: skip
+        add(at, "run.end", {"function": "welcome", "run": run, "status": "completed",
+                            "output": orjson.dumps({"contact": story, "email": who["email"]})})  # fmt: skip
+        add(at, "advance", {"until": at + SECOND, "idle": False})
+    return trace
+
+
+def main() -> None:
+    cli = _common.parser("writing and reading a 1,000,000-record trace")
+    cli.add_argument("--records", type=int, default=1_000_000, help="records in the trace")
+    args = _common.parse(cli)
+    n = 100_000 if args.quick else args.records
+    _common.banner("orjson", "faker")
+    import jobsim
+    from jobsim import traces
+    from jobsim._tracefile import lines
+
+    print(f"# jobsim from {jobsim.__file__}")
+    trace = build(n)
+    folder = Path(tempfile.mkdtemp(prefix="bench_trace_"))
+    redacted, plain = folder / "redacted.jobsim.jsonl", folder / "plain.jobsim.jsonl"
+    trace.save(redacted)  # check run, untimed: the file reads back whole and scans clean
+    loaded = jobsim.Trace.load(redacted)
+    assert len(loaded) == n == len(trace), (len(loaded), n)
+    assert traces.scan(redacted) == [], "a secret reached the file"
+    size = os.path.getsize(redacted)
+    written = [orjson.loads(line) for line in redacted.read_bytes().splitlines()]
+    print(f"# {n:,} records, {size / 1e6:.0f} MB redacted ({size / n:.0f} B/record); medians of {args.repeat} rounds")
+    del loaded
+    assert sum(1 for _ in lines(trace)) == n
+
+    def orjson_write() -> None:
+        dumps, option = orjson.dumps, orjson.OPT_APPEND_NEWLINE
+        with open(folder / "orjson.jsonl", "wb") as f:
+            f.write(b"".join(dumps(d, option=option) for d in written))
+
+    def json_write() -> None:
+        dumps = json.dumps
+        with open(folder / "json.jsonl", "w") as f:
+            f.writelines(dumps(d, separators=(",", ":")) + "\n" for d in written)
+
+    def orjson_read() -> list[Any]:
+        loads = orjson.loads
+        with open(redacted, "rb") as f:
+            return [loads(line) for line in f]
+
+    def json_read() -> list[Any]:
+        loads = json.loads
+        with open(redacted, "rb") as f:
+            return [loads(line) for line in f]
+
+    variants = {
+        "jobsim save": _common.timed(lambda: trace.save(redacted)),
+        "jobsim save, redact=False": _common.timed(lambda: trace.save(plain, redact=False)),
+        "jobsim load": _common.timed(lambda: jobsim.Trace.load(redacted)),
+        "orjson write": _common.timed(orjson_write),
+        "orjson read": _common.timed(orjson_read),
+        "json write": _common.timed(json_write),
+        "json read": _common.timed(json_read),
+    }
+    samples = _common.interleaved(variants, repeat=args.repeat)
+    med = {name: _common.median(times) for name, times in samples.items()}
+    rows = []
+    for name, baseline in (("jobsim save", "write"), ("jobsim save, redact=False", "write"), ("jobsim load", "read")):
+        rows.append([name, _common.fmt_time(med[name]), f"{n / med[name] / 1e3:.0f}k/s",
+                     _common.fmt_ratio(med[name] / med[f"orjson {baseline}"]),
+                     _common.fmt_ratio(med[name] / med[f"json {baseline}"]),
+                     "yes" if med[name] < 3.0 else "no"])  # fmt: skip
+    for name in ("orjson write", "orjson read", "json write", "json read"):
+        rows.append([name, _common.fmt_time(med[name]), f"{n / med[name] / 1e3:.0f}k/s", "", "", ""])
+    _common.print_table(["variant", "median", "records/s", "/ orjson", "/ json", "< 3 s"], rows)
+    for path in folder.iterdir():
+        path.unlink()
+    folder.rmdir()
+
+
+if __name__ == "__main__":
+    main()

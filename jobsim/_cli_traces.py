@@ -1,4 +1,4 @@
-"""The trace commands of the ``jobsim`` command line: replay, diff, import, scan, redact.
+"""The trace commands of the ``jobsim`` command line: replay, diff, import, scan, redact, show.
 
 Exit codes CI can use: 0 same / clean, 1 differs / secrets found, 2 a file or an
 argument is bad (unreadable trace, newer format, missing app).
@@ -74,6 +74,12 @@ def add_trace_commands(sub: Any) -> None:
     redact.add_argument("out")
     redact.add_argument("--no-pseudonyms", action="store_true", help="drop secrets only; keep personal data")
     redact.set_defaults(handler=_redact)
+
+    show = sub.add_parser("show", help="print the timeline of a trace file",
+                          description="Print a trace file as the timeline a failing test shows. Exit 0, 2 bad file.")
+    show.add_argument("trace")
+    show.add_argument("--tz", default=None, help="time zone of the timeline (default: the trace's)")
+    show.set_defaults(handler=_show)
 
 
 def _comparison_options(parser: argparse.ArgumentParser) -> None:
@@ -172,4 +178,20 @@ def _redact(args: argparse.Namespace) -> int:
     trace = Trace.load(args.trace)
     path = trace.save(args.out, redact=Redaction(pseudonymize=not args.no_pseudonyms))
     print(f"jobsim redact: {len(trace)} records -> {path}")
+    return SAME
+
+
+def _show(args: argparse.Namespace) -> int:
+    from ._importing import read_any
+    from ._time import zone
+    from ._timeline import render_trace
+    from ._tracefile import known_kinds_renderers
+
+    trace = read_any(args.trace)
+    header = trace.header or {}
+    tz = zone(args.tz or header.get("tz") or "UTC", "--tz")
+    print(render_trace(trace, tz, seed=header.get("seed", "?"), profile=header.get("profile", "?"),
+                       kinds=known_kinds_renderers()))  # fmt: skip
+    for message in trace.warnings:
+        print(f"jobsim: warning: {message}", file=sys.stderr)
     return SAME

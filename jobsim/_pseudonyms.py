@@ -47,6 +47,7 @@ class Pseudonyms:
         self._locale = locale
         self._faker: Any = None
         self._first_names: frozenset[str] = frozenset()
+        self._last_names: frozenset[str] = frozenset()
         self._firsts: tuple[str, ...] = ()
         self._lasts: tuple[str, ...] = ()
         self._cache: dict[tuple[str, str], str] = {}
@@ -58,7 +59,7 @@ class Pseudonyms:
         if self._faker is None:
             self._faker = _new_faker(self._locale)
             firsts, lasts = _name_lists(self._faker)
-            self._first_names = frozenset(firsts)
+            self._first_names, self._last_names = frozenset(firsts), frozenset(lasts)
             self._firsts, self._lasts = tuple(sorted(firsts)), tuple(sorted(lasts))
 
     def _seeded(self, kind: str, value: str) -> tuple[Any, int]:
@@ -79,9 +80,16 @@ class Pseudonyms:
     def email(self, address: str) -> str:
         return self._fake("email", address.strip().lower())
 
-    def name_token(self, token: str) -> str:
-        """One word of a person's name: a first name for a first name, else a last name."""
-        return self._fake("token", token)
+    def name_token(self, token: str, leading: bool = False) -> str:
+        """One word of a person's name: a first name for a first name, else a last name.
+
+        A word the locale's lists do not know is a first name when it leads a name
+        (``leading``): "Ada Lovelace" -> "Maria Jones", not "Rivera Jones".
+        """
+        cached = self._cache.get(("token", token))
+        if cached is None:
+            cached = self._cache[("token", token)] = self._make_token(token, leading)
+        return cached
 
     def full_name(self, value: str) -> str:
         return self._fake("name", value)
@@ -108,10 +116,11 @@ class Pseudonyms:
                  f"{first}_{last}")[digest[9] % 4]  # fmt: skip
         return f"{local}@{_FAKE_DOMAINS[digest[10] % 3]}"
 
-    def _make_token(self, token: str) -> str:
+    def _make_token(self, token: str, leading: bool = False) -> str:
         digest = self._digest("token", token)
         self._lists()
-        return self._pick(digest, self._firsts if token in self._first_names else self._lasts, 0)
+        first = token in self._first_names or (leading and token not in self._last_names)
+        return self._pick(digest, self._firsts if first else self._lasts, 0)
 
     def _make_name(self, value: str) -> str:
         faker, _ = self._seeded("name", value)
@@ -139,7 +148,7 @@ class Pseudonyms:
 
 
 _MAKERS = {
-    "email": Pseudonyms._make_email, "token": Pseudonyms._make_token, "name": Pseudonyms._make_name,
+    "email": Pseudonyms._make_email, "name": Pseudonyms._make_name,
     "phone": Pseudonyms._make_phone, "address": Pseudonyms._make_address, "ip": Pseudonyms._make_ip,
     "username": Pseudonyms._make_username,
 }  # fmt: skip

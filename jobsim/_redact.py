@@ -532,15 +532,17 @@ class Redactor:
             if fake is None:
                 fake = self._exact[value] = self.fakes.full_name(value)
             return fake
-        return WORD.sub(self._word, value)
+        leading = [True]
+        return WORD.sub(lambda match: self._word(match.group(0), leading), value)
 
-    def _word(self, match: re.Match[str]) -> str:
-        word = match.group(0)
+    def _word(self, word: str, leading: list[bool]) -> str:
         fake = self._words.get(word)
         if fake is None:
             keep = word in self.keep or word in _HONORIFICS
-            fake = word if keep else self.fakes.name_token(word)
+            fake = word if keep else self.fakes.name_token(word, leading[0])
             self._words[word] = fake
+        if word not in _HONORIFICS:
+            leading[0] = False
         return fake
 
     def _learn(self, value: Any) -> None:

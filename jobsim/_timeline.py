@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ._time import format_duration, to_datetime
-from ._trace import Record
+from ._trace import Record, Trace
 
 if TYPE_CHECKING:
     from ._simulation import Simulation
@@ -18,14 +18,18 @@ _MAX_DATA = 80
 
 
 def render(sim: Simulation, tz: dt.tzinfo) -> str:
+    return render_trace(sim.trace, tz, seed=sim.seed, profile=sim.profile.name, kinds=sim.record_kinds())
+
+
+def render_trace(trace: Trace, tz: dt.tzinfo, *, seed: Any, profile: Any, kinds: Mapping[str, Any]) -> str:
+    """The timeline of any trace: a simulation's, or one read from a file (``jobsim show``)."""
     names: dict[str, str] = {}
-    for record in sim.trace.of("run.start", "run.queued", "run.skipped"):
-        names.setdefault(record.data["run"], f"{record.data['function']}#{record.data['n']}")
+    for record in trace.of("run.start", "run.queued", "run.skipped"):
+        names.setdefault(record.data["run"], f"{record.data['function']}#{record.data.get('n', '?')}")
     zone_name = getattr(tz, "key", None) or str(tz)
-    head = f"jobsim timeline · {zone_name} · seed {sim.seed} · profile {sim.profile.name}"
+    head = f"jobsim timeline · {zone_name} · seed {seed} · profile {profile}"
     lines = [head, "-" * len(head)]
-    kinds = sim.record_kinds()
-    for record in sim.trace:
+    for record in trace:
         text = describe(record, names, tz, kinds)
         if text is not None:
             lines.append(f"{_stamp(record.at, tz)}  {text}")

@@ -406,12 +406,17 @@ def open_trace(path: Path) -> BinaryIO:
 
 def known_kinds() -> frozenset[str]:
     """Record kinds jobsim and the installed plugins declare."""
+    return frozenset(BUILTIN) | frozenset(known_kinds_renderers())
+
+
+def known_kinds_renderers() -> dict[str, Any]:
+    """Each declared record kind and its timeline renderer (the ``jobsim_record_kinds`` hook)."""
     from ._plugins import manager
 
-    kinds: set[str] = set(BUILTIN)
-    for contributed in manager().hook.jobsim_record_kinds():
+    kinds: dict[str, Any] = {}
+    for contributed in reversed(manager().hook.jobsim_record_kinds()):
         kinds.update(contributed)
-    return frozenset(kinds)
+    return kinds
 
 
 _IMPORT_HINT = (

@@ -173,3 +173,14 @@ def test_redact_writes_a_copy_that_scans_clean(recording, capsys, tmp_path):
     code, out, _ = run(capsys, "redact", recording["raw"], out_file)
     assert code == 0 and out.startswith("jobsim redact: ")
     assert run(capsys, "scan", out_file, "--pii")[0] == 0
+
+
+def test_show_prints_the_timeline_the_simulation_printed(capsys, tmp_path):
+    sim = record(build())
+    path = sim.trace.save(tmp_path / "raw.jobsim.jsonl.gz", redact=False)
+    code, out, _ = run(capsys, "show", path)
+    assert code == 0 and out == sim.timeline() + "\n"
+    code, out, _ = run(capsys, "show", path, "--tz", "UTC")
+    assert out.splitlines()[0] == "jobsim timeline · UTC · seed 7 · profile inngest"
+    code, _, err = run(capsys, "show", path, "--tz", "Mars/Olympus")
+    assert code == 2 and "--tz='Mars/Olympus' is not valid" in err

@@ -67,7 +67,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 BUILTIN = frozenset(REQUIRED)
 
-_CE_CORE = ("specversion", "id", "source", "type", "time", "datacontenttype", "dataversion", "data")
+_CE_CORE = frozenset({"specversion", "id", "source", "type", "time", "datacontenttype", "dataversion", "data"})
 
 
 # -- live -> canonical -------------------------------------------------------------------------
@@ -261,9 +261,10 @@ def decode(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
     """
     required = REQUIRED.get(kind)
     if required is not None:
-        missing = [name for name in required if name not in fields]
-        if missing:
-            raise ValueError(f"a {kind!r} record needs the field(s) {', '.join(missing)}")
+        for name in required:
+            if name not in fields:
+                missing = ", ".join(n for n in required if n not in fields)
+                raise ValueError(f"a {kind!r} record needs the field(s) {missing}")
         special = _DECODE.get(kind)
         if special is not None:
             return special(fields)
@@ -285,9 +286,10 @@ def from_cloudevent(ce: Any) -> dict[str, Any]:
     out["ts"] = None if time is None else rfc3339_ns(time) // 1_000_000
     if ce.get("dataversion") is not None:
         out["v"] = ce["dataversion"]
-    extra = {key: value for key, value in ce.items() if key not in _CE_CORE}
-    if extra:
-        out["attributes"] = extra
+    if len(ce) > len(_CE_CORE) or not _CE_CORE.issuperset(ce):
+        extra = {key: value for key, value in ce.items() if key not in _CE_CORE}
+        if extra:
+            out["attributes"] = extra
     return out
 
 

@@ -84,8 +84,12 @@ def write(trace: Trace, out: BinaryIO, policy: Redaction | None) -> None:
     out.write(dumps(header_of(trace, policy), default=default, option=options))
     chunk: list[bytes] = []
     counts: Counter[str] = Counter()
+    fast = orjson.OPT_APPEND_NEWLINE  # non-string keys are rare and make every dumps slower: retry with them
     for line in lines(trace, redactor):
-        chunk.append(dumps(line, default=default, option=options))
+        try:
+            chunk.append(dumps(line, default=default, option=fast))
+        except TypeError:
+            chunk.append(dumps(line, default=default, option=options))
         counts[line["k"]] += 1
         if len(chunk) >= _CHUNK:
             out.write(b"".join(chunk))

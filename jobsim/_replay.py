@@ -426,7 +426,7 @@ def _http_error(text: str, request: httpx.Request) -> BaseException:
 # -- comparing -----------------------------------------------------------------------------------
 def _compare(recorded: Trace, sim: Simulation, compare: Any, ignore: Any, tolerance: int,
              redact: Redaction | bool | None, notes: list[str]) -> Comparison:
-    from ._tracefile import lines
+    from ._tracefile import lines, paused_gc
 
     policy = _replay_policy(recorded, redact, notes)
     redactor = None
@@ -434,8 +434,9 @@ def _compare(recorded: Trace, sim: Simulation, compare: Any, ignore: Any, tolera
         keep = pseudonyms_in(((kind, data) for _, kind, data in recorded._rows), policy)
         redactor = policy.redactor(keep)
         sim.trace._keep = keep  # saving the replay keeps the trace's fakes too
-    return compare_lines(lines(recorded), lines(sim.trace, redactor), compare=compare, ignore=ignore,
-                         tolerance=tolerance, notes=notes, tz=sim.tz)  # fmt: skip
+    with paused_gc():
+        return compare_lines(lines(recorded), lines(sim.trace, redactor), compare=compare, ignore=ignore,
+                             tolerance=tolerance, notes=notes, tz=sim.tz)  # fmt: skip
 
 
 def _replay_policy(recorded: Trace, redact: Redaction | bool | None, notes: list[str]) -> Redaction | None:

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from ._pseudonyms import reserved_domain
-from ._redact import EMAIL, MARKER, QUERY_PARAM, find_secrets, secret_header, secret_key, secret_query
+from ._secrets import EMAIL, MARKER, QUERY_PARAM, find_secrets, secret_header, secret_key, secret_query
 from ._tracefile import open_trace
 from .errors import TraceError
 

@@ -38,7 +38,7 @@ from ._replay import ReplayResult, replay
 from ._scan import Finding, scan
 from ._time import Duration, duration_ns, zone
 from ._trace import Record, Trace
-from ._tracefile import FORMAT, VERSION, TraceReader, lines
+from ._tracefile import FORMAT, VERSION, TraceReader, lines, paused_gc
 from .errors import InvalidArgument, TraceError, TraceWarning
 
 __all__ = [
@@ -96,9 +96,10 @@ def compare(
         notes.append(f"the traces were pseudonymized differently ({fp_a or 'not at all'} vs {fp_b or 'not at all'}): "
                      "personal values will differ")  # fmt: skip
     tz = zone((a.header or {}).get("tz") or (b.header or {}).get("tz") or "UTC")
-    return compare_lines(lines(a), lines(b), compare=compare, ignore=ignore,
-                         tolerance=duration_ns(tolerance, "tolerance"), notes=notes, labels=("A", "B"),
-                         tz=tz)  # fmt: skip
+    with paused_gc():
+        return compare_lines(lines(a), lines(b), compare=compare, ignore=ignore,
+                             tolerance=duration_ns(tolerance, "tolerance"), notes=notes, labels=("A", "B"),
+                             tz=tz)  # fmt: skip
 
 
 def _trace(value: Any, argument: str, strict: bool) -> Trace:

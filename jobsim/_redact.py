@@ -11,7 +11,8 @@ The rules follow ``reference/traces.md`` §4 and §6.4:
   parameters such as ``token``, ``key``, ``sig``; and values that look like
   credentials wherever they are (``Bearer ...``, ``sk_live_...``, JWTs, Slack
   webhook URLs, ``https://user:pass@``, private keys, AWS/Google/GitHub/SendGrid/
-  Resend/Mailgun keys).
+  Resend/Mailgun keys). What counts as secret lives in ``jobsim._secrets``, which
+  ``jobsim scan`` uses too.
 - **Personal data is pseudonymized** with stable HMAC-keyed fakes
   (``jobsim._pseudonyms``): email addresses anywhere in any string; person names,
   phone numbers, street addresses, IPs and usernames at fields named for them (a
@@ -21,6 +22,11 @@ The rules follow ``reference/traces.md`` §4 and §6.4:
   email subject becomes "Welcome, Maria!" exactly as the event's ``name`` did.
   Addresses at reserved domains (example.com, .test, .invalid, ...) are not
   personal and stay, which also makes a pseudonym's pseudonym itself.
+
+Work happens at save time, in two passes over the records: ``learn`` finds the
+names at named fields, ``apply`` rewrites each record (a new dict where anything
+changed; the in-memory records are never touched). Results are remembered per string
+and per HTTP header set or body, since traces repeat them endlessly.
 
 The key comes from ``Redaction(key=...)``, else the environment variable
 ``JOBSIM_REDACT_KEY``, else a built-in public key. With the public key anyone can

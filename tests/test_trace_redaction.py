@@ -10,7 +10,7 @@ from _traceapp import CRM_TOKEN, RESEND_KEY, build, record
 
 import jobsim
 from jobsim import Redaction
-from jobsim._redact import MARKER, classify_key, drop_secrets, secret_header
+from jobsim._secrets import MARKER, classify_key, drop_secrets, secret_header
 
 SECRETS = (CRM_TOKEN, RESEND_KEY, "k3y-in-the-url", "abc123secret")
 PEOPLE = ("ada.lovelace@gmail.com", "grace@navy.mil", "Ada", "Lovelace", "Grace", "Hopper", "+44 20 7946 0018")

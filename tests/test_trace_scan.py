@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from jobsim import traces
-from jobsim._redact import MARKER
+from jobsim._secrets import MARKER
 
 HEADER = {"k": "header", "format": "jobsim-trace", "version": 1, "start": 0}
 

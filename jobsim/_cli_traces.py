@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from ._compare import COMPARISONS
+from ._tracediff import COMPARISONS
 
 SAME, DIFFERS, BAD = 0, 1, 2
 

@@ -10,7 +10,7 @@ recorded virtual latency), except mail-provider calls that succeeded, which
 jobsim's own providers answer again so the email reaches the outbox. Everything
 else -- runs, retries, emails, HTTP requests, emitted events -- is an **outcome**
 that today's code produces afresh and that is then compared with the recording
-(``jobsim._compare``).
+(``jobsim._tracediff``).
 
 This is Temporal's replay turned around: Temporal re-runs workflow code against a
 history and fails on the first command that differs; jobsim re-runs whole jobs,
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ._codec import canonical
-from ._compare import Comparison, Divergence, compare_lines
+from ._tracediff import Comparison, Divergence, compare_lines
 from ._events import Event
 from ._redact import Redaction, pseudonyms_in
 from ._time import Duration, duration_ns, iso, to_datetime

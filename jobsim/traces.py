@@ -31,7 +31,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ._codec import from_cloudevent, to_cloudevent
-from ._compare import COMPARISONS, Comparison, Divergence, FunctionResult, compare_lines
+from ._tracediff import COMPARISONS, Comparison, Divergence, FunctionResult, compare_lines
 from ._importing import import_events, read_any
 from ._redact import Redaction
 from ._replay import ReplayResult, replay
@@ -89,7 +89,7 @@ def compare(
     tolerance: Duration = 0,
     strict: bool = False,
 ) -> Comparison:
-    """Compare two traces function by function (``jobsim diff A B``); see ``jobsim._compare``."""
+    """Compare two traces function by function (``jobsim diff A B``); see ``jobsim._tracediff``."""
     a, b = _trace(recorded, "recorded", strict), _trace(other, "other", strict)
     notes = []
     fp_a, fp_b = _key_fp(a), _key_fp(b)

@@ -21,7 +21,9 @@ from ._events import Event, ulid
 from ._flowrt import FlowRuntime
 from ._records import Attempt, Run, StepRecord
 from ._retries import Retries, RetryPolicy, with_attempts
-from ._steps import AsyncStep, Context, Execution, Step, Suspend, UnserializableOutput, dump, resolve_retry_after
+from ._steps import (
+    AsyncStep, Context, Execution, Step, Suspend, UnserializableOutput, _from_job, dump, resolve_retry_after,
+)  # fmt: skip
 from ._time import MS, format_duration, iso
 from .errors import InjectedFault, InvalidArgument, NonRetriableError, RetryAfterError, StepError
 
@@ -126,7 +128,7 @@ class Engine:
         runs = self.runs[fn.id]
         runs.append(run)
         self.record(now, "run.start", {"function": fn.id, "run": run.id, "n": len(runs), "event": run.event.name})
-        self.kernel.schedule(now, self._request, run, 0, owner=fn.id)
+        self.kernel.push(now, self._request, (run, 0), fn.id)
         return run
 
     def _cron_tick(self, fn: Function, schedule: Any) -> None:
@@ -157,7 +159,8 @@ class Engine:
         self.move_clock(x.now)
         run.status = "running"
         try:
-            x.fault(None)
+            if self.faults:
+                x.fault(None)
             ctx = Context(x)
             if fn.is_async:
                 value = self.sim.loop().drive(fn.handler(ctx))
@@ -167,7 +170,7 @@ class Engine:
         except Suspend as suspend:
             op = suspend.op
         except Exception as exc:
-            op = ("error", exc)
+            op = ("error", _from_job(exc))
         finally:
             self.x = None
         if flow is not None and not self.flowrt.leave(ctl, x, op):
@@ -190,7 +193,7 @@ class Engine:
         return record
 
     def _next(self, run: Run, at: int) -> None:
-        self.kernel.schedule(at, self._request, run, 0, owner=run.function.id)
+        self.kernel.push(at, self._request, (run, 0), run.function.id)
 
     # -- outcomes -------------------------------------------------------------------------
     def _done(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
@@ -243,7 +246,7 @@ class Engine:
         at = x.now + delay
         self.record(x.now, "retry", {"function": run.function.id, "run": run.id, "step": key,
                                      "attempt": x.attempt + 1, "at": at, "delay": delay})  # fmt: skip
-        self.kernel.schedule(at, self._request, run, x.attempt + 1, owner=run.function.id)
+        self.kernel.push(at, self._request, (run, x.attempt + 1), run.function.id)
 
     def _sleep(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
         _, key, wake = op

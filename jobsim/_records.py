@@ -10,9 +10,8 @@ import datetime as dt
 import traceback
 from typing import TYPE_CHECKING, Any, Literal
 
-import orjson
-
 from ._time import to_datetime
+from ._steps import load
 
 if TYPE_CHECKING:
     from ._app import Function
@@ -75,7 +74,7 @@ class StepRecord:
         self.id = id
         self.kind = kind  # run | sleep | wait_for_event | send_event | invoke
         self.status = "running"
-        self._payload: bytes | None = None
+        self._payload: Any = None
         self.error: BaseException | None = None
         self.attempts: list[Attempt] = []
         self.start_ns = start_ns
@@ -84,7 +83,7 @@ class StepRecord:
     @property
     def output(self) -> Any:
         """The memoized output, as a fresh JSON round trip each time (as Inngest replays it)."""
-        return None if self._payload is None else orjson.loads(self._payload)
+        return load(self._payload)
 
     @property
     def started_at(self) -> dt.datetime:
@@ -117,7 +116,7 @@ class Run:
         self.events = events
         self.event = events[0]
         self.status: str = "queued"
-        self._payload: bytes | None = None
+        self._payload: Any = None
         self.error: BaseException | None = None
         self.start_ns = start_ns
         self.end_ns: int | None = None
@@ -133,7 +132,7 @@ class Run:
 
     @property
     def output(self) -> Any:
-        return None if self._payload is None else orjson.loads(self._payload)
+        return load(self._payload)
 
     @property
     def started_at(self) -> dt.datetime:

@@ -45,8 +45,21 @@ class UnserializableOutput(NonRetriableError, JobsimError):
     """A step or handler returned something that cannot be stored as JSON."""
 
 
-def dump(value: Any, what: str) -> bytes:
-    """Serialize as Inngest stores outputs: JSON, so datetimes come back as strings."""
+def dump(value: Any, what: str) -> Any:
+    """Serialize as Inngest stores outputs: JSON, so datetimes come back as strings.
+
+    Values whose JSON round trip is the identity (``None``, bools, 64-bit ints, finite
+    floats, ASCII strings) are kept as they are, and ``load`` hands them back: the
+    replay semantics are unchanged and the hot path skips two codec calls. Anything
+    else is stored as JSON bytes.
+    """
+    kind = type(value)
+    if value is None or kind is bool or (kind is str and value.isascii()):
+        return value
+    if kind is int and -(1 << 63) <= value < (1 << 64):
+        return value
+    if kind is float and value - value == 0.0:
+        return value
     try:
         return orjson.dumps(value, option=_DUMP_OPTIONS)
     except TypeError as exc:
@@ -54,6 +67,23 @@ def dump(value: Any, what: str) -> bytes:
             f"{what} returned {value!r}, which cannot be stored as JSON ({exc}); Inngest memoizes "
             "outputs as JSON, so return plain data (dict, list, str, number, bool, None, datetime)"
         ) from None
+
+
+def _from_job(exc: BaseException) -> BaseException:
+    """Drop jobsim's own frame from a job's exception: its traceback starts in job code.
+
+    This also keeps a recorded error from holding jobsim's frame (and through it
+    the whole request) alive for as long as the run record lives.
+    """
+    tb = exc.__traceback__
+    if tb is not None and tb.tb_next is not None:
+        exc.__traceback__ = tb.tb_next
+    return exc
+
+
+def load(payload: Any) -> Any:
+    """The stored output, as a fresh JSON round trip (see ``dump``)."""
+    return orjson.loads(payload) if type(payload) is bytes else payload
 
 
 class Execution:
@@ -74,21 +104,21 @@ class Execution:
         self.seen: dict[str, int] = {}
         self.in_step = False
 
-    def key(self, step_id: Any) -> str:
-        """The step id, with ``:n`` appended on its n-th reuse in this request."""
-        if not isinstance(step_id, str) or not step_id:
-            raise InvalidArgument.build("step_id", step_id, "a step id is a non-empty string, e.g. 'send-email'")
+    def enter(self, step_id: Any, kind: str) -> tuple[str, StepRecord | None]:
+        """A step call begins: its key (``id``, or ``id:n`` on its n-th reuse in this
+        request) and its stored record if the step is finished (``None``: run it now)."""
+        if type(step_id) is not str or not step_id:
+            if not isinstance(step_id, str) or not step_id:
+                raise InvalidArgument.build("step_id", step_id, "a step id is a non-empty string, e.g. 'send-email'")
         if self.in_step:
             raise InvalidArgument(f"step {step_id!r} was called inside another step; steps cannot be nested")
-        count = self.seen.get(step_id, 0)
-        self.seen[step_id] = count + 1
-        return step_id if count == 0 else f"{step_id}:{count}"
-
-    def memo(self, key: str, kind: str) -> StepRecord | None:
-        """The stored record of ``key`` if it is finished, else ``None`` (run it now)."""
+        seen = self.seen
+        count = seen.get(step_id, 0)
+        seen[step_id] = count + 1
+        key = step_id if count == 0 else f"{step_id}:{count}"
         record = self.run_.steps.get(key)
-        if record is None or record.status not in ("completed", "failed"):
-            return None
+        if record is None or (record.status != "completed" and record.status != "failed"):
+            return key, None
         if record.kind != kind:
             raise JobsimError(
                 f"step {key!r} of run {self.run_.id} was a {record.kind} step in an earlier request and is a "
@@ -96,11 +126,10 @@ class Execution:
             )
         if record.status == "failed":
             raise StepError(key, record.error)  # type: ignore[arg-type]
-        return record
+        return key, record
 
     def fault(self, key: str | None) -> None:
-        if not self.engine.faults:
-            return
+        """Raise the failure ``sim.fail`` queued for this step (or the function body), if any."""
         error = self.engine.take_fault(self.run_.function.id, key)
         if error is not None:
             if key is None:
@@ -117,18 +146,18 @@ class Step(Execution):
     def run(self, step_id: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run ``fn(*args, **kwargs)`` once, durably; retried on its own counter."""
         x = self
-        key = x.key(step_id)
-        record = x.memo(key, "run")
+        key, record = x.enter(step_id, "run")
         if record is not None:
             return record.output
         if not callable(fn):
             raise InvalidArgument.build("fn", fn, f"step {key!r} needs a callable to run")
-        x.fault(key)
+        if x.engine.faults:
+            x.fault(key)
         x.in_step = True
         try:
             value = fn(*args, **kwargs)
         except Exception as exc:
-            raise Suspend(("failed", key, exc)) from None
+            raise Suspend(("failed", key, _from_job(exc))) from None
         finally:
             x.in_step = False
         if inspect.iscoroutine(value):
@@ -142,16 +171,16 @@ class Step(Execution):
     def sleep(self, step_id: str, duration: Duration) -> None:
         """Suspend the run for ``duration`` of virtual time."""
         x = self
-        key = x.key(step_id)
-        if x.memo(key, "sleep") is not None:
+        key, record = x.enter(step_id, "sleep")
+        if record is not None:
             return
         raise Suspend(("sleep", key, x.now + x.engine.sleep_ns(duration_ns(duration, "duration"))))
 
     def sleep_until(self, step_id: str, when: Instant) -> None:
         """Suspend the run until ``when`` (an aware datetime or ISO string); past times don't wait."""
         x = self
-        key = x.key(step_id)
-        if x.memo(key, "sleep") is not None:
+        key, record = x.enter(step_id, "sleep")
+        if record is not None:
             return
         until = instant_ns(when, "when")
         if until > x.now:
@@ -169,8 +198,7 @@ class Step(Execution):
     ) -> Event | None:
         """The first matching event sent after the wait starts, or ``None`` at the timeout."""
         x = self
-        key = x.key(step_id)
-        record = x.memo(key, "wait_for_event")
+        key, record = x.enter(step_id, "wait_for_event")
         if record is not None:
             output = record.output
             return None if output is None else Event(**output)
@@ -185,19 +213,18 @@ class Step(Execution):
     def send_event(self, step_id: str, events: Any) -> dict[str, list[str]]:
         """Send one event or a list, once (memoized); returns ``{"ids": [...]}``."""
         x = self
-        key = x.key(step_id)
-        record = x.memo(key, "send_event")
+        key, record = x.enter(step_id, "send_event")
         if record is not None:
             return record.output  # type: ignore[no-any-return]
-        x.fault(key)
+        if x.engine.faults:
+            x.fault(key)
         ids = x.engine.sim._emit(events)
         raise Suspend(_done(key, {"ids": ids}, "send_event"))
 
     def invoke(self, step_id: str, *, function: Any, data: Any = None, timeout: Duration | None = None) -> Any:
         """Run another function with ``data`` as its event data and return its output."""
         x = self
-        key = x.key(step_id)
-        record = x.memo(key, "invoke")
+        key, record = x.enter(step_id, "invoke")
         if record is not None:
             return record.output
         target = x.engine.sim._function(function, "function")
@@ -221,20 +248,20 @@ class AsyncStep(Step):
 
     async def run(self, step_id: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         x = self
-        key = x.key(step_id)
-        record = x.memo(key, "run")
+        key, record = x.enter(step_id, "run")
         if record is not None:
             return record.output
         if not callable(fn):
             raise InvalidArgument.build("fn", fn, f"step {key!r} needs a callable to run")
-        x.fault(key)
+        if x.engine.faults:
+            x.fault(key)
         x.in_step = True
         try:
             value = fn(*args, **kwargs)
             if inspect.isawaitable(value):
                 value = await value
         except Exception as exc:
-            raise Suspend(("failed", key, exc)) from None
+            raise Suspend(("failed", key, _from_job(exc))) from None
         finally:
             x.in_step = False
         raise Suspend(_done(key, value, "run"))

@@ -54,7 +54,14 @@ def duration_ns(value: Duration, name: str = "duration", *, allow_zero: bool = T
     return ns
 
 
+_PARSED: dict[str, int] = {}  # duration strings already parsed: job code repeats the same few
+
+
 def _parse_duration(value: Duration, name: str) -> int:
+    if type(value) is str:
+        cached = _PARSED.get(value)
+        if cached is not None:
+            return cached
     if isinstance(value, bool):
         raise InvalidArgument.build(name, value, _DURATION_HELP)
     if isinstance(value, dt.timedelta):
@@ -77,6 +84,8 @@ def _parse_duration(value: Duration, name: str) -> int:
             total += round(float(match.group(1)) * _UNITS[match.group(2)])
             pos = match.end()
         if text and pos == len(text):
+            if len(_PARSED) < 4096:
+                _PARSED[value] = sign * total
             return sign * total
     raise InvalidArgument.build(name, value, _DURATION_HELP)
 

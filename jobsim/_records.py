@@ -65,7 +65,29 @@ class Attempt:
         return f"Attempt(number={self.number}, step={self.step!r}, started_at={self.started_at.isoformat()}{error})"
 
 
-class StepRecord:
+class _Stored:
+    """What a step record and a run share: a stored output and a span of virtual time."""
+
+    __slots__ = ()
+    _payload: Any
+    start_ns: int
+    end_ns: int | None
+
+    @property
+    def output(self) -> Any:
+        """The stored output, as a fresh JSON round trip each time (as Inngest replays it)."""
+        return load(self._payload)
+
+    @property
+    def started_at(self) -> dt.datetime:
+        return to_datetime(self.start_ns)
+
+    @property
+    def finished_at(self) -> dt.datetime | None:
+        return _dt(self.end_ns)
+
+
+class StepRecord(_Stored):
     """A durable step of a run: its kind, status, memoized output and attempts."""
 
     __slots__ = ("_payload", "attempts", "end_ns", "error", "id", "kind", "start_ns", "status")
@@ -80,24 +102,11 @@ class StepRecord:
         self.start_ns = start_ns
         self.end_ns: int | None = None
 
-    @property
-    def output(self) -> Any:
-        """The memoized output, as a fresh JSON round trip each time (as Inngest replays it)."""
-        return load(self._payload)
-
-    @property
-    def started_at(self) -> dt.datetime:
-        return to_datetime(self.start_ns)
-
-    @property
-    def finished_at(self) -> dt.datetime | None:
-        return _dt(self.end_ns)
-
     def __repr__(self) -> str:
         return f"StepRecord(id={self.id!r}, kind={self.kind!r}, status={self.status!r}, attempts={len(self.attempts)})"
 
 
-class Run:
+class Run(_Stored):
     """A run of a function, as the contract describes it.
 
     ``status`` is final (``completed``, ``failed``, ``cancelled``, ``skipped``) or
@@ -129,18 +138,6 @@ class Run:
     @property
     def function_id(self) -> str:
         return self.function.id
-
-    @property
-    def output(self) -> Any:
-        return load(self._payload)
-
-    @property
-    def started_at(self) -> dt.datetime:
-        return to_datetime(self.start_ns)
-
-    @property
-    def finished_at(self) -> dt.datetime | None:
-        return _dt(self.end_ns)
 
     @property
     def done(self) -> bool:

@@ -128,6 +128,18 @@ class Execution:
             raise StepError(key, record.error)  # type: ignore[arg-type]
         return key, record
 
+    def enter_run(self, step_id: Any, fn: Any) -> tuple[str, StepRecord | None]:
+        """``enter`` for ``step.run``; when the step must run now, checks ``fn``, applies
+        any fault ``sim.fail`` queued for it, and marks the execution as inside a step."""
+        key, record = self.enter(step_id, "run")
+        if record is None:
+            if not callable(fn):
+                raise InvalidArgument.build("fn", fn, f"step {key!r} needs a callable to run")
+            if self.engine.faults:
+                self.fault(key)
+            self.in_step = True
+        return key, record
+
     def fault(self, key: str | None) -> None:
         """Raise the failure ``sim.fail`` queued for this step (or the function body), if any."""
         error = self.engine.take_fault(self.run_.function.id, key)
@@ -146,14 +158,9 @@ class Step(Execution):
     def run(self, step_id: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run ``fn(*args, **kwargs)`` once, durably; retried on its own counter."""
         x = self
-        key, record = x.enter(step_id, "run")
+        key, record = x.enter_run(step_id, fn)
         if record is not None:
             return record.output
-        if not callable(fn):
-            raise InvalidArgument.build("fn", fn, f"step {key!r} needs a callable to run")
-        if x.engine.faults:
-            x.fault(key)
-        x.in_step = True
         try:
             value = fn(*args, **kwargs)
         except Exception as exc:
@@ -248,14 +255,9 @@ class AsyncStep(Step):
 
     async def run(self, step_id: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         x = self
-        key, record = x.enter(step_id, "run")
+        key, record = x.enter_run(step_id, fn)
         if record is not None:
             return record.output
-        if not callable(fn):
-            raise InvalidArgument.build("fn", fn, f"step {key!r} needs a callable to run")
-        if x.engine.faults:
-            x.fault(key)
-        x.in_step = True
         try:
             value = fn(*args, **kwargs)
             if inspect.isawaitable(value):

@@ -253,7 +253,7 @@ class AsyncStep(Step):
 
     __slots__ = ()
 
-    async def run(self, step_id: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    async def run(self, step_id: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         x = self
         key, record = x.enter_run(step_id, fn)
         if record is not None:
@@ -280,7 +280,7 @@ class AsyncStep(Step):
     async def send_event(self, step_id: str, events: Any) -> dict[str, list[str]]:  # type: ignore[override]
         return Step.send_event(self, step_id, events)
 
-    async def invoke(self, step_id: str, **kwargs: Any) -> Any:  # type: ignore[override]
+    async def invoke(self, step_id: str, **kwargs: Any) -> Any:
         return Step.invoke(self, step_id, **kwargs)
 
 

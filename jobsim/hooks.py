@@ -71,7 +71,7 @@ class JobsimSpec:
         """Return profiles to register (by ``Profile.name``; a later plugin's name wins)."""
 
     @hookspec(firstresult=True)
-    def jobsim_adapt(self, sim: Simulation, target: Any) -> Adapted | None:  # type: ignore[empty-body]
+    def jobsim_adapt(self, sim: Simulation, target: Any) -> Adapted | None:
         """Claim ``target`` (a Celery app, a list of inngest-py functions, ...).
 
         Return an ``Adapted`` for targets this plugin understands and ``None`` for

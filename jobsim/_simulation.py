@@ -351,9 +351,10 @@ class Simulation:
         return render(self, zone(tz) if tz is not None else self.tz)
 
     def __repr__(self) -> str:
+        profile = getattr(self, "profile", None)  # a repr must work on a half-built simulation too
         return (
-            f"<Simulation at {iso(self.kernel.now)} seed={self.seed} profile={self.profile.name!r} "
-            f"functions={list(self.functions)} {self._state}>"
+            f"<Simulation at {iso(self.kernel.now)} seed={self.seed} profile={profile.name if profile else None!r} "
+            f"functions={list(self.functions)} {getattr(self, '_state', 'new')}>"
         )
 
 

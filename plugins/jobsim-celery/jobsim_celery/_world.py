@@ -321,7 +321,8 @@ class CeleryWorld:
         assert held.rt.worker is not None
         held.rt.worker.held.discard(held)
         now = self.sim.now_ns()
-        self.record("celery.revoked", task=held.message.headers["task"], id=held.task_id, reason=reason)
+        self.record("celery.revoked", task=held.message.headers["task"], id=held.task_id, reason=reason,
+                    run=held.task_id if held.run is not None else None)
         if held.run is not None and not held.run.done:
             self.finish(held.run, "cancelled", now, TaskRevokedError(reason), None)
 

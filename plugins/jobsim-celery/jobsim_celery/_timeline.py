@@ -32,7 +32,7 @@ def _revoke(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 
 
 def _crash(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
-    what = "worker process" if d["kind"] == "process" else "worker"
+    what = "worker process" if d["how"] == "process" else "worker"
     during = f" while running {_name(d, names)}" if d.get("id") else ""
     return f"crash     the {what} died{during}"
 

@@ -383,7 +383,7 @@ class CeleryWorld:
             return
         plan.done = True
         now = self.sim.kernel.now
-        self.record("celery.crash", kind=plan.kind, at=now, task=None, id=None)
+        self.sim.trace.add(now, "celery.crash", {"how": plan.kind, "task": None, "id": None})
         for rt in self.apps:
             assert rt.worker is not None
             self._return_to_broker(rt, rt.worker.abandon(), now)
@@ -395,7 +395,8 @@ class CeleryWorld:
         at, kind = crash.at, crash.plan.kind
         error = WorkerLostError(f"Worker exited prematurely: signal 9 (SIGKILL) Job: {held.message.delivery_tag}.")
         self.attempt(held, x, error, end=at)
-        self.record("celery.crash", kind=kind, at=at, task=held.message.headers["task"], id=held.task_id)
+        self.sim.trace.add(at, "celery.crash", {"how": kind, "task": held.message.headers["task"], "id": held.task_id,
+                                                 "run": held.task_id})
         if kind == "process":
             engine = self.sim.engine
             x.now = at

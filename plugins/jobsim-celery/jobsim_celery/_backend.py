@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from jobsim import Simulation
 
 
-class SimulatedBackend(KeyValueStoreBackend):
+class SimulatedBackend(KeyValueStoreBackend):  # type: ignore[misc]
     """``KeyValueStoreBackend`` over a dict whose keys expire in virtual time."""
 
     implements_incr = True

@@ -134,9 +134,9 @@ class Publisher:
             sender=name, body=body, exchange=exchange, routing_key=routing_key, declare=[],
             headers=headers, properties=properties, retry_policy=dict(app.conf.task_publish_retry_policy),
         )  # fmt: skip
-        content_type, content_encoding, data = serialization.dumps(body, serializer)
+        content_type, content_encoding, data = serialization.dumps(body, serializer)  # type: ignore[no-untyped-call]
         self._tag += 1
-        message = Message(
+        message = Message(  # type: ignore[no-untyped-call]
             body=data, delivery_tag=self._tag, content_type=content_type, content_encoding=content_encoding,
             delivery_info={"exchange": exchange, "routing_key": routing_key, "redelivered": False},
             properties=properties, headers=headers,

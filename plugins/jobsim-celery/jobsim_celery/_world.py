@@ -50,7 +50,7 @@ class CrashPlan:
 
 @dataclasses.dataclass(slots=True)
 class CeleryTarget:
-    """``Simulation(CeleryTarget(app, beat=False, concurrency=4, queues=["emails"]))``: a Celery app with worker options.
+    """A Celery app with worker options, e.g. ``CeleryTarget(app, beat=False, concurrency=4, queues=["emails"])``.
 
     ``Simulation(app)`` is ``CeleryTarget(app)``: one worker consuming every queue,
     no concurrency limit (``app.conf.worker_concurrency`` when set), beat running
@@ -337,12 +337,16 @@ class CeleryWorld:
     def crash_worker(self, at: Any = None, function: Any = None, *, kind: str = "worker") -> None:
         """Kill the worker, as ``kill -9`` would, while a task runs (see the README for what follows)."""
         if kind not in KINDS:
-            raise InvalidArgument.build("kind", kind, "'worker' (the whole worker node dies) or 'process' (one pool process)")
+            raise InvalidArgument.build(
+                "kind", kind, "'worker' (the whole worker node dies) or 'process' (one pool process)"
+            )
         name = None if function is None else self._task_name(function)
         at_ns = None if at is None else instant_ns(at, "at", tz=self.sim.tz)
         now = self.sim.kernel.now
         if at_ns is not None and at_ns < now:
-            raise InvalidArgument(f"at={at!r} is in the past: the simulation is at {iso(now)}; a crash can only be planned ahead")
+            raise InvalidArgument(
+                f"at={at!r} is in the past: the simulation is at {iso(now)}; a crash can only be planned ahead"
+            )
         if kind == "process" and at_ns is not None and name is None:
             raise InvalidArgument("kind='process' kills the pool process running a task: give function= too")
         plan = CrashPlan(at=at_ns, function=name, kind=kind)
@@ -356,7 +360,8 @@ class CeleryWorld:
             if name in rt.functions:
                 return name  # type: ignore[no-any-return]
         tasks = sorted(n for rt in self.apps for n in rt.functions if not n.startswith("celery."))
-        raise InvalidArgument.build("function", function, "a task of the simulated app(s): " + ", ".join(map(repr, tasks)))
+        accepted = "a task of the simulated app(s): " + ", ".join(map(repr, tasks))
+        raise InvalidArgument.build("function", function, accepted)
 
     def _maybe_crash(self, name: str) -> None:
         x = self.sim.engine.x
@@ -428,8 +433,9 @@ class CeleryWorld:
             if held.run is not None and not held.run.done:
                 held.run.status = "queued"
             self.pending[again.task_id] = again
-            self.sim.trace.add(at, "celery.redeliver", {"task": message.headers["task"], "id": again.task_id,
-                                                        "at": due, "run": again.task_id if held.run else None})  # fmt: skip
+            data = {"task": message.headers["task"], "id": again.task_id, "at": due,
+                    "run": again.task_id if held.run else None}  # fmt: skip
+            self.sim.trace.add(at, "celery.redeliver", data)
             self.sim.kernel.schedule(due, self._receive, rt, again, owner=message.headers["task"])
 
     def redeliver(self, held: Held, at: int) -> None:
@@ -448,7 +454,7 @@ class CeleryWorld:
           back entries older than ``visibility_timeout`` (default 3600 s); a restarted
           worker scans once when it starts polling, then on every
           ``unacked_restore_throttle``-th call of a timer firing every
-          ``unacked_restore_interval`` seconds (10 × 10 s by default).
+          ``unacked_restore_interval`` seconds (10 x 10 s by default).
         * SQS: the message becomes visible again ``visibility_timeout`` after it was received.
         * AMQP (RabbitMQ) and others: unacknowledged messages are requeued when the
           connection drops, so at once.
@@ -487,9 +493,11 @@ def _redelivered(message: Any) -> Any:
     from kombu.message import Message
 
     info = dict(message.delivery_info, redelivered=True)
-    return Message(body=message.body, delivery_tag=message.delivery_tag, content_type=message.content_type,
-                   content_encoding=message.content_encoding, delivery_info=info,
-                   properties=dict(message.properties), headers=dict(message.headers, redelivered=True))  # fmt: skip
+    return Message(  # type: ignore[no-untyped-call]
+        body=message.body, delivery_tag=message.delivery_tag, content_type=message.content_type,
+        content_encoding=message.content_encoding, delivery_info=info,
+        properties=dict(message.properties), headers=dict(message.headers, redelivered=True),
+    )
 
 
 def _ns(eta: str, app: Any) -> int:

@@ -32,7 +32,9 @@ def app():
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "live: talks to a real backend server on loopback (skipped when it is not running)")
+    config.addinivalue_line(
+        "markers", "live: talks to a real backend server on loopback (skipped when it is not running)"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -104,10 +106,12 @@ def celery_worker(redis_url):
 
     redis.Redis.from_url(redis_url).flushdb()
     here = Path(__file__).parent
-    env = dict(os.environ, JOBSIM_LIVE_REDIS=redis_url, PYTHONPATH=os.pathsep.join([str(here), os.environ.get("PYTHONPATH", "")]))
+    path = os.pathsep.join([str(here), os.environ.get("PYTHONPATH", "")])
+    env = dict(os.environ, JOBSIM_LIVE_REDIS=redis_url, PYTHONPATH=path)
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "celery_live_app", "worker", "--pool=solo", "--concurrency=1",
-         "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"jobsim-live-{os.getpid()}@%h"],
+         "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
+         "-n", f"jobsim-live-{os.getpid()}@%h"],
         cwd=here, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     lines: list[str] = []

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from celery.schedules import crontab, solar
+from jobsim_celery import CeleryTarget
 
 import jobsim
-from jobsim_celery import CeleryTarget
 
 
 def fired(sim, entry, tz):

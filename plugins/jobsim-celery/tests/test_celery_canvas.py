@@ -74,7 +74,7 @@ def test_a_group_runs_in_parallel_and_collects_in_order(app):
 
 
 def test_a_chord_calls_its_body_once_every_header_task_is_done(app):
-    add, total, boom, *_ = define(app)
+    add, total, *_ = define(app)
     with jobsim.Simulation(app, start=START) as sim:
         result = chord([add.s(i, 1).set(countdown=i * 60) for i in range(3)], total.s()).apply_async()
         sim.run_until_idle()
@@ -95,7 +95,7 @@ def test_a_chord_with_a_failing_header_fails_its_body(app):
 
 def test_link_and_link_error(app):
     """A ``(request, exc, traceback)`` errback is called inline by the worker; a ``(task_id)`` one is sent as a task."""
-    add, total, boom, on_error, on_error_id = define(app)
+    add, _, boom, on_error, on_error_id = define(app)
     with jobsim.Simulation(app, start=START) as sim:
         add.apply_async((1, 1), link=add.s(40))
         failed = boom.apply_async(link_error=[on_error.s(), on_error_id.s()])

@@ -4,7 +4,7 @@
   started, so it is gone — the task never finishes.
 * ``acks_late=True``: unacknowledged, so the broker delivers it again — on Redis once
   ``visibility_timeout`` has passed since the worker fetched it (kombu's
-  ``restore_visible`` sweep: at worker start, then every 10 × 10 s), on RabbitMQ at once.
+  ``restore_visible`` sweep: at worker start, then every 10 x 10 s), on RabbitMQ at once.
   The redelivered message keeps ``retries`` and has ``delivery_info['redelivered']``.
 * ``kind="process"``: only the pool process dies; the worker survives and Celery's
   ``Request.on_failure(WorkerLostError)`` decides (``reject_on_worker_lost``,
@@ -166,7 +166,8 @@ def test_process_crash_without_those_options_fails_the_task(app):
 
 def test_bad_crash_arguments_are_named(app, charge):
     with jobsim.Simulation(app, start=START) as sim:
-        with pytest.raises(jobsim.InvalidArgument, match=r"function='nope' is not valid: a task of the simulated app\(s\): 'charge'"):
+        accepted = r"function='nope' is not valid: a task of the simulated app\(s\): 'charge'"
+        with pytest.raises(jobsim.InvalidArgument, match=accepted):
             sim.celery.crash_worker(function="nope")
         with pytest.raises(jobsim.InvalidArgument, match=r"kind='host' is not valid"):
             sim.celery.crash_worker(kind="host")

@@ -47,7 +47,7 @@ def test_delay_runs_at_once_and_countdown_waits_in_virtual_time(app):
 
 
 def test_eta_aware_in_any_zone_and_naive_as_utc_like_the_worker(app):
-    """The worker reads a naive ETA as UTC (``maybe_make_aware(eta, naive_as_utc=True)``), even with a local timezone."""
+    """A naive ETA is UTC to the worker (``maybe_make_aware(eta, naive_as_utc=True)``), whatever the timezone."""
     app.conf.timezone = "America/New_York"
 
     @app.task(name="remind")
@@ -59,7 +59,8 @@ def test_eta_aware_in_any_zone_and_naive_as_utc_like_the_worker(app):
         remind.apply_async(eta=dt.datetime(2025, 3, 1, 9, 0, tzinfo=ZoneInfo("America/New_York")))
         sim.run_until_idle()
         assert sorted(starts(sim, "remind")) == [at(9 * 3600), at(14 * 3600)]
-        assert sorted(r.output for r in sim.runs("remind")) == ["2025-03-01T09:00:00+00:00", "2025-03-01T14:00:00+00:00"]
+        outputs = sorted(r.output for r in sim.runs("remind"))
+        assert outputs == ["2025-03-01T09:00:00+00:00", "2025-03-01T14:00:00+00:00"]
 
 
 def test_expires_discards_at_the_worker_as_revoked(app):
@@ -97,7 +98,8 @@ def test_the_request_is_a_workers_request(app):
         sim.run_until_idle()
     assert seen["parent"]["id"] == result.id and seen["parent"]["retries"] == 0
     assert seen["parent"]["eager"] is False
-    assert seen["parent"]["delivery"] == {"exchange": "", "routing_key": "celery", "priority": None, "redelivered": False}
+    delivery = {"exchange": "", "routing_key": "celery", "priority": None, "redelivered": False}
+    assert seen["parent"]["delivery"] == delivery
     assert seen["child"]["root"] == result.id and seen["child"]["parent"] == result.id
     assert seen["child"]["eta"] == "2025-03-01T00:00:05+00:00"
     assert "child#1 started by parent#1" in sim.timeline()

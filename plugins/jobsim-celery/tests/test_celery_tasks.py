@@ -250,3 +250,39 @@ def jobsim_celery_target(app, **options):
     from jobsim_celery import CeleryTarget
 
     return CeleryTarget(app, **options)
+
+
+def test_the_same_seed_gives_the_same_trace(app):
+    from celery import chord
+
+    @app.task(name="part", autoretry_for=(ValueError,), retry_backoff=True, max_retries=4)
+    def part(i):
+        if random_failure(i):
+            raise ValueError(i)
+        return i
+
+    @app.task(name="gather")
+    def gather(xs):
+        return sorted(xs)
+
+    def history(seed):
+        with jobsim.Simulation(app, start=START, seed=seed) as sim:
+            result = chord([part.s(i) for i in range(4)], gather.s()).apply_async(countdown=5)
+            sim.run_until_idle()
+            assert result.get() == [0, 1, 2, 3]
+            assert sim.celery.result(sim.runs("gather")[0]).get() == [0, 1, 2, 3]
+            return [(r.at, r.kind, r.data) for r in sim.trace], sim.timeline()
+
+    calls.clear()
+    first = history(3)
+    calls.clear()
+    assert history(3) == first
+    assert any(r[1] == "retry" for r in first[0])
+
+
+calls: dict[int, int] = {}
+
+
+def random_failure(i):
+    calls[i] = calls.get(i, 0) + 1
+    return calls[i] <= i % 3

@@ -34,6 +34,10 @@ INVOKED_EVENT = "inngest/function.invoked"
 CRON_EVENT = "inngest/scheduled.timer"
 
 
+def _always(event: Event) -> bool:
+    return True
+
+
 class Waiter:
     __slots__ = ("checks", "key", "run", "timer")
 
@@ -59,11 +63,14 @@ class Engine:
         self.by_event: dict[str, list[Function]] = defaultdict(list)
         self.waiters: dict[str, list[Waiter]] = defaultdict(list)
         self.faults: dict[tuple[str, str | None], list[list[Any]]] = {}
+        self.groups: dict[Run, Any] = {}  # runs with parallel steps in flight (``_parallel.py``)
+        self._parallel_rt: Any = None
         self._policies: dict[str, RetryPolicy] = {}
         self._run_counter = 0
         self._outcomes: dict[str, Callable[[Run, Execution, tuple[Any, ...]], None]] = {
             "done": self._done, "failed": self._failed, "sleep": self._sleep, "wait": self._wait,
             "invoke": self._invoke, "returned": self._returned, "error": self._error,
+            "parallel": self._parallel,
         }  # fmt: skip
 
     # -- wiring -----------------------------------------------------------------
@@ -105,6 +112,8 @@ class Engine:
         if self.cancellers:  # before new runs start: an event never cancels a run it starts
             self.flowrt.cancel_by(event)
         for fn in self.by_event.get(event.name, ()):
+            if fn.event_if is not None and not fn.event_if.get(event.name, _always)(event):
+                continue  # the trigger's `if` is false: no run (Inngest's TriggerEvent expression)
             if fn.flow is None:
                 self.start_run(fn, [event])
             else:
@@ -143,16 +152,19 @@ class Engine:
         return self.kernel.now if x is None else x.now
 
     # -- one request ------------------------------------------------------------------
-    def _request(self, run: Run, attempt: int) -> None:
+    def _request(self, run: Run, attempt: int, plan: Any = None) -> None:
+        """One request; ``plan`` targets one step of a parallel group (``_parallel.Target``)."""
         if run.status in ("completed", "failed", "cancelled", "skipped"):
             return
         fn = run.function
         flow = fn.flow
         if flow is not None:
-            ctl = self.flowrt.enter(run, attempt)
+            ctl = self.flowrt.enter(run, attempt, plan)
             if ctl is None:
                 return  # waits for a concurrency slot
         x = (AsyncStep if fn.is_async else Step)(self, run, attempt, self.kernel.now)
+        if plan is not None:
+            x.plan = plan
         self.x = x
         self.move_clock(x.now)
         run.status = "running"
@@ -172,6 +184,9 @@ class Engine:
             self.x = None
         if flow is not None and not self.flowrt.leave(ctl, x, op):
             return
+        if plan is not None and x.now > self.kernel.now:  # a parallel step's result exists when it ends
+            self.kernel.schedule(x.now, self._outcomes[op[0]], run, x, op, owner=fn.id)
+            return
         self._outcomes[op[0]](run, x, op)
 
     def _attempt(self, run: Run, x: Execution, step: str | None, error: BaseException | None) -> Attempt:
@@ -190,6 +205,9 @@ class Engine:
         return record
 
     def _next(self, run: Run, at: int) -> None:
+        if self.groups and run in self.groups:  # a step of a parallel group ended
+            self._parallel_rt.settled(run, at)
+            return
         self.kernel.schedule(at, self._request, run, 0, owner=run.function.id)
 
     # -- outcomes -------------------------------------------------------------------------
@@ -243,7 +261,7 @@ class Engine:
         at = x.now + delay
         self.record(x.now, "retry", {"function": run.function.id, "run": run.id, "step": key,
                                      "attempt": x.attempt + 1, "at": at, "delay": delay})  # fmt: skip
-        self.kernel.schedule(at, self._request, run, x.attempt + 1, owner=run.function.id)
+        self.kernel.schedule(at, self._request, run, x.attempt + 1, x.plan, owner=run.function.id)
 
     def _sleep(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
         _, key, wake = op
@@ -255,6 +273,9 @@ class Engine:
 
     def _wake(self, run: Run, record: StepRecord) -> None:
         record.status, record.end_ns = "completed", self.kernel.now
+        if self.groups and run in self.groups:
+            self._parallel_rt.settled(run, self.kernel.now)
+            return
         self._request(run, 0)
 
     def _wait(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
@@ -316,6 +337,13 @@ class Engine:
             record.status, record.error = "failed", error
         self._next(run, self.now())
 
+    def _parallel(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
+        if self._parallel_rt is None:
+            from ._parallel import ParallelRuntime
+
+            self._parallel_rt = ParallelRuntime(self)
+        self._parallel_rt.plan(run, x, op[1], op[2])
+
     def _returned(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
         try:
             payload = dump(op[1], f"function {run.function.id!r}")
@@ -337,6 +365,8 @@ class Engine:
         self.record(at, "run.end", data)
         if fn.flow is not None:
             self.flowrt.finished(run)
+        if self.groups and run in self.groups:
+            self._parallel_rt.drop(run)
         if run.parent is not None:
             parent, key = run.parent
             run.parent = None

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -27,6 +27,7 @@ from .errors import InvalidArgument, JobsimError, NonRetriableError, StepError
 
 if TYPE_CHECKING:
     from ._engine import Engine
+    from ._parallel import Plan
     from ._records import Run, StepRecord
 
 _DUMP_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
@@ -63,7 +64,7 @@ class Execution:
     saves an object per request on the hot path.
     """
 
-    __slots__ = ("attempt", "engine", "in_step", "now", "run_", "seen", "start")
+    __slots__ = ("attempt", "engine", "in_step", "now", "plan", "run_", "seen", "start")
 
     def __init__(self, engine: Engine, run: Run, attempt: int, start: int) -> None:
         self.engine = engine
@@ -73,6 +74,7 @@ class Execution:
         self.now = start
         self.seen: dict[str, int] = {}
         self.in_step = False
+        self.plan: Plan | None = None  # set only around parallel steps (``_parallel.py``)
 
     def key(self, step_id: Any) -> str:
         """The step id, with ``:n`` appended on its n-th reuse in this request."""
@@ -88,6 +90,8 @@ class Execution:
         """The stored record of ``key`` if it is finished, else ``None`` (run it now)."""
         record = self.run_.steps.get(key)
         if record is None or record.status not in ("completed", "failed"):
+            if self.plan is not None:  # planning a parallel group, or a request targeting one step
+                self.plan.new_step(self, key, kind)
             return None
         if record.kind != kind:
             raise JobsimError(
@@ -206,6 +210,18 @@ class Step(Execution):
         deadline = None if timeout is None else x.now + duration_ns(timeout, "timeout", allow_zero=False)
         raise Suspend(("invoke", key, target, data or {}, deadline))
 
+    def parallel(self, callables: Sequence[Callable[[], Any]], *, mode: str = "wait") -> tuple[Any, ...]:
+        """Run the steps the ``callables`` call in parallel; their outputs, in order.
+
+        ``ctx.step.parallel([lambda: ctx.step.run("a", a), lambda: ctx.step.run("b", b)])``.
+        Each new step becomes its own request with its own retry counter, all starting
+        at once; ``mode="wait"`` continues the run when all have ended, ``"race"``
+        after each one (Inngest's ``parallelMode``). See ``_parallel.py``.
+        """
+        from ._parallel import parallel
+
+        return parallel(self, callables, mode)
+
 
 def _done(key: str, value: Any, kind: str) -> tuple[Any, ...]:
     try:
@@ -253,6 +269,13 @@ class AsyncStep(Step):
 
     async def invoke(self, step_id: str, **kwargs: Any) -> Any:  # type: ignore[override]
         return Step.invoke(self, step_id, **kwargs)
+
+    async def parallel(  # type: ignore[override]
+        self, callables: Sequence[Callable[[], Any]], *, mode: str = "wait"
+    ) -> tuple[Any, ...]:
+        from ._parallel import parallel_async
+
+        return await parallel_async(self, callables, mode)
 
 
 class Context:

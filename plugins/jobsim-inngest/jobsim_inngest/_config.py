@@ -39,6 +39,7 @@ from jobsim._cron import CronSchedule
 from jobsim._expr import compile_expression
 from jobsim._time import MINUTE, MS, SECOND, duration_ns, format_duration
 
+from ._cel import compile_value
 from ._context import whole_seconds
 
 MAX_RETRIES = 20
@@ -191,22 +192,23 @@ def _retries(value: int | None) -> int | None:
 def _batch(batch: inngest.Batch) -> jobsim.Batch:
     if batch.timeout is None:
         raise jobsim.InvalidArgument.build("timeout", None, "Inngest needs a batch timeout, e.g. timedelta(seconds=30)")
-    return jobsim.Batch(batch.max_size, whole_seconds(batch.timeout, "timeout"), key=batch.key, if_=batch.if_exp)
+    timeout = whole_seconds(batch.timeout, "timeout")
+    return jobsim.Batch(batch.max_size, timeout, key=_key(batch.key), if_=batch.if_exp)
 
 
 def _debounce(debounce: inngest.Debounce) -> jobsim.Debounce:
     timeout = None if debounce.timeout is None else whole_seconds(debounce.timeout, "timeout")
-    return jobsim.Debounce(whole_seconds(debounce.period, "period"), key=debounce.key, timeout=timeout)
+    return jobsim.Debounce(whole_seconds(debounce.period, "period"), key=_key(debounce.key), timeout=timeout)
 
 
 def _throttle(throttle: inngest.Throttle) -> jobsim.Throttle:
     # inngest-py's Throttle.burst defaults to 1 (server_lib/registration.py); None reaches the server as absent.
     period = whole_seconds(throttle.period, "period")
-    return jobsim.Throttle(throttle.limit, period, key=throttle.key, burst=throttle.burst)
+    return jobsim.Throttle(throttle.limit, period, key=_key(throttle.key), burst=throttle.burst)
 
 
 def _rate_limit(rate_limit: inngest.RateLimit) -> jobsim.RateLimit:
-    return jobsim.RateLimit(rate_limit.limit, whole_seconds(rate_limit.period, "period"), key=rate_limit.key)
+    return jobsim.RateLimit(rate_limit.limit, whole_seconds(rate_limit.period, "period"), key=_key(rate_limit.key))
 
 
 def _concurrency(limits: list[inngest.Concurrency]) -> jobsim.Concurrency | None:
@@ -226,7 +228,7 @@ def _concurrency(limits: list[inngest.Concurrency]) -> jobsim.Concurrency | None
         raise jobsim.InvalidArgument.build("limit", limit.limit, "an int >= 0 (0 means no limit)")
     if limit.limit == 0:  # Inngest: "A value of 0 or undefined is the equivalent of not setting a limit"
         return None
-    return jobsim.Concurrency(limit.limit, key=limit.key)
+    return jobsim.Concurrency(limit.limit, key=_key(limit.key))
 
 
 def _cancel(cancels: list[inngest.Cancel]) -> list[jobsim.Cancel]:
@@ -237,12 +239,23 @@ def _cancel(cancels: list[inngest.Cancel]) -> list[jobsim.Cancel]:
     return out
 
 
-def _idempotency(expression: str) -> str:
-    return expression
+def _key(expression: str | None, argument: str = "key") -> Callable[[Any], Any] | None:
+    return None if expression is None else compile_value(expression, argument)
 
 
-def _priority(priority: inngest.Priority) -> str:
-    return priority.run
+def _idempotency(expression: str) -> Callable[[Any], Any]:
+    return compile_value(expression, "idempotency")
+
+
+def _priority(priority: inngest.Priority) -> Callable[[Any], int]:
+    """``Priority(run=...)``: seconds to move the run ahead; a non-number counts as 0."""
+    factor = compile_value(priority.run, "run")
+
+    def seconds(event: Any) -> int:
+        value = factor(event)
+        return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+
+    return seconds
 
 
 def _timeouts(timeouts: inngest.Timeouts) -> jobsim.Timeouts | None:

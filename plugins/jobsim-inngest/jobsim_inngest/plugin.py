@@ -140,7 +140,8 @@ def _adapt_function(sim: Simulation, fn: Any) -> Adapted:
     try:
         declared = app.function(fn.id, **kwargs)(handler)
     except jobsim.InvalidArgument as exc:
-        raise ConfigError(f"inngest function {fn.id!r}: {exc}") from None
+        message = str(exc).removeprefix(f"function {fn.id!r}: ")
+        raise ConfigError(f"inngest function {fn.id!r}: {message}") from None
     changes: dict[str, Any] = {"options": {**declared.options, "inngest": fn}}
     if event_if is not None:
         changes["event_if"] = event_if

@@ -30,6 +30,7 @@ attempts when its targeted requests execute it.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
@@ -117,10 +118,8 @@ def parallel(x: Execution, callables: Sequence[Callable[[], Any]], mode: str) ->
     if isinstance(outer, Target):  # run the target (its Suspend ends the request), skip the rest
         outputs = []
         for cb in items:
-            try:
+            with contextlib.suppress(Skip):
                 outputs.append(cb())
-            except Skip:
-                pass
         return tuple(outputs)
     x.plan = DISCOVER
     planned: list[tuple[Any, ...]] = []
@@ -145,10 +144,8 @@ async def parallel_async(x: Execution, callables: Sequence[Callable[[], Any]], m
     if isinstance(outer, Target):
         outputs = []
         for cb in items:
-            try:
+            with contextlib.suppress(Skip):
                 outputs.append(await _maybe_await(cb()))
-            except Skip:
-                pass
         return tuple(outputs)
     x.plan = DISCOVER
     planned: list[tuple[Any, ...]] = []

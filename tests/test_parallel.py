@@ -44,10 +44,12 @@ def test_steps_start_together_and_each_retries_on_its_own_counter():
 
     @app.function("f", on="go", retries=FAST)
     def f(ctx):
-        out = ctx.step.parallel([
-            lambda: ctx.step.run("a", work(log, "a", 3, failures=2)),
-            lambda: ctx.step.run("b", work(log, "b", 5)),
-        ])
+        out = ctx.step.parallel(
+            [
+                lambda: ctx.step.run("a", work(log, "a", 3, failures=2)),
+                lambda: ctx.step.run("b", work(log, "b", 5)),
+            ]
+        )
         after.append(secs(ctx.step.now))
         return list(out)
 
@@ -93,11 +95,13 @@ def test_sleep_wait_and_invoke_are_armed_side_by_side():
 
     @app.function("f", on="go")
     def f(ctx):
-        slept, got, doubled = ctx.step.parallel([
-            lambda: ctx.step.sleep("pause", "1m"),
-            lambda: ctx.step.wait_for_event("approval", event="approved", timeout="1h"),
-            lambda: ctx.step.invoke("double", function="child", data={"n": 21}),
-        ])
+        _, got, doubled = ctx.step.parallel(
+            [
+                lambda: ctx.step.sleep("pause", "1m"),
+                lambda: ctx.step.wait_for_event("approval", event="approved", timeout="1h"),
+                lambda: ctx.step.invoke("double", function="child", data={"n": 21}),
+            ]
+        )
         return {"got": got and got.data, "doubled": doubled}
 
     with jobsim.Simulation(app, start=START) as sim:
@@ -128,10 +132,12 @@ def test_a_step_that_fails_for_good_raises_step_error_after_the_group():
     @app.function("f", on="go", retries=Retries(attempts=2, backoff="constant", min="1s"))
     def f(ctx):
         try:
-            ctx.step.parallel([
-                lambda: ctx.step.run("bad", work(log, "bad", 1, failures=9)),
-                lambda: ctx.step.run("good", work(log, "good", 1)),
-            ])
+            ctx.step.parallel(
+                [
+                    lambda: ctx.step.run("bad", work(log, "bad", 1, failures=9)),
+                    lambda: ctx.step.run("good", work(log, "good", 1)),
+                ]
+            )
         except StepError as exc:
             seen.append(exc.step_id)
             return "recovered"
@@ -146,11 +152,13 @@ def test_cancelling_a_run_disarms_every_step_of_its_group():
 
     @app.function("f", on="go", cancel_on=[jobsim.Cancel("stop")])
     def f(ctx):
-        ctx.step.parallel([
-            lambda: ctx.step.sleep("s1", "1h"),
-            lambda: ctx.step.sleep("s2", "2h"),
-            lambda: ctx.step.wait_for_event("w", event="never", timeout="3h"),
-        ])
+        ctx.step.parallel(
+            [
+                lambda: ctx.step.sleep("s1", "1h"),
+                lambda: ctx.step.sleep("s2", "2h"),
+                lambda: ctx.step.wait_for_event("w", event="never", timeout="3h"),
+            ]
+        )
 
     with jobsim.Simulation(app, start=START) as sim:
         sim.send("go")
@@ -184,7 +192,9 @@ def test_memoized_group_returns_outputs_without_running_again():
 
     @app.function("f", on="go")
     def f(ctx):
-        pair = ctx.step.parallel([lambda: ctx.step.run("a", work(log, "a", 1)), lambda: ctx.step.run("b", work(log, "b", 1))])
+        pair = ctx.step.parallel(
+            [lambda: ctx.step.run("a", work(log, "a", 1)), lambda: ctx.step.run("b", work(log, "b", 1))]
+        )
         ctx.step.sleep("later", "1m")
         return [*pair, ctx.step.run("c", work(log, "c", 1))]
 

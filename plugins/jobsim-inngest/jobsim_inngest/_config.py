@@ -34,6 +34,7 @@ from collections.abc import Callable
 from typing import Any
 
 import inngest
+
 import jobsim
 from jobsim._cron import CronSchedule
 from jobsim._expr import compile_expression
@@ -101,7 +102,9 @@ def _triggers(fn: inngest.Function[Any], where: str, seed: int, out: dict[str, A
     for trigger in fn._triggers:
         if isinstance(trigger, inngest.TriggerEvent):
             if not trigger.event.strip():
-                raise ConfigError(f"{where}: TriggerEvent(event={trigger.event!r}): an event name is a non-empty string")
+                raise ConfigError(
+                    f"{where}: TriggerEvent(event={trigger.event!r}): an event name is a non-empty string"
+                )
             if trigger.event not in names:
                 names.append(trigger.event)
             check = None
@@ -185,7 +188,9 @@ def _retries(value: int | None) -> int | None:
     if value is None:
         return None  # the profile's default: 4 retries (5 attempts)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise jobsim.InvalidArgument.build("retries", value, "an int >= 0 (the number of retries after the first attempt)")
+        raise jobsim.InvalidArgument.build(
+            "retries", value, "an int >= 0 (the number of retries after the first attempt)"
+        )
     return min(value, MAX_RETRIES)
 
 

@@ -30,9 +30,10 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import inngest
-import jobsim
 from inngest._internal import execution_lib
 from inngest._internal import types as inngest_types
+
+import jobsim
 
 from ._errors import BUBBLES, Bubble, Unsupported, bridge, to_inngest_step_error
 from ._events import events_from_inngest, to_inngest
@@ -385,7 +386,7 @@ def make_handler(binding: Binding, user: Callable[..., Any], output_type: Any) -
         async def handler_async(ctx: Any) -> Any:
             step, ictx = _context(binding, ctx.step, is_async=True)
             try:
-                with execution_lib.set_step_context(step):  # type: ignore[arg-type]
+                with execution_lib.set_step_context(step):
                     output = await user(ictx)
             except Exception as err:
                 raise _leaving(err) from err.__cause__
@@ -396,7 +397,7 @@ def make_handler(binding: Binding, user: Callable[..., Any], output_type: Any) -
     def handler(ctx: Any) -> Any:
         step, ictx = _context(binding, ctx.step, is_async=False)
         try:
-            with execution_lib.set_step_context(step):  # type: ignore[arg-type]
+            with execution_lib.set_step_context(step):
                 output = user(ictx)
         except Exception as err:
             raise _leaving(err) from err.__cause__
@@ -411,19 +412,20 @@ def _leaving(err: Exception) -> BaseException:
 
 
 def _context(binding: Binding, x: Any, *, is_async: bool) -> tuple[Any, Any]:
+    """A real ``inngest.Context``/``ContextSync`` (dataclasses, so they take our duck-typed parts)."""
     run = x.run_
     events = [to_inngest(e) for e in run.events]
     replay = _Replay(x)
     client = binding.client()
     logger = ReplayLogger(client.logger if client is not None else logging.getLogger(DEFAULT_LOGGER), replay)
+    fields: dict[str, Any] = {
+        "attempt": x.attempt, "event": events[0], "events": events, "job_id": None, "request_id": None,
+        "run_id": run.id, "logger": logger,
+    }  # fmt: skip
     if is_async:
         step: Any = Step(x, binding, replay)
-        return step, inngest.Context(
-            attempt=x.attempt, event=events[0], events=events, group=Group(x), job_id=None,
-            logger=logger, request_id=None, run_id=run.id, step=step,
-        )  # fmt: skip
+        fields["group"] = Group(x)
+        return step, inngest.Context(**fields, step=step)
     step = StepSync(x, binding, replay)
-    return step, inngest.ContextSync(
-        attempt=x.attempt, event=events[0], events=events, group=GroupSync(x), job_id=None,
-        logger=logger, request_id=None, run_id=run.id, step=step,
-    )  # fmt: skip
+    fields["group"] = GroupSync(x)
+    return step, inngest.ContextSync(**fields, step=step)

@@ -25,8 +25,9 @@ import traceback
 from typing import Any
 
 import inngest
-import jobsim
 from inngest._internal import errors as inngest_errors
+
+import jobsim
 
 _BRIDGES: dict[tuple[type, type], type] = {}  # (user class, jobsim class) -> both; a pure cache
 

@@ -19,6 +19,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 import inngest
+
 import jobsim
 
 from ._events import events_from_inngest

@@ -31,6 +31,7 @@ from jobsim.hooks import Adapted, hookimpl
 
 if TYPE_CHECKING:
     import inngest
+
     from jobsim import App, Simulation
 
 BACKEND = "inngest-py"

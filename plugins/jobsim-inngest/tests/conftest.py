@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-inngest = pytest.importorskip("inngest", reason="jobsim-inngest needs inngest-py: pip install -e plugins/jobsim-inngest")
+inngest = pytest.importorskip(
+    "inngest", reason="jobsim-inngest needs inngest-py: pip install -e plugins/jobsim-inngest"
+)
 
 
 @pytest.fixture

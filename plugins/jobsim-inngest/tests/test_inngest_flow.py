@@ -79,7 +79,9 @@ def test_debounce_fires_a_period_after_the_last_event_capped_by_the_timeout(clie
     @client.create_function(
         fn_id="reindex",
         trigger=on(),
-        debounce=inngest.Debounce(period=dt.timedelta(minutes=5), key="event.data.doc", timeout=dt.timedelta(minutes=12)),
+        debounce=inngest.Debounce(
+            period=dt.timedelta(minutes=5), key="event.data.doc", timeout=dt.timedelta(minutes=12)
+        ),
     )
     def reindex(ctx: inngest.ContextSync) -> int:
         return ctx.event.data["v"]
@@ -99,13 +101,13 @@ def test_debounce_fires_a_period_after_the_last_event_capped_by_the_timeout(clie
 
 # -- throttle ---------------------------------------------------------------------------------------
 def test_throttle_queues_the_excess_and_inngest_pys_default_burst_is_one(client):
-    @client.create_function(fn_id="sync", trigger=on(), throttle=inngest.Throttle(limit=2, period=dt.timedelta(minutes=1)))
+    @client.create_function(
+        fn_id="sync", trigger=on(), throttle=inngest.Throttle(limit=2, period=dt.timedelta(minutes=1))
+    )
     def sync(ctx: inngest.ContextSync) -> int:
         return ctx.event.data["i"]
 
-    @client.create_function(
-        fn_id="strict", trigger=on(), throttle=inngest.Throttle(limit=2, period=60_000, burst=None)
-    )
+    @client.create_function(fn_id="strict", trigger=on(), throttle=inngest.Throttle(limit=2, period=60_000, burst=None))
     def strict(ctx: inngest.ContextSync) -> int:
         return ctx.event.data["i"]
 
@@ -138,13 +140,17 @@ def test_throttle_key_throttles_each_key_alone(client):
 # -- rate_limit -------------------------------------------------------------------------------------
 def test_rate_limit_skips_the_excess_with_a_burst_of_a_tenth(client):
     @client.create_function(
-        fn_id="sms", trigger=on(), rate_limit=inngest.RateLimit(limit=10, period=dt.timedelta(hours=1), key="event.data.to")
+        fn_id="sms",
+        trigger=on(),
+        rate_limit=inngest.RateLimit(limit=10, period=dt.timedelta(hours=1), key="event.data.to"),
     )
     def sms(ctx: inngest.ContextSync) -> None:
         return None
 
     with simulate(sms) as sim:
-        send_at(sim, [(0, {"to": "ada"})] * 5 + [(0, {"to": "bob"}), (5 * MIN, {"to": "ada"}), (6 * MIN, {"to": "ada"})])
+        send_at(
+            sim, [(0, {"to": "ada"})] * 5 + [(0, {"to": "bob"}), (5 * MIN, {"to": "ada"}), (6 * MIN, {"to": "ada"})]
+        )
         sim.run_until_idle()
     runs = sim.runs("shop-sms")
     assert [(r.event.data["to"], secs(r.start_ns) / MIN, r.status) for r in runs] == [

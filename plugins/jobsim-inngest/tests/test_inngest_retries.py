@@ -260,7 +260,7 @@ def test_on_failure_runs_once_with_the_failure_event(client, kind):
         sim.send("go", {"file": "a.csv"})
         sim.run_until_idle()
     run = sim.runs("shop-import")[0]
-    (name, data, attempt, at), = failures
+    ((name, data, attempt, at),) = failures
     assert name == "inngest/function.failed" and attempt == 0 and at == secs(run.end_ns)
     assert data["function_id"] == "shop-import" and data["run_id"] == run.id
     assert data["error"] == {"name": "ValueError", "message": "bad csv"}

@@ -111,7 +111,8 @@ def test_sending_something_that_is_not_an_inngest_event_is_named(client):
     with simulate(fn), pytest.raises(jobsim.InvalidArgument) as info:
         client.send_sync({"name": "x"})
     assert str(info.value) == (
-        "events={'name': 'x'} is not valid: inngest.Event(name=..., data={...}) or a list of them, as inngest-py accepts"
+        "events={'name': 'x'} is not valid: "
+        "inngest.Event(name=..., data={...}) or a list of them, as inngest-py accepts"
     )
 
 

@@ -177,7 +177,9 @@ def test_send_event_sends_once_and_returns_the_ids(client, kind):
 
         @client.create_function(fn_id="signup", trigger=trigger("user/created"))
         async def signup(ctx: inngest.Context) -> None:
-            ids.append(await ctx.step.send_event("welcome", [event("email/send", to="ada"), event("crm/add", who="ada")]))
+            ids.append(
+                await ctx.step.send_event("welcome", [event("email/send", to="ada"), event("crm/add", who="ada")])
+            )
             await ctx.step.run("flaky", flaky)
 
     @client.create_function(fn_id="mailer", trigger=trigger("email/send"))
@@ -363,7 +365,11 @@ def test_ctx_logger_is_silent_while_memoized_steps_replay(client, caplog):
         sim.send("go")
         sim.run_until_idle()
     # three requests: [before a, a], [between, b], [after b]: each line logged once, as on Inngest
-    assert [r.getMessage() for r in caplog.records if r.name.startswith("inngest")] == ["before a", "between", "after b"]
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("inngest")] == [
+        "before a",
+        "between",
+        "after b",
+    ]
 
 
 def test_experimental_step_decorator_becomes_a_step(client):

@@ -35,7 +35,7 @@ from inngest._internal import types as inngest_types
 
 import jobsim
 
-from ._errors import BUBBLES, Bubble, Unsupported, bridge, to_inngest_step_error
+from ._errors import BUBBLES, Abort, Bubble, Unsupported, bridge, json_checked, to_inngest_step_error
 from ._events import events_from_inngest, to_inngest
 
 if TYPE_CHECKING:
@@ -126,7 +126,9 @@ class _StepBase:
 
     _awaits = False
 
-    def _body(self, handler: Callable[..., Any], args: tuple[Any, ...], output_type: Any) -> Callable[[], Any]:
+    def _body(
+        self, step_id: str, handler: Callable[..., Any], args: tuple[Any, ...], output_type: Any
+    ) -> Callable[[], Any]:
         serialize, awaits = self._binding.serialize, self._awaits
         if not callable(handler):
             raise jobsim.InvalidArgument.build("handler", handler, "the function the step runs")
@@ -138,14 +140,14 @@ class _StepBase:
                 raise Bubble(err) from None
             if inspect.isawaitable(value):
                 if awaits:
-                    return _awaiting(value, serialize, output_type)
+                    return _awaiting(value, serialize, output_type, step_id)
                 if inspect.iscoroutine(value):
                     value.close()
                 raise jobsim.InvalidArgument(
                     f"step.run: {getattr(handler, '__qualname__', handler)} is async; "
                     "use an `async def` Inngest function and `await ctx.step.run(...)`"
                 )
-            return serialize(value, output_type)
+            return json_checked(serialize(value, output_type), step_id)
 
         return body
 
@@ -183,12 +185,12 @@ class _StepBase:
         return target, EMPTY if fn is None else fn._output_type
 
 
-async def _awaiting(value: Any, serialize: Callable[[Any, Any], Any], output_type: Any) -> Any:
+async def _awaiting(value: Any, serialize: Callable[[Any, Any], Any], output_type: Any, step_id: str) -> Any:
     try:
         result = await value
     except BUBBLES as err:
         raise Bubble(err) from None
-    return serialize(result, output_type)
+    return json_checked(serialize(result, output_type), step_id)
 
 
 class StepSync(_StepBase):
@@ -197,7 +199,7 @@ class StepSync(_StepBase):
     def run(self, step_id: str, handler: Callable[..., Any], *handler_args: Any, output_type: object = EMPTY) -> Any:
         """Run ``handler(*handler_args)`` once, durably; retried on the step's own counter."""
         try:
-            value = self._x.run(step_id, self._body(handler, handler_args, output_type))
+            value = self._x.run(step_id, self._body(step_id, handler, handler_args, output_type))
         except Bubble as bubble:
             raise bubble.error from None
         except jobsim.StepError as err:
@@ -276,7 +278,7 @@ class Step(_StepBase):
         self, step_id: str, handler: Callable[..., Any], *handler_args: Any, output_type: object = EMPTY
     ) -> Any:
         try:
-            value = await self._x.run(step_id, self._body(handler, handler_args, output_type))
+            value = await self._x.run(step_id, self._body(step_id, handler, handler_args, output_type))
         except Bubble as bubble:
             raise bubble.error from None
         except jobsim.StepError as err:
@@ -388,9 +390,11 @@ def make_handler(binding: Binding, user: Callable[..., Any], output_type: Any) -
             try:
                 with execution_lib.set_step_context(step):
                     output = await user(ictx)
+            except Abort as abort:
+                raise abort.error from None
             except Exception as err:
                 raise _leaving(err) from err.__cause__
-            return binding.serialize(output, output_type)
+            return _output(binding, output, output_type)
 
         return handler_async
 
@@ -399,11 +403,20 @@ def make_handler(binding: Binding, user: Callable[..., Any], output_type: Any) -
         try:
             with execution_lib.set_step_context(step):
                 output = user(ictx)
+        except Abort as abort:
+            raise abort.error from None
         except Exception as err:
             raise _leaving(err) from err.__cause__
-        return binding.serialize(output, output_type)
+        return _output(binding, output, output_type)
 
     return handler
+
+
+def _output(binding: Binding, output: Any, output_type: Any) -> Any:
+    try:
+        return json_checked(binding.serialize(output, output_type), None)
+    except Abort as abort:
+        raise abort.error from None
 
 
 def _leaving(err: Exception) -> BaseException:

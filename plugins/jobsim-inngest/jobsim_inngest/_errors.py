@@ -21,6 +21,7 @@ as jobsim's own, so ``run.error`` is the step's original error, as for jobsim ap
 from __future__ import annotations
 
 import datetime as dt
+import json
 import traceback
 from typing import Any
 
@@ -49,6 +50,34 @@ class Bubble(BaseException):
 BUBBLES = (inngest_errors.NonRetriableError, inngest_errors.RetryAfterError)
 
 
+class Abort(BaseException):
+    """Ends the request with ``error`` without passing through the user's ``except`` clauses.
+
+    inngest-py finds an output that ``json.dumps`` refuses only when it builds the
+    response (``comm_lib/models.py : _prep_call_result``), after the handler returned:
+    job code never sees that ``OutputUnserializableError``.
+    """
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__()
+        self.error = error
+
+
+def json_checked(value: Any, step_id: str | None) -> Any:
+    """``value`` if ``json.dumps`` takes it, as inngest-py requires; else the request fails.
+
+    The SDK answers such a request with a plain 500 (``from_error`` sets no
+    ``x-inngest-no-retry``), so the server retries it like any error, re-running the
+    code each time, until the attempts run out.
+    """
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        what = "returned unserializable data" if step_id is None else f'"{step_id}" returned unserializable data'
+        raise Abort(inngest_errors.OutputUnserializableError(what)) from None
+    return value
+
+
 class Unsupported(jobsim.JobsimError, jobsim.NonRetriableError):
     """An inngest-py feature the simulation does not reproduce; fails the run at once."""
 
@@ -74,6 +103,8 @@ def bridge(error: BaseException) -> BaseException:
         bridged = _rebase(error, jobsim.RetryAfterError)
         bridged.after = retry_at(error.retry_after)  # type: ignore[attr-defined]
         return bridged
+    if isinstance(error, inngest_errors.OutputUnserializableError):
+        return error  # retried: see ``json_checked``
     if isinstance(error, inngest_errors.Error) and not error.is_retriable:
         return _rebase(error, jobsim.NonRetriableError)
     return error

@@ -266,3 +266,32 @@ def test_on_failure_runs_once_with_the_failure_event(client, kind):
     assert data["error"] == {"name": "ValueError", "message": "bad csv"}
     assert data["event"]["name"] == "go" and data["event"]["data"] == {"file": "a.csv"}
     assert [r.status for r in sim.runs("shop-import-failure")] == ["failed"]  # one attempt, not retried
+
+
+# -- outputs json.dumps refuses -------------------------------------------------------------------
+def test_an_output_json_cannot_store_fails_the_request_and_is_retried_like_any_error(client):
+    """inngest-py checks outputs with json.dumps when it answers the server (a datetime is refused);
+    its 500 carries no no-retry header, so the step's code runs again on every attempt."""
+    calls, caught = [], []
+
+    @client.create_function(fn_id="stamp", trigger=go(), retries=2)
+    def stamp(ctx: inngest.ContextSync) -> None:
+        try:
+            ctx.step.run("when", lambda: calls.append(ctx.attempt) or dt.datetime(2025, 3, 1))
+        except Exception as exc:  # job code never sees the serialization error
+            caught.append(exc)
+
+    @client.create_function(fn_id="tags", trigger=go(), retries=0)
+    def tags(ctx: inngest.ContextSync) -> set:
+        return {"a", "b"}
+
+    with simulate([stamp, tags], seed=6) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("shop-stamp")[0]
+    assert calls == [0, 1, 2] and caught == [] and run.status == "failed"
+    assert type(run.error).__name__ == "OutputUnserializableError"
+    assert str(run.error) == '"when" returned unserializable data' and "when" not in run.steps
+    assert retry_delays(sim, None) == expected_delays(6, 2)
+    (tags_run,) = sim.runs("shop-tags")
+    assert tags_run.status == "failed" and str(tags_run.error) == "returned unserializable data"

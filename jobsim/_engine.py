@@ -185,9 +185,13 @@ class Engine:
         if flow is not None and not self.flowrt.leave(ctl, x, op):
             return
         if plan is not None and x.now > self.kernel.now:  # a parallel step's result exists when it ends
-            self.kernel.schedule(x.now, self._outcomes[op[0]], run, x, op, owner=fn.id)
+            self.kernel.schedule(x.now, self._settle_later, run, x, op, owner=fn.id)
             return
         self._outcomes[op[0]](run, x, op)
+
+    def _settle_later(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
+        if not run.done:  # a run cancelled while the step ran ignores its result
+            self._outcomes[op[0]](run, x, op)
 
     def _attempt(self, run: Run, x: Execution, step: str | None, error: BaseException | None) -> Attempt:
         attempt = Attempt(x.attempt, step, x.start, x.now, error)

@@ -234,3 +234,20 @@ def test_a_handler_that_changes_its_steps_between_requests_is_reported():
     _, run = run_one(app)
     assert run.status == "failed"
     assert "found step 'surprise' while running step 'a' of a parallel group" in str(run.error)
+
+
+def test_a_step_still_running_when_its_run_is_cancelled_leaves_no_trace_after_the_cancel():
+    app, log = jobsim.App("a"), []
+
+    @app.function("f", on="go", cancel_on=[jobsim.Cancel("stop")])
+    def f(ctx):
+        ctx.step.parallel([lambda: ctx.step.run("slow", work(log, "slow", 600, failures=1))])
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("go")
+        sim.advance("1m")
+        sim.send("stop")
+        sim.run_until_idle()
+    run = sim.runs("f")[0]
+    assert run.status == "cancelled" and secs(run.end_ns) == 60 and log == [("slow", 0)]
+    assert [r.kind for r in sim.trace if r.at > run.end_ns] == []  # its failure at 600 s is ignored

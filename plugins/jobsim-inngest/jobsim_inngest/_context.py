@@ -165,7 +165,7 @@ class _StepBase:
             raise jobsim.InvalidArgument.build("if_exp", if_exp, "a CEL expression string over event and async")
         return {"event": event, "if_exp": if_exp, "timeout": whole_seconds(timeout, "timeout")}
 
-    def _invoke_args(self, function_id: str, data: Any, timeout: Any) -> tuple[str, dict[str, Any]]:
+    def _invoke_args(self, function_id: str, data: Any, timeout: Any) -> dict[str, Any]:
         sim = self._x.engine.sim
         if function_id not in sim.functions:
             raise jobsim.InvalidArgument(
@@ -177,7 +177,7 @@ class _StepBase:
         kwargs: dict[str, Any] = {"function": function_id, "data": dict(data or {})}
         if timeout is not None:
             kwargs["timeout"] = whole_seconds(timeout, "timeout")
-        return function_id, kwargs
+        return kwargs
 
     def _by_id(self, app_id: str | None, function_id: str) -> tuple[str, Any]:
         target = f"{app_id or self._binding.app_id}-{function_id}"
@@ -259,7 +259,7 @@ class StepSync(_StepBase):
         return self._invoke(step_id, target, data, timeout, output_type)
 
     def _invoke(self, step_id: str, function_id: str, data: Any, timeout: Any, output_type: Any) -> Any:
-        _, kwargs = self._invoke_args(function_id, data, timeout)
+        kwargs = self._invoke_args(function_id, data, timeout)
         try:
             value = self._x.invoke(step_id, **kwargs)
         except jobsim.StepError as err:
@@ -334,7 +334,7 @@ class Step(_StepBase):
         return await self._invoke(step_id, target, data, timeout, output_type)
 
     async def _invoke(self, step_id: str, function_id: str, data: Any, timeout: Any, output_type: Any) -> Any:
-        _, kwargs = self._invoke_args(function_id, data, timeout)
+        kwargs = self._invoke_args(function_id, data, timeout)
         try:
             value = await self._x.invoke(step_id, **kwargs)
         except jobsim.StepError as err:

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from jobsim import App, Simulation
 
 BACKEND = "inngest-py"
+_UNSET: Any = object()
 
 
 class SimState:
@@ -67,9 +68,13 @@ class Binding:
     fn: Any
     app_id: str
     state: SimState
+    _client: Any = dataclasses.field(default=_UNSET, repr=False)
 
     def client(self) -> Any:
-        return self.state.client_for(self.app_id)
+        """The client of this function's app; looked up once, when job code first runs (targets are all known)."""
+        if self._client is _UNSET:
+            self._client = self.state.client_for(self.app_id)
+        return self._client
 
     def serialize(self, value: Any, output_type: Any) -> Any:
         client = self.client()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._cron import CronSchedule
@@ -37,6 +37,8 @@ class Function:
     is_async: bool = False
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
     """Options as the user wrote them (for profiles that validate features)."""
+    event_if: Mapping[str, Callable[[Event], bool]] | None = None
+    """Per event name, a condition the event must meet to start a run (Inngest's trigger ``if``)."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Calling the decorated function calls the handler, as if undecorated."""

@@ -36,6 +36,10 @@ INVOKED_EVENT = "inngest/function.invoked"
 CRON_EVENT = "inngest/scheduled.timer"
 
 
+def _always(event: Event) -> bool:
+    return True
+
+
 class Waiter:
     __slots__ = ("checks", "key", "run", "timer")
 
@@ -61,11 +65,14 @@ class Engine:
         self.by_event: dict[str, list[Function]] = defaultdict(list)
         self.waiters: dict[str, list[Waiter]] = defaultdict(list)
         self.faults: dict[tuple[str, str | None], list[list[Any]]] = {}
+        self.groups: dict[Run, Any] = {}  # runs with parallel steps in flight (``_parallel.py``)
+        self._parallel_rt: Any = None
         self._policies: dict[str, RetryPolicy] = {}
         self._run_counter = 0
         self._outcomes: dict[str, Callable[[Run, Execution, tuple[Any, ...]], None]] = {
             "done": self._done, "failed": self._failed, "sleep": self._sleep, "wait": self._wait,
             "invoke": self._invoke, "returned": self._returned, "error": self._error,
+            "parallel": self._parallel,
         }  # fmt: skip
 
     # -- wiring -----------------------------------------------------------------
@@ -107,6 +114,8 @@ class Engine:
         if self.cancellers:  # before new runs start: an event never cancels a run it starts
             self.flowrt.cancel_by(event)
         for fn in self.by_event.get(event.name, ()):
+            if fn.event_if is not None and not fn.event_if.get(event.name, _always)(event):
+                continue  # the trigger's `if` is false: no run (Inngest's TriggerEvent expression)
             if fn.flow is None:
                 self.start_run(fn, [event])
             else:
@@ -145,16 +154,19 @@ class Engine:
         return self.kernel.now if x is None else x.now
 
     # -- one request ------------------------------------------------------------------
-    def _request(self, run: Run, attempt: int) -> None:
+    def _request(self, run: Run, attempt: int, plan: Any = None) -> None:
+        """One request; ``plan`` targets one step of a parallel group (``_parallel.Target``)."""
         if run.status in ("completed", "failed", "cancelled", "skipped"):
             return
         fn = run.function
         flow = fn.flow
         if flow is not None:
-            ctl = self.flowrt.enter(run, attempt)
+            ctl = self.flowrt.enter(run, attempt, plan)
             if ctl is None:
                 return  # waits for a concurrency slot
         x = (AsyncStep if fn.is_async else Step)(self, run, attempt, self.kernel.now)
+        if plan is not None:
+            x.plan = plan
         self.x = x
         self.move_clock(x.now)
         run.status = "running"
@@ -175,7 +187,14 @@ class Engine:
             self.x = None
         if flow is not None and not self.flowrt.leave(ctl, x, op):
             return
+        if plan is not None and x.now > self.kernel.now:  # a parallel step's result exists when it ends
+            self.kernel.schedule(x.now, self._settle_later, run, x, op, owner=fn.id)
+            return
         self._outcomes[op[0]](run, x, op)
+
+    def _settle_later(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
+        if not run.done:  # a run cancelled while the step ran ignores its result
+            self._outcomes[op[0]](run, x, op)
 
     def _attempt(self, run: Run, x: Execution, step: str | None, error: BaseException | None) -> Attempt:
         attempt = Attempt(x.attempt, step, x.start, x.now, error)
@@ -193,6 +212,9 @@ class Engine:
         return record
 
     def _next(self, run: Run, at: int) -> None:
+        if self.groups and run in self.groups:  # a step of a parallel group ended
+            self._parallel_rt.settled(run, at)
+            return
         self.kernel.push(at, self._request, (run, 0), run.function.id)
 
     # -- outcomes -------------------------------------------------------------------------
@@ -246,7 +268,7 @@ class Engine:
         at = x.now + delay
         self.record(x.now, "retry", {"function": run.function.id, "run": run.id, "step": key,
                                      "attempt": x.attempt + 1, "at": at, "delay": delay})  # fmt: skip
-        self.kernel.push(at, self._request, (run, x.attempt + 1), run.function.id)
+        self.kernel.push(at, self._request, (run, x.attempt + 1, x.plan), run.function.id)
 
     def _sleep(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
         _, key, wake = op
@@ -258,6 +280,9 @@ class Engine:
 
     def _wake(self, run: Run, record: StepRecord) -> None:
         record.status, record.end_ns = "completed", self.kernel.now
+        if self.groups and run in self.groups:
+            self._parallel_rt.settled(run, self.kernel.now)
+            return
         self._request(run, 0)
 
     def _wait(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
@@ -319,6 +344,13 @@ class Engine:
             record.status, record.error = "failed", error
         self._next(run, self.now())
 
+    def _parallel(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
+        if self._parallel_rt is None:
+            from ._parallel import ParallelRuntime
+
+            self._parallel_rt = ParallelRuntime(self)
+        self._parallel_rt.plan(run, x, op[1], op[2])
+
     def _returned(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
         try:
             payload = dump(op[1], f"function {run.function.id!r}")
@@ -340,6 +372,8 @@ class Engine:
         self.record(at, "run.end", data)
         if fn.flow is not None:
             self.flowrt.finished(run)
+        if self.groups and run in self.groups:
+            self._parallel_rt.drop(run)
         if run.parent is not None:
             parent, key = run.parent
             run.parent = None

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -27,6 +27,7 @@ from .errors import InvalidArgument, JobsimError, NonRetriableError, StepError
 
 if TYPE_CHECKING:
     from ._engine import Engine
+    from ._parallel import Plan
     from ._records import Run, StepRecord
 
 _DUMP_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
@@ -93,7 +94,7 @@ class Execution:
     saves an object per request on the hot path.
     """
 
-    __slots__ = ("attempt", "engine", "in_step", "now", "run_", "seen", "start")
+    __slots__ = ("attempt", "engine", "in_step", "now", "plan", "run_", "seen", "start")
 
     def __init__(self, engine: Engine, run: Run, attempt: int, start: int) -> None:
         self.engine = engine
@@ -103,6 +104,7 @@ class Execution:
         self.now = start
         self.seen: dict[str, int] = {}
         self.in_step = False
+        self.plan: Plan | None = None  # set only around parallel steps (``_parallel.py``)
 
     def enter(self, step_id: Any, kind: str) -> tuple[str, StepRecord | None]:
         """A step call begins: its key (``id``, or ``id:n`` on its n-th reuse in this
@@ -118,6 +120,8 @@ class Execution:
         key = step_id if count == 0 else f"{step_id}:{count}"
         record = self.run_.steps.get(key)
         if record is None or (record.status != "completed" and record.status != "failed"):
+            if self.plan is not None:  # planning a parallel group, or a request targeting one step
+                self.plan.new_step(self, key, kind)
             return key, None
         if record.kind != kind:
             raise JobsimError(
@@ -240,6 +244,18 @@ class Step(Execution):
         deadline = None if timeout is None else x.now + duration_ns(timeout, "timeout", allow_zero=False)
         raise Suspend(("invoke", key, target, data or {}, deadline))
 
+    def parallel(self, callables: Sequence[Callable[[], Any]], *, mode: str = "wait") -> tuple[Any, ...]:
+        """Run the steps the ``callables`` call in parallel; their outputs, in order.
+
+        ``ctx.step.parallel([lambda: ctx.step.run("a", a), lambda: ctx.step.run("b", b)])``.
+        Each new step becomes its own request with its own retry counter, all starting
+        at once; ``mode="wait"`` continues the run when all have ended, ``"race"``
+        after each one (Inngest's ``parallelMode``). See ``_parallel.py``.
+        """
+        from ._parallel import parallel
+
+        return parallel(self, callables, mode)
+
 
 def _done(key: str, value: Any, kind: str) -> tuple[Any, ...]:
     try:
@@ -282,6 +298,13 @@ class AsyncStep(Step):
 
     async def invoke(self, step_id: str, **kwargs: Any) -> Any:
         return Step.invoke(self, step_id, **kwargs)
+
+    async def parallel(  # type: ignore[override]
+        self, callables: Sequence[Callable[[], Any]], *, mode: str = "wait"
+    ) -> tuple[Any, ...]:
+        from ._parallel import parallel_async
+
+        return await parallel_async(self, callables, mode)
 
 
 class Context:

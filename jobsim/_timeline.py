@@ -112,6 +112,11 @@ def _invoke(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     return f"invoke    {_run(d, names)}{_step(d)} -> {names.get(d['child'], d['target'])}"
 
 
+def _parallel(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    steps = ", ".join(repr(s) for s in d["steps"])
+    return f"parallel  {_run(d, names)} starts {steps} ({d['mode']})"
+
+
 def _end(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     tail = f": {_clip(d['error'])}" if d.get("error") else ""
     return f"run       {_run(d, names)} {d['status']}{tail}"
@@ -161,4 +166,5 @@ BUILTIN_KINDS: dict[str, Callable[[dict[str, Any], dict[str, str], dt.tzinfo], s
     "attempt": _attempt, "retry": _retry, "sleep": _sleep, "wait": _wait, "wait.end": _wait_end,
     "invoke": _invoke, "run.end": _end, "email": _email, "http": _http, "fault": _fault,
     "run.queued": _queued, "run.skipped": _skipped, "batch": _batch, "cancel": _cancel,
+    "parallel": _parallel,
 }  # fmt: skip

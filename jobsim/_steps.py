@@ -72,7 +72,7 @@ class Execution:
         self.start = start
         self.now = start
         self.seen: dict[str, int] = {}
-        self.in_step = False
+        self.in_step: str | bool = False  # the step whose code is running (a crash names it)
 
     def key(self, step_id: Any) -> str:
         """The step id, with ``:n`` appended on its n-th reuse in this request."""
@@ -124,7 +124,7 @@ class Step(Execution):
         if not callable(fn):
             raise InvalidArgument.build("fn", fn, f"step {key!r} needs a callable to run")
         x.fault(key)
-        x.in_step = True
+        x.in_step = key
         try:
             value = fn(*args, **kwargs)
         except Exception as exc:
@@ -228,7 +228,7 @@ class AsyncStep(Step):
         if not callable(fn):
             raise InvalidArgument.build("fn", fn, f"step {key!r} needs a callable to run")
         x.fault(key)
-        x.in_step = True
+        x.in_step = key
         try:
             value = fn(*args, **kwargs)
             if inspect.isawaitable(value):

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._cron import CronSchedule
 from ._events import Event
-from ._retries import Retries
+from ._retries import Retries, RetryPolicy
 from ._time import Duration, duration_ns
 from .errors import InvalidArgument, JobsimError
 
@@ -30,7 +30,7 @@ class Function:
     app: App
     events: tuple[str, ...] = ()
     crons: tuple[CronSchedule, ...] = ()
-    retries: Retries | None = None
+    retries: RetryPolicy | None = None
     flow: FlowControl | None = None
     timeout_ns: int | None = None
     on_failure: Handler | None = None
@@ -70,7 +70,7 @@ class App:
         on: str | Sequence[str] | None = None,
         cron: str | Sequence[str] | None = None,
         tz: str | dt.tzinfo | None = None,
-        retries: Retries | int | None = None,
+        retries: RetryPolicy | int | None = None,
         timeout: Duration | None = None,
         on_failure: Handler | None = None,
         **flow_options: Any,
@@ -91,8 +91,11 @@ class App:
             )
         if isinstance(retries, int) and not isinstance(retries, bool):
             retries = Retries(attempts=retries + 1)  # Inngest's `retries: N` counts retries
-        elif retries is not None and not isinstance(retries, Retries):
-            raise InvalidArgument.build("retries", retries, "jobsim.Retries(attempts=..., ...) or an int number of retries")
+        elif retries is not None and not _is_policy(retries):
+            raise InvalidArgument.build(
+                "retries", retries, "jobsim.Retries(attempts=..., ...), an int number of retries, or a system's own "
+                "policy (jobsim.BullMQBackoff, TriggerDevRetry, QuirrelRetry, AgendaBackoff)"
+            )
         if on_failure is not None and not callable(on_failure):
             raise InvalidArgument.build("on_failure", on_failure, "a callable taking (ctx)")
         timeout_ns = None if timeout is None else duration_ns(timeout, "timeout", allow_zero=False)
@@ -125,6 +128,11 @@ class App:
                 "start one with `with jobsim.Simulation(app) as sim:` (the pytest fixture `jobsim` does this)"
             )
         return sim._emit(event, data, **fields)
+
+
+def _is_policy(value: Any) -> bool:
+    """A ``RetryPolicy``: an int ``attempts`` and a ``delay_ns(retry, rng)``."""
+    return isinstance(getattr(value, "attempts", None), int) and callable(getattr(value, "delay_ns", None))
 
 
 def _names(value: str | Sequence[str] | None, argument: str = "on") -> tuple[str, ...]:

@@ -81,7 +81,7 @@ class App:
         if id in self.functions:
             raise InvalidArgument(f"function id {id!r} is already declared in app {self.id!r}; ids are unique")
         events = _names(on)
-        crons = tuple(CronSchedule.parse(expr, tz) for expr in _names(cron, "cron"))
+        crons = tuple(CronSchedule.parse(expr, tz, seconds=True) for expr in _names(cron, "cron"))  # profiles refuse seconds
         if tz is not None and not crons:
             raise InvalidArgument.build("tz", tz, "tz= applies to cron=; give a cron schedule or drop tz=")
         if not events and not crons:

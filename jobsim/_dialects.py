@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from cronsim import CronSimError
+
 from ._cron import CronSchedule, Rule
 from .errors import InvalidArgument, UnsupportedFeature
 
@@ -77,7 +79,7 @@ class CronDialect:
         if bound.dom_and:
             try:
                 bound.next_after(0)
-            except StopIteration:
+            except (StopIteration, CronSimError):
                 raise InvalidArgument(
                     f"cron {schedule.expr!r} never fires under {system}: no date matches both its "
                     "day-of-month and its day-of-week"

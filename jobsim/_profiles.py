@@ -199,12 +199,18 @@ def _policy(profile: Profile, fn: Function) -> RetryPolicy:
     user = fn.retries
     if user is None:
         return profile.default_retries
+    _check_attempts(profile, fn, user)
     if profile.retries is not None:
         policy = profile.retries(fn, user)
     elif isinstance(user, Retries) and user.uses_profile_backoff:
         policy = with_attempts(profile.default_retries, user.attempts)
     else:
         policy = user
+    _check_attempts(profile, fn, policy)
+    return policy
+
+
+def _check_attempts(profile: Profile, fn: Function, policy: RetryPolicy) -> None:
     if policy.attempts > 1 and "retries" in profile.lacks:
         raise profile.refuse(fn.id, "retries", f" ({policy.attempts} attempts)")
     if profile.max_attempts is not None and policy.attempts > profile.max_attempts:
@@ -212,7 +218,6 @@ def _policy(profile: Profile, fn: Function) -> RetryPolicy:
             f"{profile.label} cannot run function {fn.id!r}: {policy.attempts} attempts; {profile.label} allows "
             f"at most {profile.max_attempts} (the first included)", system=profile.label, feature="retries",
         )  # fmt: skip
-    return policy
 
 
 def features_of(fn: Function) -> list[str]:

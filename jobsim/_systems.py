@@ -78,7 +78,7 @@ def _inngest() -> Profile:
     Next walks absolute time: a wall time in the spring-forward gap never fires, one
     repeated at fall-back fires twice (spec_test.go "2am nightly job (skipped)",
     "1am nightly job (runs twice)").
-    Every feature exists (batch, debounce, throttle, rate limit, idempotency,
+    Features: every one (batch, debounce, throttle, rate limit, idempotency,
     concurrency, priority, cancel_on, timeouts, wait_for_event, invoke, on_failure).
     Crash: the SDK request fails when the worker dies mid-step; the step is retried
     at least once (consuming an attempt, table backoff) and memoized steps are kept (§1.4).
@@ -258,8 +258,6 @@ def _quirrel_retries(fn: Function, user: RetryPolicy) -> RetryPolicy:
                                      "jobsim.QuirrelRetry(['10s', '5m', '1h']), or a full Retries(backoff=, min=)")
     if user.jitter is not None:
         raise _refuse("Quirrel", fn, f"retries={user!r}: Quirrel's retry offsets have no jitter")
-    if user.attempts > 11:
-        raise _refuse("Quirrel", fn, f"retries={user!r}: Quirrel takes at most 10 retry offsets")
     import random
 
     offsets, total = [], 0
@@ -398,9 +396,10 @@ _CRON_ONLY = {
 def _node_cron() -> Profile:
     """node-cron 4 (reference §6; node-cron/node-cron).
 
-    In-process timers: no persistence, no retries, no queue. Errors emit
-    execution:failed and are not retried (retries= with more than one attempt is
-    refused); on_failure stands for that event.
+    In-process timers: no persistence, no retries, no queue.
+    Retries: none. Errors emit execution:failed and are not retried (retries= with
+    more than one attempt is refused); on_failure stands for that event.
+    Steps: none; a task is a plain call (ctx.step.run runs inline).
     Cron: its own parser: 5 or 6 fields (leading seconds), names, timezone option;
     day-of-month AND day-of-week must both match (time-matcher.ts — not Vixie's OR);
     across DST (src/time/dst.test.ts): a wall time in the spring-forward gap is
@@ -455,9 +454,11 @@ def _vercel(hobby: bool) -> Profile:
 def _vercel_pro() -> Profile:
     """Vercel Cron, Pro/Enterprise plan (reference §7; vercel.com/docs/cron-jobs and sub-pages).
 
-    An HTTP GET to the production URL on a schedule. Never retried ("Vercel will not
-    retry an invocation if a cron job fails"); retries= is refused. No persistence:
-    missed runs are never replayed.
+    An HTTP GET to the production URL on a schedule. No persistence: missed runs are
+    never replayed.
+    Retries: never ("Vercel will not retry an invocation if a cron job fails");
+    retries= is refused.
+    Steps: none; the function is a plain call (ctx.step.run runs inline).
     Cron: 5 numeric fields, no names (MON, JAN), no @descriptors (NOT VERIFIED: the docs
     list none; refused), day-of-month and day-of-week cannot both be restricted, and the
     time zone is always UTC (tz= and TZ= are refused).

@@ -92,7 +92,8 @@ class Comparison:
         for outcome in self.outcomes:
             if outcome.profile == profile and (function is None or outcome.function == function):
                 return outcome
-        raise InvalidArgument.build("profile", profile, "one of " + ", ".join(sorted({o.profile for o in self.outcomes})))
+        compared = sorted({o.profile for o in self.outcomes})
+        raise InvalidArgument.build("profile", profile, "one of " + ", ".join(map(repr, compared)))
 
     def table(self) -> str:
         """The comparison as a fixed-width table (times in the scenario's zone)."""

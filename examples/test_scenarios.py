@@ -64,20 +64,20 @@ vercel-cron     1     0       0     1      0       0        0  -                
 DST_WEEKEND = """\
 dst-weekends: 01:30 and 02:30 New York, 2025-10-31 to 2026-03-09 (fall back 11-02, spring forward 03-08)
 (times in America/New_York, seed 0)
-profile      function         runs  done  failed  lost  dupes  emails  missed days  doubled days  first done          last done
------------  ---------------  ----  ----  ------  ----  -----  ------  -----------  ------------  ------------------  ------------------
-inngest      nightly-billing   131   131       0     0      0       0            0             1  10-31 01:30:00.000  03-09 01:30:00.000
-inngest      nightly-backup    129   129       0     0      0       0            1             0  10-31 02:30:00.000  03-09 02:30:00.000
-bullmq       nightly-billing   130   130       0     0      0       0            0             0  10-31 01:30:00.000  03-09 01:30:00.000
-bullmq       nightly-backup    130   130       0     0      0       0            0             0  10-31 02:30:00.000  03-09 02:30:00.000
-trigger.dev  nightly-billing   130   130       0     0      0       0            0             0  10-31 01:30:00.000  03-09 01:30:00.000
-trigger.dev  nightly-backup    130   130       0     0      0       0            0             0  10-31 02:30:00.000  03-09 02:30:00.000
-quirrel      nightly-billing   130   130       0     0      0       0            0             0  10-31 01:30:00.000  03-09 01:30:00.000
-quirrel      nightly-backup    130   130       0     0      0       0            0             0  10-31 02:30:00.000  03-09 02:30:00.000
-agenda       nightly-billing   130   130       0     0      0       0            0             0  10-31 01:30:00.000  03-09 01:30:00.000
-agenda       nightly-backup    130   130       0     0      0       0            0             0  10-31 02:30:00.000  03-09 02:30:00.000
-node-cron    nightly-billing   130   130       0     0      0       0            0             0  10-31 01:30:00.000  03-09 01:30:00.000
-node-cron    nightly-backup    129   129       0     0      0       0            1             0  10-31 02:30:00.000  03-09 02:30:00.000
+profile      function         runs  done  failed  lost  dupes  emails  skipped  doubled  first done      last done
+-----------  ---------------  ----  ----  ------  ----  -----  ------  -------  -------  --------------  --------------
+inngest      nightly-billing   131   131       0     0      0       0        0        1  10-31 01:30:00  03-09 01:30:00
+inngest      nightly-backup    129   129       0     0      0       0        1        0  10-31 02:30:00  03-09 02:30:00
+bullmq       nightly-billing   130   130       0     0      0       0        0        0  10-31 01:30:00  03-09 01:30:00
+bullmq       nightly-backup    130   130       0     0      0       0        0        0  10-31 02:30:00  03-09 02:30:00
+trigger.dev  nightly-billing   130   130       0     0      0       0        0        0  10-31 01:30:00  03-09 01:30:00
+trigger.dev  nightly-backup    130   130       0     0      0       0        0        0  10-31 02:30:00  03-09 02:30:00
+quirrel      nightly-billing   130   130       0     0      0       0        0        0  10-31 01:30:00  03-09 01:30:00
+quirrel      nightly-backup    130   130       0     0      0       0        0        0  10-31 02:30:00  03-09 02:30:00
+agenda       nightly-billing   130   130       0     0      0       0        0        0  10-31 01:30:00  03-09 01:30:00
+agenda       nightly-backup    130   130       0     0      0       0        0        0  10-31 02:30:00  03-09 02:30:00
+node-cron    nightly-billing   130   130       0     0      0       0        0        0  10-31 01:30:00  03-09 01:30:00
+node-cron    nightly-backup    129   129       0     0      0       0        1        0  10-31 02:30:00  03-09 02:30:00
 vercel-cron  nightly-billing  unsupported: tz='America/New_York': schedules are always UTC; write the schedule in UTC
 vercel-cron  nightly-backup   unsupported: tz='America/New_York': schedules are always UTC; write the schedule in UTC
 """

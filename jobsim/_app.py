@@ -6,7 +6,7 @@ import dataclasses
 import datetime as dt
 import inspect
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from ._cron import CronSchedule
 from ._events import Event
@@ -81,7 +81,8 @@ class App:
         if id in self.functions:
             raise InvalidArgument(f"function id {id!r} is already declared in app {self.id!r}; ids are unique")
         events = _names(on)
-        crons = tuple(CronSchedule.parse(expr, tz, seconds=True) for expr in _names(cron, "cron"))  # profiles refuse seconds
+        # six fields (leading seconds) parse here; the profile refuses them for systems without seconds
+        crons = tuple(CronSchedule.parse(expr, tz, seconds=True) for expr in _names(cron, "cron"))
         if tz is not None and not crons:
             raise InvalidArgument.build("tz", tz, "tz= applies to cron=; give a cron schedule or drop tz=")
         if not events and not crons:
@@ -89,9 +90,12 @@ class App:
                 f"function {id!r} has no trigger: give on='event/name' (or a list) and/or cron='0 9 * * *'; "
                 "a function only invoked by others can use on= with a name nothing else sends"
             )
+        policy: RetryPolicy | None = None
         if isinstance(retries, int) and not isinstance(retries, bool):
-            retries = Retries(attempts=retries + 1)  # Inngest's `retries: N` counts retries
-        elif retries is not None and not _is_policy(retries):
+            policy = Retries(attempts=retries + 1)  # Inngest's `retries: N` counts retries
+        elif _is_policy(retries):
+            policy = retries
+        elif retries is not None:
             raise InvalidArgument.build(
                 "retries", retries, "jobsim.Retries(attempts=..., ...), an int number of retries, or a system's own "
                 "policy (jobsim.BullMQBackoff, TriggerDevRetry, QuirrelRetry, AgendaBackoff)"
@@ -105,10 +109,10 @@ class App:
             if not callable(handler):
                 raise InvalidArgument.build("handler", handler, "a function taking ctx")
             fn = Function(
-                id=id, handler=handler, app=self, events=events, crons=crons, retries=retries,
+                id=id, handler=handler, app=self, events=events, crons=crons, retries=policy,
                 flow=flow, timeout_ns=timeout_ns,
                 on_failure=on_failure, is_async=inspect.iscoroutinefunction(handler),
-                options={"on": on, "cron": cron, "tz": tz, "retries": retries, "timeout": timeout,
+                options={"on": on, "cron": cron, "tz": tz, "retries": policy, "timeout": timeout,
                          "on_failure": on_failure, **flow_options},
             )  # fmt: skip
             self.functions[id] = fn
@@ -130,7 +134,7 @@ class App:
         return sim._emit(event, data, **fields)
 
 
-def _is_policy(value: Any) -> bool:
+def _is_policy(value: Any) -> TypeGuard[RetryPolicy]:
     """A ``RetryPolicy``: an int ``attempts`` and a ``delay_ns(retry, rng)``."""
     return isinstance(getattr(value, "attempts", None), int) and callable(getattr(value, "delay_ns", None))
 

@@ -54,9 +54,9 @@ class BullMQBackoff:
 
     ``attempts`` counts the first attempt (BullMQ's default ``attempts: 1``: no
     retry). With n = the retry number (``attemptsMade``, 1 after the first failure):
-    ``fixed`` waits ``delay``, ``exponential`` waits ``round(2^(n−1)·delay)`` ms; a
-    ``jitter`` j makes the wait ``floor(U[0,1)·d·j + d·(1−j))``, i.e. within
-    ``[d·(1−j), d)``. No ``type`` retries at once (the job goes straight back to
+    ``fixed`` waits ``delay``, ``exponential`` waits ``round(2^(n-1)·delay)`` ms; a
+    ``jitter`` j makes the wait ``floor(U[0,1)·d·j + d·(1-j))``, i.e. within
+    ``[d·(1-j), d)``. No ``type`` retries at once (the job goes straight back to
     ``wait``).
     """
 
@@ -90,7 +90,7 @@ class TriggerDevRetry:
     """Trigger.dev's ``retry`` options (``packages/core/src/v3/utils/retries.ts : calculateNextRetryDelay``).
 
     Before retry k (k = the number of the attempt that just failed, 1-based) the
-    wait is ``round(min(max, R·min·factor^(k−1)))`` ms with ``R = U[1, 2)`` when
+    wait is ``round(min(max, R·min·factor^(k-1)))`` ms with ``R = U[1, 2)`` when
     ``randomize`` else 1. The defaults are the SDK's ``defaultRetryOptions``:
     3 attempts, factor 2, 1 s, 60 s, randomized. ``attempts`` is ``maxAttempts``
     (the first included; the platform caps it at 250).
@@ -127,7 +127,7 @@ class QuirrelRetry:
 
     Offsets count from the job's original run time, not from the failure: with
     ``["10s", "5m", "1h"]`` the attempts run at T, T+10s, T+5m, T+1h. Each
-    retry is scheduled ``retry[k−1] − retry[k−2]`` after the previous attempt's
+    retry is scheduled ``retry[k-1] - retry[k-2]`` after the previous attempt's
     *scheduled* time (``from_scheduled``); one already in the past runs at once.
     1 to 10 offsets (``EnqueueJobOptionsSchema``).
     """
@@ -162,9 +162,9 @@ class AgendaBackoff:
     """Agenda 6's ``define(name, fn, {backoff})`` (``utils/backoff.ts``).
 
     Before retry k (Agenda's ``failCount``): ``constant`` waits ``delay``, ``linear``
-    ``delay + increment·(k−1)`` (``increment`` defaults to ``delay``),
-    ``exponential`` ``delay·factor^(k−1)``, each capped at ``max_delay``; a
-    ``jitter`` j makes it ``max(0, round(d + d·j·U[−1, 1)))``. ``max_retries``
+    ``delay + increment·(k-1)`` (``increment`` defaults to ``delay``),
+    ``exponential`` ``delay·factor^(k-1)``, each capped at ``max_delay``; a
+    ``jitter`` j makes it ``max(0, round(d + d·j·U[-1, 1)))``. ``max_retries``
     retries at most (attempts = max_retries + 1). Defaults: 1 s, factor 2,
     3 retries, no jitter. Presets: ``aggressive()``, ``standard()``, ``relaxed()``.
     """
@@ -193,17 +193,17 @@ class AgendaBackoff:
 
     @classmethod
     def aggressive(cls) -> AgendaBackoff:
-        """exponential from 100 ms, ×2, 3 retries."""
+        """exponential from 100 ms, x2, 3 retries."""
         return cls("exponential", "100ms", max_retries=3)
 
     @classmethod
     def standard(cls) -> AgendaBackoff:
-        """exponential from 1 s, ×2, 5 retries, jitter 0.1."""
+        """exponential from 1 s, x2, 5 retries, jitter 0.1."""
         return cls("exponential", "1s", max_retries=5, jitter=0.1)
 
     @classmethod
     def relaxed(cls) -> AgendaBackoff:
-        """exponential from 5 s, ×3, 4 retries, jitter 0.1."""
+        """exponential from 5 s, x3, 4 retries, jitter 0.1."""
         return cls("exponential", "5s", factor=3, max_retries=4, jitter=0.1)
 
     @property

@@ -119,7 +119,8 @@ def _add_compare(sub: Any) -> None:
     compare.add_argument("--profiles", default=None,
                          help="comma-separated profile names (default: the seven systems: "
                               "inngest,bullmq,trigger.dev,quirrel,agenda,node-cron,vercel-cron)")  # fmt: skip
-    compare.add_argument("--seed", type=int, default=None, help="the seed of every simulation (default: the scenario's)")
+    compare.add_argument("--seed", type=int, default=None,
+                         help="the seed of every simulation (default: the scenario's)")  # fmt: skip
     compare.add_argument("--timeline", metavar="PROFILE", default=None,
                          help="also print the timeline of the run under this profile")  # fmt: skip
     profiles = sub.add_parser("profiles", help="list the profiles, or print one profile's rules and sources")

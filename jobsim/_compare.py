@@ -185,6 +185,8 @@ def render_table(comparison: Comparison) -> str:
     extra = list(scenario.metrics)
     header = ["profile", *(["function"] if several else []), "runs", "done", "failed", "lost", "dupes", "emails",
               *extra, "first done", "last done"]  # fmt: skip
+    moments = [m for o in comparison.outcomes for m in (o.first_done, o.last_done) if m is not None]
+    ms = any(m.microsecond for m in moments)  # milliseconds only when some time has them
     rows: list[list[str]] = []
     for o in comparison.outcomes:
         lead = [o.profile, *([o.function or ""] if several else [])]
@@ -192,18 +194,19 @@ def render_table(comparison: Comparison) -> str:
             rows.append([*lead, f"unsupported: {o.unsupported}"])
             continue
         counts = [o.runs, o.completed, o.failed, o.lost, o.duplicates, o.emails, *(o.metrics[m] for m in extra)]
-        rows.append([*lead, *map(str, counts), _when(o.first_done, tz), _when(o.last_done, tz)])
+        rows.append([*lead, *map(str, counts), _when(o.first_done, tz, ms), _when(o.last_done, tz, ms)])
     widths = [len(h) for h in header]
     for row in rows:
         if len(row) == len(header):
-            widths = [max(w, len(cell)) for w, cell in zip(widths, row)]
+            widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
     numeric = range(2 if several else 1, len(header) - 2)
 
     def line(cells: Sequence[str]) -> str:
         if len(cells) < len(header):  # unsupported: the reason spans the rest of the line
-            lead = "  ".join(c.ljust(w) for c, w in zip(cells[:-1], widths))
+            lead = "  ".join(c.ljust(w) for c, w in zip(cells[:-1], widths, strict=False))
             return f"{lead}  {cells[-1]}".rstrip()
-        return "  ".join(c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+        cells = [c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))]
+        return "  ".join(cells).rstrip()
 
     title = f"{scenario.name}: {scenario.description}"
     rule = "  ".join("-" * w for w in widths)
@@ -212,8 +215,9 @@ def render_table(comparison: Comparison) -> str:
                       *(line(r) for r in rows)])  # fmt: skip
 
 
-def _when(moment: dt.datetime | None, tz: dt.tzinfo) -> str:
+def _when(moment: dt.datetime | None, tz: dt.tzinfo, ms: bool) -> str:
     if moment is None:
         return "-"
     local = moment.astimezone(tz)
-    return local.strftime("%m-%d %H:%M:%S.") + f"{local.microsecond // 1000:03d}"
+    text = local.strftime("%m-%d %H:%M:%S")
+    return f"{text}.{local.microsecond // 1000:03d}" if ms else text

@@ -114,7 +114,7 @@ class InlineStep(Step):
         if record is None:
             return self.state.checkpoint[key]
         start = self.now
-        self.in_step = key  # type: ignore[assignment]  # the step a crash interrupts
+        self.in_step = key  # the step a crash interrupts
         try:
             self.fault(key)
             value = fn(*args, **kwargs)
@@ -140,11 +140,11 @@ class InlineStep(Step):
         self._allow("step.sleep", step_id)
         Step.sleep_until(self, step_id, when)
 
-    def wait_for_event(self, step_id: str, **kwargs: Any) -> Event | None:  # type: ignore[override]
+    def wait_for_event(self, step_id: str, **kwargs: Any) -> Event | None:
         self._allow("step.wait_for_event", step_id)
         return Step.wait_for_event(self, step_id, **kwargs)
 
-    def invoke(self, step_id: str, **kwargs: Any) -> Any:  # type: ignore[override]
+    def invoke(self, step_id: str, **kwargs: Any) -> Any:
         self._allow("step.invoke", step_id)
         return Step.invoke(self, step_id, **kwargs)
 
@@ -164,12 +164,12 @@ class AsyncInlineStep(InlineStep):
 
     __slots__ = ()
 
-    async def run(self, step_id: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    async def run(self, step_id: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         key, record = self._begin(step_id, fn)
         if record is None:
             return self.state.checkpoint[key]
         start = self.now
-        self.in_step = key  # type: ignore[assignment]
+        self.in_step = key
         try:
             self.fault(key)
             value = fn(*args, **kwargs)
@@ -192,7 +192,7 @@ class AsyncInlineStep(InlineStep):
     async def wait_for_event(self, step_id: str, **kwargs: Any) -> Event | None:  # type: ignore[override]
         return InlineStep.wait_for_event(self, step_id, **kwargs)
 
-    async def invoke(self, step_id: str, **kwargs: Any) -> Any:  # type: ignore[override]
+    async def invoke(self, step_id: str, **kwargs: Any) -> Any:
         return InlineStep.invoke(self, step_id, **kwargs)
 
     async def send_event(self, step_id: str, events: Any) -> dict[str, list[str]]:  # type: ignore[override]

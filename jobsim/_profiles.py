@@ -30,6 +30,9 @@ from .errors import InvalidArgument, UnsupportedFeature
 if TYPE_CHECKING:
     from ._app import Function
 
+ANY_CRON = CronDialect(parser="cron", seconds=True)
+"""A plugin profile's default dialect: 5 or 6 fields, Vixie's DOM/DOW rule, ISC across DST."""
+
 MissedCron = Literal["all", "first", "latest", "none"]
 CrashThen = Literal["fail", "rerun", "lose"]
 
@@ -133,7 +136,7 @@ class Profile:
     within an attempt (Trigger.dev's checkpoint/restore); a retry still starts over."""
     lacks: Mapping[str, str] = dataclasses.field(default_factory=dict)
     """Feature key (``FEATURES``) -> why the system does not have it."""
-    cron: CronDialect = CronDialect(parser="cron")
+    cron: CronDialect = ANY_CRON
     retries: Callable[[Function, RetryPolicy], RetryPolicy] | None = None
     """Turns the user's ``retries=`` into the system's policy, or refuses it."""
     max_attempts: int | None = None

@@ -166,7 +166,7 @@ class SystemRuntime:
             x.now = x.start + limit
             error = TimeoutError(f"{self.profile.label} killed the function after {format_duration(limit)}")
             if isinstance(x, InlineStep) and x.in_step:
-                x.state.failed_step = x.in_step  # type: ignore[assignment]
+                x.state.failed_step = x.in_step
             raise Suspend(("error", error))
         if cut is None:
             return

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from ._backoffs import AgendaBackoff, BullMQBackoff, QuirrelRetry, TriggerDevRetry
 from ._dialects import CRON_PARSER, CRON_PARSER_5, NODE_CRON, ROBFIG, VERCEL, VERCEL_HOBBY
@@ -114,7 +114,7 @@ def _bullmq_retries(fn: Function, user: RetryPolicy) -> RetryPolicy:
         raise _refuse("BullMQ", fn, f"retries={user!r}: BullMQ's built-in backoffs are fixed and exponential, "
                                     "uncapped, with a jitter *fraction*; use jobsim.BullMQBackoff(attempts, "
                                     "'exponential', delay, jitter=0.5)")  # fmt: skip
-    kind = "fixed" if user.backoff == "constant" else "exponential"
+    kind: Literal["fixed", "exponential"] = "fixed" if user.backoff == "constant" else "exponential"
     return BullMQBackoff(user.attempts, kind, user.min or 0)
 
 

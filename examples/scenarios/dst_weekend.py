@@ -57,5 +57,5 @@ scenario = jobsim.Scenario(
     name="dst-weekends",
     description="01:30 and 02:30 New York, 2025-10-31 to 2026-03-09 (fall back 11-02, spring forward 03-08)",
     build=build, play=play, start="2025-10-31T00:00:00-04:00", tz=ZONE,
-    metrics={"missed days": missed_days, "doubled days": doubled_days},
+    metrics={"skipped": missed_days, "doubled": doubled_days},  # days with no run, days with two
 )  # fmt: skip

@@ -69,6 +69,8 @@ class CrashRule:
     at the simulation's start), at the first scan at or after that; ``two_pass``
     scanners mark a job on one scan and act on the next, so never before the first
     scan after ``r`` plus one period. Scans do not run while the system is down.
+    At one instant a renewal comes before a scan, and a lock expiring at a scan's
+    instant is already gone (the real order is a race; this one is documented).
 
     Then: ``"fail"`` — the attempt failed with ``reason`` and the retry policy
     decides; ``"rerun"`` — the job runs again from the start without consuming an

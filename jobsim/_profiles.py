@@ -23,8 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ._cron import CronSchedule
 from ._dialects import CronDialect
-from ._retries import Retries, RetryPolicy, TableBackoff, with_attempts
-from ._time import DAY, SECOND
+from ._retries import Retries, RetryPolicy, with_attempts
 from .errors import InvalidArgument, UnsupportedFeature
 
 if TYPE_CHECKING:
@@ -294,5 +293,4 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'jobsim._profiles' has no attribute {name!r}") from None
 
 
-__all__ = ["DAY", "SECOND", "CrashRule", "Profile", "Profiles", "Resolved", "TableBackoff", "builtin_profiles",
-           "resolve"]  # fmt: skip
+__all__ = ["CrashRule", "Profile", "Profiles", "Resolved", "builtin_profiles", "resolve"]

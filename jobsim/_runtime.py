@@ -40,7 +40,7 @@ from ._inline import PENDING, AsyncInlineStep, InlineStep, RunState
 from ._records import FINAL
 from ._steps import Suspend, resolve_retry_after
 from ._time import MS, format_duration, iso
-from .errors import NonRetriableError, RetryAfterError, WorkerCrashed
+from .errors import InvalidArgument, NonRetriableError, RetryAfterError, WorkerCrashed
 
 if TYPE_CHECKING:
     from ._app import Function
@@ -106,7 +106,10 @@ class SystemRuntime:
     def arm_downtime(self, start: int, end: int) -> None:
         for a, b in self.windows:
             if start < b and a < end:
-                raise_overlap(start, end, a, b)
+                raise InvalidArgument(
+                    f"downtime({iso(start)}, {iso(end)}) overlaps the downtime already set from {iso(a)} to "
+                    f"{iso(b)}; give one window covering both (from {iso(min(a, start))} to {iso(max(b, end))})"
+                )
         self.windows.append((start, end))
         self.windows.sort()
         self.kernel.schedule(start, self._down, start, end, owner="downtime", recurring=True, priority=0)
@@ -412,12 +415,3 @@ def _first_per_function(ticks: list[tuple[Function, Any, int]]) -> list[tuple[Fu
             seen.add(tick[0].id)
             out.append(tick)
     return out
-
-
-def raise_overlap(start: int, end: int, a: int, b: int) -> None:
-    from .errors import InvalidArgument
-
-    raise InvalidArgument(
-        f"downtime({iso(start)}, {iso(end)}) overlaps the downtime already set from {iso(a)} to {iso(b)}; "
-        f"give one window covering both (from {iso(min(a, start))} to {iso(max(b, end))})"
-    )

@@ -142,6 +142,27 @@ def test_instant_rule_fires_exactly_where_the_local_wall_time_matches(zone, minu
 
 @settings(max_examples=40, deadline=None)
 @given(
+    zone=st.sampled_from([NY, "Europe/London", "Australia/Lord_Howe", "America/Havana"]),
+    minute=st.sampled_from([0, 15, 30, 45]),
+    hour=st.sampled_from([0, 1, 2, "*"]),
+    day=st.integers(0, 365),
+)
+def test_wall_rule_fires_at_the_first_occurrence_of_each_matching_wall_time(zone, minute, hour, day):
+    """node-cron's rule, checked by brute force: the first later minute whose wall time matches and is not a repeat."""
+    schedule = CronSchedule.parse(f"{minute} {hour} * * *", zone).bound("wall")
+    tz = ZoneInfo(zone)
+    start = instant_ns(dt.datetime(2025, 1, 1, tzinfo=UTC) + dt.timedelta(days=day, minutes=13))
+    t = start - start % MINUTE + MINUTE
+    while True:
+        local = dt.datetime.fromtimestamp(t / SECOND, tz)
+        if local.fold == 0 and _matches(schedule, local.replace(tzinfo=None)):
+            break
+        t += MINUTE
+    assert schedule.next_after(start) == t
+
+
+@settings(max_examples=40, deadline=None)
+@given(
     zone=st.sampled_from([NY, "Europe/Berlin", "Australia/Sydney"]),
     minute=st.integers(0, 59),
     hour=st.integers(4, 23),  # away from every transition hour of these zones

@@ -283,14 +283,17 @@ def builtin_profiles() -> list[Profile]:
     return list(BUILTIN)
 
 
+_BUILTIN_NAMES = ("INNGEST", "BULLMQ", "TRIGGER_DEV", "QUIRREL", "AGENDA", "NODE_CRON_PROFILE", "VERCEL_CRON",
+                  "VERCEL_CRON_HOBBY")  # fmt: skip
+
+
 def __getattr__(name: str) -> Any:
     """``INNGEST`` and the other built-ins, from ``_systems.py`` (which imports this module)."""
+    if name not in _BUILTIN_NAMES:
+        raise AttributeError(f"module 'jobsim._profiles' has no attribute {name!r}")
     from . import _systems
 
-    try:
-        return getattr(_systems, name)
-    except AttributeError:
-        raise AttributeError(f"module 'jobsim._profiles' has no attribute {name!r}") from None
+    return getattr(_systems, name)
 
 
 __all__ = ["CrashRule", "Profile", "Profiles", "Resolved", "builtin_profiles", "resolve"]

@@ -336,7 +336,8 @@ class SystemRuntime:
         elif policy == "none":
             ticks = []
         for fn, schedule, nominal in ticks:
-            self._deliver(fn, schedule, nominal, 1, late=True)
+            copies = 1 + self._duplicates(fn, end, {"cron": schedule.expr, "scheduled": iso(nominal)})
+            self._deliver(fn, schedule, nominal, copies, late=True)
 
     # -- cron ---------------------------------------------------------------------------------------------
     def cron_tick(self, fn: Function, schedule: Any) -> None:

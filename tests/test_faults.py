@@ -411,3 +411,31 @@ def test_a_duplicated_event_start_on_a_system_that_would_run_it():
             sim.send("order/paid", {"id": "o2"})
             sim.advance(0)
         assert got == expected
+
+
+def test_the_timeline_tells_the_faults():
+    emails = []
+    with jobsim.Simulation(digest_app(emails), start="2025-03-03T08:00:00Z", profile="bullmq") as sim:
+        sim.downtime("2025-03-03T08:30:00Z", "2025-03-03T09:30:00Z")
+        sim.duplicate_delivery("digest", times=1)
+        sim.crash_worker(at="2025-03-04T09:00:00Z")
+        sim.advance("1d2h")
+    lines = [line[24:] for line in sim.timeline().splitlines()[2:]]
+    assert lines == [
+        "UTC  fault     the system goes down until 2025-03-03 09:30:00 UTC",
+        "UTC  cron      digest misses its 03-03 09:00:00 tick (the system is down)",
+        "UTC  fault     the system is back up",
+        "UTC  fault     digest gets its 03-03 09:00:00 tick delivered 1 extra time(s): dropped (BullMQ moves a job "
+        "to active once; scheduler job ids (repeat:<id>:<millis>) are unique)",
+        "UTC  cron      digest fires late for its 03-03 09:00:00 tick (0 9 * * *)",
+        "UTC  run       digest#1 started by inngest/scheduled.timer",
+        "UTC  run       digest#1 completed",
+        "UTC  cron      digest fires (0 9 * * *)",
+        "UTC  run       digest#2 started by inngest/scheduled.timer",
+        "UTC  fault     crash: the worker running digest#2 died",
+        "UTC  attempt   digest#2 function body attempt 0 failed: WorkerCrashed: the worker died at "
+        "2025-03-04T09:00:00.000Z (sim.crash_worker())",
+        "UTC  recover   digest#2: the stalled-job checker moved it back to wait; "
+        "the system runs it again from the start",
+        "UTC  run       digest#2 completed",
+    ]

@@ -1,6 +1,8 @@
 """jobsim: a deterministic, virtual-time testing harness for background jobs."""
 
 from ._app import App, Function
+from ._backoffs import AgendaBackoff, BullMQBackoff, QuirrelRetry, TriggerDevRetry
+from ._compare import Comparison, Outcome, Scenario, compare
 from ._email import Email
 from ._events import Event
 from ._flow import Batch, Cancel, Concurrency, Debounce, RateLimit, Throttle, Timeouts
@@ -16,6 +18,8 @@ from .errors import (
     NonRetriableError,
     RetryAfterError,
     StepError,
+    UnsupportedFeature,
+    WorkerCrashed,
 )
 
 __version__ = "0.1.0"
@@ -36,11 +40,14 @@ def __getattr__(name: str) -> object:
     return value
 
 __all__ = [
+    "AgendaBackoff",
     "App",
     "Attempt",
     "Batch",
     "BudgetExceeded",
+    "BullMQBackoff",
     "Cancel",
+    "Comparison",
     "Concurrency",
     "Debounce",
     "Email",
@@ -51,20 +58,27 @@ __all__ = [
     "InvalidArgument",
     "JobsimError",
     "NonRetriableError",
+    "Outcome",
     "Profile",
+    "QuirrelRetry",
     "RateLimit",
     "Retries",
     "RetryAfterError",
     "RetryPolicy",
     "Run",
+    "Scenario",
     "Simulation",
     "StepError",
     "StepRecord",
     "TableBackoff",
     "Throttle",
     "Timeouts",
+    "TriggerDevRetry",
     "UnmatchedRequest",
+    "UnsupportedFeature",
+    "WorkerCrashed",
     "__version__",
+    "compare",
     "delayed",
     "timeout",
 ]

@@ -29,6 +29,7 @@ from .errors import InjectedFault, InvalidArgument, NonRetriableError, RetryAfte
 
 if TYPE_CHECKING:
     from ._app import Function
+    from ._runtime import SystemRuntime
     from ._simulation import Simulation
 
 FAILED_EVENT = "inngest/function.failed"
@@ -67,7 +68,10 @@ class Engine:
         self.faults: dict[tuple[str, str | None], list[list[Any]]] = {}
         self.groups: dict[Run, Any] = {}  # runs with parallel steps in flight (``_parallel.py``)
         self._parallel_rt: Any = None
-        self._policies: dict[str, RetryPolicy] = {}
+        self._policies: dict[str, RetryPolicy] = {}  # the profile fills it (``_profiles.resolve``)
+        self.schedules: dict[str, tuple[Any, ...]] = {}  # cron schedules as the profile's dialect binds them
+        self.system: SystemRuntime | None = None  # profile semantics and faults beyond Inngest's defaults
+        self._step_types: tuple[type[Step], type[Step]] = (Step, AsyncStep)  # (sync, async) ctx.step classes
         self._run_counter = 0
         self._outcomes: dict[str, Callable[[Run, Execution, tuple[Any, ...]], None]] = {
             "done": self._done, "failed": self._failed, "sleep": self._sleep, "wait": self._wait,
@@ -81,7 +85,7 @@ class Engine:
             self.flowrt.of(fn)
         for name in fn.events:
             self.by_event[name].append(fn)
-        for schedule in fn.crons:
+        for schedule in self.schedules.get(fn.id, fn.crons):
             due = schedule.next_after(self.kernel.now)
             self.kernel.schedule(due, self._cron_tick, fn, schedule, owner=f"{fn.id} (cron)", recurring=True)
 
@@ -141,6 +145,9 @@ class Engine:
         return run
 
     def _cron_tick(self, fn: Function, schedule: Any) -> None:
+        if self.system is not None:  # missed ticks, delivery jitter, duplicates
+            self.system.cron_tick(fn, schedule)
+            return
         now = self.kernel.now
         self.kernel.schedule(schedule.next_after(now), self._cron_tick, fn, schedule,
                              owner=f"{fn.id} (cron)", recurring=True)  # fmt: skip
@@ -164,14 +171,14 @@ class Engine:
             ctl = self.flowrt.enter(run, attempt, plan)
             if ctl is None:
                 return  # waits for a concurrency slot
-        x = (AsyncStep if fn.is_async else Step)(self, run, attempt, self.kernel.now)
+        x = self._step_types[fn.is_async](self, run, attempt, self.kernel.now)
         if plan is not None:
             x.plan = plan
         self.x = x
         self.move_clock(x.now)
         run.status = "running"
         try:
-            if self.faults:
+            if self.faults or self.system is not None:
                 x.fault(None)
             ctx = Context(x)
             if fn.is_async:
@@ -399,6 +406,8 @@ class Engine:
         self.faults.setdefault((function_id, step), []).append([times, error])
 
     def take_fault(self, function_id: str, step: str | None) -> BaseException | None:
+        if step is None and self.system is not None:  # a crash or a downtime may stop this request
+            self.system.before_request()
         if not self.faults:
             return None
         queue = self.faults.get((function_id, step))

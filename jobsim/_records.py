@@ -19,9 +19,11 @@ if TYPE_CHECKING:
 
 RunStatus = Literal[
     "queued", "running", "sleeping", "waiting", "invoking", "retrying",
-    "completed", "failed", "cancelled", "skipped",
+    "completed", "failed", "cancelled", "skipped", "lost",
 ]  # fmt: skip
-FINAL = frozenset({"completed", "failed", "cancelled", "skipped"})
+FINAL = frozenset({"completed", "failed", "cancelled", "skipped", "lost"})
+"""``lost``: the system dropped the run without finishing or reporting it (a crash on node-cron, a
+downtime on Vercel Cron)."""
 
 
 def _dt(ns: int | None) -> dt.datetime | None:
@@ -109,7 +111,7 @@ class StepRecord(_Stored):
 class Run(_Stored):
     """A run of a function, as the contract describes it.
 
-    ``status`` is final (``completed``, ``failed``, ``cancelled``, ``skipped``) or
+    ``status`` is final (``completed``, ``failed``, ``cancelled``, ``skipped``, ``lost``) or
     pending (``queued``, ``running``, ``sleeping``, ``waiting``, ``invoking``,
     ``retrying``). ``steps`` maps step id to ``StepRecord``.
     """

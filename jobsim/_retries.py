@@ -147,4 +147,7 @@ def with_attempts(policy: RetryPolicy, attempts: int) -> RetryPolicy:
         return TableBackoff(attempts, policy.table, policy.jitter_ms)
     if isinstance(policy, Retries):
         return Retries(attempts, policy.backoff, policy.min, policy.max, policy.jitter)
+    rebuild = getattr(policy, "with_attempts", None)  # the systems' own policies (_backoffs.py)
+    if rebuild is not None:
+        return rebuild(attempts)  # type: ignore[no-any-return]
     raise InvalidArgument.build("retries", policy, "a policy whose attempt count can be overridden")

@@ -14,7 +14,7 @@ from ._app import App, Function
 from ._events import Bus, Event
 from ._kernel import DEFAULT_MAX_CHAIN, DEFAULT_MAX_ITEMS, Kernel
 from . import _plugins
-from ._profiles import Profile, Profiles
+from ._profiles import Profile, Profiles, resolve
 from ._records import Run
 from ._retries import Retries
 from ._time import Duration, Instant, duration_ns, format_duration, instant_ns, iso, to_datetime, zone
@@ -89,10 +89,16 @@ class Simulation:
         self.profile = self.profiles.get(profile)
         if not self.functions:
             raise InvalidArgument("Simulation() got no functions: pass a jobsim.App with at least one @app.function")
+        resolved = resolve(self.profile, self.functions.values())  # UnsupportedFeature for what the system lacks
         from ._engine import Engine
 
         self.wallclock = WallClock(self.now_ns, self.consume)
         self.engine = Engine(self)
+        self.engine._policies.update(resolved.policies)
+        self.engine.schedules.update(resolved.schedules)
+        p = self.profile
+        if not p.durable_steps or p.cron_jitter_ns or p.max_duration_ns is not None:
+            self._system()
         self.bus = Bus()
         self._loop: VirtualLoop | None = None
         self._failure_handlers: dict[str, Function] = {}
@@ -199,6 +205,9 @@ class Simulation:
         x = self.engine.x
         if x is None:
             raise JobsimError("virtual time can only be spent by job code while it runs; use sim.advance() in tests")
+        system = self.engine.system
+        if system is not None and system.watching:  # a crash, a downtime or a duration limit may cut it short
+            system.spend(x, ns)
         x.now += ns
         self.wallclock.move(x.now)
 
@@ -343,6 +352,69 @@ class Simulation:
         ):
             raise InvalidArgument.build("error", error, "an exception instance or class")
         self.engine.add_fault(fn.id, step, times, error)
+
+    # -- faults beyond sim.fail (the profile decides how the system answers) ------------------------
+    def crash_worker(self, at: Instant | None = None, function: Any = None) -> None:
+        """Kill the worker running the attempt in flight at ``at`` (default: now).
+
+        The attempt in flight is the first one — of ``function`` (an id or a
+        ``Function``), or of any function — whose code is spending virtual time
+        across ``at`` (``time.sleep``, a delayed HTTP answer), else the first one
+        that starts at or after ``at``, which dies before its code runs. It never
+        reports; what happens next is the profile's (Inngest retries the step with
+        earlier steps memoized, BullMQ re-runs the stalled job after its lock
+        expires, Agenda after 10 minutes, node-cron and Vercel lose the run, ...).
+        """
+        at_ns = self._fault_instant(at, "at")
+        fn_id = None if function is None else self._function(function, "function").id
+        self._system().arm_crash(at_ns, fn_id)
+
+    def downtime(self, start: Instant, end: Instant) -> None:
+        """The system is down in ``[start, end)``: nothing starts, in-flight attempts die.
+
+        A persistent system runs what was due when it is back (missed cron ticks per
+        its profile: all, the first, the latest); one without persistence (node-cron,
+        Vercel Cron) loses its in-flight and pending runs and every tick due meanwhile.
+        Windows may not overlap.
+        """
+        start_ns = self._fault_instant(start, "start")
+        end_ns = instant_ns(end, "end", tz=self.tz)
+        if end_ns <= start_ns:
+            raise InvalidArgument(f"downtime end={end!r} is not after start={start!r}; give start < end")
+        self._system().arm_downtime(start_ns, end_ns)
+
+    def duplicate_delivery(self, function: Any = None, at: Instant | None = None, times: int = 1) -> None:
+        """Deliver the next cron tick or event start of ``function`` (any, by default) ``times`` extra times.
+
+        The delivery is the first at or after ``at`` (default: now). Only a system
+        that does not deduplicate runs the copies (Vercel Cron: "can occasionally
+        fire more than once"); the others drop them, and the trace says why.
+        """
+        at_ns = self._fault_instant(at, "at")
+        fn_id = None if function is None else self._function(function, "function").id
+        if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+            raise InvalidArgument.build("times", times, "an int >= 1: how many extra deliveries")
+        self._system().arm_duplicate(at_ns, fn_id, times)
+
+    def _fault_instant(self, at: Instant | None, name: str) -> int:
+        now = self.kernel.now
+        if at is None:
+            return now
+        ns = instant_ns(at, name, tz=self.tz)
+        if ns < now:
+            raise InvalidArgument(
+                f"time can't go backwards: {name}={at!r} is before the simulation's now, {iso(now)}"
+            )
+        return ns
+
+    def _system(self) -> Any:
+        """The runtime of the profile's rules and of armed faults (``_runtime.py``), made on first need."""
+        system = self.engine.system
+        if system is None:
+            from ._runtime import SystemRuntime
+
+            system = SystemRuntime(self)
+        return system
 
     def timeline(self, tz: str | dt.tzinfo | None = None) -> str:
         """A readable story of everything that happened, in ``tz`` (default: the simulation's)."""

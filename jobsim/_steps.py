@@ -103,7 +103,7 @@ class Execution:
         self.start = start
         self.now = start
         self.seen: dict[str, int] = {}
-        self.in_step = False
+        self.in_step: str | bool = False  # the step whose code is running (a crash names it)
         self.plan: Plan | None = None  # set only around parallel steps (``_parallel.py``)
 
     def enter(self, step_id: Any, kind: str) -> tuple[str, StepRecord | None]:
@@ -141,7 +141,7 @@ class Execution:
                 raise InvalidArgument.build("fn", fn, f"step {key!r} needs a callable to run")
             if self.engine.faults:
                 self.fault(key)
-            self.in_step = True
+            self.in_step = key
         return key, record
 
     def fault(self, key: str | None) -> None:

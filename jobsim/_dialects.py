@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
@@ -49,7 +50,15 @@ class CronDialect:
     once_a_day: bool = False
 
     def bind(self, schedule: CronSchedule, *, system: str, function: str, tz_option: object = None) -> CronSchedule:
-        """``schedule`` as the system runs it, or ``UnsupportedFeature`` for syntax it refuses."""
+        """``schedule`` as the system runs it, or ``UnsupportedFeature`` for syntax it refuses.
+
+        A plugin's wrapper around a schedule (a dataclass with a ``schedule`` field, such
+        as jobsim-inngest's jittered cron) is kept: its inner schedule is bound.
+        """
+        inner = getattr(schedule, "schedule", None)
+        if isinstance(inner, CronSchedule) and not isinstance(schedule, CronSchedule):
+            bound = self.bind(inner, system=system, function=function, tz_option=tz_option)
+            return dataclasses.replace(schedule, schedule=bound)  # type: ignore[type-var,return-value]
 
         def refuse(feature: str, what: str) -> UnsupportedFeature:
             return UnsupportedFeature(

@@ -106,9 +106,8 @@ class Execution:
         self.in_step: str | bool = False  # the step whose code is running (a crash names it)
         self.plan: Plan | None = None  # set only around parallel steps (``_parallel.py``)
 
-    def enter(self, step_id: Any, kind: str) -> tuple[str, StepRecord | None]:
-        """A step call begins: its key (``id``, or ``id:n`` on its n-th reuse in this
-        request) and its stored record if the step is finished (``None``: run it now)."""
+    def key(self, step_id: Any) -> str:
+        """The step id, with ``:n`` appended on its n-th reuse in this request."""
         if type(step_id) is not str or not step_id:
             if not isinstance(step_id, str) or not step_id:
                 raise InvalidArgument.build("step_id", step_id, "a step id is a non-empty string, e.g. 'send-email'")
@@ -117,12 +116,15 @@ class Execution:
         seen = self.seen
         count = seen.get(step_id, 0)
         seen[step_id] = count + 1
-        key = step_id if count == 0 else f"{step_id}:{count}"
+        return step_id if count == 0 else f"{step_id}:{count}"
+
+    def memo(self, key: str, kind: str) -> StepRecord | None:
+        """The stored record of ``key`` if it is finished, else ``None`` (run it now)."""
         record = self.run_.steps.get(key)
         if record is None or (record.status != "completed" and record.status != "failed"):
             if self.plan is not None:  # planning a parallel group, or a request targeting one step
                 self.plan.new_step(self, key, kind)
-            return key, None
+            return None
         if record.kind != kind:
             raise JobsimError(
                 f"step {key!r} of run {self.run_.id} was a {record.kind} step in an earlier request and is a "
@@ -130,7 +132,12 @@ class Execution:
             )
         if record.status == "failed":
             raise StepError(key, record.error)  # type: ignore[arg-type]
-        return key, record
+        return record
+
+    def enter(self, step_id: Any, kind: str) -> tuple[str, StepRecord | None]:
+        """A step call begins: its ``key`` and its ``memo`` record (``None``: run it now)."""
+        key = self.key(step_id)
+        return key, self.memo(key, kind)
 
     def enter_run(self, step_id: Any, fn: Any) -> tuple[str, StepRecord | None]:
         """``enter`` for ``step.run``; when the step must run now, checks ``fn``, applies

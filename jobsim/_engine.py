@@ -406,7 +406,8 @@ class Engine:
         self.faults.setdefault((function_id, step), []).append([times, error])
 
     def take_fault(self, function_id: str, step: str | None) -> BaseException | None:
-        if step is None and self.system is not None:  # a crash or a downtime may stop this request
+        if step is None and self.system is not None and function_id not in self.sim._own_worker:
+            # a crash or a downtime may stop this request (a plugin's own worker handles its own)
             self.system.before_request()
         if not self.faults:
             return None

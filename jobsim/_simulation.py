@@ -82,6 +82,7 @@ class Simulation:
         self.functions: dict[str, Function] = {}
         self.apps: list[App] = []
         self.adapted: list[Adapted] = []
+        self._own_worker: set[str] = set()  # functions a plugin's own worker runs (see Adapted.own_worker)
         for target in _flatten(targets):
             self._adopt(target)
         if profile is None:
@@ -136,6 +137,8 @@ class Simulation:
         if not isinstance(adapted, Adapted):
             raise PluginError(f"a jobsim plugin answered jobsim_adapt with {adapted!r}; it must return jobsim.hooks.Adapted")
         self.adapted.append(adapted)
+        if adapted.own_worker:
+            self._own_worker.update(fn.id for fn in adapted.functions)
         for fn in adapted.functions:
             if fn.app not in self.apps:
                 self.apps.append(fn.app)
@@ -206,7 +209,8 @@ class Simulation:
         if x is None:
             raise JobsimError("virtual time can only be spent by job code while it runs; use sim.advance() in tests")
         system = self.engine.system
-        if system is not None and system.watching:  # a crash, a downtime or a duration limit may cut it short
+        if system is not None and system.watching and x.run_.function.id not in self._own_worker:
+            # a crash, a downtime or a duration limit may cut it short
             system.spend(x, ns)
         x.now += ns
         self.wallclock.move(x.now)
@@ -364,10 +368,14 @@ class Simulation:
         reports; what happens next is the profile's (Inngest retries the step with
         earlier steps memoized, BullMQ re-runs the stalled job after its lock
         expires, Agenda after 10 minutes, node-cron and Vercel lose the run, ...).
+        Backend plugins answer it for their own workers (``jobsim_crash_worker``):
+        jobsim-celery kills its Celery worker as ``sim.celery.crash_worker`` does.
         """
         at_ns = self._fault_instant(at, "at")
         fn_id = None if function is None else self._function(function, "function").id
-        self._system().arm_crash(at_ns, fn_id)
+        claimed = any(self._plugins.hook.jobsim_crash_worker(sim=self, at=at_ns, function=fn_id))
+        if fn_id is None or not claimed:  # a backend plugin's worker is not the engine's
+            self._system().arm_crash(at_ns, fn_id)
 
     def downtime(self, start: Instant, end: Instant) -> None:
         """The system is down in ``[start, end)``: nothing starts, in-flight attempts die.

@@ -122,6 +122,7 @@ class CeleryWorld:
         return Adapted(
             backend="celery", functions=list(rt.functions.values()),
             install=lambda sim: self.install(rt), uninstall=lambda sim: self.uninstall(rt), profile="celery",
+            own_worker=True,
         )  # fmt: skip
 
     def new_id(self) -> str:
@@ -353,6 +354,10 @@ class CeleryWorld:
         self.plans.append(plan)
         if at_ns is not None and name is None:
             self.sim.kernel.schedule(at_ns, self._crash_timer, plan, owner="celery crash", priority=2)
+
+    def runs_task(self, name: str) -> bool:
+        """Whether ``name`` is a task of an app this world simulates."""
+        return any(name in rt.functions for rt in self.apps)
 
     def _task_name(self, function: Any) -> str:
         name = getattr(function, "name", function)

@@ -38,6 +38,18 @@ def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
 
 
 @hookimpl
+def jobsim_crash_worker(sim: Simulation, at: int, function: str | None) -> bool | None:
+    """``sim.crash_worker(...)`` kills the Celery worker (``kind="worker"``) of this simulation."""
+    world = getattr(sim, "celery", None)
+    if world is None or (function is not None and not world.runs_task(function)):
+        return None
+    from jobsim._time import to_datetime
+
+    world.crash_worker(at=to_datetime(at), function=function)
+    return True
+
+
+@hookimpl
 def jobsim_profiles() -> Sequence[Profile]:
     from ._profile import CELERY
 

@@ -174,3 +174,20 @@ def test_bad_crash_arguments_are_named(app, charge):
         sim.advance("1h")
         with pytest.raises(jobsim.InvalidArgument, match=r"is in the past"):
             sim.celery.crash_worker(at="2025-03-01T00:00:00Z")
+
+
+def test_the_core_crash_worker_reaches_the_celery_worker(app, charge):
+    """``sim.crash_worker`` (the profiles' fault API) is answered by the plugin's hook."""
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.crash_worker(function="charge")
+        charge.delay("o1")
+        sim.run_until_idle()
+        assert offsets(sim.runs("charge")[0]) == [0, 3700]
+        assert charge.sent == [("o1", 0, False), ("o1", 0, True)]
+
+    with jobsim.Simulation(app, start=START) as sim:
+        charge.apply_async(("held",), countdown=600)
+        sim.crash_worker(at="2025-03-01T00:02:00Z")  # any function: the Celery worker dies too
+        sim.run_until_idle()
+        # unacknowledged since its fetch at 0: restored by the first sweep with age > 3600 s (the default)
+        assert "unacknowledged: the broker delivers it again at 2025-03-01 01:00:20.000" in sim.timeline()

@@ -147,6 +147,21 @@ class Store:
         row["available"] += quantity
         row["reserved"] -= quantity
 
+    def claim_order(self, order_id: str, owner: str) -> str:
+        """``UPDATE orders SET reservedBy = owner WHERE id = ? AND status = 'PENDING' AND reservedBy IS NULL``.
+
+        ``"claimed"`` (now held by ``owner``), ``"mine"`` (``owner`` already held it: an
+        earlier attempt claimed it, then died before reporting) or ``"taken"``.
+        """
+        order = self.orders.get(order_id)
+        holder = None if order is None else order.get("reservedBy")
+        if holder is not None:
+            return "mine" if holder == owner else "taken"
+        if order is None or order["status"] != "PENDING":
+            return "taken"
+        order["reservedBy"] = owner
+        return "claimed"
+
     def add_movement(self, variant_id: str | None, kind: str, quantity: int, order_id: str) -> None:
         """``inventoryMovement.create``."""
         self.inventory_movements.append(

@@ -4,7 +4,10 @@ Each step has its own retry counter (5 attempts, exponential from 1 s, at most
 10 min apart). The seed stops there: a step that keeps failing fails the run.
 This port adds the compensation the seed's ``order/cancelled`` event is made for:
 once a step has failed for good, ``release-inventory`` (if this run reserved any)
-and ``cancel-order`` run, and the run fails without further retries.
+and ``cancel-order`` run, and the run fails without further retries. It also makes
+the reservation claim the order (``reservedBy``) in the same write: two runs of a
+duplicated ``order/placed`` both validate the PENDING order, and without the claim
+both reserved its stock (``test_property_orders.py`` found this race).
 
 ``fulfill-order`` (not in the seed, which sends ``order/fulfillment/requested``
 to no one) ships physical orders 4 hours later and marks them ``COMPLETED``, the
@@ -75,10 +78,16 @@ def register(shop: Shop) -> None:
             return {"order": order, "inventoryChecks": checks, "isValid": True}
 
         def reserve_inventory() -> dict[str, Any]:
-            reservations = [db.reserve(i.get("variantId"), i["quantity"]) for i in items]
-            for item in items:
-                db.add_movement(item.get("variantId"), "RESERVATION", item["quantity"], order_id)
-            return {"success": True, "reservations": len(reservations)}
+            # The claim and the reservation are one write: two runs of a duplicated
+            # `order/placed` both validate the PENDING order, and only one may reserve it.
+            claim = db.claim_order(order_id, ctx.run_id)
+            if claim == "taken":
+                raise jobsim.NonRetriableError(f"Order {order_id} is already being processed")
+            if claim == "claimed":
+                for item in items:
+                    db.reserve(item.get("variantId"), item["quantity"])
+                    db.add_movement(item.get("variantId"), "RESERVATION", item["quantity"], order_id)
+            return {"success": True, "reservations": len(items)}
 
         def update_order_status() -> dict[str, Any]:
             return db.set_order_status(
@@ -187,9 +196,11 @@ def compensate(ctx: Any, shop: Shop, event: dict[str, Any], *, reserved: bool, r
 
     def cancel_order() -> dict[str, Any]:
         order = db.orders.get(order_id)
-        # Only an order this run owns: still PENDING, or reserved by this run. A duplicate
-        # `order/placed` must not cancel the order another run is processing.
-        if order is None or not (order["status"] == "PENDING" or reserved):
+        # Only an order this run owns: claimed by this run, or still PENDING and claimed by
+        # no one. A duplicate `order/placed` must not cancel the order another run is processing.
+        holder = None if order is None else order.get("reservedBy")
+        owned = holder == ctx.run_id if holder is not None else order is not None and order["status"] == "PENDING"
+        if not owned:
             return {"cancelled": False}
         db.set_order_status(order_id, "CANCELLED", reason, utcnow())
         shop.app.send(

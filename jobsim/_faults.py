@@ -115,7 +115,9 @@ def value_code(value: Any) -> str:
     if isinstance(value, dt.datetime):
         return repr(value.isoformat())
     if isinstance(value, (list, tuple)) and any(isinstance(item, Event) for item in value):
-        return "[" + ", ".join(map(value_code, value)) + "]"
+        if len(value) == 1:
+            return f"[{value_code(value[0])}]"
+        return "[\n" + "".join(f"    {value_code(item)},\n" for item in value) + "]"  # one event a line
     return repr(value)
 
 

@@ -296,7 +296,8 @@ class Script:
         body = self.lines or ["pass"]
         sim = self.sim
         comment = f"# jobsim reproduction · seed {sim.seed} · profile {sim.profile.name} — paste into a test:"
-        return "\n".join([comment, *self.preamble, self.header, *("    " + line for line in body)])
+        indented = ("    " + line for entry in body for line in entry.splitlines())
+        return "\n".join([comment, *self.preamble, self.header, *indented])
 
 
 def _header(sim: Any, targets: str) -> str:

@@ -97,10 +97,10 @@ def _short(value: Any, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _fail(title: str, lines: list[str], count: int) -> None:
-    __tracebackhide__ = True
+def _violation(title: str, lines: list[str], count: int) -> Violation:
+    """Raised by each helper itself, so Hypothesis tells one invariant's failures from another's."""
     more = [f"  … and {count - _SHOWN} more"] if count > _SHOWN else []
-    raise Violation("\n".join([title, *lines, *more]))
+    return Violation("\n".join([title, *lines, *more]))
 
 
 def _grouped(effects: Iterable[Any], key: str | KeyFn) -> dict[Hashable, list[Any]]:
@@ -135,7 +135,7 @@ def exactly_once(effects: Iterable[Any], key: str | KeyFn, *, expected: Iterable
     wanted = [] if expected is None else list(dict.fromkeys(expected))
     broken = [k for k, items in groups.items() if len(items) > 1] + [k for k in wanted if k not in groups]
     if broken:
-        _fail(f"exactly once per key ({what}): {len(broken)} key(s) broken", _listing(groups, broken), len(broken))
+        raise _violation(f"exactly once per key ({what}): {len(broken)} key(s) broken", _listing(groups, broken), len(broken))
     return {k: items[0] for k, items in groups.items()}
 
 
@@ -146,7 +146,7 @@ def at_least_once(effects: Iterable[Any], key: str | KeyFn, *, expected: Iterabl
     groups = _grouped(effects, key)
     missing = [k for k in dict.fromkeys(expected) if k not in groups]
     if missing:
-        _fail(f"at least once per key ({what}): {len(missing)} key(s) never happened", _listing(groups, missing),
+        raise _violation(f"at least once per key ({what}): {len(missing)} key(s) never happened", _listing(groups, missing),
               len(missing))  # fmt: skip
     return groups
 
@@ -186,7 +186,7 @@ def no_email_after(sim: Any, function: Any, *, statuses: Sequence[str] = ("cance
             if mine and sent > run.end_ns:
                 late.append(f"  {describe(email)}: {format_duration(sent - run.end_ns)} after {describe(run)}")
     if late:
-        _fail(f"no email after a {'/'.join(statuses)} run of {fn.id!r}: {len(late)} email(s) sent after", late[:_SHOWN],
+        raise _violation(f"no email after a {'/'.join(statuses)} run of {fn.id!r}: {len(late)} email(s) sent after", late[:_SHOWN],
               len(late))  # fmt: skip
 
 
@@ -219,7 +219,7 @@ def no_email_after_event(sim: Any, event: str, *, key: str | KeyFn, email_key: K
         if sent > cutoff[0]:
             late.append(f"  {describe(email)}: {format_duration(sent - cutoff[0])} after {describe(cutoff[1])}")
     if late:
-        _fail(f"no email after {event}: {len(late)} email(s) sent after their key's {event}", late[:_SHOWN], len(late))
+        raise _violation(f"no email after {event}: {len(late)} email(s) sent after their key's {event}", late[:_SHOWN], len(late))
 
 
 # -- retries ------------------------------------------------------------------------------------------
@@ -310,7 +310,7 @@ def retries_respect_policy(sim: Any, function: Any = None) -> None:
     runs = sim.runs() if function is None else sim.runs(function)
     problems = [line for run in runs for line in _run_retries(sim, run)]
     if problems:
-        _fail(f"retries respect the policy: {len(problems)} violation(s)", problems[:_SHOWN], len(problems))
+        raise _violation(f"retries respect the policy: {len(problems)} violation(s)", problems[:_SHOWN], len(problems))
 
 
 # -- events and their handlers --------------------------------------------------------------------------
@@ -358,6 +358,6 @@ def every_event_handled(sim: Any, function: Any = None, *, event: str | Iterable
                 problems.append(f"  {describe(item)}: handled {len(runs)} times by {fn.id!r} "
                                 f"(runs {', '.join(r.id for r in runs)})")  # fmt: skip
     if problems:
-        _fail(f"every event handled by every subscribed function: {len(problems)} violation(s)", problems[:_SHOWN],
+        raise _violation(f"every event handled by every subscribed function: {len(problems)} violation(s)", problems[:_SHOWN],
               len(problems))  # fmt: skip
     return handled

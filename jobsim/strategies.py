@@ -495,6 +495,7 @@ class _JobMachine(RuleBasedStateMachine):
     _invariants: tuple[Check, ...] = ()
     _at_end: tuple[Check, ...] = ()
     _then: Then = "idle"
+    _on_start: Check | None = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -504,7 +505,7 @@ class _JobMachine(RuleBasedStateMachine):
         self._broken = False
 
     @contextlib.contextmanager
-    def _step(self) -> Iterator[None]:
+    def _guard(self) -> Iterator[None]:
         try:
             yield
         except BaseException:
@@ -512,16 +513,19 @@ class _JobMachine(RuleBasedStateMachine):
             raise
 
     def _open(self, seed: int, start: Any) -> None:
-        with self._step():
+        with self._guard():
             self.world = type(self)._setup()
             options = dict(self._options)
             targets_of, targets_code = options.pop("targets")
             self.sim = Simulation(targets_of(self.world), seed=seed, start=start, **options).start()
             preamble = (f"world = {callable_name(type(self)._setup)}()",)
             self.recorder = Recorder(self.sim, Script(self.sim, targets=targets_code, preamble=preamble))
+            if self._on_start is not None:
+                self.recorder.script.add(f"{callable_name(self._on_start)}(sim, world)")
+                type(self)._on_start(self.sim, self.world)
 
     def _check(self) -> None:
-        with self._step():
+        with self._guard():
             for check in self._invariants:
                 check(self.sim, self.world)
 
@@ -548,7 +552,7 @@ class _JobMachine(RuleBasedStateMachine):
 
 def machine(setup: Callable[[], Any], *, events: Any, targets: Any = None, send: Callable[..., Any] | None = None,
             advance: SearchStrategy[Any] | None = None, faults: SearchStrategy[Fault] | None = None,
-            invariants: Sequence[Check] = (), at_end: Sequence[Check] = (),
+            invariants: Sequence[Check] = (), at_end: Sequence[Check] = (), on_start: Check | None = None,
             rules: Mapping[str, Callable[..., Any]] | None = None, seed: Any = None, start: Any = None,
             profile: Any = None, tz: str | None = None, then: Then = "idle", name: str = "JobMachine",
             settings: Any = None) -> type[RuleBasedStateMachine]:  # fmt: skip
@@ -556,7 +560,8 @@ def machine(setup: Callable[[], Any], *, events: Any, targets: Any = None, send:
 
     Each example calls ``setup()`` for a fresh *world* (an App, or an object holding one
     — ``targets="app"`` says where), starts a simulation of it with a drawn seed and
-    start, then runs a random program of these rules:
+    start, calls ``on_start(sim, world)`` (HTTP routes, say), then runs a random
+    program of these rules:
 
     * ``send_event``: an event from ``events`` (as ``event_streams``' ``events``), sent
       with ``sim.send`` or with ``send(sim, world, event)``;
@@ -587,6 +592,8 @@ def machine(setup: Callable[[], Any], *, events: Any, targets: Any = None, send:
         checks, end_checks = _callables("invariants", invariants), _callables("at_end", at_end)
         if send is not None and not callable(send):
             raise InvalidArgument.build("send", send, "a function (sim, world, event)")
+        if on_start is not None and not callable(on_start):
+            raise InvalidArgument.build("on_start", on_start, "a function (sim, world)")
         extra = dict(rules or {})
         for rule_name, fn in extra.items():
             if not isinstance(rule_name, str) or not rule_name.isidentifier() or not callable(fn):
@@ -597,26 +604,26 @@ def machine(setup: Callable[[], Any], *, events: Any, targets: Any = None, send:
         self._open(seed, start)
 
     def send_event(self: _JobMachine, event: tuple[str, Mapping[str, Any]]) -> None:
-        with self._step():
+        with self._guard():
             deliver(self.recorder, Send(after=0, name=event[0], data=dict(event[1])), send,  # type: ignore[arg-type]
                     *(() if send is None else (self.world,)))  # fmt: skip
 
     def advance_time(self: _JobMachine, by: Any) -> None:
-        with self._step():
+        with self._guard():
             self.recorder.advance(by)  # type: ignore[union-attr]
 
     def inject_fault(self: _JobMachine, fault: Fault) -> None:
-        with self._step():
+        with self._guard():
             fault.apply(self.recorder)
 
-    def check_invariants(self: _JobMachine) -> None:
+    def invariants_hold(self: _JobMachine) -> None:
         self._check()
 
     namespace: dict[str, Any] = {
         "_setup": staticmethod(setup), "_options": options, "_invariants": checks, "_at_end": end_checks,
-        "_then": then, "open_world": initialize(seed=seed_st, start=start_st)(open_world),
+        "_then": then, "_on_start": None if on_start is None else staticmethod(on_start), "open_world": initialize(seed=seed_st, start=start_st)(open_world),
         "send_event": rule(event=event_st)(send_event), "advance_time": rule(by=advance_st)(advance_time),
-        "check_invariants": invariant()(check_invariants),
+        "invariants_hold": invariant()(invariants_hold),
     }  # fmt: skip
     if fault_st is not None:
         namespace["inject_fault"] = rule(fault=fault_st)(inject_fault)
@@ -630,7 +637,7 @@ def machine(setup: Callable[[], Any], *, events: Any, targets: Any = None, send:
 
 def _custom_rule(rule_name: str, fn: Callable[..., Any]) -> Callable[..., None]:
     def run(self: _JobMachine, data: Any) -> None:
-        with self._step():
+        with self._guard():
             self.recorder.script.add(f"# rule {rule_name}: {callable_name(fn)}(sim, world, ...)")  # type: ignore[union-attr]
             fn(self.recorder, self.world, data.draw)
 

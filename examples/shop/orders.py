@@ -4,10 +4,13 @@ Each step has its own retry counter (5 attempts, exponential from 1 s, at most
 10 min apart). The seed stops there: a step that keeps failing fails the run.
 This port adds the compensation the seed's ``order/cancelled`` event is made for:
 once a step has failed for good, ``release-inventory`` (if this run reserved any)
-and ``cancel-order`` run, and the run fails without further retries. It also makes
-the reservation claim the order (``reservedBy``) in the same write: two runs of a
-duplicated ``order/placed`` both validate the PENDING order, and without the claim
-both reserved its stock (``test_property_orders.py`` found this race).
+and ``cancel-order`` run, and the run fails without further retries. And it makes
+``reserve-inventory`` one all-or-nothing write that also claims the order
+(``reservedBy``): ``test_property_orders.py`` found two races in the seed's
+validate-then-reserve, where the seed ignores ``updateMany``'s count. Two runs of a
+duplicated ``order/placed`` both validated the PENDING order and both reserved its
+stock; and concurrent orders all validated against the same stock, so the last one
+was "reserved" although nothing was left (oversold).
 
 ``fulfill-order`` (not in the seed, which sends ``order/fulfillment/requested``
 to no one) ships physical orders 4 hours later and marks them ``COMPLETED``, the
@@ -78,15 +81,14 @@ def register(shop: Shop) -> None:
             return {"order": order, "inventoryChecks": checks, "isValid": True}
 
         def reserve_inventory() -> dict[str, Any]:
-            # The claim and the reservation are one write: two runs of a duplicated
-            # `order/placed` both validate the PENDING order, and only one may reserve it.
-            claim = db.claim_order(order_id, ctx.run_id)
-            if claim == "taken":
+            # One write claims the order and reserves every line, or nothing: since
+            # validate-order, a concurrent run (another order, or this order's duplicated
+            # event) may have taken the stock or the order itself.
+            outcome = db.reserve_order(order_id, ctx.run_id, items)
+            if outcome == "taken":
                 raise jobsim.NonRetriableError(f"Order {order_id} is already being processed")
-            if claim == "claimed":
-                for item in items:
-                    db.reserve(item.get("variantId"), item["quantity"])
-                    db.add_movement(item.get("variantId"), "RESERVATION", item["quantity"], order_id)
+            if isinstance(outcome, list):
+                raise RuntimeError(f"Insufficient inventory for items: {', '.join(outcome)}")
             return {"success": True, "reservations": len(items)}
 
         def update_order_status() -> dict[str, Any]:

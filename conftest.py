@@ -1,0 +1,23 @@
+"""Hypothesis profiles for jobsim's own test suite (tests/ and examples/).
+
+* ``default``: Hypothesis's defaults, without the per-example deadline: a simulated
+  history's cost varies with what was drawn, and two cores are shared in CI.
+* ``ci`` (Hypothesis selects it when it detects CI; or ``--hypothesis-profile=ci``):
+  Hypothesis's CI profile — derandomized, no example database, failures print their
+  ``@reproduce_failure`` blob — without the "explain" phase, which re-runs a failing
+  property hundreds of times to annotate it (40 s for the order-flow property).
+* ``thorough``: 1,000 examples per property, to hunt bugs before a release:
+  ``pytest examples -k property --hypothesis-profile=thorough``.
+
+Property tests leave ``max_examples`` to the profile unless one example is costly.
+"""
+
+from __future__ import annotations
+
+from hypothesis import Phase, settings
+
+_NO_EXPLAIN = tuple(phase for phase in Phase if phase is not Phase.explain)
+
+settings.register_profile("default", settings.get_profile("default"), deadline=None)
+settings.register_profile("ci", settings.get_profile("ci"), phases=_NO_EXPLAIN)
+settings.register_profile("thorough", deadline=None, max_examples=1_000, phases=_NO_EXPLAIN)

@@ -38,7 +38,7 @@ class FakeData:
             method = getattr(faker, provider, None) if isinstance(provider, str) else None
             if not callable(method):
                 raise InvalidArgument.build(
-                    field, provider, "the name of a Faker provider method, such as 'email', 'name', 'uuid4', "
+                    f"fields[{field!r}]", provider, "the name of a Faker provider method, such as 'email', 'name', 'uuid4', "
                     "'city' or 'sentence'"
                 )
         self.payload(0)  # every provider must run without arguments and give plain data
@@ -61,7 +61,7 @@ class FakeData:
             try:
                 out[field] = _plain(getattr(faker, provider)())
             except TypeError as exc:
-                raise InvalidArgument.build(field, provider, f"a provider callable without arguments ({exc})") from None
+                raise InvalidArgument.build(f"fields[{field!r}]", provider, f"a provider callable without arguments ({exc})") from None
         return out
 
     def __repr__(self) -> str:

@@ -6,7 +6,7 @@ import contextlib
 import datetime as dt
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import respx
@@ -91,7 +91,10 @@ class Storefront:
     then sends the event.
     """
 
-    CREATES = {"order/placed": ("orders", "orderId"), "cart/abandoned": ("carts", "cartId")}
+    CREATES: ClassVar[dict[str, tuple[str, str]]] = {
+        "order/placed": ("orders", "orderId"),
+        "cart/abandoned": ("carts", "cartId"),
+    }
 
     def __init__(self, shop: Shop) -> None:
         self.shop = shop

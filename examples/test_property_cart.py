@@ -143,7 +143,8 @@ def test_the_seeds_single_status_check_is_caught_and_shrunk_to_a_minimal_history
         caught = error
     else:
         raise AssertionError("the seed's reminder passed the property")
-    assert str(caught).splitlines()[0] == "no email after cart/completed: 1 email(s) sent after their key's cart/completed"
+    headline = "no email after cart/completed: 1 email(s) sent after their key's cart/completed"
+    assert str(caught).splitlines()[0] == headline
     assert REPRODUCTION in caught.__notes__
 
 

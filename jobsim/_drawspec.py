@@ -7,7 +7,9 @@ from, so a mistake points at the line that made it. The checks live here so that
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import inspect
+import types
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ._faults import FAULT_KINDS, ErrorSpec, available_kinds, fault_kinds
@@ -86,7 +88,8 @@ def span(min_value: Duration, max_value: Duration, resolution: Duration) -> tupl
         raise InvalidArgument.build("max_value", max_value, f"a duration >= min_value={min_value!r}")
     if high < low:
         raise InvalidArgument.build(
-            "resolution", resolution, f"a step that fits between {format_duration(low_ns)} and {format_duration(high_ns)}"
+            "resolution", resolution,
+            f"a step that fits between {format_duration(low_ns)} and {format_duration(high_ns)}",
         )
     return low, high, step
 
@@ -94,7 +97,8 @@ def span(min_value: Duration, max_value: Duration, resolution: Duration) -> tupl
 def errors(values: Iterable[Any]) -> list[ErrorSpec]:
     """A list of exceptions (instances or classes, or None for ``InjectedFault``), checked."""
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
-        raise InvalidArgument.build("errors", values, "a strategy of exceptions, or a list of exception instances/classes")
+        accepted = "a strategy of exceptions, or a list of exception instances/classes"
+        raise InvalidArgument.build("errors", values, accepted)
     out = list(values)
     for error in out:
         ok = error is None or isinstance(error, BaseException) or (
@@ -134,7 +138,8 @@ def kinds(value: Any, chosen: Profile | None) -> tuple[str, ...]:
     if value is None:
         usable = tuple(kind for kind in supported if kind in available_kinds())
         if not usable:
-            raise InvalidArgument.build("kinds", value, f"profile {chosen.name!r} supports none of this jobsim's faults")  # type: ignore[union-attr]
+            name = "this profile" if chosen is None else f"profile {chosen.name!r}"
+            raise InvalidArgument.build("kinds", value, f"{name} supports none of this jobsim's faults")
         return usable
     asked = (value,) if isinstance(value, str) else tuple(value)
     unknown = [kind for kind in asked if kind not in FAULT_KINDS]
@@ -147,3 +152,68 @@ def kinds(value: Any, chosen: Profile | None) -> tuple[str, ...]:
             + ", ".join(map(repr, supported))
         )
     return tuple(dict.fromkeys(asked))
+
+
+# -- simulations and machines ---------------------------------------------------------------------------
+Check = Callable[[Any, Any], Any]
+"""``check(sim, world)``: raises (``assert``, ``jobsim.invariants``) when the invariant does not hold."""
+
+
+def is_factory(target: Any) -> bool:
+    """A plain function (or partial) taking no arguments builds fresh targets per example."""
+    if not isinstance(target, (types.FunctionType, types.MethodType)) and not hasattr(target, "func"):
+        return False
+    try:
+        inspect.signature(target).bind()
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def check_seed(seed: Any) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise InvalidArgument.build("seed", seed, "an int, or a strategy of ints")
+
+
+def targets_code(targets: Any) -> tuple[Callable[[Any], Any], str]:
+    """How to get the simulated targets from the world, and how the printed code spells it."""
+    from ._history import callable_name
+
+    if targets is None:
+        return (lambda world: world), "world"
+    if isinstance(targets, str) and targets.isidentifier():
+        return (lambda world: getattr(world, targets)), f"world.{targets}"
+    if callable(targets):
+        return targets, f"{callable_name(targets)}(world)"
+    accepted = "None (the world is the target), an attribute name such as 'app', or a function world -> targets"
+    raise InvalidArgument.build("targets", targets, accepted)
+
+
+def callables(name: str, values: Any) -> tuple[Any, ...]:
+    items = tuple(values)
+    for item in items:
+        if not callable(item):
+            raise InvalidArgument.build(name, values, f"callables taking (sim, world); {item!r} is not callable")
+    return items
+
+
+def machine_arguments(setup: Any, *, name: Any, targets: Any, send: Any, invariants: Any, at_end: Any,
+                      on_start: Any, rules: Any, then: Any) -> dict[str, Any]:  # fmt: skip
+    """``machine()``'s plain arguments, checked: what the machine class is built from."""
+    if not callable(setup):
+        raise InvalidArgument.build("setup", setup, "a function of no arguments returning a fresh world")
+    if not isinstance(name, str) or not name.isidentifier():
+        raise InvalidArgument.build("name", name, "a class name, such as 'ShopMachine'")
+    for argument, value, accepted in (("send", send, "a function (sim, world, event)"),
+                                      ("on_start", on_start, "a function (sim, world)")):  # fmt: skip
+        if value is not None and not callable(value):
+            raise InvalidArgument.build(argument, value, accepted)
+    if then is not None and then != "idle":
+        duration_ns(then, "then")
+    extra = dict(rules or {})
+    for rule_name, fn in extra.items():
+        if not isinstance(rule_name, str) or not rule_name.isidentifier() or not callable(fn):
+            accepted = "a mapping of rule name (an identifier) to fn(sim, world, draw)"
+            raise InvalidArgument.build("rules", rules, accepted)
+    return {"targets": targets_code(targets), "invariants": callables("invariants", invariants),
+            "at_end": callables("at_end", at_end), "rules": extra}  # fmt: skip

@@ -37,10 +37,8 @@ class FakeData:
         for field, provider in self.fields.items():
             method = getattr(faker, provider, None) if isinstance(provider, str) else None
             if not callable(method):
-                raise InvalidArgument.build(
-                    f"fields[{field!r}]", provider, "the name of a Faker provider method, such as 'email', 'name', 'uuid4', "
-                    "'city' or 'sentence'"
-                )
+                accepted = "the name of a Faker provider method, such as 'email', 'name', 'uuid4', 'city' or 'sentence'"
+                raise InvalidArgument.build(f"fields[{field!r}]", provider, accepted)
         self.payload(0)  # every provider must run without arguments and give plain data
 
     def faker(self) -> Any:
@@ -61,7 +59,8 @@ class FakeData:
             try:
                 out[field] = _plain(getattr(faker, provider)())
             except TypeError as exc:
-                raise InvalidArgument.build(f"fields[{field!r}]", provider, f"a provider callable without arguments ({exc})") from None
+                accepted = f"a provider callable without arguments ({exc})"
+                raise InvalidArgument.build(f"fields[{field!r}]", provider, accepted) from None
         return out
 
     def __repr__(self) -> str:

@@ -26,7 +26,7 @@ import builtins
 import dataclasses
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar
 
 from ._time import Duration, duration_ns, format_duration, iso
 from .errors import InvalidArgument, JobsimError, NonRetriableError, RetryAfterError
@@ -67,7 +67,7 @@ def available_kinds() -> tuple[str, ...]:
 
 
 # -- rendering values as Python code ------------------------------------------------------------
-ErrorSpec = Union[BaseException, type[BaseException], None]
+ErrorSpec = BaseException | type[BaseException] | None
 
 
 def error_code(error: ErrorSpec) -> str:
@@ -311,7 +311,8 @@ class Duplicate(Fault):
 
     def call(self, origin_ns: int) -> tuple[tuple[Any, ...], dict[str, Any]]:
         at = None if self.at is None else duration_ns(self.at)
-        return (), _given(function=self.function, at=_instant(origin_ns, at), times=None if self.times == 1 else self.times)
+        times = None if self.times == 1 else self.times
+        return (), _given(function=self.function, at=_instant(origin_ns, at), times=times)
 
     def __repr__(self) -> str:
         return self._repr([("function", self.function, None), ("at", self.at, None), ("times", self.times, 1)])

@@ -17,7 +17,7 @@ import dataclasses
 import datetime as dt
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, Union
+from typing import Any
 
 from ._events import Event
 from ._faults import Fail, Fault, call_code, value_code
@@ -26,7 +26,7 @@ from .errors import InvalidArgument, JobsimError
 
 SendHook = Callable[[Any, Event], Any]
 """``send(sim, event)``: how a history's events reach the simulation (default ``sim.send``)."""
-Then = Union[str, Duration, None]
+Then = str | Duration | None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -134,7 +134,7 @@ def _tuple(items: tuple[Any, ...]) -> str:
 
 
 # -- applying ---------------------------------------------------------------------------------------
-Piece = Union[History, EventStream, FailurePattern, Fault, Send, Iterable[Any]]
+Piece = History | EventStream | FailurePattern | Fault | Send | Iterable[Any]
 
 
 def flatten(pieces: Iterable[Any]) -> tuple[list[Fault], list[tuple[int, Send]]]:

@@ -15,6 +15,7 @@ simulation exposes — ``sim.runs()``, ``run.attempts``, ``sim.mail.outbox``,
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any
@@ -135,7 +136,8 @@ def exactly_once(effects: Iterable[Any], key: str | KeyFn, *, expected: Iterable
     wanted = [] if expected is None else list(dict.fromkeys(expected))
     broken = [k for k, items in groups.items() if len(items) > 1] + [k for k in wanted if k not in groups]
     if broken:
-        raise _violation(f"exactly once per key ({what}): {len(broken)} key(s) broken", _listing(groups, broken), len(broken))
+        title = f"exactly once per key ({what}): {len(broken)} key(s) broken"
+        raise _violation(title, _listing(groups, broken), len(broken))
     return {k: items[0] for k, items in groups.items()}
 
 
@@ -146,8 +148,8 @@ def at_least_once(effects: Iterable[Any], key: str | KeyFn, *, expected: Iterabl
     groups = _grouped(effects, key)
     missing = [k for k in dict.fromkeys(expected) if k not in groups]
     if missing:
-        raise _violation(f"at least once per key ({what}): {len(missing)} key(s) never happened", _listing(groups, missing),
-              len(missing))  # fmt: skip
+        title = f"at least once per key ({what}): {len(missing)} key(s) never happened"
+        raise _violation(title, _listing(groups, missing), len(missing))
     return groups
 
 
@@ -186,8 +188,8 @@ def no_email_after(sim: Any, function: Any, *, statuses: Sequence[str] = ("cance
             if mine and sent > run.end_ns:
                 late.append(f"  {describe(email)}: {format_duration(sent - run.end_ns)} after {describe(run)}")
     if late:
-        raise _violation(f"no email after a {'/'.join(statuses)} run of {fn.id!r}: {len(late)} email(s) sent after", late[:_SHOWN],
-              len(late))  # fmt: skip
+        title = f"no email after a {'/'.join(statuses)} run of {fn.id!r}: {len(late)} email(s) sent after"
+        raise _violation(title, late[:_SHOWN], len(late))
 
 
 def _ns(moment: dt.datetime) -> int:
@@ -219,7 +221,8 @@ def no_email_after_event(sim: Any, event: str, *, key: str | KeyFn, email_key: K
         if sent > cutoff[0]:
             late.append(f"  {describe(email)}: {format_duration(sent - cutoff[0])} after {describe(cutoff[1])}")
     if late:
-        raise _violation(f"no email after {event}: {len(late)} email(s) sent after their key's {event}", late[:_SHOWN], len(late))
+        title = f"no email after {event}: {len(late)} email(s) sent after their key's {event}"
+        raise _violation(title, late[:_SHOWN], len(late))
 
 
 # -- retries ------------------------------------------------------------------------------------------
@@ -274,28 +277,39 @@ def _run_retries(sim: Any, run: Run) -> list[str]:
     """Every way ``run``'s attempts break its retry policy."""
     attempts = sim.engine.policy(run.function).attempts
     problems = []
-    pairs = list(zip(run.attempts, [*run.attempts[1:], None]))
-    for failed, after in pairs:
-        if failed.number >= attempts:
-            problems.append(f"{_where(failed)} ran attempt {failed.number} but the policy allows {attempts} attempt(s)")
-        if failed.error is None or (after is None and run.status not in ("failed",)):
-            continue  # a success, or a failure whose retry has not run yet (or the run was cancelled)
-        retried = after is not None and after.number == failed.number + 1
-        final = isinstance(failed.error, (NonRetriableError, StepError))  # a StepError replays a step's end
-        if retried and final:
-            problems.append(f"{_where(failed)} was retried at {iso(after.start_ns)} after a NonRetriableError")  # type: ignore[union-attr]
-        elif retried:
-            low, high = _bounds(sim, run, failed)
-            gap = after.start_ns - failed.end_ns  # type: ignore[union-attr]
-            late_ok = run.function.flow is not None  # queues (concurrency, throttle) may start a retry later
-            if gap < low or (gap > high and not late_ok):
-                allowed = format_duration(low) if low == high else f"{format_duration(low)}..{format_duration(high)}"
-                problems.append(f"{_where(failed)} attempt {after.number} started {format_duration(gap)} after "  # type: ignore[union-attr]
-                                f"attempt {failed.number} failed at {iso(failed.end_ns)}; the policy allows {allowed}")  # fmt: skip
-        elif not final and failed.number + 1 < attempts:
-            problems.append(f"{_where(failed)} gave up after attempt {failed.number} failed at {iso(failed.end_ns)} "
-                            f"({type(failed.error).__name__}) with {attempts - failed.number - 1} attempt(s) left")  # fmt: skip
+    for failed, after in itertools.pairwise([*run.attempts, None]):
+        problems += _attempt_problems(sim, run, failed, after, attempts)  # type: ignore[arg-type]
     return [f"  {describe(run)}: {problem}" for problem in problems]
+
+
+def _attempt_problems(sim: Any, run: Run, failed: Attempt, after: Attempt | None, attempts: int) -> list[str]:
+    where = _where(failed)
+    out = []
+    if failed.number >= attempts:
+        out.append(f"{where} ran attempt {failed.number} but the policy allows {attempts} attempt(s)")
+    if failed.error is None or (after is None and run.status != "failed"):
+        return out  # a success, or a failure whose retry has not run yet (or the run was cancelled)
+    final = isinstance(failed.error, (NonRetriableError, StepError))  # a StepError replays a step's end
+    if after is not None and after.number == failed.number + 1:
+        out += _retry_problems(sim, run, failed, after, final)
+    elif not final and failed.number + 1 < attempts:
+        left = attempts - failed.number - 1
+        out.append(f"{where} gave up after attempt {failed.number} failed at {iso(failed.end_ns)} "
+                   f"({type(failed.error).__name__}) with {left} attempt(s) left")  # fmt: skip
+    return out
+
+
+def _retry_problems(sim: Any, run: Run, failed: Attempt, after: Attempt, final: bool) -> list[str]:
+    if final:
+        return [f"{_where(failed)} was retried at {iso(after.start_ns)} after a {type(failed.error).__name__}"]
+    low, high = _bounds(sim, run, failed)
+    gap = after.start_ns - failed.end_ns
+    late_ok = run.function.flow is not None  # queues (concurrency, throttle) may start a retry later
+    if low <= gap and (gap <= high or late_ok):
+        return []
+    allowed = format_duration(low) if low == high else f"{format_duration(low)}..{format_duration(high)}"
+    return [f"{_where(failed)} attempt {after.number} started {format_duration(gap)} after attempt "
+            f"{failed.number} failed at {iso(failed.end_ns)}; the policy allows {allowed}"]  # fmt: skip
 
 
 def retries_respect_policy(sim: Any, function: Any = None) -> None:
@@ -323,8 +337,14 @@ def _names(value: Any, argument: str) -> set[str] | None:
     return names
 
 
-def every_event_handled(sim: Any, function: Any = None, *, event: str | Iterable[str] | None = None,
-                        statuses: Sequence[str] | None = ("completed",), once: bool = False) -> dict[str, list[Run]]:  # fmt: skip
+def every_event_handled(
+    sim: Any,
+    function: Any = None,
+    *,
+    event: str | Iterable[str] | None = None,
+    statuses: Sequence[str] | None = ("completed",),
+    once: bool = False,
+) -> dict[str, list[Run]]:
     """Every event was handled by every function subscribed to it: some run of that function
     got the event (alone or in a batch) and ended with one of ``statuses`` (None: any).
 
@@ -358,6 +378,6 @@ def every_event_handled(sim: Any, function: Any = None, *, event: str | Iterable
                 problems.append(f"  {describe(item)}: handled {len(runs)} times by {fn.id!r} "
                                 f"(runs {', '.join(r.id for r in runs)})")  # fmt: skip
     if problems:
-        raise _violation(f"every event handled by every subscribed function: {len(problems)} violation(s)", problems[:_SHOWN],
-              len(problems))  # fmt: skip
+        title = f"every event handled by every subscribed function: {len(problems)} violation(s)"
+        raise _violation(title, problems[:_SHOWN], len(problems))
     return handled

@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import inspect
-import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -40,15 +38,25 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from hypothesis.strategies import SearchStrategy
 
 from . import _drawspec as spec
-from ._app import App
 from ._cron import DESCRIPTORS
 from ._events import Event
 from ._fakedata import FakeData
 from ._faults import FAULT_KINDS, Crash, Downtime, Duplicate, Fail, Fault
 from ._history import (
-    EventStream, FailurePattern, History, Recorder, Script, Send, Then, apply, callable_name, deliver, note,
+    EventStream,
+    FailurePattern,
+    History,
+    Recorder,
+    Script,
+    Send,
+    Then,
+    apply,
+    callable_name,
+    deliver,
+    note,
+    play,
 )  # fmt: skip
-from ._retries import MAX_ATTEMPTS, Retries
+from ._retries import Retries
 from ._simulation import Simulation
 from ._time import Duration, Instant, duration_ns, format_duration, instant_ns, to_datetime, zone
 from .errors import InvalidArgument as _JobsimInvalidArgument
@@ -124,11 +132,14 @@ def durations(min_value: Duration = 0, max_value: Duration = "1h", *, resolution
     """
     with _checking():
         low, high, step = spec.span(min_value, max_value, resolution)
-        marks = [duration_ns(mark, "near") // step for mark in ([near] if isinstance(near, (str, dt.timedelta)) else near)]
+        landmarks = [near] if isinstance(near, (str, dt.timedelta)) else near
+        marks = [duration_ns(mark, "near") // step for mark in landmarks]
         width = duration_ns(spread, "spread") // step
     inner: SearchStrategy[int] = st.integers(low, high)
     if marks:
-        around = st.sampled_from(marks).flatmap(lambda mark: st.integers(max(low, mark - width), min(high, mark + width)))
+        around = st.sampled_from(marks).flatmap(
+            lambda mark: st.integers(max(low, mark - width), min(high, mark + width))
+        )
         inner = st.one_of(inner, around.filter(lambda k: low <= k <= high))
     shown = _changed(min_value=(min_value, 0), max_value=(max_value, "1h"), resolution=(resolution, "1ms"),
                      near=(near, ()), spread=(spread, "1m"))  # fmt: skip
@@ -158,22 +169,6 @@ def seeds() -> SearchStrategy[int]:
 
 
 # -- simulations ---------------------------------------------------------------------------------
-def _is_factory(target: Any) -> bool:
-    """A plain function (or partial) taking no arguments builds fresh targets per example."""
-    if not isinstance(target, (types.FunctionType, types.MethodType)) and not hasattr(target, "func"):
-        return False
-    try:
-        inspect.signature(target).bind()
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
-def _check_seed(seed: Any) -> None:
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise InvalidArgument.build("seed", seed, "an int, or a strategy of ints")
-
-
 def simulations(*targets: Any, seed: int | SearchStrategy[int] | None = None,
                 start: Instant | SearchStrategy[Any] | None = None, profile: Any = None,
                 tz: str | dt.tzinfo | None = None) -> SearchStrategy[Simulation]:  # fmt: skip
@@ -186,7 +181,7 @@ def simulations(*targets: Any, seed: int | SearchStrategy[int] | None = None,
     """
     if not targets:
         raise InvalidArgument("simulations() needs the targets to simulate, e.g. simulations(app)")
-    seed_st = seeds() if seed is None else _fixed_or_drawn("seed", seed, _check_seed)
+    seed_st = seeds() if seed is None else _fixed_or_drawn("seed", seed, spec.check_seed)
     start_st = instants() if start is None else _fixed_or_drawn("start", start, lambda v: instant_ns(v, "start"))
     with _checking():
         if profile is not None:
@@ -194,7 +189,7 @@ def simulations(*targets: Any, seed: int | SearchStrategy[int] | None = None,
         zone(tz)
 
     def simulation(seed: int, start: Any) -> Simulation:  # named for Hypothesis's report: simulation(seed=..)
-        made = [target() if _is_factory(target) else target for target in targets]
+        made = [target() if spec.is_factory(target) else target for target in targets]
         return Simulation(*made, start=start, seed=seed, profile=profile, tz=tz)
 
     inner = st.builds(simulation, seed=seed_st, start=start_st)
@@ -316,8 +311,9 @@ def _named_payloads(events: Any) -> SearchStrategy[tuple[str, Mapping[str, Any]]
     elif isinstance(events, Sequence) and not isinstance(events, (str, bytes)):
         items = [(name, None) for name in events]
     else:
-        raise InvalidArgument.build("events", events, "a mapping of event name to payload strategy (or None for "
-                                    "fake_payloads()), a list of event names, or a strategy of jobsim.Event")  # fmt: skip
+        accepted = ("a mapping of event name to payload strategy (or None for fake_payloads()), a list of event "
+                    "names, or a strategy of jobsim.Event")  # fmt: skip
+        raise InvalidArgument.build("events", events, accepted)
     if not items:
         raise InvalidArgument.build("events", events, "at least one event name")
     choices = []
@@ -359,8 +355,13 @@ def event_streams(events: Any, *, min_size: int = 0, max_size: int = 10, gaps: S
     return _labelled("event_streams", inner, events, **shown)
 
 
-def histories(*, events: SearchStrategy[EventStream] | None = None, failures: SearchStrategy[FailurePattern] | None = None,
-              faults: SearchStrategy[Fault] | None = None, max_faults: int = 3) -> SearchStrategy[History]:  # fmt: skip  # noqa: E501
+def histories(
+    *,
+    events: SearchStrategy[EventStream] | None = None,
+    failures: SearchStrategy[FailurePattern] | None = None,
+    faults: SearchStrategy[Fault] | None = None,
+    max_faults: int = 3,
+) -> SearchStrategy[History]:
     """A whole story to ``apply``: an event stream, a failure pattern and up to ``max_faults`` faults."""
     with _checking():
         event_st = st.just(EventStream()) if events is None else _strategy("events", events)
@@ -369,7 +370,8 @@ def histories(*, events: SearchStrategy[EventStream] | None = None, failures: Se
         spec.size("max_faults", max_faults)
     inner = st.builds(lambda stream, pattern, more: History(faults=(*pattern, *more), events=tuple(stream)),
                       event_st, failure_st, fault_st)  # fmt: skip
-    shown = _changed(events=(events, None), failures=(failures, None), faults=(faults, None), max_faults=(max_faults, 3))
+    shown = _changed(events=(events, None), failures=(failures, None), faults=(faults, None),
+                     max_faults=(max_faults, 3))  # fmt: skip
     return _labelled("histories", inner, **shown)
 
 
@@ -377,9 +379,15 @@ def histories(*, events: SearchStrategy[EventStream] | None = None, failures: Se
 BACKOFFS = ("exponential", "linear", "constant")
 
 
-def retry_policies(*, attempts: int | SearchStrategy[int] | None = None, backoffs: Sequence[str] = BACKOFFS,
-                   min_delay: SearchStrategy[Any] | None = None, max_delay: SearchStrategy[Any] | None = None,
-                   jitter: SearchStrategy[Any] | None = None, profile_backoff: bool = True) -> SearchStrategy[Retries]:  # fmt: skip  # noqa: E501
+def retry_policies(
+    *,
+    attempts: int | SearchStrategy[int] | None = None,
+    backoffs: Sequence[str] = BACKOFFS,
+    min_delay: SearchStrategy[Any] | None = None,
+    max_delay: SearchStrategy[Any] | None = None,
+    jitter: SearchStrategy[Any] | None = None,
+    profile_backoff: bool = True,
+) -> SearchStrategy[Retries]:
     """``jobsim.Retries`` values: attempts (default 1..10), a backoff, ``min`` (default 100 ms..1 min),
     an optional cap ``max >= min`` (drawn as ``min`` plus ``max_delay``, default up to 1 h) and
     an optional ``jitter`` (default up to 30 s). With ``profile_backoff``, some policies
@@ -407,7 +415,8 @@ def retry_policies(*, attempts: int | SearchStrategy[int] | None = None, backoff
     explicit = st.builds(build, attempts_st, st.sampled_from(chosen), min_st, cap_st, jitter_st)
     inner = st.one_of(attempts_st.map(Retries), explicit) if profile_backoff else explicit
     shown = _changed(attempts=(attempts, None), backoffs=(backoffs, BACKOFFS), min_delay=(min_delay, None),
-                     max_delay=(max_delay, None), jitter=(jitter, None), profile_backoff=(profile_backoff, True))  # fmt: skip
+                     max_delay=(max_delay, None), jitter=(jitter, None),
+                     profile_backoff=(profile_backoff, True))  # fmt: skip
     return _labelled("retry_policies", inner, **shown)
 
 
@@ -463,49 +472,26 @@ def cron_expressions(*, zones: Sequence[str] | SearchStrategy[str] | None = None
 
 
 # -- rule-based state machines -----------------------------------------------------------------------
-Check = Callable[[Any, Any], Any]
-"""``check(sim, world)``: raises (``assert``, ``jobsim.invariants``) when the invariant does not hold."""
-
-
-def _targets_code(targets: Any) -> tuple[Callable[[Any], Any], str]:
-    """How to get the simulated targets from the world, and how the printed code spells it."""
-    if targets is None:
-        return (lambda world: world), "world"
-    if isinstance(targets, str) and targets.isidentifier():
-        return (lambda world: getattr(world, targets)), f"world.{targets}"
-    if callable(targets):
-        return targets, f"{callable_name(targets)}(world)"
-    raise InvalidArgument.build("targets", targets, "None (the world is the target), an attribute name such as "
-                                "'app', or a function world -> targets")  # fmt: skip
-
-
-def _callables(name: str, values: Any) -> tuple[Any, ...]:
-    items = tuple(values)
-    for item in items:
-        if not callable(item):
-            raise InvalidArgument.build(name, values, f"callables taking (sim, world); {item!r} is not callable")
-    return items
-
-
 class _JobMachine(RuleBasedStateMachine):
     """What every ``machine()`` shares: a world, its running simulation and the script of the story."""
 
     _setup: Callable[[], Any]
     _options: dict[str, Any]
-    _invariants: tuple[Check, ...] = ()
-    _at_end: tuple[Check, ...] = ()
+    _invariants: tuple[spec.Check, ...] = ()
+    _at_end: tuple[spec.Check, ...] = ()
+    _on_start: spec.Check | None = None
     _then: Then = "idle"
-    _on_start: Check | None = None
 
     def __init__(self) -> None:
         super().__init__()
         self.world: Any = None
-        self.sim: Simulation | None = None
-        self.recorder: Recorder | None = None
+        self.sim: Any = None
+        self.recorder: Any = None
         self._broken = False
 
     @contextlib.contextmanager
     def _guard(self) -> Iterator[None]:
+        """Remember a failing step: teardown then neither settles the simulation nor runs end checks."""
         try:
             yield
         except BaseException:
@@ -530,32 +516,29 @@ class _JobMachine(RuleBasedStateMachine):
                 check(self.sim, self.world)
 
     def teardown(self) -> None:
-        recorder, sim = self.recorder, self.sim
-        if recorder is None or sim is None:
+        """Settle (``then``), note the script — also for a failed program — run the end checks, close."""
+        if self.recorder is None:
             return
         try:
-            if self._broken:
-                note(recorder.script.text())
-                return
-            try:
-                if self._then == "idle":
-                    recorder.run_until_idle()
-                elif self._then is not None:
-                    recorder.advance(format_duration(duration_ns(self._then, "then")))
-            finally:
-                note(recorder.script.text())
-            for check in self._at_end:
-                check(sim, self.world)
+            if not self._broken:
+                try:
+                    play(self.recorder, [], [], send=None, then=self._then)
+                finally:
+                    note(self.recorder.script.text())
+                for check in self._at_end:
+                    check(self.sim, self.world)
+            else:
+                note(self.recorder.script.text())
         finally:
-            sim.close()
+            self.sim.close()
 
 
 def machine(setup: Callable[[], Any], *, events: Any, targets: Any = None, send: Callable[..., Any] | None = None,
             advance: SearchStrategy[Any] | None = None, faults: SearchStrategy[Fault] | None = None,
-            invariants: Sequence[Check] = (), at_end: Sequence[Check] = (), on_start: Check | None = None,
-            rules: Mapping[str, Callable[..., Any]] | None = None, seed: Any = None, start: Any = None,
-            profile: Any = None, tz: str | None = None, then: Then = "idle", name: str = "JobMachine",
-            settings: Any = None) -> type[RuleBasedStateMachine]:  # fmt: skip
+            invariants: Sequence[spec.Check] = (), at_end: Sequence[spec.Check] = (),
+            on_start: spec.Check | None = None, rules: Mapping[str, Callable[..., Any]] | None = None,
+            seed: Any = None, start: Any = None, profile: Any = None, tz: str | None = None, then: Then = "idle",
+            name: str = "JobMachine", settings: Any = None) -> type[RuleBasedStateMachine]:  # fmt: skip
     """A Hypothesis rule-based state machine over a simulation, from plain functions.
 
     Each example calls ``setup()`` for a fresh *world* (an App, or an object holding one
@@ -574,60 +557,29 @@ def machine(setup: Callable[[], Any], *, events: Any, targets: Any = None, send:
     program prints the plain jobsim test that replays it. Use the result's ``TestCase``
     as a test: ``TestShop = machine(...).TestCase``; ``settings`` applies to it.
     """
-    if not callable(setup):
-        raise InvalidArgument.build("setup", setup, "a function of no arguments returning a fresh world")
-    if not isinstance(name, str) or not name.isidentifier():
-        raise InvalidArgument.build("name", name, "a class name, such as 'ShopMachine'")
     with _checking():
+        checked = spec.machine_arguments(setup, name=name, targets=targets, send=send, invariants=invariants,
+                                         at_end=at_end, on_start=on_start, rules=rules, then=then)  # fmt: skip
         event_st = events.map(_as_pair) if isinstance(events, SearchStrategy) else _named_payloads(events)
         advance_st = durations("1s", "1h") if advance is None else _strategy("advance", advance)
         fault_st = None if faults is None else _strategy("faults", faults)
-        seed_st = seeds() if seed is None else _fixed_or_drawn("seed", seed, _check_seed)
+        seed_st = seeds() if seed is None else _fixed_or_drawn("seed", seed, spec.check_seed)
         start_st = instants() if start is None else _fixed_or_drawn("start", start, lambda v: instant_ns(v, "start"))
         if profile is not None:
             spec.profile(profile)
         zone(tz)
-        if then is not None and then != "idle":
-            duration_ns(then, "then")
-        checks, end_checks = _callables("invariants", invariants), _callables("at_end", at_end)
-        if send is not None and not callable(send):
-            raise InvalidArgument.build("send", send, "a function (sim, world, event)")
-        if on_start is not None and not callable(on_start):
-            raise InvalidArgument.build("on_start", on_start, "a function (sim, world)")
-        extra = dict(rules or {})
-        for rule_name, fn in extra.items():
-            if not isinstance(rule_name, str) or not rule_name.isidentifier() or not callable(fn):
-                raise InvalidArgument.build("rules", rules, "a mapping of rule name (an identifier) to fn(sim, world, draw)")
-        options = {"targets": _targets_code(targets), "profile": profile, "tz": tz}
-
-    def open_world(self: _JobMachine, seed: int, start: Any) -> None:
-        self._open(seed, start)
-
-    def send_event(self: _JobMachine, event: tuple[str, Mapping[str, Any]]) -> None:
-        with self._guard():
-            deliver(self.recorder, Send(after=0, name=event[0], data=dict(event[1])), send,  # type: ignore[arg-type]
-                    *(() if send is None else (self.world,)))  # fmt: skip
-
-    def advance_time(self: _JobMachine, by: Any) -> None:
-        with self._guard():
-            self.recorder.advance(by)  # type: ignore[union-attr]
-
-    def inject_fault(self: _JobMachine, fault: Fault) -> None:
-        with self._guard():
-            fault.apply(self.recorder)
-
-    def invariants_hold(self: _JobMachine) -> None:
-        self._check()
-
     namespace: dict[str, Any] = {
-        "_setup": staticmethod(setup), "_options": options, "_invariants": checks, "_at_end": end_checks,
-        "_then": then, "_on_start": None if on_start is None else staticmethod(on_start), "open_world": initialize(seed=seed_st, start=start_st)(open_world),
-        "send_event": rule(event=event_st)(send_event), "advance_time": rule(by=advance_st)(advance_time),
-        "invariants_hold": invariant()(invariants_hold),
+        "_setup": staticmethod(setup), "_then": then, "_invariants": checked["invariants"],
+        "_at_end": checked["at_end"], "_on_start": None if on_start is None else staticmethod(on_start),
+        "_options": {"targets": checked["targets"], "profile": profile, "tz": tz},
+        "open_world": initialize(seed=seed_st, start=start_st)(_JobMachine._open),
+        "send_event": rule(event=event_st)(_send_rule(send)),
+        "advance_time": rule(by=advance_st)(_advance_rule),
+        "invariants_hold": invariant()(_JobMachine._check),
     }  # fmt: skip
     if fault_st is not None:
-        namespace["inject_fault"] = rule(fault=fault_st)(inject_fault)
-    for rule_name, fn in extra.items():
+        namespace["inject_fault"] = rule(fault=fault_st)(_fault_rule)
+    for rule_name, fn in checked["rules"].items():
         namespace[rule_name] = rule(data=st.data())(_custom_rule(rule_name, fn))
     cls = type(name, (_JobMachine,), namespace)
     if settings is not None:
@@ -635,10 +587,29 @@ def machine(setup: Callable[[], Any], *, events: Any, targets: Any = None, send:
     return cls
 
 
+def _send_rule(send: Callable[..., Any] | None) -> Callable[..., None]:
+    def send_event(self: _JobMachine, event: tuple[str, Mapping[str, Any]]) -> None:
+        with self._guard():
+            item = Send(after=0, name=event[0], data=dict(event[1]))
+            deliver(self.recorder, item, send, *(() if send is None else (self.world,)))
+
+    return send_event
+
+
+def _advance_rule(self: _JobMachine, by: Any) -> None:
+    with self._guard():
+        self.recorder.advance(by)
+
+
+def _fault_rule(self: _JobMachine, fault: Fault) -> None:
+    with self._guard():
+        fault.apply(self.recorder)
+
+
 def _custom_rule(rule_name: str, fn: Callable[..., Any]) -> Callable[..., None]:
     def run(self: _JobMachine, data: Any) -> None:
         with self._guard():
-            self.recorder.script.add(f"# rule {rule_name}: {callable_name(fn)}(sim, world, ...)")  # type: ignore[union-attr]
+            self.recorder.script.add(f"# rule {rule_name}: {callable_name(fn)}(sim, world, ...)")
             fn(self.recorder, self.world, data.draw)
 
     run.__name__ = run.__qualname__ = rule_name

@@ -71,13 +71,15 @@ class StandIn:
         (Fail(function="charge"), "sim.fail('charge')"),
         (Fail(function="charge", step="capture", times=3), "sim.fail('charge', step='capture', times=3)"),
         (Fail(function="charge", error=TimeoutError), "sim.fail('charge', error=TimeoutError)"),
-        (Fail(function="charge", error=jobsim.RetryAfterError("2m")), "sim.fail('charge', error=jobsim.RetryAfterError('2m'))"),
+        (Fail(function="charge", error=jobsim.RetryAfterError("2m")),
+         "sim.fail('charge', error=jobsim.RetryAfterError('2m'))"),
         (Fail(function="charge", error=KeyError("sku")), "sim.fail('charge', error=KeyError('sku'))"),
     ],
 )
 def test_fail_prints_the_sim_fail_call_it_makes(fault, code):
     assert fault.code(0) == code
-    assert eval(repr(fault), {"Fail": Fail, "jobsim": jobsim, "TimeoutError": TimeoutError, "KeyError": KeyError}) == fault
+    namespace = {"Fail": Fail, "jobsim": jobsim, "TimeoutError": TimeoutError, "KeyError": KeyError}
+    assert eval(repr(fault), namespace) == fault
 
 
 def test_fail_with_retry_after_sets_the_next_delay_and_consumes_an_attempt():
@@ -102,10 +104,9 @@ def test_fail_on_the_function_body_fails_the_request_before_any_step():
 
 
 def test_fail_on_an_unknown_function_names_the_simulated_ones():
-    with jobsim.Simulation(make_app(), start=START) as sim:
-        with pytest.raises(jobsim.InvalidArgument, match=r"function_id='refund' is not valid: one of the simulated "
-                                                         r"function ids: 'charge', 'tick'"):  # fmt: skip
-            Fail(function="refund").apply(sim)
+    expected = r"function_id='refund' is not valid: one of the simulated function ids: 'charge', 'tick'"
+    with jobsim.Simulation(make_app(), start=START) as sim, pytest.raises(jobsim.InvalidArgument, match=expected):
+        Fail(function="refund").apply(sim)
 
 
 # -- Crash, Downtime, Duplicate: calls with absolute instants ------------------------------------------------
@@ -152,15 +153,15 @@ def test_offsets_count_from_when_the_history_is_applied():
 class Bare:
     """A simulation from before the profiles: a clock, and none of the three methods."""
 
-    class kernel:  # noqa: N801 - mimics sim.kernel
+    class kernel:
         now = 0
 
 
 @pytest.mark.parametrize(
     ("fault", "message"),
     [
-        (Crash(at="1s"), "Crash(at='1s') needs sim.crash_worker(), which this simulation does not have; upgrade jobsim, "
-                         "or leave 'crash' out of faults(kinds=...)"),
+        (Crash(at="1s"), "Crash(at='1s') needs sim.crash_worker(), which this simulation does not have; "
+                         "upgrade jobsim, or leave 'crash' out of faults(kinds=...)"),
         (Downtime(start=0, end="1h"), "Downtime(start='0s', end='1h') needs sim.downtime(), which this simulation"),
         (Duplicate(times=2), "Duplicate(times=2) needs sim.duplicate_delivery(), which this simulation"),
     ],
@@ -176,7 +177,7 @@ def test_default_fault_kinds_are_what_this_simulation_can_inject():
     assert "fail" in available_kinds()
 
 
-# -- against the real methods, once the profiles are merged -------------------------------------------------------------
+# -- against the real methods, once the profiles are merged ------------------------------------------------
 def spy(method: str) -> Any:
     return mock.patch.object(jobsim.Simulation, method, autospec=True, side_effect=getattr(jobsim.Simulation, method))
 

@@ -147,7 +147,9 @@ def test_a_history_applied_after_the_test_moved_the_clock_says_so():
     with jobsim.Simulation(shop_app(), start=START, seed=7) as sim:
         sim.advance("1h")
         code = js.apply(sim, Send(after=0, name="order/placed", data={"orderId": "o1"}), then=None)
-    assert code.splitlines()[2] == "    sim.advance_to('2025-03-01T01:00:00.000Z')  # where the test had driven the simulation"
+    assert code.splitlines()[2] == (
+        "    sim.advance_to('2025-03-01T01:00:00.000Z')  # where the test had driven the simulation"
+    )
 
 
 def test_apply_refuses_a_simulation_that_is_not_running():
@@ -191,11 +193,12 @@ def test_values_check_their_fields(build, message):
 
 # -- inside Hypothesis: the reproduction is noted ------------------------------------------------------------
 def test_a_failing_property_prints_the_seed_and_the_history_as_a_test():
+    orders = js.event_streams({"order/placed": st.fixed_dictionaries({"orderId": st.just("o1")})},
+                              gaps=js.durations(0, "1m"))  # fmt: skip
+    failures = js.failure_patterns({"charge": ["authorize", "capture"]}, errors=[jobsim.NonRetriableError("declined")])
+
     @settings(database=None, derandomize=True, max_examples=100, phases=[Phase.generate, Phase.shrink])
-    @given(sim=js.simulations(shop_app, start=START),
-           history=js.histories(events=js.event_streams({"order/placed": st.fixed_dictionaries({"orderId": st.just("o1")})},
-                                                        gaps=js.durations(0, "1m")),
-                                failures=js.failure_patterns({"charge": ["authorize", "capture"]})))  # fmt: skip
+    @given(sim=js.simulations(shop_app, start=START), history=js.histories(events=orders, failures=failures))
     def every_order_is_charged(sim, history):
         with sim:
             history.apply(sim)
@@ -207,7 +210,7 @@ def test_a_failing_property_prints_the_seed_and_the_history_as_a_test():
     assert notes[-1] == """\
 # jobsim reproduction · seed 0 · profile inngest — paste into a test:
 with jobsim.Simulation(app, start='2025-03-01T00:00:00.000Z', seed=0) as sim:
-    sim.fail('charge', step='authorize', error=jobsim.NonRetriableError('injected: permanent failure'))
+    sim.fail('charge', step='authorize', error=jobsim.NonRetriableError('declined'))
     sim.send('order/placed', {'orderId': 'o1'})
     sim.run_until_idle()"""
     assert "sim=simulation(seed=0, start='2025-03-01T00:00:00Z')" in notes[0].replace("\n", "").replace("    ", "")

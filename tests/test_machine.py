@@ -92,7 +92,8 @@ def test_end_checks_run_after_everything_settled_and_the_simulation_is_closed():
                          settings=PINNED)  # fmt: skip
     with pytest.raises(AssertionError, match="written") as caught:
         machine.TestCase().runTest()
-    assert caught.value.__notes__[-1].splitlines()[-2:] == ["    sim.send('tick/sent', {'n': 0})", "    sim.advance('1m')"]
+    last = caught.value.__notes__[-1].splitlines()[-2:]
+    assert last == ["    sim.send('tick/sent', {'n': 0})", "    sim.advance('1m')"]
     assert all(world.app._simulation is None for world in worlds)  # every example's simulation was closed
 
 
@@ -124,8 +125,10 @@ def test_a_world_that_is_the_app_itself_needs_no_targets_and_gets_faker_payloads
 
         return app
 
-    machine = js.machine(app_only, events=["user/created"], at_end=[lambda sim, app: invariants.every_event_handled(sim)],
-                         start=START, settings=PINNED)  # fmt: skip
+    def all_handled(sim, app):
+        invariants.every_event_handled(sim)
+
+    machine = js.machine(app_only, events=["user/created"], at_end=[all_handled], start=START, settings=PINNED)
     machine.TestCase().runTest()
     assert payloads and all(set(p) == {"id", "userId", "email", "name"} for p in payloads)
 
@@ -136,7 +139,7 @@ def test_a_world_that_is_the_app_itself_needs_no_targets_and_gets_faker_payloads
         ({"setup": 3}, "setup=3 is not valid: a function of no arguments"),
         ({"name": "not a name"}, "name='not a name' is not valid: a class name"),
         ({"targets": 3}, "targets=3 is not valid: None (the world is the target), an attribute name"),
-        ({"rules": {"bad name": print}}, "is not valid: a mapping of rule name (an identifier) to fn(sim, world, draw)"),
+        ({"rules": {"bad name": print}}, "a mapping of rule name (an identifier) to fn(sim, world, draw)"),
         ({"invariants": [3]}, "invariants=[3] is not valid: callables taking (sim, world); 3 is not callable"),
         ({"send": "sim.send"}, "send='sim.send' is not valid: a function (sim, world, event)"),
         ({"then": "soon"}, "then='soon' is not valid"),

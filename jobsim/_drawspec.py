@@ -127,7 +127,8 @@ def profile(value: Any) -> Profile | None:
     if value is None or isinstance(value, Profile):
         return value
     if hasattr(value, "profile") and isinstance(value.profile, Profile):
-        return value.profile  # type: ignore[no-any-return]
+        chosen: Profile = value.profile
+        return chosen
     return registered_profiles().get(value)
 
 

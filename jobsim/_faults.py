@@ -86,11 +86,12 @@ def error_code(error: ErrorSpec) -> str:
 def _class_code(cls: type) -> str:
     import jobsim
 
-    if getattr(jobsim, cls.__name__, None) is cls:
-        return f"jobsim.{cls.__name__}"
-    if getattr(builtins, cls.__name__, None) is cls:
-        return cls.__name__
-    return f"{cls.__module__}.{cls.__qualname__}"
+    name: str = cls.__name__
+    if getattr(jobsim, name, None) is cls:
+        return f"jobsim.{name}"
+    if getattr(builtins, name, None) is cls:
+        return name
+    return f"{cls.__module__}.{cls.__qualname__}"  # importable by that name, unlike a bare class name
 
 
 def call_code(method: str, args: Iterable[Any], kwargs: dict[str, Any], obj: str = "sim") -> str:

@@ -223,7 +223,8 @@ def deliver(recorder: Recorder, item: Send, hook: SendHook | None, *extra: Any) 
             recorder.send(item.event())
         return
     recorder.script.add(send_code(item, hook, *("world" for _ in extra)))
-    hook(recorder.sim, *extra, item.event())
+    call: Callable[..., Any] = hook
+    call(recorder.sim, *extra, item.event())
 
 
 def send_code(item: Send, hook: Any, *extra: str) -> str:

@@ -77,8 +77,8 @@ def describe(item: Any) -> str:
     if isinstance(item, Email):
         return f"email to {', '.join(item.to)} {item.subject!r} at {_stamp(item.sent_at)}"
     if isinstance(item, Event):
-        at = "" if item.ts is None else f" at {iso(item.ts * 1_000_000)}"
-        return f"event {item.name} id={item.id!r}{at} {_short(dict(item.data))}"
+        stamp = "" if item.ts is None else f" at {iso(item.ts * 1_000_000)}"
+        return f"event {item.name} id={item.id!r}{stamp} {_short(dict(item.data))}"
     if isinstance(item, Run):
         end = "" if item.end_ns is None else f", ended {iso(item.end_ns)}"
         return f"run {item.function_id} {item.id} {item.status} (started {iso(item.start_ns)}{end})"
@@ -363,7 +363,8 @@ def every_event_handled(
         for run in sim.runs(fn):
             for item in run.events:
                 runs_of[f"{fn.id}\0{item.id}"].append(run)
-    problems, handled = [], {}
+    problems: list[str] = []
+    handled: dict[str, list[Run]] = {}
     for item in sim.events:
         for fn in fns:
             if item.name not in fn.events or (wanted is not None and item.name not in wanted):

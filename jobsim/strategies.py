@@ -91,10 +91,12 @@ def _labelled(name: str, inner: SearchStrategy[T], *args: Any, **kwargs: Any) ->
     """``inner``, whose repr is the call that built it: ``failure_patterns({...}, max_faults=2)``."""
 
     def draw_inner(draw: Any, *_args: Any, **_kwargs: Any) -> T:
-        return draw(inner)
+        value: T = draw(inner)
+        return value
 
     draw_inner.__name__ = draw_inner.__qualname__ = name
-    return st.composite(draw_inner)(*args, **kwargs)  # type: ignore[no-any-return]
+    labelled: SearchStrategy[T] = st.composite(draw_inner)(*args, **kwargs)
+    return labelled
 
 
 def _changed(**pairs: tuple[Any, Any]) -> dict[str, Any]:
@@ -506,9 +508,10 @@ class _JobMachine(RuleBasedStateMachine):
             self.sim = Simulation(targets_of(self.world), seed=seed, start=start, **options).start()
             preamble = (f"world = {callable_name(type(self)._setup)}()",)
             self.recorder = Recorder(self.sim, Script(self.sim, targets=targets_code, preamble=preamble))
-            if self._on_start is not None:
-                self.recorder.script.add(f"{callable_name(self._on_start)}(sim, world)")
-                type(self)._on_start(self.sim, self.world)
+            on_start = type(self)._on_start
+            if on_start is not None:
+                self.recorder.script.add(f"{callable_name(on_start)}(sim, world)")
+                on_start(self.sim, self.world)
 
     def _check(self) -> None:
         with self._guard():
@@ -581,7 +584,7 @@ def machine(setup: Callable[[], Any], *, events: Any, targets: Any = None, send:
         namespace["inject_fault"] = rule(fault=fault_st)(_fault_rule)
     for rule_name, fn in checked["rules"].items():
         namespace[rule_name] = rule(data=st.data())(_custom_rule(rule_name, fn))
-    cls = type(name, (_JobMachine,), namespace)
+    cls: type[RuleBasedStateMachine] = type(name, (_JobMachine,), namespace)
     if settings is not None:
         cls.TestCase.settings = settings
     return cls

@@ -221,22 +221,25 @@ def test_outside_hypothesis_nothing_is_noted():
         assert js.apply(sim, HISTORY).startswith("# jobsim reproduction · seed 0")
 
 
+def search() -> dict[str, list[object]]:
+    """The traces of a derandomized search, by drawn seed, start and history."""
+    stories: dict[str, list[object]] = {}
+    orders = js.event_streams({"order/placed": st.fixed_dictionaries({"orderId": st.sampled_from("abc")})})
+
+    @settings(database=None, derandomize=True, max_examples=25, phases=[Phase.generate])
+    @given(sim=js.simulations(shop_app),
+           history=js.histories(events=orders, failures=js.failure_patterns({"charge": ["authorize", "capture", None]})))
+    def tell(sim, history):
+        key = f"{sim.seed} {sim.now} {history!r}"
+        with sim:
+            history.apply(sim)
+            stories[key] = list(sim.trace)
+
+    tell()
+    return stories
+
+
 def test_a_drawn_example_replays_to_the_same_trace():
     """Every random choice is a draw, so running the same search twice tells the same stories."""
-    runs: list[dict[str, list[object]]] = []
-    for _ in range(2):
-        stories: dict[str, list[object]] = {}
-
-        @settings(database=None, derandomize=True, max_examples=25, phases=[Phase.generate])
-        @given(sim=js.simulations(shop_app), history=js.histories(
-            events=js.event_streams({"order/placed": st.fixed_dictionaries({"orderId": st.sampled_from("abc")})}),
-            failures=js.failure_patterns({"charge": ["authorize", "capture", None]})))  # fmt: skip
-        def tell(sim, history):
-            key = f"{sim.seed} {sim.now} {history!r}"
-            with sim:
-                history.apply(sim)
-                stories[key] = list(sim.trace)
-
-        tell()
-        runs.append(stories)
-    assert runs[0] == runs[1] and len(runs[0]) == 25
+    first, second = search(), search()
+    assert first == second and len(first) == 25

@@ -225,10 +225,10 @@ def search() -> dict[str, list[object]]:
     """The traces of a derandomized search, by drawn seed, start and history."""
     stories: dict[str, list[object]] = {}
     orders = js.event_streams({"order/placed": st.fixed_dictionaries({"orderId": st.sampled_from("abc")})})
+    failures = js.failure_patterns({"charge": ["authorize", "capture", None]})
 
     @settings(database=None, derandomize=True, max_examples=25, phases=[Phase.generate])
-    @given(sim=js.simulations(shop_app),
-           history=js.histories(events=orders, failures=js.failure_patterns({"charge": ["authorize", "capture", None]})))
+    @given(sim=js.simulations(shop_app), history=js.histories(events=orders, failures=failures))
     def tell(sim, history):
         key = f"{sim.seed} {sim.now} {history!r}"
         with sim:

@@ -93,6 +93,6 @@ NotificationMachine = js.machine(
     on_start=connect,
     start=START,
     name="NotificationMachine",
-    settings=settings(deadline=None, stateful_step_count=30),
+    settings=settings(deadline=None, stateful_step_count=20),
 )
 TestNotificationMachine = NotificationMachine.TestCase

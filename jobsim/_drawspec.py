@@ -94,6 +94,24 @@ def span(min_value: Duration, max_value: Duration, resolution: Duration) -> tupl
     return low, high, step
 
 
+def windows(near: Any, width: int, low: int, high: int, step: int) -> list[tuple[int, int]]:
+    """``durations(near=...)``: each landmark's ``[mark - width, mark + width]``, within ``[low, high]`` (in steps)."""
+    import datetime as dt
+
+    landmarks = [near] if isinstance(near, (str, int, float, dt.timedelta)) else list(near)
+    out = []
+    for landmark in landmarks:
+        mark = duration_ns(landmark, "near") // step
+        window = (max(low, mark - width), min(high, mark + width))
+        if window[0] > window[1]:
+            raise InvalidArgument.build(
+                "near", near, f"landmarks within spread of the range {format_duration(low * step)}.."
+                f"{format_duration(high * step)}; {landmark!r} is not"
+            )
+        out.append(window)
+    return out
+
+
 def errors(values: Iterable[Any]) -> list[ErrorSpec]:
     """A list of exceptions (instances or classes, or None for ``InjectedFault``), checked."""
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):

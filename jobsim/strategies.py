@@ -134,15 +134,11 @@ def durations(min_value: Duration = 0, max_value: Duration = "1h", *, resolution
     """
     with _checking():
         low, high, step = spec.span(min_value, max_value, resolution)
-        landmarks = [near] if isinstance(near, (str, dt.timedelta)) else near
-        marks = [duration_ns(mark, "near") // step for mark in landmarks]
         width = duration_ns(spread, "spread") // step
+        windows = spec.windows(near, width, low, high, step)
     inner: SearchStrategy[int] = st.integers(low, high)
-    if marks:
-        around = st.sampled_from(marks).flatmap(
-            lambda mark: st.integers(max(low, mark - width), min(high, mark + width))
-        )
-        inner = st.one_of(inner, around.filter(lambda k: low <= k <= high))
+    if windows:
+        inner = st.one_of(inner, st.sampled_from(windows).flatmap(lambda window: st.integers(*window)))
     shown = _changed(min_value=(min_value, 0), max_value=(max_value, "1h"), resolution=(resolution, "1ms"),
                      near=(near, ()), spread=(spread, "1m"))  # fmt: skip
     return _labelled("durations", inner.map(lambda k: dt.timedelta(microseconds=k * step // 1000)), **shown)

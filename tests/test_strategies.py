@@ -50,7 +50,7 @@ def test_import_jobsim_and_its_invariants_and_histories_does_not_import_hypothes
     ("strategy", "text"),
     [
         (js.durations(), "durations()"),
-        (js.durations("1s", "2h", near=["24h"]), "durations(max_value='2h', min_value='1s', near=['24h'])"),
+        (js.durations("1s", "30h", near=["24h"]), "durations(max_value='30h', min_value='1s', near=['24h'])"),
         (js.instants(resolution="1s"), "instants(resolution='1s')"),
         (js.seeds(), "seeds()"),
         (js.failure_patterns({"f": ["s", None]}, max_faults=2), "failure_patterns({'f': ['s', None]}, max_faults=2)"),
@@ -80,6 +80,8 @@ def test_repr_is_the_call_that_built_it(strategy, text):
         (lambda: js.durations(resolution="1ns"), "resolution='1ns' is not valid: a whole number of microseconds"),
         (lambda: js.durations("1s", "1500ms", resolution="1m"), "resolution='1m' is not valid: a step that fits"),
         (lambda: js.durations(-1), "min_value=-1 is not valid: expected a duration"),
+        (lambda: js.durations(0, "1h", near=["24h"]), "near=['24h'] is not valid: landmarks within spread of the "
+                                                      "range 0s..1h; '24h' is not"),
         (lambda: js.instants("2025-01-02T00:00:00Z", "2025-01-01T00:00:00Z"), "an instant at or after min_value="),
         (lambda: js.failure_patterns("f"), "where='f' is not valid: a mapping of function id to step ids"),
         (lambda: js.failure_patterns({"f": []}), "where={'f': []} is not valid: function 'f' has no steps"),

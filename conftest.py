@@ -14,10 +14,21 @@ Property tests leave ``max_examples`` to the profile unless one example is costl
 
 from __future__ import annotations
 
-from hypothesis import Phase, settings
+import os
+
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis.errors import InvalidArgument
 
 _NO_EXPLAIN = tuple(phase for phase in Phase if phase is not Phase.explain)
 
+try:
+    _CI = settings.get_profile("ci")
+except InvalidArgument:  # Hypothesis before its built-in CI profile
+    _CI = settings(derandomize=True, database=None, deadline=None, print_blob=True,
+                   suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+
 settings.register_profile("default", settings.get_profile("default"), deadline=None)
-settings.register_profile("ci", settings.get_profile("ci"), phases=_NO_EXPLAIN)
+settings.register_profile("ci", _CI, phases=_NO_EXPLAIN)
 settings.register_profile("thorough", deadline=None, max_examples=1_000, phases=_NO_EXPLAIN)
+if os.environ.get("CI"):  # newer Hypothesis does this itself; --hypothesis-profile still wins
+    settings.load_profile("ci")

@@ -318,5 +318,12 @@ def note(text: str) -> None:
     Hypothesis must not pull it in (``jobsim.strategies`` is its only importer).
     """
     hypothesis = sys.modules.get("hypothesis")
-    if hypothesis is not None and hypothesis.currently_in_test_context():
+    if hypothesis is None:
+        return
+    inside = getattr(hypothesis, "currently_in_test_context", None)  # Hypothesis >= 6.87
+    if inside is not None and not inside():
+        return
+    try:
         hypothesis.note(text)
+    except sys.modules["hypothesis.errors"].InvalidArgument:  # outside a test, on an older Hypothesis
+        pass

@@ -179,12 +179,13 @@ def simulations(*targets: Any, seed: int | SearchStrategy[int] | None = None,
     """
     if not targets:
         raise InvalidArgument("simulations() needs the targets to simulate, e.g. simulations(app)")
-    seed_st = seeds() if seed is None else _fixed_or_drawn("seed", seed, spec.check_seed)
-    start_st = instants() if start is None else _fixed_or_drawn("start", start, lambda v: instant_ns(v, "start"))
     with _checking():
         if profile is not None:
             spec.profile(profile)
-        zone(tz)
+        local = zone(tz)  # naive start times are read in it, as Simulation does
+    seed_st = seeds() if seed is None else _fixed_or_drawn("seed", seed, spec.check_seed)
+    check_start: Callable[[Any], Any] = lambda value: instant_ns(value, "start", tz=local)  # noqa: E731
+    start_st = instants() if start is None else _fixed_or_drawn("start", start, check_start)
 
     def simulation(seed: int, start: Any) -> Simulation:  # named for Hypothesis's report: simulation(seed=..)
         made = [target() if spec.is_factory(target) else target for target in targets]

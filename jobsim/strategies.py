@@ -324,12 +324,19 @@ def _named_payloads(events: Any) -> SearchStrategy[tuple[str, Mapping[str, Any]]
     return st.one_of(choices)
 
 
-def _as_pair(value: Any) -> tuple[str, Mapping[str, Any]]:
+def _as_pair(value: Any) -> tuple[Any, ...]:
+    """A drawn event as ``(name, data)``, or ``(name, data, id)`` when it carries its own id."""
     if isinstance(value, Event):
-        return value.name, value.data
-    if isinstance(value, tuple) and len(value) == 2:
-        return value[0], value[1]
+        return (value.name, value.data) if value.id is None else (value.name, value.data, value.id)
+    if isinstance(value, tuple) and len(value) in (2, 3):
+        return value
     raise InvalidArgument.build("events", value, "a strategy of jobsim.Event or (name, data) pairs drew this")
+
+
+def _send(after: Any, drawn: tuple[Any, ...], id_: str | None = None) -> Send:
+    """A drawn event, ``after`` the previous one; an event's own id wins over a drawn one."""
+    own = drawn[2] if len(drawn) > 2 else None
+    return Send(after=after, name=drawn[0], data=dict(drawn[1]), id=own if own is not None else id_)
 
 
 def event_streams(events: Any, *, min_size: int = 0, max_size: int = 10, gaps: SearchStrategy[Any] | None = None,
@@ -347,8 +354,7 @@ def event_streams(events: Any, *, min_size: int = 0, max_size: int = 10, gaps: S
         pairs = events.map(_as_pair) if isinstance(events, SearchStrategy) else _named_payloads(events)
         gap_st = durations(0, "1h") if gaps is None else _strategy("gaps", gaps)
         id_st = st.none() if ids is None else _strategy("ids", ids)
-    send = st.builds(lambda gap, pair, id_: Send(after=gap, name=pair[0], data=dict(pair[1]), id=id_),
-                     gap_st, pairs, id_st)  # fmt: skip
+    send = st.builds(_send, gap_st, pairs, id_st)
     inner = st.lists(send, min_size=low, max_size=high).map(lambda sends: EventStream(tuple(sends)))
     shown = _changed(min_size=(min_size, 0), max_size=(max_size, 10), gaps=(gaps, None), ids=(ids, None))
     return _labelled("event_streams", inner, events, **shown)
@@ -588,9 +594,9 @@ def machine(setup: Callable[[], Any], *, events: Any, targets: Any = None, send:
 
 
 def _send_rule(send: Callable[..., Any] | None) -> Callable[..., None]:
-    def send_event(self: _JobMachine, event: tuple[str, Mapping[str, Any]]) -> None:
+    def send_event(self: _JobMachine, event: tuple[Any, ...]) -> None:
         with self._guard():
-            item = Send(after=0, name=event[0], data=dict(event[1]))
+            item = _send(0, event)
             deliver(self.recorder, item, send, *(() if send is None else (self.world,)))
 
     return send_event

@@ -296,6 +296,12 @@ def test_event_streams_take_a_strategy_of_events_and_ids():
     )
 
 
+def test_events_with_their_own_ids_keep_them():
+    events = st.sampled_from([jobsim.Event("pay/x", {"n": 1}, id="pay-1"), jobsim.Event("pay/x", {"n": 2})])
+    stream = find(js.event_streams(events, ids=st.just("drawn")), lambda s: {x.data["n"] for x in s} == {1, 2})
+    assert sorted((s.data["n"], s.id) for s in stream) == [(1, "pay-1"), (2, "drawn")]
+
+
 def test_fake_payloads_are_a_pure_function_of_the_drawn_seed():
     payloads = js.fake_payloads({"email": "email", "city": "city", "when": "date_time"})
     first = find(payloads, lambda p: True)

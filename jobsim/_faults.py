@@ -295,6 +295,12 @@ class Downtime(Fault):
         return f"Downtime(start={self.start!r}, end={self.end!r})"
 
 
+def downtimes_disjoint(faults: Any) -> bool:
+    """Whether no two ``Downtime`` windows overlap (``sim.downtime`` refuses overlapping ones)."""
+    windows = sorted((duration_ns(f.start), duration_ns(f.end)) for f in faults if isinstance(f, Downtime))
+    return all(a_end <= b_start for (_, a_end), (b_start, _) in zip(windows, windows[1:]))
+
+
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Duplicate(Fault):
     """The platform delivers ``function``'s trigger ``times`` more times, at ``at`` (an offset)."""

@@ -41,7 +41,7 @@ from . import _drawspec as spec
 from ._cron import DESCRIPTORS
 from ._events import Event
 from ._fakedata import FakeData
-from ._faults import FAULT_KINDS, Crash, Downtime, Duplicate, Fail, Fault
+from ._faults import FAULT_KINDS, Crash, Downtime, Duplicate, Fail, Fault, downtimes_disjoint
 from ._history import (
     EventStream,
     FailurePattern,
@@ -371,7 +371,9 @@ def histories(
     with _checking():
         event_st = st.just(EventStream()) if events is None else _strategy("events", events)
         failure_st = st.just(FailurePattern()) if failures is None else _strategy("failures", failures)
-        fault_st = st.just([]) if faults is None else st.lists(_strategy("faults", faults), max_size=max_faults)
+        fault_st = st.just([]) if faults is None else st.lists(
+            _strategy("faults", faults), max_size=max_faults
+        ).filter(downtimes_disjoint)  # sim.downtime() refuses overlapping windows
         spec.size("max_faults", max_faults)
     inner = st.builds(lambda stream, pattern, more: History(faults=(*pattern, *more), events=tuple(stream)),
                       event_st, failure_st, fault_st)  # fmt: skip

@@ -29,10 +29,11 @@ def example() -> str:
     return source
 
 
-def test_the_section_follows_fault_injection():
+def test_the_section_follows_the_fault_sections():
     text = README.read_text()
     headings = re.findall(r"^### (.+)$", text, re.M)
-    assert headings[headings.index("Fault injection") + 1] == "Property-based tests (Hypothesis)"
+    after = headings[headings.index("Fault injection") + 1 : headings.index("Fault injection") + 3]
+    assert after == ["Profiles, faults and compare", "Property-based tests (Hypothesis)"]
 
 
 @pytest.fixture(autouse=True)

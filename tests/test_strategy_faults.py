@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import jobsim
 from jobsim import strategies as js
-from jobsim._faults import FAULT_KINDS, METHODS, available_kinds
+from jobsim._faults import FAULT_KINDS, METHODS, available_kinds, downtimes_disjoint
 from jobsim.strategies import Crash, Downtime, Duplicate, Fail, History, Send
 
 START = "2025-03-01T00:00:00Z"
@@ -207,7 +207,8 @@ def test_duplicate_reaches_the_real_duplicate_delivery_with_a_signature_it_accep
 @needs("downtime")
 @needs("duplicate_delivery")
 @settings(max_examples=40, deadline=None)
-@given(faults=st.lists(js.faults(functions=["charge", "tick"], kinds=FAULT_KINDS, within="1h"), max_size=4),
+@given(faults=st.lists(js.faults(functions=["charge", "tick"], kinds=FAULT_KINDS, within="1h"), max_size=4)
+       .filter(downtimes_disjoint),
        events=js.event_streams({"order/placed": st.fixed_dictionaries({"orderId": st.sampled_from(["o1", "o2"])})},
                                max_size=3, gaps=js.durations(0, "20m")))  # fmt: skip
 def test_every_drawn_fault_applies_to_a_real_simulation(faults, events):

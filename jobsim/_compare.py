@@ -25,7 +25,7 @@ from typing import Any
 from . import _plugins
 from ._simulation import DEFAULT_START, Simulation
 from ._time import Instant, to_datetime, zone
-from .errors import InvalidArgument, UnsupportedFeature
+from .errors import InvalidArgument, JobsimError, UnsupportedFeature
 
 Metric = Callable[[Simulation, str], Any]
 """``(simulation, function_id) -> value``: an extra column of the table."""
@@ -109,6 +109,8 @@ def compare(scenario: Scenario, profiles: Iterable[str] | None = None, *, seed: 
 
     if not isinstance(scenario, Scenario):
         raise InvalidArgument.build("scenario", scenario, "a jobsim.Scenario(name=, description=, build=, play=)")
+    if isinstance(profiles, str):  # "inngest,bullmq", as on the command line
+        profiles = [name.strip() for name in profiles.split(",") if name.strip()]
     names = list(SEVEN if profiles is None else profiles)
     known = {p.name for group in _plugins.manager().hook.jobsim_profiles() for p in group}
     unknown = [n for n in names if n not in known]
@@ -136,6 +138,14 @@ def _run(scenario: Scenario, profile: str, seed: int) -> list[Outcome]:
             scenario.play(sim)
     except UnsupportedFeature as exc:
         return _refused(scenario, targets, profile, exc)
+    except JobsimError:
+        raise
+    except Exception as exc:
+        raise JobsimError(
+            f"scenario {scenario.name!r} raised {type(exc).__name__}: {exc} while playing under profile "
+            f"{profile!r} (seed {seed}); fix its play() or reproduce with "
+            f"jobsim.Simulation(..., profile={profile!r}, seed={seed})"
+        ) from exc
     return [_measure(scenario, sim, fn) for fn in functions]
 
 

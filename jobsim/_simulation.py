@@ -20,7 +20,7 @@ from ._retries import Retries
 from ._time import Duration, Instant, duration_ns, format_duration, instant_ns, iso, to_datetime, zone
 from ._trace import Trace
 from ._wallclock import WallClock
-from .errors import BudgetExceeded, InvalidArgument, JobsimError, PluginError
+from .errors import BudgetExceeded, InvalidArgument, JobsimError, PluginError, UnsupportedFeature
 from .hooks import Adapted
 
 DEFAULT_START = "2025-01-01T00:00:00Z"
@@ -132,7 +132,8 @@ class Simulation:
             raise InvalidArgument.build(
                 "targets", target,
                 f"a jobsim.App or a target a backend plugin adapts ({have}; "
-                "e.g. pip install 'jobsim[celery]' for a Celery app, 'jobsim[inngest]' for inngest-py functions)",
+                "from a jobsim checkout: pip install -e plugins/jobsim-celery for a Celery app, "
+                "pip install -e plugins/jobsim-inngest for inngest-py functions)",
             )  # fmt: skip
         if not isinstance(adapted, Adapted):
             raise PluginError(f"a jobsim plugin answered jobsim_adapt with {adapted!r}; it must return jobsim.hooks.Adapted")
@@ -377,6 +378,18 @@ class Simulation:
         if fn_id is None or not claimed:  # a backend plugin's worker is not the engine's
             self._system().arm_crash(at_ns, fn_id)
 
+    def _refuse_for_own_workers(self, fault: str, fn_id: str | None) -> None:
+        """A fault the engine cannot apply to functions a plugin's own worker runs is refused, not ignored."""
+        hit = [a for a in self.adapted if a.own_worker and (fn_id is None or any(f.id == fn_id for f in a.functions))]
+        if hit:
+            backend = hit[0].backend
+            raise UnsupportedFeature(
+                f"sim.{fault}() is not simulated for {backend} functions (their worker is the plugin's own); "
+                f"use sim.crash_worker(...), which the {backend} plugin answers"
+                + (", or name a function= that jobsim's engine runs" if fault == "duplicate_delivery" else ""),
+                system=backend, feature=fault,
+            )
+
     def downtime(self, start: Instant, end: Instant) -> None:
         """The system is down in ``[start, end)``: nothing starts, in-flight attempts die.
 
@@ -385,6 +398,7 @@ class Simulation:
         Vercel Cron) loses its in-flight and pending runs and every tick due meanwhile.
         Windows may not overlap.
         """
+        self._refuse_for_own_workers("downtime", None)
         start_ns = self._fault_instant(start, "start")
         end_ns = instant_ns(end, "end", tz=self.tz)
         if end_ns <= start_ns:
@@ -400,6 +414,7 @@ class Simulation:
         """
         at_ns = self._fault_instant(at, "at")
         fn_id = None if function is None else self._function(function, "function").id
+        self._refuse_for_own_workers("duplicate_delivery", fn_id)
         if isinstance(times, bool) or not isinstance(times, int) or times < 1:
             raise InvalidArgument.build("times", times, "an int >= 1: how many extra deliveries")
         self._system().arm_duplicate(at_ns, fn_id, times)

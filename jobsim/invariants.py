@@ -25,7 +25,7 @@ from ._events import Event
 from ._records import Attempt, Run
 from ._steps import resolve_retry_after
 from ._time import format_duration, instant_ns, iso
-from .errors import InvalidArgument, JobsimError, NonRetriableError, RetryAfterError, StepError
+from .errors import InvalidArgument, JobsimError, NonRetriableError, RetryAfterError, StepError, WorkerCrashed
 
 __all__ = [
     "Violation",
@@ -289,6 +289,8 @@ def _attempt_problems(sim: Any, run: Run, failed: Attempt, after: Attempt | None
         out.append(f"{where} ran attempt {failed.number} but the policy allows {attempts} attempt(s)")
     if failed.error is None or (after is None and run.status != "failed"):
         return out  # a success, or a failure whose retry has not run yet (or the run was cancelled)
+    if isinstance(failed.error, WorkerCrashed):
+        return out  # what follows a crash is the system's recovery (stall checks, lock expiry), not a retry delay
     final = isinstance(failed.error, (NonRetriableError, StepError))  # a StepError replays a step's end
     if after is not None and after.number == failed.number + 1:
         out += _retry_problems(sim, run, failed, after, final)
@@ -304,6 +306,12 @@ def _retry_problems(sim: Any, run: Run, failed: Attempt, after: Attempt, final: 
         return [f"{_where(failed)} was retried at {iso(after.start_ns)} after a {type(failed.error).__name__}"]
     low, high = _bounds(sim, run, failed)
     gap = after.start_ns - failed.end_ns
+    if getattr(sim.engine.policy(run.function), "from_scheduled", False) and not isinstance(
+        failed.error, RetryAfterError
+    ):  # Quirrel: the delay counts from the failed attempt's start; one already past runs at once
+        gap = after.start_ns - failed.start_ns
+        if failed.end_ns - failed.start_ns >= low and after.start_ns == failed.end_ns:
+            return []
     late_ok = run.function.flow is not None  # queues (concurrency, throttle) may start a retry later
     if low <= gap and (gap <= high or late_ok):
         return []
@@ -318,7 +326,10 @@ def retries_respect_policy(sim: Any, function: Any = None) -> None:
 
     The delay before retry k must lie within the policy's bounds (its jitter's extremes;
     exactly the clamped delay for a ``RetryAfterError``), measured from the end of the
-    failed attempt. For functions with flow control a retry may start later (it queued).
+    failed attempt — from its start for policies that count from the scheduled time
+    (Quirrel's offsets). For functions with flow control a retry may start later (it
+    queued). An attempt a worker crash ended is followed by the system's recovery, not
+    by a retry delay, so it is not checked.
     """
     __tracebackhide__ = True
     runs = sim.runs() if function is None else sim.runs(function)

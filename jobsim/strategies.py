@@ -32,7 +32,15 @@ import datetime as dt
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from hypothesis import strategies as st
+try:
+    from hypothesis import strategies as st
+except ModuleNotFoundError as exc:  # pragma: no cover - exercised in a subprocess test
+    from .errors import JobsimError
+
+    raise JobsimError(
+        "jobsim.strategies needs Hypothesis, which is not installed: pip install 'jobsim[hypothesis]' "
+        "(or pip install hypothesis)"
+    ) from exc
 from hypothesis.errors import InvalidArgument as _HypothesisInvalidArgument
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 from hypothesis.strategies import SearchStrategy

@@ -138,3 +138,17 @@ def test_profiles_command(capsys):
     assert "offsets from the job's" in doc and "NOT VERIFIED" in doc
     assert main(["profiles", "nope"]) == 2
     assert "profile='nope' is not valid" in capsys.readouterr().err
+
+
+def test_profiles_may_be_one_comma_separated_string():
+    result = jobsim.compare(scenario(), profiles="inngest, node-cron")
+    assert [o.profile for o in result.outcomes] == ["inngest", "node-cron"]
+
+
+def test_an_error_in_play_names_the_scenario_and_the_profile():
+    def play(sim):
+        sim.advance("1h")
+        return 1 / 0
+
+    with pytest.raises(jobsim.JobsimError, match=r"scenario 'n' raised ZeroDivisionError: .* profile 'bullmq'"):
+        jobsim.compare(scenario(play=play), profiles=["bullmq"])

@@ -290,3 +290,45 @@ def test_an_event_still_in_an_open_batch_or_handed_out_twice_is_named():
         with pytest.raises(Violation, match=expected):
             invariants.every_event_handled(sim, "digest", once=True)
         invariants.every_event_handled(sim, "digest", statuses=None)
+
+
+@pytest.mark.parametrize("profile", ["bullmq", "agenda", "trigger.dev", "inngest"])
+def test_a_crash_recovery_is_not_taken_for_a_retry(profile):
+    """After a worker crash the system's recovery decides when the job runs again (BullMQ's
+    stall check, Agenda's lock expiry, Trigger.dev's heartbeat): not a retry delay."""
+    app = jobsim.App("crashy")
+
+    @app.function("export", on="export/start", retries=jobsim.Retries(attempts=3))
+    def export(ctx):
+        time.sleep(60)  # spends virtual time: the crash lands in it
+        return "done"
+
+    with jobsim.Simulation(app, start="2025-03-01T00:00:00Z", profile=profile) as sim:
+        sim.crash_worker(at="2025-03-01T00:00:30Z", function="export")
+        sim.send("export/start")
+        sim.run_until_idle()
+        run = sim.runs("export")[0]
+        assert isinstance(run.attempts[0].error, jobsim.errors.WorkerCrashed)
+        assert run.status == "completed"
+        invariants.retries_respect_policy(sim)
+
+
+def test_quirrel_offsets_count_from_the_failed_attempts_start():
+    from jobsim import QuirrelRetry
+
+    app = jobsim.App("q")
+    calls = []
+
+    @app.function("slow", on="slow/start", retries=QuirrelRetry(["10s", "1m"]))
+    def slow(ctx):
+        calls.append(ctx.attempt)
+        time.sleep(4)  # a 4 s attempt: the 10 s offset still counts from its start
+        if len(calls) < 3:
+            raise RuntimeError("flaky")
+
+    with jobsim.Simulation(app, start="2025-03-01T00:00:00Z", profile="quirrel") as sim:
+        sim.send("slow/start")
+        sim.run_until_idle()
+        starts = [a.start_ns - sim.start_ns for a in sim.runs("slow")[0].attempts]
+        assert starts == [0, 10 * 10**9, 60 * 10**9]
+        invariants.retries_respect_policy(sim)

@@ -361,3 +361,17 @@ def test_a_drawn_history_repr_is_code_that_rebuilds_it(history):
     rebuilt = eval(repr(history), NAMESPACE)
     assert rebuilt == history
     assert repr(rebuilt) == repr(history)
+
+
+def test_without_hypothesis_the_import_error_says_what_to_install(tmp_path):
+    import subprocess
+    import sys
+
+    blocker = tmp_path / "hypothesis.py"
+    blocker.write_text("raise ModuleNotFoundError(\"No module named 'hypothesis'\", name='hypothesis')\n")
+    code = "import jobsim.strategies"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**__import__("os").environ, "PYTHONPATH": str(tmp_path)})  # fmt: skip
+    assert proc.returncode == 1
+    assert "jobsim.errors.JobsimError: jobsim.strategies needs Hypothesis" in proc.stderr
+    assert "pip install 'jobsim[hypothesis]'" in proc.stderr

@@ -191,3 +191,11 @@ def test_the_core_crash_worker_reaches_the_celery_worker(app, charge):
         sim.run_until_idle()
         # unacknowledged since its fetch at 0: restored by the first sweep with age > 3600 s (the default)
         assert "unacknowledged: the broker delivers it again at 2025-03-01 01:00:20.000" in sim.timeline()
+
+
+def test_faults_the_celery_worker_does_not_simulate_are_refused(app, charge):
+    with jobsim.Simulation(app, start=START) as sim:
+        with pytest.raises(jobsim.errors.UnsupportedFeature, match=r"sim.downtime\(\) is not simulated for celery"):
+            sim.downtime("2025-03-01T01:00:00Z", "2025-03-01T02:00:00Z")
+        with pytest.raises(jobsim.errors.UnsupportedFeature, match=r"duplicate_delivery\(\).*crash_worker"):
+            sim.duplicate_delivery("charge")

@@ -10,9 +10,9 @@ scheduler (``_cron.py``). ``reference/semantics.md`` §8 tabulates the dialects.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
-import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 

@@ -65,7 +65,8 @@ class Event:
             known = {"name", "data", "id", "user", "ts", "v"}
             unknown = set(value) - known
             if unknown:
-                raise InvalidArgument.build("event", dict(value), f"unknown keys {sorted(unknown)}; accepted: {sorted(known)}")
+                accepted = f"unknown keys {sorted(unknown)}; accepted: {sorted(known)}"
+                raise InvalidArgument.build("event", dict(value), accepted)
             return cls(**value)
         if isinstance(value, str):
             return cls(value, data, **fields)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import datetime as dt
+import itertools
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -298,7 +299,7 @@ class Downtime(Fault):
 def downtimes_disjoint(faults: Any) -> bool:
     """Whether no two ``Downtime`` windows overlap (``sim.downtime`` refuses overlapping ones)."""
     windows = sorted((duration_ns(f.start), duration_ns(f.end)) for f in faults if isinstance(f, Downtime))
-    return all(a_end <= b_start for (_, a_end), (b_start, _) in zip(windows, windows[1:]))
+    return all(a_end <= b_start for (_, a_end), (b_start, _) in itertools.pairwise(windows))
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

@@ -10,8 +10,8 @@ import datetime as dt
 import traceback
 from typing import TYPE_CHECKING, Any, Literal
 
-from ._time import to_datetime
 from ._steps import load
+from ._time import to_datetime
 
 if TYPE_CHECKING:
     from ._app import Function
@@ -117,8 +117,20 @@ class Run(_Stored):
     """
 
     __slots__ = (
-        "_payload", "attempts", "end_ns", "error", "event", "events", "function",
-        "id", "parent", "start_ns", "status", "steps", "_step_counter", "_wake",
+        "_payload",
+        "_step_counter",
+        "_wake",
+        "attempts",
+        "end_ns",
+        "error",
+        "event",
+        "events",
+        "function",
+        "id",
+        "parent",
+        "start_ns",
+        "status",
+        "steps",
     )  # fmt: skip
 
     def __init__(self, function: Function, run_id: str, events: list[Event], start_ns: int) -> None:

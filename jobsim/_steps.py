@@ -108,9 +108,8 @@ class Execution:
 
     def key(self, step_id: Any) -> str:
         """The step id, with ``:n`` appended on its n-th reuse in this request."""
-        if type(step_id) is not str or not step_id:
-            if not isinstance(step_id, str) or not step_id:
-                raise InvalidArgument.build("step_id", step_id, "a step id is a non-empty string, e.g. 'send-email'")
+        if (type(step_id) is not str or not step_id) and (not isinstance(step_id, str) or not step_id):
+            raise InvalidArgument.build("step_id", step_id, "a step id is a non-empty string, e.g. 'send-email'")
         if self.in_step:
             raise InvalidArgument(f"step {step_id!r} was called inside another step; steps cannot be nested")
         seen = self.seen

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import InvalidArgument
@@ -23,8 +22,8 @@ HOUR = 60 * MINUTE
 DAY = 24 * HOUR
 WEEK = 7 * DAY
 
-Duration = Union[str, int, float, dt.timedelta]
-Instant = Union[str, int, float, dt.datetime, dt.date]
+Duration = str | int | float | dt.timedelta
+Instant = str | int | float | dt.datetime | dt.date
 
 _UNITS = {
     "ns": NS,

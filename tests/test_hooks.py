@@ -98,7 +98,7 @@ def test_a_plugin_returning_the_wrong_type_is_named(plugin):
     bad = Bad()
     _plugins.register(bad, name="bad")
     try:
-        with pytest.raises(PluginError, match="must return jobsim.hooks.Adapted"):
+        with pytest.raises(PluginError, match=r"must return jobsim\.hooks\.Adapted"):
             jobsim.Simulation("bad")
     finally:
         _plugins.unregister(bad)

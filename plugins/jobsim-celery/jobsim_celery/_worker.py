@@ -42,11 +42,10 @@ from celery.worker import state as worker_state
 from celery.worker.request import create_request_cls
 from kombu.message import Message
 
+import jobsim_celery
 from jobsim._steps import Execution
 from jobsim._time import SECOND, instant_ns, iso
 from jobsim.errors import BudgetExceeded
-
-import jobsim_celery
 
 if TYPE_CHECKING:
     from ._world import AppRuntime, CeleryWorld

@@ -5,10 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import jobsim_celery
 import pytest
 
 import jobsim
-import jobsim_celery
 
 
 def test_retrying_forever_stops_at_the_attempt_budget(app, monkeypatch):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import jobsim
 
 START = "2025-03-01T00:00:00Z"
@@ -25,5 +27,5 @@ def test_plain_functions_under_the_profile_retry_only_when_asked_then_every_180s
         sim.run_until_idle()
         assert len(sim.runs("once")[0].attempts) == 1
         gaps = [int((b.started_at - a.started_at).total_seconds())
-                for a, b in zip(sim.runs("thrice")[0].attempts, sim.runs("thrice")[0].attempts[1:])]  # fmt: skip
+                for a, b in itertools.pairwise(sim.runs("thrice")[0].attempts)]  # fmt: skip
         assert gaps == [180, 180]

@@ -28,4 +28,5 @@ def test_quick_start_passes_as_written(pytester, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(ROOT))  # this checkout's jobsim, as the rest of the suite
     result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
     outcomes = result.parseoutcomes()
-    assert outcomes.get("passed", 0) >= 1 and not outcomes.get("failed") and not outcomes.get("errors"), result.stdout.str()
+    ok = outcomes.get("passed", 0) >= 1 and not outcomes.get("failed") and not outcomes.get("errors")
+    assert ok, result.stdout.str()

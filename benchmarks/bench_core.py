@@ -30,9 +30,8 @@ import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
-import simpy
-
 import _common
+import simpy
 
 sys.path.insert(1, str(_common.REPO_ROOT))  # time this checkout's jobsim, not an installed one
 

@@ -31,11 +31,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import _common
 import freezegun
 import freezegun.config
 import time_machine
-
-import _common
 from _common import clock, fmt_ratio, fmt_time
 
 DEST = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)

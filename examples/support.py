@@ -6,7 +6,7 @@ import contextlib
 import datetime as dt
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import respx
@@ -81,3 +81,26 @@ def only(items: list[Any]) -> Any:
     __tracebackhide__ = True
     assert len(items) == 1, items
     return items[0]
+
+
+class Storefront:
+    """The web app around the jobs, for drawn histories: ``Storefront(shop).send`` is an ``apply(send=...)`` hook.
+
+    For each event it writes the row the web app writes (once: a retried webhook
+    delivers the event again but does not create the order or cart a second time),
+    then sends the event.
+    """
+
+    CREATES: ClassVar[dict[str, tuple[str, str]]] = {
+        "order/placed": ("orders", "orderId"),
+        "cart/abandoned": ("carts", "cartId"),
+    }
+
+    def __init__(self, shop: Shop) -> None:
+        self.shop = shop
+
+    def send(self, sim: jobsim.Simulation, event: jobsim.Event) -> None:
+        table, key = self.CREATES.get(event.name, (None, None))
+        if table is None or event.data[key] not in getattr(self.shop.db, table):
+            self.shop.db.apply(event.name, dict(event.data), sim.now)
+        sim.send(event)

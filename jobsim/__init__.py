@@ -1,6 +1,8 @@
 """jobsim: a deterministic, virtual-time testing harness for background jobs."""
 
 from ._app import App, Function
+from ._backoffs import AgendaBackoff, BullMQBackoff, QuirrelRetry, TriggerDevRetry
+from ._compare import Comparison, Outcome, Scenario, compare
 from ._email import Email
 from ._events import Event
 from ._flow import Batch, Cancel, Concurrency, Debounce, RateLimit, Throttle, Timeouts
@@ -17,6 +19,8 @@ from .errors import (
     NonRetriableError,
     RetryAfterError,
     StepError,
+    UnsupportedFeature,
+    WorkerCrashed,
 )
 
 __version__ = "0.1.0"
@@ -38,11 +42,14 @@ def __getattr__(name: str) -> object:
     return value
 
 __all__ = [
+    "AgendaBackoff",
     "App",
     "Attempt",
     "Batch",
     "BudgetExceeded",
+    "BullMQBackoff",
     "Cancel",
+    "Comparison",
     "Concurrency",
     "Debounce",
     "Email",
@@ -53,7 +60,9 @@ __all__ = [
     "InvalidArgument",
     "JobsimError",
     "NonRetriableError",
+    "Outcome",
     "Profile",
+    "QuirrelRetry",
     "RateLimit",
     "Record",
     "Redaction",
@@ -62,6 +71,7 @@ __all__ = [
     "RetryAfterError",
     "RetryPolicy",
     "Run",
+    "Scenario",
     "Simulation",
     "StepError",
     "StepRecord",
@@ -69,8 +79,12 @@ __all__ = [
     "Throttle",
     "Timeouts",
     "Trace",
+    "TriggerDevRetry",
     "UnmatchedRequest",
+    "UnsupportedFeature",
+    "WorkerCrashed",
     "__version__",
+    "compare",
     "delayed",
     "timeout",
 ]

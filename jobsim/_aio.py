@@ -58,7 +58,7 @@ class VirtualLoop(asyncio.SelectorEventLoop):
         super().__init__()
         self._jobsim_now = now
         self._origin = now()
-        self._selector = _VirtualSelector(self._selector, advance)  # type: ignore[has-type,arg-type,assignment]
+        self._selector = _VirtualSelector(self._selector, advance)  # type: ignore[has-type,arg-type]
         self._clock_resolution = 1e-6
 
     def time(self) -> float:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import inspect
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from ._cron import CronSchedule
 from ._events import Event
-from ._retries import Retries
+from ._retries import Retries, RetryPolicy
 from ._time import Duration, duration_ns
 from .errors import InvalidArgument, JobsimError
 
@@ -30,13 +30,15 @@ class Function:
     app: App
     events: tuple[str, ...] = ()
     crons: tuple[CronSchedule, ...] = ()
-    retries: Retries | None = None
+    retries: RetryPolicy | None = None
     flow: FlowControl | None = None
     timeout_ns: int | None = None
     on_failure: Handler | None = None
     is_async: bool = False
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
     """Options as the user wrote them (for profiles that validate features)."""
+    event_if: Mapping[str, Callable[[Event], bool]] | None = None
+    """Per event name, a condition the event must meet to start a run (Inngest's trigger ``if``)."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Calling the decorated function calls the handler, as if undecorated."""
@@ -70,7 +72,7 @@ class App:
         on: str | Sequence[str] | None = None,
         cron: str | Sequence[str] | None = None,
         tz: str | dt.tzinfo | None = None,
-        retries: Retries | int | None = None,
+        retries: RetryPolicy | int | None = None,
         timeout: Duration | None = None,
         on_failure: Handler | None = None,
         **flow_options: Any,
@@ -81,7 +83,8 @@ class App:
         if id in self.functions:
             raise InvalidArgument(f"function id {id!r} is already declared in app {self.id!r}; ids are unique")
         events = _names(on)
-        crons = tuple(CronSchedule.parse(expr, tz) for expr in _names(cron, "cron"))
+        # six fields (leading seconds) parse here; the profile refuses them for systems without seconds
+        crons = tuple(CronSchedule.parse(expr, tz, seconds=True) for expr in _names(cron, "cron"))
         if tz is not None and not crons:
             raise InvalidArgument.build("tz", tz, "tz= applies to cron=; give a cron schedule or drop tz=")
         if not events and not crons:
@@ -89,10 +92,16 @@ class App:
                 f"function {id!r} has no trigger: give on='event/name' (or a list) and/or cron='0 9 * * *'; "
                 "a function only invoked by others can use on= with a name nothing else sends"
             )
+        policy: RetryPolicy | None = None
         if isinstance(retries, int) and not isinstance(retries, bool):
-            retries = Retries(attempts=retries + 1)  # Inngest's `retries: N` counts retries
-        elif retries is not None and not isinstance(retries, Retries):
-            raise InvalidArgument.build("retries", retries, "jobsim.Retries(attempts=..., ...) or an int number of retries")
+            policy = Retries(attempts=retries + 1)  # Inngest's `retries: N` counts retries
+        elif _is_policy(retries):
+            policy = retries
+        elif retries is not None:
+            raise InvalidArgument.build(
+                "retries", retries, "jobsim.Retries(attempts=..., ...), an int number of retries, or a system's own "
+                "policy (jobsim.BullMQBackoff, TriggerDevRetry, QuirrelRetry, AgendaBackoff)"
+            )
         if on_failure is not None and not callable(on_failure):
             raise InvalidArgument.build("on_failure", on_failure, "a callable taking (ctx)")
         timeout_ns = None if timeout is None else duration_ns(timeout, "timeout", allow_zero=False)
@@ -102,10 +111,10 @@ class App:
             if not callable(handler):
                 raise InvalidArgument.build("handler", handler, "a function taking ctx")
             fn = Function(
-                id=id, handler=handler, app=self, events=events, crons=crons, retries=retries,
+                id=id, handler=handler, app=self, events=events, crons=crons, retries=policy,
                 flow=flow, timeout_ns=timeout_ns,
                 on_failure=on_failure, is_async=inspect.iscoroutinefunction(handler),
-                options={"on": on, "cron": cron, "tz": tz, "retries": retries, "timeout": timeout,
+                options={"on": on, "cron": cron, "tz": tz, "retries": policy, "timeout": timeout,
                          "on_failure": on_failure, **flow_options},
             )  # fmt: skip
             self.functions[id] = fn
@@ -125,6 +134,11 @@ class App:
                 "start one with `with jobsim.Simulation(app) as sim:` (the pytest fixture `jobsim` does this)"
             )
         return sim._emit(event, data, **fields)
+
+
+def _is_policy(value: Any) -> TypeGuard[RetryPolicy]:
+    """A ``RetryPolicy``: an int ``attempts`` and a ``delay_ns(retry, rng)``."""
+    return isinstance(getattr(value, "attempts", None), int) and callable(getattr(value, "delay_ns", None))
 
 
 def _names(value: str | Sequence[str] | None, argument: str = "on") -> tuple[str, ...]:

@@ -30,10 +30,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--days", type=float, default=7.0, help="how long to simulate (default 7 days)")
     run.add_argument("--tz", default=None, help="time zone of the timeline (default: the target's, or UTC)")
     run.add_argument("--no-timeline", action="store_true", help="print only the summary table")
-    add_trace_commands(sub)  # replay, diff, import, scan, redact
+    _add_compare(sub)
+    add_trace_commands(sub)  # replay, diff, import, scan, redact, show
     args = parser.parse_args(argv)
     try:
-        return int(getattr(args, "handler", _run)(args))
+        handler = getattr(args, "handler", None)  # the trace commands name their own
+        if handler is not None:
+            return int(handler(args))
+        if args.command == "compare":
+            return _compare(args)
+        if args.command == "profiles":
+            return _profiles(args)
+        return _run(args)
     except JobsimError as exc:
         print(f"jobsim: error: {exc}", file=sys.stderr)
         return 2
@@ -107,6 +115,84 @@ def summary(sim: Simulation) -> str:
 
     rule = "  ".join("-" * w for w in widths)
     return "\n".join([line(header), rule, *(line(r) for r in rows), rule, line(totals)])
+
+
+# -- compare and profiles ---------------------------------------------------------------------------------
+
+
+def _add_compare(sub: Any) -> None:
+    compare = sub.add_parser("compare", help="run a scenario under several profiles and tabulate what happened")
+    compare.add_argument("scenario", help="a scenario module or file (its `scenario`, or every one in `scenarios`), "
+                                          "e.g. examples/scenarios/outage.py or examples/scenarios")  # fmt: skip
+    compare.add_argument("--profiles", default=None,
+                         help="comma-separated profile names (default: the seven systems: "
+                              "inngest,bullmq,trigger.dev,quirrel,agenda,node-cron,vercel-cron)")  # fmt: skip
+    compare.add_argument("--seed", type=int, default=None,
+                         help="the seed of every simulation (default: the scenario's)")  # fmt: skip
+    compare.add_argument("--timeline", metavar="PROFILE", default=None,
+                         help="also print the timeline of the run under this profile")  # fmt: skip
+    profiles = sub.add_parser("profiles", help="list the profiles, or print one profile's rules and sources")
+    profiles.add_argument("name", nargs="?", default=None, help="a profile name, e.g. bullmq")
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from ._compare import Scenario, compare
+
+    spec, _, attr = args.scenario.partition(":")
+    module = _import_module(spec)
+    found = getattr(module, attr) if attr else getattr(module, "scenario", None) or getattr(module, "scenarios", None)
+    scenarios = found if isinstance(found, (list, tuple)) else [found]
+    if not scenarios or not all(isinstance(s, Scenario) for s in scenarios):
+        raise JobsimError(f"{args.scenario!r} defines no jobsim.Scenario: name one `scenario` (or list them in "
+                          "`scenarios`), or pick one with path:attribute")  # fmt: skip
+    names = None if args.profiles is None else [n.strip() for n in args.profiles.split(",") if n.strip()]
+    for index, scenario in enumerate(scenarios):
+        result = compare(scenario, names, seed=args.seed)
+        print(("\n" if index else "") + result.table())
+        if args.timeline:
+            outcome = result.of(args.timeline)
+            print()
+            print(outcome.simulation.timeline() if outcome.simulation else f"{args.timeline}: {outcome.unsupported}")
+    return 0
+
+
+def _import_module(spec: str) -> Any:
+    """A module path, or a file or folder — imported as part of its package, so relative imports work."""
+    path = Path(spec)
+    if not path.exists():
+        return load_target(f"{spec}:__name__")[0]
+    path = path.resolve()
+    parts = [path.stem if path.suffix == ".py" else path.name]
+    root = path.parent
+    while (root / "__init__.py").exists():
+        parts.insert(0, root.name)
+        root = root.parent
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    name = ".".join(parts)
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise JobsimError(f"cannot import {spec!r} as {name!r} ({exc})") from None
+
+
+def _profiles(args: argparse.Namespace) -> int:
+    from . import _plugins
+    from ._profiles import Profiles
+
+    registry = Profiles()
+    for group in _plugins.manager().hook.jobsim_profiles():
+        for profile in group:
+            registry.register(profile)
+    if args.name is not None:
+        profile = registry.get(args.name)
+        print(f"{profile.name}: {profile.description}\n")
+        print(profile.doc or "(no documentation)")
+        return 0
+    width = max(len(n) for n in registry.names())
+    for name in registry.names():
+        print(f"{name.ljust(width)}  {registry.get(name).description}")
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,31 +1,49 @@
 """Cron schedules: parsing, validation and next-fire computation across DST.
 
-The parser is cronsim, chosen after measuring it against croniter and APScheduler
-(``reference/virtual_time.md`` §0.6): it is the one that follows Debian/ISC cron
-across DST transitions, which is what Go's robfig/cron (Inngest) does too:
+The parser is cronsim (measured against croniter and APScheduler in
+``reference/virtual_time.md`` §0.6). A ``CronSchedule`` is dialect-neutral when
+``app.function`` parses it; a profile then *binds* it (``_dialects.py``), which
+checks the system's syntax and picks how wall-clock times map to instants across
+a DST change — the ``rule``:
 
-* a wall time that does not exist (spring forward, e.g. 02:30 on 2025-03-09 in
-  New York) fires once, at the first instant after the gap (03:00 EDT) — for
-  schedules with a fixed hour; schedules with a wildcard hour simply have no 02:xx;
-* a wall time that happens twice (fall back, e.g. 01:30 on 2025-11-02) fires once,
-  at the first occurrence (01:30 EDT) — for fixed-hour schedules; ``0 * * * *``
-  fires at both 01:00s, since each is a distinct hour.
+``"isc"`` (Debian/ISC cron, cronsim; the cron-parser systems behave the same for
+fixed and wildcard hours — cron-parser ``tests/timezone.test.ts``):
+  a wall time that does not exist (02:30 on 2025-03-09 in New York) fires once,
+  at the first instant after the gap (03:00 EDT); a wall time that happens twice
+  (01:30 on 2025-11-02) fires once, at its first occurrence — for schedules with a
+  fixed hour. A wildcard-hour schedule (``0 * * * *``) fires at both 01:00s.
+
+``"instant"`` (Go's robfig/cron v3, Inngest — ``spec.go : Next`` walks absolute
+time and matches wall fields; ``spec_test.go`` "2am nightly job (skipped)",
+"1am nightly job (runs twice)"):
+  a fire is any instant whose local wall time matches. A wall time that does not
+  exist never fires; one that happens twice fires twice.
+
+``"wall"`` (node-cron 4, ``src/time/dst.test.ts``, spec 05-spec-dst):
+  matching wall times in order, each at its first instant: a time in the gap is
+  skipped, a repeated time fires at its first occurrence only, and a wildcard
+  hour does not fire again in the repeated hour.
 
 ``TZ=Zone `` / ``CRON_TZ=Zone `` prefixes (robfig/Inngest) and ``tz=`` select the
 zone; without either the schedule runs in UTC (Inngest Cloud's ``time.Local``).
 A schedule fires strictly after the instant it is asked about, like every real
-scheduler computing ``Next(now)``.
+scheduler computing ``Next(now)``. Six fields mean a leading seconds field
+(cron-parser, node-cron); the profile decides whether its system accepts it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from cronsim import CronSim, CronSimError
 
-from ._time import US, instant_ns, to_datetime, zone
+from ._time import SECOND, US, instant_ns, to_datetime, zone
 from .errors import InvalidArgument
+
+Rule = Literal["isc", "instant", "wall"]
 
 DESCRIPTORS = {
     "@yearly": "0 0 1 1 *",
@@ -43,25 +61,35 @@ _FIELDS = (
     ("month", "1-12 or JAN-DEC"),
     ("day-of-week", "0-7 or SUN-SAT"),
 )
-_HELP = "expected 5 fields 'minute hour day-of-month month day-of-week' or one of " + ", ".join(
-    DESCRIPTORS
-)
+_SECONDS = ("second", "0-59")
+_HELP = "expected 5 fields 'minute hour day-of-month month day-of-week' or one of " + ", ".join(DESCRIPTORS)
+_HELP6 = "expected 5 fields 'minute hour day-of-month month day-of-week' (6 with a leading seconds field)"
+_NAIVE_EPOCH = dt.datetime(1970, 1, 1)
+_UTC = dt.timezone.utc
+_ONE_US = dt.timedelta(microseconds=1)
+_SEARCH_YEARS = 400
+"""A DOM-AND-DOW schedule that has not fired in this many years never will (the Gregorian cycle)."""
 
 
 @dataclass(frozen=True, slots=True)
 class CronSchedule:
-    """A validated cron expression bound to a time zone."""
+    """A validated cron expression bound to a time zone (and, once bound, to a dialect's rule)."""
 
     expr: str
     """The expression as written by the user (with any ``TZ=`` prefix)."""
     fields: str = field(repr=False)
-    """The five fields after descriptor expansion."""
+    """The five (or six, seconds first) fields after descriptor expansion."""
     tz: dt.tzinfo = field(repr=False)
+    rule: Rule = field(default="isc", repr=False)
+    """How wall times map to instants across DST (see the module docstring)."""
+    dom_and: bool = field(default=False, repr=False)
+    """Day-of-month AND day-of-week even when both are restricted (node-cron); else Vixie's OR."""
 
     @classmethod
-    def parse(cls, expr: str, tz: str | dt.tzinfo | None = None) -> CronSchedule:
+    def parse(cls, expr: str, tz: str | dt.tzinfo | None = None, *, seconds: bool = False) -> CronSchedule:
+        """Parse ``expr``; ``seconds=True`` also accepts six fields with a leading seconds field."""
         if not isinstance(expr, str) or not expr.strip():
-            raise InvalidArgument.build("cron", expr, _HELP)
+            raise InvalidArgument.build("cron", expr, _HELP6 if seconds else _HELP)
         text = expr.strip()
         prefix_zone = None
         head, _, rest = text.partition(" ")
@@ -69,20 +97,37 @@ class CronSchedule:
             prefix_zone = zone(head.split("=", 1)[1], argument=f"cron {expr!r} time zone")
             text = rest.strip()
         if prefix_zone is not None and tz is not None and zone(tz) != prefix_zone:
-            raise InvalidArgument(
-                f"cron={expr!r} names its own time zone and tz={tz!r} names another; give one"
-            )
-        fields = DESCRIPTORS.get(text.lower(), text)
-        _validate(expr, fields)
+            raise InvalidArgument(f"cron={expr!r} names its own time zone and tz={tz!r} names another; give one")
+        fields = _question_marks(DESCRIPTORS.get(text.lower(), text))
+        _validate(expr, fields, seconds)
         return cls(expr=expr, fields=fields, tz=prefix_zone or zone(tz))
+
+    @property
+    def body(self) -> str:
+        """The expression without its ``TZ=`` prefix, as written."""
+        head, _, rest = self.expr.strip().partition(" ")
+        return rest.strip() if head.startswith(("TZ=", "CRON_TZ=")) else self.expr.strip()
+
+    @property
+    def has_seconds(self) -> bool:
+        return len(self.fields.split()) == 6
+
+    def bound(self, rule: Rule, *, dom_and: bool = False) -> CronSchedule:
+        """This schedule under another dialect's rule."""
+        return replace(self, rule=rule, dom_and=dom_and)
 
     def next_after(self, ns: int) -> int:
         """The first fire time strictly after ``ns`` (epoch ns)."""
-        local = to_datetime(ns, self.tz)
-        if ns % US:  # to_datetime truncated; CronSim is strictly-after at whole microseconds
-            local += dt.timedelta(microseconds=1)
-        fire = next(CronSim(self.fields, local))
-        return instant_ns(fire)
+        if self.rule == "isc" and not self.dom_and:
+            local = to_datetime(ns, self.tz)
+            if ns % US:  # to_datetime truncated; CronSim is strictly-after at whole microseconds
+                local += _ONE_US
+            return instant_ns(next(CronSim(self.fields, local)))
+        if self.tz is _UTC:  # no DST: every rule agrees
+            return _naive_ns(next(self._walls(_naive(ns, _UTC))))
+        if self.rule == "instant":
+            return self._instant(ns)
+        return self._wall_first(ns)  # "wall"; no dialect pairs "isc" with DOM AND DOW
 
     def fires_between(self, start: int, end: int) -> list[int]:
         """Every fire time in ``(start, end]``."""
@@ -92,24 +137,124 @@ class CronSchedule:
             t = self.next_after(t)
         return out
 
+    # -- the rules ---------------------------------------------------------------------------
+    def _walls(self, after: dt.datetime) -> Iterator[dt.datetime]:
+        """Matching naive wall times strictly after the naive ``after``, in order."""
+        parts = self.fields.split()
+        dom, dow = parts[-3], parts[-1]
+        if not self.dom_and or dom.startswith("*") or dow.startswith("*"):
+            return CronSim(self.fields, after)
+        only_dom = " ".join([*parts[:-1], "*"])
+        only_dow = " ".join([*parts[:-3], "*", parts[-2], dow])
+        return _both(CronSim(only_dom, after), CronSim(only_dow, after), after.year + _SEARCH_YEARS)
 
-def _validate(expr: str, fields: str) -> None:
+    def _instant(self, ns: int) -> int:
+        """robfig: the first instant after ``ns`` whose wall time matches, one offset segment at a time."""
+        start, inclusive = ns, False
+        while True:
+            offset = _offset(self.tz, start)
+            wall = _naive(start, self.tz)
+            if inclusive:
+                wall -= _ONE_US
+            candidate = _naive_ns(next(self._walls(wall))) - offset
+            change = _next_transition(self.tz, start, candidate, offset)
+            if change is None:
+                return candidate
+            start, inclusive = change, True  # no match before the change: look again from it
+
+    def _wall_first(self, ns: int) -> int:
+        """node-cron: matching wall times in order, each at its first instant; gaps skipped."""
+        for wall in self._walls(_naive(ns, self.tz)):
+            first = wall.replace(tzinfo=self.tz, fold=0)
+            if first.astimezone(_UTC).astimezone(self.tz).replace(tzinfo=None) != wall:
+                continue  # in a spring-forward gap: this wall time does not exist
+            at = instant_ns(first)
+            if at > ns:
+                return at
+        raise StopIteration  # pragma: no cover - _walls is endless for a validated schedule
+
+
+def _both(a: Iterator[dt.datetime], b: Iterator[dt.datetime], last_year: int) -> Iterator[dt.datetime]:
+    """The wall times two ordered streams share (DOM AND DOW)."""
+    x, y = next(a), next(b)
+    while True:
+        if x == y:
+            yield x
+            x, y = next(a), next(b)
+        elif x < y:
+            x = next(a)
+        else:
+            y = next(b)
+        if min(x, y).year > last_year:
+            return
+
+
+def _naive(ns: int, tz: dt.tzinfo) -> dt.datetime:
+    return to_datetime(ns, tz).replace(tzinfo=None)
+
+
+def _naive_ns(wall: dt.datetime) -> int:
+    delta = wall - _NAIVE_EPOCH
+    return (delta.days * 86_400 + delta.seconds) * SECOND + delta.microseconds * US
+
+
+def _offset(tz: dt.tzinfo, ns: int) -> int:
+    offset = to_datetime(ns, tz).utcoffset()
+    assert offset is not None
+    return (offset.days * 86_400 + offset.seconds) * SECOND + offset.microseconds * US
+
+
+def _next_transition(tz: dt.tzinfo, start: int, end: int, offset: int) -> int | None:
+    """The first whole second in ``(start, end]`` whose UTC offset is not ``offset``, or None.
+
+    Probes once a day, then bisects: real zones never change offset twice within a day.
+    """
+    day = 86_400 * SECOND
+    low = start
+    while low < end:
+        high = min(low + day, end)
+        if _offset(tz, high) != offset:
+            lo_s, hi_s = low // SECOND, -(-high // SECOND)
+            while hi_s - lo_s > 1:
+                mid = (lo_s + hi_s) // 2
+                if _offset(tz, mid * SECOND) != offset:
+                    hi_s = mid
+                else:
+                    lo_s = mid
+            return hi_s * SECOND
+        low = high
+    return None
+
+
+def _question_marks(fields: str) -> str:
+    """``?`` means "any" in the day fields for robfig, cron-parser and node-cron; cronsim spells it ``*``."""
     parts = fields.split()
-    if len(parts) != 5:
+    if "?" not in fields or len(parts) not in (5, 6):
+        return fields
+    for index in (len(parts) - 3, len(parts) - 1):
+        if parts[index] == "?":
+            parts[index] = "*"
+    return " ".join(parts)
+
+
+def _validate(expr: str, fields: str, seconds: bool) -> None:
+    parts = fields.split()
+    if len(parts) != 5 and not (seconds and len(parts) == 6):
         raise InvalidArgument(
-            f"cron expression {expr!r}: has {len(parts)} field(s); {_HELP}"
+            f"cron expression {expr!r}: has {len(parts)} field(s); {_HELP6 if seconds else _HELP}"
             + (" (seconds are not supported)" if len(parts) == 6 else "")
         )
     try:
         next(CronSim(fields, dt.datetime(2000, 1, 1)))
     except CronSimError as exc:
         raise InvalidArgument(_explain(expr, parts, str(exc))) from None
-    except StopIteration:  # pragma: no cover - cronsim never ends an iteration
-        pass
+    except StopIteration:
+        raise InvalidArgument(f"cron expression {expr!r} never fires (no such date in 50 years)") from None
 
 
 def _explain(expr: str, parts: list[str], message: str) -> str:
-    for index, (name, accepted) in enumerate(_FIELDS):
+    names = (_SECONDS, *_FIELDS) if len(parts) == 6 else _FIELDS
+    for index, (name, accepted) in enumerate(names):
         if name in message.lower():
             return (
                 f"cron expression {expr!r}: {name} field {parts[index]!r} is not valid; "

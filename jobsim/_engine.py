@@ -21,17 +21,24 @@ from ._events import Event, ulid
 from ._flowrt import FlowRuntime
 from ._records import Attempt, Run, StepRecord
 from ._retries import Retries, RetryPolicy, with_attempts
-from ._steps import AsyncStep, Context, Execution, Step, Suspend, UnserializableOutput, dump, resolve_retry_after
+from ._steps import (
+    AsyncStep, Context, Execution, Step, Suspend, UnserializableOutput, _from_job, dump, resolve_retry_after,
+)  # fmt: skip
 from ._time import MS, format_duration, iso
 from .errors import InjectedFault, InvalidArgument, NonRetriableError, RetryAfterError, StepError
 
 if TYPE_CHECKING:
     from ._app import Function
+    from ._runtime import SystemRuntime
     from ._simulation import Simulation
 
 FAILED_EVENT = "inngest/function.failed"
 INVOKED_EVENT = "inngest/function.invoked"
 CRON_EVENT = "inngest/scheduled.timer"
+
+
+def _always(event: Event) -> bool:
+    return True
 
 
 class Waiter:
@@ -59,11 +66,17 @@ class Engine:
         self.by_event: dict[str, list[Function]] = defaultdict(list)
         self.waiters: dict[str, list[Waiter]] = defaultdict(list)
         self.faults: dict[tuple[str, str | None], list[list[Any]]] = {}
-        self._policies: dict[str, RetryPolicy] = {}
+        self.groups: dict[Run, Any] = {}  # runs with parallel steps in flight (``_parallel.py``)
+        self._parallel_rt: Any = None
+        self._policies: dict[str, RetryPolicy] = {}  # the profile fills it (``_profiles.resolve``)
+        self.schedules: dict[str, tuple[Any, ...]] = {}  # cron schedules as the profile's dialect binds them
+        self.system: SystemRuntime | None = None  # profile semantics and faults beyond Inngest's defaults
+        self._step_types: tuple[type[Step], type[Step]] = (Step, AsyncStep)  # (sync, async) ctx.step classes
         self._run_counter = 0
         self._outcomes: dict[str, Callable[[Run, Execution, tuple[Any, ...]], None]] = {
             "done": self._done, "failed": self._failed, "sleep": self._sleep, "wait": self._wait,
             "invoke": self._invoke, "returned": self._returned, "error": self._error,
+            "parallel": self._parallel,
         }  # fmt: skip
 
     # -- wiring -----------------------------------------------------------------
@@ -72,7 +85,7 @@ class Engine:
             self.flowrt.of(fn)
         for name in fn.events:
             self.by_event[name].append(fn)
-        for schedule in fn.crons:
+        for schedule in self.schedules.get(fn.id, fn.crons):
             due = schedule.next_after(self.kernel.now)
             self.kernel.schedule(due, self._cron_tick, fn, schedule, owner=f"{fn.id} (cron)", recurring=True)
 
@@ -105,6 +118,8 @@ class Engine:
         if self.cancellers:  # before new runs start: an event never cancels a run it starts
             self.flowrt.cancel_by(event)
         for fn in self.by_event.get(event.name, ()):
+            if fn.event_if is not None and not fn.event_if.get(event.name, _always)(event):
+                continue  # the trigger's `if` is false: no run (Inngest's TriggerEvent expression)
             if fn.flow is None:
                 self.start_run(fn, [event])
             else:
@@ -126,10 +141,13 @@ class Engine:
         runs = self.runs[fn.id]
         runs.append(run)
         self.record(now, "run.start", {"function": fn.id, "run": run.id, "n": len(runs), "event": run.event.name})
-        self.kernel.schedule(now, self._request, run, 0, owner=fn.id)
+        self.kernel.push(now, self._request, (run, 0), fn.id)
         return run
 
     def _cron_tick(self, fn: Function, schedule: Any) -> None:
+        if self.system is not None:  # missed ticks, delivery jitter, duplicates
+            self.system.cron_tick(fn, schedule)
+            return
         now = self.kernel.now
         self.kernel.schedule(schedule.next_after(now), self._cron_tick, fn, schedule,
                              owner=f"{fn.id} (cron)", recurring=True)  # fmt: skip
@@ -143,21 +161,25 @@ class Engine:
         return self.kernel.now if x is None else x.now
 
     # -- one request ------------------------------------------------------------------
-    def _request(self, run: Run, attempt: int) -> None:
+    def _request(self, run: Run, attempt: int, plan: Any = None) -> None:
+        """One request; ``plan`` targets one step of a parallel group (``_parallel.Target``)."""
         if run.status in ("completed", "failed", "cancelled", "skipped"):
             return
         fn = run.function
         flow = fn.flow
         if flow is not None:
-            ctl = self.flowrt.enter(run, attempt)
+            ctl = self.flowrt.enter(run, attempt, plan)
             if ctl is None:
                 return  # waits for a concurrency slot
-        x = (AsyncStep if fn.is_async else Step)(self, run, attempt, self.kernel.now)
+        x = self._step_types[fn.is_async](self, run, attempt, self.kernel.now)
+        if plan is not None:
+            x.plan = plan
         self.x = x
         self.move_clock(x.now)
         run.status = "running"
         try:
-            x.fault(None)
+            if self.faults or self.system is not None:
+                x.fault(None)
             ctx = Context(x)
             if fn.is_async:
                 value = self.sim.loop().drive(fn.handler(ctx))
@@ -167,12 +189,19 @@ class Engine:
         except Suspend as suspend:
             op = suspend.op
         except Exception as exc:
-            op = ("error", exc)
+            op = ("error", _from_job(exc))
         finally:
             self.x = None
         if flow is not None and not self.flowrt.leave(ctl, x, op):
             return
+        if plan is not None and x.now > self.kernel.now:  # a parallel step's result exists when it ends
+            self.kernel.schedule(x.now, self._settle_later, run, x, op, owner=fn.id)
+            return
         self._outcomes[op[0]](run, x, op)
+
+    def _settle_later(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
+        if not run.done:  # a run cancelled while the step ran ignores its result
+            self._outcomes[op[0]](run, x, op)
 
     def _attempt(self, run: Run, x: Execution, step: str | None, error: BaseException | None) -> Attempt:
         attempt = Attempt(x.attempt, step, x.start, x.now, error)
@@ -190,7 +219,10 @@ class Engine:
         return record
 
     def _next(self, run: Run, at: int) -> None:
-        self.kernel.schedule(at, self._request, run, 0, owner=run.function.id)
+        if self.groups and run in self.groups:  # a step of a parallel group ended
+            self._parallel_rt.settled(run, at)
+            return
+        self.kernel.push(at, self._request, (run, 0), run.function.id)
 
     # -- outcomes -------------------------------------------------------------------------
     def _done(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
@@ -243,7 +275,7 @@ class Engine:
         at = x.now + delay
         self.record(x.now, "retry", {"function": run.function.id, "run": run.id, "step": key,
                                      "attempt": x.attempt + 1, "at": at, "delay": delay})  # fmt: skip
-        self.kernel.schedule(at, self._request, run, x.attempt + 1, owner=run.function.id)
+        self.kernel.push(at, self._request, (run, x.attempt + 1, x.plan), run.function.id)
 
     def _sleep(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
         _, key, wake = op
@@ -255,6 +287,9 @@ class Engine:
 
     def _wake(self, run: Run, record: StepRecord) -> None:
         record.status, record.end_ns = "completed", self.kernel.now
+        if self.groups and run in self.groups:
+            self._parallel_rt.settled(run, self.kernel.now)
+            return
         self._request(run, 0)
 
     def _wait(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
@@ -316,6 +351,13 @@ class Engine:
             record.status, record.error = "failed", error
         self._next(run, self.now())
 
+    def _parallel(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
+        if self._parallel_rt is None:
+            from ._parallel import ParallelRuntime
+
+            self._parallel_rt = ParallelRuntime(self)
+        self._parallel_rt.plan(run, x, op[1], op[2])
+
     def _returned(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
         try:
             payload = dump(op[1], f"function {run.function.id!r}")
@@ -339,6 +381,8 @@ class Engine:
         self.record(at, "run.end", data)
         if fn.flow is not None:
             self.flowrt.finished(run)
+        if self.groups and run in self.groups:
+            self._parallel_rt.drop(run)
         if run.parent is not None:
             parent, key = run.parent
             run.parent = None
@@ -364,6 +408,9 @@ class Engine:
         self.faults.setdefault((function_id, step), []).append([times, error])
 
     def take_fault(self, function_id: str, step: str | None) -> BaseException | None:
+        if step is None and self.system is not None and function_id not in self.sim._own_worker:
+            # a crash or a downtime may stop this request (a plugin's own worker handles its own)
+            self.system.before_request()
         if not self.faults:
             return None
         queue = self.faults.get((function_id, step))

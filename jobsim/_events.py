@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -66,7 +65,8 @@ class Event:
             known = {"name", "data", "id", "user", "ts", "v"}
             unknown = set(value) - known
             if unknown:
-                raise InvalidArgument.build("event", dict(value), f"unknown keys {sorted(unknown)}; accepted: {sorted(known)}")
+                accepted = f"unknown keys {sorted(unknown)}; accepted: {sorted(known)}"
+                raise InvalidArgument.build("event", dict(value), accepted)
             return cls(**value)
         if isinstance(value, str):
             return cls(value, data, **fields)
@@ -75,16 +75,27 @@ class Event:
         )
 
 
-_FROM_B32HEX = str.maketrans("0123456789ABCDEFGHIJKLMNOPQRSTUV", _CROCKFORD)
+
+
+_PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]  # 10-bit chunks -> 2 characters
+_MASK80 = (1 << 80) - 1
 
 
 def ulid(ms: int, counter: int) -> str:
     """A ULID-shaped id (48-bit ms time, 80-bit suffix) from a counter, never from randomness.
 
     Sorted by time like a ULID; the suffix scrambles the counter so ids don't look alike.
+    The 128-bit value is written as 26 Crockford base-32 characters, most significant
+    first (the top character carries 3 bits), 10 bits at a time.
     """
-    value = (ms << 80) | (counter * 0x9E3779B97F4A7C15 & ((1 << 80) - 1))
-    return base64.b32hexencode(value.to_bytes(16, "big")).decode()[:26].translate(_FROM_B32HEX)
+    value = (ms << 80) | (counter * 0x9E3779B97F4A7C15 & _MASK80)
+    p = _PAIRS
+    return (
+        _CROCKFORD[value >> 125] + p[value >> 115 & 1023] + p[value >> 105 & 1023] + p[value >> 95 & 1023]
+        + p[value >> 85 & 1023] + p[value >> 75 & 1023] + p[value >> 65 & 1023] + p[value >> 55 & 1023]
+        + p[value >> 45 & 1023] + p[value >> 35 & 1023] + p[value >> 25 & 1023] + p[value >> 15 & 1023]
+        + p[value >> 5 & 1023] + _CROCKFORD[(value & 31)]
+    )  # fmt: skip
 
 
 class Bus:

@@ -18,20 +18,17 @@ import ast
 import operator
 import re
 from collections.abc import Callable, Hashable
-from typing import Any, Union
+from typing import Any
 
 from .errors import InvalidArgument
 
-Key = Union[str, Callable[[Any], Hashable]]
+Key = str | Callable[[Any], Hashable]
 _MISSING = object()
 
 
 def _walk(value: Any, parts: list[str]) -> Any:
     for part in parts:
-        if isinstance(value, dict):
-            value = value.get(part, _MISSING)
-        else:
-            value = getattr(value, part, _MISSING)
+        value = value.get(part, _MISSING) if isinstance(value, dict) else getattr(value, part, _MISSING)
         if value is _MISSING:
             return None
     return value
@@ -149,7 +146,7 @@ def _eval(node: ast.AST, scope: dict[str, Any]) -> Any:
         return all(values) if isinstance(node.op, ast.And) else any(values)
     assert isinstance(node, ast.Compare)
     left = _eval(node.left, scope)
-    for op, right_node in zip(node.ops, node.comparators):
+    for op, right_node in zip(node.ops, node.comparators, strict=True):
         right = _eval(right_node, scope)
         if not _BINOPS[type(op)](left, right):
             return False

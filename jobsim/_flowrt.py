@@ -82,7 +82,7 @@ class Pool:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.busy = 0
-        self.waiting: list[tuple[int, int, Run, int]] = []  # (queued at - priority, seq, run, attempt)
+        self.waiting: list[tuple[int, int, Run, int, Any]] = []  # (queued at - priority, seq, run, attempt, plan)
 
 
 class RunControl:
@@ -367,7 +367,7 @@ class FlowRuntime:
                                         "event": run.event.name, "reason": reason})  # fmt: skip
 
     # -- around each request ------------------------------------------------------------
-    def enter(self, run: Run, attempt: int) -> RunControl | None:
+    def enter(self, run: Run, attempt: int, plan: Any = None) -> RunControl | None:
         """Before a request runs code: its control record, or ``None`` if it must wait for a slot."""
         ctl = self.controls[run]
         pool = ctl.pool
@@ -378,7 +378,7 @@ class FlowRuntime:
                 pool.busy += 1
             else:
                 now = self.kernel.now
-                heappush(pool.waiting, (now - ctl.priority, next(self.seq), run, attempt))
+                heappush(pool.waiting, (now - ctl.priority, next(self.seq), run, attempt, plan))
                 run.status = "queued"
                 self._queued(ctl, "concurrency", now)
                 return None
@@ -410,7 +410,7 @@ class FlowRuntime:
             return False
         deadline = ctl.deadline
         if deadline is not None and x.now > deadline:  # it ran past its timeout: Inngest ignores the response
-            step = None if op[0] in ("returned", "error") else op[1]
+            step = None if op[0] in ("returned", "error", "parallel") else op[1]
             error = TimeoutError(f"the run exceeded its timeout of {format_duration(deadline - run.start_ns)}")
             self.engine._attempt(run, x, step, error)
             self.cancel(run, {"reason": "timeout"}, deadline)
@@ -421,12 +421,12 @@ class FlowRuntime:
         pool.busy -= 1
         waiting = pool.waiting
         while waiting and pool.busy < pool.limit:
-            _, _, run, attempt = heappop(waiting)
+            _, _, run, attempt, plan = heappop(waiting)
             if run.status in FINAL:
                 continue
             pool.busy += 1
             self._granted = run
-            self.engine._request(run, attempt)
+            self.engine._request(run, attempt, plan)
             self._granted = None
 
     def finished(self, run: Run) -> None:

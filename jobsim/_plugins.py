@@ -69,7 +69,8 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
         except Exception as exc:
             raise PluginError(
                 f"jobsim plugin {ep.name!r} ({ep.value}) failed to load: {type(exc).__name__}: {exc}. "
-                f"Fix its installation (pip install --force-reinstall {dist}) or uninstall {dist}."
+                f"Fix its installation (reinstall {dist} from where it came, e.g. pip install -e plugins/{dist} in a "
+                f"jobsim checkout) or pip uninstall {dist}."
             ) from exc
         try:
             pm.register(plugin, name=ep.name)

@@ -10,8 +10,7 @@ import datetime as dt
 import traceback
 from typing import TYPE_CHECKING, Any, Literal
 
-import orjson
-
+from ._steps import load
 from ._time import to_datetime
 
 if TYPE_CHECKING:
@@ -20,9 +19,11 @@ if TYPE_CHECKING:
 
 RunStatus = Literal[
     "queued", "running", "sleeping", "waiting", "invoking", "retrying",
-    "completed", "failed", "cancelled", "skipped",
+    "completed", "failed", "cancelled", "skipped", "lost",
 ]  # fmt: skip
-FINAL = frozenset({"completed", "failed", "cancelled", "skipped"})
+FINAL = frozenset({"completed", "failed", "cancelled", "skipped", "lost"})
+"""``lost``: the system dropped the run without finishing or reporting it (a crash on node-cron, a
+downtime on Vercel Cron)."""
 
 
 def _dt(ns: int | None) -> dt.datetime | None:
@@ -66,25 +67,18 @@ class Attempt:
         return f"Attempt(number={self.number}, step={self.step!r}, started_at={self.started_at.isoformat()}{error})"
 
 
-class StepRecord:
-    """A durable step of a run: its kind, status, memoized output and attempts."""
+class _Stored:
+    """What a step record and a run share: a stored output and a span of virtual time."""
 
-    __slots__ = ("_payload", "attempts", "end_ns", "error", "id", "kind", "start_ns", "status")
-
-    def __init__(self, id: str, kind: str, start_ns: int) -> None:
-        self.id = id
-        self.kind = kind  # run | sleep | wait_for_event | send_event | invoke
-        self.status = "running"
-        self._payload: bytes | None = None
-        self.error: BaseException | None = None
-        self.attempts: list[Attempt] = []
-        self.start_ns = start_ns
-        self.end_ns: int | None = None
+    __slots__ = ()
+    _payload: Any
+    start_ns: int
+    end_ns: int | None
 
     @property
     def output(self) -> Any:
-        """The memoized output, as a fresh JSON round trip each time (as Inngest replays it)."""
-        return None if self._payload is None else orjson.loads(self._payload)
+        """The stored output, as a fresh JSON round trip each time (as Inngest replays it)."""
+        return load(self._payload)
 
     @property
     def started_at(self) -> dt.datetime:
@@ -94,21 +88,49 @@ class StepRecord:
     def finished_at(self) -> dt.datetime | None:
         return _dt(self.end_ns)
 
+
+class StepRecord(_Stored):
+    """A durable step of a run: its kind, status, memoized output and attempts."""
+
+    __slots__ = ("_payload", "attempts", "end_ns", "error", "id", "kind", "start_ns", "status")
+
+    def __init__(self, id: str, kind: str, start_ns: int) -> None:
+        self.id = id
+        self.kind = kind  # run | sleep | wait_for_event | send_event | invoke
+        self.status = "running"
+        self._payload: Any = None
+        self.error: BaseException | None = None
+        self.attempts: list[Attempt] = []
+        self.start_ns = start_ns
+        self.end_ns: int | None = None
+
     def __repr__(self) -> str:
         return f"StepRecord(id={self.id!r}, kind={self.kind!r}, status={self.status!r}, attempts={len(self.attempts)})"
 
 
-class Run:
+class Run(_Stored):
     """A run of a function, as the contract describes it.
 
-    ``status`` is final (``completed``, ``failed``, ``cancelled``, ``skipped``) or
+    ``status`` is final (``completed``, ``failed``, ``cancelled``, ``skipped``, ``lost``) or
     pending (``queued``, ``running``, ``sleeping``, ``waiting``, ``invoking``,
     ``retrying``). ``steps`` maps step id to ``StepRecord``.
     """
 
     __slots__ = (
-        "_payload", "attempts", "end_ns", "error", "event", "events", "function",
-        "id", "parent", "start_ns", "status", "steps", "_step_counter", "_wake",
+        "_payload",
+        "_step_counter",
+        "_wake",
+        "attempts",
+        "end_ns",
+        "error",
+        "event",
+        "events",
+        "function",
+        "id",
+        "parent",
+        "start_ns",
+        "status",
+        "steps",
     )  # fmt: skip
 
     def __init__(self, function: Function, run_id: str, events: list[Event], start_ns: int) -> None:
@@ -117,7 +139,7 @@ class Run:
         self.events = events
         self.event = events[0]
         self.status: str = "queued"
-        self._payload: bytes | None = None
+        self._payload: Any = None
         self.error: BaseException | None = None
         self.start_ns = start_ns
         self.end_ns: int | None = None
@@ -130,18 +152,6 @@ class Run:
     @property
     def function_id(self) -> str:
         return self.function.id
-
-    @property
-    def output(self) -> Any:
-        return None if self._payload is None else orjson.loads(self._payload)
-
-    @property
-    def started_at(self) -> dt.datetime:
-        return to_datetime(self.start_ns)
-
-    @property
-    def finished_at(self) -> dt.datetime | None:
-        return _dt(self.end_ns)
 
     @property
     def done(self) -> bool:

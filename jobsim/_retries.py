@@ -34,7 +34,7 @@ class RetryPolicy(Protocol):
 class Retries:
     """``Retries(attempts, backoff, min, max, jitter)`` of the contract.
 
-    Before the k-th retry (k = 1, 2, …) the delay is ``min·2^(k−1)`` (exponential),
+    Before the k-th retry (k = 1, 2, …) the delay is ``min·2^(k-1)`` (exponential),
     ``min·k`` (linear) or ``min`` (constant), capped at ``max``; ``jitter`` adds
     U[0, jitter) drawn from the simulation's seeded generator.
 
@@ -55,8 +55,8 @@ class Retries:
         self,
         attempts: int,
         backoff: Backoff | None = None,
-        min: Duration | None = None,  # noqa: A002 - the contract's spelling
-        max: Duration | None = None,  # noqa: A002
+        min: Duration | None = None,
+        max: Duration | None = None,
         jitter: Duration | None = None,
     ) -> None:
         if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= MAX_ATTEMPTS:
@@ -123,8 +123,8 @@ INNGEST_BACKOFF_TABLE = (
 class TableBackoff:
     """Inngest's server backoff (``pkg/backoff/backoff.go : BackoffTable``).
 
-    ``delay(k) = T[min(k−1, 9)] + U[0, 30 s)`` in whole milliseconds, where
-    ``T = [15s, 30s, 1m, 2m, 5m, 10m, 20m, 40m, 1h, 2h]`` and k−1 is the 0-based
+    ``delay(k) = T[min(k-1, 9)] + U[0, 30 s)`` in whole milliseconds, where
+    ``T = [15s, 30s, 1m, 2m, 5m, 10m, 20m, 40m, 1h, 2h]`` and k-1 is the 0-based
     index of the attempt that just failed.
     """
 
@@ -147,4 +147,7 @@ def with_attempts(policy: RetryPolicy, attempts: int) -> RetryPolicy:
         return TableBackoff(attempts, policy.table, policy.jitter_ms)
     if isinstance(policy, Retries):
         return Retries(attempts, policy.backoff, policy.min, policy.max, policy.jitter)
+    rebuild = getattr(policy, "with_attempts", None)  # the systems' own policies (_backoffs.py)
+    if rebuild is not None:
+        return rebuild(attempts)  # type: ignore[no-any-return]
     raise InvalidArgument.build("retries", policy, "a policy whose attempt count can be overridden")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gc
 import random
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -13,19 +14,41 @@ from ._app import App, Function
 from ._events import Bus, Event
 from ._kernel import DEFAULT_MAX_CHAIN, DEFAULT_MAX_ITEMS, Kernel
 from . import _plugins
-from ._profiles import Profile, Profiles
+from ._profiles import Profile, Profiles, resolve
 from ._records import Run
 from ._retries import Retries
 from ._time import Duration, Instant, duration_ns, format_duration, instant_ns, iso, to_datetime, zone
 from ._trace import RESERVED_FIELDS, RESERVED_KINDS, Trace, describe_error, event_fields
 from ._wallclock import WallClock
-from .errors import BudgetExceeded, InvalidArgument, JobsimError, PluginError
+from .errors import BudgetExceeded, InvalidArgument, JobsimError, PluginError, UnsupportedFeature
 from .hooks import Adapted
 
 if TYPE_CHECKING:
     from ._replay import ReplayResult
 
 DEFAULT_START = "2025-01-01T00:00:00Z"
+
+GC_GEN0_THRESHOLD = 50_000
+"""CPython's young-generation threshold while a simulation drives time.
+
+A simulation allocates millions of small, mostly acyclic objects (timers, attempts,
+records) and keeps its run history alive. With CPython's default of 700, every
+700 allocations trigger a collection and the older generations are rescanned
+again and again: about 40% of the engine's time at 10,000 jobs
+(benchmarks/bench_core.py). The threshold is raised only inside ``advance``,
+``advance_to`` and ``run_until_idle`` and restored after, unless the process has
+disabled the collector or already set a higher threshold. ``send`` does the same:
+a test that sends 100,000 events otherwise spends most of it in the collector.
+"""
+
+
+def _raise_gc_threshold() -> tuple[int, int, int] | None:
+    """Raise the gen-0 threshold to ``GC_GEN0_THRESHOLD``; the old thresholds, or None if unchanged."""
+    threshold = gc.get_threshold()
+    if 0 < threshold[0] < GC_GEN0_THRESHOLD:
+        gc.set_threshold(GC_GEN0_THRESHOLD, threshold[1], threshold[2])
+        return threshold
+    return None
 
 
 class Simulation:
@@ -62,6 +85,7 @@ class Simulation:
         self.functions: dict[str, Function] = {}
         self.apps: list[App] = []
         self.adapted: list[Adapted] = []
+        self._own_worker: set[str] = set()  # functions a plugin's own worker runs (see Adapted.own_worker)
         for target in _flatten(targets):
             self._adopt(target)
         if profile is None:
@@ -69,10 +93,16 @@ class Simulation:
         self.profile = self.profiles.get(profile)
         if not self.functions:
             raise InvalidArgument("Simulation() got no functions: pass a jobsim.App with at least one @app.function")
+        resolved = resolve(self.profile, self.functions.values())  # UnsupportedFeature for what the system lacks
         from ._engine import Engine
 
         self.wallclock = WallClock(self.now_ns, self.consume)
         self.engine = Engine(self)
+        self.engine._policies.update(resolved.policies)
+        self.engine.schedules.update(resolved.schedules)
+        p = self.profile
+        if not p.durable_steps or p.cron_jitter_ns or p.max_duration_ns is not None:
+            self._system()
         self.bus = Bus()
         self._loop: VirtualLoop | None = None
         self._failure_handlers: dict[str, Function] = {}
@@ -105,11 +135,14 @@ class Simulation:
             raise InvalidArgument.build(
                 "targets", target,
                 f"a jobsim.App or a target a backend plugin adapts ({have}; "
-                "e.g. pip install 'jobsim[celery]' for a Celery app, 'jobsim[inngest]' for inngest-py functions)",
+                "from a jobsim checkout: pip install -e plugins/jobsim-celery for a Celery app, "
+                "pip install -e plugins/jobsim-inngest for inngest-py functions)",
             )  # fmt: skip
         if not isinstance(adapted, Adapted):
             raise PluginError(f"a jobsim plugin answered jobsim_adapt with {adapted!r}; it must return jobsim.hooks.Adapted")
         self.adapted.append(adapted)
+        if adapted.own_worker:
+            self._own_worker.update(fn.id for fn in adapted.functions)
         for fn in adapted.functions:
             if fn.app not in self.apps:
                 self.apps.append(fn.app)
@@ -179,6 +212,10 @@ class Simulation:
         x = self.engine.x
         if x is None:
             raise JobsimError("virtual time can only be spent by job code while it runs; use sim.advance() in tests")
+        system = self.engine.system
+        if system is not None and system.watching and x.run_.function.id not in self._own_worker:
+            # a crash, a downtime or a duration limit may cut it short
+            system.spend(x, ns)
         x.now += ns
         self.wallclock.move(x.now)
 
@@ -247,10 +284,13 @@ class Simulation:
             )
         self.trace.add(self.kernel.now, "advance", {"until": until, "idle": stop_when_idle})  # replayed as is
         self.wallclock.activate()
+        saved = _raise_gc_threshold()
         try:
             self.kernel.run(until, stop_when_idle=stop_when_idle, max_items=max_items,
                             max_chain=self.max_chain, what=what)  # fmt: skip
         finally:
+            if saved is not None:
+                gc.set_threshold(*saved)
             self.wallclock.deactivate()
 
     # -- events --------------------------------------------------------------------------------
@@ -261,7 +301,12 @@ class Simulation:
         ``advance``/``run_until_idle`` (``advance(0)`` runs what is due now).
         """
         self._require_running("send")
-        return self._emit(event, data, **fields)
+        saved = _raise_gc_threshold()
+        try:
+            return self._emit(event, data, **fields)
+        finally:
+            if saved is not None:
+                gc.set_threshold(*saved)
 
     def _emit(self, event: Any, data: Any = None, *, _origin: str = "input", **fields: Any) -> list[str]:
         if isinstance(event, (list, tuple)):
@@ -344,6 +389,87 @@ class Simulation:
 
         return replay(trace, *targets, **options)
 
+    # -- faults beyond sim.fail (the profile decides how the system answers) ------------------------
+    def crash_worker(self, at: Instant | None = None, function: Any = None) -> None:
+        """Kill the worker running the attempt in flight at ``at`` (default: now).
+
+        The attempt in flight is the first one — of ``function`` (an id or a
+        ``Function``), or of any function — whose code is spending virtual time
+        across ``at`` (``time.sleep``, a delayed HTTP answer), else the first one
+        that starts at or after ``at``, which dies before its code runs. It never
+        reports; what happens next is the profile's (Inngest retries the step with
+        earlier steps memoized, BullMQ re-runs the stalled job after its lock
+        expires, Agenda after 10 minutes, node-cron and Vercel lose the run, ...).
+        Backend plugins answer it for their own workers (``jobsim_crash_worker``):
+        jobsim-celery kills its Celery worker as ``sim.celery.crash_worker`` does.
+        """
+        at_ns = self._fault_instant(at, "at")
+        fn_id = None if function is None else self._function(function, "function").id
+        claimed = any(self._plugins.hook.jobsim_crash_worker(sim=self, at=at_ns, function=fn_id))
+        if fn_id is None or not claimed:  # a backend plugin's worker is not the engine's
+            self._system().arm_crash(at_ns, fn_id)
+
+    def _refuse_for_own_workers(self, fault: str, fn_id: str | None) -> None:
+        """A fault the engine cannot apply to functions a plugin's own worker runs is refused, not ignored."""
+        hit = [a for a in self.adapted if a.own_worker and (fn_id is None or any(f.id == fn_id for f in a.functions))]
+        if hit:
+            backend = hit[0].backend
+            raise UnsupportedFeature(
+                f"sim.{fault}() is not simulated for {backend} functions (their worker is the plugin's own); "
+                f"use sim.crash_worker(...), which the {backend} plugin answers"
+                + (", or name a function= that jobsim's engine runs" if fault == "duplicate_delivery" else ""),
+                system=backend, feature=fault,
+            )
+
+    def downtime(self, start: Instant, end: Instant) -> None:
+        """The system is down in ``[start, end)``: nothing starts, in-flight attempts die.
+
+        A persistent system runs what was due when it is back (missed cron ticks per
+        its profile: all, the first, the latest); one without persistence (node-cron,
+        Vercel Cron) loses its in-flight and pending runs and every tick due meanwhile.
+        Windows may not overlap.
+        """
+        self._refuse_for_own_workers("downtime", None)
+        start_ns = self._fault_instant(start, "start")
+        end_ns = instant_ns(end, "end", tz=self.tz)
+        if end_ns <= start_ns:
+            raise InvalidArgument(f"downtime end={end!r} is not after start={start!r}; give start < end")
+        self._system().arm_downtime(start_ns, end_ns)
+
+    def duplicate_delivery(self, function: Any = None, at: Instant | None = None, times: int = 1) -> None:
+        """Deliver the next cron tick or event start of ``function`` (any, by default) ``times`` extra times.
+
+        The delivery is the first at or after ``at`` (default: now). Only a system
+        that does not deduplicate runs the copies (Vercel Cron: "can occasionally
+        fire more than once"); the others drop them, and the trace says why.
+        """
+        at_ns = self._fault_instant(at, "at")
+        fn_id = None if function is None else self._function(function, "function").id
+        self._refuse_for_own_workers("duplicate_delivery", fn_id)
+        if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+            raise InvalidArgument.build("times", times, "an int >= 1: how many extra deliveries")
+        self._system().arm_duplicate(at_ns, fn_id, times)
+
+    def _fault_instant(self, at: Instant | None, name: str) -> int:
+        now = self.kernel.now
+        if at is None:
+            return now
+        ns = instant_ns(at, name, tz=self.tz)
+        if ns < now:
+            raise InvalidArgument(
+                f"time can't go backwards: {name}={at!r} is before the simulation's now, {iso(now)}"
+            )
+        return ns
+
+    def _system(self) -> Any:
+        """The runtime of the profile's rules and of armed faults (``_runtime.py``), made on first need."""
+        system = self.engine.system
+        if system is None:
+            from ._runtime import SystemRuntime
+
+            system = SystemRuntime(self)
+        return system
+
     def timeline(self, tz: str | dt.tzinfo | None = None) -> str:
         """A readable story of everything that happened, in ``tz`` (default: the simulation's)."""
         from ._timeline import render
@@ -351,9 +477,10 @@ class Simulation:
         return render(self, zone(tz) if tz is not None else self.tz)
 
     def __repr__(self) -> str:
+        profile = getattr(self, "profile", None)  # a repr must work on a half-built simulation too
         return (
-            f"<Simulation at {iso(self.kernel.now)} seed={self.seed} profile={self.profile.name!r} "
-            f"functions={list(self.functions)} {self._state}>"
+            f"<Simulation at {iso(self.kernel.now)} seed={self.seed} profile={profile.name if profile else None!r} "
+            f"functions={list(self.functions)} {getattr(self, '_state', 'new')}>"
         )
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -27,6 +27,7 @@ from .errors import InvalidArgument, JobsimError, NonRetriableError, StepError
 
 if TYPE_CHECKING:
     from ._engine import Engine
+    from ._parallel import Plan
     from ._records import Run, StepRecord
 
 _DUMP_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
@@ -45,8 +46,21 @@ class UnserializableOutput(NonRetriableError, JobsimError):
     """A step or handler returned something that cannot be stored as JSON."""
 
 
-def dump(value: Any, what: str) -> bytes:
-    """Serialize as Inngest stores outputs: JSON, so datetimes come back as strings."""
+def dump(value: Any, what: str) -> Any:
+    """Serialize as Inngest stores outputs: JSON, so datetimes come back as strings.
+
+    Values whose JSON round trip is the identity (``None``, bools, 64-bit ints, finite
+    floats, ASCII strings) are kept as they are, and ``load`` hands them back: the
+    replay semantics are unchanged and the hot path skips two codec calls. Anything
+    else is stored as JSON bytes.
+    """
+    kind = type(value)
+    if value is None or kind is bool or (kind is str and value.isascii()):
+        return value
+    if kind is int and -(1 << 63) <= value < (1 << 64):
+        return value
+    if kind is float and value - value == 0.0:
+        return value
     try:
         return orjson.dumps(value, option=_DUMP_OPTIONS)
     except TypeError as exc:
@@ -56,6 +70,23 @@ def dump(value: Any, what: str) -> bytes:
         ) from None
 
 
+def _from_job(exc: BaseException) -> BaseException:
+    """Drop jobsim's own frame from a job's exception: its traceback starts in job code.
+
+    This also keeps a recorded error from holding jobsim's frame (and through it
+    the whole request) alive for as long as the run record lives.
+    """
+    tb = exc.__traceback__
+    if tb is not None and tb.tb_next is not None:
+        exc.__traceback__ = tb.tb_next
+    return exc
+
+
+def load(payload: Any) -> Any:
+    """The stored output, as a fresh JSON round trip (see ``dump``)."""
+    return orjson.loads(payload) if type(payload) is bytes else payload
+
+
 class Execution:
     """One request: the run, which attempt this is, and its own clock.
 
@@ -63,7 +94,7 @@ class Execution:
     saves an object per request on the hot path.
     """
 
-    __slots__ = ("attempt", "engine", "in_step", "now", "run_", "seen", "start")
+    __slots__ = ("attempt", "engine", "in_step", "now", "plan", "run_", "seen", "start")
 
     def __init__(self, engine: Engine, run: Run, attempt: int, start: int) -> None:
         self.engine = engine
@@ -72,22 +103,26 @@ class Execution:
         self.start = start
         self.now = start
         self.seen: dict[str, int] = {}
-        self.in_step = False
+        self.in_step: str | bool = False  # the step whose code is running (a crash names it)
+        self.plan: Plan | None = None  # set only around parallel steps (``_parallel.py``)
 
     def key(self, step_id: Any) -> str:
         """The step id, with ``:n`` appended on its n-th reuse in this request."""
-        if not isinstance(step_id, str) or not step_id:
+        if (type(step_id) is not str or not step_id) and (not isinstance(step_id, str) or not step_id):
             raise InvalidArgument.build("step_id", step_id, "a step id is a non-empty string, e.g. 'send-email'")
         if self.in_step:
             raise InvalidArgument(f"step {step_id!r} was called inside another step; steps cannot be nested")
-        count = self.seen.get(step_id, 0)
-        self.seen[step_id] = count + 1
+        seen = self.seen
+        count = seen.get(step_id, 0)
+        seen[step_id] = count + 1
         return step_id if count == 0 else f"{step_id}:{count}"
 
     def memo(self, key: str, kind: str) -> StepRecord | None:
         """The stored record of ``key`` if it is finished, else ``None`` (run it now)."""
         record = self.run_.steps.get(key)
-        if record is None or record.status not in ("completed", "failed"):
+        if record is None or (record.status != "completed" and record.status != "failed"):
+            if self.plan is not None:  # planning a parallel group, or a request targeting one step
+                self.plan.new_step(self, key, kind)
             return None
         if record.kind != kind:
             raise JobsimError(
@@ -98,9 +133,25 @@ class Execution:
             raise StepError(key, record.error)  # type: ignore[arg-type]
         return record
 
+    def enter(self, step_id: Any, kind: str) -> tuple[str, StepRecord | None]:
+        """A step call begins: its ``key`` and its ``memo`` record (``None``: run it now)."""
+        key = self.key(step_id)
+        return key, self.memo(key, kind)
+
+    def enter_run(self, step_id: Any, fn: Any) -> tuple[str, StepRecord | None]:
+        """``enter`` for ``step.run``; when the step must run now, checks ``fn``, applies
+        any fault ``sim.fail`` queued for it, and marks the execution as inside a step."""
+        key, record = self.enter(step_id, "run")
+        if record is None:
+            if not callable(fn):
+                raise InvalidArgument.build("fn", fn, f"step {key!r} needs a callable to run")
+            if self.engine.faults:
+                self.fault(key)
+            self.in_step = key
+        return key, record
+
     def fault(self, key: str | None) -> None:
-        if not self.engine.faults:
-            return
+        """Raise the failure ``sim.fail`` queued for this step (or the function body), if any."""
         error = self.engine.take_fault(self.run_.function.id, key)
         if error is not None:
             if key is None:
@@ -117,18 +168,13 @@ class Step(Execution):
     def run(self, step_id: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run ``fn(*args, **kwargs)`` once, durably; retried on its own counter."""
         x = self
-        key = x.key(step_id)
-        record = x.memo(key, "run")
+        key, record = x.enter_run(step_id, fn)
         if record is not None:
             return record.output
-        if not callable(fn):
-            raise InvalidArgument.build("fn", fn, f"step {key!r} needs a callable to run")
-        x.fault(key)
-        x.in_step = True
         try:
             value = fn(*args, **kwargs)
         except Exception as exc:
-            raise Suspend(("failed", key, exc)) from None
+            raise Suspend(("failed", key, _from_job(exc))) from None
         finally:
             x.in_step = False
         if inspect.iscoroutine(value):
@@ -142,16 +188,16 @@ class Step(Execution):
     def sleep(self, step_id: str, duration: Duration) -> None:
         """Suspend the run for ``duration`` of virtual time."""
         x = self
-        key = x.key(step_id)
-        if x.memo(key, "sleep") is not None:
+        key, record = x.enter(step_id, "sleep")
+        if record is not None:
             return
         raise Suspend(("sleep", key, x.now + x.engine.sleep_ns(duration_ns(duration, "duration"))))
 
     def sleep_until(self, step_id: str, when: Instant) -> None:
         """Suspend the run until ``when`` (an aware datetime or ISO string); past times don't wait."""
         x = self
-        key = x.key(step_id)
-        if x.memo(key, "sleep") is not None:
+        key, record = x.enter(step_id, "sleep")
+        if record is not None:
             return
         until = instant_ns(when, "when")
         if until > x.now:
@@ -169,8 +215,7 @@ class Step(Execution):
     ) -> Event | None:
         """The first matching event sent after the wait starts, or ``None`` at the timeout."""
         x = self
-        key = x.key(step_id)
-        record = x.memo(key, "wait_for_event")
+        key, record = x.enter(step_id, "wait_for_event")
         if record is not None:
             output = record.output
             return None if output is None else Event(**output)
@@ -185,19 +230,18 @@ class Step(Execution):
     def send_event(self, step_id: str, events: Any) -> dict[str, list[str]]:
         """Send one event or a list, once (memoized); returns ``{"ids": [...]}``."""
         x = self
-        key = x.key(step_id)
-        record = x.memo(key, "send_event")
+        key, record = x.enter(step_id, "send_event")
         if record is not None:
             return record.output  # type: ignore[no-any-return]
-        x.fault(key)
+        if x.engine.faults:
+            x.fault(key)
         ids = x.engine.sim._emit(events)
         raise Suspend(_done(key, {"ids": ids}, "send_event"))
 
     def invoke(self, step_id: str, *, function: Any, data: Any = None, timeout: Duration | None = None) -> Any:
         """Run another function with ``data`` as its event data and return its output."""
         x = self
-        key = x.key(step_id)
-        record = x.memo(key, "invoke")
+        key, record = x.enter(step_id, "invoke")
         if record is not None:
             return record.output
         target = x.engine.sim._function(function, "function")
@@ -205,6 +249,18 @@ class Step(Execution):
             raise InvalidArgument.build("data", data, "the invoked function's event data, a dict")
         deadline = None if timeout is None else x.now + duration_ns(timeout, "timeout", allow_zero=False)
         raise Suspend(("invoke", key, target, data or {}, deadline))
+
+    def parallel(self, callables: Sequence[Callable[[], Any]], *, mode: str = "wait") -> tuple[Any, ...]:
+        """Run the steps the ``callables`` call in parallel; their outputs, in order.
+
+        ``ctx.step.parallel([lambda: ctx.step.run("a", a), lambda: ctx.step.run("b", b)])``.
+        Each new step becomes its own request with its own retry counter, all starting
+        at once; ``mode="wait"`` continues the run when all have ended, ``"race"``
+        after each one (Inngest's ``parallelMode``). See ``_parallel.py``.
+        """
+        from ._parallel import parallel
+
+        return parallel(self, callables, mode)
 
 
 def _done(key: str, value: Any, kind: str) -> tuple[Any, ...]:
@@ -219,22 +275,17 @@ class AsyncStep(Step):
 
     __slots__ = ()
 
-    async def run(self, step_id: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    async def run(self, step_id: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         x = self
-        key = x.key(step_id)
-        record = x.memo(key, "run")
+        key, record = x.enter_run(step_id, fn)
         if record is not None:
             return record.output
-        if not callable(fn):
-            raise InvalidArgument.build("fn", fn, f"step {key!r} needs a callable to run")
-        x.fault(key)
-        x.in_step = True
         try:
             value = fn(*args, **kwargs)
             if inspect.isawaitable(value):
                 value = await value
         except Exception as exc:
-            raise Suspend(("failed", key, exc)) from None
+            raise Suspend(("failed", key, _from_job(exc))) from None
         finally:
             x.in_step = False
         raise Suspend(_done(key, value, "run"))
@@ -251,8 +302,15 @@ class AsyncStep(Step):
     async def send_event(self, step_id: str, events: Any) -> dict[str, list[str]]:  # type: ignore[override]
         return Step.send_event(self, step_id, events)
 
-    async def invoke(self, step_id: str, **kwargs: Any) -> Any:  # type: ignore[override]
+    async def invoke(self, step_id: str, **kwargs: Any) -> Any:
         return Step.invoke(self, step_id, **kwargs)
+
+    async def parallel(  # type: ignore[override]
+        self, callables: Sequence[Callable[[], Any]], *, mode: str = "wait"
+    ) -> tuple[Any, ...]:
+        from ._parallel import parallel_async
+
+        return await parallel_async(self, callables, mode)
 
 
 class Context:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import InvalidArgument
@@ -23,8 +22,8 @@ HOUR = 60 * MINUTE
 DAY = 24 * HOUR
 WEEK = 7 * DAY
 
-Duration = Union[str, int, float, dt.timedelta]
-Instant = Union[str, int, float, dt.datetime, dt.date]
+Duration = str | int | float | dt.timedelta
+Instant = str | int | float | dt.datetime | dt.date
 
 _UNITS = {
     "ns": NS,
@@ -54,7 +53,14 @@ def duration_ns(value: Duration, name: str = "duration", *, allow_zero: bool = T
     return ns
 
 
+_PARSED: dict[str, int] = {}  # duration strings already parsed: job code repeats the same few
+
+
 def _parse_duration(value: Duration, name: str) -> int:
+    if type(value) is str:
+        cached = _PARSED.get(value)
+        if cached is not None:
+            return cached
     if isinstance(value, bool):
         raise InvalidArgument.build(name, value, _DURATION_HELP)
     if isinstance(value, dt.timedelta):
@@ -77,6 +83,8 @@ def _parse_duration(value: Duration, name: str) -> int:
             total += round(float(match.group(1)) * _UNITS[match.group(2)])
             pos = match.end()
         if text and pos == len(text):
+            if len(_PARSED) < 4096:
+                _PARSED[value] = sign * total
             return sign * total
     raise InvalidArgument.build(name, value, _DURATION_HELP)
 

@@ -78,7 +78,24 @@ def _dropped(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 
 
 def _cron(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    if d.get("late"):
+        return f"cron      {d['function']} fires late for its {_hm(d['scheduled'], tz)} tick ({d['cron']})"
     return f"cron      {d['function']} fires ({d['cron']})"
+
+
+def _hm(when: str, tz: dt.tzinfo) -> str:
+    """An ISO instant of the trace as a short local time."""
+    return dt.datetime.fromisoformat(when.replace("Z", "+00:00")).astimezone(tz).strftime("%m-%d %H:%M:%S")
+
+
+def _missed(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    why = "lost: the system was down" if d["outcome"] == "lost" else "the system is down"
+    return f"cron      {d['function']} misses its {_hm(d['scheduled'], tz)} tick ({why})"
+
+
+def _recover(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    then = {"rerun": "runs it again from the start", "fail": "fails the attempt"}.get(d["then"], d["then"])
+    return f"recover   {_run(d, names)}: {d['how']}; the system {then}"
 
 
 def _start(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
@@ -116,6 +133,11 @@ def _invoke(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     return f"invoke    {_run(d, names)}{_step(d)} -> {names.get(d['child'], d['target'])}"
 
 
+def _parallel(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    steps = ", ".join(repr(s) for s in d["steps"])
+    return f"parallel  {_run(d, names)} starts {steps} ({d['mode']})"
+
+
 def _end(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     tail = f": {_clip(d['error'])}" if d.get("error") else ""
     return f"run       {_run(d, names)} {d['status']}{tail}"
@@ -132,7 +154,22 @@ def _http(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 
 
 def _fault(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
-    return f"fault     {d['function']}{_step(d)} injected {d['error']}"
+    kind = d.get("fault")
+    if kind is None:  # sim.fail()
+        return f"fault     {d['function']}{_step(d)} injected {d['error']}"
+    if kind == "downtime":
+        if d["phase"] == "begins":
+            until = to_datetime(d["end"], tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+            return f"fault     the system goes down until {until}"
+        return "fault     the system is back up"
+    if kind == "duplicate":
+        what = f"its {_hm(d['scheduled'], tz)} tick" if "scheduled" in d else f"event {d.get('event')}"
+        extra = f"{d['times']} extra time(s)"
+        if d["outcome"] == "delivered":
+            return f"fault     {d['function']} gets {what} delivered {extra}"
+        return f"fault     {d['function']} gets {what} delivered {extra}: dropped ({d['outcome']})"
+    why = "the system went down" if d.get("cause") == "downtime" else "crash"
+    return f"fault     {why}: the worker running {_run(d, names)}{_step(d)} died"
 
 
 def _queued(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
@@ -170,5 +207,6 @@ BUILTIN_KINDS: dict[str, Callable[[dict[str, Any], dict[str, str], dt.tzinfo], s
     "attempt": _attempt, "retry": _retry, "sleep": _sleep, "wait": _wait, "wait.end": _wait_end,
     "invoke": _invoke, "run.end": _end, "email": _email, "http": _http, "fault": _fault,
     "run.queued": _queued, "run.skipped": _skipped, "batch": _batch, "cancel": _cancel,
+    "parallel": _parallel, "cron.missed": _missed, "recover": _recover,
     "advance": _hidden, "fault.armed": _hidden,
 }  # fmt: skip

@@ -107,5 +107,6 @@ class WallClock:
     def real_now() -> dt.datetime:
         """The real wall clock, even while travelling."""
         if time_machine is not None:
-            return time_machine.escape_hatch.datetime.datetime.now(dt.timezone.utc)
+            real: dt.datetime = time_machine.escape_hatch.datetime.datetime.now(dt.timezone.utc)
+            return real
         return dt.datetime.now(dt.timezone.utc)  # pragma: no cover

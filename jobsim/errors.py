@@ -24,6 +24,8 @@ __all__ = [
     "StepError",
     "TraceError",
     "TraceWarning",
+    "UnsupportedFeature",
+    "WorkerCrashed",
 ]
 
 
@@ -37,6 +39,27 @@ class InvalidArgument(JobsimError, ValueError):
     @classmethod
     def build(cls, name: str, value: Any, accepted: str) -> InvalidArgument:
         return cls(f"{name}={value!r} is not valid: {accepted}")
+
+
+class UnsupportedFeature(InvalidArgument):
+    """A function uses something the simulated system does not have (batching on BullMQ, say).
+
+    Raised when the ``Simulation`` is built (options, cron syntax, retries) or, for
+    step kinds, when job code calls one. ``system`` names the system (``"BullMQ"``),
+    ``feature`` what was refused (``"batch"``, ``"step.wait_for_event"``, ``"cron.tz"``).
+    """
+
+    def __init__(self, message: str, *, system: str = "", feature: str = "") -> None:
+        super().__init__(message)
+        self.system = system
+        self.feature = feature
+
+
+class WorkerCrashed(JobsimError):
+    """The worker running an attempt died (``sim.crash_worker``, ``sim.downtime``) before it reported.
+
+    It is the error of that attempt, and of the run when the system gives up on it.
+    """
 
 
 class BudgetExceeded(JobsimError):

@@ -61,6 +61,11 @@ class Adapted:
     install: Callable[[Simulation], None] | None = None
     uninstall: Callable[[Simulation], None] | None = None
     profile: str | None = None
+    own_worker: bool = False
+    """True when the plugin executes its functions itself rather than through the
+    engine's request loop (jobsim-celery runs Celery's own worker code): jobsim's
+    crash and downtime machinery then leaves them alone, and the plugin answers
+    ``jobsim_crash_worker`` for them."""
 
 
 class JobsimSpec:
@@ -71,7 +76,7 @@ class JobsimSpec:
         """Return profiles to register (by ``Profile.name``; a later plugin's name wins)."""
 
     @hookspec(firstresult=True)
-    def jobsim_adapt(self, sim: Simulation, target: Any) -> Adapted | None:  # type: ignore[empty-body]
+    def jobsim_adapt(self, sim: Simulation, target: Any) -> Adapted | None:
         """Claim ``target`` (a Celery app, a list of inngest-py functions, ...).
 
         Return an ``Adapted`` for targets this plugin understands and ``None`` for
@@ -86,6 +91,15 @@ class JobsimSpec:
     @hookspec
     def jobsim_uninstall(self, sim: Simulation) -> None:
         """The simulation is closing: remove what ``jobsim_install`` installed. Never raise."""
+
+    @hookspec
+    def jobsim_crash_worker(self, sim: Simulation, at: int, function: str | None) -> bool | None:
+        """``sim.crash_worker(at=..., function=...)`` was called (``at`` in epoch ns).
+
+        A plugin whose worker runs ``function`` (or, for ``None``, any of its functions)
+        plans the crash its own way and returns True. jobsim's engine crashes its own
+        attempt in flight unless a plugin claimed the named function.
+        """
 
     @hookspec
     def jobsim_record_kinds(self) -> Mapping[str, RecordRenderer]:  # type: ignore[empty-body]

@@ -103,8 +103,10 @@ def test_descriptors():
         ("0 24 * * *", "cron expression '0 24 * * *': hour field '24' is not valid; accepted: 0-23"),
         ("0 9 * * 8", "day-of-week field '8' is not valid; accepted: 0-7 or SUN-SAT"),
         ("* * *", "cron expression '* * *': has 3 field(s); expected 5 fields"),
-        ("0 * * * * *", "has 6 field(s); expected 5 fields 'minute hour day-of-month month day-of-week' or one of @yearly"),
-        ("TZ=Mars/Olympus 0 9 * * *", "cron 'TZ=Mars/Olympus 0 9 * * *' time zone='Mars/Olympus' is not valid: no such IANA time zone"),
+        ("0 * * * * *",
+         "has 6 field(s); expected 5 fields 'minute hour day-of-month month day-of-week' or one of @yearly"),
+        ("TZ=Mars/Olympus 0 9 * * *",
+         "cron 'TZ=Mars/Olympus 0 9 * * *' time zone='Mars/Olympus' is not valid: no such IANA time zone"),
     ],
 )
 def test_bad_expressions(expr, message):
@@ -134,6 +136,6 @@ def test_cron_function_runs_at_each_fire_time_in_virtual_time():
         "2025-03-09T13:00:00.000Z",
         "2025-03-10T13:00:00.000Z",
     ]
-    assert [r.output for r in runs][0] == "2025-03-07T14:00:00.000Z"
+    assert next(r.output for r in runs) == "2025-03-07T14:00:00.000Z"
     assert all(r.event.name == "inngest/scheduled.timer" for r in runs)
     assert SECOND

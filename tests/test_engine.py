@@ -2,6 +2,7 @@
 
 import asyncio
 import datetime as dt
+import itertools
 import time
 
 import pytest
@@ -359,9 +360,9 @@ def test_inngest_default_backoff_uses_the_table_and_seeded_jitter():
         sim.send("go")
         sim.run_until_idle()
     starts = [a.start_ns for a in sim.runs("f")[0].attempts if a.step == "s"]
-    gaps = [(b - a) / SECOND for a, b in zip(starts, starts[1:])]
+    gaps = [(b - a) / SECOND for a, b in itertools.pairwise(starts)]
     assert len(starts) == 5  # Inngest: 4 retries, 5 attempts
-    for gap, base in zip(gaps, (15, 30, 60, 120)):
+    for gap, base in zip(gaps, (15, 30, 60, 120), strict=True):
         assert base <= gap < base + 30
 
 
@@ -402,7 +403,8 @@ def test_sim_fail_injects_faults_into_a_step_or_the_function():
     run = sim.runs("process-order")[0]
     assert run.status == "completed"
     errors = [(a.step, type(a.error).__name__) for a in run.attempts if a.error]
-    assert errors == [(None, "ConnectionError"), ("reserve-inventory", "InjectedFault"), ("reserve-inventory", "InjectedFault")]
+    injected = ("reserve-inventory", "InjectedFault")
+    assert errors == [(None, "ConnectionError"), injected, injected]
     assert "injected by sim.fail() into step 'reserve-inventory' of 'process-order'" in str(run.attempts[1].error)
 
 

@@ -429,7 +429,9 @@ def test_ini_options_are_defaults_that_markers_override(pytester: pytest.Pyteste
         ("jobsim_start", "yesterday",
          "expected an aware datetime, an ISO 8601 string with an offset or 'Z' "
          "(e.g. '2025-03-01T09:00:00-05:00'), or seconds since the epoch"),
-        ("jobsim_profile", "celery", "expected one of 'inngest'"),
+        ("jobsim_profile", "celery",
+         "expected one of 'agenda', 'bullmq', 'inngest', 'node-cron', 'quirrel', 'trigger.dev', 'vercel-cron', "
+         "'vercel-cron-hobby'"),
     ],
 )  # fmt: skip
 def test_bad_ini_value_is_a_usage_error_naming_the_key(

@@ -147,6 +147,31 @@ class Store:
         row["available"] += quantity
         row["reserved"] -= quantity
 
+    def reserve_order(self, order_id: str, owner: str, items: list[Row]) -> str | list[str]:
+        """One transaction: claim the PENDING order for ``owner`` and reserve every line, or nothing.
+
+        Returns ``"reserved"``, ``"mine"`` (``owner`` already holds it: an earlier attempt
+        reserved, then died before reporting), ``"taken"`` (another run holds the order,
+        or it is no longer PENDING), or the variants now short of stock.
+        """
+        order = self.orders.get(order_id)
+        holder = None if order is None else order.get("reservedBy")
+        if holder is not None:
+            return "mine" if holder == owner else "taken"
+        if order is None or order["status"] != "PENDING":
+            return "taken"
+        needed: dict[str | None, int] = {}
+        for item in items:
+            needed[item.get("variantId")] = needed.get(item.get("variantId"), 0) + item["quantity"]
+        short = [str(variant) for variant, quantity in needed.items() if self.available(variant) < quantity]
+        if short:
+            return short
+        for item in items:
+            self.reserve(item.get("variantId"), item["quantity"])
+            self.add_movement(item.get("variantId"), "RESERVATION", item["quantity"], order_id)
+        order["reservedBy"] = owner
+        return "reserved"
+
     def add_movement(self, variant_id: str | None, kind: str, quantity: int, order_id: str) -> None:
         """``inventoryMovement.create``."""
         self.inventory_movements.append(

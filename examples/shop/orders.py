@@ -4,7 +4,13 @@ Each step has its own retry counter (5 attempts, exponential from 1 s, at most
 10 min apart). The seed stops there: a step that keeps failing fails the run.
 This port adds the compensation the seed's ``order/cancelled`` event is made for:
 once a step has failed for good, ``release-inventory`` (if this run reserved any)
-and ``cancel-order`` run, and the run fails without further retries.
+and ``cancel-order`` run, and the run fails without further retries. And it makes
+``reserve-inventory`` one all-or-nothing write that also claims the order
+(``reservedBy``): ``test_property_orders.py`` found two races in the seed's
+validate-then-reserve, where the seed ignores ``updateMany``'s count. Two runs of a
+duplicated ``order/placed`` both validated the PENDING order and both reserved its
+stock; and concurrent orders all validated against the same stock, so the last one
+was "reserved" although nothing was left (oversold).
 
 ``fulfill-order`` (not in the seed, which sends ``order/fulfillment/requested``
 to no one) ships physical orders 4 hours later and marks them ``COMPLETED``, the
@@ -75,10 +81,15 @@ def register(shop: Shop) -> None:
             return {"order": order, "inventoryChecks": checks, "isValid": True}
 
         def reserve_inventory() -> dict[str, Any]:
-            reservations = [db.reserve(i.get("variantId"), i["quantity"]) for i in items]
-            for item in items:
-                db.add_movement(item.get("variantId"), "RESERVATION", item["quantity"], order_id)
-            return {"success": True, "reservations": len(reservations)}
+            # One write claims the order and reserves every line, or nothing: since
+            # validate-order, a concurrent run (another order, or this order's duplicated
+            # event) may have taken the stock or the order itself.
+            outcome = db.reserve_order(order_id, ctx.run_id, items)
+            if outcome == "taken":
+                raise jobsim.NonRetriableError(f"Order {order_id} is already being processed")
+            if isinstance(outcome, list):
+                raise RuntimeError(f"Insufficient inventory for items: {', '.join(outcome)}")
+            return {"success": True, "reservations": len(items)}
 
         def update_order_status() -> dict[str, Any]:
             return db.set_order_status(
@@ -187,9 +198,11 @@ def compensate(ctx: Any, shop: Shop, event: dict[str, Any], *, reserved: bool, r
 
     def cancel_order() -> dict[str, Any]:
         order = db.orders.get(order_id)
-        # Only an order this run owns: still PENDING, or reserved by this run. A duplicate
-        # `order/placed` must not cancel the order another run is processing.
-        if order is None or not (order["status"] == "PENDING" or reserved):
+        # Only an order this run owns: claimed by this run, or still PENDING and claimed by
+        # no one. A duplicate `order/placed` must not cancel the order another run is processing.
+        holder = None if order is None else order.get("reservedBy")
+        owned = holder == ctx.run_id if holder is not None else order is not None and order["status"] == "PENDING"
+        if not owned:
             return {"cancelled": False}
         db.set_order_status(order_id, "CANCELLED", reason, utcnow())
         shop.app.send(

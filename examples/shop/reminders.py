@@ -3,7 +3,11 @@
 ``send-cart-abandonment-reminder`` waits up to 24 hours for ``cart/completed``
 with the same ``cartId`` (the seed sleeps 24 h then reads the cart's status; a
 ``wait_for_event`` ends the run as soon as the cart completes). The seed's status
-check stays, for carts completed without an event.
+check stays, for carts completed without an event, and is repeated in the step
+that sends: between the two, a failing ``get-user-email`` is retried 15-45 s later,
+and a cart completed meanwhile still got its reminder (``test_property_cart.py``
+found this race). One reminder per cart per 24 h (``idempotency``), however often
+the storefront's webhook is retried.
 
 ``send-trial-expiration-reminder`` sleeps until 7, 3, 1 and 0 days before the trial
 ends and sends a reminder unless the user has subscribed by then. Two changes make
@@ -42,7 +46,10 @@ def register(shop: Shop) -> None:
     app, db = shop.app, shop.db
 
     @app.function(
-        "send-cart-abandonment-reminder", on="cart/abandoned", retries=jobsim.Retries(attempts=3)
+        "send-cart-abandonment-reminder",
+        on="cart/abandoned",
+        retries=jobsim.Retries(attempts=3),
+        idempotency="event.data.cartId",  # a retried webhook must not remind twice
     )
     def send_cart_abandonment_reminder(ctx: Any) -> dict[str, Any]:
         cart_id, user_id = ctx.event.data["cartId"], ctx.event.data["userId"]
@@ -70,7 +77,11 @@ def register(shop: Shop) -> None:
 
         user = ctx.step.run("get-user-email", get_user_email)
 
-        def send_reminder_email() -> None:
+        def send_reminder_email() -> bool:
+            # Checked again where the email is sent: the cart may have completed while
+            # an earlier step was being retried (check-cart-status is memoized).
+            if db.carts.get(cart_id, {}).get("status") == "COMPLETED":
+                return False
             items = cart["items"]
             app.send(
                 "email/send",
@@ -92,8 +103,10 @@ def register(shop: Shop) -> None:
                     },
                 },
             )
+            return True
 
-        ctx.step.run("send-reminder-email", send_reminder_email)
+        if not ctx.step.run("send-reminder-email", send_reminder_email):
+            return {"skipped": True, "reason": "cart_completed"}
         return {
             "success": True,
             "cartId": cart_id,

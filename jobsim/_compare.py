@@ -1,0 +1,233 @@
+"""``jobsim.compare``: one scenario, simulated under several profiles, measured side by side.
+
+The seed compares seven systems in a table of claims ("Retries: ✅ Auto w/ backoff",
+"Persistence: ❌ Memory only"). A ``Scenario`` makes such a claim testable: it
+builds fresh targets, plays traffic and faults against a ``Simulation``, and
+``compare`` runs it once per profile and counts what happened — runs completed,
+failed and lost, duplicate runs, emails sent, first and last completion — plus any
+metrics the scenario defines. A profile that cannot run the scenario at all (a
+time zone on Vercel Cron, batching on BullMQ) gets a row saying why.
+
+Counting. Every delivery has a key: a cron tick its scheduled time (ticks missed
+while the system was down included), an event-started run its event id. A key's
+second and later runs are *duplicates*; a key with no run, or whose runs were all
+lost, is *lost*. Emails are the ``email`` records of the function's runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from . import _plugins
+from ._simulation import DEFAULT_START, Simulation
+from ._time import Instant, to_datetime, zone
+from .errors import InvalidArgument, JobsimError, UnsupportedFeature
+
+Metric = Callable[[Simulation, str], Any]
+"""``(simulation, function_id) -> value``: an extra column of the table."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Scenario:
+    """A story to simulate under several profiles.
+
+    ``build()`` returns fresh targets (a ``jobsim.App``) for one simulation — state
+    must not leak from one profile's run to the next. ``play(sim)`` sends traffic,
+    arms faults and drives the clock (``sim.advance_to(...)``). ``functions`` are the
+    ids the table measures (default: every function of the first build, in order).
+    ``metrics`` add columns.
+    """
+
+    name: str
+    description: str
+    build: Callable[[], Any]
+    play: Callable[[Simulation], None]
+    start: Instant = DEFAULT_START
+    tz: str = "UTC"
+    seed: int = 0
+    functions: Sequence[str] | None = None
+    metrics: Mapping[str, Metric] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one profile made of one function of the scenario (one row of the table)."""
+
+    profile: str
+    system: str
+    function: str | None
+    unsupported: str | None = None
+    """Why the profile could not run the scenario (then every count is 0)."""
+    runs: int = 0
+    completed: int = 0
+    failed: int = 0
+    lost: int = 0
+    duplicates: int = 0
+    emails: int = 0
+    first_done: dt.datetime | None = None
+    last_done: dt.datetime | None = None
+    metrics: dict[str, Any] = dataclasses.field(default_factory=dict)
+    simulation: Simulation | None = dataclasses.field(default=None, repr=False, compare=False)
+    """The closed simulation, for its timeline and runs (None when unsupported)."""
+
+    @property
+    def supported(self) -> bool:
+        return self.unsupported is None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Comparison:
+    """The outcomes of one scenario under each profile, in the order the profiles were given."""
+
+    scenario: Scenario
+    outcomes: list[Outcome]
+    seed: int
+
+    def of(self, profile: str, function: str | None = None) -> Outcome:
+        """The outcome of ``profile`` (for ``function`` when the scenario measures several)."""
+        for outcome in self.outcomes:
+            if outcome.profile == profile and (function is None or outcome.function == function):
+                return outcome
+        compared = sorted({o.profile for o in self.outcomes})
+        raise InvalidArgument.build("profile", profile, "one of " + ", ".join(map(repr, compared)))
+
+    def table(self) -> str:
+        """The comparison as a fixed-width table (times in the scenario's zone)."""
+        return render_table(self)
+
+    def __str__(self) -> str:
+        return self.table()
+
+
+def compare(scenario: Scenario, profiles: Iterable[str] | None = None, *, seed: int | None = None) -> Comparison:
+    """Run ``scenario`` once per profile (default: the seven systems of the seed) and measure each run."""
+    from ._systems import SEVEN
+
+    if not isinstance(scenario, Scenario):
+        raise InvalidArgument.build("scenario", scenario, "a jobsim.Scenario(name=, description=, build=, play=)")
+    if isinstance(profiles, str):  # "inngest,bullmq", as on the command line
+        profiles = [name.strip() for name in profiles.split(",") if name.strip()]
+    names = list(SEVEN if profiles is None else profiles)
+    known = {p.name for group in _plugins.manager().hook.jobsim_profiles() for p in group}
+    unknown = [n for n in names if n not in known]
+    if not names or unknown:
+        raise InvalidArgument.build(
+            "profiles", profiles, "profile names among " + ", ".join(map(repr, sorted(known)))
+            + (f" (unknown: {', '.join(map(repr, unknown))})" if unknown else "")
+        )
+    seed = scenario.seed if seed is None else seed
+    outcomes: list[Outcome] = []
+    for name in names:
+        outcomes.extend(_run(scenario, name, seed))
+    return Comparison(scenario, outcomes, seed)
+
+
+def _run(scenario: Scenario, profile: str, seed: int) -> list[Outcome]:
+    targets = scenario.build()
+    try:
+        sim = Simulation(targets, start=scenario.start, seed=seed, profile=profile, tz=scenario.tz)
+    except UnsupportedFeature as exc:
+        return _refused(scenario, targets, profile, exc)
+    functions = list(scenario.functions or [f for f in sim.functions if not f.endswith("-failure")])
+    try:
+        with sim:
+            scenario.play(sim)
+    except UnsupportedFeature as exc:
+        return _refused(scenario, targets, profile, exc)
+    except JobsimError:
+        raise
+    except Exception as exc:
+        raise JobsimError(
+            f"scenario {scenario.name!r} raised {type(exc).__name__}: {exc} while playing under profile "
+            f"{profile!r} (seed {seed}); fix its play() or reproduce with "
+            f"jobsim.Simulation(..., profile={profile!r}, seed={seed})"
+        ) from exc
+    return [_measure(scenario, sim, fn) for fn in functions]
+
+
+def _refused(scenario: Scenario, targets: Any, profile: str, exc: UnsupportedFeature) -> list[Outcome]:
+    functions = scenario.functions or [getattr(f, "id", "?") for f in getattr(targets, "functions", {}).values()]
+    reason = str(exc).split(": ", 1)[1] if ": " in str(exc) else str(exc)
+    return [Outcome(profile, exc.system or profile, fn, unsupported=reason) for fn in functions]
+
+
+def _measure(scenario: Scenario, sim: Simulation, function: str) -> Outcome:
+    runs = sim.runs(function)
+    status = Counter(r.status for r in runs)
+    keys: Counter[str] = Counter()
+    landed: set[str] = set()
+    for record in sim.trace.of("cron", "cron.missed"):
+        if record.data["function"] == function:
+            keys[record.data["scheduled"]] += 0
+    for run in runs:
+        key = _key(run)
+        keys[key] += 1
+        if run.status != "lost":
+            landed.add(key)
+    done = sorted(r.end_ns for r in runs if r.status == "completed" and r.end_ns is not None)
+    emails = sum(1 for r in sim.trace.of("email") if r.data.get("function") == function)
+    return Outcome(
+        profile=sim.profile.name, system=sim.profile.label, function=function,
+        runs=len(runs), completed=status["completed"], failed=status["failed"],
+        lost=sum(1 for key in keys if key not in landed), duplicates=sum(max(0, n - 1) for n in keys.values()),
+        emails=emails, first_done=to_datetime(done[0]) if done else None,
+        last_done=to_datetime(done[-1]) if done else None,
+        metrics={name: metric(sim, function) for name, metric in scenario.metrics.items()}, simulation=sim,
+    )  # fmt: skip
+
+
+def _key(run: Any) -> str:
+    scheduled = run.event.data.get("scheduledAt") if run.event.name == "inngest/scheduled.timer" else None
+    return str(scheduled) if scheduled is not None else f"event:{run.event.id}"
+
+
+# -- the table ------------------------------------------------------------------------------------------
+
+
+def render_table(comparison: Comparison) -> str:
+    scenario = comparison.scenario
+    tz = zone(scenario.tz)
+    several = len({o.function for o in comparison.outcomes}) > 1
+    extra = list(scenario.metrics)
+    header = ["profile", *(["function"] if several else []), "runs", "done", "failed", "lost", "dupes", "emails",
+              *extra, "first done", "last done"]  # fmt: skip
+    moments = [m for o in comparison.outcomes for m in (o.first_done, o.last_done) if m is not None]
+    ms = any(m.microsecond for m in moments)  # milliseconds only when some time has them
+    rows: list[list[str]] = []
+    for o in comparison.outcomes:
+        lead = [o.profile, *([o.function or ""] if several else [])]
+        if o.unsupported is not None:
+            rows.append([*lead, f"unsupported: {o.unsupported}"])
+            continue
+        counts = [o.runs, o.completed, o.failed, o.lost, o.duplicates, o.emails, *(o.metrics[m] for m in extra)]
+        rows.append([*lead, *map(str, counts), _when(o.first_done, tz, ms), _when(o.last_done, tz, ms)])
+    widths = [len(h) for h in header]
+    for row in rows:
+        if len(row) == len(header):
+            widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    numeric = range(2 if several else 1, len(header) - 2)
+
+    def line(cells: Sequence[str]) -> str:
+        if len(cells) < len(header):  # unsupported: the reason spans the rest of the line
+            lead = "  ".join(c.ljust(w) for c, w in zip(cells[:-1], widths, strict=False))
+            return f"{lead}  {cells[-1]}".rstrip()
+        cells = [c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))]
+        return "  ".join(cells).rstrip()
+
+    title = f"{scenario.name}: {scenario.description}"
+    rule = "  ".join("-" * w for w in widths)
+    zone_name = getattr(tz, "key", None) or str(tz)
+    return "\n".join([title, f"(times in {zone_name}, seed {comparison.seed})", line(header), rule,
+                      *(line(r) for r in rows)])  # fmt: skip
+
+
+def _when(moment: dt.datetime | None, tz: dt.tzinfo, ms: bool) -> str:
+    if moment is None:
+        return "-"
+    local = moment.astimezone(tz)
+    text = local.strftime("%m-%d %H:%M:%S")
+    return f"{text}.{local.microsecond // 1000:03d}" if ms else text

@@ -1,0 +1,126 @@
+"""Cron dialects: what cron syntax each system accepts, and how its scheduler reads it.
+
+``app.function`` parses a cron expression once, dialect-neutrally (five fields, or
+six with a leading seconds field). When a ``Simulation`` is built, its profile's
+dialect *binds* each schedule: it refuses what the system's parser refuses (a
+seconds field on Inngest, ``MON`` on Vercel, a time zone on Vercel, ...) with an
+``UnsupportedFeature`` naming the system, and picks the DST rule of the system's
+scheduler (``_cron.py``). ``reference/semantics.md`` §8 tabulates the dialects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from cronsim import CronSimError
+
+from ._cron import CronSchedule, Rule
+from .errors import InvalidArgument, UnsupportedFeature
+
+DomDow = Literal["or", "and", "exclusive"]
+_NAME = re.compile(r"[A-Za-z]{3}")
+_SINGLE = re.compile(r"\d+")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CronDialect:
+    """A system's cron syntax and scheduling rule.
+
+    ``seconds``: a six-field expression (leading seconds) is accepted.
+    ``names``: ``JAN``/``MON`` are accepted. ``descriptors``: ``@daily`` & co.
+    ``tz_prefix``: the ``TZ=Zone`` prefix is accepted. ``tz_option``: the name of the
+    system's time-zone option (``None``: schedules are always UTC).
+    ``dom_dow``: ``"or"`` (Vixie: both restricted means either), ``"and"`` (both must
+    match), ``"exclusive"`` (one of them must be ``*``). ``rule``: the DST rule.
+    ``once_a_day``: expressions firing more often than daily are refused (Vercel Hobby).
+    """
+
+    parser: str
+    seconds: bool = False
+    names: bool = True
+    descriptors: bool = True
+    tz_prefix: bool = False
+    tz_option: str | None = "tz"
+    dom_dow: DomDow = "or"
+    rule: Rule = "isc"
+    once_a_day: bool = False
+
+    def bind(self, schedule: CronSchedule, *, system: str, function: str, tz_option: object = None) -> CronSchedule:
+        """``schedule`` as the system runs it, or ``UnsupportedFeature`` for syntax it refuses.
+
+        A plugin's wrapper around a schedule (a dataclass with a ``schedule`` field, such
+        as jobsim-inngest's jittered cron) is kept: its inner schedule is bound.
+        """
+        inner = getattr(schedule, "schedule", None)
+        if isinstance(inner, CronSchedule) and not isinstance(schedule, CronSchedule):
+            bound = self.bind(inner, system=system, function=function, tz_option=tz_option)
+            return dataclasses.replace(schedule, schedule=bound)  # type: ignore[type-var,return-value]
+
+        def refuse(feature: str, what: str) -> UnsupportedFeature:
+            return UnsupportedFeature(
+                f"{system} cannot run function {function!r}: {what}", system=system, feature=feature
+            )
+
+        body = schedule.body
+        parts = schedule.fields.split()
+        if schedule.has_seconds and not self.seconds:
+            raise refuse("cron.seconds", f"cron {schedule.expr!r} has a seconds field; {self.parser} takes 5 fields "
+                                         "'minute hour day-of-month month day-of-week'")  # fmt: skip
+        if body.startswith("@") and not self.descriptors:
+            raise refuse("cron.descriptor", f"cron {schedule.expr!r}: {self.parser} has no @descriptors; "
+                                            f"write the 5 fields ({schedule.fields!r})")  # fmt: skip
+        if not self.names and any(_NAME.search(part) for part in body.split()[-2:]):
+            raise refuse("cron.names", f"cron {schedule.expr!r} uses names; {self.parser} takes numbers only "
+                                       "(months 1-12, days of week 0-6)")  # fmt: skip
+        self._check_zone(schedule, tz_option, refuse)
+        dom, dow = parts[-3], parts[-1]
+        if self.dom_dow == "exclusive" and not dom.startswith("*") and not dow.startswith("*"):
+            raise refuse("cron.dom_dow", f"cron {schedule.expr!r} restricts both day-of-month and day-of-week; "
+                                         f"{self.parser} requires one of them to be '*'")  # fmt: skip
+        if self.once_a_day and not (_SINGLE.fullmatch(parts[-5]) and _SINGLE.fullmatch(parts[-4])):
+            raise refuse("cron.frequency", f"cron {schedule.expr!r} fires more than once a day; {self.parser} allows "
+                                           "at most one run a day (a single minute and hour)")  # fmt: skip
+        bound = schedule.bound(self.rule, dom_and=self.dom_dow == "and")
+        if bound.dom_and:
+            try:
+                bound.next_after(0)
+            except (StopIteration, CronSimError):
+                raise InvalidArgument(
+                    f"cron {schedule.expr!r} never fires under {system}: no date matches both its "
+                    "day-of-month and its day-of-week"
+                ) from None
+        return bound
+
+    def _check_zone(self, schedule: CronSchedule, tz_option: object, refuse: object) -> None:
+        prefixed = schedule.expr.strip().startswith(("TZ=", "CRON_TZ="))
+        if prefixed and not self.tz_prefix:
+            hint = (f"give the zone as {self.tz_option}= (jobsim: tz=)" if self.tz_option
+                    else "its schedules are always UTC")  # fmt: skip
+            raise refuse("cron.tz", f"cron {schedule.expr!r}: {self.parser} has no TZ= prefix; {hint}")  # type: ignore[operator]
+        if self.tz_option is None and schedule.tz is not dt.timezone.utc:
+            given = f"tz={tz_option!r}" if tz_option is not None else f"cron {schedule.expr!r}"
+            raise refuse("cron.tz", f"{given}: schedules are always UTC; write the schedule in UTC")  # type: ignore[operator]
+
+
+ROBFIG = CronDialect(parser="robfig/cron v3", tz_prefix=True, rule="instant")
+"""Inngest: ``cron.Minute|Hour|Dom|Month|Dow|Descriptor`` (``pkg/execution/cron/cron.go : parser``)."""
+
+CRON_PARSER = CronDialect(parser="cron-parser", seconds=True)
+"""BullMQ, Agenda, Quirrel: cron-parser 5 (5 or 6 fields, names, ``L``/``#``, an IANA zone option)."""
+
+CRON_PARSER_5 = CronDialect(parser="Trigger.dev's cron-parser schedules", tz_option="timezone")
+"""Trigger.dev: 5 fields, no seconds (``docs/tasks/scheduled.mdx``)."""
+
+NODE_CRON = CronDialect(parser="node-cron", seconds=True, tz_option="timezone", dom_dow="and", rule="wall")
+"""node-cron 4: own parser, 5/6 fields, DOM AND DOW (``src/time/time-matcher.ts``)."""
+
+VERCEL = CronDialect(parser="Vercel Cron", names=False, descriptors=False, tz_option=None, dom_dow="exclusive")
+"""Vercel: 5 numeric fields, one of DOM/DOW must be ``*``, always UTC (``vercel.com/docs/cron-jobs``)."""
+
+VERCEL_HOBBY = CronDialect(parser="Vercel Cron on the Hobby plan", names=False, descriptors=False,
+                           tz_option=None, dom_dow="exclusive", once_a_day=True)  # fmt: skip
+"""Vercel Hobby: as Vercel, and at most once a day (``/docs/cron-jobs/usage-and-pricing``)."""

@@ -1,0 +1,238 @@
+"""Argument checking for ``jobsim.strategies``, kept free of Hypothesis.
+
+Every strategy checks its arguments when it is called, not when it is first drawn
+from, so a mistake points at the line that made it. The checks live here so that
+``strategies.py`` stays a thin layer of Hypothesis calls.
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from ._faults import FAULT_KINDS, ErrorSpec, available_kinds, fault_kinds
+from ._profiles import Profile, Profiles
+from ._time import Duration, duration_ns, format_duration
+from .errors import InvalidArgument
+
+Target = tuple[str, "str | None"]
+"""``(function_id, step_id)``; a step of ``None`` is the function body (``sim.fail(function_id)``)."""
+
+_WHERE_HELP = (
+    "a mapping of function id to step ids ({'process-order': ['reserve-inventory', None]}, None for the "
+    "function body), a list of function ids or (function_id, step_id) pairs, or a jobsim.App"
+)
+
+
+def targets(where: Any, argument: str = "where") -> list[Target]:
+    """``where`` -> distinct ``(function, step)`` pairs, in the order given."""
+    from ._app import App
+
+    pairs: list[Target] = []
+    if isinstance(where, App):
+        pairs = [(fid, None) for fid in where.functions]
+    elif isinstance(where, Mapping):
+        for function, steps in where.items():
+            steps = [steps] if steps is None or isinstance(steps, str) else list(steps)
+            if not steps:
+                raise InvalidArgument.build(argument, dict(where), f"function {function!r} has no steps; {_WHERE_HELP}")
+            pairs += [(function, step) for step in steps]
+    elif isinstance(where, Iterable) and not isinstance(where, (str, bytes)):
+        for item in where:
+            pairs.append((item, None) if isinstance(item, str) else _pair(item, where, argument))
+    else:
+        raise InvalidArgument.build(argument, where, _WHERE_HELP)
+    for function, step in pairs:
+        if not isinstance(function, str) or not function:
+            raise InvalidArgument.build(argument, where, f"function id {function!r} is not a non-empty string")
+        if step is not None and (not isinstance(step, str) or not step):
+            raise InvalidArgument.build(argument, where, f"step id {step!r} is not a non-empty string or None")
+    if not pairs:
+        raise InvalidArgument.build(argument, where, "at least one function; " + _WHERE_HELP)
+    return list(dict.fromkeys(pairs))
+
+
+def _pair(item: Any, where: Any, argument: str) -> Target:
+    if isinstance(item, tuple) and len(item) == 2:
+        return item[0], item[1]
+    raise InvalidArgument.build(argument, where, f"{item!r} is neither a function id nor a pair; {_WHERE_HELP}")
+
+
+def functions_of(pairs: list[Target]) -> list[str]:
+    return list(dict.fromkeys(function for function, _ in pairs))
+
+
+def size(name: str, value: Any, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InvalidArgument.build(name, value, f"an int >= {minimum}")
+    return value
+
+
+def sizes(min_size: Any, max_size: Any) -> tuple[int, int]:
+    low, high = size("min_size", min_size), size("max_size", max_size)
+    if high < low:
+        raise InvalidArgument.build("max_size", max_size, f"an int >= min_size={min_size!r}")
+    return low, high
+
+
+def span(min_value: Duration, max_value: Duration, resolution: Duration) -> tuple[int, int, int]:
+    """``(low, high, step)`` in units of ``resolution``: what ``durations()`` draws between."""
+    step = duration_ns(resolution, "resolution", allow_zero=False)
+    if step % 1000:
+        raise InvalidArgument.build("resolution", resolution, "a whole number of microseconds (timedelta's precision)")
+    low_ns, high_ns = duration_ns(min_value, "min_value"), duration_ns(max_value, "max_value")
+    low, high = -(-low_ns // step), high_ns // step
+    if high_ns < low_ns:
+        raise InvalidArgument.build("max_value", max_value, f"a duration >= min_value={min_value!r}")
+    if high < low:
+        raise InvalidArgument.build(
+            "resolution", resolution,
+            f"a step that fits between {format_duration(low_ns)} and {format_duration(high_ns)}",
+        )
+    return low, high, step
+
+
+def windows(near: Any, width: int, low: int, high: int, step: int) -> list[tuple[int, int]]:
+    """``durations(near=...)``: each landmark's ``[mark - width, mark + width]``, within ``[low, high]`` (in steps)."""
+    import datetime as dt
+
+    landmarks = [near] if isinstance(near, (str, int, float, dt.timedelta)) else list(near)
+    out = []
+    for landmark in landmarks:
+        mark = duration_ns(landmark, "near") // step
+        window = (max(low, mark - width), min(high, mark + width))
+        if window[0] > window[1]:
+            raise InvalidArgument.build(
+                "near", near, f"landmarks within spread of the range {format_duration(low * step)}.."
+                f"{format_duration(high * step)}; {landmark!r} is not"
+            )
+        out.append(window)
+    return out
+
+
+def errors(values: Iterable[Any]) -> list[ErrorSpec]:
+    """A list of exceptions (instances or classes, or None for ``InjectedFault``), checked."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        accepted = "a strategy of exceptions, or a list of exception instances/classes"
+        raise InvalidArgument.build("errors", values, accepted)
+    out = list(values)
+    for error in out:
+        ok = error is None or isinstance(error, BaseException) or (
+            isinstance(error, type) and issubclass(error, BaseException)
+        )
+        if not ok:
+            raise InvalidArgument.build("errors", values, f"{error!r} is not an exception instance, class or None")
+    if not out:
+        raise InvalidArgument.build("errors", values, "at least one error")
+    return out
+
+
+def registered_profiles() -> Profiles:
+    """The profiles a ``Simulation`` would know: built-ins and every plugin's."""
+    from . import _plugins
+
+    profiles = Profiles()
+    for contributed in _plugins.manager().hook.jobsim_profiles():
+        for item in contributed:
+            profiles.register(item)
+    return profiles
+
+
+def profile(value: Any) -> Profile | None:
+    """``None``, a ``jobsim.Profile``, a registered profile's name, or a ``Simulation`` (its profile)."""
+    if value is None or isinstance(value, Profile):
+        return value
+    if hasattr(value, "profile") and isinstance(value.profile, Profile):
+        chosen: Profile = value.profile
+        return chosen
+    return registered_profiles().get(value)
+
+
+def kinds(value: Any, chosen: Profile | None) -> tuple[str, ...]:
+    """Fault kinds to draw: those asked for, checked against the profile; by default every kind
+    the profile supports that this jobsim's ``Simulation`` can inject."""
+    supported = FAULT_KINDS if chosen is None else fault_kinds(chosen)
+    if value is None:
+        usable = tuple(kind for kind in supported if kind in available_kinds())
+        if not usable:
+            name = "this profile" if chosen is None else f"profile {chosen.name!r}"
+            raise InvalidArgument.build("kinds", value, f"{name} supports none of this jobsim's faults")
+        return usable
+    asked = (value,) if isinstance(value, str) else tuple(value)
+    unknown = [kind for kind in asked if kind not in FAULT_KINDS]
+    if unknown or not asked:
+        raise InvalidArgument.build("kinds", value, "some of " + ", ".join(map(repr, FAULT_KINDS)))
+    refused = [kind for kind in asked if kind not in supported]
+    if refused and chosen is not None:
+        raise InvalidArgument.build(
+            "kinds", value, f"profile {chosen.name!r} cannot suffer {', '.join(map(repr, refused))}; it supports "
+            + ", ".join(map(repr, supported))
+        )
+    return tuple(dict.fromkeys(asked))
+
+
+# -- simulations and machines ---------------------------------------------------------------------------
+Check = Callable[[Any, Any], Any]
+"""``check(sim, world)``: raises (``assert``, ``jobsim.invariants``) when the invariant does not hold."""
+
+
+def is_factory(target: Any) -> bool:
+    """A plain function (or partial) taking no arguments builds fresh targets per example."""
+    if not isinstance(target, (types.FunctionType, types.MethodType)) and not hasattr(target, "func"):
+        return False
+    try:
+        inspect.signature(target).bind()
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def check_seed(seed: Any) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise InvalidArgument.build("seed", seed, "an int, or a strategy of ints")
+
+
+def targets_code(targets: Any) -> tuple[Callable[[Any], Any], str]:
+    """How to get the simulated targets from the world, and how the printed code spells it."""
+    from ._history import callable_name
+
+    if targets is None:
+        return (lambda world: world), "world"
+    if isinstance(targets, str) and targets.isidentifier():
+        return (lambda world: getattr(world, targets)), f"world.{targets}"
+    if callable(targets):
+        return targets, f"{callable_name(targets)}(world)"
+    accepted = "None (the world is the target), an attribute name such as 'app', or a function world -> targets"
+    raise InvalidArgument.build("targets", targets, accepted)
+
+
+def callables(name: str, values: Any) -> tuple[Any, ...]:
+    items = tuple(values)
+    for item in items:
+        if not callable(item):
+            raise InvalidArgument.build(name, values, f"callables taking (sim, world); {item!r} is not callable")
+    return items
+
+
+def machine_arguments(setup: Any, *, name: Any, targets: Any, send: Any, invariants: Any, at_end: Any,
+                      on_start: Any, rules: Any, then: Any) -> dict[str, Any]:  # fmt: skip
+    """``machine()``'s plain arguments, checked: what the machine class is built from."""
+    if not callable(setup):
+        raise InvalidArgument.build("setup", setup, "a function of no arguments returning a fresh world")
+    if not isinstance(name, str) or not name.isidentifier():
+        raise InvalidArgument.build("name", name, "a class name, such as 'ShopMachine'")
+    for argument, value, accepted in (("send", send, "a function (sim, world, event)"),
+                                      ("on_start", on_start, "a function (sim, world)")):  # fmt: skip
+        if value is not None and not callable(value):
+            raise InvalidArgument.build(argument, value, accepted)
+    if then is not None and then != "idle":
+        duration_ns(then, "then")
+    extra = dict(rules or {})
+    for rule_name, fn in extra.items():
+        if not isinstance(rule_name, str) or not rule_name.isidentifier() or not callable(fn):
+            accepted = "a mapping of rule name (an identifier) to fn(sim, world, draw)"
+            raise InvalidArgument.build("rules", rules, accepted)
+    return {"targets": targets_code(targets), "invariants": callables("invariants", invariants),
+            "at_end": callables("at_end", at_end), "rules": extra}  # fmt: skip

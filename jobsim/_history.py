@@ -1,0 +1,329 @@
+"""Drawn histories as plain values: events at offsets, failure patterns, faults; applied in one call.
+
+A *history* is what a property test draws: which events arrive when, which attempts
+fail and how, which other faults strike. ``apply(sim, history)`` plays it on a running
+simulation — faults first, then each event at its offset, then (by default) until
+idle — and returns the same story as code: a regular test to paste, starting with
+``with jobsim.Simulation(...)`` and the seed. Inside a Hypothesis test, that code is
+also recorded with ``hypothesis.note``, so a failing example prints it.
+
+Nothing here imports Hypothesis (only ``jobsim.strategies`` does): the values can be
+built by hand from a printed ``repr``, and applied without Hypothesis installed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+from ._events import Event
+from ._faults import Fail, Fault, call_code, value_code
+from ._time import Duration, duration_ns, format_duration, iso
+from .errors import InvalidArgument, JobsimError
+
+SendHook = Callable[[Any, Event], Any]
+"""``send(sim, event)``: how a history's events reach the simulation (default ``sim.send``)."""
+Then = str | Duration | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Send:
+    """One event of a stream: ``after`` its predecessor (or the history's start), ``name`` with ``data``."""
+
+    after: Duration
+    name: str
+    data: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    id: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "after", format_duration(duration_ns(self.after, "after")))
+        Event(self.name, self.data, id=self.id)  # validates name, data and id
+
+    @property
+    def after_ns(self) -> int:
+        return duration_ns(self.after)
+
+    def event(self) -> Event:
+        return Event(self.name, dict(self.data), id=self.id)
+
+    def __repr__(self) -> str:
+        tail = "" if self.id is None else f", id={self.id!r}"
+        return f"Send(after={self.after!r}, name={self.name!r}, data={dict(self.data)!r}{tail})"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class EventStream:
+    """Events in arrival order, each ``after`` the one before: what ``event_streams()`` draws."""
+
+    sends: tuple[Send, ...] = ()
+
+    @classmethod
+    def at(cls, timed: Iterable[tuple[Duration, str, Mapping[str, Any]]]) -> EventStream:
+        """A stream from ``(offset, name, data)`` triples at offsets from the start, in any order.
+
+        For stories drawn per entity (a cart abandoned at *t*, completed *d* later):
+        draw the triples, then let this sort them into arrival order (stable for ties).
+        """
+        items = sorted(((duration_ns(offset, "offset"), name, data) for offset, name, data in timed),
+                       key=lambda item: item[0])  # fmt: skip
+        sends, previous = [], 0
+        for offset, name, data in items:
+            sends.append(Send(after=format_duration(offset - previous), name=name, data=dict(data)))
+            previous = offset
+        return cls(tuple(sends))
+
+    def __iter__(self) -> Iterator[Send]:
+        return iter(self.sends)
+
+    def __len__(self) -> int:
+        return len(self.sends)
+
+    def offsets(self) -> list[tuple[int, Send]]:
+        """``(offset_ns, send)`` from the stream's start."""
+        out, at = [], 0
+        for send in self.sends:
+            at += send.after_ns
+            out.append((at, send))
+        return out
+
+    def __repr__(self) -> str:
+        return f"EventStream({_tuple(self.sends)})"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FailurePattern:
+    """``sim.fail`` calls, in order: what ``failure_patterns()`` draws.
+
+    Faults on the same function and step queue up in order, so
+    ``(Fail(..., times=2), Fail(..., error=jobsim.NonRetriableError('x')))`` fails
+    attempts 0 and 1, then ends the step on attempt 2.
+    """
+
+    fails: tuple[Fail, ...] = ()
+
+    def __iter__(self) -> Iterator[Fail]:
+        return iter(self.fails)
+
+    def __len__(self) -> int:
+        return len(self.fails)
+
+    def __repr__(self) -> str:
+        return f"FailurePattern({_tuple(self.fails)})"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class History:
+    """A whole drawn story: ``faults`` (``Fail``, ``Crash``, ``Downtime``, ``Duplicate``) and ``events``."""
+
+    faults: tuple[Fault, ...] = ()
+    events: tuple[Send, ...] = ()
+
+    def apply(self, sim: Any, *, send: SendHook | None = None, then: Then = "idle", targets: str = "app") -> str:
+        """``apply(sim, self, ...)``: play this history on ``sim``; returns it as test code."""
+        return apply(sim, self, send=send, then=then, targets=targets)
+
+    def __repr__(self) -> str:
+        return f"History(faults={_tuple(self.faults)}, events={_tuple(self.events)})"
+
+
+def _tuple(items: tuple[Any, ...]) -> str:
+    return "(" + ", ".join(map(repr, items)) + ("," if len(items) == 1 else "") + ")"
+
+
+# -- applying ---------------------------------------------------------------------------------------
+Piece = History | EventStream | FailurePattern | Fault | Send | Iterable[Any]
+
+
+def flatten(pieces: Iterable[Any]) -> tuple[list[Fault], list[tuple[int, Send]]]:
+    """Faults in order, and every event with its offset from the origin (streams are merged by time)."""
+    faults: list[Fault] = []
+    sends: list[tuple[int, Send]] = []
+    loose = 0  # loose Send values form one stream, in the order given
+    for piece in pieces:
+        if isinstance(piece, History):
+            faults.extend(piece.faults)
+            sends.extend(EventStream(piece.events).offsets())
+        elif isinstance(piece, EventStream):
+            sends.extend(piece.offsets())
+        elif isinstance(piece, FailurePattern):
+            faults.extend(piece.fails)
+        elif isinstance(piece, Fault):
+            faults.append(piece)
+        elif isinstance(piece, Send):
+            loose += piece.after_ns
+            sends.append((loose, piece))
+        elif isinstance(piece, (list, tuple)):
+            more_faults, more_sends = flatten(piece)
+            faults.extend(more_faults)
+            sends.extend(more_sends)
+        else:
+            raise InvalidArgument.build(
+                "pieces", piece, "a History, EventStream, FailurePattern, fault (Fail, Crash, Downtime, "
+                "Duplicate), Send, or a list of them"
+            )
+    sends.sort(key=lambda item: item[0])  # stable: equal offsets keep their order
+    return faults, sends
+
+
+def apply(sim: Any, *pieces: Piece, send: SendHook | None = None, then: Then = "idle", targets: str = "app") -> str:
+    """Play drawn pieces of history on a running ``sim``; return the story as test code.
+
+    Faults are registered first (their offsets count from now), then each event is
+    sent at its offset (``sim.advance`` moves the clock between them), then ``then``:
+    ``"idle"`` runs until no one-off work is pending (``sim.run_until_idle()``), a
+    duration advances that much more, ``None`` stops after the last event.
+
+    ``send(sim, event)`` replaces ``sim.send`` for each event — e.g. to write the
+    storefront's database row first, as the web app would. ``targets`` is how the
+    returned code names what is simulated (``"app"``, ``"shop.app"``).
+
+    The code is what ran, call by call. Inside a Hypothesis test it is also noted
+    (even when a call raises), so a failing example prints it.
+    """
+    if getattr(sim, "_state", "running") != "running":
+        raise JobsimError("apply() needs a running simulation: use `with sim:` (or sim.start()) first")
+    if then is not None and then != "idle":
+        duration_ns(then, "then")  # "idle", a duration or None; checked before anything runs
+    faults, sends = flatten(pieces)
+    script = Script(sim, targets=targets)
+    recorder = Recorder(sim, script)
+    try:
+        play(recorder, faults, sends, send=send, then=then)
+    finally:
+        note(script.text())
+    return script.text()
+
+
+def play(recorder: Recorder, faults: list[Fault], sends: list[tuple[int, Send]], *,
+         send: SendHook | None, then: Then) -> None:  # fmt: skip
+    origin = recorder.kernel.now
+    for fault in faults:
+        fault.apply(recorder, origin)
+    clock = origin
+    for offset, item in sends:
+        if origin + offset > clock:
+            recorder.advance(format_duration(origin + offset - clock))
+            clock = origin + offset
+        deliver(recorder, item, send)
+    if then == "idle":
+        recorder.run_until_idle()
+    elif then is not None:
+        recorder.advance(format_duration(duration_ns(then, "then")))
+
+
+def deliver(recorder: Recorder, item: Send, hook: SendHook | None, *extra: Any) -> None:
+    """Send one event: through ``sim.send`` (recorded), or through the hook (its call recorded)."""
+    if hook is None:
+        if item.id is None:
+            recorder.send(item.name, dict(item.data))
+        else:
+            recorder.send(item.event())
+        return
+    recorder.script.add(send_code(item, hook, *("world" for _ in extra)))
+    call: Callable[..., Any] = hook
+    call(recorder.sim, *extra, item.event())
+
+
+def send_code(item: Send, hook: Any, *extra: str) -> str:
+    """The hook's call, as code: ``storefront(sim, jobsim.Event('cart/completed', {...}))``."""
+    return f"{callable_name(hook)}({', '.join(('sim', *extra, value_code(item.event())))})"
+
+
+def callable_name(fn: Any) -> str:
+    """How printed code calls ``fn``: ``storefront``, ``shop.storefront`` for a bound method."""
+    owner = getattr(fn, "__self__", None)
+    name = getattr(fn, "__name__", "")
+    if not name.isidentifier():
+        return "send"
+    if owner is not None and not isinstance(owner, type) and type(owner).__module__ != "builtins":
+        return f"{type(owner).__name__.lower()}.{name}"
+    return name
+
+
+# -- the printed reproduction ------------------------------------------------------------------
+class Recorder:
+    """A running simulation that writes each driving call into a ``Script``, then makes it.
+
+    Everything else (``runs``, ``now``, ``mail`` …) passes straight through, so job
+    tests and faults use it as the simulation itself.
+    """
+
+    RECORDED = frozenset({"send", "advance", "advance_to", "run_until_idle", "fail", "crash_worker", "downtime",
+                          "duplicate_delivery"})  # fmt: skip
+
+    def __init__(self, sim: Any, script: Script) -> None:
+        self.sim = sim
+        self.script = script
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self.sim, name)
+        if name not in self.RECORDED or not callable(value):
+            return value
+        script = self.script
+
+        def recorded(*args: Any, **kwargs: Any) -> Any:
+            script.add(call_code(name, args, kwargs))
+            return value(*args, **kwargs)
+
+        return recorded
+
+    def __repr__(self) -> str:
+        return f"<recording {self.sim!r}>"
+
+
+class Script:
+    """A regular test, line by line: the ``with jobsim.Simulation(...)`` header, then calls on ``sim``.
+
+    The header carries what makes a simulation reproducible: its targets (as
+    ``targets`` names them), start, seed, profile and time zone.
+    """
+
+    def __init__(self, sim: Any, *, targets: str = "app", preamble: tuple[str, ...] = ()) -> None:
+        self.sim = sim
+        self.lines: list[str] = []
+        self.preamble = preamble
+        self.header = _header(sim, targets)
+        if sim.kernel.now != sim.start_ns:
+            self.add(f"sim.advance_to({iso(sim.kernel.now)!r})  # where the test had driven the simulation")
+
+    def add(self, line: str) -> None:
+        if line:
+            self.lines.append(line)
+
+    def text(self) -> str:
+        body = self.lines or ["pass"]
+        sim = self.sim
+        comment = f"# jobsim reproduction · seed {sim.seed} · profile {sim.profile.name} — paste into a test:"
+        indented = ("    " + line for entry in body for line in entry.splitlines())
+        return "\n".join([comment, *self.preamble, self.header, *indented])
+
+
+def _header(sim: Any, targets: str) -> str:
+    args = [targets, f"start={iso(sim.start_ns)!r}", f"seed={sim.seed!r}"]
+    if sim.profile.name != "inngest":
+        args.append(f"profile={sim.profile.name!r}")
+    zone = getattr(sim.tz, "key", None) or ("UTC" if sim.tz is dt.timezone.utc else str(sim.tz))
+    if zone != "UTC":
+        args.append(f"tz={zone!r}")
+    return f"with jobsim.Simulation({', '.join(args)}) as sim:"
+
+
+def note(text: str) -> None:
+    """``hypothesis.note(text)`` when running inside a Hypothesis test; nothing otherwise.
+
+    Looked up in ``sys.modules`` rather than imported: a history applied outside
+    Hypothesis must not pull it in (``jobsim.strategies`` is its only importer).
+    """
+    hypothesis = sys.modules.get("hypothesis")
+    if hypothesis is None:
+        return
+    inside = getattr(hypothesis, "currently_in_test_context", None)  # Hypothesis >= 6.87
+    if inside is not None and not inside():
+        return
+    try:
+        hypothesis.note(text)
+    except sys.modules["hypothesis.errors"].InvalidArgument:  # outside a test, on an older Hypothesis
+        pass

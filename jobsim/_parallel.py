@@ -1,0 +1,255 @@
+"""Parallel steps, as Inngest plans and runs them (``reference/semantics.md`` §1.5).
+
+``ctx.step.parallel([lambda: ctx.step.run("a", a), lambda: ctx.step.run("b", b)])``
+calls each callable in turn with the execution in *planning* mode: a memoized step
+returns its output as usual, while a new step does not run — a ``step.run`` (or
+``send_event``) is **planned**, a ``sleep``/``wait_for_event``/``invoke`` is reported
+with its opcode. If anything new was found, the request ends with all of it at once
+(inngest-py ``step_lib/group.py : GroupSync.parallel`` raises one
+``ResponseInterrupt`` carrying every response; ``execution_lib/v0.py :
+report_step`` turns a new ``StepRun`` into ``StepPlanned`` while ``in_parallel``).
+
+The engine then starts every planned ``step.run`` as its own **targeted request**
+at the same instant — the server's own queue item per step, so each has its own
+attempt counter, backoff and concurrency slot (``executor.go : ParallelCoalesceKey``).
+A targeted request replays the handler; new steps other than its target are
+skipped (``SkipInterrupt``: caught inside the group, an error outside it, as
+inngest-py's ``StepUnexpectedError``), and the target executes. Sleeps, waits and
+invokes of the group are armed side by side.
+
+When a step of the group ends, the run continues with a discovery request:
+``mode="wait"`` (the default, ``ParallelMode.WAIT``) only once every step of the
+group has ended; ``mode="race"`` (``ParallelMode.RACE``) after each one, so a
+callable that chains several steps advances without waiting for the others.
+Steps that are still in flight are planned again by such a request and ignored.
+
+Accounting: the request that plans a group is recorded under each sleep, wait and
+invoke it planned (as for sequential ones); a planned ``step.run`` records its
+attempts when its targeted requests execute it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ._kernel import Timer
+from ._steps import Suspend
+from .errors import InvalidArgument, JobsimError
+
+if TYPE_CHECKING:
+    from ._engine import Engine
+    from ._records import Run
+    from ._steps import Execution
+
+MODES = ("wait", "race")
+_PLANNED_KINDS = ("run", "send_event")  # steps that execute code: planned, then targeted
+_FINISHED = ("completed", "failed")
+
+
+class Plan(Protocol):
+    """What an execution does with a step it has no result for (``Execution.memo``)."""
+
+    def new_step(self, x: Execution, key: str, kind: str) -> None: ...
+
+
+class _Discover:
+    """Planning a parallel group: code-running steps are planned, not executed."""
+
+    __slots__ = ()
+
+    def new_step(self, x: Execution, key: str, kind: str) -> None:
+        if kind in _PLANNED_KINDS:
+            raise Suspend(("planned", key, kind))
+
+
+DISCOVER = _Discover()
+
+
+class Skip(Suspend):
+    """A new step that is not the target of this request (inngest-py's ``SkipInterrupt``).
+
+    Inside a group it is skipped; anywhere else it ends the request with an error,
+    because only a handler that is not deterministic meets a new step there.
+    """
+
+    def __init__(self, key: str, target: str) -> None:
+        super().__init__(("error", JobsimError(
+            f"found step {key!r} while running step {target!r} of a parallel group: the handler does not call "
+            "the same steps in the same order on every request (code outside steps must be deterministic)"
+        )))  # fmt: skip
+
+
+class Target:
+    """A request that executes one planned step of a group and skips the others."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def new_step(self, x: Execution, key: str, kind: str) -> None:
+        if key != self.key:
+            raise Skip(key, self.key)
+
+    def __repr__(self) -> str:
+        return f"Target({self.key!r})"
+
+
+def _check(callables: Any, mode: Any) -> list[Callable[[], Any]]:
+    if mode not in MODES:
+        raise InvalidArgument.build("mode", mode, "'wait' (continue when every step ended) or 'race' (after each)")
+    if isinstance(callables, (str, bytes)) or not isinstance(callables, Sequence):
+        raise InvalidArgument.build(
+            "callables", callables, "a list or tuple of callables, e.g. [lambda: ctx.step.run('a', a), ...]"
+        )
+    for cb in callables:
+        if not callable(cb):
+            raise InvalidArgument.build("callables", callables, f"every item must be callable; {cb!r} is not")
+    return list(callables)
+
+
+def parallel(x: Execution, callables: Sequence[Callable[[], Any]], mode: str) -> tuple[Any, ...]:
+    """``ctx.step.parallel`` for a sync handler (see the module docstring)."""
+    items = _check(callables, mode)
+    outer = x.plan
+    if isinstance(outer, Target):  # run the target (its Suspend ends the request), skip the rest
+        outputs = []
+        for cb in items:
+            with contextlib.suppress(Skip):
+                outputs.append(cb())
+        return tuple(outputs)
+    x.plan = DISCOVER
+    planned: list[tuple[Any, ...]] = []
+    outputs = []
+    try:
+        for cb in items:
+            try:
+                outputs.append(cb())
+            except Suspend as suspend:
+                _collect(suspend, planned)
+    finally:
+        x.plan = outer
+    if planned:
+        raise Suspend(("parallel", planned, mode))
+    return tuple(outputs)
+
+
+async def parallel_async(x: Execution, callables: Sequence[Callable[[], Any]], mode: str) -> tuple[Any, ...]:
+    """``await ctx.step.parallel(...)`` for an ``async def`` handler."""
+    items = _check(callables, mode)
+    outer = x.plan
+    if isinstance(outer, Target):
+        outputs = []
+        for cb in items:
+            with contextlib.suppress(Skip):
+                outputs.append(await _maybe_await(cb()))
+        return tuple(outputs)
+    x.plan = DISCOVER
+    planned: list[tuple[Any, ...]] = []
+    outputs = []
+    try:
+        for cb in items:
+            try:
+                outputs.append(await _maybe_await(cb()))
+            except Suspend as suspend:
+                _collect(suspend, planned)
+    finally:
+        x.plan = outer
+    if planned:
+        raise Suspend(("parallel", planned, mode))
+    return tuple(outputs)
+
+
+async def _maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+def _collect(suspend: Suspend, planned: list[tuple[Any, ...]]) -> None:
+    op = suspend.op
+    kind = op[0]
+    if kind == "parallel":  # a nested group: its steps join this one
+        planned.extend(op[1])
+    elif kind in ("planned", "sleep", "wait", "invoke"):
+        planned.append(op)
+    else:  # an error found while planning ends the request as it is
+        raise suspend
+
+
+class Group:
+    """The steps of one parallel group of a run that the engine has started."""
+
+    __slots__ = ("handles", "keys", "mode")
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.keys: list[str] = []
+        self.handles: list[Any] = []  # sleep timers and waiters, disarmed if the run ends first
+
+
+class ParallelRuntime:
+    """Starts the steps of parallel groups and continues their runs when they end."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.groups: dict[Run, Group] = engine.groups
+
+    def plan(self, run: Run, x: Execution, items: list[tuple[Any, ...]], mode: str) -> None:
+        engine = self.engine
+        group = self.groups.get(run)
+        if group is None:
+            group = self.groups[run] = Group(mode)
+        fresh = []
+        for op in items:
+            if op[1] not in group.keys:  # else still in flight: planned again by a race-mode discovery
+                group.keys.append(op[1])
+                fresh.append(op)
+        if not fresh:
+            return
+        steps = [op[1] for op in fresh]
+        engine.record(x.now, "parallel", {"function": run.function.id, "run": run.id, "steps": steps, "mode": mode})
+        for op in fresh:
+            kind, key = op[0], op[1]
+            if kind == "planned":
+                record = engine._step(run, key, op[2], x.now)
+                record.status = "queued"
+                engine.kernel.schedule(x.now, engine._request, run, 0, Target(key), owner=run.function.id)
+            elif kind == "sleep":
+                engine._sleep(run, x, op)
+                group.handles.append(run._wake)
+            elif kind == "wait":
+                engine._wait(run, x, op)
+                group.handles.append(run._wake)
+            else:
+                engine._invoke(run, x, op)
+        run._wake = None  # the group's handles are disarmed by `drop`, not by the single-wake path
+        run.status = "running"
+
+    def settled(self, run: Run, at: int) -> None:
+        """A step of the run's group ended: continue the run as its mode says."""
+        group = self.groups[run]
+        steps = run.steps
+        if all(steps[key].status in _FINISHED for key in group.keys):
+            del self.groups[run]
+        elif group.mode != "race":
+            return
+        self.engine.kernel.schedule(at, self.engine._request, run, 0, owner=run.function.id)
+
+    def drop(self, run: Run) -> None:
+        """The run ended (failed, cancelled, timed out) with steps in flight: disarm them."""
+        group = self.groups.pop(run, None)
+        if group is None:
+            return
+        kernel, waiters = self.engine.kernel, self.engine.waiters
+        for handle in group.handles:
+            if isinstance(handle, Timer):
+                kernel.cancel(handle)
+                continue
+            for waiting in waiters.values():
+                if handle in waiting:
+                    waiting.remove(handle)
+                    break
+            if handle.timer is not None:
+                kernel.cancel(handle.timer)

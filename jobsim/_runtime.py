@@ -1,0 +1,418 @@
+"""The simulated system at run time: its profile's rules beyond Inngest's, and its answers to faults.
+
+A ``SystemRuntime`` exists when the profile needs one (steps that are plain calls,
+cron delivery jitter, no persistence) or once a fault is armed
+(``sim.crash_worker``, ``sim.downtime``, ``sim.duplicate_delivery``). Without one
+the engine runs exactly as before: Inngest with no faults pays nothing. It hooks in
+where the engine already branches: the request-start fault check
+(``Engine.take_fault``), the cron tick, outcome handlers (``engine._outcomes``)
+and ``Simulation.consume`` (job code spending virtual time).
+
+Faults, in virtual time:
+
+* **crash** — ``crash_worker(at, function)`` kills *the attempt in flight at
+  ``at``*: the first attempt (of ``function``, or of any function) that is
+  spending virtual time across ``at`` (it started before ``at`` and its code —
+  ``time.sleep``, a delayed HTTP answer, ``asyncio.sleep`` — is still running at
+  ``at``), or, if none is, the first attempt that starts at or after ``at``, which
+  dies before its code runs. Code that ran before ``at`` has had its effects (an
+  email sent is sent); the attempt never reports. The profile's ``CrashRule``
+  decides what follows.
+* **downtime** — ``downtime(start, end)``: in ``[start, end)`` nothing starts.
+  Attempts in flight at ``start`` die as in a crash. A persistent system holds
+  every request due in the window until ``end``; a system without persistence
+  loses its in-flight and pending runs. Cron ticks due in the window follow
+  ``profile.missed_cron``.
+* **duplicate delivery** — ``duplicate_delivery(function, at, times)``: the next
+  delivery at or after ``at`` (a cron tick, or an event starting the function) is
+  delivered ``times`` more times; a system that deduplicates (``profile.dedupe``)
+  drops the copies and says why in the trace.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+from ._engine import CRON_EVENT, Engine
+from ._events import Event
+from ._inline import PENDING, AsyncInlineStep, InlineStep, RunState
+from ._records import FINAL
+from ._steps import Suspend, resolve_retry_after
+from ._time import MS, format_duration, iso
+from .errors import InvalidArgument, NonRetriableError, RetryAfterError, WorkerCrashed
+
+if TYPE_CHECKING:
+    from ._app import Function
+    from ._records import Run
+    from ._simulation import Simulation
+    from ._steps import Execution
+
+FAULT_HOOK = (None, None)
+"""Kept in ``engine.faults`` while a crash or downtime is armed, so requests consult ``take_fault``."""
+
+
+@dataclasses.dataclass(slots=True)
+class Crash:
+    at: int
+    function: str | None
+
+
+@dataclasses.dataclass(slots=True)
+class Duplicate:
+    at: int
+    function: str | None
+    times: int
+
+
+class SystemRuntime:
+    """See the module docstring."""
+
+    def __init__(self, sim: Simulation) -> None:
+        self.sim = sim
+        self.engine: Engine = sim.engine
+        self.kernel = sim.kernel
+        self.profile = sim.profile
+        self.rng = sim.rng
+        self.record = sim.trace.add
+        self.states: dict[Run, RunState] = {}
+        self.crashes: list[Crash] = []
+        self.windows: list[tuple[int, int]] = []
+        self.duplicates: list[Duplicate] = []
+        self.missed: dict[int, list[tuple[Function, Any, int]]] = {}  # downtime end -> ticks due while down
+        self.watching = self.profile.max_duration_ns is not None  # Simulation.consume asks `spend`
+        engine = self.engine
+        engine.system = self
+        outcomes = engine._outcomes
+        outcomes.update(crash=self._crash, defer=self._defer, lost=self._lost, unsupported=self._unsupported)
+        if not self.profile.durable_steps:
+            engine._step_types = (InlineStep, AsyncInlineStep)
+            outcomes.update(error=self._error, failed=self._error, sleep=self._sleep, wait=self._wait,
+                            invoke=self._invoke)  # fmt: skip
+            engine._next = self._next  # type: ignore[method-assign]
+
+    def state(self, run: Run) -> RunState:
+        state = self.states.get(run)
+        if state is None:
+            state = self.states[run] = RunState(run.start_ns)
+        return state
+
+    # -- arming faults ---------------------------------------------------------------------------
+    def arm_crash(self, at: int, function: str | None) -> None:
+        self.crashes.append(Crash(at, function))
+        self.crashes.sort(key=lambda c: c.at)
+        self._watch()
+
+    def arm_downtime(self, start: int, end: int) -> None:
+        for a, b in self.windows:
+            if start < b and a < end:
+                raise InvalidArgument(
+                    f"downtime({iso(start)}, {iso(end)}) overlaps the downtime already set from {iso(a)} to "
+                    f"{iso(b)}; give one window covering both (from {iso(min(a, start))} to {iso(max(b, end))})"
+                )
+        self.windows.append((start, end))
+        self.windows.sort()
+        self.kernel.schedule(start, self._down, start, end, owner="downtime", recurring=True, priority=0)
+        self.kernel.schedule(end, self._up, start, end, owner="downtime", recurring=True, priority=0)
+        self._watch()
+
+    def arm_duplicate(self, at: int, function: str | None, times: int) -> None:
+        self.duplicates.append(Duplicate(at, function, times))
+        self.duplicates.sort(key=lambda d: d.at)
+        self.engine.publish = self._publish  # type: ignore[method-assign]
+
+    def _watch(self) -> None:
+        self.watching = True
+        self.engine.faults.setdefault(FAULT_HOOK, [])  # type: ignore[arg-type]
+
+    # -- time ------------------------------------------------------------------------------------
+    def down_until(self, t: int) -> int | None:
+        """The end of the downtime ``t`` falls in, or None when the system is up at ``t``."""
+        for start, end in self.windows:
+            if start <= t < end:
+                return end
+        return None
+
+    def up_at(self, t: int) -> int:
+        end = self.down_until(t)
+        return t if end is None else end
+
+    # -- hooks the engine and the simulation call --------------------------------------------
+    def before_request(self) -> None:
+        """At the start of every request while a fault is armed: hold it, lose it, or crash it."""
+        x = self.engine.x
+        assert x is not None
+        now = self.kernel.now
+        end = self.down_until(now)
+        if end is not None:
+            if self.profile.persistent:
+                raise Suspend(("defer", end))
+            raise Suspend(("lost", WorkerCrashed(f"{self.profile.label} was down; the run was lost")))
+        crash = self._take_crash(x.run_.function.id, now)
+        if crash is not None:
+            raise Suspend(("crash", None, self._crash_error(now), "crash"))
+
+    def spend(self, x: Execution, ns: int) -> None:
+        """Job code is about to spend ``ns``: a crash, a downtime or a duration limit may cut it short."""
+        end = x.now + ns
+        hit, cause = None, ""
+        for crash in self.crashes:
+            if crash.at >= end:
+                break
+            if crash.at >= x.now and crash.function in (None, x.run_.function.id):
+                hit, cause = crash, "crash"
+                break
+        down = next((a for a, _ in self.windows if x.now <= a < end), None)
+        cut = min((t for t in (None if hit is None else hit.at, down) if t is not None), default=None)
+        limit = self.profile.max_duration_ns
+        if limit is not None and end - x.start > limit and (cut is None or x.start + limit < cut):
+            x.now = x.start + limit
+            error = TimeoutError(f"{self.profile.label} killed the function after {format_duration(limit)}")
+            if isinstance(x, InlineStep) and x.in_step:
+                x.state.failed_step = x.in_step
+            raise Suspend(("error", error))
+        if cut is None:
+            return
+        if hit is not None and cut == hit.at:
+            self.crashes.remove(hit)
+        else:
+            cause = "downtime"
+        x.now = cut
+        raise Suspend(("crash", x.in_step or None, self._crash_error(cut, cause), cause))
+
+    def _take_crash(self, function: str, now: int) -> Crash | None:
+        for crash in self.crashes:
+            if crash.at > now:
+                return None
+            if crash.function in (None, function):
+                self.crashes.remove(crash)
+                return crash
+        return None
+
+    def _crash_error(self, at: int, cause: str = "crash") -> WorkerCrashed:
+        why = "sim.crash_worker()" if cause == "crash" else "sim.downtime()"
+        return WorkerCrashed(f"the worker died at {iso(at)} ({why})")
+
+    # -- outcomes ----------------------------------------------------------------------------------
+    def _crash(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
+        _, key, error, cause = op
+        at, engine, profile = x.now, self.engine, self.profile
+        fields = {"fault": "crash", "cause": cause, "function": run.function.id, "run": run.id, "step": key}
+        self.record(at, "fault", fields)
+        rule = profile.crash
+        if rule.then == "lose" or (cause == "downtime" and not profile.persistent):
+            engine._attempt(run, x, key, error)
+            self._lose(run, at, error)
+            return
+        if profile.durable_steps:  # Inngest: the step's request failed; the usual retry decides
+            x.now = rule.noticed_at(x.start, at, self.sim.start_ns, self.up_at)
+            if key:
+                engine._failed(run, x, ("failed", key, error))
+            else:
+                engine._error(run, x, ("error", error))
+            return
+        engine._attempt(run, x, key, error)
+        noticed = rule.noticed_at(x.start, at, self.sim.start_ns, self.up_at)
+        run.status = "retrying"
+        self.kernel.schedule(noticed, self._noticed, run, x.attempt, key, owner=run.function.id)
+
+    def _noticed(self, run: Run, attempt: int, key: str | None) -> None:
+        """The system notices the dead worker: fail the attempt, or run the job again."""
+        if run.status in FINAL:
+            return
+        rule, now, state = self.profile.crash, self.kernel.now, self.state(run)
+        self.record(now, "recover", {"function": run.function.id, "run": run.id, "how": rule.recovery,
+                                     "then": rule.then})  # fmt: skip
+        if rule.then == "rerun":
+            state.reruns += 1
+            if rule.max_reruns is None or state.reruns <= rule.max_reruns:
+                state.scheduled = now
+                self.engine._request(run, attempt)
+                return
+        self._failure(run, attempt, key, now, WorkerCrashed(rule.reason))
+
+    def _error(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
+        """A plain-call attempt raised: the retry policy decides, and a retry starts over."""
+        assert isinstance(x, InlineStep)
+        key, error = (op[1], op[2]) if op[0] == "failed" else (x.state.failed_step, op[1])
+        self.engine._attempt(run, x, key, error)
+        self._failure(run, x.attempt, key, x.now, error)
+
+    def _failure(self, run: Run, attempt: int, key: str | None, now: int, error: BaseException) -> None:
+        due = self._retry_due(run, attempt, now, error)
+        if due is None:
+            self.engine.finish(run, "failed", now, error)
+            return
+        run.status = "retrying"
+        self.record(now, "retry", {"function": run.function.id, "run": run.id, "step": key, "attempt": attempt + 1,
+                                   "at": due, "delay": max(0, due - now)})  # fmt: skip
+        self.state(run).scheduled = due
+        self.kernel.schedule(due, self.engine._request, run, attempt + 1, owner=run.function.id)
+
+    def _retry_due(self, run: Run, attempt: int, now: int, error: BaseException) -> int | None:
+        profile, engine = self.profile, self.engine
+        if isinstance(error, NonRetriableError) and profile.non_retriable:
+            return None
+        policy = engine.policy(run.function)
+        if attempt + 1 >= policy.attempts:
+            return None
+        if isinstance(error, RetryAfterError) and profile.retry_after:
+            delay = max(resolve_retry_after(error.after, now), profile.retry_after_min_ns)
+            if profile.retry_after_max_ns is not None:
+                delay = min(delay, profile.retry_after_max_ns)
+            return now + delay
+        delay = policy.delay_ns(attempt + 1, engine.rng)
+        if getattr(policy, "from_scheduled", False):
+            return max(now, self.state(run).scheduled + delay)
+        return now + delay
+
+    def _sleep(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
+        """A checkpointed wait: the attempt resumes where it paused (same attempt, same checkpoint)."""
+        _, key, wake = op
+        engine = self.engine
+        record = engine._step(run, key, "sleep", x.now)
+        record.attempts.append(engine._attempt(run, x, key, None))
+        record.status = run.status = "sleeping"
+        self.state(run).checkpoint[key] = PENDING
+        self.record(x.now, "sleep", {"function": run.function.id, "run": run.id, "step": key, "until": wake})
+        run._wake = self.kernel.schedule(wake, self._wake, run, record, x.attempt, owner=run.function.id)
+
+    def _wake(self, run: Run, record: Any, attempt: int) -> None:
+        record.status, record.end_ns = "completed", self.kernel.now
+        run._wake = None
+        self.state(run).resume = True
+        self.engine._request(run, attempt)
+
+    def _wait(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
+        self.state(run).checkpoint[op[1]] = PENDING
+        Engine._wait(self.engine, run, x, op)
+
+    def _invoke(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
+        self.state(run).checkpoint[op[1]] = PENDING
+        Engine._invoke(self.engine, run, x, op)
+
+    def _next(self, run: Run, at: int) -> None:
+        """A wait resolved (invoke returned, event arrived): resume the same attempt."""
+        state = self.state(run)
+        state.resume = True
+        self.kernel.schedule(at, self.engine._request, run, state.attempt, owner=run.function.id)
+
+    def _defer(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
+        """The system is down: the request runs when it is back."""
+        if isinstance(x, InlineStep):
+            x.state.resume = x.resumed
+        run.status = "queued"
+        self.kernel.schedule(op[1], self.engine._request, run, x.attempt, owner=run.function.id)
+
+    def _lost(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
+        self._lose(run, x.now, op[1])
+
+    def _lose(self, run: Run, at: int, error: BaseException) -> None:
+        self.engine.finish(run, "lost", at, error)
+
+    def _unsupported(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
+        raise op[1]
+
+    # -- downtime -------------------------------------------------------------------------------------
+    def _down(self, start: int, end: int) -> None:
+        self.record(start, "fault", {"fault": "downtime", "phase": "begins", "start": start, "end": end})
+        if self.profile.persistent:
+            return
+        error = WorkerCrashed(f"{self.profile.label} went down at {iso(start)}; it keeps nothing in memory")
+        for timer in self.kernel.pending():
+            args = timer.args
+            if timer.callback == self.engine._request and args and not args[0].done:
+                self.kernel.cancel(timer)
+                self._lose(args[0], start, error)
+
+    def _up(self, start: int, end: int) -> None:
+        self.record(end, "fault", {"fault": "downtime", "phase": "ends", "start": start, "end": end})
+        ticks = self.missed.pop(end, [])
+        policy = self.profile.missed_cron
+        if policy == "first":
+            ticks = _first_per_function(ticks)
+        elif policy == "latest":
+            ticks = _first_per_function(list(reversed(ticks)))[::-1]
+        elif policy == "none":
+            ticks = []
+        for fn, schedule, nominal in ticks:
+            copies = 1 + self._duplicates(fn, end, {"cron": schedule.expr, "scheduled": iso(nominal)})
+            self._deliver(fn, schedule, nominal, copies, late=True)
+
+    # -- cron ---------------------------------------------------------------------------------------------
+    def cron_tick(self, fn: Function, schedule: Any) -> None:
+        now = self.kernel.now
+        self.kernel.schedule(schedule.next_after(now), self.engine._cron_tick, fn, schedule,
+                             owner=f"{fn.id} (cron)", recurring=True)  # fmt: skip
+        end = self.down_until(now)
+        if end is not None:
+            self._miss(fn, schedule, now, end)
+            return
+        copies = 1 + self._duplicates(fn, now, {"cron": schedule.expr, "scheduled": iso(now)})
+        jitter = self.profile.cron_jitter_ns
+        if jitter:
+            at = now + self.rng.randrange(jitter // MS) * MS
+            self.kernel.schedule(at, self._deliver, fn, schedule, now, copies, owner=f"{fn.id} (cron)",
+                                 recurring=True)  # fmt: skip
+        else:
+            self._deliver(fn, schedule, now, copies)
+
+    def _deliver(self, fn: Function, schedule: Any, nominal: int, copies: int, late: bool = False) -> None:
+        now = self.kernel.now
+        end = self.down_until(now)
+        if end is not None:
+            self._miss(fn, schedule, nominal, end)
+            return
+        when = iso(nominal)
+        data = {"function": fn.id, "cron": schedule.expr, "scheduled": when}
+        if late:
+            data["late"] = True
+        for _ in range(copies):
+            self.record(now, "cron", data)
+            event = Event(CRON_EVENT, {"cron": schedule.expr, "scheduledAt": when}, id=f"{fn.id}:{when}",
+                          ts=now // MS)  # fmt: skip
+            self.engine.start_run(fn, [event])
+
+    def _miss(self, fn: Function, schedule: Any, nominal: int, end: int) -> None:
+        """A tick due while the system is down: kept for ``_up`` to deliver (or not) per ``missed_cron``."""
+        outcome = "lost" if self.profile.missed_cron == "none" else "down"
+        self.record(self.kernel.now, "cron.missed", {"function": fn.id, "cron": schedule.expr,
+                                                     "scheduled": iso(nominal), "outcome": outcome})  # fmt: skip
+        self.missed.setdefault(end, []).append((fn, schedule, nominal))
+
+    # -- duplicates ------------------------------------------------------------------------------------------
+    def _duplicates(self, fn: Function, now: int, about: dict[str, Any]) -> int:
+        """Extra copies of this delivery of ``fn``: 0 when none is armed or the system dedupes."""
+        for dup in self.duplicates:
+            if dup.at > now:
+                return 0
+            if dup.function in (None, fn.id):
+                self.duplicates.remove(dup)
+                if not self.duplicates:
+                    self.engine.__dict__.pop("publish", None)
+                dedupe = self.profile.dedupe
+                self.record(now, "fault", {"fault": "duplicate", "function": fn.id, "times": dup.times,
+                                           "outcome": dedupe or "delivered", **about})  # fmt: skip
+                return 0 if dedupe else dup.times
+        return 0
+
+    def _publish(self, event: Event) -> None:
+        engine = self.engine
+        Engine.publish(engine, event)
+        now = engine.now()
+        for fn in engine.by_event.get(event.name, ()):
+            for _ in range(self._duplicates(fn, now, {"event": event.name, "id": event.id})):
+                if fn.flow is None:
+                    engine.start_run(fn, [event])
+                else:
+                    engine.flowrt.publish(fn, event)
+
+
+def _first_per_function(ticks: list[tuple[Function, Any, int]]) -> list[tuple[Function, Any, int]]:
+    seen: set[str] = set()
+    out = []
+    for tick in ticks:
+        if tick[0].id not in seen:
+            seen.add(tick[0].id)
+            out.append(tick)
+    return out

@@ -1,0 +1,500 @@
+"""The seven built-in profiles: Inngest, BullMQ, Trigger.dev, Quirrel, Agenda, node-cron, Vercel Cron.
+
+Each profile is built by a function whose docstring states its rules and where
+they come from (``reference/semantics.md`` section, and the source it cites); the
+docstring becomes ``profile.doc`` (``jobsim profiles NAME`` prints it). Where the
+reference says "not verified", the docstring says what jobsim chose, and a test
+pins the choice.
+
+Events (``on=``) stand for each system's way to start a job with a payload:
+Inngest events, BullMQ ``queue.add``, Trigger.dev ``tasks.trigger``, Quirrel
+``queue.enqueue``, Agenda ``agenda.now``. node-cron and Vercel Cron have only cron.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Literal
+
+from ._backoffs import AgendaBackoff, BullMQBackoff, QuirrelRetry, TriggerDevRetry
+from ._dialects import CRON_PARSER, CRON_PARSER_5, NODE_CRON, ROBFIG, VERCEL, VERCEL_HOBBY
+from ._profiles import CrashRule, Profile
+from ._retries import Retries, RetryPolicy, TableBackoff
+from ._time import DAY, HOUR, MINUTE, SECOND
+from .errors import UnsupportedFeature
+
+if TYPE_CHECKING:
+    from ._app import Function
+
+_OWN: dict[type, str] = {
+    TableBackoff: "Inngest", BullMQBackoff: "BullMQ", TriggerDevRetry: "Trigger.dev",
+    QuirrelRetry: "Quirrel", AgendaBackoff: "Agenda",
+}  # fmt: skip
+
+
+def _documented(build: Callable[[], Profile]) -> Profile:
+    import dataclasses
+
+    return dataclasses.replace(build(), doc=inspect.cleandoc(build.__doc__ or ""))
+
+
+def _refuse(system: str, fn: Function, what: str) -> UnsupportedFeature:
+    return UnsupportedFeature(f"{system} cannot run function {fn.id!r}: {what}", system=system, feature="retries")
+
+
+def _foreign(system: str, fn: Function, user: RetryPolicy, own: type) -> None:
+    """Refuse another system's policy class (``retries=jobsim.BullMQBackoff(...)`` on Agenda, say)."""
+    owner = _OWN.get(type(user))
+    if owner is not None and owner != system:
+        raise _refuse(system, fn, f"retries={user!r} is {owner}'s retry option; {system} takes "
+                                  f"jobsim.Retries(...) or jobsim.{own.__name__}(...)")  # fmt: skip
+
+
+# -- Inngest ---------------------------------------------------------------------------------------------
+
+
+def _inngest_retries(fn: Function, user: RetryPolicy) -> RetryPolicy:
+    _foreign("Inngest", fn, user, TableBackoff)
+    if isinstance(user, Retries) and user.uses_profile_backoff:
+        return TableBackoff(user.attempts)
+    return user
+
+
+def _inngest() -> Profile:
+    """Inngest (reference §1; inngest/inngest server, inngest-js, inngest-py).
+
+    Retries: 4 retries = 5 attempts by default, per step (every step's queue item
+    starts at Attempt 0: executor.go maybeEnqueueDiscoveryStep); at most 20 retries
+    (consts.MaxRetries). Backoff (pkg/backoff/backoff.go BackoffTable):
+    T[min(k-1, 9)] + U[0, 30 s) in whole ms, T = 15s 30s 1m 2m 5m 10m 20m 40m 1h 2h.
+    RetryAfterError clamped to [1 s, 24 h] and still consuming an attempt
+    (httpdriver/parse.go ParseRetry). NonRetriableError fails at once. Retries(attempts=N)
+    keeps the table; a full Retries(backoff=..., min=...) is a jobsim extension
+    (Inngest itself only lets you set the count).
+    Steps: durable and memoized (replay model, §1.5); sleeps and waits up to 366 days.
+    Cron: robfig/cron v3, 5 fields, names, @descriptors, TZ=/CRON_TZ= prefix, UTC by
+    default; DOM/DOW OR when both restricted (spec.go dayMatches); across DST robfig's
+    Next walks absolute time: a wall time in the spring-forward gap never fires, one
+    repeated at fall-back fires twice (spec_test.go "2am nightly job (skipped)",
+    "1am nightly job (runs twice)").
+    Features: every one (batch, debounce, throttle, rate limit, idempotency,
+    concurrency, priority, cancel_on, timeouts, wait_for_event, invoke, on_failure).
+    Crash: the SDK request fails when the worker dies mid-step; the step is retried
+    at least once (consuming an attempt, table backoff) and memoized steps are kept (§1.4).
+    Downtime: runs and events persist (server state). Missed cron ticks: the next tick
+    is computed from the scheduled time (cron/manager.go ScheduleNext), so every missed
+    tick runs when the server is back — NOT VERIFIED at runtime; jobsim chose catch-up-all.
+    Duplicate delivery: a tick creates at most one run (idempotency key = scheduled
+    time, executor handleCron); an event's runs are keyed by its id: deduplicated.
+    """
+    return Profile(
+        name="inngest", system="Inngest",
+        description="Inngest: durable steps, per-step retries, backoff table 15s..2h + U[0,30s)",
+        default_retries=TableBackoff(attempts=5),
+        retry_after_min_ns=1 * SECOND, retry_after_max_ns=1 * DAY, max_sleep_ns=366 * DAY,
+        cron=ROBFIG, retries=_inngest_retries, max_attempts=21,
+        missed_cron="all",
+        crash=CrashRule(reason="the worker died mid-request; Inngest saw the SDK request fail",
+                        recovery="the request failed"),
+        dedupe="Inngest makes one run per cron tick (idempotency key = scheduled time) and per event id",
+    )  # fmt: skip
+
+
+# -- BullMQ ----------------------------------------------------------------------------------------------
+
+
+def _bullmq_retries(fn: Function, user: RetryPolicy) -> RetryPolicy:
+    _foreign("BullMQ", fn, user, BullMQBackoff)
+    if not isinstance(user, Retries):
+        return user
+    if user.uses_profile_backoff:
+        return BullMQBackoff(user.attempts)
+    if user.backoff == "linear" or user.max is not None or user.jitter is not None:
+        raise _refuse("BullMQ", fn, f"retries={user!r}: BullMQ's built-in backoffs are fixed and exponential, "
+                                    "uncapped, with a jitter *fraction*; use jobsim.BullMQBackoff(attempts, "
+                                    "'exponential', delay, jitter=0.5)")  # fmt: skip
+    kind: Literal["fixed", "exponential"] = "fixed" if user.backoff == "constant" else "exponential"
+    return BullMQBackoff(user.attempts, kind, user.min or 0)
+
+
+def _bullmq() -> Profile:
+    """BullMQ 6 (reference §2; taskforcesh/bullmq src/classes).
+
+    Retries: none by default (attempts 0/1, job.ts); attempts count the first.
+    Backoff (backoffs.ts, n = attemptsMade): fixed d; exponential round(2^(n-1)*d) ms;
+    jitter j: floor(U[0,1)*d*j + d*(1-j)); no backoff type = retry at once.
+    Retries(attempts=N) alone retries at once; Retries(backoff='exponential'|'constant',
+    min=d) maps to exponential/fixed; linear, max= and an additive jitter= have no
+    BullMQ equivalent (use jobsim.BullMQBackoff). UnrecoverableError = NonRetriableError.
+    RetryAfterError is not special (a custom backoffStrategy would be needed).
+    Steps: none. A job is one call: ctx.step.run runs inline, nothing is memoized,
+    a retry runs the whole handler again. No sleep, wait_for_event or invoke.
+    Cron (job schedulers): cron-parser, 5 or 6 fields (leading seconds), names, L/#,
+    tz option; DOM/DOW OR (NOT VERIFIED: cron-parser's documented Vixie rule chosen);
+    across DST as ISC cron (cron-parser tests/timezone.test.ts). UTC when tz is not given.
+    Features: debounce (deduplication with extend+replace: the last add wins, no
+    maximum wait), concurrency (per worker, no key), on_failure (the worker's 'failed'
+    event). No batching, throttle (its limiter is a fixed window — not simulated),
+    rate limit, idempotency window, priority as a time credit, cancel_on, timeouts.
+    Crash: a stalled job (worker.ts defaults): the lock (30 s) is renewed every 15 s;
+    the stalled checker runs every 30 s (phase: the simulation's start — NOT VERIFIED),
+    marks active jobs on one pass and moves those whose lock expired back to wait on
+    the next, where the job runs again from the start without consuming an attempt;
+    after maxStalledCount (1) stalls it fails ("job stalled more than allowable limit").
+    Downtime: Redis keeps jobs; delayed and waiting jobs run late, once. A job
+    scheduler keeps one pending job, which runs late once; missed iterations are
+    skipped (missed cron: first).
+    Duplicate delivery: a job moves to active once (moveToActive), scheduler job ids
+    are unique (repeat:<id>:<millis>): deduplicated.
+    """
+    return Profile(
+        name="bullmq", system="BullMQ",
+        description="BullMQ: no retries by default; fixed/exponential backoff; stalled jobs re-run once",
+        default_retries=BullMQBackoff(attempts=1),
+        durable_steps=False, cron=CRON_PARSER, retries=_bullmq_retries,
+        retry_after=False, missed_cron="first",
+        lacks={
+            "batch": "a BullMQ worker takes one job at a time; nothing collects events into one job",
+            "debounce.timeout": "its debounce (deduplication with extend+replace) has no maximum wait",
+            "throttle": "its limiter is a fixed window per queue, which jobsim does not simulate",
+            "rate_limit": "its limiter delays jobs over the limit, it never drops them",
+            "idempotency": "it dedupes adds by jobId while the job is kept, not for 24 h",
+            "concurrency.key": "its concurrency is per worker or global, not per key",
+            "priority": "its priorities order the wait list (lower first), they are not a time shift",
+            "cancel_on": "there is no cancellation by event",
+            "timeouts": "there are no run timeouts",
+            "step.sleep": "a job cannot sleep and resume: moveToDelayed runs it again from the start",
+            "step.wait_for_event": "there is no wait-for-event",
+            "step.invoke": "a job cannot call another and wait inline",
+        },
+        crash=CrashRule(lease_ns=30 * SECOND, renew_ns=15 * SECOND, scan_ns=30 * SECOND, two_pass=True,
+                        then="rerun", max_reruns=1, reason="job stalled more than allowable limit",
+                        recovery="the stalled-job checker moved it back to wait"),
+        dedupe="BullMQ moves a job to active once; scheduler job ids (repeat:<id>:<millis>) are unique",
+    )  # fmt: skip
+
+
+# -- Trigger.dev -----------------------------------------------------------------------------------------
+
+
+def _trigger_retries(fn: Function, user: RetryPolicy) -> RetryPolicy:
+    _foreign("Trigger.dev", fn, user, TriggerDevRetry)
+    if not isinstance(user, Retries):
+        return user
+    if user.uses_profile_backoff:
+        return TriggerDevRetry(user.attempts)
+    if user.backoff == "linear" or user.jitter is not None:
+        raise _refuse("Trigger.dev", fn, f"retries={user!r}: Trigger.dev's backoff is min*factor^(n-1) times a "
+                                         "random R in [1, 2); use jobsim.TriggerDevRetry(attempts, factor, min, "
+                                         "max, randomize)")  # fmt: skip
+    factor = 1.0 if user.backoff == "constant" else 2.0
+    return TriggerDevRetry(user.attempts, factor, user.min or "1s", user.max if user.max is not None else "60s")
+
+
+def _trigger_dev() -> Profile:
+    """Trigger.dev v4 (reference §3; triggerdotdev/trigger.dev).
+
+    Retries: none unless configured — no task retry and no trigger.config retries.default
+    means fail_run (run-engine retrying.ts). Configured: attempts = maxAttempts (first
+    included, at most 250); wait before retry k = round(min(max, R*min*factor^(k-1))) ms
+    with R = U[1, 2) when randomize (retries.ts calculateNextRetryDelay). Retries(attempts=N)
+    takes the SDK's defaultRetryOptions (factor 2, 1 s, 60 s, randomize); a full
+    Retries(...) maps exponential -> factor 2, constant -> factor 1, max defaulting to 60 s,
+    randomize kept on (the SDK merges your options over its defaults).
+    AbortTaskRunError = NonRetriableError. RetryAfterError stands for catchError's
+    {retryAt}: honoured, unclamped.
+    Steps: not a replay model (§3.5). ctx.step.run runs inline; waits (sleep, invoke =
+    triggerAndWait) checkpoint and resume exactly where they paused; a retry starts the
+    task over from the beginning (earlier steps and waits run again).
+    Cron (schedules): 5 fields, no seconds, L, timezone option (UTC default), DST as
+    cron-parser (ISC-like).
+    Features: debounce (trailing, maxDelay = timeout), concurrency (queue
+    concurrencyLimit, concurrencyKey), priority (seconds of queue credit), on_failure,
+    sleep, invoke. No batching into one run, throttle, rate limit, 24 h idempotency,
+    cancel_on, run timeouts, wait_for_event (wait.forToken has no event matching).
+    Crash: heartbeats every 30 s; none for 5 minutes = TASK_RUN_STALLED_EXECUTING, a
+    retriable error (errors.ts shouldRetryError): the retry settings decide — with the
+    default none, the run fails. jobsim chose the heartbeat path (a vanished machine);
+    a process that exits under a live supervisor is reported at once.
+    Downtime: the platform keeps runs. Missed schedules: one late catch-up for the latest
+    missed tick, the rest skipped (scheduleCalculation.ts calculateNextSchedulableOccurrence).
+    Duplicate delivery: one run per schedule instance and per trigger — NOT VERIFIED, chosen.
+    """
+    return Profile(
+        name="trigger.dev", system="Trigger.dev",
+        description="Trigger.dev: no retries unless configured; R*min*factor^(n-1); retries start over",
+        default_retries=TriggerDevRetry(attempts=1),
+        durable_steps=False, checkpoints=True, cron=CRON_PARSER_5, retries=_trigger_retries, max_attempts=250,
+        missed_cron="latest",
+        lacks={
+            "batch": "batchTrigger fans one call out into many runs; nothing collects events into one run",
+            "throttle": "it has queue concurrency and TTLs, no throttle",
+            "rate_limit": "it has queue concurrency and TTLs, no lossy rate limit",
+            "idempotency": "its idempotency keys last 30 days and return the existing run",
+            "cancel_on": "runs are cancelled through the API, not by a matching event",
+            "timeouts": "maxDuration bounds CPU time per attempt, not the run",
+            "step.wait_for_event": "wait.forToken waits for a token completed by id; nothing matches events",
+        },
+        crash=CrashRule(lease_ns=5 * MINUTE, renew_ns=30 * SECOND, then="fail",
+                        reason="TASK_RUN_STALLED_EXECUTING: no heartbeat for 5 minutes",
+                        recovery="heartbeats stopped 5 minutes ago"),
+        dedupe="Trigger.dev makes one run per schedule instance and per trigger (not verified)",
+    )  # fmt: skip
+
+
+# -- Quirrel ---------------------------------------------------------------------------------------------
+
+
+def _quirrel_retries(fn: Function, user: RetryPolicy) -> RetryPolicy:
+    _foreign("Quirrel", fn, user, QuirrelRetry)
+    if fn.crons and user.attempts > 1:
+        raise _refuse("Quirrel", fn, "retries on a cron job: Quirrel rejects 'retry' together with 'repeat' "
+                                     "(a failed repetition just waits for the next one)")  # fmt: skip
+    if not isinstance(user, Retries) or user.attempts == 1:
+        return user
+    if user.uses_profile_backoff:
+        raise _refuse("Quirrel", fn, f"retries={user!r}: Quirrel has no default retry schedule; give the offsets, "
+                                     "jobsim.QuirrelRetry(['10s', '5m', '1h']), or a full Retries(backoff=, min=)")
+    if user.jitter is not None:
+        raise _refuse("Quirrel", fn, f"retries={user!r}: Quirrel's retry offsets have no jitter")
+    import random
+
+    offsets, total = [], 0
+    for k in range(1, user.attempts):
+        total += user.delay_ns(k, random.Random(0))  # no jitter: the generator is never used
+        offsets.append(f"{total}ns")
+    return QuirrelRetry(offsets)
+
+
+def _quirrel() -> Profile:
+    """Quirrel 1.14 (reference §4; quirrel-dev/quirrel, quirrel-dev/owl).
+
+    Retries: none by default. retry: [d1..dk] (1 to 10) are offsets from the job's
+    original run time, not from the failure (owl worker/retry.ts): attempt k+1 runs at
+    T + d_k. A full Retries(...) becomes the offsets of its cumulative delays (so
+    Retries(4, 'exponential', min='10s') = retry ['10s', '30s', '70s']); attempts alone
+    have no Quirrel meaning. 'retry' and 'repeat' cannot be used together: a cron job
+    with retries is refused. A 404 = NonRetriableError; RetryAfterError is not special.
+    Steps: none (one HTTP POST per job): ctx.step.run runs inline.
+    Cron (CronJob / repeat.cron): cron-parser; 5 or 6 fields (6 NOT VERIFIED end-to-end:
+    accepted), [expr, tz] with Etc/UTC default; DST as cron-parser.
+    Features: concurrency=1 only (exclusive: one job of the queue at a time). No
+    batching, debounce, throttle, rate limit, idempotency window, priority, cancel_on,
+    timeouts, failure hook, sleep, wait_for_event, invoke.
+    Crash: a job 'processing' for 60 minutes is stale (stale-checker.ts, checked every
+    minute; phase: the simulation's start): it fails with "Job Timed Out" and the retry
+    offsets decide (none by default: the run fails).
+    Downtime: Redis keeps jobs; the next repetition is computed from the scheduled time,
+    so missed repetitions all run when the server is back — source inference, NOT
+    VERIFIED; jobsim chose catch-up-all.
+    Duplicate delivery: a job id exists once in the queue (owl schedule.lua
+    ID_ALREADY_EXISTS): deduplicated.
+    """
+    return Profile(
+        name="quirrel", system="Quirrel",
+        description="Quirrel: no retries by default; retry offsets from the original run time; stale after 60 min",
+        default_retries=Retries(attempts=1),
+        durable_steps=False, cron=CRON_PARSER, retries=_quirrel_retries, max_attempts=11,
+        retry_after=False, missed_cron="all",
+        lacks={
+            "batch": "jobs are enqueued one by one; nothing collects them",
+            "debounce": "there is no debounce (an id with override replaces a pending job instead)",
+            "throttle": "there is no throttle", "rate_limit": "there is no rate limit",
+            "idempotency": "an id dedupes a job only while it is still in the queue",
+            "concurrency.key": "exclusive queues run one job at a time, with no keys",
+            "concurrency.limit": "exclusive: true runs one job of the queue at a time; there is no other limit",
+            "priority": "there are no priorities", "cancel_on": "jobs are deleted by id, not by an event",
+            "timeouts": "there are no run timeouts", "on_failure": "there is no failure hook",
+            "step.sleep": "a job is one HTTP request; it cannot sleep and resume",
+            "step.wait_for_event": "there is no wait-for-event",
+            "step.invoke": "a job cannot call another and wait",
+        },
+        crash=CrashRule(lease_ns=60 * MINUTE, scan_ns=1 * MINUTE, then="fail",
+                        reason="Job Timed Out: processing for 60 minutes", recovery="the stale checker"),
+        dedupe="a Quirrel job id exists once in the queue (owl schedule.lua ID_ALREADY_EXISTS)",
+    )  # fmt: skip
+
+
+# -- Agenda ----------------------------------------------------------------------------------------------
+
+
+def _agenda_retries(fn: Function, user: RetryPolicy) -> RetryPolicy:
+    _foreign("Agenda", fn, user, AgendaBackoff)
+    if not isinstance(user, Retries):
+        return user
+    if user.uses_profile_backoff:
+        return AgendaBackoff(max_retries=user.attempts - 1)
+    if user.jitter is not None:
+        raise _refuse("Agenda", fn, f"retries={user!r}: Agenda's jitter is a fraction of the delay; use "
+                                    "jobsim.AgendaBackoff(jitter=0.1)")  # fmt: skip
+    kind = {"linear": "linear", "constant": "constant"}.get(user.backoff or "", "exponential")
+    return AgendaBackoff(kind, user.min or "1s", user.max, max_retries=user.attempts - 1)  # type: ignore[arg-type]
+
+
+def _agenda() -> Profile:
+    """Agenda 6 with MongoDB (reference §5; agenda/agenda).
+
+    Retries: none by default (<= v5 has none; v6 retries only with a backoff,
+    utils/backoff.ts). With a backoff, before retry k (failCount): constant d,
+    linear d + increment*(k-1), exponential d*factor^(k-1), capped at maxDelay; jitter j:
+    max(0, round(d + d*j*U[-1, 1))); maxRetries 3 by default. Retries(attempts=N) takes
+    exponential from 1 s, x2; a full Retries(...) maps backoff, min and max (an additive
+    jitter= has no equivalent: use jobsim.AgendaBackoff). Agenda has no non-retriable
+    error: NonRetriableError is retried like any error. Retries also apply to runs of
+    recurring jobs (6.2.2 handleRetry does not special-case them; PR #1643 says
+    otherwise — NOT VERIFIED which holds in 6.2.6; jobsim follows the 6.2.2 code).
+    Steps: none; ctx.step.run runs inline.
+    Cron (every): cron-parser 5, 5 or 6 fields, timezone option, DST as cron-parser.
+    Features: debounce (v6 nowDebounced: trailing, maxWait = timeout), concurrency
+    (per definition, no key), on_failure (agenda.on('fail')). No batching, throttle,
+    rate limit, idempotency window, priority as a time shift, cancel_on, timeouts,
+    sleep, wait_for_event, invoke.
+    Crash: the lock stays; after lockLifetime (10 min) a poll (every processEvery,
+    5 s; phase: the simulation's start) locks the job again and re-runs it — even a
+    one-off job — without counting a failure, as often as it takes. jobsim takes lockedAt
+    as the attempt's start (Agenda may lock up to 5 s earlier).
+    Downtime: MongoDB keeps jobs; an overdue job runs once on start and its next run
+    is computed from that run (missed cron: first).
+    Duplicate delivery: one worker locks the job document: deduplicated.
+    """
+    return Profile(
+        name="agenda", system="Agenda",
+        description="Agenda: no retries by default (v6 backoff when configured); a crashed job re-runs after 10 min",
+        default_retries=AgendaBackoff(max_retries=0),
+        durable_steps=False, cron=CRON_PARSER, retries=_agenda_retries,
+        non_retriable=False, retry_after=False, missed_cron="first",
+        lacks={
+            "batch": "there is no batching", "throttle": "there is no throttle", "rate_limit": "there is no rate limit",
+            "idempotency": "job.unique() keeps one job per query for good, not a 24 h window",
+            "concurrency.key": "its concurrency is per job definition, not per key",
+            "priority": "its priorities order ready jobs, they are not a time shift",
+            "cancel_on": "jobs are cancelled by query, not by an event", "timeouts": "there are no run timeouts",
+            "step.sleep": "a job cannot sleep and resume (schedule() makes a new job)",
+            "step.wait_for_event": "there is no wait-for-event", "step.invoke": "a job cannot call another and wait",
+        },
+        crash=CrashRule(lease_ns=10 * MINUTE, scan_ns=5 * SECOND, then="rerun",
+                        reason="the lock expired", recovery="the lock expired and a poll locked the job again"),
+        dedupe="one Agenda worker locks the job document (lockedAt)",
+    )  # fmt: skip
+
+
+# -- node-cron -------------------------------------------------------------------------------------------
+
+
+_CRON_ONLY = {
+    "events": "it only runs cron schedules in-process; nothing enqueues a job with a payload",
+    "batch": "it only runs cron schedules", "debounce": "it only runs cron schedules",
+    "throttle": "it only runs cron schedules", "rate_limit": "it only runs cron schedules",
+    "idempotency": "it only runs cron schedules", "priority": "it only runs cron schedules",
+    "cancel_on": "it only runs cron schedules", "timeouts": "it has no run timeouts",
+    "step.sleep": "a task is a plain function call", "step.wait_for_event": "a task is a plain function call",
+    "step.invoke": "a task is a plain function call",
+}  # fmt: skip
+
+
+def _node_cron() -> Profile:
+    """node-cron 4 (reference §6; node-cron/node-cron).
+
+    In-process timers: no persistence, no retries, no queue.
+    Retries: none. Errors emit execution:failed and are not retried (retries= with
+    more than one attempt is refused); on_failure stands for that event.
+    Steps: none; a task is a plain call (ctx.step.run runs inline).
+    Cron: its own parser: 5 or 6 fields (leading seconds), names, timezone option;
+    day-of-month AND day-of-week must both match (time-matcher.ts — not Vixie's OR);
+    across DST (src/time/dst.test.ts): a wall time in the spring-forward gap is
+    skipped, a repeated one fires at its first occurrence only, a wildcard hour does
+    not fire again in the repeated hour.
+    Features: cron only. noOverlap skips a tick instead of queueing, so concurrency=
+    is refused. Not simulated: missedExecutionTolerance (a tick more than 1 s late
+    because the event loop was blocked is skipped) and maxRandomDelay.
+    Crash: the process dies with the run; nothing notices, nothing is retried: lost.
+    Downtime: the process is down: ticks due are lost and nothing is recovered on
+    restart (missed cron: none); in-flight runs are lost.
+    Duplicate delivery: the heartbeat never runs a slot twice (plan-beat.ts): deduplicated.
+    """
+    return Profile(
+        name="node-cron", system="node-cron",
+        description="node-cron: in-process cron; no persistence, no retries; DOM AND DOW",
+        default_retries=Retries(attempts=1),
+        durable_steps=False, cron=NODE_CRON, retry_after=False, persistent=False, missed_cron="none",
+        lacks={**_CRON_ONLY,
+               "concurrency": "noOverlap skips a tick while the previous run is pending; it never queues",
+               "retries": "errors emit execution:failed; nothing is retried"},
+        crash=CrashRule(then="lose", reason="the process died with the run; node-cron keeps nothing",
+                        recovery="never"),
+        dedupe="node-cron's heartbeat never runs a slot twice (plan-beat.ts)",
+    )  # fmt: skip
+
+
+# -- Vercel Cron -----------------------------------------------------------------------------------------
+
+_VERCEL_LACKS = {
+    **_CRON_ONLY,
+    "events": "Vercel Cron only calls a path on a schedule (HTTP GET)",
+    "concurrency": "nothing stops a second invocation (use your own lock)",
+    "on_failure": "there is no failure hook",
+    "retries": "\"Vercel will not retry an invocation if a cron job fails\"",
+}
+
+
+def _vercel(hobby: bool) -> Profile:
+    plan = "Hobby" if hobby else "Pro"
+    return Profile(
+        name="vercel-cron-hobby" if hobby else "vercel-cron", system=f"Vercel Cron ({plan})",
+        description=f"Vercel Cron, {plan} plan: UTC only, never retries, may miss or fire twice",
+        default_retries=Retries(attempts=1),
+        durable_steps=False, cron=VERCEL_HOBBY if hobby else VERCEL, retry_after=False,
+        persistent=False, missed_cron="none", lacks=_VERCEL_LACKS,
+        crash=CrashRule(then="lose", reason="the invocation died; Vercel does not retry", recovery="never"),
+        dedupe=None, cron_jitter_ns=HOUR if hobby else MINUTE, max_duration_ns=300 * SECOND,
+    )  # fmt: skip
+
+
+def _vercel_pro() -> Profile:
+    """Vercel Cron, Pro/Enterprise plan (reference §7; vercel.com/docs/cron-jobs and sub-pages).
+
+    An HTTP GET to the production URL on a schedule. No persistence: missed runs are
+    never replayed.
+    Retries: never ("Vercel will not retry an invocation if a cron job fails");
+    retries= is refused.
+    Steps: none; the function is a plain call (ctx.step.run runs inline).
+    Cron: 5 numeric fields, no names (MON, JAN), no @descriptors (NOT VERIFIED: the docs
+    list none; refused), day-of-month and day-of-week cannot both be restricted, and the
+    time zone is always UTC (tz= and TZ= are refused).
+    Precision: per minute — "5 8 * * *" fires within 08:05:00-08:05:59; jobsim draws
+    the delivery uniformly in [tick, tick + 60 s) in whole ms (distribution NOT VERIFIED).
+    Duration: functions are killed after 300 s (the default on all plans); the attempt
+    fails, and is not retried.
+    Features: cron only.
+    Crash: the invocation is lost. Downtime: best effort — ticks while down are missed
+    (no invocation, no log), in-flight invocations are lost.
+    Duplicate delivery: "can also occasionally invoke the same scheduled run more than
+    once": every extra delivery is a run (same tick, same instant).
+    """
+    return _vercel(hobby=False)
+
+
+def _vercel_hobby() -> Profile:
+    """Vercel Cron, Hobby plan (reference §7; /docs/cron-jobs/usage-and-pricing).
+
+    As vercel-cron, except: an expression may fire at most once a day (more frequent
+    ones fail the deploy: refused), and precision is hourly — "0 8 * * *" fires anytime
+    in 08:00:00-08:59:59; jobsim draws the delivery uniformly in [tick, tick + 1 h) in
+    whole ms (distribution NOT VERIFIED).
+    """
+    return _vercel(hobby=True)
+
+
+INNGEST = _documented(_inngest)
+BULLMQ = _documented(_bullmq)
+TRIGGER_DEV = _documented(_trigger_dev)
+QUIRREL = _documented(_quirrel)
+AGENDA = _documented(_agenda)
+NODE_CRON_PROFILE = _documented(_node_cron)
+VERCEL_CRON = _documented(_vercel_pro)
+VERCEL_CRON_HOBBY = _documented(_vercel_hobby)
+
+BUILTIN = (INNGEST, BULLMQ, TRIGGER_DEV, QUIRREL, AGENDA, NODE_CRON_PROFILE, VERCEL_CRON, VERCEL_CRON_HOBBY)
+SEVEN = ("inngest", "bullmq", "trigger.dev", "quirrel", "agenda", "node-cron", "vercel-cron")
+"""The seven systems of the seed's comparison, in its order (``jobsim compare``'s default)."""

@@ -1,0 +1,395 @@
+"""Invariants people check on background jobs, as assertion helpers with messages that tell the story.
+
+Each helper raises ``Violation`` (an ``AssertionError`` and a ``jobsim.JobsimError``)
+listing every offending key, email, event or attempt with its virtual time, and
+returns what it counted so a test can assert more. They read only what a finished
+simulation exposes — ``sim.runs()``, ``run.attempts``, ``sim.mail.outbox``,
+``sim.events``, ``sim.trace`` — and work in any test, with or without Hypothesis::
+
+    invariants.exactly_once(sim.mail.outbox, key="subject", expected=[...], what="confirmation")
+    invariants.no_email_after(sim, "send-reminder", statuses=("cancelled",))
+    invariants.retries_respect_policy(sim)
+    invariants.every_event_handled(sim, "send-batch-notifications", once=True)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from typing import Any
+
+from ._email import Email
+from ._events import Event
+from ._records import Attempt, Run
+from ._steps import resolve_retry_after
+from ._time import format_duration, instant_ns, iso
+from .errors import InvalidArgument, JobsimError, NonRetriableError, RetryAfterError, StepError, WorkerCrashed
+
+__all__ = [
+    "Violation",
+    "at_least_once",
+    "at_most_once",
+    "every_event_handled",
+    "exactly_once",
+    "no_email_after",
+    "no_email_after_event",
+    "retries_respect_policy",
+]
+
+KeyFn = Callable[[Any], Hashable]
+_SHOWN = 10
+"""At most this many offending keys (and items per key) are listed; the rest are counted."""
+
+
+class Violation(JobsimError, AssertionError):
+    """An invariant does not hold; the message lists every offender (up to ten) with its virtual time."""
+
+
+# -- keys and descriptions -------------------------------------------------------------------------
+def _key_fn(key: str | KeyFn, argument: str = "key") -> KeyFn:
+    """A callable, or a dotted path into the item: ``"data.orderId"``, ``"to.0"``, ``"subject"``."""
+    if callable(key):
+        return key
+    if not isinstance(key, str) or not key or any(not part for part in key.split(".")):
+        raise InvalidArgument.build(argument, key, "a dotted path such as 'data.orderId' or 'subject', or a callable")
+    parts = key.split(".")
+
+    def read(item: Any) -> Hashable:
+        value = item
+        for part in parts:
+            if isinstance(value, dict):
+                value = value.get(part)
+            elif isinstance(value, (list, tuple)) and part.isdigit():
+                value = value[int(part)] if int(part) < len(value) else None
+            else:
+                value = getattr(value, part, None)
+            if value is None:
+                return None
+        return value if isinstance(value, Hashable) else repr(value)
+
+    return read
+
+
+def describe(item: Any) -> str:
+    """One line per effect, with its virtual time where it has one."""
+    if isinstance(item, Email):
+        return f"email to {', '.join(item.to)} {item.subject!r} at {_stamp(item.sent_at)}"
+    if isinstance(item, Event):
+        stamp = "" if item.ts is None else f" at {iso(item.ts * 1_000_000)}"
+        return f"event {item.name} id={item.id!r}{stamp} {_short(dict(item.data))}"
+    if isinstance(item, Run):
+        end = "" if item.end_ns is None else f", ended {iso(item.end_ns)}"
+        return f"run {item.function_id} {item.id} {item.status} (started {iso(item.start_ns)}{end})"
+    at = getattr(item, "at", None)
+    request = getattr(item, "request", None)
+    if request is not None and isinstance(at, dt.datetime):
+        return f"http {request.method} {request.url} at {_stamp(at)}"
+    return _short(item)
+
+
+def _stamp(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _violation(title: str, lines: list[str], count: int) -> Violation:
+    """Raised by each helper itself, so Hypothesis tells one invariant's failures from another's."""
+    more = [f"  … and {count - _SHOWN} more"] if count > _SHOWN else []
+    return Violation("\n".join([title, *lines, *more]))
+
+
+def _grouped(effects: Iterable[Any], key: str | KeyFn) -> dict[Hashable, list[Any]]:
+    if isinstance(effects, (str, bytes)) or not isinstance(effects, Iterable):
+        raise InvalidArgument.build("effects", effects, "an iterable of effects (emails, events, HTTP calls, rows)")
+    read = _key_fn(key)
+    groups: dict[Hashable, list[Any]] = defaultdict(list)
+    for item in effects:
+        groups[read(item)].append(item)
+    return dict(groups)
+
+
+def _listing(groups: dict[Hashable, list[Any]], keys: list[Hashable]) -> list[str]:
+    lines = []
+    for key in keys[:_SHOWN]:
+        items = groups.get(key, [])
+        lines.append(f"  {key!r}: {len(items)} time(s)" if items else f"  {key!r}: missing")
+        lines += [f"      {describe(item)}" for item in items[:_SHOWN]]
+    return lines
+
+
+# -- counting effects per key ----------------------------------------------------------------------------
+def exactly_once(effects: Iterable[Any], key: str | KeyFn, *, expected: Iterable[Hashable] | None = None,
+                 what: str = "effect") -> dict[Hashable, Any]:  # fmt: skip
+    """Each key occurs once among ``effects`` (and every ``expected`` key occurs); returns key -> effect.
+
+    ``key`` is a dotted path into each effect (``"data.orderId"``, ``"subject"``,
+    ``"to.0"``) or a callable. Without ``expected`` only duplicates are violations.
+    """
+    __tracebackhide__ = True
+    groups = _grouped(effects, key)
+    wanted = [] if expected is None else list(dict.fromkeys(expected))
+    broken = [k for k, items in groups.items() if len(items) > 1] + [k for k in wanted if k not in groups]
+    if broken:
+        title = f"exactly once per key ({what}): {len(broken)} key(s) broken"
+        raise _violation(title, _listing(groups, broken), len(broken))
+    return {k: items[0] for k, items in groups.items()}
+
+
+def at_least_once(effects: Iterable[Any], key: str | KeyFn, *, expected: Iterable[Hashable],
+                  what: str = "effect") -> dict[Hashable, list[Any]]:  # fmt: skip
+    """Every ``expected`` key occurs at least once among ``effects``; returns key -> effects."""
+    __tracebackhide__ = True
+    groups = _grouped(effects, key)
+    missing = [k for k in dict.fromkeys(expected) if k not in groups]
+    if missing:
+        title = f"at least once per key ({what}): {len(missing)} key(s) never happened"
+        raise _violation(title, _listing(groups, missing), len(missing))
+    return groups
+
+
+def at_most_once(effects: Iterable[Any], key: str | KeyFn, *, what: str = "effect") -> dict[Hashable, Any]:
+    """No key occurs twice among ``effects``; returns key -> effect."""
+    __tracebackhide__ = True
+    return exactly_once(effects, key, what=what)
+
+
+# -- nothing after the end -------------------------------------------------------------------------
+def _email_origins(sim: Any) -> dict[str, tuple[int, str | None]]:
+    """message id -> (virtual ns it was sent, run id that sent it or None) from the trace."""
+    return {r.data.get("message_id"): (r.at, r.data.get("run")) for r in sim.trace.of("email")}
+
+
+def no_email_after(sim: Any, function: Any, *, statuses: Sequence[str] = ("cancelled", "completed"),
+                   related: Callable[[Email, Run], bool] | None = None) -> None:  # fmt: skip
+    """No email goes out after a run of ``function`` ended with one of ``statuses``.
+
+    A run's emails are those its own code sent (the trace attributes them), plus, with
+    ``related(email, run)``, emails sent by other functions on its behalf (an
+    ``email/send`` event handled elsewhere, say). Catches code that keeps running past
+    a cancellation or a timeout, and mail that outlives the decision to send it.
+    """
+    __tracebackhide__ = True
+    fn = sim._function(function, "function")
+    origins = _email_origins(sim)
+    late = []
+    for run in sim.runs(fn):
+        if run.status not in statuses or run.end_ns is None:
+            continue
+        for email in sim.mail.outbox:
+            at, owner = origins.get(email.message_id, (None, None))
+            sent = at if at is not None else _ns(email.sent_at)
+            mine = owner == run.id or (related is not None and related(email, run))
+            if mine and sent > run.end_ns:
+                late.append(f"  {describe(email)}: {format_duration(sent - run.end_ns)} after {describe(run)}")
+    if late:
+        title = f"no email after a {'/'.join(statuses)} run of {fn.id!r}: {len(late)} email(s) sent after"
+        raise _violation(title, late[:_SHOWN], len(late))
+
+
+def _ns(moment: dt.datetime) -> int:
+    return instant_ns(moment)
+
+
+def no_email_after_event(sim: Any, event: str, *, key: str | KeyFn, email_key: KeyFn,
+                         emails: Iterable[Email] | None = None) -> None:  # fmt: skip
+    """No email about a key goes out after the first ``event`` carrying that key was sent.
+
+    ``key`` reads the key from each such event (``"data.cartId"``); ``email_key(email)``
+    reads it from each email (``None``: not about any key). ``emails`` narrows the
+    outbox (say, to reminder emails). E.g. no cart reminder after ``cart/completed``.
+    """
+    __tracebackhide__ = True
+    read = _key_fn(key)
+    sent_at = {r.data.get("id"): r.at for r in sim.trace.of("event") if r.data.get("name") == event}
+    cutoffs: dict[Hashable, tuple[int, Event]] = {}
+    for item in sim.events:
+        if item.name == event and item.id in sent_at:
+            cutoffs.setdefault(read(item), (sent_at[item.id], item))
+    origins = _email_origins(sim)
+    late = []
+    for email in sim.mail.outbox if emails is None else emails:
+        cutoff = cutoffs.get(email_key(email))
+        if cutoff is None:
+            continue
+        sent = origins.get(email.message_id, (_ns(email.sent_at), None))[0]
+        if sent > cutoff[0]:
+            late.append(f"  {describe(email)}: {format_duration(sent - cutoff[0])} after {describe(cutoff[1])}")
+    if late:
+        title = f"no email after {event}: {len(late)} email(s) sent after their key's {event}"
+        raise _violation(title, late[:_SHOWN], len(late))
+
+
+# -- retries ------------------------------------------------------------------------------------------
+class _Extreme:
+    """A stand-in random generator that always draws its lowest (or highest) value.
+
+    ``policy.delay_ns(k, _Extreme(False))`` is the shortest delay the policy allows
+    before retry k, ``_Extreme(True)`` the longest: the bounds of any jitter.
+    """
+
+    def __init__(self, high: bool) -> None:
+        self.high = high
+
+    def randrange(self, start: int, stop: int | None = None, step: int = 1) -> int:
+        low, top = (0, start) if stop is None else (start, stop)
+        return low + ((top - 1 - low) // step) * step if self.high else low
+
+    def randint(self, a: int, b: int) -> int:
+        return b if self.high else a
+
+    def random(self) -> float:
+        return 1.0 - 2.0**-53 if self.high else 0.0
+
+    def uniform(self, a: float, b: float) -> float:
+        return b if self.high else a
+
+    def getrandbits(self, k: int) -> int:
+        return (1 << k) - 1 if self.high else 0
+
+
+def _bounds(sim: Any, run: Run, failed: Attempt) -> tuple[int, int]:
+    """The shortest and longest delay allowed after ``failed``, by the policy or its RetryAfterError."""
+    error = failed.error
+    if isinstance(error, RetryAfterError):
+        profile = sim.profile
+        delay = max(resolve_retry_after(error.after, failed.end_ns), profile.retry_after_min_ns)
+        if profile.retry_after_max_ns is not None:
+            delay = min(delay, profile.retry_after_max_ns)
+        return delay, delay
+    policy = sim.engine.policy(run.function)
+    try:
+        return policy.delay_ns(failed.number + 1, _Extreme(False)), policy.delay_ns(failed.number + 1, _Extreme(True))
+    except AttributeError as exc:
+        raise JobsimError(f"retries_respect_policy() cannot bound the delays of {policy!r}: {exc}") from None
+
+
+def _where(attempt: Attempt) -> str:
+    return f"step {attempt.step!r}" if attempt.step else "the function body"
+
+
+def _run_retries(sim: Any, run: Run) -> list[str]:
+    """Every way ``run``'s attempts break its retry policy."""
+    attempts = sim.engine.policy(run.function).attempts
+    problems = []
+    for failed, after in itertools.pairwise([*run.attempts, None]):
+        problems += _attempt_problems(sim, run, failed, after, attempts)  # type: ignore[arg-type]
+    return [f"  {describe(run)}: {problem}" for problem in problems]
+
+
+def _attempt_problems(sim: Any, run: Run, failed: Attempt, after: Attempt | None, attempts: int) -> list[str]:
+    where = _where(failed)
+    out = []
+    if failed.number >= attempts:
+        out.append(f"{where} ran attempt {failed.number} but the policy allows {attempts} attempt(s)")
+    if failed.error is None or (after is None and run.status != "failed"):
+        return out  # a success, or a failure whose retry has not run yet (or the run was cancelled)
+    if isinstance(failed.error, WorkerCrashed):
+        return out  # what follows a crash is the system's recovery (stall checks, lock expiry), not a retry delay
+    final = isinstance(failed.error, (NonRetriableError, StepError))  # a StepError replays a step's end
+    if after is not None and after.number == failed.number + 1:
+        out += _retry_problems(sim, run, failed, after, final)
+    elif not final and failed.number + 1 < attempts:
+        left = attempts - failed.number - 1
+        out.append(f"{where} gave up after attempt {failed.number} failed at {iso(failed.end_ns)} "
+                   f"({type(failed.error).__name__}) with {left} attempt(s) left")  # fmt: skip
+    return out
+
+
+def _retry_problems(sim: Any, run: Run, failed: Attempt, after: Attempt, final: bool) -> list[str]:
+    if final:
+        return [f"{_where(failed)} was retried at {iso(after.start_ns)} after a {type(failed.error).__name__}"]
+    low, high = _bounds(sim, run, failed)
+    gap = after.start_ns - failed.end_ns
+    if getattr(sim.engine.policy(run.function), "from_scheduled", False) and not isinstance(
+        failed.error, RetryAfterError
+    ):  # Quirrel: the delay counts from the failed attempt's start; one already past runs at once
+        gap = after.start_ns - failed.start_ns
+        if failed.end_ns - failed.start_ns >= low and after.start_ns == failed.end_ns:
+            return []
+    late_ok = run.function.flow is not None  # queues (concurrency, throttle) may start a retry later
+    if low <= gap and (gap <= high or late_ok):
+        return []
+    allowed = format_duration(low) if low == high else f"{format_duration(low)}..{format_duration(high)}"
+    return [f"{_where(failed)} attempt {after.number} started {format_duration(gap)} after attempt "
+            f"{failed.number} failed at {iso(failed.end_ns)}; the policy allows {allowed}"]  # fmt: skip
+
+
+def retries_respect_policy(sim: Any, function: Any = None) -> None:
+    """Every retry waited what the retry policy says, no step ran more attempts than allowed,
+    a ``NonRetriableError`` was never retried, and nothing gave up with attempts left.
+
+    The delay before retry k must lie within the policy's bounds (its jitter's extremes;
+    exactly the clamped delay for a ``RetryAfterError``), measured from the end of the
+    failed attempt — from its start for policies that count from the scheduled time
+    (Quirrel's offsets). For functions with flow control a retry may start later (it
+    queued). An attempt a worker crash ended is followed by the system's recovery, not
+    by a retry delay, so it is not checked.
+    """
+    __tracebackhide__ = True
+    runs = sim.runs() if function is None else sim.runs(function)
+    problems = [line for run in runs for line in _run_retries(sim, run)]
+    if problems:
+        raise _violation(f"retries respect the policy: {len(problems)} violation(s)", problems[:_SHOWN], len(problems))
+
+
+# -- events and their handlers --------------------------------------------------------------------------
+def _names(value: Any, argument: str) -> set[str] | None:
+    if value is None:
+        return None
+    names = {value} if isinstance(value, str) else set(value)
+    if not names or not all(isinstance(n, str) and n for n in names):
+        raise InvalidArgument.build(argument, value, "an event name or a list of them")
+    return names
+
+
+def every_event_handled(
+    sim: Any,
+    function: Any = None,
+    *,
+    event: str | Iterable[str] | None = None,
+    statuses: Sequence[str] | None = ("completed",),
+    once: bool = False,
+) -> dict[str, list[Run]]:
+    """Every event was handled by every function subscribed to it: some run of that function
+    got the event (alone or in a batch) and ended with one of ``statuses`` (None: any).
+
+    ``function`` (an id or a list) and ``event`` (a name or a list) narrow the check;
+    with ``once``, an event in two runs of one function is a violation too (a batch
+    that handed an event out twice). Debounced, rate-limited and idempotent functions
+    drop events by design: leave them out. Returns event id -> the runs that got it.
+    """
+    __tracebackhide__ = True
+    chosen = [f.id for f in sim.functions.values() if f.events] if function is None else (
+        [function] if isinstance(function, str) else list(function))  # fmt: skip
+    fns = [sim._function(f, "function") for f in chosen]
+    wanted = _names(event, "event")
+    runs_of: dict[str, list[Run]] = defaultdict(list)
+    for fn in fns:
+        for run in sim.runs(fn):
+            for item in run.events:
+                runs_of[f"{fn.id}\0{item.id}"].append(run)
+    problems: list[str] = []
+    handled: dict[str, list[Run]] = {}
+    for item in sim.events:
+        for fn in fns:
+            if item.name not in fn.events or (wanted is not None and item.name not in wanted):
+                continue
+            runs = runs_of.get(f"{fn.id}\0{item.id}", [])
+            handled.setdefault(item.id, []).extend(runs)
+            done = [r for r in runs if statuses is None or r.status in statuses]
+            if not done:
+                why = "no run got it" if not runs else "its run(s) ended " + ", ".join(r.status for r in runs)
+                problems.append(f"  {describe(item)}: not handled by {fn.id!r} ({why})")
+            elif once and len(runs) > 1:
+                problems.append(f"  {describe(item)}: handled {len(runs)} times by {fn.id!r} "
+                                f"(runs {', '.join(r.id for r in runs)})")  # fmt: skip
+    if problems:
+        title = f"every event handled by every subscribed function: {len(problems)} violation(s)"
+        raise _violation(title, problems[:_SHOWN], len(problems))
+    return handled

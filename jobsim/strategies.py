@@ -1,0 +1,632 @@
+"""Hypothesis strategies for background jobs: failures, events, faults, policies, crons, simulations.
+
+One property test explores thousands of virtual histories — which attempts fail and
+how, which events arrive when, which faults strike — and a failure shrinks to the
+smallest history, printed as a regular test to paste::
+
+    from hypothesis import given
+    from jobsim import invariants, strategies as js
+
+    @given(sim=js.simulations(app),
+           history=js.histories(events=js.event_streams({"order/placed": orders}),
+                                failures=js.failure_patterns({"process-order": ["charge", "ship"]})))
+    def test_one_confirmation_per_order(sim, history):
+        with sim:
+            history.apply(sim)              # faults, each event at its time, then until idle
+            invariants.exactly_once(sim.mail.outbox, key="subject", what="confirmation")
+
+This is the only jobsim module that imports Hypothesis (``import jobsim`` does not).
+Every random choice is a Hypothesis draw — the simulation's seed (which feeds every
+jitter), Faker's seed for fake payloads, every time and every fault — so nothing
+random escapes it: a failing example replays exactly, shrinks, and prints its seed.
+
+Strategies check their arguments when called and raise ``InvalidArgument`` (both a
+``jobsim.InvalidArgument`` and Hypothesis's own), and their ``repr`` is the call that
+built them. Drawn values print as code too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
+
+try:
+    from hypothesis import strategies as st
+except ModuleNotFoundError as exc:  # pragma: no cover - exercised in a subprocess test
+    from .errors import JobsimError
+
+    raise JobsimError(
+        "jobsim.strategies needs Hypothesis, which is not installed: pip install 'jobsim[hypothesis]' "
+        "(or pip install hypothesis)"
+    ) from exc
+from hypothesis.errors import InvalidArgument as _HypothesisInvalidArgument
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.strategies import SearchStrategy
+
+from . import _drawspec as spec
+from ._cron import DESCRIPTORS
+from ._events import Event
+from ._fakedata import FakeData
+from ._faults import FAULT_KINDS, Crash, Downtime, Duplicate, Fail, Fault, downtimes_disjoint
+from ._history import (
+    EventStream,
+    FailurePattern,
+    History,
+    Recorder,
+    Script,
+    Send,
+    Then,
+    apply,
+    callable_name,
+    deliver,
+    note,
+    play,
+)  # fmt: skip
+from ._retries import Retries
+from ._simulation import Simulation
+from ._time import Duration, Instant, duration_ns, format_duration, instant_ns, to_datetime, zone
+from .errors import InvalidArgument as _JobsimInvalidArgument
+from .errors import NonRetriableError, RetryAfterError
+
+__all__ = [
+    "FAULT_KINDS", "Crash", "Downtime", "Duplicate", "EventStream", "Fail", "FailurePattern", "Fault", "History",
+    "InvalidArgument", "Send", "apply", "cron_expressions", "durations", "event_streams", "failure_patterns",
+    "fake_payloads", "faults", "histories", "injected_errors", "instants", "machine", "retry_policies", "seeds",
+    "simulations",
+]  # fmt: skip
+
+T = TypeVar("T")
+SEED_MAX = 2**32 - 1
+
+
+class InvalidArgument(_JobsimInvalidArgument, _HypothesisInvalidArgument):
+    """A strategy was called with a bad argument: the message names it, its value and what is accepted."""
+
+
+@contextlib.contextmanager
+def _checking() -> Iterator[None]:
+    try:
+        yield
+    except InvalidArgument:
+        raise
+    except _JobsimInvalidArgument as exc:
+        raise InvalidArgument(str(exc)) from None
+
+
+def _labelled(name: str, inner: SearchStrategy[T], *args: Any, **kwargs: Any) -> SearchStrategy[T]:
+    """``inner``, whose repr is the call that built it: ``failure_patterns({...}, max_faults=2)``."""
+
+    def draw_inner(draw: Any, *_args: Any, **_kwargs: Any) -> T:
+        value: T = draw(inner)
+        return value
+
+    draw_inner.__name__ = draw_inner.__qualname__ = name
+    labelled: SearchStrategy[T] = st.composite(draw_inner)(*args, **kwargs)
+    return labelled
+
+
+def _changed(**pairs: tuple[Any, Any]) -> dict[str, Any]:
+    """The keyword arguments given with a value other than their default (for reprs)."""
+    return {key: value for key, (value, default) in pairs.items() if value is not default and value != default}
+
+
+def _strategy(name: str, value: Any) -> SearchStrategy[Any]:
+    if not isinstance(value, SearchStrategy):
+        raise InvalidArgument.build(name, value, "a Hypothesis strategy")
+    return value
+
+
+def _fixed_or_drawn(name: str, value: Any, check: Callable[[Any], Any]) -> SearchStrategy[Any]:
+    """A strategy as given, or one fixed value (checked now) as ``st.just``."""
+    if isinstance(value, SearchStrategy):
+        return value
+    with _checking():
+        check(value)
+    return st.just(value)
+
+
+# -- times -------------------------------------------------------------------------------------------
+def durations(min_value: Duration = 0, max_value: Duration = "1h", *, resolution: Duration = "1ms",
+              near: Sequence[Duration] = (), spread: Duration = "1m") -> SearchStrategy[dt.timedelta]:  # fmt: skip
+    """``timedelta`` values from ``min_value`` to ``max_value``, in steps of ``resolution``; shrink to ``min_value``.
+
+    Bounds take any jobsim duration (``"500ms"``, ``"1h30m"``, seconds, a timedelta).
+    The default millisecond step keeps every drawn time exactly printable.
+
+    ``near`` lists landmarks — a timeout, a sleep, a batch window — and half the draws
+    then land within ``spread`` of one of them. Races live at such edges (a cart
+    completed seconds after the 24 h reminder fired), and a uniform draw over days
+    almost never hits a one-minute window.
+    """
+    with _checking():
+        low, high, step = spec.span(min_value, max_value, resolution)
+        width = duration_ns(spread, "spread") // step
+        windows = spec.windows(near, width, low, high, step)
+    inner: SearchStrategy[int] = st.integers(low, high)
+    if windows:
+        inner = st.one_of(inner, st.sampled_from(windows).flatmap(lambda window: st.integers(*window)))
+    shown = _changed(min_value=(min_value, 0), max_value=(max_value, "1h"), resolution=(resolution, "1ms"),
+                     near=(near, ()), spread=(spread, "1m"))  # fmt: skip
+    return _labelled("durations", inner.map(lambda k: dt.timedelta(microseconds=k * step // 1000)), **shown)
+
+
+def instants(min_value: Instant = "2024-01-01T00:00:00Z", max_value: Instant = "2026-12-31T23:59:59Z", *,
+             resolution: Duration = "1ms") -> SearchStrategy[dt.datetime]:  # fmt: skip
+    """Aware UTC datetimes between the bounds (inclusive), shrinking to ``min_value``.
+
+    The default range spans three years of DST changes, leap day 2024 and year ends.
+    """
+    with _checking():
+        low_ns, high_ns = instant_ns(min_value, "min_value"), instant_ns(max_value, "max_value")
+        if high_ns < low_ns:
+            raise InvalidArgument.build("max_value", max_value, f"an instant at or after min_value={min_value!r}")
+        low, high, step = spec.span(0, format_duration(high_ns - low_ns), resolution)
+    inner = st.integers(low, high).map(lambda k: to_datetime(low_ns + k * step))
+    shown = _changed(min_value=(min_value, "2024-01-01T00:00:00Z"), max_value=(max_value, "2026-12-31T23:59:59Z"),
+                     resolution=(resolution, "1ms"))  # fmt: skip
+    return _labelled("instants", inner, **shown)
+
+
+def seeds() -> SearchStrategy[int]:
+    """Simulation seeds, ``0 .. 2**32 - 1``; they shrink to 0. Every jitter follows from the seed."""
+    return _labelled("seeds", st.integers(0, SEED_MAX))
+
+
+# -- simulations ---------------------------------------------------------------------------------
+def simulations(*targets: Any, seed: int | SearchStrategy[int] | None = None,
+                start: Instant | SearchStrategy[Any] | None = None, profile: Any = None,
+                tz: str | dt.tzinfo | None = None) -> SearchStrategy[Simulation]:  # fmt: skip
+    """New (not yet started) ``jobsim.Simulation`` of ``targets``, with a drawn seed and start time.
+
+    ``seed`` and ``start`` are fixed values or strategies; by default ``seeds()`` and
+    ``instants()``. A target that is a function of no arguments is called for each
+    example, so state it builds (a database, an app) is fresh every time. Start the
+    drawn simulation with ``with sim:``.
+    """
+    if not targets:
+        raise InvalidArgument("simulations() needs the targets to simulate, e.g. simulations(app)")
+    with _checking():
+        if profile is not None:
+            spec.profile(profile)
+        local = zone(tz)  # naive start times are read in it, as Simulation does
+    seed_st = seeds() if seed is None else _fixed_or_drawn("seed", seed, spec.check_seed)
+    check_start: Callable[[Any], Any] = lambda value: instant_ns(value, "start", tz=local)  # noqa: E731
+    start_st = instants() if start is None else _fixed_or_drawn("start", start, check_start)
+
+    def simulation(seed: int, start: Any) -> Simulation:  # named for Hypothesis's report: simulation(seed=..)
+        made = [target() if spec.is_factory(target) else target for target in targets]
+        return Simulation(*made, start=start, seed=seed, profile=profile, tz=tz)
+
+    inner = st.builds(simulation, seed=seed_st, start=start_st)
+    shown = _changed(seed=(seed, None), start=(start, None), profile=(profile, None), tz=(tz, None))
+    return _labelled("simulations", inner, *targets, **shown)
+
+
+# -- failures and faults ------------------------------------------------------------------------------
+def injected_errors() -> SearchStrategy[Any]:
+    """What an injected failure raises: ``None`` (``jobsim.InjectedFault``, retried), a
+    ``ConnectionError`` (retried), ``jobsim.NonRetriableError`` (fails the step at once) or
+    ``jobsim.RetryAfterError`` (retried after 1 s to 10 min instead of the backoff).
+    Shrinks towards ``None``."""
+    inner = st.one_of(
+        st.none(),
+        st.just(ConnectionError("injected: connection reset")),
+        st.just(NonRetriableError("injected: permanent failure")),
+        st.integers(1, 600).map(lambda s: RetryAfterError(format_duration(s * 1_000_000_000))),
+    )
+    return _labelled("injected_errors", inner)
+
+
+def _error_strategy(errors: Any) -> SearchStrategy[Any]:
+    if errors is None:
+        return injected_errors()
+    if isinstance(errors, SearchStrategy):
+        return errors
+    with _checking():
+        return st.sampled_from(spec.errors(errors))
+
+
+def failure_patterns(where: Any, *, errors: Any = None, max_faults: int = 4, max_times: int = 3) -> SearchStrategy[FailurePattern]:  # noqa: E501
+    """Which attempts of which functions and steps fail, and with which errors.
+
+    ``where`` names the places that may fail: ``{"process-order": ["validate-order",
+    "reserve-inventory", None]}`` (``None`` is the function body, between steps), a list
+    of function ids or ``(function, step)`` pairs, or a ``jobsim.App``. A pattern is up
+    to ``max_faults`` ``Fail`` values, each failing the next 1..``max_times`` attempts of
+    its place; faults on one place queue up in order. ``errors`` is a strategy of
+    exceptions or a list of them (default ``injected_errors()``). Shrinks towards no
+    failure at all.
+    """
+    with _checking():
+        pairs = spec.targets(where)
+        spec.size("max_faults", max_faults)
+        spec.size("max_times", max_times, 1)
+    fail = st.builds(
+        lambda place, times, error: Fail(function=place[0], step=place[1], times=times, error=error),
+        st.sampled_from(pairs), st.integers(1, max_times), _error_strategy(errors),
+    )  # fmt: skip
+    inner = st.lists(fail, max_size=max_faults).map(lambda fails: FailurePattern(tuple(fails)))
+    shown = _changed(errors=(errors, None), max_faults=(max_faults, 4), max_times=(max_times, 3))
+    return _labelled("failure_patterns", inner, where, **shown)
+
+
+def _offsets(within_ns: int) -> SearchStrategy[str]:
+    return st.integers(0, within_ns // 1_000_000).map(lambda ms: format_duration(ms * 1_000_000))
+
+
+def faults(*, functions: Any, kinds: Any = None, profile: Any = None, within: Duration = "1h",
+           errors: Any = None, max_times: int = 3) -> SearchStrategy[Fault]:  # fmt: skip
+    """One fault: ``Fail``, ``Crash``, ``Downtime`` or ``Duplicate``, drawn in that order of simplicity.
+
+    ``functions`` names where faults strike (as ``failure_patterns``' ``where``).
+    ``kinds`` picks among ``"fail"``, ``"crash"``, ``"downtime"``, ``"duplicate"``; given a
+    ``profile`` (a name, ``jobsim.Profile`` or simulation), only what that system can
+    suffer is drawn and asking for more is an error. By default every kind the profile
+    supports that this jobsim's ``Simulation`` can inject. Times are offsets within
+    ``within`` of the moment the fault is applied.
+    """
+    with _checking():
+        pairs = spec.targets(functions, "functions")
+        chosen = spec.profile(profile)
+        wanted = spec.kinds(kinds, chosen)
+        within_ns = duration_ns(within, "within", allow_zero=False)
+        spec.size("max_times", max_times, 1)
+    names = spec.functions_of(pairs)
+    maybe_function = st.one_of(st.none(), st.sampled_from(names))
+    maybe_at = st.one_of(st.none(), _offsets(within_ns))
+    by_kind: dict[str, SearchStrategy[Fault]] = {
+        "fail": st.builds(lambda place, times, error: Fail(function=place[0], step=place[1], times=times, error=error),
+                          st.sampled_from(pairs), st.integers(1, max_times), _error_strategy(errors)),
+        "crash": st.builds(lambda at, function: Crash(at=at, function=function), maybe_at, maybe_function),
+        "downtime": st.builds(
+            lambda start, length: Downtime(start=start, end=format_duration(duration_ns(start) + duration_ns(length))),
+            _offsets(within_ns), _offsets(within_ns).filter(lambda length: duration_ns(length) > 0),
+        ),
+        "duplicate": st.builds(lambda function, at, times: Duplicate(function=function, at=at, times=times),
+                               maybe_function, maybe_at, st.integers(1, max_times)),
+    }  # fmt: skip
+    inner = st.one_of([by_kind[kind] for kind in FAULT_KINDS if kind in wanted])
+    shown = _changed(functions=(functions, None), kinds=(kinds, None), profile=(profile, None), within=(within, "1h"),
+                     errors=(errors, None), max_times=(max_times, 3))  # fmt: skip
+    return _labelled("faults", inner, **shown)
+
+
+# -- events ------------------------------------------------------------------------------------------
+def fake_payloads(fields: Mapping[str, str] | None = None, *, locale: str = "en_US") -> SearchStrategy[dict[str, Any]]:
+    """Event data from Faker: ``fake_payloads({"userId": "uuid4", "email": "email"})``.
+
+    Each value comes from the named Faker provider (dates become ISO text). The
+    default fields are ``id``, ``userId`` (uuid4), ``email`` and ``name``. Faker is
+    reseeded per payload from a drawn seed, so payloads replay exactly and shrink
+    (to the payload of seed 0).
+    """
+    if fields is not None and not isinstance(fields, Mapping):
+        raise InvalidArgument.build("fields", fields, "a mapping of field name to Faker provider name")
+    with _checking():
+        data = FakeData(fields, locale=locale)
+    inner = st.integers(0, SEED_MAX).map(data.payload)
+    shown = _changed(locale=(locale, "en_US"))
+    return _labelled("fake_payloads", inner, *(() if fields is None else (fields,)), **shown)
+
+
+def _named_payloads(events: Any) -> SearchStrategy[tuple[str, Mapping[str, Any]]]:
+    """``(name, data)`` pairs from ``{name: payload strategy or None}`` or a list of names."""
+    if isinstance(events, Mapping):
+        items = list(events.items())
+    elif isinstance(events, Sequence) and not isinstance(events, (str, bytes)):
+        items = [(name, None) for name in events]
+    else:
+        accepted = ("a mapping of event name to payload strategy (or None for fake_payloads()), a list of event "
+                    "names, or a strategy of jobsim.Event")  # fmt: skip
+        raise InvalidArgument.build("events", events, accepted)
+    if not items:
+        raise InvalidArgument.build("events", events, "at least one event name")
+    choices = []
+    for name, payload in items:
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidArgument.build("events", events, f"event name {name!r} is not a non-empty string")
+        payload_st = fake_payloads() if payload is None else _strategy(f"events[{name!r}]", payload)
+        choices.append(st.tuples(st.just(name), payload_st))
+    return st.one_of(choices)
+
+
+def _as_pair(value: Any) -> tuple[Any, ...]:
+    """A drawn event as ``(name, data)``, or ``(name, data, id)`` when it carries its own id."""
+    if isinstance(value, Event):
+        return (value.name, value.data) if value.id is None else (value.name, value.data, value.id)
+    if isinstance(value, tuple) and len(value) in (2, 3):
+        return value
+    raise InvalidArgument.build("events", value, "a strategy of jobsim.Event or (name, data) pairs drew this")
+
+
+def _send(after: Any, drawn: tuple[Any, ...], id_: str | None = None) -> Send:
+    """A drawn event, ``after`` the previous one; an event's own id wins over a drawn one."""
+    own = drawn[2] if len(drawn) > 2 else None
+    return Send(after=after, name=drawn[0], data=dict(drawn[1]), id=own if own is not None else id_)
+
+
+def event_streams(events: Any, *, min_size: int = 0, max_size: int = 10, gaps: SearchStrategy[Any] | None = None,
+                  ids: SearchStrategy[str | None] | None = None) -> SearchStrategy[EventStream]:  # fmt: skip
+    """Sequences of events with inter-arrival times.
+
+    ``events``: ``{"order/placed": orders(), "cart/completed": None}`` (payload strategies;
+    ``None`` draws ``fake_payloads()``), a list of names (all faker-backed), or a strategy
+    of ``jobsim.Event``. ``gaps`` draws the time before each event (default
+    ``durations(0, "1h")``: 0 puts events at the same instant). ``ids`` draws explicit
+    event ids (the bus drops a repeated id within 24 h); by default the bus assigns them.
+    """
+    with _checking():
+        low, high = spec.sizes(min_size, max_size)
+        pairs = events.map(_as_pair) if isinstance(events, SearchStrategy) else _named_payloads(events)
+        gap_st = durations(0, "1h") if gaps is None else _strategy("gaps", gaps)
+        id_st = st.none() if ids is None else _strategy("ids", ids)
+    send = st.builds(_send, gap_st, pairs, id_st)
+    inner = st.lists(send, min_size=low, max_size=high).map(lambda sends: EventStream(tuple(sends)))
+    shown = _changed(min_size=(min_size, 0), max_size=(max_size, 10), gaps=(gaps, None), ids=(ids, None))
+    return _labelled("event_streams", inner, events, **shown)
+
+
+def histories(
+    *,
+    events: SearchStrategy[EventStream] | None = None,
+    failures: SearchStrategy[FailurePattern] | None = None,
+    faults: SearchStrategy[Fault] | None = None,
+    max_faults: int = 3,
+) -> SearchStrategy[History]:
+    """A whole story to ``apply``: an event stream, a failure pattern and up to ``max_faults`` faults."""
+    with _checking():
+        event_st = st.just(EventStream()) if events is None else _strategy("events", events)
+        failure_st = st.just(FailurePattern()) if failures is None else _strategy("failures", failures)
+        fault_st = st.just([]) if faults is None else st.lists(
+            _strategy("faults", faults), max_size=max_faults
+        ).filter(downtimes_disjoint)  # sim.downtime() refuses overlapping windows
+        spec.size("max_faults", max_faults)
+    inner = st.builds(lambda stream, pattern, more: History(faults=(*pattern, *more), events=tuple(stream)),
+                      event_st, failure_st, fault_st)  # fmt: skip
+    shown = _changed(events=(events, None), failures=(failures, None), faults=(faults, None),
+                     max_faults=(max_faults, 3))  # fmt: skip
+    return _labelled("histories", inner, **shown)
+
+
+# -- policies and schedules ---------------------------------------------------------------------------
+BACKOFFS = ("exponential", "linear", "constant")
+
+
+def retry_policies(
+    *,
+    attempts: int | SearchStrategy[int] | None = None,
+    backoffs: Sequence[str] = BACKOFFS,
+    min_delay: SearchStrategy[Any] | None = None,
+    max_delay: SearchStrategy[Any] | None = None,
+    jitter: SearchStrategy[Any] | None = None,
+    profile_backoff: bool = True,
+) -> SearchStrategy[Retries]:
+    """``jobsim.Retries`` values: attempts (default 1..10), a backoff, ``min`` (default 100 ms..1 min),
+    an optional cap ``max >= min`` (drawn as ``min`` plus ``max_delay``, default up to 1 h) and
+    an optional ``jitter`` (default up to 30 s). With ``profile_backoff``, some policies
+    give only ``attempts`` and keep the profile's own backoff."""
+    with _checking():
+        if attempts is None:
+            attempts_st = st.integers(1, 10)
+        else:
+            attempts_st = _fixed_or_drawn("attempts", attempts, lambda n: Retries(n))
+        chosen = [backoffs] if isinstance(backoffs, str) else list(backoffs)
+        if not chosen or any(b not in BACKOFFS for b in chosen):
+            raise InvalidArgument.build("backoffs", backoffs, "some of " + ", ".join(map(repr, BACKOFFS)))
+        min_st = durations("100ms", "1m") if min_delay is None else _strategy("min_delay", min_delay)
+        cap_st = st.one_of(st.none(), durations(0, "1h") if max_delay is None else _strategy("max_delay", max_delay))
+        jitter_st = st.one_of(st.none(), durations("1ms", "30s") if jitter is None else _strategy("jitter", jitter))
+        if not isinstance(profile_backoff, bool):
+            raise InvalidArgument.build("profile_backoff", profile_backoff, "True or False")
+
+    def build(n: int, backoff: str, low: Any, cap: Any, spread: Any) -> Retries:
+        low_ns = duration_ns(low, "min_delay")
+        high = None if cap is None else format_duration(low_ns + duration_ns(cap, "max_delay"))
+        spread_text = None if spread is None else format_duration(duration_ns(spread, "jitter"))
+        return Retries(n, backoff, format_duration(low_ns), high, spread_text)  # type: ignore[arg-type]
+
+    explicit = st.builds(build, attempts_st, st.sampled_from(chosen), min_st, cap_st, jitter_st)
+    inner = st.one_of(attempts_st.map(Retries), explicit) if profile_backoff else explicit
+    shown = _changed(attempts=(attempts, None), backoffs=(backoffs, BACKOFFS), min_delay=(min_delay, None),
+                     max_delay=(max_delay, None), jitter=(jitter, None),
+                     profile_backoff=(profile_backoff, True))  # fmt: skip
+    return _labelled("retry_policies", inner, **shown)
+
+
+def _cron_field(low: int, high: int) -> SearchStrategy[str]:
+    """One cron field: ``*``, ``n``, ``*/s``, ``a-b``, ``a-b/s`` or a list; shrinks to ``*``."""
+    value = st.integers(low, high)
+    ranged = st.tuples(value, value).filter(lambda ab: ab[0] < ab[1])
+    step = st.integers(2, max(2, high - low))
+    return st.one_of(
+        st.just("*"),
+        value.map(str),
+        step.map(lambda s: f"*/{s}"),
+        ranged.map(lambda ab: f"{ab[0]}-{ab[1]}"),
+        st.tuples(ranged, step).map(lambda r: f"{r[0][0]}-{r[0][1]}/{r[1]}"),
+        st.lists(value, min_size=2, max_size=4, unique=True).map(lambda xs: ",".join(map(str, sorted(xs)))),
+    )
+
+
+def cron_expressions(*, zones: Sequence[str] | SearchStrategy[str] | None = None, descriptors: bool = True,
+                     both_days: bool = True) -> SearchStrategy[str]:  # fmt: skip
+    """Valid 5-field cron expressions that fire (jobsim's dialect, robfig/Inngest's fields).
+
+    Fields are ``*``, values, steps, ranges and lists; a restricted month keeps the
+    day of month at 1-28 so every expression fires. ``descriptors`` adds ``@daily`` and
+    friends; ``zones`` (names or a strategy) adds ``TZ=Zone`` prefixes; ``both_days=False``
+    never restricts day-of-month and day-of-week together (Vercel forbids it).
+    """
+    with _checking():
+        if zones is not None and not isinstance(zones, SearchStrategy):
+            names = [zones] if isinstance(zones, str) else list(zones)
+            for name in names:
+                zone(name, "zones")
+            if not names:
+                raise InvalidArgument.build("zones", zones, "at least one IANA time zone name")
+        for name, flag in (("descriptors", descriptors), ("both_days", both_days)):
+            if not isinstance(flag, bool):
+                raise InvalidArgument.build(name, flag, "True or False")
+
+    def build(minute: str, hour: str, month: str, dom_any: str, dom_short: str, dow: str) -> str:
+        dom = dom_any if month == "*" else dom_short
+        if not both_days and dom != "*" and dow != "*":
+            dow = "*"
+        return f"{minute} {hour} {dom} {month} {dow}"
+
+    fields = st.builds(build, _cron_field(0, 59), _cron_field(0, 23), _cron_field(1, 12),
+                       _cron_field(1, 31), _cron_field(1, 28), _cron_field(0, 6))  # fmt: skip
+    expr = st.one_of(fields, st.sampled_from(sorted(DESCRIPTORS))) if descriptors else fields
+    if zones is not None:
+        zone_st = zones if isinstance(zones, SearchStrategy) else st.sampled_from(names)
+        expr = st.builds(lambda z, e: f"TZ={z} {e}", zone_st, expr)
+    shown = _changed(zones=(zones, None), descriptors=(descriptors, True), both_days=(both_days, True))
+    return _labelled("cron_expressions", expr, **shown)
+
+
+# -- rule-based state machines -----------------------------------------------------------------------
+class _JobMachine(RuleBasedStateMachine):
+    """What every ``machine()`` shares: a world, its running simulation and the script of the story."""
+
+    _setup: Callable[[], Any]
+    _options: dict[str, Any]
+    _invariants: tuple[spec.Check, ...] = ()
+    _at_end: tuple[spec.Check, ...] = ()
+    _on_start: spec.Check | None = None
+    _then: Then = "idle"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.world: Any = None
+        self.sim: Any = None
+        self.recorder: Any = None
+        self._broken = False
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Remember a failing step: teardown then neither settles the simulation nor runs end checks."""
+        try:
+            yield
+        except BaseException:
+            self._broken = True
+            raise
+
+    def _open(self, seed: int, start: Any) -> None:
+        with self._guard():
+            self.world = type(self)._setup()
+            options = dict(self._options)
+            targets_of, targets_code = options.pop("targets")
+            self.sim = Simulation(targets_of(self.world), seed=seed, start=start, **options).start()
+            preamble = (f"world = {callable_name(type(self)._setup)}()",)
+            self.recorder = Recorder(self.sim, Script(self.sim, targets=targets_code, preamble=preamble))
+            on_start = type(self)._on_start
+            if on_start is not None:
+                self.recorder.script.add(f"{callable_name(on_start)}(sim, world)")
+                on_start(self.sim, self.world)
+
+    def _check(self) -> None:
+        with self._guard():
+            for check in self._invariants:
+                check(self.sim, self.world)
+
+    def teardown(self) -> None:
+        """Settle (``then``), note the script — also for a failed program — run the end checks, close."""
+        if self.recorder is None:
+            return
+        try:
+            if not self._broken:
+                try:
+                    play(self.recorder, [], [], send=None, then=self._then)
+                finally:
+                    note(self.recorder.script.text())
+                for check in self._at_end:
+                    check(self.sim, self.world)
+            else:
+                note(self.recorder.script.text())
+        finally:
+            self.sim.close()
+
+
+def machine(setup: Callable[[], Any], *, events: Any, targets: Any = None, send: Callable[..., Any] | None = None,
+            advance: SearchStrategy[Any] | None = None, faults: SearchStrategy[Fault] | None = None,
+            invariants: Sequence[spec.Check] = (), at_end: Sequence[spec.Check] = (),
+            on_start: spec.Check | None = None, rules: Mapping[str, Callable[..., Any]] | None = None,
+            seed: Any = None, start: Any = None, profile: Any = None, tz: str | None = None, then: Then = "idle",
+            name: str = "JobMachine", settings: Any = None) -> type[RuleBasedStateMachine]:  # fmt: skip
+    """A Hypothesis rule-based state machine over a simulation, from plain functions.
+
+    Each example calls ``setup()`` for a fresh *world* (an App, or an object holding one
+    — ``targets="app"`` says where), starts a simulation of it with a drawn seed and
+    start, calls ``on_start(sim, world)`` (HTTP routes, say), then runs a random
+    program of these rules:
+
+    * ``send_event``: an event from ``events`` (as ``event_streams``' ``events``), sent
+      with ``sim.send`` or with ``send(sim, world, event)``;
+    * ``advance_time``: ``sim.advance`` by a drawn duration (``advance``, default 1 s..1 h);
+    * ``inject_fault``: a drawn fault, if ``faults`` is given;
+    * one rule per item of ``rules``: ``fn(sim, world, draw)``, drawing with ``draw(strategy)``.
+
+    After every rule each ``invariants`` check runs as ``check(sim, world)``; at the end
+    the simulation runs until idle (``then``) and the ``at_end`` checks run. A failing
+    program prints the plain jobsim test that replays it. Use the result's ``TestCase``
+    as a test: ``TestShop = machine(...).TestCase``; ``settings`` applies to it.
+    """
+    with _checking():
+        checked = spec.machine_arguments(setup, name=name, targets=targets, send=send, invariants=invariants,
+                                         at_end=at_end, on_start=on_start, rules=rules, then=then)  # fmt: skip
+        event_st = events.map(_as_pair) if isinstance(events, SearchStrategy) else _named_payloads(events)
+        advance_st = durations("1s", "1h") if advance is None else _strategy("advance", advance)
+        fault_st = None if faults is None else _strategy("faults", faults)
+        seed_st = seeds() if seed is None else _fixed_or_drawn("seed", seed, spec.check_seed)
+        start_st = instants() if start is None else _fixed_or_drawn("start", start, lambda v: instant_ns(v, "start"))
+        if profile is not None:
+            spec.profile(profile)
+        zone(tz)
+    namespace: dict[str, Any] = {
+        "_setup": staticmethod(setup), "_then": then, "_invariants": checked["invariants"],
+        "_at_end": checked["at_end"], "_on_start": None if on_start is None else staticmethod(on_start),
+        "_options": {"targets": checked["targets"], "profile": profile, "tz": tz},
+        "open_world": initialize(seed=seed_st, start=start_st)(_JobMachine._open),
+        "send_event": rule(event=event_st)(_send_rule(send)),
+        "advance_time": rule(by=advance_st)(_advance_rule),
+        "invariants_hold": invariant()(_JobMachine._check),
+    }  # fmt: skip
+    if fault_st is not None:
+        namespace["inject_fault"] = rule(fault=fault_st)(_fault_rule)
+    for rule_name, fn in checked["rules"].items():
+        namespace[rule_name] = rule(data=st.data())(_custom_rule(rule_name, fn))
+    cls: type[RuleBasedStateMachine] = type(name, (_JobMachine,), namespace)
+    if settings is not None:
+        cls.TestCase.settings = settings
+    return cls
+
+
+def _send_rule(send: Callable[..., Any] | None) -> Callable[..., None]:
+    def send_event(self: _JobMachine, event: tuple[Any, ...]) -> None:
+        with self._guard():
+            item = _send(0, event)
+            deliver(self.recorder, item, send, *(() if send is None else (self.world,)))
+
+    return send_event
+
+
+def _advance_rule(self: _JobMachine, by: Any) -> None:
+    with self._guard():
+        self.recorder.advance(by)
+
+
+def _fault_rule(self: _JobMachine, fault: Fault) -> None:
+    with self._guard():
+        fault.apply(self.recorder)
+
+
+def _custom_rule(rule_name: str, fn: Callable[..., Any]) -> Callable[..., None]:
+    def run(self: _JobMachine, data: Any) -> None:
+        with self._guard():
+            self.recorder.script.add(f"# rule {rule_name}: {callable_name(fn)}(sim, world, ...)")
+            fn(self.recorder, self.world, data.draw)
+
+    run.__name__ = run.__qualname__ = rule_name
+    return run

@@ -1,0 +1,97 @@
+"""A result backend that lives in the simulation: Celery's key/value backend over a dict, in virtual time.
+
+Why not ``cache+memory://``: Celery's memory cache is one process-wide LRU shared by
+every app, so two simulations with the same seed (hence the same task ids) would read
+each other's results. This backend belongs to one simulation.
+
+It subclasses Celery's ``KeyValueStoreBackend``, so everything above storage is
+Celery's own code: result meta encoding, ``GroupResult.save``/``restore``, and chords
+through ``on_chord_part_return`` with an atomic counter (``implements_incr = True``,
+the path Celery's Redis and memcached backends take, never the ``chord_unlock``
+polling task). ``expire`` honours ``result_expires`` in virtual time.
+
+``AsyncResult.get()`` on a result that is not ready does not poll (a real backend
+would block the test forever): it raises ``JobsimError`` saying to advance time.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from celery import states
+from celery.backends.base import KeyValueStoreBackend
+
+from jobsim._time import SECOND, iso
+from jobsim.errors import JobsimError
+
+if TYPE_CHECKING:
+    from jobsim import Simulation
+
+
+class SimulatedBackend(KeyValueStoreBackend):  # type: ignore[misc]
+    """``KeyValueStoreBackend`` over a dict whose keys expire in virtual time."""
+
+    implements_incr = True
+    supports_autoexpire = True  # like Redis: no celery.backend_cleanup beat entry
+    supports_native_join = False
+    persistent = True
+    thread_safe = True  # so ``app._backend_cache`` holds it for every thread
+
+    def __init__(self, app: Any, sim: Simulation) -> None:
+        self._sim = sim
+        self._data: dict[bytes, Any] = {}
+        self._expires_at: dict[bytes, int] = {}
+        super().__init__(app=app, url="jobsim://")
+
+    def as_uri(self, include_password: bool = False) -> str:
+        return "jobsim://"
+
+    # -- storage ------------------------------------------------------------------------
+    def _live(self, key: bytes) -> bool:
+        deadline = self._expires_at.get(key)
+        if deadline is not None and self._sim.now_ns() >= deadline:
+            self._data.pop(key, None)
+            self._expires_at.pop(key, None)
+        return key in self._data
+
+    def get(self, key: bytes) -> Any:
+        return self._data[key] if self._live(key) else None
+
+    def mget(self, keys: list[bytes]) -> list[Any]:
+        return [self.get(key) for key in keys]
+
+    def set(self, key: bytes, value: Any) -> None:
+        self._data[key] = value
+        if self.expires:
+            self._expire(key, self.expires)
+
+    def delete(self, key: bytes) -> None:
+        self._data.pop(key, None)
+        self._expires_at.pop(key, None)
+
+    def incr(self, key: bytes) -> int:
+        value = int(self.get(key) or 0) + 1
+        self._data[key] = value
+        return value
+
+    def expire(self, key: bytes, value: Any) -> None:
+        if key in self._data:
+            self._expire(key, value)
+
+    def _expire(self, key: bytes, seconds: Any) -> None:
+        if seconds:
+            self._expires_at[key] = self._sim.now_ns() + round(float(seconds) * SECOND)
+        else:
+            self._expires_at.pop(key, None)
+
+    # -- never block a test ------------------------------------------------------------
+    def wait_for(self, task_id: str, timeout: Any = None, interval: float = 0.5, no_ack: bool = True,
+                 on_interval: Any = None) -> Any:  # fmt: skip
+        meta = self.get_task_meta(task_id)
+        if meta["status"] in states.READY_STATES:
+            return meta
+        raise JobsimError(
+            f"the result of task {task_id} is not ready at virtual time {iso(self._sim.now_ns())} "
+            f"(state {meta['status']}): advance the simulation first, e.g. sim.run_until_idle(), "
+            "then call .get() (a simulated backend never waits in real time)"
+        )

@@ -1,0 +1,55 @@
+"""Timeline lines for the records jobsim-celery adds to the trace."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from jobsim._time import to_datetime
+
+
+def _at(ns: int | None, tz: dt.tzinfo) -> str:
+    return "" if ns is None else to_datetime(ns, tz).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def _name(d: dict[str, Any], names: dict[str, str]) -> str:
+    return names.get(d.get("run") or "", d.get("task") or "?")
+
+
+def _send(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str | None:
+    if d.get("retries"):
+        return None  # the retry line says it
+    eta = f", eta {_at(d['eta'], tz)}" if d.get("eta") is not None else ""
+    return f"celery    {_name(d, names)} sent to queue {d['queue']!r}{eta}"
+
+
+def _revoked(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    return f"celery    {_name(d, names)} {d['reason']}: discarded by the worker (REVOKED)"
+
+
+def _revoke(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    return f"celery    revoke {d.get('task') or ''}[{d['id']}]"
+
+
+def _crash(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    what = "worker process" if d["how"] == "process" else "worker"
+    during = f" while running {_name(d, names)}" if d.get("id") else ""
+    return f"crash     the {what} died{during}"
+
+
+def _redeliver(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    return f"celery    {_name(d, names)} unacknowledged: the broker delivers it again at {_at(d['at'], tz)}"
+
+
+def _beat(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    return f"beat      entry {d['entry']!r} sends {d['task']}"
+
+
+def _unregistered(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    return f"celery    received unregistered task {d['task']!r}: message discarded"
+
+
+KINDS = {
+    "celery.send": _send, "celery.revoked": _revoked, "celery.revoke": _revoke, "celery.crash": _crash,
+    "celery.redeliver": _redeliver, "celery.beat": _beat, "celery.unregistered": _unregistered,
+}  # fmt: skip

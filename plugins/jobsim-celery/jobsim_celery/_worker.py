@@ -1,0 +1,345 @@
+"""The simulated worker: Celery's own consumer strategy, ``Request`` and tracer, run in virtual time.
+
+Each message goes through the steps of ``celery/worker/strategy.py: default`` and
+``celery/worker/consumer/consumer.py``:
+
+1. **receive** — a ``Request`` (the task's own ``Request`` class, via
+   ``create_request_cls``) is built from the message; an expired or revoked one is
+   discarded at once (``req.revoked()`` marks it REVOKED in the backend);
+2. **ETA** — a request with ``eta`` waits on the timer (the message stays
+   *unacknowledged* meanwhile, which matters when the worker crashes);
+3. **rate limit** — tasks with ``rate_limit`` pass through a per-task token bucket
+   of capacity 1 in arrival order (``_limit_task``/``_schedule_bucket_request``;
+   ``kombu.utils.limits.TokenBucket``), re-done here on the virtual clock;
+4. **pool** — ``req.execute_using_pool(pool)``: revoked/expired check again, then the
+   pool runs ``trace_task_ret`` exactly like the solo pool (``apply_target``), and
+   ``Request.on_success``/``on_failure`` decide acks, rejects, requeues,
+   ``reject_on_worker_lost`` and ``retry_on_worker_lost`` as Celery does. With
+   ``worker_concurrency`` set, at most that many executions overlap in virtual time.
+
+While a task body runs, jobsim's execution context is set, so ``time.sleep`` spends
+virtual time, the wall clock reads virtual time, and emails and HTTP calls are
+attributed to the run. Retries are whatever the task does: ``self.retry`` and
+``autoretry_for`` publish a new message for the same task id (``retries + 1``,
+``countdown`` computed by Celery), which arrives back here.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from billiard.einfo import ExceptionInfo, ExceptionWithTraceback
+from celery import signals
+from celery._state import _set_task_join_will_block, task_join_will_block
+from celery.app.trace import trace_task_ret
+from celery.exceptions import Ignore, NotRegistered, Reject, Retry, TaskRevokedError, WorkerLostError
+from celery.utils.imports import symbol_by_name
+from celery.utils.time import rate
+from celery.worker import state as worker_state
+from celery.worker.request import create_request_cls
+from kombu.message import Message
+
+import jobsim_celery
+from jobsim._steps import Execution
+from jobsim._time import SECOND, instant_ns, iso
+from jobsim.errors import BudgetExceeded
+
+if TYPE_CHECKING:
+    from ._world import AppRuntime, CeleryWorld
+
+
+class WorkerCrash(BaseException):
+    """Raised from inside a task body to kill the worker before it reports (``sim.celery.crash_worker``)."""
+
+    def __init__(self, plan: Any, at: int) -> None:
+        super().__init__(f"worker crashed at {iso(at)}")
+        self.plan = plan
+        self.at = at
+
+
+class Held:
+    """A message as the worker holds it: from receipt until it is acknowledged, rejected or lost."""
+
+    __slots__ = ("acked", "fetched", "message", "queue", "req", "requeued", "rt", "run", "timer")
+
+    def __init__(self, rt: AppRuntime, message: Message, queue: str, run: Any, fetched: int) -> None:
+        self.rt = rt
+        self.message = message
+        self.queue = queue
+        self.run = run
+        self.fetched = fetched
+        self.req: Any = None
+        self.timer: Any = None
+        self.acked = False
+        self.requeued = False
+
+    @property
+    def task_id(self) -> str:
+        return self.message.headers["id"]  # type: ignore[no-any-return]
+
+
+class Bucket:
+    """``kombu.utils.limits.TokenBucket(fill_rate, capacity=1)`` on the virtual clock, with its FIFO."""
+
+    __slots__ = ("contents", "fill_rate", "stamp", "tokens")
+
+    def __init__(self, fill_rate: float, now: int) -> None:
+        self.fill_rate = fill_rate
+        self.tokens = 1.0
+        self.stamp = now
+        self.contents: collections.deque[Held] = collections.deque()
+
+    def _refill(self, now: int) -> float:
+        if self.tokens < 1:
+            self.tokens = min(1.0, self.tokens + self.fill_rate * (now - self.stamp) / SECOND)
+        self.stamp = now
+        return self.tokens
+
+    def can_consume(self, now: int) -> bool:
+        if self._refill(now) >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+    def expected_ns(self, now: int) -> int:
+        return max(1, round((1 - self._refill(now)) / self.fill_rate * SECOND))
+
+
+class Pool:
+    """The solo pool's ``apply_target``, minus the process: runs ``trace_task_ret`` for the app."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self.outcome: tuple[Any, ...] | None = None
+
+    def apply_async(self, target: Any, args: tuple[Any, ...] = (), kwargs: Any = None, callback: Any = None,
+                    accept_callback: Any = None, error_callback: Any = None, **_: Any) -> None:  # fmt: skip
+        if accept_callback is not None:
+            accept_callback(os.getpid(), time.monotonic())
+        self.outcome = ret = target(*args, app=self.worker.app)
+        if callback is not None:
+            callback(ret)
+
+
+class Worker:
+    """One worker consuming every queue (or ``queues``) of one Celery app."""
+
+    def __init__(self, world: CeleryWorld, rt: AppRuntime) -> None:
+        self.world = world
+        self.rt = rt
+        self.app = rt.app
+        self.sim = world.sim
+        self.kernel = world.sim.kernel
+        self.hostname = rt.hostname
+        self.concurrency = rt.concurrency
+        self.pool = Pool(self)
+        self.slots: list[int] = []  # end times of executions that hold a pool slot
+        self.waiting: collections.deque[Held] = collections.deque()
+        self.held: set[Held] = set()
+        self.buckets: dict[str, Bucket | None] = {}
+        self._request_classes: dict[str, Any] = {}
+        self.rate_limits = not self.app.conf.worker_disable_rate_limits
+
+    # -- 1. receive -------------------------------------------------------------------
+    def receive(self, held: Held) -> None:
+        now = self.kernel.now
+        self.sim.wallclock.move(now)
+        held.fetched = now
+        self.held.add(held)
+        name = held.message.headers["task"]
+        task = self.app.tasks.get(name)
+        if task is None:
+            self._unregistered(held, name)
+            return
+        req = held.req = self._request_cls(task)(
+            held.message, on_ack=self._acker(held), on_reject=self._rejecter(held), app=self.app,
+            hostname=self.hostname, eventer=None, task=task, connection_errors=(),
+            body=held.message.body, headers=held.message.headers, decoded=False, utc=self.app.uses_utc_timezone(),
+        )  # fmt: skip
+        self.world.track(req)
+        if (req.expires or req.id in worker_state.revoked) and req.revoked():
+            self.world.revoked(held, "expired" if req.expires and req.id not in self.world.revoked_ids else "revoked")
+            return
+        signals.task_received.send(sender=self, request=req)
+        if req.eta is not None:
+            eta = instant_ns(req.eta)
+            held.run.status = "queued"
+            held.timer = self.kernel.schedule(max(eta, now), self._eta_due, held, owner=f"{name} (eta)")
+            return
+        self._admit(held)
+
+    def _eta_due(self, held: Held) -> None:
+        held.timer = None
+        self._admit(held)
+
+    def _unregistered(self, held: Held, name: str) -> None:
+        """``Consumer.on_unknown_task``: reject the message and store ``NotRegistered`` as the result."""
+        self._forget(held, acked=True)
+        self.app.backend.mark_as_failure(held.task_id, NotRegistered(name))
+        self.world.record("celery.unregistered", task=name, id=held.task_id)
+
+    # -- 2. rate limits ---------------------------------------------------------------------
+    def _admit(self, held: Held) -> None:
+        bucket = self._bucket(held.req.task) if self.rate_limits else None
+        if bucket is None:
+            self._to_pool(held)
+            return
+        bucket.contents.append(held)
+        self._drain(bucket)
+
+    def _bucket(self, task: Any) -> Bucket | None:
+        if task.name not in self.buckets:
+            fill = rate(getattr(task, "rate_limit", None))
+            self.buckets[task.name] = Bucket(fill, self.kernel.now) if fill else None
+        return self.buckets[task.name]
+
+    def _drain(self, bucket: Bucket) -> None:
+        """``Consumer._schedule_bucket_request``: release in order while tokens last, then wait."""
+        while bucket.contents:
+            now = self.kernel.now
+            if bucket.can_consume(now):
+                self._to_pool(bucket.contents.popleft())
+                continue
+            head = bucket.contents[0]
+            head.timer = self.kernel.schedule(now + bucket.expected_ns(now), self._drain, bucket,
+                                              owner=f"{head.req.task.name} (rate limit)")  # fmt: skip
+            return
+
+    # -- 3. the pool -------------------------------------------------------------------------
+    def _to_pool(self, held: Held) -> None:
+        held.timer = None
+        now = self.kernel.now
+        if self.concurrency is not None:
+            self.slots = [end for end in self.slots if end > now]
+            if len(self.slots) >= self.concurrency:
+                self.waiting.append(held)
+                if len(self.waiting) == 1:
+                    self.kernel.schedule(min(self.slots), self._free_slot, owner="celery pool")
+                return
+        self._execute(held)
+
+    def _free_slot(self) -> None:
+        now = self.kernel.now
+        self.slots = [end for end in self.slots if end > now]
+        while self.waiting and len(self.slots) < self.concurrency:  # type: ignore[operator]
+            self._execute(self.waiting.popleft())
+        if self.waiting:
+            self.kernel.schedule(min(self.slots), self._free_slot, owner="celery pool")
+
+    def _execute(self, held: Held) -> None:
+        run, req = held.run, held.req
+        engine = self.sim.engine
+        start = self.kernel.now
+        x = Execution(engine, run, req.request_dict.get("retries", 0) or 0, start)
+        blocks = task_join_will_block()
+        engine.x = x
+        engine.move_clock(start)
+        _set_task_join_will_block(True)  # a worker forbids result.get() inside a task
+        self.pool.outcome = None
+        self.world.executing = held
+        crash: WorkerCrash | None = None
+        try:
+            req.execute_using_pool(self.pool)
+        except TaskRevokedError:
+            pass
+        except WorkerCrash as exc:
+            crash = exc
+        finally:
+            engine.x = None
+            self.world.executing = None
+            _set_task_join_will_block(blocks)
+        if self.concurrency is not None:
+            self.slots.append(x.now)
+        if req._already_revoked:
+            self.world.revoked(held, "expired" if req.id not in self.world.revoked_ids else "revoked")
+        elif crash is not None:
+            self.world.crashed(held, x, crash)
+        else:
+            self._settle(held, x)
+
+    # -- 4. outcomes ---------------------------------------------------------------------------
+    def _settle(self, held: Held, x: Execution) -> None:
+        failed, value, _ = self.pool.outcome or (1, None, None)
+        if not failed:
+            self._forget(held)
+            self.world.attempt(held, x, None)
+            self.world.finish(held.run, "completed", x.now, None, self.world.take_value(held))
+            return
+        exc = value.exception if isinstance(value, ExceptionInfo) else value
+        if isinstance(exc, ExceptionWithTraceback):
+            exc = exc.exc
+        if isinstance(exc, Retry):
+            self._forget(held)
+            self.world.attempt(held, x, exc.exc if exc.exc is not None else exc)
+            if len(held.run.attempts) >= jobsim_celery.MAX_ATTEMPTS_PER_RUN:
+                raise BudgetExceeded(
+                    f"task {held.run.function.id!r} (id {held.run.id}) asked for its "
+                    f"{len(held.run.attempts):,}th attempt at {iso(x.now)}; a task that retries forever "
+                    "(max_retries=None) never lets the simulation go idle. Give it max_retries=, or raise "
+                    "jobsim_celery.MAX_ATTEMPTS_PER_RUN if that many retries are the point."
+                )
+            self.world.retrying(held, x, exc)
+        elif isinstance(exc, Ignore):
+            self._forget(held)
+            self.world.attempt(held, x, exc)
+            self.world.finish(held.run, "skipped", x.now, exc, None)
+        elif isinstance(exc, Reject) and exc.requeue:
+            self.world.attempt(held, x, exc)  # on_reject already put the message back
+        else:
+            self._forget(held)
+            self.world.attempt(held, x, exc)
+            self.world.finish(held.run, "failed", x.now, exc, None)
+
+    def _forget(self, held: Held, acked: bool = False) -> None:
+        self.held.discard(held)
+        held.acked = held.acked or acked
+
+    def _acker(self, held: Held) -> Any:
+        def on_ack(logger: Any, errors: Any) -> None:
+            held.acked = True
+
+        return on_ack
+
+    def _rejecter(self, held: Held) -> Any:
+        def on_reject(logger: Any, errors: Any, requeue: bool) -> None:
+            held.acked = True  # no longer the worker's: gone, or back on the queue
+            self.held.discard(held)
+            if requeue:
+                held.requeued = True
+                self.world.redeliver(held, self.sim.now_ns())
+
+        return on_reject
+
+    def _request_cls(self, task: Any) -> Any:
+        cls = self._request_classes.get(task.name)
+        if cls is None:
+            base = symbol_by_name(task.Request)
+            cls = create_request_cls(base, task, self.pool, self.hostname, None, trace=trace_task_ret, app=self.app)
+            self._request_classes[task.name] = cls
+        return cls
+
+    # -- crashes -----------------------------------------------------------------------------
+    def lose_process(self, held: Held, error: WorkerLostError) -> None:
+        """A pool process died under the task: ``Request.on_failure(WorkerLostError)`` decides."""
+        try:
+            raise error
+        except WorkerLostError:
+            einfo = ExceptionInfo()
+        held.req.on_failure(einfo)
+
+    def abandon(self) -> list[Held]:
+        """The whole worker died: everything it held and had not acknowledged goes back to the broker."""
+        lost = [h for h in self.held if not h.acked]
+        for held in list(self.held):
+            if held.timer is not None:
+                self.kernel.cancel(held.timer)
+                held.timer = None
+        for bucket in self.buckets.values():
+            if bucket is not None:
+                bucket.contents.clear()
+        self.waiting.clear()
+        self.held.clear()
+        return lost

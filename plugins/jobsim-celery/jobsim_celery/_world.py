@@ -1,0 +1,536 @@
+"""One simulation's Celery side (``sim.celery``): the apps, their workers, runs by task id, crashes.
+
+Installing patches a Celery app for the life of the simulation and restores it on
+close: ``send_task`` (publish to the simulated worker), ``producer_or_acquire``
+(never connect to a broker), the result backend (``SimulatedBackend``),
+``control.revoke`` (the worker's revoked set), ``task_always_eager`` (forced off —
+eager mode is exactly what the simulation replaces), and each task's body (fault
+injection from ``sim.fail``, crash points, capturing the return value).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from celery.exceptions import TaskRevokedError, WorkerLostError
+from celery.utils.time import maybe_iso8601
+from celery.worker import state as worker_state
+
+import jobsim
+from jobsim._events import Event
+from jobsim._records import Attempt, Run
+from jobsim._time import MS, SECOND, instant_ns, iso
+from jobsim.errors import InvalidArgument, JobsimError
+from jobsim.hooks import Adapted
+
+from . import _patches
+from ._backend import SimulatedBackend
+from ._beat import Beat
+from ._broker import Publisher, producer_or_acquire
+from ._worker import Held, Worker, WorkerCrash
+
+if TYPE_CHECKING:
+    from jobsim import Simulation
+
+REDIS_SCHEMES = ("redis", "rediss", "sentinel", "redis+socket", "valkey", "valkeys")
+KINDS = ("worker", "process")
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class CrashPlan:
+    at: int | None
+    function: str | None
+    kind: str
+    done: bool = False
+
+
+@dataclasses.dataclass(slots=True)
+class CeleryTarget:
+    """A Celery app with worker options, e.g. ``CeleryTarget(app, beat=False, concurrency=4, queues=["emails"])``.
+
+    ``Simulation(app)`` is ``CeleryTarget(app)``: one worker consuming every queue,
+    no concurrency limit (``app.conf.worker_concurrency`` when set), beat running
+    ``app.conf.beat_schedule``.
+    """
+
+    app: Any
+    _: dataclasses.KW_ONLY
+    beat: bool = True
+    concurrency: int | None = None
+    queues: tuple[str, ...] | list[str] | None = None
+    hostname: str = "celery@jobsim"
+
+
+class AppRuntime:
+    """One Celery app inside a simulation: its worker, beat, backend and the patches to undo."""
+
+    def __init__(self, world: CeleryWorld, target: CeleryTarget) -> None:
+        self.app = app = target.app
+        self.hostname = target.hostname
+        concurrency = target.concurrency if target.concurrency is not None else app.conf.worker_concurrency
+        if concurrency is not None and (isinstance(concurrency, bool) or not isinstance(concurrency, int)
+                                        or concurrency < 1):  # fmt: skip
+            raise InvalidArgument.build("concurrency", concurrency, "an int >= 1, or None for no limit")
+        self.concurrency = concurrency
+        self.queues = None if target.queues is None else frozenset(_queue_names(target.queues))
+        self.beat_enabled = target.beat
+        self.tasks = dict(app.tasks)  # finalizes the app: autodiscovered and shared tasks are in
+        self.functions: dict[str, jobsim.Function] = {}
+        fapp = jobsim.App(f"celery:{app.main or 'app'}")
+        for name in self.tasks:
+            fn = jobsim.Function(id=name, handler=_not_an_event_handler(name), app=fapp, options={"celery": True})
+            fapp.functions[name] = fn
+            self.functions[name] = fn
+        self.publisher = Publisher(world, self)
+        self.worker: Worker | None = None
+        self.beat: Beat | None = None
+        self.saved: dict[str, Any] = {}
+        self.wrapped: list[tuple[Any, str, Any]] = []
+
+    def consumes(self, queue: str) -> bool:
+        return self.queues is None or queue in self.queues
+
+
+class CeleryWorld:
+    """``sim.celery``: every Celery app of one simulation."""
+
+    def __init__(self, sim: Simulation) -> None:
+        self.sim = sim
+        self.apps: list[AppRuntime] = []
+        self.ids = random.Random(f"jobsim-celery-ids:{sim.seed}")
+        self.runs: dict[str, Run] = {}
+        self.pending: dict[str, Held] = {}  # task id -> newest message not yet received
+        self.values: dict[str, Any] = {}
+        self.plans: list[CrashPlan] = []
+        self.revoked_ids: set[str] = set()
+        self.unconsumed: list[Held] = []
+        self.executing: Held | None = None
+        self.beat_entry: str | None = None  # the beat entry being sent, for run labels
+        self._requests: list[Any] = []
+        self._installed = False
+
+    # -- adapting -------------------------------------------------------------------------
+    def adopt(self, target: CeleryTarget) -> Adapted:
+        if any(rt.app is target.app for rt in self.apps):
+            raise InvalidArgument(f"Celery app {target.app.main!r} is passed to this Simulation twice")
+        rt = AppRuntime(self, target)
+        self.apps.append(rt)
+        return Adapted(
+            backend="celery", functions=list(rt.functions.values()),
+            install=lambda sim: self.install(rt), uninstall=lambda sim: self.uninstall(rt), profile="celery",
+            own_worker=True,
+        )  # fmt: skip
+
+    def new_id(self) -> str:
+        return str(uuid.UUID(int=self.ids.getrandbits(128), version=4))
+
+    def install(self, rt: AppRuntime) -> None:
+        app = rt.app
+        if getattr(app, "_jobsim_world", None) is not None:
+            raise JobsimError(f"Celery app {app.main!r} is already running in another simulation; close that one first")
+        if not self._installed:
+            _patches.push(self)
+            self._installed = True
+        rt.saved = {
+            "send_task": app.__dict__.get("send_task"),
+            "producer_or_acquire": app.__dict__.get("producer_or_acquire"),
+            "backend_cache": app._backend_cache,
+            "eager": app.conf.task_always_eager,
+            "revoke": app.control.__dict__.get("revoke"),
+        }
+        app._jobsim_world = self
+        app.send_task = rt.publisher.send_task
+        app.producer_or_acquire = producer_or_acquire
+        app._backend_cache = SimulatedBackend(app, self.sim)
+        app.conf.task_always_eager = False
+        app.control.revoke = self._revoker(rt)
+        for task in rt.tasks.values():
+            self._wrap(rt, task)
+        rt.worker = Worker(self, rt)
+        if rt.beat_enabled and app.conf.beat_schedule:
+            rt.beat = Beat(self, rt)
+            rt.beat.start()
+
+    def uninstall(self, rt: AppRuntime) -> None:
+        app = rt.app
+        for task, attr, original in reversed(rt.wrapped):
+            if original is None:
+                task.__dict__.pop(attr, None)
+            else:
+                setattr(task, attr, original)
+            task.__trace__ = None
+        rt.wrapped.clear()
+        for name in ("send_task", "producer_or_acquire"):
+            if rt.saved.get(name) is None:
+                app.__dict__.pop(name, None)
+            else:
+                setattr(app, name, rt.saved[name])
+        if rt.saved.get("revoke") is None:
+            app.control.__dict__.pop("revoke", None)
+        else:
+            app.control.revoke = rt.saved["revoke"]
+        app._backend_cache = rt.saved.get("backend_cache")
+        app.conf.task_always_eager = rt.saved.get("eager", False)
+        app._jobsim_world = None
+        if all(getattr(other.app, "_jobsim_world", None) is None for other in self.apps):
+            self._cleanup_worker_state()
+            _patches.pop(self)
+            self._installed = False
+
+    def _cleanup_worker_state(self) -> None:
+        """Celery's worker keeps process-wide sets; leave none of this simulation's ids in them."""
+        for task_id in list(self.runs) + [h.task_id for h in self.unconsumed]:
+            worker_state.revoked.discard(task_id)
+            worker_state.successful_requests.discard(task_id)
+            worker_state.requests.pop(task_id, None)
+        for req in self._requests:
+            worker_state.active_requests.discard(req)
+            worker_state.reserved_requests.discard(req)
+            worker_state.scheduled_requests.discard(req)
+        self._requests.clear()
+
+    def track(self, req: Any) -> None:
+        self._requests.append(req)
+
+    def _wrap(self, rt: AppRuntime, task: Any) -> None:
+        attr = "_orig_run" if "_orig_run" in task.__dict__ else "run"
+        inner = getattr(task, attr)
+        world = self
+
+        def body(*args: Any, **kwargs: Any) -> Any:
+            request = task.request
+            held = world.executing
+            if held is None or request.called_directly or request.id != held.task_id:
+                return inner(*args, **kwargs)  # called as a plain function, not as this message's body
+            fault = world.sim.engine.take_fault(task.name, None)
+            try:
+                if fault is not None:
+                    raise fault
+                value = inner(*args, **kwargs)
+            except BaseException:
+                world._maybe_crash(task.name)
+                raise
+            world._maybe_crash(task.name)
+            world.values[request.id] = value
+            return value
+
+        body.__wrapped__ = inner  # type: ignore[attr-defined]
+        rt.wrapped.append((task, attr, task.__dict__.get(attr)))
+        setattr(task, attr, body)
+        task.__trace__ = None  # the tracer caches the body it calls; rebuild it around ours
+
+    def _revoker(self, rt: AppRuntime) -> Any:
+        def revoke(task_id: Any, destination: Any = None, terminate: bool = False, signal: Any = None,
+                   **kwargs: Any) -> None:  # fmt: skip
+            """``app.control.revoke``: the worker's ``revoke`` command adds the ids to its revoked set."""
+            ids = [task_id] if isinstance(task_id, str) else list(task_id)
+            for one in ids:
+                worker_state.revoked.add(one)
+                self.revoked_ids.add(one)
+                self.record("celery.revoke", id=one, task=self._name_of(one))
+
+        return revoke
+
+    # -- the broker side -------------------------------------------------------------------
+    def published(self, rt: AppRuntime, message: Any, queue: str, parent: Any) -> None:
+        headers = message.headers
+        task_id, name = headers["id"], headers["task"]
+        now = self.sim.now_ns()
+        run = self.runs.get(task_id)
+        if run is None and name in rt.functions:
+            run = self._new_run(rt.functions[name], task_id, headers, parent, now)
+        eta = headers.get("eta")
+        self.record("celery.send", task=name, id=task_id, run=task_id if run else None, queue=queue,
+                    retries=headers.get("retries", 0), eta=None if eta is None else _ns(eta, rt.app))  # fmt: skip
+        held = Held(rt, message, queue, run, now)
+        if not rt.consumes(queue):
+            self.unconsumed.append(held)
+            return
+        self.pending[task_id] = held
+        self.sim.kernel.schedule(now, self._receive, rt, held, owner=name)
+
+    def _receive(self, rt: AppRuntime, held: Held) -> None:
+        if self.pending.get(held.task_id) is held:
+            del self.pending[held.task_id]
+        if held.run is None:
+            held.run = self.runs.get(held.task_id)
+        assert rt.worker is not None
+        rt.worker.receive(held)
+
+    def _new_run(self, fn: jobsim.Function, task_id: str, headers: dict[str, Any], parent: Any, now: int) -> Run:
+        origin = self._origin(headers, parent)
+        data = {"task": fn.id, "id": task_id, "args": headers.get("argsrepr"), "kwargs": headers.get("kwargsrepr")}
+        run = Run(fn, task_id, [Event("celery/task", data, id=task_id, ts=now // MS)], now)
+        self.runs[task_id] = run
+        runs = self.sim.engine.runs[fn.id]
+        runs.append(run)
+        self.record("run.start", function=fn.id, run=task_id, n=len(runs), event=origin)
+        return run
+
+    def _origin(self, headers: dict[str, Any], parent: Any) -> str:
+        if headers.get("celery_beat_task") and self.beat_entry is not None:
+            return f"beat entry {self.beat_entry!r}"
+        if parent is not None:
+            parent_run = self.runs.get(parent.request.id)
+            if parent_run is not None:
+                n = self.sim.engine.runs[parent_run.function.id].index(parent_run) + 1
+                return f"{parent_run.function.id}#{n}"
+        return "apply_async"
+
+    # -- outcomes -----------------------------------------------------------------------------
+    def attempt(self, held: Held, x: Any, error: BaseException | None, end: int | None = None) -> None:
+        run = held.run
+        end = x.now if end is None else end
+        run.attempts.append(Attempt(x.attempt, None, x.start, end, error))
+        data: dict[str, Any] = {"function": run.function.id, "run": run.id, "step": None, "attempt": x.attempt}
+        if error is not None:
+            data["error"] = f"{type(error).__name__}: {error}"
+        if held.message.delivery_info.get("redelivered"):
+            data["redelivered"] = True
+        self.sim.trace.add(x.start, "attempt", data)
+        run.status = "running"
+
+    def retrying(self, held: Held, x: Any, retry: Any) -> None:
+        run = held.run
+        nxt = self.pending.get(run.id)
+        run.status = "retrying"
+        if nxt is None:
+            return  # Retry raised by hand without a new message: Celery leaves it in RETRY too
+        eta = nxt.message.headers.get("eta")
+        at = x.now if eta is None else _ns(eta, nxt.rt.app)
+        self.sim.trace.add(x.now, "retry", {"function": run.function.id, "run": run.id, "step": None,
+                                            "attempt": nxt.message.headers.get("retries", 0),
+                                            "at": at, "delay": max(0, at - x.now)})  # fmt: skip
+
+    def finish(self, run: Run, status: str, at: int, error: BaseException | None, value: Any) -> None:
+        run.status, run.end_ns, run.error = status, at, error
+        if value is not None:
+            run._payload = _json(value)
+        data: dict[str, Any] = {"function": run.function.id, "run": run.id, "status": status}
+        if error is not None:
+            data["error"] = f"{type(error).__name__}: {error}"
+        self.sim.trace.add(at, "run.end", data)
+
+    def take_value(self, held: Held) -> Any:
+        return self.values.pop(held.task_id, None)
+
+    def revoked(self, held: Held, reason: str) -> None:
+        assert held.rt.worker is not None
+        held.rt.worker.held.discard(held)
+        now = self.sim.now_ns()
+        self.record("celery.revoked", task=held.message.headers["task"], id=held.task_id, reason=reason,
+                    run=held.task_id if held.run is not None else None)
+        if held.run is not None and not held.run.done:
+            self.finish(held.run, "cancelled", now, TaskRevokedError(reason), None)
+
+    def record(self, kind: str, **data: Any) -> None:
+        self.sim.trace.add(self.sim.now_ns(), kind, data)
+
+    def _name_of(self, task_id: str) -> str | None:
+        run = self.runs.get(task_id)
+        return None if run is None else run.function.id
+
+    # -- crashes --------------------------------------------------------------------------------
+    def crash_worker(self, at: Any = None, function: Any = None, *, kind: str = "worker") -> None:
+        """Kill the worker, as ``kill -9`` would, while a task runs (see the README for what follows)."""
+        if kind not in KINDS:
+            raise InvalidArgument.build(
+                "kind", kind, "'worker' (the whole worker node dies) or 'process' (one pool process)"
+            )
+        name = None if function is None else self._task_name(function)
+        at_ns = None if at is None else instant_ns(at, "at", tz=self.sim.tz)
+        now = self.sim.kernel.now
+        if at_ns is not None and at_ns < now:
+            raise InvalidArgument(
+                f"at={at!r} is in the past: the simulation is at {iso(now)}; a crash can only be planned ahead"
+            )
+        if kind == "process" and at_ns is not None and name is None:
+            raise InvalidArgument("kind='process' kills the pool process running a task: give function= too")
+        plan = CrashPlan(at=at_ns, function=name, kind=kind)
+        self.plans.append(plan)
+        if at_ns is not None and name is None:
+            self.sim.kernel.schedule(at_ns, self._crash_timer, plan, owner="celery crash", priority=2)
+
+    def runs_task(self, name: str) -> bool:
+        """Whether ``name`` is a task of an app this world simulates."""
+        return any(name in rt.functions for rt in self.apps)
+
+    def _task_name(self, function: Any) -> str:
+        name = getattr(function, "name", function)
+        for rt in self.apps:
+            if name in rt.functions:
+                return name  # type: ignore[no-any-return]
+        tasks = sorted(n for rt in self.apps for n in rt.functions if not n.startswith("celery."))
+        accepted = "a task of the simulated app(s): " + ", ".join(map(repr, tasks))
+        raise InvalidArgument.build("function", function, accepted)
+
+    def _maybe_crash(self, name: str) -> None:
+        x = self.sim.engine.x
+        if x is None or not self.plans:
+            return
+        for plan in self.plans:
+            if plan.done or (plan.function is not None and plan.function != name):
+                continue
+            if plan.at is None:
+                at = x.now
+            elif plan.function is None:
+                if not x.start <= plan.at <= x.now:
+                    continue
+                at = plan.at
+            elif plan.at <= x.now:
+                at = max(plan.at, x.start)
+            else:
+                continue
+            plan.done = True
+            raise WorkerCrash(plan, at)
+
+    def _crash_timer(self, plan: CrashPlan) -> None:
+        if plan.done:
+            return
+        plan.done = True
+        now = self.sim.kernel.now
+        self.sim.trace.add(now, "celery.crash", {"how": plan.kind, "task": None, "id": None})
+        for rt in self.apps:
+            assert rt.worker is not None
+            self._return_to_broker(rt, rt.worker.abandon(), now)
+
+    def crashed(self, held: Held, x: Any, crash: WorkerCrash) -> None:
+        rt = held.rt
+        worker = rt.worker
+        assert worker is not None
+        at, kind = crash.at, crash.plan.kind
+        error = WorkerLostError(f"Worker exited prematurely: signal 9 (SIGKILL) Job: {held.message.delivery_tag}.")
+        self.attempt(held, x, error, end=at)
+        self.sim.trace.add(at, "celery.crash", {"how": kind, "task": held.message.headers["task"], "id": held.task_id,
+                                                 "run": held.task_id})
+        if kind == "process":
+            engine = self.sim.engine
+            x.now = at
+            engine.x = x
+            try:
+                worker.lose_process(held, error)
+            finally:
+                engine.x = None
+            worker.held.discard(held)
+            if held.requeued:
+                held.run.status = "queued"
+            elif self.pending.get(held.task_id) is not None:
+                self.retrying(held, x, None)
+            else:
+                self.finish(held.run, "failed", at, error, None)
+            return
+        acked = held.acked
+        self._return_to_broker(rt, worker.abandon(), at)
+        if acked:
+            self.finish(held.run, "failed", at, WorkerLostError(
+                f"the worker died at {iso(at)} running this task; its message was acknowledged when the task started "
+                "(acks_late=False), so the broker will not deliver it again"), None)  # fmt: skip
+
+    def _return_to_broker(self, rt: AppRuntime, lost: list[Held], at: int) -> None:
+        for held in lost:
+            due = self._redelivery_at(rt.app, held.fetched, at)
+            message = _redelivered(held.message)
+            again = Held(rt, message, held.queue, held.run, due)
+            if held.run is not None and not held.run.done:
+                held.run.status = "queued"
+            self.pending[again.task_id] = again
+            data = {"task": message.headers["task"], "id": again.task_id, "at": due,
+                    "run": again.task_id if held.run else None}  # fmt: skip
+            self.sim.trace.add(at, "celery.redeliver", data)
+            self.sim.kernel.schedule(due, self._receive, rt, again, owner=message.headers["task"])
+
+    def redeliver(self, held: Held, at: int) -> None:
+        """``reject(requeue=True)``: the broker puts the message back at once."""
+        rt = held.rt
+        again = Held(rt, _redelivered(held.message), held.queue, held.run, at)
+        self.pending[again.task_id] = again
+        self.sim.kernel.schedule(at, self._receive, rt, again, owner=held.message.headers["task"])
+
+    @staticmethod
+    def _redelivery_at(app: Any, fetched: int, crashed: int) -> int:
+        """When the broker gives an unacknowledged message of a dead worker to a worker again.
+
+        * Redis (kombu ``transport/redis.py``): the message sits in the ``unacked`` sorted
+          set, scored with the time the worker fetched it. ``QoS.restore_visible`` moves
+          back entries older than ``visibility_timeout`` (default 3600 s); a restarted
+          worker scans once when it starts polling, then on every
+          ``unacked_restore_throttle``-th call of a timer firing every
+          ``unacked_restore_interval`` seconds (10 x 10 s by default).
+        * SQS: the message becomes visible again ``visibility_timeout`` after it was received.
+        * AMQP (RabbitMQ) and others: unacknowledged messages are requeued when the
+          connection drops, so at once.
+
+        The worker is assumed to be restarted (or another one running) at the crash.
+        """
+        options = app.conf.broker_transport_options or {}
+        scheme = (app.conf.broker_url or "amqp://").split("://", 1)[0].split("+", 1)[0].lower()
+        if scheme in REDIS_SCHEMES:
+            timeout = round(float(options.get("visibility_timeout", 3600)) * SECOND)
+            interval = float(options.get("unacked_restore_interval", 10) or 10)
+            interval = interval if interval > 0 else 10.0
+            period = round(interval * int(options.get("unacked_restore_throttle", 10) or 1) * SECOND)
+            due = fetched + timeout
+            if due < crashed:
+                return crashed
+            return crashed + (math.floor((due - crashed) / period) + 1) * period
+        if scheme == "sqs":
+            return max(crashed, fetched + round(float(options.get("visibility_timeout", 1800)) * SECOND))
+        return crashed
+
+    # -- helpers for users ------------------------------------------------------------------------
+    def result(self, task: Any) -> Any:
+        """The ``AsyncResult`` of a run or task id, read from the simulated result backend."""
+        task_id = getattr(task, "id", task)
+        for rt in self.apps:
+            if task_id in self.runs and self.runs[task_id].function.id in rt.functions:
+                return rt.app.AsyncResult(task_id)
+        raise InvalidArgument.build("task", task, "a Run or a task id of this simulation")
+
+    def __repr__(self) -> str:
+        return f"<jobsim Celery world apps={[rt.app.main for rt in self.apps]} runs={len(self.runs)}>"
+
+
+def _redelivered(message: Any) -> Any:
+    from kombu.message import Message
+
+    info = dict(message.delivery_info, redelivered=True)
+    return Message(  # type: ignore[no-untyped-call]
+        body=message.body, delivery_tag=message.delivery_tag, content_type=message.content_type,
+        content_encoding=message.content_encoding, delivery_info=info,
+        properties=dict(message.properties), headers=dict(message.headers, redelivered=True),
+    )
+
+
+def _ns(eta: str, app: Any) -> int:
+    from celery.utils.time import maybe_make_aware
+
+    return instant_ns(maybe_make_aware(maybe_iso8601(eta), app.conf.timezone))
+
+
+def _json(value: Any) -> bytes:
+    import orjson
+
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str)
+
+
+def _queue_names(queues: Any) -> list[str]:
+    if isinstance(queues, str):
+        return [queues]
+    names = []
+    for queue in queues:
+        name = getattr(queue, "name", queue)
+        if not isinstance(name, str) or not name:
+            raise InvalidArgument.build("queues", queues, "queue names (or kombu Queues), e.g. ['celery', 'emails']")
+        names.append(name)
+    return names
+
+
+def _not_an_event_handler(name: str) -> Any:
+    def handler(ctx: Any) -> None:
+        raise JobsimError(f"Celery task {name!r} runs from delay()/apply_async()/beat, not from jobsim events")
+
+    return handler

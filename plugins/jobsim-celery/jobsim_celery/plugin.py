@@ -1,0 +1,63 @@
+"""The ``jobsim`` entry point of jobsim-celery: claims Celery apps, registers the ``celery`` profile.
+
+This module stays light: Celery is imported only once a target could be a Celery
+app, i.e. when ``celery`` is already in ``sys.modules`` (a Celery app cannot exist
+without it), so installing the plugin costs nothing to simulations of plain
+``jobsim.App`` functions.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from jobsim.hooks import Adapted, RecordRenderer, hookimpl
+
+if TYPE_CHECKING:
+    from jobsim import Profile, Simulation
+
+
+@hookimpl
+def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
+    if "celery" not in sys.modules:
+        return None
+    from celery import Celery
+
+    from ._world import CeleryTarget, CeleryWorld
+
+    if isinstance(target, Celery):
+        target = CeleryTarget(target)
+    elif not isinstance(target, CeleryTarget):
+        return None
+    world = getattr(sim, "celery", None)
+    if not isinstance(world, CeleryWorld):
+        world = CeleryWorld(sim)
+        sim.celery = world  # type: ignore[attr-defined]
+    return world.adopt(target)
+
+
+@hookimpl
+def jobsim_crash_worker(sim: Simulation, at: int, function: str | None) -> bool | None:
+    """``sim.crash_worker(...)`` kills the Celery worker (``kind="worker"``) of this simulation."""
+    world = getattr(sim, "celery", None)
+    if world is None or (function is not None and not world.runs_task(function)):
+        return None
+    from jobsim._time import to_datetime
+
+    world.crash_worker(at=to_datetime(at), function=function)
+    return True
+
+
+@hookimpl
+def jobsim_profiles() -> Sequence[Profile]:
+    from ._profile import CELERY
+
+    return [CELERY]
+
+
+@hookimpl
+def jobsim_record_kinds() -> Mapping[str, RecordRenderer]:
+    from ._timeline import KINDS
+
+    return KINDS

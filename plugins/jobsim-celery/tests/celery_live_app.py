@@ -1,0 +1,77 @@
+"""The Celery app of the live conformance suite, shared by the real worker and the simulation.
+
+The real worker imports it (``celery -A celery_live_app worker``) with
+``JOBSIM_LIVE_REDIS`` pointing at the test's Redis; each task execution is logged
+to a Redis list with ``time.time()``. In the simulation the same tasks log to a
+Python list, and ``time.time()`` reads virtual time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from celery import Celery, chain
+
+LOG_KEY = "jobsim:live:log"
+
+
+def make_app(url: str, sink: Callable[[dict[str, Any]], None] | None = None) -> Celery:
+    app = Celery("live", broker=url, backend=url, set_as_current=False)
+    app.conf.update(timezone="UTC", enable_utc=True, worker_prefetch_multiplier=1, task_acks_late=False,
+                    broker_connection_retry_on_startup=True)  # fmt: skip
+    log = sink or _redis_sink(url)
+
+    def record(task: Any, label: str) -> None:
+        log({"task": task.name, "label": label, "retries": task.request.retries, "t": time.time()})
+
+    @app.task(name="live.flaky", bind=True, autoretry_for=(OSError,), retry_backoff=1, retry_jitter=False,
+              max_retries=3, shared=False)  # fmt: skip
+    def flaky(self: Any, label: str) -> str:
+        record(self, label)
+        if self.request.retries < 2:
+            raise OSError("flaky")
+        return label
+
+    @app.task(name="live.explicit", bind=True, max_retries=2, shared=False)
+    def explicit(self: Any, label: str) -> str:
+        record(self, label)
+        if self.request.retries == 0:
+            raise self.retry(countdown=1.5, exc=RuntimeError("once"))
+        return label
+
+    @app.task(name="live.ping", bind=True, shared=False)
+    def ping(self: Any, label: str) -> str:
+        record(self, label)
+        return label
+
+    return app
+
+
+def scenario(app: Celery) -> None:
+    """The calls the test makes, identical for the real worker and the simulation."""
+    t = app.tasks
+    t["live.flaky"].delay("a")  # fails twice: retry_backoff=1 -> +1 s, +2 s
+    t["live.ping"].apply_async(("b",), countdown=1)
+    t["live.explicit"].delay("c")  # self.retry(countdown=1.5) once
+    chain(t["live.ping"].si("d"), t["live.ping"].si("e").set(countdown=1)).apply_async()
+
+
+def _redis_sink(url: str) -> Callable[[dict[str, Any]], None]:
+    client: Any = None
+
+    def sink(entry: dict[str, Any]) -> None:
+        nonlocal client
+        if client is None:
+            import redis
+
+            client = redis.Redis.from_url(url)
+        client.rpush(LOG_KEY, json.dumps(entry))
+
+    return sink
+
+
+app = make_app(os.environ.get("JOBSIM_LIVE_REDIS", "redis://127.0.0.1:6379/0"))

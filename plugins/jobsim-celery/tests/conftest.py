@@ -1,0 +1,140 @@
+"""Fixtures for jobsim-celery's tests: a fresh Celery app per test, never the process-wide current app."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+if importlib.util.find_spec("celery") is None or importlib.util.find_spec("jobsim_celery") is None:
+    # run from the repository root without the plugin installed: nothing here can run
+    collect_ignore_glob = ["test_*.py", "celery_live_app.py"]
+else:
+    import celery
+
+START = "2025-03-01T00:00:00Z"
+
+
+@pytest.fixture
+def app():
+    """A Celery app configured like a Redis deployment; nothing connects to the broker in a simulation."""
+    app = celery.Celery("tests", broker="redis://127.0.0.1:1/0", backend="redis://127.0.0.1:1/1", set_as_current=False)
+    app.conf.update(timezone="UTC", enable_utc=True)
+    task = app.task
+
+    def unshared_task(*args, **options):
+        """``@app.task`` registers shared tasks into every later app; tests keep theirs to themselves."""
+        options.setdefault("shared", False)
+        return task(*args, **options)
+
+    app.task = unshared_task
+    yield app
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "live: talks to a real backend server on loopback (skipped when it is not running)"
+    )
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """A throwaway ``redis-server`` on 127.0.0.1 and a free port, stopped by pid afterwards."""
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+    import time
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("live Celery tests need Debian's redis-server: apt-get install -y redis-server")
+    pytest.importorskip("redis", reason="live Celery tests need the redis client: pip install 'celery[redis]'")
+    import redis
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    workdir = tempfile.mkdtemp(prefix="jobsim-redis-")
+    proc = subprocess.Popen(
+        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", workdir],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.skip(f"redis-server did not start on port {port} (exit code {proc.poll()})")
+            time.sleep(0.05)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+class WorkerProcess:
+    def __init__(self, proc, lines):
+        self.proc = proc
+        self.lines = lines
+
+    def check(self):
+        if self.proc.poll() is not None:
+            pytest.fail("the Celery worker exited early:\n" + "".join(self.lines[-40:]))
+
+
+@pytest.fixture
+def celery_worker(redis_url):
+    """``celery -A celery_live_app worker --pool=solo`` against ``redis_url``; stopped by pid afterwards."""
+    import os
+    import subprocess
+    import sys
+    import threading
+    import time
+    from pathlib import Path
+
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+    here = Path(__file__).parent
+    path = os.pathsep.join([str(here), os.environ.get("PYTHONPATH", "")])
+    env = dict(os.environ, JOBSIM_LIVE_REDIS=redis_url, PYTHONPATH=path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "celery_live_app", "worker", "--pool=solo", "--concurrency=1",
+         "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
+         "-n", f"jobsim-live-{os.getpid()}@%h"],
+        cwd=here, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def pump():
+        for line in proc.stdout:
+            lines.append(line)
+            if " ready." in line:
+                ready.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    worker = WorkerProcess(proc, lines)
+    deadline = time.monotonic() + 30
+    while not ready.wait(0.1):
+        worker.check()
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("the Celery worker did not become ready in 30 s:\n" + "".join(lines[-40:]))
+    yield worker
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

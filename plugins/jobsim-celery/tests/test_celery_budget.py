@@ -1,0 +1,33 @@
+"""A task that retries forever stops the simulation with a clear budget error, never a hang."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import jobsim_celery
+import pytest
+
+import jobsim
+
+
+def test_retrying_forever_stops_at_the_attempt_budget(app, monkeypatch):
+    monkeypatch.setattr(jobsim_celery, "MAX_ATTEMPTS_PER_RUN", 50)
+
+    @app.task(name="poll", bind=True, max_retries=None)
+    def poll(self):
+        raise self.retry(countdown=1)
+
+    with jobsim.Simulation(app, start="2025-03-01T00:00:00Z") as sim:
+        poll.delay()
+        with pytest.raises(jobsim.BudgetExceeded) as info:
+            sim.run_until_idle()
+        assert "task 'poll'" in str(info.value) and "50th attempt at 2025-03-01T00:00:49.000Z" in str(info.value)
+        assert "max_retries=" in str(info.value)
+        assert len(sim.runs("poll")[0].attempts) == 50
+
+
+def test_the_entry_point_imports_no_celery():
+    code = "import sys, jobsim_celery.plugin; print('celery' in sys.modules, 'kombu' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]

@@ -1,0 +1,107 @@
+"""Chains, groups, chords, links and errbacks: Celery's canvas code, run by the simulated worker."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from celery import chain, chord, group
+
+import jobsim
+
+START = "2025-03-01T00:00:00Z"
+T0 = dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc)
+
+
+def seconds(when):
+    return (when - T0).total_seconds()
+
+
+def define(app):
+    @app.task(name="add")
+    def add(x, y):
+        return x + y
+
+    @app.task(name="total")
+    def total(xs):
+        return sum(xs)
+
+    @app.task(name="boom", autoretry_for=(KeyError,), max_retries=2, default_retry_delay=10)
+    def boom(*args):
+        raise KeyError("missing")
+
+    @app.task(name="on_error")
+    def on_error(request, exc, traceback):
+        errors.append((request.id, repr(exc), dt.datetime.now(dt.timezone.utc)))
+
+    @app.task(name="on_error_id")
+    def on_error_id(task_id):
+        return f"{task_id} failed"
+
+    errors: list = []
+    on_error.errors = errors
+    return add, total, boom, on_error, on_error_id
+
+
+def test_a_chain_passes_results_along_and_honours_a_links_countdown(app):
+    add, *_ = define(app)
+    with jobsim.Simulation(app, start=START) as sim:
+        result = chain(add.s(1, 2), add.s(10).set(countdown=30), add.s(100)).apply_async()
+        sim.run_until_idle()
+        assert result.get() == 113
+        assert [(r.output, seconds(r.started_at), seconds(r.attempts[0].started_at)) for r in sim.runs("add")] == [
+            (3, 0, 0), (13, 0, 30), (113, 30, 30)]
+        assert "add#2 started by add#1" in sim.timeline() and "add#3 started by add#2" in sim.timeline()
+
+
+def test_a_chain_stops_at_a_failed_link_after_its_retries(app):
+    add, _, boom, *_ = define(app)
+    with jobsim.Simulation(app, start=START) as sim:
+        result = chain(add.s(1, 2), boom.s(), add.s(5)).apply_async()
+        sim.run_until_idle()
+        # the last link never ran; Celery marks the rest of the chain failed with the link's error
+        assert result.state == "FAILURE" and isinstance(result.result, KeyError)
+        assert [seconds(a.started_at) for a in sim.runs("boom")[0].attempts] == [0, 10, 20]
+        assert len(sim.runs("add")) == 1
+
+
+def test_a_group_runs_in_parallel_and_collects_in_order(app):
+    add, *_ = define(app)
+    with jobsim.Simulation(app, start=START) as sim:
+        result = group(add.s(i, i).set(countdown=10 - i) for i in range(4)).apply_async()
+        sim.run_until_idle()
+        assert result.get() == [0, 2, 4, 6]
+        assert sorted(seconds(r.attempts[0].started_at) for r in sim.runs("add")) == [7, 8, 9, 10]
+
+
+def test_a_chord_calls_its_body_once_every_header_task_is_done(app):
+    add, total, *_ = define(app)
+    with jobsim.Simulation(app, start=START) as sim:
+        result = chord([add.s(i, 1).set(countdown=i * 60) for i in range(3)], total.s()).apply_async()
+        sim.run_until_idle()
+        assert result.get() == 6
+        body = sim.runs("total")[0]
+        assert seconds(body.attempts[0].started_at) == 120
+        assert "total#1 started by add#3" in sim.timeline()
+
+
+def test_a_chord_with_a_failing_header_fails_its_body(app):
+    add, total, boom, *_ = define(app)
+    with jobsim.Simulation(app, start=START) as sim:
+        result = chord([add.s(1, 1), boom.s()], total.s()).apply_async()
+        sim.run_until_idle()
+        assert result.state == "FAILURE" and "ChordError" in type(result.result).__name__
+        assert sim.runs("total") == []
+
+
+def test_link_and_link_error(app):
+    """A ``(request, exc, traceback)`` errback is called inline by the worker; a ``(task_id)`` one is sent as a task."""
+    add, _, boom, on_error, on_error_id = define(app)
+    with jobsim.Simulation(app, start=START) as sim:
+        add.apply_async((1, 1), link=add.s(40))
+        failed = boom.apply_async(link_error=[on_error.s(), on_error_id.s()])
+        sim.run_until_idle()
+        assert [r.output for r in sim.runs("add")] == [2, 42]
+        assert [seconds(a.started_at) for a in sim.runs("boom")[0].attempts] == [0, 10, 20]
+        assert on_error.errors == [(failed.id, "KeyError('missing')", T0 + dt.timedelta(seconds=20))]
+        assert sim.runs("on_error") == []
+        assert [(r.output, seconds(r.started_at)) for r in sim.runs("on_error_id")] == [(f"{failed.id} failed", 20)]

@@ -1,0 +1,31 @@
+"""The ``celery`` profile for plain jobsim functions, and how a Celery app picks it."""
+
+from __future__ import annotations
+
+import itertools
+
+import jobsim
+
+START = "2025-03-01T00:00:00Z"
+
+
+def test_a_celery_app_runs_under_the_celery_profile(app):
+    @app.task(name="t")
+    def t():
+        return 1
+
+    with jobsim.Simulation(app, start=START) as sim:
+        assert sim.profile.name == "celery"
+
+
+def test_plain_functions_under_the_profile_retry_only_when_asked_then_every_180s():
+    japp = jobsim.App("plain")
+    japp.function("once", on="go")(lambda ctx: 1 / 0)
+    japp.function("thrice", on="go", retries=jobsim.Retries(attempts=3))(lambda ctx: 1 / 0)
+    with jobsim.Simulation(japp, start=START, profile="celery") as sim:
+        sim.send("go")
+        sim.run_until_idle()
+        assert len(sim.runs("once")[0].attempts) == 1
+        gaps = [int((b.started_at - a.started_at).total_seconds())
+                for a, b in itertools.pairwise(sim.runs("thrice")[0].attempts)]  # fmt: skip
+        assert gaps == [180, 180]

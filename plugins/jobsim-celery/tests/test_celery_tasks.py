@@ -1,0 +1,288 @@
+"""delay/apply_async in virtual time: countdown, eta, expires, the request, results, sinks, revoke, limits."""
+
+from __future__ import annotations
+
+import datetime as dt
+import smtplib
+import time
+from email.message import EmailMessage
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from celery.exceptions import TaskRevokedError
+
+import jobsim
+from jobsim.errors import JobsimError
+
+START = "2025-03-01T00:00:00Z"
+
+T0 = dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc)
+
+
+def at(seconds: float) -> dt.datetime:
+    return T0 + dt.timedelta(seconds=seconds)
+
+
+def starts(sim, name):
+    return [a.started_at for r in sim.runs(name) for a in r.attempts]
+
+
+def test_delay_runs_at_once_and_countdown_waits_in_virtual_time(app):
+    @app.task(name="add")
+    def add(x, y):
+        return x + y
+
+    with jobsim.Simulation(app, start=START) as sim:
+        now = add.delay(2, 3)
+        later = add.apply_async((10, 20), countdown=90)
+        sim.advance("89s")
+        assert now.get() == 5 and later.state == "PENDING"
+        assert sim.runs("add")[1].status == "queued"
+        sim.advance("1s")
+        assert later.get() == 30
+        assert starts(sim, "add") == [at(0), at(90)]
+        assert [r.id for r in sim.runs("add")] == [now.id, later.id]
+        assert sim.runs("add")[1].output == 30
+
+
+def test_eta_aware_in_any_zone_and_naive_as_utc_like_the_worker(app):
+    """A naive ETA is UTC to the worker (``maybe_make_aware(eta, naive_as_utc=True)``), whatever the timezone."""
+    app.conf.timezone = "America/New_York"
+
+    @app.task(name="remind")
+    def remind():
+        return dt.datetime.now(dt.timezone.utc).isoformat()  # the wall clock is virtual inside tasks
+
+    with jobsim.Simulation(app, start=START) as sim:
+        remind.apply_async(eta=dt.datetime(2025, 3, 1, 9, 0))
+        remind.apply_async(eta=dt.datetime(2025, 3, 1, 9, 0, tzinfo=ZoneInfo("America/New_York")))
+        sim.run_until_idle()
+        assert sorted(starts(sim, "remind")) == [at(9 * 3600), at(14 * 3600)]
+        outputs = sorted(r.output for r in sim.runs("remind"))
+        assert outputs == ["2025-03-01T09:00:00+00:00", "2025-03-01T14:00:00+00:00"]
+
+
+def test_expires_discards_at_the_worker_as_revoked(app):
+    @app.task(name="flash")
+    def flash():
+        return "ran"
+
+    with jobsim.Simulation(app, start=START) as sim:
+        late = flash.apply_async(countdown=60, expires=30)
+        timely = flash.apply_async(countdown=10, expires=at(30))
+        sim.run_until_idle()
+        assert late.state == "REVOKED" and timely.get() == "ran"
+        run = sim.runs("flash")[0]
+        assert run.status == "cancelled" and run.attempts == []
+        assert isinstance(run.error, TaskRevokedError) and str(run.error) == "expired"
+        assert run.finished_at == at(60)
+        assert "flash#1 expired: discarded by the worker (REVOKED)" in sim.timeline()
+
+
+def test_the_request_is_a_workers_request(app):
+    seen = {}
+
+    @app.task(bind=True, name="parent")
+    def parent(self):
+        seen["parent"] = dict(id=self.request.id, retries=self.request.retries, eager=self.request.is_eager,
+                              hostname=self.request.hostname, delivery=self.request.delivery_info)
+        child.apply_async(countdown=5)
+
+    @app.task(bind=True, name="child")
+    def child(self):
+        seen["child"] = dict(root=self.request.root_id, parent=self.request.parent_id, eta=self.request.eta)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        result = parent.delay()
+        sim.run_until_idle()
+    assert seen["parent"]["id"] == result.id and seen["parent"]["retries"] == 0
+    assert seen["parent"]["eager"] is False
+    delivery = {"exchange": "", "routing_key": "celery", "priority": None, "redelivered": False}
+    assert seen["parent"]["delivery"] == delivery
+    assert seen["child"]["root"] == result.id and seen["child"]["parent"] == result.id
+    assert seen["child"]["eta"] == "2025-03-01T00:00:05+00:00"
+    assert "child#1 started by parent#1" in sim.timeline()
+
+
+def test_get_before_the_result_exists_says_to_advance(app):
+    @app.task(name="slow")
+    def slow():
+        return 1
+
+    with jobsim.Simulation(app, start=START) as sim:
+        result = slow.apply_async(countdown=10)
+        with pytest.raises(JobsimError, match=r"not ready at virtual time 2025-03-01T00:00:00.*sim.run_until_idle\(\)"):
+            result.get()
+        sim.run_until_idle()
+        assert result.get() == 1
+
+
+def test_waiting_on_a_result_inside_a_task_fails_as_on_a_worker(app):
+    @app.task(name="inner")
+    def inner():
+        return 1
+
+    @app.task(name="outer")
+    def outer():
+        return inner.delay().get()
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim_result = outer.delay()
+        sim.run_until_idle()
+        assert sim_result.state == "FAILURE"
+        assert "Never call result.get() within a task" in str(sim.runs("outer")[0].error)
+
+
+def test_sleep_mail_and_http_inside_tasks_are_virtual_and_captured(app):
+    @app.task(name="notify")
+    def notify(email):
+        time.sleep(120)  # virtual
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = "shop@example.com", email, "Welcome"
+        msg.set_content("hi")
+        with smtplib.SMTP("smtp.example.com") as smtp:
+            smtp.send_message(msg)
+        return httpx.post("https://hooks.example.com/sent", json={"to": email}).status_code
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.http.post("https://hooks.example.com/sent").respond(202)
+        notify.apply_async(("ada@example.com",), countdown=60)
+        sim.run_until_idle()
+        assert [(e.to, e.subject, e.sent_at) for e in sim.mail.outbox] == [(["ada@example.com"], "Welcome", at(180))]
+        assert [(c.request.url.path, c.at) for c in sim.http.calls] == [("/sent", at(180))]
+        run = sim.runs("notify")[0]
+        assert run.output == 202 and run.finished_at == at(180)
+
+
+def test_sim_fail_raises_inside_the_body_so_autoretry_sees_it(app):
+    @app.task(name="sync", autoretry_for=(Exception,), retry_backoff=True, retry_jitter=False)
+    def sync():
+        return "synced"
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.fail("sync", times=2)
+        sync.delay()
+        sim.run_until_idle()
+        run = sim.runs("sync")[0]
+        assert [a.started_at for a in run.attempts] == [at(0), at(1), at(3)]
+        assert [type(a.error).__name__ for a in run.attempts] == ["InjectedFault", "InjectedFault", "NoneType"]
+        assert run.output == "synced"
+
+
+def test_revoke_discards_a_waiting_task(app):
+    @app.task(name="later")
+    def later():
+        return 1
+
+    with jobsim.Simulation(app, start=START) as sim:
+        result = later.apply_async(countdown=60)
+        sim.advance("10s")
+        result.revoke()
+        sim.run_until_idle()
+        assert result.state == "REVOKED"
+        assert sim.runs("later")[0].status == "cancelled" and sim.runs("later")[0].attempts == []
+
+
+def test_rate_limit_spaces_executions_like_the_token_bucket(app):
+    @app.task(name="ping", rate_limit="6/m")
+    def ping(i):
+        return i
+
+    with jobsim.Simulation(app, start=START) as sim:
+        for i in range(4):
+            ping.delay(i)
+        sim.run_until_idle()
+        assert starts(sim, "ping") == [at(0), at(10), at(20), at(30)]
+
+
+def test_concurrency_limits_overlapping_executions(app):
+    @app.task(name="work")
+    def work():
+        time.sleep(30)
+
+    with jobsim.Simulation(jobsim_celery_target(app, concurrency=2), start=START) as sim:
+        for _ in range(5):
+            work.delay()
+        sim.run_until_idle()
+        assert starts(sim, "work") == [at(0), at(0), at(30), at(30), at(60)]
+
+
+def test_a_queue_no_worker_consumes_keeps_its_messages(app):
+    app.conf.task_routes = {"report": {"queue": "reports"}}
+
+    @app.task(name="report")
+    def report():
+        return 1
+
+    with jobsim.Simulation(jobsim_celery_target(app, queues=["celery"]), start=START) as sim:
+        report.delay()
+        sim.run_until_idle()
+        assert sim.runs("report")[0].status == "queued" and sim.runs("report")[0].attempts == []
+        assert [h.queue for h in sim.celery.unconsumed] == ["reports"]
+
+
+def test_the_app_is_restored_after_the_simulation(app):
+    @app.task(name="t")
+    def t():
+        return 1
+
+    app.conf.task_always_eager = True
+    before = (t.run, app.send_task)
+    with jobsim.Simulation(app, start=START) as sim:
+        assert app.conf.task_always_eager is False
+        t.delay()
+        sim.run_until_idle()
+    assert (t.run, app.send_task) == before and app.conf.task_always_eager is True
+    assert t.delay().get() == 1  # eager again, outside
+
+
+def test_bad_options_are_named(app):
+    @app.task(name="t")
+    def t():
+        return 1
+
+    with pytest.raises(jobsim.InvalidArgument, match=r"concurrency=0 is not valid: an int >= 1"):
+        jobsim.Simulation(jobsim_celery_target(app, concurrency=0))
+
+
+def jobsim_celery_target(app, **options):
+    from jobsim_celery import CeleryTarget
+
+    return CeleryTarget(app, **options)
+
+
+def test_the_same_seed_gives_the_same_trace(app):
+    from celery import chord
+
+    @app.task(name="part", autoretry_for=(ValueError,), retry_backoff=True, max_retries=4)
+    def part(i):
+        if random_failure(i):
+            raise ValueError(i)
+        return i
+
+    @app.task(name="gather")
+    def gather(xs):
+        return sorted(xs)
+
+    def history(seed):
+        with jobsim.Simulation(app, start=START, seed=seed) as sim:
+            result = chord([part.s(i) for i in range(4)], gather.s()).apply_async(countdown=5)
+            sim.run_until_idle()
+            assert result.get() == [0, 1, 2, 3]
+            assert sim.celery.result(sim.runs("gather")[0]).get() == [0, 1, 2, 3]
+            return [(r.at, r.kind, r.data) for r in sim.trace], sim.timeline()
+
+    calls.clear()
+    first = history(3)
+    calls.clear()
+    assert history(3) == first
+    assert any(r[1] == "retry" for r in first[0])
+
+
+calls: dict[int, int] = {}
+
+
+def random_failure(i):
+    calls[i] = calls.get(i, 0) + 1
+    return calls[i] <= i % 3

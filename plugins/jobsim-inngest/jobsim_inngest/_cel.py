@@ -1,0 +1,120 @@
+"""Inngest's key and priority expressions: the CEL subset real functions use.
+
+Keys (``Concurrency.key``, ``Throttle.key``, ``RateLimit.key``, ``Debounce.key``,
+``Batch.key``, ``idempotency``) and ``Priority.run`` are CEL expressions evaluated
+against the event. Supported here, safely (no ``eval``):
+
+* paths rooted at ``event``: ``event.data.user_id``, ``event.data["user-id"]``;
+* string, number, bool and null literals: ``"openai"`` (one shared key), ``0``;
+* ``+``: string concatenation or number addition, ``-`` on numbers:
+  ``event.data.org + "-" + event.data.region``;
+* the conditional ``cond ? a : b`` with ``cond`` in jobsim's expression subset
+  (``== != < <= > >= && || !``): ``event.data.plan == "pro" ? 120 : 0``.
+
+Anything else is refused with an ``InvalidArgument`` that names the option, rather
+than being read as something it is not.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from jobsim import InvalidArgument
+from jobsim._expr import _hashable, compile_expression
+
+_HELP = (
+    "a CEL key: a path such as 'event.data.user_id', a literal such as '\"openai\"', '+' between them, "
+    "or 'cond ? a : b'"
+)
+_MISSING = object()
+
+
+def compile_value(expr: Any, argument: str) -> Callable[[Any], Hashable]:
+    """``expr`` -> ``event -> value``; raises ``InvalidArgument`` naming ``argument``."""
+    if not isinstance(expr, str) or not expr.strip():
+        raise InvalidArgument.build(argument, expr, _HELP)
+    branches = _split_conditional(expr)
+    if branches is not None:
+        condition, then, otherwise = branches
+        check = compile_expression(condition, argument)
+        yes, no = compile_value(then, argument), compile_value(otherwise, argument)
+        return lambda event: yes(event) if check(event, event) else no(event)
+    source = expr.strip()
+    for cel, python in (("null", "None"), ("true", "True"), ("false", "False")):
+        source = re.sub(rf"\b{cel}\b", python, source)
+    try:
+        tree = ast.parse(source, mode="eval").body
+    except SyntaxError:
+        raise InvalidArgument.build(argument, expr, _HELP) from None
+    _check(tree, expr, argument)
+
+    def value(event: Any) -> Hashable:
+        try:
+            return _hashable(_eval(tree, event))
+        except TypeError:  # "a" + 1, a missing field + "x": CEL errors, the key is absent
+            return None
+
+    return value
+
+
+def _split_conditional(expr: str) -> tuple[str, str, str] | None:
+    """``a ? b : c`` at the top level (outside quotes and brackets), else ``None``."""
+    depth, quote, question = 0, "", -1
+    for i, ch in enumerate(expr):
+        if quote:
+            quote = "" if ch == quote and expr[i - 1] != "\\" else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif depth == 0 and ch == "?" and question < 0:
+            question = i
+        elif depth == 0 and ch == ":" and question >= 0:
+            return expr[:question], expr[question + 1 : i], expr[i + 1 :]
+    return None
+
+
+def _check(node: ast.AST, expr: str, argument: str) -> None:
+    allowed = (ast.BinOp, ast.Add, ast.Sub, ast.Constant, ast.Attribute, ast.Name, ast.Load, ast.Subscript,
+               ast.UnaryOp, ast.USub)  # fmt: skip
+    for child in ast.walk(node):
+        if not isinstance(child, allowed):
+            raise InvalidArgument.build(argument, expr, _HELP)
+        if isinstance(child, ast.Name) and child.id not in ("event", "None", "True", "False"):
+            raise InvalidArgument(f"{argument}={expr!r}: unknown name {child.id!r}; paths start with 'event.'")
+        if isinstance(child, ast.Subscript) and not isinstance(child.slice, ast.Constant):
+            raise InvalidArgument.build(argument, expr, _HELP)
+
+
+def _eval(node: ast.AST, event: Any) -> Any:
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Name):
+        return event if node.id == "event" else {"None": None, "True": True, "False": False}[node.id]
+    if isinstance(node, ast.Attribute):
+        return _field(_eval(node.value, event), node.attr)
+    if isinstance(node, ast.Subscript):
+        return _field(_eval(node.value, event), node.slice.value)  # type: ignore[attr-defined]
+    if isinstance(node, ast.UnaryOp):
+        return -_eval(node.operand, event)
+    assert isinstance(node, ast.BinOp)
+    left, right = _eval(node.left, event), _eval(node.right, event)
+    if isinstance(node.op, ast.Add):
+        if isinstance(left, str) != isinstance(right, str):
+            raise TypeError("CEL adds strings to strings and numbers to numbers only")
+        return left + right
+    return left - right
+
+
+def _field(value: Any, name: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return value.get(name)
+    found = getattr(value, str(name), _MISSING)
+    return None if found is _MISSING else found

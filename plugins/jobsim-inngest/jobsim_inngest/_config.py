@@ -1,0 +1,271 @@
+"""An inngest-py function's options, translated into jobsim's (validated as Inngest would).
+
+Every option of ``Inngest.create_function`` (``inngest/_internal/client_lib/client.py``)
+has a jobsim counterpart with the server's semantics (``reference/semantics.md`` §1):
+
+==========================  ==================================================
+inngest-py                  jobsim
+==========================  ==================================================
+``trigger=TriggerEvent``    ``on=`` (+ ``Function.event_if`` for ``expression``)
+``trigger=TriggerCron``     ``cron=`` (``TZ=``/``CRON_TZ=`` prefix; ``jitter``)
+``retries=N``               ``N + 1`` attempts on Inngest's backoff table, N ≤ 20
+``batch_events``            ``Batch(max_size, timeout, key, if_)``
+``debounce``                ``Debounce(period, key, timeout)``
+``throttle``                ``Throttle(limit, period, key, burst)`` (py default burst 1)
+``rate_limit``              ``RateLimit(limit, period, key)``
+``concurrency=[...]``       ``Concurrency(limit, key)`` (limit 0 = no limit)
+``cancel=[...]``            ``Cancel(event, if_exp, timeout)``
+``idempotency``             ``idempotency=`` (1 run per key per 24 h)
+``priority``                ``priority=`` (``Priority(run=...)``)
+``timeouts``                ``Timeouts(start, finish)``
+``on_failure``              ``on_failure=`` (1 attempt, as the Python SDK registers it)
+==========================  ==================================================
+
+Durations are ``int`` milliseconds or ``timedelta`` and must be whole seconds of at
+least 1 s (inngest-py refuses anything else when it syncs: ``to_duration_str``).
+Every refusal is a ``jobsim.InvalidArgument`` naming the function and the option.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections.abc import Callable
+from typing import Any
+
+import inngest
+
+import jobsim
+from jobsim._cron import CronSchedule
+from jobsim._expr import compile_expression
+from jobsim._time import MINUTE, MS, SECOND, duration_ns, format_duration
+
+from ._cel import compile_value
+from ._context import whole_seconds
+
+MAX_RETRIES = 20
+"""Inngest clamps ``retries`` to 20 (``pkg/consts/consts.go : MaxRetries``; ``pkg/sdk/function.go``)."""
+CRON_JITTER = (SECOND, 5 * MINUTE)
+"""``pkg/inngest/trigger.go : MinCronJitter/MaxCronJitter``."""
+
+
+class ConfigError(jobsim.InvalidArgument):
+    """An inngest-py function option jobsim cannot accept; names the function and the option."""
+
+
+def options(fn: inngest.Function[Any], seed: int) -> dict[str, Any]:
+    """``app.function`` keyword arguments for ``fn`` plus ``event_if``/``crons`` to set afterwards."""
+    where = f"inngest function {fn.id!r}"
+    opts = fn._opts
+    out: dict[str, Any] = {}
+    _triggers(fn, where, seed, out)
+    _guard(where, "retries", lambda: _retries(opts.retries), out, "retries")
+    flow: dict[str, tuple[Any, Callable[[Any], Any]]] = {
+        "batch": (opts.batch_events, _batch),
+        "debounce": (opts.debounce, _debounce),
+        "throttle": (opts.throttle, _throttle),
+        "rate_limit": (opts.rate_limit, _rate_limit),
+        "concurrency": (opts.concurrency, _concurrency),
+        "cancel_on": (opts.cancel, _cancel),
+        "idempotency": (opts.idempotency, _idempotency),
+        "priority": (opts.priority, _priority),
+        "timeouts": (opts.timeouts, _timeouts),
+    }
+    names = {"batch": "batch_events", "cancel_on": "cancel"}
+    for key, (value, convert) in flow.items():
+        if value is not None:
+            _guard(where, names.get(key, key), lambda v=value, c=convert: c(v), out, key)  # type: ignore[misc]
+    if opts.singleton is not None:
+        raise ConfigError(
+            f"{where}: singleton={opts.singleton!r} is not simulated yet (one active run per key, mode "
+            "'skip' or 'cancel'); remove it from the function under test or simulate without it"
+        )
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _guard(where: str, option: str, build: Callable[[], Any], out: dict[str, Any], key: str) -> None:
+    try:
+        out[key] = build()
+    except ConfigError:
+        raise
+    except jobsim.InvalidArgument as exc:
+        raise ConfigError(f"{where}: {option}: {exc}") from None
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {option}: {exc}") from None
+
+
+# -- triggers -------------------------------------------------------------------------
+def _triggers(fn: inngest.Function[Any], where: str, seed: int, out: dict[str, Any]) -> None:
+    names: list[str] = []
+    conditions: dict[str, list[Callable[[Any, Any], bool] | None]] = {}
+    crons: list[Any] = []
+    for trigger in fn._triggers:
+        if isinstance(trigger, inngest.TriggerEvent):
+            if not trigger.event.strip():
+                raise ConfigError(
+                    f"{where}: TriggerEvent(event={trigger.event!r}): an event name is a non-empty string"
+                )
+            if trigger.event not in names:
+                names.append(trigger.event)
+            check = None
+            if trigger.expression is not None:
+                argument = f"TriggerEvent(event={trigger.event!r}, expression=...)"
+                try:
+                    check = compile_expression(trigger.expression, "expression")
+                except jobsim.InvalidArgument as exc:
+                    raise ConfigError(f"{where}: {argument}: {exc}") from None
+            conditions.setdefault(trigger.event, []).append(check)
+        elif isinstance(trigger, inngest.TriggerCron):
+            crons.append(_cron(trigger, where, f"{seed}:{fn.id}"))
+        else:
+            raise ConfigError(f"{where}: trigger={trigger!r} is not valid: inngest.TriggerEvent or TriggerCron")
+    out["on"] = names or None
+    out["cron"] = [c.expr for c in crons] or None
+    out["_crons"] = tuple(crons)
+    event_if = {name: _any(checks) for name, checks in conditions.items() if all(c is not None for c in checks)}
+    out["_event_if"] = event_if or None
+
+
+def _any(checks: list[Any]) -> Callable[[Any], bool]:
+    """Triggers are ORed: an event starts a run if any trigger for its name matches it."""
+    if len(checks) == 1:
+        only = checks[0]
+        return lambda event: bool(only(event, event))
+    return lambda event: any(check(event, event) for check in checks)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class JitteredCron:
+    """A cron trigger with ``jitter``: every tick moves by one fixed offset in [1 s, jitter).
+
+    Inngest derives the offset deterministically from the job (``pkg/execution/cron/cron.go :
+    DeterministicJitter``); its hash is not reproduced, so the offset is drawn once per
+    function from the simulation's seed: fixed for the function, different across seeds.
+    """
+
+    schedule: CronSchedule
+    offset_ns: int
+
+    @property
+    def expr(self) -> str:
+        return self.schedule.expr
+
+    def next_after(self, ns: int) -> int:
+        return self.schedule.next_after(ns - self.offset_ns) + self.offset_ns
+
+    def fires_between(self, start: int, end: int) -> list[int]:
+        out, t = [], self.next_after(start)
+        while t <= end:
+            out.append(t)
+            t = self.next_after(t)
+        return out
+
+
+def _cron(trigger: inngest.TriggerCron, where: str, seed: str) -> Any:
+    argument = f"TriggerCron(cron={trigger.cron!r})"
+    try:
+        schedule = CronSchedule.parse(trigger.cron)
+    except jobsim.InvalidArgument as exc:
+        raise ConfigError(f"{where}: {argument}: {exc}") from None
+    if trigger.jitter is None:
+        return schedule
+    try:
+        jitter = duration_ns(trigger.jitter, "jitter")
+    except jobsim.InvalidArgument as exc:
+        raise ConfigError(f"{where}: {argument}: {exc}") from None
+    low, high = CRON_JITTER
+    if not low <= jitter <= high:
+        raise ConfigError(
+            f"{where}: {argument}: jitter={trigger.jitter!r} is not valid: Inngest accepts "
+            f"{format_duration(low)} to {format_duration(high)}"
+        )
+    span_ms = max((jitter - low) // MS, 1)  # the offset is in [1 s, jitter), in whole milliseconds
+    return JitteredCron(schedule, low + random.Random(seed).randrange(span_ms) * MS)
+
+
+# -- options -----------------------------------------------------------------------------
+def _retries(value: int | None) -> int | None:
+    if value is None:
+        return None  # the profile's default: 4 retries (5 attempts)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise jobsim.InvalidArgument.build(
+            "retries", value, "an int >= 0 (the number of retries after the first attempt)"
+        )
+    return min(value, MAX_RETRIES)
+
+
+def _batch(batch: inngest.Batch) -> jobsim.Batch:
+    if batch.timeout is None:
+        raise jobsim.InvalidArgument.build("timeout", None, "Inngest needs a batch timeout, e.g. timedelta(seconds=30)")
+    timeout = whole_seconds(batch.timeout, "timeout")
+    return jobsim.Batch(batch.max_size, timeout, key=_key(batch.key), if_=batch.if_exp)
+
+
+def _debounce(debounce: inngest.Debounce) -> jobsim.Debounce:
+    timeout = None if debounce.timeout is None else whole_seconds(debounce.timeout, "timeout")
+    return jobsim.Debounce(whole_seconds(debounce.period, "period"), key=_key(debounce.key), timeout=timeout)
+
+
+def _throttle(throttle: inngest.Throttle) -> jobsim.Throttle:
+    # inngest-py's Throttle.burst defaults to 1 (server_lib/registration.py); None reaches the server as absent.
+    period = whole_seconds(throttle.period, "period")
+    return jobsim.Throttle(throttle.limit, period, key=_key(throttle.key), burst=throttle.burst)
+
+
+def _rate_limit(rate_limit: inngest.RateLimit) -> jobsim.RateLimit:
+    return jobsim.RateLimit(rate_limit.limit, whole_seconds(rate_limit.period, "period"), key=_key(rate_limit.key))
+
+
+def _concurrency(limits: list[inngest.Concurrency]) -> jobsim.Concurrency | None:
+    if len(limits) > 1:
+        raise jobsim.InvalidArgument(
+            f"concurrency has {len(limits)} limits; jobsim simulates one per function so far "
+            "(Inngest allows 2). Keep the one under test"
+        )
+    if not limits:
+        return None
+    limit = limits[0]
+    if limit.scope not in (None, "fn"):
+        raise jobsim.InvalidArgument.build(
+            "scope", limit.scope, "None or 'fn': limits shared across functions ('env', 'account') are not simulated"
+        )
+    if isinstance(limit.limit, bool) or limit.limit < 0:
+        raise jobsim.InvalidArgument.build("limit", limit.limit, "an int >= 0 (0 means no limit)")
+    if limit.limit == 0:  # Inngest: "A value of 0 or undefined is the equivalent of not setting a limit"
+        return None
+    return jobsim.Concurrency(limit.limit, key=_key(limit.key))
+
+
+def _cancel(cancels: list[inngest.Cancel]) -> list[jobsim.Cancel]:
+    out = []
+    for cancel in cancels:
+        timeout = None if cancel.timeout is None else whole_seconds(cancel.timeout, "timeout")
+        out.append(jobsim.Cancel(cancel.event, timeout=timeout, if_exp=cancel.if_exp))
+    return out
+
+
+def _key(expression: str | None, argument: str = "key") -> Callable[[Any], Any] | None:
+    return None if expression is None else compile_value(expression, argument)
+
+
+def _idempotency(expression: str) -> Callable[[Any], Any]:
+    return compile_value(expression, "idempotency")
+
+
+def _priority(priority: inngest.Priority) -> Callable[[Any], int]:
+    """``Priority(run=...)``: seconds to move the run ahead; a non-number counts as 0."""
+    factor = compile_value(priority.run, "run")
+
+    def seconds(event: Any) -> int:
+        value = factor(event)
+        return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+
+    return seconds
+
+
+def _timeouts(timeouts: inngest.Timeouts) -> jobsim.Timeouts | None:
+    if timeouts.start is None and timeouts.finish is None:
+        return None
+    start = None if timeouts.start is None else whole_seconds(timeouts.start, "start")
+    finish = None if timeouts.finish is None else whole_seconds(timeouts.finish, "finish")
+    return jobsim.Timeouts(start=start, finish=finish)

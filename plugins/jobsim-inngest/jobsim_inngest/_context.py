@@ -1,0 +1,444 @@
+"""``ctx`` for inngest-py handlers, on jobsim's engine.
+
+The handler gets a real ``inngest.ContextSync`` (``inngest.Context`` for ``async
+def``) whose ``step`` and ``group`` have inngest-py 0.5's signatures and return
+types (``inngest/_internal/step_lib/step_sync.py``, ``step_async.py``,
+``group.py``) and delegate to jobsim's durable steps: replay, memoization,
+per-step retry counters, virtual sleeps and waits, parallel groups.
+
+Where the two differ, inngest-py wins:
+
+* durations are ``int`` milliseconds or ``timedelta``; ``wait_for_event`` and
+  ``invoke`` timeouts must be whole seconds of at least 1 s (``to_duration_str``);
+* ``step.run`` takes positional handler arguments only and passes outputs through
+  the client's serializer (``output_type=``);
+* ``NonRetriableError``/``RetryAfterError`` raised in a ``step.run`` are not step
+  failures: they leave the step and act on the function (``_errors.Bubble``);
+* a step that failed for good is replayed as ``inngest.StepError``;
+* ``wait_for_event`` returns an ``inngest.Event``; ``send_event`` returns the ids;
+* ``ctx.logger`` is silent while memoized steps replay (``middleware_lib/log.py``);
+* parallel steps are ``ctx.group.parallel(callables, parallel_mode)`` — inngest-py
+  0.5 has no ``step.parallel``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+import logging
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import inngest
+from inngest._internal import execution_lib
+from inngest._internal import types as inngest_types
+
+import jobsim
+
+from ._errors import BUBBLES, Abort, Bubble, Unsupported, bridge, json_checked, to_inngest_step_error
+from ._events import events_from_inngest, to_inngest
+
+if TYPE_CHECKING:
+    from .plugin import Binding
+
+EMPTY = inngest_types.EmptySentinel
+DEFAULT_LOGGER = "inngest._internal.client_lib.client"  # what an inngest.Inngest() logs to by default
+_LOG_METHODS = frozenset({"critical", "debug", "error", "exception", "fatal", "info", "log", "warn", "warning"})
+
+
+def _ms_duration(value: Any, argument: str) -> dt.timedelta:
+    """inngest-py's duration: ``int`` milliseconds or a ``timedelta``."""
+    if isinstance(value, dt.timedelta):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return dt.timedelta(milliseconds=value)
+    raise jobsim.InvalidArgument.build(argument, value, "an int of milliseconds or a datetime.timedelta")
+
+
+def whole_seconds(value: Any, argument: str) -> dt.timedelta:
+    """A duration inngest-py sends as a string: at least 1 s, whole seconds (``transforms.to_duration_str``)."""
+    delta = _ms_duration(value, argument)
+    ms = int(delta.total_seconds() * 1000)
+    if ms < 1000 or ms % 1000:
+        raise jobsim.InvalidArgument.build(
+            argument, value, "inngest-py requires a whole number of seconds, at least 1 s (ints are milliseconds)"
+        )
+    return delta
+
+
+class _Replay:
+    """Counts memoized steps a request has replayed, for the logger."""
+
+    __slots__ = ("finished", "seen", "x")
+
+    def __init__(self, x: Any) -> None:
+        self.x = x
+        self.seen = 0
+        self.finished: int | None = None
+
+    @property
+    def over(self) -> bool:
+        if self.finished is None:  # no step ends while a request runs, so counting once is enough
+            self.finished = sum(1 for r in self.x.run_.steps.values() if r.status in ("completed", "failed"))
+        return self.seen >= self.finished
+
+
+class ReplayLogger:
+    """``ctx.logger``: the client's logger, silent until the request is past its memoized steps."""
+
+    def __init__(self, logger: Any, replay: _Replay) -> None:
+        self._logger = logger
+        self._replay = replay
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _LOG_METHODS and not self._replay.over:
+            return _silent
+        return getattr(self._logger, name)
+
+
+def _silent(*args: Any, **kwargs: Any) -> None:
+    return None
+
+
+class _AI:
+    def infer(self, step_id: str, **kwargs: Any) -> Any:
+        raise Unsupported(
+            f"step.ai.infer({step_id!r}) is not simulated by jobsim-inngest: the request is made by the Inngest "
+            "server; wrap your model call in step.run to test it, with sim.http scripting the response"
+        )
+
+
+class _StepBase:
+    """What the sync and async ``ctx.step`` share: conversions around jobsim's step."""
+
+    def __init__(self, x: Any, binding: Binding, replay: _Replay) -> None:
+        self._x = x
+        self._binding = binding
+        self._replay = replay
+        self.ai = _AI()
+
+    @property
+    def parallel(self) -> Any:
+        raise AttributeError(
+            "inngest-py 0.5 has no step.parallel; run steps in parallel with "
+            "ctx.group.parallel((lambda: ctx.step.run('a', a), lambda: ctx.step.run('b', b)))"
+        )
+
+    _awaits = False
+
+    def _body(
+        self, step_id: str, handler: Callable[..., Any], args: tuple[Any, ...], output_type: Any
+    ) -> Callable[[], Any]:
+        serialize, awaits = self._binding.serialize, self._awaits
+        if not callable(handler):
+            raise jobsim.InvalidArgument.build("handler", handler, "the function the step runs")
+
+        def body() -> Any:
+            try:
+                value = handler(*args)
+            except BUBBLES as err:
+                raise Bubble(err) from None
+            if inspect.isawaitable(value):
+                if awaits:
+                    return _awaiting(value, serialize, output_type, step_id)
+                if inspect.iscoroutine(value):
+                    value.close()
+                raise jobsim.InvalidArgument(
+                    f"step.run: {getattr(handler, '__qualname__', handler)} is async; "
+                    "use an `async def` Inngest function and `await ctx.step.run(...)`"
+                )
+            return json_checked(serialize(value, output_type), step_id)
+
+        return body
+
+    def _sleep_args(self, duration: Any) -> dt.timedelta:
+        delta = _ms_duration(duration, "duration")
+        return max(delta, dt.timedelta(0))  # inngest-py sleeps until now + duration: a past time does not wait
+
+    def _until(self, until: Any) -> dt.datetime:
+        if not isinstance(until, dt.datetime):
+            raise jobsim.InvalidArgument.build("until", until, "a datetime (naive means local time, as in inngest-py)")
+        return until if until.tzinfo is not None and until.utcoffset() is not None else until.astimezone()
+
+    def _wait_args(self, event: Any, if_exp: Any, timeout: Any) -> dict[str, Any]:
+        if if_exp is not None and not isinstance(if_exp, str):
+            raise jobsim.InvalidArgument.build("if_exp", if_exp, "a CEL expression string over event and async")
+        return {"event": event, "if_exp": if_exp, "timeout": whole_seconds(timeout, "timeout")}
+
+    def _invoke_args(self, function_id: str, data: Any, timeout: Any) -> dict[str, Any]:
+        sim = self._x.engine.sim
+        if function_id not in sim.functions:
+            raise jobsim.InvalidArgument(
+                f"step.invoke: function {function_id!r} is not part of this simulation; pass it to "
+                f"jobsim.Simulation([...]) too (simulated: {', '.join(map(repr, sim.functions))})"
+            )
+        if data is not None and not isinstance(data, Mapping):
+            raise jobsim.InvalidArgument.build("data", data, "a mapping: it becomes the invoked function's event.data")
+        kwargs: dict[str, Any] = {"function": function_id, "data": dict(data or {})}
+        if timeout is not None:
+            kwargs["timeout"] = whole_seconds(timeout, "timeout")
+        return kwargs
+
+    def _by_id(self, app_id: str | None, function_id: str) -> tuple[str, Any]:
+        target = f"{app_id or self._binding.app_id}-{function_id}"
+        fn = self._binding.state.inngest_functions.get(target)
+        return target, EMPTY if fn is None else fn._output_type
+
+
+async def _awaiting(value: Any, serialize: Callable[[Any, Any], Any], output_type: Any, step_id: str) -> Any:
+    try:
+        result = await value
+    except BUBBLES as err:
+        raise Bubble(err) from None
+    return json_checked(serialize(result, output_type), step_id)
+
+
+class StepSync(_StepBase):
+    """``ctx.step`` of a sync handler (``inngest.StepSync``'s methods)."""
+
+    def run(self, step_id: str, handler: Callable[..., Any], *handler_args: Any, output_type: object = EMPTY) -> Any:
+        """Run ``handler(*handler_args)`` once, durably; retried on the step's own counter."""
+        try:
+            value = self._x.run(step_id, self._body(step_id, handler, handler_args, output_type))
+        except Bubble as bubble:
+            raise bubble.error from None
+        except jobsim.StepError as err:
+            self._replay.seen += 1
+            raise to_inngest_step_error(err) from None
+        self._replay.seen += 1
+        return self._binding.deserialize(value, output_type)
+
+    def sleep(self, step_id: str, duration: int | dt.timedelta) -> None:
+        """Sleep ``duration`` (int milliseconds or timedelta) of virtual time."""
+        self._x.sleep(step_id, self._sleep_args(duration))
+        self._replay.seen += 1
+
+    def sleep_until(self, step_id: str, until: dt.datetime) -> None:
+        self._x.sleep_until(step_id, self._until(until))
+        self._replay.seen += 1
+
+    def wait_for_event(
+        self, step_id: str, *, event: str, if_exp: str | None = None, timeout: int | dt.timedelta
+    ) -> inngest.Event | None:
+        """The first matching event sent after the wait starts, or ``None`` at the timeout."""
+        got = self._x.wait_for_event(step_id, **self._wait_args(event, if_exp, timeout))
+        self._replay.seen += 1
+        return None if got is None else to_inngest(got)
+
+    def send_event(self, step_id: str, events: inngest.Event | list[inngest.Event]) -> list[str]:
+        """Send events once (memoized); returns their ids."""
+        out = self._x.send_event(step_id, events_from_inngest(events))
+        self._replay.seen += 1
+        return list(out["ids"])
+
+    def invoke(
+        self,
+        step_id: str,
+        *,
+        function: inngest.Function[Any],
+        data: Mapping[str, object] | None = None,
+        timeout: int | dt.timedelta | None = None,
+        v: str | None = None,
+    ) -> Any:
+        """Run another simulated function with ``data`` as its event data; its output."""
+        if not isinstance(function, inngest.Function):
+            raise jobsim.InvalidArgument.build("function", function, "an inngest.Function (use invoke_by_id for an id)")
+        return self._invoke(step_id, function.id, data, timeout, function._output_type)
+
+    def invoke_by_id(
+        self,
+        step_id: str,
+        *,
+        app_id: str | None = None,
+        function_id: str,
+        data: Mapping[str, object] | None = None,
+        timeout: int | dt.timedelta | None = None,
+        v: str | None = None,
+    ) -> object:
+        target, output_type = self._by_id(app_id, function_id)
+        return self._invoke(step_id, target, data, timeout, output_type)
+
+    def _invoke(self, step_id: str, function_id: str, data: Any, timeout: Any, output_type: Any) -> Any:
+        kwargs = self._invoke_args(function_id, data, timeout)
+        try:
+            value = self._x.invoke(step_id, **kwargs)
+        except jobsim.StepError as err:
+            self._replay.seen += 1
+            raise to_inngest_step_error(err) from None
+        self._replay.seen += 1
+        return self._binding.deserialize(value, output_type)
+
+
+class Step(_StepBase):
+    """``ctx.step`` of an ``async def`` handler (``inngest.Step``'s methods, awaited)."""
+
+    _awaits = True
+
+    async def run(
+        self, step_id: str, handler: Callable[..., Any], *handler_args: Any, output_type: object = EMPTY
+    ) -> Any:
+        try:
+            value = await self._x.run(step_id, self._body(step_id, handler, handler_args, output_type))
+        except Bubble as bubble:
+            raise bubble.error from None
+        except jobsim.StepError as err:
+            self._replay.seen += 1
+            raise to_inngest_step_error(err) from None
+        self._replay.seen += 1
+        return self._binding.deserialize(value, output_type)
+
+    async def sleep(self, step_id: str, duration: int | dt.timedelta) -> None:
+        await self._x.sleep(step_id, self._sleep_args(duration))
+        self._replay.seen += 1
+
+    async def sleep_until(self, step_id: str, until: dt.datetime) -> None:
+        await self._x.sleep_until(step_id, self._until(until))
+        self._replay.seen += 1
+
+    async def wait_for_event(
+        self, step_id: str, *, event: str, if_exp: str | None = None, timeout: int | dt.timedelta
+    ) -> inngest.Event | None:
+        got = await self._x.wait_for_event(step_id, **self._wait_args(event, if_exp, timeout))
+        self._replay.seen += 1
+        return None if got is None else to_inngest(got)
+
+    async def send_event(self, step_id: str, events: inngest.Event | list[inngest.Event]) -> list[str]:
+        out = await self._x.send_event(step_id, events_from_inngest(events))
+        self._replay.seen += 1
+        return list(out["ids"])
+
+    async def invoke(
+        self,
+        step_id: str,
+        *,
+        function: inngest.Function[Any],
+        data: Mapping[str, object] | None = None,
+        timeout: int | dt.timedelta | None = None,
+        v: str | None = None,
+    ) -> Any:
+        if not isinstance(function, inngest.Function):
+            raise jobsim.InvalidArgument.build("function", function, "an inngest.Function (use invoke_by_id for an id)")
+        return await self._invoke(step_id, function.id, data, timeout, function._output_type)
+
+    async def invoke_by_id(
+        self,
+        step_id: str,
+        *,
+        app_id: str | None = None,
+        function_id: str,
+        data: Mapping[str, object] | None = None,
+        timeout: int | dt.timedelta | None = None,
+        v: str | None = None,
+    ) -> object:
+        target, output_type = self._by_id(app_id, function_id)
+        return await self._invoke(step_id, target, data, timeout, output_type)
+
+    async def _invoke(self, step_id: str, function_id: str, data: Any, timeout: Any, output_type: Any) -> Any:
+        kwargs = self._invoke_args(function_id, data, timeout)
+        try:
+            value = await self._x.invoke(step_id, **kwargs)
+        except jobsim.StepError as err:
+            self._replay.seen += 1
+            raise to_inngest_step_error(err) from None
+        self._replay.seen += 1
+        return self._binding.deserialize(value, output_type)
+
+
+def _mode(parallel_mode: Any) -> str:
+    if not isinstance(parallel_mode, inngest.ParallelMode):
+        raise jobsim.InvalidArgument.build(
+            "parallel_mode", parallel_mode, "inngest.ParallelMode.WAIT or inngest.ParallelMode.RACE"
+        )
+    return str(parallel_mode.value)
+
+
+class GroupSync:
+    """``ctx.group`` of a sync handler: ``parallel`` as in inngest-py's ``GroupSync``."""
+
+    def __init__(self, x: Any) -> None:
+        self._x = x
+
+    def parallel(
+        self,
+        callables: tuple[Callable[[], Any], ...],
+        parallel_mode: inngest.ParallelMode = inngest.ParallelMode.WAIT,
+    ) -> tuple[Any, ...]:
+        """Run the steps the callables call in parallel, each with its own retries; their outputs."""
+        return self._x.parallel(callables, mode=_mode(parallel_mode))  # type: ignore[no-any-return]
+
+
+class Group:
+    """``ctx.group`` of an ``async def`` handler."""
+
+    def __init__(self, x: Any) -> None:
+        self._x = x
+
+    async def parallel(
+        self,
+        callables: tuple[Callable[[], Any], ...],
+        parallel_mode: inngest.ParallelMode = inngest.ParallelMode.WAIT,
+    ) -> tuple[Any, ...]:
+        return await self._x.parallel(callables, mode=_mode(parallel_mode))  # type: ignore[no-any-return]
+
+
+def make_handler(binding: Binding, user: Callable[..., Any], output_type: Any) -> Callable[[Any], Any]:
+    """The jobsim handler that runs ``user`` (an inngest-py handler) with an inngest-py ``ctx``."""
+    if inspect.iscoroutinefunction(user):
+
+        async def handler_async(ctx: Any) -> Any:
+            step, ictx = _context(binding, ctx.step, is_async=True)
+            try:
+                with execution_lib.set_step_context(step):
+                    output = await user(ictx)
+            except Abort as abort:
+                raise abort.error from None
+            except Exception as err:
+                raise _leaving(err) from err.__cause__
+            return _output(binding, output, output_type)
+
+        return handler_async
+
+    def handler(ctx: Any) -> Any:
+        step, ictx = _context(binding, ctx.step, is_async=False)
+        try:
+            with execution_lib.set_step_context(step):
+                output = user(ictx)
+        except Abort as abort:
+            raise abort.error from None
+        except Exception as err:
+            raise _leaving(err) from err.__cause__
+        return _output(binding, output, output_type)
+
+    return handler
+
+
+def _output(binding: Binding, output: Any, output_type: Any) -> Any:
+    try:
+        return json_checked(binding.serialize(output, output_type), None)
+    except Abort as abort:
+        raise abort.error from None
+
+
+def _leaving(err: Exception) -> BaseException:
+    bridged = bridge(err)
+    return err if bridged is err else bridged
+
+
+def _context(binding: Binding, x: Any, *, is_async: bool) -> tuple[Any, Any]:
+    """A real ``inngest.Context``/``ContextSync`` (dataclasses, so they take our duck-typed parts)."""
+    run = x.run_
+    events = [to_inngest(e) for e in run.events]
+    replay = _Replay(x)
+    client = binding.client()
+    logger = ReplayLogger(client.logger if client is not None else logging.getLogger(DEFAULT_LOGGER), replay)
+    fields: dict[str, Any] = {
+        "attempt": x.attempt, "event": events[0], "events": events, "job_id": None, "request_id": None,
+        "run_id": run.id, "logger": logger,
+    }  # fmt: skip
+    if is_async:
+        step: Any = Step(x, binding, replay)
+        fields["group"] = Group(x)
+        return step, inngest.Context(**fields, step=step)
+    step = StepSync(x, binding, replay)
+    fields["group"] = GroupSync(x)
+    return step, inngest.ContextSync(**fields, step=step)

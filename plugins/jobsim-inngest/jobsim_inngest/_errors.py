@@ -1,0 +1,137 @@
+"""inngest-py's error classes, read the way Inngest reads them.
+
+What an inngest-py handler raises decides what the server does next
+(``inngest/_internal/comm_lib/models.py : from_call_result``):
+
+* an ``inngest.RetryAfterError`` sets the ``retry-after`` header: the next attempt
+  is at that time (the server clamps it to [1 s, 24 h] and still counts the attempt);
+* any error whose ``is_retriable`` is false — ``inngest.NonRetriableError``,
+  ``inngest.StepError`` (a step that failed for good), ``OutputUnserializableError`` —
+  sets ``x-inngest-no-retry``: the run fails at once;
+* anything else is retried with the backoff table.
+
+jobsim's engine reads ``jobsim.RetryAfterError`` and ``jobsim.NonRetriableError``.
+``bridge`` turns the first two cases into an exception that is *both*: a copy of the
+user's exception whose class derives from the user's class and from jobsim's, so
+``run.error`` keeps the user's type, message and attributes and the engine sees the
+retry decision. A ``StepError`` that jobsim raised in the first place is handed back
+as jobsim's own, so ``run.error`` is the step's original error, as for jobsim apps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import traceback
+from typing import Any
+
+import inngest
+from inngest._internal import errors as inngest_errors
+
+import jobsim
+
+_BRIDGES: dict[tuple[type, type], type] = {}  # (user class, jobsim class) -> both; a pure cache
+
+
+class Bubble(BaseException):
+    """Carries a ``NonRetriableError``/``RetryAfterError`` out of a ``step.run`` body.
+
+    inngest-py does not treat them as step errors: ``step_sync.py : StepSync.run``
+    re-raises them to the function level (``# Bubble up these error types``). A
+    ``BaseException`` passes through jobsim's step, which records every ``Exception``
+    as the step's failure.
+    """
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__()
+        self.error = error
+
+
+BUBBLES = (inngest_errors.NonRetriableError, inngest_errors.RetryAfterError)
+
+
+class Abort(BaseException):
+    """Ends the request with ``error`` without passing through the user's ``except`` clauses.
+
+    inngest-py finds an output that ``json.dumps`` refuses only when it builds the
+    response (``comm_lib/models.py : _prep_call_result``), after the handler returned:
+    job code never sees that ``OutputUnserializableError``.
+    """
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__()
+        self.error = error
+
+
+def json_checked(value: Any, step_id: str | None) -> Any:
+    """``value`` if ``json.dumps`` takes it, as inngest-py requires; else the request fails.
+
+    The SDK answers such a request with a plain 500 (``from_error`` sets no
+    ``x-inngest-no-retry``), so the server retries it like any error, re-running the
+    code each time, until the attempts run out.
+    """
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        what = "returned unserializable data" if step_id is None else f'"{step_id}" returned unserializable data'
+        raise Abort(inngest_errors.OutputUnserializableError(what)) from None
+    return value
+
+
+class Unsupported(jobsim.JobsimError, jobsim.NonRetriableError):
+    """An inngest-py feature the simulation does not reproduce; fails the run at once."""
+
+
+def to_inngest_step_error(error: jobsim.StepError) -> inngest.StepError:
+    """jobsim's replayed step failure as inngest-py raises it: ``StepError(message, name, stack)``."""
+    cause: BaseException = error
+    while isinstance(cause, jobsim.StepError):  # an invoked run's failure arrives wrapped
+        cause = cause.error
+    stack = "".join(traceback.format_exception(type(cause), cause, cause.__traceback__))
+    converted = inngest.StepError(message=str(cause), name=type(cause).__name__, stack=stack)
+    converted._jobsim_error = error  # type: ignore[attr-defined]
+    return converted
+
+
+def bridge(error: BaseException) -> BaseException:
+    """The exception to give jobsim's engine for ``error`` leaving an inngest-py handler."""
+    if isinstance(error, inngest.StepError):
+        original = getattr(error, "_jobsim_error", None)
+        if original is not None:
+            return original  # type: ignore[no-any-return]
+    if isinstance(error, inngest_errors.RetryAfterError):
+        bridged = _rebase(error, jobsim.RetryAfterError)
+        bridged.after = retry_at(error.retry_after)  # type: ignore[attr-defined]
+        return bridged
+    if isinstance(error, inngest_errors.OutputUnserializableError):
+        return error  # retried: see ``json_checked``
+    if isinstance(error, inngest_errors.Error) and not error.is_retriable:
+        return _rebase(error, jobsim.NonRetriableError)
+    return error
+
+
+def retry_at(when: dt.datetime) -> dt.datetime:
+    """``RetryAfterError.retry_after`` is ``datetime.now() + ...``: naive means local time.
+
+    inngest-py sends it as ``value.astimezone(timezone.utc)`` truncated to milliseconds
+    (``transforms.to_iso_utc``); ``astimezone`` reads a naive value in the local zone,
+    and the wall clock is virtual while job code runs, so this is the virtual instant.
+    """
+    aware = when.astimezone(dt.timezone.utc)
+    return aware.replace(microsecond=aware.microsecond // 1000 * 1000)
+
+
+def _rebase(error: BaseException, base: type) -> BaseException:
+    cls = type(error)
+    both = _BRIDGES.get((cls, base))
+    if both is None:
+        namespace: dict[str, Any] = {"__module__": cls.__module__, "__qualname__": cls.__qualname__}
+        both = _BRIDGES[(cls, base)] = type(cls.__name__, (base, cls), namespace)
+    copy = both.__new__(both, *error.args)
+    copy.args = error.args
+    copy.__dict__.update(error.__dict__)
+    copy.__traceback__ = error.__traceback__
+    copy.__cause__ = error.__cause__
+    copy.__context__ = error.__context__
+    copy.__suppress_context__ = error.__suppress_context__
+    return copy  # type: ignore[no-any-return]

@@ -1,0 +1,32 @@
+"""Events between inngest-py's shape and jobsim's.
+
+inngest-py 0.5's ``inngest.Event`` has ``name``, ``data``, ``id`` and ``ts``; an empty
+``id`` and a ``ts`` of 0 mean "let the server fill it in" (``client.py :
+_build_send_request`` drops the id and stamps the time), which jobsim's bus does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import inngest
+
+import jobsim
+
+
+def to_inngest(event: jobsim.Event) -> inngest.Event:
+    """A bus event as inngest-py hands it to a handler (fresh ``data`` dict per request)."""
+    return inngest.Event.model_construct(name=event.name, data=dict(event.data), id=event.id or "", ts=event.ts or 0)
+
+
+def from_inngest(event: Any, argument: str = "events") -> jobsim.Event:
+    if not isinstance(event, inngest.Event):
+        raise jobsim.InvalidArgument.build(
+            argument, event, "inngest.Event(name=..., data={...}) or a list of them, as inngest-py accepts"
+        )
+    return jobsim.Event(event.name, dict(event.data or {}), id=event.id or None, ts=event.ts or None)
+
+
+def events_from_inngest(events: Any, argument: str = "events") -> list[jobsim.Event]:
+    items = events if isinstance(events, list) else [events]
+    return [from_inngest(item, argument) for item in items]

@@ -1,0 +1,169 @@
+"""The jobsim plugin for inngest-py: claims inngest-py functions and clients.
+
+Targets (``jobsim.Simulation(*targets)`` flattens lists, so each arrives alone):
+
+* an ``inngest.Function`` (``client.create_function(...)``, sync or async): becomes a
+  ``jobsim.Function`` with the same id (inngest-py's fully qualified ``fn.id``,
+  ``"<app_id>-<fn_id>"``), the function's options translated by ``_config`` and
+  its handler run with an inngest-py ``ctx`` by ``_context``;
+* an ``inngest.Inngest`` client (optional): its serializer and logger are used for
+  the functions of its ``app_id``. Without one, outputs pass through unchanged, as
+  with a client that has no serializer, and ``ctx.logger`` is inngest-py's default
+  logger.
+
+While a simulation with inngest targets runs, ``Inngest.send``/``send_sync`` of
+every client goes to the simulation's bus (``_send``).
+
+This module is imported by every ``jobsim.Simulation`` (entry point), so it does
+not import inngest-py: a target can only be an inngest-py object if inngest-py
+is already imported.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import warnings
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from jobsim.hooks import Adapted, hookimpl
+
+if TYPE_CHECKING:
+    import inngest
+
+    from jobsim import App, Simulation
+
+BACKEND = "inngest-py"
+_UNSET: Any = object()
+
+
+class SimState:
+    """What the plugin knows about one simulation: its inngest-py clients, apps and functions."""
+
+    def __init__(self) -> None:
+        self.clients: list[inngest.Inngest] = []
+        self.apps: dict[str, App] = {}
+        self.inngest_functions: dict[str, inngest.Function[Any]] = {}
+        self.attached = False
+
+    def client_for(self, app_id: str) -> inngest.Inngest | None:
+        return next((c for c in self.clients if c.app_id == app_id), None)
+
+
+_STATES: weakref.WeakKeyDictionary[Simulation, SimState] = weakref.WeakKeyDictionary()
+
+
+def state_of(sim: Simulation) -> SimState:
+    state = _STATES.get(sim)
+    if state is None:
+        state = _STATES[sim] = SimState()
+    return state
+
+
+@dataclasses.dataclass(eq=False)
+class Binding:
+    """One inngest-py function in one simulation: what its handler wrapper needs at run time."""
+
+    fn: Any
+    app_id: str
+    state: SimState
+    _client: Any = dataclasses.field(default=_UNSET, repr=False)
+
+    def client(self) -> Any:
+        """The client of this function's app; looked up once, when job code first runs (targets are all known)."""
+        if self._client is _UNSET:
+            self._client = self.state.client_for(self.app_id)
+        return self._client
+
+    def serialize(self, value: Any, output_type: Any) -> Any:
+        client = self.client()
+        return value if client is None else client._serialize(value, output_type)
+
+    def deserialize(self, value: Any, output_type: Any) -> Any:
+        client = self.client()
+        return value if client is None else client._deserialize(value, output_type)
+
+
+@hookimpl
+def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
+    inngest_module = sys.modules.get("inngest")
+    if inngest_module is None:
+        return None
+    if isinstance(target, inngest_module.Function):
+        return _adapt_function(sim, target)
+    if isinstance(target, inngest_module.Inngest):
+        state = state_of(sim)
+        if target not in state.clients:
+            state.clients.append(target)
+        _warn_middleware(f"client {target.app_id!r}", target.middleware)
+        return _adapted(sim, [])
+    return None
+
+
+def _adapted(sim: Simulation, functions: list[Any]) -> Adapted:
+    return Adapted(backend=BACKEND, functions=functions, install=_install, uninstall=_uninstall, profile="inngest")
+
+
+def _install(sim: Simulation) -> None:
+    state = state_of(sim)
+    if not state.attached:
+        from ._send import ROUTER
+
+        ROUTER.attach(sim)
+        state.attached = True
+
+
+def _uninstall(sim: Simulation) -> None:
+    state = state_of(sim)
+    if state.attached:
+        from ._send import ROUTER
+
+        ROUTER.detach(sim)
+        state.attached = False
+
+
+def _adapt_function(sim: Simulation, fn: Any) -> Adapted:
+    import jobsim
+
+    from ._config import ConfigError, options
+    from ._context import EMPTY, make_handler
+
+    state = state_of(sim)
+    local_id = fn.local_id
+    app_id = fn.id[: -len(local_id) - 1] if fn.id.endswith(f"-{local_id}") else fn.id
+    app = state.apps.get(app_id)
+    if app is None:
+        app = state.apps[app_id] = jobsim.App(app_id)
+    if fn.id in app.functions:
+        raise jobsim.InvalidArgument(f"inngest function {fn.id!r} was passed to the simulation twice")
+    binding = Binding(fn, app_id, state)
+    kwargs = options(fn, sim.seed)
+    crons, event_if = kwargs.pop("_crons"), kwargs.pop("_event_if", None)
+    if fn._opts.on_failure is not None:
+        kwargs["on_failure"] = make_handler(binding, fn._opts.on_failure, EMPTY)
+    handler = make_handler(binding, fn._handler, fn._output_type)
+    try:
+        declared = app.function(fn.id, **kwargs)(handler)
+    except jobsim.InvalidArgument as exc:
+        message = str(exc).removeprefix(f"function {fn.id!r}: ")
+        raise ConfigError(f"inngest function {fn.id!r}: {message}") from None
+    changes: dict[str, Any] = {"options": {**declared.options, "inngest": fn}}
+    if event_if is not None:
+        changes["event_if"] = event_if
+    if crons:
+        changes["crons"] = crons  # the same schedules, jittered where the trigger asks for it
+    declared = app.functions[fn.id] = dataclasses.replace(declared, **changes)
+    state.inngest_functions[fn.id] = fn
+    _warn_middleware(f"function {fn.id!r}", fn._middleware)
+    return _adapted(sim, [declared])
+
+
+def _warn_middleware(owner: str, middleware: list[Any]) -> None:
+    if middleware:
+        names = ", ".join(getattr(m, "__name__", repr(m)) for m in middleware)
+        warnings.warn(
+            f"jobsim-inngest: the middleware of inngest {owner} ({names}) does not run in the simulation",
+            UserWarning,
+            stacklevel=4,
+        )

@@ -1,0 +1,123 @@
+"""Bad inngest-py configuration fails when the simulation is built, naming the function and option."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import inngest
+import pytest
+from inngest_support import simulate
+
+import jobsim
+
+GO = inngest.TriggerEvent(event="go")
+SECONDS = "is not valid: inngest-py requires a whole number of seconds, at least 1 s (ints are milliseconds)"
+CEL_KEY = (
+    "is not valid: a CEL key: a path such as 'event.data.user_id', a literal such as '\"openai\"', '+' between them, "
+    "or 'cond ? a : b'"
+)
+CEL_IF = "is not valid: expected a CEL-like expression over 'event' and 'async'"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"retries": -1},
+         "retries: retries=-1 is not valid: an int >= 0 (the number of retries after the first attempt)"),
+        ({"batch_events": inngest.Batch(max_size=1, timeout=5000)},
+         "batch_events: max_size=1 is not valid: expected an int >= 2 (Inngest rejects a batch smaller than 2)"),
+        ({"batch_events": inngest.Batch(max_size=5)},
+         "batch_events: timeout=None is not valid: Inngest needs a batch timeout, e.g. timedelta(seconds=30)"),
+        ({"batch_events": inngest.Batch(max_size=5, timeout=500)}, f"batch_events: timeout=500 {SECONDS}"),
+        ({"batch_events": inngest.Batch(max_size=5, timeout=5000, key="data.user")},
+         "batch_events: key='data.user': unknown name 'data'; paths start with 'event.'"),
+        ({"debounce": inngest.Debounce(period=dt.timedelta(milliseconds=1500))},
+         f"debounce: period=datetime.timedelta(seconds=1, microseconds=500000) {SECONDS}"),
+        ({"debounce": inngest.Debounce(period=dt.timedelta(days=8))},
+         "debounce: period=datetime.timedelta(days=8) is not valid: expected a duration between 1s and 7d"),
+        ({"throttle": inngest.Throttle(limit=0, period=60_000)},
+         "throttle: limit=0 is not valid: expected an int >= 1"),
+        ({"throttle": inngest.Throttle(limit=1, period=60_000, key="lower(event.data.a)")},
+         f"throttle: key='lower(event.data.a)' {CEL_KEY}"),
+        ({"rate_limit": inngest.RateLimit(limit=1, period=dt.timedelta(days=2))},
+         "rate_limit: period=datetime.timedelta(days=2) is not valid: at most 24h, as on Inngest"),
+        ({"concurrency": [inngest.Concurrency(limit=1), inngest.Concurrency(limit=2, key="event.data.a")]},
+         "concurrency: concurrency has 2 limits; jobsim simulates one per function so far (Inngest allows 2)"),
+        ({"concurrency": [inngest.Concurrency(limit=1, scope="env", key='"openai"')]},
+         "concurrency: scope='env' is not valid: None or 'fn': limits shared across functions"),
+        ({"concurrency": [inngest.Concurrency(limit=-1)]},
+         "concurrency: limit=-1 is not valid: an int >= 0 (0 means no limit)"),
+        ({"cancel": [inngest.Cancel(event="stop", timeout=100)]}, f"cancel: timeout=100 {SECONDS}"),
+        ({"cancel": [inngest.Cancel(event="stop", if_exp="event.data.a ==")]},
+         f"cancel: if_exp='event.data.a ==' {CEL_IF}"),
+        ({"idempotency": "data.user"}, "idempotency: idempotency='data.user': unknown name 'data'"),
+        ({"priority": inngest.Priority(run="size(event.data)")}, f"priority: run='size(event.data)' {CEL_KEY}"),
+        ({"timeouts": inngest.Timeouts(finish=0)}, f"timeouts: finish=0 {SECONDS}"),
+        ({"singleton": inngest.Singleton(mode="skip")},
+         "singleton=Singleton(key=None, mode='skip') is not simulated yet (one active run per key"),
+        ({"batch_events": inngest.Batch(max_size=5, timeout=5000), "debounce": inngest.Debounce(period=5000)},
+         "batch= and debounce= cannot be combined (Inngest rejects it too)"),
+        ({"idempotency": "event.data.a", "rate_limit": inngest.RateLimit(limit=1, period=60_000)},
+         "idempotency= and rate_limit= cannot be combined"),
+    ],
+)  # fmt: skip
+def test_bad_options_name_the_function_the_option_and_the_value(client, options, message):
+    fn = client.create_function(fn_id="job", trigger=GO, **options)(lambda ctx: None)
+    with pytest.raises(jobsim.InvalidArgument) as info:
+        simulate(fn)
+    assert str(info.value).startswith(f"inngest function 'shop-job': {message}")
+
+
+@pytest.mark.parametrize(
+    ("trigger", "message"),
+    [
+        (inngest.TriggerEvent(event="go", expression="size(event.data.items) > 2"),
+         f"TriggerEvent(event='go', expression=...): expression='size(event.data.items) > 2' {CEL_IF}"),
+        (inngest.TriggerEvent(event=" "), "TriggerEvent(event=' '): an event name is a non-empty string"),
+        (inngest.TriggerCron(cron="61 * * * *"),
+         "TriggerCron(cron='61 * * * *'): cron expression '61 * * * *': minute field '61' is not valid; "
+         "accepted: 0-59"),
+        (inngest.TriggerCron(cron="0 0 * * * *"),
+         "TriggerCron(cron='0 0 * * * *'): cron expression '0 0 * * * *': has 6 field(s)"),
+        (inngest.TriggerCron(cron="TZ=Mars/Olympus 0 9 * * *"),
+         "TriggerCron(cron='TZ=Mars/Olympus 0 9 * * *'): cron 'TZ=Mars/Olympus 0 9 * * *' time zone='Mars/Olympus' "
+         "is not valid: no such IANA time zone"),
+        (inngest.TriggerCron(cron="0 9 * * *", jitter="10m"),
+         "TriggerCron(cron='0 9 * * *'): jitter='10m' is not valid: Inngest accepts 1s to 5m"),
+    ],
+)  # fmt: skip
+def test_bad_triggers_are_named(client, trigger, message):
+    fn = client.create_function(fn_id="job", trigger=trigger)(lambda ctx: None)
+    with pytest.raises(jobsim.InvalidArgument) as info:
+        simulate(fn)
+    assert str(info.value).startswith(f"inngest function 'shop-job': {message}")
+
+
+def test_the_same_function_twice_is_refused(client):
+    fn = client.create_function(fn_id="job", trigger=GO)(lambda ctx: None)
+    with pytest.raises(jobsim.InvalidArgument, match="inngest function 'shop-job' was passed to the simulation twice"):
+        simulate([fn, fn])
+
+
+def test_key_expressions_concatenate_read_brackets_and_share_literal_keys(client):
+    @client.create_function(
+        fn_id="keyed", trigger=GO,
+        concurrency=[inngest.Concurrency(limit=1, key='event.data.org + "/" + event.data["the-region"]')],
+        priority=inngest.Priority(run="event.data.plan == 'pro' ? 600 : event.data.boost"),
+    )  # fmt: skip
+    def keyed(ctx: inngest.ContextSync) -> None:
+        return None
+
+    @client.create_function(fn_id="shared", trigger=GO, throttle=inngest.Throttle(limit=1, period=60_000, burst=0,
+                                                                                   key='"openai"'))  # fmt: skip
+    def shared(ctx: inngest.ContextSync) -> None:
+        return None
+
+    with simulate([keyed, shared]) as sim:
+        flow = sim.engine.flowrt.of(sim.functions["shop-keyed"])
+        event = jobsim.Event("go", {"org": "acme", "the-region": "eu", "plan": "free", "boost": 30})
+        assert sim.functions["shop-keyed"].flow.concurrency.key_fn(event) == "acme/eu"
+        assert flow.priority_ns(event) == 30 * 10**9
+        assert flow.priority_ns(jobsim.Event("go", {"plan": "pro"})) == 600 * 10**9
+        assert flow.priority_ns(jobsim.Event("go", {"boost": "high"})) == 0  # not a number: no priority
+        assert sim.functions["shop-shared"].flow.throttle.key_fn(event) == "openai"

@@ -1,0 +1,274 @@
+"""Every flow-control option of create_function, with Inngest's semantics, at exact virtual times."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import inngest
+from inngest_support import T0, now_s, secs, simulate
+
+import jobsim
+from jobsim._time import SECOND, to_datetime
+
+MIN = 60
+
+
+def on(name: str = "job/go", expression: str | None = None) -> inngest.TriggerEvent:
+    return inngest.TriggerEvent(event=name, expression=expression)
+
+
+def send_at(sim, plan, name="job/go"):
+    """plan: [(seconds after start, data), ...] sent in order at those virtual times."""
+    for at, data in plan:
+        sim.advance_to(to_datetime(T0 + round(at * SECOND)))
+        sim.send(name, data)
+
+
+def starts(sim, fn_id):
+    return [secs(r.start_ns) for r in sim.runs(fn_id) if r.status != "skipped"]
+
+
+# -- triggers ---------------------------------------------------------------------------------------
+def test_trigger_expressions_filter_events_and_triggers_are_ored(client):
+    @client.create_function(
+        fn_id="vip",
+        trigger=[
+            on("order/paid", "event.data.total >= 1000"),
+            on("order/paid", "event.data.customer.tier == 'gold'"),
+            on("order/refunded"),  # no expression: every event
+        ],
+    )
+    def vip(ctx: inngest.ContextSync) -> str:
+        return ctx.event.data.get("id")
+
+    with simulate(vip) as sim:
+        for i, (total, tier) in enumerate([(50, "basic"), (1500, "basic"), (20, "gold"), (999, None)]):
+            sim.send("order/paid", {"id": f"p{i}", "total": total, "customer": {"tier": tier}})
+        sim.send("order/refunded", {"id": "r0"})
+        sim.run_until_idle()
+    assert [r.output for r in sim.runs("shop-vip")] == ["p1", "p2", "r0"]
+
+
+# -- batch_events -----------------------------------------------------------------------------------
+def test_batch_events_by_size_timeout_key_and_if(client):
+    batches = []
+
+    @client.create_function(
+        fn_id="digest",
+        trigger=on(),
+        batch_events=inngest.Batch(
+            max_size=3, timeout=dt.timedelta(seconds=30), key="event.data.user", if_exp="event.data.kind != 'urgent'"
+        ),
+    )
+    def digest(ctx: inngest.ContextSync) -> None:
+        batches.append((now_s(), [e.data["n"] for e in ctx.events]))
+
+    with simulate(digest) as sim:
+        send_at(sim, [(0, {"user": "a", "n": 1}), (1, {"user": "b", "n": 2}), (2, {"user": "a", "n": 3}),
+                      (3, {"user": "a", "n": 4}), (4, {"user": "a", "n": 5}),
+                      (5, {"user": "a", "n": 6, "kind": "urgent"})])  # fmt: skip
+        sim.run_until_idle()
+    # a: 1,3,4 full at 3 s; b: 2 alone after its 30 s timeout (31 s); a: 5 alone at 4 + 30 s;
+    # the urgent event fails the batch's `if` and runs at once, unbatched
+    assert sorted(batches) == [(3, [1, 3, 4]), (5, [6]), (31, [2]), (34, [5])]
+
+
+# -- debounce ---------------------------------------------------------------------------------------
+def test_debounce_fires_a_period_after_the_last_event_capped_by_the_timeout(client):
+    @client.create_function(
+        fn_id="reindex",
+        trigger=on(),
+        debounce=inngest.Debounce(
+            period=dt.timedelta(minutes=5), key="event.data.doc", timeout=dt.timedelta(minutes=12)
+        ),
+    )
+    def reindex(ctx: inngest.ContextSync) -> int:
+        return ctx.event.data["v"]
+
+    with simulate(reindex) as sim:
+        send_at(sim, [(0, {"doc": "x", "v": 1}), (4 * MIN, {"doc": "x", "v": 2}), (6 * MIN, {"doc": "y", "v": 1}),
+                      (8 * MIN, {"doc": "x", "v": 3}), (11 * MIN, {"doc": "x", "v": 4})])  # fmt: skip
+        sim.run_until_idle()
+    runs = sim.runs("shop-reindex")
+    # x keeps moving (4 -> 9 -> 13 -> 16 min) but its timeout caps it at 12 min, with the last event;
+    # y fires 5 min after its only event
+    assert [(secs(r.start_ns) / MIN, r.event.data) for r in runs] == [
+        (11.0, {"doc": "y", "v": 1}),
+        (12.0, {"doc": "x", "v": 4}),
+    ]
+
+
+# -- throttle ---------------------------------------------------------------------------------------
+def test_throttle_queues_the_excess_and_inngest_pys_default_burst_is_one(client):
+    @client.create_function(
+        fn_id="sync", trigger=on(), throttle=inngest.Throttle(limit=2, period=dt.timedelta(minutes=1))
+    )
+    def sync(ctx: inngest.ContextSync) -> int:
+        return ctx.event.data["i"]
+
+    @client.create_function(fn_id="strict", trigger=on(), throttle=inngest.Throttle(limit=2, period=60_000, burst=None))
+    def strict(ctx: inngest.ContextSync) -> int:
+        return ctx.event.data["i"]
+
+    with simulate([sync, strict]) as sim:
+        for i in range(6):
+            sim.send("job/go", {"i": i})
+        sim.run_until_idle()
+    # capacity limit + burst = 3 at rest, then one every 60 s / 2; nothing dropped, FIFO
+    assert starts(sim, "shop-sync") == [0, 0, 0, 30, 60, 90]
+    assert [r.output for r in sim.runs("shop-sync")] == [0, 1, 2, 3, 4, 5]
+    assert starts(sim, "shop-strict") == [0, 0, 30, 60, 90, 120]  # burst=None: the limit alone
+
+
+def test_throttle_key_throttles_each_key_alone(client):
+    @client.create_function(
+        fn_id="sync", trigger=on(), throttle=inngest.Throttle(limit=1, period=60_000, burst=0, key="event.data.org")
+    )
+    def sync(ctx: inngest.ContextSync) -> None:
+        return None
+
+    with simulate(sync) as sim:
+        for org in ("a", "a", "b", "a"):
+            sim.send("job/go", {"org": org})
+        sim.run_until_idle()
+    assert [(r.event.data["org"], secs(r.start_ns)) for r in sim.runs("shop-sync")] == [
+        ("a", 0), ("a", 60), ("b", 0), ("a", 120)
+    ]  # fmt: skip
+
+
+# -- rate_limit -------------------------------------------------------------------------------------
+def test_rate_limit_skips_the_excess_with_a_burst_of_a_tenth(client):
+    @client.create_function(
+        fn_id="sms",
+        trigger=on(),
+        rate_limit=inngest.RateLimit(limit=10, period=dt.timedelta(hours=1), key="event.data.to"),
+    )
+    def sms(ctx: inngest.ContextSync) -> None:
+        return None
+
+    with simulate(sms) as sim:
+        send_at(
+            sim, [(0, {"to": "ada"})] * 5 + [(0, {"to": "bob"}), (5 * MIN, {"to": "ada"}), (6 * MIN, {"to": "ada"})]
+        )
+        sim.run_until_idle()
+    runs = sim.runs("shop-sms")
+    assert [(r.event.data["to"], secs(r.start_ns) / MIN, r.status) for r in runs] == [
+        ("ada", 0, "completed"), ("ada", 0, "completed"),  # floor(10/10) + 1 at once
+        ("ada", 0, "skipped"), ("ada", 0, "skipped"), ("ada", 0, "skipped"),
+        ("bob", 0, "completed"),  # another key
+        ("ada", 5, "skipped"), ("ada", 6, "completed"),  # then one every 60 min / 10
+    ]  # fmt: skip
+
+
+# -- concurrency ------------------------------------------------------------------------------------
+def test_concurrency_limits_steps_per_key_and_zero_means_no_limit(client):
+    def slow(ctx: inngest.ContextSync) -> None:
+        ctx.step.run("work", lambda: time.sleep(10))
+
+    keyed = client.create_function(
+        fn_id="keyed", trigger=on(), concurrency=[inngest.Concurrency(limit=1, key="event.data.account")]
+    )(slow)
+    free = client.create_function(fn_id="free", trigger=on(), concurrency=[inngest.Concurrency(limit=0)])(slow)
+
+    with simulate([keyed, free]) as sim:
+        for account in ("a", "a", "b", "a"):
+            sim.send("job/go", {"account": account})
+        sim.run_until_idle()
+    runs = sim.runs("shop-keyed")
+    work = {r.event.data["account"] + str(i): secs(r.steps["work"].end_ns) for i, r in enumerate(runs)}
+    assert work == {"a0": 10, "a1": 20, "b2": 10, "a3": 30}  # one step of account a at a time
+    # every request takes a slot, the final one too, FIFO: a0 and a1 return after a3's step
+    assert [secs(r.end_ns) for r in runs] == [30, 30, 10, 30]
+    assert [secs(r.end_ns) for r in sim.runs("shop-free")] == [10, 10, 10, 10]
+
+
+# -- cancel -----------------------------------------------------------------------------------------
+def test_cancel_on_a_matching_event_within_its_timeout(client):
+    @client.create_function(
+        fn_id="remind",
+        trigger=on("cart/abandoned"),
+        cancel=[inngest.Cancel(event="cart/bought", if_exp="event.data.cart == async.data.cart",
+                               timeout=dt.timedelta(hours=1))],
+    )  # fmt: skip
+    def remind(ctx: inngest.ContextSync) -> str:
+        ctx.step.sleep("wait", dt.timedelta(hours=2))
+        return "reminded"
+
+    with simulate(remind) as sim:
+        for cart in ("c1", "c2", "c3"):
+            sim.send("cart/abandoned", {"cart": cart})
+        sim.advance("30m")
+        sim.send("cart/bought", {"cart": "c1"})  # cancels c1 only
+        sim.advance("40m")
+        sim.send("cart/bought", {"cart": "c2"})  # 70 min: past the cancellation's 1 h timeout
+        sim.run_until_idle()
+    runs = sim.runs("shop-remind")
+    assert [(r.event.data["cart"], r.status, secs(r.end_ns) / MIN) for r in runs] == [
+        ("c1", "cancelled", 30), ("c2", "completed", 120), ("c3", "completed", 120)
+    ]  # fmt: skip
+
+
+# -- idempotency and priority -----------------------------------------------------------------------
+def test_idempotency_allows_one_run_per_key_per_24h(client):
+    @client.create_function(fn_id="charge", trigger=on(), idempotency="event.data.order")
+    def charge(ctx: inngest.ContextSync) -> None:
+        return None
+
+    with simulate(charge) as sim:
+        send_at(sim, [(0, {"order": 1}), (60, {"order": 1}), (60, {"order": 2}), (24 * 3600, {"order": 1})])
+        sim.run_until_idle()
+    assert [(r.event.data["order"], r.status) for r in sim.runs("shop-charge")] == [
+        (1, "completed"), (1, "skipped"), (2, "completed"), (1, "completed")
+    ]  # fmt: skip
+
+
+def test_priority_moves_runs_ahead_in_the_concurrency_queue(client):
+    @client.create_function(
+        fn_id="render", trigger=on(), concurrency=[inngest.Concurrency(limit=1)],
+        priority=inngest.Priority(run="event.data.boost"),
+    )  # fmt: skip
+    def render(ctx: inngest.ContextSync) -> str:
+        ctx.step.run("work", lambda: time.sleep(60))
+        return ctx.event.data["name"]
+
+    with simulate(render) as sim:
+        send_at(sim, [(0, {"name": "first", "boost": 0}), (1, {"name": "normal", "boost": 0}),
+                      (2, {"name": "vip", "boost": 600})])  # fmt: skip
+        sim.run_until_idle()
+    work = sorted(sim.runs("shop-render"), key=lambda r: r.steps["work"].end_ns)
+    assert [(r.event.data["name"], secs(r.steps["work"].end_ns)) for r in work] == [
+        ("first", 60), ("vip", 120), ("normal", 180)  # vip sent last, queued 10 min "earlier"
+    ]  # fmt: skip
+
+
+# -- timeouts ---------------------------------------------------------------------------------------
+def test_timeouts_finish_and_start_cancel_runs(client):
+    @client.create_function(fn_id="long", trigger=on(), timeouts=inngest.Timeouts(finish=dt.timedelta(minutes=10)))
+    def long(ctx: inngest.ContextSync) -> None:
+        ctx.step.sleep("nap", dt.timedelta(hours=1))
+
+    @client.create_function(
+        fn_id="queued", trigger=on(), concurrency=[inngest.Concurrency(limit=1)],
+        timeouts=inngest.Timeouts(start=dt.timedelta(minutes=2)),
+    )  # fmt: skip
+    def queued(ctx: inngest.ContextSync) -> None:
+        ctx.step.run("work", lambda: time.sleep(300))
+
+    with simulate([long, queued]) as sim:
+        sim.send("job/go")
+        sim.send("job/go")
+        sim.run_until_idle()
+    assert [(r.status, secs(r.end_ns)) for r in sim.runs("shop-long")] == [("cancelled", 600)] * 2
+    first, second = sim.runs("shop-queued")
+    assert first.status == "completed" and second.status == "cancelled" and secs(second.end_ns) == 120
+
+
+def test_a_plain_function_keeps_jobsims_fast_path(client):
+    @client.create_function(fn_id="plain", trigger=on(), retries=2)
+    def plain(ctx: inngest.ContextSync) -> None:
+        return None
+
+    with simulate(plain) as sim:
+        assert sim.functions["shop-plain"].flow is None  # no flow control: no flow runtime per request
+        assert isinstance(sim.functions["shop-plain"], jobsim.Function)

@@ -1,0 +1,125 @@
+"""Inngest.send/send_sync go to jobsim's bus inside a simulation, and never to the network."""
+
+from __future__ import annotations
+
+import socket
+
+import inngest
+import pytest
+from inngest_support import event, now_s, secs, simulate
+
+import jobsim
+
+ORIGINAL_SEND, ORIGINAL_SEND_SYNC = inngest.Inngest.send, inngest.Inngest.send_sync
+
+
+class SocketOpened(Exception):
+    """Raised by the guard: something tried to reach the network."""
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Every way to open a connection records the attempt and raises."""
+    attempts: list[object] = []
+
+    def guard(*args, **kwargs):
+        attempts.append(args[:1])
+        raise SocketOpened(f"a socket was opened: {args[:1]}")
+
+    monkeypatch.setattr(socket, "create_connection", guard)
+    monkeypatch.setattr(socket, "getaddrinfo", guard)
+    monkeypatch.setattr(socket.socket, "connect", lambda self, address: guard(address))
+    monkeypatch.setattr(socket.socket, "connect_ex", lambda self, address: guard(address))
+    return attempts
+
+
+def test_sends_from_functions_and_tests_reach_the_bus_and_no_socket_opens(client, no_network):
+    received = []
+
+    @client.create_function(fn_id="signup", trigger=inngest.TriggerEvent(event="user/created"))
+    def signup(ctx: inngest.ContextSync) -> list:
+        ctx.step.sleep("settle", 60_000)
+        return client.send_sync(event("crm/sync", user=ctx.event.data["user"]))
+
+    @client.create_function(fn_id="audit", trigger=inngest.TriggerEvent(event="crm/sync"))
+    async def audit(ctx: inngest.Context) -> list:
+        return await client.send([event("audit/logged", n=1), event("audit/logged", n=2)])
+
+    @client.create_function(fn_id="count", trigger=inngest.TriggerEvent(event="audit/logged"))
+    def count(ctx: inngest.ContextSync) -> None:
+        received.append((ctx.event.data["n"], now_s()))
+
+    with simulate([signup, audit, count], client) as sim:
+        ids = client.send_sync(event("user/created", user="ada"))  # from the test itself
+        sim.run_until_idle()
+        assert sim.http.calls == []  # never reached httpx either
+    assert no_network == []
+    assert [(e.name, secs(e.ts * 1_000_000)) for e in sim.events] == [
+        ("user/created", 0), ("crm/sync", 60), ("audit/logged", 60), ("audit/logged", 60)
+    ]  # fmt: skip
+    assert ids == [sim.events[0].id]
+    assert sim.runs("shop-signup")[0].output == [sim.events[1].id]
+    assert sim.runs("shop-audit")[0].output == [e.id for e in sim.events[2:]]
+    assert received == [(1, 60), (2, 60)]
+
+
+def test_the_patch_is_removed_when_the_simulation_closes(client, no_network):
+    fn = client.create_function(fn_id="f", trigger=inngest.TriggerEvent(event="x"))(lambda ctx: None)
+    with simulate(fn):
+        assert inngest.Inngest.send_sync is not ORIGINAL_SEND_SYNC
+    assert inngest.Inngest.send_sync is ORIGINAL_SEND_SYNC and inngest.Inngest.send is ORIGINAL_SEND
+    with pytest.raises(SocketOpened):  # the control: outside a simulation the real client dials out
+        client.send_sync(event("x"))
+    assert len(no_network) == 1
+
+
+def test_a_client_alone_routes_sends_from_a_jobsim_app(client, no_network):
+    app = jobsim.App("legacy")
+
+    @app.function("notify", on="order/paid")
+    def notify(ctx):
+        return client.send_sync(event("email/send", order=ctx.event.data["order"]))
+
+    with simulate(app, client) as sim:
+        sim.send("order/paid", {"order": 7})
+        sim.run_until_idle()
+    assert [e.name for e in sim.events] == ["order/paid", "email/send"] and no_network == []
+
+
+def test_with_two_simulations_an_event_goes_to_the_one_running_the_code(client):
+    def build():
+        one = inngest.Inngest(app_id="one", is_production=False)
+
+        @one.create_function(fn_id="relay", trigger=inngest.TriggerEvent(event="ping"))
+        def relay(ctx: inngest.ContextSync) -> None:
+            one.send_sync(event("pong"))
+
+        return relay
+
+    first, second = simulate(build()), simulate(build())
+    with first, second:
+        first.send("ping")
+        first.run_until_idle()  # the job code runs in `first`: its pong lands there
+        client.send_sync(event("from-test"))  # test code: the simulation started last
+    assert [e.name for e in first.events] == ["ping", "pong"]
+    assert [e.name for e in second.events] == ["from-test"]
+    assert inngest.Inngest.send_sync is ORIGINAL_SEND_SYNC
+
+
+def test_sending_something_that_is_not_an_inngest_event_is_named(client):
+    fn = client.create_function(fn_id="f", trigger=inngest.TriggerEvent(event="x"))(lambda ctx: None)
+    with simulate(fn), pytest.raises(jobsim.InvalidArgument) as info:
+        client.send_sync({"name": "x"})
+    assert str(info.value) == (
+        "events={'name': 'x'} is not valid: "
+        "inngest.Event(name=..., data={...}) or a list of them, as inngest-py accepts"
+    )
+
+
+def test_event_ids_dedupe_on_the_bus_as_on_inngest(client):
+    fn = client.create_function(fn_id="pay", trigger=inngest.TriggerEvent(event="order/paid"))(lambda ctx: None)
+    with simulate(fn) as sim:
+        paid = inngest.Event(name="order/paid", data={"order": 1}, id="pay-1")
+        assert client.send_sync([paid, paid]) == ["pay-1", "pay-1"]
+        sim.run_until_idle()
+    assert len(sim.runs("shop-pay")) == 1 and len(sim.bus.dropped) == 1

@@ -1,0 +1,430 @@
+"""Every step type of inngest-py's ctx.step, sync and async, on jobsim's engine."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import inngest
+import inngest.experimental
+import pydantic
+import pytest
+from inngest_support import Flaky, event, now_s, secs, simulate, utc
+
+import jobsim
+
+
+def trigger(name: str = "go") -> inngest.TriggerEvent:
+    return inngest.TriggerEvent(event=name)
+
+
+# -- step.run: memoization, replay --------------------------------------------------------------
+def test_step_run_memoizes_outputs_and_code_outside_steps_runs_every_request(client):
+    charge, ship, body = Flaky(0, {"charged": 10}), Flaky(1, "shipped"), []
+
+    @client.create_function(fn_id="order", trigger=trigger("order/paid"))
+    def order(ctx: inngest.ContextSync) -> dict:
+        body.append(ctx.attempt)
+        receipt = ctx.step.run("charge", charge, ctx.event.data["id"])
+        return {"receipt": receipt, "ship": ctx.step.run("ship", ship)}
+
+    with simulate([order], client) as sim:
+        sim.send("order/paid", {"id": 1})
+        sim.run_until_idle()
+    run = sim.runs("shop-order")[0]
+    assert run.status == "completed" and run.output == {"receipt": {"charged": 10}, "ship": "shipped"}
+    assert len(charge.calls) == 1  # memoized, though the handler ran 4 times
+    assert body == [0, 0, 1, 0]  # charge; ship fails; ship retried (attempt 1); return
+    assert run.steps["charge"].output == {"charged": 10}
+
+
+def test_async_step_run_awaits_async_and_sync_bodies(client):
+    async def fetch(n):
+        return n * 2
+
+    @client.create_function(fn_id="calc", trigger=trigger())
+    async def calc(ctx: inngest.Context) -> list:
+        a = await ctx.step.run("async-body", fetch, 21)
+        b = await ctx.step.run("sync-body", lambda: "plain")
+        return [a, b]
+
+    with simulate(calc) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    assert sim.runs("shop-calc")[0].output == [42, "plain"]
+
+
+def test_a_sync_function_cannot_run_an_async_step_body(client):
+    async def fetch():
+        return 1
+
+    @client.create_function(fn_id="calc", trigger=trigger(), retries=0)
+    def calc(ctx: inngest.ContextSync) -> None:
+        ctx.step.run("x", fetch)
+
+    with simulate(calc) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("shop-calc")[0]
+    assert run.status == "failed" and "is async; use an `async def` Inngest function" in str(run.error)
+
+
+# -- sleeps --------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_sleep_takes_int_milliseconds_or_timedelta_and_sleep_until_a_datetime(client, kind):
+    wakes = []
+    if kind == "sync":
+
+        @client.create_function(fn_id="nap", trigger=trigger())
+        def nap(ctx: inngest.ContextSync) -> None:
+            ctx.step.sleep("ms", 90_000)  # ints are milliseconds in inngest-py
+            wakes.append(now_s())
+            ctx.step.sleep("td", dt.timedelta(hours=1))
+            wakes.append(now_s())
+            ctx.step.sleep_until("until", utc("2025-03-02T09:00:00Z"))
+            wakes.append(now_s())
+            ctx.step.sleep_until("past", utc("2025-01-01T00:00:00Z"))  # in the past: no wait
+            wakes.append(now_s())
+
+    else:
+
+        @client.create_function(fn_id="nap", trigger=trigger())
+        async def nap(ctx: inngest.Context) -> None:
+            await ctx.step.sleep("ms", 90_000)
+            wakes.append(now_s())
+            await ctx.step.sleep("td", dt.timedelta(hours=1))
+            wakes.append(now_s())
+            await ctx.step.sleep_until("until", utc("2025-03-02T09:00:00Z"))
+            wakes.append(now_s())
+            await ctx.step.sleep_until("past", utc("2025-01-01T00:00:00Z"))
+            wakes.append(now_s())
+
+    with simulate(nap) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    assert sorted(set(wakes)) == [90, 3690, 118800]  # 00:01:30, 01:01:30, next day 09:00
+    assert wakes[-1] == 118800 and sim.runs("shop-nap")[0].status == "completed"
+
+
+def test_naive_datetimes_are_local_time_which_is_utc_inside_the_simulation(client, monkeypatch):
+    """inngest-py reads naive datetimes as local time (``astimezone``); jobsim's wall clock runs
+    job code in UTC whatever the machine's zone, so ``datetime.now() + delta`` stays exact."""
+    import time as time_module
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time_module.tzset()
+    try:
+
+        @client.create_function(fn_id="nap", trigger=trigger())
+        def nap(ctx: inngest.ContextSync) -> None:
+            ctx.step.sleep_until("naive", dt.datetime(2025, 3, 1, 9, 0))
+            ctx.step.sleep_until("later", dt.datetime.now() + dt.timedelta(minutes=30))
+
+        with simulate(nap) as sim:
+            sim.send("go")
+            sim.run_until_idle()
+        assert secs(sim.runs("shop-nap")[0].end_ns) == 9 * 3600 + 1800
+    finally:
+        monkeypatch.delenv("TZ")
+        time_module.tzset()
+
+
+# -- wait_for_event ---------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_wait_for_event_returns_an_inngest_event_or_none_at_the_timeout(client, kind):
+    got = []
+    expr = "event.data.cart == async.data.cart && async.data.total > 100"
+    if kind == "sync":
+
+        @client.create_function(fn_id="cart", trigger=trigger("cart/opened"))
+        def cart(ctx: inngest.ContextSync) -> None:
+            got.append(ctx.step.wait_for_event("paid", event="cart/paid", if_exp=expr, timeout=dt.timedelta(hours=1)))
+
+    else:
+
+        @client.create_function(fn_id="cart", trigger=trigger("cart/opened"))
+        async def cart(ctx: inngest.Context) -> None:
+            got.append(await ctx.step.wait_for_event("paid", event="cart/paid", if_exp=expr, timeout=3_600_000))
+
+    with simulate(cart) as sim:
+        sim.send("cart/opened", {"cart": "c1"})
+        sim.send("cart/opened", {"cart": "c2"})
+        sim.advance("10m")
+        sim.send("cart/paid", {"cart": "c1", "total": 50})  # fails the condition
+        sim.send("cart/paid", {"cart": "c1", "total": 150}, id="pay-1")
+        sim.run_until_idle()
+    runs = sim.runs("shop-cart")
+    hit = next(g for g in got if g is not None)
+    assert isinstance(hit, inngest.Event) and hit.data == {"cart": "c1", "total": 150} and hit.id == "pay-1"
+    assert hit.name == "cart/paid" and hit.ts == 600_000 + runs[0].start_ns // 1_000_000
+    assert [secs(r.end_ns) for r in runs] == [600, 3600]  # c1 at 10 min; c2 timed out after 1 h
+    assert got.count(None) == 1
+
+
+# -- send_event -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_send_event_sends_once_and_returns_the_ids(client, kind):
+    flaky = Flaky(2)
+    ids = []
+    if kind == "sync":
+
+        @client.create_function(fn_id="signup", trigger=trigger("user/created"))
+        def signup(ctx: inngest.ContextSync) -> None:
+            ids.append(ctx.step.send_event("welcome", [event("email/send", to="ada"), event("crm/add", who="ada")]))
+            ctx.step.run("flaky", flaky)
+
+    else:
+
+        @client.create_function(fn_id="signup", trigger=trigger("user/created"))
+        async def signup(ctx: inngest.Context) -> None:
+            ids.append(
+                await ctx.step.send_event("welcome", [event("email/send", to="ada"), event("crm/add", who="ada")])
+            )
+            await ctx.step.run("flaky", flaky)
+
+    @client.create_function(fn_id="mailer", trigger=trigger("email/send"))
+    def mailer(ctx: inngest.ContextSync) -> str:
+        return ctx.event.data["to"]
+
+    with simulate([signup, mailer], client) as sim:
+        sim.send("user/created")
+        sim.run_until_idle()
+    assert [e.name for e in sim.events] == ["user/created", "email/send", "crm/add"]  # once, despite 2 retries
+    assert ids[-1] == [e.id for e in sim.events[1:]] and all(i == ids[-1] for i in ids)
+    assert [r.output for r in sim.runs("shop-mailer")] == ["ada"]
+
+
+# -- invoke -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_invoke_runs_another_function_and_returns_its_output(client, kind):
+    @client.create_function(fn_id="price", trigger=trigger("never/sent"))
+    def price(ctx: inngest.ContextSync) -> dict:
+        ctx.step.sleep("think", dt.timedelta(seconds=30))
+        return {"sku": ctx.event.data["sku"], "cents": 1299, "invoked_by": ctx.event.name}
+
+    if kind == "sync":
+
+        @client.create_function(fn_id="quote", trigger=trigger())
+        def quote(ctx: inngest.ContextSync) -> list:
+            a = ctx.step.invoke("by-fn", function=price, data={"sku": "a"})
+            b = ctx.step.invoke_by_id("by-id", function_id="price", data={"sku": "b"})
+            return [a, b]
+
+    else:
+
+        @client.create_function(fn_id="quote", trigger=trigger())
+        async def quote(ctx: inngest.Context) -> list:
+            a = await ctx.step.invoke("by-fn", function=price, data={"sku": "a"})
+            b = await ctx.step.invoke_by_id("by-id", app_id="shop", function_id="price", data={"sku": "b"})
+            return [a, b]
+
+    with simulate([quote, price], client) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("shop-quote")[0]
+    assert run.output == [
+        {"sku": "a", "cents": 1299, "invoked_by": "inngest/function.invoked"},
+        {"sku": "b", "cents": 1299, "invoked_by": "inngest/function.invoked"},
+    ]
+    assert secs(run.end_ns) == 60  # two invocations of 30 s, one after the other
+
+
+def test_invoke_timeout_and_failure_surface_as_step_error(client):
+    seen = []
+
+    @client.create_function(fn_id="slow", trigger=trigger("never/sent"))
+    def slow(ctx: inngest.ContextSync) -> None:
+        ctx.step.sleep("long", dt.timedelta(hours=2))
+
+    @client.create_function(fn_id="broken", trigger=trigger("never/sent"), retries=0)
+    def broken(ctx: inngest.ContextSync) -> None:
+        raise ValueError("no stock")
+
+    @client.create_function(fn_id="caller", trigger=trigger())
+    def caller(ctx: inngest.ContextSync) -> list:
+        for step_id, fn in (("slow", slow), ("broken", broken)):
+            try:
+                ctx.step.invoke(step_id, function=fn, timeout=dt.timedelta(minutes=5))
+            except inngest.StepError as exc:
+                seen.append((step_id, exc.name, exc.message, round(now_s())))
+        return "handled"
+
+    with simulate([caller, slow, broken]) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    assert sim.runs("shop-caller")[0].output == "handled"
+    assert seen[-2:] == [("slow", "TimeoutError", "invoked function 'shop-slow' timed out", 300),
+                         ("broken", "ValueError", "no stock", 300)]  # fmt: skip
+
+
+def test_invoking_a_function_outside_the_simulation_is_named(client):
+    @client.create_function(fn_id="elsewhere", trigger=trigger("x"))
+    def elsewhere(ctx):
+        return 1
+
+    @client.create_function(fn_id="caller", trigger=trigger(), retries=0)
+    def caller(ctx: inngest.ContextSync) -> None:
+        ctx.step.invoke("call", function=elsewhere)
+
+    with simulate(caller) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    error = sim.runs("shop-caller")[0].error
+    assert isinstance(error, jobsim.InvalidArgument)
+    assert "step.invoke: function 'shop-elsewhere' is not part of this simulation" in str(error)
+
+
+# -- group.parallel -------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_group_parallel_runs_steps_side_by_side_each_with_its_own_retries(client, kind):
+    a, b = Flaky(3, "A"), Flaky(0, "B")
+    if kind == "sync":
+
+        @client.create_function(fn_id="fan", trigger=trigger(), retries=3)
+        def fan(ctx: inngest.ContextSync) -> list:
+            out = ctx.group.parallel((lambda: ctx.step.run("a", a), lambda: ctx.step.run("b", b)))
+            return [*out, ctx.step.run("after", lambda: now_s())]
+
+    else:
+
+        @client.create_function(fn_id="fan", trigger=trigger(), retries=3)
+        async def fan(ctx: inngest.Context) -> list:
+            out = await ctx.group.parallel((lambda: ctx.step.run("a", a), lambda: ctx.step.run("b", b)))
+            return [*out, await ctx.step.run("after", lambda: now_s())]
+
+    with simulate(fan, seed=5) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("shop-fan")[0]
+    assert run.status == "completed" and run.output[:2] == ["A", "B"]
+    assert b.calls == [0] and len(a.calls) == 4  # a used all 4 attempts on its own counter
+    assert run.output[2] == a.calls[-1]  # "after" ran once both had ended
+    assert [x.number for x in run.steps["a"].attempts] == [0, 1, 2, 3]
+
+
+def test_group_parallel_race_mode_lets_a_chain_advance_alone(client):
+    log = []
+
+    @client.create_function(fn_id="fan", trigger=trigger())
+    def fan(ctx: inngest.ContextSync) -> None:
+        def chain():
+            ctx.step.run("a1", lambda: log.append(("a1", now_s())))
+            ctx.step.run("a2", lambda: log.append(("a2", now_s())))
+
+        ctx.group.parallel((chain, lambda: ctx.step.sleep("b", 60_000)), parallel_mode=inngest.ParallelMode.RACE)
+
+    with simulate(fan) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    assert log == [("a1", 0), ("a2", 0)] and secs(sim.runs("shop-fan")[0].end_ns) == 60
+
+
+def test_step_parallel_does_not_exist_in_inngest_py_and_says_where_it_is(client):
+    @client.create_function(fn_id="fan", trigger=trigger(), retries=0)
+    def fan(ctx: inngest.ContextSync) -> None:
+        ctx.step.parallel((lambda: 1,))
+
+    with simulate(fan) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    error = sim.runs("shop-fan")[0].error
+    assert isinstance(error, AttributeError)
+    assert str(error).startswith("inngest-py 0.5 has no step.parallel; run steps in parallel with ctx.group.parallel(")
+
+
+# -- ctx --------------------------------------------------------------------------------------------
+def test_ctx_is_inngest_pys_context_with_event_events_attempt_and_run_id(client):
+    seen = []
+
+    @client.create_function(
+        fn_id="digest", trigger=trigger("note"), batch_events=inngest.Batch(max_size=3, timeout=dt.timedelta(minutes=1))
+    )
+    def digest(ctx: inngest.ContextSync) -> None:
+        seen.append((type(ctx), ctx.event, ctx.events, ctx.attempt, ctx.run_id))
+
+    with simulate(digest) as sim:
+        sim.send([jobsim.Event("note", {"n": n}, id=f"n{n}") for n in (1, 2, 3)])
+        sim.run_until_idle()
+    ctx_type, first, events, attempt, run_id = seen[0]
+    assert ctx_type is inngest.ContextSync and attempt == 0 and run_id == sim.runs("shop-digest")[0].id
+    assert isinstance(first, inngest.Event) and first.id == "n1" and [e.data["n"] for e in events] == [1, 2, 3]
+    assert first.ts == sim.events[0].ts
+
+
+def test_ctx_logger_is_silent_while_memoized_steps_replay(client, caplog):
+    @client.create_function(fn_id="chatty", trigger=trigger())
+    def chatty(ctx: inngest.ContextSync) -> None:
+        ctx.logger.info("before a")
+        ctx.step.run("a", lambda: None)
+        ctx.logger.info("between")
+        ctx.step.run("b", lambda: None)
+        ctx.logger.info("after b")
+
+    caplog.set_level(logging.INFO, logger="inngest")
+    with simulate(chatty, client) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    # three requests: [before a, a], [between, b], [after b]: each line logged once, as on Inngest
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("inngest")] == [
+        "before a",
+        "between",
+        "after b",
+    ]
+
+
+def test_experimental_step_decorator_becomes_a_step(client):
+    calls = []
+
+    @inngest.experimental.step("lookup")
+    def lookup(n):
+        calls.append(n)
+        return n + 1
+
+    @client.create_function(fn_id="deco", trigger=trigger())
+    def deco(ctx: inngest.ContextSync) -> int:
+        value = lookup(1)
+        ctx.step.sleep("pause", 1000)
+        return value
+
+    with simulate(deco) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("shop-deco")[0]
+    assert run.output == 2 and calls == [1] and "lookup" in run.steps
+
+
+class Receipt(pydantic.BaseModel):
+    total: int
+
+
+def test_output_type_goes_through_the_clients_serializer():
+    client = inngest.Inngest(app_id="shop", is_production=False, serializer=inngest.PydanticSerializer())
+    seen = []
+
+    @client.create_function(fn_id="bill", trigger=trigger(), output_type=Receipt)
+    def bill(ctx: inngest.ContextSync) -> Receipt:
+        receipt = ctx.step.run("make", lambda: Receipt(total=5), output_type=Receipt)
+        ctx.step.sleep("pause", 1000)
+        seen.append(receipt)
+        return receipt
+
+    with simulate(bill, client) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    assert sim.runs("shop-bill")[0].output == {"total": 5}  # stored as JSON
+    assert seen[-1] == Receipt(total=5)  # replayed through the serializer
+
+
+def test_bad_step_arguments_are_named(client):
+    @client.create_function(fn_id="bad", trigger=trigger(), retries=0)
+    def bad(ctx: inngest.ContextSync) -> None:
+        ctx.step.wait_for_event("w", event="x", timeout=500)  # ms: below inngest-py's 1 s minimum
+
+    with simulate(bad) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    error = sim.runs("shop-bad")[0].error
+    assert isinstance(error, jobsim.InvalidArgument)
+    assert str(error) == (
+        "timeout=500 is not valid: inngest-py requires a whole number of seconds, at least 1 s (ints are milliseconds)"
+    )

@@ -1,0 +1,154 @@
+"""``jobsim.compare`` and ``jobsim compare``: counting, the table, errors, the command line."""
+
+import pytest
+
+import jobsim
+from jobsim._cli import main
+
+
+def nightly(fails=0, tz=None, cron="0 9 * * *"):
+    def build():
+        app = jobsim.App("n")
+        state = {"calls": 0}
+
+        @app.function("nightly", cron=cron, tz=tz)
+        def run(ctx):
+            state["calls"] += 1
+            if state["calls"] <= fails:
+                raise RuntimeError("flaky")
+            return "ok"
+
+        return app
+
+    return build
+
+
+def play_two_days(sim):
+    sim.advance("2d")
+
+
+def scenario(**kwargs):
+    options = {"name": "n", "description": "nightly job", "build": nightly(), "play": play_two_days,
+               "start": "2025-03-03T00:00:00Z"}  # fmt: skip
+    options.update(kwargs)
+    return jobsim.Scenario(**options)
+
+
+def test_counts_for_each_profile():
+    result = jobsim.compare(scenario(build=nightly(fails=1)), ["inngest", "bullmq"])
+    inngest, bullmq = result.of("inngest"), result.of("bullmq")
+    assert (inngest.runs, inngest.completed, inngest.failed, inngest.lost) == (2, 2, 0, 0)
+    assert (bullmq.runs, bullmq.completed, bullmq.failed, bullmq.lost) == (2, 1, 1, 0)
+    assert bullmq.first_done.isoformat() == "2025-03-04T09:00:00+00:00"
+    assert inngest.simulation is not None and inngest.simulation.profile.name == "inngest"
+    assert result.seed == 0
+
+
+def test_missed_ticks_are_lost_and_copies_are_duplicates():
+    def play(sim):
+        sim.downtime("2025-03-03T08:00:00Z", "2025-03-03T10:00:00Z")
+        sim.duplicate_delivery("nightly", at="2025-03-04T00:00:00Z")
+        sim.advance("2d")
+
+    result = jobsim.compare(scenario(play=play), ["node-cron", "vercel-cron", "bullmq"])
+    assert [(o.profile, o.runs, o.lost, o.duplicates) for o in result.outcomes] == [
+        ("node-cron", 1, 1, 0), ("vercel-cron", 2, 1, 1), ("bullmq", 2, 0, 0),
+    ]  # fmt: skip
+
+
+def test_a_profile_that_cannot_run_the_scenario_gets_a_row_saying_why():
+    result = jobsim.compare(scenario(build=nightly(tz="Europe/Paris")), ["inngest", "vercel-cron"])
+    vercel = result.of("vercel-cron")
+    assert not vercel.supported and vercel.runs == 0 and vercel.simulation is None
+    assert vercel.unsupported == "tz='Europe/Paris': schedules are always UTC; write the schedule in UTC"
+    assert result.table().splitlines()[-1] == (
+        "vercel-cron  unsupported: tz='Europe/Paris': schedules are always UTC; write the schedule in UTC"
+    )
+
+
+def test_the_table_lists_metrics_and_times_in_the_scenario_zone():
+    result = jobsim.compare(
+        scenario(tz="America/New_York", metrics={"calls": lambda sim, fn: len(sim.runs(fn))}), ["inngest"], seed=5
+    )
+    assert result.table() == (
+        "n: nightly job\n"
+        "(times in America/New_York, seed 5)\n"
+        "profile  runs  done  failed  lost  dupes  emails  calls  first done      last done\n"
+        "-------  ----  ----  ------  ----  -----  ------  -----  --------------  --------------\n"
+        "inngest     2     2       0     0      0       0      2  03-03 04:00:00  03-04 04:00:00"
+    )
+    assert str(result) == result.table()
+
+
+def test_bad_arguments():
+    with pytest.raises(jobsim.InvalidArgument, match=r"profiles=\['inngest', 'nope'\] is not valid: profile names "
+                                                     r"among .*\(unknown: 'nope'\)"):  # fmt: skip
+        jobsim.compare(scenario(), ["inngest", "nope"])
+    with pytest.raises(jobsim.InvalidArgument, match=r"scenario='x' is not valid: a jobsim.Scenario"):
+        jobsim.compare("x")
+    with pytest.raises(jobsim.InvalidArgument, match=r"profile='agenda' is not valid: one of 'inngest'"):
+        jobsim.compare(scenario(), ["inngest"]).of("agenda")
+
+
+def test_default_profiles_are_the_seven_systems_in_the_seeds_order():
+    result = jobsim.compare(scenario())
+    assert [o.profile for o in result.outcomes] == [
+        "inngest", "bullmq", "trigger.dev", "quirrel", "agenda", "node-cron", "vercel-cron",
+    ]  # fmt: skip
+
+
+# -- the command line ------------------------------------------------------------------------------
+
+
+def test_compare_command_with_a_timeline(capsys, tmp_path):
+    module = tmp_path / "nightly_scenario.py"
+    module.write_text(
+        "import jobsim\n"
+        "app = jobsim.App('n')\n"
+        "def build():\n"
+        "    app = jobsim.App('n')\n"
+        "    app.function('nightly', cron='0 9 * * *')(lambda ctx: 'ok')\n"
+        "    return app\n"
+        "scenario = jobsim.Scenario(name='cli', description='one tick', build=build,\n"
+        "                           play=lambda sim: sim.advance('1d'), start='2025-03-03T00:00:00Z')\n"
+    )
+    assert main(["compare", str(module), "--profiles", "bullmq", "--timeline", "bullmq", "--seed", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[:2] == ["cli: one tick", "(times in UTC, seed 3)"]
+    assert "jobsim timeline · UTC · seed 3 · profile bullmq" in out
+    assert "run       nightly#1 completed" in out
+
+
+def test_compare_command_errors(capsys, tmp_path):
+    empty = tmp_path / "empty_scenario.py"
+    empty.write_text("x = 1\n")
+    assert main(["compare", str(empty)]) == 2
+    assert "defines no jobsim.Scenario" in capsys.readouterr().err
+    assert main(["compare", "no.such.module"]) == 2
+    assert "cannot import 'no.such.module'" in capsys.readouterr().err
+
+
+def test_profiles_command(capsys):
+    assert main(["profiles"]) == 0
+    listing = capsys.readouterr().out
+    assert "bullmq             BullMQ: no retries by default" in listing
+    assert main(["profiles", "quirrel"]) == 0
+    doc = capsys.readouterr().out
+    assert doc.startswith("quirrel: Quirrel: no retries by default")
+    assert "offsets from the job's" in doc and "NOT VERIFIED" in doc
+    assert main(["profiles", "nope"]) == 2
+    assert "profile='nope' is not valid" in capsys.readouterr().err
+
+
+def test_profiles_may_be_one_comma_separated_string():
+    result = jobsim.compare(scenario(), profiles="inngest, node-cron")
+    assert [o.profile for o in result.outcomes] == ["inngest", "node-cron"]
+
+
+def test_an_error_in_play_names_the_scenario_and_the_profile():
+    def play(sim):
+        sim.advance("1h")
+        return 1 / 0
+
+    with pytest.raises(jobsim.JobsimError, match=r"scenario 'n' raised ZeroDivisionError: .* profile 'bullmq'"):
+        jobsim.compare(scenario(play=play), profiles=["bullmq"])

@@ -1,0 +1,260 @@
+"""Cron dialects per system: syntax each accepts, and each scheduler's rule across DST."""
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+from cronsim import CronSim
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import jobsim
+from jobsim import UnsupportedFeature
+from jobsim._cron import CronSchedule
+from jobsim._time import MINUTE, SECOND, instant_ns, iso
+
+NY = "America/New_York"
+UTC = dt.timezone.utc
+
+
+def fires(expr, tz, start, count, rule, dom_and=False):
+    schedule = CronSchedule.parse(expr, tz, seconds=True).bound(rule, dom_and=dom_and)
+    out, t = [], instant_ns(start)
+    for _ in range(count):
+        t = schedule.next_after(t)
+        out.append(iso(t))
+    return out
+
+
+def sim_fires(profile, days=3, start="2025-03-07T00:00:00Z", **function):
+    app = jobsim.App("c")
+
+    @app.function("job", **function)
+    def job(ctx):
+        return ctx.event.data["scheduledAt"]
+
+    with jobsim.Simulation(app, start=start, profile=profile) as sim:
+        sim.advance(f"{days}d")
+    return [iso(r.start_ns) for r in sim.runs("job")]
+
+
+# -- robfig/cron v3 (Inngest): spec_test.go's DST cases -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("expr", "start", "expected"),
+    [
+        # "2am nightly job (skipped)"
+        ("0 0 2 * * *", "2012-03-11T00:00:00-05:00", ["2012-03-12T06:00:00.000Z"]),
+        # hourly job across the gap: 01:00 EST then 03:00 EDT
+        ("0 0 * * * *", "2012-03-11T01:00:00-05:00", ["2012-03-11T07:00:00.000Z"]),
+        # "1am nightly job (runs twice)"
+        ("0 0 1 * * *", "2012-11-04T00:00:00-04:00",
+         ["2012-11-04T05:00:00.000Z", "2012-11-04T06:00:00.000Z", "2012-11-05T06:00:00.000Z"]),
+        # after 01:45 EDT, the repeated 01:30 (EST) still fires
+        ("0 30 1 4 11 *", "2012-11-04T01:45:00-04:00", ["2012-11-04T06:30:00.000Z"]),
+        ("0 0 * * * *", "2012-11-04T01:00:00-04:00", ["2012-11-04T06:00:00.000Z", "2012-11-04T07:00:00.000Z"]),
+        ("0 30 2 4 11 *", "2012-11-04T00:00:00-04:00", ["2012-11-04T07:30:00.000Z"]),
+    ],
+)  # fmt: skip
+def test_robfig_instant_rule_matches_its_own_tests(expr, start, expected):
+    assert fires(expr, NY, start, len(expected), "instant") == expected
+
+
+# -- node-cron 4: src/time/dst.test.ts ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("case", "expr", "start", "expected"),
+    [
+        ("SF-1", "45 2 * * *", "2025-03-07T12:00:00Z",
+         ["2025-03-08T07:45:00.000Z", "2025-03-10T06:45:00.000Z", "2025-03-11T06:45:00.000Z"]),
+        ("SF-2", "0 * * * *", "2025-03-09T05:30:00Z", ["2025-03-09T06:00:00.000Z", "2025-03-09T07:00:00.000Z"]),
+        ("SF-9", "0 2 * * *", "2025-03-08T12:00:00Z", ["2025-03-10T06:00:00.000Z"]),
+        ("SF-10", "0 3 * * *", "2025-03-08T12:00:00Z", ["2025-03-09T07:00:00.000Z"]),
+        ("FB-1", "15 1 * * *", "2025-11-01T12:00:00Z", ["2025-11-02T05:15:00.000Z"]),
+        ("FB-2", "0 * * * *", "2025-11-02T04:30:00Z", ["2025-11-02T05:00:00.000Z", "2025-11-02T07:00:00.000Z"]),
+        ("FB-9", "0 2 * * *", "2025-11-02T05:00:00Z", ["2025-11-02T07:00:00.000Z"]),
+        ("FB-10", "15 1 * * *", "2025-11-02T06:20:00Z", ["2025-11-03T06:15:00.000Z"]),
+    ],
+)  # fmt: skip
+def test_node_cron_wall_rule_matches_its_dst_spec(case, expr, start, expected):
+    assert fires(expr, NY, start, len(expected), "wall") == expected
+
+
+def test_node_cron_havana_midnight_gap_skips_the_day():
+    # SF-7: 00:30 does not exist on 2025-03-09 in Havana
+    assert fires("30 0 * * *", "America/Havana", "2025-03-07T12:00:00Z", 2, "wall") == [
+        "2025-03-08T05:30:00.000Z", "2025-03-10T04:30:00.000Z",
+    ]  # fmt: skip
+
+
+def test_node_cron_day_of_month_and_day_of_week():
+    # Friday the 13th: both must match (node-cron); Vixie's OR fires on every 13th and every Friday
+    assert fires("0 9 13 * 5", "UTC", "2025-01-01T00:00:00Z", 2, "wall", dom_and=True) == [
+        "2025-06-13T09:00:00.000Z", "2026-02-13T09:00:00.000Z",
+    ]  # fmt: skip
+    assert fires("0 9 13 * 5", "UTC", "2025-01-01T00:00:00Z", 3, "isc") == [
+        "2025-01-03T09:00:00.000Z", "2025-01-10T09:00:00.000Z", "2025-01-13T09:00:00.000Z",
+    ]  # fmt: skip
+
+
+def test_cron_parser_systems_follow_isc_in_athens():
+    # cron-parser tests/timezone.test.ts (Europe/Athens, DST start 2016-03-27 03:00 -> 04:00)
+    assert fires("0 3 * * *", "Europe/Athens", "2016-03-27T02:00:01+02:00", 2, "isc") == [
+        "2016-03-27T01:00:00.000Z",  # 04:00 EEST: moved after the gap
+        "2016-03-28T00:00:00.000Z",  # 03:00 EEST
+    ]
+    # DST end 2016-10-30 04:00 -> 03:00: the hourly schedule fires at both 03:00s
+    assert fires("0 * * * *", "Europe/Athens", "2016-10-30T02:00:01+03:00", 3, "isc") == [
+        "2016-10-30T00:00:00.000Z", "2016-10-30T01:00:00.000Z", "2016-10-30T02:00:00.000Z",
+    ]  # fmt: skip
+
+
+# -- properties of the rules --------------------------------------------------------------------------
+
+
+def _matches(schedule, wall):
+    minute_before = wall - dt.timedelta(minutes=1)
+    return next(CronSim(schedule.fields, minute_before)) == wall
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    zone=st.sampled_from([NY, "Europe/London", "Australia/Lord_Howe", "America/Havana"]),
+    minute=st.sampled_from([0, 15, 30, 45]),
+    hour=st.integers(0, 3),
+    day=st.integers(0, 365),
+)
+def test_instant_rule_fires_exactly_where_the_local_wall_time_matches(zone, minute, hour, day):
+    """robfig's rule, checked by brute force: every minute between two fires is not a match."""
+    expr = f"{minute} {hour} * * *"
+    schedule = CronSchedule.parse(expr, zone).bound("instant")
+    tz = ZoneInfo(zone)
+    start = instant_ns(dt.datetime(2025, 1, 1, tzinfo=UTC) + dt.timedelta(days=day))
+    fire = schedule.next_after(start)
+    assert _matches(schedule, dt.datetime.fromtimestamp(fire / SECOND, tz).replace(tzinfo=None))
+    t = start - start % MINUTE + MINUTE
+    while t < fire:
+        assert not _matches(schedule, dt.datetime.fromtimestamp(t / SECOND, tz).replace(tzinfo=None))
+        t += MINUTE
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    zone=st.sampled_from([NY, "Europe/London", "Australia/Lord_Howe", "America/Havana"]),
+    minute=st.sampled_from([0, 15, 30, 45]),
+    hour=st.sampled_from([0, 1, 2, "*"]),
+    day=st.integers(0, 365),
+)
+def test_wall_rule_fires_at_the_first_occurrence_of_each_matching_wall_time(zone, minute, hour, day):
+    """node-cron's rule, checked by brute force: the first later minute whose wall time matches and is not a repeat."""
+    schedule = CronSchedule.parse(f"{minute} {hour} * * *", zone).bound("wall")
+    tz = ZoneInfo(zone)
+    start = instant_ns(dt.datetime(2025, 1, 1, tzinfo=UTC) + dt.timedelta(days=day, minutes=13))
+    t = start - start % MINUTE + MINUTE
+    while True:
+        local = dt.datetime.fromtimestamp(t / SECOND, tz)
+        if local.fold == 0 and _matches(schedule, local.replace(tzinfo=None)):
+            break
+        t += MINUTE
+    assert schedule.next_after(start) == t
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    zone=st.sampled_from([NY, "Europe/Berlin", "Australia/Sydney"]),
+    minute=st.integers(0, 59),
+    hour=st.integers(4, 23),  # away from every transition hour of these zones
+    day=st.integers(0, 730),
+)
+def test_every_rule_agrees_away_from_transitions(zone, minute, hour, day):
+    expr = f"{minute} {hour} * * *"
+    start = instant_ns(dt.datetime(2024, 1, 1, tzinfo=UTC) + dt.timedelta(days=day, minutes=7 * day))
+    schedule = CronSchedule.parse(expr, zone)
+    results = {rule: schedule.bound(rule).next_after(start) for rule in ("isc", "instant", "wall")}
+    assert len(set(results.values())) == 1, results
+
+
+# -- syntax each system accepts -----------------------------------------------------------------------
+
+
+def test_seconds_field_on_the_systems_that_have_it():
+    assert sim_fires("bullmq", days=1, cron="30 0 9 * * *") == ["2025-03-07T09:00:30.000Z"]
+    assert sim_fires("node-cron", days=1, cron="15 0 9 * * *") == ["2025-03-07T09:00:15.000Z"]
+    assert sim_fires("agenda", days=1, cron="5 0 9 * * *") == ["2025-03-07T09:00:05.000Z"]
+
+
+@pytest.mark.parametrize(
+    ("profile", "function", "message"),
+    [
+        ("inngest", {"cron": "0 0 9 * * *"},
+         "Inngest cannot run function 'job': cron '0 0 9 * * *' has a seconds field; robfig/cron v3 takes 5 fields"),
+        ("trigger.dev", {"cron": "0 0 9 * * *"}, "Trigger.dev cannot run function 'job': cron '0 0 9 * * *' has a "
+                                                  "seconds field"),
+        ("vercel-cron", {"cron": "0 9 * * MON"}, "Vercel Cron (Pro) cannot run function 'job': cron '0 9 * * MON' "
+                                                 "uses names; Vercel Cron takes numbers only"),
+        ("vercel-cron", {"cron": "0 9 1 * 1"}, "cron '0 9 1 * 1' restricts both day-of-month and day-of-week; "
+                                               "Vercel Cron requires one of them to be '*'"),
+        ("vercel-cron", {"cron": "@daily"}, "cron '@daily': Vercel Cron has no @descriptors; write the 5 fields "
+                                            "('0 0 * * *')"),
+        ("vercel-cron", {"cron": "0 9 * * *", "tz": NY},
+         "Vercel Cron (Pro) cannot run function 'job': tz='America/New_York': schedules are always UTC"),
+        ("vercel-cron", {"cron": "TZ=Europe/Paris 0 9 * * *"}, "has no TZ= prefix; its schedules are always UTC"),
+        ("vercel-cron-hobby", {"cron": "0 9,21 * * *"},
+         "Vercel Cron (Hobby) cannot run function 'job': cron '0 9,21 * * *' fires more than once a day; "
+         "Vercel Cron on the Hobby plan allows at most one run a day"),
+        ("bullmq", {"cron": "TZ=Europe/Paris 0 9 * * *"},
+         "cron 'TZ=Europe/Paris 0 9 * * *': cron-parser has no TZ= prefix; give the zone as tz= (jobsim: tz=)"),
+        ("node-cron", {"cron": "TZ=Europe/Paris 0 9 * * *"}, "give the zone as timezone= (jobsim: tz=)"),
+    ],
+)  # fmt: skip
+def test_syntax_a_system_refuses_names_the_system(profile, function, message):
+    with pytest.raises(UnsupportedFeature) as info:
+        sim_fires(profile, **function)
+    assert message in str(info.value)
+    assert info.value.feature.startswith("cron.")
+
+
+def test_vercel_accepts_explicit_utc_and_hobby_accepts_one_run_a_day():
+    assert len(sim_fires("vercel-cron", days=1, cron="0 9 * * *", tz="UTC")) == 1
+    runs = sim_fires("vercel-cron-hobby", days=4, cron="30 9 * * 1-5")  # Friday, then Monday
+    assert [r[:10] for r in runs] == ["2025-03-07", "2025-03-10"]
+    assert all("09:30:00" <= r[11:19] < "10:30:00" for r in runs)
+
+
+def test_question_mark_means_any_day():
+    assert sim_fires("inngest", days=1, cron="0 9 ? * *") == ["2025-03-07T09:00:00.000Z"]
+
+
+def test_a_node_cron_schedule_that_never_matches_is_refused():
+    with pytest.raises(jobsim.InvalidArgument, match=r"never fires under node-cron: no date matches both"):
+        sim_fires("node-cron", cron="0 9 30 2 1")
+
+
+def test_six_fields_are_refused_at_declaration_only_if_malformed():
+    app = jobsim.App("a")
+    with pytest.raises(jobsim.InvalidArgument, match=r"second field '61' is not valid; accepted: 0-59"):
+        app.function("x", cron="61 0 9 * * *")(lambda ctx: None)
+    with pytest.raises(jobsim.InvalidArgument, match=r"has 7 field\(s\)"):
+        app.function("y", cron="0 0 0 9 * * *")(lambda ctx: None)
+
+
+# -- the same schedule, four schedulers, one DST weekend ------------------------------------------------
+
+
+def test_two_thirty_on_the_spring_forward_sunday_per_system():
+    start = "2025-03-08T00:00:00-05:00"
+    runs = {p: sim_fires(p, start=start, cron="30 2 * * *", tz=NY) for p in ("inngest", "bullmq", "node-cron")}
+    assert runs["inngest"] == ["2025-03-08T07:30:00.000Z", "2025-03-10T06:30:00.000Z"]  # skipped
+    assert runs["bullmq"] == ["2025-03-08T07:30:00.000Z", "2025-03-09T07:00:00.000Z",  # 03:00 EDT
+                              "2025-03-10T06:30:00.000Z"]  # fmt: skip
+    assert runs["node-cron"] == runs["inngest"]
+
+
+def test_one_thirty_on_the_fall_back_sunday_per_system():
+    start = "2025-11-01T12:00:00-04:00"
+    runs = {p: sim_fires(p, days=1, start=start, cron="30 1 * * *", tz=NY) for p in ("inngest", "agenda", "node-cron")}
+    assert runs["inngest"] == ["2025-11-02T05:30:00.000Z", "2025-11-02T06:30:00.000Z"]  # twice
+    assert runs["agenda"] == ["2025-11-02T05:30:00.000Z"]
+    assert runs["node-cron"] == ["2025-11-02T05:30:00.000Z"]

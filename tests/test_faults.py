@@ -1,0 +1,441 @@
+"""Faults in virtual time — crash_worker, downtime, duplicate_delivery — and how each system answers."""
+
+import asyncio
+import dataclasses
+import datetime
+import time
+
+import pytest
+
+import jobsim
+from jobsim import InvalidArgument, Retries, WorkerCrashed
+from jobsim._systems import BULLMQ
+from jobsim._time import iso
+
+START = "2025-03-03T00:00:00Z"
+
+
+def billing_app(log, sleep=20, retries=None, cron="0 9 * * *"):
+    """charge (instant), then receipt: logs, then spends ``sleep`` seconds."""
+    app = jobsim.App("b")
+
+    @app.function("billing", cron=cron, retries=retries)
+    def billing(ctx):
+        ctx.step.run("charge", log.append, ("charge", ctx.attempt))
+
+        def receipt():
+            log.append(("receipt", ctx.attempt))
+            time.sleep(sleep)
+            log.append(("receipt done", ctx.attempt))
+
+        ctx.step.run("receipt", receipt)
+        return "ok"
+
+    return app
+
+
+def crash_run(profile, at="2025-03-03T09:00:10Z", until="1d", seed=1, **kwargs):
+    log = []
+    with jobsim.Simulation(billing_app(log, **kwargs), start=START, profile=profile, seed=seed) as sim:
+        sim.crash_worker(at=at, function="billing")
+        sim.advance(until)
+    return sim, log, sim.runs("billing")[0]
+
+
+def times(records):
+    return [iso(r.at)[11:23] for r in records]
+
+
+# -- what "in flight" means ------------------------------------------------------------------------------
+
+
+def test_the_attempt_spending_time_across_the_instant_dies_at_that_instant():
+    _, log, run = crash_run("node-cron")
+    assert log == [("charge", 0), ("receipt", 0)]  # what ran before 09:00:10 did run; the rest never did
+    assert run.status == "lost"
+    assert iso(run.end_ns) == "2025-03-03T09:00:10.000Z"
+    assert isinstance(run.error, WorkerCrashed)
+    assert str(run.error) == "the worker died at 2025-03-03T09:00:10.000Z (sim.crash_worker())"
+    (attempt,) = run.attempts
+    assert (attempt.step, iso(attempt.end_ns)) == ("receipt", "2025-03-03T09:00:10.000Z")
+
+
+def test_an_attempt_that_finished_before_the_instant_is_not_in_flight_the_next_one_dies_at_its_start():
+    log = []
+    with jobsim.Simulation(billing_app(log, sleep=0, cron="0 * * * *"), start=START, profile="node-cron") as sim:
+        sim.crash_worker(at="2025-03-03T09:00:05Z")
+        sim.advance("11h")
+    runs = sim.runs("billing")
+    assert [r.status for r in runs[8:]] == ["completed", "lost", "completed"]  # 09:00, 10:00, 11:00
+    assert iso(runs[9].end_ns) == "2025-03-03T10:00:00.000Z"
+    assert len(log) == 3 * 10  # 11 runs; the 10:00 one died before its code ran: no charge, no receipt
+
+
+def test_the_crash_picks_the_named_function_only():
+    app = jobsim.App("two")
+    ran = []
+
+    @app.function("a", on="go")
+    def a(ctx):
+        ran.append("a")
+
+    @app.function("b", on="go")
+    def b(ctx):
+        ran.append("b")
+
+    with jobsim.Simulation(app, profile="bullmq") as sim:
+        sim.crash_worker(function="b")  # at: now
+        sim.send("go")
+        sim.advance("1m")
+    assert ran == ["a", "b"]  # b died at its start, then re-ran after the stalled-job checker
+    assert [r.status for r in sim.runs("b")] == ["completed"]
+    assert sim.runs("b")[0].attempts[0].error is not None
+
+
+def test_async_code_awaiting_across_the_instant_dies_there():
+    app = jobsim.App("a")
+    log = []
+
+    @app.function("f", on="go")
+    async def f(ctx):
+        async def slow():
+            log.append(ctx.attempt)
+            await asyncio.sleep(30)
+            return "done"
+
+        return await ctx.step.run("slow", slow)
+
+    with jobsim.Simulation(app, start=START, seed=3) as sim:
+        sim.send("go")
+        sim.crash_worker(at="2025-03-03T00:00:12Z")
+        sim.run_until_idle()
+    run = sim.runs("f")[0]
+    assert run.status == "completed" and log == [0, 1]
+    assert [iso(a.end_ns)[11:23] for a in run.attempts][:1] == ["00:00:12.000"]
+
+
+# -- each system's answer -----------------------------------------------------------------------------
+
+
+def test_inngest_retries_the_step_and_keeps_the_memoized_ones():
+    sim, log, run = crash_run("inngest")
+    assert log == [("charge", 0), ("receipt", 0), ("receipt", 1), ("receipt done", 1)]
+    assert run.status == "completed"
+    retry = sim.trace.of("retry")[0].data
+    assert (retry["step"], retry["attempt"], iso(retry["at"])) == ("receipt", 1, "2025-03-03T09:00:29.402Z")
+    assert iso(run.end_ns) == "2025-03-03T09:00:49.402Z"  # 15 s + U[0, 30 s) after the crash, then 20 s
+
+
+def test_bullmq_stalled_job_runs_again_from_the_start_once():
+    sim, log, run = crash_run("bullmq")
+    assert log == [("charge", 0), ("receipt", 0), ("charge", 0), ("receipt", 0), ("receipt done", 0)]
+    (recover,) = sim.trace.of("recover")
+    assert iso(recover.at) == "2025-03-03T09:00:30.000Z"  # lock renewed at 09:00:00, scans at :00 and :30
+    assert run.status == "completed" and iso(run.end_ns) == "2025-03-03T09:00:50.000Z"
+
+
+@pytest.mark.parametrize(
+    ("started", "crashed", "noticed"),
+    [
+        ("09:00:00", "09:00:10", "09:00:30"),  # last renewal 09:00:00: marked at :00, lock gone, moved at :30
+        ("09:00:07", "09:00:25", "09:01:00"),  # renewed at :22: marked at :30, lock gone at :52, moved at 09:01:00
+        ("09:00:07", "09:00:20", "09:01:00"),  # renewed at :07: lock held until :37, so not at :30
+        # renewed at :30, marked by the :30 scan (a renewal at the same instant comes first), lock gone at 09:01:00
+        ("09:00:00", "09:00:40", "09:01:00"),
+    ],
+)
+def test_bullmq_stalled_recovery_follows_lock_renewals_and_the_checker_grid(started, crashed, noticed):
+    app = jobsim.App("s")
+
+    @app.function("f", cron=f"{int(started[-2:])} 0 9 * * *")
+    def f(ctx):
+        time.sleep(60)
+
+    with jobsim.Simulation(app, start=START, profile="bullmq") as sim:
+        sim.crash_worker(at=f"2025-03-03T{crashed}Z")
+        sim.advance("10h")
+    assert times(sim.trace.of("recover")) == [f"{noticed}.000"]
+
+
+def test_bullmq_fails_a_job_that_stalls_twice():
+    log = []
+    with jobsim.Simulation(billing_app(log), start=START, profile="bullmq") as sim:
+        sim.crash_worker(at="2025-03-03T09:00:10Z")
+        sim.crash_worker(at="2025-03-03T09:00:40Z")  # 10 s into the re-run
+        sim.advance("1d")
+    run = sim.runs("billing")[0]
+    assert run.status == "failed" and str(run.error) == "job stalled more than allowable limit"
+    assert times(sim.trace.of("recover")) == ["09:00:30.000", "09:01:00.000"]
+    assert [a.number for a in run.attempts] == [0, 0]  # stalls consume no attempt
+
+
+def test_agenda_runs_the_job_again_when_the_lock_expires_as_often_as_it_takes():
+    log = []
+    with jobsim.Simulation(billing_app(log), start=START, profile="agenda") as sim:
+        sim.crash_worker(at="2025-03-03T09:00:10Z")
+        sim.crash_worker(at="2025-03-03T09:10:05Z")
+        sim.advance("1d")
+    run = sim.runs("billing")[0]
+    assert times(sim.trace.of("recover")) == ["09:10:00.000", "09:20:00.000"]  # lockedAt + 10 min, 5 s polls
+    assert run.status == "completed" and iso(run.end_ns) == "2025-03-03T09:20:20.000Z"
+    assert log.count(("charge", 0)) == 3
+
+
+def test_quirrel_fails_a_stale_job_after_an_hour_and_retries_only_if_told():
+    _, log, run = crash_run("quirrel", until="1d")
+    assert run.status == "failed" and str(run.error) == "Job Timed Out: processing for 60 minutes"
+    assert iso(run.end_ns) == "2025-03-03T10:00:00.000Z"
+
+    app = jobsim.App("q")
+    log = []
+
+    @app.function("f", on="go", retries=jobsim.QuirrelRetry(["10s"]))
+    def f(ctx):
+        log.append(ctx.attempt)
+        time.sleep(20)
+
+    with jobsim.Simulation(app, start="2025-03-03T09:00:30Z", profile="quirrel") as sim:
+        sim.send("go")
+        sim.crash_worker(at="2025-03-03T09:00:40Z")
+        sim.run_until_idle()
+    run = sim.runs("f")[0]
+    assert run.status == "completed" and log == [0, 1]
+    # stale at the first minute scan (from the simulation's start, 09:00:30) at or after 10:00:30;
+    # the retry (runAt + 10 s) is long overdue: it runs at once
+    assert iso(run.attempts[1].start_ns) == "2025-03-03T10:00:30.000Z"
+
+
+def test_trigger_dev_notices_five_minutes_after_the_last_heartbeat_and_retries_from_the_start():
+    _, log, run = crash_run("trigger.dev", at="2025-03-03T09:00:45Z", sleep=60)
+    assert run.status == "failed" and iso(run.end_ns) == "2025-03-03T09:05:30.000Z"  # heartbeat at 09:00:30
+    assert str(run.error) == "TASK_RUN_STALLED_EXECUTING: no heartbeat for 5 minutes"
+
+    _, log, run = crash_run("trigger.dev", at="2025-03-03T09:00:45Z", sleep=60, retries=Retries(2))
+    assert run.status == "completed"
+    assert log == [("charge", 0), ("receipt", 0), ("charge", 1), ("receipt", 1), ("receipt done", 1)]
+    assert iso(run.attempts[1].start_ns) == "2025-03-03T09:05:31.134Z"  # + R * 1 s, R in [1, 2)
+
+
+@pytest.mark.parametrize("profile", ["node-cron", "vercel-cron"])
+def test_node_cron_and_vercel_lose_the_run(profile):
+    sim, log, run = crash_run(profile, at="2025-03-03T09:01:10Z", sleep=120)  # Vercel starts within 09:00-09:01
+    assert run.status == "lost" and ("receipt done", 0) not in log
+    assert sim.trace.of("recover") == []
+
+
+def test_a_crash_frees_the_concurrency_slot_at_the_crash_instant():
+    app = jobsim.App("c")
+    started = []
+
+    @app.function("f", on="go", concurrency=1)
+    def f(ctx):
+        started.append(datetime.datetime.now(datetime.timezone.utc).isoformat())
+        time.sleep(60)
+
+    with jobsim.Simulation(app, start=START, profile="bullmq") as sim:
+        sim.send("go")
+        sim.send("go")
+        sim.crash_worker(at="2025-03-03T00:00:10Z")
+        sim.advance("5m")
+    assert started[:2] == ["2025-03-03T00:00:00+00:00", "2025-03-03T00:00:10+00:00"]
+
+
+def test_vercel_kills_a_function_after_300_seconds():
+    app = jobsim.App("v")
+
+    @app.function("slow", cron="0 9 * * *")
+    def slow(ctx):
+        time.sleep(400)
+
+    with jobsim.Simulation(app, start=START, profile="vercel-cron", seed=2) as sim:
+        sim.advance("1d")
+    run = sim.runs("slow")[0]
+    assert run.status == "failed" and str(run.error) == "Vercel Cron (Pro) killed the function after 5m"
+    assert run.end_ns - run.start_ns == 300 * 10**9
+
+
+# -- downtime -----------------------------------------------------------------------------------------
+
+
+def test_nothing_starts_while_down_a_persistent_system_runs_it_at_the_end():
+    app = jobsim.App("d")
+
+    @app.function("f", on="go", retries=Retries(3))
+    def f(ctx):
+        ctx.step.sleep("nap", "30m")
+        if ctx.attempt == 0:
+            raise RuntimeError("first try fails")
+
+    with jobsim.Simulation(app, start=START, seed=1) as sim:
+        sim.downtime("2025-03-03T00:20:00Z", "2025-03-03T02:00:00Z")
+        sim.send("go")  # 00:00: runs, sleeps until 00:30 (inside the window)
+        sim.advance("1h")
+        sim.send("go")  # 01:00, while down
+        sim.run_until_idle()
+    first, second = sim.runs("f")
+    # asleep until 00:30 (down): woken at 02:00, fails, retried 15 s + U[0, 30 s) later
+    assert [iso(a.start_ns)[11:19] for a in first.attempts][:3] == ["00:00:00", "02:00:00", "02:00:19"]
+    assert iso(second.attempts[0].start_ns)[11:19] == "02:00:00"
+    assert [r.data["phase"] for r in sim.trace.of("fault")] == ["begins", "ends"]
+
+
+def test_an_attempt_running_when_the_system_goes_down_dies():
+    log = []
+    with jobsim.Simulation(billing_app(log, sleep=120), start="2025-03-03T08:50:00Z", profile="bullmq") as sim:
+        sim.downtime("2025-03-03T09:01:00Z", "2025-03-03T10:00:00Z")
+        sim.advance("2h")
+    run = sim.runs("billing")[0]
+    (fault,) = [r for r in sim.trace.of("fault") if r.data["fault"] == "crash"]
+    assert (iso(fault.at), fault.data["cause"], fault.data["step"]) == (
+        "2025-03-03T09:01:00.000Z", "downtime", "receipt",
+    )  # fmt: skip
+    # no stalled-job scan while down: marked at 10:00:00, moved back to wait at 10:00:30
+    assert times(sim.trace.of("recover")) == ["10:00:30.000"]
+    assert run.status == "completed"
+
+
+@pytest.mark.parametrize(
+    ("profile", "late"),
+    [
+        ("inngest", ["08:00", "08:30", "09:00", "09:30"]),
+        ("quirrel", ["08:00", "08:30", "09:00", "09:30"]),
+        ("bullmq", ["08:00"]),
+        ("agenda", ["08:00"]),
+        ("trigger.dev", ["09:30"]),
+        ("node-cron", []),
+        ("vercel-cron", []),
+    ],
+)
+def test_missed_cron_ticks_per_system(profile, late):
+    app = jobsim.App("m")
+
+    @app.function("sync", cron="*/30 * * * *")
+    def sync(ctx):
+        return ctx.event.data["scheduledAt"]
+
+    with jobsim.Simulation(app, start="2025-03-03T07:00:00Z", profile=profile) as sim:
+        sim.downtime("2025-03-03T08:00:00Z", "2025-03-03T10:00:00Z")
+        sim.advance("3h30m")
+    late_runs = [r.output[11:16] for r in sim.runs("sync") if r.output and "T08" <= r.output[10:13] < "T10"]
+    assert late_runs == late
+    assert len(sim.trace.of("cron.missed")) == 4
+    outcome = {r.data["outcome"] for r in sim.trace.of("cron.missed")}
+    assert outcome == ({"lost"} if profile in ("node-cron", "vercel-cron") else {"down"})
+
+
+def test_a_system_without_persistence_loses_in_flight_and_pending_runs():
+    app = jobsim.App("n")
+    done = []
+
+    @app.function("long", cron="0 9 * * *")
+    def long(ctx):
+        time.sleep(600)
+        done.append(1)
+
+    with jobsim.Simulation(app, start=START, profile="node-cron") as sim:
+        sim.downtime("2025-03-03T09:05:00Z", "2025-03-03T09:30:00Z")
+        sim.advance("1d")
+    (run,) = sim.runs("long")
+    assert run.status == "lost" and done == [] and iso(run.end_ns) == "2025-03-03T09:05:00.000Z"
+
+
+def test_downtime_arguments_are_checked():
+    app = jobsim.App("x")
+    app.function("f", on="go")(lambda ctx: None)
+    with jobsim.Simulation(app, start=START) as sim:
+        with pytest.raises(InvalidArgument, match=r"downtime end='2025-03-03T01:00:00Z' is not after start="):
+            sim.downtime("2025-03-03T02:00:00Z", "2025-03-03T01:00:00Z")
+        sim.advance("1h")
+        with pytest.raises(InvalidArgument, match=r"time can't go backwards: start='2025-03-03T00:30:00Z' is before"):
+            sim.downtime("2025-03-03T00:30:00Z", "2025-03-03T02:00:00Z")
+        sim.downtime("2025-03-03T02:00:00Z", "2025-03-03T03:00:00Z")
+        with pytest.raises(InvalidArgument, match=r"overlaps the downtime already set from 2025-03-03T02:00:00.000Z "
+                                                  r"to 2025-03-03T03:00:00.000Z; give one window covering both"):
+            sim.downtime("2025-03-03T02:30:00Z", "2025-03-03T04:00:00Z")
+        with pytest.raises(InvalidArgument, match=r"function='nope' is not valid"):
+            sim.crash_worker(function="nope")
+        with pytest.raises(InvalidArgument, match=r"times=0 is not valid: an int >= 1"):
+            sim.duplicate_delivery(times=0)
+
+
+# -- duplicate delivery --------------------------------------------------------------------------------
+
+
+def digest_app(emails):
+    app = jobsim.App("d")
+
+    @app.function("digest", cron="0 9 * * *")
+    def digest(ctx):
+        emails.append(ctx.event.data["scheduledAt"])
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("profile", "copies", "outcome"),
+    [
+        ("vercel-cron", 3, "delivered"),
+        ("inngest", 1, "Inngest makes one run per cron tick (idempotency key = scheduled time) and per event id"),
+        ("bullmq", 1, "BullMQ moves a job to active once; scheduler job ids (repeat:<id>:<millis>) are unique"),
+        ("node-cron", 1, "node-cron's heartbeat never runs a slot twice (plan-beat.ts)"),
+    ],
+)
+def test_a_duplicated_tick_runs_only_where_the_system_does_not_dedupe(profile, copies, outcome):
+    emails = []
+    with jobsim.Simulation(digest_app(emails), start=START, profile=profile, seed=4) as sim:
+        sim.duplicate_delivery("digest", at="2025-03-04T00:00:00Z", times=2)
+        sim.advance("3d")
+    assert emails.count("2025-03-04T09:00:00.000Z") == copies
+    assert len(emails) == copies + 2
+    (fault,) = sim.trace.of("fault")
+    assert (fault.data["outcome"], fault.data["scheduled"]) == (outcome, "2025-03-04T09:00:00.000Z")
+    if profile == "vercel-cron":  # the copies arrive with the original, at its delivery instant
+        runs = [r for r in sim.runs("digest") if r.event.data["scheduledAt"].startswith("2025-03-04")]
+        assert len({r.start_ns for r in runs}) == 1
+
+
+def test_a_duplicated_event_start_on_a_system_that_would_run_it():
+    loose = dataclasses.replace(BULLMQ, name="bullmq-loose", dedupe=None)  # e.g. a plugin's profile
+    app = jobsim.App("e")
+    got = []
+
+    @app.function("f", on="order/paid")
+    def f(ctx):
+        got.append(ctx.event.data["id"])
+
+    for profile, expected in ((loose, ["o1", "o1", "o2"]), ("bullmq", ["o1", "o2"])):
+        got.clear()
+        with jobsim.Simulation(app, start=START, profile=profile) as sim:
+            sim.duplicate_delivery()
+            sim.send("order/paid", {"id": "o1"})
+            sim.send("order/paid", {"id": "o2"})
+            sim.advance(0)
+        assert got == expected
+
+
+def test_the_timeline_tells_the_faults():
+    emails = []
+    with jobsim.Simulation(digest_app(emails), start="2025-03-03T08:00:00Z", profile="bullmq") as sim:
+        sim.downtime("2025-03-03T08:30:00Z", "2025-03-03T09:30:00Z")
+        sim.duplicate_delivery("digest", times=1)
+        sim.crash_worker(at="2025-03-04T09:00:00Z")
+        sim.advance("1d2h")
+    lines = [line[24:] for line in sim.timeline().splitlines()[2:]]
+    assert lines == [
+        "UTC  fault     the system goes down until 2025-03-03 09:30:00 UTC",
+        "UTC  cron      digest misses its 03-03 09:00:00 tick (the system is down)",
+        "UTC  fault     the system is back up",
+        "UTC  fault     digest gets its 03-03 09:00:00 tick delivered 1 extra time(s): dropped (BullMQ moves a job "
+        "to active once; scheduler job ids (repeat:<id>:<millis>) are unique)",
+        "UTC  cron      digest fires late for its 03-03 09:00:00 tick (0 9 * * *)",
+        "UTC  run       digest#1 started by inngest/scheduled.timer",
+        "UTC  run       digest#1 completed",
+        "UTC  cron      digest fires (0 9 * * *)",
+        "UTC  run       digest#2 started by inngest/scheduled.timer",
+        "UTC  fault     crash: the worker running digest#2 died",
+        "UTC  attempt   digest#2 function body attempt 0 failed: WorkerCrashed: the worker died at "
+        "2025-03-04T09:00:00.000Z (sim.crash_worker())",
+        "UTC  recover   digest#2: the stalled-job checker moved it back to wait; "
+        "the system runs it again from the start",
+        "UTC  run       digest#2 completed",
+    ]

@@ -1,0 +1,334 @@
+"""jobsim.invariants: each helper passes on a correct story and names every offender on a broken one."""
+
+from __future__ import annotations
+
+import datetime as dt
+import smtplib
+import time
+
+import pytest
+
+import jobsim
+from jobsim import invariants
+from jobsim._records import Attempt, Run
+from jobsim.invariants import Violation
+
+START = "2025-03-01T00:00:00Z"
+T0 = dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc)
+S = 1_000_000_000
+T0_NS = 1_740_787_200 * S
+
+
+def mail(to: str, subject: str) -> None:
+    with smtplib.SMTP("smtp.example.com") as smtp:
+        smtp.sendmail("shop@example.com", [to], f"From: shop@example.com\nTo: {to}\nSubject: {subject}\n\nhello")
+
+
+# -- effects per key -------------------------------------------------------------------------------------
+ROWS = [{"order": "o1", "n": 1}, {"order": "o2", "n": 2}, {"order": "o1", "n": 3}]
+
+
+def test_exactly_once_names_duplicated_and_missing_keys():
+    with pytest.raises(Violation) as caught:
+        invariants.exactly_once(ROWS, key="order", expected=["o1", "o2", "o3"], what="charge")
+    assert str(caught.value) == (
+        "exactly once per key (charge): 2 key(s) broken\n"
+        "  'o1': 2 time(s)\n"
+        "      {'order': 'o1', 'n': 1}\n"
+        "      {'order': 'o1', 'n': 3}\n"
+        "  'o3': missing"
+    )
+    assert isinstance(caught.value, AssertionError) and isinstance(caught.value, jobsim.JobsimError)
+
+
+def test_exactly_once_returns_the_effect_of_each_key():
+    assert invariants.exactly_once(ROWS[:2], key=lambda row: row["order"], expected=["o2"]) == {
+        "o1": ROWS[0], "o2": ROWS[1],
+    }  # fmt: skip
+
+
+def test_at_least_once_only_minds_missing_keys():
+    assert invariants.at_least_once(ROWS, key="order", expected=["o1"]) == {"o1": [ROWS[0], ROWS[2]], "o2": [ROWS[1]]}
+    expected = r"at least once per key \(effect\): 1 key\(s\) never happened\n  'o9': missing"
+    with pytest.raises(Violation, match=expected):
+        invariants.at_least_once(ROWS, key="order", expected=["o1", "o9"])
+
+
+def test_at_most_once_only_minds_duplicates():
+    assert invariants.at_most_once(ROWS[:2], key="order") == {"o1": ROWS[0], "o2": ROWS[1]}
+    with pytest.raises(Violation, match=r"'o1': 2 time\(s\)"):
+        invariants.at_most_once(ROWS, key="order")
+
+
+def test_keys_are_paths_into_dicts_lists_and_attributes():
+    events = [jobsim.Event("a/b", {"ids": ["x", "y"]}), jobsim.Event("a/b", {"ids": ["x"]})]
+    with pytest.raises(Violation, match=r"'x': 2 time\(s\)\n      event a/b id=None {'ids': \['x', 'y'\]}"):
+        invariants.at_most_once(events, key="data.ids.0")
+    assert invariants.at_most_once(events, key="data.ids.1") == {"y": events[0], None: events[1]}
+
+
+def test_more_than_ten_offenders_are_counted_not_listed():
+    with pytest.raises(Violation) as caught:
+        invariants.exactly_once([], key="k", expected=range(13))
+    lines = str(caught.value).splitlines()
+    assert (len(lines), lines[-1]) == (12, "  … and 3 more")
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: invariants.exactly_once("abc", key="k"), "effects='abc' is not valid: an iterable of effects"),
+        (lambda: invariants.exactly_once([], key="a..b"), "key='a..b' is not valid: a dotted path"),
+    ],
+)
+def test_bad_arguments_are_named(call, message):
+    with pytest.raises(jobsim.InvalidArgument, match=message.replace("(", r"\(").replace(")", r"\)")):
+        call()
+
+
+# -- no email after --------------------------------------------------------------------------------------------
+def slow_mailer() -> jobsim.App:
+    app = jobsim.App("mailer")
+
+    @app.function("remind", on="reminder/due", timeout="1m")
+    def remind(ctx):
+        def send():
+            time.sleep(120)  # virtual: the step's code runs past the run's 1 m timeout
+            mail("ada@example.com", "Reminder")
+
+        ctx.step.run("send", send)
+
+    @app.function("notify", on="notify/due")
+    def notify(ctx):
+        ctx.step.sleep("wait", ctx.event.data["after"])
+        ctx.step.run("send", mail, "bob@example.com", f"About {ctx.event.data['key']}")
+
+    return app
+
+
+def test_no_email_after_catches_code_that_outlives_its_cancelled_run():
+    with jobsim.Simulation(slow_mailer(), start=START) as sim:
+        sim.send("reminder/due", {})
+        sim.run_until_idle()
+        run = sim.runs("remind")[0]
+        assert (run.status, run.finished_at) == ("cancelled", T0 + dt.timedelta(minutes=1))
+        with pytest.raises(Violation) as caught:
+            invariants.no_email_after(sim, "remind")
+        invariants.no_email_after(sim, "remind", statuses=("completed",))
+    assert str(caught.value) == (
+        "no email after a cancelled/completed run of 'remind': 1 email(s) sent after\n"
+        f"  email to ada@example.com 'Reminder' at 2025-03-01T00:02:00.000Z: 1m after run remind {run.id} cancelled "
+        "(started 2025-03-01T00:00:00.000Z, ended 2025-03-01T00:01:00.000Z)"
+    )
+
+
+def test_no_email_after_follows_related_emails_sent_by_other_functions():
+    with jobsim.Simulation(slow_mailer(), start=START) as sim:
+        sim.send("reminder/due", {})
+        sim.send("notify/due", {"key": "k1", "after": "30s"})
+        sim.send("notify/due", {"key": "k2", "after": "90s"})
+        sim.run_until_idle()
+        late = lambda email, run: email.to == ["bob@example.com"]  # noqa: E731
+        expected = r"email to bob@example.com 'About k2' at 2025-03-01T00:01:30.000Z: 30s after"
+        with pytest.raises(Violation, match=expected):
+            invariants.no_email_after(sim, "remind", statuses=("cancelled",), related=late)
+
+
+def test_no_email_after_event_compares_each_key_with_its_own_event():
+    with jobsim.Simulation(slow_mailer(), start=START) as sim:
+        for key in ("k1", "k2"):
+            sim.send("notify/due", {"key": key, "after": "10s"})
+        sim.advance("5s")
+        sim.send("notify/stop", {"key": "k1"})
+        sim.run_until_idle()
+        sim.send("notify/stop", {"key": "k2"})
+        about = lambda email: email.subject.split()[-1]  # noqa: E731
+        with pytest.raises(Violation) as caught:
+            invariants.no_email_after_event(sim, "notify/stop", key="data.key", email_key=about)
+        invariants.no_email_after_event(sim, "notify/stop", key="data.key", email_key=about,
+                                        emails=sim.mail.find(subject="About k2"))  # fmt: skip
+    stop = next(e for e in sim.events if e.name == "notify/stop")
+    assert str(caught.value) == (
+        "no email after notify/stop: 1 email(s) sent after their key's notify/stop\n"
+        "  email to bob@example.com 'About k1' at 2025-03-01T00:00:10.000Z: 5s after event notify/stop "
+        f"id={stop.id!r} at 2025-03-01T00:00:05.000Z {{'key': 'k1'}}"
+    )
+
+
+# -- retries respect the policy -------------------------------------------------------------------------------
+def flaky(retries: jobsim.Retries) -> jobsim.App:
+    app = jobsim.App("flaky")
+
+    @app.function("sync", on="sync/run", retries=retries)
+    def sync(ctx):
+        ctx.step.run("pull", lambda: "ok")
+        return "done"
+
+    return app
+
+
+def test_retries_with_jitter_and_retry_after_respect_the_policy():
+    policy = jobsim.Retries(attempts=5, backoff="exponential", min="1s", max="5s", jitter="500ms")
+    with jobsim.Simulation(flaky(policy), start=START, seed=3) as sim:
+        sim.fail("sync", step="pull", times=3)
+        sim.fail("sync", step="pull", error=jobsim.RetryAfterError("45s"))
+        sim.send("sync/run", {})
+        sim.run_until_idle()
+        invariants.retries_respect_policy(sim)
+        starts = [a.start_ns - T0_NS for a in sim.runs("sync")[0].attempts if a.step == "pull"]
+    assert (starts[-1] - starts[-2]) // 1_000_000 == 45_000  # RetryAfterError("45s") replaced the backoff
+
+
+def test_a_retry_that_did_not_wait_what_the_policy_says_is_named():
+    with jobsim.Simulation(flaky(jobsim.Retries(attempts=3, backoff="exponential", min="1s")), start=START) as sim:
+        sim.fail("sync", step="pull", times=2)
+        sim.send("sync/run", {})
+        sim.run_until_idle()
+        fn = sim.functions["sync"]
+        sim.engine._policies[fn.id] = jobsim.Retries(attempts=3, backoff="constant", min="1s", jitter="100ms")
+        with pytest.raises(Violation) as caught:
+            invariants.retries_respect_policy(sim, "sync")
+        run = sim.runs("sync")[0]
+    assert str(caught.value) == (
+        "retries respect the policy: 1 violation(s)\n"
+        f"  run sync {run.id} completed (started 2025-03-01T00:00:00.000Z, ended 2025-03-01T00:00:03.000Z): "
+        "step 'pull' attempt 2 started 2s after attempt 1 failed at 2025-03-01T00:00:01.000Z; "
+        "the policy allows 1s..1s99ms999999ns"
+    )
+
+
+def test_giving_up_early_and_running_too_many_attempts_are_named():
+    with jobsim.Simulation(flaky(jobsim.Retries(attempts=3, backoff="constant", min="1s")), start=START) as sim:
+        sim.fail("sync", step="pull", times=3)
+        sim.send("sync/run", {})
+        sim.run_until_idle()
+        fn = sim.functions["sync"]
+        sim.engine._policies[fn.id] = jobsim.Retries(attempts=5, backoff="constant", min="1s")
+        with pytest.raises(Violation, match=r"step 'pull' gave up after attempt 2 failed at 2025-03-01T00:00:02.000Z "
+                                            r"\(InjectedFault\) with 2 attempt\(s\) left"):  # fmt: skip
+            invariants.retries_respect_policy(sim)
+        sim.engine._policies[fn.id] = jobsim.Retries(attempts=2, backoff="constant", min="1s")
+        with pytest.raises(Violation, match=r"step 'pull' ran attempt 2 but the policy allows 2 attempt\(s\)"):
+            invariants.retries_respect_policy(sim)
+
+
+class FakeSim:
+    """Just enough of a simulation to hold a hand-written run."""
+
+    def __init__(self, run: Run, policy: jobsim.Retries) -> None:
+        self._run, self.profile = run, jobsim.Simulation(flaky(policy)).profile
+        self.engine = type("Engine", (), {"policy": staticmethod(lambda fn: policy)})()
+
+    def runs(self, function: object = None) -> list[Run]:
+        return [self._run]
+
+
+def test_a_retried_non_retriable_error_is_named():
+    fn = flaky(jobsim.Retries(attempts=3, backoff="constant", min="1s")).functions["sync"]
+    run = Run(fn, "run-1", [jobsim.Event("sync/run", {})], T0_NS)
+    run.status = "completed"
+    run.attempts = [
+        Attempt(0, "pull", T0_NS, T0_NS, jobsim.NonRetriableError("no")),
+        Attempt(1, "pull", T0_NS + S, T0_NS + S, None),
+    ]
+    expected = r"step 'pull' was retried at 2025-03-01T00:00:01.000Z after a NonRetriableError"
+    with pytest.raises(Violation, match=expected):
+        invariants.retries_respect_policy(FakeSim(run, jobsim.Retries(attempts=3, backoff="constant", min="1s")))
+
+
+# -- every event handled ---------------------------------------------------------------------------------------
+def notifier(fail_for: str | None = None) -> jobsim.App:
+    app = jobsim.App("notifier")
+
+    @app.function("digest", on="note/sent", batch=jobsim.Batch(max_size=3, timeout="10s"))
+    def digest(ctx):
+        if any(e.data["user"] == fail_for for e in ctx.events):
+            raise jobsim.NonRetriableError(f"cannot mail {fail_for}")
+        return len(ctx.events)
+
+    @app.function("audit", on="note/sent", rate_limit=jobsim.RateLimit(limit=1, period="1h"))
+    def audit(ctx):
+        return None
+
+    return app
+
+
+def test_every_event_in_a_completed_batch_is_handled():
+    with jobsim.Simulation(notifier(), start=START) as sim:
+        sim.send([jobsim.Event("note/sent", {"user": u}) for u in "abcde"])
+        sim.run_until_idle()
+        handled = invariants.every_event_handled(sim, "digest", once=True)
+    assert sorted(len(runs) for runs in handled.values()) == [1] * 5
+
+
+def test_events_of_failed_and_skipped_runs_are_not_handled():
+    with jobsim.Simulation(notifier(fail_for="d"), start=START) as sim:
+        sim.send([jobsim.Event("note/sent", {"user": u}, id=f"n-{u}") for u in "abcd"])
+        sim.run_until_idle()
+        with pytest.raises(Violation) as caught:
+            invariants.every_event_handled(sim)
+    at = "at 2025-03-01T00:00:00.000Z"
+    assert str(caught.value).splitlines() == [
+        "every event handled by every subscribed function: 4 violation(s)",
+        f"  event note/sent id='n-b' {at} {{'user': 'b'}}: not handled by 'audit' (its run(s) ended skipped)",
+        f"  event note/sent id='n-c' {at} {{'user': 'c'}}: not handled by 'audit' (its run(s) ended skipped)",
+        f"  event note/sent id='n-d' {at} {{'user': 'd'}}: not handled by 'digest' (its run(s) ended failed)",
+        f"  event note/sent id='n-d' {at} {{'user': 'd'}}: not handled by 'audit' (its run(s) ended skipped)",
+    ]
+
+
+def test_an_event_still_in_an_open_batch_or_handed_out_twice_is_named():
+    with jobsim.Simulation(notifier(), start=START) as sim:
+        sim.send([jobsim.Event("note/sent", {"user": u}, id=f"n-{u}") for u in "abcd"])
+        sim.advance("1s")
+        with pytest.raises(Violation, match=r"id='n-d' .*: not handled by 'digest' \(no run got it\)"):
+            invariants.every_event_handled(sim, "digest", event="note/sent")
+        sim.run_until_idle()
+        first, second = sim.runs("digest")
+        second.events.append(first.events[0])  # as if the batcher had handed n-a out twice
+        expected = f"id='n-a' .*: handled 2 times by 'digest' \\(runs {first.id}, {second.id}\\)"
+        with pytest.raises(Violation, match=expected):
+            invariants.every_event_handled(sim, "digest", once=True)
+        invariants.every_event_handled(sim, "digest", statuses=None)
+
+
+@pytest.mark.parametrize("profile", ["bullmq", "agenda", "trigger.dev", "inngest"])
+def test_a_crash_recovery_is_not_taken_for_a_retry(profile):
+    """After a worker crash the system's recovery decides when the job runs again (BullMQ's
+    stall check, Agenda's lock expiry, Trigger.dev's heartbeat): not a retry delay."""
+    app = jobsim.App("crashy")
+
+    @app.function("export", on="export/start", retries=jobsim.Retries(attempts=3))
+    def export(ctx):
+        time.sleep(60)  # spends virtual time: the crash lands in it
+        return "done"
+
+    with jobsim.Simulation(app, start="2025-03-01T00:00:00Z", profile=profile) as sim:
+        sim.crash_worker(at="2025-03-01T00:00:30Z", function="export")
+        sim.send("export/start")
+        sim.run_until_idle()
+        run = sim.runs("export")[0]
+        assert isinstance(run.attempts[0].error, jobsim.errors.WorkerCrashed)
+        assert run.status == "completed"
+        invariants.retries_respect_policy(sim)
+
+
+def test_quirrel_offsets_count_from_the_failed_attempts_start():
+    from jobsim import QuirrelRetry
+
+    app = jobsim.App("q")
+    calls = []
+
+    @app.function("slow", on="slow/start", retries=QuirrelRetry(["10s", "1m"]))
+    def slow(ctx):
+        calls.append(ctx.attempt)
+        time.sleep(4)  # a 4 s attempt: the 10 s offset still counts from its start
+        if len(calls) < 3:
+            raise RuntimeError("flaky")
+
+    with jobsim.Simulation(app, start="2025-03-01T00:00:00Z", profile="quirrel") as sim:
+        sim.send("slow/start")
+        sim.run_until_idle()
+        starts = [a.start_ns - sim.start_ns for a in sim.runs("slow")[0].attempts]
+        assert starts == [0, 10 * 10**9, 60 * 10**9]
+        invariants.retries_respect_policy(sim)

@@ -1,0 +1,362 @@
+"""The seven profiles: retry formulas (exact for a seed, ranges for every seed), options, features."""
+
+import random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import jobsim
+from jobsim import (
+    AgendaBackoff,
+    BullMQBackoff,
+    InvalidArgument,
+    QuirrelRetry,
+    Retries,
+    TriggerDevRetry,
+    UnsupportedFeature,
+)
+from jobsim._backoffs import js_round
+from jobsim._profiles import FEATURES, builtin_profiles
+from jobsim._systems import SEVEN
+from jobsim._time import MS, SECOND
+
+
+def attempt_offsets(profile, retries=None, seed=7, error=None):
+    """Milliseconds from a failing run's start to each of its attempts."""
+    app = jobsim.App("a")
+
+    @app.function("f", on="go", retries=retries)
+    def f(ctx):
+        raise error or RuntimeError("down")
+
+    with jobsim.Simulation(app, start="2025-03-03T00:00:00Z", seed=seed, profile=profile) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("f")[0]
+    assert run.status == "failed"
+    return [(a.start_ns - run.start_ns) // MS for a in run.attempts]
+
+
+# -- exact delays for a fixed seed ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("profile", "retries", "expected"),
+    [
+        ("inngest", None, [0, 25_611, 60_554, 133_491, 274_820]),  # 15s/30s/1m/2m + U[0,30s)
+        ("bullmq", None, [0]),  # attempts: 1
+        ("bullmq", BullMQBackoff(5, "exponential", "1s", jitter=0.5), [0, 661, 1_811, 5_112, 9_401]),
+        ("bullmq", BullMQBackoff(4, "fixed", "2s", jitter=0.25), [0, 1_661, 3_236, 5_061]),
+        ("bullmq", Retries(4, "exponential", "1s"), [0, 1_000, 3_000, 7_000]),
+        ("bullmq", Retries(3), [0, 0, 0]),  # no backoff type: straight back to wait
+        ("trigger.dev", None, [0]),  # off unless configured
+        ("trigger.dev", Retries(4), [0, 1_324, 3_626, 10_230]),  # defaultRetryOptions, R in [1, 2)
+        ("trigger.dev", TriggerDevRetry(5, factor=3, min="500ms", max="5s"), [0, 662, 2_388, 7_388, 12_388]),
+        ("quirrel", None, [0]),
+        ("quirrel", QuirrelRetry(["10s", "5m", "1h"]), [0, 10_000, 300_000, 3_600_000]),
+        ("quirrel", Retries(4, "exponential", "10s"), [0, 10_000, 30_000, 70_000]),  # retry: 10s, 30s, 70s
+        ("agenda", None, [0]),
+        ("agenda", AgendaBackoff.standard(), [0, 965, 2_825, 6_946, 14_262, 30_377]),
+        ("agenda", Retries(4), [0, 1_000, 3_000, 7_000]),  # exponential from 1 s, x2
+        ("agenda", Retries(4, "linear", "10s", max="25s"), [0, 10_000, 30_000, 55_000]),
+    ],
+)  # fmt: skip
+def test_attempt_times_for_seed_7(profile, retries, expected):
+    assert attempt_offsets(profile, retries) == expected
+
+
+def test_quirrel_counts_retries_from_the_scheduled_time_not_the_failure():
+    app = jobsim.App("q")
+
+    @app.function("f", on="go", retries=QuirrelRetry(["10s", "5m"]))
+    def f(ctx):
+        import time
+
+        time.sleep(4)  # each attempt takes 4 s before failing
+        raise RuntimeError("down")
+
+    with jobsim.Simulation(app, profile="quirrel") as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("f")[0]
+    assert [(a.start_ns - run.start_ns) // SECOND for a in run.attempts] == [0, 10, 300]
+
+
+def test_attempts_are_per_run_and_a_retry_starts_over_on_plain_call_systems():
+    app = jobsim.App("r")
+    calls = []
+
+    @app.function("f", on="go", retries=Retries(3))
+    def f(ctx):
+        ctx.step.run("a", calls.append, ("a", ctx.attempt))
+        ctx.step.run("b", fail_first_two, ctx.attempt)
+        return "ok"
+
+    def fail_first_two(attempt):
+        calls.append(("b", attempt))
+        if attempt < 2:
+            raise RuntimeError(f"b failed on attempt {attempt}")
+
+    with jobsim.Simulation(app, profile="bullmq") as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("f")[0]
+    assert calls == [("a", 0), ("b", 0), ("a", 1), ("b", 1), ("a", 2), ("b", 2)]
+    assert [(a.number, a.step) for a in run.attempts] == [(0, "b"), (1, "b"), (2, None)]
+    assert run.status == "completed" and run.steps["a"].status == "completed"
+    assert len(run.steps["b"].attempts) == 3
+
+
+# -- jitter ranges, for every seed ----------------------------------------------------------------------
+
+
+@given(k=st.integers(1, 20), delay=st.integers(1, 100_000), jitter=st.floats(0, 1), seed=st.integers(0, 2**32))
+def test_bullmq_jitter_stays_within_delay_times_one_minus_j_and_delay(k, delay, jitter, seed):
+    for kind, base in (("fixed", delay), ("exponential", js_round(2 ** (k - 1) * delay))):
+        got = BullMQBackoff(2, kind, f"{delay}ms", jitter).delay_ns(k, random.Random(seed)) // MS
+        assert base * (1 - jitter) - 1 <= got <= base
+        if jitter == 0:
+            assert got == base
+
+
+@given(k=st.integers(1, 30), low=st.integers(1, 10_000), factor=st.floats(1, 4), seed=st.integers(0, 2**32))
+def test_trigger_dev_delay_is_min_times_factor_power_times_r_in_1_2_capped(k, low, factor, seed):
+    policy = TriggerDevRetry(2, factor, f"{low}ms", "1h")
+    got = policy.delay_ns(k, random.Random(seed)) // MS
+    base = low * factor ** (k - 1)
+    assert min(3_600_000, round(base)) - 1 <= got <= min(3_600_000, 2 * base + 1)
+    assert TriggerDevRetry(2, factor, f"{low}ms", "1h", randomize=False).delay_ns(k, random.Random(seed)) // MS == (
+        js_round(min(3_600_000, base))
+    )
+
+
+@given(k=st.integers(1, 12), delay=st.integers(1, 60_000), jitter=st.floats(0, 1), seed=st.integers(0, 2**32))
+def test_agenda_jitter_is_within_plus_minus_j(k, delay, jitter, seed):
+    policy = AgendaBackoff("exponential", f"{delay}ms", max_retries=20, jitter=jitter)
+    got = policy.delay_ns(k, random.Random(seed)) // MS
+    base = delay * 2 ** (k - 1)
+    assert max(0, base * (1 - jitter) - 1) <= got <= base * (1 + jitter) + 1
+
+
+@given(seed=st.integers(0, 2**32))
+def test_inngest_first_retry_is_15_to_45_seconds(seed):
+    delay = jobsim.TableBackoff().delay_ns(1, random.Random(seed))
+    assert 15 * SECOND <= delay < 45 * SECOND and delay % MS == 0
+
+
+@pytest.mark.parametrize(("profile", "window"), [("vercel-cron", 60), ("vercel-cron-hobby", 3600)])
+@given(seed=st.integers(0, 2**32))
+def test_vercel_delivers_a_tick_within_its_precision_window(profile, window, seed):
+    app = jobsim.App("v")
+
+    @app.function("daily", cron="0 9 * * *")
+    def daily(ctx):
+        return None
+
+    with jobsim.Simulation(app, start="2025-03-03T00:00:00Z", seed=seed, profile=profile) as sim:
+        sim.advance("1d")
+    (run,) = sim.runs("daily")
+    offset = run.start_ns - jobsim._time.instant_ns("2025-03-03T09:00:00Z")
+    assert 0 <= offset < window * SECOND and offset % MS == 0
+
+
+def test_js_round_rounds_halves_up():
+    assert [js_round(x) for x in (2.5, -2.5, 0.49999, 1.5)] == [3, -2, 0, 2]
+
+
+# -- user options: what each system lets you configure ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("profile", "retries", "message"),
+    [
+        ("node-cron", Retries(3), "node-cron cannot run function 'f': it uses retries (retries=) (3 attempts), which "
+                                  "node-cron does not have — errors emit execution:failed; nothing is retried"),
+        ("vercel-cron", 2, "Vercel Cron (Pro) does not have — \"Vercel will not retry an invocation if a cron job"),
+        ("bullmq", Retries(3, "linear", "1s"), "BullMQ's built-in backoffs are fixed and exponential, uncapped, with "
+                                               "a jitter *fraction*; use jobsim.BullMQBackoff"),
+        ("bullmq", AgendaBackoff(), "retries=AgendaBackoff(type='exponential'"),
+        ("trigger.dev", Retries(3, "exponential", "1s", jitter="1s"), "use jobsim.TriggerDevRetry("),
+        ("trigger.dev", Retries(251), "251 attempts; Trigger.dev allows at most 250"),
+        ("inngest", Retries(22), "22 attempts; Inngest allows at most 21 (the first included)"),
+        ("quirrel", Retries(3), "Quirrel has no default retry schedule; give the offsets"),
+        ("quirrel", Retries(13, "constant", "1s"), "13 attempts; Quirrel allows at most 11 (the first included)"),
+        ("agenda", Retries(3, "exponential", "1s", jitter="1s"), "use jobsim.AgendaBackoff(jitter=0.1)"),
+        ("inngest", BullMQBackoff(3), "is BullMQ's retry option; Inngest takes jobsim.Retries(...) or "
+                                      "jobsim.TableBackoff(...)"),
+    ],
+)  # fmt: skip
+def test_retries_a_system_cannot_express_are_refused(profile, retries, message):
+    app = jobsim.App("a")
+    app.function("f", cron="0 9 * * *" if "cron" in profile else None, on=None if "cron" in profile else "go",
+                 retries=retries)(lambda ctx: None)  # fmt: skip
+    with pytest.raises(UnsupportedFeature) as info:
+        jobsim.Simulation(app, profile=profile)
+    assert message in str(info.value)
+    assert info.value.feature == "retries"
+
+
+def test_quirrel_refuses_retries_on_a_repeating_job():
+    app = jobsim.App("q")
+    app.function("f", cron="0 9 * * *", retries=QuirrelRetry(["10s"]))(lambda ctx: None)
+    with pytest.raises(UnsupportedFeature, match=r"Quirrel rejects 'retry' together with 'repeat'"):
+        jobsim.Simulation(app, profile="quirrel")
+
+
+def test_non_retriable_and_retry_after_per_system():
+    # BullMQ: UnrecoverableError fails at once; RetryAfterError is an ordinary error there
+    assert attempt_offsets("bullmq", Retries(3), error=jobsim.NonRetriableError("no")) == [0]
+    assert attempt_offsets("bullmq", Retries(2), error=jobsim.RetryAfterError("1h")) == [0, 0]
+    # Agenda has no non-retriable error: it retries
+    assert attempt_offsets("agenda", Retries(2), error=jobsim.NonRetriableError("no")) == [0, 1_000]
+    # Trigger.dev honours a retry time (catchError's retryAt), unclamped; Inngest clamps to 24 h
+    assert attempt_offsets("trigger.dev", Retries(2), error=jobsim.RetryAfterError("2d")) == [0, 172_800_000]
+    assert attempt_offsets("inngest", Retries(2), error=jobsim.RetryAfterError("2d")) == [0, 86_400_000]
+
+
+def test_policy_objects_validate_their_arguments():
+    with pytest.raises(InvalidArgument, match=r"jitter=2 is not valid: a fraction from 0 to 1"):
+        BullMQBackoff(3, "fixed", "1s", jitter=2)
+    with pytest.raises(InvalidArgument, match=r"type='linear' is not valid: 'fixed', 'exponential' or None"):
+        BullMQBackoff(3, "linear")
+    with pytest.raises(InvalidArgument, match=r"offsets=\[\] is not valid: 1 to 10 durations"):
+        QuirrelRetry([])
+    with pytest.raises(InvalidArgument, match=r"max='1s' is not valid: must not be below min='2s'"):
+        TriggerDevRetry(3, min="2s", max="1s")
+    with pytest.raises(InvalidArgument, match=r"attempts=251 is not valid: expected an int from 1 to 250"):
+        TriggerDevRetry(251)
+    with pytest.raises(InvalidArgument, match=r"max_retries=-1 is not valid"):
+        AgendaBackoff(max_retries=-1)
+    with pytest.raises(InvalidArgument, match=r"retries=object\(\) is not valid|retries=<object"):
+        jobsim.App("a").function("f", on="x", retries=object())
+
+
+# -- features: refused with the system's name ----------------------------------------------------------
+
+
+FEATURE_OPTIONS = {
+    "events": {"on": "go"},
+    "batch": {"on": "go", "batch": jobsim.Batch(10, "5s")},
+    "debounce": {"on": "go", "debounce": jobsim.Debounce("5s")},
+    "debounce.timeout": {"on": "go", "debounce": jobsim.Debounce("5s", timeout="1m")},
+    "throttle": {"on": "go", "throttle": jobsim.Throttle(1, "1s")},
+    "rate_limit": {"on": "go", "rate_limit": jobsim.RateLimit(1, "1s")},
+    "idempotency": {"on": "go", "idempotency": "event.data.id"},
+    "concurrency": {"on": "go", "concurrency": 1},
+    "concurrency.key": {"on": "go", "concurrency": jobsim.Concurrency(1, key="event.data.id")},
+    "concurrency.limit": {"on": "go", "concurrency": 3},
+    "priority": {"on": "go", "priority": 10},
+    "cancel_on": {"on": "go", "cancel_on": [jobsim.Cancel("stop")]},
+    "timeouts": {"on": "go", "timeout": "1h"},
+    "on_failure": {"on": "go", "on_failure": lambda ctx: None},
+}
+SUPPORTED = {
+    "inngest": set(FEATURE_OPTIONS),
+    "bullmq": {"events", "debounce", "concurrency", "concurrency.limit", "on_failure"},
+    "trigger.dev": {"events", "debounce", "debounce.timeout", "concurrency", "concurrency.key", "concurrency.limit",
+                    "priority", "on_failure"},
+    "quirrel": {"events", "concurrency"},
+    "agenda": {"events", "debounce", "debounce.timeout", "concurrency", "concurrency.limit", "on_failure"},
+    "node-cron": set(),
+    "vercel-cron": set(),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("profile", SEVEN)
+@pytest.mark.parametrize("feature", sorted(FEATURE_OPTIONS))
+def test_feature_matrix(profile, feature):
+    app = jobsim.App("a")
+    app.function("f", **FEATURE_OPTIONS[feature])(lambda ctx: None)
+    if feature in SUPPORTED[profile]:
+        jobsim.Simulation(app, profile=profile)
+        return
+    with pytest.raises(UnsupportedFeature) as info:
+        jobsim.Simulation(app, profile=profile)
+    label = {p.name: p.label for p in builtin_profiles()}[profile]
+    assert str(info.value).startswith(f"{label} cannot run function 'f': it uses ")
+    assert info.value.system == label
+    assert info.value.feature in FEATURES
+
+
+def test_the_refusal_says_why():
+    app = jobsim.App("a")
+    app.function("f", on="go", batch=jobsim.Batch(10, "5s"))(lambda ctx: None)
+    with pytest.raises(UnsupportedFeature) as info:
+        jobsim.Simulation(app, profile="bullmq")
+    assert str(info.value) == (
+        "BullMQ cannot run function 'f': it uses event batching (batch=), which BullMQ does not have — "
+        "a BullMQ worker takes one job at a time; nothing collects events into one job"
+    )
+
+
+@pytest.mark.parametrize(
+    ("profile", "call", "message"),
+    [
+        ("bullmq", lambda ctx: ctx.step.sleep("nap", "1h"),
+         "BullMQ cannot run function 'f': it uses ctx.step.sleep / ctx.step.sleep_until (step 'nap'), which BullMQ "
+         "does not have — a job cannot sleep and resume: moveToDelayed runs it again from the start"),
+        ("trigger.dev", lambda ctx: ctx.step.wait_for_event("w", event="x", timeout="1h"),
+         "Trigger.dev cannot run function 'f': it uses ctx.step.wait_for_event (step 'w')"),
+        ("agenda", lambda ctx: ctx.step.invoke("i", function="f"),
+         "Agenda cannot run function 'f': it uses ctx.step.invoke (step 'i')"),
+    ],
+)  # fmt: skip
+def test_a_step_kind_the_system_lacks_stops_the_simulation(profile, call, message):
+    app = jobsim.App("a")
+    app.function("f", on="go")(call)
+    with jobsim.Simulation(app, profile=profile) as sim:
+        sim.send("go")
+        with pytest.raises(UnsupportedFeature) as info:
+            sim.advance(0)
+    assert str(info.value) == message or str(info.value).startswith(message)
+
+
+# -- registration and documentation ------------------------------------------------------------------------
+
+
+def test_every_builtin_profile_registers_through_the_hook():
+    from jobsim import _plugins
+
+    names = {p.name for group in _plugins.manager().hook.jobsim_profiles() for p in group}
+    assert set(SEVEN) | {"vercel-cron-hobby"} <= names
+
+
+@pytest.mark.parametrize("profile", builtin_profiles(), ids=lambda p: p.name)
+def test_every_profile_documents_its_rules_and_cites_the_reference(profile):
+    assert "reference §" in profile.doc
+    topics = ("Hobby", "once a day", "precision") if profile.name == "vercel-cron-hobby" else (
+        "Retries:", "Steps:", "Cron", "Features:", "Crash:", "Downtime:", "Duplicate delivery:")
+    for topic in topics:
+        assert topic in profile.doc
+
+
+def test_unchosen_behaviour_is_marked_not_verified():
+    docs = {p.name: p.doc for p in builtin_profiles()}
+    assert "NOT VERIFIED" in docs["inngest"]  # catch-up-all after downtime
+    assert "NOT VERIFIED" in docs["quirrel"] and "NOT VERIFIED" in docs["agenda"]
+
+
+def test_plain_call_systems_do_not_memoize_inngest_does():
+    def count_charges(profile):
+        app = jobsim.App("a")
+        charges = []
+
+        @app.function("f", on="go", retries=Retries(2))
+        def f(ctx):
+            ctx.step.run("charge", charges.append, 1)
+            ctx.step.run("ship", fail_once, ctx.attempt)
+
+        def fail_once(attempt):
+            if attempt == 0:
+                raise RuntimeError("carrier down")
+
+        with jobsim.Simulation(app, profile=profile) as sim:
+            sim.send("go")
+            sim.run_until_idle()
+        assert sim.runs("f")[0].status == "completed"
+        return len(charges)
+
+    assert {p: count_charges(p) for p in ("inngest", "bullmq", "trigger.dev", "agenda")} == {
+        "inngest": 1, "bullmq": 2, "trigger.dev": 2, "agenda": 2,
+    }  # fmt: skip

@@ -1,0 +1,377 @@
+"""jobsim.strategies: what each strategy draws, how it shrinks, how it prints, how it checks its arguments."""
+
+from __future__ import annotations
+
+import datetime as dt
+import pathlib
+import re
+import subprocess
+import sys
+
+import hypothesis.errors
+import pytest
+from hypothesis import find, given, settings
+from hypothesis import strategies as st
+
+import jobsim
+from jobsim import strategies as js
+from jobsim._cron import CronSchedule
+from jobsim._faults import METHODS
+from jobsim._time import MS, duration_ns, instant_ns
+
+UTC = dt.timezone.utc
+APP = jobsim.App("strategies")
+
+
+@APP.function("f", on="a/b")
+def f(ctx):
+    return None
+
+
+# -- import layers -------------------------------------------------------------------------------------------
+def test_strategies_is_the_only_module_that_imports_hypothesis():
+    package = pathlib.Path(jobsim.__file__).parent
+    pattern = re.compile(r"^\s*(from|import) hypothesis", re.M)
+    importers = sorted(p.name for p in package.glob("*.py") if pattern.search(p.read_text()))
+    assert importers == ["strategies.py"]
+
+
+def test_import_jobsim_and_its_invariants_and_histories_does_not_import_hypothesis():
+    code = (
+        "import sys, jobsim, jobsim.invariants, jobsim._history, jobsim._faults\n"
+        "assert 'hypothesis' not in sys.modules, 'hypothesis was imported'\n"
+        "assert 'faker' not in sys.modules, 'faker was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=pathlib.Path(jobsim.__file__).parent.parent)
+
+
+# -- reprs: the call that built the strategy -----------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("strategy", "text"),
+    [
+        (js.durations(), "durations()"),
+        (js.durations("1s", "30h", near=["24h"]), "durations(max_value='30h', min_value='1s', near=['24h'])"),
+        (js.instants(resolution="1s"), "instants(resolution='1s')"),
+        (js.seeds(), "seeds()"),
+        (js.failure_patterns({"f": ["s", None]}, max_faults=2), "failure_patterns({'f': ['s', None]}, max_faults=2)"),
+        (js.faults(functions=["f"], kinds="fail", within="1d"), "faults(functions=['f'], kinds='fail', within='1d')"),
+        (js.event_streams({"a/b": None}, max_size=3), "event_streams({'a/b': None}, max_size=3)"),
+        (js.fake_payloads({"email": "email"}), "fake_payloads({'email': 'email'})"),
+        (js.retry_policies(attempts=3, profile_backoff=False), "retry_policies(attempts=3, profile_backoff=False)"),
+        (js.cron_expressions(zones=["Europe/Paris"]), "cron_expressions(zones=['Europe/Paris'])"),
+        (js.simulations(APP, seed=3), "simulations(App('strategies', functions=['f']), seed=3)"),
+        (js.injected_errors(), "injected_errors()"),
+        (
+            js.histories(events=js.event_streams(["a/b"]), failures=js.failure_patterns(["f"])),
+            "histories(events=event_streams(['a/b']), failures=failure_patterns(['f']))",
+        ),
+        (st.lists(js.durations(max_value="1m"), max_size=2), "lists(durations(max_value='1m'), max_size=2)"),
+    ],
+)
+def test_repr_is_the_call_that_built_it(strategy, text):
+    assert repr(strategy) == text
+
+
+# -- argument checks ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: js.durations("1h", "1m"), "max_value='1m' is not valid: a duration >= min_value='1h'"),
+        (lambda: js.durations(resolution="1ns"), "resolution='1ns' is not valid: a whole number of microseconds"),
+        (lambda: js.durations("1s", "1500ms", resolution="1m"), "resolution='1m' is not valid: a step that fits"),
+        (lambda: js.durations(-1), "min_value=-1 is not valid: expected a duration"),
+        (lambda: js.durations(0, "1h", near=["24h"]), "near=['24h'] is not valid: landmarks within spread of the "
+                                                      "range 0s..1h; '24h' is not"),
+        (lambda: js.instants("2025-01-02T00:00:00Z", "2025-01-01T00:00:00Z"), "an instant at or after min_value="),
+        (lambda: js.failure_patterns("f"), "where='f' is not valid: a mapping of function id to step ids"),
+        (lambda: js.failure_patterns({"f": []}), "where={'f': []} is not valid: function 'f' has no steps"),
+        (lambda: js.failure_patterns([("f", "")]), "step id '' is not a non-empty string or None"),
+        (lambda: js.failure_patterns(["f"], errors=[3]), "errors=[3] is not valid: 3 is not an exception"),
+        (lambda: js.failure_patterns(["f"], max_times=0), "max_times=0 is not valid: an int >= 1"),
+        (lambda: js.faults(functions=["f"], kinds=["boom"]), "kinds=['boom'] is not valid: some of 'fail', 'crash',"),
+        (lambda: js.faults(functions=["f"], within=0), "within=0 is not valid"),
+        (lambda: js.event_streams({}), "events={} is not valid: at least one event name"),
+        (lambda: js.event_streams({"a/b": 3}), "events['a/b']=3 is not valid: a Hypothesis strategy"),
+        (lambda: js.event_streams(["a/b"], min_size=3, max_size=2), "max_size=2 is not valid: an int >= min_size=3"),
+        (lambda: js.event_streams(["a/b"], gaps=[1]), "gaps=[1] is not valid: a Hypothesis strategy"),
+        (lambda: js.fake_payloads({"x": "not_a_provider"}), "fields['x']='not_a_provider' is not valid: the name of a"),
+        (lambda: js.fake_payloads({"x": "pyint"}, locale="xx_XX"), "locale='xx_XX' is not valid: a Faker locale"),
+        (lambda: js.retry_policies(backoffs=["x"]), "backoffs=['x'] is not valid: some of 'exponential'"),
+        (lambda: js.retry_policies(attempts=0), "attempts=0 is not valid: expected an int from 1 to 1000"),
+        (lambda: js.cron_expressions(zones=["Mars/Base"]), "zones='Mars/Base' is not valid: no such IANA time zone"),
+        (lambda: js.simulations(), "simulations() needs the targets to simulate"),
+        (lambda: js.simulations(APP, seed="7"), "seed='7' is not valid: an int, or a strategy of ints"),
+        (lambda: js.simulations(APP, start="yesterday"), "start='yesterday' is not valid: expected an aware datetime"),
+        (lambda: js.histories(events=js.failure_patterns(["f"]).example), "events=<bound method"),
+    ],
+)
+def test_bad_arguments_raise_invalid_argument_naming_them(build, message):
+    with pytest.raises(js.InvalidArgument) as caught:
+        build()
+    assert message in str(caught.value)
+    assert isinstance(caught.value, jobsim.InvalidArgument)
+    assert isinstance(caught.value, hypothesis.errors.InvalidArgument)
+
+
+def test_an_unknown_profile_is_refused_with_the_registered_names():
+    with pytest.raises(js.InvalidArgument, match=r"profile='nope' is not valid: one of .*'inngest'"):
+        js.faults(functions=["f"], profile="nope")
+
+
+# -- durations and instants ---------------------------------------------------------------------------------
+@given(js.durations("1s", "2h", resolution="250ms"))
+def test_durations_stay_in_bounds_on_their_resolution(value):
+    ns = duration_ns(value)
+    assert 1_000_000_000 <= ns <= 7_200_000_000_000
+    assert ns % (250 * MS) == 0
+
+
+def test_durations_shrink_to_the_edge_of_what_fails():
+    minimal = find(js.durations("1s", "1h"), lambda d: d > dt.timedelta(seconds=90))
+    assert minimal == dt.timedelta(seconds=90, milliseconds=1)
+
+
+@settings(max_examples=300)
+@given(js.durations(0, "30h", near=["24h"], spread="1m"))
+def test_durations_near_a_landmark_stay_in_bounds(value):
+    assert dt.timedelta(0) <= value <= dt.timedelta(hours=30)
+
+
+def test_half_the_draws_land_near_the_landmarks():
+    window = (dt.timedelta(hours=24) - dt.timedelta(minutes=1), dt.timedelta(hours=24) + dt.timedelta(minutes=1))
+    near = []
+
+    @settings(max_examples=400, database=None, derandomize=True)
+    @given(js.durations(0, "30h", near=["24h"]))
+    def draw(value):
+        near.append(window[0] <= value <= window[1])
+
+    draw()
+    assert 0.3 < sum(near) / len(near) < 0.7  # a uniform draw lands there 0.1 % of the time
+
+
+@given(js.instants("2025-03-09T00:00:00Z", "2025-03-10T00:00:00Z"))
+def test_instants_are_aware_utc_in_bounds_at_whole_milliseconds(value):
+    assert value.tzinfo is dt.timezone.utc
+    assert instant_ns("2025-03-09T00:00:00Z") <= instant_ns(value) <= instant_ns("2025-03-10T00:00:00Z")
+    assert value.microsecond % 1000 == 0
+
+
+# -- simulations ---------------------------------------------------------------------------------------
+@given(js.simulations(APP, start=js.instants("2025-01-01T00:00:00Z", "2025-12-31T00:00:00Z"), tz="Europe/Paris"))
+def test_simulations_are_new_with_a_drawn_seed_and_start(sim):
+    assert repr(sim).endswith(" new>")
+    assert 0 <= sim.seed <= 2**32 - 1
+    assert dt.datetime(2025, 1, 1, tzinfo=UTC) <= sim.now <= dt.datetime(2025, 12, 31, tzinfo=UTC)
+    assert getattr(sim.tz, "key", None) == "Europe/Paris"
+
+
+def test_simulations_shrink_to_seed_0_and_the_earliest_start():
+    sim = find(js.simulations(APP), lambda s: True)
+    assert (sim.seed, sim.now) == (0, dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc))
+
+
+def test_a_target_factory_is_called_for_every_example():
+    built = []
+
+    def fresh_app():
+        app = jobsim.App(f"fresh-{len(built)}")
+        app.function("g", on="x/y")(lambda ctx: None)
+        built.append(app)
+        return app
+
+    @settings(max_examples=5, database=None)
+    @given(js.simulations(fresh_app, seed=1))
+    def draw(sim):
+        assert sim.apps == [built[-1]]
+        assert sim.seed == 1
+
+    draw()
+    assert len({app.id for app in built}) == len(built) >= 5
+
+
+# -- failure patterns, faults, errors ----------------------------------------------------------------------------
+PLACES = {"process-order": ["validate-order", "reserve-inventory", None], "send-email": ["send"]}
+
+
+@given(js.failure_patterns(PLACES, max_faults=3, max_times=2))
+def test_failure_patterns_only_strike_the_given_places(pattern):
+    assert len(pattern) <= 3
+    for fail in pattern:
+        assert fail.step in PLACES[fail.function]
+        assert 1 <= fail.times <= 2
+
+
+def test_failure_patterns_shrink_to_one_injected_fault_on_the_first_place():
+    minimal = find(js.failure_patterns(PLACES), lambda p: len(p) > 0)
+    assert repr(minimal) == "FailurePattern((Fail(function='process-order', step='validate-order'),))"
+
+
+def test_injected_errors_cover_retried_final_and_retry_after_errors():
+    kinds = set()
+
+    @settings(max_examples=200, database=None, derandomize=True)
+    @given(js.injected_errors())
+    def draw(error):
+        kinds.add(type(error).__name__)
+        if isinstance(error, jobsim.RetryAfterError):
+            assert 1 <= duration_ns(error.after) // 1_000_000_000 <= 600
+
+    draw()
+    assert kinds == {"NoneType", "ConnectionError", "NonRetriableError", "RetryAfterError"}
+
+
+def test_failure_patterns_take_a_list_of_errors():
+    errors = [TimeoutError, jobsim.NonRetriableError("card declined")]
+    pattern = find(js.failure_patterns(["f"], errors=errors), lambda p: any(f.final for f in p))
+    assert repr(pattern) == "FailurePattern((Fail(function='f', error=jobsim.NonRetriableError('card declined')),))"
+
+
+@given(js.faults(functions={"f": ["s"], "g": [None]}, within="10m"))
+def test_faults_draw_only_what_this_simulation_can_inject_by_default(fault):
+    assert hasattr(jobsim.Simulation, METHODS[fault.kind])
+
+
+@given(js.faults(functions=["f", "g"], kinds=["crash", "downtime", "duplicate"], within="10m", max_times=2))
+def test_timed_faults_fall_within_the_window(fault):
+    limit = 10 * 60 * 1_000_000_000
+    if isinstance(fault, js.Downtime):
+        assert 0 <= duration_ns(fault.start) < duration_ns(fault.end) <= 2 * limit
+    else:
+        assert fault.at is None or 0 <= duration_ns(fault.at) <= limit
+        assert fault.function in (None, "f", "g")
+    if isinstance(fault, js.Duplicate):
+        assert 1 <= fault.times <= 2
+
+
+def test_a_profile_without_redelivery_never_draws_duplicates():
+    node_cron = jobsim.Profile(name="node-cron", description="in-process timers", default_retries=jobsim.Retries(1))
+    kinds = set()
+
+    @settings(max_examples=150, database=None, derandomize=True)
+    @given(js.faults(functions=["f"], kinds=["fail", "crash", "downtime"], profile=node_cron))
+    def draw(fault):
+        kinds.add(fault.kind)
+
+    draw()
+    assert kinds == {"fail", "crash", "downtime"}
+    with pytest.raises(js.InvalidArgument, match=r"profile 'node-cron' cannot suffer 'duplicate'; it supports 'fail', "
+                                                 r"'crash', 'downtime'"):  # fmt: skip
+        js.faults(functions=["f"], kinds=["fail", "duplicate"], profile=node_cron)
+
+
+def test_a_profile_may_declare_its_own_fault_kinds():
+    import dataclasses
+
+    @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+    class Declaring(jobsim.Profile):
+        fault_kinds: tuple[str, ...] = ("crash",)
+
+    only_crashes = Declaring(name="bullmq", description="declares", default_retries=jobsim.Retries(1))
+    with pytest.raises(js.InvalidArgument, match="profile 'bullmq' cannot suffer 'fail'"):
+        js.faults(functions=["f"], kinds="fail", profile=only_crashes)
+    assert repr(find(js.faults(functions=["f"], kinds="crash", profile=only_crashes), lambda f: True)) == "Crash()"
+
+
+# -- events --------------------------------------------------------------------------------------------------
+@given(js.event_streams({"order/placed": st.fixed_dictionaries({"orderId": st.sampled_from(["o1", "o2"])}),
+                         "cart/completed": None}, min_size=1, max_size=4, gaps=js.durations(0, "5m")))  # fmt: skip
+def test_event_streams_draw_named_events_with_payloads_and_gaps(stream):
+    assert 1 <= len(stream) <= 4
+    for send in stream:
+        assert send.name in ("order/placed", "cart/completed")
+        assert 0 <= send.after_ns <= 5 * 60 * 1_000_000_000
+        if send.name == "order/placed":
+            assert send.data in ({"orderId": "o1"}, {"orderId": "o2"})
+        else:
+            assert set(send.data) == {"id", "userId", "email", "name"}
+
+
+def test_event_streams_take_a_strategy_of_events_and_ids():
+    events = st.builds(lambda n: jobsim.Event("n/x", {"n": n}), st.integers(0, 3))
+    stream = find(js.event_streams(events, ids=st.just("same")), lambda s: len(s) >= 2)
+    assert repr(stream) == (
+        "EventStream((Send(after='0s', name='n/x', data={'n': 0}, id='same'), "
+        "Send(after='0s', name='n/x', data={'n': 0}, id='same')))"
+    )
+
+
+def test_events_with_their_own_ids_keep_them():
+    events = st.sampled_from([jobsim.Event("pay/x", {"n": 1}, id="pay-1"), jobsim.Event("pay/x", {"n": 2})])
+    stream = find(js.event_streams(events, ids=st.just("drawn")), lambda s: {x.data["n"] for x in s} == {1, 2})
+    assert sorted((s.data["n"], s.id) for s in stream) == [(1, "pay-1"), (2, "drawn")]
+
+
+def test_fake_payloads_are_a_pure_function_of_the_drawn_seed():
+    payloads = js.fake_payloads({"email": "email", "city": "city", "when": "date_time"})
+    first = find(payloads, lambda p: True)
+    again = find(payloads, lambda p: True)
+    assert first == again
+    assert set(first) == {"email", "city", "when"}
+    assert dt.datetime.fromisoformat(first["when"])  # dates become ISO text
+
+
+def test_event_stream_at_sorts_offsets_into_gaps():
+    stream = js.EventStream.at([("90s", "b", {}), (0, "a", {}), ("90s", "c", {"k": 1})])
+    assert [(s.after, s.name) for s in stream] == [("0s", "a"), ("1m30s", "b"), ("0s", "c")]
+
+
+# -- policies and crons -------------------------------------------------------------------------------------
+@given(js.retry_policies())
+def test_retry_policies_are_valid_and_capped_above_their_minimum(policy):
+    assert isinstance(policy, jobsim.Retries)
+    assert 1 <= policy.attempts <= 10
+    if policy.min is not None:
+        assert duration_ns(policy.min) >= 100 * MS
+        assert policy.max is None or duration_ns(policy.max) >= duration_ns(policy.min)
+    assert eval(repr(policy), {"Retries": jobsim.Retries}) == policy
+
+
+@given(js.retry_policies(attempts=st.integers(2, 3), backoffs="linear", profile_backoff=False))
+def test_retry_policies_honour_fixed_choices(policy):
+    assert policy.backoff == "linear" and policy.attempts in (2, 3)
+
+
+@settings(max_examples=300)
+@given(js.cron_expressions(zones=["America/New_York", "Europe/Paris"]))
+def test_cron_expressions_parse_and_fire(expr):
+    schedule = CronSchedule.parse(expr)
+    assert expr.startswith(("TZ=America/New_York ", "TZ=Europe/Paris "))
+    start = instant_ns("2025-01-01T00:00:00Z")
+    # the Gregorian weekdays repeat every 28 years: what has not fired by then never does
+    assert start < schedule.next_after(start) <= start + 28 * 366 * 86_400 * 1_000_000_000
+
+
+@settings(max_examples=300)
+@given(js.cron_expressions(descriptors=False, both_days=False))
+def test_cron_expressions_without_descriptors_or_both_day_fields(expr):
+    _, _, dom, _, dow = expr.split()
+    assert dom == "*" or dow == "*"
+    CronSchedule.parse(expr)
+
+
+# -- drawn values print as code ------------------------------------------------------------------------------
+NAMESPACE = {"jobsim": jobsim, "ConnectionError": ConnectionError, **{n: getattr(js, n) for n in js.__all__}}
+
+
+@given(js.histories(events=js.event_streams(["a/b"], max_size=3),
+                    failures=js.failure_patterns({"f": ["s", None]}),
+                    faults=js.faults(functions=["f"], kinds=["crash", "downtime", "duplicate"])))  # fmt: skip
+def test_a_drawn_history_repr_is_code_that_rebuilds_it(history):
+    rebuilt = eval(repr(history), NAMESPACE)
+    assert rebuilt == history
+    assert repr(rebuilt) == repr(history)
+
+
+def test_without_hypothesis_the_import_error_says_what_to_install(tmp_path):
+    import subprocess
+    import sys
+
+    blocker = tmp_path / "hypothesis.py"
+    blocker.write_text("raise ModuleNotFoundError(\"No module named 'hypothesis'\", name='hypothesis')\n")
+    code = "import jobsim.strategies"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**__import__("os").environ, "PYTHONPATH": str(tmp_path)})  # fmt: skip
+    assert proc.returncode == 1
+    assert "jobsim.errors.JobsimError: jobsim.strategies needs Hypothesis" in proc.stderr
+    assert "pip install 'jobsim[hypothesis]'" in proc.stderr

@@ -82,3 +82,22 @@ def _plain(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return str(value)
+
+
+def new_faker(locale: str = "en_US") -> Any:
+    """A ``Faker`` of its own for ``locale`` (trace pseudonyms seed it per value, ``jobsim._pseudonyms``)."""
+    from faker import Faker
+
+    try:
+        return Faker(locale)
+    except AttributeError:
+        raise InvalidArgument.build("locale", locale, "a Faker locale such as 'en_US'") from None
+
+
+def person_names(faker: Any) -> tuple[list[str], list[str]]:
+    """The locale's first and last names (its person provider's data), for name pseudonyms."""
+    for provider in faker.providers:
+        firsts, lasts = getattr(provider, "first_names", None), getattr(provider, "last_names", None)
+        if firsts and lasts:
+            return list(firsts), list(lasts)
+    return ["Alex", "Sam", "Robin", "Kim", "Jo"], ["Smith", "Jones", "Lee", "Brown", "Garcia"]

@@ -1,4 +1,4 @@
-"""Stable fake personal data, keyed by HMAC: faker is wrapped here and nowhere else.
+"""Stable fake personal data, keyed by HMAC (Faker itself is reached through ``_fakedata``).
 
 Every pseudonym is derived from ``HMAC-SHA256(key, kind \\0 value)``, so the same
 value maps to the same fake everywhere in a trace and in every trace written with
@@ -22,6 +22,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 from typing import Any
+
+from ._fakedata import new_faker, person_names
 
 _FAKE_DOMAINS = ("example.com", "example.net", "example.org")
 _RESERVED_NAMES = frozenset({"example.com", "example.net", "example.org", "localhost", "example", "test", "invalid"})
@@ -57,8 +59,8 @@ class Pseudonyms:
 
     def _lists(self) -> None:
         if self._faker is None:
-            self._faker = _new_faker(self._locale)
-            firsts, lasts = _name_lists(self._faker)
+            self._faker = new_faker(self._locale)
+            firsts, lasts = person_names(self._faker)
             self._first_names, self._last_names = frozenset(firsts), frozenset(lasts)
             self._firsts, self._lasts = tuple(sorted(firsts)), tuple(sorted(lasts))
 
@@ -152,21 +154,6 @@ _MAKERS = {
     "phone": Pseudonyms._make_phone, "address": Pseudonyms._make_address, "ip": Pseudonyms._make_ip,
     "username": Pseudonyms._make_username,
 }  # fmt: skip
-
-
-def _new_faker(locale: str) -> Any:
-    from faker import Faker
-
-    return Faker(locale)
-
-
-def _name_lists(faker: Any) -> tuple[list[str], list[str]]:
-    """The locale's first and last names (Faker's person provider data)."""
-    for provider in faker.providers:
-        firsts, lasts = getattr(provider, "first_names", None), getattr(provider, "last_names", None)
-        if firsts and lasts:
-            return list(firsts), list(lasts)
-    return ["Alex", "Sam", "Robin", "Kim", "Jo"], ["Smith", "Jones", "Lee", "Brown", "Garcia"]
 
 
 def _ascii(name: str) -> str:

@@ -34,11 +34,11 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ._codec import canonical
-from ._tracediff import Comparison, Divergence, compare_lines
 from ._events import Event
 from ._redact import Redaction, pseudonyms_in
 from ._time import Duration, duration_ns, iso, to_datetime
 from ._trace import Trace
+from ._tracediff import Comparison, Divergence, compare_lines
 from .errors import InjectedFault, InvalidArgument, JobsimError
 
 if TYPE_CHECKING:
@@ -290,13 +290,24 @@ class _Script:
         self.deliver(sim, event)
 
     def _arm(self, data: dict[str, Any]) -> None:
-        function = data.get("function")
-        if function not in self.sim.functions:
-            self.notes.append(f"a recorded sim.fail() for function {function!r} was not re-armed: "
-                              "today's code has no such function")  # fmt: skip
+        """Arm again what the recording armed: ``sim.fail``, ``crash_worker``, ``downtime``, ``duplicate_delivery``."""
+        sim, fault, function = self.sim, data.get("fault", "fail"), data.get("function")
+        if function is not None and function not in sim.functions:
+            self.notes.append(f"a recorded {_ARMING.get(fault, fault)} for function {function!r} was not "
+                              "re-armed: today's code has no such function")  # fmt: skip
             return
-        error = rebuild_error(data.get("error"))
-        self.sim.fail(function, data.get("step"), times=int(data.get("times", 1)), error=error)
+        if fault == "fail":
+            error = rebuild_error(data.get("error"))
+            sim.fail(function, data.get("step"), times=int(data.get("times", 1)), error=error)
+        elif fault == "crash":
+            sim.crash_worker(at=to_datetime(int(data["when"])), function=function)
+        elif fault == "downtime":
+            sim.downtime(to_datetime(int(data["start"])), to_datetime(int(data["end"])))
+        elif fault == "duplicate":
+            sim.duplicate_delivery(function=function, at=to_datetime(int(data["when"])),
+                                   times=int(data.get("times", 1)))  # fmt: skip
+        else:
+            self.notes.append(f"a recorded fault of unknown kind {fault!r} was not re-armed")
 
     def _finish(self, driven: bool, extra_ns: int | None) -> None:
         end = _end(self.recorded)
@@ -313,6 +324,8 @@ class _Script:
 
 
 _MAX_ITEMS = 50_000_000
+_ARMING = {"fail": "sim.fail()", "crash": "sim.crash_worker()", "downtime": "sim.downtime()",
+           "duplicate": "sim.duplicate_delivery()"}  # fmt: skip
 
 
 def rebuild_error(info: Any) -> Any:

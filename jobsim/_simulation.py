@@ -373,7 +373,7 @@ class Simulation:
         ):
             raise InvalidArgument.build("error", error, "an exception instance or class")
         self.engine.add_fault(fn.id, step, times, error)
-        self.trace.add(self.now_ns(), "fault.armed", {"function": fn.id, "step": step, "times": times,
+        self.trace.add(self.now_ns(), "fault.armed", {"fault": "fail", "function": fn.id, "step": step, "times": times,
                                                       "error": describe_error(error)})  # fmt: skip
 
     @classmethod
@@ -408,6 +408,7 @@ class Simulation:
         claimed = any(self._plugins.hook.jobsim_crash_worker(sim=self, at=at_ns, function=fn_id))
         if fn_id is None or not claimed:  # a backend plugin's worker is not the engine's
             self._system().arm_crash(at_ns, fn_id)
+        self.trace.add(self.kernel.now, "fault.armed", {"fault": "crash", "when": at_ns, "function": fn_id})
 
     def _refuse_for_own_workers(self, fault: str, fn_id: str | None) -> None:
         """A fault the engine cannot apply to functions a plugin's own worker runs is refused, not ignored."""
@@ -435,6 +436,7 @@ class Simulation:
         if end_ns <= start_ns:
             raise InvalidArgument(f"downtime end={end!r} is not after start={start!r}; give start < end")
         self._system().arm_downtime(start_ns, end_ns)
+        self.trace.add(self.kernel.now, "fault.armed", {"fault": "downtime", "start": start_ns, "end": end_ns})
 
     def duplicate_delivery(self, function: Any = None, at: Instant | None = None, times: int = 1) -> None:
         """Deliver the next cron tick or event start of ``function`` (any, by default) ``times`` extra times.
@@ -449,6 +451,8 @@ class Simulation:
         if isinstance(times, bool) or not isinstance(times, int) or times < 1:
             raise InvalidArgument.build("times", times, "an int >= 1: how many extra deliveries")
         self._system().arm_duplicate(at_ns, fn_id, times)
+        self.trace.add(self.kernel.now, "fault.armed", {"fault": "duplicate", "when": at_ns, "function": fn_id,
+                                                        "times": times})  # fmt: skip
 
     def _fault_instant(self, at: Instant | None, name: str) -> int:
         now = self.kernel.now

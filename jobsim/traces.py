@@ -31,7 +31,6 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ._codec import from_cloudevent, to_cloudevent
-from ._tracediff import COMPARISONS, Comparison, Divergence, FunctionResult, compare_lines
 from ._importing import import_events, read_any
 from ._redact import Redaction
 from ._replay import ReplayResult, replay
@@ -39,6 +38,7 @@ from ._scan import Finding, scan
 from ._secrets import MARKER
 from ._time import Duration, duration_ns, zone
 from ._trace import Record, Trace
+from ._tracediff import COMPARISONS, Comparison, Divergence, FunctionResult, compare_lines
 from ._tracefile import FORMAT, VERSION, TraceReader, lines, paused_gc
 from .errors import InvalidArgument, TraceError, TraceWarning
 

@@ -104,7 +104,8 @@ def test_what_a_replay_needs_is_recorded_advances_and_armed_faults(recorded, tmp
     assert advances[:2] == [(0, 1800 * SECOND, False), (1800 * SECOND, 1800 * SECOND, False)]
     assert advances[2][2] is True  # run_until_idle
     armed = next(line for line in lines if line["k"] == "fault.armed")
-    assert armed == {"k": "fault.armed", "seq": armed["seq"], "at": T0 + 1800 * SECOND, "function": "audit",
+    assert armed == {"k": "fault.armed", "seq": armed["seq"], "at": T0 + 1800 * SECOND, "fault": "fail",
+                     "function": "audit",
                      "step": "log", "times": 1,
                      "error": {"type": "TimeoutError", "module": "builtins", "message": "audit log slow"}}  # fmt: skip
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import httpx
 import pytest
@@ -251,3 +252,39 @@ def test_diff_of_two_traces(recorded, tmp_path):
     assert [d.mode for d in comparison.divergences] == ["emails", "http"]
     assert comparison.first("welcome").note == "differs"
     assert "subject: A " in comparison.report() and "B " in comparison.report()
+
+
+def test_crashes_downtime_and_duplicate_deliveries_are_armed_again():
+    app = jobsim.App("ops")
+
+    @app.function("tick", cron="*/10 * * * *")
+    def tick(ctx):
+        return ctx.step.run("work", lambda: ctx.event.data["scheduledAt"])
+
+    with jobsim.Simulation(app, start=START, profile="vercel-cron") as sim:
+        sim.downtime("2025-03-03T09:15:00Z", "2025-03-03T09:35:00Z")
+        sim.duplicate_delivery("tick", at="2025-03-03T09:40:00Z", times=1)
+        sim.advance("1h")
+    armed = [r.data["fault"] for r in sim.trace.of("fault.armed")]
+    assert armed == ["downtime", "duplicate"]
+    ticks = [r.data.get("status") for r in sim.trace.of("run.end")]
+    result = jobsim.Simulation.replay(sim.trace, app)
+    assert result.same, result.report()
+    assert [r.data.get("status") for r in result.replayed.of("run.end")] == ticks
+    without = jobsim.Simulation.replay(sim.trace, app, faults=False, compare="runs")
+    assert not without.same and without.first("tick") is not None
+
+    worker = jobsim.App("worker")
+
+    @worker.function("slow", on="go")
+    def slow(ctx):
+        return ctx.step.run("nap", lambda: time.sleep(30) or "rested")
+
+    with jobsim.Simulation(worker, start=START) as crashed:
+        crashed.send("go")
+        crashed.crash_worker(at="2025-03-03T09:00:10Z", function="slow")
+        crashed.run_until_idle()
+    assert [r.data["fault"] for r in crashed.trace.of("fault.armed")] == ["crash"]
+    again = jobsim.Simulation.replay(crashed.trace, worker)
+    assert again.same, again.report()
+    assert len(again.simulation.runs("slow")[0].attempts) == len(crashed.runs("slow")[0].attempts) > 1

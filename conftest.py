@@ -1,4 +1,7 @@
-"""Hypothesis profiles for jobsim's own test suite (tests/ and examples/).
+"""Shared configuration for jobsim's own test suite (tests/, examples/, plugins/*/tests).
+
+The ``readme_files`` fixture reads a README section's quick start as files; the
+rest of this module sets the Hypothesis profiles:
 
 * ``default``: Hypothesis's defaults, without the per-example deadline: a simulated
   history's cost varies with what was drawn, and two cores are shared in CI.
@@ -15,7 +18,11 @@ Property tests leave ``max_examples`` to the profile unless one example is costl
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Callable
+from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.errors import InvalidArgument
 
@@ -32,3 +39,22 @@ settings.register_profile("ci", _CI, phases=_NO_EXPLAIN)
 settings.register_profile("thorough", deadline=None, max_examples=1_000, phases=_NO_EXPLAIN)
 if os.environ.get("CI"):  # newer Hypothesis does this itself; --hypothesis-profile still wins
     settings.load_profile("ci")
+
+
+README = Path(__file__).resolve().parent / "README.md"
+
+
+@pytest.fixture
+def readme_files() -> Callable[[str], dict[str, str]]:
+    """``readme_files("### Celery (jobsim-celery)")``: that section's ```python blocks,
+    keyed by the file name each block's first line gives (``# tasks.py``)."""
+
+    def files(heading: str) -> dict[str, str]:
+        section = README.read_text().split(heading + "\n", 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]
+        out = {}
+        for block in re.findall(r"```python\n(.*?)```", section, re.S):
+            first, _, rest = block.partition("\n")
+            out[first.removeprefix("# ").strip()] = rest
+        return out
+
+    return files

@@ -24,7 +24,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="jobsim", description="Simulate background jobs in virtual time.")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="simulate an app (and its traffic) and print the timeline")
-    run.add_argument("target", help="a module or package path, optionally with :attribute (e.g. examples or app.jobs:app)")
+    run.add_argument(
+        "target", help="a module or package path, optionally with :attribute (e.g. examples or app.jobs:app)"
+    )
     run.add_argument("--seed", type=int, default=0, help="the simulation's seed (default 0)")
     run.add_argument("--start", default=None, help=f"virtual start time (default: the target's, or {DEFAULT_START})")
     run.add_argument("--days", type=float, default=7.0, help="how long to simulate (default 7 days)")
@@ -59,12 +61,16 @@ def load_target(spec: str) -> tuple[Any, Any]:
     try:
         module = importlib.import_module(module_part)
     except ImportError as exc:
-        raise JobsimError(f"cannot import {module_part!r} ({exc}); give a module path like 'app.jobs' or a folder") from None
+        raise JobsimError(
+            f"cannot import {module_part!r} ({exc}); give a module path like 'app.jobs' or a folder"
+        ) from None
     for name in [attr] if attr else ["jobsim_app", "app"]:
         if hasattr(module, name):
             target = getattr(module, name)
             return module, target() if callable(target) and not isinstance(target, App) else target
-    raise JobsimError(f"{module_part!r} has no {attr or 'jobsim_app or app'} attribute to simulate; name one with {spec}:attribute")
+    raise JobsimError(
+        f"{module_part!r} has no {attr or 'jobsim_app or app'} attribute to simulate; name one with {spec}:attribute"
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -98,19 +104,20 @@ def summary(sim: Simulation) -> str:
         counter = emails if record.kind == "email" else calls
         counter[record.data.get("function", "(test)")] += 1
     header = ("function", "runs", "completed", "failed", "other", "retries", "emails", "http")
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for fn_id in sim.functions:
         runs = sim.runs(fn_id)
         status = Counter(r.status for r in runs)
         other = len(runs) - status["completed"] - status["failed"]
         retries = sum(r.retries for r in runs)
-        rows.append((fn_id, len(runs), status["completed"], status["failed"], other, retries, emails[fn_id], calls[fn_id]))
+        counts = (len(runs), status["completed"], status["failed"], other, retries, emails[fn_id], calls[fn_id])
+        rows.append((fn_id, *counts))
     totals = ("total", *(sum(row[i] for row in rows) for i in range(1, len(header))))
     table = [header, *rows, totals]
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
 
     def line(row: Sequence[Any]) -> str:
-        cells = [str(row[0]).ljust(widths[0])] + [str(v).rjust(w) for v, w in zip(row[1:], widths[1:])]
+        cells = [str(row[0]).ljust(widths[0])] + [str(v).rjust(w) for v, w in zip(row[1:], widths[1:], strict=True)]
         return "  ".join(cells)
 
     rule = "  ".join("-" * w for w in widths)

@@ -58,7 +58,7 @@ class CronDialect:
         inner = getattr(schedule, "schedule", None)
         if isinstance(inner, CronSchedule) and not isinstance(schedule, CronSchedule):
             bound = self.bind(inner, system=system, function=function, tz_option=tz_option)
-            return dataclasses.replace(schedule, schedule=bound)  # type: ignore[type-var,return-value]
+            return dataclasses.replace(schedule, schedule=bound)
 
         def refuse(feature: str, what: str) -> UnsupportedFeature:
             return UnsupportedFeature(

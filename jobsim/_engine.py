@@ -22,7 +22,15 @@ from ._flowrt import FlowRuntime
 from ._records import Attempt, Run, StepRecord
 from ._retries import Retries, RetryPolicy, with_attempts
 from ._steps import (
-    AsyncStep, Context, Execution, Step, Suspend, UnserializableOutput, _from_job, dump, resolve_retry_after,
+    AsyncStep,
+    Context,
+    Execution,
+    Step,
+    Suspend,
+    UnserializableOutput,
+    _from_job,
+    dump,
+    resolve_retry_after,
 )  # fmt: skip
 from ._time import MS, format_duration, iso
 from .errors import InjectedFault, InvalidArgument, NonRetriableError, RetryAfterError, StepError
@@ -181,10 +189,7 @@ class Engine:
             if self.faults or self.system is not None:
                 x.fault(None)
             ctx = Context(x)
-            if fn.is_async:
-                value = self.sim.loop().drive(fn.handler(ctx))
-            else:
-                value = fn.handler(ctx)
+            value = self.sim.loop().drive(fn.handler(ctx)) if fn.is_async else fn.handler(ctx)
             op: tuple[Any, ...] = ("returned", value)
         except Suspend as suspend:
             op = suspend.op

@@ -9,11 +9,11 @@ import random
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from . import _plugins
 from ._aio import VirtualLoop
 from ._app import App, Function
 from ._events import Bus, Event
 from ._kernel import DEFAULT_MAX_CHAIN, DEFAULT_MAX_ITEMS, Kernel
-from . import _plugins
 from ._profiles import Profile, Profiles, resolve
 from ._records import Run
 from ._retries import Retries
@@ -139,7 +139,9 @@ class Simulation:
                 "pip install -e plugins/jobsim-inngest for inngest-py functions)",
             )  # fmt: skip
         if not isinstance(adapted, Adapted):
-            raise PluginError(f"a jobsim plugin answered jobsim_adapt with {adapted!r}; it must return jobsim.hooks.Adapted")
+            raise PluginError(
+                f"a jobsim plugin answered jobsim_adapt with {adapted!r}; it must return jobsim.hooks.Adapted"
+            )
         self.adapted.append(adapted)
         if adapted.own_worker:
             self._own_worker.update(fn.id for fn in adapted.functions)
@@ -151,7 +153,9 @@ class Simulation:
     def _add_functions(self, functions: Iterable[Function]) -> None:
         for fn in functions:
             if fn.id in self.functions:
-                raise InvalidArgument(f"function id {fn.id!r} is declared twice (two apps or targets); ids must be unique")
+                raise InvalidArgument(
+                    f"function id {fn.id!r} is declared twice (two apps or targets); ids must be unique"
+                )
             self.functions[fn.id] = fn
 
     # -- lifecycle ---------------------------------------------------------------
@@ -199,7 +203,11 @@ class Simulation:
 
     def _require_running(self, what: str) -> None:
         if self._state != "running":
-            hint = "use `with jobsim.Simulation(app) as sim:` or call sim.start() first" if self._state == "new" else "it is closed"
+            hint = (
+                "use `with jobsim.Simulation(app) as sim:` or call sim.start() first"
+                if self._state == "new"
+                else "it is closed"
+            )
             raise JobsimError(f"sim.{what}() needs a running simulation: {hint}")
 
     # -- host services (for sinks and plugins) -----------------------------------------------
@@ -321,10 +329,10 @@ class Simulation:
             accepted = self.bus.accept(item, now)
             if accepted is None:
                 self.trace.add(now, "event.dropped", event_fields(item, _origin, x, now))
-                ids.append(item.id)  # type: ignore[arg-type]
+                ids.append(item.id or "")  # the bus gave it an id if it had none
             else:
                 self.trace.add(now, "event", event_fields(accepted, _origin, x, now))
-                ids.append(accepted.id)  # type: ignore[arg-type]
+                ids.append(accepted.id or "")
                 self.engine.publish(accepted)
         return ids
 

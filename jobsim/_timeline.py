@@ -48,7 +48,9 @@ def _short(value: Any) -> str:
     return text if len(text) <= _MAX_DATA else text[: _MAX_DATA - 1] + "…"
 
 
-def describe(record: Record, names: dict[str, str], tz: dt.tzinfo, kinds: Mapping[str, Any] | None = None) -> str | None:
+def describe(
+    record: Record, names: dict[str, str], tz: dt.tzinfo, kinds: Mapping[str, Any] | None = None
+) -> str | None:
     kinds = BUILTIN_KINDS if kinds is None else kinds
     handler = kinds.get(record.kind)
     if handler is None:
@@ -62,7 +64,7 @@ def _clip(text: str, limit: int = 160) -> str:
 
 
 def _run(d: dict[str, Any], names: dict[str, str]) -> str:
-    return names.get(d.get("run", ""), d.get("function", "?"))
+    return str(names.get(d.get("run", ""), d.get("function", "?")))
 
 
 def _step(d: dict[str, Any]) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -47,11 +48,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except JobsimError as exc:
         print(f"jobsim: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `jobsim diff a b | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a tool the signal killed
+    except OSError as exc:  # a file to write into a missing folder, a file we may not read
+        where = f" {exc.filename!r}" if exc.filename else ""
+        print(f"jobsim: error: cannot use{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
 
 
 def load_target(spec: str) -> tuple[Any, Any]:
     """``path/to/pkg`` or ``module.name[:attr]`` -> (module, object)."""
     module_part, _, attr = spec.partition(":")
+    if os.getcwd() not in sys.path and "" not in sys.path:  # `app.jobs` means ./app/jobs.py, as with python -m
+        sys.path.insert(0, os.getcwd())
     path = Path(module_part)
     if path.exists():
         path = path.resolve()
@@ -64,12 +74,16 @@ def load_target(spec: str) -> tuple[Any, Any]:
         raise JobsimError(
             f"cannot import {module_part!r} ({exc}); give a module path like 'app.jobs' or a folder"
         ) from None
+    except Exception as exc:  # the module itself is broken: say where, with its own words
+        raise JobsimError(
+            f"importing {module_part!r} failed: {type(exc).__name__}: {exc}; fix that module and run again"
+        ) from exc
     for name in [attr] if attr else ["jobsim_app", "app"]:
         if hasattr(module, name):
             target = getattr(module, name)
             return module, target() if callable(target) and not isinstance(target, App) else target
     raise JobsimError(
-        f"{module_part!r} has no {attr or 'jobsim_app or app'} attribute to simulate; name one with {spec}:attribute"
+        f"{module_part!r} has no {attr or 'jobsim_app or app'} attribute to simulate; name one with {module_part}:attribute"
     )
 
 

@@ -32,7 +32,7 @@ from ._events import ulid
 from ._replay import SYNTHESIZED_ID
 from ._time import MS, Instant, instant_ns, iso, zone
 from ._trace import Trace
-from ._tracefile import load, open_trace
+from ._tracefile import gzip_errors, load, open_trace
 from .errors import InvalidArgument, TraceError, TraceWarning
 
 FORMATS = ("auto", "inngest", "cloudevents")
@@ -47,7 +47,7 @@ def read_any(path: str | os.PathLike[str], *, strict: bool = False) -> Trace:
 
 
 def _is_trace(path: Path) -> bool:
-    with open_trace(path) as f:
+    with open_trace(path) as f, gzip_errors(path):
         for raw in f:
             if raw.strip() and not raw.startswith(b"#"):
                 try:
@@ -135,7 +135,7 @@ def _first_time(events: list[tuple[int | None, int, dict[str, Any]]]) -> int:
 
 def _objects(path: Path) -> Iterator[tuple[int, Any]]:
     """(line number, JSON value) for each event: one per line, or the items of one top-level array."""
-    with open_trace(path) as f:
+    with open_trace(path) as f, gzip_errors(path):
         data = f.read()
     text = data.lstrip()
     if text.startswith(b"["):

@@ -23,7 +23,7 @@ import orjson
 
 from ._pseudonyms import reserved_domain
 from ._secrets import EMAIL, MARKER, QUERY_PARAM, find_secrets, secret_header, secret_key, secret_query
-from ._tracefile import open_trace
+from ._tracefile import gzip_errors, open_trace
 from .errors import TraceError
 
 _TOKEN = re.compile(r"[A-Za-z0-9+/_=-]{24,512}")
@@ -50,7 +50,7 @@ def scan(path: str | os.PathLike[str], *, pii: bool = False) -> list[Finding]:
     """Every secret-looking value in a trace (or any JSON Lines) file, in file order."""
     source = Path(path)
     findings: list[Finding] = []
-    with open_trace(source) as f:
+    with open_trace(source) as f, gzip_errors(source):
         for number, raw in enumerate(f, start=1):
             if not raw.strip() or raw.startswith(b"#"):
                 continue

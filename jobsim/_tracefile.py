@@ -419,6 +419,19 @@ class TraceReader:
                 self._warn(f"the end line says {expected} records, {self.records} were read")
 
 
+GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
+"""What reading a damaged or cut-off gzip stream raises."""
+
+
+@contextlib.contextmanager
+def gzip_errors(path: Path) -> Iterator[None]:
+    """Damaged gzip data read inside the block becomes a ``TraceError`` naming the file."""
+    try:
+        yield
+    except GZIP_ERRORS as exc:
+        raise TraceError(f"the gzip stream is damaged or cut off ({exc})", path=str(path)) from None
+
+
 def open_trace(path: Path) -> BinaryIO:
     """Open a trace for reading, gzip or not (by its first bytes, not its name)."""
     try:

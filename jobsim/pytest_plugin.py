@@ -285,13 +285,22 @@ def _save_trace(item: pytest.Item, sim: Simulation) -> str | None:
 
 
 def _trace_name(nodeid: str) -> str:
-    """``tests/test_x.py::test_y[a-1]`` -> ``tests-test_x.py--test_y-a-1-.jobsim.jsonl`` (unique, portable)."""
+    """``tests/test_x.py::test_y`` -> ``tests-test_x.py--test_y.jobsim.jsonl`` (unique, portable).
+
+    A test id that had to be changed to fit a file name (``test_y[a/b]`` and
+    ``test_y[a-b]`` would both become ``test_y-a-b``) gets a short hash of the id, so
+    two tests never share a file.
+    """
     import hashlib
     import re
 
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", nodeid.replace("::", "--")).strip("-.")
+    readable = nodeid.replace("::", "--").replace("/", "-")  # folders flatten alike: no hash for them
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", readable).strip("-.")
+    digest = hashlib.sha256(nodeid.encode()).hexdigest()[:12]
     if len(name) > 120:
-        name = name[:100] + "-" + hashlib.sha256(nodeid.encode()).hexdigest()[:12]
+        name = name[:100] + "-" + digest
+    elif name != readable:
+        name = f"{name}-{digest}"
     return name + ".jobsim.jsonl"
 
 

@@ -184,3 +184,30 @@ def test_show_prints_the_timeline_the_simulation_printed(capsys, tmp_path):
     assert out.splitlines()[0] == "jobsim timeline · UTC · seed 7 · profile inngest"
     code, _, err = run(capsys, "show", path, "--tz", "Mars/Olympus")
     assert code == 2 and "--tz='Mars/Olympus' is not valid" in err
+
+
+@pytest.mark.parametrize("command", [
+    ["scan", "{bad}"], ["diff", "{bad}", "{bad}"], ["show", "{bad}"], ["import", "{bad}", "-o", "{out}"],
+    ["replay", "{bad}", "--app", "{app}"],
+])  # fmt: skip
+def test_a_damaged_gzip_file_exits_2_naming_it(command, capsys, tmp_path, app_module):
+    bad = tmp_path / "bad.jobsim.jsonl.gz"
+    bad.write_bytes(b"\x1f\x8b\x08\x00not really gzip")
+    values = {"bad": str(bad), "out": str(tmp_path / "out.jsonl"), "app": app_module()}
+    assert main([part.format(**values) for part in command]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("jobsim: error: ") and "bad.jobsim.jsonl.gz" in err and "gzip stream" in err
+
+
+def test_an_app_module_that_fails_to_import_exits_2_with_its_error(recording, capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    (tmp_path / "broken_app_mod.py").write_text("x = (\n")
+    assert main(["replay", str(recording["redacted"]), "--app", f"{tmp_path / 'broken_app_mod.py'}:app"]) == 2
+    err = capsys.readouterr().err
+    assert "importing 'broken_app_mod' failed: SyntaxError" in err and "fix that module" in err
+
+
+def test_writing_into_a_missing_folder_exits_2(recording, capsys, tmp_path):
+    out = tmp_path / "no" / "such" / "copy.jobsim.jsonl"
+    assert main(["redact", str(recording["raw"]), str(out)]) == 2
+    assert "jobsim: error: cannot use" in capsys.readouterr().err

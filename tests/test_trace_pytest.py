@@ -53,7 +53,7 @@ def test_a_failing_test_saves_its_trace_and_the_section_names_it(pytester: pytes
     pytester.makepyfile(test_x=TESTS)
     result = pytester.runpytest("--jobsim-trace-dir=traces")
     result.assert_outcomes(passed=1, failed=1)
-    name = "test_x.py--test_fails-ada-corp.io.jobsim.jsonl"
+    name = "test_x.py--test_fails-ada-corp.io-75fffa51e0d7.jobsim.jsonl"  # changed to fit: the id's hash added
     result.stdout.fnmatch_lines([
         "*- jobsim -*",
         "seed 0 · reproduce with:",
@@ -86,7 +86,7 @@ def test_a_trace_that_cannot_be_saved_is_reported_not_raised(pytester: pytest.Py
     (pytester.path / "blocked").write_text("a file, not a folder")
     result = pytester.runpytest("--jobsim-trace-dir=blocked")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["trace not saved to blocked/test_x.py--test_fails-ada-corp.io.jobsim.jsonl: *"])
+    result.stdout.fnmatch_lines(["trace not saved to blocked/test_x.py--test_fails-ada-corp.io-*.jobsim.jsonl: *"])
 
 
 def test_long_test_names_are_shortened_with_a_digest() -> None:
@@ -94,4 +94,11 @@ def test_long_test_names_are_shortened_with_a_digest() -> None:
 
     name = _trace_name("tests/test_x.py::test_y[" + "a" * 300 + "]")
     assert len(name) == 100 + 1 + 12 + len(".jobsim.jsonl") and name.endswith(".jobsim.jsonl")
-    assert _trace_name("tests/test_x.py::TestA::test_b[1-x/y]") == "tests-test_x.py--TestA--test_b-1-x-y.jobsim.jsonl"
+    assert _trace_name("tests/test_x.py::TestA::test_b") == "tests-test_x.py--TestA--test_b.jobsim.jsonl"
+    assert _trace_name("tests/test_x.py::TestA::test_b[1-x/y]").startswith("tests-test_x.py--TestA--test_b-1-x-y-")
+
+
+def test_ids_that_clean_up_alike_get_different_files() -> None:
+    from jobsim.pytest_plugin import _trace_name
+
+    assert _trace_name("t.py::test_fails[a/b]") != _trace_name("t.py::test_fails[a-b]")

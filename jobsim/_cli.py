@@ -82,9 +82,8 @@ def load_target(spec: str) -> tuple[Any, Any]:
         if hasattr(module, name):
             target = getattr(module, name)
             return module, target() if callable(target) and not isinstance(target, App) else target
-    raise JobsimError(
-        f"{module_part!r} has no {attr or 'jobsim_app or app'} attribute to simulate; name one with {module_part}:attribute"
-    )
+    wanted = attr or "jobsim_app or app"
+    raise JobsimError(f"{module_part!r} has no {wanted} attribute to simulate; name one with {module_part}:attribute")
 
 
 def _run(args: argparse.Namespace) -> int:

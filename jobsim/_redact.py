@@ -182,10 +182,10 @@ class Redactor:
         self._emails: dict[str, str] = {}
         self._apply: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "event": self._event, "event.dropped": self._event, "http": self._http, "email": self._email,
-            "run.end": self._run_end, "attempt": self._error, "fault": self._error,
+            "run.end": self._run_end, "attempt": self._attempt, "fault": self._error,
             "fault.armed": self._fault_armed, "cancel": self._keyed, "run.skipped": self._keyed,
-            "batch": self._keyed, "wait.end": self._plain, "run.start": self._plain, "cron": self._plain,
-            "retry": self._plain, "sleep": self._plain, "wait": self._plain, "invoke": self._plain,
+            "batch": self._keyed, "wait.end": self._stepped, "run.start": self._plain, "cron": self._plain,
+            "retry": self._stepped, "sleep": self._stepped, "wait": self._stepped, "invoke": self._stepped,
             "run.queued": self._plain, "advance": self._plain,
         }  # fmt: skip
 
@@ -228,6 +228,8 @@ class Redactor:
         self._t_event = (("data", walk), ("user", walk), ("id", text), ("attributes", walk))
         self._t_run_end = (("output", walk), ("error", text))
         self._t_error = (("error", text),)
+        self._t_step = (("step", text),)  # step ids are the developer's, and may embed a user's email
+        self._t_attempt = (("step", text), ("error", text))
         self._t_fault = (("error", walk),)
         self._t_keyed = (("key", walk), ("id", text))
         self._t_http = (("url", text), ("error", text), ("request", self._message), ("response", self._message))
@@ -235,7 +237,7 @@ class Redactor:
         self._t_body = (("json", self._same_json), ("text", text), ("excerpt", text))
         self._t_email = (("sender", text), ("to", walk), ("cc", walk), ("bcc", walk), ("reply_to", walk),
                          ("subject", text), ("text", text), ("html", text), ("template_data", walk),
-                         ("headers", self._headers))  # fmt: skip
+                         ("headers", self._headers), ("attachments", walk))  # fmt: skip
 
     def _event(self, data: dict[str, Any]) -> dict[str, Any]:
         return self._fields(data, self._t_event)
@@ -245,6 +247,12 @@ class Redactor:
 
     def _error(self, data: dict[str, Any]) -> dict[str, Any]:
         return self._fields(data, self._t_error)
+
+    def _stepped(self, data: dict[str, Any]) -> dict[str, Any]:
+        return self._fields(data, self._t_step)
+
+    def _attempt(self, data: dict[str, Any]) -> dict[str, Any]:
+        return self._fields(data, self._t_attempt)
 
     def _fault_armed(self, data: dict[str, Any]) -> dict[str, Any]:
         return self._fields(data, self._t_fault)
@@ -472,7 +480,7 @@ class Redactor:
         out = value
         if TRIGGER.search(out) is not None:
             out = drop_secrets(out)
-        if "=" in out and ("?" in out or "&" in out):
+        if "=" in out:
             out = QUERY_PARAM.sub(query_repl, out)
         if self.pseudo:
             if "@" in out:

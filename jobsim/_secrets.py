@@ -40,7 +40,12 @@ _SECRET_QUERY = frozenset({
 # found for all patterns at once by one cheap regex (one big alternation with word
 # boundaries costs ~75 µs on a 270-character email body; the triggers ~3 µs).
 SECRET_PATTERNS: tuple[tuple[str, str, str, str], ...] = (
-    ("bearer", r"Bearer|Basic|Token|Bot", r"\b(?:Bearer|Basic|Token|Bot)\s+", r"[A-Za-z0-9._~+/=-]{8,}"),
+    # the schemes in any usual case ("authorization: bearer ...")
+    ("bearer", r"Bearer|bearer|BEARER|Basic|basic|BASIC",
+     r"\b(?:Bearer|bearer|BEARER|Basic|basic|BASIC)\s+", r"[A-Za-z0-9._~+/=-]{8,}"),
+    # "Token"/"Bot" are English words too: the credential must hold a digit or a symbol, so
+    # "Token verification failed" stays text
+    ("token scheme", r"Token|Bot", r"\b(?:Token|Bot)\s+", r"(?=[A-Za-z]*[0-9._~+/=-])[A-Za-z0-9._~+/=-]{8,}"),
     ("stripe", r"sk_|rk_", "", r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{8,}"),
     ("webhook secret", r"whsec_", "", r"\bwhsec_[A-Za-z0-9+/=]{8,}"),
     ("github token", r"gh[pousr]_|github_pat_", "", r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"),
@@ -92,8 +97,9 @@ def drop_secrets(text: str) -> str:
     return text
 
 
-QUERY_PARAM = re.compile(r"([?&;])([A-Za-z0-9_.~%\[\]-]+)=([^&\s'\"#<>]*)")
-"""A URL query parameter, wherever a URL appears (a ``url`` field, an error message, a body)."""
+QUERY_PARAM = re.compile(r"(^|[?&;\s])([A-Za-z0-9_.~%\[\]-]+)=([^&\s'\"#<>]*)", re.M)
+"""A URL query parameter, wherever a URL appears (a ``url`` field, an error message, a body),
+or a form field (``client_secret=...&grant_type=...``: the first one at the start of the text)."""
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 WORD = re.compile(r"[A-Z][a-zA-Z]+(?:['\u2019-][A-Za-z]+)*")  # O'Brien, Jean-Luc
 HONORIFICS = frozenset({"Mr", "Mrs", "Ms", "Miss", "Mx", "Dr", "Prof", "Sir", "Jr", "Sr", "II", "III", "IV"})
@@ -116,10 +122,16 @@ def normalize_key(key: str) -> str:
     return re.sub(r"[^a-z0-9]", "", key.lower())
 
 
+_SECRET_HEADERS_NORM = frozenset(normalize_key(h) for h in _SECRET_HEADERS)
+_SECRET_HEADER_PARTS_NORM = tuple({normalize_key(p) for p in _SECRET_HEADER_PARTS} | {"auth"})
+
+
 def secret_header(name: str) -> bool:
-    lowered = name.lower()
-    return lowered in _SECRET_HEADERS or any(part in lowered for part in _SECRET_HEADER_PARTS) or (
-        lowered.startswith("x-") and lowered.endswith("key")
+    """Authorization, cookies, API keys, tokens: matched on the name without case or punctuation,
+    so ``api_key``, ``X_Api_Key``, ``x-auth``, ``Authentication`` and ``X-Custom-Auth`` count."""
+    norm = normalize_key(name)
+    return norm in _SECRET_HEADERS_NORM or any(part in norm for part in _SECRET_HEADER_PARTS_NORM) or (
+        norm.startswith("x") and norm.endswith("key")
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import types
 
 import pytest
-from hypothesis import Phase, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
 import jobsim
@@ -13,8 +13,9 @@ from jobsim import invariants
 from jobsim import strategies as js
 
 START = "2025-03-01T00:00:00Z"
+# too_slow is a wall-clock check: on a loaded 2-core CI machine it fails a correct machine
 PINNED = settings(database=None, derandomize=True, deadline=None, max_examples=50, stateful_step_count=10,
-                  phases=[Phase.generate, Phase.shrink])  # fmt: skip
+                  phases=[Phase.generate, Phase.shrink], suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
 
 
 def reproduction(notes: list[str]) -> str:

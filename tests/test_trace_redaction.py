@@ -157,6 +157,9 @@ def test_a_plain_name_without_an_email_beside_it_is_not_a_person(tmp_path):
     ("-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----", MARKER),
     ("the key-0123456789abcdef0123456789abcdef", f"the {MARKER}"),
     ("nothing to see: sk_ is a prefix, Bearer alone too", "nothing to see: sk_ is a prefix, Bearer alone too"),
+    ("authorization: bearer abcdefghijklmnop", f"authorization: bearer {MARKER}"),
+    ("Token verification failed", "Token verification failed"),
+    ("Authorization: Token 9f8e7d6c5b4a", f"Authorization: Token {MARKER}"),
 ])  # fmt: skip
 def test_credential_patterns_in_free_text(text, expected):
     assert drop_secrets(text) == expected
@@ -166,6 +169,7 @@ def test_credential_patterns_in_free_text(text, expected):
     ("Authorization", True), ("Cookie", True), ("Set-Cookie", True), ("X-Api-Key", True),
     ("X-Shopify-Access-Token", True), ("X-Hub-Signature-256", True), ("X-Stripe-Client-Key", True),
     ("Content-Type", False), ("X-Request-Id", False), ("Accept", False),
+    ("api_key", True), ("x_api_key", True), ("x-auth", True), ("Authentication", True), ("X-Custom-Auth", True),
 ])  # fmt: skip
 def test_secret_header_names(name, secret):
     assert secret_header(name) is secret
@@ -190,3 +194,34 @@ def test_field_name_rules(key, action):
 def test_bad_policies(kwargs, message):
     with pytest.raises(jobsim.InvalidArgument, match=message):
         Redaction(**kwargs)
+
+
+def test_a_form_body_and_step_ids_leak_nothing(tmp_path):
+    """A form-encoded token request (the secret is its first field) and a step id built from an
+    email: the saved file holds neither, and ``jobsim scan`` finds nothing left."""
+    import httpx
+
+    from jobsim import traces
+
+    app = jobsim.App("oauth")
+
+    @app.function("token", on="go")
+    def token(ctx):
+        email = ctx.event.data["email"]
+        ctx.step.sleep(f"wait-for-{email}", "1s")
+        return ctx.step.run(f"call-{email}", lambda: httpx.post(
+            "https://auth.example.com/oauth/token",
+            content="client_secret=cs_live_abcdef0123456789&grant_type=password&password=hunter22",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        ).status_code)
+
+    with jobsim.Simulation(app) as sim:
+        sim.http.post("https://auth.example.com/oauth/token").respond(200, json={"access_token": "x"})
+        sim.send("go", {"email": "ada.l@gmail.com"})
+        sim.run_until_idle()
+    path = tmp_path / "oauth.jobsim.jsonl"
+    sim.trace.save(path)
+    text = path.read_text()
+    assert "cs_live_abcdef0123456789" not in text and "hunter22" not in text
+    assert "ada.l@gmail.com" not in text
+    assert traces.scan(path) == []

@@ -3,8 +3,9 @@
 The ``readme_files`` fixture reads a README section's quick start as files; the
 rest of this module sets the Hypothesis profiles:
 
-* ``default``: Hypothesis's defaults, without the per-example deadline: a simulated
-  history's cost varies with what was drawn, and two cores are shared in CI.
+* ``default``: Hypothesis's defaults, without the per-example deadline and the
+  ``too_slow`` health check: a simulated history's cost varies with what was drawn,
+  and two cores are shared in CI (both are wall-clock checks).
 * ``ci`` (Hypothesis selects it when it detects CI; or ``--hypothesis-profile=ci``):
   Hypothesis's CI profile — derandomized, no example database, failures print their
   ``@reproduce_failure`` blob — without the "explain" phase, which re-runs a failing
@@ -34,7 +35,8 @@ except InvalidArgument:  # Hypothesis before its built-in CI profile
     _CI = settings(derandomize=True, database=None, deadline=None, print_blob=True,
                    suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
 
-settings.register_profile("default", settings.get_profile("default"), deadline=None)
+settings.register_profile("default", settings.get_profile("default"), deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])  # wall-clock: noisy on 2 shared cores
 settings.register_profile("ci", _CI, phases=_NO_EXPLAIN)
 settings.register_profile("thorough", deadline=None, max_examples=1_000, phases=_NO_EXPLAIN)
 if os.environ.get("CI"):  # newer Hypothesis does this itself; --hypothesis-profile still wins

@@ -174,6 +174,7 @@ class Redactor:
         self._actions: dict[str, str | None] = {}
         self._words: dict[str, str] = {}  # a word of a person's name -> its fake
         self._exact: dict[str, str] = {}  # a phone number, street address, ... -> its fake
+        self._names: dict[str, str] = {}  # a whole name -> its fake (fixed once its words are)
         self._pending: list[tuple[str, Any]] = []
         self._texts: dict[str, Any] = {}  # string -> its redacted form (_SAME: unchanged)
         self._secret_headers: dict[str, bool] = {}
@@ -341,24 +342,42 @@ class Redactor:
         if kind is dict:
             return self._dict(value)
         if kind is list:
-            new = [self._walk(item) for item in value]
-            return value if all(a is b for a, b in zip(new, value, strict=True)) else new
+            return self._list(value)
         if isinstance(value, str):
             return self.text(value)
         return value
 
+    def _list(self, value: list[Any]) -> list[Any]:
+        """A new list only if an item changed (copied at the first change, as ``_dict`` does)."""
+        out: list[Any] | None = None
+        walk = self._walk
+        for i, item in enumerate(value):
+            new = walk(item)
+            if new is not item:
+                if out is None:
+                    out = list(value)
+                out[i] = new
+        return value if out is None else out
+
     def _dict(self, data: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] | None = None
         person: bool | None = None
-        actions, walk = self._actions, self._walk
+        actions, walk, texts = self._actions, self._walk, self._texts
         for key, value in data.items():
             action = actions.get(key, _UNSEEN)
             if action is _UNSEEN:
                 action = self._action(key)
             if action is None:
-                if type(value) is int or type(value) is float or value is None or type(value) is bool:
+                kind = type(value)
+                if kind is int or kind is float or value is None or kind is bool:
                     continue
-                new = walk(value)
+                if kind is str:  # the commonest case, and most strings repeat: their remembered form
+                    hit = texts.get(value)
+                    if hit is _SAME:
+                        continue
+                    new = self.text(value) if hit is None else hit
+                else:
+                    new = walk(value)
                 if new is not value:
                     if out is None:
                         out = dict(data)
@@ -404,6 +423,13 @@ class Redactor:
         return bool(words) and all(word in self._words for word in words) and not WORD.sub("", value).strip(" ,.")
 
     def _name(self, value: str) -> str:
+        """A person's name faked word by word; remembered whole, since once its words have fakes it never changes."""
+        fake = self._names.get(value)
+        if fake is None:
+            fake = self._names[value] = self._fake_name(value)
+        return fake
+
+    def _fake_name(self, value: str) -> str:
         if WORD.search(value) is None:  # no capitalised words ("ada lovelace"): fake it whole
             fake = self._exact.get(value)
             if fake is None:
@@ -477,7 +503,8 @@ class Redactor:
         if self.pseudo:
             if "@" in out:
                 out = EMAIL.sub(self._email_repl, out)
-            if self._words:
+            words = self._words
+            if words and any(word in words for word in WORD.findall(out)):
                 out = WORD.sub(self._known_word, out)
             if self._exact:
                 out = self._exact.get(out, out)

@@ -179,16 +179,8 @@ class Redactor:
         self._texts: dict[str, Any] = {}  # string -> its redacted form (_SAME: unchanged)
         self._secret_headers: dict[str, bool] = {}
         self._structures: dict[bytes, Any] = {}
-        self._tables()
         self._emails: dict[str, str] = {}
-        self._apply: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-            "event": self._event, "event.dropped": self._event, "http": self._http, "email": self._email,
-            "run.end": self._run_end, "attempt": self._error, "fault": self._error,
-            "fault.armed": self._fault_armed, "cancel": self._keyed, "run.skipped": self._keyed,
-            "batch": self._keyed, "wait.end": self._plain, "run.start": self._plain, "cron": self._plain,
-            "retry": self._plain, "sleep": self._plain, "wait": self._plain, "invoke": self._plain,
-            "run.queued": self._plain, "advance": self._plain,
-        }  # fmt: skip
+        self._kinds = self._tables()
 
     # -- the two passes -----------------------------------------------------------------------
     def learn(self, kind: str, data: dict[str, Any]) -> None:
@@ -205,7 +197,7 @@ class Redactor:
             self._learn(data.get("template_data"))
         elif kind == "run.end":
             self._learn(data.get("output"))
-        elif kind not in self._apply:
+        elif kind not in self._kinds:
             self._learn(data)
 
     def apply(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -214,47 +206,33 @@ class Redactor:
             pending, self._pending = self._pending, []
             for action, value in pending:
                 self._pseudonym(action, value)
-        return self._apply.get(kind, self._generic)(data)
+        how = self._kinds.get(kind, _UNSEEN)
+        if how is _UNSEEN:  # a plugin's kind: every field walked
+            return self._dict(data)
+        return data if not how else self._fields(data, how)
 
     # -- per kind ---------------------------------------------------------------------------------
-    def _plain(self, data: dict[str, Any]) -> dict[str, Any]:
-        return data
+    def _tables(self) -> dict[str, tuple[tuple[str, Callable[[Any], Any]], ...]]:
+        """Which fields of each built-in kind hold what, as (field, function) pairs built once.
 
-    def _generic(self, data: dict[str, Any]) -> dict[str, Any]:
-        return self._dict(data)
-
-    def _tables(self) -> None:
-        """Which fields of each kind hold what, as (field, function) pairs built once."""
+        An empty table: the kind holds only names jobsim gives (functions, steps, runs)
+        and times, nothing to rewrite.
+        """
         walk, text = self._walk, self.text
-        self._t_event = (("data", walk), ("user", walk), ("id", text), ("attributes", walk))
-        self._t_run_end = (("output", walk), ("error", text))
-        self._t_error = (("error", text),)
-        self._t_fault = (("error", walk),)
-        self._t_keyed = (("key", walk), ("id", text))
-        self._t_http = (("url", text), ("error", text), ("request", self._message), ("response", self._message))
+        event = (("data", walk), ("user", walk), ("id", text), ("attributes", walk))
+        error = (("error", text),)
+        keyed = (("key", walk), ("id", text))
         self._t_message = (("headers", self._same_headers), ("body", self._body))
         self._t_body = (("json", self._same_json), ("text", text), ("excerpt", text))
-        self._t_email = (("sender", text), ("to", walk), ("cc", walk), ("bcc", walk), ("reply_to", walk),
-                         ("subject", text), ("text", text), ("html", text), ("template_data", walk),
-                         ("headers", self._headers))  # fmt: skip
-
-    def _event(self, data: dict[str, Any]) -> dict[str, Any]:
-        return self._fields(data, self._t_event)
-
-    def _run_end(self, data: dict[str, Any]) -> dict[str, Any]:
-        return self._fields(data, self._t_run_end)
-
-    def _error(self, data: dict[str, Any]) -> dict[str, Any]:
-        return self._fields(data, self._t_error)
-
-    def _fault_armed(self, data: dict[str, Any]) -> dict[str, Any]:
-        return self._fields(data, self._t_fault)
-
-    def _keyed(self, data: dict[str, Any]) -> dict[str, Any]:
-        return self._fields(data, self._t_keyed)
-
-    def _http(self, data: dict[str, Any]) -> dict[str, Any]:
-        return self._fields(data, self._t_http)
+        http = (("url", text), ("error", text), ("request", self._message), ("response", self._message))
+        email = (("sender", text), ("to", walk), ("cc", walk), ("bcc", walk), ("reply_to", walk),
+                 ("subject", text), ("text", text), ("html", text), ("template_data", walk),
+                 ("headers", self._headers))  # fmt: skip
+        plain = ("wait.end", "run.start", "cron", "retry", "sleep", "wait", "invoke", "run.queued", "advance")
+        return {"event": event, "event.dropped": event, "http": http, "email": email,
+                "run.end": (("output", walk), ("error", text)), "attempt": error, "fault": error,
+                "fault.armed": (("error", walk),), "cancel": keyed, "run.skipped": keyed, "batch": keyed,
+                **dict.fromkeys(plain, ())}  # fmt: skip
 
     def _same_headers(self, headers: Any) -> Any:
         return self._by_content(headers, self._headers)
@@ -283,9 +261,6 @@ class Redactor:
 
     def _body(self, body: Any) -> Any:
         return self._fields(body, self._t_body) if type(body) is dict else body
-
-    def _email(self, data: dict[str, Any]) -> dict[str, Any]:
-        return self._fields(data, self._t_email)
 
     def _fields(self, record: dict[str, Any], how: tuple[tuple[str, Callable[[Any], Any]], ...]) -> dict[str, Any]:
         out: dict[str, Any] | None = None
@@ -334,6 +309,17 @@ class Redactor:
         action = custom if custom is not None else classify_key(key)
         self._actions[key] = action
         return action
+
+    def _has_email(self, data: dict[str, Any]) -> bool:
+        """A field of ``data`` holds an email address: then a plain ``name`` beside it is a person's."""
+        actions = self._actions
+        for key in data:
+            action = actions.get(key, _UNSEEN)
+            if action is _UNSEEN:
+                action = self._action(key)
+            if action == "email":
+                return True
+        return False
 
     def _walk(self, value: Any) -> Any:
         kind = type(value)
@@ -385,7 +371,7 @@ class Redactor:
                 continue
             if action == "name?":
                 if person is None:
-                    person = any(self._action(k) == "email" for k in data)
+                    person = self._has_email(data)
                 action = "name" if person else None
             if action is None or action == "email":
                 new = self._walk(value)
@@ -462,7 +448,7 @@ class Redactor:
                     continue
                 if action == "name?":
                     if person is None:
-                        person = any(self._action(k) == "email" for k in value)
+                        person = self._has_email(value)
                     action = "name" if person else None
                 if action == "name" and not isinstance(item, dict):
                     self._pseudonym(action, item)

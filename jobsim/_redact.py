@@ -187,17 +187,19 @@ class Redactor:
         """Find the names (and other personal values) this record holds at named fields."""
         if not self.pseudo:
             return
-        if kind in ("event", "event.dropped"):
+        if kind == "event" or kind == "event.dropped":
             self._learn(data.get("data"))
-            self._learn(data.get("user"))
+            if data.get("user") is not None:
+                self._learn(data["user"])
         elif kind == "http":
             for part in ("request", "response"):
                 self._learn(((data.get(part) or {}).get("body") or {}).get("json"))
         elif kind == "email":
-            self._learn(data.get("template_data"))
+            if data.get("template_data") is not None:
+                self._learn(data["template_data"])
         elif kind == "run.end":
             self._learn(data.get("output"))
-        elif kind not in self._kinds:
+        elif kind not in self._kinds:  # a plugin's kind: every field
             self._learn(data)
 
     def apply(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:

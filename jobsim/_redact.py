@@ -174,37 +174,32 @@ class Redactor:
         self._actions: dict[str, str | None] = {}
         self._words: dict[str, str] = {}  # a word of a person's name -> its fake
         self._exact: dict[str, str] = {}  # a phone number, street address, ... -> its fake
+        self._names: dict[str, str] = {}  # a whole name -> its fake (fixed once its words are)
         self._pending: list[tuple[str, Any]] = []
         self._texts: dict[str, Any] = {}  # string -> its redacted form (_SAME: unchanged)
         self._secret_headers: dict[str, bool] = {}
         self._structures: dict[bytes, Any] = {}
-        self._tables()
         self._emails: dict[str, str] = {}
-        self._apply: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-            "event": self._event, "event.dropped": self._event, "http": self._http, "email": self._email,
-            "run.end": self._run_end, "attempt": self._attempt, "fault": self._error,
-            "fault.armed": self._fault_armed, "cancel": self._keyed, "run.skipped": self._keyed,
-            "batch": self._keyed, "wait.end": self._stepped, "run.start": self._plain, "cron": self._plain,
-            "retry": self._stepped, "sleep": self._stepped, "wait": self._stepped, "invoke": self._stepped,
-            "run.queued": self._plain, "advance": self._plain,
-        }  # fmt: skip
+        self._kinds = self._tables()
 
     # -- the two passes -----------------------------------------------------------------------
     def learn(self, kind: str, data: dict[str, Any]) -> None:
         """Find the names (and other personal values) this record holds at named fields."""
         if not self.pseudo:
             return
-        if kind in ("event", "event.dropped"):
+        if kind == "event" or kind == "event.dropped":
             self._learn(data.get("data"))
-            self._learn(data.get("user"))
+            if data.get("user") is not None:
+                self._learn(data["user"])
         elif kind == "http":
             for part in ("request", "response"):
                 self._learn(((data.get(part) or {}).get("body") or {}).get("json"))
         elif kind == "email":
-            self._learn(data.get("template_data"))
+            if data.get("template_data") is not None:
+                self._learn(data["template_data"])
         elif kind == "run.end":
             self._learn(data.get("output"))
-        elif kind not in self._apply:
+        elif kind not in self._kinds:  # a plugin's kind: every field
             self._learn(data)
 
     def apply(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -213,55 +208,35 @@ class Redactor:
             pending, self._pending = self._pending, []
             for action, value in pending:
                 self._pseudonym(action, value)
-        return self._apply.get(kind, self._generic)(data)
+        how = self._kinds.get(kind, _UNSEEN)
+        if how is _UNSEEN:  # a plugin's kind: every field walked
+            return self._dict(data)
+        return data if not how else self._fields(data, how)
 
     # -- per kind ---------------------------------------------------------------------------------
-    def _plain(self, data: dict[str, Any]) -> dict[str, Any]:
-        return data
+    def _tables(self) -> dict[str, tuple[tuple[str, Callable[[Any], Any]], ...]]:
+        """Which fields of each built-in kind hold what, as (field, function) pairs built once.
 
-    def _generic(self, data: dict[str, Any]) -> dict[str, Any]:
-        return self._dict(data)
-
-    def _tables(self) -> None:
-        """Which fields of each kind hold what, as (field, function) pairs built once."""
+        An empty table: the kind holds only names jobsim gives (functions, steps, runs)
+        and times, nothing to rewrite.
+        """
         walk, text = self._walk, self.text
-        self._t_event = (("data", walk), ("user", walk), ("id", text), ("attributes", walk))
-        self._t_run_end = (("output", walk), ("error", text))
-        self._t_error = (("error", text),)
-        self._t_step = (("step", text),)  # step ids are the developer's, and may embed a user's email
-        self._t_attempt = (("step", text), ("error", text))
-        self._t_fault = (("error", walk),)
-        self._t_keyed = (("key", walk), ("id", text))
-        self._t_http = (("url", text), ("error", text), ("request", self._message), ("response", self._message))
+        event = (("data", walk), ("user", walk), ("id", text), ("attributes", walk))
+        error = (("error", text),)
+        step = (("step", text),)  # step ids are the developer's, and may embed a user's email
+        keyed = (("key", walk), ("id", text))
         self._t_message = (("headers", self._same_headers), ("body", self._body))
         self._t_body = (("json", self._same_json), ("text", text), ("excerpt", text))
-        self._t_email = (("sender", text), ("to", walk), ("cc", walk), ("bcc", walk), ("reply_to", walk),
-                         ("subject", text), ("text", text), ("html", text), ("template_data", walk),
-                         ("headers", self._headers), ("attachments", walk))  # fmt: skip
-
-    def _event(self, data: dict[str, Any]) -> dict[str, Any]:
-        return self._fields(data, self._t_event)
-
-    def _run_end(self, data: dict[str, Any]) -> dict[str, Any]:
-        return self._fields(data, self._t_run_end)
-
-    def _error(self, data: dict[str, Any]) -> dict[str, Any]:
-        return self._fields(data, self._t_error)
-
-    def _stepped(self, data: dict[str, Any]) -> dict[str, Any]:
-        return self._fields(data, self._t_step)
-
-    def _attempt(self, data: dict[str, Any]) -> dict[str, Any]:
-        return self._fields(data, self._t_attempt)
-
-    def _fault_armed(self, data: dict[str, Any]) -> dict[str, Any]:
-        return self._fields(data, self._t_fault)
-
-    def _keyed(self, data: dict[str, Any]) -> dict[str, Any]:
-        return self._fields(data, self._t_keyed)
-
-    def _http(self, data: dict[str, Any]) -> dict[str, Any]:
-        return self._fields(data, self._t_http)
+        http = (("url", text), ("error", text), ("request", self._message), ("response", self._message))
+        email = (("sender", text), ("to", walk), ("cc", walk), ("bcc", walk), ("reply_to", walk),
+                 ("subject", text), ("text", text), ("html", text), ("template_data", walk),
+                 ("headers", self._headers), ("attachments", walk))  # fmt: skip
+        stepped = ("wait.end", "retry", "sleep", "wait", "invoke")
+        plain = ("run.start", "cron", "run.queued", "advance")
+        return {"event": event, "event.dropped": event, "http": http, "email": email,
+                "run.end": (("output", walk), ("error", text)), "attempt": (*step, *error), "fault": error,
+                "fault.armed": (("error", walk),), "cancel": keyed, "run.skipped": keyed, "batch": keyed,
+                **dict.fromkeys(stepped, step), **dict.fromkeys(plain, ())}  # fmt: skip
 
     def _same_headers(self, headers: Any) -> Any:
         return self._by_content(headers, self._headers)
@@ -290,9 +265,6 @@ class Redactor:
 
     def _body(self, body: Any) -> Any:
         return self._fields(body, self._t_body) if type(body) is dict else body
-
-    def _email(self, data: dict[str, Any]) -> dict[str, Any]:
-        return self._fields(data, self._t_email)
 
     def _fields(self, record: dict[str, Any], how: tuple[tuple[str, Callable[[Any], Any]], ...]) -> dict[str, Any]:
         out: dict[str, Any] | None = None
@@ -342,6 +314,17 @@ class Redactor:
         self._actions[key] = action
         return action
 
+    def _has_email(self, data: dict[str, Any]) -> bool:
+        """A field of ``data`` holds an email address: then a plain ``name`` beside it is a person's."""
+        actions = self._actions
+        for key in data:
+            action = actions.get(key, _UNSEEN)
+            if action is _UNSEEN:
+                action = self._action(key)
+            if action == "email":
+                return True
+        return False
+
     def _walk(self, value: Any) -> Any:
         kind = type(value)
         if kind is str:
@@ -349,24 +332,42 @@ class Redactor:
         if kind is dict:
             return self._dict(value)
         if kind is list:
-            new = [self._walk(item) for item in value]
-            return value if all(a is b for a, b in zip(new, value, strict=True)) else new
+            return self._list(value)
         if isinstance(value, str):
             return self.text(value)
         return value
 
+    def _list(self, value: list[Any]) -> list[Any]:
+        """A new list only if an item changed (copied at the first change, as ``_dict`` does)."""
+        out: list[Any] | None = None
+        walk = self._walk
+        for i, item in enumerate(value):
+            new = walk(item)
+            if new is not item:
+                if out is None:
+                    out = list(value)
+                out[i] = new
+        return value if out is None else out
+
     def _dict(self, data: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] | None = None
         person: bool | None = None
-        actions, walk = self._actions, self._walk
+        actions, walk, texts = self._actions, self._walk, self._texts
         for key, value in data.items():
             action = actions.get(key, _UNSEEN)
             if action is _UNSEEN:
                 action = self._action(key)
             if action is None:
-                if type(value) is int or type(value) is float or value is None or type(value) is bool:
+                kind = type(value)
+                if kind is int or kind is float or value is None or kind is bool:
                     continue
-                new = walk(value)
+                if kind is str:  # the commonest case, and most strings repeat: their remembered form
+                    hit = texts.get(value)
+                    if hit is _SAME:
+                        continue
+                    new = self.text(value) if hit is None else hit
+                else:
+                    new = walk(value)
                 if new is not value:
                     if out is None:
                         out = dict(data)
@@ -374,7 +375,7 @@ class Redactor:
                 continue
             if action == "name?":
                 if person is None:
-                    person = any(self._action(k) == "email" for k in data)
+                    person = self._has_email(data)
                 action = "name" if person else None
             if action is None or action == "email":
                 new = self._walk(value)
@@ -412,6 +413,13 @@ class Redactor:
         return bool(words) and all(word in self._words for word in words) and not WORD.sub("", value).strip(" ,.")
 
     def _name(self, value: str) -> str:
+        """A person's name faked word by word; remembered whole, since once its words have fakes it never changes."""
+        fake = self._names.get(value)
+        if fake is None:
+            fake = self._names[value] = self._fake_name(value)
+        return fake
+
+    def _fake_name(self, value: str) -> str:
         if WORD.search(value) is None:  # no capitalised words ("ada lovelace"): fake it whole
             fake = self._exact.get(value)
             if fake is None:
@@ -444,7 +452,7 @@ class Redactor:
                     continue
                 if action == "name?":
                     if person is None:
-                        person = any(self._action(k) == "email" for k in value)
+                        person = self._has_email(value)
                     action = "name" if person else None
                 if action == "name" and not isinstance(item, dict):
                     self._pseudonym(action, item)
@@ -485,7 +493,8 @@ class Redactor:
         if self.pseudo:
             if "@" in out:
                 out = EMAIL.sub(self._email_repl, out)
-            if self._words:
+            words = self._words
+            if words and any(word in words for word in WORD.findall(out)):
                 out = WORD.sub(self._known_word, out)
             if self._exact:
                 out = self._exact.get(out, out)

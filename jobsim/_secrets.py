@@ -7,6 +7,7 @@ scan`` (``jobsim._scan``, which reports what is left). The lists follow
 
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import unquote
 
@@ -117,9 +118,13 @@ _PII_KEYS: dict[str, str] = {
 }  # fmt: skip
 
 
+_NOT_ALNUM = re.compile(r"[^a-z0-9]")
+
+
+@functools.lru_cache(maxsize=4096)
 def normalize_key(key: str) -> str:
-    """``"X-Api_Key"`` -> ``"xapikey"``: how field and parameter names are matched."""
-    return re.sub(r"[^a-z0-9]", "", key.lower())
+    """``"X-Api_Key"`` -> ``"xapikey"``: how field and parameter names are matched (few, asked often)."""
+    return _NOT_ALNUM.sub("", key.lower())
 
 
 _SECRET_HEADERS_NORM = frozenset(normalize_key(h) for h in _SECRET_HEADERS)

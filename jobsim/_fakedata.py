@@ -55,16 +55,31 @@ class FakeData:
         faker = self.faker()
         faker.seed_instance(seed)
         out = {}
-        for field, provider in self.fields.items():
-            try:
-                out[field] = _plain(getattr(faker, provider)())
-            except TypeError as exc:
-                accepted = f"a provider callable without arguments ({exc})"
-                raise InvalidArgument.build(f"fields[{field!r}]", provider, accepted) from None
+        with _fixed_now():  # Faker's dates count back from "now": pin it, or seed s is not one payload
+            for field, provider in self.fields.items():
+                try:
+                    out[field] = _plain(getattr(faker, provider)())
+                except TypeError as exc:
+                    accepted = f"a provider callable without arguments ({exc})"
+                    raise InvalidArgument.build(f"fields[{field!r}]", provider, accepted) from None
         return out
 
     def __repr__(self) -> str:
         return f"FakeData({self.fields!r}, locale={self.locale!r})"
+
+
+FIXED_NOW = "2025-01-01T00:00:00Z"
+"""The "now" Faker's relative dates (``date_time``, ``past_date``, ...) are drawn against."""
+
+
+def _fixed_now() -> Any:
+    try:
+        import time_machine
+    except ImportError:  # pragma: no cover - PyPy: freezegun instead
+        import freezegun
+
+        return freezegun.freeze_time(FIXED_NOW)
+    return time_machine.travel(FIXED_NOW, tick=False)
 
 
 def _plain(value: Any) -> Any:

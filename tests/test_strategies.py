@@ -375,3 +375,14 @@ def test_without_hypothesis_the_import_error_says_what_to_install(tmp_path):
     assert proc.returncode == 1
     assert "jobsim.errors.JobsimError: jobsim.strategies needs Hypothesis" in proc.stderr
     assert "pip install 'jobsim[hypothesis]'" in proc.stderr
+
+
+def test_fake_relative_dates_do_not_depend_on_the_real_clock():
+    import time_machine
+
+    from jobsim._fakedata import FakeData
+
+    fake = FakeData({"when": "date_time", "day": "past_date"})
+    today = fake.payload(5)
+    with time_machine.travel("2031-06-01T12:00:00Z"):
+        assert fake.payload(5) == today

@@ -158,3 +158,19 @@ def test_machine_checks_its_arguments(kwargs, message):
     with pytest.raises(js.InvalidArgument) as caught:
         js.machine(arguments.pop("setup"), **arguments)
     assert message in str(caught.value)
+
+
+def test_an_overlapping_downtime_is_skipped_not_an_error():
+    """Two drawn downtimes over the same window: the second is a no-op step (sim.downtime() refuses it)."""
+    from jobsim.strategies import Downtime
+
+    machine = js.machine(make_world, targets="app", events=TICKS, start=START, settings=PINNED)
+    state = machine()
+    state._open(seed=0, start=START)
+    js_fault = Downtime(start="0s", end="1ms")
+    from jobsim.strategies import _fault_rule
+
+    _fault_rule(state, js_fault)
+    _fault_rule(state, js_fault)  # raised InvalidArgument ("overlaps the downtime already set") before
+    assert state._downtimes == [(state.sim.start_ns, state.sim.start_ns + 1_000_000)]
+    state.teardown()

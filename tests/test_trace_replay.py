@@ -288,3 +288,20 @@ def test_crashes_downtime_and_duplicate_deliveries_are_armed_again():
     again = jobsim.Simulation.replay(crashed.trace, worker)
     assert again.same, again.report()
     assert len(again.simulation.runs("slow")[0].attempts) == len(crashed.runs("slow")[0].attempts) > 1
+
+
+def test_a_recording_where_nothing_ran_still_compares(tmp_path):
+    """Today's code starting a run the recording did not have is a difference, not "nothing to compare"."""
+
+    def app(on):
+        a = jobsim.App("quiet")
+        a.function("listener", on=on)(lambda ctx: "heard")
+        return a
+
+    with jobsim.Simulation(app("other/event")) as sim:
+        sim.send("user/created", {"id": 1})
+        sim.run_until_idle()
+    assert sim.runs() == []
+    trace = jobsim.Trace.load(sim.trace.save(tmp_path / "quiet.jobsim.jsonl"))
+    assert jobsim.Simulation.replay(trace, app("other/event")).same
+    assert not jobsim.Simulation.replay(trace, app("user/created")).same

@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import fnmatch
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -67,7 +68,8 @@ def parse_compare(value: Any) -> tuple[str, ...]:
 
 @dataclasses.dataclass(slots=True)
 class Ignore:
-    """``KIND:PATH``: delete ``PATH`` (dotted; ``*`` one level, ``**`` any depth) from records of ``KIND``."""
+    """``KIND:PATH``: delete ``PATH`` (dotted, list items as ``.0`` or ``[0]``; ``*`` one level,
+    ``**`` any depth) from records of ``KIND``."""
 
     text: str
     kind: str
@@ -79,6 +81,7 @@ class Ignore:
         if not isinstance(text, str) or not text.strip():
             raise InvalidArgument.build("ignore", text, "a path such as 'email:subject' or 'http:request.headers.date'")
         kind, _, path = text.strip().rpartition(":") if ":" in text else ("*", "", text.strip())
+        path = re.sub(r"\[(\d+|\*)\]", r".\1", path)  # items[0].p, as reports print it, is items.0.p
         segments = tuple(path.split("."))
         if not kind or any(not s for s in segments):
             raise InvalidArgument.build("ignore", text,

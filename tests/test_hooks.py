@@ -151,3 +151,14 @@ def test_import_jobsim_imports_no_backend_and_no_http_stack():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
     assert jobsim.delayed is not None  # the lazy names still resolve
+
+
+def test_the_readme_plugin_example_runs(readme_files):
+    source = readme_files("### Writing a backend plugin")["plugin_demo.py"]
+    namespace: dict = {}
+    try:
+        exec(compile(source, "plugin_demo.py", "exec"), namespace)
+    finally:
+        plugin = _plugins.manager().get_plugin("queue")
+        if plugin is not None:
+            _plugins.unregister(plugin)

@@ -20,6 +20,7 @@ valid CloudEvents, and a replay lets the bus make its own, as Inngest would.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -172,6 +173,10 @@ def _event(obj: Any, format: str, path: Path, line: int) -> tuple[str, dict[str,
         raise fail(str(exc)) from None
 
 
+_CE_CONTEXT = frozenset({"specversion", "id", "source", "type", "time", "datacontenttype", "dataschema", "subject"})
+_CE_NAME = re.compile(r"[a-z0-9]+")
+
+
 def _cloudevent(obj: dict[str, Any]) -> dict[str, Any]:
     if obj.get("specversion") != "1.0":
         raise ValueError(f"CloudEvents specversion {obj.get('specversion')!r} is not supported (only '1.0')")
@@ -180,6 +185,16 @@ def _cloudevent(obj: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"a CloudEvent needs a non-empty string {name!r} (CloudEvents 1.0, required attributes)")
     if "data_base64" in obj:
         raise ValueError("the CloudEvent carries binary data (data_base64); an Inngest event's data is a JSON object")
+    for name, value in obj.items():
+        if name in _CE_CONTEXT or name == "data":
+            continue
+        if not _CE_NAME.fullmatch(name):
+            raise ValueError(f"extension attribute {name!r} is not a CloudEvents 1.0 name (lowercase a-z and 0-9 only)")
+        if isinstance(value, (dict, list)) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError(
+                f"extension attribute {name!r} holds {type(value).__name__} {value!r}; CloudEvents 1.0 extension "
+                "values are strings, integers or booleans (put structured values into 'data')"
+            )
     data = from_cloudevent(obj)
     data["_at"] = None if obj.get("time") is None else rfc3339_ns(obj["time"])
     data["origin"] = "input"

@@ -109,6 +109,10 @@ def test_replaying_imported_events_runs_today_s_code_and_reports_its_runs(tmp_pa
     (b'{"specversion": "1.0", "id": "1", "type": "t"}', r"a CloudEvent needs a non-empty string 'source'"),
     (b'{"specversion": "1.0", "id": "1", "source": "/s", "type": "t", "data_base64": "AA=="}', r"binary data"),
     (b'{"specversion": "1.0", "id": "1", "source": "/s", "type": "t", "time": "noon"}', r"time 'noon' is not an RFC"),
+    (b'{"specversion": "1.0", "id": "1", "source": "/s", "type": "t", "ext": {"nested": 1}}',
+     r"extension attribute 'ext' holds dict .*put structured values into 'data'"),
+    (b'{"specversion": "1.0", "id": "1", "source": "/s", "type": "t", "Trace-Id": "a"}',
+     r"extension attribute 'Trace-Id' is not a CloudEvents 1.0 name"),
     (b'{"name": "x"', r":1: malformed line"),
     (b"", r"no events in the file"),
 ])  # fmt: skip

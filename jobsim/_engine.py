@@ -149,7 +149,7 @@ class Engine:
         runs = self.runs[fn.id]
         runs.append(run)
         self.record(now, "run.start", {"function": fn.id, "run": run.id, "n": len(runs), "event": run.event.name})
-        self.kernel.push(now, self._request, (run, 0), fn.id)
+        self.kernel.schedule(now, self._request, run, 0, owner=fn.id)
         return run
 
     def _cron_tick(self, fn: Function, schedule: Any) -> None:
@@ -227,7 +227,7 @@ class Engine:
         if self.groups and run in self.groups:  # a step of a parallel group ended
             self._parallel_rt.settled(run, at)
             return
-        self.kernel.push(at, self._request, (run, 0), run.function.id)
+        self.kernel.schedule(at, self._request, run, 0, owner=run.function.id)
 
     # -- outcomes -------------------------------------------------------------------------
     def _done(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
@@ -280,7 +280,7 @@ class Engine:
         at = x.now + delay
         self.record(x.now, "retry", {"function": run.function.id, "run": run.id, "step": key,
                                      "attempt": x.attempt + 1, "at": at, "delay": delay})  # fmt: skip
-        self.kernel.push(at, self._request, (run, x.attempt + 1, x.plan), run.function.id)
+        self.kernel.schedule(at, self._request, run, x.attempt + 1, x.plan, owner=run.function.id)
 
     def _sleep(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
         _, key, wake = op

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ._records import Attempt
-from ._steps import Execution, Step, Suspend, UnserializableOutput, dump
+from ._steps import Execution, Step, Suspend, UnserializableOutput, dump, refuse_coroutine
 from .errors import InvalidArgument
 
 if TYPE_CHECKING:
@@ -123,12 +123,7 @@ class InlineStep(Step):
             raise
         finally:
             self.in_step = False
-        if inspect.iscoroutine(value):
-            value.close()
-            raise InvalidArgument(
-                f"step {key!r}: {getattr(fn, '__qualname__', fn)} is async; "
-                "use an `async def` handler and `await ctx.step.run(...)`"
-            )
+        refuse_coroutine(key, fn, value)
         self._settle(key, record, start, value, None)
         return value
 

@@ -84,18 +84,6 @@ class Kernel:
         heapq.heappush(self._heap, (due, priority, next(self._seq), timer))
         return timer
 
-    def push(self, due: int, callback: Callable[..., Any], args: tuple[Any, ...], owner: str) -> Timer:
-        """``schedule`` for the engine's hot path: a one-off, normal-priority timer, no keywords."""
-        now = self.now
-        if due < now:
-            due = now
-        timer = Timer(due, callback, args, owner, False)
-        if due == now and self._depth >= 0:
-            timer.depth = self._depth + 1
-        self._one_off += 1
-        heapq.heappush(self._heap, (due, NORMAL, next(self._seq), timer))
-        return timer
-
     def cancel(self, timer: Timer) -> None:
         if not timer.cancelled:
             timer.cancelled = True

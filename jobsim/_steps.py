@@ -82,6 +82,16 @@ def _from_job(exc: BaseException) -> BaseException:
     return exc
 
 
+def refuse_coroutine(key: str, fn: Any, value: Any) -> None:
+    """A sync handler's ``step.run`` got an ``async def`` function: say how to write it."""
+    if inspect.iscoroutine(value):
+        value.close()
+        raise InvalidArgument(
+            f"step {key!r}: {getattr(fn, '__qualname__', fn)} is async; "
+            "use an `async def` handler and `await ctx.step.run(...)`"
+        )
+
+
 def load(payload: Any) -> Any:
     """The stored output, as a fresh JSON round trip (see ``dump``)."""
     return orjson.loads(payload) if type(payload) is bytes else payload
@@ -177,12 +187,7 @@ class Step(Execution):
             raise Suspend(("failed", key, _from_job(exc))) from None
         finally:
             x.in_step = False
-        if inspect.iscoroutine(value):
-            value.close()
-            raise InvalidArgument(
-                f"step {key!r}: {getattr(fn, '__qualname__', fn)} is async; "
-                "use an `async def` handler and `await ctx.step.run(...)`"
-            )
+        refuse_coroutine(key, fn, value)
         raise Suspend(_done(key, value, "run"))
 
     def sleep(self, step_id: str, duration: Duration) -> None:

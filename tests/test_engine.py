@@ -523,3 +523,20 @@ def test_sim_requires_start_and_unserializable_output_fails_clearly():
     assert run.status == "failed"
     assert "cannot be stored as JSON" in str(run.attempts[0].error)
     assert MINUTE
+
+
+def test_an_async_function_in_a_sync_step_run_fails_the_step_saying_how_to_fix_it():
+    app = jobsim.App("a")
+
+    async def fetch():
+        return 1
+
+    @app.function("f", on="go", retries=0)
+    def f(ctx):
+        return ctx.step.run("fetch", fetch)
+
+    with jobsim.Simulation(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    error = str(sim.runs("f")[0].error)
+    assert "step 'fetch'" in error and "is async; use an `async def` handler" in error

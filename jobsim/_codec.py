@@ -128,7 +128,8 @@ def _message(headers: Any, content: bytes | None) -> dict[str, Any]:
         else:
             merged[name] = value
     out: dict[str, Any] = {"headers": merged}
-    body = summarize_body(content, headers.get("content-type"))
+    content_type = merged.get("content-type")
+    body = summarize_body(content, content_type if type(content_type) is not list else content_type[0])
     if body is not None:
         out["body"] = body
     return out
@@ -198,6 +199,25 @@ _EXPAND: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 }  # fmt: skip
 
 
+def _run_end_as_is(data: dict[str, Any]) -> dict[str, Any]:
+    output = data.get("output")
+    if isinstance(output, bytes):
+        return {**data, "output": orjson.Fragment(output)}
+    return data
+
+
+EXPAND = _EXPAND
+"""``canonical``'s work by kind: kinds not in it are canonical as recorded."""
+EXPAND_AS_IS = {**_EXPAND, "run.end": _run_end_as_is}
+"""``canonical`` for a writer that changes nothing (by kind): outputs stay the JSON bytes they are.
+
+A run's output is recorded as the JSON bytes jobsim memoized (orjson's own), and orjson
+writes an ``orjson.Fragment`` of them verbatim: the same line as decoding and encoding
+them again, without the round trip. Only for writing: anything that reads or rewrites
+values (redaction, replay) needs ``canonical``.
+"""
+
+
 # -- canonical -> line -------------------------------------------------------------------------
 def encode(seq: int, at: int, kind: str, data: dict[str, Any]) -> dict[str, Any]:
     """The object one line of the file holds."""
@@ -253,6 +273,8 @@ def _encode_retry(seq: int, at: int, kind: str, data: dict[str, Any]) -> dict[st
 _ENCODE: dict[str, Callable[[int, int, str, dict[str, Any]], dict[str, Any]]] = {
     "event": _encode_event, "event.dropped": _encode_event, "retry": _encode_retry,
 }  # fmt: skip
+ENCODED = frozenset(_ENCODE)
+"""Kinds whose line has its own layout; any other line is ``{"k": kind, "seq": n, "at": ns, **fields}``."""
 
 
 # -- line -> canonical -------------------------------------------------------------------------
@@ -341,6 +363,7 @@ def _date_prefix(days: int) -> str:
     return f"{d.year:04d}-{d.month:02d}-{d.day:02d}T"
 
 
+@functools.lru_cache(maxsize=4096)
 def ms_to_rfc3339(ms: int) -> str:
     """``1741000000123`` -> ``'2025-03-03T11:06:40.123Z'``."""
     if type(ms) is int:  # integer arithmetic below the date: a third of the datetime route's time

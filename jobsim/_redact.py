@@ -44,6 +44,7 @@ from typing import Any
 
 import orjson
 
+from ._codec import _CE_CORE
 from ._pseudonyms import Pseudonyms, faker_version, key_fingerprint, reserved_domain
 from ._secrets import (
     EMAIL,
@@ -181,6 +182,12 @@ class Redactor:
         self._structures: dict[bytes, Any] = {}
         self._emails: dict[str, str] = {}
         self._kinds = self._tables()
+        event_line: tuple[tuple[str, Callable[[Any], Any]], ...] = (("ce", self._ce), ("user", self._walk))
+        self._lines = {**self._kinds, "event": event_line, "event.dropped": event_line}  # fields under "ce"
+        self.rewritten = frozenset(kind for kind, how in self._kinds.items() if how)
+        """Built-in kinds whose records may change; the others hold only names jobsim gives and times."""
+        self.learned = frozenset(("event", "event.dropped", "http", "email", "run.end"))
+        """Built-in kinds ``learn`` reads (plugin kinds are read whole)."""
 
     # -- the two passes -----------------------------------------------------------------------
     def learn(self, kind: str, data: dict[str, Any]) -> None:
@@ -205,13 +212,49 @@ class Redactor:
     def apply(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
         """The record as it may be written (a new dict where anything changed)."""
         if self._pending:
-            pending, self._pending = self._pending, []
-            for action, value in pending:
-                self._pseudonym(action, value)
+            self._fake_pending()
         how = self._kinds.get(kind, _UNSEEN)
         if how is _UNSEEN:  # a plugin's kind: every field walked
             return self._dict(data)
         return data if not how else self._fields(data, how)
+
+    def apply_line(self, kind: str, line: dict[str, Any]) -> dict[str, Any]:
+        """A built-in kind's line (``jobsim._codec.encode``'s fresh dict), rewritten in place.
+
+        The same result as ``encode(..., apply(kind, data))`` without a second copy of
+        the record: the line's own dict (and an event's ``ce`` envelope) belong to the
+        writer, so their fields are replaced where they are; anything nested below them
+        is shared with the in-memory trace and copied on change as ``apply`` does.
+        """
+        if self._pending:
+            self._fake_pending()
+        for name, fn in self._lines[kind]:
+            value = line.get(name)
+            if value is not None:
+                new = fn(value)
+                if new is not value:
+                    line[name] = new
+        return line
+
+    def _fake_pending(self) -> None:
+        """Phone numbers, addresses, ... found by ``learn``: faked once every name is known."""
+        pending, self._pending = self._pending, []
+        for action, value in pending:
+            self._pseudonym(action, value)
+
+    def _ce(self, ce: dict[str, Any]) -> dict[str, Any]:
+        """An event line's CloudEvents envelope (the writer's own dict): id, data and extension attributes."""
+        text = self.text
+        value = ce.get("id")
+        if value is not None:
+            ce["id"] = text(value)
+        value = ce.get("data")
+        if value is not None:
+            ce["data"] = self._walk(value)
+        if len(ce) > len(_CE_CORE) or not _CE_CORE.issuperset(ce):
+            extra = {key: value for key, value in ce.items() if key not in _CE_CORE}
+            ce.update(self._dict(extra))
+        return ce
 
     # -- per kind ---------------------------------------------------------------------------------
     def _tables(self) -> dict[str, tuple[tuple[str, Callable[[Any], Any]], ...]]:

@@ -358,3 +358,43 @@ def test_bad_save_arguments(recorded, tmp_path, kwargs, message):
         recorded.trace.save(tmp_path / "x.jobsim.jsonl", **kwargs)
     with pytest.raises(jobsim.InvalidArgument, match="path=42 is not valid"):
         recorded.trace.save(42)
+
+
+spliced_kinds = st.sampled_from(["attempt", "run.start", "advance", "sleep", "retry", "event"]) | st.text(
+    st.sampled_from('ab.%"\\é_-'), min_size=1, max_size=6
+).filter(lambda k: k not in ("header", "end") and k not in traces_builtin())
+odd_data = st.dictionaries(st.text(max_size=4).filter(lambda k: k not in ("k", "seq", "at")) | st.integers(0, 9),
+                           json_values, max_size=4)  # fmt: skip
+
+
+def traces_builtin():
+    from jobsim._codec import BUILTIN
+
+    return BUILTIN
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=st.lists(st.tuples(spliced_kinds, odd_data, st.integers(-(2**62), 2**62),
+                               st.none() | json_values.map(orjson.dumps)), max_size=6))  # fmt: skip
+def test_the_writer_s_spliced_lines_are_what_encoding_each_record_gives(rows, tmp_path_factory):
+    """Lines are written as bytes ('{"k":..,"seq":..,"at":..,' + the fields' JSON), outputs verbatim:
+    byte for byte what orjson gives for the whole line, for odd kind names, empty fields and int keys."""
+    from jobsim._codec import canonical
+
+    trace = jobsim.Trace()
+    for kind, data, at, output in rows:
+        if kind == "event":
+            data = {"name": "e", "id": "x", "data": {"k": 1}, "ts": 0, "origin": "input"}
+        elif output is not None:
+            kind, data = "run.end", {"function": "f", "run": "r", "status": "completed", "output": output}
+        trace.add(at, kind, data)
+    path = tmp_path_factory.mktemp("splice") / "t.jobsim.jsonl"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TraceWarning)
+        trace.save(path, redact=False)
+    written = path.read_bytes().splitlines(keepends=True)[1:-1]
+    assert len(written) == len(rows)
+    for seq, ((at, kind, data), line) in enumerate(zip(trace._rows, written, strict=True)):
+        expected = orjson.dumps(encode(seq, at, kind, canonical(kind, data)),
+                                option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS)  # fmt: skip
+        assert line == expected

@@ -87,7 +87,7 @@ def test_same_key_same_fakes_other_key_other_fakes(recorded, tmp_path, monkeypat
     c, lines = saved(recorded, tmp_path, "c.jobsim.jsonl")
     assert c != a
     info = lines[0]["redaction"]
-    assert info["key"] == "env" and info["pii"] == "pseudonymized" and info["key_fp"].startswith("sha256:")
+    assert info["key"] == "env" and info["pii"] == "pseudonymized" and info["key_fp"].startswith("scrypt:")
     assert "team secret" not in c
     d, _ = saved(recorded, tmp_path, "d.jobsim.jsonl", redact=Redaction(key="team secret"))
     assert d.replace('"key":"given"', '"key":"env"') == c
@@ -225,3 +225,17 @@ def test_a_form_body_and_step_ids_leak_nothing(tmp_path):
     assert "cs_live_abcdef0123456789" not in text and "hunter22" not in text
     assert "ada.l@gmail.com" not in text
     assert traces.scan(path) == []
+
+
+def test_key_fingerprint_is_a_slow_hash_not_a_plain_digest():
+    """The header names the key by an scrypt digest: a short team phrase cannot be found by hashing guesses."""
+    import hashlib
+
+    from jobsim._pseudonyms import key_fingerprint
+
+    fp = key_fingerprint(b"team secret")
+    assert fp == key_fingerprint(b"team secret") != key_fingerprint(b"team secreT")
+    expected = hashlib.scrypt(b"team secret", salt=b"jobsim redaction key fingerprint", n=1 << 14, r=8, p=1, dklen=8)
+    assert fp == "scrypt:" + expected.hex()
+    plain = {hashlib.sha256(prefix + b"team secret").hexdigest()[:16] for prefix in (b"", b"jobsim-redaction-key\0")}
+    assert fp.split(":")[1] not in plain

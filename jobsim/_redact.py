@@ -299,7 +299,9 @@ class Redactor:
         if hit is not None:
             return value if hit is _SAME else hit
         out = fn(value)
-        if len(key) <= 4 * _CACHED_LENGTH and len(self._structures) < _CACHE_ENTRIES:
+        if len(key) <= 4 * _CACHED_LENGTH:
+            if len(self._structures) >= _CACHE_ENTRIES:
+                self._structures.clear()
             self._structures[key] = _SAME if out is value else out
         return out
 
@@ -521,7 +523,9 @@ class Redactor:
         if hit is not None:
             return value if hit is _SAME else hit
         out = self._text(value)
-        if len(value) <= _CACHED_LENGTH and len(self._texts) < _CACHE_ENTRIES:
+        if len(value) <= _CACHED_LENGTH:
+            if len(self._texts) >= _CACHE_ENTRIES:
+                self._texts.clear()  # a fresh start: what repeats is back after a few records, one-offs are gone
             self._texts[value] = _SAME if out is value else out
         return out
 

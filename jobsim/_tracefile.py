@@ -388,6 +388,8 @@ class TraceReader:
         self._specs = {kind: (frozenset(REQUIRED.get(kind, ())), DECODERS.get(kind)) for kind in self._known}
         self._unknown: dict[str, list[int]] = {}  # kind -> [first line, records]
         self._cut: BaseException | None = None  # how a gzip stream ended early
+        self._batches: Iterator[Batch] | None = None  # the one stream of batches every iterator takes from
+        self._batch: Iterator[tuple[int, tuple[int, str, dict[str, Any]]]] = iter(())  # the rest of the current one
 
     def __enter__(self) -> TraceReader:
         self._file = open_trace(self.path)
@@ -461,15 +463,29 @@ class TraceReader:
             yield Record(seq, at, kind, data)
 
     def rows(self) -> Iterator[tuple[int, int, str, dict[str, Any]]]:
-        """``(seq, at, kind, data)`` for each record."""
-        for seqs, rows in self.batches():
-            for seq, (at, kind, data) in zip(seqs, rows, strict=True):
+        """``(seq, at, kind, data)`` for each record.
+
+        Every iterator over the reader takes from the same stream: stop one after a
+        record, start another, and it goes on with the next record.
+        """
+        batches = self.batches()
+        while True:
+            for seq, (at, kind, data) in self._batch:  # an iterator, shared: what one loop took is gone
                 yield seq, at, kind, data
+            batch = next(batches, None)
+            if batch is None:
+                return
+            self._batch = zip(*batch, strict=True)
 
     def batches(self) -> Iterator[Batch]:
         """The records a block at a time (never an empty batch): what ``load`` and ``rows`` read."""
         if self._file is None:
             raise TraceError("use `with TraceReader(path) as reader:` before iterating", path=str(self.path))
+        if self._batches is None:
+            self._batches = self._read()
+        return self._batches
+
+    def _read(self) -> Iterator[Batch]:
         for block, last in self._blocks():
             if self.end is not None:
                 error = self._after_end(_lines_of(block, last))

@@ -17,18 +17,26 @@ Variants, in the same process, interleaved:
   redaction, orjson, the header and end lines;
 - ``jobsim save, secrets only``: ``redact=Redaction(pseudonymize=False)``;
 - ``jobsim save, redact=False``: the same without the redaction passes;
-- ``jobsim load``: ``jobsim.Trace.load(path)``: streamed, validated, decoded;
+- ``jobsim load``: ``jobsim.Trace.load(path)``: streamed, validated, decoded, with
+  nothing frozen in the process (see below);
+- ``jobsim load, caller froze objects``: the same while the fixtures stay frozen, so
+  ``load`` leaves its records in the young generation (it never unfreezes what others
+  froze) and the first collection after it walks them;
 - ``orjson``: the same lines (the dicts ``jobsim save`` wrote, precomputed) dumped
   one per line with orjson, and read back with ``orjson.loads`` per line: the
   floor for JSON Lines in Python; read once as is and once with the cyclic garbage
-  collector paused, as ``jobsim load`` does;
+  collector paused; and ``orjson read, by block`` as ``jobsim load`` parses: a MiB of
+  lines as one JSON array per ``orjson.loads``, the collector handled as ``load`` does;
 - ``json``: the same with the standard library (``separators=(",", ":")``).
 
 Target (issue #6): writing and reading 1,000,000 records each under 3 s here.
 
 The trace and the baselines' million dicts are built first and ``gc.freeze()``-d, so
 the garbage collector does not walk them over and over while variants run (it still
-collects what each variant allocates, as in a real process).
+collects what each variant allocates, as in a real process). ``jobsim load`` and
+``orjson read, by block`` run with them unfrozen (``gc.unfreeze()`` before, ``gc.freeze()``
+after, both untimed): ``load`` moves what it read to the oldest generation only when
+nothing is frozen, which is the case in a process that never called ``gc.freeze()``.
 
     python benchmarks/bench_trace.py                # 1,000,000 records
     python benchmarks/bench_trace.py --quick        # 100,000 records
@@ -43,6 +51,7 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +159,7 @@ def main() -> None:
     _common.banner("orjson", "faker")
     import jobsim
     from jobsim import traces
-    from jobsim._tracefile import lines, paused_gc
+    from jobsim._tracefile import lines, loading_gc, paused_gc
 
     print(f"# jobsim from {jobsim.__file__}")
     trace = build(n)
@@ -188,19 +197,46 @@ def main() -> None:
         with paused_gc():  # what jobsim load does
             return orjson_read()
 
+    def orjson_read_blocks() -> list[Any]:
+        loads, out, rest = orjson.loads, [], b""
+        with loading_gc(), open(redacted, "rb") as f:  # what jobsim load does, without checking or decoding
+            while True:
+                data = f.read(1 << 20)
+                chunk = rest + data
+                cut = chunk.rfind(b"\n") + 1
+                if cut:
+                    out += loads(b"".join((b"[", chunk[: cut - 1].replace(b"\n", b"\n,"), b"]")))
+                rest = chunk[cut:]
+                if not data:
+                    return out
+
     def json_read() -> list[Any]:
         loads = json.loads
         with open(redacted, "rb") as f:
             return [loads(line) for line in f]
 
+    def unfrozen(run: Callable[[], float]) -> Callable[[], float]:
+        """``run`` with the fixtures unfrozen (untimed), as in a process that froze nothing."""
+
+        def wrapped() -> float:
+            gc.unfreeze()
+            try:
+                return run()
+            finally:
+                gc.freeze()
+
+        return wrapped
+
     variants = {
         "jobsim save": _common.timed(lambda: trace.save(redacted)),
         "jobsim save, secrets only": _common.timed(lambda: trace.save(plain, redact=secrets_only)),
         "jobsim save, redact=False": _common.timed(lambda: trace.save(plain, redact=False)),
-        "jobsim load": _common.timed(lambda: jobsim.Trace.load(redacted)),
+        "jobsim load": unfrozen(_common.timed(lambda: jobsim.Trace.load(redacted))),
+        "jobsim load, caller froze objects": _common.timed(lambda: jobsim.Trace.load(redacted)),
         "orjson write": _common.timed(orjson_write),
         "orjson read": _common.timed(orjson_read),
         "orjson read, gc paused": _common.timed(orjson_read_gc_paused),
+        "orjson read, by block": unfrozen(_common.timed(orjson_read_blocks)),
         "json write": _common.timed(json_write),
         "json read": _common.timed(json_read),
     }
@@ -214,11 +250,13 @@ def main() -> None:
     for name, floor, stdlib in (("jobsim save", "orjson write", "json write"),
                                 ("jobsim save, secrets only", "orjson write", "json write"),
                                 ("jobsim save, redact=False", "orjson write", "json write"),
-                                ("jobsim load", "orjson read, gc paused", "json read")):
+                                ("jobsim load", "orjson read, gc paused", "json read"),
+                                ("jobsim load, caller froze objects", "orjson read, gc paused", "json read")):
         rows.append([name, _common.fmt_time(med[name]), f"{n / med[name] / 1e3:.0f}k/s",
                      _common.fmt_ratio(med[name] / med[floor]), _common.fmt_ratio(med[name] / med[stdlib]),
                      "yes" if med[name] < 3.0 else "no"])  # fmt: skip
-    for name in ("orjson write", "orjson read", "orjson read, gc paused", "json write", "json read"):
+    for name in ("orjson write", "orjson read", "orjson read, gc paused", "orjson read, by block", "json write",
+                 "json read"):
         rows.append([name, _common.fmt_time(med[name]), f"{n / med[name] / 1e3:.0f}k/s", "", "", ""])
     _common.print_table(["variant", "median", "records/s", "/ orjson", "/ json", "< 3 s"], rows)
     for path in folder.iterdir():

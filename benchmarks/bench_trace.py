@@ -25,8 +25,8 @@ Variants, in the same process, interleaved:
 - ``orjson``: the same lines (the dicts ``jobsim save`` wrote, precomputed) dumped
   one per line with orjson, and read back with ``orjson.loads`` per line: the
   floor for JSON Lines in Python; read once as is and once with the cyclic garbage
-  collector paused; and ``orjson read, by block`` as ``jobsim load`` parses: a MiB of
-  lines as one JSON array per ``orjson.loads``, the collector handled as ``load`` does;
+  collector paused; and ``orjson read, by block`` as ``jobsim load`` parses: 64 KiB
+  of lines as one JSON array per ``orjson.loads``, the collector handled as ``load`` does;
 - ``json``: the same with the standard library (``separators=(",", ":")``).
 
 Target (issue #6): writing and reading 1,000,000 records each under 3 s here.
@@ -159,7 +159,7 @@ def main() -> None:
     _common.banner("orjson", "faker")
     import jobsim
     from jobsim import traces
-    from jobsim._tracefile import lines, loading_gc, paused_gc
+    from jobsim._tracefile import _BLOCK, lines, loading_gc, paused_gc
 
     print(f"# jobsim from {jobsim.__file__}")
     trace = build(n)
@@ -201,7 +201,7 @@ def main() -> None:
         loads, out, rest = orjson.loads, [], b""
         with loading_gc(), open(redacted, "rb") as f:  # what jobsim load does, without checking or decoding
             while True:
-                data = f.read(1 << 20)
+                data = f.read(_BLOCK)
                 chunk = rest + data
                 cut = chunk.rfind(b"\n") + 1
                 if cut:

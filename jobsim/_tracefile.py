@@ -298,7 +298,7 @@ _INT = {int}
 _DICT = {dict}
 
 _PROMOTE = sys.implementation.name == "cpython" and not sysconfig.get_config_var("Py_GIL_DISABLED")
-"""Whether ``gc.freeze()``/``gc.unfreeze()`` are list splices here (``loading_gc``)."""
+"""Whether ``gc.freeze()``/``gc.unfreeze()`` move objects without walking the heap here (``loading_gc``)."""
 
 Batch = tuple[list[int], list[tuple[int, str, dict[str, Any]]]]
 """Consecutive records of a file: their ``seq`` numbers, and ``(at, kind, data)`` rows as ``Trace`` keeps them."""

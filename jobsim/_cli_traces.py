@@ -185,7 +185,7 @@ def _show(args: argparse.Namespace) -> int:
     from ._importing import read_any
     from ._time import zone
     from ._timeline import render_trace
-    from ._tracefile import known_kinds_renderers
+    from ._tracereader import known_kinds_renderers
 
     trace = read_any(args.trace)
     header = trace.header or {}

@@ -23,7 +23,7 @@ import orjson
 
 from ._pseudonyms import reserved_domain
 from ._secrets import EMAIL, MARKER, QUERY_PARAM, find_secrets, secret_header, secret_key, secret_query
-from ._tracefile import gzip_errors, open_trace
+from ._tracereader import gzip_errors, open_trace
 from .errors import TraceError
 
 _TOKEN = re.compile(r"[A-Za-z0-9+/_=-]{24,512}")

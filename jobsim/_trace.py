@@ -99,7 +99,7 @@ class Trace:
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, strict: bool = False) -> Trace:
         """Read a trace file (gzip or not); see :func:`jobsim.traces.load`."""
-        from ._tracefile import load
+        from ._tracereader import load
 
         return load(path, strict=strict)
 

@@ -21,7 +21,7 @@ reads and uses such files::
         print(finding)
 
 The file format, the record kinds and their fields are described in the README
-(section "Traces: record, replay, diff") and in ``jobsim._tracefile``/``jobsim._codec``.
+(section "Traces: record, replay, diff") and in ``jobsim._tracefile``, ``jobsim._tracereader`` and ``jobsim._codec``.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ from ._secrets import MARKER
 from ._time import Duration, duration_ns, zone
 from ._trace import Record, Trace
 from ._tracediff import COMPARISONS, Comparison, Divergence, FunctionResult, compare_lines
-from ._tracefile import FORMAT, VERSION, TraceReader, lines, paused_gc
+from ._tracefile import FORMAT, VERSION, lines, paused_gc
+from ._tracereader import TraceReader
 from .errors import InvalidArgument, TraceError, TraceWarning
 
 __all__ = [

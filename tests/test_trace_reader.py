@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import jobsim
-from jobsim import _tracefile, traces
-from jobsim._tracefile import TraceReader
+from jobsim import _tracereader, traces
+from jobsim._tracereader import TraceReader
 from jobsim.errors import TraceError, TraceWarning
 
 T0 = 1_741_000_000_000_000_000
@@ -69,7 +69,7 @@ def write(path: Path, *lines: dict[str, Any] | bytes, compress: bool = False) ->
 @pytest.fixture(autouse=True)
 def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Blocks of 2 KiB (some ten records) instead of 1 MiB, so every file here spans many blocks."""
-    monkeypatch.setattr(_tracefile, "_BLOCK", 2048)
+    monkeypatch.setattr(_tracereader, "_BLOCK", 2048)
 
 
 def read(path: Path, *, strict: bool = False, fast: bool = True) -> dict[str, Any]:
@@ -128,7 +128,7 @@ def test_a_whole_file_in_one_block_and_a_line_longer_than_a_block(tmp_path, monk
     long = record(1, "attempt", note="x" * 10_000)
     path = write(tmp_path / "t.jobsim.jsonl", HEADER, record(0), long, record(2), end(3, 3))
     assert read(path)["records"][1][3]["note"] == "x" * 10_000
-    monkeypatch.setattr(_tracefile, "_BLOCK", 1 << 20)
+    monkeypatch.setattr(_tracereader, "_BLOCK", 1 << 20)
     loaded = jobsim.Trace.load(path)
     assert [r.seq for r in loaded] == [0, 1, 2] and loaded.complete and loaded.warnings == []
 
@@ -178,7 +178,7 @@ def test_streaming_reads_a_block_at_a_time(tmp_path):
     assert path.stat().st_size > 300_000
     with TraceReader(path) as reader:
         first = next(iter(reader))
-        assert first.seq == 0 and reader._file.tell() <= 3 * _tracefile._BLOCK
+        assert first.seq == 0 and reader._file.tell() <= 3 * _tracereader._BLOCK
         second = next(iter(reader))  # a new iterator goes on where the last one stopped
         assert second.seq == 1 and [r.seq for r in reader] == list(range(2, 2000))
 
@@ -234,7 +234,7 @@ def test_records_after_the_end_line_in_the_same_block_and_in_a_later_one(tmp_pat
 
 def test_the_end_line_alone_in_the_last_block(tmp_path, monkeypatch):
     path = write(tmp_path / "t.jobsim.jsonl", HEADER, *many(12), end(12, 12))
-    monkeypatch.setattr(_tracefile, "_BLOCK", len(orjson.dumps(end(12, 12))) + 1)
+    monkeypatch.setattr(_tracereader, "_BLOCK", len(orjson.dumps(end(12, 12))) + 1)
     fast = read(path)
     assert fast == read(path, fast=False) and fast["end"]["records"] == 12 and fast["warnings"] == []
 
@@ -272,7 +272,7 @@ def test_loading_keeps_the_error_and_the_collector_on(tmp_path):
 
 
 # -- the garbage collector ----------------------------------------------------------------------------
-needs_promotion = pytest.mark.skipif(not _tracefile._PROMOTE, reason="gc.freeze() is no list splice here")
+needs_promotion = pytest.mark.skipif(not _tracereader._PROMOTE, reason="gc.freeze() is no list splice here")
 
 
 @needs_promotion
@@ -280,7 +280,7 @@ needs_promotion = pytest.mark.skipif(not _tracefile._PROMOTE, reason="gc.freeze(
 @pytest.mark.parametrize("promote", [True, False])
 def test_loaded_records_go_straight_to_the_oldest_generation(tmp_path, monkeypatch, promote):
     path = write(tmp_path / "t.jobsim.jsonl", HEADER, *many(5000), end(5000, 5000))
-    monkeypatch.setattr(_tracefile, "_PROMOTE", promote)
+    monkeypatch.setattr(_tracereader, "_PROMOTE", promote)
     gc.collect()
     trace = jobsim.Trace.load(path)
     oldest = gc.get_objects(generation=2)
@@ -342,7 +342,7 @@ def render(items: list[Line]) -> list[dict[str, Any] | bytes]:
        block=st.sampled_from([64, 600, 2048, 1 << 20]), strict=st.booleans(), compress=st.booleans())  # fmt: skip
 def test_the_fast_path_reads_what_the_line_by_line_reader_reads(tmp_path, monkeypatch, items, cut, block, strict,
                                                                  compress):  # fmt: skip
-    monkeypatch.setattr(_tracefile, "_BLOCK", block)
+    monkeypatch.setattr(_tracereader, "_BLOCK", block)
     data = b"".join(line if isinstance(line, bytes) else orjson.dumps(line) + b"\n" for line in render(items))
     data = data[: len(data) - cut]
     path = tmp_path / "gen.jobsim.jsonl"

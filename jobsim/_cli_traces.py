@@ -150,7 +150,20 @@ def _import(args: argparse.Namespace) -> int:
     source = (trace.header or {}).get("source", {})
     print(f"jobsim import: {len(trace)} {source.get('import', '')} event(s) from {args.events} -> {path}"
           + ("" if args.no_redact else " (redacted)"))  # fmt: skip
+    if not args.no_redact:
+        _warn_public_key()
     return SAME
+
+
+def _warn_public_key(policy: Any = None) -> None:
+    """``import`` and ``redact`` handle real traffic: say so when the fakes come from jobsim's public key."""
+    from ._redact import KEY_ENV, Redaction
+
+    policy = policy if policy is not None else Redaction()
+    if policy.pseudonymize and policy.resolved_key()[1] == "builtin":
+        print(f"jobsim: note: personal data was pseudonymized with jobsim's public built-in key, so anyone "
+              f"can recompute the fakes by guessing inputs; for traffic of real people set {KEY_ENV} "
+              "to a secret key and run this again", file=sys.stderr)  # fmt: skip
 
 
 def _scan(args: argparse.Namespace) -> int:
@@ -176,8 +189,10 @@ def _redact(args: argparse.Namespace) -> int:
     from ._trace import Trace
 
     trace = Trace.load(args.trace)
-    path = trace.save(args.out, redact=Redaction(pseudonymize=not args.no_pseudonyms))
+    policy = Redaction(pseudonymize=not args.no_pseudonyms)
+    path = trace.save(args.out, redact=policy)
     print(f"jobsim redact: {len(trace)} records -> {path}")
+    _warn_public_key(policy)
     return SAME
 
 

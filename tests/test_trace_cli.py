@@ -168,11 +168,32 @@ def test_scan_exit_codes(recording, capsys, tmp_path):
     assert code == 2 and ":1: malformed line" in err
 
 
-def test_redact_writes_a_copy_that_scans_clean(recording, capsys, tmp_path):
+def test_redact_writes_a_copy_that_scans_clean(recording, capsys, tmp_path, monkeypatch):
+    monkeypatch.delenv("JOBSIM_REDACT_KEY", raising=False)
     out_file = tmp_path / "clean.jobsim.jsonl"
-    code, out, _ = run(capsys, "redact", recording["raw"], out_file)
+    code, out, err = run(capsys, "redact", recording["raw"], out_file)
     assert code == 0 and out.startswith("jobsim redact: ")
+    assert "public built-in key" in err and "set JOBSIM_REDACT_KEY" in err
     assert run(capsys, "scan", out_file, "--pii")[0] == 0
+
+
+def test_redact_and_import_say_nothing_of_keys_with_a_secret_key_or_without_pseudonyms(recording, capsys, tmp_path,
+                                                                                        monkeypatch):  # fmt: skip
+    monkeypatch.delenv("JOBSIM_REDACT_KEY", raising=False)
+    code, _, err = run(capsys, "redact", recording["raw"], tmp_path / "a.jobsim.jsonl", "--no-pseudonyms")
+    assert code == 0 and "built-in key" not in err
+    monkeypatch.setenv("JOBSIM_REDACT_KEY", "team secret")
+    code, _, err = run(capsys, "redact", recording["raw"], tmp_path / "b.jobsim.jsonl")
+    assert code == 0 and "built-in key" not in err
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"name": "user/created", "data": {"email": "ada@gmail.com"}, "id": "e1", "ts": 0}\n')
+    code, _, err = run(capsys, "import", events, "-o", tmp_path / "c.jobsim.jsonl")
+    assert code == 0 and "built-in key" not in err
+    monkeypatch.delenv("JOBSIM_REDACT_KEY")
+    code, _, err = run(capsys, "import", events, "-o", tmp_path / "d.jobsim.jsonl")
+    assert code == 0 and "public built-in key" in err
+    code, _, err = run(capsys, "import", events, "-o", tmp_path / "e.jobsim.jsonl", "--no-redact")
+    assert code == 0 and "built-in key" not in err
 
 
 def test_show_prints_the_timeline_the_simulation_printed(capsys, tmp_path):

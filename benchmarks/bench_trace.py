@@ -255,11 +255,12 @@ def main() -> None:
                                 ("jobsim load, caller froze objects", "orjson read, gc paused", "json read")):
         rows.append([name, _common.fmt_time(med[name]), f"{n / med[name] / 1e3:.0f}k/s",
                      _common.fmt_ratio(med[name] / med[floor]), _common.fmt_ratio(med[name] / med[stdlib]),
-                     "yes" if med[name] < 3.0 else "no"])  # fmt: skip
+                     "yes" if med[name] * 1_000_000 / n < 3.0 else "no"])  # fmt: skip
     for name in ("orjson write", "orjson read", "orjson read, gc paused", "orjson read, by block", "json write",
                  "json read"):
         rows.append([name, _common.fmt_time(med[name]), f"{n / med[name] / 1e3:.0f}k/s", "", "", ""])
-    _common.print_table(["variant", "median", "records/s", "/ orjson", "/ json", "< 3 s"], rows)
+    target = "< 3 s" if n == 1_000_000 else "< 3 s per 1M (linear)"
+    _common.print_table(["variant", "median", "records/s", "/ orjson", "/ json", target], rows)
     for path in folder.iterdir():
         path.unlink()
     folder.rmdir()

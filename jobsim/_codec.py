@@ -69,7 +69,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 BUILTIN = frozenset(REQUIRED)
 _REQUIRED_SETS = {kind: frozenset(names) for kind, names in REQUIRED.items()}
 
-_CE_CORE = frozenset({"specversion", "id", "source", "type", "time", "datacontenttype", "dataversion", "data"})
+CE_CORE = frozenset({"specversion", "id", "source", "type", "time", "datacontenttype", "dataversion", "data"})
+"""The CloudEvents attributes an event's Inngest fields map to; any other attribute is an extension."""
 _MISSING: Any = object()
 
 
@@ -315,8 +316,8 @@ def from_cloudevent(ce: Any) -> dict[str, Any]:
     version = ce.get("dataversion")
     if version is not None:
         out["v"] = version
-    if not _CE_CORE.issuperset(ce):
-        out["attributes"] = {key: value for key, value in ce.items() if key not in _CE_CORE}
+    if not CE_CORE.issuperset(ce):
+        out["attributes"] = {key: value for key, value in ce.items() if key not in CE_CORE}
     return out
 
 

@@ -44,7 +44,7 @@ from typing import Any
 
 import orjson
 
-from ._codec import _CE_CORE
+from ._codec import CE_CORE
 from ._pseudonyms import Pseudonyms, faker_version, key_fingerprint, reserved_domain
 from ._secrets import (
     EMAIL,
@@ -251,8 +251,8 @@ class Redactor:
         value = ce.get("data")
         if value is not None:
             ce["data"] = self._walk(value)
-        if len(ce) > len(_CE_CORE) or not _CE_CORE.issuperset(ce):
-            extra = {key: value for key, value in ce.items() if key not in _CE_CORE}
+        if not CE_CORE.issuperset(ce):
+            extra = {key: value for key, value in ce.items() if key not in CE_CORE}
             ce.update(self._dict(extra))
         return ce
 

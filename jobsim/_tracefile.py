@@ -117,16 +117,16 @@ def _write(trace: Trace, out: BinaryIO, policy: Redaction | None) -> None:
         try:
             if line is not None:
                 buf += dumps(line, default=default, option=fast)
-                continue
-            prefix = prefixes.get(kind)
-            if prefix is None:
-                prefix = prefixes[kind] = _prefixes(kind)
-            if fields:  # {"k":kind,"seq":n,"at":ns, + the fields' own JSON without its "{"
-                body = dumps(fields, default=default, option=fast)
-                buf += prefix[0] % (seq, at)
-                buf += body[1:]
             else:
-                buf += prefix[1] % (seq, at)
+                prefix = prefixes.get(kind)
+                if prefix is None:
+                    prefix = prefixes[kind] = _prefixes(kind)
+                if fields:  # {"k":kind,"seq":n,"at":ns, + the fields' own JSON without its "{"
+                    body = dumps(fields, default=default, option=fast)
+                    buf += prefix[0] % (seq, at)
+                    buf += body[1:]
+                else:
+                    buf += prefix[1] % (seq, at)
         except TypeError:
             buf += dumps(line if line is not None else encode(seq, at, kind, fields), default=default, option=options)
         if len(buf) >= _BUFFER:

@@ -398,3 +398,21 @@ def test_the_writer_s_spliced_lines_are_what_encoding_each_record_gives(rows, tm
         expected = orjson.dumps(encode(seq, at, kind, canonical(kind, data)),
                                 option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS)  # fmt: skip
         assert line == expected
+
+
+def test_the_writer_writes_as_it_goes_whatever_the_kinds(monkeypatch, tmp_path):
+    """A trace of events only (lines with their own layout) is flushed a buffer at a time too, not held whole."""
+    from jobsim import _tracefile
+
+    monkeypatch.setattr(_tracefile, "_BUFFER", 4096)
+    trace = jobsim.Trace()
+    for i in range(200):
+        trace.add(i, "event", {"name": "e", "id": f"e{i}", "data": {"i": i}, "ts": 0, "origin": "input"})
+    writes: list[int] = []
+
+    class Counting:
+        def write(self, data: bytes) -> None:
+            writes.append(len(data))
+
+    _tracefile.write(trace, Counting(), None)  # type: ignore[arg-type]
+    assert len(writes) > 5 and max(writes) < 2 * 4096

@@ -253,6 +253,12 @@ def _validate(expr: str, fields: str, seconds: bool) -> None:
 
 
 def _explain(expr: str, parts: list[str], message: str) -> str:
+    if message == "Bad day-of-month" and _days_in_range(parts[-3]):
+        # cronsim before 2.8 (the newest for Python 3.10) refuses a day of the month that the
+        # month field never has ("30 2"), even when a day-of-week would still fire; 2.8 runs it
+        return (f"cron expression {expr!r}: day-of-month {parts[-3]!r} never falls in month {parts[-2]!r}, and "
+                f"cronsim {_cronsim_version()} refuses such a schedule even with a day-of-week; use days every "
+                "month has, or Python 3.11+ (cronsim 2.8 fires on the day-of-week)")  # fmt: skip
     names = (_SECONDS, *_FIELDS) if len(parts) == 6 else _FIELDS
     for index, (name, accepted) in enumerate(names):
         if name in message.lower():
@@ -261,3 +267,18 @@ def _explain(expr: str, parts: list[str], message: str) -> str:
                 f"accepted: {accepted}, '*', lists 'a,b', ranges 'a-b' and steps '*/n'"
             )
     return f"cron expression {expr!r}: {message}; {_HELP}"
+
+
+def _days_in_range(field: str) -> bool:
+    """Every number of a day-of-month field is 1-31 (so only the month can make it impossible)."""
+    numbers = field.replace(",", " ").replace("-", " ").replace("/", " ").replace("*", " ").split()
+    return bool(numbers) and all(n.isdigit() and 1 <= int(n) <= 31 for n in numbers)
+
+
+def _cronsim_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("cronsim")
+    except PackageNotFoundError:  # pragma: no cover - a dependency
+        return "(unknown version)"

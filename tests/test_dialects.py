@@ -228,7 +228,13 @@ def test_question_mark_means_any_day():
 
 
 def test_a_node_cron_schedule_that_never_matches_is_refused():
-    with pytest.raises(jobsim.InvalidArgument, match=r"never fires under node-cron: no date matches both"):
+    from importlib.metadata import version
+
+    # cronsim 2.7 (the newest for Python 3.10) refuses Feb 30 before node-cron's rule is applied
+    old_cronsim = tuple(int(p) for p in version("cronsim").split(".")[:2]) < (2, 8)
+    expected = (r"day-of-month '30' never falls in month '2'.*Python 3.11\+" if old_cronsim
+                else r"never fires under node-cron: no date matches both")  # fmt: skip
+    with pytest.raises(jobsim.InvalidArgument, match=expected):
         sim_fires("node-cron", cron="0 9 30 2 1")
 
 

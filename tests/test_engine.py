@@ -450,6 +450,7 @@ def test_on_failure_runs_once_with_the_error_and_the_original_event():
     assert sim.runs("charge-failure")[0].status == "completed"
 
 
+@pytest.mark.filterwarnings("ignore:datetime.datetime.utcnow:DeprecationWarning")  # 3.12+: job code still calls it
 def test_handlers_see_virtual_wall_clock():
     app = jobsim.App("a")
 

@@ -109,3 +109,27 @@ def test_the_command_line_end_to_end(tmp_path: Path) -> None:
     assert diff.returncode == 1 and "DIFFERS" in diff.stdout
     scan = jobsim_cli("scan", str(a), str(b))
     assert scan.returncode == 0, scan.stdout
+
+
+def test_jobsim_run_saves_the_trace_that_replay_reads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`jobsim run examples --save FILE`: the main job's own week as a file, redacted, and it replays the same."""
+    from jobsim._cli import main
+
+    path = tmp_path / "week.jobsim.jsonl.gz"
+    assert main(["run", str(ROOT / "examples"), "--days", "2", "--no-timeline", "--save", str(path)]) == 0
+    out = capsys.readouterr().out
+    trace = jobsim.Trace.load(path)
+    assert out.rstrip().endswith(f"trace saved to {path} ({len(trace)} records, redacted)")
+    assert trace.header is not None and trace.header["seed"] == 0
+    assert trace.header["redaction"]["pii"] == "pseudonymized"
+    assert traces.scan(path) == []
+    assert main(["replay", str(path), "--app", str(ROOT / "examples"), "--compare", "runs,emails"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("recorded and replayed agree on runs, emails")
+
+
+def test_jobsim_run_refuses_no_redact_without_a_file_before_running(capsys: pytest.CaptureFixture[str]) -> None:
+    from jobsim._cli import main
+
+    assert main(["run", str(ROOT / "examples"), "--no-redact"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "--no-redact applies to the trace --save FILE writes" in err

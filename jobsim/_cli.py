@@ -33,6 +33,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--days", type=float, default=7.0, help="how long to simulate (default 7 days)")
     run.add_argument("--tz", default=None, help="time zone of the timeline (default: the target's, or UTC)")
     run.add_argument("--no-timeline", action="store_true", help="print only the summary table")
+    run.add_argument("--save", metavar="FILE", default=None,
+                     help="also save the trace (redacted; .gz: gzip), for `jobsim replay`/`diff`/`show`")  # fmt: skip
+    run.add_argument("--no-redact", action="store_true", help="with --save: write the trace as recorded")
     _add_compare(sub)
     add_trace_commands(sub)  # replay, diff, import, scan, redact, show
     args = parser.parse_args(argv)
@@ -87,6 +90,8 @@ def load_target(spec: str) -> tuple[Any, Any]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.no_redact and not args.save:
+        raise JobsimError("--no-redact applies to the trace --save FILE writes; give --save FILE too")
     module, target = load_target(args.target)
     options = dict(getattr(module, "jobsim_options", {}))
     options["seed"] = args.seed
@@ -106,6 +111,9 @@ def _run(args: argparse.Namespace) -> int:
         print(sim.timeline())
         print()
     print(summary(sim))
+    if args.save:
+        path = sim.trace.save(args.save, redact=False if args.no_redact else None)
+        print(f"\ntrace saved to {path} ({len(sim.trace)} records{'' if args.no_redact else ', redacted'})")
     return 0
 
 

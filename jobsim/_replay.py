@@ -317,6 +317,11 @@ class _Script:
         kernel = self.sim.kernel
         if driven or _has_outcomes(self.recorded):
             until = max(end, kernel.now) + (extra_ns or 0)
+            if driven and until == kernel.now:
+                # every recorded advance was replayed, so the clock stands where the recording's
+                # stopped: work it left due at that instant (events sent after its last advance)
+                # never ran there, and must not run here
+                return
             due = kernel.next_due()
             if until > kernel.now or (due is not None and due <= until):  # else a no-op: record nothing
                 self._drive(until)

@@ -312,3 +312,24 @@ def test_ignore_paths_take_list_indices_as_reports_print_them():
 
     assert Ignore.parse("run.end:output.items[0].p").path == Ignore.parse("run.end:output.items.0.p").path
     assert Ignore.parse("http:request.body.json.items[*].sku").path == ("request", "body", "json", "items", "*", "sku")
+
+
+def test_work_a_recording_left_due_at_its_last_instant_stays_pending_in_the_replay(tmp_path):
+    """An event sent after the last advance never ran in the recording; replaying it must not run it either."""
+
+    def app():
+        a = jobsim.App("late")
+        a.function("listener", on="user/created")(lambda ctx: "heard")
+        return a
+
+    with jobsim.Simulation(app()) as sim:
+        sim.send("user/created", {"id": 1})
+        sim.advance("1h")
+        sim.send("user/created", {"id": 2})  # the test stops here: this run is queued, never started
+    assert [r.status for r in sim.runs("listener")] == ["completed", "queued"]
+    trace = jobsim.Trace.load(sim.trace.save(tmp_path / "late.jobsim.jsonl"))
+    again = jobsim.Simulation.replay(trace, app())
+    assert again.same, again.report()
+    assert [r.status for r in again.simulation.runs("listener")] == ["completed", "queued"]
+    further = jobsim.Simulation.replay(trace, app(), until="1m")  # asked to go on: now it runs
+    assert [r.status for r in further.simulation.runs("listener")] == ["completed", "completed"]

@@ -9,11 +9,14 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from ._tracediff import COMPARISONS
+
+if TYPE_CHECKING:
+    from ._redact import Redaction
 
 SAME, DIFFERS, BAD = 0, 1, 2
 
@@ -155,11 +158,11 @@ def _import(args: argparse.Namespace) -> int:
     return SAME
 
 
-def _warn_public_key(policy: Any = None) -> None:
+def _warn_public_key(policy: Redaction | None = None) -> None:
     """``import`` and ``redact`` handle real traffic: say so when the fakes come from jobsim's public key."""
     from ._redact import KEY_ENV, Redaction
 
-    policy = policy if policy is not None else Redaction()
+    policy = policy if policy is not None else Redaction()  # what save(redact=None) uses
     if policy.pseudonymize and policy.resolved_key()[1] == "builtin":
         print(f"jobsim: note: personal data was pseudonymized with jobsim's public built-in key, so anyone "
               f"can recompute the fakes by guessing inputs; for traffic of real people set {KEY_ENV} "

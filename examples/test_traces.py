@@ -133,3 +133,14 @@ def test_jobsim_run_refuses_no_redact_without_a_file_before_running(capsys: pyte
     assert main(["run", str(ROOT / "examples"), "--no-redact"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and "--no-redact applies to the trace --save FILE writes" in err
+
+
+def test_jobsim_run_refuses_a_save_path_in_a_missing_folder_before_running(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from jobsim._cli import main
+
+    target = tmp_path / "no" / "such" / "week.jobsim.jsonl"
+    assert main(["run", str(ROOT / "examples"), "--save", str(target)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "does not exist; create it or save elsewhere" in err and not target.parent.exists()

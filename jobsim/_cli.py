@@ -92,6 +92,9 @@ def load_target(spec: str) -> tuple[Any, Any]:
 def _run(args: argparse.Namespace) -> int:
     if args.no_redact and not args.save:
         raise JobsimError("--no-redact applies to the trace --save FILE writes; give --save FILE too")
+    if args.save and not Path(args.save).resolve().parent.is_dir():
+        raise JobsimError(f"--save {args.save!r}: folder {str(Path(args.save).parent)!r} does not exist; "
+                          "create it or save elsewhere (checked before simulating)")  # fmt: skip
     module, target = load_target(args.target)
     options = dict(getattr(module, "jobsim_options", {}))
     options["seed"] = args.seed

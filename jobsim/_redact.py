@@ -186,10 +186,11 @@ class Redactor:
         self._lines = {**self._kinds, "event": event_line, "event.dropped": event_line}  # fields under "ce"
         self.rewritten = frozenset(kind for kind, how in self._kinds.items() if how)
         """Built-in kinds whose records may change; the others hold only names jobsim gives and times."""
-        self.learned = frozenset(("event", "event.dropped", "http", "email", "run.end"))
-        """Built-in kinds ``learn`` reads (plugin kinds are read whole)."""
 
     # -- the two passes -----------------------------------------------------------------------
+    LEARNED = frozenset(("event", "event.dropped", "http", "email", "run.end"))
+    """The built-in kinds ``learn`` reads (its branches below); plugin kinds are read whole."""
+
     def learn(self, kind: str, data: dict[str, Any]) -> None:
         """Find the names (and other personal values) this record holds at named fields."""
         if not self.pseudo:

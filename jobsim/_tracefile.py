@@ -171,7 +171,7 @@ def records_out(trace: Trace, redactor: Redactor | None = None, *, verbatim: boo
                 yield seq, at, kind, fields, None
         return
     data = [canonical(kind, fields) for _, kind, fields in rows]
-    learn, learned = redactor.learn, redactor.learned
+    learn, learned = redactor.learn, redactor.LEARNED
     for (_, kind, _), fields in zip(rows, data, strict=True):
         if kind in learned or kind not in BUILTIN:
             learn(kind, fields)

@@ -139,3 +139,17 @@ def test_cron_function_runs_at_each_fire_time_in_virtual_time():
     assert next(r.output for r in runs) == "2025-03-07T14:00:00.000Z"
     assert all(r.event.name == "inngest/scheduled.timer" for r in runs)
     assert SECOND
+
+
+def test_a_day_its_month_never_has_is_explained_as_such_not_as_a_bad_field():
+    """cronsim < 2.8 (Python 3.10) reports 'Bad day-of-month' for '30 2' even beside a day-of-week;
+    an out-of-range day still gets the field message. Checked on the message itself, whatever cronsim is installed."""
+    from jobsim._cron import _explain
+
+    text = _explain("0 9 30 2 1", ["0", "9", "30", "2", "1"], "Bad day-of-month")
+    assert "day-of-month '30' never falls in month '2'" in text and "Python 3.11+" in text
+    assert "is not valid" not in text
+    ranged = _explain("0 9 1-30/2 2 *", ["0", "9", "1-30/2", "2", "*"], "Bad day-of-month")
+    assert "never falls in month" in ranged
+    bad = _explain("0 9 32 * *", ["0", "9", "32", "*", "*"], "Bad day-of-month")
+    assert "day-of-month field '32' is not valid; accepted: 1-31" in bad

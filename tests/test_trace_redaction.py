@@ -239,3 +239,17 @@ def test_key_fingerprint_is_a_slow_hash_not_a_plain_digest():
     assert fp == "scrypt:" + expected.hex()
     plain = {hashlib.sha256(prefix + b"team secret").hexdigest()[:16] for prefix in (b"", b"jobsim-redaction-key\0")}
     assert fp.split(":")[1] not in plain
+
+
+def test_the_text_cache_starts_afresh_when_full_and_results_stay_right(monkeypatch):
+    """One-off strings (event ids, errors) must not fill the cache for good: when full it is cleared."""
+    import jobsim._redact as redact_module
+
+    monkeypatch.setattr(redact_module, "_CACHE_ENTRIES", 50)
+    redactor = Redaction(key="k").redactor()
+    for i in range(120):
+        assert redactor.text(f"evt_{i}") == f"evt_{i}"
+        assert len(redactor._texts) <= 50
+    secret = "Authorization: Bearer sk_live_0123456789abcdef"
+    assert redactor.text(secret) == "Authorization: Bearer [redacted]"
+    assert redactor._texts[secret] == "Authorization: Bearer [redacted]" and "evt_0" not in redactor._texts

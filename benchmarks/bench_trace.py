@@ -159,7 +159,8 @@ def main() -> None:
     _common.banner("orjson", "faker")
     import jobsim
     from jobsim import traces
-    from jobsim._tracefile import lines, paused_gc
+    from jobsim._gc import paused_gc
+    from jobsim._tracefile import lines
     from jobsim._tracereader import _BLOCK, loading_gc
 
     print(f"# jobsim from {jobsim.__file__}")

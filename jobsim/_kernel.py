@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from . import _gc
 from ._time import iso
 from .errors import BudgetExceeded, InvalidArgument
 
@@ -126,6 +127,8 @@ class Kernel:
             )
         heap, pop = self._heap, heapq.heappop
         budget = max_items
+        freezer = _gc.Freezer()  # long calls keep the collector off what they built (`_gc`)
+        freeze_at = budget - _gc.FREEZE_AFTER
         try:
             while heap:
                 if stop_when_idle and self._one_off == 0:
@@ -145,9 +148,12 @@ class Kernel:
                 if not timer.recurring:
                     self._one_off -= 1
                 self.processed += 1
+                if budget == freeze_at:
+                    freezer.start()
                 timer.callback(*timer.args)
         finally:
             self._depth = -1
+            freezer.thaw()
         if not (stop_when_idle and self._one_off == 0):
             self.now = until
 

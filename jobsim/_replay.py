@@ -447,7 +447,8 @@ def _http_error(text: str, request: httpx.Request) -> BaseException:
 # -- comparing -----------------------------------------------------------------------------------
 def _compare(recorded: Trace, sim: Simulation, compare: Any, ignore: Any, tolerance: int,
              redact: Redaction | bool | None, notes: list[str]) -> Comparison:
-    from ._tracefile import lines, paused_gc
+    from ._gc import paused_gc
+    from ._tracefile import lines
 
     policy = _replay_policy(recorded, redact, notes)
     redactor = None

@@ -29,16 +29,14 @@ if TYPE_CHECKING:
 DEFAULT_START = "2025-01-01T00:00:00Z"
 
 GC_GEN0_THRESHOLD = 50_000
-"""CPython's young-generation threshold while a simulation drives time.
+"""CPython's young-generation threshold while ``send`` runs.
 
-A simulation allocates millions of small, mostly acyclic objects (timers, attempts,
-records) and keeps its run history alive. With CPython's default of 700, every
-700 allocations trigger a collection and the older generations are rescanned
-again and again: about 40% of the engine's time at 10,000 jobs
-(benchmarks/bench_core.py). The threshold is raised only inside ``advance``,
-``advance_to`` and ``run_until_idle`` and restored after, unless the process has
-disabled the collector or already set a higher threshold. ``send`` does the same:
-a test that sends 100,000 events otherwise spends most of it in the collector.
+Sending 100,000 events one ``send`` at a time builds 100,000 queued runs, and with
+CPython's default of 700 every 700 allocations start a collection that rescans
+the older generations again and again. ``send`` raises the threshold for its own
+duration and restores it after, unless the process has disabled the collector or
+set a higher threshold. Driving time (``advance``, ``run_until_idle``) instead
+freezes what survives each collection once a call grows long (``jobsim._gc``).
 """
 
 
@@ -292,13 +290,10 @@ class Simulation:
             )
         self.trace.add(self.kernel.now, "advance", {"until": until, "idle": stop_when_idle})  # replayed as is
         self.wallclock.activate()
-        saved = _raise_gc_threshold()
         try:
             self.kernel.run(until, stop_when_idle=stop_when_idle, max_items=max_items,
                             max_chain=self.max_chain, what=what)  # fmt: skip
         finally:
-            if saved is not None:
-                gc.set_threshold(*saved)
             self.wallclock.deactivate()
 
     # -- events --------------------------------------------------------------------------------

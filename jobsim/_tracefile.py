@@ -25,8 +25,6 @@ the same simulation always writes the same bytes.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import gzip
 import operator
 import os
@@ -38,6 +36,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from ._codec import BUILTIN, ENCODED, EXPAND, EXPAND_AS_IS, canonical, encode
+from ._gc import paused_gc
 from ._redact import Redaction, Redactor, policy_for, pseudonyms_in
 from ._time import iso
 from ._trace import RESERVED_FIELDS, Trace
@@ -75,24 +74,6 @@ def save(trace: Trace, path: str | os.PathLike[str], *, redact: Redaction | bool
         partial.unlink(missing_ok=True)
         raise
     return target
-
-
-@contextlib.contextmanager
-def paused_gc() -> Iterator[None]:
-    """The cyclic garbage collector off while a trace is converted, on again after.
-
-    A million records are millions of containers, and every full collection walks
-    all of them again (4.4 of the 7 s loading a million records took, measured);
-    JSON data cannot hold reference cycles, so there is nothing for it to find.
-    Reference counting frees everything as usual.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def write(trace: Trace, out: BinaryIO, policy: Redaction | None) -> None:

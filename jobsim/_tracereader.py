@@ -9,13 +9,10 @@ its line.
 from __future__ import annotations
 
 import contextlib
-import gc
 import gzip
 import io
 import operator
 import os
-import sys
-import sysconfig
 import warnings
 import zlib
 from collections.abc import Iterator
@@ -25,8 +22,9 @@ from typing import Any, BinaryIO, cast
 import orjson
 
 from ._codec import BUILTIN, DECODERS, REQUIRED, decode
+from ._gc import paused_gc, promote_all
 from ._trace import Record, Trace
-from ._tracefile import FORMAT, VERSION, _path, paused_gc
+from ._tracefile import FORMAT, VERSION, _path
 from .errors import TraceError, TraceWarning
 
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -42,9 +40,6 @@ in 2.5 s (8 KiB: 1.96 s, the per-block work starts to show).
 _NO_FIELDS: frozenset[str] = frozenset()
 _INT = {int}
 _DICT = {dict}
-
-_PROMOTE = sys.implementation.name == "cpython" and not sysconfig.get_config_var("Py_GIL_DISABLED")
-"""Whether ``gc.freeze()``/``gc.unfreeze()`` move objects without walking the heap here (``loading_gc``)."""
 
 Batch = tuple[list[int], list[tuple[int, str, dict[str, Any]]]]
 """Consecutive records of a file: their ``seq`` numbers, and ``(at, kind, data)`` rows as ``Trace`` keeps them."""
@@ -101,9 +96,7 @@ def loading_gc() -> Iterator[None]:
     """
     with paused_gc():
         yield
-        if _PROMOTE and gc.get_freeze_count() == 0:
-            gc.freeze()
-            gc.unfreeze()
+        promote_all()
 
 
 class TraceReader:

@@ -31,6 +31,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ._codec import from_cloudevent, to_cloudevent
+from ._gc import paused_gc
 from ._importing import import_events, read_any
 from ._redact import Redaction
 from ._replay import ReplayResult, replay
@@ -39,7 +40,7 @@ from ._secrets import MARKER
 from ._time import Duration, duration_ns, zone
 from ._trace import Record, Trace
 from ._tracediff import COMPARISONS, Comparison, Divergence, FunctionResult, compare_lines
-from ._tracefile import FORMAT, VERSION, lines, paused_gc
+from ._tracefile import FORMAT, VERSION, lines
 from ._tracereader import TraceReader
 from .errors import InvalidArgument, TraceError, TraceWarning
 

@@ -68,28 +68,3 @@ def test_wide_work_at_one_instant_is_not_a_runaway():
         kernel.schedule(7, job, i)
     kernel.run(10, max_chain=3)
     assert len(seen) == 5000
-
-
-def test_the_collector_threshold_is_raised_only_while_driving_time_and_restored():
-    import gc
-
-    import jobsim
-    from jobsim._simulation import GC_GEN0_THRESHOLD
-
-    seen = []
-    app = jobsim.App("gc")
-    app.function("f", on="go")(lambda ctx: seen.append(gc.get_threshold()[0]))
-    before = gc.get_threshold()
-    with jobsim.Simulation(app) as sim:
-        sim.send("go")
-        assert gc.get_threshold() == before
-        sim.run_until_idle()
-        assert seen == [GC_GEN0_THRESHOLD]
-        assert gc.get_threshold() == before
-        gc.set_threshold(0)  # a process that turned the collector off keeps it off
-        try:
-            sim.send("go")
-            sim.run_until_idle()
-        finally:
-            gc.set_threshold(*before)
-        assert seen == [GC_GEN0_THRESHOLD, 0]

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import jobsim
-from jobsim import _tracereader, traces
+from jobsim import _gc, _tracereader, traces
 from jobsim._tracereader import TraceReader
 from jobsim.errors import TraceError, TraceWarning
 
@@ -272,7 +272,7 @@ def test_loading_keeps_the_error_and_the_collector_on(tmp_path):
 
 
 # -- the garbage collector ----------------------------------------------------------------------------
-needs_promotion = pytest.mark.skipif(not _tracereader._PROMOTE, reason="gc.freeze() is no list splice here")
+needs_promotion = pytest.mark.skipif(not _gc.PROMOTE, reason="gc.freeze() is no list splice here")
 
 
 @needs_promotion
@@ -280,7 +280,7 @@ needs_promotion = pytest.mark.skipif(not _tracereader._PROMOTE, reason="gc.freez
 @pytest.mark.parametrize("promote", [True, False])
 def test_loaded_records_go_straight_to_the_oldest_generation(tmp_path, monkeypatch, promote):
     path = write(tmp_path / "t.jobsim.jsonl", HEADER, *many(5000), end(5000, 5000))
-    monkeypatch.setattr(_tracereader, "_PROMOTE", promote)
+    monkeypatch.setattr(_gc, "PROMOTE", promote)
     gc.collect()
     trace = jobsim.Trace.load(path)
     oldest = gc.get_objects(generation=2)

@@ -1,0 +1,190 @@
+"""jobsim and CPython's cyclic garbage collector (``jobsim._gc``).
+
+Driving calls that grow long freeze what survives each collection and thaw it at
+the end; ``send`` raises the young threshold for its own duration. Both must leave
+the process's collector as they found it, keep other people's frozen objects
+frozen, and never keep job code's garbage alive for good.
+"""
+
+import gc
+import weakref
+
+import pytest
+
+import jobsim
+from jobsim import _gc
+from jobsim._kernel import Kernel
+from jobsim._simulation import GC_GEN0_THRESHOLD
+
+needs_promotion = pytest.mark.skipif(not _gc.PROMOTE, reason="gc.freeze() is no list splice here")
+
+
+@pytest.fixture
+def eager_collector(monkeypatch):
+    """Collections every few allocations, and freezing after 50 items: small tests see it all."""
+    monkeypatch.setattr(_gc, "FREEZE_AFTER", 50)
+    before = gc.get_threshold()
+    gc.collect()
+    gc.set_threshold(25, before[1], before[2])
+    yield
+    gc.set_threshold(*before)
+    assert gc.get_freeze_count() == 0
+
+
+class Cycle:
+    """Garbage only the cyclic collector can free: it refers to itself."""
+
+    def __init__(self, freed: list[int]) -> None:
+        self.me = self
+        weakref.finalize(self, freed.append, 1)
+
+
+def kernel_with(items: int, job) -> Kernel:
+    """``items`` timers calling ``job``; each one the kernel pops frees three containers,
+    so a job must keep more than that for collections to happen at all."""
+    kernel = Kernel(0)
+    for i in range(items):
+        kernel.schedule(i, job, i)
+    return kernel
+
+
+@needs_promotion
+def test_a_long_call_freezes_what_survives_and_thaws_it_at_the_end(eager_collector):
+    seen, kept = [], []
+    kernel = kernel_with(400, lambda i: (seen.append(gc.get_freeze_count()), kept.append([[i], [i], [i]])))
+    kernel.run(1_000)
+    assert seen[:50] == [0] * 50  # not before FREEZE_AFTER items
+    assert max(seen[50:]) > 0  # survivors of the first collection after that were frozen
+    assert gc.get_freeze_count() == 0 and _gc.Freezer.__name__ not in str(gc.callbacks)
+
+
+@needs_promotion
+def test_a_short_call_never_freezes(eager_collector):
+    seen, kept = [], []
+    kernel_with(50, lambda i: (seen.append(gc.get_freeze_count()), kept.append([[i], [i], [i]]))).run(1_000)
+    assert seen == [0] * 50
+
+
+@needs_promotion
+def test_job_code_garbage_is_freed_while_the_call_goes_on(eager_collector):
+    freed: list[int] = []
+    made = 2_000
+    kernel_with(made, lambda i: Cycle(freed)).run(10_000, max_items=made + 1)
+    # young collections still run between freezes and free most of it; a cycle that was
+    # still in use when one ran (a third of the jobs here: one every 25 allocations) was
+    # frozen with the survivors and waits for the end of the call
+    assert len(freed) >= made / 2
+    gc.collect()
+    assert len(freed) == made  # and nothing stays frozen for good
+
+
+@needs_promotion
+def test_objects_someone_else_froze_stay_frozen(eager_collector):
+    gc.freeze()
+    try:
+        theirs = gc.get_freeze_count()
+        seen, kept = [], []
+        kernel_with(400, lambda i: (seen.append(gc.get_freeze_count()), kept.append([[i], [i], [i]]))).run(1_000)
+        assert set(seen) == {theirs}  # jobsim neither froze more nor thawed theirs
+        assert gc.get_freeze_count() == theirs
+    finally:
+        gc.unfreeze()
+
+
+@needs_promotion
+def test_the_collector_is_restored_when_the_call_fails(eager_collector):
+    def job(i):
+        if i == 300:
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        kernel_with(400, job).run(1_000)
+    assert gc.get_freeze_count() == 0
+    assert not any(getattr(cb, "__self__", None).__class__ is _gc.Freezer for cb in gc.callbacks)
+
+
+@needs_promotion
+def test_thawed_objects_make_a_full_collection_due_as_cpython_would(monkeypatch):
+    full = lambda: gc.get_stats()[-1]["collections"]  # noqa: E731
+    books = _gc._Books
+    monkeypatch.setattr(books, "full", full())
+    monkeypatch.setattr(books, "base", 1_000_000)
+    monkeypatch.setattr(books, "thawed", 250_000)  # a quarter: not yet
+    before = full()
+    books.settle()
+    assert full() == before and books.thawed == 250_000
+    books.thawed = 250_001  # more than a quarter of what the last full collection left
+    books.settle()
+    assert full() == before + 1 and books.thawed == 0
+    assert 0 < books.base < 1_000_000  # now what this process really tracks
+    books.thawed = 10**9
+    gc.collect()  # a full collection on its own walks what was thawed: nothing is due any more
+    books.settle()
+    assert full() == before + 2 and books.thawed == 0
+
+
+@needs_promotion
+def test_a_loop_of_long_simulations_frees_the_finished_ones(eager_collector, monkeypatch):
+    # each drive thaws at least 100 objects (4 frozen collections of 25); a process that
+    # tracked 300 objects after its last full collection is then due for the next one
+    monkeypatch.setattr(_gc._Books, "full", gc.get_stats()[-1]["collections"])
+    monkeypatch.setattr(_gc._Books, "thawed", 0)
+    freed: list[int] = []
+    app = jobsim.App("loop")
+
+    @app.function("f", on="go")
+    def f(ctx):
+        ctx.step.run("s", lambda: None)
+
+    for _ in range(5):
+        monkeypatch.setattr(_gc._Books, "base", 300)
+        sim = jobsim.Simulation(app)
+        with sim:
+            for _ in range(40):
+                sim.send("go")
+            sim.run_until_idle()
+        weakref.finalize(sim, freed.append, 1)
+        del sim
+    # thawed into the oldest generation, no young collection can free them: the books did
+    assert len(freed) >= 4
+
+
+def test_send_raises_the_young_threshold_only_while_it_runs():
+    seen = []
+    app = jobsim.App("gc")
+    app.function("f", on="go")(lambda ctx: seen.append(gc.get_threshold()[0]))
+    before = gc.get_threshold()
+    with jobsim.Simulation(app) as sim:
+        emit = sim._emit
+        sim._emit = lambda *a, **k: (seen.append(gc.get_threshold()[0]), emit(*a, **k))[1]
+        sim.send("go")
+        assert gc.get_threshold() == before
+        sim.run_until_idle()  # driving time leaves the threshold alone
+        assert seen == [GC_GEN0_THRESHOLD, before[0]]
+        gc.set_threshold(0)  # a process that turned the collector off keeps it off
+        try:
+            sim.send("go")
+            sim.run_until_idle()
+        finally:
+            gc.set_threshold(*before)
+        assert seen == [GC_GEN0_THRESHOLD, before[0], 0, 0]
+
+
+@needs_promotion
+def test_full_collections_while_frozen_do_not_count_as_walking_what_was_frozen(eager_collector, monkeypatch):
+    full = lambda: gc.get_stats()[-1]["collections"]  # noqa: E731
+    monkeypatch.setattr(_gc, "FREEZE_AFTER", 1)
+    monkeypatch.setattr(_gc._Books, "full", full())
+    monkeypatch.setattr(_gc._Books, "base", 10**9)  # nothing due: no collection of jobsim's own
+    before = full()
+    kept = []
+
+    def job(i):
+        kept.append([[i], [i], [i]])
+        if i % 100 == 99:
+            gc.collect()  # job code may run full collections itself
+
+    kernel_with(400, job).run(1_000)
+    assert full() - before == 4
+    # at most the first, which may have run before anything was frozen, walked everything
+    assert full() - _gc._Books.full <= 1

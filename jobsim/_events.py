@@ -38,7 +38,7 @@ class Event:
             raise InvalidArgument.build("name", self.name, "an event name is a non-empty string such as 'user/created'")
         if self.data is None:
             object.__setattr__(self, "data", {})
-        elif not isinstance(self.data, Mapping):
+        elif type(self.data) is not dict and not isinstance(self.data, Mapping):
             raise InvalidArgument.build("data", self.data, "event data is a mapping (a dict)")
         if self.id is not None and not isinstance(self.id, str):
             raise InvalidArgument.build("id", self.id, "an event id is a string")
@@ -98,6 +98,21 @@ def ulid(ms: int, counter: int) -> str:
     )  # fmt: skip
 
 
+_new, _set = object.__new__, object.__setattr__
+
+
+def _stamped(event: Event, id: str | None, ts: int | None) -> Event:
+    """A copy of a validated event with the bus's id and ts: ``Event(...)`` without checking it again."""
+    out = _new(Event)
+    _set(out, "name", event.name)
+    _set(out, "data", event.data)
+    _set(out, "id", id)
+    _set(out, "user", event.user)
+    _set(out, "ts", ts)
+    _set(out, "v", event.v)
+    return out
+
+
 class Bus:
     """Every event of a simulation, in order, with deduplication by id."""
 
@@ -123,8 +138,7 @@ class Bus:
                 return None
             self._seen[event.id] = now
         if changes:
-            event = Event(event.name, event.data, id=changes.get("id", event.id), user=event.user,
-                          ts=changes.get("ts", event.ts), v=event.v)  # fmt: skip
+            event = _stamped(event, changes.get("id", event.id), changes.get("ts", event.ts))
         self.history.append(event)
         return event
 

@@ -541,3 +541,16 @@ def test_an_async_function_in_a_sync_step_run_fails_the_step_saying_how_to_fix_i
         sim.run_until_idle()
     error = str(sim.runs("f")[0].error)
     assert "step 'fetch'" in error and "is async; use an `async def` handler" in error
+
+
+def test_the_bus_stamps_a_copy_with_every_field_of_the_event():
+    import dataclasses
+
+    from jobsim._events import Bus
+
+    given = Event("order/paid", {"orderId": "o1"}, user={"id": "u1"}, v="2025-01-01.1")
+    stamped = Bus().accept(given, 1_741_000_000_123_000_000)
+    assert stamped is not None and stamped is not given
+    assert stamped == dataclasses.replace(given, id=stamped.id, ts=1_741_000_000_123)
+    assert [f.name for f in dataclasses.fields(Event)] == ["name", "data", "id", "user", "ts", "v"]
+    assert stamped.id is not None and len(stamped.id) == 26

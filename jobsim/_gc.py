@@ -143,7 +143,8 @@ class Freezer:
     def thaw(self) -> None:
         if self._callback is None:
             return
-        gc.callbacks.remove(self._callback)
+        with contextlib.suppress(ValueError):  # job code may have emptied gc.callbacks
+            gc.callbacks.remove(self._callback)
         self._callback = None
         if self.collections:
             gc.unfreeze()

@@ -188,3 +188,20 @@ def test_full_collections_while_frozen_do_not_count_as_walking_what_was_frozen(e
     assert full() - before == 4
     # at most the first, which may have run before anything was frozen, walked everything
     assert full() - _gc._Books.full <= 1
+
+
+@needs_promotion
+def test_job_code_that_empties_the_callbacks_does_not_break_the_thaw(eager_collector):
+    saved = list(gc.callbacks)
+    kept = []
+
+    def job(i):
+        kept.append([[i], [i], [i]])
+        if i == 300:
+            gc.callbacks.clear()
+
+    try:
+        kernel_with(400, job).run(1_000)
+    finally:
+        gc.callbacks[:] = saved
+    assert gc.get_freeze_count() == 0

@@ -15,7 +15,8 @@ incremental collector marks the young objects in one pass, no traversal). Freezi
 
 - only when nothing is frozen yet (``gc.get_freeze_count() == 0``): ``unfreeze()``
   releases every frozen object, and a process that froze its own (a pre-forking
-  server, a benchmark's fixtures) must keep them frozen;
+  server, a benchmark's fixtures) must keep them frozen. CPython 3.12 (3.12.1
+  checked) starts with 375 tuples of its own frozen, so there jobsim never freezes;
 - always unfreeze before handing control back, so frozen objects are frozen only
   while jobsim works;
 - not on free-threaded builds or other interpreters, where the calls walk the heap

@@ -9,7 +9,7 @@ import random
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from . import _plugins
+from . import _gc, _plugins
 from ._aio import VirtualLoop
 from ._app import App, Function
 from ._events import Bus, Event
@@ -36,7 +36,9 @@ CPython's default of 700 every 700 allocations start a collection that rescans
 the older generations again and again. ``send`` raises the threshold for its own
 duration and restores it after, unless the process has disabled the collector or
 set a higher threshold. Driving time (``advance``, ``run_until_idle``) instead
-freezes what survives each collection once a call grows long (``jobsim._gc``).
+freezes what survives each collection once a call grows long (``jobsim._gc``); where
+it cannot (objects already frozen, as CPython 3.12 starts; not GIL CPython), driving
+raises the threshold too.
 """
 
 
@@ -290,10 +292,13 @@ class Simulation:
             )
         self.trace.add(self.kernel.now, "advance", {"until": until, "idle": stop_when_idle})  # replayed as is
         self.wallclock.activate()
+        saved = None if _gc.may_freeze() else _raise_gc_threshold()  # the kernel's freezer, or the old remedy
         try:
             self.kernel.run(until, stop_when_idle=stop_when_idle, max_items=max_items,
                             max_chain=self.max_chain, what=what)  # fmt: skip
         finally:
+            if saved is not None:
+                gc.set_threshold(*saved)
             self.wallclock.deactivate()
 
     # -- events --------------------------------------------------------------------------------

@@ -152,7 +152,21 @@ def test_a_loop_of_long_simulations_frees_the_finished_ones(eager_collector, mon
     assert len(freed) >= 4
 
 
-def test_send_raises_the_young_threshold_only_while_it_runs():
+@pytest.mark.parametrize("frozen", [False, True])
+def test_send_raises_the_young_threshold_only_while_it_runs(frozen):
+    # driving time leaves the threshold alone where the freezer may work, else raises it too
+    driving = GC_GEN0_THRESHOLD if frozen or not _gc.may_freeze() else gc.get_threshold()[0]
+    freeze = frozen and _gc.may_freeze()  # else something is frozen already: never thaw it
+    if freeze:
+        gc.freeze()
+    try:
+        threshold_seen_by(driving)
+    finally:
+        if freeze:
+            gc.unfreeze()
+
+
+def threshold_seen_by(driving: int) -> None:
     seen = []
     app = jobsim.App("gc")
     app.function("f", on="go")(lambda ctx: seen.append(gc.get_threshold()[0]))
@@ -162,15 +176,15 @@ def test_send_raises_the_young_threshold_only_while_it_runs():
         sim._emit = lambda *a, **k: (seen.append(gc.get_threshold()[0]), emit(*a, **k))[1]
         sim.send("go")
         assert gc.get_threshold() == before
-        sim.run_until_idle()  # driving time leaves the threshold alone
-        assert seen == [GC_GEN0_THRESHOLD, before[0]]
+        sim.run_until_idle()
+        assert seen == [GC_GEN0_THRESHOLD, driving]
         gc.set_threshold(0)  # a process that turned the collector off keeps it off
         try:
             sim.send("go")
             sim.run_until_idle()
         finally:
             gc.set_threshold(*before)
-        assert seen == [GC_GEN0_THRESHOLD, before[0], 0, 0]
+        assert seen == [GC_GEN0_THRESHOLD, driving, 0, 0]
 
 
 @needs_promotion

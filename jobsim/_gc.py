@@ -16,9 +16,10 @@ incremental collector marks the young objects in one pass, no traversal). Freezi
 - only when nothing is frozen yet (``gc.get_freeze_count() == 0``): ``unfreeze()``
   releases every frozen object, and a process that froze its own (a pre-forking
   server, a benchmark's fixtures) must keep them frozen. CPython 3.12 (3.12.1
-  checked) starts with 375 tuples of its own frozen, so there jobsim never freezes;
+  checked) keeps 375 tuples of its own frozen (back after any ``unfreeze`` and
+  collection), so there jobsim never freezes;
 - always unfreeze before handing control back, so frozen objects are frozen only
-  while jobsim works;
+  while jobsim works (this also thaws anything job code itself froze meanwhile);
 - not on free-threaded builds or other interpreters, where the calls walk the heap
   or do nothing.
 
@@ -33,6 +34,7 @@ import gc
 import sys
 import sysconfig
 from collections.abc import Callable, Iterator
+from typing import Any
 
 PROMOTE = sys.implementation.name == "cpython" and not sysconfig.get_config_var("Py_GIL_DISABLED")
 """Whether ``gc.freeze()``/``gc.unfreeze()`` move objects without walking the heap here."""
@@ -73,11 +75,29 @@ def promote_all() -> None:
 
 
 FREEZE_AFTER = 4096
-"""Kernel items a driving call processes before ``Freezer`` starts (short calls never freeze)."""
+"""Kernel items between two ``Freezer.tick`` calls of a driving call (short calls never freeze)."""
+
+GROWTH = 8
+"""A long call runs a full collection once what it froze since the last may be this many times what that one left."""
+
+YOUNG_THRESHOLD = 50_000
+"""CPython's young-generation threshold where freezing is not possible (``raise_threshold``)."""
+
+
+def raise_threshold() -> tuple[int, int, int] | None:
+    """Raise the young threshold to ``YOUNG_THRESHOLD``; the old thresholds, or None if unchanged.
+
+    Unchanged when the process turned the collector off (threshold 0) or set a higher one.
+    """
+    threshold = gc.get_threshold()
+    if 0 < threshold[0] < YOUNG_THRESHOLD:
+        gc.set_threshold(YOUNG_THRESHOLD, threshold[1], threshold[2])
+        return threshold
+    return None
 
 
 class _Books:
-    """What thawing has moved to the oldest generation since the last full collection.
+    """What freezing kept from CPython's count since the last full collection.
 
     CPython runs a full collection once the objects moved to the oldest generation
     exceed a quarter of what the last one left. Thawed objects get there without
@@ -91,48 +111,78 @@ class _Books:
 
     @classmethod
     def settle(cls) -> None:
-        """Run the full collection the thawed objects have made due, if any."""
+        """Run the full collection the thawed objects have made due, if any (nothing may be frozen)."""
         full = gc.get_stats()[-1]["collections"]
-        if full != cls.full:  # one ran since: it walked what was thawed before it
-            cls.full, cls.thawed, cls.base = full, 0, max(cls.base, 1)
+        if full != cls.full:  # one ran since: it walked what was thawed before it, and the heap changed
+            cls.full, cls.thawed, cls.base = full, 0, cls.tracked()
         if cls.thawed > cls.base // 4:
-            gc.collect()
-            gc.freeze()  # counts what is tracked without building a list of it
-            cls.base = gc.get_freeze_count()
-            gc.unfreeze()
-            cls.full, cls.thawed = gc.get_stats()[-1]["collections"], 0
+            cls.collect()
+
+    @staticmethod
+    def tracked() -> int:
+        """How many objects the collector tracks, counted without building a list (nothing may be frozen)."""
+        gc.freeze()
+        count = gc.get_freeze_count()
+        gc.unfreeze()
+        return count
+
+    @classmethod
+    def collect(cls) -> None:
+        """A full collection, then the count of what it left (nothing may be frozen)."""
+        gc.collect()
+        cls.base = cls.tracked()
+        cls.full, cls.thawed = gc.get_stats()[-1]["collections"], 0
 
 
 class Freezer:
-    """Once started, what survives each collection is frozen; ``thaw()`` ends it.
+    """A driving call's collector policy: ``tick()`` every ``FREEZE_AFTER`` items, ``thaw()`` at the end.
 
     A simulation's records live as long as the simulation. Without this, every
     young collection moves them up and each older collection walks them again,
     over and over, while the run goes on (4.4 of 9.7 s at 100,000 jobs, freeing
-    nothing). Freezing right after a collection freezes exactly its survivors:
-    the young objects it just checked, and the older ones. Later collections then
-    walk only what is new, and they still free the cycles job code drops as they
-    happen. A cycle still in use when a collection ran is frozen with the
-    survivors, and waits for the end of the call if it is dropped later.
+    nothing). From the first tick, a ``gc.callbacks`` hook freezes what survives
+    each collection right after it: the young objects it just checked, and the
+    older ones. Later collections then walk only what is new, and they still free
+    the cycles job code drops as they happen. A cycle still in use when a
+    collection ran is frozen with the survivors; if it is dropped later, it waits
+    for the next full collection. A later tick runs one once the objects frozen
+    since the last one may be ``GROWTH`` (8) times what that one left: such garbage
+    stays within that many times the live data, and a long call that grows its
+    heap less than that pays no full walk (CPython's own rule, a quarter, pays
+    about five walks of the final heap).
 
     Thawed objects land in the oldest generation without CPython counting them
-    (``_Books``). The full collection they make due runs when the next long call
-    starts freezing: a loop of large simulations frees each finished one as
-    CPython would, a single large run pays none, and a long simulation driven a
-    day at a time pays one full walk per quarter of growth.
+    (``_Books``). The full collection CPython's rule then makes due runs at the
+    first tick of the next long call: a loop of large simulations frees each
+    finished one as CPython would, and a single large run pays no extra walk.
+
+    Where freezing is not possible (``may_freeze``), the first tick raises the young
+    threshold to ``YOUNG_THRESHOLD`` instead, for the rest of the call.
     """
 
-    __slots__ = ("_callback", "collections")
+    __slots__ = ("_callback", "_callbacks", "_saved", "collections", "started")
 
     def __init__(self) -> None:
-        self.collections = 0
+        self.started = False
+        self.collections = 0  # collections frozen since this call's start or its last full collection
         self._callback: Callable[[str, dict[str, int]], None] | None = None
+        self._callbacks: list[Any] = gc.callbacks  # the very list the hook goes in, even if rebound later
+        self._saved: tuple[int, int, int] | None = None
 
-    def start(self) -> None:
-        if self._callback is None and may_freeze():
+    def tick(self) -> None:
+        if self._callback is not None:
+            if self.collections * gc.get_threshold()[0] > GROWTH * _Books.base:
+                self._collect()
+            return
+        if self.started:
+            return
+        self.started = True
+        if may_freeze():
             _Books.settle()
             self._callback = self._collected
-            gc.callbacks.append(self._callback)
+            self._callbacks.append(self._callback)
+        else:
+            self._saved = raise_threshold()
 
     def _collected(self, phase: str, info: dict[str, int]) -> None:
         if phase == "stop":
@@ -141,11 +191,25 @@ class Freezer:
             gc.freeze()
             self.collections += 1
 
+    def _unhook(self) -> None:
+        with contextlib.suppress(ValueError):  # job code may have emptied gc.callbacks
+            self._callbacks.remove(self._callback)
+
+    def _collect(self) -> None:
+        """The full collection a long call has made due: thaw, collect, and go on freezing."""
+        self._unhook()
+        gc.unfreeze()
+        _Books.collect()
+        self.collections = 0
+        self._callbacks.append(self._callback)
+
     def thaw(self) -> None:
+        if self._saved is not None:
+            gc.set_threshold(*self._saved)
+            self._saved = None
         if self._callback is None:
             return
-        with contextlib.suppress(ValueError):  # job code may have emptied gc.callbacks
-            gc.callbacks.remove(self._callback)
+        self._unhook()
         self._callback = None
         if self.collections:
             gc.unfreeze()

@@ -149,7 +149,8 @@ class Kernel:
                     self._one_off -= 1
                 self.processed += 1
                 if budget == freeze_at:
-                    freezer.start()
+                    freeze_at -= _gc.FREEZE_AFTER
+                    freezer.tick()
                 timer.callback(*timer.args)
         finally:
             self._depth = -1

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 DEFAULT_START = "2025-01-01T00:00:00Z"
 
-GC_GEN0_THRESHOLD = 50_000
+GC_GEN0_THRESHOLD = _gc.YOUNG_THRESHOLD
 """CPython's young-generation threshold while ``send`` runs.
 
 Sending 100,000 events one ``send`` at a time builds 100,000 queued runs, and with
@@ -36,19 +36,9 @@ CPython's default of 700 every 700 allocations start a collection that rescans
 the older generations again and again. ``send`` raises the threshold for its own
 duration and restores it after, unless the process has disabled the collector or
 set a higher threshold. Driving time (``advance``, ``run_until_idle``) instead
-freezes what survives each collection once a call grows long (``jobsim._gc``); where
-it cannot (objects already frozen, as CPython 3.12 starts; not GIL CPython), driving
-raises the threshold too.
+freezes what survives each collection once a call grows long, or raises the
+threshold where it cannot freeze (``jobsim._gc.Freezer``).
 """
-
-
-def _raise_gc_threshold() -> tuple[int, int, int] | None:
-    """Raise the gen-0 threshold to ``GC_GEN0_THRESHOLD``; the old thresholds, or None if unchanged."""
-    threshold = gc.get_threshold()
-    if 0 < threshold[0] < GC_GEN0_THRESHOLD:
-        gc.set_threshold(GC_GEN0_THRESHOLD, threshold[1], threshold[2])
-        return threshold
-    return None
 
 
 class Simulation:
@@ -292,13 +282,10 @@ class Simulation:
             )
         self.trace.add(self.kernel.now, "advance", {"until": until, "idle": stop_when_idle})  # replayed as is
         self.wallclock.activate()
-        saved = None if _gc.may_freeze() else _raise_gc_threshold()  # the kernel's freezer, or the old remedy
         try:
             self.kernel.run(until, stop_when_idle=stop_when_idle, max_items=max_items,
                             max_chain=self.max_chain, what=what)  # fmt: skip
         finally:
-            if saved is not None:
-                gc.set_threshold(*saved)
             self.wallclock.deactivate()
 
     # -- events --------------------------------------------------------------------------------
@@ -309,7 +296,7 @@ class Simulation:
         ``advance``/``run_until_idle`` (``advance(0)`` runs what is due now).
         """
         self._require_running("send")
-        saved = _raise_gc_threshold()
+        saved = _gc.raise_threshold()
         try:
             return self._emit(event, data, **fields)
         finally:

@@ -96,12 +96,17 @@ def test_objects_someone_else_froze_stay_frozen(eager_collector):
 
 @needs_promotion
 def test_the_collector_is_restored_when_the_call_fails(eager_collector):
+    kept, frozen = [], []
+
     def job(i):
+        kept.append([[i], [i], [i]])
+        frozen.append(gc.get_freeze_count())
         if i == 300:
             raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError):
         kernel_with(400, job).run(1_000)
+    assert frozen[-1] > 0  # it raised while objects were frozen
     assert gc.get_freeze_count() == 0
     assert not any(getattr(cb, "__self__", None).__class__ is _gc.Freezer for cb in gc.callbacks)
 
@@ -152,18 +157,8 @@ def test_a_loop_of_long_simulations_frees_the_finished_ones(eager_collector, mon
     assert len(freed) >= 4
 
 
-@pytest.mark.parametrize("frozen", [False, True])
-def test_send_raises_the_young_threshold_only_while_it_runs(frozen):
-    # driving time leaves the threshold alone where the freezer may work, else raises it too
-    driving = GC_GEN0_THRESHOLD if frozen or not _gc.may_freeze() else gc.get_threshold()[0]
-    freeze = frozen and _gc.may_freeze()  # else something is frozen already: never thaw it
-    if freeze:
-        gc.freeze()
-    try:
-        threshold_seen_by(driving)
-    finally:
-        if freeze:
-            gc.unfreeze()
+def test_send_raises_the_young_threshold_only_while_it_runs():
+    threshold_seen_by(gc.get_threshold()[0])  # a short drive leaves the threshold alone
 
 
 def threshold_seen_by(driving: int) -> None:
@@ -177,7 +172,7 @@ def threshold_seen_by(driving: int) -> None:
         sim.send("go")
         assert gc.get_threshold() == before
         sim.run_until_idle()
-        assert seen == [GC_GEN0_THRESHOLD, driving]
+        assert seen == [GC_GEN0_THRESHOLD, driving]  # seen by send, then by job code
         gc.set_threshold(0)  # a process that turned the collector off keeps it off
         try:
             sim.send("go")
@@ -222,3 +217,45 @@ def test_job_code_that_empties_the_callbacks_does_not_break_the_thaw(eager_colle
     finally:
         gc.callbacks[:] = saved
     assert gc.get_freeze_count() == 0
+
+
+def test_where_nothing_can_be_frozen_a_long_call_raises_the_threshold_instead(monkeypatch):
+    monkeypatch.setattr(_gc, "FREEZE_AFTER", 50)
+    monkeypatch.setattr(_gc, "may_freeze", lambda: False)  # as with objects frozen, or CPython 3.12
+    before = gc.get_threshold()
+    seen = []
+    kernel_with(120, lambda i: seen.append(gc.get_threshold()[0])).run(1_000)
+    assert set(seen[:49]) == {before[0]}  # the first tick comes with the 50th item
+    assert set(seen[49:]) == {GC_GEN0_THRESHOLD}
+    assert gc.get_threshold() == before
+
+
+@needs_promotion
+@pytest.mark.parametrize("growth", [0, 10**9])
+def test_a_long_call_frees_cycles_dropped_after_a_collection_saw_them(eager_collector, monkeypatch, growth):
+    """What survives a collection is frozen; if it dies later, only a full collection frees it.
+
+    A long call runs one at a tick once it froze ``GROWTH`` times what the last full
+    collection left: with 0, at every tick (every 50 items here); with a huge one, never.
+    """
+    import collections
+
+    monkeypatch.setattr(_gc, "GROWTH", growth)
+    freed: list[int] = []
+    alive: collections.deque[Cycle] = collections.deque(maxlen=20)  # each cycle lives 20 items
+    made, at_the_end = 3_000, []
+
+    def job(i):
+        kept = [[i], [i], [i]]  # noqa: F841 - allocations, so collections happen
+        alive.append(Cycle(freed))
+        if i == made - 1:
+            at_the_end.append(len(freed))
+
+    kernel_with(made, job).run(10_000, max_items=made + 1)
+    if growth:  # nearly every cycle was alive at some collection, so nearly all wait for the end
+        assert at_the_end[0] < made / 10
+    else:  # all but those alive, or dropped since the last tick
+        assert at_the_end[0] >= made - 20 - 50
+    alive.clear()
+    gc.collect()
+    assert len(freed) == made

@@ -12,6 +12,9 @@ that re-triggers itself at once builds an ever longer chain at one instant, whil
 100,000 legitimate jobs finishing together stay a few links deep; past
 ``max_chain`` links (and past ``max_items`` per driving call) the kernel raises
 ``BudgetExceeded`` naming who was still scheduling work and when.
+
+Every 4,096 items of one ``run`` call, ``_gc.Freezer`` gets a tick: long calls keep
+CPython's cyclic collector off the records the simulation built (``jobsim._gc``).
 """
 
 from __future__ import annotations

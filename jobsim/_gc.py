@@ -156,8 +156,10 @@ class Freezer:
     first tick of the next long call: a loop of large simulations frees each
     finished one as CPython would, and a single large run pays no extra walk.
 
-    Where freezing is not possible (``may_freeze``), the first tick raises the young
-    threshold to ``YOUNG_THRESHOLD`` instead, for the rest of the call.
+    Until the first tick, and for the whole call where freezing is not possible
+    (``may_freeze``, which walks the frozen objects and so is asked once, at the
+    first tick), the young threshold is raised to ``YOUNG_THRESHOLD`` instead: the
+    cheaper remedy, for calls too short to freeze and processes that cannot.
     """
 
     __slots__ = ("_callback", "_callbacks", "_saved", "collections", "started")
@@ -167,7 +169,7 @@ class Freezer:
         self.collections = 0  # collections frozen since this call's start or its last full collection
         self._callback: Callable[[str, dict[str, int]], None] | None = None
         self._callbacks: list[Any] = gc.callbacks  # the very list the hook goes in, even if rebound later
-        self._saved: tuple[int, int, int] | None = None
+        self._saved = raise_threshold()
 
     def tick(self) -> None:
         if self._callback is not None:
@@ -178,11 +180,15 @@ class Freezer:
             return
         self.started = True
         if may_freeze():
+            self._restore()  # young collections at the usual pace: each one's survivors are frozen
             _Books.settle()
             self._callback = self._collected
             self._callbacks.append(self._callback)
-        else:
-            self._saved = raise_threshold()
+
+    def _restore(self) -> None:
+        if self._saved is not None:
+            gc.set_threshold(*self._saved)
+            self._saved = None
 
     def _collected(self, phase: str, info: dict[str, int]) -> None:
         if phase == "stop":
@@ -204,9 +210,7 @@ class Freezer:
         self._callbacks.append(self._callback)
 
     def thaw(self) -> None:
-        if self._saved is not None:
-            gc.set_threshold(*self._saved)
-            self._saved = None
+        self._restore()
         if self._callback is None:
             return
         self._unhook()

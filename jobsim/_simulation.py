@@ -35,9 +35,9 @@ Sending 100,000 events one ``send`` at a time builds 100,000 queued runs, and wi
 CPython's default of 700 every 700 allocations start a collection that rescans
 the older generations again and again. ``send`` raises the threshold for its own
 duration and restores it after, unless the process has disabled the collector or
-set a higher threshold. Driving time (``advance``, ``run_until_idle``) instead
-freezes what survives each collection once a call grows long, or raises the
-threshold where it cannot freeze (``jobsim._gc.Freezer``).
+set a higher threshold. Driving time (``advance``, ``run_until_idle``) raises it
+too, and once a call grows long it freezes what survives each collection instead,
+where it can (``jobsim._gc.Freezer``).
 """
 
 

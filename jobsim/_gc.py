@@ -81,7 +81,13 @@ GROWTH = 8
 """A long call runs a full collection once what it froze since the last may be this many times what that one left."""
 
 YOUNG_THRESHOLD = 50_000
-"""CPython's young-generation threshold where freezing is not possible (``raise_threshold``)."""
+"""CPython's young-generation threshold while ``send`` runs, and while driving time does not freeze.
+
+With CPython's default of 700, a loop of 100,000 sends (100,000 queued runs) or a
+long driving call starts a collection every 700 allocations, and the older
+generations are rescanned again and again. ``raise_threshold`` leaves a process
+that disabled the collector (threshold 0) or set a higher threshold as it is.
+"""
 
 
 def raise_threshold() -> tuple[int, int, int] | None:
@@ -94,6 +100,17 @@ def raise_threshold() -> tuple[int, int, int] | None:
         gc.set_threshold(YOUNG_THRESHOLD, threshold[1], threshold[2])
         return threshold
     return None
+
+
+@contextlib.contextmanager
+def raised_threshold() -> Iterator[None]:
+    """``raise_threshold`` for the duration of a block, restored after it."""
+    saved = raise_threshold()
+    try:
+        yield
+    finally:
+        if saved is not None:
+            gc.set_threshold(*saved)
 
 
 class _Books:

@@ -14,7 +14,6 @@ import pytest
 import jobsim
 from jobsim import _gc
 from jobsim._kernel import Kernel
-from jobsim._simulation import GC_GEN0_THRESHOLD
 
 needs_promotion = pytest.mark.skipif(
     not _gc.may_freeze(),
@@ -158,7 +157,7 @@ def test_a_loop_of_long_simulations_frees_the_finished_ones(eager_collector, mon
 
 
 def test_send_and_short_drives_raise_the_young_threshold_only_while_they_run():
-    threshold_seen_by(GC_GEN0_THRESHOLD)
+    threshold_seen_by(_gc.YOUNG_THRESHOLD)
 
 
 def threshold_seen_by(driving: int) -> None:
@@ -172,14 +171,14 @@ def threshold_seen_by(driving: int) -> None:
         sim.send("go")
         assert gc.get_threshold() == before
         sim.run_until_idle()
-        assert seen == [GC_GEN0_THRESHOLD, driving]  # seen by send, then by job code
+        assert seen == [_gc.YOUNG_THRESHOLD, driving]  # seen by send, then by job code
         gc.set_threshold(0)  # a process that turned the collector off keeps it off
         try:
             sim.send("go")
             sim.run_until_idle()
         finally:
             gc.set_threshold(*before)
-        assert seen == [GC_GEN0_THRESHOLD, driving, 0, 0]
+        assert seen == [_gc.YOUNG_THRESHOLD, driving, 0, 0]
 
 
 @needs_promotion
@@ -229,8 +228,8 @@ def test_a_long_call_keeps_the_raised_threshold_only_where_it_cannot_freeze(monk
     before = gc.get_threshold()
     seen = []
     kernel_with(120, lambda i: seen.append(gc.get_threshold()[0])).run(1_000)
-    assert set(seen[:49]) == {GC_GEN0_THRESHOLD}  # the first tick comes with the 50th item
-    assert set(seen[49:]) == ({before[0]} if can_freeze else {GC_GEN0_THRESHOLD})
+    assert set(seen[:49]) == {_gc.YOUNG_THRESHOLD}  # the first tick comes with the 50th item
+    assert set(seen[49:]) == ({before[0]} if can_freeze else {_gc.YOUNG_THRESHOLD})
     assert gc.get_threshold() == before
 
 

@@ -102,14 +102,13 @@ class App:
                 "retries", retries, "jobsim.Retries(attempts=..., ...), an int number of retries, or a system's own "
                 "policy (jobsim.BullMQBackoff, TriggerDevRetry, QuirrelRetry, AgendaBackoff)"
             )
-        if on_failure is not None and not callable(on_failure):
-            raise InvalidArgument.build("on_failure", on_failure, "a callable taking (ctx)")
+        if on_failure is not None:
+            _check_handler("on_failure", on_failure)
         timeout_ns = None if timeout is None else duration_ns(timeout, "timeout", allow_zero=False)
         flow = _flow(id, flow_options, timeout_ns is not None)
 
         def decorate(handler: Handler) -> Function:
-            if not callable(handler):
-                raise InvalidArgument.build("handler", handler, "a function taking ctx")
+            _check_handler("handler", handler)
             fn = Function(
                 id=id, handler=handler, app=self, events=events, crons=crons, retries=policy,
                 flow=flow, timeout_ns=timeout_ns,
@@ -141,10 +140,33 @@ def _is_policy(value: Any) -> TypeGuard[RetryPolicy]:
     return isinstance(getattr(value, "attempts", None), int) and callable(getattr(value, "delay_ns", None))
 
 
+def _check_handler(argument: str, handler: Any) -> None:
+    """Refuse at declaration a handler that cannot be called as ``handler(ctx)``.
+
+    Otherwise the ``TypeError`` would only surface as a failed attempt of the first
+    run, retried with backoff like an outage, far from the decorator that caused it.
+    """
+    if not callable(handler):
+        raise InvalidArgument.build(argument, handler, "a function taking ctx")
+    try:
+        signature = inspect.signature(handler)
+    except (TypeError, ValueError):  # some builtins and C callables have none: let them through
+        return
+    try:
+        signature.bind(None)
+    except TypeError as exc:
+        raise InvalidArgument.build(
+            argument, handler, f"a function taking exactly one positional argument, ctx ({exc}); e.g. `def job(ctx):`"
+        ) from None
+
+
 def _names(value: str | Sequence[str] | None, argument: str = "on") -> tuple[str, ...]:
     if value is None:
         return ()
-    items = [value] if isinstance(value, str) else list(value)
+    try:
+        items = [value] if isinstance(value, str) else list(value)
+    except TypeError:  # on=3, cron=5: not a list either
+        raise InvalidArgument.build(argument, value, "a non-empty string or a list of them") from None
     for item in items:
         if not isinstance(item, str) or not item.strip():
             raise InvalidArgument.build(argument, value, "a non-empty string or a list of them")

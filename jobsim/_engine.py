@@ -347,14 +347,17 @@ class Engine:
             child.parent = None
             self._settle_invoke(parent, key, None, TimeoutError(f"invoked function {child.function.id!r} timed out"))
 
-    def _settle_invoke(self, run: Run, key: str, payload: bytes | None, error: BaseException | None) -> None:
+    def _settle_invoke(
+        self, run: Run, key: str, payload: bytes | None, error: BaseException | None, at: int | None = None
+    ) -> None:
+        """The invoked run ended ``at`` (its own clock: its code may have spent time): the caller resumes then."""
         record = run.steps[key]
-        record.end_ns = self.now()
+        record.end_ns = at = self.now() if at is None else at
         if error is None:
             record.status, record._payload = "completed", payload
         else:
             record.status, record.error = "failed", error
-        self._next(run, self.now())
+        self._next(run, at)
 
     def _parallel(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
         if self._parallel_rt is None:
@@ -391,9 +394,12 @@ class Engine:
         if run.parent is not None:
             parent, key = run.parent
             run.parent = None
-            self._settle_invoke(parent, key, run._payload, None if error is None else StepError(key, error))
+            self._settle_invoke(parent, key, run._payload, None if error is None else StepError(key, error), at)
         if status == "failed":
-            self._announce_failure(run, error)
+            if at > self.now():  # the run's code spent time before failing: announce it when it failed
+                self.kernel.schedule(at, self._announce_failure, run, error, owner=fn.id)
+            else:
+                self._announce_failure(run, error)
 
     def _announce_failure(self, run: Run, error: BaseException | None) -> None:
         """Inngest emits ``inngest/function.failed``; ``on_failure`` handlers run from it."""

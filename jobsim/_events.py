@@ -6,8 +6,12 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import orjson
+
 from ._time import DAY, MS
 from .errors import InvalidArgument
+
+_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS  # as JSON.stringify does, an int key becomes a string
 
 DEDUPE_WINDOW = DAY
 """Events with the same ``id`` sent within 24 h start no functions again (Inngest)."""
@@ -111,6 +115,36 @@ def _stamped(event: Event, id: str | None, ts: int | None) -> Event:
     _set(out, "ts", ts)
     _set(out, "v", event.v)
     return out
+
+
+def as_sent(event: Event) -> Event:
+    """The event as the bus keeps it: ``data`` and ``user`` copied through JSON at send time.
+
+    Inngest serializes an event when it is sent, so a test that reuses one dict for
+    several sends (``payload["n"] = i; sim.send("x", payload)``) sends several
+    events, and job code that mutates ``ctx.event.data`` changes neither the other
+    requests' copy nor ``sim.events`` nor the trace. The copy also refuses what JSON
+    cannot carry (a set, an object) here, naming it, instead of at ``trace.save``.
+    Datetimes become ISO strings, as a step's output does (``_steps.dump``).
+    """
+    data, user = event.data, event.user
+    if not data and user is None:
+        return event  # {}: nothing to copy (the hot path of most sends)
+    copied = json_copy("data", data) if data else {}
+    out = _stamped(event, event.id, event.ts)
+    _set(out, "data", copied)
+    if user is not None:
+        _set(out, "user", json_copy("user", user))
+    return out
+
+
+def json_copy(name: str, value: Mapping[str, Any]) -> Any:
+    try:
+        return orjson.loads(orjson.dumps(value if type(value) is dict else dict(value), option=_JSON_OPTIONS))
+    except TypeError as exc:
+        raise InvalidArgument.build(
+            name, value, f"event {name} must be JSON: dicts, lists, strings, numbers, bools, None and datetimes ({exc})"
+        ) from None
 
 
 class Bus:

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 from . import _gc, _plugins
 from ._aio import VirtualLoop
 from ._app import App, Function
-from ._events import Bus, Event
+from ._events import Bus, Event, as_sent
 from ._kernel import DEFAULT_MAX_CHAIN, DEFAULT_MAX_ITEMS, Kernel
 from ._profiles import Profile, Profiles, resolve
 from ._records import Run
 from ._retries import Retries
-from ._time import Duration, Instant, duration_ns, format_duration, instant_ns, iso, to_datetime, zone
+from ._time import MAX_NS, Duration, Instant, duration_ns, format_duration, instant_ns, iso, to_datetime, zone
 from ._trace import RESERVED_FIELDS, RESERVED_KINDS, Trace, describe_error, event_fields
 from ._wallclock import WallClock
 from .errors import BudgetExceeded, InvalidArgument, JobsimError, PluginError, UnsupportedFeature
@@ -57,7 +57,7 @@ class Simulation:
         self.start_ns = instant_ns(start, "start", tz=self.tz)
         self.kernel = Kernel(self.start_ns)
         self.trace = Trace(self)
-        self.max_chain = max_chain
+        self.max_chain = _check_budget("max_chain", max_chain)
         self.functions: dict[str, Function] = {}
         self.apps: list[App] = []
         self.adapted: list[Adapted] = []
@@ -236,7 +236,11 @@ class Simulation:
     def advance(self, by: Duration, *, max_items: int = DEFAULT_MAX_ITEMS) -> None:
         """Run everything due in the next ``by`` of virtual time."""
         self._require_running("advance")
-        self._drive(self.kernel.now + duration_ns(by, "by"), max_items=max_items, what="advance")
+        until = self.kernel.now + duration_ns(by, "by")
+        if until > MAX_NS:
+            raise InvalidArgument.build("by", by, f"a duration that ends by {iso(MAX_NS)}, the last instant a "
+                                        f"datetime can show (the simulation is at {iso(self.kernel.now)})")
+        self._drive(until, max_items=max_items, what="advance")
 
     def advance_to(self, at: Instant, *, max_items: int = DEFAULT_MAX_ITEMS) -> None:
         """Run everything due up to the instant ``at``; naive times are read in ``tz``."""
@@ -250,7 +254,7 @@ class Simulation:
         """
         self._require_running("run_until_idle")
         horizon = duration_ns(max_time, "max_time")
-        deadline = self.kernel.now + horizon
+        deadline = min(self.kernel.now + horizon, MAX_NS)  # a huge max_time means "no limit"
         self._drive(deadline, max_items=max_items, what="run_until_idle", stop_when_idle=True)
         if not self.kernel.idle:
             pending = [t for t in self.kernel.pending() if not t.recurring]
@@ -262,6 +266,7 @@ class Simulation:
             )
 
     def _drive(self, until: int, *, max_items: int, what: str, stop_when_idle: bool = False) -> None:
+        _check_budget("max_items", max_items)
         if until < self.kernel.now:
             raise InvalidArgument(
                 f"time can't go backwards: {what}() to {iso(until)} but the simulation is at {iso(self.kernel.now)}"
@@ -289,9 +294,9 @@ class Simulation:
         if isinstance(event, (list, tuple)):
             if data is not None or fields:
                 raise InvalidArgument("pass a list of events, or one event name with data, not both")
-            events = [Event.coerce(item) for item in event]
+            events = [as_sent(Event.coerce(item)) for item in event]
         else:
-            events = [Event.coerce(event, data, **fields)]
+            events = [as_sent(Event.coerce(event, data, **fields))]
         now, ids = self.now_ns(), []
         x = self.engine.x  # job code sent it (else a test or the traffic did: an input of the trace)
         for item in events:
@@ -340,6 +345,8 @@ class Simulation:
 
     def fail(self, function_id: Any, step: str | None = None, *, times: int = 1, error: Any = None) -> None:
         """Make the next ``times`` attempts of that function (or of its ``step``) fail with ``error``."""
+        if self._state == "closed":  # armed before start is fine; after close it could never fire
+            raise JobsimError("sim.fail() needs a simulation that is not closed: it is closed")
         fn = self._function(function_id)
         if step is not None and (not isinstance(step, str) or not step):
             raise InvalidArgument.build("step", step, "a step id (a non-empty string), or None for the function")
@@ -477,3 +484,10 @@ def _is_async(handler: Any) -> bool:
     import inspect
 
     return inspect.iscoroutinefunction(handler)
+
+
+def _check_budget(name: str, value: Any) -> int:
+    """``max_items``/``max_chain``: a positive int, else the budget would stop (or never stop) a run-away."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidArgument.build(name, value, "an int >= 1 (how much work counts as a run-away)")
+    return value

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ._events import Event
+from ._events import Event, json_copy
 from ._expr import compile_expression, compile_match
 from ._time import Duration, Instant, duration_ns, instant_ns
 from .errors import InvalidArgument, JobsimError, NonRetriableError, StepError
@@ -131,6 +131,11 @@ class Execution:
         """The stored record of ``key`` if it is finished, else ``None`` (run it now)."""
         record = self.run_.steps.get(key)
         if record is None or (record.status != "completed" and record.status != "failed"):
+            if self.engine.x is not self:  # a ctx kept past its request (a closure, a thread, the test)
+                raise JobsimError(
+                    f"step {key!r} was called on the ctx.step of a request that has ended (run {self.run_.id}); "
+                    "steps run only while their handler runs: call them from the handler, not from saved ctx"
+                )
             if self.plan is not None:  # planning a parallel group, or a request targeting one step
                 self.plan.new_step(self, key, kind)
             return None
@@ -253,7 +258,8 @@ class Step(Execution):
         if data is not None and not isinstance(data, dict):
             raise InvalidArgument.build("data", data, "the invoked function's event data, a dict")
         deadline = None if timeout is None else x.now + duration_ns(timeout, "timeout", allow_zero=False)
-        raise Suspend(("invoke", key, target, data or {}, deadline))
+        data = json_copy("data", data) if data else {}  # sent as JSON, as every event (``_events.as_sent``)
+        raise Suspend(("invoke", key, target, data, deadline))
 
     def parallel(self, callables: Sequence[Callable[[], Any]], *, mode: str = "wait") -> tuple[Any, ...]:
         """Run the steps the ``callables`` call in parallel; their outputs, in order.

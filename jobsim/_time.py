@@ -42,6 +42,10 @@ _DURATION_HELP = (
     "or a number of seconds, not negative"
 )
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_LAST = dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.timezone.utc) - EPOCH
+_FIRST_SECONDS = -62_135_596_800  # 0001-01-01, in seconds since the epoch
+MAX_NS = (_LAST.days * 86_400 + _LAST.seconds) * SECOND + _LAST.microseconds * US
+"""The last instant a ``datetime`` can show (9999-12-31): virtual time never goes past it."""
 
 
 def duration_ns(value: Duration, name: str = "duration", *, allow_zero: bool = True) -> int:
@@ -120,6 +124,8 @@ def instant_ns(value: Instant, name: str = "time", *, tz: dt.tzinfo | None = Non
     if isinstance(value, bool):
         raise InvalidArgument.build(name, value, _INSTANT_HELP)
     if isinstance(value, (int, float)):
+        if not _FIRST_SECONDS <= value <= MAX_NS // SECOND:  # also refuses nan: no comparison holds
+            raise InvalidArgument.build(name, value, _INSTANT_HELP + " (between the years 1 and 9999)")
         return round(value * SECOND) if isinstance(value, float) else value * SECOND
     if isinstance(value, str):
         try:

@@ -101,6 +101,14 @@ class RetryAfterError(Exception):
     def __init__(
         self, after: str | float | dt.timedelta | dt.datetime, message: str = ""
     ) -> None:
+        from ._time import duration_ns, instant_ns  # errors.py is imported by _time
+
+        # checked here, where job code raises it: a bad value names itself in that attempt's error
+        # (retried like any error) instead of surfacing later, inside the engine's retry decision
+        if isinstance(after, dt.datetime):
+            instant_ns(after, "after")
+        else:
+            duration_ns(after, "after")
         super().__init__(message or f"retry after {after!r}")
         self.after = after
 

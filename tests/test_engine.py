@@ -554,3 +554,172 @@ def test_the_bus_stamps_a_copy_with_every_field_of_the_event():
     assert stamped == dataclasses.replace(given, id=stamped.id, ts=1_741_000_000_123)
     assert [f.name for f in dataclasses.fields(Event)] == ["name", "data", "id", "user", "ts", "v"]
     assert stamped.id is not None and len(stamped.id) == 26
+
+
+# -- found by the core audit: each test failed before its fix ----------------------------------------
+
+
+def test_an_invoke_resumes_the_caller_when_the_invoked_run_ends_on_its_own_clock():
+    app = jobsim.App("a")
+
+    @app.function("slow", on="slow/never")
+    def slow(ctx):
+        time.sleep(5)  # the invoked run's code spends 5 s: it ends at +5 s, not at +0
+        return ctx.event.data["n"]
+
+    @app.function("caller", on="go")
+    def caller(ctx):
+        one = ctx.step.invoke("one", function=slow, data={"n": 1})
+        return [one, ctx.step.invoke("two", function=slow, data={"n": 2})]
+
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("caller")[0]
+    assert run.output == [1, 2]
+    assert [(at(child), at(child.end_ns)) for child in sim.runs("slow")] == [(0, 5), (5, 10)]
+    assert at(run.steps["one"].end_ns) == 5 and at(run.steps["two"].end_ns) == 10 and at(run.end_ns) == 10
+
+
+def test_a_failure_is_announced_when_the_run_failed_not_when_its_request_began():
+    app = jobsim.App("a")
+    seen = []
+
+    def alert(ctx):
+        seen.append(("on_failure", at(instant_ns(dt.datetime.now(dt.timezone.utc))), ctx.event.ts))
+
+    @app.function("boom", on="go", on_failure=alert)
+    def boom(ctx):
+        time.sleep(5)
+        raise NonRetriableError("card declined")
+
+    @app.function("watch", on="inngest/function.failed")
+    def watch(ctx):
+        seen.append(("watch", at(instant_ns(dt.datetime.now(dt.timezone.utc))), ctx.event.ts))
+
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    assert at(sim.runs("boom")[0].end_ns) == 5
+    t5 = (T0 + 5 * SECOND) // 1_000_000
+    assert sorted(seen) == [("on_failure", 5, t5), ("watch", 5, t5)]
+    assert [e.ts for e in sim.events if e.name == "inngest/function.failed"] == [t5]
+
+
+def test_sent_event_data_is_a_json_copy_taken_at_send_time():
+    app = jobsim.App("a")
+    received = []
+
+    @app.function("f", on="go")
+    def f(ctx):
+        received.append(ctx.event.data)
+
+    with simulate(app) as sim:
+        payload = {"n": 0, "at": dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc), 7: "seven"}
+        for n in range(3):  # one dict reused for three sends: three distinct events, as on Inngest
+            payload["n"] = n
+            sim.send("go", payload)
+        sim.send(Event("go", {"n": 3}, user={"id": "u1"}))
+        sim.run_until_idle()
+        with pytest.raises(InvalidArgument, match=r"data=\{'tags': \{'a'\}\} is not valid: event data must be JSON"):
+            sim.send("go", {"tags": {"a"}})
+        with pytest.raises(InvalidArgument, match=r"user=.* is not valid: event user must be JSON"):
+            sim.send(Event("go", {}, user={"obj": object()}))
+    assert [r["n"] for r in received] == [0, 1, 2, 3]
+    assert received[0] == {"n": 0, "at": "2025-03-01T00:00:00+00:00", "7": "seven"}
+    assert [e.data["n"] for e in sim.events] == [0, 1, 2, 3] and sim.events[3].user == {"id": "u1"}
+    assert len(sim.events) == 4  # refused events never reached the bus
+
+
+def test_job_code_sending_non_json_data_fails_that_attempt_clearly():
+    app = jobsim.App("a")
+
+    @app.function("f", on="go", retries=0)
+    def f(ctx):
+        ctx.step.send_event("note", {"name": "note", "data": {"when": object()}})
+
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("f")[0]
+    assert run.status == "failed" and "event data must be JSON" in str(run.error)
+    assert [e.name for e in sim.events] == ["go", "inngest/function.failed"]
+
+
+def test_a_ctx_step_kept_past_its_request_refuses_new_steps():
+    app = jobsim.App("a")
+    kept = []
+
+    @app.function("f", on="go")
+    def f(ctx):
+        kept.append(ctx.step)
+        return 1
+
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+        with pytest.raises(JobsimError, match=r"step 'later' was called on the ctx.step of a request that has ended"):
+            kept[0].run("later", lambda: 2)
+
+
+@pytest.mark.parametrize(
+    ("after", "message"),
+    [
+        ("soonish", "after='soonish' is not valid: expected a duration"),
+        (-5, "after=-5 is not valid"),
+        (dt.datetime(2025, 3, 1, 0, 5), "after=datetime.datetime(2025, 3, 1, 0, 5) is not valid: expected an aware"),
+    ],
+)
+def test_a_bad_retry_after_fails_the_attempt_instead_of_the_simulation(after, message):
+    with pytest.raises(InvalidArgument, match="is not valid"):
+        RetryAfterError(after)
+    app = jobsim.App("a")
+
+    @app.function("f", on="go", retries=FAST)
+    def f(ctx):
+        if ctx.attempt == 0:
+            raise RetryAfterError(after)
+        return "ok"
+
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()  # raised InvalidArgument out of the engine before the fix
+    run = sim.runs("f")[0]
+    assert run.status == "completed" and message in str(run.attempts[0].error)
+    assert [a.started_at.second for a in run.attempts] == [0, 1]  # retried with FAST backoff: 1 s
+
+
+def test_handlers_and_triggers_of_the_wrong_shape_are_refused_at_declaration():
+    app = jobsim.App("a")
+    with pytest.raises(InvalidArgument, match=r"handler=.* a function taking exactly one positional argument, ctx"):
+        app.function("none", on="go")(lambda: None)
+    with pytest.raises(InvalidArgument, match=r"missing a required argument: 'payload'"):
+        app.function("two", on="go")(lambda ctx, payload: None)
+    with pytest.raises(InvalidArgument, match=r"on_failure=.* a function taking exactly one positional argument"):
+        app.function("f", on="go", on_failure=lambda: None)
+    with pytest.raises(InvalidArgument, match=r"on=3 is not valid: a non-empty string or a list of them"):
+        app.function("f", on=3)
+    with pytest.raises(InvalidArgument, match=r"cron=5 is not valid: a non-empty string or a list of them"):
+        app.function("f", cron=5)
+    app.function("extra", on="go")(lambda ctx, *args, retries=3: None)  # still callable as handler(ctx)
+    app.function("method", on="go")(Flaky(0).__call__)
+    assert set(app.functions) == {"extra", "method"}
+
+
+def test_driving_time_refuses_instants_a_datetime_cannot_show():
+    app = jobsim.App("a")
+    app.function("f", on="go")(lambda ctx: None)
+    with pytest.raises(InvalidArgument, match="max_chain=0 is not valid: an int >= 1"):
+        simulate(app, max_chain=0)
+    with simulate(app) as sim:
+        with pytest.raises(InvalidArgument, match=r"by=1e\+30 is not valid: a duration that ends by 9999-12-31"):
+            sim.advance(1e30)
+        with pytest.raises(InvalidArgument, match=r"at=nan is not valid"):
+            sim.advance_to(float("nan"))
+        with pytest.raises(InvalidArgument, match="max_items=0 is not valid"):
+            sim.advance("1h", max_items=0)
+        sim.run_until_idle(max_time=1e30)  # "no limit": idle at once
+        assert sim.now == dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc)  # still usable
+        sim.advance("1h")
+    with pytest.raises(JobsimError, match=r"sim.fail\(\) needs a simulation that is not closed"):
+        sim.fail("f")

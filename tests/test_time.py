@@ -44,3 +44,9 @@ def test_instants():
     assert iso(instant_ns(dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc))) == "2025-03-01T00:00:00.000Z"
     with pytest.raises(InvalidArgument, match=r"naive|offset"):
         instant_ns("2025-03-01T00:00:00")
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), 1e30, -1e30, 10**12])
+def test_instants_outside_what_a_datetime_can_show_are_refused(bad):
+    with pytest.raises(InvalidArgument, match=r"between the years 1 and 9999"):
+        instant_ns(bad, "at")

@@ -299,6 +299,9 @@ class Simulation:
             events = [as_sent(Event.coerce(event, data, **fields))]
         now, ids = self.now_ns(), []
         x = self.engine.x  # job code sent it (else a test or the traffic did: an input of the trace)
+        # job code that spent time first (time.sleep, a slow response) sends at its own clock: the event
+        # reaches functions, waits and cancellations then, not at the instant its request began
+        later = x is not None and now > self.kernel.now
         for item in events:
             accepted = self.bus.accept(item, now)
             if accepted is None:
@@ -307,7 +310,10 @@ class Simulation:
             else:
                 self.trace.add(now, "event", event_fields(accepted, _origin, x, now))
                 ids.append(accepted.id or "")
-                self.engine.publish(accepted)
+                if later and x is not None:
+                    self.kernel.schedule(now, self.engine.publish, accepted, owner=x.run_.function.id)
+                else:
+                    self.engine.publish(accepted)
         return ids
 
     @property

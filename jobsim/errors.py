@@ -112,6 +112,10 @@ class RetryAfterError(Exception):
         super().__init__(message or f"retry after {after!r}")
         self.after = after
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # copy and pickle rebuild an exception from ``args`` (the message): give them ``after`` too
+        return type(self), (self.after, *self.args[:1]), self.__dict__
+
 
 class TraceError(JobsimError):
     """A trace file cannot be read or written: the message names the file and the line.

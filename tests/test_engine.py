@@ -723,3 +723,39 @@ def test_driving_time_refuses_instants_a_datetime_cannot_show():
         sim.advance("1h")
     with pytest.raises(JobsimError, match=r"sim.fail\(\) needs a simulation that is not closed"):
         sim.fail("f")
+
+
+def test_an_event_job_code_sends_after_spending_time_exists_from_then():
+    app = jobsim.App("a")
+
+    @app.function("short-wait", on="go")
+    def short_wait(ctx):
+        return ctx.step.wait_for_event("paid", event="paid", timeout="5s")  # times out at +5 s
+
+    @app.function("late-wait", on="go")
+    def late_wait(ctx):
+        ctx.step.sleep("first", "10s")
+        paid = ctx.step.wait_for_event("paid", event="paid", timeout="1h")  # waits from +10 s
+        return None if paid is None else paid.data
+
+    @app.function("payer", on="go")
+    def payer(ctx):
+        time.sleep(20)  # outside steps: the request began at +0, the event is sent at +20 s
+        app.send("paid", {"n": 1})
+
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    short, late = sim.runs("short-wait")[0], sim.runs("late-wait")[0]
+    assert short.output is None and at(short.end_ns) == 5
+    assert late.output == {"n": 1} and at(late.end_ns) == 20
+    assert [(e.name, (e.ts - T0 // 1_000_000) / 1000) for e in sim.events] == [("go", 0), ("paid", 20)]
+
+
+def test_retry_after_error_survives_copy_and_pickle_with_its_delay():
+    import copy
+    import pickle
+
+    for error in (RetryAfterError("90s"), RetryAfterError(dt.timedelta(minutes=2), "slow down")):
+        for clone in (copy.copy(error), pickle.loads(pickle.dumps(error))):
+            assert (type(clone), clone.after, str(clone)) == (RetryAfterError, error.after, str(error))

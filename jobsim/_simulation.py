@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from . import _gc, _plugins
 from ._aio import VirtualLoop
 from ._app import App, Function
-from ._events import Bus, Event, as_sent
+from ._events import Bus, Event, as_sent, json_copy
 from ._kernel import DEFAULT_MAX_CHAIN, DEFAULT_MAX_ITEMS, Kernel
 from ._profiles import Profile, Profiles, resolve
 from ._records import Run
@@ -296,7 +296,10 @@ class Simulation:
                 raise InvalidArgument("pass a list of events, or one event name with data, not both")
             events = [as_sent(Event.coerce(item)) for item in event]
         else:
-            events = [as_sent(Event.coerce(event, data, **fields))]
+            if type(event) is str and type(data) is dict and "user" not in fields:  # sim.send("name", {...})
+                events = [Event(event, json_copy("data", data) if data else data, **fields)]
+            else:
+                events = [as_sent(Event.coerce(event, data, **fields))]
         now, ids = self.now_ns(), []
         x = self.engine.x  # job code sent it (else a test or the traffic did: an input of the trace)
         # job code that spent time first (time.sleep, a slow response) sends at its own clock: the event

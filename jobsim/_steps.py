@@ -121,7 +121,10 @@ class Execution:
         if (type(step_id) is not str or not step_id) and (not isinstance(step_id, str) or not step_id):
             raise InvalidArgument.build("step_id", step_id, "a step id is a non-empty string, e.g. 'send-email'")
         if self.in_step:
-            raise InvalidArgument(f"step {step_id!r} was called inside another step; steps cannot be nested")
+            raise InvalidArgument(
+                f"step {step_id!r} was called inside another step ({self.in_step!r} was running); steps cannot be "
+                "nested, nor awaited together (asyncio.gather, create_task): use ctx.step.parallel([...])"
+            )
         seen = self.seen
         count = seen.get(step_id, 0)
         seen[step_id] = count + 1

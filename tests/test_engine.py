@@ -759,3 +759,18 @@ def test_retry_after_error_survives_copy_and_pickle_with_its_delay():
     for error in (RetryAfterError("90s"), RetryAfterError(dt.timedelta(minutes=2), "slow down")):
         for clone in (copy.copy(error), pickle.loads(pickle.dumps(error))):
             assert (type(clone), clone.after, str(clone)) == (RetryAfterError, error.after, str(error))
+
+
+def test_steps_awaited_together_are_pointed_to_step_parallel():
+    app = jobsim.App("a")
+
+    @app.function("gather", on="go", retries=0)
+    async def gather(ctx):
+        return await asyncio.gather(ctx.step.run("a", asyncio.sleep, 1), ctx.step.run("b", asyncio.sleep, 2))
+
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    error = str(sim.runs("gather")[0].error)
+    assert "step 'b' was called inside another step ('a' was running)" in error
+    assert "nor awaited together (asyncio.gather, create_task): use ctx.step.parallel([...])" in error

@@ -267,6 +267,12 @@ class Simulation:
 
     def _drive(self, until: int, *, max_items: int, what: str, stop_when_idle: bool = False) -> None:
         _check_budget("max_items", max_items)
+        x = self.engine.x
+        if x is not None:  # re-entering the kernel from a request would run other work inside it
+            raise JobsimError(
+                f"sim.{what}() was called from job code (function {x.run_.function.id!r}); drive time from the "
+                "test. In job code, time.sleep(...) spends virtual time and ctx.step.sleep(...) suspends the run"
+            )
         if until < self.kernel.now:
             raise InvalidArgument(
                 f"time can't go backwards: {what}() to {iso(until)} but the simulation is at {iso(self.kernel.now)}"

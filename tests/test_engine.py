@@ -774,3 +774,20 @@ def test_steps_awaited_together_are_pointed_to_step_parallel():
     error = str(sim.runs("gather")[0].error)
     assert "step 'b' was called inside another step ('a' was running)" in error
     assert "nor awaited together (asyncio.gather, create_task): use ctx.step.parallel([...])" in error
+
+
+def test_job_code_cannot_drive_the_simulation_it_runs_in():
+    app = jobsim.App("a")
+    sims = []
+
+    @app.function("driver", on="go", retries=0)
+    def driver(ctx):
+        sims[0].advance("1h")  # re-entered the kernel: the clock jumped an hour inside one request
+
+    with simulate(app) as sim:
+        sims.append(sim)
+        sim.send("go")
+        sim.run_until_idle()
+        assert sim.now == dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc)
+    error = str(sim.runs("driver")[0].error)
+    assert error.startswith("sim.advance() was called from job code (function 'driver'); drive time from the test")

@@ -63,11 +63,20 @@ def _hashable(value: Any) -> Hashable:
     return value  # type: ignore[no-any-return]
 
 
+_EVENT_FIELDS = ("data", "user", "id", "name", "ts", "v")
+
+
 def compile_match(path: str, argument: str = "match") -> Callable[[Any, Any], bool]:
     """``"data.cartId"`` -> ``(event, candidate) -> event.data.cartId == candidate.data.cartId``."""
     if not isinstance(path, str) or not path or path.startswith(".") or path.endswith("."):
         raise InvalidArgument.build(argument, path, "expected a dotted path such as 'data.cartId'")
     parts = path.removeprefix("event.").split(".")
+    if parts[0] not in _EVENT_FIELDS or not all(part and not any(c.isspace() for c in part) for part in parts):
+        # `match="orderId"` would compare two missing fields and wait out its whole timeout, silently
+        raise InvalidArgument.build(
+            argument, path, "expected a dotted path into the event such as 'data.cartId' (it starts with one of "
+            f"{', '.join(_EVENT_FIELDS)})"
+        )
 
     def matches(event: Any, candidate: Any) -> bool:
         mine = _walk(event, parts)

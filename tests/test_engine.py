@@ -791,3 +791,18 @@ def test_job_code_cannot_drive_the_simulation_it_runs_in():
         assert sim.now == dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc)
     error = str(sim.runs("driver")[0].error)
     assert error.startswith("sim.advance() was called from job code (function 'driver'); drive time from the test")
+
+
+@pytest.mark.parametrize("match", ["orderId", "payload.orderId", "data.order id", "data..orderId"])
+def test_a_match_path_outside_the_event_is_refused_instead_of_never_matching(match):
+    app = jobsim.App("a")
+    app.function("f", on="go", retries=0)(lambda ctx: ctx.step.wait_for_event("paid", event="paid", match=match,
+                                                                             timeout="1h"))
+    with simulate(app) as sim:
+        sim.send("go", {"orderId": "o1"})
+        sim.run_until_idle()
+    run = sim.runs("f")[0]
+    assert run.status == "failed" and at(run.end_ns) == 0  # not a silent 1 h wait
+    assert str(run.error).startswith(f"match={match!r} is not valid: expected a dotted path into the event")
+    with pytest.raises(InvalidArgument, match=r"match='orderId' is not valid"):
+        jobsim.Cancel("order/cancelled", match="orderId")

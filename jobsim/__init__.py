@@ -13,6 +13,7 @@ from ._simulation import Simulation
 from ._trace import Record, Trace
 from .errors import (
     BudgetExceeded,
+    FaultWarning,
     InjectedFault,
     InvalidArgument,
     JobsimError,
@@ -54,6 +55,7 @@ __all__ = [
     "Debounce",
     "Email",
     "Event",
+    "FaultWarning",
     "Function",
     "HttpCall",
     "InjectedFault",

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import random
+import sys
+import warnings
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +22,7 @@ from ._retries import Retries
 from ._time import MAX_NS, Duration, Instant, duration_ns, format_duration, instant_ns, iso, to_datetime, zone
 from ._trace import RESERVED_FIELDS, RESERVED_KINDS, Trace, describe_error, event_fields
 from ._wallclock import WallClock
-from .errors import BudgetExceeded, InvalidArgument, JobsimError, PluginError, UnsupportedFeature
+from .errors import BudgetExceeded, FaultWarning, InvalidArgument, JobsimError, PluginError, UnsupportedFeature
 from .hooks import Adapted
 
 if TYPE_CHECKING:
@@ -170,6 +173,34 @@ class Simulation:
         if self._loop is not None:
             self._loop.close()
         self._state = "closed"
+        self._warn_unfired_faults()
+
+    def _warn_unfired_faults(self) -> None:
+        """A ``sim.fail`` aimed at a step it can never reach: the test passes without its failure path.
+
+        Only likely mistakes warn (``FaultWarning``): the step is one that runs no code (a
+        sleep, a wait, an invoke), or the function ran but never a step of that id (a typo;
+        not inside a Hypothesis test, where drawn faults often aim at steps a history does
+        not reach). A fault left over because its function never ran, or its step had
+        already completed, may be the test's intent.
+        """
+        for (function_id, step), queue in self.engine.faults.items():
+            if function_id is None or step is None or not any(entry[0] for entry in queue):
+                continue  # the crash/downtime hook, a function-level fault, or used up
+            kinds = {key: record.kind for run in self.engine.runs.get(function_id, ()) for key, record in
+                     run.steps.items()}  # fmt: skip
+            kind = kinds.get(step)
+            if kind in _FAULTABLE or not any(run.attempts for run in self.engine.runs.get(function_id, ())):
+                continue
+            if kind is None:
+                if _in_hypothesis():  # a drawn fault for a step this history does not reach: the search's business
+                    continue
+                ran = ", ".join(map(repr, sorted(kinds))) or "none"
+                hint = f"no step of that id ran (a typo?); its steps that ran: {ran}"
+            else:
+                hint = f"it is a {kind} step, which runs no code (sim.fail reaches step.run and step.send_event steps)"
+            warnings.warn(f"sim.fail({function_id!r}, step={step!r}) never fired: {hint}", FaultWarning,
+                          stacklevel=_outside_jobsim())  # fmt: skip
 
     def __enter__(self) -> Simulation:
         return self.start()
@@ -499,6 +530,25 @@ def _is_async(handler: Any) -> bool:
     import inspect
 
     return inspect.iscoroutinefunction(handler)
+
+
+_FAULTABLE = ("run", "send_event")
+"""The step kinds ``sim.fail(function, step=...)`` can fail (``Execution.fault``)."""
+
+
+def _in_hypothesis() -> bool:
+    """Inside a Hypothesis test (without importing Hypothesis when nobody has)."""
+    control = sys.modules.get("hypothesis.control")
+    return control is not None and bool(control.currently_in_test_context())
+
+
+def _outside_jobsim() -> int:
+    """The ``stacklevel`` of the first caller outside the jobsim package (the test's ``with`` or ``close()``)."""
+    here = os.path.dirname(__file__)
+    frame, level = sys._getframe(2), 2  # the caller of the function that warns
+    while frame.f_back is not None and os.path.dirname(frame.f_code.co_filename) == here:
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _check_budget(name: str, value: Any) -> int:

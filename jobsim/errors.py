@@ -131,5 +131,14 @@ class TraceError(JobsimError):
         self.line = line
 
 
+class FaultWarning(UserWarning):
+    """A fault armed with ``sim.fail(...)`` never fired before the simulation closed.
+
+    Usually a step id with a typo, or a step that runs no code (a sleep, a wait, an
+    invoke): ``sim.fail`` reaches ``step.run`` and ``step.send_event`` steps and the
+    function body. The test would otherwise pass without testing the failure path.
+    """
+
+
 class TraceWarning(UserWarning):
     """Something in a trace file was tolerated (a cut-off last line, an unknown record kind)."""

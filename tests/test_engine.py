@@ -4,6 +4,7 @@ import asyncio
 import datetime as dt
 import itertools
 import time
+import warnings
 
 import pytest
 from hypothesis import given, settings
@@ -406,6 +407,60 @@ def test_sim_fail_injects_faults_into_a_step_or_the_function():
     injected = ("reserve-inventory", "InjectedFault")
     assert errors == [(None, "ConnectionError"), injected, injected]
     assert "injected by sim.fail() into step 'reserve-inventory' of 'process-order'" in str(run.attempts[1].error)
+
+
+def _order_app():
+    app = jobsim.App("a")
+
+    @app.function("order", on="order", retries=Retries(attempts=3, min="1s", max="1m"))
+    def order(ctx):
+        ctx.step.sleep("wait", "1h")
+        ctx.step.run("charge", lambda: "charged")
+
+    return app
+
+
+def _unfired(arm, *, send=True):
+    """The FaultWarning messages closing a simulation gives after ``arm(sim)`` and a run."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with simulate(_order_app()) as sim:
+            arm(sim)
+            if send:
+                sim.send("order")
+            sim.run_until_idle()
+    return [str(w.message) for w in caught if w.category is jobsim.FaultWarning]
+
+
+def test_a_fault_aimed_at_a_step_it_can_never_reach_warns_when_the_simulation_closes():
+    assert _unfired(lambda sim: sim.fail("order", step="chrage")) == [
+        "sim.fail('order', step='chrage') never fired: no step of that id ran (a typo?); its steps that ran: "
+        "'charge', 'wait'"
+    ]
+    assert _unfired(lambda sim: sim.fail("order", step="wait", times=2)) == [
+        "sim.fail('order', step='wait') never fired: it is a sleep step, which runs no code (sim.fail reaches "
+        "step.run and step.send_event steps)"
+    ]
+
+
+def test_a_fault_that_fired_or_whose_function_never_ran_does_not_warn():
+    def used(sim):
+        sim.fail("order", step="charge", times=2)
+
+    def more_than_the_retries_reach(sim):
+        sim.fail("order", step="charge", times=5)  # 3 attempts fail, the run fails: 2 left, not a mistake
+
+    assert _unfired(used) == []
+    assert _unfired(more_than_the_retries_reach) == []
+    assert _unfired(lambda sim: sim.fail("order", step="chrage"), send=False) == []  # nothing ran: no verdict
+    assert _unfired(lambda sim: sim.fail("order", times=3), send=False) == []
+
+
+@settings(max_examples=3, database=None)
+@given(step=st.sampled_from(["chrage", "wait"]))
+def test_inside_hypothesis_only_a_step_that_runs_no_code_warns(step):
+    expected = ["sim.fail('order', step='wait') never fired"] if step == "wait" else []
+    assert [message.split(":")[0] for message in _unfired(lambda sim: sim.fail("order", step=step))] == expected
 
 
 def test_runaway_function_stops_with_a_budget_error_naming_it():

@@ -84,6 +84,20 @@ class SimulatedBackend(KeyValueStoreBackend):  # type: ignore[misc]
         else:
             self._expires_at.pop(key, None)
 
+    # -- chords: name the culprit as Redis does ----------------------------------------------
+    def is_cached(self, task_id: str) -> bool:
+        """Whether ``task_id``'s result is stored: how a failed chord finds the header task to blame.
+
+        Celery's generic chord code (``KeyValueStoreBackend.on_chord_part_return``) names
+        the culprit only if ``is_cached`` says its result is at hand; base backends cache
+        nothing but successes, so a failed chord would read ``ChordError("KeyError(...)")``.
+        Redis, the backend this one stands for, reads every header result from its own
+        store and raises ``ChordError("Dependency <id> raised KeyError(...)")``
+        (``backends/redis.py: _unpack_chord_result``, confirmed with a real worker) —
+        with every result in this dict, the generic code gives that same message.
+        """
+        return self._live(self.get_key_for_task(task_id))
+
     # -- never block a test ------------------------------------------------------------
     def wait_for(self, task_id: str, timeout: Any = None, interval: float = 0.5, no_ack: bool = True,
                  on_interval: Any = None) -> Any:  # fmt: skip

@@ -286,3 +286,48 @@ calls: dict[int, int] = {}
 def random_failure(i):
     calls[i] = calls.get(i, 0) + 1
     return calls[i] <= i % 3
+
+
+def test_an_eta_or_expires_no_worker_could_read_is_refused_at_the_call(app):
+    """A real worker rejects such a message (``InvalidTaskError``) and the task never runs; say so at once."""
+
+    @app.task(name="t")
+    def t():
+        return 1
+
+    with jobsim.Simulation(app, start=START) as sim:
+        with pytest.raises(jobsim.InvalidArgument, match=r"eta='tomorrow' is not valid: .*ISO 8601.*InvalidTaskError"):
+            t.apply_async(eta="tomorrow")
+        with pytest.raises(jobsim.InvalidArgument, match=r"expires='soon' is not valid: .*seconds"):
+            t.apply_async(expires="soon")
+        with pytest.raises(jobsim.InvalidArgument, match=r"countdown='10' is not valid: a number of seconds"):
+            t.apply_async(countdown="10")
+        ok = t.apply_async(eta="2025-03-01T00:00:30+00:00", expires="2025-03-01T01:00:00+00:00")
+        sim.run_until_idle()
+        assert ok.get() == 1
+        assert [r.attempts[0].started_at.isoformat() for r in sim.runs("t")] == ["2025-03-01T00:00:30+00:00"]
+
+
+def test_a_task_of_an_app_the_simulation_does_not_run_is_refused_not_sent_to_a_broker(app):
+    """Without the guard, ``delay()`` tries the real broker: 19 s of reconnecting, then a RuntimeError."""
+    import celery
+
+    other = celery.Celery("billing", broker="redis://127.0.0.1:1/0", backend="redis://127.0.0.1:1/1",
+                          set_as_current=False)  # fmt: skip
+
+    @other.task(name="charge", shared=False)
+    def charge():
+        return 1
+
+    @app.task(name="t")
+    def t():
+        return charge.delay().id
+
+    with jobsim.Simulation(app, start=START) as sim:
+        with pytest.raises(jobsim.JobsimError, match=r"Celery app 'billing' is not part of this simulation.*'charge'"):
+            charge.delay()
+        t.delay()
+        sim.run_until_idle()
+        assert "is not part of this simulation" in str(sim.runs("t")[0].error)
+    other.conf.task_always_eager = True
+    assert charge.delay().get() == 1  # outside a simulation the app is the user's again

@@ -82,7 +82,7 @@ class AppRuntime:
         self.functions: dict[str, jobsim.Function] = {}
         fapp = jobsim.App(f"celery:{app.main or 'app'}")
         for name in self.tasks:
-            fn = jobsim.Function(id=name, handler=_not_an_event_handler(name), app=fapp, options={"celery": True})
+            fn = jobsim.Function(id=name, handler=_not_an_event_handler(name), app=fapp, options={"celery": True, "native": self.tasks[name]})
             fapp.functions[name] = fn
             self.functions[name] = fn
         self.publisher = Publisher(world, self)

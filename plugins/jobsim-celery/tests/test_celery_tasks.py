@@ -331,3 +331,19 @@ def test_a_task_of_an_app_the_simulation_does_not_run_is_refused_not_sent_to_a_b
         assert "is not part of this simulation" in str(sim.runs("t")[0].error)
     other.conf.task_always_eager = True
     assert charge.delay().get() == 1  # outside a simulation the app is the user's again
+
+
+def test_runs_and_fail_take_the_task_itself(app):
+    """``sim.runs(sync_invoice)``, ``sim.fail(sync_invoice)``: the task object (even as Celery's lazy proxy) works."""
+
+    @app.task(name="t", autoretry_for=(jobsim.InjectedFault,), max_retries=1, default_retry_delay=5)
+    def t():
+        return 1
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.fail(t, times=1)
+        t.delay()
+        sim.run_until_idle()
+        assert sim.runs(t) == sim.runs("t")
+        assert [(a.number, (a.started_at - T0).total_seconds(), type(a.error).__name__) for a in sim.runs(t)[0].attempts] == [
+            (0, 0, "InjectedFault"), (1, 5, "NoneType")]  # fmt: skip

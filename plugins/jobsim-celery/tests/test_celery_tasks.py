@@ -345,5 +345,40 @@ def test_runs_and_fail_take_the_task_itself(app):
         t.delay()
         sim.run_until_idle()
         assert sim.runs(t) == sim.runs("t")
-        assert [(a.number, (a.started_at - T0).total_seconds(), type(a.error).__name__) for a in sim.runs(t)[0].attempts] == [
+        attempts = sim.runs(t)[0].attempts
+        assert [(a.number, (a.started_at - T0).total_seconds(), type(a.error).__name__) for a in attempts] == [
             (0, 0, "InjectedFault"), (1, 5, "NoneType")]  # fmt: skip
+
+
+def test_a_result_is_seen_only_once_its_task_has_finished_in_virtual_time(app):
+    """A task's body runs in one go, but its result is written at the virtual instant it finished.
+
+    On a worker, a task that sleeps 30 s is PENDING for those 30 s; the result must not
+    be readable from the test (or another task) before then.
+    """
+    seen = []
+
+    @app.task(name="slow", bind=True, autoretry_for=(OSError,), max_retries=1, default_retry_delay=60)
+    def slow(self):
+        time.sleep(30)
+        if self.request.retries == 0:
+            raise OSError("first try")
+        return "done"
+
+    @app.task(name="peek")
+    def peek(task_id):
+        seen.append(app.AsyncResult(task_id).state)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        result = slow.delay()
+        peek.apply_async((result.id,), countdown=10)
+        peek.apply_async((result.id,), countdown=50)
+        sim.advance("10s")
+        assert (result.state, result.ready()) == ("PENDING", False)
+        sim.advance("25s")
+        assert result.state == "RETRY"
+        sim.advance("60s")  # the retry runs 90 s..120 s
+        assert result.state == "RETRY"
+        sim.run_until_idle()
+        assert (result.state, result.get()) == ("SUCCESS", "done")
+        assert seen == ["PENDING", "RETRY"]

@@ -71,7 +71,7 @@ def push(world: Any) -> None:
         from celery import Celery
 
         _saved[_CLASS] = Celery.__dict__["send_task"]
-        Celery.send_task = _unsimulated_send_task  # type: ignore[method-assign]
+        Celery.send_task = _unsimulated_send_task
     _active.append(world)
 
 
@@ -83,7 +83,7 @@ def pop(world: Any) -> None:
             if (module_name, attr) == _CLASS:
                 from celery import Celery
 
-                Celery.send_task = original  # type: ignore[method-assign]
+                Celery.send_task = original
             else:
                 setattr(importlib.import_module(module_name), attr, original)
         _saved.clear()

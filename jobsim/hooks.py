@@ -49,7 +49,9 @@ class Adapted:
     """What a plugin returns when it claims a target passed to ``Simulation(...)``.
 
     ``functions`` are ``jobsim.Function`` objects (build them with a ``jobsim.App``)
-    whose handlers call the backend's code. ``install(sim)`` and ``uninstall(sim)``
+    whose handlers call the backend's code; a function whose ``options["native"]`` is
+    the backend's own object (a Celery task, an inngest-py function) can be named by
+    that object in ``sim.runs(...)``/``sim.fail(...)``. ``install(sim)`` and ``uninstall(sim)``
     run when the simulation starts and closes, for interception that belongs to
     this one target (routing the backend client's ``send`` to ``sim``'s bus, say).
     ``backend`` names the system for messages (``"celery"``, ``"inngest-py"``).

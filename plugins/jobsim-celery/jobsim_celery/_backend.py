@@ -8,7 +8,8 @@ It subclasses Celery's ``KeyValueStoreBackend``, so everything above storage is
 Celery's own code: result meta encoding, ``GroupResult.save``/``restore``, and chords
 through ``on_chord_part_return`` with an atomic counter (``implements_incr = True``,
 the path Celery's Redis and memcached backends take, never the ``chord_unlock``
-polling task). ``expire`` honours ``result_expires`` in virtual time.
+polling task). ``expire`` honours ``result_expires`` in virtual time, and a result
+becomes visible at the virtual instant its task finished (see ``_visible``).
 
 ``AsyncResult.get()`` on a result that is not ready does not poll (a real backend
 would block the test forever): it raises ``JobsimError`` saying to advance time.
@@ -16,6 +17,7 @@ would block the test forever): it raises ``JobsimError`` saying to advance time.
 
 from __future__ import annotations
 
+import bisect
 from typing import TYPE_CHECKING, Any
 
 from celery import states
@@ -26,6 +28,9 @@ from jobsim.errors import JobsimError
 
 if TYPE_CHECKING:
     from jobsim import Simulation
+
+
+_GONE: Any = object()  # a deleted key, or none written yet
 
 
 class SimulatedBackend(KeyValueStoreBackend):  # type: ignore[misc]
@@ -39,7 +44,7 @@ class SimulatedBackend(KeyValueStoreBackend):  # type: ignore[misc]
 
     def __init__(self, app: Any, sim: Simulation) -> None:
         self._sim = sim
-        self._data: dict[bytes, Any] = {}
+        self._data: dict[bytes, list[tuple[int, Any]]] = {}  # key -> (written at, value), in time order
         self._expires_at: dict[bytes, int] = {}
         super().__init__(app=app, url="jobsim://")
 
@@ -47,35 +52,56 @@ class SimulatedBackend(KeyValueStoreBackend):  # type: ignore[misc]
         return "jobsim://"
 
     # -- storage ------------------------------------------------------------------------
+    # A task body runs in one go while its own clock moves on (``time.sleep(30)`` inside
+    # it), so Celery's tracer writes the result at the instant the task *finished*, which
+    # may still be ahead of the test or of another task. Each write is kept with that
+    # instant and a read sees the newest write at or before its own ``now``: a task that
+    # runs 30 s is PENDING for 30 s, as on a worker.
+    def _visible(self, key: bytes) -> Any:
+        versions = self._data.get(key)
+        if versions:
+            now = self._sim.now_ns()
+            for at, value in reversed(versions):
+                if at <= now:
+                    return value
+        return _GONE
+
+    def _write(self, key: bytes, value: Any) -> None:
+        versions = self._data.setdefault(key, [])
+        bisect.insort(versions, (self._sim.now_ns(), value), key=lambda version: version[0])
+        floor = self._sim.kernel.now  # no reader is ever earlier: older writes are forgotten
+        keep = next((i for i in range(len(versions) - 1, -1, -1) if versions[i][0] <= floor), 0)
+        del versions[:keep]
+
     def _live(self, key: bytes) -> bool:
         deadline = self._expires_at.get(key)
         if deadline is not None and self._sim.now_ns() >= deadline:
             self._data.pop(key, None)
             self._expires_at.pop(key, None)
-        return key in self._data
+        return self._visible(key) is not _GONE
 
     def get(self, key: bytes) -> Any:
-        return self._data[key] if self._live(key) else None
+        return self._visible(key) if self._live(key) else None
 
     def mget(self, keys: list[bytes]) -> list[Any]:
         return [self.get(key) for key in keys]
 
     def set(self, key: bytes, value: Any) -> None:
-        self._data[key] = value
+        self._write(key, value)
         if self.expires:
             self._expire(key, self.expires)
 
     def delete(self, key: bytes) -> None:
-        self._data.pop(key, None)
+        self._write(key, _GONE)
         self._expires_at.pop(key, None)
 
     def incr(self, key: bytes) -> int:
         value = int(self.get(key) or 0) + 1
-        self._data[key] = value
+        self._write(key, value)
         return value
 
     def expire(self, key: bytes, value: Any) -> None:
-        if key in self._data:
+        if self._live(key):
             self._expire(key, value)
 
     def _expire(self, key: bytes, seconds: Any) -> None:
@@ -83,6 +109,20 @@ class SimulatedBackend(KeyValueStoreBackend):  # type: ignore[misc]
             self._expires_at[key] = self._sim.now_ns() + round(float(seconds) * SECOND)
         else:
             self._expires_at.pop(key, None)
+
+    # -- chords: name the culprit as Redis does ----------------------------------------------
+    def is_cached(self, task_id: str) -> bool:
+        """Whether ``task_id``'s result is stored: how a failed chord finds the header task to blame.
+
+        Celery's generic chord code (``KeyValueStoreBackend.on_chord_part_return``) names
+        the culprit only if ``is_cached`` says its result is at hand; base backends cache
+        nothing but successes, so a failed chord would read ``ChordError("KeyError(...)")``.
+        Redis, the backend this one stands for, reads every header result from its own
+        store and raises ``ChordError("Dependency <id> raised KeyError(...)")``
+        (``backends/redis.py: _unpack_chord_result``, confirmed with a real worker) —
+        with every result in this dict, the generic code gives that same message.
+        """
+        return self._live(self.get_key_for_task(task_id))
 
     # -- never block a test ------------------------------------------------------------
     def wait_for(self, task_id: str, timeout: Any = None, interval: float = 0.5, no_ack: bool = True,

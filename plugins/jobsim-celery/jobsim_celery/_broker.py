@@ -16,16 +16,20 @@ simulated worker, which receives it at the same virtual instant.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import numbers
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from celery import signals
 from celery.app.base import _OMITTED
 from celery.utils.functional import maybe_list
+from celery.utils.time import maybe_iso8601
 from kombu import serialization
 from kombu.message import Message
 
 from jobsim._time import SECOND, to_datetime
+from jobsim.errors import InvalidArgument
 
 if TYPE_CHECKING:
     from ._world import AppRuntime, CeleryWorld
@@ -70,6 +74,7 @@ class Publisher:
     ) -> Any:  # fmt: skip
         app = self.app
         amqp = app.amqp
+        _check_timing(countdown, eta, None if expires is _OMITTED else expires)
         task_id = task_id or self.world.new_id()
         if task_type is None:
             task_type = app._tasks.get(name)
@@ -143,6 +148,38 @@ class Publisher:
         )  # fmt: skip
         signals.after_task_publish.send(sender=name, body=body, exchange=exchange, routing_key=routing_key)
         return message, qname
+
+
+_UNREADABLE = (
+    "a real worker could not read it: it would reject the message (InvalidTaskError, "
+    "celery/worker/request.py) and the task would never run"
+)
+
+
+def _check_timing(countdown: Any, eta: Any, expires: Any) -> None:
+    """Refuse at the call what Celery would only fail on later, or deep inside ``create_task_message``.
+
+    A ``countdown`` that is not a number fails in ``amqp.as_task_v2`` with a bare
+    ``TypeError``; an ``eta``/``expires`` string that is not ISO 8601 is sent as is,
+    and the worker's ``Request`` refuses the message: work silently lost.
+    """
+    if countdown is not None and (isinstance(countdown, bool) or not isinstance(countdown, numbers.Real)):
+        raise InvalidArgument.build("countdown", countdown, "a number of seconds (int or float), or None")
+    for name, value in (("eta", eta), ("expires", expires)):
+        if value is None or isinstance(value, dt.datetime):
+            continue
+        if name == "expires" and isinstance(value, numbers.Real) and not isinstance(value, bool):
+            continue
+        accepted = ("seconds (int or float), " if name == "expires" else "") + (
+            "a datetime (naive = UTC), or an ISO 8601 string such as '2025-03-01T12:00:00+00:00'"
+        )
+        if isinstance(value, str):
+            try:
+                maybe_iso8601(value)
+                continue
+            except (ValueError, TypeError, OverflowError):
+                accepted += "; " + _UNREADABLE
+        raise InvalidArgument.build(name, value, accepted)
 
 
 def seconds_ns(value: float) -> int:

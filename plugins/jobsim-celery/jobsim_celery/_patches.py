@@ -11,6 +11,12 @@
   with the simulation's seed (separate from the jitter generator, so adding a task
   does not change the jitter of another), which makes traces reproducible.
 
+* **Apps outside the simulation.** ``Celery.send_task`` (the class attribute) refuses
+  to send: a simulated app has its own ``send_task`` on the instance, so only an app
+  that was not passed to the ``Simulation`` reaches it — and without the guard its
+  ``delay()`` would try the app's real broker and result backend (19 s of
+  reconnecting to a closed Redis port, then a ``RuntimeError`` about the result store).
+
 Module globals can only be patched once per process, so active simulations form a
 stack: the most recently started one is served, and the originals come back when the
 last one closes.
@@ -26,6 +32,7 @@ from typing import Any
 _TARGETS = (("celery.app.task", "uuid"), ("celery.app.base", "uuid"), ("celery.canvas", "uuid"))
 _active: list[Any] = []  # the worlds of running simulations, innermost last
 _saved: dict[tuple[str, str], Any] = {}
+_CLASS = ("celery.app.base", "Celery.send_task")
 
 
 class _Jitter:
@@ -42,12 +49,29 @@ def _uuid4() -> str:
     return str(_uuid.UUID(int=_active[-1].ids.getrandbits(128), version=4))
 
 
+def _unsimulated_send_task(app: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+    """``Celery.send_task`` of an app no active simulation runs: refuse, naming the app and the task."""
+    from jobsim.errors import JobsimError
+
+    label = app.main or "default"
+    hint = (" (a @shared_task bound to Celery's default app: pass your app to the Simulation, created before "
+            "the task is first used, or set_as_current)") if app.main is None else ""  # fmt: skip
+    raise JobsimError(
+        f"Celery app {label!r} is not part of this simulation: sending task {name!r} would go to its real broker "
+        f"({app.conf.broker_url or 'amqp://localhost'}){hint}. Pass it too, e.g. jobsim.Simulation(app, other_app)"
+    )
+
+
 def push(world: Any) -> None:
     if not _active:
         for module_name, attr in (*_TARGETS, ("celery.utils.time", "random")):
             module = importlib.import_module(module_name)
             _saved[module_name, attr] = getattr(module, attr)
             setattr(module, attr, _Jitter() if attr == "random" else _uuid4)
+        from celery import Celery
+
+        _saved[_CLASS] = Celery.__dict__["send_task"]
+        Celery.send_task = _unsimulated_send_task
     _active.append(world)
 
 
@@ -56,7 +80,12 @@ def pop(world: Any) -> None:
         _active.remove(world)
     if not _active:
         for (module_name, attr), original in _saved.items():
-            setattr(importlib.import_module(module_name), attr, original)
+            if (module_name, attr) == _CLASS:
+                from celery import Celery
+
+                Celery.send_task = original
+            else:
+                setattr(importlib.import_module(module_name), attr, original)
         _saved.clear()
 
 

@@ -253,6 +253,8 @@ class Worker:
             _set_task_join_will_block(blocks)
         if self.concurrency is not None:
             self.slots.append(x.now)
+        if x.now > start:  # the body spent virtual time: the worker reports then, and the clock gets there
+            self.kernel.schedule(x.now, _reported, owner=f"{req.task.name} (running)")
         if req._already_revoked:
             self.world.revoked(held, "expired" if req.id not in self.world.revoked_ids else "revoked")
         elif crash is not None:
@@ -343,3 +345,7 @@ class Worker:
         self.waiting.clear()
         self.held.clear()
         return lost
+
+
+def _reported() -> None:
+    """The instant a task that spent virtual time finishes: its result becomes readable (``_backend``)."""

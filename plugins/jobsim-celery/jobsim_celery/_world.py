@@ -81,8 +81,9 @@ class AppRuntime:
         self.tasks = dict(app.tasks)  # finalizes the app: autodiscovered and shared tasks are in
         self.functions: dict[str, jobsim.Function] = {}
         fapp = jobsim.App(f"celery:{app.main or 'app'}")
-        for name in self.tasks:
-            fn = jobsim.Function(id=name, handler=_not_an_event_handler(name), app=fapp, options={"celery": True})
+        for name, task in self.tasks.items():
+            options = {"celery": True, "native": task}  # native: sim.runs(task) finds it
+            fn = jobsim.Function(id=name, handler=_not_an_event_handler(name), app=fapp, options=options)
             fapp.functions[name] = fn
             self.functions[name] = fn
         self.publisher = Publisher(world, self)

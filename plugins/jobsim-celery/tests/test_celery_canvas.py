@@ -93,6 +93,22 @@ def test_a_chord_with_a_failing_header_fails_its_body(app):
         assert sim.runs("total") == []
 
 
+def test_a_chord_error_names_the_failed_header_task_as_the_redis_backend_does(app):
+    """Redis's ``on_chord_part_return`` fails the body with ``Dependency <id> raised <exc!r>``.
+
+    Checked on Celery 5.7 with a real worker and redis-server: the body's errback got
+    ``ChordError("Dependency 10608d0a-... raised ValueError('member failed')")``.
+    """
+    add, total, boom, on_error, _ = define(app)
+    with jobsim.Simulation(app, start=START) as sim:
+        result = chord([add.s(1, 1), boom.s(), add.s(2, 2)], total.s().on_error(on_error.s())).apply_async()
+        sim.run_until_idle()
+        culprit = sim.runs("boom")[0].id
+        assert repr(result.result) == f"ChordError(\"Dependency {culprit} raised KeyError('missing')\")"
+        assert [(repr_, seconds(at)) for _, repr_, at in on_error.errors] == [
+            (f"ChordError(\"Dependency {culprit} raised KeyError('missing')\")", 20)]
+
+
 def test_link_and_link_error(app):
     """A ``(request, exc, traceback)`` errback is called inline by the worker; a ``(task_id)`` one is sent as a task."""
     add, _, boom, on_error, on_error_id = define(app)

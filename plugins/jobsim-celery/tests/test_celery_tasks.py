@@ -286,3 +286,99 @@ calls: dict[int, int] = {}
 def random_failure(i):
     calls[i] = calls.get(i, 0) + 1
     return calls[i] <= i % 3
+
+
+def test_an_eta_or_expires_no_worker_could_read_is_refused_at_the_call(app):
+    """A real worker rejects such a message (``InvalidTaskError``) and the task never runs; say so at once."""
+
+    @app.task(name="t")
+    def t():
+        return 1
+
+    with jobsim.Simulation(app, start=START) as sim:
+        with pytest.raises(jobsim.InvalidArgument, match=r"eta='tomorrow' is not valid: .*ISO 8601.*InvalidTaskError"):
+            t.apply_async(eta="tomorrow")
+        with pytest.raises(jobsim.InvalidArgument, match=r"expires='soon' is not valid: .*seconds"):
+            t.apply_async(expires="soon")
+        with pytest.raises(jobsim.InvalidArgument, match=r"countdown='10' is not valid: a number of seconds"):
+            t.apply_async(countdown="10")
+        ok = t.apply_async(eta="2025-03-01T00:00:30+00:00", expires="2025-03-01T01:00:00+00:00")
+        sim.run_until_idle()
+        assert ok.get() == 1
+        assert [r.attempts[0].started_at.isoformat() for r in sim.runs("t")] == ["2025-03-01T00:00:30+00:00"]
+
+
+def test_a_task_of_an_app_the_simulation_does_not_run_is_refused_not_sent_to_a_broker(app):
+    """Without the guard, ``delay()`` tries the real broker: 19 s of reconnecting, then a RuntimeError."""
+    import celery
+
+    other = celery.Celery("billing", broker="redis://127.0.0.1:1/0", backend="redis://127.0.0.1:1/1",
+                          set_as_current=False)  # fmt: skip
+
+    @other.task(name="charge", shared=False)
+    def charge():
+        return 1
+
+    @app.task(name="t")
+    def t():
+        return charge.delay().id
+
+    with jobsim.Simulation(app, start=START) as sim:
+        with pytest.raises(jobsim.JobsimError, match=r"Celery app 'billing' is not part of this simulation.*'charge'"):
+            charge.delay()
+        t.delay()
+        sim.run_until_idle()
+        assert "is not part of this simulation" in str(sim.runs("t")[0].error)
+    other.conf.task_always_eager = True
+    assert charge.delay().get() == 1  # outside a simulation the app is the user's again
+
+
+def test_runs_and_fail_take_the_task_itself(app):
+    """``sim.runs(sync_invoice)``, ``sim.fail(sync_invoice)``: the task object (even as Celery's lazy proxy) works."""
+
+    @app.task(name="t", autoretry_for=(jobsim.InjectedFault,), max_retries=1, default_retry_delay=5)
+    def t():
+        return 1
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.fail(t, times=1)
+        t.delay()
+        sim.run_until_idle()
+        assert sim.runs(t) == sim.runs("t")
+        attempts = sim.runs(t)[0].attempts
+        assert [(a.number, (a.started_at - T0).total_seconds(), type(a.error).__name__) for a in attempts] == [
+            (0, 0, "InjectedFault"), (1, 5, "NoneType")]  # fmt: skip
+
+
+def test_a_result_is_seen_only_once_its_task_has_finished_in_virtual_time(app):
+    """A task's body runs in one go, but its result is written at the virtual instant it finished.
+
+    On a worker, a task that sleeps 30 s is PENDING for those 30 s; the result must not
+    be readable from the test (or another task) before then.
+    """
+    seen = []
+
+    @app.task(name="slow", bind=True, autoretry_for=(OSError,), max_retries=1, default_retry_delay=60)
+    def slow(self):
+        time.sleep(30)
+        if self.request.retries == 0:
+            raise OSError("first try")
+        return "done"
+
+    @app.task(name="peek")
+    def peek(task_id):
+        seen.append(app.AsyncResult(task_id).state)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        result = slow.delay()
+        peek.apply_async((result.id,), countdown=10)
+        peek.apply_async((result.id,), countdown=50)
+        sim.advance("10s")
+        assert (result.state, result.ready()) == ("PENDING", False)
+        sim.advance("25s")
+        assert result.state == "RETRY"
+        sim.advance("60s")  # the retry runs 90 s..120 s
+        assert result.state == "RETRY"
+        sim.run_until_idle()
+        assert (result.state, result.get()) == ("SUCCESS", "done")
+        assert seen == ["PENDING", "RETRY"]

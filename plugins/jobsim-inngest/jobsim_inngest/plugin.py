@@ -148,7 +148,7 @@ def _adapt_function(sim: Simulation, fn: Any) -> Adapted:
     except jobsim.InvalidArgument as exc:
         message = str(exc).removeprefix(f"function {fn.id!r}: ")
         raise ConfigError(f"inngest function {fn.id!r}: {message}") from None
-    changes: dict[str, Any] = {"options": {**declared.options, "inngest": fn}}
+    changes: dict[str, Any] = {"options": {**declared.options, "inngest": fn, "native": fn}}
     if event_if is not None:
         changes["event_if"] = event_if
     if crons:

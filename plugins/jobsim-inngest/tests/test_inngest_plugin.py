@@ -82,3 +82,25 @@ def test_middleware_that_will_not_run_is_announced(client):
     )
     with pytest.warns(UserWarning, match=r"the middleware of inngest function 'shop-m' \(Audit\) does not run"):
         jobsim.Simulation(fn)
+
+
+def test_runs_and_fail_take_the_inngest_function_itself():
+    """``sim.runs(onboarding)`` as well as ``sim.runs(onboarding.id)``: a user holds the function, not its id."""
+    client = inngest.Inngest(app_id="shop", is_production=False)
+
+    @client.create_function(fn_id="job", trigger=inngest.TriggerEvent(event="go"), retries=0)
+    def job(ctx: inngest.ContextSync) -> str:
+        return "done"
+
+    @client.create_function(fn_id="not-simulated", trigger=inngest.TriggerEvent(event="go"))
+    def other(ctx: inngest.ContextSync) -> None:
+        return None
+
+    with jobsim.Simulation(job, client, start="2025-03-01T00:00:00Z") as sim:
+        sim.fail(job, times=1)
+        client.send_sync([inngest.Event(name="go"), inngest.Event(name="go")])
+        sim.run_until_idle()
+        assert sim.runs(job) == sim.runs(job.id)
+        assert [r.status for r in sim.runs(job)] == ["failed", "completed"]
+        with pytest.raises(jobsim.InvalidArgument, match=r"one of the simulated function ids: 'shop-job'"):
+            sim.runs(other)

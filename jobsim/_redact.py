@@ -39,8 +39,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 
@@ -50,12 +51,15 @@ from ._secrets import (
     EMAIL,
     HONORIFICS,
     MARKER,
+    PHONE,
+    PHONE_HINT,
     QUERY_PARAM,
     TRIGGER,
     WORD,
     classify_key,
     drop_secrets,
     normalize_key,
+    phone_number,
     query_repl,
     secret_header,
 )
@@ -544,9 +548,24 @@ class Redactor:
             words = self._words
             if words and any(word in words for word in WORD.findall(out)):
                 out = WORD.sub(self._known_word, out)
+            if PHONE_HINT.search(out) is not None:
+                out = PHONE.sub(self._phone_repl, out)
             if self._exact:
                 out = self._exact.get(out, out)
         return value if out == value else out
+
+    def _phone_repl(self, match: re.Match[str]) -> str:
+        """A phone number in free text: the fake a ``phone`` field holding it gets (a URL's ``%2B...``
+        decoded first and its fake encoded again, so the URL stays one)."""
+        found = match.group(0)
+        if not phone_number(match):
+            return found
+        encoded = found[0] == "%"
+        number = "+" + found[3:] if encoded else found
+        if number in self.keep:
+            return found
+        fake = self._pseudonym("phone", number)
+        return quote(fake, safe="") if encoded else fake
 
     def _email_repl(self, match: re.Match[str]) -> str:
         address = match.group(0)
@@ -588,6 +607,26 @@ class _Harvester(Redactor):
         return value
 
 
+_JSON_ESCAPE = re.compile(r'\\(?:u[0-9a-fA-F]{4}|.)')
+
+
+def _phones_in(data: dict[str, Any]) -> Iterator[str]:
+    """The phone numbers anywhere in a record's strings (in a redacted trace: the fakes free text got).
+
+    Searched in the record's JSON text, one search a record; an escape (``\\n``) becomes a
+    space first, so a number after a line break is found as it is in the string.
+    """
+    text = orjson.dumps(data, default=str).decode()
+    if PHONE_HINT.search(text) is None:
+        return
+    if "\\" in text:
+        text = _JSON_ESCAPE.sub(" ", text)
+    for match in PHONE.finditer(text):
+        if phone_number(match):
+            found = match.group(0)
+            yield "+" + found[3:] if found[0] == "%" else found
+
+
 def pseudonyms_in(records: Iterable[tuple[str, dict[str, Any]]], policy: Redaction) -> frozenset[str]:
     """Values at personal-data fields of already-redacted records: a redactor must keep them.
 
@@ -598,6 +637,7 @@ def pseudonyms_in(records: Iterable[tuple[str, dict[str, Any]]], policy: Redacti
     harvester = _Harvester(policy)
     for kind, data in records:
         harvester.learn(kind, data)
+        harvester.found.update(_phones_in(data))
     for action, value in harvester._pending:
         harvester._pseudonym(action, value)
     return frozenset(harvester.found)

@@ -40,6 +40,10 @@ in 2.5 s (8 KiB: 1.96 s, the per-block work starts to show).
 _NO_FIELDS: frozenset[str] = frozenset()
 _INT = {int}
 _DICT = {dict}
+_SEPARATOR = b'"\\u0000"'  # the only way JSON writes a string of one NUL: "\u0000"
+_NEWLINE = b"\n," + _SEPARATOR + b","
+_WIDER = len(_NEWLINE) - 1
+_NUL = "\0"
 
 Batch = tuple[list[int], list[tuple[int, str, dict[str, Any]]]]
 """Consecutive records of a file: their ``seq`` numbers, and ``(at, kind, data)`` rows as ``Trace`` keeps them."""
@@ -279,26 +283,31 @@ class TraceReader:
     def _parse(self, block: bytes) -> Batch | None:
         r"""A block of plain records in one ``orjson.loads``, checked as a whole; None: read it line by line.
 
-        Each newline becomes ``\n,`` and the block a JSON array, which must hold
-        exactly one object per line. That is as strict as parsing each line: a raw
-        newline cannot be inside a JSON string, so no string runs on into the next
-        line; a comma added between two tokens of valid JSON never leaves it valid,
-        so a record cut or wrapped across lines, a blank line or a comment makes the
-        array invalid; and a line holding two values makes it too long. (Only
-        malformed lines made in pairs to cancel each other out -- an unclosed ``[``
-        on one, ``]},{`` on a later one -- could pass; no writer, cut or splice makes
-        those.) Every other check of the line-by-line reader is made here too, those
+        Each newline becomes ``\n,"\u0000",`` and the block a JSON array, which must
+        alternate an object and that separator (a string of one NUL) with one object
+        per line. That is as strict as parsing each line: a raw newline cannot be inside
+        a JSON string, so no string runs on into the next line; the separator is written
+        only one way and the block holds none of its own (else it is read line by line),
+        so when every separator is an element of the array, nothing can be nested
+        across a line end (an unclosed ``[`` on one line closed on a later one would
+        take the separator in), and between two of them is exactly one value: each
+        line is one object. Every other check of the line-by-line reader is made here too, those
         on ``seq`` and ``at`` on whole columns in C; the first failure sends the
         block to ``_line_by_line``, which finds the line and reports it. The reader's
         state changes only once the whole block has passed.
         """
-        wide = block.replace(b"\n", b"\n,")
-        count = len(wide) - len(block)  # a comma was added per line
+        if _SEPARATOR in block:
+            return None
+        wide = block.replace(b"\n", _NEWLINE)
+        count = (len(wide) - len(block)) // _WIDER  # the lines
         try:
-            objs = orjson.loads(b"".join((b"[", memoryview(wide)[:-2], b"]")))
+            objs = orjson.loads(b"".join((b"[", memoryview(wide)[: -len(_NEWLINE)], b"]")))
         except orjson.JSONDecodeError:
             return None
-        if len(objs) != count or set(map(type, objs)) != _DICT:
+        if len(objs) != 2 * count - 1 or objs.count(_NUL) != count - 1:
+            return None
+        objs = objs[::2]
+        if set(map(type, objs)) != _DICT:
             return None
         specs, last, end = self._specs, objs[-1], None
         seqs: list[int] = []

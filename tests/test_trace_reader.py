@@ -224,6 +224,34 @@ def test_a_record_wrapped_onto_two_lines_is_malformed_at_its_first_line(tmp_path
     assert read(path)["error"][1] == 12 and read(path)["error"][0].startswith(f"{path}:12: malformed line: ")
 
 
+@pytest.mark.parametrize(("pair", "line"), [
+    # an unclosed list on one line, closed by a later one: they parse as one element, and a line
+    # holding two records makes the count right again
+    ((b'{"k":"x.custom","seq":5,"at":1,"v":[{}\n', b'{}]}\n', b'{"k":"x.custom","seq":6,"at":1},{"k":"x.custom","seq":7,"at":1}\n'), 7),
+    ((b'{"k":"x.custom","seq":5,"at":1,"v":{"a":{}\n', b'"b":{}}}\n', b'{"k":"x.custom","seq":6,"at":1},{"k":"x.custom","seq":7,"at":1}\n'), 7),
+    # the line with two records first, the pair after it
+    ((b'{"k":"x.custom","seq":5,"at":1},{"k":"x.custom","seq":6,"at":1}\n', b'{"k":"x.custom","seq":7,"at":1,"v":[{}\n', b'{}]}\n'), 7),
+    # two records on one line, with a record-shaped separator between them
+    ((b'{"k":"x.custom","seq":5,"at":1},"\\u0000",{"k":"x.custom","seq":6,"at":1}\n',), 7),
+])  # fmt: skip
+def test_malformed_lines_made_to_cancel_out_are_reported_at_the_first(tmp_path, pair, line):
+    """The block parser must not take lines that are not one record each for records, however they pair up."""
+    records = many(5)
+    path = write(tmp_path / "pair.jobsim.jsonl", HEADER, *records, *pair, *many(20, start=8), end(28, 28))
+    fast = read(path)
+    assert fast == read(path, fast=False)
+    text, number = fast["error"]
+    assert number == line and text.startswith(f"{path}:{line}: malformed line: ")
+
+
+def test_a_block_holding_the_separator_itself_reads_line_by_line(tmp_path, slow_lines):
+    records = [*many(10), record(10, "x.custom", note="\0"), *many(10, start=11)]
+    path = write(tmp_path / "nul.jobsim.jsonl", HEADER, *records, end(21, 21))
+    fast = read(path)
+    assert fast == read(path, fast=False) and fast["error"] is None and fast["count"] == 21
+    assert fast["records"][10][3]["note"] == "\0" and slow_lines  # its block went line by line
+
+
 def test_records_after_the_end_line_in_the_same_block_and_in_a_later_one(tmp_path):
     for tail, line in (([record(21)], 23), ([b"# fine\n"] * 200 + [record(21)], 223)):
         path = write(tmp_path / "late.jobsim.jsonl", HEADER, *many(20), end(20, 20), *tail)

@@ -97,6 +97,8 @@ class MailSink:
         if on not in FAULT_POINTS:
             raise InvalidArgument.build("on", on, "one of " + ", ".join(map(repr, FAULT_POINTS)))
         self._smtp.faults.append(SmtpFault(on, code, message, times))
+        # an input to the jobs, like sim.fail: a replay of the trace arms it again
+        self._host.record("fault.armed", fault="smtp", on=on, code=code, message=message, times=times)
 
     def _deliver_smtp(self, mail_from: str, rcpts: list[str], data: bytes) -> str:
         sent_at = to_datetime(self._host.now_ns())

@@ -41,7 +41,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote_plus, unquote_plus
 
 import orjson
 
@@ -283,7 +283,7 @@ class Redactor:
         plain = ("run.start", "cron", "run.queued", "advance")
         return {"event": event, "event.dropped": event, "http": http, "email": email,
                 "run.end": (("output", walk), ("error", text)), "attempt": (*step, *error), "fault": error,
-                "fault.armed": (("error", walk),), "cancel": keyed, "run.skipped": keyed, "batch": keyed,
+                "fault.armed": (("error", walk), ("message", text)), "cancel": keyed, "run.skipped": keyed, "batch": keyed,
                 **dict.fromkeys(stepped, step), **dict.fromkeys(plain, ())}  # fmt: skip
 
     def _same_headers(self, headers: Any) -> Any:
@@ -561,11 +561,11 @@ class Redactor:
         if not phone_number(match):
             return found
         encoded = found[0] == "%"
-        number = "+" + found[3:] if encoded else found
+        number = unquote_plus(found) if encoded else found
         if number in self.keep:
             return found
         fake = self._pseudonym("phone", number)
-        return quote(fake, safe="") if encoded else fake
+        return quote_plus(fake) if encoded else fake
 
     def _email_repl(self, match: re.Match[str]) -> str:
         address = match.group(0)
@@ -624,7 +624,7 @@ def _phones_in(data: dict[str, Any]) -> Iterator[str]:
     for match in PHONE.finditer(text):
         if phone_number(match):
             found = match.group(0)
-            yield "+" + found[3:] if found[0] == "%" else found
+            yield unquote_plus(found) if found[0] == "%" else found
 
 
 def pseudonyms_in(records: Iterable[tuple[str, dict[str, Any]]], policy: Redaction) -> frozenset[str]:

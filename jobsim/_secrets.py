@@ -104,12 +104,13 @@ or a form field (``client_secret=...&grant_type=...``: the first one at the star
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 PHONE = re.compile(
     r"(?<![\w+.,/-])(?:"
-    r"(?:\+|%2[Bb])\d{1,15}(?:[ .-]?\(\d{1,4}\)[ .-]?\d{1,14})?(?:[ .-]\d{1,14}){0,6}"  # +44 20 7946 0958
+    r"(?:\+|%2[Bb])\d{1,15}(?:[ .-]?\(\d{1,4}\)[ .-]?\d{1,14})?(?:(?:[ .+-]|%20)\d{1,14}){0,6}"  # +44 20 7946 0958
     r"|(?:1[ .-]?)?\(\d{3}\) ?\d{3}[ .-]\d{4}"  # (415) 555-0100
     r"|(?:1-)?\d{3}-\d{3}-\d{4}|\d{3}\.\d{3}\.\d{4}"  # 415-555-0100, 1-800-555-0199, 415.555.0100
     r")(?: ?(?:x|ext\.?) ?\d{1,6})?(?![\w@%]|[.,:-]\d)"
 )
-"""A phone number in free text: international (``+`` or a URL's ``%2B``, then 8-15 digits in groups;
+"""A phone number in free text: international (``+`` or a URL's ``%2B``, then 8-15 digits in groups
+separated by a space, dot or dash, or in a URL a ``+`` or ``%20``;
 see ``phone_number``) or North American with its usual separators. Bare digit runs and national
 formats with spaces only (``020 7946 0958``) are left alone: ids, ns timestamps and amounts look
 the same. Not inside a word, a number or a date (the look-arounds), not before ``@`` (an email's)."""
@@ -124,7 +125,7 @@ def phone_number(match: re.Match[str]) -> bool:
     text = match.group(0)
     if text[0] not in "+%":
         return True
-    digits = sum(c.isdigit() for c in text.partition("x")[0].partition("e")[0]) - (text[0] == "%")
+    digits = sum(c.isdigit() for c in text.replace("%20", " ").partition("x")[0].partition("e")[0]) - (text[0] == "%")
     if not 8 <= digits <= 15:
         return False
     body = text[3:] if text[0] == "%" else text[1:]

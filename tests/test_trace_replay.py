@@ -333,3 +333,63 @@ def test_work_a_recording_left_due_at_its_last_instant_stays_pending_in_the_repl
     assert [r.status for r in again.simulation.runs("listener")] == ["completed", "queued"]
     further = jobsim.Simulation.replay(trace, app(), until="1m")  # asked to go on: now it runs
     assert [r.status for r in further.simulation.runs("listener")] == ["completed", "completed"]
+
+
+def smtp_app() -> jobsim.App:
+    import smtplib
+    from email.message import EmailMessage
+
+    app = jobsim.App("mailer")
+
+    @app.function("receipt", on="order/paid", retries=jobsim.Retries(attempts=3, min="1m"))
+    def receipt(ctx):
+        def send():
+            message = EmailMessage()
+            message["From"], message["To"], message["Subject"] = "shop@acme.test", "ada@gmail.com", "Your receipt"
+            message.set_content("Thanks!")
+            with smtplib.SMTP("smtp.acme.test", 587) as smtp:
+                smtp.send_message(message)
+            return "sent"
+
+        return ctx.step.run("send", send)
+
+    return app
+
+
+def test_smtp_faults_are_recorded_and_armed_again(tmp_path):
+    """``sim.mail.smtp_fail`` is an input like ``sim.fail``: the trace holds it and a replay arms it again."""
+    with jobsim.Simulation(smtp_app(), start=START) as sim:
+        sim.mail.smtp_fail(times=1, code=451, message="4.3.0 Mailbox of <ada@gmail.com> busy", on="RCPT")
+        sim.send("order/paid", {"order": 1})
+        sim.run_until_idle()
+    assert [a.error is None for a in sim.runs("receipt")[0].attempts] == [False, True, True]
+    path = sim.trace.save(tmp_path / "smtp.jobsim.jsonl")
+    armed = [line for line in path.read_text().splitlines() if line.startswith('{"k":"fault.armed"')]
+    assert len(armed) == 1 and '"fault":"smtp"' in armed[0] and '"on":"RCPT"' in armed[0]
+    assert "ada@gmail.com" not in armed[0]  # the refusal's text is redacted like any other
+    result = jobsim.Simulation.replay(jobsim.Trace.load(path), smtp_app())
+    assert result.same, result.report()
+    run = result.simulation.runs("receipt")[0]
+    assert [a.error is None for a in run.attempts] == [False, True, True] and len(result.simulation.mail.outbox) == 1
+    without = jobsim.Simulation.replay(jobsim.Trace.load(path), smtp_app(), faults=False, compare="runs,timing")
+    assert [(d.function, d.label) for d in without.divergences] == [("receipt", "retry 1 due step 'send' of run #1")]
+
+
+def test_recorded_responses_are_found_for_urls_holding_pseudonymized_phone_numbers(tmp_path):
+    app = jobsim.App("lookup")
+
+    @app.function("lookup", on="user/created")
+    def lookup(ctx):
+        phone = ctx.event.data["phone"]
+        return ctx.step.run("carrier", lambda: httpx.get(
+            "https://api.numbers.example/lookup", params={"phone": phone}).json()["carrier"])
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.http.get("https://api.numbers.example/lookup").respond(200, json={"carrier": "Acme Mobile"})
+        sim.send("user/created", {"phone": "+1 415 555 0100"})
+        sim.run_until_idle()
+    path = sim.trace.save(tmp_path / "lookup.jobsim.jsonl")
+    assert "555" not in path.read_text().split('"k":"http"')[1].split('"request"')[0]  # the URL holds the fake
+    result = jobsim.Simulation.replay(jobsim.Trace.load(path), app)
+    assert result.same, result.report()
+    assert result.simulation.runs("lookup")[0].output == "Acme Mobile"

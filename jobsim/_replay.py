@@ -122,7 +122,8 @@ class ReplayResult:
             f"replayed: {self.inputs:,} input event(s) into {into} · {len(self.replayed):,} records · ended "
             f"{iso(sim.kernel.now, sim.tz)}",
         ]
-        lines += [f"note: {note}" for note in self.notes]
+        shown = () if self.comparison is None else self.comparison.notes  # it prints its own (ours among them)
+        lines += [f"note: {note}" for note in self.notes if note not in shown]
         if self.stopped:
             lines.append(f"STOPPED: {self.stopped}")
         if self.comparison is None:
@@ -200,9 +201,11 @@ def replay(
         script = _Script(sim, recorded, deliver or _send, faults, notes)
         if setup is not None:
             setup(sim)
-        if http == "recorded":
-            _serve_recorded_http(sim, recorded, keeps)
+        served = _serve_recorded_http(sim, recorded, keeps) if http == "recorded" else None
         stopped = script.run(extra_ns)
+    if served is not None and served.excerpts:
+        notes.append(f"{served.excerpts} recorded HTTP response(s) had a body over 64 KiB, which a trace keeps "
+                     "only as a digest and its first 1 KiB: the replay answered with that excerpt")  # fmt: skip
     comparison = None
     if _has_outcomes(recorded):
         comparison = _compare(recorded, sim, compare, ignore, tolerance_ns, redact, notes, keeps)
@@ -375,6 +378,7 @@ class RecordedHttp:
         self.sim = sim
         self.redactor = redact.redactor(keep) if redact is not None else None
         self.queues: dict[tuple[str, str], deque[dict[str, Any]]] = defaultdict(deque)
+        self.excerpts = 0
         for call in calls:
             self.queues[(str(call.get("method")), unquote_plus(str(call.get("url"))))].append(call)
 
@@ -400,6 +404,8 @@ class RecordedHttp:
             provided = self.sim.mail.handle_provider_request(request)
             if provided is not None:  # the email reaches the outbox, as it did when recorded
                 return provided
+        if "excerpt" in (response.get("body") or {}):
+            self.excerpts += 1
         return _response(status, response)
 
 
@@ -417,16 +423,18 @@ class _Keeps:
         return self.found[key]
 
 
-def _serve_recorded_http(sim: Simulation, recorded: Trace, keeps: _Keeps) -> None:
+def _serve_recorded_http(sim: Simulation, recorded: Trace, keeps: _Keeps) -> RecordedHttp | None:
     calls = [canonical("http", data) for _, kind, data in recorded._rows if kind == "http"]
     if not calls:
-        return
+        return None
     info = (recorded.header or {}).get("redaction")
     policy = None
     if recorded._owner is None and isinstance(info, dict) and info.get("policy") is not None:
         policy = Redaction.from_header(info)  # a redacted recording holds redacted URLs: match like for like
     keep = keeps(policy) if policy is not None else frozenset()
-    sim.http.route(name="jobsim-recorded-responses").mock(side_effect=RecordedHttp(sim, calls, policy, keep))
+    served = RecordedHttp(sim, calls, policy, keep)
+    sim.http.route(name="jobsim-recorded-responses").mock(side_effect=served)
+    return served
 
 
 def _response(status: int, recorded: dict[str, Any]) -> httpx.Response:

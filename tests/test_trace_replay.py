@@ -393,3 +393,32 @@ def test_recorded_responses_are_found_for_urls_holding_pseudonymized_phone_numbe
     result = jobsim.Simulation.replay(jobsim.Trace.load(path), app)
     assert result.same, result.report()
     assert result.simulation.runs("lookup")[0].output == "Acme Mobile"
+
+
+def test_what_a_replay_cannot_reproduce_of_http_is_named_once_in_the_report(tmp_path):
+    """A body over 64 KiB is kept as a digest and an excerpt; an exception neither httpx's nor a builtin
+    comes back as ``httpx.ConnectError`` with the recorded text (README, "Replay")."""
+
+    class Boom(Exception):
+        pass
+
+    app = jobsim.App("probe")
+
+    @app.function("f", on="go", retries=jobsim.Retries(attempts=3, min="1s"))
+    def f(ctx):
+        return ctx.step.run("call", lambda: len(httpx.get("https://api.example.com/x").raise_for_status().content))
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.http.get("https://api.example.com/x").mock(
+            side_effect=[Boom("custom failure"), httpx.Response(200, json={"data": "x" * 70_000})])
+        sim.send("go", {})
+        sim.run_until_idle()
+    assert sim.runs("f")[0].output == 70_011
+    result = jobsim.Simulation.replay(jobsim.Trace.load(sim.trace.save(tmp_path / "big.jobsim.jsonl")), app)
+    attempts = result.simulation.runs("f")[0].attempts
+    assert (type(attempts[0].error).__name__, str(attempts[0].error)) == ("ConnectError", "Boom: custom failure (replayed)")
+    assert result.simulation.runs("f")[0].output == 1024  # the excerpt
+    note = ("1 recorded HTTP response(s) had a body over 64 KiB, which a trace keeps only as a digest and its "
+            "first 1 KiB: the replay answered with that excerpt")
+    assert result.notes == [note] and result.report().count(note) == 1
+    assert result.first("f").path == ""

@@ -69,7 +69,8 @@ def add_trace_commands(sub: Any) -> None:
                           description="List every secret-looking value left in trace files (secret headers and "
                           "fields, API keys, tokens, credentials in URLs). Exit 0 clean, 1 found, 2 bad file.")
     scan.add_argument("traces", nargs="+", help="trace files")
-    scan.add_argument("--pii", action="store_true", help="also report email addresses at real domains and phone numbers")
+    scan.add_argument("--pii", action="store_true",
+                      help="also report email addresses at real domains and phone numbers")
     scan.set_defaults(handler=_scan)
 
     redact = sub.add_parser("redact", help="write a redacted copy of a trace",

@@ -283,7 +283,8 @@ class Redactor:
         plain = ("run.start", "cron", "run.queued", "advance")
         return {"event": event, "event.dropped": event, "http": http, "email": email,
                 "run.end": (("output", walk), ("error", text)), "attempt": (*step, *error), "fault": error,
-                "fault.armed": (("error", walk), ("message", text)), "cancel": keyed, "run.skipped": keyed, "batch": keyed,
+                "fault.armed": (("error", walk), ("message", text)), "cancel": keyed, "run.skipped": keyed,
+                "batch": keyed,
                 **dict.fromkeys(stepped, step), **dict.fromkeys(plain, ())}  # fmt: skip
 
     def _same_headers(self, headers: Any) -> Any:

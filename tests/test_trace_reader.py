@@ -224,15 +224,16 @@ def test_a_record_wrapped_onto_two_lines_is_malformed_at_its_first_line(tmp_path
     assert read(path)["error"][1] == 12 and read(path)["error"][0].startswith(f"{path}:12: malformed line: ")
 
 
+A = b'{"k":"x.custom","seq":5,"at":1,"v":[{}\n'  # an unclosed list ...
+B = b'{}]}\n'  # ... closed on a later line: the two parse as one element
+TWO = b'{"k":"x.custom","seq":6,"at":1},{"k":"x.custom","seq":7,"at":1}\n'  # two records: the count is right again
+
+
 @pytest.mark.parametrize(("pair", "line"), [
-    # an unclosed list on one line, closed by a later one: they parse as one element, and a line
-    # holding two records makes the count right again
-    ((b'{"k":"x.custom","seq":5,"at":1,"v":[{}\n', b'{}]}\n', b'{"k":"x.custom","seq":6,"at":1},{"k":"x.custom","seq":7,"at":1}\n'), 7),
-    ((b'{"k":"x.custom","seq":5,"at":1,"v":{"a":{}\n', b'"b":{}}}\n', b'{"k":"x.custom","seq":6,"at":1},{"k":"x.custom","seq":7,"at":1}\n'), 7),
-    # the line with two records first, the pair after it
-    ((b'{"k":"x.custom","seq":5,"at":1},{"k":"x.custom","seq":6,"at":1}\n', b'{"k":"x.custom","seq":7,"at":1,"v":[{}\n', b'{}]}\n'), 7),
-    # two records on one line, with a record-shaped separator between them
-    ((b'{"k":"x.custom","seq":5,"at":1},"\\u0000",{"k":"x.custom","seq":6,"at":1}\n',), 7),
+    ((A, B, TWO), 7),
+    ((b'{"k":"x.custom","seq":5,"at":1,"v":{"a":{}\n', b'"b":{}}}\n', TWO), 7),  # an unclosed object
+    ((TWO.replace(b":6,", b":5,").replace(b":7,", b":6,"), A.replace(b":5,", b":7,"), B), 7),  # two records first
+    ((b'{"k":"x.custom","seq":5,"at":1},"\\u0000",{"k":"x.custom","seq":6,"at":1}\n',), 7),  # a forged separator
 ])  # fmt: skip
 def test_malformed_lines_made_to_cancel_out_are_reported_at_the_first(tmp_path, pair, line):
     """The block parser must not take lines that are not one record each for records, however they pair up."""

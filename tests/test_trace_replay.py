@@ -416,7 +416,8 @@ def test_what_a_replay_cannot_reproduce_of_http_is_named_once_in_the_report(tmp_
     assert sim.runs("f")[0].output == 70_011
     result = jobsim.Simulation.replay(jobsim.Trace.load(sim.trace.save(tmp_path / "big.jobsim.jsonl")), app)
     attempts = result.simulation.runs("f")[0].attempts
-    assert (type(attempts[0].error).__name__, str(attempts[0].error)) == ("ConnectError", "Boom: custom failure (replayed)")
+    error = attempts[0].error
+    assert (type(error).__name__, str(error)) == ("ConnectError", "Boom: custom failure (replayed)")
     assert result.simulation.runs("f")[0].output == 1024  # the excerpt
     note = ("1 recorded HTTP response(s) had a body over 64 KiB, which a trace keeps only as a digest and its "
             "first 1 KiB: the replay answered with that excerpt")

@@ -27,7 +27,7 @@ from __future__ import annotations
 import builtins
 import sys
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
@@ -36,7 +36,7 @@ import orjson
 
 from ._codec import canonical
 from ._events import Event
-from ._redact import Redaction, pseudonyms_in
+from ._redact import PhonesIn, Redaction, pseudonyms_in
 from ._time import Duration, duration_ns, iso, to_datetime
 from ._trace import Trace
 from ._tracediff import Comparison, Divergence, compare_lines
@@ -374,9 +374,9 @@ class RecordedHttp:
     """A respx side effect answering each request with the next recorded response for its method and URL."""
 
     def __init__(self, sim: Simulation, calls: list[dict[str, Any]], redact: Redaction | None,
-                 keep: frozenset[str] = frozenset()) -> None:
+                 keep: frozenset[str] = frozenset(), phones: Container[str] = frozenset()) -> None:
         self.sim = sim
-        self.redactor = redact.redactor(keep) if redact is not None else None
+        self.redactor = redact.redactor(keep, phones) if redact is not None else None
         self.queues: dict[tuple[str, str], deque[dict[str, Any]]] = defaultdict(deque)
         self.excerpts = 0
         for call in calls:
@@ -410,11 +410,15 @@ class RecordedHttp:
 
 
 class _Keeps:
-    """The fakes a redacted recording holds, per policy: found once, used to answer HTTP and to compare."""
+    """The fakes a redacted recording holds, per policy: found once, used to answer HTTP and to compare.
+
+    ``phones``: the phone numbers in its free text (fakes too), looked for when first needed.
+    """
 
     def __init__(self, recorded: Trace) -> None:
         self.recorded = recorded
         self.found: dict[str, frozenset[str]] = {}
+        self.phones = PhonesIn(lambda: (data for _, _, data in recorded._rows))
 
     def __call__(self, policy: Redaction) -> frozenset[str]:
         key = orjson.dumps(policy.describe()).decode()
@@ -432,7 +436,7 @@ def _serve_recorded_http(sim: Simulation, recorded: Trace, keeps: _Keeps) -> Rec
     if recorded._owner is None and isinstance(info, dict) and info.get("policy") is not None:
         policy = Redaction.from_header(info)  # a redacted recording holds redacted URLs: match like for like
     keep = keeps(policy) if policy is not None else frozenset()
-    served = RecordedHttp(sim, calls, policy, keep)
+    served = RecordedHttp(sim, calls, policy, keep, keeps.phones)
     sim.http.route(name="jobsim-recorded-responses").mock(side_effect=served)
     return served
 
@@ -485,8 +489,8 @@ def _compare(recorded: Trace, sim: Simulation, compare: Any, ignore: Any, tolera
     redactor = None
     if policy is not None:
         keep = keeps(policy)
-        redactor = policy.redactor(keep)
-        sim.trace._keep = keep  # saving the replay keeps the trace's fakes too
+        redactor = policy.redactor(keep, keeps.phones)
+        sim.trace._keep, sim.trace._phones = keep, keeps.phones  # saving the replay keeps the trace's fakes too
     with paused_gc():
         return compare_lines(lines(recorded), lines(sim.trace, redactor), compare=compare, ignore=ignore,
                              tolerance=tolerance, notes=notes, tz=sim.tz)  # fmt: skip

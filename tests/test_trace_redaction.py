@@ -337,3 +337,32 @@ def test_phone_numbers_in_bodies_and_errors_leave_no_trace_and_replay_equal(tmp_
     trace = jobsim.Trace.load(path)
     assert jobsim.Simulation.replay(trace, sms_app()).same
     assert trace.save(tmp_path / "again.jobsim.jsonl").read_bytes() == path.read_bytes()
+
+
+def test_the_free_text_phones_of_a_loaded_trace_are_looked_for_only_when_a_phone_number_turns_up(
+        tmp_path, monkeypatch):
+    """Re-saving a redacted trace keeps the fakes its free text got; finding them reads every record,
+    so it happens only once a phone number is met, and a trace without any never pays for it."""
+    import jobsim._redact as redact_module
+
+    searched: list[int] = []
+    real = redact_module._phones_in
+    monkeypatch.setattr(redact_module, "_phones_in", lambda data: searched.append(1) or real(data))
+    app = jobsim.App("inbox")
+
+    @app.function("noop", on="nothing/happens")
+    def noop(ctx):
+        return None
+
+    with jobsim.Simulation(app, start="2025-03-01T09:00:00Z") as sim:
+        sim.send("user/created", {"email": "ada@gmail.com", "note": "ordered 2025-03-01, paid 129.90"})
+    quiet = sim.trace.save(tmp_path / "quiet.jobsim.jsonl")
+    assert jobsim.Trace.load(quiet).save(tmp_path / "quiet2.jobsim.jsonl").read_bytes() == quiet.read_bytes()
+    assert searched == []
+    with jobsim.Simulation(app, start="2025-03-01T09:00:00Z") as sim:
+        sim.send("sms/received", {"body": "call me at +1 415 555 0100", "n": 1})
+        sim.send("sms/received", {"body": "or (415) 555-0100", "n": 2})
+    loud = sim.trace.save(tmp_path / "loud.jobsim.jsonl")
+    assert "555-0100" not in loud.read_text() and "555 0100" not in loud.read_text()
+    assert jobsim.Trace.load(loud).save(tmp_path / "loud2.jobsim.jsonl").read_bytes() == loud.read_bytes()
+    assert len(searched) == sum(1 for _ in loud.read_text().splitlines()) - 2  # each record once: not header, end

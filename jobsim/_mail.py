@@ -76,6 +76,10 @@ class MailSink:
             self._accept(email)
         return handled.response
 
+    def provides(self, request: httpx.Request) -> bool:
+        """Whether a supported mail provider's sending API owns ``request``'s URL."""
+        return self._providers._endpoint(request) is not None
+
     def smtp_fail(self, times: int = 1, *, code: int = 451,
                   message: str = "4.3.0 Temporary failure, please try again later",
                   on: FaultPoint = "DATA") -> None:

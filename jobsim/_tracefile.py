@@ -46,7 +46,8 @@ Row = tuple[int, int, str, dict[str, Any], "dict[str, Any] | None"]
 
 FORMAT = "jobsim-trace"
 VERSION = 1
-MINOR = 0
+MINOR = 1
+"""1: ``http`` records answered by jobsim's mail provider say so (``"mail": true``)."""
 _BUFFER = 1 << 20  # bytes written at a time
 _AT, _KIND = operator.itemgetter(0), operator.itemgetter(1)  # of a row (at, kind, data)
 _OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS

@@ -423,3 +423,43 @@ def test_what_a_replay_cannot_reproduce_of_http_is_named_once_in_the_report(tmp_
             "first 1 KiB: the replay answered with that excerpt")
     assert result.notes == [note] and result.report().count(note) == 1
     assert result.first("f").path == ""
+
+
+def resend_app() -> jobsim.App:
+    app = jobsim.App("notify")
+
+    @app.function("f", on="go")
+    def f(ctx):
+        return ctx.step.run("send", lambda: httpx.post("https://api.resend.com/emails", json={
+            "from": "a@acme.test", "to": ["b@example.com"], "subject": "hi", "text": "x"},
+            headers={"Authorization": "Bearer re_test_0123456789"}).raise_for_status().json()["id"])
+
+    return app
+
+
+def test_a_route_the_test_put_on_a_mail_provider_answers_again_instead_of_the_provider(tmp_path):
+    """The recording says who answered a provider's URL: jobsim's provider (the email lands in the
+    outbox again) or the test's own route (its recorded response, and no email)."""
+    with jobsim.Simulation(resend_app(), start=START) as sim:
+        sim.http.post("https://api.resend.com/emails").respond(200, json={"id": "from-my-route"})
+        sim.send("go", {})
+        sim.run_until_idle()
+    assert sim.runs("f")[0].output == "from-my-route" and sim.mail.outbox == []
+    result = jobsim.Simulation.replay(jobsim.Trace.load(sim.trace.save(tmp_path / "routed.jobsim.jsonl")),
+                                      resend_app())  # fmt: skip
+    assert result.same, result.report()
+    assert result.simulation.runs("f")[0].output == "from-my-route" and result.simulation.mail.outbox == []
+
+
+def test_provider_answers_are_marked_and_older_files_without_the_mark_still_replay(tmp_path):
+    with jobsim.Simulation(resend_app(), start=START) as sim:
+        sim.send("go", {})
+        sim.run_until_idle()
+    path = sim.trace.save(tmp_path / "provider.jobsim.jsonl")
+    text = path.read_text()
+    assert '"minor":1' in text and text.count('"mail":true') == 1
+    assert len(jobsim.Simulation.replay(jobsim.Trace.load(path), resend_app()).simulation.mail.outbox) == 1
+    old = tmp_path / "old.jobsim.jsonl"  # written by jobsim before the mark: every provider 2xx was its own
+    old.write_text(text.replace('"minor":1', '"minor":0').replace(',"mail":true', ""))
+    result = jobsim.Simulation.replay(jobsim.Trace.load(old), resend_app())
+    assert result.same and len(result.simulation.mail.outbox) == 1

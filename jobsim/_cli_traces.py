@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -67,7 +69,8 @@ def add_trace_commands(sub: Any) -> None:
                           description="List every secret-looking value left in trace files (secret headers and "
                           "fields, API keys, tokens, credentials in URLs). Exit 0 clean, 1 found, 2 bad file.")
     scan.add_argument("traces", nargs="+", help="trace files")
-    scan.add_argument("--pii", action="store_true", help="also report email addresses at real domains")
+    scan.add_argument("--pii", action="store_true",
+                      help="also report email addresses at real domains and phone numbers")
     scan.set_defaults(handler=_scan)
 
     redact = sub.add_parser("redact", help="write a redacted copy of a trace",
@@ -97,6 +100,19 @@ def _comparison_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strict", action="store_true", help="unknown record kinds are errors")
 
 
+@contextmanager
+def _warnings_to_stderr() -> Iterator[None]:
+    """Warnings reading a trace (a cut-off last line, unknown kinds) as ``jobsim: warning: ...`` lines,
+    not Python's two-line format quoting jobsim's source; printed even when an error follows."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            for warning in caught:
+                print(f"jobsim: warning: {warning.message}", file=sys.stderr)
+
+
 def _print_json(value: Any) -> None:
     sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
 
@@ -106,16 +122,13 @@ def _replay(args: argparse.Namespace) -> int:
     from ._replay import replay
 
     module, target = load_target(args.app)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with _warnings_to_stderr():
         result = replay(
             args.trace, target, compare=args.compare, ignore=args.ignore, tolerance=args.tolerance,
             setup=getattr(module, "jobsim_setup", None), deliver=getattr(module, "jobsim_deliver", None),
             http=args.http, faults=not args.no_faults, seed=args.seed, profile=args.profile, until=args.until,
             strict=args.strict,
         )  # fmt: skip
-    for warning in caught:
-        print(f"jobsim: warning: {warning.message}", file=sys.stderr)
     if args.out:
         result.save(args.out)
     if args.format == "json":
@@ -130,12 +143,9 @@ def _replay(args: argparse.Namespace) -> int:
 def _diff(args: argparse.Namespace) -> int:
     from .traces import compare
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with _warnings_to_stderr():
         result = compare(args.a, args.b, compare=args.compare, ignore=args.ignore, tolerance=args.tolerance,
                          strict=args.strict)  # fmt: skip
-    for warning in caught:
-        print(f"jobsim: warning: {warning.message}", file=sys.stderr)
     if args.format == "json":
         _print_json({"a": args.a, "b": args.b, **result.to_dict()})
     else:
@@ -191,7 +201,8 @@ def _redact(args: argparse.Namespace) -> int:
     from ._redact import Redaction
     from ._trace import Trace
 
-    trace = Trace.load(args.trace)
+    with _warnings_to_stderr():
+        trace = Trace.load(args.trace)
     policy = Redaction(pseudonymize=not args.no_pseudonyms)
     path = trace.save(args.out, redact=policy)
     print(f"jobsim redact: {len(trace)} records -> {path}")
@@ -205,11 +216,10 @@ def _show(args: argparse.Namespace) -> int:
     from ._timeline import render_trace
     from ._tracereader import known_kinds_renderers
 
-    trace = read_any(args.trace)
+    with _warnings_to_stderr():
+        trace = read_any(args.trace)
     header = trace.header or {}
     tz = zone(args.tz or header.get("tz") or "UTC", "--tz")
     print(render_trace(trace, tz, seed=header.get("seed", "?"), profile=header.get("profile", "?"),
                        kinds=known_kinds_renderers()))  # fmt: skip
-    for message in trace.warnings:
-        print(f"jobsim: warning: {message}", file=sys.stderr)
     return SAME

@@ -101,6 +101,8 @@ def _http(data: dict[str, Any]) -> dict[str, Any]:
         out["status"] = data["status"]
     else:
         out["error"] = data["error"]
+    if data.get("mail"):
+        out["mail"] = True
     elapsed = call.elapsed
     out["elapsed"] = (elapsed.days * 86_400 + elapsed.seconds) * 1_000_000_000 + elapsed.microseconds * 1000
     request = call.request

@@ -213,9 +213,9 @@ class _Router(respx.MockRouter):
             try:
                 outcome.response = super().handler(request)
             except AllMockedAssertionError:
-                outcome.response = self._sink._fallback(request, exhausted=False)
+                self._sink._fallback(request, outcome, exhausted=False)
             except StopIteration:
-                outcome.response = self._sink._fallback(request, exhausted=True)
+                self._sink._fallback(request, outcome, exhausted=True)
         return outcome.response
 
     async def async_handler(self, request: httpx.Request) -> httpx.Response:
@@ -223,17 +223,18 @@ class _Router(respx.MockRouter):
             try:
                 outcome.response = await super().async_handler(request)
             except AllMockedAssertionError:
-                outcome.response = self._sink._fallback(request, exhausted=False)
+                self._sink._fallback(request, outcome, exhausted=False)
             except RuntimeError as error:  # a coroutine turns StopIteration into this
                 if not isinstance(error.__cause__, StopIteration):
                     raise
-                outcome.response = self._sink._fallback(request, exhausted=True)
+                self._sink._fallback(request, outcome, exhausted=True)
         return outcome.response
 
 
 @dataclass(slots=True)
 class _Outcome:
     response: httpx.Response
+    mail: bool = False  # jobsim's mail provider answered (no route did)
 
 
 class HttpSink:
@@ -363,19 +364,23 @@ class HttpSink:
             raise
         finally:
             _RESOLVING.reset(token)
-        self._record(request, outcome.response, started, None)
+        self._record(request, outcome.response, started, None, mail=outcome.mail)
 
-    def _fallback(self, request: httpx.Request, *, exhausted: bool) -> httpx.Response:
+    def _fallback(self, request: httpx.Request, outcome: _Outcome, *, exhausted: bool) -> None:
         if self._mail is not None:
             response = self._mail.handle_provider_request(request)
             if response is not None:
-                return response
+                outcome.response, outcome.mail = response, True
+                return
         self.unmatched.append(request)
         raise UnmatchedRequest(request, exhausted=exhausted)
 
     def _record(self, request: httpx.Request, response: httpx.Response | None, started: int,
-                error: BaseException | None) -> None:
-        """One ``HttpCall`` and one ``"http"`` trace record; exactly one of response/error."""
+                error: BaseException | None, *, mail: bool = False) -> None:
+        """One ``HttpCall`` and one ``"http"`` trace record; exactly one of response/error.
+
+        ``mail``: jobsim's mail provider answered, not a route: a replay lets it answer again.
+        """
         now = self._host.now_ns()
         call = HttpCall(request=request, response=response, error=error, at=to_datetime(started),
                         elapsed=dt.timedelta(microseconds=(now - started) // 1000))
@@ -385,6 +390,8 @@ class HttpSink:
             fields["status"] = response.status_code
         else:
             fields["error"] = f"{type(error).__name__}: {error}"
+        if mail:
+            fields["mail"] = True
         # The call itself rides along: headers and bodies become the saved record's
         # request/response summaries only if the trace is written (jobsim._codec).
         self._host.record("http", **fields, call=call)

@@ -55,7 +55,8 @@ def _is_trace(path: Path) -> bool:
                     first = orjson.loads(raw)
                 except orjson.JSONDecodeError:
                     return True  # let the trace reader report it, with its line number
-                return isinstance(first, dict) and first.get("k") == "header"
+                # a jobsim record ("k") but not the header: a broken trace, which the reader reports as one
+                return isinstance(first, dict) and "k" in first and "name" not in first and "specversion" not in first
     return True
 
 
@@ -206,6 +207,9 @@ def _cloudevent(obj: dict[str, Any]) -> dict[str, Any]:
 
 def _inngest(obj: dict[str, Any]) -> dict[str, Any]:
     name = obj.get("name")
+    if obj.get("k") == "header" and obj.get("format") == "jobsim-trace":
+        raise ValueError("this is a jobsim trace already, not a file of events to import: replay, diff or show it "
+                         "as it is")  # fmt: skip
     if not isinstance(name, str) or not name.strip():
         raise ValueError("neither an Inngest event (a non-empty 'name') nor a CloudEvent ('specversion')")
     data = obj.get("data", {})

@@ -76,6 +76,10 @@ class MailSink:
             self._accept(email)
         return handled.response
 
+    def provides(self, request: httpx.Request) -> bool:
+        """Whether a supported mail provider's sending API owns ``request``'s URL."""
+        return self._providers._endpoint(request) is not None
+
     def smtp_fail(self, times: int = 1, *, code: int = 451,
                   message: str = "4.3.0 Temporary failure, please try again later",
                   on: FaultPoint = "DATA") -> None:
@@ -97,6 +101,8 @@ class MailSink:
         if on not in FAULT_POINTS:
             raise InvalidArgument.build("on", on, "one of " + ", ".join(map(repr, FAULT_POINTS)))
         self._smtp.faults.append(SmtpFault(on, code, message, times))
+        # an input to the jobs, like sim.fail: a replay of the trace arms it again
+        self._host.record("fault.armed", fault="smtp", on=on, code=code, message=message, times=times)
 
     def _deliver_smtp(self, mail_from: str, rcpts: list[str], data: bytes) -> str:
         sent_at = to_datetime(self._host.now_ns())

@@ -39,8 +39,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from typing import Any
+from urllib.parse import quote_plus, unquote_plus
 
 import orjson
 
@@ -50,12 +51,15 @@ from ._secrets import (
     EMAIL,
     HONORIFICS,
     MARKER,
+    PHONE,
+    PHONE_HINT,
     QUERY_PARAM,
     TRIGGER,
     WORD,
     classify_key,
     drop_secrets,
     normalize_key,
+    phone_number,
     query_repl,
     secret_header,
 )
@@ -147,9 +151,10 @@ class Redaction:
                    keep_domains=tuple(info.get("keep_domains") or ()),
                    locale=str(info.get("locale") or "en_US"))  # fmt: skip
 
-    def redactor(self, keep: Iterable[str] = ()) -> Redactor:
-        """A redactor for one trace. ``keep``: values already pseudonymized, left as they are."""
-        return Redactor(self, keep)
+    def redactor(self, keep: Iterable[str] = (), phones: Container[str] = frozenset()) -> Redactor:
+        """A redactor for one trace. ``keep``: values already pseudonymized, left as they are;
+        ``phones``: phone numbers in free text left as they are (``PhonesIn`` a redacted trace)."""
+        return Redactor(self, keep, phones)
 
 
 def policy_for(redact: Any) -> Redaction | None:
@@ -166,12 +171,13 @@ def policy_for(redact: Any) -> Redaction | None:
 class Redactor:
     """Applies one policy to one trace: ``learn`` every record first, then ``apply`` each."""
 
-    def __init__(self, policy: Redaction, keep: Iterable[str] = ()) -> None:
+    def __init__(self, policy: Redaction, keep: Iterable[str] = (), phones: Container[str] = frozenset()) -> None:
         self.policy = policy
         self.pseudo = policy.pseudonymize
         key, _ = policy.resolved_key()
         self.fakes = Pseudonyms(key, policy.locale)
         self.keep = frozenset(keep)
+        self.phones = phones
         self._actions: dict[str, str | None] = {}
         self._words: dict[str, str] = {}  # a word of a person's name -> its fake
         self._exact: dict[str, str] = {}  # a phone number, street address, ... -> its fake
@@ -279,7 +285,8 @@ class Redactor:
         plain = ("run.start", "cron", "run.queued", "advance")
         return {"event": event, "event.dropped": event, "http": http, "email": email,
                 "run.end": (("output", walk), ("error", text)), "attempt": (*step, *error), "fault": error,
-                "fault.armed": (("error", walk),), "cancel": keyed, "run.skipped": keyed, "batch": keyed,
+                "fault.armed": (("error", walk), ("message", text)), "cancel": keyed, "run.skipped": keyed,
+                "batch": keyed,
                 **dict.fromkeys(stepped, step), **dict.fromkeys(plain, ())}  # fmt: skip
 
     def _same_headers(self, headers: Any) -> Any:
@@ -544,9 +551,24 @@ class Redactor:
             words = self._words
             if words and any(word in words for word in WORD.findall(out)):
                 out = WORD.sub(self._known_word, out)
+            if PHONE_HINT.search(out) is not None:
+                out = PHONE.sub(self._phone_repl, out)
             if self._exact:
                 out = self._exact.get(out, out)
         return value if out == value else out
+
+    def _phone_repl(self, match: re.Match[str]) -> str:
+        """A phone number in free text: the fake a ``phone`` field holding it gets (a URL's ``%2B...``
+        decoded first and its fake encoded again, so the URL stays one)."""
+        found = match.group(0)
+        if not phone_number(match):
+            return found
+        encoded = found[0] == "%"
+        number = unquote_plus(found) if encoded else found
+        if number in self.keep or number in self.phones:
+            return found
+        fake = self._pseudonym("phone", number)
+        return quote_plus(fake) if encoded else fake
 
     def _email_repl(self, match: re.Match[str]) -> str:
         address = match.group(0)
@@ -586,6 +608,44 @@ class _Harvester(Redactor):
             if action == "name":
                 self.found.update(WORD.findall(value))
         return value
+
+
+_JSON_ESCAPE = re.compile(r'\\(?:u[0-9a-fA-F]{4}|.)')
+
+
+class PhonesIn:
+    """The phone numbers in the strings of a redacted trace's records: the fakes its free text got.
+
+    A redactor leaves them alone, as it leaves ``pseudonyms_in`` alone, so a replay or a second
+    save writes them as they are. They are looked for only when a redactor first meets a phone
+    number: the search reads every record's JSON (~9 µs each), and most traces hold none.
+    """
+
+    __slots__ = ("_found", "_rows")
+
+    def __init__(self, rows: Callable[[], Iterable[dict[str, Any]]]) -> None:
+        self._rows: Callable[[], Iterable[dict[str, Any]]] | None = rows
+        self._found: frozenset[str] = frozenset()
+
+    def __contains__(self, number: object) -> bool:
+        if self._rows is not None:
+            rows, self._rows = self._rows, None
+            self._found = frozenset(found for data in rows() for found in _phones_in(data))
+        return number in self._found
+
+
+def _phones_in(data: dict[str, Any]) -> Iterator[str]:
+    """The phone numbers anywhere in a record's strings, searched in its JSON text (an escape
+    such as ``\\n`` becomes a space first, so a number after a line break is found as it is)."""
+    text = orjson.dumps(data, default=str).decode()
+    if PHONE_HINT.search(text) is None:
+        return
+    if "\\" in text:
+        text = _JSON_ESCAPE.sub(" ", text)
+    for match in PHONE.finditer(text):
+        if phone_number(match):
+            found = match.group(0)
+            yield unquote_plus(found) if found[0] == "%" else found
 
 
 def pseudonyms_in(records: Iterable[tuple[str, dict[str, Any]]], policy: Redaction) -> frozenset[str]:

@@ -27,15 +27,16 @@ from __future__ import annotations
 import builtins
 import sys
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_plus
 
 import orjson
 
 from ._codec import canonical
 from ._events import Event
-from ._redact import Redaction, pseudonyms_in
+from ._redact import PhonesIn, Redaction, pseudonyms_in
 from ._time import Duration, duration_ns, iso, to_datetime
 from ._trace import Trace
 from ._tracediff import Comparison, Divergence, compare_lines
@@ -121,7 +122,8 @@ class ReplayResult:
             f"replayed: {self.inputs:,} input event(s) into {into} · {len(self.replayed):,} records · ended "
             f"{iso(sim.kernel.now, sim.tz)}",
         ]
-        lines += [f"note: {note}" for note in self.notes]
+        shown = () if self.comparison is None else self.comparison.notes  # it prints its own (ours among them)
+        lines += [f"note: {note}" for note in self.notes if note not in shown]
         if self.stopped:
             lines.append(f"STOPPED: {self.stopped}")
         if self.comparison is None:
@@ -194,16 +196,19 @@ def replay(
     sim = Simulation(*targets, **{k: v for k, v in options.items() if v is not None})
     sim.start_ns = sim.kernel.now = start  # to the nanosecond (a datetime stops at microseconds)
     notes: list[str] = []
+    keeps = _Keeps(recorded)
     with sim:
         script = _Script(sim, recorded, deliver or _send, faults, notes)
         if setup is not None:
             setup(sim)
-        if http == "recorded":
-            _serve_recorded_http(sim, recorded)
+        served = _serve_recorded_http(sim, recorded, keeps) if http == "recorded" else None
         stopped = script.run(extra_ns)
+    if served is not None and served.excerpts:
+        notes.append(f"{served.excerpts} recorded HTTP response(s) had a body over 64 KiB, which a trace keeps "
+                     "only as a digest and its first 1 KiB: the replay answered with that excerpt")  # fmt: skip
     comparison = None
     if _has_outcomes(recorded):
-        comparison = _compare(recorded, sim, compare, ignore, tolerance_ns, redact, notes)
+        comparison = _compare(recorded, sim, compare, ignore, tolerance_ns, redact, notes, keeps)
     return ReplayResult(comparison=comparison, recorded=recorded, simulation=sim, inputs=script.inputs,
                         stopped=stopped, notes=notes, source=source)  # fmt: skip
 
@@ -293,7 +298,8 @@ class _Script:
         self.deliver(sim, event)
 
     def _arm(self, data: dict[str, Any]) -> None:
-        """Arm again what the recording armed: ``sim.fail``, ``crash_worker``, ``downtime``, ``duplicate_delivery``."""
+        """Arm again what the recording armed: ``sim.fail``, ``crash_worker``, ``downtime``, ``duplicate_delivery``,
+        ``sim.mail.smtp_fail``."""
         sim, fault, function = self.sim, data.get("fault", "fail"), data.get("function")
         if function is not None and function not in sim.functions:
             self.notes.append(f"a recorded {_ARMING.get(fault, fault)} for function {function!r} was not "
@@ -306,6 +312,9 @@ class _Script:
             sim.crash_worker(at=to_datetime(int(data["when"])), function=function)
         elif fault == "downtime":
             sim.downtime(to_datetime(int(data["start"])), to_datetime(int(data["end"])))
+        elif fault == "smtp":
+            sim.mail.smtp_fail(int(data.get("times", 1)), code=int(data.get("code", 451)),
+                               message=str(data.get("message", "")), on=data.get("on", "DATA"))  # fmt: skip
         elif fault == "duplicate":
             sim.duplicate_delivery(function=function, at=to_datetime(int(data["when"])),
                                    times=int(data.get("times", 1)))  # fmt: skip
@@ -333,7 +342,7 @@ class _Script:
 
 _MAX_ITEMS = 50_000_000
 _ARMING = {"fail": "sim.fail()", "crash": "sim.crash_worker()", "downtime": "sim.downtime()",
-           "duplicate": "sim.duplicate_delivery()"}  # fmt: skip
+           "duplicate": "sim.duplicate_delivery()", "smtp": "sim.mail.smtp_fail()"}  # fmt: skip
 
 
 def rebuild_error(info: Any) -> Any:
@@ -364,18 +373,23 @@ def rebuild_error(info: Any) -> Any:
 class RecordedHttp:
     """A respx side effect answering each request with the next recorded response for its method and URL."""
 
-    def __init__(self, sim: Simulation, calls: list[dict[str, Any]], redact: Redaction | None) -> None:
+    def __init__(self, sim: Simulation, calls: list[dict[str, Any]], redact: Redaction | None,
+                 keep: frozenset[str] = frozenset(), phones: Container[str] = frozenset(),
+                 legacy: bool = False) -> None:
         self.sim = sim
-        self.redactor = redact.redactor() if redact is not None else None
+        self.redactor = redact.redactor(keep, phones) if redact is not None else None
         self.queues: dict[tuple[str, str], deque[dict[str, Any]]] = defaultdict(deque)
+        self.excerpts = 0
+        self.legacy = legacy
         for call in calls:
-            self.queues[(str(call.get("method")), str(call.get("url")))].append(call)
+            self.queues[(str(call.get("method")), unquote_plus(str(call.get("url"))))].append(call)
 
     def __call__(self, request: httpx.Request) -> httpx.Response | None:
         url = str(request.url)
         if self.redactor is not None:
-            url = self.redactor.url(url)
-        queue = self.queues.get((request.method, url))
+            url = self.redactor.url(url)  # keeping the trace's fakes, which today's code sends again
+        # decoded: redaction writes a fake into a URL in one spelling, httpx in its own
+        queue = self.queues.get((request.method, unquote_plus(url)))
         if not queue:
             return None  # not recorded (any more): mail providers, then "unmatched", as without a recording
         call = queue.popleft()
@@ -388,22 +402,45 @@ class RecordedHttp:
             raise _http_error(str(call["error"]), request)
         response = call.get("response") or {"status": call.get("status", 200)}
         status = int(response.get("status", call.get("status", 200)))
-        if 200 <= status < 300:
-            provided = self.sim.mail.handle_provider_request(request)
-            if provided is not None:  # the email reaches the outbox, as it did when recorded
-                return provided
+        if call.get("mail") or (self.legacy and 200 <= status < 300 and self.sim.mail.provides(request)):
+            return None  # jobsim's mail provider answered: it answers again, and the email reaches the outbox
+        if "excerpt" in (response.get("body") or {}):
+            self.excerpts += 1
         return _response(status, response)
 
 
-def _serve_recorded_http(sim: Simulation, recorded: Trace) -> None:
+class _Keeps:
+    """The fakes a redacted recording holds, per policy: found once, used to answer HTTP and to compare.
+
+    ``phones``: the phone numbers in its free text (fakes too), looked for when first needed.
+    """
+
+    def __init__(self, recorded: Trace) -> None:
+        self.recorded = recorded
+        self.found: dict[str, frozenset[str]] = {}
+        self.phones = PhonesIn(lambda: (data for _, _, data in recorded._rows))
+
+    def __call__(self, policy: Redaction) -> frozenset[str]:
+        key = orjson.dumps(policy.describe()).decode()
+        if key not in self.found:
+            self.found[key] = pseudonyms_in(((kind, data) for _, kind, data in self.recorded._rows), policy)
+        return self.found[key]
+
+
+def _serve_recorded_http(sim: Simulation, recorded: Trace, keeps: _Keeps) -> RecordedHttp | None:
     calls = [canonical("http", data) for _, kind, data in recorded._rows if kind == "http"]
     if not calls:
-        return
+        return None
     info = (recorded.header or {}).get("redaction")
     policy = None
     if recorded._owner is None and isinstance(info, dict) and info.get("policy") is not None:
         policy = Redaction.from_header(info)  # a redacted recording holds redacted URLs: match like for like
-    sim.http.route(name="jobsim-recorded-responses").mock(side_effect=RecordedHttp(sim, calls, policy))
+    keep = keeps(policy) if policy is not None else frozenset()
+    header = recorded.header or {}
+    legacy = recorded._owner is None and header.get("version") == 1 and header.get("minor", 0) < 1
+    served = RecordedHttp(sim, calls, policy, keep, keeps.phones, legacy)
+    sim.http.route(name="jobsim-recorded-responses").mock(side_effect=served)
+    return served
 
 
 def _response(status: int, recorded: dict[str, Any]) -> httpx.Response:
@@ -446,16 +483,16 @@ def _http_error(text: str, request: httpx.Request) -> BaseException:
 
 # -- comparing -----------------------------------------------------------------------------------
 def _compare(recorded: Trace, sim: Simulation, compare: Any, ignore: Any, tolerance: int,
-             redact: Redaction | bool | None, notes: list[str]) -> Comparison:
+             redact: Redaction | bool | None, notes: list[str], keeps: _Keeps) -> Comparison:
     from ._gc import paused_gc
     from ._tracefile import lines
 
     policy = _replay_policy(recorded, redact, notes)
     redactor = None
     if policy is not None:
-        keep = pseudonyms_in(((kind, data) for _, kind, data in recorded._rows), policy)
-        redactor = policy.redactor(keep)
-        sim.trace._keep = keep  # saving the replay keeps the trace's fakes too
+        keep = keeps(policy)
+        redactor = policy.redactor(keep, keeps.phones)
+        sim.trace._keep, sim.trace._phones = keep, keeps.phones  # saving the replay keeps the trace's fakes too
     with paused_gc():
         return compare_lines(lines(recorded), lines(sim.trace, redactor), compare=compare, ignore=ignore,
                              tolerance=tolerance, notes=notes, tz=sim.tz)  # fmt: skip

@@ -5,7 +5,10 @@ traces written by other tools or edited by hand, and reports every value that
 still looks secret: a secret-named header or field with a value, a credential
 pattern anywhere (the ones redaction drops), a secret URL query parameter, or a
 long random-looking token. With ``pii=True`` it also reports email addresses at
-real domains (personal data left in clear).
+real domains and phone numbers (personal data left in clear). Phone numbers are not
+reported in a trace whose header says its personal data was pseudonymized: redaction
+fakes every number this same detector finds (``jobsim._secrets.PHONE``), and its fakes
+have a real number's shape, unlike fake email addresses, which are at reserved domains.
 """
 
 from __future__ import annotations
@@ -22,11 +25,23 @@ from typing import Any
 import orjson
 
 from ._pseudonyms import reserved_domain
-from ._secrets import EMAIL, MARKER, QUERY_PARAM, find_secrets, secret_header, secret_key, secret_query
+from ._secrets import (
+    EMAIL,
+    MARKER,
+    PHONE,
+    PHONE_HINT,
+    QUERY_PARAM,
+    find_secrets,
+    phone_number,
+    secret_header,
+    secret_key,
+    secret_query,
+)
 from ._tracereader import gzip_errors, open_trace
 from .errors import TraceError
 
 _TOKEN = re.compile(r"[A-Za-z0-9+/_=-]{24,512}")
+_PII = frozenset({"email", "phone"})
 _NOT_TOKENS = ("id", "run", "child", "message_id", "sha256", "key_fp", "base64", "excerpt")
 
 
@@ -50,6 +65,7 @@ def scan(path: str | os.PathLike[str], *, pii: bool = False) -> list[Finding]:
     """Every secret-looking value in a trace (or any JSON Lines) file, in file order."""
     source = Path(path)
     findings: list[Finding] = []
+    personal = _PII if pii else frozenset()
     with open_trace(source) as f, gzip_errors(source):
         for number, raw in enumerate(f, start=1):
             if not raw.strip() or raw.startswith(b"#"):
@@ -62,13 +78,20 @@ def scan(path: str | os.PathLike[str], *, pii: bool = False) -> list[Finding]:
                 obj = raw.decode("utf-8", "replace")  # a cut-off last line is still text worth scanning
             kind = obj.get("k") if isinstance(obj, dict) else None
             seq = obj.get("seq") if isinstance(obj, dict) else None
-            for where, reason, value in _walk(obj, "", pii, headers=False):
+            if number == 1 and kind == "header" and _pseudonymized(obj):
+                personal = personal - {"phone"}  # its phone numbers are the fakes redaction wrote
+            for where, reason, value in _walk(obj, "", personal, headers=False):
                 findings.append(Finding(line=number, kind=kind, seq=seq, path=where or "(line)", reason=reason,
                                         preview=mask(value)))  # fmt: skip
     return findings
 
 
-def _walk(value: Any, path: str, pii: bool, *, headers: bool) -> Iterator[tuple[str, str, str]]:
+def _pseudonymized(header: dict[str, Any]) -> bool:
+    redaction = header.get("redaction")
+    return isinstance(redaction, dict) and redaction.get("pii") == "pseudonymized"
+
+
+def _walk(value: Any, path: str, pii: frozenset[str], *, headers: bool) -> Iterator[tuple[str, str, str]]:
     if isinstance(value, dict):
         for key, item in value.items():
             sub = f"{path}.{key}" if path else str(key)
@@ -87,7 +110,7 @@ def _walk(value: Any, path: str, pii: bool, *, headers: bool) -> Iterator[tuple[
         yield from _string(value, path, pii)
 
 
-def _string(value: str, path: str, pii: bool) -> Iterator[tuple[str, str, str]]:
+def _string(value: str, path: str, pii: frozenset[str]) -> Iterator[tuple[str, str, str]]:
     spans = []
     for name, match in find_secrets(value):
         spans.append(match.span())
@@ -104,10 +127,14 @@ def _string(value: str, path: str, pii: bool) -> Iterator[tuple[str, str, str]]:
             start, end = match.span()
             if _random_looking(token) and not any(start < b and a < end for a, b in spans):
                 yield path, "a long random-looking string (an API key or token?)", token
-    if pii and "@" in value:
+    if "email" in pii and "@" in value:
         for match in EMAIL.finditer(value):
             if not reserved_domain(match.group(0).rpartition("@")[2]):
                 yield path, "an email address at a real domain (personal data)", match.group(0)
+    if "phone" in pii and PHONE_HINT.search(value) is not None:
+        for match in PHONE.finditer(value):
+            if phone_number(match):
+                yield path, "a phone number (personal data)", match.group(0)
 
 
 def _random_looking(token: str) -> bool:

@@ -102,6 +102,36 @@ QUERY_PARAM = re.compile(r"(^|[?&;\s])([A-Za-z0-9_.~%\[\]-]+)=([^&\s'\"#<>]*)", 
 """A URL query parameter, wherever a URL appears (a ``url`` field, an error message, a body),
 or a form field (``client_secret=...&grant_type=...``: the first one at the start of the text)."""
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+PHONE = re.compile(
+    r"(?<![\w+.,/-])(?:"
+    r"(?:\+|%2[Bb])\d{1,15}(?:[ .-]?\(\d{1,4}\)[ .-]?\d{1,14})?(?:(?:[ .+-]|%20)\d{1,14}){0,6}"  # +44 20 7946 0958
+    r"|(?:1[ .-]?)?\(\d{3}\) ?\d{3}[ .-]\d{4}"  # (415) 555-0100
+    r"|(?:1-)?\d{3}-\d{3}-\d{4}|\d{3}\.\d{3}\.\d{4}"  # 415-555-0100, 1-800-555-0199, 415.555.0100
+    r")(?: ?(?:x|ext\.?) ?\d{1,6})?(?![\w@%]|[.,:-]\d)"
+)
+"""A phone number in free text: international (``+`` or a URL's ``%2B``, then 8-15 digits in groups
+separated by a space, dot or dash, or in a URL a ``+`` or ``%20``;
+see ``phone_number``) or North American with its usual separators. Bare digit runs and national
+formats with spaces only (``020 7946 0958``) are left alone: ids, ns timestamps and amounts look
+the same. Not inside a word, a number or a date (the look-arounds), not before ``@`` (an email's)."""
+PHONE_HINT = re.compile(r"[-.(+B]\d")
+"""What every ``PHONE`` match holds: one character class then a digit, which sre scans for ~10x
+faster than ``PHONE`` (whose look-behind runs at every position) rules a string out."""
+
+
+def phone_number(match: re.Match[str]) -> bool:
+    """A ``PHONE`` match is a phone number: E.164's 8-15 digits after a ``+``, and not a signed
+    decimal (``+1234567.89``: one group after a single dot is an amount)."""
+    text = match.group(0)
+    if text[0] not in "+%":
+        return True
+    digits = sum(c.isdigit() for c in text.replace("%20", " ").partition("x")[0].partition("e")[0]) - (text[0] == "%")
+    if not 8 <= digits <= 15:
+        return False
+    body = text[3:] if text[0] == "%" else text[1:]
+    return not (body.count(".") == 1 and body.replace(".", "").isdigit())
+
+
 WORD = re.compile(r"[A-Z][a-zA-Z]+(?:['\u2019-][A-Za-z]+)*")  # O'Brien, Jean-Luc
 HONORIFICS = frozenset({"Mr", "Mrs", "Ms", "Miss", "Mx", "Dr", "Prof", "Sir", "Jr", "Sr", "II", "III", "IV"})
 

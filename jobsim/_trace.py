@@ -9,7 +9,7 @@ is done by ``save`` (``jobsim._tracefile``), and only if the trace is saved.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -43,14 +43,15 @@ class Trace:
     was cut off) and ``complete`` (the file ends with its ``end`` line).
     """
 
-    __slots__ = ("_keep", "_owner", "_rows", "_seqs", "add", "complete", "end", "header", "path", "truncated",
-                 "warnings")
+    __slots__ = ("_keep", "_owner", "_phones", "_rows", "_seqs", "add", "complete", "end", "header", "path",
+                 "truncated", "warnings")
 
     def __init__(self, owner: Simulation | None = None) -> None:
         self._rows: list[tuple[int, str, dict[str, Any]]] = []
         self._seqs: list[int] | None = None  # only for loaded traces whose seq numbers have gaps
         self._owner = owner
         self._keep: frozenset[str] = frozenset()  # fakes it holds already (a replay of a redacted trace)
+        self._phones: Container[str] = frozenset()  # and the phone numbers of its free text (a PhonesIn)
         self.header: dict[str, Any] | None = None
         self.end: dict[str, Any] | None = None
         self.path: Path | None = None

@@ -29,7 +29,7 @@ import gzip
 import operator
 import os
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Container, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -37,7 +37,7 @@ import orjson
 
 from ._codec import BUILTIN, ENCODED, EXPAND, EXPAND_AS_IS, canonical, encode
 from ._gc import paused_gc
-from ._redact import Redaction, Redactor, policy_for, pseudonyms_in
+from ._redact import PhonesIn, Redaction, Redactor, policy_for, pseudonyms_in
 from ._time import iso
 from ._trace import RESERVED_FIELDS, Trace
 from .errors import InvalidArgument, TraceError
@@ -46,7 +46,8 @@ Row = tuple[int, int, str, dict[str, Any], "dict[str, Any] | None"]
 
 FORMAT = "jobsim-trace"
 VERSION = 1
-MINOR = 0
+MINOR = 1
+"""1: ``http`` records answered by jobsim's mail provider say so (``"mail": true``)."""
 _BUFFER = 1 << 20  # bytes written at a time
 _AT, _KIND = operator.itemgetter(0), operator.itemgetter(1)  # of a row (at, kind, data)
 _OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
@@ -86,7 +87,7 @@ def _write(trace: Trace, out: BinaryIO, policy: Redaction | None) -> None:
     rows = trace._rows
     redactor = None
     if policy is not None:
-        redactor = policy.redactor(trace._keep | already_pseudonymized(trace, policy))
+        redactor = policy.redactor(trace._keep | already_pseudonymized(trace, policy), phones_kept(trace, policy))
     dumps, default, options = orjson.dumps, _default, _OPTIONS
     out.write(dumps(header_of(trace, policy), default=default, option=options))
     # Lines are appended to one buffer and each orjson result is dropped at once: keeping
@@ -186,12 +187,27 @@ def already_pseudonymized(trace: Trace, policy: Redaction) -> frozenset[str]:
 
     So saving a redacted trace again with the same policy writes the same values.
     """
-    info = (trace.header or {}).get("redaction")
-    if trace._owner is not None or not isinstance(info, dict) or info.get("pii") != "pseudonymized":
-        return frozenset()
-    if not policy.pseudonymize or info.get("key_fp") != policy.describe().get("key_fp"):
+    if trace._owner is not None or _same_policy(trace, policy) is None:
         return frozenset()
     return pseudonyms_in(((kind, data) for _, kind, data in trace._rows), policy)
+
+
+def phones_kept(trace: Trace, policy: Redaction) -> Container[str]:
+    """The phone numbers of free text to write as they are: those a file ``trace`` was read from holds
+    (fakes, if ``policy`` made them), or those of the recording a replay's trace replayed."""
+    if trace._owner is None and _same_policy(trace, policy) is not None:
+        return PhonesIn(lambda: (data for _, _, data in trace._rows))
+    return trace._phones
+
+
+def _same_policy(trace: Trace, policy: Redaction) -> Redaction | None:
+    """``policy``, if ``trace`` was read from a file it pseudonymized (with the same key)."""
+    info = (trace.header or {}).get("redaction")
+    if not isinstance(info, dict) or info.get("pii") != "pseudonymized":
+        return None
+    if not policy.pseudonymize or info.get("key_fp") != policy.describe().get("key_fp"):
+        return None
+    return policy
 
 
 def header_of(trace: Trace, policy: Redaction | None = None) -> dict[str, Any]:

@@ -232,3 +232,36 @@ def test_writing_into_a_missing_folder_exits_2(recording, capsys, tmp_path):
     out = tmp_path / "no" / "such" / "copy.jobsim.jsonl"
     assert main(["redact", str(recording["raw"]), str(out)]) == 2
     assert "jobsim: error: cannot use" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [
+    ["show", "{bad}"], ["diff", "{bad}", "{good}"], ["replay", "{bad}", "--app", "{app}"], ["redact", "{bad}", "{out}"],
+])  # fmt: skip
+def test_a_trace_with_a_bad_header_is_reported_as_a_trace(command, recording, capsys, tmp_path, app_module):
+    """A first line that is a jobsim record but not the header is a broken trace, not a file of events."""
+    bad = tmp_path / "bad.jobsim.jsonl"
+    bad.write_text('{"k":"event","seq":0,"at":0}\n')
+    values = {"bad": str(bad), "good": str(recording["raw"]), "out": str(tmp_path / "out.jsonl"), "app": app_module()}
+    assert main([part.format(**values) for part in command]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"jobsim: error: {bad}:1: not a jobsim trace: the first line must be the header "), err
+
+
+def test_importing_a_trace_says_it_is_one(recording, capsys, tmp_path):
+    assert main(["import", str(recording["raw"]), "-o", str(tmp_path / "x.jobsim.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (f"jobsim: error: {recording['raw']}:1: this is a jobsim trace already, not a file of "
+                           "events to import: replay, diff or show it as it is")
+
+
+@pytest.mark.parametrize("command", [["show", "{cut}"], ["redact", "{cut}", "{out}"], ["diff", "{cut}", "{cut}"]])
+def test_a_cut_off_trace_warns_once_in_jobsims_words(command, recording, capsys, tmp_path):
+    cut = tmp_path / "cut.jobsim.jsonl"
+    cut.write_bytes(recording["raw"].read_bytes()[:-30])
+    values = {"cut": str(cut), "out": str(tmp_path / "out.jsonl")}
+    assert main([part.format(**values) for part in command]) == 0
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if "cut off" in line]
+    assert len(lines) == len(set(command) & {"{cut}"}) * (2 if command[0] == "diff" else 1), err
+    assert all(line.startswith(f"jobsim: warning: {cut}: line ") for line in lines), err
+    assert "TraceWarning" not in err and "reader.batches()" not in err

@@ -224,6 +224,35 @@ def test_a_record_wrapped_onto_two_lines_is_malformed_at_its_first_line(tmp_path
     assert read(path)["error"][1] == 12 and read(path)["error"][0].startswith(f"{path}:12: malformed line: ")
 
 
+A = b'{"k":"x.custom","seq":5,"at":1,"v":[{}\n'  # an unclosed list ...
+B = b'{}]}\n'  # ... closed on a later line: the two parse as one element
+TWO = b'{"k":"x.custom","seq":6,"at":1},{"k":"x.custom","seq":7,"at":1}\n'  # two records: the count is right again
+
+
+@pytest.mark.parametrize(("pair", "line"), [
+    ((A, B, TWO), 7),
+    ((b'{"k":"x.custom","seq":5,"at":1,"v":{"a":{}\n', b'"b":{}}}\n', TWO), 7),  # an unclosed object
+    ((TWO.replace(b":6,", b":5,").replace(b":7,", b":6,"), A.replace(b":5,", b":7,"), B), 7),  # two records first
+    ((A, B, TWO.replace(b"},{", b"},9.007199254740993e15,{")), 7),  # a look-alike of the separator
+])  # fmt: skip
+def test_malformed_lines_made_to_cancel_out_are_reported_at_the_first(tmp_path, pair, line):
+    """The block parser must not take lines that are not one record each for records, however they pair up."""
+    records = many(5)
+    path = write(tmp_path / "pair.jobsim.jsonl", HEADER, *records, *pair, *many(20, start=8), end(28, 28))
+    fast = read(path)
+    assert fast == read(path, fast=False)
+    text, number = fast["error"]
+    assert number == line and text.startswith(f"{path}:{line}: malformed line: ")
+
+
+def test_a_block_holding_the_separator_itself_reads_line_by_line(tmp_path, slow_lines):
+    records = [*many(10), record(10, "x.custom", note=2**53 + 1), *many(10, start=11)]
+    path = write(tmp_path / "nul.jobsim.jsonl", HEADER, *records, end(21, 21))
+    fast = read(path)
+    assert fast == read(path, fast=False) and fast["error"] is None and fast["count"] == 21
+    assert fast["records"][10][3]["note"] == 2**53 + 1 and slow_lines  # its block went line by line
+
+
 def test_records_after_the_end_line_in_the_same_block_and_in_a_later_one(tmp_path):
     for tail, line in (([record(21)], 23), ([b"# fine\n"] * 200 + [record(21)], 223)):
         path = write(tmp_path / "late.jobsim.jsonl", HEADER, *many(20), end(20, 20), *tail)

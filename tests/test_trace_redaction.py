@@ -253,3 +253,116 @@ def test_the_text_cache_starts_afresh_when_full_and_results_stay_right(monkeypat
     secret = "Authorization: Bearer sk_live_0123456789abcdef"
     assert redactor.text(secret) == "Authorization: Bearer [redacted]"
     assert redactor._texts[secret] == "Authorization: Bearer [redacted]" and "evt_0" not in redactor._texts
+
+
+# -- phone numbers in free text ------------------------------------------------------------------
+PHONES = ("+1 415 555 0100", "(415) 555-0100", "+44 20 7946 0958", "+14155550100", "415-555-0100",
+          "1-800-555-0199", "415.555.0100", "+49 (0)30 1234567", "+1 (415) 555-0100 x123")  # fmt: skip
+
+
+def field_fake(redactor, value: str) -> str:
+    return redactor.apply("x.custom", {"phone": value})["phone"]
+
+
+@pytest.mark.parametrize("phone", PHONES)
+def test_a_phone_number_in_free_text_gets_the_fake_its_field_would(phone):
+    redactor = Redaction(key="k").redactor()
+    fake = field_fake(Redaction(key="k").redactor(), phone)
+    assert fake != phone and any(c.isdigit() for c in fake)
+    for template in ("Your code was sent to {}.", "{}", "call me at {}, thanks", "tel:{}", "From: {}\nHi"):
+        assert redactor.text(template.format(phone)) == template.format(fake), template
+    assert field_fake(redactor, phone) == fake
+
+
+def test_a_phone_number_in_a_url_stays_a_url():
+    """Twilio-style ``To=%2B14155550100``: the fake of the decoded number, encoded again."""
+    from urllib.parse import quote_plus
+
+    redactor = Redaction(key="k").redactor()
+    fake = field_fake(redactor, "+14155550100")
+    url = "https://api.twilio.com/Messages.json?To=%2B14155550100&PageSize=20"
+    assert redactor.text(url) == f"https://api.twilio.com/Messages.json?To={quote_plus(fake)}&PageSize=20"
+
+
+@pytest.mark.parametrize("text", [
+    "2025-03-01T09:00:00.000Z", "2025-03-01", "2025-03-01T09:00:00+01:00", "09:00:00.123456",
+    "at 1740819600000000000", "1740819600000000000", "06AN1VRJG00017HQF6WQYJKW2M", "run 06ANPEYAG00017HQF6WQYJKW2M",
+    "6513270e-269e-4d37-b2a7-4de452e6b438", "12345678-1234-1234-1234-123456789012", "user_00042", "order 1234567890",
+    "$1,234.56", "EUR 1.234.567,89", "+1234.56", "balance +1234567.89", "-415.55", "1h 30m 15s", "500ms",
+    "took 1.500s", "delay 1000000000", "v1.2.3", "192.168.100.200", "10.0.0.1:8080", "page=2&per_page=100",
+    "seq 14, records 5738", "+1 attempt", "sha256:9f86d081884c7d659a2feaa0c55ad015", "2025-03-01 09:00:00",
+    "20250301-090000-0001", "+0100", "1-2-3",
+])  # fmt: skip
+def test_numbers_that_are_not_phone_numbers_stay(text):
+    assert Redaction(key="k").redactor().text(text) == text
+
+
+def test_free_text_phones_stay_without_pseudonyms_and_when_kept():
+    assert Redaction(pseudonymize=False).redactor().text("call +1 415 555 0100") == "call +1 415 555 0100"
+    assert Redaction(key="k").redactor(keep={"+1 415 555 0100"}).text("call +1 415 555 0100") == "call +1 415 555 0100"
+
+
+def sms_app() -> jobsim.App:
+    import httpx
+
+    app = jobsim.App("sms")
+
+    @app.function("notify", on="order/shipped")
+    def notify(ctx):
+        phone = ctx.event.data["phone"]
+        return ctx.step.run("sms", lambda: httpx.post(
+            "https://api.sms.example/send", json={"to": phone, "body": f"Shipped! Questions? Reply or call {phone}."},
+        ).json()["status"])
+
+    return app
+
+
+def test_phone_numbers_in_bodies_and_errors_leave_no_trace_and_replay_equal(tmp_path):
+    from jobsim import traces
+
+    with jobsim.Simulation(sms_app(), start="2025-03-01T09:00:00Z") as sim:
+        sim.http.post("https://api.sms.example/send").respond(
+            200, json={"status": "queued", "note": "delivered to (415) 555-0100 via +44 20 7946 0958"})
+        sim.send("order/shipped", {"phone": "+1 415 555 0100"})
+        sim.run_until_idle()
+    path = sim.trace.save(tmp_path / "sms.jobsim.jsonl")
+    text = path.read_text()
+    for phone in ("+1 415 555 0100", "(415) 555-0100", "+44 20 7946 0958"):
+        assert phone not in text, phone
+    lines = [orjson.loads(line) for line in text.splitlines()]
+    fake = next(line for line in lines if line["k"] == "event")["ce"]["data"]["phone"]
+    call = next(line for line in lines if line["k"] == "http")
+    assert call["request"]["body"]["json"]["body"] == f"Shipped! Questions? Reply or call {fake}."
+    assert traces.scan(path, pii=True) == []  # its phone numbers are the fakes redaction wrote
+    trace = jobsim.Trace.load(path)
+    assert jobsim.Simulation.replay(trace, sms_app()).same
+    assert trace.save(tmp_path / "again.jobsim.jsonl").read_bytes() == path.read_bytes()
+
+
+def test_the_free_text_phones_of_a_loaded_trace_are_looked_for_only_when_a_phone_number_turns_up(
+        tmp_path, monkeypatch):
+    """Re-saving a redacted trace keeps the fakes its free text got; finding them reads every record,
+    so it happens only once a phone number is met, and a trace without any never pays for it."""
+    import jobsim._redact as redact_module
+
+    searched: list[int] = []
+    real = redact_module._phones_in
+    monkeypatch.setattr(redact_module, "_phones_in", lambda data: searched.append(1) or real(data))
+    app = jobsim.App("inbox")
+
+    @app.function("noop", on="nothing/happens")
+    def noop(ctx):
+        return None
+
+    with jobsim.Simulation(app, start="2025-03-01T09:00:00Z") as sim:
+        sim.send("user/created", {"email": "ada@gmail.com", "note": "ordered 2025-03-01, paid 129.90"})
+    quiet = sim.trace.save(tmp_path / "quiet.jobsim.jsonl")
+    assert jobsim.Trace.load(quiet).save(tmp_path / "quiet2.jobsim.jsonl").read_bytes() == quiet.read_bytes()
+    assert searched == []
+    with jobsim.Simulation(app, start="2025-03-01T09:00:00Z") as sim:
+        sim.send("sms/received", {"body": "call me at +1 415 555 0100", "n": 1})
+        sim.send("sms/received", {"body": "or (415) 555-0100", "n": 2})
+    loud = sim.trace.save(tmp_path / "loud.jobsim.jsonl")
+    assert "555-0100" not in loud.read_text() and "555 0100" not in loud.read_text()
+    assert jobsim.Trace.load(loud).save(tmp_path / "loud2.jobsim.jsonl").read_bytes() == loud.read_bytes()
+    assert len(searched) == sum(1 for _ in loud.read_text().splitlines()) - 2  # each record once: not header, end

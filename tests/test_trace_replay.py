@@ -333,3 +333,133 @@ def test_work_a_recording_left_due_at_its_last_instant_stays_pending_in_the_repl
     assert [r.status for r in again.simulation.runs("listener")] == ["completed", "queued"]
     further = jobsim.Simulation.replay(trace, app(), until="1m")  # asked to go on: now it runs
     assert [r.status for r in further.simulation.runs("listener")] == ["completed", "completed"]
+
+
+def smtp_app() -> jobsim.App:
+    import smtplib
+    from email.message import EmailMessage
+
+    app = jobsim.App("mailer")
+
+    @app.function("receipt", on="order/paid", retries=jobsim.Retries(attempts=3, min="1m"))
+    def receipt(ctx):
+        def send():
+            message = EmailMessage()
+            message["From"], message["To"], message["Subject"] = "shop@acme.test", "ada@gmail.com", "Your receipt"
+            message.set_content("Thanks!")
+            with smtplib.SMTP("smtp.acme.test", 587) as smtp:
+                smtp.send_message(message)
+            return "sent"
+
+        return ctx.step.run("send", send)
+
+    return app
+
+
+def test_smtp_faults_are_recorded_and_armed_again(tmp_path):
+    """``sim.mail.smtp_fail`` is an input like ``sim.fail``: the trace holds it and a replay arms it again."""
+    with jobsim.Simulation(smtp_app(), start=START) as sim:
+        sim.mail.smtp_fail(times=1, code=451, message="4.3.0 Mailbox of <ada@gmail.com> busy", on="RCPT")
+        sim.send("order/paid", {"order": 1})
+        sim.run_until_idle()
+    assert [a.error is None for a in sim.runs("receipt")[0].attempts] == [False, True, True]
+    path = sim.trace.save(tmp_path / "smtp.jobsim.jsonl")
+    armed = [line for line in path.read_text().splitlines() if line.startswith('{"k":"fault.armed"')]
+    assert len(armed) == 1 and '"fault":"smtp"' in armed[0] and '"on":"RCPT"' in armed[0]
+    assert "ada@gmail.com" not in armed[0]  # the refusal's text is redacted like any other
+    result = jobsim.Simulation.replay(jobsim.Trace.load(path), smtp_app())
+    assert result.same, result.report()
+    run = result.simulation.runs("receipt")[0]
+    assert [a.error is None for a in run.attempts] == [False, True, True] and len(result.simulation.mail.outbox) == 1
+    without = jobsim.Simulation.replay(jobsim.Trace.load(path), smtp_app(), faults=False, compare="runs,timing")
+    assert [(d.function, d.label) for d in without.divergences] == [("receipt", "retry 1 due step 'send' of run #1")]
+
+
+def test_recorded_responses_are_found_for_urls_holding_pseudonymized_phone_numbers(tmp_path):
+    app = jobsim.App("lookup")
+
+    @app.function("lookup", on="user/created")
+    def lookup(ctx):
+        phone = ctx.event.data["phone"]
+        return ctx.step.run("carrier", lambda: httpx.get(
+            "https://api.numbers.example/lookup", params={"phone": phone}).json()["carrier"])
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.http.get("https://api.numbers.example/lookup").respond(200, json={"carrier": "Acme Mobile"})
+        sim.send("user/created", {"phone": "+1 415 555 0100"})
+        sim.run_until_idle()
+    path = sim.trace.save(tmp_path / "lookup.jobsim.jsonl")
+    assert "555" not in path.read_text().split('"k":"http"')[1].split('"request"')[0]  # the URL holds the fake
+    result = jobsim.Simulation.replay(jobsim.Trace.load(path), app)
+    assert result.same, result.report()
+    assert result.simulation.runs("lookup")[0].output == "Acme Mobile"
+
+
+def test_what_a_replay_cannot_reproduce_of_http_is_named_once_in_the_report(tmp_path):
+    """A body over 64 KiB is kept as a digest and an excerpt; an exception neither httpx's nor a builtin
+    comes back as ``httpx.ConnectError`` with the recorded text (README, "Replay")."""
+
+    class Boom(Exception):
+        pass
+
+    app = jobsim.App("probe")
+
+    @app.function("f", on="go", retries=jobsim.Retries(attempts=3, min="1s"))
+    def f(ctx):
+        return ctx.step.run("call", lambda: len(httpx.get("https://api.example.com/x").raise_for_status().content))
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.http.get("https://api.example.com/x").mock(
+            side_effect=[Boom("custom failure"), httpx.Response(200, json={"data": "x" * 70_000})])
+        sim.send("go", {})
+        sim.run_until_idle()
+    assert sim.runs("f")[0].output == 70_011
+    result = jobsim.Simulation.replay(jobsim.Trace.load(sim.trace.save(tmp_path / "big.jobsim.jsonl")), app)
+    attempts = result.simulation.runs("f")[0].attempts
+    error = attempts[0].error
+    assert (type(error).__name__, str(error)) == ("ConnectError", "Boom: custom failure (replayed)")
+    assert result.simulation.runs("f")[0].output == 1024  # the excerpt
+    note = ("1 recorded HTTP response(s) had a body over 64 KiB, which a trace keeps only as a digest and its "
+            "first 1 KiB: the replay answered with that excerpt")
+    assert result.notes == [note] and result.report().count(note) == 1
+    assert result.first("f").path == ""
+
+
+def resend_app() -> jobsim.App:
+    app = jobsim.App("notify")
+
+    @app.function("f", on="go")
+    def f(ctx):
+        return ctx.step.run("send", lambda: httpx.post("https://api.resend.com/emails", json={
+            "from": "a@acme.test", "to": ["b@example.com"], "subject": "hi", "text": "x"},
+            headers={"Authorization": "Bearer re_test_0123456789"}).raise_for_status().json()["id"])
+
+    return app
+
+
+def test_a_route_the_test_put_on_a_mail_provider_answers_again_instead_of_the_provider(tmp_path):
+    """The recording says who answered a provider's URL: jobsim's provider (the email lands in the
+    outbox again) or the test's own route (its recorded response, and no email)."""
+    with jobsim.Simulation(resend_app(), start=START) as sim:
+        sim.http.post("https://api.resend.com/emails").respond(200, json={"id": "from-my-route"})
+        sim.send("go", {})
+        sim.run_until_idle()
+    assert sim.runs("f")[0].output == "from-my-route" and sim.mail.outbox == []
+    result = jobsim.Simulation.replay(jobsim.Trace.load(sim.trace.save(tmp_path / "routed.jobsim.jsonl")),
+                                      resend_app())  # fmt: skip
+    assert result.same, result.report()
+    assert result.simulation.runs("f")[0].output == "from-my-route" and result.simulation.mail.outbox == []
+
+
+def test_provider_answers_are_marked_and_older_files_without_the_mark_still_replay(tmp_path):
+    with jobsim.Simulation(resend_app(), start=START) as sim:
+        sim.send("go", {})
+        sim.run_until_idle()
+    path = sim.trace.save(tmp_path / "provider.jobsim.jsonl")
+    text = path.read_text()
+    assert '"minor":1' in text and text.count('"mail":true') == 1
+    assert len(jobsim.Simulation.replay(jobsim.Trace.load(path), resend_app()).simulation.mail.outbox) == 1
+    old = tmp_path / "old.jobsim.jsonl"  # written by jobsim before the mark: every provider 2xx was its own
+    old.write_text(text.replace('"minor":1', '"minor":0').replace(',"mail":true', ""))
+    result = jobsim.Simulation.replay(jobsim.Trace.load(old), resend_app())
+    assert result.same and len(result.simulation.mail.outbox) == 1

@@ -13,8 +13,8 @@ from jobsim._secrets import MARKER
 HEADER = {"k": "header", "format": "jobsim-trace", "version": 1, "start": 0}
 
 
-def scan_lines(tmp_path, *records, pii=False, gz=False):
-    data = b"".join(orjson.dumps(r) + b"\n" for r in (HEADER, *records))
+def scan_lines(tmp_path, *records, pii=False, gz=False, header=HEADER):
+    data = b"".join(orjson.dumps(r) + b"\n" for r in (header, *records))
     path = tmp_path / ("t.jobsim.jsonl.gz" if gz else "t.jobsim.jsonl")
     path.write_bytes(gzip.compress(data) if gz else data)
     return [(f.line, f.path, f.reason) for f in traces.scan(path, pii=pii)]
@@ -66,3 +66,13 @@ def test_values_are_masked_in_findings(tmp_path):
     assert str(finding) == "1: x.custom (seq 0) password: field 'password' is named like a secret and has a value " \
                            "('corr'… 28 chars)"
     assert "horse" not in str(finding)
+
+
+def test_phone_numbers_are_personal_data_unless_the_trace_pseudonymized_them(tmp_path):
+    rec = record(body="Reply or call +1 415 555 0100 or (415) 555-0101", at_ns="1740819600000000000",
+                 when="2025-03-01T09:00:00+01:00", run="06ANPEYAG00017HQF6WQYJKW2M")
+    assert scan_lines(tmp_path, rec) == []
+    found = (2, "body", "a phone number (personal data)")
+    assert scan_lines(tmp_path, rec, pii=True) == [found, found]
+    pseudonymized = {**HEADER, "redaction": {"policy": "jobsim/1", "pii": "pseudonymized"}}
+    assert scan_lines(tmp_path, rec, pii=True, header=pseudonymized) == []

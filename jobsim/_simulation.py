@@ -86,6 +86,7 @@ class Simulation:
         self._loop: VirtualLoop | None = None
         self._failure_handlers: dict[str, Function] = {}
         self._state = "new"
+        self._sends = _gc.Sends()
         self._install_sinks()
 
     def record_kinds(self) -> dict[str, Any]:
@@ -172,6 +173,7 @@ class Simulation:
             impl.function(sim=self)
         if self._loop is not None:
             self._loop.close()
+        self._sends.end()
         self._state = "closed"
         self._warn_unfired_faults()
 
@@ -309,6 +311,7 @@ class Simulation:
                 f"time can't go backwards: {what}() to {iso(until)} but the simulation is at {iso(self.kernel.now)}"
             )
         self.trace.add(self.kernel.now, "advance", {"until": until, "idle": stop_when_idle})  # replayed as is
+        self._sends.end()
         self.wallclock.activate()
         try:
             self.kernel.run(until, stop_when_idle=stop_when_idle, max_items=max_items,
@@ -324,8 +327,8 @@ class Simulation:
         ``advance``/``run_until_idle`` (``advance(0)`` runs what is due now).
         """
         self._require_running("send")
-        with _gc.raised_threshold():  # a loop of 100,000 sends builds 100,000 queued runs
-            return self._emit(event, data, **fields)
+        self._sends.add(len(event) if isinstance(event, (list, tuple)) else 1)  # a loop of them: ``_gc.Sends``
+        return self._emit(event, data, **fields)
 
     def _emit(self, event: Any, data: Any = None, *, _origin: str = "input", **fields: Any) -> list[str]:
         if isinstance(event, (list, tuple)):

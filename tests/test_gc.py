@@ -156,7 +156,7 @@ def test_a_loop_of_long_simulations_frees_the_finished_ones(eager_collector, mon
     assert len(freed) >= 4
 
 
-def test_send_and_short_drives_raise_the_young_threshold_only_while_they_run():
+def test_short_drives_raise_the_young_threshold_only_while_they_run():
     threshold_seen_by(_gc.YOUNG_THRESHOLD)
 
 
@@ -166,19 +166,51 @@ def threshold_seen_by(driving: int) -> None:
     app.function("f", on="go")(lambda ctx: seen.append(gc.get_threshold()[0]))
     before = gc.get_threshold()
     with jobsim.Simulation(app) as sim:
-        emit = sim._emit
-        sim._emit = lambda *a, **k: (seen.append(gc.get_threshold()[0]), emit(*a, **k))[1]
         sim.send("go")
-        assert gc.get_threshold() == before
+        assert gc.get_threshold() == before  # one send is not a loop
         sim.run_until_idle()
-        assert seen == [_gc.YOUNG_THRESHOLD, driving]  # seen by send, then by job code
+        assert seen == [driving]  # seen by job code
+        assert gc.get_threshold() == before
         gc.set_threshold(0)  # a process that turned the collector off keeps it off
         try:
-            sim.send("go")
+            sim.send(["go"] * _gc.SEND_LOOP)
+            assert gc.get_threshold()[0] == 0
             sim.run_until_idle()
+            assert seen[1:] == [0] * _gc.SEND_LOOP
         finally:
             gc.set_threshold(*before)
-        assert seen == [_gc.YOUNG_THRESHOLD, driving, 0, 0]
+
+
+def test_a_loop_of_sends_raises_the_young_threshold_until_time_is_driven_or_the_simulation_closes():
+    app = jobsim.App("gc")
+    app.function("f", on="go")(lambda ctx: None)
+    before = gc.get_threshold()
+    raised = (_gc.YOUNG_THRESHOLD, *before[1:])
+    with jobsim.Simulation(app) as sim:
+        for _ in range(_gc.SEND_LOOP - 1):
+            sim.send("go")
+        assert gc.get_threshold() == before  # a few sends never touch it
+        sim.send("go")
+        assert gc.get_threshold() == raised  # the loop's SEND_LOOP-th event
+        sim.send("go")
+        assert gc.get_threshold() == raised  # and between its sends: it is the loop that builds the queue
+        sim.advance(0)
+        assert gc.get_threshold() == before  # driving time ends the loop (and restores after its own raise)
+        for _ in range(_gc.SEND_LOOP - 1):
+            sim.send("go")
+        assert gc.get_threshold() == before  # counted afresh after driving
+        sim.send(["go"] * 2)
+        assert gc.get_threshold() == raised  # a list counts its events
+    assert gc.get_threshold() == before  # closing ends it too
+    with jobsim.Simulation(app) as sim:
+        sim.send(["go"] * _gc.SEND_LOOP)  # one big list is a loop by itself
+        assert gc.get_threshold() == raised
+        with pytest.raises(jobsim.InvalidArgument):
+            sim.advance(-1)  # refused before driving: the loop goes on
+        assert gc.get_threshold() == raised
+        sim.run_until_idle()
+        assert gc.get_threshold() == before
+        assert len(sim.runs("f")) == _gc.SEND_LOOP
 
 
 @needs_promotion

@@ -469,7 +469,8 @@ class FlowRuntime:
             self._drop_waiter(wake)
             run._wake = None
         fn = run.function
-        self.record(at, "cancel", {"function": fn.id, "run": run.id, **why})
+        n = self.controls[run].n  # names the run in the timeline even if cancelled before its first request
+        self.record(at, "cancel", {"function": fn.id, "run": run.id, "n": n, **why})
         self._settle_parent(run, f"invoked function {fn.id!r} was cancelled ({why['reason']})")
         self.engine.finish(run, "cancelled", at, None)
 

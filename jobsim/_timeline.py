@@ -24,7 +24,7 @@ def render(sim: Simulation, tz: dt.tzinfo) -> str:
 def render_trace(trace: Trace, tz: dt.tzinfo, *, seed: Any, profile: Any, kinds: Mapping[str, Any]) -> str:
     """The timeline of any trace: a simulation's, or one read from a file (``jobsim show``)."""
     names: dict[str, str] = {}
-    for record in trace.of("run.start", "run.queued", "run.skipped"):
+    for record in trace.of("run.start", "run.queued", "run.skipped", "cancel"):  # a run may be cancelled unstarted
         names.setdefault(record.data["run"], f"{record.data['function']}#{record.data.get('n', '?')}")
     zone_name = getattr(tz, "key", None) or str(tz)
     head = f"jobsim timeline · {zone_name} · seed {seed} · profile {profile}"

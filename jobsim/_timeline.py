@@ -191,6 +191,12 @@ def _batch(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     return f"batch     {_run(d, names)} gets {d['size']} event(s) ({d['why']}{key})"
 
 
+def _debounce(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    key = "" if d.get("key") is None else f", key {d['key']!r}"
+    why = f"quiet for {format_duration(d['period'])}" if d.get("why") == "quiet" and "period" in d else d.get("why")
+    return f"debounce  {_run(d, names)} gets the last of {d['size']} event(s) ({why}{key})"
+
+
 def _cancel(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     reason = d["reason"]
     if reason == "cancel_on":
@@ -208,7 +214,7 @@ BUILTIN_KINDS: dict[str, Callable[[dict[str, Any], dict[str, str], dt.tzinfo], s
     "event": _event, "event.dropped": _dropped, "cron": _cron, "run.start": _start,
     "attempt": _attempt, "retry": _retry, "sleep": _sleep, "wait": _wait, "wait.end": _wait_end,
     "invoke": _invoke, "run.end": _end, "email": _email, "http": _http, "fault": _fault,
-    "run.queued": _queued, "run.skipped": _skipped, "batch": _batch, "cancel": _cancel,
+    "run.queued": _queued, "run.skipped": _skipped, "batch": _batch, "debounce": _debounce, "cancel": _cancel,
     "parallel": _parallel, "cron.missed": _missed, "recover": _recover,
     "advance": _hidden, "fault.armed": _hidden,
 }  # fmt: skip

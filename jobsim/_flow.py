@@ -55,8 +55,10 @@ class Batch:
         _positive_int("max_size", self.max_size, 2, " (Inngest rejects a batch smaller than 2)")
         if self.timeout is None:
             raise InvalidArgument.build(
-                "timeout", None, "a batch needs a timeout of at least 1s, after which it runs even if not full, "
-                f"e.g. Batch(max_size={self.max_size}, timeout='5s')"
+                "timeout",
+                None,
+                "a batch needs a timeout of at least 1s, after which it runs even if not full, "
+                f"e.g. Batch(max_size={self.max_size}, timeout='5s')",
             )
         timeout = _bounded("timeout", self.timeout, SECOND, why=" (Inngest's minimum batch timeout)")
         object.__setattr__(self, "timeout_ns", timeout)
@@ -109,8 +111,10 @@ class Throttle:
         period = _bounded("period", self.period, SECOND, why=" (Inngest throttles in whole seconds)")
         if period % SECOND:  # Inngest passes `int(Period.Seconds())` to its GCRA (executor.go : Schedule)
             raise InvalidArgument.build(
-                "period", self.period, "expected a whole number of seconds (Inngest drops the fraction, so this "
-                f"period would throttle as {format_duration(period - period % SECOND)})"
+                "period",
+                self.period,
+                "expected a whole number of seconds (Inngest drops the fraction, so this "
+                f"period would throttle as {format_duration(period - period % SECOND)})",
             )
         object.__setattr__(self, "period_ns", period)
         object.__setattr__(self, "key_fn", None if self.key is None else compile_key(self.key))

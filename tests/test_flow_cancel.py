@@ -84,6 +84,20 @@ def test_a_run_cancelled_before_its_first_request_is_named_in_the_timeline():
     assert "run       remind#2 cancelled" in timeline
 
 
+def test_a_cancel_without_match_or_if_cancels_every_live_run():
+    app = reminder_app(cancel_on=[Cancel("shop/closed")])
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("order/created", {"orderId": "o1"})
+        sim.send("order/created", {"orderId": "o2"})
+        sim.advance("1m")
+        sim.send("shop/closed", {})
+        sim.send("order/created", {"orderId": "o3"})  # created after the event: no look-back
+        sim.run_until_idle()
+    assert [(r.status, secs(r.end_ns)) for r in sim.runs("remind")] == [
+        ("cancelled", 60), ("cancelled", 60), ("completed", 3660),
+    ]  # fmt: skip
+
+
 def test_there_is_no_look_back():
     app = reminder_app(cancel_on=[Cancel("order/cancelled", match="data.orderId")])
     with jobsim.Simulation(app, start=START) as sim:

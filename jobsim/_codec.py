@@ -63,7 +63,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "run.end": ("function", "run", "status"), "email": ("to", "subject"), "http": ("method", "url"),
     "fault": ("function", "error"), "fault.armed": ("fault",),
     "run.queued": ("function", "run", "reason"), "run.skipped": ("function", "run", "reason"),
-    "batch": ("function", "run", "size"), "cancel": ("function", "run", "reason"),
+    "batch": ("function", "run", "size"), "debounce": ("function", "run", "size"),
+    "cancel": ("function", "run", "reason"),
     "advance": ("until",),
 }  # fmt: skip
 BUILTIN = frozenset(REQUIRED)

@@ -44,7 +44,7 @@ class Batch:
     """
 
     max_size: int
-    timeout: Duration
+    timeout: Duration | None = None  # required: a default only so that leaving it out gets a clear message
     key: Key | None = None
     if_: str | Callable[[Any, Any], bool] | None = None
     timeout_ns: int = dataclasses.field(init=False, repr=False, compare=False)
@@ -53,6 +53,13 @@ class Batch:
 
     def __post_init__(self) -> None:
         _positive_int("max_size", self.max_size, 2, " (Inngest rejects a batch smaller than 2)")
+        if self.timeout is None:
+            raise InvalidArgument.build(
+                "timeout",
+                None,
+                "a batch needs a timeout of at least 1s, after which it runs even if not full, "
+                f"e.g. Batch(max_size={self.max_size}, timeout='5s')",
+            )
         timeout = _bounded("timeout", self.timeout, SECOND, why=" (Inngest's minimum batch timeout)")
         object.__setattr__(self, "timeout_ns", timeout)
         object.__setattr__(self, "key_fn", None if self.key is None else compile_key(self.key))
@@ -84,7 +91,11 @@ class Debounce:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Throttle:
-    """``Throttle(limit, period, key=None, burst=None)``: GCRA on run starts; excess waits, FIFO."""
+    """``Throttle(limit, period, key=None, burst=None)``: GCRA on run starts; excess waits, FIFO.
+
+    ``period`` is whole seconds: Inngest's executor truncates it with ``int(Period.Seconds())``,
+    so ``"1.5s"`` would silently throttle per second there; jobsim refuses it instead.
+    """
 
     limit: int
     period: Duration
@@ -98,6 +109,13 @@ class Throttle:
         if self.burst is not None:
             _positive_int("burst", self.burst, 0)
         period = _bounded("period", self.period, SECOND, why=" (Inngest throttles in whole seconds)")
+        if period % SECOND:  # Inngest passes `int(Period.Seconds())` to its GCRA (executor.go : Schedule)
+            raise InvalidArgument.build(
+                "period",
+                self.period,
+                "expected a whole number of seconds (Inngest drops the fraction, so this "
+                f"period would throttle as {format_duration(period - period % SECOND)})",
+            )
         object.__setattr__(self, "period_ns", period)
         object.__setattr__(self, "key_fn", None if self.key is None else compile_key(self.key))
 
@@ -212,12 +230,8 @@ class FlowControl:
                 )
             if value is None:
                 continue
-            if name == "concurrency" and isinstance(value, int) and not isinstance(value, bool):
-                if value < 1:
-                    raise InvalidArgument.build(
-                        name, value, "expected an int >= 1 or jobsim.Concurrency(limit, key=...)"
-                    )
-                value = Concurrency(value)
+            if name == "concurrency":
+                value = _concurrency(value)
             if name in kinds and not isinstance(value, kinds[name]):
                 raise InvalidArgument.build(name, value, f"a jobsim.{kinds[name].__name__}(...)")
             values[name] = value
@@ -241,6 +255,27 @@ class FlowControl:
                 f"function {function_id!r}: timeout= and timeouts=Timeouts(finish=...) say the same thing; give one"
             )
         return cls(**values)
+
+
+def _concurrency(value: Any) -> Concurrency:
+    """An int, a ``Concurrency`` or Inngest's list form holding one (jobsim simulates one limit per function)."""
+    if isinstance(value, (list, tuple)) and value and all(isinstance(c, Concurrency) for c in value):
+        if len(value) == 1:
+            return value[0]  # type: ignore[no-any-return]
+        if len(value) > 2:  # consts.MaxConcurrencyLimits
+            raise InvalidArgument(
+                f"concurrency= got {len(value)} limits; Inngest allows at most 2 per function, and jobsim "
+                "simulates one: pass a single jobsim.Concurrency(limit, key=...)"
+            )
+        raise InvalidArgument(
+            f"concurrency= got {len(value)} limits; jobsim simulates one per function (a second limit is not "
+            "simulated): pass a single jobsim.Concurrency(limit, key=...)"
+        )
+    if isinstance(value, Concurrency):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return Concurrency(value)
+    raise InvalidArgument.build("concurrency", value, "expected an int >= 1 or jobsim.Concurrency(limit, key=...)")
 
 
 def _priority(value: Any) -> Callable[[Any], int]:

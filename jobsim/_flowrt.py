@@ -155,11 +155,12 @@ class Batcher:
 
 
 class _Pending:
-    __slots__ = ("cap", "event", "timer")
+    __slots__ = ("cap", "count", "event", "timer")
 
     def __init__(self, event: Event, cap: int | None) -> None:
         self.event = event
         self.cap = cap
+        self.count = 0  # events this debounce took in: the trace tells how many a run stands for
         self.timer: Timer | None = None
 
 
@@ -191,14 +192,17 @@ class Debouncer:
             pending.event = event
             if pending.timer is not None:
                 self.kernel.cancel(pending.timer)
-        due = now + self.period
-        if pending.cap is not None and due > pending.cap:
-            due = pending.cap
-        pending.timer = self.kernel.schedule(due, self._fire, key, pending, owner=self.owner)
+        pending.count += 1
+        due, why = now + self.period, "quiet"
+        if pending.cap is not None and due >= pending.cap:
+            due, why = pending.cap, "timeout"
+        pending.timer = self.kernel.schedule(due, self._fire, key, pending, why, owner=self.owner)
 
-    def _fire(self, key: Hashable, pending: _Pending) -> None:
+    def _fire(self, key: Hashable, pending: _Pending, why: str) -> None:
         del self.pending[key]
-        self.rt.start(self.fn, [pending.event])  # the run gets the last event
+        run = self.rt.start(self.fn, [pending.event])  # the run gets the last event
+        self.rt.record(run.start_ns, "debounce", {"function": self.fn.id, "run": run.id, "size": pending.count,
+                                                  "key": _plain(key), "why": why, "period": self.period})  # fmt: skip
 
 
 class Throttler:
@@ -469,7 +473,8 @@ class FlowRuntime:
             self._drop_waiter(wake)
             run._wake = None
         fn = run.function
-        self.record(at, "cancel", {"function": fn.id, "run": run.id, **why})
+        n = self.controls[run].n  # names the run in the timeline even if cancelled before its first request
+        self.record(at, "cancel", {"function": fn.id, "run": run.id, "n": n, **why})
         self._settle_parent(run, f"invoked function {fn.id!r} was cancelled ({why['reason']})")
         self.engine.finish(run, "cancelled", at, None)
 

@@ -286,7 +286,7 @@ class Redactor:
         return {"event": event, "event.dropped": event, "http": http, "email": email,
                 "run.end": (("output", walk), ("error", text)), "attempt": (*step, *error), "fault": error,
                 "fault.armed": (("error", walk), ("message", text)), "cancel": keyed, "run.skipped": keyed,
-                "batch": keyed,
+                "batch": keyed, "debounce": keyed,
                 **dict.fromkeys(stepped, step), **dict.fromkeys(plain, ())}  # fmt: skip
 
     def _same_headers(self, headers: Any) -> Any:

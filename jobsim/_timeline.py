@@ -24,7 +24,7 @@ def render(sim: Simulation, tz: dt.tzinfo) -> str:
 def render_trace(trace: Trace, tz: dt.tzinfo, *, seed: Any, profile: Any, kinds: Mapping[str, Any]) -> str:
     """The timeline of any trace: a simulation's, or one read from a file (``jobsim show``)."""
     names: dict[str, str] = {}
-    for record in trace.of("run.start", "run.queued", "run.skipped"):
+    for record in trace.of("run.start", "run.queued", "run.skipped", "cancel"):  # a run may be cancelled unstarted
         names.setdefault(record.data["run"], f"{record.data['function']}#{record.data.get('n', '?')}")
     zone_name = getattr(tz, "key", None) or str(tz)
     head = f"jobsim timeline · {zone_name} · seed {seed} · profile {profile}"
@@ -191,6 +191,12 @@ def _batch(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     return f"batch     {_run(d, names)} gets {d['size']} event(s) ({d['why']}{key})"
 
 
+def _debounce(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    key = "" if d.get("key") is None else f", key {d['key']!r}"
+    why = f"quiet for {format_duration(d['period'])}" if d.get("why") == "quiet" and "period" in d else d.get("why")
+    return f"debounce  {_run(d, names)} gets the last of {d['size']} event(s) ({why}{key})"
+
+
 def _cancel(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     reason = d["reason"]
     if reason == "cancel_on":
@@ -208,7 +214,7 @@ BUILTIN_KINDS: dict[str, Callable[[dict[str, Any], dict[str, str], dt.tzinfo], s
     "event": _event, "event.dropped": _dropped, "cron": _cron, "run.start": _start,
     "attempt": _attempt, "retry": _retry, "sleep": _sleep, "wait": _wait, "wait.end": _wait_end,
     "invoke": _invoke, "run.end": _end, "email": _email, "http": _http, "fault": _fault,
-    "run.queued": _queued, "run.skipped": _skipped, "batch": _batch, "cancel": _cancel,
+    "run.queued": _queued, "run.skipped": _skipped, "batch": _batch, "debounce": _debounce, "cancel": _cancel,
     "parallel": _parallel, "cron.missed": _missed, "recover": _recover,
     "advance": _hidden, "fault.armed": _hidden,
 }  # fmt: skip

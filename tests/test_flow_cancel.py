@@ -67,6 +67,37 @@ def test_a_waiting_run_is_cancelled_and_its_wait_never_resolves():
     assert sim.trace.of("wait.end") == []
 
 
+def test_a_run_cancelled_before_its_first_request_is_named_in_the_timeline():
+    app = reminder_app(cancel_on=[Cancel("order/cancelled", match="data.orderId")])
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("order/created", {"orderId": "o1"})
+        sim.send("order/created", {"orderId": "o2"})
+        sim.send("order/cancelled", {"orderId": "o2"})  # the same instant: o2's run has not run a request yet
+        sim.run_until_idle()
+    o1, o2 = sim.runs("remind")
+    assert (o1.status, secs(o1.end_ns)) == ("completed", 3600)
+    assert (o2.status, secs(o2.end_ns), o2.attempts) == ("cancelled", 0, [])
+    (record,) = sim.trace.of("cancel")
+    assert record.data["n"] == 2
+    timeline = sim.timeline()
+    assert "cancel    remind#2 by event order/cancelled" in timeline
+    assert "run       remind#2 cancelled" in timeline
+
+
+def test_a_cancel_without_match_or_if_cancels_every_live_run():
+    app = reminder_app(cancel_on=[Cancel("shop/closed")])
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("order/created", {"orderId": "o1"})
+        sim.send("order/created", {"orderId": "o2"})
+        sim.advance("1m")
+        sim.send("shop/closed", {})
+        sim.send("order/created", {"orderId": "o3"})  # created after the event: no look-back
+        sim.run_until_idle()
+    assert [(r.status, secs(r.end_ns)) for r in sim.runs("remind")] == [
+        ("cancelled", 60), ("cancelled", 60), ("completed", 3660),
+    ]  # fmt: skip
+
+
 def test_there_is_no_look_back():
     app = reminder_app(cancel_on=[Cancel("order/cancelled", match="data.orderId")])
     with jobsim.Simulation(app, start=START) as sim:

@@ -102,3 +102,18 @@ def test_debounce_matches_the_model(gaps, period_s, timeout_s):
     expected.append((pending[0], pending[2], 1))
     assert summary(sim) == expected
     assert all(r.status == "completed" for r in sim.runs("sync"))
+
+
+def test_the_trace_and_timeline_say_how_many_events_a_debounced_run_absorbed():
+    # A search index: period 10s, timeout 1m, per document; an edit every 5s for 70s on d1,
+    # one edit on d2. d1 hits its cap at 60s (13 events, 0..60s), then goes quiet 10s after its last edit.
+    debounce = Debounce(period="10s", key="event.data.doc", timeout="1m")
+    with jobsim.Simulation(app_with(debounce), start=START) as sim:
+        send_at(sim, [(s * 1000, {"doc": "d1", "i": s}) for s in range(0, 75, 5)] + [(71_000, {"doc": "d2", "i": 99})])
+        sim.run_until_idle()
+    assert summary(sim) == [(60_000, 55, 1), (80_000, 70, 1), (81_000, 99, 1)]
+    records = [((r.at - T0) // MS, r.data["size"], r.data["key"], r.data["why"]) for r in sim.trace.of("debounce")]
+    assert records == [(60_000, 12, "d1", "timeout"), (80_000, 3, "d1", "quiet"), (81_000, 1, "d2", "quiet")]
+    timeline = sim.timeline()
+    assert "debounce  sync#1 gets the last of 12 event(s) (timeout, key 'd1')" in timeline
+    assert "debounce  sync#3 gets the last of 1 event(s) (quiet for 10s, key 'd2')" in timeline

@@ -24,6 +24,12 @@ KEY_HELP = "expected a dotted path rooted at 'event', such as 'event.data.userId
         (lambda: Batch(max_size=10, timeout="-5s"), f"timeout='-5s' is not valid: {DURATION_HELP}"),
         (lambda: Batch(max_size=10, timeout="500ms"),
          "timeout='500ms' is not valid: expected a duration of at least 1s (Inngest's minimum batch timeout)"),
+        (lambda: Batch(max_size=100),
+         "timeout=None is not valid: a batch needs a timeout of at least 1s, after which it runs even if not "
+         "full, e.g. Batch(max_size=100, timeout='5s')"),
+        (lambda: Batch(max_size=100, timeout=None),
+         "timeout=None is not valid: a batch needs a timeout of at least 1s, after which it runs even if not "
+         "full, e.g. Batch(max_size=100, timeout='5s')"),
         (lambda: Batch(max_size=10, timeout="30s", key="data.userId"), f"key='data.userId' is not valid: {KEY_HELP}"),
         (lambda: Debounce(period="-5s"), f"period='-5s' is not valid: {DURATION_HELP}"),
         (lambda: Debounce(period="500ms"),
@@ -34,6 +40,12 @@ KEY_HELP = "expected a dotted path rooted at 'event', such as 'event.data.userId
         (lambda: Throttle(limit=0, period="1m"), "limit=0 is not valid: expected an int >= 1"),
         (lambda: Throttle(limit=1, period="-5s"), f"period='-5s' is not valid: {DURATION_HELP}"),
         (lambda: Throttle(limit=1, period="1m", burst=-1), "burst=-1 is not valid: expected an int >= 0"),
+        (lambda: Throttle(limit=10, period="1.5s"),
+         "period='1.5s' is not valid: expected a whole number of seconds (Inngest drops the fraction, "
+         "so this period would throttle as 1s)"),
+        (lambda: Throttle(limit=10, period=90.25),
+         "period=90.25 is not valid: expected a whole number of seconds (Inngest drops the fraction, "
+         "so this period would throttle as 1m30s)"),
         (lambda: RateLimit(limit=10, period="25h"), "period='25h' is not valid: at most 24h, as on Inngest"),
         (lambda: RateLimit(limit=True, period="1h"), "limit=True is not valid: expected an int >= 1"),
         (lambda: Concurrency(0), "limit=0 is not valid: expected an int >= 1"),
@@ -58,6 +70,14 @@ def declare(**options):
     [
         ({"concurrency": 0}, "concurrency=0 is not valid: expected an int >= 1 or jobsim.Concurrency(limit, key=...)"),
         ({"batch": 100}, "batch=100 is not valid: a jobsim.Batch(...)"),
+        ({"concurrency": [Concurrency(1), Concurrency(2), Concurrency(3)]},
+         "concurrency= got 3 limits; Inngest allows at most 2 per function, and jobsim simulates one: "
+         "pass a single jobsim.Concurrency(limit, key=...)"),
+        ({"concurrency": [Concurrency(1), Concurrency(5, key="event.data.account")]},
+         "concurrency= got 2 limits; jobsim simulates one per function (a second limit is not simulated): "
+         "pass a single jobsim.Concurrency(limit, key=...)"),
+        ({"concurrency": "2"},
+         "concurrency='2' is not valid: expected an int >= 1 or jobsim.Concurrency(limit, key=...)"),
         ({"idempotency": "data.orderId"}, f"idempotency='data.orderId' is not valid: {KEY_HELP}"),
         ({"timeout": "-5s"}, f"timeout='-5s' is not valid: {DURATION_HELP}"),
         ({"idempotency": "event.data.id", "rate_limit": RateLimit(1, "1h")},
@@ -77,6 +97,16 @@ def declare(**options):
 def test_app_function_rejects_bad_flow_options(options, message):
     with pytest.raises(InvalidArgument, match=f"^{re.escape(message)}$"):
         declare(**options)
+
+
+def test_a_list_of_one_concurrency_limit_is_that_limit():
+    fn = declare(concurrency=[Concurrency(2, key="event.data.account")])(lambda ctx: None)
+    assert fn.flow.concurrency == Concurrency(2, key="event.data.account")
+
+
+def test_a_whole_second_throttle_period_is_accepted_in_any_form():
+    assert Throttle(limit=1, period=2.0).period_ns == 2_000_000_000
+    assert Throttle(limit=1, period="1m").period_ns == 60_000_000_000
 
 
 def test_a_function_without_flow_control_keeps_the_fast_path():

@@ -12,7 +12,7 @@ from typing import Any
 
 from ._expr import Key, compile_expression, compile_key, compile_match
 from ._time import DAY, SECOND, WEEK, Duration, duration_ns, format_duration
-from .errors import InvalidArgument
+from .errors import InvalidArgument, UnsupportedFeature
 
 MAX_CANCELLATIONS = 5
 """Inngest's ``consts.MaxCancellations``."""
@@ -141,14 +141,27 @@ class RateLimit:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Concurrency:
-    """``Concurrency(limit, key=None)``: at most ``limit`` steps executing code at once."""
+    """``Concurrency(limit, key=None, scope="fn")``: at most ``limit`` steps executing code at once.
+
+    Only Inngest's function scope is simulated; ``scope="env"``/``"account"`` (a limit
+    shared by every function using the same key) is refused by name, not ignored.
+    """
 
     limit: int
     key: Key | None = None
+    scope: str = "fn"
     key_fn: Callable[[Any], Hashable] | None = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _positive_int("limit", self.limit)
+        if self.scope in ("env", "account"):
+            raise UnsupportedFeature(
+                f"Concurrency(scope={self.scope!r}) is not simulated yet: jobsim limits each function on its own "
+                "(scope='fn', the default); shared limits across functions are on the README's 'not simulated' list",
+                system="jobsim", feature="concurrency.scope",
+            )  # fmt: skip
+        if self.scope != "fn":
+            raise InvalidArgument.build("scope", self.scope, "'fn' (Inngest's scopes are 'fn', 'env' and 'account')")
         object.__setattr__(self, "key_fn", None if self.key is None else compile_key(self.key))
 
 

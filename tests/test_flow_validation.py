@@ -49,6 +49,11 @@ KEY_HELP = "expected a dotted path rooted at 'event', such as 'event.data.userId
         (lambda: RateLimit(limit=10, period="25h"), "period='25h' is not valid: at most 24h, as on Inngest"),
         (lambda: RateLimit(limit=True, period="1h"), "limit=True is not valid: expected an int >= 1"),
         (lambda: Concurrency(0), "limit=0 is not valid: expected an int >= 1"),
+        (lambda: Concurrency(2, key="event.data.account", scope="acount"),
+         "scope='acount' is not valid: 'fn' (Inngest's scopes are 'fn', 'env' and 'account')"),
+        (lambda: Concurrency(2, key="event.data.account", scope="account"),
+         "Concurrency(scope='account') is not simulated yet: jobsim limits each function on its own (scope='fn', "
+         "the default); shared limits across functions are on the README's 'not simulated' list"),
         (lambda: Cancel(""), "event='' is not valid: the name of the event that cancels the run"),
         (lambda: Cancel("stop", timeout="-1m"), f"timeout='-1m' is not valid: {DURATION_HELP}"),
         (lambda: Timeouts(), "Timeouts() needs start= and/or finish=, e.g. Timeouts(finish='10m')"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from ._simulation import Simulation
 
 _MAX_DATA = 80
+_AT = operator.attrgetter("at")
 
 
 def render(sim: Simulation, tz: dt.tzinfo) -> str:
@@ -29,7 +31,9 @@ def render_trace(trace: Trace, tz: dt.tzinfo, *, seed: Any, profile: Any, kinds:
     zone_name = getattr(tz, "key", None) or str(tz)
     head = f"jobsim timeline · {zone_name} · seed {seed} · profile {profile}"
     lines = [head, "-" * len(head)]
-    for record in trace:
+    # by time, then in the order written: job code that spends time (time.sleep, a slow
+    # response) writes a retry decided at +10 s before records other runs write at +0 s
+    for record in sorted(trace, key=_AT):
         text = describe(record, names, tz, kinds)
         if text is not None:
             lines.append(f"{_stamp(record.at, tz)}  {text}")

@@ -861,3 +861,27 @@ def test_a_match_path_outside_the_event_is_refused_instead_of_never_matching(mat
     assert str(run.error).startswith(f"match={match!r} is not valid: expected a dotted path into the event")
     with pytest.raises(InvalidArgument, match=r"match='orderId' is not valid"):
         jobsim.Cancel("order/cancelled", match="orderId")
+
+
+def test_the_timeline_reads_in_time_order_when_job_code_spends_time():
+    app = jobsim.App("a")
+
+    @app.function("slow", on="go", retries=FAST)
+    def slow(ctx):
+        time.sleep(10)  # the failure, and the retry decision, come at +10 s
+        raise RuntimeError("down")
+
+    @app.function("quick", on="go")
+    def quick(ctx):
+        return "ok"
+
+    with simulate(app, tz="UTC") as sim:
+        sim.send("go")
+        sim.advance("5s")  # slow's request starts at 0 and is written first, up to its retry at +10 s
+    lines = sim.timeline().splitlines()[2:]
+    stamps = [line[:23] for line in lines]
+    assert stamps == sorted(stamps)
+    texts = [line[29:] for line in lines]
+    assert texts.index("run       quick#1 completed") < texts.index(
+        "retry     slow#1 attempt 1 at 00:00:11 (+1s)"
+    )

@@ -141,7 +141,10 @@ def _bullmq() -> Profile:
     the stalled checker runs every 30 s (phase: the simulation's start — NOT VERIFIED),
     marks active jobs on one pass and moves those whose lock expired back to wait on
     the next, where the job runs again from the start without consuming an attempt;
-    after maxStalledCount (1) stalls it fails ("job stalled more than allowable limit").
+    after maxStalledCount (1) stalls it fails ("job stalled more than allowable limit") as an
+    UnrecoverableError — no retry, whatever attempts are left (worker.ts getUnrecoverableErrorMessage);
+    a job scheduler's (cron) job is exempt and re-runs however often it stalls
+    (moveStalledJobsToWait-9.lua: "Only fail job if it exceeds stall limit AND is not a repeatable job").
     Downtime: Redis keeps jobs; delayed and waiting jobs run late, once. A job
     scheduler keeps one pending job, which runs late once; missed iterations are
     skipped (missed cron: first).
@@ -169,7 +172,8 @@ def _bullmq() -> Profile:
             "step.invoke": "a job cannot call another and wait inline",
         },
         crash=CrashRule(lease_ns=30 * SECOND, renew_ns=15 * SECOND, scan_ns=30 * SECOND, two_pass=True,
-                        then="rerun", max_reruns=1, reason="job stalled more than allowable limit",
+                        then="rerun", max_reruns=1, rerun_cron=True, final=True,
+                        reason="job stalled more than allowable limit",
                         recovery="the stalled-job checker moved it back to wait"),
         dedupe="BullMQ moves a job to active once; scheduler job ids (repeat:<id>:<millis>) are unique",
     )  # fmt: skip

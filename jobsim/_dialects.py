@@ -109,10 +109,10 @@ class CronDialect:
 ROBFIG = CronDialect(parser="robfig/cron v3", tz_prefix=True, rule="instant")
 """Inngest: ``cron.Minute|Hour|Dom|Month|Dow|Descriptor`` (``pkg/execution/cron/cron.go : parser``)."""
 
-CRON_PARSER = CronDialect(parser="cron-parser", seconds=True)
+CRON_PARSER = CronDialect(parser="cron-parser", seconds=True, rule="shift")
 """BullMQ, Agenda, Quirrel: cron-parser 5 (5 or 6 fields, names, ``L``/``#``, an IANA zone option)."""
 
-CRON_PARSER_5 = CronDialect(parser="Trigger.dev's cron-parser schedules", tz_option="timezone")
+CRON_PARSER_5 = CronDialect(parser="Trigger.dev's cron-parser schedules", tz_option="timezone", rule="shift")
 """Trigger.dev: 5 fields, no seconds (``docs/tasks/scheduled.mdx``)."""
 
 NODE_CRON = CronDialect(parser="node-cron", seconds=True, tz_option="timezone", dom_dow="and", rule="wall")

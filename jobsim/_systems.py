@@ -132,7 +132,9 @@ def _bullmq() -> Profile:
     a retry runs the whole handler again. No sleep, wait_for_event or invoke.
     Cron (job schedulers): cron-parser, 5 or 6 fields (leading seconds), names, L/#,
     tz option; DOM/DOW OR (NOT VERIFIED: cron-parser's documented Vixie rule chosen);
-    across DST as ISC cron (cron-parser tests/timezone.test.ts). UTC when tz is not given.
+    across DST as cron-parser 5.10 (pinned in package.json): a wall time in a spring-forward gap fires
+    shifted by the gap (02:30 -> 03:30; tests/CronExpression.test.ts "DST gap"), a repeated one once
+    (a wildcard hour: twice). UTC when tz is not given.
     Features: debounce (deduplication with extend+replace: the last add wins, no
     maximum wait), concurrency (per worker, no key), on_failure (the worker's 'failed'
     event). No batching, throttle (its limiter is a fixed window — not simulated),
@@ -212,7 +214,8 @@ def _trigger_dev() -> Profile:
     triggerAndWait) checkpoint and resume exactly where they paused; a retry starts the
     task over from the beginning (earlier steps and waits run again).
     Cron (schedules): 5 fields, no seconds, L, timezone option (UTC default), DST as
-    cron-parser (ISC-like).
+    cron-parser (a time in the spring-forward gap shifted by the gap; the version Trigger.dev
+    resolves is NOT VERIFIED: 5.10's rule chosen).
     Features: debounce (trailing, maxDelay = timeout), concurrency (queue
     concurrencyLimit, concurrencyKey), priority (seconds of queue credit), on_failure,
     sleep, invoke. No batching into one run, throttle, rate limit, 24 h idempotency,

@@ -19,7 +19,7 @@ from jobsim import (
 from jobsim._backoffs import js_round
 from jobsim._profiles import FEATURES, builtin_profiles
 from jobsim._systems import SEVEN
-from jobsim._time import MS, SECOND
+from jobsim._time import MS, SECOND, iso
 
 
 def attempt_offsets(profile, retries=None, seed=7, error=None):
@@ -360,3 +360,41 @@ def test_plain_call_systems_do_not_memoize_inngest_does():
     assert {p: count_charges(p) for p in ("inngest", "bullmq", "trigger.dev", "agenda")} == {
         "inngest": 1, "bullmq": 2, "trigger.dev": 2, "agenda": 2,
     }  # fmt: skip
+
+
+# -- cron across a spring-forward gap: cron-parser shifts the skipped wall time by the gap ----------------
+
+
+def cron_starts(profile, cron, tz, start, until):
+    app = jobsim.App("c")
+
+    @app.function("f", cron=cron, tz=tz)
+    def f(ctx):
+        pass
+
+    with jobsim.Simulation(app, start=start, profile=profile) as sim:
+        sim.advance(until)
+    return [iso(r.start_ns) for r in sim.runs("f")]
+
+
+@pytest.mark.parametrize("profile", ["bullmq", "agenda", "quirrel", "trigger.dev"])
+@pytest.mark.parametrize(
+    ("cron", "expected"),
+    [
+        # cron-parser 5.10 (tests/CronExpression.test.ts "should handle DST gap (02:30 does not exist)":
+        # Rome's 02:30 fires at 03:30 CEST): New York's 2025-03-09 02:30 fires at 03:30 EDT = 07:30Z
+        ("30 2 * * *", ["2025-03-08T07:30:00.000Z", "2025-03-09T07:30:00.000Z", "2025-03-10T06:30:00.000Z"]),
+        # the skipped hour's minutes run in the hour after it (CronExpressionParser.test.ts "*/20 3" in Athens)
+        ("*/20 2 * * *", ["2025-03-08T07:00:00.000Z", "2025-03-08T07:20:00.000Z", "2025-03-08T07:40:00.000Z",
+                          "2025-03-09T07:00:00.000Z", "2025-03-09T07:20:00.000Z", "2025-03-09T07:40:00.000Z",
+                          "2025-03-10T06:00:00.000Z", "2025-03-10T06:20:00.000Z", "2025-03-10T06:40:00.000Z"]),
+        ("0 3 * * *", ["2025-03-08T08:00:00.000Z", "2025-03-09T07:00:00.000Z", "2025-03-10T07:00:00.000Z"]),
+        ("30 2,3 * * *", ["2025-03-08T07:30:00.000Z", "2025-03-08T08:30:00.000Z", "2025-03-09T07:30:00.000Z",
+                          "2025-03-10T06:30:00.000Z", "2025-03-10T07:30:00.000Z"]),
+        ("0 * 9 3 *", [f"2025-03-09T{h:02}:00:00.000Z" for h in range(5, 7)]
+                      + [f"2025-03-09T{h:02}:00:00.000Z" for h in range(7, 24)]
+                      + [f"2025-03-10T{h:02}:00:00.000Z" for h in range(0, 4)]),
+    ],
+)  # fmt: skip
+def test_cron_parser_systems_shift_a_time_in_the_spring_forward_gap(profile, cron, expected):
+    assert cron_starts(profile, cron, "America/New_York", "2025-03-08T00:00:00Z", "3d") == expected

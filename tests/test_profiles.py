@@ -60,6 +60,8 @@ def attempt_offsets(profile, retries=None, seed=7, error=None):
         ("agenda", AgendaBackoff.standard(), [0, 965, 2_825, 6_946, 14_262, 30_377]),
         ("agenda", Retries(4), [0, 1_000, 3_000, 7_000]),  # exponential from 1 s, x2
         ("agenda", Retries(4, "linear", "10s", max="25s"), [0, 10_000, 30_000, 55_000]),
+        # 100 * 1.5^3 = 337.5 ms: Job.ts handleRetry's new Date(Date.now() + 337.5) drops the fraction
+        ("agenda", AgendaBackoff("exponential", "100ms", factor=1.5, max_retries=4), [0, 100, 250, 475, 812]),
     ],
 )  # fmt: skip
 def test_attempt_times_for_seed_7(profile, retries, expected):

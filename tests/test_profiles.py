@@ -400,3 +400,30 @@ def cron_starts(profile, cron, tz, start, until):
 )  # fmt: skip
 def test_cron_parser_systems_shift_a_time_in_the_spring_forward_gap(profile, cron, expected):
     assert cron_starts(profile, cron, "America/New_York", "2025-03-08T00:00:00Z", "3d") == expected
+
+
+@pytest.mark.parametrize("profile", ["vercel-cron", "vercel-cron-hobby"])
+@pytest.mark.parametrize(
+    ("cron", "detail"),
+    [
+        ("0 8 * * 7", "day-of-week '7' is out of range 0-6"),
+        ("0 8 L * *", "day-of-month 'L' uses 'L'"),
+        ("0 8 * * 5#2", "day-of-week '5#2' uses '#'"),
+        ("0 8 * * 1L", "day-of-week '1L' uses 'L'"),
+        ("0 8 ? * *", "day-of-month '?' uses '?'"),
+    ],
+)
+def test_vercel_refuses_cron_syntax_beyond_its_numeric_fields(profile, cron, detail):
+    # reference §7: 5 fields, minute 0-59, hour 0-23, day-of-month 1-31, month 1-12, day-of-week 0-6; no names
+    app = jobsim.App("v")
+    app.function("f", cron=cron)(lambda ctx: None)
+    with pytest.raises(UnsupportedFeature) as info:
+        jobsim.Simulation(app, profile=profile)
+    hobby = profile.endswith("hobby")
+    label = "Vercel Cron (Hobby)" if hobby else "Vercel Cron (Pro)"
+    parser = "Vercel Cron on the Hobby plan" if hobby else "Vercel Cron"
+    assert str(info.value) == (
+        f"{label} cannot run function 'f': cron {cron!r}: {detail}; {parser} takes numbers, '*', "
+        "lists 'a,b', ranges 'a-b' and steps '/n' only (day-of-week 0-6)"
+    )
+    assert info.value.feature == "cron.syntax" and info.value.system == label

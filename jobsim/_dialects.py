@@ -103,7 +103,7 @@ class CronDialect:
         return bound
 
     def _check_numeric(self, schedule: CronSchedule, refuse: object) -> None:
-        for name, part in zip(_FIELD_NAMES, schedule.body.split()):
+        for name, part in zip(_FIELD_NAMES, schedule.body.split(), strict=True):
             bad = next((c for c in part if c not in _PLAIN), None)
             if bad is not None:
                 detail = f"{name} {part!r} uses {bad!r}"

@@ -467,8 +467,9 @@ def _vercel_pro() -> Profile:
     retries= is refused.
     Steps: none; the function is a plain call (ctx.step.run runs inline).
     Cron: 5 numeric fields (day-of-week 0-6; no L, #, ? — the docs give numeric ranges only),
-    no names (MON, JAN), no @descriptors (NOT VERIFIED: the docs list none; refused), day-of-month and day-of-week cannot both be restricted, and the
-    time zone is always UTC (tz= and TZ= are refused).
+    no names (MON, JAN), no @descriptors (NOT VERIFIED: the docs list none; refused),
+    day-of-month and day-of-week cannot both be restricted, and the time zone is always
+    UTC (tz= and TZ= are refused).
     Precision: per minute — "5 8 * * *" fires within 08:05:00-08:05:59; jobsim draws
     the delivery uniformly in [tick, tick + 60 s) in whole ms (distribution NOT VERIFIED).
     Duration: functions are killed after 300 s (the default on all plans); the attempt

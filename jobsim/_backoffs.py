@@ -164,7 +164,8 @@ class AgendaBackoff:
     Before retry k (Agenda's ``failCount``): ``constant`` waits ``delay``, ``linear``
     ``delay + increment·(k-1)`` (``increment`` defaults to ``delay``),
     ``exponential`` ``delay·factor^(k-1)``, each capped at ``max_delay``; a
-    ``jitter`` j makes it ``max(0, round(d + d·j·U[-1, 1)))``. ``max_retries``
+    ``jitter`` j makes it ``max(0, round(d + d·j·U[-1, 1)))``; a fraction of a millisecond left
+    without jitter is dropped, as ``new Date()`` drops it. ``max_retries``
     retries at most (attempts = max_retries + 1). Defaults: 1 s, factor 2,
     3 retries, no jitter. Presets: ``aggressive()``, ``standard()``, ``relaxed()``.
     """
@@ -222,7 +223,7 @@ class AgendaBackoff:
             delay = min(delay, self._max_ms)
         if self.jitter:
             delay = max(0, js_round(delay + delay * self.jitter * (rng.random() * 2 - 1)))
-        return js_round(delay) * MS
+        return math.floor(delay) * MS  # ``new Date(Date.now() + delay)`` drops a fraction (Job.ts handleRetry)
 
     def with_attempts(self, attempts: int) -> AgendaBackoff:
         return AgendaBackoff(self.type, self.delay, self.max_delay, self.factor, self.increment, attempts - 1,

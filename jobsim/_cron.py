@@ -6,12 +6,20 @@ The parser is cronsim (measured against croniter and APScheduler in
 checks the system's syntax and picks how wall-clock times map to instants across
 a DST change — the ``rule``:
 
-``"isc"`` (Debian/ISC cron, cronsim; the cron-parser systems behave the same for
-fixed and wildcard hours — cron-parser ``tests/timezone.test.ts``):
+``"isc"`` (Debian/ISC cron, cronsim; the default for a plugin's profile):
   a wall time that does not exist (02:30 on 2025-03-09 in New York) fires once,
   at the first instant after the gap (03:00 EDT); a wall time that happens twice
   (01:30 on 2025-11-02) fires once, at its first occurrence — for schedules with a
   fixed hour. A wildcard-hour schedule (``0 * * * *``) fires at both 01:00s.
+
+``"shift"`` (cron-parser 5.10, pinned by BullMQ 6 and resolved by Agenda's ``^5``;
+``src/CronExpression.ts`` evaluates the skipped hour's minutes in the hour after the
+gap — tests ``CronExpression.test.ts`` "should handle DST gap (02:30 does not exist)",
+``CronExpressionParser.test.ts`` "*/20 3" in Athens):
+  as ``"isc"``, except that a wall time in a spring-forward gap fires shifted by the
+  gap, as if the clock had not moved: 02:30 on 2025-03-09 in New York fires at 03:30
+  EDT, and ``*/20 2 * * *`` fires at 03:00, 03:20 and 03:40. A shifted time that
+  coincides with a real one fires once.
 
 ``"instant"`` (Go's robfig/cron v3, Inngest — ``spec.go : Next`` walks absolute
 time and matches wall fields; ``spec_test.go`` "2am nightly job (skipped)",
@@ -40,10 +48,10 @@ from typing import Literal
 
 from cronsim import CronSim, CronSimError
 
-from ._time import SECOND, US, instant_ns, to_datetime, zone
+from ._time import DAY, SECOND, US, instant_ns, to_datetime, zone
 from .errors import InvalidArgument
 
-Rule = Literal["isc", "instant", "wall"]
+Rule = Literal["isc", "shift", "instant", "wall"]
 
 DESCRIPTORS = {
     "@yearly": "0 0 1 1 *",
@@ -119,10 +127,9 @@ class CronSchedule:
     def next_after(self, ns: int) -> int:
         """The first fire time strictly after ``ns`` (epoch ns)."""
         if self.rule == "isc" and not self.dom_and:
-            local = to_datetime(ns, self.tz)
-            if ns % US:  # to_datetime truncated; CronSim is strictly-after at whole microseconds
-                local += _ONE_US
-            return instant_ns(next(CronSim(self.fields, local)))
+            return self._isc(ns)
+        if self.rule == "shift":
+            return self._shift(ns)
         if self.tz is _UTC:  # no DST: every rule agrees
             return _naive_ns(next(self._walls(_naive(ns, _UTC))))
         if self.rule == "instant":
@@ -138,6 +145,35 @@ class CronSchedule:
         return out
 
     # -- the rules ---------------------------------------------------------------------------
+    def _isc(self, ns: int) -> int:
+        local = to_datetime(ns, self.tz)
+        if ns % US:  # to_datetime truncated; CronSim is strictly-after at whole microseconds
+            local += _ONE_US
+        return instant_ns(next(CronSim(self.fields, local)))
+
+    def _shift(self, ns: int) -> int:
+        """cron-parser: ISC, except near a spring-forward gap whose shifted times may still come after ``ns``."""
+        fire = self._isc(ns)
+        if self.tz is _UTC:
+            return fire
+        start = ns - DAY  # gaps are shorter than a day, so only one that began after this can matter
+        offset = _offset(self.tz, start)
+        while (change := _next_transition(self.tz, start, fire, offset)) is not None:
+            after = _offset(self.tz, change)
+            if after > offset and change + after - offset > ns:
+                return self._around_gap(ns, fire, change, offset, after)
+            start, offset = change, after
+        return fire
+
+    def _around_gap(self, ns: int, fire: int, change: int, before: int, after: int) -> int:
+        """The next fire when the gap of wall times ``[change+before, change+after)`` may hold it."""
+        gap_start, gap_end = change + before, change + after  # naive wall ns
+        regular = fire
+        if fire == change and next(self._walls(_wall(gap_end - SECOND))) != _wall(gap_end):
+            regular = self._isc(change)  # cronsim moved a gap time to the gap's end: not a real fire
+        wall = _naive_ns(next(self._walls(_wall(max(gap_start - SECOND, ns + before)))))
+        return min(regular, wall - before) if wall < gap_end else regular
+
     def _walls(self, after: dt.datetime) -> Iterator[dt.datetime]:
         """Matching naive wall times strictly after the naive ``after``, in order."""
         parts = self.fields.split()
@@ -191,6 +227,10 @@ def _both(a: Iterator[dt.datetime], b: Iterator[dt.datetime], last_year: int) ->
 
 def _naive(ns: int, tz: dt.tzinfo) -> dt.datetime:
     return to_datetime(ns, tz).replace(tzinfo=None)
+
+
+def _wall(naive_ns: int) -> dt.datetime:
+    return _NAIVE_EPOCH + dt.timedelta(microseconds=naive_ns // 1_000)
 
 
 def _naive_ns(wall: dt.datetime) -> int:

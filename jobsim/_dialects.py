@@ -24,6 +24,8 @@ from .errors import InvalidArgument, UnsupportedFeature
 DomDow = Literal["or", "and", "exclusive"]
 _NAME = re.compile(r"[A-Za-z]{3}")
 _SINGLE = re.compile(r"\d+")
+_PLAIN = frozenset("0123456789*,-/")
+_FIELD_NAMES = ("minute", "hour", "day-of-month", "month", "day-of-week")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,6 +39,8 @@ class CronDialect:
     ``dom_dow``: ``"or"`` (Vixie: both restricted means either), ``"and"`` (both must
     match), ``"exclusive"`` (one of them must be ``*``). ``rule``: the DST rule.
     ``once_a_day``: expressions firing more often than daily are refused (Vercel Hobby).
+    ``numeric``: only numbers, ``*``, lists, ranges and steps, day-of-week 0-6 — no ``L``,
+    ``W``, ``#`` or ``?`` (Vercel).
     """
 
     parser: str
@@ -48,6 +52,7 @@ class CronDialect:
     dom_dow: DomDow = "or"
     rule: Rule = "isc"
     once_a_day: bool = False
+    numeric: bool = False
 
     def bind(self, schedule: CronSchedule, *, system: str, function: str, tz_option: object = None) -> CronSchedule:
         """``schedule`` as the system runs it, or ``UnsupportedFeature`` for syntax it refuses.
@@ -76,6 +81,8 @@ class CronDialect:
         if not self.names and any(_NAME.search(part) for part in body.split()[-2:]):
             raise refuse("cron.names", f"cron {schedule.expr!r} uses names; {self.parser} takes numbers only "
                                        "(months 1-12, days of week 0-6)")  # fmt: skip
+        if self.numeric:
+            self._check_numeric(schedule, refuse)
         self._check_zone(schedule, tz_option, refuse)
         dom, dow = parts[-3], parts[-1]
         if self.dom_dow == "exclusive" and not dom.startswith("*") and not dow.startswith("*"):
@@ -95,6 +102,19 @@ class CronDialect:
                 ) from None
         return bound
 
+    def _check_numeric(self, schedule: CronSchedule, refuse: object) -> None:
+        for name, part in zip(_FIELD_NAMES, schedule.body.split(), strict=True):
+            bad = next((c for c in part if c not in _PLAIN), None)
+            if bad is not None:
+                detail = f"{name} {part!r} uses {bad!r}"
+            elif name == "day-of-week" and any(int(n) > 6 for item in part.split(",")
+                                               for n in re.findall(r"\d+", item.split("/")[0])):  # fmt: skip
+                detail = f"{name} {part!r} is out of range 0-6"
+            else:
+                continue
+            raise refuse("cron.syntax", f"cron {schedule.expr!r}: {detail}; {self.parser} takes numbers, '*', "  # type: ignore[operator]
+                                        "lists 'a,b', ranges 'a-b' and steps '/n' only (day-of-week 0-6)")  # fmt: skip
+
     def _check_zone(self, schedule: CronSchedule, tz_option: object, refuse: object) -> None:
         prefixed = schedule.expr.strip().startswith(("TZ=", "CRON_TZ="))
         if prefixed and not self.tz_prefix:
@@ -109,18 +129,19 @@ class CronDialect:
 ROBFIG = CronDialect(parser="robfig/cron v3", tz_prefix=True, rule="instant")
 """Inngest: ``cron.Minute|Hour|Dom|Month|Dow|Descriptor`` (``pkg/execution/cron/cron.go : parser``)."""
 
-CRON_PARSER = CronDialect(parser="cron-parser", seconds=True)
+CRON_PARSER = CronDialect(parser="cron-parser", seconds=True, rule="shift")
 """BullMQ, Agenda, Quirrel: cron-parser 5 (5 or 6 fields, names, ``L``/``#``, an IANA zone option)."""
 
-CRON_PARSER_5 = CronDialect(parser="Trigger.dev's cron-parser schedules", tz_option="timezone")
+CRON_PARSER_5 = CronDialect(parser="Trigger.dev's cron-parser schedules", tz_option="timezone", rule="shift")
 """Trigger.dev: 5 fields, no seconds (``docs/tasks/scheduled.mdx``)."""
 
 NODE_CRON = CronDialect(parser="node-cron", seconds=True, tz_option="timezone", dom_dow="and", rule="wall")
 """node-cron 4: own parser, 5/6 fields, DOM AND DOW (``src/time/time-matcher.ts``)."""
 
-VERCEL = CronDialect(parser="Vercel Cron", names=False, descriptors=False, tz_option=None, dom_dow="exclusive")
+VERCEL = CronDialect(parser="Vercel Cron", names=False, descriptors=False, tz_option=None, dom_dow="exclusive",
+                     numeric=True)
 """Vercel: 5 numeric fields, one of DOM/DOW must be ``*``, always UTC (``vercel.com/docs/cron-jobs``)."""
 
 VERCEL_HOBBY = CronDialect(parser="Vercel Cron on the Hobby plan", names=False, descriptors=False,
-                           tz_option=None, dom_dow="exclusive", once_a_day=True)  # fmt: skip
+                           tz_option=None, dom_dow="exclusive", once_a_day=True, numeric=True)  # fmt: skip
 """Vercel Hobby: as Vercel, and at most once a day (``/docs/cron-jobs/usage-and-pricing``)."""

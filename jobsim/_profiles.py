@@ -74,7 +74,10 @@ class CrashRule:
     Then: ``"fail"`` — the attempt failed with ``reason`` and the retry policy
     decides; ``"rerun"`` — the job runs again from the start without consuming an
     attempt, at most ``max_reruns`` times (then it fails with ``reason``);
-    ``"lose"`` — nothing ever notices: the run is lost.
+    ``"lose"`` — nothing ever notices: the run is lost. ``rerun_cron``: a run started
+    by a cron tick re-runs however often it crashes (BullMQ exempts job-scheduler jobs
+    from ``maxStalledCount``). ``final``: the failure after too many re-runs is not
+    retried, whatever attempts are left (BullMQ's deferred ``UnrecoverableError``).
     """
 
     lease_ns: int = 0
@@ -83,6 +86,8 @@ class CrashRule:
     two_pass: bool = False
     then: CrashThen = "fail"
     max_reruns: int | None = None
+    rerun_cron: bool = False
+    final: bool = False
     reason: str = "the worker died mid-request; the connection dropped"
     recovery: str = "noticed at once"
 

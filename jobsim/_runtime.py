@@ -225,9 +225,13 @@ class SystemRuntime:
                                      "then": rule.then})  # fmt: skip
         if rule.then == "rerun":
             state.reruns += 1
-            if rule.max_reruns is None or state.reruns <= rule.max_reruns:
+            cron = rule.rerun_cron and bool(run.events) and run.events[0].name == CRON_EVENT
+            if rule.max_reruns is None or state.reruns <= rule.max_reruns or cron:
                 state.scheduled = now
                 self.engine._request(run, attempt)
+                return
+            if rule.final:
+                self.engine.finish(run, "failed", now, WorkerCrashed(rule.reason))
                 return
         self._failure(run, attempt, key, now, WorkerCrashed(rule.reason))
 

@@ -132,7 +132,9 @@ def _bullmq() -> Profile:
     a retry runs the whole handler again. No sleep, wait_for_event or invoke.
     Cron (job schedulers): cron-parser, 5 or 6 fields (leading seconds), names, L/#,
     tz option; DOM/DOW OR (NOT VERIFIED: cron-parser's documented Vixie rule chosen);
-    across DST as ISC cron (cron-parser tests/timezone.test.ts). UTC when tz is not given.
+    across DST as cron-parser 5.10 (pinned in package.json): a wall time in a spring-forward gap fires
+    shifted by the gap (02:30 -> 03:30; tests/CronExpression.test.ts "DST gap"), a repeated one once
+    (a wildcard hour: twice). UTC when tz is not given.
     Features: debounce (deduplication with extend+replace: the last add wins, no
     maximum wait), concurrency (per worker, no key), on_failure (the worker's 'failed'
     event). No batching, throttle (its limiter is a fixed window — not simulated),
@@ -141,7 +143,10 @@ def _bullmq() -> Profile:
     the stalled checker runs every 30 s (phase: the simulation's start — NOT VERIFIED),
     marks active jobs on one pass and moves those whose lock expired back to wait on
     the next, where the job runs again from the start without consuming an attempt;
-    after maxStalledCount (1) stalls it fails ("job stalled more than allowable limit").
+    after maxStalledCount (1) stalls it fails ("job stalled more than allowable limit") as an
+    UnrecoverableError — no retry, whatever attempts are left (worker.ts getUnrecoverableErrorMessage);
+    a job scheduler's (cron) job is exempt and re-runs however often it stalls
+    (moveStalledJobsToWait-9.lua: "Only fail job if it exceeds stall limit AND is not a repeatable job").
     Downtime: Redis keeps jobs; delayed and waiting jobs run late, once. A job
     scheduler keeps one pending job, which runs late once; missed iterations are
     skipped (missed cron: first).
@@ -169,7 +174,8 @@ def _bullmq() -> Profile:
             "step.invoke": "a job cannot call another and wait inline",
         },
         crash=CrashRule(lease_ns=30 * SECOND, renew_ns=15 * SECOND, scan_ns=30 * SECOND, two_pass=True,
-                        then="rerun", max_reruns=1, reason="job stalled more than allowable limit",
+                        then="rerun", max_reruns=1, rerun_cron=True, final=True,
+                        reason="job stalled more than allowable limit",
                         recovery="the stalled-job checker moved it back to wait"),
         dedupe="BullMQ moves a job to active once; scheduler job ids (repeat:<id>:<millis>) are unique",
     )  # fmt: skip
@@ -208,7 +214,8 @@ def _trigger_dev() -> Profile:
     triggerAndWait) checkpoint and resume exactly where they paused; a retry starts the
     task over from the beginning (earlier steps and waits run again).
     Cron (schedules): 5 fields, no seconds, L, timezone option (UTC default), DST as
-    cron-parser (ISC-like).
+    cron-parser (a time in the spring-forward gap shifted by the gap; the version Trigger.dev
+    resolves is NOT VERIFIED: 5.10's rule chosen).
     Features: debounce (trailing, maxDelay = timeout), concurrency (queue
     concurrencyLimit, concurrencyKey), priority (seconds of queue credit), on_failure,
     sleep, invoke. No batching into one run, throttle, rate limit, 24 h idempotency,
@@ -459,9 +466,10 @@ def _vercel_pro() -> Profile:
     Retries: never ("Vercel will not retry an invocation if a cron job fails");
     retries= is refused.
     Steps: none; the function is a plain call (ctx.step.run runs inline).
-    Cron: 5 numeric fields, no names (MON, JAN), no @descriptors (NOT VERIFIED: the docs
-    list none; refused), day-of-month and day-of-week cannot both be restricted, and the
-    time zone is always UTC (tz= and TZ= are refused).
+    Cron: 5 numeric fields (day-of-week 0-6; no L, #, ? — the docs give numeric ranges only),
+    no names (MON, JAN), no @descriptors (NOT VERIFIED: the docs list none; refused),
+    day-of-month and day-of-week cannot both be restricted, and the time zone is always
+    UTC (tz= and TZ= are refused).
     Precision: per minute — "5 8 * * *" fires within 08:05:00-08:05:59; jobsim draws
     the delivery uniformly in [tick, tick + 60 s) in whole ms (distribution NOT VERIFIED).
     Duration: functions are killed after 300 s (the default on all plans); the attempt

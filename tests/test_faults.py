@@ -15,11 +15,11 @@ from jobsim._time import iso
 START = "2025-03-03T00:00:00Z"
 
 
-def billing_app(log, sleep=20, retries=None, cron="0 9 * * *"):
-    """charge (instant), then receipt: logs, then spends ``sleep`` seconds."""
+def billing_app(log, sleep=20, retries=None, cron="0 9 * * *", on=None):
+    """charge (instant), then receipt: logs, then spends ``sleep`` seconds; a cron job unless ``on`` is given."""
     app = jobsim.App("b")
 
-    @app.function("billing", cron=cron, retries=retries)
+    @app.function("billing", **({"on": on} if on else {"cron": cron}), retries=retries)
     def billing(ctx):
         ctx.step.run("charge", log.append, ("charge", ctx.attempt))
 
@@ -157,16 +157,37 @@ def test_bullmq_stalled_recovery_follows_lock_renewals_and_the_checker_grid(star
     assert times(sim.trace.of("recover")) == [f"{noticed}.000"]
 
 
-def test_bullmq_fails_a_job_that_stalls_twice():
+def test_bullmq_fails_a_job_that_stalls_twice_whatever_attempts_it_has_left():
+    # moveStalledJobsToWait-9.lua sets the deferred failure once stc > maxStalledCount (1); the worker
+    # fails the job with an UnrecoverableError when it next picks it (worker.ts getUnrecoverableErrorMessage)
     log = []
-    with jobsim.Simulation(billing_app(log), start=START, profile="bullmq") as sim:
+    app = billing_app(log, on="go", retries=jobsim.BullMQBackoff(3, "fixed", "1s"))
+    with jobsim.Simulation(app, start="2025-03-03T09:00:00Z", profile="bullmq") as sim:
+        sim.send("go")
         sim.crash_worker(at="2025-03-03T09:00:10Z")
         sim.crash_worker(at="2025-03-03T09:00:40Z")  # 10 s into the re-run
         sim.advance("1d")
     run = sim.runs("billing")[0]
     assert run.status == "failed" and str(run.error) == "job stalled more than allowable limit"
+    assert isinstance(run.error, WorkerCrashed)
     assert times(sim.trace.of("recover")) == ["09:00:30.000", "09:01:00.000"]
-    assert [a.number for a in run.attempts] == [0, 0]  # stalls consume no attempt
+    assert iso(run.end_ns) == "2025-03-03T09:01:00.000Z"
+    assert [a.number for a in run.attempts] == [0, 0]  # stalls consume no attempt; the 2 left are not used
+    assert sim.trace.of("retry") == []
+
+
+def test_bullmq_reruns_a_job_scheduler_job_however_often_it_stalls():
+    # moveStalledJobsToWait-9.lua: "Only fail job if it exceeds stall limit AND is not a repeatable job"
+    log = []
+    with jobsim.Simulation(billing_app(log), start=START, profile="bullmq") as sim:
+        sim.crash_worker(at="2025-03-03T09:00:10Z")
+        sim.crash_worker(at="2025-03-03T09:00:40Z")
+        sim.crash_worker(at="2025-03-03T09:01:10Z")
+        sim.advance("1d")
+    run = sim.runs("billing")[0]
+    assert times(sim.trace.of("recover")) == ["09:00:30.000", "09:01:00.000", "09:01:30.000"]
+    assert run.status == "completed" and iso(run.end_ns) == "2025-03-03T09:01:50.000Z"
+    assert log.count(("charge", 0)) == 4
 
 
 def test_agenda_runs_the_job_again_when_the_lock_expires_as_often_as_it_takes():

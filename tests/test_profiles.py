@@ -19,7 +19,7 @@ from jobsim import (
 from jobsim._backoffs import js_round
 from jobsim._profiles import FEATURES, builtin_profiles
 from jobsim._systems import SEVEN
-from jobsim._time import MS, SECOND
+from jobsim._time import MS, SECOND, iso
 
 
 def attempt_offsets(profile, retries=None, seed=7, error=None):
@@ -60,6 +60,8 @@ def attempt_offsets(profile, retries=None, seed=7, error=None):
         ("agenda", AgendaBackoff.standard(), [0, 965, 2_825, 6_946, 14_262, 30_377]),
         ("agenda", Retries(4), [0, 1_000, 3_000, 7_000]),  # exponential from 1 s, x2
         ("agenda", Retries(4, "linear", "10s", max="25s"), [0, 10_000, 30_000, 55_000]),
+        # 100 * 1.5^3 = 337.5 ms: Job.ts handleRetry's new Date(Date.now() + 337.5) drops the fraction
+        ("agenda", AgendaBackoff("exponential", "100ms", factor=1.5, max_retries=4), [0, 100, 250, 475, 812]),
     ],
 )  # fmt: skip
 def test_attempt_times_for_seed_7(profile, retries, expected):
@@ -360,3 +362,68 @@ def test_plain_call_systems_do_not_memoize_inngest_does():
     assert {p: count_charges(p) for p in ("inngest", "bullmq", "trigger.dev", "agenda")} == {
         "inngest": 1, "bullmq": 2, "trigger.dev": 2, "agenda": 2,
     }  # fmt: skip
+
+
+# -- cron across a spring-forward gap: cron-parser shifts the skipped wall time by the gap ----------------
+
+
+def cron_starts(profile, cron, tz, start, until):
+    app = jobsim.App("c")
+
+    @app.function("f", cron=cron, tz=tz)
+    def f(ctx):
+        pass
+
+    with jobsim.Simulation(app, start=start, profile=profile) as sim:
+        sim.advance(until)
+    return [iso(r.start_ns) for r in sim.runs("f")]
+
+
+@pytest.mark.parametrize("profile", ["bullmq", "agenda", "quirrel", "trigger.dev"])
+@pytest.mark.parametrize(
+    ("cron", "expected"),
+    [
+        # cron-parser 5.10 (tests/CronExpression.test.ts "should handle DST gap (02:30 does not exist)":
+        # Rome's 02:30 fires at 03:30 CEST): New York's 2025-03-09 02:30 fires at 03:30 EDT = 07:30Z
+        ("30 2 * * *", ["2025-03-08T07:30:00.000Z", "2025-03-09T07:30:00.000Z", "2025-03-10T06:30:00.000Z"]),
+        # the skipped hour's minutes run in the hour after it (CronExpressionParser.test.ts "*/20 3" in Athens)
+        ("*/20 2 * * *", ["2025-03-08T07:00:00.000Z", "2025-03-08T07:20:00.000Z", "2025-03-08T07:40:00.000Z",
+                          "2025-03-09T07:00:00.000Z", "2025-03-09T07:20:00.000Z", "2025-03-09T07:40:00.000Z",
+                          "2025-03-10T06:00:00.000Z", "2025-03-10T06:20:00.000Z", "2025-03-10T06:40:00.000Z"]),
+        ("0 3 * * *", ["2025-03-08T08:00:00.000Z", "2025-03-09T07:00:00.000Z", "2025-03-10T07:00:00.000Z"]),
+        ("30 2,3 * * *", ["2025-03-08T07:30:00.000Z", "2025-03-08T08:30:00.000Z", "2025-03-09T07:30:00.000Z",
+                          "2025-03-10T06:30:00.000Z", "2025-03-10T07:30:00.000Z"]),
+        ("0 * 9 3 *", [f"2025-03-09T{h:02}:00:00.000Z" for h in range(5, 7)]
+                      + [f"2025-03-09T{h:02}:00:00.000Z" for h in range(7, 24)]
+                      + [f"2025-03-10T{h:02}:00:00.000Z" for h in range(0, 4)]),
+    ],
+)  # fmt: skip
+def test_cron_parser_systems_shift_a_time_in_the_spring_forward_gap(profile, cron, expected):
+    assert cron_starts(profile, cron, "America/New_York", "2025-03-08T00:00:00Z", "3d") == expected
+
+
+@pytest.mark.parametrize("profile", ["vercel-cron", "vercel-cron-hobby"])
+@pytest.mark.parametrize(
+    ("cron", "detail"),
+    [
+        ("0 8 * * 7", "day-of-week '7' is out of range 0-6"),
+        ("0 8 L * *", "day-of-month 'L' uses 'L'"),
+        ("0 8 * * 5#2", "day-of-week '5#2' uses '#'"),
+        ("0 8 * * 1L", "day-of-week '1L' uses 'L'"),
+        ("0 8 ? * *", "day-of-month '?' uses '?'"),
+    ],
+)
+def test_vercel_refuses_cron_syntax_beyond_its_numeric_fields(profile, cron, detail):
+    # reference §7: 5 fields, minute 0-59, hour 0-23, day-of-month 1-31, month 1-12, day-of-week 0-6; no names
+    app = jobsim.App("v")
+    app.function("f", cron=cron)(lambda ctx: None)
+    with pytest.raises(UnsupportedFeature) as info:
+        jobsim.Simulation(app, profile=profile)
+    hobby = profile.endswith("hobby")
+    label = "Vercel Cron (Hobby)" if hobby else "Vercel Cron (Pro)"
+    parser = "Vercel Cron on the Hobby plan" if hobby else "Vercel Cron"
+    assert str(info.value) == (
+        f"{label} cannot run function 'f': cron {cron!r}: {detail}; {parser} takes numbers, '*', "
+        "lists 'a,b', ranges 'a-b' and steps '/n' only (day-of-week 0-6)"
+    )
+    assert info.value.feature == "cron.syntax" and info.value.system == label

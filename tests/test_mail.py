@@ -244,12 +244,27 @@ def test_connect_fault_raises_connect_error(mail: MailSink) -> None:
     ({"times": 0}, "times=0 is not valid: an int >= 1"),
     ({"code": 250}, "code=250 is not valid: an SMTP error code from 400 to 599"),
     ({"on": "QUIT"}, "on='QUIT' is not valid: one of 'CONNECT', 'AUTH', 'MAIL', 'RCPT', 'DATA'"),
+    ({"message": None}, "message=None is not valid: a str (several lines make a multi-line reply)"),
+    ({"message": b"4.3.0 busy"}, "message=b'4.3.0 busy' is not valid: a str (several lines make a "
+                                 "multi-line reply)"),
 ])
 def test_smtp_fail_rejects_bad_arguments(mail: MailSink, kwargs: dict[str, object],
                                          message: str) -> None:
     with pytest.raises(InvalidArgument) as caught:
         mail.smtp_fail(**kwargs)  # type: ignore[arg-type]
     assert str(caught.value) == message
+
+
+def test_a_multi_line_fault_message_is_one_multi_line_reply(mail: MailSink) -> None:
+    """A message with line breaks must not put stray reply lines on the wire: smtplib
+    would read them as the answers to its next commands (here QUIT answered "250")."""
+    mail.smtp_fail(message="4.3.0 Greylisted\r\n250 fake", on="DATA")
+    with smtplib.SMTP("smtp.example.com") as smtp:
+        with pytest.raises(smtplib.SMTPDataError) as caught:
+            smtp.send_message(welcome())
+        assert smtp.noop() == (250, b"2.0.0 Ok")
+    assert (caught.value.smtp_code, caught.value.smtp_error) == (451, b"4.3.0 Greylisted\n250 fake")
+    assert mail.outbox == []
 
 
 # -- install / uninstall -------------------------------------------------------------------
@@ -744,6 +759,27 @@ def test_assert_not_sent_and_empty_outbox_messages(mail: MailSink, host: FakeHos
 def test_assertion_helpers_hide_their_frames() -> None:
     for helper in (MailSink.assert_sent, MailSink.assert_not_sent):
         assert "__tracebackhide__" in helper.__code__.co_varnames
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda mail: mail.assert_sent(count=-1), "count=-1 is not valid: an int >= 0"),
+    (lambda mail: mail.assert_sent(count="2"), "count='2' is not valid: an int >= 0"),
+    (lambda mail: mail.assert_sent(count=True), "count=True is not valid: an int >= 0"),
+    (lambda mail: mail.find(to=5), "to=5 is not valid: an address or a list of addresses"),
+    (lambda mail: mail.find(to=["a@x.test", None]), "to=['a@x.test', None] is not valid: an "
+                                                    "address or a list of addresses"),
+    (lambda mail: mail.assert_not_sent(subject=b"Hi"), "subject=b'Hi' is not valid: a str or a "
+                                                       "compiled re.Pattern"),
+    (lambda mail: mail.find(containing=3), "containing=3 is not valid: a str or a compiled "
+                                           "re.Pattern"),
+    (lambda mail: mail.find(sender=["a@x.test"]), "sender=['a@x.test'] is not valid: an address"),
+])
+def test_assertions_reject_filters_they_cannot_match(mail: MailSink, call: object,
+                                                     message: str) -> None:
+    """A wrong filter type must not silently match nothing (or be compared as a string)."""
+    with pytest.raises(InvalidArgument) as caught:
+        call(mail)  # type: ignore[operator]
+    assert str(caught.value) == message
 
 
 def test_find_rejects_an_unknown_provider(mail: MailSink) -> None:

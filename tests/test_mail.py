@@ -581,6 +581,42 @@ def test_postmark_errors(http: HttpSink, mail: MailSink, payload: dict[str, str]
     assert mail.outbox == []
 
 
+_SENDGRID_OK = {"personalizations": [{"to": [{"email": "b@example.com"}]}],
+                "from": {"email": "a@acme.test"}, "subject": "s",
+                "content": [{"type": "text/plain", "value": "x"}]}
+_POSTMARK_OK = {"From": "a@acme.test", "To": "b@example.com", "TextBody": "x"}
+_MALFORMED_SENDGRID = (400, {"errors": [{"message": "Bad Request", "field": None, "help": None}]})
+_MALFORMED_POSTMARK = (422, {"ErrorCode": 402, "Message": "Received invalid JSON input."})
+_MALFORMED_RESEND = (422, {"statusCode": 422, "name": "validation_error",
+                           "message": "Invalid JSON body."})
+
+
+@pytest.mark.parametrize(("url", "headers", "payload", "answer"), [
+    (POSTMARK, POSTMARK_AUTH, {**_POSTMARK_OK, "Headers": 5}, _MALFORMED_POSTMARK),
+    (POSTMARK, POSTMARK_AUTH, {**_POSTMARK_OK, "Attachments": 5}, _MALFORMED_POSTMARK),
+    (POSTMARK + "/withTemplate", POSTMARK_AUTH,
+     {"From": "a@acme.test", "To": "b@example.com", "TemplateAlias": "welcome", "TemplateModel": [1]},
+     _MALFORMED_POSTMARK),
+    (SENDGRID, {"Authorization": "Bearer SG.key"},
+     {**_SENDGRID_OK, "mail_settings": {"sandbox_mode": True}}, _MALFORMED_SENDGRID),
+    (SENDGRID, {"Authorization": "Bearer SG.key"},
+     {**_SENDGRID_OK, "template_id": "d-1",
+      "personalizations": [{"to": [{"email": "b@example.com"}], "dynamic_template_data": "x"}]},
+     _MALFORMED_SENDGRID),
+    (RESEND, {"Authorization": "Bearer re_key"},
+     {"from": "a@acme.test", "to": "b@example.com", "template": {"id": "t", "variables": [1]}},
+     _MALFORMED_RESEND),
+])
+def test_a_field_of_the_wrong_json_type_is_refused_like_the_provider_would(
+        http: HttpSink, mail: MailSink, url: str, headers: dict[str, str],
+        payload: dict[str, object], answer: tuple[int, object]) -> None:
+    """Not a TypeError raised into job code, and never an email the outbox cannot print."""
+    response = httpx.post(url, json=payload, headers=headers)
+    assert (response.status_code, response.json()) == answer
+    assert mail.outbox == []
+    assert mail.format_outbox() == "Outbox: empty (no email was sent)"
+
+
 # -- Mailgun -------------------------------------------------------------------------------
 
 MAILGUN = "https://api.mailgun.net/v3/mg.acme.test/messages"

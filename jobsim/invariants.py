@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any
 
-from ._email import Email
+from ._email import Email, addressees
 from ._events import Event
 from ._records import Attempt, Run
 from ._steps import resolve_retry_after
@@ -75,7 +75,7 @@ def _key_fn(key: str | KeyFn, argument: str = "key") -> KeyFn:
 def describe(item: Any) -> str:
     """One line per effect, with its virtual time where it has one."""
     if isinstance(item, Email):
-        return f"email to {', '.join(item.to)} {item.subject!r} at {_stamp(item.sent_at)}"
+        return f"email {addressees(item.to, item.cc, item.bcc)} {item.subject!r} at {_stamp(item.sent_at)}"
     if isinstance(item, Event):
         stamp = "" if item.ts is None else f" at {iso(item.ts * 1_000_000)}"
         return f"event {item.name} id={item.id!r}{stamp} {_short(dict(item.data))}"

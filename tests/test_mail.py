@@ -897,3 +897,27 @@ def test_email_is_frozen(mail: MailSink) -> None:
         email.subject = "changed"  # type: ignore[misc]
     assert email.recipients == ["b@x.test"]
     assert email.body == ""
+
+
+def test_an_email_with_no_to_header_shows_who_got_it() -> None:
+    """A newsletter sent to envelope recipients only (no To header) still names them,
+    in the timeline and in the invariants' listings, not "to : 'subject'"."""
+    import jobsim
+    from jobsim import invariants
+
+    app = jobsim.App("news")
+
+    @app.function("letter", on="news/send")
+    def letter(ctx):
+        with smtplib.SMTP("smtp.example.com") as smtp:
+            smtp.sendmail("news@acme.test", ["ada@example.com", "bob@example.com"],
+                          "From: news@acme.test\r\nCc: ed@acme.test\r\nSubject: Issue 1\r\n\r\nhi\r\n")
+
+    with jobsim.Simulation(app, start="2025-03-01T00:00:00Z") as sim:
+        sim.send("news/send", {})
+        sim.run_until_idle()
+        assert sim.timeline().splitlines()[4] == (
+            "2025-03-01 00:00:00.000 UTC  email     smtp cc ed@acme.test; bcc ada@example.com, "
+            "bob@example.com: 'Issue 1'")
+        assert invariants.describe(sim.mail.outbox[0]) == (
+            "email cc ed@acme.test; bcc ada@example.com, bob@example.com 'Issue 1' at 2025-03-01T00:00:00.000Z")

@@ -114,6 +114,16 @@ def parse_address(value: str) -> str:
     return found[0]
 
 
+def addressees(to: Iterable[str], cc: Iterable[str] = (), bcc: Iterable[str] = ()) -> str:
+    """``"to a@x, b@y"`` for one-line listings; with no ``to`` (envelope recipients only,
+    a newsletter), ``"cc ...; bcc ..."`` so the line still says who got the email."""
+    to = list(to)
+    if to:
+        return "to " + ", ".join(to)
+    parts = [f"{name} {', '.join(found)}" for name, found in (("cc", list(cc)), ("bcc", list(bcc))) if found]
+    return "; ".join(parts) or "to nobody"
+
+
 def random_uuid(rng: random.Random) -> uuid.UUID:
     """A version-4 UUID drawn from the simulation's generator, so IDs repeat per seed."""
     return uuid.UUID(int=rng.getrandbits(128), version=4)

@@ -157,12 +157,14 @@ def delayed(duration: Duration, response: httpx.Response | int | Outcome = 200) 
         sim.http.post(url).mock(side_effect=delayed("2s", httpx.Response(200)))
         sim.http.post(url).mock(side_effect=[delayed("30s", 503), httpx.Response(200)])
     """
+    accepted = "an httpx.Response, a status code from 100 to 599, or an exception"
     if isinstance(response, int) and not isinstance(response, bool):
+        if not 100 <= response <= 599:  # httpx builds any int, then fails far from here
+            raise InvalidArgument.build("response", response, accepted)
         response = httpx.Response(response)
     if not isinstance(response, (httpx.Response, BaseException)) and not (
             isinstance(response, type) and issubclass(response, BaseException)):
-        raise InvalidArgument.build("response", response,
-                                    "an httpx.Response, a status code, or an exception")
+        raise InvalidArgument.build("response", response, accepted)
     return Delayed(duration_ns(duration, "duration"), response)
 
 
@@ -373,7 +375,9 @@ class HttpSink:
                 outcome.response, outcome.mail = response, True
                 return
         self.unmatched.append(request)
-        raise UnmatchedRequest(request, exhausted=exhausted)
+        # Called while respx's AllMockedAssertionError (or the StopIteration of a used-up
+        # side_effect list) is being handled: the job's traceback shows jobsim's error alone.
+        raise UnmatchedRequest(request, exhausted=exhausted) from None
 
     def _record(self, request: httpx.Request, response: httpx.Response | None, started: int,
                 error: BaseException | None, *, mail: bool = False) -> None:

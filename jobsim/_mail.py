@@ -92,7 +92,8 @@ class MailSink:
         ``"AUTH"`` (every login on the next ``times`` connections, since ``smtplib``
         tries each mechanism; ``SMTPAuthenticationError``) or ``"CONNECT"`` (the
         greeting; ``SMTPConnectError`` from the constructor). Use a 4xx code for
-        temporary failures a retry should get past, 5xx for permanent ones.
+        temporary failures a retry should get past, 5xx for permanent ones. A
+        ``message`` of several lines is sent as one multi-line reply.
         """
         if isinstance(times, bool) or not isinstance(times, int) or times < 1:
             raise InvalidArgument.build("times", times, "an int >= 1")
@@ -100,6 +101,8 @@ class MailSink:
             raise InvalidArgument.build("code", code, "an SMTP error code from 400 to 599")
         if on not in FAULT_POINTS:
             raise InvalidArgument.build("on", on, "one of " + ", ".join(map(repr, FAULT_POINTS)))
+        if not isinstance(message, str):
+            raise InvalidArgument.build("message", message, "a str (several lines make a multi-line reply)")
         self._smtp.faults.append(SmtpFault(on, code, message, times))
         # an input to the jobs, like sim.fail: a replay of the trace arms it again
         self._host.record("fault.armed", fault="smtp", on=on, code=code, message=message, times=times)
@@ -135,7 +138,12 @@ class MailSink:
         if provider is not None and provider not in PROVIDERS:
             raise InvalidArgument.build("provider", provider,
                                         "one of " + ", ".join(map(repr, PROVIDERS)))
-        wanted = [to] if isinstance(to, str) else list(to or [])
+        wanted = _addresses(to)
+        if sender is not None and not isinstance(sender, str):
+            raise InvalidArgument.build("sender", sender, "an address")
+        for name, value in (("subject", subject), ("containing", containing)):
+            if value is not None and not isinstance(value, (str, re.Pattern)):
+                raise InvalidArgument.build(name, value, "a str or a compiled re.Pattern")
         return [email for email in self.outbox if
                 all(_has_recipient(email, address) for address in wanted)
                 and (sender is None or email.sender.lower() == sender.lower())
@@ -172,6 +180,8 @@ class MailSink:
         failure the message shows the filters and the whole outbox.
         """
         __tracebackhide__ = True
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
+            raise InvalidArgument.build("count", count, "an int >= 0")
         filters = {"to": to, "sender": sender, "subject": subject, "containing": containing,
                    "provider": provider, "where": where}
         found = self.find(to=to, sender=sender, subject=subject, containing=containing,
@@ -214,6 +224,16 @@ class MailSink:
 
     def _report(self, headline: str, found: list[Email]) -> str:
         return f"jobsim: {headline}.\n{self.format_outbox(found)}"
+
+
+def _addresses(to: str | Iterable[str] | None) -> list[str]:
+    """The ``to`` filter as a list; anything that is not addresses is refused, not matched."""
+    if to is None or isinstance(to, str):
+        return [] if to is None else [to]
+    wanted = list(to) if isinstance(to, Iterable) else None
+    if wanted is None or not all(isinstance(address, str) for address in wanted):
+        raise InvalidArgument.build("to", to, "an address or a list of addresses")
+    return wanted
 
 
 def _has_recipient(email: Email, address: str) -> bool:

@@ -100,6 +100,11 @@ class ProviderApis:
             return endpoint(request)
         except _Refused as refusal:
             return Handled(refusal.response)
+        except (TypeError, AttributeError, ValueError):
+            # A field of the wrong JSON type ("Headers": 5, "sandbox_mode": true) that the
+            # decoders above do not check one by one: the provider's schema validation
+            # refuses the request, so the job sees that answer, not a Python error.
+            return Handled(_malformed(request.url.host))
 
     def _endpoint(self, request: httpx.Request) -> Callable[[httpx.Request], Handled] | None:
         host, path = request.url.host, request.url.path
@@ -117,6 +122,8 @@ class ProviderApis:
         return None
 
     def _stamp(self, provider: Provider, message_id: str, fields: Fields) -> Email:
+        if not isinstance(fields.get("template_data", {}), Mapping):
+            raise TypeError("template data must be a JSON object")  # refused by handle()
         sent_at = to_datetime(self._host.now_ns())
         return Email(provider=provider, message_id=message_id, sent_at=sent_at, **fields)
 
@@ -242,6 +249,17 @@ class ProviderApis:
 
 
 # -- shared helpers --------------------------------------------------------------------
+
+
+def _malformed(host: str) -> httpx.Response:
+    """Each provider's answer to a body that is JSON but not of its schema's types."""
+    if host == "api.resend.com":
+        return _resend_error(422, "validation_error", "Invalid JSON body.")
+    if host == "api.postmarkapp.com":
+        return _postmark_error(422, 402, "Received invalid JSON input.")
+    if host in _MAILGUN_HOSTS:
+        return _json_response(400, {"message": "Invalid request"})
+    return _sendgrid_error(400, [(None, "Bad Request", None)])
 
 
 def _json_response(status: int, body: Any) -> httpx.Response:

@@ -57,6 +57,13 @@ class SmtpFault:
     message: str
     remaining: int
 
+    @property
+    def lines(self) -> list[str]:
+        """The reply's text lines: a message with line breaks is a multi-line reply
+        (``451-first``, ``451 last``), never stray lines smtplib would read as the
+        answers to its next commands."""
+        return self.message.splitlines()
+
 
 class SmtpServer:
     """What every connection shares: the hostname, the delivery callback, the faults."""
@@ -103,7 +110,7 @@ class SmtpSession:
         if fault is None:
             self._reply(220, f"{server.hostname} ESMTP jobsim")
         else:
-            self._reply(fault.code, fault.message)
+            self._reply(fault.code, *fault.lines)
             self.closed = True
 
     # -- bytes in, bytes out -------------------------------------------------------
@@ -184,7 +191,7 @@ class SmtpSession:
             self._reply(504, "5.5.4 Unrecognized authentication type")
         elif (fault := self._auth_fault or self.server.take_fault("AUTH")) is not None:
             self._auth_fault = fault  # smtplib tries each mechanism: refuse them all
-            self._reply(fault.code, fault.message)
+            self._reply(fault.code, *fault.lines)
         elif not initial:
             self._mode = "auth-plain" if mechanism == "PLAIN" else "auth-login-user"
             self._reply(334, "" if mechanism == "PLAIN" else _b64("Username:"))
@@ -234,7 +241,7 @@ class SmtpSession:
         elif match is None or match.group(1).upper() != "FROM":
             self._reply(501, "5.5.4 Syntax: MAIL FROM:<address>")
         elif (fault := self.server.take_fault("MAIL")) is not None:
-            self._reply(fault.code, fault.message)
+            self._reply(fault.code, *fault.lines)
         else:
             self._mail_from = match.group(2)
             self._reply(250, "2.1.0 Ok")
@@ -246,7 +253,7 @@ class SmtpSession:
         elif match is None or match.group(1).upper() != "TO" or not match.group(2):
             self._reply(501, "5.5.4 Syntax: RCPT TO:<address>")
         elif (fault := self.server.take_fault("RCPT")) is not None:
-            self._reply(fault.code, fault.message)
+            self._reply(fault.code, *fault.lines)
         else:
             self._rcpts.append(match.group(2))
             self._reply(250, "2.1.5 Ok")
@@ -267,7 +274,7 @@ class SmtpSession:
         self._reset()
         fault = self.server.take_fault("DATA")
         if fault is not None:
-            self._reply(fault.code, fault.message)
+            self._reply(fault.code, *fault.lines)
         else:
             queued = self.server.deliver(mail_from, rcpts, data)
             self._reply(250, f"2.0.0 Ok: queued as {queued}")

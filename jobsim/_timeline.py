@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from ._email import addressees
 from ._time import format_duration, to_datetime
 from ._trace import Record, Trace
 
@@ -150,8 +151,9 @@ def _end(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 
 
 def _email(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
-    to = ", ".join(d.get("to", ()))
-    return f"email     {d.get('provider', '?')} to {to}: {d.get('subject', '')!r}"
+    email = d.get("email")  # in memory: the Email itself; read from a file: its summary's fields
+    cc, bcc = (email.cc, email.bcc) if email is not None else (d.get("cc", ()), d.get("bcc", ()))
+    return f"email     {d.get('provider', '?')} {addressees(d.get('to', ()), cc, bcc)}: {d.get('subject', '')!r}"
 
 
 def _http(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:

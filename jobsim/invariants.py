@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any
 
-from ._email import Email
+from ._email import Email, addressees
 from ._events import Event
 from ._records import Attempt, Run
 from ._steps import resolve_retry_after
@@ -75,7 +75,7 @@ def _key_fn(key: str | KeyFn, argument: str = "key") -> KeyFn:
 def describe(item: Any) -> str:
     """One line per effect, with its virtual time where it has one."""
     if isinstance(item, Email):
-        return f"email to {', '.join(item.to)} {item.subject!r} at {_stamp(item.sent_at)}"
+        return f"email {addressees(item.to, item.cc, item.bcc)} {item.subject!r} at {_stamp(item.sent_at)}"
     if isinstance(item, Event):
         stamp = "" if item.ts is None else f" at {iso(item.ts * 1_000_000)}"
         return f"event {item.name} id={item.id!r}{stamp} {_short(dict(item.data))}"
@@ -315,9 +315,27 @@ def _retry_problems(sim: Any, run: Run, failed: Attempt, after: Attempt, final: 
     late_ok = run.function.flow is not None  # queues (concurrency, throttle) may start a retry later
     if low <= gap and (gap <= high or late_ok):
         return []
+    base = after.start_ns - gap  # the instant the policy's delay counts from
+    if _held_by_downtime(sim, base + low, base + high, after.start_ns):
+        return []
     allowed = format_duration(low) if low == high else f"{format_duration(low)}..{format_duration(high)}"
     return [f"{_where(failed)} attempt {after.number} started {format_duration(gap)} after attempt "
             f"{failed.number} failed at {iso(failed.end_ns)}; the policy allows {allowed}"]  # fmt: skip
+
+
+def _held_by_downtime(sim: Any, earliest: int, latest: int, started: int) -> bool:
+    """Whether a retry due in ``[earliest, latest]`` fell in a ``sim.downtime`` window and
+    started when the system came back: in ``[start, end)`` nothing starts, and a persistent
+    system holds what was due until ``end`` (``jobsim._runtime``)."""
+    trace = getattr(sim, "trace", None)
+    if trace is None:
+        return False
+    for record in trace.of("fault.armed"):
+        if record.data.get("fault") == "downtime":
+            start, end = record.data["start"], record.data["end"]
+            if start <= latest and earliest < end and started == end:
+                return True
+    return False
 
 
 def retries_respect_policy(sim: Any, function: Any = None) -> None:
@@ -328,8 +346,9 @@ def retries_respect_policy(sim: Any, function: Any = None) -> None:
     exactly the clamped delay for a ``RetryAfterError``), measured from the end of the
     failed attempt — from its start for policies that count from the scheduled time
     (Quirrel's offsets). For functions with flow control a retry may start later (it
-    queued). An attempt a worker crash ended is followed by the system's recovery, not
-    by a retry delay, so it is not checked.
+    queued); one due during a ``sim.downtime`` window starts when the window ends. An
+    attempt a worker crash ended is followed by the system's recovery, not by a retry
+    delay, so it is not checked.
     """
     __tracebackhide__ = True
     runs = sim.runs() if function is None else sim.runs(function)

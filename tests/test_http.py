@@ -7,6 +7,7 @@ import datetime as dt
 import http.server
 import socket
 import threading
+import traceback
 from collections.abc import Iterator
 
 import httpcore
@@ -221,7 +222,11 @@ def test_scripted_side_effects_need_a_simulation() -> None:
 @pytest.mark.parametrize(("build", "message"), [
     (lambda: delayed("soon"), "duration='soon' is not valid: expected a duration such as "),
     (lambda: delayed("1s", "ok"), "response='ok' is not valid: an httpx.Response, a status "
-                                  "code, or an exception"),
+                                  "code from 100 to 599, or an exception"),
+    (lambda: delayed("1s", 99), "response=99 is not valid: an httpx.Response, a status code "
+                                "from 100 to 599, or an exception"),
+    (lambda: delayed("1s", 1000), "response=1000 is not valid: an httpx.Response, a status code "
+                                  "from 100 to 599, or an exception"),
     (lambda: timeout(phase="dns"), "phase='dns' is not valid: one of 'connect', 'read', "
                                    "'write', 'pool'"),
     (lambda: timeout(after=-1), "after=-1 is not valid: expected a duration"),
@@ -290,6 +295,30 @@ def test_a_used_up_side_effect_list_falls_through_to_unmatched(sink: HttpSink) -
         asyncio.run(again())
     assert sink.format_unmatched().splitlines()[1] == (
         f"  POST {HOOK}  at 2025-03-01T00:00:00.000Z  (its route's side_effect list was used up)")
+
+
+def test_unmatched_request_does_not_drag_respx_internals_into_its_traceback(sink: HttpSink) -> None:
+    """The job's attempt traceback (and pytest's report) shows jobsim's error alone, not
+    "During handling of the above exception" over respx's AllMockedAssertionError or the
+    StopIteration of a used-up side_effect list."""
+    sink.post(HOOK).mock(side_effect=[httpx.Response(200)])
+    httpx.post(HOOK)  # uses up the list
+
+    async def call(url: str) -> None:
+        async with httpx.AsyncClient() as client:
+            await client.post(url)
+
+    errors = []
+    for send in (lambda url: httpx.post(url), lambda url: asyncio.run(call(url))):
+        for url in ("https://x.test/none", HOOK):
+            with pytest.raises(UnmatchedRequest) as caught:
+                send(url)
+            errors.append(caught.value)
+    assert [error.exhausted for error in errors] == [False, True] * 2
+    for error in errors:
+        shown = "".join(traceback.format_exception(error))
+        assert "During handling" not in shown and "AllMockedAssertionError" not in shown
+        assert "StopIteration" not in shown
 
 
 def test_unmatched_in_an_async_client_and_with_an_unusual_method(sink: HttpSink) -> None:

@@ -332,3 +332,30 @@ def test_quirrel_offsets_count_from_the_failed_attempts_start():
         starts = [a.start_ns - sim.start_ns for a in sim.runs("slow")[0].attempts]
         assert starts == [0, 10 * 10**9, 60 * 10**9]
         invariants.retries_respect_policy(sim)
+
+
+def test_a_retry_held_by_a_downtime_is_not_taken_for_a_late_retry():
+    """A retry due while the system is down starts when it comes back (``sim.downtime``):
+    the policy was kept, the system was not there. ``js.faults`` draws such windows, so
+    this must not be a violation (found by a property test: Fail + Downtime 1ms..1s1ms)."""
+    with jobsim.Simulation(flaky(jobsim.Retries(attempts=3, backoff="constant", min="1s")), start=START) as sim:
+        sim.fail("sync", step="pull")
+        sim.downtime("2025-03-01T00:00:00.001Z", "2025-03-01T00:00:01.001Z")
+        sim.send("sync/run", {})
+        sim.run_until_idle()
+        run = sim.runs("sync")[0]
+        assert [a.start_ns - T0_NS for a in run.attempts if a.step == "pull"] == [0, S + 1_000_000]
+        invariants.retries_respect_policy(sim)
+
+
+def test_a_retry_a_downtime_does_not_explain_is_still_named():
+    with jobsim.Simulation(flaky(jobsim.Retries(attempts=3, backoff="constant", min="1s")), start=START) as sim:
+        sim.fail("sync", step="pull")
+        sim.downtime("2025-03-01T00:00:00.001Z", "2025-03-01T00:00:01.001Z")
+        sim.send("sync/run", {})
+        sim.run_until_idle()
+        fn = sim.functions["sync"]
+        sim.engine._policies[fn.id] = jobsim.Retries(attempts=3, backoff="constant", min="2s")  # due after the window
+        with pytest.raises(Violation, match=r"step 'pull' attempt 1 started 1s1ms after attempt 0 failed at "
+                                            r"2025-03-01T00:00:00.000Z; the policy allows 2s$"):
+            invariants.retries_respect_policy(sim)

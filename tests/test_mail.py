@@ -244,12 +244,27 @@ def test_connect_fault_raises_connect_error(mail: MailSink) -> None:
     ({"times": 0}, "times=0 is not valid: an int >= 1"),
     ({"code": 250}, "code=250 is not valid: an SMTP error code from 400 to 599"),
     ({"on": "QUIT"}, "on='QUIT' is not valid: one of 'CONNECT', 'AUTH', 'MAIL', 'RCPT', 'DATA'"),
+    ({"message": None}, "message=None is not valid: a str (several lines make a multi-line reply)"),
+    ({"message": b"4.3.0 busy"}, "message=b'4.3.0 busy' is not valid: a str (several lines make a "
+                                 "multi-line reply)"),
 ])
 def test_smtp_fail_rejects_bad_arguments(mail: MailSink, kwargs: dict[str, object],
                                          message: str) -> None:
     with pytest.raises(InvalidArgument) as caught:
         mail.smtp_fail(**kwargs)  # type: ignore[arg-type]
     assert str(caught.value) == message
+
+
+def test_a_multi_line_fault_message_is_one_multi_line_reply(mail: MailSink) -> None:
+    """A message with line breaks must not put stray reply lines on the wire: smtplib
+    would read them as the answers to its next commands (here QUIT answered "250")."""
+    mail.smtp_fail(message="4.3.0 Greylisted\r\n250 fake", on="DATA")
+    with smtplib.SMTP("smtp.example.com") as smtp:
+        with pytest.raises(smtplib.SMTPDataError) as caught:
+            smtp.send_message(welcome())
+        assert smtp.noop() == (250, b"2.0.0 Ok")
+    assert (caught.value.smtp_code, caught.value.smtp_error) == (451, b"4.3.0 Greylisted\n250 fake")
+    assert mail.outbox == []
 
 
 # -- install / uninstall -------------------------------------------------------------------
@@ -566,6 +581,42 @@ def test_postmark_errors(http: HttpSink, mail: MailSink, payload: dict[str, str]
     assert mail.outbox == []
 
 
+_SENDGRID_OK = {"personalizations": [{"to": [{"email": "b@example.com"}]}],
+                "from": {"email": "a@acme.test"}, "subject": "s",
+                "content": [{"type": "text/plain", "value": "x"}]}
+_POSTMARK_OK = {"From": "a@acme.test", "To": "b@example.com", "TextBody": "x"}
+_MALFORMED_SENDGRID = (400, {"errors": [{"message": "Bad Request", "field": None, "help": None}]})
+_MALFORMED_POSTMARK = (422, {"ErrorCode": 402, "Message": "Received invalid JSON input."})
+_MALFORMED_RESEND = (422, {"statusCode": 422, "name": "validation_error",
+                           "message": "Invalid JSON body."})
+
+
+@pytest.mark.parametrize(("url", "headers", "payload", "answer"), [
+    (POSTMARK, POSTMARK_AUTH, {**_POSTMARK_OK, "Headers": 5}, _MALFORMED_POSTMARK),
+    (POSTMARK, POSTMARK_AUTH, {**_POSTMARK_OK, "Attachments": 5}, _MALFORMED_POSTMARK),
+    (POSTMARK + "/withTemplate", POSTMARK_AUTH,
+     {"From": "a@acme.test", "To": "b@example.com", "TemplateAlias": "welcome", "TemplateModel": [1]},
+     _MALFORMED_POSTMARK),
+    (SENDGRID, {"Authorization": "Bearer SG.key"},
+     {**_SENDGRID_OK, "mail_settings": {"sandbox_mode": True}}, _MALFORMED_SENDGRID),
+    (SENDGRID, {"Authorization": "Bearer SG.key"},
+     {**_SENDGRID_OK, "template_id": "d-1",
+      "personalizations": [{"to": [{"email": "b@example.com"}], "dynamic_template_data": "x"}]},
+     _MALFORMED_SENDGRID),
+    (RESEND, {"Authorization": "Bearer re_key"},
+     {"from": "a@acme.test", "to": "b@example.com", "template": {"id": "t", "variables": [1]}},
+     _MALFORMED_RESEND),
+])
+def test_a_field_of_the_wrong_json_type_is_refused_like_the_provider_would(
+        http: HttpSink, mail: MailSink, url: str, headers: dict[str, str],
+        payload: dict[str, object], answer: tuple[int, object]) -> None:
+    """Not a TypeError raised into job code, and never an email the outbox cannot print."""
+    response = httpx.post(url, json=payload, headers=headers)
+    assert (response.status_code, response.json()) == answer
+    assert mail.outbox == []
+    assert mail.format_outbox() == "Outbox: empty (no email was sent)"
+
+
 # -- Mailgun -------------------------------------------------------------------------------
 
 MAILGUN = "https://api.mailgun.net/v3/mg.acme.test/messages"
@@ -746,6 +797,27 @@ def test_assertion_helpers_hide_their_frames() -> None:
         assert "__tracebackhide__" in helper.__code__.co_varnames
 
 
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda mail: mail.assert_sent(count=-1), "count=-1 is not valid: an int >= 0"),
+    (lambda mail: mail.assert_sent(count="2"), "count='2' is not valid: an int >= 0"),
+    (lambda mail: mail.assert_sent(count=True), "count=True is not valid: an int >= 0"),
+    (lambda mail: mail.find(to=5), "to=5 is not valid: an address or a list of addresses"),
+    (lambda mail: mail.find(to=["a@x.test", None]), "to=['a@x.test', None] is not valid: an "
+                                                    "address or a list of addresses"),
+    (lambda mail: mail.assert_not_sent(subject=b"Hi"), "subject=b'Hi' is not valid: a str or a "
+                                                       "compiled re.Pattern"),
+    (lambda mail: mail.find(containing=3), "containing=3 is not valid: a str or a compiled "
+                                           "re.Pattern"),
+    (lambda mail: mail.find(sender=["a@x.test"]), "sender=['a@x.test'] is not valid: an address"),
+])
+def test_assertions_reject_filters_they_cannot_match(mail: MailSink, call: object,
+                                                     message: str) -> None:
+    """A wrong filter type must not silently match nothing (or be compared as a string)."""
+    with pytest.raises(InvalidArgument) as caught:
+        call(mail)  # type: ignore[operator]
+    assert str(caught.value) == message
+
+
 def test_find_rejects_an_unknown_provider(mail: MailSink) -> None:
     with pytest.raises(InvalidArgument, match=r"^provider='ses' is not valid: one of 'smtp', "):
         mail.find(provider="ses")  # type: ignore[arg-type]
@@ -825,3 +897,27 @@ def test_email_is_frozen(mail: MailSink) -> None:
         email.subject = "changed"  # type: ignore[misc]
     assert email.recipients == ["b@x.test"]
     assert email.body == ""
+
+
+def test_an_email_with_no_to_header_shows_who_got_it() -> None:
+    """A newsletter sent to envelope recipients only (no To header) still names them,
+    in the timeline and in the invariants' listings, not "to : 'subject'"."""
+    import jobsim
+    from jobsim import invariants
+
+    app = jobsim.App("news")
+
+    @app.function("letter", on="news/send")
+    def letter(ctx):
+        with smtplib.SMTP("smtp.example.com") as smtp:
+            smtp.sendmail("news@acme.test", ["ada@example.com", "bob@example.com"],
+                          "From: news@acme.test\r\nCc: ed@acme.test\r\nSubject: Issue 1\r\n\r\nhi\r\n")
+
+    with jobsim.Simulation(app, start="2025-03-01T00:00:00Z") as sim:
+        sim.send("news/send", {})
+        sim.run_until_idle()
+        assert sim.timeline().splitlines()[4] == (
+            "2025-03-01 00:00:00.000 UTC  email     smtp cc ed@acme.test; bcc ada@example.com, "
+            "bob@example.com: 'Issue 1'")
+        assert invariants.describe(sim.mail.outbox[0]) == (
+            "email cc ed@acme.test; bcc ada@example.com, bob@example.com 'Issue 1' at 2025-03-01T00:00:00.000Z")

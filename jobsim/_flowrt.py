@@ -473,8 +473,11 @@ class FlowRuntime:
             self._drop_waiter(wake)
             run._wake = None
         fn = run.function
-        n = self.controls[run].n  # names the run in the timeline even if cancelled before its first request
-        self.record(at, "cancel", {"function": fn.id, "run": run.id, "n": n, **why})
+        ctl = self.controls[run]
+        fields = {"function": fn.id, "run": run.id, "n": ctl.n, **why}  # n names the run in the timeline
+        if not ctl.started and not run.attempts:  # cancelled before its first request: no run.start tells it
+            fields["trigger"] = run.event.name
+        self.record(at, "cancel", fields)
         self._settle_parent(run, f"invoked function {fn.id!r} was cancelled ({why['reason']})")
         self.engine.finish(run, "cancelled", at, None)
 

@@ -222,6 +222,11 @@ class Story:
         elif line["k"] == "run.start":
             self._timing(line, fn, "run.start", line["at"])
 
+    def _cancel(self, line: dict[str, Any]) -> None:
+        """A run cancelled before its first request has no other record of its start (``trigger``: its event)."""
+        if "trigger" in line:
+            self._start({**line, "event": line["trigger"]})
+
     def _end(self, line: dict[str, Any]) -> None:
         run = self._run(line)
         if run is None:
@@ -282,6 +287,7 @@ class Story:
 
 _READERS = {
     "run.start": Story._start, "run.queued": Story._start, "run.skipped": Story._start, "run.end": Story._end,
+    "cancel": Story._cancel,
     "attempt": Story._attempt, "retry": Story._retry, "sleep": Story._until, "wait": Story._until,
     "email": Story._email, "http": Story._http, "event": Story._event, "event.dropped": Story._event,
 }  # fmt: skip

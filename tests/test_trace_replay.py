@@ -463,3 +463,25 @@ def test_provider_answers_are_marked_and_older_files_without_the_mark_still_repl
     old.write_text(text.replace('"minor":1', '"minor":0').replace(',"mail":true', ""))
     result = jobsim.Simulation.replay(jobsim.Trace.load(old), resend_app())
     assert result.same and len(result.simulation.mail.outbox) == 1
+
+
+def test_a_run_cancelled_before_its_first_request_is_compared_as_a_run():
+    def story(cancel: bool) -> jobsim.Trace:
+        app = jobsim.App("shop")
+
+        @app.function("remind", on="order/created", cancel_on=[jobsim.Cancel("order/cancelled", match="data.orderId")])
+        def remind(ctx):
+            ctx.step.sleep("wait", "1h")
+
+        with jobsim.Simulation(app, start=START) as sim:
+            sim.send("order/created", {"orderId": "o1"})
+            if cancel:  # the same instant: the run is cancelled before its first request
+                sim.send("order/cancelled", {"orderId": "o1"})
+            sim.run_until_idle()
+        return sim.trace
+
+    cancelled, completed = story(True), story(False)
+    assert traces.compare(cancelled, story(True)).same
+    (divergence,) = traces.compare(cancelled, completed, compare=["runs"]).divergences
+    assert (divergence.label, divergence.note, divergence.path) == ("run #1", "differs", "status")
+    assert (divergence.recorded, divergence.replayed) == ("cancelled", "completed")

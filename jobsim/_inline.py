@@ -20,11 +20,11 @@ simulation (``advance()`` raises it), since no job code could work around them.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._records import Attempt
-from ._steps import Execution, Step, Suspend, UnserializableOutput, dump, refuse_coroutine
+from ._steps import Execution, Step, Suspend, UnserializableOutput, awaited, dump, refuse_coroutine
 from .errors import InvalidArgument
 
 if TYPE_CHECKING:
@@ -159,6 +159,7 @@ class AsyncInlineStep(InlineStep):
 
     __slots__ = ()
 
+    @awaited
     async def run(self, step_id: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         key, record = self._begin(step_id, fn)
         if record is None:
@@ -178,17 +179,31 @@ class AsyncInlineStep(InlineStep):
         self._settle(key, record, start, value, None)
         return value
 
+    @awaited
     async def sleep(self, step_id: str, duration: Any) -> None:  # type: ignore[override]
         InlineStep.sleep(self, step_id, duration)
 
+    @awaited
     async def sleep_until(self, step_id: str, when: Any) -> None:  # type: ignore[override]
         InlineStep.sleep_until(self, step_id, when)
 
+    @awaited
     async def wait_for_event(self, step_id: str, **kwargs: Any) -> Event | None:  # type: ignore[override]
         return InlineStep.wait_for_event(self, step_id, **kwargs)
 
+    @awaited
     async def invoke(self, step_id: str, **kwargs: Any) -> Any:
         return InlineStep.invoke(self, step_id, **kwargs)
 
+    @awaited
     async def send_event(self, step_id: str, events: Any) -> dict[str, list[str]]:  # type: ignore[override]
         return InlineStep.send_event(self, step_id, events)
+
+    @awaited
+    async def parallel(  # type: ignore[override]
+        self, callables: Sequence[Callable[[], Any]], *, mode: str = "wait"
+    ) -> tuple[Any, ...]:
+        """The steps one after another, each awaited (the sync form's tuple could not be awaited)."""
+        from ._parallel import parallel_async
+
+        return await parallel_async(self, callables, mode)

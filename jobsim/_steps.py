@@ -14,9 +14,10 @@ handler's ``except Exception`` does not swallow it (a bare ``except:`` would).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import inspect
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Coroutine, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
@@ -24,6 +25,8 @@ from ._events import Event, json_copy
 from ._expr import compile_expression, compile_match
 from ._time import Duration, Instant, duration_ns, instant_ns
 from .errors import InvalidArgument, JobsimError, NonRetriableError, StepError
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from ._engine import Engine
@@ -104,7 +107,8 @@ class Execution:
     saves an object per request on the hot path.
     """
 
-    __slots__ = ("attempt", "engine", "in_step", "now", "plan", "run_", "seen", "start")
+    __slots__ = ("attempt", "engine", "in_step", "made", "now", "plan", "run_", "seen", "start")
+    made: list[tuple[Any, Coroutine[Any, Any, Any]]]  # set only by an async handler's step calls (``awaited``)
 
     def __init__(self, engine: Engine, run: Run, attempt: int, start: int) -> None:
         self.engine = engine
@@ -284,11 +288,44 @@ def _done(key: str, value: Any, kind: str) -> tuple[Any, ...]:
         return ("failed", key, exc)
 
 
+def awaited(method: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., Coroutine[Any, Any, T]]:
+    """An async step method whose every call this request is remembered (``unawaited``).
+
+    ``ctx.step.run("charge", charge)`` without ``await`` makes a coroutine that never
+    runs: the step is silently skipped, and Python's "never awaited" warning comes,
+    if at all, when the coroutine is collected. The engine asks ``unawaited`` when the
+    request ends and fails the attempt naming the step instead.
+    """
+
+    @functools.wraps(method)
+    def call(self: Execution, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, T]:
+        coro = method(self, *args, **kwargs)
+        step_id = args[0] if args else kwargs.get("step_id", method.__name__)
+        try:
+            self.made.append((step_id, coro))
+        except AttributeError:  # the request's first step call
+            self.made = [(step_id, coro)]
+        return coro
+
+    return call
+
+
+def unawaited(x: Execution) -> list[str]:
+    """Step ids an async handler called this request without awaiting them (their coroutines, closed)."""
+    missing = []
+    for step_id, coro in getattr(x, "made", ()):
+        if inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
+            coro.close()  # reported as the attempt's error: no second, later "never awaited" warning
+            missing.append(str(step_id))
+    return missing
+
+
 class AsyncStep(Step):
     """``ctx.step`` for an ``async def`` handler: every method is awaited."""
 
     __slots__ = ()
 
+    @awaited
     async def run(self, step_id: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         x = self
         key, record = x.enter_run(step_id, fn)
@@ -304,21 +341,27 @@ class AsyncStep(Step):
             x.in_step = False
         raise Suspend(_done(key, value, "run"))
 
+    @awaited
     async def sleep(self, step_id: str, duration: Duration) -> None:  # type: ignore[override]
         return Step.sleep(self, step_id, duration)
 
+    @awaited
     async def sleep_until(self, step_id: str, when: Instant) -> None:  # type: ignore[override]
         return Step.sleep_until(self, step_id, when)
 
+    @awaited
     async def wait_for_event(self, step_id: str, **kwargs: Any) -> Event | None:  # type: ignore[override]
         return Step.wait_for_event(self, step_id, **kwargs)
 
+    @awaited
     async def send_event(self, step_id: str, events: Any) -> dict[str, list[str]]:  # type: ignore[override]
         return Step.send_event(self, step_id, events)
 
+    @awaited
     async def invoke(self, step_id: str, **kwargs: Any) -> Any:
         return Step.invoke(self, step_id, **kwargs)
 
+    @awaited
     async def parallel(  # type: ignore[override]
         self, callables: Sequence[Callable[[], Any]], *, mode: str = "wait"
     ) -> tuple[Any, ...]:

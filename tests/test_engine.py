@@ -885,3 +885,34 @@ def test_the_timeline_reads_in_time_order_when_job_code_spends_time():
     assert texts.index("run       quick#1 completed") < texts.index(
         "retry     slow#1 attempt 1 at 00:00:11 (+1s)"
     )
+
+
+@pytest.mark.parametrize("profile", ["inngest", "trigger.dev"])  # durable steps, and steps as plain calls
+def test_an_async_step_called_without_await_fails_the_attempt_naming_it(profile):
+    app = jobsim.App("a")
+    charged = []
+
+    @app.function("order", on="order", retries=Retries(attempts=2, min="1s", max="1s"))
+    async def order(ctx):
+        ctx.step.run("charge", charged.append, 1)  # no await: the coroutine never runs
+        await ctx.step.sleep("wait", "1h")
+        return "done"
+
+    @app.function("fine", on="order")
+    async def fine(ctx):
+        first = await ctx.step.run("a", lambda: 1)
+        both = await ctx.step.parallel([lambda: ctx.step.run("b", lambda: 2), lambda: ctx.step.run("c", lambda: 3)])
+        return [first, *both]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # the coroutine is closed: no "never awaited" warning
+        with simulate(app, profile=profile) as sim:
+            sim.send("order")
+            sim.run_until_idle()
+    run = sim.runs("order")[0]
+    assert run.status == "failed" and charged == []
+    assert [str(a.error) for a in run.attempts] == [
+        "step 'charge' was called without `await` in async function 'order', so its code never ran: write "
+        "`await ctx.step.run(...)` (every ctx.step method of an async handler is awaited)"
+    ] * 2
+    assert sim.runs("fine")[0].output == [1, 2, 3]

@@ -34,10 +34,22 @@ def _walk(value: Any, parts: list[str]) -> Any:
     return value
 
 
-def compile_key(key: Key, argument: str = "key") -> Callable[[Any], Hashable]:
-    """``"event.data.userId"`` -> a function of the event returning that value."""
-    if callable(key):
-        return key
+class _FalseKey(str):
+    """The key ``"false"`` that came from a CEL ``false`` (or a missing field), not from a string.
+
+    It equals and hashes as ``"false"`` (so it shares that key's limit), but the rate limiter can
+    tell it apart by identity: Inngest skips rate limiting only when the *result* is the bool
+    ``false`` (``pkg/execution/ratelimit/ratelimit.go : RateLimitKey``), not for the string "false".
+    """
+
+    __slots__ = ()
+
+
+FALSE_KEY = _FalseKey("false")
+
+
+def compile_path(key: str, argument: str = "key") -> Callable[[Any], Any]:
+    """``"event.data.userId"`` -> a function of the event returning that raw value (``None`` if missing)."""
     if not isinstance(key, str) or not key.startswith("event.") or len(key.split(".")) < 2:
         raise InvalidArgument.build(
             argument, key, "expected a dotted path rooted at 'event', such as 'event.data.userId', "
@@ -47,15 +59,113 @@ def compile_key(key: Key, argument: str = "key") -> Callable[[Any], Hashable]:
     if not all(parts):
         raise InvalidArgument.build(argument, key, "a path has no empty segments, e.g. 'event.data.userId'")
 
-    def read(event: Any) -> Hashable:
-        value = _walk(event, parts)
-        return _hashable(value)
+    def read(event: Any) -> Any:
+        return _walk(event, parts)
+
+    read.__qualname__ = read.__name__ = f"path({key})"
+    return read
+
+
+def compile_key(key: Key, argument: str = "key") -> Callable[[Any], str]:
+    """``"event.data.userId"`` (or a callable) -> a function of the event returning Inngest's key string.
+
+    Inngest evaluates a flow-control key expression with CEL and keys the limit by the *string
+    form* of the result: ``fmt.Sprintf("%v", value)`` (strings as they are), then hashed — see
+    ``pkg/inngest/concurrency.go : StepConcurrency.Evaluate``, ``pkg/execution/queue/item.go :
+    GetThrottleConfig``, ``pkg/execution/debounce/debounce.go : debouncer.debounceKey``,
+    ``pkg/execution/batch/redis.go : redisBatchManager.batchKey`` and
+    ``pkg/execution/ratelimit/ratelimit.go : RateLimitKey`` (``util.XXHash``, which also hashes
+    ``%v``; idempotency is this rate limit). So ``1``, ``1.0`` and ``"1"`` share one limit. Event
+    numbers are JSON float64 there (``pkg/event/event.go : Event.Map``), a missing field makes CEL
+    return unknown, which ``pkg/expressions/cel.go : eval`` turns into ``false``, and an explicit
+    null is CEL null, printed ``NULL_VALUE``. A callable's result is stringified the same way.
+    """
+    if callable(key):
+        fn = key
+
+        def call(event: Any) -> str:
+            value = fn(event)
+            return value if type(value) is str else go_string(value)
+
+        call.__qualname__ = call.__name__ = f"key({getattr(fn, '__qualname__', fn)!s})"
+        return call
+    compile_path(key, argument)  # validates the path
+    parts = key.split(".")[1:]
+    missing = _MISSING
+
+    def read(event: Any) -> str:
+        value = event
+        for part in parts:
+            value = value.get(part, missing) if isinstance(value, dict) else getattr(value, part, missing)
+            if value is missing:
+                return FALSE_KEY
+        return value if type(value) is str else go_string(value)
 
     read.__qualname__ = read.__name__ = f"key({key})"
     return read
 
 
+def go_string(value: Any) -> str:
+    """``fmt.Sprintf("%v", v)`` of the Go value CEL hands back for ``value`` (numbers as float64)."""
+    if value is True:
+        return "true"
+    if value is False:
+        return FALSE_KEY
+    if value is None:
+        return "NULL_VALUE"  # CEL null's native value is structpb.NullValue_NULL_VALUE
+    return _go_v(value)
+
+
+def _go_v(value: Any) -> str:
+    """Go's ``%v`` inside a map or list (where a JSON null stays Go ``nil``)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "<nil>"
+    if isinstance(value, int):
+        if -1_000_000 < value < 1_000_000:  # %g keeps these as plain digits
+            return str(value)
+        return _go_float(float(value))
+    if isinstance(value, float):
+        return _go_float(value)
+    if isinstance(value, dict):  # Go prints a map's keys sorted
+        return "map[" + " ".join(f"{k}:{_go_v(value[k])}" for k in sorted(value, key=str)) + "]"
+    if isinstance(value, (list, tuple)):
+        return "[" + " ".join(_go_v(item) for item in value) + "]"
+    return str(value)
+
+
+def _go_float(x: float) -> str:
+    """``strconv.FormatFloat(x, 'g', -1, 64)``: shortest digits; exponent form below 1e-4 or from 1e6."""
+    if x != x:
+        return "NaN"
+    if x in (float("inf"), float("-inf")):
+        return "+Inf" if x > 0 else "-Inf"
+    text = repr(x)  # Python's repr is the shortest round-trip form, the digits Go picks too
+    sign = "-" if text.startswith("-") else ""
+    mantissa, _, exponent = text.lstrip("-").partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    every = whole + fraction
+    significant = every.lstrip("0")
+    point = len(whole) + int(exponent or 0) - (len(every) - len(significant))
+    digits = significant.rstrip("0") or "0"
+    exp = point - 1
+    if digits == "0":
+        return sign + "0"
+    if exp < -4 or exp >= 6:
+        tail = "." + digits[1:] if len(digits) > 1 else ""
+        return f"{sign}{digits[0]}{tail}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    if point <= 0:
+        return f"{sign}0.{'0' * -point}{digits}"
+    if point >= len(digits):
+        return sign + digits + "0" * (point - len(digits))
+    return f"{sign}{digits[:point]}.{digits[point:]}"
+
+
 def _hashable(value: Any) -> Hashable:
+    """A JSON object or list as sorted JSON bytes (kept for jobsim-inngest's CEL values)."""
     if isinstance(value, (dict, list)):
         import orjson
 

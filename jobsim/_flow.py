@@ -10,7 +10,7 @@ import dataclasses
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
-from ._expr import Key, compile_expression, compile_key, compile_match
+from ._expr import Key, compile_expression, compile_key, compile_match, compile_path
 from ._time import DAY, SECOND, WEEK, Duration, duration_ns, format_duration
 from .errors import InvalidArgument, UnsupportedFeature
 
@@ -297,8 +297,8 @@ def _priority(value: Any) -> Callable[[Any], int]:
     if callable(value):
         return value  # type: ignore[no-any-return]
     if isinstance(value, str):
-        key = compile_key(value, "priority")
-        return lambda event: int(key(event) or 0)  # type: ignore[call-overload]
+        key = compile_path(value, "priority")
+        return lambda event: int(key(event) or 0)
     raise InvalidArgument.build(
         "priority", value, "an int of seconds, an 'event.' path, or a callable taking the event"
     )

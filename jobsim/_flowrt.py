@@ -27,6 +27,7 @@ from heapq import heappop, heappush
 from typing import TYPE_CHECKING, Any
 
 from ._events import Event, ulid
+from ._expr import FALSE_KEY
 from ._kernel import URGENT, Kernel, Timer
 from ._records import FINAL, Run
 from ._time import DAY, MS, SECOND, format_duration
@@ -338,7 +339,7 @@ class FlowRuntime:
         event = run.event
         if state.limiter is not None:
             key = None if state.limit_key is None else state.limit_key(event)
-            if key is not False and not state.limiter.take(key, now):  # a key of `false` is not limited
+            if key is not FALSE_KEY and not state.limiter.take(key, now):  # a CEL `false` is not limited
                 self._skip(run, len(runs), state.limit_reason, key, now)
                 return run
         ctl = self.controls[run] = RunControl(run, len(runs), state.priority_ns(event), state.pool(event))

@@ -178,3 +178,12 @@ def test_batching_loses_no_event_and_runs_none_twice(gaps, keys, max_size, timeo
     got = sorted(((offset(r.start_ns), r.event.data["k"], [e.data["i"] for e in r.events]) for r in runs),
                  key=lambda b: (b[0], b[2][0]))  # fmt: skip
     assert got == expected_batches(plan, max_size, timeout_s * 1_000)
+
+
+def test_batch_keys_1_and_the_string_1_share_one_batch():
+    app = batched_app(Batch(max_size=3, timeout="30s", key="event.data.userId"))
+    with jobsim.Simulation(app, start=START) as sim:
+        send_at(sim, [(0, {"i": 0, "userId": 1}), (10, {"i": 1, "userId": "1"}), (20, {"i": 2, "userId": 1.0})])
+        sim.run_until_idle()
+    assert [(offset(r.start_ns), [e.data["i"] for e in r.events]) for r in sim.runs("digest")] == [(20, [0, 1, 2])]
+    assert [(r.data["why"], r.data["key"]) for r in sim.trace.of("batch")] == [("full", "1")]

@@ -184,3 +184,22 @@ def test_concurrency_never_exceeds_its_limit_at_any_instant(jobs, limit):
     intervals = busy_intervals(runs)
     assert len(intervals) == sum(len(d) for _, d, _ in jobs)  # each step ran once, for its time
     assert peak(intervals) <= limit
+
+
+def test_concurrency_keys_1_and_the_string_1_share_one_slot_and_so_do_callable_keys():
+    app = jobsim.App("a")
+
+    @app.function("by-path", on="go", concurrency=Concurrency(1, key="event.data.user"))
+    def by_path(ctx):
+        ctx.step.run("work", time.sleep, 10)
+
+    @app.function("by-callable", on="go", concurrency=Concurrency(1, key=lambda event: event.data["user"]))
+    def by_callable(ctx):
+        ctx.step.run("work", time.sleep, 10)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        for user in [1, "1", 1.0, True, "true"]:
+            sim.send("go", {"user": user})
+        sim.run_until_idle()
+    for name in ("by-path", "by-callable"):
+        assert [secs(r.start_ns) for r in sim.runs(name)] == [0, 10, 20, 0, 10]

@@ -117,3 +117,13 @@ def test_the_trace_and_timeline_say_how_many_events_a_debounced_run_absorbed():
     timeline = sim.timeline()
     assert "debounce  sync#1 gets the last of 12 event(s) (timeout, key 'd1')" in timeline
     assert "debounce  sync#3 gets the last of 1 event(s) (quiet for 10s, key 'd2')" in timeline
+
+
+def test_debounce_keys_1_and_the_string_1_share_one_debounce_and_a_missing_key_is_false():
+    debounce = Debounce(period="10s", key="event.data.doc")
+    with jobsim.Simulation(app_with(debounce), start=START) as sim:
+        send_at(sim, [(0, {"i": 0, "doc": 1}), (1000, {"i": 1, "doc": "1"}), (2000, {"i": 2, "doc": 1.0}),
+                      (3000, {"i": 3}), (4000, {"i": 4, "doc": False})])  # fmt: skip
+        sim.run_until_idle()
+    assert summary(sim) == [(12_000, 2, 1), (14_000, 4, 1)]
+    assert [r.data["key"] for r in sim.trace.of("debounce")] == ["1", "false"]

@@ -227,3 +227,52 @@ def test_rate_limit_burst_is_a_tenth_of_the_limit(limit, at_once):
             sim.send("job/go", {"i": i})
         sim.run_until_idle()
     assert sum(r.status == "completed" for r in sim.runs("job")) == at_once
+
+
+# -- keys are compared as Inngest's string form --------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    ("1", "1"), (1, "1"), (1.0, "1"), (-2.5, "-2.5"), (123456, "123456"), (1_000_000, "1e+06"),
+    (1234567.0, "1.234567e+06"), (0.0001, "0.0001"), (0.00001, "1e-05"), (2**53 + 1, "9.007199254740992e+15"),
+    (0, "0"), (True, "true"), (False, "false"), (None, "NULL_VALUE"),
+    ({"b": 1.0, "a": ["x", None, False]}, "map[a:[x <nil> false] b:1]"), ([1, {"k": "v"}], "[1 map[k:v]]"),
+])  # fmt: skip
+def test_a_key_is_the_go_string_form_of_the_cel_result(value, text):
+    read = jobsim._expr.compile_key("event.data.k")
+    assert read({"data": {"k": value}}) == text
+
+
+def test_a_missing_key_field_evaluates_to_false_as_on_inngest():
+    read = jobsim._expr.compile_key("event.data.user.id")
+    assert read({"data": {}}) == read({"data": {"user": "u1"}}) == read({"data": {"user": {"id": False}}}) == "false"
+
+
+def test_rate_limit_keys_1_and_1_0_and_the_string_1_share_one_limit():
+    app = app_with(rate_limit=RateLimit(limit=1, period="1h", key="event.data.user"))
+    with jobsim.Simulation(app, start=START) as sim:
+        for user in [1, "1", 1.0, 2, "2"]:
+            sim.send("job/go", {"user": user})
+        sim.run_until_idle()
+    assert [r.status for r in sim.runs("job")] == ["completed", "skipped", "skipped", "completed", "skipped"]
+    assert [r.data["key"] for r in sim.trace.of("run.skipped")] == ["1", "1", "2"]
+
+
+def test_idempotency_a_missing_key_is_never_limited_but_null_is_a_key():
+    # Inngest: a missing field makes the CEL result unknown -> `false` -> "not rate limited";
+    # an explicit null is CEL null, a key like any other.
+    app = app_with(idempotency="event.data.orderId")
+    with jobsim.Simulation(app, start=START) as sim:
+        for data in [{}, {}, {"orderId": None}, {"orderId": None}, {"orderId": "o1"}]:
+            sim.send("job/go", data)
+        sim.run_until_idle()
+    assert [r.status for r in sim.runs("job")] == ["completed", "completed", "completed", "skipped", "completed"]
+
+
+def test_throttle_keys_1_and_the_string_1_share_one_limit():
+    app = app_with(throttle=Throttle(limit=1, period="1m", key="event.data.user"))
+    with jobsim.Simulation(app, start=START) as sim:
+        for i, user in enumerate([1, "1", 1.0]):
+            sim.send("job/go", {"user": user, "i": i})
+        sim.run_until_idle()
+    assert starts(sim.runs("job")) == [0, 60, 120]

@@ -299,15 +299,18 @@ def awaited(method: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., Coro
 
     @functools.wraps(method)
     def call(self: Execution, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, T]:
-        coro = method(self, *args, **kwargs)
-        step_id = args[0] if args else kwargs.get("step_id", method.__name__)
-        try:
-            self.made.append((step_id, coro))
-        except AttributeError:  # the request's first step call
-            self.made = [(step_id, coro)]
-        return coro
+        return track(self, args[0] if args else kwargs.get("step_id", method.__name__), method(self, *args, **kwargs))
 
     return call
+
+
+def track(x: Execution, step_id: Any, coro: Coroutine[Any, Any, T]) -> Coroutine[Any, Any, T]:
+    """Remember a step call's coroutine on ``x`` for ``unawaited`` (a plugin's async ``ctx.step`` calls this too)."""
+    try:
+        x.made.append((step_id, coro))
+    except AttributeError:  # the request's first step call
+        x.made = [(step_id, coro)]
+    return coro
 
 
 def unawaited(x: Execution) -> list[str]:

@@ -24,16 +24,18 @@ Where the two differ, inngest-py wins:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import inspect
 import logging
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Coroutine, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import inngest
 from inngest._internal import execution_lib
 from inngest._internal import types as inngest_types
 
 import jobsim
+from jobsim._steps import track
 
 from ._errors import BUBBLES, Abort, Bubble, Unsupported, bridge, json_checked, to_inngest_step_error
 from ._events import events_from_inngest, to_inngest
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
     from .plugin import Binding
 
 EMPTY = inngest_types.EmptySentinel
+T = TypeVar("T")
 DEFAULT_LOGGER = "inngest._internal.client_lib.client"  # what an inngest.Inngest() logs to by default
 _LOG_METHODS = frozenset({"critical", "debug", "error", "exception", "fatal", "info", "log", "warn", "warning"})
 
@@ -269,11 +272,27 @@ class StepSync(_StepBase):
         return self._binding.deserialize(value, output_type)
 
 
+def _awaited(method: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., Coroutine[Any, Any, T]]:
+    """A step method of the async ``ctx.step``/``ctx.group``, remembered on the execution when called.
+
+    Called without ``await``, its coroutine never runs and jobsim's own step is never
+    reached; the engine then fails the attempt naming the step (``jobsim._steps.unawaited``).
+    """
+
+    @functools.wraps(method)
+    def call(self: Any, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, T]:
+        step_id = args[0] if args else kwargs.get("step_id", method.__name__)
+        return track(self._x, step_id, method(self, *args, **kwargs))
+
+    return call
+
+
 class Step(_StepBase):
     """``ctx.step`` of an ``async def`` handler (``inngest.Step``'s methods, awaited)."""
 
     _awaits = True
 
+    @_awaited
     async def run(
         self, step_id: str, handler: Callable[..., Any], *handler_args: Any, output_type: object = EMPTY
     ) -> Any:
@@ -287,14 +306,17 @@ class Step(_StepBase):
         self._replay.seen += 1
         return self._binding.deserialize(value, output_type)
 
+    @_awaited
     async def sleep(self, step_id: str, duration: int | dt.timedelta) -> None:
         await self._x.sleep(step_id, self._sleep_args(duration))
         self._replay.seen += 1
 
+    @_awaited
     async def sleep_until(self, step_id: str, until: dt.datetime) -> None:
         await self._x.sleep_until(step_id, self._until(until))
         self._replay.seen += 1
 
+    @_awaited
     async def wait_for_event(
         self, step_id: str, *, event: str, if_exp: str | None = None, timeout: int | dt.timedelta
     ) -> inngest.Event | None:
@@ -302,11 +324,13 @@ class Step(_StepBase):
         self._replay.seen += 1
         return None if got is None else to_inngest(got)
 
+    @_awaited
     async def send_event(self, step_id: str, events: inngest.Event | list[inngest.Event]) -> list[str]:
         out = await self._x.send_event(step_id, events_from_inngest(events))
         self._replay.seen += 1
         return list(out["ids"])
 
+    @_awaited
     async def invoke(
         self,
         step_id: str,
@@ -320,6 +344,7 @@ class Step(_StepBase):
             raise jobsim.InvalidArgument.build("function", function, "an inngest.Function (use invoke_by_id for an id)")
         return await self._invoke(step_id, function.id, data, timeout, function._output_type)
 
+    @_awaited
     async def invoke_by_id(
         self,
         step_id: str,
@@ -373,6 +398,7 @@ class Group:
     def __init__(self, x: Any) -> None:
         self._x = x
 
+    @_awaited
     async def parallel(
         self,
         callables: tuple[Callable[[], Any], ...],

@@ -54,6 +54,28 @@ def test_async_step_run_awaits_async_and_sync_bodies(client):
     assert sim.runs("shop-calc")[0].output == [42, "plain"]
 
 
+def test_an_async_step_called_without_await_fails_the_attempt_naming_it(client):
+    charged = []
+
+    @client.create_function(fn_id="order", trigger=trigger(), retries=0)
+    async def order(ctx: inngest.Context) -> str:
+        ctx.step.run("charge", charged.append, 1)  # no await: inngest-py's coroutine never runs
+        await ctx.step.sleep("wait", dt.timedelta(hours=1))
+        return "done"
+
+    @client.create_function(fn_id="group", trigger=trigger())
+    async def group(ctx: inngest.Context) -> tuple:
+        return await ctx.group.parallel((lambda: ctx.step.run("a", lambda: 1), lambda: ctx.step.run("b", lambda: 2)))
+
+    with simulate([order, group]) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs(order)[0]
+    assert run.status == "failed" and charged == []
+    assert str(run.error).startswith("step 'charge' was called without `await` in async function 'shop-order'")
+    assert sim.runs(group)[0].output == [1, 2]
+
+
 def test_a_sync_function_cannot_run_an_async_step_body(client):
     async def fetch():
         return 1

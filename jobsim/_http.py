@@ -22,6 +22,11 @@ Only clients that reach httpcore are intercepted: a client given its own
 transport (``httpx.MockTransport``, ``ASGITransport``) keeps it, and other HTTP
 libraries (``requests``, ``urllib``) are not seen at all.
 
+Routes are checked when declared (``_Router.route`` builds every route as a
+``_Route``): pattern names, lookups and values, side effects, statuses and return
+values raise ``InvalidArgument`` at the test's line instead of respx's internals
+at request time.
+
 Scripted latency: ``delayed(duration, response)`` and ``timeout()`` are respx side
 effects that spend *virtual* time (``Host.consume``) before answering or raising.
 They are plain values, usable in any ``side_effect`` list; the host they charge is
@@ -33,7 +38,9 @@ concurrent simulations in other threads or tasks cannot see each other's clock).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import difflib
+import re
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -42,6 +49,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import httpx
 import respx
 from respx.models import AllMockedAssertionError, PassThrough
+from respx.patterns import Lookup, M, PathPattern, Pattern
 
 from ._host import Host
 from ._time import Duration, duration_ns, format_duration, instant_ns, iso, to_datetime
@@ -194,6 +202,153 @@ def _resolving_host(helper: str) -> Host:
 # -- the sink ------------------------------------------------------------------------------
 
 
+# -- route validation ----------------------------------------------------------------------
+# respx checks little when a route is declared: a misspelt pattern is a KeyError from deep in
+# respx.patterns, a wrong side effect or status fails only when a request arrives, inside the
+# job. jobsim checks them where the test declares the route, naming what it accepts.
+
+_PATTERNS = ", ".join(sorted(Pattern.registry))
+_STATUS = "an int status code from 100 to 599"
+_SIDE_EFFECT = ("a function taking the request (returning an httpx.Response, or None to pass "
+                "the request on), an exception instance or class, an httpx.Response, or a list "
+                "of those")
+_SCALARS: dict[str, tuple[type, str]] = {
+    "method": (str, "an HTTP method such as 'POST'"), "scheme": (str, "a scheme such as 'https'"),
+    "host": (str, "a host name such as 'api.example.com'"),
+    "path": (str, "a path such as '/v1/orders'"), "port": (int, "a port number (int)"),
+}
+
+
+def _check_status(name: str, status: Any) -> None:
+    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+        raise InvalidArgument.build(name, status, _STATUS)
+
+
+def _check_pattern(pattern: Any) -> None:
+    if not isinstance(pattern, Pattern):
+        raise InvalidArgument.build("pattern", pattern, "a respx pattern such as "
+                                    "respx.patterns.M(host='api.example.com'); or pass lookups "
+                                    f"as keywords, one of: {_PATTERNS}")
+
+
+def _check_lookup(key: str, value: Any) -> None:
+    """One keyword of ``route(...)``: a respx pattern name, optional ``__lookup``, a value it takes."""
+    name, _, rest = key.partition("__")
+    kind = Pattern.registry.get(name)
+    if kind is None:
+        close = difflib.get_close_matches(name, Pattern.registry, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise InvalidArgument.build(key, value, f"{name!r} is not a respx pattern{hint}; accepted "
+                                    f"patterns: {_PATTERNS}, each with an optional lookup suffix "
+                                    "such as host__regex")
+    lookups = [lookup.value for lookup in kind.lookups]
+    lookup = rest.rpartition("__")[2] if issubclass(kind, PathPattern) else rest
+    if rest and not issubclass(kind, PathPattern) and lookup not in lookups:
+        raise InvalidArgument.build(key, value, f"the {name} pattern takes the lookups "
+                                    f"{', '.join(lookups)}, as {name}__<lookup>")
+    _check_scalar(key, name, lookup or lookups[0], value)
+    try:
+        M(**{key: value})
+    except Exception as error:  # respx raises anything from AssertionError to re.error here
+        raise InvalidArgument.build(key, value, f"respx's {name} pattern refused it "
+                                    f"({type(error).__name__}: {error})") from None
+
+
+def _check_scalar(key: str, name: str, lookup: str, value: Any) -> None:
+    """Values respx would accept but that can never match (``port='443'``, ``host=5``)."""
+    if name not in _SCALARS:
+        return
+    kind, wanted = _SCALARS[name]
+    if lookup == Lookup.IN.value:
+        items = value if isinstance(value, (list, tuple, set, frozenset)) else None
+        if items is None or not all(isinstance(item, kind) and not isinstance(item, bool)
+                                    for item in items):
+            raise InvalidArgument.build(key, value, f"a list of values, each {wanted}")
+    elif lookup == Lookup.REGEX.value:
+        if not isinstance(value, (str, re.Pattern)):
+            raise InvalidArgument.build(key, value, "a regular expression (str or re.Pattern)")
+    elif isinstance(value, bool) or not isinstance(value, kind):
+        raise InvalidArgument.build(key, value, wanted)
+
+
+def _check_side_effect(effect: Any) -> None:
+    if effect is None or isinstance(effect, Iterator):  # an iterator is left unread
+        return
+    items = effect if isinstance(effect, Sequence) and not isinstance(effect, (str, bytes)) else [
+        effect]
+    for item in items:
+        if not (isinstance(item, (httpx.Response, Exception)) or (
+                isinstance(item, type) and issubclass(item, Exception)) or (
+                callable(item) and not isinstance(item, type))):
+            raise InvalidArgument.build("side_effect", effect, _SIDE_EFFECT)
+
+
+def _check_response(name: str, response: Any) -> None:
+    if response is not None and not isinstance(response, httpx.Response):
+        raise InvalidArgument.build(name, response, "an httpx.Response (or None); for a status "
+                                    "code alone use .respond(status)")
+
+
+_ROUTE_RETURN_VALUE: property = respx.Route.return_value  # type: ignore[assignment]
+_ROUTE_SIDE_EFFECT: property = respx.Route.side_effect  # type: ignore[assignment]
+
+
+class _Route(respx.Route):
+    """respx's route, checking what a test declares on it at the line that declares it."""
+
+    def _set_return_value(self, return_value: httpx.Response | None) -> None:
+        _check_response("return_value", return_value)
+        _ROUTE_RETURN_VALUE.__set__(self, return_value)
+
+    def _set_side_effect(self, side_effect: Any) -> None:
+        _check_side_effect(side_effect)
+        _ROUTE_SIDE_EFFECT.__set__(self, side_effect)
+
+    # respx's own getters; the setters check first (``mock()`` and ``%`` go through them too)
+    return_value = property(_ROUTE_RETURN_VALUE.fget, _set_return_value)
+    side_effect = property(_ROUTE_SIDE_EFFECT.fget, _set_side_effect)
+
+    def mock(self, return_value: httpx.Response | None = None, *,
+             side_effect: Any = None) -> respx.Route:
+        # both checked before either is set: a refused call leaves the route as it was
+        _check_response("return_value", return_value)
+        _check_side_effect(side_effect)
+        return super().mock(return_value, side_effect=side_effect)
+
+    def respond(self, status_code: int = 200, **kwargs: Any) -> respx.Route:
+        _check_status("status_code", status_code)
+        return super().respond(status_code, **kwargs)
+
+    def __mod__(self, response: int | dict[str, Any] | httpx.Response) -> respx.Route:
+        if isinstance(response, dict):
+            _check_status("status_code", response.get("status_code", 200))
+            try:
+                httpx.Response(**{"status_code": 200, **response})
+            except TypeError as error:
+                raise InvalidArgument.build("response", response, "keyword arguments of "
+                                            f"httpx.Response ({error})") from None
+        elif not isinstance(response, httpx.Response) and (
+                isinstance(response, bool) or not isinstance(response, int)
+                or not 100 <= response <= 599):
+            raise InvalidArgument.build("response", response, f"{_STATUS}, a dict of "
+                                        "httpx.Response arguments or an httpx.Response")
+        return super().__mod__(response)
+
+    def _call_side_effect(self, effect: Any, request: httpx.Request, **kwargs: Any) -> Any:
+        # respx refuses a bad return value with a TypeError of its own; the effect's own
+        # errors reach here wrapped in SideEffectError, so only respx's check is caught
+        try:
+            return super()._call_side_effect(effect, request, **kwargs)
+        except TypeError as error:
+            if not str(error).startswith("Side effects must return"):
+                raise
+            result = str(error).split("Got ", 1)[-1]
+            raise InvalidArgument(f"jobsim: the side_effect {effect!r} of the route for "
+                                  f"{request.method} {request.url} returned {result}: it must "
+                                  "return an httpx.Response, or None to pass the request "
+                                  "on") from None
+
+
 class _Router(respx.MockRouter):
     """respx's router, with jobsim's fallbacks when no route answers.
 
@@ -209,6 +364,17 @@ class _Router(respx.MockRouter):
     def __init__(self, sink: HttpSink) -> None:
         super().__init__(assert_all_called=False, assert_all_mocked=True)
         self._sink = sink
+
+    def route(self, *patterns: Any, name: str | None = None, **lookups: Any) -> respx.Route:
+        """Every helper (``get``, ``post``, ``request``...) builds its route here: checked first."""
+        for pattern in patterns:
+            _check_pattern(pattern)
+        for key, value in lookups.items():
+            if key != "url" or value is not None:
+                _check_lookup(key, value)
+            if key.endswith("__in") and isinstance(value, (list, set, frozenset)):
+                lookups[key] = tuple(value)  # respx hashes patterns: a list would fail in add()
+        return self.add(_Route(*patterns, **lookups), name=name)
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         with self._sink._capture(request) as outcome:

@@ -8,8 +8,13 @@ missing field, the 401 for a missing key, Resend's idempotency keys (same key an
 same payload within 24 h of virtual time: the first answer again, no second
 email). Formats follow each provider's public API reference and the messages
 these APIs are observed to return; the few answers to bodies that are not JSON
-at all, and Postmark's missing-template error, are jobsim's own wording in the
-provider's shape.
+at all, Postmark's missing-template error and Resend's ``Invalid `attachments`
+field.``, are jobsim's own wording in the provider's shape.
+
+Fields of the wrong JSON type are refused as each API's validator does: SendGrid's
+JSON-schema errors (``Invalid type. Expected: array, given: object.`` on
+``personalizations.0.to``), Postmark's 403 "incompatible JSON" (its recipients are
+comma-separated strings, so an array does not deserialize), Resend's 422.
 
 Only the sending endpoints are decoded; anything else on these hosts is not
 handled (``None``) and surfaces as an unmatched request, so a test adds a route.
@@ -53,6 +58,7 @@ _POSTMARK_NO_TOKEN = (
     "No Account or Server API tokens were supplied in the HTTP headers. Please add a header "
     "for either X-Postmark-Server-Token or X-Postmark-Account-Token."
 )
+_POSTMARK_INCOMPATIBLE = "Received valid, but incompatible JSON input."
 _POSTMARK_PATHS = ("/email", "/email/batch", "/email/withTemplate", "/email/batchWithTemplates")
 _MAILGUN_HOSTS = ("api.mailgun.net", "api.eu.mailgun.net")
 _MAILGUN_PATH = re.compile(r"/v3/([^/]+)/messages")
@@ -255,8 +261,8 @@ def _malformed(host: str) -> httpx.Response:
     """Each provider's answer to a body that is JSON but not of its schema's types."""
     if host == "api.resend.com":
         return _resend_error(422, "validation_error", "Invalid JSON body.")
-    if host == "api.postmarkapp.com":
-        return _postmark_error(422, 402, "Received invalid JSON input.")
+    if host == "api.postmarkapp.com":  # 402 is for a body that is not JSON at all
+        return _postmark_error(422, 403, _POSTMARK_INCOMPATIBLE)
     if host in _MAILGUN_HOSTS:
         return _json_response(400, {"message": "Invalid request"})
     return _sendgrid_error(400, [(None, "Bad Request", None)])
@@ -290,6 +296,16 @@ def _string_map(value: Any) -> dict[str, str] | None:
     return {str(name): str(item) for name, item in value.items()}
 
 
+def _json_type(value: Any) -> str:
+    """The JSON-schema name of a decoded JSON value's type, as validators report it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    names = {int: "integer", float: "number", str: "string", list: "array", dict: "object"}
+    return names.get(type(value), type(value).__name__)
+
+
 def _decode_content(content: Any) -> bytes:
     """An attachment's content: base64 text, or a list of byte values (Node Buffers)."""
     if isinstance(content, list):
@@ -321,20 +337,38 @@ def _resend_fields(item: Any) -> Fields:
     if headers is None:
         raise _Refused(_resend_error(422, "validation_error", "Invalid `headers` field."))
     template: dict[str, Any] = item["template"] if isinstance(item.get("template"), dict) else {}
-    attachments = [
-        Attachment(filename=str(part.get("filename") or ""),
-                   content_type=str(part.get("content_type") or "application/octet-stream"),
-                   content=_decode_content(part.get("content")))
-        for part in item.get("attachments") or [] if isinstance(part, dict)
-    ]
+    attachments = _resend_attachments(item.get("attachments"))
     return {"sender": _resend_addresses(item, "from")[0], **addresses,
             "subject": str(item.get("subject") or ""), "text": _text(item.get("text")),
             "html": _text(item.get("html")), "headers": headers, "attachments": attachments,
             "template": template.get("id"), "template_data": template.get("variables") or {}}
 
 
+def _resend_attachments(value: Any) -> list[Attachment]:
+    """An array of ``{filename, content | path, content_type}`` objects; anything else is refused."""
+    invalid = _Refused(_resend_error(422, "validation_error", "Invalid `attachments` field."))
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(part, dict) for part in value):
+        raise invalid
+    found: list[Attachment] = []
+    for part in value:
+        content, path = part.get("content"), part.get("path")
+        if content in (None, "", []) and not path:
+            raise _Refused(_resend_error(422, "invalid_attachment",
+                                         "Attachment must have either a `content` or `path`."))
+        if not isinstance(content, (str, list, type(None))) or not isinstance(path, (str, type(None))):
+            raise invalid
+        found.append(Attachment(filename=str(part.get("filename") or ""),
+                                content_type=str(part.get("content_type") or "application/octet-stream"),
+                                content=_decode_content(content)))
+    return found
+
+
 def _resend_addresses(item: Mapping[str, Any], name: str) -> list[str]:
     try:
+        if isinstance(item.get(name), Mapping):  # a string or an array of strings, never an object
+            raise TypeError(name)
         found = [parse_address(item[name])] if name == "from" else parse_addresses(item.get(name))
     except (ValueError, TypeError):
         raise _Refused(_resend_error(422, "validation_error",
@@ -353,18 +387,59 @@ def _sendgrid_error(status: int,
     return _json_response(status, {"errors": errors})
 
 
-def _sendgrid_people(value: Any, where: str,
-                     problems: list[tuple[str | None, str, str | None]]) -> list[str]:
+Problems = list[tuple[str | None, str, str | None]]
+"""SendGrid errors: (field, message, help anchor)."""
+
+
+def _sendgrid_typed(value: Any, expected: str, where: str, anchor: str | None,
+                    problems: Problems) -> bool:
+    """Whether ``value`` has JSON type ``expected``; if not, SendGrid's schema error is added."""
+    given = _json_type(value)
+    if given == expected:
+        return True
+    problems.append((where, f"Invalid type. Expected: {expected}, given: {given}.", anchor))
+    return False
+
+
+def _sendgrid_people(value: Any, where: str, problems: Problems, *, array: bool,
+                     anchor: str) -> list[str]:
+    """Addresses of an array of ``{email, name}`` objects, or of one object (``array=False``)."""
     if value is None:
         return []
+    if array and not _sendgrid_typed(value, "array", where, anchor, problems):
+        return []
     found: list[str] = []
-    for index, person in enumerate(value if isinstance(value, list) else [value]):
-        email = person.get("email") if isinstance(person, dict) else None
+    for index, person in enumerate(value if array else [value]):
+        spot = f"{where}.{index}" if array else where
+        if not _sendgrid_typed(person, "object", spot, anchor, problems):
+            continue
+        email = person.get("email")
+        if email is not None and not _sendgrid_typed(email, "string", f"{spot}.email", anchor,
+                                                     problems):
+            continue
         try:
             found.append(parse_address(str(email)))
         except ValueError:
             problems.append((f"{where}.{index}.email", "Does not contain a valid address.",
                              where.split(".")[0]))
+    return found
+
+
+def _sendgrid_attachments(value: Any, problems: Problems) -> list[Attachment]:
+    if value is None or not _sendgrid_typed(value, "array", "attachments", "attachments",
+                                            problems):
+        return []
+    found: list[Attachment] = []
+    for index, part in enumerate(value):
+        where = f"attachments.{index}"
+        if not _sendgrid_typed(part, "object", where, "attachments", problems):
+            continue
+        if all(part.get(name) is None or _sendgrid_typed(part[name], "string", f"{where}.{name}",
+                                                         "attachments", problems)
+               for name in ("content", "filename", "type")):
+            found.append(Attachment(filename=part.get("filename") or "",
+                                    content_type=part.get("type") or "application/octet-stream",
+                                    content=_decode_content(part.get("content"))))
     return found
 
 
@@ -375,16 +450,13 @@ def _sendgrid_drafts(payload: dict[str, Any],
         problems.append(("from", _SENDGRID_FROM, "from"))
         sender = ""
     else:
-        sender = next(iter(_sendgrid_people(payload["from"], "from", problems)), "")
+        sender = next(iter(_sendgrid_people(payload["from"], "from", problems, array=False,
+                                            anchor="from")), "")
     text, html = _sendgrid_content(payload.get("content"), template, problems)
-    reply_to = _sendgrid_people(payload.get("reply_to_list") or payload.get("reply_to"),
-                                "reply_to", problems)
-    attachments = [
-        Attachment(filename=str(part.get("filename") or ""),
-                   content_type=str(part.get("type") or "application/octet-stream"),
-                   content=_decode_content(part.get("content")))
-        for part in payload.get("attachments") or [] if isinstance(part, dict)
-    ]
+    reply_name = "reply_to_list" if payload.get("reply_to_list") is not None else "reply_to"
+    reply_to = _sendgrid_people(payload.get(reply_name), reply_name, problems,
+                                array=reply_name == "reply_to_list", anchor=reply_name)
+    attachments = _sendgrid_attachments(payload.get("attachments"), problems)
     common: Fields = {"sender": sender, "reply_to": reply_to, "text": text, "html": html,
                       "attachments": attachments, "template": template}
     personalizations = payload.get("personalizations")
@@ -398,13 +470,15 @@ def _sendgrid_drafts(payload: dict[str, Any],
 
 def _sendgrid_personalization(payload: dict[str, Any], index: int, item: Any, common: Fields,
                               problems: list[tuple[str | None, str, str | None]]) -> Fields:
-    item = item if isinstance(item, dict) else {}
     where = f"personalizations.{index}"
-    if not item.get("to"):
+    if not _sendgrid_typed(item, "object", where, None, problems):
+        return {}
+    if item.get("to") is None or item.get("to") == []:
         problems.append((f"{where}.to", "The to array is required for all personalization "
                          "objects, and must have at least one email object with a valid email "
                          "address.", "personalizations.to"))
-    people = {name: _sendgrid_people(item.get(name), f"{where}.{name}", problems)
+    people = {name: _sendgrid_people(item.get(name), f"{where}.{name}", problems, array=True,
+                                     anchor=f"personalizations.{name}")
               for name in ("to", "cc", "bcc")}
     seen: set[str] = set()
     for name in ("to", "cc", "bcc"):
@@ -468,7 +542,13 @@ def _postmark_error(status: int, code: int, message: str) -> httpx.Response:
 
 
 def _postmark_addresses(item: Mapping[str, Any], name: str) -> list[str]:
+    """A comma-separated string. Postmark's JSON reader turns numbers into text (then refuses
+    the address) but cannot read an array or an object into a string field."""
     value = item.get(name)
+    if isinstance(value, (list, dict)):
+        raise _PostmarkInvalid(403, _POSTMARK_INCOMPATIBLE)
+    if isinstance(value, (int, float)):
+        value = str(value)
     for piece in (value.split(",") if isinstance(value, str) else []):
         try:
             parse_addresses(piece)
@@ -477,6 +557,16 @@ def _postmark_addresses(item: Mapping[str, Any], name: str) -> list[str]:
                                         f"'{piece.strip()}'. It must contain the '@' "
                                         "symbol.") from None
     return parse_addresses(value if isinstance(value, str) else None)
+
+
+def _postmark_objects(item: Mapping[str, Any], name: str) -> list[dict[str, Any]]:
+    """``Headers``/``Attachments``: an array of objects, or absent."""
+    value = item.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(part, dict) for part in value):
+        raise _PostmarkInvalid(403, _POSTMARK_INCOMPATIBLE)
+    return value
 
 
 def _postmark_fields(item: Any, *, templated: bool) -> Fields:
@@ -494,13 +584,15 @@ def _postmark_fields(item: Any, *, templated: bool) -> Fields:
     text, html = _text(item.get("TextBody")), _text(item.get("HtmlBody"))
     if not templated and not text and not html:
         raise _PostmarkInvalid(300, "Provide either email TextBody or HtmlBody or both.")
-    headers = {str(h.get("Name")): str(h.get("Value")) for h in item.get("Headers") or []
-               if isinstance(h, dict)}
+    headers = {str(h.get("Name")): str(h.get("Value")) for h in _postmark_objects(item, "Headers")}
+    parts = _postmark_objects(item, "Attachments")
+    if any(not isinstance(part.get("Content"), (str, type(None))) for part in parts):
+        raise _PostmarkInvalid(403, _POSTMARK_INCOMPATIBLE)  # base64 text, not bytes as numbers
     attachments = [
         Attachment(filename=str(part.get("Name") or ""),
                    content_type=str(part.get("ContentType") or "application/octet-stream"),
                    content=_decode_content(part.get("Content")))
-        for part in item.get("Attachments") or [] if isinstance(part, dict)
+        for part in parts
     ]
     return {"sender": sender[0], **people, "reply_to": _postmark_addresses(item, "ReplyTo"),
             "subject": str(item.get("Subject") or ""), "text": text, "html": html,

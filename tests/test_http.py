@@ -137,6 +137,132 @@ def test_routes_that_are_never_called_are_fine(host: FakeHost) -> None:
     http.uninstall()  # no "some routes were not called" assertion
 
 
+# -- route declarations are checked where they are written ---------------------------------
+
+_PATTERNS = "content, cookies, data, files, headers, host, json, method, params, path, port, scheme, url"
+_SIDE_EFFECTS = ("a function taking the request (returning an httpx.Response, or None to pass the "
+                 "request on), an exception instance or class, an httpx.Response, or a list of those")
+
+
+@pytest.mark.parametrize(("declare", "message"), [
+    (lambda http: http.route(hostname="api.example.com"),
+     "hostname='api.example.com' is not valid: 'hostname' is not a respx pattern (did you mean "
+     f"'host'?); accepted patterns: {_PATTERNS}, each with an optional lookup suffix such as "
+     "host__regex"),
+    (lambda http: http.get(HOOK, verb="GET"),
+     f"verb='GET' is not valid: 'verb' is not a respx pattern; accepted patterns: {_PATTERNS}, "
+     "each with an optional lookup suffix such as host__regex"),
+    (lambda http: http.route(host__startswith="api."),
+     "host__startswith='api.' is not valid: the host pattern takes the lookups eq, regex, in, "
+     "as host__<lookup>"),
+    (lambda http: http.route(path__glob="/v1/*"),
+     "path__glob='/v1/*' is not valid: the path pattern takes the lookups eq, regex, "
+     "startswith, in, as path__<lookup>"),
+    (lambda http: http.route(port="443"), "port='443' is not valid: a port number (int)"),
+    (lambda http: http.route(host=5), "host=5 is not valid: a host name such as 'api.example.com'"),
+    (lambda http: http.route(method__in="GET"),
+     "method__in='GET' is not valid: a list of values, each an HTTP method such as 'POST'"),
+    (lambda http: http.request(5, HOOK), "method=5 is not valid: an HTTP method such as 'POST'"),
+    (lambda http: http.post(5),
+     "url=5 is not valid: respx's url pattern refused it (TypeError: Invalid type for url.  "
+     "Expected str or httpx.URL, got <class 'int'>: 5)"),
+    (lambda http: http.route(path__regex="(v1"),
+     "path__regex='(v1' is not valid: respx's path pattern refused it (error: missing ), "
+     "unterminated subpattern at position 0)"),
+    (lambda http: http.route(headers=5),
+     "headers=5 is not valid: respx's headers pattern refused it (TypeError: 'int' object is "
+     "not iterable)"),
+    (lambda http: http.route("api.example.com"),
+     "pattern='api.example.com' is not valid: a respx pattern such as respx.patterns.M(host="
+     f"'api.example.com'); or pass lookups as keywords, one of: {_PATTERNS}"),
+])
+def test_a_bad_route_pattern_names_itself_and_what_respx_accepts(
+        sink: HttpSink, declare: object, message: str) -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        declare(sink)  # type: ignore[operator]
+    assert str(caught.value) == message
+    assert not sink.router.routes  # nothing half-declared was left behind
+
+
+@pytest.mark.parametrize(("declare", "message"), [
+    (lambda route: route.mock(side_effect=5), f"side_effect=5 is not valid: {_SIDE_EFFECTS}"),
+    (lambda route: route.mock(side_effect="500"), f"side_effect='500' is not valid: {_SIDE_EFFECTS}"),
+    (lambda route: route.mock(side_effect=dict), f"side_effect=<class 'dict'> is not valid: "
+                                                 f"{_SIDE_EFFECTS}"),
+    (lambda route: route.mock(side_effect=[httpx.Response(500), 200]),
+     f"side_effect=[<Response [500 Internal Server Error]>, 200] is not valid: {_SIDE_EFFECTS}"),
+    (lambda route: setattr(route, "side_effect", {"status": 500}),
+     f"side_effect={{'status': 500}} is not valid: {_SIDE_EFFECTS}"),
+    (lambda route: route.respond("200"), "status_code='200' is not valid: an int status code "
+                                         "from 100 to 599"),
+    (lambda route: route.respond(99), "status_code=99 is not valid: an int status code from 100 "
+                                      "to 599"),
+    (lambda route: route.respond(True), "status_code=True is not valid: an int status code from "
+                                        "100 to 599"),
+    (lambda route: route.mock(return_value=200),
+     "return_value=200 is not valid: an httpx.Response (or None); for a status code alone use "
+     ".respond(status)"),
+    (lambda route: setattr(route, "return_value", {"status_code": 200}),
+     "return_value={'status_code': 200} is not valid: an httpx.Response (or None); for a status "
+     "code alone use .respond(status)"),
+    (lambda route: route % 600, "response=600 is not valid: an int status code from 100 to 599, "
+                                "a dict of httpx.Response arguments or an httpx.Response"),
+    (lambda route: route % {"status_code": 1000}, "status_code=1000 is not valid: an int status "
+                                                  "code from 100 to 599"),
+    (lambda route: route % {"status": 201},
+     "response={'status': 201} is not valid: keyword arguments of httpx.Response "
+     "(Response.__init__() got an unexpected keyword argument 'status')"),
+])
+def test_a_bad_route_answer_is_refused_where_it_is_declared(
+        sink: HttpSink, declare: object, message: str) -> None:
+    route = sink.post(HOOK).respond(204)
+    with pytest.raises(InvalidArgument) as caught:
+        declare(route)  # type: ignore[operator]
+    assert str(caught.value) == message
+    assert httpx.post(HOOK).status_code == 204  # the route keeps its previous answer
+
+
+def test_every_kind_of_route_answer_is_still_accepted(sink: HttpSink) -> None:
+    def echo(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(202, json={"path": request.url.path})
+
+    sink.get("https://a.example.com/").mock(side_effect=echo)
+    sink.get("https://b.example.com/").mock(side_effect=[httpx.ConnectError, ValueError("x"),
+                                                        delayed("1s", 201), httpx.Response(200)])
+    sink.get("https://c.example.com/").mock(side_effect=iter([httpx.Response(203)]))
+    sink.get("https://d.example.com/") % {"status_code": 206, "json": {"ok": True}}
+    sink.get("https://e.example.com/") % 207
+    sink.get("https://f.example.com/").mock(return_value=httpx.Response(208), side_effect=None)
+    sink.route(host__in=["g.example.com"], port__in=[443], path__regex=r"^/v\d+$",
+               method__in=["GET"], json__order__id=1).respond(209)
+    outcomes: list[object] = []
+    with httpx.Client() as client:
+        for url in ("https://a.example.com/", *["https://b.example.com/"] * 4,
+                    "https://c.example.com/", "https://d.example.com/",
+                    "https://e.example.com/", "https://f.example.com/"):
+            try:
+                outcomes.append(client.get(url).status_code)
+            except (httpx.ConnectError, ValueError) as error:
+                outcomes.append(type(error).__name__)
+        outcomes.append(client.request("GET", "https://g.example.com/v2",
+                                       json={"order": {"id": 1}}).status_code)
+    assert outcomes == [202, "ConnectError", "ValueError", 201, 200, 203, 206, 207, 208, 209]
+
+
+def test_a_side_effect_returning_something_else_fails_in_the_job_with_a_clear_error(
+        sink: HttpSink) -> None:
+    def broken(request: httpx.Request) -> object:
+        return 500
+
+    sink.post(HOOK).mock(side_effect=broken)
+    with pytest.raises(InvalidArgument) as caught:
+        httpx.post(HOOK)
+    assert str(caught.value) == (
+        f"jobsim: the side_effect {broken!r} of the route for POST {HOOK} returned 500: it must "
+        "return an httpx.Response, or None to pass the request on")
+    assert isinstance(sink.calls[0].error, InvalidArgument)
+
+
 # -- virtual-time latency ------------------------------------------------------------------
 
 

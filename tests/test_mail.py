@@ -586,7 +586,7 @@ _SENDGRID_OK = {"personalizations": [{"to": [{"email": "b@example.com"}]}],
                 "content": [{"type": "text/plain", "value": "x"}]}
 _POSTMARK_OK = {"From": "a@acme.test", "To": "b@example.com", "TextBody": "x"}
 _MALFORMED_SENDGRID = (400, {"errors": [{"message": "Bad Request", "field": None, "help": None}]})
-_MALFORMED_POSTMARK = (422, {"ErrorCode": 402, "Message": "Received invalid JSON input."})
+_MALFORMED_POSTMARK = (422, {"ErrorCode": 403, "Message": "Received valid, but incompatible JSON input."})
 _MALFORMED_RESEND = (422, {"statusCode": 422, "name": "validation_error",
                            "message": "Invalid JSON body."})
 
@@ -615,6 +615,119 @@ def test_a_field_of_the_wrong_json_type_is_refused_like_the_provider_would(
     assert (response.status_code, response.json()) == answer
     assert mail.outbox == []
     assert mail.format_outbox() == "Outbox: empty (no email was sent)"
+
+
+_RESEND_OK = {"from": "a@acme.test", "to": "b@example.com", "subject": "s", "text": "t"}
+_SENDGRID_HELP = "http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html#message."
+
+
+def _resend_refusal(name: str, message: str) -> tuple[int, object]:
+    return 422, {"statusCode": 422, "name": name, "message": message}
+
+
+def _sendgrid_refusal(field: str, expected: str, given: str,
+                      anchor: str | None) -> tuple[int, object]:
+    return 400, {"errors": [{"field": field, "message": f"Invalid type. Expected: {expected}, "
+                             f"given: {given}.", "help": anchor and _SENDGRID_HELP + anchor}]}
+
+
+def _personalized(**fields: object) -> dict[str, object]:
+    return {**_SENDGRID_OK, "personalizations": [{"to": [{"email": "b@example.com"}], **fields}]}
+
+
+_ATTACHMENT = {"filename": "a.txt", "content": "cGFpZA=="}
+_INVALID_RESEND_ATTACHMENTS = _resend_refusal("validation_error", "Invalid `attachments` field.")
+
+
+@pytest.mark.parametrize(("url", "headers", "payload", "answer"), [
+    # Resend: recipients are a string or an array of strings, attachments an array of objects
+    (RESEND, RESEND_AUTH, {**_RESEND_OK, "attachments": "receipt.pdf"}, _INVALID_RESEND_ATTACHMENTS),
+    (RESEND, RESEND_AUTH, {**_RESEND_OK, "attachments": _ATTACHMENT}, _INVALID_RESEND_ATTACHMENTS),
+    (RESEND, RESEND_AUTH, {**_RESEND_OK, "attachments": ["receipt.pdf"]},
+     _INVALID_RESEND_ATTACHMENTS),
+    (RESEND, RESEND_AUTH, {**_RESEND_OK, "attachments": [{"filename": "a.txt", "content": 5}]},
+     _INVALID_RESEND_ATTACHMENTS),
+    (RESEND, RESEND_AUTH, {**_RESEND_OK, "attachments": [{"filename": "a.txt"}]},
+     _resend_refusal("invalid_attachment", "Attachment must have either a `content` or `path`.")),
+    (RESEND, RESEND_AUTH, {**_RESEND_OK, "to": {"b@example.com": "Bob"}},
+     _resend_refusal("validation_error", "Invalid `to` field. The email address needs to follow "
+                     "the `email@example.com` or `Name <email@example.com>` format.")),
+    (RESEND, RESEND_AUTH, {**_RESEND_OK, "bcc": 5},
+     _resend_refusal("validation_error", "Invalid `bcc` field. The email address needs to follow "
+                     "the `email@example.com` or `Name <email@example.com>` format.")),
+    # SendGrid: JSON-schema type errors, one per field, with the field's help anchor
+    (SENDGRID, SENDGRID_AUTH, _personalized(to={"email": "b@example.com"}),
+     _sendgrid_refusal("personalizations.0.to", "array", "object", "personalizations.to")),
+    (SENDGRID, SENDGRID_AUTH, _personalized(to="b@example.com"),
+     _sendgrid_refusal("personalizations.0.to", "array", "string", "personalizations.to")),
+    (SENDGRID, SENDGRID_AUTH, _personalized(to=["b@example.com"]),
+     _sendgrid_refusal("personalizations.0.to.0", "object", "string", "personalizations.to")),
+    (SENDGRID, SENDGRID_AUTH, _personalized(to=[{"email": ["b@example.com"]}]),
+     _sendgrid_refusal("personalizations.0.to.0.email", "string", "array", "personalizations.to")),
+    (SENDGRID, SENDGRID_AUTH, _personalized(cc={"email": "c@example.com"}),
+     _sendgrid_refusal("personalizations.0.cc", "array", "object", "personalizations.cc")),
+    (SENDGRID, SENDGRID_AUTH, _personalized(bcc=[7]),
+     _sendgrid_refusal("personalizations.0.bcc.0", "object", "integer", "personalizations.bcc")),
+    (SENDGRID, SENDGRID_AUTH, {**_SENDGRID_OK, "personalizations": [None]},
+     _sendgrid_refusal("personalizations.0", "object", "null", None)),
+    (SENDGRID, SENDGRID_AUTH, {**_SENDGRID_OK, "reply_to_list": {"email": "r@acme.test"}},
+     _sendgrid_refusal("reply_to_list", "array", "object", "reply_to_list")),
+    (SENDGRID, SENDGRID_AUTH, {**_SENDGRID_OK, "reply_to": [{"email": "r@acme.test"}]},
+     _sendgrid_refusal("reply_to", "object", "array", "reply_to")),
+    (SENDGRID, SENDGRID_AUTH, {**_SENDGRID_OK, "attachments": {"content": "cGFpZA==",
+                                                               "filename": "a.txt"}},
+     _sendgrid_refusal("attachments", "array", "object", "attachments")),
+    (SENDGRID, SENDGRID_AUTH, {**_SENDGRID_OK, "attachments": ["a.txt"]},
+     _sendgrid_refusal("attachments.0", "object", "string", "attachments")),
+    (SENDGRID, SENDGRID_AUTH, {**_SENDGRID_OK, "attachments": [{"content": [1, 2],
+                                                                "filename": "a.txt"}]},
+     _sendgrid_refusal("attachments.0.content", "string", "array", "attachments")),
+    # Postmark: recipients are comma-separated strings; arrays/objects do not deserialize
+    (POSTMARK, POSTMARK_AUTH, {**_POSTMARK_OK, "To": ["b@example.com"]}, _MALFORMED_POSTMARK),
+    (POSTMARK, POSTMARK_AUTH, {**_POSTMARK_OK, "Bcc": ["x@example.com", "y@example.com"]},
+     _MALFORMED_POSTMARK),
+    (POSTMARK, POSTMARK_AUTH, {**_POSTMARK_OK, "ReplyTo": {"Email": "r@acme.test"}},
+     _MALFORMED_POSTMARK),
+    (POSTMARK, POSTMARK_AUTH, {**_POSTMARK_OK, "Attachments": "a.txt"}, _MALFORMED_POSTMARK),
+    (POSTMARK, POSTMARK_AUTH, {**_POSTMARK_OK, "Attachments": {"Name": "a.txt", "Content": "eA=="}},
+     _MALFORMED_POSTMARK),
+    (POSTMARK, POSTMARK_AUTH, {**_POSTMARK_OK, "Attachments": [{"Name": "a.txt", "Content": 5}]},
+     _MALFORMED_POSTMARK),
+    (POSTMARK, POSTMARK_AUTH, {**_POSTMARK_OK, "To": 42},
+     (422, {"ErrorCode": 300, "Message": "Error parsing 'To': Illegal email address '42'. It "
+                                         "must contain the '@' symbol."})),
+])
+def test_recipients_and_attachments_of_the_wrong_json_type_are_refused(
+        http: HttpSink, mail: MailSink, url: str, headers: dict[str, str],
+        payload: dict[str, object], answer: tuple[int, object]) -> None:
+    """The real APIs refuse these; a lenient fake would send mail production never sends."""
+    response = httpx.post(url, json=payload, headers=headers)
+    assert (response.status_code, response.json()) == answer
+    assert mail.outbox == []
+
+
+def test_postmark_batch_refuses_only_the_message_with_wrong_types(http: HttpSink,
+                                                                  mail: MailSink) -> None:
+    batch = [_POSTMARK_OK, {**_POSTMARK_OK, "Cc": ["c@example.com"]}]
+    response = httpx.post(POSTMARK + "/batch", json=batch, headers=POSTMARK_AUTH)
+    assert response.status_code == 200
+    assert [answer["ErrorCode"] for answer in response.json()] == [0, 403]
+    assert response.json()[1]["Message"] == "Received valid, but incompatible JSON input."
+    assert [email.to for email in mail.outbox] == [["b@example.com"]]
+
+
+def test_attachments_of_the_right_types_still_arrive(http: HttpSink, mail: MailSink) -> None:
+    httpx.post(RESEND, headers=RESEND_AUTH, json={**_RESEND_OK, "attachments": [
+        _ATTACHMENT, {"filename": "remote.pdf", "path": "https://cdn.acme.test/remote.pdf"}]})
+    httpx.post(SENDGRID, headers=SENDGRID_AUTH, json={
+        **_SENDGRID_OK, "reply_to_list": [{"email": "r@acme.test"}],
+        "attachments": [{"content": "cGFpZA==", "filename": "a.txt", "type": "text/plain"}]})
+    httpx.post(POSTMARK, headers=POSTMARK_AUTH, json={
+        **_POSTMARK_OK, "Attachments": [{"Name": "a.txt", "Content": "cGFpZA==",
+                                         "ContentType": "text/plain"}]})
+    assert [[(a.filename, a.content) for a in email.attachments] for email in mail.outbox] == [
+        [("a.txt", b"paid"), ("remote.pdf", b"")], [("a.txt", b"paid")], [("a.txt", b"paid")]]
+    assert mail.outbox[1].reply_to == ["r@acme.test"]
 
 
 # -- Mailgun -------------------------------------------------------------------------------

@@ -611,6 +611,12 @@ def test_a_field_of_the_wrong_json_type_is_refused_like_the_provider_would(
         http: HttpSink, mail: MailSink, url: str, headers: dict[str, str],
         payload: dict[str, object], answer: tuple[int, object]) -> None:
     """Not a TypeError raised into job code, and never an email the outbox cannot print."""
+    assert_refused(mail, url, headers, payload, answer)
+
+
+def assert_refused(mail: MailSink, url: str, headers: dict[str, str], payload: dict[str, object],
+                   answer: tuple[int, object]) -> None:
+    """The provider answers ``answer`` and nothing reaches the outbox."""
     response = httpx.post(url, json=payload, headers=headers)
     assert (response.status_code, response.json()) == answer
     assert mail.outbox == []
@@ -701,9 +707,7 @@ def test_recipients_and_attachments_of_the_wrong_json_type_are_refused(
         http: HttpSink, mail: MailSink, url: str, headers: dict[str, str],
         payload: dict[str, object], answer: tuple[int, object]) -> None:
     """The real APIs refuse these; a lenient fake would send mail production never sends."""
-    response = httpx.post(url, json=payload, headers=headers)
-    assert (response.status_code, response.json()) == answer
-    assert mail.outbox == []
+    assert_refused(mail, url, headers, payload, answer)
 
 
 def test_postmark_batch_refuses_only_the_message_with_wrong_types(http: HttpSink,

@@ -180,7 +180,7 @@ def test_a_bad_route_pattern_names_itself_and_what_respx_accepts(
         sink: HttpSink, declare: object, message: str) -> None:
     with pytest.raises(InvalidArgument) as caught:
         declare(sink)  # type: ignore[operator]
-    assert str(caught.value) == message
+    assert str(caught.value).replace("(PatternError: ", "(error: ") == message  # re.error's name on 3.13+
     assert not sink.router.routes  # nothing half-declared was left behind
 
 

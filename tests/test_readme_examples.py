@@ -11,6 +11,7 @@ imply, and the assertions check what the text around them says they do.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 import smtplib
 import subprocess
@@ -98,7 +99,8 @@ def test_durable_steps_block_confirms_a_paid_order_and_expires_an_unpaid_one():
 
 
 def test_an_async_step_without_await_fails_with_the_message_quoted():
-    quoted = re.search(r"``(step 'charge' was called without `await`) \.\.\.``", section("### Durable steps (Inngest's model)"))
+    text = section("### Durable steps (Inngest's model)")
+    quoted = re.search(r"``(step 'charge' was called without `await`) \.\.\.``", text)
     app = jobsim.App("acme")
 
     @app.function("pay", on="go", retries=0)
@@ -131,7 +133,7 @@ def test_an_int_retries_counts_retries_and_retry_after_is_clamped():
         sim.run_until_idle()
         assert len(sim.runs("plain")[0].attempts) == 4
         starts = [a.started_at for a in sim.runs("after")[0].attempts]
-        assert [b - a for a, b in zip(starts, starts[1:])] == [dt.timedelta(seconds=1), dt.timedelta(hours=24)]
+        assert [b - a for a, b in itertools.pairwise(starts)] == [dt.timedelta(seconds=1), dt.timedelta(hours=24)]
 
 
 # --- Flow control ----------------------------------------------------------------------------
@@ -199,7 +201,8 @@ def test_fault_injection_block_fails_the_body_once_and_the_step_twice():
         exec(compile(python_blocks("### Fault injection")[0], "README.md", "exec"), {"sim": sim})
         sim.send("order/placed", {})
         sim.run_until_idle()
-        attempts = [(a.step, type(a.error).__name__ if a.error else None) for a in sim.runs("process-order")[0].attempts]
+        run = sim.runs("process-order")[0]
+        attempts = [(a.step, type(a.error).__name__ if a.error else None) for a in run.attempts]
         assert attempts == [
             (None, "ConnectionError"),  # the body's fault comes first: no step has run yet
             ("reserve-inventory", "InjectedFault"),
@@ -209,7 +212,7 @@ def test_fault_injection_block_fails_the_body_once_and_the_step_twice():
             (None, "SMTPDataError"),
             (None, None),  # the body's fourth attempt of five: each counter is its own
         ]
-        assert sim.runs("process-order")[0].status == "completed"
+        assert run.status == "completed"
         assert [email.to for email in sim.mail.outbox] == [["ops@shop.test"]]
 
 
@@ -281,7 +284,8 @@ def test_http_routes_block_answers_500_then_a_timeout_then_a_slow_200():
                             .raise_for_status().status_code)  # fmt: skip
 
     with jobsim.Simulation(app, start="2025-03-01T00:00:00Z") as sim:
-        exec(compile(python_blocks("### HTTP sink")[0], "README.md", "exec"), {"sim": sim, "httpx": httpx, "jobsim": jobsim})
+        routes = python_blocks("### HTTP sink")[0]
+        exec(compile(routes, "README.md", "exec"), {"sim": sim, "httpx": httpx, "jobsim": jobsim})
         sim.send("go", {})
         sim.run_until_idle()
         run = sim.runs("charge")[0]
@@ -299,9 +303,8 @@ def test_an_unknown_route_pattern_raises_the_message_quoted():
     quoted = " ".join(line.removeprefix("# ") for line in comment)
     app = jobsim.App("acme")
     app.function("noop", on="go")(lambda ctx: None)
-    with jobsim.Simulation(app, start="2025-03-01T00:00:00Z") as sim:
-        with pytest.raises(jobsim.InvalidArgument) as raised:
-            exec(compile(call, "README.md", "exec"), {"sim": sim})
+    with jobsim.Simulation(app, start="2025-03-01T00:00:00Z") as sim, pytest.raises(jobsim.InvalidArgument) as raised:
+        exec(compile(call, "README.md", "exec"), {"sim": sim})
     assert f"InvalidArgument: {raised.value}" == quoted
 
 
@@ -389,13 +392,14 @@ def test_plugin_demo_runs_as_written(tmp_path):
 
 
 def test_the_shop_week_commands_say_what_the_readme_says(tmp_path, monkeypatch, capsys):
-    block = section("### Traces: record, replay, diff").split("The example shop's week, from\nthe command line:\n\n```\n", 1)[1]
+    lead = "The example shop's week, from\nthe command line:\n\n```\n"
+    block = section("### Traces: record, replay, diff").split(lead, 1)[1]
     commands = [line.partition("#")[::2] for line in block.split("```", 1)[0].splitlines()]
     assert len(commands) == 4
     monkeypatch.syspath_prepend(str(ROOT))
     monkeypatch.chdir(tmp_path)
     said = []
-    for command, comment in commands:
+    for command, _ in commands:
         code = main(command.split()[1:])
         said.append((code, capsys.readouterr().out.splitlines()[-1]))
     (run_code, run_last), (replay_code, replay_last), (run3_code, _), (diff_code, _) = said

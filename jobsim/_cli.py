@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
+import io
+import math
 import os
 import sys
 from collections import Counter
@@ -18,7 +21,7 @@ from ._app import App
 from ._cli_traces import add_trace_commands
 from ._simulation import DEFAULT_START, Simulation
 from ._time import duration_ns, to_datetime
-from .errors import JobsimError
+from .errors import InvalidArgument, JobsimError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -38,6 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--no-redact", action="store_true", help="with --save: write the trace as recorded")
     _add_compare(sub)
     add_trace_commands(sub)  # replay, diff, import, scan, redact, show
+    _never_fail_to_encode()  # before parse_args: --help and usage errors print too
     args = parser.parse_args(argv)
     try:
         handler = getattr(args, "handler", None)  # the trace commands name their own
@@ -60,9 +64,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def _never_fail_to_encode() -> None:
+    """Print what a terminal cannot show as ``\\xeb`` escapes rather than die on it.
+
+    Timelines hold '·' and users' names hold 'ë'; under ``PYTHONIOENCODING=ascii`` or a
+    C locale, Python's strict stdout would raise ``UnicodeEncodeError`` mid-report.
+    """
+    stream = sys.stdout
+    if isinstance(stream, io.TextIOWrapper) and not stream.encoding.lower().replace("-", "").startswith("utf"):
+        stream.reconfigure(errors="backslashreplace")
+
+
 def load_target(spec: str) -> tuple[Any, Any]:
-    """``path/to/pkg`` or ``module.name[:attr]`` -> (module, object)."""
+    """``path/to/pkg`` or ``module.name[:attr]`` -> (module, object).
+
+    An attribute that is a function (not an App) is a factory: it is called with no
+    arguments, and what it returns is simulated.
+    """
     module_part, _, attr = spec.partition(":")
+    if not module_part:  # Path("") is the current folder: it would import as a namespace package
+        raise JobsimError(f"{spec!r} names no module before ':'; give e.g. app.jobs:app or a folder")
     if os.getcwd() not in sys.path and "" not in sys.path:  # `app.jobs` means ./app/jobs.py, as with python -m
         sys.path.insert(0, os.getcwd())
     path = Path(module_part)
@@ -71,6 +92,8 @@ def load_target(spec: str) -> tuple[Any, Any]:
         root, name = (path.parent, path.stem) if path.suffix == ".py" else (path.parent, path.name)
         sys.path.insert(0, str(root))
         module_part = name
+    elif module_part.endswith(".py") or "/" in module_part or os.sep in module_part:  # a path, not a module name
+        raise JobsimError(f"{module_part}: no such file or folder")
     try:
         module = importlib.import_module(module_part)
     except ImportError as exc:
@@ -84,12 +107,36 @@ def load_target(spec: str) -> tuple[Any, Any]:
     for name in [attr] if attr else ["jobsim_app", "app"]:
         if hasattr(module, name):
             target = getattr(module, name)
-            return module, target() if callable(target) and not isinstance(target, App) else target
+            if callable(target) and not isinstance(target, App):
+                target = _call_factory(f"{module_part}:{name}", target)
+            return module, target
     wanted = attr or "jobsim_app or app"
     raise JobsimError(f"{module_part!r} has no {wanted} attribute to simulate; name one with {module_part}:attribute")
 
 
+def _call_factory(where: str, factory: Any) -> Any:
+    """``factory()``, or a JobsimError saying why it cannot give the app (not a traceback)."""
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # a builtin without a signature: just call it
+        signature = None
+    if signature is not None:
+        try:
+            signature.bind()
+        except TypeError:
+            needed = [name for name, p in signature.parameters.items()
+                      if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]  # fmt: skip
+            raise JobsimError(f"{where} is a callable that needs arguments ({', '.join(needed)}); "
+                              "name a jobsim.App, or a function taking none that returns one") from None  # fmt: skip
+    try:
+        return factory()
+    except Exception as exc:  # the user's factory broke: its own words, one line
+        raise JobsimError(f"calling {where}() failed: {type(exc).__name__}: {exc}") from exc
+
+
 def _run(args: argparse.Namespace) -> int:
+    if not (math.isfinite(args.days) and args.days >= 0):  # checked here: duration_ns would speak of seconds
+        raise InvalidArgument.build("--days", args.days, "expected a finite number of days >= 0")
     if args.no_redact and not args.save:
         raise JobsimError("--no-redact applies to the trace --save FILE writes; give --save FILE too")
     if args.save and not Path(args.save).resolve().parent.is_dir():
@@ -168,6 +215,7 @@ def _add_compare(sub: Any) -> None:
 
 def _compare(args: argparse.Namespace) -> int:
     from ._compare import Scenario, compare
+    from ._systems import SEVEN
 
     spec, _, attr = args.scenario.partition(":")
     module = _import_module(spec)
@@ -177,6 +225,10 @@ def _compare(args: argparse.Namespace) -> int:
         raise JobsimError(f"{args.scenario!r} defines no jobsim.Scenario: name one `scenario` (or list them in "
                           "`scenarios`), or pick one with path:attribute")  # fmt: skip
     names = None if args.profiles is None else [n.strip() for n in args.profiles.split(",") if n.strip()]
+    compared = list(SEVEN if names is None else names)
+    if args.timeline is not None and args.timeline not in compared:  # before minutes of simulating
+        raise InvalidArgument.build("--timeline", args.timeline,
+                                    "one of the compared profiles " + ", ".join(map(repr, compared)))  # fmt: skip
     for index, scenario in enumerate(scenarios):
         result = compare(scenario, names, seed=args.seed)
         print(("\n" if index else "") + result.table())

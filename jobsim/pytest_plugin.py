@@ -100,7 +100,7 @@ def pytest_configure(config: pytest.Config) -> None:
         seed=config.getoption("jobsim_seed"),
         timeline=config.getoption("jobsim_timeline"),
         defaults=_ini_defaults(config),
-        trace_dir=config.getoption("jobsim_trace_dir"),
+        trace_dir=_trace_dir(config),
     )
 
 
@@ -208,6 +208,12 @@ def _ini_defaults(config: pytest.Config) -> dict[str, str]:
     return values
 
 
+def _trace_dir(config: pytest.Config) -> str | None:
+    """``--jobsim-trace-dir`` made absolute now: a test that chdirs must not move where its trace lands."""
+    directory = config.getoption("jobsim_trace_dir")
+    return os.path.join(config.invocation_params.dir, directory) if directory else None
+
+
 def _marker_options(node: pytest.Item) -> dict[str, Any]:
     """Merge the keyword arguments of every ``jobsim`` marker; the closest one wins."""
     options: dict[str, Any] = {}
@@ -275,12 +281,12 @@ def _save_trace(item: pytest.Item, sim: Simulation) -> str | None:
     if not directory:
         return None
     path = os.path.join(directory, _trace_name(item.nodeid))
+    shown = os.path.relpath(path, item.config.invocation_params.dir)
     try:
         os.makedirs(directory, exist_ok=True)
         sim.trace.save(path)
     except Exception as error:  # the report must still be written
-        return f"trace not saved to {path}: {type(error).__name__}: {error}"
-    shown = os.path.relpath(path, item.config.invocation_params.dir)
+        return f"trace not saved to {shown}: {type(error).__name__}: {error}"
     return f"trace saved to {shown}\n    replay it: jobsim replay {shown} --app MODULE:APP"
 
 
@@ -288,8 +294,9 @@ def _trace_name(nodeid: str) -> str:
     """``tests/test_x.py::test_y`` -> ``tests-test_x.py--test_y.jobsim.jsonl`` (unique, portable).
 
     A test id that had to be changed to fit a file name (``test_y[a/b]`` and
-    ``test_y[a-b]`` would both become ``test_y-a-b``) gets a short hash of the id, so
-    two tests never share a file.
+    ``test_y[a-b]`` would both become ``test_y-a-b``), or that holds a ``-`` of its
+    own (``a/test_b/test_c.py`` and ``a/test_b-test_c.py`` flatten alike), gets a
+    short hash of the id, so two tests never share a file.
     """
     import hashlib
     import re
@@ -299,7 +306,7 @@ def _trace_name(nodeid: str) -> str:
     digest = hashlib.sha256(nodeid.encode()).hexdigest()[:12]
     if len(name) > 120:
         name = name[:100] + "-" + digest
-    elif name != readable:
+    elif name != readable or "-" in nodeid:
         name = f"{name}-{digest}"
     return name + ".jobsim.jsonl"
 

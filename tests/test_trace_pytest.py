@@ -102,3 +102,27 @@ def test_ids_that_clean_up_alike_get_different_files() -> None:
     from jobsim.pytest_plugin import _trace_name
 
     assert _trace_name("t.py::test_fails[a/b]") != _trace_name("t.py::test_fails[a-b]")
+
+
+def test_folders_with_dashes_never_share_a_file_with_flattened_paths() -> None:
+    """``a/test_b/test_c.py`` and ``a/test_b-test_c.py`` both flatten to ``a-test_b-test_c.py``."""
+    from jobsim.pytest_plugin import _trace_name
+
+    assert _trace_name("a/test_b/test_c.py::test_d") == "a-test_b-test_c.py--test_d.jobsim.jsonl"
+    assert _trace_name("a/test_b-test_c.py::test_d").startswith("a-test_b-test_c.py--test_d-")
+
+
+def test_a_test_that_changes_folder_saves_into_the_folder_given_on_the_command_line(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(APP)
+    pytester.makepyfile(
+        test_x="""
+        def test_fails_elsewhere(jobsim, monkeypatch, tmp_path):
+            monkeypatch.chdir(tmp_path)
+            jobsim.send("hello")
+            assert False
+    """
+    )
+    result = pytester.runpytest("--jobsim-trace-dir=traces")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["trace saved to traces/test_x.py--test_fails_elsewhere.jobsim.jsonl"])
+    assert [p.name for p in (pytester.path / "traces").iterdir()] == ["test_x.py--test_fails_elsewhere.jobsim.jsonl"]

@@ -1,0 +1,100 @@
+"""``jobsim run``/``compare``/``profiles``: bad arguments exit 2 with one line in jobsim's words, not a traceback."""
+
+from __future__ import annotations
+
+import io
+import sys
+import textwrap
+
+import pytest
+
+from jobsim._cli import main
+
+MODULE = """
+import jobsim
+
+app = jobsim.App("t")
+
+@app.function("hello", on="hello")
+def hello(ctx):
+    return "hi"
+
+def jobsim_traffic(sim):
+    sim.send("hello", {"name": "Zoë Ångström"})
+
+def needs_an_argument(name):
+    return app
+
+def broken_factory():
+    raise RuntimeError("no database")
+"""
+
+
+@pytest.fixture
+def module(tmp_path, monkeypatch):
+    """``<tmp>/cliapp_x.py``, importable by name from the current folder."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setattr(sys, "modules", dict(sys.modules))
+    monkeypatch.chdir(tmp_path)
+    name = f"cliapp_{abs(hash(str(tmp_path)))}"
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent(MODULE))
+    return name
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize(("attribute", "message"), [
+    ("needs_an_argument", "{m}:needs_an_argument is a callable that needs arguments (name); "
+                          "name a jobsim.App, or a function taking none that returns one"),
+    ("broken_factory", "calling {m}:broken_factory() failed: RuntimeError: no database"),
+])  # fmt: skip
+def test_a_factory_that_cannot_be_called_exits_2(module, capsys, attribute, message):
+    code, out, err = run(capsys, "run", f"{module}:{attribute}")
+    assert (code, out) == (2, "")
+    assert err == f"jobsim: error: {message.format(m=module)}\n"
+
+
+def test_a_target_without_a_module_exits_2(module, capsys):
+    code, out, err = run(capsys, "run", ":app")
+    assert (code, out) == (2, "")
+    assert err == "jobsim: error: ':app' names no module before ':'; give e.g. app.jobs:app or a folder\n"
+
+
+@pytest.mark.parametrize("days", ["-1", "nan", "inf"])
+def test_a_bad_number_of_days_is_named_as_days(module, capsys, days):
+    code, out, err = run(capsys, "run", module, "--days", days)
+    assert (code, out) == (2, "")
+    assert err == f"jobsim: error: --days={float(days)!r} is not valid: expected a finite number of days >= 0\n"
+
+
+def test_compare_checks_the_timeline_profile_before_simulating(capsys):
+    code, out, err = run(capsys, "compare", "examples/scenarios", "--profiles", "inngest,bullmq",
+                         "--timeline", "agenda")  # fmt: skip
+    assert (code, out) == (2, "")
+    assert err == ("jobsim: error: --timeline='agenda' is not valid: one of the compared profiles "
+                   "'inngest', 'bullmq'\n")  # fmt: skip
+
+
+@pytest.mark.parametrize("argv", [["run", "{m}"], ["profiles", "bullmq"]])
+def test_an_ascii_terminal_gets_escapes_not_a_crash(module, capsys, monkeypatch, argv):
+    """``PYTHONIOENCODING=ascii`` (or LANG=C on old Pythons): timelines hold '·', names hold 'ë'."""
+    stdout = io.TextIOWrapper(io.BytesIO(), encoding="ascii")
+    monkeypatch.setattr(sys, "stdout", stdout)
+    assert main([a.format(m=module) for a in argv]) == 0
+    stdout.flush()
+    text = stdout.buffer.getvalue().decode("ascii")  # type: ignore[attr-defined]
+    assert "\\xb7" in text or "\\xa7" in text
+    if argv[0] == "run":
+        assert "Zo\\xeb \\xc5ngstr\\xf6m" in text
+
+
+@pytest.mark.parametrize("command", ["run", "compare"])
+@pytest.mark.parametrize("path", ["gone.py", "gone/jobs", "gone/jobs.py:app"])
+def test_a_missing_file_is_named_as_a_file(module, capsys, command, path):
+    code, out, err = run(capsys, command, path)
+    assert (code, out) == (2, "")
+    assert err == f"jobsim: error: {path.partition(':')[0]}: no such file or folder\n"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
 
 import jobsim
 from examples.shop import Shop
+from examples.shop.db import iso
 from examples.support import T0, at, mail, only
 
 ITEMS = [
@@ -16,12 +18,12 @@ ITEMS = [
 ]
 
 
-def cart(cart_id: str = "cart_1") -> dict[str, Any]:
+def cart(cart_id: str = "cart_1", abandoned_at: dt.datetime = T0) -> dict[str, Any]:
     return {
         "cartId": cart_id,
         "userId": "user_ada",
         "items": ITEMS,
-        "abandonedAt": "2025-03-03T00:00:00.000Z",
+        "abandonedAt": iso(abandoned_at),
     }
 
 
@@ -60,6 +62,38 @@ def test_reminder_goes_out_exactly_24h_later(shop: Shop, sim: jobsim.Simulation)
         "reminderSentAt": "2025-03-04T00:00:00.000Z",
         "itemsCount": 2,
     }
+
+
+def test_the_reminder_is_due_24h_after_abandoned_at_not_after_the_event(
+    shop: Shop, sim: jobsim.Simulation
+) -> None:
+    """The seed sleeps until ``abandonedAt`` + 24 h: a late webhook does not push the reminder back."""
+    sim.advance("2h")
+    shop.storefront(sim, "cart/abandoned", cart(abandoned_at=T0))
+    sim.advance("21h59m59s")
+    assert mail(sim, "Did you forget something?") == []
+    sim.advance("1s")
+
+    run = only(sim.runs("send-cart-abandonment-reminder"))
+    assert (run.started_at, run.status, run.finished_at) == (at(hours=2), "completed", at(hours=24))
+    assert only(mail(sim, "Did you forget something?")).sent_at == at(hours=24)
+
+
+def test_a_webhook_later_than_24h_reminds_at_once(shop: Shop, sim: jobsim.Simulation) -> None:
+    """``sleepUntil`` a time already past returns at once; so does the wait here."""
+    sim.advance("30h")
+    shop.storefront(sim, "cart/abandoned", cart(abandoned_at=T0))
+    sim.run_until_idle()
+
+    run = only(sim.runs("send-cart-abandonment-reminder"))
+    assert list(run.steps) == [
+        "wait-24-hours",
+        "check-cart-status",
+        "get-user-email",
+        "send-reminder-email",
+    ]
+    assert (run.status, run.finished_at) == ("completed", at(hours=30))
+    assert only(mail(sim, "Did you forget something?")).sent_at == at(hours=30)
 
 
 def test_cart_completed_before_the_reminder_sends_nothing(
@@ -112,7 +146,7 @@ def test_a_completion_without_event_is_caught_by_the_status_check(
 def test_two_abandoned_carts_get_one_reminder_each(shop: Shop, sim: jobsim.Simulation) -> None:
     shop.storefront(sim, "cart/abandoned", cart("cart_1"))
     sim.advance("90m")
-    shop.storefront(sim, "cart/abandoned", cart("cart_2"))
+    shop.storefront(sim, "cart/abandoned", cart("cart_2", abandoned_at=at(minutes=90)))
     sim.advance("2d")
 
     reminders = mail(sim, "Did you forget something?")

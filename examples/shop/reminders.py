@@ -1,7 +1,7 @@
 """§3.5 DELAYED EXECUTION: the cart-abandonment reminder and the trial reminders.
 
-``send-cart-abandonment-reminder`` waits up to 24 hours for ``cart/completed``
-with the same ``cartId`` (the seed sleeps 24 h then reads the cart's status; a
+``send-cart-abandonment-reminder`` waits until ``abandonedAt`` + 24 h for ``cart/completed``
+with the same ``cartId`` (the seed sleeps until then and reads the cart's status; a
 ``wait_for_event`` ends the run as soon as the cart completes). The seed's status
 check stays, for carts completed without an event, and is repeated in the step
 that sends: between the two, a failing ``get-user-email`` is retried 15-45 s later,
@@ -42,6 +42,13 @@ def trial_subject(days: int) -> str:
     return f"Your trial ends in {days} day{'' if days == 1 else 's'}"
 
 
+def _event_time(event: jobsim.Event) -> dt.datetime:
+    """When ``event`` was sent (its ``ts``, filled by the bus), or now."""
+    if event.ts is None:
+        return utcnow()
+    return dt.datetime.fromtimestamp(event.ts / 1000, dt.timezone.utc)
+
+
 def register(shop: Shop) -> None:
     app, db = shop.app, shop.db
 
@@ -53,8 +60,19 @@ def register(shop: Shop) -> None:
     )
     def send_cart_abandonment_reminder(ctx: Any) -> dict[str, Any]:
         cart_id, user_id = ctx.event.data["cartId"], ctx.event.data["userId"]
+        # The seed's `sleepUntil(abandonedAt + 24 h)`: the deadline is fixed by the cart, not by
+        # when the webhook arrived. The timeout is only read the first time the wait is entered
+        # (later requests replay its record), and a deadline already past waits 0 s, as a
+        # `sleepUntil` in the past returns at once. Events without `abandonedAt` use their own time.
+        abandoned_at = ctx.event.data.get("abandonedAt")
+        reminder_time = (
+            parse_time(abandoned_at) if abandoned_at else _event_time(ctx.event)
+        ) + dt.timedelta(hours=24)
         completed = ctx.step.wait_for_event(
-            "wait-24-hours", event="cart/completed", match="data.cartId", timeout="24h"
+            "wait-24-hours",
+            event="cart/completed",
+            match="data.cartId",
+            timeout=max(reminder_time - utcnow(), dt.timedelta(0)),
         )
         if completed is not None:
             return {"skipped": True, "reason": "cart_completed"}

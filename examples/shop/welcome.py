@@ -48,9 +48,15 @@ def register(shop: Shop) -> None:
         )
         if error:
             raise RuntimeError(f"Email sending failed: {error['message']}")
-        message_id = (data or {}).get("id") or "unknown"
+        message_id = (data or {}).get("id")
         app.send(
             "email/sent",
-            {"to": email, "template": "welcome", "messageId": message_id, "sentAt": iso(utcnow())},
+            {
+                "to": email,
+                "template": "welcome",
+                "messageId": message_id or "unknown",  # the seed's `data?.id || 'unknown'`
+                "sentAt": iso(utcnow()),
+            },
         )
+        # The seed returns `data?.id` as it is: no "unknown" fallback here.
         return {"success": True, "messageId": message_id, "userId": user_id, "email": email}

@@ -25,10 +25,12 @@ def register(shop: Shop) -> None:
         "daily-report",
         cron="0 9 * * *",
         tz=REPORT_TZ,
+        # The seed gives no minTimeout; 1 s as in the welcome email (examples/README.md).
         retries=jobsim.Retries(attempts=2, backoff="exponential", min="1s", max="1h"),
     )
     def daily_report(ctx: Any) -> dict[str, Any]:
-        # Outside any step: re-runs on every request, as in the seed.
+        # Outside any step: re-runs on every request, as in the seed. New York day boundaries,
+        # where the seed uses the host's zone (examples/README.md explains why).
         yesterday = (utcnow().astimezone(zone) - dt.timedelta(days=1)).date()
         start = dt.datetime.combine(yesterday, dt.time.min, zone)
         end = dt.datetime.combine(yesterday, dt.time.max, zone)
@@ -56,6 +58,7 @@ def register(shop: Shop) -> None:
             )
             if error:
                 raise RuntimeError(f"Report email failed: {error['message']}")
+            # The seed's `data?.map(...)` throws on Resend's single object (examples/README.md).
             return {"messageIds": [(data or {}).get("id")]}
 
         if admin_emails:

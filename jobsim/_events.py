@@ -128,9 +128,7 @@ def as_sent(event: Event) -> Event:
     Datetimes become ISO strings, as a step's output does (``_steps.dump``).
     """
     data, user = event.data, event.user
-    if not data and user is None:
-        return event  # {}: nothing to copy (the hot path of most sends)
-    copied = json_copy("data", data) if data else {}
+    copied = json_copy("data", data) if data else {}  # even {}: the caller's empty dict is not the event's
     out = _stamped(event, event.id, event.ts)
     _set(out, "data", copied)
     if user is not None:

@@ -686,6 +686,25 @@ def test_sent_event_data_is_a_json_copy_taken_at_send_time():
     assert len(sim.events) == 4  # refused events never reached the bus
 
 
+def test_an_empty_data_dict_is_copied_at_send_time_too():
+    """``{}`` is copied like any other data: the test's dict and the sent event never share one object."""
+    app = jobsim.App("a")
+
+    @app.function("f", on="go")
+    def f(ctx):
+        ctx.event.data["touched"] = True
+
+    with simulate(app) as sim:
+        payload: dict = {}
+        sim.send("go", payload)
+        sim.send({"name": "go", "data": payload})
+        sim.send(Event("go", payload))
+        payload["later"] = 1  # the test reuses its dict after sending
+        sim.run_until_idle()
+    assert payload == {"later": 1}  # job code did not write into the test's dict
+    assert [sorted(e.data) for e in sim.events] == [["touched"]] * 3  # and the test's change reached no event
+
+
 def test_job_code_sending_non_json_data_fails_that_attempt_clearly():
     app = jobsim.App("a")
 

@@ -935,3 +935,21 @@ def test_an_async_step_called_without_await_fails_the_attempt_naming_it(profile)
         "`await ctx.step.run(...)` (every ctx.step method of an async handler is awaited)"
     ] * 2
     assert sim.runs("fine")[0].output == [1, 2, 3]
+
+
+def test_a_missing_await_keeps_the_handlers_own_error_and_its_no_retry():
+    """The handler raised after skipping a step: its NonRetriableError still stops retries, and is the cause."""
+    app = jobsim.App("a")
+
+    @app.function("order", on="order", retries=Retries(attempts=3, min="1s", max="1s"))
+    async def order(ctx):
+        ctx.step.run("charge", lambda: 1)  # no await
+        raise NonRetriableError("card declined")
+
+    with simulate(app) as sim:
+        sim.send("order")
+        sim.run_until_idle()
+    run = sim.runs("order")[0]
+    assert (run.status, len(run.attempts)) == ("failed", 1)
+    assert isinstance(run.error, NonRetriableError) and str(run.error).startswith("step 'charge' was called without")
+    assert repr(run.error.__cause__) == "NonRetriableError('card declined')"

@@ -338,7 +338,7 @@ class Simulation:
         else:
             if type(event) is str and (data is None or type(data) is dict) and "user" not in fields:
                 # sim.send("name", {...}): copied here (an empty dict too: the event gets a fresh one)
-                events = [Event(event, json_copy("data", data) if data else None, **fields)]
+                events = [Event(event, json_copy("data", data) if data else {}, **fields)]
             else:
                 events = [as_sent(Event.coerce(event, data, **fields))]
         now, ids = self.now_ns(), []

@@ -34,7 +34,7 @@ from ._steps import (
     unawaited,
 )  # fmt: skip
 from ._time import MS, format_duration, iso
-from .errors import InjectedFault, InvalidArgument, JobsimError, NonRetriableError, RetryAfterError, StepError
+from .errors import InjectedFault, InvalidArgument, NonRetriableError, RetryAfterError, StepError
 
 if TYPE_CHECKING:
     from ._app import Function
@@ -199,12 +199,7 @@ class Engine:
         finally:
             self.x = None
         if fn.is_async:
-            missing = unawaited(x)
-            if missing:  # a step called without `await` never ran: say so instead of skipping it silently
-                op = ("error", JobsimError(
-                    f"step {', '.join(map(repr, missing))} was called without `await` in async function {fn.id!r}, "
-                    "so its code never ran: write `await ctx.step.run(...)` (every ctx.step method of an async "
-                    "handler is awaited)"))  # fmt: skip
+            op = unawaited(x, fn.id, op)  # a step called without `await` never ran: the attempt fails naming it
         if flow is not None and not self.flowrt.leave(ctl, x, op):
             return
         if plan is not None and x.now > self.kernel.now:  # a parallel step's result exists when it ends

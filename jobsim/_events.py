@@ -122,15 +122,15 @@ def as_sent(event: Event) -> Event:
 
     Inngest serializes an event when it is sent, so a test that reuses one dict for
     several sends (``payload["n"] = i; sim.send("x", payload)``) sends several
-    events, and job code that mutates ``ctx.event.data`` changes neither the other
-    requests' copy nor ``sim.events`` nor the trace. The copy also refuses what JSON
+    events, and a dict changed after sending changes no event. Not simulated: every
+    request of the event shares this one copy, so job code that mutates ``ctx.event.data``
+    is seen by its later attempts, the event's other functions and ``sim.events`` (on Inngest
+    each request reads the stored event afresh). The copy also refuses what JSON
     cannot carry (a set, an object) here, naming it, instead of at ``trace.save``.
     Datetimes become ISO strings, as a step's output does (``_steps.dump``).
     """
     data, user = event.data, event.user
-    if not data and user is None:
-        return event  # {}: nothing to copy (the hot path of most sends)
-    copied = json_copy("data", data) if data else {}
+    copied = json_copy("data", data) if data else {}  # even {}: the caller's empty dict is not the event's
     out = _stamped(event, event.id, event.ts)
     _set(out, "data", copied)
     if user is not None:

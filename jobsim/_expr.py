@@ -17,18 +17,27 @@ from __future__ import annotations
 import ast
 import operator
 import re
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
+from ._events import Event
 from .errors import InvalidArgument
 
 Key = str | Callable[[Any], Hashable]
 _MISSING = object()
 
 
+def _field(value: Any, part: str) -> Any:
+    """A JSON object's field, or an ``Event``'s attribute; anything else has no fields (``_MISSING``):
+    ``tags.count`` on a list is missing, not the bound method ``list.count``."""
+    if isinstance(value, Mapping):
+        return value.get(part, _MISSING)
+    return getattr(value, part, _MISSING) if isinstance(value, Event) else _MISSING
+
+
 def _walk(value: Any, parts: list[str]) -> Any:
     for part in parts:
-        value = value.get(part, _MISSING) if isinstance(value, dict) else getattr(value, part, _MISSING)
+        value = _field(value, part)
         if value is _MISSING:
             return None
     return value
@@ -93,10 +102,10 @@ def compile_key(key: Key, argument: str = "key") -> Callable[[Any], str]:
     parts = key.split(".")[1:]
     missing = _MISSING
 
-    def read(event: Any) -> str:
+    def read(event: Any) -> str:  # ``_walk``, inlined for dicts: a flow key is read at every run start
         value = event
         for part in parts:
-            value = value.get(part, missing) if isinstance(value, dict) else getattr(value, part, missing)
+            value = value.get(part, missing) if type(value) is dict else _field(value, part)
             if value is missing:
                 return FALSE_KEY
         return value if type(value) is str else go_string(value)

@@ -336,8 +336,9 @@ class Simulation:
                 raise InvalidArgument("pass a list of events, or one event name with data, not both")
             events = [as_sent(Event.coerce(item)) for item in event]
         else:
-            if type(event) is str and type(data) is dict and "user" not in fields:  # sim.send("name", {...})
-                events = [Event(event, json_copy("data", data) if data else data, **fields)]
+            if type(event) is str and (data is None or type(data) is dict) and "user" not in fields:
+                # sim.send("name", {...}): copied here (an empty dict too: the event gets a fresh one)
+                events = [Event(event, json_copy("data", data) if data else {}, **fields)]
             else:
                 events = [as_sent(Event.coerce(event, data, **fields))]
         now, ids = self.now_ns(), []

@@ -313,14 +313,28 @@ def track(x: Execution, step_id: Any, coro: Coroutine[Any, Any, T]) -> Coroutine
     return coro
 
 
-def unawaited(x: Execution) -> list[str]:
-    """Step ids an async handler called this request without awaiting them (their coroutines, closed)."""
+def unawaited(x: Execution, function_id: str, op: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``op``, or the attempt's failure if an async handler called steps without awaiting them.
+
+    Their coroutines are closed (the error reports them: no later "never awaited" warning).
+    An error the handler raised itself becomes the cause, and a ``NonRetriableError``
+    keeps the attempt from being retried, as the handler asked.
+    """
     missing = []
     for step_id, coro in getattr(x, "made", ()):
         if inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
-            coro.close()  # reported as the attempt's error: no second, later "never awaited" warning
-            missing.append(str(step_id))
-    return missing
+            coro.close()
+            missing.append(repr(str(step_id)))
+    if not missing:
+        return op
+    own = op[1] if op[0] == "error" else None
+    kind = NonRetriableError if isinstance(own, NonRetriableError) else JobsimError
+    error = kind(
+        f"step {', '.join(missing)} was called without `await` in async function {function_id!r}, so its code "
+        "never ran: write `await ctx.step.run(...)` (every ctx.step method of an async handler is awaited)"
+    )
+    error.__cause__ = own
+    return ("error", error)
 
 
 class AsyncStep(Step):

@@ -686,6 +686,25 @@ def test_sent_event_data_is_a_json_copy_taken_at_send_time():
     assert len(sim.events) == 4  # refused events never reached the bus
 
 
+def test_an_empty_data_dict_is_copied_at_send_time_too():
+    """``{}`` is copied like any other data: the test's dict and the sent event never share one object."""
+    app = jobsim.App("a")
+
+    @app.function("f", on="go")
+    def f(ctx):
+        ctx.event.data["touched"] = True
+
+    with simulate(app) as sim:
+        payload: dict = {}
+        sim.send("go", payload)
+        sim.send({"name": "go", "data": payload})
+        sim.send(Event("go", payload))
+        payload["later"] = 1  # the test reuses its dict after sending
+        sim.run_until_idle()
+    assert payload == {"later": 1}  # job code did not write into the test's dict
+    assert [sorted(e.data) for e in sim.events] == [["touched"]] * 3  # and the test's change reached no event
+
+
 def test_job_code_sending_non_json_data_fails_that_attempt_clearly():
     app = jobsim.App("a")
 
@@ -916,3 +935,21 @@ def test_an_async_step_called_without_await_fails_the_attempt_naming_it(profile)
         "`await ctx.step.run(...)` (every ctx.step method of an async handler is awaited)"
     ] * 2
     assert sim.runs("fine")[0].output == [1, 2, 3]
+
+
+def test_a_missing_await_keeps_the_handlers_own_error_and_its_no_retry():
+    """The handler raised after skipping a step: its NonRetriableError still stops retries, and is the cause."""
+    app = jobsim.App("a")
+
+    @app.function("order", on="order", retries=Retries(attempts=3, min="1s", max="1s"))
+    async def order(ctx):
+        ctx.step.run("charge", lambda: 1)  # no await
+        raise NonRetriableError("card declined")
+
+    with simulate(app) as sim:
+        sim.send("order")
+        sim.run_until_idle()
+    run = sim.runs("order")[0]
+    assert (run.status, len(run.attempts)) == ("failed", 1)
+    assert isinstance(run.error, NonRetriableError) and str(run.error).startswith("step 'charge' was called without")
+    assert repr(run.error.__cause__) == "NonRetriableError('card declined')"

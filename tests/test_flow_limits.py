@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jobsim
-from jobsim import RateLimit, Throttle
+from jobsim import Event, RateLimit, Throttle
 from jobsim._time import MS, SECOND, instant_ns, to_datetime
 
 START = "2025-03-01T00:00:00Z"
@@ -246,6 +246,15 @@ def test_a_key_is_the_go_string_form_of_the_cel_result(value, text):
 def test_a_missing_key_field_evaluates_to_false_as_on_inngest():
     read = jobsim._expr.compile_key("event.data.user.id")
     assert read({"data": {}}) == read({"data": {"user": "u1"}}) == read({"data": {"user": {"id": False}}}) == "false"
+
+
+@pytest.mark.parametrize("path", ["event.data.tags.count", "event.data.name.upper", "event.data.n.real"])
+def test_a_key_path_reads_fields_not_python_attributes_of_json_values(path):
+    """Inside the event, a path reads JSON object fields only: ``list.count`` is a missing field, not a
+    bound method whose text (with its memory address) would key the limit differently in every process."""
+    event = Event("go", {"tags": ["a"], "name": "n", "n": 1})
+    assert jobsim._expr.compile_key(path)(event) == "false"
+    assert jobsim._expr.compile_path(path)(event) is None
 
 
 def test_rate_limit_keys_1_and_1_0_and_the_string_1_share_one_limit():

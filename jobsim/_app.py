@@ -156,7 +156,7 @@ def _check_handler(argument: str, handler: Any) -> None:
         signature.bind(None)
     except TypeError as exc:
         raise InvalidArgument.build(
-            argument, handler, f"a function taking exactly one positional argument, ctx ({exc}); e.g. `def job(ctx):`"
+            argument, handler, f"a function callable with one positional argument, ctx ({exc}); e.g. `def job(ctx):`"
         ) from None
 
 

@@ -115,6 +115,8 @@ class Sends:
     each ``send`` call changes nothing (the collection comes at the next allocation
     after it). So the raise lasts from the loop's ``SEND_LOOP``-th event until the
     simulation next drives time or closes (``end``): a handful of sends never touch it.
+    A simulation left running and never closed keeps it raised, as it keeps its sinks
+    and clock patches installed (the running simulation is reachable from them).
     """
 
     __slots__ = ("count", "saved")

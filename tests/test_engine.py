@@ -702,7 +702,32 @@ def test_an_empty_data_dict_is_copied_at_send_time_too():
         payload["later"] = 1  # the test reuses its dict after sending
         sim.run_until_idle()
     assert payload == {"later": 1}  # job code did not write into the test's dict
-    assert [sorted(e.data) for e in sim.events] == [["touched"]] * 3  # and the test's change reached no event
+    assert [e.data for e in sim.events] == [{}] * 3  # neither the test's change nor job code's reached an event
+
+
+@pytest.mark.parametrize("flow", [{}, {"concurrency": 1}])  # runs started by the engine, and by flow control
+def test_each_run_gets_its_own_copy_of_the_event_that_started_it(flow):
+    """Fan-out: one function changing ``ctx.event.data`` changes neither the others' nor the record of the send."""
+    app = jobsim.App("a")
+    seen = []
+
+    @app.function("mutate", on="signup", **flow)
+    def mutate(ctx):
+        ctx.event.data["plan"] = "changed"
+        ctx.event.data["tags"].append("mutated")
+        ctx.event.user["id"] = "someone else"
+
+    @app.function("read", on="signup")
+    def read(ctx):
+        seen.append((dict(ctx.event.data), list(ctx.event.data["tags"]), dict(ctx.event.user)))
+
+    with simulate(app) as sim:
+        sim.send({"name": "signup", "data": {"plan": "pro", "tags": ["a"]}, "user": {"id": "u1"}})
+        sim.run_until_idle()
+    assert seen == [({"plan": "pro", "tags": ["a"]}, ["a"], {"id": "u1"})]
+    assert (sim.events[0].data, sim.events[0].user) == ({"plan": "pro", "tags": ["a"]}, {"id": "u1"})
+    (record,) = sim.trace.of("event")
+    assert (record.data["data"], record.data["user"]) == ({"plan": "pro", "tags": ["a"]}, {"id": "u1"})
 
 
 def test_job_code_sending_non_json_data_fails_that_attempt_clearly():

@@ -546,8 +546,8 @@ _FAULTABLE = ("run", "send_event")
 
 def _in_hypothesis() -> bool:
     """Inside a Hypothesis test (without importing Hypothesis when nobody has)."""
-    control = sys.modules.get("hypothesis.control")
-    return control is not None and bool(control.currently_in_test_context())
+    in_test = getattr(sys.modules.get("hypothesis.control"), "currently_in_test_context", None)  # Hypothesis >= 6.x
+    return in_test is not None and bool(in_test())
 
 
 def _outside_jobsim() -> int:

@@ -978,3 +978,131 @@ def test_a_missing_await_keeps_the_handlers_own_error_and_its_no_retry():
     assert (run.status, len(run.attempts)) == ("failed", 1)
     assert isinstance(run.error, NonRetriableError) and str(run.error).startswith("step 'charge' was called without")
     assert repr(run.error.__cause__) == "NonRetriableError('card declined')"
+
+
+THREAD_FIX = "call steps from the handler's own thread; for concurrency use ctx.step.parallel([...])"
+
+
+def thread_message(step, thread, function="f"):
+    return (
+        f"step {step!r} of function {function!r} was called from thread {thread!r}, not the thread running the "
+        f"handler, so its request would end in that thread and the step be lost: {THREAD_FIX}"
+    )
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_step_called_from_a_thread_the_handler_starts_fails_the_attempt():
+    """The thread's exception is never collected: the attempt fails anyway, naming the step."""
+    import threading
+
+    app = jobsim.App("a")
+    ran, after = [], []
+
+    @app.function("f", on="go", retries=Retries(attempts=2, min="1s", max="1s"))
+    def f(ctx):
+        worker = threading.Thread(target=lambda: ctx.step.run("x", ran.append, 1), name="worker")
+        worker.start()
+        worker.join()
+        after.append(ctx.attempt)  # the handler goes on, unaware
+        return "done"
+
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("f")[0]
+    assert (run.status, ran, after) == ("failed", [], [0, 1])
+    assert "x" not in run.steps
+    assert [str(a.error) for a in run.attempts] == [thread_message("x", "worker")] * 2
+    assert [at(a.start_ns) for a in run.attempts] == [0, 1]
+    assert isinstance(run.error, JobsimError)
+
+
+def test_a_step_in_a_thread_pool_raises_where_the_handler_collects_the_future():
+    from concurrent.futures import ThreadPoolExecutor
+
+    app = jobsim.App("a")
+    seen = []
+
+    @app.function("f", on="go", retries=0)
+    def f(ctx):
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pool") as pool:
+            future = pool.submit(ctx.step.run, "x", lambda: 1)
+            try:
+                return future.result()
+            except JobsimError as exc:
+                seen.append(str(exc))
+                raise
+
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("f")[0]
+    expected = thread_message("x", "pool_0")
+    assert seen == [expected]
+    assert (run.status, str(run.error), len(run.attempts)) == ("failed", expected, 1)
+
+
+def test_a_thread_step_error_the_handler_swallows_still_fails_the_attempt():
+    """Catching the error (or never asking the future) does not make the lost step count as done."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    app = jobsim.App("a")
+
+    @app.function("f", on="go", retries=0)
+    def f(ctx):
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pool") as pool:
+            pool.submit(ctx.step.run, "x", lambda: 1)  # the future is dropped
+        ctx.step.run("own", lambda: 2)  # a step of the handler's own thread ends the request normally...
+        return "done"
+
+    @app.function("g", on="go", retries=0)
+    def g(ctx):
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pool") as pool:
+            try:
+                pool.submit(ctx.step.sleep, "nap", "1h").result()
+            except JobsimError:
+                pass
+        raise NonRetriableError("gave up")
+
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    f_run, g_run = sim.runs("f")[0], sim.runs("g")[0]
+    assert (f_run.status, str(f_run.error)) == ("failed", thread_message("x", "pool_0"))
+    assert list(f_run.steps) == []  # ...but the attempt failed: 'own' is not stored, and reruns on a retry
+    assert g_run.status == "failed" and isinstance(g_run.error, NonRetriableError)  # the handler's no-retry holds
+    assert str(g_run.error) == thread_message("nap", "pool_0", "g")
+    assert repr(g_run.error.__cause__) == "NonRetriableError('gave up')"
+
+
+def test_steps_on_the_handlers_own_thread_and_stored_steps_read_from_threads_are_fine():
+    """A step whose result is stored returns it on any thread: nothing runs, nothing is lost (see the README)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    app = jobsim.App("a")
+    requests, charged = [], []
+
+    @app.function("f", on="go", retries=0)
+    def f(ctx):
+        requests.append(1)
+        if len(requests) == 1:  # the first request stores 'charge' from the handler's thread
+            receipt = ctx.step.run("charge", lambda: charged.append(1) or {"charged": 10})
+        else:  # later requests read it from a pool thread
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                receipt = pool.submit(ctx.step.run, "charge", lambda: charged.append(2)).result()
+        ctx.step.sleep("nap", "1m")
+        return receipt
+
+    @app.function("g", on="go")
+    async def g(ctx):  # an async handler runs on one thread: unaffected
+        first = await ctx.step.run("a", lambda: 1)
+        both = await ctx.step.parallel([lambda: ctx.step.run("b", lambda: 2), lambda: ctx.step.run("c", lambda: 3)])
+        return [first, *both]
+
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("f")[0]
+    assert (run.status, run.output, at(run.end_ns), charged, len(requests)) == ("completed", {"charged": 10}, 60, [1], 3)
+    assert list(run.steps) == ["charge", "nap"]
+    assert sim.runs("g")[0].output == [1, 2, 3]

@@ -31,6 +31,7 @@ from ._steps import (
     _from_job,
     dump,
     resolve_retry_after,
+    strayed,
     unawaited,
 )  # fmt: skip
 from ._time import MS, format_duration, iso
@@ -200,6 +201,8 @@ class Engine:
             self.x = None
         if fn.is_async:
             op = unawaited(x, fn.id, op)  # a step called without `await` never ran: the attempt fails naming it
+        if x.strayed is not None:
+            op = strayed(x.strayed, op)  # a step called from another thread was lost there: the attempt fails naming it
         if flow is not None and not self.flowrt.leave(ctl, x, op):
             return
         if plan is not None and x.now > self.kernel.now:  # a parallel step's result exists when it ends

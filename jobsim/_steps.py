@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import inspect
+import threading
 from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -107,7 +108,7 @@ class Execution:
     saves an object per request on the hot path.
     """
 
-    __slots__ = ("attempt", "engine", "in_step", "made", "now", "plan", "run_", "seen", "start")
+    __slots__ = ("attempt", "engine", "in_step", "made", "now", "plan", "run_", "seen", "start", "strayed", "thread")
     made: list[tuple[Any, Coroutine[Any, Any, Any]]]  # set only by an async handler's step calls (``awaited``)
 
     def __init__(self, engine: Engine, run: Run, attempt: int, start: int) -> None:
@@ -119,12 +120,16 @@ class Execution:
         self.seen: dict[str, int] = {}
         self.in_step: str | bool = False  # the step whose code is running (a crash names it)
         self.plan: Plan | None = None  # set only around parallel steps (``_parallel.py``)
+        self.thread = threading.get_ident()  # the thread running the handler: only it may start steps
+        self.strayed: JobsimError | None = None  # a step another thread called (``stray``, ``strayed``)
 
     def key(self, step_id: Any) -> str:
         """The step id, with ``:n`` appended on its n-th reuse in this request."""
         if (type(step_id) is not str or not step_id) and (not isinstance(step_id, str) or not step_id):
             raise InvalidArgument.build("step_id", step_id, "a step id is a non-empty string, e.g. 'send-email'")
         if self.in_step:
+            if threading.get_ident() != self.thread:  # e.g. a thread pool inside ``step.run``'s code
+                raise self.stray(step_id)
             raise InvalidArgument(
                 f"step {step_id!r} was called inside another step ({self.in_step!r} was running); steps cannot be "
                 "nested, nor awaited together (asyncio.gather, create_task): use ctx.step.parallel([...])"
@@ -143,6 +148,8 @@ class Execution:
                     f"step {key!r} was called on the ctx.step of a request that has ended (run {self.run_.id}); "
                     "steps run only while their handler runs: call them from the handler, not from saved ctx"
                 )
+            if threading.get_ident() != self.thread:
+                raise self.stray(key)
             if self.plan is not None:  # planning a parallel group, or a request targeting one step
                 self.plan.new_step(self, key, kind)
             return None
@@ -154,6 +161,24 @@ class Execution:
         if record.status == "failed":
             raise StepError(key, record.error)  # type: ignore[arg-type]
         return record
+
+    def stray(self, key: str) -> JobsimError:
+        """The error for a new step called from a thread the handler started; remembered for ``strayed``.
+
+        Its ``Suspend`` would end the request in that thread, where nothing catches it:
+        Python prints it (if the thread's exception is ever looked at) and the attempt goes on
+        as if the step had not been called. Inngest's SDKs run one handler on one thread
+        (a step is a yield point of the request), so the only sound answer is to refuse.
+        """
+        error = JobsimError(
+            f"step {key!r} of function {self.run_.function.id!r} was called from thread "
+            f"{threading.current_thread().name!r}, not the thread running the handler, so its request would end "
+            "in that thread and the step be lost: call steps from the handler's own thread; for concurrency use "
+            "ctx.step.parallel([...])"
+        )
+        if self.strayed is None:
+            self.strayed = error
+        return error
 
     def enter(self, step_id: Any, kind: str) -> tuple[str, StepRecord | None]:
         """A step call begins: its ``key`` and its ``memo`` record (``None``: run it now)."""
@@ -334,6 +359,29 @@ def unawaited(x: Execution, function_id: str, op: tuple[Any, ...]) -> tuple[Any,
         "never ran: write `await ctx.step.run(...)` (every ctx.step method of an async handler is awaited)"
     )
     error.__cause__ = own
+    return ("error", error)
+
+
+def strayed(stray: JobsimError, op: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``op``, or the attempt's failure: a thread the handler started called a new step (``Execution.stray``).
+
+    The request's own outcome cannot stand: the step it lost never ran. When the handler
+    collected the error (``future.result()``) and let it propagate, ``op`` already says so;
+    otherwise, as for ``unawaited``, the handler's own error becomes the cause and a
+    ``NonRetriableError`` keeps the attempt from being retried.
+    """
+    error: BaseException = stray
+    own = op[1] if op[0] == "error" else None
+    cause, seen = own, set()
+    while cause is not None and id(cause) not in seen:
+        if cause is error:
+            return op  # the handler raised it (or an error it caused)
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    if own is not None:
+        if isinstance(own, NonRetriableError):
+            error = NonRetriableError(str(error))
+        error.__cause__ = own
     return ("error", error)
 
 

@@ -145,15 +145,10 @@ def for_run(event: Event) -> Event:
     stored event afresh), so a change is seen by the run's later requests; a copy per
     request would cost every request. About 0.9 µs a run.
     """
-    out = _stamped(event, event.id, event.ts)
-    data, user = event.data, event.user
     try:
-        _set(out, "data", orjson.loads(orjson.dumps(data, option=_JSON_OPTIONS)) if data else {})
-        if user is not None:
-            _set(out, "user", orjson.loads(orjson.dumps(user, option=_JSON_OPTIONS)))
-    except TypeError:  # not JSON (a plugin's own event): shared, as before
+        return as_sent(event)  # the same JSON copy the bus made of what was sent
+    except InvalidArgument:  # not JSON (a plugin's own event): shared, as before
         return event
-    return out
 
 
 def json_copy(name: str, value: Mapping[str, Any]) -> Any:

@@ -352,14 +352,10 @@ def unawaited(x: Execution, function_id: str, op: tuple[Any, ...]) -> tuple[Any,
             missing.append(repr(str(step_id)))
     if not missing:
         return op
-    own = op[1] if op[0] == "error" else None
-    kind = NonRetriableError if isinstance(own, NonRetriableError) else JobsimError
-    error = kind(
+    return _fails(op, JobsimError(
         f"step {', '.join(missing)} was called without `await` in async function {function_id!r}, so its code "
         "never ran: write `await ctx.step.run(...)` (every ctx.step method of an async handler is awaited)"
-    )
-    error.__cause__ = own
-    return ("error", error)
+    ))  # fmt: skip
 
 
 def strayed(stray: JobsimError, op: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -370,17 +366,22 @@ def strayed(stray: JobsimError, op: tuple[Any, ...]) -> tuple[Any, ...]:
     otherwise, as for ``unawaited``, the handler's own error becomes the cause and a
     ``NonRetriableError`` keeps the attempt from being retried.
     """
-    error: BaseException = stray
-    own = op[1] if op[0] == "error" else None
-    cause, seen = own, set()
+    cause, seen = (op[1] if op[0] == "error" else None), set()
     while cause is not None and id(cause) not in seen:
-        if cause is error:
+        if cause is stray:
             return op  # the handler raised it (or an error it caused)
         seen.add(id(cause))
         cause = cause.__cause__ or cause.__context__
+    return _fails(op, stray)
+
+
+def _fails(op: tuple[Any, ...], error: BaseException) -> tuple[Any, ...]:
+    """The attempt fails with ``error`` instead of ``op``: the handler's own error, if it raised
+    one, becomes the cause, and a ``NonRetriableError`` keeps the attempt from being retried."""
+    own = op[1] if op[0] == "error" else None
+    if isinstance(own, NonRetriableError):
+        error = NonRetriableError(str(error))
     if own is not None:
-        if isinstance(own, NonRetriableError):
-            error = NonRetriableError(str(error))
         error.__cause__ = own
     return ("error", error)
 

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from typing import Any
 
 from jobsim import InvalidArgument
-from jobsim._expr import _hashable, compile_expression
+from jobsim._expr import compile_expression
 
 _HELP = (
     "a CEL key: a path such as 'event.data.user_id', a literal such as '\"openai\"', '+' between them, "
@@ -32,8 +32,12 @@ _HELP = (
 _MISSING = object()
 
 
-def compile_value(expr: Any, argument: str) -> Callable[[Any], Hashable]:
-    """``expr`` -> ``event -> value``; raises ``InvalidArgument`` naming ``argument``."""
+def compile_value(expr: Any, argument: str) -> Callable[[Any], Any]:
+    """``expr`` -> ``event -> value``; raises ``InvalidArgument`` naming ``argument``.
+
+    The value is CEL's, raw: jobsim turns a flow-control key into Inngest's string of it
+    (``jobsim._expr.compile_key``), and a priority reads the number.
+    """
     if not isinstance(expr, str) or not expr.strip():
         raise InvalidArgument.build(argument, expr, _HELP)
     branches = _split_conditional(expr)
@@ -51,11 +55,11 @@ def compile_value(expr: Any, argument: str) -> Callable[[Any], Hashable]:
         raise InvalidArgument.build(argument, expr, _HELP) from None
     _check(tree, expr, argument)
 
-    def value(event: Any) -> Hashable:
+    def value(event: Any) -> Any:
         try:
-            return _hashable(_eval(tree, event))
-        except TypeError:  # "a" + 1, a missing field + "x": CEL errors, the key is absent
-            return None
+            return _eval(tree, event)
+        except TypeError:  # "a" + 1, a missing field + "x": a CEL error, which Inngest evaluates as false
+            return False
 
     return value
 
@@ -116,5 +120,7 @@ def _field(value: Any, name: Any) -> Any:
         return None
     if isinstance(value, dict):
         return value.get(name)
-    found = getattr(value, str(name), _MISSING)
+    if isinstance(value, (list, str, int, float, bool)):  # JSON values have no fields: not `list.count`
+        return None
+    found = getattr(value, str(name), _MISSING)  # the event itself: event.data, event.name, ...
     return None if found is _MISSING else found

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -244,12 +245,21 @@ def _cancel(cancels: list[inngest.Cancel]) -> list[jobsim.Cancel]:
     return out
 
 
-def _key(expression: str | None, argument: str = "key") -> Callable[[Any], Any] | None:
-    return None if expression is None else compile_value(expression, argument)
+_PATH = re.compile(r"event(?:\.[A-Za-z_]\w*)+")
 
 
-def _idempotency(expression: str) -> Callable[[Any], Any]:
-    return compile_value(expression, "idempotency")
+def _key(expression: str | None, argument: str = "key") -> str | Callable[[Any], Any] | None:
+    """A flow-control key: a plain ``event.…`` path as jobsim reads one (Inngest's rules: a missing
+    field is ``false``), any other CEL expression compiled here (jobsim turns its value into the key)."""
+    if expression is None:
+        return None
+    if isinstance(expression, str) and _PATH.fullmatch(expression.strip()):
+        return expression.strip()
+    return compile_value(expression, argument)
+
+
+def _idempotency(expression: str) -> str | Callable[[Any], Any] | None:
+    return _key(expression, "idempotency")
 
 
 def _priority(priority: inngest.Priority) -> Callable[[Any], int]:

@@ -223,6 +223,33 @@ def test_idempotency_allows_one_run_per_key_per_24h(client):
     ]  # fmt: skip
 
 
+def test_keys_follow_inngests_string_rule_for_paths_and_expressions(client):
+    """As in jobsim's core: 1, 1.0 and "1" are one key; a missing field is false (never limited);
+    a list's fields are not Python's (``tags.count`` is missing, not the bound method)."""
+
+    @client.create_function(fn_id="charge", trigger=on(), idempotency="event.data.order")
+    def charge(ctx: inngest.ContextSync) -> None:
+        return None
+
+    @client.create_function(fn_id="tagged", trigger=on(), idempotency="event.data.tags.count")
+    def tagged(ctx: inngest.ContextSync) -> None:
+        return None
+
+    @client.create_function(fn_id="sum", trigger=on(), idempotency="event.data.a + event.data.b")
+    def total(ctx: inngest.ContextSync) -> None:
+        return None
+
+    with simulate([charge, tagged, total]) as sim:
+        send_at(sim, [(0, {"order": 1, "tags": ["x"], "a": 1, "b": 1}),
+                      (1, {"order": "1", "tags": ["y"], "a": 2, "b": 0}),
+                      (2, {"order": 1.0, "tags": [], "a": "2"}), (3, {}), (4, {})])  # fmt: skip
+        sim.run_until_idle()
+    assert [r.status for r in sim.runs("shop-charge")] == ["completed", "skipped", "skipped", "completed", "completed"]
+    assert [r.status for r in sim.runs("shop-tagged")] == ["completed"] * 5
+    # 1 + 1 and 2 + 0 share the key "2"; "2" + missing and missing + missing are CEL errors, false: never limited
+    assert [r.status for r in sim.runs("shop-sum")] == ["completed", "skipped", "completed", "completed", "completed"]
+
+
 def test_priority_moves_runs_ahead_in_the_concurrency_queue(client):
     @client.create_function(
         fn_id="render", trigger=on(), concurrency=[inngest.Concurrency(limit=1)],

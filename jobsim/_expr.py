@@ -173,15 +173,6 @@ def _go_float(x: float) -> str:
     return f"{sign}{digits[:point]}.{digits[point:]}"
 
 
-def _hashable(value: Any) -> Hashable:
-    """A JSON object or list as sorted JSON bytes (kept for jobsim-inngest's CEL values)."""
-    if isinstance(value, (dict, list)):
-        import orjson
-
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-    return value  # type: ignore[no-any-return]
-
-
 _EVENT_FIELDS = ("data", "user", "id", "name", "ts", "v")
 
 

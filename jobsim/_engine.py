@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import copy
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ._events import Event, for_run, ulid
 from ._flowrt import FlowRuntime
+from ._kernel import URGENT
 from ._records import Attempt, Run, StepRecord
 from ._retries import Retries, RetryPolicy, with_attempts
 from ._steps import (
@@ -35,7 +36,7 @@ from ._steps import (
     unawaited,
 )  # fmt: skip
 from ._time import MS, format_duration, iso
-from .errors import InjectedFault, InvalidArgument, NonRetriableError, RetryAfterError, StepError
+from .errors import BudgetExceeded, InjectedFault, InvalidArgument, NonRetriableError, RetryAfterError, StepError
 
 if TYPE_CHECKING:
     from ._app import Function
@@ -83,6 +84,7 @@ class Engine:
         self.system: SystemRuntime | None = None  # profile semantics and faults beyond Inngest's defaults
         self._step_types: tuple[type[Step], type[Step]] = (Step, AsyncStep)  # (sync, async) ctx.step classes
         self._run_counter = 0
+        self.causes: dict[int, Run] = {}  # id() of an event job code sent (kept in the bus) -> the sending run
         self._outcomes: dict[str, Callable[[Run, Execution, tuple[Any, ...]], None]] = {
             "done": self._done, "failed": self._failed, "sleep": self._sleep, "wait": self._wait,
             "invoke": self._invoke, "returned": self._returned, "error": self._error,
@@ -148,11 +150,59 @@ class Engine:
         now = self.now()
         run = Run(fn, ulid(now // MS, self._run_counter), [for_run(event) for event in events], now)
         run.parent = parent
+        if parent is not None or self.causes:
+            self.descend(run, events, None if parent is None else parent[0])
         runs = self.runs[fn.id]
         runs.append(run)
         self.record(now, "run.start", {"function": fn.id, "run": run.id, "n": len(runs), "event": run.event.name})
         self.kernel.schedule(now, self._request, run, 0, owner=fn.id)
         return run
+
+    def descend(self, run: Run, events: Iterable[Event] = (), cause: Run | None = None) -> None:
+        """Place ``run`` in its causal chain: after ``cause`` (the run that invoked it; a plugin's
+        run that queued it) or after the run that sent an event in ``events``, the latest in its chain.
+
+        A function that triggers itself forever after a sleep moves virtual time on, so the
+        kernel's chain at one instant never grows; counted here in runs, it stops after
+        ``max_chain`` of them in a fraction of a second (instead of after ``max_items``, which
+        took minutes), with the chain named.
+        """
+        causes = self.causes
+        for event in events:
+            sender = causes.get(id(event))
+            if sender is not None and (cause is None or sender._generation > cause._generation):
+                cause = sender
+        if cause is None:
+            return
+        run._cause = cause
+        run._generation = generation = cause._generation + 1
+        if generation > self.sim.max_chain:
+            self._runaway_chain_at(run)
+
+    def _runaway_chain_at(self, run: Run) -> None:
+        """Raise before ``run``'s first request (again at each driving call: the chain stays stuck).
+
+        ``recurring``: the guard keeps nothing busy and is not counted as pending work.
+        """
+        kernel = self.kernel
+        kernel.schedule(kernel.now, self._runaway_chain, run, owner=run.function.id, priority=URGENT, recurring=True)
+
+    def _runaway_chain(self, run: Run) -> None:
+        self._runaway_chain_at(run)
+        chain: list[str] = []
+        first = run
+        while first._cause is not None:
+            if len(chain) < 8:
+                chain.append(first.function.id)
+            first = first._cause
+        path = " -> ".join(reversed(chain))
+        raise BudgetExceeded(
+            f"run-away simulation: a chain of {run._generation:,} runs, each started by the run before (an event "
+            f"it sent, its invoke, a task it queued), from {iso(first.start_ns)} to {iso(run.start_ns)}; "
+            f"the last runs: ... -> {path}.\nA function that triggers itself forever does this (it sends the "
+            "event it runs on, or queues itself, after a sleep). If the chain is legitimate, raise the budget: "
+            "Simulation(max_chain=...)"
+        )
 
     def _cron_tick(self, fn: Function, schedule: Any) -> None:
         if self.system is not None:  # missed ticks, delivery jitter, duplicates

@@ -334,6 +334,8 @@ class FlowRuntime:
         engine._run_counter += 1
         run = Run(fn, ulid(now // MS, engine._run_counter), [for_run(event) for event in events], now)
         run.parent = parent
+        if parent is not None or engine.causes:
+            engine.descend(run, events, None if parent is None else parent[0])
         runs = engine.runs[fn.id]
         runs.append(run)
         event = run.event

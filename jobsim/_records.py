@@ -117,6 +117,8 @@ class Run(_Stored):
     """
 
     __slots__ = (
+        "_cause",
+        "_generation",
         "_payload",
         "_step_counter",
         "_wake",
@@ -148,6 +150,8 @@ class Run(_Stored):
         self.parent: tuple[Run, str] | None = None
         self._step_counter: dict[str, int] = {}
         self._wake: Any = None
+        self._cause: Run | None = None  # the run whose event (or invoke) started this one
+        self._generation = 0  # runs in that chain before this one (``Engine.descend``)
 
     @property
     def function_id(self) -> str:

@@ -354,6 +354,8 @@ class Simulation:
             else:
                 self.trace.add(now, "event", event_fields(accepted, _origin, x, now))
                 ids.append(accepted.id or "")
+                if x is not None:
+                    self.engine.causes[id(accepted)] = x.run_  # runs it starts follow x's in a chain
                 if later and x is not None:
                     self.kernel.schedule(now, self.engine.publish, accepted, owner=x.run_.function.id)
                 else:

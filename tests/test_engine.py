@@ -1127,3 +1127,84 @@ def test_a_step_called_from_a_thread_inside_a_steps_code_fails_the_attempt():
     run = sim.runs("f")[0]
     assert (run.status, str(run.error), list(run.steps)) == ("failed", thread_message("inner", "pool_0"), [])
     assert [a.step for a in run.attempts] == [None]
+
+
+def _chain_budget_error(app: jobsim.App, first: str, **options) -> tuple[jobsim.Simulation, str]:
+    with simulate(app, **options) as sim:
+        sim.send(first)
+        with pytest.raises(jobsim.BudgetExceeded) as info:
+            sim.run_until_idle(max_items=20_000)  # bounded even if the chain were not caught
+    return sim, str(info.value)
+
+
+def test_a_function_retriggering_itself_after_a_sleep_stops_after_max_chain_runs():
+    app = jobsim.App("a")
+
+    @app.function("loop", on="tick")
+    def loop(ctx):
+        ctx.step.sleep("pause", "1s")
+        ctx.step.send_event("again", jobsim.Event("tick"))
+
+    with simulate(app, max_chain=50) as sim:
+        sim.send("tick")
+        with pytest.raises(jobsim.BudgetExceeded) as info:
+            sim.run_until_idle(max_items=20_000)  # bounded even if the chain were not caught
+        with pytest.raises(jobsim.BudgetExceeded, match="a chain of 51 runs"):  # still stuck, not silently resumed
+            sim.advance("1h")
+    message = str(info.value)
+    assert len(sim.runs("loop")) == 52  # 51 chained after the test's own; the 52nd never ran
+    assert sim.runs("loop")[-1].attempts == []
+    assert sim.kernel.processed < 300  # stopped at once, not after max_items (5,000,000) items
+    assert message.startswith("run-away simulation: a chain of 51 runs, each started by the run before (an event it sent")
+    assert "from 2025-03-01T00:00:00.000Z to 2025-03-01T00:00:51.000Z" in message
+    assert "... -> loop -> loop" in message and "Simulation(max_chain=...)" in message
+
+
+def test_a_chain_through_two_functions_and_through_invoke_counts_too():
+    app = jobsim.App("a")
+    app.function("ping", on="ping")(lambda ctx: (ctx.step.sleep("s", "1m"), app.send("pong")))
+    app.function("pong", on="pong")(lambda ctx: (ctx.step.sleep("s", "1m"), app.send("ping")))
+    _, message = _chain_budget_error(app, "ping", max_chain=20)
+    assert "a chain of 21 runs" in message and "ping -> pong -> ping -> pong" in message
+
+    app = jobsim.App("b")
+
+    @app.function("deeper", on="dig")
+    def deeper(ctx):
+        ctx.step.sleep("s", "1h")
+        return ctx.step.invoke("down", function=deeper, data={})
+
+    _, message = _chain_budget_error(app, "dig", max_chain=30)
+    assert "a chain of 31 runs" in message and "deeper -> deeper" in message
+
+
+def test_a_finite_chain_within_the_budget_runs_to_its_end():
+    app = jobsim.App("a")
+
+    @app.function("countdown", on="count", throttle=jobsim.Throttle(limit=5, period="1m"))
+    def countdown(ctx):
+        n = ctx.event.data["n"]
+        ctx.step.sleep("pause", "1m")
+        if n:
+            ctx.step.send_event("next", jobsim.Event("count", {"n": n - 1}))
+        return n
+
+    with simulate(app, max_chain=40) as sim:
+        sim.send("count", {"n": 40})  # 40 runs after the first: exactly the budget
+        sim.send("count", {"n": 3})  # another chain: chains are counted apart
+        sim.run_until_idle(max_items=20_000)  # bounded even if the chain were not caught
+    assert [run.output for run in sim.runs("countdown")].count(0) == 2
+    with simulate(app, max_chain=40) as sim:
+        sim.send("count", {"n": 41})
+        with pytest.raises(jobsim.BudgetExceeded, match="a chain of 41 runs"):  # flow-controlled runs count too
+            sim.run_until_idle(max_items=20_000)  # bounded even if the chain were not caught
+
+
+def test_events_a_test_sends_start_no_chain():
+    app = jobsim.App("a")
+    app.function("tick", on="tick")(lambda ctx: ctx.step.sleep("s", "1s"))
+    with simulate(app, max_chain=3) as sim:
+        for _ in range(10):
+            sim.send("tick")
+            sim.advance("2s")
+    assert len(sim.runs("tick")) == 10

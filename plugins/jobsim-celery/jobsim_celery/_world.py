@@ -266,6 +266,9 @@ class CeleryWorld:
         origin = self._origin(headers, parent)
         data = {"task": fn.id, "id": task_id, "args": headers.get("argsrepr"), "kwargs": headers.get("kwargsrepr")}
         run = Run(fn, task_id, [Event("celery/task", data, id=task_id, ts=now // MS)], now)
+        cause = None if parent is None else self.runs.get(parent.request.id)
+        if cause is not None:  # a task that queues itself forever stops after max_chain runs
+            self.sim.engine.descend(run, cause=cause)
         self.runs[task_id] = run
         runs = self.sim.engine.runs[fn.id]
         runs.append(run)

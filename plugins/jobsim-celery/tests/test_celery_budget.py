@@ -31,3 +31,17 @@ def test_the_entry_point_imports_no_celery():
     code = "import sys, jobsim_celery.plugin; print('celery' in sys.modules, 'kombu' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_a_task_that_queues_itself_forever_stops_after_max_chain_runs(app):
+    @app.task(name="poll")
+    def poll():
+        poll.apply_async(countdown=1)  # "reschedule myself": each message a new task id, a new run
+
+    with jobsim.Simulation(app, start="2025-03-01T00:00:00Z", max_chain=20) as sim:
+        poll.delay()
+        with pytest.raises(jobsim.BudgetExceeded) as info:
+            sim.run_until_idle(max_items=5_000)  # bounded even if the chain were not caught
+        assert str(info.value).startswith("run-away simulation: a chain of 21 runs, each started by the run before")
+        assert "... -> poll -> poll" in str(info.value)
+        assert len(sim.runs("poll")) == 22

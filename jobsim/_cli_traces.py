@@ -184,7 +184,8 @@ def _scan(args: argparse.Namespace) -> int:
 
     found = 0
     for path in args.traces:
-        findings = scan(path, pii=args.pii)
+        with _warnings_to_stderr():  # a cut gzip: what was readable is reported, and that the rest was not
+            findings = scan(path, pii=args.pii)
         for finding in findings:
             print(f"{path}:{finding}")
         found += len(findings)

@@ -17,6 +17,7 @@ import dataclasses
 import math
 import os
 import re
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,8 +38,8 @@ from ._secrets import (
     secret_key,
     secret_query,
 )
-from ._tracereader import gzip_errors, open_trace
-from .errors import TraceError
+from ._tracereader import GZIP_ERRORS, open_trace
+from .errors import TraceError, TraceWarning
 
 _TOKEN = re.compile(r"[A-Za-z0-9+/_=-]{24,512}")
 _PII = frozenset({"email", "phone"})
@@ -62,28 +63,53 @@ class Finding:
 
 
 def scan(path: str | os.PathLike[str], *, pii: bool = False) -> list[Finding]:
-    """Every secret-looking value in a trace (or any JSON Lines) file, in file order."""
+    """Every secret-looking value in a trace (or any JSON Lines) file, in file order.
+
+    A gzip file cut off (or damaged) after some lines: what those lines hold is returned,
+    with a ``TraceWarning`` that the rest was not read; if they hold nothing, a
+    ``TraceError``, since a file jobsim could not read whole is never reported clean.
+    """
     source = Path(path)
     findings: list[Finding] = []
-    personal = _PII if pii else frozenset()
-    with open_trace(source) as f, gzip_errors(source):
-        for number, raw in enumerate(f, start=1):
-            if not raw.strip() or raw.startswith(b"#"):
-                continue
-            try:
-                obj = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                if raw.endswith(b"\n"):
-                    raise TraceError(f"malformed line: {exc}", path=str(source), line=number) from None
-                obj = raw.decode("utf-8", "replace")  # a cut-off last line is still text worth scanning
-            kind = obj.get("k") if isinstance(obj, dict) else None
-            seq = obj.get("seq") if isinstance(obj, dict) else None
-            if number == 1 and kind == "header" and _pseudonymized(obj):
-                personal = personal - {"phone"}  # its phone numbers are the fakes redaction wrote
-            for where, reason, value in _walk(obj, "", personal, headers=False):
-                findings.append(Finding(line=number, kind=kind, seq=seq, path=where or "(line)", reason=reason,
-                                        preview=mask(value)))  # fmt: skip
+    lines = 0
+    with open_trace(source) as f:
+        try:
+            for number, finding in _scan_lines(source, f, pii):
+                lines = number  # read whole so far: named if the stream ends early
+                if finding is not None:
+                    findings.append(finding)
+        except GZIP_ERRORS as exc:
+            damaged = f"the gzip stream is damaged or cut off after line {lines} ({exc})"
+            if not lines:
+                raise TraceError(f"the gzip stream is damaged or cut off ({exc})", path=str(source)) from None
+            if not findings:
+                raise TraceError(f"{damaged}: the lines before it hold no secret-looking value, but the rest "
+                                 "could not be scanned", path=str(source)) from None  # fmt: skip
+            warnings.warn(f"{source}: {damaged}; the lines before it were scanned, the rest could not be",
+                          TraceWarning, stacklevel=2)  # fmt: skip
     return findings
+
+
+def _scan_lines(source: Path, f: Any, pii: bool) -> Iterator[tuple[int, Finding | None]]:
+    """``(line number, finding)`` for each finding, and ``(line number, None)`` once a line is read."""
+    personal = _PII if pii else frozenset()
+    for number, raw in enumerate(f, start=1):
+        if not raw.strip() or raw.startswith(b"#"):
+            continue
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            if raw.endswith(b"\n"):
+                raise TraceError(f"malformed line: {exc}", path=str(source), line=number) from None
+            obj = raw.decode("utf-8", "replace")  # a cut-off last line is still text worth scanning
+        kind = obj.get("k") if isinstance(obj, dict) else None
+        seq = obj.get("seq") if isinstance(obj, dict) else None
+        if number == 1 and kind == "header" and _pseudonymized(obj):
+            personal = personal - {"phone"}  # its phone numbers are the fakes redaction wrote
+        for where, reason, value in _walk(obj, "", personal, headers=False):
+            yield number, Finding(line=number, kind=kind, seq=seq, path=where or "(line)", reason=reason,
+                                  preview=mask(value))  # fmt: skip
+        yield number, None
 
 
 def _pseudonymized(header: dict[str, Any]) -> bool:

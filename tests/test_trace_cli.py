@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import sys
 import textwrap
@@ -166,6 +167,24 @@ def test_scan_exit_codes(recording, capsys, tmp_path):
     junk.write_text("{\n{}\n")
     code, _, err = run(capsys, "scan", junk)
     assert code == 2 and ":1: malformed line" in err
+
+
+def test_scan_of_a_cut_gzip_reports_its_readable_lines_or_exits_2(recording, capsys, tmp_path):
+    lines = recording["raw"].read_bytes().splitlines(keepends=True)
+    for name, body, code_expected in (("leaky", lines[0] + b"".join(lines[1:]) * 400, 1),
+                                      ("clean", lines[0] + b'{"k":"advance","seq":0,"at":1,"until":2}\n' * 20000, 2)):
+        data = gzip.compress(body)
+        cut = tmp_path / f"{name}.jobsim.jsonl.gz"
+        cut.write_bytes(data[: len(data) // 2])
+        code, out, err = run(capsys, "scan", cut)
+        assert code == code_expected, err
+        if code == 1:
+            assert err.startswith(f"jobsim: warning: {cut}: the gzip stream is damaged or cut off after line ")
+            assert "; the lines before it were scanned, the rest could not be\njobsim scan: " in err
+            assert "secret header 'authorization' has a value" in out
+        else:
+            assert err.startswith(f"jobsim: error: {cut}: the gzip stream is damaged or cut off after line ")
+            assert err.rstrip().endswith("but the rest could not be scanned") and out == ""
 
 
 def test_redact_writes_a_copy_that_scans_clean(recording, capsys, tmp_path, monkeypatch):

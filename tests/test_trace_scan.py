@@ -59,6 +59,35 @@ def test_gzip_and_a_cut_off_last_line_are_scanned_too(tmp_path):
     assert (finding.line, finding.reason, finding.preview) == (2, "looks like a bearer", "('Bear'… 23 chars)")
 
 
+def _cut_gzip(tmp_path, records):
+    """A gzip trace cut in half: the first lines decompress, then the stream ends early."""
+    data = gzip.compress(b"".join(orjson.dumps(r) + b"\n" for r in (HEADER, *records)))
+    path = tmp_path / "cut.jobsim.jsonl.gz"
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def test_a_cut_gzip_reports_what_its_readable_lines_hold_and_warns_of_the_rest(tmp_path):
+    leak = record(headers={"Cookie": "s=1"})
+    path = _cut_gzip(tmp_path, [leak] * 3000)
+    with pytest.warns(traces.TraceWarning, match=r"cut\.jobsim\.jsonl\.gz: the gzip stream is damaged or cut off "
+                                                 r"after line \d+ .*; the lines before it were scanned"):
+        findings = traces.scan(path)
+    assert 100 < len(findings) < 3000
+    assert {f.reason for f in findings} == {"secret header 'cookie' has a value"}
+    assert [f.line for f in findings] == list(range(2, len(findings) + 2))
+
+
+def test_a_cut_gzip_whose_readable_lines_are_clean_is_never_reported_clean(tmp_path):
+    path = _cut_gzip(tmp_path, [record(n=i) for i in range(5000)])
+    with pytest.raises(traces.TraceError, match=r"after line \d+ .*: the lines before it hold no secret-looking "
+                                                r"value, but the rest could not be scanned"):
+        traces.scan(path)
+    path.write_bytes(gzip.compress(b"x" * 100_000)[:30])  # damaged before its first line
+    with pytest.raises(traces.TraceError, match="the gzip stream is damaged or cut off"):
+        traces.scan(path)
+
+
 def test_values_are_masked_in_findings(tmp_path):
     path = tmp_path / "t.jobsim.jsonl"
     path.write_bytes(orjson.dumps(record(password="correct horse battery staple")) + b"\n")

@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from ._events import Event, for_run, ulid
+from ._events import Event, ulid
 from ._flowrt import FlowRuntime
 from ._kernel import URGENT
 from ._records import Attempt, Run, StepRecord
@@ -148,7 +148,7 @@ class Engine:
             return self.flowrt.start(fn, events, parent)
         self._run_counter += 1
         now = self.now()
-        run = Run(fn, ulid(now // MS, self._run_counter), [for_run(event) for event in events], now)
+        run = Run(fn, ulid(now // MS, self._run_counter), events, now)
         run.parent = parent
         if parent is not None or self.causes:
             self.descend(run, events, None if parent is None else parent[0])

@@ -26,7 +26,7 @@ from collections.abc import Callable, Hashable
 from heapq import heappop, heappush
 from typing import TYPE_CHECKING, Any
 
-from ._events import Event, for_run, ulid
+from ._events import Event, ulid
 from ._expr import FALSE_KEY
 from ._kernel import URGENT, Kernel, Timer
 from ._records import FINAL, Run
@@ -332,7 +332,7 @@ class FlowRuntime:
         engine, state = self.engine, self.of(fn)
         now = engine.now()
         engine._run_counter += 1
-        run = Run(fn, ulid(now // MS, engine._run_counter), [for_run(event) for event in events], now)
+        run = Run(fn, ulid(now // MS, engine._run_counter), events, now)
         run.parent = parent
         if parent is not None or engine.causes:
             engine.descend(run, events, None if parent is None else parent[0])

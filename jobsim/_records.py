@@ -119,6 +119,7 @@ class Run(_Stored):
     __slots__ = (
         "_cause",
         "_generation",
+        "_own",
         "_payload",
         "_step_counter",
         "_wake",
@@ -150,6 +151,7 @@ class Run(_Stored):
         self.parent: tuple[Run, str] | None = None
         self._step_counter: dict[str, int] = {}
         self._wake: Any = None
+        self._own: list[Event] | None = None  # job code's copies of ``events`` (``Context.event``)
         self._cause: Run | None = None  # the run whose event (or invoke) started this one
         self._generation = 0  # runs in that chain before this one (``Engine.descend``)
 

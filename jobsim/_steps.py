@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
-from ._events import Event, json_copy
+from ._events import Event, for_run, json_copy, refresh
 from ._expr import compile_expression, compile_match
 from ._time import Duration, Instant, duration_ns, instant_ns
 from .errors import InvalidArgument, JobsimError, NonRetriableError, StepError
@@ -439,18 +439,31 @@ class AsyncStep(Step):
 class Context:
     """``ctx``: ``event``, ``events``, ``step``, ``attempt`` (0-based), ``run_id``, ``function_id``."""
 
-    __slots__ = ("step",)
+    __slots__ = ("_fresh", "step")
 
     def __init__(self, step: Step) -> None:
         self.step = step
+        self._fresh = False
 
     @property
     def event(self) -> Event:
-        return self.step.run_.event
+        return self.events[0]
 
     @property
     def events(self) -> list[Event]:
-        return self.step.run_.events
+        """Job code's copies of the run's events, with their data as sent at each request (Inngest
+        hands every request the stored events): a change made to them in one request is gone in
+        the next, and never reaches ``run.event``, other runs, ``sim.events`` or the trace."""
+        run = self.step.run_
+        own = run._own
+        if not self._fresh:
+            self._fresh = True
+            if own is None:
+                own = run._own = [for_run(event) for event in run.events]
+            else:
+                refresh(own, run.events)
+        assert own is not None
+        return own
 
     @property
     def attempt(self) -> int:

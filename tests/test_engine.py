@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import itertools
+import json
 import time
 import warnings
 
@@ -729,6 +730,56 @@ def test_each_run_gets_its_own_copy_of_the_event_that_started_it(flow):
     assert (sim.events[0].data, sim.events[0].user) == ({"plan": "pro", "tags": ["a"]}, {"id": "u1"})
     (record,) = sim.trace.of("event")
     assert (record.data["data"], record.data["user"]) == ({"plan": "pro", "tags": ["a"]}, {"id": "u1"})
+
+
+@pytest.mark.parametrize("handler", ["sync", "async"])
+def test_each_request_reads_the_event_as_sent_so_a_change_inside_a_step_is_gone_later(handler):
+    """Inngest hands every request the stored event: data set inside a completed step (which never
+    runs again) is not there in later requests. Code relying on it works nowhere but in a shared copy."""
+    app = jobsim.App("a")
+    seen = []
+
+    def body(ctx):
+        seen.append((ctx.attempt, json.loads(json.dumps(ctx.event.data))))
+        if ctx.event.data.get("vip"):  # only ever true inside the request that set it
+            seen.append("vip")
+
+    def enrich(ctx):
+        ctx.event.data["vip"] = True
+        ctx.event.data["tags"].append("enriched")
+        ctx.events[0].user["id"] = "changed"
+        return "done"
+
+    if handler == "sync":
+
+        @app.function("order", on="order/placed", retries=Retries(attempts=2, min="1s"))
+        def order(ctx):
+            body(ctx)
+            ctx.step.run("enrich", enrich, ctx)
+            body(ctx)
+            ctx.step.wait_for_event("paid", event="order/paid", match="data.orderId", timeout="1h")
+            body(ctx)
+    else:
+
+        @app.function("order", on="order/placed", retries=Retries(attempts=2, min="1s"))
+        async def order(ctx):
+            body(ctx)
+            await ctx.step.run("enrich", enrich, ctx)
+            body(ctx)
+            await ctx.step.wait_for_event("paid", event="order/paid", match="data.orderId", timeout="1h")
+            body(ctx)
+
+    with simulate(app) as sim:
+        sim.send({"name": "order/placed", "data": {"orderId": "o1", "tags": ["a"]}, "user": {"id": "u1"}})
+        sim.advance("1m")
+        sim.send("order/paid", {"orderId": "o1"})  # matches the order as sent, whatever job code changed
+        sim.run_until_idle()
+    sent = {"orderId": "o1", "tags": ["a"]}
+    assert seen == [(0, sent)] * 6  # 1 + 2 + 3 bodies over three requests, never "vip"
+    run = sim.runs("order")[0]
+    assert run.status == "completed" and run.steps["paid"].output["data"] == {"orderId": "o1"}
+    assert (run.event.data, run.event.user) == (sent, {"id": "u1"})  # the run's event is the one sent
+    assert sim.events[0].data == sent
 
 
 def test_job_code_sending_non_json_data_fails_that_attempt_clearly():

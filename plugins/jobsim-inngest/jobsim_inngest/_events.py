@@ -12,11 +12,13 @@ from typing import Any
 import inngest
 
 import jobsim
+from jobsim._events import fresh
 
 
 def to_inngest(event: jobsim.Event) -> inngest.Event:
-    """A bus event as inngest-py hands it to a handler (fresh ``data`` dict per request)."""
-    return inngest.Event.model_construct(name=event.name, data=dict(event.data), id=event.id or "", ts=event.ts or 0)
+    """A bus event as inngest-py hands it to a handler: its data as sent, afresh at every request
+    (nested lists and dicts too), as the executor sends each request the stored event."""
+    return inngest.Event.model_construct(name=event.name, data=fresh(event.data), id=event.id or "", ts=event.ts or 0)
 
 
 def from_inngest(event: Any, argument: str = "events") -> jobsim.Event:

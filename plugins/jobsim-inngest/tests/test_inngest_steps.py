@@ -38,6 +38,28 @@ def test_step_run_memoizes_outputs_and_code_outside_steps_runs_every_request(cli
     assert run.steps["charge"].output == {"charged": 10}
 
 
+def test_every_request_reads_the_event_as_sent_nested_data_too(client):
+    """The executor sends each request the stored event: a change made inside a completed step is gone."""
+    seen = []
+
+    def enrich(ctx: inngest.ContextSync) -> str:
+        ctx.event.data["items"].append("gift")
+        ctx.event.data["vip"] = True
+        return "ok"
+
+    @client.create_function(fn_id="order", trigger=trigger("order/paid"))
+    def order(ctx: inngest.ContextSync) -> None:
+        ctx.step.run("enrich", enrich, ctx)
+        ctx.step.sleep("pause", dt.timedelta(minutes=1))
+        seen.append(dict(ctx.event.data, items=list(ctx.event.data["items"])))
+
+    with simulate(order, client) as sim:
+        sim.send("order/paid", {"id": 1, "items": ["mug"]})
+        sim.run_until_idle()
+    assert seen == [{"id": 1, "items": ["mug"]}]
+    assert sim.runs("shop-order")[0].event.data == {"id": 1, "items": ["mug"]}
+
+
 def test_async_step_run_awaits_async_and_sync_bodies(client):
     async def fetch(n):
         return n * 2

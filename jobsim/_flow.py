@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Hashable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from ._expr import Key, compile_expression, compile_key, compile_match, compile_path
 from ._time import DAY, SECOND, WEEK, Duration, duration_ns, format_duration
@@ -68,15 +68,19 @@ class Batch:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Debounce:
-    """``Debounce(period, key=None, timeout=None)``: run once things go quiet.
+    """``Debounce(period, key=None, timeout=None, mode=None)``: run once things go quiet.
 
     Each event pushes the run to ``now + period``, never past ``first event +
-    timeout``; the run gets the last event.
+    timeout``. ``mode``: which event the run gets, the last (``"trailing"``) or the
+    first (``"leading"``, still run when things go quiet, as Trigger.dev means it);
+    ``None`` is the system's own default: the last on Inngest, BullMQ and Agenda,
+    the first on Trigger.dev (its ``debounce.mode`` defaults to ``"leading"``).
     """
 
     period: Duration
     key: Key | None = None
     timeout: Duration | None = None
+    mode: Literal["leading", "trailing"] | None = None
     period_ns: int = dataclasses.field(init=False, repr=False, compare=False)
     timeout_ns: int | None = dataclasses.field(init=False, repr=False, compare=False)
     key_fn: Callable[[Any], Hashable] | None = dataclasses.field(init=False, repr=False, compare=False)
@@ -87,6 +91,9 @@ class Debounce:
         timeout = None if self.timeout is None else duration_ns(self.timeout, "timeout", allow_zero=False)
         object.__setattr__(self, "timeout_ns", timeout)
         object.__setattr__(self, "key_fn", None if self.key is None else compile_key(self.key))
+        if self.mode not in (None, "leading", "trailing"):
+            raise InvalidArgument.build("mode", self.mode, "'trailing' (the run gets the last event), 'leading' "
+                                        "(the first) or None (the system's default)")  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -166,14 +166,16 @@ class _Pending:
 
 
 class Debouncer:
-    """``debounce=``: each event pushes the run to ``now + period``, never past ``first + timeout``."""
+    """``debounce=``: each event pushes the run to ``now + period``, never past ``first + timeout``;
+    the run gets the last event (``trailing``) or the first (``leading``: Trigger.dev's default)."""
 
-    __slots__ = ("fn", "kernel", "key_fn", "owner", "pending", "period", "rt", "timeout")
+    __slots__ = ("fn", "kernel", "key_fn", "last", "owner", "pending", "period", "rt", "timeout")
 
     def __init__(self, rt: FlowRuntime, fn: Function, debounce: Debounce) -> None:
         self.rt = rt
         self.fn = fn
         self.kernel = rt.kernel
+        self.last = (debounce.mode or rt.engine.profile.debounce_mode) == "trailing"  # else the first event
         self.period = debounce.period_ns
         self.timeout = debounce.timeout_ns
         self.key_fn = debounce.key_fn
@@ -188,9 +190,10 @@ class Debouncer:
             cap = None if self.timeout is None else now + self.timeout
             pending = self.pending[key] = _Pending(event, cap)
         else:
-            if (event.ts or 0) < (pending.event.ts or 0):
-                return  # Inngest ignores an event older than the one it holds
-            pending.event = event
+            if self.last:
+                if (event.ts or 0) < (pending.event.ts or 0):
+                    return  # Inngest ignores an event older than the one it holds
+                pending.event = event
             if pending.timer is not None:
                 self.kernel.cancel(pending.timer)
         pending.count += 1
@@ -201,7 +204,7 @@ class Debouncer:
 
     def _fire(self, key: Hashable, pending: _Pending, why: str) -> None:
         del self.pending[key]
-        run = self.rt.start(self.fn, [pending.event])  # the run gets the last event
+        run = self.rt.start(self.fn, [pending.event])  # the last event, or the first (mode="leading")
         self.rt.record(run.start_ns, "debounce", {"function": self.fn.id, "run": run.id, "size": pending.count,
                                                   "key": _plain(key), "why": why, "period": self.period})  # fmt: skip
 

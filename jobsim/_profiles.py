@@ -40,6 +40,7 @@ FEATURES: dict[str, str] = {
     "batch": "event batching (batch=)",
     "debounce": "debouncing (debounce=)",
     "debounce.timeout": "a debounce timeout (Debounce(timeout=...))",
+    "debounce.leading": "a debounce run with the first event (Debounce(mode='leading'))",
     "throttle": "throttling (throttle=)",
     "rate_limit": "a lossy rate limit (rate_limit=)",
     "idempotency": "idempotency keys (idempotency=)",
@@ -157,6 +158,8 @@ class Profile:
     crash: CrashRule = IMMEDIATE
     dedupe: str | None = "deduplicated"
     """Why a duplicated delivery starts no run; ``None`` when every delivery runs."""
+    debounce_mode: Literal["leading", "trailing"] = "trailing"
+    """The event a debounced run gets when ``Debounce(mode=None)``: the ``trailing`` (last) or ``leading`` (first)."""
     cron_jitter_ns: int = 0
     """A cron tick is delivered at its time + U[0, this) (Vercel's precision)."""
     max_duration_ns: int | None = None
@@ -246,6 +249,8 @@ def features_of(fn: Function) -> list[str]:
             used.append(name)
     if flow.debounce is not None and flow.debounce.timeout_ns is not None:
         used.append("debounce.timeout")
+    if flow.debounce is not None and flow.debounce.mode == "leading":
+        used.append("debounce.leading")
     if flow.idempotency is not None:
         used.append("idempotency")
     if flow.priority is not None:

@@ -97,6 +97,8 @@ def _inngest() -> Profile:
         missed_cron="all",
         crash=CrashRule(reason="the worker died mid-request; Inngest saw the SDK request fail",
                         recovery="the request failed"),
+        lacks={"debounce.leading": "its debounce always runs with the last event (debounce.go: each event "
+                                   "replaces the stored one)"},
         dedupe="Inngest makes one run per cron tick (idempotency key = scheduled time) and per event id",
     )  # fmt: skip
 
@@ -162,6 +164,8 @@ def _bullmq() -> Profile:
         lacks={
             "batch": "a BullMQ worker takes one job at a time; nothing collects events into one job",
             "debounce.timeout": "its debounce (deduplication with extend+replace) has no maximum wait",
+            "debounce.leading": "its debounce (deduplication with extend+replace) keeps the last job; without "
+                                "replace the first is kept but its delay is never pushed back",
             "throttle": "its limiter is a fixed window per queue, which jobsim does not simulate",
             "rate_limit": "its limiter delays jobs over the limit, it never drops them",
             "idempotency": "it dedupes adds by jobId while the job is kept, not for 24 h",
@@ -216,7 +220,8 @@ def _trigger_dev() -> Profile:
     Cron (schedules): 5 fields, no seconds, L, timezone option (UTC default), DST as
     cron-parser (a time in the spring-forward gap shifted by the gap; the version Trigger.dev
     resolves is NOT VERIFIED: 5.10's rule chosen).
-    Features: debounce (trailing, maxDelay = timeout), concurrency (queue
+    Features: debounce (maxDelay = timeout; mode "leading", the default, keeps the first payload, "trailing"
+    the last: docs/triggering.mdx "Leading vs Trailing mode"), concurrency (queue
     concurrencyLimit, concurrencyKey), priority (seconds of queue credit), on_failure,
     sleep, invoke. No batching into one run, throttle, rate limit, 24 h idempotency,
     cancel_on, run timeouts, wait_for_event (wait.forToken has no event matching).
@@ -243,6 +248,7 @@ def _trigger_dev() -> Profile:
             "timeouts": "maxDuration bounds CPU time per attempt, not the run",
             "step.wait_for_event": "wait.forToken waits for a token completed by id; nothing matches events",
         },
+        debounce_mode="leading",
         crash=CrashRule(lease_ns=5 * MINUTE, renew_ns=30 * SECOND, then="fail",
                         reason="TASK_RUN_STALLED_EXECUTING: no heartbeat for 5 minutes",
                         recovery="heartbeats stopped 5 minutes ago"),
@@ -374,6 +380,8 @@ def _agenda() -> Profile:
         lacks={
             "batch": "there is no batching", "throttle": "there is no throttle", "rate_limit": "there is no rate limit",
             "idempotency": "job.unique() keeps one job per query for good, not a 24 h window",
+            "debounce.leading": "its 'leading' strategy runs at the first call at once, another thing; jobsim "
+                                "simulates the trailing nowDebounced",
             "concurrency.key": "its concurrency is per job definition, not per key",
             "priority": "its priorities order ready jobs, they are not a time shift",
             "cancel_on": "jobs are cancelled by query, not by an event", "timeouts": "there are no run timeouts",

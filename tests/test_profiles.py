@@ -242,6 +242,7 @@ FEATURE_OPTIONS = {
     "batch": {"on": "go", "batch": jobsim.Batch(10, "5s")},
     "debounce": {"on": "go", "debounce": jobsim.Debounce("5s")},
     "debounce.timeout": {"on": "go", "debounce": jobsim.Debounce("5s", timeout="1m")},
+    "debounce.leading": {"on": "go", "debounce": jobsim.Debounce("5s", mode="leading")},
     "throttle": {"on": "go", "throttle": jobsim.Throttle(1, "1s")},
     "rate_limit": {"on": "go", "rate_limit": jobsim.RateLimit(1, "1s")},
     "idempotency": {"on": "go", "idempotency": "event.data.id"},
@@ -254,9 +255,9 @@ FEATURE_OPTIONS = {
     "on_failure": {"on": "go", "on_failure": lambda ctx: None},
 }
 SUPPORTED = {
-    "inngest": set(FEATURE_OPTIONS),
+    "inngest": set(FEATURE_OPTIONS) - {"debounce.leading"},
     "bullmq": {"events", "debounce", "concurrency", "concurrency.limit", "on_failure"},
-    "trigger.dev": {"events", "debounce", "debounce.timeout", "concurrency", "concurrency.key", "concurrency.limit",
+    "trigger.dev": {"events", "debounce", "debounce.timeout", "debounce.leading", "concurrency", "concurrency.key", "concurrency.limit",
                     "priority", "on_failure"},
     "quirrel": {"events", "concurrency"},
     "agenda": {"events", "debounce", "debounce.timeout", "concurrency", "concurrency.limit", "on_failure"},
@@ -279,6 +280,42 @@ def test_feature_matrix(profile, feature):
     assert str(info.value).startswith(f"{label} cannot run function 'f': it uses ")
     assert info.value.system == label
     assert info.value.feature in FEATURES
+
+
+@pytest.mark.parametrize(("profile", "mode", "gets"), [
+    ("trigger.dev", None, "first"),  # Trigger.dev's debounce.mode defaults to "leading": the first payload
+    ("trigger.dev", "leading", "first"),
+    ("trigger.dev", "trailing", "last"),
+    ("inngest", None, "last"),
+    ("inngest", "trailing", "last"),
+    ("agenda", None, "last"),
+])  # fmt: skip
+def test_which_event_a_debounced_run_gets_follows_the_system(profile, mode, gets):
+    app = jobsim.App("a")
+    got = []
+
+    @app.function("index", on="doc/edited", debounce=jobsim.Debounce("10s", key="event.data.doc", mode=mode))
+    def index(ctx):
+        got.append(ctx.event.data["n"])
+
+    with jobsim.Simulation(app, profile=profile, start="2025-03-01T00:00:00Z") as sim:
+        for n in range(1, 4):
+            sim.send("doc/edited", {"doc": "d1", "n": n})
+            sim.advance("4s")  # each edit pushes the run: 10 s after the third, at 00:00:18
+        sim.run_until_idle()
+    assert got == [1 if gets == "first" else 3]
+    assert [run.started_at.strftime("%H:%M:%S") for run in sim.runs("index")] == ["00:00:18"]
+
+
+def test_a_leading_debounce_is_refused_where_the_system_has_none():
+    with pytest.raises(jobsim.InvalidArgument, match=r"mode='first' is not valid: 'trailing' \(the run gets"):
+        jobsim.Debounce("5s", mode="first")
+    app = jobsim.App("a")
+    app.function("f", on="go", debounce=jobsim.Debounce("5s", mode="leading"))(lambda ctx: None)
+    with pytest.raises(UnsupportedFeature, match=r"Inngest cannot run function 'f': it uses a debounce run with the "
+                                                 r"first event \(Debounce\(mode='leading'\)\), which Inngest does "
+                                                 r"not have — its debounce always runs with the last event"):
+        jobsim.Simulation(app)
 
 
 def test_the_refusal_says_why():

@@ -525,7 +525,8 @@ def _first(fn: str, mode: str, left: list[Item], right: list[Item], tolerance: i
                               recorded_at=None if a is None else a.at, replayed_at=None if b is None else b.at,
                               note=note)  # fmt: skip
         if mode == "timing":
-            found = _timing_difference(a.value, b.value, tolerance)
+            found = _timing_difference(a.value, b.value, tolerance,
+                                       "the replay" if labels == ("recorded", "replayed") else labels[1])
         else:
             found = first_difference(a.value, b.value)
         if found is not None:
@@ -539,7 +540,9 @@ def _first(fn: str, mode: str, left: list[Item], right: list[Item], tolerance: i
     return None
 
 
-def _timing_difference(a: dict[str, Any], b: dict[str, Any], tolerance: int) -> tuple[str, Any, Any, str] | None:
+def _timing_difference(a: dict[str, Any], b: dict[str, Any], tolerance: int,
+                       side: str) -> tuple[str, Any, Any, str] | None:
+    """``side`` names the second story as the report does: "the replay", or "B" in a diff of two files."""
     if a["what"] != b["what"]:
         return "what", a["what"], b["what"], "a different step of the story"
     ta, tb = a["at"], b["at"]
@@ -547,7 +550,7 @@ def _timing_difference(a: dict[str, Any], b: dict[str, Any], tolerance: int) -> 
         if abs(ta - tb) <= tolerance:
             return None
         sign = "later" if tb > ta else "earlier"
-        return "at", iso(ta), iso(tb), f"{format_duration(abs(tb - ta))} {sign} in the replay"
+        return "at", iso(ta), iso(tb), f"{format_duration(abs(tb - ta))} {sign} in {side}"
     return None if ta == tb else ("at", ta, tb, "differs")
 
 

@@ -254,6 +254,14 @@ def test_diff_of_two_traces(recorded, tmp_path):
     assert "subject: A " in comparison.report() and "B " in comparison.report()
 
 
+def test_a_diff_of_two_files_says_which_file_is_late_not_the_replay(recorded, tmp_path):
+    a = recorded.trace.save(tmp_path / "a.jobsim.jsonl")
+    b = record(build(retry_min="12s")).trace.save(tmp_path / "b.jobsim.jsonl")
+    divergence = traces.compare(a, b, compare="timing").first("welcome")
+    assert (divergence.label, divergence.note) == ("retry 1 due step 'crm' of run #1", "2s later in B")
+    assert "replay" not in traces.compare(a, b, compare="timing").report()
+
+
 def test_crashes_downtime_and_duplicate_deliveries_are_armed_again():
     app = jobsim.App("ops")
 

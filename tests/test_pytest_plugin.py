@@ -157,6 +157,29 @@ def jobsim(jobsim):
     pytester.runpytest().assert_outcomes(passed=2)
 
 
+def test_the_fixture_shadowing_the_module_is_named_when_a_test_reaches_for_a_module_name(
+        pytester: pytest.Pytester) -> None:
+    # inside `def test_x(jobsim)`, `jobsim.timeout()` is looked up on the Simulation
+    pytester.makeconftest(APP)
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_x(jobsim):
+            with pytest.raises(AttributeError) as caught:
+                jobsim.timeout()
+            assert str(caught.value) == (
+                "'Simulation' object has no attribute 'timeout': in a test that takes the `jobsim` "
+                "fixture, `jobsim` is the simulation, not the module; import the name instead: "
+                "`from jobsim import timeout`")
+            with pytest.raises(AttributeError, match="^'Simulation' object has no attribute 'nope'$"):
+                jobsim.nope
+            assert getattr(jobsim, "Event", None) is None and not hasattr(jobsim, "_private")
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
 def test_a_failed_run_is_not_a_test_failure(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(APP)
     pytester.makepyfile(

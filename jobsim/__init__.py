@@ -10,6 +10,7 @@ from ._profiles import Profile
 from ._records import Attempt, Run, StepRecord
 from ._retries import Retries, RetryPolicy, TableBackoff
 from ._simulation import Simulation
+from ._steps import Context
 from ._trace import Record, Trace
 from .errors import (
     BudgetExceeded,
@@ -52,6 +53,7 @@ __all__ = [
     "Cancel",
     "Comparison",
     "Concurrency",
+    "Context",
     "Debounce",
     "Email",
     "Event",

@@ -562,6 +562,9 @@ class HttpSink:
             fields["error"] = f"{type(error).__name__}: {error}"
         if mail:
             fields["mail"] = True
+        elif response is not None and 200 <= response.status_code < 300 and self._mail is not None \
+                and self._mail.provides(request):
+            self._mail.routed_elsewhere(request, response.status_code, started)
         # The call itself rides along: headers and bodies become the saved record's
         # request/response summaries only if the trace is written (jobsim._codec).
         self._host.record("http", **fields, call=call)

@@ -18,7 +18,7 @@ from ._email import PROVIDERS, Attachment, Email, Provider, format_email, random
 from ._host import Host
 from ._providers import ProviderApis
 from ._smtp import FAULT_POINTS, FaultPoint, SmtpFault, SmtpPatch, SmtpServer, parse_message
-from ._time import to_datetime
+from ._time import iso, to_datetime
 from .errors import InvalidArgument
 
 __all__ = ["Attachment", "Email", "MailSink"]
@@ -40,6 +40,9 @@ class MailSink:
         self._smtp = SmtpServer(self._deliver_smtp)
         self._patch = SmtpPatch(self._smtp)
         self._providers = ProviderApis(host)
+        # provider requests a test's route answered with success: no email exists for them,
+        # which an outbox assertion's failure must say ("no email was sent" alone misleads)
+        self._routed: list[str] = []
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -58,6 +61,7 @@ class MailSink:
     def clear(self) -> None:
         """Empty the outbox (pending ``smtp_fail`` faults stay)."""
         self.outbox.clear()
+        self._routed.clear()
 
     # -- capture -------------------------------------------------------------------
 
@@ -79,6 +83,10 @@ class MailSink:
     def provides(self, request: httpx.Request) -> bool:
         """Whether a supported mail provider's sending API owns ``request``'s URL."""
         return self._providers._endpoint(request) is not None
+
+    def routed_elsewhere(self, request: httpx.Request, status: int, at_ns: int) -> None:
+        """A route of the test, not the provider, answered ``request`` with success (the HTTP sink calls this)."""
+        self._routed.append(f"  {request.method} {request.url} -> {status} at {iso(at_ns, self._host.tz)}")
 
     def smtp_fail(self, times: int = 1, *, code: int = 451,
                   message: str = "4.3.0 Temporary failure, please try again later",
@@ -223,7 +231,14 @@ class MailSink:
         return head + (", * = matching):\n" if chosen else "):\n") + "\n".join(blocks)
 
     def _report(self, headline: str, found: list[Email]) -> str:
-        return f"jobsim: {headline}.\n{self.format_outbox(found)}"
+        report = f"jobsim: {headline}.\n{self.format_outbox(found)}"
+        if self._routed:
+            noun, it = ("request", "it") if len(self._routed) == 1 else ("requests", "them")
+            report += (f"\nNote: a route of the test answered {len(self._routed)} {noun} to a mail provider's "
+                       f"sending API with success, so the provider never saw {it} and no email was recorded:\n"
+                       + "\n".join(self._routed) + "\nTo script an outage and then let the provider send, "
+                       "list only the failures: side_effect=[httpx.Response(500)] * 2")
+        return report
 
 
 def _addresses(to: str | Iterable[str] | None) -> list[str]:

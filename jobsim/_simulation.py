@@ -514,6 +514,21 @@ class Simulation:
             system = SystemRuntime(self)
         return system
 
+    if not TYPE_CHECKING:  # a type checker seeing __getattr__ would accept any attribute name
+        def __getattr__(self, name: str) -> Any:
+            """Reached only for a missing attribute: say so, naming the usual cause when it is one.
+
+            In ``def test_x(jobsim)`` the fixture shadows the module, so ``jobsim.timeout()`` or
+            ``jobsim.Event(...)`` is looked up here; plain "no attribute" hides why.
+            """
+            import jobsim
+
+            message = f"'Simulation' object has no attribute {name!r}"
+            if not name.startswith("_") and name in jobsim.__all__:
+                message += (": in a test that takes the `jobsim` fixture, `jobsim` is the simulation, not the "
+                            f"module; import the name instead: `from jobsim import {name}`")
+            raise AttributeError(message, name=name, obj=self)
+
     def timeline(self, tz: str | dt.tzinfo | None = None) -> str:
         """A readable story of everything that happened, in ``tz`` (default: the simulation's)."""
         from ._timeline import render

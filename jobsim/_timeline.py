@@ -158,6 +158,10 @@ def _email(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 
 def _http(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     outcome = d.get("status") if d.get("status") is not None else _clip(str(d.get("error")))
+    if str(outcome).startswith("UnmatchedRequest: "):  # its message repeats the URL and the fix: say it once
+        used_up = "has used up its side_effect list" in str(outcome)
+        outcome = ("its route's side_effect list was used up" if used_up else "no route matched") \
+            + " (UnmatchedRequest)"
     return f"http      {d.get('method')} {d.get('url')} -> {outcome}"
 
 

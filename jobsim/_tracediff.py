@@ -483,7 +483,7 @@ def compare_lines(recorded: Iterable[dict[str, Any]], replayed: Iterable[dict[st
         for mode in modes:
             left, right = a.items[mode].get(fn, []), b.items[mode].get(fn, [])
             counts[mode] = (len(left), len(right))
-            divergence = _first(fn, mode, left, right, tolerance, labels)
+            divergence = _first(fn, mode, left, right, tolerance, labels, tz)
             if divergence is not None:
                 found[mode] = divergence
         functions[fn] = FunctionResult(function=fn, counts=counts, divergences=found)
@@ -510,7 +510,7 @@ def _ignored(lines: Iterable[dict[str, Any]], patterns: list[Ignore]) -> Iterabl
 
 
 def _first(fn: str, mode: str, left: list[Item], right: list[Item], tolerance: int,
-           labels: tuple[str, str]) -> Divergence | None:
+           labels: tuple[str, str], tz: dt.tzinfo | None = None) -> Divergence | None:
     for index in range(max(len(left), len(right))):
         a = left[index] if index < len(left) else None
         b = right[index] if index < len(right) else None
@@ -525,7 +525,8 @@ def _first(fn: str, mode: str, left: list[Item], right: list[Item], tolerance: i
                               recorded_at=None if a is None else a.at, replayed_at=None if b is None else b.at,
                               note=note)  # fmt: skip
         if mode == "timing":
-            found = _timing_difference(a.value, b.value, tolerance)
+            found = _timing_difference(a.value, b.value, tolerance,
+                                       "the replay" if labels == ("recorded", "replayed") else labels[1], tz)
         else:
             found = first_difference(a.value, b.value)
         if found is not None:
@@ -539,7 +540,12 @@ def _first(fn: str, mode: str, left: list[Item], right: list[Item], tolerance: i
     return None
 
 
-def _timing_difference(a: dict[str, Any], b: dict[str, Any], tolerance: int) -> tuple[str, Any, Any, str] | None:
+def _timing_difference(a: dict[str, Any], b: dict[str, Any], tolerance: int, side: str,
+                       tz: dt.tzinfo | None) -> tuple[str, Any, Any, str] | None:
+    """``side`` names the second story as the report does: "the replay", or "B" in a diff of two files.
+
+    The two times are written in ``tz``, the zone the report prints the divergence's own time in,
+    so a reader compares like with like."""
     if a["what"] != b["what"]:
         return "what", a["what"], b["what"], "a different step of the story"
     ta, tb = a["at"], b["at"]
@@ -547,7 +553,7 @@ def _timing_difference(a: dict[str, Any], b: dict[str, Any], tolerance: int) -> 
         if abs(ta - tb) <= tolerance:
             return None
         sign = "later" if tb > ta else "earlier"
-        return "at", iso(ta), iso(tb), f"{format_duration(abs(tb - ta))} {sign} in the replay"
+        return "at", iso(ta, tz), iso(tb, tz), f"{format_duration(abs(tb - ta))} {sign} in {side}"
     return None if ta == tb else ("at", ta, tb, "differs")
 
 

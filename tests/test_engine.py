@@ -1259,3 +1259,26 @@ def test_events_a_test_sends_start_no_chain():
             sim.send("tick")
             sim.advance("2s")
     assert len(sim.runs("tick")) == 10
+
+
+def test_ctx_has_a_public_type_for_annotating_handlers():
+    # a team running mypy --strict writes `def handler(ctx: jobsim.Context) -> ...`
+    app = jobsim.App("typed")
+    seen = []
+
+    @app.function("sync", on="go")
+    def sync(ctx: jobsim.Context) -> str:
+        seen.append(type(ctx))
+        return ctx.step.run("a", lambda: ctx.event.name)
+
+    @app.function("async", on="go")
+    async def asynchronous(ctx: jobsim.Context) -> str:
+        seen.append(type(ctx))
+        return await ctx.step.run("a", lambda: ctx.function_id)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    assert [r.output for r in sim.runs()] == ["go", "async"]
+    assert seen and all(kind is jobsim.Context for kind in seen)
+    assert "Context" in jobsim.__all__

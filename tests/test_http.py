@@ -9,6 +9,7 @@ import socket
 import threading
 import traceback
 from collections.abc import Iterator
+from typing import Any
 
 import httpcore
 import httpx
@@ -397,6 +398,29 @@ def test_unmatched_request_fails_like_a_network_error(sink: HttpSink, host: Fake
     assert [str(request.url) for request in sink.unmatched] == [url]
     assert sink.calls[0].error is error
     assert host.kinds("http")[0]["error"] == f"UnmatchedRequest: {error}"
+
+
+def test_the_timeline_says_no_route_once_instead_of_repeating_the_url_and_the_advice() -> None:
+    import jobsim
+
+    app = jobsim.App("t")
+
+    @app.function("ping", on="go", retries=jobsim.Retries(attempts=1))
+    def ping(ctx: Any) -> None:
+        ctx.step.run("call", lambda: httpx.get("https://api.test/a").raise_for_status())
+
+    @app.function("hook", on="go", retries=jobsim.Retries(attempts=1))
+    def hook(ctx: Any) -> None:
+        ctx.step.run("call", lambda: [httpx.post(HOOK).raise_for_status() for _ in range(2)])
+
+    with jobsim.Simulation(app, start="2025-03-01T00:00:00Z") as sim:
+        sim.http.post(HOOK).mock(side_effect=[httpx.Response(200)])
+        sim.send("go")
+        sim.run_until_idle()
+    lines = [line.split("  ", 1)[1] for line in sim.timeline().splitlines() if " http " in line]
+    assert lines == ["http      GET https://api.test/a -> no route matched (UnmatchedRequest)",
+                     f"http      POST {HOOK} -> 200",
+                     f"http      POST {HOOK} -> its route's side_effect list was used up (UnmatchedRequest)"]
 
 
 def test_unmatched_request_is_retried_by_job_code(sink: HttpSink) -> None:

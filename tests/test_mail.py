@@ -909,6 +909,33 @@ def test_assert_not_sent_and_empty_outbox_messages(mail: MailSink, host: FakeHos
     mail.assert_not_sent()
 
 
+def test_a_provider_call_a_route_answered_is_named_when_the_email_is_missing(http: HttpSink,
+                                                                              mail: MailSink) -> None:
+    # the test scripted the provider's answer itself (500, then 200): the provider never saw
+    # the request, so no email exists; the failure says why instead of "no email was sent"
+    http.post(RESEND).mock(side_effect=[httpx.Response(500), httpx.Response(200, json={"id": "e1"})])
+    message = {"from": "hi@acme.test", "to": ["ada@example.com"], "subject": "Hi", "text": "."}
+    assert httpx.post(RESEND, json=message, headers=RESEND_AUTH).status_code == 500
+    assert httpx.post(RESEND, json=message, headers=RESEND_AUTH).status_code == 200
+    with pytest.raises(AssertionError) as caught:
+        mail.assert_sent(to="ada@example.com")
+    assert str(caught.value) == (
+        "jobsim: expected exactly 1 email(s) with to='ada@example.com', found 0.\n"
+        "Outbox: empty (no email was sent)\n"
+        "Note: a route of the test answered 1 request to a mail provider's sending API with success, "
+        "so the provider never saw it and no email was recorded:\n"
+        "  POST https://api.resend.com/emails -> 200 at 2025-03-01T00:00:00.000Z\n"
+        "To script an outage and then let the provider send, list only the failures: "
+        "side_effect=[httpx.Response(500)] * 2")
+    mail.clear()
+    assert mail.format_outbox() == "Outbox: empty (no email was sent)"
+    http.post(RESEND).mock(side_effect=[httpx.Response(500)])  # a failure the provider answers after
+    httpx.post(RESEND, json=message, headers=RESEND_AUTH)
+    httpx.post(RESEND, json=message, headers=RESEND_AUTH)
+    assert mail.assert_sent(to="ada@example.com").provider == "resend"
+    assert "Note:" not in mail.format_outbox()
+
+
 def test_assertion_helpers_hide_their_frames() -> None:
     for helper in (MailSink.assert_sent, MailSink.assert_not_sent):
         assert "__tracebackhide__" in helper.__code__.co_varnames

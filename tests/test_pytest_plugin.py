@@ -126,6 +126,60 @@ def test_fixture_gives_a_started_simulation_and_closes_it(pytester: pytest.Pytes
     pytester.runpytest().assert_outcomes(passed=2)
 
 
+@needs_http_sink
+def test_a_conftest_jobsim_fixture_wrapping_the_plugins_gives_every_test_shared_routes(
+        pytester: pytest.Pytester) -> None:
+    # the README's "Setup every test needs": override `jobsim` by requesting it by name
+    pytester.makeconftest(HTTP_APP + """
+@pytest.fixture
+def jobsim(jobsim):
+    jobsim.http.post("https://hooks.example.com/x").respond(204)
+    return jobsim
+""")
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.jobsim(start="2025-03-09T06:00:00Z")
+        def test_shared_route_and_marker(jobsim):
+            assert jobsim.now.isoformat() == "2025-03-09T06:00:00+00:00"
+            jobsim.send("ping")
+            jobsim.run_until_idle()
+            assert jobsim.runs("ping")[0].output == 204
+
+        def test_a_route_declared_again_replaces_the_answer(jobsim):
+            jobsim.http.post("https://hooks.example.com/x").respond(202)
+            jobsim.send("ping")
+            jobsim.run_until_idle()
+            assert jobsim.runs("ping")[0].output == 202
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=2)
+
+
+def test_the_fixture_shadowing_the_module_is_named_when_a_test_reaches_for_a_module_name(
+        pytester: pytest.Pytester) -> None:
+    # inside `def test_x(jobsim)`, `jobsim.timeout()` is looked up on the Simulation
+    pytester.makeconftest(APP)
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_x(jobsim):
+            with pytest.raises(AttributeError) as caught:
+                jobsim.timeout()
+            assert str(caught.value) == (
+                "'Simulation' object has no attribute 'timeout': in a test that takes the `jobsim` "
+                "fixture, `jobsim` is the simulation, not the module; import the name instead: "
+                "`from jobsim import timeout`")
+            with pytest.raises(AttributeError, match="^'Simulation' object has no attribute 'nope'$"):
+                jobsim.nope
+            assert getattr(jobsim, "Event", None) is None and not hasattr(jobsim, "_private")
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
 def test_a_failed_run_is_not_a_test_failure(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(APP)
     pytester.makepyfile(

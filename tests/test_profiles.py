@@ -257,8 +257,8 @@ FEATURE_OPTIONS = {
 SUPPORTED = {
     "inngest": set(FEATURE_OPTIONS) - {"debounce.leading"},
     "bullmq": {"events", "debounce", "concurrency", "concurrency.limit", "on_failure"},
-    "trigger.dev": {"events", "debounce", "debounce.timeout", "debounce.leading", "concurrency", "concurrency.key", "concurrency.limit",
-                    "priority", "on_failure"},
+    "trigger.dev": {"events", "debounce", "debounce.timeout", "debounce.leading", "concurrency", "concurrency.key",
+                    "concurrency.limit", "priority", "on_failure"},
     "quirrel": {"events", "concurrency"},
     "agenda": {"events", "debounce", "debounce.timeout", "concurrency", "concurrency.limit", "on_failure"},
     "node-cron": set(),

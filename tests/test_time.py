@@ -50,3 +50,11 @@ def test_instants():
 def test_instants_outside_what_a_datetime_can_show_are_refused(bad):
     with pytest.raises(InvalidArgument, match=r"between the years 1 and 9999"):
         instant_ns(bad, "at")
+
+
+@pytest.mark.parametrize("bad", [1e300, -1e300, "1" + "0" * 400 + "s", "1" + "0" * 400 + ".5d"])
+def test_durations_too_large_for_a_float_are_refused_not_an_overflow(bad):
+    # 1e300 s is a finite float, but in nanoseconds it is inf: round() raised OverflowError
+    with pytest.raises(InvalidArgument) as info:
+        duration_ns(bad, "timeout")
+    assert str(info.value).startswith(f"timeout={bad!r} is not valid: expected a duration such as '500ms'")

@@ -166,7 +166,7 @@ def zone(name: str | dt.tzinfo | None, argument: str = "tz") -> dt.tzinfo:
         return dt.timezone.utc
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
         raise InvalidArgument.build(
             argument, name, "no such IANA time zone; expected e.g. 'America/New_York' or 'UTC'"
         ) from None

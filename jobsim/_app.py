@@ -8,6 +8,7 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeGuard
 
+from ._checks import check_callable
 from ._cron import CronSchedule
 from ._events import Event
 from ._retries import Retries, RetryPolicy
@@ -146,18 +147,8 @@ def _check_handler(argument: str, handler: Any) -> None:
     Otherwise the ``TypeError`` would only surface as a failed attempt of the first
     run, retried with backoff like an outage, far from the decorator that caused it.
     """
-    if not callable(handler):
-        raise InvalidArgument.build(argument, handler, "a function taking ctx")
-    try:
-        signature = inspect.signature(handler)
-    except (TypeError, ValueError):  # some builtins and C callables have none: let them through
-        return
-    try:
-        signature.bind(None)
-    except TypeError as exc:
-        raise InvalidArgument.build(
-            argument, handler, f"a function callable with one positional argument, ctx ({exc}); e.g. `def job(ctx):`"
-        ) from None
+    check_callable(argument, handler, 1, "a function callable with one positional argument, ctx; e.g. "
+                   "`def job(ctx):`", async_ok=True)
 
 
 def _names(value: str | Sequence[str] | None, argument: str = "on") -> tuple[str, ...]:

@@ -1208,3 +1208,33 @@ def test_events_a_test_sends_start_no_chain():
             sim.send("tick")
             sim.advance("2s")
     assert len(sim.runs("tick")) == 10
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: jobsim.Event.coerce({}), "event={} is not valid: an event dict needs a 'name'"),
+        (lambda: jobsim.Event.coerce({"data": {"x": 1}}), "event={'data': {'x': 1}} is not valid: an event dict needs"),
+        (lambda: jobsim.Event("e", user="ada"), "user='ada' is not valid: the event's user is a mapping"),
+        (lambda: jobsim.Event("e", v=10**30), "v=1000000000000000000000000000000 is not valid: the event's version"),
+        (lambda: jobsim.Event("e", ts=10**30), "ts=1000000000000000000000000000000 is not valid: milliseconds"),
+    ],
+)  # fmt: skip
+def test_malformed_events_are_refused_when_made(make, message):
+    # each used to fail later: a TypeError from Event(**{}), a ValueError from dict('ada') at the send,
+    # an OverflowError or orjson TypeError from the timeline and trace.save
+    with pytest.raises(InvalidArgument) as info:
+        make()
+    assert str(info.value).startswith(message)
+
+
+def test_sending_a_dict_without_a_name_is_an_invalid_argument_from_a_test_or_a_step():
+    app = jobsim.App("a")
+    app.function("f", on="go", retries=1)(lambda ctx: ctx.step.send_event("s", {"data": {}}))
+    with jobsim.Simulation(app) as sim:
+        with pytest.raises(InvalidArgument, match="an event dict needs a 'name'"):
+            sim.send({})
+        sim.send("go")
+        sim.run_until_idle()
+        error = sim.runs("f")[0].error
+        assert isinstance(error, InvalidArgument) and "an event dict needs a 'name'" in str(error)

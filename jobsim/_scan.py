@@ -19,7 +19,6 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -37,6 +36,7 @@ from ._secrets import (
     secret_key,
     secret_query,
 )
+from ._tracefile import _path
 from ._tracereader import gzip_errors, open_trace
 from .errors import TraceError
 
@@ -63,7 +63,7 @@ class Finding:
 
 def scan(path: str | os.PathLike[str], *, pii: bool = False) -> list[Finding]:
     """Every secret-looking value in a trace (or any JSON Lines) file, in file order."""
-    source = Path(path)
+    source = _path(path)
     findings: list[Finding] = []
     personal = _PII if pii else frozenset()
     with open_trace(source) as f, gzip_errors(source):

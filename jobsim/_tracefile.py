@@ -25,6 +25,7 @@ the same simulation always writes the same bytes.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import operator
 import os
@@ -71,8 +72,11 @@ def save(trace: Trace, path: str | os.PathLike[str], *, redact: Redaction | bool
             else:
                 write(trace, raw, policy)
         os.replace(partial, target)
-    except BaseException:
-        partial.unlink(missing_ok=True)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        if isinstance(exc, OSError):  # no such folder, a folder of that name, no permission, disk full
+            raise TraceError(f"cannot write it: {exc.strerror or exc}", path=str(target)) from None
         raise
     return target
 
@@ -271,6 +275,9 @@ def _default(value: Any) -> Any:
 
 
 def _path(path: Any) -> Path:
-    if isinstance(path, (str, os.PathLike)) and str(path):
-        return Path(path)
-    raise InvalidArgument.build("path", path, "a file path (str or pathlib.Path)")
+    """A trace file's path, checked: ``open`` would raise ``TypeError``/``ValueError`` for the rest."""
+    if isinstance(path, (str, os.PathLike)):
+        text = os.fspath(path)
+        if isinstance(text, str) and text and "\x00" not in text:
+            return Path(text)
+    raise InvalidArgument.build("path", path, "a file path (a non-empty str or pathlib.Path, without NUL characters)")

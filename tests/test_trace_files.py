@@ -416,3 +416,21 @@ def test_the_writer_writes_as_it_goes_whatever_the_kinds(monkeypatch, tmp_path):
 
     _tracefile.write(trace, Counting(), None)  # type: ignore[arg-type]
     assert len(writes) > 5 and max(writes) < 2 * 4096
+
+
+@pytest.mark.parametrize("where", ["missing/x.jobsim.jsonl", "."])
+def test_saving_where_no_file_can_be_written_is_a_trace_error_naming_it(recorded, tmp_path, where):
+    # a FileNotFoundError / IsADirectoryError from open(... '.part') used to escape as is
+    target = tmp_path / where
+    with pytest.raises(TraceError, match=f"^{target}: cannot write it: "):
+        recorded.trace.save(target)
+    assert list(tmp_path.iterdir()) == []  # no '.part' file left behind
+
+
+@pytest.mark.parametrize("bad", [None, b"x.jobsim.jsonl", "", "a\x00b.jsonl", 3])
+def test_paths_that_are_not_paths_are_invalid_arguments_for_every_reader(recorded, bad):
+    # None and bytes raised TypeError from pathlib in scan/import_events; a NUL, ValueError from open()
+    for call in (jobsim.Trace.load, lambda p: list(traces.iter_records(p)), traces.scan, traces.import_events,
+                 recorded.trace.save):
+        with pytest.raises(jobsim.InvalidArgument, match=r"^path=.* is not valid: a file path"):
+            call(bad)

@@ -1238,3 +1238,20 @@ def test_sending_a_dict_without_a_name_is_an_invalid_argument_from_a_test_or_a_s
         sim.run_until_idle()
         error = sim.runs("f")[0].error
         assert isinstance(error, InvalidArgument) and "an event dict needs a 'name'" in str(error)
+
+
+def test_time_past_the_last_datetime_fails_the_attempt_not_the_simulation():
+    # invoke(timeout=10**30 s) and time.sleep(1e20) pushed work past 9999-12-31, and run_until_idle's
+    # report of it raised OverflowError formatting the date
+    app = jobsim.App("a")
+    app.function("caller", on="go", retries=1)(lambda ctx: ctx.step.invoke("i", function="callee", timeout=10**30))
+    app.function("callee", on="callee")(lambda ctx: None)
+    app.function("sleeper", on="go", retries=1)(lambda ctx: time.sleep(1e20))
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+        assert str(sim.runs("caller")[0].error).startswith("a sleep or wait of 11574074074074074074074074d")
+        assert str(sim.runs("sleeper")[0].error).startswith(
+            "job code tried to spend 1157407407407407d7h23m53s150ms857216ns of virtual time from "
+        )
+        assert all(isinstance(run.error, InvalidArgument) for run in sim.runs())

@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from ._checks import check_callable
 from ._events import Event
 from ._faults import Fail, Fault, call_code, value_code
 from ._time import Duration, duration_ns, format_duration, iso
@@ -67,7 +68,13 @@ class EventStream:
         For stories drawn per entity (a cart abandoned at *t*, completed *d* later):
         draw the triples, then let this sort them into arrival order (stable for ties).
         """
-        items = sorted(((duration_ns(offset, "offset"), name, data) for offset, name, data in timed),
+        accepted = "a list of (offset, name, data) triples, e.g. [('10m', 'cart/abandoned', {'cartId': 'c1'})]"
+        if isinstance(timed, (str, bytes, Mapping)) or not isinstance(timed, Iterable):
+            raise InvalidArgument.build("timed", timed, accepted)
+        triples = list(timed)
+        if not all(isinstance(t, (tuple, list)) and len(t) == 3 and isinstance(t[2], Mapping) for t in triples):
+            raise InvalidArgument.build("timed", timed, accepted)
+        items = sorted(((duration_ns(offset, "offset"), name, data) for offset, name, data in triples),
                        key=lambda item: item[0])  # fmt: skip
         sends, previous = [], 0
         for offset, name, data in items:
@@ -187,6 +194,8 @@ def apply(sim: Any, *pieces: Piece, send: SendHook | None = None, then: Then = "
         raise JobsimError("apply() needs a running simulation: use `with sim:` (or sim.start()) first")
     if then is not None and then != "idle":
         duration_ns(then, "then")  # "idle", a duration or None; checked before anything runs
+    if send is not None:  # called for each event, after the faults were armed: checked before anything runs
+        check_callable("send", send, 2, "a function (sim, event) that sends the event")
     faults, sends = flatten(pieces)
     script = Script(sim, targets=targets)
     recorder = Recorder(sim, script)

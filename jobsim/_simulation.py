@@ -47,8 +47,9 @@ class Simulation:
         tz: str | dt.tzinfo | None = "UTC",
         max_chain: int = DEFAULT_MAX_CHAIN,
     ) -> None:
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise InvalidArgument.build("seed", seed, "an int")
+        if isinstance(seed, bool) or not isinstance(seed, int) or not -(1 << 63) <= seed < 1 << 64:
+            # the trace header holds it as a JSON number: past 64 bits, trace.save could not write it
+            raise InvalidArgument.build("seed", seed, "an int within 64 bits")
         self.tz = zone(tz)
         self.seed = seed
         self.rng = random.Random(seed)

@@ -77,6 +77,8 @@ def save(trace: Trace, path: str | os.PathLike[str], *, redact: Redaction | bool
             partial.unlink(missing_ok=True)
         if isinstance(exc, OSError):  # no such folder, a folder of that name, no permission, disk full
             raise TraceError(f"cannot write it: {exc.strerror or exc}", path=str(target)) from None
+        if isinstance(exc, TraceError) and exc.path is None:
+            raise TraceError(str(exc), path=str(target)) from None
         raise
     return target
 
@@ -114,7 +116,12 @@ def _write(trace: Trace, out: BinaryIO, policy: Redaction | None) -> None:
                 else:
                     buf += prefix[1] % (seq, at)
         except TypeError:
-            buf += dumps(line if line is not None else encode(seq, at, kind, fields), default=default, option=options)
+            try:
+                buf += dumps(line if line is not None else encode(seq, at, kind, fields), default=default,
+                             option=options)
+            except TypeError as exc:  # an int past 64 bits in a plugin's sim.record(...): the file cannot hold it
+                raise TraceError(f"record {seq} of kind {kind!r} cannot be written as JSON ({exc}); "
+                                 "record plain JSON data (ints within 64 bits)") from None
         if len(buf) >= _BUFFER:
             out.write(buf)
             buf.clear()

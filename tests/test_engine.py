@@ -1255,3 +1255,12 @@ def test_time_past_the_last_datetime_fails_the_attempt_not_the_simulation():
             "job code tried to spend 1157407407407407d7h23m53s150ms857216ns of virtual time from "
         )
         assert all(isinstance(run.error, InvalidArgument) for run in sim.runs())
+
+
+def test_a_seed_past_64_bits_is_refused_where_the_trace_header_could_not_hold_it():
+    app = jobsim.App("a")
+    app.function("f", on="go")(lambda ctx: None)
+    message = r"^seed=1000000000000000000000000000000 is not valid: an int within 64 bits"
+    with pytest.raises(InvalidArgument, match=message):
+        jobsim.Simulation(app, seed=10**30)  # trace.save raised orjson's TypeError at the end of the test
+    assert jobsim.Simulation(app, seed=2**64 - 1).seed == 2**64 - 1

@@ -434,3 +434,14 @@ def test_paths_that_are_not_paths_are_invalid_arguments_for_every_reader(recorde
                  recorded.trace.save):
         with pytest.raises(jobsim.InvalidArgument, match=r"^path=.* is not valid: a file path"):
             call(bad)
+
+
+def test_a_plugin_record_json_cannot_hold_is_a_trace_error_naming_it(tmp_path):
+    # an int past 64 bits in sim.record(...) raised orjson's TypeError from trace.save (and from the timeline)
+    with jobsim.Simulation(build(), start=START) as sim:
+        sim.record("acme.audit", amount=10**30)
+    assert sim.timeline().splitlines()[-1].endswith("acme.audit {'amount': 1000000000000000000000000000000}")
+    target = tmp_path / "x.jobsim.jsonl"
+    with pytest.raises(TraceError, match=f"^{target}: record 0 of kind 'acme.audit' cannot be written as JSON"):
+        sim.trace.save(target)
+    assert list(tmp_path.iterdir()) == []

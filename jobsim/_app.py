@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 from ._checks import check_callable
 from ._cron import CronSchedule
 from ._events import Event
-from ._retries import Retries, RetryPolicy
+from ._retries import MAX_ATTEMPTS, Retries, RetryPolicy
 from ._time import Duration, duration_ns
 from .errors import InvalidArgument, JobsimError
 
@@ -95,6 +95,9 @@ class App:
             )
         policy: RetryPolicy | None = None
         if isinstance(retries, int) and not isinstance(retries, bool):
+            if not 0 <= retries < MAX_ATTEMPTS:  # else Retries() would name attempts=retries+1, not what was written
+                raise InvalidArgument.build("retries", retries, f"a number of retries from 0 to {MAX_ATTEMPTS - 1} "
+                                            "(Inngest's retries: N), or jobsim.Retries(attempts=..., ...)")
             policy = Retries(attempts=retries + 1)  # Inngest's `retries: N` counts retries
         elif _is_policy(retries):
             policy = retries

@@ -91,6 +91,10 @@ def span(min_value: Duration, max_value: Duration, resolution: Duration) -> tupl
     if step % 1000:
         raise InvalidArgument.build("resolution", resolution, "a whole number of microseconds (timedelta's precision)")
     low_ns, high_ns = duration_ns(min_value, "min_value"), duration_ns(max_value, "max_value")
+    longest = 999_999_999 * 86_400 * 10**9  # timedelta.max's days: the values drawn are timedeltas
+    for argument, value, ns in (("min_value", min_value, low_ns), ("max_value", max_value, high_ns)):
+        if ns > longest:
+            raise InvalidArgument.build(argument, value, "a duration a timedelta can hold (at most 999999999 days)")
     low, high = -(-low_ns // step), high_ns // step
     if high_ns < low_ns:
         raise InvalidArgument.build("max_value", max_value, f"a duration >= min_value={min_value!r}")

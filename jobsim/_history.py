@@ -22,7 +22,7 @@ from typing import Any
 from ._checks import check_callable
 from ._events import Event
 from ._faults import Fail, Fault, call_code, value_code
-from ._time import Duration, duration_ns, format_duration, iso
+from ._time import MAX_NS, Duration, duration_ns, format_duration, iso
 from .errors import InvalidArgument, JobsimError
 
 SendHook = Callable[[Any, Event], Any]
@@ -192,8 +192,10 @@ def apply(sim: Any, *pieces: Piece, send: SendHook | None = None, then: Then = "
     """
     if getattr(sim, "_state", "running") != "running":
         raise JobsimError("apply() needs a running simulation: use `with sim:` (or sim.start()) first")
-    if then is not None and then != "idle":
-        duration_ns(then, "then")  # "idle", a duration or None; checked before anything runs
+    if then is not None and then != "idle" and duration_ns(then, "then") > MAX_NS - sim.kernel.now:
+        # "idle", a duration or None; checked before anything runs (sim.advance would name it by=)
+        raise InvalidArgument.build("then", then, f"a duration that ends by {iso(MAX_NS)}, the last instant a "
+                                    "datetime can show")
     if send is not None:  # called for each event, after the faults were armed: checked before anything runs
         check_callable("send", send, 2, "a function (sim, event) that sends the event")
     faults, sends = flatten(pieces)

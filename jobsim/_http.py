@@ -354,7 +354,8 @@ class _Route(respx.Route):
                 or not 100 <= response <= 599):
             raise InvalidArgument.build("response", response, f"{_STATUS}, a dict of "
                                         "httpx.Response arguments or an httpx.Response")
-        return super().__mod__(response)
+        # respx fills in the dict it is given (status_code): the test's own dict is left as it was
+        return super().__mod__(dict(response) if isinstance(response, dict) else response)
 
     def _call_side_effect(self, effect: Any, request: httpx.Request, **kwargs: Any) -> Any:
         # respx refuses a bad return value with a TypeError of its own; the effect's own

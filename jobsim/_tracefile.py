@@ -59,6 +59,8 @@ def save(trace: Trace, path: str | os.PathLike[str], *, redact: Redaction | bool
          compress: bool | None = None) -> Path:
     """Write ``trace`` to ``path`` (atomically: a ``.part`` file renamed when complete)."""
     target = _path(path)
+    if not target.name:  # '/', '.' resolved nowhere: with_name() below raised ValueError
+        raise InvalidArgument.build("path", path, "a file path ending in a file name, such as 'run.jobsim.jsonl'")
     if compress is not None and not isinstance(compress, bool):
         raise InvalidArgument.build("compress", compress, "True (gzip), False, or None (gzip if the name ends in .gz)")
     gz = target.name.endswith(".gz") if compress is None else compress

@@ -405,6 +405,8 @@ def retries_respect_policy(sim: Any, function: Any = None) -> None:
 def _names(value: Any, argument: str) -> set[str] | None:
     if value is None:
         return None
+    if not isinstance(value, (str, list, tuple, set, frozenset)):  # 3 raised "'int' object is not iterable"
+        raise InvalidArgument.build(argument, value, "an event name or a list of them")
     names = {value} if isinstance(value, str) else set(value)
     if not names or not all(isinstance(n, str) and n for n in names):
         raise InvalidArgument.build(argument, value, "an event name or a list of them")

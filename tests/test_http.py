@@ -248,6 +248,14 @@ def test_a_side_effect_function_that_cannot_take_the_request_is_refused_where_de
     sink.post("https://x.example.com/{slug}").mock(side_effect=lambda request, slug: httpx.Response(200))
 
 
+def test_route_mod_a_dict_leaves_the_test_s_dict_as_it_was(sink: HttpSink) -> None:
+    # respx filled in status_code=200 in the dict it was given: a shared {} became {'status_code': 200}
+    answer: dict[str, object] = {}
+    sink.get("https://a.example.com/") % answer
+    assert answer == {}
+    assert httpx.get("https://a.example.com/").status_code == 200
+
+
 def test_every_kind_of_route_answer_is_still_accepted(sink: HttpSink) -> None:
     def echo(request: httpx.Request) -> httpx.Response:
         return httpx.Response(202, json={"path": request.url.path})

@@ -394,3 +394,9 @@ def test_invariants_name_a_bad_argument_instead_of_failing_inside(check, message
     # and statuses=['complete'] matched no run
     with pytest.raises(jobsim.InvalidArgument, match=message):
         check(_one_run_sim())
+
+
+def test_every_event_handled_names_an_event_filter_that_is_not_names():
+    # event=3 raised "'int' object is not iterable"
+    with pytest.raises(jobsim.InvalidArgument, match=r"^event=3 is not valid: an event name or a list of them"):
+        invariants.every_event_handled(_one_run_sim(), event=3)

@@ -105,6 +105,8 @@ def test_repr_is_the_call_that_built_it(strategy, text):
         (lambda: js.histories(events=js.failure_patterns(["f"]).example), "events=<bound method"),
         # these raised TypeError ('NoneType' / 'int' object is not iterable) from inside the strategy
         (lambda: js.durations(near=None), "near=None is not valid: a duration or a list of durations"),
+        (lambda: js.durations(max_value=10**30), "max_value=1000000000000000000000000000000 is not valid: a duration "
+                                                 "a timedelta can hold (at most 999999999 days)"),
         (lambda: js.faults(functions=["f"], kinds=3), "kinds=3 is not valid: some of 'fail', 'crash',"),
         (lambda: js.cron_expressions(zones=3), "zones=3 is not valid: IANA time zone names"),
     ],
@@ -405,3 +407,10 @@ def test_event_stream_at_and_apply_check_their_arguments():
         with pytest.raises(jobsim.InvalidArgument, match=r"^send=<function .* is not valid: a function \(sim, "):
             js.apply(sim, stream, send=lambda event: None)
         assert sim.events == []
+
+
+def test_apply_names_then_when_it_would_run_past_the_last_datetime():
+    # then=10**30 s was refused by sim.advance, naming by= (an argument the test never wrote)
+    message = r"^then=1000000000000000000000000000000 is not valid: a duration that ends by 9999-12-31"
+    with jobsim.Simulation(APP) as sim, pytest.raises(jobsim.InvalidArgument, match=message):
+        js.apply(sim, then=10**30)

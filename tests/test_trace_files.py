@@ -445,3 +445,10 @@ def test_a_plugin_record_json_cannot_hold_is_a_trace_error_naming_it(tmp_path):
     with pytest.raises(TraceError, match=f"^{target}: record 0 of kind 'acme.audit' cannot be written as JSON"):
         sim.trace.save(target)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("where", [Path("/"), "."])
+def test_a_path_with_no_file_name_is_refused(recorded, where):
+    # Path('/') raised ValueError("has an empty name") from with_name('.part')
+    with pytest.raises(jobsim.InvalidArgument, match=r"^path=.* is not valid: a file path ending in a file name"):
+        recorded.trace.save(where)

@@ -501,3 +501,57 @@ def test_the_harness_catches_a_bare_error() -> None:
     )
     leaked = Case("leak", in_handler(lambda c, v: c.step.run("s", lambda: {}[v])))
     assert _verdict(leaked, "k") == "run f attempt failed with KeyError: 'k'"
+
+
+# -- the command line: exit 2, one line in jobsim's words, no traceback -----------------------------------------
+_CLI_APP = """
+import jobsim
+
+app = jobsim.App("t")
+app.function("hello", on="hello")(lambda ctx: "hi")
+"""
+
+_CLI_BAD = [
+    "run {m} --seed 99999999999999999999999999", "run {m} --days nan", "run {m} --days 1e300", "run {m} --days -1",
+    "run {m} --days 4000000", "run {m} --start garbage", "run {m} --start 99999-01-01", "run {m} --tz Nowhere/Zone",
+    "run {m} --tz {long}", "run {m} --save {missing}", "run {m} --save .", "run nosuchmodule_xyz", "run {m}:nope",
+    "run ''", "compare nosuchmodule_xyz", "compare {m} --profiles nope", "profiles nope",
+    "replay {trace} --app {m} --tolerance garbage", "replay {trace} --app {m} --tolerance 1e400s",
+    "replay {trace} --app {m} --until garbage", "replay {trace} --app {m} --compare nope",
+    "replay {trace} --app {m} --profile nope", "replay {trace} --app {m} --out {missing}", "replay . --app {m}",
+    "replay nope.jsonl --app {m}", "replay {trace} --app nosuchmodule_xyz", "diff {trace} .", "diff {trace} nope",
+    "diff {trace} {trace} --tolerance -5s", "import nope.jsonl -o out.jsonl", "import {trace} -o {missing}",
+    "import {trace} -o out.jsonl --start garbage", "import {trace} -o out.jsonl --tz {long}",
+    "import {trace} -o out.jsonl --profile nope", "scan nope", "scan .", "scan {m}.py", "redact {trace} {missing}",
+    "redact {trace} .", "redact nope out.jsonl", "show nope", "show .", "show {m}.py", "show {trace} --tz {long}",
+]  # fmt: skip
+
+
+@pytest.fixture
+def cli_world(tmp_path, monkeypatch) -> dict[str, str]:
+    import sys
+
+    monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])
+    monkeypatch.setattr(sys, "modules", dict(sys.modules))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "fuzzcli.py").write_text(_CLI_APP)
+    trace = tmp_path / "t.jobsim.jsonl"
+    trace.write_bytes(_recorded().read_bytes())
+    return {"m": "fuzzcli", "trace": str(trace), "missing": str(tmp_path / "no" / "x.jsonl"), "long": "1" * 300}
+
+
+@pytest.mark.parametrize("line", _CLI_BAD)
+def test_the_command_line_exits_2_with_one_line(cli_world, capsys, line) -> None:
+    import shlex
+
+    from jobsim._cli import main
+
+    with _deadline(20):
+        try:
+            code = main(shlex.split(line.format(**cli_world)))
+        except SystemExit as exit:  # argparse's own refusals ('--tolerance -5s' reads as an option)
+            code = exit.code
+    out, err = capsys.readouterr()
+    assert code == 2, (code, out, err)
+    last = err.strip().splitlines()[-1]
+    assert "Traceback" not in err and last.startswith("jobsim") and "error: " in last, err

@@ -470,6 +470,12 @@ def _verdict(case: Case, value: Any) -> str | None:
     return None
 
 
+@pytest.fixture(autouse=True)
+def _in_a_scratch_folder(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bad value that is a valid relative path ('garbage') is written where the test runs: not the checkout."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_every_bad_value_is_handled(case: Case) -> None:
     problems = [f"  {name}: {problem}" for name, value in BAD.items()

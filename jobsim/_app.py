@@ -8,9 +8,10 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeGuard
 
+from ._checks import check_callable
 from ._cron import CronSchedule
 from ._events import Event
-from ._retries import Retries, RetryPolicy
+from ._retries import MAX_ATTEMPTS, Retries, RetryPolicy
 from ._time import Duration, duration_ns
 from .errors import InvalidArgument, JobsimError
 
@@ -94,6 +95,9 @@ class App:
             )
         policy: RetryPolicy | None = None
         if isinstance(retries, int) and not isinstance(retries, bool):
+            if not 0 <= retries < MAX_ATTEMPTS:  # else Retries() would name attempts=retries+1, not what was written
+                raise InvalidArgument.build("retries", retries, f"a number of retries from 0 to {MAX_ATTEMPTS - 1} "
+                                            "(Inngest's retries: N), or jobsim.Retries(attempts=..., ...)")
             policy = Retries(attempts=retries + 1)  # Inngest's `retries: N` counts retries
         elif _is_policy(retries):
             policy = retries
@@ -146,18 +150,8 @@ def _check_handler(argument: str, handler: Any) -> None:
     Otherwise the ``TypeError`` would only surface as a failed attempt of the first
     run, retried with backoff like an outage, far from the decorator that caused it.
     """
-    if not callable(handler):
-        raise InvalidArgument.build(argument, handler, "a function taking ctx")
-    try:
-        signature = inspect.signature(handler)
-    except (TypeError, ValueError):  # some builtins and C callables have none: let them through
-        return
-    try:
-        signature.bind(None)
-    except TypeError as exc:
-        raise InvalidArgument.build(
-            argument, handler, f"a function callable with one positional argument, ctx ({exc}); e.g. `def job(ctx):`"
-        ) from None
+    check_callable(argument, handler, 1, "a function callable with one positional argument, ctx; e.g. "
+                   "`def job(ctx):`", async_ok=True)
 
 
 def _names(value: str | Sequence[str] | None, argument: str = "on") -> tuple[str, ...]:

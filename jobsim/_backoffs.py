@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from ._time import MS, Duration, duration_ns, format_duration
 from .errors import InvalidArgument
@@ -137,7 +137,14 @@ class QuirrelRetry:
     from_scheduled = True
 
     def __post_init__(self) -> None:
-        items = [self.offsets] if isinstance(self.offsets, (str, int, float)) else list(self.offsets)
+        offsets: Any = self.offsets
+        items: list[Any]
+        if isinstance(offsets, (str, int, float)):
+            items = [offsets]
+        elif isinstance(offsets, (bytes, Mapping)) or not isinstance(offsets, Iterable):  # None: 'not iterable'
+            raise InvalidArgument.build("offsets", offsets, "1 to 10 durations, e.g. ['10s', '5m', '1h']")
+        else:
+            items = list(offsets)
         if not 1 <= len(items) <= 10:
             raise InvalidArgument.build("offsets", self.offsets, "1 to 10 durations, e.g. ['10s', '5m', '1h']")
         object.__setattr__(self, "_offsets_ns", tuple(duration_ns(d, "offsets") for d in items))

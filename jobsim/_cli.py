@@ -20,7 +20,7 @@ from typing import Any
 from ._app import App
 from ._cli_traces import add_trace_commands
 from ._simulation import DEFAULT_START, Simulation
-from ._time import duration_ns, to_datetime
+from ._time import MAX_NS, duration_ns, iso, to_datetime
 from .errors import InvalidArgument, JobsimError
 
 
@@ -134,9 +134,13 @@ def _call_factory(where: str, factory: Any) -> Any:
         raise JobsimError(f"calling {where}() failed: {type(exc).__name__}: {exc}") from exc
 
 
+_MAX_DAYS = 3_652_059  # 0001-01-01 to 9999-12-31: no simulation can run longer
+
+
 def _run(args: argparse.Namespace) -> int:
-    if not (math.isfinite(args.days) and args.days >= 0):  # checked here: duration_ns would speak of seconds
-        raise InvalidArgument.build("--days", args.days, "expected a finite number of days >= 0")
+    if not (math.isfinite(args.days) and 0 <= args.days <= _MAX_DAYS):  # duration_ns would speak of seconds
+        raise InvalidArgument.build("--days", args.days, f"expected a number of days from 0 to {_MAX_DAYS:,} "
+                                    "(virtual time ends at 9999-12-31)")
     if args.no_redact and not args.save:
         raise JobsimError("--no-redact applies to the trace --save FILE writes; give --save FILE too")
     if args.save and not Path(args.save).resolve().parent.is_dir():
@@ -155,6 +159,9 @@ def _run(args: argparse.Namespace) -> int:
         if traffic is not None:
             traffic(sim)  # may itself move the clock through the traffic it plays
         end = sim.start_ns + duration_ns(args.days * 86_400, "--days")
+        if end > MAX_NS:
+            raise InvalidArgument.build("--days", args.days, f"a span that ends by {iso(MAX_NS)}, the last "
+                                        f"instant a datetime can show (the simulation starts {iso(sim.start_ns)})")
         if end > sim.kernel.now:
             sim.advance_to(to_datetime(end))
     if not args.no_timeline:

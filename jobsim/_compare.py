@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from . import _plugins
+from ._checks import check_callable
 from ._simulation import DEFAULT_START, Simulation
 from ._time import Instant, to_datetime, zone
 from .errors import InvalidArgument, JobsimError, UnsupportedFeature
@@ -51,6 +52,26 @@ class Scenario:
     seed: int = 0
     functions: Sequence[str] | None = None
     metrics: Mapping[str, Metric] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Checked here, where the scenario is written, not inside ``compare``'s loop over profiles."""
+        for name in ("name", "description"):
+            if not isinstance(getattr(self, name), str):
+                raise InvalidArgument.build(name, getattr(self, name), "a str")
+        check_callable("build", self.build, 0, "a function of no arguments returning fresh targets (a jobsim.App)")
+        check_callable("play", self.play, 1, "a function taking the simulation (sends traffic, drives the clock)")
+        zone(self.tz)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise InvalidArgument.build("seed", self.seed, "an int")
+        if self.functions is not None and (
+            isinstance(self.functions, str) or not isinstance(self.functions, Sequence)
+            or not all(isinstance(f, str) for f in self.functions)
+        ):
+            raise InvalidArgument.build("functions", self.functions, "a list of function ids, or None for all")
+        if not isinstance(self.metrics, Mapping) or not all(isinstance(k, str) for k in self.metrics):
+            raise InvalidArgument.build("metrics", self.metrics, "a dict of column name to metric(sim, function_id)")
+        for column, metric in self.metrics.items():
+            check_callable(f"metrics[{column!r}]", metric, 2, "a function (sim, function_id) -> value")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -111,7 +132,11 @@ def compare(scenario: Scenario, profiles: Iterable[str] | None = None, *, seed: 
         raise InvalidArgument.build("scenario", scenario, "a jobsim.Scenario(name=, description=, build=, play=)")
     if isinstance(profiles, str):  # "inngest,bullmq", as on the command line
         profiles = [name.strip() for name in profiles.split(",") if name.strip()]
+    if profiles is not None and (not isinstance(profiles, Iterable) or isinstance(profiles, (bytes, Mapping))):
+        raise InvalidArgument.build("profiles", profiles, "a list of profile names, or None for the seven systems")
     names = list(SEVEN if profiles is None else profiles)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise InvalidArgument.build("seed", seed, "an int, or None for the scenario's seed")
     known = {p.name for group in _plugins.manager().hook.jobsim_profiles() for p in group}
     unknown = [n for n in names if n not in known]
     if not names or unknown:

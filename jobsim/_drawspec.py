@@ -12,10 +12,18 @@ import types
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from ._checks import check_callable
 from ._faults import FAULT_KINDS, ErrorSpec, available_kinds, fault_kinds
 from ._profiles import Profile, Profiles
 from ._time import Duration, duration_ns, format_duration
 from .errors import InvalidArgument
+
+
+def items(argument: str, value: Any, accepted: str) -> tuple[Any, ...]:
+    """A list-like argument as a tuple; ``None``, ``3`` or a mapping is refused by name (not ``TypeError``)."""
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise InvalidArgument.build(argument, value, accepted)
+    return tuple(value)
 
 Target = tuple[str, "str | None"]
 """``(function_id, step_id)``; a step of ``None`` is the function body (``sim.fail(function_id)``)."""
@@ -83,6 +91,10 @@ def span(min_value: Duration, max_value: Duration, resolution: Duration) -> tupl
     if step % 1000:
         raise InvalidArgument.build("resolution", resolution, "a whole number of microseconds (timedelta's precision)")
     low_ns, high_ns = duration_ns(min_value, "min_value"), duration_ns(max_value, "max_value")
+    longest = 999_999_999 * 86_400 * 10**9  # timedelta.max's days: the values drawn are timedeltas
+    for argument, value, ns in (("min_value", min_value, low_ns), ("max_value", max_value, high_ns)):
+        if ns > longest:
+            raise InvalidArgument.build(argument, value, "a duration a timedelta can hold (at most 999999999 days)")
     low, high = -(-low_ns // step), high_ns // step
     if high_ns < low_ns:
         raise InvalidArgument.build("max_value", max_value, f"a duration >= min_value={min_value!r}")
@@ -98,7 +110,8 @@ def windows(near: Any, width: int, low: int, high: int, step: int) -> list[tuple
     """``durations(near=...)``: each landmark's ``[mark - width, mark + width]``, within ``[low, high]`` (in steps)."""
     import datetime as dt
 
-    landmarks = [near] if isinstance(near, (str, int, float, dt.timedelta)) else list(near)
+    landmarks = [near] if isinstance(near, (str, int, float, dt.timedelta)) else list(
+        items("near", near, "a duration or a list of durations to draw near"))
     out = []
     for landmark in landmarks:
         mark = duration_ns(landmark, "near") // step
@@ -160,7 +173,8 @@ def kinds(value: Any, chosen: Profile | None) -> tuple[str, ...]:
             name = "this profile" if chosen is None else f"profile {chosen.name!r}"
             raise InvalidArgument.build("kinds", value, f"{name} supports none of this jobsim's faults")
         return usable
-    asked = (value,) if isinstance(value, str) else tuple(value)
+    some = "some of " + ", ".join(map(repr, FAULT_KINDS))
+    asked = (value,) if isinstance(value, str) else items("kinds", value, some)
     unknown = [kind for kind in asked if kind not in FAULT_KINDS]
     if unknown or not asked:
         raise InvalidArgument.build("kinds", value, "some of " + ", ".join(map(repr, FAULT_KINDS)))
@@ -209,30 +223,33 @@ def targets_code(targets: Any) -> tuple[Callable[[Any], Any], str]:
 
 
 def callables(name: str, values: Any) -> tuple[Any, ...]:
-    items = tuple(values)
-    for item in items:
+    found = items(name, values, "a list of callables taking (sim, world)")
+    for item in found:
         if not callable(item):
             raise InvalidArgument.build(name, values, f"callables taking (sim, world); {item!r} is not callable")
-    return items
+        check_callable(name, item, 2, "callables taking (sim, world)")
+    return found
 
 
 def machine_arguments(setup: Any, *, name: Any, targets: Any, send: Any, invariants: Any, at_end: Any,
                       on_start: Any, rules: Any, then: Any) -> dict[str, Any]:  # fmt: skip
     """``machine()``'s plain arguments, checked: what the machine class is built from."""
-    if not callable(setup):
-        raise InvalidArgument.build("setup", setup, "a function of no arguments returning a fresh world")
+    check_callable("setup", setup, 0, "a function of no arguments returning a fresh world")
     if not isinstance(name, str) or not name.isidentifier():
         raise InvalidArgument.build("name", name, "a class name, such as 'ShopMachine'")
     for argument, value, accepted in (("send", send, "a function (sim, world, event)"),
                                       ("on_start", on_start, "a function (sim, world)")):  # fmt: skip
-        if value is not None and not callable(value):
-            raise InvalidArgument.build(argument, value, accepted)
+        if value is not None:
+            check_callable(argument, value, 3 if argument == "send" else 2, accepted)
     if then is not None and then != "idle":
         duration_ns(then, "then")
+    accepted = "a mapping of rule name (an identifier) to fn(sim, world, draw)"
+    if rules is not None and not isinstance(rules, Mapping):
+        raise InvalidArgument.build("rules", rules, accepted)
     extra = dict(rules or {})
     for rule_name, fn in extra.items():
         if not isinstance(rule_name, str) or not rule_name.isidentifier() or not callable(fn):
-            accepted = "a mapping of rule name (an identifier) to fn(sim, world, draw)"
             raise InvalidArgument.build("rules", rules, accepted)
+        check_callable(f"rules[{rule_name!r}]", fn, 3, "fn(sim, world, draw)")
     return {"targets": targets_code(targets), "invariants": callables("invariants", invariants),
             "at_end": callables("at_end", at_end), "rules": extra}  # fmt: skip

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from ._time import DAY, MS
+from ._time import _FIRST_SECONDS, DAY, MAX_NS, MS
 from .errors import InvalidArgument
 
 _JSON_OPTIONS = orjson.OPT_NON_STR_KEYS  # as JSON.stringify does, an int key becomes a string
@@ -16,6 +16,7 @@ _JSON_OPTIONS = orjson.OPT_NON_STR_KEYS  # as JSON.stringify does, an int key be
 DEDUPE_WINDOW = DAY
 """Events with the same ``id`` sent within 24 h start no functions again (Inngest)."""
 
+_FIRST_MS, _LAST_MS = _FIRST_SECONDS * 1000, MAX_NS // MS
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
@@ -46,8 +47,14 @@ class Event:
             raise InvalidArgument.build("data", self.data, "event data is a mapping (a dict)")
         if self.id is not None and not isinstance(self.id, str):
             raise InvalidArgument.build("id", self.id, "an event id is a string")
-        if self.ts is not None and (isinstance(self.ts, bool) or not isinstance(self.ts, int)):
-            raise InvalidArgument.build("ts", self.ts, "milliseconds since the epoch, as an int")
+        if self.ts is not None and (
+            isinstance(self.ts, bool) or not isinstance(self.ts, int) or not _FIRST_MS <= self.ts <= _LAST_MS
+        ):  # a ts no datetime can show failed later, in the timeline and at trace.save
+            raise InvalidArgument.build("ts", self.ts, "milliseconds since the epoch, as an int (years 1 to 9999)")
+        if self.user is not None and not isinstance(self.user, Mapping):
+            raise InvalidArgument.build("user", self.user, "the event's user is a mapping (a dict), or None")
+        if self.v is not None and not isinstance(self.v, str):
+            raise InvalidArgument.build("v", self.v, "the event's version is a string such as '2024-01-01.1', or None")
 
     def to_dict(self) -> dict[str, Any]:
         """Inngest's JSON payload."""
@@ -71,6 +78,9 @@ class Event:
             if unknown:
                 accepted = f"unknown keys {sorted(unknown)}; accepted: {sorted(known)}"
                 raise InvalidArgument.build("event", dict(value), accepted)
+            if "name" not in value:
+                raise InvalidArgument.build("event", dict(value), "an event dict needs a 'name', e.g. "
+                                            "{'name': 'user/created', 'data': {...}}")
             return cls(**value)
         if isinstance(value, str):
             return cls(value, data, **fields)

@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
+from ._checks import check_callable
 from ._events import Event
 from .errors import InvalidArgument
 
@@ -90,6 +91,7 @@ def compile_key(key: Key, argument: str = "key") -> Callable[[Any], str]:
     null is CEL null, printed ``NULL_VALUE``. A callable's result is stringified the same way.
     """
     if callable(key):
+        check_callable(argument, key, 1, "a callable taking the event and returning its key")
         fn = key
 
         def call(event: Any) -> str:
@@ -209,6 +211,7 @@ _ROOTS = {"event": "event", "_async": "async"}
 def compile_expression(expr: Any, argument: str = "if_exp") -> Callable[[Any, Any], bool]:
     """A CEL-subset string (or a callable) -> ``(event, candidate) -> bool``."""
     if callable(expr):
+        check_callable(argument, expr, 2, "a callable (event, candidate) -> bool")
         return expr  # type: ignore[no-any-return]
     if not isinstance(expr, str) or not expr.strip():
         raise InvalidArgument.build(argument, expr, "expected an expression string or a callable")

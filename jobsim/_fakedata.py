@@ -45,6 +45,8 @@ class FakeData:
         if self._faker is None:
             from faker import Faker
 
+            if not isinstance(self.locale, str) or not self.locale:
+                raise InvalidArgument.build("locale", self.locale, "a Faker locale such as 'en_US'")
             try:
                 self._faker = Faker(self.locale)
             except AttributeError:
@@ -103,6 +105,8 @@ def new_faker(locale: str = "en_US") -> Any:
     """A ``Faker`` of its own for ``locale`` (trace pseudonyms seed it per value, ``jobsim._pseudonyms``)."""
     from faker import Faker
 
+    if not isinstance(locale, str) or not locale:
+        raise InvalidArgument.build("locale", locale, "a Faker locale such as 'en_US'")
     try:
         return Faker(locale)
     except AttributeError:

@@ -10,6 +10,7 @@ import dataclasses
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, Literal
 
+from ._checks import check_callable
 from ._expr import Key, compile_expression, compile_key, compile_match, compile_path
 from ._time import DAY, SECOND, WEEK, Duration, duration_ns, format_duration
 from .errors import InvalidArgument, UnsupportedFeature
@@ -302,13 +303,37 @@ def _priority(value: Any) -> Callable[[Any], int]:
     if isinstance(value, int) and not isinstance(value, bool):
         return lambda event: value
     if callable(value):
-        return value  # type: ignore[no-any-return]
+        check_callable("priority", value, 1, "a callable taking the event and returning seconds (an int)")
+        fn = value
+
+        def call(event: Any) -> int:
+            factor = fn(event)
+            if type(factor) is int:
+                return factor
+            number = _seconds(factor)
+            if number is None:  # raised where the run is created: the message names the callable
+                raise InvalidArgument.build(f"priority {getattr(fn, '__qualname__', fn)}(event)", factor,
+                                            "a number of seconds (an int); it returned something else")
+            return number
+
+        return call
     if isinstance(value, str):
         key = compile_path(value, "priority")
-        return lambda event: int(key(event) or 0)
+        # Inngest's priority expression that does not give a number (a string, a missing field) counts as 0
+        return lambda event: _seconds(key(event)) or 0
     raise InvalidArgument.build(
         "priority", value, "an int of seconds, an 'event.' path, or a callable taking the event"
     )
+
+
+def _seconds(value: Any) -> int | None:
+    """A priority factor as whole seconds, or ``None`` when ``value`` is not a finite number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None if value is not None else 0
+    try:
+        return int(value)
+    except (ValueError, OverflowError):  # "high", nan, inf
+        return None
 
 
 def _cancels(value: Any) -> tuple[Cancel, ...]:

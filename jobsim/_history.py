@@ -19,9 +19,10 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from ._checks import check_callable
 from ._events import Event
 from ._faults import Fail, Fault, call_code, value_code
-from ._time import Duration, duration_ns, format_duration, iso
+from ._time import MAX_NS, Duration, duration_ns, format_duration, iso
 from .errors import InvalidArgument, JobsimError
 
 SendHook = Callable[[Any, Event], Any]
@@ -67,7 +68,13 @@ class EventStream:
         For stories drawn per entity (a cart abandoned at *t*, completed *d* later):
         draw the triples, then let this sort them into arrival order (stable for ties).
         """
-        items = sorted(((duration_ns(offset, "offset"), name, data) for offset, name, data in timed),
+        accepted = "a list of (offset, name, data) triples, e.g. [('10m', 'cart/abandoned', {'cartId': 'c1'})]"
+        if isinstance(timed, (str, bytes, Mapping)) or not isinstance(timed, Iterable):
+            raise InvalidArgument.build("timed", timed, accepted)
+        triples = list(timed)
+        if not all(isinstance(t, (tuple, list)) and len(t) == 3 and isinstance(t[2], Mapping) for t in triples):
+            raise InvalidArgument.build("timed", timed, accepted)
+        items = sorted(((duration_ns(offset, "offset"), name, data) for offset, name, data in triples),
                        key=lambda item: item[0])  # fmt: skip
         sends, previous = [], 0
         for offset, name, data in items:
@@ -185,8 +192,12 @@ def apply(sim: Any, *pieces: Piece, send: SendHook | None = None, then: Then = "
     """
     if getattr(sim, "_state", "running") != "running":
         raise JobsimError("apply() needs a running simulation: use `with sim:` (or sim.start()) first")
-    if then is not None and then != "idle":
-        duration_ns(then, "then")  # "idle", a duration or None; checked before anything runs
+    if then is not None and then != "idle" and duration_ns(then, "then") > MAX_NS - sim.kernel.now:
+        # "idle", a duration or None; checked before anything runs (sim.advance would name it by=)
+        raise InvalidArgument.build("then", then, f"a duration that ends by {iso(MAX_NS)}, the last instant a "
+                                    "datetime can show")
+    if send is not None:  # called for each event, after the faults were armed: checked before anything runs
+        check_callable("send", send, 2, "a function (sim, event) that sends the event")
     faults, sends = flatten(pieces)
     script = Script(sim, targets=targets)
     recorder = Recorder(sim, script)

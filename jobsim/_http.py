@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import inspect
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -281,6 +282,19 @@ def _check_side_effect(effect: Any) -> None:
                 isinstance(item, type) and issubclass(item, Exception)) or (
                 callable(item) and not isinstance(item, type))):
             raise InvalidArgument.build("side_effect", effect, _SIDE_EFFECT)
+        if callable(item) and not isinstance(item, (type, httpx.Response, Exception)):
+            _check_takes_request(effect, item)
+
+
+def _check_takes_request(effect: Any, fn: Any) -> None:
+    """respx calls a side-effect function as ``fn(request, **path_params)``: one that cannot take
+    the request would raise TypeError inside the job, at its first request, as a failed attempt."""
+    try:
+        inspect.signature(fn).bind_partial(None)
+    except ValueError:  # no signature (a builtin): let it through
+        return
+    except TypeError as error:
+        raise InvalidArgument.build("side_effect", effect, f"a function taking the request ({error})") from None
 
 
 def _check_response(name: str, response: Any) -> None:
@@ -317,14 +331,22 @@ class _Route(respx.Route):
 
     def respond(self, status_code: int = 200, **kwargs: Any) -> respx.Route:
         _check_status("status_code", status_code)
-        return super().respond(status_code, **kwargs)
+        # httpx encodes json= and checks content= when the response is built, which respx does at each
+        # request: a body it cannot send would fail there, inside the job, as a TypeError or ValueError
+        try:
+            httpx.Response(status_code, **kwargs)
+            return super().respond(status_code, **kwargs)
+        except (TypeError, ValueError, AttributeError) as error:  # AttributeError: text=3 has no .encode
+            name, value = next(iter(kwargs.items())) if len(kwargs) == 1 else ("respond", kwargs)
+            raise InvalidArgument.build(name, value, "what httpx.Response accepts: json= plain JSON data "
+                                        f"(no NaN or infinity), content= str or bytes ({error})") from None
 
     def __mod__(self, response: int | dict[str, Any] | httpx.Response) -> respx.Route:
         if isinstance(response, dict):
             _check_status("status_code", response.get("status_code", 200))
             try:
                 httpx.Response(**{"status_code": 200, **response})
-            except TypeError as error:
+            except (TypeError, ValueError, AttributeError) as error:  # json=nan, text=3
                 raise InvalidArgument.build("response", response, "keyword arguments of "
                                             f"httpx.Response ({error})") from None
         elif not isinstance(response, httpx.Response) and (
@@ -332,7 +354,8 @@ class _Route(respx.Route):
                 or not 100 <= response <= 599):
             raise InvalidArgument.build("response", response, f"{_STATUS}, a dict of "
                                         "httpx.Response arguments or an httpx.Response")
-        return super().__mod__(response)
+        # respx fills in the dict it is given (status_code): the test's own dict is left as it was
+        return super().__mod__(dict(response) if isinstance(response, dict) else response)
 
     def _call_side_effect(self, effect: Any, request: httpx.Request, **kwargs: Any) -> Any:
         # respx refuses a bad return value with a TypeError of its own; the effect's own

@@ -33,6 +33,7 @@ from ._events import ulid
 from ._replay import SYNTHESIZED_ID
 from ._time import MS, Instant, instant_ns, iso, zone
 from ._trace import Trace
+from ._tracefile import _path
 from ._tracereader import gzip_errors, load, open_trace
 from .errors import InvalidArgument, TraceError, TraceWarning
 
@@ -42,7 +43,7 @@ _INNGEST_KEYS = frozenset({"name", "data", "id", "ts", "v", "user"})
 
 def read_any(path: str | os.PathLike[str], *, strict: bool = False) -> Trace:
     """A trace file as it is, or a file of events imported into a trace."""
-    if _is_trace(Path(path)):
+    if _is_trace(_path(path)):
         return load(path, strict=strict)
     return import_events(path)
 
@@ -79,7 +80,7 @@ def import_events(
     if format not in FORMATS:
         raise InvalidArgument.build("format", format, "one of " + ", ".join(map(repr, FORMATS)))
     zone(tz)
-    source = Path(path)
+    source = _path(path)
     events: list[tuple[int | None, int, dict[str, Any]]] = []
     kinds: set[str] = set()
     ignored: dict[str, int] = {}

@@ -14,6 +14,7 @@ from typing import overload
 
 import httpx
 
+from ._checks import check_callable
 from ._email import PROVIDERS, Attachment, Email, Provider, format_email, random_uuid
 from ._host import Host
 from ._providers import ProviderApis
@@ -152,6 +153,8 @@ class MailSink:
         for name, value in (("subject", subject), ("containing", containing)):
             if value is not None and not isinstance(value, (str, re.Pattern)):
                 raise InvalidArgument.build(name, value, "a str or a compiled re.Pattern")
+        if where is not None:  # else where=3 "matched nothing" on an empty outbox and raised TypeError on a full one
+            check_callable("where", where, 1, "a predicate taking the Email, e.g. lambda m: 'PDF' in m.subject")
         return [email for email in self.outbox if
                 all(_has_recipient(email, address) for address in wanted)
                 and (sender is None or email.sender.lower() == sender.lower())

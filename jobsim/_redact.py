@@ -111,9 +111,15 @@ class Redaction:
                 raise InvalidArgument.build(f"fields[{name!r}]", action, "one of " + ", ".join(map(repr, ACTIONS)))
         for argument in ("headers", "keep_headers", "keep_domains"):
             value = getattr(self, argument)
-            if isinstance(value, str) or not all(isinstance(h, str) for h in value):
-                raise InvalidArgument.build(argument, value, f"a tuple of {argument.split('_')[-1][:-1]} names")
-            object.__setattr__(self, argument, tuple(h.lower() for h in value))
+            accepted = f"a tuple of {argument.split('_')[-1][:-1]} names"
+            if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):  # None, 3: not a list at all
+                raise InvalidArgument.build(argument, value, accepted)
+            items = tuple(value)
+            if not all(isinstance(h, str) for h in items):
+                raise InvalidArgument.build(argument, value, accepted)
+            object.__setattr__(self, argument, tuple(h.lower() for h in items))
+        if not isinstance(self.locale, str) or not self.locale:  # Faker([]) and Faker(3) fail only when used
+            raise InvalidArgument.build("locale", self.locale, "a Faker locale name such as 'en_US'")
         object.__setattr__(self, "fields", {normalize_key(k): v for k, v in self.fields.items()})
 
     def resolved_key(self) -> tuple[bytes, str]:

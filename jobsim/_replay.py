@@ -34,6 +34,7 @@ from urllib.parse import unquote_plus
 
 import orjson
 
+from ._checks import check_callable
 from ._codec import canonical
 from ._events import Event
 from ._redact import PhonesIn, Redaction, pseudonyms_in
@@ -224,10 +225,10 @@ def _recorded(trace: Any, strict: bool) -> tuple[Trace, str]:
 
 
 def _check_options(setup: Any, deliver: Any, http: Any, faults: Any) -> None:
-    if setup is not None and not callable(setup):
-        raise InvalidArgument.build("setup", setup, "a function taking the simulation, or None")
-    if deliver is not None and not callable(deliver):
-        raise InvalidArgument.build("deliver", deliver, "a function (sim, event) that sends the event, or None")
+    if setup is not None:  # called without awaiting: an async def would never run
+        check_callable("setup", setup, 1, "a function taking the simulation, or None")
+    if deliver is not None:
+        check_callable("deliver", deliver, 2, "a function (sim, event) that sends the event, or None")
     if http not in ("recorded", "routes"):
         raise InvalidArgument.build("http", http, "'recorded' (serve recorded responses) or 'routes' (only yours)")
     if not isinstance(faults, bool):

@@ -38,6 +38,7 @@ from ._secrets import (
     secret_key,
     secret_query,
 )
+from ._tracefile import _path
 from ._tracereader import GZIP_ERRORS, open_trace
 from .errors import TraceError, TraceWarning
 
@@ -69,7 +70,7 @@ def scan(path: str | os.PathLike[str], *, pii: bool = False) -> list[Finding]:
     with a ``TraceWarning`` that the rest was not read; if they hold nothing, a
     ``TraceError``, since a file jobsim could not read whole is never reported clean.
     """
-    source = Path(path)
+    source = _path(path)
     findings: list[Finding] = []
     lines = 0
     with open_trace(source) as f:

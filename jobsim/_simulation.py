@@ -47,8 +47,9 @@ class Simulation:
         tz: str | dt.tzinfo | None = "UTC",
         max_chain: int = DEFAULT_MAX_CHAIN,
     ) -> None:
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise InvalidArgument.build("seed", seed, "an int")
+        if isinstance(seed, bool) or not isinstance(seed, int) or not -(1 << 63) <= seed < 1 << 64:
+            # the trace header holds it as a JSON number: past 64 bits, trace.save could not write it
+            raise InvalidArgument.build("seed", seed, "an int within 64 bits")
         self.tz = zone(tz)
         self.seed = seed
         self.rng = random.Random(seed)
@@ -229,6 +230,10 @@ class Simulation:
         x = self.engine.x
         if x is None:
             raise JobsimError("virtual time can only be spent by job code while it runs; use sim.advance() in tests")
+        if x.now + ns > MAX_NS:  # time.sleep(1e20) or jobsim.delayed(10**30): no datetime could show the end
+            raise InvalidArgument(f"job code tried to spend {format_duration(ns)} of virtual time from {iso(x.now)} "
+                                  f"(time.sleep, jobsim.delayed, asyncio.sleep): it must end by {iso(MAX_NS)}, "
+                                  "the last instant a datetime can show")
         system = self.engine.system
         if system is not None and system.watching and x.run_.function.id not in self._own_worker:
             # a crash, a downtime or a duration limit may cut it short
@@ -291,7 +296,7 @@ class Simulation:
         self._drive(deadline, max_items=max_items, what="run_until_idle", stop_when_idle=True)
         if not self.kernel.idle:
             pending = [t for t in self.kernel.pending() if not t.recurring]
-            lines = "\n".join(f"  {t.owner}: next at {iso(t.due)}" for t in pending[:10])
+            lines = "\n".join(f"  {t.owner}: next at {_when(t.due)}" for t in pending[:10])
             raise BudgetExceeded(
                 f"run_until_idle(max_time={format_duration(horizon)!r}) reached {iso(deadline)} with "
                 f"{len(pending)} item(s) of work still pending:\n{lines}\n"
@@ -574,6 +579,11 @@ def _outside_jobsim() -> int:
     while frame.f_back is not None and os.path.dirname(frame.f_code.co_filename) == here:
         frame, level = frame.f_back, level + 1
     return level
+
+
+def _when(ns: int) -> str:
+    """An instant for a message; work due past the last instant a datetime can show is due never."""
+    return iso(ns) if ns <= MAX_NS else f"never (past {iso(MAX_NS)})"
 
 
 def _check_budget(name: str, value: Any) -> int:

@@ -289,7 +289,9 @@ class Step(Execution):
         target = x.engine.sim._function(function, "function")
         if data is not None and not isinstance(data, dict):
             raise InvalidArgument.build("data", data, "the invoked function's event data, a dict")
-        deadline = None if timeout is None else x.now + duration_ns(timeout, "timeout", allow_zero=False)
+        # the profile's longest wait bounds it, as a wait_for_event's timeout (10**30 s overflowed the clock)
+        deadline = None if timeout is None else x.now + x.engine.sleep_ns(duration_ns(timeout, "timeout",
+                                                                                       allow_zero=False))
         data = json_copy("data", data) if data else {}  # sent as JSON, as every event (``_events.as_sent``)
         raise Suspend(("invoke", key, target, data, deadline))
 

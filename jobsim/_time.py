@@ -72,9 +72,10 @@ def _parse_duration(value: Duration, name: str) -> int:
     if isinstance(value, int):
         return value * SECOND
     if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
+        seconds = value * SECOND  # inf for nan-free values too large to be a duration (1e300)
+        if seconds - seconds != 0.0:  # nan, inf, or a product that overflowed to inf
             raise InvalidArgument.build(name, value, _DURATION_HELP)
-        return round(value * SECOND)
+        return round(seconds)
     if isinstance(value, str):
         text = value.strip().replace(" ", "")
         sign = 1
@@ -84,7 +85,10 @@ def _parse_duration(value: Duration, name: str) -> int:
         for match in _PART.finditer(text):
             if match.start() != pos:
                 break
-            total += round(float(match.group(1)) * _UNITS[match.group(2)])
+            part = float(match.group(1)) * _UNITS[match.group(2)]
+            if part - part != 0.0:  # so many digits that the float is inf: no duration is that long
+                raise InvalidArgument.build(name, value, _DURATION_HELP)
+            total += round(part)
             pos = match.end()
         if text and pos == len(text):
             if len(_PARSED) < 4096:
@@ -162,7 +166,7 @@ def zone(name: str | dt.tzinfo | None, argument: str = "tz") -> dt.tzinfo:
         return dt.timezone.utc
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
         raise InvalidArgument.build(
             argument, name, "no such IANA time zone; expected e.g. 'America/New_York' or 'UTC'"
         ) from None

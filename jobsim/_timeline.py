@@ -49,7 +49,10 @@ def _stamp(ns: int, tz: dt.tzinfo) -> str:
 
 
 def _short(value: Any) -> str:
-    text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=repr).decode()
+    try:
+        text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=repr).decode()
+    except TypeError:  # what JSON cannot hold even with repr as default: an int past 64 bits, a recursive dict
+        text = repr(value)
     return text if len(text) <= _MAX_DATA else text[: _MAX_DATA - 1] + "…"
 
 

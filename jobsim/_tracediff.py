@@ -27,7 +27,7 @@ import datetime as dt
 import fnmatch
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -386,6 +386,10 @@ class Comparison:
         return sorted(found, key=lambda d: (_time(d), d.function, COMPARISONS.index(d.mode)))
 
     def first(self, function: str) -> Divergence | None:
+        if not isinstance(function, str):
+            function = getattr(function, "id", function)  # a jobsim Function, as sim.runs() takes
+            if not isinstance(function, str):
+                raise InvalidArgument.build("function", function, "a function id (a str), as in the report")
         result = self.functions.get(function)
         return None if result is None else result.first
 
@@ -472,6 +476,8 @@ def compare_lines(recorded: Iterable[dict[str, Any]], replayed: Iterable[dict[st
     modes = parse_compare(compare)
     if isinstance(ignore, str):
         ignore = [ignore]
+    elif not isinstance(ignore, Iterable) or isinstance(ignore, (bytes, Mapping)):
+        raise InvalidArgument.build("ignore", ignore, "a 'KIND:PATH' string or a list of them")
     patterns = [Ignore.parse(text) for text in ignore]
     a = Story(_ignored(recorded, patterns))
     b = Story(_ignored(replayed, patterns))

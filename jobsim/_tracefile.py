@@ -25,6 +25,7 @@ the same simulation always writes the same bytes.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import operator
 import os
@@ -58,6 +59,8 @@ def save(trace: Trace, path: str | os.PathLike[str], *, redact: Redaction | bool
          compress: bool | None = None) -> Path:
     """Write ``trace`` to ``path`` (atomically: a ``.part`` file renamed when complete)."""
     target = _path(path)
+    if not target.name:  # '/', '.' resolved nowhere: with_name() below raised ValueError
+        raise InvalidArgument.build("path", path, "a file path ending in a file name, such as 'run.jobsim.jsonl'")
     if compress is not None and not isinstance(compress, bool):
         raise InvalidArgument.build("compress", compress, "True (gzip), False, or None (gzip if the name ends in .gz)")
     gz = target.name.endswith(".gz") if compress is None else compress
@@ -71,8 +74,13 @@ def save(trace: Trace, path: str | os.PathLike[str], *, redact: Redaction | bool
             else:
                 write(trace, raw, policy)
         os.replace(partial, target)
-    except BaseException:
-        partial.unlink(missing_ok=True)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        if isinstance(exc, OSError):  # no such folder, a folder of that name, no permission, disk full
+            raise TraceError(f"cannot write it: {exc.strerror or exc}", path=str(target)) from None
+        if isinstance(exc, TraceError) and exc.path is None:
+            raise TraceError(str(exc), path=str(target)) from None
         raise
     return target
 
@@ -110,7 +118,12 @@ def _write(trace: Trace, out: BinaryIO, policy: Redaction | None) -> None:
                 else:
                     buf += prefix[1] % (seq, at)
         except TypeError:
-            buf += dumps(line if line is not None else encode(seq, at, kind, fields), default=default, option=options)
+            try:
+                buf += dumps(line if line is not None else encode(seq, at, kind, fields), default=default,
+                             option=options)
+            except TypeError as exc:  # an int past 64 bits in a plugin's sim.record(...): the file cannot hold it
+                raise TraceError(f"record {seq} of kind {kind!r} cannot be written as JSON ({exc}); "
+                                 "record plain JSON data (ints within 64 bits)") from None
         if len(buf) >= _BUFFER:
             out.write(buf)
             buf.clear()
@@ -271,6 +284,9 @@ def _default(value: Any) -> Any:
 
 
 def _path(path: Any) -> Path:
-    if isinstance(path, (str, os.PathLike)) and str(path):
-        return Path(path)
-    raise InvalidArgument.build("path", path, "a file path (str or pathlib.Path)")
+    """A trace file's path, checked: ``open`` would raise ``TypeError``/``ValueError`` for the rest."""
+    if isinstance(path, (str, os.PathLike)):
+        text = os.fspath(path)
+        if isinstance(text, str) and text and "\x00" not in text:
+            return Path(text)
+    raise InvalidArgument.build("path", path, "a file path (a non-empty str or pathlib.Path, without NUL characters)")

@@ -475,6 +475,8 @@ def open_trace(path: Path) -> BinaryIO:
         raise TraceError("no such file", path=str(path)) from None
     except OSError as exc:
         raise TraceError(f"cannot read it: {exc.strerror or exc}", path=str(path)) from None
+    except ValueError as exc:  # a path with a NUL character, from a caller that did not check it
+        raise TraceError(f"cannot read it: {exc}", path=repr(str(path))) from None
     if raw.peek(2)[:2] == _GZIP_MAGIC:
         raw.close()
         return gzip.open(path, "rb")  # type: ignore[return-value]

@@ -18,11 +18,13 @@ import datetime as dt
 import itertools
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from typing import Any
+from typing import Any, get_args
 
+from ._checks import check_callable
 from ._email import Email, addressees
 from ._events import Event
-from ._records import Attempt, Run
+from ._records import Attempt, Run, RunStatus
+from ._simulation import Simulation
 from ._steps import resolve_retry_after
 from ._time import format_duration, instant_ns, iso
 from .errors import InvalidArgument, JobsimError, NonRetriableError, RetryAfterError, StepError, WorkerCrashed
@@ -51,6 +53,7 @@ class Violation(JobsimError, AssertionError):
 def _key_fn(key: str | KeyFn, argument: str = "key") -> KeyFn:
     """A callable, or a dotted path into the item: ``"data.orderId"``, ``"to.0"``, ``"subject"``."""
     if callable(key):
+        check_callable(argument, key, 1, "a callable taking one effect and returning its key")
         return key
     if not isinstance(key, str) or not key or any(not part for part in key.split(".")):
         raise InvalidArgument.build(argument, key, "a dotted path such as 'data.orderId' or 'subject', or a callable")
@@ -70,6 +73,37 @@ def _key_fn(key: str | KeyFn, argument: str = "key") -> KeyFn:
         return value if isinstance(value, Hashable) else repr(value)
 
     return read
+
+
+_STATUSES = get_args(RunStatus)
+
+
+def _sim(sim: Any, *needs: str) -> Any:
+    """The simulation an invariant reads (``sim=None`` raised AttributeError deep inside).
+
+    Checked by what the invariant uses, so a stand-in holding hand-written runs still works.
+    """
+    if isinstance(sim, Simulation) or all(hasattr(sim, name) for name in needs):
+        return sim
+    raise InvalidArgument.build("sim", sim, "a jobsim.Simulation (the one the history ran in)")
+
+
+def _statuses(value: Any, argument: str = "statuses") -> Sequence[str]:
+    """Run statuses; a typo ('complete') would otherwise match no run and pass or fail for the wrong reason."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple, set, frozenset)) or not all(s in _STATUSES for s in items):
+        raise InvalidArgument.build(argument, value, "run statuses among " + ", ".join(map(repr, _STATUSES)))
+    return tuple(items)
+
+
+def _expected(value: Any) -> list[Hashable]:
+    """Expected keys: a list of them (a str would be read as its characters)."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise InvalidArgument.build("expected", value, "a list (or set) of the keys that must occur")
+    items = list(dict.fromkeys(value))
+    if not all(isinstance(k, Hashable) for k in items):
+        raise InvalidArgument.build("expected", value, "a list of hashable keys")
+    return items
 
 
 def describe(item: Any) -> str:
@@ -132,8 +166,8 @@ def exactly_once(effects: Iterable[Any], key: str | KeyFn, *, expected: Iterable
     ``"to.0"``) or a callable. Without ``expected`` only duplicates are violations.
     """
     __tracebackhide__ = True
+    wanted = [] if expected is None else _expected(expected)
     groups = _grouped(effects, key)
-    wanted = [] if expected is None else list(dict.fromkeys(expected))
     broken = [k for k, items in groups.items() if len(items) > 1] + [k for k in wanted if k not in groups]
     if broken:
         title = f"exactly once per key ({what}): {len(broken)} key(s) broken"
@@ -145,8 +179,9 @@ def at_least_once(effects: Iterable[Any], key: str | KeyFn, *, expected: Iterabl
                   what: str = "effect") -> dict[Hashable, list[Any]]:  # fmt: skip
     """Every ``expected`` key occurs at least once among ``effects``; returns key -> effects."""
     __tracebackhide__ = True
+    wanted = _expected(expected)
     groups = _grouped(effects, key)
-    missing = [k for k in dict.fromkeys(expected) if k not in groups]
+    missing = [k for k in wanted if k not in groups]
     if missing:
         title = f"at least once per key ({what}): {len(missing)} key(s) never happened"
         raise _violation(title, _listing(groups, missing), len(missing))
@@ -175,6 +210,10 @@ def no_email_after(sim: Any, function: Any, *, statuses: Sequence[str] = ("cance
     a cancellation or a timeout, and mail that outlives the decision to send it.
     """
     __tracebackhide__ = True
+    sim = _sim(sim, "runs", "trace", "mail", "_function")
+    statuses = _statuses(statuses)
+    if related is not None:
+        check_callable("related", related, 2, "a function (email, run) -> bool")
     fn = sim._function(function, "function")
     origins = _email_origins(sim)
     late = []
@@ -205,7 +244,11 @@ def no_email_after_event(sim: Any, event: str, *, key: str | KeyFn, email_key: K
     outbox (say, to reminder emails). E.g. no cart reminder after ``cart/completed``.
     """
     __tracebackhide__ = True
+    sim = _sim(sim, "trace", "events", "mail")
+    if not isinstance(event, str) or not event:
+        raise InvalidArgument.build("event", event, "an event name such as 'cart/completed'")
     read = _key_fn(key)
+    check_callable("email_key", email_key, 1, "a callable taking an Email and returning its key (or None)")
     sent_at = {r.data.get("id"): r.at for r in sim.trace.of("event") if r.data.get("name") == event}
     cutoffs: dict[Hashable, tuple[int, Event]] = {}
     for item in sim.events:
@@ -351,6 +394,7 @@ def retries_respect_policy(sim: Any, function: Any = None) -> None:
     delay, so it is not checked.
     """
     __tracebackhide__ = True
+    sim = _sim(sim, "runs", "engine", "profile")
     runs = sim.runs() if function is None else sim.runs(function)
     problems = [line for run in runs for line in _run_retries(sim, run)]
     if problems:
@@ -361,6 +405,8 @@ def retries_respect_policy(sim: Any, function: Any = None) -> None:
 def _names(value: Any, argument: str) -> set[str] | None:
     if value is None:
         return None
+    if not isinstance(value, (str, list, tuple, set, frozenset)):  # 3 raised "'int' object is not iterable"
+        raise InvalidArgument.build(argument, value, "an event name or a list of them")
     names = {value} if isinstance(value, str) else set(value)
     if not names or not all(isinstance(n, str) and n for n in names):
         raise InvalidArgument.build(argument, value, "an event name or a list of them")
@@ -384,8 +430,13 @@ def every_event_handled(
     drop events by design: leave them out. Returns event id -> the runs that got it.
     """
     __tracebackhide__ = True
+    sim = _sim(sim, "runs", "functions", "events", "_function")
+    if statuses is not None:
+        statuses = _statuses(statuses)
+    if not isinstance(once, bool):
+        raise InvalidArgument.build("once", once, "True or False")
     chosen = [f.id for f in sim.functions.values() if f.events] if function is None else (
-        [function] if isinstance(function, str) else list(function))  # fmt: skip
+        list(function) if isinstance(function, (list, tuple, set, frozenset)) else [function])  # fmt: skip
     fns = [sim._function(f, "function") for f in chosen]
     wanted = _names(event, "event")
     runs_of: dict[str, list[Run]] = defaultdict(list)

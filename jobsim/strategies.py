@@ -461,7 +461,7 @@ def cron_expressions(*, zones: Sequence[str] | SearchStrategy[str] | None = None
     """
     with _checking():
         if zones is not None and not isinstance(zones, SearchStrategy):
-            names = [zones] if isinstance(zones, str) else list(zones)
+            names = [zones] if isinstance(zones, str) else list(spec.items("zones", zones, "IANA time zone names"))
             for name in names:
                 zone(name, "zones")
             if not names:

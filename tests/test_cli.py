@@ -64,11 +64,19 @@ def test_a_target_without_a_module_exits_2(module, capsys):
     assert err == "jobsim: error: ':app' names no module before ':'; give e.g. app.jobs:app or a folder\n"
 
 
-@pytest.mark.parametrize("days", ["-1", "nan", "inf"])
+@pytest.mark.parametrize("days", ["-1", "nan", "inf", "1e300", "4000000"])
 def test_a_bad_number_of_days_is_named_as_days(module, capsys, days):
+    # 1e300 used to be reported in seconds (--days=8.64e+304), 4000000 raised OverflowError with a traceback
     code, out, err = run(capsys, "run", module, "--days", days)
     assert (code, out) == (2, "")
-    assert err == f"jobsim: error: --days={float(days)!r} is not valid: expected a finite number of days >= 0\n"
+    assert err == (f"jobsim: error: --days={float(days)!r} is not valid: expected a number of days from 0 to "
+                   "3,652,059 (virtual time ends at 9999-12-31)\n")
+
+
+def test_days_that_run_past_the_year_9999_exit_2_naming_the_end(module, capsys):
+    code, out, err = run(capsys, "run", module, "--days", "3000000")
+    assert (code, out) == (2, "")
+    assert err.startswith("jobsim: error: --days=3000000.0 is not valid: a span that ends by 9999-12-31T23:59:59.999Z")
 
 
 def test_compare_checks_the_timeline_profile_before_simulating(capsys):

@@ -90,6 +90,33 @@ def test_bad_arguments():
         jobsim.compare(scenario(), ["inngest"]).of("agenda")
 
 
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"build": None}, r"^build=None is not valid: a function of no arguments returning fresh targets"),
+    ({"build": lambda app: app},
+     r"^build=<function .* is not valid: a function of no arguments .*\(missing a required argument: 'app'\)$"),
+    ({"play": 3}, r"^play=3 is not valid: a function taking the simulation"),
+    ({"tz": "1" * 400}, r"^tz='1111.* is not valid: no such IANA time zone"),
+    ({"seed": "7"}, r"^seed='7' is not valid: an int"),
+    ({"functions": 3}, r"^functions=3 is not valid: a list of function ids, or None for all"),
+    ({"functions": "nightly"}, r"^functions='nightly' is not valid: a list of function ids"),
+    ({"metrics": None}, r"^metrics=None is not valid: a dict of column name to metric\(sim, function_id\)"),
+    ({"metrics": {"calls": lambda sim: 1}}, r"^metrics\['calls'\]=<function .* is not valid: a function \(sim, "),
+])  # fmt: skip
+def test_a_bad_scenario_is_refused_when_written(kwargs, message):
+    # each used to raise TypeError/AttributeError from inside compare(), once per profile
+    with pytest.raises(jobsim.InvalidArgument, match=message):
+        scenario(**kwargs)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"profiles": 3}, r"^profiles=3 is not valid: a list of profile names, or None for the seven systems"),
+    ({"seed": 1.5}, r"^seed=1.5 is not valid: an int, or None for the scenario's seed"),
+])  # fmt: skip
+def test_compare_checks_profiles_and_seed(kwargs, message):
+    with pytest.raises(jobsim.InvalidArgument, match=message):
+        jobsim.compare(scenario(), **kwargs)
+
+
 def test_default_profiles_are_the_seven_systems_in_the_seeds_order():
     result = jobsim.compare(scenario())
     assert [o.profile for o in result.outcomes] == [

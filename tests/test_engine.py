@@ -1282,3 +1282,59 @@ def test_ctx_has_a_public_type_for_annotating_handlers():
     assert [r.output for r in sim.runs()] == ["go", "async"]
     assert seen and all(kind is jobsim.Context for kind in seen)
     assert "Context" in jobsim.__all__
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: jobsim.Event.coerce({}), "event={} is not valid: an event dict needs a 'name'"),
+        (lambda: jobsim.Event.coerce({"data": {"x": 1}}), "event={'data': {'x': 1}} is not valid: an event dict needs"),
+        (lambda: jobsim.Event("e", user="ada"), "user='ada' is not valid: the event's user is a mapping"),
+        (lambda: jobsim.Event("e", v=10**30), "v=1000000000000000000000000000000 is not valid: the event's version"),
+        (lambda: jobsim.Event("e", ts=10**30), "ts=1000000000000000000000000000000 is not valid: milliseconds"),
+    ],
+)  # fmt: skip
+def test_malformed_events_are_refused_when_made(make, message):
+    # each used to fail later: a TypeError from Event(**{}), a ValueError from dict('ada') at the send,
+    # an OverflowError or orjson TypeError from the timeline and trace.save
+    with pytest.raises(InvalidArgument) as info:
+        make()
+    assert str(info.value).startswith(message)
+
+
+def test_sending_a_dict_without_a_name_is_an_invalid_argument_from_a_test_or_a_step():
+    app = jobsim.App("a")
+    app.function("f", on="go", retries=1)(lambda ctx: ctx.step.send_event("s", {"data": {}}))
+    with jobsim.Simulation(app) as sim:
+        with pytest.raises(InvalidArgument, match="an event dict needs a 'name'"):
+            sim.send({})
+        sim.send("go")
+        sim.run_until_idle()
+        error = sim.runs("f")[0].error
+        assert isinstance(error, InvalidArgument) and "an event dict needs a 'name'" in str(error)
+
+
+def test_time_past_the_last_datetime_fails_the_attempt_not_the_simulation():
+    # invoke(timeout=10**30 s) and time.sleep(1e20) pushed work past 9999-12-31, and run_until_idle's
+    # report of it raised OverflowError formatting the date
+    app = jobsim.App("a")
+    app.function("caller", on="go", retries=1)(lambda ctx: ctx.step.invoke("i", function="callee", timeout=10**30))
+    app.function("callee", on="callee")(lambda ctx: None)
+    app.function("sleeper", on="go", retries=1)(lambda ctx: time.sleep(1e20))
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+        assert str(sim.runs("caller")[0].error).startswith("a sleep or wait of 11574074074074074074074074d")
+        assert str(sim.runs("sleeper")[0].error).startswith(
+            "job code tried to spend 1157407407407407d7h23m53s150ms857216ns of virtual time from "
+        )
+        assert all(isinstance(run.error, InvalidArgument) for run in sim.runs())
+
+
+def test_a_seed_past_64_bits_is_refused_where_the_trace_header_could_not_hold_it():
+    app = jobsim.App("a")
+    app.function("f", on="go")(lambda ctx: None)
+    message = r"^seed=1000000000000000000000000000000 is not valid: an int within 64 bits"
+    with pytest.raises(InvalidArgument, match=message):
+        jobsim.Simulation(app, seed=10**30)  # trace.save raised orjson's TypeError at the end of the test
+    assert jobsim.Simulation(app, seed=2**64 - 1).seed == 2**64 - 1

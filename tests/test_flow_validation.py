@@ -125,3 +125,51 @@ def test_a_function_without_flow_control_keeps_the_fast_path():
 
     assert plain.flow is None
     assert timed.flow is not None  # a timeout needs the flow-control hooks
+
+
+async def _async_key(event):
+    return event.data["userId"]
+
+
+@pytest.mark.parametrize(
+    "make, argument",
+    [
+        (lambda: Batch(max_size=2, timeout="1s", key=lambda: 1), "key"),
+        (lambda: Batch(max_size=2, timeout="1s", if_=lambda event: True), "if_"),
+        (lambda: Debounce(period="1s", key=_async_key), "key"),
+        (lambda: Throttle(limit=1, period="1s", key=lambda a, b: a), "key"),
+        (lambda: RateLimit(limit=1, period="1s", key=lambda: 1), "key"),
+        (lambda: Concurrency(limit=1, key=lambda: 1), "key"),
+        (lambda: Cancel("stop", if_exp=lambda event: True), "if_exp"),
+        (lambda: declare(idempotency=lambda: 1), "idempotency"),
+        (lambda: declare(priority=lambda: 1), "priority"),
+        (lambda: declare(priority=_async_key), "priority"),
+    ],
+)  # fmt: skip
+def test_key_expression_and_priority_callables_are_checked_where_they_are_given(make, argument):
+    # they used to fail with a TypeError out of sim.advance() at the first event (or, async, key
+    # every run by a fresh coroutine's repr: a limit that never limits)
+    with pytest.raises(InvalidArgument, match=f"^{argument}=<function .* is not valid: "):
+        make()
+
+
+def test_a_priority_path_to_a_value_that_is_not_a_number_counts_as_zero():
+    app = jobsim.App("a")
+    app.function("job", on="go", concurrency=1, priority="event.data.priority")(lambda ctx: None)
+    with jobsim.Simulation(app) as sim:
+        for priority in ["high", None, float("nan"), "30"]:
+            sim.send("go", {"priority": priority} if priority == priority else {"priority": "nan"})
+        sim.run_until_idle()  # int('high') used to raise ValueError out of the engine
+        assert [run.status for run in sim.runs("job")] == ["completed"] * 4
+
+
+def test_a_priority_callable_returning_no_number_names_itself():
+    app = jobsim.App("a")
+
+    def level(event):
+        return event.data["level"]
+
+    app.function("job", on="go", concurrency=1, priority=level)(lambda ctx: None)
+    message = r"^priority .*level\(event\)='high' is not valid: a number of seconds"
+    with jobsim.Simulation(app) as sim, pytest.raises(InvalidArgument, match=message):
+        sim.send("go", {"level": "high"})  # the run is created (and prioritized) at the send

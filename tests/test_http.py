@@ -213,6 +213,19 @@ def test_a_bad_route_pattern_names_itself_and_what_respx_accepts(
     (lambda route: route % {"status": 201},
      "response={'status': 201} is not valid: keyword arguments of httpx.Response "
      "(Response.__init__() got an unexpected keyword argument 'status')"),
+    # these failed inside the job at each request: a TypeError/ValueError from httpx, or from the call
+    (lambda route: route.respond(200, json=float("nan")),
+     "json=nan is not valid: what httpx.Response accepts: json= plain JSON data (no NaN or infinity), "
+     "content= str or bytes (Out of range float values are not JSON compliant)"),
+    (lambda route: route.respond(200, content=3),
+     "content=3 is not valid: what httpx.Response accepts: json= plain JSON data (no NaN or infinity), "
+     "content= str or bytes (Unexpected type for 'content', <class 'int'>)"),
+    (lambda route: route.respond(200, text=3),
+     "text=3 is not valid: what httpx.Response accepts: json= plain JSON data (no NaN or infinity), "
+     "content= str or bytes ('int' object has no attribute 'encode')"),
+    (lambda route: route % {"json": float("inf")},
+     "response={'json': inf} is not valid: keyword arguments of httpx.Response "
+     "(Out of range float values are not JSON compliant)"),
 ])
 def test_a_bad_route_answer_is_refused_where_it_is_declared(
         sink: HttpSink, declare: object, message: str) -> None:
@@ -221,6 +234,27 @@ def test_a_bad_route_answer_is_refused_where_it_is_declared(
         declare(route)  # type: ignore[operator]
     assert str(caught.value) == message
     assert httpx.post(HOOK).status_code == 204  # the route keeps its previous answer
+
+
+def test_a_side_effect_function_that_cannot_take_the_request_is_refused_where_declared(sink: HttpSink) -> None:
+    # it raised TypeError inside the job at its first request, retried like an outage
+    def answer() -> httpx.Response:
+        return httpx.Response(200)
+
+    route = sink.post(HOOK).respond(204)
+    with pytest.raises(InvalidArgument, match=r"^side_effect=<function .*answer at 0x[0-9a-f]+> is not valid: "
+                                              r"a function taking the request \(too many positional arguments\)$"):
+        route.mock(side_effect=answer)
+    assert httpx.post(HOOK).status_code == 204
+    sink.post("https://x.example.com/{slug}").mock(side_effect=lambda request, slug: httpx.Response(200))
+
+
+def test_route_mod_a_dict_leaves_the_test_s_dict_as_it_was(sink: HttpSink) -> None:
+    # respx filled in status_code=200 in the dict it was given: a shared {} became {'status_code': 200}
+    answer: dict[str, object] = {}
+    sink.get("https://a.example.com/") % answer
+    assert answer == {}
+    assert httpx.get("https://a.example.com/").status_code == 200
 
 
 def test_every_kind_of_route_answer_is_still_accepted(sink: HttpSink) -> None:

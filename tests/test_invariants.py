@@ -359,3 +359,44 @@ def test_a_retry_a_downtime_does_not_explain_is_still_named():
         with pytest.raises(Violation, match=r"step 'pull' attempt 1 started 1s1ms after attempt 0 failed at "
                                             r"2025-03-01T00:00:00.000Z; the policy allows 2s$"):
             invariants.retries_respect_policy(sim)
+
+
+def _one_run_sim() -> jobsim.Simulation:
+    app = jobsim.App("a")
+    app.function("job", on="go")(lambda ctx: None)
+    sim = jobsim.Simulation(app)
+    with sim:
+        sim.send("go", {"orderId": "o1"})
+        sim.run_until_idle()
+    return sim
+
+
+@pytest.mark.parametrize(("check", "message"), [
+    (lambda sim: invariants.retries_respect_policy(None), r"^sim=None is not valid: a jobsim.Simulation"),
+    (lambda sim: invariants.every_event_handled(3), r"^sim=3 is not valid: a jobsim.Simulation"),
+    (lambda sim: invariants.no_email_after(None, "job"), r"^sim=None is not valid"),
+    (lambda sim: invariants.no_email_after(sim, "job", statuses=None), r"^statuses=None is not valid: run statuses"),
+    (lambda sim: invariants.no_email_after(sim, "job", statuses=["complete"]),
+     r"^statuses=\['complete'\] is not valid: run statuses among 'queued', "),
+    (lambda sim: invariants.every_event_handled(sim, statuses=3), r"^statuses=3 is not valid: run statuses"),
+    (lambda sim: invariants.every_event_handled(sim, function=3), r"^function=3 is not valid: one of the simulated"),
+    (lambda sim: invariants.every_event_handled(sim, once="yes"), r"^once='yes' is not valid: True or False"),
+    (lambda sim: invariants.exactly_once(sim.events, "data.orderId", expected=3),
+     r"^expected=3 is not valid: a list \(or set\) of the keys that must occur"),
+    (lambda sim: invariants.at_least_once(sim.events, "data.orderId", expected="o1"),
+     r"^expected='o1' is not valid: a list"),
+    (lambda sim: invariants.at_most_once(sim.events, lambda: 1), r"^key=<function .* is not valid: a callable taking"),
+    (lambda sim: invariants.no_email_after_event(sim, "go", key="data.orderId", email_key=None),
+     r"^email_key=None is not valid: a callable taking an Email"),
+])  # fmt: skip
+def test_invariants_name_a_bad_argument_instead_of_failing_inside(check, message):
+    # each raised AttributeError/TypeError from inside the check; expected='o1' was read as 'o' and '1',
+    # and statuses=['complete'] matched no run
+    with pytest.raises(jobsim.InvalidArgument, match=message):
+        check(_one_run_sim())
+
+
+def test_every_event_handled_names_an_event_filter_that_is_not_names():
+    # event=3 raised "'int' object is not iterable"
+    with pytest.raises(jobsim.InvalidArgument, match=r"^event=3 is not valid: an event name or a list of them"):
+        invariants.every_event_handled(_one_run_sim(), event=3)

@@ -151,6 +151,11 @@ def test_a_world_that_is_the_app_itself_needs_no_targets_and_gets_faker_payloads
         ({"then": "soon"}, "then='soon' is not valid"),
         ({"advance": "1h"}, "advance='1h' is not valid: a Hypothesis strategy"),
         ({"events": {}}, "events={} is not valid: at least one event name"),
+        # these raised TypeError when the machine was built, or at the first rule it ran
+        ({"invariants": None}, "invariants=None is not valid: a list of callables taking (sim, world)"),
+        ({"rules": 3}, "rules=3 is not valid: a mapping of rule name (an identifier) to fn(sim, world, draw)"),
+        ({"rules": {"poke": lambda sim: None}}, "is not valid: fn(sim, world, draw) (too many positional"),
+        ({"setup": lambda world: world}, "is not valid: a function of no arguments returning a fresh world"),
     ],
 )
 def test_machine_checks_its_arguments(kwargs, message):

@@ -953,6 +953,11 @@ def test_assertion_helpers_hide_their_frames() -> None:
     (lambda mail: mail.find(containing=3), "containing=3 is not valid: a str or a compiled "
                                            "re.Pattern"),
     (lambda mail: mail.find(sender=["a@x.test"]), "sender=['a@x.test'] is not valid: an address"),
+    # where=3 matched nothing on an empty outbox (and raised TypeError on a full one)
+    (lambda mail: mail.assert_sent(where=3), "where=3 is not valid: a predicate taking the Email, e.g. "
+                                             "lambda m: 'PDF' in m.subject"),
+    (lambda mail: mail.assert_not_sent(where="PDF"), "where='PDF' is not valid: a predicate taking the "
+                                                     "Email, e.g. lambda m: 'PDF' in m.subject"),
 ])
 def test_assertions_reject_filters_they_cannot_match(mail: MailSink, call: object,
                                                      message: str) -> None:

@@ -85,3 +85,18 @@ def test_attempts_only_keeps_the_profile_backoff():
     assert 15 * SECOND <= second.start_ns - first.start_ns < 45 * SECOND
     assert len([a for a in run.attempts if a.step == "s"]) == 2
     assert MINUTE  # keep import used
+
+
+@pytest.mark.parametrize("retries", [-1, 1000, 10**30])
+def test_an_int_retries_out_of_range_is_named_as_retries(retries):
+    # it was reported as attempts=retries+1 ('attempts=0 is not valid'), an argument the test never wrote
+    app = jobsim.App("a")
+    with pytest.raises(InvalidArgument, match=rf"^retries={retries} is not valid: a number of retries from 0 to 999"):
+        app.function("f", on="go", retries=retries)
+
+
+@pytest.mark.parametrize("offsets", [None, object(), b"10s", {"a": "10s"}])
+def test_quirrel_offsets_that_are_not_a_list_are_named(offsets):
+    # None raised "'NoneType' object is not iterable"
+    with pytest.raises(InvalidArgument, match=r"^offsets=.* is not valid: 1 to 10 durations, e\.g\. \['10s', "):
+        jobsim.QuirrelRetry(offsets)

@@ -103,6 +103,12 @@ def test_repr_is_the_call_that_built_it(strategy, text):
         (lambda: js.simulations(APP, seed="7"), "seed='7' is not valid: an int, or a strategy of ints"),
         (lambda: js.simulations(APP, start="yesterday"), "start='yesterday' is not valid: expected an aware datetime"),
         (lambda: js.histories(events=js.failure_patterns(["f"]).example), "events=<bound method"),
+        # these raised TypeError ('NoneType' / 'int' object is not iterable) from inside the strategy
+        (lambda: js.durations(near=None), "near=None is not valid: a duration or a list of durations"),
+        (lambda: js.durations(max_value=10**30), "max_value=1000000000000000000000000000000 is not valid: a duration "
+                                                 "a timedelta can hold (at most 999999999 days)"),
+        (lambda: js.faults(functions=["f"], kinds=3), "kinds=3 is not valid: some of 'fail', 'crash',"),
+        (lambda: js.cron_expressions(zones=3), "zones=3 is not valid: IANA time zone names"),
     ],
 )
 def test_bad_arguments_raise_invalid_argument_naming_them(build, message):
@@ -386,3 +392,25 @@ def test_fake_relative_dates_do_not_depend_on_the_real_clock():
     today = fake.payload(5)
     with time_machine.travel("2031-06-01T12:00:00Z"):
         assert fake.payload(5) == today
+
+
+def test_event_stream_at_and_apply_check_their_arguments():
+    # EventStream.at(None) raised TypeError; apply(send=3) armed the faults, then raised TypeError at the first event
+    with pytest.raises(jobsim.InvalidArgument, match=r"^timed=None is not valid: a list of \(offset, name, data\)"):
+        js.EventStream.at(None)
+    with pytest.raises(jobsim.InvalidArgument, match=r"^timed=\[\('1m', 'a/b'\)\] is not valid: a list of"):
+        js.EventStream.at([("1m", "a/b")])
+    with jobsim.Simulation(APP) as sim:
+        stream = js.EventStream.at([("1m", "a/b", {})])
+        with pytest.raises(jobsim.InvalidArgument, match=r"^send=3 is not valid: a function \(sim, event\)"):
+            js.apply(sim, stream, send=3)
+        with pytest.raises(jobsim.InvalidArgument, match=r"^send=<function .* is not valid: a function \(sim, "):
+            js.apply(sim, stream, send=lambda event: None)
+        assert sim.events == []
+
+
+def test_apply_names_then_when_it_would_run_past_the_last_datetime():
+    # then=10**30 s was refused by sim.advance, naming by= (an argument the test never wrote)
+    message = r"^then=1000000000000000000000000000000 is not valid: a duration that ends by 9999-12-31"
+    with jobsim.Simulation(APP) as sim, pytest.raises(jobsim.InvalidArgument, match=message):
+        js.apply(sim, then=10**30)

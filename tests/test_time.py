@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from jobsim import InvalidArgument
-from jobsim._time import DAY, HOUR, MINUTE, MS, SECOND, duration_ns, format_duration, instant_ns, iso
+from jobsim._time import DAY, HOUR, MINUTE, MS, SECOND, duration_ns, format_duration, instant_ns, iso, zone
 
 
 @pytest.mark.parametrize(
@@ -50,3 +50,18 @@ def test_instants():
 def test_instants_outside_what_a_datetime_can_show_are_refused(bad):
     with pytest.raises(InvalidArgument, match=r"between the years 1 and 9999"):
         instant_ns(bad, "at")
+
+
+@pytest.mark.parametrize("bad", [1e300, -1e300, "1" + "0" * 400 + "s", "1" + "0" * 400 + ".5d"])
+def test_durations_too_large_for_a_float_are_refused_not_an_overflow(bad):
+    # 1e300 s is a finite float, but in nanoseconds it is inf: round() raised OverflowError
+    with pytest.raises(InvalidArgument) as info:
+        duration_ns(bad, "timeout")
+    assert str(info.value).startswith(f"timeout={bad!r} is not valid: expected a duration such as '500ms'")
+
+
+@pytest.mark.parametrize("bad", ["1" * 400, "Nowhere/Zone", "../../etc/passwd", "a\x00b"])
+def test_unknown_zones_are_invalid_arguments_even_when_no_file_could_have_that_name(bad):
+    # a 400-character name made zoneinfo's file lookup raise OSError (File name too long)
+    with pytest.raises(InvalidArgument, match=r"^tz=.* is not valid: no such IANA time zone"):
+        zone(bad)

@@ -416,3 +416,39 @@ def test_the_writer_writes_as_it_goes_whatever_the_kinds(monkeypatch, tmp_path):
 
     _tracefile.write(trace, Counting(), None)  # type: ignore[arg-type]
     assert len(writes) > 5 and max(writes) < 2 * 4096
+
+
+@pytest.mark.parametrize("where", ["missing/x.jobsim.jsonl", "."])
+def test_saving_where_no_file_can_be_written_is_a_trace_error_naming_it(recorded, tmp_path, where):
+    # a FileNotFoundError / IsADirectoryError from open(... '.part') used to escape as is
+    target = tmp_path / where
+    with pytest.raises(TraceError, match=f"^{target}: cannot write it: "):
+        recorded.trace.save(target)
+    assert list(tmp_path.iterdir()) == []  # no '.part' file left behind
+
+
+@pytest.mark.parametrize("bad", [None, b"x.jobsim.jsonl", "", "a\x00b.jsonl", 3])
+def test_paths_that_are_not_paths_are_invalid_arguments_for_every_reader(recorded, bad):
+    # None and bytes raised TypeError from pathlib in scan/import_events; a NUL, ValueError from open()
+    for call in (jobsim.Trace.load, lambda p: list(traces.iter_records(p)), traces.scan, traces.import_events,
+                 recorded.trace.save):
+        with pytest.raises(jobsim.InvalidArgument, match=r"^path=.* is not valid: a file path"):
+            call(bad)
+
+
+def test_a_plugin_record_json_cannot_hold_is_a_trace_error_naming_it(tmp_path):
+    # an int past 64 bits in sim.record(...) raised orjson's TypeError from trace.save (and from the timeline)
+    with jobsim.Simulation(build(), start=START) as sim:
+        sim.record("acme.audit", amount=10**30)
+    assert sim.timeline().splitlines()[-1].endswith("acme.audit {'amount': 1000000000000000000000000000000}")
+    target = tmp_path / "x.jobsim.jsonl"
+    with pytest.raises(TraceError, match=f"^{target}: record 0 of kind 'acme.audit' cannot be written as JSON"):
+        sim.trace.save(target)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("where", [Path("/"), "."])
+def test_a_path_with_no_file_name_is_refused(recorded, where):
+    # Path('/') raised ValueError("has an empty name") from with_name('.part')
+    with pytest.raises(jobsim.InvalidArgument, match=r"^path=.* is not valid: a file path ending in a file name"):
+        recorded.trace.save(where)

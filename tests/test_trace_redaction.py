@@ -190,6 +190,12 @@ def test_field_name_rules(key, action):
     ({"key": ""}, "key='' is not valid"),
     ({"headers": "authorization"}, "headers='authorization' is not valid: a tuple of header names"),
     ({"pseudonymize": "yes"}, "pseudonymize='yes' is not valid"),
+    # these raised TypeError ('NoneType' object is not iterable) or failed only at save (Faker([]))
+    ({"headers": None}, "headers=None is not valid: a tuple of header names"),
+    ({"keep_headers": 3}, "keep_headers=3 is not valid: a tuple of header names"),
+    ({"keep_domains": b"acme.com"}, "keep_domains=b'acme.com' is not valid: a tuple of domain names"),
+    ({"locale": []}, r"locale=\[\] is not valid: a Faker locale name"),
+    ({"locale": 10**30}, "locale=1000000000000000000000000000000 is not valid: a Faker locale name"),
 ])  # fmt: skip
 def test_bad_policies(kwargs, message):
     with pytest.raises(jobsim.InvalidArgument, match=message):

@@ -497,3 +497,26 @@ def test_a_run_cancelled_before_its_first_request_is_compared_as_a_run():
     (divergence,) = traces.compare(cancelled, completed, compare=["runs"]).divergences
     assert (divergence.label, divergence.note, divergence.path) == ("run #1", "differs", "status")
     assert (divergence.recorded, divergence.replayed) == ("cancelled", "completed")
+
+
+async def _async_setup(sim):
+    sim.http.get("https://x.test").respond(200)
+
+
+def test_replay_hooks_ignore_lists_and_function_ids_are_checked_up_front(recorded):
+    # setup/deliver of the wrong arity raised TypeError mid-replay; an async setup never ran (its
+    # coroutine was dropped); ignore=None raised "'NoneType' object is not iterable"; first([]) raised
+    # "unhashable type"
+    for kwargs, message in [({"setup": lambda: None}, r"^setup=<function .* is not valid: a function taking the sim"),
+                            ({"setup": _async_setup}, r"^setup=<function _async_setup .* an `async def` would"),
+                            ({"deliver": lambda sim: None}, r"^deliver=<function .* is not valid: a function \(sim, "),
+                            ({"ignore": None}, r"^ignore=None is not valid: a 'KIND:PATH' string or a list of them"),
+                            ({"ignore": 3}, r"^ignore=3 is not valid: a 'KIND:PATH' string")]:  # fmt: skip
+        with pytest.raises(jobsim.InvalidArgument, match=message):
+            jobsim.Simulation.replay(recorded.trace, build(), **kwargs)
+    with pytest.raises(jobsim.InvalidArgument, match=r"^ignore=None is not valid"):
+        traces.compare(recorded.trace, recorded.trace, ignore=None)
+    result = jobsim.Simulation.replay(recorded.trace, build())
+    with pytest.raises(jobsim.InvalidArgument, match=r"^function=\[\] is not valid: a function id"):
+        result.first([])
+    assert result.first("welcome") is None

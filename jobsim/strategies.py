@@ -252,6 +252,9 @@ def failure_patterns(where: Any, *, errors: Any = None, max_faults: int = 4, max
     return _labelled("failure_patterns", inner, where, **shown)
 
 
+_MAX_WITHIN = 36_500 * 86_400 * 10**9
+
+
 def _offsets(within_ns: int) -> SearchStrategy[str]:
     return st.integers(0, within_ns // 1_000_000).map(lambda ms: format_duration(ms * 1_000_000))
 
@@ -272,6 +275,9 @@ def faults(*, functions: Any, kinds: Any = None, profile: Any = None, within: Du
         chosen = spec.profile(profile)
         wanted = spec.kinds(kinds, chosen)
         within_ns = duration_ns(within, "within", allow_zero=False)
+        if within_ns > _MAX_WITHIN:  # fault times past year 9999 would fail at apply(), naming another argument
+            raise _JobsimInvalidArgument.build("within", within, "a duration of at most 36500d (100 years), so that "
+                                        "every fault time drawn is a date a simulation can reach")  # fmt: skip
         spec.size("max_times", max_times, 1)
     names = spec.functions_of(pairs)
     maybe_function = st.one_of(st.none(), st.sampled_from(names))

@@ -216,3 +216,8 @@ def test_every_drawn_fault_applies_to_a_real_simulation(faults, events):
         js.apply(sim, faults, events, then="2h")
         last_event = dt.timedelta(microseconds=sum(send.after_ns for send in events) // 1000)
         assert sim.now == T0 + last_event + dt.timedelta(hours=2)
+
+
+def test_faults_within_is_bounded_so_every_drawn_time_is_a_date():
+    with pytest.raises(js.InvalidArgument, match=r"within=.* is not valid: a duration of at most 36500d"):
+        js.faults(functions=["charge"], within=10**30)

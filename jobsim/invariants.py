@@ -15,9 +15,8 @@ simulation exposes — ``sim.runs()``, ``run.attempts``, ``sim.mail.outbox``,
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ._email import Email, addressees
@@ -273,13 +272,37 @@ def _where(attempt: Attempt) -> str:
     return f"step {attempt.step!r}" if attempt.step else "the function body"
 
 
-def _run_retries(sim: Any, run: Run) -> list[str]:
-    """Every way ``run``'s attempts break its retry policy."""
+def _run_retries(sim: Any, run: Run, parallel: Mapping[str, set[str]]) -> list[str]:
+    """Every way ``run``'s attempts break its retry policy.
+
+    A failed attempt's retry is the run's next attempt, except for steps of a
+    ``ctx.step.parallel`` group: those retry on their own counters side by side, so
+    the next attempt may be a sibling's and the retry is the step's own next attempt.
+    A grouped step with no later attempt of its own, whose failure is not the run's
+    last one, ended because the run did (a sibling failed it), not by giving up.
+    """
     attempts = sim.engine.policy(run.function).attempts
+    grouped = parallel.get(run.id, set())
     problems = []
-    for failed, after in itertools.pairwise([*run.attempts, None]):
-        problems += _attempt_problems(sim, run, failed, after, attempts)  # type: ignore[arg-type]
+    order = run.attempts
+    for i, failed in enumerate(order):
+        after = order[i + 1] if i + 1 < len(order) else None
+        if failed.step is not None and failed.step in grouped:
+            after = next((a for a in order[i + 1:] if a.step == failed.step), None)
+            if after is None and any(a.error is not None for a in order[i + 1:]):
+                continue
+        problems += _attempt_problems(sim, run, failed, after, attempts)
     return [f"  {describe(run)}: {problem}" for problem in problems]
+
+
+def _parallel_steps(sim: Any) -> dict[str, set[str]]:
+    """Run id -> the step keys it started in ``ctx.step.parallel`` groups (from the trace's ``parallel`` records)."""
+    trace = getattr(sim, "trace", None)
+    grouped: dict[str, set[str]] = defaultdict(set)
+    if trace is not None:
+        for record in trace.of("parallel"):
+            grouped[record.data["run"]].update(record.data["steps"])
+    return grouped
 
 
 def _attempt_problems(sim: Any, run: Run, failed: Attempt, after: Attempt | None, attempts: int) -> list[str]:
@@ -352,7 +375,8 @@ def retries_respect_policy(sim: Any, function: Any = None) -> None:
     """
     __tracebackhide__ = True
     runs = sim.runs() if function is None else sim.runs(function)
-    problems = [line for run in runs for line in _run_retries(sim, run)]
+    parallel = _parallel_steps(sim)
+    problems = [line for run in runs for line in _run_retries(sim, run, parallel)]
     if problems:
         raise _violation(f"retries respect the policy: {len(problems)} violation(s)", problems[:_SHOWN], len(problems))
 

@@ -212,6 +212,35 @@ def test_giving_up_early_and_running_too_many_attempts_are_named():
             invariants.retries_respect_policy(sim)
 
 
+def test_parallel_steps_retry_on_their_own_counters_not_the_next_attempt_of_the_run():
+    # regression (found by tests/test_fuzz_combinations.py): a failed step of a parallel group was paired
+    # with its sibling's attempt, which came next in run.attempts, and reported as giving up
+    app = jobsim.App("fan")
+    calls = []
+
+    def flaky_step():
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("once")
+        return "ok"
+
+    @app.function("fan", on="fan/run", retries=jobsim.Retries(attempts=3, backoff="constant", min="2s"))
+    def fan(ctx):
+        return ctx.step.parallel([lambda: ctx.step.run("a", flaky_step), lambda: ctx.step.run("b", lambda: "b")])
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("fan/run", {})
+        sim.run_until_idle()
+        run = sim.runs("fan")[0]
+        assert [(a.step, a.number, (a.start_ns - T0_NS) // S) for a in run.attempts] == [
+            ("a", 0, 0), ("b", 0, 0), ("a", 1, 2), (None, 0, 2)]
+        invariants.retries_respect_policy(sim)
+        sim.engine._policies["fan"] = jobsim.Retries(attempts=3, backoff="constant", min="1s")
+        with pytest.raises(Violation, match=r"step 'a' attempt 1 started 2s after attempt 0 failed at "
+                                            r"2025-03-01T00:00:00.000Z; the policy allows 1s"):  # fmt: skip
+            invariants.retries_respect_policy(sim)
+
+
 class FakeSim:
     """Just enough of a simulation to hold a hand-written run."""
 

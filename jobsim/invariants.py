@@ -272,17 +272,20 @@ def _where(attempt: Attempt) -> str:
     return f"step {attempt.step!r}" if attempt.step else "the function body"
 
 
-def _run_retries(sim: Any, run: Run, parallel: Mapping[str, set[str]]) -> list[str]:
+def _run_retries(sim: Any, run: Run, parallel: Mapping[str, list[tuple[int, list[str]]]]) -> list[str]:
     """Every way ``run``'s attempts break its retry policy.
 
-    A failed attempt's retry is the run's next attempt, except for steps of a
-    ``ctx.step.parallel`` group: those retry on their own counters side by side, so
-    the next attempt may be a sibling's and the retry is the step's own next attempt.
-    A grouped step with no later attempt of its own, whose failure is not the run's
-    last one, ended because the run did (a sibling failed it), not by giving up.
+    A failed attempt's retry is the run's next attempt, except around
+    ``ctx.step.parallel`` groups. Their steps retry on their own counters side by
+    side, so the next attempt may be a sibling's and the retry is the step's own next
+    attempt; a grouped step with no later attempt of its own, whose failure is not
+    the run's last one, ended because the run did (a sibling failed it). And the
+    request that plans a group is no attempt of its own (each step is one): when it
+    retried a failure outside steps, the retry is the ``parallel`` record's instant.
     """
     attempts = sim.engine.policy(run.function).attempts
-    grouped = parallel.get(run.id, set())
+    groups = parallel.get(run.id, [])
+    grouped = {key for _, keys in groups for key in keys}
     problems = []
     order = run.attempts
     for i, failed in enumerate(order):
@@ -291,18 +294,21 @@ def _run_retries(sim: Any, run: Run, parallel: Mapping[str, set[str]]) -> list[s
             after = next((a for a in order[i + 1:] if a.step == failed.step), None)
             if after is None and any(a.error is not None for a in order[i + 1:]):
                 continue
+        elif after is not None and after.step in grouped and after.number == 0 and failed.error is not None:
+            planned = next(at for at, keys in groups if after.step in keys)  # the retry planned the group
+            after = Attempt(failed.number + 1, None, planned, planned, None)
         problems += _attempt_problems(sim, run, failed, after, attempts)
     return [f"  {describe(run)}: {problem}" for problem in problems]
 
 
-def _parallel_steps(sim: Any) -> dict[str, set[str]]:
-    """Run id -> the step keys it started in ``ctx.step.parallel`` groups (from the trace's ``parallel`` records)."""
+def _parallel_steps(sim: Any) -> dict[str, list[tuple[int, list[str]]]]:
+    """Run id -> ``(when, step keys)`` of each ``ctx.step.parallel`` group it planned (the trace's ``parallel``)."""
     trace = getattr(sim, "trace", None)
-    grouped: dict[str, set[str]] = defaultdict(set)
+    groups: dict[str, list[tuple[int, list[str]]]] = defaultdict(list)
     if trace is not None:
         for record in trace.of("parallel"):
-            grouped[record.data["run"]].update(record.data["steps"])
-    return grouped
+            groups[record.data["run"]].append((record.at, record.data["steps"]))
+    return groups
 
 
 def _attempt_problems(sim: Any, run: Run, failed: Attempt, after: Attempt | None, attempts: int) -> list[str]:

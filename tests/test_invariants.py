@@ -241,6 +241,29 @@ def test_parallel_steps_retry_on_their_own_counters_not_the_next_attempt_of_the_
             invariants.retries_respect_policy(sim)
 
 
+def test_a_failure_outside_steps_retried_by_the_request_that_plans_a_parallel_group():
+    # regression (found by tests/test_fuzz_combinations.py): the planning request records no attempt of its
+    # own, so the body's failure looked like giving up
+    app = jobsim.App("fan")
+
+    @app.function("fan", on="fan/run", retries=jobsim.Retries(attempts=3, backoff="constant", min="2s"))
+    def fan(ctx):
+        return ctx.step.parallel([lambda: ctx.step.run("a", lambda: "a"), lambda: ctx.step.run("b", lambda: "b")])
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.fail("fan", times=1)
+        sim.send("fan/run", {})
+        sim.run_until_idle()
+        run = sim.runs("fan")[0]
+        assert [(a.step, a.number, (a.start_ns - T0_NS) // S) for a in run.attempts] == [
+            (None, 0, 0), ("a", 0, 2), ("b", 0, 2), (None, 0, 2)]
+        invariants.retries_respect_policy(sim)
+        sim.engine._policies["fan"] = jobsim.Retries(attempts=3, backoff="constant", min="1s")
+        with pytest.raises(Violation, match=r"the function body attempt 1 started 2s after attempt 0 failed at "
+                                            r"2025-03-01T00:00:00.000Z; the policy allows 1s"):  # fmt: skip
+            invariants.retries_respect_policy(sim)
+
+
 class FakeSim:
     """Just enough of a simulation to hold a hand-written run."""
 

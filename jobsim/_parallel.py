@@ -163,6 +163,22 @@ async def parallel_async(x: Execution, callables: Sequence[Callable[[], Any]], m
     return tuple(outputs)
 
 
+def in_order(callables: Sequence[Callable[[], Any]], mode: str) -> tuple[Any, ...]:
+    """``ctx.step.parallel`` where steps are plain calls (no durable steps): each callable in turn.
+
+    A system that runs a job as one call has no group to plan: the steps run one
+    after another inside the attempt, and a checkpointed wait (Trigger.dev) pauses
+    the attempt as it would outside a group. Planning them as Inngest does would arm
+    waits the checkpoint never holds, so every resume planned them again, forever.
+    """
+    return tuple(cb() for cb in _check(callables, mode))
+
+
+async def in_order_async(callables: Sequence[Callable[[], Any]], mode: str) -> tuple[Any, ...]:
+    """``await ctx.step.parallel(...)`` where steps are plain calls: see ``in_order``."""
+    return tuple([await _maybe_await(cb()) for cb in _check(callables, mode)])
+
+
 async def _maybe_await(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
 

@@ -251,3 +251,35 @@ def test_a_step_still_running_when_its_run_is_cancelled_leaves_no_trace_after_th
     run = sim.runs("f")[0]
     assert run.status == "cancelled" and secs(run.end_ns) == 60 and log == [("slow", 0)]
     assert [r.kind for r in sim.trace if r.at > run.end_ns] == []  # its failure at 600 s is ignored
+
+
+@pytest.mark.parametrize("is_async", [False, True])
+@pytest.mark.parametrize("mode", ["wait", "race"])
+def test_without_durable_steps_a_group_runs_in_order_and_its_waits_checkpoint_one_at_a_time(is_async, mode):
+    # regression (found by tests/test_fuzz_combinations.py): on Trigger.dev a group holding a sleep was planned as
+    # Inngest plans one, the checkpoint never held its sleeps, and every resume planned them again: the run slept
+    # forever (1,054,082 attempts before run_until_idle's 366-day horizon)
+    app = jobsim.App("td")
+    log = []
+
+    if is_async:
+        @app.function("nap", on="go")
+        async def nap(ctx):
+            return list(await ctx.step.parallel([lambda: ctx.step.sleep("short", "1s"),
+                                                 lambda: ctx.step.run("a", work(log, "a", 0)),
+                                                 lambda: ctx.step.sleep("long", "60s")], mode=mode))
+    else:
+        @app.function("nap", on="go")
+        def nap(ctx):
+            return list(ctx.step.parallel([lambda: ctx.step.sleep("short", "1s"),
+                                           lambda: ctx.step.run("a", work(log, "a", 0)),
+                                           lambda: ctx.step.sleep("long", "60s")], mode=mode))
+
+    with jobsim.Simulation(app, start=START, profile="trigger.dev") as sim:
+        sim.send("go")
+        sim.run_until_idle(max_time="1h")  # it looped: BudgetExceeded here
+    run = sim.runs()[0]
+    assert (run.status, run.output, secs(run.end_ns)) == ("completed", [None, "A", None], 61)
+    assert [(a.step, secs(a.start_ns)) for a in run.attempts] == [("short", 0), ("long", 1), (None, 61)]
+    assert log == [("a", 1)]  # a plain call, run once: the checkpoint holds it across the second sleep
+    assert sim.trace.of("parallel") == []

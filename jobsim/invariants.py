@@ -272,7 +272,7 @@ def _where(attempt: Attempt) -> str:
     return f"step {attempt.step!r}" if attempt.step else "the function body"
 
 
-def _run_retries(sim: Any, run: Run, parallel: Mapping[str, list[tuple[int, list[str]]]]) -> list[str]:
+def _run_retries(sim: Any, run: Run, parallel: Mapping[str, list[tuple[int, list[str], str]]]) -> list[str]:
     """Every way ``run``'s attempts break its retry policy.
 
     A failed attempt's retry is the run's next attempt, except around
@@ -282,10 +282,14 @@ def _run_retries(sim: Any, run: Run, parallel: Mapping[str, list[tuple[int, list
     the run's last one, ended because the run did (a sibling failed it). And the
     request that plans a group is no attempt of its own (each step is one): when it
     retried a failure outside steps, the retry is the ``parallel`` record's instant.
+    In ``mode="race"`` each step's end starts a request of its own (Inngest enqueues a
+    discovery per finished step), so a failure outside steps may be overtaken by a
+    sibling's first request (number 0) that carries the run on: not giving up.
     """
     attempts = sim.engine.policy(run.function).attempts
     groups = parallel.get(run.id, [])
-    grouped = {key for _, keys in groups for key in keys}
+    grouped = {key for _, keys, _ in groups for key in keys}
+    races = any(mode == "race" for _, _, mode in groups)
     problems = []
     order = run.attempts
     for i, failed in enumerate(order):
@@ -294,20 +298,23 @@ def _run_retries(sim: Any, run: Run, parallel: Mapping[str, list[tuple[int, list
             after = next((a for a in order[i + 1:] if a.step == failed.step), None)
             if after is None and any(a.error is not None for a in order[i + 1:]):
                 continue
-        elif after is not None and after.step in grouped and after.number == 0 and failed.error is not None:
-            planned = next(at for at, keys in groups if after.step in keys)  # the retry planned the group
+        elif failed.step is None and failed.error is not None and after is not None and after.step in grouped \
+                and after.number == 0:
+            planned = next(at for at, keys, _ in groups if after.step in keys)  # the retry planned the group
             after = Attempt(failed.number + 1, None, planned, planned, None)
+        elif races and failed.step is None and failed.error is not None and after is not None and after.number == 0:
+            continue  # overtaken by a sibling's own request in race mode
         problems += _attempt_problems(sim, run, failed, after, attempts)
     return [f"  {describe(run)}: {problem}" for problem in problems]
 
 
-def _parallel_steps(sim: Any) -> dict[str, list[tuple[int, list[str]]]]:
-    """Run id -> ``(when, step keys)`` of each ``ctx.step.parallel`` group it planned (the trace's ``parallel``)."""
+def _parallel_steps(sim: Any) -> dict[str, list[tuple[int, list[str], str]]]:
+    """Run id -> ``(when, step keys, mode)`` of each ``ctx.step.parallel`` group it planned (``parallel`` records)."""
     trace = getattr(sim, "trace", None)
-    groups: dict[str, list[tuple[int, list[str]]]] = defaultdict(list)
+    groups: dict[str, list[tuple[int, list[str], str]]] = defaultdict(list)
     if trace is not None:
         for record in trace.of("parallel"):
-            groups[record.data["run"]].append((record.at, record.data["steps"]))
+            groups[record.data["run"]].append((record.at, record.data["steps"], record.data["mode"]))
     return groups
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import smtplib
 import time
@@ -262,6 +263,51 @@ def test_a_failure_outside_steps_retried_by_the_request_that_plans_a_parallel_gr
         with pytest.raises(Violation, match=r"the function body attempt 1 started 2s after attempt 0 failed at "
                                             r"2025-03-01T00:00:00.000Z; the policy allows 1s"):  # fmt: skip
             invariants.retries_respect_policy(sim)
+
+
+def test_a_step_that_failed_for_good_before_a_group_is_not_retried_by_the_planning_request():
+    # regression (found by tests/test_fuzz_combinations.py): the group's first step was taken for the body's retry
+    app = jobsim.App("fan")
+
+    def boom():
+        raise RuntimeError("boom")
+
+    @app.function("fan", on="fan/run", retries=0)
+    def fan(ctx):
+        with contextlib.suppress(jobsim.StepError):
+            ctx.step.run("first", boom)
+        return ctx.step.parallel([lambda: ctx.step.run("a", lambda: "a"), lambda: ctx.step.run("b", lambda: "b")])
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("fan/run", {})
+        sim.run_until_idle()
+        assert [(a.step, a.number) for a in sim.runs("fan")[0].attempts] == [
+            ("first", 0), ("a", 0), ("b", 0), (None, 0)]
+        invariants.retries_respect_policy(sim)
+
+
+def test_in_race_mode_a_siblings_request_may_overtake_the_retry_of_a_failure_outside_steps():
+    # regression (found by tests/test_fuzz_combinations.py): each step's end starts its own request in race
+    # mode; the first failed outside steps, the second carried the run to its end before that retry was due
+    app = jobsim.App("fan")
+    failed = []
+
+    @app.function("fan", on="fan/run")
+    def fan(ctx):
+        out = ctx.step.parallel([lambda: ctx.step.run("a", lambda: "a"), lambda: ctx.step.run("b", lambda: "b")],
+                                mode="race")
+        if not failed:
+            failed.append(1)
+            raise RuntimeError("once")
+        return out
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("fan/run", {})
+        sim.run_until_idle()
+        run = sim.runs("fan")[0]
+        assert (run.status, [(a.step, a.number, a.error is None) for a in run.attempts]) == (
+            "completed", [("a", 0, True), ("b", 0, True), (None, 0, False), (None, 0, True)])
+        invariants.retries_respect_policy(sim)
 
 
 class FakeSim:

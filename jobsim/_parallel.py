@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ._kernel import Timer
 from ._steps import Suspend
-from .errors import InvalidArgument, JobsimError
+from .errors import InvalidArgument, JobsimError, StepError
 
 if TYPE_CHECKING:
     from ._engine import Engine
@@ -118,7 +118,7 @@ def parallel(x: Execution, callables: Sequence[Callable[[], Any]], mode: str) ->
     if isinstance(outer, Target):  # run the target (its Suspend ends the request), skip the rest
         outputs = []
         for cb in items:
-            with contextlib.suppress(Skip):
+            with contextlib.suppress(Skip, StepError):  # a sibling that failed for good is not this request's
                 outputs.append(cb())
         return tuple(outputs)
     x.plan = DISCOVER
@@ -144,7 +144,7 @@ async def parallel_async(x: Execution, callables: Sequence[Callable[[], Any]], m
     if isinstance(outer, Target):
         outputs = []
         for cb in items:
-            with contextlib.suppress(Skip):
+            with contextlib.suppress(Skip, StepError):  # as in ``parallel``
                 outputs.append(await _maybe_await(cb()))
         return tuple(outputs)
     x.plan = DISCOVER

@@ -301,3 +301,32 @@ def test_race_mode_does_not_run_a_failed_step_again_before_its_backoff():
     _, run = run_one(app)
     assert [(a.step, a.number, secs(a.start_ns)) for a in run.attempts if a.step == "after"] == [
         ("after", 0, 0), ("after", 1, 10)]
+
+
+@pytest.mark.parametrize("is_async", [False, True])
+def test_a_retry_of_one_step_is_not_failed_by_a_sibling_that_already_failed_for_good(is_async):
+    # regression (found by tests/test_fuzz_combinations.py): the retry of 'b' replayed the group, met 'a''s stored
+    # failure as a StepError and failed the run from b's request; b was left "retrying" and run_until_idle raised
+    # BudgetExceeded with 0 items pending
+    app = jobsim.App("fan")
+    log = []
+    retries = Retries(attempts=2, backoff="constant", min="10s")
+
+    if is_async:
+        @app.function("fan", on="go", retries=retries)
+        async def fan(ctx):
+            return await ctx.step.parallel([lambda: ctx.step.run("a", work(log, "a", 0, failures=2)),
+                                            lambda: ctx.step.run("b", work(log, "b", 5, failures=1))])
+    else:
+        @app.function("fan", on="go", retries=retries)
+        def fan(ctx):
+            return ctx.step.parallel([lambda: ctx.step.run("a", work(log, "a", 0, failures=2)),
+                                      lambda: ctx.step.run("b", work(log, "b", 5, failures=1))])
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("go")
+        sim.run_until_idle(max_time="1h")
+    run = sim.runs()[0]
+    assert (run.status, str(run.error), secs(run.end_ns)) == ("failed", "a failed", 20)
+    assert (run.steps["a"].status, run.steps["b"].status) == ("failed", "completed")
+    assert log == [("a", 0), ("b", 0), ("a", 10), ("b", 15)]  # b: 5 s, then 10 s backoff; the run ends with b

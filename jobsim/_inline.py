@@ -143,6 +143,12 @@ class InlineStep(Step):
         self._allow("step.invoke", step_id)
         return Step.invoke(self, step_id, **kwargs)
 
+    def parallel(self, callables: Sequence[Callable[[], Any]], *, mode: str = "wait") -> tuple[Any, ...]:
+        """The callables one after another: a job that is one call has no parallel group (``_parallel.in_order``)."""
+        from ._parallel import in_order
+
+        return in_order(callables, mode)
+
     def send_event(self, step_id: str, events: Any) -> dict[str, list[str]]:
         """Send now (``queue.add``, ``tasks.trigger``, ...); a retry sends again."""
         key = self.key(step_id)
@@ -204,6 +210,6 @@ class AsyncInlineStep(InlineStep):
         self, callables: Sequence[Callable[[], Any]], *, mode: str = "wait"
     ) -> tuple[Any, ...]:
         """The steps one after another, each awaited (the sync form's tuple could not be awaited)."""
-        from ._parallel import parallel_async
+        from ._parallel import in_order_async
 
-        return await parallel_async(self, callables, mode)
+        return await in_order_async(callables, mode)

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ._kernel import Timer
 from ._steps import Suspend
-from .errors import InvalidArgument, JobsimError
+from .errors import InvalidArgument, JobsimError, StepError
 
 if TYPE_CHECKING:
     from ._engine import Engine
@@ -118,7 +118,7 @@ def parallel(x: Execution, callables: Sequence[Callable[[], Any]], mode: str) ->
     if isinstance(outer, Target):  # run the target (its Suspend ends the request), skip the rest
         outputs = []
         for cb in items:
-            with contextlib.suppress(Skip):
+            with contextlib.suppress(Skip, StepError):  # a sibling that failed for good is not this request's
                 outputs.append(cb())
         return tuple(outputs)
     x.plan = DISCOVER
@@ -144,7 +144,7 @@ async def parallel_async(x: Execution, callables: Sequence[Callable[[], Any]], m
     if isinstance(outer, Target):
         outputs = []
         for cb in items:
-            with contextlib.suppress(Skip):
+            with contextlib.suppress(Skip, StepError):  # as in ``parallel``
                 outputs.append(await _maybe_await(cb()))
         return tuple(outputs)
     x.plan = DISCOVER
@@ -161,6 +161,22 @@ async def parallel_async(x: Execution, callables: Sequence[Callable[[], Any]], m
     if planned:
         raise Suspend(("parallel", planned, mode))
     return tuple(outputs)
+
+
+def in_order(callables: Sequence[Callable[[], Any]], mode: str) -> tuple[Any, ...]:
+    """``ctx.step.parallel`` where steps are plain calls (no durable steps): each callable in turn.
+
+    A system that runs a job as one call has no group to plan: the steps run one
+    after another inside the attempt, and a checkpointed wait (Trigger.dev) pauses
+    the attempt as it would outside a group. Planning them as Inngest does would arm
+    waits the checkpoint never holds, so every resume planned them again, forever.
+    """
+    return tuple(cb() for cb in _check(callables, mode))
+
+
+async def in_order_async(callables: Sequence[Callable[[], Any]], mode: str) -> tuple[Any, ...]:
+    """``await ctx.step.parallel(...)`` where steps are plain calls: see ``in_order``."""
+    return tuple([await _maybe_await(cb()) for cb in _check(callables, mode)])
 
 
 async def _maybe_await(value: Any) -> Any:

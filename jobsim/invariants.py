@@ -15,9 +15,8 @@ simulation exposes — ``sim.runs()``, ``run.attempts``, ``sim.mail.outbox``,
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any, get_args
 
 from ._checks import check_callable
@@ -316,13 +315,50 @@ def _where(attempt: Attempt) -> str:
     return f"step {attempt.step!r}" if attempt.step else "the function body"
 
 
-def _run_retries(sim: Any, run: Run) -> list[str]:
-    """Every way ``run``'s attempts break its retry policy."""
+def _run_retries(sim: Any, run: Run, parallel: Mapping[str, list[tuple[int, list[str], str]]]) -> list[str]:
+    """Every way ``run``'s attempts break its retry policy.
+
+    A failed attempt's retry is the run's next attempt, except around
+    ``ctx.step.parallel`` groups. Their steps retry on their own counters side by
+    side, so the next attempt may be a sibling's and the retry is the step's own next
+    attempt; a grouped step with no later attempt of its own, whose failure is not
+    the run's last one, ended because the run did (a sibling failed it). And the
+    request that plans a group is no attempt of its own (each step is one): when it
+    retried a failure outside steps, the retry is the ``parallel`` record's instant.
+    In ``mode="race"`` each step's end starts a request of its own (Inngest enqueues a
+    discovery per finished step), so a failure outside steps may be overtaken by a
+    sibling's first request (number 0) that carries the run on: not giving up.
+    """
     attempts = sim.engine.policy(run.function).attempts
+    groups = parallel.get(run.id, [])
+    grouped = {key for _, keys, _ in groups for key in keys}
+    races = any(mode == "race" for _, _, mode in groups)
     problems = []
-    for failed, after in itertools.pairwise([*run.attempts, None]):
-        problems += _attempt_problems(sim, run, failed, after, attempts)  # type: ignore[arg-type]
+    order = run.attempts
+    for i, failed in enumerate(order):
+        after = order[i + 1] if i + 1 < len(order) else None
+        if failed.step is not None and failed.step in grouped:
+            after = next((a for a in order[i + 1:] if a.step == failed.step), None)
+            if after is None and any(a.error is not None for a in order[i + 1:]):
+                continue
+        elif failed.step is None and failed.error is not None and after is not None and after.step in grouped \
+                and after.number == 0:
+            planned = next(at for at, keys, _ in groups if after.step in keys)  # the retry planned the group
+            after = Attempt(failed.number + 1, None, planned, planned, None)
+        elif races and failed.step is None and failed.error is not None and after is not None and after.number == 0:
+            continue  # overtaken by a sibling's own request in race mode
+        problems += _attempt_problems(sim, run, failed, after, attempts)
     return [f"  {describe(run)}: {problem}" for problem in problems]
+
+
+def _parallel_steps(sim: Any) -> dict[str, list[tuple[int, list[str], str]]]:
+    """Run id -> ``(when, step keys, mode)`` of each ``ctx.step.parallel`` group it planned (``parallel`` records)."""
+    trace = getattr(sim, "trace", None)
+    groups: dict[str, list[tuple[int, list[str], str]]] = defaultdict(list)
+    if trace is not None:
+        for record in trace.of("parallel"):
+            groups[record.data["run"]].append((record.at, record.data["steps"], record.data["mode"]))
+    return groups
 
 
 def _attempt_problems(sim: Any, run: Run, failed: Attempt, after: Attempt | None, attempts: int) -> list[str]:
@@ -396,7 +432,8 @@ def retries_respect_policy(sim: Any, function: Any = None) -> None:
     __tracebackhide__ = True
     sim = _sim(sim, "runs", "engine", "profile")
     runs = sim.runs() if function is None else sim.runs(function)
-    problems = [line for run in runs for line in _run_retries(sim, run)]
+    parallel = _parallel_steps(sim)
+    problems = [line for run in runs for line in _run_retries(sim, run, parallel)]
     if problems:
         raise _violation(f"retries respect the policy: {len(problems)} violation(s)", problems[:_SHOWN], len(problems))
 

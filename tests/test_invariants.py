@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import smtplib
 import time
@@ -210,6 +211,103 @@ def test_giving_up_early_and_running_too_many_attempts_are_named():
         sim.engine._policies[fn.id] = jobsim.Retries(attempts=2, backoff="constant", min="1s")
         with pytest.raises(Violation, match=r"step 'pull' ran attempt 2 but the policy allows 2 attempt\(s\)"):
             invariants.retries_respect_policy(sim)
+
+
+def test_parallel_steps_retry_on_their_own_counters_not_the_next_attempt_of_the_run():
+    # regression (found by tests/test_fuzz_combinations.py): a failed step of a parallel group was paired
+    # with its sibling's attempt, which came next in run.attempts, and reported as giving up
+    app = jobsim.App("fan")
+    calls = []
+
+    def flaky_step():
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("once")
+        return "ok"
+
+    @app.function("fan", on="fan/run", retries=jobsim.Retries(attempts=3, backoff="constant", min="2s"))
+    def fan(ctx):
+        return ctx.step.parallel([lambda: ctx.step.run("a", flaky_step), lambda: ctx.step.run("b", lambda: "b")])
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("fan/run", {})
+        sim.run_until_idle()
+        run = sim.runs("fan")[0]
+        assert [(a.step, a.number, (a.start_ns - T0_NS) // S) for a in run.attempts] == [
+            ("a", 0, 0), ("b", 0, 0), ("a", 1, 2), (None, 0, 2)]
+        invariants.retries_respect_policy(sim)
+        sim.engine._policies["fan"] = jobsim.Retries(attempts=3, backoff="constant", min="1s")
+        with pytest.raises(Violation, match=r"step 'a' attempt 1 started 2s after attempt 0 failed at "
+                                            r"2025-03-01T00:00:00.000Z; the policy allows 1s"):  # fmt: skip
+            invariants.retries_respect_policy(sim)
+
+
+def test_a_failure_outside_steps_retried_by_the_request_that_plans_a_parallel_group():
+    # regression (found by tests/test_fuzz_combinations.py): the planning request records no attempt of its
+    # own, so the body's failure looked like giving up
+    app = jobsim.App("fan")
+
+    @app.function("fan", on="fan/run", retries=jobsim.Retries(attempts=3, backoff="constant", min="2s"))
+    def fan(ctx):
+        return ctx.step.parallel([lambda: ctx.step.run("a", lambda: "a"), lambda: ctx.step.run("b", lambda: "b")])
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.fail("fan", times=1)
+        sim.send("fan/run", {})
+        sim.run_until_idle()
+        run = sim.runs("fan")[0]
+        assert [(a.step, a.number, (a.start_ns - T0_NS) // S) for a in run.attempts] == [
+            (None, 0, 0), ("a", 0, 2), ("b", 0, 2), (None, 0, 2)]
+        invariants.retries_respect_policy(sim)
+        sim.engine._policies["fan"] = jobsim.Retries(attempts=3, backoff="constant", min="1s")
+        with pytest.raises(Violation, match=r"the function body attempt 1 started 2s after attempt 0 failed at "
+                                            r"2025-03-01T00:00:00.000Z; the policy allows 1s"):  # fmt: skip
+            invariants.retries_respect_policy(sim)
+
+
+def test_a_step_that_failed_for_good_before_a_group_is_not_retried_by_the_planning_request():
+    # regression (found by tests/test_fuzz_combinations.py): the group's first step was taken for the body's retry
+    app = jobsim.App("fan")
+
+    def boom():
+        raise RuntimeError("boom")
+
+    @app.function("fan", on="fan/run", retries=0)
+    def fan(ctx):
+        with contextlib.suppress(jobsim.StepError):
+            ctx.step.run("first", boom)
+        return ctx.step.parallel([lambda: ctx.step.run("a", lambda: "a"), lambda: ctx.step.run("b", lambda: "b")])
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("fan/run", {})
+        sim.run_until_idle()
+        assert [(a.step, a.number) for a in sim.runs("fan")[0].attempts] == [
+            ("first", 0), ("a", 0), ("b", 0), (None, 0)]
+        invariants.retries_respect_policy(sim)
+
+
+def test_in_race_mode_a_siblings_request_may_overtake_the_retry_of_a_failure_outside_steps():
+    # regression (found by tests/test_fuzz_combinations.py): each step's end starts its own request in race
+    # mode; the first failed outside steps, the second carried the run to its end before that retry was due
+    app = jobsim.App("fan")
+    failed = []
+
+    @app.function("fan", on="fan/run")
+    def fan(ctx):
+        out = ctx.step.parallel([lambda: ctx.step.run("a", lambda: "a"), lambda: ctx.step.run("b", lambda: "b")],
+                                mode="race")
+        if not failed:
+            failed.append(1)
+            raise RuntimeError("once")
+        return out
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("fan/run", {})
+        sim.run_until_idle()
+        run = sim.runs("fan")[0]
+        assert (run.status, [(a.step, a.number, a.error is None) for a in run.attempts]) == (
+            "completed", [("a", 0, True), ("b", 0, True), (None, 0, False), (None, 0, True)])
+        invariants.retries_respect_policy(sim)
 
 
 class FakeSim:

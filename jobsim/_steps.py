@@ -458,13 +458,14 @@ class Context:
         the next, and never reaches ``run.event``, other runs, ``sim.events`` or the trace."""
         run = self.step.run_
         own = run._own
-        if not self._fresh:
+        if own is None:
+            own = run._own = [for_run(event) for event in run.events]
             self._fresh = True
-            if own is None:
-                own = run._own = [for_run(event) for event in run.events]
-            else:
+        elif not self._fresh:
+            self._fresh = True
+            mine, sent = own[0], run.event  # one event, unchanged: the common case, checked inline
+            if len(own) > 1 or (mine is not sent and (mine.data != sent.data or mine.user != sent.user)):
                 refresh(own, run.events)
-        assert own is not None
         return own
 
     @property

@@ -221,7 +221,7 @@ def compile_expression(expr: Any, argument: str = "if_exp") -> Callable[[Any, An
     source = re.sub(r"\btrue\b", "True", re.sub(r"\bfalse\b", "False", re.sub(r"\bnull\b", "None", source)))
     try:
         tree = ast.parse(source.strip(), mode="eval").body
-    except SyntaxError:
+    except (SyntaxError, ValueError):  # ValueError: a NUL character, as Python 3.10 reports it
         raise InvalidArgument.build(argument, expr, _EXPR_HELP) from None
     _check(tree, expr, argument)
 

@@ -182,7 +182,7 @@ def refresh(own: list[Event], sent: list[Event]) -> None:
     job code rarely changes its event. Only a reference kept from an earlier request
     (in a global) and changed in this one would tell the difference.
     """
-    for mine, event in zip(own, sent):
+    for mine, event in zip(own, sent, strict=True):
         if mine is not event and (mine.data != event.data or mine.user != event.user):
             _set(mine, "data", fresh(event.data))
             _set(mine, "user", None if event.user is None else fresh(event.user))

@@ -298,8 +298,8 @@ class _Extreme:
 def _bounds(sim: Any, run: Run, failed: Attempt) -> tuple[int, int]:
     """The shortest and longest delay allowed after ``failed``, by the policy or its RetryAfterError."""
     error = failed.error
-    if isinstance(error, RetryAfterError):
-        profile = sim.profile
+    profile = sim.profile
+    if isinstance(error, RetryAfterError) and getattr(profile, "retry_after", True):  # else the policy's delay
         delay = max(resolve_retry_after(error.after, failed.end_ns), profile.retry_after_min_ns)
         if profile.retry_after_max_ns is not None:
             delay = min(delay, profile.retry_after_max_ns)
@@ -370,7 +370,10 @@ def _attempt_problems(sim: Any, run: Run, failed: Attempt, after: Attempt | None
         return out  # a success, or a failure whose retry has not run yet (or the run was cancelled)
     if isinstance(failed.error, WorkerCrashed):
         return out  # what follows a crash is the system's recovery (stall checks, lock expiry), not a retry delay
-    final = isinstance(failed.error, (NonRetriableError, StepError))  # a StepError replays a step's end
+    final = isinstance(failed.error, StepError) or (  # a StepError replays a step's end
+        # Agenda has no such error class: there a NonRetriableError is retried like any error
+        isinstance(failed.error, NonRetriableError) and getattr(sim.profile, "non_retriable", True)
+    )
     if after is not None and after.number == failed.number + 1:
         out += _retry_problems(sim, run, failed, after, final)
     elif not final and failed.number + 1 < attempts:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import http.server
+import re
 import socket
 import threading
 import traceback
@@ -232,7 +233,8 @@ def test_a_bad_route_answer_is_refused_where_it_is_declared(
     route = sink.post(HOOK).respond(204)
     with pytest.raises(InvalidArgument) as caught:
         declare(route)  # type: ignore[operator]
-    assert str(caught.value) == message
+    # the json module's own words end in ": nan" from Python 3.13 on; jobsim's message is the rest
+    assert re.sub(r"not JSON compliant: \w+\)$", "not JSON compliant)", str(caught.value)) == message
     assert httpx.post(HOOK).status_code == 204  # the route keeps its previous answer
 
 

@@ -334,6 +334,45 @@ def test_a_retried_non_retriable_error_is_named():
         invariants.retries_respect_policy(FakeSim(run, jobsim.Retries(attempts=3, backoff="constant", min="1s")))
 
 
+def test_a_non_retriable_error_is_retried_like_any_error_where_the_system_has_no_such_class():
+    # found by tests/test_fuzz_combinations.py (on 3.13's draws): Agenda has no NonRetriableError equivalent,
+    # so jobsim retries it there; the invariant reported that retry as a violation
+    app = jobsim.App("a")
+    failed = []
+
+    @app.function("sync", on="sync/run", retries=jobsim.AgendaBackoff(max_retries=1, delay="1s"))
+    def sync(ctx):
+        if not failed:
+            failed.append(1)
+            raise jobsim.NonRetriableError("no")
+
+    with jobsim.Simulation(app, start=START, profile="agenda") as sim:
+        sim.send("sync/run", {})
+        sim.run_until_idle()
+        assert [(a.number, a.error is None) for a in sim.runs("sync")[0].attempts] == [(0, False), (1, True)]
+        invariants.retries_respect_policy(sim)
+
+
+def test_a_retry_after_error_takes_the_policys_delay_where_the_system_cannot_set_one():
+    # found by the same fuzzer: Agenda (no retry_after) retries a RetryAfterError after its own backoff,
+    # and the invariant demanded the error's delay
+    app = jobsim.App("a")
+    failed = []
+
+    @app.function("sync", on="sync/run", retries=jobsim.AgendaBackoff(max_retries=1, delay="1s"))
+    def sync(ctx):
+        if not failed:
+            failed.append(1)
+            raise jobsim.RetryAfterError("busy", after="2s")
+
+    with jobsim.Simulation(app, start=START, profile="agenda") as sim:
+        sim.send("sync/run", {})
+        sim.run_until_idle()
+        run = sim.runs("sync")[0]
+        assert [(a.number, a.start_ns - run.start_ns) for a in run.attempts] == [(0, 0), (1, S)]
+        invariants.retries_respect_policy(sim)
+
+
 # -- every event handled ---------------------------------------------------------------------------------------
 def notifier(fail_for: str | None = None) -> jobsim.App:
     app = jobsim.App("notifier")

@@ -38,7 +38,10 @@ DEFAULT_MAX_CHAIN = 10_000
 
 
 class Timer:
-    """A scheduled callback. ``cancel()`` is O(1): the heap entry is skipped when popped."""
+    """A scheduled callback. ``cancel()`` is O(1): the heap entry is skipped when popped.
+
+    ``cancelled`` is True once the timer is no longer pending: cancelled, or a one-off already run.
+    """
 
     __slots__ = ("args", "callback", "cancelled", "depth", "due", "owner", "recurring")
 
@@ -54,7 +57,7 @@ class Timer:
         self.depth = 0
 
     def __repr__(self) -> str:
-        return f"<Timer {self.owner} at {iso(self.due)}{' cancelled' if self.cancelled else ''}>"
+        return f"<Timer {self.owner} at {iso(self.due)}{' done or cancelled' if self.cancelled else ''}>"
 
 
 class Kernel:
@@ -89,6 +92,7 @@ class Kernel:
         return timer
 
     def cancel(self, timer: Timer) -> None:
+        """Drop a pending timer; one already run or cancelled is left alone (counted once as work done)."""
         if not timer.cancelled:
             timer.cancelled = True
             if not timer.recurring:
@@ -150,6 +154,7 @@ class Kernel:
                 self._depth = timer.depth
                 if not timer.recurring:
                     self._one_off -= 1
+                    timer.cancelled = True  # spent: a later cancel() (a group dropping its fired sleeps) is a no-op
                 self.processed += 1
                 if budget == freeze_at:
                     freeze_at -= _gc.FREEZE_AFTER

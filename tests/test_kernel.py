@@ -24,6 +24,21 @@ def test_cancelled_timers_do_not_fire_and_do_not_count_as_pending():
     assert seen == []
 
 
+def test_cancelling_a_timer_that_already_ran_changes_nothing():
+    # a parallel group dropped its sleeps' timers, one of which had fired: the pending count went to -1,
+    # so run_until_idle ran on past the real end and stopped at the next cron run, leaving it queued
+    k = Kernel(0)
+    fired = k.schedule(5, lambda: None)
+    later = k.schedule(10, lambda: None)
+    k.run(7)
+    k.cancel(fired)
+    assert not k.idle
+    k.cancel(later)
+    assert k.idle and k._one_off == 0
+    k.schedule(20, lambda: None)
+    assert not k.idle
+
+
 def test_time_cannot_go_backwards():
     kernel = Kernel(100)
     with pytest.raises(InvalidArgument, match="time can't go backwards"):

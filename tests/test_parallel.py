@@ -1,6 +1,7 @@
 """Parallel steps: planned together, each a request with its own retries, joined by mode."""
 
 import asyncio
+import datetime as dt
 import time
 
 import pytest
@@ -330,3 +331,23 @@ def test_a_retry_of_one_step_is_not_failed_by_a_sibling_that_already_failed_for_
     assert (run.status, str(run.error), secs(run.end_ns)) == ("failed", "a failed", 20)
     assert (run.steps["a"].status, run.steps["b"].status) == ("failed", "completed")
     assert log == [("a", 0), ("b", 0), ("a", 10), ("b", 15)]  # b: 5 s, then 10 s backoff; the run ends with b
+
+
+def test_a_run_cancelled_with_a_fired_sleep_in_its_group_leaves_the_simulation_idle():
+    # found by tests/test_fuzz_combinations.py: the timeout cancelled the run and its group dropped the
+    # sleep timer that had already fired; run_until_idle then ran on to the next cron tick and stopped
+    # there with that run left 'queued'
+    app = jobsim.App("a")
+
+    @app.function("f", on="go", cron="*/20 * * * *", timeout="30s")
+    def f(ctx):
+        ctx.step.parallel([lambda: ctx.step.sleep("short", "1s"), lambda: ctx.step.sleep("long", "60s")])
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+        assert sim.now == dt.datetime(2025, 3, 1, 0, 0, 30, tzinfo=dt.timezone.utc)
+        assert [run.status for run in sim.runs("f")] == ["cancelled"]
+        sim.advance("20m")
+        sim.run_until_idle()
+        assert [run.status for run in sim.runs("f")] == ["cancelled", "cancelled"]

@@ -144,7 +144,11 @@ class TraceReader:
 
     def __enter__(self) -> TraceReader:
         self._file = open_trace(self.path)
-        self.header = self._read_header()
+        try:
+            self.header = self._read_header()
+        except BaseException:  # a bad header: ``__exit__`` never runs, so the file is closed here
+            self._file.close()
+            raise
         return self
 
     def __exit__(self, *exc_info: object) -> None:

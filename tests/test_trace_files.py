@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import warnings
 from pathlib import Path
+from unittest import mock
 
 import orjson
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jobsim
-from jobsim import traces
+from jobsim import _tracereader, traces
 from jobsim._codec import decode, encode, ms_to_rfc3339, rfc3339_ns
 from jobsim._time import SECOND, instant_ns
 from jobsim.errors import TraceError, TraceWarning
@@ -265,8 +266,16 @@ def test_a_bad_header(tmp_path, first, message):
 
 def test_a_newer_major_version_is_refused_with_the_upgrade_hint(tmp_path):
     path = write_lines(tmp_path / "new.jobsim.jsonl", {**HEADER, "version": 2})
-    with pytest.raises(TraceError) as info:
+    opened = []
+    real_open = _tracereader.open_trace
+
+    def tracked(source):
+        opened.append(real_open(source))
+        return opened[-1]
+
+    with mock.patch.object(_tracereader, "open_trace", tracked), pytest.raises(TraceError) as info:
         jobsim.Trace.load(path)
+    assert [f.closed for f in opened] == [True]  # a refused header leaves no file open
     assert str(info.value) == (f"{path}:1: trace format version 2 is newer than this jobsim ({jobsim.__version__}) "
                                "reads (version 1); upgrade jobsim: pip install -U jobsim")  # fmt: skip
     assert (info.value.path, info.value.line) == (str(path), 1)

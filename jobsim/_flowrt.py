@@ -206,7 +206,8 @@ class Debouncer:
         del self.pending[key]
         run = self.rt.start(self.fn, [pending.event])  # the last event, or the first (mode="leading")
         self.rt.record(run.start_ns, "debounce", {"function": self.fn.id, "run": run.id, "size": pending.count,
-                                                  "key": _plain(key), "why": why, "period": self.period})  # fmt: skip
+                                                  "key": _plain(key), "why": why, "period": self.period,
+                                                  **({} if self.last else {"gets": "first"})})  # fmt: skip
 
 
 class Throttler:

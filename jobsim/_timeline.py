@@ -207,7 +207,8 @@ def _batch(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 def _debounce(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     key = "" if d.get("key") is None else f", key {d['key']!r}"
     why = f"quiet for {format_duration(d['period'])}" if d.get("why") == "quiet" and "period" in d else d.get("why")
-    return f"debounce  {_run(d, names)} gets the last of {d['size']} event(s) ({why}{key})"
+    which = d.get("gets", "last")  # "first": a leading debounce (Trigger.dev's default) keeps the first payload
+    return f"debounce  {_run(d, names)} gets the {which} of {d['size']} event(s) ({why}{key})"
 
 
 def _cancel(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:

@@ -390,9 +390,10 @@ def _retry_problems(sim: Any, run: Run, failed: Attempt, after: Attempt, final: 
     gap = after.start_ns - failed.end_ns
     if getattr(sim.engine.policy(run.function), "from_scheduled", False) and not isinstance(
         failed.error, RetryAfterError
-    ):  # Quirrel: the delay counts from the failed attempt's start; one already past runs at once
-        gap = after.start_ns - failed.start_ns
-        if failed.end_ns - failed.start_ns >= low and after.start_ns == failed.end_ns:
+    ):  # Quirrel: the delay counts from when the failed attempt was due; one already past runs at once
+        scheduled = _scheduled(sim, run, failed)
+        gap = after.start_ns - scheduled
+        if failed.end_ns - scheduled >= low and after.start_ns == failed.end_ns:
             return []
     late_ok = run.function.flow is not None  # queues (concurrency, throttle) may start a retry later
     if low <= gap and (gap <= high or late_ok):
@@ -403,6 +404,21 @@ def _retry_problems(sim: Any, run: Run, failed: Attempt, after: Attempt, final: 
     allowed = format_duration(low) if low == high else f"{format_duration(low)}..{format_duration(high)}"
     return [f"{_where(failed)} attempt {after.number} started {format_duration(gap)} after attempt "
             f"{failed.number} failed at {iso(failed.end_ns)}; the policy allows {allowed}"]  # fmt: skip
+
+
+def _scheduled(sim: Any, run: Run, failed: Attempt) -> int:
+    """When ``failed`` was due, which Quirrel's offsets count from (``owl : retry.ts``): the run's
+    creation for its first attempt, the due time of the retry that planned it for the others
+    (``retry`` records) — not its start, which a ``sim.downtime`` can push later."""
+    if failed.number == 0:
+        return min(run.start_ns, failed.start_ns)
+    trace = getattr(sim, "trace", None)
+    if trace is not None:
+        for record in trace.of("retry"):
+            data = record.data
+            if data["run"] == run.id and data["attempt"] == failed.number and data.get("step") == failed.step:
+                return min(data["at"], failed.start_ns)
+    return failed.start_ns
 
 
 def _held_by_downtime(sim: Any, earliest: int, latest: int, started: int) -> bool:

@@ -63,6 +63,8 @@ def add_trace_commands(sub: Any) -> None:
     imp.add_argument("--seed", type=int, default=0, help="seed recorded for the replay (default 0)")
     imp.add_argument("--profile", default="inngest", help="profile recorded for the replay (default inngest)")
     imp.add_argument("--no-redact", action="store_true", help="write events as they are (secrets included)")
+    imp.add_argument("--skip-invalid", action="store_true",
+                     help="skip lines that are not JSON or not valid events, listing them on stderr")
     imp.set_defaults(handler=_import)
 
     scan = sub.add_parser("scan", help="fail if a trace still holds secret-looking values",
@@ -157,11 +159,13 @@ def _diff(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from ._importing import import_events
 
-    trace = import_events(args.events, format=args.format, start=args.start, tz=args.tz, seed=args.seed,
-                          profile=args.profile)  # fmt: skip
+    with _warnings_to_stderr():
+        trace = import_events(args.events, format=args.format, start=args.start, tz=args.tz, seed=args.seed,
+                              profile=args.profile, skip_invalid=args.skip_invalid)  # fmt: skip
     path = trace.save(args.out, redact=False if args.no_redact else None)
     source = (trace.header or {}).get("source", {})
-    print(f"jobsim import: {len(trace)} {source.get('import', '')} event(s) from {args.events} -> {path}"
+    skipped = f", {source['skipped']} invalid line(s) skipped" if source.get("skipped") else ""
+    print(f"jobsim import: {len(trace)} {source.get('import', '')} event(s) from {args.events}{skipped} -> {path}"
           + ("" if args.no_redact else " (redacted)"))  # fmt: skip
     if not args.no_redact:
         _warn_public_key()

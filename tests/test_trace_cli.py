@@ -148,6 +148,18 @@ def test_import_then_replay_events(capsys, tmp_path, app_module):
     assert code == 2 and "the file is a JSON array that does not parse" in err
 
 
+def test_import_skip_invalid_imports_the_rest_and_lists_what_it_skipped(capsys, tmp_path):
+    events = tmp_path / "prod.jsonl"
+    events.write_bytes(orjson.dumps({"name": "user/created", "ts": 1_741_000_000_000, "data": {}}) + b"\n"
+                       + b'{"name": "user/created", "data": {"email"\n')  # fmt: skip
+    code, _, err = run(capsys, "import", events, "-o", tmp_path / "t.jobsim.jsonl")
+    assert code == 2 and err.startswith(f"jobsim: error: {events}:2: malformed line: ")
+    assert "to import the other events and list the lines skipped: jobsim import --skip-invalid" in err
+    code, out, err = run(capsys, "import", events, "-o", tmp_path / "t.jobsim.jsonl", "--skip-invalid")
+    assert code == 0 and out.startswith(f"jobsim import: 1 inngest event(s) from {events}, 1 invalid line(s) skipped")
+    assert err.startswith(f"jobsim: warning: skipped 1 invalid line(s): {events}:2: malformed line: ")
+
+
 def test_scan_exit_codes(recording, capsys, tmp_path):
     code, out, _ = run(capsys, "scan", recording["redacted"], recording["gz"])
     assert code == 0 and out.startswith("jobsim scan: no secret-looking values in ")

@@ -142,3 +142,25 @@ def test_a_trace_file_passed_as_events_is_simply_loaded(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert jobsim.Simulation.replay(path, app()).same
+
+
+def test_invalid_lines_stop_the_import_naming_the_way_past_them_or_are_skipped_and_listed(tmp_path):
+    """A production export holds a few bad lines; the error says how to import the rest, and
+    ``skip_invalid`` does, listing each skipped line (it used to stop at the first, no way past)."""
+    good = [{"name": "order/paid", "data": {"n": n}, "id": f"e{n}", "ts": T0 // MS + n * 1000} for n in range(3)]
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join([orjson.dumps(good[0]), b'{"name": "order/paid", "data": {"n"', orjson.dumps(good[1]),
+                                 b'{"data": {}}', orjson.dumps(good[2])]) + b"\n")  # fmt: skip
+    with pytest.raises(TraceError, match=r"events.jsonl:2: malformed line: .*; to import the other events and list "
+                                         r"the lines skipped: jobsim import --skip-invalid"):
+        traces.import_events(path)
+    with pytest.warns(TraceWarning) as caught:
+        trace = traces.import_events(path, skip_invalid=True)
+    assert [r.data["data"]["n"] for r in trace.records] == [0, 1, 2]
+    assert trace.header["source"]["skipped"] == 2 and trace.header["source"]["events"] == 3
+    (message,) = [str(w.message) for w in caught]
+    assert message.startswith(f"skipped 2 invalid line(s): {path}:2: malformed line: ")
+    assert f"; {path}:4: neither an Inngest event (a non-empty 'name') nor a CloudEvent" in message
+    with pytest.raises(TraceError, match=r"no events in the file: .*\(1 invalid line\(s\) skipped, the first: .*:1: "):
+        (tmp_path / "bad.jsonl").write_bytes(b"not json\n")
+        traces.import_events(tmp_path / "bad.jsonl", skip_invalid=True)

@@ -77,8 +77,9 @@ def add_trace_commands(sub: Any) -> None:
 
     redact = sub.add_parser("redact", help="write a redacted copy of a trace",
                             description="Re-write a trace with the default redaction policy (key from "
-                            "JOBSIM_REDACT_KEY). Exit 0 written, 2 bad file.")  # fmt: skip
-    redact.add_argument("trace")
+                            "JOBSIM_REDACT_KEY); a file of events becomes a redacted trace, as with `jobsim "
+                            "import`. Exit 0 written, 2 bad file.")  # fmt: skip
+    redact.add_argument("trace", help="a trace, or a file of Inngest events or CloudEvents")
     redact.add_argument("out")
     redact.add_argument("--no-pseudonyms", action="store_true", help="drop secrets only; keep personal data")
     redact.set_defaults(handler=_redact)
@@ -203,11 +204,11 @@ def _scan(args: argparse.Namespace) -> int:
 
 
 def _redact(args: argparse.Namespace) -> int:
+    from ._importing import read_any
     from ._redact import Redaction
-    from ._trace import Trace
 
     with _warnings_to_stderr():
-        trace = Trace.load(args.trace)
+        trace = read_any(args.trace)  # a file of events too, as `scan` advises for any file it flags
     policy = Redaction(pseudonymize=not args.no_pseudonyms)
     path = trace.save(args.out, redact=policy)
     print(f"jobsim redact: {len(trace)} records -> {path}")

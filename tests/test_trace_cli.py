@@ -178,7 +178,7 @@ def test_scan_exit_codes(recording, capsys, tmp_path):
     junk = tmp_path / "junk.jobsim.jsonl"
     junk.write_text("{\n{}\n")
     code, _, err = run(capsys, "scan", junk)
-    assert code == 2 and ":1: malformed line" in err
+    assert code == 2 and "junk.jobsim.jsonl: line 1 is not JSON: scanned as text, nothing in the file looks secret" in err
 
 
 def test_scan_of_a_cut_gzip_reports_its_readable_lines_or_exits_2(recording, capsys, tmp_path):
@@ -297,3 +297,18 @@ def test_a_cut_off_trace_warns_once_in_jobsims_words(command, recording, capsys,
     assert len(lines) == len(set(command) & {"{cut}"}) * (2 if command[0] == "diff" else 1), err
     assert all(line.startswith(f"jobsim: warning: {cut}: line ") for line in lines), err
     assert "TraceWarning" not in err and "reader.batches()" not in err
+
+
+def test_redact_takes_the_file_of_events_scan_flagged(capsys, tmp_path):
+    """`scan` ends with "redact them: jobsim redact TRACE OUT"; on a file of events redact used to
+    refuse it ("not a jobsim trace"). It now writes the redacted trace `import` would."""
+    events = tmp_path / "prod.jsonl"
+    events.write_bytes(orjson.dumps({"name": "user/created", "ts": 1_741_000_000_000, "id": "e1",
+                                     "data": {"email": "real.person@gmail.com"}}) + b"\n")  # fmt: skip
+    code, _, err = run(capsys, "scan", "--pii", events)
+    assert code == 1 and "redact them: `jobsim redact TRACE OUT`" in err
+    out = tmp_path / "prod.jobsim.jsonl"
+    code, text, _ = run(capsys, "redact", events, out)
+    assert code == 0 and text.startswith(f"jobsim redact: 1 records -> {out}")
+    assert b"real.person@gmail.com" not in out.read_bytes()
+    assert run(capsys, "scan", "--pii", out)[0] == 0

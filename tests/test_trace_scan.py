@@ -120,6 +120,6 @@ def test_a_line_that_is_not_json_is_scanned_as_text_with_the_lines_after_it(tmp_
         (1, "an email address at a real domain (personal data)"), (2, "looks like a bearer"),
         (3, "field 'password' is named like a secret and has a value")]  # fmt: skip
     path.write_bytes(b'{"name":"a","data":{}}\nnot json\n{"name":"b","data":{"n":1\n')
-    with pytest.raises(traces.TraceError, match=r"events\.jsonl: lines 2, 3 are not JSON: scanned as text, nothing in "
-                                                r"the file looks secret, but a secret-named field is only told in JSON"):
+    with pytest.raises(traces.TraceError, match=r"events\.jsonl: lines 2, 3 are not JSON: scanned as text, nothing "
+                                                r"in the file looks secret, but a secret-named field is only told"):
         traces.scan(path)

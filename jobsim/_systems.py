@@ -151,7 +151,8 @@ def _bullmq() -> Profile:
     (moveStalledJobsToWait-9.lua: "Only fail job if it exceeds stall limit AND is not a repeatable job").
     Downtime: Redis keeps jobs; delayed and waiting jobs run late, once. A job
     scheduler keeps one pending job, which runs late once; missed iterations are
-    skipped (missed cron: first).
+    skipped (missed cron: first), and a tick due the instant it is back is that late job
+    (the next is computed strictly after now: job-scheduler.ts).
     Duplicate delivery: a job moves to active once (moveToActive), scheduler job ids
     are unique (repeat:<id>:<millis>): deduplicated.
     """
@@ -230,7 +231,8 @@ def _trigger_dev() -> Profile:
     default none, the run fails. jobsim chose the heartbeat path (a vanished machine);
     a process that exits under a live supervisor is reported at once.
     Downtime: the platform keeps runs. Missed schedules: one late catch-up for the latest
-    missed tick, the rest skipped (scheduleCalculation.ts calculateNextSchedulableOccurrence).
+    missed tick, the rest skipped (scheduleCalculation.ts calculateNextSchedulableOccurrence);
+    a tick due the instant it is back is itself the latest, run on time, with no catch-up.
     Duplicate delivery: one run per schedule instance and per trigger — NOT VERIFIED, chosen.
     """
     return Profile(
@@ -368,7 +370,8 @@ def _agenda() -> Profile:
     one-off job — without counting a failure, as often as it takes. jobsim takes lockedAt
     as the attempt's start (Agenda may lock up to 5 s earlier).
     Downtime: MongoDB keeps jobs; an overdue job runs once on start and its next run
-    is computed from that run (missed cron: first).
+    is computed from that run (missed cron: first): a tick due the instant it is back is
+    that run, not a second one.
     Duplicate delivery: one worker locks the job document: deduplicated.
     """
     return Profile(

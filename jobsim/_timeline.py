@@ -99,6 +99,9 @@ def _hm(when: str, tz: dt.tzinfo) -> str:
 
 
 def _missed(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    if d["outcome"] == "caught-up":  # first-missed policies: the late run stands for this tick too
+        return f"cron      {d['function']} skips its {_hm(d['scheduled'], tz)} tick: the late run just now stands " \
+               "for it, and the schedule resumes after it"
     why = "lost: the system was down" if d["outcome"] == "lost" else "the system is down"
     return f"cron      {d['function']} misses its {_hm(d['scheduled'], tz)} tick ({why})"
 

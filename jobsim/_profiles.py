@@ -55,6 +55,7 @@ FEATURES: dict[str, str] = {
     "step.sleep": "ctx.step.sleep / ctx.step.sleep_until",
     "step.wait_for_event": "ctx.step.wait_for_event",
     "step.invoke": "ctx.step.invoke",
+    "send.delay": "a delayed send (send(..., delay=...))",
 }
 """Every feature a profile may lack, as messages name it."""
 

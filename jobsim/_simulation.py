@@ -88,6 +88,7 @@ class Simulation:
         self._failure_handlers: dict[str, Function] = {}
         self._state = "new"
         self._sends = _gc.Sends()
+        self._delayed_ids = 0  # ids given to delayed sends (``jobsim._delay``)
         self._install_sinks()
 
     def record_kinds(self) -> dict[str, Any]:
@@ -325,17 +326,23 @@ class Simulation:
             self.wallclock.deactivate()
 
     # -- events --------------------------------------------------------------------------------
-    def send(self, event: Any, data: Any = None, **fields: Any) -> list[str]:
+    def send(self, event: Any, data: Any = None, *, delay: Duration | None = None, **fields: Any) -> list[str]:
         """Send events onto the bus at the current virtual time; returns their ids.
 
         Runs they trigger are queued at this instant and execute on the next
-        ``advance``/``run_until_idle`` (``advance(0)`` runs what is due now).
+        ``advance``/``run_until_idle`` (``advance(0)`` runs what is due now). With
+        ``delay``, the event is sent that much later (a delayed job: ``jobsim._delay``).
         """
         self._require_running("send")
         self._sends.add(len(event) if isinstance(event, (list, tuple)) else 1)  # a loop of them: ``_gc.Sends``
+        if delay is not None:
+            from ._delay import send_later
+
+            return send_later(self, event, data, delay, fields)
         return self._emit(event, data, **fields)
 
-    def _emit(self, event: Any, data: Any = None, *, _origin: str = "input", **fields: Any) -> list[str]:
+    def _emit(self, event: Any, data: Any = None, *, _origin: str = "input", _by: Any = None,
+              **fields: Any) -> list[str]:  # fmt: skip
         if isinstance(event, (list, tuple)):
             if data is not None or fields:
                 raise InvalidArgument("pass a list of events, or one event name with data, not both")
@@ -347,7 +354,7 @@ class Simulation:
             else:
                 events = [as_sent(Event.coerce(event, data, **fields))]
         now, ids = self.now_ns(), []
-        x = self.engine.x  # job code sent it (else a test or the traffic did: an input of the trace)
+        x = self.engine.x if _by is None else _by  # job code sent it (else a test or the traffic: an input)
         # job code that spent time first (time.sleep, a slow response) sends at its own clock: the event
         # reaches functions, waits and cancellations then, not at the instant its request began
         later = x is not None and now > self.kernel.now

@@ -98,7 +98,9 @@ def _inngest() -> Profile:
         crash=CrashRule(reason="the worker died mid-request; Inngest saw the SDK request fail",
                         recovery="the request failed"),
         lacks={"debounce.leading": "its debounce always runs with the last event (debounce.go: each event "
-                                   "replaces the stored one)"},
+                                   "replaces the stored one)",
+               "send.delay": "Inngest has no delay on send (a future ts does not delay the event); sleep at the "
+                             "start of the function instead: ctx.step.sleep / ctx.step.sleep_until"},
         dedupe="Inngest makes one run per cron tick (idempotency key = scheduled time) and per event id",
     )  # fmt: skip
 

@@ -177,7 +177,9 @@ def _fault(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
         return f"fault     {d['function']}{_step(d)} injected {d['error']}"
     if kind == "downtime":
         if d["phase"] == "begins":
-            until = to_datetime(d["end"], tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+            end = to_datetime(d["end"], tz)  # milliseconds when it has them: "down until 09:00:00" at 09:00:00 misled
+            until = end.strftime("%Y-%m-%d %H:%M:%S") + (f".{end.microsecond // 1000:03d}" if end.microsecond else "") \
+                + end.strftime(" %Z")
             return f"fault     the system goes down until {until}"
         return "fault     the system is back up"
     if kind == "duplicate":

@@ -476,6 +476,8 @@ def test_quirrel_offsets_count_from_when_the_attempt_was_due_not_from_a_start_a_
         run = sim.runs("hook")[0]
         assert [a.start_ns - sim.start_ns for a in run.attempts] == [1_000_000, 5 * S, 60 * S]
         invariants.retries_respect_policy(sim)
+    # the timeline gives a window's end its milliseconds (it read "goes down until ... 09:00:00 UTC")
+    assert "fault     the system goes down until 2025-03-01 09:00:00.001 UTC" in sim.timeline()
 
 
 def test_a_retry_held_by_a_downtime_is_not_taken_for_a_late_retry():

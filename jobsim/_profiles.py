@@ -161,6 +161,8 @@ class Profile:
     """Why a duplicated delivery starts no run; ``None`` when every delivery runs."""
     debounce_mode: Literal["leading", "trailing"] = "trailing"
     """The event a debounced run gets when ``Debounce(mode=None)``: the ``trailing`` (last) or ``leading`` (first)."""
+    future_ts: bool = False
+    """An event whose ``ts`` is in the future starts its runs at that time (Inngest); else ``ts`` is data."""
     cron_jitter_ns: int = 0
     """A cron tick is delivered at its time + U[0, this) (Vercel's precision)."""
     max_duration_ns: int | None = None

@@ -85,6 +85,11 @@ def _inngest() -> Profile:
     Downtime: runs and events persist (server state). Missed cron ticks: the next tick
     is computed from the scheduled time (cron/manager.go ScheduleNext), so every missed
     tick runs when the server is back — NOT VERIFIED at runtime; jobsim chose catch-up-all.
+    Delayed starts: an event whose ts is in the future starts its runs at that time (a
+    batch's never), created and counted by rate limits, cancellations and timeouts.start at
+    once (executor.go Schedule: "Schedule functions in the future if there's a future event
+    `ts` field"; docs: "Scheduling a one-off function"). Reference §1.1's "ts can be set but
+    does not delay" is wrong there.
     Duplicate delivery: a tick creates at most one run (idempotency key = scheduled
     time, executor handleCron); an event's runs are keyed by its id: deduplicated.
     """
@@ -94,13 +99,13 @@ def _inngest() -> Profile:
         default_retries=TableBackoff(attempts=5),
         retry_after_min_ns=1 * SECOND, retry_after_max_ns=1 * DAY, max_sleep_ns=366 * DAY,
         cron=ROBFIG, retries=_inngest_retries, max_attempts=21,
-        missed_cron="all",
+        missed_cron="all", future_ts=True,
         crash=CrashRule(reason="the worker died mid-request; Inngest saw the SDK request fail",
                         recovery="the request failed"),
         lacks={"debounce.leading": "its debounce always runs with the last event (debounce.go: each event "
                                    "replaces the stored one)",
-               "send.delay": "Inngest has no delay on send (a future ts does not delay the event); sleep at the "
-                             "start of the function instead: ctx.step.sleep / ctx.step.sleep_until"},
+               "send.delay": "Inngest has no delay option on send; give the event a future ts instead (its "
+                             "runs then start at that time), or sleep at the start of the function"},
         dedupe="Inngest makes one run per cron tick (idempotency key = scheduled time) and per event id",
     )  # fmt: skip
 

@@ -193,6 +193,9 @@ def _fault(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 
 
 def _queued(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    if d["reason"] == "ts":
+        until = to_datetime(d["until"], tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+        return f"queued    {_run(d, names)} starts at its event's ts, {until}"
     why = "the throttle" if d["reason"] == "throttle" else "a concurrency slot"
     return f"queued    {_run(d, names)} waits for {why}"
 

@@ -66,9 +66,9 @@ def test_a_delayed_job_due_while_the_system_is_down_runs_late_once_it_is_back():
 def test_systems_without_a_delayed_send_refuse_it_naming_the_way_they_have():
     with jobsim.Simulation(shop(), start=START) as sim, pytest.raises(UnsupportedFeature) as info:
         sim.send("order/placed", {"orderId": "o1"}, delay="30s")
-    assert str(info.value) == ("Inngest cannot send an event later (send(..., delay='30s')): Inngest has no delay on "
-                               "send (a future ts does not delay the event); sleep at the start of the function "
-                               "instead: ctx.step.sleep / ctx.step.sleep_until")
+    assert str(info.value) == ("Inngest cannot send an event later (send(..., delay='30s')): Inngest has no delay "
+                               "option on send; give the event a future ts instead (its runs then start at that "
+                               "time), or sleep at the start of the function")
     assert (info.value.system, info.value.feature) == ("Inngest", "send.delay")
     with jobsim.Simulation(shop(), start=START, profile="bullmq") as sim:
         with pytest.raises(jobsim.InvalidArgument, match=r"delay='-1s' is not valid"):

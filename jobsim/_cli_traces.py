@@ -134,10 +134,12 @@ def _replay(args: argparse.Namespace) -> int:
         )  # fmt: skip
     if args.out:
         result.save(args.out)
+    source = getattr(module, "__file__", None) or args.app  # the code replayed: a same-named module may shadow it
     if args.format == "json":
-        _print_json(result.to_dict())
+        _print_json({**result.to_dict(), "app": {"spec": args.app, "file": source}})
     else:
-        print(result.report())
+        title, _, rest = result.report().partition("\n")
+        print(f"{title}\napp: {args.app} from {source}\n{rest}")
         if args.out:
             print(f"\nreplay saved to {args.out}")
     return SAME if result.same else DIFFERS

@@ -52,6 +52,8 @@ def test_replay_of_the_same_code_exits_0(recording, app_module, capsys):
     assert code == 0, out + err
     lines = out.splitlines()
     assert lines[0] == f"jobsim replay of {recording['gz']}"
+    spec = app_module()
+    assert lines[1] == f"app: {spec} from {spec.rpartition(':')[0]}"  # which code ran: a module may shadow another
     assert lines[-1] == ("same: 3 function(s), recorded and replayed agree on runs, outputs, emails, http, events, "
                          "timing")
 
@@ -74,6 +76,7 @@ def test_replay_as_json_and_saved(recording, app_module, capsys, tmp_path):
                        "--format", "json", "--out", out_file)  # fmt: skip
     assert code == 1
     data = json.loads(out)
+    assert data["app"]["file"].endswith(".py") and data["app"]["spec"].endswith(":app")
     assert data["same"] is False and data["comparison"]["functions"]["welcome"]["first"]["path"] == "subject"
     assert out_file.exists()
 

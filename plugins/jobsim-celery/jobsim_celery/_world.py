@@ -293,8 +293,9 @@ class CeleryWorld:
                     f"revoke({one!r}, terminate=True) at {iso(at)}: {name} has been running since "
                     f"{iso(span[0])} until {iso(span[1])} in virtual time, and jobsim ran its body to the end when "
                     "it started, so nothing can stop it part-way now. Plan the kill before the task starts: "
-                    f"sim.celery.revoke(task_id, at={iso(at)!r}, terminate=True), or revoke it from code that "
-                    "runs before it starts (another task's body spending virtual time is fine)"
+                    f"sim.celery.revoke(task_id, at={iso(at)!r}, terminate=True), or revoke it from a task whose "
+                    "body starts before it (bodies starting at one instant run in the order their messages "
+                    "arrived: e.g. the revoking task sends the one it watches)"
                 )
                 if self.executing is not None:  # Celery's tracer would make it that task's failure: stop instead
                     self.fatal = error

@@ -235,3 +235,25 @@ def test_planned_revoke_arguments_are_checked(app, export):
             sim.celery.revoke("some-id", at=at(15), terminate="yes")
         with pytest.raises(InvalidArgument, match="task_id"):
             sim.celery.revoke(42, at=at(15))
+
+
+def test_terminate_between_retries_revokes_the_waiting_retry(app, seen):
+    calls = []
+
+    @app.task(name="poll", bind=True, max_retries=5)
+    def poll(self):
+        calls.append(self.request.retries)
+        raise self.retry(countdown=60)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        seen.sim = sim
+        result = poll.delay()
+        sim.advance("30s")
+        assert result.state == "RETRY"
+        result.revoke(terminate=True)  # nothing runs: the retry message waits for its ETA
+        assert result.state == "REVOKED"
+        sim.run_until_idle()
+        assert calls == [0]
+        run = sim.runs("poll")[0]
+        assert run.status == "cancelled" and run.finished_at == at(60)  # discarded when its ETA came
+        assert ("revoked", result.id, False, None, False, 60.0) in seen

@@ -89,7 +89,7 @@ def push(world: Any) -> None:
             setattr(module, attr, _Jitter() if attr == "random" else _uuid4)
         trace = importlib.import_module("celery.app.trace")
         _saved["celery.app.trace", "send_postrun"] = trace.send_postrun
-        trace.send_postrun = _postrun(trace.send_postrun)
+        setattr(trace, "send_postrun", _postrun(trace.send_postrun))  # noqa: B010 (the module is untyped)
         from celery import Celery
 
         _saved[_CLASS] = Celery.__dict__["send_task"]

@@ -65,7 +65,7 @@ class ProcessTerminated(BaseException):
         self.signum = signum
 
 
-_NOW = Execution.now  # the slot that holds an execution's clock
+_NOW: Any = Execution.__dict__["now"]  # the slot that holds an execution's clock
 
 
 class CeleryExecution(Execution):
@@ -86,7 +86,7 @@ class CeleryExecution(Execution):
         self.terminated = False
         super().__init__(engine, run, attempt, start)
 
-    @property  # type: ignore[override]
+    @property
     def now(self) -> int:
         return _NOW.__get__(self, Execution)  # type: ignore[no-any-return]
 

@@ -35,7 +35,7 @@ from . import _patches
 from ._backend import SimulatedBackend
 from ._beat import Beat
 from ._broker import Publisher, producer_or_acquire
-from ._worker import Held, ProcessTerminated, Worker, WorkerCrash
+from ._worker import CeleryExecution, Held, ProcessTerminated, Worker, WorkerCrash
 
 if TYPE_CHECKING:
     from jobsim import Simulation
@@ -259,7 +259,7 @@ class CeleryWorld:
         """
         ids = _task_ids(getattr(task, "id", task) if not isinstance(task, (list, tuple, set)) else
                         [getattr(t, "id", t) for t in task])  # fmt: skip
-        now = self.sim.kernel.now
+        now = self.sim.now_ns()  # inside a task body: that body's instant
         at_ns = now if at is None else instant_ns(at, "at", tz=self.sim.tz)
         if at_ns < now:
             raise InvalidArgument(f"at={at!r} is in the past: the simulation is at {iso(now)}; a revoke can only "
@@ -301,8 +301,9 @@ class CeleryWorld:
                     self.fatal = error
                 raise error
             executing = self.executing
-            if executing is not None and executing.task_id == one:
-                self.sim.engine.x.cut(at, signum)  # the task revokes itself: it stops when it next spends time
+            x = self.sim.engine.x
+            if executing is not None and executing.task_id == one and isinstance(x, CeleryExecution):
+                x.cut(at, signum)  # the task revokes itself: it stops when it next spends time
             planned = self.cuts.get(one)
             if planned is None or at < planned[0]:
                 self.cuts[one] = (at, signum)
@@ -621,7 +622,7 @@ def _signum(signal: Any) -> int:
             "signal", signal, "an uppercase signal name ('SIGTERM', 'TERM', 'KILL') or its number, as Celery reads it"
         ) from None
     if name in KILLING:
-        return signum
+        return int(signum)
     why = {
         "SIGUSR1": "a prefork pool process handles SIGUSR1 by raising SoftTimeLimitExceeded inside the task, "
                    "and time limits are not simulated",

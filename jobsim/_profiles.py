@@ -167,6 +167,10 @@ class Profile:
     """A cron tick is delivered at its time + U[0, this) (Vercel's precision)."""
     max_duration_ns: int | None = None
     """An attempt that spends longer is killed and fails (Vercel's function duration)."""
+    fail_count_per_job: bool = False
+    """A recurring (cron) function's failures add up over all its runs and number its retries
+    (Agenda 6.2.2's ``failCount``, never reset on success): its retries are numbered from the
+    failures of earlier runs on, and may already be exhausted when a run first fails."""
     doc: str = ""
     """The rules, with their sources (the docstring of the profile's definition)."""
 

@@ -76,6 +76,7 @@ class SystemRuntime:
         self.rng = sim.rng
         self.record = sim.trace.add
         self.states: dict[Run, RunState] = {}
+        self.fail_counts: dict[str, int] = {}  # cron function -> failures so far (profile.fail_count_per_job)
         self.crashes: list[Crash] = []
         self.windows: list[tuple[int, int]] = []
         self.duplicates: list[Duplicate] = []
@@ -244,7 +245,7 @@ class SystemRuntime:
         self._failure(run, x.attempt, key, x.now, error)
 
     def _failure(self, run: Run, attempt: int, key: str | None, now: int, error: BaseException) -> None:
-        due = self._retry_due(run, attempt, now, error)
+        due = self._retry_due(run, self._fail_count(run, attempt) - 1, now, error)
         if due is None:
             self.engine.finish(run, "failed", now, error)
             return
@@ -253,6 +254,21 @@ class SystemRuntime:
                                    "at": due, "delay": max(0, due - now)})  # fmt: skip
         self.state(run).scheduled = due
         self.kernel.schedule(due, self.engine._request, run, attempt + 1, owner=run.function.id)
+
+    def _fail_count(self, run: Run, attempt: int) -> int:
+        """The number of this failure, which numbers the retry after it (attempt ``attempt`` just failed).
+
+        Per run (``attempt + 1``) on most systems. With ``profile.fail_count_per_job``
+        (Agenda 6.2.2: ``fail()`` does ``failCount++``, ``handleRetry`` takes
+        ``attempt: failCount``, and nothing resets it on success) the runs of a cron
+        function are one job document, so its failures count on from its earlier runs.
+        A crash that Agenda re-runs does not pass through ``fail()`` and is not counted.
+        """
+        if not self.profile.fail_count_per_job or not run.events or run.events[0].name != CRON_EVENT:
+            return attempt + 1
+        fid = run.function.id
+        count = self.fail_counts[fid] = self.fail_counts.get(fid, 0) + 1
+        return count
 
     def _retry_due(self, run: Run, attempt: int, now: int, error: BaseException) -> int | None:
         profile, engine = self.profile, self.engine

@@ -355,7 +355,7 @@ def _agenda_retries(fn: Function, user: RetryPolicy) -> RetryPolicy:
 
 
 def _agenda() -> Profile:
-    """Agenda 6 with MongoDB (reference §5; agenda/agenda).
+    """Agenda 6.2.2 with MongoDB (reference §5; agenda/agenda at agenda@6.2.2).
 
     Retries: none by default (<= v5 has none; v6 retries only with a backoff,
     utils/backoff.ts). With a backoff, before retry k (failCount): constant d,
@@ -366,6 +366,12 @@ def _agenda() -> Profile:
     error: NonRetriableError is retried like any error. Retries also apply to runs of
     recurring jobs (6.2.2 handleRetry does not special-case them; PR #1643 says
     otherwise — NOT VERIFIED which holds in 6.2.6; jobsim follows the 6.2.2 code).
+    A recurring job is one job document, and its failCount counts every failure of every
+    run: fail() does failCount++, handleRetry passes attempt: failCount to the backoff,
+    and 6.2.2 never resets it on success (Job.ts; reset on success only since PR #1727,
+    2026-06, agenda#1721). So a recurring job's next failure backs off from the next
+    attempt number, and once failCount > maxRetries no failure of it is retried again.
+    jobsim models 6.2.2 (profile.fail_count_per_job); one-off jobs start at failCount 0.
     Steps: none; ctx.step.run runs inline.
     Cron (every): cron-parser 5, 5 or 6 fields, timezone option, DST as cron-parser.
     Features: debounce (v6 nowDebounced: trailing, maxWait = timeout), concurrency
@@ -386,7 +392,7 @@ def _agenda() -> Profile:
         description="Agenda: no retries by default (v6 backoff when configured); a crashed job re-runs after 10 min",
         default_retries=AgendaBackoff(max_retries=0),
         durable_steps=False, cron=CRON_PARSER, retries=_agenda_retries,
-        non_retriable=False, retry_after=False, missed_cron="first",
+        non_retriable=False, retry_after=False, missed_cron="first", fail_count_per_job=True,
         lacks={
             "batch": "there is no batching", "throttle": "there is no throttle", "rate_limit": "there is no rate limit",
             "idempotency": "job.unique() keeps one job per query for good, not a 24 h window",

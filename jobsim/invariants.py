@@ -295,8 +295,8 @@ class _Extreme:
         return (1 << k) - 1 if self.high else 0
 
 
-def _bounds(sim: Any, run: Run, failed: Attempt) -> tuple[int, int]:
-    """The shortest and longest delay allowed after ``failed``, by the policy or its RetryAfterError."""
+def _bounds(sim: Any, run: Run, failed: Attempt, retry: int) -> tuple[int, int]:
+    """The shortest and longest delay allowed before retry ``retry``, by the policy or ``failed``'s RetryAfterError."""
     error = failed.error
     profile = sim.profile
     if isinstance(error, RetryAfterError) and getattr(profile, "retry_after", True):  # else the policy's delay
@@ -306,7 +306,7 @@ def _bounds(sim: Any, run: Run, failed: Attempt) -> tuple[int, int]:
         return delay, delay
     policy = sim.engine.policy(run.function)
     try:
-        return policy.delay_ns(failed.number + 1, _Extreme(False)), policy.delay_ns(failed.number + 1, _Extreme(True))
+        return policy.delay_ns(retry, _Extreme(False)), policy.delay_ns(retry, _Extreme(True))
     except AttributeError as exc:
         raise JobsimError(f"retries_respect_policy() cannot bound the delays of {policy!r}: {exc}") from None
 
@@ -315,7 +315,29 @@ def _where(attempt: Attempt) -> str:
     return f"step {attempt.step!r}" if attempt.step else "the function body"
 
 
-def _run_retries(sim: Any, run: Run, parallel: Mapping[str, list[tuple[int, list[str], str]]]) -> list[str]:
+def _job_failures(sim: Any, runs: Iterable[Run]) -> dict[int, int]:
+    """``id(attempt)`` -> its failure's number in its job's lifetime, where the profile counts that way.
+
+    Agenda 6.2.2 (``profile.fail_count_per_job``): the runs of a cron function are one job
+    document whose ``failCount`` numbers its retries and is never reset, so failure k of
+    the function's cron runs (in the order the attempts ran; a crash is no failure) is
+    followed by retry k, or by none once k exceeds ``maxRetries``.
+    """
+    if not getattr(sim.profile, "fail_count_per_job", False):
+        return {}
+    from ._engine import CRON_EVENT
+
+    failures: dict[str, list[tuple[int, int, int, Attempt]]] = defaultdict(list)
+    for i, run in enumerate(runs):
+        if run.events and run.events[0].name == CRON_EVENT:
+            for j, a in enumerate(run.attempts):
+                if a.error is not None and not isinstance(a.error, WorkerCrashed):
+                    failures[run.function.id].append((a.start_ns, i, j, a))
+    return {id(a): k for attempts in failures.values() for k, (*_, a) in enumerate(sorted(attempts), 1)}
+
+
+def _run_retries(sim: Any, run: Run, parallel: Mapping[str, list[tuple[int, list[str], str]]],
+                 numbers: Mapping[int, int] | None = None) -> list[str]:  # fmt: skip
     """Every way ``run``'s attempts break its retry policy.
 
     A failed attempt's retry is the run's next attempt, except around
@@ -347,7 +369,7 @@ def _run_retries(sim: Any, run: Run, parallel: Mapping[str, list[tuple[int, list
             after = Attempt(failed.number + 1, None, planned, planned, None)
         elif races and failed.step is None and failed.error is not None and after is not None and after.number == 0:
             continue  # overtaken by a sibling's own request in race mode
-        problems += _attempt_problems(sim, run, failed, after, attempts)
+        problems += _attempt_problems(sim, run, failed, after, attempts, (numbers or {}).get(id(failed)))
     return [f"  {describe(run)}: {problem}" for problem in problems]
 
 
@@ -361,8 +383,11 @@ def _parallel_steps(sim: Any) -> dict[str, list[tuple[int, list[str], str]]]:
     return groups
 
 
-def _attempt_problems(sim: Any, run: Run, failed: Attempt, after: Attempt | None, attempts: int) -> list[str]:
+def _attempt_problems(sim: Any, run: Run, failed: Attempt, after: Attempt | None, attempts: int,
+                      number: int | None = None) -> list[str]:  # fmt: skip
+    """``number``: the failure's number when the job counts failures over its lifetime (``_job_failures``)."""
     where = _where(failed)
+    retry = failed.number + 1 if number is None else number
     out = []
     if failed.number >= attempts:
         out.append(f"{where} ran attempt {failed.number} but the policy allows {attempts} attempt(s)")
@@ -375,18 +400,21 @@ def _attempt_problems(sim: Any, run: Run, failed: Attempt, after: Attempt | None
         isinstance(failed.error, NonRetriableError) and getattr(sim.profile, "non_retriable", True)
     )
     if after is not None and after.number == failed.number + 1:
-        out += _retry_problems(sim, run, failed, after, final)
-    elif not final and failed.number + 1 < attempts:
-        left = attempts - failed.number - 1
+        out += _retry_problems(sim, run, failed, after, final, retry)
+    elif not final and retry < attempts:
+        left = attempts - retry
         out.append(f"{where} gave up after attempt {failed.number} failed at {iso(failed.end_ns)} "
                    f"({type(failed.error).__name__}) with {left} attempt(s) left")  # fmt: skip
     return out
 
 
-def _retry_problems(sim: Any, run: Run, failed: Attempt, after: Attempt, final: bool) -> list[str]:
+def _retry_problems(sim: Any, run: Run, failed: Attempt, after: Attempt, final: bool, retry: int) -> list[str]:
     if final:
         return [f"{_where(failed)} was retried at {iso(after.start_ns)} after a {type(failed.error).__name__}"]
-    low, high = _bounds(sim, run, failed)
+    if retry >= sim.engine.policy(run.function).attempts:
+        return [f"{_where(failed)} was retried at {iso(after.start_ns)} though it was failure {retry} of its job "
+                f"and the policy allows {sim.engine.policy(run.function).attempts - 1} retries"]
+    low, high = _bounds(sim, run, failed, retry)
     gap = after.start_ns - failed.end_ns
     if getattr(sim.engine.policy(run.function), "from_scheduled", False) and not isinstance(
         failed.error, RetryAfterError
@@ -452,7 +480,8 @@ def retries_respect_policy(sim: Any, function: Any = None) -> None:
     sim = _sim(sim, "runs", "engine", "profile")
     runs = sim.runs() if function is None else sim.runs(function)
     parallel = _parallel_steps(sim)
-    problems = [line for run in runs for line in _run_retries(sim, run, parallel)]
+    numbers = _job_failures(sim, runs)
+    problems = [line for run in runs for line in _run_retries(sim, run, parallel, numbers)]
     if problems:
         raise _violation(f"retries respect the policy: {len(problems)} violation(s)", problems[:_SHOWN], len(problems))
 

@@ -221,10 +221,10 @@ def test_bad_simulation_options_fail_the_test_clearly(pytester: pytest.Pytester)
             "tz='Mars/Olympus_Mons' is not valid: no such IANA time zone; "
             "expected e.g. 'America/New_York' or 'UTC'",
             "jobsim: @pytest.mark.jobsim got unknown option(s) sede; "
-            "it accepts start, tz, seed, profile, allow_unmatched_http",
+            "it accepts start, tz, seed, profile, functions, exclude_functions, allow_unmatched_http",
             "jobsim: @pytest.mark.jobsim takes keyword arguments only, got (3,); "
-            "usage: @pytest.mark.jobsim(*, start=None, tz=None, seed=None, profile=None, "
-            "allow_unmatched_http=False)",
+            "usage: @pytest.mark.jobsim(*, start=None, tz=None, seed=None, profile=None, functions=None, "
+            "exclude_functions=None, allow_unmatched_http=False)",
         ]
     )
     result.stdout.no_fnmatch_line("*During handling*")
@@ -258,8 +258,8 @@ def test_marker_is_registered_with_its_signature(pytester: pytest.Pytester) -> N
     result = pytester.runpytest("--markers")
     result.stdout.fnmatch_lines(
         [
-            "@pytest.mark.jobsim(*, start=None, tz=None, seed=None, profile=None, "
-            "allow_unmatched_http=False): options of the simulation*"
+            "@pytest.mark.jobsim(*, start=None, tz=None, seed=None, profile=None, functions=None, "
+            "exclude_functions=None, allow_unmatched_http=False): options of the simulation*"
         ]
     )
     pytester.makeconftest(APP)

@@ -36,11 +36,12 @@ class FunctionNotSimulated(InvalidArgument, NonRetriableError):
 class Selection:
     """Which functions a simulation leaves out, and why: the argument the test gave."""
 
-    __slots__ = ("argument", "given", "left_out")
+    __slots__ = ("argument", "ids", "left_out")
 
-    def __init__(self, argument: str, given: list[Any], left_out: dict[str, Function]) -> None:
+    def __init__(self, argument: str, ids: list[str], left_out: dict[str, Function]) -> None:
         self.argument = argument
-        self.given = given
+        self.ids = ids
+        """The ids the argument named, in its order: what the test wrote, in a form messages can show."""
         self.left_out = left_out
 
     def find(self, function: Any) -> Function | None:
@@ -51,7 +52,7 @@ class Selection:
 
     def refuse(self, fn: Function, argument: str, value: Any) -> FunctionNotSimulated:
         """The error for naming ``fn``, which this selection left out."""
-        ids = [_id(item) for item in self.given]
+        ids = self.ids
         how = (f"add {fn.id!r} to functions=" if self.argument == "functions"
                else f"take {fn.id!r} out of exclude_functions=")  # fmt: skip
         return FunctionNotSimulated(
@@ -75,7 +76,7 @@ def select(functions: dict[str, Function], include: Any, exclude: Any, own_worke
     if argument == "functions" and not named:
         raise InvalidArgument.build(argument, given, f"{_ACCEPTED}, at least one (leave functions= out, or None, "
                                     f"to simulate every function: {_known(functions)})")  # fmt: skip
-    keep = named if argument == "functions" else {k for k in functions if k not in named}
+    keep = set(named) if argument == "functions" else {k for k in functions if k not in named}
     if not keep:
         raise InvalidArgument.build(argument, given, f"it leaves out every function ({_known(functions)}): "
                                     "leave at least one to simulate")  # fmt: skip
@@ -89,7 +90,7 @@ def select(functions: dict[str, Function], include: Any, exclude: Any, own_worke
         )
     for fn_id in left_out:
         del functions[fn_id]
-    return Selection(argument, items, left_out)
+    return Selection(argument, named, left_out)
 
 
 def _items(argument: str, given: Any) -> list[Any]:
@@ -105,9 +106,10 @@ def _items(argument: str, given: Any) -> list[Any]:
     return items
 
 
-def _resolve(argument: str, given: Any, items: list[Any], functions: dict[str, Function]) -> set[str]:
-    """The ids ``items`` name; every item that names none is listed in one error."""
-    ids, unknown, hints = set(), [], []
+def _resolve(argument: str, given: Any, items: list[Any], functions: dict[str, Function]) -> list[str]:
+    """The ids ``items`` name, in order, once each; every item that names none is listed in one error."""
+    ids: list[str] = []
+    unknown, hints = [], []
     for item in items:
         fn = _lookup(item, functions)
         if fn is None:
@@ -115,14 +117,16 @@ def _resolve(argument: str, given: Any, items: list[Any], functions: dict[str, F
             if isinstance(item, Function) and item.id in functions:
                 hints.append(f"{item!r} is not the function of that id the targets hold (a second copy of it: "
                              "was its module imported twice, or the app rebuilt?)")  # fmt: skip
-        else:
-            ids.add(fn.id)
+        elif fn.id not in ids:
+            ids.append(fn.id)
     if unknown:
         what = ", ".join(map(repr, unknown))
         note = f"; {'; '.join(hints)}" if hints else ""
-        raise InvalidArgument(f"{argument}={given!r} is not valid: {what} {'is' if len(unknown) == 1 else 'are'} "
-                              f"not among the targets' functions (name them by id, or by the object @app.function returned); "
-                              f"known function ids: {_known(functions)}{note}")
+        raise InvalidArgument(
+            f"{argument}={given!r} is not valid: {what} {'is' if len(unknown) == 1 else 'are'} "
+            f"not among the targets' functions (name them by id, or by the object @app.function returned); "
+            f"known function ids: {_known(functions)}{note}"
+        )
     return ids
 
 
@@ -145,10 +149,6 @@ def _equal(native: Any, item: Any) -> bool:
         return bool(native == item)
     except Exception:  # a backend object whose __eq__ refuses strangers
         return False
-
-
-def _id(item: Any) -> Any:
-    return item.id if isinstance(item, Function) else item
 
 
 def _known(functions: Mapping[str, Function]) -> str:

@@ -76,7 +76,7 @@ class _Run:
 
 _SETTINGS = pytest.StashKey[_Settings]()
 _RUN = pytest.StashKey[_Run]()
-_STARTED = pytest.StashKey["Started"]()
+_STARTED: pytest.StashKey[Started] = pytest.StashKey()
 """With ``--jobsim-trace-dir``: notes the simulations each test starts itself (``jobsim/_started.py``)."""
 _SAVED = pytest.StashKey[bool]()
 """The test's own simulations were saved (at its first failing phase)."""
@@ -201,8 +201,9 @@ def jobsim(request: pytest.FixtureRequest, jobsim_app: Any) -> Iterator[Simulati
 
     Options come from ``@pytest.mark.jobsim(start=..., tz=..., seed=..., profile=...,
     functions=[...] or exclude_functions=[...])`` (closest marker wins), then the
-    ``jobsim_*`` ini options; ``--jobsim-seed`` overrides the seed. At teardown, HTTP requests that matched no route fail the test unless
-    the marker says ``allow_unmatched_http=True``. Example::
+    ``jobsim_*`` ini options; ``--jobsim-seed`` overrides the seed. At teardown, HTTP
+    requests that matched no route fail the test unless the marker says
+    ``allow_unmatched_http=True``. Example::
 
         def test_welcome(jobsim):
             jobsim.send("user/created", {"email": "ada@example.com"})

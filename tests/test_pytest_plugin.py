@@ -818,3 +818,32 @@ def test_an_invoke_of_an_unselected_function_shows_in_the_failing_tests_timeline
                                f"{error[:60]}")  # fmt: skip
     assert lines[8].startswith(f"2025-01-01 00:00:00.000 UTC  run       checkout#1 failed: {error[:60]}")
     assert not any(" retry " in line for line in lines)
+
+
+@needs_http_sink
+def test_the_readme_selection_example_runs_and_without_the_marker_the_report_fails_the_test(
+        pytester: pytest.Pytester, readme_files) -> None:
+    files = readme_files("### pytest plugin")
+    assert {"jobs.py", "conftest.py", "test_jobs.py", "conftest.py, with shared routes"} <= set(files)
+    pytester.makepyfile(jobs=files["jobs.py"], test_jobs=files["test_jobs.py"])
+    pytester.makeconftest(files["conftest.py"])
+    pytester.makepyfile(
+        test_unmarked="""
+        import pytest
+
+        @pytest.mark.jobsim(start="2025-03-03T08:00:00Z")
+        def test_welcome_email_unmarked(jobsim):
+            jobsim.send("user/created", {"email": "ada@example.com"})
+            jobsim.advance("1d")
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=4, errors=1)  # the README's three, and the unmarked one passes then errors
+    result.stdout.fnmatch_lines([
+        "*_ ERROR at teardown of test_welcome_email_unmarked _*",
+        "jobsim: 5 HTTP requests matched no route (the job got httpx.ConnectError for each):",
+        "  GET https://analytics.acme.test/api/daily  at 2025-03-03T14:00:00.000Z",  # 09:00 in New York
+    ])  # fmt: skip
+    # the README's shared-routes conftest keeps the cron job in every test instead
+    pytester.makeconftest(files["conftest.py, with shared routes"])
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=4)

@@ -136,8 +136,8 @@ def test_naming_a_left_out_function_from_the_test_is_the_same_error() -> None:
         )
         with pytest.raises(jobsim.InvalidArgument, match=r"^function_id=<jobsim function 'daily-report' of app "):
             sim.fail(report)
-        with pytest.raises(jobsim.InvalidArgument, match="^function_id='nope' is not valid: one of the simulated "
-                           "function ids: 'send-welcome-email', 'checkout', 'charge-card'$"):  # fmt: skip
+        with pytest.raises(jobsim.InvalidArgument, match=r"^function_id='nope' is not valid: one of the simulated "
+                           r"function ids: 'send-welcome-email', 'checkout', 'charge-card'$"):  # fmt: skip
             sim.runs("nope")  # an id that exists nowhere keeps its own message
 
 

@@ -346,6 +346,9 @@ def _save_own(item: pytest.Item, fixture: Simulation | None) -> list[str]:
         return []
     item.stash[_SAVED] = True
     sims = [sim for sim in started.simulations() if sim is not fixture]
+    if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+        # each failing example Hypothesis keeps holds its simulation; the last to start ran the one it reports
+        sims = sims[-1:]
     first = 1 if fixture is None else 2
     lines: list[str] = []
     for number, sim in enumerate(sims, first):

@@ -336,3 +336,32 @@ def test_the_watcher_lets_go_of_the_last_simulation_when_the_test_ends() -> None
     started.end()
     gc.collect()
     assert ref() is None and started.simulations() == []
+
+
+def test_a_failing_hypothesis_test_saves_the_simulation_of_the_example_it_reports(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("hypothesis")
+    pytester.makeconftest(APP)
+    pytester.makepyfile(
+        test_prop="""
+        import jobsim
+        from hypothesis import given, settings, strategies as st
+        from conftest import app
+
+        @settings(derandomize=True, database=None)
+        @given(st.integers(0, 1000))
+        def test_prop(n):
+            with jobsim.Simulation(app, seed=n) as sim:
+                sim.send("hello", {"who": "x" * n})
+                sim.advance("1s")
+            assert len(sim.runs("hello")[0].output) < 53  # 'hi ' and 50 x: the minimal failing example
+        """
+    )
+    result = pytester.runpytest("--jobsim-trace-dir=traces")
+    result.assert_outcomes(failed=1)
+    assert section(result, "test_prop") == [
+        "trace saved to traces/test_prop.py--test_prop.jobsim.jsonl",
+        "    replay it: jobsim replay traces/test_prop.py--test_prop.jobsim.jsonl --app MODULE:APP",
+        "    simulation: <Simulation at 2025-01-01T00:00:01.000Z seed=50 profile='inngest' functions=['hello'] closed>",
+    ]
+    assert [p.name for p in (pytester.path / "traces").iterdir()] == ["test_prop.py--test_prop.jobsim.jsonl"]
+    assert jobsim.Trace.load(pytester.path / "traces" / "test_prop.py--test_prop.jobsim.jsonl").header["seed"] == 50

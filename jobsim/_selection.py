@@ -83,9 +83,13 @@ def select(functions: dict[str, Function], include: Any, exclude: Any, own_worke
     left_out = {fn_id: fn for fn_id, fn in functions.items() if fn_id not in keep}
     kept_by_worker = sorted(fn_id for fn_id in left_out if fn_id in own_worker)
     if kept_by_worker:
+        shown = ", ".join(map(repr, kept_by_worker[:5])) + (
+            f" and {len(kept_by_worker) - 5} more" if len(kept_by_worker) > 5 else "")  # fmt: skip
+        how = ("use exclude_functions= to leave out only functions jobsim's engine runs" if argument == "functions"
+               else "leave out only functions jobsim's engine runs")  # fmt: skip
         raise UnsupportedFeature(
-            f"{argument}={given!r} leaves out {', '.join(map(repr, kept_by_worker))}, which a backend plugin's own "
-            "worker runs (it would still run them); select among the other functions, or leave that target out",
+            f"{argument}={given!r} leaves out {shown}, which a backend plugin's own worker runs (it would still "
+            f"run them); {how}, or leave that target out",
             feature=argument,
         )
     for fn_id in left_out:

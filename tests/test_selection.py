@@ -268,7 +268,14 @@ def test_functions_a_plugins_own_worker_runs_cannot_be_left_out() -> None:
             jobsim.Simulation(make_app(), OwnWorker(), exclude_functions=["beat", "daily-report"])
         assert str(caught.value) == (
             "exclude_functions=['beat', 'daily-report'] leaves out 'beat', which a backend plugin's own worker runs "
-            "(it would still run them); select among the other functions, or leave that target out"
+            "(it would still run them); leave out only functions jobsim's engine runs, or leave that target out"
+        )
+        with pytest.raises(jobsim.UnsupportedFeature) as caught:
+            jobsim.Simulation(make_app(), OwnWorker(), functions=["checkout"])
+        assert str(caught.value) == (
+            "functions=['checkout'] leaves out 'beat', 'task', which a backend plugin's own worker runs (it would "
+            "still run them); use exclude_functions= to leave out only functions jobsim's engine runs, or leave "
+            "that target out"
         )
         sim = jobsim.Simulation(make_app(), OwnWorker(), exclude_functions=["daily-report"])
         assert sorted(sim.functions) == ["beat", "charge-card", "checkout", "send-welcome-email", "task"]
@@ -281,3 +288,19 @@ def test_the_selection_is_in_the_repr_through_functions() -> None:
                             functions=["checkout", "charge-card"])  # fmt: skip
     assert repr(sim) == ("<Simulation at 2025-03-03T00:00:00.000Z seed=0 profile='inngest' "
                          "functions=['checkout', 'charge-card'] new>")  # fmt: skip
+
+
+def test_an_async_handler_invoking_a_left_out_function_fails_the_same_way() -> None:
+    app = make_app()
+
+    @app.function("async-checkout", on="cart/checkout-async")
+    async def async_checkout(ctx):
+        return await ctx.step.invoke("charge", function="charge-card", data={"amount": 1})
+
+    with jobsim.Simulation(app, start=START, functions=[async_checkout]) as sim:
+        sim.send("cart/checkout-async")
+        sim.advance("1m")
+    [run] = sim.runs("async-checkout")
+    assert (run.status, type(run.error).__name__, len(run.attempts)) == ("failed", "FunctionNotSimulated", 1)
+    assert str(run.error).startswith("function='charge-card': function 'charge-card' is not simulated, "
+                                     "functions=['async-checkout'] left it out;")  # fmt: skip

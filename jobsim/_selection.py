@@ -52,11 +52,10 @@ class Selection:
 
     def refuse(self, fn: Function, argument: str, value: Any) -> FunctionNotSimulated:
         """The error for naming ``fn``, which this selection left out."""
-        ids = self.ids
         how = (f"add {fn.id!r} to functions=" if self.argument == "functions"
                else f"take {fn.id!r} out of exclude_functions=")  # fmt: skip
         return FunctionNotSimulated(
-            f"{argument}={value!r}: function {fn.id!r} is not simulated, {self.argument}={ids!r} left it out; "
+            f"{argument}={value!r}: function {fn.id!r} is not simulated, {self.argument}={self.ids!r} left it out; "
             f"{how} to simulate it (in jobsim.Simulation(...) or @pytest.mark.jobsim(...))"
         )
 
@@ -81,20 +80,26 @@ def select(functions: dict[str, Function], include: Any, exclude: Any, own_worke
         raise InvalidArgument.build(argument, given, f"it leaves out every function ({_known(functions)}): "
                                     "leave at least one to simulate")  # fmt: skip
     left_out = {fn_id: fn for fn_id, fn in functions.items() if fn_id not in keep}
-    kept_by_worker = sorted(fn_id for fn_id in left_out if fn_id in own_worker)
-    if kept_by_worker:
-        shown = ", ".join(map(repr, kept_by_worker[:5])) + (
-            f" and {len(kept_by_worker) - 5} more" if len(kept_by_worker) > 5 else "")  # fmt: skip
-        how = ("use exclude_functions= to leave out only functions jobsim's engine runs" if argument == "functions"
-               else "leave out only functions jobsim's engine runs")  # fmt: skip
-        raise UnsupportedFeature(
-            f"{argument}={given!r} leaves out {shown}, which a backend plugin's own worker runs (it would still "
-            f"run them); {how}, or leave that target out",
-            feature=argument,
-        )
+    _refuse_own_worker(argument, given, left_out, own_worker)
     for fn_id in left_out:
         del functions[fn_id]
     return Selection(argument, named, left_out)
+
+
+def _refuse_own_worker(argument: str, given: Any, left_out: dict[str, Function], own_worker: Collection[str]) -> None:
+    """A backend plugin's own worker (jobsim-celery's) runs its functions whatever the engine registers."""
+    kept_by_worker = sorted(fn_id for fn_id in left_out if fn_id in own_worker)
+    if not kept_by_worker:
+        return
+    shown = ", ".join(map(repr, kept_by_worker[:5])) + (
+        f" and {len(kept_by_worker) - 5} more" if len(kept_by_worker) > 5 else "")  # fmt: skip
+    how = ("use exclude_functions= to leave out only functions jobsim's engine runs" if argument == "functions"
+           else "leave out only functions jobsim's engine runs")  # fmt: skip
+    raise UnsupportedFeature(
+        f"{argument}={given!r} leaves out {shown}, which a backend plugin's own worker runs (it would still "
+        f"run them); {how}, or leave that target out",
+        feature=argument,
+    )
 
 
 def _items(argument: str, given: Any) -> list[Any]:
@@ -103,7 +108,7 @@ def _items(argument: str, given: Any) -> list[Any]:
         return [given]
     if not isinstance(given, (list, tuple, set, frozenset)):  # a dict or a generator is more likely a mistake
         raise InvalidArgument.build(argument, given, _ACCEPTED)
-    items = list(given)
+    items = sorted(given, key=repr) if isinstance(given, (set, frozenset)) else list(given)  # messages: one order
     for item in items:
         if isinstance(item, str) and not item:
             raise InvalidArgument.build(argument, given, f"{_ACCEPTED}; '' is not a function id")

@@ -27,6 +27,7 @@ from .hooks import Adapted
 
 if TYPE_CHECKING:
     from ._replay import ReplayResult
+    from ._selection import Selection
 
 DEFAULT_START = "2025-01-01T00:00:00Z"
 
@@ -36,6 +37,10 @@ class Simulation:
     ``Simulation(*targets, start=..., seed=0, profile="inngest", tz="UTC")``. A
     target is a ``jobsim.App`` (or a list of them). Use it as a context manager, or
     call ``start()``/``close()``; the pytest fixture ``jobsim`` does it for you.
+
+    ``functions=[...]`` simulates only those of the targets' functions (ids, or the
+    objects ``@app.function`` returned), ``exclude_functions=[...]`` all but those: the
+    others never run, and events sent to them stay on the bus (``_selection.py``).
     """
 
     def __init__(
@@ -46,6 +51,8 @@ class Simulation:
         profile: str | Profile | None = None,
         tz: str | dt.tzinfo | None = "UTC",
         max_chain: int = DEFAULT_MAX_CHAIN,
+        functions: Any = None,
+        exclude_functions: Any = None,
     ) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int) or not -(1 << 63) <= seed < 1 << 64:
             # the trace header holds it as a JSON number: past 64 bits, trace.save could not write it
@@ -68,6 +75,11 @@ class Simulation:
         self._own_worker: set[str] = set()  # functions a plugin's own worker runs (see Adapted.own_worker)
         for target in _flatten(targets):
             self._adopt(target)
+        self._selection: Selection | None = None
+        if functions is not None or exclude_functions is not None:
+            from ._selection import select
+
+            self._selection = select(self.functions, functions, exclude_functions, self._own_worker)
         if profile is None:
             profile = next((a.profile for a in self.adapted if a.profile), "inngest")
         self.profile = self.profiles.get(profile)
@@ -395,6 +407,10 @@ class Simulation:
             native = fn.options.get("native")
             if native is not None and (native is function or native == function):
                 return fn
+        selection = self._selection
+        left_out = None if selection is None else selection.find(function)
+        if selection is not None and left_out is not None:  # it exists: say the test left it out, how to select it
+            raise selection.refuse(left_out, argument, function)
         raise InvalidArgument.build(
             argument, function, "one of the simulated function ids: " + ", ".join(map(repr, self.functions))
         )

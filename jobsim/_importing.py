@@ -23,6 +23,7 @@ import os
 import re
 import warnings
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +132,7 @@ def import_events(
             data["id"] = ulid(at // MS, line)
             data["attributes"] = {**(data.get("attributes") or {}), SYNTHESIZED_ID: True}
         placed.append((at, line, data))
+    notes = _order_and_repeats(placed)
     placed.sort(key=lambda item: (item[0], item[1]))
     if placed[0][0] < start_ns:
         raise InvalidArgument(f"start={iso(start_ns)} is after the first event ({iso(placed[0][0])}, line "
@@ -148,6 +150,9 @@ def import_events(
         message = f"skipped {len(skipped)} invalid line(s): {shown}{more}"
         trace.warnings.append(message)
         warnings.warn(message, TraceWarning, stacklevel=2)
+    for message in notes:
+        trace.warnings.append(message)
+        warnings.warn(f"{source}: {message}", TraceWarning, stacklevel=2)
     trace.path = source
     trace.complete = False
     if ignored:
@@ -156,6 +161,27 @@ def import_events(
         trace.warnings.append(message)
         warnings.warn(f"{source}: {message}", TraceWarning, stacklevel=2)
     return trace
+
+
+def _order_and_repeats(placed: list[tuple[int, int, dict[str, Any]]]) -> list[str]:
+    """What the import changes or the replay will drop, said once each: events out of time
+    order (replayed sorted), and ids given more than once (the bus keeps the first in 24 h)."""
+    notes = []
+    late = [(line, at, prev) for (prev, _, _), (at, line, _) in pairwise(placed) if at < prev]
+    if late:
+        line, at, prev = late[0]
+        notes.append(f"{len(late)} event(s) come before the line above them in time (the first: line {line}, "
+                     f"{iso(at)}, after {iso(prev)}); they are replayed in time order")  # fmt: skip
+    lines: dict[str, list[int]] = {}
+    for _, line, data in placed:
+        lines.setdefault(data["id"], []).append(line)
+    repeated = {key: found for key, found in lines.items() if len(found) > 1}
+    if repeated:
+        key, found = next(iter(repeated.items()))
+        notes.append(f"{len(repeated)} event id(s) are given more than once (the first: {key!r} on lines "
+                     f"{', '.join(map(str, found[:5]))}); the bus drops a repeat within 24 h of the first, "
+                     "as Inngest does, so a replay runs it once")  # fmt: skip
+    return notes
 
 
 def _first_time(events: list[tuple[int | None, int, dict[str, Any]]]) -> int:

@@ -33,6 +33,7 @@ ANY_CRON = CronDialect(parser="cron", seconds=True)
 """A plugin profile's default dialect: 5 or 6 fields, Vixie's DOM/DOW rule, ISC across DST."""
 
 MissedCron = Literal["all", "first", "latest", "none"]
+CronNext = Literal["clock", "start"]
 CrashThen = Literal["fail", "rerun", "lose"]
 
 FEATURES: dict[str, str] = {
@@ -156,6 +157,12 @@ class Profile:
     """Pending work survives ``sim.downtime``; without it, in-memory state is lost."""
     missed_cron: MissedCron = "all"
     """Cron ticks due while down: run ``all`` at the end, the ``first`` or the ``latest`` one, or ``none``."""
+    cron_next: CronNext = "clock"
+    """When a cron schedule's next tick comes into being. ``clock``: every instant the schedule
+    names delivers a tick, whether or not the last one's run has started. ``start``: a schedule
+    keeps one pending job, and the next is made when that job starts (a worker takes it), due at
+    the first instant strictly after the later of that start and the job's own scheduled time;
+    the instants that pass while a job waits for a worker never run (BullMQ job schedulers)."""
     crash: CrashRule = IMMEDIATE
     dedupe: str | None = "deduplicated"
     """Why a duplicated delivery starts no run; ``None`` when every delivery runs."""

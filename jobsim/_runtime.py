@@ -82,6 +82,11 @@ class SystemRuntime:
         self.duplicates: list[Duplicate] = []
         self.missed: dict[int, list[tuple[Function, Any, int]]] = {}  # downtime end -> ticks due while down
         self.caught_up: set[tuple[str, int]] = set()  # (function, instant): a catch-up stands for its tick then
+        # profile.cron_next == "start" (BullMQ job schedulers): one pending job per schedule
+        self.chained = self.profile.cron_next == "start"
+        self.pending: dict[Run, tuple[str, str]] = {}  # a schedule's job that has not started -> (function, cron)
+        # (function, cron) -> (when its latest job started, None until it does; that job's scheduled time)
+        self.began: dict[tuple[str, str], tuple[int | None, int]] = {}
         self.watching = self.profile.max_duration_ns is not None  # Simulation.consume asks `spend`
         engine = self.engine
         engine.system = self
@@ -150,6 +155,8 @@ class SystemRuntime:
             if self.profile.persistent:
                 raise Suspend(("defer", end))
             raise Suspend(("lost", WorkerCrashed(f"{self.profile.label} was down; the run was lost")))
+        if self.pending:  # a schedule's pending job moves to active: its schedule may make the next one
+            self._started(x.run_, now)
         crash = self._take_crash(x.run_.function.id, now)
         if crash is not None:
             raise Suspend(("crash", None, self._crash_error(now), "crash"))
@@ -374,13 +381,15 @@ class SystemRuntime:
         self.kernel.schedule(schedule.next_after(now), self.engine._cron_tick, fn, schedule,
                              owner=f"{fn.id} (cron)", recurring=True)  # fmt: skip
         end = self.down_until(now)
-        if end is not None:
-            self._miss(fn, schedule, now, end)
-            return
-        if self.caught_up and (fn.id, now) in self.caught_up:
+        if end is None and self.caught_up and (fn.id, now) in self.caught_up:
             self.caught_up.discard((fn.id, now))
             self.record(now, "cron.missed", {"function": fn.id, "cron": schedule.expr, "scheduled": iso(now),
                                              "outcome": "caught-up"})  # fmt: skip
+            return
+        if self.chained and (fn.id, schedule.expr) in self.began and self._holds(fn, schedule, now):
+            return
+        if end is not None:
+            self._miss(fn, schedule, now, end)
             return
         copies = 1 + self._duplicates(fn, now, {"cron": schedule.expr, "scheduled": iso(now)})
         jitter = self.profile.cron_jitter_ns
@@ -405,7 +414,28 @@ class SystemRuntime:
             self.record(now, "cron", data)
             event = Event(CRON_EVENT, {"cron": schedule.expr, "scheduledAt": when}, id=f"{fn.id}:{when}",
                           ts=now // MS)  # fmt: skip
-            self.engine.start_run(fn, [event])
+            run = self.engine.start_run(fn, [event])
+            if self.chained and fn.id not in self.sim._own_worker and run.status not in FINAL:
+                self.pending[run] = (fn.id, schedule.expr)
+                self.began[fn.id, schedule.expr] = (None, nominal)
+
+    # -- one pending job per schedule (profile.cron_next == "start") ----------------------------------------
+    def _holds(self, fn: Function, schedule: Any, now: int) -> bool:
+        """Whether the schedule's job of an earlier tick holds this tick back: it has not started yet,
+        or it started at this very instant (the next is strictly after). Records the tick as skipped."""
+        began, behind = self.began[fn.id, schedule.expr]
+        if began is not None and began < now:
+            return False
+        self.record(now, "cron.missed", {"function": fn.id, "cron": schedule.expr, "scheduled": iso(now),
+                                         "outcome": "skipped", "behind": iso(behind), "started": began is not None})
+        return True
+
+    def _started(self, run: Run, now: int) -> None:
+        """``run`` moves to active: if it is its schedule's pending job, the schedule makes the next job now,
+        due strictly after ``max(now, scheduled)`` — the clock's next tick after this instant."""
+        key = self.pending.pop(run, None)
+        if key is not None:
+            self.began[key] = (now, self.began[key][1])
 
     def _miss(self, fn: Function, schedule: Any, nominal: int, end: int) -> None:
         """A tick due while the system is down: kept for ``_up`` to deliver (or not) per ``missed_cron``."""

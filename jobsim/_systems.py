@@ -144,6 +144,20 @@ def _bullmq() -> Profile:
     across DST as cron-parser 5.10 (pinned in package.json): a wall time in a spring-forward gap fires
     shifted by the gap (02:30 -> 03:30; tests/CronExpression.test.ts "DST gap"), a repeated one once
     (a wildcard hour: twice). UTC when tz is not given.
+    One pending job per scheduler (cron_next="start"), read from 6.2.0 @ 352d3c72: the next iteration's
+    delayed job is made when the current one moves to active — the worker's nextJobFromJobData
+    (worker.ts, run right after moveToActive and after moveToFinished fetches the next job) calls
+    upsertJobScheduler(..., {override: false}) before processing starts, not at completion. Its time
+    (job-scheduler.ts upsertJobScheduler + defaultRepeatStrategy) is the first cron match strictly after
+    max(Date.now(), prevMillis = the current job's scheduled time) (cron-parser's next() skips the
+    current instant), so it is never in the past; updateJobScheduler-12.lua adds it only if the job
+    asking is the scheduler's current one (job id repeat:<id>:<prevMillis>), so a retry or a stall
+    re-run of that job makes no second one. Hence a job that waits for a busy worker (concurrency=1,
+    BullMQ's Worker default, while the last one still runs) starts late, and the ticks passing
+    meanwhile never run (trace: cron.missed, outcome "skipped"). Without concurrency= jobsim assumes a
+    free worker, so every job starts on time and long jobs overlap. (`every` schedulers realign a
+    passed prevMillis+every to the next slot after now — getJobSchedulerEveryNextMillis.lua — jobsim
+    schedules only cron patterns.)
     Features: debounce (deduplication with extend+replace: the last add wins, no
     maximum wait), concurrency (per worker, no key), on_failure (the worker's 'failed'
     event). No batching, throttle (its limiter is a fixed window — not simulated),
@@ -168,7 +182,7 @@ def _bullmq() -> Profile:
         description="BullMQ: no retries by default; fixed/exponential backoff; stalled jobs re-run once",
         default_retries=BullMQBackoff(attempts=1),
         durable_steps=False, cron=CRON_PARSER, retries=_bullmq_retries,
-        retry_after=False, missed_cron="first",
+        retry_after=False, missed_cron="first", cron_next="start",
         lacks={
             "batch": "a BullMQ worker takes one job at a time; nothing collects events into one job",
             "debounce.timeout": "its debounce (deduplication with extend+replace) has no maximum wait",

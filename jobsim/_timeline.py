@@ -102,6 +102,10 @@ def _missed(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     if d["outcome"] == "caught-up":  # first-missed policies: the late run stands for this tick too
         return f"cron      {d['function']} skips its {_hm(d['scheduled'], tz)} tick: the late run just now stands " \
                "for it, and the schedule resumes after it"
+    if d["outcome"] == "skipped":  # one pending job per schedule (profile.cron_next == "start")
+        why = "has just started (the next is due strictly after)" if d["started"] else "has not started yet"
+        job = _hm(d["behind"], tz)
+        return f"cron      {d['function']} skips its {_hm(d['scheduled'], tz)} tick: its {job} job {why}"
     why = "lost: the system was down" if d["outcome"] == "lost" else "the system is down"
     return f"cron      {d['function']} misses its {_hm(d['scheduled'], tz)} tick ({why})"
 

@@ -479,8 +479,17 @@ class Engine:
                 self._announce_failure(run, error)
 
     def _announce_failure(self, run: Run, error: BaseException | None) -> None:
-        """Inngest emits ``inngest/function.failed``; ``on_failure`` handlers run from it."""
+        """Inngest emits ``inngest/function.failed``; ``on_failure`` handlers run from it.
+
+        A system whose failure hook is a callback (``profile.failure_hook``) publishes nothing
+        and hands the handler its own event."""
         fn = run.function
+        hook = self.profile.failure_hook
+        if hook is not None:
+            event = None if fn.on_failure is None else hook(run, error, self.now())
+            if event is not None:
+                self.start_run(self.sim._failure_handler(fn), [event])
+            return
         data = {
             "function_id": fn.id,
             "run_id": run.id,

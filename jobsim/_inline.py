@@ -39,10 +39,12 @@ PENDING = object()
 class RunState:
     """What a non-durable system keeps about one run between its requests."""
 
-    __slots__ = ("attempt", "checkpoint", "failed_step", "reruns", "resume", "scheduled")
+    __slots__ = ("attempt", "began", "checkpoint", "failed_step", "pausing", "reruns", "resume", "scheduled")
 
     def __init__(self, scheduled: int) -> None:
         self.attempt = 0
+        self.began = scheduled  # when the process of the current attempt started (it may have paused since)
+        self.pausing = False  # a wait is checkpointing the attempt: what it records is no attempt of the run
         self.checkpoint: dict[str, Any] = {}
         self.failed_step: str | None = None
         self.reruns = 0

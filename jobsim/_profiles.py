@@ -28,6 +28,8 @@ from .errors import InvalidArgument, UnsupportedFeature
 
 if TYPE_CHECKING:
     from ._app import Function
+    from ._events import Event
+    from ._records import Run
 
 ANY_CRON = CronDialect(parser="cron", seconds=True)
 """A plugin profile's default dialect: 5 or 6 fields, Vixie's DOM/DOW rule, ISC across DST."""
@@ -174,6 +176,11 @@ class Profile:
     """A cron tick is delivered at its time + U[0, this) (Vercel's precision)."""
     max_duration_ns: int | None = None
     """An attempt that spends longer is killed and fails (Vercel's function duration)."""
+    failure_hook: Callable[[Run, BaseException | None, int], Event | None] | None = None
+    """For a system whose failure hook is a callback, not an event: ``(failed run, its error, now)``
+    -> the event the ``on_failure`` handler gets as ``ctx.event`` (``None``: the hook does not run);
+    nothing is published on the bus. ``None``: Inngest's ``inngest/function.failed``, published,
+    starting the handler."""
     fail_count_per_job: bool = False
     """A recurring (cron) function's failures add up over all its runs and number its retries
     (Agenda 6.2.2's ``failCount``, never reset on success): its retries are numbered from the

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from ._engine import CRON_EVENT, Engine
 from ._events import Event
 from ._inline import PENDING, AsyncInlineStep, InlineStep, RunState
-from ._records import FINAL
+from ._records import FINAL, Attempt
 from ._steps import Suspend, resolve_retry_after
 from ._time import MS, SECOND, format_duration, iso
 from .errors import InvalidArgument, NonRetriableError, RetryAfterError, WorkerCrashed
@@ -97,6 +97,8 @@ class SystemRuntime:
             outcomes.update(error=self._error, failed=self._error, sleep=self._sleep, wait=self._wait,
                             invoke=self._invoke)  # fmt: skip
             engine._next = self._next  # type: ignore[method-assign]
+        if self.profile.checkpoints:  # Trigger.dev: one attempt per process, however often it paused
+            engine._attempt = self._attempt  # type: ignore[method-assign]
 
     def state(self, run: Run) -> RunState:
         state = self.states.get(run)
@@ -294,12 +296,44 @@ class SystemRuntime:
             return max(now, self.state(run).scheduled + delay)
         return now + delay
 
+    def _attempt(self, run: Run, x: Execution, step: str | None, error: BaseException | None) -> Attempt:
+        """``engine._attempt`` where waits checkpoint (``profile.checkpoints``, Trigger.dev §3.5).
+
+        An attempt is one process: a wait checkpoints it and the restored process goes on
+        with the same attempt (Trigger.dev counts attempts = retries only, §3.2), so the
+        run records one ``Attempt`` per attempt, from the start of its process to its
+        end, and a wait's step record alone keeps the stretch that led to the wait.
+        """
+        state = getattr(x, "state", None)
+        if state is None:  # not a plain-call execution (no such path today)
+            return Engine._attempt(self.engine, run, x, step, error)
+        if state.pausing:
+            return Attempt(x.attempt, step, x.start, x.now, None)
+        start = state.began if x.resumed else x.start  # type: ignore[attr-defined]
+        attempt = Attempt(x.attempt, step, start, x.now, error)
+        run.attempts.append(attempt)
+        data: dict[str, Any] = {"function": run.function.id, "run": run.id, "step": step, "attempt": x.attempt}
+        if error is not None:
+            data["error"] = f"{type(error).__name__}: {error}"
+        self.record(start, "attempt", data)
+        return attempt
+
+    def _pausing(self, x: Execution) -> RunState:
+        """The attempt pauses at a wait: remember when its process started, for the attempt's record."""
+        state: RunState = x.state  # type: ignore[attr-defined]
+        if not x.resumed:  # type: ignore[attr-defined]
+            state.began = x.start
+        state.pausing = True
+        return state
+
     def _sleep(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
         """A checkpointed wait: the attempt resumes where it paused (same attempt, same checkpoint)."""
         _, key, wake = op
         engine = self.engine
         record = engine._step(run, key, "sleep", x.now)
+        state = self._pausing(x)
         record.attempts.append(engine._attempt(run, x, key, None))
+        state.pausing = False
         record.status = run.status = "sleeping"
         self.state(run).checkpoint[key] = PENDING
         self.record(x.now, "sleep", {"function": run.function.id, "run": run.id, "step": key, "until": wake})
@@ -317,7 +351,11 @@ class SystemRuntime:
 
     def _invoke(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
         self.state(run).checkpoint[op[1]] = PENDING
-        Engine._invoke(self.engine, run, x, op)
+        state = self._pausing(x)
+        try:
+            Engine._invoke(self.engine, run, x, op)
+        finally:
+            state.pausing = False
 
     def _next(self, run: Run, at: int) -> None:
         """A wait resolved (invoke returned, event arrived): resume the same attempt."""

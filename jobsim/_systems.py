@@ -19,13 +19,15 @@ from typing import TYPE_CHECKING, Literal
 
 from ._backoffs import AgendaBackoff, BullMQBackoff, QuirrelRetry, TriggerDevRetry
 from ._dialects import CRON_PARSER, CRON_PARSER_5, NODE_CRON, ROBFIG, VERCEL, VERCEL_HOBBY
+from ._events import Event
 from ._profiles import CrashRule, Profile
 from ._retries import Retries, RetryPolicy, TableBackoff
-from ._time import DAY, HOUR, MINUTE, SECOND
-from .errors import UnsupportedFeature
+from ._time import DAY, HOUR, MINUTE, MS, SECOND
+from .errors import UnsupportedFeature, WorkerCrashed
 
 if TYPE_CHECKING:
     from ._app import Function
+    from ._records import Run
 
 _OWN: dict[type, str] = {
     TableBackoff: "Inngest", BullMQBackoff: "BullMQ", TriggerDevRetry: "Trigger.dev",
@@ -209,6 +211,27 @@ def _bullmq() -> Profile:
 
 # -- Trigger.dev -----------------------------------------------------------------------------------------
 
+TRIGGER_FAILURE = "trigger.dev/onFailure"
+"""The name of the event a Trigger.dev ``on_failure`` handler gets: the hook's arguments, not a bus event."""
+
+
+def _trigger_failure(run: Run, error: BaseException | None, now: int) -> Event | None:
+    """``onFailure({payload, error, ctx, task})`` (lifecycleHooks/types.ts TaskFailureHookParams), called by
+    the task's own process after its last attempt failed (taskExecutor.ts: only when the error handler's
+    status is not "retry"). A process that died (a crash, a stall) calls nothing."""
+    if isinstance(error, WorkerCrashed):
+        return None
+    fn = run.function
+    number = run.attempts[-1].number + 1 if run.attempts else 1
+    data = {
+        "task": fn.id,
+        "payload": run.event.to_dict()["data"],
+        "error": {"name": type(error).__name__, "message": str(error)},
+        "ctx": {"run": {"id": run.id}, "task": {"id": fn.id}, "attempt": {"number": number}},
+    }
+    return Event(TRIGGER_FAILURE, data, ts=now // MS)
+
+
 
 def _trigger_retries(fn: Function, user: RetryPolicy) -> RetryPolicy:
     _foreign("Trigger.dev", fn, user, TriggerDevRetry)
@@ -255,13 +278,24 @@ def _trigger_dev() -> Profile:
     missed tick, the rest skipped (scheduleCalculation.ts calculateNextSchedulableOccurrence);
     a tick due the instant it is back is itself the latest, run on time, with no catch-up.
     Duplicate delivery: one run per schedule instance and per trigger — NOT VERIFIED, chosen.
+    Attempts: retries only (§3.2). A wait checkpoints the attempt and the restored process goes on
+    with it (§3.5, how-it-works.mdx), so run.attempts holds one Attempt per attempt, from its
+    process's start to its end; each wait's step record keeps the stretch that led to it.
+    Failure hook: onFailure({payload, error, ctx}) (lifecycleHooks/types.ts TaskFailureHookParams) is
+    called in-process after the last attempt failed (taskExecutor.ts: when handleError's status is not
+    "retry"), once; no event goes anywhere. on_failure's ctx.event is "trigger.dev/onFailure" with
+    data {task, payload (the run's payload), error {name, message}, ctx {run {id}, task {id},
+    attempt {number, 1-based}}}; nothing is published on the bus, so no inngest/function.failed and
+    no function triggered by it. jobsim shows the hook's work as the run "<id>-failure" (one attempt).
+    A run failed by a crash or a stall (TASK_RUN_STALLED_EXECUTING) has no process left to call it:
+    the hook does not run.
     """
     return Profile(
         name="trigger.dev", system="Trigger.dev",
         description="Trigger.dev: no retries unless configured; R*min*factor^(n-1); retries start over",
         default_retries=TriggerDevRetry(attempts=1),
         durable_steps=False, checkpoints=True, cron=CRON_PARSER_5, retries=_trigger_retries, max_attempts=250,
-        missed_cron="latest",
+        missed_cron="latest", failure_hook=_trigger_failure,
         lacks={
             "batch": "batchTrigger fans one call out into many runs; nothing collects events into one run",
             "throttle": "it has queue concurrency and TTLs, no throttle",

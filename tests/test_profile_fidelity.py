@@ -265,3 +265,13 @@ def test_inngest_still_records_a_request_per_step():
     (run,) = sim.runs("task")
     assert [(a.step, hms(a.start_ns)) for a in run.attempts] == [
         ("nap", "00:00:00"), ("kid", "01:00:00"), (None, "01:00:30")]
+
+
+def test_the_readme_block_runs_as_written():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("### Profiles, faults and compare", 1)[1].split("\n### ", 1)[0]
+    (block,) = [code for code in re.findall(r"```python\n(.*?)```", section, re.S) if "trigger.dev/onFailure" in code]
+    exec(compile(block, "README.md", "exec"), {"__name__": "readme"})

@@ -25,7 +25,10 @@ libraries (``requests``, ``urllib``) are not seen at all.
 Routes are checked when declared (``_Router.route`` builds every route as a
 ``_Route``): pattern names, lookups and values, side effects, statuses and return
 values raise ``InvalidArgument`` at the test's line instead of respx's internals
-at request time.
+at request time. What a side-effect *function* does can only be seen when it is
+called: ``_httpeffects`` calls it as respx would and names what respx would only
+assert on (an ``async def`` reached from a sync client, a result that is not a
+response).
 
 Scripted latency: ``delayed(duration, response)`` and ``timeout()`` are respx side
 effects that spend *virtual* time (``Host.consume``) before answering or raising.

@@ -192,6 +192,14 @@ Check = Callable[[Any, Any], Any]
 """``check(sim, world)``: raises (``assert``, ``jobsim.invariants``) when the invariant does not hold."""
 
 
+def check_targets(targets: tuple[Any, ...]) -> None:
+    """An ``async def`` factory would be called for each example and its coroutine refused by
+    ``Simulation`` (and dropped unawaited, a RuntimeWarning later): refused here, at the test's line."""
+    for target in targets:
+        if inspect.iscoroutinefunction(target) or inspect.isasyncgenfunction(target):
+            check_callable("targets", target, 0, "an App, or a function of no arguments building one")
+
+
 def is_factory(target: Any) -> bool:
     """A plain function (or partial) taking no arguments builds fresh targets per example."""
     if not isinstance(target, (types.FunctionType, types.MethodType)) and not hasattr(target, "func"):

@@ -25,7 +25,10 @@ libraries (``requests``, ``urllib``) are not seen at all.
 Routes are checked when declared (``_Router.route`` builds every route as a
 ``_Route``): pattern names, lookups and values, side effects, statuses and return
 values raise ``InvalidArgument`` at the test's line instead of respx's internals
-at request time.
+at request time. What a side-effect *function* does can only be seen when it is
+called: ``_httpeffects`` calls it as respx would and names what respx would only
+assert on (an ``async def`` reached from a sync client, a result that is not a
+response).
 
 Scripted latency: ``delayed(duration, response)`` and ``timeout()`` are respx side
 effects that spend *virtual* time (``Host.consume``) before answering or raising.
@@ -49,10 +52,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 import respx
-from respx.models import AllMockedAssertionError, PassThrough
+from respx.models import AllMockedAssertionError, PassThrough, SideEffectError
 from respx.patterns import Lookup, M, PathPattern, Pattern
 
 from ._host import Host
+from ._httpeffects import call_side_effect, check_exception_class, client_kind
 from ._time import Duration, duration_ns, format_duration, instant_ns, iso, to_datetime
 from .errors import InvalidArgument, JobsimError
 
@@ -282,7 +286,9 @@ def _check_side_effect(effect: Any) -> None:
                 isinstance(item, type) and issubclass(item, Exception)) or (
                 callable(item) and not isinstance(item, type))):
             raise InvalidArgument.build("side_effect", effect, _SIDE_EFFECT)
-        if callable(item) and not isinstance(item, (type, httpx.Response, Exception)):
+        if isinstance(item, type):
+            check_exception_class(effect, item)
+        elif callable(item) and not isinstance(item, (httpx.Response, Exception)):
             _check_takes_request(effect, item)
 
 
@@ -358,18 +364,8 @@ class _Route(respx.Route):
         return super().__mod__(dict(response) if isinstance(response, dict) else response)
 
     def _call_side_effect(self, effect: Any, request: httpx.Request, **kwargs: Any) -> Any:
-        # respx refuses a bad return value with a TypeError of its own; the effect's own
-        # errors reach here wrapped in SideEffectError, so only respx's check is caught
-        try:
-            return super()._call_side_effect(effect, request, **kwargs)
-        except TypeError as error:
-            if not str(error).startswith("Side effects must return"):
-                raise
-            result = str(error).split("Got ", 1)[-1]
-            raise InvalidArgument(f"jobsim: the side_effect {effect!r} of the route for "
-                                  f"{request.method} {request.url} returned {result}: it must "
-                                  "return an httpx.Response, or None to pass the request "
-                                  "on") from None
+        # respx's own call, with the checks it lacks (async effects from sync clients, results)
+        return call_side_effect(self, effect, request, kwargs)
 
 
 class _Router(respx.MockRouter):
@@ -400,7 +396,7 @@ class _Router(respx.MockRouter):
         return self.add(_Route(*patterns, **lookups), name=name)
 
     def handler(self, request: httpx.Request) -> httpx.Response:
-        with self._sink._capture(request) as outcome:
+        with self._sink._capture(request) as outcome, client_kind(asynchronous=False):
             try:
                 outcome.response = super().handler(request)
             except AllMockedAssertionError:
@@ -410,11 +406,15 @@ class _Router(respx.MockRouter):
         return outcome.response
 
     async def async_handler(self, request: httpx.Request) -> httpx.Response:
-        with self._sink._capture(request) as outcome:
+        with self._sink._capture(request) as outcome, client_kind(asynchronous=True):
             try:
                 outcome.response = await super().async_handler(request)
             except AllMockedAssertionError:
                 self._sink._fallback(request, outcome, exhausted=False)
+            except InvalidArgument as error:  # jobsim's check of an awaited side effect: respx wrapped it
+                if isinstance(error.__cause__, SideEffectError):
+                    raise error from None
+                raise
             except RuntimeError as error:  # a coroutine turns StopIteration into this
                 if not isinstance(error.__cause__, StopIteration):
                     raise

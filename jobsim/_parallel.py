@@ -119,7 +119,7 @@ def parallel(x: Execution, callables: Sequence[Callable[[], Any]], mode: str) ->
         outputs = []
         for cb in items:
             with contextlib.suppress(Skip, StepError):  # a sibling that failed for good is not this request's
-                outputs.append(cb())
+                outputs.append(_sync(cb, cb()))
         return tuple(outputs)
     x.plan = DISCOVER
     planned: list[tuple[Any, ...]] = []
@@ -127,7 +127,7 @@ def parallel(x: Execution, callables: Sequence[Callable[[], Any]], mode: str) ->
     try:
         for cb in items:
             try:
-                outputs.append(cb())
+                outputs.append(_sync(cb, cb()))
             except Suspend as suspend:
                 _collect(suspend, planned)
     finally:
@@ -171,7 +171,22 @@ def in_order(callables: Sequence[Callable[[], Any]], mode: str) -> tuple[Any, ..
     the attempt as it would outside a group. Planning them as Inngest does would arm
     waits the checkpoint never holds, so every resume planned them again, forever.
     """
-    return tuple(cb() for cb in _check(callables, mode))
+    return tuple(_sync(cb, cb()) for cb in _check(callables, mode))
+
+
+def _sync(cb: Callable[[], Any], value: Any) -> Any:
+    """What a callable gave a sync handler's group; an awaitable (an ``async def`` callable) would be
+    its output, never run, and warned about as never awaited: closed, and the attempt fails saying so."""
+    if inspect.isawaitable(value):
+        close = getattr(value, "close", None)
+        if callable(close):
+            close()
+        raise InvalidArgument(
+            f"step.parallel: the callable {getattr(cb, '__qualname__', cb)} returned a {type(value).__name__}, "
+            "which a sync handler cannot await, so it would never run; use an `async def` handler and "
+            "`await ctx.step.parallel(...)`"
+        )
+    return value
 
 
 async def in_order_async(callables: Sequence[Callable[[], Any]], mode: str) -> tuple[Any, ...]:

@@ -188,6 +188,7 @@ def simulations(*targets: Any, seed: int | SearchStrategy[int] | None = None,
     if not targets:
         raise InvalidArgument("simulations() needs the targets to simulate, e.g. simulations(app)")
     with _checking():
+        spec.check_targets(targets)
         if profile is not None:
             spec.profile(profile)
         local = zone(tz)  # naive start times are read in it, as Simulation does

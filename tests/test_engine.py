@@ -108,6 +108,35 @@ def test_error_outside_steps_retries_the_function_from_the_top():
     assert "raise ValueError(\"not yet\")" in run.attempts[0].traceback
 
 
+def test_a_step_first_reached_after_the_body_failed_inherits_the_body_s_attempt_counter():
+    """Inngest's queue-item model (semantics §1.2): the retried request that re-runs the body executes the
+    first new step it reaches, so that step starts at the body's attempt number, backs off from there and has
+    what is left of the budget; the request after it completes starts at 0 again."""
+    app = jobsim.App("a")
+    charge, seen = Flaky(3), []
+
+    @app.function("order", on="go", retries=Retries(attempts=4, backoff="exponential", min="10s"))
+    def order(ctx):
+        seen.append(("body", ctx.attempt))
+        if ctx.attempt == 0 and len(seen) == 1:
+            raise ConnectionError("db down")  # outside any step, before the first one
+        with contextlib.suppress(StepError):  # 'charge' used up its attempts: ship anyway
+            ctx.step.run("charge", lambda: (seen.append(("charge", ctx.attempt)), charge())[1])
+        return ctx.step.run("ship", lambda: seen.append(("ship", ctx.attempt)))
+
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("order")[0]
+    # 'charge' fails 3 times: with a counter of its own (0..3) it would succeed at its 4th call
+    assert len(charge.calls) == 3 and run.steps["charge"].status == "failed"
+    assert [(a.step, a.number, at(a.start_ns)) for a in run.attempts] == [
+        (None, 0, 0), ("charge", 1, 10), ("charge", 2, 30), ("charge", 3, 70), ("ship", 0, 70), (None, 0, 70),
+    ]
+    assert [entry for entry in seen if entry[0] != "body"] == [("charge", 1), ("charge", 2), ("charge", 3), ("ship", 0)]
+    assert run.status == "completed"
+
+
 def test_exhausted_step_raises_step_error_in_the_handler_which_may_catch_it():
     app = jobsim.App("a")
 

@@ -355,3 +355,37 @@ def test_a_run_cancelled_with_a_fired_sleep_in_its_group_leaves_the_simulation_i
         sim.advance("20m")
         sim.run_until_idle()
         assert [run.status for run in sim.runs("f")] == ["cancelled", "cancelled"]
+
+
+def test_an_async_callable_in_a_sync_handler_s_group_fails_the_attempt_and_is_closed():
+    # its coroutine was the group's output, never run; the run failed later (unserializable output) and
+    # Python warned "coroutine 'charge' was never awaited" in whichever test collected it
+    import gc
+    import warnings
+
+    app = jobsim.App("t")
+
+    async def charge():
+        return 1
+
+    @app.function("f", on="go", retries=Retries(attempts=2, backoff="constant", min="10s"))
+    def f(ctx):
+        return ctx.step.parallel([lambda: ctx.step.run("a", lambda: 1), charge])
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with jobsim.Simulation(app, start=START) as sim:
+            sim.send("go")
+            sim.run_until_idle()
+        [run] = sim.runs("f")
+        del sim
+        gc.collect()
+    message = (
+        "step.parallel: the callable test_an_async_callable_in_a_sync_handler_s_group_fails_the_attempt_and_is_closed"
+        ".<locals>.charge returned a coroutine, which a sync handler cannot await, so it would never run; use an "
+        "`async def` handler and `await ctx.step.parallel(...)`"
+    )
+    assert run.status == "failed"
+    assert [(a.number, a.step, secs(a.start_ns), str(a.error)) for a in run.attempts] == [
+        (0, None, 0, message), (1, None, 10, message)]
+    assert [str(w.message) for w in caught if "never awaited" in str(w.message)] == []

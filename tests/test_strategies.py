@@ -23,6 +23,10 @@ UTC = dt.timezone.utc
 APP = jobsim.App("strategies")
 
 
+async def build_app_async() -> jobsim.App:  # a factory simulations() must refuse: its coroutine is no app
+    return APP
+
+
 @APP.function("f", on="a/b")
 def f(ctx):
     return None
@@ -102,6 +106,9 @@ def test_repr_is_the_call_that_built_it(strategy, text):
         (lambda: js.simulations(), "simulations() needs the targets to simulate"),
         (lambda: js.simulations(APP, seed="7"), "seed='7' is not valid: an int, or a strategy of ints"),
         (lambda: js.simulations(APP, start="yesterday"), "start='yesterday' is not valid: expected an aware datetime"),
+        # was called for each example and refused by Simulation, its coroutine left never awaited
+        (lambda: js.simulations(build_app_async), "is not valid: an App, or a function of no arguments building one, a "
+                                                  "plain function: jobsim calls it without awaiting"),
         (lambda: js.histories(events=js.failure_patterns(["f"]).example), "events=<bound method"),
         # these raised TypeError ('NoneType' / 'int' object is not iterable) from inside the strategy
         (lambda: js.durations(near=None), "near=None is not valid: a duration or a list of durations"),

@@ -69,17 +69,25 @@ def redis_url():
             break
         except redis.ConnectionError:
             if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
+                _stop(proc, timeout=0)
                 pytest.skip(f"redis-server did not start on port {port} (exit code {proc.poll()})")
             time.sleep(0.05)
     yield url
+    _stop(proc, timeout=10)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _stop(proc, *, timeout):
+    """Terminate, then kill after ``timeout`` seconds; always reaped (an unreaped Popen warns
+    "subprocess ... is still running" when it is collected, in whichever test that happens)."""
+    import subprocess
+
     proc.terminate()
     try:
-        proc.wait(timeout=10)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-    shutil.rmtree(workdir, ignore_errors=True)
 
 
 class WorkerProcess:
@@ -133,18 +141,21 @@ def _worker(redis_url, pool):
             if " ready." in line:
                 ready.set()
 
-    threading.Thread(target=pump, daemon=True).start()
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
     worker = WorkerProcess(proc, lines)
-    deadline = time.monotonic() + 30
-    while not ready.wait(0.1):
-        worker.check()
-        if time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("the Celery worker did not become ready in 30 s:\n" + "".join(lines[-40:]))
-    yield worker
-    proc.terminate()
     try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+        deadline = time.monotonic() + 30
+        while not ready.wait(0.1):
+            worker.check()
+            if time.monotonic() > deadline:
+                pytest.fail("the Celery worker did not become ready in 30 s:\n" + "".join(lines[-40:]))
+        yield worker
+    finally:
+        _stop(proc, timeout=15)
+        # the pipe's reader ends at EOF once the worker is gone; its file is closed here, or it is
+        # left to the garbage collector, which warns "unclosed file <_io.TextIOWrapper name=N>"
+        # during whichever later test happens to trigger a collection
+        reader.join(timeout=10)
+        if not reader.is_alive():
+            proc.stdout.close()

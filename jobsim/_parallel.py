@@ -217,6 +217,8 @@ class ParallelRuntime:
         group = self.groups.get(run)
         if group is None:
             group = self.groups[run] = Group(mode)
+            if mode == "race":
+                engine.raced.add(run)
         fresh = []
         for op in items:
             if op[1] not in group.keys:  # else still in flight: planned again by a race-mode discovery
@@ -252,6 +254,34 @@ class ParallelRuntime:
         elif group.mode != "race":
             return
         self.engine.kernel.schedule(at, self.engine._request, run, 0, owner=run.function.id)
+
+    def superseded(self, run: Run, x: Execution, op: tuple[Any, ...]) -> bool:
+        """Whether ``op`` (a request of a race-mode run, settling when it ended) ran a step that an
+        overlapping request completed meanwhile: its attempt counts, its result does not.
+
+        Inngest saves a step's output once: a later save is ``ErrDuplicateResponse`` and
+        the existing output is kept, and the discovery it then enqueues has the job ID of
+        the one already enqueued (``<run>-<step>``), deduplicated for the queue's 12 h
+        (``executor.go : handleGeneratorStep``, ``maybeEnqueueDiscoveryStep``;
+        ``queue/consts.go : defaultIdempotencyTTL``). A retryable failure is retried on
+        the request's own queue item as any (``handleStepError`` returns
+        ``ErrHandledStepError``); a final one saves nothing new (``handleStepFailed`` stops
+        at the duplicate save).
+        """
+        kind = op[0]
+        if kind not in ("done", "failed"):
+            return False
+        record = run.steps.get(op[1])
+        if record is None or record.status != "completed":
+            return False
+        engine = self.engine
+        error = op[2] if kind == "failed" else None
+        record.attempts.append(engine._attempt(run, x, op[1], error))
+        if error is not None:
+            delay = engine._retry_delay(run, x, error)
+            if delay is not None:
+                engine._retry(run, x, op[1], delay)
+        return True
 
     def drop(self, run: Run) -> None:
         """The run ended (failed, cancelled, timed out) with steps in flight: disarm them."""

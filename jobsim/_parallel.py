@@ -23,6 +23,32 @@ group has ended; ``mode="race"`` (``ParallelMode.RACE``) after each one, so a
 callable that chains several steps advances without waiting for the others.
 Steps that are still in flight are planned again by such a request and ignored.
 
+Race mode repeats work, as Inngest does (inngest/inngest @253303cd, inngest-js @abc4a63f).
+Each finished step enqueues a discovery of its own: ``executor.go :
+maybeEnqueueDiscoveryStep`` skips the parallel coalesce key for
+``ParallelModeRace`` (job ID ``<run idempotency key>-<finished step ID>``) and
+``shouldEnqueueDiscovery`` is true in race mode even with steps pending. Before
+enqueueing it, ``maybeResetForceStepPlan`` (``force_step_plan.go``) turns the run's
+``ForceStepPlan`` off for request version 2, which the JS SDK v4 sends
+(``ExecutionVersion.V2``), so the request goes out with
+``disable_immediate_execution`` false (``driver/driver.go``). The SDK then runs the one
+unfulfilled new step inline (``engine.ts : getEarlyExecRunStep``, ``tryExecuteStep``).
+So when the last steps of a group end at one instant, a step after the group that
+fails in the first request runs again at once in the second: a failure retries the
+queue item of the request that ran it (``handleStepError`` returns
+``ErrHandledStepError``; ``queue/process.go`` requeues it at
+``backoffFunc(Attempt)``), one retry chain per request. Only a step's first saved
+output counts (``handleGeneratorStep``: a duplicate save keeps it and its discovery's
+job ID is deduplicated for 12 h, ``queue/consts.go : defaultIdempotencyTTL``; see
+``ParallelRuntime.superseded``), a sleep, wait or invoke reported by two requests is
+armed once (job ID ``<run>-<step>`` and pause ID ``DeterministicSha1UUID(run + step)``
+in ``handleGeneratorSleep`` / ``WaitForEvent`` / ``InvokeFunction``; ``Engine._sleep``
+and friends), and the requests of a race-mode run settle when they end, so an
+overlapping one never sees a result before it exists (``Engine.raced``). Inngest's own
+``tests/golang/parallel_test.go`` ("parallel race") expects the code after the group to
+run twice. One difference remains: inside a group jobsim plans a chained step met by
+two requests once, where Inngest runs it inline in each when it is the only step left.
+
 Accounting: the request that plans a group is recorded under each sleep, wait and
 invoke it planned (as for sequential ones); a planned ``step.run`` records its
 attempts when its targeted requests execute it.

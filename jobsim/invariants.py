@@ -326,8 +326,11 @@ def _run_retries(sim: Any, run: Run, parallel: Mapping[str, list[tuple[int, list
     request that plans a group is no attempt of its own (each step is one): when it
     retried a failure outside steps, the retry is the ``parallel`` record's instant.
     In ``mode="race"`` each step's end starts a request of its own (Inngest enqueues a
-    discovery per finished step), so a failure outside steps may be overtaken by a
-    sibling's first request (number 0) that carries the run on: not giving up.
+    discovery per finished step), and each retries on its own counter: requests overlap,
+    so the retry of a failure is a later attempt numbered one more, of whatever step that
+    request met (``_race_retry``). A failure outside steps may be overtaken by a
+    sibling's first request (number 0) that carries the run on, and a retry due only
+    after the run ended never ran: neither is giving up.
     """
     attempts = sim.engine.policy(run.function).attempts
     groups = parallel.get(run.id, [])
@@ -335,6 +338,7 @@ def _run_retries(sim: Any, run: Run, parallel: Mapping[str, list[tuple[int, list
     races = any(mode == "race" for _, _, mode in groups)
     problems = []
     order = run.attempts
+    claimed: set[int] = set()  # id() of attempts already matched as a retry (race mode)
     for i, failed in enumerate(order):
         after = order[i + 1] if i + 1 < len(order) else None
         if failed.step is not None and failed.step in grouped:
@@ -345,10 +349,50 @@ def _run_retries(sim: Any, run: Run, parallel: Mapping[str, list[tuple[int, list
                 and after.number == 0:
             planned = next(at for at, keys, _ in groups if after.step in keys)  # the retry planned the group
             after = Attempt(failed.number + 1, None, planned, planned, None)
-        elif races and failed.step is None and failed.error is not None and after is not None and after.number == 0:
-            continue  # overtaken by a sibling's own request in race mode
+        elif races:
+            after = _race_retry(sim, run, failed, order, claimed)
+            if after is None and failed.error is not None and (failed.step is None or _ended_first(sim, run, failed)):
+                # no retry was due (overtaken, or the run ended first): only the attempt's number is checked
+                failed = Attempt(failed.number, failed.step, failed.start_ns, failed.end_ns, None)
         problems += _attempt_problems(sim, run, failed, after, attempts)
     return [f"  {describe(run)}: {problem}" for problem in problems]
+
+
+def _race_retry(sim: Any, run: Run, failed: Attempt, order: list[Attempt], claimed: set[int]) -> Attempt | None:
+    """The retry of ``failed`` in a run with a race-mode group: the earliest attempt numbered one more
+    that starts once it failed, preferring one within the policy's delay, that no other failure claimed.
+
+    Two requests may fail the same step side by side and retry on their own counters
+    (each is its own Inngest queue item); a retry replays the run and runs whatever is
+    new by then, so it may be another step's attempt or the body's. Delays of one
+    attempt number share their bounds, so matching failures in order to the earliest
+    fitting retry pairs them as well as any order could.
+    """
+    if failed.error is None or isinstance(failed.error, WorkerCrashed) or _final(sim, failed.error):
+        return None
+    low, high = _bounds(sim, run, failed)
+    late_ok = run.function.flow is not None
+    later = [a for a in order if a.number == failed.number + 1 and a.start_ns >= failed.end_ns and id(a) not in claimed]
+    fits = [a for a in later if low <= a.start_ns - failed.end_ns and (late_ok or a.start_ns - failed.end_ns <= high)]
+    after = min(fits or later, key=lambda a: a.start_ns, default=None)
+    if after is not None:
+        claimed.add(id(after))
+    return after
+
+
+def _ended_first(sim: Any, run: Run, failed: Attempt) -> bool:
+    """Whether ``run`` ended before ``failed``'s retry was due: an overlapping request ended it."""
+    if run.end_ns is None:
+        return False
+    return run.function.flow is not None or run.end_ns <= failed.end_ns + _bounds(sim, run, failed)[1]
+
+
+def _final(sim: Any, error: BaseException) -> bool:
+    """Whether a failure with ``error`` is never retried (a replayed step failure, a NonRetriableError)."""
+    return isinstance(error, StepError) or (  # a StepError replays a step's end
+        # Agenda has no such error class: there a NonRetriableError is retried like any error
+        isinstance(error, NonRetriableError) and getattr(sim.profile, "non_retriable", True)
+    )
 
 
 def _parallel_steps(sim: Any) -> dict[str, list[tuple[int, list[str], str]]]:
@@ -370,10 +414,7 @@ def _attempt_problems(sim: Any, run: Run, failed: Attempt, after: Attempt | None
         return out  # a success, or a failure whose retry has not run yet (or the run was cancelled)
     if isinstance(failed.error, WorkerCrashed):
         return out  # what follows a crash is the system's recovery (stall checks, lock expiry), not a retry delay
-    final = isinstance(failed.error, StepError) or (  # a StepError replays a step's end
-        # Agenda has no such error class: there a NonRetriableError is retried like any error
-        isinstance(failed.error, NonRetriableError) and getattr(sim.profile, "non_retriable", True)
-    )
+    final = _final(sim, failed.error)
     if after is not None and after.number == failed.number + 1:
         out += _retry_problems(sim, run, failed, after, final)
     elif not final and failed.number + 1 < attempts:

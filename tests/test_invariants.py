@@ -311,6 +311,34 @@ def test_in_race_mode_a_siblings_request_may_overtake_the_retry_of_a_failure_out
         invariants.retries_respect_policy(sim)
 
 
+def test_in_race_mode_two_requests_retry_one_step_on_their_own_counters():
+    # both steps of a race-mode group end at 0 s, so two requests run 'after' (Inngest runs it inline in each
+    # finished step's discovery) and each retries on its own counter: attempt 0 twice at 0 s, attempt 1 twice at
+    # 2 s; the first chain fails it for good at 4 s and the run ends before the second chain's retry
+    app = jobsim.App("fan")
+
+    def boom():
+        raise RuntimeError("boom")
+
+    @app.function("fan", on="fan/run", retries=jobsim.Retries(attempts=3, backoff="constant", min="2s"))
+    def fan(ctx):
+        ctx.step.parallel([lambda: ctx.step.run("a", lambda: "a"), lambda: ctx.step.run("b", lambda: "b")],
+                          mode="race")
+        return ctx.step.run("after", boom)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("fan/run", {})
+        sim.run_until_idle()
+        run = sim.runs("fan")[0]
+        assert [(a.step, a.number, (a.start_ns - T0_NS) // S) for a in run.attempts] == [
+            ("a", 0, 0), ("b", 0, 0), ("after", 0, 0), ("after", 0, 0), ("after", 1, 2), ("after", 1, 2),
+            ("after", 2, 4), (None, 2, 4)]
+        _holds_but_not_with_a_1s_backoff(sim, "step 'after'")
+        sim.engine._policies["fan"] = jobsim.Retries(attempts=2, backoff="constant", min="2s")
+        with pytest.raises(Violation, match=r"step 'after' ran attempt 2 but the policy allows 2 attempt\(s\)"):
+            invariants.retries_respect_policy(sim)
+
+
 class FakeSim:
     """Just enough of a simulation to hold a hand-written run."""
 

@@ -350,7 +350,7 @@ def _run_retries(sim: Any, run: Run, parallel: Mapping[str, list[tuple[int, list
             planned = next(at for at, keys, _ in groups if after.step in keys)  # the retry planned the group
             after = Attempt(failed.number + 1, None, planned, planned, None)
         elif races:
-            after = _race_retry(sim, run, failed, order, claimed)
+            after = _race_retry(sim, run, failed, [a for a in order if a.step not in grouped], claimed)
             if after is None and failed.error is not None and (failed.step is None or _ended_first(sim, run, failed)):
                 # no retry was due (overtaken, or the run ended first): only the attempt's number is checked
                 failed = Attempt(failed.number, failed.step, failed.start_ns, failed.end_ns, None)
@@ -364,7 +364,8 @@ def _race_retry(sim: Any, run: Run, failed: Attempt, order: list[Attempt], claim
 
     Two requests may fail the same step side by side and retry on their own counters
     (each is its own Inngest queue item); a retry replays the run and runs whatever is
-    new by then, so it may be another step's attempt or the body's. Delays of one
+    new by then, so it may be another step's attempt or the body's (not a grouped step's:
+    those are targeted requests on counters of their own). Delays of one
     attempt number share their bounds, so matching failures in order to the earliest
     fitting retry pairs them as well as any order could.
     """

@@ -339,6 +339,37 @@ def test_in_race_mode_two_requests_retry_one_step_on_their_own_counters():
             invariants.retries_respect_policy(sim)
 
 
+def test_in_race_mode_a_grouped_steps_retry_is_not_the_retry_of_a_step_after_the_group():
+    # regression (found by tests/test_fuzz_combinations.py with race groups checked again): 'p4' failed for good
+    # at 10 s, the handler caught the StepError and ran 'r7', which failed; the attempt numbered 1 that came next
+    # was the grouped 'p5''s own retry (12 s), taken for r7's retry 2 s after its failure
+    app = jobsim.App("fan")
+    calls: list[str] = []
+
+    def body(name: str, seconds: int, failures: int) -> str:
+        calls.append(name)
+        time.sleep(seconds)
+        if calls.count(name) <= failures:
+            raise RuntimeError(f"{name} failed")
+        return name
+
+    @app.function("fan", on="fan/run", retries=jobsim.Retries(attempts=2, backoff="constant", min="10s"))
+    def fan(ctx):
+        with contextlib.suppress(jobsim.StepError):
+            ctx.step.parallel([lambda: ctx.step.run("p4", body, "p4", 0, 9),
+                               lambda: ctx.step.run("p5", body, "p5", 2, 1)], mode="race")
+        return ctx.step.run("r7", body, "r7", 0, 1)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("fan/run", {})
+        sim.run_until_idle()
+        run = sim.runs("fan")[0]
+        assert [(a.step, a.number, (a.start_ns - T0_NS) // S, a.error is None) for a in run.attempts] == [
+            ("p4", 0, 0, False), ("p5", 0, 0, False), ("p4", 1, 10, False), ("r7", 0, 10, False),
+            ("p5", 1, 12, True), ("r7", 0, 14, True), (None, 0, 14, True)]
+        invariants.retries_respect_policy(sim)
+
+
 class FakeSim:
     """Just enough of a simulation to hold a hand-written run."""
 

@@ -287,26 +287,31 @@ class ParallelRuntime:
 
         Inngest saves a step's output once: a later save is ``ErrDuplicateResponse`` and
         the existing output is kept, and the discovery it then enqueues has the job ID of
-        the one already enqueued (``<run>-<step>``), deduplicated for the queue's 12 h
-        (``executor.go : handleGeneratorStep``, ``maybeEnqueueDiscoveryStep``;
-        ``queue/consts.go : defaultIdempotencyTTL``). A retryable failure is retried on
-        the request's own queue item as any (``handleStepError`` returns
-        ``ErrHandledStepError``); a final one saves nothing new (``handleStepFailed`` stops
-        at the duplicate save).
+        the one a success already enqueued (``<run>-<step>``), deduplicated for the
+        queue's 12 h (``executor.go : handleGeneratorStep``, ``maybeEnqueueDiscoveryStep``;
+        ``queue/consts.go : defaultIdempotencyTTL``). After a saved final failure, whose
+        discovery had a job ID of its own (``<run>-<step>-failure``, ``handleStepFailed``),
+        it is new: the run is continued once more, from the same stored failure. A
+        retryable failure is retried on the request's own queue item as any
+        (``handleStepError`` returns ``ErrHandledStepError``); a final one saves nothing
+        new (``handleStepFailed`` stops at the duplicate save).
         """
         kind = op[0]
         if kind not in ("done", "failed"):
             return False
         record = run.steps.get(op[1])
-        if record is None or record.status != "completed":
+        if record is None or record.status not in _FINISHED:
             return False
         engine = self.engine
         error = op[2] if kind == "failed" else None
         record.attempts.append(engine._attempt(run, x, op[1], error))
-        if error is not None:
-            delay = engine._retry_delay(run, x, error)
-            if delay is not None:
-                engine._retry(run, x, op[1], delay)
+        if error is None:
+            if record.status == "failed":
+                engine._next(run, x.now)
+            return True
+        delay = engine._retry_delay(run, x, error)
+        if delay is not None:
+            engine._retry(run, x, op[1], delay)
         return True
 
     def drop(self, run: Run) -> None:

@@ -1,6 +1,7 @@
 """Parallel steps: planned together, each a request with its own retries, joined by mode."""
 
 import asyncio
+import contextlib
 import datetime as dt
 import time
 
@@ -349,6 +350,38 @@ def test_race_mode_requests_that_overlap_see_a_step_only_once_it_ended():
     assert run.steps["after"].output == "call 2" and secs(run.steps["after"].end_ns) == 20
     assert [(a.step, a.number, secs(a.start_ns), secs(a.end_ns)) for a in run.attempts[2:]] == [
         ("after", 0, 0, 0), ("after", 0, 0, 20), ("after", 1, 10, 30), ("next", 0, 20, 120), (None, 0, 120, 120)]
+
+
+def test_race_mode_a_late_success_after_a_saved_final_failure_keeps_the_failure_and_continues_once_more():
+    # attempts=2: the first request fails 'after' at 0 s and for good at 10 s; the handler catches the StepError
+    # and runs 'next' (10-110 s). The second request's call of 'after' succeeds only at 20 s: Inngest keeps the saved
+    # failure, but the discovery that success enqueues has a job ID the failure's ('<run>-<step>-failure') did not
+    # take, so the run is continued once more: 'next' runs again at 20 s, and the first to end (110 s) wins
+    calls, log = [], []
+
+    def after():
+        calls.append(round(secs(time.time_ns())))
+        if len(calls) == 2:
+            time.sleep(20)
+            return "late"
+        raise RuntimeError("after failed")
+
+    app = jobsim.App("race")
+
+    @app.function("fan", on="go", retries=Retries(attempts=2, backoff="constant", min="10s"))
+    def fan(ctx):
+        ctx.step.parallel([lambda: ctx.step.run("a", lambda: "a"), lambda: ctx.step.run("b", lambda: "b")],
+                          mode="race")
+        with contextlib.suppress(StepError):
+            ctx.step.run("after", after)
+        return ctx.step.run("next", work(log, "next", 100))
+
+    _, run = run_one(app)
+    assert calls == [0, 0, 10] and log == [("next", 10), ("next", 20)]
+    assert (run.status, run.output, secs(run.end_ns)) == ("completed", "NEXT", 110)
+    assert (run.steps["after"].status, str(run.steps["after"].error)) == ("failed", "after failed")
+    assert [(a.number, secs(a.start_ns), secs(a.end_ns), a.error is None) for a in run.steps["after"].attempts] == [
+        (0, 0, 0, False), (1, 10, 10, False), (0, 0, 20, True)]
 
 
 @pytest.mark.parametrize("kind", ["sleep", "wait", "invoke"])

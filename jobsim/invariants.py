@@ -15,6 +15,7 @@ simulation exposes — ``sim.runs()``, ``run.attempts``, ``sim.mail.outbox``,
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any, get_args
@@ -328,7 +329,7 @@ def _run_retries(sim: Any, run: Run, parallel: Mapping[str, list[tuple[int, list
     In ``mode="race"`` each step's end starts a request of its own (Inngest enqueues a
     discovery per finished step), and each retries on its own counter: requests overlap,
     so the retry of a failure is a later attempt numbered one more, of whatever step that
-    request met (``_race_retry``). A failure outside steps may be overtaken by a
+    request met (``_race_retries``). A failure outside steps may be overtaken by a
     sibling's first request (number 0) that carries the run on, and a retry due only
     after the run ended never ran: neither is giving up.
     """
@@ -338,7 +339,7 @@ def _run_retries(sim: Any, run: Run, parallel: Mapping[str, list[tuple[int, list
     races = any(mode == "race" for _, _, mode in groups)
     problems = []
     order = run.attempts
-    claimed: set[int] = set()  # id() of attempts already matched as a retry (race mode)
+    retries = _race_retries(sim, run, grouped) if races else {}
     for i, failed in enumerate(order):
         after = order[i + 1] if i + 1 < len(order) else None
         if failed.step is not None and failed.step in grouped:
@@ -350,7 +351,7 @@ def _run_retries(sim: Any, run: Run, parallel: Mapping[str, list[tuple[int, list
             planned = next(at for at, keys, _ in groups if after.step in keys)  # the retry planned the group
             after = Attempt(failed.number + 1, None, planned, planned, None)
         elif races:
-            after = _race_retry(sim, run, failed, [a for a in order if a.step not in grouped], claimed)
+            after = retries.get(id(failed))
             if after is None and failed.error is not None and (failed.step is None or _ended_first(sim, run, failed)):
                 # no retry was due (overtaken, or the run ended first): only the attempt's number is checked
                 failed = Attempt(failed.number, failed.step, failed.start_ns, failed.end_ns, None)
@@ -358,27 +359,39 @@ def _run_retries(sim: Any, run: Run, parallel: Mapping[str, list[tuple[int, list
     return [f"  {describe(run)}: {problem}" for problem in problems]
 
 
-def _race_retry(sim: Any, run: Run, failed: Attempt, order: list[Attempt], claimed: set[int]) -> Attempt | None:
-    """The retry of ``failed`` in a run with a race-mode group: the earliest attempt numbered one more
-    that starts once it failed, preferring one within the policy's delay, that no other failure claimed.
+def _race_retries(sim: Any, run: Run, grouped: set[str]) -> dict[int, Attempt]:
+    """id() of each failed attempt of a run with a race-mode group -> its retry, where one ran.
 
     Two requests may fail the same step side by side and retry on their own counters
     (each is its own Inngest queue item); a retry replays the run and runs whatever is
-    new by then, so it may be another step's attempt or the body's (not a grouped step's:
-    those are targeted requests on counters of their own). Delays of one
-    attempt number share their bounds, so matching failures in order to the earliest
-    fitting retry pairs them as well as any order could.
+    new by then, so it may be another step's attempt, a sleep, wait or invoke it
+    planned, or the body's -- never a grouped ``step.run`` (those are targeted requests
+    on counters of their own). So a failure's retry is a later attempt numbered one
+    more that no other failure took: first each failure takes the fitting one (within
+    the policy's delay; the same step first, then the earliest), then the failures left
+    take what is left, to be reported. Delays of one attempt number share their bounds,
+    so taking the earliest fitting retry in order pairs them as well as any order could.
     """
-    if failed.error is None or isinstance(failed.error, WorkerCrashed) or _final(sim, failed.error):
-        return None
-    low, high = _bounds(sim, run, failed)
+    targeted = {key for key in grouped if run.steps[key].kind in ("run", "send_event")}
+    pool = [a for a in run.attempts if a.step not in targeted]
+    failures = [a for a in pool if a.error is not None and not isinstance(a.error, WorkerCrashed)
+                and not _final(sim, a.error)]  # fmt: skip
     late_ok = run.function.flow is not None
-    later = [a for a in order if a.number == failed.number + 1 and a.start_ns >= failed.end_ns and id(a) not in claimed]
-    fits = [a for a in later if low <= a.start_ns - failed.end_ns and (late_ok or a.start_ns - failed.end_ns <= high)]
-    after = min(fits or later, key=lambda a: a.start_ns, default=None)
-    if after is not None:
-        claimed.add(id(after))
-    return after
+    taken: dict[int, Attempt] = {}
+    claimed: set[int] = set()
+    for fitting in (True, False):
+        for failed in failures:
+            if id(failed) in taken:
+                continue
+            low, high = _bounds(sim, run, failed)
+            high = sys.maxsize if late_ok else high  # queues (concurrency, throttle) may start a retry later
+            later = [a for a in pool if a.number == failed.number + 1 and a.start_ns >= failed.end_ns
+                     and id(a) not in claimed and (not fitting or low <= a.start_ns - failed.end_ns <= high)]
+            after = min(later, key=lambda a: (a.step != failed.step, a.start_ns), default=None)
+            if after is not None:
+                taken[id(failed)] = after
+                claimed.add(id(after))
+    return taken
 
 
 def _ended_first(sim: Any, run: Run, failed: Attempt) -> bool:

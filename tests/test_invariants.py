@@ -370,6 +370,58 @@ def test_in_race_mode_a_grouped_steps_retry_is_not_the_retry_of_a_step_after_the
         invariants.retries_respect_policy(sim)
 
 
+def test_in_race_mode_each_failure_takes_the_retry_that_fits_its_delay():
+    # regression (found by the combination fuzzer): 'r7' failed with a RetryAfterError (2 s) in the first request
+    # and succeeded in the second, where 'r8' then failed and retried after 1 s; that retry was taken for r7's
+    app = jobsim.App("fan")
+    calls: list[str] = []
+
+    def once(name: str, error: Exception) -> str:
+        calls.append(name)
+        if calls.count(name) == 1:
+            raise error
+        return name
+
+    @app.function("fan", on="fan/run", retries=jobsim.Retries(attempts=2, backoff="constant", min="1s"))
+    def fan(ctx):
+        ctx.step.parallel([lambda: ctx.step.run("a", lambda: "a"), lambda: ctx.step.run("b", lambda: "b")],
+                          mode="race")
+        ctx.step.run("r7", once, "r7", jobsim.RetryAfterError("2s", "busy"))
+        return ctx.step.run("r8", once, "r8", RuntimeError("r8 failed"))
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("fan/run", {})
+        sim.run_until_idle()
+        run = sim.runs("fan")[0]
+        assert [(a.step, a.number, (a.start_ns - T0_NS) // S, a.error is None) for a in run.attempts] == [
+            ("a", 0, 0, True), ("b", 0, 0, True), ("r7", 0, 0, False), ("r7", 0, 0, True), ("r8", 0, 0, False),
+            ("r8", 1, 1, True), (None, 0, 1, True)]
+        invariants.retries_respect_policy(sim)
+
+
+def test_in_race_mode_a_sleep_the_retry_planned_is_that_retry():
+    # regression (found by the combination fuzzer): the body failed (an injected fault) and its retry planned a
+    # race-mode group with a sleep, recorded as that request's attempt 1; a later retry of the body was taken instead
+    app = jobsim.App("fan")
+
+    @app.function("fan", on="fan/run", retries=jobsim.Retries(attempts=2, backoff="constant", min="5s"))
+    def fan(ctx):
+        return ctx.step.parallel([lambda: ctx.step.run("a", lambda: "a"), lambda: ctx.step.sleep("nap", "1s")],
+                                 mode="race")
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.fail("fan", times=1)
+        sim.send("fan/run", {})
+        sim.run_until_idle()
+        run = sim.runs("fan")[0]
+        assert [(a.step, a.number, (a.start_ns - T0_NS) // S) for a in run.attempts] == [
+            (None, 0, 0), ("nap", 1, 5), ("a", 0, 5), (None, 0, 6)]
+        invariants.retries_respect_policy(sim)
+        sim.engine._policies["fan"] = jobsim.Retries(attempts=2, backoff="constant", min="4s")
+        with pytest.raises(Violation, match=r"the function body attempt 1 started 5s after attempt 0 failed"):
+            invariants.retries_respect_policy(sim)
+
+
 class FakeSim:
     """Just enough of a simulation to hold a hand-written run."""
 

@@ -372,7 +372,7 @@ def _race_retries(sim: Any, run: Run, grouped: set[str]) -> dict[int, Attempt]:
     take what is left, to be reported. Delays of one attempt number share their bounds,
     so taking the earliest fitting retry in order pairs them as well as any order could.
     """
-    targeted = {key for key in grouped if run.steps[key].kind in ("run", "send_event")}
+    targeted = {key for key in grouped if getattr(run.steps.get(key), "kind", "run") in ("run", "send_event")}
     pool = [a for a in run.attempts if a.step not in targeted]
     failures = [a for a in pool if a.error is not None and not isinstance(a.error, WorkerCrashed)
                 and not _final(sim, a.error)]  # fmt: skip

@@ -347,7 +347,7 @@ def _run_retries(sim: Any, run: Run, parallel: Mapping[str, list[tuple[int, list
             if after is None and any(a.error is not None for a in order[i + 1:]):
                 continue
         elif failed.step is None and failed.error is not None and after is not None and after.step in grouped \
-                and after.number == 0:
+                and after.number == 0 and not _overtaken(sim, run, failed, after, groups, races):
             planned = next(at for at, keys, _ in groups if after.step in keys)  # the retry planned the group
             after = Attempt(failed.number + 1, None, planned, planned, None)
         elif races:
@@ -368,14 +368,15 @@ def _race_retries(sim: Any, run: Run, grouped: set[str]) -> dict[int, Attempt]:
     planned, or the body's -- never a grouped ``step.run`` (those are targeted requests
     on counters of their own). So a failure's retry is a later attempt numbered one
     more that no other failure took: first each failure takes the fitting one (within
-    the policy's delay; the same step first, then the earliest), then the failures left
-    take what is left, to be reported. Delays of one attempt number share their bounds,
-    so taking the earliest fitting retry in order pairs them as well as any order could.
+    the policy's delay; the earliest, then the same step), then the failures left take
+    what is left, to be reported. Delays of one attempt number share their bounds, so
+    taking the earliest fitting retry in the order they failed pairs them as well as
+    any order could.
     """
     targeted = {key for key in grouped if getattr(run.steps.get(key), "kind", "run") in ("run", "send_event")}
     pool = [a for a in run.attempts if a.step not in targeted]
-    failures = [a for a in pool if a.error is not None and not isinstance(a.error, WorkerCrashed)
-                and not _final(sim, a.error)]  # fmt: skip
+    failures = sorted((a for a in pool if a.error is not None and not isinstance(a.error, WorkerCrashed)
+                       and not _final(sim, a.error)), key=lambda a: a.end_ns)  # fmt: skip
     late_ok = run.function.flow is not None
     taken: dict[int, Attempt] = {}
     claimed: set[int] = set()
@@ -387,11 +388,22 @@ def _race_retries(sim: Any, run: Run, grouped: set[str]) -> dict[int, Attempt]:
             high = sys.maxsize if late_ok else high  # queues (concurrency, throttle) may start a retry later
             later = [a for a in pool if a.number == failed.number + 1 and a.start_ns >= failed.end_ns
                      and id(a) not in claimed and (not fitting or low <= a.start_ns - failed.end_ns <= high)]
-            after = min(later, key=lambda a: (a.step != failed.step, a.start_ns), default=None)
+            after = min(later, key=lambda a: (a.start_ns, a.step != failed.step), default=None)
             if after is not None:
                 taken[id(failed)] = after
                 claimed.add(id(after))
     return taken
+
+
+def _overtaken(
+    sim: Any, run: Run, failed: Attempt, after: Attempt, groups: list[tuple[int, list[str], str]], races: bool
+) -> bool:
+    """Whether the group ``after`` belongs to was planned, in race mode, before ``failed``'s retry could
+    be due: a sibling's own request (number 0) planned it, not the retry."""
+    if not races:
+        return False
+    planned = next(at for at, keys, _ in groups if after.step in keys)
+    return planned - failed.end_ns < _bounds(sim, run, failed)[0]
 
 
 def _ended_first(sim: Any, run: Run, failed: Attempt) -> bool:

@@ -422,6 +422,63 @@ def test_in_race_mode_a_sleep_the_retry_planned_is_that_retry():
             invariants.retries_respect_policy(sim)
 
 
+def test_in_race_mode_a_group_a_siblings_request_planned_is_not_the_retry_of_a_failure_outside_steps():
+    # regression (found by the combination fuzzer): the first request failed outside steps at 0 s; the second
+    # (number 0, the other step's) planned the next group at once, and was taken for that failure's retry
+    app = jobsim.App("fan")
+    failed: list[int] = []
+
+    @app.function("fan", on="fan/run", retries=jobsim.Retries(attempts=2, backoff="constant", min="2s"))
+    def fan(ctx):
+        ctx.step.parallel([lambda: ctx.step.run("a", lambda: "a"), lambda: ctx.step.run("b", lambda: "b")],
+                          mode="race")
+        if not failed:
+            failed.append(1)
+            raise RuntimeError("once")
+        return ctx.step.parallel([lambda: ctx.step.run("c", lambda: "c"), lambda: ctx.step.run("d", lambda: "d")],
+                                 mode="race")
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("fan/run", {})
+        sim.run_until_idle()
+        run = sim.runs("fan")[0]
+        assert [(a.step, a.number, (a.start_ns - T0_NS) // S, a.error is None) for a in run.attempts] == [
+            ("a", 0, 0, True), ("b", 0, 0, True), (None, 0, 0, False), ("c", 0, 0, True), ("d", 0, 0, True),
+            (None, 0, 0, True)]
+        invariants.retries_respect_policy(sim)
+
+
+def test_in_race_mode_failures_take_the_earliest_fitting_retry_even_when_queues_may_delay_one():
+    # regression (found by the combination fuzzer): with flow control any later retry fits, and the body's failure
+    # took the body's attempt 1 at 2 s (same step first) instead of the sleep its retry planned at 1 s; a failure of
+    # 'r6' was left with that sleep, 0 s after it
+    app = jobsim.App("fan")
+    calls: list[int] = []
+
+    def r6() -> str:
+        calls.append(1)
+        if len(calls) <= 2:
+            raise RuntimeError("r6 failed")
+        return "r6"
+
+    @app.function("fan", on="fan/run", concurrency=5, retries=jobsim.Retries(attempts=2, backoff="constant", min="1s"))
+    def fan(ctx):
+        ctx.step.sleep("s2", "0s")
+        ctx.step.parallel([lambda: ctx.step.run("p3", lambda: "p3"), lambda: ctx.step.run("p4", lambda: "p4")],
+                          mode="race")
+        return ctx.step.run("r6", r6)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.fail("fan", times=1)
+        sim.send("fan/run", {})
+        sim.run_until_idle()
+        run = sim.runs("fan")[0]
+        assert [(a.step, a.number, (a.start_ns - T0_NS) // S, a.error is None) for a in run.attempts] == [
+            (None, 0, 0, False), ("s2", 1, 1, True), ("p3", 0, 1, True), ("p4", 0, 1, True), ("r6", 0, 1, False),
+            ("r6", 0, 1, False), ("r6", 1, 2, True), (None, 1, 2, True)]
+        invariants.retries_respect_policy(sim)
+
+
 class FakeSim:
     """Just enough of a simulation to hold a hand-written run."""
 

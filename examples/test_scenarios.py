@@ -34,13 +34,13 @@ profile      function        runs  done  failed  lost  dupes  emails  first done
 inngest      daily-report       1     1       0     0      0       1  03-03 10:00:00.000  03-03 10:00:00.000
 inngest      sync-inventory    48    48       0     0      0       0  03-03 00:30:00.000  03-04 00:00:00.000
 bullmq       daily-report       1     1       0     0      0       1  03-03 10:00:00.000  03-03 10:00:00.000
-bullmq       sync-inventory    45    45       0     3      0       0  03-03 00:30:00.000  03-04 00:00:00.000
+bullmq       sync-inventory    44    44       0     4      0       0  03-03 00:30:00.000  03-04 00:00:00.000
 trigger.dev  daily-report       1     1       0     0      0       1  03-03 10:00:00.000  03-03 10:00:00.000
-trigger.dev  sync-inventory    45    45       0     3      0       0  03-03 00:30:00.000  03-04 00:00:00.000
+trigger.dev  sync-inventory    44    44       0     4      0       0  03-03 00:30:00.000  03-04 00:00:00.000
 quirrel      daily-report       1     1       0     0      0       1  03-03 10:00:00.000  03-03 10:00:00.000
 quirrel      sync-inventory    48    48       0     0      0       0  03-03 00:30:00.000  03-04 00:00:00.000
 agenda       daily-report       1     1       0     0      0       1  03-03 10:00:00.000  03-03 10:00:00.000
-agenda       sync-inventory    45    45       0     3      0       0  03-03 00:30:00.000  03-04 00:00:00.000
+agenda       sync-inventory    44    44       0     4      0       0  03-03 00:30:00.000  03-04 00:00:00.000
 node-cron    daily-report       0     0       0     1      0       0  -                   -
 node-cron    sync-inventory    44    44       0     4      0       0  03-03 00:30:00.000  03-04 00:00:00.000
 vercel-cron  daily-report       0     0       0     1      0       0  -                   -

@@ -125,10 +125,11 @@ class App:
 
         return decorate
 
-    def send(self, event: Any, data: Any = None, **fields: Any) -> list[str]:
+    def send(self, event: Any, data: Any = None, *, delay: Any = None, **fields: Any) -> list[str]:
         """Emit an event onto the running simulation's bus; returns the event ids.
 
-        Accepts ``send("name", {...})``, ``send(Event(...))`` or a list of events.
+        Accepts ``send("name", {...})``, ``send(Event(...))`` or a list of events;
+        ``delay="10m"`` sends it that much later (a delayed job, where the system has them).
         """
         sim = self._simulation
         if sim is None:
@@ -136,6 +137,10 @@ class App:
                 f"app.send() was called while app {self.id!r} is not in a running simulation; "
                 "start one with `with jobsim.Simulation(app) as sim:` (the pytest fixture `jobsim` does this)"
             )
+        if delay is not None:
+            from ._delay import send_later
+
+            return send_later(sim, event, data, delay, fields)
         return sim._emit(event, data, **fields)
 
 

@@ -63,6 +63,8 @@ def add_trace_commands(sub: Any) -> None:
     imp.add_argument("--seed", type=int, default=0, help="seed recorded for the replay (default 0)")
     imp.add_argument("--profile", default="inngest", help="profile recorded for the replay (default inngest)")
     imp.add_argument("--no-redact", action="store_true", help="write events as they are (secrets included)")
+    imp.add_argument("--skip-invalid", action="store_true",
+                     help="skip lines that are not JSON or not valid events, listing them on stderr")
     imp.set_defaults(handler=_import)
 
     scan = sub.add_parser("scan", help="fail if a trace still holds secret-looking values",
@@ -75,8 +77,9 @@ def add_trace_commands(sub: Any) -> None:
 
     redact = sub.add_parser("redact", help="write a redacted copy of a trace",
                             description="Re-write a trace with the default redaction policy (key from "
-                            "JOBSIM_REDACT_KEY). Exit 0 written, 2 bad file.")  # fmt: skip
-    redact.add_argument("trace")
+                            "JOBSIM_REDACT_KEY); a file of events becomes a redacted trace, as with `jobsim "
+                            "import`. Exit 0 written, 2 bad file.")  # fmt: skip
+    redact.add_argument("trace", help="a trace, or a file of Inngest events or CloudEvents")
     redact.add_argument("out")
     redact.add_argument("--no-pseudonyms", action="store_true", help="drop secrets only; keep personal data")
     redact.set_defaults(handler=_redact)
@@ -131,10 +134,12 @@ def _replay(args: argparse.Namespace) -> int:
         )  # fmt: skip
     if args.out:
         result.save(args.out)
+    source = getattr(module, "__file__", None) or args.app  # the code replayed: a same-named module may shadow it
     if args.format == "json":
-        _print_json(result.to_dict())
+        _print_json({**result.to_dict(), "app": {"spec": args.app, "file": source}})
     else:
-        print(result.report())
+        title, _, rest = result.report().partition("\n")
+        print(f"{title}\napp: {args.app} from {source}\n{rest}")
         if args.out:
             print(f"\nreplay saved to {args.out}")
     return SAME if result.same else DIFFERS
@@ -157,11 +162,13 @@ def _diff(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from ._importing import import_events
 
-    trace = import_events(args.events, format=args.format, start=args.start, tz=args.tz, seed=args.seed,
-                          profile=args.profile)  # fmt: skip
+    with _warnings_to_stderr():
+        trace = import_events(args.events, format=args.format, start=args.start, tz=args.tz, seed=args.seed,
+                              profile=args.profile, skip_invalid=args.skip_invalid)  # fmt: skip
     path = trace.save(args.out, redact=False if args.no_redact else None)
     source = (trace.header or {}).get("source", {})
-    print(f"jobsim import: {len(trace)} {source.get('import', '')} event(s) from {args.events} -> {path}"
+    skipped = f", {source['skipped']} invalid line(s) skipped" if source.get("skipped") else ""
+    print(f"jobsim import: {len(trace)} {source.get('import', '')} event(s) from {args.events}{skipped} -> {path}"
           + ("" if args.no_redact else " (redacted)"))  # fmt: skip
     if not args.no_redact:
         _warn_public_key()
@@ -199,11 +206,11 @@ def _scan(args: argparse.Namespace) -> int:
 
 
 def _redact(args: argparse.Namespace) -> int:
+    from ._importing import read_any
     from ._redact import Redaction
-    from ._trace import Trace
 
     with _warnings_to_stderr():
-        trace = Trace.load(args.trace)
+        trace = read_any(args.trace)  # a file of events too, as `scan` advises for any file it flags
     policy = Redaction(pseudonymize=not args.no_pseudonyms)
     path = trace.save(args.out, redact=policy)
     print(f"jobsim redact: {len(trace)} records -> {path}")

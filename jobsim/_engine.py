@@ -155,9 +155,30 @@ class Engine:
             self.descend(run, events, None if parent is None else parent[0])
         runs = self.runs[fn.id]
         runs.append(run)
+        due = self.due(events, now)
+        if due > now:
+            self.record(now, "run.queued", {"function": fn.id, "run": run.id, "n": len(runs), "event": run.event.name,
+                                            "reason": "ts", "until": due})  # fmt: skip
+            self.kernel.schedule(due, self._start_due, run, len(runs), owner=fn.id)
+            return run
         self.record(now, "run.start", {"function": fn.id, "run": run.id, "n": len(runs), "event": run.event.name})
         self.kernel.schedule(now, self._request, run, 0, owner=fn.id)
         return run
+
+    def due(self, events: list[Event], now: int) -> int:
+        """When a new run's first request is due: ``now``, or its one event's future ``ts`` where the
+        system schedules runs by it (Inngest; never a batch's run: ``Profile.future_ts``)."""
+        if len(events) == 1 and self.profile.future_ts:
+            ts = events[0].ts
+            if ts is not None and ts * MS > now:
+                return ts * MS
+        return now
+
+    def _start_due(self, run: Run, n: int) -> None:
+        """A run whose event's ``ts`` was in the future: it starts now."""
+        now = run.start_ns = self.kernel.now
+        self.record(now, "run.start", {"function": run.function.id, "run": run.id, "n": n, "event": run.event.name})
+        self._request(run, 0)
 
     def descend(self, run: Run, events: Iterable[Event] = (), cause: Run | None = None) -> None:
         """Place ``run`` in its causal chain: after ``cause`` (the run that invoked it; a plugin's

@@ -25,8 +25,9 @@ class Event:
     """An event: ``Event(name, data=None, *, id=None, user=None, ts=None, v=None)``.
 
     ``ts`` is milliseconds since the epoch, as in Inngest; the bus fills it with
-    the virtual time of sending when not given (a given ``ts`` does not delay the
-    event, as on Inngest). ``id`` is the idempotency id: a second event with the
+    the virtual time of sending when not given. The event is accepted when sent
+    whatever its ``ts``; on Inngest a future ``ts`` delays the *runs* it starts
+    (``Profile.future_ts``). ``id`` is the idempotency id: a second event with the
     same ``id`` within 24 h is dropped. The bus fills a missing ``id`` with a
     ULID-shaped id that is deterministic for the simulation.
     """

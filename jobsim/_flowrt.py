@@ -150,7 +150,7 @@ class Batcher:
         self._flush(key, batch.events, "timeout")
 
     def _flush(self, key: Hashable, events: list[Event], why: str) -> None:
-        run = self.rt.start(self.fn, events)
+        run = self.rt.start(self.fn, events, batch=True)
         self.rt.record(run.start_ns, "batch", {"function": self.fn.id, "run": run.id, "size": len(events),
                                                "key": _plain(key), "why": why})  # fmt: skip
 
@@ -206,7 +206,8 @@ class Debouncer:
         del self.pending[key]
         run = self.rt.start(self.fn, [pending.event])  # the last event, or the first (mode="leading")
         self.rt.record(run.start_ns, "debounce", {"function": self.fn.id, "run": run.id, "size": pending.count,
-                                                  "key": _plain(key), "why": why, "period": self.period})  # fmt: skip
+                                                  "key": _plain(key), "why": why, "period": self.period,
+                                                  **({} if self.last else {"gets": "first"})})  # fmt: skip
 
 
 class Throttler:
@@ -330,7 +331,8 @@ class FlowRuntime:
         else:
             self.start(fn, [event])
 
-    def start(self, fn: Function, events: list[Event], parent: tuple[Run, str] | None = None) -> Run:
+    def start(self, fn: Function, events: list[Event], parent: tuple[Run, str] | None = None, *,
+              batch: bool = False) -> Run:
         """A run of ``fn`` is due now: skip it, hold it, or schedule its first request."""
         engine, state = self.engine, self.of(fn)
         now = engine.now()
@@ -353,11 +355,24 @@ class FlowRuntime:
             self.cancellers.setdefault(cancel.event, []).append((run, cancel, until))
         if state.start_timeout is not None:
             ctl.start_timer = self.kernel.schedule(now + state.start_timeout, self._start_timeout, ctl, owner=fn.id)
+        due = now if batch else self.engine.due(events, now)  # a batch's run never waits (BatchID set)
+        if due > now:  # a future event ts (Inngest): limits, cancellations and timeouts.start counted already
+            self.record(now, "run.queued", {"function": fn.id, "run": run.id, "n": ctl.n, "event": event.name,
+                                            "reason": "ts", "until": due})  # fmt: skip
+            run._wake = self.kernel.schedule(due, self._admit, ctl, owner=fn.id)
+        else:
+            self._admit(ctl)
+        return run
+
+    def _admit(self, ctl: RunControl) -> None:
+        """Past its rate limit and due: the throttle lets the run start now, or queues it."""
+        run, now = ctl.run, self.kernel.now
+        run._wake = None
+        state = self.of(run.function)
         if state.throttler is None or state.throttler.admit(run, ctl, now):
             self.go(run, now)
         else:
             self._queued(ctl, "throttle", now)
-        return run
 
     def go(self, run: Run, at: int) -> None:
         """Schedule the run's first request."""
@@ -477,6 +492,9 @@ class FlowRuntime:
             run._wake = None
         elif wake is not None and run.status == "waiting":
             self._drop_waiter(wake)
+            run._wake = None
+        elif wake is not None and run.status == "queued":  # until its event's future ts (``start``)
+            self.kernel.cancel(wake)
             run._wake = None
         fn = run.function
         ctl = self.controls[run]

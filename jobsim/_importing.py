@@ -23,6 +23,7 @@ import os
 import re
 import warnings
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from ._tracereader import gzip_errors, load, open_trace
 from .errors import InvalidArgument, TraceError, TraceWarning
 
 FORMATS = ("auto", "inngest", "cloudevents")
+_LISTED = 20  # skipped lines named in the warning; the header counts them all
 _INNGEST_KEYS = frozenset({"name", "data", "id", "ts", "v", "user"})
 
 
@@ -69,6 +71,7 @@ def import_events(
     tz: str = "UTC",
     seed: int = 0,
     profile: str = "inngest",
+    skip_invalid: bool = False,
 ) -> Trace:
     """Read a file of Inngest events or CloudEvents into a trace of input events.
 
@@ -76,6 +79,12 @@ def import_events(
     ``"inngest"`` or ``"cloudevents"`` (then every event must be one). ``start``:
     the virtual start (default: the first event's time); the header also gets
     ``tz``, ``seed`` and ``profile`` for the replay.
+
+    A line that is not JSON or not a valid event stops the import with a ``TraceError``
+    naming it, unless ``skip_invalid``: a production export often holds a few (a line cut
+    by a log rotation, an event of another schema), and the rest is still worth
+    replaying. Then each skipped line is listed in one ``TraceWarning`` (and in
+    ``trace.warnings``) and counted in the header's ``source.skipped``.
     """
     if format not in FORMATS:
         raise InvalidArgument.build("format", format, "one of " + ", ".join(map(repr, FORMATS)))
@@ -84,16 +93,32 @@ def import_events(
     events: list[tuple[int | None, int, dict[str, Any]]] = []
     kinds: set[str] = set()
     ignored: dict[str, int] = {}
+    skipped: list[TraceError] = []
     for line, obj in _objects(source):
-        kind, data = _event(obj, format, source, line)
+        if isinstance(obj, dict) and obj.get("k") == "header" and obj.get("format") == "jobsim-trace":
+            raise TraceError("this is a jobsim trace already, not a file of events to import: replay, diff or "
+                             "show it as it is", path=str(source), line=line)  # never skipped  # fmt: skip
+        try:
+            if isinstance(obj, TraceError):
+                raise obj
+            kind, data = _event(obj, format, source, line)
+        except TraceError as exc:
+            if not skip_invalid:
+                message = str(exc).removeprefix(f"{exc.path}:{exc.line}: ")
+                raise TraceError(f"{message}; to import the other events and list the lines skipped: jobsim "
+                                 "import --skip-invalid (import_events(..., skip_invalid=True))",
+                                 path=exc.path, line=exc.line) from None  # fmt: skip
+            skipped.append(exc)
+            continue
         kinds.add(kind)
         at = data.pop("_at")
         for key in data.pop("_ignored", ()):
             ignored.setdefault(key, line)
         events.append((at, line, data))
     if not events:
-        raise TraceError("no events in the file: expected Inngest events or CloudEvents, one JSON object per line",
-                         path=str(source))  # fmt: skip
+        also = f" ({len(skipped)} invalid line(s) skipped, the first: {skipped[0]})" if skipped else ""
+        raise TraceError("no events in the file: expected Inngest events or CloudEvents, one JSON object per "
+                         f"line{also}", path=str(source))  # fmt: skip
     start_ns = instant_ns(start, "start", tz=zone(tz)) if start is not None else _first_time(events)
     trace = Trace()
     previous = start_ns
@@ -107,6 +132,7 @@ def import_events(
             data["id"] = ulid(at // MS, line)
             data["attributes"] = {**(data.get("attributes") or {}), SYNTHESIZED_ID: True}
         placed.append((at, line, data))
+    notes = _order_and_repeats(placed)
     placed.sort(key=lambda item: (item[0], item[1]))
     if placed[0][0] < start_ns:
         raise InvalidArgument(f"start={iso(start_ns)} is after the first event ({iso(placed[0][0])}, line "
@@ -117,6 +143,16 @@ def import_events(
     trace.header = {"k": "header", "format": "jobsim-trace", "version": 1, "start": start_ns,
                     "start_time": iso(start_ns), "tz": tz, "seed": seed, "profile": profile, "clock": "ns",
                     "source": {"import": described, "file": source.name, "events": len(placed)}}  # fmt: skip
+    if skipped:
+        trace.header["source"]["skipped"] = len(skipped)
+        shown = "; ".join(str(exc) for exc in skipped[:_LISTED])
+        more = f"; and {len(skipped) - _LISTED} more" if len(skipped) > _LISTED else ""
+        message = f"skipped {len(skipped)} invalid line(s): {shown}{more}"
+        trace.warnings.append(message)
+        warnings.warn(message, TraceWarning, stacklevel=2)
+    for message in notes:
+        trace.warnings.append(message)
+        warnings.warn(f"{source}: {message}", TraceWarning, stacklevel=2)
     trace.path = source
     trace.complete = False
     if ignored:
@@ -125,6 +161,27 @@ def import_events(
         trace.warnings.append(message)
         warnings.warn(f"{source}: {message}", TraceWarning, stacklevel=2)
     return trace
+
+
+def _order_and_repeats(placed: list[tuple[int, int, dict[str, Any]]]) -> list[str]:
+    """What the import changes or the replay will drop, said once each: events out of time
+    order (replayed sorted), and ids given more than once (the bus keeps the first in 24 h)."""
+    notes = []
+    late = [(line, at, prev) for (prev, _, _), (at, line, _) in pairwise(placed) if at < prev]
+    if late:
+        line, at, prev = late[0]
+        notes.append(f"{len(late)} event(s) come before the line above them in time (the first: line {line}, "
+                     f"{iso(at)}, after {iso(prev)}); they are replayed in time order")  # fmt: skip
+    lines: dict[str, list[int]] = {}
+    for _, line, data in placed:
+        lines.setdefault(data["id"], []).append(line)
+    repeated = {key: found for key, found in lines.items() if len(found) > 1}
+    if repeated:
+        key, found = next(iter(repeated.items()))
+        notes.append(f"{len(repeated)} event id(s) are given more than once (the first: {key!r} on lines "
+                     f"{', '.join(map(str, found[:5]))}); the bus drops a repeat within 24 h of the first, "
+                     "as Inngest does, so a replay runs it once")  # fmt: skip
+    return notes
 
 
 def _first_time(events: list[tuple[int | None, int, dict[str, Any]]]) -> int:
@@ -137,7 +194,10 @@ def _first_time(events: list[tuple[int | None, int, dict[str, Any]]]) -> int:
 
 
 def _objects(path: Path) -> Iterator[tuple[int, Any]]:
-    """(line number, JSON value) for each event: one per line, or the items of one top-level array."""
+    """(line number, JSON value) for each event: one per line, or the items of one top-level array.
+
+    A line that is not JSON comes as a ``TraceError`` in place of its value, for the caller to
+    raise or skip."""
     with open_trace(path) as f, gzip_errors(path):
         data = f.read()
     text = data.lstrip()
@@ -155,7 +215,7 @@ def _objects(path: Path) -> Iterator[tuple[int, Any]]:
             yield number, orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             preview = raw.decode("utf-8", "replace")[:80]
-            raise TraceError(f"malformed line: {exc}: {preview!r}", path=str(path), line=number) from None
+            yield number, TraceError(f"malformed line: {exc}: {preview!r}", path=str(path), line=number)
 
 
 def _event(obj: Any, format: str, path: Path, line: int) -> tuple[str, dict[str, Any]]:
@@ -208,9 +268,6 @@ def _cloudevent(obj: dict[str, Any]) -> dict[str, Any]:
 
 def _inngest(obj: dict[str, Any]) -> dict[str, Any]:
     name = obj.get("name")
-    if obj.get("k") == "header" and obj.get("format") == "jobsim-trace":
-        raise ValueError("this is a jobsim trace already, not a file of events to import: replay, diff or show it "
-                         "as it is")  # fmt: skip
     if not isinstance(name, str) or not name.strip():
         raise ValueError("neither an Inngest event (a non-empty 'name') nor a CloudEvent ('specversion')")
     data = obj.get("data", {})

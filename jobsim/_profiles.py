@@ -55,6 +55,7 @@ FEATURES: dict[str, str] = {
     "step.sleep": "ctx.step.sleep / ctx.step.sleep_until",
     "step.wait_for_event": "ctx.step.wait_for_event",
     "step.invoke": "ctx.step.invoke",
+    "send.delay": "a delayed send (send(..., delay=...))",
 }
 """Every feature a profile may lack, as messages name it."""
 
@@ -160,10 +161,16 @@ class Profile:
     """Why a duplicated delivery starts no run; ``None`` when every delivery runs."""
     debounce_mode: Literal["leading", "trailing"] = "trailing"
     """The event a debounced run gets when ``Debounce(mode=None)``: the ``trailing`` (last) or ``leading`` (first)."""
+    future_ts: bool = False
+    """An event whose ``ts`` is in the future starts its runs at that time (Inngest); else ``ts`` is data."""
     cron_jitter_ns: int = 0
     """A cron tick is delivered at its time + U[0, this) (Vercel's precision)."""
     max_duration_ns: int | None = None
     """An attempt that spends longer is killed and fails (Vercel's function duration)."""
+    fail_count_per_job: bool = False
+    """A recurring (cron) function's failures add up over all its runs and number its retries
+    (Agenda 6.2.2's ``failCount``, never reset on success): its retries are numbered from the
+    failures of earlier runs on, and may already be exhausted when a run first fails."""
     doc: str = ""
     """The rules, with their sources (the docstring of the profile's definition)."""
 

@@ -195,8 +195,14 @@ def replay(
                                "seed": header.get("seed", 0) if seed is None else seed,
                                "profile": profile or header.get("profile")}  # fmt: skip
     sim = Simulation(*targets, **{k: v for k, v in options.items() if v is not None})
+    recorded_out = header.get("left_out")
+    left_out = [i for i in recorded_out if isinstance(i, str) and i in sim.functions] if isinstance(
+        recorded_out, list) else []  # fmt: skip
+    if left_out:  # recorded with exclude_functions=/functions=: today's code without those functions too
+        sim = Simulation(*targets, exclude_functions=left_out, **{k: v for k, v in options.items() if v is not None})
     sim.start_ns = sim.kernel.now = start  # to the nanosecond (a datetime stops at microseconds)
-    notes: list[str] = []
+    notes: list[str] = [f"the recording left out {', '.join(map(repr, left_out))} (functions=/exclude_functions=): "
+                        "so does the replay"] if left_out else []
     keeps = _Keeps(recorded)
     with sim:
         script = _Script(sim, recorded, deliver or _send, faults, notes)

@@ -39,7 +39,7 @@ from ._events import Event
 from ._inline import PENDING, AsyncInlineStep, InlineStep, RunState
 from ._records import FINAL
 from ._steps import Suspend, resolve_retry_after
-from ._time import MS, format_duration, iso
+from ._time import MS, SECOND, format_duration, iso
 from .errors import InvalidArgument, NonRetriableError, RetryAfterError, WorkerCrashed
 
 if TYPE_CHECKING:
@@ -76,10 +76,12 @@ class SystemRuntime:
         self.rng = sim.rng
         self.record = sim.trace.add
         self.states: dict[Run, RunState] = {}
+        self.fail_counts: dict[str, int] = {}  # cron function -> failures so far (profile.fail_count_per_job)
         self.crashes: list[Crash] = []
         self.windows: list[tuple[int, int]] = []
         self.duplicates: list[Duplicate] = []
         self.missed: dict[int, list[tuple[Function, Any, int]]] = {}  # downtime end -> ticks due while down
+        self.caught_up: set[tuple[str, int]] = set()  # (function, instant): a catch-up stands for its tick then
         self.watching = self.profile.max_duration_ns is not None  # Simulation.consume asks `spend`
         engine = self.engine
         engine.system = self
@@ -243,7 +245,7 @@ class SystemRuntime:
         self._failure(run, x.attempt, key, x.now, error)
 
     def _failure(self, run: Run, attempt: int, key: str | None, now: int, error: BaseException) -> None:
-        due = self._retry_due(run, attempt, now, error)
+        due = self._retry_due(run, self._fail_count(run, attempt) - 1, now, error)
         if due is None:
             self.engine.finish(run, "failed", now, error)
             return
@@ -252,6 +254,21 @@ class SystemRuntime:
                                    "at": due, "delay": max(0, due - now)})  # fmt: skip
         self.state(run).scheduled = due
         self.kernel.schedule(due, self.engine._request, run, attempt + 1, owner=run.function.id)
+
+    def _fail_count(self, run: Run, attempt: int) -> int:
+        """The number of this failure, which numbers the retry after it (attempt ``attempt`` just failed).
+
+        Per run (``attempt + 1``) on most systems. With ``profile.fail_count_per_job``
+        (Agenda 6.2.2: ``fail()`` does ``failCount++``, ``handleRetry`` takes
+        ``attempt: failCount``, and nothing resets it on success) the runs of a cron
+        function are one job document, so its failures count on from its earlier runs.
+        A crash that Agenda re-runs does not pass through ``fail()`` and is not counted.
+        """
+        if not self.profile.fail_count_per_job or not run.events or run.events[0].name != CRON_EVENT:
+            return attempt + 1
+        fid = run.function.id
+        count = self.fail_counts[fid] = self.fail_counts.get(fid, 0) + 1
+        return count
 
     def _retry_due(self, run: Run, attempt: int, now: int, error: BaseException) -> int | None:
         profile, engine = self.profile, self.engine
@@ -333,10 +350,18 @@ class SystemRuntime:
         self.record(end, "fault", {"fault": "downtime", "phase": "ends", "start": start, "end": end})
         ticks = self.missed.pop(end, [])
         policy = self.profile.missed_cron
-        if policy == "first":
-            ticks = _first_per_function(ticks)
-        elif policy == "latest":
-            ticks = _first_per_function(list(reversed(ticks)))[::-1]
+        if policy in ("first", "latest"):
+            # One pending job per schedule, and the next one computed from the instant it runs: a tick due
+            # exactly when the system is back is not a second run. BullMQ and Agenda run the first missed
+            # tick then and resume strictly after it (job-scheduler.ts: next after max(now, prevMillis);
+            # Agenda computes nextRunAt from the actual run time); Trigger.dev's latest eligible tick is then
+            # the on-time one itself (scheduleCalculation.ts calculateNextSchedulableOccurrence).
+            on_time = {fn.id for fn, schedule, _ in ticks if schedule.next_after(end - SECOND) == end}
+            if policy == "first":
+                ticks = _first_per_function(ticks)
+                self.caught_up.update((fn_id, end) for fn_id in on_time)
+            else:
+                ticks = [t for t in _first_per_function(list(reversed(ticks)))[::-1] if t[0].id not in on_time]
         elif policy == "none":
             ticks = []
         for fn, schedule, nominal in ticks:
@@ -351,6 +376,11 @@ class SystemRuntime:
         end = self.down_until(now)
         if end is not None:
             self._miss(fn, schedule, now, end)
+            return
+        if self.caught_up and (fn.id, now) in self.caught_up:
+            self.caught_up.discard((fn.id, now))
+            self.record(now, "cron.missed", {"function": fn.id, "cron": schedule.expr, "scheduled": iso(now),
+                                             "outcome": "caught-up"})  # fmt: skip
             return
         copies = 1 + self._duplicates(fn, now, {"cron": schedule.expr, "scheduled": iso(now)})
         jitter = self.profile.cron_jitter_ns

@@ -69,13 +69,17 @@ def scan(path: str | os.PathLike[str], *, pii: bool = False) -> list[Finding]:
     A gzip file cut off (or damaged) after some lines: what those lines hold is returned,
     with a ``TraceWarning`` that the rest was not read; if they hold nothing, a
     ``TraceError``, since a file jobsim could not read whole is never reported clean.
+    A line that is not JSON (an export with a line cut short) is scanned as text, and the
+    lines after it too: its findings are returned with a ``TraceWarning`` naming it; if the
+    file holds nothing, a ``TraceError``, since a secret-named field is only told in JSON.
     """
     source = _path(path)
     findings: list[Finding] = []
+    malformed: list[int] = []
     lines = 0
     with open_trace(source) as f:
         try:
-            for number, finding in _scan_lines(source, f, pii):
+            for number, finding in _scan_lines(source, f, pii, malformed):
                 lines = number  # read whole so far: named if the stream ends early
                 if finding is not None:
                     findings.append(finding)
@@ -88,10 +92,19 @@ def scan(path: str | os.PathLike[str], *, pii: bool = False) -> list[Finding]:
                                  "could not be scanned", path=str(source)) from None  # fmt: skip
             warnings.warn(f"{source}: {damaged}; the lines before it were scanned, the rest could not be",
                           TraceWarning, stacklevel=2)  # fmt: skip
+    if malformed:
+        where = f"line {malformed[0]} is" if len(malformed) == 1 else \
+            f"lines {', '.join(map(str, malformed[:10]))}{', ...' if len(malformed) > 10 else ''} are"
+        if not findings:
+            raise TraceError(f"{where} not JSON: scanned as text, nothing in the file looks secret, but a "
+                             "secret-named field is only told in JSON; fix or drop those lines and scan again",
+                             path=str(source))  # fmt: skip
+        warnings.warn(f"{source}: {where} not JSON, scanned as text (a secret-named field is only told in JSON)",
+                      TraceWarning, stacklevel=2)  # fmt: skip
     return findings
 
 
-def _scan_lines(source: Path, f: Any, pii: bool) -> Iterator[tuple[int, Finding | None]]:
+def _scan_lines(source: Path, f: Any, pii: bool, malformed: list[int]) -> Iterator[tuple[int, Finding | None]]:
     """``(line number, finding)`` for each finding, and ``(line number, None)`` once a line is read."""
     personal = _PII if pii else frozenset()
     for number, raw in enumerate(f, start=1):
@@ -99,10 +112,10 @@ def _scan_lines(source: Path, f: Any, pii: bool) -> Iterator[tuple[int, Finding 
             continue
         try:
             obj = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
+        except orjson.JSONDecodeError:
             if raw.endswith(b"\n"):
-                raise TraceError(f"malformed line: {exc}", path=str(source), line=number) from None
-            obj = raw.decode("utf-8", "replace")  # a cut-off last line is still text worth scanning
+                malformed.append(number)  # a cut-off last line is the usual end of a crash: not worth a warning
+            obj = raw.decode("utf-8", "replace")  # text worth scanning: a cut line can still hold a key
         kind = obj.get("k") if isinstance(obj, dict) else None
         seq = obj.get("seq") if isinstance(obj, dict) else None
         if number == 1 and kind == "header" and _pseudonymized(obj):

@@ -27,6 +27,7 @@ from .hooks import Adapted
 
 if TYPE_CHECKING:
     from ._replay import ReplayResult
+    from ._selection import Selection
 
 DEFAULT_START = "2025-01-01T00:00:00Z"
 
@@ -36,6 +37,10 @@ class Simulation:
     ``Simulation(*targets, start=..., seed=0, profile="inngest", tz="UTC")``. A
     target is a ``jobsim.App`` (or a list of them). Use it as a context manager, or
     call ``start()``/``close()``; the pytest fixture ``jobsim`` does it for you.
+
+    ``functions=[...]`` simulates only those of the targets' functions (ids, or the
+    objects ``@app.function`` returned), ``exclude_functions=[...]`` all but those: the
+    others never run, and events sent to them stay on the bus (``_selection.py``).
     """
 
     def __init__(
@@ -46,6 +51,8 @@ class Simulation:
         profile: str | Profile | None = None,
         tz: str | dt.tzinfo | None = "UTC",
         max_chain: int = DEFAULT_MAX_CHAIN,
+        functions: Any = None,
+        exclude_functions: Any = None,
     ) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int) or not -(1 << 63) <= seed < 1 << 64:
             # the trace header holds it as a JSON number: past 64 bits, trace.save could not write it
@@ -68,6 +75,11 @@ class Simulation:
         self._own_worker: set[str] = set()  # functions a plugin's own worker runs (see Adapted.own_worker)
         for target in _flatten(targets):
             self._adopt(target)
+        self._selection: Selection | None = None
+        if functions is not None or exclude_functions is not None:
+            from ._selection import select
+
+            self._selection = select(self.functions, functions, exclude_functions, self._own_worker)
         if profile is None:
             profile = next((a.profile for a in self.adapted if a.profile), "inngest")
         self.profile = self.profiles.get(profile)
@@ -88,6 +100,7 @@ class Simulation:
         self._failure_handlers: dict[str, Function] = {}
         self._state = "new"
         self._sends = _gc.Sends()
+        self._delayed_ids = 0  # ids given to delayed sends (``jobsim._delay``)
         self._install_sinks()
 
     def record_kinds(self) -> dict[str, Any]:
@@ -325,17 +338,23 @@ class Simulation:
             self.wallclock.deactivate()
 
     # -- events --------------------------------------------------------------------------------
-    def send(self, event: Any, data: Any = None, **fields: Any) -> list[str]:
+    def send(self, event: Any, data: Any = None, *, delay: Duration | None = None, **fields: Any) -> list[str]:
         """Send events onto the bus at the current virtual time; returns their ids.
 
         Runs they trigger are queued at this instant and execute on the next
-        ``advance``/``run_until_idle`` (``advance(0)`` runs what is due now).
+        ``advance``/``run_until_idle`` (``advance(0)`` runs what is due now). With
+        ``delay``, the event is sent that much later (a delayed job: ``jobsim._delay``).
         """
         self._require_running("send")
         self._sends.add(len(event) if isinstance(event, (list, tuple)) else 1)  # a loop of them: ``_gc.Sends``
+        if delay is not None:
+            from ._delay import send_later
+
+            return send_later(self, event, data, delay, fields)
         return self._emit(event, data, **fields)
 
-    def _emit(self, event: Any, data: Any = None, *, _origin: str = "input", **fields: Any) -> list[str]:
+    def _emit(self, event: Any, data: Any = None, *, _origin: str = "input", _by: Any = None,
+              **fields: Any) -> list[str]:  # fmt: skip
         if isinstance(event, (list, tuple)):
             if data is not None or fields:
                 raise InvalidArgument("pass a list of events, or one event name with data, not both")
@@ -347,7 +366,7 @@ class Simulation:
             else:
                 events = [as_sent(Event.coerce(event, data, **fields))]
         now, ids = self.now_ns(), []
-        x = self.engine.x  # job code sent it (else a test or the traffic did: an input of the trace)
+        x = self.engine.x if _by is None else _by  # job code sent it (else a test or the traffic: an input)
         # job code that spent time first (time.sleep, a slow response) sends at its own clock: the event
         # reaches functions, waits and cancellations then, not at the instant its request began
         later = x is not None and now > self.kernel.now
@@ -388,6 +407,10 @@ class Simulation:
             native = fn.options.get("native")
             if native is not None and (native is function or native == function):
                 return fn
+        selection = self._selection
+        left_out = None if selection is None else selection.find(function)
+        if selection is not None and left_out is not None:  # it exists: say the test left it out, how to select it
+            raise selection.refuse(left_out, argument, function)
         raise InvalidArgument.build(
             argument, function, "one of the simulated function ids: " + ", ".join(map(repr, self.functions))
         )

@@ -85,6 +85,11 @@ def _inngest() -> Profile:
     Downtime: runs and events persist (server state). Missed cron ticks: the next tick
     is computed from the scheduled time (cron/manager.go ScheduleNext), so every missed
     tick runs when the server is back — NOT VERIFIED at runtime; jobsim chose catch-up-all.
+    Delayed starts: an event whose ts is in the future starts its runs at that time (a
+    batch's never), created and counted by rate limits, cancellations and timeouts.start at
+    once (executor.go Schedule: "Schedule functions in the future if there's a future event
+    `ts` field"; docs: "Scheduling a one-off function"). Reference §1.1's "ts can be set but
+    does not delay" is wrong there.
     Duplicate delivery: a tick creates at most one run (idempotency key = scheduled
     time, executor handleCron); an event's runs are keyed by its id: deduplicated.
     """
@@ -94,11 +99,13 @@ def _inngest() -> Profile:
         default_retries=TableBackoff(attempts=5),
         retry_after_min_ns=1 * SECOND, retry_after_max_ns=1 * DAY, max_sleep_ns=366 * DAY,
         cron=ROBFIG, retries=_inngest_retries, max_attempts=21,
-        missed_cron="all",
+        missed_cron="all", future_ts=True,
         crash=CrashRule(reason="the worker died mid-request; Inngest saw the SDK request fail",
                         recovery="the request failed"),
         lacks={"debounce.leading": "its debounce always runs with the last event (debounce.go: each event "
-                                   "replaces the stored one)"},
+                                   "replaces the stored one)",
+               "send.delay": "Inngest has no delay option on send; give the event a future ts instead (its "
+                             "runs then start at that time), or sleep at the start of the function"},
         dedupe="Inngest makes one run per cron tick (idempotency key = scheduled time) and per event id",
     )  # fmt: skip
 
@@ -151,7 +158,8 @@ def _bullmq() -> Profile:
     (moveStalledJobsToWait-9.lua: "Only fail job if it exceeds stall limit AND is not a repeatable job").
     Downtime: Redis keeps jobs; delayed and waiting jobs run late, once. A job
     scheduler keeps one pending job, which runs late once; missed iterations are
-    skipped (missed cron: first).
+    skipped (missed cron: first), and a tick due the instant it is back is that late job
+    (the next is computed strictly after now: job-scheduler.ts).
     Duplicate delivery: a job moves to active once (moveToActive), scheduler job ids
     are unique (repeat:<id>:<millis>): deduplicated.
     """
@@ -230,7 +238,8 @@ def _trigger_dev() -> Profile:
     default none, the run fails. jobsim chose the heartbeat path (a vanished machine);
     a process that exits under a live supervisor is reported at once.
     Downtime: the platform keeps runs. Missed schedules: one late catch-up for the latest
-    missed tick, the rest skipped (scheduleCalculation.ts calculateNextSchedulableOccurrence).
+    missed tick, the rest skipped (scheduleCalculation.ts calculateNextSchedulableOccurrence);
+    a tick due the instant it is back is itself the latest, run on time, with no catch-up.
     Duplicate delivery: one run per schedule instance and per trigger — NOT VERIFIED, chosen.
     """
     return Profile(
@@ -346,7 +355,7 @@ def _agenda_retries(fn: Function, user: RetryPolicy) -> RetryPolicy:
 
 
 def _agenda() -> Profile:
-    """Agenda 6 with MongoDB (reference §5; agenda/agenda).
+    """Agenda 6.2.2 with MongoDB (reference §5; agenda/agenda at agenda@6.2.2).
 
     Retries: none by default (<= v5 has none; v6 retries only with a backoff,
     utils/backoff.ts). With a backoff, before retry k (failCount): constant d,
@@ -357,6 +366,12 @@ def _agenda() -> Profile:
     error: NonRetriableError is retried like any error. Retries also apply to runs of
     recurring jobs (6.2.2 handleRetry does not special-case them; PR #1643 says
     otherwise — NOT VERIFIED which holds in 6.2.6; jobsim follows the 6.2.2 code).
+    A recurring job is one job document, and its failCount counts every failure of every
+    run: fail() does failCount++, handleRetry passes attempt: failCount to the backoff,
+    and 6.2.2 never resets it on success (Job.ts; reset on success only since PR #1727,
+    2026-06, agenda#1721). So a recurring job's next failure backs off from the next
+    attempt number, and once failCount > maxRetries no failure of it is retried again.
+    jobsim models 6.2.2 (profile.fail_count_per_job); one-off jobs start at failCount 0.
     Steps: none; ctx.step.run runs inline.
     Cron (every): cron-parser 5, 5 or 6 fields, timezone option, DST as cron-parser.
     Features: debounce (v6 nowDebounced: trailing, maxWait = timeout), concurrency
@@ -368,7 +383,8 @@ def _agenda() -> Profile:
     one-off job — without counting a failure, as often as it takes. jobsim takes lockedAt
     as the attempt's start (Agenda may lock up to 5 s earlier).
     Downtime: MongoDB keeps jobs; an overdue job runs once on start and its next run
-    is computed from that run (missed cron: first).
+    is computed from that run (missed cron: first): a tick due the instant it is back is
+    that run, not a second one.
     Duplicate delivery: one worker locks the job document: deduplicated.
     """
     return Profile(
@@ -376,7 +392,7 @@ def _agenda() -> Profile:
         description="Agenda: no retries by default (v6 backoff when configured); a crashed job re-runs after 10 min",
         default_retries=AgendaBackoff(max_retries=0),
         durable_steps=False, cron=CRON_PARSER, retries=_agenda_retries,
-        non_retriable=False, retry_after=False, missed_cron="first",
+        non_retriable=False, retry_after=False, missed_cron="first", fail_count_per_job=True,
         lacks={
             "batch": "there is no batching", "throttle": "there is no throttle", "rate_limit": "there is no rate limit",
             "idempotency": "job.unique() keeps one job per query for good, not a 24 h window",

@@ -99,6 +99,9 @@ def _hm(when: str, tz: dt.tzinfo) -> str:
 
 
 def _missed(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    if d["outcome"] == "caught-up":  # first-missed policies: the late run stands for this tick too
+        return f"cron      {d['function']} skips its {_hm(d['scheduled'], tz)} tick: the late run just now stands " \
+               "for it, and the schedule resumes after it"
     why = "lost: the system was down" if d["outcome"] == "lost" else "the system is down"
     return f"cron      {d['function']} misses its {_hm(d['scheduled'], tz)} tick ({why})"
 
@@ -174,7 +177,9 @@ def _fault(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
         return f"fault     {d['function']}{_step(d)} injected {d['error']}"
     if kind == "downtime":
         if d["phase"] == "begins":
-            until = to_datetime(d["end"], tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+            end = to_datetime(d["end"], tz)  # milliseconds when it has them: "down until 09:00:00" at 09:00:00 misled
+            until = end.strftime("%Y-%m-%d %H:%M:%S") + (f".{end.microsecond // 1000:03d}" if end.microsecond else "") \
+                + end.strftime(" %Z")
             return f"fault     the system goes down until {until}"
         return "fault     the system is back up"
     if kind == "duplicate":
@@ -188,6 +193,9 @@ def _fault(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 
 
 def _queued(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    if d["reason"] == "ts":
+        until = to_datetime(d["until"], tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+        return f"queued    {_run(d, names)} starts at its event's ts, {until}"
     why = "the throttle" if d["reason"] == "throttle" else "a concurrency slot"
     return f"queued    {_run(d, names)} waits for {why}"
 
@@ -207,7 +215,8 @@ def _batch(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 def _debounce(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     key = "" if d.get("key") is None else f", key {d['key']!r}"
     why = f"quiet for {format_duration(d['period'])}" if d.get("why") == "quiet" and "period" in d else d.get("why")
-    return f"debounce  {_run(d, names)} gets the last of {d['size']} event(s) ({why}{key})"
+    which = d.get("gets", "last")  # "first": a leading debounce (Trigger.dev's default) keeps the first payload
+    return f"debounce  {_run(d, names)} gets the {which} of {d['size']} event(s) ({why}{key})"
 
 
 def _cancel(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:

@@ -234,6 +234,9 @@ def header_of(trace: Trace, policy: Redaction | None = None) -> dict[str, Any]:
         header.update(start=sim.start_ns, start_time=iso(sim.start_ns), tz=_zone_name(sim.tz), seed=sim.seed,
                       profile=sim.profile.name, clock="ns", apps=[app.id for app in sim.apps],
                       functions=list(sim.functions))  # fmt: skip
+        selection = sim._selection
+        if selection is not None:  # replay leaves them out too (only then: older traces stay byte for byte)
+            header["left_out"] = list(selection.left_out)
     elif trace.header is not None:
         header.update({k: v for k, v in trace.header.items() if k not in header and k != "redaction"})
     else:

@@ -296,8 +296,8 @@ class _Extreme:
         return (1 << k) - 1 if self.high else 0
 
 
-def _bounds(sim: Any, run: Run, failed: Attempt) -> tuple[int, int]:
-    """The shortest and longest delay allowed after ``failed``, by the policy or its RetryAfterError."""
+def _bounds(sim: Any, run: Run, failed: Attempt, retry: int) -> tuple[int, int]:
+    """The shortest and longest delay allowed before retry ``retry``, by the policy or ``failed``'s RetryAfterError."""
     error = failed.error
     profile = sim.profile
     if isinstance(error, RetryAfterError) and getattr(profile, "retry_after", True):  # else the policy's delay
@@ -307,7 +307,7 @@ def _bounds(sim: Any, run: Run, failed: Attempt) -> tuple[int, int]:
         return delay, delay
     policy = sim.engine.policy(run.function)
     try:
-        return policy.delay_ns(failed.number + 1, _Extreme(False)), policy.delay_ns(failed.number + 1, _Extreme(True))
+        return policy.delay_ns(retry, _Extreme(False)), policy.delay_ns(retry, _Extreme(True))
     except AttributeError as exc:
         raise JobsimError(f"retries_respect_policy() cannot bound the delays of {policy!r}: {exc}") from None
 
@@ -316,7 +316,29 @@ def _where(attempt: Attempt) -> str:
     return f"step {attempt.step!r}" if attempt.step else "the function body"
 
 
-def _run_retries(sim: Any, run: Run, parallel: Mapping[str, list[tuple[int, list[str], str]]]) -> list[str]:
+def _job_failures(sim: Any, runs: Iterable[Run]) -> dict[int, int]:
+    """``id(attempt)`` -> its failure's number in its job's lifetime, where the profile counts that way.
+
+    Agenda 6.2.2 (``profile.fail_count_per_job``): the runs of a cron function are one job
+    document whose ``failCount`` numbers its retries and is never reset, so failure k of
+    the function's cron runs (in the order the attempts ran; a crash is no failure) is
+    followed by retry k, or by none once k exceeds ``maxRetries``.
+    """
+    if not getattr(sim.profile, "fail_count_per_job", False):
+        return {}
+    from ._engine import CRON_EVENT
+
+    failures: dict[str, list[tuple[int, int, int, Attempt]]] = defaultdict(list)
+    for i, run in enumerate(runs):
+        if run.events and run.events[0].name == CRON_EVENT:
+            for j, a in enumerate(run.attempts):
+                if a.error is not None and not isinstance(a.error, WorkerCrashed):
+                    failures[run.function.id].append((a.start_ns, i, j, a))
+    return {id(a): k for attempts in failures.values() for k, (*_, a) in enumerate(sorted(attempts), 1)}
+
+
+def _run_retries(sim: Any, run: Run, parallel: Mapping[str, list[tuple[int, list[str], str]]],
+                 numbers: Mapping[int, int] | None = None) -> list[str]:  # fmt: skip
     """Every way ``run``'s attempts break its retry policy.
 
     A failed attempt's retry is the run's next attempt, except around
@@ -355,7 +377,7 @@ def _run_retries(sim: Any, run: Run, parallel: Mapping[str, list[tuple[int, list
             if after is None and failed.error is not None and (failed.step is None or _ended_first(sim, run, failed)):
                 # no retry was due (overtaken, or the run ended first): only the attempt's number is checked
                 failed = Attempt(failed.number, failed.step, failed.start_ns, failed.end_ns, None)
-        problems += _attempt_problems(sim, run, failed, after, attempts)
+        problems += _attempt_problems(sim, run, failed, after, attempts, (numbers or {}).get(id(failed)))
     return [f"  {describe(run)}: {problem}" for problem in problems]
 
 
@@ -384,7 +406,7 @@ def _race_retries(sim: Any, run: Run, grouped: set[str]) -> dict[int, Attempt]:
         for failed in failures:
             if id(failed) in taken:
                 continue
-            low, high = _bounds(sim, run, failed)
+            low, high = _bounds(sim, run, failed, failed.number + 1)
             high = sys.maxsize if late_ok else high  # queues (concurrency, throttle) may start a retry later
             later = [a for a in pool if a.number == failed.number + 1 and a.start_ns >= failed.end_ns
                      and id(a) not in claimed and (not fitting or low <= a.start_ns - failed.end_ns <= high)]
@@ -403,14 +425,15 @@ def _overtaken(
     if not races:
         return False
     planned = next(at for at, keys, _ in groups if after.step in keys)
-    return planned - failed.end_ns < _bounds(sim, run, failed)[0]
+    return planned - failed.end_ns < _bounds(sim, run, failed, failed.number + 1)[0]
 
 
 def _ended_first(sim: Any, run: Run, failed: Attempt) -> bool:
     """Whether ``run`` ended before ``failed``'s retry was due: an overlapping request ended it."""
     if run.end_ns is None:
         return False
-    return run.function.flow is not None or run.end_ns <= failed.end_ns + _bounds(sim, run, failed)[1]
+    latest = failed.end_ns + _bounds(sim, run, failed, failed.number + 1)[1]
+    return run.function.flow is not None or run.end_ns <= latest
 
 
 def _final(sim: Any, error: BaseException) -> bool:
@@ -431,8 +454,11 @@ def _parallel_steps(sim: Any) -> dict[str, list[tuple[int, list[str], str]]]:
     return groups
 
 
-def _attempt_problems(sim: Any, run: Run, failed: Attempt, after: Attempt | None, attempts: int) -> list[str]:
+def _attempt_problems(sim: Any, run: Run, failed: Attempt, after: Attempt | None, attempts: int,
+                      number: int | None = None) -> list[str]:  # fmt: skip
+    """``number``: the failure's number when the job counts failures over its lifetime (``_job_failures``)."""
     where = _where(failed)
+    retry = failed.number + 1 if number is None else number
     out = []
     if failed.number >= attempts:
         out.append(f"{where} ran attempt {failed.number} but the policy allows {attempts} attempt(s)")
@@ -442,24 +468,28 @@ def _attempt_problems(sim: Any, run: Run, failed: Attempt, after: Attempt | None
         return out  # what follows a crash is the system's recovery (stall checks, lock expiry), not a retry delay
     final = _final(sim, failed.error)
     if after is not None and after.number == failed.number + 1:
-        out += _retry_problems(sim, run, failed, after, final)
-    elif not final and failed.number + 1 < attempts:
-        left = attempts - failed.number - 1
+        out += _retry_problems(sim, run, failed, after, final, retry)
+    elif not final and retry < attempts:
+        left = attempts - retry
         out.append(f"{where} gave up after attempt {failed.number} failed at {iso(failed.end_ns)} "
                    f"({type(failed.error).__name__}) with {left} attempt(s) left")  # fmt: skip
     return out
 
 
-def _retry_problems(sim: Any, run: Run, failed: Attempt, after: Attempt, final: bool) -> list[str]:
+def _retry_problems(sim: Any, run: Run, failed: Attempt, after: Attempt, final: bool, retry: int) -> list[str]:
     if final:
         return [f"{_where(failed)} was retried at {iso(after.start_ns)} after a {type(failed.error).__name__}"]
-    low, high = _bounds(sim, run, failed)
+    if retry >= sim.engine.policy(run.function).attempts:
+        return [f"{_where(failed)} was retried at {iso(after.start_ns)} though it was failure {retry} of its job "
+                f"and the policy allows {sim.engine.policy(run.function).attempts - 1} retries"]
+    low, high = _bounds(sim, run, failed, retry)
     gap = after.start_ns - failed.end_ns
     if getattr(sim.engine.policy(run.function), "from_scheduled", False) and not isinstance(
         failed.error, RetryAfterError
-    ):  # Quirrel: the delay counts from the failed attempt's start; one already past runs at once
-        gap = after.start_ns - failed.start_ns
-        if failed.end_ns - failed.start_ns >= low and after.start_ns == failed.end_ns:
+    ):  # Quirrel: the delay counts from when the failed attempt was due; one already past runs at once
+        scheduled = _scheduled(sim, run, failed)
+        gap = after.start_ns - scheduled
+        if failed.end_ns - scheduled >= low and after.start_ns == failed.end_ns:
             return []
     late_ok = run.function.flow is not None  # queues (concurrency, throttle) may start a retry later
     if low <= gap and (gap <= high or late_ok):
@@ -470,6 +500,21 @@ def _retry_problems(sim: Any, run: Run, failed: Attempt, after: Attempt, final: 
     allowed = format_duration(low) if low == high else f"{format_duration(low)}..{format_duration(high)}"
     return [f"{_where(failed)} attempt {after.number} started {format_duration(gap)} after attempt "
             f"{failed.number} failed at {iso(failed.end_ns)}; the policy allows {allowed}"]  # fmt: skip
+
+
+def _scheduled(sim: Any, run: Run, failed: Attempt) -> int:
+    """When ``failed`` was due, which Quirrel's offsets count from (``owl : retry.ts``): the run's
+    creation for its first attempt, the due time of the retry that planned it for the others
+    (``retry`` records) — not its start, which a ``sim.downtime`` can push later."""
+    if failed.number == 0:
+        return min(run.start_ns, failed.start_ns)
+    trace = getattr(sim, "trace", None)
+    if trace is not None:
+        for record in trace.of("retry"):
+            data = record.data
+            if data["run"] == run.id and data["attempt"] == failed.number and data.get("step") == failed.step:
+                return min(int(data["at"]), failed.start_ns)
+    return failed.start_ns
 
 
 def _held_by_downtime(sim: Any, earliest: int, latest: int, started: int) -> bool:
@@ -503,7 +548,8 @@ def retries_respect_policy(sim: Any, function: Any = None) -> None:
     sim = _sim(sim, "runs", "engine", "profile")
     runs = sim.runs() if function is None else sim.runs(function)
     parallel = _parallel_steps(sim)
-    problems = [line for run in runs for line in _run_retries(sim, run, parallel)]
+    numbers = _job_failures(sim, runs)
+    problems = [line for run in runs for line in _run_retries(sim, run, parallel, numbers)]
     if problems:
         raise _violation(f"retries respect the policy: {len(problems)} violation(s)", problems[:_SHOWN], len(problems))
 

@@ -9,7 +9,8 @@ plugin costs no more than what ``jobsim/__init__.py`` itself imports.
 A test that used the ``jobsim`` fixture and failed gets a report section named
 ``jobsim``: the seed, one command line that reproduces the run, and the timeline
 of what happened in virtual time. With ``--jobsim-trace-dir=DIR`` its trace is
-also saved there, and the section names the file.
+also saved there, and the section names the file; so are the traces of the
+simulations a failing test started itself, fixture or not (``jobsim/_started.py``).
 """
 
 from __future__ import annotations
@@ -23,14 +24,19 @@ import pytest
 
 if TYPE_CHECKING:
     from jobsim import Simulation
+    from jobsim._started import Started
 
 _MARKER = (
-    "jobsim(*, start=None, tz=None, seed=None, profile=None, allow_unmatched_http=False): "
+    "jobsim(*, start=None, tz=None, seed=None, profile=None, functions=None, exclude_functions=None, "
+    "allow_unmatched_http=False): "
     "options of the simulation the `jobsim` fixture builds (start instant, display and naive-time "
-    "zone, seed, profile); allow_unmatched_http=True keeps HTTP requests that matched no route "
-    "from failing the test. The closest marker wins, keyword by keyword."
+    "zone, seed, profile); functions=[ids] simulates only those of jobsim_app's functions, "
+    "exclude_functions=[ids] all but those; allow_unmatched_http=True keeps HTTP requests that matched no route "
+    "from failing the test. The closest marker wins, keyword by keyword (functions= and exclude_functions= as one)."
 )
-_SIMULATION_OPTIONS = ("start", "tz", "seed", "profile")
+_SELECTION_OPTIONS = ("functions", "exclude_functions")
+"""One choice: a closer marker giving either replaces what farther ones gave for both."""
+_SIMULATION_OPTIONS = ("start", "tz", "seed", "profile", *_SELECTION_OPTIONS)
 _MARKER_OPTIONS = (*_SIMULATION_OPTIONS, "allow_unmatched_http")
 _INI_OPTIONS = ("tz", "start", "profile")  # tz first: a naive jobsim_start is read in it
 _TIMELINE_HEAD, _TIMELINE_TAIL = 20, 80
@@ -70,6 +76,10 @@ class _Run:
 
 _SETTINGS = pytest.StashKey[_Settings]()
 _RUN = pytest.StashKey[_Run]()
+_STARTED: pytest.StashKey[Started] = pytest.StashKey()
+"""With ``--jobsim-trace-dir``: notes the simulations each test starts itself (``jobsim/_started.py``)."""
+_SAVED = pytest.StashKey[bool]()
+"""The test's own simulations were saved (at its first failing phase)."""
 
 
 # -- hooks ------------------------------------------------------------------------------------
@@ -86,8 +96,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )  # fmt: skip
     group.addoption(
         "--jobsim-trace-dir", metavar="DIR", default=None,
-        help="save the trace of every failing test that used the `jobsim` fixture as "
-             "DIR/<test>.jobsim.jsonl (redacted; replay it with `jobsim replay`)",
+        help="save the traces of every failing test's simulations (the `jobsim` fixture's, and those the "
+             "test started itself) as DIR/<test>.jobsim.jsonl, the second as DIR/<test>.2.jobsim.jsonl, ... "
+             "(redacted; replay them with `jobsim replay`)",
     )  # fmt: skip
     parser.addini("jobsim_start", "start instant of `jobsim` simulations (ISO 8601)")
     parser.addini("jobsim_tz", "time zone of `jobsim` simulations: naive times, timelines")
@@ -102,6 +113,32 @@ def pytest_configure(config: pytest.Config) -> None:
         defaults=_ini_defaults(config),
         trace_dir=_trace_dir(config),
     )
+    if config.stash[_SETTINGS].trace_dir:
+        _watch_simulations(config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    started = config.stash.get(_STARTED, None)
+    if started is not None:
+        from jobsim import _plugins
+
+        _plugins.unregister(started)
+        del config.stash[_STARTED]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, object, object]:
+    """With ``--jobsim-trace-dir``: note the simulations started from the test's setup to its teardown."""
+    started = item.config.stash.get(_STARTED, None)
+    if started is None:
+        return (yield)
+    started.begin()
+    try:
+        return (yield)
+    finally:
+        started.end()
+        if _SAVED in item.stash:  # a rerun of the item (pytest-rerunfailures) saves again
+            del item.stash[_SAVED]
 
 
 @pytest.hookimpl(wrapper=True)
@@ -110,13 +147,16 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     run = item.stash.get(_RUN, None)
+    own = _save_own(item, None if run is None else run.sim) if report.failed else []
     if run is None:
+        if own:  # a test without the fixture that started simulations itself
+            report.sections.append(("jobsim", "\n".join(own)))
         return report
     if report.when == "teardown":
         del item.stash[_RUN]  # items live as long as the session: do not keep the simulation
     if report.failed and not run.failed:
         run.failed = True
-        report.sections.append(("jobsim", _section(item, run, http=report.when != "teardown")))
+        report.sections.append(("jobsim", _section(item, run, http=report.when != "teardown", own=own)))
     elif report.when == "call" and report.passed and item.config.stash[_SETTINGS].timeline:
         report.sections.append(("jobsim", _section(item, run)))
     return report
@@ -159,10 +199,11 @@ def jobsim_app() -> Any:
 def jobsim(request: pytest.FixtureRequest, jobsim_app: Any) -> Iterator[Simulation]:
     """A started :class:`jobsim.Simulation` of ``jobsim_app``, closed after the test.
 
-    Options come from ``@pytest.mark.jobsim(start=..., tz=..., seed=..., profile=...)``
-    (closest marker wins), then the ``jobsim_*`` ini options; ``--jobsim-seed`` overrides
-    the seed. At teardown, HTTP requests that matched no route fail the test unless
-    the marker says ``allow_unmatched_http=True``. Example::
+    Options come from ``@pytest.mark.jobsim(start=..., tz=..., seed=..., profile=...,
+    functions=[...] or exclude_functions=[...])`` (closest marker wins), then the
+    ``jobsim_*`` ini options; ``--jobsim-seed`` overrides the seed. At teardown, HTTP
+    requests that matched no route fail the test unless the marker says
+    ``allow_unmatched_http=True``. Example::
 
         def test_welcome(jobsim):
             jobsim.send("user/created", {"email": "ada@example.com"})
@@ -185,6 +226,19 @@ def jobsim(request: pytest.FixtureRequest, jobsim_app: Any) -> Iterator[Simulati
 
 
 # -- helpers of the hooks and fixtures ------------------------------------------------------
+def _watch_simulations(config: pytest.Config) -> None:
+    """Register the note-taker of started simulations in jobsim's plugin manager (``jobsim/_started.py``)."""
+    from jobsim import JobsimError, _plugins
+    from jobsim._started import Started
+
+    started = Started()
+    try:
+        _plugins.register(started)
+    except JobsimError:  # a broken jobsim plugin: no Simulation can be built either, so none to note
+        return
+    config.stash[_STARTED] = started
+
+
 def _ini_defaults(config: pytest.Config) -> dict[str, str]:
     """The ``jobsim_*`` ini values that are set, validated now rather than in every test."""
     values = {key: str(config.getini(f"jobsim_{key}") or "").strip() for key in _INI_OPTIONS}
@@ -223,6 +277,9 @@ def _marker_options(node: pytest.Item) -> dict[str, Any]:
             message = f"got {marker.args!r}; usage: @pytest.mark.{usage}"
             pytest.fail(f"jobsim: @pytest.mark.jobsim takes keyword arguments only, {message}",
                         pytrace=False)  # fmt: skip
+        if any(key in marker.kwargs for key in _SELECTION_OPTIONS):
+            for key in _SELECTION_OPTIONS:
+                options.pop(key, None)
         options.update(marker.kwargs)
     unknown = sorted(set(options) - set(_MARKER_OPTIONS))
     if unknown:
@@ -261,13 +318,16 @@ def _unmatched_http(sim: Simulation) -> str:
     return str(http.format_unmatched()).rstrip()
 
 
-def _section(item: pytest.Item, run: _Run, *, http: bool = True) -> str:
-    """The ``jobsim`` report section: seed, the line that reruns the test, timeline."""
+def _section(item: pytest.Item, run: _Run, *, http: bool = True, own: list[str] | None = None) -> str:
+    """The ``jobsim`` report section: seed, the line that reruns the test, timeline.
+
+    ``own``: the lines naming the traces of the simulations the test started itself.
+    """
     sim = run.sim
     lines = [f"seed {sim.seed} · reproduce with:", f"    {_reproduce(item, sim.seed)}", ""]
     saved = _save_trace(item, sim) if run.failed else None
     if saved:
-        lines[2:2] = [saved]
+        lines[2:2] = [saved, *(own or ())]
     listing = _unmatched_http(sim) if http else ""
     if listing:
         lines += [listing, ""]
@@ -275,12 +335,33 @@ def _section(item: pytest.Item, run: _Run, *, http: bool = True) -> str:
     return "\n".join(lines)
 
 
-def _save_trace(item: pytest.Item, sim: Simulation) -> str | None:
+def _save_own(item: pytest.Item, fixture: Simulation | None) -> list[str]:
+    """With ``--jobsim-trace-dir``, at the test's first failure: save the simulations it started itself.
+
+    The fixture's simulation keeps the test's plain file name; the others are numbered
+    in the order they started (the first without a number when there is no fixture).
+    """
+    started = item.config.stash.get(_STARTED, None)
+    if started is None or item.stash.get(_SAVED, False):
+        return []
+    item.stash[_SAVED] = True
+    sims = [sim for sim in started.simulations() if sim is not fixture]
+    if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+        # each failing example Hypothesis keeps holds its simulation; the last to start ran the one it reports
+        sims = sims[-1:]
+    first = 1 if fixture is None else 2
+    lines: list[str] = []
+    for number, sim in enumerate(sims, first):
+        lines += [str(_save_trace(item, sim, number)), f"    simulation: {sim!r}"]
+    return lines
+
+
+def _save_trace(item: pytest.Item, sim: Simulation, number: int = 1) -> str | None:
     """With ``--jobsim-trace-dir``: save the failing test's trace; the line that says where."""
     directory = item.config.stash[_SETTINGS].trace_dir
     if not directory:
         return None
-    path = os.path.join(directory, _trace_name(item.nodeid))
+    path = os.path.join(directory, _trace_name(item.nodeid, number))
     shown = os.path.relpath(path, item.config.invocation_params.dir)
     try:
         os.makedirs(directory, exist_ok=True)
@@ -290,8 +371,11 @@ def _save_trace(item: pytest.Item, sim: Simulation) -> str | None:
     return f"trace saved to {shown}\n    replay it: jobsim replay {shown} --app MODULE:APP"
 
 
-def _trace_name(nodeid: str) -> str:
+def _trace_name(nodeid: str, number: int = 1) -> str:
     """``tests/test_x.py::test_y`` -> ``tests-test_x.py--test_y.jobsim.jsonl`` (unique, portable).
+
+    The test's second simulation and those after it get their number:
+    ``tests-test_x.py--test_y.2.jobsim.jsonl``.
 
     A test id that had to be changed to fit a file name (``test_y[a/b]`` and
     ``test_y[a-b]`` would both become ``test_y-a-b``), or that holds a ``-`` of its
@@ -308,7 +392,7 @@ def _trace_name(nodeid: str) -> str:
         name = name[:100] + "-" + digest
     elif name != readable or "-" in nodeid:
         name = f"{name}-{digest}"
-    return name + ".jobsim.jsonl"
+    return name + (f".{number}" if number > 1 else "") + ".jobsim.jsonl"
 
 
 def _reproduce(item: pytest.Item, seed: int) -> str:

@@ -206,7 +206,7 @@ def _cases() -> list[Case]:
                          "concurrency", "priority", "cancel_on", "idempotency", "timeouts")],
         Case("Simulation(*targets)", lambda v: J.Simulation(v), ("targets", "got no functions")),
         *[Case(f"Simulation({name})", lambda v, n=name: exercise(J.Simulation(app_with(), **{n: v})), (name,))
-          for name in ("start", "seed", "profile", "tz", "max_chain")],
+          for name in ("start", "seed", "profile", "tz", "max_chain", "functions", "exclude_functions")],
         Case("sim.advance(by)", in_sim(lambda s, v: s.advance(v)), ("by",)),
         Case("sim.advance(max_items)", in_sim(lambda s, v: s.advance("1s", max_items=v)), ("max_items",)),
         Case("sim.advance_to(at)", in_sim(lambda s, v: s.advance_to(v)), ("at",)),

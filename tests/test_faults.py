@@ -335,13 +335,47 @@ def test_missed_cron_ticks_per_system(profile, late):
         return ctx.event.data["scheduledAt"]
 
     with jobsim.Simulation(app, start="2025-03-03T07:00:00Z", profile=profile) as sim:
-        sim.downtime("2025-03-03T08:00:00Z", "2025-03-03T10:00:00Z")
+        sim.downtime("2025-03-03T08:00:00Z", "2025-03-03T09:50:00Z")  # back between two ticks
         sim.advance("3h30m")
     late_runs = [r.output[11:16] for r in sim.runs("sync") if r.output and "T08" <= r.output[10:13] < "T10"]
     assert late_runs == late
+    assert all(r.started_at.strftime("%H:%M") == "09:50" for r in sim.runs("sync") if r.output[11:16] in late)
     assert len(sim.trace.of("cron.missed")) == 4
     outcome = {r.data["outcome"] for r in sim.trace.of("cron.missed")}
     assert outcome == ({"lost"} if profile in ("node-cron", "vercel-cron") else {"down"})
+
+
+@pytest.mark.parametrize(
+    ("profile", "runs"),
+    [
+        ("inngest", ["08:00@10:00", "08:30@10:00", "09:00@10:00", "09:30@10:00", "10:00@10:00", "10:30@10:30"]),
+        ("quirrel", ["08:00@10:00", "08:30@10:00", "09:00@10:00", "09:30@10:00", "10:00@10:00", "10:30@10:30"]),
+        # one pending job, the next computed strictly after the instant it runs: the 10:00 tick is not a 2nd run
+        ("bullmq", ["08:00@10:00", "10:30@10:30"]),
+        ("agenda", ["08:00@10:00", "10:30@10:30"]),
+        ("trigger.dev", ["10:00@10:00", "10:30@10:30"]),  # the latest eligible tick is the on-time one
+        ("node-cron", ["10:00@10:00", "10:30@10:30"]),
+    ],
+)
+def test_a_tick_due_the_instant_the_system_is_back_is_not_run_beside_its_catch_up(profile, runs):
+    """reference §2.4 (BullMQ: the pending job runs late once, "then the schedule resumes from now"),
+    §5.4 (Agenda: the next run "computed from the actual run time"), §3.4 (Trigger.dev: "the latest
+    still-eligible nominal tick"). A downtime ending on a tick (08:00-10:00 with */30) ran the late
+    tick *and* the 10:00 tick on those three: one run too many at 10:00."""
+    app = jobsim.App("m")
+
+    @app.function("sync", cron="*/30 * * * *")
+    def sync(ctx):
+        return ctx.event.data["scheduledAt"]
+
+    with jobsim.Simulation(app, start="2025-03-03T07:40:00Z", profile=profile) as sim:
+        sim.downtime("2025-03-03T08:00:00Z", "2025-03-03T10:00:00Z")
+        sim.advance_to("2025-03-03T10:30:00Z")
+    assert [f"{r.output[11:16]}@{r.started_at:%H:%M}" for r in sim.runs("sync")] == runs
+    caught_up = [r.data["scheduled"][11:16] for r in sim.trace.of("cron.missed") if r.data["outcome"] == "caught-up"]
+    assert caught_up == (["10:00"] if profile in ("bullmq", "agenda") else [])
+    if caught_up:
+        assert "cron      sync skips its 03-03 10:00:00 tick: the late run just now stands for it" in sim.timeline()
 
 
 def test_a_system_without_persistence_loses_in_flight_and_pending_runs():

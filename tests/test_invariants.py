@@ -623,6 +623,31 @@ def test_quirrel_offsets_count_from_the_failed_attempts_start():
         invariants.retries_respect_policy(sim)
 
 
+def test_quirrel_offsets_count_from_when_the_attempt_was_due_not_from_a_start_a_downtime_delayed():
+    """Quirrel's retry k runs at the original run time + offset k (``owl : retry.ts``), so when a
+    downtime pushes the first attempt from 09:00:00.000 to .001, the retry still comes at 09:00:05.000,
+    4.999 s after the failure. The engine did so; the invariant measured from the late start and
+    called it a violation (found by a property test: Fail + Downtime 0..1ms under profile quirrel)."""
+    from jobsim import QuirrelRetry
+
+    app = jobsim.App("q")
+
+    @app.function("hook", on="hook/queued", retries=QuirrelRetry(["5s", "1m", "10m"]))
+    def hook(ctx):
+        return "sent"
+
+    with jobsim.Simulation(app, start="2025-03-01T09:00:00Z", profile="quirrel") as sim:
+        sim.fail("hook", times=2)
+        sim.downtime("2025-03-01T09:00:00.000Z", "2025-03-01T09:00:00.001Z")
+        sim.send("hook/queued")
+        sim.run_until_idle()
+        run = sim.runs("hook")[0]
+        assert [a.start_ns - sim.start_ns for a in run.attempts] == [1_000_000, 5 * S, 60 * S]
+        invariants.retries_respect_policy(sim)
+    # the timeline gives a window's end its milliseconds (it read "goes down until ... 09:00:00 UTC")
+    assert "fault     the system goes down until 2025-03-01 09:00:00.001 UTC" in sim.timeline()
+
+
 def test_a_retry_held_by_a_downtime_is_not_taken_for_a_late_retry():
     """A retry due while the system is down starts when it comes back (``sim.downtime``):
     the policy was kept, the system was not there. ``js.faults`` draws such windows, so

@@ -305,6 +305,8 @@ def test_which_event_a_debounced_run_gets_follows_the_system(profile, mode, gets
         sim.run_until_idle()
     assert got == [1 if gets == "first" else 3]
     assert [run.started_at.strftime("%H:%M:%S") for run in sim.runs("index")] == ["00:00:18"]
+    # the timeline says which event the run got (it said "the last" for a leading debounce too)
+    assert f"debounce  index#1 gets the {gets} of 3 event(s) (quiet for 10s, key 'd1')" in sim.timeline()
 
 
 def test_a_leading_debounce_is_refused_where_the_system_has_none():

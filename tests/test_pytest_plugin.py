@@ -221,10 +221,10 @@ def test_bad_simulation_options_fail_the_test_clearly(pytester: pytest.Pytester)
             "tz='Mars/Olympus_Mons' is not valid: no such IANA time zone; "
             "expected e.g. 'America/New_York' or 'UTC'",
             "jobsim: @pytest.mark.jobsim got unknown option(s) sede; "
-            "it accepts start, tz, seed, profile, allow_unmatched_http",
+            "it accepts start, tz, seed, profile, functions, exclude_functions, allow_unmatched_http",
             "jobsim: @pytest.mark.jobsim takes keyword arguments only, got (3,); "
-            "usage: @pytest.mark.jobsim(*, start=None, tz=None, seed=None, profile=None, "
-            "allow_unmatched_http=False)",
+            "usage: @pytest.mark.jobsim(*, start=None, tz=None, seed=None, profile=None, functions=None, "
+            "exclude_functions=None, allow_unmatched_http=False)",
         ]
     )
     result.stdout.no_fnmatch_line("*During handling*")
@@ -258,8 +258,8 @@ def test_marker_is_registered_with_its_signature(pytester: pytest.Pytester) -> N
     result = pytester.runpytest("--markers")
     result.stdout.fnmatch_lines(
         [
-            "@pytest.mark.jobsim(*, start=None, tz=None, seed=None, profile=None, "
-            "allow_unmatched_http=False): options of the simulation*"
+            "@pytest.mark.jobsim(*, start=None, tz=None, seed=None, profile=None, functions=None, "
+            "exclude_functions=None, allow_unmatched_http=False): options of the simulation*"
         ]
     )
     pytester.makeconftest(APP)
@@ -656,3 +656,194 @@ def test_async_test_can_drive_async_jobs(pytester: pytest.Pytester) -> None:
     )
     result = pytester.runpytest("--asyncio-mode=strict")
     result.assert_outcomes(passed=1)
+
+
+# -- functions= / exclude_functions= -----------------------------------------------------------
+SELECT_APP = """
+import pytest
+import jobsim
+
+app = jobsim.App("acme")
+
+@app.function("send-welcome-email", on="user/created")
+def send_welcome_email(ctx):
+    return ctx.step.run("send", lambda: "sent")
+
+@app.function("daily-report", cron="0 9 * * *")
+def daily_report(ctx):
+    return ctx.step.run("build", lambda: "report")
+
+@app.function("checkout", on="cart/checkout")
+def checkout(ctx):
+    return ctx.step.invoke("charge", function="charge-card")
+
+@app.function("charge-card", on="card/charge")
+def charge_card(ctx):
+    return "charged"
+
+@pytest.fixture
+def jobsim_app():
+    return app
+"""
+
+
+def test_the_marker_selects_the_functions_a_test_simulates(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(SELECT_APP)
+    pytester.makepyfile(
+        """
+        import pytest
+        from conftest import daily_report
+
+        def ran(sim):
+            return [(r.function_id, r.started_at.strftime("%H:%M")) for r in sim.runs()]
+
+        @pytest.mark.jobsim(start="2025-03-03T08:00:00Z")
+        def test_every_function_by_default(jobsim):
+            jobsim.send("user/created")
+            jobsim.advance("1d")
+            assert ran(jobsim) == [("send-welcome-email", "08:00"), ("daily-report", "09:00")]
+
+        @pytest.mark.jobsim(start="2025-03-03T08:00:00Z", functions=["send-welcome-email"])
+        def test_only(jobsim):
+            jobsim.send("user/created")
+            jobsim.send("cart/checkout")
+            jobsim.advance("1d")
+            assert ran(jobsim) == [("send-welcome-email", "08:00")]
+            assert [e.name for e in jobsim.events] == ["user/created", "cart/checkout"]
+
+        @pytest.mark.jobsim(start="2025-03-03T08:00:00Z", exclude_functions=[daily_report])
+        def test_all_but_the_cron_job(jobsim):
+            jobsim.send("user/created")
+            jobsim.send("cart/checkout")
+            jobsim.advance("1d")
+            assert ran(jobsim) == [("send-welcome-email", "08:00"), ("checkout", "08:00"), ("charge-card", "08:00")]
+        """
+    )
+    pytester.runpytest("--strict-markers").assert_outcomes(passed=3)
+
+
+def test_the_closest_marker_wins_for_functions_and_exclude_functions_together(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(SELECT_APP)
+    pytester.makepyfile(
+        """
+        import pytest
+
+        pytestmark = pytest.mark.jobsim(exclude_functions=["daily-report"], seed=5)
+
+        def test_module(jobsim):
+            assert (sorted(jobsim.functions), jobsim.seed) == (["charge-card", "checkout", "send-welcome-email"], 5)
+
+        @pytest.mark.jobsim(functions=["checkout", "charge-card"])
+        def test_function(jobsim):  # no conflict with the module's exclude_functions: this one replaces it
+            assert (sorted(jobsim.functions), jobsim.seed) == (["charge-card", "checkout"], 5)
+
+        @pytest.mark.jobsim(functions=["checkout"])
+        class TestClass:
+            @pytest.mark.jobsim(exclude_functions=["checkout"])
+            def test_method(self, jobsim):
+                assert sorted(jobsim.functions) == ["charge-card", "daily-report", "send-welcome-email"]
+
+            def test_class(self, jobsim):
+                assert list(jobsim.functions) == ["checkout"]
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=4)
+
+
+def test_bad_selections_fail_the_test_naming_the_value_and_the_known_ids(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(SELECT_APP)
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.jobsim(functions=["send-welcome"])
+        def test_unknown(jobsim):
+            pass
+
+        @pytest.mark.jobsim(functions=["checkout"], exclude_functions=["daily-report"])
+        def test_both(jobsim):
+            pass
+
+        @pytest.mark.jobsim(functions=[])
+        def test_empty(jobsim):
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=3)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ ERROR at setup of test_unknown _*",
+            "jobsim: Simulation(jobsim_app, functions=['send-welcome']) failed: functions=['send-welcome'] is not "
+            "valid: 'send-welcome' is not among the targets' functions (name them by id, or by the object "
+            "@app.function returned); known function ids: 'send-welcome-email', 'daily-report', 'checkout', "
+            "'charge-card'",
+            "*_ ERROR at setup of test_both _*",
+            "jobsim: Simulation(jobsim_app, functions=['checkout'], exclude_functions=['daily-report']) failed: "
+            "Simulation() got both functions=['checkout'] and exclude_functions=['daily-report']: give functions= "
+            "(the ones to simulate) or exclude_functions= (the ones to leave out), not both",
+            "*_ ERROR at setup of test_empty _*",
+            "jobsim: Simulation(jobsim_app, functions=[]) failed: functions=[] is not valid: a list of function ids "
+            "(str) or functions (what @app.function returns), at least one (leave functions= out, or None, to "
+            "simulate every function: 'send-welcome-email', 'daily-report', 'checkout', 'charge-card')",
+        ],
+        consecutive=False,
+    )
+    result.stdout.no_fnmatch_line("*pytest_plugin.py*")
+
+
+def test_an_invoke_of_an_unselected_function_shows_in_the_failing_tests_timeline(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(SELECT_APP)
+    pytester.makepyfile(
+        test_invoke="""
+        import pytest
+
+        @pytest.mark.jobsim(functions=["checkout"])
+        def test_checkout(jobsim):
+            jobsim.send("cart/checkout")
+            jobsim.advance("1m")
+            assert jobsim.runs("checkout")[0].output == "charged"
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    error = ("FunctionNotSimulated: function='charge-card': function 'charge-card' is not simulated, "
+             "functions=['checkout'] left it out; add 'charge-card' to functions= to simulate it")  # fmt: skip
+    lines = section(result, "test_checkout")
+    assert lines[5:7] == [
+        "2025-01-01 00:00:00.000 UTC  event     cart/checkout {}",
+        "2025-01-01 00:00:00.000 UTC  run       checkout#1 started by cart/checkout",
+    ]
+    assert lines[7].startswith(f"2025-01-01 00:00:00.000 UTC  attempt   checkout#1 function body attempt 0 failed: "
+                               f"{error[:60]}")  # fmt: skip
+    assert lines[8].startswith(f"2025-01-01 00:00:00.000 UTC  run       checkout#1 failed: {error[:60]}")
+    assert not any(" retry " in line for line in lines)
+
+
+@needs_http_sink
+def test_the_readme_selection_example_runs_and_without_the_marker_the_report_fails_the_test(
+        pytester: pytest.Pytester, readme_files) -> None:
+    files = readme_files("### pytest plugin")
+    assert {"jobs.py", "conftest.py", "test_jobs.py", "conftest.py, with shared routes"} <= set(files)
+    pytester.makepyfile(jobs=files["jobs.py"], test_jobs=files["test_jobs.py"])
+    pytester.makeconftest(files["conftest.py"])
+    pytester.makepyfile(
+        test_unmarked="""
+        import pytest
+
+        @pytest.mark.jobsim(start="2025-03-03T08:00:00Z")
+        def test_welcome_email_unmarked(jobsim):
+            jobsim.send("user/created", {"email": "ada@example.com"})
+            jobsim.advance("1d")
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=4, errors=1)  # the README's three, and the unmarked one passes then errors
+    result.stdout.fnmatch_lines([
+        "*_ ERROR at teardown of test_welcome_email_unmarked _*",
+        "jobsim: 5 HTTP requests matched no route (the job got httpx.ConnectError for each):",
+        "  GET https://analytics.acme.test/api/daily  at 2025-03-03T14:00:00.000Z",  # 09:00 in New York
+    ])  # fmt: skip
+    # the README's shared-routes conftest keeps the cron job in every test instead
+    pytester.makeconftest(files["conftest.py, with shared routes"])
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=4)

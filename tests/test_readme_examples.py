@@ -16,6 +16,7 @@ import re
 import smtplib
 import subprocess
 import sys
+import textwrap
 import time
 from email.message import EmailMessage
 from pathlib import Path
@@ -186,6 +187,21 @@ def test_driving_time_block_runs_as_written(capsys):
     assert [e.name for e in sim.events] == ["user/created", "order/paid"]
     assert sim.runs("send-welcome-email")[0].output == "ada@example.com"
     assert "send-welcome-email#1 completed" in capsys.readouterr().out
+
+
+def test_driving_time_future_ts_block_starts_the_reminder_five_minutes_later():
+    app = jobsim.App("acme")
+
+    @app.function("remind", on="reminder/scheduled")
+    def remind(ctx):
+        return ctx.event.data["user"]
+
+    with jobsim.Simulation(app, start="2025-03-01T00:00:00Z") as sim:
+        block = textwrap.dedent(python_blocks("### Driving time")[1])  # indented under its bullet
+        exec(compile(block, "README.md", "exec"), {"sim": sim, "jobsim": jobsim})
+        sim.run_until_idle()
+    run = sim.runs("remind")[0]
+    assert (run.output, run.started_at) == ("u1", at("2025-03-01T00:05:00Z"))
 
 
 # --- Fault injection -------------------------------------------------------------------------

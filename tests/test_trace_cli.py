@@ -52,6 +52,8 @@ def test_replay_of_the_same_code_exits_0(recording, app_module, capsys):
     assert code == 0, out + err
     lines = out.splitlines()
     assert lines[0] == f"jobsim replay of {recording['gz']}"
+    spec = app_module()
+    assert lines[1] == f"app: {spec} from {spec.rpartition(':')[0]}"  # which code ran: a module may shadow another
     assert lines[-1] == ("same: 3 function(s), recorded and replayed agree on runs, outputs, emails, http, events, "
                          "timing")
 
@@ -74,6 +76,7 @@ def test_replay_as_json_and_saved(recording, app_module, capsys, tmp_path):
                        "--format", "json", "--out", out_file)  # fmt: skip
     assert code == 1
     data = json.loads(out)
+    assert data["app"]["file"].endswith(".py") and data["app"]["spec"].endswith(":app")
     assert data["same"] is False and data["comparison"]["functions"]["welcome"]["first"]["path"] == "subject"
     assert out_file.exists()
 
@@ -148,6 +151,18 @@ def test_import_then_replay_events(capsys, tmp_path, app_module):
     assert code == 2 and "the file is a JSON array that does not parse" in err
 
 
+def test_import_skip_invalid_imports_the_rest_and_lists_what_it_skipped(capsys, tmp_path):
+    events = tmp_path / "prod.jsonl"
+    events.write_bytes(orjson.dumps({"name": "user/created", "ts": 1_741_000_000_000, "data": {}}) + b"\n"
+                       + b'{"name": "user/created", "data": {"email"\n')  # fmt: skip
+    code, _, err = run(capsys, "import", events, "-o", tmp_path / "t.jobsim.jsonl")
+    assert code == 2 and err.startswith(f"jobsim: error: {events}:2: malformed line: ")
+    assert "to import the other events and list the lines skipped: jobsim import --skip-invalid" in err
+    code, out, err = run(capsys, "import", events, "-o", tmp_path / "t.jobsim.jsonl", "--skip-invalid")
+    assert code == 0 and out.startswith(f"jobsim import: 1 inngest event(s) from {events}, 1 invalid line(s) skipped")
+    assert err.startswith(f"jobsim: warning: skipped 1 invalid line(s): {events}:2: malformed line: ")
+
+
 def test_scan_exit_codes(recording, capsys, tmp_path):
     code, out, _ = run(capsys, "scan", recording["redacted"], recording["gz"])
     assert code == 0 and out.startswith("jobsim scan: no secret-looking values in ")
@@ -166,7 +181,7 @@ def test_scan_exit_codes(recording, capsys, tmp_path):
     junk = tmp_path / "junk.jobsim.jsonl"
     junk.write_text("{\n{}\n")
     code, _, err = run(capsys, "scan", junk)
-    assert code == 2 and ":1: malformed line" in err
+    assert code == 2 and "junk.jobsim.jsonl: line 1 is not JSON: scanned as text, nothing in the file" in err
 
 
 def test_scan_of_a_cut_gzip_reports_its_readable_lines_or_exits_2(recording, capsys, tmp_path):
@@ -285,3 +300,18 @@ def test_a_cut_off_trace_warns_once_in_jobsims_words(command, recording, capsys,
     assert len(lines) == len(set(command) & {"{cut}"}) * (2 if command[0] == "diff" else 1), err
     assert all(line.startswith(f"jobsim: warning: {cut}: line ") for line in lines), err
     assert "TraceWarning" not in err and "reader.batches()" not in err
+
+
+def test_redact_takes_the_file_of_events_scan_flagged(capsys, tmp_path):
+    """`scan` ends with "redact them: jobsim redact TRACE OUT"; on a file of events redact used to
+    refuse it ("not a jobsim trace"). It now writes the redacted trace `import` would."""
+    events = tmp_path / "prod.jsonl"
+    events.write_bytes(orjson.dumps({"name": "user/created", "ts": 1_741_000_000_000, "id": "e1",
+                                     "data": {"email": "real.person@gmail.com"}}) + b"\n")  # fmt: skip
+    code, _, err = run(capsys, "scan", "--pii", events)
+    assert code == 1 and "redact them: `jobsim redact TRACE OUT`" in err
+    out = tmp_path / "prod.jobsim.jsonl"
+    code, text, _ = run(capsys, "redact", events, out)
+    assert code == 0 and text.startswith(f"jobsim redact: 1 records -> {out}")
+    assert b"real.person@gmail.com" not in out.read_bytes()
+    assert run(capsys, "scan", "--pii", out)[0] == 0

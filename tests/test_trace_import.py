@@ -44,7 +44,8 @@ def test_inngest_events_become_input_records_at_their_times(tmp_path):
                  {"name": "order/paid", "data": {"amount": 21}, "id": "o1", "ts": T0 // MS + 5000},
                  {"name": "user/created", "data": {"email": "ada@example.com"}, "ts": T0 // MS, "v": "2024-01-01.1",
                   "user": {"id": "u1"}})  # fmt: skip
-    trace = traces.import_events(path)
+    with pytest.warns(TraceWarning, match=r"1 event\(s\) come before the line above them in time \(the first: line 2"):
+        trace = traces.import_events(path)
     assert trace.header["start"] == T0 and trace.header["source"] == {"import": "inngest", "file": "events.jsonl",
                                                                       "events": 2}  # fmt: skip
     first, second = trace.records
@@ -89,7 +90,8 @@ def test_replaying_imported_events_runs_today_s_code_and_reports_its_runs(tmp_pa
                  {"name": "user/created", "data": {"email": "ada@example.com"}, "ts": T0 // MS},
                  {"name": "order/paid", "data": {"amount": 21}, "ts": T0 // MS + 1000, "id": "o1"},
                  {"name": "order/paid", "data": {"amount": 21}, "ts": T0 // MS + 2000, "id": "o1"})  # fmt: skip
-    result = jobsim.Simulation.replay(path, app())
+    with pytest.warns(TraceWarning, match=r"1 event id\(s\) are given more than once \(the first: 'o1' on lines 2, 3"):
+        result = jobsim.Simulation.replay(path, app())
     assert result.same and result.comparison is None and result.inputs == 3
     sim = result.simulation
     assert [r.output for r in sim.runs("on-order")] == [42]  # the duplicate id was dropped, as Inngest would
@@ -142,3 +144,49 @@ def test_a_trace_file_passed_as_events_is_simply_loaded(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert jobsim.Simulation.replay(path, app()).same
+
+
+def test_invalid_lines_stop_the_import_naming_the_way_past_them_or_are_skipped_and_listed(tmp_path):
+    """A production export holds a few bad lines; the error says how to import the rest, and
+    ``skip_invalid`` does, listing each skipped line (it used to stop at the first, no way past)."""
+    good = [{"name": "order/paid", "data": {"n": n}, "id": f"e{n}", "ts": T0 // MS + n * 1000} for n in range(3)]
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join([orjson.dumps(good[0]), b'{"name": "order/paid", "data": {"n"', orjson.dumps(good[1]),
+                                 b'{"data": {}}', orjson.dumps(good[2])]) + b"\n")  # fmt: skip
+    with pytest.raises(TraceError, match=r"events.jsonl:2: malformed line: .*; to import the other events and list "
+                                         r"the lines skipped: jobsim import --skip-invalid"):
+        traces.import_events(path)
+    with pytest.warns(TraceWarning) as caught:
+        trace = traces.import_events(path, skip_invalid=True)
+    assert [r.data["data"]["n"] for r in trace.records] == [0, 1, 2]
+    assert trace.header["source"]["skipped"] == 2 and trace.header["source"]["events"] == 3
+    (message,) = [str(w.message) for w in caught]
+    assert message.startswith(f"skipped 2 invalid line(s): {path}:2: malformed line: ")
+    assert f"; {path}:4: neither an Inngest event (a non-empty 'name') nor a CloudEvent" in message
+    with pytest.raises(TraceError, match=r"no events in the file: .*\(1 invalid line\(s\) skipped, the first: .*:1: "):
+        (tmp_path / "bad.jsonl").write_bytes(b"not json\n")
+        traces.import_events(tmp_path / "bad.jsonl", skip_invalid=True)
+
+
+def test_events_out_of_time_order_and_repeated_ids_are_said_once_each(tmp_path):
+    """A production export is rarely sorted and often holds retried sends: the import says what it
+    changes (the order) and what the replay will drop (repeats), instead of doing either silently."""
+    path = write(tmp_path / "events.jsonl",
+                 *[{"name": "order/paid", "data": {"n": n}, "id": key, "ts": T0 // MS + ms}
+                   for n, (key, ms) in enumerate([("a", 0), ("b", 5000), ("c", 2000), ("a", 6000), ("d", 1000),
+                                                  ("b", 7000)])])  # fmt: skip
+    with pytest.warns(TraceWarning) as caught:
+        trace = traces.import_events(path)
+    assert [str(w.message).removeprefix(f"{path}: ") for w in caught] == [
+        "2 event(s) come before the line above them in time (the first: line 3, 2025-06-01T12:00:02.000Z, after "
+        "2025-06-01T12:00:05.000Z); they are replayed in time order",
+        "2 event id(s) are given more than once (the first: 'a' on lines 1, 4); the bus drops a repeat within 24 h "
+        "of the first, as Inngest does, so a replay runs it once",
+    ]
+    assert trace.warnings == [str(w.message).removeprefix(f"{path}: ") for w in caught]
+    assert [r.data["data"]["n"] for r in trace.records] == [0, 4, 2, 1, 3, 5]
+    in_order = write(tmp_path / "sorted.jsonl", {"name": "order/paid", "data": {}, "id": "x", "ts": T0 // MS},
+                     {"name": "order/paid", "data": {}, "ts": T0 // MS}, {"name": "order/paid", "data": {}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # ids the import makes up never count as repeats
+        assert len(traces.import_events(in_order).records) == 3

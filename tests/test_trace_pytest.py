@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 
 import pytest
 
 import jobsim
+from jobsim import _plugins
+from jobsim._started import Started  # imported here: pytester's in-process runs drop modules they imported
 
 pytest_plugins = ["pytester"]
 
@@ -38,6 +41,15 @@ def test_fails(jobsim, who):
     jobsim.advance("1s")
     assert jobsim.runs("hello")[0].output == "bye"
 """
+
+
+def section(result: pytest.RunResult, test: str) -> list[str]:
+    """The lines of the ``jobsim`` report section printed after ``test``'s failure."""
+    lines = result.outlines
+    start = next(i for i, line in enumerate(lines) if re.fullmatch(rf"_+ {test} _+", line))
+    begin = next(i for i in range(start, len(lines)) if re.fullmatch(r"-+ jobsim -+", lines[i]))
+    end = next(i for i in range(begin + 1, len(lines)) if re.fullmatch(r"(=+|_+|-+) .* (=+|_+|-+)", lines[i]))
+    return lines[begin + 1 : end]
 
 
 @pytest.fixture(autouse=True)
@@ -126,3 +138,230 @@ def test_a_test_that_changes_folder_saves_into_the_folder_given_on_the_command_l
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["trace saved to traces/test_x.py--test_fails_elsewhere.jobsim.jsonl"])
     assert [p.name for p in (pytester.path / "traces").iterdir()] == ["test_x.py--test_fails_elsewhere.jobsim.jsonl"]
+
+
+# -- simulations a test started itself, without the `jobsim` fixture ---------------------------
+OWN = """
+import gc
+import weakref
+
+import pytest
+import jobsim
+from conftest import app
+
+def scenario(seed, who):
+    with jobsim.Simulation(app, seed=seed) as sim:
+        sim.send("hello", {"who": who})
+        sim.advance("1s")
+    return [r.output for r in sim.runs()]
+
+def test_helper_drops_it():
+    assert scenario(3, "ada@corp.io") == ["hi bob"]
+
+def test_several():
+    first = jobsim.Simulation(app, seed=1)
+    with first:
+        first.send("hello", {"who": "one"})
+        first.advance("1s")
+    scenario(9, "dropped")  # let go, and not the last one started: not saved
+    second = jobsim.Simulation(app, seed=2).start()
+    second.send("hello", {"who": "two"})
+    second.advance("2s")
+    second.close()
+    assert False
+
+def test_passes():
+    assert scenario(4, "bob") == ["hi bob"]
+"""
+
+OWN_SECTION_HELPER = [
+    "trace saved to traces/test_own.py--test_helper_drops_it.jobsim.jsonl",
+    "    replay it: jobsim replay traces/test_own.py--test_helper_drops_it.jobsim.jsonl --app MODULE:APP",
+    "    simulation: <Simulation at 2025-01-01T00:00:01.000Z seed=3 profile='inngest' functions=['hello'] closed>",
+]
+OWN_SECTION_SEVERAL = [
+    "trace saved to traces/test_own.py--test_several.jobsim.jsonl",
+    "    replay it: jobsim replay traces/test_own.py--test_several.jobsim.jsonl --app MODULE:APP",
+    "    simulation: <Simulation at 2025-01-01T00:00:01.000Z seed=1 profile='inngest' functions=['hello'] closed>",
+    "trace saved to traces/test_own.py--test_several.2.jobsim.jsonl",
+    "    replay it: jobsim replay traces/test_own.py--test_several.2.jobsim.jsonl --app MODULE:APP",
+    "    simulation: <Simulation at 2025-01-01T00:00:02.000Z seed=2 profile='inngest' functions=['hello'] closed>",
+]
+
+
+def test_a_failing_test_saves_the_simulations_it_started_itself(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(APP)
+    pytester.makepyfile(test_own=OWN)
+    result = pytester.runpytest("--jobsim-trace-dir=traces")
+    result.assert_outcomes(passed=1, failed=2)
+    assert section(result, "test_helper_drops_it") == OWN_SECTION_HELPER
+    assert section(result, "test_several") == OWN_SECTION_SEVERAL
+    assert result.stdout.str().count("- jobsim -") == 2  # one section per failing test
+    traces = pytester.path / "traces"
+    assert sorted(p.name for p in traces.iterdir()) == [
+        "test_own.py--test_helper_drops_it.jobsim.jsonl",
+        "test_own.py--test_several.2.jobsim.jsonl",
+        "test_own.py--test_several.jobsim.jsonl",
+    ]
+    helper = jobsim.Trace.load(traces / "test_own.py--test_helper_drops_it.jobsim.jsonl")
+    assert (helper.header["seed"], helper.complete) == (3, True)
+    assert [r.kind for r in helper.of("event", "run.start", "run.end")] == ["event", "run.start", "run.end"]
+    assert helper.of("event")[0].data["data"]["who"] != "ada@corp.io"  # redacted, as every saved trace
+    first, second = (jobsim.Trace.load(traces / f"test_own.py--test_several{n}.jobsim.jsonl") for n in ("", ".2"))
+    assert (first.header["seed"], second.header["seed"]) == (1, 2)
+    assert [r.at for r in second.of("advance")] == [1_735_689_600_000_000_000]
+    assert second.of("advance")[0].data["until"] == 1_735_689_602_000_000_000  # second.advance("2s")
+
+
+def test_without_the_option_a_test_s_own_simulations_are_not_watched(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(APP)
+    pytester.makepyfile(test_own=OWN)
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1, failed=2)
+    assert "- jobsim -" not in result.stdout.str()
+    assert not (pytester.path / "traces").exists()
+
+
+def test_the_fixtures_simulation_keeps_the_plain_name_and_the_tests_own_are_numbered(
+        pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(APP + """
+other = jobsim.App("other")
+
+@other.function("bye", on="bye")
+def bye(ctx):
+    return "bye"
+
+@pytest.fixture
+def own_sim():
+    with jobsim.Simulation(other, seed=8) as sim:  # started in the test's setup, by a fixture of its own
+        yield sim
+""")
+    pytester.makepyfile(
+        test_both="""
+        def test_both(jobsim, own_sim):
+            own_sim.send("bye")
+            own_sim.advance("1s")
+            jobsim.send("hello")
+            assert False
+        """
+    )
+    result = pytester.runpytest("--jobsim-trace-dir=traces")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*- jobsim -*",
+            "seed 0 · reproduce with:",
+            "    pytest 'test_both.py::test_both' --jobsim-seed=0",
+            "trace saved to traces/test_both.py--test_both.jobsim.jsonl",
+            "    replay it: jobsim replay traces/test_both.py--test_both.jobsim.jsonl --app MODULE:APP",
+            "trace saved to traces/test_both.py--test_both.2.jobsim.jsonl",
+            "    replay it: jobsim replay traces/test_both.py--test_both.2.jobsim.jsonl --app MODULE:APP",
+            "    simulation: <Simulation at 2025-01-01T00:00:01.000Z seed=8 profile='inngest' functions=['bye'] "
+            "running>",
+            "",
+            "jobsim timeline · UTC · seed 0 · profile inngest",
+        ],
+        consecutive=True,
+    )
+    traces = pytester.path / "traces"
+    fixture, own = (jobsim.Trace.load(traces / f"test_both.py--test_both{n}.jobsim.jsonl") for n in ("", ".2"))
+    assert (fixture.header["functions"], own.header["functions"]) == (["hello"], ["bye"])
+    assert [r.data["name"] for r in own.of("event")] == ["bye"]
+
+
+def test_nothing_is_kept_alive_and_the_watcher_leaves_with_the_session(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(APP)
+    pytester.makepyfile(
+        test_alive="""
+        import gc
+        import weakref
+        import jobsim
+        from conftest import app
+
+        refs = []
+
+        def test_starts_one():
+            with jobsim.Simulation(app) as sim:
+                refs.append(weakref.ref(sim))
+
+        def test_then_it_is_gone():
+            gc.collect()
+            assert [ref() for ref in refs] == [None]
+        """
+    )
+    result = pytester.runpytest("--jobsim-trace-dir=traces", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+    assert not [p for p in _plugins.manager().get_plugins() if isinstance(p, Started)]
+
+
+def test_a_test_failing_at_teardown_saves_its_own_simulations_once(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(APP)
+    pytester.makepyfile(
+        test_teardown="""
+        import pytest
+        import jobsim
+        from conftest import app
+
+        @pytest.fixture
+        def breaks_at_teardown():
+            yield
+            raise RuntimeError("teardown broke")
+
+        def test_x(breaks_at_teardown):
+            with jobsim.Simulation(app, seed=6) as sim:
+                sim.send("hello")
+            assert False
+        """
+    )
+    result = pytester.runpytest("--jobsim-trace-dir=traces")
+    result.assert_outcomes(failed=1, errors=1)
+    assert result.stdout.str().count("trace saved to traces/test_teardown.py--test_x.jobsim.jsonl") == 1
+    assert [p.name for p in (pytester.path / "traces").iterdir()] == ["test_teardown.py--test_x.jobsim.jsonl"]
+
+
+def test_the_watcher_lets_go_of_the_last_simulation_when_the_test_ends() -> None:
+    import gc
+    import weakref
+
+    started = Started()
+    started.begin()
+    app = jobsim.App("w")
+    app.function("f", on="f")(lambda ctx: None)
+    sim = jobsim.Simulation(app)  # not started: the hook is called by hand
+    ref = weakref.ref(sim)
+    started.jobsim_install(sim)
+    del sim
+    gc.collect()
+    assert started.simulations() == [ref()] and ref() is not None  # the last one started is kept while the test runs
+    started.end()
+    gc.collect()
+    assert ref() is None and started.simulations() == []
+
+
+def test_a_failing_hypothesis_test_saves_the_simulation_of_the_example_it_reports(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("hypothesis")
+    pytester.makeconftest(APP)
+    pytester.makepyfile(
+        test_prop="""
+        import jobsim
+        from hypothesis import given, settings, strategies as st
+        from conftest import app
+
+        @settings(derandomize=True, database=None)
+        @given(st.integers(0, 1000))
+        def test_prop(n):
+            with jobsim.Simulation(app, seed=n) as sim:
+                sim.send("hello", {"who": "x" * n})
+                sim.advance("1s")
+            assert len(sim.runs("hello")[0].output) < 53  # 'hi ' and 50 x: the minimal failing example
+        """
+    )
+    result = pytester.runpytest("--jobsim-trace-dir=traces")
+    result.assert_outcomes(failed=1)
+    assert section(result, "test_prop") == [
+        "trace saved to traces/test_prop.py--test_prop.jobsim.jsonl",
+        "    replay it: jobsim replay traces/test_prop.py--test_prop.jobsim.jsonl --app MODULE:APP",
+        "    simulation: <Simulation at 2025-01-01T00:00:01.000Z seed=50 profile='inngest' functions=['hello'] closed>",
+    ]
+    assert [p.name for p in (pytester.path / "traces").iterdir()] == ["test_prop.py--test_prop.jobsim.jsonl"]
+    assert jobsim.Trace.load(pytester.path / "traces" / "test_prop.py--test_prop.jobsim.jsonl").header["seed"] == 50

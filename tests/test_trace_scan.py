@@ -105,3 +105,21 @@ def test_phone_numbers_are_personal_data_unless_the_trace_pseudonymized_them(tmp
     assert scan_lines(tmp_path, rec, pii=True) == [found, found]
     pseudonymized = {**HEADER, "redaction": {"policy": "jobsim/1", "pii": "pseudonymized"}}
     assert scan_lines(tmp_path, rec, pii=True, header=pseudonymized) == []
+
+
+def test_a_line_that_is_not_json_is_scanned_as_text_with_the_lines_after_it(tmp_path):
+    """An export with a line cut short mid-file: the scan stopped there (exit 2) and reported
+    nothing, not even the secrets on the lines before it. Now every line is scanned."""
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b'{"name":"a","data":{"email":"ada@gmail.com"}}\n'
+                     b'{"name":"b","data":{"auth":"Bearer abcdefghijklmnop\n'
+                     b'{"name":"c","data":{"password":"hunter2"}}\n')  # fmt: skip
+    with pytest.warns(traces.TraceWarning, match=r"events\.jsonl: line 2 is not JSON, scanned as text"):
+        findings = traces.scan(path, pii=True)
+    assert [(f.line, f.reason) for f in findings] == [
+        (1, "an email address at a real domain (personal data)"), (2, "looks like a bearer"),
+        (3, "field 'password' is named like a secret and has a value")]  # fmt: skip
+    path.write_bytes(b'{"name":"a","data":{}}\nnot json\n{"name":"b","data":{"n":1\n')
+    with pytest.raises(traces.TraceError, match=r"events\.jsonl: lines 2, 3 are not JSON: scanned as text, nothing "
+                                                r"in the file looks secret, but a secret-named field is only told"):
+        traces.scan(path)

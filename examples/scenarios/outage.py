@@ -4,8 +4,11 @@
 system is down. A persistent system runs what it owes at 10:00 — all missed ticks
 (Inngest self-hosted, Quirrel: the next tick is computed from the scheduled one),
 the first (BullMQ's job scheduler keeps one pending job; Agenda runs an overdue job
-once) or the latest (Trigger.dev's one late catch-up). node-cron and Vercel Cron
-keep nothing: the ticks are lost. Run it: ``jobsim compare examples/scenarios/outage.py``.
+once) or the latest (Trigger.dev's one late catch-up). Those three compute the next
+tick from the instant the catch-up runs, so the 10:00 sync is that catch-up (BullMQ,
+Agenda: the 08:00 tick, late; Trigger.dev: the 10:00 tick itself), not a second run
+beside it. node-cron and Vercel Cron keep nothing: the ticks are lost.
+Run it: ``jobsim compare examples/scenarios/outage.py``.
 """
 
 from __future__ import annotations

@@ -17,6 +17,12 @@
   ``delay()`` would try the app's real broker and result backend (19 s of
   reconnecting to a closed Redis port, then a ``RuntimeError`` about the result store).
 
+* **No ``task_postrun`` from a killed process.** ``revoke(terminate=True)`` stops a
+  body by raising ``ProcessTerminated`` from the call that spends virtual time; Python
+  unwinds through the tracer, whose ``finally`` sends ``task_postrun``
+  (``celery.app.trace``: the module-level ``send_postrun``). A killed pool process never
+  gets there, so while a terminated body unwinds that name sends nothing.
+
 Module globals can only be patched once per process, so active simulations form a
 stack: the most recently started one is served, and the originals come back when the
 last one closes.
@@ -65,12 +71,25 @@ def _unsimulated_send_task(app: Any, name: str, *args: Any, **kwargs: Any) -> An
     )
 
 
+def _postrun(original: Any) -> Any:
+    def send_postrun(*args: Any, **kwargs: Any) -> Any:
+        x = _active[-1].sim.engine.x if _active else None
+        if getattr(x, "terminated", False):
+            return []  # the pool process is dead: nothing after the body runs (revoke(terminate=True))
+        return original(*args, **kwargs)
+
+    return send_postrun
+
+
 def push(world: Any) -> None:
     if not _active:
         for module_name, attr in (*_TARGETS, ("celery.utils.time", "random")):
             module = importlib.import_module(module_name)
             _saved[module_name, attr] = getattr(module, attr)
             setattr(module, attr, _Jitter() if attr == "random" else _uuid4)
+        trace = importlib.import_module("celery.app.trace")
+        _saved["celery.app.trace", "send_postrun"] = trace.send_postrun
+        setattr(trace, "send_postrun", _postrun(trace.send_postrun))  # noqa: B010 (the module is untyped)
         from celery import Celery
 
         _saved[_CLASS] = Celery.__dict__["send_task"]

@@ -24,11 +24,14 @@ def _send(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str | None
 
 
 def _revoked(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    if d["reason"] == "terminated":
+        return f"celery    {_name(d, names)} terminated: its pool process was killed with {d.get('signal')} (REVOKED)"
     return f"celery    {_name(d, names)} {d['reason']}: discarded by the worker (REVOKED)"
 
 
 def _revoke(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
-    return f"celery    revoke {d.get('task') or ''}[{d['id']}]"
+    how = f" terminate={d['signal']}" if d.get("terminate") else ""
+    return f"celery    revoke {d.get('task') or ''}[{d['id']}]{how}"
 
 
 def _crash(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:

@@ -51,6 +51,60 @@ if TYPE_CHECKING:
     from ._world import AppRuntime, CeleryWorld
 
 
+class ProcessTerminated(BaseException):
+    """Raised inside a task body at the virtual instant ``revoke(terminate=True)`` kills its pool process.
+
+    A ``BaseException``, so the body's ``except Exception`` cannot swallow it and Celery's
+    tracer lets it through without storing a result or sending ``task_postrun``, as with
+    a process that is gone (``finally`` blocks do run, which a killed process would not).
+    """
+
+    def __init__(self, at: int, signum: int) -> None:
+        super().__init__(f"pool process killed with signal {signum} at {iso(at)}")
+        self.at = at
+        self.signum = signum
+
+
+_NOW: Any = Execution.__dict__["now"]  # the slot that holds an execution's clock
+
+
+class CeleryExecution(Execution):
+    """An execution whose clock stops at ``cut_at``: where ``revoke(terminate=True)`` reaches it.
+
+    Job code spends virtual time only by moving ``now`` forward (``Simulation.consume``:
+    ``time.sleep``, a delayed HTTP answer). A body spending time across ``cut_at`` (from
+    ``a`` to ``b`` with ``a <= cut_at < b``) stops there: the clock reads ``cut_at`` and
+    ``ProcessTerminated`` is raised from the call that spent it. Only Celery executions
+    pay for the property; the engine's own ``Execution`` is untouched.
+    """
+
+    __slots__ = ("cut_at", "signum", "terminated")
+
+    def __init__(self, engine: Any, run: Any, attempt: int, start: int) -> None:
+        self.cut_at: int | None = None
+        self.signum = 0
+        self.terminated = False
+        super().__init__(engine, run, attempt, start)
+
+    @property
+    def now(self) -> int:
+        return _NOW.__get__(self, Execution)  # type: ignore[no-any-return]
+
+    @now.setter
+    def now(self, value: int) -> None:
+        cut = self.cut_at
+        if cut is not None and _NOW.__get__(self, Execution) <= cut < value:
+            _NOW.__set__(self, cut)
+            self.terminated = True
+            raise ProcessTerminated(cut, self.signum)
+        _NOW.__set__(self, value)
+
+    def cut(self, at: int, signum: int) -> None:
+        """Plan the kill at ``at`` (the earliest plan wins)."""
+        if self.cut_at is None or at < self.cut_at:
+            self.cut_at, self.signum = at, signum
+
+
 class WorkerCrash(BaseException):
     """Raised from inside a task body to kill the worker before it reports (``sim.celery.crash_worker``)."""
 
@@ -122,6 +176,9 @@ class Pool:
         self.outcome = ret = target(*args, app=self.worker.app)
         if callback is not None:
             callback(ret)
+
+    def terminate_job(self, pid: int, signal: Any = None) -> None:
+        """``Request.terminate`` kills the pool process here; the body already stopped at that instant."""
 
 
 class Worker:
@@ -233,7 +290,10 @@ class Worker:
         run, req = held.run, held.req
         engine = self.sim.engine
         start = self.kernel.now
-        x = Execution(engine, run, req.request_dict.get("retries", 0) or 0, start)
+        x = CeleryExecution(engine, run, req.request_dict.get("retries", 0) or 0, start)
+        planned = self.world.cuts.get(held.task_id)
+        if planned is not None and planned[0] >= start:
+            x.cut(*planned)
         blocks = task_join_will_block()
         engine.x = x
         engine.move_clock(start)
@@ -243,7 +303,7 @@ class Worker:
         crash: WorkerCrash | None = None
         try:
             req.execute_using_pool(self.pool)
-        except TaskRevokedError:
+        except (TaskRevokedError, ProcessTerminated):
             pass
         except WorkerCrash as exc:
             crash = exc
@@ -251,12 +311,19 @@ class Worker:
             engine.x = None
             self.world.executing = None
             _set_task_join_will_block(blocks)
+        if self.world.fatal is not None:
+            fatal, self.world.fatal = self.world.fatal, None
+            raise fatal
         if self.concurrency is not None:
             self.slots.append(x.now)
         if x.now > start:  # the body spent virtual time: the worker reports then, and the clock gets there
+            if not x.terminated:
+                self.world.spans[held.task_id] = (start, x.now)
             self.kernel.schedule(x.now, _reported, owner=f"{req.task.name} (running)")
         if req._already_revoked:
             self.world.revoked(held, "expired" if req.id not in self.world.revoked_ids else "revoked")
+        elif x.terminated:
+            self.world.terminating(held, x)
         elif crash is not None:
             self.world.crashed(held, x, crash)
         else:

@@ -13,30 +13,39 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+import signal as _signal
 import uuid
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from celery.exceptions import TaskRevokedError, WorkerLostError
+from celery.platforms import signals as celery_signals
 from celery.utils.time import maybe_iso8601
 from celery.worker import state as worker_state
+from celery.worker.control import _revoke
 
 import jobsim
 from jobsim._events import Event
 from jobsim._records import Attempt, Run
 from jobsim._time import MS, SECOND, instant_ns, iso
-from jobsim.errors import InvalidArgument, JobsimError
+from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
 from jobsim.hooks import Adapted
 
 from . import _patches
 from ._backend import SimulatedBackend
 from ._beat import Beat
 from ._broker import Publisher, producer_or_acquire
-from ._worker import Held, Worker, WorkerCrash
+from ._worker import CeleryExecution, Held, ProcessTerminated, Worker, WorkerCrash
 
 if TYPE_CHECKING:
     from jobsim import Simulation
 
 REDIS_SCHEMES = ("redis", "rediss", "sentinel", "redis+socket", "valkey", "valkeys")
+KILLING = ("SIGTERM", "SIGKILL", "SIGQUIT", "SIGHUP", "SIGABRT", "SIGALRM", "SIGUSR2")
+"""Signals a prefork pool process dies of: their default action ends the process, and the
+pool child neither handles nor ignores them (``concurrency/prefork.py``: WORKER_SIGRESET
+resets SIGTERM and SIGHUP to the default, WORKER_SIGIGNORE ignores SIGINT; billiard
+installs the soft time limit's handler on SIGUSR1)."""
 KINDS = ("worker", "process")
 
 
@@ -108,6 +117,10 @@ class CeleryWorld:
         self.values: dict[str, Any] = {}
         self.plans: list[CrashPlan] = []
         self.revoked_ids: set[str] = set()
+        self.cuts: dict[str, tuple[int, int]] = {}  # task id -> (instant, signum) of a revoke(terminate=True) to come
+        self.spans: dict[str, tuple[int, int]] = {}  # task id -> (start, end) of its last body, run in one go
+        self.fatal: JobsimError | None = None  # raised in a task body, re-raised once the body is over
+        self.killed: dict[str, Held] = {}  # task id -> the message whose body stopped at its cut, until the revoke
         self.unconsumed: list[Held] = []
         self.executing: Held | None = None
         self.beat_entry: str | None = None  # the beat entry being sent, for run labels
@@ -212,6 +225,8 @@ class CeleryWorld:
                 if fault is not None:
                     raise fault
                 value = inner(*args, **kwargs)
+            except ProcessTerminated:
+                raise
             except BaseException:
                 world._maybe_crash(task.name)
                 raise
@@ -227,14 +242,105 @@ class CeleryWorld:
     def _revoker(self, rt: AppRuntime) -> Any:
         def revoke(task_id: Any, destination: Any = None, terminate: bool = False, signal: Any = None,
                    **kwargs: Any) -> None:  # fmt: skip
-            """``app.control.revoke``: the worker's ``revoke`` command adds the ids to its revoked set."""
-            ids = [task_id] if isinstance(task_id, str) else list(task_id)
-            for one in ids:
-                worker_state.revoked.add(one)
-                self.revoked_ids.add(one)
-                self.record("celery.revoke", id=one, task=self._name_of(one))
+            """``app.control.revoke``: the worker runs its ``revoke`` command at the caller's virtual instant."""
+            ids = _task_ids(task_id)
+            signum = _signum(signal) if terminate else 0
+            self._revoke_at(rt, ids, self.sim.now_ns(), bool(terminate), signum)
 
         return revoke
+
+    def revoke(self, task: Any, *, at: Any = None, terminate: bool = False, signal: Any = None) -> None:
+        """Revoke ``task`` (a task id, an ``AsyncResult``, a ``Run``, or a list) at ``at`` (default: now).
+
+        ``app.control.revoke`` called by the test revokes *now*; this plans a revoke
+        ahead, which ``terminate=True`` needs for a task that will be running then: a
+        task body runs to its end in one go when it starts, so its kill at ``at`` must
+        be known before it starts (see the README, "revoke(terminate=True)").
+        """
+        ids = _task_ids(getattr(task, "id", task) if not isinstance(task, (list, tuple, set)) else
+                        [getattr(t, "id", t) for t in task])  # fmt: skip
+        now = self.sim.now_ns()  # inside a task body: that body's instant
+        at_ns = now if at is None else instant_ns(at, "at", tz=self.sim.tz)
+        if at_ns < now:
+            raise InvalidArgument(f"at={at!r} is in the past: the simulation is at {iso(now)}; a revoke can only "
+                                  "be planned ahead")  # fmt: skip
+        if not isinstance(terminate, bool):
+            raise InvalidArgument.build("terminate", terminate, "True or False")
+        signum = _signum(signal) if terminate else 0
+        self._revoke_at(self._app_of(ids[0]), ids, at_ns, terminate, signum)
+
+    def _app_of(self, task_id: str) -> AppRuntime:
+        run = self.runs.get(task_id)
+        return next((rt for rt in self.apps if run is not None and run.function.id in rt.functions), self.apps[0])
+
+    def _revoke_at(self, rt: AppRuntime, ids: list[str], at: int, terminate: bool, signum: int) -> None:
+        """The revoke command reaches the worker at ``at``: the caller's instant, which inside a
+        task body (``x.now``) may be ahead of the kernel — a task started meanwhile is still run."""
+        if terminate:
+            self._plan_cuts(ids, at, signum)
+        if at <= self.sim.kernel.now and self.sim.engine.x is None:
+            self._apply_revoke(rt, ids, terminate, signum)
+        else:
+            self.sim.kernel.schedule(at, self._apply_revoke, rt, ids, terminate, signum, owner="celery revoke")
+
+    def _plan_cuts(self, ids: list[str], at: int, signum: int) -> None:
+        """Every body of these tasks still running at ``at`` stops there (``CeleryExecution``)."""
+        for one in ids:
+            span = self.spans.get(one)
+            if span is not None and span[0] <= at < span[1]:
+                name = self._name_of(one) or "the task"
+                error = UnsupportedFeature(
+                    f"revoke({one!r}, terminate=True) at {iso(at)}: {name} has been running since "
+                    f"{iso(span[0])} until {iso(span[1])} in virtual time, and jobsim ran its body to the end when "
+                    "it started, so nothing can stop it part-way now. Plan the kill before the task starts: "
+                    f"sim.celery.revoke(task_id, at={iso(at)!r}, terminate=True), or revoke it from a task whose "
+                    "body starts before it (bodies starting at one instant run in the order their messages "
+                    "arrived: e.g. the revoking task sends the one it watches)"
+                )
+                if self.executing is not None:  # Celery's tracer would make it that task's failure: stop instead
+                    self.fatal = error
+                raise error
+            executing = self.executing
+            x = self.sim.engine.x
+            if executing is not None and executing.task_id == one and isinstance(x, CeleryExecution):
+                x.cut(at, signum)  # the task revokes itself: it stops when it next spends time
+            planned = self.cuts.get(one)
+            if planned is None or at < planned[0]:
+                self.cuts[one] = (at, signum)
+
+    def _apply_revoke(self, rt: AppRuntime, ids: list[str], terminate: bool, signum: int) -> None:
+        """Celery's own ``revoke`` command (``worker/control.py: _revoke``), run on the simulated worker.
+
+        It adds the ids to the revoked set; marks a task that is not running REVOKED at
+        once if its state is still PENDING/RECEIVED/RETRY/REJECTED (Celery >= 5.7); and
+        with ``terminate`` calls ``Request.terminate`` on a running request: the pool
+        process is killed, ``_announce_revoked('terminated', True, signum, False)``
+        stores REVOKED with ``TaskRevokedError('terminated')``, acknowledges the message
+        (even with ``acks_late``: it is never redelivered, ``reject_on_worker_lost`` and
+        ``retry_on_worker_lost`` do not apply) and sends ``task_revoked(terminated=True,
+        signum=...)``. The killed body wrote nothing and sends no ``task_postrun``,
+        ``task_failure`` nor errbacks.
+        """
+        assert rt.worker is not None
+        for one in ids:
+            data: dict[str, Any] = {"id": one, "task": self._name_of(one)}
+            if terminate:
+                data.update(terminate=True, signal=_signal.Signals(signum).name)
+            self.record("celery.revoke", **data)
+            self.revoked_ids.add(one)
+            if self.cuts.get(one, (None,))[0] == self.sim.kernel.now:
+                del self.cuts[one]
+        state = SimpleNamespace(app=rt.app, consumer=SimpleNamespace(pool=rt.worker.pool))
+        _revoke(state, set(ids), terminate=terminate, signal=signum or None)
+        for one in ids:
+            held = self.killed.pop(one, None)
+            if held is not None:
+                self.revoked(held, "terminated", signum=signum)
+
+    def terminating(self, held: Held, x: Any) -> None:
+        """A body stopped at its cut: the attempt ends there, and the revoke command finishes it."""
+        self.attempt(held, x, TaskRevokedError("terminated"), end=x.now)
+        self.killed[held.task_id] = held
 
     # -- the broker side -------------------------------------------------------------------
     def published(self, rt: AppRuntime, message: Any, queue: str, parent: Any) -> None:
@@ -322,12 +428,13 @@ class CeleryWorld:
     def take_value(self, held: Held) -> Any:
         return self.values.pop(held.task_id, None)
 
-    def revoked(self, held: Held, reason: str) -> None:
+    def revoked(self, held: Held, reason: str, signum: int = 0) -> None:
         assert held.rt.worker is not None
         held.rt.worker.held.discard(held)
         now = self.sim.now_ns()
+        extra = {"signum": signum, "signal": _signal.Signals(signum).name} if signum else {}
         self.record("celery.revoked", task=held.message.headers["task"], id=held.task_id, reason=reason,
-                    run=held.task_id if held.run is not None else None)
+                    run=held.task_id if held.run is not None else None, **extra)
         if held.run is not None and not held.run.done:
             self.finish(held.run, "cancelled", now, TaskRevokedError(reason), None)
 
@@ -496,6 +603,34 @@ class CeleryWorld:
 
     def __repr__(self) -> str:
         return f"<jobsim Celery world apps={[rt.app.main for rt in self.apps]} runs={len(self.runs)}>"
+
+
+def _task_ids(task_id: Any) -> list[str]:
+    ids = [task_id] if isinstance(task_id, str) else list(task_id) if isinstance(task_id, (list, tuple, set)) else None
+    if not ids or not all(isinstance(one, str) and one for one in ids):
+        raise InvalidArgument.build("task_id", task_id, "a task id (str), an AsyncResult, or a list of them")
+    return ids
+
+
+def _signum(signal: Any) -> int:
+    """Celery's ``platforms.signals.signum`` (``'TERM'``, ``'SIGKILL'``, ``9``), kept to killing signals."""
+    try:
+        signum = celery_signals.signum(signal or "SIGTERM")
+        name = _signal.Signals(signum).name
+    except (TypeError, AttributeError, ValueError):
+        raise InvalidArgument.build(
+            "signal", signal, "an uppercase signal name ('SIGTERM', 'TERM', 'KILL') or its number, as Celery reads it"
+        ) from None
+    if name in KILLING:
+        return int(signum)
+    why = {
+        "SIGUSR1": "a prefork pool process handles SIGUSR1 by raising SoftTimeLimitExceeded inside the task, "
+                   "and time limits are not simulated",
+        "SIGINT": "a prefork pool process ignores SIGINT (WORKER_SIGIGNORE): the task would run on although "
+                  "already marked REVOKED, which is not simulated",
+    }.get(name, f"{name} does not end a pool process (its default action is not to terminate)")  # fmt: skip
+    raise UnsupportedFeature(f"revoke(terminate=True, signal={signal!r}): {why}; jobsim simulates the signals a "
+                             f"pool process dies of: {', '.join(KILLING)}")  # fmt: skip
 
 
 def _redelivered(message: Any) -> Any:

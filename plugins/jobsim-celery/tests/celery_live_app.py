@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from celery import Celery, chain
+from celery import Celery, chain, signals
 
 LOG_KEY = "jobsim:live:log"
 
@@ -48,6 +48,22 @@ def make_app(url: str, sink: Callable[[dict[str, Any]], None] | None = None) -> 
         record(self, label)
         return label
 
+    @app.task(name="live.export", bind=True, acks_late=True, reject_on_worker_lost=True, shared=False)
+    def export(self: Any, label: str) -> str:
+        record(self, label + ":fetch")
+        time.sleep(0.5)
+        record(self, label + ":render")
+        time.sleep(4)
+        record(self, label + ":upload")
+        return label
+
+    def revoked(sender: Any = None, request: Any = None, terminated: Any = None, signum: Any = None,
+                expired: Any = None, **_: Any) -> None:  # fmt: skip
+        if getattr(sender, "name", None) == "live.export" and sender.app is app:  # each app logs its own
+            log({"task": "signal", "label": "task_revoked", "retries": 0, "t": time.time(),
+                 "terminated": terminated, "signum": int(signum) if signum else signum, "expired": expired})
+
+    signals.task_revoked.connect(revoked, weak=False)
     return app
 
 

@@ -95,6 +95,16 @@ class WorkerProcess:
 @pytest.fixture
 def celery_worker(redis_url):
     """``celery -A celery_live_app worker --pool=solo`` against ``redis_url``; stopped by pid afterwards."""
+    yield from _worker(redis_url, "solo")
+
+
+@pytest.fixture
+def celery_prefork_worker(redis_url):
+    """The same with ``--pool=prefork --concurrency=1``: a pool process that ``revoke(terminate=True)`` can kill."""
+    yield from _worker(redis_url, "prefork")
+
+
+def _worker(redis_url, pool):
     import os
     import subprocess
     import sys
@@ -109,7 +119,7 @@ def celery_worker(redis_url):
     path = os.pathsep.join([str(here), os.environ.get("PYTHONPATH", "")])
     env = dict(os.environ, JOBSIM_LIVE_REDIS=redis_url, PYTHONPATH=path)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "celery_live_app", "worker", "--pool=solo", "--concurrency=1",
+        [sys.executable, "-m", "celery", "-A", "celery_live_app", "worker", f"--pool={pool}", "--concurrency=1",
          "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
          "-n", f"jobsim-live-{os.getpid()}@%h"],
         cwd=here, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

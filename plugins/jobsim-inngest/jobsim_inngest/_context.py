@@ -171,6 +171,9 @@ class _StepBase:
     def _invoke_args(self, function_id: str, data: Any, timeout: Any) -> dict[str, Any]:
         sim = self._x.engine.sim
         if function_id not in sim.functions:
+            selection = sim._selection  # one the test left out (functions=/exclude_functions=): say how to select it
+            if selection is not None and selection.find(function_id) is not None:
+                sim._function(function_id, "function")
             raise jobsim.InvalidArgument(
                 f"step.invoke: function {function_id!r} is not part of this simulation; pass it to "
                 f"jobsim.Simulation([...]) too (simulated: {', '.join(map(repr, sim.functions))})"

@@ -318,6 +318,29 @@ def test_invoking_a_function_outside_the_simulation_is_named(client):
     assert "step.invoke: function 'shop-elsewhere' is not part of this simulation" in str(error)
 
 
+def test_invoking_a_function_the_test_left_out_says_how_to_select_it(client):
+    @client.create_function(fn_id="charge", trigger=trigger("charge"))
+    def charge(ctx):
+        return 1
+
+    @client.create_function(fn_id="caller", trigger=trigger(), retries=3)
+    def caller(ctx: inngest.ContextSync) -> None:
+        ctx.step.invoke("call", function=charge)
+
+    with simulate([caller, charge], exclude_functions=[charge]) as sim:
+        sim.send("go")
+        sim.send("charge")  # on the bus, no run
+        sim.run_until_idle()
+    assert list(sim.functions) == ["shop-caller"]
+    [run] = sim.runs("shop-caller")
+    assert str(run.error) == (
+        "function='shop-charge': function 'shop-charge' is not simulated, exclude_functions=['shop-charge'] left it "
+        "out; take 'shop-charge' out of exclude_functions= to simulate it (in jobsim.Simulation(...) or "
+        "@pytest.mark.jobsim(...))"
+    )
+    assert len(run.attempts) == 1  # not retried: retrying cannot bring the function in
+
+
 # -- group.parallel -------------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["sync", "async"])
 def test_group_parallel_runs_steps_side_by_side_each_with_its_own_retries(client, kind):

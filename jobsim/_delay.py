@@ -1,0 +1,57 @@
+"""Delayed sends: ``sim.send(..., delay="10m")`` and ``app.send(..., delay=...)``.
+
+A delayed job is how BullMQ (``queue.add(name, data, {delay})``, reference §2.1),
+Trigger.dev (``trigger(id, payload, {delay})``, §3.1), Quirrel (``enqueue({delay})``,
+§4.1) and Agenda (``schedule(when, name, data)``, §5.1) defer work: the job exists at
+once and becomes runnable at ``now + delay``. jobsim sends the event at that instant,
+so flow control, downtime and the trace see it when it becomes due, and a replay
+feeds a test's delayed event at the time it was delivered. Inngest has no delay on
+send (§1.1: "use step.sleep"), and the cron-only systems have no events: both refuse it.
+
+The event is checked and copied as JSON at the call, as a plain send does, so bad
+data fails where it is written; its id is given then too (the call returns it, as
+BullMQ's ``add`` returns the job). Job code that delays a send is still the run that
+caused it: the event's trace record names it and run-away chains are counted.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._events import Event, as_sent, ulid
+from ._time import MS, Duration, duration_ns, format_duration
+from .errors import InvalidArgument, UnsupportedFeature
+
+if TYPE_CHECKING:
+    from ._simulation import Simulation
+
+
+def send_later(sim: Simulation, event: Any, data: Any, delay: Duration, fields: dict[str, Any]) -> list[str]:
+    """Queue ``event`` (as ``send`` takes it) for ``delay`` from the caller's virtual now; returns its ids."""
+    ns = duration_ns(delay, "delay")
+    profile = sim.profile
+    why = profile.lacks.get("send.delay") or profile.lacks.get("events")
+    if why:
+        raise UnsupportedFeature(
+            f"{profile.label} cannot send an event later (send(..., delay={delay!r})): {why}",
+            system=profile.label, feature="send.delay",
+        )  # fmt: skip
+    if isinstance(event, (list, tuple)):
+        if data is not None or fields:
+            raise InvalidArgument("pass a list of events, or one event name with data, not both")
+        events = [as_sent(Event.coerce(item)) for item in event]
+    else:
+        events = [as_sent(Event.coerce(event, data, **fields))]
+    x = sim.engine.x
+    due = sim.now_ns() + ns
+    stamped = []
+    for item in events:
+        if item.id is None:  # the id a queue gives at add time; the bus dedupes explicit ids at delivery
+            sim._delayed_ids += 1
+            item = Event(item.name, item.data, id=ulid(due // MS, 1 << 40 | sim._delayed_ids), user=item.user,
+                         ts=item.ts, v=item.v)  # fmt: skip
+        stamped.append(item)
+    owner = f"{x.run_.function.id} (send, delay {format_duration(ns)})" if x is not None else \
+        f"sim.send(delay={format_duration(ns)})"
+    sim.kernel.schedule(due, lambda: sim._emit(stamped, _by=x), owner=owner)
+    return [item.id or "" for item in stamped]

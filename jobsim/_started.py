@@ -1,0 +1,57 @@
+"""Which simulations a test started itself: for ``--jobsim-trace-dir`` on tests without the fixture.
+
+The pytest plugin registers one :class:`Started` in jobsim's plugin manager, only when
+``--jobsim-trace-dir`` is given, so ``Simulation.start()`` costs nothing more without
+it (the ``jobsim_install`` hook it already calls has one more implementation with it).
+While a test runs (setup, call, teardown), every simulation that starts is noted by
+weak reference: noting one must not keep it, or its apps' objects, alive.
+
+A failing test's simulations are then the ones it still holds (a local of the failed
+test, a fixture's) and, even if nothing holds it any more, the last one it started: a
+helper that builds, runs and drops its simulation is the usual way a test ends up
+with none in hand, and a Hypothesis test's last example is the one that failed.
+Garbage is collected first, so which of the dropped ones are gone does not depend on
+when the collector last ran.
+"""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from typing import TYPE_CHECKING
+
+from .hooks import hookimpl
+
+if TYPE_CHECKING:
+    from ._simulation import Simulation
+
+
+class Started:
+    """A plugin of jobsim's manager that notes the simulations started while a test runs."""
+
+    def __init__(self) -> None:
+        self._refs: list[weakref.ref[Simulation]] | None = None
+        self._last: Simulation | None = None
+
+    def begin(self) -> None:
+        """A test starts: note what starts from now on."""
+        self._refs, self._last = [], None
+
+    def end(self) -> None:
+        """The test is over: forget its simulations (the last one is let go here)."""
+        self._refs, self._last = None, None
+
+    @hookimpl(trylast=True)  # after every plugin installed: a start that failed never reaches here
+    def jobsim_install(self, sim: Simulation) -> None:
+        refs = self._refs
+        if refs is not None:  # outside a test (a session fixture's own setup): not a test's to save
+            refs.append(weakref.ref(sim))
+            self._last = sim
+
+    def simulations(self) -> list[Simulation]:
+        """The ones the test still holds, and the last one it started, in the order they started."""
+        refs = self._refs or []
+        if len(refs) > 1:
+            gc.collect()  # a dropped simulation sits in reference cycles until the collector runs
+        found = (ref() for ref in refs)
+        return [sim for sim in found if sim is not None]

@@ -1,0 +1,91 @@
+"""Delayed sends (``send(..., delay=...)``): BullMQ's ``delay``, Trigger.dev's ``delay``, Quirrel's and Agenda's."""
+
+from __future__ import annotations
+
+import pytest
+
+import jobsim
+from jobsim._time import SECOND, instant_ns
+from jobsim.errors import UnsupportedFeature
+
+START = "2025-03-03T09:00:00Z"
+T0 = instant_ns(START)
+
+
+def shop() -> jobsim.App:
+    app = jobsim.App("shop")
+
+    @app.function("order-placed", on="order/placed")
+    def placed(ctx):
+        app.send("order/remind", {"orderId": ctx.event.data["orderId"]}, delay="1h")
+        return "reminder queued"
+
+    @app.function("remind", on="order/remind")
+    def remind(ctx):
+        return ctx.event.data["orderId"]
+
+    return app
+
+
+def starts(sim):
+    return [(r.function_id, (r.start_ns - T0) // SECOND) for r in sim.runs()]
+
+
+@pytest.mark.parametrize("profile", ["bullmq", "trigger.dev", "quirrel", "agenda"])
+def test_a_delayed_job_runs_when_its_delay_is_over_from_a_test_or_from_job_code(profile):
+    with jobsim.Simulation(shop(), start=START, profile=profile) as sim:
+        (event_id,) = sim.send("order/placed", {"orderId": "o1"}, delay="30s")
+        sim.advance("29s")
+        assert sim.runs() == [] and sim.events == []  # queued, not yet due
+        sim.run_until_idle()  # a pending delayed job is one-off work: run_until_idle waits for it
+    assert starts(sim) == [("order-placed", 30), ("remind", 3630)]
+    assert sim.events[0].id == event_id and sim.events[0].ts == (T0 + 30 * SECOND) // 1_000_000
+    origins = [(r.data["name"], r.data["origin"], r.data.get("function")) for r in sim.trace.of("event")]
+    assert origins == [("order/placed", "input", None), ("order/remind", "job", "order-placed")]
+
+
+def test_a_replay_feeds_a_delayed_input_at_its_delivery_and_lets_todays_code_delay_its_own():
+    with jobsim.Simulation(shop(), start=START, profile="bullmq") as sim:
+        sim.send("order/placed", {"orderId": "o1"}, delay="30s")
+        sim.run_until_idle()
+    result = jobsim.Simulation.replay(sim.trace, shop())
+    assert result.same, result.report()
+    assert starts(result.simulation) == [("order-placed", 30), ("remind", 3630)]
+
+
+def test_a_delayed_job_due_while_the_system_is_down_runs_late_once_it_is_back():
+    """reference §2.1: "With no workers running it stays delayed and runs late (once) when a worker returns"."""
+    with jobsim.Simulation(shop(), start=START, profile="bullmq") as sim:
+        sim.downtime("2025-03-03T09:10:00Z", "2025-03-03T09:20:00Z")
+        sim.send("order/remind", {"orderId": "o2"}, delay="15m")
+        sim.run_until_idle()
+    (run,) = sim.runs("remind")
+    assert [(a.start_ns - T0) // SECOND for a in run.attempts] == [20 * 60] and run.status == "completed"
+
+
+def test_systems_without_a_delayed_send_refuse_it_naming_the_way_they_have():
+    with jobsim.Simulation(shop(), start=START) as sim, pytest.raises(UnsupportedFeature) as info:
+        sim.send("order/placed", {"orderId": "o1"}, delay="30s")
+    assert str(info.value) == ("Inngest cannot send an event later (send(..., delay='30s')): Inngest has no delay "
+                               "option on send; give the event a future ts instead (its runs then start at that "
+                               "time), or sleep at the start of the function")
+    assert (info.value.system, info.value.feature) == ("Inngest", "send.delay")
+    with jobsim.Simulation(shop(), start=START, profile="bullmq") as sim:
+        with pytest.raises(jobsim.InvalidArgument, match=r"delay='-1s' is not valid"):
+            sim.send("order/placed", {}, delay="-1s")
+        with pytest.raises(jobsim.InvalidArgument, match="data"):  # checked at the call, not an hour later
+            sim.send("order/placed", {"items": {1, 2}}, delay="1h")
+        assert sim.runs() == []
+
+
+def test_a_job_that_delays_itself_forever_is_stopped_as_a_chain():
+    app = jobsim.App("poll")
+
+    @app.function("poll", on="poll/tick")
+    def poll(ctx):
+        app.send("poll/tick", {}, delay="1m")
+
+    with jobsim.Simulation(app, start=START, profile="bullmq", max_chain=50) as sim:
+        sim.send("poll/tick", {})
+        with pytest.raises(jobsim.BudgetExceeded, match="poll"):
+            sim.run_until_idle(max_time="366d")

@@ -78,6 +78,7 @@ class Engine:
         self.waiters: dict[str, list[Waiter]] = defaultdict(list)
         self.faults: dict[tuple[str, str | None], list[list[Any]]] = {}
         self.groups: dict[Run, Any] = {}  # runs with parallel steps in flight (``_parallel.py``)
+        self.raced: set[Run] = set()  # runs that planned a race-mode group: their requests may overlap
         self._parallel_rt: Any = None
         self._policies: dict[str, RetryPolicy] = {}  # the profile fills it (``_profiles.resolve``)
         self.schedules: dict[str, tuple[Any, ...]] = {}  # cron schedules as the profile's dialect binds them
@@ -276,14 +277,17 @@ class Engine:
             op = strayed(x.strayed, op)  # a step called from another thread was lost there: the attempt fails naming it
         if flow is not None and not self.flowrt.leave(ctl, x, op):
             return
-        if plan is not None and x.now > self.kernel.now:  # a parallel step's result exists when it ends
+        if x.now > self.kernel.now and (plan is not None or run in self.raced):  # a result exists when it ends
             self.kernel.schedule(x.now, self._settle_later, run, x, op, owner=fn.id)
             return
         self._outcomes[op[0]](run, x, op)
 
     def _settle_later(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
-        if not run.done:  # a run cancelled while the step ran ignores its result
-            self._outcomes[op[0]](run, x, op)
+        if run.done:  # a run cancelled while the step ran ignores its result
+            return
+        if self.raced and run in self.raced and self._parallel_rt.superseded(run, x, op):
+            return
+        self._outcomes[op[0]](run, x, op)
 
     def _attempt(self, run: Run, x: Execution, step: str | None, error: BaseException | None) -> Attempt:
         attempt = Attempt(x.attempt, step, x.start, x.now, error)
@@ -363,6 +367,9 @@ class Engine:
         _, key, wake = op
         record = self._step(run, key, "sleep", x.now)
         record.attempts.append(self._attempt(run, x, key, None))
+        if record.status == "sleeping":  # met again by an overlapping race-mode request: one timer (_parallel.py)
+            run.status = "sleeping"
+            return
         record.status = run.status = "sleeping"
         self.record(x.now, "sleep", {"function": run.function.id, "run": run.id, "step": key, "until": wake})
         run._wake = self.kernel.schedule(wake, self._wake, run, record, owner=run.function.id)
@@ -378,6 +385,9 @@ class Engine:
         _, key, name, checks, deadline = op
         record = self._step(run, key, "wait_for_event", x.now)
         record.attempts.append(self._attempt(run, x, key, None))
+        if record.status == "waiting":  # as in _sleep: one pause
+            run.status = "waiting"
+            return
         record.status = run.status = "waiting"
         waiter = Waiter(run, key, checks)
         self.waiters[name].append(waiter)
@@ -406,6 +416,9 @@ class Engine:
         _, key, target, data, deadline = op
         record = self._step(run, key, "invoke", x.now)
         record.attempts.append(self._attempt(run, x, key, None))
+        if record.status == "invoking":  # as in _sleep: one child run
+            run.status = "invoking"
+            return
         record.status = run.status = "invoking"
         self.x = x  # the child starts at the parent's execution time
         try:
@@ -468,6 +481,8 @@ class Engine:
             self.flowrt.finished(run)
         if self.groups and run in self.groups:
             self._parallel_rt.drop(run)
+        if self.raced:
+            self.raced.discard(run)
         if run.parent is not None:
             parent, key = run.parent
             run.parent = None

@@ -23,6 +23,32 @@ group has ended; ``mode="race"`` (``ParallelMode.RACE``) after each one, so a
 callable that chains several steps advances without waiting for the others.
 Steps that are still in flight are planned again by such a request and ignored.
 
+Race mode repeats work, as Inngest does (inngest/inngest @253303cd, inngest-js @abc4a63f).
+Each finished step enqueues a discovery of its own: ``executor.go :
+maybeEnqueueDiscoveryStep`` skips the parallel coalesce key for
+``ParallelModeRace`` (job ID ``<run idempotency key>-<finished step ID>``) and
+``shouldEnqueueDiscovery`` is true in race mode even with steps pending. Before
+enqueueing it, ``maybeResetForceStepPlan`` (``force_step_plan.go``) turns the run's
+``ForceStepPlan`` off for request version 2, which the JS SDK v4 sends
+(``ExecutionVersion.V2``), so the request goes out with
+``disable_immediate_execution`` false (``driver/driver.go``). The SDK then runs the one
+unfulfilled new step inline (``engine.ts : getEarlyExecRunStep``, ``tryExecuteStep``).
+So when the last steps of a group end at one instant, a step after the group that
+fails in the first request runs again at once in the second: a failure retries the
+queue item of the request that ran it (``handleStepError`` returns
+``ErrHandledStepError``; ``queue/process.go`` requeues it at
+``backoffFunc(Attempt)``), one retry chain per request. Only a step's first saved
+output counts (``handleGeneratorStep``: a duplicate save keeps it and its discovery's
+job ID is deduplicated for 12 h, ``queue/consts.go : defaultIdempotencyTTL``; see
+``ParallelRuntime.superseded``), a sleep, wait or invoke reported by two requests is
+armed once (job ID ``<run>-<step>`` and pause ID ``DeterministicSha1UUID(run + step)``
+in ``handleGeneratorSleep`` / ``WaitForEvent`` / ``InvokeFunction``; ``Engine._sleep``
+and friends), and the requests of a race-mode run settle when they end, so an
+overlapping one never sees a result before it exists (``Engine.raced``). Inngest's own
+``tests/golang/parallel_test.go`` ("parallel race") expects the code after the group to
+run twice. One difference remains: inside a group jobsim plans a chained step met by
+two requests once, where Inngest runs it inline in each when it is the only step left.
+
 Accounting: the request that plans a group is recorded under each sleep, wait and
 invoke it planned (as for sequential ones); a planned ``step.run`` records its
 attempts when its targeted requests execute it.
@@ -232,6 +258,8 @@ class ParallelRuntime:
         group = self.groups.get(run)
         if group is None:
             group = self.groups[run] = Group(mode)
+            if mode == "race":
+                engine.raced.add(run)
         fresh = []
         for op in items:
             if op[1] not in group.keys:  # else still in flight: planned again by a race-mode discovery
@@ -267,6 +295,39 @@ class ParallelRuntime:
         elif group.mode != "race":
             return
         self.engine.kernel.schedule(at, self.engine._request, run, 0, owner=run.function.id)
+
+    def superseded(self, run: Run, x: Execution, op: tuple[Any, ...]) -> bool:
+        """Whether ``op`` (a request of a race-mode run, settling when it ended) ran a step that an
+        overlapping request completed meanwhile: its attempt counts, its result does not.
+
+        Inngest saves a step's output once: a later save is ``ErrDuplicateResponse`` and
+        the existing output is kept, and the discovery it then enqueues has the job ID of
+        the one a success already enqueued (``<run>-<step>``), deduplicated for the
+        queue's 12 h (``executor.go : handleGeneratorStep``, ``maybeEnqueueDiscoveryStep``;
+        ``queue/consts.go : defaultIdempotencyTTL``). After a saved final failure, whose
+        discovery had a job ID of its own (``<run>-<step>-failure``, ``handleStepFailed``),
+        it is new: the run is continued once more, from the same stored failure. A
+        retryable failure is retried on the request's own queue item as any
+        (``handleStepError`` returns ``ErrHandledStepError``); a final one saves nothing
+        new (``handleStepFailed`` stops at the duplicate save).
+        """
+        kind = op[0]
+        if kind not in ("done", "failed"):
+            return False
+        record = run.steps.get(op[1])
+        if record is None or record.status not in _FINISHED:
+            return False
+        engine = self.engine
+        error = op[2] if kind == "failed" else None
+        record.attempts.append(engine._attempt(run, x, op[1], error))
+        if error is None:
+            if record.status == "failed":
+                engine._next(run, x.now)
+            return True
+        delay = engine._retry_delay(run, x, error)
+        if delay is not None:
+            engine._retry(run, x, op[1], delay)
+        return True
 
     def drop(self, run: Run) -> None:
         """The run ended (failed, cancelled, timed out) with steps in flight: disarm them."""

@@ -15,6 +15,7 @@ simulation exposes — ``sim.runs()``, ``run.attempts``, ``sim.mail.outbox``,
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any, get_args
@@ -348,8 +349,11 @@ def _run_retries(sim: Any, run: Run, parallel: Mapping[str, list[tuple[int, list
     request that plans a group is no attempt of its own (each step is one): when it
     retried a failure outside steps, the retry is the ``parallel`` record's instant.
     In ``mode="race"`` each step's end starts a request of its own (Inngest enqueues a
-    discovery per finished step), so a failure outside steps may be overtaken by a
-    sibling's first request (number 0) that carries the run on: not giving up.
+    discovery per finished step), and each retries on its own counter: requests overlap,
+    so the retry of a failure is a later attempt numbered one more, of whatever step that
+    request met (``_race_retries``). A failure outside steps may be overtaken by a
+    sibling's first request (number 0) that carries the run on, and a retry due only
+    after the run ended never ran: neither is giving up.
     """
     attempts = sim.engine.policy(run.function).attempts
     groups = parallel.get(run.id, [])
@@ -357,6 +361,7 @@ def _run_retries(sim: Any, run: Run, parallel: Mapping[str, list[tuple[int, list
     races = any(mode == "race" for _, _, mode in groups)
     problems = []
     order = run.attempts
+    retries = _race_retries(sim, run, grouped) if races else {}
     for i, failed in enumerate(order):
         after = order[i + 1] if i + 1 < len(order) else None
         if failed.step is not None and failed.step in grouped:
@@ -364,13 +369,79 @@ def _run_retries(sim: Any, run: Run, parallel: Mapping[str, list[tuple[int, list
             if after is None and any(a.error is not None for a in order[i + 1:]):
                 continue
         elif failed.step is None and failed.error is not None and after is not None and after.step in grouped \
-                and after.number == 0:
+                and after.number == 0 and not _overtaken(sim, run, failed, after, groups, races):
             planned = next(at for at, keys, _ in groups if after.step in keys)  # the retry planned the group
             after = Attempt(failed.number + 1, None, planned, planned, None)
-        elif races and failed.step is None and failed.error is not None and after is not None and after.number == 0:
-            continue  # overtaken by a sibling's own request in race mode
+        elif races:
+            after = retries.get(id(failed))
+            if after is None and failed.error is not None and (failed.step is None or _ended_first(sim, run, failed)):
+                # no retry was due (overtaken, or the run ended first): only the attempt's number is checked
+                failed = Attempt(failed.number, failed.step, failed.start_ns, failed.end_ns, None)
         problems += _attempt_problems(sim, run, failed, after, attempts, (numbers or {}).get(id(failed)))
     return [f"  {describe(run)}: {problem}" for problem in problems]
+
+
+def _race_retries(sim: Any, run: Run, grouped: set[str]) -> dict[int, Attempt]:
+    """id() of each failed attempt of a run with a race-mode group -> its retry, where one ran.
+
+    Two requests may fail the same step side by side and retry on their own counters
+    (each is its own Inngest queue item); a retry replays the run and runs whatever is
+    new by then, so it may be another step's attempt, a sleep, wait or invoke it
+    planned, or the body's -- never a grouped ``step.run`` (those are targeted requests
+    on counters of their own). So a failure's retry is a later attempt numbered one
+    more that no other failure took: first each failure takes the fitting one (within
+    the policy's delay; the earliest, then the same step), then the failures left take
+    what is left, to be reported. Delays of one attempt number share their bounds, so
+    taking the earliest fitting retry in the order they failed pairs them as well as
+    any order could.
+    """
+    targeted = {key for key in grouped if getattr(run.steps.get(key), "kind", "run") in ("run", "send_event")}
+    pool = [a for a in run.attempts if a.step not in targeted]
+    failures = sorted((a for a in pool if a.error is not None and not isinstance(a.error, WorkerCrashed)
+                       and not _final(sim, a.error)), key=lambda a: a.end_ns)  # fmt: skip
+    late_ok = run.function.flow is not None
+    taken: dict[int, Attempt] = {}
+    claimed: set[int] = set()
+    for fitting in (True, False):
+        for failed in failures:
+            if id(failed) in taken:
+                continue
+            low, high = _bounds(sim, run, failed, failed.number + 1)
+            high = sys.maxsize if late_ok else high  # queues (concurrency, throttle) may start a retry later
+            later = [a for a in pool if a.number == failed.number + 1 and a.start_ns >= failed.end_ns
+                     and id(a) not in claimed and (not fitting or low <= a.start_ns - failed.end_ns <= high)]
+            after = min(later, key=lambda a: (a.start_ns, a.step != failed.step), default=None)
+            if after is not None:
+                taken[id(failed)] = after
+                claimed.add(id(after))
+    return taken
+
+
+def _overtaken(
+    sim: Any, run: Run, failed: Attempt, after: Attempt, groups: list[tuple[int, list[str], str]], races: bool
+) -> bool:
+    """Whether the group ``after`` belongs to was planned, in race mode, before ``failed``'s retry could
+    be due: a sibling's own request (number 0) planned it, not the retry."""
+    if not races:
+        return False
+    planned = next(at for at, keys, _ in groups if after.step in keys)
+    return planned - failed.end_ns < _bounds(sim, run, failed, failed.number + 1)[0]
+
+
+def _ended_first(sim: Any, run: Run, failed: Attempt) -> bool:
+    """Whether ``run`` ended before ``failed``'s retry was due: an overlapping request ended it."""
+    if run.end_ns is None:
+        return False
+    latest = failed.end_ns + _bounds(sim, run, failed, failed.number + 1)[1]
+    return run.function.flow is not None or run.end_ns <= latest
+
+
+def _final(sim: Any, error: BaseException) -> bool:
+    """Whether a failure with ``error`` is never retried (a replayed step failure, a NonRetriableError)."""
+    return isinstance(error, StepError) or (  # a StepError replays a step's end
+        # Agenda has no such error class: there a NonRetriableError is retried like any error
+        isinstance(error, NonRetriableError) and getattr(sim.profile, "non_retriable", True)
+    )
 
 
 def _parallel_steps(sim: Any) -> dict[str, list[tuple[int, list[str], str]]]:
@@ -395,10 +466,7 @@ def _attempt_problems(sim: Any, run: Run, failed: Attempt, after: Attempt | None
         return out  # a success, or a failure whose retry has not run yet (or the run was cancelled)
     if isinstance(failed.error, WorkerCrashed):
         return out  # what follows a crash is the system's recovery (stall checks, lock expiry), not a retry delay
-    final = isinstance(failed.error, StepError) or (  # a StepError replays a step's end
-        # Agenda has no such error class: there a NonRetriableError is retried like any error
-        isinstance(failed.error, NonRetriableError) and getattr(sim.profile, "non_retriable", True)
-    )
+    final = _final(sim, failed.error)
     if after is not None and after.number == failed.number + 1:
         out += _retry_problems(sim, run, failed, after, final, retry)
     elif not final and retry < attempts:

@@ -311,6 +311,174 @@ def test_in_race_mode_a_siblings_request_may_overtake_the_retry_of_a_failure_out
         invariants.retries_respect_policy(sim)
 
 
+def test_in_race_mode_two_requests_retry_one_step_on_their_own_counters():
+    # both steps of a race-mode group end at 0 s, so two requests run 'after' (Inngest runs it inline in each
+    # finished step's discovery) and each retries on its own counter: attempt 0 twice at 0 s, attempt 1 twice at
+    # 2 s; the first chain fails it for good at 4 s and the run ends before the second chain's retry
+    app = jobsim.App("fan")
+
+    def boom():
+        raise RuntimeError("boom")
+
+    @app.function("fan", on="fan/run", retries=jobsim.Retries(attempts=3, backoff="constant", min="2s"))
+    def fan(ctx):
+        ctx.step.parallel([lambda: ctx.step.run("a", lambda: "a"), lambda: ctx.step.run("b", lambda: "b")],
+                          mode="race")
+        return ctx.step.run("after", boom)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("fan/run", {})
+        sim.run_until_idle()
+        run = sim.runs("fan")[0]
+        assert [(a.step, a.number, (a.start_ns - T0_NS) // S) for a in run.attempts] == [
+            ("a", 0, 0), ("b", 0, 0), ("after", 0, 0), ("after", 0, 0), ("after", 1, 2), ("after", 1, 2),
+            ("after", 2, 4), (None, 2, 4)]
+        _holds_but_not_with_a_1s_backoff(sim, "step 'after'")
+        sim.engine._policies["fan"] = jobsim.Retries(attempts=2, backoff="constant", min="2s")
+        with pytest.raises(Violation, match=r"step 'after' ran attempt 2 but the policy allows 2 attempt\(s\)"):
+            invariants.retries_respect_policy(sim)
+
+
+def test_in_race_mode_a_grouped_steps_retry_is_not_the_retry_of_a_step_after_the_group():
+    # regression (found by tests/test_fuzz_combinations.py with race groups checked again): 'p4' failed for good
+    # at 10 s, the handler caught the StepError and ran 'r7', which failed; the attempt numbered 1 that came next
+    # was the grouped 'p5''s own retry (12 s), taken for r7's retry 2 s after its failure
+    app = jobsim.App("fan")
+    calls: list[str] = []
+
+    def body(name: str, seconds: int, failures: int) -> str:
+        calls.append(name)
+        time.sleep(seconds)
+        if calls.count(name) <= failures:
+            raise RuntimeError(f"{name} failed")
+        return name
+
+    @app.function("fan", on="fan/run", retries=jobsim.Retries(attempts=2, backoff="constant", min="10s"))
+    def fan(ctx):
+        with contextlib.suppress(jobsim.StepError):
+            ctx.step.parallel([lambda: ctx.step.run("p4", body, "p4", 0, 9),
+                               lambda: ctx.step.run("p5", body, "p5", 2, 1)], mode="race")
+        return ctx.step.run("r7", body, "r7", 0, 1)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("fan/run", {})
+        sim.run_until_idle()
+        run = sim.runs("fan")[0]
+        assert [(a.step, a.number, (a.start_ns - T0_NS) // S, a.error is None) for a in run.attempts] == [
+            ("p4", 0, 0, False), ("p5", 0, 0, False), ("p4", 1, 10, False), ("r7", 0, 10, False),
+            ("p5", 1, 12, True), ("r7", 0, 14, True), (None, 0, 14, True)]
+        invariants.retries_respect_policy(sim)
+
+
+def test_in_race_mode_each_failure_takes_the_retry_that_fits_its_delay():
+    # regression (found by the combination fuzzer): 'r7' failed with a RetryAfterError (2 s) in the first request
+    # and succeeded in the second, where 'r8' then failed and retried after 1 s; that retry was taken for r7's
+    app = jobsim.App("fan")
+    calls: list[str] = []
+
+    def once(name: str, error: Exception) -> str:
+        calls.append(name)
+        if calls.count(name) == 1:
+            raise error
+        return name
+
+    @app.function("fan", on="fan/run", retries=jobsim.Retries(attempts=2, backoff="constant", min="1s"))
+    def fan(ctx):
+        ctx.step.parallel([lambda: ctx.step.run("a", lambda: "a"), lambda: ctx.step.run("b", lambda: "b")],
+                          mode="race")
+        ctx.step.run("r7", once, "r7", jobsim.RetryAfterError("2s", "busy"))
+        return ctx.step.run("r8", once, "r8", RuntimeError("r8 failed"))
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("fan/run", {})
+        sim.run_until_idle()
+        run = sim.runs("fan")[0]
+        assert [(a.step, a.number, (a.start_ns - T0_NS) // S, a.error is None) for a in run.attempts] == [
+            ("a", 0, 0, True), ("b", 0, 0, True), ("r7", 0, 0, False), ("r7", 0, 0, True), ("r8", 0, 0, False),
+            ("r8", 1, 1, True), (None, 0, 1, True)]
+        invariants.retries_respect_policy(sim)
+
+
+def test_in_race_mode_a_sleep_the_retry_planned_is_that_retry():
+    # regression (found by the combination fuzzer): the body failed (an injected fault) and its retry planned a
+    # race-mode group with a sleep, recorded as that request's attempt 1; a later retry of the body was taken instead
+    app = jobsim.App("fan")
+
+    @app.function("fan", on="fan/run", retries=jobsim.Retries(attempts=2, backoff="constant", min="5s"))
+    def fan(ctx):
+        return ctx.step.parallel([lambda: ctx.step.run("a", lambda: "a"), lambda: ctx.step.sleep("nap", "1s")],
+                                 mode="race")
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.fail("fan", times=1)
+        sim.send("fan/run", {})
+        sim.run_until_idle()
+        run = sim.runs("fan")[0]
+        assert [(a.step, a.number, (a.start_ns - T0_NS) // S) for a in run.attempts] == [
+            (None, 0, 0), ("nap", 1, 5), ("a", 0, 5), (None, 0, 6)]
+        invariants.retries_respect_policy(sim)
+        sim.engine._policies["fan"] = jobsim.Retries(attempts=2, backoff="constant", min="4s")
+        with pytest.raises(Violation, match=r"the function body attempt 1 started 5s after attempt 0 failed"):
+            invariants.retries_respect_policy(sim)
+
+
+def test_in_race_mode_a_group_a_siblings_request_planned_is_not_the_retry_of_a_failure_outside_steps():
+    # regression (found by the combination fuzzer): the first request failed outside steps at 0 s; the second
+    # (number 0, the other step's) planned the next group at once, and was taken for that failure's retry
+    app = jobsim.App("fan")
+    failed: list[int] = []
+
+    @app.function("fan", on="fan/run", retries=jobsim.Retries(attempts=2, backoff="constant", min="2s"))
+    def fan(ctx):
+        ctx.step.parallel([lambda: ctx.step.run("a", lambda: "a"), lambda: ctx.step.run("b", lambda: "b")],
+                          mode="race")
+        if not failed:
+            failed.append(1)
+            raise RuntimeError("once")
+        return ctx.step.parallel([lambda: ctx.step.run("c", lambda: "c"), lambda: ctx.step.run("d", lambda: "d")],
+                                 mode="race")
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("fan/run", {})
+        sim.run_until_idle()
+        run = sim.runs("fan")[0]
+        assert [(a.step, a.number, (a.start_ns - T0_NS) // S, a.error is None) for a in run.attempts] == [
+            ("a", 0, 0, True), ("b", 0, 0, True), (None, 0, 0, False), ("c", 0, 0, True), ("d", 0, 0, True),
+            (None, 0, 0, True)]
+        invariants.retries_respect_policy(sim)
+
+
+def test_in_race_mode_failures_take_the_earliest_fitting_retry_even_when_queues_may_delay_one():
+    # regression (found by the combination fuzzer): with flow control any later retry fits, and the body's failure
+    # took the body's attempt 1 at 2 s (same step first) instead of the sleep its retry planned at 1 s; a failure of
+    # 'r6' was left with that sleep, 0 s after it
+    app = jobsim.App("fan")
+    calls: list[int] = []
+
+    def r6() -> str:
+        calls.append(1)
+        if len(calls) <= 2:
+            raise RuntimeError("r6 failed")
+        return "r6"
+
+    @app.function("fan", on="fan/run", concurrency=5, retries=jobsim.Retries(attempts=2, backoff="constant", min="1s"))
+    def fan(ctx):
+        ctx.step.sleep("s2", "0s")
+        ctx.step.parallel([lambda: ctx.step.run("p3", lambda: "p3"), lambda: ctx.step.run("p4", lambda: "p4")],
+                          mode="race")
+        return ctx.step.run("r6", r6)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.fail("fan", times=1)
+        sim.send("fan/run", {})
+        sim.run_until_idle()
+        run = sim.runs("fan")[0]
+        assert [(a.step, a.number, (a.start_ns - T0_NS) // S, a.error is None) for a in run.attempts] == [
+            (None, 0, 0, False), ("s2", 1, 1, True), ("p3", 0, 1, True), ("p4", 0, 1, True), ("r6", 0, 1, False),
+            ("r6", 0, 1, False), ("r6", 1, 2, True), (None, 1, 2, True)]
+        invariants.retries_respect_policy(sim)
+
+
 class FakeSim:
     """Just enough of a simulation to hold a hand-written run."""
 

@@ -80,6 +80,15 @@ def test_triggers_block_fires_as_its_comments_say():
 # --- Durable steps -------------------------------------------------------------------------
 
 
+def test_race_mode_block_runs_as_written_and_charges_twice_at_once():
+    namespace: dict[str, Any] = {}
+    exec(compile(python_blocks("### Parallel steps: race mode")[0], "README.md", "exec"), namespace)
+    run = namespace["run"]
+    assert namespace["charges"] == [0, 1] and run.finished_at == at("2025-03-01T00:00:00Z")
+    retry = namespace["sim"].trace.of("retry")[0]
+    assert (retry.data["step"], retry.data["at"] - run.start_ns) == ("charge", 10 * 10**9)
+
+
 def test_durable_steps_block_confirms_a_paid_order_and_expires_an_unpaid_one():
     app = jobsim.App("acme")
     namespace = {"app": app, "jobsim": jobsim, "reserve": lambda items: {"reserved": items},

@@ -118,6 +118,10 @@ _INSTANT_HELP = (
 )
 
 
+_FRACTION = re.compile(r"\d{2}:\d{2}:\d{2}([.,])(\d+)")
+"""An ISO time's fraction of a second: read apart, so ``.5`` and nanoseconds parse on every Python."""
+
+
 def instant_ns(value: Instant, name: str = "time", *, tz: dt.tzinfo | None = None) -> int:
     """Parse a user-supplied instant into epoch nanoseconds.
 
@@ -131,9 +135,15 @@ def instant_ns(value: Instant, name: str = "time", *, tz: dt.tzinfo | None = Non
         if not _FIRST_SECONDS <= value <= MAX_NS // SECOND:  # also refuses nan: no comparison holds
             raise InvalidArgument.build(name, value, _INSTANT_HELP + " (between the years 1 and 9999)")
         return round(value * SECOND) if isinstance(value, float) else value * SECOND
+    fraction_ns = 0
     if isinstance(value, str):
+        text = value.strip().replace("Z", "+00:00")
+        fraction = _FRACTION.search(text)
+        if fraction is not None:  # to the nanosecond, and on 3.10 (fromisoformat takes only 3 or 6 digits there)
+            fraction_ns = int(fraction.group(2)[:9].ljust(9, "0"))
+            text = text[: fraction.start(2) - 1] + text[fraction.end(2) :]
         try:
-            value = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            value = dt.datetime.fromisoformat(text)
         except ValueError:
             raise InvalidArgument.build(name, value, _INSTANT_HELP) from None
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
@@ -144,7 +154,7 @@ def instant_ns(value: Instant, name: str = "time", *, tz: dt.tzinfo | None = Non
                 raise InvalidArgument.build(name, value, _INSTANT_HELP)
             value = value.replace(tzinfo=tz)
         delta = value - EPOCH
-        return (delta.days * 86_400 + delta.seconds) * SECOND + delta.microseconds * US
+        return (delta.days * 86_400 + delta.seconds) * SECOND + delta.microseconds * US + fraction_ns
     raise InvalidArgument.build(name, value, _INSTANT_HELP)
 
 

@@ -65,3 +65,14 @@ def test_unknown_zones_are_invalid_arguments_even_when_no_file_could_have_that_n
     # a 400-character name made zoneinfo's file lookup raise OSError (File name too long)
     with pytest.raises(InvalidArgument, match=r"^tz=.* is not valid: no such IANA time zone"):
         zone(bad)
+
+
+@pytest.mark.parametrize(("text", "ns"), [
+    ("2025-03-01T00:00:01.5Z", 500_000_000),  # one digit: fromisoformat refuses it on Python 3.10
+    ("2025-03-01T00:00:01.1234+00:00", 123_400_000),
+    ("2025-03-01 00:00:01,25+00:00", 250_000_000),  # ISO 8601's decimal comma
+    ("2025-03-01T00:00:01.123456789Z", 123_456_789),  # to the nanosecond (3.11+ cut it to microseconds)
+    ("2025-03-01T05:30:01.000000001+05:30", 1),
+])  # fmt: skip
+def test_iso_fractions_of_any_length_parse_to_the_nanosecond_on_every_python(text, ns):
+    assert instant_ns(text) - instant_ns("2025-03-01T00:00:01Z") == ns

@@ -123,9 +123,18 @@ def test_bullmq_a_stall_is_not_a_failure_but_the_stall_limit_is_an_unrecoverable
     (run,) = sim.runs("charge")
     assert run.status == "failed" and hms(run.end_ns) == "00:01:30.000"
     reason = "job stalled more than allowable limit"
-    assert seen == [("00:01:30.000", "bullmq/worker.failed", {
-        "job": bullmq_job(run.id, 1, 90_000, finished=90_000, reason=reason),
-        "err": {"name": "UnrecoverableError", "message": reason}, "prev": "active", "state": "failed"})]
+    assert seen == [
+        (
+            "00:01:30.000",
+            "bullmq/worker.failed",
+            {
+                "job": bullmq_job(run.id, 1, 90_000, finished=90_000, reason=reason),
+                "err": {"name": "UnrecoverableError", "message": reason},
+                "prev": "active",
+                "state": "failed",
+            },
+        )
+    ]
 
 
 # -- Agenda ----------------------------------------------------------------------------------------------
@@ -158,9 +167,14 @@ def test_agenda_a_recurring_jobs_fail_count_goes_on_over_its_runs():
     app = jobsim.App("erp")
     outcomes = iter(["down", "ok", "down", "ok", "down", "down", "ok"])
 
-    @app.function("sync", cron="0 * * * *", retries=jobsim.AgendaBackoff(delay="1s", max_retries=3),
-                  on_failure=lambda ctx: seen.append((hms(ctx.event.ts * 1_000_000),
-                                                      ctx.event.data["job"]["attrs"]["failCount"])))
+    @app.function(
+        "sync",
+        cron="0 * * * *",
+        retries=jobsim.AgendaBackoff(delay="1s", max_retries=3),
+        on_failure=lambda ctx: seen.append(
+            (hms(ctx.event.ts * 1_000_000), ctx.event.data["job"]["attrs"]["failCount"])
+        ),
+    )
     def sync(ctx):
         if next(outcomes) == "down":
             raise ConnectionError("ERP is down")

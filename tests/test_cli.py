@@ -191,3 +191,19 @@ def test_a_bad_selection_exits_2_naming_the_id_and_the_known_ids(selectable, cap
     code, out, err = run(capsys, "run", selectable, *flags)
     assert (code, out) == (2, "")
     assert err == f"jobsim: error: {message}\n"
+
+
+def test_the_readme_selection_commands_print_what_it_shows(capsys):
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("### Command line\n", 1)[1].split("\n### ", 1)[0]
+    block = section.split("`--functions a,b` and `--exclude-functions c`", 1)[1].split("```\n", 2)[1]
+    first, second = block.split("$ jobsim ")[1:]
+    command, shown = first.split("\n", 1)
+    assert main(command.split()) == 0
+    assert capsys.readouterr().out == shown
+    command, shown = second.split("\n", 1)
+    assert main(command.split("#")[0].split()) == 2
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", shown)

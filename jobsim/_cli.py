@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ._app import App
+from ._cli_select import add_selection_options, selection
 from ._cli_traces import add_trace_commands
 from ._simulation import DEFAULT_START, Simulation
 from ._time import MAX_NS, duration_ns, iso, to_datetime
@@ -39,6 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--save", metavar="FILE", default=None,
                      help="also save the trace (redacted; .gz: gzip), for `jobsim replay`/`diff`/`show`")  # fmt: skip
     run.add_argument("--no-redact", action="store_true", help="with --save: write the trace as recorded")
+    add_selection_options(run, "the target's functions (instead of its jobsim_options' selection)")
     _add_compare(sub)
     add_trace_commands(sub)  # replay, diff, import, scan, redact, show
     _never_fail_to_encode()  # before parse_args: --help and usage errors print too
@@ -148,6 +150,11 @@ def _run(args: argparse.Namespace) -> int:
                           "create it or save elsewhere (checked before simulating)")  # fmt: skip
     module, target = load_target(args.target)
     options = dict(getattr(module, "jobsim_options", {}))
+    chosen = selection(args, target)
+    if chosen:  # the command line's selection replaces the module's
+        options.pop("functions", None)
+        options.pop("exclude_functions", None)
+        options.update(chosen)
     options["seed"] = args.seed
     if args.start:
         options["start"] = args.start

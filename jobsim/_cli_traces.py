@@ -42,6 +42,9 @@ def add_trace_commands(sub: Any) -> None:
     replay.add_argument("--until", default=None, metavar="DURATION",
                         help="keep simulating this long after the trace's end (events-only files: until idle)")
     replay.add_argument("--out", default=None, metavar="FILE", help="save the replay's own trace (redacted)")
+    from ._cli_select import add_selection_options
+
+    add_selection_options(replay, "the app's functions (instead of the selection the trace recorded)")
     replay.set_defaults(handler=_replay)
 
     diff = sub.add_parser("diff", help="compare two traces function by function",
@@ -122,15 +125,17 @@ def _print_json(value: Any) -> None:
 
 def _replay(args: argparse.Namespace) -> int:
     from ._cli import load_target
+    from ._cli_select import selection
     from ._replay import replay
 
     module, target = load_target(args.app)
+    chosen = selection(args, target)
     with _warnings_to_stderr():
         result = replay(
             args.trace, target, compare=args.compare, ignore=args.ignore, tolerance=args.tolerance,
             setup=getattr(module, "jobsim_setup", None), deliver=getattr(module, "jobsim_deliver", None),
             http=args.http, faults=not args.no_faults, seed=args.seed, profile=args.profile, until=args.until,
-            strict=args.strict,
+            strict=args.strict, functions=chosen.get("functions"), exclude_functions=chosen.get("exclude_functions"),
         )  # fmt: skip
     if args.out:
         result.save(args.out)

@@ -497,8 +497,11 @@ class Engine:
         """Inngest emits ``inngest/function.failed``; ``on_failure`` handlers run from it.
 
         A system whose failure hook is a callback (``profile.failure_hook``) publishes nothing
-        and hands the handler its own event."""
+        and hands the handler its own event; one whose listener hears every failed attempt
+        (``profile.attempt_failure_hook``) was already told, by the runtime."""
         fn = run.function
+        if self.profile.attempt_failure_hook is not None:  # the runtime's listener heard the attempt fail
+            return
         hook = self.profile.failure_hook
         if hook is not None:
             event = None if fn.on_failure is None else hook(run, error, self.now())

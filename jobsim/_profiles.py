@@ -29,6 +29,7 @@ from .errors import InvalidArgument, UnsupportedFeature
 if TYPE_CHECKING:
     from ._app import Function
     from ._events import Event
+    from ._failhooks import AttemptFailure
     from ._records import Run
 
 ANY_CRON = CronDialect(parser="cron", seconds=True)
@@ -181,6 +182,12 @@ class Profile:
     -> the event the ``on_failure`` handler gets as ``ctx.event`` (``None``: the hook does not run);
     nothing is published on the bus. ``None``: Inngest's ``inngest/function.failed``, published,
     starting the handler."""
+    attempt_failure_hook: Callable[[AttemptFailure], Event | None] | None = None
+    """For a system whose failure listener fires on *every* failed attempt, retried or not (BullMQ's
+    worker ``'failed'``, Agenda's ``'fail'``; ``_failhooks.py``): the event the ``on_failure`` handler
+    gets as each attempt of a plain-call run fails (``None``: it does not run). Nothing is published on
+    the bus, and ``failure_hook`` is not consulted. Only the runtime of a system without durable steps
+    calls it; a run failed by jobsim itself (an unserializable return value) hears nothing."""
     fail_count_per_job: bool = False
     """A recurring (cron) function's failures add up over all its runs and number its retries
     (Agenda 6.2.2's ``failCount``, never reset on success): its retries are numbered from the

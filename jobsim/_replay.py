@@ -161,6 +161,8 @@ def replay(
     until: Duration | None = None,
     redact: Redaction | bool | None = None,
     strict: bool = False,
+    functions: Any = None,
+    exclude_functions: Any = None,
 ) -> ReplayResult:
     """Feed ``trace``'s inputs into ``targets`` at their recorded virtual times and compare.
 
@@ -179,6 +181,9 @@ def replay(
     trace of input events only runs until idle, at most 30 days, by default).
     ``redact``: the policy that redacts the replay's outcome before comparing
     (default: the one the trace's header describes, key from ``JOBSIM_REDACT_KEY``).
+    ``functions``/``exclude_functions``: which functions to simulate, as in ``Simulation``;
+    given, they replace the selection the recording made (its header's ``left_out``),
+    and a note says so. Without them, what the recording left out is left out again.
     """
     from ._simulation import Simulation
 
@@ -194,15 +199,21 @@ def replay(
     options: dict[str, Any] = {"start": to_datetime(start), "tz": header.get("tz") or "UTC",
                                "seed": header.get("seed", 0) if seed is None else seed,
                                "profile": profile or header.get("profile")}  # fmt: skip
-    sim = Simulation(*targets, **{k: v for k, v in options.items() if v is not None})
     recorded_out = header.get("left_out")
-    left_out = [i for i in recorded_out if isinstance(i, str) and i in sim.functions] if isinstance(
-        recorded_out, list) else []  # fmt: skip
-    if left_out:  # recorded with exclude_functions=/functions=: today's code without those functions too
-        sim = Simulation(*targets, exclude_functions=left_out, **{k: v for k, v in options.items() if v is not None})
+    if functions is not None or exclude_functions is not None:
+        sim = Simulation(*targets, functions=functions, exclude_functions=exclude_functions,
+                         **{k: v for k, v in options.items() if v is not None})  # fmt: skip
+        notes = [_given_selection(sim, recorded_out)]
+    else:
+        sim = Simulation(*targets, **{k: v for k, v in options.items() if v is not None})
+        left_out = [i for i in recorded_out if isinstance(i, str) and i in sim.functions] if isinstance(
+            recorded_out, list) else []  # fmt: skip
+        if left_out:  # recorded with exclude_functions=/functions=: today's code without those functions too
+            sim = Simulation(*targets, exclude_functions=left_out,
+                             **{k: v for k, v in options.items() if v is not None})  # fmt: skip
+        notes = [f"the recording left out {', '.join(map(repr, left_out))} (functions=/exclude_functions=): "
+                 "so does the replay"] if left_out else []  # fmt: skip
     sim.start_ns = sim.kernel.now = start  # to the nanosecond (a datetime stops at microseconds)
-    notes: list[str] = [f"the recording left out {', '.join(map(repr, left_out))} (functions=/exclude_functions=): "
-                        "so does the replay"] if left_out else []
     keeps = _Keeps(recorded)
     with sim:
         script = _Script(sim, recorded, deliver or _send, faults, notes)
@@ -218,6 +229,19 @@ def replay(
         comparison = _compare(recorded, sim, compare, ignore, tolerance_ns, redact, notes, keeps)
     return ReplayResult(comparison=comparison, recorded=recorded, simulation=sim, inputs=script.inputs,
                         stopped=stopped, notes=notes, source=source)  # fmt: skip
+
+
+def _given_selection(sim: Simulation, recorded_out: Any) -> str:
+    """The note saying the replay used the selection it was given, not the recording's."""
+    chosen = sim._selection
+    assert chosen is not None
+    recorded = [i for i in recorded_out if isinstance(i, str)] if isinstance(recorded_out, list) else []
+    flag = "--functions" if chosen.argument == "functions" else "--exclude-functions"
+    left = ", ".join(map(repr, chosen.left_out)) or "nothing"
+    was = f"which left out {', '.join(map(repr, recorded))}" if recorded else "which left out nothing"
+    return (f"selection given ({chosen.argument}={chosen.ids!r}, {flag} {','.join(chosen.ids)}): the replay "
+            f"simulates {', '.join(map(repr, sim.functions))} and leaves out {left}, instead of the recording's "
+            f"selection, {was}")
 
 
 def _recorded(trace: Any, strict: bool) -> tuple[Trace, str]:

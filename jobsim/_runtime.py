@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._engine import CRON_EVENT, Engine
 from ._events import Event
+from ._failhooks import AttemptFailure
 from ._inline import PENDING, AsyncInlineStep, InlineStep, RunState
 from ._records import FINAL, Attempt
 from ._steps import Suspend, resolve_retry_after
@@ -242,7 +243,10 @@ class SystemRuntime:
                 self.engine._request(run, attempt)
                 return
             if rule.final:
-                self.engine.finish(run, "failed", now, WorkerCrashed(rule.reason))
+                error = WorkerCrashed(rule.reason)
+                if self.profile.attempt_failure_hook is not None:  # BullMQ's deferred UnrecoverableError
+                    self._heard(run, error, now, attempt, attempt + 1, None, started=now)  # a worker took it now
+                self.engine.finish(run, "failed", now, error)
                 return
         self._failure(run, attempt, key, now, WorkerCrashed(rule.reason))
 
@@ -254,7 +258,10 @@ class SystemRuntime:
         self._failure(run, x.attempt, key, x.now, error)
 
     def _failure(self, run: Run, attempt: int, key: str | None, now: int, error: BaseException) -> None:
-        due = self._retry_due(run, self._fail_count(run, attempt) - 1, now, error)
+        count = self._fail_count(run, attempt)
+        due = self._retry_due(run, count - 1, now, error)
+        if self.profile.attempt_failure_hook is not None:
+            self._heard(run, error, now, attempt, count, due)
         if due is None:
             self.engine.finish(run, "failed", now, error)
             return
@@ -263,6 +270,38 @@ class SystemRuntime:
                                    "at": due, "delay": max(0, due - now)})  # fmt: skip
         self.state(run).scheduled = due
         self.kernel.schedule(due, self.engine._request, run, attempt + 1, owner=run.function.id)
+
+    def _heard(
+        self,
+        run: Run,
+        error: BaseException,
+        at: int,
+        attempt: int,
+        count: int,
+        due: int | None,
+        started: int | None = None,
+    ) -> None:
+        """The system's failure listener hears an attempt fail (``profile.attempt_failure_hook``, ``_failhooks.py``).
+
+        It fires as the attempt fails, before the retry (if any) runs: its handler starts at ``at``.
+        """
+        fn = run.function
+        if fn.on_failure is None:
+            return
+        hook = self.profile.attempt_failure_hook
+        assert hook is not None
+        if started is None:
+            started = run.attempts[-1].start_ns if run.attempts else at
+        failure = AttemptFailure(run=run, error=error, at=at, started=started, attempt=attempt, fail_count=count,
+                                 attempts=self.engine.policy(fn).attempts, retry_at=due)  # fmt: skip
+        event = hook(failure)
+        if event is None:
+            return
+        handler = self.sim._failure_handler(fn)
+        if at > self.engine.now():  # the attempt's code spent time before failing
+            self.kernel.schedule(at, self.engine.start_run, handler, [event], owner=fn.id)
+        else:
+            self.engine.start_run(handler, [event])
 
     def _fail_count(self, run: Run, attempt: int) -> int:
         """The number of this failure, which numbers the retry after it (attempt ``attempt`` just failed).

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Literal
 from ._backoffs import AgendaBackoff, BullMQBackoff, QuirrelRetry, TriggerDevRetry
 from ._dialects import CRON_PARSER, CRON_PARSER_5, NODE_CRON, ROBFIG, VERCEL, VERCEL_HOBBY
 from ._events import Event
+from ._failhooks import agenda_fail, bullmq_failed
 from ._profiles import CrashRule, Profile
 from ._retries import Retries, RetryPolicy, TableBackoff
 from ._time import DAY, HOUR, MINUTE, MS, SECOND
@@ -162,7 +163,7 @@ def _bullmq() -> Profile:
     schedules only cron patterns.)
     Features: debounce (deduplication with extend+replace: the last add wins, no
     maximum wait), concurrency (per worker, no key), on_failure (the worker's 'failed'
-    event). No batching, throttle (its limiter is a fixed window — not simulated),
+    event, below). No batching, throttle (its limiter is a fixed window — not simulated),
     rate limit, idempotency window, priority as a time credit, cancel_on, timeouts.
     Crash: a stalled job (worker.ts defaults): the lock (30 s) is renewed every 15 s;
     the stalled checker runs every 30 s (phase: the simulation's start — NOT VERIFIED),
@@ -178,13 +179,24 @@ def _bullmq() -> Profile:
     (the next is computed strictly after now: job-scheduler.ts).
     Duplicate delivery: a job moves to active once (moveToActive), scheduler job ids
     are unique (repeat:<id>:<millis>): deduplicated.
+    Failure hook: worker.on('failed', (job, err, prev)) fires on every failed attempt (reference §2.2;
+    worker.ts handleFailed emits it right after job.moveToFailed, which retries or fails the job and
+    then does attemptsMade += 1), so on_failure runs once per failed attempt, retried or not, as the
+    attempt fails: ctx.event is "bullmq/worker.failed" with data {job {id, name, data, attemptsMade
+    (this attempt included), opts {attempts}, failedReason, processedOn, finishedOn (ms; None unless
+    failed for good)}, err {name, message}, prev "active", state ("delayed" | "waiting" | "failed", what
+    job.getState() answers then)}. NonRetriableError and the stalled-job limit (a deferred failure the
+    next worker applies, worker.ts getUnrecoverableErrorMessage) are err.name "UnrecoverableError"; a
+    stall that is re-run emits 'stalled', not 'failed'. Nothing is published on the bus (no
+    inngest/function.failed). QueueEvents' 'failed' ({jobId, failedReason}; moveToFinished-14.lua, the
+    final failure only) is not modelled apart: it is the worker's final 'failed' (state "failed").
     """
     return Profile(
         name="bullmq", system="BullMQ",
         description="BullMQ: no retries by default; fixed/exponential backoff; stalled jobs re-run once",
         default_retries=BullMQBackoff(attempts=1),
         durable_steps=False, cron=CRON_PARSER, retries=_bullmq_retries,
-        retry_after=False, missed_cron="first", cron_next="start",
+        retry_after=False, missed_cron="first", cron_next="start", attempt_failure_hook=bullmq_failed,
         lacks={
             "batch": "a BullMQ worker takes one job at a time; nothing collects events into one job",
             "debounce.timeout": "its debounce (deduplication with extend+replace) has no maximum wait",
@@ -423,7 +435,7 @@ def _agenda() -> Profile:
     Steps: none; ctx.step.run runs inline.
     Cron (every): cron-parser 5, 5 or 6 fields, timezone option, DST as cron-parser.
     Features: debounce (v6 nowDebounced: trailing, maxWait = timeout), concurrency
-    (per definition, no key), on_failure (agenda.on('fail')). No batching, throttle,
+    (per definition, no key), on_failure (agenda.on('fail'), below). No batching, throttle,
     rate limit, idempotency window, priority as a time shift, cancel_on, timeouts,
     sleep, wait_for_event, invoke.
     Crash: the lock stays; after lockLifetime (10 min) a poll (every processEvery,
@@ -434,6 +446,12 @@ def _agenda() -> Profile:
     is computed from that run (missed cron: first): a tick due the instant it is back is
     that run, not a second one.
     Duplicate delivery: one worker locks the job document: deduplicated.
+    Failure hook: agenda.on('fail:<name>', (err, job)) (and 'fail') is emitted on every failure, right
+    after fail() and before handleRetry decides about a retry (Job.ts run), so on_failure runs once per
+    failed attempt: ctx.event is "agenda/fail" with data {err {name, message}, job {attrs {_id, name,
+    data, failCount, failReason, failedAt, lastRunAt}}} — failCount per job document (a recurring job's
+    goes on over its runs), nothing saying whether a retry follows. A crash re-run after the lock
+    expires calls no fail(): no event. Nothing is published on the bus.
     """
     return Profile(
         name="agenda", system="Agenda",
@@ -441,6 +459,7 @@ def _agenda() -> Profile:
         default_retries=AgendaBackoff(max_retries=0),
         durable_steps=False, cron=CRON_PARSER, retries=_agenda_retries,
         non_retriable=False, retry_after=False, missed_cron="first", fail_count_per_job=True,
+        attempt_failure_hook=agenda_fail,
         lacks={
             "batch": "there is no batching", "throttle": "there is no throttle", "rate_limit": "there is no rate limit",
             "idempotency": "job.unique() keeps one job per query for good, not a 24 h window",

@@ -88,9 +88,9 @@ def routes(sim: jobsim.Simulation) -> None:
     )
 
 
-def record(app: jobsim.App, *, seed: int = 7) -> jobsim.Simulation:
-    """The recorded scenario (the simulation is closed when it returns)."""
-    with jobsim.Simulation(app, start=START, seed=seed, tz="Europe/Berlin") as sim:
+def record(app: jobsim.App, *, seed: int = 7, **options: Any) -> jobsim.Simulation:
+    """The recorded scenario (the simulation is closed when it returns); ``options`` go to the Simulation."""
+    with jobsim.Simulation(app, start=START, seed=seed, tz="Europe/Berlin", **options) as sim:
         routes(sim)
         ada = {"email": "ada.lovelace@gmail.com", "name": "Ada Lovelace", "phone": "+44 20 7946 0018"}
         sim.send("user/created", ada, id="signup-ada")

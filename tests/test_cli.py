@@ -106,3 +106,104 @@ def test_a_missing_file_is_named_as_a_file(module, capsys, command, path):
     code, out, err = run(capsys, command, path)
     assert (code, out) == (2, "")
     assert err == f"jobsim: error: {path.partition(':')[0]}: no such file or folder\n"
+
+
+# -- --functions / --exclude-functions ---------------------------------------------------------------------
+
+SELECTABLE = """
+import jobsim
+
+app = jobsim.App("sel")
+
+@app.function("hello", on="hello")
+def hello(ctx):
+    return "hi"
+
+@app.function("report", cron="0 9 * * *")
+def report(ctx):
+    return "reported"
+
+@app.function("audit", on="hello")
+def audit(ctx):
+    return "audited"
+
+jobsim_options = {"start": "2026-03-02T00:00:00Z", "exclude_functions": ["audit"]}
+
+def jobsim_traffic(sim):
+    sim.send("hello", {"name": "Ada"})
+"""
+
+
+@pytest.fixture
+def selectable(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setattr(sys, "modules", dict(sys.modules))
+    monkeypatch.chdir(tmp_path)
+    name = f"cliselect_{abs(hash(str(tmp_path)))}"
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent(SELECTABLE))
+    return name
+
+
+def table(out):
+    """The summary's rows: function -> runs."""
+    rows = out.split("\n\n")[-1].splitlines()[2:-2]
+    return {row.split()[0]: int(row.split()[1]) for row in rows}
+
+
+def test_run_without_flags_keeps_the_modules_selection(selectable, capsys):
+    code, out, _ = run(capsys, "run", selectable, "--days", "1")
+    assert code == 0 and table(out) == {"hello": 1, "report": 1}
+
+
+@pytest.mark.parametrize(("flags", "runs"), [
+    (["--functions", "hello"], {"hello": 1}),
+    (["--functions", " audit , hello,audit"], {"hello": 1, "audit": 1}),  # the module left audit out: the flag wins
+    (["--exclude-functions", "report"], {"hello": 1, "audit": 1}),
+    (["--exclude-functions", "hello,audit"], {"report": 1}),
+])  # fmt: skip
+def test_run_simulates_what_the_flags_select(selectable, capsys, flags, runs):
+    code, out, err = run(capsys, "run", selectable, "--days", "1", *flags)
+    assert (code, err) == (0, "") and table(out) == runs
+    timeline = out.split("\n\n")[0]
+    assert ("report" in timeline) == ("report" in runs)  # a left-out cron job never ticks
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--functions", "nope,hello"],
+     "--functions 'nope,hello': 'nope' is not a function of the app; known function ids: 'hello', 'report', 'audit'"),
+    (["--exclude-functions", "hello,nope,gone"],
+     "--exclude-functions 'hello,nope,gone': 'nope', 'gone' are not a function of the app; known function ids: "
+     "'hello', 'report', 'audit'"),
+    (["--functions", "hello,,report"],
+     "--functions='hello,,report' is not valid: comma-separated function ids such as 'send-welcome,daily-report', "
+     "with no empty item"),
+    (["--functions", " "],
+     "--functions=' ' is not valid: comma-separated function ids such as 'send-welcome,daily-report', "
+     "with no empty item"),
+    (["--functions", "hello", "--exclude-functions", "report"],
+     "--functions 'hello' and --exclude-functions 'report' were both given: give --functions (the ones to "
+     "simulate) or --exclude-functions (the ones to leave out), not both"),
+    (["--exclude-functions", "audit,report,hello"],
+     "--exclude-functions 'audit,report,hello' leaves out every function of the app ('hello', 'report', 'audit'): "
+     "leave at least one to simulate"),
+])  # fmt: skip
+def test_a_bad_selection_exits_2_naming_the_id_and_the_known_ids(selectable, capsys, flags, message):
+    code, out, err = run(capsys, "run", selectable, *flags)
+    assert (code, out) == (2, "")
+    assert err == f"jobsim: error: {message}\n"
+
+
+def test_the_readme_selection_commands_print_what_it_shows(capsys):
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("### Command line\n", 1)[1].split("\n### ", 1)[0]
+    block = section.split("`--functions a,b` and `--exclude-functions c`", 1)[1].split("```\n", 2)[1]
+    first, second = block.split("$ jobsim ")[1:]
+    command, shown = first.split("\n", 1)
+    assert main(command.split()) == 0
+    assert capsys.readouterr().out == shown
+    command, shown = second.split("\n", 1)
+    assert main(command.split("#")[0].split()) == 2
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", shown)

@@ -221,7 +221,7 @@ def build(spec: AppSpec) -> tuple[jobsim.App, World]:
         if fs.cron:
             kwargs["cron"] = fs.cron
         if fs.on_failure:
-            kwargs["on_failure"] = lambda ctx: ctx.event.data["error"]["name"]
+            kwargs["on_failure"] = lambda ctx: (ctx.event.data.get("error") or ctx.event.data["err"])["name"]
         made[i] = app.function(fid(i), on=trigger(i), retries=fs.retries, timeout=timeout, **kwargs)(
             handler(fs, world, made))
     return app, world

@@ -315,3 +315,66 @@ def test_redact_takes_the_file_of_events_scan_flagged(capsys, tmp_path):
     assert code == 0 and text.startswith(f"jobsim redact: 1 records -> {out}")
     assert b"real.person@gmail.com" not in out.read_bytes()
     assert run(capsys, "scan", "--pii", out)[0] == 0
+
+
+# -- replay --functions / --exclude-functions ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def without_digest(tmp_path_factory):
+    """A recording made with exclude_functions=["digest"] (its noon cron job): its header's left_out is ['digest']."""
+    path = record(build(), exclude_functions=["digest"]).trace.save(tmp_path_factory.mktemp("sel") / "s.jobsim.jsonl")
+    assert orjson.loads(path.read_bytes().splitlines()[0])["left_out"] == ["digest"]
+    return path
+
+
+def notes(out):
+    return [line for line in out.splitlines() if line.startswith("note: ")]
+
+
+def test_replay_without_flags_leaves_out_what_the_recording_left_out(without_digest, app_module, capsys):
+    code, out, _ = run(capsys, "replay", without_digest, "--app", app_module())
+    assert code == 0, out
+    assert notes(out) == ["note: the recording left out 'digest' (functions=/exclude_functions=): so does the replay"]
+
+
+def test_an_explicit_selection_replaces_the_recorded_one_and_the_report_says_so(without_digest, app_module, capsys):
+    code, out, _ = run(capsys, "replay", without_digest, "--app", app_module(), "--exclude-functions", "digest")
+    assert code == 0, out
+    assert notes(out) == ["note: selection given (exclude_functions=['digest'], --exclude-functions digest): the "
+                          "replay simulates 'welcome', 'audit' and leaves out 'digest', instead of the recording's "
+                          "selection, which left out 'digest'"]  # fmt: skip
+    # selecting every function runs the noon digest, which the recording never ran: that is a difference
+    code, out, _ = run(capsys, "replay", without_digest, "--app", app_module(), "--functions", "welcome,digest,audit",
+                       "--compare", "runs")  # fmt: skip
+    assert code == 1
+    assert notes(out) == ["note: selection given (functions=['welcome', 'digest', 'audit'], --functions "
+                          "welcome,digest,audit): the replay simulates 'welcome', 'digest', 'audit' and leaves out "
+                          "nothing, instead of the recording's selection, which left out 'digest'"]  # fmt: skip
+    assert "  DIFFERS  digest   runs: run #1 at 2025-03-03T13:00:00.000+01:00: only in the replay" in out
+    assert out.splitlines()[-1] == "DIFFERS: 1 of 3 function(s) (runs 1)"
+
+
+def test_a_selection_can_leave_out_what_the_recording_ran(recording, app_module, capsys):
+    code, out, _ = run(capsys, "replay", recording["gz"], "--app", app_module(), "--exclude-functions", "digest",
+                       "--format", "json")  # fmt: skip
+    assert code == 1
+    data = json.loads(out)
+    assert data["notes"][0] == ("selection given (exclude_functions=['digest'], --exclude-functions digest): the "
+                                "replay simulates 'welcome', 'audit' and leaves out 'digest', instead of the "
+                                "recording's selection, which left out nothing")  # fmt: skip
+    assert set(data["runs"]) == {"welcome", "audit"}
+    assert [f for f, c in data["comparison"]["functions"].items() if not c["same"]] == ["digest"]
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--functions", "welcome,nope"],
+     "--functions 'welcome,nope': 'nope' is not a function of the app; known function ids: 'welcome', 'digest', "
+     "'audit'"),
+    (["--exclude-functions", ""],
+     "--exclude-functions='' is not valid: comma-separated function ids such as 'send-welcome,daily-report', "
+     "with no empty item"),
+])  # fmt: skip
+def test_replay_with_a_bad_selection_exits_2(without_digest, app_module, capsys, flags, message):
+    code, out, err = run(capsys, "replay", without_digest, "--app", app_module(), *flags)
+    assert (code, out) == (2, "") and err == f"jobsim: error: {message}\n"

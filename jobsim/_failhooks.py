@@ -1,0 +1,129 @@
+"""Failure listeners that hear every failed attempt: BullMQ's worker ``'failed'`` and Agenda's ``'fail'``.
+
+Inngest announces a run's *final* failure (``inngest/function.failed``) and Trigger.dev
+calls ``onFailure`` once, after the last attempt. BullMQ and Agenda have no such
+hook. What their users attach a failure handler to is an event emitter that fires on
+*every* failed attempt, whether or not a retry follows:
+
+* BullMQ (reference §2.2; taskforcesh/bullmq ``src/classes/worker.ts`` ``handleFailed``):
+  ``worker.on('failed', (job, err, prev))`` is emitted right after ``job.moveToFailed``,
+  which decides the retry (``shouldRetryJob``: ``attemptsMade + 1 < attempts`` and not an
+  ``UnrecoverableError``), moves the job to ``delayed`` (a backoff), back to ``wait`` (no
+  backoff) or to ``failed``, sets ``finishedOn`` only in the last case, and then does
+  ``attemptsMade += 1``. So the listener sees ``job.attemptsMade`` counting this attempt
+  and can tell a final failure by ``finishedOn`` or ``await job.getState() === 'failed'``.
+  The stalled-job limit is a *deferred* failure (``moveStalledJobsToWait-9.lua`` sets
+  ``defa``): the next worker to take the job fails it with ``UnrecoverableError("job stalled
+  more than allowable limit")`` through the same ``handleFailed``, so the listener hears it
+  too. A stall that is re-run emits ``'stalled'``, not ``'failed'``. (``QueueEvents``'
+  ``'failed'``, ``{jobId, failedReason, prev}``, is the Redis stream's, written by
+  ``moveToFinished-14.lua`` for the final failure only: the same instant as the worker's
+  final ``'failed'``, with less in it — jobsim models the worker's.)
+* Agenda 6.2.2 (reference §5.2; agenda/agenda ``packages/agenda/src/Job.ts`` ``run``): a
+  throwing job calls ``fail()`` (``failCount++``, ``failReason``, ``failedAt``), then emits
+  ``'fail'`` and ``'fail:<name>'`` with ``(err, job)``, and only *then* ``handleRetry``
+  decides about a retry — so nothing on the job tells the listener whether one follows. A
+  crashed job whose lock expires is re-run without ``fail()``: no event.
+
+``Profile.attempt_failure_hook`` names one of the builders here; the runtime
+(``_runtime.py``) calls it as each plain-call attempt fails, with an ``AttemptFailure``,
+and the ``on_failure`` handler runs with the event it returns. Nothing is published
+on the bus. The engine's end-of-run announcement is then skipped (``_engine.py``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+from ._events import Event
+from ._time import MS, iso
+from .errors import NonRetriableError, WorkerCrashed
+
+if TYPE_CHECKING:
+    from ._records import Run
+
+BULLMQ_FAILED = "bullmq/worker.failed"
+"""The name of the event a BullMQ ``on_failure`` handler gets: ``worker.on('failed', (job, err, prev))``."""
+
+AGENDA_FAIL = "agenda/fail"
+"""The name of the event an Agenda ``on_failure`` handler gets: ``agenda.on('fail:<name>', (err, job))``."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class AttemptFailure:
+    """One failed attempt, as the system knows it when its failure listener fires."""
+
+    run: Run
+    error: BaseException
+    at: int
+    """When the attempt failed (ns)."""
+    started: int
+    """When the failed attempt started (ns)."""
+    attempt: int
+    """The failed attempt's number, 0 for the first (``ctx.attempt``); re-runs after a stall keep it."""
+    fail_count: int
+    """The system's count of failures including this one (Agenda's ``failCount``: per job document)."""
+    attempts: int
+    """The attempts the retry policy allows, the first included (BullMQ's ``opts.attempts``)."""
+    retry_at: int | None
+    """When the retry runs (ns), or ``None``: this failure is final."""
+
+
+def _payload(run: Run) -> object:
+    return run.event.to_dict()["data"]
+
+
+def bullmq_failed(failure: AttemptFailure) -> Event:
+    """``worker.on('failed', (job, err, prev))`` as data: ``{"job", "err", "prev", "state"}``.
+
+    ``job`` holds the fields a listener reads — ``id`` (jobsim's run id), ``name`` (the
+    function), ``data``, ``attemptsMade`` (this attempt included), ``opts.attempts``,
+    ``failedReason``, ``processedOn`` (the attempt's start, ms) and ``finishedOn`` (ms, only
+    when the job is now failed for good, else ``None``); ``state`` is what ``job.getState()``
+    answers in the listener: ``"delayed"`` (a retry after a backoff), ``"waiting"`` (a retry
+    at once) or ``"failed"``. ``NonRetriableError`` and the stalled-job limit are BullMQ's
+    ``UnrecoverableError``.
+    """
+    run, error = failure.run, failure.error
+    name = "UnrecoverableError" if isinstance(error, (NonRetriableError, WorkerCrashed)) else type(error).__name__
+    final = failure.retry_at is None
+    state = "failed" if final else "waiting" if failure.retry_at == failure.at else "delayed"
+    job = {
+        "id": run.id,
+        "name": run.function.id,
+        "data": _payload(run),
+        "attemptsMade": failure.attempt + 1,
+        "opts": {"attempts": failure.attempts},
+        "failedReason": str(error),
+        "processedOn": failure.started // MS,
+        "finishedOn": failure.at // MS if final else None,
+    }
+    data = {"job": job, "err": {"name": name, "message": str(error)}, "prev": "active", "state": state}
+    return Event(BULLMQ_FAILED, data, ts=failure.at // MS)
+
+
+def agenda_fail(failure: AttemptFailure) -> Event:
+    """``agenda.on('fail:<name>', (err, job))`` as data: ``{"err", "job": {"attrs": {...}}}``.
+
+    ``attrs`` as ``fail()`` left them: ``_id`` (jobsim's run id), ``name``, ``data``,
+    ``failCount`` (per job document: a recurring job's count goes on over its runs, and
+    6.2.2 never resets it), ``failReason``, ``failedAt`` and ``lastRunAt`` (ISO 8601, as
+    ``Date.toJSON``). Nothing says whether a retry follows: Agenda emits ``'fail'`` before
+    ``handleRetry`` decides.
+    """
+    run, error = failure.run, failure.error
+    attrs = {
+        "_id": run.id,
+        "name": run.function.id,
+        "data": _payload(run),
+        "failCount": failure.fail_count,
+        "failReason": str(error),
+        "failedAt": iso(failure.at),
+        "lastRunAt": iso(failure.started),
+    }
+    data = {"err": {"name": type(error).__name__, "message": str(error)}, "job": {"attrs": attrs}}
+    return Event(AGENDA_FAIL, data, ts=failure.at // MS)
+
+
+__all__ = ["AGENDA_FAIL", "BULLMQ_FAILED", "AttemptFailure", "agenda_fail", "bullmq_failed"]

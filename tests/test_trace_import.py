@@ -206,8 +206,8 @@ def test_an_id_repeated_more_than_24_h_later_is_no_repeat_the_replay_drops(tmp_p
         "1 event id(s) are given more than once (the first: 'daily' on lines 3, 4); the bus drops a repeat within "
         "24 h of the first, as Inngest does, so a replay runs it once",
     ]
-    spaced = write(tmp_path / "daily.jsonl", *[{"name": "order/paid", "data": {}, "id": "daily", "ts": T0 // MS + k * day}
-                                               for k in range(3)])  # fmt: skip
+    daily = [{"name": "order/paid", "data": {}, "id": "daily", "ts": T0 // MS + k * day} for k in range(3)]
+    spaced = write(tmp_path / "daily.jsonl", *daily)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert len(traces.import_events(spaced).records) == 3

@@ -53,5 +53,6 @@ def send_later(sim: Simulation, event: Any, data: Any, delay: Duration, fields: 
         stamped.append(item)
     owner = f"{x.run_.function.id} (send, delay {format_duration(ns)})" if x is not None else \
         f"sim.send(delay={format_duration(ns)})"
-    sim.kernel.schedule(due, lambda: sim._emit(stamped, _by=x), owner=owner)
+    sent = None if x is not None else sim.now_ns()  # a test's: an input the replay sends again at this instant
+    sim.kernel.schedule(due, lambda: sim._emit(stamped, _by=x, _sent=sent), owner=owner)
     return [item.id or "" for item in stamped]

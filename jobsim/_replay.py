@@ -241,6 +241,13 @@ def _check_options(setup: Any, deliver: Any, http: Any, faults: Any) -> None:
         raise InvalidArgument.build("faults", faults, "True (re-arm recorded sim.fail faults) or False")
 
 
+def _recorded_event(data: dict[str, Any]) -> Event:
+    """The input event a record holds, as the test (or the traffic) sent it."""
+    synthesized = (data.get("attributes") or {}).get(SYNTHESIZED_ID)  # the bus makes one, as it did
+    return Event(data["name"], data.get("data") or {}, id=None if synthesized else data.get("id"),
+                 user=data.get("user"), ts=data.get("ts"), v=data.get("v"))  # fmt: skip
+
+
 def _send(sim: Simulation, event: Event) -> None:
     sim.send(event)
 
@@ -263,17 +270,25 @@ class _Script:
         self.notes = notes
         self.inputs = 0
         self.late: list[str] = []
+        # a test's delayed sends (``jobsim._delay``), in the order sent: their delivery is recorded inside the
+        # advance that reached it, after that advance's own record, so each is sent again before that advance
+        self.delayed = deque(sorted(((data["sent"], n, at, data) for n, (at, kind, data) in enumerate(recorded._rows)
+                                     if kind in ("event", "event.dropped") and isinstance(data.get("sent"), int)
+                                     and data.get("origin", "input") == "input"), key=lambda item: item[:2]))
 
     def run(self, extra_ns: int | None) -> str | None:
         driven = any(kind == "advance" for _, kind, _ in self.recorded._rows)
         try:
             for at, kind, data in self.recorded._rows:
                 if kind == "advance" and driven:
+                    self._send_delayed()
                     self._advance(data)
                 elif kind in ("event", "event.dropped") and data.get("origin", "input") == "input":
-                    self._input(at, data)
+                    if not isinstance(data.get("sent"), int):
+                        self._input(at, data)
                 elif kind == "fault.armed" and self.faults:
                     self._arm(data)
+            self._send_delayed()
             self._finish(driven, extra_ns)
         except JobsimError as error:  # a budget, a run-away: the replay of this code never ends
             return f"{type(error).__name__}: {error}"
@@ -298,11 +313,24 @@ class _Script:
             self._drive(at)
         elif sim.kernel.now > at:
             self.late.append(f"{data.get('name')} recorded at {iso(at)}, delivered at {iso(sim.kernel.now)}")
-        synthesized = (data.get("attributes") or {}).get(SYNTHESIZED_ID)  # the bus makes one, as it did
-        event = Event(data["name"], data.get("data") or {}, id=None if synthesized else data.get("id"),
-                      user=data.get("user"), ts=data.get("ts"), v=data.get("v"))  # fmt: skip
         self.inputs += 1
-        self.deliver(sim, event)
+        self.deliver(sim, _recorded_event(data))
+
+    def _send_delayed(self) -> None:
+        """Send again the delayed events the test had sent by now: with the same delay through
+        ``sim.send``, or, with a ``deliver`` of the caller's or a profile without delays, by
+        ``deliver`` at the instant each arrived."""
+        sim, delayed = self.sim, self.delayed
+        while delayed and delayed[0][0] <= sim.kernel.now:
+            _, _, at, data = delayed.popleft()
+            self.inputs += 1
+            event, now = _recorded_event(data), sim.kernel.now
+            if at < now:
+                self.late.append(f"{data.get('name')} recorded at {iso(at)}, delivered at {iso(now)}")
+            if self.deliver is _send and "send.delay" not in sim.profile.lacks:
+                sim.send(event, delay=f"{max(at - now, 0)}ns")  # exact: the recorded delay to the nanosecond
+            else:
+                sim.kernel.schedule(max(at, now), self.deliver, sim, event, owner="replay (a delayed input)")
 
     def _arm(self, data: dict[str, Any]) -> None:
         """Arm again what the recording armed: ``sim.fail``, ``crash_worker``, ``downtime``, ``duplicate_delivery``,

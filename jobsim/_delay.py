@@ -46,8 +46,10 @@ def send_later(sim: Simulation, event: Any, data: Any, delay: Duration, fields: 
     due = sim.now_ns() + ns
     stamped = []
     for item in events:
+        # counted with an id given or not: a replay re-sends a test's delayed event with the id it got, and the
+        # ids given to job code's delayed sends after it must not change
+        sim._delayed_ids += 1
         if item.id is None:  # the id a queue gives at add time; the bus dedupes explicit ids at delivery
-            sim._delayed_ids += 1
             item = Event(item.name, item.data, id=ulid(due // MS, 1 << 40 | sim._delayed_ids), user=item.user,
                          ts=item.ts, v=item.v)  # fmt: skip
         stamped.append(item)

@@ -112,3 +112,13 @@ def test_a_replay_sends_a_tests_delayed_event_when_the_test_did_even_if_it_arriv
                                          ("remind", 3910)]  # fmt: skip
     again = jobsim.Simulation.replay(result.simulation.trace, shop())  # the replay's own trace keeps `sent`
     assert again.same, again.report()
+
+
+def test_a_replay_gives_job_codes_delayed_sends_the_ids_they_had_after_a_tests_delayed_send():
+    with jobsim.Simulation(shop(), start=START, profile="bullmq") as sim:
+        sim.send("order/placed", {"orderId": "o1"}, delay="30s")  # an id given by jobsim, re-sent with it
+        sim.advance("2h")
+    result = jobsim.Simulation.replay(sim.trace, shop())
+    assert result.same, result.report()
+    ids = [[e.id for e in s.events if e.name == "order/remind"] for s in (sim, result.simulation)]
+    assert ids[0] == ids[1] and len(ids[0]) == 1

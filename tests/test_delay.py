@@ -122,3 +122,19 @@ def test_a_replay_gives_job_codes_delayed_sends_the_ids_they_had_after_a_tests_d
     assert result.same, result.report()
     ids = [[e.id for e in s.events if e.name == "order/remind"] for s in (sim, result.simulation)]
     assert ids[0] == ids[1] and len(ids[0]) == 1
+
+
+def test_a_replay_sends_a_delayed_event_before_the_advance_the_test_called_next_at_that_instant():
+    """Two advances begin at one instant: the delayed send came between them, and its zero delay
+    makes it arrive in the second, after the run the first advance started."""
+    with jobsim.Simulation(shop(), start=START, profile="quirrel") as sim:
+        sim.send("order/placed", {"orderId": "o1"})
+        sim.advance("0s")
+        sim.send("order/placed", {"orderId": "o2"}, delay="0s")
+        sim.advance("0s")
+    result = jobsim.Simulation.replay(sim.trace, shop())
+    assert result.same, result.report()
+    recorded, replayed = ([(r.kind, r.data.get("orderId") or r.data.get("data", {}).get("orderId")) for r in s.trace
+                           if r.kind in ("event", "attempt", "advance")] for s in (sim, result.simulation))  # fmt: skip
+    assert recorded == replayed == [("event", "o1"), ("advance", None), ("attempt", None),
+                                    ("advance", None), ("event", "o2"), ("attempt", None)]  # fmt: skip

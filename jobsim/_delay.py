@@ -4,8 +4,9 @@ A delayed job is how BullMQ (``queue.add(name, data, {delay})``, reference §2.1
 Trigger.dev (``trigger(id, payload, {delay})``, §3.1), Quirrel (``enqueue({delay})``,
 §4.1) and Agenda (``schedule(when, name, data)``, §5.1) defer work: the job exists at
 once and becomes runnable at ``now + delay``. jobsim sends the event at that instant,
-so flow control, downtime and the trace see it when it becomes due, and a replay
-feeds a test's delayed event at the time it was delivered. Inngest has no delay on
+so flow control, downtime and the trace see it when it becomes due; the trace record of
+a test's delayed event also keeps ``sent``, the instant of the call, where a replay sends
+it again with the same delay (``_replay._delayed_inputs``). Inngest has no delay on
 send (§1.1: "use step.sleep"), and the cron-only systems have no events: both refuse it.
 
 The event is checked and copied as JSON at the call, as a plain send does, so bad

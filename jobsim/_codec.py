@@ -265,6 +265,8 @@ def _encode_event(seq: int, at: int, kind: str, data: dict[str, Any]) -> dict[st
     line["ce"] = to_cloudevent(data)
     if data.get("user") is not None:
         line["user"] = data["user"]
+    if "sent" in data:  # a test's delayed send: when it was sent (``jobsim._delay``)
+        line["sent"] = data["sent"]
     return line
 
 
@@ -335,6 +337,8 @@ def _decode_event(fields: dict[str, Any]) -> dict[str, Any]:
         out["function"] = fields["function"]
     if "run" in fields:
         out["run"] = fields["run"]
+    if "sent" in fields:
+        out["sent"] = fields["sent"]
     source = ce.get("source")
     if source is not None and not (source == "/jobsim/input" and origin == "input") and source != default_source(out):
         out["source"] = source

@@ -4,8 +4,9 @@ A delayed job is how BullMQ (``queue.add(name, data, {delay})``, reference §2.1
 Trigger.dev (``trigger(id, payload, {delay})``, §3.1), Quirrel (``enqueue({delay})``,
 §4.1) and Agenda (``schedule(when, name, data)``, §5.1) defer work: the job exists at
 once and becomes runnable at ``now + delay``. jobsim sends the event at that instant,
-so flow control, downtime and the trace see it when it becomes due, and a replay
-feeds a test's delayed event at the time it was delivered. Inngest has no delay on
+so flow control, downtime and the trace see it when it becomes due; the trace record of
+a test's delayed event also keeps ``sent``, the instant of the call, where a replay sends
+it again with the same delay (``_replay._delayed_inputs``). Inngest has no delay on
 send (§1.1: "use step.sleep"), and the cron-only systems have no events: both refuse it.
 
 The event is checked and copied as JSON at the call, as a plain send does, so bad
@@ -46,12 +47,15 @@ def send_later(sim: Simulation, event: Any, data: Any, delay: Duration, fields: 
     due = sim.now_ns() + ns
     stamped = []
     for item in events:
+        # counted with an id given or not: a replay re-sends a test's delayed event with the id it got, and the
+        # ids given to job code's delayed sends after it must not change
+        sim._delayed_ids += 1
         if item.id is None:  # the id a queue gives at add time; the bus dedupes explicit ids at delivery
-            sim._delayed_ids += 1
             item = Event(item.name, item.data, id=ulid(due // MS, 1 << 40 | sim._delayed_ids), user=item.user,
                          ts=item.ts, v=item.v)  # fmt: skip
         stamped.append(item)
     owner = f"{x.run_.function.id} (send, delay {format_duration(ns)})" if x is not None else \
         f"sim.send(delay={format_duration(ns)})"
-    sim.kernel.schedule(due, lambda: sim._emit(stamped, _by=x), owner=owner)
+    sent = None if x is not None else sim.now_ns()  # a test's: an input the replay sends again at this instant
+    sim.kernel.schedule(due, lambda: sim._emit(stamped, _by=x, _sent=sent), owner=owner)
     return [item.id or "" for item in stamped]

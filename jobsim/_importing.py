@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 
 from ._codec import from_cloudevent, rfc3339_ns
-from ._events import ulid
+from ._events import DEDUPE_WINDOW, ulid
 from ._replay import SYNTHESIZED_ID
 from ._time import MS, Instant, instant_ns, iso, zone
 from ._trace import Trace
@@ -172,10 +172,17 @@ def _order_and_repeats(placed: list[tuple[int, int, dict[str, Any]]]) -> list[st
         line, at, prev = late[0]
         notes.append(f"{len(late)} event(s) come before the line above them in time (the first: line {line}, "
                      f"{iso(at)}, after {iso(prev)}); they are replayed in time order")  # fmt: skip
-    lines: dict[str, list[int]] = {}
-    for _, line, data in placed:
-        lines.setdefault(data["id"], []).append(line)
-    repeated = {key: found for key, found in lines.items() if len(found) > 1}
+    # as the bus will see them: in time order, a repeat within 24 h of the id's last accepted event is dropped
+    kept: dict[str, tuple[int, list[int]]] = {}  # id -> (when it was last accepted, that line and its repeats)
+    repeated: dict[str, list[int]] = {}  # id -> the lines of its first accepted event with repeats dropped
+    for at, line, data in sorted(placed, key=lambda item: (item[0], item[1])):
+        key = data["id"]
+        last = kept.get(key)
+        if last is not None and at - last[0] < DEDUPE_WINDOW:
+            last[1].append(line)
+            repeated.setdefault(key, last[1])
+        else:
+            kept[key] = (at, [line])
     if repeated:
         key, found = next(iter(repeated.items()))
         notes.append(f"{len(repeated)} event id(s) are given more than once (the first: {key!r} on lines "

@@ -265,6 +265,34 @@ def _check_options(setup: Any, deliver: Any, http: Any, faults: Any) -> None:
         raise InvalidArgument.build("faults", faults, "True (re-arm recorded sim.fail faults) or False")
 
 
+def _delayed_inputs(recorded: Trace) -> dict[int | None, list[tuple[int, dict[str, Any]]]]:
+    """A test's delayed sends (``jobsim._delay``) by the advance record they came before: (arrival, record).
+
+    A delayed event's record is written when it arrives, inside the advance that reached
+    it, so it is sent again before the advance the test called next: the last advance
+    record before its arrival that began at ``sent`` (the clock stands still between
+    advances). Records with no such advance (``None``) are sent after the last one.
+    """
+    delayed: dict[int | None, list[tuple[int, dict[str, Any]]]] = {}
+    advances: list[tuple[int, int]] = []  # (row, at) of each advance record so far
+    for n, (at, kind, data) in enumerate(recorded._rows):
+        if kind == "advance":
+            advances.append((n, at))
+        elif kind in ("event", "event.dropped") and isinstance(data.get("sent"), int) and \
+                data.get("origin", "input") == "input":  # fmt: skip
+            sent = data["sent"]
+            before = next((row for row, began in reversed(advances) if began == sent), None)
+            delayed.setdefault(before, []).append((at, data))
+    return delayed
+
+
+def _recorded_event(data: dict[str, Any]) -> Event:
+    """The input event a record holds, as the test (or the traffic) sent it."""
+    synthesized = (data.get("attributes") or {}).get(SYNTHESIZED_ID)  # the bus makes one, as it did
+    return Event(data["name"], data.get("data") or {}, id=None if synthesized else data.get("id"),
+                 user=data.get("user"), ts=data.get("ts"), v=data.get("v"))  # fmt: skip
+
+
 def _send(sim: Simulation, event: Event) -> None:
     sim.send(event)
 
@@ -287,17 +315,21 @@ class _Script:
         self.notes = notes
         self.inputs = 0
         self.late: list[str] = []
+        self.delayed = _delayed_inputs(recorded)
 
     def run(self, extra_ns: int | None) -> str | None:
         driven = any(kind == "advance" for _, kind, _ in self.recorded._rows)
         try:
-            for at, kind, data in self.recorded._rows:
+            for n, (at, kind, data) in enumerate(self.recorded._rows):
                 if kind == "advance" and driven:
+                    self._send_delayed(n)
                     self._advance(data)
                 elif kind in ("event", "event.dropped") and data.get("origin", "input") == "input":
-                    self._input(at, data)
+                    if not isinstance(data.get("sent"), int):
+                        self._input(at, data)
                 elif kind == "fault.armed" and self.faults:
                     self._arm(data)
+            self._send_delayed(None)
             self._finish(driven, extra_ns)
         except JobsimError as error:  # a budget, a run-away: the replay of this code never ends
             return f"{type(error).__name__}: {error}"
@@ -322,11 +354,28 @@ class _Script:
             self._drive(at)
         elif sim.kernel.now > at:
             self.late.append(f"{data.get('name')} recorded at {iso(at)}, delivered at {iso(sim.kernel.now)}")
-        synthesized = (data.get("attributes") or {}).get(SYNTHESIZED_ID)  # the bus makes one, as it did
-        event = Event(data["name"], data.get("data") or {}, id=None if synthesized else data.get("id"),
-                      user=data.get("user"), ts=data.get("ts"), v=data.get("v"))  # fmt: skip
         self.inputs += 1
-        self.deliver(sim, event)
+        self.deliver(sim, _recorded_event(data))
+
+    def _send_delayed(self, before: int | None) -> None:
+        """Send again the delayed events the test sent before the advance record ``before`` (``None``:
+        the ones left): with the same delay through ``sim.send``, or, with a ``deliver`` of the
+        caller's or a profile without delays, by ``deliver`` at the instant each arrived."""
+        sim = self.sim
+        if before is not None:
+            sends = self.delayed.pop(before, [])
+        else:
+            sends = [item for items in self.delayed.values() for item in items]
+            self.delayed.clear()
+        for at, data in sends:
+            self.inputs += 1
+            event, now = _recorded_event(data), sim.kernel.now
+            if at < now:
+                self.late.append(f"{data.get('name')} recorded at {iso(at)}, delivered at {iso(now)}")
+            if self.deliver is _send and "send.delay" not in sim.profile.lacks:
+                sim.send(event, delay=f"{max(at - now, 0)}ns")  # exact: the recorded delay to the nanosecond
+            else:
+                sim.kernel.schedule(max(at, now), self.deliver, sim, event, owner="replay (a delayed input)")
 
     def _arm(self, data: dict[str, Any]) -> None:
         """Arm again what the recording armed: ``sim.fail``, ``crash_worker``, ``downtime``, ``duplicate_delivery``,

@@ -354,7 +354,7 @@ class Simulation:
         return self._emit(event, data, **fields)
 
     def _emit(self, event: Any, data: Any = None, *, _origin: str = "input", _by: Any = None,
-              **fields: Any) -> list[str]:  # fmt: skip
+              _sent: int | None = None, **fields: Any) -> list[str]:  # fmt: skip
         if isinstance(event, (list, tuple)):
             if data is not None or fields:
                 raise InvalidArgument("pass a list of events, or one event name with data, not both")
@@ -373,10 +373,10 @@ class Simulation:
         for item in events:
             accepted = self.bus.accept(item, now)
             if accepted is None:
-                self.trace.add(now, "event.dropped", event_fields(item, _origin, x, now))
+                self.trace.add(now, "event.dropped", event_fields(item, _origin, x, now, _sent))
                 ids.append(item.id or "")  # the bus gave it an id if it had none
             else:
-                self.trace.add(now, "event", event_fields(accepted, _origin, x, now))
+                self.trace.add(now, "event", event_fields(accepted, _origin, x, now, _sent))
                 ids.append(accepted.id or "")
                 if x is not None:
                     self.engine.causes[id(accepted)] = x.run_  # runs it starts follow x's in a chain

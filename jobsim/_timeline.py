@@ -98,6 +98,14 @@ def _hm(when: str, tz: dt.tzinfo) -> str:
     return dt.datetime.fromisoformat(when.replace("Z", "+00:00")).astimezone(tz).strftime("%m-%d %H:%M:%S")
 
 
+def _instant(ns: int, tz: dt.tzinfo) -> str:
+    """A later instant a line names, with its milliseconds when it has them ("down until 09:00:00"
+    for 09:00:00.250 misled: the line itself is printed at 09:00:00.250)."""
+    at = to_datetime(ns, tz)
+    ms = f".{at.microsecond // 1000:03d}" if at.microsecond else ""
+    return at.strftime("%Y-%m-%d %H:%M:%S") + ms + at.strftime(" %Z")
+
+
 def _missed(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     if d["outcome"] == "caught-up":  # first-missed policies: the late run stands for this tick too
         return f"cron      {d['function']} skips its {_hm(d['scheduled'], tz)} tick: the late run just now stands " \
@@ -181,10 +189,7 @@ def _fault(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
         return f"fault     {d['function']}{_step(d)} injected {d['error']}"
     if kind == "downtime":
         if d["phase"] == "begins":
-            end = to_datetime(d["end"], tz)  # milliseconds when it has them: "down until 09:00:00" at 09:00:00 misled
-            until = end.strftime("%Y-%m-%d %H:%M:%S") + (f".{end.microsecond // 1000:03d}" if end.microsecond else "") \
-                + end.strftime(" %Z")
-            return f"fault     the system goes down until {until}"
+            return f"fault     the system goes down until {_instant(d['end'], tz)}"
         return "fault     the system is back up"
     if kind == "duplicate":
         what = f"its {_hm(d['scheduled'], tz)} tick" if "scheduled" in d else f"event {d.get('event')}"
@@ -198,8 +203,7 @@ def _fault(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 
 def _queued(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     if d["reason"] == "ts":
-        until = to_datetime(d["until"], tz).strftime("%Y-%m-%d %H:%M:%S %Z")
-        return f"queued    {_run(d, names)} starts at its event's ts, {until}"
+        return f"queued    {_run(d, names)} starts at its event's ts, {_instant(d['until'], tz)}"
     why = "the throttle" if d["reason"] == "throttle" else "a concurrency slot"
     return f"queued    {_run(d, names)} waits for {why}"
 

@@ -115,13 +115,14 @@ class Trace:
         return f"<Trace {len(self)} records{where}>"
 
 
-def event_fields(event: Event, origin: str, x: Execution | None, now: int) -> dict[str, Any]:
+def event_fields(event: Event, origin: str, x: Execution | None, now: int, sent: int | None = None) -> dict[str, Any]:
     """An ``event``/``event.dropped`` record: Inngest's fields and where the event came from.
 
     ``origin`` is ``"input"`` for events sent from outside job code (a test, the
     traffic: what a replay feeds again), ``"job"`` for events job code emitted (then
     ``function`` and ``run`` say which), ``"system"`` for jobsim's own
-    (``inngest/function.failed``).
+    (``inngest/function.failed``). ``sent``: when a test sent an input with a delay
+    (``jobsim._delay``): the replay sends it again then, not when it arrived.
     """
     data: dict[str, Any] = {"name": event.name, "id": event.id, "data": event.data,
                             "ts": event.ts if event.ts is not None else now // 1_000_000}  # fmt: skip
@@ -131,6 +132,8 @@ def event_fields(event: Event, origin: str, x: Execution | None, now: int) -> di
         data["user"] = event.user
     if x is None:
         data["origin"] = origin
+        if sent is not None:
+            data["sent"] = sent
     else:
         data["origin"] = "job"
         data["function"] = x.run_.function.id

@@ -89,3 +89,52 @@ def test_a_job_that_delays_itself_forever_is_stopped_as_a_chain():
         sim.send("poll/tick", {})
         with pytest.raises(jobsim.BudgetExceeded, match="poll"):
             sim.run_until_idle(max_time="366d")
+
+
+@pytest.mark.parametrize("through_file", [False, True])
+def test_a_replay_sends_a_tests_delayed_event_when_the_test_did_even_if_it_arrived_during_an_advance(
+    tmp_path, through_file
+):
+    """The delivery is recorded inside the ``advance`` that reached it, after that advance's record: the
+    replay queues it when the test did (the record keeps ``sent``), not once that advance is over."""
+    with jobsim.Simulation(shop(), start=START, profile="bullmq") as sim:
+        sim.send("order/placed", {"orderId": "o1"}, delay="30s")
+        sim.advance("10s")
+        sim.send("order/placed", {"orderId": "o2"}, id="o2", delay="5m")
+        sim.advance("2h")
+    assert [r.data["sent"] for r in sim.trace.of("event") if r.data["origin"] == "input"] == [T0, T0 + 10 * SECOND]
+    trace = sim.trace
+    if through_file:
+        trace = jobsim.Trace.load(sim.trace.save(tmp_path / "t.jobsim.jsonl", redact=False))
+    result = jobsim.Simulation.replay(trace, shop())
+    assert result.same, result.report()
+    assert starts(result.simulation) == [("order-placed", 30), ("order-placed", 310), ("remind", 3630),
+                                         ("remind", 3910)]  # fmt: skip
+    again = jobsim.Simulation.replay(result.simulation.trace, shop())  # the replay's own trace keeps `sent`
+    assert again.same, again.report()
+
+
+def test_a_replay_gives_job_codes_delayed_sends_the_ids_they_had_after_a_tests_delayed_send():
+    with jobsim.Simulation(shop(), start=START, profile="bullmq") as sim:
+        sim.send("order/placed", {"orderId": "o1"}, delay="30s")  # an id given by jobsim, re-sent with it
+        sim.advance("2h")
+    result = jobsim.Simulation.replay(sim.trace, shop())
+    assert result.same, result.report()
+    ids = [[e.id for e in s.events if e.name == "order/remind"] for s in (sim, result.simulation)]
+    assert ids[0] == ids[1] and len(ids[0]) == 1
+
+
+def test_a_replay_sends_a_delayed_event_before_the_advance_the_test_called_next_at_that_instant():
+    """Two advances begin at one instant: the delayed send came between them, and its zero delay
+    makes it arrive in the second, after the run the first advance started."""
+    with jobsim.Simulation(shop(), start=START, profile="quirrel") as sim:
+        sim.send("order/placed", {"orderId": "o1"})
+        sim.advance("0s")
+        sim.send("order/placed", {"orderId": "o2"}, delay="0s")
+        sim.advance("0s")
+    result = jobsim.Simulation.replay(sim.trace, shop())
+    assert result.same, result.report()
+    recorded, replayed = ([(r.kind, r.data.get("orderId") or r.data.get("data", {}).get("orderId")) for r in s.trace
+                           if r.kind in ("event", "attempt", "advance")] for s in (sim, result.simulation))  # fmt: skip
+    assert recorded == replayed == [("event", "o1"), ("advance", None), ("attempt", None),
+                                    ("advance", None), ("event", "o2"), ("attempt", None)]  # fmt: skip

@@ -146,3 +146,12 @@ def test_a_replay_of_the_trace_starts_the_run_at_the_ts_again(tmp_path):
     result = jobsim.Simulation.replay(jobsim.Trace.load(path), app, compare=["runs", "outputs", "timing"])
     assert result.same, result.report()
     assert started(result.simulation.runs("remind")[0]) == 5
+
+
+def test_the_timeline_keeps_the_milliseconds_of_a_ts():
+    """As a downtime's end: 'starts at 00:05:00' for a run that starts at 00:05:00.250 misleads."""
+    with jobsim.Simulation(reminder_app(), start=START) as sim:
+        sim.send(Event("reminder/scheduled", {"user": "u1"}, ts=at_minutes(5) + 250))
+        sim.run_until_idle()
+    assert "queued    remind#1 starts at its event's ts, 2025-01-01 00:05:00.250 UTC" in sim.timeline()
+    assert started(sim.runs("remind")[0]) == 5 + 0.25 / 60

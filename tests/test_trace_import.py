@@ -190,3 +190,24 @@ def test_events_out_of_time_order_and_repeated_ids_are_said_once_each(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # ids the import makes up never count as repeats
         assert len(traces.import_events(in_order).records) == 3
+
+
+def test_an_id_repeated_more_than_24_h_later_is_no_repeat_the_replay_drops(tmp_path):
+    """The bus drops a repeat within 24 h of the id's last accepted event (``Bus.accept``): a daily
+    event that reuses its id is run every day, and the import must not say it runs once."""
+    day = 24 * 3600 * 1000
+    path = write(tmp_path / "events.jsonl",
+                 *[{"name": "order/paid", "data": {"n": n}, "id": key, "ts": T0 // MS + ms}
+                   for n, (key, ms) in enumerate([("daily", 0), ("daily", day), ("daily", 2 * day + 1000),
+                                                  ("daily", 2 * day + 5000)])])  # fmt: skip
+    with pytest.warns(TraceWarning) as caught:
+        traces.import_events(path)
+    assert [str(w.message).removeprefix(f"{path}: ") for w in caught] == [
+        "1 event id(s) are given more than once (the first: 'daily' on lines 3, 4); the bus drops a repeat within "
+        "24 h of the first, as Inngest does, so a replay runs it once",
+    ]
+    daily = [{"name": "order/paid", "data": {}, "id": "daily", "ts": T0 // MS + k * day} for k in range(3)]
+    spaced = write(tmp_path / "daily.jsonl", *daily)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(traces.import_events(spaced).records) == 3

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
-import re
 
 import pytest
+from _reportsection import section
 
 pytest_plugins = ["pytester"]
 
@@ -54,15 +54,6 @@ def _quiet_inner_runs(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
     if importlib.util.find_spec("pytest_asyncio") is not None:
         options += ["-o", "asyncio_default_fixture_loop_scope=function"]
     monkeypatch.setenv("PYTEST_ADDOPTS", " ".join(options))
-
-
-def section(result: pytest.RunResult, test: str) -> list[str]:
-    """The lines of the ``jobsim`` report section printed after ``test``'s failure."""
-    lines = result.outlines
-    start = next(i for i, line in enumerate(lines) if re.fullmatch(rf"_+ {test} _+", line))
-    begin = next(i for i in range(start, len(lines)) if re.fullmatch(r"-+ jobsim -+", lines[i]))
-    end = next(i for i in range(begin + 1, len(lines)) if re.fullmatch(r"(=+|_+|-+) .* (=+|_+|-+)", lines[i]))
-    return lines[begin + 1 : end]
 
 
 # -- jobsim_app ------------------------------------------------------------------------------

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
-import re
 
 import pytest
+from _reportsection import section
 
 import jobsim
 from jobsim import _plugins
@@ -41,15 +41,6 @@ def test_fails(jobsim, who):
     jobsim.advance("1s")
     assert jobsim.runs("hello")[0].output == "bye"
 """
-
-
-def section(result: pytest.RunResult, test: str) -> list[str]:
-    """The lines of the ``jobsim`` report section printed after ``test``'s failure."""
-    lines = result.outlines
-    start = next(i for i, line in enumerate(lines) if re.fullmatch(rf"_+ {test} _+", line))
-    begin = next(i for i in range(start, len(lines)) if re.fullmatch(r"-+ jobsim -+", lines[i]))
-    end = next(i for i in range(begin + 1, len(lines)) if re.fullmatch(r"(=+|_+|-+) .* (=+|_+|-+)", lines[i]))
-    return lines[begin + 1 : end]
 
 
 @pytest.fixture(autouse=True)

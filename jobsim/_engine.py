@@ -159,7 +159,7 @@ class Engine:
         if due > now:
             self.record(now, "run.queued", {"function": fn.id, "run": run.id, "n": len(runs), "event": run.event.name,
                                             "reason": "ts", "until": due})  # fmt: skip
-            self.kernel.schedule(due, self._start_due, run, len(runs), owner=fn.id)
+            self.kernel.schedule(due, self._start_due, run, len(runs), owner=f"{fn.id} (its event's ts)")
             return run
         self.record(now, "run.start", {"function": fn.id, "run": run.id, "n": len(runs), "event": run.event.name})
         self.kernel.schedule(now, self._request, run, 0, owner=fn.id)

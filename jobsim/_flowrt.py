@@ -359,7 +359,7 @@ class FlowRuntime:
         if due > now:  # a future event ts (Inngest): limits, cancellations and timeouts.start counted already
             self.record(now, "run.queued", {"function": fn.id, "run": run.id, "n": ctl.n, "event": event.name,
                                             "reason": "ts", "until": due})  # fmt: skip
-            run._wake = self.kernel.schedule(due, self._admit, ctl, owner=fn.id)
+            run._wake = self.kernel.schedule(due, self._admit, ctl, owner=f"{fn.id} (its event's ts)")
         else:
             self._admit(ctl)
         return run

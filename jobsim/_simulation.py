@@ -313,7 +313,8 @@ class Simulation:
             raise BudgetExceeded(
                 f"run_until_idle(max_time={format_duration(horizon)!r}) reached {iso(deadline)} with "
                 f"{len(pending)} item(s) of work still pending:\n{lines}\n"
-                "A run sleeping or retrying past the horizon does this; raise max_time= if that is expected."
+                "A run sleeping or retrying past the horizon does this, as do a delayed send and a run that "
+                "starts at its event's future ts; raise max_time= if that is expected."
             )
 
     def _drive(self, until: int, *, max_items: int, what: str, stop_when_idle: bool = False) -> None:

@@ -155,3 +155,14 @@ def test_the_timeline_keeps_the_milliseconds_of_a_ts():
         sim.run_until_idle()
     assert "queued    remind#1 starts at its event's ts, 2025-01-01 00:05:00.250 UTC" in sim.timeline()
     assert started(sim.runs("remind")[0]) == 5 + 0.25 / 60
+
+
+def test_run_until_idle_past_its_horizon_names_the_run_waiting_for_its_event_ts():
+    for options in ({}, {"throttle": Throttle(limit=5, period="1m")}):  # plain and flow-controlled starts
+        with jobsim.Simulation(reminder_app(**options), start=START) as sim:
+            sim.send(Event("reminder/scheduled", {"user": "u1"}, ts=at_minutes(3 * 24 * 60)))
+            with pytest.raises(jobsim.BudgetExceeded) as info:
+                sim.run_until_idle(max_time="1d")
+        message = str(info.value)
+        assert "  remind (its event's ts): next at 2025-01-04T00:00:00.000Z" in message
+        assert "as do a delayed send and a run that starts at its event's future ts; raise max_time=" in message

@@ -11,16 +11,21 @@ send (§1.1: "use step.sleep"), and the cron-only systems have no events: both r
 
 The event is checked and copied as JSON at the call, as a plain send does, so bad
 data fails where it is written; its id is given then too (the call returns it, as
-BullMQ's ``add`` returns the job). Job code that delays a send is still the run that
-caused it: the event's trace record names it and run-away chains are counted.
+BullMQ's ``add`` returns the job), and claimed at once (``Bus.hold``): another send
+with that id while it is pending, or a delayed send of an id seen in the last 24 h, is
+the duplicate, as an add with a taken ``jobId`` is on BullMQ. Job code that delays a
+send is still the run that caused it: the event's trace record names it and run-away
+chains are counted.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from ._events import Event, as_sent, ulid
 from ._time import MS, Duration, duration_ns, format_duration
+from ._trace import event_fields
 from .errors import InvalidArgument, UnsupportedFeature
 
 if TYPE_CHECKING:
@@ -50,12 +55,27 @@ def send_later(sim: Simulation, event: Any, data: Any, delay: Duration, fields: 
         # counted with an id given or not: a replay re-sends a test's delayed event with the id it got, and the
         # ids given to job code's delayed sends after it must not change
         sim._delayed_ids += 1
-        if item.id is None:  # the id a queue gives at add time; the bus dedupes explicit ids at delivery
+        if item.id is None:  # the id a queue gives at add time; every id is claimed at add time below
             item = Event(item.name, item.data, id=ulid(due // MS, 1 << 40 | sim._delayed_ids), user=item.user,
                          ts=item.ts, v=item.v)  # fmt: skip
         stamped.append(item)
     owner = f"{x.run_.function.id} (send, delay {format_duration(ns)})" if x is not None else \
         f"sim.send(delay={format_duration(ns)})"
-    sent = None if x is not None else sim.now_ns()  # a test's: an input the replay sends again at this instant
-    sim.kernel.schedule(due, lambda: sim._emit(stamped, _by=x, _sent=sent), owner=owner)
+    now = sim.now_ns()
+    sent = None if x is not None else now  # a test's: an input the replay sends again at this instant
+    held = []
+    for item in stamped:  # its id is claimed now, as a queue's add does (``Bus.hold``)
+        if sim.bus.hold(item, now):
+            held.append(item)
+        else:  # the id is taken: the add does nothing (recorded as sent now, so a replay drops it again)
+            sim.bus.dropped.append(item if item.ts is not None else dataclasses.replace(item, ts=now // MS))
+            sim.trace.add(now, "event.dropped", event_fields(item, "input", x, now))
+    if held:
+        sim.kernel.schedule(due, _deliver, sim, held, x, sent, owner=owner)
     return [item.id or "" for item in stamped]
+
+
+def _deliver(sim: Simulation, events: list[Event], x: Any, sent: int | None) -> None:
+    for item in events:
+        sim.bus.release(item)
+    sim._emit(events, _by=x, _sent=sent)

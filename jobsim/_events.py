@@ -205,7 +205,31 @@ class Bus:
         self.history: list[Event] = []
         self.dropped: list[Event] = []
         self._seen: dict[str, int] = {}
+        self._held: dict[str, int] = {}  # ids delayed sends claimed when added, -> the claim's time (``hold``)
         self._counter = 0
+
+    def hold(self, event: Event, now: int) -> bool:
+        """Claim a delayed event's id when it is added; ``False`` if the id is taken (the add is a no-op).
+
+        A queue claims a job's id when the job is added, not when it becomes due: BullMQ's
+        ``jobId`` (an add with an existing id is ignored), Trigger.dev's ``idempotencyKey``,
+        Quirrel's ``id``. So a second send with that id, plain or delayed, is the duplicate,
+        whenever it comes while the first is pending; ``release`` lets the first one in.
+        """
+        key = event.id
+        if key is None:
+            return True
+        seen = self._seen.get(key)
+        if key in self._held or (seen is not None and now - seen < DEDUPE_WINDOW):
+            return False
+        self._seen[key] = self._held[key] = now
+        return True
+
+    def release(self, event: Event) -> None:
+        """A held event is due: its claim ends, so ``accept`` takes it (and not a copy sent meanwhile)."""
+        key = event.id
+        if key is not None and self._held.pop(key, None) is not None:
+            del self._seen[key]
 
     def accept(self, event: Event, now: int) -> Event | None:
         """Stamp the event and keep it; ``None`` if it is a duplicate within 24 h."""
@@ -218,7 +242,7 @@ class Bus:
             changes["id"] = ulid(ms, self._counter)
         else:
             seen = self._seen.get(event.id)
-            if seen is not None and now - seen < DEDUPE_WINDOW:
+            if (seen is not None and now - seen < DEDUPE_WINDOW) or (self._held and event.id in self._held):
                 self.dropped.append(event if event.ts is not None else dataclasses.replace(event, ts=ms))
                 return None
             self._seen[event.id] = now

@@ -138,3 +138,27 @@ def test_a_replay_sends_a_delayed_event_before_the_advance_the_test_called_next_
                            if r.kind in ("event", "attempt", "advance")] for s in (sim, result.simulation))  # fmt: skip
     assert recorded == replayed == [("event", "o1"), ("advance", None), ("attempt", None),
                                     ("advance", None), ("event", "o2"), ("attempt", None)]  # fmt: skip
+
+
+def test_a_delayed_sends_id_is_claimed_when_it_is_made_as_a_queue_add_claims_its_job_id(tmp_path):
+    """BullMQ ignores an add whose ``jobId`` is taken, whatever the job's state: the id belongs to
+    the delayed job from its add, so the plain send made meanwhile is the duplicate (jobsim used to
+    run it at once and drop the delayed one on arrival), and so is a second delayed send."""
+    with jobsim.Simulation(shop(), start=START, profile="bullmq") as sim:
+        assert sim.send(jobsim.Event("order/remind", {"orderId": "late"}, id="r1"), delay="2d") == ["r1"]
+        sim.advance("1h")
+        sim.send(jobsim.Event("order/remind", {"orderId": "now"}, id="r1"))  # the id is taken: dropped
+        sim.advance("25h")  # past the bus's 24 h window: still taken while the delayed job is pending
+        sim.send(jobsim.Event("order/remind", {"orderId": "again"}, id="r1"), delay="1m")
+        sim.run_until_idle()
+        assert [(r.output, (r.start_ns - T0) // SECOND) for r in sim.runs("remind")] == [("late", 2 * 86_400)]
+        assert [e.data["orderId"] for e in sim.bus.dropped] == ["now", "again"]
+        timeline = sim.timeline()
+        assert timeline.count("dropped") == 2, timeline
+        sim.send(jobsim.Event("order/remind", {"orderId": "fresh"}, id="r2"), delay="1m")  # a free id: claimed
+        sim.run_until_idle()
+        assert [r.output for r in sim.runs("remind")] == ["late", "fresh"]
+    path = sim.trace.save(tmp_path / "t.jobsim.jsonl", redact=False)
+    result = jobsim.Simulation.replay(path, shop())
+    assert result.same, result.report()
+    assert [r.output for r in result.simulation.runs("remind")] == ["late", "fresh"]

@@ -20,13 +20,12 @@ chains are counted.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from ._events import Event, as_sent, ulid
+from ._events import Event, coerce_events, ulid
 from ._time import MS, Duration, duration_ns, format_duration
 from ._trace import event_fields
-from .errors import InvalidArgument, UnsupportedFeature
+from .errors import UnsupportedFeature
 
 if TYPE_CHECKING:
     from ._simulation import Simulation
@@ -42,14 +41,10 @@ def send_later(sim: Simulation, event: Any, data: Any, delay: Duration, fields: 
             f"{profile.label} cannot send an event later (send(..., delay={delay!r})): {why}",
             system=profile.label, feature="send.delay",
         )  # fmt: skip
-    if isinstance(event, (list, tuple)):
-        if data is not None or fields:
-            raise InvalidArgument("pass a list of events, or one event name with data, not both")
-        events = [as_sent(Event.coerce(item)) for item in event]
-    else:
-        events = [as_sent(Event.coerce(event, data, **fields))]
+    events = coerce_events(event, data, fields)
     x = sim.engine.x
-    due = sim.now_ns() + ns
+    now = sim.now_ns()
+    due = now + ns
     stamped = []
     for item in events:
         # counted with an id given or not: a replay re-sends a test's delayed event with the id it got, and the
@@ -61,14 +56,12 @@ def send_later(sim: Simulation, event: Any, data: Any, delay: Duration, fields: 
         stamped.append(item)
     owner = f"{x.run_.function.id} (send, delay {format_duration(ns)})" if x is not None else \
         f"sim.send(delay={format_duration(ns)})"
-    now = sim.now_ns()
     sent = None if x is not None else now  # a test's: an input the replay sends again at this instant
     held = []
     for item in stamped:  # its id is claimed now, as a queue's add does (``Bus.hold``)
         if sim.bus.hold(item, now):
             held.append(item)
         else:  # the id is taken: the add does nothing (recorded as sent now, so a replay drops it again)
-            sim.bus.dropped.append(item if item.ts is not None else dataclasses.replace(item, ts=now // MS))
             sim.trace.add(now, "event.dropped", event_fields(item, "input", x, now))
     if held:
         sim.kernel.schedule(due, _deliver, sim, held, x, sent, owner=owner)

@@ -189,6 +189,15 @@ def refresh(own: list[Event], sent: list[Event]) -> None:
             _set(mine, "user", None if event.user is None else fresh(event.user))
 
 
+def coerce_events(event: Any, data: Any, fields: Mapping[str, Any]) -> list[Event]:
+    """What ``send`` takes (one event, a name with data, or a list of events) as checked events."""
+    if isinstance(event, (list, tuple)):
+        if data is not None or fields:
+            raise InvalidArgument("pass a list of events, or one event name with data, not both")
+        return [as_sent(Event.coerce(item)) for item in event]
+    return [as_sent(Event.coerce(event, data, **fields))]
+
+
 def json_copy(name: str, value: Mapping[str, Any]) -> Any:
     try:
         return orjson.loads(orjson.dumps(value if type(value) is dict else dict(value), option=_JSON_OPTIONS))
@@ -205,11 +214,12 @@ class Bus:
         self.history: list[Event] = []
         self.dropped: list[Event] = []
         self._seen: dict[str, int] = {}
-        self._held: dict[str, int] = {}  # ids delayed sends claimed when added, -> the claim's time (``hold``)
+        self._held: set[str] = set()  # ids delayed sends claimed when added (``hold``); ``_seen`` has when
         self._counter = 0
 
     def hold(self, event: Event, now: int) -> bool:
-        """Claim a delayed event's id when it is added; ``False`` if the id is taken (the add is a no-op).
+        """Claim a delayed event's id when it is added; ``False`` if the id is taken: the add is a
+        no-op, and the event is kept in ``dropped`` as a duplicate ``accept`` refuses is.
 
         A queue claims a job's id when the job is added, not when it becomes due: BullMQ's
         ``jobId`` (an add with an existing id is ignored), Trigger.dev's ``idempotencyKey``,
@@ -221,14 +231,17 @@ class Bus:
             return True
         seen = self._seen.get(key)
         if key in self._held or (seen is not None and now - seen < DEDUPE_WINDOW):
+            self._drop(event, now)
             return False
-        self._seen[key] = self._held[key] = now
+        self._seen[key] = now
+        self._held.add(key)
         return True
 
     def release(self, event: Event) -> None:
         """A held event is due: its claim ends, so ``accept`` takes it (and not a copy sent meanwhile)."""
         key = event.id
-        if key is not None and self._held.pop(key, None) is not None:
+        if key in self._held:
+            self._held.discard(key)
             del self._seen[key]
 
     def accept(self, event: Event, now: int) -> Event | None:
@@ -243,13 +256,16 @@ class Bus:
         else:
             seen = self._seen.get(event.id)
             if (seen is not None and now - seen < DEDUPE_WINDOW) or (self._held and event.id in self._held):
-                self.dropped.append(event if event.ts is not None else dataclasses.replace(event, ts=ms))
+                self._drop(event, now)
                 return None
             self._seen[event.id] = now
         if changes:
             event = _stamped(event, changes.get("id", event.id), changes.get("ts", event.ts))
         self.history.append(event)
         return event
+
+    def _drop(self, event: Event, now: int) -> None:
+        self.dropped.append(event if event.ts is not None else dataclasses.replace(event, ts=now // MS))
 
     def named(self, names: Iterable[str]) -> list[Event]:
         wanted = set(names)

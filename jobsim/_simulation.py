@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from . import _gc, _plugins
 from ._aio import VirtualLoop
 from ._app import App, Function
-from ._events import Bus, Event, as_sent, json_copy
+from ._events import Bus, Event, coerce_events, json_copy
 from ._kernel import DEFAULT_MAX_CHAIN, DEFAULT_MAX_ITEMS, Kernel
 from ._profiles import Profile, Profiles, resolve
 from ._records import Run
@@ -356,16 +356,11 @@ class Simulation:
 
     def _emit(self, event: Any, data: Any = None, *, _origin: str = "input", _by: Any = None,
               _sent: int | None = None, **fields: Any) -> list[str]:  # fmt: skip
-        if isinstance(event, (list, tuple)):
-            if data is not None or fields:
-                raise InvalidArgument("pass a list of events, or one event name with data, not both")
-            events = [as_sent(Event.coerce(item)) for item in event]
+        if type(event) is str and (data is None or type(data) is dict) and "user" not in fields:
+            # sim.send("name", {...}): copied here (an empty dict too: the event gets a fresh one)
+            events = [Event(event, json_copy("data", data) if data else {}, **fields)]
         else:
-            if type(event) is str and (data is None or type(data) is dict) and "user" not in fields:
-                # sim.send("name", {...}): copied here (an empty dict too: the event gets a fresh one)
-                events = [Event(event, json_copy("data", data) if data else {}, **fields)]
-            else:
-                events = [as_sent(Event.coerce(event, data, **fields))]
+            events = coerce_events(event, data, fields)
         now, ids = self.now_ns(), []
         x = self.engine.x if _by is None else _by  # job code sent it (else a test or the traffic: an input)
         # job code that spent time first (time.sleep, a slow response) sends at its own clock: the event

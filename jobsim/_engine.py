@@ -289,13 +289,17 @@ class Engine:
             return
         self._outcomes[op[0]](run, x, op)
 
-    def _attempt(self, run: Run, x: Execution, step: str | None, error: BaseException | None) -> Attempt:
-        attempt = Attempt(x.attempt, step, x.start, x.now, error)
+    def _attempt(self, run: Run, x: Execution, step: str | None, error: BaseException | None,
+                 start: int | None = None) -> Attempt:  # fmt: skip
+        """Record an attempt of ``run`` from ``start`` (default: its request's start) to ``x.now``."""
+        if start is None:
+            start = x.start
+        attempt = Attempt(x.attempt, step, start, x.now, error)
         run.attempts.append(attempt)
         data: dict[str, Any] = {"function": run.function.id, "run": run.id, "step": step, "attempt": x.attempt}
         if error is not None:
             data["error"] = f"{type(error).__name__}: {error}"
-        self.record(x.start, "attempt", data)
+        self.record(start, "attempt", data)
         return attempt
 
     def _step(self, run: Run, key: str, kind: str, start: int) -> StepRecord:

@@ -335,7 +335,8 @@ class SystemRuntime:
             return max(now, self.state(run).scheduled + delay)
         return now + delay
 
-    def _attempt(self, run: Run, x: Execution, step: str | None, error: BaseException | None) -> Attempt:
+    def _attempt(self, run: Run, x: Execution, step: str | None, error: BaseException | None,
+                 start: int | None = None) -> Attempt:  # fmt: skip
         """``engine._attempt`` where waits checkpoint (``profile.checkpoints``, Trigger.dev §3.5).
 
         An attempt is one process: a wait checkpoints it and the restored process goes on
@@ -345,17 +346,12 @@ class SystemRuntime:
         """
         state = getattr(x, "state", None)
         if state is None:  # not a plain-call execution (no such path today)
-            return Engine._attempt(self.engine, run, x, step, error)
+            return Engine._attempt(self.engine, run, x, step, error, start)
         if state.pausing:
             return Attempt(x.attempt, step, x.start, x.now, None)
-        start = state.began if x.resumed else x.start  # type: ignore[attr-defined]
-        attempt = Attempt(x.attempt, step, start, x.now, error)
-        run.attempts.append(attempt)
-        data: dict[str, Any] = {"function": run.function.id, "run": run.id, "step": step, "attempt": x.attempt}
-        if error is not None:
-            data["error"] = f"{type(error).__name__}: {error}"
-        self.record(start, "attempt", data)
-        return attempt
+        if start is None:
+            start = state.began if x.resumed else x.start  # type: ignore[attr-defined]
+        return Engine._attempt(self.engine, run, x, step, error, start)
 
     def _pausing(self, x: Execution) -> RunState:
         """The attempt pauses at a wait: remember when its process started, for the attempt's record."""

@@ -356,8 +356,8 @@ __all__ = [
 # Other systems' words for jobsim's options (Inngest's `event`/`triggers`, Celery's `retry`, ...).
 _ALIASES = {"trigger": "on", "triggers": "on", "event": "on", "events": "on", "schedule": "cron",
             "timezone": "tz", "retry": "retries", "attempts": "retries", "max_retries": "retries",
-            "onfailure": "on_failure", "ratelimit": "rate_limit", "rate": "rate_limit", "idempotency_key": "idempotency",
-            "cancel": "cancel_on", "cancelon": "cancel_on"}  # fmt: skip
+            "onfailure": "on_failure", "ratelimit": "rate_limit", "rate": "rate_limit",
+            "idempotency_key": "idempotency", "cancel": "cancel_on", "cancelon": "cancel_on"}  # fmt: skip
 
 
 def _did_you_mean(name: str, accepted: list[str]) -> str:

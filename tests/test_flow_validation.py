@@ -115,7 +115,8 @@ ACCEPTED = ("on, cron, tz, retries, timeout, on_failure, batch, debounce, thrott
 )  # fmt: skip
 def test_an_unknown_option_is_named_before_the_missing_trigger_it_caused(name, hint):
     # `trigger="user/created"` used to say "function 'f' has no trigger": the misspelt on= was never named
-    with pytest.raises(InvalidArgument, match=re.escape(f"unknown option {name}=...{hint}; accepted: {ACCEPTED}") + "$"):
+    message = f"unknown option {name}=...{hint}; accepted: {ACCEPTED}"
+    with pytest.raises(InvalidArgument, match=re.escape(message) + "$"):
         jobsim.App("a").function("f", **{name: "user/created"})
 
 

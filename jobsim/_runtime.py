@@ -143,6 +143,17 @@ class SystemRuntime:
                 return end
         return None
 
+    def holds(self, run: Run, t: int) -> int | None:
+        """When a new run due at ``t`` may start: the end of the downtime ``t`` falls in, where the
+        system keeps its jobs through it (persistent profiles; the others lose them on the request,
+        ``before_request``), else None. A plugin's own worker is not this system's."""
+        if not self.windows or not self.profile.persistent or run.function.id in self.sim._own_worker:
+            return None
+        end = self.down_until(t)
+        if end is not None and run not in self.states:
+            self.states[run] = RunState(t)  # its first attempt was due at t (Quirrel counts retries from it)
+        return end
+
     def up_at(self, t: int) -> int:
         end = self.down_until(t)
         return t if end is None else end

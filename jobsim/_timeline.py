@@ -204,6 +204,8 @@ def _fault(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 def _queued(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     if d["reason"] == "ts":
         return f"queued    {_run(d, names)} starts at its event's ts, {_instant(d['until'], tz)}"
+    if d["reason"] == "downtime":
+        return f"queued    {_run(d, names)} waits for the system to be back up, {_instant(d['until'], tz)}"
     why = "the throttle" if d["reason"] == "throttle" else "a concurrency slot"
     return f"queued    {_run(d, names)} waits for {why}"
 

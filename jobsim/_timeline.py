@@ -84,6 +84,8 @@ def _event(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 
 
 def _dropped(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    if d.get("pending"):
+        return f"event     {d['name']} id={d['id']!r} dropped: a delayed send of that id is still pending"
     return f"event     {d['name']} id={d['id']!r} dropped: duplicate id within 24h"
 
 

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._kernel import BACKGROUND
 from ._records import FINAL
 from ._time import iso
 from .errors import WorkerCrashed
@@ -115,7 +116,11 @@ class JobDocuments:
 
     def _hold(self, fn: Function, schedule: Any, tick: int, run: Run, release: int) -> None:
         self.overdue[fn.id] = (tick, release)
-        self.system.kernel.schedule(release, self._release, fn, schedule, tick, run, owner=f"{fn.id} (cron)")
+        # after any tick due at that same instant, which then finds this one overdue: one run, not two;
+        # a cron delivery like the ticks (recurring): it keeps no run_until_idle busy, nor would a job
+        # longer than its interval, which holds its next tick each time, keep it busy for ever
+        self.system.kernel.schedule(release, self._release, fn, schedule, tick, run, owner=f"{fn.id} (cron)",
+                                    priority=BACKGROUND, recurring=True)  # fmt: skip
 
     def _release(self, fn: Function, schedule: Any, tick: int, run: Run) -> None:
         """The run that locked the document ended: the overdue tick runs now, late."""

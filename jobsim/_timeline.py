@@ -141,7 +141,7 @@ def _held(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     if reason == "waiting":
         tick = _hm(d["tick"], tz) if d.get("tick") else "earlier"
         return f"{run} has not started; the job's nextRunAt is still its {tick} tick"
-    return reason
+    return str(reason)
 
 
 def _recover(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:

@@ -196,6 +196,14 @@ def test_a_tick_due_as_the_overdue_one_runs_is_not_a_second_run():
     assert "the job's overdue 03-02 00:05:00 tick runs when sync#1 releases the lock" in sim.timeline()
 
 
+def test_every_tick_until_the_lock_is_released_is_skipped_for_the_overdue_one():
+    sim = five_minutely([("ok", 900)], None)  # 00:00 runs until 00:15: 00:05 runs then, 00:10 and 00:15 never
+    assert [(t, starts) for t, _, starts in runs(sim)] == [
+        ("00:00", ["00:00:00"]), ("00:05", ["00:15:00"]), ("00:20", ["00:20:00"]),
+    ]  # fmt: skip
+    assert skipped(sim) == [("00:10", "overdue", "00:15:00"), ("00:15", "overdue", "00:15:00")]
+
+
 def test_an_attempt_ending_on_the_tick_leaves_the_tick_on_time():
     sim = five_minutely([("ok", 300)], None)  # 00:00 ends at 00:05:00: unlocked when 00:05 is due
     assert [(t, starts) for t, _, starts in runs(sim)][:2] == [("00:00", ["00:00:00"]), ("00:05", ["00:05:00"])]
@@ -299,3 +307,14 @@ def test_compare_counts_the_ticks_a_retry_took_as_lost():
     result = jobsim.compare(scenario, profiles=["inngest", "bullmq", "agenda"])
     counts = {o.profile: (o.runs, o.completed, o.failed, o.lost) for o in result.outcomes}
     assert counts == {"inngest": (5, 5, 0, 0), "bullmq": (5, 5, 0, 0), "agenda": (3, 3, 0, 2)}
+
+
+def test_the_readme_example_runs_as_written():
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = text.split("### Profiles, faults and compare", 1)[1].split("\n### ", 1)[0]
+    assert "An Agenda recurring job is one document" in section
+    block = next(b for b in re.findall(r"```python\n(.*?)```", section, re.S) if '"retry"' in b)
+    exec(compile(block, "README.md", "exec"), {"__name__": "readme"})

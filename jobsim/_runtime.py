@@ -38,6 +38,7 @@ from ._engine import CRON_EVENT, Engine
 from ._events import Event
 from ._failhooks import AttemptFailure
 from ._inline import PENDING, AsyncInlineStep, InlineStep, RunState
+from ._jobdoc import JobDocuments
 from ._records import FINAL, Attempt
 from ._steps import Suspend, resolve_retry_after
 from ._time import MS, SECOND, format_duration, iso
@@ -88,6 +89,8 @@ class SystemRuntime:
         self.pending: dict[Run, tuple[str, str]] = {}  # a schedule's job that has not started -> (function, cron)
         # (function, cron) -> (when its latest job started, None until it does; that job's scheduled time)
         self.began: dict[tuple[str, str], tuple[int | None, int]] = {}
+        # profile.cron_next == "job" (Agenda): a cron function is one job document (``_jobdoc.py``)
+        self.docs = JobDocuments(self) if self.profile.cron_next == "job" else None
         self.watching = self.profile.max_duration_ns is not None  # Simulation.consume asks `spend`
         engine = self.engine
         engine.system = self
@@ -472,6 +475,8 @@ class SystemRuntime:
             return
         if self.chained and (fn.id, schedule.expr) in self.began and self._holds(fn, schedule, now):
             return
+        if self.docs is not None and self.docs.holds(fn, schedule, now):
+            return
         if end is not None:
             self._miss(fn, schedule, now, end)
             return
@@ -484,7 +489,9 @@ class SystemRuntime:
         else:
             self._deliver(fn, schedule, now, copies)
 
-    def _deliver(self, fn: Function, schedule: Any, nominal: int, copies: int, late: bool = False) -> None:
+    def _deliver(self, fn: Function, schedule: Any, nominal: int, copies: int, late: bool = False,
+                 held_by: str | None = None) -> None:  # fmt: skip
+        """Start the run(s) of a tick (``late``: after a downtime, or ``held_by`` a run that locked the job)."""
         now = self.kernel.now
         end = self.down_until(now)
         if end is not None:
@@ -494,6 +501,8 @@ class SystemRuntime:
         data = {"function": fn.id, "cron": schedule.expr, "scheduled": when}
         if late:
             data["late"] = True
+        if held_by is not None:
+            data["held_by"] = held_by
         for _ in range(copies):
             self.record(now, "cron", data)
             event = Event(CRON_EVENT, {"cron": schedule.expr, "scheduledAt": when}, id=f"{fn.id}:{when}",
@@ -502,6 +511,8 @@ class SystemRuntime:
             if self.chained and fn.id not in self.sim._own_worker and run.status not in FINAL:
                 self.pending[run] = (fn.id, schedule.expr)
                 self.began[fn.id, schedule.expr] = (None, nominal)
+            if self.docs is not None and fn.id not in self.sim._own_worker:
+                self.docs.delivered(fn, run)
 
     # -- one pending job per schedule (profile.cron_next == "start") ----------------------------------------
     def _holds(self, fn: Function, schedule: Any, now: int) -> bool:

@@ -6,7 +6,7 @@ from ._compare import Comparison, Outcome, Scenario, compare
 from ._email import Email
 from ._events import Event
 from ._flow import Batch, Cancel, Concurrency, Debounce, RateLimit, Throttle, Timeouts
-from ._profiles import Profile
+from ._profiles import Profile, profile
 from ._records import Attempt, Run, StepRecord
 from ._retries import Retries, RetryPolicy, TableBackoff
 from ._simulation import Simulation
@@ -90,5 +90,6 @@ __all__ = [
     "__version__",
     "compare",
     "delayed",
+    "profile",
     "timeout",
 ]

@@ -218,7 +218,8 @@ def _add_compare(sub: Any) -> None:
                                           "e.g. examples/scenarios/outage.py or examples/scenarios")  # fmt: skip
     compare.add_argument("--profiles", default=None,
                          help="comma-separated profile names (default: the seven systems: "
-                              "inngest,bullmq,trigger.dev,quirrel,agenda,node-cron,vercel-cron)")  # fmt: skip
+                              "inngest,bullmq,trigger.dev,quirrel,agenda,node-cron,vercel-cron); a profile with "
+                              "options as NAME(option=value), e.g. 'agenda(process_every=1s)'")  # fmt: skip
     compare.add_argument("--seed", type=int, default=None,
                          help="the seed of every simulation (default: the scenario's)")  # fmt: skip
     compare.add_argument("--timeline", metavar="PROFILE", default=None,
@@ -229,6 +230,7 @@ def _add_compare(sub: Any) -> None:
 
 def _compare(args: argparse.Namespace) -> int:
     from ._compare import Scenario, compare
+    from ._profiles import split_names
     from ._systems import SEVEN
 
     spec, _, attr = args.scenario.partition(":")
@@ -238,7 +240,7 @@ def _compare(args: argparse.Namespace) -> int:
     if not scenarios or not all(isinstance(s, Scenario) for s in scenarios):
         raise JobsimError(f"{args.scenario!r} defines no jobsim.Scenario: name one `scenario` (or list them in "
                           "`scenarios`), or pick one with path:attribute")  # fmt: skip
-    names = None if args.profiles is None else [n.strip() for n in args.profiles.split(",") if n.strip()]
+    names = None if args.profiles is None else split_names(args.profiles)
     compared = list(SEVEN if names is None else names)
     if args.timeline is not None and args.timeline not in compared:  # before minutes of simulating
         raise InvalidArgument.build("--timeline", args.timeline,

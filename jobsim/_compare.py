@@ -22,8 +22,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from . import _plugins
 from ._checks import check_callable
+from ._profiles import Profiles, split_names
 from ._simulation import DEFAULT_START, Simulation
 from ._time import Instant, to_datetime, zone
 from .errors import InvalidArgument, JobsimError, UnsupportedFeature
@@ -113,6 +113,13 @@ class Comparison:
         for outcome in self.outcomes:
             if outcome.profile == profile and (function is None or outcome.function == function):
                 return outcome
+        if isinstance(profile, str) and "(" in profile:  # a variant spelled otherwise: "agenda(process_every=1000ms)"
+            try:
+                canonical = Profiles.registered().get(profile).name
+            except InvalidArgument:
+                canonical = profile
+            if canonical != profile:
+                return self.of(canonical, function)
         compared = sorted({o.profile for o in self.outcomes})
         raise InvalidArgument.build("profile", profile, "one of " + ", ".join(map(repr, compared)))
 
@@ -131,14 +138,17 @@ def compare(scenario: Scenario, profiles: Iterable[str] | None = None, *, seed: 
     if not isinstance(scenario, Scenario):
         raise InvalidArgument.build("scenario", scenario, "a jobsim.Scenario(name=, description=, build=, play=)")
     if isinstance(profiles, str):  # "inngest,bullmq", as on the command line
-        profiles = [name.strip() for name in profiles.split(",") if name.strip()]
+        profiles = split_names(profiles)
     if profiles is not None and (not isinstance(profiles, Iterable) or isinstance(profiles, (bytes, Mapping))):
         raise InvalidArgument.build("profiles", profiles, "a list of profile names, or None for the seven systems")
     names = list(SEVEN if profiles is None else profiles)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise InvalidArgument.build("seed", seed, "an int, or None for the scenario's seed")
-    known = {p.name for group in _plugins.manager().hook.jobsim_profiles() for p in group}
-    unknown = [n for n in names if n not in known]
+    registry = Profiles.registered()
+    known = set(registry.names())
+    unknown = [n for n in names if not isinstance(n, str) or n.partition("(")[0].strip() not in known]
+    # a variant, NAME(option=value), by its canonical name; a bad option raises here, before simulating
+    names = [n if n in unknown or n in known else registry.get(n).name for n in names]
     if not names or unknown:
         raise InvalidArgument.build(
             "profiles", profiles, "profile names among " + ", ".join(map(repr, sorted(known)))

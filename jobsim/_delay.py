@@ -9,6 +9,10 @@ a test's delayed event also keeps ``sent``, the instant of the call, where a rep
 it again with the same delay (``_replay._delayed_inputs``). Inngest has no delay on
 send (§1.1: "use step.sleep"), and the cron-only systems have no events: both refuse it.
 
+On a system that finds jobs by polling (Agenda, ``_polling.py``) the job was saved at the call:
+a poll between the call and the due time may lock it ahead and start it on time, else the
+first poll after the due time starts it (``_deliver`` tells the runtime when it was saved).
+
 The event is checked and copied as JSON at the call, as a plain send does, so bad
 data fails where it is written; its id is given then too (the call returns it, as
 BullMQ's ``add`` returns the job), and claimed at once (``Bus.hold``): another send
@@ -67,11 +71,16 @@ def send_later(sim: Simulation, event: Any, data: Any, delay: Duration, fields: 
                 dropped["pending"] = True
             sim.trace.add(now, "event.dropped", dropped)
     if held:
-        sim.kernel.schedule(due, _deliver, sim, held, x, sent, owner=owner)
+        sim.kernel.schedule(due, _deliver, sim, held, x, sent, now, owner=owner)
     return [item.id or "" for item in stamped]
 
 
-def _deliver(sim: Simulation, events: list[Event], x: Any, sent: int | None) -> None:
+def _deliver(sim: Simulation, events: list[Event], x: Any, sent: int | None, saved: int) -> None:
     for item in events:
         sim.bus.release(item)
-    sim._emit(events, _by=x, _sent=sent)
+    system = sim.engine.system
+    if system is None or system.polls is None:
+        sim._emit(events, _by=x, _sent=sent)
+        return
+    with system.saved(saved, None if x is None else x.run_):  # Agenda's schedule() saved the job then
+        sim._emit(events, _by=x, _sent=sent)

@@ -167,16 +167,21 @@ class Engine:
         self.kernel.schedule(now, self._request, run, 0, owner=fn.id)
         return run
 
-    def _held(self, run: Run, n: int, now: int) -> bool:
-        """A run due while the system is down waits, queued, until it is back: it starts then."""
-        assert self.system is not None
-        end = self.system.holds(run, now)
+    def _held(self, run: Run, n: int, now: int, poll: bool = True) -> bool:
+        """A run due while the system is down waits, queued, until it is back: it starts then. On a system
+        that polls (``profile.poll_ns``) a new run waits for the poll that finds it (``poll``: not yet found)."""
+        system = self.system
+        assert system is not None
+        end, reason = system.holds(run, now), "downtime"
+        if end is None and poll and system.polls is not None:
+            end, reason = system.poll(run, now), "poll"
         if end is None:
             return False
         self.record(now, "run.queued", {"function": run.function.id, "run": run.id, "n": n, "event": run.event.name,
-                                        "reason": "downtime", "until": end})  # fmt: skip
+                                        "reason": reason, "until": end})  # fmt: skip
         run.status = "queued"
-        self.kernel.schedule(end, self._start_due, run, n, owner=f"{run.function.id} (the system is down)")
+        why = "the system is down" if reason == "downtime" else "its next poll"
+        self.kernel.schedule(end, self._start_due, run, n, owner=f"{run.function.id} ({why})")
         return True
 
     def due(self, events: list[Event], now: int) -> int:
@@ -193,7 +198,7 @@ class Engine:
         if run.done:  # cancelled while it waited
             return
         now = run.start_ns = self.kernel.now
-        if self.system is not None and self._held(run, n, now):
+        if self.system is not None and self._held(run, n, now, poll=False):  # a poll's or a restart's instant
             return
         self.record(now, "run.start", {"function": run.function.id, "run": run.id, "n": n, "event": run.event.name})
         self._request(run, 0)

@@ -204,7 +204,12 @@ class Debouncer:
 
     def _fire(self, key: Hashable, pending: _Pending, why: str) -> None:
         del self.pending[key]
-        run = self.rt.start(self.fn, [pending.event])  # the last event, or the first (mode="leading")
+        system = self.rt.engine.system
+        if system is not None and system.polls is not None:  # Agenda: the job was saved at the last call
+            with system.saved(self.kernel.now - (self.period if why == "quiet" else 0)):
+                run = self.rt.start(self.fn, [pending.event])
+        else:
+            run = self.rt.start(self.fn, [pending.event])  # the last event, or the first (mode="leading")
         self.rt.record(run.start_ns, "debounce", {"function": self.fn.id, "run": run.id, "size": pending.count,
                                                   "key": _plain(key), "why": why, "period": self.period,
                                                   **({} if self.last else {"gets": "first"})})  # fmt: skip
@@ -375,7 +380,15 @@ class FlowRuntime:
             self._queued(ctl, "throttle", now)
 
     def go(self, run: Run, at: int) -> None:
-        """Schedule the run's first request."""
+        """Schedule the run's first request: now, or at the poll that finds it (``profile.poll_ns``),
+        before it asks for a concurrency slot (Agenda locks a job, then its concurrency decides)."""
+        system = self.engine.system
+        if system is not None and system.polls is not None and system.down_until(at) is None:  # else `enter` holds it
+            poll = system.poll(run, at)
+            if poll is not None:
+                self.record(at, "run.queued", {"function": run.function.id, "run": run.id, "n": self.controls[run].n,
+                                               "event": run.event.name, "reason": "poll", "until": poll})  # fmt: skip
+                run.status, at = "queued", poll
         self.kernel.schedule(at, self.engine._request, run, 0, owner=run.function.id)
 
     def _skip(self, run: Run, n: int, reason: str, key: Hashable, now: int) -> None:

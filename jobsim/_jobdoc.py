@@ -33,10 +33,11 @@ The one tick that runs late is delivered when the lock is released, marked ``lat
 run that held it (``held_by``). Runs started by events are documents of their own
 (``agenda.now``) and hold nothing back.
 
-Not modelled: Agenda picks a document up at its polls (``processEvery``, 5 s; ``JobProcessor``
-``process``), so a job unlocked after its ``nextRunAt`` — a late tick, a retry shorter than
-the wait for the next poll — starts at that poll; jobsim starts it when it is due (or when the
-lock is released), as it does every Agenda retry.
+Agenda picks a document up only at its polls (``processEvery``; ``_polling.py``): a tick's run
+starts when due if a poll after the document was last unlocked (``unlocked``: the end of its
+last run) found it ahead, else at the first poll after that; so the overdue tick starts at the
+first poll at or after the release, and the ticks falling before that poll are skipped
+("waiting": the run has not started, the document's nextRunAt is still its tick).
 """
 
 from __future__ import annotations
@@ -68,6 +69,16 @@ class JobDocuments:
         """A tick of ``fn`` started ``run``: it is now the document's run."""
         self.latest[fn.id] = run
 
+    def unlocked(self, fn: Function, default: int) -> int:
+        """When ``fn``'s document was last unlocked: its last run's end (``Job.run``'s ``finally``,
+        Job.ts 742-748), or ``default`` (``every()`` saved it when Agenda started) before any run."""
+        run = self.latest.get(fn.id)
+        if run is None:
+            return default
+        if run.end_ns is not None:
+            return run.end_ns
+        return run.attempts[-1].end_ns if run.attempts else default
+
     def holds(self, fn: Function, schedule: Any, now: int) -> bool:
         """Whether ``fn``'s document holds back its tick due ``now``; if so, say why in the trace.
 
@@ -81,7 +92,7 @@ class JobDocuments:
         overdue = self.overdue.get(fn.id)
         if overdue is not None:
             return self._skip(fn, schedule, now, run, "overdue", until=overdue[1], tick=overdue[0])
-        if not run.attempts:  # not started yet (waits for a concurrency slot): nextRunAt is still its tick
+        if not run.attempts:  # not started yet (waits for its poll or a concurrency slot): nextRunAt is still its tick
             return run.status not in FINAL and self._skip(fn, schedule, now, run, "waiting")
         last = run.attempts[-1]
         if now <= last.start_ns:  # it ran at this very instant: its next time is strictly after

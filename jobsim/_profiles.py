@@ -18,6 +18,7 @@ does. Step kinds a system lacks are refused when job code calls them.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -193,6 +194,16 @@ class Profile:
     gets as each attempt of a plain-call run fails (``None``: it does not run). Nothing is published on
     the bus, and ``failure_hook`` is not consulted. Only the runtime of a system without durable steps
     calls it; a run failed by jobsim itself (an unserializable return value) hears nothing."""
+    poll_ns: int = 0
+    """Due jobs are found only by a poll every this often, on a grid from the simulation's start (Agenda's
+    ``processEvery``): a job starts when a poll finds it, which may be after it is due (``_polling.py``).
+    0: every job starts the instant it is due."""
+    configure: Callable[[Profile, dict[str, Any]], Profile] | None = None
+    """Builds a variant of this (registered) profile from all its options (``jobsim.profile("agenda",
+    process_every="1s")``; ``Profiles.configure``), named ``NAME(option=value, ...)`` so the name alone
+    says it (a trace header, ``--profile``); ``None``: the profile takes no options."""
+    options: tuple[tuple[str, str], ...] = ()
+    """The options a variant was built with, canonical (``(("process_every", "1s"),)``); () for the profile itself."""
     fail_count_per_job: bool = False
     """A recurring (cron) function's failures add up over all its runs and number its retries
     (Agenda 6.2.2's ``failCount``, never reset on success): its retries are numbered from the
@@ -305,21 +316,97 @@ class Profiles:
     def __init__(self) -> None:
         self._by_name: dict[str, Profile] = {}
 
+    @classmethod
+    def registered(cls) -> Profiles:
+        """The profiles a ``Simulation`` knows: the built-ins and every plugin's."""
+        from . import _plugins
+
+        registry = cls()
+        for group in _plugins.manager().hook.jobsim_profiles():
+            for item in group:
+                registry.register(item)
+        return registry
+
     def register(self, profile: Profile) -> None:
         self._by_name[profile.name] = profile
 
     def get(self, name: str | Profile) -> Profile:
+        """A profile by name, or by ``NAME(option=value, ...)`` for a variant (``configure``)."""
         if isinstance(name, Profile):
             return name
-        try:
-            return self._by_name[name]
-        except (KeyError, TypeError):
-            raise InvalidArgument.build(
-                "profile", name, "one of " + ", ".join(repr(n) for n in sorted(self._by_name))
-            ) from None
+        found = self._by_name.get(name) if isinstance(name, str) else None
+        if found is not None:
+            return found
+        spec = _spec(name) if isinstance(name, str) else None
+        if spec is not None and spec[0] in self._by_name:
+            return self.configure(spec[0], spec[1])
+        raise InvalidArgument.build("profile", name, "one of " + ", ".join(repr(n) for n in sorted(self._by_name))
+                                    + " (a profile that takes options also as NAME(option=value), e.g. "
+                                    "'agenda(process_every=1s)')")  # fmt: skip
+
+    def configure(self, name: str | Profile, options: Mapping[str, Any]) -> Profile:
+        """``name`` (a profile, or a variant of one) with ``options`` on top of those it has."""
+        base = self.get(name)
+        if not options:
+            return base
+        root_name = base.name.partition("(")[0]
+        root = self._by_name.get(root_name, base)
+        if root.configure is None:
+            given = ", ".join(f"{key}={value!r}" for key, value in options.items())
+            takes = sorted(p.name for p in self._by_name.values() if p.configure is not None)
+            raise InvalidArgument(
+                f"profile {base.name!r} takes no options, got {given}; "
+                + ("profiles that take options: " + ", ".join(map(repr, takes)) if takes else "no profile takes any")
+            )  # fmt: skip
+        return root.configure(root, {**dict(base.options), **options})
 
     def names(self) -> list[str]:
         return sorted(self._by_name)
+
+
+_SPEC = re.compile(r"\s*([^\s()]+)\s*\((.*)\)\s*", re.DOTALL)
+_OPTION = re.compile(r"\s*([A-Za-z_]\w*)\s*=\s*(\S(?:.*\S)?)\s*", re.DOTALL)
+
+
+def _spec(text: str) -> tuple[str, dict[str, str]] | None:
+    """``"agenda(process_every=1s)"`` -> ``("agenda", {"process_every": "1s"})``; None if not of that form."""
+    match = _SPEC.fullmatch(text)
+    if match is None:
+        return None
+    options: dict[str, str] = {}
+    inner = match.group(2)
+    for part in inner.split(",") if inner.strip() else ():
+        option = _OPTION.fullmatch(part)
+        if option is None or option.group(1) in options:
+            raise InvalidArgument.build("profile", text, "NAME(option=value, ...) with each option given once, "
+                                                         "e.g. 'agenda(process_every=1s)'")  # fmt: skip
+        options[option.group(1)] = option.group(2).strip("'\"")
+    return match.group(1), options
+
+
+def split_names(text: str) -> list[str]:
+    """Comma-separated profile names (``"inngest,agenda(process_every=1s)"``), commas in parentheses kept."""
+    names, depth, current = [], 0, ""
+    for char in text:
+        depth += (char == "(") - (char == ")")
+        if char == "," and depth == 0:
+            names.append(current)
+            current = ""
+        else:
+            current += char
+    names.append(current)
+    return [name.strip() for name in names if name.strip()]
+
+
+def profile(name: str | Profile, /, **options: Any) -> Profile:
+    """The profile ``name`` (any registered one, plugins' too), with ``options`` if it takes any.
+
+    ``jobsim.profile("agenda", process_every="1s")`` is Agenda polling every second; its name,
+    ``"agenda(process_every=1s)"``, is accepted wherever a profile name is (``Simulation(profile=...)``,
+    ``--profile``, ``jobsim compare --profiles``, a trace header). Unknown options, or values the system
+    does not accept, raise ``InvalidArgument``.
+    """
+    return Profiles.registered().configure(name, options)
 
 
 def builtin_profiles() -> list[Profile]:
@@ -341,4 +428,4 @@ def __getattr__(name: str) -> Any:
     return getattr(_systems, name)
 
 
-__all__ = ["CrashRule", "Profile", "Profiles", "Resolved", "builtin_profiles", "resolve"]
+__all__ = ["CrashRule", "Profile", "Profiles", "Resolved", "builtin_profiles", "profile", "resolve", "split_names"]

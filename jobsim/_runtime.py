@@ -1,7 +1,7 @@
 """The simulated system at run time: its profile's rules beyond Inngest's, and its answers to faults.
 
 A ``SystemRuntime`` exists when the profile needs one (steps that are plain calls,
-cron delivery jitter, no persistence) or once a fault is armed
+cron delivery jitter, no persistence, polling for due jobs: ``_polling.py``) or once a fault is armed
 (``sim.crash_worker``, ``sim.downtime``, ``sim.duplicate_delivery``). Without one
 the engine runs exactly as before: Inngest with no faults pays nothing. It hooks in
 where the engine already branches: the request-start fault check
@@ -31,7 +31,9 @@ Faults, in virtual time:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ._engine import CRON_EVENT, Engine
@@ -39,6 +41,7 @@ from ._events import Event
 from ._failhooks import AttemptFailure
 from ._inline import PENDING, AsyncInlineStep, InlineStep, RunState
 from ._jobdoc import JobDocuments
+from ._polling import Polls
 from ._records import FINAL, Attempt
 from ._steps import Suspend, resolve_retry_after
 from ._time import MS, SECOND, format_duration, iso
@@ -91,6 +94,11 @@ class SystemRuntime:
         self.began: dict[tuple[str, str], tuple[int | None, int]] = {}
         # profile.cron_next == "job" (Agenda): a cron function is one job document (``_jobdoc.py``)
         self.docs = JobDocuments(self) if self.profile.cron_next == "job" else None
+        # profile.poll_ns (Agenda's processEvery): a job starts when a poll finds it (``_polling.py``)
+        self.polls = Polls(self.profile.poll_ns, sim.start_ns, self.windows) if self.profile.poll_ns else None
+        self.locked: dict[Run, int] = {}  # a run -> the poll that locked its current attempt (Agenda's lockedAt)
+        self.saved_at: int | None = None  # while a delayed job is delivered: when it was saved (``saved``)
+        self.saved_by: Run | None = None  # ... and the run whose code saved it
         self.watching = self.profile.max_duration_ns is not None  # Simulation.consume asks `spend`
         engine = self.engine
         engine.system = self
@@ -156,6 +164,44 @@ class SystemRuntime:
         if end is not None and run not in self.states:
             self.states[run] = RunState(t)  # its first attempt was due at t (Quirrel counts retries from it)
         return end
+
+    # -- polls (profile.poll_ns) ---------------------------------------------------------------------
+    def poll(self, run: Run, now: int) -> int | None:
+        """When the poll that finds ``run``, due ``now``, starts it, if that is later than now; else None.
+
+        The job was lockable since: the delayed send's save (``saved``), for a cron run the end of
+        its document's last run (``JobDocuments.unlocked``), else now (``agenda.now()``); saved by a
+        run (its code, its end) or by the test, which decides a tie with a poll (``_polling.py``). A
+        failure listener's run is no job (Agenda calls it in-process), nor is a plugin's own worker's.
+        """
+        polls = self.polls
+        if polls is None:
+            return None
+        fn = run.function
+        if fn.id in self.sim._own_worker or self._listener(fn):
+            return None
+        since, by_run = self.saved_at, self.saved_by is not None or run._cause is not None  # job code made it
+        if since is None:
+            since = now
+            if self.docs is not None and run.events and run.events[0].name == CRON_EVENT:
+                since = self.docs.unlocked(fn, self.sim.start_ns)  # its last run's end (every() saved it at start)
+                by_run = fn.id in self.docs.latest
+        locked = self.locked[run] = polls.found(since, now, by_run)
+        return locked if locked > now else None
+
+    def _listener(self, fn: Function) -> bool:
+        """Whether ``fn`` is a failure handler (``Simulation._failure_handler``): an event listener, not a job."""
+        return fn.id.endswith("-failure") and self.sim._failure_handlers.get(fn.id[: -len("-failure")]) is fn
+
+    @contextlib.contextmanager
+    def saved(self, at: int, by: Run | None = None) -> Iterator[None]:
+        """Runs started in this block are of a job saved at ``at`` (``agenda.schedule``, a debounced save),
+        by the code of run ``by`` (None: by the test)."""
+        self.saved_at, self.saved_by = at, by
+        try:
+            yield
+        finally:
+            self.saved_at = self.saved_by = None
 
     def up_at(self, t: int) -> int:
         end = self.down_until(t)
@@ -238,7 +284,11 @@ class SystemRuntime:
                 engine._error(run, x, ("error", error))
             return
         engine._attempt(run, x, key, error)
-        noticed = rule.noticed_at(x.start, at, self.sim.start_ns, self.up_at)
+        if self.polls is not None:  # the first poll at or after lockedAt + lockLifetime locks it again
+            locked = min(self.locked.get(run, x.start), x.start)
+            noticed = max(self.polls.at_or_after(locked + rule.lease_ns), at)
+        else:
+            noticed = rule.noticed_at(x.start, at, self.sim.start_ns, self.up_at)
         run.status = "retrying"
         self.kernel.schedule(noticed, self._noticed, run, x.attempt, key, owner=run.function.id)
 
@@ -254,6 +304,8 @@ class SystemRuntime:
             cron = rule.rerun_cron and bool(run.events) and run.events[0].name == CRON_EVENT
             if rule.max_reruns is None or state.reruns <= rule.max_reruns or cron:
                 state.scheduled = now
+                if self.polls is not None:
+                    self.locked[run] = now  # the poll that found the expired lock locked it again
                 self.engine._request(run, attempt)
                 return
             if rule.final:
@@ -280,10 +332,17 @@ class SystemRuntime:
             self.engine.finish(run, "failed", now, error)
             return
         run.status = "retrying"
-        self.record(now, "retry", {"function": run.function.id, "run": run.id, "step": key, "attempt": attempt + 1,
-                                   "at": due, "delay": max(0, due - now)})  # fmt: skip
+        data = {"function": run.function.id, "run": run.id, "step": key, "attempt": attempt + 1, "at": due,
+                "delay": max(0, due - now)}  # fmt: skip
+        starts = due
+        if self.polls is not None and run.function.id not in self.sim._own_worker:
+            # the run's finally saves nextRunAt = due and unlocks the job at `now`; a poll finds it (_polling.py)
+            locked = self.locked[run] = self.polls.found(now, due, by_run=True)
+            if locked > due:
+                starts = data["poll"] = locked
+        self.record(now, "retry", data)
         self.state(run).scheduled = due
-        self.kernel.schedule(due, self.engine._request, run, attempt + 1, owner=run.function.id)
+        self.kernel.schedule(starts, self.engine._request, run, attempt + 1, owner=run.function.id)
 
     def _heard(
         self,
@@ -417,6 +476,8 @@ class SystemRuntime:
         if isinstance(x, InlineStep):
             x.state.resume = x.resumed
         run.status = "queued"
+        if self.polls is not None:
+            self.locked[run] = op[1]  # the restarted process polls at once (jobsim treats older locks as released)
         self.kernel.schedule(op[1], self.engine._request, run, x.attempt, owner=run.function.id)
 
     def _lost(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:

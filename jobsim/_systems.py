@@ -13,18 +13,20 @@ Inngest events, BullMQ ``queue.add``, Trigger.dev ``tasks.trigger``, Quirrel
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._backoffs import AgendaBackoff, BullMQBackoff, QuirrelRetry, TriggerDevRetry
 from ._dialects import CRON_PARSER, CRON_PARSER_5, NODE_CRON, ROBFIG, VERCEL, VERCEL_HOBBY
 from ._events import Event
 from ._failhooks import agenda_fail, bullmq_failed
+from ._polling import process_every_ns
 from ._profiles import CrashRule, Profile
 from ._retries import Retries, RetryPolicy, TableBackoff
-from ._time import DAY, HOUR, MINUTE, MS, SECOND
-from .errors import UnsupportedFeature, WorkerCrashed
+from ._time import DAY, HOUR, MINUTE, MS, SECOND, format_duration
+from .errors import InvalidArgument, UnsupportedFeature, WorkerCrashed
 
 if TYPE_CHECKING:
     from ._app import Function
@@ -37,8 +39,6 @@ _OWN: dict[type, str] = {
 
 
 def _documented(build: Callable[[], Profile]) -> Profile:
-    import dataclasses
-
     return dataclasses.replace(build(), doc=inspect.cleandoc(build.__doc__ or ""))
 
 
@@ -414,6 +414,30 @@ def _agenda_retries(fn: Function, user: RetryPolicy) -> RetryPolicy:
     return AgendaBackoff(kind, user.min or "1s", user.max, max_retries=user.attempts - 1)  # type: ignore[arg-type]
 
 
+AGENDA_POLL_NS = 5 * SECOND
+"""Agenda's default ``processEvery`` (5000 ms, ``packages/agenda/src/index.ts`` DefaultOptions 28-37)."""
+
+
+def _agenda_configure(root: Profile, options: dict[str, Any]) -> Profile:
+    """``jobsim.profile("agenda", process_every=...)``: Agenda's ``processEvery`` option (``new Agenda({
+    processEvery})``, index.ts 49-50, 280; ``agenda.processEvery(...)``, 398-407). It sets the poll grid
+    (``_polling.py``) and the polls that re-lock a crashed job whose lock expired (``CrashRule.scan_ns``)."""
+    unknown = sorted(set(options) - {"process_every"})
+    if unknown:
+        raise InvalidArgument(f"profile 'agenda' has no option {', '.join(map(repr, unknown))}; it takes "
+                              "process_every (Agenda's processEvery: a duration such as '1s', default "
+                              "'5s')")  # fmt: skip
+    ns = process_every_ns(options["process_every"])
+    if ns == root.poll_ns:
+        return root
+    every = format_duration(ns)
+    return dataclasses.replace(
+        root, name=f"{root.name}(process_every={every})", options=(("process_every", every),), poll_ns=ns,
+        description=root.description.replace(f"polls every {format_duration(root.poll_ns)}", f"polls every {every}"),
+        crash=dataclasses.replace(root.crash, scan_ns=ns),
+    )  # fmt: skip
+
+
 def _agenda() -> Profile:
     """Agenda 6.2.2 with MongoDB (reference §5; agenda/agenda at agenda@6.2.2).
 
@@ -450,16 +474,38 @@ def _agenda() -> Profile:
     runs runs once when it ends (unless a retry replaces it), later ones never; a crashed run
     holds the lock until its re-run. Each tick held back is a cron.missed record, outcome
     "skipped", with its reason (retry, ran, locked, overdue, crashed, waiting); compare counts
-    it lost. Not modelled: the poll (processEvery, 5 s) that picks up a job unlocked after its
-    nextRunAt — jobsim starts it when due or released, as it starts every retry on time.
+    it lost.
+    Polling (poll_ns, _polling.py): Agenda finds jobs only by polling, every processEvery (default
+    5 s; jobsim.profile("agenda", process_every="1s") sets it, e.g. "agenda(process_every=1s)"):
+    start() polls at once and then on setInterval (JobProcessor.ts 98-118), so polls fall at
+    start + k*processEvery from the simulation's start, and again from the end of a downtime
+    (a restart). Each poll locks every unlocked job with nextRunAt <= now + processEvery
+    (jobQueueFilling 382-447, nextScanAt 393-394; MongoJobRepository.ts getNextJobToRun 451-503)
+    and starts each at its nextRunAt, by a timer if it is ahead (jobProcessing 454-551). The
+    MongoDB backend has no notification channel (MongoBackend.ts 6-39), so job.save() (Job.ts
+    397-422: agenda.now, schedule, every) wakes nothing, and a run's saves (saveJobState, Job.run
+    612-623 and 742-748) never do. A job lockable from `since` (saved, or unlocked when the run
+    holding it ended) with nextRunAt `due` thus starts at max(due, the first poll at or after
+    max(since, due - processEvery)): agenda.now() at the next poll; a job scheduled, a retry
+    backing off, or a recurring job's next tick after a run that ended, processEvery or more
+    ahead, exactly on time; a shorter retry on time if a poll falls between the failure and it,
+    else at the first poll after; an overdue tick (above) at the first poll after the lock is
+    released. At a tie (jobsim's choice; a race in Node) the poll at instant T has looked before
+    anything a run does at T (its end's saves, its code's agenda.now()), and after what the test
+    sends at T (sim.send at the simulation's start runs at once). The wait is a run.queued
+    record, reason "poll"; a retry record names the poll that starts it ("poll"). Not modelled:
+    notification channels (Redis/PostgreSQL backends, a MongoChangeStreamNotificationChannel:
+    a saved job is locked at once, handleNotification 252-286), and defaultConcurrency 5 /
+    maxConcurrency 20 when define() sets none (jobsim limits an Agenda function only with
+    concurrency=; lockLimit is 0, unlimited, by default).
     Features: debounce (v6 nowDebounced: trailing, maxWait = timeout), concurrency
     (per definition, no key), on_failure (agenda.on('fail'), below). No batching, throttle,
     rate limit, idempotency window, priority as a time shift, cancel_on, timeouts,
     sleep, wait_for_event, invoke.
-    Crash: the lock stays; after lockLifetime (10 min) a poll (every processEvery,
-    5 s; phase: the simulation's start) locks the job again and re-runs it — even a
-    one-off job — without counting a failure, as often as it takes. jobsim takes lockedAt
-    as the attempt's start (Agenda may lock up to 5 s earlier).
+    Crash: the lock stays; the first poll at or after lockedAt + lockLifetime (10 min) locks the
+    job again (getNextJobToRun: lockedAt <= now - lockLifetime) and re-runs it — even a one-off
+    job — without counting a failure, as often as it takes. lockedAt is the poll that locked
+    the attempt (a job found ahead of its nextRunAt is locked before it starts).
     Downtime: MongoDB keeps jobs; an overdue job runs once on start and its next run
     is computed from that run (missed cron: first): a tick due the instant it is back is
     that run, not a second one.
@@ -473,11 +519,12 @@ def _agenda() -> Profile:
     """
     return Profile(
         name="agenda", system="Agenda",
-        description="Agenda: no retries by default (v6 backoff when configured); a crashed job re-runs after 10 min",
+        description="Agenda: no retries by default (v6 backoff when configured); polls every 5s; a crashed job "
+                    "re-runs after 10 min",
         default_retries=AgendaBackoff(max_retries=0),
         durable_steps=False, cron=CRON_PARSER, retries=_agenda_retries,
         non_retriable=False, retry_after=False, missed_cron="first", fail_count_per_job=True,
-        attempt_failure_hook=agenda_fail, cron_next="job",
+        attempt_failure_hook=agenda_fail, cron_next="job", poll_ns=AGENDA_POLL_NS, configure=_agenda_configure,
         lacks={
             "cron.several": "every() keeps one job document per name (type 'single', upserted by name), so a "
                             "second interval replaces the first; give each schedule a function of its own",
@@ -491,7 +538,7 @@ def _agenda() -> Profile:
             "step.sleep": "a job cannot sleep and resume (schedule() makes a new job)",
             "step.wait_for_event": "there is no wait-for-event", "step.invoke": "a job cannot call another and wait",
         },
-        crash=CrashRule(lease_ns=10 * MINUTE, scan_ns=5 * SECOND, then="rerun",
+        crash=CrashRule(lease_ns=10 * MINUTE, scan_ns=AGENDA_POLL_NS, then="rerun",
                         reason="the lock expired", recovery="the lock expired and a poll locked the job again"),
         dedupe="one Agenda worker locks the job document (lockedAt)",
     )  # fmt: skip

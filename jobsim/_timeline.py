@@ -164,7 +164,10 @@ def _attempt(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str | N
 
 def _retry(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     at = to_datetime(d["at"], tz).strftime("%H:%M:%S")
-    return f"retry     {_run(d, names)}{_step(d)} attempt {d['attempt']} at {at} (+{format_duration(d['delay'])})"
+    line = f"retry     {_run(d, names)}{_step(d)} attempt {d['attempt']} at {at} (+{format_duration(d['delay'])})"
+    if d.get("poll") is not None:  # Agenda: found by a later poll (``_polling.py``)
+        line += f", found by the poll at {_instant(d['poll'], tz)}"
+    return line
 
 
 def _sleep(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
@@ -234,6 +237,8 @@ def _queued(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
         return f"queued    {_run(d, names)} starts at its event's ts, {_instant(d['until'], tz)}"
     if d["reason"] == "downtime":
         return f"queued    {_run(d, names)} waits for the system to be back up, {_instant(d['until'], tz)}"
+    if d["reason"] == "poll":  # Agenda's processEvery (``_polling.py``)
+        return f"queued    {_run(d, names)} waits for the poll that finds it, {_instant(d['until'], tz)}"
     why = "the throttle" if d["reason"] == "throttle" else "a concurrency slot"
     return f"queued    {_run(d, names)} waits for {why}"
 

@@ -494,6 +494,8 @@ def _retry_problems(sim: Any, run: Run, failed: Attempt, after: Attempt, final: 
     late_ok = run.function.flow is not None  # queues (concurrency, throttle) may start a retry later
     if low <= gap and (gap <= high or late_ok):
         return []
+    if low <= gap and _found_by_poll(sim, failed.end_ns, low, high, after.start_ns):
+        return []
     base = after.start_ns - gap  # the instant the policy's delay counts from
     if _held_by_downtime(sim, base + low, base + high, after.start_ns):
         return []
@@ -521,6 +523,16 @@ def _scheduled(sim: Any, run: Run, failed: Attempt) -> int:
     return failed.start_ns
 
 
+def _found_by_poll(sim: Any, failed: int, low: int, high: int, started: int) -> bool:
+    """Whether a retry due ``low..high`` after a failure at ``failed`` started at the poll that found it,
+    on a system that finds jobs by polling (``profile.poll_ns``, Agenda's processEvery: ``jobsim._polling``):
+    the first poll after ``failed`` and at or after ``due - processEvery``, when it is later than the due time."""
+    polls = getattr(getattr(getattr(sim, "engine", None), "system", None), "polls", None)
+    if polls is None or polls.at_or_after(started) != started:
+        return False
+    return bool(polls.start(failed, failed + low, True) <= started <= polls.start(failed, failed + high, True))
+
+
 def _held_by_downtime(sim: Any, earliest: int, latest: int, started: int) -> bool:
     """Whether a retry due in ``[earliest, latest]`` fell in a ``sim.downtime`` window and
     started when the system came back: in ``[start, end)`` nothing starts, and a persistent
@@ -544,7 +556,9 @@ def retries_respect_policy(sim: Any, function: Any = None) -> None:
     exactly the clamped delay for a ``RetryAfterError``), measured from the end of the
     failed attempt — from its start for policies that count from the scheduled time
     (Quirrel's offsets). For functions with flow control a retry may start later (it
-    queued); one due during a ``sim.downtime`` window starts when the window ends. An
+    queued); one due during a ``sim.downtime`` window starts when the window ends; on a
+    system that finds jobs by polling (Agenda's ``processEvery``) one may start at the
+    poll that finds it, later than it is due. An
     attempt a worker crash ended is followed by the system's recovery, not by a retry
     delay, so it is not checked.
     """

@@ -245,7 +245,7 @@ def _ini_defaults(config: pytest.Config) -> dict[str, str]:
     values = {key: value for key, value in values.items() if value}
     if not values:
         return values
-    from jobsim._profiles import builtin_profiles
+    from jobsim._profiles import Profiles, builtin_profiles
     from jobsim._time import instant_ns, zone
     from jobsim.errors import InvalidArgument
 
@@ -254,9 +254,15 @@ def _ini_defaults(config: pytest.Config) -> dict[str, str]:
         if "start" in values:
             instant_ns(values["start"], "jobsim_start", tz=tz)
         names = sorted(profile.name for profile in builtin_profiles())
-        if values.get("profile", names[0]) not in names:
-            accepted = "expected one of " + ", ".join(map(repr, names))
+        chosen = values.get("profile", names[0])
+        if chosen not in names and chosen.partition("(")[0].strip() not in names:
+            accepted = "expected one of " + ", ".join(map(repr, names)) + " (with options: 'agenda(process_every=1s)')"
             raise InvalidArgument.build("jobsim_profile", values["profile"], accepted)
+        if chosen not in names:  # NAME(option=value): its options are checked now too
+            try:
+                Profiles.registered().get(chosen)
+            except InvalidArgument as bad:
+                raise InvalidArgument.build("jobsim_profile", chosen, str(bad)) from None
     except InvalidArgument as error:
         raise pytest.UsageError(f"jobsim: ini option {error}") from None
     return values

@@ -109,11 +109,13 @@ def test_a_retry_sooner_than_the_next_tick_runs_and_the_tick_still_runs():
 
 def test_a_retry_sooner_than_the_tick_that_runs_past_it_holds_the_tick_until_it_ends():
     # 00:00 fails; retry at 00:01 runs 6 minutes (lastRunAt 00:01 -> nextRunAt 00:05) and ends well at
-    # 00:07: the document was locked at 00:05, so the 00:05 tick runs then, once; its run computes 00:10
+    # 00:07: the document was locked at 00:05, so the 00:05 tick runs once, overdue, at the first poll after
+    # the lock is released (the 00:07:00 poll looked before the run's end saved it): 00:07:05; its run
+    # computes 00:10
     sim = five_minutely([("x", 0), ("ok", 360)], AgendaBackoff("constant", "1m", max_retries=3))
     assert runs(sim) == [
         ("00:00", "completed", ["00:00:00", "00:01:00"]),
-        ("00:05", "completed", ["00:07:00"]),
+        ("00:05", "completed", ["00:07:05"]),
         ("00:10", "completed", ["00:10:00"]),
         ("00:15", "completed", ["00:15:00"]),
         ("00:20", "completed", ["00:20:00"]),
@@ -159,11 +161,12 @@ def test_exhausted_retries_leave_the_schedule_running_from_the_last_attempt():
 
 def test_an_exhausted_retry_that_ran_past_the_next_tick_runs_that_tick_when_it_ends():
     # the retry starts 00:10 (nextRunAt 00:15), runs 7 minutes and fails for good at 00:17:
-    # the recurring time stands (no retry overwrites it), so the 00:15 tick runs at 00:17
+    # the recurring time stands (no retry overwrites it), so the 00:15 tick runs at the first poll after
+    # 00:17, 00:17:05
     sim = five_minutely([("x", 0), ("x", 420)], AgendaBackoff("constant", "10m", max_retries=1))
     assert runs(sim) == [
         ("00:00", "failed", ["00:00:00", "00:10:00"]),
-        ("00:15", "completed", ["00:17:00"]),
+        ("00:15", "completed", ["00:17:05"]),
         ("00:20", "completed", ["00:20:00"]),
     ]
     assert skipped(sim) == [("00:05", "retry", "00:10:00"), ("00:10", "ran", None)]
@@ -176,7 +179,7 @@ def test_a_run_longer_than_the_interval_never_overlaps_and_runs_one_overdue_tick
     sim = five_minutely([("ok", 720)], None)  # 00:00 runs until 00:12
     assert runs(sim) == [
         ("00:00", "completed", ["00:00:00"]),
-        ("00:05", "completed", ["00:12:00"]),  # overdue: runs when the lock is released; next: 00:15
+        ("00:05", "completed", ["00:12:05"]),  # overdue: the first poll after the lock is released; next: 00:15
         ("00:15", "completed", ["00:15:00"]),
         ("00:20", "completed", ["00:20:00"]),
     ]
@@ -188,25 +191,27 @@ def test_a_run_longer_than_the_interval_never_overlaps_and_runs_one_overdue_tick
 
 
 def test_a_tick_due_as_the_overdue_one_runs_is_not_a_second_run():
-    sim = five_minutely([("ok", 600)], None)  # 00:00 runs until 00:10: the 00:05 tick runs at 00:10
+    sim = five_minutely([("ok", 600)], None)  # 00:00 runs until 00:10: the 00:05 tick runs at the 00:10:05 poll
     assert [(t, starts) for t, _, starts in runs(sim)][:3] == [
-        ("00:00", ["00:00:00"]), ("00:05", ["00:10:00"]), ("00:15", ["00:15:00"]),
+        ("00:00", ["00:00:00"]), ("00:05", ["00:10:05"]), ("00:15", ["00:15:00"]),
     ]  # fmt: skip
     assert skipped(sim) == [("00:10", "overdue", "00:10:00")]
     assert "the job's overdue 03-02 00:05:00 tick runs when sync#1 releases the lock" in sim.timeline()
 
 
 def test_every_tick_until_the_lock_is_released_is_skipped_for_the_overdue_one():
-    sim = five_minutely([("ok", 900)], None)  # 00:00 runs until 00:15: 00:05 runs then, 00:10 and 00:15 never
+    sim = five_minutely([("ok", 900)], None)  # 00:00 runs until 00:15: 00:05 runs then (its poll), 00:10, 00:15 never
     assert [(t, starts) for t, _, starts in runs(sim)] == [
-        ("00:00", ["00:00:00"]), ("00:05", ["00:15:00"]), ("00:20", ["00:20:00"]),
+        ("00:00", ["00:00:00"]), ("00:05", ["00:15:05"]), ("00:20", ["00:20:00"]),
     ]  # fmt: skip
     assert skipped(sim) == [("00:10", "overdue", "00:15:00"), ("00:15", "overdue", "00:15:00")]
 
 
-def test_an_attempt_ending_on_the_tick_leaves_the_tick_on_time():
-    sim = five_minutely([("ok", 300)], None)  # 00:00 ends at 00:05:00: unlocked when 00:05 is due
-    assert [(t, starts) for t, _, starts in runs(sim)][:2] == [("00:00", ["00:00:00"]), ("00:05", ["00:05:00"])]
+def test_an_attempt_ending_on_the_tick_holds_nothing_back_and_the_next_poll_runs_the_tick():
+    # 00:00 ends at 00:05:00: unlocked when 00:05 is due, not held (no skipped tick); the 00:05:00 poll looked
+    # before the end saved the job, so the 00:05:05 poll runs it
+    sim = five_minutely([("ok", 300)], None)
+    assert [(t, starts) for t, _, starts in runs(sim)][:2] == [("00:00", ["00:00:00"]), ("00:05", ["00:05:05"])]
     assert skipped(sim) == []
 
 
@@ -215,10 +220,11 @@ def test_a_crashed_run_holds_the_lock_until_its_re_run():
         sim.crash_worker(at="2026-03-02T00:00:30Z")
 
     sim = five_minutely([("ok", 60)], None, play=crash)
-    # the lock expires at 00:10:00 (lockLifetime 10 min) and a poll re-runs the job then: 00:05 is lost,
-    # 00:10 is that re-run (its Job.run computes 00:15)
-    assert runs(sim)[:2] == [("00:00", "completed", ["00:00:00", "00:10:00"]), ("00:15", "completed", ["00:15:00"])]
-    assert skipped(sim) == [("00:05", "crashed", None), ("00:10", "ran", None)]
+    # the 23:59:55 poll locked the 00:00 tick ahead of time (nextScanAt 00:00:00), so the lock expires at
+    # 00:09:55 (lockLifetime 10 min) and the poll then re-runs the job: 00:05 is lost; the re-run's Job.run
+    # computes 00:10, which runs on time
+    assert runs(sim)[:2] == [("00:00", "completed", ["00:00:00", "00:09:55"]), ("00:10", "completed", ["00:10:00"])]
+    assert skipped(sim) == [("00:05", "crashed", None)]
     assert "sync#1's worker died holding the job's lock; the job runs again when the lock expires" in sim.timeline()
 
 

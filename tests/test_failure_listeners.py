@@ -152,11 +152,13 @@ def test_agenda_fail_fires_on_every_failure_with_fail_count():
                           "lastRunAt": f"2026-03-02T{ran}Z"}}  # fmt: skip
 
     err = {"name": "RuntimeError", "message": "card declined"}
-    # exponential from 1 s: runs at 0, 1.5 (1 s after the first failure), 4 (2 s after the second), 0.5 s each
+    # exponential from 1 s, 0.5 s per attempt: the retries are due 1 s after the first failure (1.5) and 2 s
+    # after the second, but Agenda finds each at its next 5 s poll (processEvery; jobsim/_polling.py), which
+    # comes later: runs at 0, 5 and 10
     assert seen == [
         ("00:00:00.500", "agenda/fail", {"err": err, "job": job(1, "00:00:00.500", "00:00:00.000")}),
-        ("00:00:02.000", "agenda/fail", {"err": err, "job": job(2, "00:00:02.000", "00:00:01.500")}),
-        ("00:00:04.500", "agenda/fail", {"err": err, "job": job(3, "00:00:04.500", "00:00:04.000")}),
+        ("00:00:05.500", "agenda/fail", {"err": err, "job": job(2, "00:00:05.500", "00:00:05.000")}),
+        ("00:00:10.500", "agenda/fail", {"err": err, "job": job(3, "00:00:10.500", "00:00:10.000")}),
     ]
     assert [e.name for e in sim.events] == ["order/paid"] and sim.runs("audit") == []
 
@@ -181,7 +183,9 @@ def test_agenda_a_recurring_jobs_fail_count_goes_on_over_its_runs():
 
     with jobsim.Simulation(app, start=START, profile="agenda") as sim:
         sim.advance("4h30m")
-    assert seen == [("01:00:00.000", 1), ("02:00:00.000", 2), ("03:00:00.000", 3), ("03:00:04.000", 4)]
+    # the third run's retry (failCount 3: 4 s) is due 03:00:04; the poll at 03:00:00 looked before the failure,
+    # so the 03:00:05 poll starts it, and it fails then
+    assert seen == [("01:00:00.000", 1), ("02:00:00.000", 2), ("03:00:00.000", 3), ("03:00:05.000", 4)]
 
 
 def test_agenda_a_crash_re_run_calls_no_fail_listener():

@@ -197,8 +197,10 @@ def test_agenda_runs_the_job_again_when_the_lock_expires_as_often_as_it_takes():
         sim.crash_worker(at="2025-03-03T09:10:05Z")
         sim.advance("1d")
     run = sim.runs("billing")[0]
-    assert times(sim.trace.of("recover")) == ["09:10:00.000", "09:20:00.000"]  # lockedAt + 10 min, 5 s polls
-    assert run.status == "completed" and iso(run.end_ns) == "2025-03-03T09:20:20.000Z"
+    # lockedAt + 10 min, at a 5 s poll: the 08:59:55 poll locked the 09:00 job ahead (nextScanAt 09:00), so
+    # its lock expires at 09:09:55; the re-run is locked by that poll, so the second expires at 09:19:55
+    assert times(sim.trace.of("recover")) == ["09:09:55.000", "09:19:55.000"]
+    assert run.status == "completed" and iso(run.end_ns) == "2025-03-03T09:20:15.000Z"
     assert log.count(("charge", 0)) == 3
 
 

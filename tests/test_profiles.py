@@ -57,11 +57,18 @@ def attempt_offsets(profile, retries=None, seed=7, error=None):
         ("quirrel", QuirrelRetry(["10s", "5m", "1h"]), [0, 10_000, 300_000, 3_600_000]),
         ("quirrel", Retries(4, "exponential", "10s"), [0, 10_000, 30_000, 70_000]),  # retry: 10s, 30s, 70s
         ("agenda", None, [0]),
-        ("agenda", AgendaBackoff.standard(), [0, 965, 2_825, 6_946, 14_262, 30_377]),
-        ("agenda", Retries(4), [0, 1_000, 3_000, 7_000]),  # exponential from 1 s, x2
-        ("agenda", Retries(4, "linear", "10s", max="25s"), [0, 10_000, 30_000, 55_000]),
+        # the backoff formulas, polled every millisecond so that every retry starts when it is due
+        ("agenda(process_every=1ms)", AgendaBackoff.standard(), [0, 965, 2_825, 6_946, 14_262, 30_377]),
+        ("agenda(process_every=1ms)", Retries(4), [0, 1_000, 3_000, 7_000]),  # exponential from 1 s, x2
         # 100 * 1.5^3 = 337.5 ms: Job.ts handleRetry's new Date(Date.now() + 337.5) drops the fraction
-        ("agenda", AgendaBackoff("exponential", "100ms", factor=1.5, max_retries=4), [0, 100, 250, 475, 812]),
+        ("agenda(process_every=1ms)", AgendaBackoff("exponential", "100ms", factor=1.5, max_retries=4),
+         [0, 100, 250, 475, 812]),
+        # Agenda's default 5 s poll (jobsim/_polling.py): a retry due sooner than the poll after its failure
+        # starts at that poll (965 ms, 1.86 s and 4.12 s here; the poll that started an attempt has already
+        # looked); one due later (7.3 s and 16.1 s) was found ahead by a poll and starts on time
+        ("agenda", AgendaBackoff.standard(), [0, 5_000, 10_000, 15_000, 22_316, 38_431]),
+        ("agenda", Retries(4), [0, 5_000, 10_000, 15_000]),
+        ("agenda", Retries(4, "linear", "10s", max="25s"), [0, 10_000, 30_000, 55_000]),  # >= 5 s: on time
     ],
 )  # fmt: skip
 def test_attempt_times_for_seed_7(profile, retries, expected):
@@ -210,8 +217,8 @@ def test_non_retriable_and_retry_after_per_system():
     # BullMQ: UnrecoverableError fails at once; RetryAfterError is an ordinary error there
     assert attempt_offsets("bullmq", Retries(3), error=jobsim.NonRetriableError("no")) == [0]
     assert attempt_offsets("bullmq", Retries(2), error=jobsim.RetryAfterError("1h")) == [0, 0]
-    # Agenda has no non-retriable error: it retries
-    assert attempt_offsets("agenda", Retries(2), error=jobsim.NonRetriableError("no")) == [0, 1_000]
+    # Agenda has no non-retriable error: it retries (after 1 s, at the next 5 s poll)
+    assert attempt_offsets("agenda", Retries(2), error=jobsim.NonRetriableError("no")) == [0, 5_000]
     # Trigger.dev honours a retry time (catchError's retryAt), unclamped; Inngest clamps to 24 h
     assert attempt_offsets("trigger.dev", Retries(2), error=jobsim.RetryAfterError("2d")) == [0, 172_800_000]
     assert attempt_offsets("inngest", Retries(2), error=jobsim.RetryAfterError("2d")) == [0, 86_400_000]

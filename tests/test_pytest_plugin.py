@@ -466,6 +466,24 @@ def test_ini_options_are_defaults_that_markers_override(pytester: pytest.Pyteste
     pytester.runpytest().assert_outcomes(passed=2)
 
 
+def test_a_profile_with_options_in_the_ini_file_and_in_a_marker(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\njobsim_profile = agenda(process_every=1s)\n")
+    pytester.makeconftest(APP)
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_ini(jobsim):
+            assert (jobsim.profile.name, jobsim.profile.poll_ns) == ("agenda(process_every=1s)", 10**9)
+
+        @pytest.mark.jobsim(profile="agenda(process_every=250ms)")
+        def test_marker(jobsim):
+            assert jobsim.profile.poll_ns == 250 * 10**6
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=2)
+
+
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
@@ -476,7 +494,10 @@ def test_ini_options_are_defaults_that_markers_override(pytester: pytest.Pyteste
          "(e.g. '2025-03-01T09:00:00-05:00'), or seconds since the epoch"),
         ("jobsim_profile", "celery",
          "expected one of 'agenda', 'bullmq', 'inngest', 'node-cron', 'quirrel', 'trigger.dev', 'vercel-cron', "
-         "'vercel-cron-hobby'"),
+         "'vercel-cron-hobby' (with options: 'agenda(process_every=1s)')"),
+        ("jobsim_profile", "agenda(process_every=0s)",
+         "process_every='0s' is not valid: a duration greater than zero in whole milliseconds, such as '5s' "
+         "(Agenda's default), '1s' or '500ms' (Agenda's processEvery)"),
     ],
 )  # fmt: skip
 def test_bad_ini_value_is_a_usage_error_naming_the_key(

@@ -9,7 +9,8 @@ metrics the scenario defines. A profile that cannot run the scenario at all (a
 time zone on Vercel Cron, batching on BullMQ) gets a row saying why.
 
 Counting. Every delivery has a key: a cron tick its scheduled time (ticks missed
-while the system was down included), an event-started run its event id. A key's
+while the system was down included, and the slots an ``every=`` schedule skipped),
+an event-started run its event id. A key's
 second and later runs are *duplicates*; a key with no run, or whose runs were all
 lost, is *lost*. Emails are the ``email`` records of the function's runs.
 """
@@ -185,9 +186,11 @@ def _measure(scenario: Scenario, sim: Simulation, function: str) -> Outcome:
     status = Counter(r.status for r in runs)
     keys: Counter[str] = Counter()
     landed: set[str] = set()
+    skipped = 0  # an every= scheduler's skip record stands for `count` slots (``_every.py``)
     for record in sim.trace.of("cron", "cron.missed"):
         if record.data["function"] == function:
             keys[record.data["scheduled"]] += 0
+            skipped += record.data.get("count", 1) - 1
     for run in runs:
         key = _key(run)
         keys[key] += 1
@@ -198,7 +201,8 @@ def _measure(scenario: Scenario, sim: Simulation, function: str) -> Outcome:
     return Outcome(
         profile=sim.profile.name, system=sim.profile.label, function=function,
         runs=len(runs), completed=status["completed"], failed=status["failed"],
-        lost=sum(1 for key in keys if key not in landed), duplicates=sum(max(0, n - 1) for n in keys.values()),
+        lost=sum(1 for key in keys if key not in landed) + skipped,
+        duplicates=sum(max(0, n - 1) for n in keys.values()),
         emails=emails, first_done=to_datetime(done[0]) if done else None,
         last_done=to_datetime(done[-1]) if done else None,
         metrics={name: metric(sim, function) for name, metric in scenario.metrics.items()}, simulation=sim,

@@ -247,7 +247,7 @@ class FlowControl:
             if name not in known:
                 raise InvalidArgument(
                     f"app.function({function_id!r}) got an unknown option {name}=...; accepted: "
-                    + ", ".join(["on", "cron", "tz", "retries", "timeout", "on_failure", *known])
+                    + ", ".join(["on", "cron", "tz", "every", "retries", "timeout", "on_failure", *known])
                 )
             if value is None:
                 continue

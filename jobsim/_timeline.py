@@ -110,12 +110,25 @@ def _missed(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     if d["outcome"] == "caught-up":  # first-missed policies: the late run stands for this tick too
         return f"cron      {d['function']} skips its {_hm(d['scheduled'], tz)} tick: the late run just now stands " \
                "for it, and the schedule resumes after it"
+    if d["outcome"] == "skipped" and "next" in d:  # an every= scheduler's job started late (``_every.py``)
+        count = d.get("count", 1)
+        ticks = f"its {_hm(d['scheduled'], tz)} tick" if count == 1 else \
+            f"{count} ticks, {_hm(d['scheduled'], tz)} to {_hm(d['last'], tz)}"
+        return f"cron      {d['function']} skips {ticks}: its {_hm(d['behind'], tz)} job started late; the next is " \
+               f"{_hm(d['next'], tz)} ({d['cron']})"
     if d["outcome"] == "skipped":  # one pending job per schedule (profile.cron_next == "start")
         why = "has just started (the next is due strictly after)" if d["started"] else "has not started yet"
         job = _hm(d["behind"], tz)
         return f"cron      {d['function']} skips its {_hm(d['scheduled'], tz)} tick: its {job} job {why}"
     why = "lost: the system was down" if d["outcome"] == "lost" else "the system is down"
     return f"cron      {d['function']} misses its {_hm(d['scheduled'], tz)} tick ({why})"
+
+
+def _cron_end(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    """An every= scheduler makes no more jobs (``_every.py``)."""
+    if d["reason"] == "limit":
+        return f"cron      {d['function']} ends its schedule: the job just started is its last (limit {d['limit']})"
+    return f"cron      {d['function']} ends its schedule: its end {_hm(d['end'], tz)} has passed ({d['cron']})"
 
 
 def _recover(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
@@ -245,6 +258,6 @@ BUILTIN_KINDS: dict[str, Callable[[dict[str, Any], dict[str, str], dt.tzinfo], s
     "attempt": _attempt, "retry": _retry, "sleep": _sleep, "wait": _wait, "wait.end": _wait_end,
     "invoke": _invoke, "run.end": _end, "email": _email, "http": _http, "fault": _fault,
     "run.queued": _queued, "run.skipped": _skipped, "batch": _batch, "debounce": _debounce, "cancel": _cancel,
-    "parallel": _parallel, "cron.missed": _missed, "recover": _recover,
+    "parallel": _parallel, "cron.missed": _missed, "cron.end": _cron_end, "recover": _recover,
     "advance": _hidden, "fault.armed": _hidden,
 }  # fmt: skip

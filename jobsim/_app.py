@@ -87,6 +87,8 @@ class App:
             raise InvalidArgument.build("id", id, "a function id is a non-empty string such as 'send-welcome-email'")
         if id in self.functions:
             raise InvalidArgument(f"function id {id!r} is already declared in app {self.id!r}; ids are unique")
+        timeout_ns = None if timeout is None else duration_ns(timeout, "timeout", allow_zero=False)
+        flow = _flow(id, flow_options, timeout_ns is not None)  # first: a misspelt on= is not "no trigger"
         events = _names(on)
         # six fields (leading seconds) parse here; the profile refuses them for systems without seconds
         crons = tuple(CronSchedule.parse(expr, tz, seconds=True) for expr in _names(cron, "cron"))
@@ -119,8 +121,6 @@ class App:
             )
         if on_failure is not None:
             _check_handler("on_failure", on_failure)
-        timeout_ns = None if timeout is None else duration_ns(timeout, "timeout", allow_zero=False)
-        flow = _flow(id, flow_options, timeout_ns is not None)
 
         def decorate(handler: Handler) -> Function:
             _check_handler("handler", handler)

@@ -245,9 +245,10 @@ class FlowControl:
         values: dict[str, Any] = {}
         for name, value in options.items():
             if name not in known:
+                accepted = ["on", "cron", "tz", "every", "retries", "timeout", "on_failure", *known]
                 raise InvalidArgument(
-                    f"app.function({function_id!r}) got an unknown option {name}=...; accepted: "
-                    + ", ".join(["on", "cron", "tz", "every", "retries", "timeout", "on_failure", *known])
+                    f"app.function({function_id!r}) got an unknown option {name}=...{_did_you_mean(name, accepted)}; "
+                    "accepted: " + ", ".join(accepted)
                 )
             if value is None:
                 continue
@@ -350,3 +351,23 @@ def _cancels(value: Any) -> tuple[Cancel, ...]:
 __all__ = [
     "Batch", "Cancel", "Concurrency", "Debounce", "FlowControl", "RateLimit", "Throttle", "Timeouts",
 ]  # fmt: skip
+
+
+# Other systems' words for jobsim's options (Inngest's `event`/`triggers`, Celery's `retry`, ...).
+_ALIASES = {"trigger": "on", "triggers": "on", "event": "on", "events": "on", "schedule": "cron",
+            "timezone": "tz", "interval": "every", "repeat": "every", "pattern": "cron", "retry": "retries",
+            "attempts": "retries", "max_retries": "retries",
+            "onfailure": "on_failure", "ratelimit": "rate_limit", "rate": "rate_limit",
+            "idempotency_key": "idempotency", "cancel": "cancel_on", "cancelon": "cancel_on"}  # fmt: skip
+
+
+def _did_you_mean(name: str, accepted: list[str]) -> str:
+    """`` (did you mean on=?)`` for a known alias or a close misspelling, else ``""``."""
+    key = name.lower()
+    guess = _ALIASES.get(key) or _ALIASES.get(key.replace("_", ""))
+    if guess is None:
+        import difflib
+
+        close = difflib.get_close_matches(key, accepted, n=1, cutoff=0.75)
+        guess = close[0] if close else None
+    return f" (did you mean {guess}=?)" if guess else ""

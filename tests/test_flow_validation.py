@@ -104,6 +104,23 @@ def test_app_function_rejects_bad_flow_options(options, message):
         declare(**options)
 
 
+ACCEPTED = ("on, cron, tz, every, retries, timeout, on_failure, batch, debounce, throttle, rate_limit, concurrency, "
+            "timeouts, priority, cancel_on, idempotency")
+
+
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [("trigger", " (did you mean on=?)"), ("event", " (did you mean on=?)"), ("retry", " (did you mean retries=?)"),
+     ("concurency", " (did you mean concurrency=?)"), ("rateLimit", " (did you mean rate_limit=?)"), ("xyz", ""),
+     ("interval", " (did you mean every=?)"), ("repeat", " (did you mean every=?)")],
+)  # fmt: skip
+def test_an_unknown_option_is_named_before_the_missing_trigger_it_caused(name, hint):
+    # `trigger="user/created"` used to say "function 'f' has no trigger": the misspelt on= was never named
+    message = f"unknown option {name}=...{hint}; accepted: {ACCEPTED}"
+    with pytest.raises(InvalidArgument, match=re.escape(message) + "$"):
+        jobsim.App("a").function("f", **{name: "user/created"})
+
+
 def test_a_list_of_one_concurrency_limit_is_that_limit():
     fn = declare(concurrency=[Concurrency(2, key="event.data.account")])(lambda ctx: None)
     assert fn.flow.concurrency == Concurrency(2, key="event.data.account")

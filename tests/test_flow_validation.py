@@ -95,8 +95,8 @@ def declare(**options):
         ({"cancel_on": [Cancel("stop")] * 6}, "cancel_on has 6 cancellations; Inngest allows at most 5 per function"),
         ({"cancel_on": "stop"}, "cancel_on='stop' is not valid: a list of jobsim.Cancel(event=..., match=...)"),
         ({"bogus": 1},
-         "app.function('f') got an unknown option bogus=...; accepted: on, cron, tz, retries, timeout, on_failure, "
-         "batch, debounce, throttle, rate_limit, concurrency, timeouts, priority, cancel_on, idempotency"),
+         "app.function('f') got an unknown option bogus=...; accepted: on, cron, tz, every, retries, timeout, "
+         "on_failure, batch, debounce, throttle, rate_limit, concurrency, timeouts, priority, cancel_on, idempotency"),
     ],
 )  # fmt: skip
 def test_app_function_rejects_bad_flow_options(options, message):

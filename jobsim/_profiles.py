@@ -238,7 +238,7 @@ def resolve(profile: Profile, functions: Iterable[Function], *, now: int | None 
                 raise profile.refuse(fn.id, feature)
         if fn.every is not None:
             if profile.interval is None:
-                raise profile.refuse(fn.id, "every", f" ({fn.every.expr})")
+                raise profile.refuse(fn.id, "every")
             if now is not None:
                 fn.every.check_made_at(fn.id, now)
             schedules[fn.id] = (fn.every,)

@@ -438,3 +438,12 @@ def test_a_busy_worker_never_runs_two_jobs_closer_than_the_interval(every_s, wor
     assert sum(gaps) - len(gaps) == sum(skipped)
     for run, nxt in zip(sim.runs("sync"), times[1:], strict=False):  # made when the job before started
         assert nxt <= max(run.start_ns + every_s * SECOND, instant_ns(run.event.data["scheduledAt"]) + every_s * SECOND)
+
+
+def test_the_readme_block_runs_as_written():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("### Profiles, faults and compare", 1)[1].split("\n### ", 1)[0]
+    (block,) = [code for code in re.findall(r"```python\n(.*?)```", section, re.S) if "jobsim.Every(" in code]
+    exec(compile(block, "README.md", "exec"), {"__name__": "readme"})

@@ -201,7 +201,7 @@ def test_a_crashed_job_is_re_run_and_its_next_job_was_made_when_it_first_started
 # -- limit, endDate -----------------------------------------------------------------------------------------
 
 
-def test_limit_counts_every_job_of_the_schedule():
+def test_limit_counts_every_job_of_the_schedule(tmp_path):
     """job-scheduler.ts: iterationCount = count + 1 > limit makes no next job: limit jobs in all."""
     sim = simulate(app_every(jobsim.Every("15m", offset="3m", limit=3), concurrency=None),
                    start="2026-03-02T09:10:00Z", advance="2h")  # fmt: skip
@@ -210,6 +210,8 @@ def test_limit_counts_every_job_of_the_schedule():
     assert (hms(end.at), end.data) == ("09:48:00.000", {"function": "sync", "cron": "every 15m offset 3m",
                                                         "reason": "limit", "limit": 3})  # fmt: skip
     assert ("cron      sync ends its schedule: the job just started is its last (limit 3)") in sim.timeline()
+    loaded = traces.load(sim.trace.save(tmp_path / "limit.jobsim.jsonl"), strict=True)  # a kind jobsim declares
+    assert [r.data for r in loaded.of("cron.end")] == [end.data]
 
 
 def test_limit_one_is_a_single_job():
@@ -447,3 +449,14 @@ def test_the_readme_block_runs_as_written():
     section = readme.split("### Profiles, faults and compare", 1)[1].split("\n### ", 1)[0]
     (block,) = [code for code in re.findall(r"```python\n(.*?)```", section, re.S) if "jobsim.Every(" in code]
     exec(compile(block, "README.md", "exec"), {"__name__": "readme"})
+
+
+def test_a_plugin_profile_with_the_interval_rule_runs_it_whatever_its_other_rules():
+    """The one-pending-job runtime comes with ``Profile.interval``, even on a profile with durable steps and
+    cron on the clock (which otherwise needs no runtime, and would re-schedule the first job at its own instant
+    forever)."""
+    durable = Profile(name="acme-queue", description="d", default_retries=jobsim.Retries(attempts=1),
+                      interval="bullmq")  # fmt: skip
+    with jobsim.Simulation(app_every("1m", seconds=150), start=START, profile=durable) as sim:
+        sim.advance("5m")
+    assert story(sim)[:3] == ["00:00:00.000@00:00:00.000", "00:01:00.000@00:02:30.000", "00:03:00.000@00:05:00.000"]

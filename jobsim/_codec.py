@@ -267,6 +267,8 @@ def _encode_event(seq: int, at: int, kind: str, data: dict[str, Any]) -> dict[st
         line["user"] = data["user"]
     if "sent" in data:  # a test's delayed send: when it was sent (``jobsim._delay``)
         line["sent"] = data["sent"]
+    if "pending" in data:  # dropped: a delayed send still pending holds its id
+        line["pending"] = data["pending"]
     return line
 
 
@@ -339,6 +341,8 @@ def _decode_event(fields: dict[str, Any]) -> dict[str, Any]:
         out["run"] = fields["run"]
     if "sent" in fields:
         out["sent"] = fields["sent"]
+    if "pending" in fields:
+        out["pending"] = fields["pending"]
     source = ce.get("source")
     if source is not None and not (source == "/jobsim/input" and origin == "input") and source != default_source(out):
         out["source"] = source

@@ -161,9 +161,23 @@ class Engine:
                                             "reason": "ts", "until": due})  # fmt: skip
             self.kernel.schedule(due, self._start_due, run, len(runs), owner=f"{fn.id} (its event's ts)")
             return run
+        if self.system is not None and self._held(run, len(runs), now):
+            return run
         self.record(now, "run.start", {"function": fn.id, "run": run.id, "n": len(runs), "event": run.event.name})
         self.kernel.schedule(now, self._request, run, 0, owner=fn.id)
         return run
+
+    def _held(self, run: Run, n: int, now: int) -> bool:
+        """A run due while the system is down waits, queued, until it is back: it starts then."""
+        assert self.system is not None
+        end = self.system.holds(run, now)
+        if end is None:
+            return False
+        self.record(now, "run.queued", {"function": run.function.id, "run": run.id, "n": n, "event": run.event.name,
+                                        "reason": "downtime", "until": end})  # fmt: skip
+        run.status = "queued"
+        self.kernel.schedule(end, self._start_due, run, n, owner=f"{run.function.id} (the system is down)")
+        return True
 
     def due(self, events: list[Event], now: int) -> int:
         """When a new run's first request is due: ``now``, or its one event's future ``ts`` where the
@@ -176,7 +190,11 @@ class Engine:
 
     def _start_due(self, run: Run, n: int) -> None:
         """A run whose event's ``ts`` was in the future: it starts now."""
+        if run.done:  # cancelled while it waited
+            return
         now = run.start_ns = self.kernel.now
+        if self.system is not None and self._held(run, n, now):
+            return
         self.record(now, "run.start", {"function": run.function.id, "run": run.id, "n": n, "event": run.event.name})
         self._request(run, 0)
 

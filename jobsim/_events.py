@@ -264,6 +264,10 @@ class Bus:
         self.history.append(event)
         return event
 
+    def pending(self, event: Event) -> bool:
+        """Whether ``event``'s id is held by a delayed send still pending (why a drop was a duplicate)."""
+        return bool(self._held) and event.id in self._held
+
     def _drop(self, event: Event, now: int) -> None:
         self.dropped.append(event if event.ts is not None else dataclasses.replace(event, ts=now // MS))
 

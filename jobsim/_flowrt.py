@@ -408,7 +408,14 @@ class FlowRuntime:
                 self._queued(ctl, "concurrency", now)
                 return None
         if not ctl.started:
-            self._begin(ctl)
+            system = self.engine.system
+            end = None if system is None else system.holds(run, self.kernel.now)
+            if end is None:
+                self._begin(ctl)
+            else:  # the system is down: its request is deferred (``before_request``) and the run starts when back up
+                self.record(self.kernel.now, "run.queued", {"function": run.function.id, "run": run.id, "n": ctl.n,
+                                                            "event": run.event.name, "reason": "downtime",
+                                                            "until": end})  # fmt: skip
         return ctl
 
     def _begin(self, ctl: RunControl) -> None:

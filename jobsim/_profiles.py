@@ -35,7 +35,7 @@ ANY_CRON = CronDialect(parser="cron", seconds=True)
 """A plugin profile's default dialect: 5 or 6 fields, Vixie's DOM/DOW rule, ISC across DST."""
 
 MissedCron = Literal["all", "first", "latest", "none"]
-CronNext = Literal["clock", "start"]
+CronNext = Literal["clock", "start", "job"]
 CrashThen = Literal["fail", "rerun", "lose"]
 IntervalRule = Literal["bullmq"]
 
@@ -61,6 +61,7 @@ FEATURES: dict[str, str] = {
     "step.wait_for_event": "ctx.step.wait_for_event",
     "step.invoke": "ctx.step.invoke",
     "send.delay": "a delayed send (send(..., delay=...))",
+    "cron.several": "more than one cron schedule (cron=[...])",
 }
 """Every feature a profile may lack, as messages name it."""
 
@@ -166,7 +167,11 @@ class Profile:
     names delivers a tick, whether or not the last one's run has started. ``start``: a schedule
     keeps one pending job, and the next is made when that job starts (a worker takes it), due at
     the first instant strictly after the later of that start and the job's own scheduled time;
-    the instants that pass while a job waits for a worker never run (BullMQ job schedulers)."""
+    the instants that pass while a job waits for a worker never run (BullMQ job schedulers).
+    ``job``: a schedule is one job document with one next-run time, computed as each of its runs
+    starts (the first instant strictly after that start); a retry overwrites it, and the document
+    never runs twice at once: the instants a retry jumps over never run, and of those passing
+    while a run holds the lock only the first runs, when it is released (Agenda, ``_jobdoc.py``)."""
     interval: IntervalRule | None = None
     """How the system runs an interval schedule (``every=``): ``"bullmq"``, a job scheduler's ``every``
     (``_every.py``: the first job at once, one pending job, the next made when the current one starts);
@@ -287,6 +292,8 @@ def features_of(fn: Function) -> list[str]:
         used.append("on_failure")
     if fn.timeout_ns is not None:
         used.append("timeouts")
+    if len(fn.crons) > 1:
+        used.append("cron.several")
     flow = fn.flow
     if flow is None:
         return used

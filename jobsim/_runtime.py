@@ -39,6 +39,7 @@ from ._events import Event
 from ._every import Every, Intervals, Scheduler
 from ._failhooks import AttemptFailure
 from ._inline import PENDING, AsyncInlineStep, InlineStep, RunState
+from ._jobdoc import JobDocuments
 from ._records import FINAL, Attempt
 from ._steps import Suspend, resolve_retry_after
 from ._time import MS, SECOND, format_duration, iso
@@ -90,6 +91,8 @@ class SystemRuntime:
         self.pending: dict[Run, tuple[str, str] | Scheduler] = {}
         # (function, cron) -> (when its latest job started, None until it does; that job's scheduled time)
         self.began: dict[tuple[str, str], tuple[int | None, int]] = {}
+        # profile.cron_next == "job" (Agenda): a cron function is one job document (``_jobdoc.py``)
+        self.docs = JobDocuments(self) if self.profile.cron_next == "job" else None
         self.watching = self.profile.max_duration_ns is not None  # Simulation.consume asks `spend`
         self.intervals: Intervals | None = None  # every= schedules (``_every.py``), made at their first job
         engine = self.engine
@@ -145,6 +148,17 @@ class SystemRuntime:
             if start <= t < end:
                 return end
         return None
+
+    def holds(self, run: Run, t: int) -> int | None:
+        """When a new run due at ``t`` may start: the end of the downtime ``t`` falls in, where the
+        system keeps its jobs through it (persistent profiles; the others lose them on the request,
+        ``before_request``), else None. A plugin's own worker is not this system's."""
+        if not self.windows or not self.profile.persistent or run.function.id in self.sim._own_worker:
+            return None
+        end = self.down_until(t)
+        if end is not None and run not in self.states:
+            self.states[run] = RunState(t)  # its first attempt was due at t (Quirrel counts retries from it)
+        return end
 
     def up_at(self, t: int) -> int:
         end = self.down_until(t)
@@ -469,6 +483,8 @@ class SystemRuntime:
             return
         if self.chained and (fn.id, schedule.expr) in self.began and self._holds(fn, schedule, now):
             return
+        if self.docs is not None and self.docs.holds(fn, schedule, now):
+            return
         if end is not None:
             self._miss(fn, schedule, now, end)
             return
@@ -481,7 +497,9 @@ class SystemRuntime:
         else:
             self._deliver(fn, schedule, now, copies)
 
-    def _deliver(self, fn: Function, schedule: Any, nominal: int, copies: int, late: bool = False) -> None:
+    def _deliver(self, fn: Function, schedule: Any, nominal: int, copies: int, late: bool = False,
+                 held_by: str | None = None) -> None:  # fmt: skip
+        """Start the run(s) of a tick (``late``: after a downtime, or ``held_by`` a run that locked the job)."""
         now = self.kernel.now
         end = self.down_until(now)
         if end is not None:
@@ -491,6 +509,8 @@ class SystemRuntime:
         data = {"function": fn.id, "cron": schedule.expr, "scheduled": when}
         if late:
             data["late"] = True
+        if held_by is not None:
+            data["held_by"] = held_by
         for _ in range(copies):
             self.record(now, "cron", data)
             event = Event(CRON_EVENT, {"cron": schedule.expr, "scheduledAt": when}, id=f"{fn.id}:{when}",
@@ -499,6 +519,8 @@ class SystemRuntime:
             if self.chained and fn.id not in self.sim._own_worker and run.status not in FINAL:
                 self.pending[run] = (fn.id, schedule.expr)
                 self.began[fn.id, schedule.expr] = (None, nominal)
+            if self.docs is not None and fn.id not in self.sim._own_worker:
+                self.docs.delivered(fn, run)
 
     # -- one pending job per schedule (profile.cron_next == "start") ----------------------------------------
     def _holds(self, fn: Function, schedule: Any, now: int) -> bool:

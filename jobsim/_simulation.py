@@ -371,7 +371,10 @@ class Simulation:
         for item in events:
             accepted = self.bus.accept(item, now)
             if accepted is None:
-                self.trace.add(now, "event.dropped", event_fields(item, _origin, x, now, _sent))
+                dropped = event_fields(item, _origin, x, now, _sent)
+                if self.bus.pending(item):
+                    dropped["pending"] = True
+                self.trace.add(now, "event.dropped", dropped)
                 ids.append(item.id or "")  # the bus gave it an id if it had none
             else:
                 self.trace.add(now, "event", event_fields(accepted, _origin, x, now, _sent))

@@ -448,7 +448,25 @@ def _agenda() -> Profile:
     attempt number, and once failCount > maxRetries no failure of it is retried again.
     jobsim models 6.2.2 (profile.fail_count_per_job); one-off jobs start at failCount 0.
     Steps: none; ctx.step.run runs inline.
-    Cron (every): cron-parser 5, 5 or 6 fields, timezone option, DST as cron-parser.
+    Cron (every): cron-parser 5, 5 or 6 fields, timezone option, DST as cron-parser. One
+    schedule per function: every() saves one 'single' job per name (MongoJobRepository.ts
+    saveJob 658-687 upserts by name), so a second interval would replace the first.
+    Recurring jobs and retries (cron_next="job", _jobdoc.py): the job document has one
+    nextRunAt. Job.run sets lastRunAt and computeNextRunAt = the first cron match strictly
+    after it as each run starts (Job.ts 612-623; utils/nextRunAt.ts computeFromInterval 23-49);
+    a failure's retry then overwrites it with now + delay (handleRetry, Job.ts 569-570) whether
+    it is sooner or later than that match. So the ticks a retry jumps over never run — not at
+    the retry, not after it — and a tick at the retry's very instant is that retry; the retry's
+    own Job.run computes the next match strictly after the retry starts, and the schedule
+    resumes there. Exhausted retries (the backoff returns null, Job.ts 546-566) leave nextRunAt
+    as computed when the failed attempt started: the schedule goes on, failCount stays (see
+    above). A running job is locked and the lock query skips it (MongoJobRepository.ts
+    getNextJobToRun 461-474): no overlap; the match computed at its start that passes while it
+    runs runs once when it ends (unless a retry replaces it), later ones never; a crashed run
+    holds the lock until its re-run. Each tick held back is a cron.missed record, outcome
+    "skipped", with its reason (retry, ran, locked, overdue, crashed, waiting); compare counts
+    it lost. Not modelled: the poll (processEvery, 5 s) that picks up a job unlocked after its
+    nextRunAt — jobsim starts it when due or released, as it starts every retry on time.
     Features: debounce (v6 nowDebounced: trailing, maxWait = timeout), concurrency
     (per definition, no key), on_failure (agenda.on('fail'), below). No batching, throttle,
     rate limit, idempotency window, priority as a time shift, cancel_on, timeouts,
@@ -474,8 +492,10 @@ def _agenda() -> Profile:
         default_retries=AgendaBackoff(max_retries=0),
         durable_steps=False, cron=CRON_PARSER, retries=_agenda_retries,
         non_retriable=False, retry_after=False, missed_cron="first", fail_count_per_job=True,
-        attempt_failure_hook=agenda_fail,
+        attempt_failure_hook=agenda_fail, cron_next="job",
         lacks={
+            "cron.several": "every() keeps one job document per name (type 'single', upserted by name), so a "
+                            "second interval replaces the first; give each schedule a function of its own",
             "batch": "there is no batching", "throttle": "there is no throttle", "rate_limit": "there is no rate limit",
             "idempotency": "job.unique() keeps one job per query for good, not a 24 h window",
             "debounce.leading": "its 'leading' strategy runs at the first call at once, another thing; jobsim "

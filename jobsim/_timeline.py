@@ -84,10 +84,15 @@ def _event(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 
 
 def _dropped(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    if d.get("pending"):
+        return f"event     {d['name']} id={d['id']!r} dropped: a delayed send of that id is still pending"
     return f"event     {d['name']} id={d['id']!r} dropped: duplicate id within 24h"
 
 
 def _cron(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    if d.get("held_by"):  # one job document (Agenda): the run that locked it has just ended
+        return f"cron      {d['function']} fires late for its {_hm(d['scheduled'], tz)} tick ({d['cron']}): " \
+               f"{names.get(d['held_by'], d['function'])} held the job's lock until now"
     if d.get("late"):
         return f"cron      {d['function']} fires late for its {_hm(d['scheduled'], tz)} tick ({d['cron']})"
     return f"cron      {d['function']} fires ({d['cron']})"
@@ -116,6 +121,8 @@ def _missed(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
             f"{count} ticks, {_hm(d['scheduled'], tz)} to {_hm(d['last'], tz)}"
         return f"cron      {d['function']} skips {ticks}: its {_hm(d['behind'], tz)} job started late; the next is " \
                f"{_hm(d['next'], tz)} ({d['cron']})"
+    if d["outcome"] == "skipped" and "reason" in d:  # one job document (profile.cron_next == "job")
+        return f"cron      {d['function']} skips its {_hm(d['scheduled'], tz)} tick: {_held(d, names, tz)}"
     if d["outcome"] == "skipped":  # one pending job per schedule (profile.cron_next == "start")
         why = "has just started (the next is due strictly after)" if d["started"] else "has not started yet"
         job = _hm(d["behind"], tz)
@@ -129,6 +136,25 @@ def _cron_end(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     if d["reason"] == "limit":
         return f"cron      {d['function']} ends its schedule: the job just started is its last (limit {d['limit']})"
     return f"cron      {d['function']} ends its schedule: its end {_hm(d['end'], tz)} has passed ({d['cron']})"
+def _held(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    """Why a job document (Agenda, ``_jobdoc.py``) holds a tick back: its one nextRunAt is elsewhere."""
+    run, reason = _run(d, names), d["reason"]
+    until = _instant(d["until"], tz) if d.get("until") is not None else "?"
+    if reason == "retry":
+        return f"{run}'s retry, due {until}, takes the job's nextRunAt"
+    if reason == "ran":
+        which = f"its attempt {d['attempt']}" if d.get("attempt") else "its run"
+        return f"{run} ran at this instant ({which}); the job's next run is the first tick after"
+    if reason == "locked":
+        return f"{run} holds the job's lock until {until} (a job never runs twice at once)"
+    if reason == "overdue":
+        return f"the job's overdue {_hm(d['tick'], tz)} tick runs when {run} releases the lock, {until}"
+    if reason == "crashed":
+        return f"{run}'s worker died holding the job's lock; the job runs again when the lock expires"
+    if reason == "waiting":
+        tick = _hm(d["tick"], tz) if d.get("tick") else "earlier"
+        return f"{run} has not started; the job's nextRunAt is still its {tick} tick"
+    return str(reason)
 
 
 def _recover(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
@@ -217,6 +243,8 @@ def _fault(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 def _queued(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     if d["reason"] == "ts":
         return f"queued    {_run(d, names)} starts at its event's ts, {_instant(d['until'], tz)}"
+    if d["reason"] == "downtime":
+        return f"queued    {_run(d, names)} waits for the system to be back up, {_instant(d['until'], tz)}"
     why = "the throttle" if d["reason"] == "throttle" else "a concurrency slot"
     return f"queued    {_run(d, names)} waits for {why}"
 

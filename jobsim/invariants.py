@@ -505,10 +505,14 @@ def _retry_problems(sim: Any, run: Run, failed: Attempt, after: Attempt, final: 
 def _scheduled(sim: Any, run: Run, failed: Attempt) -> int:
     """When ``failed`` was due, which Quirrel's offsets count from (``owl : retry.ts``): the run's
     creation for its first attempt, the due time of the retry that planned it for the others
-    (``retry`` records) — not its start, which a ``sim.downtime`` can push later."""
-    if failed.number == 0:
-        return min(run.start_ns, failed.start_ns)
+    (``retry`` records) — not its start, which a ``sim.downtime`` can push later (the run then
+    waits from a ``run.queued`` record of reason ``downtime``)."""
     trace = getattr(sim, "trace", None)
+    if failed.number == 0:
+        due = run.start_ns
+        if trace is not None:
+            due = min((r.at for r in trace.of("run.queued") if r.data["run"] == run.id), default=due)
+        return min(due, failed.start_ns)
     if trace is not None:
         for record in trace.of("retry"):
             data = record.data

@@ -300,6 +300,50 @@ def test_nothing_starts_while_down_a_persistent_system_runs_it_at_the_end():
     assert [r.data["phase"] for r in sim.trace.of("fault")] == ["begins", "ends"]
 
 
+def greeter(**options):
+    app = jobsim.App("g")
+
+    @app.function("greet", on="user/created", **options)
+    def greet(ctx):
+        return "hi"
+
+    return app
+
+
+@pytest.mark.parametrize("profile", ["inngest", "bullmq", "agenda", "quirrel", "trigger.dev"])
+@pytest.mark.parametrize("options", [{}, {"concurrency": 1}], ids=["plain", "flow-controlled"])
+def test_a_run_due_while_down_is_queued_and_starts_when_the_system_is_back(profile, options):
+    """The timeline said "greet#1 started" at 09:00, inside the window where nothing starts,
+    and ``run.started_at`` said 09:00: the run waited, queued, and started at 10:00."""
+    if profile == "quirrel" and options:
+        options = {"concurrency": 1}  # Quirrel's exclusive queue
+    with jobsim.Simulation(greeter(**options), start="2025-03-03T08:00:00Z", profile=profile) as sim:
+        sim.downtime("2025-03-03T09:00:00Z", "2025-03-03T10:00:00Z")
+        sim.advance_to("2025-03-03T09:00:00Z")
+        sim.send("user/created")
+        sim.advance("30m")
+        (run,) = sim.runs("greet")
+        assert (run.status, run.attempts) == ("queued", [])
+        sim.advance("30m")
+    assert (run.status, run.started_at.isoformat()) == ("completed", "2025-03-03T10:00:00+00:00")
+    records = sim.trace.of("run.queued", "run.start")
+    assert [(iso(r.at), r.kind, r.data.get("reason"), r.data.get("until")) for r in records] == [
+        ("2025-03-03T09:00:00.000Z", "run.queued", "downtime", sim.start_ns + 2 * 3600 * 10**9),
+        ("2025-03-03T10:00:00.000Z", "run.start", None, None),
+    ]
+    assert "queued    greet#1 waits for the system to be back up, 2025-03-03 10:00:00 UTC" in sim.timeline()
+
+
+def test_a_run_whose_event_ts_falls_in_a_downtime_waits_for_both():
+    with jobsim.Simulation(greeter(), start="2025-03-03T08:00:00Z") as sim:
+        sim.downtime("2025-03-03T09:00:00Z", "2025-03-03T10:00:00Z")
+        sim.send(jobsim.Event("user/created", {}, ts=sim.start_ns // 10**6 + 90 * 60_000))  # 09:30
+        sim.run_until_idle()
+    assert [(iso(r.at)[11:16], r.kind, r.data.get("reason")) for r in sim.trace.of("run.queued", "run.start")] == [
+        ("08:00", "run.queued", "ts"), ("09:30", "run.queued", "downtime"), ("10:00", "run.start", None),
+    ]  # fmt: skip
+
+
 def test_an_attempt_running_when_the_system_goes_down_dies():
     log = []
     with jobsim.Simulation(billing_app(log, sleep=120), start="2025-03-03T08:50:00Z", profile="bullmq") as sim:

@@ -144,6 +144,10 @@ def compare(scenario: Scenario, profiles: Iterable[str] | None = None, *, seed: 
             "profiles", profiles, "profile names among " + ", ".join(map(repr, sorted(known)))
             + (f" (unknown: {', '.join(map(repr, unknown))})" if unknown else "")
         )
+    twice = [name for name, count in Counter(names).items() if count > 1]
+    if twice:  # two rows of one profile, and result.of() could reach only the first
+        raise InvalidArgument.build("profiles", profiles, f"each profile named once ({', '.join(map(repr, twice))} "
+                                    f"{'is' if len(twice) == 1 else 'are'} named more than once)")  # fmt: skip
     seed = scenario.seed if seed is None else seed
     outcomes: list[Outcome] = []
     for name in names:
@@ -152,7 +156,7 @@ def compare(scenario: Scenario, profiles: Iterable[str] | None = None, *, seed: 
 
 
 def _run(scenario: Scenario, profile: str, seed: int) -> list[Outcome]:
-    targets = scenario.build()
+    targets = _call(scenario, profile, seed, "building its targets", "build()", scenario.build)
     try:
         sim = Simulation(targets, start=scenario.start, seed=seed, profile=profile, tz=scenario.tz)
     except UnsupportedFeature as exc:
@@ -172,6 +176,17 @@ def _run(scenario: Scenario, profile: str, seed: int) -> list[Outcome]:
             f"jobsim.Simulation(..., profile={profile!r}, seed={seed})"
         ) from exc
     return [_measure(scenario, sim, fn) for fn in functions]
+
+
+def _call(scenario: Scenario, profile: str, seed: int, doing: str, what: str, fn: Any, *args: Any) -> Any:
+    """``fn(*args)``, the scenario's own code: what it raises is one ``JobsimError`` naming the scenario."""
+    try:
+        return fn(*args)
+    except JobsimError:
+        raise
+    except Exception as exc:
+        raise JobsimError(f"scenario {scenario.name!r} raised {type(exc).__name__}: {exc} while {doing} under "
+                          f"profile {profile!r} (seed {seed}); fix its {what}") from exc  # fmt: skip
 
 
 def _refused(scenario: Scenario, targets: Any, profile: str, exc: UnsupportedFeature) -> list[Outcome]:
@@ -201,7 +216,9 @@ def _measure(scenario: Scenario, sim: Simulation, function: str) -> Outcome:
         lost=sum(1 for key in keys if key not in landed), duplicates=sum(max(0, n - 1) for n in keys.values()),
         emails=emails, first_done=to_datetime(done[0]) if done else None,
         last_done=to_datetime(done[-1]) if done else None,
-        metrics={name: metric(sim, function) for name, metric in scenario.metrics.items()}, simulation=sim,
+        metrics={name: _call(scenario, sim.profile.name, sim.seed, f"measuring {name!r} of {function!r}",
+                             f"metrics[{name!r}]", metric, sim, function)
+                 for name, metric in scenario.metrics.items()}, simulation=sim,
     )  # fmt: skip
 
 

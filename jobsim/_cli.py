@@ -80,6 +80,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f" {exc.filename!r}" if exc.filename else ""
         print(f"jobsim: error: cannot use{where}: {exc.strerror or exc}", file=sys.stderr)
         return 2
+    except OverflowError as exc:  # a cron tick or a zone's wall time past 9999-12-31 or before year 1
+        print(f"jobsim: error: a time falls outside the years 1 to 9999 that a datetime can show ({exc}); "
+              "start further from those years, or simulate fewer --days", file=sys.stderr)  # fmt: skip
+        return 2
     except KeyboardInterrupt:  # Ctrl-C: files are written whole or not at all (trace.save renames a .part)
         print("jobsim: interrupted", file=sys.stderr)
         return 130  # 128 + SIGINT, as a shell reports it

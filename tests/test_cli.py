@@ -395,3 +395,14 @@ def test_help_says_what_exclude_functions_leaves_out(capsys):
     # was "simulate all of the target's functions (instead of its jobsim_options' selection) but these"
     assert ("--exclude-functions IDS comma-separated function ids: simulate all of the target's functions but these "
             "(instead of its jobsim_options' selection)") in help_text
+
+
+@pytest.mark.parametrize(("start", "days"), [("0001-01-01T00:00:00Z", "0.001"), ("9999-12-30T00:00:00Z", "1.9")])
+def test_a_start_at_the_ends_of_the_calendar_is_one_line(tmp_path, monkeypatch, capsys, start, days):
+    """A New York cron at year 1 (its wall time is year 0) or ticking past 9999: datetime overflows."""
+    source = MODULE + '\napp.function("nightly", cron="0 9 * * *", tz="America/New_York")(lambda ctx: 1)\n'
+    module = write_module(tmp_path, monkeypatch, source)
+    code, out, err = run(capsys, "run", module, "--start", start, "--days", days)
+    assert (code, out) == (2, "")  # was an OverflowError traceback, exit 1
+    assert err == ("jobsim: error: a time falls outside the years 1 to 9999 that a datetime can show (date value out "
+                   "of range); start further from those years, or simulate fewer --days\n")

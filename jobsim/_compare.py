@@ -249,8 +249,8 @@ def render_table(comparison: Comparison) -> str:
         rows.append([*lead, *map(str, counts), _when(o.first_done, tz, ms), _when(o.last_done, tz, ms)])
     widths = [len(h) for h in header]
     for row in rows:
-        if len(row) == len(header):
-            widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+        cells = row if len(row) == len(header) else row[:-1]  # an unsupported row's lead cells align too
+        widths[: len(cells)] = [max(w, len(cell)) for w, cell in zip(widths, cells, strict=False)]
     numeric = range(2 if several else 1, len(header) - 2)
 
     def line(cells: Sequence[str]) -> str:

@@ -406,3 +406,12 @@ def test_a_start_at_the_ends_of_the_calendar_is_one_line(tmp_path, monkeypatch, 
     assert (code, out) == (2, "")  # was an OverflowError traceback, exit 1
     assert err == ("jobsim: error: a time falls outside the years 1 to 9999 that a datetime can show (date value out "
                    "of range); start further from those years, or simulate fewer --days\n")
+
+
+def test_a_profile_that_cannot_run_the_scenario_keeps_the_columns_aligned(capsys):
+    code, out, _ = run(capsys, "compare", "examples/scenarios/outage.py", "--profiles", "inngest,vercel-cron-hobby")
+    assert code == 0
+    lines = out.splitlines()[2:]
+    assert lines[0].startswith("profile            function        runs")  # the width of 'vercel-cron-hobby'
+    assert [line.index("-report") if "daily-report" in line else None for line in lines] == [
+        None, None, 24, None, 24, None]  # the unsupported row's function sat two columns left of the others

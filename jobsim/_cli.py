@@ -254,6 +254,17 @@ def check_output(flag: str, path: str, before: str) -> None:
                           f"denied); save elsewhere (checked before {before})")  # fmt: skip
 
 
+def check_not_input(flag: str, out: str, source: str) -> None:
+    """Refuse to write over the file being read: a recording, or a production export, would be gone."""
+    try:
+        same = os.path.samefile(out, source)
+    except OSError:  # either does not exist (yet): the reader or the writer names it
+        return
+    if same:
+        raise JobsimError(f"{flag} {out!r} is the file being read ({source!r}): writing it would replace the "
+                          "original; write to another file (and move it over the original if that is meant)")
+
+
 def check_instant(flag: str, text: str) -> None:
     """An ISO 8601 instant (the zone is read later: --tz or the target's), in the flag's words."""
     try:

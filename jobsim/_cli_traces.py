@@ -134,12 +134,13 @@ def _print_json(value: Any) -> None:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from ._cli import check_output, load_target, user_hook
+    from ._cli import check_not_input, check_output, load_target, user_hook
     from ._cli_select import selection
     from ._replay import replay
 
     if args.out:
         check_output("--out", args.out, "replaying")
+        check_not_input("--out", args.out, args.trace)
     module, target = load_target(args.app)
     chosen = selection(args, target)
     setup = user_hook(module, "jobsim_setup", 1, "a function taking the simulation")
@@ -179,9 +180,10 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from ._cli import check_instant
+    from ._cli import check_instant, check_not_input
     from ._importing import import_events
 
+    check_not_input("--out", args.out, args.events)
     if args.start is not None:
         check_instant("--start", args.start)
     with _warnings_to_stderr():
@@ -229,9 +231,11 @@ def _scan(args: argparse.Namespace) -> int:
 
 
 def _redact(args: argparse.Namespace) -> int:
+    from ._cli import check_not_input
     from ._importing import read_any
     from ._redact import Redaction
 
+    check_not_input("OUT", args.out, args.trace)
     with _warnings_to_stderr():
         trace = read_any(args.trace)  # a file of events too, as `scan` advises for any file it flags
     policy = Redaction(pseudonymize=not args.no_pseudonyms)

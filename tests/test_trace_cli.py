@@ -472,3 +472,21 @@ def test_diff_of_two_event_files_says_there_is_nothing_to_compare(capsys, tmp_pa
         "nothing to compare: neither A nor B holds a run (files of input events only?); replay each into your code "
         "(jobsim replay TRACE --app MODULE) and diff the replays' traces (--out)",
     ]
+
+
+@pytest.mark.parametrize("command", [
+    ["replay", "{trace}", "--app", "{app}", "--out", "{trace}"], ["redact", "{trace}", "{trace}"],
+    ["import", "{events}", "-o", "{events}"],
+])  # fmt: skip
+def test_no_command_writes_over_the_file_it_reads(recording, app_module, capsys, tmp_path, command):
+    trace, events = tmp_path / "rec.jobsim.jsonl", tmp_path / "prod.jsonl"
+    trace.write_bytes(recording["raw"].read_bytes())  # unredacted: redact/replay would have rewritten it
+    events.write_bytes(orjson.dumps({"name": "user/created", "ts": 1_741_000_000_000, "data": {}}) + b"\n")
+    before = {path: path.read_bytes() for path in (trace, events)}
+    argv = [part.format(trace=trace, events=events, app=app_module(plan="pro")) for part in command]
+    code, out, err = run(capsys, *argv)
+    assert (code, out) == (2, "")
+    flag, path = ("OUT", trace) if command[0] == "redact" else ("--out", Path(argv[-1]))
+    assert err == (f"jobsim: error: {flag} {str(path)!r} is the file being read ({str(path)!r}): writing it would "
+                   "replace the original; write to another file (and move it over the original if that is meant)\n")
+    assert {path: path.read_bytes() for path in before} == before

@@ -562,6 +562,9 @@ _CLI_BAD = [
     "import {trace} -o out.jsonl --start garbage", "import {trace} -o out.jsonl --tz {long}",
     "import {trace} -o out.jsonl --profile nope", "scan nope", "scan .", "scan {m}.py", "redact {trace} {missing}",
     "redact {trace} .", "redact nope out.jsonl", "show nope", "show .", "show {m}.py", "show {trace} --tz {long}",
+    "compare {m}.py:nope", "run {m} --no-timline",
+    "replay {trace} --app {m} --until -1h", "replay {trace} --app {m} --out {trace}", "redact {trace} {trace}",
+    "import {m}.py -o out.jsonl --profile nope", "run {m} --save {m}.py --start yesterday",
 ]  # fmt: skip
 
 

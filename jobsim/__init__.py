@@ -5,6 +5,7 @@ from ._backoffs import AgendaBackoff, BullMQBackoff, QuirrelRetry, TriggerDevRet
 from ._compare import Comparison, Outcome, Scenario, compare
 from ._email import Email
 from ._events import Event
+from ._every import Every
 from ._flow import Batch, Cancel, Concurrency, Debounce, RateLimit, Throttle, Timeouts
 from ._profiles import Profile, profile
 from ._records import Attempt, Run, StepRecord
@@ -57,6 +58,7 @@ __all__ = [
     "Debounce",
     "Email",
     "Event",
+    "Every",
     "FaultWarning",
     "Function",
     "HttpCall",

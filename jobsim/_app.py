@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 from ._checks import check_callable
 from ._cron import CronSchedule
 from ._events import Event
+from ._every import Every
 from ._retries import MAX_ATTEMPTS, Retries, RetryPolicy
 from ._time import Duration, duration_ns
 from .errors import InvalidArgument, JobsimError
@@ -31,6 +32,8 @@ class Function:
     app: App
     events: tuple[str, ...] = ()
     crons: tuple[CronSchedule, ...] = ()
+    every: Every | None = None
+    """An interval schedule (``every=``); only profiles with ``Profile.interval`` run it."""
     retries: RetryPolicy | None = None
     flow: FlowControl | None = None
     timeout_ns: int | None = None
@@ -73,6 +76,7 @@ class App:
         on: str | Sequence[str] | None = None,
         cron: str | Sequence[str] | None = None,
         tz: str | dt.tzinfo | None = None,
+        every: Duration | Every | None = None,
         retries: RetryPolicy | int | None = None,
         timeout: Duration | None = None,
         on_failure: Handler | None = None,
@@ -88,12 +92,19 @@ class App:
         events = _names(on)
         # six fields (leading seconds) parse here; the profile refuses them for systems without seconds
         crons = tuple(CronSchedule.parse(expr, tz, seconds=True) for expr in _names(cron, "cron"))
-        if tz is not None and not crons:
-            raise InvalidArgument.build("tz", tz, "tz= applies to cron=; give a cron schedule or drop tz=")
-        if not events and not crons:
+        interval = None if every is None else Every.coerce(every)
+        if interval is not None and crons:
             raise InvalidArgument(
-                f"function {id!r} has no trigger: give on='event/name' (or a list) and/or cron='0 9 * * *'; "
-                "a function only invoked by others can use on= with a name nothing else sends"
+                f"function {id!r} has cron={cron!r} and every={every!r}: a schedule is a cron pattern or an interval, "
+                "not both (BullMQ: 'Both .pattern and .every options are defined'); drop one, or declare two functions"
+            )
+        if tz is not None and not crons:
+            why = "an every= interval has no time zone; drop tz=" if interval else "give a cron schedule or drop tz="
+            raise InvalidArgument.build("tz", tz, f"tz= applies to cron=; {why}")
+        if not events and not crons and interval is None:
+            raise InvalidArgument(
+                f"function {id!r} has no trigger: give on='event/name' (or a list) and/or cron='0 9 * * *' (or "
+                "every='5m'); a function only invoked by others can use on= with a name nothing else sends"
             )
         policy: RetryPolicy | None = None
         if isinstance(retries, int) and not isinstance(retries, bool):
@@ -114,10 +125,10 @@ class App:
         def decorate(handler: Handler) -> Function:
             _check_handler("handler", handler)
             fn = Function(
-                id=id, handler=handler, app=self, events=events, crons=crons, retries=policy,
+                id=id, handler=handler, app=self, events=events, crons=crons, every=interval, retries=policy,
                 flow=flow, timeout_ns=timeout_ns,
                 on_failure=on_failure, is_async=inspect.iscoroutinefunction(handler),
-                options={"on": on, "cron": cron, "tz": tz, "retries": policy, "timeout": timeout,
+                options={"on": on, "cron": cron, "tz": tz, "every": every, "retries": policy, "timeout": timeout,
                          "on_failure": on_failure, **flow_options},
             )  # fmt: skip
             self.functions[id] = fn

@@ -6,45 +6,61 @@ Trace commands (``replay``, ``diff``, ``import``, ``scan``, ``redact``) live in 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import difflib
+import functools
 import importlib
 import inspect
 import io
 import math
 import os
+import re
 import sys
+import traceback
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import __version__
 from ._app import App
+from ._checks import check_callable
 from ._cli_select import add_selection_options, selection
 from ._cli_traces import add_trace_commands
 from ._simulation import DEFAULT_START, Simulation
-from ._time import MAX_NS, duration_ns, iso, to_datetime
+from ._time import MAX_NS, duration_ns, instant_ns, iso, to_datetime
 from .errors import InvalidArgument, JobsimError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="jobsim", description="Simulate background jobs in virtual time.")
+    parser = argparse.ArgumentParser(prog="jobsim", description="Simulate background jobs in virtual time.",
+                                     epilog="Exit codes: 0 done (same, clean), 1 a replay or diff differs or scan "
+                                     "found secrets, 2 a bad argument, file, module or attribute, 130 interrupted. "
+                                     "`jobsim COMMAND --help` describes each command.")  # fmt: skip
+    parser.add_argument("--version", action="version", version=f"jobsim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="simulate an app (and its traffic) and print the timeline")
     run.add_argument(
         "target", help="a module or package path, optionally with :attribute (e.g. examples or app.jobs:app)"
     )
-    run.add_argument("--seed", type=int, default=0, help="the simulation's seed (default 0)")
-    run.add_argument("--start", default=None, help=f"virtual start time (default: the target's, or {DEFAULT_START})")
+    run.add_argument("--seed", type=int, default=None, help="the simulation's seed (default: the target's, or 0)")
+    run.add_argument("--start", default=None,
+                     help=f"virtual start time, ISO 8601 (default: the target's, or {DEFAULT_START})")
     run.add_argument("--days", type=float, default=7.0, help="how long to simulate (default 7 days)")
-    run.add_argument("--tz", default=None, help="time zone of the timeline (default: the target's, or UTC)")
+    run.add_argument("--tz", default=None,
+                     help="time zone of the timeline, and of a --start without an offset (default: the target's, "
+                     "or UTC)")  # fmt: skip
     run.add_argument("--no-timeline", action="store_true", help="print only the summary table")
     run.add_argument("--save", metavar="FILE", default=None,
                      help="also save the trace (redacted; .gz: gzip), for `jobsim replay`/`diff`/`show`")  # fmt: skip
     run.add_argument("--no-redact", action="store_true", help="with --save: write the trace as recorded")
-    add_selection_options(run, "the target's functions (instead of its jobsim_options' selection)")
+    add_selection_options(run, "the target's functions", "instead of its jobsim_options' selection")
     _add_compare(sub)
     add_trace_commands(sub)  # replay, diff, import, scan, redact, show
     _never_fail_to_encode()  # before parse_args: --help and usage errors print too
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(_joined_negative_values(sys.argv[1:] if argv is None else argv))
+    if unknown:  # argparse would blame the top-level parser and show its usage: name the command's options
+        _unrecognized(sub.choices[args.command], unknown)
     try:
         handler = getattr(args, "handler", None)  # the trace commands name their own
         if handler is not None:
@@ -64,6 +80,61 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f" {exc.filename!r}" if exc.filename else ""
         print(f"jobsim: error: cannot use{where}: {exc.strerror or exc}", file=sys.stderr)
         return 2
+    except OverflowError as exc:  # a cron tick or a zone's wall time past 9999-12-31 or before year 1
+        print(f"jobsim: error: a time falls outside the years 1 to 9999 that a datetime can show ({exc}); "
+              "start further from those years, or simulate fewer --days", file=sys.stderr)  # fmt: skip
+        return 2
+    except KeyboardInterrupt:  # Ctrl-C: files are written whole or not at all (trace.save renames a .part)
+        print("jobsim: interrupted", file=sys.stderr)
+        return 130  # 128 + SIGINT, as a shell reports it
+
+
+_VALUE_FLAGS = frozenset({"--start", "--days", "--seed", "--tolerance", "--until"})
+
+
+def _joined_negative_values(argv: Sequence[str]) -> list[str]:
+    """``--tolerance -1s`` -> ``--tolerance=-1s``, so the value's own check speaks.
+
+    argparse takes any word starting with '-' (but a plain negative number) for an option,
+    and would answer ``--tolerance -1s`` with "expected one argument", which names no value.
+    """
+    out: list[str] = []
+    args = list(argv)
+    index = 0
+    while index < len(args):
+        word = args[index]
+        if word in _VALUE_FLAGS and index + 1 < len(args) and re.match(r"-[\d.]", args[index + 1]):
+            out.append(f"{word}={args[index + 1]}")
+            index += 2
+            continue
+        out.append(word)
+        index += 1
+    return out
+
+
+def _unrecognized(command: argparse.ArgumentParser, unknown: list[str]) -> None:
+    """Exit 2 with the command's usage, naming what it does not take and the option meant, if close."""
+    known = [flag for action in command._actions for flag in action.option_strings]
+    hints = []
+    for word in unknown:
+        close = difflib.get_close_matches(word.split("=", 1)[0], known, n=1, cutoff=0.6) if word.startswith("-") else []
+        if close:
+            hints.append(f"{word.split('=', 1)[0]}: did you mean {close[0]}?")
+    command.error(f"unrecognized arguments: {' '.join(unknown)}" + (f" ({'; '.join(hints)})" if hints else "")
+                  + f"; `{command.prog} --help` lists its options")  # fmt: skip
+
+
+def number_or_text(text: str) -> int | float | str:
+    """A plain number as a number (seconds, as the Python API reads one), anything else as given."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return value if math.isfinite(value) else text
 
 
 def _never_fail_to_encode() -> None:
@@ -86,26 +157,8 @@ def load_target(spec: str) -> tuple[Any, Any]:
     module_part, _, attr = spec.partition(":")
     if not module_part:  # Path("") is the current folder: it would import as a namespace package
         raise JobsimError(f"{spec!r} names no module before ':'; give e.g. app.jobs:app or a folder")
-    if os.getcwd() not in sys.path and "" not in sys.path:  # `app.jobs` means ./app/jobs.py, as with python -m
-        sys.path.insert(0, os.getcwd())
-    path = Path(module_part)
-    if path.exists():
-        path = path.resolve()
-        root, name = (path.parent, path.stem) if path.suffix == ".py" else (path.parent, path.name)
-        sys.path.insert(0, str(root))
-        module_part = name
-    elif module_part.endswith(".py") or "/" in module_part or os.sep in module_part:  # a path, not a module name
-        raise JobsimError(f"{module_part}: no such file or folder")
-    try:
-        module = importlib.import_module(module_part)
-    except ImportError as exc:
-        raise JobsimError(
-            f"cannot import {module_part!r} ({exc}); give a module path like 'app.jobs' or a folder"
-        ) from None
-    except Exception as exc:  # the module itself is broken: say where, with its own words
-        raise JobsimError(
-            f"importing {module_part!r} failed: {type(exc).__name__}: {exc}; fix that module and run again"
-        ) from exc
+    module = _import_module(module_part)
+    module_part = module.__name__
     for name in [attr] if attr else ["jobsim_app", "app"]:
         if hasattr(module, name):
             target = getattr(module, name)
@@ -145,24 +198,26 @@ def _run(args: argparse.Namespace) -> int:
                                     "(virtual time ends at 9999-12-31)")
     if args.no_redact and not args.save:
         raise JobsimError("--no-redact applies to the trace --save FILE writes; give --save FILE too")
-    if args.save and not Path(args.save).resolve().parent.is_dir():
-        raise JobsimError(f"--save {args.save!r}: folder {str(Path(args.save).parent)!r} does not exist; "
-                          "create it or save elsewhere (checked before simulating)")  # fmt: skip
+    if args.save:
+        check_output("--save", args.save, "simulating")
+    if args.start is not None:
+        check_instant("--start", args.start)
     module, target = load_target(args.target)
-    options = dict(getattr(module, "jobsim_options", {}))
+    options = simulation_options(module)
     chosen = selection(args, target)
     if chosen:  # the command line's selection replaces the module's
         options.pop("functions", None)
         options.pop("exclude_functions", None)
         options.update(chosen)
-    options["seed"] = args.seed
+    if args.seed is not None:
+        options["seed"] = args.seed
     if args.start:
         options["start"] = args.start
     if args.tz:
         options["tz"] = args.tz
     sim = Simulation(target, **options)
     with sim:
-        traffic = getattr(module, "jobsim_traffic", None)
+        traffic = user_hook(module, "jobsim_traffic", 1, "a function taking the simulation")
         if traffic is not None:
             traffic(sim)  # may itself move the clock through the traffic it plays
         end = sim.start_ns + duration_ns(args.days * 86_400, "--days")
@@ -179,6 +234,86 @@ def _run(args: argparse.Namespace) -> int:
         path = sim.trace.save(args.save, redact=False if args.no_redact else None)
         print(f"\ntrace saved to {path} ({len(sim.trace)} records{'' if args.no_redact else ', redacted'})")
     return 0
+
+
+def check_output(flag: str, path: str, before: str) -> None:
+    """Refuse a file ``path`` that cannot be written, before minutes of ``before`` are spent.
+
+    ``trace.save`` writes ``<name>.part`` beside it and renames it, so the folder must be writable.
+    """
+    target = Path(path)
+    folder = target.resolve().parent
+    if target.is_dir():
+        raise JobsimError(f"{flag} {path!r} is a folder; give a file in it, such as "
+                          f"{str(target / 'run.jobsim.jsonl')!r} (checked before {before})")  # fmt: skip
+    if not folder.is_dir():
+        raise JobsimError(f"{flag} {path!r}: folder {str(target.parent)!r} does not exist; "
+                          f"create it or save elsewhere (checked before {before})")  # fmt: skip
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise JobsimError(f"{flag} {path!r}: cannot write into folder {str(target.parent)!r} (permission "
+                          f"denied); save elsewhere (checked before {before})")  # fmt: skip
+
+
+def check_not_input(flag: str, out: str, source: str) -> None:
+    """Refuse to write over the file being read: a recording, or a production export, would be gone."""
+    try:
+        same = os.path.samefile(out, source)
+    except OSError:  # either does not exist (yet): the reader or the writer names it
+        return
+    if same:
+        raise JobsimError(f"{flag} {out!r} is the file being read ({source!r}): writing it would replace the "
+                          "original; write to another file (and move it over the original if that is meant)")
+
+
+def check_instant(flag: str, text: str) -> None:
+    """An ISO 8601 instant (the zone is read later: --tz or the target's), in the flag's words."""
+    try:
+        instant_ns(text, flag, tz=dt.timezone.utc)
+    except InvalidArgument:
+        raise InvalidArgument.build(flag, text, "an ISO 8601 time such as 2025-03-01T09:00:00Z or "
+                                    "2025-03-01T09:00:00-05:00 (without an offset: in --tz)") from None
+
+
+_OPTIONS = [name for name, p in inspect.signature(Simulation).parameters.items() if p.kind is p.KEYWORD_ONLY]
+
+
+def simulation_options(module: Any) -> dict[str, Any]:
+    """A module's ``jobsim_options``, checked: a mapping of ``Simulation`` keyword arguments."""
+    options = getattr(module, "jobsim_options", {})
+    where = f"{module.__name__}.jobsim_options"
+    if not isinstance(options, Mapping):
+        raise InvalidArgument.build(where, options, "a dict of Simulation keyword arguments, such as "
+                                    "{'start': '2025-03-03T00:00:00Z', 'tz': 'America/New_York'}")  # fmt: skip
+    unknown = [key for key in options if key not in _OPTIONS]
+    if unknown:
+        raise InvalidArgument(f"{where}: {', '.join(map(repr, unknown))} {'is' if len(unknown) == 1 else 'are'} "
+                              f"not a Simulation option; accepted: {', '.join(_OPTIONS)}")  # fmt: skip
+    return dict(options)
+
+
+def user_hook(module: Any, name: str, arity: int, shape: str) -> Callable[..., Any] | None:
+    """``module.<name>`` (``jobsim_traffic``, ``jobsim_setup``, ...) checked, and wrapped so that an
+    exception it raises is one ``jobsim: error`` line naming the hook and the line, not a traceback."""
+    hook = getattr(module, name, None)
+    if hook is None:
+        return None
+    check_callable(f"{module.__name__}.{name}", hook, arity, shape)
+    source = getattr(module, "__file__", None)
+
+    @functools.wraps(hook)
+    def call(*args: Any) -> Any:
+        try:
+            return hook(*args)
+        except JobsimError:
+            raise
+        except Exception as exc:
+            frames = traceback.extract_tb(exc.__traceback__)[1:]  # past this wrapper
+            mine = [f for f in frames if f.filename == source] or frames
+            at = f" ({Path(mine[-1].filename).name}, line {mine[-1].lineno})" if mine else ""
+            raise JobsimError(f"{module.__name__}.{name}() failed: {type(exc).__name__}: {exc}{at}; "
+                              "fix it and run again") from exc  # fmt: skip
+
+    return call
 
 
 def summary(sim: Simulation) -> str:
@@ -235,6 +370,9 @@ def _compare(args: argparse.Namespace) -> int:
 
     spec, _, attr = args.scenario.partition(":")
     module = _import_module(spec)
+    if attr and not hasattr(module, attr):
+        raise JobsimError(f"{module.__name__!r} has no {attr} attribute; name its jobsim.Scenario (or a list of "
+                          f"them), or leave out ':{attr}' to use its `scenario` or `scenarios`")  # fmt: skip
     found = getattr(module, attr) if attr else getattr(module, "scenario", None) or getattr(module, "scenarios", None)
     scenarios = found if isinstance(found, (list, tuple)) else [found]
     if not scenarios or not all(isinstance(s, Scenario) for s in scenarios):
@@ -256,23 +394,51 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _import_module(spec: str) -> Any:
-    """A module path, or a file or folder — imported as part of its package, so relative imports work."""
+    """A module name (``app.jobs``), or a ``.py`` file or a package folder imported as part of its package.
+
+    A file inside a package (a folder with ``__init__.py``) is imported under its full dotted
+    name from the folder above the outermost package, as pytest and ``python -m`` would, so its
+    relative imports work; its folder goes first on ``sys.path`` so a same-named module
+    elsewhere (the current folder) cannot shadow the code named.
+    """
+    if os.getcwd() not in sys.path and "" not in sys.path:  # `app.jobs` means ./app/jobs.py, as with python -m
+        sys.path.insert(0, os.getcwd())
     path = Path(spec)
-    if not path.exists():
-        return load_target(f"{spec}:__name__")[0]
-    path = path.resolve()
-    parts = [path.stem if path.suffix == ".py" else path.name]
-    root = path.parent
-    while (root / "__init__.py").exists():
-        parts.insert(0, root.name)
-        root = root.parent
-    if str(root) not in sys.path:
+    if path.exists():
+        path = path.resolve()
+        if path.is_file() and path.suffix != ".py":
+            raise JobsimError(f"{spec}: not a Python file; give a .py file, a package folder or a module name "
+                              "such as app.jobs")  # fmt: skip
+        root, name = _package_root(path)
         sys.path.insert(0, str(root))
-    name = ".".join(parts)
+    elif spec.endswith(".py") or "/" in spec or os.sep in spec:  # a path, not a module name
+        raise JobsimError(f"{spec}: no such file or folder")
+    else:
+        name = spec
     try:
         return importlib.import_module(name)
     except ImportError as exc:
-        raise JobsimError(f"cannot import {spec!r} as {name!r} ({exc})") from None
+        raise JobsimError(f"cannot import {spec!r} ({exc}); give a module path like 'app.jobs' or a folder") from None
+    except Exception as exc:  # the module itself is broken: say where, with its own words
+        raise JobsimError(
+            f"importing {name!r} failed: {type(exc).__name__}: {exc}; fix that module and run again"
+        ) from exc
+
+
+def _package_root(path: Path) -> tuple[Path, str]:
+    """The folder to put on ``sys.path`` and the dotted name ``path`` imports as from there."""
+    if path.name == "__init__.py":
+        path = path.parent
+    parts = [path.stem if path.suffix == ".py" else path.name]
+    root = path.parent
+    while (root / "__init__.py").exists() and root.name.isidentifier():
+        parts.insert(0, root.name)
+        root = root.parent
+    loaded = sys.modules.get(parts[0])
+    elsewhere = loaded is not None and Path(getattr(loaded, "__file__", None) or "").parent != root / parts[0]
+    if len(parts) > 1 and elsewhere:
+        return path.parent, parts[-1]  # its package's name is taken (a folder named `email`): import it alone
+    return root, ".".join(parts)
 
 
 def _profiles(args: argparse.Namespace) -> int:

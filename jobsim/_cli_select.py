@@ -19,12 +19,12 @@ from .errors import InvalidArgument
 FLAGS = {"functions": "--functions", "exclude_functions": "--exclude-functions"}
 
 
-def add_selection_options(parser: argparse.ArgumentParser, what: str) -> None:
-    """Add both flags to ``parser``; ``what`` says what they select from (for --help)."""
+def add_selection_options(parser: argparse.ArgumentParser, what: str, instead: str) -> None:
+    """Add both flags to ``parser``; ``what`` says what they select from, ``instead`` what they replace (--help)."""
     parser.add_argument("--functions", default=None, metavar="IDS",
-                        help=f"comma-separated function ids: simulate only these of {what}")  # fmt: skip
+                        help=f"comma-separated function ids: simulate only these of {what} ({instead})")  # fmt: skip
     parser.add_argument("--exclude-functions", default=None, metavar="IDS",
-                        help=f"comma-separated function ids: simulate all of {what} but these")  # fmt: skip
+                        help=f"comma-separated function ids: simulate all of {what} but these ({instead})")  # fmt: skip
 
 
 def selection(args: argparse.Namespace, target: Any) -> dict[str, list[str]]:

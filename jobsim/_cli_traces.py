@@ -39,12 +39,13 @@ def add_trace_commands(sub: Any) -> None:
     replay.add_argument("--http", choices=("recorded", "routes"), default="recorded",
                         help="answer HTTP calls from the recording (default) or only from the app's routes")
     replay.add_argument("--no-faults", action="store_true", help="do not re-arm faults the recording armed")
-    replay.add_argument("--until", default=None, metavar="DURATION",
-                        help="keep simulating this long after the trace's end (events-only files: until idle)")
+    replay.add_argument("--until", default=None, metavar="DURATION", type=_duration,
+                        help="keep simulating this long after the trace's end, e.g. 1h or 90 (seconds) "
+                        "(events-only files: until idle)")
     replay.add_argument("--out", default=None, metavar="FILE", help="save the replay's own trace (redacted)")
     from ._cli_select import add_selection_options
 
-    add_selection_options(replay, "the app's functions (instead of the selection the trace recorded)")
+    add_selection_options(replay, "the app's functions", "instead of the selection the trace recorded")
     replay.set_defaults(handler=_replay)
 
     diff = sub.add_parser("diff", help="compare two traces function by function",
@@ -60,9 +61,11 @@ def add_trace_commands(sub: Any) -> None:
                          "replayable, redacted trace. Exit 0 written, 2 bad file.")  # fmt: skip
     imp.add_argument("events", help="the events file")
     imp.add_argument("-o", "--out", required=True, metavar="FILE", help="the trace to write (.gz: gzip)")
-    imp.add_argument("--from", dest="format", choices=("auto", "inngest", "cloudevents"), default="auto")
-    imp.add_argument("--start", default=None, help="virtual start (default: the first event's time)")
-    imp.add_argument("--tz", default="UTC", help="time zone recorded for the replay (default UTC)")
+    imp.add_argument("--from", dest="format", choices=("auto", "inngest", "cloudevents"), default="auto",
+                     help="the events' format (default auto: each line by its keys)")
+    imp.add_argument("--start", default=None, help="virtual start, ISO 8601 (default: the first event's time)")
+    imp.add_argument("--tz", default="UTC",
+                     help="time zone recorded for the replay, and of a --start without an offset (default UTC)")
     imp.add_argument("--seed", type=int, default=0, help="seed recorded for the replay (default 0)")
     imp.add_argument("--profile", default="inngest", help="profile recorded for the replay (default inngest)")
     imp.add_argument("--no-redact", action="store_true", help="write events as they are (secrets included)")
@@ -83,13 +86,13 @@ def add_trace_commands(sub: Any) -> None:
                             "JOBSIM_REDACT_KEY); a file of events becomes a redacted trace, as with `jobsim "
                             "import`. Exit 0 written, 2 bad file.")  # fmt: skip
     redact.add_argument("trace", help="a trace, or a file of Inngest events or CloudEvents")
-    redact.add_argument("out")
+    redact.add_argument("out", help="the redacted copy to write (.gz: gzip)")
     redact.add_argument("--no-pseudonyms", action="store_true", help="drop secrets only; keep personal data")
     redact.set_defaults(handler=_redact)
 
     show = sub.add_parser("show", help="print the timeline of a trace file",
                           description="Print a trace file as the timeline a failing test shows. Exit 0, 2 bad file.")
-    show.add_argument("trace")
+    show.add_argument("trace", help="a .jobsim.jsonl[.gz] trace, or a file of Inngest events or CloudEvents")
     show.add_argument("--tz", default=None, help="time zone of the timeline (default: the trace's)")
     show.set_defaults(handler=_show)
 
@@ -100,8 +103,8 @@ def _comparison_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ignore", action="append", default=[], metavar="KIND:PATH",
                         help="leave a field out of the comparison, e.g. email:subject, http:request.body.json.ts, "
                         "'*:**.generatedAt' (repeatable)")  # fmt: skip
-    parser.add_argument("--tolerance", default="0s", metavar="DURATION",
-                        help="how far times may differ for --compare timing (default 0s)")
+    parser.add_argument("--tolerance", default="0s", metavar="DURATION", type=_duration,
+                        help="how far times may differ for --compare timing, e.g. 500ms or 2 (seconds) (default 0s)")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="report format")
     parser.add_argument("--strict", action="store_true", help="unknown record kinds are errors")
 
@@ -119,21 +122,33 @@ def _warnings_to_stderr() -> Iterator[None]:
                 print(f"jobsim: warning: {warning.message}", file=sys.stderr)
 
 
+def _duration(text: str) -> int | float | str:
+    """A duration flag: a plain number is seconds, as ``Simulation.replay(tolerance=5)`` reads one."""
+    from ._cli import number_or_text
+
+    return number_or_text(text)
+
+
 def _print_json(value: Any) -> None:
     sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from ._cli import load_target
+    from ._cli import check_not_input, check_output, load_target, user_hook
     from ._cli_select import selection
     from ._replay import replay
 
+    if args.out:
+        check_output("--out", args.out, "replaying")
+        check_not_input("--out", args.out, args.trace)
     module, target = load_target(args.app)
     chosen = selection(args, target)
+    setup = user_hook(module, "jobsim_setup", 1, "a function taking the simulation")
+    deliver = user_hook(module, "jobsim_deliver", 2, "a function (sim, event) that sends the event")
     with _warnings_to_stderr():
         result = replay(
             args.trace, target, compare=args.compare, ignore=args.ignore, tolerance=args.tolerance,
-            setup=getattr(module, "jobsim_setup", None), deliver=getattr(module, "jobsim_deliver", None),
+            setup=setup, deliver=deliver,
             http=args.http, faults=not args.no_faults, seed=args.seed, profile=args.profile, until=args.until,
             strict=args.strict, functions=chosen.get("functions"), exclude_functions=chosen.get("exclude_functions"),
         )  # fmt: skip
@@ -165,8 +180,12 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
+    from ._cli import check_instant, check_not_input
     from ._importing import import_events
 
+    check_not_input("--out", args.out, args.events)
+    if args.start is not None:
+        check_instant("--start", args.start)
     with _warnings_to_stderr():
         trace = import_events(args.events, format=args.format, start=args.start, tz=args.tz, seed=args.seed,
                               profile=args.profile, skip_invalid=args.skip_invalid)  # fmt: skip
@@ -206,14 +225,17 @@ def _scan(args: argparse.Namespace) -> int:
         print(f"jobsim scan: {found} {what} in {len(args.traces)} file(s); redact them: "
               "`jobsim redact TRACE OUT` (or save traces with the default redaction)", file=sys.stderr)  # fmt: skip
         return DIFFERS
-    print(f"jobsim scan: no secret-looking values in {', '.join(args.traces)}")
+    what = "secret-looking values" + (" or personal data" if args.pii else "")
+    print(f"jobsim scan: no {what} in {', '.join(args.traces)}")
     return SAME
 
 
 def _redact(args: argparse.Namespace) -> int:
+    from ._cli import check_not_input
     from ._importing import read_any
     from ._redact import Redaction
 
+    check_not_input("OUT", args.out, args.trace)
     with _warnings_to_stderr():
         trace = read_any(args.trace)  # a file of events too, as `scan` advises for any file it flags
     policy = Redaction(pseudonymize=not args.no_pseudonyms)

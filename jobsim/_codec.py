@@ -61,7 +61,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "sleep": ("function", "run", "until"), "wait": ("function", "run", "event", "until"),
     "wait.end": ("function", "run"), "invoke": ("function", "run", "target", "child"),
     "run.end": ("function", "run", "status"), "email": ("to", "subject"), "http": ("method", "url"),
-    "fault": ("function", "error"), "fault.armed": ("fault",),
+    "fault": (), "fault.armed": ("fault",),  # sim.fail's {function, step, error}, a crash's, a downtime's ...
     "run.queued": ("function", "run", "reason"), "run.skipped": ("function", "run", "reason"),
     "batch": ("function", "run", "size"), "debounce": ("function", "run", "size"),
     "cancel": ("function", "run", "reason"),

@@ -9,7 +9,8 @@ metrics the scenario defines. A profile that cannot run the scenario at all (a
 time zone on Vercel Cron, batching on BullMQ) gets a row saying why.
 
 Counting. Every delivery has a key: a cron tick its scheduled time (ticks missed
-while the system was down included), an event-started run its event id. A key's
+while the system was down included, and the slots an ``every=`` schedule skipped),
+an event-started run its event id. A key's
 second and later runs are *duplicates*; a key with no run, or whose runs were all
 lost, is *lost*. Emails are the ``email`` records of the function's runs.
 """
@@ -154,6 +155,10 @@ def compare(scenario: Scenario, profiles: Iterable[str] | None = None, *, seed: 
             "profiles", profiles, "profile names among " + ", ".join(map(repr, sorted(known)))
             + (f" (unknown: {', '.join(map(repr, unknown))})" if unknown else "")
         )
+    twice = [name for name, count in Counter(names).items() if count > 1]
+    if twice:  # two rows of one profile, and result.of() could reach only the first
+        raise InvalidArgument.build("profiles", profiles, f"each profile named once ({', '.join(map(repr, twice))} "
+                                    f"{'is' if len(twice) == 1 else 'are'} named more than once)")  # fmt: skip
     seed = scenario.seed if seed is None else seed
     outcomes: list[Outcome] = []
     for name in names:
@@ -162,7 +167,7 @@ def compare(scenario: Scenario, profiles: Iterable[str] | None = None, *, seed: 
 
 
 def _run(scenario: Scenario, profile: str, seed: int) -> list[Outcome]:
-    targets = scenario.build()
+    targets = _call(scenario, profile, seed, "building its targets", "build()", scenario.build)
     try:
         sim = Simulation(targets, start=scenario.start, seed=seed, profile=profile, tz=scenario.tz)
     except UnsupportedFeature as exc:
@@ -184,6 +189,17 @@ def _run(scenario: Scenario, profile: str, seed: int) -> list[Outcome]:
     return [_measure(scenario, sim, fn) for fn in functions]
 
 
+def _call(scenario: Scenario, profile: str, seed: int, doing: str, what: str, fn: Any, *args: Any) -> Any:
+    """``fn(*args)``, the scenario's own code: what it raises is one ``JobsimError`` naming the scenario."""
+    try:
+        return fn(*args)
+    except JobsimError:
+        raise
+    except Exception as exc:
+        raise JobsimError(f"scenario {scenario.name!r} raised {type(exc).__name__}: {exc} while {doing} under "
+                          f"profile {profile!r} (seed {seed}); fix its {what}") from exc  # fmt: skip
+
+
 def _refused(scenario: Scenario, targets: Any, profile: str, exc: UnsupportedFeature) -> list[Outcome]:
     functions = scenario.functions or [getattr(f, "id", "?") for f in getattr(targets, "functions", {}).values()]
     reason = str(exc).split(": ", 1)[1] if ": " in str(exc) else str(exc)
@@ -195,9 +211,11 @@ def _measure(scenario: Scenario, sim: Simulation, function: str) -> Outcome:
     status = Counter(r.status for r in runs)
     keys: Counter[str] = Counter()
     landed: set[str] = set()
+    skipped = 0  # an every= scheduler's skip record stands for `count` slots (``_every.py``)
     for record in sim.trace.of("cron", "cron.missed"):
         if record.data["function"] == function:
             keys[record.data["scheduled"]] += 0
+            skipped += record.data.get("count", 1) - 1
     for run in runs:
         key = _key(run)
         keys[key] += 1
@@ -208,10 +226,13 @@ def _measure(scenario: Scenario, sim: Simulation, function: str) -> Outcome:
     return Outcome(
         profile=sim.profile.name, system=sim.profile.label, function=function,
         runs=len(runs), completed=status["completed"], failed=status["failed"],
-        lost=sum(1 for key in keys if key not in landed), duplicates=sum(max(0, n - 1) for n in keys.values()),
+        lost=sum(1 for key in keys if key not in landed) + skipped,
+        duplicates=sum(max(0, n - 1) for n in keys.values()),
         emails=emails, first_done=to_datetime(done[0]) if done else None,
         last_done=to_datetime(done[-1]) if done else None,
-        metrics={name: metric(sim, function) for name, metric in scenario.metrics.items()}, simulation=sim,
+        metrics={name: _call(scenario, sim.profile.name, sim.seed, f"measuring {name!r} of {function!r}",
+                             f"metrics[{name!r}]", metric, sim, function)
+                 for name, metric in scenario.metrics.items()}, simulation=sim,
     )  # fmt: skip
 
 
@@ -242,8 +263,8 @@ def render_table(comparison: Comparison) -> str:
         rows.append([*lead, *map(str, counts), _when(o.first_done, tz, ms), _when(o.last_done, tz, ms)])
     widths = [len(h) for h in header]
     for row in rows:
-        if len(row) == len(header):
-            widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+        cells = row if len(row) == len(header) else row[:-1]  # an unsupported row's lead cells align too
+        widths[: len(cells)] = [max(w, len(cell)) for w, cell in zip(widths, cells, strict=False)]
     numeric = range(2 if several else 1, len(header) - 2)
 
     def line(cells: Sequence[str]) -> str:

@@ -245,7 +245,7 @@ class FlowControl:
         values: dict[str, Any] = {}
         for name, value in options.items():
             if name not in known:
-                accepted = ["on", "cron", "tz", "retries", "timeout", "on_failure", *known]
+                accepted = ["on", "cron", "tz", "every", "retries", "timeout", "on_failure", *known]
                 raise InvalidArgument(
                     f"app.function({function_id!r}) got an unknown option {name}=...{_did_you_mean(name, accepted)}; "
                     "accepted: " + ", ".join(accepted)
@@ -355,7 +355,8 @@ __all__ = [
 
 # Other systems' words for jobsim's options (Inngest's `event`/`triggers`, Celery's `retry`, ...).
 _ALIASES = {"trigger": "on", "triggers": "on", "event": "on", "events": "on", "schedule": "cron",
-            "timezone": "tz", "retry": "retries", "attempts": "retries", "max_retries": "retries",
+            "timezone": "tz", "interval": "every", "repeat": "every", "pattern": "cron", "retry": "retries",
+            "attempts": "retries", "max_retries": "retries",
             "onfailure": "on_failure", "ratelimit": "rate_limit", "rate": "rate_limit",
             "idempotency_key": "idempotency", "cancel": "cancel_on", "cancelon": "cancel_on"}  # fmt: skip
 

@@ -30,6 +30,7 @@ from typing import Any
 import orjson
 
 from ._codec import from_cloudevent, rfc3339_ns
+from ._drawspec import registered_profiles
 from ._events import DEDUPE_WINDOW, ulid
 from ._replay import SYNTHESIZED_ID
 from ._time import MS, Instant, instant_ns, iso, zone
@@ -89,6 +90,9 @@ def import_events(
     if format not in FORMATS:
         raise InvalidArgument.build("format", format, "one of " + ", ".join(map(repr, FORMATS)))
     zone(tz)
+    registered_profiles().get(profile)  # the replay would refuse it later, far from the typo
+    if isinstance(seed, bool) or not isinstance(seed, int) or not -(1 << 63) <= seed < 1 << 64:
+        raise InvalidArgument.build("seed", seed, "an int within 64 bits, as Simulation(seed=) takes")
     source = _path(path)
     events: list[tuple[int | None, int, dict[str, Any]]] = []
     kinds: set[str] = set()

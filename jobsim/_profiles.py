@@ -22,7 +22,6 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
-from ._cron import CronSchedule
 from ._dialects import CronDialect
 from ._retries import Retries, RetryPolicy, with_attempts
 from .errors import InvalidArgument, UnsupportedFeature
@@ -39,9 +38,11 @@ ANY_CRON = CronDialect(parser="cron", seconds=True)
 MissedCron = Literal["all", "first", "latest", "none"]
 CronNext = Literal["clock", "start", "job"]
 CrashThen = Literal["fail", "rerun", "lose"]
+IntervalRule = Literal["bullmq"]
 
 FEATURES: dict[str, str] = {
     "events": "event triggers (on=)",
+    "every": "an interval schedule (every=)",
     "batch": "event batching (batch=)",
     "debounce": "debouncing (debounce=)",
     "debounce.timeout": "a debounce timeout (Debounce(timeout=...))",
@@ -172,6 +173,10 @@ class Profile:
     starts (the first instant strictly after that start); a retry overwrites it, and the document
     never runs twice at once: the instants a retry jumps over never run, and of those passing
     while a run holds the lock only the first runs, when it is released (Agenda, ``_jobdoc.py``)."""
+    interval: IntervalRule | None = None
+    """How the system runs an interval schedule (``every=``): ``"bullmq"``, a job scheduler's ``every``
+    (``_every.py``: the first job at once, one pending job, the next made when the current one starts);
+    ``None``: it has none, and ``every=`` is refused."""
     crash: CrashRule = IMMEDIATE
     dedupe: str | None = "deduplicated"
     """Why a duplicated delivery starts no run; ``None`` when every delivery runs."""
@@ -231,17 +236,28 @@ class Resolved:
     """What a profile makes of a set of functions: retry policies and bound cron schedules."""
 
     policies: dict[str, RetryPolicy]
-    schedules: dict[str, tuple[CronSchedule, ...]]
+    schedules: dict[str, tuple[Any, ...]]
+    """Per function, its bound cron schedules, or its ``every=`` interval (``_every.Every``)."""
 
 
-def resolve(profile: Profile, functions: Iterable[Function]) -> Resolved:
-    """Check every function against ``profile``; raise ``UnsupportedFeature`` for the first misfit."""
+def resolve(profile: Profile, functions: Iterable[Function], *, now: int | None = None) -> Resolved:
+    """Check every function against ``profile``; raise ``UnsupportedFeature`` for the first misfit.
+
+    ``now``: when the simulation starts, which is when an ``every=`` scheduler is made (its end must not
+    have passed).
+    """
     policies: dict[str, RetryPolicy] = {}
-    schedules: dict[str, tuple[CronSchedule, ...]] = {}
+    schedules: dict[str, tuple[Any, ...]] = {}
     for fn in functions:
         for feature in features_of(fn):
             if feature in profile.lacks:
                 raise profile.refuse(fn.id, feature)
+        if fn.every is not None:
+            if profile.interval is None:
+                raise profile.refuse(fn.id, "every")
+            if now is not None:
+                fn.every.check_made_at(fn.id, now)
+            schedules[fn.id] = (fn.every,)
         if fn.crons:
             schedules[fn.id] = tuple(
                 profile.cron.bind(s, system=profile.label, function=fn.id, tz_option=fn.options.get("tz"))
@@ -281,6 +297,8 @@ def features_of(fn: Function) -> list[str]:
     used = []
     if fn.events:
         used.append("events")
+    if fn.every is not None:
+        used.append("every")
     if fn.on_failure is not None:
         used.append("on_failure")
     if fn.timeout_ns is not None:

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._engine import CRON_EVENT, Engine
 from ._events import Event
+from ._every import Every, Intervals, Scheduler
 from ._failhooks import AttemptFailure
 from ._inline import PENDING, AsyncInlineStep, InlineStep, RunState
 from ._jobdoc import JobDocuments
@@ -89,7 +90,8 @@ class SystemRuntime:
         self.caught_up: set[tuple[str, int]] = set()  # (function, instant): a catch-up stands for its tick then
         # profile.cron_next == "start" (BullMQ job schedulers): one pending job per schedule
         self.chained = self.profile.cron_next == "start"
-        self.pending: dict[Run, tuple[str, str]] = {}  # a schedule's job that has not started -> (function, cron)
+        # a schedule's job that has not started -> (function, cron), or its every= scheduler (``_every.py``)
+        self.pending: dict[Run, tuple[str, str] | Scheduler] = {}
         # (function, cron) -> (when its latest job started, None until it does; that job's scheduled time)
         self.began: dict[tuple[str, str], tuple[int | None, int]] = {}
         # profile.cron_next == "job" (Agenda): a cron function is one job document (``_jobdoc.py``)
@@ -100,6 +102,7 @@ class SystemRuntime:
         self.saved_at: int | None = None  # while a delayed job is delivered: when it was saved (``saved``)
         self.saved_by: Run | None = None  # ... and the run whose code saved it
         self.watching = self.profile.max_duration_ns is not None  # Simulation.consume asks `spend`
+        self.intervals: Intervals | None = None  # every= schedules (``_every.py``), made at their first job
         engine = self.engine
         engine.system = self
         outcomes = engine._outcomes
@@ -525,6 +528,11 @@ class SystemRuntime:
 
     # -- cron ---------------------------------------------------------------------------------------------
     def cron_tick(self, fn: Function, schedule: Any) -> None:
+        if isinstance(schedule, Every):  # an interval: its first job is due; the rest follow from their starts
+            if self.intervals is None:
+                self.intervals = Intervals(self)
+            self.intervals.first(fn, schedule)
+            return
         now = self.kernel.now
         self.kernel.schedule(schedule.next_after(now), self.engine._cron_tick, fn, schedule,
                              owner=f"{fn.id} (cron)", recurring=True)  # fmt: skip
@@ -590,7 +598,10 @@ class SystemRuntime:
         """``run`` moves to active: if it is its schedule's pending job, the schedule makes the next job now,
         due strictly after ``max(now, scheduled)`` — the clock's next tick after this instant."""
         key = self.pending.pop(run, None)
-        if key is not None:
+        if isinstance(key, Scheduler):
+            assert self.intervals is not None
+            self.intervals.started(key, now)
+        elif key is not None:
             self.began[key] = (now, self.began[key][1])
 
     def _miss(self, fn: Function, schedule: Any, nominal: int, end: int) -> None:

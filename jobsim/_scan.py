@@ -72,14 +72,17 @@ def scan(path: str | os.PathLike[str], *, pii: bool = False) -> list[Finding]:
     A line that is not JSON (an export with a line cut short) is scanned as text, and the
     lines after it too: its findings are returned with a ``TraceWarning`` naming it; if the
     file holds nothing, a ``TraceError``, since a secret-named field is only told in JSON.
+    An empty file, or one whose only line is cut short, is a ``TraceError`` too: nothing in
+    it could be checked, so it is not reported clean.
     """
     source = _path(path)
     findings: list[Finding] = []
     malformed: list[int] = []
+    read = {"lines": 0, "json": 0}
     lines = 0
     with open_trace(source) as f:
         try:
-            for number, finding in _scan_lines(source, f, pii, malformed):
+            for number, finding in _scan_lines(source, f, pii, malformed, read):
                 lines = number  # read whole so far: named if the stream ends early
                 if finding is not None:
                     findings.append(finding)
@@ -92,6 +95,9 @@ def scan(path: str | os.PathLike[str], *, pii: bool = False) -> list[Finding]:
                                  "could not be scanned", path=str(source)) from None  # fmt: skip
             warnings.warn(f"{source}: {damaged}; the lines before it were scanned, the rest could not be",
                           TraceWarning, stacklevel=2)  # fmt: skip
+    if not read["lines"]:  # an export that failed, a trace never written: nothing was checked
+        raise TraceError("the file is empty: there is nothing to scan (a trace has at least its header line)",
+                         path=str(source))  # fmt: skip
     if malformed:
         where = f"line {malformed[0]} is" if len(malformed) == 1 else \
             f"lines {', '.join(map(str, malformed[:10]))}{', ...' if len(malformed) > 10 else ''} are"
@@ -101,17 +107,24 @@ def scan(path: str | os.PathLike[str], *, pii: bool = False) -> list[Finding]:
                              path=str(source))  # fmt: skip
         warnings.warn(f"{source}: {where} not JSON, scanned as text (a secret-named field is only told in JSON)",
                       TraceWarning, stacklevel=2)  # fmt: skip
+    if not read["json"] and not findings:  # a lone line cut short, binary data: nothing read as JSON
+        raise TraceError("no line is JSON: scanned as text, nothing in the file looks secret, but a secret-named "
+                         "field is only told in JSON; is it a trace (JSON Lines)?", path=str(source))  # fmt: skip
     return findings
 
 
-def _scan_lines(source: Path, f: Any, pii: bool, malformed: list[int]) -> Iterator[tuple[int, Finding | None]]:
-    """``(line number, finding)`` for each finding, and ``(line number, None)`` once a line is read."""
+def _scan_lines(source: Path, f: Any, pii: bool, malformed: list[int],
+                read: dict[str, int]) -> Iterator[tuple[int, Finding | None]]:
+    """``(line number, finding)`` for each finding, and ``(line number, None)`` once a line is read;
+    ``read`` counts the lines with content and those that were JSON."""
     personal = _PII if pii else frozenset()
     for number, raw in enumerate(f, start=1):
         if not raw.strip() or raw.startswith(b"#"):
             continue
+        read["lines"] += 1
         try:
             obj = orjson.loads(raw)
+            read["json"] += 1
         except orjson.JSONDecodeError:
             if raw.endswith(b"\n"):
                 malformed.append(number)  # a cut-off last line is the usual end of a crash: not worth a warning

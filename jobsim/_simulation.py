@@ -85,7 +85,8 @@ class Simulation:
         self.profile = self.profiles.get(profile)
         if not self.functions:
             raise InvalidArgument("Simulation() got no functions: pass a jobsim.App with at least one @app.function")
-        resolved = resolve(self.profile, self.functions.values())  # UnsupportedFeature for what the system lacks
+        # UnsupportedFeature for what the system lacks
+        resolved = resolve(self.profile, self.functions.values(), now=self.start_ns)
         from ._engine import Engine
 
         self.wallclock = WallClock(self.now_ns, self.consume)
@@ -93,7 +94,8 @@ class Simulation:
         self.engine._policies.update(resolved.policies)
         self.engine.schedules.update(resolved.schedules)
         p = self.profile
-        if not p.durable_steps or p.cron_jitter_ns or p.max_duration_ns is not None:
+        if (not p.durable_steps or p.cron_jitter_ns or p.max_duration_ns is not None or p.cron_next == "start"
+                or p.interval is not None):  # fmt: skip
             self._system()
         self.bus = Bus()
         self._loop: VirtualLoop | None = None
@@ -419,7 +421,7 @@ class Simulation:
         if handler is None:
             assert fn.on_failure is not None
             handler = dataclasses.replace(
-                fn, id=f"{fn.id}-failure", handler=fn.on_failure, events=(), crons=(), flow=None,
+                fn, id=f"{fn.id}-failure", handler=fn.on_failure, events=(), crons=(), every=None, flow=None,
                 retries=Retries(attempts=1), on_failure=None,
                 is_async=_is_async(fn.on_failure),
             )  # fmt: skip

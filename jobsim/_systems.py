@@ -107,6 +107,9 @@ def _inngest() -> Profile:
                         recovery="the request failed"),
         lacks={"debounce.leading": "its debounce always runs with the last event (debounce.go: each event "
                                    "replaces the stored one)",
+               "every": "its schedules are cron triggers; robfig's parser also reads '@every <duration>', but whether "
+                        "Inngest accepts it is NOT VERIFIED (reference §1.1), so jobsim refuses it: write a cron "
+                        "expression, e.g. cron='*/5 * * * *'",
                "send.delay": "Inngest has no delay option on send; give the event a future ts instead (its "
                              "runs then start at that time), or sleep at the start of the function"},
         dedupe="Inngest makes one run per cron tick (idempotency key = scheduled time) and per event id",
@@ -158,9 +161,17 @@ def _bullmq() -> Profile:
     re-run of that job makes no second one. Hence a job that waits for a busy worker (concurrency=1,
     BullMQ's Worker default, while the last one still runs) starts late, and the ticks passing
     meanwhile never run (trace: cron.missed, outcome "skipped"). Without concurrency= jobsim assumes a
-    free worker, so every job starts on time and long jobs overlap. (`every` schedulers realign a
-    passed prevMillis+every to the next slot after now — getJobSchedulerEveryNextMillis.lua — jobsim
-    schedules only cron patterns.)
+    free worker, so every job starts on time and long jobs overlap.
+    Interval schedules (every=, jobsim.Every; _every.py, read from getJobSchedulerEveryNextMillis.lua,
+    addJobScheduler-11.lua, updateJobScheduler-12.lua and job-scheduler.ts at 6.2.0): the first job is
+    due when the scheduler is made (the simulation's start) — at once, since 5.19 — or at startDate, or,
+    with an offset, at the next slot floor(now/every)*every + offset strictly after now; without an offset
+    the scheduler keeps the first job's phase. The same one-pending-job rule: a job moving to active makes
+    the next at prevMillis + every, or, when that has passed, at the grid's next slot strictly after now
+    (the slots between are never made: cron.missed "skipped", with their count). limit: limit jobs in
+    all. endDate is compared with the clock when a job is made (now > endDate makes none), not with the
+    next job's time, so the last job may fall after it; an endDate before the start is refused.
+    BullMQ 5's legacy repeat: {every} (aligned to multiples of the interval) is gone in 6 and not simulated.
     Features: debounce (deduplication with extend+replace: the last add wins, no
     maximum wait), concurrency (per worker, no key), on_failure (the worker's 'failed'
     event, below). No batching, throttle (its limiter is a fixed window — not simulated),
@@ -196,7 +207,8 @@ def _bullmq() -> Profile:
         description="BullMQ: no retries by default; fixed/exponential backoff; stalled jobs re-run once",
         default_retries=BullMQBackoff(attempts=1),
         durable_steps=False, cron=CRON_PARSER, retries=_bullmq_retries,
-        retry_after=False, missed_cron="first", cron_next="start", attempt_failure_hook=bullmq_failed,
+        retry_after=False, missed_cron="first", cron_next="start", interval="bullmq",
+        attempt_failure_hook=bullmq_failed,
         lacks={
             "batch": "a BullMQ worker takes one job at a time; nothing collects events into one job",
             "debounce.timeout": "its debounce (deduplication with extend+replace) has no maximum wait",
@@ -316,6 +328,7 @@ def _trigger_dev() -> Profile:
             "cancel_on": "runs are cancelled through the API, not by a matching event",
             "timeouts": "maxDuration bounds CPU time per attempt, not the run",
             "step.wait_for_event": "wait.forToken waits for a token completed by id; nothing matches events",
+            "every": "schedules.task takes a cron pattern only; write the interval as cron= (e.g. '*/5 * * * *')",
         },
         debounce_mode="leading",
         crash=CrashRule(lease_ns=5 * MINUTE, renew_ns=30 * SECOND, then="fail",
@@ -391,6 +404,8 @@ def _quirrel() -> Profile:
             "step.sleep": "a job is one HTTP request; it cannot sleep and resume",
             "step.wait_for_event": "there is no wait-for-event",
             "step.invoke": "a job cannot call another and wait",
+            "every": "its interval repeat (repeat: {every, times}) is an option of queue.enqueue, and jobsim's "
+                     "functions stand for CronJobs, which take a cron schedule only: use cron=",
         },
         crash=CrashRule(lease_ns=60 * MINUTE, scan_ns=1 * MINUTE, then="fail",
                         reason="Job Timed Out: processing for 60 minutes", recovery="the stale checker"),
@@ -537,6 +552,9 @@ def _agenda() -> Profile:
             "cancel_on": "jobs are cancelled by query, not by an event", "timeouts": "there are no run timeouts",
             "step.sleep": "a job cannot sleep and resume (schedule() makes a new job)",
             "step.wait_for_event": "there is no wait-for-event", "step.invoke": "a job cannot call another and wait",
+            "every": "agenda.every('5 minutes') runs next at lastRunAt + interval, from when the last run actually "
+                     "started (utils/nextRunAt.ts computeFromInterval), which jobsim does not simulate; jobsim runs "
+                     "Agenda's cron strings: use cron=",
         },
         crash=CrashRule(lease_ns=10 * MINUTE, scan_ns=AGENDA_POLL_NS, then="rerun",
                         reason="the lock expired", recovery="the lock expired and a poll locked the job again"),
@@ -555,6 +573,7 @@ _CRON_ONLY = {
     "cancel_on": "it only runs cron schedules", "timeouts": "it has no run timeouts",
     "step.sleep": "a task is a plain function call", "step.wait_for_event": "a task is a plain function call",
     "step.invoke": "a task is a plain function call",
+    "every": "it schedules cron expressions only: write the interval as cron= (e.g. '*/5 * * * *')",
 }  # fmt: skip
 
 

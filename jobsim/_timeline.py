@@ -115,6 +115,12 @@ def _missed(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     if d["outcome"] == "caught-up":  # first-missed policies: the late run stands for this tick too
         return f"cron      {d['function']} skips its {_hm(d['scheduled'], tz)} tick: the late run just now stands " \
                "for it, and the schedule resumes after it"
+    if d["outcome"] == "skipped" and "next" in d:  # an every= scheduler's job started late (``_every.py``)
+        count = d.get("count", 1)
+        ticks = f"its {_hm(d['scheduled'], tz)} tick" if count == 1 else \
+            f"{count} ticks, {_hm(d['scheduled'], tz)} to {_hm(d['last'], tz)}"
+        return f"cron      {d['function']} skips {ticks}: its {_hm(d['behind'], tz)} job started late; the next is " \
+               f"{_hm(d['next'], tz)} ({d['cron']})"
     if d["outcome"] == "skipped" and "reason" in d:  # one job document (profile.cron_next == "job")
         return f"cron      {d['function']} skips its {_hm(d['scheduled'], tz)} tick: {_held(d, names, tz)}"
     if d["outcome"] == "skipped":  # one pending job per schedule (profile.cron_next == "start")
@@ -125,6 +131,11 @@ def _missed(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     return f"cron      {d['function']} misses its {_hm(d['scheduled'], tz)} tick ({why})"
 
 
+def _cron_end(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    """An every= scheduler makes no more jobs (``_every.py``)."""
+    if d["reason"] == "limit":
+        return f"cron      {d['function']} ends its schedule: the job just started is its last (limit {d['limit']})"
+    return f"cron      {d['function']} ends its schedule: its end {_hm(d['end'], tz)} has passed ({d['cron']})"
 def _held(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     """Why a job document (Agenda, ``_jobdoc.py``) holds a tick back: its one nextRunAt is elsewhere."""
     run, reason = _run(d, names), d["reason"]
@@ -280,6 +291,6 @@ BUILTIN_KINDS: dict[str, Callable[[dict[str, Any], dict[str, str], dt.tzinfo], s
     "attempt": _attempt, "retry": _retry, "sleep": _sleep, "wait": _wait, "wait.end": _wait_end,
     "invoke": _invoke, "run.end": _end, "email": _email, "http": _http, "fault": _fault,
     "run.queued": _queued, "run.skipped": _skipped, "batch": _batch, "debounce": _debounce, "cancel": _cancel,
-    "parallel": _parallel, "cron.missed": _missed, "recover": _recover,
+    "parallel": _parallel, "cron.missed": _missed, "cron.end": _cron_end, "recover": _recover,
     "advance": _hidden, "fault.armed": _hidden,
 }  # fmt: skip

@@ -439,9 +439,14 @@ class Comparison:
         for r in differing:
             for mode in r.divergences:
                 by_mode[mode] += 1
-        lines.append("")
+        if self.functions:
+            lines.append("")
         total = len(self.functions)
-        if not differing:
+        if not total:  # files of input events only (an import): they hold no outcome to compare
+            lines.append(f"nothing to compare: neither {a} nor {b} holds a run (files of input events only?); "
+                         "replay each into your code (jobsim replay TRACE --app MODULE) and diff the replays' "
+                         "traces (--out)")
+        elif not differing:
             lines.append(f"same: {total} function(s), {a} and {b} agree on {', '.join(self.compared)}")
         else:
             modes = ", ".join(f"{mode} {count}" for mode, count in by_mode.items())
@@ -450,13 +455,14 @@ class Comparison:
 
 
 def _counts(result: FunctionResult) -> str:
-    names = {"runs": "runs", "emails": "emails", "http": "http calls", "events": "events emitted"}
+    names = {"runs": ("run", "runs"), "emails": ("email", "emails"), "http": ("http call", "http calls"),
+             "events": ("event emitted", "events emitted")}  # fmt: skip
     parts = []
-    for mode, label in names.items():
+    for mode, (one, many) in names.items():
         if mode in result.counts:
             a, b = result.counts[mode]
             if a or b:
-                parts.append(f"{a} {label}" if a == b else f"{label} {a} -> {b}")
+                parts.append(f"{a} {one if a == 1 else many}" if a == b else f"{many} {a} -> {b}")
     return ", ".join(parts) or "nothing compared"
 
 

@@ -203,6 +203,10 @@ def _cases() -> list[Case]:
         Case("app.function(on)", lambda v: exercise(J.Simulation(_one(on=v))), ("on",)),
         Case("app.function(cron)", lambda v: exercise(J.Simulation(_one(cron=v))), ("cron",)),
         Case("app.function(tz)", lambda v: exercise(J.Simulation(_one(cron="0 9 * * *", tz=v))), ("tz",)),
+        Case("app.function(every)", lambda v: exercise(J.Simulation(_one(every=v), profile="bullmq")), ("every",)),
+        *[Case(f"Every({name})", lambda v, n=name: exercise(J.Simulation(_one(every=J.Every("10m", **{n: v})),
+                                                                          profile="bullmq")), (name,))
+          for name in ("offset", "start", "end", "limit")],
         Case("app.function(handler)", lambda v: J.App("a").function("f", on="e")(v), ("handler",)),
         *[Case(f"app.function({option})", lambda v, o=option: declared(**{o: v}), (option,))
           for option in ("retries", "timeout", "on_failure", "batch", "debounce", "throttle", "rate_limit",
@@ -418,7 +422,8 @@ def _cases() -> list[Case]:
 
 def _one(**options: Any) -> jobsim.App:
     app = jobsim.App("fuzz")
-    app.function("f", **({"on": "e"} if "on" not in options and "cron" not in options else {}), **options)(
+    triggered = "on" in options or "cron" in options or "every" in options
+    app.function("f", **({} if triggered else {"on": "e"}), **options)(
         _plain_function
     )
     return app
@@ -507,7 +512,8 @@ def test_every_bad_value_is_handled(case: Case) -> None:
 
 _SCALAR = {case.id: case for case in CASES if case.id in {
     "Simulation(start)", "Simulation(tz)", "Simulation(seed)", "sim.advance(by)", "sim.advance_to(at)",
-    "app.function(timeout)", "app.function(cron)", "Retries(min)", "Throttle(period)", "Debounce(period)",
+    "app.function(timeout)", "app.function(cron)", "app.function(every)", "Retries(min)", "Throttle(period)",
+    "Debounce(period)",
     "step.sleep(duration)", "step.sleep_until(when)", "step.wait_for_event(match)", "Cancel(if_exp)",
     "sim.send(data={'k': v})", "Event(ts)", "jobsim.delayed(duration)", "traces.compare(tolerance)",
 }}  # fmt: skip
@@ -556,6 +562,9 @@ _CLI_BAD = [
     "import {trace} -o out.jsonl --start garbage", "import {trace} -o out.jsonl --tz {long}",
     "import {trace} -o out.jsonl --profile nope", "scan nope", "scan .", "scan {m}.py", "redact {trace} {missing}",
     "redact {trace} .", "redact nope out.jsonl", "show nope", "show .", "show {m}.py", "show {trace} --tz {long}",
+    "compare {m}.py:nope", "run {m} --no-timline",
+    "replay {trace} --app {m} --until -1h", "replay {trace} --app {m} --out {trace}", "redact {trace} {trace}",
+    "import {m}.py -o out.jsonl --profile nope", "run {m} --save {m}.py --start yesterday",
 ]  # fmt: skip
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -207,3 +208,210 @@ def test_the_readme_selection_commands_print_what_it_shows(capsys):
     assert main(command.split("#")[0].split()) == 2
     out, err = capsys.readouterr()
     assert (out, err) == ("", shown)
+
+
+# -- a demanding first use: each mistake is one line naming the fix, exit 2 (130 for Ctrl-C) ---------------
+
+
+def write_module(tmp_path, monkeypatch, source, name=None):
+    """``<tmp>/<name>.py`` holding ``source``, importable by name from the current folder."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setattr(sys, "modules", dict(sys.modules))
+    monkeypatch.chdir(tmp_path)
+    name = name or f"cliuse_{abs(hash((str(tmp_path), source)))}"
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent(source))
+    return name
+
+
+def test_ctrl_c_is_one_line_and_exit_130(tmp_path, monkeypatch, capsys):
+    module = write_module(tmp_path, monkeypatch, MODULE + "\ndef jobsim_traffic(sim):\n    raise KeyboardInterrupt\n")
+    assert run(capsys, "run", module, "--save", tmp_path / "t.jobsim.jsonl") == (130, "", "jobsim: interrupted\n")
+    assert list(tmp_path.glob("t.jobsim.jsonl*")) == []
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out == f"jobsim {__import__('jobsim').__version__}\n"
+
+
+@pytest.mark.parametrize(("argv", "last"), [
+    (["run", "{m}", "--no-timline"], "jobsim run: error: unrecognized arguments: --no-timline (--no-timline: did you "
+                                     "mean --no-timeline?); `jobsim run --help` lists its options"),
+    (["replay", "t.jsonl", "--app", "{m}", "--tolerence=1s"],
+     "jobsim replay: error: unrecognized arguments: --tolerence=1s (--tolerence: did you mean --tolerance?); "
+     "`jobsim replay --help` lists its options"),
+    (["profiles", "inngest", "extra"],
+     "jobsim profiles: error: unrecognized arguments: extra; `jobsim profiles --help` lists its options"),
+])  # fmt: skip
+def test_a_flag_the_command_lacks_is_named_with_the_commands_usage(module, capsys, argv, last):
+    # argparse blamed the top-level parser: its usage, 'jobsim: error: unrecognized arguments: --no-timline'
+    with pytest.raises(SystemExit) as done:
+        main([a.format(m=module) for a in argv])
+    out, err = capsys.readouterr()
+    assert (done.value.code, out) == (2, "")
+    assert err.startswith(f"usage: jobsim {argv[0]} ") and err.splitlines()[-1] == last
+
+
+def test_compare_names_an_attribute_the_module_lacks(capsys):
+    code, out, err = run(capsys, "compare", "examples/scenarios/outage.py:nosuch")
+    assert (code, out) == (2, "")  # was an AttributeError traceback
+    assert err == ("jobsim: error: 'examples.scenarios.outage' has no nosuch attribute; name its jobsim.Scenario "
+                   "(or a list of them), or leave out ':nosuch' to use its `scenario` or `scenarios`\n")
+
+
+def test_compare_refuses_a_profile_named_twice(capsys):
+    code, out, err = run(capsys, "compare", "examples/scenarios/outage.py", "--profiles", "inngest,bullmq,inngest")
+    assert (code, out) == (2, "")  # it printed the inngest rows twice
+    assert err == ("jobsim: error: profiles=['inngest', 'bullmq', 'inngest'] is not valid: each profile named once "
+                   "('inngest' is named more than once)\n")
+
+
+SCENARIOS = """
+import jobsim
+
+def build():
+    app = jobsim.App("s")
+    app.function("tick", cron="0 9 * * *")(lambda ctx: 1)
+    return app
+
+def broken_build():
+    raise RuntimeError("no database")
+
+def play(sim):
+    sim.advance("1d")
+
+def broken_metric(sim, function):
+    return {}["emails"]
+
+bad_build = jobsim.Scenario(name="bb", description="", build=broken_build, play=play, start="2025-03-03T00:00:00Z")
+bad_metric = jobsim.Scenario(name="bm", description="", build=build, play=play, start="2025-03-03T00:00:00Z",
+                             metrics={"emails": broken_metric})
+"""
+
+
+@pytest.mark.parametrize(("attribute", "message"), [
+    ("bad_build", "scenario 'bb' raised RuntimeError: no database while building its targets under profile "
+                  "'bullmq' (seed 0); fix its build()"),
+    ("bad_metric", "scenario 'bm' raised KeyError: 'emails' while measuring 'emails' of 'tick' under profile "
+                   "'bullmq' (seed 0); fix its metrics['emails']"),
+])  # fmt: skip
+def test_a_scenario_whose_own_code_raises_exits_2_naming_it(tmp_path, monkeypatch, capsys, attribute, message):
+    module = write_module(tmp_path, monkeypatch, SCENARIOS)
+    code, out, err = run(capsys, "compare", f"{module}.py:{attribute}", "--profiles", "bullmq")
+    assert (code, out, err) == (2, "", f"jobsim: error: {message}\n")  # were tracebacks, exit 1
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ("{'strat': '2025-01-01T00:00:00Z'}", "{m}.jobsim_options: 'strat' is not a Simulation option; accepted: "
+                                          "start, seed, profile, tz, max_chain, functions, exclude_functions"),
+    ("['start']", "{m}.jobsim_options=['start'] is not valid: a dict of Simulation keyword arguments, such as "
+                  "{{'start': '2025-03-03T00:00:00Z', 'tz': 'America/New_York'}}"),
+])  # fmt: skip
+def test_jobsim_options_are_checked(tmp_path, monkeypatch, capsys, options, message):
+    module = write_module(tmp_path, monkeypatch, MODULE + f"\njobsim_options = {options}\n")
+    code, out, err = run(capsys, "run", module)
+    assert (code, out, err) == (2, "", f"jobsim: error: {message.format(m=module)}\n")  # were a TypeError, ValueError
+
+
+def test_a_traffic_hook_that_raises_is_one_line_naming_its_line(tmp_path, monkeypatch, capsys):
+    source = MODULE.replace('    sim.send("hello", {"name": "Zoë Ångström"})', '    sim.send("hello")\n    {}["row"]')
+    module = write_module(tmp_path, monkeypatch, source)
+    line = source.splitlines().index('    {}["row"]') + 1
+    code, out, err = run(capsys, "run", module)
+    assert (code, out) == (2, "")
+    assert err == f"jobsim: error: {module}.jobsim_traffic() failed: KeyError: 'row' ({module}.py, line {line}); " \
+                  "fix it and run again\n"
+
+
+def test_the_modules_seed_is_used_unless_seed_is_given(tmp_path, monkeypatch, capsys):
+    module = write_module(tmp_path, monkeypatch, MODULE + "\njobsim_options = {'seed': 5}\n")
+    code, out, _ = run(capsys, "run", module, "--days", "0")
+    assert code == 0 and out.startswith("jobsim timeline · UTC · seed 5 · ")  # --seed's default 0 replaced it
+    code, out, _ = run(capsys, "run", module, "--days", "0", "--seed", "-2")
+    assert code == 0 and out.startswith("jobsim timeline · UTC · seed -2 · ")
+
+
+def test_an_unwritable_save_path_exits_2_before_simulating(module, capsys, tmp_path, monkeypatch):
+    code, out, err = run(capsys, "run", module, "--save", tmp_path)
+    assert (code, out) == (2, "")  # it simulated, printed the summary, then failed to write
+    assert err == (f"jobsim: error: --save {str(tmp_path)!r} is a folder; give a file in it, such as "
+                   f"{str(tmp_path / 'run.jobsim.jsonl')!r} (checked before simulating)\n")
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    monkeypatch.setattr("jobsim._cli.os.access", lambda path, mode: Path(path) != folder)  # as a non-root user sees it
+    code, out, err = run(capsys, "run", module, "--save", folder / "t.jsonl")
+    assert (code, out) == (2, "")
+    assert err == (f"jobsim: error: --save {str(folder / 't.jsonl')!r}: cannot write into folder {str(folder)!r} "
+                   "(permission denied); save elsewhere (checked before simulating)\n")
+
+
+def test_a_start_that_is_not_iso_is_named_as_start(module, capsys):
+    code, out, err = run(capsys, "run", module, "--start", "yesterday")
+    assert (code, out) == (2, "")  # was "start='yesterday' ... or seconds since the epoch", which the flag refuses
+    assert err == ("jobsim: error: --start='yesterday' is not valid: an ISO 8601 time such as 2025-03-01T09:00:00Z "
+                   "or 2025-03-01T09:00:00-05:00 (without an offset: in --tz)\n")
+
+
+def test_a_file_that_is_not_python_exits_2(module, capsys, tmp_path):
+    (tmp_path / "README.md").write_text("# hi\n")
+    code, out, err = run(capsys, "run", "README.md")
+    assert (code, out) == (2, "")  # was "cannot import 'README.md' (No module named 'README')"
+    assert err == ("jobsim: error: README.md: not a Python file; give a .py file, a package folder or a module "
+                   "name such as app.jobs\n")
+
+
+def test_a_file_in_a_package_is_imported_with_its_package(tmp_path, monkeypatch, capsys):
+    """``jobsim run src/shop/jobs.py``, as the README advises, with a relative import in jobs.py."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setattr(sys, "modules", dict(sys.modules))
+    monkeypatch.chdir(tmp_path)
+    package = tmp_path / "src" / f"shopreview_{abs(hash(str(tmp_path)))}"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "models.py").write_text("GREETING = 'hi'\n")
+    (package / "jobs.py").write_text(MODULE.replace("import jobsim\n", "import jobsim\nfrom .models import GREETING\n"))
+    code, out, err = run(capsys, "run", package / "jobs.py", "--no-timeline", "--days", "1")
+    assert (code, err) == (0, ""), err  # was "attempted relative import with no known parent package"
+    assert out.splitlines()[2].split() == ["hello", "1", "1", "0", "0", "0", "0", "0"]
+    assert sys.modules[f"{package.name}.jobs"].GREETING == "hi"
+
+
+def test_a_package_named_like_a_loaded_module_is_imported_alone(tmp_path, monkeypatch, capsys):
+    """A folder ``json/`` holding jobs.py: ``json`` is the standard library's, so jobs.py is imported by itself."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setattr(sys, "modules", dict(sys.modules))
+    (tmp_path / "json").mkdir()
+    (tmp_path / "json" / "__init__.py").write_text("")
+    (tmp_path / "json" / f"jobs_{abs(hash(str(tmp_path)))}.py").write_text(MODULE)
+    code, out, err = run(capsys, "run", next((tmp_path / "json").glob("jobs_*.py")), "--no-timeline", "--days", "1")
+    assert (code, err) == (0, "") and out.splitlines()[2].split()[:2] == ["hello", "1"]
+
+
+def test_help_says_what_exclude_functions_leaves_out(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    # was "simulate all of the target's functions (instead of its jobsim_options' selection) but these"
+    assert ("--exclude-functions IDS comma-separated function ids: simulate all of the target's functions but these "
+            "(instead of its jobsim_options' selection)") in help_text
+
+
+@pytest.mark.parametrize(("start", "days"), [("0001-01-01T00:00:00Z", "0.001"), ("9999-12-30T00:00:00Z", "1.9")])
+def test_a_start_at_the_ends_of_the_calendar_is_one_line(tmp_path, monkeypatch, capsys, start, days):
+    """A New York cron at year 1 (its wall time is year 0) or ticking past 9999: datetime overflows."""
+    source = MODULE + '\napp.function("nightly", cron="0 9 * * *", tz="America/New_York")(lambda ctx: 1)\n'
+    module = write_module(tmp_path, monkeypatch, source)
+    code, out, err = run(capsys, "run", module, "--start", start, "--days", days)
+    assert (code, out) == (2, "")  # was an OverflowError traceback, exit 1
+    assert err == ("jobsim: error: a time falls outside the years 1 to 9999 that a datetime can show (date value out "
+                   "of range); start further from those years, or simulate fewer --days\n")
+
+
+def test_a_profile_that_cannot_run_the_scenario_keeps_the_columns_aligned(capsys):
+    code, out, _ = run(capsys, "compare", "examples/scenarios/outage.py", "--profiles", "inngest,vercel-cron-hobby")
+    assert code == 0
+    lines = out.splitlines()[2:]
+    assert lines[0].startswith("profile            function        runs")  # the width of 'vercel-cron-hobby'
+    assert [line.index("-report") if "daily-report" in line else None for line in lines] == [
+        None, None, 24, None, 24, None]  # the unsupported row's function sat two columns left of the others

@@ -6,9 +6,13 @@ import datetime
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import jobsim
 from jobsim import InvalidArgument, Retries, WorkerCrashed
+from jobsim import strategies as js
+from jobsim._faults import downtimes_disjoint
 from jobsim._systems import BULLMQ
 from jobsim._time import iso
 
@@ -540,3 +544,42 @@ def test_the_timeline_tells_the_faults():
         "the system runs it again from the start",
         "UTC  run       digest#2 completed",
     ]
+
+
+# -- property: nothing starts while down -----------------------------------------------------------------------
+def fault_app() -> jobsim.App:
+    app = jobsim.App("p")
+
+    @app.function("charge", on="order/placed", retries=Retries(attempts=4, backoff="constant", min="10s"))
+    def charge(ctx):
+        ctx.step.run("capture", lambda: ctx.event.data["orderId"])
+        time.sleep(30)
+        return ctx.step.run("receipt", lambda: "sent")
+
+    @app.function("limited", on="order/placed", concurrency=1)
+    def limited(ctx):
+        time.sleep(90)
+        return "ok"
+
+    return app
+
+
+@settings(max_examples=40, deadline=None)
+@given(profile=st.sampled_from(["inngest", "bullmq", "agenda", "quirrel", "trigger.dev"]),
+       faults=st.lists(js.faults(functions=["charge", "limited"], kinds=["fail", "crash", "downtime"], within="30m"),
+                       max_size=4).filter(downtimes_disjoint),
+       events=js.event_streams({"order/placed": st.fixed_dictionaries({"orderId": st.sampled_from(["o1", "o2"])})},
+                               max_size=4, gaps=js.durations(0, "10m")))  # fmt: skip
+def test_no_run_starts_and_no_attempt_begins_inside_a_downtime(profile, faults, events):
+    with jobsim.Simulation(fault_app(), start=START, profile=profile) as sim:
+        js.apply(sim, faults, events, then="3h")
+    windows = [(r.data["start"], r.data["end"]) for r in sim.trace.of("fault") if r.data.get("phase") == "begins"]
+    starts = [(r.at, f"run.start {r.data['run']}") for r in sim.trace.of("run.start")]
+    starts += [(a.start_ns, f"attempt {a.number} of {run.id}") for run in sim.runs() for a in run.attempts
+               if not isinstance(a.error, WorkerCrashed) or a.start_ns < a.end_ns]  # fmt: skip
+    for at, what in starts:
+        assert not any(a <= at < b for a, b in windows), f"{what} at {iso(at)} inside a downtime {windows}"
+    for run in sim.runs():
+        queued = [r for r in sim.trace.of("run.queued") if r.data["run"] == run.id and r.data["reason"] == "downtime"]
+        if queued and run.started_at is not None:
+            assert run.start_ns >= queued[0].data["until"]

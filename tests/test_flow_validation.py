@@ -95,8 +95,8 @@ def declare(**options):
         ({"cancel_on": [Cancel("stop")] * 6}, "cancel_on has 6 cancellations; Inngest allows at most 5 per function"),
         ({"cancel_on": "stop"}, "cancel_on='stop' is not valid: a list of jobsim.Cancel(event=..., match=...)"),
         ({"bogus": 1},
-         "app.function('f') got an unknown option bogus=...; accepted: on, cron, tz, retries, timeout, on_failure, "
-         "batch, debounce, throttle, rate_limit, concurrency, timeouts, priority, cancel_on, idempotency"),
+         "app.function('f') got an unknown option bogus=...; accepted: on, cron, tz, every, retries, timeout, "
+         "on_failure, batch, debounce, throttle, rate_limit, concurrency, timeouts, priority, cancel_on, idempotency"),
     ],
 )  # fmt: skip
 def test_app_function_rejects_bad_flow_options(options, message):
@@ -104,14 +104,15 @@ def test_app_function_rejects_bad_flow_options(options, message):
         declare(**options)
 
 
-ACCEPTED = ("on, cron, tz, retries, timeout, on_failure, batch, debounce, throttle, rate_limit, concurrency, timeouts, "
-            "priority, cancel_on, idempotency")
+ACCEPTED = ("on, cron, tz, every, retries, timeout, on_failure, batch, debounce, throttle, rate_limit, concurrency, "
+            "timeouts, priority, cancel_on, idempotency")
 
 
 @pytest.mark.parametrize(
     ("name", "hint"),
     [("trigger", " (did you mean on=?)"), ("event", " (did you mean on=?)"), ("retry", " (did you mean retries=?)"),
-     ("concurency", " (did you mean concurrency=?)"), ("rateLimit", " (did you mean rate_limit=?)"), ("xyz", "")],
+     ("concurency", " (did you mean concurrency=?)"), ("rateLimit", " (did you mean rate_limit=?)"), ("xyz", ""),
+     ("interval", " (did you mean every=?)"), ("repeat", " (did you mean every=?)")],
 )  # fmt: skip
 def test_an_unknown_option_is_named_before_the_missing_trigger_it_caused(name, hint):
     # `trigger="user/created"` used to say "function 'f' has no trigger": the misspelt on= was never named

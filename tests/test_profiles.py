@@ -260,10 +260,11 @@ FEATURE_OPTIONS = {
     "cancel_on": {"on": "go", "cancel_on": [jobsim.Cancel("stop")]},
     "timeouts": {"on": "go", "timeout": "1h"},
     "on_failure": {"on": "go", "on_failure": lambda ctx: None},
+    "every": {"every": "5m"},
 }
 SUPPORTED = {
-    "inngest": set(FEATURE_OPTIONS) - {"debounce.leading"},
-    "bullmq": {"events", "debounce", "concurrency", "concurrency.limit", "on_failure"},
+    "inngest": set(FEATURE_OPTIONS) - {"debounce.leading", "every"},
+    "bullmq": {"events", "debounce", "concurrency", "concurrency.limit", "on_failure", "every"},
     "trigger.dev": {"events", "debounce", "debounce.timeout", "debounce.leading", "concurrency", "concurrency.key",
                     "concurrency.limit", "priority", "on_failure"},
     "quirrel": {"events", "concurrency"},

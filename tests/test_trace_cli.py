@@ -6,6 +6,7 @@ import gzip
 import json
 import sys
 import textwrap
+from pathlib import Path
 
 import orjson
 import pytest
@@ -378,3 +379,114 @@ def test_a_selection_can_leave_out_what_the_recording_ran(recording, app_module,
 def test_replay_with_a_bad_selection_exits_2(without_digest, app_module, capsys, flags, message):
     code, out, err = run(capsys, "replay", without_digest, "--app", app_module(), *flags)
     assert (code, out) == (2, "") and err == f"jobsim: error: {message}\n"
+
+
+# -- a demanding first use of the trace commands --------------------------------------------------------------
+
+
+def test_replay_checks_out_before_replaying(recording, app_module, capsys, tmp_path):
+    code, out, err = run(capsys, "replay", recording["raw"], "--app", app_module(), "--out", tmp_path)
+    assert (code, out) == (2, "")  # it replayed, then failed to save, and the report was never printed
+    assert err == (f"jobsim: error: --out {str(tmp_path)!r} is a folder; give a file in it, such as "
+                   f"{str(tmp_path / 'run.jobsim.jsonl')!r} (checked before replaying)\n")
+    code, out, err = run(capsys, "replay", recording["raw"], "--app", app_module(), "--out", tmp_path / "no" / "x")
+    assert (code, out) == (2, "")
+    assert err == (f"jobsim: error: --out {str(tmp_path / 'no' / 'x')!r}: folder {str(tmp_path / 'no')!r} does not "
+                   "exist; create it or save elsewhere (checked before replaying)\n")
+
+
+def test_a_setup_hook_that_raises_is_one_line_naming_its_line(recording, app_module, capsys):
+    spec = app_module()
+    path = Path(spec.rpartition(":")[0])
+    path.write_text(path.read_text() + "def jobsim_setup(sim):\n    raise ConnectionError('seed database is down')\n")
+    module, line = path.stem, len(path.read_text().splitlines())
+    code, out, err = run(capsys, "replay", recording["raw"], "--app", spec)
+    assert (code, out) == (2, "")  # was a ConnectionError traceback, exit 1
+    assert err == (f"jobsim: error: {module}.jobsim_setup() failed: ConnectionError: seed database is down "
+                   f"({module}.py, line {line}); fix it and run again\n")
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--tolerance", "-1s"), ("--until", "-1h")])
+def test_a_negative_duration_is_refused_by_its_own_check(recording, app_module, capsys, flag, value):
+    code, out, err = run(capsys, "replay", recording["raw"], "--app", app_module(), flag, value)
+    assert (code, out) == (2, "")  # argparse read '-1s' as an option: "argument --tolerance: expected one argument"
+    assert err == (f"jobsim: error: {flag[2:]}={value!r} is not valid: expected a duration such as '500ms', '30s', "
+                   "'5m', '1h30m', '7d', a timedelta, or a number of seconds, not negative\n")
+
+
+def test_a_plain_number_of_seconds_is_a_duration(recording, app_module, capsys):
+    """The refusal of '--tolerance 5' offered 'a number of seconds': the flag takes one now."""
+    spec = app_module(retry_min="11s")
+    code, out, _ = run(capsys, "replay", recording["raw"], "--app", spec, "--compare", "timing", "--tolerance", "1")
+    assert code == 0 and "compared: timing (tolerance 1s)" in out
+    code, out, _ = run(capsys, "diff", recording["raw"], recording["raw"], "--tolerance", "0.5")
+    assert code == 0 and "(tolerance 500ms)" in out
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    (b"", "the file is empty: there is nothing to scan (a trace has at least its header line)"),
+    (b"\x00\x01 garbage, cut", "no line is JSON: scanned as text, nothing in the file looks secret, but a "
+                               "secret-named field is only told in JSON; is it a trace (JSON Lines)?"),
+])  # fmt: skip
+def test_scan_never_calls_a_file_it_could_not_read_clean(capsys, tmp_path, body, message):
+    path = tmp_path / "t.jobsim.jsonl"
+    path.write_bytes(body)
+    code, out, err = run(capsys, "scan", path)
+    assert (code, out) == (2, "")  # both were "jobsim scan: no secret-looking values in ...", exit 0
+    assert err == f"jobsim: error: {path}: {message}\n"
+
+
+def test_a_clean_pii_scan_says_it_looked_for_personal_data(recording, capsys):
+    code, out, _ = run(capsys, "scan", "--pii", recording["redacted"])
+    assert (code, out) == (0, f"jobsim scan: no secret-looking values or personal data in {recording['redacted']}\n")
+
+
+def test_import_refuses_a_profile_no_replay_could_use(capsys, tmp_path):
+    events = tmp_path / "prod.jsonl"
+    events.write_bytes(orjson.dumps({"name": "user/created", "ts": 1_741_000_000_000, "data": {}}) + b"\n")
+    code, out, err = run(capsys, "import", events, "-o", tmp_path / "t.jobsim.jsonl", "--profile", "bulmq")
+    assert (code, out) == (2, "")  # it wrote the file, and every replay of it failed on its header
+    assert err.startswith("jobsim: error: profile='bulmq' is not valid: one of 'agenda', 'bullmq', ")
+    assert not (tmp_path / "t.jobsim.jsonl").exists()
+
+
+def test_import_checks_start_in_the_flags_words(capsys, tmp_path):
+    events = tmp_path / "prod.jsonl"
+    events.write_bytes(orjson.dumps({"name": "user/created", "ts": 1_741_000_000_000, "data": {}}) + b"\n")
+    code, out, err = run(capsys, "import", events, "-o", tmp_path / "t.jobsim.jsonl", "--start", "monday")
+    assert (code, out) == (2, "")
+    assert err == ("jobsim: error: --start='monday' is not valid: an ISO 8601 time such as 2025-03-01T09:00:00Z or "
+                   "2025-03-01T09:00:00-05:00 (without an offset: in --tz)\n")
+
+
+def test_diff_of_two_event_files_says_there_is_nothing_to_compare(capsys, tmp_path):
+    files = []
+    for name in ("a", "b"):
+        events = tmp_path / f"{name}.jsonl"
+        events.write_bytes(orjson.dumps({"name": f"user/{name}", "ts": 1_741_000_000_000, "data": {}}) + b"\n")
+        files.append(events)
+    code, out, _ = run(capsys, "diff", *files)
+    assert code == 0
+    assert out.splitlines()[3:] == [  # was "same: 0 function(s), A and B agree on ...", of two different files
+        "",
+        "nothing to compare: neither A nor B holds a run (files of input events only?); replay each into your code "
+        "(jobsim replay TRACE --app MODULE) and diff the replays' traces (--out)",
+    ]
+
+
+@pytest.mark.parametrize("command", [
+    ["replay", "{trace}", "--app", "{app}", "--out", "{trace}"], ["redact", "{trace}", "{trace}"],
+    ["import", "{events}", "-o", "{events}"],
+])  # fmt: skip
+def test_no_command_writes_over_the_file_it_reads(recording, app_module, capsys, tmp_path, command):
+    trace, events = tmp_path / "rec.jobsim.jsonl", tmp_path / "prod.jsonl"
+    trace.write_bytes(recording["raw"].read_bytes())  # unredacted: redact/replay would have rewritten it
+    events.write_bytes(orjson.dumps({"name": "user/created", "ts": 1_741_000_000_000, "data": {}}) + b"\n")
+    before = {path: path.read_bytes() for path in (trace, events)}
+    argv = [part.format(trace=trace, events=events, app=app_module(plan="pro")) for part in command]
+    code, out, err = run(capsys, *argv)
+    assert (code, out) == (2, "")
+    flag, path = ("OUT", trace) if command[0] == "redact" else ("--out", Path(argv[-1]))
+    assert err == (f"jobsim: error: {flag} {str(path)!r} is the file being read ({str(path)!r}): writing it would "
+                   "replace the original; write to another file (and move it over the original if that is meant)\n")
+    assert {path: path.read_bytes() for path in before} == before

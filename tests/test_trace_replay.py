@@ -85,7 +85,7 @@ def test_the_report_shows_the_first_divergence_per_function(recorded):
         '                        subject: recorded "Welcome, Ada Lovelace!"',
         '                                 replayed "Hello Ada Lovelace"',
         "  same     audit    2 runs",
-        "  same     digest   1 runs",
+        "  same     digest   1 run",
         "",
         "DIFFERS: 1 of 3 function(s) (emails 1)",
     ]

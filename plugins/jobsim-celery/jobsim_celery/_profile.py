@@ -12,6 +12,8 @@ delays are not clamped.
 
 from __future__ import annotations
 
+import inspect
+
 from jobsim import Profile, Retries
 
 CELERY = Profile(
@@ -24,4 +26,5 @@ CELERY = Profile(
     retry_after_min_ns=0,
     retry_after_max_ns=None,
     max_sleep_ns=None,
+    doc=inspect.cleandoc(__doc__ or ""),  # what `jobsim profiles celery` prints
 )

@@ -29,3 +29,12 @@ def test_plain_functions_under_the_profile_retry_only_when_asked_then_every_180s
         gaps = [int((b.started_at - a.started_at).total_seconds())
                 for a, b in itertools.pairwise(sim.runs("thrice")[0].attempts)]  # fmt: skip
         assert gaps == [180, 180]
+
+
+def test_jobsim_profiles_celery_prints_the_profiles_rules(capsys):
+    from jobsim._cli import main
+
+    assert main(["profiles", "celery"]) == 0
+    out = capsys.readouterr().out
+    assert "(no documentation)" not in out  # what it printed
+    assert "``celery/app/task.py``: ``default_retry_delay = 3 * 60``" in out

@@ -158,7 +158,10 @@ class Simulation:
             raise JobsimError(f"this simulation is {self._state}; create a new Simulation for another run")
         for app in self.apps:
             if app._simulation is not None:
-                raise JobsimError(f"app {app.id!r} is already running in another simulation; close that one first")
+                raise JobsimError(
+                    f"app {app.id!r} is already running in another simulation ({app._simulation!r}); "
+                    "close that one first"
+                )
         for app in self.apps:
             app._simulation = self
         for fn in self.functions.values():
@@ -545,6 +548,7 @@ class Simulation:
             In ``def test_x(jobsim)`` the fixture shadows the module, so ``jobsim.timeout()`` or
             ``jobsim.Event(...)`` is looked up here; plain "no attribute" hides why.
             """
+            __tracebackhide__ = True  # the test's line is the one to show, not this one
             import jobsim
 
             message = f"'Simulation' object has no attribute {name!r}"

@@ -15,6 +15,7 @@ simulations a failing test started itself, fixture or not (``jobsim/_started.py`
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from collections.abc import Generator, Iterator
@@ -52,6 +53,19 @@ _NO_APP = (
     "        return app\n"
 )
 
+_PER_EXAMPLE = (
+    "jobsim: {test} is a Hypothesis @given test, and the `jobsim` fixture is one simulation for the "
+    "whole test: every example would share it (its clock only moves forward, its runs and outbox pile up). "
+    "Draw a fresh simulation for each example instead:\n\n"
+    "    from jobsim import strategies as js\n\n"
+    "    @given(sim=js.simulations(app), ...)\n"
+    "    def {test}(sim, ...):\n"
+    "        with sim:\n"
+    "            ...\n\n"
+    "(To share one simulation across the examples after all, suppress Hypothesis's "
+    "HealthCheck.function_scoped_fixture.)"
+)
+
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class _Settings:
@@ -78,6 +92,8 @@ _SETTINGS = pytest.StashKey[_Settings]()
 _RUN = pytest.StashKey[_Run]()
 _STARTED: pytest.StashKey[Started] = pytest.StashKey()
 """With ``--jobsim-trace-dir``: notes the simulations each test starts itself (``jobsim/_started.py``)."""
+_OUTER = pytest.StashKey[contextlib.ExitStack]()
+"""The watchers of the sessions this one runs inside, set aside until it ends."""
 _SAVED = pytest.StashKey[bool]()
 """The test's own simulations were saved (at its first failing phase)."""
 
@@ -113,8 +129,7 @@ def pytest_configure(config: pytest.Config) -> None:
         defaults=_ini_defaults(config),
         trace_dir=_trace_dir(config),
     )
-    if config.stash[_SETTINGS].trace_dir:
-        _watch_simulations(config)
+    _watch_simulations(config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -124,11 +139,29 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
         _plugins.unregister(started)
         del config.stash[_STARTED]
+        config.stash[_OUTER].close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A ``jobsim`` marker on a test that does not use the fixture configures nothing: say so.
+
+    Only markers given on the test itself (or its ``pytest.param``): one on a class or
+    module rightly covers tests of it that build no simulation.
+    """
+    for item in items:
+        if "jobsim" in getattr(item, "fixturenames", ("jobsim",)):
+            continue
+        if any(mark.name == "jobsim" for mark in item.own_markers):
+            item.warn(pytest.PytestWarning(
+                f"jobsim: @pytest.mark.jobsim on {item.name} does nothing: the test does not use the `jobsim` "
+                "fixture, and the marker only configures that fixture's simulation (a Simulation the test "
+                "builds itself takes its options as arguments: jobsim.Simulation(app, seed=3))"
+            ))  # fmt: skip
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, object, object]:
-    """With ``--jobsim-trace-dir``: note the simulations started from the test's setup to its teardown."""
+    """Note the simulations started from the test's setup to its teardown; close those it left running."""
     started = item.config.stash.get(_STARTED, None)
     if started is None:
         return (yield)
@@ -136,9 +169,20 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     try:
         return (yield)
     finally:
-        started.end()
+        for sim in started.end():
+            _close_left_running(item, sim)
         if _SAVED in item.stash:  # a rerun of the item (pytest-rerunfailures) saves again
             del item.stash[_SAVED]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> Generator[None, Any, Any]:
+    """A simulation a module- or session-scoped fixture starts outlives the test: not the test's own."""
+    started = request.config.stash.get(_STARTED, None)
+    if started is None or fixturedef.scope == "function":
+        return (yield)
+    with started.outside():
+        return (yield)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -210,6 +254,7 @@ def jobsim(request: pytest.FixtureRequest, jobsim_app: Any) -> Iterator[Simulati
             jobsim.advance("1h")
             assert [r.status for r in jobsim.runs("send-welcome-email")] == ["completed"]
     """
+    _refuse_sharing_across_examples(request.node)
     options = _marker_options(request.node)
     allow_unmatched_http = options.pop("allow_unmatched_http", False)
     if not isinstance(allow_unmatched_http, bool):
@@ -233,10 +278,48 @@ def _watch_simulations(config: pytest.Config) -> None:
 
     started = Started()
     try:
+        outer = [plugin for plugin in _plugins.manager().get_plugins() if isinstance(plugin, Started)]
         _plugins.register(started)
     except JobsimError:  # a broken jobsim plugin: no Simulation can be built either, so none to note
         return
     config.stash[_STARTED] = started
+    # A session run inside a test (pytester's in-process runs): its simulations are its own tests', not that test's.
+    config.stash[_OUTER] = stack = contextlib.ExitStack()
+    for watcher in outer:
+        stack.enter_context(watcher.outside())
+
+
+def _refuse_sharing_across_examples(item: pytest.Item) -> None:
+    """A Hypothesis ``@given`` test would share the fixture's one simulation across its examples.
+
+    Hypothesis's ``function_scoped_fixture`` health check catches it too, but only after
+    setup and without saying what to use instead; a test that suppressed that check
+    has chosen to share, and gets the fixture.
+    """
+    test = getattr(item, "obj", None)
+    if not getattr(test, "is_hypothesis_test", False):
+        return
+    settings = getattr(test, "_hypothesis_internal_use_settings", None)  # what Hypothesis's own plugin reads
+    if any(getattr(check, "name", "") == "function_scoped_fixture"
+           for check in getattr(settings, "suppress_health_check", ())):  # fmt: skip
+        return
+    pytest.fail(_PER_EXAMPLE.format(test=item.name), pytrace=False)
+
+
+def _close_left_running(item: pytest.Item, sim: Simulation) -> None:
+    """Close a simulation the test started and never closed, and say so: it would hold its apps for good."""
+    shown = repr(sim)
+    try:
+        sim.close()
+    except Exception as error:  # closing must not break the session; the warning says what happened
+        outcome = f"closing it failed ({type(error).__name__}: {error})"
+    else:
+        outcome = "jobsim closed it after the test"
+    item.warn(pytest.PytestWarning(
+        f"jobsim: {item.name} never closed the simulation it started, {shown}; {outcome}. A running one keeps its "
+        "apps, so every later test simulating them would fail with 'already running in another simulation'. "
+        "Close it in the test: `with jobsim.Simulation(app) as sim:` or `sim.close()`."
+    ))  # fmt: skip
 
 
 def _ini_defaults(config: pytest.Config) -> dict[str, str]:
@@ -263,29 +346,109 @@ def _ini_defaults(config: pytest.Config) -> dict[str, str]:
 
 
 def _trace_dir(config: pytest.Config) -> str | None:
-    """``--jobsim-trace-dir`` made absolute now: a test that chdirs must not move where its trace lands."""
+    """``--jobsim-trace-dir`` made absolute now: a test that chdirs must not move where its trace lands.
+
+    The folder is made when the first test fails (a green run leaves none), so whether
+    it can be is checked here: a path that names a file, or a folder nobody can write
+    in, would otherwise show up only as a "trace not saved" line under every failure.
+    """
     directory = config.getoption("jobsim_trace_dir")
-    return os.path.join(config.invocation_params.dir, directory) if directory else None
+    if directory is None:
+        return None
+    given = f"--jobsim-trace-dir={directory!r}"
+    if not directory.strip():
+        raise pytest.UsageError(f"jobsim: {given} is empty; give the folder to save failing tests' traces in")
+    path = os.path.normpath(os.path.join(config.invocation_params.dir, os.path.expanduser(directory)))
+    existing = path
+    while not os.path.lexists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise pytest.UsageError(f"jobsim: {given}: {existing} is a file, not a folder; give a folder "
+                                "(made when the first test fails)")  # fmt: skip
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise pytest.UsageError(f"jobsim: {given}: cannot write in {existing} (permission denied); "
+                                "give a folder you can write in")  # fmt: skip
+    return path
 
 
 def _marker_options(node: pytest.Item) -> dict[str, Any]:
     """Merge the keyword arguments of every ``jobsim`` marker; the closest one wins."""
     options: dict[str, Any] = {}
-    for marker in reversed(list(node.iter_markers("jobsim"))):
-        if marker.args:
-            usage = _MARKER.split(":")[0]
-            message = f"got {marker.args!r}; usage: @pytest.mark.{usage}"
-            pytest.fail(f"jobsim: @pytest.mark.jobsim takes keyword arguments only, {message}",
-                        pytrace=False)  # fmt: skip
-        if any(key in marker.kwargs for key in _SELECTION_OPTIONS):
+    for where, marks in reversed(_marker_levels(node)):
+        given = _one_level(where, marks)
+        if any(key in given for key in _SELECTION_OPTIONS):
             for key in _SELECTION_OPTIONS:
                 options.pop(key, None)
-        options.update(marker.kwargs)
+        options.update(given)
     unknown = sorted(set(options) - set(_MARKER_OPTIONS))
     if unknown:
         pytest.fail(f"jobsim: @pytest.mark.jobsim got unknown option(s) {', '.join(unknown)}; "
                     f"it accepts {', '.join(_MARKER_OPTIONS)}", pytrace=False)  # fmt: skip
     return options
+
+
+def _marker_levels(item: pytest.Item) -> list[tuple[str, list[pytest.Mark]]]:
+    """The item's ``jobsim`` markers grouped by where they were given, closest first.
+
+    pytest's own order (``iter_markers``) puts a test's decorators before its
+    ``pytest.param(marks=...)`` and a base class's marks before its subclass's
+    (pytest issues #10406 and #14329), which would let the farther one win here.
+    So: the parameter set, then the test, then each class from the subclass up its
+    MRO, then the module and packages.
+    """
+    by_node: dict[int, tuple[pytest.Item | pytest.Collector, list[pytest.Mark]]] = {}
+    for owner, mark in item.iter_markers_with_node("jobsim"):
+        by_node.setdefault(id(owner), (owner, []))[1].append(mark)
+    levels: list[tuple[str, list[pytest.Mark]]] = []
+    for owner, marks in by_node.values():
+        if owner is item:
+            params = [m for m in getattr(getattr(item, "callspec", None), "marks", ()) if m.name == "jobsim"]
+            levels.append((f"pytest.param(...) of {item.name}", [m for m in marks if _among(m, params)]))
+            levels.append((item.name, [m for m in marks if not _among(m, params)]))
+        elif isinstance(owner, pytest.Class):
+            for cls in owner.obj.__mro__:
+                own = cls.__dict__.get("pytestmark", [])
+                own = [getattr(m, "mark", m) for m in (own if isinstance(own, list) else [own])]
+                levels.append((f"class {cls.__name__}", [m for m in marks if _among(m, own)]))
+            levels.append((f"class {owner.name}", [m for m in marks if not any(_among(m, ls) for _, ls in levels)]))
+        else:
+            levels.append((f"{type(owner).__name__.lower()} {owner.name}", marks))
+    return [(where, marks) for where, marks in levels if marks]
+
+
+def _among(mark: pytest.Mark, marks: list[pytest.Mark]) -> bool:
+    return any(mark is other for other in marks)
+
+
+def _one_level(where: str, marks: list[pytest.Mark]) -> dict[str, Any]:
+    """The options the markers of one place give; two of them giving one option two values is an error.
+
+    Which of two markers at one level is "closer" is not something pytest defines
+    consistently (stacked decorators, ``pytestmark`` lists: pytest issue #7597), so
+    jobsim does not guess.
+    """
+    given: dict[str, Any] = {}
+    for mark in marks:
+        if mark.args:
+            usage = _MARKER.split(":")[0]
+            message = f"got {mark.args!r}; usage: @pytest.mark.{usage}"
+            pytest.fail(f"jobsim: @pytest.mark.jobsim takes keyword arguments only, {message}",
+                        pytrace=False)  # fmt: skip
+        for key, value in mark.kwargs.items():
+            if key in given and not _same(given[key], value):
+                pytest.fail(f"jobsim: two @pytest.mark.jobsim markers on {where} give {key}= different values, "
+                            f"{given[key]!r} and {value!r}; keep one (a marker closer to the test overrides "
+                            "one farther out: pytest.param(marks=...), then the test, its class, its module)",
+                            pytrace=False)  # fmt: skip
+            given[key] = value
+    return given
+
+
+def _same(a: object, b: object) -> bool:
+    try:
+        return a is b or bool(a == b)
+    except Exception:  # a value that cannot be compared is a different one
+        return False
 
 
 def _start(targets: Any, options: dict[str, Any], settings: _Settings) -> Simulation:
@@ -342,7 +505,7 @@ def _save_own(item: pytest.Item, fixture: Simulation | None) -> list[str]:
     in the order they started (the first without a number when there is no fixture).
     """
     started = item.config.stash.get(_STARTED, None)
-    if started is None or item.stash.get(_SAVED, False):
+    if started is None or not item.config.stash[_SETTINGS].trace_dir or item.stash.get(_SAVED, False):
         return []
     item.stash[_SAVED] = True
     sims = [sim for sim in started.simulations() if sim is not fixture]
@@ -362,13 +525,48 @@ def _save_trace(item: pytest.Item, sim: Simulation, number: int = 1) -> str | No
     if not directory:
         return None
     path = os.path.join(directory, _trace_name(item.nodeid, number))
-    shown = os.path.relpath(path, item.config.invocation_params.dir)
+    shown = _shown(path, item.config)
     try:
         os.makedirs(directory, exist_ok=True)
         sim.trace.save(path)
     except Exception as error:  # the report must still be written
         return f"trace not saved to {shown}: {type(error).__name__}: {error}"
-    return f"trace saved to {shown}\n    replay it: jobsim replay {shown} --app MODULE:APP"
+    return f"trace saved to {shown}\n    replay it: jobsim replay {shown} --app {_app_spec(sim, item.config)}"
+
+
+def _shown(path: str, config: pytest.Config) -> str:
+    """``path`` relative to where pytest ran when it is under it; else absolute (no ``../../..``)."""
+    try:
+        relative = os.path.relpath(path, config.invocation_params.dir)
+    except ValueError:  # another drive (Windows)
+        return path
+    return path if relative.startswith(os.pardir) else relative
+
+
+def _app_spec(sim: Simulation, config: pytest.Config) -> str:
+    """What ``jobsim replay --app`` imports to replay ``sim``: ``jobs.py:app`` or ``shop.jobs:app``.
+
+    Known when the simulation runs one ``jobsim.App`` that a module of its functions
+    holds as an attribute; a package's module by its dotted name (a path would break its
+    relative imports), a top-level one by its file (pytest may have imported it from a
+    folder of its own rootdir logic that ``jobsim replay`` does not put on ``sys.path``).
+    Otherwise (several apps, a backend plugin's targets) ``MODULE:APP``, for the user to fill.
+    """
+    import sys
+
+    if len(sim.apps) != 1 or sim.adapted:
+        return "MODULE:APP"
+    app = sim.apps[0]
+    for name in dict.fromkeys(getattr(fn.handler, "__module__", None) for fn in app.functions.values()):
+        module = sys.modules.get(name or "")
+        attr = next((key for key, value in vars(module).items() if value is app), None) if module else None
+        if attr is None:
+            continue
+        if "." in module.__name__:
+            return f"{module.__name__}:{attr}"
+        file = getattr(module, "__file__", None)
+        return f"{_shown(file, config)}:{attr}" if file else f"{module.__name__}:{attr}"
+    return "MODULE:APP"
 
 
 def _trace_name(nodeid: str, number: int = 1) -> str:

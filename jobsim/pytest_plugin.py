@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from _pytest.nodes import Node
+
     from jobsim import Simulation
     from jobsim._started import Started
 
@@ -176,7 +178,9 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> Generator[None, Any, Any]:
+def pytest_fixture_setup(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> Generator[None, Any, Any]:
     """A simulation a module- or session-scoped fixture starts outlives the test: not the test's own."""
     started = request.config.stash.get(_STARTED, None)
     if started is None or fixturedef.scope == "function":
@@ -396,7 +400,7 @@ def _marker_levels(item: pytest.Item) -> list[tuple[str, list[pytest.Mark]]]:
     So: the parameter set, then the test, then each class from the subclass up its
     MRO, then the module and packages.
     """
-    by_node: dict[int, tuple[pytest.Item | pytest.Collector, list[pytest.Mark]]] = {}
+    by_node: dict[int, tuple[Node, list[pytest.Mark]]] = {}
     for owner, mark in item.iter_markers_with_node("jobsim"):
         by_node.setdefault(id(owner), (owner, []))[1].append(mark)
     levels: list[tuple[str, list[pytest.Mark]]] = []
@@ -560,7 +564,7 @@ def _app_spec(sim: Simulation, config: pytest.Config) -> str:
     for name in dict.fromkeys(getattr(fn.handler, "__module__", None) for fn in app.functions.values()):
         module = sys.modules.get(name or "")
         attr = next((key for key, value in vars(module).items() if value is app), None) if module else None
-        if attr is None:
+        if module is None or attr is None:
             continue
         if "." in module.__name__:
             return f"{module.__name__}:{attr}"

@@ -86,11 +86,11 @@ def test_without_the_option_nothing_is_saved(pytester: pytest.Pytester) -> None:
 def test_a_trace_that_cannot_be_saved_is_reported_not_raised(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(APP)
     pytester.makepyfile(test_x=TESTS)
-    (pytester.path / "traces" / "test_x.py--test_fails-ada-corp.io-75fffa51e0d7.jobsim.jsonl").mkdir(parents=True)
+    name = "test_x.py--test_fails-ada-corp.io-75fffa51e0d7.jobsim.jsonl"
+    (pytester.path / "traces" / name).mkdir(parents=True)  # a folder where the trace file goes
     result = pytester.runpytest("--jobsim-trace-dir=traces")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["trace not saved to traces/test_x.py--test_fails-ada-corp.io-75fffa51e0d7.jobsim.jsonl: "
-                                 "TraceError: *: cannot write it: Is a directory"])  # fmt: skip
+    result.stdout.fnmatch_lines([f"trace not saved to traces/{name}: TraceError: *: cannot write it: Is a directory"])
 
 
 def test_long_test_names_are_shortened_with_a_digest() -> None:

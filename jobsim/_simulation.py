@@ -154,6 +154,10 @@ class Simulation:
 
     # -- lifecycle ---------------------------------------------------------------
     def start(self) -> Simulation:
+        if self._state == "running":  # `with jobsim:` in a test: the fixture's simulation is started already
+            raise JobsimError("this simulation is running already: use it as it is (the `jobsim` fixture's is "
+                              "started for the test and closed after it), or create a new Simulation for another "
+                              "run")  # fmt: skip
         if self._state != "new":
             raise JobsimError(f"this simulation is {self._state}; create a new Simulation for another run")
         for app in self.apps:

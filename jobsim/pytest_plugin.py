@@ -11,6 +11,8 @@ A test that used the ``jobsim`` fixture and failed gets a report section named
 of what happened in virtual time. With ``--jobsim-trace-dir=DIR`` its trace is
 also saved there, and the section names the file; so are the traces of the
 simulations a failing test started itself, fixture or not (``jobsim/_started.py``).
+A simulation a test started and left running is closed when the test ends, with a
+warning: it would hold its apps, and fail every later test that simulates them.
 """
 
 from __future__ import annotations
@@ -104,7 +106,7 @@ _SAVED = pytest.StashKey[bool]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("jobsim", "jobsim: background jobs in virtual time")
     group.addoption(
-        "--jobsim-seed", type=int, metavar="N", default=None,
+        "--jobsim-seed", type=_seed, metavar="N", default=None,
         help="seed every simulation of the `jobsim` fixture with N, overriding markers "
              "(default: the marker's seed, else 0); a failing test prints the line to rerun it",
     )  # fmt: skip
@@ -326,6 +328,19 @@ def _close_left_running(item: pytest.Item, sim: Simulation) -> None:
     ))  # fmt: skip
 
 
+def _seed(text: str) -> int:
+    """``--jobsim-seed``'s type: one check at startup, not the same error in every test's setup."""
+    import argparse
+
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if not -(1 << 63) <= seed < 1 << 64:  # Simulation's own bound: the trace header holds it as a JSON number
+        raise argparse.ArgumentTypeError(f"{text}: a seed is an int within 64 bits, -2**63 to 2**64 - 1")
+    return seed
+
+
 def _ini_defaults(config: pytest.Config) -> dict[str, str]:
     """The ``jobsim_*`` ini values that are set, validated now rather than in every test."""
     values = {key: str(config.getini(f"jobsim_{key}") or "").strip() for key in _INI_OPTIONS}
@@ -398,7 +413,9 @@ def _marker_levels(item: pytest.Item) -> list[tuple[str, list[pytest.Mark]]]:
     ``pytest.param(marks=...)`` and a base class's marks before its subclass's
     (pytest issues #10406 and #14329), which would let the farther one win here.
     So: the parameter set, then the test, then each class from the subclass up its
-    MRO, then the module and packages.
+    MRO, then the module and packages. Markers a hook added (``item.add_marker`` in a
+    conftest) come just after those written where they were added: defaults that the
+    test's own decorators override.
     """
     by_node: dict[int, tuple[Node, list[pytest.Mark]]] = {}
     for owner, mark in item.iter_markers_with_node("jobsim"):
@@ -407,17 +424,28 @@ def _marker_levels(item: pytest.Item) -> list[tuple[str, list[pytest.Mark]]]:
     for owner, marks in by_node.values():
         if owner is item:
             params = [m for m in getattr(getattr(item, "callspec", None), "marks", ()) if m.name == "jobsim"]
+            own = _declared(getattr(item, "obj", None))
             levels.append((f"pytest.param(...) of {item.name}", [m for m in marks if _among(m, params)]))
-            levels.append((item.name, [m for m in marks if not _among(m, params)]))
+            levels.append((item.name, [m for m in marks if _among(m, own) and not _among(m, params)]))
         elif isinstance(owner, pytest.Class):
             for cls in owner.obj.__mro__:
-                own = cls.__dict__.get("pytestmark", [])
-                own = [getattr(m, "mark", m) for m in (own if isinstance(own, list) else [own])]
-                levels.append((f"class {cls.__name__}", [m for m in marks if _among(m, own)]))
-            levels.append((f"class {owner.name}", [m for m in marks if not any(_among(m, ls) for _, ls in levels)]))
+                levels.append((f"class {cls.__name__}", [m for m in marks if _among(m, _declared(cls))]))
         else:
             levels.append((f"{type(owner).__name__.lower()} {owner.name}", marks))
+            continue
+        # added by a hook (item.add_marker in a conftest): a default the test's or class's own markers override
+        added = [m for m in marks if not any(_among(m, level) for _, level in levels)]
+        levels.append((f"{owner.name} (markers added by a hook)", added))
     return [(where, marks) for where, marks in levels if marks]
+
+
+def _declared(obj: object) -> list[pytest.Mark]:
+    """The marks written on a test function or on one class itself (its ``pytestmark``, not inherited)."""
+    if isinstance(obj, type):
+        declared = obj.__dict__.get("pytestmark", [])
+    else:
+        declared = getattr(obj, "pytestmark", [])
+    return [getattr(m, "mark", m) for m in (declared if isinstance(declared, list) else [declared])]
 
 
 def _among(mark: pytest.Mark, marks: list[pytest.Mark]) -> bool:

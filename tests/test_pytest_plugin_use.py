@@ -132,6 +132,30 @@ def test_two_markers_at_one_level_giving_an_option_two_values_fail_naming_both(p
     result.stdout.no_fnmatch_line("*Traceback*")
 
 
+def test_markers_a_conftest_hook_adds_are_defaults_the_tests_own_override(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        APP
+        + """
+def pytest_collection_modifyitems(items):
+    for item in items:
+        item.add_marker(pytest.mark.jobsim(tz="Asia/Tokyo", seed=8))
+"""
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.jobsim(tz="Europe/Paris")
+        def test_own(jobsim):
+            assert (str(jobsim.tz), jobsim.seed) == ("Europe/Paris", 8)
+
+        def test_default(jobsim):
+            assert (str(jobsim.tz), jobsim.seed) == ("Asia/Tokyo", 8)
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=2)
+
+
 def test_a_marker_on_a_test_without_the_fixture_warns_that_it_does_nothing(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(APP + "\n@pytest.fixture\ndef orders(jobsim):\n    return jobsim\n")
     pytester.makepyfile(
@@ -375,6 +399,28 @@ def test_a_missing_attribute_of_the_fixture_shows_the_tests_line_not_jobsims(pyt
         [">       jobsim.timeout('1s')", "E       AttributeError: *`from jobsim import timeout`"]
     )
     result.stdout.no_fnmatch_line("*def __getattr__*")
+
+
+def test_with_on_the_fixture_says_it_is_started_already(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(APP)
+    pytester.makepyfile("def test_x(jobsim):\n    with jobsim as sim:\n        pass\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["E *jobsim.errors.JobsimError: this simulation is running already: use it as it is (the `jobsim` "
+         "fixture's is started for the test and closed after it), or create a new Simulation for another run"]
+    )  # fmt: skip
+
+
+def test_a_seed_option_out_of_range_is_one_usage_error_not_one_error_per_test(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(APP)
+    pytester.makepyfile("def test_a(jobsim): pass\n\ndef test_b(jobsim): pass\n")
+    result = pytester.runpytest(f"--jobsim-seed={1 << 64}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*argument --jobsim-seed: 18446744073709551616: a seed is an int within 64 bits, -2**63 to 2**64 - 1"]
+    )
+    pytester.runpytest(f"--jobsim-seed={(1 << 64) - 1}").assert_outcomes(passed=2)  # the bound itself is a seed
 
 
 # -- --jobsim-trace-dir ----------------------------------------------------------------------------

@@ -26,8 +26,6 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from _pytest.nodes import Node
-
     from jobsim import Simulation
     from jobsim._started import Started
 
@@ -391,96 +389,16 @@ def _trace_dir(config: pytest.Config) -> str | None:
 
 
 def _marker_options(node: pytest.Item) -> dict[str, Any]:
-    """Merge the keyword arguments of every ``jobsim`` marker; the closest one wins."""
-    options: dict[str, Any] = {}
-    for where, marks in reversed(_marker_levels(node)):
-        given = _one_level(where, marks)
-        if any(key in given for key in _SELECTION_OPTIONS):
-            for key in _SELECTION_OPTIONS:
-                options.pop(key, None)
-        options.update(given)
-    unknown = sorted(set(options) - set(_MARKER_OPTIONS))
-    if unknown:
-        pytest.fail(f"jobsim: @pytest.mark.jobsim got unknown option(s) {', '.join(unknown)}; "
-                    f"it accepts {', '.join(_MARKER_OPTIONS)}", pytrace=False)  # fmt: skip
-    return options
+    """Merge the keyword arguments of every ``jobsim`` marker; the closest one wins (``jobsim/_markers.py``)."""
+    from jobsim._markers import merged_options
+    from jobsim.errors import InvalidArgument
 
-
-def _marker_levels(item: pytest.Item) -> list[tuple[str, list[pytest.Mark]]]:
-    """The item's ``jobsim`` markers grouped by where they were given, closest first.
-
-    pytest's own order (``iter_markers``) puts a test's decorators before its
-    ``pytest.param(marks=...)`` and a base class's marks before its subclass's
-    (pytest issues #10406 and #14329), which would let the farther one win here.
-    So: the parameter set, then the test, then each class from the subclass up its
-    MRO, then the module and packages. Markers a hook added (``item.add_marker`` in a
-    conftest) come just after those written where they were added: defaults that the
-    test's own decorators override.
-    """
-    by_node: dict[int, tuple[Node, list[pytest.Mark]]] = {}
-    for owner, mark in item.iter_markers_with_node("jobsim"):
-        by_node.setdefault(id(owner), (owner, []))[1].append(mark)
-    levels: list[tuple[str, list[pytest.Mark]]] = []
-    for owner, marks in by_node.values():
-        if owner is item:
-            params = [m for m in getattr(getattr(item, "callspec", None), "marks", ()) if m.name == "jobsim"]
-            own = _declared(getattr(item, "obj", None))
-            levels.append((f"pytest.param(...) of {item.name}", [m for m in marks if _among(m, params)]))
-            levels.append((item.name, [m for m in marks if _among(m, own) and not _among(m, params)]))
-        elif isinstance(owner, pytest.Class):
-            for cls in owner.obj.__mro__:
-                levels.append((f"class {cls.__name__}", [m for m in marks if _among(m, _declared(cls))]))
-        else:
-            levels.append((f"{type(owner).__name__.lower()} {owner.name}", marks))
-            continue
-        # added by a hook (item.add_marker in a conftest): a default the test's or class's own markers override
-        added = [m for m in marks if not any(_among(m, level) for _, level in levels)]
-        levels.append((f"{owner.name} (markers added by a hook)", added))
-    return [(where, marks) for where, marks in levels if marks]
-
-
-def _declared(obj: object) -> list[pytest.Mark]:
-    """The marks written on a test function or on one class itself (its ``pytestmark``, not inherited)."""
-    if isinstance(obj, type):
-        declared = obj.__dict__.get("pytestmark", [])
-    else:
-        declared = getattr(obj, "pytestmark", [])
-    return [getattr(m, "mark", m) for m in (declared if isinstance(declared, list) else [declared])]
-
-
-def _among(mark: pytest.Mark, marks: list[pytest.Mark]) -> bool:
-    return any(mark is other for other in marks)
-
-
-def _one_level(where: str, marks: list[pytest.Mark]) -> dict[str, Any]:
-    """The options the markers of one place give; two of them giving one option two values is an error.
-
-    Which of two markers at one level is "closer" is not something pytest defines
-    consistently (stacked decorators, ``pytestmark`` lists: pytest issue #7597), so
-    jobsim does not guess.
-    """
-    given: dict[str, Any] = {}
-    for mark in marks:
-        if mark.args:
-            usage = _MARKER.split(":")[0]
-            message = f"got {mark.args!r}; usage: @pytest.mark.{usage}"
-            pytest.fail(f"jobsim: @pytest.mark.jobsim takes keyword arguments only, {message}",
-                        pytrace=False)  # fmt: skip
-        for key, value in mark.kwargs.items():
-            if key in given and not _same(given[key], value):
-                pytest.fail(f"jobsim: two @pytest.mark.jobsim markers on {where} give {key}= different values, "
-                            f"{given[key]!r} and {value!r}; keep one (a marker closer to the test overrides "
-                            "one farther out: pytest.param(marks=...), then the test, its class, its module)",
-                            pytrace=False)  # fmt: skip
-            given[key] = value
-    return given
-
-
-def _same(a: object, b: object) -> bool:
     try:
-        return a is b or bool(a == b)
-    except Exception:  # a value that cannot be compared is a different one
-        return False
+        usage = _MARKER.split(":")[0]
+        return merged_options(node, usage=usage, accepted=_MARKER_OPTIONS, one_choice=_SELECTION_OPTIONS)
+    except InvalidArgument as error:
+        problem = str(error)  # failing outside the except clause: no chained traceback
+    pytest.fail(problem, pytrace=False)
 
 
 def _start(targets: Any, options: dict[str, Any], settings: _Settings) -> Simulation:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import os
+import pathlib
+import re
 
 import pytest
 from _reportsection import section
@@ -552,3 +554,10 @@ def test_wall_clock_nesting_under_freezegun_moves_with_every_execution() -> None
         sim.run_until_idle()
         assert dt.datetime.now() == dt.datetime(2030, 6, 1)
     assert seen == ["00:00:00.000000", "00:00:01.000000", "00:00:02.250000"]
+
+
+def test_the_plugin_is_the_only_module_that_imports_pytest() -> None:
+    """STYLE.md: pytest is wrapped in one place (the marker merging in ``_markers.py`` reads nodes by attribute)."""
+    package = pathlib.Path(jobsim.__file__).parent
+    pattern = re.compile(r"^\s*(from|import) _?pytest\b", re.M)
+    assert sorted(p.name for p in package.glob("*.py") if pattern.search(p.read_text())) == ["pytest_plugin.py"]

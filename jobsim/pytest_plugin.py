@@ -93,7 +93,7 @@ class _Run:
 _SETTINGS = pytest.StashKey[_Settings]()
 _RUN = pytest.StashKey[_Run]()
 _STARTED: pytest.StashKey[Started] = pytest.StashKey()
-"""With ``--jobsim-trace-dir``: notes the simulations each test starts itself (``jobsim/_started.py``)."""
+"""Notes the simulations each test starts itself: to close those left running, and for ``--jobsim-trace-dir``."""
 _OUTER = pytest.StashKey[contextlib.ExitStack]()
 """The watchers of the sessions this one runs inside, set aside until it ends."""
 _SAVED = pytest.StashKey[bool]()

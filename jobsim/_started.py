@@ -10,9 +10,10 @@ starts (``scope="module"``, ...) are not the test's: the plugin sets them aside 
 
 A simulation the test left running would hold its apps (``app._simulation``) for the
 rest of the session, and every later test that simulates them would fail with "already
-running in another simulation", far from the cause: :meth:`Started.end` returns them,
-for the plugin to close and warn about. A running simulation cannot be collected
-(its apps hold it), so the weak references find every one.
+running in another simulation", far from the cause: :meth:`Started.left_running`
+lists them at the end of the test's teardown, for the plugin to close and warn about.
+A running simulation cannot be collected (its apps hold it), so the weak references
+find every one.
 
 A failing test's simulations are then the ones it still holds (a local of the failed
 test, a fixture's) and, even if nothing holds it any more, the last one it started: a
@@ -47,14 +48,13 @@ class Started:
         """A test starts: note what starts from now on."""
         self._refs, self._last = [], None
 
-    def end(self) -> list[Simulation]:
-        """The test is over: forget its simulations (the last one is let go here).
+    def left_running(self) -> list[Simulation]:
+        """The simulations the test started that are still running, for the plugin to close and name."""
+        return [sim for sim in (ref() for ref in self._refs or ()) if sim is not None and sim._state == "running"]
 
-        Returns those it left running, for the plugin to close and name.
-        """
-        left = [sim for sim in (ref() for ref in self._refs or ()) if sim is not None and sim._state == "running"]
+    def end(self) -> None:
+        """The test is over: forget its simulations (the last one is let go here)."""
         self._refs, self._last = None, None
-        return left
 
     @contextlib.contextmanager
     def outside(self) -> Iterator[None]:

@@ -144,21 +144,24 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         config.stash[_OUTER].close()
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
     """A ``jobsim`` marker on a test that does not use the fixture configures nothing: say so.
 
     Only markers given on the test itself (or its ``pytest.param``): one on a class or
-    module rightly covers tests of it that build no simulation.
+    module rightly covers tests of it that build no simulation. Warned here rather than
+    at collection: under ``-W error`` the warning is then this test's setup error, where
+    at collection it would stop the whole session (INTERNALERROR).
     """
-    for item in items:
-        if "jobsim" in getattr(item, "fixturenames", ("jobsim",)):
-            continue
-        if any(mark.name == "jobsim" for mark in item.own_markers):
-            item.warn(pytest.PytestWarning(
-                f"jobsim: @pytest.mark.jobsim on {item.name} does nothing: the test does not use the `jobsim` "
-                "fixture, and the marker only configures that fixture's simulation (a Simulation the test "
-                "builds itself takes its options as arguments: jobsim.Simulation(app, seed=3))"
-            ))  # fmt: skip
+    __tracebackhide__ = True  # under -W error: the message, not this hook's code
+    if "jobsim" in getattr(item, "fixturenames", ("jobsim",)):
+        return
+    if any(mark.name == "jobsim" for mark in item.own_markers):
+        item.warn(pytest.PytestWarning(
+            f"jobsim: @pytest.mark.jobsim on {item.name} does nothing: the test does not use the `jobsim` "
+            "fixture, and the marker only configures that fixture's simulation (a Simulation the test "
+            "builds itself takes its options as arguments: jobsim.Simulation(app, seed=3))"
+        ))  # fmt: skip
 
 
 @pytest.hookimpl(wrapper=True)
@@ -171,10 +174,25 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     try:
         return (yield)
     finally:
-        for sim in started.end():
-            _close_left_running(item, sim)
+        started.end()
         if _SAVED in item.stash:  # a rerun of the item (pytest-rerunfailures) saves again
             del item.stash[_SAVED]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, None, None]:
+    """After the test's fixtures are torn down: close the simulations it left running, and warn.
+
+    Here, not at the end of the protocol: under ``-W error`` the warning is this test's
+    teardown error instead of an INTERNALERROR that stops the session.
+    """
+    __tracebackhide__ = True
+    started = item.config.stash.get(_STARTED, None)
+    try:
+        return (yield)
+    finally:
+        if started is not None:
+            _close_left_running(item, started.left_running())
 
 
 @pytest.hookimpl(wrapper=True)
@@ -310,20 +328,27 @@ def _refuse_sharing_across_examples(item: pytest.Item) -> None:
     pytest.fail(_PER_EXAMPLE.format(test=item.name), pytrace=False)
 
 
-def _close_left_running(item: pytest.Item, sim: Simulation) -> None:
-    """Close a simulation the test started and never closed, and say so: it would hold its apps for good."""
-    shown = repr(sim)
-    try:
-        sim.close()
-    except Exception as error:  # closing must not break the session; the warning says what happened
-        outcome = f"closing it failed ({type(error).__name__}: {error})"
-    else:
-        outcome = "jobsim closed it after the test"
-    item.warn(pytest.PytestWarning(
-        f"jobsim: {item.name} never closed the simulation it started, {shown}; {outcome}. A running one keeps its "
-        "apps, so every later test simulating them would fail with 'already running in another simulation'. "
-        "Close it in the test: `with jobsim.Simulation(app) as sim:` or `sim.close()`."
-    ))  # fmt: skip
+def _close_left_running(item: pytest.Item, sims: list[Simulation]) -> None:
+    """Close the simulations the test started and never closed, and say so: they would hold their apps for good.
+
+    All are closed before the first warning, which ``-W error`` turns into an exception.
+    """
+    __tracebackhide__ = True
+    notes = []
+    for sim in sims:
+        shown = repr(sim)
+        try:
+            sim.close()
+        except Exception as error:  # closing must not break the session; the warning says what happened
+            notes.append((shown, f"closing it failed ({type(error).__name__}: {error})"))
+        else:
+            notes.append((shown, "jobsim closed it after the test"))
+    for shown, outcome in notes:
+        item.warn(pytest.PytestWarning(
+            f"jobsim: {item.name} never closed the simulation it started, {shown}; {outcome}. A running one keeps "
+            "its apps, so every later test simulating them would fail with 'already running in another "
+            "simulation'. Close it in the test: `with jobsim.Simulation(app) as sim:` or `sim.close()`."
+        ))  # fmt: skip
 
 
 def _seed(text: str) -> int:

@@ -287,6 +287,39 @@ def test_a_simulation_a_test_leaves_running_is_closed_and_named(pytester: pytest
     )
 
 
+def test_under_w_error_each_warning_is_that_tests_error_and_the_session_goes_on(pytester: pytest.Pytester) -> None:
+    """Warned at collection or after the protocol, ``-W error`` made them an INTERNALERROR that ended the run."""
+    pytester.makeconftest(APP)
+    pytester.makepyfile(
+        test_w="""
+        import pytest
+        import jobsim
+        from conftest import app
+
+        @pytest.mark.jobsim(seed=3)
+        def test_marked_without_the_fixture():
+            pass
+
+        def test_leaks():
+            jobsim.Simulation(app).start()
+
+        def test_after(jobsim):
+            pass
+        """
+    )
+    result = pytester.runpytest("-W", "error::pytest.PytestWarning", "-p", "no:randomly")
+    result.assert_outcomes(passed=2, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ ERROR at setup of test_marked_without_the_fixture _*",
+            "E   pytest.PytestWarning: jobsim: @pytest.mark.jobsim on test_marked_without_the_fixture does nothing: *",
+            "*_ ERROR at teardown of test_leaks _*",
+            "E   pytest.PytestWarning: jobsim: test_leaks never closed the simulation it started, *",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*INTERNALERROR*")
+
+
 # -- the test's own freezegun or time-machine ---------------------------------------------------
 CLOCK_APP = """
 import datetime as dt

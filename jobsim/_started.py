@@ -1,8 +1,9 @@
 """Which simulations a test started itself: to close the ones it left running, and for ``--jobsim-trace-dir``.
 
-The pytest plugin registers one :class:`Started` in jobsim's plugin manager, so
+The pytest plugin registers one :class:`Started` in jobsim's plugin manager (when the
+first simulation builds it: building it imports every backend plugin), so
 ``Simulation.start()`` calls one more ``jobsim_install`` implementation under pytest
-(about a microsecond; ``benchmarks/bench_fixture.py``). While a test runs (setup, call,
+(under a microsecond). While a test runs (setup, call,
 teardown), every simulation that starts is noted by weak reference: noting one must
 not keep it, or its apps' objects, alive. Simulations a fixture of a wider scope
 starts (``scope="module"``, ...) are not the test's: the plugin sets them aside with

@@ -295,15 +295,12 @@ def jobsim(request: pytest.FixtureRequest, jobsim_app: Any) -> Iterator[Simulati
 # -- helpers of the hooks and fixtures ------------------------------------------------------
 def _watch_simulations(config: pytest.Config) -> None:
     """Register the note-taker of started simulations in jobsim's plugin manager (``jobsim/_started.py``)."""
-    from jobsim import JobsimError, _plugins
+    from jobsim import _plugins
     from jobsim._started import Started
 
     started = Started()
-    try:
-        outer = [plugin for plugin in _plugins.manager().get_plugins() if isinstance(plugin, Started)]
-        _plugins.register(started)
-    except JobsimError:  # a broken jobsim plugin: no Simulation can be built either, so none to note
-        return
+    outer = _plugins.registered(Started)
+    _plugins.register(started, when_built=True)  # a run that never simulates loads no backend plugin
     config.stash[_STARTED] = started
     # A session run inside a test (pytester's in-process runs): its simulations are its own tests', not that test's.
     config.stash[_OUTER] = stack = contextlib.ExitStack()

@@ -589,6 +589,29 @@ def test_wall_clock_nesting_under_freezegun_moves_with_every_execution() -> None
     assert seen == ["00:00:00.000000", "00:00:01.000000", "00:00:02.250000"]
 
 
+def test_a_run_that_never_simulates_loads_no_backend_plugin(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Watching for leaked simulations must not build jobsim's plugin manager at startup: that imports every
+    installed backend plugin (jobsim-celery imports Celery), 130-180 ms here, in runs that simulate nothing."""
+    pytester.makeconftest(
+        """
+        import sys
+
+        def pytest_sessionfinish(session):
+            from jobsim import _plugins
+            assert _plugins._manager is None, "the plugin manager was built"
+            assert "celery" not in sys.modules
+            print("NOTHING LOADED")
+        """
+    )
+    pytester.makepyfile("def test_plain():\n    pass\n")
+    monkeypatch.setenv("PYTHONPATH", str(pathlib.Path(jobsim.__file__).parent.parent))  # this jobsim, not another
+    result = pytester.runpytest_subprocess("-s")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*NOTHING LOADED*"])
+
+
 def test_the_plugin_is_the_only_module_that_imports_pytest() -> None:
     """STYLE.md: pytest is wrapped in one place (the marker merging in ``_markers.py`` reads nodes by attribute)."""
     package = pathlib.Path(jobsim.__file__).parent

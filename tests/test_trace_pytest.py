@@ -281,10 +281,10 @@ def test_nothing_is_kept_alive_and_the_watcher_leaves_with_the_session(pytester:
             assert [ref() for ref in refs] == [None]
         """
     )
-    watchers = [p for p in _plugins.manager().get_plugins() if isinstance(p, Started)]  # this session's own
+    watchers = _plugins.registered(Started)  # this session's own
     result = pytester.runpytest("--jobsim-trace-dir=traces", "-p", "no:randomly")
     result.assert_outcomes(passed=2)
-    assert [p for p in _plugins.manager().get_plugins() if isinstance(p, Started)] == watchers
+    assert _plugins.registered(Started) == watchers
 
 
 def test_a_test_failing_at_teardown_saves_its_own_simulations_once(pytester: pytest.Pytester) -> None:

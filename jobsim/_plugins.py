@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 _lock = threading.Lock()
 _manager: pluggy.PluginManager | None = None
+_pending: list[tuple[Any, str | None]] = []
+"""Plugins registered ``when_built`` before the manager was: registered when it is."""
 
 
 class _Builtins:
@@ -55,6 +57,9 @@ def manager() -> pluggy.PluginManager:
             pm.add_hookspecs(hooks.JobsimSpec)
             pm.register(_Builtins(), name="jobsim.builtins")
             _load_entry_points(pm)
+            for plugin, name in _pending:
+                pm.register(plugin, name=name)
+            _pending.clear()
             _manager = pm
         return _manager
 
@@ -78,13 +83,34 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
             raise PluginError(f"jobsim plugin {ep.name!r} ({ep.value}) is invalid: {exc}") from exc
 
 
-def register(plugin: Any, name: str | None = None) -> None:
-    """Register a plugin object by hand (tests, or a plugin that is not installed)."""
+def register(plugin: Any, name: str | None = None, *, when_built: bool = False) -> None:
+    """Register a plugin object by hand (tests, or a plugin that is not installed).
+
+    ``when_built``: if no simulation has built the manager yet, register the plugin when
+    one does, rather than build it now. Building it imports every installed backend
+    plugin (jobsim-celery imports Celery): the pytest plugin registers its note-taker this
+    way, so a test run that never simulates does not pay for them at startup.
+    """
+    with _lock:
+        if when_built and _manager is None:
+            _pending.append((plugin, name))
+            return
     manager().register(plugin, name=name)
 
 
 def unregister(plugin: Any) -> None:
+    with _lock:
+        if _manager is None:  # still waiting for the manager: nothing to build for
+            _pending[:] = [(p, n) for p, n in _pending if p is not plugin]
+            return
     manager().unregister(plugin)
+
+
+def registered(kind: type) -> list[Any]:
+    """The registered plugins that are instances of ``kind``, waiting ones included, without building anything."""
+    with _lock:
+        plugins = [p for p, _ in _pending] if _manager is None else list(_manager.get_plugins())
+    return [p for p in plugins if isinstance(p, kind)]
 
 
 def plugin_names() -> list[str]:

@@ -156,11 +156,18 @@ class Simulation:
 
     # -- lifecycle ---------------------------------------------------------------
     def start(self) -> Simulation:
+        if self._state == "running":  # `with jobsim:` in a test: the fixture's simulation is started already
+            raise JobsimError("this simulation is running already: use it as it is (the `jobsim` fixture's is "
+                              "started for the test and closed after it), or create a new Simulation for another "
+                              "run")  # fmt: skip
         if self._state != "new":
             raise JobsimError(f"this simulation is {self._state}; create a new Simulation for another run")
         for app in self.apps:
             if app._simulation is not None:
-                raise JobsimError(f"app {app.id!r} is already running in another simulation; close that one first")
+                raise JobsimError(
+                    f"app {app.id!r} is already running in another simulation ({app._simulation!r}); "
+                    "close that one first"
+                )
         for app in self.apps:
             app._simulation = self
         for fn in self.functions.values():
@@ -550,6 +557,7 @@ class Simulation:
             In ``def test_x(jobsim)`` the fixture shadows the module, so ``jobsim.timeout()`` or
             ``jobsim.Event(...)`` is looked up here; plain "no attribute" hides why.
             """
+            __tracebackhide__ = True  # the test's line is the one to show, not this one
             import jobsim
 
             message = f"'Simulation' object has no attribute {name!r}"

@@ -15,11 +15,20 @@ other interpreters, started once per driving call and moved, never per step.
 The bridge is active only inside ``sim.advance``/``advance_to``/``run_until_idle``;
 test code between those calls sees the real clock. ``time.sleep`` is patched on the
 ``time`` module and only acts virtually on the simulation's own thread.
+
+A test may hold the clock itself around those calls. time-machine nests: its
+``travel`` (or the ``time_machine`` fixture) in the test and jobsim's inside both
+work. freezegun does not let time-machine start while it is active ("time-machine
+cannot start when freezegun is active"), so under a test's ``freeze_time`` the bridge
+freezes one level deeper with freezegun instead: a nested ``freeze_time`` only pushes
+a factory on freezegun's stack (no module scan), and stopping it gives the test its
+frozen time back.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -63,14 +72,15 @@ class WallClock:
             return
         self._thread = threading.get_ident()
         start = self._now()
-        if time_machine is not None:
+        if time_machine is not None and not _freezegun_active():
             self._travel = time_machine.travel(to_datetime(start), tick=False)
             self._traveller = self._travel.start()
-        else:  # pragma: no cover - exercised on PyPy only
+        else:
             import freezegun
 
             self._travel = freezegun.freeze_time(to_datetime(start))
-            self._traveller = self._travel.start()
+            factory = self._travel.start()
+            self._traveller = factory if time_machine is None else _Frozen(factory)
         self._real_sleep = time.sleep
         time.sleep = self._virtual_sleep  # type: ignore[assignment]
 
@@ -110,3 +120,34 @@ class WallClock:
             real: dt.datetime = time_machine.escape_hatch.datetime.datetime.now(dt.timezone.utc)
             return real
         return dt.datetime.now(dt.timezone.utc)  # pragma: no cover
+
+
+def _freezegun_active() -> bool:
+    """The test froze the clock with freezegun around a driving call."""
+    api = sys.modules.get("freezegun.api")
+    return bool(getattr(api, "freeze_factories", None))
+
+
+class _Frozen:
+    """A nested freezegun factory behind the traveller interface the wall clock moves (``move``).
+
+    ``FrozenDateTimeFactory`` returns its ``time_to_freeze`` (naive UTC): setting it is
+    the cheap move, as poking the destination is for time-machine.
+    """
+
+    __slots__ = ("_factory",)
+
+    def __init__(self, factory: Any) -> None:
+        self._factory = factory
+
+    @property
+    def _destination_timestamp_ns(self) -> int:
+        frozen: dt.datetime = self._factory()
+        return round(frozen.replace(tzinfo=dt.timezone.utc).timestamp() * SECOND)
+
+    @_destination_timestamp_ns.setter
+    def _destination_timestamp_ns(self, ns: int) -> None:
+        self._factory.time_to_freeze = to_datetime(ns).astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+    def move_to(self, destination: dt.datetime, tick: bool = False) -> None:  # pragma: no cover - older time-machine
+        self._factory.time_to_freeze = destination.astimezone(dt.timezone.utc).replace(tzinfo=None)

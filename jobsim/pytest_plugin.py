@@ -11,10 +11,13 @@ A test that used the ``jobsim`` fixture and failed gets a report section named
 of what happened in virtual time. With ``--jobsim-trace-dir=DIR`` its trace is
 also saved there, and the section names the file; so are the traces of the
 simulations a failing test started itself, fixture or not (``jobsim/_started.py``).
+A simulation a test started and left running is closed when the test ends, with a
+warning: it would hold its apps, and fail every later test that simulates them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from collections.abc import Generator, Iterator
@@ -52,6 +55,19 @@ _NO_APP = (
     "        return app\n"
 )
 
+_PER_EXAMPLE = (
+    "jobsim: {test} is a Hypothesis @given test, and the `jobsim` fixture is one simulation for the "
+    "whole test: every example would share it (its clock only moves forward, its runs and outbox pile up). "
+    "Draw a fresh simulation for each example instead:\n\n"
+    "    from jobsim import strategies as js\n\n"
+    "    @given(sim=js.simulations(app), ...)\n"
+    "    def {test}(sim, ...):\n"
+    "        with sim:\n"
+    "            ...\n\n"
+    "(To share one simulation across the examples after all, suppress Hypothesis's "
+    "HealthCheck.function_scoped_fixture.)"
+)
+
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class _Settings:
@@ -77,7 +93,9 @@ class _Run:
 _SETTINGS = pytest.StashKey[_Settings]()
 _RUN = pytest.StashKey[_Run]()
 _STARTED: pytest.StashKey[Started] = pytest.StashKey()
-"""With ``--jobsim-trace-dir``: notes the simulations each test starts itself (``jobsim/_started.py``)."""
+"""Notes the simulations each test starts itself: to close those left running, and for ``--jobsim-trace-dir``."""
+_OUTER = pytest.StashKey[contextlib.ExitStack]()
+"""The watchers of the sessions this one runs inside, set aside until it ends."""
 _SAVED = pytest.StashKey[bool]()
 """The test's own simulations were saved (at its first failing phase)."""
 
@@ -86,7 +104,7 @@ _SAVED = pytest.StashKey[bool]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("jobsim", "jobsim: background jobs in virtual time")
     group.addoption(
-        "--jobsim-seed", type=int, metavar="N", default=None,
+        "--jobsim-seed", type=_seed, metavar="N", default=None,
         help="seed every simulation of the `jobsim` fixture with N, overriding markers "
              "(default: the marker's seed, else 0); a failing test prints the line to rerun it",
     )  # fmt: skip
@@ -113,8 +131,7 @@ def pytest_configure(config: pytest.Config) -> None:
         defaults=_ini_defaults(config),
         trace_dir=_trace_dir(config),
     )
-    if config.stash[_SETTINGS].trace_dir:
-        _watch_simulations(config)
+    _watch_simulations(config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -124,11 +141,32 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
         _plugins.unregister(started)
         del config.stash[_STARTED]
+        config.stash[_OUTER].close()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A ``jobsim`` marker on a test that does not use the fixture configures nothing: say so.
+
+    Only markers given on the test itself (or its ``pytest.param``): one on a class or
+    module rightly covers tests of it that build no simulation. Warned here rather than
+    at collection: under ``-W error`` the warning is then this test's setup error, where
+    at collection it would stop the whole session (INTERNALERROR).
+    """
+    __tracebackhide__ = True  # under -W error: the message, not this hook's code
+    if "jobsim" in getattr(item, "fixturenames", ("jobsim",)):
+        return
+    if any(mark.name == "jobsim" for mark in item.own_markers):
+        item.warn(pytest.PytestWarning(
+            f"jobsim: @pytest.mark.jobsim on {item.name} does nothing: the test does not use the `jobsim` "
+            "fixture, and the marker only configures that fixture's simulation (a Simulation the test "
+            "builds itself takes its options as arguments: jobsim.Simulation(app, seed=3))"
+        ))  # fmt: skip
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, object, object]:
-    """With ``--jobsim-trace-dir``: note the simulations started from the test's setup to its teardown."""
+    """Note the simulations started from the test's setup to its teardown; close those it left running."""
     started = item.config.stash.get(_STARTED, None)
     if started is None:
         return (yield)
@@ -139,6 +177,34 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         started.end()
         if _SAVED in item.stash:  # a rerun of the item (pytest-rerunfailures) saves again
             del item.stash[_SAVED]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, None, None]:
+    """After the test's fixtures are torn down: close the simulations it left running, and warn.
+
+    Here, not at the end of the protocol: under ``-W error`` the warning is this test's
+    teardown error instead of an INTERNALERROR that stops the session.
+    """
+    __tracebackhide__ = True
+    started = item.config.stash.get(_STARTED, None)
+    try:
+        return (yield)
+    finally:
+        if started is not None:
+            _close_left_running(item, started.left_running())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> Generator[None, Any, Any]:
+    """A simulation a module- or session-scoped fixture starts outlives the test: not the test's own."""
+    started = request.config.stash.get(_STARTED, None)
+    if started is None or fixturedef.scope == "function":
+        return (yield)
+    with started.outside():
+        return (yield)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -210,6 +276,7 @@ def jobsim(request: pytest.FixtureRequest, jobsim_app: Any) -> Iterator[Simulati
             jobsim.advance("1h")
             assert [r.status for r in jobsim.runs("send-welcome-email")] == ["completed"]
     """
+    _refuse_sharing_across_examples(request.node)
     options = _marker_options(request.node)
     allow_unmatched_http = options.pop("allow_unmatched_http", False)
     if not isinstance(allow_unmatched_http, bool):
@@ -228,15 +295,70 @@ def jobsim(request: pytest.FixtureRequest, jobsim_app: Any) -> Iterator[Simulati
 # -- helpers of the hooks and fixtures ------------------------------------------------------
 def _watch_simulations(config: pytest.Config) -> None:
     """Register the note-taker of started simulations in jobsim's plugin manager (``jobsim/_started.py``)."""
-    from jobsim import JobsimError, _plugins
+    from jobsim import _plugins
     from jobsim._started import Started
 
     started = Started()
-    try:
-        _plugins.register(started)
-    except JobsimError:  # a broken jobsim plugin: no Simulation can be built either, so none to note
-        return
+    outer = _plugins.registered(Started)
+    _plugins.register(started, when_built=True)  # a run that never simulates loads no backend plugin
     config.stash[_STARTED] = started
+    # A session run inside a test (pytester's in-process runs): its simulations are its own tests', not that test's.
+    config.stash[_OUTER] = stack = contextlib.ExitStack()
+    for watcher in outer:
+        stack.enter_context(watcher.outside())
+
+
+def _refuse_sharing_across_examples(item: pytest.Item) -> None:
+    """A Hypothesis ``@given`` test would share the fixture's one simulation across its examples.
+
+    Hypothesis's ``function_scoped_fixture`` health check catches it too, but only after
+    setup and without saying what to use instead; a test that suppressed that check
+    has chosen to share, and gets the fixture.
+    """
+    test = getattr(item, "obj", None)
+    if not getattr(test, "is_hypothesis_test", False):
+        return
+    settings = getattr(test, "_hypothesis_internal_use_settings", None)  # what Hypothesis's own plugin reads
+    if any(getattr(check, "name", "") == "function_scoped_fixture"
+           for check in getattr(settings, "suppress_health_check", ())):  # fmt: skip
+        return
+    pytest.fail(_PER_EXAMPLE.format(test=item.name), pytrace=False)
+
+
+def _close_left_running(item: pytest.Item, sims: list[Simulation]) -> None:
+    """Close the simulations the test started and never closed, and say so: they would hold their apps for good.
+
+    All are closed before the first warning, which ``-W error`` turns into an exception.
+    """
+    __tracebackhide__ = True
+    notes = []
+    for sim in sims:
+        shown = repr(sim)
+        try:
+            sim.close()
+        except Exception as error:  # closing must not break the session; the warning says what happened
+            notes.append((shown, f"closing it failed ({type(error).__name__}: {error})"))
+        else:
+            notes.append((shown, "jobsim closed it after the test"))
+    for shown, outcome in notes:
+        item.warn(pytest.PytestWarning(
+            f"jobsim: {item.name} never closed the simulation it started, {shown}; {outcome}. A running one keeps "
+            "its apps, so every later test simulating them would fail with 'already running in another "
+            "simulation'. Close it in the test: `with jobsim.Simulation(app) as sim:` or `sim.close()`."
+        ))  # fmt: skip
+
+
+def _seed(text: str) -> int:
+    """``--jobsim-seed``'s type: one check at startup, not the same error in every test's setup."""
+    import argparse
+
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if not -(1 << 63) <= seed < 1 << 64:  # Simulation's own bound: the trace header holds it as a JSON number
+        raise argparse.ArgumentTypeError(f"{text}: a seed is an int within 64 bits, -2**63 to 2**64 - 1")
+    return seed
 
 
 def _ini_defaults(config: pytest.Config) -> dict[str, str]:
@@ -269,29 +391,42 @@ def _ini_defaults(config: pytest.Config) -> dict[str, str]:
 
 
 def _trace_dir(config: pytest.Config) -> str | None:
-    """``--jobsim-trace-dir`` made absolute now: a test that chdirs must not move where its trace lands."""
+    """``--jobsim-trace-dir`` made absolute now: a test that chdirs must not move where its trace lands.
+
+    The folder is made when the first test fails (a green run leaves none), so whether
+    it can be is checked here: a path that names a file, or a folder nobody can write
+    in, would otherwise show up only as a "trace not saved" line under every failure.
+    """
     directory = config.getoption("jobsim_trace_dir")
-    return os.path.join(config.invocation_params.dir, directory) if directory else None
+    if directory is None:
+        return None
+    given = f"--jobsim-trace-dir={directory!r}"
+    if not directory.strip():
+        raise pytest.UsageError(f"jobsim: {given} is empty; give the folder to save failing tests' traces in")
+    path = os.path.normpath(os.path.join(config.invocation_params.dir, os.path.expanduser(directory)))
+    existing = path
+    while not os.path.lexists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise pytest.UsageError(f"jobsim: {given}: {existing} is a file, not a folder; give a folder "
+                                "(made when the first test fails)")  # fmt: skip
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise pytest.UsageError(f"jobsim: {given}: cannot write in {existing} (permission denied); "
+                                "give a folder you can write in")  # fmt: skip
+    return path
 
 
 def _marker_options(node: pytest.Item) -> dict[str, Any]:
-    """Merge the keyword arguments of every ``jobsim`` marker; the closest one wins."""
-    options: dict[str, Any] = {}
-    for marker in reversed(list(node.iter_markers("jobsim"))):
-        if marker.args:
-            usage = _MARKER.split(":")[0]
-            message = f"got {marker.args!r}; usage: @pytest.mark.{usage}"
-            pytest.fail(f"jobsim: @pytest.mark.jobsim takes keyword arguments only, {message}",
-                        pytrace=False)  # fmt: skip
-        if any(key in marker.kwargs for key in _SELECTION_OPTIONS):
-            for key in _SELECTION_OPTIONS:
-                options.pop(key, None)
-        options.update(marker.kwargs)
-    unknown = sorted(set(options) - set(_MARKER_OPTIONS))
-    if unknown:
-        pytest.fail(f"jobsim: @pytest.mark.jobsim got unknown option(s) {', '.join(unknown)}; "
-                    f"it accepts {', '.join(_MARKER_OPTIONS)}", pytrace=False)  # fmt: skip
-    return options
+    """Merge the keyword arguments of every ``jobsim`` marker; the closest one wins (``jobsim/_markers.py``)."""
+    from jobsim._markers import merged_options
+    from jobsim.errors import InvalidArgument
+
+    try:
+        usage = _MARKER.split(":")[0]
+        return merged_options(node, usage=usage, accepted=_MARKER_OPTIONS, one_choice=_SELECTION_OPTIONS)
+    except InvalidArgument as error:
+        problem = str(error)  # failing outside the except clause: no chained traceback
+    pytest.fail(problem, pytrace=False)
 
 
 def _start(targets: Any, options: dict[str, Any], settings: _Settings) -> Simulation:
@@ -348,7 +483,7 @@ def _save_own(item: pytest.Item, fixture: Simulation | None) -> list[str]:
     in the order they started (the first without a number when there is no fixture).
     """
     started = item.config.stash.get(_STARTED, None)
-    if started is None or item.stash.get(_SAVED, False):
+    if started is None or not item.config.stash[_SETTINGS].trace_dir or item.stash.get(_SAVED, False):
         return []
     item.stash[_SAVED] = True
     sims = [sim for sim in started.simulations() if sim is not fixture]
@@ -368,13 +503,48 @@ def _save_trace(item: pytest.Item, sim: Simulation, number: int = 1) -> str | No
     if not directory:
         return None
     path = os.path.join(directory, _trace_name(item.nodeid, number))
-    shown = os.path.relpath(path, item.config.invocation_params.dir)
+    shown = _shown(path, item.config)
     try:
         os.makedirs(directory, exist_ok=True)
         sim.trace.save(path)
     except Exception as error:  # the report must still be written
         return f"trace not saved to {shown}: {type(error).__name__}: {error}"
-    return f"trace saved to {shown}\n    replay it: jobsim replay {shown} --app MODULE:APP"
+    return f"trace saved to {shown}\n    replay it: jobsim replay {shown} --app {_app_spec(sim, item.config)}"
+
+
+def _shown(path: str, config: pytest.Config) -> str:
+    """``path`` relative to where pytest ran when it is under it; else absolute (no ``../../..``)."""
+    try:
+        relative = os.path.relpath(path, config.invocation_params.dir)
+    except ValueError:  # another drive (Windows)
+        return path
+    return path if relative.startswith(os.pardir) else relative
+
+
+def _app_spec(sim: Simulation, config: pytest.Config) -> str:
+    """What ``jobsim replay --app`` imports to replay ``sim``: ``jobs.py:app`` or ``shop.jobs:app``.
+
+    Known when the simulation runs one ``jobsim.App`` that a module of its functions
+    holds as an attribute; a package's module by its dotted name (a path would break its
+    relative imports), a top-level one by its file (pytest may have imported it from a
+    folder of its own rootdir logic that ``jobsim replay`` does not put on ``sys.path``).
+    Otherwise (several apps, a backend plugin's targets) ``MODULE:APP``, for the user to fill.
+    """
+    import sys
+
+    if len(sim.apps) != 1 or sim.adapted:
+        return "MODULE:APP"
+    app = sim.apps[0]
+    for name in dict.fromkeys(getattr(fn.handler, "__module__", None) for fn in app.functions.values()):
+        module = sys.modules.get(name or "")
+        attr = next((key for key, value in vars(module).items() if value is app), None) if module else None
+        if module is None or attr is None:
+            continue
+        if "." in module.__name__:
+            return f"{module.__name__}:{attr}"
+        file = getattr(module, "__file__", None)
+        return f"{_shown(file, config)}:{attr}" if file else f"{module.__name__}:{attr}"
+    return "MODULE:APP"
 
 
 def _trace_name(nodeid: str, number: int = 1) -> str:

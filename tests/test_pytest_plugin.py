@@ -238,7 +238,8 @@ def test_app_already_running_elsewhere_fails_the_test_clearly(pytester: pytest.P
     result.stdout.fnmatch_lines(
         [
             "*_ test_x _*",
-            "jobsim: Simulation(jobsim_app) failed: app 't' is already running in another simulation; "
+            "jobsim: Simulation(jobsim_app) failed: app 't' is already running in another simulation "
+            "(<Simulation at 2025-01-01T00:00:00.000Z seed=0 profile='inngest' functions=['hello'] running>); "
             "close that one first",
         ],
         consecutive=True,

@@ -62,7 +62,7 @@ def test_a_failing_test_saves_its_trace_and_the_section_names_it(pytester: pytes
         "seed 0 · reproduce with:",
         "    pytest 'test_x.py::test_fails[ada@corp.io]' --jobsim-seed=0",
         f"trace saved to traces/{name}",
-        f"    replay it: jobsim replay traces/{name} --app MODULE:APP",
+        f"    replay it: jobsim replay traces/{name} --app conftest.py:app",
         "",
         "jobsim timeline · UTC · seed 0 · profile inngest",
     ])  # fmt: skip
@@ -86,10 +86,11 @@ def test_without_the_option_nothing_is_saved(pytester: pytest.Pytester) -> None:
 def test_a_trace_that_cannot_be_saved_is_reported_not_raised(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(APP)
     pytester.makepyfile(test_x=TESTS)
-    (pytester.path / "blocked").write_text("a file, not a folder")
-    result = pytester.runpytest("--jobsim-trace-dir=blocked")
+    name = "test_x.py--test_fails-ada-corp.io-75fffa51e0d7.jobsim.jsonl"
+    (pytester.path / "traces" / name).mkdir(parents=True)  # a folder where the trace file goes
+    result = pytester.runpytest("--jobsim-trace-dir=traces")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["trace not saved to blocked/test_x.py--test_fails-ada-corp.io-*.jobsim.jsonl: *"])
+    result.stdout.fnmatch_lines([f"trace not saved to traces/{name}: TraceError: *: cannot write it: Is a directory"])
 
 
 def test_long_test_names_are_shortened_with_a_digest() -> None:
@@ -167,15 +168,15 @@ def test_passes():
 
 OWN_SECTION_HELPER = [
     "trace saved to traces/test_own.py--test_helper_drops_it.jobsim.jsonl",
-    "    replay it: jobsim replay traces/test_own.py--test_helper_drops_it.jobsim.jsonl --app MODULE:APP",
+    "    replay it: jobsim replay traces/test_own.py--test_helper_drops_it.jobsim.jsonl --app conftest.py:app",
     "    simulation: <Simulation at 2025-01-01T00:00:01.000Z seed=3 profile='inngest' functions=['hello'] closed>",
 ]
 OWN_SECTION_SEVERAL = [
     "trace saved to traces/test_own.py--test_several.jobsim.jsonl",
-    "    replay it: jobsim replay traces/test_own.py--test_several.jobsim.jsonl --app MODULE:APP",
+    "    replay it: jobsim replay traces/test_own.py--test_several.jobsim.jsonl --app conftest.py:app",
     "    simulation: <Simulation at 2025-01-01T00:00:01.000Z seed=1 profile='inngest' functions=['hello'] closed>",
     "trace saved to traces/test_own.py--test_several.2.jobsim.jsonl",
-    "    replay it: jobsim replay traces/test_own.py--test_several.2.jobsim.jsonl --app MODULE:APP",
+    "    replay it: jobsim replay traces/test_own.py--test_several.2.jobsim.jsonl --app conftest.py:app",
     "    simulation: <Simulation at 2025-01-01T00:00:02.000Z seed=2 profile='inngest' functions=['hello'] closed>",
 ]
 
@@ -244,9 +245,9 @@ def own_sim():
             "seed 0 · reproduce with:",
             "    pytest 'test_both.py::test_both' --jobsim-seed=0",
             "trace saved to traces/test_both.py--test_both.jobsim.jsonl",
-            "    replay it: jobsim replay traces/test_both.py--test_both.jobsim.jsonl --app MODULE:APP",
+            "    replay it: jobsim replay traces/test_both.py--test_both.jobsim.jsonl --app conftest.py:app",
             "trace saved to traces/test_both.py--test_both.2.jobsim.jsonl",
-            "    replay it: jobsim replay traces/test_both.py--test_both.2.jobsim.jsonl --app MODULE:APP",
+            "    replay it: jobsim replay traces/test_both.py--test_both.2.jobsim.jsonl --app conftest.py:other",
             "    simulation: <Simulation at 2025-01-01T00:00:01.000Z seed=8 profile='inngest' functions=['bye'] "
             "running>",
             "",
@@ -280,9 +281,10 @@ def test_nothing_is_kept_alive_and_the_watcher_leaves_with_the_session(pytester:
             assert [ref() for ref in refs] == [None]
         """
     )
+    watchers = _plugins.registered(Started)  # this session's own
     result = pytester.runpytest("--jobsim-trace-dir=traces", "-p", "no:randomly")
     result.assert_outcomes(passed=2)
-    assert not [p for p in _plugins.manager().get_plugins() if isinstance(p, Started)]
+    assert _plugins.registered(Started) == watchers
 
 
 def test_a_test_failing_at_teardown_saves_its_own_simulations_once(pytester: pytest.Pytester) -> None:
@@ -351,7 +353,7 @@ def test_a_failing_hypothesis_test_saves_the_simulation_of_the_example_it_report
     result.assert_outcomes(failed=1)
     assert section(result, "test_prop") == [
         "trace saved to traces/test_prop.py--test_prop.jobsim.jsonl",
-        "    replay it: jobsim replay traces/test_prop.py--test_prop.jobsim.jsonl --app MODULE:APP",
+        "    replay it: jobsim replay traces/test_prop.py--test_prop.jobsim.jsonl --app conftest.py:app",
         "    simulation: <Simulation at 2025-01-01T00:00:01.000Z seed=50 profile='inngest' functions=['hello'] closed>",
     ]
     assert [p.name for p in (pytester.path / "traces").iterdir()] == ["test_prop.py--test_prop.jobsim.jsonl"]

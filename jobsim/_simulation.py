@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from . import _gc, _plugins
 from ._aio import VirtualLoop
 from ._app import App, Function
+from ._checks import check_fault_error, is_async
 from ._events import Bus, Event, coerce_events, json_copy
 from ._kernel import DEFAULT_MAX_CHAIN, DEFAULT_MAX_ITEMS, Kernel
 from ._profiles import Profile, Profiles, resolve
@@ -73,6 +74,7 @@ class Simulation:
         self.apps: list[App] = []
         self.adapted: list[Adapted] = []
         self._own_worker: set[str] = set()  # functions a plugin's own worker runs (see Adapted.own_worker)
+        self._app_targets: list[App] = []  # the apps given as targets: a function declared on one later is refused
         for target in _flatten(targets):
             self._adopt(target)
         self._selection: Selection | None = None
@@ -120,6 +122,7 @@ class Simulation:
     def _adopt(self, target: Any) -> None:
         if isinstance(target, App):
             self.apps.append(target)
+            self._app_targets.append(target)
             self._add_functions(target.functions.values())
             return
         adapted = self._plugins.hook.jobsim_adapt(sim=self, target=target)
@@ -156,6 +159,7 @@ class Simulation:
     def start(self) -> Simulation:
         if self._state != "new":
             raise JobsimError(f"this simulation is {self._state}; create a new Simulation for another run")
+        self._refuse_late_functions()
         for app in self.apps:
             if app._simulation is not None:
                 raise JobsimError(f"app {app.id!r} is already running in another simulation; close that one first")
@@ -173,6 +177,19 @@ class Simulation:
             self.close()
             raise
         return self
+
+    def _refuse_late_functions(self) -> None:
+        """A function declared on a target app after this simulation was built from it is not in the simulation
+        (it took the app's functions then): it would never run, and its events would start nothing, silently."""
+        left_out = self._selection.left_out if self._selection is not None else {}
+        for app in self._app_targets:
+            late = [fn_id for fn_id in app.functions if fn_id not in self.functions and fn_id not in left_out]
+            if late:
+                raise JobsimError(
+                    f"function(s) {', '.join(map(repr, late))} were declared on app {app.id!r} after this Simulation "
+                    "was built from it, so it does not have them and they would never run: declare every function "
+                    "before building the Simulation, or build a new one"
+                )
 
     def close(self) -> None:
         if self._state != "running":
@@ -418,7 +435,7 @@ class Simulation:
             handler = dataclasses.replace(
                 fn, id=f"{fn.id}-failure", handler=fn.on_failure, events=(), crons=(), flow=None,
                 retries=Retries(attempts=1), on_failure=None,
-                is_async=_is_async(fn.on_failure),
+                is_async=is_async(fn.on_failure),
             )  # fmt: skip
             self._failure_handlers[fn.id] = self.functions[handler.id] = handler
         return handler
@@ -432,10 +449,7 @@ class Simulation:
             raise InvalidArgument.build("step", step, "a step id (a non-empty string), or None for the function")
         if isinstance(times, bool) or not isinstance(times, int) or times < 1:
             raise InvalidArgument.build("times", times, "an int >= 1")
-        if error is not None and not isinstance(error, BaseException) and not (
-            isinstance(error, type) and issubclass(error, BaseException)
-        ):
-            raise InvalidArgument.build("error", error, "an exception instance or class")
+        check_fault_error("error", error, error)  # one that fails each attempt as asked, not a TypeError
         self.engine.add_fault(fn.id, step, times, error)
         self.trace.add(self.now_ns(), "fault.armed", {"fault": "fail", "function": fn.id, "step": step, "times": times,
                                                       "error": describe_error(error)})  # fmt: skip
@@ -575,10 +589,6 @@ def _flatten(targets: Iterable[Any]) -> Iterable[Any]:
             yield target
 
 
-def _is_async(handler: Any) -> bool:
-    import inspect
-
-    return inspect.iscoroutinefunction(handler)
 
 
 _FAULTABLE = ("run", "send_event")

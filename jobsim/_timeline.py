@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ._email import addressees
+from ._safe import shown
 from ._time import format_duration, to_datetime
 from ._trace import Record, Trace
 
@@ -50,9 +51,9 @@ def _stamp(ns: int, tz: dt.tzinfo) -> str:
 
 def _short(value: Any) -> str:
     try:
-        text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=repr).decode()
+        text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=shown).decode()
     except TypeError:  # what JSON cannot hold even with repr as default: an int past 64 bits, a recursive dict
-        text = repr(value)
+        text = shown(value, _MAX_DATA)  # a repr that raises or recurses too deep: the timeline still draws
     return text if len(text) <= _MAX_DATA else text[: _MAX_DATA - 1] + "…"
 
 

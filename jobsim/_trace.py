@@ -13,6 +13,8 @@ from collections.abc import Container, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ._safe import message
+
 if TYPE_CHECKING:
     from ._events import Event
     from ._redact import Redaction
@@ -148,6 +150,6 @@ def describe_error(error: Any) -> dict[str, Any] | None:
     cls = error if isinstance(error, type) else type(error)
     out: dict[str, Any] = {"type": cls.__name__, "module": cls.__module__}
     if not isinstance(error, type):
-        out["message"] = str(error)
+        out["message"] = message(error)
     return out
 

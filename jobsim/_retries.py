@@ -176,9 +176,9 @@ class CheckedPolicy:
     def delay_ns(self, retry: int, rng: random.Random) -> int:
         delay = self.policy.delay_ns(retry, rng)
         if isinstance(delay, bool) or not isinstance(delay, int) or delay < 0:
-            raise InvalidArgument.build(f"the delay_ns({retry}, rng) of function {self.function!r}'s retries="
-                                        f"{shown(self.policy)}, which returned", delay,
-                                        "a RetryPolicy's delay_ns returns an int of nanoseconds >= 0")
+            raise InvalidArgument(f"retries={shown(self.policy)} of function {self.function!r} is not valid: its "
+                                  f"delay_ns({retry}, rng) returned {shown(delay)}; a RetryPolicy's delay_ns returns "
+                                  "an int of nanoseconds >= 0")
         return delay
 
     def __getattr__(self, name: str) -> object:  # the wrapped policy's own fields (invariants read some)

@@ -556,6 +556,27 @@ def test_the_harness_catches_a_bare_error() -> None:
     )
 
 
+def test_a_value_whose_repr_raises_recurses_or_is_huge_still_gets_its_message() -> None:
+    # the message quoted it with !r: the repr's own RuntimeError/RecursionError reached the caller instead
+    # (from InvalidArgument.build, the timeline, step.parallel, mail filters), and a huge value filled it
+    with pytest.raises(jobsim.InvalidArgument) as info:
+        jobsim.Simulation(app_with(), seed=_BrokenRepr())
+    assert str(info.value) == ("seed=<_BrokenRepr object (its repr raised RuntimeError)> is not valid: an int within "
+                               "64 bits")
+    with jobsim.Simulation(app_with()) as sim:
+        with pytest.raises(jobsim.InvalidArgument) as info:
+            sim.advance("9" * 5000)
+        assert str(info.value).startswith(f"by='{'9' * 999}... (5,002 characters) is not valid: expected a duration")
+        sim.record("fuzz.kind", x=_BrokenRepr())
+        sim.record("fuzz.kind", deep=_nested(5000))
+        with pytest.raises(AssertionError, match=r"with to=<dict object \(its repr raised RecursionError\)>"):
+            sim.mail.assert_sent(to=_nested(5000))
+    assert [line[29:] for line in sim.timeline().splitlines()[-2:]] == [
+        'fuzz.kind {"x":"<_BrokenRepr object (its repr raised RuntimeError)>"}',
+        "fuzz.kind <dict object (its repr raised RecursionError)>",
+    ]
+
+
 # -- the command line: exit 2, one line in jobsim's words, no traceback -----------------------------------------
 _CLI_APP = """
 import jobsim

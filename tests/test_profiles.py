@@ -11,6 +11,7 @@ from jobsim import (
     AgendaBackoff,
     BullMQBackoff,
     InvalidArgument,
+    Profile,
     QuirrelRetry,
     Retries,
     TriggerDevRetry,
@@ -466,3 +467,45 @@ def test_vercel_refuses_cron_syntax_beyond_its_numeric_fields(profile, cron, det
         "lists 'a,b', ranges 'a-b' and steps '/n' only (day-of-week 0-6)"
     )
     assert info.value.feature == "cron.syntax" and info.value.system == label
+
+
+def _profile(**fields):
+    return Profile(**{"name": "mine", "description": "d", "default_retries": Retries(attempts=2, min="1s"), **fields})
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"name": ""}, "name='' is not valid: Profile.name must be a non-empty string such as 'my-system'"),
+        ({"name": 3}, "name=3 is not valid"),
+        ({"default_retries": 3}, "default_retries=3 is not valid: Profile.default_retries must be a retry policy"),
+        ({"max_sleep_ns": "1d"}, "max_sleep_ns='1d' is not valid: Profile.max_sleep_ns must be an int >= 1 of "
+                                 "nanoseconds, or None for no limit"),
+        ({"retry_after_min_ns": None}, "retry_after_min_ns=None is not valid: Profile.retry_after_min_ns must be an "
+                                       "int >= 0 of nanoseconds"),
+        ({"max_attempts": 0}, "max_attempts=0 is not valid: Profile.max_attempts must be an int >= 1, or None"),
+        ({"durable_steps": "yes"}, "durable_steps='yes' is not valid: Profile.durable_steps must be True or False"),
+        ({"missed_cron": "some"}, "missed_cron='some' is not valid: Profile.missed_cron must be one of 'all', 'first', "
+                                  "'latest', 'none'"),
+        ({"lacks": None}, "lacks=None is not valid: Profile.lacks must be a mapping of feature key"),
+        ({"lacks": ["batch"]}, "lacks=['batch'] is not valid"),
+        ({"crash": "immediate"}, "crash='immediate' is not valid: Profile.crash must be a CrashRule"),
+        ({"failure_hook": 3}, "failure_hook=3 is not valid: Profile.failure_hook must be a callable, or None"),
+    ],
+)
+def test_a_profile_checks_its_fields_when_made(fields, message):
+    # a plugin's Profile was taken as written: max_sleep_ns='1d' failed as a TypeError inside job code at
+    # its first sleep, default_retries=3 as an AttributeError when the simulation was built
+    with pytest.raises(InvalidArgument) as info:
+        _profile(**fields)
+    assert str(info.value).startswith(message)
+    assert _profile(max_sleep_ns=None, lacks={"batch": "no batches"}).name == "mine"
+
+
+def test_a_plugin_giving_something_else_than_profiles_is_named():
+    from jobsim._profiles import Profiles
+    from jobsim.errors import PluginError
+
+    with pytest.raises(PluginError, match=r"^a jobsim plugin's jobsim_profiles hook gave 'bullmq'; it must give "
+                                          r"jobsim\.Profile objects$"):
+        Profiles().register("bullmq")

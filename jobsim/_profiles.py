@@ -363,6 +363,16 @@ class Profiles:
     def __init__(self) -> None:
         self._by_name: dict[str, Profile] = {}
 
+    def register_all(self, contributed: Any) -> None:
+        """What one plugin's ``jobsim_profiles`` hook gave: a list of profiles (``None``: nothing)."""
+        if contributed is None:
+            return
+        if isinstance(contributed, (str, bytes, Profile)) or not isinstance(contributed, Iterable):
+            raise PluginError(f"a jobsim plugin's jobsim_profiles hook gave {shown(contributed)}; it must give a list "
+                              "of jobsim.Profile objects")
+        for profile in contributed:
+            self.register(profile)
+
     def register(self, profile: Profile) -> None:
         if not isinstance(profile, Profile):  # a plugin's jobsim_profiles hook gave something else
             raise PluginError(f"a jobsim plugin's jobsim_profiles hook gave {shown(profile)}; it must give "

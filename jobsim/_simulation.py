@@ -8,7 +8,7 @@ import os
 import random
 import sys
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import _gc, _plugins
@@ -20,6 +20,7 @@ from ._kernel import DEFAULT_MAX_CHAIN, DEFAULT_MAX_ITEMS, Kernel
 from ._profiles import Profile, Profiles, resolve
 from ._records import Run
 from ._retries import Retries
+from ._safe import shown
 from ._time import MAX_NS, Duration, Instant, duration_ns, format_duration, instant_ns, iso, to_datetime, zone
 from ._trace import RESERVED_FIELDS, RESERVED_KINDS, Trace, describe_error, event_fields
 from ._wallclock import WallClock
@@ -64,8 +65,7 @@ class Simulation:
         self._plugins = _plugins.manager()
         self.profiles = Profiles()
         for contributed in self._plugins.hook.jobsim_profiles():
-            for item in contributed:
-                self.profiles.register(item)
+            self.profiles.register_all(contributed)
         self.start_ns = instant_ns(start, "start", tz=self.tz)
         self.kernel = Kernel(self.start_ns)
         self.trace = Trace(self)
@@ -109,6 +109,10 @@ class Simulation:
         """Trace record kinds and their timeline renderers, from every plugin."""
         kinds: dict[str, Any] = {}
         for contributed in reversed(self._plugins.hook.jobsim_record_kinds()):
+            if not isinstance(contributed, Mapping) or not all(
+                    isinstance(kind, str) and callable(draw) for kind, draw in contributed.items()):
+                raise PluginError(f"a jobsim plugin's jobsim_record_kinds hook gave {shown(contributed)}; it must give "
+                                  "a mapping of record kind to a renderer (data, names, tz) -> str")
             kinds.update(contributed)
         return kinds
 
@@ -139,6 +143,11 @@ class Simulation:
             raise PluginError(
                 f"a jobsim plugin answered jobsim_adapt with {adapted!r}; it must return jobsim.hooks.Adapted"
             )
+        functions = adapted.functions
+        if isinstance(functions, (str, bytes)) or not isinstance(functions, Iterable) or not all(
+                isinstance(fn, Function) for fn in functions):
+            raise PluginError(f"the jobsim plugin for {adapted.backend!r} adapted {shown(target)} into "
+                              f"Adapted(functions={shown(functions)}); functions must be jobsim.Function objects")
         self.adapted.append(adapted)
         if adapted.own_worker:
             self._own_worker.update(fn.id for fn in adapted.functions)

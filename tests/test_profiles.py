@@ -20,7 +20,7 @@ from jobsim import (
 from jobsim._backoffs import js_round
 from jobsim._profiles import FEATURES, builtin_profiles
 from jobsim._systems import SEVEN
-from jobsim._time import MS, SECOND, iso
+from jobsim._time import MS, SECOND, instant_ns, iso
 
 
 def attempt_offsets(profile, retries=None, seed=7, error=None):
@@ -509,3 +509,37 @@ def test_a_plugin_giving_something_else_than_profiles_is_named():
     with pytest.raises(PluginError, match=r"^a jobsim plugin's jobsim_profiles hook gave 'bullmq'; it must give "
                                           r"jobsim\.Profile objects$"):
         Profiles().register("bullmq")
+
+
+@pytest.mark.parametrize(("build", "message"), [
+    (lambda: TriggerDevRetry(3, factor=float("nan")), "factor=nan is not valid: a positive, finite number"),
+    (lambda: TriggerDevRetry(3, factor=float("inf")), "factor=inf is not valid: a positive, finite number"),
+    (lambda: TriggerDevRetry(3, randomize="no"), "randomize='no' is not valid: True (a factor drawn from [1, 2)) or "
+                                                 "False"),  # a truthy 'no' randomized
+    (lambda: AgendaBackoff(factor="2"), "factor='2' is not valid: a positive, finite number"),  # TypeError at retry 2
+    (lambda: AgendaBackoff(factor=float("nan")), "factor=nan is not valid: a positive, finite number"),
+])  # fmt: skip
+def test_system_policies_refuse_a_factor_or_switch_that_is_not_one(build, message):
+    # nan passed 'factor <= 0' and made every Trigger.dev delay the cap; Agenda took any factor at all
+    with pytest.raises(InvalidArgument) as info:
+        build()
+    assert str(info.value) == message
+
+
+def test_a_delay_past_what_a_float_holds_is_the_cap_or_never_not_an_overflow():
+    # factor ** (k - 1) raised OverflowError from the engine at the retry that decided it
+    trigger = TriggerDevRetry(5, factor=1e200, min="1s", max="1m", randomize=False)
+    assert [trigger.delay_ns(k, random.Random(0)) // SECOND for k in (1, 2, 3, 4)] == [1, 60, 60, 60]
+    capped = AgendaBackoff(factor=1e200, max_delay="1h", max_retries=4)
+    assert [capped.delay_ns(k, random.Random(0)) // SECOND for k in (1, 2, 3, 4)] == [1, 3600, 3600, 3600]
+    uncapped = AgendaBackoff(max_retries=2000)  # Date.now() + Infinity is an Invalid Date: never retried
+    all_of_time = instant_ns("9999-12-31T23:59:59Z") - instant_ns("0001-01-01T00:00:00Z")
+    assert uncapped.delay_ns(1030, random.Random(0)) > all_of_time
+
+    app = jobsim.App("a")
+    app.function("f", on="go", retries=trigger)(lambda ctx: 1 / 0)
+    with jobsim.Simulation(app, profile="trigger.dev") as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("f")[0]
+    assert [(a.start_ns - run.start_ns) // SECOND for a in run.attempts] == [0, 1, 61, 121, 181]

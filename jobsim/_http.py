@@ -391,6 +391,9 @@ class _Router(respx.MockRouter):
         for pattern in patterns:
             _check_pattern(pattern)
         for key, value in lookups.items():
+            if key == "url" and value is not None and not value:  # respx reads '' (0, [], False) as no pattern
+                raise InvalidArgument.build("url", value, "a URL (str, re.Pattern or httpx.URL); an empty one would "
+                                            "route every request: leave url out (None) to mean any URL")
             if key != "url" or value is not None:
                 _check_lookup(key, value)
             if key.endswith("__in") and isinstance(value, (list, set, frozenset)):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._safe import message
+from .errors import InvalidArgument
 
 if TYPE_CHECKING:
     from ._events import Event
@@ -83,6 +84,11 @@ class Trace:
         return len(self._rows)
 
     def of(self, *kinds: str) -> list[Record]:
+        """The records of these kinds (``trace.of("attempt", "retry")``), in order."""
+        for kind in kinds:
+            if not isinstance(kind, str):  # of(["a", "b"]) matched nothing, silently
+                raise InvalidArgument.build("kinds", kinds, "record kinds as separate strings: "
+                                            "trace.of('attempt', 'retry')")
         return [r for r in self if r.kind in kinds]
 
     # -- files ----------------------------------------------------------------------------

@@ -186,6 +186,17 @@ def test_a_bad_route_pattern_names_itself_and_what_respx_accepts(
     assert not sink.router.routes  # nothing half-declared was left behind
 
 
+@pytest.mark.parametrize("url", ["", False, 0, [], b""])
+def test_an_empty_url_is_refused_because_respx_would_route_every_request(sink: HttpSink, url: object) -> None:
+    # respx reads a falsy url as no pattern at all: get("") (an unset setting, say) mocked every GET
+    with pytest.raises(InvalidArgument, match=rf"^url={re.escape(repr(url))} is not valid: a URL \(str, re\.Pattern or "
+                                              r"httpx\.URL\); an empty one would route every request: leave url out "
+                                              r"\(None\) to mean any URL$"):
+        sink.get(url)
+    sink.get().respond(204)  # None: every GET, on purpose
+    assert httpx.get(HOOK).status_code == 204
+
+
 def _nested(depth: int) -> dict[str, object]:
     top: dict[str, object] = {}
     inner = top

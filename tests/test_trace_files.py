@@ -505,3 +505,21 @@ def test_the_cloudevent_converters_refuse_what_they_cannot_convert_with_invalid_
     with pytest.raises(jobsim.InvalidArgument) as info:
         call()
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize("strict", ["no", 1, None])
+def test_strict_is_a_bool_not_anything_truthy(recorded, tmp_path, strict):
+    # strict='no' read the file strictly (and strict=None leniently), silently
+    path = recorded.trace.save(tmp_path / "t.jobsim.jsonl")
+    for read in (lambda: jobsim.Trace.load(path, strict=strict), lambda: list(traces.iter_records(path, strict=strict)),
+                 lambda: traces.compare(path, path, strict=strict)):
+        with pytest.raises(jobsim.InvalidArgument, match=rf"^strict={strict!r} is not valid: True \(unknown record "
+                                                         r"kinds are errors\) or False \(warnings\)$"):
+            read()
+
+
+def test_trace_of_takes_kinds_as_separate_strings(recorded):
+    assert [r.kind for r in recorded.trace.of("retry")] == ["retry"] * len(recorded.trace.of("retry")) != []
+    with pytest.raises(jobsim.InvalidArgument, match=r"^kinds=\(\['retry', 'attempt'\],\) is not valid: record kinds "
+                                                     r"as separate strings: trace\.of\('attempt', 'retry'\)$"):
+        recorded.trace.of(["retry", "attempt"])  # matched nothing: []

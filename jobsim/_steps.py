@@ -263,7 +263,7 @@ class Step(Execution):
         if record is not None:
             output = record.output
             return None if output is None else Event(**output)
-        if not isinstance(event, str) or not event:
+        if not isinstance(event, str) or not event.strip():  # no event can be named ' ': the wait would only time out
             raise InvalidArgument.build("event", event, "the name of the event to wait for")
         checks = [compile_match(match)] if match is not None else []
         if if_exp is not None:

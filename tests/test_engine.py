@@ -571,6 +571,19 @@ def test_bad_input_names_the_argument(call, message):
     assert message in str(info.value)
 
 
+def test_a_wait_for_an_event_name_no_event_can_have_fails_the_attempt_instead_of_timing_out():
+    # Event refuses a blank name, so a wait for '  ' could only time out, a day later and silently
+    app = jobsim.App("a")
+    app.function("f", on="go", retries=Retries(attempts=2, min="1s"))(
+        lambda ctx: ctx.step.wait_for_event("w", event="  ", timeout="1d"))
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("f")[0]
+    assert (run.status, at(run.end_ns)) == ("failed", 1.0)  # at once, then its one retry 1 s later
+    assert str(run.error) == "event='  ' is not valid: the name of the event to wait for"
+
+
 def test_step_id_must_be_a_string_and_steps_cannot_nest():
     app = jobsim.App("a")
     app.function("bad-id", on="go")(lambda ctx: ctx.step.run(7, lambda: 1))

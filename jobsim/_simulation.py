@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from ._selection import Selection
 
 DEFAULT_START = "2025-01-01T00:00:00Z"
+MAX_SPENDS = 250_000
+"""How often one attempt's code may spend virtual time (``time.sleep``, ``asyncio.sleep``): a poll every second
+for almost three days, far past any worker's time limit; a fraction of a second of real time (sync code)."""
 
 class Simulation:
     """A deterministic world in virtual time for the given targets.
@@ -103,6 +106,8 @@ class Simulation:
         self._state = "new"
         self._sends = _gc.Sends()
         self._delayed_ids = 0  # ids given to delayed sends (``jobsim._delay``)
+        self._spender: Any = None  # the execution that last spent virtual time, and how often (``consume``)
+        self._spends = 0
         self._install_sinks()
 
     def record_kinds(self) -> dict[str, Any]:
@@ -273,12 +278,28 @@ class Simulation:
             raise InvalidArgument(f"job code tried to spend {format_duration(ns)} of virtual time from {iso(x.now)} "
                                   f"(time.sleep, jobsim.delayed, asyncio.sleep): it must end by {iso(MAX_NS)}, "
                                   "the last instant a datetime can show")
+        if self._spender is x:
+            self._spends += 1
+            if self._spends > MAX_SPENDS:
+                raise self._endless(x)
+        else:
+            self._spender, self._spends = x, 1
         system = self.engine.system
         if system is not None and system.watching and x.run_.function.id not in self._own_worker:
             # a crash, a downtime or a duration limit may cut it short
             system.spend(x, ns)
         x.now += ns
         self.wallclock.move(x.now)
+
+    def _endless(self, x: Any) -> BudgetExceeded:
+        """A budget instead of a hang: ``while not ready(): time.sleep(1)`` waiting for what never comes
+        ran one attempt to the year 9999 a second at a time (hours of real time). Raised in job code,
+        it fails that attempt, which is retried like one a worker's time limit killed."""
+        return BudgetExceeded(
+            f"job code of function {x.run_.function.id!r} (run {x.run_.id}) spent virtual time {MAX_SPENDS:,} times "
+            f"in one attempt (time.sleep, asyncio.sleep, jobsim.delayed), from {iso(x.start)} to {iso(x.now)}: a loop "
+            "waiting for something that never comes? Bound the loop (or sleep longer between checks)"
+        )
 
     def record(self, kind: str, **fields: Any) -> None:
         """Add a record; made while job code runs, it names that function and run.

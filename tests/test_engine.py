@@ -1590,3 +1590,36 @@ def test_a_function_declared_after_the_simulation_was_built_is_refused_not_silen
     assert "later" not in app.functions
     with simulate(app, exclude_functions=["late"]):  # left out on purpose: not a late one
         pass
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_loop_that_sleeps_forever_fails_its_attempt_instead_of_running_to_the_year_9999(kind, monkeypatch):
+    # `while not ready(): time.sleep(1)` spent virtual time a second at a time until 9999-12-31: hours of
+    # real time for a test that looked hung. The budget is 250,000 spends an attempt; 1,000 here, for speed
+    from jobsim import _simulation
+
+    assert _simulation.MAX_SPENDS == 250_000
+    monkeypatch.setattr(_simulation, "MAX_SPENDS", 1000)
+
+    def poll(ctx):
+        while True:
+            time.sleep(1)
+
+    async def poll_async(ctx):
+        while True:
+            await asyncio.sleep(1)
+
+    app = jobsim.App("a")
+    app.function("poll", on="go", retries=Retries(attempts=2, min="1s"))(poll if kind == "sync" else poll_async)
+    app.function("bounded", on="go")(lambda ctx: [time.sleep(1) for _ in range(1000)] and "done")
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("poll")[0]
+    assert (run.status, [type(a.error) for a in run.attempts]) == ("failed", [jobsim.BudgetExceeded] * 2)
+    assert str(run.error) == (
+        f"job code of function 'poll' (run {run.id}) spent virtual time 1,000 times in one attempt (time.sleep, "
+        "asyncio.sleep, jobsim.delayed), from 2025-03-01T00:16:41.000Z to 2025-03-01T00:33:21.000Z: a loop waiting "
+        "for something that never comes? Bound the loop (or sleep longer between checks)"
+    )
+    assert sim.runs("bounded")[0].output == "done"  # as many as the budget allows is fine

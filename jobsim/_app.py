@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeGuard
 
-from ._checks import check_callable
+from ._checks import check_callable, is_async
 from ._cron import CronSchedule
 from ._events import Event
 from ._every import Every
@@ -113,6 +112,9 @@ class App:
                                             "(Inngest's retries: N), or jobsim.Retries(attempts=..., ...)")
             policy = Retries(attempts=retries + 1)  # Inngest's `retries: N` counts retries
         elif _is_policy(retries):
+            if isinstance(retries.attempts, bool) or retries.attempts < 1:  # a policy of the user's own making
+                raise InvalidArgument.build("retries", retries, f"a policy whose attempts is an int >= 1 (it counts "
+                                            f"the first attempt), not {retries.attempts!r}")
             policy = retries
         elif retries is not None:
             raise InvalidArgument.build(
@@ -124,10 +126,17 @@ class App:
 
         def decorate(handler: Handler) -> Function:
             _check_handler("handler", handler)
+            if self._simulation is not None:  # it took this app's functions when it was built: this one would never run
+                raise JobsimError(
+                    f"function {id!r} was declared on app {self.id!r} while it runs in a simulation, which took the "
+                    "app's functions when it was built, so this one would never run: declare every function before "
+                    "building the Simulation (the pytest fixture `jobsim` builds it from `jobsim_app` before the "
+                    "test runs), or use another App for it"
+                )
             fn = Function(
                 id=id, handler=handler, app=self, events=events, crons=crons, every=interval, retries=policy,
                 flow=flow, timeout_ns=timeout_ns,
-                on_failure=on_failure, is_async=inspect.iscoroutinefunction(handler),
+                on_failure=on_failure, is_async=is_async(handler),
                 options={"on": on, "cron": cron, "tz": tz, "every": every, "retries": policy, "timeout": timeout,
                          "on_failure": on_failure, **flow_options},
             )  # fmt: skip

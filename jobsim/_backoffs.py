@@ -21,10 +21,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ._time import MS, Duration, duration_ns, format_duration
+from ._time import _FIRST_SECONDS, MAX_NS, MS, SECOND, Duration, duration_ns, format_duration
 from .errors import InvalidArgument
 
 __all__ = ["AgendaBackoff", "BullMQBackoff", "QuirrelRetry", "TriggerDevRetry"]
+
+NEVER_NS = MAX_NS - _FIRST_SECONDS * SECOND + 1
+"""A delay longer than all of virtual time: from any instant, it is due after the last one (never)."""
 
 
 def js_round(value: float) -> int:
@@ -40,6 +43,20 @@ def _attempts(name: str, value: object, limit: int, why: str) -> int:
 
 def _ms(name: str, value: Duration) -> int:
     return duration_ns(value, name) // MS
+
+
+def _factor(value: object) -> None:
+    """A growth factor: a finite number above 0 (nan passed ``<= 0`` and made every delay the cap)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        raise InvalidArgument.build("factor", value, "a positive, finite number")
+
+
+def _power(factor: float, exponent: int) -> float:
+    """``factor ** exponent``, or infinity where the float overflows (``Math.pow`` gives ``Infinity``)."""
+    try:
+        return float(factor) ** exponent
+    except OverflowError:
+        return math.inf
 
 
 def _fraction(name: str, value: object) -> float:
@@ -106,8 +123,9 @@ class TriggerDevRetry:
 
     def __post_init__(self) -> None:
         _attempts("attempts", self.attempts, 250, " (Trigger.dev's maxAttempts cap, run-engine consts.ts)")
-        if isinstance(self.factor, bool) or not isinstance(self.factor, (int, float)) or self.factor <= 0:
-            raise InvalidArgument.build("factor", self.factor, "a positive number")
+        _factor(self.factor)
+        if not isinstance(self.randomize, bool):  # a truthy 'no' randomized
+            raise InvalidArgument.build("randomize", self.randomize, "True (a factor drawn from [1, 2)) or False")
         object.__setattr__(self, "_min_ms", _ms("min", self.min))
         object.__setattr__(self, "_max_ms", _ms("max", self.max))
         if self._max_ms < self._min_ms:
@@ -115,7 +133,7 @@ class TriggerDevRetry:
 
     def delay_ns(self, retry: int, rng: random.Random) -> int:
         spread = rng.random() + 1 if self.randomize else 1
-        return js_round(min(self._max_ms, spread * self._min_ms * self.factor ** (retry - 1))) * MS
+        return js_round(min(self._max_ms, spread * self._min_ms * _power(self.factor, retry - 1))) * MS
 
     def with_attempts(self, attempts: int) -> TriggerDevRetry:
         return TriggerDevRetry(attempts, self.factor, self.min, self.max, self.randomize)
@@ -197,6 +215,7 @@ class AgendaBackoff:
         object.__setattr__(self, "_increment_ms", _ms("increment", increment))
         if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int) or self.max_retries < 0:
             raise InvalidArgument.build("max_retries", self.max_retries, "an int >= 0")
+        _factor(self.factor)
         _fraction("jitter", self.jitter)
 
     @classmethod
@@ -225,9 +244,11 @@ class AgendaBackoff:
         elif self.type == "linear":
             delay = base + self._increment_ms * (retry - 1)
         else:
-            delay = base * self.factor ** (retry - 1)
+            delay = base * _power(self.factor, retry - 1)
         if self._max_ms is not None:
             delay = min(delay, self._max_ms)
+        if delay == math.inf:  # Date.now() + Infinity is an Invalid Date: the retry never comes
+            return NEVER_NS
         if self.jitter:
             delay = max(0, js_round(delay + delay * self.jitter * (rng.random() * 2 - 1)))
         return math.floor(delay) * MS  # ``new Date(Date.now() + delay)`` drops a fraction (Job.ts handleRetry)

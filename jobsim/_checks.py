@@ -1,4 +1,4 @@
-"""Checks of callables users hand to jobsim, made where they are given.
+"""Checks of callables and exceptions users hand to jobsim, made where they are given.
 
 A key, an expression, a priority, a replay hook or a scenario's ``build`` is
 called much later, deep inside the engine; a callable that cannot take the
@@ -10,9 +10,12 @@ once, at declaration, never on the hot path.
 
 from __future__ import annotations
 
+import copy
 import inspect
+from asyncio import CancelledError
 from typing import Any
 
+from ._safe import said, shown
 from .errors import InvalidArgument
 
 
@@ -24,7 +27,12 @@ def check_callable(argument: str, value: Any, arity: int, shape: str, *, async_o
     """
     if not callable(value):
         raise InvalidArgument.build(argument, value, shape)
-    if not async_ok and (inspect.iscoroutinefunction(value) or inspect.isasyncgenfunction(value)):
+    if inspect.isgeneratorfunction(value) or inspect.isasyncgenfunction(value):  # a `yield` in the body
+        raise InvalidArgument.build(
+            argument, value, f"{shape}, not a generator function: calling it runs none of its body and "
+            "gives back a generator, which jobsim would take as its result"
+        )  # fmt: skip
+    if not async_ok and is_async(value):
         raise InvalidArgument.build(
             argument, value, f"{shape}, a plain function: jobsim calls it without awaiting, so an "
             "`async def` would give back a coroutine that never runs"
@@ -37,3 +45,65 @@ def check_callable(argument: str, value: Any, arity: int, shape: str, *, async_o
         signature.bind(*([None] * arity))
     except TypeError as exc:
         raise InvalidArgument.build(argument, value, f"{shape} ({exc})") from None
+
+
+def is_async(value: Any) -> bool:
+    """``value`` gives back a coroutine when called: an ``async def`` function or method, a partial
+    of one, or an object whose ``__call__`` is ``async def`` (``inspect.iscoroutinefunction`` says
+    no to that object, and its coroutine would be taken as a sync handler's result, never run)."""
+    call = getattr(type(value), "__call__", None)  # noqa: B004 -- the method itself, not whether it exists
+    return inspect.iscoroutinefunction(value) or (not inspect.isroutine(value) and inspect.iscoroutinefunction(call))
+
+
+# -- exceptions --------------------------------------------------------------------------------------
+JOB_ERRORS: tuple[type[BaseException], ...] = (Exception, SystemExit, GeneratorExit, CancelledError)
+"""What job code may raise to fail its attempt: every ``Exception``, and the three ``BaseException``s
+ordinary code raises to stop itself (``sys.exit()`` in a helper, a closed generator, a cancelled
+asyncio task) -- on a real worker each ends the attempt, which the system then retries.
+
+Every other ``BaseException`` passes through the simulation to the test, on purpose: a
+``KeyboardInterrupt`` cannot be told from Ctrl-C, which must stop the test run; pytest's
+``pytest.fail()``/``pytest.skip()`` called inside a handler end the test; and plugins carry their
+own signals out of a step that way (jobsim-inngest's ``Bubble``)."""
+
+_FAULT_ERRORS = "an exception instance or class (an Exception, or SystemExit, GeneratorExit, asyncio.CancelledError)"
+
+
+def check_fault_error(argument: str, value: Any, error: Any, message: str = "injected by sim.fail()") -> None:
+    """Refuse, where the fault is armed, an ``error`` it could not raise as asked when it fires.
+
+    A ``KeyboardInterrupt`` would stop the test run instead of failing an attempt; a class that
+    cannot be built from one message, or an instance ``fresh_error`` cannot copy (its ``__init__``
+    takes other arguments than its ``args``), would fail the attempt with a ``TypeError`` instead.
+    ``value`` is what the user passed (``error`` itself, or the list holding it).
+    """
+    if error is None:
+        return
+    cls = error if isinstance(error, type) else type(error)
+    if not isinstance(cls, type) or not issubclass(cls, BaseException):
+        item = "" if value is error else f"{shown(error)} is not an exception instance, class or None; give "
+        raise InvalidArgument.build(argument, value, f"{item}{_FAULT_ERRORS}, or None for jobsim.InjectedFault")
+    if not issubclass(cls, JOB_ERRORS):
+        raise InvalidArgument.build(argument, value, f"{_FAULT_ERRORS}; a {cls.__name__} raised in job code is "
+                                    "not a failed attempt: it stops the test run (see jobsim._checks.JOB_ERRORS)")
+    try:
+        error(message) if isinstance(error, type) else fresh_error(error)
+    except Exception as exc:
+        how = f"{cls.__name__}({message!r})" if isinstance(error, type) else "copying it"
+        raise InvalidArgument.build(argument, value, f"{_FAULT_ERRORS} that jobsim can raise once per attempt; "
+                                    f"{how} raised {said(exc)}: pass an instance instead") from None
+
+
+def fresh_error(error: BaseException) -> BaseException:
+    """A copy of ``error`` to raise in one attempt (each attempt gets its own traceback and context).
+
+    ``copy.copy`` rebuilds an exception as ``cls(*error.args)``, which fails for a class whose
+    ``__init__`` takes other arguments (``HTTPError(status, body)`` passing only a message on).
+    Then the copy is made without calling ``__init__``: the same class, ``args`` and attributes.
+    """
+    try:
+        return copy.copy(error)
+    except Exception:
+        clone: BaseException = BaseException.__new__(type(error), *error.args)
+        clone.__dict__.update(vars(error))
+        return clone

@@ -442,13 +442,9 @@ def _package_root(path: Path) -> tuple[Path, str]:
 
 
 def _profiles(args: argparse.Namespace) -> int:
-    from . import _plugins
     from ._profiles import Profiles
 
-    registry = Profiles()
-    for group in _plugins.manager().hook.jobsim_profiles():
-        for profile in group:
-            registry.register(profile)
+    registry = Profiles.registered()
     if args.name is not None:
         profile = registry.get(args.name)
         print(f"{profile.name}: {profile.description}\n")

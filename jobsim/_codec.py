@@ -49,6 +49,8 @@ from typing import Any
 
 import orjson
 
+from .errors import InvalidArgument
+
 BODY_LIMIT = 64 * 1024
 """Bodies (HTTP, email) larger than this are stored as a digest and an excerpt."""
 _EXCERPT = 1024
@@ -240,7 +242,16 @@ def default_source(data: Mapping[str, Any]) -> str:
 
 
 def to_cloudevent(data: Mapping[str, Any]) -> dict[str, Any]:
-    """A canonical event record's CloudEvents 1.0 JSON envelope."""
+    """A canonical event record's CloudEvents 1.0 JSON envelope (``Event.to_dict()`` of a sent event)."""
+    ts = data.get("ts") if isinstance(data, Mapping) else None
+    if not isinstance(data, Mapping) or not isinstance(data.get("name"), str) or not isinstance(data.get("id"), str) \
+            or isinstance(ts, bool) or not isinstance(ts, (int, type(None))):
+        raise InvalidArgument.build("data", data, "an event's fields as Event.to_dict() gives them for a sent event: "
+                                    "a string 'name' and 'id', 'ts' in epoch milliseconds or None, 'data'")
+    return _to_cloudevent(data)
+
+
+def _to_cloudevent(data: Mapping[str, Any]) -> dict[str, Any]:
     ce: dict[str, Any] = {"specversion": "1.0", "id": data["id"],
                           "source": data.get("source") or default_source(data), "type": data["name"]}  # fmt: skip
     ts = data.get("ts")
@@ -262,7 +273,7 @@ def _encode_event(seq: int, at: int, kind: str, data: dict[str, Any]) -> dict[st
         line["function"] = data["function"]
     if "run" in data:
         line["run"] = data["run"]
-    line["ce"] = to_cloudevent(data)
+    line["ce"] = _to_cloudevent(data)
     if data.get("user") is not None:
         line["user"] = data["user"]
     if "sent" in data:  # a test's delayed send: when it was sent (``jobsim._delay``)
@@ -306,17 +317,18 @@ def decode(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
 def from_cloudevent(ce: Any) -> dict[str, Any]:
     """Inngest fields (``name``, ``id``, ``data``, ``ts``, ``v``) and extra attributes of a CE."""
     if not isinstance(ce, dict):
-        raise ValueError(f"'ce' must be a CloudEvents JSON object, not {type(ce).__name__}")
+        raise InvalidArgument(f"'ce' must be a CloudEvents JSON object, not {type(ce).__name__}")
     name, id_ = ce.get("type"), ce.get("id")
     if not isinstance(name, str):
-        raise ValueError("the CloudEvent has no string 'type' attribute")
+        raise InvalidArgument("the CloudEvent has no string 'type' attribute")
     if not isinstance(id_, str):
-        raise ValueError("the CloudEvent has no string 'id' attribute")
+        raise InvalidArgument("the CloudEvent has no string 'id' attribute")
     data = ce.get("data", _MISSING)
     if data is _MISSING:
         data = {}
     elif not isinstance(data, dict):
-        raise ValueError(f"the CloudEvent's data must be a JSON object (Inngest event data), not {type(data).__name__}")
+        raise InvalidArgument(f"the CloudEvent's data must be a JSON object (Inngest event data), "
+                              f"not {type(data).__name__}")
     out: dict[str, Any] = {"name": name, "id": id_, "data": data}
     time = ce.get("time")
     out["ts"] = None if time is None else rfc3339_ms(time)
@@ -430,7 +442,7 @@ def rfc3339_ms(text: Any) -> int:
 
 
 def rfc3339_ns(text: Any) -> int:
-    """An RFC 3339 timestamp (any offset, up to nanoseconds) -> epoch ns; ValueError if it is not one.
+    """An RFC 3339 timestamp (any offset, up to nanoseconds) -> epoch ns; ``InvalidArgument`` (a ValueError) if not.
 
     Parsed by hand because ``datetime.fromisoformat`` on Python 3.10 rejects ``Z``
     and fractions that are not 3 or 6 digits long, both common in exported events.
@@ -440,13 +452,13 @@ def rfc3339_ns(text: Any) -> int:
         return ms * 1_000_000
     match = _RFC3339.match(text.strip()) if isinstance(text, str) else None
     if match is None:
-        raise ValueError(f"time {text!r} is not an RFC 3339 timestamp such as '2025-03-03T09:00:00.000Z'")
+        raise InvalidArgument(f"time {text!r} is not an RFC 3339 timestamp such as '2025-03-03T09:00:00.000Z'")
     year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
     fraction, zulu, sign, off_h, off_m = match.groups()[6:]
     try:
         moment = dt.datetime(year, month, day, hour, minute, min(second, 59), tzinfo=dt.timezone.utc)
     except ValueError as exc:
-        raise ValueError(f"time {text!r} is not a valid date and time ({exc})") from None
+        raise InvalidArgument(f"time {text!r} is not a valid date and time ({exc})") from None
     delta = moment - _EPOCH
     ns = (delta.days * 86_400 + delta.seconds + (second - min(second, 59))) * 1_000_000_000
     if fraction:

@@ -122,6 +122,10 @@ class Comparison:
             if canonical != profile:
                 return self.of(canonical, function)
         compared = sorted({o.profile for o in self.outcomes})
+        if profile in compared:  # the profile was compared: it is the function that matched nothing
+            measured = list(dict.fromkeys(o.function for o in self.outcomes if o.profile == profile))
+            raise InvalidArgument.build("function", function, "one of the measured functions: "
+                                        + ", ".join(map(repr, measured)) + ", or None for the first")
         raise InvalidArgument.build("profile", profile, "one of " + ", ".join(map(repr, compared)))
 
     def table(self) -> str:
@@ -143,6 +147,9 @@ def compare(scenario: Scenario, profiles: Iterable[str] | None = None, *, seed: 
     if profiles is not None and (not isinstance(profiles, Iterable) or isinstance(profiles, (bytes, Mapping))):
         raise InvalidArgument.build("profiles", profiles, "a list of profile names, or None for the seven systems")
     names = list(SEVEN if profiles is None else profiles)
+    if not all(isinstance(name, str) for name in names):  # [[]]: the lookup below raised "unhashable type"
+        raise InvalidArgument.build("profiles", profiles, "a list of profile names (strings), or None for the "
+                                    "seven systems")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise InvalidArgument.build("seed", seed, "an int, or None for the scenario's seed")
     registry = Profiles.registered()
@@ -173,6 +180,11 @@ def _run(scenario: Scenario, profile: str, seed: int) -> list[Outcome]:
     except UnsupportedFeature as exc:
         return _refused(scenario, targets, profile, exc)
     functions = list(scenario.functions or [f for f in sim.functions if not f.endswith("-failure")])
+    unknown = [f for f in functions if f not in sim.functions]
+    if unknown:  # said before playing, naming the scenario's field (sim.runs would name its own argument, after)
+        raise InvalidArgument.build("functions", scenario.functions, "ids of functions the scenario's build() "
+                                    f"declares: {', '.join(map(repr, sim.functions))} (unknown: "
+                                    f"{', '.join(map(repr, unknown))})")
     try:
         with sim:
             scenario.play(sim)

@@ -12,9 +12,10 @@ import types
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ._checks import check_callable
+from ._checks import check_callable, check_fault_error
 from ._faults import FAULT_KINDS, ErrorSpec, available_kinds, fault_kinds
 from ._profiles import Profile, Profiles
+from ._safe import shown
 from ._time import Duration, duration_ns, format_duration
 from .errors import InvalidArgument
 
@@ -43,6 +44,9 @@ def targets(where: Any, argument: str = "where") -> list[Target]:
         pairs = [(fid, None) for fid in where.functions]
     elif isinstance(where, Mapping):
         for function, steps in where.items():
+            if steps is not None and (isinstance(steps, (bytes, Mapping)) or not isinstance(steps, (str, Iterable))):
+                raise InvalidArgument.build(argument, dict(where), f"function {function!r} maps to {shown(steps)}, "
+                                            f"not a step id, None or a list of them; {_WHERE_HELP}")
             steps = [steps] if steps is None or isinstance(steps, str) else list(steps)
             if not steps:
                 raise InvalidArgument.build(argument, dict(where), f"function {function!r} has no steps; {_WHERE_HELP}")
@@ -54,9 +58,9 @@ def targets(where: Any, argument: str = "where") -> list[Target]:
         raise InvalidArgument.build(argument, where, _WHERE_HELP)
     for function, step in pairs:
         if not isinstance(function, str) or not function:
-            raise InvalidArgument.build(argument, where, f"function id {function!r} is not a non-empty string")
+            raise InvalidArgument.build(argument, where, f"function id {shown(function)} is not a non-empty string")
         if step is not None and (not isinstance(step, str) or not step):
-            raise InvalidArgument.build(argument, where, f"step id {step!r} is not a non-empty string or None")
+            raise InvalidArgument.build(argument, where, f"step id {shown(step)} is not a non-empty string or None")
     if not pairs:
         raise InvalidArgument.build(argument, where, "at least one function; " + _WHERE_HELP)
     return list(dict.fromkeys(pairs))
@@ -65,7 +69,7 @@ def targets(where: Any, argument: str = "where") -> list[Target]:
 def _pair(item: Any, where: Any, argument: str) -> Target:
     if isinstance(item, tuple) and len(item) == 2:
         return item[0], item[1]
-    raise InvalidArgument.build(argument, where, f"{item!r} is neither a function id nor a pair; {_WHERE_HELP}")
+    raise InvalidArgument.build(argument, where, f"{shown(item)} is neither a function id nor a pair; {_WHERE_HELP}")
 
 
 def functions_of(pairs: list[Target]) -> list[str]:
@@ -132,11 +136,7 @@ def errors(values: Iterable[Any]) -> list[ErrorSpec]:
         raise InvalidArgument.build("errors", values, accepted)
     out = list(values)
     for error in out:
-        ok = error is None or isinstance(error, BaseException) or (
-            isinstance(error, type) and issubclass(error, BaseException)
-        )
-        if not ok:
-            raise InvalidArgument.build("errors", values, f"{error!r} is not an exception instance, class or None")
+        check_fault_error("errors", values, error)  # what sim.fail will take when the pattern is applied
     if not out:
         raise InvalidArgument.build("errors", values, "at least one error")
     return out
@@ -144,13 +144,7 @@ def errors(values: Iterable[Any]) -> list[ErrorSpec]:
 
 def registered_profiles() -> Profiles:
     """The profiles a ``Simulation`` would know: built-ins and every plugin's."""
-    from . import _plugins
-
-    profiles = Profiles()
-    for contributed in _plugins.manager().hook.jobsim_profiles():
-        for item in contributed:
-            profiles.register(item)
-    return profiles
+    return Profiles.registered()
 
 
 def profile(value: Any) -> Profile | None:

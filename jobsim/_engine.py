@@ -12,16 +12,17 @@ Inngest's executor creates each step's queue item with ``Attempt: 0``.
 
 from __future__ import annotations
 
-import copy
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from ._checks import JOB_ERRORS, fresh_error
 from ._events import Event, ulid
 from ._flowrt import FlowRuntime
 from ._kernel import URGENT
 from ._records import Attempt, Run, StepRecord
 from ._retries import Retries, RetryPolicy, with_attempts
+from ._safe import message, said, shown
 from ._steps import (
     AsyncStep,
     Context,
@@ -290,7 +291,7 @@ class Engine:
             op: tuple[Any, ...] = ("returned", value)
         except Suspend as suspend:
             op = suspend.op
-        except Exception as exc:
+        except JOB_ERRORS as exc:  # SystemExit too; KeyboardInterrupt goes to the test (``_checks.JOB_ERRORS``)
             op = ("error", _from_job(exc))
         finally:
             self.x = None
@@ -321,7 +322,7 @@ class Engine:
         run.attempts.append(attempt)
         data: dict[str, Any] = {"function": run.function.id, "run": run.id, "step": step, "attempt": x.attempt}
         if error is not None:
-            data["error"] = f"{type(error).__name__}: {error}"
+            data["error"] = said(error)  # its __str__ may raise: job code wrote it
         self.record(start, "attempt", data)
         return attempt
 
@@ -500,7 +501,7 @@ class Engine:
         fn = run.function
         data: dict[str, Any] = {"function": fn.id, "run": run.id, "status": status}
         if error is not None:
-            data["error"] = f"{type(error).__name__}: {error}"
+            data["error"] = said(error)  # its __str__ may raise: job code wrote it
         elif run._payload is not None:
             data["output"] = run._payload  # JSON bytes; decoded only if the trace is saved
         self.record(at, "run.end", data)
@@ -538,7 +539,7 @@ class Engine:
         data = {
             "function_id": fn.id,
             "run_id": run.id,
-            "error": {"name": type(error).__name__, "message": str(error)},
+            "error": {"name": type(error).__name__, "message": message(error)},
             "event": run.event.to_dict(),
         }
         self.sim._emit(Event(FAILED_EVENT, data), _origin="system")
@@ -569,6 +570,6 @@ class Engine:
         elif isinstance(error, type):
             error = error(f"injected by sim.fail() into {where}")
         else:
-            error = copy.copy(error)
-        self.record(self.now(), "fault", {"function": function_id, "step": step, "error": repr(error)})
+            error = fresh_error(error)
+        self.record(self.now(), "fault", {"function": function_id, "step": step, "error": shown(error)})
         return error  # type: ignore[no-any-return]

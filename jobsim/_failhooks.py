@@ -37,6 +37,7 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 from ._events import Event
+from ._safe import message
 from ._time import MS, iso
 from .errors import NonRetriableError, WorkerCrashed
 
@@ -95,11 +96,11 @@ def bullmq_failed(failure: AttemptFailure) -> Event:
         "data": _payload(run),
         "attemptsMade": failure.attempt + 1,
         "opts": {"attempts": failure.attempts},
-        "failedReason": str(error),
+        "failedReason": message(error),
         "processedOn": failure.started // MS,
         "finishedOn": failure.at // MS if final else None,
     }
-    data = {"job": job, "err": {"name": name, "message": str(error)}, "prev": "active", "state": state}
+    data = {"job": job, "err": {"name": name, "message": message(error)}, "prev": "active", "state": state}
     return Event(BULLMQ_FAILED, data, ts=failure.at // MS)
 
 
@@ -118,11 +119,11 @@ def agenda_fail(failure: AttemptFailure) -> Event:
         "name": run.function.id,
         "data": _payload(run),
         "failCount": failure.fail_count,
-        "failReason": str(error),
+        "failReason": message(error),
         "failedAt": iso(failure.at),
         "lastRunAt": iso(failure.started),
     }
-    data = {"err": {"name": type(error).__name__, "message": str(error)}, "job": {"attrs": attrs}}
+    data = {"err": {"name": type(error).__name__, "message": message(error)}, "job": {"attrs": attrs}}
     return Event(AGENDA_FAIL, data, ts=failure.at // MS)
 
 

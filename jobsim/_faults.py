@@ -29,6 +29,7 @@ import itertools
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
+from ._checks import check_fault_error
 from ._time import Duration, duration_ns, format_duration, iso
 from .errors import InvalidArgument, JobsimError, NonRetriableError, RetryAfterError
 
@@ -124,11 +125,7 @@ def value_code(value: Any) -> str:
 
 
 def _check_error(error: Any) -> None:
-    if error is None or isinstance(error, BaseException):
-        return
-    if isinstance(error, type) and issubclass(error, BaseException):
-        return
-    raise InvalidArgument.build("error", error, "an exception instance or class, or None for jobsim.InjectedFault")
+    check_fault_error("error", error, error)  # what sim.fail will take when the fault is applied
 
 
 def _check_function(value: Any, *, optional: bool) -> None:

@@ -185,7 +185,7 @@ class Cancel:
     matches: Callable[[Any, Any], bool] = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.event, str) or not self.event:
+        if not isinstance(self.event, str) or not self.event.strip():  # no event can be named ' ': it never cancels
             raise InvalidArgument.build("event", self.event, "the name of the event that cancels the run")
         timeout = None if self.timeout is None else duration_ns(self.timeout, "timeout", allow_zero=False)
         object.__setattr__(self, "timeout_ns", timeout)

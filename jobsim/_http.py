@@ -57,6 +57,7 @@ from respx.patterns import Lookup, M, PathPattern, Pattern
 
 from ._host import Host
 from ._httpeffects import call_side_effect, check_exception_class, client_kind
+from ._safe import said
 from ._time import Duration, duration_ns, format_duration, instant_ns, iso, to_datetime
 from .errors import InvalidArgument, JobsimError
 
@@ -191,7 +192,7 @@ def timeout(after: Duration | None = None, *, phase: Phase = "read") -> Timeout:
 
         sim.http.post(url).mock(side_effect=[timeout(), httpx.Response(500), httpx.Response(200)])
     """
-    if phase not in _TIMEOUTS:
+    if not isinstance(phase, str) or phase not in _TIMEOUTS:  # phase=[] raised "unhashable type"
         raise InvalidArgument.build("phase", phase, "one of 'connect', 'read', 'write', 'pool'")
     return Timeout(None if after is None else duration_ns(after, "after"), phase)
 
@@ -342,7 +343,8 @@ class _Route(respx.Route):
         try:
             httpx.Response(status_code, **kwargs)
             return super().respond(status_code, **kwargs)
-        except (TypeError, ValueError, AttributeError) as error:  # AttributeError: text=3 has no .encode
+        except (TypeError, ValueError, AttributeError, RecursionError) as error:  # text=3 has no .encode; json=
+            # nested past the interpreter's recursion limit cannot be encoded either
             name, value = next(iter(kwargs.items())) if len(kwargs) == 1 else ("respond", kwargs)
             raise InvalidArgument.build(name, value, "what httpx.Response accepts: json= plain JSON data "
                                         f"(no NaN or infinity), content= str or bytes ({error})") from None
@@ -352,7 +354,7 @@ class _Route(respx.Route):
             _check_status("status_code", response.get("status_code", 200))
             try:
                 httpx.Response(**{"status_code": 200, **response})
-            except (TypeError, ValueError, AttributeError) as error:  # json=nan, text=3
+            except (TypeError, ValueError, AttributeError, RecursionError) as error:  # json=nan, text=3, too deep
                 raise InvalidArgument.build("response", response, "keyword arguments of "
                                             f"httpx.Response ({error})") from None
         elif not isinstance(response, httpx.Response) and (
@@ -389,6 +391,9 @@ class _Router(respx.MockRouter):
         for pattern in patterns:
             _check_pattern(pattern)
         for key, value in lookups.items():
+            if key == "url" and value is not None and not value:  # respx reads '' (0, [], False) as no pattern
+                raise InvalidArgument.build("url", value, "a URL (str, re.Pattern or httpx.URL); an empty one would "
+                                            "route every request: leave url out (None) to mean any URL")
             if key != "url" or value is not None:
                 _check_lookup(key, value)
             if key.endswith("__in") and isinstance(value, (list, set, frozenset)):
@@ -582,7 +587,7 @@ class HttpSink:
         if response is not None:
             fields["status"] = response.status_code
         else:
-            fields["error"] = f"{type(error).__name__}: {error}"
+            fields["error"] = said(error)
         if mail:
             fields["mail"] = True
         elif response is not None and 200 <= response.status_code < 300 and self._mail is not None \

@@ -23,6 +23,7 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ._checks import JOB_ERRORS
 from ._records import Attempt
 from ._steps import Execution, Step, Suspend, UnserializableOutput, awaited, dump, refuse_coroutine
 from .errors import InvalidArgument
@@ -120,7 +121,7 @@ class InlineStep(Step):
         try:
             self.fault(key)
             value = fn(*args, **kwargs)
-        except Exception as exc:
+        except JOB_ERRORS as exc:
             self._settle(key, record, start, None, exc)
             raise
         finally:
@@ -179,7 +180,7 @@ class AsyncInlineStep(InlineStep):
             value = fn(*args, **kwargs)
             if inspect.isawaitable(value):
                 value = await value
-        except Exception as exc:
+        except JOB_ERRORS as exc:
             self._settle(key, record, start, None, exc)
             raise
         finally:

@@ -18,6 +18,7 @@ from ._checks import check_callable
 from ._email import PROVIDERS, Attachment, Email, Provider, format_email, random_uuid
 from ._host import Host
 from ._providers import ProviderApis
+from ._safe import shown
 from ._smtp import FAULT_POINTS, FaultPoint, SmtpFault, SmtpPatch, SmtpServer, parse_message
 from ._time import iso, to_datetime
 from .errors import InvalidArgument
@@ -270,7 +271,7 @@ def _in_body(wanted: Text, email: Email) -> bool:
 
 
 def _describe(filters: Mapping[str, object]) -> str:
-    shown = []
+    parts = []
     for name, value in filters.items():
         if value is None:
             continue
@@ -279,6 +280,6 @@ def _describe(filters: Mapping[str, object]) -> str:
         elif callable(value):
             value = getattr(value, "__name__", "<predicate>")
         else:
-            value = repr(value)
-        shown.append(f"{name}={value}")
-    return " with " + ", ".join(shown) if shown else ""
+            value = shown(value)
+        parts.append(f"{name}={value}")
+    return " with " + ", ".join(parts) if parts else ""

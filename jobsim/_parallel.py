@@ -62,6 +62,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._kernel import Timer
+from ._safe import shown
 from ._steps import Suspend
 from .errors import InvalidArgument, JobsimError, StepError
 
@@ -133,7 +134,7 @@ def _check(callables: Any, mode: Any) -> list[Callable[[], Any]]:
         )
     for cb in callables:
         if not callable(cb):
-            raise InvalidArgument.build("callables", callables, f"every item must be callable; {cb!r} is not")
+            raise InvalidArgument.build("callables", callables, f"every item must be callable; {shown(cb)} is not")
     return list(callables)
 
 

@@ -20,11 +20,13 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
+from ._backoffs import AgendaBackoff, BullMQBackoff, QuirrelRetry, TriggerDevRetry
 from ._dialects import CronDialect
-from ._retries import Retries, RetryPolicy, with_attempts
-from .errors import InvalidArgument, UnsupportedFeature
+from ._retries import CheckedPolicy, Retries, RetryPolicy, TableBackoff, with_attempts
+from ._safe import shown
+from .errors import InvalidArgument, PluginError, UnsupportedFeature
 
 if TYPE_CHECKING:
     from ._app import Function
@@ -216,6 +218,9 @@ class Profile:
     doc: str = ""
     """The rules, with their sources (the docstring of the profile's definition)."""
 
+    def __post_init__(self) -> None:
+        _check_profile(self)
+
     @property
     def label(self) -> str:
         return self.system or self.name
@@ -279,7 +284,11 @@ def _policy(profile: Profile, fn: Function) -> RetryPolicy:
     else:
         policy = user
     _check_attempts(profile, fn, policy)
-    return policy
+    return policy if type(policy) in _OWN_POLICIES else CheckedPolicy(policy, fn.id)
+
+
+_OWN_POLICIES = (Retries, TableBackoff, BullMQBackoff, TriggerDevRetry, QuirrelRetry, AgendaBackoff)
+"""jobsim's policies, whose delays are right by construction; any other is a ``CheckedPolicy``."""
 
 
 def _check_attempts(profile: Profile, fn: Function, policy: RetryPolicy) -> None:
@@ -290,6 +299,62 @@ def _check_attempts(profile: Profile, fn: Function, policy: RetryPolicy) -> None
             f"{profile.label} cannot run function {fn.id!r}: {policy.attempts} attempts; {profile.label} allows "
             f"at most {profile.max_attempts} (the first included)", system=profile.label, feature="retries",
         )  # fmt: skip
+
+
+_NUMBERS = {"retry_after_min_ns": (0, False), "cron_jitter_ns": (0, False), "retry_after_max_ns": (0, True),
+            "max_sleep_ns": (1, True), "max_duration_ns": (1, True), "max_attempts": (1, True)}
+"""Int fields: the least value, and whether ``None`` (no limit) is allowed."""
+_BOOLS = ("durable_steps", "checkpoints", "non_retriable", "retry_after", "persistent", "future_ts",
+          "fail_count_per_job")
+_CHOICES: dict[str, tuple[Any, ...]] = {"missed_cron": get_args(MissedCron), "cron_next": get_args(CronNext),
+                                        "debounce_mode": ("leading", "trailing")}
+
+
+def _check_profile(p: Profile) -> None:
+    """A plugin's ``Profile(...)`` is checked where it is built, not when a retry or a sleep first reads a
+    field deep inside the engine (``max_sleep_ns="1d"`` failed there as a TypeError inside job code)."""
+    def bad(field: str, accepted: str) -> InvalidArgument:
+        return InvalidArgument.build(field, getattr(p, field), f"Profile.{field} must be {accepted}")
+
+    if not isinstance(p.name, str) or not p.name.strip():
+        raise bad("name", "a non-empty string such as 'my-system'")
+    for field in ("description", "system", "doc"):
+        if not isinstance(getattr(p, field), str):
+            raise bad(field, "a string")
+    attempts = getattr(p.default_retries, "attempts", None)
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1 \
+            or not callable(getattr(p.default_retries, "delay_ns", None)):
+        raise bad("default_retries", "a retry policy: an int attempts >= 1 and a delay_ns(retry, rng) method "
+                                     "(jobsim.Retries, TableBackoff, ...)")
+    for field, (least, optional) in _NUMBERS.items():
+        value = getattr(p, field)
+        if (value is None and not optional) or (value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < least)):
+            unit = " of nanoseconds" if field.endswith("_ns") else ""
+            raise bad(field, f"an int >= {least}{unit}" + (", or None for no limit" if optional else ""))
+    for field in _BOOLS:
+        if not isinstance(getattr(p, field), bool):
+            raise bad(field, "True or False")
+    for field, choices in _CHOICES.items():
+        if not isinstance(getattr(p, field), str) or getattr(p, field) not in choices:
+            raise bad(field, "one of " + ", ".join(map(repr, choices)))
+    _check_parts(p, bad)
+
+
+def _check_parts(p: Profile, bad: Callable[[str, str], InvalidArgument]) -> None:
+    """The fields holding objects and callables."""
+    if not isinstance(p.lacks, Mapping) or not all(isinstance(k, str) and isinstance(v, str)
+                                                   for k, v in p.lacks.items()):
+        raise bad("lacks", "a mapping of feature key (see FEATURES) to the reason the system lacks it")
+    if p.dedupe is not None and not isinstance(p.dedupe, str):
+        raise bad("dedupe", "a string saying why a duplicated delivery starts no run, or None")
+    if not isinstance(p.cron, CronDialect):
+        raise bad("cron", "a jobsim._dialects.CronDialect")
+    if not isinstance(p.crash, CrashRule):
+        raise bad("crash", "a CrashRule")
+    for field in ("retries", "failure_hook", "attempt_failure_hook"):
+        if getattr(p, field) is not None and not callable(getattr(p, field)):
+            raise bad(field, "a callable, or None")
 
 
 def features_of(fn: Function) -> list[str]:
@@ -341,11 +406,23 @@ class Profiles:
 
         registry = cls()
         for group in _plugins.manager().hook.jobsim_profiles():
-            for item in group:
-                registry.register(item)
+            registry.register_all(group)
         return registry
 
+    def register_all(self, contributed: Any) -> None:
+        """What one plugin's ``jobsim_profiles`` hook gave: a list of profiles (``None``: nothing)."""
+        if contributed is None:
+            return
+        if isinstance(contributed, (str, bytes, Profile)) or not isinstance(contributed, Iterable):
+            raise PluginError(f"a jobsim plugin's jobsim_profiles hook gave {shown(contributed)}; it must give a list "
+                              "of jobsim.Profile objects")
+        for profile in contributed:
+            self.register(profile)
+
     def register(self, profile: Profile) -> None:
+        if not isinstance(profile, Profile):  # a plugin's jobsim_profiles hook gave something else
+            raise PluginError(f"a jobsim plugin's jobsim_profiles hook gave {shown(profile)}; it must give "
+                              "jobsim.Profile objects")
         self._by_name[profile.name] = profile
 
     def get(self, name: str | Profile) -> Profile:

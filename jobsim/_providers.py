@@ -575,6 +575,8 @@ def _postmark_fields(item: Any, *, templated: bool) -> Fields:
     if not _text(item.get("From")):
         raise _PostmarkInvalid(300, "Invalid 'From' value.")
     sender = _postmark_addresses(item, "From")
+    if not sender:  # " " or ",": text, but no address in it
+        raise _PostmarkInvalid(300, "Invalid 'From' value.")
     people = {name.lower(): _postmark_addresses(item, name) for name in ("To", "Cc", "Bcc")}
     if not any(people.values()):
         raise _PostmarkInvalid(300, "Zero recipients specified")

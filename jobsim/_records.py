@@ -10,6 +10,7 @@ import datetime as dt
 import traceback
 from typing import TYPE_CHECKING, Any, Literal
 
+from ._safe import message
 from ._steps import load
 from ._time import to_datetime
 
@@ -63,7 +64,7 @@ class Attempt:
         return "".join(traceback.format_exception(type(self.error), self.error, self.error.__traceback__))
 
     def __repr__(self) -> str:
-        error = f", error={type(self.error).__name__}({self.error})" if self.error else ""
+        error = f", error={type(self.error).__name__}({message(self.error)})" if self.error else ""
         return f"Attempt(number={self.number}, step={self.step!r}, started_at={self.started_at.isoformat()}{error})"
 
 

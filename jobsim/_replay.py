@@ -198,7 +198,7 @@ def replay(
     start = int(header["start"])
     options: dict[str, Any] = {"start": to_datetime(start), "tz": header.get("tz") or "UTC",
                                "seed": header.get("seed", 0) if seed is None else seed,
-                               "profile": profile or header.get("profile")}  # fmt: skip
+                               "profile": header.get("profile") if profile is None else profile}  # fmt: skip
     recorded_out = header.get("left_out")
     if functions is not None or exclude_functions is not None:
         sim = Simulation(*targets, functions=functions, exclude_functions=exclude_functions,

@@ -11,6 +11,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from ._safe import shown
 from ._time import MINUTE, MS, SECOND, Duration, duration_ns, format_duration
 from .errors import InvalidArgument
 
@@ -132,6 +133,19 @@ class TableBackoff:
     table: tuple[int, ...] = INNGEST_BACKOFF_TABLE
     jitter_ms: int = 30_000
 
+    def __post_init__(self) -> None:
+        if isinstance(self.attempts, bool) or not isinstance(self.attempts, int) or self.attempts < 1:
+            raise InvalidArgument.build("attempts", self.attempts, "an int >= 1; it counts the first attempt")
+        table = self.table
+        if isinstance(table, (str, bytes)) or not isinstance(table, (tuple, list)) or not table or not all(
+                not isinstance(t, bool) and isinstance(t, int) and t >= 0 for t in table):
+            raise InvalidArgument.build("table", table, "a non-empty tuple of delays in nanoseconds (ints >= 0), "
+                                        "the last repeated for every later retry")
+        object.__setattr__(self, "table", tuple(table))
+        if isinstance(self.jitter_ms, bool) or not isinstance(self.jitter_ms, int) or self.jitter_ms < 1:
+            raise InvalidArgument.build("jitter_ms", self.jitter_ms, "an int >= 1: the jitter is U[0, jitter_ms) "
+                                        "milliseconds, so 1 means none")
+
     def delay_ns(self, retry: int, rng: random.Random) -> int:
         base = self.table[min(retry - 1, len(self.table) - 1)]
         return base + rng.randrange(self.jitter_ms) * MS
@@ -139,6 +153,39 @@ class TableBackoff:
     def __repr__(self) -> str:
         steps = ", ".join(format_duration(t) for t in self.table)
         return f"TableBackoff(attempts={self.attempts}, table=[{steps}], jitter=U[0,{self.jitter_ms}ms))"
+
+
+class CheckedPolicy:
+    """A retry policy jobsim did not write (a plugin's, a user's own ``RetryPolicy``), its delays checked.
+
+    ``delay_ns`` is called deep inside the engine when a retry is decided; a float, a
+    negative number or ``None`` there failed as a ``TypeError`` in the clock's heap, far
+    from the policy. jobsim's own policies are not wrapped (no cost on their retries).
+    """
+
+    __slots__ = ("function", "policy")
+
+    def __init__(self, policy: RetryPolicy, function: str) -> None:
+        self.policy = policy
+        self.function = function
+
+    @property
+    def attempts(self) -> int:
+        return self.policy.attempts
+
+    def delay_ns(self, retry: int, rng: random.Random) -> int:
+        delay = self.policy.delay_ns(retry, rng)
+        if isinstance(delay, bool) or not isinstance(delay, int) or delay < 0:
+            raise InvalidArgument(f"retries={shown(self.policy)} of function {self.function!r} is not valid: its "
+                                  f"delay_ns({retry}, rng) returned {shown(delay)}; a RetryPolicy's delay_ns returns "
+                                  "an int of nanoseconds >= 0")
+        return delay
+
+    def __getattr__(self, name: str) -> object:  # the wrapped policy's own fields (invariants read some)
+        return getattr(self.policy, name)
+
+    def __repr__(self) -> str:
+        return repr(self.policy)
 
 
 def with_attempts(policy: RetryPolicy, attempts: int) -> RetryPolicy:

@@ -8,17 +8,19 @@ import os
 import random
 import sys
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import _gc, _plugins
 from ._aio import VirtualLoop
 from ._app import App, Function
+from ._checks import check_fault_error, is_async
 from ._events import Bus, Event, coerce_events, json_copy
 from ._kernel import DEFAULT_MAX_CHAIN, DEFAULT_MAX_ITEMS, Kernel
 from ._profiles import Profile, Profiles, resolve
 from ._records import Run
 from ._retries import Retries
+from ._safe import shown
 from ._time import MAX_NS, Duration, Instant, duration_ns, format_duration, instant_ns, iso, to_datetime, zone
 from ._trace import RESERVED_FIELDS, RESERVED_KINDS, Trace, describe_error, event_fields
 from ._wallclock import WallClock
@@ -30,6 +32,9 @@ if TYPE_CHECKING:
     from ._selection import Selection
 
 DEFAULT_START = "2025-01-01T00:00:00Z"
+MAX_SPENDS = 250_000
+"""How often one attempt's code may spend virtual time (``time.sleep``, ``asyncio.sleep``): a poll every second
+for almost three days, far past any worker's time limit; a fraction of a second of real time (sync code)."""
 
 class Simulation:
     """A deterministic world in virtual time for the given targets.
@@ -63,8 +68,7 @@ class Simulation:
         self._plugins = _plugins.manager()
         self.profiles = Profiles()
         for contributed in self._plugins.hook.jobsim_profiles():
-            for item in contributed:
-                self.profiles.register(item)
+            self.profiles.register_all(contributed)
         self.start_ns = instant_ns(start, "start", tz=self.tz)
         self.kernel = Kernel(self.start_ns)
         self.trace = Trace(self)
@@ -73,6 +77,7 @@ class Simulation:
         self.apps: list[App] = []
         self.adapted: list[Adapted] = []
         self._own_worker: set[str] = set()  # functions a plugin's own worker runs (see Adapted.own_worker)
+        self._app_targets: list[App] = []  # the apps given as targets: a function declared on one later is refused
         for target in _flatten(targets):
             self._adopt(target)
         self._selection: Selection | None = None
@@ -103,12 +108,18 @@ class Simulation:
         self._state = "new"
         self._sends = _gc.Sends()
         self._delayed_ids = 0  # ids given to delayed sends (``jobsim._delay``)
+        self._spender: Any = None  # the execution that last spent virtual time, and how often (``consume``)
+        self._spends = 0
         self._install_sinks()
 
     def record_kinds(self) -> dict[str, Any]:
         """Trace record kinds and their timeline renderers, from every plugin."""
         kinds: dict[str, Any] = {}
         for contributed in reversed(self._plugins.hook.jobsim_record_kinds()):
+            if not isinstance(contributed, Mapping) or not all(
+                    isinstance(kind, str) and callable(draw) for kind, draw in contributed.items()):
+                raise PluginError(f"a jobsim plugin's jobsim_record_kinds hook gave {shown(contributed)}; it must give "
+                                  "a mapping of record kind to a renderer (data, names, tz) -> str")
             kinds.update(contributed)
         return kinds
 
@@ -122,6 +133,7 @@ class Simulation:
     def _adopt(self, target: Any) -> None:
         if isinstance(target, App):
             self.apps.append(target)
+            self._app_targets.append(target)
             self._add_functions(target.functions.values())
             return
         adapted = self._plugins.hook.jobsim_adapt(sim=self, target=target)
@@ -138,6 +150,11 @@ class Simulation:
             raise PluginError(
                 f"a jobsim plugin answered jobsim_adapt with {adapted!r}; it must return jobsim.hooks.Adapted"
             )
+        functions = adapted.functions
+        if isinstance(functions, (str, bytes)) or not isinstance(functions, Iterable) or not all(
+                isinstance(fn, Function) for fn in functions):
+            raise PluginError(f"the jobsim plugin for {adapted.backend!r} adapted {shown(target)} into "
+                              f"Adapted(functions={shown(functions)}); functions must be jobsim.Function objects")
         self.adapted.append(adapted)
         if adapted.own_worker:
             self._own_worker.update(fn.id for fn in adapted.functions)
@@ -162,6 +179,7 @@ class Simulation:
                               "run")  # fmt: skip
         if self._state != "new":
             raise JobsimError(f"this simulation is {self._state}; create a new Simulation for another run")
+        self._refuse_late_functions()
         for app in self.apps:
             if app._simulation is not None:
                 raise JobsimError(
@@ -182,6 +200,19 @@ class Simulation:
             self.close()
             raise
         return self
+
+    def _refuse_late_functions(self) -> None:
+        """A function declared on a target app after this simulation was built from it is not in the simulation
+        (it took the app's functions then): it would never run, and its events would start nothing, silently."""
+        left_out = self._selection.left_out if self._selection is not None else {}
+        for app in self._app_targets:
+            late = [fn_id for fn_id in app.functions if fn_id not in self.functions and fn_id not in left_out]
+            if late:
+                raise JobsimError(
+                    f"function(s) {', '.join(map(repr, late))} were declared on app {app.id!r} after this Simulation "
+                    "was built from it, so it does not have them and they would never run: declare every function "
+                    "before building the Simulation, or build a new one"
+                )
 
     def close(self) -> None:
         if self._state != "running":
@@ -256,12 +287,28 @@ class Simulation:
             raise InvalidArgument(f"job code tried to spend {format_duration(ns)} of virtual time from {iso(x.now)} "
                                   f"(time.sleep, jobsim.delayed, asyncio.sleep): it must end by {iso(MAX_NS)}, "
                                   "the last instant a datetime can show")
+        if self._spender is x:
+            self._spends += 1
+            if self._spends > MAX_SPENDS:
+                raise self._endless(x)
+        else:
+            self._spender, self._spends = x, 1
         system = self.engine.system
         if system is not None and system.watching and x.run_.function.id not in self._own_worker:
             # a crash, a downtime or a duration limit may cut it short
             system.spend(x, ns)
         x.now += ns
         self.wallclock.move(x.now)
+
+    def _endless(self, x: Any) -> BudgetExceeded:
+        """A budget instead of a hang: ``while not ready(): time.sleep(1)`` waiting for what never comes
+        ran one attempt to the year 9999 a second at a time (hours of real time). Raised in job code,
+        it fails that attempt, which is retried like one a worker's time limit killed."""
+        return BudgetExceeded(
+            f"job code of function {x.run_.function.id!r} (run {x.run_.id}) spent virtual time {MAX_SPENDS:,} times "
+            f"in one attempt (time.sleep, asyncio.sleep, jobsim.delayed), from {iso(x.start)} to {iso(x.now)}: a loop "
+            "waiting for something that never comes? Bound the loop (or sleep longer between checks)"
+        )
 
     def record(self, kind: str, **fields: Any) -> None:
         """Add a record; made while job code runs, it names that function and run.
@@ -430,7 +477,7 @@ class Simulation:
             handler = dataclasses.replace(
                 fn, id=f"{fn.id}-failure", handler=fn.on_failure, events=(), crons=(), every=None, flow=None,
                 retries=Retries(attempts=1), on_failure=None,
-                is_async=_is_async(fn.on_failure),
+                is_async=is_async(fn.on_failure),
             )  # fmt: skip
             self._failure_handlers[fn.id] = self.functions[handler.id] = handler
         return handler
@@ -444,10 +491,7 @@ class Simulation:
             raise InvalidArgument.build("step", step, "a step id (a non-empty string), or None for the function")
         if isinstance(times, bool) or not isinstance(times, int) or times < 1:
             raise InvalidArgument.build("times", times, "an int >= 1")
-        if error is not None and not isinstance(error, BaseException) and not (
-            isinstance(error, type) and issubclass(error, BaseException)
-        ):
-            raise InvalidArgument.build("error", error, "an exception instance or class")
+        check_fault_error("error", error, error)  # one that fails each attempt as asked, not a TypeError
         self.engine.add_fault(fn.id, step, times, error)
         self.trace.add(self.now_ns(), "fault.armed", {"fault": "fail", "function": fn.id, "step": step, "times": times,
                                                       "error": describe_error(error)})  # fmt: skip
@@ -588,10 +632,6 @@ def _flatten(targets: Iterable[Any]) -> Iterable[Any]:
             yield target
 
 
-def _is_async(handler: Any) -> bool:
-    import inspect
-
-    return inspect.iscoroutinefunction(handler)
 
 
 _FAULTABLE = ("run", "send_event")

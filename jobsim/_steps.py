@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
+from ._checks import JOB_ERRORS
 from ._events import Event, for_run, json_copy, refresh
 from ._expr import compile_expression, compile_match
+from ._safe import shown
 from ._time import Duration, Instant, duration_ns, instant_ns
 from .errors import InvalidArgument, JobsimError, NonRetriableError, StepError
 
@@ -69,7 +71,7 @@ def dump(value: Any, what: str) -> Any:
         return orjson.dumps(value, option=_DUMP_OPTIONS)
     except TypeError as exc:
         raise UnserializableOutput(
-            f"{what} returned {value!r}, which cannot be stored as JSON ({exc}); Inngest memoizes "
+            f"{what} returned {shown(value)}, which cannot be stored as JSON ({exc}); Inngest memoizes "
             "outputs as JSON, so return plain data (dict, list, str, number, bool, None, datetime)"
         ) from None
 
@@ -220,7 +222,7 @@ class Step(Execution):
             return record.output
         try:
             value = fn(*args, **kwargs)
-        except Exception as exc:
+        except JOB_ERRORS as exc:  # SystemExit too: the step fails (``_checks.JOB_ERRORS``)
             raise Suspend(("failed", key, _from_job(exc))) from None
         finally:
             x.in_step = False
@@ -261,7 +263,7 @@ class Step(Execution):
         if record is not None:
             output = record.output
             return None if output is None else Event(**output)
-        if not isinstance(event, str) or not event:
+        if not isinstance(event, str) or not event.strip():  # no event can be named ' ': the wait would only time out
             raise InvalidArgument.build("event", event, "the name of the event to wait for")
         checks = [compile_match(match)] if match is not None else []
         if if_exp is not None:
@@ -403,7 +405,7 @@ class AsyncStep(Step):
             value = fn(*args, **kwargs)
             if inspect.isawaitable(value):
                 value = await value
-        except Exception as exc:
+        except JOB_ERRORS as exc:  # SystemExit too: the step fails (``_checks.JOB_ERRORS``)
             raise Suspend(("failed", key, _from_job(exc))) from None
         finally:
             x.in_step = False

@@ -25,6 +25,7 @@ from ._failhooks import agenda_fail, bullmq_failed
 from ._polling import process_every_ns
 from ._profiles import CrashRule, Profile
 from ._retries import Retries, RetryPolicy, TableBackoff
+from ._safe import message
 from ._time import DAY, HOUR, MINUTE, MS, SECOND, format_duration
 from .errors import InvalidArgument, UnsupportedFeature, WorkerCrashed
 
@@ -250,7 +251,7 @@ def _trigger_failure(run: Run, error: BaseException | None, now: int) -> Event |
     data = {
         "task": fn.id,
         "payload": run.event.to_dict()["data"],
-        "error": {"name": type(error).__name__, "message": str(error)},
+        "error": {"name": type(error).__name__, "message": message(error)},
         "ctx": {"run": {"id": run.id}, "task": {"id": fn.id}, "attempt": {"number": number}},
     }
     return Event(TRIGGER_FAILURE, data, ts=now // MS)

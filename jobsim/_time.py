@@ -129,6 +129,7 @@ def instant_ns(value: Instant, name: str = "time", *, tz: dt.tzinfo | None = Non
     (the simulation's display zone); otherwise they are rejected, because guessing
     the machine's local zone would make tests depend on where they run.
     """
+    given = value  # messages name what the caller wrote, not what a string was parsed into
     if isinstance(value, bool):
         raise InvalidArgument.build(name, value, _INSTANT_HELP)
     if isinstance(value, (int, float)):
@@ -151,10 +152,13 @@ def instant_ns(value: Instant, name: str = "time", *, tz: dt.tzinfo | None = Non
     if isinstance(value, dt.datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             if tz is None:
-                raise InvalidArgument.build(name, value, _INSTANT_HELP)
+                raise InvalidArgument.build(name, given, _INSTANT_HELP)
             value = value.replace(tzinfo=tz)
         delta = value - EPOCH
-        return (delta.days * 86_400 + delta.seconds) * SECOND + delta.microseconds * US + fraction_ns
+        ns = (delta.days * 86_400 + delta.seconds) * SECOND + delta.microseconds * US + fraction_ns
+        if not _FIRST_SECONDS * SECOND <= ns <= MAX_NS:  # 0001-01-01 at +05:00 is still year 0 in UTC
+            raise InvalidArgument.build(name, given, _INSTANT_HELP + " (between the years 1 and 9999, in UTC)")
+        return ns
     raise InvalidArgument.build(name, value, _INSTANT_HELP)
 
 

@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ._email import addressees
+from ._safe import said, shown
 from ._time import format_duration, to_datetime
 from ._trace import Record, Trace
+from .errors import PluginError
 
 if TYPE_CHECKING:
     from ._simulation import Simulation
@@ -50,9 +52,9 @@ def _stamp(ns: int, tz: dt.tzinfo) -> str:
 
 def _short(value: Any) -> str:
     try:
-        text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=repr).decode()
+        text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=shown).decode()
     except TypeError:  # what JSON cannot hold even with repr as default: an int past 64 bits, a recursive dict
-        text = repr(value)
+        text = shown(value, _MAX_DATA)  # a repr that raises or recurses too deep: the timeline still draws
     return text if len(text) <= _MAX_DATA else text[: _MAX_DATA - 1] + "…"
 
 
@@ -63,7 +65,11 @@ def describe(
     handler = kinds.get(record.kind)
     if handler is None:
         return f"{record.kind:<9} {_short(record.data)}"
-    return handler(record.data, names, tz)
+    try:
+        return handler(record.data, names, tz)
+    except Exception as exc:  # a plugin's renderer: its error would break every timeline (and the pytest report)
+        raise PluginError(f"the timeline renderer of record kind {record.kind!r} ({shown(handler)}) raised "
+                          f"{said(exc)} on record {record.seq} ({_short(record.data)})") from exc
 
 
 def _clip(text: str, limit: int = 160) -> str:

@@ -13,6 +13,9 @@ from collections.abc import Container, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ._safe import message
+from .errors import InvalidArgument
+
 if TYPE_CHECKING:
     from ._events import Event
     from ._redact import Redaction
@@ -81,6 +84,11 @@ class Trace:
         return len(self._rows)
 
     def of(self, *kinds: str) -> list[Record]:
+        """The records of these kinds (``trace.of("attempt", "retry")``), in order."""
+        for kind in kinds:
+            if not isinstance(kind, str):  # of(["a", "b"]) matched nothing, silently
+                raise InvalidArgument.build("kinds", kinds, "record kinds as separate strings: "
+                                            "trace.of('attempt', 'retry')")
         return [r for r in self if r.kind in kinds]
 
     # -- files ----------------------------------------------------------------------------
@@ -148,6 +156,6 @@ def describe_error(error: Any) -> dict[str, Any] | None:
     cls = error if isinstance(error, type) else type(error)
     out: dict[str, Any] = {"type": cls.__name__, "module": cls.__module__}
     if not isinstance(error, type):
-        out["message"] = str(error)
+        out["message"] = message(error)
     return out
 

@@ -39,6 +39,7 @@ import orjson
 from ._codec import BUILTIN, ENCODED, EXPAND, EXPAND_AS_IS, canonical, encode
 from ._gc import paused_gc
 from ._redact import PhonesIn, Redaction, Redactor, policy_for, pseudonyms_in
+from ._safe import said
 from ._time import iso
 from ._trace import RESERVED_FIELDS, Trace
 from .errors import InvalidArgument, TraceError
@@ -97,7 +98,9 @@ def _write(trace: Trace, out: BinaryIO, policy: Redaction | None) -> None:
     if policy is not None:
         redactor = policy.redactor(trace._keep | already_pseudonymized(trace, policy), phones_kept(trace, policy))
     dumps, default, options = orjson.dumps, _default, _OPTIONS
-    out.write(dumps(header_of(trace, policy), default=default, option=options))
+    header = header_of(trace, policy)
+    _check_span(header.get("start"), end_of(trace))
+    out.write(dumps(header, default=default, option=options))
     # Lines are appended to one buffer and each orjson result is dropped at once: keeping
     # thousands of them alive for a join doubled the time at a million records (measured).
     buf = bytearray()
@@ -134,6 +137,24 @@ def _write(trace: Trace, out: BinaryIO, policy: Redaction | None) -> None:
     end = {"k": "end", "seq": next_seq, "at": end_of(trace), "records": len(rows),
            "counts": dict(sorted(counts.items()))}  # fmt: skip
     out.write(dumps(end, option=options))
+
+
+FIRST_AT, LAST_AT = -(1 << 63), (1 << 64) - 1
+"""The instants a trace file holds: JSON readers (orjson among them) read ints within 64 bits only."""
+
+
+def _check_span(start: Any, end: int) -> None:
+    """Refuse, before writing anything, a simulation whose clock a trace file cannot hold.
+
+    Time only moves forward, so every record's instant lies between the two. The kernel's
+    clock is an unbounded int (a simulation may start in 1600, or advance to 9999), but a
+    line's ``at`` is read back as a 64-bit int: from 1677-09-21 to 2554-07-21.
+    """
+    for name, at in (("starts", start), ("ends", end)):
+        if isinstance(at, int) and not FIRST_AT <= at <= LAST_AT:
+            raise TraceError(f"the simulation {name} at {iso(at)}, outside what a trace file holds: virtual time is "
+                             f"written as 64-bit nanoseconds, from {iso(FIRST_AT)} to {iso(LAST_AT)}; start and "
+                             "advance the simulation within them to save its trace")
 
 
 def _prefixes(kind: str) -> tuple[bytes, bytes]:
@@ -279,7 +300,7 @@ def _default(value: Any) -> Any:
     if isinstance(value, (set, frozenset)):
         return sorted(value, key=repr)
     if isinstance(value, BaseException):
-        return f"{type(value).__name__}: {value}"
+        return said(value)
     cls: Any = type(value)
     if cls.__repr__ is object.__repr__ and cls.__str__ is object.__str__:
         return f"<{type(value).__qualname__}>"  # never a memory address: files must repeat byte for byte

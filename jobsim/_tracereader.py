@@ -25,7 +25,7 @@ from ._codec import BUILTIN, DECODERS, REQUIRED, decode
 from ._gc import paused_gc, promote_all
 from ._trace import Record, Trace
 from ._tracefile import FORMAT, VERSION, _path
-from .errors import TraceError, TraceWarning
+from .errors import InvalidArgument, TraceError, TraceWarning
 
 _GZIP_MAGIC = b"\x1f\x8b"
 
@@ -125,6 +125,8 @@ class TraceReader:
     """
 
     def __init__(self, path: str | os.PathLike[str], *, strict: bool = False) -> None:
+        if not isinstance(strict, bool):  # strict='no' read strictly
+            raise InvalidArgument.build("strict", strict, "True (unknown record kinds are errors) or False (warnings)")
         self.path = _path(path)
         self.strict = strict
         self.header: dict[str, Any] = {}

@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from ._safe import said, shown
+
 __all__ = [
     "BudgetExceeded",
     "InjectedFault",
@@ -38,7 +40,7 @@ class InvalidArgument(JobsimError, ValueError):
 
     @classmethod
     def build(cls, name: str, value: Any, accepted: str) -> InvalidArgument:
-        return cls(f"{name}={value!r} is not valid: {accepted}")
+        return cls(f"{name}={shown(value)} is not valid: {accepted}")  # shown: a broken or huge repr too
 
 
 class UnsupportedFeature(InvalidArgument):
@@ -82,7 +84,7 @@ class StepError(JobsimError):
     """
 
     def __init__(self, step_id: str, error: BaseException) -> None:
-        super().__init__(f"step {step_id!r} failed: {type(error).__name__}: {error}")
+        super().__init__(f"step {step_id!r} failed: {said(error)}")
         self.step_id = step_id
         self.error = error
 

@@ -100,10 +100,10 @@ def _expected(value: Any) -> list[Hashable]:
     """Expected keys: a list of them (a str would be read as its characters)."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         raise InvalidArgument.build("expected", value, "a list (or set) of the keys that must occur")
-    items = list(dict.fromkeys(value))
-    if not all(isinstance(k, Hashable) for k in items):
-        raise InvalidArgument.build("expected", value, "a list of hashable keys")
-    return items
+    try:
+        return list(dict.fromkeys(value))
+    except TypeError:  # [[]] or [([],)]: a key that cannot be hashed
+        raise InvalidArgument.build("expected", value, "a list of hashable keys") from None
 
 
 def describe(item: Any) -> str:
@@ -578,10 +578,10 @@ def _names(value: Any, argument: str) -> set[str] | None:
         return None
     if not isinstance(value, (str, list, tuple, set, frozenset)):  # 3 raised "'int' object is not iterable"
         raise InvalidArgument.build(argument, value, "an event name or a list of them")
-    names = {value} if isinstance(value, str) else set(value)
-    if not names or not all(isinstance(n, str) and n for n in names):
+    items = [value] if isinstance(value, str) else list(value)
+    if not items or not all(isinstance(n, str) and n for n in items):  # [[]]: set() raised "unhashable type"
         raise InvalidArgument.build(argument, value, "an event name or a list of them")
-    return names
+    return set(items)
 
 
 def every_event_handled(

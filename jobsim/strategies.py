@@ -419,8 +419,8 @@ def retry_policies(
             attempts_st = st.integers(1, 10)
         else:
             attempts_st = _fixed_or_drawn("attempts", attempts, lambda n: Retries(n))
-        chosen = [backoffs] if isinstance(backoffs, str) else list(backoffs)
-        if not chosen or any(b not in BACKOFFS for b in chosen):
+        chosen = [backoffs] if isinstance(backoffs, str) else list(backoffs) if isinstance(backoffs, Sequence) else []
+        if not chosen or any(not isinstance(b, str) or b not in BACKOFFS for b in chosen):
             raise InvalidArgument.build("backoffs", backoffs, "some of " + ", ".join(map(repr, BACKOFFS)))
         min_st = durations("100ms", "1m") if min_delay is None else _strategy("min_delay", min_delay)
         cap_st = st.one_of(st.none(), durations(0, "1h") if max_delay is None else _strategy("max_delay", max_delay))

@@ -179,3 +179,18 @@ def test_an_error_in_play_names_the_scenario_and_the_profile():
 
     with pytest.raises(jobsim.JobsimError, match=r"scenario 'n' raised ZeroDivisionError: .* profile 'bullmq'"):
         jobsim.compare(scenario(play=play), profiles=["bullmq"])
+
+
+def test_wrong_ids_and_names_are_named_as_the_argument_the_test_wrote():
+    # a typo in Scenario(functions=...) was reported as sim.runs's 'function_id', after playing every profile;
+    # of(function=...) named the profile; profiles=[[]] raised "unhashable type: 'list'"
+    with pytest.raises(jobsim.InvalidArgument) as info:
+        jobsim.compare(scenario(functions=["nigthly"]), ["inngest"])
+    assert str(info.value) == ("functions=['nigthly'] is not valid: ids of functions the scenario's build() declares: "
+                               "'nightly' (unknown: 'nigthly')")
+    with pytest.raises(jobsim.InvalidArgument, match=r"^function='daily' is not valid: one of the measured functions: "
+                                                     r"'nightly', or None for the first$"):
+        jobsim.compare(scenario(), ["inngest"]).of("inngest", "daily")
+    with pytest.raises(jobsim.InvalidArgument, match=r"^profiles=\[\[\]\] is not valid: a list of profile names "
+                                                     r"\(strings\), or None for the seven systems$"):
+        jobsim.compare(scenario(), [[]])

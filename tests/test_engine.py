@@ -571,6 +571,19 @@ def test_bad_input_names_the_argument(call, message):
     assert message in str(info.value)
 
 
+def test_a_wait_for_an_event_name_no_event_can_have_fails_the_attempt_instead_of_timing_out():
+    # Event refuses a blank name, so a wait for '  ' could only time out, a day later and silently
+    app = jobsim.App("a")
+    app.function("f", on="go", retries=Retries(attempts=2, min="1s"))(
+        lambda ctx: ctx.step.wait_for_event("w", event="  ", timeout="1d"))
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("f")[0]
+    assert (run.status, at(run.end_ns)) == ("failed", 1.0)  # at once, then its one retry 1 s later
+    assert str(run.error) == "event='  ' is not valid: the name of the event to wait for"
+
+
 def test_step_id_must_be_a_string_and_steps_cannot_nest():
     app = jobsim.App("a")
     app.function("bad-id", on="go")(lambda ctx: ctx.step.run(7, lambda: 1))
@@ -1367,3 +1380,246 @@ def test_a_seed_past_64_bits_is_refused_where_the_trace_header_could_not_hold_it
     with pytest.raises(InvalidArgument, match=message):
         jobsim.Simulation(app, seed=10**30)  # trace.save raised orjson's TypeError at the end of the test
     assert jobsim.Simulation(app, seed=2**64 - 1).seed == 2**64 - 1
+
+
+# -- job code that fails in unusual ways ----------------------------------------------------------------------
+async def _async_body(boom):
+    boom()
+
+
+def _raising(where, boom):
+    """A handler that runs ``boom`` in its body or in a step, sync or async."""
+    if where == "body":
+        return lambda ctx: boom()
+    if where == "step":
+        return lambda ctx: ctx.step.run("s", boom)
+    if where == "async body":
+        async def body(ctx):
+            boom()
+        return body
+
+    async def in_step(ctx):
+        return await ctx.step.run("s", boom)
+    return in_step
+
+
+def _started(attempts):
+    return [(a.started_at - dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc)).total_seconds() for a in attempts]
+
+
+@pytest.mark.parametrize("where", ["body", "step", "async body", "async step"])
+@pytest.mark.parametrize("error", [SystemExit, GeneratorExit, asyncio.CancelledError])
+def test_system_exit_generator_exit_and_a_cancelled_task_in_job_code_fail_the_attempt(where, error):
+    # sys.exit() in a helper, a closed generator, a cancelled task: a real worker's attempt ends and is
+    # retried. They are BaseExceptions, and escaped the simulation from sim.run_until_idle(), leaving the
+    # run 'running' forever
+    def boom():
+        raise error(3) if error is SystemExit else error()
+
+    app = jobsim.App("a")
+    app.function("f", on="go", retries=FAST, on_failure=lambda ctx: ctx.event.data["error"])(_raising(where, boom))
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("f")[0]
+    assert run.status == "failed" and type(run.error) is error
+    failures = [a for a in run.attempts if not isinstance(a.error, StepError)]
+    assert [type(a.error) for a in failures] == [error] * 3
+    assert _started(failures) == [0.0, 1.0, 3.0]  # FAST: retried after 1 s, then 2 s
+    assert sim.runs("f-failure")[0].output == {"name": error.__name__, "message": "3" if error is SystemExit else ""}
+    assert f"attempt 2 failed: {error.__name__}" in sim.timeline()
+
+
+def test_keyboard_interrupt_and_other_base_exceptions_stop_the_test_as_they_should():
+    # Ctrl-C cannot be told from job code raising KeyboardInterrupt, and pytest.fail()/skip() inside a
+    # handler raise BaseExceptions of their own: those must reach the test, not become failed attempts
+    class Abort(BaseException):
+        pass
+
+    for error in (KeyboardInterrupt, Abort):
+        app = jobsim.App("a")
+        app.function("f", on="go")(lambda ctx, error=error: ctx.step.run("s", Flaky(1, error=error)))
+        with simulate(app) as sim:
+            sim.send("go")
+            with pytest.raises(error):
+                sim.run_until_idle()
+    with simulate(app) as sim, pytest.raises(InvalidArgument) as info:
+        sim.fail("f", error=KeyboardInterrupt)  # an injected one would stop the test run instead of failing
+    assert str(info.value) == (
+        "error=<class 'KeyboardInterrupt'> is not valid: an exception instance or class (an Exception, or "
+        "SystemExit, GeneratorExit, asyncio.CancelledError); a KeyboardInterrupt raised in job code is not a failed "
+        "attempt: it stops the test run (see jobsim._checks.JOB_ERRORS)"
+    )
+
+
+class Unprintable(Exception):
+    def __str__(self):
+        raise RuntimeError("no text for this one")
+
+
+def test_an_exception_whose_str_raises_is_a_failed_attempt_with_a_placeholder_text(tmp_path):
+    # its text is needed for the attempt's trace record, StepError's message, the failure event: the
+    # RuntimeError from __str__ escaped the simulation while the attempt was recorded
+    app = jobsim.App("a")
+    app.function("body", on="go", retries=1)(lambda ctx: Flaky(9, error=Unprintable)())
+    app.function("step", on="go", retries=1)(lambda ctx: ctx.step.run("s", Flaky(9, error=Unprintable)))
+    with simulate(app) as sim:
+        sim.fail("body", error=Unprintable())  # its fault.armed trace record describes it too
+        sim.send("go")
+        sim.run_until_idle()
+    assert [type(run.error) for run in sim.runs()] == [Unprintable, Unprintable]
+    assert str(sim.runs("step")[0].attempts[-1].error) == "step 's' failed: Unprintable: <exception str() failed>"
+    assert "body#1 function body attempt 0 failed: Unprintable: <exception str() failed>" in sim.timeline()
+    failed = [e.data for e in sim.events if e.name == "inngest/function.failed"]
+    assert [d["error"] for d in failed] == [{"name": "Unprintable", "message": "<exception str() failed>"}] * 2
+    sim.trace.save(tmp_path / "t.jobsim.jsonl")
+
+
+class HttpError(Exception):
+    """An exception whose __init__ takes other arguments than its message: copy.copy cannot rebuild it."""
+
+    def __init__(self, status, body):
+        super().__init__(f"HTTP {status}")
+        self.status, self.body = status, body
+
+
+def test_sim_fail_injects_an_exception_whose_init_takes_other_arguments():
+    # each attempt raised copy.copy(error), which called HttpError('HTTP 503') and failed the attempt with
+    # "TypeError: missing 1 required positional argument" instead of the error the test asked for
+    app = jobsim.App("a")
+    app.function("f", on="go", retries=FAST)(lambda ctx: ctx.step.run("call", lambda: "ok"))
+    given = HttpError(503, "busy")
+    with simulate(app) as sim:
+        sim.fail("f", step="call", times=2, error=given)
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("f")[0]
+    raised = [a.error for a in run.attempts if a.error is not None]
+    assert run.status == "completed" and run.output == "ok"
+    assert [(type(e), str(e), e.status, e.body) for e in raised] == [(HttpError, "HTTP 503", 503, "busy")] * 2
+    assert raised[0] is not given and raised[1] is not raised[0]  # each attempt raises its own copy
+    with simulate(app) as sim, pytest.raises(InvalidArgument) as info:
+        sim.fail("f", error=HttpError)  # a class is built with one message: this one cannot be
+    assert str(info.value) == (
+        "error=<class 'test_engine.HttpError'> is not valid: an exception instance or class (an Exception, or "
+        "SystemExit, GeneratorExit, asyncio.CancelledError) that jobsim can raise once per attempt; "
+        "HttpError('injected by sim.fail()') raised TypeError: HttpError.__init__() missing 1 required positional "
+        "argument: 'body': pass an instance instead"
+    )
+
+
+def _nested(depth):
+    top = inner = {}
+    for _ in range(depth):
+        inner["a"] = inner = {}
+    return top
+
+
+def test_an_output_nested_too_deep_or_too_big_to_show_fails_with_a_short_message():
+    # the message quoted the value with repr: 2,000 levels raised RecursionError out of the engine (a
+    # returned value) or as the step's error; a big set filled the message with all of it
+    app = jobsim.App("a")
+    app.function("returns", on="go")(lambda ctx: _nested(2000))
+    app.function("step", on="go")(lambda ctx: ctx.step.run("s", lambda: _nested(2000)))
+    app.function("big", on="go")(lambda ctx: set(range(10_000)))
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    errors = {run.function_id: run.error for run in sim.runs()}
+    assert all(type(e).__name__ == "UnserializableOutput" for e in errors.values())
+    assert str(errors["returns"]).startswith(
+        "function 'returns' returned <dict object (its repr raised RecursionError)>, which cannot be stored as JSON "
+        "(Recursion limit reached)"
+    )
+    assert str(errors["step"]).startswith("step 's' returned <dict object (its repr raised RecursionError)>")
+    assert "... (58,890 characters), which cannot be stored as JSON" in str(errors["big"])
+    assert len(str(errors["big"])) < 1300
+
+
+def test_a_callable_object_with_an_async_call_is_an_async_handler_and_generators_are_refused():
+    # an object whose __call__ is async was driven as a sync handler: its coroutine was the run's
+    # output (never awaited); a generator function's body never ran, its generator became the output
+    class Job:
+        async def __call__(self, ctx):
+            await asyncio.sleep(5)
+            return "done"
+
+    app = jobsim.App("a")
+    app.function("job", on="go")(Job())
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("job")[0]
+    assert (run.status, run.output, at(run.end_ns)) == ("completed", "done", 5.0)
+
+    def generator(ctx):
+        yield ctx.step.run("s", lambda: 1)
+
+    async def async_generator(ctx):
+        yield 1
+
+    for handler in (generator, async_generator):
+        with pytest.raises(InvalidArgument, match=rf"^handler=<function .*{handler.__name__} at 0x\w+> is not valid: "
+                           r"a function callable with one positional argument, ctx; e\.g\. `def job\(ctx\):`, not a "
+                           r"generator function: calling it runs none of its body"):
+            app.function(handler.__name__, on="go")(handler)
+        with pytest.raises(InvalidArgument, match=r"^on_failure=.* not a generator function"):
+            app.function("f", on="go", on_failure=handler)
+
+
+def test_a_function_declared_after_the_simulation_was_built_is_refused_not_silently_never_run():
+    # the simulation takes an app's functions when it is built: one declared later never ran, and the
+    # events it was declared for started nothing, without a word
+    app = jobsim.App("a")
+    app.function("f", on="go")(lambda ctx: None)
+    sim = simulate(app)
+    app.function("late", on="go")(lambda ctx: None)
+    with pytest.raises(JobsimError) as info:
+        sim.start()
+    assert str(info.value) == (
+        "function(s) 'late' were declared on app 'a' after this Simulation was built from it, so it does not have "
+        "them and they would never run: declare every function before building the Simulation, or build a new one"
+    )
+    with simulate(app) as sim:  # a new one has it
+        with pytest.raises(JobsimError, match=r"^function 'later' was declared on app 'a' while it runs in a "
+                                              r"simulation, which took the app's functions when it was built"):
+            app.function("later", on="go")(lambda ctx: None)
+        sim.send("go")
+        sim.run_until_idle()
+    assert [run.function_id for run in sim.runs()] == ["f", "late"]
+    assert "later" not in app.functions
+    with simulate(app, exclude_functions=["late"]):  # left out on purpose: not a late one
+        pass
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_loop_that_sleeps_forever_fails_its_attempt_instead_of_running_to_the_year_9999(kind, monkeypatch):
+    # `while not ready(): time.sleep(1)` spent virtual time a second at a time until 9999-12-31: hours of
+    # real time for a test that looked hung. The budget is 250,000 spends an attempt; 1,000 here, for speed
+    from jobsim import _simulation
+
+    assert _simulation.MAX_SPENDS == 250_000
+    monkeypatch.setattr(_simulation, "MAX_SPENDS", 1000)
+
+    def poll(ctx):
+        while True:
+            time.sleep(1)
+
+    async def poll_async(ctx):
+        while True:
+            await asyncio.sleep(1)
+
+    app = jobsim.App("a")
+    app.function("poll", on="go", retries=Retries(attempts=2, min="1s"))(poll if kind == "sync" else poll_async)
+    app.function("bounded", on="go")(lambda ctx: [time.sleep(1) for _ in range(1000)] and "done")
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("poll")[0]
+    assert (run.status, [type(a.error) for a in run.attempts]) == ("failed", [jobsim.BudgetExceeded] * 2)
+    assert str(run.error) == (
+        f"job code of function 'poll' (run {run.id}) spent virtual time 1,000 times in one attempt (time.sleep, "
+        "asyncio.sleep, jobsim.delayed), from 2025-03-01T00:16:41.000Z to 2025-03-01T00:33:21.000Z: a loop waiting "
+        "for something that never comes? Bound the loop (or sleep longer between checks)"
+    )
+    assert sim.runs("bounded")[0].output == "done"  # as many as the budget allows is fine

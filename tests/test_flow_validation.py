@@ -55,6 +55,8 @@ KEY_HELP = "expected a dotted path rooted at 'event', such as 'event.data.userId
          "Concurrency(scope='account') is not simulated yet: jobsim limits each function on its own (scope='fn', "
          "the default); shared limits across functions are on the README's 'not simulated' list"),
         (lambda: Cancel(""), "event='' is not valid: the name of the event that cancels the run"),
+        # no event can be named '  ' (Event refuses it): the run was never cancelled, silently
+        (lambda: Cancel("  "), "event='  ' is not valid: the name of the event that cancels the run"),
         (lambda: Cancel("stop", timeout="-1m"), f"timeout='-1m' is not valid: {DURATION_HELP}"),
         (lambda: Timeouts(), "Timeouts() needs start= and/or finish=, e.g. Timeouts(finish='10m')"),
         (lambda: Timeouts(start="-5s"), f"start='-5s' is not valid: {DURATION_HELP}"),

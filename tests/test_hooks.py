@@ -162,3 +162,77 @@ def test_the_readme_plugin_example_runs(readme_files):
         plugin = _plugins.manager().get_plugin("queue")
         if plugin is not None:
             _plugins.unregister(plugin)
+
+
+class Misbehaving:
+    """A plugin whose hooks answer with the wrong shapes (set per test)."""
+
+    def __init__(self, adapted=None, profiles=None, kinds=None):
+        self._adapted, self._profiles, self._kinds = adapted, profiles, kinds
+
+    @hookimpl
+    def jobsim_adapt(self, sim, target):
+        return self._adapted if target == "mine" else None
+
+    @hookimpl
+    def jobsim_profiles(self):
+        return self._profiles
+
+    @hookimpl
+    def jobsim_record_kinds(self):
+        return self._kinds
+
+
+@pytest.fixture
+def misbehaving():
+    registered = []
+
+    def register(**answers):
+        plugin = Misbehaving(**answers)
+        _plugins.register(plugin, name=f"misbehaving-{len(registered)}")
+        registered.append(plugin)
+
+    yield register
+    for plugin in registered:
+        _plugins.unregister(plugin)
+
+
+def _app():
+    app = jobsim.App("a")
+    app.function("f", on="go")(lambda ctx: None)
+    return app
+
+
+@pytest.mark.parametrize(("answers", "message"), [
+    ({"adapted": Adapted(backend="legacy", functions=["greet"])},
+     "the jobsim plugin for 'legacy' adapted 'mine' into Adapted(functions=['greet']); functions must be "
+     "jobsim.Function objects"),  # AttributeError: 'str' object has no attribute 'app'
+    ({"adapted": Adapted(backend="legacy", functions=None)},
+     "the jobsim plugin for 'legacy' adapted 'mine' into Adapted(functions=None); functions must be "
+     "jobsim.Function objects"),  # TypeError: 'NoneType' object is not iterable
+    ({"profiles": 3}, "a jobsim plugin's jobsim_profiles hook gave 3; it must give a list of jobsim.Profile objects"),
+    ({"profiles": [INNGEST, "bullmq"]}, "a jobsim plugin's jobsim_profiles hook gave 'bullmq'; it must give "
+                                        "jobsim.Profile objects"),  # taken as a profile, failing when looked up
+])  # fmt: skip
+def test_a_plugin_breaking_the_hook_contract_is_named_where_its_answer_is_taken(misbehaving, answers, message):
+    misbehaving(**answers)
+    with pytest.raises(PluginError) as info:
+        jobsim.Simulation("mine" if "adapted" in answers else _app())
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(("kinds", "message"), [
+    ([("legacy.note", str)], r"^a jobsim plugin's jobsim_record_kinds hook gave \[\('legacy\.note', <class 'str'>\)\]; "
+                             r"it must give a mapping of record kind to a renderer \(data, names, tz\) -> str$"),
+    ({"legacy.note": "{text}"}, r"^a jobsim plugin's jobsim_record_kinds hook gave \{'legacy\.note': '\{text\}'\}"),
+    ({"legacy.note": lambda data, names, tz: data["missing"]},
+     r"^the timeline renderer of record kind 'legacy\.note' \(<function .*>\) raised KeyError: 'missing' on record 0 "
+     r"\(\{\"text\":\"hi\"\}\)$"),
+])  # fmt: skip
+def test_a_plugin_record_kind_that_cannot_draw_is_named_by_the_timeline(misbehaving, kinds, message):
+    # they raised TypeError / KeyError out of sim.timeline() (and so out of the pytest report section)
+    misbehaving(kinds=kinds)
+    with jobsim.Simulation(_app()) as sim:
+        sim.record("legacy.note", text="hi")
+        with pytest.raises(PluginError, match=message):
+            sim.timeline()

@@ -186,6 +186,25 @@ def test_a_bad_route_pattern_names_itself_and_what_respx_accepts(
     assert not sink.router.routes  # nothing half-declared was left behind
 
 
+@pytest.mark.parametrize("url", ["", False, 0, [], b""])
+def test_an_empty_url_is_refused_because_respx_would_route_every_request(sink: HttpSink, url: object) -> None:
+    # respx reads a falsy url as no pattern at all: get("") (an unset setting, say) mocked every GET
+    with pytest.raises(InvalidArgument, match=rf"^url={re.escape(repr(url))} is not valid: a URL \(str, re\.Pattern or "
+                                              r"httpx\.URL\); an empty one would route every request: leave url out "
+                                              r"\(None\) to mean any URL$"):
+        sink.get(url)
+    sink.get().respond(204)  # None: every GET, on purpose
+    assert httpx.get(HOOK).status_code == 204
+
+
+def _nested(depth: int) -> dict[str, object]:
+    top: dict[str, object] = {}
+    inner = top
+    for _ in range(depth):
+        inner["a"] = inner = {}
+    return top
+
+
 @pytest.mark.parametrize(("declare", "message"), [
     (lambda route: route.mock(side_effect=5), f"side_effect=5 is not valid: {_SIDE_EFFECTS}"),
     (lambda route: route.mock(side_effect="500"), f"side_effect='500' is not valid: {_SIDE_EFFECTS}"),
@@ -227,6 +246,11 @@ def test_a_bad_route_pattern_names_itself_and_what_respx_accepts(
     (lambda route: route % {"json": float("inf")},
      "response={'json': inf} is not valid: keyword arguments of httpx.Response "
      "(Out of range float values are not JSON compliant)"),
+    # nested past the recursion limit: httpx's json.dumps raised RecursionError at each request
+    (lambda route: route.respond(200, json=_nested(5000)),
+     "json=<dict object (its repr raised RecursionError)> is not valid: what httpx.Response accepts: json= plain "
+     "JSON data (no NaN or infinity), content= str or bytes (maximum recursion depth exceeded while encoding a JSON "
+     "object)"),
 ])
 def test_a_bad_route_answer_is_refused_where_it_is_declared(
         sink: HttpSink, declare: object, message: str) -> None:
@@ -393,6 +417,7 @@ def test_scripted_side_effects_need_a_simulation() -> None:
     (lambda: timeout(phase="dns"), "phase='dns' is not valid: one of 'connect', 'read', "
                                    "'write', 'pool'"),
     (lambda: timeout(after=-1), "after=-1 is not valid: expected a duration"),
+    (lambda: timeout(phase=["read"]), "phase=['read'] is not valid: one of 'connect', 'read', "),  # was: unhashable
 ])
 def test_scripted_side_effects_validate_their_arguments(build: object, message: str) -> None:
     with pytest.raises(InvalidArgument) as caught:

@@ -715,3 +715,16 @@ def test_every_event_handled_names_an_event_filter_that_is_not_names():
     # event=3 raised "'int' object is not iterable"
     with pytest.raises(jobsim.InvalidArgument, match=r"^event=3 is not valid: an event name or a list of them"):
         invariants.every_event_handled(_one_run_sim(), event=3)
+
+
+def test_keys_and_names_that_cannot_be_hashed_are_named():
+    # expected=[[]] and event=[[]] raised "TypeError: unhashable type: 'list'" from inside
+    with pytest.raises(jobsim.InvalidArgument, match=r"^expected=\[\[\]\] is not valid: a list of hashable keys$"):
+        invariants.exactly_once(ROWS, key="order", expected=[[]])
+    with pytest.raises(jobsim.InvalidArgument, match=r"^expected=\[\(\[\],\)\] is not valid: a list of hashable keys"):
+        invariants.at_least_once(ROWS, key="order", expected=[([],)])
+    app = jobsim.App("a")
+    app.function("f", on="go")(lambda ctx: None)
+    with jobsim.Simulation(app) as sim, pytest.raises(
+            jobsim.InvalidArgument, match=r"^event=\[\[\]\] is not valid: an event name or a list of them$"):
+        invariants.every_event_handled(sim, event=[[]])

@@ -1070,3 +1070,13 @@ def test_an_email_with_no_to_header_shows_who_got_it() -> None:
             "bob@example.com: 'Issue 1'")
         assert invariants.describe(sim.mail.outbox[0]) == (
             "email cc ed@acme.test; bcc ada@example.com, bob@example.com 'Issue 1' at 2025-03-01T00:00:00.000Z")
+
+
+@pytest.mark.parametrize("sender", [" ", "\t\n"])
+def test_postmark_refuses_a_from_without_an_address_as_postmark_does(http: HttpSink, mail: MailSink,
+                                                                     sender: str) -> None:
+    # ' ' passed the 'From' check (it is text) and the sink raised IndexError taking its first address
+    payload = {"From": sender, "To": "ada@example.com", "Subject": "s", "TextBody": "t"}
+    response = httpx.post(POSTMARK, json=payload, headers=POSTMARK_AUTH)
+    assert (response.status_code, response.json()) == (422, {"ErrorCode": 300, "Message": "Invalid 'From' value."})
+    assert mail.outbox == []

@@ -11,6 +11,7 @@ from jobsim import (
     AgendaBackoff,
     BullMQBackoff,
     InvalidArgument,
+    Profile,
     QuirrelRetry,
     Retries,
     TriggerDevRetry,
@@ -19,7 +20,7 @@ from jobsim import (
 from jobsim._backoffs import js_round
 from jobsim._profiles import FEATURES, builtin_profiles
 from jobsim._systems import SEVEN
-from jobsim._time import MS, SECOND, iso
+from jobsim._time import MS, SECOND, instant_ns, iso
 
 
 def attempt_offsets(profile, retries=None, seed=7, error=None):
@@ -474,3 +475,79 @@ def test_vercel_refuses_cron_syntax_beyond_its_numeric_fields(profile, cron, det
         "lists 'a,b', ranges 'a-b' and steps '/n' only (day-of-week 0-6)"
     )
     assert info.value.feature == "cron.syntax" and info.value.system == label
+
+
+def _profile(**fields):
+    return Profile(**{"name": "mine", "description": "d", "default_retries": Retries(attempts=2, min="1s"), **fields})
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"name": ""}, "name='' is not valid: Profile.name must be a non-empty string such as 'my-system'"),
+        ({"name": 3}, "name=3 is not valid"),
+        ({"default_retries": 3}, "default_retries=3 is not valid: Profile.default_retries must be a retry policy"),
+        ({"max_sleep_ns": "1d"}, "max_sleep_ns='1d' is not valid: Profile.max_sleep_ns must be an int >= 1 of "
+                                 "nanoseconds, or None for no limit"),
+        ({"retry_after_min_ns": None}, "retry_after_min_ns=None is not valid: Profile.retry_after_min_ns must be an "
+                                       "int >= 0 of nanoseconds"),
+        ({"max_attempts": 0}, "max_attempts=0 is not valid: Profile.max_attempts must be an int >= 1, or None"),
+        ({"durable_steps": "yes"}, "durable_steps='yes' is not valid: Profile.durable_steps must be True or False"),
+        ({"missed_cron": "some"}, "missed_cron='some' is not valid: Profile.missed_cron must be one of 'all', 'first', "
+                                  "'latest', 'none'"),
+        ({"lacks": None}, "lacks=None is not valid: Profile.lacks must be a mapping of feature key"),
+        ({"lacks": ["batch"]}, "lacks=['batch'] is not valid"),
+        ({"crash": "immediate"}, "crash='immediate' is not valid: Profile.crash must be a CrashRule"),
+        ({"failure_hook": 3}, "failure_hook=3 is not valid: Profile.failure_hook must be a callable, or None"),
+    ],
+)
+def test_a_profile_checks_its_fields_when_made(fields, message):
+    # a plugin's Profile was taken as written: max_sleep_ns='1d' failed as a TypeError inside job code at
+    # its first sleep, default_retries=3 as an AttributeError when the simulation was built
+    with pytest.raises(InvalidArgument) as info:
+        _profile(**fields)
+    assert str(info.value).startswith(message)
+    assert _profile(max_sleep_ns=None, lacks={"batch": "no batches"}).name == "mine"
+
+
+def test_a_plugin_giving_something_else_than_profiles_is_named():
+    from jobsim._profiles import Profiles
+    from jobsim.errors import PluginError
+
+    with pytest.raises(PluginError, match=r"^a jobsim plugin's jobsim_profiles hook gave 'bullmq'; it must give "
+                                          r"jobsim\.Profile objects$"):
+        Profiles().register("bullmq")
+
+
+@pytest.mark.parametrize(("build", "message"), [
+    (lambda: TriggerDevRetry(3, factor=float("nan")), "factor=nan is not valid: a positive, finite number"),
+    (lambda: TriggerDevRetry(3, factor=float("inf")), "factor=inf is not valid: a positive, finite number"),
+    (lambda: TriggerDevRetry(3, randomize="no"), "randomize='no' is not valid: True (a factor drawn from [1, 2)) or "
+                                                 "False"),  # a truthy 'no' randomized
+    (lambda: AgendaBackoff(factor="2"), "factor='2' is not valid: a positive, finite number"),  # TypeError at retry 2
+    (lambda: AgendaBackoff(factor=float("nan")), "factor=nan is not valid: a positive, finite number"),
+])  # fmt: skip
+def test_system_policies_refuse_a_factor_or_switch_that_is_not_one(build, message):
+    # nan passed 'factor <= 0' and made every Trigger.dev delay the cap; Agenda took any factor at all
+    with pytest.raises(InvalidArgument) as info:
+        build()
+    assert str(info.value) == message
+
+
+def test_a_delay_past_what_a_float_holds_is_the_cap_or_never_not_an_overflow():
+    # factor ** (k - 1) raised OverflowError from the engine at the retry that decided it
+    trigger = TriggerDevRetry(5, factor=1e200, min="1s", max="1m", randomize=False)
+    assert [trigger.delay_ns(k, random.Random(0)) // SECOND for k in (1, 2, 3, 4)] == [1, 60, 60, 60]
+    capped = AgendaBackoff(factor=1e200, max_delay="1h", max_retries=4)
+    assert [capped.delay_ns(k, random.Random(0)) // SECOND for k in (1, 2, 3, 4)] == [1, 3600, 3600, 3600]
+    uncapped = AgendaBackoff(max_retries=2000)  # Date.now() + Infinity is an Invalid Date: never retried
+    all_of_time = instant_ns("9999-12-31T23:59:59Z") - instant_ns("0001-01-01T00:00:00Z")
+    assert uncapped.delay_ns(1030, random.Random(0)) > all_of_time
+
+    app = jobsim.App("a")
+    app.function("f", on="go", retries=trigger)(lambda ctx: 1 / 0)
+    with jobsim.Simulation(app, profile="trigger.dev") as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("f")[0]
+    assert [(a.start_ns - run.start_ns) // SECOND for a in run.attempts] == [0, 1, 61, 121, 181]

@@ -434,3 +434,20 @@ def test_the_shop_week_commands_say_what_the_readme_says(tmp_path, monkeypatch, 
     assert replay_code == int(replay_said[1]) and replay_last.startswith(replay_said[2] + ", ")
     assert run3_code == 0
     assert diff_code == int(re.search(r"exit (\d)", commands[3][1])[1]) == 1
+
+
+# --- Errors ------------------------------------------------------------------------------------------
+
+
+def test_errors_block_runs_as_written_and_its_numbers_are_the_codes():
+    from jobsim._checks import JOB_ERRORS
+    from jobsim._simulation import MAX_SPENDS
+
+    (block,) = python_blocks("### Errors")
+    namespace: dict[str, Any] = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    assert [type(a.error) for a in namespace["run"].attempts] == [SystemExit, SystemExit]
+    text = " ".join(section("### Errors").split())
+    assert f"spends virtual time {MAX_SPENDS:,} times" in text
+    assert "any `Exception`" in text and "`SystemExit`, `GeneratorExit` and `asyncio.CancelledError`" in text
+    assert [cls.__name__ for cls in JOB_ERRORS] == ["Exception", "SystemExit", "GeneratorExit", "CancelledError"]

@@ -100,3 +100,73 @@ def test_quirrel_offsets_that_are_not_a_list_are_named(offsets):
     # None raised "'NoneType' object is not iterable"
     with pytest.raises(InvalidArgument, match=r"^offsets=.* is not valid: 1 to 10 durations, e\.g\. \['10s', "):
         jobsim.QuirrelRetry(offsets)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"attempts": 0}, "attempts=0 is not valid: an int >= 1; it counts the first attempt"),
+        ({"attempts": True}, "attempts=True is not valid"),
+        ({"table": ()}, "table=() is not valid: a non-empty tuple of delays in nanoseconds (ints >= 0)"),
+        ({"table": (SECOND, -1)}, "table=(1000000000, -1) is not valid"),
+        ({"table": "15s"}, "table='15s' is not valid"),
+        ({"jitter_ms": 0}, "jitter_ms=0 is not valid: an int >= 1: the jitter is U[0, jitter_ms) milliseconds"),
+        ({"jitter_ms": 2.5}, "jitter_ms=2.5 is not valid"),
+    ],
+)
+def test_a_table_backoff_checks_its_fields_when_made(kwargs, message):
+    # they were taken as given: jitter_ms=0 raised randrange's ValueError, and an empty table an IndexError,
+    # when the first retry was decided deep inside the engine
+    with pytest.raises(InvalidArgument) as info:
+        TableBackoff(**kwargs)
+    assert str(info.value).startswith(message)
+    assert TableBackoff(2, [SECOND], 1).table == (SECOND,)  # a list is taken as the tuple it stands for
+
+
+class TwoSeconds:
+    """A retry policy of the user's own making (the RetryPolicy protocol), returning ``delay``."""
+
+    def __init__(self, delay=2 * SECOND, attempts=3):
+        self.attempts, self.delay = attempts, delay
+
+    def delay_ns(self, retry, rng):
+        return self.delay
+
+    def __repr__(self):
+        return f"TwoSeconds({self.delay!r})"
+
+
+def _failing_runs(policy, profile="inngest"):
+    app = jobsim.App("a")
+    app.function("f", on="go", retries=policy)(lambda ctx: ctx.step.run("s", Fails()))
+    with jobsim.Simulation(app, profile=profile) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    return sim.runs("f")
+
+
+class Fails:
+    def __call__(self):
+        raise jobsim.InjectedFault("down")
+
+
+@pytest.mark.parametrize("profile", ["inngest", "bullmq"])
+@pytest.mark.parametrize("delay", [2.5, None, -SECOND, "2s", True])
+def test_a_policy_of_ones_own_whose_delay_is_not_ns_is_named_when_the_retry_is_decided(profile, delay):
+    # the engine added its delay to the clock: a TypeError from the heap (or a retry scheduled in the past)
+    with pytest.raises(InvalidArgument) as info:
+        _failing_runs(TwoSeconds(delay), profile)
+    assert str(info.value) == (
+        f"retries=TwoSeconds({delay!r}) of function 'f' is not valid: its delay_ns(1, rng) returned {delay!r}; "
+        "a RetryPolicy's delay_ns returns an int of nanoseconds >= 0"
+    )
+
+
+def test_a_policy_of_ones_own_is_used_as_written_and_refused_without_attempts():
+    run = _failing_runs(TwoSeconds())[0]
+    assert [(a.start_ns - run.start_ns) // SECOND for a in run.attempts if a.step == "s"] == [0, 2, 4]
+    for attempts in (0, -1, True):
+        with pytest.raises(InvalidArgument, match=rf"^retries=TwoSeconds\(2000000000\) is not valid: a policy whose "
+                                                  rf"attempts is an int >= 1 \(it counts the first attempt\), "
+                                                  rf"not {attempts!r}$"):
+            jobsim.App("a").function("f", on="go", retries=TwoSeconds(attempts=attempts))

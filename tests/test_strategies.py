@@ -116,6 +116,17 @@ def test_repr_is_the_call_that_built_it(strategy, text):
                                                  "a timedelta can hold (at most 999999999 days)"),
         (lambda: js.faults(functions=["f"], kinds=3), "kinds=3 is not valid: some of 'fail', 'crash',"),
         (lambda: js.cron_expressions(zones=3), "zones=3 is not valid: IANA time zone names"),
+        # these raised TypeError ('int' object is not iterable, 'NoneType' ...) or took a dict's keys as steps
+        (lambda: js.failure_patterns({"f": 2}), "where={'f': 2} is not valid: function 'f' maps to 2, not a step id, "
+                                                "None or a list of them"),
+        (lambda: js.faults(functions={"f": {"s": 1}}), "functions={'f': {'s': 1}} is not valid: function 'f' maps to "
+                                                       "{'s': 1}"),
+        (lambda: js.retry_policies(backoffs=None), "backoffs=None is not valid: some of 'exponential', 'linear'"),
+        (lambda: js.retry_policies(backoffs=[["linear"]]), "backoffs=[['linear']] is not valid"),
+        (lambda: js.failure_patterns(["f"], errors=[KeyboardInterrupt]),
+         "errors=[<class 'KeyboardInterrupt'>] is not valid: an exception instance or class (an Exception, or "
+         "SystemExit, GeneratorExit, asyncio.CancelledError); a KeyboardInterrupt raised in job code is not a "
+         "failed attempt"),
     ],
 )
 def test_bad_arguments_raise_invalid_argument_naming_them(build, message):

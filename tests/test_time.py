@@ -76,3 +76,22 @@ def test_unknown_zones_are_invalid_arguments_even_when_no_file_could_have_that_n
 ])  # fmt: skip
 def test_iso_fractions_of_any_length_parse_to_the_nanosecond_on_every_python(text, ns):
     assert instant_ns(text) - instant_ns("2025-03-01T00:00:01Z") == ns
+
+
+@pytest.mark.parametrize("bad", [
+    dt.datetime(1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=5))),  # 0000-12-31 19:00 in UTC
+    "9999-12-31T23:00:00-05:00",  # 10000-01-01 04:00 in UTC
+    "9999-12-31T23:59:59.999999999Z",  # past the last microsecond a datetime shows
+])  # fmt: skip
+def test_instants_whose_utc_time_leaves_the_years_1_to_9999_are_refused(bad):
+    # they were accepted, then sim.now, the timeline or the next advance raised OverflowError
+    with pytest.raises(InvalidArgument) as info:
+        instant_ns(bad, "start")
+    assert str(info.value) == (f"start={bad!r} is not valid: expected an aware datetime, an ISO 8601 string with an "
+                               "offset or 'Z' (e.g. '2025-03-01T09:00:00-05:00'), or seconds since the epoch "
+                               "(between the years 1 and 9999, in UTC)")
+
+
+def test_a_refused_string_is_named_as_written_not_as_what_it_was_parsed_into():
+    with pytest.raises(InvalidArgument, match=r"^at='2025-03-01T09:00:00' is not valid: expected an aware datetime"):
+        instant_ns("2025-03-01T09:00:00", "at")  # said at=datetime.datetime(2025, 3, 1, 9, 0)

@@ -461,3 +461,65 @@ def test_a_path_with_no_file_name_is_refused(recorded, where):
     # Path('/') raised ValueError("has an empty name") from with_name('.part')
     with pytest.raises(jobsim.InvalidArgument, match=r"^path=.* is not valid: a file path ending in a file name"):
         recorded.trace.save(where)
+
+
+@pytest.mark.parametrize(("start", "at"), [("1600-01-01T00:00:00Z", "starts at 1600-01-01T00:00:00.000Z"),
+                                           ("2600-01-01T00:00:00Z", "starts at 2600-01-01T00:00:00.000Z")])
+def test_a_simulation_outside_what_a_trace_file_holds_is_named_when_saved(tmp_path, start, at):
+    # the header's start (nanoseconds past 64 bits) raised orjson's bare "TypeError: Integer exceeds 64-bit range"
+    app = jobsim.App("a")
+    app.function("f", on="go")(lambda ctx: None)
+    with jobsim.Simulation(app, start=start) as sim:
+        sim.send("go")
+        sim.advance("1s")
+    target = tmp_path / "t.jobsim.jsonl"
+    with pytest.raises(TraceError) as info:
+        sim.trace.save(target)
+    assert str(info.value) == (
+        f"{target}: the simulation {at}, outside what a trace file holds: virtual time is written as 64-bit "
+        "nanoseconds, from 1677-09-21T00:12:43.145Z to 2554-07-21T23:34:33.709Z; start and advance the simulation "
+        "within them to save its trace"
+    )
+    assert not target.exists() and not list(tmp_path.iterdir())  # nothing half-written
+
+
+def test_a_simulation_that_advances_past_what_a_trace_file_holds_is_named_when_saved(tmp_path):
+    app = jobsim.App("a")
+    app.function("f", on="go")(lambda ctx: None)
+    with jobsim.Simulation(app, start="2554-07-21T00:00:00Z") as sim:
+        sim.trace.save(tmp_path / "early.jobsim.jsonl")  # within: saved
+        sim.advance("1d")
+    with pytest.raises(TraceError, match=r"the simulation ends at 2554-07-22T00:00:00\.000Z, outside what a trace"):
+        sim.trace.save(tmp_path / "late.jobsim.jsonl")
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: traces.from_cloudevent(3), "'ce' must be a CloudEvents JSON object, not int"),
+    (lambda: traces.from_cloudevent({"type": "a", "id": "1", "time": 3}), "time 3 is not an RFC 3339 timestamp"),
+    (lambda: traces.to_cloudevent(None), "data=None is not valid: an event's fields as Event.to_dict() gives them"),
+    (lambda: traces.to_cloudevent({"name": "a", "data": {}}), "data={'name': 'a', 'data': {}} is not valid"),
+    (lambda: traces.to_cloudevent({"name": "a", "id": "1", "ts": "soon"}), "'ts': 'soon'} is not valid: an event's "),
+])  # fmt: skip
+def test_the_cloudevent_converters_refuse_what_they_cannot_convert_with_invalid_argument(call, message):
+    # to_cloudevent raised TypeError/KeyError; from_cloudevent a bare ValueError (InvalidArgument is one too)
+    with pytest.raises(jobsim.InvalidArgument) as info:
+        call()
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize("strict", ["no", 1, None])
+def test_strict_is_a_bool_not_anything_truthy(recorded, tmp_path, strict):
+    # strict='no' read the file strictly (and strict=None leniently), silently
+    path = recorded.trace.save(tmp_path / "t.jobsim.jsonl")
+    for read in (lambda: jobsim.Trace.load(path, strict=strict), lambda: list(traces.iter_records(path, strict=strict)),
+                 lambda: traces.compare(path, path, strict=strict)):
+        with pytest.raises(jobsim.InvalidArgument, match=rf"^strict={strict!r} is not valid: True \(unknown record "
+                                                         r"kinds are errors\) or False \(warnings\)$"):
+            read()
+
+
+def test_trace_of_takes_kinds_as_separate_strings(recorded):
+    assert [r.kind for r in recorded.trace.of("retry")] == ["retry"] * len(recorded.trace.of("retry")) != []
+    with pytest.raises(jobsim.InvalidArgument, match=r"^kinds=\(\['retry', 'attempt'\],\) is not valid: record kinds "
+                                                     r"as separate strings: trace\.of\('attempt', 'retry'\)$"):
+        recorded.trace.of(["retry", "attempt"])  # matched nothing: []

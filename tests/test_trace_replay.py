@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 
 import httpx
@@ -520,3 +521,10 @@ def test_replay_hooks_ignore_lists_and_function_ids_are_checked_up_front(recorde
     with pytest.raises(jobsim.InvalidArgument, match=r"^function=\[\] is not valid: a function id"):
         result.first([])
     assert result.first("welcome") is None
+
+
+@pytest.mark.parametrize("profile", ["", False, 0, []])
+def test_a_falsy_profile_is_refused_not_read_as_the_recorded_one(recorded, profile):
+    # `profile or header["profile"]` replayed under the recorded profile whatever empty value was given
+    with pytest.raises(jobsim.InvalidArgument, match=rf"^profile={re.escape(repr(profile))} is not valid: one of "):
+        jobsim.Simulation.replay(recorded.trace, build(), profile=profile)

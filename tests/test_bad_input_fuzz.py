@@ -30,6 +30,7 @@ from typing import Any
 
 import httpx
 import pytest
+from _imports import import_from
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -614,8 +615,8 @@ _CLI_BAD = [
 def cli_world(tmp_path, monkeypatch) -> dict[str, str]:
     import sys
 
-    monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])
-    monkeypatch.setattr(sys, "modules", dict(sys.modules))
+    import_from(tmp_path, monkeypatch)
+    sys.path.insert(0, str(tmp_path))
     monkeypatch.chdir(tmp_path)
     (tmp_path / "fuzzcli.py").write_text(_CLI_APP)
     trace = tmp_path / "t.jobsim.jsonl"

@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from _imports import import_from
 
 from jobsim._cli import main
 
@@ -34,8 +35,7 @@ def broken_factory():
 @pytest.fixture
 def module(tmp_path, monkeypatch):
     """``<tmp>/cliapp_x.py``, importable by name from the current folder."""
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    monkeypatch.setattr(sys, "modules", dict(sys.modules))
+    import_from(tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)
     name = f"cliapp_{abs(hash(str(tmp_path)))}"
     (tmp_path / f"{name}.py").write_text(textwrap.dedent(MODULE))
@@ -137,8 +137,7 @@ def jobsim_traffic(sim):
 
 @pytest.fixture
 def selectable(tmp_path, monkeypatch):
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    monkeypatch.setattr(sys, "modules", dict(sys.modules))
+    import_from(tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)
     name = f"cliselect_{abs(hash(str(tmp_path)))}"
     (tmp_path / f"{name}.py").write_text(textwrap.dedent(SELECTABLE))
@@ -215,8 +214,7 @@ def test_the_readme_selection_commands_print_what_it_shows(capsys):
 
 def write_module(tmp_path, monkeypatch, source, name=None):
     """``<tmp>/<name>.py`` holding ``source``, importable by name from the current folder."""
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    monkeypatch.setattr(sys, "modules", dict(sys.modules))
+    import_from(tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)
     name = name or f"cliuse_{abs(hash((str(tmp_path), source)))}"
     (tmp_path / f"{name}.py").write_text(textwrap.dedent(source))
@@ -363,8 +361,7 @@ def test_a_file_that_is_not_python_exits_2(module, capsys, tmp_path):
 
 def test_a_file_in_a_package_is_imported_with_its_package(tmp_path, monkeypatch, capsys):
     """``jobsim run src/shop/jobs.py``, as the README advises, with a relative import in jobs.py."""
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    monkeypatch.setattr(sys, "modules", dict(sys.modules))
+    import_from(tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)
     package = tmp_path / "src" / f"shopreview_{abs(hash(str(tmp_path)))}"
     package.mkdir(parents=True)
@@ -379,8 +376,7 @@ def test_a_file_in_a_package_is_imported_with_its_package(tmp_path, monkeypatch,
 
 def test_a_package_named_like_a_loaded_module_is_imported_alone(tmp_path, monkeypatch, capsys):
     """A folder ``json/`` holding jobs.py: ``json`` is the standard library's, so jobs.py is imported by itself."""
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    monkeypatch.setattr(sys, "modules", dict(sys.modules))
+    import_from(tmp_path, monkeypatch)
     (tmp_path / "json").mkdir()
     (tmp_path / "json" / "__init__.py").write_text("")
     (tmp_path / "json" / f"jobs_{abs(hash(str(tmp_path)))}.py").write_text(MODULE)

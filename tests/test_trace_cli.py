@@ -10,6 +10,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from _imports import import_from
 from _traceapp import build, record
 
 from jobsim._cli import main
@@ -27,8 +28,7 @@ def recording(tmp_path_factory):
 @pytest.fixture
 def app_module(tmp_path, monkeypatch):
     """Write ``<unique>.py`` defining ``app = build(**changes)``; returns its --app spec."""
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    monkeypatch.setattr(sys, "modules", dict(sys.modules))
+    import_from(tmp_path, monkeypatch)
 
     def write(**changes):
         name = f"cliapp_{abs(hash((str(tmp_path), repr(changes))))}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
+from _innerruns import quiet_inner_runs  # noqa: F401 (an autouse fixture)
 from _reportsection import section
 
 pytest_plugins = ["pytester"]
@@ -43,17 +44,6 @@ def jobsim_app():
 HAS_HTTP_SINK = importlib.util.find_spec("jobsim._http") is not None
 needs_http_sink = pytest.mark.skipif(not HAS_HTTP_SINK, reason="the HTTP sink (jobsim/_http.py) has not landed yet")
 
-
-@pytest.fixture(autouse=True)
-def _quiet_inner_runs(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Inner runs have no ini file: pin pytest-asyncio's loop scope so it does not warn, and
-    leave pytest-benchmark out (it warns inside an xdist worker). After ``pytester``, which
-    clears ``PYTEST_ADDOPTS``.
-    """
-    options = ["-p", "no:benchmark"]
-    if importlib.util.find_spec("pytest_asyncio") is not None:
-        options += ["-o", "asyncio_default_fixture_loop_scope=function"]
-    monkeypatch.setenv("PYTEST_ADDOPTS", " ".join(options))
 
 
 # -- jobsim_app ------------------------------------------------------------------------------

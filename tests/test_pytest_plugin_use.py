@@ -7,12 +7,12 @@ runs, like ``tests/test_pytest_plugin.py``).
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import os
 import pathlib
 import re
 
 import pytest
+from _innerruns import quiet_inner_runs  # noqa: F401 (an autouse fixture)
 from _reportsection import section
 
 import jobsim
@@ -35,14 +35,6 @@ def jobsim_app():
     return app
 """
 
-
-@pytest.fixture(autouse=True)
-def _quiet_inner_runs(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    """As in ``tests/test_pytest_plugin.py``: no ini file in the inner runs, so pin what would warn."""
-    options = ["-p", "no:benchmark"]
-    if importlib.util.find_spec("pytest_asyncio") is not None:
-        options += ["-o", "asyncio_default_fixture_loop_scope=function"]
-    monkeypatch.setenv("PYTEST_ADDOPTS", " ".join(options))
 
 
 # -- which marker is the closest -------------------------------------------------------------

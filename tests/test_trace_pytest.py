@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
+from _innerruns import quiet_inner_runs  # noqa: F401 (an autouse fixture)
 from _reportsection import section
 
 import jobsim
@@ -42,13 +41,6 @@ def test_fails(jobsim, who):
     assert jobsim.runs("hello")[0].output == "bye"
 """
 
-
-@pytest.fixture(autouse=True)
-def _quiet_inner_runs(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    options = ["-p", "no:benchmark"]
-    if importlib.util.find_spec("pytest_asyncio") is not None:
-        options += ["-o", "asyncio_default_fixture_loop_scope=function"]
-    monkeypatch.setenv("PYTEST_ADDOPTS", " ".join(options))
 
 
 def test_a_failing_test_saves_its_trace_and_the_section_names_it(pytester: pytest.Pytester) -> None:

@@ -1,0 +1,19 @@
+"""The pytester tests' inner pytest runs: what they must not load or warn about."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def quiet_inner_runs(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inner runs have no ini file: pin pytest-asyncio's loop scope so it does not warn, and
+    leave pytest-benchmark out (it warns inside an xdist worker). After ``pytester``, which
+    clears ``PYTEST_ADDOPTS``. A module imports it to use it (``from _innerruns import ...``).
+    """
+    options = ["-p", "no:benchmark"]
+    if importlib.util.find_spec("pytest_asyncio") is not None:
+        options += ["-o", "asyncio_default_fixture_loop_scope=function"]
+    monkeypatch.setenv("PYTEST_ADDOPTS", " ".join(options))

@@ -10,6 +10,9 @@ simulation does not hold:
   to the simulated worker's queue or to the scheduler, not to Redis.
 * ``rq.queue.now``/``rq.job.now`` (``rq.utils.now``, the only clock RQ reads for
   ``enqueue_in``, ``enqueued_at``/``started_at`` and retry times): the virtual clock.
+* ``Queue.enqueue_in`` and ``Retry.__init__``: RQ's own, with bad values (``Retry(max=0)``,
+  a negative interval, ``job_timeout=0``...) raised as ``jobsim.InvalidArgument`` naming
+  them (still a ``ValueError``, as RQ raises).
 * ``Job.set_status``/``get_status``/``return_value``/``save_meta``/``get_meta``: the
   state of a simulated job lives on the ``Job`` object, not in a Redis hash.
 
@@ -18,9 +21,11 @@ One simulation with RQ queues may run at a time in a process (the patches are gl
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from jobsim.errors import JobsimError
+from jobsim.errors import InvalidArgument, JobsimError
 
 if TYPE_CHECKING:
     from ._world import RQWorld
@@ -54,6 +59,8 @@ def push(world: RQWorld) -> None:
         (Job, "return_value"): _return_value(Job.return_value, world),
         (Job, "save_meta"): _save_meta(Job.save_meta, world),
         (Job, "get_meta"): _get_meta(Job.get_meta, world),
+        (Queue, "enqueue_in"): _enqueue_in(Queue.enqueue_in),
+        (rq.job.Retry, "__init__"): _retry_init(rq.job.Retry.__init__),
         (rq.queue, "now"): world.now,
         (rq.job, "now"): world.now,
     }
@@ -77,9 +84,41 @@ def _create_job(original: Any, world: RQWorld) -> Any:
     def create_job(self: Any, func: Any, *args: Any, **kwargs: Any) -> Any:
         if len(args) < 9 and kwargs.get("job_id") is None:  # job_id is create_job's 10th parameter
             kwargs["job_id"] = world.new_id()
-        return original(self, func, *args, **kwargs)
+        try:
+            return original(self, func, *args, **kwargs)
+        except InvalidArgument:
+            raise
+        except ValueError as exc:  # RQ's own checks: job_timeout=0, ttl <= 0, a bad job_id, on_failure=...
+            name = getattr(func, "__qualname__", func)
+            raise InvalidArgument(f"RQ refused the job {name!r} on queue {self.name!r}: {exc}") from exc
 
     return create_job
+
+
+def _enqueue_in(original: Any) -> Any:
+    def enqueue_in(self: Any, time_delta: Any, func: Any, *args: Any, **kwargs: Any) -> Any:
+        if not isinstance(time_delta, dt.timedelta):
+            raise InvalidArgument.build("time_delta", time_delta, "a datetime.timedelta for Queue.enqueue_in "
+                                        "(RQ adds it to rq.utils.now(), rq/queue.py:1252)")  # fmt: skip
+        return original(self, time_delta, func, *args, **kwargs)
+
+    return enqueue_in
+
+
+def _retry_init(original: Any) -> Any:
+    def __init__(self: Any, max: int, interval: Any = 0, enqueue_at_front: bool = False) -> None:
+        """RQ's ``Retry.__init__`` (``rq/job.py:1916-1947``); its ValueError raised as ``InvalidArgument``."""
+        if isinstance(max, bool) or not isinstance(max, int):
+            raise InvalidArgument.build("Retry(max=...)", max, "an int >= 1: how many times RQ retries the job")
+        if not isinstance(interval, int | Iterable) or isinstance(interval, bool | str):
+            raise InvalidArgument.build("Retry(interval=...)", interval,
+                                        "seconds as an int >= 0, or a list of them (e.g. [10, 30, 60])")  # fmt: skip
+        try:
+            original(self, max, interval, enqueue_at_front)
+        except ValueError as exc:
+            raise InvalidArgument(f"Retry(max={max!r}, interval={interval!r}) is refused by RQ: {exc}") from exc
+
+    return __init__
 
 
 def _enqueue_job(world: RQWorld) -> Any:

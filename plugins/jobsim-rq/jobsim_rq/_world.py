@@ -25,6 +25,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from rq.job import JobStatus
+
 import jobsim
 from jobsim._events import Event
 from jobsim._records import Attempt, Run
@@ -32,7 +34,6 @@ from jobsim._steps import Execution
 from jobsim._time import MS, SECOND, iso, to_datetime
 from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
 from jobsim.hooks import Adapted
-from rq.job import JobStatus
 
 if TYPE_CHECKING:
     from jobsim import Simulation
@@ -235,7 +236,8 @@ class RQWorld:
         return job
 
     def push(self, queue: Any, job: Any, *, at_front: bool) -> Any:
-        """``Queue._enqueue_job``: status ``queued``, ``enqueued_at`` now, at the back or the front (``rq/queue.py:1359-1400``)."""
+        """``Queue._enqueue_job``: status ``queued``, ``enqueued_at`` now, at the back or the front
+        (``rq/queue.py:1359-1400``)."""
         held = self.jobs[job.id]
         job.origin = queue.name
         job.enqueued_at = self.now()
@@ -376,6 +378,7 @@ class RQWorld:
 
         job = held.job
         x.arm(None, Exception)
+        self.sim.engine.move_clock(x.now)  # a death penalty stops the clock before the wall clock follows
         job.ended_at = self.now()
         job._result = value
         if isinstance(value, Retry):
@@ -404,6 +407,7 @@ class RQWorld:
         """
         job = held.job
         x.arm(None, Exception)
+        self.sim.engine.move_clock(x.now)  # a death penalty stops the clock before the wall clock follows
         job._status = JobStatus.FAILED
         job.ended_at = self.now()
         callback = job.failure_callback

@@ -91,9 +91,6 @@ class WorkerProcess:
             pytest.fail("the RQ worker exited early:\n" + "".join(self.lines[-40:]))
 
 
-LIVE_QUEUE = "jobsim-live"
-
-
 @pytest.fixture
 def rq_worker(redis_url):
     """``SimpleWorker([queue]).work(with_scheduler=True)`` in a subprocess against ``redis_url``; stopped by pid."""
@@ -113,7 +110,7 @@ def rq_worker(redis_url):
     path = os.pathsep.join([str(here), os.environ.get("PYTHONPATH", "")])
     env = dict(os.environ, JOBSIM_LIVE_REDIS=redis_url, PYTHONPATH=path)
     proc = subprocess.Popen(
-        [sys.executable, str(here / "rq_live_worker.py"), redis_url, LIVE_QUEUE],
+        [sys.executable, str(here / "rq_live_worker.py"), redis_url, "jobsim-live"],
         cwd=here, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     lines: list[str] = []

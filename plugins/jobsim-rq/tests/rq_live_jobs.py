@@ -15,6 +15,7 @@ from typing import Any
 from rq import get_current_job
 
 LOG_KEY = "jobsim-live-log"
+LIVE_QUEUE = "jobsim-live"
 LOCAL: list[dict[str, Any]] = []
 
 
@@ -31,11 +32,25 @@ def _log(entry: dict[str, Any]) -> None:
 def always_fails(label: str) -> None:
     job = get_current_job()
     assert job is not None
-    _log({"kind": "attempt", "label": label, "t": time.time(), "status": str(job.get_status(refresh=False).value),
-          "retries_left": job.retries_left})
+    _log(
+        {
+            "kind": "attempt",
+            "label": label,
+            "t": time.time(),
+            "status": str(job.get_status(refresh=False).value),
+            "retries_left": job.retries_left,
+        }
+    )
     raise ValueError(f"{label} failed")
 
 
 def on_failure(job: Any, connection: Any, typ: type, value: BaseException, tb: Any) -> None:
-    _log({"kind": "on_failure", "label": job.args[0], "t": time.time(), "error": f"{typ.__name__}: {value}",
-          "retries_left": job.retries_left})
+    _log(
+        {
+            "kind": "on_failure",
+            "label": job.args[0],
+            "t": time.time(),
+            "error": f"{typ.__name__}: {value}",
+            "retries_left": job.retries_left,
+        }
+    )

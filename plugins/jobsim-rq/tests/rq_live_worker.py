@@ -1,4 +1,4 @@
-"""``python rq_live_worker.py REDIS_URL QUEUE``: one real RQ ``SimpleWorker`` with its scheduler (``--with-scheduler``)."""
+"""``python rq_live_worker.py REDIS_URL QUEUE``: a real RQ ``SimpleWorker`` running its scheduler."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Live conformance: a failing job with ``Retry(max=3, interval=[1, 2])`` on a real RQ worker and Redis vs the simulation.
+"""Live conformance: a failing job with ``Retry(max=3, interval=[1, 2])`` on real RQ and Redis vs the simulation.
 
 Run with the rest of the suite (marker ``live``); skipped, with the reason, when
 ``redis-server`` is not installed. The worker is RQ's ``SimpleWorker`` with its
@@ -19,17 +19,19 @@ integer does.
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 
 import pytest
 import rq_live_jobs
-from conftest import LIVE_QUEUE
 from rq import Queue, Retry
 from rq.callbacks import Callback
 from rq.job import Job, JobStatus
 
 import jobsim
+
+SECOND = 1_000_000_000
 
 pytestmark = pytest.mark.live
 
@@ -46,7 +48,7 @@ def predicted() -> tuple[list[dict], Job]:
     import redis
 
     rq_live_jobs.LOCAL.clear()
-    queue = Queue(LIVE_QUEUE, connection=redis.Redis(host="127.0.0.1", port=1))
+    queue = Queue(rq_live_jobs.LIVE_QUEUE, connection=redis.Redis(host="127.0.0.1", port=1))
     with jobsim.Simulation(queue, start="2025-03-01T00:00:00Z") as sim:
         job = enqueue(queue)
         sim.run_until_idle()
@@ -59,7 +61,7 @@ def observed(redis_url: str, worker) -> tuple[list[dict], Job, dict[float, int]]
 
     client = redis.Redis.from_url(redis_url)
     try:
-        queue = Queue(LIVE_QUEUE, connection=client)
+        queue = Queue(rq_live_jobs.LIVE_QUEUE, connection=client)
         job = enqueue(queue)
         key = queue.scheduled_job_registry.key
         scores: dict[float, int] = {}
@@ -110,7 +112,7 @@ def test_the_real_worker_does_what_the_simulation_predicts(redis_url, rq_worker)
 
     def gaps(log: list[dict]) -> list[float]:
         starts = [e["t"] for e in log if e["kind"] == "attempt"]
-        return [b - a for a, b in zip(starts, starts[1:])]
+        return [b - a for a, b in itertools.pairwise(starts)]
 
     sim_gaps = gaps(expected)
     assert sim_gaps == [1, 1, 2]

@@ -157,7 +157,7 @@ def _set_status(original: Any, world: RQWorld) -> Any:
 def _get_status(original: Any, world: RQWorld) -> Any:
     def get_status(self: Any, refresh: bool = True) -> Any:
         if world.owns(self):
-            return self._status
+            return world.status(self)
         return original(self, refresh)
 
     return get_status
@@ -167,7 +167,7 @@ def _return_value(original: Any, world: RQWorld) -> Any:
     def return_value(self: Any, refresh: bool = False) -> Any:
         """The value of the job's last successful run (``None`` until then), as RQ's ``latest_result``."""
         if world.owns(self):
-            return self._result if self._status == "finished" else None
+            return self._result if world.status(self) == "finished" else None
         return original(self, refresh)
 
     return return_value

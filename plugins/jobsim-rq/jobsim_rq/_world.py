@@ -96,6 +96,7 @@ class Held:
     run: Run
     calls: int = 0  # attempts made
     due: int | None = None  # when the scheduler queues it, while it is scheduled
+    running_until: int | None = None  # the end of its last execution, if that spent virtual time
 
 
 class Null:
@@ -358,9 +359,25 @@ class RQWorld:
         finally:
             engine.x = None
             self.executing = None
-        if x.now > start:  # the job spent virtual time: its outcome is reported then
-            self.sim.kernel.schedule(x.now, _reported, owner=f"{job.func_name} (running)")
+        if x.now > start:  # the job spent virtual time: until then, the test sees it running
+            held.running_until = x.now
+            final, attempts = run.status, len(run.attempts)
+            run.status = "running"
+            self.sim.kernel.schedule(x.now, self._reported, held, final, attempts, owner=f"{job.func_name} (running)")
         return x.now
+
+    def _reported(self, held: Held, status: str, attempts: int) -> None:
+        """The end of an execution that spent virtual time: its outcome becomes visible."""
+        if len(held.run.attempts) == attempts and held.run.status == "running":
+            held.run.status = status
+
+    def status(self, job: Any) -> Any:
+        """``job.get_status()`` as a reader at this instant sees it: ``started`` while an execution spends
+        virtual time (the body ran in one go; its outcome is known early but not yet visible)."""
+        held = self.jobs[job.id]
+        if held.running_until is not None and self.executing is not held and self.sim.now_ns() < held.running_until:
+            return JobStatus.STARTED
+        return job._status
 
     def _callback(self, x: RQExecution, seconds: int, call: Callable[[], Any]) -> None:
         """A callback runs under its own death penalty (``rq/callbacks.py:32-59``)."""
@@ -523,7 +540,3 @@ def _not_an_event_handler(name: str) -> Any:
         raise JobsimError(f"RQ job function {name!r} runs through a queue (queue.enqueue), not through jobsim events")
 
     return handler
-
-
-def _reported() -> None:
-    """The instant a job that spent virtual time ends: the clock gets there."""

@@ -223,3 +223,28 @@ def test_nothing_is_patched_after_the_simulation(queue):
 def test_sim_runs_names_a_function_not_yet_enqueued(queue):
     with jobsim.Simulation(queue, start=START) as sim, pytest.raises(InvalidArgument, match="function_id"):
         sim.runs(note)
+
+
+def keeps_progress(steps: int) -> int:
+    job = get_current_job()
+    assert job is not None
+    for step in range(steps):
+        job.meta["progress"] = step + 1
+        job.save_meta()  # writes Redis on a real worker; the Job in memory here
+        time.sleep(1)
+    return steps
+
+
+def test_meta_is_finished_and_at_front(queue):
+    with jobsim.Simulation(queue, start=START) as sim:
+        queue.enqueue(note, "back")
+        queue.enqueue(note, "front", at_front=True)
+        job = queue.enqueue(keeps_progress, 3, meta={"owner": "ops"})
+        assert not job.is_finished and job.is_queued
+        sim.advance("1s")  # the two notes at 0 s, then keeps_progress from 0 s to 3 s
+        assert job.is_started and job.return_value() is None and sim.runs(keeps_progress)[0].status == "running"
+        sim.advance("2s")
+        assert job.is_finished and sim.runs(keeps_progress)[0].status == "completed"
+        sim.run_until_idle()
+        assert job.is_finished and job.return_value() == 3 and job.get_meta()["progress"] == 3
+    assert [entry[0] for entry in seen] == ["front", "back"]

@@ -281,7 +281,7 @@ class RQWorld:
         name = job.func_name
         fn = self.functions.get(name)
         if fn is None:
-            native = job.instance if job.instance is not None else _resolve(name)
+            native = _resolve(job)
             fn = jobsim.Function(id=name, handler=_not_an_event_handler(name), app=self.app,
                                  options={"rq": True, "native": native})  # fmt: skip
             self.app.functions[name] = fn
@@ -340,6 +340,7 @@ class RQWorld:
         engine = self.sim.engine
         start = self.sim.kernel.now
         x = RQExecution(engine, run, held.calls, start)
+        fault = engine.take_fault(run.function.id, None)  # sim.fail(func): this attempt fails with it
         held.calls += 1
         job.prepare_for_execution(WORKER_NAME, NULL)  # started_at, STARTED (rq/job.py:1512-1526)
         run.status = "running"
@@ -351,8 +352,12 @@ class RQWorld:
         self.executing = held
         try:
             try:
+                if fault is not None:
+                    raise fault
                 value = job.perform()
-            except Exception as exc:
+            except BaseException as exc:  # perform_job's bare except (rq/worker/base.py:1677)
+                if exc is not fault and _escapes(exc):
+                    raise
                 self._failure(held, x, exc)
             else:
                 self._success(held, x, value)
@@ -406,7 +411,9 @@ class RQWorld:
         if callback is not None:
             try:  # raised inside perform_job's try: the job fails instead (rq/worker/base.py:1663-1676)
                 self._callback(x, job.success_callback_timeout, lambda: callback(job, job.connection, value))
-            except Exception as exc:
+            except BaseException as exc:
+                if _escapes(exc):
+                    raise
                 self._failure(held, x, exc)
                 return
         self._attempt(held, x, None)
@@ -432,7 +439,9 @@ class RQWorld:
             exc_info = (type(error), error, error.__traceback__)
             try:
                 self._callback(x, job.failure_callback_timeout, lambda: callback(job, job.connection, *exc_info))
-            except Exception as exc:
+            except BaseException as exc:
+                if _escapes(exc):
+                    raise
                 error = exc
         self._attempt(held, x, error)
         if job.should_retry:
@@ -519,12 +528,17 @@ class RQWorld:
         return f"<jobsim-rq world: queues {self.listen}, {len(self.jobs)} jobs>"
 
 
-def _resolve(name: str) -> Any:
-    """The callable RQ would import for ``name`` (``rq.utils.import_attribute``), or None if it cannot."""
-    from rq.utils import import_attribute
+def _escapes(exc: BaseException) -> bool:
+    """What leaves the simulated worker instead of failing the job: jobsim's own errors (a bad sleep, a
+    refused option, a budget) stop the test as in any simulation; KeyboardInterrupt and the like stop it too."""
+    return isinstance(exc, JobsimError) or not isinstance(exc, Exception | SystemExit)
 
+
+def _resolve(job: Any) -> Any:
+    """The callable RQ will call (``Job.func``: the instance's method, or ``import_attribute(func_name)``,
+    ``rq/job.py:527-537``), or None if it cannot be imported (then each attempt fails, as on a worker)."""
     try:
-        return import_attribute(name)
+        return job.func
     except Exception:
         return None
 

@@ -248,3 +248,63 @@ def test_meta_is_finished_and_at_front(queue):
         sim.run_until_idle()
         assert job.is_finished and job.return_value() == 3 and job.get_meta()["progress"] == 3
     assert [entry[0] for entry in seen] == ["front", "back"]
+
+
+class Mailer:
+    def __init__(self, sender: str) -> None:
+        self.sender = sender
+
+    def send(self, to: str) -> str:
+        seen.append((self.sender, to))
+        return f"{self.sender}->{to}"
+
+
+def exits() -> None:
+    raise SystemExit(3)
+
+
+def enqueues_a_refused_job() -> None:
+    Queue("default", connection=redis.Redis(port=1)).enqueue(note, "x", ttl=5)
+
+
+def test_sim_fail_fails_the_next_attempts_of_a_job_function(queue):
+    with jobsim.Simulation(queue, start=START) as sim:
+        job = queue.enqueue(note, "flaky", retry=Retry(max=2, interval=7))
+        sim.fail(note, times=2, error=ConnectionError("injected"))
+        sim.run_until_idle()
+        [run] = sim.runs(note)
+        assert [type(a.error) for a in run.attempts] == [ConnectionError, ConnectionError, type(None)]
+        assert [(a.start_ns - run.start_ns) // SECOND for a in run.attempts] == [0, 7, 14]
+        assert job.get_status() == JobStatus.FINISHED and [entry[0] for entry in seen] == ["flaky"]
+
+
+def test_functions_by_path_and_bound_methods(queue):
+    with jobsim.Simulation(queue, start=START) as sim:
+        by_path = queue.enqueue(f"{__name__}.note", "by-path")
+        method = queue.enqueue(Mailer("shop").send, "ann")
+        sim.run_until_idle()
+        assert by_path.return_value() == "BY-PATH" and sim.runs(note)[0].id == by_path.id
+        assert method.return_value() == "shop->ann"
+        assert [r.function.id for r in sim.runs()] == [f"{__name__}.note", "send"]  # RQ's func_name
+
+
+def test_an_unimportable_function_fails_as_on_a_worker(queue):
+    def local() -> None: ...
+
+    with jobsim.Simulation(queue, start=START) as sim:
+        job = queue.enqueue(local)
+        sim.run_until_idle()
+        assert job.get_status() == JobStatus.FAILED
+        [run] = sim.runs()
+        assert run.function.id.endswith("<locals>.local") and run.error is not None
+
+
+def test_system_exit_in_a_job_is_a_failure_and_jobsim_errors_reach_the_test(queue):
+    with jobsim.Simulation(queue, start=START) as sim:
+        job = queue.enqueue(exits)
+        sim.run_until_idle()
+        assert job.get_status() == JobStatus.FAILED and isinstance(sim.runs(exits)[0].error, SystemExit)
+    with jobsim.Simulation(queue, start=START) as sim:
+        queue.enqueue(enqueues_a_refused_job)
+        with pytest.raises(UnsupportedFeature, match="ttl="):
+            sim.run_until_idle()

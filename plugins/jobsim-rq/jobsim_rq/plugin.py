@@ -35,6 +35,24 @@ def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
 
 
 @hookimpl
+def jobsim_crash_worker(sim: Simulation, at: int, function: str | None) -> bool | None:
+    """Worker crashes are not simulated for RQ jobs: naming an RQ job function is refused, not ignored.
+
+    (``function=None`` crashes jobsim's own engine functions only; RQ jobs are untouched.)
+    """
+    world = getattr(sim, "rq", None)
+    if world is None or function is None or function not in world.functions:
+        return None
+    from jobsim.errors import UnsupportedFeature
+
+    raise UnsupportedFeature(
+        f"sim.crash_worker(function={function!r}) is not simulated for RQ jobs: jobsim-rq does not model a "
+        "worker dying mid-job (RQ's abandoned-job handling); see plugins/jobsim-rq/README.md",
+        system="rq", feature="crash_worker",
+    )  # fmt: skip
+
+
+@hookimpl
 def jobsim_profiles() -> Sequence[Profile]:
     from ._profile import RQ
 

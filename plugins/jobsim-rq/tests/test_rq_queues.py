@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from typing import Any
 
@@ -308,3 +309,12 @@ def test_system_exit_in_a_job_is_a_failure_and_jobsim_errors_reach_the_test(queu
         queue.enqueue(enqueues_a_refused_job)
         with pytest.raises(UnsupportedFeature, match="ttl="):
             sim.run_until_idle()
+
+
+def test_faults_jobsim_cannot_apply_to_rq_jobs_are_refused(queue):
+    with jobsim.Simulation(queue, start=START) as sim:
+        queue.enqueue(note, "x")
+        with pytest.raises(UnsupportedFeature, match=re.escape(f"crash_worker(function='{__name__}.note') is not")):
+            sim.crash_worker(function=note)
+        with pytest.raises(UnsupportedFeature, match=r"sim.downtime\(\) is not simulated for rq functions"):
+            sim.downtime("2025-03-01T01:00:00Z", "2025-03-01T02:00:00Z")

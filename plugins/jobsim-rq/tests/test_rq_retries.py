@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from typing import Any
 
@@ -239,3 +240,35 @@ def test_retry_without_front_goes_to_the_back(queue):
         queue.enqueue(fails, "second")
         sim.run_until_idle()
     assert [entry[1] for entry in LOG] == ["first", "second", "first"]
+
+
+def sleeps_then_fails(seconds: int) -> None:
+    time.sleep(seconds)
+    raise ValueError("after the sleep")
+
+
+def test_an_immediate_retry_of_a_job_that_spends_time(queue):
+    """Interval 0: re-enqueued when the attempt ends (5 s) and taken by the worker then."""
+    with jobsim.Simulation(queue, start=START) as sim:
+        job = queue.enqueue(sleeps_then_fails, 5, retry=Retry(max=1))
+        sim.advance("3s")
+        [run] = sim.runs(sleeps_then_fails)
+        assert job.get_status() == JobStatus.STARTED and run.status == "running"
+        sim.advance("4s")  # 7 s: the second attempt (5 s to 10 s) is running
+        assert job.get_status() == JobStatus.STARTED and run.status == "running"
+        sim.advance("3s")
+        assert job.get_status() == JobStatus.FAILED and run.status == "failed"
+        assert [((a.start_ns - run.start_ns) // SECOND, (a.end_ns - run.start_ns) // SECOND) for a in run.attempts] == [
+            (0, 5), (5, 10)]  # fmt: skip
+
+
+def test_the_same_seed_gives_the_same_trace(queue):
+    def story(seed: int) -> list[tuple]:
+        with jobsim.Simulation(queue, start=START, seed=seed) as sim:
+            queue.enqueue(fails, "s", retry=Retry(max=2, interval=[3, 9]), on_failure=Callback(failure_callback))
+            queue.enqueue_in(dt.timedelta(seconds=4), slow, 2)
+            sim.run_until_idle()
+            return [(r.kind, r.at, sorted(r.data.items())) for r in sim.trace.records]
+
+    assert story(5) == story(5)
+    assert story(5) != story(6)  # job ids (and so run ids) follow the seed

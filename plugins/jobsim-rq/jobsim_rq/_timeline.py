@@ -26,4 +26,9 @@ def _schedule(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     return f"rq        {_name(d, names)} scheduled on queue {d['queue']!r} for {_at(d['at'], tz)}"
 
 
-KINDS = {"rq.enqueue": _enqueue, "rq.schedule": _schedule}
+def _defer(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    waiting = ", ".join(names.get(i, i) for i in d["waiting_for"])
+    return f"rq        {_name(d, names)} deferred on queue {d['queue']!r} until {waiting} finishes"
+
+
+KINDS = {"rq.enqueue": _enqueue, "rq.schedule": _schedule, "rq.defer": _defer}

@@ -128,6 +128,7 @@ class RQWorld:
         self.wake_at: int | None = None
         self.installed = False
         self.executing: Held | None = None
+        self.dependents: dict[str, list[Held]] = {}  # job id -> deferred jobs waiting for it, in enqueue order
 
     # -- adapting --------------------------------------------------------------------------
     def adopt(self, queue: Any) -> Adapted:
@@ -182,8 +183,8 @@ class RQWorld:
             unsupported.append("pipeline= (the job is recorded at once; drop the pipeline in the simulation)")
         if unique:
             unsupported.append("unique=True")
-        if job._dependency_ids:
-            unsupported.append("depends_on=")
+        if job._dependency_ids and what != "enqueue":
+            unsupported.append("depends_on= (with enqueue_at/enqueue_in)")
         if job.repeats_left is not None:
             unsupported.append("repeat=Repeat(...)")
         if job.has_rate_limit:
@@ -205,9 +206,54 @@ class RQWorld:
         self.check_job(job, queue, pipeline=pipeline, unique=unique, what="enqueue")
         job.origin = queue.name
         held = self._hold(queue, job)
+        waiting_for = self._unmet(job)
+        if waiting_for:
+            self._defer(held, waiting_for)
+            return job
         self.push(queue, job, at_front=at_front)
-        assert held is not None
         return job
+
+    # -- dependencies --------------------------------------------------------------------------
+    def _unmet(self, job: Any) -> list[str]:
+        """``Queue.setup_dependencies`` (``rq/queue.py:668-731``): the dependencies whose status is not
+        ``finished`` (or ``failed`` too with ``Dependency(allow_failure=True)``). A dependency RQ cannot
+        fetch (not enqueued in this simulation) is skipped, as ``fetch_dependencies`` drops missing jobs
+        (``rq/job.py:860-863``): it counts as met."""
+        met = (JobStatus.FINISHED, JobStatus.FAILED) if job.allow_dependency_failures else (JobStatus.FINISHED,)
+        unmet = []
+        for dep_id in job._dependency_ids:
+            dep = self.jobs.get(dep_id)
+            if dep is not None and self.status(dep.job) not in met:
+                unmet.append(dep_id)
+        return unmet
+
+    def _defer(self, held: Held, waiting_for: list[str]) -> None:
+        """Status ``deferred``; the job waits in each unmet dependency's dependents (``register_dependency``)."""
+        held.job._status = JobStatus.DEFERRED
+        held.run.status = "waiting"
+        for dep_id in waiting_for:
+            self.dependents.setdefault(dep_id, []).append(held)
+        self.record("rq.defer", function=held.run.function.id, run=held.job.id, queue=held.queue.name,
+                    waiting_for=waiting_for)  # fmt: skip
+
+    def _release(self, parent: Held) -> None:
+        """``enqueue_dependents``/``move_dependents_to_ready`` after a job finishes or finally fails
+        (``rq/queue.py:1510-1667``, ``rq/registry.py:565-620``): each deferred dependent whose dependencies
+        are met now (``Job.dependencies_are_met``, ``rq/job.py:1840-1911``: a failed parent counts only with
+        ``allow_failure``) is queued with ``at_front=job.should_enqueue_at_front()``. RQ keeps dependents in a
+        Redis set, so their order is unspecified there; here it is the order they were enqueued in."""
+        for held in self.dependents.pop(parent.job.id, []):
+            job = held.job
+            if job._status != JobStatus.DEFERRED:
+                continue
+            parent_status = self.status(parent.job)
+            if parent_status == JobStatus.FAILED and not job.allow_dependency_failures:
+                continue
+            if parent_status not in (JobStatus.FINISHED, JobStatus.FAILED):
+                continue
+            if any(dep_id != parent.job.id for dep_id in self._unmet(job)):
+                continue
+            self.push(held.queue, job, at_front=job.should_enqueue_at_front())
 
     def schedule(self, queue: Any, job: Any, when: Any, *, pipeline: Any = None, unique: bool = False) -> Any:
         """``Queue.schedule_job`` (``enqueue_at``/``enqueue_in``, and ``Job.retry`` with an interval).
@@ -512,6 +558,9 @@ class RQWorld:
         if error is not None:
             data["error"] = f"{type(error).__name__}: {error}"
         self.sim.trace.add(at, "run.end", data)
+        if held.job.id in self.dependents or at > self.sim.kernel.now:
+            # its dependents are looked at when its end is visible (a job deferred while it ran included)
+            self.sim.kernel.schedule(at, self._release, held, owner=f"{held.job.func_name} (dependents)")
 
     def record(self, kind: str, **data: Any) -> None:
         self.sim.trace.add(self.sim.now_ns(), kind, data)

@@ -54,3 +54,21 @@ def on_failure(job: Any, connection: Any, typ: type, value: BaseException, tb: A
             "retries_left": job.retries_left,
         }
     )
+
+
+def asks_for_retry(label: str) -> Any:
+    """Returns ``Retry`` (RQ >= 2.1): the other interval rule, ``Retry.get_interval``."""
+    from rq import Retry
+
+    job = get_current_job()
+    assert job is not None
+    _log({"kind": "attempt", "label": label, "t": time.time(), "number_of_retries": job.number_of_retries})
+    return Retry(max=2, interval=[1, 2])
+
+
+def sleeps(label: str, seconds: float) -> None:
+    job = get_current_job()
+    assert job is not None
+    _log({"kind": "attempt", "label": label, "t": time.time(), "retries_left": job.retries_left})
+    time.sleep(seconds)
+    _log({"kind": "woke", "label": label, "t": time.time()})

@@ -1,4 +1,8 @@
-"""Live conformance: a failing job with ``Retry(max=3, interval=[1, 2])`` on real RQ and Redis vs the simulation.
+"""Live conformance: RQ jobs on a real worker and Redis vs the simulation's prediction.
+
+Three scenarios: a job that always fails with ``Retry(max=3, interval=[1, 2])`` and a
+failure callback; a job that *returns* ``Retry(max=2, interval=[1, 2])`` (the other
+interval rule); a job that sleeps past ``job_timeout=1`` with ``Retry(max=1, interval=1)``.
 
 Run with the rest of the suite (marker ``live``); skipped, with the reason, when
 ``redis-server`` is not installed. The worker is RQ's ``SimpleWorker`` with its
@@ -22,6 +26,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
+from collections.abc import Callable
 
 import pytest
 import rq_live_jobs
@@ -44,25 +49,34 @@ def enqueue(queue: Queue) -> Job:
                          on_failure=Callback(rq_live_jobs.on_failure))  # fmt: skip
 
 
-def predicted() -> tuple[list[dict], Job]:
+def enqueue_returning(queue: Queue) -> Job:
+    return queue.enqueue(rq_live_jobs.asks_for_retry, "b")
+
+
+def enqueue_timeout(queue: Queue) -> Job:
+    return queue.enqueue(rq_live_jobs.sleeps, "c", 3, job_timeout=1, retry=Retry(max=1, interval=1),
+                         on_failure=Callback(rq_live_jobs.on_failure))  # fmt: skip
+
+
+def predicted(scenario: Callable[[Queue], Job] = enqueue) -> tuple[list[dict], Job]:
     import redis
 
     rq_live_jobs.LOCAL.clear()
     queue = Queue(rq_live_jobs.LIVE_QUEUE, connection=redis.Redis(host="127.0.0.1", port=1))
     with jobsim.Simulation(queue, start="2025-03-01T00:00:00Z") as sim:
-        job = enqueue(queue)
+        job = scenario(queue)
         sim.run_until_idle()
     return list(rq_live_jobs.LOCAL), job
 
 
-def observed(redis_url: str, worker) -> tuple[list[dict], Job, dict[float, int]]:
+def observed(redis_url: str, worker, scenario: Callable[[Queue], Job] = enqueue) -> tuple[list[dict], Job, dict]:
     """The real run's log and final job, and each score the job had in the ScheduledJobRegistry."""
     import redis
 
     client = redis.Redis.from_url(redis_url)
     try:
         queue = Queue(rq_live_jobs.LIVE_QUEUE, connection=client)
-        job = enqueue(queue)
+        job = scenario(queue)
         key = queue.scheduled_job_registry.key
         scores: dict[float, int] = {}
         deadline = time.monotonic() + 30
@@ -83,7 +97,18 @@ def observed(redis_url: str, worker) -> tuple[list[dict], Job, dict[float, int]]
 
 
 def shape(log: list[dict]) -> list[tuple]:
-    return [(e["kind"], e["label"], e["retries_left"], e.get("error")) for e in log]
+    return [tuple(sorted((k, v) for k, v in e.items() if k not in ("t", "status"))) for e in log]
+
+
+def intervals_from_scores(scores: dict[float, int], after: list[float]) -> dict[int, int]:
+    """The integer interval RQ chose for the n-th retry: ``score <= t + I < score + 1`` for ``t`` in ``after``."""
+    found = {}
+    for score, nth in scores.items():
+        t = after[nth]
+        chosen = [i for i in range(10) if score <= t + i + SLACK and t + i < score + 1]
+        assert len(chosen) == 1, (score, t, chosen)
+        found[nth] = chosen[0]
+    return found
 
 
 def test_the_simulation_predicts_rqs_retry_intervals():
@@ -92,11 +117,11 @@ def test_the_simulation_predicts_rqs_retry_intervals():
     attempts = [round(e["t"] - t0, 3) for e in log if e["kind"] == "attempt"]
     # enqueue-time Retry: index = max(len(intervals) - retries_left, 0): 1 (first repeats), 1, 2
     assert attempts == [0, 1, 2, 4]
-    assert shape(log) == [
-        ("attempt", "a", 3, None), ("on_failure", "a", 3, "ValueError: a failed"),
-        ("attempt", "a", 2, None), ("on_failure", "a", 2, "ValueError: a failed"),
-        ("attempt", "a", 1, None), ("on_failure", "a", 1, "ValueError: a failed"),
-        ("attempt", "a", 0, None), ("on_failure", "a", 0, "ValueError: a failed"),
+    assert [(e["kind"], e["retries_left"], e.get("error")) for e in log] == [
+        ("attempt", 3, None), ("on_failure", 3, "ValueError: a failed"),
+        ("attempt", 2, None), ("on_failure", 2, "ValueError: a failed"),
+        ("attempt", 1, None), ("on_failure", 1, "ValueError: a failed"),
+        ("attempt", 0, None), ("on_failure", 0, "ValueError: a failed"),
     ]  # fmt: skip
     assert job.get_status(refresh=False) == JobStatus.FAILED and job.retries_left == 0
 
@@ -120,12 +145,35 @@ def test_the_real_worker_does_what_the_simulation_predicts(redis_url, rq_worker)
         assert abs(real_gap - sim_gap) <= TOLERANCE, (gaps(real), sim_gaps)
 
     # the interval RQ chose after each retried failure, read from the score it wrote
-    failures = [e["t"] for e in real if e["kind"] == "on_failure"][:3]
-    intervals = {}
-    for score, nth in scores.items():
-        t = failures[nth]
-        chosen = [i for i in range(0, 10) if score <= t + i + SLACK and t + i < score + 1]
-        assert len(chosen) == 1, (score, t, chosen)
-        intervals[nth] = chosen[0]
+    intervals = intervals_from_scores(scores, [e["t"] for e in real if e["kind"] == "on_failure"])
     assert intervals, "the job was never seen waiting in the ScheduledJobRegistry"
     assert all(intervals[n] == round(sim_gaps[n]) for n in intervals), (intervals, sim_gaps)
+
+
+def test_a_returned_retry_repeats_the_last_interval_on_the_real_worker_too(redis_url, rq_worker):
+    expected, sim_job = predicted(enqueue_returning)
+    starts = [e["t"] - expected[0]["t"] for e in expected]
+    assert starts == [0, 1, 3]  # Retry.get_interval: 1, then the last interval, 2
+    assert [e["number_of_retries"] for e in expected] == [None, 1, 2]
+    real, real_job, scores = observed(redis_url, rq_worker, enqueue_returning)
+    print("observed", real, scores)
+    assert shape(real) == shape(expected)
+    assert real_job.get_status() == sim_job.get_status(refresh=False) == JobStatus.FAILED
+    real_starts = [e["t"] - real[0]["t"] for e in real]
+    assert all(abs(r - p) <= 2 * TOLERANCE for r, p in zip(real_starts, starts, strict=True)), real_starts
+    intervals = intervals_from_scores(scores, [e["t"] for e in real])
+    assert intervals and all(intervals[n] == [1, 2][n] for n in intervals), intervals
+
+
+def test_job_timeout_on_the_real_worker(redis_url, rq_worker):
+    expected, sim_job = predicted(enqueue_timeout)
+    error = "JobTimeoutException: Task exceeded maximum timeout value (1 seconds)"
+    assert [(e["kind"], e["retries_left"], e.get("error")) for e in expected] == [
+        ("attempt", 1, None), ("on_failure", 1, error), ("attempt", 0, None), ("on_failure", 0, error)]  # fmt: skip
+    assert [e["t"] - expected[0]["t"] for e in expected] == [0, 1, 2, 3]
+    real, real_job, _ = observed(redis_url, rq_worker, enqueue_timeout)
+    print("observed", real)
+    assert shape(real) == shape(expected)  # no "woke": the death penalty stopped both sleeps
+    assert real_job.get_status() == sim_job.get_status(refresh=False) == JobStatus.FAILED
+    for attempt, callback in zip(real[::2], real[1::2], strict=True):
+        assert abs(callback["t"] - attempt["t"] - 1) <= 0.3, real  # the alarm fires after job_timeout

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import redis
-from rq import Queue, Retry, get_current_job
+from rq import Queue, Repeat, Retry, get_current_job
 from rq.job import JobStatus
 
 import jobsim
@@ -161,9 +161,9 @@ def test_a_job_enqueued_by_a_job_is_its_child(queue):
 
 def test_refused_options_name_themselves(queue):
     with jobsim.Simulation(queue, start=START) as sim:
-        first = queue.enqueue(note, "a")
-        with pytest.raises(UnsupportedFeature, match=r"depends_on="):
-            queue.enqueue(note, "b", depends_on=first)
+        queue.enqueue(note, "a")
+        with pytest.raises(UnsupportedFeature, match=r"uses repeat=Repeat\(...\), which jobsim-rq does not"):
+            queue.enqueue(note, "b", repeat=Repeat(times=2))
         with pytest.raises(UnsupportedFeature, match=r"ttl="):
             queue.enqueue(note, "b", ttl=30)
         with pytest.raises(UnsupportedFeature, match=r"unique=True"):

@@ -15,10 +15,10 @@ the same ``retries_left`` seen by each, the same final status; and the retry int
 RQ chose each time. Real delays are noisy by design: the scheduler scores a job in
 whole seconds (``rq/registry.py:650``) and polls once a second (``rq/scheduler.py:62``),
 so a real gap between attempts is within ``TOLERANCE`` of the predicted one. The
-interval itself is checked exactly: while the job waits, the test reads its score in
-the ``ScheduledJobRegistry``; with ``t`` the instant the failure callback ran, the
-integer interval ``I`` satisfies ``score <= t + I < score + 1``, which only one
-integer does.
+interval is checked more sharply: while the job waits, the test reads its score in the
+``ScheduledJobRegistry``; with ``t`` the instant the failure callback ran (RQ reads its
+clock for the score just after), the predicted interval ``I`` must satisfy
+``score - SLACK <= t + I < score + 1`` (see ``check_intervals``).
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ SECOND = 1_000_000_000
 
 pytestmark = pytest.mark.live
 
-TOLERANCE = 1.3  # seconds per gap: up to 1 s earlier (whole-second scores), up to 1 s later (the 1 s poll), plus slack
-SLACK = 0.2  # seconds between the failure callback and RQ writing the score
+TOLERANCE = 1.75  # seconds per gap: up to 1 s earlier (whole-second scores), 1 s later (the 1 s poll), plus load
+SLACK = 0.5  # seconds, at most, between the reference instant and RQ reading its clock for the score (load included)
 
 
 def enqueue(queue: Queue) -> Job:
@@ -100,15 +100,14 @@ def shape(log: list[dict]) -> list[tuple]:
     return [tuple(sorted((k, v) for k, v in e.items() if k not in ("t", "status"))) for e in log]
 
 
-def intervals_from_scores(scores: dict[float, int], after: list[float]) -> dict[int, int]:
-    """The integer interval RQ chose for the n-th retry: ``score <= t + I < score + 1`` for ``t`` in ``after``."""
-    found = {}
+def check_intervals(scores: dict[float, int], after: list[float], predicted: list[int]) -> None:
+    """Each score RQ wrote is ``floor(t' + I)`` with ``t'`` at most ``SLACK`` after ``t`` (from ``after``):
+    the predicted interval ``I`` must satisfy ``score - SLACK <= t + I < score + 1``. One second more or
+    less fails it unless ``t + I`` falls within ``SLACK`` of a whole second."""
+    assert scores, "the job was never seen waiting in the ScheduledJobRegistry"
     for score, nth in scores.items():
-        t = after[nth]
-        chosen = [i for i in range(10) if score <= t + i + SLACK and t + i < score + 1]
-        assert len(chosen) == 1, (score, t, chosen)
-        found[nth] = chosen[0]
-    return found
+        t, interval = after[nth], predicted[nth]
+        assert score - SLACK <= t + interval < score + 1, (nth, score, t, interval, scores, after)
 
 
 def test_the_simulation_predicts_rqs_retry_intervals():
@@ -145,9 +144,7 @@ def test_the_real_worker_does_what_the_simulation_predicts(redis_url, rq_worker)
         assert abs(real_gap - sim_gap) <= TOLERANCE, (gaps(real), sim_gaps)
 
     # the interval RQ chose after each retried failure, read from the score it wrote
-    intervals = intervals_from_scores(scores, [e["t"] for e in real if e["kind"] == "on_failure"])
-    assert intervals, "the job was never seen waiting in the ScheduledJobRegistry"
-    assert all(intervals[n] == round(sim_gaps[n]) for n in intervals), (intervals, sim_gaps)
+    check_intervals(scores, [e["t"] for e in real if e["kind"] == "on_failure"], [round(g) for g in sim_gaps])
 
 
 def test_a_returned_retry_repeats_the_last_interval_on_the_real_worker_too(redis_url, rq_worker):
@@ -161,8 +158,7 @@ def test_a_returned_retry_repeats_the_last_interval_on_the_real_worker_too(redis
     assert real_job.get_status() == sim_job.get_status(refresh=False) == JobStatus.FAILED
     real_starts = [e["t"] - real[0]["t"] for e in real]
     assert all(abs(r - p) <= 2 * TOLERANCE for r, p in zip(real_starts, starts, strict=True)), real_starts
-    intervals = intervals_from_scores(scores, [e["t"] for e in real])
-    assert intervals and all(intervals[n] == [1, 2][n] for n in intervals), intervals
+    check_intervals(scores, [e["t"] for e in real], [1, 2])
 
 
 def test_job_timeout_on_the_real_worker(redis_url, rq_worker):

@@ -180,7 +180,7 @@ class RQWorld:
         """Refuse what the simulated worker does not model, naming the option, before anything is recorded."""
         unsupported = []
         if pipeline is not None:
-            unsupported.append("pipeline= (the job is recorded at once; drop the pipeline in the simulation)")
+            unsupported.append("a Redis pipeline (pipeline=, or Queue.enqueue_many which uses one)")
         if unique:
             unsupported.append("unique=True")
         if job._dependency_ids and what != "enqueue":

@@ -318,3 +318,8 @@ def test_faults_jobsim_cannot_apply_to_rq_jobs_are_refused(queue):
             sim.crash_worker(function=note)
         with pytest.raises(UnsupportedFeature, match=r"sim.downtime\(\) is not simulated for rq functions"):
             sim.downtime("2025-03-01T01:00:00Z", "2025-03-01T02:00:00Z")
+
+
+def test_enqueue_many_is_refused_by_name(queue):
+    with jobsim.Simulation(queue, start=START), pytest.raises(UnsupportedFeature, match=r"Queue\.enqueue_many"):
+        queue.enqueue_many([Queue.prepare_data(note, ("a",))])

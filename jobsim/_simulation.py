@@ -88,7 +88,7 @@ class Simulation:
         if profile is None:
             profile = next((a.profile for a in self.adapted if a.profile), "inngest")
         self.profile = self.profiles.get(profile)
-        if not self.functions:
+        if not self.functions and not any(a.dynamic for a in self.adapted):
             raise InvalidArgument("Simulation() got no functions: pass a jobsim.App with at least one @app.function")
         # UnsupportedFeature for what the system lacks
         resolved = resolve(self.profile, self.functions.values(), now=self.start_ns)
@@ -144,7 +144,8 @@ class Simulation:
                 "targets", target,
                 f"a jobsim.App or a target a backend plugin adapts ({have}; "
                 "from a jobsim checkout: pip install -e plugins/jobsim-celery for a Celery app, "
-                "pip install -e plugins/jobsim-inngest for inngest-py functions)",
+                "pip install -e plugins/jobsim-inngest for inngest-py functions, "
+                "pip install -e plugins/jobsim-rq for RQ queues)",
             )  # fmt: skip
         if not isinstance(adapted, Adapted):
             raise PluginError(
@@ -170,6 +171,21 @@ class Simulation:
                     f"function id {fn.id!r} is declared twice (two apps or targets); ids must be unique"
                 )
             self.functions[fn.id] = fn
+
+    def add_function(self, fn: Function, *, own_worker: bool = False) -> None:
+        """Declare ``fn`` while the simulation runs, for a plugin whose target is ``Adapted(dynamic=True)``.
+
+        jobsim-rq calls it the first time a queue enqueues a callable: RQ has no
+        registry of job functions, so they are learnt from use. ``own_worker`` as in
+        ``Adapted.own_worker``. The function's app must already be one of ``self.apps``.
+        """
+        self._add_functions([fn])
+        if own_worker:
+            self._own_worker.add(fn.id)
+        if fn.app not in self.apps:
+            self.apps.append(fn.app)
+        if self._state == "running":
+            self.engine.add_function(fn)
 
     # -- lifecycle ---------------------------------------------------------------
     def start(self) -> Simulation:

@@ -68,6 +68,10 @@ class Adapted:
     engine's request loop (jobsim-celery runs Celery's own worker code): jobsim's
     crash and downtime machinery then leaves them alone, and the plugin answers
     ``jobsim_crash_worker`` for them."""
+    dynamic: bool = False
+    """True when the target's functions are only known once user code uses them
+    (jobsim-rq: any callable a queue enqueues). ``functions`` may then be empty, and
+    the plugin declares each one with ``Simulation.add_function`` when it first appears."""
 
 
 class JobsimSpec:

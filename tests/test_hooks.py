@@ -236,3 +236,33 @@ def test_a_plugin_record_kind_that_cannot_draw_is_named_by_the_timeline(misbehav
         sim.record("legacy.note", text="hi")
         with pytest.raises(PluginError, match=message):
             sim.timeline()
+
+
+class Dynamic:
+    """A pretend backend whose job functions are only known once used (as RQ's: any callable can be enqueued)."""
+
+
+class DynamicPlugin:
+    @hookimpl
+    def jobsim_adapt(self, sim, target):
+        if not isinstance(target, Dynamic):
+            return None
+        return Adapted(backend="dynamic", functions=[], own_worker=True, dynamic=True)
+
+
+def test_a_dynamic_target_declares_its_functions_while_the_simulation_runs():
+    p = DynamicPlugin()
+    _plugins.register(p, name="dynamic-test")
+    try:
+        with pytest.raises(jobsim.InvalidArgument, match="got no functions"):
+            jobsim.Simulation(jobsim.App("empty"))  # without a dynamic target, no functions is still refused
+        with jobsim.Simulation(Dynamic()) as sim:
+            app = jobsim.App("dynamic")
+            fn = jobsim.Function(id="later", handler=lambda ctx: None, app=app, options={"native": len})
+            sim.add_function(fn, own_worker=True)
+            assert sim.functions["later"] is fn and "later" in sim._own_worker and app in sim.apps
+            assert sim.runs(len) == [] and sim.runs("later") == []
+            with pytest.raises(jobsim.InvalidArgument, match="declared twice"):
+                sim.add_function(fn)
+    finally:
+        _plugins.unregister(p)

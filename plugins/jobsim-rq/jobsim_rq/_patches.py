@@ -1,0 +1,190 @@
+"""The RQ methods that talk to Redis, replaced while a simulation with RQ queues runs.
+
+Only these are replaced, on the classes themselves (so queues and jobs made anywhere
+in user code follow), and each falls back to RQ's own method for a job the
+simulation does not hold:
+
+* ``Queue.create_job``: a job without ``job_id`` gets a seeded uuid4 instead of a
+  random one, so the same seed gives the same ids; everything else is RQ's.
+* ``Queue.enqueue_job``, ``Queue._enqueue_job``, ``Queue.schedule_job``: the job goes
+  to the simulated worker's queue or to the scheduler, not to Redis.
+* ``rq.queue.now``/``rq.job.now`` (``rq.utils.now``, the only clock RQ reads for
+  ``enqueue_in``, ``enqueued_at``/``started_at`` and retry times): the virtual clock.
+* ``Queue.enqueue_in`` and ``Retry.__init__``: RQ's own, with bad values (``Retry(max=0)``,
+  a negative interval, ``job_timeout=0``...) raised as ``jobsim.InvalidArgument`` naming
+  them (still a ``ValueError``, as RQ raises).
+* ``Job.set_status``/``get_status``/``return_value``/``save_meta``/``get_meta``: the
+  state of a simulated job lives on the ``Job`` object, not in a Redis hash.
+
+One simulation with RQ queues may run at a time in a process (the patches are global).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from jobsim.errors import InvalidArgument, JobsimError
+
+if TYPE_CHECKING:
+    from ._world import RQWorld
+
+_active: RQWorld | None = None
+_saved: dict[tuple[Any, str], Any] = {}
+
+
+def current() -> RQWorld | None:
+    return _active
+
+
+def push(world: RQWorld) -> None:
+    global _active
+    if _active is not None:
+        raise JobsimError(
+            "another simulation with RQ queues is running in this process; close it before starting this one "
+            "(jobsim-rq replaces RQ's Queue/Job methods process-wide while a simulation runs)"
+        )
+    import rq.job
+    import rq.queue
+
+    Queue, Job = rq.queue.Queue, rq.job.Job
+    patches: dict[tuple[Any, str], Any] = {
+        (Queue, "create_job"): _create_job(Queue.create_job, world),
+        (Queue, "enqueue_job"): _enqueue_job(world),
+        (Queue, "_enqueue_job"): _internal_enqueue(Queue._enqueue_job, world),
+        (Queue, "schedule_job"): _schedule_job(world),
+        (Job, "set_status"): _set_status(Job.set_status, world),
+        (Job, "get_status"): _get_status(Job.get_status, world),
+        (Job, "return_value"): _return_value(Job.return_value, world),
+        (Job, "save_meta"): _save_meta(Job.save_meta, world),
+        (Job, "get_meta"): _get_meta(Job.get_meta, world),
+        (Queue, "enqueue_in"): _enqueue_in(Queue.enqueue_in),
+        (rq.job.Retry, "__init__"): _retry_init(rq.job.Retry.__init__),
+        (rq.queue, "now"): world.now,
+        (rq.job, "now"): world.now,
+    }
+    for (owner, name), replacement in patches.items():
+        _saved[(owner, name)] = owner.__dict__[name]
+        setattr(owner, name, replacement)
+    _active = world
+
+
+def pop(world: RQWorld) -> None:
+    global _active
+    if _active is not world:
+        return
+    for (owner, name), original in _saved.items():
+        setattr(owner, name, original)
+    _saved.clear()
+    _active = None
+
+
+def _create_job(original: Any, world: RQWorld) -> Any:
+    def create_job(self: Any, func: Any, *args: Any, **kwargs: Any) -> Any:
+        if len(args) < 9 and kwargs.get("job_id") is None:  # job_id is create_job's 10th parameter
+            kwargs["job_id"] = world.new_id()
+        try:
+            return original(self, func, *args, **kwargs)
+        except InvalidArgument:
+            raise
+        except ValueError as exc:  # RQ's own checks: job_timeout=0, ttl <= 0, a bad job_id, on_failure=...
+            name = getattr(func, "__qualname__", func)
+            raise InvalidArgument(f"RQ refused the job {name!r} on queue {self.name!r}: {exc}") from exc
+
+    return create_job
+
+
+def _enqueue_in(original: Any) -> Any:
+    def enqueue_in(self: Any, time_delta: Any, func: Any, *args: Any, **kwargs: Any) -> Any:
+        if not isinstance(time_delta, dt.timedelta):
+            raise InvalidArgument.build("time_delta", time_delta, "a datetime.timedelta for Queue.enqueue_in "
+                                        "(RQ adds it to rq.utils.now(), rq/queue.py:1252)")  # fmt: skip
+        return original(self, time_delta, func, *args, **kwargs)
+
+    return enqueue_in
+
+
+def _retry_init(original: Any) -> Any:
+    def __init__(self: Any, max: int, interval: Any = 0, enqueue_at_front: bool = False) -> None:
+        """RQ's ``Retry.__init__`` (``rq/job.py:1916-1947``); its ValueError raised as ``InvalidArgument``."""
+        if isinstance(max, bool) or not isinstance(max, int):
+            raise InvalidArgument.build("Retry(max=...)", max, "an int >= 1: how many times RQ retries the job")
+        if not isinstance(interval, int | Iterable) or isinstance(interval, bool | str):
+            raise InvalidArgument.build("Retry(interval=...)", interval,
+                                        "seconds as an int >= 0, or a list of them (e.g. [10, 30, 60])")  # fmt: skip
+        try:
+            original(self, max, interval, enqueue_at_front)
+        except ValueError as exc:
+            raise InvalidArgument(f"Retry(max={max!r}, interval={interval!r}) is refused by RQ: {exc}") from exc
+
+    return __init__
+
+
+def _enqueue_job(world: RQWorld) -> Any:
+    def enqueue_job(self: Any, job: Any, pipeline: Any = None, at_front: bool = False, unique: bool = False) -> Any:
+        return world.enqueue(self, job, at_front=at_front, pipeline=pipeline, unique=unique)
+
+    return enqueue_job
+
+
+def _internal_enqueue(original: Any, world: RQWorld) -> Any:
+    def _enqueue_job(self: Any, job: Any, pipeline: Any = None, at_front: bool = False, unique: bool = False) -> Any:
+        if not world.owns(job):
+            return world.enqueue(self, job, at_front=at_front, pipeline=pipeline, unique=unique)
+        return world.push(self, job, at_front=at_front)
+
+    return _enqueue_job
+
+
+def _schedule_job(world: RQWorld) -> Any:
+    def schedule_job(self: Any, job: Any, datetime: Any, pipeline: Any = None, unique: bool = False) -> Any:
+        return world.schedule(self, job, datetime, pipeline=pipeline, unique=unique)
+
+    return schedule_job
+
+
+def _set_status(original: Any, world: RQWorld) -> Any:
+    def set_status(self: Any, status: Any, pipeline: Any = None) -> None:
+        if world.owns(self):
+            self._status = status
+            return
+        original(self, status, pipeline)
+
+    return set_status
+
+
+def _get_status(original: Any, world: RQWorld) -> Any:
+    def get_status(self: Any, refresh: bool = True) -> Any:
+        if world.owns(self):
+            return world.status(self)
+        return original(self, refresh)
+
+    return get_status
+
+
+def _return_value(original: Any, world: RQWorld) -> Any:
+    def return_value(self: Any, refresh: bool = False) -> Any:
+        """The value of the job's last successful run (``None`` until then), as RQ's ``latest_result``."""
+        if world.owns(self):
+            return self._result if world.status(self) == "finished" else None
+        return original(self, refresh)
+
+    return return_value
+
+
+def _save_meta(original: Any, world: RQWorld) -> Any:
+    def save_meta(self: Any) -> None:
+        if not world.owns(self):
+            original(self)
+
+    return save_meta
+
+
+def _get_meta(original: Any, world: RQWorld) -> Any:
+    def get_meta(self: Any, refresh: bool = True) -> Any:
+        if world.owns(self):
+            return self.meta
+        return original(self, refresh)
+
+    return get_meta

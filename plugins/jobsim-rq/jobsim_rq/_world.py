@@ -1,0 +1,605 @@
+"""One simulation's RQ side (``sim.rq``): the queues a worker listens to, its jobs, its scheduler.
+
+RQ keeps everything in Redis and runs jobs in worker processes. Here, while the
+simulation runs, the few ``Queue``/``Job`` methods that talk to Redis are replaced
+(``_patches``) and a single simulated worker with ``--with-scheduler`` runs the jobs
+in virtual time. RQ's own code still does the rest: ``Queue.enqueue``/``enqueue_call``/
+``enqueue_at``/``enqueue_in`` parse arguments and build the ``Job`` (``Queue.create_job``,
+so ``job_timeout``, ``retry``, ``on_success``/``on_failure`` and bad values are RQ's),
+``Job.perform`` calls the function, ``Job.retry`` decides retries with its own interval
+rule (``Job.get_retry_interval``, rq 3.0.0 ``rq/job.py:1760-1773``).
+
+What the worker does is RQ 3.0.0's ``BaseWorker.perform_job`` (``rq/worker/base.py:1651-1678``)
+and the two ways out of it, ``_finalize_success`` (``:1582-1620``) and ``_finalize_failure``
+(``:1622-1649``), redone on the virtual clock; each rule below cites where it comes from.
+"""
+
+from __future__ import annotations
+
+import calendar
+import dataclasses
+import datetime as dt
+import random
+import uuid
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from rq.job import JobStatus
+
+import jobsim
+from jobsim._events import Event
+from jobsim._records import Attempt, Run
+from jobsim._steps import Execution
+from jobsim._time import MS, SECOND, iso, to_datetime
+from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
+from jobsim.hooks import Adapted
+
+if TYPE_CHECKING:
+    from jobsim import Simulation
+
+BACKEND = "rq"
+WORKER_NAME = "jobsim-rq"
+_NOW: Any = Execution.__dict__["now"]  # the slot that holds an execution's clock
+
+
+class JobTimeout(Exception):
+    """Internal marker: the body's virtual clock crossed ``job_timeout`` (replaced by RQ's ``JobTimeoutException``)."""
+
+
+class RQExecution(Execution):
+    """An execution whose clock stops at ``deadline``: the instant RQ's death penalty fires.
+
+    RQ arms ``signal.alarm(timeout)`` around ``job.perform()`` (``UnixSignalDeathPenalty``,
+    ``rq/timeouts.py:61-70``) and the handler raises ``JobTimeoutException('Task exceeded
+    maximum timeout value (N seconds)')`` wherever the job is. Job code spends virtual time
+    only by moving ``now`` (``time.sleep``, a slow HTTP answer), so the exception is raised
+    from the call that would cross the deadline, with the clock at the deadline.
+    """
+
+    __slots__ = ("deadline", "exception")
+
+    def __init__(self, engine: Any, run: Any, attempt: int, start: int) -> None:
+        self.deadline: int | None = None
+        self.exception: Callable[[], BaseException] | None = None
+        super().__init__(engine, run, attempt, start)
+
+    @property
+    def now(self) -> int:
+        return _NOW.__get__(self, Execution)  # type: ignore[no-any-return]
+
+    @now.setter
+    def now(self, value: int) -> None:
+        deadline = self.deadline
+        if deadline is not None and _NOW.__get__(self, Execution) <= deadline < value:
+            _NOW.__set__(self, deadline)
+            assert self.exception is not None
+            raise self.exception()
+        _NOW.__set__(self, value)
+
+    def arm(self, seconds: int | None, exception: Callable[[], BaseException]) -> None:
+        """``death_penalty_class(seconds, ...)`` from now; ``None`` or ``-1`` is no limit (``signal.alarm(-1)``
+        never fires in a job's lifetime)."""
+        if seconds is None or seconds < 0:
+            self.deadline = None
+        else:
+            self.deadline = _NOW.__get__(self, Execution) + seconds * SECOND
+        self.exception = exception
+
+
+@dataclasses.dataclass(eq=False)
+class Held:
+    """One RQ job in the simulation: the ``Job`` the user holds, the queue it belongs to, its run."""
+
+    job: Any
+    queue: Any
+    run: Run
+    calls: int = 0  # attempts made
+    due: int | None = None  # when the scheduler queues it, while it is scheduled
+    running_until: int | None = None  # the end of its last execution, if that spent virtual time
+
+
+class Null:
+    """A Redis pipeline that records nothing: RQ's own ``Job.retry`` writes through it."""
+
+    def __getattr__(self, name: str) -> Any:
+        return self._nothing
+
+    def _nothing(self, *args: Any, **kwargs: Any) -> Null:
+        return self
+
+
+NULL = Null()
+
+
+class RQWorld:
+    """``sim.rq``: the queues of one simulation, read by one worker that runs the scheduler."""
+
+    def __init__(self, sim: Simulation) -> None:
+        self.sim = sim
+        self.listen: list[str] = []  # queue names in the order the worker reads them (``rq worker high low``)
+        self.queues: dict[str, Any] = {}
+        self.waiting: dict[str, deque[Held]] = {}
+        self.jobs: dict[str, Held] = {}
+        self.app = jobsim.App("rq")
+        self.functions: dict[str, jobsim.Function] = {}
+        self.ids = random.Random(f"jobsim-rq-ids:{sim.seed}")
+        self.busy_until: int | None = None
+        self.wake_at: int | None = None
+        self.installed = False
+        self.executing: Held | None = None
+        self.dependents: dict[str, list[Held]] = {}  # job id -> deferred jobs waiting for it, in enqueue order
+
+    # -- adapting --------------------------------------------------------------------------
+    def adopt(self, queue: Any) -> Adapted:
+        name = queue.name
+        if name in self.queues:
+            raise InvalidArgument(f"RQ queue {name!r} is passed to this Simulation twice")
+        if not queue._is_async:
+            raise UnsupportedFeature(
+                f"RQ queue {name!r} was built with is_async=False: such a queue runs each job in the caller, with no "
+                "worker, no retry and no scheduler (rq/queue.py:1482-1508); jobsim simulates the worker, so pass a "
+                "queue built with is_async=True (the default)"
+            )
+        self.queues[name] = queue
+        self.listen.append(name)
+        self.waiting[name] = deque()
+        return Adapted(backend=BACKEND, functions=[], install=self.install, uninstall=self.uninstall,
+                       profile="rq", own_worker=True, dynamic=True)  # fmt: skip
+
+    def install(self, sim: Simulation) -> None:
+        if self.installed:
+            return
+        from . import _patches
+
+        _patches.push(self)
+        self.installed = True
+
+    def uninstall(self, sim: Simulation) -> None:
+        if not self.installed:
+            return
+        from . import _patches
+
+        _patches.pop(self)
+        self.installed = False
+
+    # -- what the patches call -------------------------------------------------------------
+    def new_id(self) -> str:
+        """A job id as RQ makes one (``str(uuid4())``, ``rq/job.py``), drawn from the simulation's seed."""
+        return str(uuid.UUID(int=self.ids.getrandbits(128), version=4))
+
+    def now(self) -> dt.datetime:
+        """``rq.utils.now()`` (UTC-aware) on the virtual clock: the running job's clock, else the simulation's."""
+        return to_datetime(self.sim.now_ns())
+
+    def owns(self, job: Any) -> bool:
+        held = self.jobs.get(job.id) if job._id is not None else None
+        return held is not None and held.job is job
+
+    def check_job(self, job: Any, queue: Any, *, pipeline: Any, unique: bool, what: str) -> None:
+        """Refuse what the simulated worker does not model, naming the option, before anything is recorded."""
+        unsupported = []
+        if pipeline is not None:
+            unsupported.append("a Redis pipeline (pipeline=, or Queue.enqueue_many which uses one)")
+        if unique:
+            unsupported.append("unique=True")
+        if job._dependency_ids and what != "enqueue":
+            unsupported.append("depends_on= (with enqueue_at/enqueue_in)")
+        if job.repeats_left is not None:
+            unsupported.append("repeat=Repeat(...)")
+        if job.has_rate_limit:
+            unsupported.append("rate_limit=")
+        if job.webhooks:
+            unsupported.append("webhooks=")
+        if job.ttl is not None:
+            unsupported.append("ttl=")
+        if not queue._is_async:
+            unsupported.append("a queue built with is_async=False")
+        if unsupported:
+            raise UnsupportedFeature(
+                f"{what} of {job.func_name!r} on RQ queue {queue.name!r} uses {', '.join(unsupported)}, which "
+                "jobsim-rq does not simulate; see plugins/jobsim-rq/README.md for what is modelled"
+            )
+
+    def enqueue(self, queue: Any, job: Any, *, at_front: bool, pipeline: Any = None, unique: bool = False) -> Any:
+        """``Queue.enqueue_job``: a new job goes on the queue now (``rq/queue.py:1254-1290``)."""
+        self.check_job(job, queue, pipeline=pipeline, unique=unique, what="enqueue")
+        job.origin = queue.name
+        held = self._hold(queue, job)
+        waiting_for = self._unmet(job)
+        if waiting_for:
+            self._defer(held, waiting_for)
+            return job
+        self.push(queue, job, at_front=at_front)
+        return job
+
+    # -- dependencies --------------------------------------------------------------------------
+    def _unmet(self, job: Any) -> list[str]:
+        """``Queue.setup_dependencies`` (``rq/queue.py:668-731``): the dependencies whose status is not
+        ``finished`` (or ``failed`` too with ``Dependency(allow_failure=True)``). A dependency RQ cannot
+        fetch (not enqueued in this simulation) is skipped, as ``fetch_dependencies`` drops missing jobs
+        (``rq/job.py:860-863``): it counts as met."""
+        met = (JobStatus.FINISHED, JobStatus.FAILED) if job.allow_dependency_failures else (JobStatus.FINISHED,)
+        unmet = []
+        for dep_id in job._dependency_ids:
+            dep = self.jobs.get(dep_id)
+            if dep is not None and self.status(dep.job) not in met:
+                unmet.append(dep_id)
+        return unmet
+
+    def _defer(self, held: Held, waiting_for: list[str]) -> None:
+        """Status ``deferred``; the job waits in each unmet dependency's dependents (``register_dependency``)."""
+        held.job._status = JobStatus.DEFERRED
+        held.run.status = "waiting"
+        for dep_id in waiting_for:
+            self.dependents.setdefault(dep_id, []).append(held)
+        self.record("rq.defer", function=held.run.function.id, run=held.job.id, queue=held.queue.name,
+                    waiting_for=waiting_for)  # fmt: skip
+
+    def _release(self, parent: Held) -> None:
+        """``enqueue_dependents``/``move_dependents_to_ready`` after a job finishes or finally fails
+        (``rq/queue.py:1510-1667``, ``rq/registry.py:565-620``): each deferred dependent whose dependencies
+        are met now (``Job.dependencies_are_met``, ``rq/job.py:1840-1911``: a failed parent counts only with
+        ``allow_failure``) is queued with ``at_front=job.should_enqueue_at_front()``. RQ keeps dependents in a
+        Redis set, so their order is unspecified there; here it is the order they were enqueued in."""
+        for held in self.dependents.pop(parent.job.id, []):
+            job = held.job
+            if job._status != JobStatus.DEFERRED:
+                continue
+            parent_status = self.status(parent.job)
+            if parent_status == JobStatus.FAILED and not job.allow_dependency_failures:
+                continue
+            if parent_status not in (JobStatus.FINISHED, JobStatus.FAILED):
+                continue
+            if any(dep_id != parent.job.id for dep_id in self._unmet(job)):
+                continue
+            self.push(held.queue, job, at_front=job.should_enqueue_at_front())
+
+    def schedule(self, queue: Any, job: Any, when: Any, *, pipeline: Any = None, unique: bool = False) -> Any:
+        """``Queue.schedule_job`` (``enqueue_at``/``enqueue_in``, and ``Job.retry`` with an interval).
+
+        The ``ScheduledJobRegistry`` scores a job by its time in whole UTC seconds: a naive
+        datetime is read in the machine's local zone (``astimezone()``), then
+        ``calendar.timegm(utctimetuple())`` drops the fraction (``rq/registry.py:641-652``).
+        The worker's scheduler moves a job to its queue once that score is due
+        (``rq/scheduler.py:232-267``); it polls every second, which this simulation does
+        not add: the job is queued at its score.
+        """
+        if not isinstance(when, dt.datetime):
+            raise InvalidArgument.build("datetime", when, "a datetime.datetime for Queue.enqueue_at")
+        retrying = self.owns(job)
+        if not retrying:
+            self.check_job(job, queue, pipeline=pipeline, unique=unique, what="enqueue_at")
+        aware = when if when.tzinfo is not None else when.astimezone()
+        due = calendar.timegm(aware.utctimetuple()) * SECOND
+        job._status = JobStatus.SCHEDULED
+        job.origin = queue.name
+        held = self.jobs[job.id] if retrying else self._hold(queue, job)
+        now = self.sim.now_ns()
+        held.due = max(due, now)
+        self.record("rq.schedule", function=held.run.function.id, run=job.id, queue=queue.name, at=due,
+                    requested=iso(int(aware.timestamp() * SECOND)))  # fmt: skip
+        self.sim.kernel.schedule(max(due, now), self._scheduled_due, held, owner=f"{job.func_name} (scheduled)")
+        return job
+
+    def push(self, queue: Any, job: Any, *, at_front: bool) -> Any:
+        """``Queue._enqueue_job``: status ``queued``, ``enqueued_at`` now, at the back or the front
+        (``rq/queue.py:1359-1400``)."""
+        held = self.jobs[job.id]
+        job.origin = queue.name
+        job.enqueued_at = self.now()
+        if job.timeout is None:
+            job.timeout = queue._default_timeout
+        job._status = JobStatus.QUEUED
+        line = self.waiting.get(queue.name)
+        self.record("rq.enqueue", function=held.run.function.id, run=job.id, queue=queue.name, at_front=at_front,
+                    listened=line is not None)  # fmt: skip
+        if line is None:
+            return job  # no simulated worker reads this queue: the job stays queued, as with no worker in RQ
+        if at_front:
+            line.appendleft(held)
+        else:
+            line.append(held)
+        self._wake(self.sim.now_ns())
+        return job
+
+    # -- runs --------------------------------------------------------------------------------
+    def _hold(self, queue: Any, job: Any) -> Held:
+        if job.id in self.jobs:
+            raise InvalidArgument(f"RQ job id {job.id!r} is enqueued twice in this simulation; job ids must be unique")
+        fn = self._function(job)
+        now = self.sim.now_ns()
+        data = {"func": job.func_name, "id": job.id, "queue": queue.name, "args": repr(job.args),
+                "kwargs": repr(job.kwargs)}  # fmt: skip
+        run = Run(fn, job.id, [Event("rq/job", data, id=job.id, ts=now // MS)], now)
+        cause = None if self.executing is None else self.executing.run
+        if cause is not None:  # a job that enqueues itself forever stops after max_chain runs
+            self.sim.engine.descend(run, cause=cause)
+        runs = self.sim.engine.runs[fn.id]
+        runs.append(run)
+        held = self.jobs[job.id] = Held(job, queue, run)
+        origin = "enqueue" if cause is None else f"{cause.function.id}#{self.sim.runs(cause.function).index(cause) + 1}"
+        self.record("run.start", function=fn.id, run=job.id, n=len(runs), event=origin)
+        return held
+
+    def _function(self, job: Any) -> jobsim.Function:
+        """The jobsim function for RQ's ``job.func_name`` (``module.qualname``), declared on first use."""
+        name = job.func_name
+        fn = self.functions.get(name)
+        if fn is None:
+            native = _resolve(job)
+            fn = jobsim.Function(id=name, handler=_not_an_event_handler(name), app=self.app,
+                                 options={"rq": True, "native": native})  # fmt: skip
+            self.app.functions[name] = fn
+            self.functions[name] = fn
+            self.sim.add_function(fn, own_worker=True)
+        return fn
+
+    def _scheduled_due(self, held: Held) -> None:
+        """The scheduler enqueues a due job: ``queue._enqueue_job(job, at_front=job.should_enqueue_at_front())``
+        (``rq/scheduler.py:267``; ``Job.should_enqueue_at_front``, ``rq/job.py:595-600``)."""
+        job = held.job
+        if job._status != JobStatus.SCHEDULED:
+            return
+        self.push(held.queue, job, at_front=job.should_enqueue_at_front())
+
+    # -- the worker ----------------------------------------------------------------------------
+    def _wake(self, at: int) -> None:
+        if self.busy_until is not None and self.busy_until > at:
+            at = self.busy_until
+        if self.wake_at is not None and self.wake_at <= at:
+            return
+        self.wake_at = at
+        self.sim.kernel.schedule(at, self._work, at, owner="rq worker")
+
+    def _work(self, at: int) -> None:
+        if self.wake_at != at:
+            return  # an earlier wake took its place
+        self.wake_at = None
+        now = self.sim.kernel.now
+        if self.busy_until is not None and self.busy_until > now:
+            self._wake(self.busy_until)
+            return
+        held = self._dequeue()
+        if held is None:
+            return
+        end = self._perform(held)
+        self.busy_until = end
+        if any(self.waiting.values()):
+            self._wake(end)
+
+    def _dequeue(self) -> Held | None:
+        """``Queue.dequeue_any``: the first queue, in the worker's order, that has a job (``rq/queue.py``)."""
+        for name in self.listen:
+            line = self.waiting[name]
+            while line:
+                held = line.popleft()
+                if held.job._status == JobStatus.QUEUED:
+                    return held
+        return None
+
+    def _perform(self, held: Held) -> int:
+        """``BaseWorker.perform_job`` (``rq/worker/base.py:1651-1678``); returns when the worker is free."""
+        from rq.timeouts import JobTimeoutException
+
+        job, run = held.job, held.run
+        engine = self.sim.engine
+        start = self.sim.kernel.now
+        x = RQExecution(engine, run, held.calls, start)
+        fault = engine.take_fault(run.function.id, None)  # sim.fail(func): this attempt fails with it
+        held.calls += 1
+        job.prepare_for_execution(WORKER_NAME, NULL)  # started_at, STARTED (rq/job.py:1512-1526)
+        run.status = "running"
+        # rq/worker/base.py:1668: timeout = job.timeout or Queue.DEFAULT_TIMEOUT (180 s)
+        timeout = job.timeout or held.queue.DEFAULT_TIMEOUT
+        x.arm(timeout, lambda: JobTimeoutException(f"Task exceeded maximum timeout value ({timeout} seconds)"))
+        engine.x = x
+        engine.move_clock(start)
+        self.executing = held
+        try:
+            try:
+                if fault is not None:
+                    raise fault
+                value = job.perform()
+            except BaseException as exc:  # perform_job's bare except (rq/worker/base.py:1677)
+                if exc is not fault and _escapes(exc):
+                    raise
+                self._failure(held, x, exc)
+            else:
+                self._success(held, x, value)
+        finally:
+            engine.x = None
+            self.executing = None
+        if x.now > start:  # the job spent virtual time: until then, the test sees it running
+            held.running_until = x.now
+            final, attempts = run.status, len(run.attempts)
+            run.status = "running"
+            self.sim.kernel.schedule(x.now, self._reported, held, final, attempts, owner=f"{job.func_name} (running)")
+        return x.now
+
+    def _reported(self, held: Held, status: str, attempts: int) -> None:
+        """The end of an execution that spent virtual time: its outcome becomes visible."""
+        if len(held.run.attempts) == attempts and held.run.status == "running":
+            held.run.status = status
+
+    def status(self, job: Any) -> Any:
+        """``job.get_status()`` as a reader at this instant sees it: ``started`` while an execution spends
+        virtual time (the body ran in one go; its outcome is known early but not yet visible)."""
+        held = self.jobs[job.id]
+        if held.running_until is not None and self.executing is not held and self.sim.now_ns() < held.running_until:
+            return JobStatus.STARTED
+        return job._status
+
+    def _callback(self, x: RQExecution, seconds: int, call: Callable[[], Any]) -> None:
+        """A callback runs under its own death penalty (``rq/callbacks.py:32-59``)."""
+        from rq.timeouts import JobTimeoutException
+
+        x.arm(seconds, lambda: JobTimeoutException(f"Task exceeded maximum timeout value ({seconds} seconds)"))
+        try:
+            call()
+        finally:
+            x.arm(None, JobTimeoutException)
+
+    def _success(self, held: Held, x: RQExecution, value: Any) -> None:
+        """``_finalize_success`` (``rq/worker/base.py:1582-1605``)."""
+        from rq.job import Retry
+
+        job = held.job
+        x.arm(None, Exception)
+        self.sim.engine.move_clock(x.now)  # a death penalty stops the clock before the wall clock follows
+        job.ended_at = self.now()
+        job._result = value
+        if isinstance(value, Retry):
+            self._returned_retry(held, x, value)
+            return
+        job._status = JobStatus.FINISHED
+        callback = job.success_callback
+        if callback is not None:
+            try:  # raised inside perform_job's try: the job fails instead (rq/worker/base.py:1663-1676)
+                self._callback(x, job.success_callback_timeout, lambda: callback(job, job.connection, value))
+            except BaseException as exc:
+                if _escapes(exc):
+                    raise
+                self._failure(held, x, exc)
+                return
+        self._attempt(held, x, None)
+        self._finish(held, "finished", x.now, None, value)
+
+    def _failure(self, held: Held, x: RQExecution, error: BaseException) -> None:
+        """``_finalize_failure`` then ``handle_job_failure`` (``rq/worker/base.py:1622-1649, 734-790``).
+
+        The failure callback runs on every failed attempt, also one that will be retried,
+        with ``(job, connection, type, value, traceback)``; if it raises, its exception is
+        the one recorded. Then ``job.should_retry`` (``retries_left > 0``) decides: RQ's own
+        ``Job.retry`` picks the interval (``get_retry_interval``: ``index = max(len(intervals)
+        - retries_left, 0)``, so the first interval repeats, ``rq/job.py:1760-1802``) and
+        reschedules or re-enqueues; otherwise the job is ``failed``.
+        """
+        job = held.job
+        x.arm(None, Exception)
+        self.sim.engine.move_clock(x.now)  # a death penalty stops the clock before the wall clock follows
+        job._status = JobStatus.FAILED
+        job.ended_at = self.now()
+        callback = job.failure_callback
+        if callback is not None:
+            exc_info = (type(error), error, error.__traceback__)
+            try:
+                self._callback(x, job.failure_callback_timeout, lambda: callback(job, job.connection, *exc_info))
+            except BaseException as exc:
+                if _escapes(exc):
+                    raise
+                error = exc
+        self._attempt(held, x, error)
+        if job.should_retry:
+            held.run.status = "retrying"
+            attempt = held.calls
+            job.retry(held.queue, NULL)  # RQ's own rule; it calls our schedule/push
+            due = self._next_due(held)
+            self.sim.trace.add(x.now, "retry", {"function": held.run.function.id, "run": job.id, "step": None,
+                                                "attempt": attempt, "at": due, "delay": max(0, due - x.now),
+                                                "retries_left": job.retries_left})  # fmt: skip
+            return
+        self._finish(held, "failed", x.now, error, None)
+
+    def _returned_retry(self, held: Held, x: RQExecution, retry: Any) -> None:
+        """A job that returns ``Retry(...)`` (RQ >= 2.1): ``handle_job_retry`` (``rq/worker/base.py:1402-1450``)
+        and ``Job._handle_retry_result`` (``rq/job.py:1703-1757``).
+
+        No callback runs. Past ``retry.max`` returned retries the job is ``failed``;
+        otherwise the interval is ``Retry.get_interval(number_of_retries, intervals)``:
+        ``index = min(len(intervals) - 1, count)``, so the *last* interval repeats
+        (``rq/job.py:1957-1981``) -- the opposite of the enqueue-time rule.
+        """
+        from rq.job import Retry
+
+        job = held.job
+        self._attempt(held, x, None)
+        if job.number_of_retries and job.number_of_retries >= retry.max:
+            job._status = JobStatus.FAILED
+            error = JobsimError(f"RQ job returned Retry(max={retry.max}) after {job.number_of_retries} retries: "
+                                "maximum retry attempts exceeded")  # fmt: skip
+            self._finish(held, "failed", x.now, error, None)
+            return
+        interval = Retry.get_interval(job.number_of_retries or 0, retry.intervals)
+        job.number_of_retries = 1 if not job.number_of_retries else job.number_of_retries + 1
+        job.enqueue_at_front_on_retry = job.enqueue_at_front_on_retry or retry.enqueue_at_front
+        held.run.status = "retrying"
+        if interval:
+            job._status = JobStatus.SCHEDULED
+            held.queue.schedule_job(job, self.now() + dt.timedelta(seconds=interval))
+        else:
+            self.push(held.queue, job, at_front=job.enqueue_at_front_on_retry)
+        due = self._next_due(held)
+        self.sim.trace.add(x.now, "retry", {"function": held.run.function.id, "run": job.id, "step": None,
+                                            "attempt": held.calls, "at": due, "delay": max(0, due - x.now),
+                                            "returned": True})  # fmt: skip
+
+    def _next_due(self, held: Held) -> int:
+        """When the retry will be queued: its scheduled score, or now for an immediate re-enqueue."""
+        if held.job._status == JobStatus.SCHEDULED and held.due is not None:
+            return held.due
+        return self.sim.now_ns()
+
+    def _attempt(self, held: Held, x: RQExecution, error: BaseException | None) -> None:
+        run = held.run
+        run.attempts.append(Attempt(x.attempt, None, x.start, x.now, error))
+        data: dict[str, Any] = {"function": run.function.id, "run": run.id, "step": None, "attempt": x.attempt}
+        if error is not None:
+            data["error"] = f"{type(error).__name__}: {error}"
+        self.sim.trace.add(x.start, "attempt", data)
+
+    def _finish(self, held: Held, status: str, at: int, error: BaseException | None, value: Any) -> None:
+        run = held.run
+        run.status = "completed" if status == "finished" else "failed"
+        run.end_ns, run.error = at, error
+        if value is not None:
+            run._payload = _json(value)
+        data: dict[str, Any] = {"function": run.function.id, "run": run.id, "status": run.status, "rq": status}
+        if error is not None:
+            data["error"] = f"{type(error).__name__}: {error}"
+        self.sim.trace.add(at, "run.end", data)
+        if held.job.id in self.dependents or at > self.sim.kernel.now:
+            # its dependents are looked at when its end is visible (a job deferred while it ran included)
+            self.sim.kernel.schedule(at, self._release, held, owner=f"{held.job.func_name} (dependents)")
+
+    def record(self, kind: str, **data: Any) -> None:
+        self.sim.trace.add(self.sim.now_ns(), kind, data)
+
+    # -- for tests ------------------------------------------------------------------------------
+    def job(self, job_id: str) -> Any:
+        """The ``rq.job.Job`` of ``job_id`` in this simulation."""
+        held = self.jobs.get(job_id)
+        if held is None:
+            raise InvalidArgument.build("job_id", job_id, "the id of a job enqueued in this simulation")
+        return held.job
+
+    def __repr__(self) -> str:
+        return f"<jobsim-rq world: queues {self.listen}, {len(self.jobs)} jobs>"
+
+
+def _escapes(exc: BaseException) -> bool:
+    """What leaves the simulated worker instead of failing the job: jobsim's own errors (a bad sleep, a
+    refused option, a budget) stop the test as in any simulation; KeyboardInterrupt and the like stop it too."""
+    return isinstance(exc, JobsimError) or not isinstance(exc, Exception | SystemExit)
+
+
+def _resolve(job: Any) -> Any:
+    """The callable RQ will call (``Job.func``: the instance's method, or ``import_attribute(func_name)``,
+    ``rq/job.py:527-537``), or None if it cannot be imported (then each attempt fails, as on a worker)."""
+    try:
+        return job.func
+    except Exception:
+        return None
+
+
+def _json(value: Any) -> bytes:
+    import orjson
+
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str)
+
+
+def _not_an_event_handler(name: str) -> Any:
+    def handler(ctx: Any) -> None:
+        raise JobsimError(f"RQ job function {name!r} runs through a queue (queue.enqueue), not through jobsim events")
+
+    return handler

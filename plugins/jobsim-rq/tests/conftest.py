@@ -1,0 +1,139 @@
+"""Fixtures for jobsim-rq's tests: a queue whose connection is never opened, and (live) a real Redis and worker."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+if importlib.util.find_spec("rq") is None or importlib.util.find_spec("jobsim_rq") is None:
+    # run from the repository root without the plugin installed: nothing here can run
+    collect_ignore_glob = ["test_*.py", "rq_live_*.py"]
+
+START = "2025-03-01T00:00:00Z"
+
+
+@pytest.fixture
+def queue():
+    """An RQ queue on a Redis port nothing listens on: in a simulation nothing may reach it."""
+    import redis
+    from rq import Queue
+
+    return Queue("default", connection=redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2))
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "live: talks to a real backend server on loopback (skipped when it is not running)"
+    )
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """A throwaway ``redis-server`` on 127.0.0.1 and a free port, stopped by pid afterwards."""
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+    import time
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("live RQ tests need Debian's redis-server: apt-get install -y redis-server")
+    import redis
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    workdir = tempfile.mkdtemp(prefix="jobsim-rq-redis-")
+    proc = subprocess.Popen(
+        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", workdir],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 10
+    try:
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.skip(f"redis-server did not start on port {port} (exit code {proc.poll()})")
+                time.sleep(0.05)
+        yield url
+    finally:
+        client.close()
+        _stop(proc, timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _stop(proc, *, timeout):
+    """Terminate, then kill after ``timeout`` seconds; always reaped."""
+    import subprocess
+
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+class WorkerProcess:
+    def __init__(self, proc, lines):
+        self.proc = proc
+        self.lines = lines
+
+    def check(self):
+        if self.proc.poll() is not None:
+            pytest.fail("the RQ worker exited early:\n" + "".join(self.lines[-40:]))
+
+
+@pytest.fixture
+def rq_worker(redis_url):
+    """``SimpleWorker([queue]).work(with_scheduler=True)`` in a subprocess against ``redis_url``; stopped by pid."""
+    import os
+    import subprocess
+    import sys
+    import threading
+    import time
+    from pathlib import Path
+
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    client.close()
+    here = Path(__file__).parent
+    path = os.pathsep.join([str(here), os.environ.get("PYTHONPATH", "")])
+    env = dict(os.environ, JOBSIM_LIVE_REDIS=redis_url, PYTHONPATH=path)
+    proc = subprocess.Popen(
+        [sys.executable, str(here / "rq_live_worker.py"), redis_url, "jobsim-live"],
+        cwd=here, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def pump():
+        for line in proc.stdout:
+            lines.append(line)
+            if "Scheduler for" in line and " started" in line:
+                ready.set()
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    worker = WorkerProcess(proc, lines)
+    try:
+        deadline = time.monotonic() + 30
+        while not ready.wait(0.1):
+            worker.check()
+            if time.monotonic() > deadline:
+                pytest.fail("the RQ worker's scheduler did not start in 30 s:\n" + "".join(lines[-40:]))
+        yield worker
+    finally:
+        _stop(proc, timeout=15)
+        reader.join(timeout=10)
+        if not reader.is_alive():
+            proc.stdout.close()

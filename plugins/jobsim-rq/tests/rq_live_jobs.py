@@ -1,0 +1,74 @@
+"""Job functions for the live conformance test, importable by a real RQ worker (``tests/`` is on its PYTHONPATH).
+
+Each attempt and each failure callback appends one JSON line: to the Redis list
+``LOG_KEY`` when ``JOBSIM_LIVE_REDIS`` is set (the real worker), else to ``LOCAL``
+(the simulation, where ``time.time()`` reads the virtual clock).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+from rq import get_current_job
+
+LOG_KEY = "jobsim-live-log"
+LIVE_QUEUE = "jobsim-live"
+LOCAL: list[dict[str, Any]] = []
+
+
+def _log(entry: dict[str, Any]) -> None:
+    url = os.environ.get("JOBSIM_LIVE_REDIS")
+    if url is None:
+        LOCAL.append(entry)
+        return
+    import redis
+
+    redis.Redis.from_url(url).rpush(LOG_KEY, json.dumps(entry))
+
+
+def always_fails(label: str) -> None:
+    job = get_current_job()
+    assert job is not None
+    _log(
+        {
+            "kind": "attempt",
+            "label": label,
+            "t": time.time(),
+            "status": str(job.get_status(refresh=False).value),
+            "retries_left": job.retries_left,
+        }
+    )
+    raise ValueError(f"{label} failed")
+
+
+def on_failure(job: Any, connection: Any, typ: type, value: BaseException, tb: Any) -> None:
+    _log(
+        {
+            "kind": "on_failure",
+            "label": job.args[0],
+            "t": time.time(),
+            "error": f"{typ.__name__}: {value}",
+            "retries_left": job.retries_left,
+        }
+    )
+
+
+def asks_for_retry(label: str) -> Any:
+    """Returns ``Retry`` (RQ >= 2.1): the other interval rule, ``Retry.get_interval``."""
+    from rq import Retry
+
+    job = get_current_job()
+    assert job is not None
+    _log({"kind": "attempt", "label": label, "t": time.time(), "number_of_retries": job.number_of_retries})
+    return Retry(max=2, interval=[1, 2])
+
+
+def sleeps(label: str, seconds: float) -> None:
+    job = get_current_job()
+    assert job is not None
+    _log({"kind": "attempt", "label": label, "t": time.time(), "retries_left": job.retries_left})
+    time.sleep(seconds)
+    _log({"kind": "woke", "label": label, "t": time.time()})

@@ -1,0 +1,175 @@
+"""Live conformance: RQ jobs on a real worker and Redis vs the simulation's prediction.
+
+Three scenarios: a job that always fails with ``Retry(max=3, interval=[1, 2])`` and a
+failure callback; a job that *returns* ``Retry(max=2, interval=[1, 2])`` (the other
+interval rule); a job that sleeps past ``job_timeout=1`` with ``Retry(max=1, interval=1)``.
+
+Run with the rest of the suite (marker ``live``); skipped, with the reason, when
+``redis-server`` is not installed. The worker is RQ's ``SimpleWorker`` with its
+scheduler (``work(with_scheduler=True)``) in a subprocess; Redis is started on a free
+loopback port and stopped by pid (``conftest.py``).
+
+Checked against the simulation's prediction: the same sequence of attempts and
+failure callbacks (the callback runs after *every* failed attempt, retried or not),
+the same ``retries_left`` seen by each, the same final status; and the retry interval
+RQ chose each time. Real delays are noisy by design: the scheduler scores a job in
+whole seconds (``rq/registry.py:650``) and polls once a second (``rq/scheduler.py:62``),
+so a real gap between attempts is within ``TOLERANCE`` of the predicted one. The
+interval is checked more sharply: while the job waits, the test reads its score in the
+``ScheduledJobRegistry``; with ``t`` the instant the failure callback ran (RQ reads its
+clock for the score just after), the predicted interval ``I`` must satisfy
+``score - SLACK <= t + I < score + 1`` (see ``check_intervals``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections.abc import Callable
+
+import pytest
+import rq_live_jobs
+from rq import Queue, Retry
+from rq.callbacks import Callback
+from rq.job import Job, JobStatus
+
+import jobsim
+
+SECOND = 1_000_000_000
+
+pytestmark = pytest.mark.live
+
+TOLERANCE = 1.75  # seconds per gap: up to 1 s earlier (whole-second scores), 1 s later (the 1 s poll), plus load
+SLACK = 0.5  # seconds, at most, between the reference instant and RQ reading its clock for the score (load included)
+
+
+def enqueue(queue: Queue) -> Job:
+    return queue.enqueue(rq_live_jobs.always_fails, "a", retry=Retry(max=3, interval=[1, 2]),
+                         on_failure=Callback(rq_live_jobs.on_failure))  # fmt: skip
+
+
+def enqueue_returning(queue: Queue) -> Job:
+    return queue.enqueue(rq_live_jobs.asks_for_retry, "b")
+
+
+def enqueue_timeout(queue: Queue) -> Job:
+    return queue.enqueue(rq_live_jobs.sleeps, "c", 3, job_timeout=1, retry=Retry(max=1, interval=1),
+                         on_failure=Callback(rq_live_jobs.on_failure))  # fmt: skip
+
+
+def predicted(scenario: Callable[[Queue], Job] = enqueue) -> tuple[list[dict], Job]:
+    import redis
+
+    rq_live_jobs.LOCAL.clear()
+    queue = Queue(rq_live_jobs.LIVE_QUEUE, connection=redis.Redis(host="127.0.0.1", port=1))
+    with jobsim.Simulation(queue, start="2025-03-01T00:00:00Z") as sim:
+        job = scenario(queue)
+        sim.run_until_idle()
+    return list(rq_live_jobs.LOCAL), job
+
+
+def observed(redis_url: str, worker, scenario: Callable[[Queue], Job] = enqueue) -> tuple[list[dict], Job, dict]:
+    """The real run's log and final job, and each score the job had in the ScheduledJobRegistry."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        queue = Queue(rq_live_jobs.LIVE_QUEUE, connection=client)
+        job = scenario(queue)
+        key = queue.scheduled_job_registry.key
+        scores: dict[float, int] = {}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            worker.check()
+            score = client.zscore(key, job.id)
+            if score is not None:
+                scores.setdefault(score, len(scores))
+            if job.get_status() in (JobStatus.FAILED, JobStatus.FINISHED):
+                break
+            time.sleep(0.005)
+        time.sleep(0.3)  # nothing more should arrive
+        log = [json.loads(raw) for raw in client.lrange(rq_live_jobs.LOG_KEY, 0, -1)]
+        job.refresh()
+        return log, job, scores
+    finally:
+        client.close()
+
+
+def shape(log: list[dict]) -> list[tuple]:
+    return [tuple(sorted((k, v) for k, v in e.items() if k not in ("t", "status"))) for e in log]
+
+
+def check_intervals(scores: dict[float, int], after: list[float], predicted: list[int]) -> None:
+    """Each score RQ wrote is ``floor(t' + I)`` with ``t'`` at most ``SLACK`` after ``t`` (from ``after``):
+    the predicted interval ``I`` must satisfy ``score - SLACK <= t + I < score + 1``. One second more or
+    less fails it unless ``t + I`` falls within ``SLACK`` of a whole second."""
+    assert scores, "the job was never seen waiting in the ScheduledJobRegistry"
+    for score, nth in scores.items():
+        t, interval = after[nth], predicted[nth]
+        assert score - SLACK <= t + interval < score + 1, (nth, score, t, interval, scores, after)
+
+
+def test_the_simulation_predicts_rqs_retry_intervals():
+    log, job = predicted()
+    t0 = log[0]["t"]
+    attempts = [round(e["t"] - t0, 3) for e in log if e["kind"] == "attempt"]
+    # enqueue-time Retry: index = max(len(intervals) - retries_left, 0): 1 (first repeats), 1, 2
+    assert attempts == [0, 1, 2, 4]
+    assert [(e["kind"], e["retries_left"], e.get("error")) for e in log] == [
+        ("attempt", 3, None), ("on_failure", 3, "ValueError: a failed"),
+        ("attempt", 2, None), ("on_failure", 2, "ValueError: a failed"),
+        ("attempt", 1, None), ("on_failure", 1, "ValueError: a failed"),
+        ("attempt", 0, None), ("on_failure", 0, "ValueError: a failed"),
+    ]  # fmt: skip
+    assert job.get_status(refresh=False) == JobStatus.FAILED and job.retries_left == 0
+
+
+def test_the_real_worker_does_what_the_simulation_predicts(redis_url, rq_worker):
+    expected, sim_job = predicted()
+    real, real_job, scores = observed(redis_url, rq_worker)
+    print("observed", real, scores)
+    assert shape(real) == shape(expected)
+    assert [e["status"] for e in real if e["kind"] == "attempt"] == ["started"] * 4
+    assert real_job.get_status() == sim_job.get_status(refresh=False) == JobStatus.FAILED
+    assert real_job.retries_left == sim_job.retries_left == 0
+
+    def gaps(log: list[dict]) -> list[float]:
+        starts = [e["t"] for e in log if e["kind"] == "attempt"]
+        return [b - a for a, b in itertools.pairwise(starts)]
+
+    sim_gaps = gaps(expected)
+    assert sim_gaps == [1, 1, 2]
+    for real_gap, sim_gap in zip(gaps(real), sim_gaps, strict=True):
+        assert abs(real_gap - sim_gap) <= TOLERANCE, (gaps(real), sim_gaps)
+
+    # the interval RQ chose after each retried failure, read from the score it wrote
+    check_intervals(scores, [e["t"] for e in real if e["kind"] == "on_failure"], [round(g) for g in sim_gaps])
+
+
+def test_a_returned_retry_repeats_the_last_interval_on_the_real_worker_too(redis_url, rq_worker):
+    expected, sim_job = predicted(enqueue_returning)
+    starts = [e["t"] - expected[0]["t"] for e in expected]
+    assert starts == [0, 1, 3]  # Retry.get_interval: 1, then the last interval, 2
+    assert [e["number_of_retries"] for e in expected] == [None, 1, 2]
+    real, real_job, scores = observed(redis_url, rq_worker, enqueue_returning)
+    print("observed", real, scores)
+    assert shape(real) == shape(expected)
+    assert real_job.get_status() == sim_job.get_status(refresh=False) == JobStatus.FAILED
+    real_starts = [e["t"] - real[0]["t"] for e in real]
+    assert all(abs(r - p) <= 2 * TOLERANCE for r, p in zip(real_starts, starts, strict=True)), real_starts
+    check_intervals(scores, [e["t"] for e in real], [1, 2])
+
+
+def test_job_timeout_on_the_real_worker(redis_url, rq_worker):
+    expected, sim_job = predicted(enqueue_timeout)
+    error = "JobTimeoutException: Task exceeded maximum timeout value (1 seconds)"
+    assert [(e["kind"], e["retries_left"], e.get("error")) for e in expected] == [
+        ("attempt", 1, None), ("on_failure", 1, error), ("attempt", 0, None), ("on_failure", 0, error)]  # fmt: skip
+    assert [e["t"] - expected[0]["t"] for e in expected] == [0, 1, 2, 3]
+    real, real_job, _ = observed(redis_url, rq_worker, enqueue_timeout)
+    print("observed", real)
+    assert shape(real) == shape(expected)  # no "woke": the death penalty stopped both sleeps
+    assert real_job.get_status() == sim_job.get_status(refresh=False) == JobStatus.FAILED
+    for attempt, callback in zip(real[::2], real[1::2], strict=True):
+        assert abs(callback["t"] - attempt["t"] - 1) <= 0.3, real  # the alarm fires after job_timeout

@@ -1,0 +1,325 @@
+"""Queues, the scheduler, statuses, the worker's order, ids, and what is refused."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from typing import Any
+
+import pytest
+import redis
+from rq import Queue, Repeat, Retry, get_current_job
+from rq.job import JobStatus
+
+import jobsim
+from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
+
+START = "2025-03-01T00:00:00Z"
+T0 = dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc)
+SECOND = 1_000_000_000
+seen: list[Any] = []
+
+
+@pytest.fixture(autouse=True)
+def _clear():
+    seen.clear()
+
+
+def note(label: str) -> str:
+    job = get_current_job()
+    assert job is not None
+    seen.append((label, dt.datetime.now(dt.timezone.utc) - T0, job.get_status(), job.origin))
+    return label.upper()
+
+
+def busy(label: str, seconds: int) -> None:
+    seen.append((label, dt.datetime.now(dt.timezone.utc) - T0))
+    time.sleep(seconds)
+
+
+def spawner(queue_name: str) -> None:
+    Queue(queue_name, connection=redis.Redis(port=1)).enqueue_in(dt.timedelta(minutes=5), note, "child")
+
+
+def fails() -> None:
+    raise ValueError("no")
+
+
+def other_queue(name: str) -> Queue:
+    return Queue(name, connection=redis.Redis(host="127.0.0.1", port=1))
+
+
+def test_enqueue_in_and_enqueue_at_run_on_the_virtual_clock(queue):
+    with jobsim.Simulation(queue, start=START) as sim:
+        later = queue.enqueue_in(dt.timedelta(minutes=90), note, "in")
+        at = queue.enqueue_at(T0 + dt.timedelta(days=2), note, "at")
+        assert later.get_status() == at.get_status() == JobStatus.SCHEDULED
+        sim.advance("89m")
+        assert seen == [] and later.get_status() == JobStatus.SCHEDULED
+        sim.advance("1m")
+        assert seen == [("in", dt.timedelta(minutes=90), JobStatus.STARTED, "default")]
+        assert later.get_status() == JobStatus.FINISHED and later.return_value() == "IN"
+        sim.run_until_idle()
+        assert seen[-1][:2] == ("at", dt.timedelta(days=2))
+        assert later.enqueued_at == T0 + dt.timedelta(minutes=90)  # set by the scheduler when it queues the job
+
+
+def test_scheduled_times_are_whole_seconds(queue):
+    """The ScheduledJobRegistry scores in whole seconds: calendar.timegm(utctimetuple()) (rq/registry.py:650)."""
+    with jobsim.Simulation(queue, start=START) as sim:
+        queue.enqueue_at(T0 + dt.timedelta(seconds=1, milliseconds=700), note, "fraction")
+        sim.run_until_idle()
+    assert seen[0][1] == dt.timedelta(seconds=1)
+
+
+def test_a_naive_enqueue_at_is_machine_local_time(queue, monkeypatch):
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        with jobsim.Simulation(queue, start=START) as sim:
+            queue.enqueue_at(dt.datetime(2025, 3, 1, 2, 0), note, "naive")  # 02:00 EST = 07:00 UTC
+            sim.run_until_idle()
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert seen[0][1] == dt.timedelta(hours=7)
+
+
+def test_statuses_through_a_retried_job(queue):
+    with jobsim.Simulation(queue, start=START) as sim:
+        job = queue.enqueue(fails, retry=Retry(max=1, interval=60))
+        assert job.get_status() == JobStatus.QUEUED
+        assert sim.runs(fails)[0].status == "queued"
+        sim.advance("1s")
+        assert job.get_status() == JobStatus.SCHEDULED  # waiting for its retry (Job.retry, rq/job.py:1790)
+        assert sim.runs(fails)[0].status == "retrying"
+        sim.advance("1m")
+        assert job.get_status() == JobStatus.FAILED
+        assert sim.runs(fails)[0].status == "failed"
+
+
+def test_one_worker_reads_its_queues_in_order_and_one_job_at_a_time():
+    high, low = other_queue("high"), other_queue("low")
+    with jobsim.Simulation([high, low], start=START) as sim:
+        low.enqueue(busy, "low-1", 10)
+        low.enqueue(busy, "low-2", 10)
+        high.enqueue(busy, "high-1", 10)  # enqueued last, at the same instant: the worker reads "high" first
+        sim.run_until_idle()
+    assert seen == [("high-1", dt.timedelta(0)), ("low-1", dt.timedelta(seconds=10)),
+                    ("low-2", dt.timedelta(seconds=20))]  # fmt: skip
+
+
+def test_a_queue_no_worker_reads_keeps_its_jobs_queued(queue):
+    elsewhere = other_queue("elsewhere")
+    with jobsim.Simulation(queue, start=START) as sim:
+        job = elsewhere.enqueue(note, "never")
+        sim.run_until_idle()
+        assert job.get_status() == JobStatus.QUEUED and seen == []
+        assert "no simulated worker reads it" in sim.timeline()
+
+
+def test_runs_attempts_trace_and_timeline(queue):
+    with jobsim.Simulation(queue, start=START, seed=7) as sim:
+        job = queue.enqueue(fails, retry=Retry(max=2, interval=[5, 20]))
+        sim.run_until_idle()
+        [run] = sim.runs(fails)
+        assert sim.runs(f"{__name__}.fails") == [run]  # the jobsim id is RQ's func_name
+        assert run.id == job.id
+        assert [(a.start_ns - run.start_ns) // SECOND for a in run.attempts] == [0, 5, 25]  # 5, then 20
+        kinds = [r.kind for r in sim.trace.records if r.data.get("run") == job.id]
+        assert kinds == ["run.start", "rq.enqueue", "attempt", "rq.schedule", "retry", "rq.enqueue", "attempt",
+                         "rq.schedule", "retry", "rq.enqueue", "attempt", "run.end"]  # fmt: skip
+        text = sim.timeline()
+        assert f"{__name__}.fails#1 started by enqueue" in text
+        assert "scheduled on queue 'default' for 2025-03-01 00:00:05" in text
+        assert f"{__name__}.fails#1 failed: ValueError: no" in text
+
+
+def test_job_ids_follow_the_seed(queue):
+    def ids(seed: int) -> list[str]:
+        with jobsim.Simulation(queue, start=START, seed=seed) as sim:
+            jobs = [queue.enqueue(note, "a"), queue.enqueue_in(dt.timedelta(seconds=1), note, "b")]
+            sim.run_until_idle()
+        return [j.id for j in jobs]
+
+    assert ids(1) == ids(1) != ids(2)
+    with jobsim.Simulation(queue, start=START) as sim:
+        assert queue.enqueue(note, "mine", job_id="my-id").id == "my-id"
+        assert sim.rq.job("my-id").id == "my-id"
+        with pytest.raises(InvalidArgument, match="enqueued twice"):
+            queue.enqueue(note, "again", job_id="my-id")
+
+
+def test_a_job_enqueued_by_a_job_is_its_child(queue):
+    with jobsim.Simulation(queue, start=START) as sim:
+        queue.enqueue(spawner, "default")
+        sim.run_until_idle()
+        assert seen == [("child", dt.timedelta(minutes=5), JobStatus.STARTED, "default")]
+        assert f"{__name__}.note#1 started by {__name__}.spawner#1" in sim.timeline()
+
+
+def test_refused_options_name_themselves(queue):
+    with jobsim.Simulation(queue, start=START) as sim:
+        queue.enqueue(note, "a")
+        with pytest.raises(UnsupportedFeature, match=r"uses repeat=Repeat\(...\), which jobsim-rq does not"):
+            queue.enqueue(note, "b", repeat=Repeat(times=2))
+        with pytest.raises(UnsupportedFeature, match=r"ttl="):
+            queue.enqueue(note, "b", ttl=30)
+        with pytest.raises(UnsupportedFeature, match=r"unique=True"):
+            queue.enqueue(note, "b", job_id="u", unique=True)
+        sim.run_until_idle()
+        assert len(sim.runs(note)) == 1
+
+
+def test_bad_values_are_rqs_own_checks_as_invalid_argument(queue):
+    with jobsim.Simulation(queue, start=START):
+        with pytest.raises(InvalidArgument, match=r"Retry\(max=0, interval=0\) is refused by RQ: max: please enter"):
+            Retry(max=0)
+        with pytest.raises(InvalidArgument, match=r"negative numbers are not allowed"):
+            Retry(max=2, interval=[1, -1])
+        with pytest.raises(InvalidArgument, match=r"Retry\(max=...\)='3' is not valid"):
+            Retry(max="3")  # type: ignore[arg-type]
+        with pytest.raises(InvalidArgument, match=r"RQ refused the job 'note' on queue 'default': 0 timeout"):
+            queue.enqueue(note, "a", job_timeout=0)
+        with pytest.raises(InvalidArgument, match=r"time_delta=60 is not valid: a datetime.timedelta"):
+            queue.enqueue_in(60, note, "a")
+        with pytest.raises(ValueError):  # still a ValueError, for code that catches RQ's
+            Retry(max=-1)
+    with pytest.raises(ValueError, match="max: please enter a value greater than 0"):
+        Retry(max=0)  # outside the simulation, RQ's own class is untouched
+
+
+def test_a_synchronous_queue_is_refused():
+    sync = Queue("sync", is_async=False, connection=redis.Redis(port=1))
+    with pytest.raises(UnsupportedFeature, match="is_async=False"):
+        jobsim.Simulation(sync)
+
+
+def test_the_same_queue_twice_is_refused(queue):
+    with pytest.raises(InvalidArgument, match="passed to this Simulation twice"):
+        jobsim.Simulation([queue, queue])
+
+
+def test_one_rq_simulation_at_a_time(queue):
+    with jobsim.Simulation(queue, start=START), pytest.raises(JobsimError, match="another simulation with RQ"):
+        jobsim.Simulation(other_queue("x"), start=START).start()
+    with jobsim.Simulation(queue, start=START) as sim:  # the first one closed: a new one may start
+        queue.enqueue(note, "ok")
+        sim.run_until_idle()
+    assert seen[0][0] == "ok"
+
+
+def test_nothing_is_patched_after_the_simulation(queue):
+    originals = (Queue.enqueue_job, Queue.schedule_job, Queue._enqueue_job, Queue.create_job, Retry.__init__)
+    with jobsim.Simulation(queue, start=START):
+        assert Queue.enqueue_job is not originals[0]
+    assert (Queue.enqueue_job, Queue.schedule_job, Queue._enqueue_job, Queue.create_job, Retry.__init__) == originals
+    import rq.queue
+    import rq.utils
+
+    assert rq.queue.now is rq.utils.now
+
+
+def test_sim_runs_names_a_function_not_yet_enqueued(queue):
+    with jobsim.Simulation(queue, start=START) as sim, pytest.raises(InvalidArgument, match="function_id"):
+        sim.runs(note)
+
+
+def keeps_progress(steps: int) -> int:
+    job = get_current_job()
+    assert job is not None
+    for step in range(steps):
+        job.meta["progress"] = step + 1
+        job.save_meta()  # writes Redis on a real worker; the Job in memory here
+        time.sleep(1)
+    return steps
+
+
+def test_meta_is_finished_and_at_front(queue):
+    with jobsim.Simulation(queue, start=START) as sim:
+        queue.enqueue(note, "back")
+        queue.enqueue(note, "front", at_front=True)
+        job = queue.enqueue(keeps_progress, 3, meta={"owner": "ops"})
+        assert not job.is_finished and job.is_queued
+        sim.advance("1s")  # the two notes at 0 s, then keeps_progress from 0 s to 3 s
+        assert job.is_started and job.return_value() is None and sim.runs(keeps_progress)[0].status == "running"
+        sim.advance("2s")
+        assert job.is_finished and sim.runs(keeps_progress)[0].status == "completed"
+        sim.run_until_idle()
+        assert job.is_finished and job.return_value() == 3 and job.get_meta()["progress"] == 3
+    assert [entry[0] for entry in seen] == ["front", "back"]
+
+
+class Mailer:
+    def __init__(self, sender: str) -> None:
+        self.sender = sender
+
+    def send(self, to: str) -> str:
+        seen.append((self.sender, to))
+        return f"{self.sender}->{to}"
+
+
+def exits() -> None:
+    raise SystemExit(3)
+
+
+def enqueues_a_refused_job() -> None:
+    Queue("default", connection=redis.Redis(port=1)).enqueue(note, "x", ttl=5)
+
+
+def test_sim_fail_fails_the_next_attempts_of_a_job_function(queue):
+    with jobsim.Simulation(queue, start=START) as sim:
+        job = queue.enqueue(note, "flaky", retry=Retry(max=2, interval=7))
+        sim.fail(note, times=2, error=ConnectionError("injected"))
+        sim.run_until_idle()
+        [run] = sim.runs(note)
+        assert [type(a.error) for a in run.attempts] == [ConnectionError, ConnectionError, type(None)]
+        assert [(a.start_ns - run.start_ns) // SECOND for a in run.attempts] == [0, 7, 14]
+        assert job.get_status() == JobStatus.FINISHED and [entry[0] for entry in seen] == ["flaky"]
+
+
+def test_functions_by_path_and_bound_methods(queue):
+    with jobsim.Simulation(queue, start=START) as sim:
+        by_path = queue.enqueue(f"{__name__}.note", "by-path")
+        method = queue.enqueue(Mailer("shop").send, "ann")
+        sim.run_until_idle()
+        assert by_path.return_value() == "BY-PATH" and sim.runs(note)[0].id == by_path.id
+        assert method.return_value() == "shop->ann"
+        assert [r.function.id for r in sim.runs()] == [f"{__name__}.note", "send"]  # RQ's func_name
+
+
+def test_an_unimportable_function_fails_as_on_a_worker(queue):
+    def local() -> None: ...
+
+    with jobsim.Simulation(queue, start=START) as sim:
+        job = queue.enqueue(local)
+        sim.run_until_idle()
+        assert job.get_status() == JobStatus.FAILED
+        [run] = sim.runs()
+        assert run.function.id.endswith("<locals>.local") and run.error is not None
+
+
+def test_system_exit_in_a_job_is_a_failure_and_jobsim_errors_reach_the_test(queue):
+    with jobsim.Simulation(queue, start=START) as sim:
+        job = queue.enqueue(exits)
+        sim.run_until_idle()
+        assert job.get_status() == JobStatus.FAILED and isinstance(sim.runs(exits)[0].error, SystemExit)
+    with jobsim.Simulation(queue, start=START) as sim:
+        queue.enqueue(enqueues_a_refused_job)
+        with pytest.raises(UnsupportedFeature, match="ttl="):
+            sim.run_until_idle()
+
+
+def test_faults_jobsim_cannot_apply_to_rq_jobs_are_refused(queue):
+    with jobsim.Simulation(queue, start=START) as sim:
+        queue.enqueue(note, "x")
+        with pytest.raises(UnsupportedFeature, match=re.escape(f"crash_worker(function='{__name__}.note') is not")):
+            sim.crash_worker(function=note)
+        with pytest.raises(UnsupportedFeature, match=r"sim.downtime\(\) is not simulated for rq functions"):
+            sim.downtime("2025-03-01T01:00:00Z", "2025-03-01T02:00:00Z")
+
+
+def test_enqueue_many_is_refused_by_name(queue):
+    with jobsim.Simulation(queue, start=START), pytest.raises(UnsupportedFeature, match=r"Queue\.enqueue_many"):
+        queue.enqueue_many([Queue.prepare_data(note, ("a",))])

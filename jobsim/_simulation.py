@@ -553,7 +553,7 @@ class Simulation:
             backend = hit[0].backend
             raise UnsupportedFeature(
                 f"sim.{fault}() is not simulated for {backend} functions (their worker is the plugin's own); "
-                f"use sim.crash_worker(...), which the {backend} plugin answers"
+                f"sim.crash_worker(...) is, if the {backend} plugin simulates crashes (see its README)"
                 + (", or name a function= that jobsim's engine runs" if fault == "duplicate_delivery" else ""),
                 system=backend, feature=fault,
             )

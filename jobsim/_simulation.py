@@ -78,7 +78,12 @@ class Simulation:
         self.adapted: list[Adapted] = []
         self._own_worker: set[str] = set()  # functions a plugin's own worker runs (see Adapted.own_worker)
         self._app_targets: list[App] = []  # the apps given as targets: a function declared on one later is refused
+        given: list[Any] = []
         for target in _flatten(targets):
+            if any(target is seen for seen in given):  # `[app, app]`: its functions would be "declared twice"
+                raise InvalidArgument(f"Simulation() got the target {shown(target)} twice; give each app or target "
+                                      "once")  # fmt: skip
+            given.append(target)
             self._adopt(target)
         self._selection: Selection | None = None
         if functions is not None or exclude_functions is not None:
@@ -167,9 +172,11 @@ class Simulation:
     def _add_functions(self, functions: Iterable[Function]) -> None:
         for fn in functions:
             if fn.id in self.functions:
-                raise InvalidArgument(
-                    f"function id {fn.id!r} is declared twice (two apps or targets); ids must be unique"
-                )
+                other = self.functions[fn.id].app
+                where = (f"in app {other.id!r} and in app {fn.app.id!r}" if other is not fn.app
+                         else f"twice in app {fn.app.id!r}")  # fmt: skip
+                raise InvalidArgument(f"function id {fn.id!r} is declared {where}; a simulation's function ids must "
+                                      "be unique: rename one")  # fmt: skip
             self.functions[fn.id] = fn
 
     def add_function(self, fn: Function, *, own_worker: bool = False) -> None:

@@ -1623,3 +1623,16 @@ def test_a_loop_that_sleeps_forever_fails_its_attempt_instead_of_running_to_the_
         "for something that never comes? Bound the loop (or sleep longer between checks)"
     )
     assert sim.runs("bounded")[0].output == "done"  # as many as the budget allows is fine
+
+
+def test_an_app_given_twice_or_a_function_id_in_two_apps_is_named():
+    """``jobsim_app`` returning ``[app, app]`` said "function id 'f' is declared twice (two apps or targets)"."""
+    shop, billing = jobsim.App("shop"), jobsim.App("billing")
+    shop.function("f", on="go")(lambda ctx: None)
+    billing.function("f", on="go")(lambda ctx: None)
+    with pytest.raises(InvalidArgument, match=r"^Simulation\(\) got the target App\('shop', functions=\['f'\]\) twice; "
+                                              r"give each app or target once$"):  # fmt: skip
+        jobsim.Simulation([shop, shop])
+    with pytest.raises(InvalidArgument, match=r"^function id 'f' is declared in app 'shop' and in app 'billing'; a "
+                                              r"simulation's function ids must be unique: rename one$"):  # fmt: skip
+        jobsim.Simulation(shop, billing)

@@ -555,8 +555,9 @@ def _trace_name(nodeid: str, number: int = 1) -> str:
 
     A test id that had to be changed to fit a file name (``test_y[a/b]`` and
     ``test_y[a-b]`` would both become ``test_y-a-b``), or that holds a ``-`` of its
-    own (``a/test_b/test_c.py`` and ``a/test_b-test_c.py`` flatten alike), gets a
-    short hash of the id, so two tests never share a file.
+    own (``a/test_b/test_c.py`` and ``a/test_b-test_c.py`` flatten alike), or whose
+    test name or parameters hold a capital (``test_y[A]`` and ``test_y[a]`` are one file
+    on macOS and Windows), gets a short hash of the id, so two tests never share a file.
     """
     import hashlib
     import re
@@ -566,7 +567,7 @@ def _trace_name(nodeid: str, number: int = 1) -> str:
     digest = hashlib.sha256(nodeid.encode()).hexdigest()[:12]
     if len(name) > 120:
         name = name[:100] + "-" + digest
-    elif name != readable or "-" in nodeid:
+    elif name != readable or "-" in nodeid or not nodeid.rpartition("::")[2].islower():
         name = f"{name}-{digest}"
     return name + (f".{number}" if number > 1 else "") + ".jobsim.jsonl"
 

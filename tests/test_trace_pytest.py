@@ -100,6 +100,15 @@ def test_ids_that_clean_up_alike_get_different_files() -> None:
     assert _trace_name("t.py::test_fails[a/b]") != _trace_name("t.py::test_fails[a-b]")
 
 
+def test_ids_differing_only_in_case_get_different_files_on_case_blind_file_systems() -> None:
+    from jobsim.pytest_plugin import _trace_name
+
+    ids = ("t.py::test_y", "t.py::test_Y", "t.py::TestA::test_Y", "t.py::testa::test_y")
+    names = [_trace_name(nodeid) for nodeid in ids]
+    assert len({name.lower() for name in names}) == 4, names
+    assert names[0] == "t.py--test_y.jobsim.jsonl"  # all lower case: no digest needed
+
+
 def test_folders_with_dashes_never_share_a_file_with_flattened_paths() -> None:
     """``a/test_b/test_c.py`` and ``a/test_b-test_c.py`` both flatten to ``a-test_b-test_c.py``."""
     from jobsim.pytest_plugin import _trace_name

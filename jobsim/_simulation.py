@@ -78,12 +78,9 @@ class Simulation:
         self.adapted: list[Adapted] = []
         self._own_worker: set[str] = set()  # functions a plugin's own worker runs (see Adapted.own_worker)
         self._app_targets: list[App] = []  # the apps given as targets: a function declared on one later is refused
-        given: list[Any] = []
         for target in _flatten(targets):
-            if any(target is seen for seen in given):  # `[app, app]`: its functions would be "declared twice"
-                raise InvalidArgument(f"Simulation() got the target {shown(target)} twice; give each app or target "
-                                      "once")  # fmt: skip
-            given.append(target)
+            if isinstance(target, App) and target in self._app_targets:  # `[app, app]` (a plugin names its own)
+                raise InvalidArgument(f"Simulation() got the app {target.id!r} twice; give each app once")
             self._adopt(target)
         self._selection: Selection | None = None
         if functions is not None or exclude_functions is not None:

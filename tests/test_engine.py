@@ -1630,8 +1630,7 @@ def test_an_app_given_twice_or_a_function_id_in_two_apps_is_named():
     shop, billing = jobsim.App("shop"), jobsim.App("billing")
     shop.function("f", on="go")(lambda ctx: None)
     billing.function("f", on="go")(lambda ctx: None)
-    with pytest.raises(InvalidArgument, match=r"^Simulation\(\) got the target App\('shop', functions=\['f'\]\) twice; "
-                                              r"give each app or target once$"):  # fmt: skip
+    with pytest.raises(InvalidArgument, match=r"^Simulation\(\) got the app 'shop' twice; give each app once$"):
         jobsim.Simulation([shop, shop])
     with pytest.raises(InvalidArgument, match=r"^function id 'f' is declared in app 'shop' and in app 'billing'; a "
                                               r"simulation's function ids must be unique: rename one$"):  # fmt: skip

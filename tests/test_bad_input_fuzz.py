@@ -30,6 +30,7 @@ from typing import Any
 
 import httpx
 import pytest
+from _deep import nested
 from _imports import import_from
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -54,22 +55,13 @@ class _BrokenRepr:
         raise RuntimeError("repr of a half-built object")
 
 
-def _nested(depth: int) -> dict[str, Any]:
-    """A dict nested past the interpreter's recursion limit: its ``repr`` and a JSON encoder recurse too deep."""
-    top: dict[str, Any] = {}
-    inner = top
-    for _ in range(depth):
-        inner["a"] = inner = {}
-    return top
-
-
 BAD: dict[str, Any] = {
     "None": None, "3": 3, "3.5": 3.5, "True": True, "''": "", "'garbage'": "garbage", "b'bytes'": b"bytes",
     "[]": [], "{}": {}, "object()": object(), "nan": float("nan"), "inf": float("inf"), "-inf": float("-inf"),
     "-1": -1, "10**30": 10**30, "1e300": 1e300, "lambda": lambda: None,
     "naive datetime": dt.datetime(2025, 3, 1, 9), "async def": _coroutine_function,
     "400 digits": "1" + "0" * 400 + "s", "NUL": "a\x00b", "Path('/')": pathlib.Path("/"),
-    "broken repr": _BrokenRepr(), "nested 5000 deep": _nested(5000), "[[]]": [[]], "{1: 2}": {1: 2},
+    "broken repr": _BrokenRepr(), "nested too deep": nested(), "[[]]": [[]], "{1: 2}": {1: 2},
     "year 1 at +05:00": dt.datetime(1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=5))),
 }  # fmt: skip
 """The values every parameter is fed: wrong types, non-finite and huge numbers, a callable of the wrong shape."""
@@ -412,7 +404,7 @@ def _cases() -> list[Case]:
         # Hypothesis's own pretty-printer reprs the targets when it reports the example that failed:
         # a target whose repr raises or recurses too deep fails there, inside Hypothesis
         Case("simulations(*targets)", strategy(lambda v: js.simulations(v)), ("targets", "got no functions"),
-             skip=("broken repr", "nested 5000 deep")),
+             skip=("broken repr", "nested too deep")),
         *[Case(f"simulations({name})", strategy(lambda v, n=name: js.simulations(app_with(), **{n: v})), (name,))
           for name in ("seed", "start", "profile", "tz")],
         Case("failure_patterns(where)", strategy(lambda v: js.failure_patterns(v)), ("where",)),
@@ -575,9 +567,9 @@ def test_a_value_whose_repr_raises_recurses_or_is_huge_still_gets_its_message() 
             sim.advance("9" * 5000)
         assert str(info.value).startswith(f"by='{'9' * 999}... (5,002 characters) is not valid: expected a duration")
         sim.record("fuzz.kind", x=_BrokenRepr())
-        sim.record("fuzz.kind", deep=_nested(5000))
+        sim.record("fuzz.kind", deep=nested())
         with pytest.raises(AssertionError, match=r"with to=<dict object \(its repr raised RecursionError\)>"):
-            sim.mail.assert_sent(to=_nested(5000))
+            sim.mail.assert_sent(to=nested())
     assert [line[29:] for line in sim.timeline().splitlines()[-2:]] == [
         'fuzz.kind {"x":"<_BrokenRepr object (its repr raised RuntimeError)>"}',
         "fuzz.kind <dict object (its repr raised RecursionError)>",

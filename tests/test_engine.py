@@ -9,6 +9,7 @@ import time
 import warnings
 
 import pytest
+from _deep import nested
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -1508,19 +1509,12 @@ def test_sim_fail_injects_an_exception_whose_init_takes_other_arguments():
     )
 
 
-def _nested(depth):
-    top = inner = {}
-    for _ in range(depth):
-        inner["a"] = inner = {}
-    return top
-
-
 def test_an_output_nested_too_deep_or_too_big_to_show_fails_with_a_short_message():
     # the message quoted the value with repr: 2,000 levels raised RecursionError out of the engine (a
     # returned value) or as the step's error; a big set filled the message with all of it
     app = jobsim.App("a")
-    app.function("returns", on="go")(lambda ctx: _nested(2000))
-    app.function("step", on="go")(lambda ctx: ctx.step.run("s", lambda: _nested(2000)))
+    app.function("returns", on="go")(lambda ctx: nested())
+    app.function("step", on="go")(lambda ctx: ctx.step.run("s", lambda: nested()))
     app.function("big", on="go")(lambda ctx: set(range(10_000)))
     with simulate(app) as sim:
         sim.send("go")

@@ -16,6 +16,7 @@ import httpcore
 import httpx
 import pytest
 import respx
+from _deep import nested
 from _fakehost import START_NS, FakeHost
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -197,14 +198,6 @@ def test_an_empty_url_is_refused_because_respx_would_route_every_request(sink: H
     assert httpx.get(HOOK).status_code == 204
 
 
-def _nested(depth: int) -> dict[str, object]:
-    top: dict[str, object] = {}
-    inner = top
-    for _ in range(depth):
-        inner["a"] = inner = {}
-    return top
-
-
 @pytest.mark.parametrize(("declare", "message"), [
     (lambda route: route.mock(side_effect=5), f"side_effect=5 is not valid: {_SIDE_EFFECTS}"),
     (lambda route: route.mock(side_effect="500"), f"side_effect='500' is not valid: {_SIDE_EFFECTS}"),
@@ -247,7 +240,7 @@ def _nested(depth: int) -> dict[str, object]:
      "response={'json': inf} is not valid: keyword arguments of httpx.Response "
      "(Out of range float values are not JSON compliant)"),
     # nested past the recursion limit: httpx's json.dumps raised RecursionError at each request
-    (lambda route: route.respond(200, json=_nested(5000)),
+    (lambda route: route.respond(200, json=nested()),
      "json=<dict object (its repr raised RecursionError)> is not valid: what httpx.Response accepts: json= plain "
      "JSON data (no NaN or infinity), content= str or bytes (maximum recursion depth exceeded while encoding a JSON "
      "object)"),

@@ -197,7 +197,7 @@ def test_a_synchronous_queue_is_refused():
 
 
 def test_the_same_queue_twice_is_refused(queue):
-    with pytest.raises(InvalidArgument, match=r"got the target Queue\('default'\) twice"):
+    with pytest.raises(InvalidArgument, match="RQ queue 'default' is passed to this Simulation twice"):
         jobsim.Simulation([queue, queue])
     other = Queue("default", connection=queue.connection)  # another object, the same Redis list
     with pytest.raises(InvalidArgument, match="RQ queue 'default' is passed to this Simulation twice"):

@@ -410,6 +410,11 @@ def _import_module(spec: str) -> Any:
             raise JobsimError(f"{spec}: not a Python file; give a .py file, a package folder or a module name "
                               "such as app.jobs")  # fmt: skip
         root, name = _package_root(path)
+        loaded = sys.modules.get(name)
+        if loaded is not None and not _loaded_from(loaded, path):  # import_module would answer with that one
+            where = getattr(loaded, "__file__", None) or f"{loaded!r}"
+            raise JobsimError(f"{spec}: it would import as {name!r}, which is already the module {where} in this "
+                              "process; rename the file (or put it in a package)")  # fmt: skip
         sys.path.insert(0, str(root))
     elif spec.endswith(".py") or "/" in spec or os.sep in spec:  # a path, not a module name
         raise JobsimError(f"{spec}: no such file or folder")
@@ -423,6 +428,14 @@ def _import_module(spec: str) -> Any:
         raise JobsimError(
             f"importing {name!r} failed: {type(exc).__name__}: {exc}; fix that module and run again"
         ) from exc
+
+
+def _loaded_from(module: Any, path: Path) -> bool:
+    """Whether ``module`` (already in ``sys.modules``) is the file or package folder ``path``."""
+    file = getattr(module, "__file__", None)
+    if file is not None:
+        return Path(file).resolve() in (path, path / "__init__.py")
+    return any(Path(folder).resolve() == path for folder in getattr(module, "__path__", ()))
 
 
 def _package_root(path: Path) -> tuple[Path, str]:

@@ -98,6 +98,8 @@ _OUTER = pytest.StashKey[contextlib.ExitStack]()
 """The watchers of the sessions this one runs inside, set aside until it ends."""
 _SAVED = pytest.StashKey[bool]()
 """The test's own simulations were saved (at its first failing phase)."""
+_MARKED = pytest.StashKey[bool]()
+"""The test has its own ``jobsim`` marker but does not name the fixture; True once the fixture ran anyway."""
 
 
 # -- hooks ------------------------------------------------------------------------------------
@@ -146,22 +148,35 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """A ``jobsim`` marker on a test that does not use the fixture configures nothing: say so.
+    """Note a ``jobsim`` marker on a test that does not name the fixture: it may configure nothing.
 
     Only markers given on the test itself (or its ``pytest.param``): one on a class or
-    module rightly covers tests of it that build no simulation. Warned here rather than
-    at collection: under ``-W error`` the warning is then this test's setup error, where
-    at collection it would stop the whole session (INTERNALERROR).
+    module rightly covers tests of it that build no simulation. The warning waits for
+    the teardown (:func:`_warn_unused_marker`): a test may still get the fixture with
+    ``request.getfixturevalue("jobsim")``, and then the marker does configure it.
     """
-    __tracebackhide__ = True  # under -W error: the message, not this hook's code
     if "jobsim" in getattr(item, "fixturenames", ("jobsim",)):
         return
     if any(mark.name == "jobsim" for mark in item.own_markers):
-        item.warn(pytest.PytestWarning(
-            f"jobsim: @pytest.mark.jobsim on {item.name} does nothing: the test does not use the `jobsim` "
-            "fixture, and the marker only configures that fixture's simulation (a Simulation the test "
-            "builds itself takes its options as arguments: jobsim.Simulation(app, seed=3))"
-        ))  # fmt: skip
+        item.stash[_MARKED] = False
+
+
+def _warn_unused_marker(item: pytest.Item) -> None:
+    """At teardown: the marker noted at setup configured nothing if the fixture never ran.
+
+    Warned in the test's teardown rather than at collection: under ``-W error`` the
+    warning is then this test's error, where at collection it would stop the whole
+    session (INTERNALERROR).
+    """
+    __tracebackhide__ = True  # under -W error: the message, not this hook's code
+    if item.stash.get(_MARKED, True):
+        return
+    del item.stash[_MARKED]
+    item.warn(pytest.PytestWarning(
+        f"jobsim: @pytest.mark.jobsim on {item.name} does nothing: the test does not use the `jobsim` "
+        "fixture, and the marker only configures that fixture's simulation (a Simulation the test "
+        "builds itself takes its options as arguments: jobsim.Simulation(app, seed=3))"
+    ))  # fmt: skip
 
 
 @pytest.hookimpl(wrapper=True)
@@ -191,8 +206,11 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     try:
         return (yield)
     finally:
-        if started is not None:
-            _close_left_running(item, started.left_running())
+        try:
+            if started is not None:
+                _close_left_running(item, started.left_running())
+        finally:
+            _warn_unused_marker(item)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -276,6 +294,8 @@ def jobsim(request: pytest.FixtureRequest, jobsim_app: Any) -> Iterator[Simulati
             jobsim.advance("1h")
             assert [r.status for r in jobsim.runs("send-welcome-email")] == ["completed"]
     """
+    if _MARKED in request.node.stash:  # requested with request.getfixturevalue("jobsim"): the marker is used
+        request.node.stash[_MARKED] = True
     _refuse_sharing_across_examples(request.node)
     options = _marker_options(request.node)
     allow_unmatched_http = options.pop("allow_unmatched_http", False)

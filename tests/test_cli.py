@@ -384,6 +384,18 @@ def test_a_package_named_like_a_loaded_module_is_imported_alone(tmp_path, monkey
     assert (code, err) == (0, "") and out.splitlines()[2].split()[:2] == ["hello", "1"]
 
 
+def test_a_file_named_like_a_loaded_module_is_refused_by_name(tmp_path, monkeypatch, capsys):
+    """``jobsim run jobs/calendar.py`` imported the standard library's calendar (already loaded) and then said
+    it had no app, suggesting ``calendar:attribute``, which names the same wrong module."""
+    import_from(tmp_path, monkeypatch)
+    (tmp_path / "calendar.py").write_text(MODULE)
+    code, out, err = run(capsys, "run", tmp_path / "calendar.py", "--no-timeline", "--days", "1")
+    assert (code, out) == (2, "")
+    assert err == (f"jobsim: error: {tmp_path / 'calendar.py'}: it would import as 'calendar', which is already "
+                   f"the module {sys.modules['calendar'].__file__} in this process; rename the file (or put it in a "
+                   "package)\n")
+
+
 def test_help_says_what_exclude_functions_leaves_out(capsys):
     with pytest.raises(SystemExit):
         main(["run", "--help"])

@@ -169,12 +169,16 @@ def test_a_marker_on_a_test_without_the_fixture_warns_that_it_does_nothing(pytes
         def test_through_a_fixture(orders):
             assert orders.seed == 3
 
+        @pytest.mark.jobsim(seed=4)
+        def test_through_getfixturevalue(request):  # the marker is used: no warning
+            assert request.getfixturevalue("jobsim").seed == 4
+
         def test_plain():
             pass
         """
     )
     result = pytester.runpytest()
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(
         [
             "*test_a_marker_on_a_test_without_the_fixture_warns_that_it_does_nothing.py:7: PytestWarning: "
@@ -300,10 +304,10 @@ def test_under_w_error_each_warning_is_that_tests_error_and_the_session_goes_on(
         """
     )
     result = pytester.runpytest("-W", "error::pytest.PytestWarning", "-p", "no:randomly")
-    result.assert_outcomes(passed=2, errors=2)
+    result.assert_outcomes(passed=3, errors=2)
     result.stdout.fnmatch_lines(
         [
-            "*_ ERROR at setup of test_marked_without_the_fixture _*",
+            "*_ ERROR at teardown of test_marked_without_the_fixture _*",
             "E   pytest.PytestWarning: jobsim: @pytest.mark.jobsim on test_marked_without_the_fixture does nothing: *",
             "*_ ERROR at teardown of test_leaks _*",
             "E   pytest.PytestWarning: jobsim: test_leaks never closed the simulation it started, *",

@@ -4,10 +4,25 @@
 running the scheduler) claims RQ queues; inside the simulation ``queue.enqueue``,
 ``enqueue_call``, ``enqueue_at`` and ``enqueue_in`` go to a simulated worker, never to
 Redis. ``sim.rq`` is the RQ side of the simulation (``sim.rq.job(job_id)``).
+
+Every simulation loads the entry point ``jobsim_rq.plugin``, and with it this package:
+``RQWorld`` is imported on first use, so a simulation without RQ queues imports no RQ
+(``rq`` and ``redis`` take ~60 ms to import).
 """
 
 from __future__ import annotations
 
-from ._world import RQWorld
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._world import RQWorld
 
 __all__ = ["RQWorld"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RQWorld":
+        from ._world import RQWorld
+
+        return RQWorld
+    raise AttributeError(f"module 'jobsim_rq' has no attribute {name!r}")

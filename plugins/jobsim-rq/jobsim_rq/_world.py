@@ -72,7 +72,10 @@ class RQExecution(Execution):
     def now(self, value: int) -> None:
         deadline = self.deadline
         if deadline is not None and _NOW.__get__(self, Execution) <= deadline < value:
+            # SIGALRM fires once: job code that catches the exception runs on with no limit
             _NOW.__set__(self, deadline)
+            self.deadline = None
+            self.engine.move_clock(deadline)  # the handler that catches it reads the deadline's time
             assert self.exception is not None
             raise self.exception()
         _NOW.__set__(self, value)

@@ -197,8 +197,11 @@ def test_a_synchronous_queue_is_refused():
 
 
 def test_the_same_queue_twice_is_refused(queue):
-    with pytest.raises(InvalidArgument, match="passed to this Simulation twice"):
+    with pytest.raises(InvalidArgument, match="RQ queue 'default' is passed to this Simulation twice"):
         jobsim.Simulation([queue, queue])
+    other = Queue("default", connection=queue.connection)  # another object, the same Redis list
+    with pytest.raises(InvalidArgument, match="RQ queue 'default' is passed to this Simulation twice"):
+        jobsim.Simulation([queue, other])
 
 
 def test_one_rq_simulation_at_a_time(queue):
@@ -326,3 +329,30 @@ def test_faults_jobsim_cannot_apply_to_rq_jobs_are_refused(queue):
 def test_enqueue_many_is_refused_by_name(queue):
     with jobsim.Simulation(queue, start=START), pytest.raises(UnsupportedFeature, match=r"Queue\.enqueue_many"):
         queue.enqueue_many([Queue.prepare_data(note, ("a",))])
+
+
+def test_a_simulation_without_queues_does_not_import_rq():
+    """Installing jobsim-rq costs nothing to other simulations: its entry point loads, RQ (~60 ms) does not."""
+    import os
+    import pathlib
+    import subprocess
+    import sys
+
+    import jobsim_rq
+
+    script = (
+        "import sys, jobsim\n"
+        "app = jobsim.App('plain')\n"
+        "@app.function('f', on='x')\n"
+        "def f(ctx):\n"
+        "    return 1\n"
+        "with jobsim.Simulation(app) as sim:\n"
+        "    sim.send('x'); sim.run_until_idle()\n"
+        "assert 'jobsim_rq.plugin' in sys.modules, 'the plugin was not loaded'\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('rq', 'redis')))\n"
+    )
+    paths = [pathlib.Path(jobsim.__file__).parent.parent, pathlib.Path(jobsim_rq.__file__).parent.parent]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(map(str, paths)))
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -156,6 +156,27 @@ def test_job_timeout_raises_rqs_exception_at_the_deadline_and_counts_as_a_failur
         assert job.get_status() == JobStatus.FAILED
 
 
+def swallows_timeouts(naps: int) -> str:
+    for _ in range(naps):
+        try:
+            time.sleep(100)
+        except Exception as exc:  # a broad handler in job code catches RQ's JobTimeoutException too
+            LOG.append((type(exc).__name__, time.time() - 1740787200))
+    return "done"
+
+
+def test_the_death_penalty_fires_once(queue):
+    """RQ arms ``signal.alarm(timeout)`` once (``rq/timeouts.py:61-70``): job code that catches the
+    ``JobTimeoutException`` runs on, unbounded, until it returns. (Each later sleep raised it again, at once.)"""
+    with jobsim.Simulation(queue, start=START) as sim:
+        job = queue.enqueue(swallows_timeouts, 4, job_timeout=150)
+        sim.run_until_idle()
+        assert LOG == [("JobTimeoutException", 150)]
+        [run] = sim.runs(swallows_timeouts)
+        assert [(a.end_ns - a.start_ns) // SECOND for a in run.attempts] == [350]  # 100 + 50, then 2 x 100 more
+        assert job.get_status() == JobStatus.FINISHED and job.return_value() == "done"
+
+
 def test_job_timeout_defaults_and_formats(queue):
     """Default 180 s (``Queue.DEFAULT_TIMEOUT``); strings parsed by RQ; -1 is no limit."""
     with jobsim.Simulation(queue, start=START) as sim:

@@ -241,6 +241,24 @@ def test_after_a_downtime_the_restarted_processor_polls_at_once_and_from_then_on
     assert [r.data["reason"] for r in sim.trace.of("run.queued")] == ["downtime", "poll"]
 
 
+def test_a_downtime_armed_while_jobs_wait_for_a_poll_starts_them_at_the_restarts_poll():
+    """The restart polls at once (``JobProcessor`` constructor), so a job waiting for a poll of the old grid
+    after the downtime starts at the restart, not at that old poll, which no longer happens."""
+    app = job_app(retries=AgendaBackoff("constant", "1s", max_retries=1), fails=1)
+    with jobsim.Simulation(app, start=START, profile=jobsim.profile("agenda", process_every="1m")) as sim:
+        sim.send("go")  # at once (sent as Agenda starts): attempt 0 fails, the retry (due 00:00:01) waits for 00:01
+        sim.advance("30s")
+        sim.send("go")  # agenda.now() at 00:00:30: waits for the poll at 00:01
+        sim.downtime("2026-03-02T00:00:40Z", "2026-03-02T00:00:50Z")  # armed after both began to wait
+        sim.advance("2m")
+        retries_respect_policy(sim)  # it reads the polls as they are now: the old poll would be a violation
+    assert starts(sim) == [["00:00:00.000", "00:00:50.000"], ["00:00:50.000"]]
+    assert [(hms(r.at), r.data["run"] == sim.runs("job")[1].id, hms(r.data["until"]))
+            for r in sim.trace.of("run.queued")] == [("00:00:30.000", True, "00:01:00.000"),
+                                                     ("00:00:30.000", True, "00:00:50.000")]  # fmt: skip
+    assert [r.data["poll"] for r in sim.trace.of("retry")] == [60 * SECOND + sim.start_ns]  # as computed then
+
+
 def test_a_crashed_jobs_lock_expires_at_the_poll_that_locked_it_plus_ten_minutes():
     app = jobsim.App("b")
 

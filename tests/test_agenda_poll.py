@@ -301,6 +301,26 @@ def test_a_debounced_job_is_saved_at_the_last_call():
     assert debounced("10s") == [["00:00:11.000"]]  # due 00:00:11: the 00:00:10 poll finds it ahead
 
 
+def test_a_debounce_timeout_is_agendas_max_wait_checked_only_when_a_call_comes():
+    """``MongoJobRepository.saveJob`` (agenda@6.2.2, 733-746) reads ``maxWait`` only as a call saves the job:
+    a call at or after ``debounceStartedAt + maxWait`` sets ``nextRunAt = now``, any earlier one ``now +
+    delay`` -- which may fall past ``first + maxWait``; no timer fires at the deadline."""
+    def debounced(*calls):
+        app = job_app(debounce=jobsim.Debounce("10s", timeout="15s"))
+        with jobsim.Simulation(app, start=START, profile="agenda") as sim:
+            for at in calls:
+                sim.advance_to(f"2026-03-02T00:00:{at:02d}Z")
+                sim.send("go", {"at": at})
+            sim.advance("1m")
+        return starts(sim), [r.event.data for r in sim.runs("job")]
+
+    # the call at 00:00:08: nextRunAt 00:00:18, past 00:00:15; the 00:00:15 poll finds it ahead
+    assert debounced(0, 8) == ([["00:00:18.000"]], [{"at": 8}])
+    assert debounced(0, 8, 14) == ([["00:00:24.000"]], [{"at": 14}])  # 14 s after the first: pushed on again
+    # 00:00:15 is maxWait after the first call: nextRunAt = now, and the poll at that instant sees it
+    assert debounced(0, 8, 15) == ([["00:00:15.000"]], [{"at": 15}])
+
+
 # -- costs and options --------------------------------------------------------------------------------------
 
 

@@ -80,7 +80,9 @@ class Simulation:
         self._app_targets: list[App] = []  # the apps given as targets: a function declared on one later is refused
         given: list[Any] = []
         for target in _flatten(targets):
-            if any(target is seen for seen in given):  # `[app, app]`: its functions would be "declared twice"
+            # `[app, app]`: its functions would be "declared twice"; a plugin's target given twice is refused
+            # by its plugin, which names what it is (an inngest function, an RQ queue)
+            if isinstance(target, App) and any(target is seen for seen in given):
                 raise InvalidArgument(f"Simulation() got the target {shown(target)} twice; give each app or target "
                                       "once")  # fmt: skip
             given.append(target)

@@ -99,9 +99,12 @@ class Engine:
             self.flowrt.of(fn)
         for name in fn.events:
             self.by_event[name].append(fn)
+        now = self.kernel.now
         for schedule in self.schedules.get(fn.id, fn.crons):
-            due = schedule.next_after(self.kernel.now)
-            self.kernel.schedule(due, self._cron_tick, fn, schedule, owner=f"{fn.id} (cron)", recurring=True)
+            due = schedule.next_after(now)
+            # a tick is recurring, but an every= scheduler's first job due at once is a job in the wait list
+            # (_every.py): one-off work that run_until_idle waits for; a cron's next tick is strictly after now
+            self.kernel.schedule(due, self._cron_tick, fn, schedule, owner=f"{fn.id} (cron)", recurring=due > now)
 
     def policy(self, fn: Function) -> RetryPolicy:
         policy: RetryPolicy | None = self._policies.get(fn.id)

@@ -211,8 +211,8 @@ class Intervals:
             if not s.late:
                 self.record(now, "cron.missed", {"function": fn.id, "cron": s.every.expr, "scheduled": when,
                                                  "outcome": "down"})  # fmt: skip
-            s.late = True
-            self.kernel.schedule(end, self.deliver, s, owner=f"{fn.id} (cron)", recurring=True)
+            s.late = True  # the first job is one-off work (``Engine.add_function``): run_until_idle waits for it
+            self.kernel.schedule(end, self.deliver, s, owner=f"{fn.id} (cron)", recurring=s.count > 1)
             return
         from ._engine import CRON_EVENT
         from ._events import Event

@@ -169,7 +169,7 @@ class Debouncer:
     """``debounce=``: each event pushes the run to ``now + period``, never past ``first + timeout``;
     the run gets the last event (``trailing``) or the first (``leading``: Trigger.dev's default)."""
 
-    __slots__ = ("fn", "kernel", "key_fn", "last", "owner", "pending", "period", "rt", "timeout")
+    __slots__ = ("at_call", "fn", "kernel", "key_fn", "last", "owner", "pending", "period", "rt", "timeout")
 
     def __init__(self, rt: FlowRuntime, fn: Function, debounce: Debounce) -> None:
         self.rt = rt
@@ -178,6 +178,7 @@ class Debouncer:
         self.last = (debounce.mode or rt.engine.profile.debounce_mode) == "trailing"  # else the first event
         self.period = debounce.period_ns
         self.timeout = debounce.timeout_ns
+        self.at_call = rt.engine.profile.debounce_timeout_at_call  # Agenda's maxWait (``Profile``)
         self.key_fn = debounce.key_fn
         self.owner = f"{fn.id} (debounce)"
         self.pending: dict[Hashable, _Pending] = {}
@@ -198,8 +199,12 @@ class Debouncer:
                 self.kernel.cancel(pending.timer)
         pending.count += 1
         due, why = now + self.period, "quiet"
-        if pending.cap is not None and due >= pending.cap:
-            due, why = pending.cap, "timeout"
+        cap = pending.cap
+        if cap is not None and self.at_call:  # Agenda's maxWait: only an event checks it (the first can't reach it)
+            if now >= cap:
+                due, why = now, "timeout"
+        elif cap is not None and due >= cap:
+            due, why = cap, "timeout"
         pending.timer = self.kernel.schedule(due, self._fire, key, pending, why, owner=self.owner)
 
     def _fire(self, key: Hashable, pending: _Pending, why: str) -> None:

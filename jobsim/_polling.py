@@ -105,7 +105,11 @@ class Polls:
         ``by_run``: a run saved or unlocked it (its end, its code): the poll at that very instant
         has already looked (see the module docstring), so it is not that one.
         """
-        return self.at_or_after(max(since + 1 if by_run else since, due - self.period))
+        return self.at_or_after(self.search(since, due, by_run))
+
+    def search(self, since: int, due: int, by_run: bool = False) -> int:
+        """From when a poll finds that job: ``found`` is the first poll at or after this instant."""
+        return max(since + 1 if by_run else since, due - self.period)
 
     def start(self, since: int, due: int, by_run: bool = False) -> int:
         """When that job starts: at ``due`` if a poll found it in time, else at the poll that finds it."""

@@ -184,6 +184,10 @@ class Profile:
     """Why a duplicated delivery starts no run; ``None`` when every delivery runs."""
     debounce_mode: Literal["leading", "trailing"] = "trailing"
     """The event a debounced run gets when ``Debounce(mode=None)``: the ``trailing`` (last) or ``leading`` (first)."""
+    debounce_timeout_at_call: bool = False
+    """``Debounce(timeout=...)`` is checked only as an event comes (Agenda's ``maxWait``): one at or after the
+    first event + timeout runs the job at once; any earlier one pushes it to ``now + period``, even past that
+    deadline, and nothing fires at the deadline itself. False: the run is never pushed past it (Inngest)."""
     future_ts: bool = False
     """An event whose ``ts`` is in the future starts its runs at that time (Inngest); else ``ts`` is data."""
     cron_jitter_ns: int = 0
@@ -305,7 +309,7 @@ _NUMBERS = {"retry_after_min_ns": (0, False), "cron_jitter_ns": (0, False), "ret
             "max_sleep_ns": (1, True), "max_duration_ns": (1, True), "max_attempts": (1, True)}
 """Int fields: the least value, and whether ``None`` (no limit) is allowed."""
 _BOOLS = ("durable_steps", "checkpoints", "non_retriable", "retry_after", "persistent", "future_ts",
-          "fail_count_per_job")
+          "fail_count_per_job", "debounce_timeout_at_call")
 _CHOICES: dict[str, tuple[Any, ...]] = {"missed_cron": get_args(MissedCron), "cron_next": get_args(CronNext),
                                         "debounce_mode": ("leading", "trailing")}
 

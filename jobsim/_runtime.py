@@ -99,6 +99,8 @@ class SystemRuntime:
         # profile.poll_ns (Agenda's processEvery): a job starts when a poll finds it (``_polling.py``)
         self.polls = Polls(self.profile.poll_ns, sim.start_ns, self.windows) if self.profile.poll_ns else None
         self.locked: dict[Run, int] = {}  # a run -> the poll that locked its current attempt (Agenda's lockedAt)
+        # a run waiting for a later poll -> (from when a poll finds it: ``Polls.search``; its due time)
+        self.waits: dict[Run, tuple[int, int]] = {}
         self.saved_at: int | None = None  # while a delayed job is delivered: when it was saved (``saved``)
         self.saved_by: Run | None = None  # ... and the run whose code saved it
         self.watching = self.profile.max_duration_ns is not None  # Simulation.consume asks `spend`
@@ -139,6 +141,32 @@ class SystemRuntime:
         self.kernel.schedule(start, self._down, start, end, owner="downtime", recurring=True, priority=0)
         self.kernel.schedule(end, self._up, start, end, owner="downtime", recurring=True, priority=0)
         self._watch()
+        if self.waits:
+            self._repoll(start)
+
+    def _repoll(self, start: int) -> None:
+        """A downtime armed while jobs wait for a poll at or after its ``start``: that poll of the old grid
+        never happens, and the restart's (at its end, ``Polls.at_or_after``) finds them (``_polling.py``)."""
+        assert self.polls is not None
+        engine, kernel, now = self.engine, self.kernel, self.kernel.now
+        for timer in kernel.pending():
+            if timer.due < start or timer.callback not in (engine._start_due, engine._request) or not timer.args:
+                continue
+            run = timer.args[0]
+            wait = self.waits.get(run)
+            if wait is None or run.done or self.locked.get(run) != timer.due:  # not its wait for a poll
+                continue
+            search, due = wait
+            poll = self.locked[run] = self.polls.at_or_after(search)
+            at = max(due, poll)
+            if at == timer.due:
+                continue
+            kernel.cancel(timer)
+            kernel.schedule(at, timer.callback, *timer.args, owner=timer.owner)
+            if run.status == "queued":  # not started yet: its run.queued record named the old poll
+                n = engine.runs[run.function.id].index(run) + 1
+                self.record(now, "run.queued", {"function": run.function.id, "run": run.id, "n": n,
+                                                "event": run.event.name, "reason": "poll", "until": at})  # fmt: skip
 
     def arm_duplicate(self, at: int, function: str | None, times: int) -> None:
         self.duplicates.append(Duplicate(at, function, times))
@@ -190,7 +218,11 @@ class SystemRuntime:
                 since = self.docs.unlocked(fn, self.sim.start_ns)  # its last run's end (every() saved it at start)
                 by_run = fn.id in self.docs.latest
         locked = self.locked[run] = polls.found(since, now, by_run)
-        return locked if locked > now else None
+        if locked > now:
+            self.waits[run] = (polls.search(since, now, by_run), now)
+            return locked
+        self.waits.pop(run, None)
+        return None
 
     def _listener(self, fn: Function) -> bool:
         """Whether ``fn`` is a failure handler (``Simulation._failure_handler``): an event listener, not a job."""
@@ -309,6 +341,7 @@ class SystemRuntime:
                 state.scheduled = now
                 if self.polls is not None:
                     self.locked[run] = now  # the poll that found the expired lock locked it again
+                    self.waits.pop(run, None)
                 self.engine._request(run, attempt)
                 return
             if rule.final:
@@ -343,6 +376,9 @@ class SystemRuntime:
             locked = self.locked[run] = self.polls.found(now, due, by_run=True)
             if locked > due:
                 starts = data["poll"] = locked
+                self.waits[run] = (self.polls.search(now, due, by_run=True), due)
+            else:
+                self.waits.pop(run, None)
         self.record(now, "retry", data)
         self.state(run).scheduled = due
         self.kernel.schedule(starts, self.engine._request, run, attempt + 1, owner=run.function.id)
@@ -481,6 +517,7 @@ class SystemRuntime:
         run.status = "queued"
         if self.polls is not None:
             self.locked[run] = op[1]  # the restarted process polls at once (jobsim treats older locks as released)
+            self.waits.pop(run, None)
         self.kernel.schedule(op[1], self.engine._request, run, x.attempt, owner=run.function.id)
 
     def _lost(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:

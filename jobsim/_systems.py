@@ -514,7 +514,9 @@ def _agenda() -> Profile:
     a saved job is locked at once, handleNotification 252-286), and defaultConcurrency 5 /
     maxConcurrency 20 when define() sets none (jobsim limits an Agenda function only with
     concurrency=; lockLimit is 0, unlimited, by default).
-    Features: debounce (v6 nowDebounced: trailing, maxWait = timeout), concurrency
+    Features: debounce (v6 nowDebounced: trailing, maxWait = timeout; MongoJobRepository.ts saveJob
+    733-746 checks maxWait only as a call saves the job: a call at or after the first + maxWait sets
+    nextRunAt = now, an earlier one now + delay even past that deadline; profile.debounce_timeout_at_call), concurrency
     (per definition, no key), on_failure (agenda.on('fail'), below). No batching, throttle,
     rate limit, idempotency window, priority as a time shift, cancel_on, timeouts,
     sleep, wait_for_event, invoke.
@@ -540,7 +542,8 @@ def _agenda() -> Profile:
         default_retries=AgendaBackoff(max_retries=0),
         durable_steps=False, cron=CRON_PARSER, retries=_agenda_retries,
         non_retriable=False, retry_after=False, missed_cron="first", fail_count_per_job=True,
-        attempt_failure_hook=agenda_fail, cron_next="job", poll_ns=AGENDA_POLL_NS, configure=_agenda_configure,
+        debounce_timeout_at_call=True, attempt_failure_hook=agenda_fail, cron_next="job", poll_ns=AGENDA_POLL_NS,
+        configure=_agenda_configure,
         lacks={
             "cron.several": "every() keeps one job document per name (type 'single', upserted by name), so a "
                             "second interval replaces the first; give each schedule a function of its own",

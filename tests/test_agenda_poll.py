@@ -241,6 +241,24 @@ def test_after_a_downtime_the_restarted_processor_polls_at_once_and_from_then_on
     assert [r.data["reason"] for r in sim.trace.of("run.queued")] == ["downtime", "poll"]
 
 
+def test_a_downtime_armed_while_jobs_wait_for_a_poll_starts_them_at_the_restarts_poll():
+    """The restart polls at once (``JobProcessor`` constructor), so a job waiting for a poll of the old grid
+    after the downtime starts at the restart, not at that old poll, which no longer happens."""
+    app = job_app(retries=AgendaBackoff("constant", "1s", max_retries=1), fails=1)
+    with jobsim.Simulation(app, start=START, profile=jobsim.profile("agenda", process_every="1m")) as sim:
+        sim.send("go")  # at once (sent as Agenda starts): attempt 0 fails, the retry (due 00:00:01) waits for 00:01
+        sim.advance("30s")
+        sim.send("go")  # agenda.now() at 00:00:30: waits for the poll at 00:01
+        sim.downtime("2026-03-02T00:00:40Z", "2026-03-02T00:00:50Z")  # armed after both began to wait
+        sim.advance("2m")
+        retries_respect_policy(sim)  # it reads the polls as they are now: the old poll would be a violation
+    assert starts(sim) == [["00:00:00.000", "00:00:50.000"], ["00:00:50.000"]]
+    assert [(hms(r.at), r.data["run"] == sim.runs("job")[1].id, hms(r.data["until"]))
+            for r in sim.trace.of("run.queued")] == [("00:00:30.000", True, "00:01:00.000"),
+                                                     ("00:00:30.000", True, "00:00:50.000")]  # fmt: skip
+    assert [r.data["poll"] for r in sim.trace.of("retry")] == [60 * SECOND + sim.start_ns]  # as computed then
+
+
 def test_a_crashed_jobs_lock_expires_at_the_poll_that_locked_it_plus_ten_minutes():
     app = jobsim.App("b")
 
@@ -281,6 +299,26 @@ def test_a_debounced_job_is_saved_at_the_last_call():
 
     assert debounced("2s") == [["00:00:05.000"]]  # due 00:00:03: the 00:00:05 poll finds it
     assert debounced("10s") == [["00:00:11.000"]]  # due 00:00:11: the 00:00:10 poll finds it ahead
+
+
+def test_a_debounce_timeout_is_agendas_max_wait_checked_only_when_a_call_comes():
+    """``MongoJobRepository.saveJob`` (agenda@6.2.2, 733-746) reads ``maxWait`` only as a call saves the job:
+    a call at or after ``debounceStartedAt + maxWait`` sets ``nextRunAt = now``, any earlier one ``now +
+    delay`` -- which may fall past ``first + maxWait``; no timer fires at the deadline."""
+    def debounced(*calls):
+        app = job_app(debounce=jobsim.Debounce("10s", timeout="15s"))
+        with jobsim.Simulation(app, start=START, profile="agenda") as sim:
+            for at in calls:
+                sim.advance_to(f"2026-03-02T00:00:{at:02d}Z")
+                sim.send("go", {"at": at})
+            sim.advance("1m")
+        return starts(sim), [r.event.data for r in sim.runs("job")]
+
+    # the call at 00:00:08: nextRunAt 00:00:18, past 00:00:15; the 00:00:15 poll finds it ahead
+    assert debounced(0, 8) == ([["00:00:18.000"]], [{"at": 8}])
+    assert debounced(0, 8, 14) == ([["00:00:24.000"]], [{"at": 14}])  # 14 s after the first: pushed on again
+    # 00:00:15 is maxWait after the first call: nextRunAt = now, and the poll at that instant sees it
+    assert debounced(0, 8, 15) == ([["00:00:15.000"]], [{"at": 15}])
 
 
 # -- costs and options --------------------------------------------------------------------------------------

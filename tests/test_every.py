@@ -460,3 +460,20 @@ def test_a_plugin_profile_with_the_interval_rule_runs_it_whatever_its_other_rule
     with jobsim.Simulation(app_every("1m", seconds=150), start=START, profile=durable) as sim:
         sim.advance("5m")
     assert story(sim)[:3] == ["00:00:00.000@00:00:00.000", "00:01:00.000@00:02:30.000", "00:03:00.000@00:05:00.000"]
+
+
+def test_run_until_idle_runs_the_first_job_which_the_scheduler_makes_at_once():
+    """``upsertJobScheduler`` adds the first job to the wait list at once (no startDate, no offset): it is
+    work a test waits for, not a recurring tick; the next job (made as it starts, due later) is not."""
+    with jobsim.Simulation(app_every("5m", seconds=30), start=START, profile="bullmq") as sim:
+        sim.run_until_idle()
+        assert story(sim) == ["00:00:00.000@00:00:00.000"]
+        assert [r.status for r in sim.runs("sync")] == ["completed"]
+        assert iso(sim.now_ns()) == "2026-03-02T00:00:30.000Z"
+    with jobsim.Simulation(app_every("5m", seconds=30), start=START, profile="bullmq") as sim:
+        sim.downtime(START, "2026-03-02T00:02:00Z")  # the first job waits in Redis; it is still work
+        sim.run_until_idle()
+        assert story(sim) == ["00:00:00.000@00:02:00.000"]
+    with jobsim.Simulation(app_every(jobsim.Every("5m", offset="1m")), start=START, profile="bullmq") as sim:
+        sim.run_until_idle()  # a delayed first job (on its offset's slot) is a tick like the later ones
+        assert story(sim) == [] and sim.now_ns() == instant_ns(START)

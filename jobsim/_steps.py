@@ -208,6 +208,45 @@ class Execution:
             raise Suspend(("failed", key, error))
 
 
+_NOW: Any = Execution.__dict__["now"]  # the slot that holds an execution's clock
+
+
+class StoppableExecution(Execution):
+    """An execution whose clock stops at ``stop_at``: for plugins whose worker delivers a signal.
+
+    Job code spends virtual time only by moving ``now`` forward (``Simulation.consume``:
+    ``time.sleep``, a slow HTTP answer). Code spending time across ``stop_at`` (from ``a``
+    to ``b`` with ``a <= stop_at < b``) stops there: the clock reads ``stop_at`` and what
+    ``stopped(stop_at)`` returns is raised from the call that spent it — a process killed
+    by ``revoke(terminate=True)`` (jobsim-celery), RQ's ``signal.alarm`` death penalty
+    (jobsim-rq). Only a subclass's executions pay for the property; the engine's own
+    ``Execution`` keeps its plain slot.
+    """
+
+    __slots__ = ("stop_at",)
+
+    def __init__(self, engine: Engine, run: Run, attempt: int, start: int) -> None:
+        self.stop_at: int | None = None
+        super().__init__(engine, run, attempt, start)
+
+    @property
+    def now(self) -> int:
+        return _NOW.__get__(self, Execution)  # type: ignore[no-any-return]
+
+    @now.setter
+    def now(self, value: int) -> None:
+        stop = self.stop_at
+        if stop is not None and _NOW.__get__(self, Execution) <= stop < value:
+            _NOW.__set__(self, stop)
+            raise self.stopped(stop)
+        _NOW.__set__(self, value)
+
+    def stopped(self, at: int) -> BaseException:
+        """What to raise where the clock stopped; ``stop_at`` stays armed unless this clears it
+        (a killed process cannot run on; a handled alarm lets the code go on with no limit)."""
+        raise NotImplementedError
+
+
 class Step(Execution):
     """``ctx.step`` for a regular (sync) handler."""
 

@@ -30,12 +30,14 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
+from ._steps import StoppableExecution
+
 if TYPE_CHECKING:
     from ._app import Function
     from ._profiles import Profile
     from ._simulation import Simulation
 
-__all__ = ["Adapted", "RecordRenderer", "hookimpl", "hookspec"]
+__all__ = ["Adapted", "RecordRenderer", "StoppableExecution", "hookimpl", "hookspec"]
 
 hookspec = pluggy.HookspecMarker("jobsim")
 hookimpl = pluggy.HookimplMarker("jobsim")

@@ -46,6 +46,7 @@ import jobsim_celery
 from jobsim._steps import Execution
 from jobsim._time import SECOND, instant_ns, iso
 from jobsim.errors import BudgetExceeded
+from jobsim.hooks import StoppableExecution
 
 if TYPE_CHECKING:
     from ._world import AppRuntime, CeleryWorld
@@ -65,44 +66,30 @@ class ProcessTerminated(BaseException):
         self.signum = signum
 
 
-_NOW: Any = Execution.__dict__["now"]  # the slot that holds an execution's clock
+class CeleryExecution(StoppableExecution):
+    """An execution whose clock stops where ``revoke(terminate=True)`` reaches it (``cut``).
 
-
-class CeleryExecution(Execution):
-    """An execution whose clock stops at ``cut_at``: where ``revoke(terminate=True)`` reaches it.
-
-    Job code spends virtual time only by moving ``now`` forward (``Simulation.consume``:
-    ``time.sleep``, a delayed HTTP answer). A body spending time across ``cut_at`` (from
-    ``a`` to ``b`` with ``a <= cut_at < b``) stops there: the clock reads ``cut_at`` and
-    ``ProcessTerminated`` is raised from the call that spent it. Only Celery executions
-    pay for the property; the engine's own ``Execution`` is untouched.
+    A body spending virtual time across that instant stops there, and ``ProcessTerminated``
+    is raised from the call that spent it (``jobsim.hooks.StoppableExecution``). The kill
+    stays armed: a killed process runs no further, so code that caught it stops again at its
+    next call that spends time.
     """
 
-    __slots__ = ("cut_at", "signum", "terminated")
+    __slots__ = ("signum", "terminated")
 
     def __init__(self, engine: Any, run: Any, attempt: int, start: int) -> None:
-        self.cut_at: int | None = None
         self.signum = 0
         self.terminated = False
         super().__init__(engine, run, attempt, start)
 
-    @property
-    def now(self) -> int:
-        return _NOW.__get__(self, Execution)  # type: ignore[no-any-return]
-
-    @now.setter
-    def now(self, value: int) -> None:
-        cut = self.cut_at
-        if cut is not None and _NOW.__get__(self, Execution) <= cut < value:
-            _NOW.__set__(self, cut)
-            self.terminated = True
-            raise ProcessTerminated(cut, self.signum)
-        _NOW.__set__(self, value)
+    def stopped(self, at: int) -> BaseException:
+        self.terminated = True
+        return ProcessTerminated(at, self.signum)
 
     def cut(self, at: int, signum: int) -> None:
         """Plan the kill at ``at`` (the earliest plan wins)."""
-        if self.cut_at is None or at < self.cut_at:
-            self.cut_at, self.signum = at, signum
+        if self.stop_at is None or at < self.stop_at:
+            self.stop_at, self.signum = at, signum
 
 
 class WorkerCrash(BaseException):

@@ -30,63 +30,47 @@ from rq.job import JobStatus
 import jobsim
 from jobsim._events import Event
 from jobsim._records import Attempt, Run
-from jobsim._steps import Execution
 from jobsim._time import MS, SECOND, iso, to_datetime
 from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
-from jobsim.hooks import Adapted
+from jobsim.hooks import Adapted, StoppableExecution
 
 if TYPE_CHECKING:
     from jobsim import Simulation
 
 BACKEND = "rq"
 WORKER_NAME = "jobsim-rq"
-_NOW: Any = Execution.__dict__["now"]  # the slot that holds an execution's clock
 
 
 class JobTimeout(Exception):
     """Internal marker: the body's virtual clock crossed ``job_timeout`` (replaced by RQ's ``JobTimeoutException``)."""
 
 
-class RQExecution(Execution):
-    """An execution whose clock stops at ``deadline``: the instant RQ's death penalty fires.
+class RQExecution(StoppableExecution):
+    """An execution whose clock stops at the instant RQ's death penalty fires (``arm``).
 
     RQ arms ``signal.alarm(timeout)`` around ``job.perform()`` (``UnixSignalDeathPenalty``,
     ``rq/timeouts.py:61-70``) and the handler raises ``JobTimeoutException('Task exceeded
-    maximum timeout value (N seconds)')`` wherever the job is. Job code spends virtual time
-    only by moving ``now`` (``time.sleep``, a slow HTTP answer), so the exception is raised
-    from the call that would cross the deadline, with the clock at the deadline.
+    maximum timeout value (N seconds)')`` wherever the job is: from the call that would cross
+    the deadline, with the clock at the deadline (``jobsim.hooks.StoppableExecution``).
     """
 
-    __slots__ = ("deadline", "exception")
+    __slots__ = ("exception",)
 
     def __init__(self, engine: Any, run: Any, attempt: int, start: int) -> None:
-        self.deadline: int | None = None
         self.exception: Callable[[], BaseException] | None = None
         super().__init__(engine, run, attempt, start)
 
-    @property
-    def now(self) -> int:
-        return _NOW.__get__(self, Execution)  # type: ignore[no-any-return]
-
-    @now.setter
-    def now(self, value: int) -> None:
-        deadline = self.deadline
-        if deadline is not None and _NOW.__get__(self, Execution) <= deadline < value:
-            # SIGALRM fires once: job code that catches the exception runs on with no limit
-            _NOW.__set__(self, deadline)
-            self.deadline = None
-            self.engine.move_clock(deadline)  # the handler that catches it reads the deadline's time
-            assert self.exception is not None
-            raise self.exception()
-        _NOW.__set__(self, value)
+    def stopped(self, at: int) -> BaseException:
+        # SIGALRM fires once: job code that catches the exception runs on with no limit
+        self.stop_at = None
+        self.engine.move_clock(at)  # the handler that catches it reads the deadline's time
+        assert self.exception is not None
+        return self.exception()
 
     def arm(self, seconds: int | None, exception: Callable[[], BaseException]) -> None:
         """``death_penalty_class(seconds, ...)`` from now; ``None`` or ``-1`` is no limit (``signal.alarm(-1)``
         never fires in a job's lifetime)."""
-        if seconds is None or seconds < 0:
-            self.deadline = None
-        else:
-            self.deadline = _NOW.__get__(self, Execution) + seconds * SECOND
+        self.stop_at = None if seconds is None or seconds < 0 else self.now + seconds * SECOND
         self.exception = exception
 
 

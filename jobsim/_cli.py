@@ -448,7 +448,7 @@ def _package_root(path: Path) -> tuple[Path, str]:
         parts.insert(0, root.name)
         root = root.parent
     loaded = sys.modules.get(parts[0])
-    elsewhere = loaded is not None and Path(getattr(loaded, "__file__", None) or "").parent != root / parts[0]
+    elsewhere = loaded is not None and not _loaded_from(loaded, root / parts[0])
     if len(parts) > 1 and elsewhere:
         return path.parent, parts[-1]  # its package's name is taken (a folder named `email`): import it alone
     return root, ".".join(parts)

@@ -374,6 +374,25 @@ def test_a_file_in_a_package_is_imported_with_its_package(tmp_path, monkeypatch,
     assert sys.modules[f"{package.name}.jobs"].GREETING == "hi"
 
 
+def test_a_package_already_imported_through_a_symlink_is_the_same_package(tmp_path, monkeypatch, capsys):
+    """The package's module was loaded by a path through a symlink: it is still the file's package."""
+    import importlib
+
+    import_from(tmp_path, monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    package = tmp_path / "real" / f"shoplink_{abs(hash(str(tmp_path)))}"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "models.py").write_text("GREETING = 'hi'\n")
+    (package / "jobs.py").write_text(MODULE.replace("import jobsim\n", "import jobsim\nfrom .models import GREETING\n"))
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    sys.path.insert(0, str(tmp_path / "link"))
+    importlib.import_module(package.name)  # its __file__ is under link/, not real/
+    code, out, err = run(capsys, "run", package / "jobs.py", "--no-timeline", "--days", "1")
+    assert (code, err) == (0, ""), err  # was "attempted relative import with no known parent package"
+    assert out.splitlines()[2].split() == ["hello", "1", "1", "0", "0", "0", "0", "0"]
+
+
 def test_a_package_named_like_a_loaded_module_is_imported_alone(tmp_path, monkeypatch, capsys):
     """A folder ``json/`` holding jobs.py: ``json`` is the standard library's, so jobs.py is imported by itself."""
     import_from(tmp_path, monkeypatch)

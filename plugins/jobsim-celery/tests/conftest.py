@@ -6,6 +6,8 @@ import importlib.util
 
 import pytest
 
+from jobsim.testing import stop_process
+
 if importlib.util.find_spec("celery") is None or importlib.util.find_spec("jobsim_celery") is None:
     # run from the repository root without the plugin installed: nothing here can run
     collect_ignore_glob = ["test_*.py", "celery_live_app.py"]
@@ -40,54 +42,14 @@ def pytest_configure(config):
 @pytest.fixture(scope="session")
 def redis_url():
     """A throwaway ``redis-server`` on 127.0.0.1 and a free port, stopped by pid afterwards."""
-    import shutil
-    import socket
-    import subprocess
-    import tempfile
-    import time
+    from jobsim.testing import ServerUnavailable, redis_server
 
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("live Celery tests need Debian's redis-server: apt-get install -y redis-server")
     pytest.importorskip("redis", reason="live Celery tests need the redis client: pip install 'celery[redis]'")
-    import redis
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    workdir = tempfile.mkdtemp(prefix="jobsim-redis-")
-    proc = subprocess.Popen(
-        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", workdir],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                _stop(proc, timeout=0)
-                pytest.skip(f"redis-server did not start on port {port} (exit code {proc.poll()})")
-            time.sleep(0.05)
-    yield url
-    _stop(proc, timeout=10)
-    shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _stop(proc, *, timeout):
-    """Terminate, then kill after ``timeout`` seconds; always reaped (an unreaped Popen warns
-    "subprocess ... is still running" when it is collected, in whichever test that happens)."""
-    import subprocess
-
-    proc.terminate()
     try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+        with redis_server() as url:
+            yield url
+    except ServerUnavailable as exc:
+        pytest.skip(f"live Celery tests need Debian's redis-server: {exc}")
 
 
 class WorkerProcess:
@@ -152,7 +114,7 @@ def _worker(redis_url, pool):
                 pytest.fail("the Celery worker did not become ready in 30 s:\n" + "".join(lines[-40:]))
         yield worker
     finally:
-        _stop(proc, timeout=15)
+        stop_process(proc, timeout=15)
         # the pipe's reader ends at EOF once the worker is gone; its file is closed here, or it is
         # left to the garbage collector, which warns "unclosed file <_io.TextIOWrapper name=N>"
         # during whichever later test happens to trigger a collection

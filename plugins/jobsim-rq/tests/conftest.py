@@ -6,6 +6,8 @@ import importlib.util
 
 import pytest
 
+from jobsim.testing import stop_process
+
 if importlib.util.find_spec("rq") is None or importlib.util.find_spec("jobsim_rq") is None:
     # run from the repository root without the plugin installed: nothing here can run
     collect_ignore_glob = ["test_*.py", "rq_live_*.py"]
@@ -31,54 +33,13 @@ def pytest_configure(config):
 @pytest.fixture(scope="session")
 def redis_url():
     """A throwaway ``redis-server`` on 127.0.0.1 and a free port, stopped by pid afterwards."""
-    import shutil
-    import socket
-    import subprocess
-    import tempfile
-    import time
+    from jobsim.testing import ServerUnavailable, redis_server
 
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("live RQ tests need Debian's redis-server: apt-get install -y redis-server")
-    import redis
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    workdir = tempfile.mkdtemp(prefix="jobsim-rq-redis-")
-    proc = subprocess.Popen(
-        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", workdir],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    deadline = time.monotonic() + 10
     try:
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.skip(f"redis-server did not start on port {port} (exit code {proc.poll()})")
-                time.sleep(0.05)
-        yield url
-    finally:
-        client.close()
-        _stop(proc, timeout=10)
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _stop(proc, *, timeout):
-    """Terminate, then kill after ``timeout`` seconds; always reaped."""
-    import subprocess
-
-    proc.terminate()
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+        with redis_server() as url:
+            yield url
+    except ServerUnavailable as exc:
+        pytest.skip(f"live RQ tests need Debian's redis-server: {exc}")
 
 
 class WorkerProcess:
@@ -133,7 +94,7 @@ def rq_worker(redis_url):
                 pytest.fail("the RQ worker's scheduler did not start in 30 s:\n" + "".join(lines[-40:]))
         yield worker
     finally:
-        _stop(proc, timeout=15)
+        stop_process(proc, timeout=15)
         reader.join(timeout=10)
         if not reader.is_alive():
             proc.stdout.close()

@@ -1,0 +1,88 @@
+"""Helpers for plugins' live conformance tests: a real server on loopback, started and stopped by pid.
+
+A backend plugin checks its simulation against the real thing (jobsim-celery and jobsim-rq
+run a real worker on a real Redis). Both need the same throwaway server, so it lives here:
+
+    from jobsim.testing import ServerUnavailable, redis_server
+
+    @pytest.fixture(scope="session")
+    def redis_url():
+        try:
+            with redis_server() as url:
+                yield url
+        except ServerUnavailable as exc:
+            pytest.skip(f"live tests need Debian's redis-server: {exc}")
+
+Nothing here imports a Redis client: readiness is a ``PING`` over a plain socket.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+
+from .errors import JobsimError
+
+
+class ServerUnavailable(JobsimError):
+    """The server cannot run here: its binary is missing, or it did not answer in time."""
+
+
+@contextlib.contextmanager
+def redis_server(*, start_timeout: float = 10.0) -> Iterator[str]:
+    """A ``redis-server`` on 127.0.0.1 and a free port, without persistence, in a temporary folder.
+
+    Yields its URL (``redis://127.0.0.1:PORT/0``); on exit the server is terminated by pid
+    (killed if it does not stop within 10 s), reaped, and its folder removed. Raises
+    ``ServerUnavailable`` when ``redis-server`` is not on ``PATH`` or does not answer ``PING``
+    within ``start_timeout`` seconds.
+    """
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise ServerUnavailable("redis-server is not on PATH (apt-get install -y redis-server)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    workdir = tempfile.mkdtemp(prefix="jobsim-redis-")
+    proc = subprocess.Popen(
+        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", workdir],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + start_timeout
+        while not _answers_ping(port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise ServerUnavailable(f"redis-server did not start on port {port} (exit code {proc.poll()})")
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        stop_process(proc, timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def stop_process(proc: subprocess.Popen[bytes] | subprocess.Popen[str], *, timeout: float) -> None:
+    """Terminate ``proc``, kill it after ``timeout`` seconds, and always reap it (an unreaped
+    ``Popen`` warns "subprocess ... is still running" when collected, in whichever test that is)."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _answers_ping(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as conn:
+            conn.sendall(b"*1\r\n$4\r\nPING\r\n")
+            return conn.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+__all__ = ["ServerUnavailable", "redis_server", "stop_process"]

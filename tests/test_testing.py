@@ -1,0 +1,40 @@
+"""jobsim.testing: the throwaway redis-server plugins' live tests share."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+
+import pytest
+
+from jobsim import JobsimError
+from jobsim.testing import ServerUnavailable, _answers_ping, redis_server
+
+needs_redis = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs Debian's redis-server")
+
+
+@needs_redis
+def test_the_server_answers_on_loopback_and_is_gone_with_its_folder_afterwards():
+    with redis_server() as url:
+        assert url.startswith("redis://127.0.0.1:") and url.endswith("/0")
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        assert _answers_ping(port)
+        with socket.create_connection(("127.0.0.1", port)) as conn:  # a real server: it stores what it is given
+            conn.sendall(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n")
+            answer = b""
+            while not answer.endswith(b"v\r\n"):
+                answer += conn.recv(64)
+        assert answer == b"+OK\r\n$1\r\nv\r\n"
+        folders = [f for f in os.listdir(os.path.dirname(os.path.realpath(__file__))) if f.startswith("jobsim-redis-")]
+        assert folders == []  # its folder is a temporary one, not next to the tests
+    assert not _answers_ping(port)
+
+
+def test_a_machine_without_redis_server_is_told_how_to_get_it(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    message = r"^redis-server is not on PATH \(apt-get install -y redis-server\)$"
+    with pytest.raises(ServerUnavailable, match=message), redis_server():
+        pass
+    assert issubclass(ServerUnavailable, JobsimError)
+

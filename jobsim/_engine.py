@@ -198,7 +198,8 @@ class Engine:
         return now
 
     def _start_due(self, run: Run, n: int) -> None:
-        """A run whose event's ``ts`` was in the future: it starts now."""
+        """A run that waited (its event's future ``ts``, a downtime, an Agenda poll) is due now: it starts,
+        unless the system is down at this instant too."""
         if run.done:  # cancelled while it waited
             return
         now = run.start_ns = self.kernel.now

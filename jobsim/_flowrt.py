@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Hashable
+from contextlib import nullcontext
 from heapq import heappop, heappush
 from typing import TYPE_CHECKING, Any
 
@@ -210,10 +211,10 @@ class Debouncer:
     def _fire(self, key: Hashable, pending: _Pending, why: str) -> None:
         del self.pending[key]
         system = self.rt.engine.system
+        saved: Any = nullcontext()
         if system is not None and system.polls is not None:  # Agenda: the job was saved at the last call
-            with system.saved(self.kernel.now - (self.period if why == "quiet" else 0)):
-                run = self.rt.start(self.fn, [pending.event])
-        else:
+            saved = system.saved(self.kernel.now - (self.period if why == "quiet" else 0))
+        with saved:
             run = self.rt.start(self.fn, [pending.event])  # the last event, or the first (mode="leading")
         self.rt.record(run.start_ns, "debounce", {"function": self.fn.id, "run": run.id, "size": pending.count,
                                                   "key": _plain(key), "why": why, "period": self.period,
@@ -367,8 +368,7 @@ class FlowRuntime:
             ctl.start_timer = self.kernel.schedule(now + state.start_timeout, self._start_timeout, ctl, owner=fn.id)
         due = now if batch else self.engine.due(events, now)  # a batch's run never waits (BatchID set)
         if due > now:  # a future event ts (Inngest): limits, cancellations and timeouts.start counted already
-            self.record(now, "run.queued", {"function": fn.id, "run": run.id, "n": ctl.n, "event": event.name,
-                                            "reason": "ts", "until": due})  # fmt: skip
+            self._queued(ctl, "ts", now, due)
             run._wake = self.kernel.schedule(due, self._admit, ctl, owner=f"{fn.id} (its event's ts)")
         else:
             self._admit(ctl)
@@ -391,8 +391,7 @@ class FlowRuntime:
         if system is not None and system.polls is not None and system.down_until(at) is None:  # else `enter` holds it
             poll = system.poll(run, at)
             if poll is not None:
-                self.record(at, "run.queued", {"function": run.function.id, "run": run.id, "n": self.controls[run].n,
-                                               "event": run.event.name, "reason": "poll", "until": poll})  # fmt: skip
+                self._queued(self.controls[run], "poll", at, poll)
                 run.status, at = "queued", poll
         self.kernel.schedule(at, self.engine._request, run, 0, owner=run.function.id)
 
@@ -404,10 +403,13 @@ class FlowRuntime:
         what = "its idempotency key was used in the last 24h" if reason == "idempotency" else "its rate limit"
         self._settle_parent(run, f"invoked function {fn.id!r} was skipped: {what}")
 
-    def _queued(self, ctl: RunControl, reason: str, now: int) -> None:
+    def _queued(self, ctl: RunControl, reason: str, now: int, until: int | None = None) -> None:
+        """A ``run.queued`` record: why the run waits, and ``until`` when that is known (ts, poll, downtime)."""
         run = ctl.run
-        self.record(now, "run.queued", {"function": run.function.id, "run": run.id, "n": ctl.n,
-                                        "event": run.event.name, "reason": reason})  # fmt: skip
+        data = {"function": run.function.id, "run": run.id, "n": ctl.n, "event": run.event.name, "reason": reason}
+        if until is not None:
+            data["until"] = until
+        self.record(now, "run.queued", data)
 
     # -- around each request ------------------------------------------------------------
     def enter(self, run: Run, attempt: int, plan: Any = None) -> RunControl | None:
@@ -431,9 +433,7 @@ class FlowRuntime:
             if end is None:
                 self._begin(ctl)
             else:  # the system is down: its request is deferred (``before_request``) and the run starts when back up
-                self.record(self.kernel.now, "run.queued", {"function": run.function.id, "run": run.id, "n": ctl.n,
-                                                            "event": run.event.name, "reason": "downtime",
-                                                            "until": end})  # fmt: skip
+                self._queued(ctl, "downtime", self.kernel.now, end)
         return ctl
 
     def _begin(self, ctl: RunControl) -> None:

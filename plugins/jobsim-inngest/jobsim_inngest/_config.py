@@ -13,7 +13,7 @@ inngest-py                  jobsim
 ``debounce``                ``Debounce(period, key, timeout)``
 ``throttle``                ``Throttle(limit, period, key, burst)`` (py default burst 1)
 ``rate_limit``              ``RateLimit(limit, period, key)``
-``concurrency=[...]``       ``Concurrency(limit, key)`` (limit 0 = no limit)
+``concurrency=[...]``       up to two ``Concurrency(limit, key, scope)`` (limit 0 = no limit)
 ``cancel=[...]``            ``Cancel(event, if_exp, timeout)``
 ``idempotency``             ``idempotency=`` (1 run per key per 24 h)
 ``priority``                ``priority=`` (``Priority(run=...)``)

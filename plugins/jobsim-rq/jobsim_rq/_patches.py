@@ -15,12 +15,16 @@ simulation does not hold:
   them (still a ``ValueError``, as RQ raises).
 * ``Job.set_status``/``get_status``/``return_value``/``save_meta``/``get_meta``: the
   state of a simulated job lives on the ``Job`` object, not in a Redis hash.
+* ``rq.job.asyncio`` (the module ``Job._execute`` reads): ``asyncio.run(coroutine)`` of an
+  ``async def`` job function (``rq/job.py:1540-1541``) runs on the simulation's virtual
+  loop instead of a real one, so ``asyncio.sleep`` spends virtual time.
 
 One simulation with RQ queues may run at a time in a process (the patches are global).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -63,6 +67,7 @@ def push(world: RQWorld) -> None:
         (rq.job.Retry, "__init__"): _retry_init(rq.job.Retry.__init__),
         (rq.queue, "now"): world.now,
         (rq.job, "now"): world.now,
+        (rq.job, "asyncio"): _Asyncio(world),
     }
     for (owner, name), replacement in patches.items():
         _saved[(owner, name)] = owner.__dict__[name]
@@ -78,6 +83,25 @@ def pop(world: RQWorld) -> None:
         setattr(owner, name, original)
     _saved.clear()
     _active = None
+
+
+class _Asyncio:
+    """What ``rq.job`` sees as ``asyncio`` while a simulation runs: the real module, but ``run``.
+
+    RQ's ``Job._execute`` calls the job function and, if it returned a coroutine, runs it with
+    ``asyncio.run`` (``rq/job.py:1540-1541``). For a job the simulated worker is executing,
+    ``run`` drives it on the simulation's virtual loop (``RQWorld.run_coroutine``); anything
+    else (``job.perform()`` called by the test itself) gets the real ``asyncio.run``.
+    """
+
+    def __init__(self, world: RQWorld) -> None:
+        self._world = world
+
+    def run(self, main: Any, *, debug: bool | None = None) -> Any:
+        return self._world.run_coroutine(main, debug=debug)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(asyncio, name)
 
 
 def _create_job(original: Any, world: RQWorld) -> Any:

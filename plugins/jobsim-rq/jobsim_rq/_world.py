@@ -16,9 +16,11 @@ and the two ways out of it, ``_finalize_success`` (``:1582-1620``) and ``_finali
 
 from __future__ import annotations
 
+import asyncio
 import calendar
 import dataclasses
 import datetime as dt
+import inspect
 import random
 import uuid
 from collections import deque
@@ -158,6 +160,22 @@ class RQWorld:
     def now(self) -> dt.datetime:
         """``rq.utils.now()`` (UTC-aware) on the virtual clock: the running job's clock, else the simulation's."""
         return to_datetime(self.sim.now_ns())
+
+    def run_coroutine(self, main: Any, *, debug: bool | None = None) -> Any:
+        """``asyncio.run(coroutine)`` in ``Job._execute`` (``rq/job.py:1540-1541``): an ``async def`` job.
+
+        For the job this worker is executing, the coroutine runs on the simulation's virtual
+        loop (``Simulation.loop()``, the one jobsim drives ``async def`` handlers on): when it
+        would wait for its next timer (``asyncio.sleep``, ``asyncio.wait_for``), the job's clock
+        moves by exactly that wait, so the worker stays busy for it and ``job_timeout`` fires at
+        its virtual deadline. As on a worker, where ``SIGALRM`` interrupts the loop's
+        ``select``, the ``JobTimeoutException`` leaves the loop and the coroutine's pending
+        tasks are cancelled (``asyncio.run``'s clean-up), the job's own included. Anything
+        else -- a test calling ``job.perform()`` itself -- gets the real ``asyncio.run``.
+        """
+        if self.executing is None or self.sim.engine.x is None:
+            return asyncio.run(main, debug=debug)
+        return self.sim.loop().drive(main)
 
     def owns(self, job: Any) -> bool:
         held = self.jobs.get(job.id) if job._id is not None else None
@@ -417,10 +435,13 @@ class RQWorld:
             return JobStatus.STARTED
         return job._status
 
-    def _callback(self, x: RQExecution, seconds: int, call: Callable[[], Any]) -> None:
-        """A callback runs under its own death penalty (``rq/callbacks.py:32-59``)."""
+    def _callback(self, x: RQExecution, kind: str, callback: Any, seconds: int, call: Callable[[], Any]) -> None:
+        """A callback runs under its own death penalty (``rq/callbacks.py:32-77``); a coroutine function
+        is refused with RQ's ``TypeError`` before it is called (``rq/callbacks.py:37-38, 50-51, 67-68``)."""
         from rq.timeouts import JobTimeoutException
 
+        if inspect.iscoroutinefunction(callback):
+            raise TypeError(f"Coroutine {kind} callbacks are not supported")
         x.arm(seconds, lambda: JobTimeoutException(f"Task exceeded maximum timeout value ({seconds} seconds)"))
         try:
             call()
@@ -443,7 +464,8 @@ class RQWorld:
         callback = job.success_callback
         if callback is not None:
             try:  # raised inside perform_job's try: the job fails instead (rq/worker/base.py:1663-1676)
-                self._callback(x, job.success_callback_timeout, lambda: callback(job, job.connection, value))
+                self._callback(x, "success", callback, job.success_callback_timeout,
+                               lambda: callback(job, job.connection, value))  # fmt: skip
             except BaseException as exc:
                 if _escapes(exc):
                     raise
@@ -471,7 +493,8 @@ class RQWorld:
         if callback is not None:
             exc_info = (type(error), error, error.__traceback__)
             try:
-                self._callback(x, job.failure_callback_timeout, lambda: callback(job, job.connection, *exc_info))
+                self._callback(x, "failure", callback, job.failure_callback_timeout,
+                               lambda: callback(job, job.connection, *exc_info))  # fmt: skip
             except BaseException as exc:
                 if _escapes(exc):
                     raise

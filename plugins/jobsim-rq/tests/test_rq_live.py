@@ -1,8 +1,10 @@
 """Live conformance: RQ jobs on a real worker and Redis vs the simulation's prediction.
 
-Three scenarios: a job that always fails with ``Retry(max=3, interval=[1, 2])`` and a
+Five scenarios: a job that always fails with ``Retry(max=3, interval=[1, 2])`` and a
 failure callback; a job that *returns* ``Retry(max=2, interval=[1, 2])`` (the other
-interval rule); a job that sleeps past ``job_timeout=1`` with ``Retry(max=1, interval=1)``.
+interval rule); a job that sleeps past ``job_timeout=1`` with ``Retry(max=1, interval=1)``;
+an ``async def`` job awaiting ``asyncio.sleep``, once within its time and once past
+``job_timeout=1``.
 
 Run with the rest of the suite (marker ``live``); skipped, with the reason, when
 ``redis-server`` is not installed. The worker is RQ's ``SimpleWorker`` with its
@@ -56,6 +58,15 @@ def enqueue_returning(queue: Queue) -> Job:
 def enqueue_timeout(queue: Queue) -> Job:
     return queue.enqueue(rq_live_jobs.sleeps, "c", 3, job_timeout=1, retry=Retry(max=1, interval=1),
                          on_failure=Callback(rq_live_jobs.on_failure))  # fmt: skip
+
+
+def enqueue_async_timeout(queue: Queue) -> Job:
+    return queue.enqueue(rq_live_jobs.async_sleeps, "d", 3, job_timeout=1, retry=Retry(max=1, interval=1),
+                         on_failure=Callback(rq_live_jobs.on_failure))  # fmt: skip
+
+
+def enqueue_async(queue: Queue) -> Job:
+    return queue.enqueue(rq_live_jobs.async_sleeps, "e", 1.5)
 
 
 def predicted(scenario: Callable[[Queue], Job] = enqueue) -> tuple[list[dict], Job]:
@@ -173,3 +184,30 @@ def test_job_timeout_on_the_real_worker(redis_url, rq_worker):
     assert real_job.get_status() == sim_job.get_status(refresh=False) == JobStatus.FAILED
     for attempt, callback in zip(real[::2], real[1::2], strict=True):
         assert abs(callback["t"] - attempt["t"] - 1) <= 0.3, real  # the alarm fires after job_timeout
+
+
+def test_an_async_job_sleeps_as_on_the_real_worker(redis_url, rq_worker):
+    expected, sim_job = predicted(enqueue_async)
+    assert [(e["kind"], e["t"] - expected[0]["t"]) for e in expected] == [("attempt", 0), ("woke", 1.5),
+                                                                          ("finally", 1.5)]  # fmt: skip
+    real, real_job, _ = observed(redis_url, rq_worker, enqueue_async)
+    print("observed", real)
+    assert shape(real) == shape(expected)
+    assert real_job.get_status(refresh=False) == sim_job.get_status(refresh=False) == JobStatus.FINISHED
+    assert abs(real[1]["t"] - real[0]["t"] - 1.5) <= 0.3, real  # asyncio.run slept 1.5 s, the simulation none
+
+
+def test_job_timeout_inside_an_async_job_on_the_real_worker(redis_url, rq_worker):
+    """SIGALRM interrupts the loop's select; asyncio.run's clean-up then cancels the job's task, whose
+    finally runs; the JobTimeoutException reaches the failure callback and the job is retried."""
+    expected, sim_job = predicted(enqueue_async_timeout)
+    error = "JobTimeoutException: Task exceeded maximum timeout value (1 seconds)"
+    assert [(e["kind"], e.get("retries_left"), e.get("error"), e["t"] - expected[0]["t"]) for e in expected] == [
+        ("attempt", 1, None, 0), ("finally", None, None, 1), ("on_failure", 1, error, 1),
+        ("attempt", 0, None, 2), ("finally", None, None, 3), ("on_failure", 0, error, 3)]  # fmt: skip
+    real, real_job, _ = observed(redis_url, rq_worker, enqueue_async_timeout)
+    print("observed", real)
+    assert shape(real) == shape(expected)  # no "woke": the alarm stopped both awaits
+    assert real_job.get_status(refresh=False) == sim_job.get_status(refresh=False) == JobStatus.FAILED
+    for attempt, end in zip(real[::3], real[1::3], strict=True):
+        assert abs(end["t"] - attempt["t"] - 1) <= 0.3, real  # the alarm fires after job_timeout

@@ -181,6 +181,11 @@ def _set_status(original: Any, world: RQWorld) -> Any:
 def _get_status(original: Any, world: RQWorld) -> Any:
     def get_status(self: Any, refresh: bool = True) -> Any:
         if world.owns(self):
+            held = world.jobs[self.id]
+            if refresh and world.gone(held):  # HGET finds no key: rq/job.py:432-437
+                from rq.exceptions import InvalidJobOperation
+
+                raise InvalidJobOperation(f"Failed to retrieve status for job: {self.id} ({world.missing(held)})")
             return world.status(self)
         return original(self, refresh)
 
@@ -189,9 +194,9 @@ def _get_status(original: Any, world: RQWorld) -> Any:
 
 def _return_value(original: Any, world: RQWorld) -> Any:
     def return_value(self: Any, refresh: bool = False) -> Any:
-        """The value of the job's last successful run (``None`` until then), as RQ's ``latest_result``."""
+        """The value of the job's last successful run (``None`` until then, or once its result expired)."""
         if world.owns(self):
-            return self._result if world.status(self) == "finished" else None
+            return world.return_value(self, refresh)
         return original(self, refresh)
 
     return return_value

@@ -31,4 +31,14 @@ def _defer(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     return f"rq        {_name(d, names)} deferred on queue {d['queue']!r} until {waiting} finishes"
 
 
-KINDS = {"rq.enqueue": _enqueue, "rq.schedule": _schedule, "rq.defer": _defer}
+def _expire(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    why, ttl, name = d.get("why"), d.get("ttl"), _name(d, names)
+    if why == "ttl":
+        return (f"rq        {name} expired on queue {d['queue']!r} ({d.get('status')}): not started within "
+                f"ttl={ttl} s of being queued; RQ drops it")  # fmt: skip
+    if ttl == 0:
+        return f"rq        {name} deleted at once ({why}=0)"
+    return f"rq        {name} expired: {why}={ttl} s after it {'finished' if why == 'result_ttl' else 'failed'}"
+
+
+KINDS = {"rq.enqueue": _enqueue, "rq.schedule": _schedule, "rq.defer": _defer, "rq.expire": _expire}

@@ -85,7 +85,13 @@ class Held:
     run: Run
     calls: int = 0  # attempts made
     due: int | None = None  # when the scheduler queues it, while it is scheduled
+    due_timer: Any = None  # the scheduler's timer for ``due``
     running_until: int | None = None  # the end of its last execution, if that spent virtual time
+    expires_at: int | None = None  # when Redis expires its key (``EXPIRE``), while an expiry is set
+    expiry: Any = None  # the kernel timer of ``expires_at``
+    gone_at: int | None = None  # when RQ deleted its key (expired, or ``result_ttl=0``): from then on it is gone
+    gone_why: str = ""
+    result_read: bool = False  # ``return_value()`` returned its value once: RQ caches the ``Result`` on the Job
 
 
 class Null:
@@ -196,8 +202,6 @@ class RQWorld:
             unsupported.append("rate_limit=")
         if job.webhooks:
             unsupported.append("webhooks=")
-        if job.ttl is not None:
-            unsupported.append("ttl=")
         if not queue._is_async:
             unsupported.append("a queue built with is_async=False")
         if unsupported:
@@ -222,13 +226,13 @@ class RQWorld:
     def _unmet(self, job: Any) -> list[str]:
         """``Queue.setup_dependencies`` (``rq/queue.py:668-731``): the dependencies whose status is not
         ``finished`` (or ``failed`` too with ``Dependency(allow_failure=True)``). A dependency RQ cannot
-        fetch (not enqueued in this simulation) is skipped, as ``fetch_dependencies`` drops missing jobs
-        (``rq/job.py:860-863``): it counts as met."""
+        fetch (not enqueued in this simulation, or its key expired) is skipped, as ``fetch_dependencies``
+        drops missing jobs (``rq/job.py:860-863``): it counts as met."""
         met = (JobStatus.FINISHED, JobStatus.FAILED) if job.allow_dependency_failures else (JobStatus.FINISHED,)
         unmet = []
         for dep_id in job._dependency_ids:
             dep = self.jobs.get(dep_id)
-            if dep is not None and self.status(dep.job) not in met:
+            if dep is not None and not self.gone(dep) and self.status(dep.job) not in met:
                 unmet.append(dep_id)
         return unmet
 
@@ -238,6 +242,7 @@ class RQWorld:
         held.run.status = "waiting"
         for dep_id in waiting_for:
             self.dependents.setdefault(dep_id, []).append(held)
+        self._cleanup_ttl(held)  # setup_dependencies: job.cleanup(ttl=job.ttl) (rq/queue.py:706-710)
         self.record("rq.defer", function=held.run.function.id, run=held.job.id, queue=held.queue.name,
                     waiting_for=waiting_for)  # fmt: skip
 
@@ -249,8 +254,8 @@ class RQWorld:
         Redis set, so their order is unspecified there; here it is the order they were enqueued in."""
         for held in self.dependents.pop(parent.job.id, []):
             job = held.job
-            if job._status != JobStatus.DEFERRED:
-                continue
+            if job._status != JobStatus.DEFERRED or self.gone(held):
+                continue  # a dependent whose key expired is skipped (``if dependent_job``, rq/queue.py:1563)
             parent_status = self.status(parent.job)
             if parent_status == JobStatus.FAILED and not job.allow_dependency_failures:
                 continue
@@ -284,7 +289,9 @@ class RQWorld:
         held.due = max(due, now)
         self.record("rq.schedule", function=held.run.function.id, run=job.id, queue=queue.name, at=due,
                     requested=iso(int(aware.timestamp() * SECOND)))  # fmt: skip
-        self.sim.kernel.schedule(max(due, now), self._scheduled_due, held, owner=f"{job.func_name} (scheduled)")
+        self._cleanup_ttl(held)  # _persist_job: job.cleanup(ttl=job.ttl) (rq/queue.py:1234, 1409)
+        held.due_timer = self.sim.kernel.schedule(max(due, now), self._scheduled_due, held,
+                                                  owner=f"{job.func_name} (scheduled)")  # fmt: skip
         return job
 
     def push(self, queue: Any, job: Any, *, at_front: bool) -> Any:
@@ -299,6 +306,7 @@ class RQWorld:
         line = self.waiting.get(queue.name)
         self.record("rq.enqueue", function=held.run.function.id, run=job.id, queue=queue.name, at_front=at_front,
                     listened=line is not None)  # fmt: skip
+        self._cleanup_ttl(held)  # _persist_job: job.cleanup(ttl=job.ttl) (rq/queue.py:1409, 1440)
         if line is None:
             return job  # no simulated worker reads this queue: the job stays queued, as with no worker in RQ
         if at_front:
@@ -344,8 +352,9 @@ class RQWorld:
         """The scheduler enqueues a due job: ``queue._enqueue_job(job, at_front=job.should_enqueue_at_front())``
         (``rq/scheduler.py:267``; ``Job.should_enqueue_at_front``, ``rq/job.py:595-600``)."""
         job = held.job
-        if job._status != JobStatus.SCHEDULED:
-            return
+        held.due_timer = None
+        if job._status != JobStatus.SCHEDULED or self.gone(held):
+            return  # the scheduler removes a missing job from the registry (rq/scheduler.py:250-266)
         self.push(held.queue, job, at_front=job.should_enqueue_at_front())
 
     # -- the worker ----------------------------------------------------------------------------
@@ -379,8 +388,8 @@ class RQWorld:
             line = self.waiting[name]
             while line:
                 held = line.popleft()
-                if held.job._status == JobStatus.QUEUED:
-                    return held
+                if held.job._status == JobStatus.QUEUED and not self.gone(held):
+                    return held  # a job whose key expired is skipped (_fetch_dequeued_job, rq/queue.py:1825-1828)
         return None
 
     def _perform(self, held: Held) -> int:
@@ -394,6 +403,7 @@ class RQWorld:
         fault = engine.take_fault(run.function.id, None)  # sim.fail(func): this attempt fails with it
         held.calls += 1
         job.prepare_for_execution(WORKER_NAME, NULL)  # started_at, STARTED (rq/job.py:1512-1526)
+        self._persist(held)  # prepare_job_execution: pipeline.persist(job.key) (rq/worker/base.py:1390)
         run.status = "running"
         # rq/worker/base.py:1668: timeout = job.timeout or Queue.DEFAULT_TIMEOUT (180 s)
         timeout = job.timeout or held.queue.DEFAULT_TIMEOUT
@@ -568,19 +578,126 @@ class RQWorld:
         if error is not None:
             data["error"] = f"{type(error).__name__}: {error}"
         self.sim.trace.add(at, "run.end", data)
+        self._cleanup_after(held, status, at)
         if held.job.id in self.dependents or at > self.sim.kernel.now:
             # its dependents are looked at when its end is visible (a job deferred while it ran included)
             self.sim.kernel.schedule(at, self._release, held, owner=f"{held.job.func_name} (dependents)")
+
+    # -- expiry: the Redis key of a job -------------------------------------------------------
+    def _cleanup_ttl(self, held: Held) -> None:
+        """``job.cleanup(ttl=job.ttl)``, which RQ calls each time it saves a job waiting to run: queued
+        (``_persist_job``, ``rq/queue.py:1397-1409``, by ``enqueue``, the scheduler, a retry and a released
+        dependent alike), scheduled (``rq/queue.py:1234``) or deferred (``rq/queue.py:706-710``). With a
+        ``ttl`` the key expires ``ttl`` seconds from now (``EXPIRE``, ``rq/job.py:1598-1602``), so the clock
+        restarts at each of them; without one (``cleanup(None)``) nothing changes."""
+        ttl = held.job.ttl
+        if ttl:
+            self._expire_in(held, ttl, self.sim.now_ns(), "ttl")
+
+    def _persist(self, held: Held) -> None:
+        """``PERSIST job.key``: no expiry. The worker does it as it starts a job (``prepare_job_execution``,
+        ``rq/worker/base.py:1390``), so a ``ttl`` only limits how long a job may wait."""
+        if held.expiry is not None:
+            self.sim.kernel.cancel(held.expiry)
+        held.expiry = held.expires_at = None
+
+    def _expire_in(self, held: Held, seconds: int, at: int, why: str) -> None:
+        """``EXPIRE job.key seconds`` issued at ``at``: it replaces the key's earlier expiry.
+
+        Redis keeps an expired key until the instant has passed, and a worker taking the job at
+        that very instant still finds it: the timer runs last at its instant (``BACKGROUND``) and,
+        like the other expiries, keeps nothing busy (``run_until_idle`` does not wait for it)."""
+        from jobsim._kernel import BACKGROUND
+
+        self._persist(held)
+        held.expires_at = at + seconds * SECOND
+        held.expiry = self.sim.kernel.schedule(held.expires_at, self._expired, held, held.expires_at, why, seconds,
+                                               owner=f"{held.job.func_name} (expiry)", priority=BACKGROUND,
+                                               recurring=True)  # fmt: skip
+
+    def _expired(self, held: Held, at: int, why: str, seconds: int) -> None:
+        if held.expires_at != at or held.gone_at is not None:
+            return
+        held.expiry = held.expires_at = None
+        self._gone(held, at, why, seconds)
+
+    def _gone(self, held: Held, at: int, why: str, seconds: int) -> None:
+        """RQ's key for the job is gone (expired, or deleted by ``cleanup(0)``): ``Job.fetch`` raises
+        ``NoSuchJobError``, ``get_status()`` raises ``InvalidJobOperation``, the worker and the scheduler
+        skip it. A job that had not started is dropped without a trace in RQ: its run is ``lost``."""
+        job, run = held.job, held.run
+        held.gone_at = at
+        held.gone_why = f"{why}={seconds}"
+        started = job._status not in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
+        self.sim.trace.add(at, "rq.expire", {"function": run.function.id, "run": job.id, "queue": held.queue.name,
+                                             "why": why, "ttl": seconds, "status": str(job._status.value)})  # fmt: skip
+        if started:
+            return
+        if held.due_timer is not None:
+            self.sim.kernel.cancel(held.due_timer)  # nothing is left for the scheduler to enqueue
+            held.due_timer = None
+        run.status = "lost"
+        run.end_ns = at
+        self.sim.trace.add(at, "run.end", {"function": run.function.id, "run": run.id, "status": "lost",
+                                           "rq": "expired"})  # fmt: skip
+
+    def _cleanup_after(self, held: Held, status: str, at: int) -> None:
+        """How long RQ keeps a job that ended (``at``): ``job.cleanup(result_ttl)`` after a success, with
+        ``result_ttl = job.get_result_ttl(worker.default_result_ttl)``, 500 s unless set
+        (``rq/worker/base.py:1522-1542``, ``rq/defaults.py:57``); ``FailedJobRegistry.add(job,
+        ttl=job.failure_ttl)`` after a final failure, a year unless set (``rq/registry.py:477-500``,
+        ``rq/defaults.py:64``). ``0`` deletes the job at once (``Job.delete``, ``rq/job.py:1594-1595``), a
+        negative ttl keeps it forever (its key was persisted when it started), a positive one expires it."""
+        from rq.defaults import DEFAULT_FAILURE_TTL, DEFAULT_RESULT_TTL
+
+        job = held.job
+        if status == "finished":
+            why, ttl = "result_ttl", job.get_result_ttl(DEFAULT_RESULT_TTL)
+        else:
+            why, ttl = "failure_ttl", DEFAULT_FAILURE_TTL if job.failure_ttl is None else job.failure_ttl
+        if ttl == 0:
+            self._persist(held)
+            self._gone(held, at, why, 0)
+        elif ttl > 0:
+            self._expire_in(held, ttl, at, why)
+
+    def gone(self, held: Held) -> bool:
+        """True once RQ's key for the job is gone, as a reader at this instant sees it."""
+        return held.gone_at is not None and self.sim.now_ns() >= held.gone_at and self.executing is not held
+
+    def missing(self, held: Held) -> str:
+        """Why RQ no longer has the job: for the errors a read of a gone job raises."""
+        when = iso(held.gone_at) if held.gone_at is not None else "?"
+        what = "deleted" if held.gone_why.endswith("=0") else "expired"
+        return (f"jobsim-rq: RQ {what} the job's key at {when} ({held.gone_why}); the Job you hold keeps its last "
+                "state (get_status(refresh=False)) and sim.runs(...) still has its run")  # fmt: skip
+
+    def return_value(self, job: Any, refresh: bool) -> Any:
+        """``Job.return_value`` (``rq/job.py:883-903``): the latest ``Result`` if it is a success. RQ caches
+        the ``Result`` on the Job object once read, so a Job that read its value keeps it after the result
+        expires unless ``refresh=True``; one that never did (or ``result_ttl=0``: no Result) gets None."""
+        held = self.jobs[job.id]
+        if self.status(job) != JobStatus.FINISHED:
+            return None
+        if self.gone(held):
+            return job._result if held.result_read and not refresh and held.gone_why != "result_ttl=0" else None
+        held.result_read = True
+        return job._result
 
     def record(self, kind: str, **data: Any) -> None:
         self.sim.trace.add(self.sim.now_ns(), kind, data)
 
     # -- for tests ------------------------------------------------------------------------------
     def job(self, job_id: str) -> Any:
-        """The ``rq.job.Job`` of ``job_id`` in this simulation."""
+        """The ``rq.job.Job`` of ``job_id`` in this simulation; once RQ's key for it is gone (``ttl``,
+        ``result_ttl``, ``failure_ttl``), ``NoSuchJobError`` as ``Job.fetch`` raises."""
         held = self.jobs.get(job_id)
         if held is None:
             raise InvalidArgument.build("job_id", job_id, "the id of a job enqueued in this simulation")
+        if self.gone(held):  # as Job.fetch: NoSuchJobError('No such job: rq:job:<id>') (rq/job.py:1084)
+            from rq.exceptions import NoSuchJobError
+
+            raise NoSuchJobError(f"No such job: {held.job.key} ({self.missing(held)})")
         return held.job
 
     def __repr__(self) -> str:

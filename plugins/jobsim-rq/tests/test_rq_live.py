@@ -1,10 +1,11 @@
 """Live conformance: RQ jobs on a real worker and Redis vs the simulation's prediction.
 
-Five scenarios: a job that always fails with ``Retry(max=3, interval=[1, 2])`` and a
+Seven scenarios: a job that always fails with ``Retry(max=3, interval=[1, 2])`` and a
 failure callback; a job that *returns* ``Retry(max=2, interval=[1, 2])`` (the other
 interval rule); a job that sleeps past ``job_timeout=1`` with ``Retry(max=1, interval=1)``;
 an ``async def`` job awaiting ``asyncio.sleep``, once within its time and once past
-``job_timeout=1``.
+``job_timeout=1``; jobs whose Redis key expires (``ttl`` while waiting behind a busy
+job or for a retry, ``result_ttl=0``).
 
 Run with the rest of the suite (marker ``live``); skipped, with the reason, when
 ``redis-server`` is not installed. The worker is RQ's ``SimpleWorker`` with its
@@ -211,3 +212,64 @@ def test_job_timeout_inside_an_async_job_on_the_real_worker(redis_url, rq_worker
     assert real_job.get_status(refresh=False) == sim_job.get_status(refresh=False) == JobStatus.FAILED
     for attempt, end in zip(real[::3], real[1::3], strict=True):
         assert abs(end["t"] - attempt["t"] - 1) <= 0.3, real  # the alarm fires after job_timeout
+
+
+def enqueue_expiring(queue: Queue) -> list[Job]:
+    """A failing job with ttl=1 whose retry waits 3 s (the retry's own cleanup(ttl) expires it 1 s later,
+    before the scheduler gets to it); a job busy for 2 s; behind it one with ttl=1 (its key expires before
+    the worker is free) and one with result_ttl=0 (deleted as it finishes)."""
+    return [queue.enqueue(rq_live_jobs.always_fails, "retried", ttl=1, retry=Retry(max=2, interval=3),
+                          on_failure=Callback(rq_live_jobs.on_failure)),
+            queue.enqueue(rq_live_jobs.sleeps, "busy", 2),
+            queue.enqueue(rq_live_jobs.sleeps, "late", 0, ttl=1),
+            queue.enqueue(rq_live_jobs.sleeps, "quick", 0, result_ttl=0)]  # fmt: skip
+
+
+def key_states(sim_or_client, jobs: list[Job]) -> dict[str, bool]:
+    """Which of ``jobs`` RQ still has: Redis ``EXISTS`` on the real side, ``sim.rq.job`` in the simulation."""
+    from rq.exceptions import NoSuchJobError
+
+    states = {}
+    for job in jobs:
+        label = job.args[0]
+        if isinstance(sim_or_client, jobsim.Simulation):
+            try:
+                states[label] = sim_or_client.rq.job(job.id) is job
+            except NoSuchJobError:
+                states[label] = False
+        else:
+            states[label] = bool(sim_or_client.exists(job.key))
+    return states
+
+
+def test_expired_keys_on_the_real_worker(redis_url, rq_worker):
+    import redis
+
+    rq_live_jobs.LOCAL.clear()
+    queue = Queue(rq_live_jobs.LIVE_QUEUE, connection=redis.Redis(host="127.0.0.1", port=1))
+    with jobsim.Simulation(queue, start="2025-03-01T00:00:00Z") as sim:
+        jobs = enqueue_expiring(queue)
+        sim.advance("6s")
+        expected_keys = key_states(sim, jobs)
+    expected = list(rq_live_jobs.LOCAL)
+    assert expected_keys == {"retried": False, "busy": True, "late": False, "quick": False}
+    # "retried" runs once (its callback sees retries_left 2), then its key expires; "late" never runs
+    assert [(e["kind"], e["label"], e.get("retries_left"), e["t"] - expected[0]["t"]) for e in expected] == [
+        ("attempt", "retried", 2, 0), ("on_failure", "retried", 2, 0), ("attempt", "busy", None, 0),
+        ("woke", "busy", None, 2), ("attempt", "quick", None, 2), ("woke", "quick", None, 2)]  # fmt: skip
+    assert [r.status for r in sorted(sim.runs(), key=lambda r: r.start_ns)].count("lost") == 2
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        real_queue = Queue(rq_live_jobs.LIVE_QUEUE, connection=client)
+        real_jobs = enqueue_expiring(real_queue)
+        deadline = time.monotonic() + 7  # past the retry's 3 s wait, with room for the 1 s scheduler poll
+        while time.monotonic() < deadline:
+            rq_worker.check()
+            time.sleep(0.05)
+        real = [json.loads(raw) for raw in client.lrange(rq_live_jobs.LOG_KEY, 0, -1)]
+        print("observed", real)
+        assert shape(real) == shape(expected)
+        assert key_states(client, real_jobs) == expected_keys
+    finally:
+        client.close()

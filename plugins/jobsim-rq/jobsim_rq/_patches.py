@@ -15,6 +15,11 @@ simulation does not hold:
   them (still a ``ValueError``, as RQ raises).
 * ``Job.set_status``/``get_status``/``return_value``/``save_meta``/``get_meta``: the
   state of a simulated job lives on the ``Job`` object, not in a Redis hash.
+* ``Job.fetch``: a job the simulation holds is that same ``Job`` object (``NoSuchJobError``
+  once its key expired), so RQ helpers that fetch first -- ``send_stop_job_command`` --
+  work on it.
+* ``rq.command.send_command`` (the pub/sub publish every ``send_*_command`` ends in): a
+  command for the simulated worker goes to it (``stop-job``; the others are refused).
 * ``rq.job.asyncio`` (the module ``Job._execute`` reads): ``asyncio.run(coroutine)`` of an
   ``async def`` job function (``rq/job.py:1540-1541``) runs on the simulation's virtual
   loop instead of a real one, so ``asyncio.sleep`` spends virtual time.
@@ -49,6 +54,7 @@ def push(world: RQWorld) -> None:
             "another simulation with RQ queues is running in this process; close it before starting this one "
             "(jobsim-rq replaces RQ's Queue/Job methods process-wide while a simulation runs)"
         )
+    import rq.command
     import rq.job
     import rq.queue
 
@@ -68,6 +74,8 @@ def push(world: RQWorld) -> None:
         (rq.queue, "now"): world.now,
         (rq.job, "now"): world.now,
         (rq.job, "asyncio"): _Asyncio(world),
+        (Job, "fetch"): _fetch(Job.fetch, world),
+        (rq.command, "send_command"): _send_command(rq.command.send_command, world),
     }
     for (owner, name), replacement in patches.items():
         _saved[(owner, name)] = owner.__dict__[name]
@@ -217,3 +225,25 @@ def _get_meta(original: Any, world: RQWorld) -> Any:
         return original(self, refresh)
 
     return get_meta
+
+
+def _fetch(original: Any, world: RQWorld) -> Any:
+    def fetch(cls: Any, id: str, connection: Any = None, serializer: Any = None) -> Any:
+        """``Job.fetch`` (``rq/job.py:700-716``) of a job the simulation holds: the ``Job`` itself."""
+        held = world.jobs.get(id) if isinstance(id, str) else None
+        if held is None:
+            return original.__func__(cls, id, connection, serializer)
+        return world.job(id)
+
+    return classmethod(fetch)
+
+
+def _send_command(original: Any, world: RQWorld) -> Any:
+    def send_command(connection: Any, worker_name: str, command: str, **kwargs: Any) -> None:
+        from ._world import WORKER_NAME
+
+        if worker_name != WORKER_NAME:
+            return original(connection, worker_name, command, **kwargs)  # type: ignore[no-any-return]
+        world.command(command, kwargs)
+
+    return send_command

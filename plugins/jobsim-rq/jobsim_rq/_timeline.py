@@ -38,7 +38,14 @@ def _expire(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
                 f"ttl={ttl} s of being queued; RQ drops it")  # fmt: skip
     if ttl == 0:
         return f"rq        {name} deleted at once ({why}=0)"
-    return f"rq        {name} expired: {why}={ttl} s after it {'finished' if why == 'result_ttl' else 'failed'}"
+    ended = {"finished": "finished", "stopped": "was stopped"}.get(str(d.get("status")), "failed")
+    return f"rq        {name} expired: {why}={ttl} s after it {ended}"
 
 
-KINDS = {"rq.enqueue": _enqueue, "rq.schedule": _schedule, "rq.defer": _defer, "rq.expire": _expire}
+def _stop(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    if d.get("outcome") == "killed":
+        return f"rq        {_name(d, names)} stopped: stop-job killed its work horse"
+    return f"rq        stop-job for {_name(d, names)} ignored: the worker is not running it"
+
+
+KINDS = {"rq.enqueue": _enqueue, "rq.schedule": _schedule, "rq.defer": _defer, "rq.expire": _expire, "rq.stop": _stop}

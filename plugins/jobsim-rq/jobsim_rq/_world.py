@@ -47,33 +47,60 @@ class JobTimeout(Exception):
     """Internal marker: the body's virtual clock crossed ``job_timeout`` (replaced by RQ's ``JobTimeoutException``)."""
 
 
+class HorseKilled(BaseException):
+    """Raised in job code at the instant a ``stop-job`` command killed the work horse running it.
+
+    A ``BaseException``, so ``except Exception`` in job code does not swallow it; the message is
+    the failure RQ records for a stopped job (``rq/worker/worker_classes.py:164-166``)."""
+
+
 class RQExecution(StoppableExecution):
-    """An execution whose clock stops at the instant RQ's death penalty fires (``arm``).
+    """An execution whose clock stops where RQ's death penalty fires (``arm``) or its horse is killed (``kill``).
 
     RQ arms ``signal.alarm(timeout)`` around ``job.perform()`` (``UnixSignalDeathPenalty``,
     ``rq/timeouts.py:61-70``) and the handler raises ``JobTimeoutException('Task exceeded
     maximum timeout value (N seconds)')`` wherever the job is: from the call that would cross
     the deadline, with the clock at the deadline (``jobsim.hooks.StoppableExecution``).
+    A ``stop-job`` command kills the work horse (``Worker.kill_horse``,
+    ``rq/worker/worker_classes.py:35-49``): the call that spends time across that instant
+    raises ``HorseKilled``, and so does every later one (a dead process does not run on).
     """
 
-    __slots__ = ("exception",)
+    __slots__ = ("alarm_at", "exception", "kill_at", "killed")
 
     def __init__(self, engine: Any, run: Any, attempt: int, start: int) -> None:
         self.exception: Callable[[], BaseException] | None = None
+        self.alarm_at: int | None = None
+        self.kill_at: int | None = None
+        self.killed = False
         super().__init__(engine, run, attempt, start)
 
+    def _rearm(self) -> None:
+        stops = [t for t in (self.alarm_at, self.kill_at) if t is not None]
+        self.stop_at = min(stops) if stops else None
+
     def stopped(self, at: int) -> BaseException:
+        self.engine.move_clock(at)  # what runs next (a handler, the worker) reads this instant
+        if self.kill_at is not None and at >= self.kill_at:
+            self.killed = True
+            return HorseKilled("Job stopped by user, work-horse terminated.")
         # SIGALRM fires once: job code that catches the exception runs on with no limit
-        self.stop_at = None
-        self.engine.move_clock(at)  # the handler that catches it reads the deadline's time
+        self.alarm_at = None
+        self._rearm()
         assert self.exception is not None
         return self.exception()
 
     def arm(self, seconds: int | None, exception: Callable[[], BaseException]) -> None:
         """``death_penalty_class(seconds, ...)`` from now; ``None`` or ``-1`` is no limit (``signal.alarm(-1)``
         never fires in a job's lifetime)."""
-        self.stop_at = None if seconds is None or seconds < 0 else self.now + seconds * SECOND
+        self.alarm_at = None if seconds is None or seconds < 0 else self.now + seconds * SECOND
         self.exception = exception
+        self._rearm()
+
+    def kill(self, at: int | None) -> None:
+        """The work horse is killed at ``at`` (``None``: no kill, e.g. for the worker's own stopped callback)."""
+        self.kill_at = at
+        self._rearm()
 
 
 @dataclasses.dataclass(eq=False)
@@ -92,6 +119,8 @@ class Held:
     gone_at: int | None = None  # when RQ deleted its key (expired, or ``result_ttl=0``): from then on it is gone
     gone_why: str = ""
     result_read: bool = False  # ``return_value()`` returned its value once: RQ caches the ``Result`` on the Job
+    running_from: int | None = None  # the start of its last execution
+    stop_plan: int | None = None  # a stop-job command planned for this instant (``sim.rq.stop``)
 
 
 class Null:
@@ -405,6 +434,9 @@ class RQWorld:
         job.prepare_for_execution(WORKER_NAME, NULL)  # started_at, STARTED (rq/job.py:1512-1526)
         self._persist(held)  # prepare_job_execution: pipeline.persist(job.key) (rq/worker/base.py:1390)
         run.status = "running"
+        held.running_from, held.running_until = start, None
+        if held.stop_plan is not None and held.stop_plan >= start:
+            x.kill(held.stop_plan)  # sim.rq.stop(job, at=...): the command reaches the worker while this runs
         # rq/worker/base.py:1668: timeout = job.timeout or Queue.DEFAULT_TIMEOUT (180 s)
         timeout = job.timeout or held.queue.DEFAULT_TIMEOUT
         x.arm(timeout, lambda: JobTimeoutException(f"Task exceeded maximum timeout value ({timeout} seconds)"))
@@ -413,15 +445,24 @@ class RQWorld:
         self.executing = held
         try:
             try:
-                if fault is not None:
-                    raise fault
-                value = job.perform()
-            except BaseException as exc:  # perform_job's bare except (rq/worker/base.py:1677)
-                if exc is not fault and _escapes(exc):
-                    raise
-                self._failure(held, x, exc)
-            else:
-                self._success(held, x, value)
+                try:
+                    if fault is not None:
+                        raise fault
+                    value = job.perform()
+                except BaseException as exc:  # perform_job's bare except (rq/worker/base.py:1677)
+                    if x.killed:
+                        raise HorseKilled() from None  # whatever the body did after: the process is dead
+                    if exc is not fault and _escapes(exc):
+                        raise
+                    self._failure(held, x, exc)
+                else:
+                    if x.killed:  # the body caught HorseKilled and returned: the process is dead all the same
+                        raise HorseKilled()
+                    self._success(held, x, value)
+            except HorseKilled:  # in the body or in a callback it ran (the horse runs both)
+                if not x.killed:
+                    raise  # raised by job code itself, not by a kill: not ours to interpret
+                self._stopped(held, x)
         finally:
             engine.x = None
             self.executing = None
@@ -457,6 +498,105 @@ class RQWorld:
             call()
         finally:
             x.arm(None, JobTimeoutException)
+
+    def _stopped(self, held: Held, x: RQExecution) -> None:
+        """The horse was killed on a ``stop-job`` command: ``_handle_stopped_job`` then
+        ``handle_job_failure`` (``rq/worker/worker_classes.py:139-166``, ``rq/worker/base.py:734-798``).
+
+        In the worker, not the horse: the ``on_stopped`` callback runs under its own timeout with
+        ``(job, connection)`` (``execute_stopped_callback``, ``rq/callbacks.py:62-77``); if it raises,
+        that is logged and swallowed. The job is ``stopped``, never retried whatever its retries
+        left, and goes to the failed registry (``failure_ttl``); no failure callback runs (that
+        one runs in the horse, which is dead); a stopped job does not meet its dependents'
+        dependency, so they stay deferred. ``job.ended_at`` is not set on this path.
+        """
+        job = held.job
+        x.kill(None)
+        x.arm(None, Exception)
+        self.sim.engine.move_clock(x.now)
+        job._status = JobStatus.STOPPED
+        held.stop_plan = None
+        self.sim.trace.add(x.now, "rq.stop", {"function": held.run.function.id, "run": job.id, "outcome": "killed"})
+        callback = job.stopped_callback
+        if callback is not None:
+            try:
+                self._callback(x, "stopped", callback, job.stopped_callback_timeout,
+                               lambda: callback(job, job.connection))  # fmt: skip
+            except BaseException as exc:
+                if _escapes(exc):
+                    raise
+        job._status = JobStatus.STOPPED  # a callback's writes do not change what handle_job_failure sets
+        error = HorseKilled("Job stopped by user, work-horse terminated.")
+        self._attempt(held, x, error)
+        self._finish(held, "stopped", x.now, error, None)
+
+    # -- stop-job commands ------------------------------------------------------------------
+    def command(self, command: str, payload: dict[str, Any]) -> None:
+        """A command published to this worker's pub/sub channel (``rq/command.py:send_command``)."""
+        if command != "stop-job":
+            raise UnsupportedFeature(
+                f"the RQ worker command {command!r} is not simulated: jobsim-rq models 'stop-job' "
+                "(send_stop_job_command) only; see plugins/jobsim-rq/README.md",
+                system="rq", feature=f"command {command}",
+            )  # fmt: skip
+        self.stop(str(payload.get("job_id")))
+
+    def stop(self, job: Any, *, at: Any = None) -> None:
+        """Stop ``job`` (a ``Job``, a job id or its ``Run``) as ``send_stop_job_command`` does, at ``at``
+        (default: now; inside job code, that code's instant).
+
+        The worker handles the command (``handle_stop_job_command``, ``rq/command.py``): if it is running
+        that job, it kills the work horse there (``Worker.kill_horse``); otherwise it logs "Not working on
+        job" and ignores it. A job body runs to its end in one go when it starts, so a stop for an
+        instant when the job will be running must be known before it starts: plan it with ``at=``
+        (the test), or send it from job code before the job starts. A stop that arrives after the body
+        already ran past its instant is refused (``UnsupportedFeature``) rather than ignored.
+        """
+        from jobsim._kernel import BACKGROUND
+        from jobsim._time import instant_ns
+
+        held = self._held(job)
+        now = self.sim.now_ns()
+        at_ns = now if at is None else instant_ns(at, "at", tz=self.sim.tz)
+        if at_ns < now:
+            raise InvalidArgument(f"at={at!r} is in the past: the simulation is at {iso(now)}; a stop-job command "
+                                  "can only be sent now or planned ahead")  # fmt: skip
+        if self.executing is held and self.sim.engine.x is not None:
+            x = self.sim.engine.x
+            assert isinstance(x, RQExecution)
+            x.kill(at_ns)  # the job stops itself: killed when it next spends virtual time past ``at``
+            return
+        if self.executing is not None and at is None:  # one worker, busy with the job sending it: not this one
+            self.record("rq.stop", function=held.run.function.id, run=held.job.id, outcome="ignored")
+            return
+        begun, end = held.running_from, held.running_until
+        if begun is not None and end is not None and begun <= at_ns < end and held.job._status != JobStatus.STOPPED:
+            raise UnsupportedFeature(
+                f"stop-job for RQ job {held.job.id} ({held.job.func_name}) at {iso(at_ns)}: it has been running since "
+                f"{iso(begun)} until {iso(end)} in virtual time, and jobsim ran its body to the end when it started, "
+                f"so nothing can stop it part-way now. Plan the stop before it starts: sim.rq.stop(job, "
+                f"at={iso(at_ns)!r}), or send it from a job that runs before it",
+                system="rq", feature="stop-job",
+            )  # fmt: skip
+        held.stop_plan = at_ns
+        self.sim.kernel.schedule(at_ns, self._stop_arrives, held, at_ns, owner=f"{held.job.func_name} (stop-job)",
+                                 priority=BACKGROUND, recurring=True)  # fmt: skip
+
+    def _stop_arrives(self, held: Held, at: int) -> None:
+        """The command reaches the worker at ``at``: a job that was running then was killed by ``_perform``
+        (``stop_plan``); any other is not the worker's current job, so the command is ignored."""
+        if held.stop_plan != at:
+            return
+        held.stop_plan = None
+        self.sim.trace.add(at, "rq.stop", {"function": held.run.function.id, "run": held.job.id,
+                                           "outcome": "ignored"})  # fmt: skip
+
+    def _held(self, job: Any) -> Held:
+        job_id = job if isinstance(job, str) else getattr(job, "id", None)
+        held = self.jobs.get(job_id) if isinstance(job_id, str) else None
+        if held is None:
+            raise InvalidArgument.build("job", job, "an RQ Job, job id or Run of a job enqueued in this simulation")
+        return held
 
     def _success(self, held: Held, x: RQExecution, value: Any) -> None:
         """``_finalize_success`` (``rq/worker/base.py:1582-1605``)."""
@@ -570,7 +710,7 @@ class RQWorld:
 
     def _finish(self, held: Held, status: str, at: int, error: BaseException | None, value: Any) -> None:
         run = held.run
-        run.status = "completed" if status == "finished" else "failed"
+        run.status = {"finished": "completed", "stopped": "cancelled"}.get(status, "failed")
         run.end_ns, run.error = at, error
         if value is not None:
             run._payload = _json(value)
@@ -652,7 +792,7 @@ class RQWorld:
 
         job = held.job
         if status == "finished":
-            why, ttl = "result_ttl", job.get_result_ttl(DEFAULT_RESULT_TTL)
+            why, ttl = "result_ttl", job.get_result_ttl(DEFAULT_RESULT_TTL)  # a stopped job: as a failed one
         else:
             why, ttl = "failure_ttl", DEFAULT_FAILURE_TTL if job.failure_ttl is None else job.failure_ttl
         if ttl == 0:

@@ -504,8 +504,9 @@ class RQWorld:
         ``handle_job_failure`` (``rq/worker/worker_classes.py:139-166``, ``rq/worker/base.py:734-798``).
 
         In the worker, not the horse: the ``on_stopped`` callback runs under its own timeout with
-        ``(job, connection)`` (``execute_stopped_callback``, ``rq/callbacks.py:62-77``); if it raises,
-        that is logged and swallowed. The job is ``stopped``, never retried whatever its retries
+        ``(job, connection)`` (``execute_stopped_callback``, ``rq/callbacks.py:62-77``), while the job's
+        status is still ``started`` (checked on a real worker); if it raises, that is logged and
+        swallowed. The job is ``stopped``, never retried whatever its retries
         left, and goes to the failed registry (``failure_ttl``); no failure callback runs (that
         one runs in the horse, which is dead); a stopped job does not meet its dependents'
         dependency, so they stay deferred. ``job.ended_at`` is not set on this path.
@@ -514,7 +515,7 @@ class RQWorld:
         x.kill(None)
         x.arm(None, Exception)
         self.sim.engine.move_clock(x.now)
-        job._status = JobStatus.STOPPED
+        job._status = JobStatus.STARTED  # the worker's Job, as it dequeued it: the callback sees "started"
         held.stop_plan = None
         self.sim.trace.add(x.now, "rq.stop", {"function": held.run.function.id, "run": job.id, "outcome": "killed"})
         callback = job.stopped_callback
@@ -525,7 +526,7 @@ class RQWorld:
             except BaseException as exc:
                 if _escapes(exc):
                     raise
-        job._status = JobStatus.STOPPED  # a callback's writes do not change what handle_job_failure sets
+        job._status = JobStatus.STOPPED  # handle_job_failure, after the callback (rq/worker/base.py:753-755)
         error = HorseKilled("Job stopped by user, work-horse terminated.")
         self._attempt(held, x, error)
         self._finish(held, "stopped", x.now, error, None)

@@ -86,3 +86,8 @@ async def async_sleeps(label: str, seconds: float) -> None:
         _log({"kind": "woke", "label": label, "t": time.time()})
     finally:
         _log({"kind": "finally", "label": label, "t": time.time()})
+
+
+def on_stopped(job: Any, connection: Any) -> None:
+    _log({"kind": "on_stopped", "label": job.args[0], "t": time.time(),
+          "status": str(job.get_status(refresh=False).value)})  # fmt: skip

@@ -1,11 +1,12 @@
 """Live conformance: RQ jobs on a real worker and Redis vs the simulation's prediction.
 
-Seven scenarios: a job that always fails with ``Retry(max=3, interval=[1, 2])`` and a
+Eight scenarios: a job that always fails with ``Retry(max=3, interval=[1, 2])`` and a
 failure callback; a job that *returns* ``Retry(max=2, interval=[1, 2])`` (the other
 interval rule); a job that sleeps past ``job_timeout=1`` with ``Retry(max=1, interval=1)``;
 an ``async def`` job awaiting ``asyncio.sleep``, once within its time and once past
 ``job_timeout=1``; jobs whose Redis key expires (``ttl`` while waiting behind a busy
-job or for a retry, ``result_ttl=0``).
+job or for a retry, ``result_ttl=0``); a job stopped with ``send_stop_job_command`` on
+RQ's forking ``Worker``.
 
 Run with the rest of the suite (marker ``live``); skipped, with the reason, when
 ``redis-server`` is not installed. The worker is RQ's ``SimpleWorker`` with its
@@ -271,5 +272,52 @@ def test_expired_keys_on_the_real_worker(redis_url, rq_worker):
         print("observed", real)
         assert shape(real) == shape(expected)
         assert key_states(client, real_jobs) == expected_keys
+    finally:
+        client.close()
+
+
+def enqueue_stoppable(queue: Queue) -> Job:
+    return queue.enqueue(rq_live_jobs.sleeps, "stop", 3, retry=Retry(max=2, interval=1),
+                         on_stopped=Callback(rq_live_jobs.on_stopped),
+                         on_failure=Callback(rq_live_jobs.on_failure))  # fmt: skip
+
+
+def test_a_stopped_job_on_the_real_forking_worker(redis_url, rq_forking_worker):
+    """``send_stop_job_command`` 1 s into a 3 s job: the horse is killed, ``on_stopped`` runs (the job
+    still ``started`` for it), the job is ``stopped`` with no retry and no failure callback, in the failed
+    registry."""
+    import redis
+    from rq.command import send_stop_job_command
+
+    rq_live_jobs.LOCAL.clear()
+    queue = Queue(rq_live_jobs.LIVE_QUEUE, connection=redis.Redis(host="127.0.0.1", port=1))
+    with jobsim.Simulation(queue, start="2025-03-01T00:00:00Z") as sim:
+        sim_job = enqueue_stoppable(queue)
+        sim.rq.stop(sim_job, at="2025-03-01T00:00:01Z")
+        sim.run_until_idle()
+    expected = list(rq_live_jobs.LOCAL)
+    assert [(e["kind"], e["t"] - expected[0]["t"], e.get("status")) for e in expected] == [
+        ("attempt", 0, None), ("on_stopped", 1, "started")]  # fmt: skip
+    assert sim_job.get_status(refresh=False) == JobStatus.STOPPED and sim_job.retries_left == 2
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        job = enqueue_stoppable(Queue(rq_live_jobs.LIVE_QUEUE, connection=client))
+        deadline = time.monotonic() + 30
+        while not client.llen(rq_live_jobs.LOG_KEY):  # the horse started the job
+            rq_forking_worker.check()
+            assert time.monotonic() < deadline, "the job never started"
+            time.sleep(0.01)
+        started = json.loads(client.lindex(rq_live_jobs.LOG_KEY, 0))["t"]
+        time.sleep(max(0.0, started + 1 - time.time()))
+        send_stop_job_command(client, job.id)
+        time.sleep(4)  # past the sleep's end and a retry's interval: nothing more may come
+        real = [json.loads(raw) for raw in client.lrange(rq_live_jobs.LOG_KEY, 0, -1)]
+        print("observed", real)
+        assert shape(real) == shape(expected)
+        assert real[1]["status"] == "started" and abs(real[1]["t"] - real[0]["t"] - 1) <= 0.5, real
+        job.refresh()
+        assert job.get_status() == JobStatus.STOPPED and job.retries_left == 2
+        assert job.id in Queue(rq_live_jobs.LIVE_QUEUE, connection=client).failed_job_registry.get_job_ids()
     finally:
         client.close()

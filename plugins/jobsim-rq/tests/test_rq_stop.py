@@ -87,7 +87,7 @@ def test_a_planned_stop_kills_the_job_at_its_instant(queue):
         assert job.get_status() == JobStatus.STARTED
         sim.run_until_idle()
         # killed 2 s in, during the first sleep: no "render", no failure callback, no retry
-        assert LOG == [("e", "fetch", 0), ("on_stopped", 2, JobStatus.STOPPED, True), ("next", 2)]
+        assert LOG == [("e", "fetch", 0), ("on_stopped", 2, JobStatus.STARTED, True), ("next", 2)]
         assert job.get_status() == JobStatus.STOPPED and job.is_stopped and job.retries_left == 3
         assert after.get_status() == JobStatus.FINISHED  # the worker is free at the kill
         [run] = sim.runs(export)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import calendar
+import contextlib
 import dataclasses
 import datetime as dt
 import inspect
@@ -199,18 +200,35 @@ class RQWorld:
     def run_coroutine(self, main: Any, *, debug: bool | None = None) -> Any:
         """``asyncio.run(coroutine)`` in ``Job._execute`` (``rq/job.py:1540-1541``): an ``async def`` job.
 
-        For the job this worker is executing, the coroutine runs on the simulation's virtual
-        loop (``Simulation.loop()``, the one jobsim drives ``async def`` handlers on): when it
+        For the job this worker is executing, the coroutine runs on jobsim's virtual event loop
+        (``jobsim._aio.VirtualLoop``, the one jobsim drives ``async def`` handlers on): when it
         would wait for its next timer (``asyncio.sleep``, ``asyncio.wait_for``), the job's clock
         moves by exactly that wait, so the worker stays busy for it and ``job_timeout`` fires at
         its virtual deadline. As on a worker, where ``SIGALRM`` interrupts the loop's
         ``select``, the ``JobTimeoutException`` leaves the loop and the coroutine's pending
-        tasks are cancelled (``asyncio.run``'s clean-up), the job's own included. Anything
-        else -- a test calling ``job.perform()`` itself -- gets the real ``asyncio.run``.
+        tasks are cancelled (``asyncio.run``'s clean-up), the job's own included.
+
+        Each run gets a new loop, closed after it, as ``asyncio.run`` makes one per job: a job
+        whose horse was killed (``stop-job``) leaves tasks that must never run again, not even
+        during the next job. They are closed at the kill instant (their ``finally`` blocks run,
+        as for the job's own code) and dropped with their loop. Anything else -- a test calling
+        ``job.perform()`` itself -- gets the real ``asyncio.run``.
         """
         if self.executing is None or self.sim.engine.x is None:
             return asyncio.run(main, debug=debug)
-        return self.sim.loop().drive(main)
+        from jobsim._aio import VirtualLoop
+
+        loop = VirtualLoop(self.sim.now_ns, self.sim.consume)
+        outer = asyncio.events._get_running_loop()
+        try:
+            return loop.drive(main)
+        finally:
+            asyncio.events._set_running_loop(outer)  # drive skips this when its clean-up raises (a dead horse)
+            for task in asyncio.all_tasks(loop):
+                task._log_destroy_pending = False  # type: ignore[attr-defined]  # abandoned on purpose
+                with contextlib.suppress(RuntimeError):  # a finally awaiting while closed stops there
+                    task.get_coro().close()
+            loop.close()
 
     def owns(self, job: Any) -> bool:
         held = self.jobs.get(job.id) if job._id is not None else None

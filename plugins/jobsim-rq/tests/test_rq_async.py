@@ -110,7 +110,7 @@ def test_job_timeout_fires_at_the_virtual_deadline_inside_an_async_job(queue):
     error = "Task exceeded maximum timeout value (2 seconds)"
     # asyncio.run's clean-up cancels the job's task: its finally runs, at the deadline
     expected = [("t", "start", 0), ("t", "finally", 2), ("on_failure", 2, "JobTimeoutException", error, 1),
-                ("t", "start", 5), ("t", "finally", 7), ("on_failure", 7, "JobTimeoutException", error, 0)]
+                ("t", "start", 5), ("t", "finally", 7), ("on_failure", 7, "JobTimeoutException", error, 0)]  # fmt: skip
     assert expected == LOG
     run = sim.runs(overruns)[0]
     assert [((a.start_ns - run.start_ns) // SECOND, (a.end_ns - run.start_ns) // SECOND) for a in run.attempts] == [
@@ -127,6 +127,36 @@ def test_a_coroutine_callback_is_refused_as_rq_refuses_it(queue):
     assert job.get_status(refresh=False) == JobStatus.FAILED
     assert str(sim.runs(waits)[0].error) == "Coroutine success callbacks are not supported"
     assert "never awaited" not in LOG
+
+
+async def cleans_up(label: str) -> None:
+    try:
+        LOG.append((label, "start", time.time() - T0))
+        await asyncio.sleep(10)
+    finally:
+        LOG.append((label, "finally", time.time() - T0))
+        await asyncio.sleep(1)  # a dead horse runs nothing more: this await is where it ends
+        LOG.append((label, "cleaned", time.time() - T0))
+
+
+def test_a_stopped_async_job_never_runs_again_and_the_outer_loop_is_kept(queue):
+    async def in_an_async_test() -> Any:
+        outer = asyncio.get_running_loop()
+        with jobsim.Simulation(queue, start=START) as sim:
+            killed = queue.enqueue(cleans_up, "killed")
+            sim.rq.stop(killed, at="2025-03-01T00:00:02Z")
+            timed_out = queue.enqueue(cleans_up, "timed out", job_timeout=3)
+            sim.run_until_idle()
+        assert asyncio.get_running_loop() is outer  # the test's own loop is running again
+        return killed, timed_out
+
+    killed, timed_out = asyncio.run(in_an_async_test())
+    # the killed job's task is closed at the kill: nothing of it runs during the next job; after a
+    # timeout asyncio.run's clean-up goes on (SIGALRM fires once)
+    assert LOG == [("killed", "start", 0), ("killed", "finally", 2), ("timed out", "start", 2),
+                   ("timed out", "finally", 5), ("timed out", "cleaned", 6)]  # fmt: skip
+    assert killed.get_status(refresh=False) == JobStatus.STOPPED
+    assert timed_out.get_status(refresh=False) == JobStatus.FAILED
 
 
 def test_perform_outside_the_worker_uses_real_asyncio(queue):

@@ -366,7 +366,12 @@ class RQWorld:
     # -- runs --------------------------------------------------------------------------------
     def _hold(self, queue: Any, job: Any) -> Held:
         if job.id in self.jobs:
-            raise InvalidArgument(f"RQ job id {job.id!r} is enqueued twice in this simulation; job ids must be unique")
+            gone = self.gone(self.jobs[job.id])
+            raise InvalidArgument(
+                f"RQ job id {job.id!r} is enqueued twice in this simulation; job ids must be unique"
+                + (" (RQ would take it: the first job's key is gone, but jobsim-rq names each run by its job id)"
+                   if gone else "")
+            )  # fmt: skip
         fn = self._function(job)
         now = self.sim.now_ns()
         data = {"func": job.func_name, "id": job.id, "queue": queue.name, "args": repr(job.args),

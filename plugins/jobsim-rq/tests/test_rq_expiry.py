@@ -189,3 +189,11 @@ def test_bad_ttls_are_rqs_own_checks(queue):
             queue.enqueue(note, "x", ttl=0)
         with pytest.raises(jobsim.InvalidArgument, match="Job ttl must be greater than 0"):
             queue.enqueue(note, "x", ttl=-1)
+
+
+def test_reusing_the_id_of_a_gone_job_is_refused_naming_why(queue):
+    with jobsim.Simulation(queue, start=START) as sim:
+        queue.enqueue(note, "first", job_id="daily", result_ttl=0)
+        sim.run_until_idle()
+        with pytest.raises(jobsim.InvalidArgument, match="RQ would take it: the first job's key is gone"):
+            queue.enqueue(note, "second", job_id="daily")

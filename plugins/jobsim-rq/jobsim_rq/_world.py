@@ -11,7 +11,10 @@ rule (``Job.get_retry_interval``, rq 3.0.0 ``rq/job.py:1760-1773``).
 
 What the worker does is RQ 3.0.0's ``BaseWorker.perform_job`` (``rq/worker/base.py:1651-1678``)
 and the two ways out of it, ``_finalize_success`` (``:1582-1620``) and ``_finalize_failure``
-(``:1622-1649``), redone on the virtual clock; each rule below cites where it comes from.
+(``:1622-1649``), redone on the virtual clock; also what the forking ``Worker`` does when a
+``stop-job`` command kills the work horse (``_stopped``), and when Redis expires a job's key
+(``ttl`` while it waits, ``result_ttl``/``failure_ttl`` after it ends: the "expiry" section).
+Each rule below cites where it comes from.
 """
 
 from __future__ import annotations

@@ -72,8 +72,10 @@ class VirtualLoop(asyncio.SelectorEventLoop):
         try:
             return self.run_until_complete(coro)
         finally:
-            self._cancel_leftovers()
-            events._set_running_loop(outer)
+            try:
+                self._cancel_leftovers()
+            finally:  # a leftover that raises on cancellation must not cost the caller its own running loop
+                events._set_running_loop(outer)
 
     def _cancel_leftovers(self) -> None:
         """Tasks a handler spawned and did not await end with its request, as on a serverless call."""

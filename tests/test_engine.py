@@ -1629,3 +1629,29 @@ def test_an_app_given_twice_or_a_function_id_in_two_apps_is_named():
     with pytest.raises(InvalidArgument, match=r"^function id 'f' is declared in app 'shop' and in app 'billing'; a "
                                               r"simulation's function ids must be unique: rename one$"):  # fmt: skip
         jobsim.Simulation(shop, billing)
+
+
+def test_a_leftover_task_raising_when_cancelled_fails_the_attempt_and_the_callers_loop_is_kept():
+    app = jobsim.App("a")
+
+    @app.function("spawn", on="go", retries=0)
+    async def spawn(ctx):
+        async def stubborn():
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                raise SystemExit(3) from None
+
+        asyncio.get_running_loop().create_task(stubborn())  # never awaited: cancelled when the request ends
+        await asyncio.sleep(0)
+
+    async def test_body():
+        outer = asyncio.get_running_loop()
+        with simulate(app) as sim:
+            sim.send("go")
+            sim.run_until_idle()
+        assert asyncio.get_running_loop() is outer  # was lost: the cancellation's SystemExit skipped its restore
+        return sim
+
+    sim = asyncio.run(test_body())
+    assert repr(sim.runs("spawn")[0].error) == "SystemExit(3)"

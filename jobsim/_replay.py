@@ -40,7 +40,7 @@ from ._events import Event
 from ._redact import PhonesIn, Redaction, pseudonyms_in
 from ._time import Duration, duration_ns, iso, to_datetime
 from ._trace import Trace
-from ._tracediff import Comparison, Divergence, compare_lines
+from ._tracediff import Comparison, Divergence, compare_lines, declared
 from .errors import InjectedFault, InvalidArgument, JobsimError
 
 if TYPE_CHECKING:
@@ -575,7 +575,8 @@ def _compare(recorded: Trace, sim: Simulation, compare: Any, ignore: Any, tolera
         sim.trace._keep, sim.trace._phones = keep, keeps.phones  # saving the replay keeps the trace's fakes too
     with paused_gc():
         return compare_lines(lines(recorded), lines(sim.trace, redactor), compare=compare, ignore=ignore,
-                             tolerance=tolerance, notes=notes, tz=sim.tz)  # fmt: skip
+                             tolerance=tolerance, notes=notes, tz=sim.tz,
+                             known=[*declared(recorded.header_fields()), *sim.functions])  # fmt: skip
 
 
 def _replay_policy(recorded: Trace, redact: Redaction | bool | None, notes: list[str]) -> Redaction | None:

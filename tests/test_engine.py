@@ -344,6 +344,36 @@ def test_invoke_returns_the_other_functions_output():
     assert sim.runs("price")[0].event.name == "inngest/function.invoked"
 
 
+def test_a_failed_invoke_raises_one_step_error_around_the_invoked_runs_own_error():
+    # the invoke step stored StepError(key, error) and the handler got StepError(key, that): "step 'total'
+    # failed: StepError: step 'total' failed: ValueError: ..." in the timeline, and an uncaught one failed
+    # the caller with the wrapper instead of the step's original error, as step.run failures do
+    app = jobsim.App("a")
+    caught = []
+
+    @app.function("price", on="price/compute", retries=0)
+    def price(ctx):
+        raise ValueError("no price for sku-9")
+
+    @app.function("checkout", on="cart/checkout", retries=0)
+    def checkout(ctx):
+        try:
+            ctx.step.invoke("total", function=price, data={})
+        except StepError as exc:
+            caught.append((str(exc), exc.error))
+        return ctx.step.invoke("again", function=price, data={})
+
+    with simulate(app) as sim:
+        sim.send("cart/checkout")
+        sim.run_until_idle()
+    (message, error), *replays = caught  # the memoized failure is raised again on each later request
+    assert all(m == message for m, _ in replays)
+    assert message == "step 'total' failed: ValueError: no price for sku-9" and isinstance(error, ValueError)
+    run = sim.runs("checkout")[0]
+    assert run.status == "failed" and type(run.error) is ValueError
+    assert "attempt 0 failed: StepError: step 'again' failed: ValueError: no price for sku-9\n" in sim.timeline()
+
+
 def test_async_handlers_sleep_in_virtual_time():
     app = jobsim.App("a")
 

@@ -58,6 +58,7 @@ from respx.patterns import Lookup, M, PathPattern, Pattern
 from ._host import Host
 from ._httpeffects import call_side_effect, check_exception_class, client_kind
 from ._safe import said
+from ._steps import Suspend
 from ._time import Duration, duration_ns, format_duration, instant_ns, iso, to_datetime
 from .errors import InvalidArgument, JobsimError
 
@@ -427,6 +428,16 @@ class _Router(respx.MockRouter):
         return outcome.response
 
 
+def _ended_by(error: BaseException) -> BaseException:
+    """What a request's call ended with: a crash, a downtime or a time limit that cuts the
+    response's wait short arrives as the engine's ``Suspend``, carrying the error the
+    attempt records (``WorkerCrashed``, ``TimeoutError``); the call records that one,
+    not jobsim's control flow."""
+    if isinstance(error, Suspend):
+        return next((item for item in error.op if isinstance(item, BaseException)), error)
+    return error
+
+
 @dataclass(slots=True)
 class _Outcome:
     response: httpx.Response
@@ -556,7 +567,7 @@ class HttpSink:
             # count it twice; it is not simulated, so it is left out of calls/trace.
             raise
         except BaseException as error:
-            self._record(request, None, started, error)
+            self._record(request, None, started, _ended_by(error))
             raise
         finally:
             _RESOLVING.reset(token)

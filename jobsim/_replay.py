@@ -473,7 +473,9 @@ class RecordedHttp:
         if not queue:
             return None  # not recorded (any more): mail providers, then "unmatched", as without a recording
         call = queue.popleft()
-        elapsed = call.get("elapsed") or 0
+        elapsed = int(call.get("elapsed") or 0)
+        if _crashed(call):  # a crash cut the wait there: wait across that instant, so the re-armed crash cuts it
+            elapsed += 1
         if elapsed and self.sim.engine.x is not None:
             self.sim.consume(int(elapsed))
         if "error" in call:
@@ -487,6 +489,17 @@ class RecordedHttp:
         if "excerpt" in (response.get("body") or {}):
             self.excerpts += 1
         return _response(status, response)
+
+
+def _crashed(call: dict[str, Any]) -> bool:
+    """The recorded call ended when the worker died (``sim.crash_worker``, ``sim.downtime``), not with an answer.
+
+    Such a call's ``elapsed`` ends exactly at the crash, and job code is cut only by a crash
+    *inside* the time it spends; files written before the error was recorded as itself hold
+    jobsim's internal ``Suspend: ('crash', ...)``.
+    """
+    error = call.get("error")
+    return isinstance(error, str) and error.startswith(("WorkerCrashed: ", "Suspend: ('crash', "))
 
 
 class _Keeps:

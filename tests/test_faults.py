@@ -14,7 +14,7 @@ from jobsim import InvalidArgument, Retries, WorkerCrashed
 from jobsim import strategies as js
 from jobsim._faults import downtimes_disjoint
 from jobsim._systems import BULLMQ
-from jobsim._time import iso
+from jobsim._time import instant_ns, iso
 
 START = "2025-03-03T00:00:00Z"
 
@@ -116,6 +116,36 @@ def test_async_code_awaiting_across_the_instant_dies_there():
     run = sim.runs("f")[0]
     assert run.status == "completed" and log == [0, 1]
     assert [iso(a.end_ns)[11:23] for a in run.attempts][:1] == ["00:00:12.000"]
+
+
+def test_a_crash_or_downtime_during_a_slow_http_answer_is_recorded_as_the_crash_and_replays_the_same():
+    # the call was recorded with jobsim's control flow as its error ("-> Suspend: ('crash', 'post',
+    # WorkerCrashed(...), 'crash')" on the timeline, a Suspend in sim.http.calls), and a replay answered it
+    # with a ConnectError at the crash instant, which the re-armed crash did not cut: the story differed
+    import httpx
+
+    app = jobsim.App("h")
+
+    @app.function("hook", on="go", retries=Retries(attempts=3, backoff="constant", min="5s"))
+    def hook(ctx):
+        return ctx.step.run("post", lambda: httpx.post("https://hooks.example.com/in", timeout=60).status_code)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.http.post("https://hooks.example.com/in").mock(
+            side_effect=[jobsim.delayed("30s", 200), jobsim.delayed("20s", 200), jobsim.delayed("1s", 200)])
+        sim.crash_worker(at="2025-03-03T00:00:10Z", function="hook")
+        sim.downtime("2025-03-03T00:00:20Z", "2025-03-03T00:01:00Z")
+        sim.send("go")
+        sim.run_until_idle()
+    assert [(type(c.error).__name__, str(c.error)) for c in sim.http.calls[:2]] == [
+        ("WorkerCrashed", "the worker died at 2025-03-03T00:00:10.000Z (sim.crash_worker())"),
+        ("WorkerCrashed", "the worker died at 2025-03-03T00:00:20.000Z (sim.downtime())")]
+    assert [r.data.get("error", r.data.get("status")) for r in sim.trace.of("http")] == [
+        "WorkerCrashed: the worker died at 2025-03-03T00:00:10.000Z (sim.crash_worker())",
+        "WorkerCrashed: the worker died at 2025-03-03T00:00:20.000Z (sim.downtime())", 200]
+    assert sim.runs("hook")[0].end_ns == instant_ns("2025-03-03T00:01:01Z")
+    result = jobsim.Simulation.replay(sim.trace, app)
+    assert result.same, result.report()
 
 
 # -- each system's answer -----------------------------------------------------------------------------

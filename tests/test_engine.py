@@ -397,6 +397,41 @@ def test_async_handlers_sleep_in_virtual_time():
     assert at(run.end_ns) == 3602.5
 
 
+def test_an_event_loop_sync_job_code_starts_itself_sleeps_in_virtual_time():
+    # asyncio.run(...) in a sync handler (an async SDK called from sync code) got a real loop: its
+    # asyncio.sleep(30) waited 30 real seconds and spent no virtual time
+    app = jobsim.App("a")
+    kept = []
+
+    async def fetch(seconds):
+        await asyncio.sleep(seconds)
+        return time.time()
+
+    @app.function("sync-job", on="go")
+    def job(ctx):
+        ran = ctx.step.run("run", lambda: asyncio.run(fetch(30)))
+        loop = asyncio.new_event_loop()
+        kept.append(loop)
+        return [ran, ctx.step.run("loop", lambda: loop.run_until_complete(fetch(1.5)))]
+
+    with simulate(app) as sim:
+        sim.send("go")
+        started = time.perf_counter()
+        sim.run_until_idle()
+        assert time.perf_counter() - started < 1.0  # nothing really slept
+    run = sim.runs("sync-job")[0]
+    assert run.output == [T0 / SECOND + 30, T0 / SECOND + 31.5] and at(run.end_ns) == 31.5
+    assert asyncio.new_event_loop is asyncio.events.new_event_loop  # put back after the driving call
+    kept.append(asyncio.new_event_loop())
+    assert type(kept[-1]) is not type(kept[0])
+    kept.pop().close()
+    kept.pop(0).close()
+    started = time.perf_counter()  # a loop job code kept is a real one again outside its simulation's driving calls
+    assert kept[-1].run_until_complete(fetch(0.05)) > T0 / SECOND + 10**6 and time.perf_counter() - started >= 0.05
+    for loop in kept:
+        loop.close()
+
+
 def test_time_sleep_in_job_code_spends_virtual_time_without_blocking():
     app = jobsim.App("a")
 

@@ -63,6 +63,7 @@ class WallClock:
         self._traveller: Any = None
         self._real_sleep = time.sleep
         self._real_new_loop = asyncio.events.new_event_loop
+        self._outer_loop: asyncio.AbstractEventLoop | None = None
         if time_machine is None:  # pragma: no cover - PyPy
             self.move = self._move_freezegun  # type: ignore[method-assign]
         elif not _FAST_MOVE:  # pragma: no cover - other time-machine versions
@@ -87,11 +88,17 @@ class WallClock:
         time.sleep = self._virtual_sleep  # type: ignore[assignment]
         self._real_new_loop = asyncio.events.new_event_loop
         asyncio.events.new_event_loop = asyncio.new_event_loop = self._new_loop
+        # a driving call made from an async test blocks that test's loop: job code runs as on a worker,
+        # outside it (asyncio.run in a sync handler raised "cannot be called from a running event loop")
+        self._outer_loop = asyncio.events._get_running_loop()
+        asyncio.events._set_running_loop(None)
 
     def deactivate(self) -> None:
         self._depth -= 1
         if self._depth:
             return
+        asyncio.events._set_running_loop(self._outer_loop)
+        self._outer_loop = None
         time.sleep = self._real_sleep
         asyncio.events.new_event_loop = asyncio.new_event_loop = self._real_new_loop
         self._travel.stop()

@@ -432,6 +432,33 @@ def test_an_event_loop_sync_job_code_starts_itself_sleeps_in_virtual_time():
         loop.close()
 
 
+def test_sync_job_code_runs_outside_the_loop_of_an_async_test_that_drives_the_simulation():
+    # driven from a coroutine (a pytest-asyncio test), asyncio.run in a sync handler raised "asyncio.run()
+    # cannot be called from a running event loop": on a worker, job code runs in no loop
+    app = jobsim.App("a")
+    outer = []
+
+    async def nap():
+        await asyncio.sleep(3)
+        return asyncio.get_running_loop() is not outer[0]
+
+    @app.function("sync-job", on="go", retries=0)
+    def job(ctx):
+        return ctx.step.run("nap", lambda: asyncio.run(nap()))
+
+    async def test_body():
+        outer.append(asyncio.get_running_loop())
+        with simulate(app) as sim:
+            sim.send("go")
+            sim.run_until_idle()
+        assert asyncio.get_running_loop() is outer[0]  # the test's loop is its own again
+        return sim
+
+    sim = asyncio.run(test_body())
+    run = sim.runs("sync-job")[0]
+    assert (run.status, run.error, run.output, at(run.end_ns)) == ("completed", None, True, 3)
+
+
 def test_time_sleep_in_job_code_spends_virtual_time_without_blocking():
     app = jobsim.App("a")
 

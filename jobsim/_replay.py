@@ -38,7 +38,7 @@ from ._checks import check_callable
 from ._codec import canonical
 from ._events import Event
 from ._redact import PhonesIn, Redaction, pseudonyms_in
-from ._time import Duration, duration_ns, iso, to_datetime
+from ._time import US, Duration, duration_ns, iso, to_datetime
 from ._trace import Trace
 from ._tracediff import Comparison, Divergence, compare_lines, declared
 from .errors import InjectedFault, InvalidArgument, JobsimError
@@ -465,6 +465,8 @@ class RecordedHttp:
             self.queues[(str(call.get("method")), unquote_plus(str(call.get("url"))))].append(call)
 
     def __call__(self, request: httpx.Request) -> httpx.Response | None:
+        from ._http import spend
+
         url = str(request.url)
         if self.redactor is not None:
             url = self.redactor.url(url)  # keeping the trace's fakes, which today's code sends again
@@ -475,9 +477,9 @@ class RecordedHttp:
         call = queue.popleft()
         elapsed = int(call.get("elapsed") or 0)
         if _crashed(call):  # a crash cut the wait there: wait across that instant, so the re-armed crash cuts it
-            elapsed += 1
+            elapsed += US  # (a float loop time keeps microseconds)
         if elapsed and self.sim.engine.x is not None:
-            self.sim.consume(int(elapsed))
+            spend(self.sim, elapsed)
         if "error" in call:
             if str(call["error"]).startswith("UnmatchedRequest"):
                 return None

@@ -32,7 +32,7 @@ from ._expr import FALSE_KEY
 from ._kernel import URGENT, Kernel, Timer
 from ._records import FINAL, Run
 from ._time import DAY, MS, SECOND, format_duration
-from .errors import JobsimError, StepError
+from .errors import JobsimError
 
 if TYPE_CHECKING:
     from ._app import Function
@@ -592,7 +592,7 @@ class FlowRuntime:
         if run.parent is not None:
             parent, key = run.parent
             run.parent = None
-            self.engine._settle_invoke(parent, key, None, StepError(key, JobsimError(message)))
+            self.engine._settle_invoke(parent, key, None, JobsimError(message))
 
     def _start_timeout(self, ctl: RunControl) -> None:
         ctl.start_timer = None

@@ -35,10 +35,22 @@ _UNITS = {
     "h": HOUR,
     "d": DAY,
     "w": WEEK,
+    "y": 365 * DAY + 6 * HOUR,  # vercel/ms's year: 365.25 days
 }
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d|w)")
+# The long names of vercel/ms (what Inngest's TypeScript SDK parses "2 days" with), lower case:
+# a duration written for step.sleep in TypeScript reads the same here.
+_UNITS.update({
+    **dict.fromkeys(("milliseconds", "millisecond", "msecs", "msec"), MS),
+    **dict.fromkeys(("seconds", "second", "secs", "sec"), SECOND),
+    **dict.fromkeys(("minutes", "minute", "mins", "min"), MINUTE),
+    **dict.fromkeys(("hours", "hour", "hrs", "hr"), HOUR),
+    **dict.fromkeys(("days", "day"), DAY),
+    **dict.fromkeys(("weeks", "week"), WEEK),
+    **dict.fromkeys(("years", "year", "yrs", "yr"), _UNITS["y"]),
+})  # fmt: skip
+_PART = re.compile(r"(\d+(?:\.\d+)?)(" + "|".join(sorted(map(re.escape, _UNITS), key=len, reverse=True)) + ")")
 _DURATION_HELP = (
-    "expected a duration such as '500ms', '30s', '5m', '1h30m', '7d', a timedelta, "
+    "expected a duration such as '500ms', '30s', '5m', '1h30m', '7d', '2 weeks', a timedelta, "
     "or a number of seconds, not negative"
 )
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)

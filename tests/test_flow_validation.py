@@ -8,7 +8,7 @@ import jobsim
 from jobsim import Batch, Cancel, Concurrency, Debounce, InvalidArgument, RateLimit, Throttle, Timeouts
 
 DURATION_HELP = (
-    "expected a duration such as '500ms', '30s', '5m', '1h30m', '7d', a timedelta, or a number of "
+    "expected a duration such as '500ms', '30s', '5m', '1h30m', '7d', '2 weeks', a timedelta, or a number of "
     "seconds, not negative and greater than zero"
 )
 KEY_HELP = (

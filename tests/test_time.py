@@ -26,6 +26,25 @@ def test_durations(text, expected):
     assert duration_ns(text) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2 days", 2 * DAY), ("5min", 5 * MINUTE), ("5 minutes", 5 * MINUTE), ("1 hour", HOUR),
+        ("1.5 hrs", 90 * MINUTE),
+        ("30 seconds", 30 * SECOND), ("10 secs", 10 * SECOND), ("250 msecs", 250 * MS), ("1 week", 7 * DAY),
+        ("3 hrs 20 mins", 200 * MINUTE), ("1 year", 365 * DAY + 6 * HOUR), ("1y", 365 * DAY + 6 * HOUR),
+    ],
+)  # fmt: skip
+def test_the_long_unit_names_of_vercel_ms_as_inngest_typescript_writes_durations(text, expected):
+    assert duration_ns(text) == expected
+
+
+@pytest.mark.parametrize("bad", ["5 minutess", "2 Days", "1 fortnight", "m5", "5 mo"])
+def test_misspelt_or_capitalised_long_units_are_refused(bad):
+    with pytest.raises(InvalidArgument, match="2 weeks"):
+        duration_ns(bad, "timeout")
+
+
 @pytest.mark.parametrize("bad", ["-5s", "5 parsecs", "", "h", "5", True, None, float("nan"), -1, "1h-"])
 def test_bad_durations_name_the_argument(bad):
     with pytest.raises(InvalidArgument) as info:

@@ -152,6 +152,20 @@ def durations(min_value: Duration = 0, max_value: Duration = "1h", *, resolution
     return _labelled("durations", inner.map(lambda k: dt.timedelta(microseconds=k * step // 1000)), **shown)
 
 
+class _Instant:
+    """``k`` steps of ``step`` ns after ``low_ns``, as a datetime. An object, not a lambda: for a
+    lambda's value a falsifying example prints its body (``to_datetime(low_ns + 0 * step)``),
+    which cannot be pasted; for this one it prints the datetime."""
+
+    __slots__ = ("low_ns", "step")
+
+    def __init__(self, low_ns: int, step: int) -> None:
+        self.low_ns, self.step = low_ns, step
+
+    def __call__(self, k: int) -> dt.datetime:
+        return to_datetime(self.low_ns + k * self.step)
+
+
 def instants(min_value: Instant = "2024-01-01T00:00:00Z", max_value: Instant = "2026-12-31T23:59:59Z", *,
              resolution: Duration = "1ms") -> SearchStrategy[dt.datetime]:  # fmt: skip
     """Aware UTC datetimes between the bounds (inclusive), shrinking to ``min_value``.
@@ -163,7 +177,7 @@ def instants(min_value: Instant = "2024-01-01T00:00:00Z", max_value: Instant = "
         if high_ns < low_ns:
             raise InvalidArgument.build("max_value", max_value, f"an instant at or after min_value={min_value!r}")
         low, high, step = spec.span(0, format_duration(high_ns - low_ns), resolution)
-    inner = st.integers(low, high).map(lambda k: to_datetime(low_ns + k * step))
+    inner = st.integers(low, high).map(_Instant(low_ns, step))
     shown = _changed(min_value=(min_value, "2024-01-01T00:00:00Z"), max_value=(max_value, "2026-12-31T23:59:59Z"),
                      resolution=(resolution, "1ms"))  # fmt: skip
     return _labelled("instants", inner, **shown)

@@ -181,6 +181,19 @@ def test_instants_are_aware_utc_in_bounds_at_whole_milliseconds(value):
     assert value.microsecond % 1000 == 0
 
 
+def test_a_falsifying_instant_prints_as_a_datetime_that_can_be_pasted():
+    @settings(database=None, max_examples=5)
+    @given(at=js.instants("2025-03-09T00:00:00Z", "2025-03-10T00:00:00Z"))
+    def fails(at):
+        raise AssertionError("always")
+
+    with pytest.raises(AssertionError) as info:
+        fails()
+    report = "\n".join(getattr(info.value, "__notes__", []))
+    # it printed the mapping lambda's body, "at=to_datetime(low_ns + 0 * step)"
+    assert "at=datetime.datetime(2025, 3, 9, 0, 0, tzinfo=datetime.timezone.utc)" in report
+
+
 # -- simulations ---------------------------------------------------------------------------------------
 @given(js.simulations(APP, start=js.instants("2025-01-01T00:00:00Z", "2025-12-31T00:00:00Z"), tz="Europe/Paris"))
 def test_simulations_are_new_with_a_drawn_seed_and_start(sim):

@@ -1629,3 +1629,23 @@ def test_an_app_given_twice_or_a_function_id_in_two_apps_is_named():
     with pytest.raises(InvalidArgument, match=r"^function id 'f' is declared in app 'shop' and in app 'billing'; a "
                                               r"simulation's function ids must be unique: rename one$"):  # fmt: skip
         jobsim.Simulation(shop, billing)
+
+
+@settings(max_examples=500, deadline=None)
+@given(ms=st.integers(-62_135_596_800_000, 253_402_300_799_999), counter=st.integers(1, 1 << 41))
+def test_ulid_is_the_128_bit_value_in_crockford_base32(ms, counter):
+    """Ids are written from their two parts; the text is the 128-bit value's, 5 bits a character."""
+    from jobsim._events import _CROCKFORD, ulid
+
+    value = (ms << 80) | (counter * 0x9E3779B97F4A7C15 & ((1 << 80) - 1))
+    expected = "".join(_CROCKFORD[value >> shift & 31] for shift in range(125, -1, -5))  # before 1970 too
+    assert ulid(ms, counter) == expected
+
+
+def test_ulid_pinned():
+    """The ids the 128-bit version wrote (traces and timelines name runs by them)."""
+    from jobsim._events import ulid
+
+    assert ulid(1_735_689_600_000, 1) == "01JGFJJZ000009WDVSQ5ZMMZ0N"
+    assert ulid(-5, 7) == "ZZZZZZZZZV0025712M29XGJS4K"
+    assert ulid(253_402_300_799_999, 1 << 40 | 3) == "76EZ91ZPZZQ60JA8M25HYXYX1Z"

@@ -379,7 +379,8 @@ class Engine:
         """Delay before the next attempt, or ``None`` when this failure is final."""
         if isinstance(error, NonRetriableError):
             return None
-        if x.attempt + 1 >= self.policy(run.function).attempts:
+        policy = self.policy(run.function)
+        if x.attempt + 1 >= policy.attempts:
             return None
         if isinstance(error, RetryAfterError):
             profile = self.profile
@@ -387,7 +388,7 @@ class Engine:
             if profile.retry_after_max_ns is not None:
                 delay = min(delay, profile.retry_after_max_ns)
             return delay
-        return self.policy(run.function).delay_ns(x.attempt + 1, self.rng)
+        return policy.delay_ns(x.attempt + 1, self.rng)
 
     def _retry(self, run: Run, x: Execution, key: str | None, delay: int) -> None:
         at = x.now + delay

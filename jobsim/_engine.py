@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from ._calls import JobCalls
 from ._checks import JOB_ERRORS, fresh_error
 from ._events import Event, ulid
 from ._flowrt import FlowRuntime
@@ -86,6 +87,7 @@ class Engine:
         self.system: SystemRuntime | None = None  # profile semantics and faults beyond Inngest's defaults
         self._step_types: tuple[type[Step], type[Step]] = (Step, AsyncStep)  # (sync, async) ctx.step classes
         self._run_counter = 0
+        self.calls = JobCalls()  # a sync step's job code is called through it (``_calls``)
         self.causes: dict[int, Run] = {}  # id() of an event job code sent (kept in the bus) -> the sending run
         self._outcomes: dict[str, Callable[[Run, Execution, tuple[Any, ...]], None]] = {
             "done": self._done, "failed": self._failed, "sleep": self._sleep, "wait": self._wait,

@@ -259,12 +259,12 @@ class Step(Execution):
         key, record = x.enter_run(step_id, fn)
         if record is not None:
             return record.output
-        try:
-            value = fn(*args, **kwargs)
-        except JOB_ERRORS as exc:  # SystemExit too: the step fails (``_checks.JOB_ERRORS``)
-            raise Suspend(("failed", key, _from_job(exc))) from None
+        try:  # from a frame that never returns: a failure keeps no request alive (``_calls``)
+            ok, value = x.engine.calls.call(fn, args, kwargs)
         finally:
             x.in_step = False
+        if not ok:  # one of JOB_ERRORS, SystemExit too: the step fails (``_checks.JOB_ERRORS``)
+            raise Suspend(("failed", key, _from_job(value)))
         refuse_coroutine(key, fn, value)
         raise Suspend(_done(key, value, "run"))
 

@@ -1649,3 +1649,93 @@ def test_ulid_pinned():
     assert ulid(1_735_689_600_000, 1) == "01JGFJJZ000009WDVSQ5ZMMZ0N"
     assert ulid(-5, 7) == "ZZZZZZZZZV0025712M29XGJS4K"
     assert ulid(253_402_300_799_999, 1 << 40 | 3) == "76EZ91ZPZZQ60JA8M25HYXYX1Z"
+
+
+def test_a_failed_step_keeps_no_request_alive():
+    # the error's traceback starts in job code, and its frame's callers stop at the frame that calls
+    # job code (jobsim._calls): no Step.run, handler or _request frame, no ctx, no ctx.step
+    app = jobsim.App("a")
+
+    def boom():
+        raise RuntimeError("no")
+
+    app.function("f", on="go", retries=FAST)(lambda ctx: ctx.step.run("s", boom))
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("f")[0]
+    failed = [a for a in run.attempts if a.step == "s"]
+    assert [type(a.error) for a in failed] == [RuntimeError] * 3
+    for attempt in failed:
+        tb = attempt.error.__traceback__
+        assert tb.tb_next is None and tb.tb_frame.f_code is boom.__code__
+        callers, frame = [], tb.tb_frame.f_back
+        while frame is not None:
+            callers.append(frame.f_code.co_name)
+            frame = frame.f_back
+        assert callers == ["_calls"]
+        assert attempt.traceback.splitlines()[1:] == [
+            f'  File "{__file__}", line {boom.__code__.co_firstlineno + 1}, in boom',
+            '    raise RuntimeError("no")',
+            "RuntimeError: no",
+        ]
+
+
+def test_step_code_sees_the_exception_its_handler_is_handling():
+    # sys.exc_info() and implicit chaining inside job code, as when job code was called directly
+    import sys
+
+    app = jobsim.App("a")
+    seen = []
+
+    def inside():
+        seen.append(type(sys.exc_info()[1]))
+        raise KeyError("k")
+
+    @app.function("f", on="go", retries=1)
+    def f(ctx):
+        try:
+            raise ValueError("v")
+        except ValueError:
+            ctx.step.run("s", inside)
+
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    errors = [a.error for a in sim.runs("f")[0].attempts if a.step == "s"]
+    assert seen == [ValueError, ValueError] and len(errors) == 2  # retries=1: one retry
+    assert all(type(e) is KeyError and type(e.__context__) is ValueError for e in errors)
+
+
+def test_steps_run_on_after_a_keyboard_interrupt_went_through_job_code():
+    app = jobsim.App("a")
+    calls, flaky = Flaky(1, error=KeyboardInterrupt), Flaky(1)
+    app.function("f", on="go", retries=FAST)(lambda ctx: [ctx.step.run("s", calls), ctx.step.run("t", flaky)])
+    with simulate(app) as sim:
+        sim.send("go")
+        with pytest.raises(KeyboardInterrupt):
+            sim.run_until_idle()
+        sim.send("go")  # the second run's step calls `calls` again: it returns now
+        sim.run_until_idle()
+    second = sim.runs("f")[1]
+    assert second.status == "completed" and [(a.step, type(a.error)) for a in second.attempts] == [
+        ("s", type(None)), ("t", RuntimeError), ("t", type(None)), (None, type(None))
+    ]
+
+
+def test_job_calls_made_inside_one_are_made_directly():
+    from jobsim._calls import JobCalls
+
+    calls = JobCalls()
+
+    def outer():
+        return calls.call(inner, (2,), {"k": 3})  # the generator is busy: a direct call
+
+    def inner(a, k):
+        if k:
+            raise ValueError(a * k)
+        return a
+
+    ok, error = calls.call(outer, (), {})[1]
+    assert ok is False and type(error) is ValueError and error.args == (6,)
+    assert calls.call(inner, (5,), {"k": 0}) == (True, 5)

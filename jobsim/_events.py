@@ -248,22 +248,25 @@ class Bus:
             del self._seen[key]
 
     def accept(self, event: Event, now: int) -> Event | None:
-        """Stamp the event and keep it; ``None`` if it is a duplicate within 24 h."""
+        """Stamp the event with its id and ts and keep it; ``None`` if it is a duplicate within 24 h.
+
+        ``event`` is the sender's own copy, seen by no one yet (``Simulation._emit`` makes one of
+        every event sent, ``as_sent``): it is stamped in place, not copied again. A duplicate is
+        left as it came.
+        """
         ms = now // MS
-        changes: dict[str, Any] = {}
-        if event.ts is None:
-            changes["ts"] = ms
         self._counter += 1
-        if event.id is None:
-            changes["id"] = ulid(ms, self._counter)
+        key = event.id
+        if key is None:
+            _set(event, "id", ulid(ms, self._counter))
         else:
-            seen = self._seen.get(event.id)
-            if (seen is not None and now - seen < DEDUPE_WINDOW) or (self._held and event.id in self._held):
+            seen = self._seen.get(key)
+            if (seen is not None and now - seen < DEDUPE_WINDOW) or (self._held and key in self._held):
                 self._drop(event, now)
                 return None
-            self._seen[event.id] = now
-        if changes:
-            event = _stamped(event, changes.get("id", event.id), changes.get("ts", event.ts))
+            self._seen[key] = now
+        if event.ts is None:
+            _set(event, "ts", ms)
         self.history.append(event)
         return event
 

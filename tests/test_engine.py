@@ -643,17 +643,32 @@ def test_an_async_function_in_a_sync_step_run_fails_the_step_saying_how_to_fix_i
     assert "step 'fetch'" in error and "is async; use an `async def` handler" in error
 
 
-def test_the_bus_stamps_a_copy_with_every_field_of_the_event():
+def test_the_bus_stamps_the_senders_copy_keeping_every_field_of_the_event():
     import dataclasses
 
     from jobsim._events import Bus
 
-    given = Event("order/paid", {"orderId": "o1"}, user={"id": "u1"}, v="2025-01-01.1")
+    as_made = dict(name="order/paid", data={"orderId": "o1"}, user={"id": "u1"}, v="2025-01-01.1")
+    given = Event(**as_made)
     stamped = Bus().accept(given, 1_741_000_000_123_000_000)
-    assert stamped is not None and stamped is not given
-    assert stamped == dataclasses.replace(given, id=stamped.id, ts=1_741_000_000_123)
+    assert stamped is given  # the sender's own copy (Simulation._emit makes one of every event): stamped in place
+    assert stamped == Event(**as_made, id=stamped.id, ts=1_741_000_000_123)
     assert [f.name for f in dataclasses.fields(Event)] == ["name", "data", "id", "user", "ts", "v"]
     assert stamped.id is not None and len(stamped.id) == 26
+
+
+def test_an_event_a_test_sends_is_not_changed_by_sending_it():
+    app = jobsim.App("a")
+    app.function("f", on="order/paid")(lambda ctx: ctx.event.id)
+    given = Event("order/paid", {"orderId": "o1"}, user={"id": "u1"})
+    with simulate(app) as sim:
+        ids = sim.send(given) + sim.send([given]) + app.send(given)
+        sim.run_until_idle()
+    assert given == Event("order/paid", {"orderId": "o1"}, user={"id": "u1"})  # no id, no ts stamped on it
+    sent = sim.events
+    assert [e.id for e in sent] == ids and len(set(ids)) == 3 and all(e is not given for e in sent)
+    assert all(e.data is not given.data and e.user is not given.user for e in sent)
+    assert [r.output for r in sim.runs("f")] == ids
 
 
 # -- found by the core audit: each test failed before its fix ----------------------------------------

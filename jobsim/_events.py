@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -101,18 +102,28 @@ def ulid(ms: int, counter: int) -> str:
 
     Sorted by time like a ULID; the suffix scrambles the counter so ids don't look alike.
     The 128-bit value ``ms << 80 | suffix`` is written as 26 Crockford base-32 characters,
-    most significant first: 10 for the time (the top one carries 3 bits) and 16 for the
-    suffix, 10 bits at a time. The two parts are cut apart first, so no operation touches
-    a 128-bit integer (0.6 µs an id instead of 1.25 µs).
+    most significant first: 10 for the time (``_time_part``) and 16 for the suffix, 10
+    bits at a time. The two parts are cut apart first, so no operation touches a 128-bit
+    integer (0.6 µs an id instead of 1.25 µs).
     """
     suffix = counter * 0x9E3779B97F4A7C15 & _MASK80
     hi, lo = suffix >> 40, suffix & _MASK40
     p = _PAIRS
     return "".join((
-        _CROCKFORD[ms >> 45], p[ms >> 35 & 1023], p[ms >> 25 & 1023], p[ms >> 15 & 1023], p[ms >> 5 & 1023],
-        _CROCKFORD[ms & 31],
+        _time_part(ms),
         p[hi >> 30], p[hi >> 20 & 1023], p[hi >> 10 & 1023], p[hi & 1023],
         p[lo >> 30], p[lo >> 20 & 1023], p[lo >> 10 & 1023], p[lo & 1023],
+    ))  # fmt: skip
+
+
+@functools.lru_cache(maxsize=1)
+def _time_part(ms: int) -> str:
+    """The 10 characters of a ULID's time (the top one carries 3 bits). Kept for the last ``ms``:
+    ids made at one instant (a run's event and the run, a loop of sends) share it."""
+    p = _PAIRS
+    return "".join((
+        _CROCKFORD[ms >> 45], p[ms >> 35 & 1023], p[ms >> 25 & 1023], p[ms >> 15 & 1023], p[ms >> 5 & 1023],
+        _CROCKFORD[ms & 31],
     ))  # fmt: skip
 
 

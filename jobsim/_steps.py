@@ -79,8 +79,10 @@ def dump(value: Any, what: str) -> Any:
 def _from_job(exc: BaseException) -> BaseException:
     """Drop jobsim's own frame from a job's exception: its traceback starts in job code.
 
-    This also keeps a recorded error from holding jobsim's frame (and through it
-    the whole request) alive for as long as the run record lives.
+    That alone does not free the request: job code's frame still links to its caller's
+    (``f_back``), and so on up. A step's job code is called from a frame that never
+    returns (``_calls``), which ends that chain; an error raised in the handler itself
+    still keeps its request's ``_request`` frame.
     """
     tb = exc.__traceback__
     if tb is not None and tb.tb_next is not None:

@@ -58,8 +58,18 @@ class VirtualLoop(asyncio.SelectorEventLoop):
         super().__init__()
         self._jobsim_now = now
         self._origin = now()
-        self._selector = _VirtualSelector(self._selector, advance)  # type: ignore[has-type,arg-type]
+        self._jobsim_advance = advance
+        self._selector = _VirtualSelector(self._selector, self._advance)  # type: ignore[has-type,arg-type]
         self._clock_resolution = 1e-6
+        self.cut: BaseException | None = None
+        """What stopped the loop's time mid-wait (a crash, a downtime): the tasks it cancels ended by it."""
+
+    def _advance(self, ns: int) -> None:
+        try:
+            self._jobsim_advance(ns)
+        except BaseException as stop:
+            self.cut = stop
+            raise
 
     def time(self) -> float:
         return (self._jobsim_now() - self._origin) / SECOND
@@ -67,19 +77,30 @@ class VirtualLoop(asyncio.SelectorEventLoop):
     def drive(self, coro: Coroutine[Any, Any, Any]) -> Any:
         """Run ``coro`` to completion in virtual time and return its result."""
         self._origin = self._jobsim_now()
+        self.cut = None
         outer = events._get_running_loop()
         events._set_running_loop(None)
         try:
             return self.run_until_complete(coro)
         finally:
-            self._cancel_leftovers()
-            events._set_running_loop(outer)
+            try:
+                self._cancel_leftovers()
+            finally:  # a leftover that raises on cancellation must not cost the caller its own running loop
+                events._set_running_loop(outer)
 
     def _cancel_leftovers(self) -> None:
         """Tasks a handler spawned and did not await end with its request, as on a serverless call."""
-        leftovers = [t for t in asyncio.all_tasks(self) if not t.done()]
+        leftovers = sorted((t for t in asyncio.all_tasks(self) if not t.done()), key=_created)  # a set: in a
+        # fixed order, so what they record when cancelled (an HTTP call cut short) is in the same order every run
         if not leftovers:
             return
         for task in leftovers:
             task.cancel()
         self.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
+
+
+def _created(task: asyncio.Task[Any]) -> tuple[int, str]:
+    """Creation order: asyncio names tasks ``Task-<n>`` from one counter (named ones after, by name)."""
+    name = task.get_name()
+    number = name[5:] if name.startswith("Task-") else ""
+    return (int(number), "") if number.isdigit() else (1 << 62, name)

@@ -41,6 +41,8 @@ class CronDialect:
     ``once_a_day``: expressions firing more often than daily are refused (Vercel Hobby).
     ``numeric``: only numbers, ``*``, lists, ranges and steps, day-of-week 0-6 — no ``L``,
     ``W``, ``#`` or ``?`` (Vercel).
+    ``specials``: ``L``, ``W``, ``#`` and day-of-week 7 (Sunday) are accepted; robfig/cron
+    has none of them (its fields take ``* / , - ?`` and names, day-of-week 0-6).
     """
 
     parser: str
@@ -53,6 +55,7 @@ class CronDialect:
     rule: Rule = "isc"
     once_a_day: bool = False
     numeric: bool = False
+    specials: bool = True
 
     def bind(self, schedule: CronSchedule, *, system: str, function: str, tz_option: object = None) -> CronSchedule:
         """``schedule`` as the system runs it, or ``UnsupportedFeature`` for syntax it refuses.
@@ -83,6 +86,8 @@ class CronDialect:
                                        "(months 1-12, days of week 0-6)")  # fmt: skip
         if self.numeric:
             self._check_numeric(schedule, refuse)
+        if not self.specials:
+            self._check_specials(schedule, refuse)
         self._check_zone(schedule, tz_option, refuse)
         dom, dow = parts[-3], parts[-1]
         if self.dom_dow == "exclusive" and not dom.startswith("*") and not dow.startswith("*"):
@@ -115,6 +120,20 @@ class CronDialect:
             raise refuse("cron.syntax", f"cron {schedule.expr!r}: {detail}; {self.parser} takes numbers, '*', "  # type: ignore[operator]
                                         "lists 'a,b', ranges 'a-b' and steps '/n' only (day-of-week 0-6)")  # fmt: skip
 
+    def _check_specials(self, schedule: CronSchedule, refuse: object) -> None:
+        for name, part in zip(_FIELD_NAMES, schedule.fields.split()[-5:], strict=True):
+            bare = _NAME.sub("", part)  # JUL and WED are names, not L or W
+            bad = next((c for c in bare if c in "LW#"), None)
+            if bad is not None:
+                detail = f"{name} {part!r} uses {bad!r}"
+            elif name == "day-of-week" and any(int(n) > 6 for n in re.findall(r"\d+", bare.split("/")[0])):
+                detail = f"{name} {part!r} is out of range 0-6"
+            else:
+                continue
+            raise refuse("cron.syntax", f"cron {schedule.expr!r}: {detail}; {self.parser} takes numbers, names, '*', "  # type: ignore[operator]
+                                        "'?', lists 'a,b', ranges 'a-b' and steps '/n' only (day-of-week 0-6, "
+                                        "SUN-SAT)")  # fmt: skip
+
     def _check_zone(self, schedule: CronSchedule, tz_option: object, refuse: object) -> None:
         prefixed = schedule.expr.strip().startswith(("TZ=", "CRON_TZ="))
         if prefixed and not self.tz_prefix:
@@ -126,8 +145,10 @@ class CronDialect:
             raise refuse("cron.tz", f"{given}: schedules are always UTC; write the schedule in UTC")  # type: ignore[operator]
 
 
-ROBFIG = CronDialect(parser="robfig/cron v3", tz_prefix=True, rule="instant")
-"""Inngest: ``cron.Minute|Hour|Dom|Month|Dow|Descriptor`` (``pkg/execution/cron/cron.go : parser``)."""
+ROBFIG = CronDialect(parser="robfig/cron v3", tz_prefix=True, rule="instant", specials=False)
+"""Inngest: ``cron.Minute|Hour|Dom|Month|Dow|Descriptor`` (``pkg/execution/cron/cron.go : parser``);
+robfig's ``getRange`` reads ``*``/``?``, numbers, names, ``a-b`` and ``/n``, and ``spec.go`` bounds
+day-of-week to 0-6, so ``L``, ``W``, ``#`` and ``7`` fail to parse there."""
 
 CRON_PARSER = CronDialect(parser="cron-parser", seconds=True, rule="shift")
 """BullMQ, Agenda, Quirrel: cron-parser 5 (5 or 6 fields, names, ``L``/``#``, an IANA zone option)."""

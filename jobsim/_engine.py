@@ -521,7 +521,7 @@ class Engine:
         if run.parent is not None:
             parent, key = run.parent
             run.parent = None
-            self._settle_invoke(parent, key, run._payload, None if error is None else StepError(key, error), at)
+            self._settle_invoke(parent, key, run._payload, error, at)  # the handler gets StepError(key, error)
         if status == "failed":
             if at > self.now():  # the run's code spent time before failing: announce it when it failed
                 self.kernel.schedule(at, self._announce_failure, run, error, owner=fn.id)

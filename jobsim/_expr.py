@@ -1,7 +1,8 @@
 """Keys and match expressions over events, as Inngest writes them.
 
 * A **key** is a dotted path rooted at ``event`` (``"event.data.userId"``,
-  ``"event.user.id"``) or a callable ``event -> hashable``.
+  ``"event.user.id"``), a quoted constant (``'"openai"'``: one key for every event, as
+  CEL reads it) or a callable ``event -> hashable``.
 * A **match** (``wait_for_event(match="data.cartId")``, ``Cancel(match=...)``)
   compares the same path on the run's event and the candidate event
   (Inngest rewrites it to ``event.data.cartId == async.data.cartId``).
@@ -76,8 +77,13 @@ def compile_path(key: str, argument: str = "key") -> Callable[[Any], Any]:
     return read
 
 
+_LITERAL = re.compile(r'"([^"\\]*)"|\'([^\'\\]*)\'')
+"""A CEL string constant without escapes, in either quote: ``'"openai"'`` or ``"'openai'"``."""
+
+
 def compile_key(key: Key, argument: str = "key") -> Callable[[Any], str]:
-    """``"event.data.userId"`` (or a callable) -> a function of the event returning Inngest's key string.
+    """``"event.data.userId"``, a quoted constant (``'"openai"'``) or a callable -> a function of
+    the event returning Inngest's key string.
 
     Inngest evaluates a flow-control key expression with CEL and keys the limit by the *string
     form* of the result: ``fmt.Sprintf("%v", value)`` (strings as they are), then hashed — see
@@ -100,6 +106,20 @@ def compile_key(key: Key, argument: str = "key") -> Callable[[Any], str]:
 
         call.__qualname__ = call.__name__ = f"key({getattr(fn, '__qualname__', fn)!s})"
         return call
+    literal = _LITERAL.fullmatch(key) if isinstance(key, str) else None
+    if literal is not None:  # a CEL string constant, '"openai"': one limit for every event
+        constant = literal.group(1) if literal.group(1) is not None else literal.group(2)
+
+        def same(event: Any) -> str:
+            return constant
+
+        same.__qualname__ = same.__name__ = f"key({key})"
+        return same
+    if isinstance(key, str) and not key.startswith("event."):
+        raise InvalidArgument.build(
+            argument, key, "expected a dotted path rooted at 'event', such as 'event.data.userId', a quoted "
+            "constant such as '\"openai\"', or a callable taking the event"
+        )
     compile_path(key, argument)  # validates the path
     parts = key.split(".")[1:]
     missing = _MISSING

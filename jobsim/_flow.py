@@ -13,7 +13,7 @@ from typing import Any, Literal
 from ._checks import check_callable
 from ._expr import Key, compile_expression, compile_key, compile_match, compile_path
 from ._time import DAY, SECOND, WEEK, Duration, duration_ns, format_duration
-from .errors import InvalidArgument, UnsupportedFeature
+from .errors import InvalidArgument
 
 MAX_CANCELLATIONS = 5
 """Inngest's ``consts.MaxCancellations``."""
@@ -151,8 +151,14 @@ class RateLimit:
 class Concurrency:
     """``Concurrency(limit, key=None, scope="fn")``: at most ``limit`` steps executing code at once.
 
-    Only Inngest's function scope is simulated; ``scope="env"``/``"account"`` (a limit
-    shared by every function using the same key) is refused by name, not ignored.
+    ``scope="fn"`` (the default) limits this function on its own, per ``key`` value.
+    ``scope="env"`` or ``"account"`` shares the limit with every function whose limit has
+    the same scope and whose ``key`` gives the same value (Inngest's
+    ``util.ConcurrencyKey(scope, scopeID, evaluated)``: the key string, not the function,
+    names the queue), so ``key='"openai"'`` on several functions caps their calls together.
+    Those scopes need a ``key``, as Inngest's ``StepConcurrency.Validate`` requires. One
+    simulation is one environment of one account, so the two differ only in that an
+    ``env`` and an ``account`` limit with the same key are separate queues.
     """
 
     limit: int
@@ -162,15 +168,18 @@ class Concurrency:
 
     def __post_init__(self) -> None:
         _positive_int("limit", self.limit)
-        if self.scope in ("env", "account"):
-            raise UnsupportedFeature(
-                f"Concurrency(scope={self.scope!r}) is not simulated yet: jobsim limits each function on its own "
-                "(scope='fn', the default); shared limits across functions are on the README's 'not simulated' list",
-                system="jobsim", feature="concurrency.scope",
-            )  # fmt: skip
-        if self.scope != "fn":
-            raise InvalidArgument.build("scope", self.scope, "'fn' (Inngest's scopes are 'fn', 'env' and 'account')")
+        if self.scope not in SCOPES:
+            raise InvalidArgument.build("scope", self.scope, "'fn', 'env' or 'account' (Inngest's scopes)")
+        if self.scope != "fn" and self.key is None:
+            raise InvalidArgument(
+                f"Concurrency(scope={self.scope!r}) needs key=: a limit shared across functions is named by its "
+                "key's value, as on Inngest (\"A concurrency key must be specified for "
+                f"{self.scope} scoped limits\"); e.g. key='\"openai\"' or key='event.data.accountId'"
+            )
         object.__setattr__(self, "key_fn", None if self.key is None else compile_key(self.key))
+
+
+SCOPES = ("fn", "env", "account")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -228,7 +237,7 @@ class FlowControl:
     debounce: Debounce | None = None
     throttle: Throttle | None = None
     rate_limit: RateLimit | None = None
-    concurrency: Concurrency | None = None
+    concurrency: tuple[Concurrency, ...] = ()
     priority: Callable[[Any], int] | None = None
     cancel_on: tuple[Cancel, ...] = ()
     idempotency: Callable[[Any], Hashable] | None = None
@@ -253,7 +262,8 @@ class FlowControl:
             if value is None:
                 continue
             if name == "concurrency":
-                value = _concurrency(value)
+                values[name] = _concurrency(value)
+                continue
             if name in kinds and not isinstance(value, kinds[name]):
                 raise InvalidArgument.build(name, value, f"a jobsim.{kinds[name].__name__}(...)")
             values[name] = value
@@ -279,25 +289,22 @@ class FlowControl:
         return cls(**values)
 
 
-def _concurrency(value: Any) -> Concurrency:
-    """An int, a ``Concurrency`` or Inngest's list form holding one (jobsim simulates one limit per function)."""
+def _concurrency(value: Any) -> tuple[Concurrency, ...]:
+    """An int, a ``Concurrency``, or Inngest's list form of one or two (``consts.MaxConcurrencyLimits``)."""
     if isinstance(value, (list, tuple)) and value and all(isinstance(c, Concurrency) for c in value):
-        if len(value) == 1:
-            return value[0]  # type: ignore[no-any-return]
-        if len(value) > 2:  # consts.MaxConcurrencyLimits
+        if len(value) > 2:
             raise InvalidArgument(
-                f"concurrency= got {len(value)} limits; Inngest allows at most 2 per function, and jobsim "
-                "simulates one: pass a single jobsim.Concurrency(limit, key=...)"
+                f"concurrency= got {len(value)} limits; Inngest allows at most 2 per function "
+                "(consts.MaxConcurrencyLimits): keep two"
             )
-        raise InvalidArgument(
-            f"concurrency= got {len(value)} limits; jobsim simulates one per function (a second limit is not "
-            "simulated): pass a single jobsim.Concurrency(limit, key=...)"
-        )
+        return tuple(value)
     if isinstance(value, Concurrency):
-        return value
+        return (value,)
     if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
-        return Concurrency(value)
-    raise InvalidArgument.build("concurrency", value, "expected an int >= 1 or jobsim.Concurrency(limit, key=...)")
+        return (Concurrency(value),)
+    raise InvalidArgument.build(
+        "concurrency", value, "expected an int >= 1, jobsim.Concurrency(limit, key=...) or a list of two of them"
+    )
 
 
 def _priority(value: Any) -> Callable[[Any], int]:

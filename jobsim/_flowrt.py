@@ -32,7 +32,7 @@ from ._expr import FALSE_KEY
 from ._kernel import URGENT, Kernel, Timer
 from ._records import FINAL, Run
 from ._time import DAY, MS, SECOND, format_duration
-from .errors import JobsimError, StepError
+from .errors import JobsimError
 
 if TYPE_CHECKING:
     from ._app import Function
@@ -77,26 +77,47 @@ class Gcra:
 
 
 class Pool:
-    """Concurrency slots for one key: ``busy`` of ``limit``, and who waits, in order."""
+    """One concurrency queue: how many of its slots are ``busy``, and who waits for one, oldest first.
 
-    __slots__ = ("busy", "limit", "waiting")
+    A function's own limit has a queue per key value; an ``env`` or ``account`` limit's queue
+    is shared by every function whose key gives that value. Functions sharing a queue may give
+    it different limits (Inngest checks each item against its own function's), so the limit
+    travels with each request (``Slots``), not with the queue.
+    """
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
+    __slots__ = ("busy", "waiting")
+
+    def __init__(self) -> None:
         self.busy = 0
         self.waiting: list[tuple[int, int, Run, int, Any]] = []  # (queued at - priority, seq, run, attempt, plan)
+
+
+Slots = tuple[tuple[Pool, int], ...]
+"""A run's concurrency queues with its function's limit in each: one or two (Inngest's maximum)."""
+
+
+def _blocking(slots: Slots, entry: tuple[int, int] | None = None) -> Pool | None:
+    """The first queue that keeps a request from running: no free slot under its limit, or
+    someone older waiting there (anyone, for a new request: ``entry`` None)."""
+    for pool, limit in slots:
+        if pool.busy >= limit:
+            return pool
+        waiting = pool.waiting
+        if waiting and (entry is None or waiting[0][:2] < entry):
+            return pool
+    return None
 
 
 class RunControl:
     """What flow control keeps about one live run."""
 
-    __slots__ = ("deadline", "finish_timer", "n", "pool", "priority", "run", "start_timer", "started")
+    __slots__ = ("deadline", "finish_timer", "n", "priority", "run", "slots", "start_timer", "started")
 
-    def __init__(self, run: Run, n: int, priority: int, pool: Pool | None) -> None:
+    def __init__(self, run: Run, n: int, priority: int, slots: Slots) -> None:
         self.run = run
         self.n = n
         self.priority = priority  # ns; earlier in every queue by this much
-        self.pool = pool
+        self.slots = slots
         self.started = False
         self.start_timer: Timer | None = None
         self.finish_timer: Timer | None = None
@@ -288,7 +309,7 @@ class FunctionFlow:
             self.limiter = Gcra(rl.limit, rl.period_ns, rl.limit // 10 + 1)  # burst = floor(limit / 10)
             self.limit_key, self.limit_reason = rl.key_fn, "rate_limit"
         self.concurrency = flow.concurrency
-        self.pools: dict[Hashable, Pool] = {}
+        self.pools = rt.pools
         self.priority = flow.priority
         self.cancels: tuple[Cancel, ...] = flow.cancel_on
         timeouts = flow.timeouts
@@ -296,15 +317,20 @@ class FunctionFlow:
         finish = None if timeouts is None else timeouts.finish_ns
         self.finish_timeout = fn.timeout_ns if fn.timeout_ns is not None else finish
 
-    def pool(self, event: Event) -> Pool | None:
-        concurrency = self.concurrency
-        if concurrency is None:
-            return None
-        key = None if concurrency.key_fn is None else concurrency.key_fn(event)
-        pool = self.pools.get(key)
-        if pool is None:
-            pool = self.pools[key] = Pool(concurrency.limit)
-        return pool
+    def slots(self, event: Event) -> Slots:
+        """The queues a run of this event takes a slot in for each request, with the limit in each."""
+        if not self.concurrency:
+            return ()
+        slots = []
+        for index, limit in enumerate(self.concurrency):
+            key = None if limit.key_fn is None else limit.key_fn(event)
+            # a function's own limit is its own, per key; an env or account limit is named by its key alone
+            name = ("fn", self.fn.id, index, key) if limit.scope == "fn" else (limit.scope, key)
+            pool = self.pools.get(name)
+            if pool is None:
+                pool = self.pools[name] = Pool()
+            slots.append((pool, limit.limit))
+        return tuple(slots)
 
     def priority_ns(self, event: Event) -> int:
         if self.priority is None:
@@ -323,6 +349,7 @@ class FlowRuntime:
         self.functions: dict[str, FunctionFlow] = {}
         self.controls: dict[Run, RunControl] = {}
         self.cancellers: dict[str, list[tuple[Run, Cancel, int | None]]] = {}
+        self.pools: dict[tuple[Hashable, ...], Pool] = {}  # every concurrency queue, by ``FunctionFlow.slots``' name
         self.seq = itertools.count()
         self._granted: Run | None = None
 
@@ -360,7 +387,7 @@ class FlowRuntime:
             if key is not FALSE_KEY and not state.limiter.take(key, now):  # a CEL `false` is not limited
                 self._skip(run, len(runs), state.limit_reason, key, now)
                 return run
-        ctl = self.controls[run] = RunControl(run, len(runs), state.priority_ns(event), state.pool(event))
+        ctl = self.controls[run] = RunControl(run, len(runs), state.priority_ns(event), state.slots(event))
         for cancel in state.cancels:
             until = None if cancel.timeout_ns is None else now + cancel.timeout_ns
             self.cancellers.setdefault(cancel.event, []).append((run, cancel, until))
@@ -415,18 +442,20 @@ class FlowRuntime:
     def enter(self, run: Run, attempt: int, plan: Any = None) -> RunControl | None:
         """Before a request runs code: its control record, or ``None`` if it must wait for a slot."""
         ctl = self.controls[run]
-        pool = ctl.pool
-        if pool is not None:
+        slots = ctl.slots
+        if slots:
             if self._granted is run:
-                self._granted = None
-            elif pool.busy < pool.limit and not pool.waiting:
-                pool.busy += 1
+                self._granted = None  # `_grant` took its slots
             else:
-                now = self.kernel.now
-                heappush(pool.waiting, (now - ctl.priority, next(self.seq), run, attempt, plan))
-                run.status = "queued"
-                self._queued(ctl, "concurrency", now)
-                return None
+                blocking = _blocking(slots)
+                if blocking is not None:
+                    now = self.kernel.now
+                    heappush(blocking.waiting, (now - ctl.priority, next(self.seq), run, attempt, plan))
+                    run.status = "queued"
+                    self._queued(ctl, "concurrency", now)
+                    return None
+                for pool, _ in slots:
+                    pool.busy += 1
         if not ctl.started:
             system = self.engine.system
             end = None if system is None else system.holds(run, self.kernel.now)
@@ -453,8 +482,8 @@ class FlowRuntime:
     def leave(self, ctl: RunControl | None, x: Execution, op: tuple[Any, ...]) -> bool:
         """After a request ran: give its slot back at ``x.now``; False to discard its outcome."""
         assert ctl is not None  # `enter` gave it
-        if ctl.pool is not None:
-            self.kernel.schedule(x.now, self._release, ctl.pool, owner=ctl.run.function.id, priority=URGENT)
+        if ctl.slots:
+            self.kernel.schedule(x.now, self._release, ctl.slots, owner=ctl.run.function.id, priority=URGENT)
         run = ctl.run
         if run.status == "cancelled":  # by an event its own code sent
             return False
@@ -467,16 +496,38 @@ class FlowRuntime:
             return False
         return True
 
-    def _release(self, pool: Pool) -> None:
-        pool.busy -= 1
+    def _release(self, slots: Slots) -> None:
+        """A request ended: its slots are free, and the oldest waiters that now fit run."""
+        for pool, _ in slots:
+            pool.busy -= 1
+        todo = [pool for pool, _ in slots]
+        while todo:
+            self._grant(todo.pop(0), todo)
+
+    def _grant(self, pool: Pool, todo: list[Pool]) -> None:
+        """Run ``pool``'s waiters, oldest first, while the oldest fits under its own limit. One that
+        another of its queues still blocks moves there, keeping its place by age (``todo``: queues
+        that got one, to look at next)."""
         waiting = pool.waiting
-        while waiting and pool.busy < pool.limit:
-            _, _, run, attempt, plan = heappop(waiting)
+        while waiting:
+            entry = waiting[0]
+            run = entry[2]
             if run.status in FINAL:
+                heappop(waiting)
                 continue
-            pool.busy += 1
+            slots = self.controls[run].slots
+            if pool.busy >= next(limit for p, limit in slots if p is pool):
+                return
+            heappop(waiting)
+            other = _blocking(tuple((p, limit) for p, limit in slots if p is not pool), entry[:2])
+            if other is not None:
+                heappush(other.waiting, entry)
+                todo.append(other)
+                continue
+            for p, _ in slots:
+                p.busy += 1
             self._granted = run
-            self.engine._request(run, attempt, plan)
+            self.engine._request(run, entry[3], entry[4])
             self._granted = None
 
     def finished(self, run: Run) -> None:
@@ -541,7 +592,7 @@ class FlowRuntime:
         if run.parent is not None:
             parent, key = run.parent
             run.parent = None
-            self.engine._settle_invoke(parent, key, None, StepError(key, JobsimError(message)))
+            self.engine._settle_invoke(parent, key, None, JobsimError(message))
 
     def _start_timeout(self, ctl: RunControl) -> None:
         ctl.start_timer = None

@@ -40,6 +40,7 @@ concurrent simulations in other threads or tasks cannot see each other's clock).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import difflib
 import inspect
@@ -55,10 +56,12 @@ import respx
 from respx.models import AllMockedAssertionError, PassThrough, SideEffectError
 from respx.patterns import Lookup, M, PathPattern, Pattern
 
+from ._aio import VirtualLoop
 from ._host import Host
 from ._httpeffects import call_side_effect, check_exception_class, client_kind
 from ._safe import said
-from ._time import Duration, duration_ns, format_duration, instant_ns, iso, to_datetime
+from ._steps import Suspend
+from ._time import SECOND, Duration, duration_ns, format_duration, instant_ns, iso, to_datetime
 from .errors import InvalidArgument, JobsimError
 
 if TYPE_CHECKING:
@@ -73,6 +76,23 @@ _TIMEOUTS: dict[str, type[httpx.TimeoutException]] = {
 }
 _ROUTE_HELPERS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _RESOLVING: ContextVar[Host] = ContextVar("jobsim_http_resolving")
+_AWAITED: ContextVar[list[int] | None] = ContextVar("jobsim_http_awaited", default=None)
+"""Set while an async client's request is resolved on a virtual loop: the time its answer takes,
+awaited once it is resolved, so requests gathered together overlap instead of queueing."""
+
+
+def spend(host: Host, ns: int) -> None:
+    """Spend ``ns`` of virtual time answering the request being resolved (``delayed``, ``timeout``, a replay).
+
+    A sync client's call blocks its thread for that long, so the time passes at once; an
+    async client's call on a virtual loop awaits it instead, letting the loop run other
+    tasks meanwhile: ``asyncio.gather`` of four 2-second calls takes 2 s, not 8 s.
+    """
+    awaited = _AWAITED.get()
+    if awaited is None:
+        host.consume(ns)
+    else:
+        awaited.append(ns)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -127,7 +147,7 @@ class Delayed:
     outcome: Outcome
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        _resolving_host("delayed").consume(self.after_ns)
+        spend(_resolving_host("delayed"), self.after_ns)
         if isinstance(self.outcome, httpx.Response):
             return self.outcome
         if isinstance(self.outcome, BaseException):
@@ -156,7 +176,7 @@ class Timeout:
                     f"{self.phase} timeout (timeout=None), so the request would wait forever; "
                     f"pass timeout(after='30s') to choose how long it waits")
             after_ns, source = round(configured * 1e9), f"the client's {self.phase} timeout"
-        host.consume(after_ns)
+        spend(host, after_ns)
         raise _TIMEOUTS[self.phase](
             f"timed out: jobsim scripted a {self.phase} timeout after "
             f"{format_duration(after_ns)} ({source})", request=request)
@@ -412,19 +432,43 @@ class _Router(respx.MockRouter):
 
     async def async_handler(self, request: httpx.Request) -> httpx.Response:
         with self._sink._capture(request) as outcome, client_kind(asynchronous=True):
+            awaited: list[int] | None = [] if isinstance(asyncio.get_running_loop(), VirtualLoop) else None
+            token = _AWAITED.set(awaited)
             try:
-                outcome.response = await super().async_handler(request)
-            except AllMockedAssertionError:
-                self._sink._fallback(request, outcome, exhausted=False)
-            except InvalidArgument as error:  # jobsim's check of an awaited side effect: respx wrapped it
-                if isinstance(error.__cause__, SideEffectError):
-                    raise error from None
-                raise
-            except RuntimeError as error:  # a coroutine turns StopIteration into this
-                if not isinstance(error.__cause__, StopIteration):
-                    raise
-                self._sink._fallback(request, outcome, exhausted=True)
+                await self._resolve_async(request, outcome)
+            finally:
+                _AWAITED.reset(token)
+                if awaited:  # the answer's time, awaited: other tasks of the loop run meanwhile
+                    await asyncio.sleep(sum(awaited) / SECOND)
         return outcome.response
+
+    async def _resolve_async(self, request: httpx.Request, outcome: _Outcome) -> None:
+        try:
+            outcome.response = await super().async_handler(request)
+        except AllMockedAssertionError:
+            self._sink._fallback(request, outcome, exhausted=False)
+        except InvalidArgument as error:  # jobsim's check of an awaited side effect: respx wrapped it
+            if isinstance(error.__cause__, SideEffectError):
+                raise error from None
+            raise
+        except RuntimeError as error:  # a coroutine turns StopIteration into this
+            if not isinstance(error.__cause__, StopIteration):
+                raise
+            self._sink._fallback(request, outcome, exhausted=True)
+
+
+def _ended_by(error: BaseException) -> BaseException:
+    """What a request's call ended with: a crash, a downtime or a time limit that cuts the
+    response's wait short arrives as the engine's ``Suspend``, carrying the error the
+    attempt records (``WorkerCrashed``, ``TimeoutError``); the call records that one,
+    not jobsim's control flow."""
+    if isinstance(error, asyncio.CancelledError):  # a task of an async client cancelled as its loop stopped
+        loop = asyncio.events._get_running_loop()
+        if isinstance(loop, VirtualLoop) and loop.cut is not None:
+            error = loop.cut
+    if isinstance(error, Suspend):
+        return next((item for item in error.op if isinstance(item, BaseException)), error)
+    return error
 
 
 @dataclass(slots=True)
@@ -556,7 +600,7 @@ class HttpSink:
             # count it twice; it is not simulated, so it is left out of calls/trace.
             raise
         except BaseException as error:
-            self._record(request, None, started, error)
+            self._record(request, None, started, _ended_by(error))
             raise
         finally:
             _RESOLVING.reset(token)

@@ -26,6 +26,8 @@ from .errors import InvalidArgument
 __all__ = ["Attachment", "Email", "MailSink"]
 
 Text = str | re.Pattern[str]
+_TEMPORARY = "4.3.0 Temporary failure, please try again later"  # smtp_fail's text for a 4xx code
+_PERMANENT = "5.0.0 Permanent failure, message not accepted"  # and for a 5xx one
 
 
 class MailSink:
@@ -90,8 +92,7 @@ class MailSink:
         """A route of the test, not the provider, answered ``request`` with success (the HTTP sink calls this)."""
         self._routed.append(f"  {request.method} {request.url} -> {status} at {iso(at_ns, self._host.tz)}")
 
-    def smtp_fail(self, times: int = 1, *, code: int = 451,
-                  message: str = "4.3.0 Temporary failure, please try again later",
+    def smtp_fail(self, times: int = 1, *, code: int = 451, message: str | None = None,
                   on: FaultPoint = "DATA") -> None:
         """Make the next ``times`` SMTP commands at ``on`` answer ``code message``.
 
@@ -103,7 +104,9 @@ class MailSink:
         tries each mechanism; ``SMTPAuthenticationError``) or ``"CONNECT"`` (the
         greeting; ``SMTPConnectError`` from the constructor). Use a 4xx code for
         temporary failures a retry should get past, 5xx for permanent ones. A
-        ``message`` of several lines is sent as one multi-line reply.
+        ``message`` of several lines is sent as one multi-line reply; without one, the
+        text matches the code's class (RFC 3463: ``4.3.0 Temporary ...`` or ``5.0.0
+        Permanent ...``), so a 550 never reads "temporary" in the job's error.
         """
         if isinstance(times, bool) or not isinstance(times, int) or times < 1:
             raise InvalidArgument.build("times", times, "an int >= 1")
@@ -111,7 +114,9 @@ class MailSink:
             raise InvalidArgument.build("code", code, "an SMTP error code from 400 to 599")
         if on not in FAULT_POINTS:
             raise InvalidArgument.build("on", on, "one of " + ", ".join(map(repr, FAULT_POINTS)))
-        if not isinstance(message, str):
+        if message is None:
+            message = _TEMPORARY if code < 500 else _PERMANENT
+        elif not isinstance(message, str):
             raise InvalidArgument.build("message", message, "a str (several lines make a multi-line reply)")
         self._smtp.faults.append(SmtpFault(on, code, message, times))
         # an input to the jobs, like sim.fail: a replay of the trace arms it again

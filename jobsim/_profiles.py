@@ -55,6 +55,8 @@ FEATURES: dict[str, str] = {
     "concurrency": "a concurrency limit (concurrency=)",
     "concurrency.key": "per-key concurrency (Concurrency(key=...))",
     "concurrency.limit": "a concurrency limit above 1",
+    "concurrency.scope": "a concurrency limit shared across functions (Concurrency(scope='env'|'account'))",
+    "concurrency.two": "two concurrency limits on one function (concurrency=[..., ...])",
     "priority": "priorities (priority=)",
     "cancel_on": "cancellation by event (cancel_on=)",
     "timeouts": "run timeouts (timeout= / timeouts=)",
@@ -388,11 +390,15 @@ def features_of(fn: Function) -> list[str]:
         used.append("idempotency")
     if flow.priority is not None:
         used.append("priority")
-    if flow.concurrency is not None:
+    if flow.concurrency:
         used.append("concurrency")
-        if flow.concurrency.key is not None:
+        if any(limit.scope != "fn" for limit in flow.concurrency):  # before .key, which it implies: the first
+            used.append("concurrency.scope")  # feature a profile lacks names the refusal
+        if len(flow.concurrency) > 1:
+            used.append("concurrency.two")
+        if any(limit.key is not None for limit in flow.concurrency):
             used.append("concurrency.key")
-        if flow.concurrency.limit > 1:
+        if any(limit.limit > 1 for limit in flow.concurrency):
             used.append("concurrency.limit")
     return used
 

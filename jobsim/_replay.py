@@ -38,9 +38,9 @@ from ._checks import check_callable
 from ._codec import canonical
 from ._events import Event
 from ._redact import PhonesIn, Redaction, pseudonyms_in
-from ._time import Duration, duration_ns, iso, to_datetime
+from ._time import US, Duration, duration_ns, iso, to_datetime
 from ._trace import Trace
-from ._tracediff import Comparison, Divergence, compare_lines
+from ._tracediff import Comparison, Divergence, compare_lines, declared
 from .errors import InjectedFault, InvalidArgument, JobsimError
 
 if TYPE_CHECKING:
@@ -465,6 +465,8 @@ class RecordedHttp:
             self.queues[(str(call.get("method")), unquote_plus(str(call.get("url"))))].append(call)
 
     def __call__(self, request: httpx.Request) -> httpx.Response | None:
+        from ._http import spend
+
         url = str(request.url)
         if self.redactor is not None:
             url = self.redactor.url(url)  # keeping the trace's fakes, which today's code sends again
@@ -473,9 +475,11 @@ class RecordedHttp:
         if not queue:
             return None  # not recorded (any more): mail providers, then "unmatched", as without a recording
         call = queue.popleft()
-        elapsed = call.get("elapsed") or 0
+        elapsed = int(call.get("elapsed") or 0)
+        if _crashed(call):  # a crash cut the wait there: wait across that instant, so the re-armed crash cuts it
+            elapsed += US  # (a float loop time keeps microseconds)
         if elapsed and self.sim.engine.x is not None:
-            self.sim.consume(int(elapsed))
+            spend(self.sim, elapsed)
         if "error" in call:
             if str(call["error"]).startswith("UnmatchedRequest"):
                 return None
@@ -487,6 +491,17 @@ class RecordedHttp:
         if "excerpt" in (response.get("body") or {}):
             self.excerpts += 1
         return _response(status, response)
+
+
+def _crashed(call: dict[str, Any]) -> bool:
+    """The recorded call ended when the worker died (``sim.crash_worker``, ``sim.downtime``), not with an answer.
+
+    Such a call's ``elapsed`` ends exactly at the crash, and job code is cut only by a crash
+    *inside* the time it spends; files written before the error was recorded as itself hold
+    jobsim's internal ``Suspend: ('crash', ...)``.
+    """
+    error = call.get("error")
+    return isinstance(error, str) and error.startswith(("WorkerCrashed: ", "Suspend: ('crash', "))
 
 
 class _Keeps:
@@ -575,7 +590,8 @@ def _compare(recorded: Trace, sim: Simulation, compare: Any, ignore: Any, tolera
         sim.trace._keep, sim.trace._phones = keep, keeps.phones  # saving the replay keeps the trace's fakes too
     with paused_gc():
         return compare_lines(lines(recorded), lines(sim.trace, redactor), compare=compare, ignore=ignore,
-                             tolerance=tolerance, notes=notes, tz=sim.tz)  # fmt: skip
+                             tolerance=tolerance, notes=notes, tz=sim.tz,
+                             known=[*declared(recorded.header_fields()), *sim.functions])  # fmt: skip
 
 
 def _replay_policy(recorded: Trace, redact: Redaction | bool | None, notes: list[str]) -> Redaction | None:

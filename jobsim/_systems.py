@@ -219,6 +219,9 @@ def _bullmq() -> Profile:
             "rate_limit": "its limiter delays jobs over the limit, it never drops them",
             "idempotency": "it dedupes adds by jobId while the job is kept, not for 24 h",
             "concurrency.key": "its concurrency is per worker or global, not per key",
+            "concurrency.scope": "its limits are a worker's concurrency or the queue's global concurrency, "
+                                 "not a key shared across functions",
+            "concurrency.two": "a worker has one concurrency (and the queue one global concurrency)",
             "priority": "its priorities order the wait list (lower first), they are not a time shift",
             "cancel_on": "there is no cancellation by event",
             "timeouts": "there are no run timeouts",
@@ -328,6 +331,9 @@ def _trigger_dev() -> Profile:
             "idempotency": "its idempotency keys last 30 days and return the existing run",
             "cancel_on": "runs are cancelled through the API, not by a matching event",
             "timeouts": "maxDuration bounds CPU time per attempt, not the run",
+            "concurrency.scope": "tasks share a limit through a named queue (queue({name, concurrencyLimit})), "
+                                 "which jobsim does not simulate",
+            "concurrency.two": "a task runs in one queue, with one concurrencyLimit",
             "step.wait_for_event": "wait.forToken waits for a token completed by id; nothing matches events",
             "every": "schedules.task takes a cron pattern only; write the interval as cron= (e.g. '*/5 * * * *')",
         },
@@ -400,6 +406,8 @@ def _quirrel() -> Profile:
             "idempotency": "an id dedupes a job only while it is still in the queue",
             "concurrency.key": "exclusive queues run one job at a time, with no keys",
             "concurrency.limit": "exclusive: true runs one job of the queue at a time; there is no other limit",
+            "concurrency.scope": "exclusive: true is per queue; nothing is shared across queues",
+            "concurrency.two": "a queue is exclusive or not; there is no second limit",
             "priority": "there are no priorities", "cancel_on": "jobs are deleted by id, not by an event",
             "timeouts": "there are no run timeouts", "on_failure": "there is no failure hook",
             "step.sleep": "a job is one HTTP request; it cannot sleep and resume",
@@ -552,6 +560,9 @@ def _agenda() -> Profile:
             "debounce.leading": "its 'leading' strategy runs at the first call at once, another thing; jobsim "
                                 "simulates the trailing nowDebounced",
             "concurrency.key": "its concurrency is per job definition, not per key",
+            "concurrency.scope": "its concurrency is per job definition (and maxConcurrency per process), "
+                                 "not a key shared across definitions",
+            "concurrency.two": "a job definition has one concurrency",
             "priority": "its priorities order ready jobs, they are not a time shift",
             "cancel_on": "jobs are cancelled by query, not by an event", "timeouts": "there are no run timeouts",
             "step.sleep": "a job cannot sleep and resume (schedule() makes a new job)",

@@ -367,8 +367,9 @@ class Comparison:
 
     def __init__(self, *, functions: dict[str, FunctionResult], compared: tuple[str, ...], ignore: list[Ignore],
                  tolerance: int, notes: list[str], labels: tuple[str, str] = ("recorded", "replayed"),
-                 tz: dt.tzinfo | None = None) -> None:
+                 tz: dt.tzinfo | None = None, known: Iterable[str] = ()) -> None:
         self.functions = functions
+        self.known = frozenset(known)  # ids the traces' headers declare, ran or not: what first() accepts
         self.tz = tz
         self.compared = compared
         self.ignore = [i.text for i in ignore]
@@ -391,6 +392,10 @@ class Comparison:
             if not isinstance(function, str):
                 raise InvalidArgument.build("function", function, "a function id (a str), as in the report")
         result = self.functions.get(function)
+        if result is None and function not in self.known:  # a typo would read as "no divergence"
+            ids = sorted(self.known.union(self.functions))
+            raise InvalidArgument.build("function", function, "one of the compared function ids: "
+                                        + (", ".join(map(repr, ids)) or "none (neither trace names a function)"))
         return None if result is None else result.first
 
     def assert_same(self) -> None:
@@ -477,7 +482,7 @@ def _short(value: Any, limit: int = 100) -> str:
 def compare_lines(recorded: Iterable[dict[str, Any]], replayed: Iterable[dict[str, Any]], *,
                   compare: Any = None, ignore: Iterable[Any] = (), tolerance: int = 0,
                   notes: list[str] | None = None, labels: tuple[str, str] = ("recorded", "replayed"),
-                  tz: dt.tzinfo | None = None) -> Comparison:
+                  tz: dt.tzinfo | None = None, known: Iterable[str] = ()) -> Comparison:
     """Compare two streams of trace lines (see the module docstring)."""
     modes = parse_compare(compare)
     if isinstance(ignore, str):
@@ -500,7 +505,13 @@ def compare_lines(recorded: Iterable[dict[str, Any]], replayed: Iterable[dict[st
                 found[mode] = divergence
         functions[fn] = FunctionResult(function=fn, counts=counts, divergences=found)
     return Comparison(functions=functions, compared=modes, ignore=patterns, tolerance=tolerance, notes=notes,
-                      labels=labels, tz=tz)  # fmt: skip
+                      labels=labels, tz=tz, known=known)  # fmt: skip
+
+
+def declared(header: Mapping[str, Any]) -> list[str]:
+    """The function ids a trace's header names (ran or not): what ``Comparison.first`` accepts."""
+    functions = header.get("functions")
+    return [f for f in functions if isinstance(f, str)] if isinstance(functions, list) else []
 
 
 def _ordered(a: Story, b: Story) -> list[str]:

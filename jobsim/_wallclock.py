@@ -27,6 +27,7 @@ frozen time back.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import sys
 import threading
@@ -61,6 +62,8 @@ class WallClock:
         self._travel: Any = None
         self._traveller: Any = None
         self._real_sleep = time.sleep
+        self._real_new_loop = asyncio.events.new_event_loop
+        self._outer_loop: asyncio.AbstractEventLoop | None = None
         if time_machine is None:  # pragma: no cover - PyPy
             self.move = self._move_freezegun  # type: ignore[method-assign]
         elif not _FAST_MOVE:  # pragma: no cover - other time-machine versions
@@ -83,12 +86,21 @@ class WallClock:
             self._traveller = factory if time_machine is None else _Frozen(factory)
         self._real_sleep = time.sleep
         time.sleep = self._virtual_sleep  # type: ignore[assignment]
+        self._real_new_loop = asyncio.events.new_event_loop
+        asyncio.events.new_event_loop = asyncio.new_event_loop = self._new_loop
+        # a driving call made from an async test blocks that test's loop: job code runs as on a worker,
+        # outside it (asyncio.run in a sync handler raised "cannot be called from a running event loop")
+        self._outer_loop = asyncio.events._get_running_loop()
+        asyncio.events._set_running_loop(None)
 
     def deactivate(self) -> None:
         self._depth -= 1
         if self._depth:
             return
+        asyncio.events._set_running_loop(self._outer_loop)
+        self._outer_loop = None
         time.sleep = self._real_sleep
+        asyncio.events.new_event_loop = asyncio.new_event_loop = self._real_new_loop
         self._travel.stop()
         self._travel = self._traveller = None
 
@@ -112,6 +124,28 @@ class WallClock:
         if seconds < 0:
             raise ValueError("sleep length must be non-negative")
         self._sleep(round(seconds * SECOND))
+
+    def _new_loop(self) -> asyncio.AbstractEventLoop:
+        """A loop job code starts itself (``asyncio.run`` in a sync handler) keeps virtual time too:
+        a real one would wait its ``asyncio.sleep`` in real time, on ``time.monotonic``, and spend none.
+
+        A loop job code keeps for later (a cached ``new_event_loop()``) and runs outside this
+        simulation's driving calls goes back to real time, as a loop it made itself would."""
+        if threading.get_ident() != self._thread:
+            return self._real_new_loop()
+        from ._aio import VirtualLoop
+
+        return VirtualLoop(self._loop_now, self._loop_spend)
+
+    def _loop_now(self) -> int:
+        # monotonic, not time.time(): another simulation's bridge may be holding that still meanwhile
+        return self._now() if self._depth else time.monotonic_ns()
+
+    def _loop_spend(self, ns: int) -> None:
+        if self._depth and threading.get_ident() == self._thread:
+            self._sleep(ns)
+        else:
+            self._real_sleep(ns / SECOND)
 
     @staticmethod
     def real_now() -> dt.datetime:

@@ -493,6 +493,11 @@ def _section(item: pytest.Item, run: _Run, *, http: bool = True, own: list[str] 
     if listing:
         lines += [listing, ""]
     lines += _shorten(sim.timeline().splitlines(), item.config.get_verbosity() >= 2)
+    if run.failed:
+        from ._joberrors import failed_run_tracebacks
+
+        errors = failed_run_tracebacks(sim)
+        lines += ["", *errors] if errors else []
     return "\n".join(lines)
 
 

@@ -39,7 +39,7 @@ from ._scan import Finding, scan
 from ._secrets import MARKER
 from ._time import Duration, duration_ns, zone
 from ._trace import Record, Trace
-from ._tracediff import COMPARISONS, Comparison, Divergence, FunctionResult, compare_lines
+from ._tracediff import COMPARISONS, Comparison, Divergence, FunctionResult, compare_lines, declared
 from ._tracefile import FORMAT, VERSION, lines
 from ._tracereader import TraceReader
 from .errors import InvalidArgument, TraceError, TraceWarning
@@ -102,7 +102,7 @@ def compare(
     with paused_gc():
         return compare_lines(lines(a), lines(b), compare=compare, ignore=ignore,
                              tolerance=duration_ns(tolerance, "tolerance"), notes=notes, labels=("A", "B"),
-                             tz=tz)  # fmt: skip
+                             tz=tz, known=[*declared(a.header_fields()), *declared(b.header_fields())])  # fmt: skip
 
 
 def _trace(value: Any, argument: str, strict: bool) -> Trace:

@@ -344,6 +344,36 @@ def test_invoke_returns_the_other_functions_output():
     assert sim.runs("price")[0].event.name == "inngest/function.invoked"
 
 
+def test_a_failed_invoke_raises_one_step_error_around_the_invoked_runs_own_error():
+    # the invoke step stored StepError(key, error) and the handler got StepError(key, that): "step 'total'
+    # failed: StepError: step 'total' failed: ValueError: ..." in the timeline, and an uncaught one failed
+    # the caller with the wrapper instead of the step's original error, as step.run failures do
+    app = jobsim.App("a")
+    caught = []
+
+    @app.function("price", on="price/compute", retries=0)
+    def price(ctx):
+        raise ValueError("no price for sku-9")
+
+    @app.function("checkout", on="cart/checkout", retries=0)
+    def checkout(ctx):
+        try:
+            ctx.step.invoke("total", function=price, data={})
+        except StepError as exc:
+            caught.append((str(exc), exc.error))
+        return ctx.step.invoke("again", function=price, data={})
+
+    with simulate(app) as sim:
+        sim.send("cart/checkout")
+        sim.run_until_idle()
+    (message, error), *replays = caught  # the memoized failure is raised again on each later request
+    assert all(m == message for m, _ in replays)
+    assert message == "step 'total' failed: ValueError: no price for sku-9" and isinstance(error, ValueError)
+    run = sim.runs("checkout")[0]
+    assert run.status == "failed" and type(run.error) is ValueError
+    assert "attempt 0 failed: StepError: step 'again' failed: ValueError: no price for sku-9\n" in sim.timeline()
+
+
 def test_async_handlers_sleep_in_virtual_time():
     app = jobsim.App("a")
 
@@ -365,6 +395,68 @@ def test_async_handlers_sleep_in_virtual_time():
     run = sim.runs("async-job")[0]
     assert run.output == T0 / SECOND + 2.5
     assert at(run.end_ns) == 3602.5
+
+
+def test_an_event_loop_sync_job_code_starts_itself_sleeps_in_virtual_time():
+    # asyncio.run(...) in a sync handler (an async SDK called from sync code) got a real loop: its
+    # asyncio.sleep(30) waited 30 real seconds and spent no virtual time
+    app = jobsim.App("a")
+    kept = []
+
+    async def fetch(seconds):
+        await asyncio.sleep(seconds)
+        return time.time()
+
+    @app.function("sync-job", on="go")
+    def job(ctx):
+        ran = ctx.step.run("run", lambda: asyncio.run(fetch(30)))
+        loop = asyncio.new_event_loop()
+        kept.append(loop)
+        return [ran, ctx.step.run("loop", lambda: loop.run_until_complete(fetch(1.5)))]
+
+    with simulate(app) as sim:
+        sim.send("go")
+        started = time.perf_counter()
+        sim.run_until_idle()
+        assert time.perf_counter() - started < 1.0  # nothing really slept
+    run = sim.runs("sync-job")[0]
+    assert run.output == [T0 / SECOND + 30, T0 / SECOND + 31.5] and at(run.end_ns) == 31.5
+    assert asyncio.new_event_loop is asyncio.events.new_event_loop  # put back after the driving call
+    kept.append(asyncio.new_event_loop())
+    assert type(kept[-1]) is not type(kept[0])
+    kept.pop().close()
+    kept.pop(0).close()
+    started = time.perf_counter()  # a loop job code kept is a real one again outside its simulation's driving calls
+    assert kept[-1].run_until_complete(fetch(0.05)) > T0 / SECOND + 10**6 and time.perf_counter() - started >= 0.05
+    for loop in kept:
+        loop.close()
+
+
+def test_sync_job_code_runs_outside_the_loop_of_an_async_test_that_drives_the_simulation():
+    # driven from a coroutine (a pytest-asyncio test), asyncio.run in a sync handler raised "asyncio.run()
+    # cannot be called from a running event loop": on a worker, job code runs in no loop
+    app = jobsim.App("a")
+    outer = []
+
+    async def nap():
+        await asyncio.sleep(3)
+        return asyncio.get_running_loop() is not outer[0]
+
+    @app.function("sync-job", on="go", retries=0)
+    def job(ctx):
+        return ctx.step.run("nap", lambda: asyncio.run(nap()))
+
+    async def test_body():
+        outer.append(asyncio.get_running_loop())
+        with simulate(app) as sim:
+            sim.send("go")
+            sim.run_until_idle()
+        assert asyncio.get_running_loop() is outer[0]  # the test's loop is its own again
+        return sim
+
+    sim = asyncio.run(test_body())
+    run = sim.runs("sync-job")[0]
+    assert (run.status, run.error, run.output, at(run.end_ns)) == ("completed", None, True, 3)
 
 
 def test_time_sleep_in_job_code_spends_virtual_time_without_blocking():
@@ -1644,6 +1736,32 @@ def test_an_app_given_twice_or_a_function_id_in_two_apps_is_named():
     with pytest.raises(InvalidArgument, match=r"^function id 'f' is declared in app 'shop' and in app 'billing'; a "
                                               r"simulation's function ids must be unique: rename one$"):  # fmt: skip
         jobsim.Simulation(shop, billing)
+
+
+def test_a_leftover_task_raising_when_cancelled_fails_the_attempt_and_the_callers_loop_is_kept():
+    app = jobsim.App("a")
+
+    @app.function("spawn", on="go", retries=0)
+    async def spawn(ctx):
+        async def stubborn():
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                raise SystemExit(3) from None
+
+        asyncio.get_running_loop().create_task(stubborn())  # never awaited: cancelled when the request ends
+        await asyncio.sleep(0)
+
+    async def test_body():
+        outer = asyncio.get_running_loop()
+        with simulate(app) as sim:
+            sim.send("go")
+            sim.run_until_idle()
+        assert asyncio.get_running_loop() is outer  # was lost: the cancellation's SystemExit skipped its restore
+        return sim
+
+    sim = asyncio.run(test_body())
+    assert repr(sim.runs("spawn")[0].error) == "SystemExit(3)"
 
 
 @settings(max_examples=500, deadline=None)

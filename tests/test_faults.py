@@ -14,7 +14,7 @@ from jobsim import InvalidArgument, Retries, WorkerCrashed
 from jobsim import strategies as js
 from jobsim._faults import downtimes_disjoint
 from jobsim._systems import BULLMQ
-from jobsim._time import iso
+from jobsim._time import instant_ns, iso
 
 START = "2025-03-03T00:00:00Z"
 
@@ -116,6 +116,80 @@ def test_async_code_awaiting_across_the_instant_dies_there():
     run = sim.runs("f")[0]
     assert run.status == "completed" and log == [0, 1]
     assert [iso(a.end_ns)[11:23] for a in run.attempts][:1] == ["00:00:12.000"]
+
+
+def test_a_crash_or_downtime_during_a_slow_http_answer_is_recorded_as_the_crash_and_replays_the_same():
+    # the call was recorded with jobsim's control flow as its error ("-> Suspend: ('crash', 'post',
+    # WorkerCrashed(...), 'crash')" on the timeline, a Suspend in sim.http.calls), and a replay answered it
+    # with a ConnectError at the crash instant, which the re-armed crash did not cut: the story differed
+    import httpx
+
+    app = jobsim.App("h")
+
+    @app.function("hook", on="go", retries=Retries(attempts=3, backoff="constant", min="5s"))
+    def hook(ctx):
+        return ctx.step.run("post", lambda: httpx.post("https://hooks.example.com/in", timeout=60).status_code)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.http.post("https://hooks.example.com/in").mock(
+            side_effect=[jobsim.delayed("30s", 200), jobsim.delayed("20s", 200), jobsim.delayed("1s", 200)])
+        sim.crash_worker(at="2025-03-03T00:00:10Z", function="hook")
+        sim.downtime("2025-03-03T00:00:20Z", "2025-03-03T00:01:00Z")
+        sim.send("go")
+        sim.run_until_idle()
+    assert [(type(c.error).__name__, str(c.error)) for c in sim.http.calls[:2]] == [
+        ("WorkerCrashed", "the worker died at 2025-03-03T00:00:10.000Z (sim.crash_worker())"),
+        ("WorkerCrashed", "the worker died at 2025-03-03T00:00:20.000Z (sim.downtime())")]
+    assert [r.data.get("error", r.data.get("status")) for r in sim.trace.of("http")] == [
+        "WorkerCrashed: the worker died at 2025-03-03T00:00:10.000Z (sim.crash_worker())",
+        "WorkerCrashed: the worker died at 2025-03-03T00:00:20.000Z (sim.downtime())", 200]
+    assert sim.runs("hook")[0].end_ns == instant_ns("2025-03-03T00:01:01Z")
+    result = jobsim.Simulation.replay(sim.trace, app)
+    assert result.same, result.report()
+
+
+def _gathering_app():
+    import httpx
+
+    app = jobsim.App("g")
+
+    @app.function("fan-out", on="go", retries=0)
+    async def fan_out(ctx):
+        async def fetch_all():
+            async with httpx.AsyncClient() as client:
+                answers = await asyncio.gather(*(client.get(f"https://api.example.com/{i}") for i in range(4)))
+                return [a.status_code for a in answers]
+
+        return await ctx.step.run("fetch", fetch_all)
+
+    return app
+
+
+def test_async_requests_gathered_together_wait_for_their_answers_side_by_side():
+    # each delayed answer spent its time blocking the loop: four 2 s calls gathered took 8 s, one after another
+    app = _gathering_app()
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.http.get(url__regex=r"https://api\.example\.com/\d").mock(side_effect=[jobsim.delayed("2s", 200)] * 4)
+        sim.send("go")
+        sim.run_until_idle()
+    (run,) = sim.runs("fan-out")
+    assert run.output == [200] * 4 and iso(run.end_ns) == "2025-03-03T00:00:02.000Z"
+    assert [(c.at.second, c.elapsed.total_seconds()) for c in sim.http.calls] == [(0, 2.0)] * 4
+    assert jobsim.Simulation.replay(sim.trace, app).same  # answered from the recording: side by side too
+
+
+def test_a_crash_cuts_every_gathered_async_request_in_the_order_they_were_made_and_replays_the_same():
+    app = _gathering_app()
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.http.get(url__regex=r"https://api\.example\.com/\d").mock(side_effect=[jobsim.delayed("2s", 200)] * 4)
+        sim.crash_worker(at="2025-03-03T00:00:01Z")
+        sim.send("go")
+        sim.run_until_idle()
+    assert [(c.request.url.path, type(c.error).__name__, c.elapsed.total_seconds()) for c in sim.http.calls] == [
+        (f"/{i}", "WorkerCrashed", 1.0) for i in range(4)]  # not CancelledError, and in a fixed order
+    assert sim.runs("fan-out")[0].status == "failed"
+    result = jobsim.Simulation.replay(sim.trace, app)
+    assert result.same, result.report()
 
 
 # -- each system's answer -----------------------------------------------------------------------------

@@ -11,7 +11,10 @@ DURATION_HELP = (
     "expected a duration such as '500ms', '30s', '5m', '1h30m', '7d', a timedelta, or a number of "
     "seconds, not negative and greater than zero"
 )
-KEY_HELP = "expected a dotted path rooted at 'event', such as 'event.data.userId', or a callable taking the event"
+KEY_HELP = (
+    "expected a dotted path rooted at 'event', such as 'event.data.userId', a quoted constant such as "
+    "'\"openai\"', or a callable taking the event"
+)
 
 
 @pytest.mark.parametrize(
@@ -50,10 +53,11 @@ KEY_HELP = "expected a dotted path rooted at 'event', such as 'event.data.userId
         (lambda: RateLimit(limit=True, period="1h"), "limit=True is not valid: expected an int >= 1"),
         (lambda: Concurrency(0), "limit=0 is not valid: expected an int >= 1"),
         (lambda: Concurrency(2, key="event.data.account", scope="acount"),
-         "scope='acount' is not valid: 'fn' (Inngest's scopes are 'fn', 'env' and 'account')"),
-        (lambda: Concurrency(2, key="event.data.account", scope="account"),
-         "Concurrency(scope='account') is not simulated yet: jobsim limits each function on its own (scope='fn', "
-         "the default); shared limits across functions are on the README's 'not simulated' list"),
+         "scope='acount' is not valid: 'fn', 'env' or 'account' (Inngest's scopes)"),
+        (lambda: Concurrency(2, scope="account"),
+         "Concurrency(scope='account') needs key=: a limit shared across functions is named by its key's value, "
+         "as on Inngest (\"A concurrency key must be specified for account scoped limits\"); e.g. key='\"openai\"' "
+         "or key='event.data.accountId'"),
         (lambda: Cancel(""), "event='' is not valid: the name of the event that cancels the run"),
         # no event can be named '  ' (Event refuses it): the run was never cancelled, silently
         (lambda: Cancel("  "), "event='  ' is not valid: the name of the event that cancels the run"),
@@ -75,16 +79,15 @@ def declare(**options):
 @pytest.mark.parametrize(
     "options, message",
     [
-        ({"concurrency": 0}, "concurrency=0 is not valid: expected an int >= 1 or jobsim.Concurrency(limit, key=...)"),
+        ({"concurrency": 0},
+         "concurrency=0 is not valid: expected an int >= 1, jobsim.Concurrency(limit, key=...) or a list of two "
+         "of them"),
         ({"batch": 100}, "batch=100 is not valid: a jobsim.Batch(...)"),
         ({"concurrency": [Concurrency(1), Concurrency(2), Concurrency(3)]},
-         "concurrency= got 3 limits; Inngest allows at most 2 per function, and jobsim simulates one: "
-         "pass a single jobsim.Concurrency(limit, key=...)"),
-        ({"concurrency": [Concurrency(1), Concurrency(5, key="event.data.account")]},
-         "concurrency= got 2 limits; jobsim simulates one per function (a second limit is not simulated): "
-         "pass a single jobsim.Concurrency(limit, key=...)"),
+         "concurrency= got 3 limits; Inngest allows at most 2 per function (consts.MaxConcurrencyLimits): keep two"),
         ({"concurrency": "2"},
-         "concurrency='2' is not valid: expected an int >= 1 or jobsim.Concurrency(limit, key=...)"),
+         "concurrency='2' is not valid: expected an int >= 1, jobsim.Concurrency(limit, key=...) or a list of two "
+         "of them"),
         ({"idempotency": "data.orderId"}, f"idempotency='data.orderId' is not valid: {KEY_HELP}"),
         ({"timeout": "-5s"}, f"timeout='-5s' is not valid: {DURATION_HELP}"),
         ({"idempotency": "event.data.id", "rate_limit": RateLimit(1, "1h")},
@@ -125,7 +128,7 @@ def test_an_unknown_option_is_named_before_the_missing_trigger_it_caused(name, h
 
 def test_a_list_of_one_concurrency_limit_is_that_limit():
     fn = declare(concurrency=[Concurrency(2, key="event.data.account")])(lambda ctx: None)
-    assert fn.flow.concurrency == Concurrency(2, key="event.data.account")
+    assert fn.flow.concurrency == (Concurrency(2, key="event.data.account"),)
 
 
 def test_a_whole_second_throttle_period_is_accepted_in_any_form():
@@ -192,3 +195,9 @@ def test_a_priority_callable_returning_no_number_names_itself():
     message = r"^priority .*level\(event\)='high' is not valid: a number of seconds"
     with jobsim.Simulation(app) as sim, pytest.raises(InvalidArgument, match=message):
         sim.send("go", {"level": "high"})  # the run is created (and prioritized) at the send
+
+
+@pytest.mark.parametrize("key", ['"openai"', "'openai'"])
+def test_a_quoted_constant_key_gives_every_event_the_same_key(key):
+    limit = Concurrency(1, key=key)
+    assert {limit.key_fn(jobsim.Event("go", data)) for data in ({}, {"openai": "x"}, {"a": 1})} == {"openai"}

@@ -223,6 +223,16 @@ def test_rcpt_fault_for_every_recipient_raises_recipients_refused(mail: MailSink
         smtp.send_message(welcome())
 
 
+@pytest.mark.parametrize(("code", "text"), [(451, b"4.3.0 Temporary failure, please try again later"),
+                                           (550, b"5.0.0 Permanent failure, message not accepted")])
+def test_without_a_message_the_reply_text_matches_the_codes_class(mail: MailSink, code: int, text: bytes) -> None:
+    # a 550 answered "4.3.0 Temporary failure, please try again later": the job's error said temporary
+    mail.smtp_fail(code=code, on="MAIL")
+    with smtplib.SMTP("smtp.example.com") as smtp, pytest.raises(smtplib.SMTPSenderRefused) as caught:
+        smtp.send_message(welcome())
+    assert (caught.value.smtp_code, caught.value.smtp_error) == (code, text)
+
+
 def test_auth_fault_raises_authentication_error(mail: MailSink) -> None:
     mail.smtp_fail(code=535, message="5.7.8 Authentication credentials invalid", on="AUTH")
     with smtplib.SMTP("smtp.example.com") as smtp, \
@@ -244,7 +254,7 @@ def test_connect_fault_raises_connect_error(mail: MailSink) -> None:
     ({"times": 0}, "times=0 is not valid: an int >= 1"),
     ({"code": 250}, "code=250 is not valid: an SMTP error code from 400 to 599"),
     ({"on": "QUIT"}, "on='QUIT' is not valid: one of 'CONNECT', 'AUTH', 'MAIL', 'RCPT', 'DATA'"),
-    ({"message": None}, "message=None is not valid: a str (several lines make a multi-line reply)"),
+    ({"message": 451}, "message=451 is not valid: a str (several lines make a multi-line reply)"),
     ({"message": b"4.3.0 busy"}, "message=b'4.3.0 busy' is not valid: a str (several lines make a "
                                  "multi-line reply)"),
 ])

@@ -477,6 +477,35 @@ def test_vercel_refuses_cron_syntax_beyond_its_numeric_fields(profile, cron, det
     assert info.value.feature == "cron.syntax" and info.value.system == label
 
 
+@pytest.mark.parametrize(
+    ("cron", "detail"),
+    [
+        ("0 8 * * 7", "day-of-week '7' is out of range 0-6"),
+        ("0 8 * * 1-7", "day-of-week '1-7' is out of range 0-6"),
+        ("0 8 L * *", "day-of-month 'L' uses 'L'"),
+        ("0 8 * * 5#2", "day-of-week '5#2' uses '#'"),
+        ("0 8 * * 5L", "day-of-week '5L' uses 'L'"),
+    ],
+)
+def test_inngest_refuses_cron_syntax_robfig_cannot_parse(cron, detail):
+    # these simulated on Inngest, whose robfig/cron v3 parser refuses them (spec.go bounds day-of-week to 0-6;
+    # getRange reads '*', '?', numbers, names, ranges and steps only): a test passed for a schedule that
+    # would never register
+    app = jobsim.App("i")
+    app.function("f", cron=cron)(lambda ctx: None)
+    with pytest.raises(UnsupportedFeature) as info:
+        jobsim.Simulation(app)
+    assert str(info.value) == (
+        f"Inngest cannot run function 'f': cron {cron!r}: {detail}; robfig/cron v3 takes numbers, names, '*', "
+        "'?', lists 'a,b', ranges 'a-b' and steps '/n' only (day-of-week 0-6, SUN-SAT)"
+    )
+    assert info.value.feature == "cron.syntax"
+    for fine in ("0 8 ? JUL WED", "0 8 * * MON-FRI", "@weekly", "*/5 * * * 0,6"):
+        app = jobsim.App("ok")
+        app.function("f", cron=fine)(lambda ctx: None)
+        jobsim.Simulation(app).close()  # names that hold an L or a W are names
+
+
 def _profile(**fields):
     return Profile(**{"name": "mine", "description": "d", "default_retries": Retries(attempts=2, min="1s"), **fields})
 

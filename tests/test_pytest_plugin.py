@@ -298,6 +298,63 @@ def test_failing_test_gets_seed_reproduction_line_and_timeline(pytester: pytest.
     assert result.stdout.str().count("- jobsim -") == 1  # not for the passing test
 
 
+FAILING_JOBS = """
+import pytest
+import jobsim as js
+
+app = js.App("t")
+
+def address(user):
+    return user["email"]
+
+@app.function("welcome", on="user/created", retries=1)
+def welcome(ctx):
+    return ctx.step.run("send", address, ctx.event.data)
+
+@app.function("audit", on="user/created", retries=0)
+def audit(ctx):
+    raise RuntimeError("audit log is full")
+
+@pytest.fixture
+def jobsim_app():
+    return app
+
+def test_welcome(jobsim):
+    jobsim.send("user/created", {"name": "ada"})
+    jobsim.send("user/created", {"name": "bob"})
+    jobsim.run_until_idle()
+    assert jobsim.runs("welcome")[0].status == "completed"
+"""
+
+
+def test_a_failing_tests_section_ends_with_where_its_failed_runs_raised(pytester: pytest.Pytester) -> None:
+    # the timeline said `welcome#1 failed: KeyError: 'email'`, never where: one had to print attempt.traceback
+    path = pytester.makepyfile(test_jobs=FAILING_JOBS)
+    lines = section(pytester.runpytest(), "test_welcome")
+    tail = lines[lines.index("welcome#1 failed in step 'send', attempt 1:"):]
+    assert tail == [
+        "welcome#1 failed in step 'send', attempt 1:",
+        "    Traceback (most recent call last):",
+        f'      File "{path}", line 7, in address',
+        '        return user["email"]',
+        *(["               ~~~~^^^^^^^^^"] if tail[4].strip().startswith("~") else []),  # 3.11+ marks the spot
+        "    KeyError: 'email'",
+        "audit#1 failed in its body, attempt 0:",
+        "    Traceback (most recent call last):",
+        f'      File "{path}", line 15, in audit',
+        '        raise RuntimeError("audit log is full")',
+        "    RuntimeError: audit log is full",
+        "welcome#2 failed in step 'send', attempt 1:",
+        "    Traceback (most recent call last):",
+        f'      File "{path}", line 7, in address',
+        '        return user["email"]',
+        *(["               ~~~~^^^^^^^^^"] if tail[4].strip().startswith("~") else []),
+        "    KeyError: 'email'",
+        "… and 1 more failed run(s): see run.attempts[-1].traceback",
+    ]
+    assert lines[lines.index(tail[0]) - 1] == ""  # after the timeline, set apart
+
+
 def test_reproduction_line_quotes_parametrized_ids(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(APP)
     pytester.makepyfile(

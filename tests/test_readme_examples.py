@@ -170,6 +170,14 @@ def test_flow_control_block_builds_and_its_quoted_timeline_lines_are_printed():
         assert skipped_line in timeline
 
 
+def test_shared_concurrency_block_runs_as_written():
+    block = next(b for b in python_blocks("### Flow control") if 'scope="account"' in b)
+    namespace: dict[str, Any] = {}
+    exec(compile(block, "README.md", "exec"), namespace)  # its own assert: translate waits for summarize's call
+    sim = namespace["sim"]
+    assert [run.status for fn in ("summarize", "translate") for run in sim.runs(fn)] == ["completed"] * 2
+
+
 # --- Driving time ----------------------------------------------------------------------------
 
 

@@ -523,6 +523,24 @@ def test_replay_hooks_ignore_lists_and_function_ids_are_checked_up_front(recorde
     assert result.first("welcome") is None
 
 
+def test_first_refuses_a_function_id_no_trace_declares_and_accepts_one_that_never_ran(recorded):
+    # first("welcom") returned None, reading as "no divergence": a typo made `assert ... is None` pass
+    result = jobsim.Simulation.replay(recorded.trace, build(subject="Hello {name}"))
+    with pytest.raises(jobsim.InvalidArgument, match=r"^function='welcom' is not valid: one of the compared "
+                                                     r"function ids: .*'audit', 'digest', 'welcome'$"):  # fmt: skip
+        result.first("welcom")
+    with pytest.raises(jobsim.InvalidArgument, match=r"^function='welcom' is not valid"):
+        traces.compare(recorded.trace, result.replayed).first("welcom")
+    app = jobsim.App("quiet")
+    app.function("ran", on="go")(lambda ctx: 1)
+    app.function("idle", on="never")(lambda ctx: 2)
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    assert jobsim.Simulation.replay(sim.trace, app).first("idle") is None  # declared, never ran: nothing differs
+    assert traces.compare(sim.trace, sim.trace).first("idle") is None
+
+
 @pytest.mark.parametrize("profile", ["", False, 0, []])
 def test_a_falsy_profile_is_refused_not_read_as_the_recorded_one(recorded, profile):
     # `profile or header["profile"]` replayed under the recorded profile whatever empty value was given

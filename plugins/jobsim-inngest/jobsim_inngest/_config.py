@@ -13,7 +13,7 @@ inngest-py                  jobsim
 ``debounce``                ``Debounce(period, key, timeout)``
 ``throttle``                ``Throttle(limit, period, key, burst)`` (py default burst 1)
 ``rate_limit``              ``RateLimit(limit, period, key)``
-``concurrency=[...]``       ``Concurrency(limit, key)`` (limit 0 = no limit)
+``concurrency=[...]``       up to two ``Concurrency(limit, key, scope)`` (limit 0 = no limit)
 ``cancel=[...]``            ``Cancel(event, if_exp, timeout)``
 ``idempotency``             ``idempotency=`` (1 run per key per 24 h)
 ``priority``                ``priority=`` (``Priority(run=...)``)
@@ -217,24 +217,19 @@ def _rate_limit(rate_limit: inngest.RateLimit) -> jobsim.RateLimit:
     return jobsim.RateLimit(rate_limit.limit, whole_seconds(rate_limit.period, "period"), key=_key(rate_limit.key))
 
 
-def _concurrency(limits: list[inngest.Concurrency]) -> jobsim.Concurrency | None:
-    if len(limits) > 1:
+def _concurrency(limits: list[inngest.Concurrency]) -> list[jobsim.Concurrency] | None:
+    if len(limits) > 2:
         raise jobsim.InvalidArgument(
-            f"concurrency has {len(limits)} limits; jobsim simulates one per function so far "
-            "(Inngest allows 2). Keep the one under test"
+            f"concurrency has {len(limits)} limits; Inngest allows at most 2 (consts.MaxConcurrencyLimits)"
         )
-    if not limits:
-        return None
-    limit = limits[0]
-    if limit.scope not in (None, "fn"):
-        raise jobsim.InvalidArgument.build(
-            "scope", limit.scope, "None or 'fn': limits shared across functions ('env', 'account') are not simulated"
-        )
-    if isinstance(limit.limit, bool) or limit.limit < 0:
-        raise jobsim.InvalidArgument.build("limit", limit.limit, "an int >= 0 (0 means no limit)")
-    if limit.limit == 0:  # Inngest: "A value of 0 or undefined is the equivalent of not setting a limit"
-        return None
-    return jobsim.Concurrency(limit.limit, key=_key(limit.key))
+    out = []
+    for limit in limits:
+        if isinstance(limit.limit, bool) or limit.limit < 0:
+            raise jobsim.InvalidArgument.build("limit", limit.limit, "an int >= 0 (0 means no limit)")
+        if limit.limit == 0:  # Inngest: "A value of 0 or undefined is the equivalent of not setting a limit"
+            continue
+        out.append(jobsim.Concurrency(limit.limit, key=_key(limit.key), scope=limit.scope or "fn"))
+    return out or None
 
 
 def _cancel(cancels: list[inngest.Cancel]) -> list[jobsim.Cancel]:

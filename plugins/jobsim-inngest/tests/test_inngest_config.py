@@ -41,10 +41,12 @@ CEL_IF = "is not valid: expected a CEL-like expression over 'event' and 'async'"
          f"throttle: key='lower(event.data.a)' {CEL_KEY}"),
         ({"rate_limit": inngest.RateLimit(limit=1, period=dt.timedelta(days=2))},
          "rate_limit: period=datetime.timedelta(days=2) is not valid: at most 24h, as on Inngest"),
-        ({"concurrency": [inngest.Concurrency(limit=1), inngest.Concurrency(limit=2, key="event.data.a")]},
-         "concurrency: concurrency has 2 limits; jobsim simulates one per function so far (Inngest allows 2)"),
-        ({"concurrency": [inngest.Concurrency(limit=1, scope="env", key='"openai"')]},
-         "concurrency: scope='env' is not valid: None or 'fn': limits shared across functions"),
+        ({"concurrency": [inngest.Concurrency(limit=1), inngest.Concurrency(limit=2, key="event.data.a"),
+                          inngest.Concurrency(limit=3)]},
+         "concurrency: concurrency has 3 limits; Inngest allows at most 2 (consts.MaxConcurrencyLimits)"),
+        ({"concurrency": [inngest.Concurrency(limit=1, scope="env")]},
+         "concurrency: Concurrency(scope='env') needs key=: a limit shared across functions is named by its key's "
+         "value"),
         ({"concurrency": [inngest.Concurrency(limit=-1)]},
          "concurrency: limit=-1 is not valid: an int >= 0 (0 means no limit)"),
         ({"cancel": [inngest.Cancel(event="stop", timeout=100)]}, f"cancel: timeout=100 {SECONDS}"),
@@ -116,7 +118,7 @@ def test_key_expressions_concatenate_read_brackets_and_share_literal_keys(client
     with simulate([keyed, shared]) as sim:
         flow = sim.engine.flowrt.of(sim.functions["shop-keyed"])
         event = jobsim.Event("go", {"org": "acme", "the-region": "eu", "plan": "free", "boost": 30})
-        assert sim.functions["shop-keyed"].flow.concurrency.key_fn(event) == "acme/eu"
+        assert sim.functions["shop-keyed"].flow.concurrency[0].key_fn(event) == "acme/eu"
         assert flow.priority_ns(event) == 30 * 10**9
         assert flow.priority_ns(jobsim.Event("go", {"plan": "pro"})) == 600 * 10**9
         assert flow.priority_ns(jobsim.Event("go", {"boost": "high"})) == 0  # not a number: no priority

@@ -183,6 +183,22 @@ def test_concurrency_limits_steps_per_key_and_zero_means_no_limit(client):
     assert [secs(r.end_ns) for r in sim.runs("shop-free")] == [10, 10, 10, 10]
 
 
+def test_an_account_scoped_limit_is_shared_across_functions_and_two_limits_both_apply(client):
+    def slow(ctx: inngest.ContextSync) -> None:
+        ctx.step.run("llm", lambda: time.sleep(10))
+
+    openai = inngest.Concurrency(limit=1, key='"openai"', scope="account")
+    chat = client.create_function(fn_id="chat", trigger=on(), concurrency=[inngest.Concurrency(limit=2), openai])(slow)
+    embed = client.create_function(fn_id="embed", trigger=on(), concurrency=[openai])(slow)
+
+    with simulate([chat, embed]) as sim:
+        sim.send("job/go")
+        sim.run_until_idle()
+    # one "openai" slot for both functions: chat's step 0-10, embed's (queued at 0) 10-20
+    assert secs(sim.runs("shop-chat")[0].steps["llm"].end_ns) == 10
+    assert secs(sim.runs("shop-embed")[0].steps["llm"].end_ns) == 20
+
+
 # -- cancel -----------------------------------------------------------------------------------------
 def test_cancel_on_a_matching_event_within_its_timeout(client):
     @client.create_function(

@@ -15,12 +15,21 @@ simulation does not hold:
   them (still a ``ValueError``, as RQ raises).
 * ``Job.set_status``/``get_status``/``return_value``/``save_meta``/``get_meta``: the
   state of a simulated job lives on the ``Job`` object, not in a Redis hash.
+* ``Job.fetch``: a job the simulation holds is that same ``Job`` object (``NoSuchJobError``
+  once its key expired), so RQ helpers that fetch first -- ``send_stop_job_command`` --
+  work on it.
+* ``rq.command.send_command`` (the pub/sub publish every ``send_*_command`` ends in): a
+  command for the simulated worker goes to it (``stop-job``; the others are refused).
+* ``rq.job.asyncio`` (the module ``Job._execute`` reads): ``asyncio.run(coroutine)`` of an
+  ``async def`` job function (``rq/job.py:1540-1541``) runs on the simulation's virtual
+  loop instead of a real one, so ``asyncio.sleep`` spends virtual time.
 
 One simulation with RQ queues may run at a time in a process (the patches are global).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -45,6 +54,7 @@ def push(world: RQWorld) -> None:
             "another simulation with RQ queues is running in this process; close it before starting this one "
             "(jobsim-rq replaces RQ's Queue/Job methods process-wide while a simulation runs)"
         )
+    import rq.command
     import rq.job
     import rq.queue
 
@@ -63,6 +73,9 @@ def push(world: RQWorld) -> None:
         (rq.job.Retry, "__init__"): _retry_init(rq.job.Retry.__init__),
         (rq.queue, "now"): world.now,
         (rq.job, "now"): world.now,
+        (rq.job, "asyncio"): _Asyncio(world),
+        (Job, "fetch"): _fetch(Job.fetch, world),
+        (rq.command, "send_command"): _send_command(rq.command.send_command, world),
     }
     for (owner, name), replacement in patches.items():
         _saved[(owner, name)] = owner.__dict__[name]
@@ -78,6 +91,25 @@ def pop(world: RQWorld) -> None:
         setattr(owner, name, original)
     _saved.clear()
     _active = None
+
+
+class _Asyncio:
+    """What ``rq.job`` sees as ``asyncio`` while a simulation runs: the real module, but ``run``.
+
+    RQ's ``Job._execute`` calls the job function and, if it returned a coroutine, runs it with
+    ``asyncio.run`` (``rq/job.py:1540-1541``). For a job the simulated worker is executing,
+    ``run`` drives it on the simulation's virtual loop (``RQWorld.run_coroutine``); anything
+    else (``job.perform()`` called by the test itself) gets the real ``asyncio.run``.
+    """
+
+    def __init__(self, world: RQWorld) -> None:
+        self._world = world
+
+    def run(self, main: Any, *, debug: bool | None = None) -> Any:
+        return self._world.run_coroutine(main, debug=debug)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(asyncio, name)
 
 
 def _create_job(original: Any, world: RQWorld) -> Any:
@@ -157,6 +189,11 @@ def _set_status(original: Any, world: RQWorld) -> Any:
 def _get_status(original: Any, world: RQWorld) -> Any:
     def get_status(self: Any, refresh: bool = True) -> Any:
         if world.owns(self):
+            held = world.jobs[self.id]
+            if refresh and world.gone(held):  # HGET finds no key: rq/job.py:432-437
+                from rq.exceptions import InvalidJobOperation
+
+                raise InvalidJobOperation(f"Failed to retrieve status for job: {self.id} ({world.missing(held)})")
             return world.status(self)
         return original(self, refresh)
 
@@ -165,9 +202,9 @@ def _get_status(original: Any, world: RQWorld) -> Any:
 
 def _return_value(original: Any, world: RQWorld) -> Any:
     def return_value(self: Any, refresh: bool = False) -> Any:
-        """The value of the job's last successful run (``None`` until then), as RQ's ``latest_result``."""
+        """The value of the job's last successful run (``None`` until then, or once its result expired)."""
         if world.owns(self):
-            return self._result if world.status(self) == "finished" else None
+            return world.return_value(self, refresh)
         return original(self, refresh)
 
     return return_value
@@ -188,3 +225,25 @@ def _get_meta(original: Any, world: RQWorld) -> Any:
         return original(self, refresh)
 
     return get_meta
+
+
+def _fetch(original: Any, world: RQWorld) -> Any:
+    def fetch(cls: Any, id: str, connection: Any = None, serializer: Any = None) -> Any:
+        """``Job.fetch`` (``rq/job.py:700-716``) of a job the simulation holds: the ``Job`` itself."""
+        held = world.jobs.get(id) if isinstance(id, str) else None
+        if held is None:
+            return original.__func__(cls, id, connection, serializer)
+        return world.job(id)
+
+    return classmethod(fetch)
+
+
+def _send_command(original: Any, world: RQWorld) -> Any:
+    def send_command(connection: Any, worker_name: str, command: str, **kwargs: Any) -> None:
+        from ._world import WORKER_NAME
+
+        if worker_name != WORKER_NAME:
+            return original(connection, worker_name, command, **kwargs)  # type: ignore[no-any-return]
+        world.command(command, kwargs)
+
+    return send_command

@@ -31,4 +31,21 @@ def _defer(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     return f"rq        {_name(d, names)} deferred on queue {d['queue']!r} until {waiting} finishes"
 
 
-KINDS = {"rq.enqueue": _enqueue, "rq.schedule": _schedule, "rq.defer": _defer}
+def _expire(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    why, ttl, name = d.get("why"), d.get("ttl"), _name(d, names)
+    if why == "ttl":
+        return (f"rq        {name} expired on queue {d['queue']!r} ({d.get('status')}): not started within "
+                f"ttl={ttl} s of being queued; RQ drops it")  # fmt: skip
+    if ttl == 0:
+        return f"rq        {name} deleted at once ({why}=0)"
+    ended = {"finished": "finished", "stopped": "was stopped"}.get(str(d.get("status")), "failed")
+    return f"rq        {name} expired: {why}={ttl} s after it {ended}"
+
+
+def _stop(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    if d.get("outcome") == "killed":
+        return f"rq        {_name(d, names)} stopped: stop-job killed its work horse"
+    return f"rq        stop-job for {_name(d, names)} ignored: the worker is not running it"
+
+
+KINDS = {"rq.enqueue": _enqueue, "rq.schedule": _schedule, "rq.defer": _defer, "rq.expire": _expire, "rq.stop": _stop}

@@ -11,14 +11,20 @@ rule (``Job.get_retry_interval``, rq 3.0.0 ``rq/job.py:1760-1773``).
 
 What the worker does is RQ 3.0.0's ``BaseWorker.perform_job`` (``rq/worker/base.py:1651-1678``)
 and the two ways out of it, ``_finalize_success`` (``:1582-1620``) and ``_finalize_failure``
-(``:1622-1649``), redone on the virtual clock; each rule below cites where it comes from.
+(``:1622-1649``), redone on the virtual clock; also what the forking ``Worker`` does when a
+``stop-job`` command kills the work horse (``_stopped``), and when Redis expires a job's key
+(``ttl`` while it waits, ``result_ttl``/``failure_ttl`` after it ends: the "expiry" section).
+Each rule below cites where it comes from.
 """
 
 from __future__ import annotations
 
+import asyncio
 import calendar
+import contextlib
 import dataclasses
 import datetime as dt
+import inspect
 import random
 import uuid
 from collections import deque
@@ -45,33 +51,60 @@ class JobTimeout(Exception):
     """Internal marker: the body's virtual clock crossed ``job_timeout`` (replaced by RQ's ``JobTimeoutException``)."""
 
 
+class HorseKilled(BaseException):
+    """Raised in job code at the instant a ``stop-job`` command killed the work horse running it.
+
+    A ``BaseException``, so ``except Exception`` in job code does not swallow it; the message is
+    the failure RQ records for a stopped job (``rq/worker/worker_classes.py:164-166``)."""
+
+
 class RQExecution(StoppableExecution):
-    """An execution whose clock stops at the instant RQ's death penalty fires (``arm``).
+    """An execution whose clock stops where RQ's death penalty fires (``arm``) or its horse is killed (``kill``).
 
     RQ arms ``signal.alarm(timeout)`` around ``job.perform()`` (``UnixSignalDeathPenalty``,
     ``rq/timeouts.py:61-70``) and the handler raises ``JobTimeoutException('Task exceeded
     maximum timeout value (N seconds)')`` wherever the job is: from the call that would cross
     the deadline, with the clock at the deadline (``jobsim.hooks.StoppableExecution``).
+    A ``stop-job`` command kills the work horse (``Worker.kill_horse``,
+    ``rq/worker/worker_classes.py:35-49``): the call that spends time across that instant
+    raises ``HorseKilled``, and so does every later one (a dead process does not run on).
     """
 
-    __slots__ = ("exception",)
+    __slots__ = ("alarm_at", "exception", "kill_at", "killed")
 
     def __init__(self, engine: Any, run: Any, attempt: int, start: int) -> None:
         self.exception: Callable[[], BaseException] | None = None
+        self.alarm_at: int | None = None
+        self.kill_at: int | None = None
+        self.killed = False
         super().__init__(engine, run, attempt, start)
 
+    def _rearm(self) -> None:
+        stops = [t for t in (self.alarm_at, self.kill_at) if t is not None]
+        self.stop_at = min(stops) if stops else None
+
     def stopped(self, at: int) -> BaseException:
+        self.engine.move_clock(at)  # what runs next (a handler, the worker) reads this instant
+        if self.kill_at is not None and at >= self.kill_at:
+            self.killed = True
+            return HorseKilled("Job stopped by user, work-horse terminated.")
         # SIGALRM fires once: job code that catches the exception runs on with no limit
-        self.stop_at = None
-        self.engine.move_clock(at)  # the handler that catches it reads the deadline's time
+        self.alarm_at = None
+        self._rearm()
         assert self.exception is not None
         return self.exception()
 
     def arm(self, seconds: int | None, exception: Callable[[], BaseException]) -> None:
         """``death_penalty_class(seconds, ...)`` from now; ``None`` or ``-1`` is no limit (``signal.alarm(-1)``
         never fires in a job's lifetime)."""
-        self.stop_at = None if seconds is None or seconds < 0 else self.now + seconds * SECOND
+        self.alarm_at = None if seconds is None or seconds < 0 else self.now + seconds * SECOND
         self.exception = exception
+        self._rearm()
+
+    def kill(self, at: int | None) -> None:
+        """The work horse is killed at ``at`` (``None``: no kill, e.g. for the worker's own stopped callback)."""
+        self.kill_at = at
+        self._rearm()
 
 
 @dataclasses.dataclass(eq=False)
@@ -83,7 +116,15 @@ class Held:
     run: Run
     calls: int = 0  # attempts made
     due: int | None = None  # when the scheduler queues it, while it is scheduled
+    due_timer: Any = None  # the scheduler's timer for ``due``
     running_until: int | None = None  # the end of its last execution, if that spent virtual time
+    expires_at: int | None = None  # when Redis expires its key (``EXPIRE``), while an expiry is set
+    expiry: Any = None  # the kernel timer of ``expires_at``
+    gone_at: int | None = None  # when RQ deleted its key (expired, or ``result_ttl=0``): from then on it is gone
+    gone_why: str = ""
+    result_read: bool = False  # ``return_value()`` returned its value once: RQ caches the ``Result`` on the Job
+    running_from: int | None = None  # the start of its last execution
+    stop_plan: int | None = None  # a stop-job command planned for this instant (``sim.rq.stop``)
 
 
 class Null:
@@ -159,6 +200,39 @@ class RQWorld:
         """``rq.utils.now()`` (UTC-aware) on the virtual clock: the running job's clock, else the simulation's."""
         return to_datetime(self.sim.now_ns())
 
+    def run_coroutine(self, main: Any, *, debug: bool | None = None) -> Any:
+        """``asyncio.run(coroutine)`` in ``Job._execute`` (``rq/job.py:1540-1541``): an ``async def`` job.
+
+        For the job this worker is executing, the coroutine runs on jobsim's virtual event loop
+        (``jobsim._aio.VirtualLoop``, the one jobsim drives ``async def`` handlers on): when it
+        would wait for its next timer (``asyncio.sleep``, ``asyncio.wait_for``), the job's clock
+        moves by exactly that wait, so the worker stays busy for it and ``job_timeout`` fires at
+        its virtual deadline. As on a worker, where ``SIGALRM`` interrupts the loop's
+        ``select``, the ``JobTimeoutException`` leaves the loop and the coroutine's pending
+        tasks are cancelled (``asyncio.run``'s clean-up), the job's own included.
+
+        Each run gets a new loop, closed after it, as ``asyncio.run`` makes one per job: a job
+        whose horse was killed (``stop-job``) leaves tasks that must never run again, not even
+        during the next job. They are closed at the kill instant (their ``finally`` blocks run,
+        as for the job's own code) and dropped with their loop. Anything else -- a test calling
+        ``job.perform()`` itself -- gets the real ``asyncio.run``.
+        """
+        if self.executing is None or self.sim.engine.x is None:
+            return asyncio.run(main, debug=debug)
+        from jobsim._aio import VirtualLoop
+
+        loop = VirtualLoop(self.sim.now_ns, self.sim.consume)
+        outer = asyncio.events._get_running_loop()
+        try:
+            return loop.drive(main)
+        finally:
+            asyncio.events._set_running_loop(outer)  # drive skips this when its clean-up raises (a dead horse)
+            for task in asyncio.all_tasks(loop):
+                task._log_destroy_pending = False  # type: ignore[attr-defined]  # abandoned on purpose
+                with contextlib.suppress(RuntimeError):  # a finally awaiting while closed stops there
+                    task.get_coro().close()
+            loop.close()
+
     def owns(self, job: Any) -> bool:
         held = self.jobs.get(job.id) if job._id is not None else None
         return held is not None and held.job is job
@@ -178,8 +252,6 @@ class RQWorld:
             unsupported.append("rate_limit=")
         if job.webhooks:
             unsupported.append("webhooks=")
-        if job.ttl is not None:
-            unsupported.append("ttl=")
         if not queue._is_async:
             unsupported.append("a queue built with is_async=False")
         if unsupported:
@@ -204,13 +276,13 @@ class RQWorld:
     def _unmet(self, job: Any) -> list[str]:
         """``Queue.setup_dependencies`` (``rq/queue.py:668-731``): the dependencies whose status is not
         ``finished`` (or ``failed`` too with ``Dependency(allow_failure=True)``). A dependency RQ cannot
-        fetch (not enqueued in this simulation) is skipped, as ``fetch_dependencies`` drops missing jobs
-        (``rq/job.py:860-863``): it counts as met."""
+        fetch (not enqueued in this simulation, or its key expired) is skipped, as ``fetch_dependencies``
+        drops missing jobs (``rq/job.py:860-863``): it counts as met."""
         met = (JobStatus.FINISHED, JobStatus.FAILED) if job.allow_dependency_failures else (JobStatus.FINISHED,)
         unmet = []
         for dep_id in job._dependency_ids:
             dep = self.jobs.get(dep_id)
-            if dep is not None and self.status(dep.job) not in met:
+            if dep is not None and not self.gone(dep) and self.status(dep.job) not in met:
                 unmet.append(dep_id)
         return unmet
 
@@ -220,6 +292,7 @@ class RQWorld:
         held.run.status = "waiting"
         for dep_id in waiting_for:
             self.dependents.setdefault(dep_id, []).append(held)
+        self._cleanup_ttl(held)  # setup_dependencies: job.cleanup(ttl=job.ttl) (rq/queue.py:706-710)
         self.record("rq.defer", function=held.run.function.id, run=held.job.id, queue=held.queue.name,
                     waiting_for=waiting_for)  # fmt: skip
 
@@ -231,8 +304,8 @@ class RQWorld:
         Redis set, so their order is unspecified there; here it is the order they were enqueued in."""
         for held in self.dependents.pop(parent.job.id, []):
             job = held.job
-            if job._status != JobStatus.DEFERRED:
-                continue
+            if job._status != JobStatus.DEFERRED or self.gone(held):
+                continue  # a dependent whose key expired is skipped (``if dependent_job``, rq/queue.py:1563)
             parent_status = self.status(parent.job)
             if parent_status == JobStatus.FAILED and not job.allow_dependency_failures:
                 continue
@@ -266,7 +339,9 @@ class RQWorld:
         held.due = max(due, now)
         self.record("rq.schedule", function=held.run.function.id, run=job.id, queue=queue.name, at=due,
                     requested=iso(int(aware.timestamp() * SECOND)))  # fmt: skip
-        self.sim.kernel.schedule(max(due, now), self._scheduled_due, held, owner=f"{job.func_name} (scheduled)")
+        self._cleanup_ttl(held)  # _persist_job: job.cleanup(ttl=job.ttl) (rq/queue.py:1234, 1409)
+        held.due_timer = self.sim.kernel.schedule(max(due, now), self._scheduled_due, held,
+                                                  owner=f"{job.func_name} (scheduled)")  # fmt: skip
         return job
 
     def push(self, queue: Any, job: Any, *, at_front: bool) -> Any:
@@ -281,6 +356,7 @@ class RQWorld:
         line = self.waiting.get(queue.name)
         self.record("rq.enqueue", function=held.run.function.id, run=job.id, queue=queue.name, at_front=at_front,
                     listened=line is not None)  # fmt: skip
+        self._cleanup_ttl(held)  # _persist_job: job.cleanup(ttl=job.ttl) (rq/queue.py:1409, 1440)
         if line is None:
             return job  # no simulated worker reads this queue: the job stays queued, as with no worker in RQ
         if at_front:
@@ -293,7 +369,12 @@ class RQWorld:
     # -- runs --------------------------------------------------------------------------------
     def _hold(self, queue: Any, job: Any) -> Held:
         if job.id in self.jobs:
-            raise InvalidArgument(f"RQ job id {job.id!r} is enqueued twice in this simulation; job ids must be unique")
+            gone = self.gone(self.jobs[job.id])
+            raise InvalidArgument(
+                f"RQ job id {job.id!r} is enqueued twice in this simulation; job ids must be unique"
+                + (" (RQ would take it: the first job's key is gone, but jobsim-rq names each run by its job id)"
+                   if gone else "")
+            )  # fmt: skip
         fn = self._function(job)
         now = self.sim.now_ns()
         data = {"func": job.func_name, "id": job.id, "queue": queue.name, "args": repr(job.args),
@@ -326,8 +407,9 @@ class RQWorld:
         """The scheduler enqueues a due job: ``queue._enqueue_job(job, at_front=job.should_enqueue_at_front())``
         (``rq/scheduler.py:267``; ``Job.should_enqueue_at_front``, ``rq/job.py:595-600``)."""
         job = held.job
-        if job._status != JobStatus.SCHEDULED:
-            return
+        held.due_timer = None
+        if job._status != JobStatus.SCHEDULED or self.gone(held):
+            return  # the scheduler removes a missing job from the registry (rq/scheduler.py:250-266)
         self.push(held.queue, job, at_front=job.should_enqueue_at_front())
 
     # -- the worker ----------------------------------------------------------------------------
@@ -361,8 +443,8 @@ class RQWorld:
             line = self.waiting[name]
             while line:
                 held = line.popleft()
-                if held.job._status == JobStatus.QUEUED:
-                    return held
+                if held.job._status == JobStatus.QUEUED and not self.gone(held):
+                    return held  # a job whose key expired is skipped (_fetch_dequeued_job, rq/queue.py:1825-1828)
         return None
 
     def _perform(self, held: Held) -> int:
@@ -376,7 +458,11 @@ class RQWorld:
         fault = engine.take_fault(run.function.id, None)  # sim.fail(func): this attempt fails with it
         held.calls += 1
         job.prepare_for_execution(WORKER_NAME, NULL)  # started_at, STARTED (rq/job.py:1512-1526)
+        self._persist(held)  # prepare_job_execution: pipeline.persist(job.key) (rq/worker/base.py:1390)
         run.status = "running"
+        held.running_from, held.running_until = start, None
+        if held.stop_plan is not None and held.stop_plan >= start:
+            x.kill(held.stop_plan)  # sim.rq.stop(job, at=...): the command reaches the worker while this runs
         # rq/worker/base.py:1668: timeout = job.timeout or Queue.DEFAULT_TIMEOUT (180 s)
         timeout = job.timeout or held.queue.DEFAULT_TIMEOUT
         x.arm(timeout, lambda: JobTimeoutException(f"Task exceeded maximum timeout value ({timeout} seconds)"))
@@ -385,15 +471,24 @@ class RQWorld:
         self.executing = held
         try:
             try:
-                if fault is not None:
-                    raise fault
-                value = job.perform()
-            except BaseException as exc:  # perform_job's bare except (rq/worker/base.py:1677)
-                if exc is not fault and _escapes(exc):
-                    raise
-                self._failure(held, x, exc)
-            else:
-                self._success(held, x, value)
+                try:
+                    if fault is not None:
+                        raise fault
+                    value = job.perform()
+                except BaseException as exc:  # perform_job's bare except (rq/worker/base.py:1677)
+                    if x.killed:
+                        raise HorseKilled() from None  # whatever the body did after: the process is dead
+                    if exc is not fault and _escapes(exc):
+                        raise
+                    self._failure(held, x, exc)
+                else:
+                    if x.killed:  # the body caught HorseKilled and returned: the process is dead all the same
+                        raise HorseKilled()
+                    self._success(held, x, value)
+            except HorseKilled:  # in the body or in a callback it ran (the horse runs both)
+                if not x.killed:
+                    raise  # raised by job code itself, not by a kill: not ours to interpret
+                self._stopped(held, x)
         finally:
             engine.x = None
             self.executing = None
@@ -417,15 +512,118 @@ class RQWorld:
             return JobStatus.STARTED
         return job._status
 
-    def _callback(self, x: RQExecution, seconds: int, call: Callable[[], Any]) -> None:
-        """A callback runs under its own death penalty (``rq/callbacks.py:32-59``)."""
+    def _callback(self, x: RQExecution, kind: str, callback: Any, seconds: int, call: Callable[[], Any]) -> None:
+        """A callback runs under its own death penalty (``rq/callbacks.py:32-77``); a coroutine function
+        is refused with RQ's ``TypeError`` before it is called (``rq/callbacks.py:37-38, 50-51, 67-68``)."""
         from rq.timeouts import JobTimeoutException
 
+        if inspect.iscoroutinefunction(callback):
+            raise TypeError(f"Coroutine {kind} callbacks are not supported")
         x.arm(seconds, lambda: JobTimeoutException(f"Task exceeded maximum timeout value ({seconds} seconds)"))
         try:
             call()
         finally:
             x.arm(None, JobTimeoutException)
+
+    def _stopped(self, held: Held, x: RQExecution) -> None:
+        """The horse was killed on a ``stop-job`` command: ``_handle_stopped_job`` then
+        ``handle_job_failure`` (``rq/worker/worker_classes.py:139-166``, ``rq/worker/base.py:734-798``).
+
+        In the worker, not the horse: the ``on_stopped`` callback runs under its own timeout with
+        ``(job, connection)`` (``execute_stopped_callback``, ``rq/callbacks.py:62-77``), while the job's
+        status is still ``started`` (checked on a real worker); if it raises, that is logged and
+        swallowed. The job is ``stopped``, never retried whatever its retries
+        left, and goes to the failed registry (``failure_ttl``); no failure callback runs (that
+        one runs in the horse, which is dead); a stopped job does not meet its dependents'
+        dependency, so they stay deferred. ``job.ended_at`` is not set on this path.
+        """
+        job = held.job
+        x.kill(None)
+        x.arm(None, Exception)
+        self.sim.engine.move_clock(x.now)
+        job._status = JobStatus.STARTED  # the worker's Job, as it dequeued it: the callback sees "started"
+        held.stop_plan = None
+        self.sim.trace.add(x.now, "rq.stop", {"function": held.run.function.id, "run": job.id, "outcome": "killed"})
+        callback = job.stopped_callback
+        if callback is not None:
+            try:
+                self._callback(x, "stopped", callback, job.stopped_callback_timeout,
+                               lambda: callback(job, job.connection))  # fmt: skip
+            except BaseException as exc:
+                if _escapes(exc):
+                    raise
+        job._status = JobStatus.STOPPED  # handle_job_failure, after the callback (rq/worker/base.py:753-755)
+        error = HorseKilled("Job stopped by user, work-horse terminated.")
+        self._attempt(held, x, error)
+        self._finish(held, "stopped", x.now, error, None)
+
+    # -- stop-job commands ------------------------------------------------------------------
+    def command(self, command: str, payload: dict[str, Any]) -> None:
+        """A command published to this worker's pub/sub channel (``rq/command.py:send_command``)."""
+        if command != "stop-job":
+            raise UnsupportedFeature(
+                f"the RQ worker command {command!r} is not simulated: jobsim-rq models 'stop-job' "
+                "(send_stop_job_command) only; see plugins/jobsim-rq/README.md",
+                system="rq", feature=f"command {command}",
+            )  # fmt: skip
+        self.stop(str(payload.get("job_id")))
+
+    def stop(self, job: Any, *, at: Any = None) -> None:
+        """Stop ``job`` (a ``Job``, a job id or its ``Run``) as ``send_stop_job_command`` does, at ``at``
+        (default: now; inside job code, that code's instant).
+
+        The worker handles the command (``handle_stop_job_command``, ``rq/command.py``): if it is running
+        that job, it kills the work horse there (``Worker.kill_horse``); otherwise it logs "Not working on
+        job" and ignores it. A job body runs to its end in one go when it starts, so a stop for an
+        instant when the job will be running must be known before it starts: plan it with ``at=``
+        (the test), or send it from job code before the job starts. A stop that arrives after the body
+        already ran past its instant is refused (``UnsupportedFeature``) rather than ignored.
+        """
+        from jobsim._kernel import BACKGROUND
+        from jobsim._time import instant_ns
+
+        held = self._held(job)
+        now = self.sim.now_ns()
+        at_ns = now if at is None else instant_ns(at, "at", tz=self.sim.tz)
+        if at_ns < now:
+            raise InvalidArgument(f"at={at!r} is in the past: the simulation is at {iso(now)}; a stop-job command "
+                                  "can only be sent now or planned ahead")  # fmt: skip
+        if self.executing is held and self.sim.engine.x is not None:
+            x = self.sim.engine.x
+            assert isinstance(x, RQExecution)
+            x.kill(at_ns)  # the job stops itself: killed when it next spends virtual time past ``at``
+            return
+        if self.executing is not None and at is None:  # one worker, busy with the job sending it: not this one
+            self.record("rq.stop", function=held.run.function.id, run=held.job.id, outcome="ignored")
+            return
+        begun, end = held.running_from, held.running_until
+        if begun is not None and end is not None and begun <= at_ns < end and held.job._status != JobStatus.STOPPED:
+            raise UnsupportedFeature(
+                f"stop-job for RQ job {held.job.id} ({held.job.func_name}) at {iso(at_ns)}: it has been running since "
+                f"{iso(begun)} until {iso(end)} in virtual time, and jobsim ran its body to the end when it started, "
+                f"so nothing can stop it part-way now. Plan the stop before it starts: sim.rq.stop(job, "
+                f"at={iso(at_ns)!r}), or send it from a job that runs before it",
+                system="rq", feature="stop-job",
+            )  # fmt: skip
+        held.stop_plan = at_ns
+        self.sim.kernel.schedule(at_ns, self._stop_arrives, held, at_ns, owner=f"{held.job.func_name} (stop-job)",
+                                 priority=BACKGROUND, recurring=True)  # fmt: skip
+
+    def _stop_arrives(self, held: Held, at: int) -> None:
+        """The command reaches the worker at ``at``: a job that was running then was killed by ``_perform``
+        (``stop_plan``); any other is not the worker's current job, so the command is ignored."""
+        if held.stop_plan != at:
+            return
+        held.stop_plan = None
+        self.sim.trace.add(at, "rq.stop", {"function": held.run.function.id, "run": held.job.id,
+                                           "outcome": "ignored"})  # fmt: skip
+
+    def _held(self, job: Any) -> Held:
+        job_id = job if isinstance(job, str) else getattr(job, "id", None)
+        held = self.jobs.get(job_id) if isinstance(job_id, str) else None
+        if held is None:
+            raise InvalidArgument.build("job", job, "an RQ Job, job id or Run of a job enqueued in this simulation")
+        return held
 
     def _success(self, held: Held, x: RQExecution, value: Any) -> None:
         """``_finalize_success`` (``rq/worker/base.py:1582-1605``)."""
@@ -443,7 +641,8 @@ class RQWorld:
         callback = job.success_callback
         if callback is not None:
             try:  # raised inside perform_job's try: the job fails instead (rq/worker/base.py:1663-1676)
-                self._callback(x, job.success_callback_timeout, lambda: callback(job, job.connection, value))
+                self._callback(x, "success", callback, job.success_callback_timeout,
+                               lambda: callback(job, job.connection, value))  # fmt: skip
             except BaseException as exc:
                 if _escapes(exc):
                     raise
@@ -471,7 +670,8 @@ class RQWorld:
         if callback is not None:
             exc_info = (type(error), error, error.__traceback__)
             try:
-                self._callback(x, job.failure_callback_timeout, lambda: callback(job, job.connection, *exc_info))
+                self._callback(x, "failure", callback, job.failure_callback_timeout,
+                               lambda: callback(job, job.connection, *exc_info))  # fmt: skip
             except BaseException as exc:
                 if _escapes(exc):
                     raise
@@ -537,7 +737,7 @@ class RQWorld:
 
     def _finish(self, held: Held, status: str, at: int, error: BaseException | None, value: Any) -> None:
         run = held.run
-        run.status = "completed" if status == "finished" else "failed"
+        run.status = {"finished": "completed", "stopped": "cancelled"}.get(status, "failed")
         run.end_ns, run.error = at, error
         if value is not None:
             run._payload = _json(value)
@@ -545,19 +745,126 @@ class RQWorld:
         if error is not None:
             data["error"] = f"{type(error).__name__}: {error}"
         self.sim.trace.add(at, "run.end", data)
+        self._cleanup_after(held, status, at)
         if held.job.id in self.dependents or at > self.sim.kernel.now:
             # its dependents are looked at when its end is visible (a job deferred while it ran included)
             self.sim.kernel.schedule(at, self._release, held, owner=f"{held.job.func_name} (dependents)")
+
+    # -- expiry: the Redis key of a job -------------------------------------------------------
+    def _cleanup_ttl(self, held: Held) -> None:
+        """``job.cleanup(ttl=job.ttl)``, which RQ calls each time it saves a job waiting to run: queued
+        (``_persist_job``, ``rq/queue.py:1397-1409``, by ``enqueue``, the scheduler, a retry and a released
+        dependent alike), scheduled (``rq/queue.py:1234``) or deferred (``rq/queue.py:706-710``). With a
+        ``ttl`` the key expires ``ttl`` seconds from now (``EXPIRE``, ``rq/job.py:1598-1602``), so the clock
+        restarts at each of them; without one (``cleanup(None)``) nothing changes."""
+        ttl = held.job.ttl
+        if ttl:
+            self._expire_in(held, ttl, self.sim.now_ns(), "ttl")
+
+    def _persist(self, held: Held) -> None:
+        """``PERSIST job.key``: no expiry. The worker does it as it starts a job (``prepare_job_execution``,
+        ``rq/worker/base.py:1390``), so a ``ttl`` only limits how long a job may wait."""
+        if held.expiry is not None:
+            self.sim.kernel.cancel(held.expiry)
+        held.expiry = held.expires_at = None
+
+    def _expire_in(self, held: Held, seconds: int, at: int, why: str) -> None:
+        """``EXPIRE job.key seconds`` issued at ``at``: it replaces the key's earlier expiry.
+
+        Redis keeps an expired key until the instant has passed, and a worker taking the job at
+        that very instant still finds it: the timer runs last at its instant (``BACKGROUND``) and,
+        like the other expiries, keeps nothing busy (``run_until_idle`` does not wait for it)."""
+        from jobsim._kernel import BACKGROUND
+
+        self._persist(held)
+        held.expires_at = at + seconds * SECOND
+        held.expiry = self.sim.kernel.schedule(held.expires_at, self._expired, held, held.expires_at, why, seconds,
+                                               owner=f"{held.job.func_name} (expiry)", priority=BACKGROUND,
+                                               recurring=True)  # fmt: skip
+
+    def _expired(self, held: Held, at: int, why: str, seconds: int) -> None:
+        if held.expires_at != at or held.gone_at is not None:
+            return
+        held.expiry = held.expires_at = None
+        self._gone(held, at, why, seconds)
+
+    def _gone(self, held: Held, at: int, why: str, seconds: int) -> None:
+        """RQ's key for the job is gone (expired, or deleted by ``cleanup(0)``): ``Job.fetch`` raises
+        ``NoSuchJobError``, ``get_status()`` raises ``InvalidJobOperation``, the worker and the scheduler
+        skip it. A job that had not started is dropped without a trace in RQ: its run is ``lost``."""
+        job, run = held.job, held.run
+        held.gone_at = at
+        held.gone_why = f"{why}={seconds}"
+        started = job._status not in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
+        self.sim.trace.add(at, "rq.expire", {"function": run.function.id, "run": job.id, "queue": held.queue.name,
+                                             "why": why, "ttl": seconds, "status": str(job._status.value)})  # fmt: skip
+        if started:
+            return
+        if held.due_timer is not None:
+            self.sim.kernel.cancel(held.due_timer)  # nothing is left for the scheduler to enqueue
+            held.due_timer = None
+        run.status = "lost"
+        run.end_ns = at
+        self.sim.trace.add(at, "run.end", {"function": run.function.id, "run": run.id, "status": "lost",
+                                           "rq": "expired"})  # fmt: skip
+
+    def _cleanup_after(self, held: Held, status: str, at: int) -> None:
+        """How long RQ keeps a job that ended (``at``): ``job.cleanup(result_ttl)`` after a success, with
+        ``result_ttl = job.get_result_ttl(worker.default_result_ttl)``, 500 s unless set
+        (``rq/worker/base.py:1522-1542``, ``rq/defaults.py:57``); ``FailedJobRegistry.add(job,
+        ttl=job.failure_ttl)`` after a final failure, a year unless set (``rq/registry.py:477-500``,
+        ``rq/defaults.py:64``). ``0`` deletes the job at once (``Job.delete``, ``rq/job.py:1594-1595``), a
+        negative ttl keeps it forever (its key was persisted when it started), a positive one expires it."""
+        from rq.defaults import DEFAULT_FAILURE_TTL, DEFAULT_RESULT_TTL
+
+        job = held.job
+        if status == "finished":
+            why, ttl = "result_ttl", job.get_result_ttl(DEFAULT_RESULT_TTL)  # a stopped job: as a failed one
+        else:
+            why, ttl = "failure_ttl", DEFAULT_FAILURE_TTL if job.failure_ttl is None else job.failure_ttl
+        if ttl == 0:
+            self._persist(held)
+            self._gone(held, at, why, 0)
+        elif ttl > 0:
+            self._expire_in(held, ttl, at, why)
+
+    def gone(self, held: Held) -> bool:
+        """True once RQ's key for the job is gone, as a reader at this instant sees it."""
+        return held.gone_at is not None and self.sim.now_ns() >= held.gone_at and self.executing is not held
+
+    def missing(self, held: Held) -> str:
+        """Why RQ no longer has the job: for the errors a read of a gone job raises."""
+        when = iso(held.gone_at) if held.gone_at is not None else "?"
+        what = "deleted" if held.gone_why.endswith("=0") else "expired"
+        return (f"jobsim-rq: RQ {what} the job's key at {when} ({held.gone_why}); the Job you hold keeps its last "
+                "state (get_status(refresh=False)) and sim.runs(...) still has its run")  # fmt: skip
+
+    def return_value(self, job: Any, refresh: bool) -> Any:
+        """``Job.return_value`` (``rq/job.py:883-903``): the latest ``Result`` if it is a success. RQ caches
+        the ``Result`` on the Job object once read, so a Job that read its value keeps it after the result
+        expires unless ``refresh=True``; one that never did (or ``result_ttl=0``: no Result) gets None."""
+        held = self.jobs[job.id]
+        if self.status(job) != JobStatus.FINISHED:
+            return None
+        if self.gone(held):
+            return job._result if held.result_read and not refresh and held.gone_why != "result_ttl=0" else None
+        held.result_read = True
+        return job._result
 
     def record(self, kind: str, **data: Any) -> None:
         self.sim.trace.add(self.sim.now_ns(), kind, data)
 
     # -- for tests ------------------------------------------------------------------------------
     def job(self, job_id: str) -> Any:
-        """The ``rq.job.Job`` of ``job_id`` in this simulation."""
+        """The ``rq.job.Job`` of ``job_id`` in this simulation; once RQ's key for it is gone (``ttl``,
+        ``result_ttl``, ``failure_ttl``), ``NoSuchJobError`` as ``Job.fetch`` raises."""
         held = self.jobs.get(job_id)
         if held is None:
             raise InvalidArgument.build("job_id", job_id, "the id of a job enqueued in this simulation")
+        if self.gone(held):  # as Job.fetch: NoSuchJobError('No such job: rq:job:<id>') (rq/job.py:1084)
+            from rq.exceptions import NoSuchJobError
+
+            raise NoSuchJobError(f"No such job: {held.job.key} ({self.missing(held)})")
         return held.job
 
     def __repr__(self) -> str:

@@ -55,6 +55,16 @@ class WorkerProcess:
 @pytest.fixture
 def rq_worker(redis_url):
     """``SimpleWorker([queue]).work(with_scheduler=True)`` in a subprocess against ``redis_url``; stopped by pid."""
+    yield from _worker(redis_url)
+
+
+@pytest.fixture
+def rq_forking_worker(redis_url):
+    """RQ's default ``Worker`` (a work horse process per job, which ``stop-job`` kills), as ``rq_worker``."""
+    yield from _worker(redis_url, "fork")
+
+
+def _worker(redis_url, *extra):
     import os
     import subprocess
     import sys
@@ -71,7 +81,7 @@ def rq_worker(redis_url):
     path = os.pathsep.join([str(here), os.environ.get("PYTHONPATH", "")])
     env = dict(os.environ, JOBSIM_LIVE_REDIS=redis_url, PYTHONPATH=path)
     proc = subprocess.Popen(
-        [sys.executable, str(here / "rq_live_worker.py"), redis_url, "jobsim-live"],
+        [sys.executable, str(here / "rq_live_worker.py"), redis_url, "jobsim-live", *extra],
         cwd=here, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     lines: list[str] = []

@@ -72,3 +72,22 @@ def sleeps(label: str, seconds: float) -> None:
     _log({"kind": "attempt", "label": label, "t": time.time(), "retries_left": job.retries_left})
     time.sleep(seconds)
     _log({"kind": "woke", "label": label, "t": time.time()})
+
+
+async def async_sleeps(label: str, seconds: float) -> None:
+    """An ``async def`` job: RQ runs it with ``asyncio.run`` (``rq/job.py:1540-1541``)."""
+    import asyncio
+
+    job = get_current_job()
+    assert job is not None
+    _log({"kind": "attempt", "label": label, "t": time.time(), "retries_left": job.retries_left})
+    try:
+        await asyncio.sleep(seconds)
+        _log({"kind": "woke", "label": label, "t": time.time()})
+    finally:
+        _log({"kind": "finally", "label": label, "t": time.time()})
+
+
+def on_stopped(job: Any, connection: Any) -> None:
+    _log({"kind": "on_stopped", "label": job.args[0], "t": time.time(),
+          "status": str(job.get_status(refresh=False).value)})  # fmt: skip

@@ -1,8 +1,12 @@
 """Live conformance: RQ jobs on a real worker and Redis vs the simulation's prediction.
 
-Three scenarios: a job that always fails with ``Retry(max=3, interval=[1, 2])`` and a
+Eight scenarios: a job that always fails with ``Retry(max=3, interval=[1, 2])`` and a
 failure callback; a job that *returns* ``Retry(max=2, interval=[1, 2])`` (the other
-interval rule); a job that sleeps past ``job_timeout=1`` with ``Retry(max=1, interval=1)``.
+interval rule); a job that sleeps past ``job_timeout=1`` with ``Retry(max=1, interval=1)``;
+an ``async def`` job awaiting ``asyncio.sleep``, once within its time and once past
+``job_timeout=1``; jobs whose Redis key expires (``ttl`` while waiting behind a busy
+job or for a retry, ``result_ttl=0``); a job stopped with ``send_stop_job_command`` on
+RQ's forking ``Worker``.
 
 Run with the rest of the suite (marker ``live``); skipped, with the reason, when
 ``redis-server`` is not installed. The worker is RQ's ``SimpleWorker`` with its
@@ -56,6 +60,15 @@ def enqueue_returning(queue: Queue) -> Job:
 def enqueue_timeout(queue: Queue) -> Job:
     return queue.enqueue(rq_live_jobs.sleeps, "c", 3, job_timeout=1, retry=Retry(max=1, interval=1),
                          on_failure=Callback(rq_live_jobs.on_failure))  # fmt: skip
+
+
+def enqueue_async_timeout(queue: Queue) -> Job:
+    return queue.enqueue(rq_live_jobs.async_sleeps, "d", 3, job_timeout=1, retry=Retry(max=1, interval=1),
+                         on_failure=Callback(rq_live_jobs.on_failure))  # fmt: skip
+
+
+def enqueue_async(queue: Queue) -> Job:
+    return queue.enqueue(rq_live_jobs.async_sleeps, "e", 1.5)
 
 
 def predicted(scenario: Callable[[Queue], Job] = enqueue) -> tuple[list[dict], Job]:
@@ -173,3 +186,138 @@ def test_job_timeout_on_the_real_worker(redis_url, rq_worker):
     assert real_job.get_status() == sim_job.get_status(refresh=False) == JobStatus.FAILED
     for attempt, callback in zip(real[::2], real[1::2], strict=True):
         assert abs(callback["t"] - attempt["t"] - 1) <= 0.3, real  # the alarm fires after job_timeout
+
+
+def test_an_async_job_sleeps_as_on_the_real_worker(redis_url, rq_worker):
+    expected, sim_job = predicted(enqueue_async)
+    assert [(e["kind"], e["t"] - expected[0]["t"]) for e in expected] == [("attempt", 0), ("woke", 1.5),
+                                                                          ("finally", 1.5)]  # fmt: skip
+    real, real_job, _ = observed(redis_url, rq_worker, enqueue_async)
+    print("observed", real)
+    assert shape(real) == shape(expected)
+    assert real_job.get_status(refresh=False) == sim_job.get_status(refresh=False) == JobStatus.FINISHED
+    assert abs(real[1]["t"] - real[0]["t"] - 1.5) <= 0.3, real  # asyncio.run slept 1.5 s, the simulation none
+
+
+def test_job_timeout_inside_an_async_job_on_the_real_worker(redis_url, rq_worker):
+    """SIGALRM interrupts the loop's select; asyncio.run's clean-up then cancels the job's task, whose
+    finally runs; the JobTimeoutException reaches the failure callback and the job is retried."""
+    expected, sim_job = predicted(enqueue_async_timeout)
+    error = "JobTimeoutException: Task exceeded maximum timeout value (1 seconds)"
+    assert [(e["kind"], e.get("retries_left"), e.get("error"), e["t"] - expected[0]["t"]) for e in expected] == [
+        ("attempt", 1, None, 0), ("finally", None, None, 1), ("on_failure", 1, error, 1),
+        ("attempt", 0, None, 2), ("finally", None, None, 3), ("on_failure", 0, error, 3)]  # fmt: skip
+    real, real_job, _ = observed(redis_url, rq_worker, enqueue_async_timeout)
+    print("observed", real)
+    assert shape(real) == shape(expected)  # no "woke": the alarm stopped both awaits
+    assert real_job.get_status(refresh=False) == sim_job.get_status(refresh=False) == JobStatus.FAILED
+    for attempt, end in zip(real[::3], real[1::3], strict=True):
+        assert abs(end["t"] - attempt["t"] - 1) <= 0.3, real  # the alarm fires after job_timeout
+
+
+def enqueue_expiring(queue: Queue) -> list[Job]:
+    """A failing job with ttl=1 whose retry waits 3 s (the retry's own cleanup(ttl) expires it 1 s later,
+    before the scheduler gets to it); a job busy for 2 s; behind it one with ttl=1 (its key expires before
+    the worker is free) and one with result_ttl=0 (deleted as it finishes)."""
+    return [queue.enqueue(rq_live_jobs.always_fails, "retried", ttl=1, retry=Retry(max=2, interval=3),
+                          on_failure=Callback(rq_live_jobs.on_failure)),
+            queue.enqueue(rq_live_jobs.sleeps, "busy", 2),
+            queue.enqueue(rq_live_jobs.sleeps, "late", 0, ttl=1),
+            queue.enqueue(rq_live_jobs.sleeps, "quick", 0, result_ttl=0)]  # fmt: skip
+
+
+def key_states(sim_or_client, jobs: list[Job]) -> dict[str, bool]:
+    """Which of ``jobs`` RQ still has: Redis ``EXISTS`` on the real side, ``sim.rq.job`` in the simulation."""
+    from rq.exceptions import NoSuchJobError
+
+    states = {}
+    for job in jobs:
+        label = job.args[0]
+        if isinstance(sim_or_client, jobsim.Simulation):
+            try:
+                states[label] = sim_or_client.rq.job(job.id) is job
+            except NoSuchJobError:
+                states[label] = False
+        else:
+            states[label] = bool(sim_or_client.exists(job.key))
+    return states
+
+
+def test_expired_keys_on_the_real_worker(redis_url, rq_worker):
+    import redis
+
+    rq_live_jobs.LOCAL.clear()
+    queue = Queue(rq_live_jobs.LIVE_QUEUE, connection=redis.Redis(host="127.0.0.1", port=1))
+    with jobsim.Simulation(queue, start="2025-03-01T00:00:00Z") as sim:
+        jobs = enqueue_expiring(queue)
+        sim.advance("6s")
+        expected_keys = key_states(sim, jobs)
+    expected = list(rq_live_jobs.LOCAL)
+    assert expected_keys == {"retried": False, "busy": True, "late": False, "quick": False}
+    # "retried" runs once (its callback sees retries_left 2), then its key expires; "late" never runs
+    assert [(e["kind"], e["label"], e.get("retries_left"), e["t"] - expected[0]["t"]) for e in expected] == [
+        ("attempt", "retried", 2, 0), ("on_failure", "retried", 2, 0), ("attempt", "busy", None, 0),
+        ("woke", "busy", None, 2), ("attempt", "quick", None, 2), ("woke", "quick", None, 2)]  # fmt: skip
+    assert [r.status for r in sorted(sim.runs(), key=lambda r: r.start_ns)].count("lost") == 2
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        real_queue = Queue(rq_live_jobs.LIVE_QUEUE, connection=client)
+        real_jobs = enqueue_expiring(real_queue)
+        deadline = time.monotonic() + 7  # past the retry's 3 s wait, with room for the 1 s scheduler poll
+        while time.monotonic() < deadline:
+            rq_worker.check()
+            time.sleep(0.05)
+        real = [json.loads(raw) for raw in client.lrange(rq_live_jobs.LOG_KEY, 0, -1)]
+        print("observed", real)
+        assert shape(real) == shape(expected)
+        assert key_states(client, real_jobs) == expected_keys
+    finally:
+        client.close()
+
+
+def enqueue_stoppable(queue: Queue) -> Job:
+    return queue.enqueue(rq_live_jobs.sleeps, "stop", 3, retry=Retry(max=2, interval=1),
+                         on_stopped=Callback(rq_live_jobs.on_stopped),
+                         on_failure=Callback(rq_live_jobs.on_failure))  # fmt: skip
+
+
+def test_a_stopped_job_on_the_real_forking_worker(redis_url, rq_forking_worker):
+    """``send_stop_job_command`` 1 s into a 3 s job: the horse is killed, ``on_stopped`` runs (the job
+    still ``started`` for it), the job is ``stopped`` with no retry and no failure callback, in the failed
+    registry."""
+    import redis
+    from rq.command import send_stop_job_command
+
+    rq_live_jobs.LOCAL.clear()
+    queue = Queue(rq_live_jobs.LIVE_QUEUE, connection=redis.Redis(host="127.0.0.1", port=1))
+    with jobsim.Simulation(queue, start="2025-03-01T00:00:00Z") as sim:
+        sim_job = enqueue_stoppable(queue)
+        sim.rq.stop(sim_job, at="2025-03-01T00:00:01Z")
+        sim.run_until_idle()
+    expected = list(rq_live_jobs.LOCAL)
+    assert [(e["kind"], e["t"] - expected[0]["t"], e.get("status")) for e in expected] == [
+        ("attempt", 0, None), ("on_stopped", 1, "started")]  # fmt: skip
+    assert sim_job.get_status(refresh=False) == JobStatus.STOPPED and sim_job.retries_left == 2
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        job = enqueue_stoppable(Queue(rq_live_jobs.LIVE_QUEUE, connection=client))
+        deadline = time.monotonic() + 30
+        while not client.llen(rq_live_jobs.LOG_KEY):  # the horse started the job
+            rq_forking_worker.check()
+            assert time.monotonic() < deadline, "the job never started"
+            time.sleep(0.01)
+        started = json.loads(client.lindex(rq_live_jobs.LOG_KEY, 0))["t"]
+        time.sleep(max(0.0, started + 1 - time.time()))
+        send_stop_job_command(client, job.id)
+        time.sleep(4)  # past the sleep's end and a retry's interval: nothing more may come
+        real = [json.loads(raw) for raw in client.lrange(rq_live_jobs.LOG_KEY, 0, -1)]
+        print("observed", real)
+        assert shape(real) == shape(expected)
+        assert real[1]["status"] == "started" and abs(real[1]["t"] - real[0]["t"] - 1) <= 0.5, real
+        job.refresh()
+        assert job.get_status() == JobStatus.STOPPED and job.retries_left == 2
+        assert job.id in Queue(rq_live_jobs.LIVE_QUEUE, connection=client).failed_job_registry.get_job_ids()
+    finally:
+        client.close()

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import redis
-from rq import Queue, Repeat, Retry, get_current_job
+from rq import Queue, RateLimit, Repeat, Retry, get_current_job
 from rq.job import JobStatus
 
 import jobsim
@@ -164,8 +164,8 @@ def test_refused_options_name_themselves(queue):
         queue.enqueue(note, "a")
         with pytest.raises(UnsupportedFeature, match=r"uses repeat=Repeat\(...\), which jobsim-rq does not"):
             queue.enqueue(note, "b", repeat=Repeat(times=2))
-        with pytest.raises(UnsupportedFeature, match=r"ttl="):
-            queue.enqueue(note, "b", ttl=30)
+        with pytest.raises(UnsupportedFeature, match=r"rate_limit="):
+            queue.enqueue(note, "b", rate_limit=RateLimit(key="k", concurrency=1))
         with pytest.raises(UnsupportedFeature, match=r"unique=True"):
             queue.enqueue(note, "b", job_id="u", unique=True)
         sim.run_until_idle()
@@ -268,7 +268,7 @@ def exits() -> None:
 
 
 def enqueues_a_refused_job() -> None:
-    Queue("default", connection=redis.Redis(port=1)).enqueue(note, "x", ttl=5)
+    Queue("default", connection=redis.Redis(port=1)).enqueue(note, "x", repeat=Repeat(times=2))
 
 
 def test_sim_fail_fails_the_next_attempts_of_a_job_function(queue):
@@ -310,7 +310,7 @@ def test_system_exit_in_a_job_is_a_failure_and_jobsim_errors_reach_the_test(queu
         assert job.get_status() == JobStatus.FAILED and isinstance(sim.runs(exits)[0].error, SystemExit)
     with jobsim.Simulation(queue, start=START) as sim:
         queue.enqueue(enqueues_a_refused_job)
-        with pytest.raises(UnsupportedFeature, match="ttl="):
+        with pytest.raises(UnsupportedFeature, match=r"repeat=Repeat"):
             sim.run_until_idle()
 
 

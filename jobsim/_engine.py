@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from ._calls import JobCalls
 from ._checks import JOB_ERRORS, fresh_error
 from ._events import Event, ulid
 from ._flowrt import FlowRuntime
@@ -86,6 +87,7 @@ class Engine:
         self.system: SystemRuntime | None = None  # profile semantics and faults beyond Inngest's defaults
         self._step_types: tuple[type[Step], type[Step]] = (Step, AsyncStep)  # (sync, async) ctx.step classes
         self._run_counter = 0
+        self.calls = JobCalls()  # a sync step's job code is called through it (``_calls``)
         self.causes: dict[int, Run] = {}  # id() of an event job code sent (kept in the bus) -> the sending run
         self._outcomes: dict[str, Callable[[Run, Execution, tuple[Any, ...]], None]] = {
             "done": self._done, "failed": self._failed, "sleep": self._sleep, "wait": self._wait,
@@ -379,7 +381,8 @@ class Engine:
         """Delay before the next attempt, or ``None`` when this failure is final."""
         if isinstance(error, NonRetriableError):
             return None
-        if x.attempt + 1 >= self.policy(run.function).attempts:
+        policy = self.policy(run.function)
+        if x.attempt + 1 >= policy.attempts:
             return None
         if isinstance(error, RetryAfterError):
             profile = self.profile
@@ -387,7 +390,7 @@ class Engine:
             if profile.retry_after_max_ns is not None:
                 delay = min(delay, profile.retry_after_max_ns)
             return delay
-        return self.policy(run.function).delay_ns(x.attempt + 1, self.rng)
+        return policy.delay_ns(x.attempt + 1, self.rng)
 
     def _retry(self, run: Run, x: Execution, key: str | None, delay: int) -> None:
         at = x.now + delay

@@ -79,8 +79,10 @@ def dump(value: Any, what: str) -> Any:
 def _from_job(exc: BaseException) -> BaseException:
     """Drop jobsim's own frame from a job's exception: its traceback starts in job code.
 
-    This also keeps a recorded error from holding jobsim's frame (and through it
-    the whole request) alive for as long as the run record lives.
+    That alone does not free the request: job code's frame still links to its caller's
+    (``f_back``), and so on up. A step's job code is called from a frame that never
+    returns (``_calls``), which ends that chain; an error raised in the handler itself
+    still keeps its request's ``_request`` frame.
     """
     tb = exc.__traceback__
     if tb is not None and tb.tb_next is not None:
@@ -259,12 +261,12 @@ class Step(Execution):
         key, record = x.enter_run(step_id, fn)
         if record is not None:
             return record.output
-        try:
-            value = fn(*args, **kwargs)
-        except JOB_ERRORS as exc:  # SystemExit too: the step fails (``_checks.JOB_ERRORS``)
-            raise Suspend(("failed", key, _from_job(exc))) from None
+        try:  # from a frame that never returns: a failure keeps no request alive (``_calls``)
+            ok, value = x.engine.calls.call(fn, args, kwargs)
         finally:
             x.in_step = False
+        if not ok:  # one of JOB_ERRORS, SystemExit too: the step fails (``_checks.JOB_ERRORS``)
+            raise Suspend(("failed", key, _from_job(value)))
         refuse_coroutine(key, fn, value)
         raise Suspend(_done(key, value, "run"))
 

@@ -735,17 +735,32 @@ def test_an_async_function_in_a_sync_step_run_fails_the_step_saying_how_to_fix_i
     assert "step 'fetch'" in error and "is async; use an `async def` handler" in error
 
 
-def test_the_bus_stamps_a_copy_with_every_field_of_the_event():
+def test_the_bus_stamps_the_senders_copy_keeping_every_field_of_the_event():
     import dataclasses
 
     from jobsim._events import Bus
 
-    given = Event("order/paid", {"orderId": "o1"}, user={"id": "u1"}, v="2025-01-01.1")
+    as_made = dict(name="order/paid", data={"orderId": "o1"}, user={"id": "u1"}, v="2025-01-01.1")
+    given = Event(**as_made)
     stamped = Bus().accept(given, 1_741_000_000_123_000_000)
-    assert stamped is not None and stamped is not given
-    assert stamped == dataclasses.replace(given, id=stamped.id, ts=1_741_000_000_123)
+    assert stamped is given  # the sender's own copy (Simulation._emit makes one of every event): stamped in place
+    assert stamped == Event(**as_made, id=stamped.id, ts=1_741_000_000_123)
     assert [f.name for f in dataclasses.fields(Event)] == ["name", "data", "id", "user", "ts", "v"]
     assert stamped.id is not None and len(stamped.id) == 26
+
+
+def test_an_event_a_test_sends_is_not_changed_by_sending_it():
+    app = jobsim.App("a")
+    app.function("f", on="order/paid")(lambda ctx: ctx.event.id)
+    given = Event("order/paid", {"orderId": "o1"}, user={"id": "u1"})
+    with simulate(app) as sim:
+        ids = sim.send(given) + sim.send([given]) + app.send(given)
+        sim.run_until_idle()
+    assert given == Event("order/paid", {"orderId": "o1"}, user={"id": "u1"})  # no id, no ts stamped on it
+    sent = sim.events
+    assert [e.id for e in sent] == ids and len(set(ids)) == 3 and all(e is not given for e in sent)
+    assert all(e.data is not given.data and e.user is not given.user for e in sent)
+    assert [r.output for r in sim.runs("f")] == ids
 
 
 # -- found by the core audit: each test failed before its fix ----------------------------------------
@@ -1747,3 +1762,113 @@ def test_a_leftover_task_raising_when_cancelled_fails_the_attempt_and_the_caller
 
     sim = asyncio.run(test_body())
     assert repr(sim.runs("spawn")[0].error) == "SystemExit(3)"
+
+
+@settings(max_examples=500, deadline=None)
+@given(ms=st.integers(-62_135_596_800_000, 253_402_300_799_999), counter=st.integers(1, 1 << 41))
+def test_ulid_is_the_128_bit_value_in_crockford_base32(ms, counter):
+    """Ids are written from their two parts; the text is the 128-bit value's, 5 bits a character."""
+    from jobsim._events import _CROCKFORD, ulid
+
+    value = (ms << 80) | (counter * 0x9E3779B97F4A7C15 & ((1 << 80) - 1))
+    expected = "".join(_CROCKFORD[value >> shift & 31] for shift in range(125, -1, -5))  # before 1970 too
+    assert ulid(ms, counter) == expected
+
+
+def test_ulid_pinned():
+    """The ids the 128-bit version wrote (traces and timelines name runs by them)."""
+    from jobsim._events import ulid
+
+    assert ulid(1_735_689_600_000, 1) == "01JGFJJZ000009WDVSQ5ZMMZ0N"
+    assert ulid(-5, 7) == "ZZZZZZZZZV0025712M29XGJS4K"
+    assert ulid(253_402_300_799_999, 1 << 40 | 3) == "76EZ91ZPZZQ60JA8M25HYXYX1Z"
+
+
+def test_a_failed_step_keeps_no_request_alive():
+    # the error's traceback starts in job code, and its frame's callers stop at the frame that calls
+    # job code (jobsim._calls): no Step.run, handler or _request frame, no ctx, no ctx.step
+    app = jobsim.App("a")
+
+    def boom():
+        raise RuntimeError("no")
+
+    app.function("f", on="go", retries=FAST)(lambda ctx: ctx.step.run("s", boom))
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("f")[0]
+    failed = [a for a in run.attempts if a.step == "s"]
+    assert [type(a.error) for a in failed] == [RuntimeError] * 3
+    for attempt in failed:
+        tb = attempt.error.__traceback__
+        assert tb.tb_next is None and tb.tb_frame.f_code is boom.__code__
+        callers, frame = [], tb.tb_frame.f_back
+        while frame is not None:
+            callers.append(frame.f_code.co_name)
+            frame = frame.f_back
+        assert callers == ["_calls"]
+        assert attempt.traceback.splitlines()[1:] == [
+            f'  File "{__file__}", line {boom.__code__.co_firstlineno + 1}, in boom',
+            '    raise RuntimeError("no")',
+            "RuntimeError: no",
+        ]
+
+
+def test_step_code_sees_the_exception_its_handler_is_handling():
+    # sys.exc_info() and implicit chaining inside job code, as when job code was called directly
+    import sys
+
+    app = jobsim.App("a")
+    seen = []
+
+    def inside():
+        seen.append(type(sys.exc_info()[1]))
+        raise KeyError("k")
+
+    @app.function("f", on="go", retries=1)
+    def f(ctx):
+        try:
+            raise ValueError("v")
+        except ValueError:
+            ctx.step.run("s", inside)
+
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    errors = [a.error for a in sim.runs("f")[0].attempts if a.step == "s"]
+    assert seen == [ValueError, ValueError] and len(errors) == 2  # retries=1: one retry
+    assert all(type(e) is KeyError and type(e.__context__) is ValueError for e in errors)
+
+
+def test_steps_run_on_after_a_keyboard_interrupt_went_through_job_code():
+    app = jobsim.App("a")
+    calls, flaky = Flaky(1, error=KeyboardInterrupt), Flaky(1)
+    app.function("f", on="go", retries=FAST)(lambda ctx: [ctx.step.run("s", calls), ctx.step.run("t", flaky)])
+    with simulate(app) as sim:
+        sim.send("go")
+        with pytest.raises(KeyboardInterrupt):
+            sim.run_until_idle()
+        sim.send("go")  # the second run's step calls `calls` again: it returns now
+        sim.run_until_idle()
+    second = sim.runs("f")[1]
+    assert second.status == "completed" and [(a.step, type(a.error)) for a in second.attempts] == [
+        ("s", type(None)), ("t", RuntimeError), ("t", type(None)), (None, type(None))
+    ]
+
+
+def test_job_calls_made_inside_one_are_made_directly():
+    from jobsim._calls import JobCalls
+
+    calls = JobCalls()
+
+    def outer():
+        return calls.call(inner, (2,), {"k": 3})  # the generator is busy: a direct call
+
+    def inner(a, k):
+        if k:
+            raise ValueError(a * k)
+        return a
+
+    ok, error = calls.call(outer, (), {})[1]
+    assert ok is False and type(error) is ValueError and error.args == (6,)
+    assert calls.call(inner, (5,), {"k": 0}) == (True, 5)

@@ -7,6 +7,7 @@ slot in both (``consts.MaxConcurrencyLimits``).
 """
 
 import time
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -202,3 +203,65 @@ def test_other_profiles_refuse_a_shared_limit_and_two_limits_by_name(profile):
     app.function("two", on="go", concurrency=[Concurrency(1), Concurrency(1)])(lambda ctx: None)
     with pytest.raises(jobsim.UnsupportedFeature, match="two concurrency limits on one function"):
         jobsim.Simulation(app, start=START, profile=profile)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    jobs=st.lists(
+        st.tuples(
+            st.integers(0, 30),  # arrives at (s)
+            st.sampled_from(["x", "y", "z"]),  # which function
+            st.sampled_from(["a", "b"]),  # tenant
+            st.lists(st.integers(0, 6), min_size=1, max_size=3),  # step durations (s); 0 runs no time
+            st.integers(-60, 60),  # priority (s)
+            st.booleans(),  # the first step fails once
+        ),
+        min_size=1,
+        max_size=16,
+    ),
+    cancels=st.lists(st.tuples(st.integers(0, 60), st.sampled_from(["a", "b"])), max_size=3),
+    limits=st.tuples(st.integers(1, 3), st.integers(1, 2), st.integers(1, 2)),
+)
+def test_every_run_ends_with_shared_limits_priorities_retries_cancellations_and_timeouts(jobs, cancels, limits):
+    """Liveness with everything that moves a request between queues: no run is left queued forever,
+    and no queue ever holds more requests than the smallest limit among those running in it."""
+    own, tenant_limit, global_limit = limits
+    app = jobsim.App("a")
+    shared = [Concurrency(tenant_limit, key="event.data.tenant", scope="account"),
+              Concurrency(global_limit, key='"global"', scope="env")]  # fmt: skip
+    configs = {"x": [Concurrency(own), shared[0]], "y": [shared[0], shared[1]], "z": [shared[1]]}
+    for name, config in configs.items():
+
+        @app.function(name, on=f"go.{name}", concurrency=config, priority="event.data.priority", retries=1,
+                      cancel_on=[jobsim.Cancel("stop", match="data.tenant")], timeout="2m")  # fmt: skip
+        def job(ctx):
+            for k, seconds in enumerate(ctx.event.data["steps"]):
+                ctx.step.run(f"s{k}", time.sleep, seconds)
+
+    timeline = sorted([(at, 0, ("go", name, tenant, steps, priority, fail))
+                       for at, name, tenant, steps, priority, fail in jobs]
+                      + [(at, 1, ("stop", tenant)) for at, tenant in cancels])  # fmt: skip
+    with jobsim.Simulation(app, start=START) as sim:
+        for at, _, what in timeline:
+            sim.advance_to(to_datetime(T0 + at * SECOND))
+            if what[0] == "stop":
+                sim.send("stop", {"tenant": what[1]})
+                continue
+            _, name, tenant, steps, priority, fail = what
+            if fail:
+                sim.fail(name, step="s0")
+            sim.send(f"go.{name}", {"tenant": tenant, "steps": steps, "priority": priority})
+        sim.run_until_idle()
+    busy: dict[Any, list[tuple[int, int]]] = {}
+    for name in configs:
+        for run in sim.runs(name):
+            assert run.status in ("completed", "failed", "cancelled"), (name, run.status)
+            tenant = run.event.data["tenant"]
+            queues = {"x": [("x",), ("t", tenant)], "y": [("t", tenant), ("g",)], "z": [("g",)]}[name]
+            for a in run.attempts:
+                if a.end_ns > a.start_ns:
+                    for queue in queues:
+                        busy.setdefault(queue, []).append((a.start_ns, a.end_ns))
+    bound = {"x": own, "t": tenant_limit, "g": global_limit}
+    for queue, intervals in busy.items():
+        assert peak(intervals) <= bound[queue[0]], queue

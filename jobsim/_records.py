@@ -64,8 +64,14 @@ class Attempt:
         return "".join(traceback.format_exception(type(self.error), self.error, self.error.__traceback__))
 
     def __repr__(self) -> str:
-        error = f", error={type(self.error).__name__}({message(self.error)})" if self.error else ""
+        error = f", error={_one_line(self.error)}" if self.error else ""
         return f"Attempt(number={self.number}, step={self.step!r}, started_at={self.started_at.isoformat()}{error})"
+
+
+def _one_line(error: BaseException) -> str:
+    """``RuntimeError('card declined')``: an error as its repr shows it, on one line (httpx's status
+    errors carry a second line of advice) and never raising (an ``__str__`` that fails)."""
+    return f"{type(error).__name__}({message(error)!r})"
 
 
 class _Stored:
@@ -170,5 +176,5 @@ class Run(_Stored):
         return sum(1 for a in self.attempts if a.number > 0)
 
     def __repr__(self) -> str:
-        tail = f", error={type(self.error).__name__}({self.error})" if self.error else ""
+        tail = f", error={_one_line(self.error)}" if self.error else ""
         return f"Run({self.function.id!r}, id={self.id!r}, status={self.status!r}, attempts={len(self.attempts)}{tail})"

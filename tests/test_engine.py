@@ -8,6 +8,7 @@ import json
 import time
 import warnings
 
+import httpx
 import pytest
 from _deep import nested
 from hypothesis import given, settings
@@ -1581,6 +1582,28 @@ def test_an_exception_whose_str_raises_is_a_failed_attempt_with_a_placeholder_te
     failed = [e.data for e in sim.events if e.name == "inngest/function.failed"]
     assert [d["error"] for d in failed] == [{"name": "Unprintable", "message": "<exception str() failed>"}] * 2
     sim.trace.save(tmp_path / "t.jobsim.jsonl")
+    assert repr(sim.runs("body")[0]).endswith(", error=Unprintable('<exception str() failed>'))")  # it raised
+
+
+def test_run_and_attempt_reprs_show_a_multi_line_error_on_one_line():
+    request = httpx.Request("POST", "https://crm.example.com/contacts")
+    error = httpx.HTTPStatusError("Server error '503 Service Unavailable'\nFor more information check: ...",
+                                  request=request, response=httpx.Response(503, request=request))  # fmt: skip
+    app = jobsim.App("a")
+
+    def crm():
+        raise error
+
+    app.function("sync", on="go", retries=0)(lambda ctx: ctx.step.run("crm", crm))
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("sync")[0]
+    for shown in (repr(run), repr(run.attempts[0])):
+        assert "\n" not in shown
+    assert repr(run.attempts[0]).endswith(
+        "error=HTTPStatusError(\"Server error '503 Service Unavailable'\\nFor more information check: ...\"))"
+    )
 
 
 class HttpError(Exception):

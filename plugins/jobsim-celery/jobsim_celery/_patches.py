@@ -74,8 +74,8 @@ def _unsimulated_send_task(app: Any, name: str, *args: Any, **kwargs: Any) -> An
 def _postrun(original: Any) -> Any:
     def send_postrun(*args: Any, **kwargs: Any) -> Any:
         x = _active[-1].sim.engine.x if _active else None
-        if getattr(x, "terminated", False):
-            return []  # the pool process is dead: nothing after the body runs (revoke(terminate=True))
+        if getattr(x, "terminated", False) or getattr(x, "timed_out", False):
+            return []  # the pool process is dead: nothing after the body runs (revoke(terminate=True), time_limit)
         return original(*args, **kwargs)
 
     return send_postrun

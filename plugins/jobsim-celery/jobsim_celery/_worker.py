@@ -35,7 +35,16 @@ from billiard.einfo import ExceptionInfo, ExceptionWithTraceback
 from celery import signals
 from celery._state import _set_task_join_will_block, task_join_will_block
 from celery.app.trace import trace_task_ret
-from celery.exceptions import Ignore, NotRegistered, Reject, Retry, TaskRevokedError, WorkerLostError
+from celery.exceptions import (
+    Ignore,
+    NotRegistered,
+    Reject,
+    Retry,
+    SoftTimeLimitExceeded,
+    TaskRevokedError,
+    TimeLimitExceeded,
+    WorkerLostError,
+)
 from celery.utils.imports import symbol_by_name
 from celery.utils.time import rate
 from celery.worker import state as worker_state
@@ -66,30 +75,77 @@ class ProcessTerminated(BaseException):
         self.signum = signum
 
 
-class CeleryExecution(StoppableExecution):
-    """An execution whose clock stops where ``revoke(terminate=True)`` reaches it (``cut``).
+class TimeLimitKilled(BaseException):
+    """Raised inside a task body at the virtual instant its hard ``time_limit`` kills the pool process.
 
-    A body spending virtual time across that instant stops there, and ``ProcessTerminated``
-    is raised from the call that spent it (``jobsim.hooks.StoppableExecution``). The kill
-    stays armed: a killed process runs no further, so code that caught it stops again at its
-    next call that spends time.
+    A ``BaseException`` for the same reason as ``ProcessTerminated``; ``Pool.apply_async``
+    catches it and reports ``TimeLimitExceeded`` as billiard's timeout handler does.
     """
 
-    __slots__ = ("signum", "terminated")
+    def __init__(self, at: int, limit: float) -> None:
+        super().__init__(f"hard time limit ({limit}s) exceeded at {iso(at)}")
+        self.at = at
+        self.limit = limit
+
+
+class CeleryExecution(StoppableExecution):
+    """An execution whose clock stops where ``revoke(terminate=True)`` reaches it (``cut``) or a time limit fires.
+
+    A body spending virtual time across that instant stops there, and what ``stopped``
+    returns is raised from the call that spent it (``jobsim.hooks.StoppableExecution``).
+    A kill stays armed: a killed process runs no further, so code that caught it stops
+    again at its next call that spends time. The soft time limit fires once, as the
+    ``SIGUSR1`` billiard sends does: code that catches ``SoftTimeLimitExceeded`` runs on,
+    up to the hard limit.
+    """
+
+    __slots__ = ("cut_at", "hard_at", "hard_limit", "signum", "soft_at", "terminated", "timed_out")
 
     def __init__(self, engine: Any, run: Any, attempt: int, start: int) -> None:
         self.signum = 0
         self.terminated = False
+        self.timed_out = False
+        self.cut_at: int | None = None
+        self.soft_at: int | None = None
+        self.hard_at: int | None = None
+        self.hard_limit = 0.0
         super().__init__(engine, run, attempt, start)
 
     def stopped(self, at: int) -> BaseException:
-        self.terminated = True
-        return ProcessTerminated(at, self.signum)
+        if self.cut_at is not None and at >= self.cut_at:
+            self.terminated = True
+            return ProcessTerminated(at, self.signum)
+        self.engine.move_clock(at)  # a handler of SoftTimeLimitExceeded, or billiard's report, reads this instant
+        if self.hard_at is not None and at >= self.hard_at:  # a kill at the soft instant leaves no time to run
+            self.timed_out = True
+            return TimeLimitKilled(at, self.hard_limit)
+        self.soft_at = None
+        self._rearm()
+        return SoftTimeLimitExceeded()  # type: ignore[no-any-return]  # celery is untyped
 
     def cut(self, at: int, signum: int) -> None:
         """Plan the kill at ``at`` (the earliest plan wins)."""
-        if self.stop_at is None or at < self.stop_at:
-            self.stop_at, self.signum = at, signum
+        if self.cut_at is None or at < self.cut_at:
+            self.cut_at, self.signum = at, signum
+            self._rearm()
+
+    def limit(self, soft: float | None, hard: float | None) -> None:
+        """Arm the prefork pool's time limits, in seconds from now (``None``/0: none).
+
+        billiard's ``TimeoutHandler`` (``celery/concurrency/asynpool.py: on_timeout_set``,
+        ``_on_soft_timeout``) times the soft limit from the start and, once it fired, the
+        hard one ``hard - soft`` later — so with both set the kill comes at ``max(soft, hard)``.
+        """
+        now = self.now
+        self.soft_at = now + round(soft * SECOND) if soft else None
+        if hard:
+            self.hard_limit = hard
+            self.hard_at = now + round(max(hard, soft or 0) * SECOND)
+        self._rearm()
+
+    def _rearm(self) -> None:
+        stops = [t for t in (self.cut_at, self.soft_at, self.hard_at) if t is not None]
+        self.stop_at = min(stops) if stops else None
 
 
 class WorkerCrash(BaseException):
@@ -150,19 +206,49 @@ class Bucket:
 
 
 class Pool:
-    """The solo pool's ``apply_target``, minus the process: runs ``trace_task_ret`` for the app."""
+    """The prefork pool's ``apply_async``, minus the process: runs ``trace_task_ret`` for the app.
+
+    Time limits (``time_limit``/``soft_time_limit`` of the task, of ``apply_async`` or
+    ``task_time_limit``/``task_soft_time_limit``, passed here by ``Request.execute_using_pool``)
+    are the default prefork pool's: ``SoftTimeLimitExceeded`` is raised in the body at the soft
+    limit, and at the hard one the process is killed and billiard reports
+    ``TimeLimitExceeded`` (``billiard/pool.py: on_hard_timeout``).
+    """
 
     def __init__(self, worker: Worker) -> None:
         self.worker = worker
         self.outcome: tuple[Any, ...] | None = None
 
     def apply_async(self, target: Any, args: tuple[Any, ...] = (), kwargs: Any = None, callback: Any = None,
-                    accept_callback: Any = None, error_callback: Any = None, **_: Any) -> None:  # fmt: skip
+                    accept_callback: Any = None, error_callback: Any = None, timeout_callback: Any = None,
+                    soft_timeout: float | None = None, timeout: float | None = None, **_: Any) -> None:  # fmt: skip
         if accept_callback is not None:
             accept_callback(os.getpid(), time.monotonic())
-        self.outcome = ret = target(*args, app=self.worker.app)
+        x = self.worker.sim.engine.x
+        if (soft_timeout or timeout) and isinstance(x, CeleryExecution):
+            x.limit(soft_timeout, timeout)
+        try:
+            self.outcome = ret = target(*args, app=self.worker.app)
+        except TimeLimitKilled as killed:
+            self._hard_timeout(killed.limit, error_callback, timeout_callback)
+            return
         if callback is not None:
             callback(ret)
+
+    def _hard_timeout(self, limit: float, error_callback: Any, timeout_callback: Any) -> None:
+        """``billiard.pool.TimeoutHandler.on_hard_timeout``: the job's result is set to
+        ``TimeLimitExceeded`` (which calls ``Request.on_failure``), then ``Request.on_timeout(soft=False)``
+        runs: FAILURE is stored, ``task_failure`` is sent and ``acks_late`` messages are acked or
+        requeued by ``acks_on_timeout``."""
+        try:
+            raise TimeLimitExceeded(limit)
+        except TimeLimitExceeded:
+            einfo = ExceptionInfo()
+        self.outcome = (1, einfo, 0.0)
+        if error_callback is not None:
+            error_callback(einfo)
+        if timeout_callback is not None:
+            timeout_callback(soft=False, timeout=limit)
 
     def terminate_job(self, pid: int, signal: Any = None) -> None:
         """``Request.terminate`` kills the pool process here; the body already stopped at that instant."""
@@ -342,8 +428,8 @@ class Worker:
             self._forget(held)
             self.world.attempt(held, x, exc)
             self.world.finish(held.run, "skipped", x.now, exc, None)
-        elif isinstance(exc, Reject) and exc.requeue:
-            self.world.attempt(held, x, exc)  # on_reject already put the message back
+        elif (isinstance(exc, Reject) and exc.requeue) or held.requeued:
+            self.world.attempt(held, x, exc)  # on_reject already put the message back (also acks_on_timeout=False)
         else:
             self._forget(held)
             self.world.attempt(held, x, exc)

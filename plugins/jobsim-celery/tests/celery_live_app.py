@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from celery import Celery, chain, signals
+from celery.exceptions import SoftTimeLimitExceeded
 
 LOG_KEY = "jobsim:live:log"
 
@@ -56,6 +57,23 @@ def make_app(url: str, sink: Callable[[dict[str, Any]], None] | None = None) -> 
         time.sleep(4)
         record(self, label + ":upload")
         return label
+
+    @app.task(name="live.limited", bind=True, soft_time_limit=1, time_limit=2, shared=False)
+    def limited(self: Any, label: str) -> str:
+        record(self, label + ":start")
+        try:
+            time.sleep(3)
+        except SoftTimeLimitExceeded:
+            record(self, label + ":soft")
+            time.sleep(3)  # killed 1 s in, at the hard limit
+        record(self, label + ":end")
+        return label
+
+    def failed(sender: Any = None, exception: Any = None, **_: Any) -> None:
+        if getattr(sender, "name", None) == "live.limited" and sender.app is app:
+            log({"task": "failure", "label": type(exception).__name__, "retries": 0, "t": time.time()})
+
+    signals.task_failure.connect(failed, weak=False)
 
     def revoked(sender: Any = None, request: Any = None, terminated: Any = None, signum: Any = None,
                 expired: Any = None, **_: Any) -> None:  # fmt: skip

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_flow_concurrency import peak
 
 import jobsim
 from jobsim import Concurrency
@@ -28,15 +29,6 @@ def secs(ns):
 
 def starts(sim, fn):
     return [secs(r.start_ns) for r in sim.runs(fn)]
-
-
-def peak(intervals):
-    edges = sorted([(end, -1) for _, end in intervals] + [(start, 1) for start, _ in intervals])
-    level = top = 0
-    for _, change in edges:
-        level += change
-        top = max(top, level)
-    return top
 
 
 def test_an_account_limit_is_shared_by_every_function_whose_key_gives_the_same_value():

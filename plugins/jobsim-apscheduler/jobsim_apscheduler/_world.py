@@ -197,7 +197,8 @@ class APSWorld:
         own["start"] = self._clocked(driven, "start", lambda paused=False: BaseScheduler.start(scheduler, paused))
         own["shutdown"] = self._clocked(driven, "shutdown", lambda wait=True: self.shutdown(driven, wait))
         own["_create_default_executor"] = lambda: SimulatedPoolExecutor(self, "default", 10, None)
-        add_executor, add_jobstore, real_add_job = scheduler.add_executor, scheduler.add_jobstore, scheduler._real_add_job
+        add_executor, add_jobstore = scheduler.add_executor, scheduler.add_jobstore
+        real_add_job = scheduler._real_add_job
 
         def add_executor_(executor: Any, alias: str = "default", **executor_opts: Any) -> None:
             if not isinstance(executor, str):  # a plugin alias is built by APScheduler, then checked
@@ -335,7 +336,8 @@ class APSWorld:
         else:
             ex.waiting.append((job, list(run_times)))
 
-    def _thread_runs(self, ex: SimulatedPoolExecutor, job: Any, run_times: list[Any], i: int, events: list[Any]) -> None:
+    def _thread_runs(self, ex: SimulatedPoolExecutor, job: Any, run_times: list[Any], i: int,
+                     events: list[Any]) -> None:  # fmt: skip
         """``run_job`` (``executors/base.py:106-158``) for ``run_times[i]``; the next one when this one ends.
 
         ``run_job`` loops over the run times in one thread; here each is its own call of it, at the

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
-from conftest import starts
 
 import jobsim
+from conftest import starts
 
 NY = ZoneInfo("America/New_York")
 
@@ -110,7 +111,7 @@ def test_interval_jitter_is_drawn_from_the_simulations_seed():
     assert first != other
     start = int(dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc).timestamp()) * 10**9
     assert 600 * 10**9 <= first[0] - start <= 660 * 10**9
-    gaps = [b - a for a, b in zip(first, first[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(first)]
     assert all(600 * 10**9 <= gap <= 660 * 10**9 for gap in gaps), gaps
     assert len(set(gaps)) == len(gaps)  # really drawn, not a constant offset
     assert all(t % 1000 == 0 for t in first)  # datetimes are whole microseconds

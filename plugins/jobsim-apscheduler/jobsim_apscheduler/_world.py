@@ -419,8 +419,11 @@ class APSWorld:
             reason = f"skipped: maximum number of running instances reached ({max_instances})"
             run.event.data["skipped"], run.event.data["reason"] = "max_instances", reason
             run.status, run.end_ns = "skipped", now
-            self.sim.trace.add(now, "apscheduler.max_instances", {"function": fn.id, "run": run.id,
-                                                                 "run_time": _ns(run_time), "max": max_instances})
+            self.sim.trace.add(
+                now,
+                "apscheduler.max_instances",
+                {"function": fn.id, "run": run.id, "run_time": _ns(run_time), "max": max_instances},
+            )
             self.sim.trace.add(now, "run.end", {"function": fn.id, "run": run.id, "status": "skipped"})
 
     # -- runs -------------------------------------------------------------------------------------

@@ -66,8 +66,10 @@ def test_a_wall_time_in_the_repeated_hour_fires_twice(scheduler):
             "2025-10-31T05:30:00Z", "2025-11-01T05:30:00Z", "2025-11-02T05:30:00Z", "2025-11-02T06:30:00Z",
             "2025-11-03T06:30:00Z",
         ]  # fmt: skip
-        assert [r.event.data["run_time"] for r in runs[2:4]] == ["2025-11-02T01:30:00-04:00",
-                                                                  "2025-11-02T01:30:00-05:00"]
+        assert [r.event.data["run_time"] for r in runs[2:4]] == [
+            "2025-11-02T01:30:00-04:00",
+            "2025-11-02T01:30:00-05:00",
+        ]
 
 
 def test_the_simulated_fire_times_are_the_triggers_own():

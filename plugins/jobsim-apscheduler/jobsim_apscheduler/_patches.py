@@ -35,7 +35,7 @@ def push(world: APSWorld) -> None:
 
     for module in (apscheduler.triggers.base, apscheduler.triggers.interval):
         _saved.append((module, module.random))
-        module.random = world.rng  # type: ignore[attr-defined]
+        module.random = world.rng
     _active = world
 
 

@@ -174,8 +174,11 @@ class APSWorld:
                          "add_jobstore", "_real_add_job"):  # fmt: skip
                 scheduler.__dict__.pop(name, None)
             for alias, executor in list(scheduler._executors.items()):
-                if isinstance(executor, SimulatedPoolExecutor) and executor.replaces is not None:
-                    scheduler._executors[alias] = executor.replaces
+                if isinstance(executor, SimulatedPoolExecutor):  # the user's back; one start() made goes
+                    if executor.replaces is not None:
+                        scheduler._executors[alias] = executor.replaces
+                    else:
+                        del scheduler._executors[alias]
             for timer in (driven.wake, driven.keepalive):
                 if timer is not None:
                     self.sim.kernel.cancel(timer)
@@ -363,7 +366,7 @@ class APSWorld:
         engine.move_clock(end)
         event = out[0]
         error = getattr(event, "exception", None)
-        if event.code == EVENT_JOB_ERROR and error is not fault and _escapes(error):
+        if event.code == EVENT_JOB_ERROR and error is not fault and error is not None and _escapes(error):
             raise error  # jobsim's own errors (a budget, a refused call) stop the test
         events.extend(out)
         if event.code == EVENT_JOB_EXECUTED or event.code == EVENT_JOB_ERROR:
@@ -380,7 +383,9 @@ class APSWorld:
             late = to_datetime(now) - run_time
             reason = (f"missed: started {late.total_seconds():g} s after its run time "
                       f"{iso(_ns(run_time))}, past misfire_grace_time={job.misfire_grace_time} s")  # fmt: skip
-            run.event.data["skipped"], run.event.data["reason"] = "missed", reason
+            data_ = run.event.data
+            assert isinstance(data_, dict)
+            data_["skipped"], data_["reason"] = "missed", reason
             sim.trace.add(now, "apscheduler.missed", {"function": fn.id, "run": run.id, "run_time": _ns(run_time),
                                                       "late": round(late.total_seconds(), 6),
                                                       "grace": job.misfire_grace_time})  # fmt: skip
@@ -417,7 +422,9 @@ class APSWorld:
         for run_time in run_times:
             run = self._new_run(fn, job, run_time, now)
             reason = f"skipped: maximum number of running instances reached ({max_instances})"
-            run.event.data["skipped"], run.event.data["reason"] = "max_instances", reason
+            data_ = run.event.data
+            assert isinstance(data_, dict)
+            data_["skipped"], data_["reason"] = "max_instances", reason
             run.status, run.end_ns = "skipped", now
             self.sim.trace.add(
                 now,

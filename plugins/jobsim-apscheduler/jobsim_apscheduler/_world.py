@@ -67,6 +67,9 @@ class Driven:
         self.wake_at: int | None = None
         self.keepalive: Any = None  # a one-off timer at the next date-trigger run: run_until_idle waits for it
         self.saved_executors: dict[str, Any] = {}
+        # as the scheduler was given (``_restore``): its pending jobs (copies), its executors and job stores
+        self.saved_pending = [(_clone(job), store, replace) for job, store, replace in scheduler._pending_jobs]
+        self.saved_jobstores = dict(scheduler._jobstores)
 
 
 class APSWorld:
@@ -109,7 +112,10 @@ class APSWorld:
             driven.saved_executors[alias] = executor
             self._simulated_executor(alias, executor)  # refused here, before the simulation starts
         self.driven.append(driven)
-        functions = [self.declare(driven, job.id, adopting=True) for job, _store, _replace in scheduler._pending_jobs]
+        # jobs waiting for start(), and those a scheduler that ran before (in an earlier simulation) keeps in its store
+        known = [job for job, _store, _replace in scheduler._pending_jobs]
+        known += [job for store in scheduler._jobstores.values() for job in store.get_all_jobs()]
+        functions = [self.declare(driven, job_id, adopting=True) for job_id in dict.fromkeys(job.id for job in known)]
         return Adapted(backend=BACKEND, functions=functions, install=self.install, uninstall=self.uninstall,
                        profile="apscheduler", own_worker=True, dynamic=True)  # fmt: skip
 
@@ -173,17 +179,28 @@ class APSWorld:
             for name in (*CLOCKED, "wakeup", "start", "shutdown", "_create_default_executor", "add_executor",
                          "add_jobstore", "_real_add_job"):  # fmt: skip
                 scheduler.__dict__.pop(name, None)
-            for alias, executor in list(scheduler._executors.items()):
-                if isinstance(executor, SimulatedPoolExecutor):  # the user's back; one start() made goes
-                    if executor.replaces is not None:
-                        scheduler._executors[alias] = executor.replaces
-                    else:
-                        del scheduler._executors[alias]
+            self._restore(driven)
             for timer in (driven.wake, driven.keepalive):
                 if timer is not None:
                     self.sim.kernel.cancel(timer)
         _patches.pop(self)
         self.installed = False
+
+    def _restore(self, driven: Driven) -> None:
+        """Leave the scheduler as it was given: stopped, with the jobs it had waiting for ``start()``.
+
+        ``shutdown()`` empties a memory job store (``jobstores/memory.py:77-78``), so a real scheduler
+        that is shut down forgets its jobs; a module-level scheduler (``@scheduler.scheduled_job``)
+        used by one test after another would then have none. So the jobs go back to ``_pending_jobs``
+        as they were before this simulation (copies taken then: next run times and triggers unset by
+        it), and so do the executors and job stores; executors and stores ``start()`` made are dropped.
+        """
+        scheduler = driven.scheduler
+        scheduler._pending_jobs[:] = [(_clone(job), store, replace) for job, store, replace in driven.saved_pending]
+        scheduler._executors.clear()
+        scheduler._executors.update(driven.saved_executors)
+        scheduler._jobstores.clear()
+        scheduler._jobstores.update(driven.saved_jobstores)
 
     def _patch(self, driven: Driven) -> None:
         """Instance attributes shadow the scheduler's methods while the simulation runs (other schedulers,
@@ -505,6 +522,18 @@ class _Faulted:
 
     def __str__(self) -> str:
         return str(self._job)
+
+
+def _clone(job: Any) -> Any:
+    """A copy of an APScheduler ``Job`` (``__slots__``, ``job.py:43-59``) with its own copy of its trigger."""
+    import copy
+
+    twin = object.__new__(type(job))
+    for name in type(job).__slots__:
+        if name != "__weakref__" and hasattr(job, name):
+            setattr(twin, name, getattr(job, name))
+    twin.trigger = copy.copy(job.trigger)
+    return twin
 
 
 def _ns(when: dt.datetime) -> int:

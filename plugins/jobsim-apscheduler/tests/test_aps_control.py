@@ -131,3 +131,27 @@ def test_sim_apscheduler_job_and_a_blocking_scheduler():
         assert sim.apscheduler.job("half").id == "half"
         with pytest.raises(jobsim.InvalidArgument, match="job_id='nope'"):
             sim.apscheduler.job("nope")
+
+
+def test_a_scheduler_is_given_back_as_it_was_so_the_next_test_can_use_it():
+    """A module-level scheduler with ``@scheduled_job`` jobs serves one test after another: each
+    simulation starts it from the jobs it had before ``start()``, whatever the last one did."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    module_level = BackgroundScheduler(timezone="UTC")
+
+    @module_level.scheduled_job("interval", minutes=10, id="poll")
+    def poll():
+        return None
+
+    for start in ("2025-03-01T00:00:00Z", "2026-01-01T12:00:00Z"):
+        with jobsim.Simulation(module_level, start=start) as sim:
+            sim.advance("25min")
+            module_level.add_job(_noop, "interval", minutes=1, id="added-in-the-test")
+            module_level.pause_job("poll")
+            sim.advance("1min")
+            assert [r.started_at.strftime("%H:%M") for r in sim.runs("poll")] == (
+                ["00:10", "00:20"] if start.startswith("2025") else ["12:10", "12:20"]
+            )
+        assert [job.id for job, _, _ in module_level._pending_jobs] == ["poll"]
+        assert module_level._executors == {} and module_level._jobstores == {}

@@ -114,6 +114,7 @@ def test_the_scheduler_is_left_stopped_and_unpatched_after_the_simulation(schedu
     assert scheduler.state == STATE_STOPPED
     assert "wakeup" not in vars(scheduler) and "add_job" not in vars(scheduler)
     assert "default" not in scheduler._executors  # the simulation's start() made it: a real start() makes its own
+    assert [job.id for job, _, _ in scheduler._pending_jobs] == ["tick"]
 
     pooled = BackgroundScheduler(timezone="UTC", executors={"default": ThreadPoolExecutor(4)})
     user_pool = pooled._executors["default"]

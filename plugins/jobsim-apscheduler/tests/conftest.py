@@ -23,8 +23,3 @@ def scheduler():
     from apscheduler.schedulers.background import BackgroundScheduler
 
     return BackgroundScheduler(timezone="UTC")
-
-
-def starts(runs):
-    """Each run's start as an ISO instant in UTC (``2025-03-01T09:00:00Z``)."""
-    return [r.started_at.strftime("%Y-%m-%dT%H:%M:%S.%f").removesuffix(".000000") + "Z" for r in runs]

@@ -8,8 +8,12 @@ import pytest
 from apscheduler.jobstores.base import ConflictingIdError
 
 import jobsim
-from conftest import starts
 from jobsim.errors import UnsupportedFeature
+
+
+def starts(runs):
+    """Each run's start as an ISO instant in UTC (``2025-03-01T09:00:00Z``)."""
+    return [r.started_at.strftime("%Y-%m-%dT%H:%M:%S.%f").removesuffix(".000000") + "Z" for r in runs]
 
 
 def _noop():

@@ -9,9 +9,13 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger
 
 import jobsim
-from conftest import starts
 
 NY = ZoneInfo("America/New_York")
+
+
+def starts(runs):
+    """Each run's start as an ISO instant in UTC (``2025-03-01T09:00:00Z``)."""
+    return [r.started_at.strftime("%Y-%m-%dT%H:%M:%S.%f").removesuffix(".000000") + "Z" for r in runs]
 
 
 def _noop():

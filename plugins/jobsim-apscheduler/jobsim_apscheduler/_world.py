@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -82,7 +83,12 @@ class APSWorld:
         self.functions: dict[str, jobsim.Function] = {}
         self.owner: dict[str, Driven] = {}  # function id -> the scheduler whose job it is
         self.rng = random.Random(f"jobsim-apscheduler:{sim.seed}")
+        self.ids = random.Random(f"jobsim-apscheduler-ids:{sim.seed}")
         self.installed = False
+
+    def new_uuid(self) -> uuid.UUID:
+        """``uuid4()`` for the id of a job added without one (``job.py:65``), drawn from the simulation's seed."""
+        return uuid.UUID(int=self.ids.getrandbits(128), version=4)
 
     # -- adapting --------------------------------------------------------------------------
     def adopt(self, scheduler: Any) -> Adapted:
@@ -115,7 +121,7 @@ class APSWorld:
         # jobs waiting for start(), and those a scheduler that ran before (in an earlier simulation) keeps in its store
         known = [job for job, _store, _replace in scheduler._pending_jobs]
         known += [job for store in scheduler._jobstores.values() for job in store.get_all_jobs()]
-        functions = [self.declare(driven, job_id, adopting=True) for job_id in dict.fromkeys(job.id for job in known)]
+        functions = [self.declare(driven, job, adopting=True) for job in {job.id: job for job in known}.values()]
         return Adapted(backend=BACKEND, functions=functions, install=self.install, uninstall=self.uninstall,
                        profile="apscheduler", own_worker=True, dynamic=True)  # fmt: skip
 
@@ -238,7 +244,7 @@ class APSWorld:
             add_jobstore(jobstore, alias, **jobstore_opts)
 
         def real_add_job_(job: Any, jobstore_alias: str, replace_existing: bool) -> None:
-            self.declare(driven, job.id)
+            self.declare(driven, job)
             real_add_job(job, jobstore_alias, replace_existing)
 
         own["add_executor"], own["add_jobstore"], own["_real_add_job"] = add_executor_, add_jobstore_, real_add_job_
@@ -451,9 +457,11 @@ class APSWorld:
             self.sim.trace.add(now, "run.end", {"function": fn.id, "run": run.id, "status": "skipped"})
 
     # -- runs -------------------------------------------------------------------------------------
-    def declare(self, driven: Driven, job_id: str, *, adopting: bool = False) -> jobsim.Function:
+    def declare(self, driven: Driven, job: Any, *, adopting: bool = False) -> jobsim.Function:
         """The jobsim function of APScheduler job ``job_id`` (``sim.runs(job_id)``), declared on first sight
-        (the jobs added before the simulation are given to it with ``Adapted.functions``: ``adopting``)."""
+        (the jobs added before the simulation are given to it with ``Adapted.functions``: ``adopting``).
+        Its ``native`` is the job's function, so ``sim.runs(func)`` finds the first job that runs ``func``."""
+        job_id = job.id
         fn = self.functions.get(job_id)
         if fn is not None:
             if self.owner[job_id] is not driven:
@@ -461,7 +469,7 @@ class APSWorld:
                                       "jobsim names runs by job id: give the jobs different ids")  # fmt: skip
             return fn
         fn = jobsim.Function(id=job_id, handler=_not_an_event_handler(job_id), app=self.app,
-                             options={"apscheduler": True})  # fmt: skip
+                             options={"apscheduler": True, "native": getattr(job, "func", None)})  # fmt: skip
         self.app.functions[job_id] = fn
         self.functions[job_id] = fn
         self.owner[job_id] = driven

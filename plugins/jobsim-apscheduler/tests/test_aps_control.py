@@ -159,3 +159,26 @@ def test_a_scheduler_is_given_back_as_it_was_so_the_next_test_can_use_it():
             )
         assert [job.id for job, _, _ in module_level._pending_jobs] == ["poll"]
         assert module_level._executors == {} and module_level._jobstores == {}
+
+
+def _ids_of_jobs_added_without_one(seed):
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    scheduler = BackgroundScheduler(timezone="UTC")
+
+    def beat():
+        return "beat"
+
+    with jobsim.Simulation(scheduler, start="2025-03-01T00:00:00Z", seed=seed) as sim:
+        job = scheduler.add_job(beat, "interval", minutes=1)  # id: uuid4().hex (job.py:65), from the seed
+        sim.advance("2min")
+        assert [r.output for r in sim.runs(beat)] == ["beat", "beat"]  # found by its function too
+        assert sim.runs(job.id) == sim.runs(beat)
+        return job.id
+
+
+def test_a_job_added_without_an_id_gets_one_drawn_from_the_seed():
+    first = _ids_of_jobs_added_without_one(3)
+    assert first == _ids_of_jobs_added_without_one(3)
+    assert first != _ids_of_jobs_added_without_one(4)
+    assert len(first) == 32 and first[12] == "4"  # a version-4 uuid's hex, as APScheduler makes it

@@ -151,10 +151,17 @@ def test_a_job_added_before_the_simulation_counts_its_interval_from_the_simulati
     (``triggers/interval.py:69``), here on the real clock: the simulation moves it to its start."""
     scheduler.add_job(_noop, "interval", minutes=15, id="quarterly")
     scheduler.add_job(_noop, id="at-once")  # no trigger: a date trigger at "now"
+    # the idiom for "run once at start, then hourly"; and a date the user chose, left alone
+    scheduler.add_job(_noop, "interval", hours=1, next_run_time=dt.datetime.now(dt.timezone.utc), id="hourly")
+    scheduler.add_job(_noop, "date", run_date="2025-03-01 00:20:00", id="chosen")
     with jobsim.Simulation(scheduler, start="2025-03-01T00:00:00Z") as sim:
         sim.advance("31min")
         assert starts(sim.runs("quarterly")) == ["2025-03-01T00:15:00Z", "2025-03-01T00:30:00Z"]
         assert starts(sim.runs("at-once")) == ["2025-03-01T00:00:00Z"]
+        assert starts(sim.runs("hourly")) == ["2025-03-01T00:00:00Z"]  # then 01:00 (start_date = start + 1 h)
+        assert starts(sim.runs("chosen")) == ["2025-03-01T00:20:00Z"]
+        sim.advance("30min")
+        assert starts(sim.runs("hourly")) == ["2025-03-01T00:00:00Z", "2025-03-01T01:00:00Z"]
 
 
 def test_jobs_added_from_the_test_read_the_virtual_clock(scheduler):

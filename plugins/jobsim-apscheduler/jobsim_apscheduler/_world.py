@@ -304,10 +304,17 @@ class APSWorld:
         self._wake_at(driven, self.sim.now_ns(), recurring=False)  # one-off work: run_until_idle waits for it
 
     def _wake_at(self, driven: Driven, at: int, *, recurring: bool = True) -> None:
-        if driven.wake_at is not None and driven.wake_at <= at and not driven.wake.cancelled:
-            return
-        if driven.wake is not None:
-            self.sim.kernel.cancel(driven.wake)
+        wake = driven.wake
+        if (
+            driven.wake_at is not None
+            and driven.wake_at <= at
+            and not wake.cancelled
+            and (recurring or not wake.recurring)
+        ):
+            return  # an earlier (or as early) turn is pending, and keeps run_until_idle waiting if this would
+        if wake is not None and not wake.cancelled:
+            self.sim.kernel.cancel(wake)
+            at = min(at, wake.due)  # never later than the turn it replaces
         driven.wake_at = at
         # URGENT: at one instant the scheduler's loop runs before a job's end (on a real one the end is late)
         driven.wake = self.sim.kernel.schedule(at, self._process, driven, at, owner="apscheduler scheduler",

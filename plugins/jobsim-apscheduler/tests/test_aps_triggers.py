@@ -133,6 +133,9 @@ def test_a_date_job_runs_once_at_its_instant_and_run_until_idle_waits_for_it(sch
         assert scheduler.get_job("once") is None  # its trigger has no next fire time: removed (base.py:1232-1233)
         sim.advance("1d")
         assert len(sim.runs("once")) == 1
+        scheduler.add_job(_noop, "date", run_date="2025-03-05 00:00:00", id="later")  # from the test, mid-run
+        sim.run_until_idle()
+        assert starts(sim.runs("later")) == ["2025-03-05T00:00:00Z"]
 
 
 def test_an_interval_job_stops_at_its_end_date_and_is_removed(scheduler):

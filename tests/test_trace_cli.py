@@ -446,7 +446,9 @@ def test_import_refuses_a_profile_no_replay_could_use(capsys, tmp_path):
     events.write_bytes(orjson.dumps({"name": "user/created", "ts": 1_741_000_000_000, "data": {}}) + b"\n")
     code, out, err = run(capsys, "import", events, "-o", tmp_path / "t.jobsim.jsonl", "--profile", "bulmq")
     assert (code, out) == (2, "")  # it wrote the file, and every replay of it failed on its header
-    assert err.startswith("jobsim: error: profile='bulmq' is not valid: one of 'agenda', 'bullmq', ")
+    # the list names every registered profile, installed plugins' too (jobsim-apscheduler's 'apscheduler')
+    assert err.startswith("jobsim: error: profile='bulmq' is not valid: one of 'agenda', ")
+    assert "'bullmq', 'celery', 'inngest', " in err
     assert not (tmp_path / "t.jobsim.jsonl").exists()
 
 

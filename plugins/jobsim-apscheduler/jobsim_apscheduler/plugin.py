@@ -1,0 +1,64 @@
+"""The ``jobsim`` entry point of jobsim-apscheduler: claims APScheduler 3 schedulers.
+
+APScheduler is imported only when a target could be a scheduler, i.e. when ``apscheduler``
+is already in ``sys.modules`` (a scheduler cannot exist without it), so installing the
+plugin costs nothing to simulations of other targets.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from jobsim.hooks import Adapted, RecordRenderer, hookimpl
+
+if TYPE_CHECKING:
+    from jobsim import Profile, Simulation
+
+
+@hookimpl
+def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
+    if "apscheduler" not in sys.modules:
+        return None
+    from apscheduler.schedulers.base import BaseScheduler
+
+    if not isinstance(target, BaseScheduler):
+        return None
+    from ._world import APSWorld
+
+    world = getattr(sim, "apscheduler", None)
+    if not isinstance(world, APSWorld):
+        world = APSWorld(sim)
+        sim.apscheduler = world  # type: ignore[attr-defined]
+    return world.adopt(target)
+
+
+@hookimpl
+def jobsim_crash_worker(sim: Simulation, at: int, function: str | None) -> bool | None:
+    """Worker crashes are not simulated for APScheduler jobs: naming one is refused, not ignored."""
+    world = getattr(sim, "apscheduler", None)
+    if world is None or function is None or function not in world.functions:
+        return None
+    from jobsim.errors import UnsupportedFeature
+
+    raise UnsupportedFeature(
+        f"sim.crash_worker(function={function!r}) is not simulated for APScheduler jobs: an in-process scheduler "
+        "dies with its process, and jobsim-apscheduler does not model a restart; see "
+        "plugins/jobsim-apscheduler/README.md",
+        system="apscheduler", feature="crash_worker",
+    )  # fmt: skip
+
+
+@hookimpl
+def jobsim_profiles() -> Sequence[Profile]:
+    from ._profile import APSCHEDULER
+
+    return [APSCHEDULER]
+
+
+@hookimpl
+def jobsim_record_kinds() -> Mapping[str, RecordRenderer]:
+    from ._timeline import KINDS
+
+    return KINDS

@@ -1,0 +1,123 @@
+"""What jobsim-apscheduler refuses, each with a message naming the problem and the fix."""
+
+from __future__ import annotations
+
+import pytest
+from apscheduler.executors.debug import DebugExecutor
+from apscheduler.executors.pool import ProcessPoolExecutor
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
+
+import jobsim
+from jobsim.errors import JobsimError, UnsupportedFeature
+
+
+def _noop():
+    return None
+
+
+def test_a_running_scheduler_is_refused():
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.start(paused=True)  # a real thread, for a moment
+    try:
+        with pytest.raises(jobsim.InvalidArgument, match=r"already running \(scheduler.start\(\) was called\).*"
+                                                         r"Pass it before starting it"):  # fmt: skip
+            jobsim.Simulation(scheduler)
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def test_a_process_pool_or_debug_executor_is_refused_naming_the_fix():
+    pool = ProcessPoolExecutor(max_workers=2)
+    try:
+        scheduler = BackgroundScheduler(timezone="UTC", executors={"default": pool})
+        with pytest.raises(
+            UnsupportedFeature,
+            match=r"executor 'default' .* is a ProcessPoolExecutor.*"
+            r"executors=\{'default': ThreadPoolExecutor\(max_workers\)\}",
+        ):
+            jobsim.Simulation(scheduler)
+    finally:
+        pool.shutdown(wait=False)
+    scheduler = BackgroundScheduler(timezone="UTC", executors={"inline": DebugExecutor()})
+    with pytest.raises(UnsupportedFeature, match=r"executor 'inline' .* is a DebugExecutor"):
+        jobsim.Simulation(scheduler)
+
+
+def test_an_executor_added_while_simulating_is_checked(scheduler):
+    with jobsim.Simulation(scheduler, start="2025-03-01T00:00:00Z"):
+        with pytest.raises(UnsupportedFeature, match=r"executor 'inline' .* is a DebugExecutor"):
+            scheduler.add_executor(DebugExecutor(), "inline")
+        scheduler.add_executor("threadpool", "wide", max_workers=3)  # a plugin alias: built, then simulated
+        assert type(scheduler._executors["wide"]).__name__ == "SimulatedPoolExecutor"
+        assert scheduler._executors["wide"].max_workers == 3
+
+
+def test_a_database_job_store_is_refused():
+    class SqlStore(MemoryJobStore):  # stands in for SQLAlchemyJobStore & co: anything but the memory store
+        pass
+
+    scheduler = BackgroundScheduler(timezone="UTC", jobstores={"default": SqlStore()})
+    with pytest.raises(UnsupportedFeature, match=r"job store 'default' .* is a SqlStore.*in-memory job store only"):
+        jobsim.Simulation(scheduler)
+
+
+def test_an_asyncio_scheduler_is_refused():
+    with pytest.raises(UnsupportedFeature, match="drives BackgroundScheduler and BlockingScheduler; got a "
+                                                 "AsyncIOScheduler"):  # fmt: skip
+        jobsim.Simulation(AsyncIOScheduler(timezone="UTC"))
+
+
+def test_the_same_scheduler_twice_is_refused(scheduler):
+    with pytest.raises(jobsim.InvalidArgument, match="passed to this Simulation twice"):
+        jobsim.Simulation([scheduler, scheduler])
+
+
+def test_a_job_id_in_two_schedulers_is_refused(scheduler):
+    other = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(_noop, "interval", minutes=1, id="same")
+    other.add_job(_noop, "interval", minutes=1, id="same")
+    with pytest.raises(jobsim.InvalidArgument, match="job id 'same' is used by two schedulers"):
+        jobsim.Simulation([scheduler, other])
+
+
+def test_crash_worker_naming_a_job_is_refused(scheduler):
+    scheduler.add_job(_noop, "interval", minutes=1, id="tick")
+    with (
+        jobsim.Simulation(scheduler, start="2025-03-01T00:00:00Z") as sim,
+        pytest.raises(UnsupportedFeature, match=r"crash_worker.*not simulated for APScheduler jobs"),
+    ):
+        sim.crash_worker(at="2025-03-01T00:05:00Z", function="tick")
+
+
+def test_two_simulations_with_schedulers_at_once_are_refused(scheduler):
+    other = BackgroundScheduler(timezone="UTC")
+    other.add_job(_noop, "interval", minutes=1, id="b")
+    scheduler.add_job(_noop, "interval", minutes=1, id="a")
+    with jobsim.Simulation(scheduler, start="2025-03-01T00:00:00Z"):
+        second = jobsim.Simulation(other, start="2025-03-01T00:00:00Z")
+        with pytest.raises(JobsimError, match="another simulation with an APScheduler scheduler is running"):
+            second.start()
+    with jobsim.Simulation(other, start="2025-03-01T00:00:00Z") as sim:  # after the first closed: fine
+        sim.advance("1min")
+        assert len(sim.runs("b")) == 1
+
+
+def test_the_scheduler_is_left_stopped_and_unpatched_after_the_simulation(scheduler):
+    from apscheduler.executors.pool import ThreadPoolExecutor
+    from apscheduler.schedulers.base import STATE_STOPPED
+
+    scheduler.add_job(_noop, "interval", minutes=1, id="tick")
+    with jobsim.Simulation(scheduler, start="2025-03-01T00:00:00Z") as sim:
+        sim.advance("1min")
+    assert scheduler.state == STATE_STOPPED
+    assert "wakeup" not in vars(scheduler) and "add_job" not in vars(scheduler)
+    assert "default" not in scheduler._executors  # the simulation's start() made it: a real start() makes its own
+    assert [job.id for job, _, _ in scheduler._pending_jobs] == ["tick"]
+
+    pooled = BackgroundScheduler(timezone="UTC", executors={"default": ThreadPoolExecutor(4)})
+    user_pool = pooled._executors["default"]
+    with jobsim.Simulation(pooled, start="2025-03-01T00:00:00Z"):
+        assert pooled._executors["default"].max_workers == 4
+    assert pooled._executors["default"] is user_pool

@@ -1,0 +1,189 @@
+"""Job runs in virtual time: long jobs, max_instances, misfires and coalescing, errors, listeners, control."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+from apscheduler.events import (
+    EVENT_ALL,
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    EVENT_JOB_SUBMITTED,
+)
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+import jobsim
+
+NAMES = {EVENT_JOB_EXECUTED: "executed", EVENT_JOB_ERROR: "error", EVENT_JOB_MISSED: "missed",
+         EVENT_JOB_MAX_INSTANCES: "max_instances", EVENT_JOB_SUBMITTED: "submitted"}  # fmt: skip
+JOB_EVENTS = EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES
+
+
+def _listen(scheduler, mask=JOB_EVENTS):
+    """Record (wall clock as the listener reads it, event, job id, its run time(s)) for each event."""
+    seen = []
+
+    def listener(event):
+        when = dt.datetime.now(dt.timezone.utc).strftime("%H:%M:%S.%f").removesuffix("000")
+        run = getattr(event, "scheduled_run_time", None) or getattr(event, "scheduled_run_times", [None])[-1]
+        seen.append((when, NAMES.get(event.code, event.code), event.job_id, run and run.strftime("%H:%M:%S")))
+
+    scheduler.add_listener(listener, mask)
+    return seen
+
+
+def test_a_job_that_outlasts_its_interval_is_skipped_by_max_instances_until_it_ends(scheduler):
+    """interval 1 min, the job sleeps 150 s, max_instances=1 (the default): the fires at 00:02 and
+    00:03 find it running -- ``submit_job`` raises ``MaxInstancesReachedError`` (``executors/base.py:69-72``)
+    and the scheduler emits EVENT_JOB_MAX_INSTANCES (``schedulers/base.py:1198-1211``)."""
+
+    def slow():
+        time.sleep(150)
+        return "done"
+
+    scheduler.add_job(slow, "interval", minutes=1, id="slow")
+    seen = _listen(scheduler)
+    with jobsim.Simulation(scheduler, start="2025-03-01T00:00:00Z") as sim:
+        sim.advance("5min")
+        assert seen == [
+            ("00:02:00.000", "max_instances", "slow", "00:02:00"),
+            ("00:03:00.000", "max_instances", "slow", "00:03:00"),
+            ("00:03:30.000", "executed", "slow", "00:01:00"),
+            ("00:05:00.000", "max_instances", "slow", "00:05:00"),
+        ]
+        runs = sim.runs("slow")
+        assert [(r.status, r.event.data.get("skipped")) for r in runs] == [
+            ("completed", None), ("skipped", "max_instances"), ("skipped", "max_instances"), ("running", None),
+            ("skipped", "max_instances"),
+        ]  # fmt: skip
+        assert runs[3].started_at == dt.datetime(2025, 3, 1, 0, 4, tzinfo=dt.timezone.utc)
+        assert runs[0].output == "done"
+        assert runs[0].finished_at == dt.datetime(2025, 3, 1, 0, 3, 30, tzinfo=dt.timezone.utc)
+        assert runs[1].event.data["reason"] == "skipped: maximum number of running instances reached (1)"
+        assert "max_instances=1 still running (EVENT_JOB_MAX_INSTANCES)" in sim.timeline()
+
+
+def test_max_instances_two_lets_runs_overlap(scheduler):
+    scheduler.add_job(lambda: time.sleep(150), "interval", minutes=1, id="slow", max_instances=2)
+    with jobsim.Simulation(scheduler, start="2025-03-01T00:00:00Z") as sim:
+        sim.advance("4min")
+        runs = sim.runs("slow")
+        assert [(r.status, r.started_at.strftime("%H:%M"), r.finished_at and r.finished_at.strftime("%H:%M:%S"))
+                for r in runs] == [("completed", "00:01", "00:03:30"), ("running", "00:02", None),
+                                   ("skipped", "00:03", "00:03:00"), ("running", "00:04", None)]  # fmt: skip
+
+
+def test_a_job_waiting_for_a_busy_pool_thread_misfires_past_its_grace_time():
+    """One pool thread: ``nightly`` (due 00:02) waits for ``report``, which holds the thread until
+    00:04. ``run_job`` then finds it 120 s late, past misfire_grace_time=60: EVENT_JOB_MISSED, and
+    the job is not run (``executors/base.py:115-127``). ``hourly`` (grace 300 s) still runs."""
+    scheduler = BackgroundScheduler(timezone="UTC", executors={"default": ThreadPoolExecutor(max_workers=1)})
+    ran = []
+    scheduler.add_job(lambda: time.sleep(180), "date", run_date="2025-03-01 00:01:00", id="report")
+    scheduler.add_job(ran.append, "date", run_date="2025-03-01 00:02:00", args=["nightly"], id="nightly",
+                      misfire_grace_time=60)  # fmt: skip
+    scheduler.add_job(ran.append, "date", run_date="2025-03-01 00:02:30", args=["hourly"], id="hourly",
+                      misfire_grace_time=300)  # fmt: skip
+    seen = _listen(scheduler)
+    with jobsim.Simulation(scheduler, start="2025-03-01T00:00:00Z") as sim:
+        sim.run_until_idle()
+        assert seen == [
+            ("00:04:00.000", "executed", "report", "00:01:00"),
+            ("00:04:00.000", "missed", "nightly", "00:02:00"),
+            ("00:04:00.000", "executed", "hourly", "00:02:30"),
+        ]
+        assert ran == ["hourly"]
+        (missed,) = sim.runs("nightly")
+        assert missed.status == "skipped"
+        assert missed.event.data["reason"] == (
+            "missed: started 120 s after its run time 2025-03-01T00:02:00.000Z, past misfire_grace_time=60 s"
+        )
+        assert "missed its run time 2025-03-01 00:02:00: 120 s late, misfire_grace_time=60 s" in sim.timeline()
+
+
+@pytest.mark.parametrize(
+    ("coalesce", "grace", "expected"),
+    [
+        (True, 60, [("00:05:30.000", "executed", "tick", "00:05:00")]),
+        (False, 60, [("00:05:30.000", "missed", "tick", "00:01:00"), ("00:05:30.000", "missed", "tick", "00:02:00"),
+                     ("00:05:30.000", "missed", "tick", "00:03:00"), ("00:05:30.000", "missed", "tick", "00:04:00"),
+                     ("00:05:30.000", "executed", "tick", "00:05:00")]),
+        (False, None, [("00:05:30.000", "executed", "tick", f"00:0{m}:00") for m in range(1, 6)]),
+        (True, 10, [("00:05:30.000", "missed", "tick", "00:05:00")]),
+    ],
+)  # fmt: skip
+def test_run_times_piled_up_while_paused_are_coalesced_or_missed(scheduler, coalesce, grace, expected):
+    """Paused from 00:00:30 to 00:05:30: on resume ``_get_run_times`` returns 00:01..00:05
+    (``job.py:141-155``); ``coalesce`` keeps the last (``schedulers/base.py:1191-1193``), and
+    ``run_job`` checks each against ``misfire_grace_time`` (None: run however late)."""
+    scheduler.add_job(lambda: None, "interval", minutes=1, id="tick", coalesce=coalesce, misfire_grace_time=grace)
+    seen = _listen(scheduler)
+    with jobsim.Simulation(scheduler, start="2025-03-01T00:00:00Z") as sim:
+        sim.advance("30s")
+        scheduler.pause()
+        sim.advance("5min")
+        assert seen == []
+        scheduler.resume()
+        sim.advance("0s")
+        assert seen == expected
+        assert scheduler.get_job("tick").next_run_time == dt.datetime(2025, 3, 1, 0, 6, tzinfo=dt.timezone.utc)
+
+
+def test_an_error_is_event_job_error_and_never_retried(scheduler):
+    calls = []
+
+    def flaky():
+        calls.append(dt.datetime.now(dt.timezone.utc).strftime("%H:%M"))
+        if len(calls) == 1:
+            raise RuntimeError("disk full")
+
+    scheduler.add_job(flaky, "interval", minutes=10, id="flaky")
+    errors = []
+    scheduler.add_listener(lambda e: errors.append((type(e.exception).__name__, str(e.exception))), EVENT_JOB_ERROR)
+    with jobsim.Simulation(scheduler, start="2025-03-01T00:00:00Z") as sim:
+        sim.advance("25min")
+        assert calls == ["00:10", "00:20"]  # the next run is the trigger's next fire, not a retry
+        assert errors == [("RuntimeError", "disk full")]
+        first, second = sim.runs("flaky")
+        assert (first.status, repr(first.error), len(first.attempts)) == ("failed", "RuntimeError('disk full')", 1)
+        assert second.status == "completed"
+
+
+def test_sim_fail_makes_one_run_raise(scheduler):
+    scheduler.add_job(lambda: "ok", "interval", minutes=1, id="tick")
+    with jobsim.Simulation(scheduler, start="2025-03-01T00:00:00Z") as sim:
+        sim.fail("tick", error=TimeoutError("upstream"))
+        sim.advance("2min")
+        assert [r.status for r in sim.runs("tick")] == ["failed", "completed"]
+        assert isinstance(sim.runs("tick")[0].error, TimeoutError)
+
+
+def test_a_listener_sees_every_event_in_order_at_its_virtual_instant(scheduler):
+    def work():
+        time.sleep(20)
+
+    scheduler.add_job(work, "interval", seconds=30, id="work", end_date="2025-03-01 00:01:00")
+    seen = []
+    scheduler.add_listener(lambda e: seen.append((dt.datetime.now(dt.timezone.utc).strftime("%M:%S"), e.code,
+                                                  getattr(e, "job_id", None))), EVENT_ALL)  # fmt: skip
+    from apscheduler import events as ev
+
+    with jobsim.Simulation(scheduler, start="2025-03-01T00:00:00Z") as sim:
+        sim.advance("2min")
+    assert seen == [
+        ("00:00", ev.EVENT_EXECUTOR_ADDED, None),  # start() adds the default executor and job store
+        ("00:00", ev.EVENT_JOBSTORE_ADDED, None),
+        ("00:00", ev.EVENT_JOB_ADDED, "work"),
+        ("00:00", ev.EVENT_SCHEDULER_STARTED, None),
+        ("00:30", ev.EVENT_JOB_SUBMITTED, "work"),
+        ("00:50", ev.EVENT_JOB_EXECUTED, "work"),
+        ("01:00", ev.EVENT_JOB_REMOVED, "work"),  # end_date reached: no next fire time
+        ("01:00", ev.EVENT_JOB_SUBMITTED, "work"),
+        ("01:20", ev.EVENT_JOB_EXECUTED, "work"),
+        ("02:00", ev.EVENT_SCHEDULER_SHUTDOWN, None),  # the simulation closes: shutdown(wait=False)
+    ]

@@ -1,0 +1,175 @@
+"""APScheduler's own triggers, fired in virtual time: cron across DST, jitter, date, start/end dates."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
+
+import jobsim
+
+NY = ZoneInfo("America/New_York")
+
+
+def starts(runs):
+    """Each run's start as an ISO instant in UTC (``2025-03-01T09:00:00Z``)."""
+    return [r.started_at.strftime("%Y-%m-%dT%H:%M:%S.%f").removesuffix(".000000") + "Z" for r in runs]
+
+
+def _noop():
+    return None
+
+
+def test_cron_at_nine_new_york_follows_the_wall_clock_across_both_dst_changes(scheduler):
+    """hour=9 in New York is 14:00Z in EST and 13:00Z in EDT (2025-03-09 to 2025-11-02)."""
+    scheduler.add_job(_noop, "cron", hour=9, minute=0, timezone="America/New_York", id="report")
+    with jobsim.Simulation(scheduler, start="2025-03-07T00:00:00Z") as sim:
+        sim.advance_to("2025-03-11T00:00:00Z")
+        assert starts(sim.runs("report")) == [
+            "2025-03-07T14:00:00Z", "2025-03-08T14:00:00Z", "2025-03-09T13:00:00Z", "2025-03-10T13:00:00Z",
+        ]  # fmt: skip
+        sim.advance_to("2025-10-31T00:00:00Z")
+        before = len(sim.runs("report"))
+        sim.advance_to("2025-11-04T00:00:00Z")
+        assert starts(sim.runs("report")[before:]) == [
+            "2025-10-31T13:00:00Z", "2025-11-01T13:00:00Z", "2025-11-02T14:00:00Z", "2025-11-03T14:00:00Z",
+        ]  # fmt: skip
+        assert all(r.status == "completed" for r in sim.runs("report"))
+        assert len(sim.runs("report")) == 4 + (dt.date(2025, 11, 4) - dt.date(2025, 3, 11)).days
+
+
+def test_a_wall_time_in_the_spring_forward_gap_fires_once_an_hour_later_on_the_wall(scheduler):
+    """2025-03-09 02:30 does not exist in New York. APScheduler 3.11 builds the candidate with
+    ``datetime(..., tzinfo=zone, fold=0)`` (``triggers/cron/__init__.py:199-210``); zoneinfo reads a
+    gap time with fold=0 at the offset before the change (-05:00), so the run time is 02:30-05:00 =
+    07:30Z = 03:30 EDT on the wall: the job runs that day, one wall-clock hour late."""
+    scheduler.add_job(_noop, "cron", hour=2, minute=30, timezone="America/New_York", id="nightly")
+    with jobsim.Simulation(scheduler, start="2025-03-07T00:00:00Z") as sim:
+        sim.advance_to("2025-03-11T00:00:00Z")
+        runs = sim.runs("nightly")
+        assert starts(runs) == [
+            "2025-03-07T07:30:00Z", "2025-03-08T07:30:00Z", "2025-03-09T07:30:00Z", "2025-03-10T06:30:00Z",
+        ]  # fmt: skip
+        assert runs[2].event.data["run_time"] == "2025-03-09T02:30:00-05:00"
+        assert runs[2].started_at.astimezone(NY).strftime("%H:%M %Z") == "03:30 EDT"
+
+
+def test_a_wall_time_in_the_repeated_hour_fires_twice(scheduler):
+    """2025-11-02 01:30 happens twice in New York (EDT, then EST). After the first run,
+    ``get_next_fire_time`` searches from the previous fire time + 1 µs converted to the zone
+    (``triggers/cron/__init__.py:212-221``), which lands in the second 01:00-02:00 (fold=1):
+    01:30 matches again, so the job runs at 05:30Z and 06:30Z -- the 3.x docs' "wall clock"
+    caveat (cron.rst: periods "may not exist at all, or be repeated ... This is not a bug")."""
+    scheduler.add_job(_noop, "cron", hour=1, minute=30, timezone="America/New_York", id="nightly")
+    with jobsim.Simulation(scheduler, start="2025-10-31T00:00:00Z") as sim:
+        sim.advance_to("2025-11-04T00:00:00Z")
+        runs = sim.runs("nightly")
+        assert starts(runs) == [
+            "2025-10-31T05:30:00Z", "2025-11-01T05:30:00Z", "2025-11-02T05:30:00Z", "2025-11-02T06:30:00Z",
+            "2025-11-03T06:30:00Z",
+        ]  # fmt: skip
+        assert [r.event.data["run_time"] for r in runs[2:4]] == [
+            "2025-11-02T01:30:00-04:00",
+            "2025-11-02T01:30:00-05:00",
+        ]
+
+
+def test_the_simulated_fire_times_are_the_triggers_own():
+    """The same instants as calling APScheduler's trigger directly, from the same ``now``."""
+    trigger = CronTrigger(hour=1, minute=30, timezone="America/New_York")
+    now = dt.datetime(2025, 11, 1, 12, tzinfo=dt.timezone.utc)
+    first = trigger.get_next_fire_time(None, now)
+    second = trigger.get_next_fire_time(first, first)
+    third = trigger.get_next_fire_time(second, second)
+    assert [t.astimezone(dt.timezone.utc).isoformat() for t in (first, second, third)] == [
+        "2025-11-02T05:30:00+00:00", "2025-11-02T06:30:00+00:00", "2025-11-03T06:30:00+00:00",
+    ]  # fmt: skip
+
+
+def test_from_crontab_reads_day_of_week_1_as_tuesday(scheduler):
+    """APScheduler 3 numbers weekdays from Monday=0 (``triggers/cron/__init__.py:129-134``): crontab's
+    ``0 9 * * 1`` (Monday in cron) fires on Tuesdays. 2025-03-03 is a Monday."""
+    scheduler.add_job(_noop, CronTrigger.from_crontab("0 9 * * 1", timezone="UTC"), id="weekly")
+    with jobsim.Simulation(scheduler, start="2025-03-03T00:00:00Z") as sim:
+        sim.advance("14d")
+        assert starts(sim.runs("weekly")) == ["2025-03-04T09:00:00Z", "2025-03-11T09:00:00Z"]
+        assert {r.started_at.strftime("%A") for r in sim.runs("weekly")} == {"Tuesday"}
+
+
+def _jittered(seed):
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(_noop, "interval", minutes=10, jitter=60, id="poll")
+    with jobsim.Simulation(scheduler, start="2025-03-01T00:00:00Z", seed=seed) as sim:
+        sim.advance("2h")
+        return [r.start_ns for r in sim.runs("poll")]
+
+
+def test_interval_jitter_is_drawn_from_the_simulations_seed():
+    """``IntervalTrigger.get_next_fire_time`` adds ``random.uniform(0, jitter)`` to the previous
+    (jittered) fire time + interval (``triggers/interval.py:75-91``): the gaps are 600-660 s and
+    drift accumulates. The draws come from the seed: same seed, same history."""
+    first, again, other = _jittered(7), _jittered(7), _jittered(8)
+    assert first == again
+    assert first != other
+    start = int(dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc).timestamp()) * 10**9
+    assert 600 * 10**9 <= first[0] - start <= 660 * 10**9
+    gaps = [b - a for a, b in itertools.pairwise(first)]
+    assert all(600 * 10**9 <= gap <= 660 * 10**9 for gap in gaps), gaps
+    assert len(set(gaps)) == len(gaps)  # really drawn, not a constant offset
+    assert all(t % 1000 == 0 for t in first)  # datetimes are whole microseconds
+
+
+def test_a_date_job_runs_once_at_its_instant_and_run_until_idle_waits_for_it(scheduler):
+    scheduler.add_job(_noop, "date", run_date=dt.datetime(2025, 3, 2, 8, 15, tzinfo=dt.timezone.utc), id="once")
+    scheduler.add_job(_noop, "interval", minutes=1, id="busy")  # recurring: does not keep run_until_idle going
+    with jobsim.Simulation(scheduler, start="2025-03-01T00:00:00Z") as sim:
+        sim.run_until_idle()
+        assert starts(sim.runs("once")) == ["2025-03-02T08:15:00Z"]
+        assert sim.now == dt.datetime(2025, 3, 2, 8, 15, tzinfo=dt.timezone.utc)
+        assert scheduler.get_job("once") is None  # its trigger has no next fire time: removed (base.py:1232-1233)
+        sim.advance("1d")
+        assert len(sim.runs("once")) == 1
+        scheduler.add_job(_noop, "date", run_date="2025-03-05 00:00:00", id="later")  # from the test, mid-run
+        sim.run_until_idle()
+        assert starts(sim.runs("later")) == ["2025-03-05T00:00:00Z"]
+
+
+def test_an_interval_job_stops_at_its_end_date_and_is_removed(scheduler):
+    scheduler.add_job(_noop, "interval", hours=1, id="hourly",
+                      start_date="2025-03-01 00:30:00", end_date="2025-03-01 03:30:00")  # fmt: skip
+    with jobsim.Simulation(scheduler, start="2025-03-01T00:00:00Z") as sim:
+        sim.advance("6h")
+        assert starts(sim.runs("hourly")) == [
+            "2025-03-01T00:30:00Z", "2025-03-01T01:30:00Z", "2025-03-01T02:30:00Z", "2025-03-01T03:30:00Z",
+        ]  # fmt: skip
+        assert scheduler.get_job("hourly") is None
+
+
+def test_a_job_added_before_the_simulation_counts_its_interval_from_the_simulations_start(scheduler):
+    """``IntervalTrigger`` defaults ``start_date`` to ``datetime.now() + interval`` when it is built
+    (``triggers/interval.py:69``), here on the real clock: the simulation moves it to its start."""
+    scheduler.add_job(_noop, "interval", minutes=15, id="quarterly")
+    scheduler.add_job(_noop, id="at-once")  # no trigger: a date trigger at "now"
+    # the idiom for "run once at start, then hourly"; and a date the user chose, left alone
+    scheduler.add_job(_noop, "interval", hours=1, next_run_time=dt.datetime.now(dt.timezone.utc), id="hourly")
+    scheduler.add_job(_noop, "date", run_date="2025-03-01 00:20:00", id="chosen")
+    with jobsim.Simulation(scheduler, start="2025-03-01T00:00:00Z") as sim:
+        sim.advance("31min")
+        assert starts(sim.runs("quarterly")) == ["2025-03-01T00:15:00Z", "2025-03-01T00:30:00Z"]
+        assert starts(sim.runs("at-once")) == ["2025-03-01T00:00:00Z"]
+        assert starts(sim.runs("hourly")) == ["2025-03-01T00:00:00Z"]  # then 01:00 (start_date = start + 1 h)
+        assert starts(sim.runs("chosen")) == ["2025-03-01T00:20:00Z"]
+        sim.advance("30min")
+        assert starts(sim.runs("hourly")) == ["2025-03-01T00:00:00Z", "2025-03-01T01:00:00Z"]
+
+
+def test_jobs_added_from_the_test_read_the_virtual_clock(scheduler):
+    with jobsim.Simulation(scheduler, start="2025-03-01T00:00:00Z") as sim:
+        sim.advance("1h")
+        scheduler.add_job(_noop, "interval", minutes=20, id="late")  # start_date = virtual now + 20 min
+        sim.advance("1h")
+        assert starts(sim.runs("late")) == ["2025-03-01T01:20:00Z", "2025-03-01T01:40:00Z", "2025-03-01T02:00:00Z"]

@@ -147,7 +147,8 @@ class Simulation:
                 f"a jobsim.App or a target a backend plugin adapts ({have}; "
                 "from a jobsim checkout: pip install -e plugins/jobsim-celery for a Celery app, "
                 "pip install -e plugins/jobsim-inngest for inngest-py functions, "
-                "pip install -e plugins/jobsim-rq for RQ queues)",
+                "pip install -e plugins/jobsim-rq for RQ queues, "
+                "pip install -e plugins/jobsim-apscheduler for an APScheduler 3 scheduler)",
             )  # fmt: skip
         if not isinstance(adapted, Adapted):
             raise PluginError(

@@ -101,7 +101,10 @@ def drop_secrets(text: str) -> str:
 QUERY_PARAM = re.compile(r"(^|[?&;\s])([A-Za-z0-9_.~%\[\]-]+)=([^&\s'\"#<>]*)", re.M)
 """A URL query parameter, wherever a URL appears (a ``url`` field, an error message, a body),
 or a form field (``client_secret=...&grant_type=...``: the first one at the start of the text)."""
-EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+EMAIL = re.compile(r"[\w.%+-]+@[^\W_][\w-]*(?:\.[\w-]+)*\.[^\W\d_]{2,}")
+"""An email address, internationalized ones too (RFC 6531: ``zoë@gmail.com``, ``ann@müller.de``):
+with ASCII letters only the match began after the last non-ASCII letter, leaving the name in front
+of it in clear (``josé.garcí`` + a fake), or found nothing at an IDN domain."""
 PHONE = re.compile(
     r"(?<![\w+.,/-])(?:"
     r"(?:\+|%2[Bb])\d{1,15}(?:[ .-]?\(\d{1,4}\)[ .-]?\d{1,14})?(?:(?:[ .+-]|%20)\d{1,14}){0,6}"  # +44 20 7946 0958
@@ -132,7 +135,11 @@ def phone_number(match: re.Match[str]) -> bool:
     return not (body.count(".") == 1 and body.replace(".", "").isdigit())
 
 
-WORD = re.compile(r"[A-Z][a-zA-Z]+(?:['\u2019-][A-Za-z]+)*")  # O'Brien, Jean-Luc
+_UPPER = "".join(c for c in map(chr, range(0x2000)) if c.isupper())
+WORD = re.compile(f"[{_UPPER}][^\\W\\d_]+(?:['\u2019-][^\\W\\d_]+)*")  # O'Brien, Jean-Luc, Zoë, Ångström
+"""A capitalised word (a name's): an upper-case letter of the Latin, Greek, Cyrillic, Armenian and
+Latin-extended (Vietnamese) blocks, then letters of any script. With ASCII letters only, "Zoë
+Ångström" was the word "Zo" and nothing: pseudonymized as "Theodoreë Ångström"."""
 HONORIFICS = frozenset({"Mr", "Mrs", "Ms", "Miss", "Mx", "Dr", "Prof", "Sir", "Jr", "Sr", "II", "III", "IV"})
 
 _PII_KEYS: dict[str, str] = {

@@ -372,3 +372,26 @@ def test_the_free_text_phones_of_a_loaded_trace_are_looked_for_only_when_a_phone
     assert "555-0100" not in loud.read_text() and "555 0100" not in loud.read_text()
     assert jobsim.Trace.load(loud).save(tmp_path / "loud2.jobsim.jsonl").read_bytes() == loud.read_bytes()
     assert len(searched) == sum(1 for _ in loud.read_text().splitlines()) - 2  # each record once: not header, end
+
+
+def test_names_and_email_addresses_beyond_ascii_are_pseudonymized_whole(tmp_path):
+    app = jobsim.App("intl")
+
+    @app.function("greet", on="user/created")
+    def greet(ctx):
+        data = ctx.event.data
+        return {"msg": f"Hallo {data['name']}, wir schreiben an {data['email']}"}
+
+    with jobsim.Simulation(app) as sim:
+        sim.send("user/created", {"email": "zoë.ångström@gmail.com", "name": "Zoë Ångström",
+                                  "contact": "josé.garcía@gmail.com / ann@müller.de"})  # fmt: skip
+        sim.run_until_idle()
+    text, lines = saved(sim, tmp_path)
+    for value in ("Zo", "Ångström", "ström", "josé", "garcí", "müller"):
+        assert value not in text, value
+    data = lines[1]["ce"]["data"]
+    assert re.fullmatch(r"[a-z][a-z0-9._]*@example\.(com|net|org)", data["email"])
+    assert re.fullmatch(r"[A-Z][a-z]+ [A-Z][a-z]+", data["name"])
+    assert re.fullmatch(r"\S+@example\.(com|net|org) / \S+@example\.(com|net|org)", data["contact"])
+    output = next(line for line in lines if line["k"] == "run.end")["output"]
+    assert output == {"msg": f"Hallo {data['name']}, wir schreiben an {data['email']}"}  # the same fakes in free text

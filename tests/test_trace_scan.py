@@ -123,3 +123,8 @@ def test_a_line_that_is_not_json_is_scanned_as_text_with_the_lines_after_it(tmp_
     with pytest.raises(traces.TraceError, match=r"events\.jsonl: lines 2, 3 are not JSON: scanned as text, nothing "
                                                 r"in the file looks secret, but a secret-named field is only told"):
         traces.scan(path)
+
+
+def test_internationalized_email_addresses_are_personal_data(tmp_path):
+    rec = record(note="from zoë@gmail.com and ann@müller.de, not bob@例え.test")
+    assert scan_lines(tmp_path, rec, pii=True) == [(2, "note", "an email address at a real domain (personal data)")] * 2

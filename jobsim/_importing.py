@@ -36,12 +36,14 @@ from ._replay import SYNTHESIZED_ID
 from ._time import MS, Instant, instant_ns, iso, zone
 from ._trace import Trace
 from ._tracefile import _path
-from ._tracereader import gzip_errors, load, open_trace
+from ._tracereader import GZIP_ERRORS, gzip_errors, load, open_trace
 from .errors import InvalidArgument, TraceError, TraceWarning
 
 FORMATS = ("auto", "inngest", "cloudevents")
 _LISTED = 20  # skipped lines named in the warning; the header counts them all
 _INNGEST_KEYS = frozenset({"name", "data", "id", "ts", "v", "user"})
+_CHUNK = 1 << 16
+_BOM = b"\xef\xbb\xbf"
 
 
 def read_any(path: str | os.PathLike[str], *, strict: bool = False) -> Trace:
@@ -54,6 +56,7 @@ def read_any(path: str | os.PathLike[str], *, strict: bool = False) -> Trace:
 def _is_trace(path: Path) -> bool:
     with open_trace(path) as f, gzip_errors(path):
         for raw in f:
+            raw = raw.removeprefix(_BOM)
             if raw.strip() and not raw.startswith(b"#"):
                 try:
                     first = orjson.loads(raw)
@@ -98,7 +101,8 @@ def import_events(
     kinds: set[str] = set()
     ignored: dict[str, int] = {}
     skipped: list[TraceError] = []
-    for line, obj in _objects(source):
+    cut: list[str] = []
+    for line, obj in _objects(source, cut):
         if isinstance(obj, dict) and obj.get("k") == "header" and obj.get("format") == "jobsim-trace":
             raise TraceError("this is a jobsim trace already, not a file of events to import: replay, diff or "
                              "show it as it is", path=str(source), line=line)  # never skipped  # fmt: skip
@@ -157,6 +161,10 @@ def import_events(
     for message in notes:
         trace.warnings.append(message)
         warnings.warn(f"{source}: {message}", TraceWarning, stacklevel=2)
+    for message in cut:
+        trace.truncated = True
+        trace.warnings.append(message)
+        warnings.warn(f"{source}: {message}", TraceWarning, stacklevel=2)
     trace.path = source
     trace.complete = False
     if ignored:
@@ -204,13 +212,26 @@ def _first_time(events: list[tuple[int | None, int, dict[str, Any]]]) -> int:
     return instant_ns(DEFAULT_START)
 
 
-def _objects(path: Path) -> Iterator[tuple[int, Any]]:
+def _objects(path: Path, cut: list[str]) -> Iterator[tuple[int, Any]]:
     """(line number, JSON value) for each event: one per line, or the items of one top-level array.
 
     A line that is not JSON comes as a ``TraceError`` in place of its value, for the caller to
-    raise or skip."""
-    with open_trace(path) as f, gzip_errors(path):
-        data = f.read()
+    raise or skip. An export cut off while it was written is read as the trace reader reads a
+    cut recording: a last line without its line end that is not JSON, or a gzip stream that ends
+    early, is said in ``cut`` and the events before it are kept. A UTF-8 byte order mark (what
+    Windows tools write first) is skipped."""
+    chunks = []
+    with open_trace(path) as f:
+        try:
+            while chunk := f.read(_CHUNK):
+                chunks.append(chunk)
+        except GZIP_ERRORS as exc:
+            if not chunks:
+                raise TraceError(f"the gzip stream is damaged or cut off ({exc})", path=str(path)) from None
+            broken: BaseException | None = exc
+        else:
+            broken = None
+    data = b"".join(chunks).removeprefix(_BOM)
     text = data.lstrip()
     if text.startswith(b"["):
         try:
@@ -219,14 +240,25 @@ def _objects(path: Path) -> Iterator[tuple[int, Any]]:
             raise TraceError(f"the file is a JSON array that does not parse: {exc}", path=str(path)) from None
         yield from enumerate(items, start=1)
         return
-    for number, raw in enumerate(data.splitlines(), start=1):
+    lines = data.splitlines()
+    ended = broken is None and data.endswith((b"\n", b"\r"))
+    for number, raw in enumerate(lines, start=1):
         if not raw.strip() or raw.lstrip().startswith(b"#"):
             continue
         try:
             yield number, orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
+            if number == len(lines) and not ended:
+                lines = lines[: number - 1]
+                if broken is None:
+                    cut.append(f"line {number} is cut off (the export did not finish): the events before it were "
+                               "imported")  # fmt: skip
+                break
             preview = raw.decode("utf-8", "replace")[:80]
             yield number, TraceError(f"malformed line: {exc}: {preview!r}", path=str(path), line=number)
+    if broken is not None:
+        cut.append(f"the gzip stream ends early after line {len(lines)} ({broken}): the events before it were "
+                   "imported")  # fmt: skip
 
 
 def _event(obj: Any, format: str, path: Path, line: int) -> tuple[str, dict[str, Any]]:

@@ -211,3 +211,49 @@ def test_an_id_repeated_more_than_24_h_later_is_no_repeat_the_replay_drops(tmp_p
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert len(traces.import_events(spaced).records) == 3
+
+
+def test_a_byte_order_mark_and_crlf_line_ends_are_read(tmp_path):
+    """Windows tools write a UTF-8 BOM first and CRLF line ends: the export imports, and replays as events."""
+    path = tmp_path / "events.jsonl"
+    lines = [orjson.dumps({"name": "order/paid", "data": {"amount": n}, "id": f"o{n}", "ts": T0 // MS + n}) for n in (1, 2)]
+    path.write_bytes(b"\xef\xbb\xbf" + b"\r\n".join(lines) + b"\r\n\r\n")
+    trace = traces.import_events(path)
+    assert [(r.at, r.data["id"], r.data["data"]) for r in trace.records] == [
+        (T0 + MS, "o1", {"amount": 1}), (T0 + 2 * MS, "o2", {"amount": 2})]  # fmt: skip
+    assert trace.warnings == [] and not trace.truncated
+    result = jobsim.Simulation.replay(path, app())
+    assert [run.output for run in result.simulation.runs("on-order")] == [2, 4]
+
+
+def test_an_export_cut_off_mid_line_keeps_the_events_before_it(tmp_path):
+    events = [{"name": "order/paid", "data": {"amount": n}, "id": f"o{n}", "ts": T0 // MS + n} for n in range(3)]
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events) + b'{"name":"order/paid","da')
+    with pytest.warns(TraceWarning, match=r"events\.jsonl: line 4 is cut off \(the export did not finish\): the "
+                                          r"events before it were imported"):  # fmt: skip
+        trace = traces.import_events(path)
+    assert [r.data["id"] for r in trace.records] == ["o0", "o1", "o2"] and trace.truncated
+    assert trace.warnings == ["line 4 is cut off (the export did not finish): the events before it were imported"]
+    path.write_bytes(path.read_bytes() + b"\n")  # a whole line that is not JSON: malformed, as before
+    with pytest.raises(TraceError, match=r"events\.jsonl:4: malformed line"):
+        traces.import_events(path)
+
+
+def test_a_gzip_export_cut_off_mid_stream_keeps_the_lines_it_holds(tmp_path):
+    import os
+
+    events = [{"name": "order/paid", "data": {"amount": n, "noise": os.urandom(48).hex()}, "id": f"o{n}",
+               "ts": T0 // MS + n} for n in range(2000)]  # fmt: skip
+    whole = gzip.compress(b"".join(orjson.dumps(e) + b"\n" for e in events))
+    path = tmp_path / "events.jsonl.gz"
+    path.write_bytes(whole[: len(whole) // 2])
+    with pytest.warns(TraceWarning, match=r"events\.jsonl\.gz: the gzip stream ends early after line (\d+) \(.*\): "
+                                          r"the events before it were imported"):  # fmt: skip
+        trace = traces.import_events(path)
+    kept = [r.data["id"] for r in trace.records]
+    assert 500 < len(kept) < 1500 and kept == [f"o{n}" for n in range(len(kept))] and trace.truncated
+    assert trace.warnings[0].startswith(f"the gzip stream ends early after line {len(kept)} (")
+    path.write_bytes(whole[:15])  # nothing readable: an error, not an empty trace
+    with pytest.raises(TraceError, match=r"events\.jsonl\.gz: the gzip stream is damaged or cut off"):
+        traces.import_events(path)

@@ -216,7 +216,8 @@ def test_an_id_repeated_more_than_24_h_later_is_no_repeat_the_replay_drops(tmp_p
 def test_a_byte_order_mark_and_crlf_line_ends_are_read(tmp_path):
     """Windows tools write a UTF-8 BOM first and CRLF line ends: the export imports, and replays as events."""
     path = tmp_path / "events.jsonl"
-    lines = [orjson.dumps({"name": "order/paid", "data": {"amount": n}, "id": f"o{n}", "ts": T0 // MS + n}) for n in (1, 2)]
+    events = [{"name": "order/paid", "data": {"amount": n}, "id": f"o{n}", "ts": T0 // MS + n} for n in (1, 2)]
+    lines = [orjson.dumps(event) for event in events]
     path.write_bytes(b"\xef\xbb\xbf" + b"\r\n".join(lines) + b"\r\n\r\n")
     trace = traces.import_events(path)
     assert [(r.at, r.data["id"], r.data["data"]) for r in trace.records] == [

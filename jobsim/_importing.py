@@ -6,7 +6,8 @@ Accepted, detected from the content (never the name), gzip or not:
   per line (``name`` and ``data`` required; ``ts`` in milliseconds since the epoch);
 - **CloudEvents JSON Lines**: one CloudEvents 1.0 JSON object per line
   (``specversion``, ``id``, ``source``, ``type`` required; ``time`` RFC 3339; ``data``
-  a JSON object; the ``dataversion`` extension becomes ``v``);
+  a JSON object, or ``data_base64`` holding one under a JSON ``datacontenttype``; the
+  ``dataversion`` extension becomes ``v``);
 - **a JSON array** of either (the CloudEvents JSON *batch* format is one array);
 - a jobsim trace, which is simply loaded.
 
@@ -19,6 +20,8 @@ valid CloudEvents, and a replay lets the bus make its own, as Inngest would.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import re
 import warnings
@@ -289,7 +292,7 @@ def _cloudevent(obj: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(obj.get(name), str) or not obj[name]:
             raise ValueError(f"a CloudEvent needs a non-empty string {name!r} (CloudEvents 1.0, required attributes)")
     if "data_base64" in obj:
-        raise ValueError("the CloudEvent carries binary data (data_base64); an Inngest event's data is a JSON object")
+        obj = _decoded(obj)
     for name, value in obj.items():
         if name in _CE_CONTEXT or name == "data":
             continue
@@ -307,6 +310,35 @@ def _cloudevent(obj: dict[str, Any]) -> dict[str, Any]:
     if isinstance(data.get("attributes"), dict):
         data["attributes"].pop("datacontenttype", None)
     return data
+
+
+def _decoded(obj: dict[str, Any]) -> dict[str, Any]:
+    """A CloudEvent whose ``data_base64`` holds JSON, with it as ``data``; else a ValueError saying why not.
+
+    Some producers base64-encode every payload, JSON too (the JSON format allows ``data_base64``
+    for any content type, CloudEvents 1.0 JSON format §3.1); an Inngest event's data is a JSON
+    object, so the bytes are decoded when ``datacontenttype`` names JSON (``application/json``,
+    ``*/*+json``, ``text/json``, with parameters such as ``charset``) and hold an object."""
+    if "data" in obj:
+        raise ValueError("the CloudEvent has both 'data' and 'data_base64' (CloudEvents 1.0 JSON format §3.1: "
+                         "one or the other)")  # fmt: skip
+    kind = obj.get("datacontenttype")
+    media = kind.partition(";")[0].strip().lower() if isinstance(kind, str) else ""
+    if not (media in ("application/json", "text/json") or media.endswith("+json")):
+        shown = f"datacontenttype {kind!r}" if kind is not None else "no datacontenttype"
+        raise ValueError(f"the CloudEvent carries binary data (data_base64, {shown}); an Inngest event's "
+                         "data is a JSON object, so only a JSON content type (application/json, */*+json) is "
+                         "decoded")  # fmt: skip
+    try:
+        data = orjson.loads(base64.b64decode(obj["data_base64"], validate=True))
+    except (TypeError, ValueError, binascii.Error) as exc:
+        raise ValueError(f"the CloudEvent's data_base64 is not base64 of JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"the CloudEvent's data_base64 holds JSON {type(data).__name__}; an Inngest event's data "
+                         "is a JSON object")  # fmt: skip
+    out = {key: value for key, value in obj.items() if key != "data_base64"}
+    out["data"] = data
+    return out
 
 
 def _inngest(obj: dict[str, Any]) -> dict[str, Any]:

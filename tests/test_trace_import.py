@@ -258,3 +258,31 @@ def test_a_gzip_export_cut_off_mid_stream_keeps_the_lines_it_holds(tmp_path):
     path.write_bytes(whole[:15])  # nothing readable: an error, not an empty trace
     with pytest.raises(TraceError, match=r"events\.jsonl\.gz: the gzip stream is damaged or cut off"):
         traces.import_events(path)
+
+
+def test_a_cloudevent_s_base64_json_data_is_decoded_other_binary_data_is_refused_saying_why(tmp_path):
+    import base64
+
+    def encoded(value: object) -> str:
+        return base64.b64encode(orjson.dumps(value)).decode()
+
+    base = {"specversion": "1.0", "source": "/prod", "type": "order/paid", "time": "2025-06-01T12:00:00Z"}
+    path = write(tmp_path / "ce.jsonl",
+                 {**base, "id": "a", "datacontenttype": "application/json", "data_base64": encoded({"amount": 4})},
+                 {**base, "id": "b", "datacontenttype": "application/cloudevents+json; charset=utf-8",
+                  "data_base64": encoded({"amount": 5})})  # fmt: skip
+    trace = traces.import_events(path)
+    assert [(r.data["id"], r.data["data"]) for r in trace.records] == [("a", {"amount": 4}), ("b", {"amount": 5})]
+    result = jobsim.Simulation.replay(path, app())
+    assert [run.output for run in result.simulation.runs("on-order")] == [8, 10]
+    for event, message in [
+        ({"datacontenttype": "application/octet-stream", "data_base64": "AAEC/w=="},
+         r"bad\.jsonl:1: the CloudEvent carries binary data \(data_base64, datacontenttype "
+         r"'application/octet-stream'\); an Inngest event's data is a JSON object, so only a JSON content type"),
+        ({"datacontenttype": "application/json", "data_base64": "not base64!"}, r"is not base64 of JSON"),
+        ({"datacontenttype": "application/json", "data_base64": encoded([1])}, r"holds JSON list"),
+        ({"datacontenttype": "application/json", "data_base64": encoded({}), "data": {}}, r"both 'data' and"),
+    ]:  # fmt: skip
+        write(tmp_path / "bad.jsonl", {**base, "id": "x", **event})
+        with pytest.raises(TraceError, match=message):
+            traces.import_events(tmp_path / "bad.jsonl")

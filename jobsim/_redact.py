@@ -213,7 +213,11 @@ class Redactor:
                 self._learn(data["user"])
         elif kind == "http":
             for part in ("request", "response"):
-                self._learn(((data.get(part) or {}).get("body") or {}).get("json"))
+                message = data.get(part) or {}
+                self._learn((message.get("body") or {}).get("json"))
+                headers = message.get("headers")
+                if headers:
+                    self._pending.extend(("ip", ip) for ip in self._header_ips(headers))
         elif kind == "email":
             if data.get("template_data") is not None:
                 self._learn(data["template_data"])
@@ -350,12 +354,26 @@ class Redactor:
             if secret is None:
                 lowered = name.lower()
                 secret = known[name] = lowered not in keep and (lowered in extra or secret_header(lowered))
-            new: Any = MARKER if secret else self._walk(value)
+            if secret:
+                new: Any = MARKER
+            elif self.pseudo and type(value) is str and self._action(name) == "ip":
+                new = ", ".join(self._pseudonym("ip", ip.strip()) for ip in value.split(","))
+            else:
+                new = self._walk(value)
             if new != value:
                 if out is None:
                     out = dict(headers)
                 out[name] = new
         return headers if out is None else out
+
+    def _header_ips(self, headers: Any) -> Iterator[str]:
+        """The client addresses proxies put in headers (``X-Forwarded-For: client, proxy``, ``X-Real-IP``):
+        personal data as an ``ip`` field is, faked address by address (the value was walked as text,
+        which finds no IP, so the client's address stayed in clear beside its faked ``ip`` field)."""
+        if isinstance(headers, dict):
+            for name, value in headers.items():
+                if type(value) is str and self._action(name) == "ip":
+                    yield from (ip.strip() for ip in value.split(","))
 
     def url(self, url: Any) -> Any:
         """Secret query parameters dropped, credentials and personal data rewritten."""

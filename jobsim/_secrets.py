@@ -151,7 +151,8 @@ _PII_KEYS: dict[str, str] = {
     **dict.fromkeys(("address", "street", "streetaddress", "address1", "address2", "addressline1",
                      "addressline2", "line1", "line2"), "address"),
     **dict.fromkeys(("ip", "ipaddress", "clientip", "remoteip", "remoteaddr", "ipv4", "ipv6",
-                     "xforwardedfor"), "ip"),
+                     "xforwardedfor", "xrealip", "xclientip", "cfconnectingip", "trueclientip",
+                     "fastlyclientip", "xoriginalforwardedfor"), "ip"),
 }  # fmt: skip
 
 

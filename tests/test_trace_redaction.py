@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import orjson
 import pytest
 from _traceapp import CRM_TOKEN, RESEND_KEY, build, record
@@ -395,3 +396,31 @@ def test_names_and_email_addresses_beyond_ascii_are_pseudonymized_whole(tmp_path
     assert re.fullmatch(r"\S+@example\.(com|net|org) / \S+@example\.(com|net|org)", data["contact"])
     output = next(line for line in lines if line["k"] == "run.end")["output"]
     assert output == {"msg": f"Hallo {data['name']}, wir schreiben an {data['email']}"}  # the same fakes in free text
+
+
+def test_client_addresses_in_proxy_headers_get_the_fakes_ip_fields_get(tmp_path):
+    app = jobsim.App("proxy")
+
+    @app.function("forward", on="signup")
+    def forward(ctx):
+        return ctx.step.run("post", lambda: httpx.post(
+            "https://crm.example.com/leads", json={"email": ctx.event.data["email"]},
+            headers={"X-Forwarded-For": f"{ctx.event.user['ip']}, 198.51.100.7", "X-Real-IP": ctx.event.user["ip"]},
+        ).status_code)  # fmt: skip
+
+    with jobsim.Simulation(app) as sim:
+        sim.http.post("https://crm.example.com/leads").respond(200, headers={"X-Client-IP": "192.0.2.44"})
+        sim.send("signup", {"email": "ada@gmail.com"}, user={"ip": "203.0.113.5"})
+        sim.run_until_idle()
+    text, lines = saved(sim, tmp_path)
+    for ip in ("203.0.113.5", "198.51.100.7", "192.0.2.44"):
+        assert ip not in text, ip
+    fake = lines[1]["user"]["ip"]
+    call = next(line for line in lines if line["k"] == "http")
+    forwarded, proxy = call["request"]["headers"]["x-forwarded-for"].split(", ")
+    assert forwarded == call["request"]["headers"]["x-real-ip"] == fake
+    assert re.fullmatch(r"\d+\.\d+\.\d+\.\d+", proxy) and re.fullmatch(r"\d+\.\d+\.\d+\.\d+",
+                                                                       call["response"]["headers"]["x-client-ip"])
+    path = tmp_path / "r.jobsim.jsonl"
+    assert jobsim.Trace.load(path).save(tmp_path / "again.jobsim.jsonl").read_text() == text  # fakes stay fakes
+    assert jobsim.Simulation.replay(path, app).same

@@ -286,3 +286,25 @@ def test_a_cloudevent_s_base64_json_data_is_decoded_other_binary_data_is_refused
         write(tmp_path / "bad.jsonl", {**base, "id": "x", **event})
         with pytest.raises(TraceError, match=message):
             traces.import_events(tmp_path / "bad.jsonl")
+
+
+def test_a_saved_replay_of_imported_events_keeps_their_fakes_and_replays_the_same(tmp_path):
+    """README: "save that replay as the baseline the next replays compare with"."""
+    shop = jobsim.App("baseline")
+
+    @shop.function("note", on="user/created")
+    def note(ctx):
+        data = ctx.event.data
+        return f"Dear {data['name']}, we call {data['phone']} at {data['address']}"
+
+    write(tmp_path / "events.jsonl", {"name": "user/created", "ts": T0 // MS, "id": "u1", "data": {
+        "email": "ada@gmail.com", "name": "Ada Lovelace", "phone": "(415) 555-0100", "address": "12 Main St"}})
+    imported = traces.import_events(tmp_path / "events.jsonl").save(tmp_path / "imported.jobsim.jsonl")
+    fakes = jobsim.Trace.load(imported).records[0].data["data"]
+    assert fakes["name"] != "Ada Lovelace" and fakes["phone"] != "(415) 555-0100"
+    baseline = jobsim.Simulation.replay(imported, shop).save(tmp_path / "baseline.jobsim.jsonl")
+    saved = jobsim.Trace.load(baseline)
+    assert saved.records[0].data["data"] == fakes  # not faked a second time
+    (end,) = saved.of("run.end")
+    assert end.data["output"] == f"Dear {fakes['name']}, we call {fakes['phone']} at {fakes['address']}"
+    assert jobsim.Simulation.replay(baseline, shop).same

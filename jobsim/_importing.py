@@ -34,7 +34,7 @@ import orjson
 
 from ._codec import from_cloudevent, rfc3339_ns
 from ._drawspec import registered_profiles
-from ._events import DEDUPE_WINDOW, ulid
+from ._events import _FIRST_MS, _LAST_MS, DEDUPE_WINDOW, ulid
 from ._replay import SYNTHESIZED_ID
 from ._time import MS, Instant, instant_ns, iso, zone
 from ._trace import Trace
@@ -46,6 +46,9 @@ FORMATS = ("auto", "inngest", "cloudevents")
 _LISTED = 20  # skipped lines named in the warning; the header counts them all
 _INNGEST_KEYS = frozenset({"name", "data", "id", "ts", "v", "user"})
 _CHUNK = 1 << 16
+_SECONDS_LIKE = (100_000_000 * MS, 100_000_000_000 * MS)
+"""1970-01-02 to 1973-03-03 in ns: an Inngest ``ts`` (ms) from ``1e8`` to ``1e11`` is far likelier a time in
+seconds (1973 to 5138; today's ~1.7e9) than one of those days."""
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -104,6 +107,7 @@ def import_events(
     kinds: set[str] = set()
     ignored: dict[str, int] = {}
     skipped: list[TraceError] = []
+    seconds: list[tuple[int, int]] = []
     cut: list[str] = []
     for line, obj in _objects(source, cut):
         if isinstance(obj, dict) and obj.get("k") == "header" and obj.get("format") == "jobsim-trace":
@@ -123,6 +127,8 @@ def import_events(
             continue
         kinds.add(kind)
         at = data.pop("_at")
+        if kind == "inngest" and at is not None and _SECONDS_LIKE[0] <= at < _SECONDS_LIKE[1]:
+            seconds.append((line, data["ts"]))
         for key in data.pop("_ignored", ()):
             ignored.setdefault(key, line)
         events.append((at, line, data))
@@ -144,6 +150,11 @@ def import_events(
             data["attributes"] = {**(data.get("attributes") or {}), SYNTHESIZED_ID: True}
         placed.append((at, line, data))
     notes = _order_and_repeats(placed)
+    if seconds:
+        line, ts = seconds[0]
+        notes.insert(0, f"{len(seconds)} event(s) have a 'ts' in the first years after 1970 (the first: line "
+                        f"{line}, ts {ts} = {iso(ts * MS)}); 'ts' is milliseconds since the epoch: were these "
+                        "seconds?")  # fmt: skip
     placed.sort(key=lambda item: (item[0], item[1]))
     if placed[0][0] < start_ns:
         raise InvalidArgument(f"start={iso(start_ns)} is after the first event ({iso(placed[0][0])}, line "
@@ -305,6 +316,8 @@ def _cloudevent(obj: dict[str, Any]) -> dict[str, Any]:
             )
     data = from_cloudevent(obj)
     data["_at"] = None if obj.get("time") is None else rfc3339_ns(obj["time"])
+    if data["_at"] is not None and not _FIRST_MS * MS <= data["_at"] <= _LAST_MS * MS:
+        raise ValueError(f"time {obj['time']!r} is past the years 1 to 9999 in UTC")
     data["origin"] = "input"
     data["source"] = obj["source"]
     if isinstance(data.get("attributes"), dict):
@@ -353,6 +366,9 @@ def _inngest(obj: dict[str, Any]) -> dict[str, Any]:
     ts = obj.get("ts")
     if ts is not None and (isinstance(ts, bool) or not isinstance(ts, int)):
         raise ValueError(f"'ts' must be milliseconds since the epoch (an integer), got {ts!r}")
+    if ts is not None and not _FIRST_MS <= ts <= _LAST_MS:  # a ULID or a datetime of it failed with a traceback
+        hint = " (microseconds or nanoseconds?)" if ts > _LAST_MS else ""
+        raise ValueError(f"'ts' {ts} is past the years 1 to 9999 in milliseconds since the epoch{hint}")
     event_id = obj.get("id")
     if event_id is not None and not isinstance(event_id, str):
         raise ValueError(f"'id' must be a string, got {event_id!r}")

@@ -308,3 +308,29 @@ def test_a_saved_replay_of_imported_events_keeps_their_fakes_and_replays_the_sam
     (end,) = saved.of("run.end")
     assert end.data["output"] == f"Dear {fakes['name']}, we call {fakes['phone']} at {fakes['address']}"
     assert jobsim.Simulation.replay(baseline, shop).same
+
+
+@pytest.mark.parametrize(("event", "message"), [
+    ({"name": "x", "ts": 1_740_819_600_000_000}, r"events\.jsonl:1: 'ts' 1740819600000000 is past the years 1 to 9999 "
+                                                  r"in milliseconds since the epoch \(microseconds or nanoseconds\?\)"),
+    ({"name": "x", "ts": -70_000_000_000_000}, r":1: 'ts' -70000000000000 is past the years 1 to 9999 in milliseconds"),
+    ({"specversion": "1.0", "id": "1", "source": "/s", "type": "t", "time": "0001-01-01T00:00:00+01:00"},
+     r":1: time '0001-01-01T00:00:00\+01:00' is past the years 1 to 9999 in UTC"),
+])  # fmt: skip
+def test_a_time_no_datetime_can_show_names_the_line(tmp_path, event, message):
+    # a ts in microseconds was an IndexError traceback from the id jobsim gives an event without one
+    with pytest.raises(TraceError, match=message):
+        traces.import_events(write(tmp_path / "events.jsonl", event))
+
+
+def test_a_ts_that_reads_as_seconds_is_warned_about(tmp_path):
+    path = write(tmp_path / "events.jsonl", {"name": "order/paid", "data": {"amount": 1}, "ts": 1_740_819_600},
+                 {"name": "order/paid", "data": {"amount": 2}, "ts": 1_740_819_601})  # fmt: skip
+    with pytest.warns(TraceWarning, match=r"events\.jsonl: 2 event\(s\) have a 'ts' in the first years after 1970 "
+                                          r"\(the first: line 1, ts 1740819600 = 1970-01-21T03:33:39\.600Z\); 'ts' "
+                                          r"is milliseconds since the epoch: were these seconds\?"):  # fmt: skip
+        trace = traces.import_events(path)
+    assert [r.at for r in trace.records] == [1_740_819_600 * MS, 1_740_819_601 * MS]  # as given: only a warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        traces.import_events(write(tmp_path / "ok.jsonl", {"name": "order/paid", "ts": T0 // MS}))

@@ -39,7 +39,7 @@ from ._replay import SYNTHESIZED_ID
 from ._time import MS, Instant, instant_ns, iso, zone
 from ._trace import Trace
 from ._tracefile import _path
-from ._tracereader import GZIP_ERRORS, gzip_errors, load, open_trace
+from ._tracereader import BOM, GZIP_ERRORS, gzip_errors, load, open_trace
 from .errors import InvalidArgument, TraceError, TraceWarning
 
 FORMATS = ("auto", "inngest", "cloudevents")
@@ -49,7 +49,6 @@ _CHUNK = 1 << 16
 _SECONDS_LIKE = (100_000_000 * MS, 100_000_000_000 * MS)
 """1970-01-02 to 1973-03-03 in ns: an Inngest ``ts`` (ms) from ``1e8`` to ``1e11`` is far likelier a time in
 seconds (1973 to 5138; today's ~1.7e9) than one of those days."""
-_BOM = b"\xef\xbb\xbf"
 
 
 def read_any(path: str | os.PathLike[str], *, strict: bool = False) -> Trace:
@@ -62,7 +61,7 @@ def read_any(path: str | os.PathLike[str], *, strict: bool = False) -> Trace:
 def _is_trace(path: Path) -> bool:
     with open_trace(path) as f, gzip_errors(path):
         for raw in f:
-            raw = raw.removeprefix(_BOM)
+            raw = raw.removeprefix(BOM)
             if raw.strip() and not raw.startswith(b"#"):
                 try:
                     first = orjson.loads(raw)
@@ -245,7 +244,7 @@ def _objects(path: Path, cut: list[str]) -> Iterator[tuple[int, Any]]:
             broken: BaseException | None = exc
         else:
             broken = None
-    data = b"".join(chunks).removeprefix(_BOM)
+    data = b"".join(chunks).removeprefix(BOM)
     text = data.lstrip()
     if text.startswith(b"["):
         try:

@@ -39,7 +39,7 @@ from ._secrets import (
     secret_query,
 )
 from ._tracefile import _path
-from ._tracereader import GZIP_ERRORS, open_trace
+from ._tracereader import BOM, GZIP_ERRORS, open_trace
 from .errors import TraceError, TraceWarning
 
 _TOKEN = re.compile(r"[A-Za-z0-9+/_=-]{24,512}")
@@ -119,6 +119,8 @@ def _scan_lines(source: Path, f: Any, pii: bool, malformed: list[int],
     ``read`` counts the lines with content and those that were JSON."""
     personal = _PII if pii else frozenset()
     for number, raw in enumerate(f, start=1):
+        if number == 1:
+            raw = raw.removeprefix(BOM)  # an export saved by a Windows tool: its first line is still JSON
         if not raw.strip() or raw.startswith(b"#"):
             continue
         read["lines"] += 1

@@ -490,3 +490,34 @@ def test_no_command_writes_over_the_file_it_reads(recording, app_module, capsys,
     assert err == (f"jobsim: error: {flag} {str(path)!r} is the file being read ({str(path)!r}): writing it would "
                    "replace the original; write to another file (and move it over the original if that is meant)\n")
     assert {path: path.read_bytes() for path in before} == before
+
+
+def test_scan_of_a_folder_scans_its_trace_files_in_subfolders_too(recording, capsys, tmp_path):
+    """CI scans the --jobsim-trace-dir it uploads: a folder was 'cannot read it: Is a directory'."""
+    folder = tmp_path / "traces"
+    (folder / "sub").mkdir(parents=True)
+    clean = folder / "a.jobsim.jsonl"
+    clean.write_bytes(recording["redacted"].read_bytes())
+    leaky = folder / "sub" / "b.jobsim.jsonl.gz"
+    leaky.write_bytes(gzip.compress(recording["raw"].read_bytes()))
+    (folder / "notes.txt").write_text("Authorization: Bearer abcdefghijklmnop")  # not a trace file: not read
+    code, out, err = run(capsys, "scan", folder)
+    assert code == 1 and out and all(line.startswith(f"{leaky}:") for line in out.splitlines())
+    assert err.startswith(f"jobsim scan: {len(out.splitlines())} secret-looking value(s) in 2 file(s)")
+    leaky.unlink()
+    code, out, err = run(capsys, "scan", folder, recording["gz"])
+    assert (code, err) == (0, "") and out == f"jobsim scan: no secret-looking values in {clean}, {recording['gz']}\n"
+    code, out, err = run(capsys, "scan", tmp_path / "traces" / "sub")
+    assert (code, out) == (2, "")
+    assert err == (f"jobsim: error: {folder / 'sub'}: a folder with no .jsonl or .jsonl.gz file in it (or in its "
+                   "subfolders): nothing to scan\n")  # fmt: skip
+
+
+def test_scan_reads_past_a_byte_order_mark(capsys, tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"name": "user/created", "data": {"password": "hunter2"}}\n')
+    code, out, err = run(capsys, "scan", path)
+    assert (code, err.splitlines()[0]) == (1, "jobsim scan: 1 secret-looking value(s) in 1 file(s); redact them: "
+                                              "`jobsim redact TRACE OUT` (or save traces with the default redaction)")
+    assert out == (f"{path}:1: line data.password: field 'password' is named like a secret and has a value "
+                   "('h'… 7 chars)\n")  # it was 'line 1 is not JSON, scanned as text', which finds no field

@@ -161,6 +161,19 @@ def test_a_plain_name_without_an_email_beside_it_is_not_a_person(tmp_path):
     ("authorization: bearer abcdefghijklmnop", f"authorization: bearer {MARKER}"),
     ("Token verification failed", "Token verification failed"),
     ("Authorization: Token 9f8e7d6c5b4a", f"Authorization: Token {MARKER}"),
+    ("redis://:s3cretpass@cache:6379/0", f"redis://{MARKER}@cache:6379/0"),  # no user name
+    ("openai sk-proj-Ab3dEfGh1jKlMn0pQrStUvWxYz012345 failed", f"openai {MARKER} failed"),
+    ("key=sk-ant-api03-Ab3dEfGh1jKlMn0pQrStUvWx", f"key={MARKER}"),
+    ("risk-free desk-top task-manager sk-short", "risk-free desk-top task-manager sk-short"),
+    ("glpat-Ab3dEfGh1jKlMn0pQrSt", MARKER),
+    ("//registry.npmjs.org/:_authToken=npm_Ab3dEfGh1jKlMn0pQrStUvWxYz0123456789",
+     f"//registry.npmjs.org/:_authToken={MARKER}"),
+    ("hf_Ab3dEfGh1jKlMn0pQrStUvWxYz012345", MARKER),
+    ("X-Shopify-Access-Token shpat_0123456789abcdef0123456789abcdef", f"X-Shopify-Access-Token {MARKER}"),
+    ("POST https://api.telegram.org/bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/sendMessage",
+     f"POST https://api.telegram.org/bot{MARKER}/sendMessage"),
+    ("AccountName=acme;AccountKey=Ab3dEfGh1jKlMn0pQrStUvWx+/Yz0123==;EndpointSuffix=core.windows.net",
+     f"AccountName=acme;AccountKey={MARKER};EndpointSuffix=core.windows.net"),
 ])  # fmt: skip
 def test_credential_patterns_in_free_text(text, expected):
     assert drop_secrets(text) == expected

@@ -474,6 +474,16 @@ def test_diff_of_two_event_files_says_there_is_nothing_to_compare(capsys, tmp_pa
     ]
 
 
+def test_diff_of_events_and_a_trace_says_the_events_hold_no_runs(recording, capsys, tmp_path):
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(orjson.dumps({"name": "user/created", "ts": 1_741_000_000_000, "data": {}}) + b"\n")
+    code, out, _ = run(capsys, "diff", events, recording["redacted"])
+    assert code == 1 and "  DIFFERS  " in out  # each run of B is 'only in B'; the note says why
+    assert out.splitlines()[4] == (
+        f"note: A holds input events only (imported), no runs: every run of B is 'only in B'; to compare outcomes, "
+        f"replay them into your code (jobsim replay {events} --app MODULE --out FILE) and diff FILE with B")
+
+
 @pytest.mark.parametrize("command", [
     ["replay", "{trace}", "--app", "{app}", "--out", "{trace}"], ["redact", "{trace}", "{trace}"],
     ["import", "{events}", "-o", "{events}"],

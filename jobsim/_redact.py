@@ -573,7 +573,8 @@ class Redactor:
             if "@" in out:
                 out = EMAIL.sub(self._email_repl, out)
             words = self._words
-            if words and any(word in words for word in WORD.findall(out)):
+            if words and any(word in words or (word.isupper() and word.title() in words)
+                             for word in WORD.findall(out)):  # fmt: skip
                 out = WORD.sub(self._known_word, out)
             if PHONE_HINT.search(out) is not None:
                 out = PHONE.sub(self._phone_repl, out)
@@ -610,8 +611,16 @@ class Redactor:
         return any(domain == kept or domain.endswith("." + kept) for kept in self.policy.keep_domains)
 
     def _known_word(self, match: re.Match[str]) -> str:
+        """A learned name's fake, in the case the text writes it ("ADA LOVELACE" in a shouting subject line)."""
         word = match.group(0)
-        return self._words.get(word, word)
+        fake = self._words.get(word)
+        if fake is not None:
+            return fake
+        if word.isupper():
+            fake = self._words.get(word.title())
+            if fake is not None:
+                return fake.upper()
+        return word
 
 
 class _Harvester(Redactor):

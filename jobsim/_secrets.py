@@ -145,10 +145,15 @@ def phone_number(match: re.Match[str]) -> bool:
 
 
 _UPPER = "".join(c for c in map(chr, range(0x2000)) if c.isupper())
-WORD = re.compile(f"[{_UPPER}][^\\W\\d_]+(?:['\u2019-][^\\W\\d_]+)*")  # O'Brien, Jean-Luc, Zoë, Ångström
-"""A capitalised word (a name's): an upper-case letter of the Latin, Greek, Cyrillic, Armenian and
-Latin-extended (Vietnamese) blocks, then letters of any script. With ASCII letters only, "Zoë
-Ångström" was the word "Zo" and nothing: pseudonymized as "Theodoreë Ångström"."""
+WORD = re.compile(
+    f"(?:[{_UPPER}]['\u2019])?[{_UPPER}][^\\W\\d_]+(?:(?:['\u2019](?![sS]\\b)|-)[^\\W\\d_]+)*"
+)  # fmt: skip
+"""A capitalised word (a name's): O'Brien, D\u2019Angelo, Jean-Luc, Zoë, Ångström, and "Ada" in "Ada's".
+
+The first letter is an upper-case one of the Latin, Greek, Cyrillic, Armenian and Latin-extended
+(Vietnamese) blocks, the rest letters of any script. With ASCII letters only, "Zoë Ångström" was
+the word "Zo" and nothing (pseudonymized as "Theodoreë Ångström"); a possessive was part of the
+word ("Lovelace's", an unknown word, kept the surname in clear), and "O'Brien" was "Brien"."""
 HONORIFICS = frozenset({"Mr", "Mrs", "Ms", "Miss", "Mx", "Dr", "Prof", "Sir", "Jr", "Sr", "II", "III", "IV"})
 
 _PII_KEYS: dict[str, str] = {

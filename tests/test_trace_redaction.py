@@ -437,3 +437,27 @@ def test_client_addresses_in_proxy_headers_get_the_fakes_ip_fields_get(tmp_path)
     path = tmp_path / "r.jobsim.jsonl"
     assert jobsim.Trace.load(path).save(tmp_path / "again.jobsim.jsonl").read_text() == text  # fakes stay fakes
     assert jobsim.Simulation.replay(path, app).same
+
+
+def test_names_in_free_text_are_found_possessive_in_capitals_and_with_an_apostrophe(tmp_path):
+    app = jobsim.App("shipping")
+
+    @app.function("notify", on="order/shipped")
+    def notify(ctx):
+        name = ctx.event.data["name"]
+        first = name.split()[0]
+        return f"{name}'s order shipped. {name.upper()} / {first}\u2019s cart / Hi {first}!"
+
+    with jobsim.Simulation(app) as sim:
+        sim.send("order/shipped", {"email": "ada@gmail.com", "name": "Ada Lovelace"})
+        sim.send("order/shipped", {"email": "sean@gmail.com", "name": "Seán O'Brien-Smith"})
+        sim.run_until_idle()
+    text, lines = saved(sim, tmp_path)
+    for value in ("Ada", "ADA", "Lovelace", "LOVELACE", "Seán", "SEÁN", "Brien", "BRIEN", "Smith", "SMITH"):
+        assert value not in text, value
+    names = [line["ce"]["data"]["name"] for line in lines if line["k"] == "event"]
+    outputs = [line["output"] for line in lines if line["k"] == "run.end"]
+    for name, output in zip(names, outputs, strict=True):
+        first = name.split()[0]
+        assert output == f"{name}'s order shipped. {name.upper()} / {first}\u2019s cart / Hi {first}!"
+    assert re.fullmatch(r"[A-Z][a-z]+ [A-Z][a-z]+", names[1])  # "O'Brien-Smith" is one surname, faked whole

@@ -41,7 +41,7 @@ import os
 import re
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from typing import Any
-from urllib.parse import quote_plus, unquote_plus
+from urllib.parse import quote, quote_plus, unquote_plus
 
 import orjson
 
@@ -58,6 +58,7 @@ from ._secrets import (
     WORD,
     classify_key,
     drop_secrets,
+    email_address,
     normalize_key,
     phone_number,
     query_repl,
@@ -570,7 +571,7 @@ class Redactor:
         if "=" in out:
             out = QUERY_PARAM.sub(query_repl, out)
         if self.pseudo:
-            if "@" in out:
+            if "@" in out or "%40" in out:
                 out = EMAIL.sub(self._email_repl, out)
             words = self._words
             if words and any(word in words or (word.isupper() and word.title() in words)
@@ -596,15 +597,17 @@ class Redactor:
         return quote_plus(fake) if encoded else fake
 
     def _email_repl(self, match: re.Match[str]) -> str:
-        address = match.group(0)
-        fake = self._emails.get(address)
+        found = match.group(0)
+        fake = self._emails.get(found)
         if fake is None:
+            address, encoded = email_address(found)  # ada%40gmail.com in a form body: the fake ada@gmail.com gets
             domain = address.rpartition("@")[2].lower()
             if address in self.keep or reserved_domain(domain) or self._kept_domain(domain):
-                fake = address
+                fake = found
             else:
                 fake = self.fakes.email(address)
-            self._emails[address] = fake
+                fake = quote(fake, safe="") if encoded else fake
+            self._emails[found] = fake
         return fake
 
     def _kept_domain(self, domain: str) -> bool:

@@ -32,6 +32,7 @@ from ._secrets import (
     PHONE,
     PHONE_HINT,
     QUERY_PARAM,
+    email_address,
     find_secrets,
     phone_number,
     secret_header,
@@ -182,9 +183,9 @@ def _string(value: str, path: str, pii: frozenset[str]) -> Iterator[tuple[str, s
             start, end = match.span()
             if _random_looking(token) and not any(start < b and a < end for a, b in spans):
                 yield path, "a long random-looking string (an API key or token?)", token
-    if "email" in pii and "@" in value:
+    if "email" in pii and ("@" in value or "%40" in value):
         for match in EMAIL.finditer(value):
-            if not reserved_domain(match.group(0).rpartition("@")[2]):
+            if not reserved_domain(email_address(match.group(0))[0].rpartition("@")[2]):
                 yield path, "an email address at a real domain (personal data)", match.group(0)
     if "phone" in pii and PHONE_HINT.search(value) is not None:
         for match in PHONE.finditer(value):

@@ -110,10 +110,18 @@ def drop_secrets(text: str) -> str:
 QUERY_PARAM = re.compile(r"(^|[?&;\s])([A-Za-z0-9_.~%\[\]-]+)=([^&\s'\"#<>]*)", re.M)
 """A URL query parameter, wherever a URL appears (a ``url`` field, an error message, a body),
 or a form field (``client_secret=...&grant_type=...``: the first one at the start of the text)."""
-EMAIL = re.compile(r"[\w.%+-]+@[^\W_][\w-]*(?:\.[\w-]+)*\.[^\W\d_]{2,}")
+EMAIL = re.compile(r"[\w.%+-]+(?:@|%40)[^\W_][\w-]*(?:\.[\w-]+)*\.[^\W\d_]{2,}")
 """An email address, internationalized ones too (RFC 6531: ``zoë@gmail.com``, ``ann@müller.de``):
 with ASCII letters only the match began after the last non-ASCII letter, leaving the name in front
-of it in clear (``josé.garcí`` + a fake), or found nothing at an IDN domain."""
+of it in clear (``josé.garcí`` + a fake), or found nothing at an IDN domain. Percent-encoded too
+(``ada%40gmail.com``), as a form body or a URL's query writes it: see ``email_address``."""
+
+
+def email_address(found: str) -> tuple[str, bool]:
+    """An ``EMAIL`` match as an address, and whether it was percent-encoded (its fake is encoded back)."""
+    if "@" in found:
+        return found, False
+    return unquote(found), True
 PHONE = re.compile(
     r"(?<![\w+.,/-])(?:"
     r"(?:\+|%2[Bb])\d{1,15}(?:[ .-]?\(\d{1,4}\)[ .-]?\d{1,14})?(?:(?:[ .+-]|%20)\d{1,14}){0,6}"  # +44 20 7946 0958

@@ -461,3 +461,32 @@ def test_names_in_free_text_are_found_possessive_in_capitals_and_with_an_apostro
         first = name.split()[0]
         assert output == f"{name}'s order shipped. {name.upper()} / {first}\u2019s cart / Hi {first}!"
     assert re.fullmatch(r"[A-Z][a-z]+ [A-Z][a-z]+", names[1])  # "O'Brien-Smith" is one surname, faked whole
+
+
+def test_percent_encoded_email_addresses_in_forms_and_urls_get_the_fake_encoded(tmp_path):
+    app = jobsim.App("forms")
+
+    @app.function("subscribe", on="user/created")
+    def subscribe(ctx):
+        data = ctx.event.data
+        ctx.step.run("form", lambda: httpx.post("https://lists.example.com/subscribe",
+                                                data={"email": data["email"], "list": "news"}).status_code)
+        ctx.step.run("find", lambda: httpx.get("https://crm.example.com/find", params={"q": data["email"]}).status_code)
+
+    with jobsim.Simulation(app) as sim:
+        sim.http.post("https://lists.example.com/subscribe").respond(200)
+        sim.http.get(url__startswith="https://crm.example.com/find").respond(200)
+        sim.send("user/created", {"email": "ada.l+news@gmail.com"})
+        sim.run_until_idle()
+    text, lines = saved(sim, tmp_path)
+    assert "gmail" not in text and "ada.l" not in text
+    fake = lines[1]["ce"]["data"]["email"]
+    form, find = (line for line in lines if line["k"] == "http")
+    assert form["request"]["body"]["text"] == f"email={fake.replace('@', '%40')}&list=news"
+    assert find["url"] == f"https://crm.example.com/find?q={fake.replace('@', '%40')}"
+    assert jobsim.Simulation.replay(tmp_path / "r.jobsim.jsonl", app).same
+    from jobsim import traces
+
+    raw = sim.trace.save(tmp_path / "raw.jobsim.jsonl", redact=False)
+    found = {(f.kind, f.path) for f in traces.scan(raw, pii=True)}
+    assert {("http", "request.body.text"), ("http", "url")} <= found  # scan --pii finds them encoded too

@@ -333,8 +333,8 @@ def from_cloudevent(ce: Any) -> dict[str, Any]:
     time = ce.get("time")
     out["ts"] = None if time is None else rfc3339_ms(time)
     version = ce.get("dataversion")
-    if version is not None:
-        out["v"] = version
+    if version is not None:  # an extension may be an integer or a boolean (CloudEvents 1.0 type system); v is a string
+        out["v"] = version if type(version) is str else orjson.dumps(version).decode()
     if not CE_CORE.issuperset(ce):
         out["attributes"] = {key: value for key, value in ce.items() if key not in CE_CORE}
     return out

@@ -334,3 +334,13 @@ def test_a_ts_that_reads_as_seconds_is_warned_about(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         traces.import_events(write(tmp_path / "ok.jsonl", {"name": "order/paid", "ts": T0 // MS}))
+
+
+def test_a_cloudevent_s_dataversion_that_is_not_a_string_becomes_v_as_text(tmp_path):
+    """CloudEvents extensions may be integers: imported as is, the replay stopped at the event (v must be text)."""
+    base = {"specversion": "1.0", "source": "/prod", "type": "order/paid", "data": {"amount": 1}}
+    path = write(tmp_path / "ce.jsonl", {**base, "id": "a", "time": "2025-06-01T12:00:00Z", "dataversion": 2},
+                 {**base, "id": "b", "time": "2025-06-01T12:00:01Z", "dataversion": True})  # fmt: skip
+    assert [r.data["v"] for r in traces.import_events(path).records] == ["2", "true"]
+    result = jobsim.Simulation.replay(path, app())
+    assert result.stopped is None and [run.output for run in result.simulation.runs("on-order")] == [2, 2]

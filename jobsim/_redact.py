@@ -66,6 +66,10 @@ from ._secrets import (
 )
 from .errors import InvalidArgument
 
+NAME_ADDR = re.compile(r'(?:^|[,;:]\s*)"?([^"<>,;:@\n]{1,100}?)"?\s*<([^<>\s@]+@[^<>\s]+)>')
+"""``Grace Hopper <grace@navy.mil>`` (RFC 5322 §3.4 name-addr) at the start of a string or after ``,``
+``;`` ``:`` (a list of recipients, a ``From:`` line): the display name and the address."""
+
 _UNSEEN: Any = object()
 _SAME: Any = object()
 _CACHED_LENGTH = 512
@@ -222,6 +226,9 @@ class Redactor:
         elif kind == "email":
             if data.get("template_data") is not None:
                 self._learn(data["template_data"])
+            for field in ("sender", "to", "cc", "bcc", "reply_to"):
+                if data.get(field) is not None:
+                    self._learn(data[field])
         elif kind == "run.end":
             self._learn(data.get("output"))
         elif kind not in self._kinds:  # a plugin's kind: every field
@@ -527,6 +534,8 @@ class Redactor:
                 if action is None:
                     if type(item) is dict or type(item) is list:
                         self._learn(item)
+                    elif type(item) is str and "<" in item:
+                        self._learn_display_names(item)
                     continue
                 if action == "name?":
                     if person is None:
@@ -541,6 +550,20 @@ class Redactor:
         elif isinstance(value, list):
             for item in value:
                 self._learn(item)
+        elif type(value) is str and "<" in value:
+            self._learn_display_names(value)
+
+    def _learn_display_names(self, text: str) -> None:
+        """The display names of ``Grace Hopper <grace@navy.mil>`` (RFC 5322 name-addr, how mail APIs take
+        ``to`` and ``from``): a person's name, as at a ``name`` field. Left alone at a reserved or kept
+        domain (``Acme <hi@acme.test>``), as the address is. The address was faked and the name kept."""
+        if "@" not in text and "%40" not in text:
+            return
+        for match in NAME_ADDR.finditer(text):
+            name, address = match.group(1).strip(), match.group(2)
+            domain = address.rpartition("@")[2].lower()
+            if WORD.search(name) and not (address in self.keep or reserved_domain(domain) or self._kept_domain(domain)):
+                self._pseudonym("name", name)
 
     # -- free text ----------------------------------------------------------------------------------
     def text(self, value: Any) -> Any:

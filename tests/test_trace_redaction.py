@@ -490,3 +490,32 @@ def test_percent_encoded_email_addresses_in_forms_and_urls_get_the_fake_encoded(
     raw = sim.trace.save(tmp_path / "raw.jobsim.jsonl", redact=False)
     found = {(f.kind, f.path) for f in traces.scan(raw, pii=True)}
     assert {("http", "request.body.text"), ("http", "url")} <= found  # scan --pii finds them encoded too
+
+
+def test_display_names_of_addresses_are_names(tmp_path):
+    """Mail APIs take 'Grace Hopper <grace@navy.mil>': the address was faked and the name kept in clear."""
+    app = jobsim.App("mailer")
+
+    @app.function("confirm", on="order/placed")
+    def confirm(ctx):
+        to = ctx.event.data["to"]
+        return ctx.step.run("mail", lambda: httpx.post("https://api.resend.com/emails", json={
+            "from": "Acme <hi@acme.test>", "to": [to], "subject": f"Order for {to.split(' <')[0]}", "text": "Thanks",
+        }).status_code)  # fmt: skip
+
+    with jobsim.Simulation(app) as sim:
+        sim.send("order/placed", {"to": "Grace Hopper <grace@navy.mil>"})
+        sim.send("order/placed", {"to": '"Alan Turing" <alan@gmail.com>, Ada <ada@example.com>'})
+        sim.run_until_idle()
+    text, lines = saved(sim, tmp_path)
+    for value in ("Grace", "Hopper", "Alan", "Turing", "navy.mil", "gmail"):
+        assert value not in text, value
+    first, second = (line["ce"]["data"]["to"] for line in lines if line["k"] == "event")
+    assert re.fullmatch(r"[A-Z][a-z]+ [A-Z][a-z]+ <\S+@example\.(com|net|org)>", first)
+    assert re.fullmatch(r'"[A-Z][a-z]+ [A-Z][a-z]+" <\S+@example\.(com|net|org)>, Ada <ada@example\.com>', second)
+    sent = [line["request"]["body"]["json"] for line in lines if line["k"] == "http"]
+    assert [body["to"] for body in sent] == [[first], [second]]
+    assert sent[0]["subject"] == f"Order for {first.split(' <')[0]}" and sent[0]["from"] == "Acme <hi@acme.test>"
+    path = tmp_path / "r.jobsim.jsonl"
+    assert jobsim.Trace.load(path).save(tmp_path / "again.jobsim.jsonl").read_text() == text
+    assert jobsim.Simulation.replay(path, app).same

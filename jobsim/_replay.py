@@ -213,6 +213,7 @@ def replay(
                              **{k: v for k, v in options.items() if v is not None})  # fmt: skip
         notes = [f"the recording left out {', '.join(map(repr, left_out))} (functions=/exclude_functions=): "
                  "so does the replay"] if left_out else []  # fmt: skip
+    notes += _cut_off(recorded)
     sim.start_ns = sim.kernel.now = start  # to the nanosecond (a datetime stops at microseconds)
     keeps = _Keeps(recorded)
     with sim:
@@ -231,6 +232,16 @@ def replay(
         _keep_fakes(recorded, sim, redact, notes, keeps)
     return ReplayResult(comparison=comparison, recorded=recorded, simulation=sim, inputs=script.inputs,
                         stopped=stopped, notes=notes, source=source)  # fmt: skip
+
+
+def _cut_off(trace: Trace, label: str = "the recording", done: str = "replayed") -> list[str]:
+    """A note for a trace cut off while it was written (said on stderr as it loaded, but not in the
+    report or its JSON: a replay of half a recording read 'same' as if it were whole)."""
+    if not trace.truncated:
+        return []
+    where = next((w for w in trace.warnings if "cut off" in w or "ends early" in w), "it was cut off")
+    where = where.removesuffix("; the records before it were read").removesuffix(": the events before it were imported")
+    return [f"{label} is incomplete ({where}): only what it holds is {done}"]
 
 
 def _given_selection(sim: Simulation, recorded_out: Any) -> str:

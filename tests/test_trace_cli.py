@@ -531,3 +531,21 @@ def test_scan_reads_past_a_byte_order_mark(capsys, tmp_path):
                                               "`jobsim redact TRACE OUT` (or save traces with the default redaction)")
     assert out == (f"{path}:1: line data.password: field 'password' is named like a secret and has a value "
                    "('h'… 7 chars)\n")  # it was 'line 1 is not JSON, scanned as text', which finds no field
+
+
+def test_a_replay_or_diff_of_a_cut_off_recording_says_so_in_its_report(recording, app_module, capsys, tmp_path):
+    """stderr said so while loading; the report (and its JSON, which CI reads) read 'same' as if it were whole."""
+    whole = recording["redacted"].read_bytes()
+    cut = tmp_path / "cut.jobsim.jsonl"
+    cut.write_bytes(whole[: len(whole) // 2])
+    line = whole[: len(whole) // 2].count(b"\n") + 1
+    note = f"the recording is incomplete (line {line} is cut off (the recording did not finish)): only what it holds"
+    code, out, err = run(capsys, "replay", cut, "--app", app_module())
+    assert f"note: {note} is replayed" in out.splitlines() and "cut off" in err
+    code, out, _ = run(capsys, "replay", cut, "--app", app_module(), "--format", "json")
+    assert f"{note} is replayed" in json.loads(out)["notes"]
+    code, out, _ = run(capsys, "diff", recording["redacted"], cut)
+    assert code == 1 and f"note: B is incomplete (line {line} is cut off (the recording did not finish)): only " \
+        "what it holds is compared" in out.splitlines()
+    code, out, _ = run(capsys, "replay", recording["redacted"], "--app", app_module())
+    assert code == 0 and "incomplete" not in out

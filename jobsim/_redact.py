@@ -70,6 +70,17 @@ NAME_ADDR = re.compile(r'(?:^|[,;:]\s*)"?([^"<>,;:@\n]{1,100}?)"?\s*<([^<>\s@]+@
 """``Grace Hopper <grace@navy.mil>`` (RFC 5322 §3.4 name-addr) at the start of a string or after ``,``
 ``;`` ``:`` (a list of recipients, a ``From:`` line): the display name and the address."""
 
+def json_in(text: str) -> dict[str, Any] | list[Any] | None:
+    """The object or array a string holds as JSON (a webhook's raw body, a queue message, a log
+    line's payload, kept as a string), else None: redaction and scan look inside it, where its
+    secret-named fields and people were written in clear."""
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    return value if type(value) is dict or type(value) is list else None
+
+
 _UNSEEN: Any = object()
 _SAME: Any = object()
 _CACHED_LENGTH = 512
@@ -534,8 +545,8 @@ class Redactor:
                 if action is None:
                     if type(item) is dict or type(item) is list:
                         self._learn(item)
-                    elif type(item) is str and "<" in item:
-                        self._learn_display_names(item)
+                    elif type(item) is str and ("<" in item or item[:1] in ("{", "[")):
+                        self._learn_string(item)
                     continue
                 if action == "name?":
                     if person is None:
@@ -550,8 +561,17 @@ class Redactor:
         elif isinstance(value, list):
             for item in value:
                 self._learn(item)
-        elif type(value) is str and "<" in value:
-            self._learn_display_names(value)
+        elif type(value) is str and ("<" in value or value[:1] in ("{", "[")):
+            self._learn_string(value)
+
+    def _learn_string(self, text: str) -> None:
+        """A string's people: those of JSON kept as a string (``{"user": {"name": ...}}``), else the
+        display names of its addresses."""
+        parsed = json_in(text) if text[-1:] in ("}", "]") else None
+        if parsed is not None:
+            self._learn(parsed)
+        elif "<" in text:
+            self._learn_display_names(text)
 
     def _learn_display_names(self, text: str) -> None:
         """The display names of ``Grace Hopper <grace@navy.mil>`` (RFC 5322 name-addr, how mail APIs take
@@ -588,6 +608,11 @@ class Redactor:
     def _text(self, value: str) -> str:
         if len(value) < 3:
             return value
+        if value[0] in "{[" and value[-1] in "}]":
+            parsed = json_in(value)
+            if parsed is not None:  # JSON kept as a string (a webhook's raw body, a queue message)
+                new = self._walk(parsed)
+                return value if new is parsed else orjson.dumps(new).decode()
         out = value
         if TRIGGER.search(out) is not None:
             out = drop_secrets(out)

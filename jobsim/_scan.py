@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 
 from ._pseudonyms import reserved_domain
+from ._redact import json_in
 from ._secrets import (
     EMAIL,
     MARKER,
@@ -163,7 +164,11 @@ def _walk(value: Any, path: str, pii: frozenset[str], *, headers: bool) -> Itera
         for index, item in enumerate(value):
             yield from _walk(item, f"{path}[{index}]", pii, headers=False)
     elif isinstance(value, str):
-        yield from _string(value, path, pii)
+        parsed = json_in(value) if value[:1] in ("{", "[") and value[-1:] in ("}", "]") else None
+        if parsed is not None:  # JSON kept as a string: its fields, as redaction sees them
+            yield from _walk(parsed, path, pii, headers=False)
+        else:
+            yield from _string(value, path, pii)
 
 
 def _string(value: str, path: str, pii: frozenset[str]) -> Iterator[tuple[str, str, str]]:

@@ -519,3 +519,40 @@ def test_display_names_of_addresses_are_names(tmp_path):
     path = tmp_path / "r.jobsim.jsonl"
     assert jobsim.Trace.load(path).save(tmp_path / "again.jobsim.jsonl").read_text() == text
     assert jobsim.Simulation.replay(path, app).same
+
+
+def test_json_kept_as_a_string_is_redacted_inside(tmp_path):
+    """A webhook's raw body or a queue message is often JSON in a string: its secrets and people were kept."""
+    import json
+
+    app = jobsim.App("hooks")
+
+    @app.function("relay", on="webhook/received")
+    def relay(ctx):
+        body = json.loads(ctx.event.data["raw"])
+        return f"relayed for {body['customer']['name']}"
+
+    raw = json.dumps({"api_key": "abc123def456", "customer": {"email": "ada@gmail.com", "name": "Ada Lovelace"},
+                      "items": [1, 2]})  # fmt: skip
+    with jobsim.Simulation(app) as sim:
+        sim.send("webhook/received", {"raw": raw, "note": "[not json]", "list": "[1, 2]"})
+        sim.run_until_idle()
+    text, lines = saved(sim, tmp_path)
+    for value in ("abc123def456", "ada@gmail.com", "Ada", "Lovelace"):
+        assert value not in text, value
+    data = lines[1]["ce"]["data"]
+    body = json.loads(data["raw"])
+    assert body["api_key"] == MARKER and body["items"] == [1, 2]
+    assert re.fullmatch(r"[a-z][a-z0-9._]*@example\.(com|net|org)", body["customer"]["email"])
+    assert (data["note"], data["list"]) == ("[not json]", "[1, 2]")  # unchanged: left as written
+    output = next(line for line in lines if line["k"] == "run.end")["output"]
+    assert output == f"relayed for {body['customer']['name']}"  # the same fake in free text
+    path = tmp_path / "r.jobsim.jsonl"
+    assert jobsim.Trace.load(path).save(tmp_path / "again.jobsim.jsonl").read_text() == text
+    assert jobsim.Simulation.replay(path, app).same
+    from jobsim import traces
+
+    raw_path = sim.trace.save(tmp_path / "raw.jobsim.jsonl", redact=False)
+    assert {(f.path, f.reason) for f in traces.scan(raw_path, pii=True)} == {
+        ("ce.data.raw.api_key", "field 'api_key' is named like a secret and has a value"),
+        ("ce.data.raw.customer.email", "an email address at a real domain (personal data)")}  # fmt: skip

@@ -39,7 +39,7 @@ from ._replay import SYNTHESIZED_ID
 from ._time import MS, Instant, instant_ns, iso, zone
 from ._trace import Trace
 from ._tracefile import _path
-from ._tracereader import BOM, GZIP_ERRORS, gzip_errors, load, open_trace
+from ._tracereader import BOM, GZIP_ERRORS, UTF16_BOMS, gzip_errors, load, open_trace
 from .errors import InvalidArgument, TraceError, TraceWarning
 
 FORMATS = ("auto", "inngest", "cloudevents")
@@ -62,6 +62,8 @@ def _is_trace(path: Path) -> bool:
     with open_trace(path) as f, gzip_errors(path):
         for raw in f:
             raw = raw.removeprefix(BOM)
+            if raw.startswith(UTF16_BOMS):
+                return False  # events written by PowerShell: imported, decoded
             if raw.strip() and not raw.startswith(b"#"):
                 try:
                     first = orjson.loads(raw)
@@ -245,6 +247,11 @@ def _objects(path: Path, cut: list[str]) -> Iterator[tuple[int, Any]]:
         else:
             broken = None
     data = b"".join(chunks).removeprefix(BOM)
+    if data.startswith(UTF16_BOMS):  # PowerShell 5's `>` writes UTF-16: every line was 'malformed'
+        try:
+            data = data.decode("utf-16").encode()
+        except UnicodeDecodeError as exc:
+            raise TraceError(f"the file starts as UTF-16 but does not decode as it ({exc})", path=str(path)) from None
     text = data.lstrip()
     if text.startswith(b"["):
         try:

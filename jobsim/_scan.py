@@ -41,7 +41,7 @@ from ._secrets import (
     secret_query,
 )
 from ._tracefile import _path
-from ._tracereader import BOM, GZIP_ERRORS, open_trace
+from ._tracereader import BOM, GZIP_ERRORS, UTF16_BOMS, open_trace
 from .errors import TraceError, TraceWarning
 
 _TOKEN = re.compile(r"[A-Za-z0-9+/_=-]{24,512}")
@@ -123,6 +123,10 @@ def _scan_lines(source: Path, f: Any, pii: bool, malformed: list[int],
     for number, raw in enumerate(f, start=1):
         if number == 1:
             raw = raw.removeprefix(BOM)  # an export saved by a Windows tool: its first line is still JSON
+            if raw.startswith(UTF16_BOMS):
+                raise TraceError("the file is UTF-16 (as PowerShell 5's > writes it), not UTF-8 JSON Lines: convert "
+                                 "it (Get-Content IN | Set-Content -Encoding utf8 OUT) and scan that, or import it "
+                                 "(jobsim import reads UTF-16)", path=str(source))  # fmt: skip
         if not raw.strip() or raw.startswith(b"#"):
             continue
         read["lines"] += 1

@@ -344,3 +344,19 @@ def test_a_cloudevent_s_dataversion_that_is_not_a_string_becomes_v_as_text(tmp_p
     assert [r.data["v"] for r in traces.import_events(path).records] == ["2", "true"]
     result = jobsim.Simulation.replay(path, app())
     assert result.stopped is None and [run.output for run in result.simulation.runs("on-order")] == [2, 2]
+
+
+def test_a_utf16_export_is_decoded(tmp_path):
+    """PowerShell 5's `>` writes UTF-16 with a BOM: every line was 'malformed line'."""
+    path = tmp_path / "events.jsonl"
+    text = "".join(json.dumps({"name": "order/paid", "data": {"amount": n, "by": "Zoë"}, "id": f"o{n}",
+                               "ts": T0 // MS + n}) + "\r\n" for n in (1, 2))  # fmt: skip
+    path.write_bytes(text.encode("utf-16"))
+    trace = traces.import_events(path)
+    assert [(r.data["id"], r.data["data"]) for r in trace.records] == [
+        ("o1", {"amount": 1, "by": "Zoë"}), ("o2", {"amount": 2, "by": "Zoë"})]  # fmt: skip
+    result = jobsim.Simulation.replay(path, app())  # not taken for a trace: imported
+    assert [run.output for run in result.simulation.runs("on-order")] == [2, 4]
+    path.write_bytes(b"\xff\xfe{\x00\x00\xd8")  # a lone surrogate
+    with pytest.raises(TraceError, match=r"events\.jsonl: the file starts as UTF-16 but does not decode as it"):
+        traces.import_events(path)

@@ -131,3 +131,11 @@ def test_a_line_that_is_not_json_is_scanned_as_text_with_the_lines_after_it(tmp_
 def test_internationalized_email_addresses_are_personal_data(tmp_path):
     rec = record(note="from zoë@gmail.com and ann@müller.de, not bob@例え.test")
     assert scan_lines(tmp_path, rec, pii=True) == [(2, "note", "an email address at a real domain (personal data)")] * 2
+
+
+def test_a_utf16_file_is_not_scanned_as_text_but_refused_saying_how_to_convert_it(tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_text('{"name": "a", "data": {"password": "hunter2"}}\n', encoding="utf-16")
+    with pytest.raises(traces.TraceError, match=r"events\.jsonl: the file is UTF-16 \(as PowerShell 5's > writes it\), "
+                                                r"not UTF-8 JSON Lines: convert it"):  # fmt: skip
+        traces.scan(path)

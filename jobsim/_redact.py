@@ -16,8 +16,8 @@ The rules follow ``reference/traces.md`` §4 and §6.4:
 - **Personal data is pseudonymized** with stable HMAC-keyed fakes
   (``jobsim._pseudonyms``): email addresses anywhere in any string; person names,
   phone numbers, street addresses, IPs and usernames at fields named for them (a
-  plain ``name`` counts when a sibling field holds an email, as in ``{"email": ...,
-  "name": ...}``). Each word of a person's name maps to a fake word, and those words
+  plain ``name`` counts when a sibling field holds an email, a phone number or a street
+  address, as in ``{"email": ..., "name": ...}``). Each word of a person's name maps to a fake word, and those words
   are replaced wherever they appear in free text too, so "Welcome, Ada!" in an
   email subject becomes "Welcome, Maria!" exactly as the event's ``name`` did.
   Addresses at reserved domains (example.com, .test, .invalid, ...) are not
@@ -411,13 +411,14 @@ class Redactor:
         return action
 
     def _has_email(self, data: dict[str, Any]) -> bool:
-        """A field of ``data`` holds an email address: then a plain ``name`` beside it is a person's."""
+        """A field of ``data`` holds an email address, a phone number or a street address: then a plain
+        ``name`` beside it is a person's (an SMS recipient ``{"name", "phone"}`` kept its name in clear)."""
         actions = self._actions
         for key in data:
             action = actions.get(key, _UNSEEN)
             if action is _UNSEEN:
                 action = self._action(key)
-            if action == "email":
+            if action == "email" or action == "phone" or action == "address":
                 return True
         return False
 

@@ -556,3 +556,22 @@ def test_json_kept_as_a_string_is_redacted_inside(tmp_path):
     assert {(f.path, f.reason) for f in traces.scan(raw_path, pii=True)} == {
         ("ce.data.raw.api_key", "field 'api_key' is named like a secret and has a value"),
         ("ce.data.raw.customer.email", "an email address at a real domain (personal data)")}  # fmt: skip
+
+
+def test_a_plain_name_beside_a_phone_or_a_street_address_is_a_person_s(tmp_path):
+    app = jobsim.App("sms")
+
+    @app.function("text", on="order/shipped")
+    def text(ctx):
+        return f"Hi {ctx.event.data['recipient']['name']}, your order shipped"
+
+    with jobsim.Simulation(app) as sim:
+        sim.send("order/shipped", {"recipient": {"name": "Ada Lovelace", "phone": "+1 415 555 0100"}})
+        sim.send("order/shipped", {"recipient": {"name": "Grace Hopper", "address": "12 Main St"}})
+        sim.run_until_idle()
+    text_, lines = saved(sim, tmp_path)
+    for value in ("Ada", "Lovelace", "Grace", "Hopper"):
+        assert value not in text_, value
+    names = [line["ce"]["data"]["recipient"]["name"] for line in lines if line["k"] == "event"]
+    outputs = [line["output"] for line in lines if line["k"] == "run.end"]
+    assert outputs == [f"Hi {name}, your order shipped" for name in names]

@@ -76,7 +76,7 @@ def json_in(text: str) -> dict[str, Any] | list[Any] | None:
     secret-named fields and people were written in clear."""
     try:
         value = orjson.loads(text)
-    except orjson.JSONDecodeError:
+    except ValueError:  # not JSON (orjson.JSONDecodeError), or a lone surrogate (UnicodeEncodeError)
         return None
     return value if type(value) is dict or type(value) is list else None
 

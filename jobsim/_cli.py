@@ -47,6 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--start", default=None,
                      help=f"virtual start time, ISO 8601 (default: the target's, or {DEFAULT_START})")
     run.add_argument("--days", type=float, default=7.0, help="how long to simulate (default 7 days)")
+    run.add_argument("--profile", default=None,
+                     help="the system whose rules to simulate (default: the target's, or inngest), e.g. bullmq or "
+                     "'agenda(process_every=1s)'; `jobsim profiles` lists them")  # fmt: skip
     run.add_argument("--tz", default=None,
                      help="time zone of the timeline, and of a --start without an offset (default: the target's, "
                      "or UTC)")  # fmt: skip
@@ -215,6 +218,8 @@ def _run(args: argparse.Namespace) -> int:
         options["start"] = args.start
     if args.tz:
         options["tz"] = args.tz
+    if args.profile is not None:
+        options["profile"] = args.profile
     sim = Simulation(target, **options)
     with sim:
         traffic = user_hook(module, "jobsim_traffic", 1, "a function taking the simulation")

@@ -7,15 +7,18 @@ argument is bad (unreadable trace, newer format, missing app).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from ._tracediff import COMPARISONS
+from .errors import TraceError
 
 if TYPE_CHECKING:
     from ._redact import Redaction
@@ -76,7 +79,9 @@ def add_trace_commands(sub: Any) -> None:
     scan = sub.add_parser("scan", help="fail if a trace still holds secret-looking values",
                           description="List every secret-looking value left in trace files (secret headers and "
                           "fields, API keys, tokens, credentials in URLs). Exit 0 clean, 1 found, 2 bad file.")
-    scan.add_argument("traces", nargs="+", help="trace files")
+    scan.add_argument("traces", nargs="+",
+                      help="trace files, or folders: their *.jsonl and *.jsonl.gz files, in subfolders too "
+                      "(a --jobsim-trace-dir)")  # fmt: skip
     scan.add_argument("--pii", action="store_true",
                       help="also report email addresses at real domains and phone numbers")
     scan.set_defaults(handler=_scan)
@@ -214,7 +219,8 @@ def _scan(args: argparse.Namespace) -> int:
     from ._scan import scan
 
     found = 0
-    for path in args.traces:
+    paths = _scanned_files(args.traces)
+    for path in paths:
         with _warnings_to_stderr():  # a cut gzip: what was readable is reported, and that the rest was not
             findings = scan(path, pii=args.pii)
         for finding in findings:
@@ -222,12 +228,31 @@ def _scan(args: argparse.Namespace) -> int:
         found += len(findings)
     if found:
         what = "secret-looking value(s)" + (" or personal data" if args.pii else "")
-        print(f"jobsim scan: {found} {what} in {len(args.traces)} file(s); redact them: "
+        print(f"jobsim scan: {found} {what} in {len(paths)} file(s); redact them: "
               "`jobsim redact TRACE OUT` (or save traces with the default redaction)", file=sys.stderr)  # fmt: skip
         return DIFFERS
     what = "secret-looking values" + (" or personal data" if args.pii else "")
-    print(f"jobsim scan: no {what} in {', '.join(args.traces)}")
+    print(f"jobsim scan: no {what} in {', '.join(paths)}")
     return SAME
+
+
+_SCANNED = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
+
+
+def _scanned_files(given: list[str]) -> list[str]:
+    """The files ``jobsim scan`` reads: each file given, and a folder's JSON Lines files (a CI step
+    scanning the --jobsim-trace-dir it uploads got 'cannot read it: Is a directory')."""
+    paths = []
+    for name in given:
+        if not os.path.isdir(name):
+            paths.append(name)
+            continue
+        found = sorted(str(p) for p in Path(name).rglob("*") if p.name.endswith(_SCANNED) and p.is_file())
+        if not found:
+            raise TraceError("a folder with no .jsonl or .jsonl.gz file in it (or in its subfolders): nothing to "
+                             "scan", path=name)  # fmt: skip
+        paths.extend(found)
+    return paths
 
 
 def _redact(args: argparse.Namespace) -> int:

@@ -333,8 +333,8 @@ def from_cloudevent(ce: Any) -> dict[str, Any]:
     time = ce.get("time")
     out["ts"] = None if time is None else rfc3339_ms(time)
     version = ce.get("dataversion")
-    if version is not None:
-        out["v"] = version
+    if version is not None:  # an extension may be an integer or a boolean (CloudEvents 1.0 type system); v is a string
+        out["v"] = version if type(version) is str else orjson.dumps(version).decode()
     if not CE_CORE.issuperset(ce):
         out["attributes"] = {key: value for key, value in ce.items() if key not in CE_CORE}
     return out
@@ -374,7 +374,7 @@ DECODERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 _RFC3339 = re.compile(
-    r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?\s*(?:([Zz])|([+-])(\d\d):?(\d\d))$"
+    r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d+))?\s*(?:([Zz])|([+-])(\d\d):?(\d\d))$"
 )
 
 
@@ -455,14 +455,17 @@ def rfc3339_ns(text: Any) -> int:
         raise InvalidArgument(f"time {text!r} is not an RFC 3339 timestamp such as '2025-03-03T09:00:00.000Z'")
     year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
     fraction, zulu, sign, off_h, off_m = match.groups()[6:]
+    if not zulu and (int(off_h) > 23 or int(off_m) > 59):  # RFC 3339 §5.6: time-numoffset is a time of day
+        raise InvalidArgument(f"time {text!r} has offset {sign}{off_h}:{off_m}, not a valid one (hours 00-23, "
+                              "minutes 00-59)")  # fmt: skip
     try:
         moment = dt.datetime(year, month, day, hour, minute, min(second, 59), tzinfo=dt.timezone.utc)
     except ValueError as exc:
         raise InvalidArgument(f"time {text!r} is not a valid date and time ({exc})") from None
     delta = moment - _EPOCH
     ns = (delta.days * 86_400 + delta.seconds + (second - min(second, 59))) * 1_000_000_000
-    if fraction:
-        ns += int(fraction.ljust(9, "0"))
+    if fraction:  # RFC 3339 allows any number of digits: past nanoseconds they are dropped
+        ns += int(fraction[:9].ljust(9, "0"))
     if not zulu:
         offset = (int(off_h) * 60 + int(off_m)) * 60 * 1_000_000_000
         ns -= offset if sign == "+" else -offset

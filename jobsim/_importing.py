@@ -6,7 +6,8 @@ Accepted, detected from the content (never the name), gzip or not:
   per line (``name`` and ``data`` required; ``ts`` in milliseconds since the epoch);
 - **CloudEvents JSON Lines**: one CloudEvents 1.0 JSON object per line
   (``specversion``, ``id``, ``source``, ``type`` required; ``time`` RFC 3339; ``data``
-  a JSON object; the ``dataversion`` extension becomes ``v``);
+  a JSON object, or ``data_base64`` holding one under a JSON ``datacontenttype``; the
+  ``dataversion`` extension becomes ``v``);
 - **a JSON array** of either (the CloudEvents JSON *batch* format is one array);
 - a jobsim trace, which is simply loaded.
 
@@ -19,6 +20,8 @@ valid CloudEvents, and a replay lets the bus make its own, as Inngest would.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import re
 import warnings
@@ -31,17 +34,21 @@ import orjson
 
 from ._codec import from_cloudevent, rfc3339_ns
 from ._drawspec import registered_profiles
-from ._events import DEDUPE_WINDOW, ulid
+from ._events import _FIRST_MS, _LAST_MS, DEDUPE_WINDOW, ulid
 from ._replay import SYNTHESIZED_ID
 from ._time import MS, Instant, instant_ns, iso, zone
 from ._trace import Trace
 from ._tracefile import _path
-from ._tracereader import gzip_errors, load, open_trace
+from ._tracereader import BOM, GZIP_ERRORS, UTF16_BOMS, gzip_errors, load, open_trace
 from .errors import InvalidArgument, TraceError, TraceWarning
 
 FORMATS = ("auto", "inngest", "cloudevents")
 _LISTED = 20  # skipped lines named in the warning; the header counts them all
 _INNGEST_KEYS = frozenset({"name", "data", "id", "ts", "v", "user"})
+_CHUNK = 1 << 16
+_SECONDS_LIKE = (100_000_000 * MS, 100_000_000_000 * MS)
+"""1970-01-02 to 1973-03-03 in ns: an Inngest ``ts`` (ms) from ``1e8`` to ``1e11`` is far likelier a time in
+seconds (1973 to 5138; today's ~1.7e9) than one of those days."""
 
 
 def read_any(path: str | os.PathLike[str], *, strict: bool = False) -> Trace:
@@ -54,6 +61,9 @@ def read_any(path: str | os.PathLike[str], *, strict: bool = False) -> Trace:
 def _is_trace(path: Path) -> bool:
     with open_trace(path) as f, gzip_errors(path):
         for raw in f:
+            raw = raw.removeprefix(BOM)
+            if raw.startswith(UTF16_BOMS):
+                return False  # events written by PowerShell: imported, decoded
             if raw.strip() and not raw.startswith(b"#"):
                 try:
                     first = orjson.loads(raw)
@@ -98,7 +108,9 @@ def import_events(
     kinds: set[str] = set()
     ignored: dict[str, int] = {}
     skipped: list[TraceError] = []
-    for line, obj in _objects(source):
+    seconds: list[tuple[int, int]] = []
+    cut: list[str] = []
+    for line, obj in _objects(source, cut):
         if isinstance(obj, dict) and obj.get("k") == "header" and obj.get("format") == "jobsim-trace":
             raise TraceError("this is a jobsim trace already, not a file of events to import: replay, diff or "
                              "show it as it is", path=str(source), line=line)  # never skipped  # fmt: skip
@@ -116,6 +128,8 @@ def import_events(
             continue
         kinds.add(kind)
         at = data.pop("_at")
+        if kind == "inngest" and at is not None and _SECONDS_LIKE[0] <= at < _SECONDS_LIKE[1]:
+            seconds.append((line, data["ts"]))
         for key in data.pop("_ignored", ()):
             ignored.setdefault(key, line)
         events.append((at, line, data))
@@ -137,6 +151,11 @@ def import_events(
             data["attributes"] = {**(data.get("attributes") or {}), SYNTHESIZED_ID: True}
         placed.append((at, line, data))
     notes = _order_and_repeats(placed)
+    if seconds:
+        line, ts = seconds[0]
+        notes.insert(0, f"{len(seconds)} event(s) have a 'ts' in the first years after 1970 (the first: line "
+                        f"{line}, ts {ts} = {iso(ts * MS)}); 'ts' is milliseconds since the epoch: were these "
+                        "seconds?")  # fmt: skip
     placed.sort(key=lambda item: (item[0], item[1]))
     if placed[0][0] < start_ns:
         raise InvalidArgument(f"start={iso(start_ns)} is after the first event ({iso(placed[0][0])}, line "
@@ -155,6 +174,10 @@ def import_events(
         trace.warnings.append(message)
         warnings.warn(message, TraceWarning, stacklevel=2)
     for message in notes:
+        trace.warnings.append(message)
+        warnings.warn(f"{source}: {message}", TraceWarning, stacklevel=2)
+    for message in cut:
+        trace.truncated = True
         trace.warnings.append(message)
         warnings.warn(f"{source}: {message}", TraceWarning, stacklevel=2)
     trace.path = source
@@ -204,13 +227,31 @@ def _first_time(events: list[tuple[int | None, int, dict[str, Any]]]) -> int:
     return instant_ns(DEFAULT_START)
 
 
-def _objects(path: Path) -> Iterator[tuple[int, Any]]:
+def _objects(path: Path, cut: list[str]) -> Iterator[tuple[int, Any]]:
     """(line number, JSON value) for each event: one per line, or the items of one top-level array.
 
     A line that is not JSON comes as a ``TraceError`` in place of its value, for the caller to
-    raise or skip."""
-    with open_trace(path) as f, gzip_errors(path):
-        data = f.read()
+    raise or skip. An export cut off while it was written is read as the trace reader reads a
+    cut recording: a last line without its line end that is not JSON, or a gzip stream that ends
+    early, is said in ``cut`` and the events before it are kept. A UTF-8 byte order mark (what
+    Windows tools write first) is skipped."""
+    chunks = []
+    with open_trace(path) as f:
+        try:
+            while chunk := f.read(_CHUNK):
+                chunks.append(chunk)
+        except GZIP_ERRORS as exc:
+            if not chunks:
+                raise TraceError(f"the gzip stream is damaged or cut off ({exc})", path=str(path)) from None
+            broken: BaseException | None = exc
+        else:
+            broken = None
+    data = b"".join(chunks).removeprefix(BOM)
+    if data.startswith(UTF16_BOMS):  # PowerShell 5's `>` writes UTF-16: every line was 'malformed'
+        try:
+            data = data.decode("utf-16").encode()
+        except UnicodeDecodeError as exc:
+            raise TraceError(f"the file starts as UTF-16 but does not decode as it ({exc})", path=str(path)) from None
     text = data.lstrip()
     if text.startswith(b"["):
         try:
@@ -219,14 +260,25 @@ def _objects(path: Path) -> Iterator[tuple[int, Any]]:
             raise TraceError(f"the file is a JSON array that does not parse: {exc}", path=str(path)) from None
         yield from enumerate(items, start=1)
         return
-    for number, raw in enumerate(data.splitlines(), start=1):
+    lines = data.splitlines()
+    ended = broken is None and data.endswith((b"\n", b"\r"))
+    for number, raw in enumerate(lines, start=1):
         if not raw.strip() or raw.lstrip().startswith(b"#"):
             continue
         try:
             yield number, orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
+            if number == len(lines) and not ended:
+                lines = lines[: number - 1]
+                if broken is None:
+                    cut.append(f"line {number} is cut off (the export did not finish): the events before it were "
+                               "imported")  # fmt: skip
+                break
             preview = raw.decode("utf-8", "replace")[:80]
             yield number, TraceError(f"malformed line: {exc}: {preview!r}", path=str(path), line=number)
+    if broken is not None:
+        cut.append(f"the gzip stream ends early after line {len(lines)} ({broken}): the events before it were "
+                   "imported")  # fmt: skip
 
 
 def _event(obj: Any, format: str, path: Path, line: int) -> tuple[str, dict[str, Any]]:
@@ -257,7 +309,7 @@ def _cloudevent(obj: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(obj.get(name), str) or not obj[name]:
             raise ValueError(f"a CloudEvent needs a non-empty string {name!r} (CloudEvents 1.0, required attributes)")
     if "data_base64" in obj:
-        raise ValueError("the CloudEvent carries binary data (data_base64); an Inngest event's data is a JSON object")
+        obj = _decoded(obj)
     for name, value in obj.items():
         if name in _CE_CONTEXT or name == "data":
             continue
@@ -270,11 +322,42 @@ def _cloudevent(obj: dict[str, Any]) -> dict[str, Any]:
             )
     data = from_cloudevent(obj)
     data["_at"] = None if obj.get("time") is None else rfc3339_ns(obj["time"])
+    if data["_at"] is not None and not _FIRST_MS * MS <= data["_at"] <= _LAST_MS * MS:
+        raise ValueError(f"time {obj['time']!r} is past the years 1 to 9999 in UTC")
     data["origin"] = "input"
     data["source"] = obj["source"]
     if isinstance(data.get("attributes"), dict):
         data["attributes"].pop("datacontenttype", None)
     return data
+
+
+def _decoded(obj: dict[str, Any]) -> dict[str, Any]:
+    """A CloudEvent whose ``data_base64`` holds JSON, with it as ``data``; else a ValueError saying why not.
+
+    Some producers base64-encode every payload, JSON too (the JSON format allows ``data_base64``
+    for any content type, CloudEvents 1.0 JSON format §3.1); an Inngest event's data is a JSON
+    object, so the bytes are decoded when ``datacontenttype`` names JSON (``application/json``,
+    ``*/*+json``, ``text/json``, with parameters such as ``charset``) and hold an object."""
+    if "data" in obj:
+        raise ValueError("the CloudEvent has both 'data' and 'data_base64' (CloudEvents 1.0 JSON format §3.1: "
+                         "one or the other)")  # fmt: skip
+    kind = obj.get("datacontenttype")
+    media = kind.partition(";")[0].strip().lower() if isinstance(kind, str) else ""
+    if not (media in ("application/json", "text/json") or media.endswith("+json")):
+        shown = f"datacontenttype {kind!r}" if kind is not None else "no datacontenttype"
+        raise ValueError(f"the CloudEvent carries binary data (data_base64, {shown}); an Inngest event's "
+                         "data is a JSON object, so only a JSON content type (application/json, */*+json) is "
+                         "decoded")  # fmt: skip
+    try:
+        data = orjson.loads(base64.b64decode(obj["data_base64"], validate=True))
+    except (TypeError, ValueError, binascii.Error) as exc:
+        raise ValueError(f"the CloudEvent's data_base64 is not base64 of JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"the CloudEvent's data_base64 holds JSON {type(data).__name__}; an Inngest event's data "
+                         "is a JSON object")  # fmt: skip
+    out = {key: value for key, value in obj.items() if key != "data_base64"}
+    out["data"] = data
+    return out
 
 
 def _inngest(obj: dict[str, Any]) -> dict[str, Any]:
@@ -289,6 +372,9 @@ def _inngest(obj: dict[str, Any]) -> dict[str, Any]:
     ts = obj.get("ts")
     if ts is not None and (isinstance(ts, bool) or not isinstance(ts, int)):
         raise ValueError(f"'ts' must be milliseconds since the epoch (an integer), got {ts!r}")
+    if ts is not None and not _FIRST_MS <= ts <= _LAST_MS:  # a ULID or a datetime of it failed with a traceback
+        hint = " (microseconds or nanoseconds?)" if ts > _LAST_MS else ""
+        raise ValueError(f"'ts' {ts} is past the years 1 to 9999 in milliseconds since the epoch{hint}")
     event_id = obj.get("id")
     if event_id is not None and not isinstance(event_id, str):
         raise ValueError(f"'id' must be a string, got {event_id!r}")

@@ -16,8 +16,8 @@ The rules follow ``reference/traces.md`` §4 and §6.4:
 - **Personal data is pseudonymized** with stable HMAC-keyed fakes
   (``jobsim._pseudonyms``): email addresses anywhere in any string; person names,
   phone numbers, street addresses, IPs and usernames at fields named for them (a
-  plain ``name`` counts when a sibling field holds an email, as in ``{"email": ...,
-  "name": ...}``). Each word of a person's name maps to a fake word, and those words
+  plain ``name`` counts when a sibling field holds an email, a phone number or a street
+  address, as in ``{"email": ..., "name": ...}``). Each word of a person's name maps to a fake word, and those words
   are replaced wherever they appear in free text too, so "Welcome, Ada!" in an
   email subject becomes "Welcome, Maria!" exactly as the event's ``name`` did.
   Addresses at reserved domains (example.com, .test, .invalid, ...) are not
@@ -41,7 +41,7 @@ import os
 import re
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from typing import Any
-from urllib.parse import quote_plus, unquote_plus
+from urllib.parse import quote, quote_plus, unquote_plus
 
 import orjson
 
@@ -58,12 +58,28 @@ from ._secrets import (
     WORD,
     classify_key,
     drop_secrets,
+    email_address,
     normalize_key,
     phone_number,
     query_repl,
     secret_header,
 )
 from .errors import InvalidArgument
+
+NAME_ADDR = re.compile(r'(?:^|[,;:]\s*)"?([^"<>,;:@\n]{1,100}?)"?\s*<([^<>\s@]+@[^<>\s]+)>')
+"""``Grace Hopper <grace@navy.mil>`` (RFC 5322 §3.4 name-addr) at the start of a string or after ``,``
+``;`` ``:`` (a list of recipients, a ``From:`` line): the display name and the address."""
+
+def json_in(text: str) -> dict[str, Any] | list[Any] | None:
+    """The object or array a string holds as JSON (a webhook's raw body, a queue message, a log
+    line's payload, kept as a string), else None: redaction and scan look inside it, where its
+    secret-named fields and people were written in clear."""
+    try:
+        value = orjson.loads(text)
+    except ValueError:  # not JSON (orjson.JSONDecodeError), or a lone surrogate (UnicodeEncodeError)
+        return None
+    return value if type(value) is dict or type(value) is list else None
+
 
 _UNSEEN: Any = object()
 _SAME: Any = object()
@@ -213,10 +229,17 @@ class Redactor:
                 self._learn(data["user"])
         elif kind == "http":
             for part in ("request", "response"):
-                self._learn(((data.get(part) or {}).get("body") or {}).get("json"))
+                message = data.get(part) or {}
+                self._learn((message.get("body") or {}).get("json"))
+                headers = message.get("headers")
+                if headers:
+                    self._pending.extend(("ip", ip) for ip in self._header_ips(headers))
         elif kind == "email":
             if data.get("template_data") is not None:
                 self._learn(data["template_data"])
+            for field in ("sender", "to", "cc", "bcc", "reply_to"):
+                if data.get(field) is not None:
+                    self._learn(data[field])
         elif kind == "run.end":
             self._learn(data.get("output"))
         elif kind not in self._kinds:  # a plugin's kind: every field
@@ -350,12 +373,26 @@ class Redactor:
             if secret is None:
                 lowered = name.lower()
                 secret = known[name] = lowered not in keep and (lowered in extra or secret_header(lowered))
-            new: Any = MARKER if secret else self._walk(value)
+            if secret:
+                new: Any = MARKER
+            elif self.pseudo and type(value) is str and self._action(name) == "ip":
+                new = ", ".join(self._pseudonym("ip", ip.strip()) for ip in value.split(","))
+            else:
+                new = self._walk(value)
             if new != value:
                 if out is None:
                     out = dict(headers)
                 out[name] = new
         return headers if out is None else out
+
+    def _header_ips(self, headers: Any) -> Iterator[str]:
+        """The client addresses proxies put in headers (``X-Forwarded-For: client, proxy``, ``X-Real-IP``):
+        personal data as an ``ip`` field is, faked address by address (the value was walked as text,
+        which finds no IP, so the client's address stayed in clear beside its faked ``ip`` field)."""
+        if isinstance(headers, dict):
+            for name, value in headers.items():
+                if type(value) is str and self._action(name) == "ip":
+                    yield from (ip.strip() for ip in value.split(","))
 
     def url(self, url: Any) -> Any:
         """Secret query parameters dropped, credentials and personal data rewritten."""
@@ -374,13 +411,14 @@ class Redactor:
         return action
 
     def _has_email(self, data: dict[str, Any]) -> bool:
-        """A field of ``data`` holds an email address: then a plain ``name`` beside it is a person's."""
+        """A field of ``data`` holds an email address, a phone number or a street address: then a plain
+        ``name`` beside it is a person's (an SMS recipient ``{"name", "phone"}`` kept its name in clear)."""
         actions = self._actions
         for key in data:
             action = actions.get(key, _UNSEEN)
             if action is _UNSEEN:
                 action = self._action(key)
-            if action == "email":
+            if action == "email" or action == "phone" or action == "address":
                 return True
         return False
 
@@ -508,6 +546,8 @@ class Redactor:
                 if action is None:
                     if type(item) is dict or type(item) is list:
                         self._learn(item)
+                    elif type(item) is str and ("<" in item or item[:1] in ("{", "[")):
+                        self._learn_string(item)
                     continue
                 if action == "name?":
                     if person is None:
@@ -522,6 +562,29 @@ class Redactor:
         elif isinstance(value, list):
             for item in value:
                 self._learn(item)
+        elif type(value) is str and ("<" in value or value[:1] in ("{", "[")):
+            self._learn_string(value)
+
+    def _learn_string(self, text: str) -> None:
+        """A string's people: those of JSON kept as a string (``{"user": {"name": ...}}``), else the
+        display names of its addresses."""
+        parsed = json_in(text) if text[-1:] in ("}", "]") else None
+        if parsed is not None:
+            self._learn(parsed)
+        elif "<" in text:
+            self._learn_display_names(text)
+
+    def _learn_display_names(self, text: str) -> None:
+        """The display names of ``Grace Hopper <grace@navy.mil>`` (RFC 5322 name-addr, how mail APIs take
+        ``to`` and ``from``): a person's name, as at a ``name`` field. Left alone at a reserved or kept
+        domain (``Acme <hi@acme.test>``), as the address is. The address was faked and the name kept."""
+        if "@" not in text and "%40" not in text:
+            return
+        for match in NAME_ADDR.finditer(text):
+            name, address = match.group(1).strip(), match.group(2)
+            domain = address.rpartition("@")[2].lower()
+            if WORD.search(name) and not (address in self.keep or reserved_domain(domain) or self._kept_domain(domain)):
+                self._pseudonym("name", name)
 
     # -- free text ----------------------------------------------------------------------------------
     def text(self, value: Any) -> Any:
@@ -546,16 +609,22 @@ class Redactor:
     def _text(self, value: str) -> str:
         if len(value) < 3:
             return value
+        if value[0] in "{[" and value[-1] in "}]":
+            parsed = json_in(value)
+            if parsed is not None:  # JSON kept as a string (a webhook's raw body, a queue message)
+                new = self._walk(parsed)
+                return value if new is parsed else orjson.dumps(new).decode()
         out = value
         if TRIGGER.search(out) is not None:
             out = drop_secrets(out)
         if "=" in out:
             out = QUERY_PARAM.sub(query_repl, out)
         if self.pseudo:
-            if "@" in out:
+            if "@" in out or "%40" in out:
                 out = EMAIL.sub(self._email_repl, out)
             words = self._words
-            if words and any(word in words for word in WORD.findall(out)):
+            if words and any(word in words or (word.isupper() and word.title() in words)
+                             for word in WORD.findall(out)):  # fmt: skip
                 out = WORD.sub(self._known_word, out)
             if PHONE_HINT.search(out) is not None:
                 out = PHONE.sub(self._phone_repl, out)
@@ -577,23 +646,33 @@ class Redactor:
         return quote_plus(fake) if encoded else fake
 
     def _email_repl(self, match: re.Match[str]) -> str:
-        address = match.group(0)
-        fake = self._emails.get(address)
+        found = match.group(0)
+        fake = self._emails.get(found)
         if fake is None:
+            address, encoded = email_address(found)  # ada%40gmail.com in a form body: the fake ada@gmail.com gets
             domain = address.rpartition("@")[2].lower()
             if address in self.keep or reserved_domain(domain) or self._kept_domain(domain):
-                fake = address
+                fake = found
             else:
                 fake = self.fakes.email(address)
-            self._emails[address] = fake
+                fake = quote(fake, safe="") if encoded else fake
+            self._emails[found] = fake
         return fake
 
     def _kept_domain(self, domain: str) -> bool:
         return any(domain == kept or domain.endswith("." + kept) for kept in self.policy.keep_domains)
 
     def _known_word(self, match: re.Match[str]) -> str:
+        """A learned name's fake, in the case the text writes it ("ADA LOVELACE" in a shouting subject line)."""
         word = match.group(0)
-        return self._words.get(word, word)
+        fake = self._words.get(word)
+        if fake is not None:
+            return fake
+        if word.isupper():
+            fake = self._words.get(word.title())
+            if fake is not None:
+                return fake.upper()
+        return word
 
 
 class _Harvester(Redactor):

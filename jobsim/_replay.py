@@ -213,6 +213,7 @@ def replay(
                              **{k: v for k, v in options.items() if v is not None})  # fmt: skip
         notes = [f"the recording left out {', '.join(map(repr, left_out))} (functions=/exclude_functions=): "
                  "so does the replay"] if left_out else []  # fmt: skip
+    notes += _cut_off(recorded)
     sim.start_ns = sim.kernel.now = start  # to the nanosecond (a datetime stops at microseconds)
     keeps = _Keeps(recorded)
     with sim:
@@ -227,8 +228,20 @@ def replay(
     comparison = None
     if _has_outcomes(recorded):
         comparison = _compare(recorded, sim, compare, ignore, tolerance_ns, redact, notes, keeps)
+    else:  # nothing to compare (imported events): a saved replay, the baseline, still keeps the trace's fakes
+        _keep_fakes(recorded, sim, redact, notes, keeps)
     return ReplayResult(comparison=comparison, recorded=recorded, simulation=sim, inputs=script.inputs,
                         stopped=stopped, notes=notes, source=source)  # fmt: skip
+
+
+def _cut_off(trace: Trace, label: str = "the recording", done: str = "replayed") -> list[str]:
+    """A note for a trace cut off while it was written (said on stderr as it loaded, but not in the
+    report or its JSON: a replay of half a recording read 'same' as if it were whole)."""
+    if not trace.truncated:
+        return []
+    where = next((w for w in trace.warnings if "cut off" in w or "ends early" in w), "it was cut off")
+    where = where.removesuffix("; the records before it were read").removesuffix(": the events before it were imported")
+    return [f"{label} is incomplete ({where}): only what it holds is {done}"]
 
 
 def _given_selection(sim: Simulation, recorded_out: Any) -> str:
@@ -582,16 +595,24 @@ def _compare(recorded: Trace, sim: Simulation, compare: Any, ignore: Any, tolera
     from ._gc import paused_gc
     from ._tracefile import lines
 
-    policy = _replay_policy(recorded, redact, notes)
-    redactor = None
-    if policy is not None:
-        keep = keeps(policy)
-        redactor = policy.redactor(keep, keeps.phones)
-        sim.trace._keep, sim.trace._phones = keep, keeps.phones  # saving the replay keeps the trace's fakes too
+    policy = _keep_fakes(recorded, sim, redact, notes, keeps)
+    redactor = None if policy is None else policy.redactor(sim.trace._keep, keeps.phones)
     with paused_gc():
         return compare_lines(lines(recorded), lines(sim.trace, redactor), compare=compare, ignore=ignore,
                              tolerance=tolerance, notes=notes, tz=sim.tz,
                              known=[*declared(recorded.header_fields()), *sim.functions])  # fmt: skip
+
+
+def _keep_fakes(recorded: Trace, sim: Simulation, redact: Redaction | bool | None, notes: list[str],
+                keeps: _Keeps) -> Redaction | None:
+    """The policy the replay's outcome is redacted with; the fakes the recording holds are kept by it,
+    and by saving the replay (a baseline of imported events too: its fakes were faked again, a
+    phone field's fake no longer matched the same number in free text, and the baseline differed
+    from its own replay)."""
+    policy = _replay_policy(recorded, redact, notes)
+    if policy is not None:
+        sim.trace._keep, sim.trace._phones = keeps(policy), keeps.phones
+    return policy
 
 
 def _replay_policy(recorded: Trace, redact: Redaction | bool | None, notes: list[str]) -> Redaction | None:

@@ -26,12 +26,14 @@ from typing import Any
 import orjson
 
 from ._pseudonyms import reserved_domain
+from ._redact import json_in
 from ._secrets import (
     EMAIL,
     MARKER,
     PHONE,
     PHONE_HINT,
     QUERY_PARAM,
+    email_address,
     find_secrets,
     phone_number,
     secret_header,
@@ -39,7 +41,7 @@ from ._secrets import (
     secret_query,
 )
 from ._tracefile import _path
-from ._tracereader import GZIP_ERRORS, open_trace
+from ._tracereader import BOM, GZIP_ERRORS, UTF16_BOMS, open_trace
 from .errors import TraceError, TraceWarning
 
 _TOKEN = re.compile(r"[A-Za-z0-9+/_=-]{24,512}")
@@ -119,6 +121,12 @@ def _scan_lines(source: Path, f: Any, pii: bool, malformed: list[int],
     ``read`` counts the lines with content and those that were JSON."""
     personal = _PII if pii else frozenset()
     for number, raw in enumerate(f, start=1):
+        if number == 1:
+            raw = raw.removeprefix(BOM)  # an export saved by a Windows tool: its first line is still JSON
+            if raw.startswith(UTF16_BOMS):
+                raise TraceError("the file is UTF-16 (as PowerShell 5's > writes it), not UTF-8 JSON Lines: convert "
+                                 "it (Get-Content IN | Set-Content -Encoding utf8 OUT) and scan that, or import it "
+                                 "(jobsim import reads UTF-16)", path=str(source))  # fmt: skip
         if not raw.strip() or raw.startswith(b"#"):
             continue
         read["lines"] += 1
@@ -160,7 +168,11 @@ def _walk(value: Any, path: str, pii: frozenset[str], *, headers: bool) -> Itera
         for index, item in enumerate(value):
             yield from _walk(item, f"{path}[{index}]", pii, headers=False)
     elif isinstance(value, str):
-        yield from _string(value, path, pii)
+        parsed = json_in(value) if value[:1] in ("{", "[") and value[-1:] in ("}", "]") else None
+        if parsed is not None:  # JSON kept as a string: its fields, as redaction sees them
+            yield from _walk(parsed, path, pii, headers=False)
+        else:
+            yield from _string(value, path, pii)
 
 
 def _string(value: str, path: str, pii: frozenset[str]) -> Iterator[tuple[str, str, str]]:
@@ -180,9 +192,9 @@ def _string(value: str, path: str, pii: frozenset[str]) -> Iterator[tuple[str, s
             start, end = match.span()
             if _random_looking(token) and not any(start < b and a < end for a, b in spans):
                 yield path, "a long random-looking string (an API key or token?)", token
-    if "email" in pii and "@" in value:
+    if "email" in pii and ("@" in value or "%40" in value):
         for match in EMAIL.finditer(value):
-            if not reserved_domain(match.group(0).rpartition("@")[2]):
+            if not reserved_domain(email_address(match.group(0))[0].rpartition("@")[2]):
                 yield path, "an email address at a real domain (personal data)", match.group(0)
     if "phone" in pii and PHONE_HINT.search(value) is not None:
         for match in PHONE.finditer(value):

@@ -60,7 +60,16 @@ SECRET_PATTERNS: tuple[tuple[str, str, str, str], ...] = (
     ("jwt", r"eyJ", "", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
     ("private key", r"-----BEGIN", "",
      r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)"),
-    ("url credentials", r"://", r"://", r"[^/\s:@\[\]]+:[^/\s@\[\]]+(?=@)"),
+    # redis://:password@host has an empty user name
+    ("url credentials", r"://", r"://", r"[^/\s:@\[\]]*:[^/\s@\[\]]+(?=@)"),
+    # OpenAI (sk-proj-..., sk-svcacct-..., sk-...) and Anthropic (sk-ant-api03-...) keys
+    ("model provider key (OpenAI, Anthropic)", r"sk-", "", r"\bsk-[A-Za-z0-9_-]{20,}"),
+    ("gitlab token", r"glpat-", "", r"\bglpat-[A-Za-z0-9_-]{20,}"),
+    ("npm token", r"npm_", "", r"\bnpm_[A-Za-z0-9]{36}\b"),
+    ("hugging face token", r"hf_", "", r"\bhf_[A-Za-z0-9]{30,}"),
+    ("shopify token", r"shpat_|shpss_|shpca_|shppa_", "", r"\bshp(?:at|ss|ca|pa)_[A-Fa-f0-9]{32}\b"),
+    ("telegram bot token", r"/bot", r"/bot", r"\d{6,}:[A-Za-z0-9_-]{30,}"),  # api.telegram.org/bot<token>/...
+    ("azure key", r"AccountKey=|SharedAccessKey=", r"\b(?:AccountKey|SharedAccessKey)=", r"[A-Za-z0-9+/]{20,}={0,2}"),
 )
 # Named groups would tell which trigger matched, but they stop sre's literal-prefix
 # scan (60 µs instead of 3 µs on an email body): the matched text says it instead.
@@ -101,7 +110,18 @@ def drop_secrets(text: str) -> str:
 QUERY_PARAM = re.compile(r"(^|[?&;\s])([A-Za-z0-9_.~%\[\]-]+)=([^&\s'\"#<>]*)", re.M)
 """A URL query parameter, wherever a URL appears (a ``url`` field, an error message, a body),
 or a form field (``client_secret=...&grant_type=...``: the first one at the start of the text)."""
-EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+EMAIL = re.compile(r"[\w.%+-]+(?:@|%40)[^\W_][\w-]*(?:\.[\w-]+)*\.[^\W\d_]{2,}")
+"""An email address, internationalized ones too (RFC 6531: ``zoë@gmail.com``, ``ann@müller.de``):
+with ASCII letters only the match began after the last non-ASCII letter, leaving the name in front
+of it in clear (``josé.garcí`` + a fake), or found nothing at an IDN domain. Percent-encoded too
+(``ada%40gmail.com``), as a form body or a URL's query writes it: see ``email_address``."""
+
+
+def email_address(found: str) -> tuple[str, bool]:
+    """An ``EMAIL`` match as an address, and whether it was percent-encoded (its fake is encoded back)."""
+    if "@" in found:
+        return found, False
+    return unquote(found), True
 PHONE = re.compile(
     r"(?<![\w+.,/-])(?:"
     r"(?:\+|%2[Bb])\d{1,15}(?:[ .-]?\(\d{1,4}\)[ .-]?\d{1,14})?(?:(?:[ .+-]|%20)\d{1,14}){0,6}"  # +44 20 7946 0958
@@ -132,7 +152,16 @@ def phone_number(match: re.Match[str]) -> bool:
     return not (body.count(".") == 1 and body.replace(".", "").isdigit())
 
 
-WORD = re.compile(r"[A-Z][a-zA-Z]+(?:['\u2019-][A-Za-z]+)*")  # O'Brien, Jean-Luc
+_UPPER = "".join(c for c in map(chr, range(0x2000)) if c.isupper())
+WORD = re.compile(
+    f"(?:[{_UPPER}]['\u2019])?[{_UPPER}][^\\W\\d_]+(?:(?:['\u2019](?![sS]\\b)|-)[^\\W\\d_]+)*"
+)  # fmt: skip
+"""A capitalised word (a name's): O'Brien, D\u2019Angelo, Jean-Luc, Zoë, Ångström, and "Ada" in "Ada's".
+
+The first letter is an upper-case one of the Latin, Greek, Cyrillic, Armenian and Latin-extended
+(Vietnamese) blocks, the rest letters of any script. With ASCII letters only, "Zoë Ångström" was
+the word "Zo" and nothing (pseudonymized as "Theodoreë Ångström"); a possessive was part of the
+word ("Lovelace's", an unknown word, kept the surname in clear), and "O'Brien" was "Brien"."""
 HONORIFICS = frozenset({"Mr", "Mrs", "Ms", "Miss", "Mx", "Dr", "Prof", "Sir", "Jr", "Sr", "II", "III", "IV"})
 
 _PII_KEYS: dict[str, str] = {
@@ -144,7 +173,8 @@ _PII_KEYS: dict[str, str] = {
     **dict.fromkeys(("address", "street", "streetaddress", "address1", "address2", "addressline1",
                      "addressline2", "line1", "line2"), "address"),
     **dict.fromkeys(("ip", "ipaddress", "clientip", "remoteip", "remoteaddr", "ipv4", "ipv6",
-                     "xforwardedfor"), "ip"),
+                     "xforwardedfor", "xrealip", "xclientip", "cfconnectingip", "trueclientip",
+                     "fastlyclientip", "xoriginalforwardedfor"), "ip"),
 }  # fmt: skip
 
 

@@ -460,6 +460,13 @@ def _lines_of(block: bytes, last: bool) -> list[bytes]:
     return lines
 
 
+BOM = b"\xef\xbb\xbf"
+"""The UTF-8 byte order mark Windows tools write first (PowerShell 5, Notepad's "UTF-8 with BOM"):
+readers of files people export skip it, since orjson refuses it."""
+
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+"""How a UTF-16 file starts (PowerShell 5 writes one with ``>``): JSON Lines readers decode it."""
+
 GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
 """What reading a damaged or cut-off gzip stream raises."""
 

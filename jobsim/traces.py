@@ -34,7 +34,7 @@ from ._codec import from_cloudevent, to_cloudevent
 from ._gc import paused_gc
 from ._importing import import_events, read_any
 from ._redact import Redaction
-from ._replay import ReplayResult, replay
+from ._replay import ReplayResult, _cut_off, _has_outcomes, replay
 from ._scan import Finding, scan
 from ._secrets import MARKER
 from ._time import Duration, duration_ns, zone
@@ -98,6 +98,14 @@ def compare(
     if fp_a != fp_b:
         notes.append(f"the traces were pseudonymized differently ({fp_a or 'not at all'} vs {fp_b or 'not at all'}): "
                      "personal values will differ")  # fmt: skip
+    notes += _cut_off(a, "A", "compared") + _cut_off(b, "B", "compared")
+    inputs_only = [(label, trace) for label, trace in (("A", a), ("B", b)) if not _has_outcomes(trace)]
+    if len(inputs_only) == 1:  # each run of the other then reads 'only in', as if the code had changed
+        (one, events), other_label = inputs_only[0], "B" if inputs_only[0][0] == "A" else "A"
+        name = events.path if events.path is not None else "TRACE"
+        notes.append(f"{one} holds input events only (imported), no runs: every run of {other_label} is "
+                     f"'only in {other_label}'; to compare outcomes, replay them into your code (jobsim replay "
+                     f"{name} --app MODULE --out FILE) and diff FILE with {other_label}")  # fmt: skip
     tz = zone((a.header or {}).get("tz") or (b.header or {}).get("tz") or "UTC")
     with paused_gc():
         return compare_lines(lines(a), lines(b), compare=compare, ignore=ignore,

@@ -595,7 +595,8 @@ _CLI_BAD = [
     "replay nope.jsonl --app {m}", "replay {trace} --app nosuchmodule_xyz", "diff {trace} .", "diff {trace} nope",
     "diff {trace} {trace} --tolerance -5s", "import nope.jsonl -o out.jsonl", "import {trace} -o {missing}",
     "import {trace} -o out.jsonl --start garbage", "import {trace} -o out.jsonl --tz {long}",
-    "import {trace} -o out.jsonl --profile nope", "scan nope", "scan .", "scan {m}.py", "redact {trace} {missing}",
+    "import {trace} -o out.jsonl --profile nope", "scan nope", "scan {empty}", "scan {m}.py",
+    "redact {trace} {missing}",
     "redact {trace} .", "redact nope out.jsonl", "show nope", "show .", "show {m}.py", "show {trace} --tz {long}",
     "compare {m}.py:nope", "run {m} --no-timline",
     "replay {trace} --app {m} --until -1h", "replay {trace} --app {m} --out {trace}", "redact {trace} {trace}",
@@ -613,7 +614,9 @@ def cli_world(tmp_path, monkeypatch) -> dict[str, str]:
     (tmp_path / "fuzzcli.py").write_text(_CLI_APP)
     trace = tmp_path / "t.jobsim.jsonl"
     trace.write_bytes(_recorded().read_bytes())
-    return {"m": "fuzzcli", "trace": str(trace), "missing": str(tmp_path / "no" / "x.jsonl"), "long": "1" * 300}
+    (tmp_path / "empty").mkdir()  # a folder without trace files (one with them is scanned)
+    return {"m": "fuzzcli", "trace": str(trace), "missing": str(tmp_path / "no" / "x.jsonl"), "long": "1" * 300,
+            "empty": str(tmp_path / "empty")}  # fmt: skip
 
 
 @pytest.mark.parametrize("line", _CLI_BAD)

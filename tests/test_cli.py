@@ -442,3 +442,32 @@ def test_a_profile_that_cannot_run_the_scenario_keeps_the_columns_aligned(capsys
     assert lines[0].startswith("profile            function        runs")  # the width of 'vercel-cron-hobby'
     assert [line.index("-report") if "daily-report" in line else None for line in lines] == [
         None, None, 24, None, 24, None]  # the unsupported row's function sat two columns left of the others
+
+
+def test_run_simulates_under_the_profile_given_and_saves_it_in_the_trace(module, capsys, tmp_path):
+    from jobsim import Trace
+
+    (tmp_path / "profiled.py").write_text(textwrap.dedent("""
+        import jobsim
+
+        app = jobsim.App("p")
+
+        @app.function("job", on="go", retries=2)
+        def job(ctx):
+            if ctx.attempt == 0:
+                raise RuntimeError("boom")
+            return "ok"
+
+        def jobsim_traffic(sim):
+            sim.send("go", {})
+    """))  # fmt: skip
+    code, out, err = run(capsys, "run", "profiled.py", "--profile", "bullmq", "--days", "0.001", "--save", "b.jsonl")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == "jobsim timeline · UTC · seed 0 · profile bullmq"
+    assert "job#1 attempt 1 at 00:00:00 (+0s)" in out  # BullMQ retries at once (no backoff); Inngest waits
+    assert Trace.load(tmp_path / "b.jsonl").header["profile"] == "bullmq"
+    code, out, err = run(capsys, "run", "profiled.py", "--profile", "agenda(process_every=1s)", "--days", "0.001")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == "jobsim timeline · UTC · seed 0 · profile agenda(process_every=1s)"
+    code, out, err = run(capsys, "run", "profiled.py", "--profile", "bullmqq")
+    assert (code, out) == (2, "") and err.startswith("jobsim: error: profile='bullmqq' is not valid: one of 'agenda', ")

@@ -476,6 +476,16 @@ def test_diff_of_two_event_files_says_there_is_nothing_to_compare(capsys, tmp_pa
     ]
 
 
+def test_diff_of_events_and_a_trace_says_the_events_hold_no_runs(recording, capsys, tmp_path):
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(orjson.dumps({"name": "user/created", "ts": 1_741_000_000_000, "data": {}}) + b"\n")
+    code, out, _ = run(capsys, "diff", events, recording["redacted"])
+    assert code == 1 and "  DIFFERS  " in out  # each run of B is 'only in B'; the note says why
+    assert out.splitlines()[4] == (
+        f"note: A holds input events only (imported), no runs: every run of B is 'only in B'; to compare outcomes, "
+        f"replay them into your code (jobsim replay {events} --app MODULE --out FILE) and diff FILE with B")
+
+
 @pytest.mark.parametrize("command", [
     ["replay", "{trace}", "--app", "{app}", "--out", "{trace}"], ["redact", "{trace}", "{trace}"],
     ["import", "{events}", "-o", "{events}"],
@@ -492,3 +502,52 @@ def test_no_command_writes_over_the_file_it_reads(recording, app_module, capsys,
     assert err == (f"jobsim: error: {flag} {str(path)!r} is the file being read ({str(path)!r}): writing it would "
                    "replace the original; write to another file (and move it over the original if that is meant)\n")
     assert {path: path.read_bytes() for path in before} == before
+
+
+def test_scan_of_a_folder_scans_its_trace_files_in_subfolders_too(recording, capsys, tmp_path):
+    """CI scans the --jobsim-trace-dir it uploads: a folder was 'cannot read it: Is a directory'."""
+    folder = tmp_path / "traces"
+    (folder / "sub").mkdir(parents=True)
+    clean = folder / "a.jobsim.jsonl"
+    clean.write_bytes(recording["redacted"].read_bytes())
+    leaky = folder / "sub" / "b.jobsim.jsonl.gz"
+    leaky.write_bytes(gzip.compress(recording["raw"].read_bytes()))
+    (folder / "notes.txt").write_text("Authorization: Bearer abcdefghijklmnop")  # not a trace file: not read
+    code, out, err = run(capsys, "scan", folder)
+    assert code == 1 and out and all(line.startswith(f"{leaky}:") for line in out.splitlines())
+    assert err.startswith(f"jobsim scan: {len(out.splitlines())} secret-looking value(s) in 2 file(s)")
+    leaky.unlink()
+    code, out, err = run(capsys, "scan", folder, recording["gz"])
+    assert (code, err) == (0, "") and out == f"jobsim scan: no secret-looking values in {clean}, {recording['gz']}\n"
+    code, out, err = run(capsys, "scan", tmp_path / "traces" / "sub")
+    assert (code, out) == (2, "")
+    assert err == (f"jobsim: error: {folder / 'sub'}: a folder with no .jsonl or .jsonl.gz file in it (or in its "
+                   "subfolders): nothing to scan\n")  # fmt: skip
+
+
+def test_scan_reads_past_a_byte_order_mark(capsys, tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"name": "user/created", "data": {"password": "hunter2"}}\n')
+    code, out, err = run(capsys, "scan", path)
+    assert (code, err.splitlines()[0]) == (1, "jobsim scan: 1 secret-looking value(s) in 1 file(s); redact them: "
+                                              "`jobsim redact TRACE OUT` (or save traces with the default redaction)")
+    assert out == (f"{path}:1: line data.password: field 'password' is named like a secret and has a value "
+                   "('h'… 7 chars)\n")  # it was 'line 1 is not JSON, scanned as text', which finds no field
+
+
+def test_a_replay_or_diff_of_a_cut_off_recording_says_so_in_its_report(recording, app_module, capsys, tmp_path):
+    """stderr said so while loading; the report (and its JSON, which CI reads) read 'same' as if it were whole."""
+    whole = recording["redacted"].read_bytes()
+    cut = tmp_path / "cut.jobsim.jsonl"
+    cut.write_bytes(whole[: len(whole) // 2])
+    line = whole[: len(whole) // 2].count(b"\n") + 1
+    note = f"the recording is incomplete (line {line} is cut off (the recording did not finish)): only what it holds"
+    code, out, err = run(capsys, "replay", cut, "--app", app_module())
+    assert f"note: {note} is replayed" in out.splitlines() and "cut off" in err
+    code, out, _ = run(capsys, "replay", cut, "--app", app_module(), "--format", "json")
+    assert f"{note} is replayed" in json.loads(out)["notes"]
+    code, out, _ = run(capsys, "diff", recording["redacted"], cut)
+    assert code == 1 and f"note: B is incomplete (line {line} is cut off (the recording did not finish)): only " \
+        "what it holds is compared" in out.splitlines()
+    code, out, _ = run(capsys, "replay", recording["redacted"], "--app", app_module())
+    assert code == 0 and "incomplete" not in out

@@ -209,6 +209,8 @@ def test_event_times_round_trip_through_rfc3339(ms):
     ("2025-03-03T04:00:00.5-05:00", T0 + SECOND // 2),
     ("2025-03-03T09:00:00.123456789Z", T0 + 123_456_789),
     ("2016-12-31T23:59:60Z", instant_ns("2017-01-01T00:00:00Z")),  # a leap second lands on the next one
+    ("2025-03-03T09:00:00.1234567891234Z", T0 + 123_456_789),  # RFC 3339 allows more digits: past ns, dropped
+    ("2025-03-03T09:00:00.123-23:59", T0 + 123_000_000 + 23 * 3600 * SECOND + 59 * 60 * SECOND),
 ])  # fmt: skip
 def test_rfc3339_parsing(text, ns):
     assert rfc3339_ns(text) == ns
@@ -523,3 +525,10 @@ def test_trace_of_takes_kinds_as_separate_strings(recorded):
     with pytest.raises(jobsim.InvalidArgument, match=r"^kinds=\(\['retry', 'attempt'\],\) is not valid: record kinds "
                                                      r"as separate strings: trace\.of\('attempt', 'retry'\)$"):
         recorded.trace.of(["retry", "attempt"])  # matched nothing: []
+
+
+@pytest.mark.parametrize("offset", ["+24:00", "-25:00", "+05:60", "+9999"])
+def test_rfc3339_rejects_an_offset_that_is_not_a_time_of_day(offset):
+    with pytest.raises(ValueError, match=rf"time '2025-03-03T09:00:00\{offset[0]}{offset[1:3]}:?{offset[-2:]}' has "
+                                         r"offset .*, not a valid one \(hours 00-23, minutes 00-59\)"):
+        rfc3339_ns(f"2025-03-03T09:00:00{offset}")

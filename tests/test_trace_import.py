@@ -211,3 +211,152 @@ def test_an_id_repeated_more_than_24_h_later_is_no_repeat_the_replay_drops(tmp_p
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert len(traces.import_events(spaced).records) == 3
+
+
+def test_a_byte_order_mark_and_crlf_line_ends_are_read(tmp_path):
+    """Windows tools write a UTF-8 BOM first and CRLF line ends: the export imports, and replays as events."""
+    path = tmp_path / "events.jsonl"
+    events = [{"name": "order/paid", "data": {"amount": n}, "id": f"o{n}", "ts": T0 // MS + n} for n in (1, 2)]
+    lines = [orjson.dumps(event) for event in events]
+    path.write_bytes(b"\xef\xbb\xbf" + b"\r\n".join(lines) + b"\r\n\r\n")
+    trace = traces.import_events(path)
+    assert [(r.at, r.data["id"], r.data["data"]) for r in trace.records] == [
+        (T0 + MS, "o1", {"amount": 1}), (T0 + 2 * MS, "o2", {"amount": 2})]  # fmt: skip
+    assert trace.warnings == [] and not trace.truncated
+    result = jobsim.Simulation.replay(path, app())
+    assert [run.output for run in result.simulation.runs("on-order")] == [2, 4]
+
+
+def test_an_export_cut_off_mid_line_keeps_the_events_before_it(tmp_path):
+    events = [{"name": "order/paid", "data": {"amount": n}, "id": f"o{n}", "ts": T0 // MS + n} for n in range(3)]
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events) + b'{"name":"order/paid","da')
+    with pytest.warns(TraceWarning, match=r"events\.jsonl: line 4 is cut off \(the export did not finish\): the "
+                                          r"events before it were imported"):  # fmt: skip
+        trace = traces.import_events(path)
+    assert [r.data["id"] for r in trace.records] == ["o0", "o1", "o2"] and trace.truncated
+    assert trace.warnings == ["line 4 is cut off (the export did not finish): the events before it were imported"]
+    path.write_bytes(path.read_bytes() + b"\n")  # a whole line that is not JSON: malformed, as before
+    with pytest.raises(TraceError, match=r"events\.jsonl:4: malformed line"):
+        traces.import_events(path)
+
+
+def test_a_gzip_export_cut_off_mid_stream_keeps_the_lines_it_holds(tmp_path):
+    import os
+
+    events = [{"name": "order/paid", "data": {"amount": n, "noise": os.urandom(48).hex()}, "id": f"o{n}",
+               "ts": T0 // MS + n} for n in range(2000)]  # fmt: skip
+    whole = gzip.compress(b"".join(orjson.dumps(e) + b"\n" for e in events))
+    path = tmp_path / "events.jsonl.gz"
+    path.write_bytes(whole[: len(whole) // 2])
+    with pytest.warns(TraceWarning, match=r"events\.jsonl\.gz: the gzip stream ends early after line (\d+) \(.*\): "
+                                          r"the events before it were imported"):  # fmt: skip
+        trace = traces.import_events(path)
+    kept = [r.data["id"] for r in trace.records]
+    assert 500 < len(kept) < 1500 and kept == [f"o{n}" for n in range(len(kept))] and trace.truncated
+    assert trace.warnings[0].startswith(f"the gzip stream ends early after line {len(kept)} (")
+    path.write_bytes(whole[:15])  # nothing readable: an error, not an empty trace
+    with pytest.raises(TraceError, match=r"events\.jsonl\.gz: the gzip stream is damaged or cut off"):
+        traces.import_events(path)
+
+
+def test_a_cloudevent_s_base64_json_data_is_decoded_other_binary_data_is_refused_saying_why(tmp_path):
+    import base64
+
+    def encoded(value: object) -> str:
+        return base64.b64encode(orjson.dumps(value)).decode()
+
+    base = {"specversion": "1.0", "source": "/prod", "type": "order/paid", "time": "2025-06-01T12:00:00Z"}
+    path = write(tmp_path / "ce.jsonl",
+                 {**base, "id": "a", "datacontenttype": "application/json", "data_base64": encoded({"amount": 4})},
+                 {**base, "id": "b", "datacontenttype": "application/cloudevents+json; charset=utf-8",
+                  "data_base64": encoded({"amount": 5})})  # fmt: skip
+    trace = traces.import_events(path)
+    assert [(r.data["id"], r.data["data"]) for r in trace.records] == [("a", {"amount": 4}), ("b", {"amount": 5})]
+    result = jobsim.Simulation.replay(path, app())
+    assert [run.output for run in result.simulation.runs("on-order")] == [8, 10]
+    for event, message in [
+        ({"datacontenttype": "application/octet-stream", "data_base64": "AAEC/w=="},
+         r"bad\.jsonl:1: the CloudEvent carries binary data \(data_base64, datacontenttype "
+         r"'application/octet-stream'\); an Inngest event's data is a JSON object, so only a JSON content type"),
+        ({"datacontenttype": "application/json", "data_base64": "not base64!"}, r"is not base64 of JSON"),
+        ({"datacontenttype": "application/json", "data_base64": encoded([1])}, r"holds JSON list"),
+        ({"datacontenttype": "application/json", "data_base64": encoded({}), "data": {}}, r"both 'data' and"),
+    ]:  # fmt: skip
+        write(tmp_path / "bad.jsonl", {**base, "id": "x", **event})
+        with pytest.raises(TraceError, match=message):
+            traces.import_events(tmp_path / "bad.jsonl")
+
+
+def test_a_saved_replay_of_imported_events_keeps_their_fakes_and_replays_the_same(tmp_path):
+    """README: "save that replay as the baseline the next replays compare with"."""
+    shop = jobsim.App("baseline")
+
+    @shop.function("note", on="user/created")
+    def note(ctx):
+        data = ctx.event.data
+        return f"Dear {data['name']}, we call {data['phone']} at {data['address']}"
+
+    write(tmp_path / "events.jsonl", {"name": "user/created", "ts": T0 // MS, "id": "u1", "data": {
+        "email": "ada@gmail.com", "name": "Ada Lovelace", "phone": "(415) 555-0100", "address": "12 Main St"}})
+    imported = traces.import_events(tmp_path / "events.jsonl").save(tmp_path / "imported.jobsim.jsonl")
+    fakes = jobsim.Trace.load(imported).records[0].data["data"]
+    assert fakes["name"] != "Ada Lovelace" and fakes["phone"] != "(415) 555-0100"
+    baseline = jobsim.Simulation.replay(imported, shop).save(tmp_path / "baseline.jobsim.jsonl")
+    saved = jobsim.Trace.load(baseline)
+    assert saved.records[0].data["data"] == fakes  # not faked a second time
+    (end,) = saved.of("run.end")
+    assert end.data["output"] == f"Dear {fakes['name']}, we call {fakes['phone']} at {fakes['address']}"
+    assert jobsim.Simulation.replay(baseline, shop).same
+
+
+@pytest.mark.parametrize(("event", "message"), [
+    ({"name": "x", "ts": 1_740_819_600_000_000}, r"events\.jsonl:1: 'ts' 1740819600000000 is past the years 1 to 9999 "
+                                                  r"in milliseconds since the epoch \(microseconds or nanoseconds\?\)"),
+    ({"name": "x", "ts": -70_000_000_000_000}, r":1: 'ts' -70000000000000 is past the years 1 to 9999 in milliseconds"),
+    ({"specversion": "1.0", "id": "1", "source": "/s", "type": "t", "time": "0001-01-01T00:00:00+01:00"},
+     r":1: time '0001-01-01T00:00:00\+01:00' is past the years 1 to 9999 in UTC"),
+])  # fmt: skip
+def test_a_time_no_datetime_can_show_names_the_line(tmp_path, event, message):
+    # a ts in microseconds was an IndexError traceback from the id jobsim gives an event without one
+    with pytest.raises(TraceError, match=message):
+        traces.import_events(write(tmp_path / "events.jsonl", event))
+
+
+def test_a_ts_that_reads_as_seconds_is_warned_about(tmp_path):
+    path = write(tmp_path / "events.jsonl", {"name": "order/paid", "data": {"amount": 1}, "ts": 1_740_819_600},
+                 {"name": "order/paid", "data": {"amount": 2}, "ts": 1_740_819_601})  # fmt: skip
+    with pytest.warns(TraceWarning, match=r"events\.jsonl: 2 event\(s\) have a 'ts' in the first years after 1970 "
+                                          r"\(the first: line 1, ts 1740819600 = 1970-01-21T03:33:39\.600Z\); 'ts' "
+                                          r"is milliseconds since the epoch: were these seconds\?"):  # fmt: skip
+        trace = traces.import_events(path)
+    assert [r.at for r in trace.records] == [1_740_819_600 * MS, 1_740_819_601 * MS]  # as given: only a warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        traces.import_events(write(tmp_path / "ok.jsonl", {"name": "order/paid", "ts": T0 // MS}))
+
+
+def test_a_cloudevent_s_dataversion_that_is_not_a_string_becomes_v_as_text(tmp_path):
+    """CloudEvents extensions may be integers: imported as is, the replay stopped at the event (v must be text)."""
+    base = {"specversion": "1.0", "source": "/prod", "type": "order/paid", "data": {"amount": 1}}
+    path = write(tmp_path / "ce.jsonl", {**base, "id": "a", "time": "2025-06-01T12:00:00Z", "dataversion": 2},
+                 {**base, "id": "b", "time": "2025-06-01T12:00:01Z", "dataversion": True})  # fmt: skip
+    assert [r.data["v"] for r in traces.import_events(path).records] == ["2", "true"]
+    result = jobsim.Simulation.replay(path, app())
+    assert result.stopped is None and [run.output for run in result.simulation.runs("on-order")] == [2, 2]
+
+
+def test_a_utf16_export_is_decoded(tmp_path):
+    """PowerShell 5's `>` writes UTF-16 with a BOM: every line was 'malformed line'."""
+    path = tmp_path / "events.jsonl"
+    text = "".join(json.dumps({"name": "order/paid", "data": {"amount": n, "by": "Zoë"}, "id": f"o{n}",
+                               "ts": T0 // MS + n}) + "\r\n" for n in (1, 2))  # fmt: skip
+    path.write_bytes(text.encode("utf-16"))
+    trace = traces.import_events(path)
+    assert [(r.data["id"], r.data["data"]) for r in trace.records] == [
+        ("o1", {"amount": 1, "by": "Zoë"}), ("o2", {"amount": 2, "by": "Zoë"})]  # fmt: skip
+    result = jobsim.Simulation.replay(path, app())  # not taken for a trace: imported
+    assert [run.output for run in result.simulation.runs("on-order")] == [2, 4]
+    path.write_bytes(b"\xff\xfe{\x00\x00\xd8")  # a lone surrogate
+    with pytest.raises(TraceError, match=r"events\.jsonl: the file starts as UTF-16 but does not decode as it"):
+        traces.import_events(path)

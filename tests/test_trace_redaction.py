@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import orjson
 import pytest
 from _traceapp import CRM_TOKEN, RESEND_KEY, build, record
@@ -160,6 +161,19 @@ def test_a_plain_name_without_an_email_beside_it_is_not_a_person(tmp_path):
     ("authorization: bearer abcdefghijklmnop", f"authorization: bearer {MARKER}"),
     ("Token verification failed", "Token verification failed"),
     ("Authorization: Token 9f8e7d6c5b4a", f"Authorization: Token {MARKER}"),
+    ("redis://:s3cretpass@cache:6379/0", f"redis://{MARKER}@cache:6379/0"),  # no user name
+    ("openai sk-proj-Ab3dEfGh1jKlMn0pQrStUvWxYz012345 failed", f"openai {MARKER} failed"),
+    ("key=sk-ant-api03-Ab3dEfGh1jKlMn0pQrStUvWx", f"key={MARKER}"),
+    ("risk-free desk-top task-manager sk-short", "risk-free desk-top task-manager sk-short"),
+    ("glpat-Ab3dEfGh1jKlMn0pQrSt", MARKER),
+    ("//registry.npmjs.org/:_authToken=npm_Ab3dEfGh1jKlMn0pQrStUvWxYz0123456789",
+     f"//registry.npmjs.org/:_authToken={MARKER}"),
+    ("hf_Ab3dEfGh1jKlMn0pQrStUvWxYz012345", MARKER),
+    ("X-Shopify-Access-Token shpat_0123456789abcdef0123456789abcdef", f"X-Shopify-Access-Token {MARKER}"),
+    ("POST https://api.telegram.org/bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/sendMessage",
+     f"POST https://api.telegram.org/bot{MARKER}/sendMessage"),
+    ("AccountName=acme;AccountKey=Ab3dEfGh1jKlMn0pQrStUvWx+/Yz0123==;EndpointSuffix=core.windows.net",
+     f"AccountName=acme;AccountKey={MARKER};EndpointSuffix=core.windows.net"),
 ])  # fmt: skip
 def test_credential_patterns_in_free_text(text, expected):
     assert drop_secrets(text) == expected
@@ -372,3 +386,192 @@ def test_the_free_text_phones_of_a_loaded_trace_are_looked_for_only_when_a_phone
     assert "555-0100" not in loud.read_text() and "555 0100" not in loud.read_text()
     assert jobsim.Trace.load(loud).save(tmp_path / "loud2.jobsim.jsonl").read_bytes() == loud.read_bytes()
     assert len(searched) == sum(1 for _ in loud.read_text().splitlines()) - 2  # each record once: not header, end
+
+
+def test_names_and_email_addresses_beyond_ascii_are_pseudonymized_whole(tmp_path):
+    app = jobsim.App("intl")
+
+    @app.function("greet", on="user/created")
+    def greet(ctx):
+        data = ctx.event.data
+        return {"msg": f"Hallo {data['name']}, wir schreiben an {data['email']}"}
+
+    with jobsim.Simulation(app) as sim:
+        sim.send("user/created", {"email": "zoë.ångström@gmail.com", "name": "Zoë Ångström",
+                                  "contact": "josé.garcía@gmail.com / ann@müller.de"})  # fmt: skip
+        sim.run_until_idle()
+    text, lines = saved(sim, tmp_path)
+    for value in ("Zo", "Ångström", "ström", "josé", "garcí", "müller"):
+        assert value not in text, value
+    data = lines[1]["ce"]["data"]
+    assert re.fullmatch(r"[a-z][a-z0-9._]*@example\.(com|net|org)", data["email"])
+    assert re.fullmatch(r"[A-Z][a-z]+ [A-Z][a-z]+", data["name"])
+    assert re.fullmatch(r"\S+@example\.(com|net|org) / \S+@example\.(com|net|org)", data["contact"])
+    output = next(line for line in lines if line["k"] == "run.end")["output"]
+    assert output == {"msg": f"Hallo {data['name']}, wir schreiben an {data['email']}"}  # the same fakes in free text
+
+
+def test_client_addresses_in_proxy_headers_get_the_fakes_ip_fields_get(tmp_path):
+    app = jobsim.App("proxy")
+
+    @app.function("forward", on="signup")
+    def forward(ctx):
+        return ctx.step.run("post", lambda: httpx.post(
+            "https://crm.example.com/leads", json={"email": ctx.event.data["email"]},
+            headers={"X-Forwarded-For": f"{ctx.event.user['ip']}, 198.51.100.7", "X-Real-IP": ctx.event.user["ip"]},
+        ).status_code)  # fmt: skip
+
+    with jobsim.Simulation(app) as sim:
+        sim.http.post("https://crm.example.com/leads").respond(200, headers={"X-Client-IP": "192.0.2.44"})
+        sim.send("signup", {"email": "ada@gmail.com"}, user={"ip": "203.0.113.5"})
+        sim.run_until_idle()
+    text, lines = saved(sim, tmp_path)
+    for ip in ("203.0.113.5", "198.51.100.7", "192.0.2.44"):
+        assert ip not in text, ip
+    fake = lines[1]["user"]["ip"]
+    call = next(line for line in lines if line["k"] == "http")
+    forwarded, proxy = call["request"]["headers"]["x-forwarded-for"].split(", ")
+    assert forwarded == call["request"]["headers"]["x-real-ip"] == fake
+    assert re.fullmatch(r"\d+\.\d+\.\d+\.\d+", proxy) and re.fullmatch(r"\d+\.\d+\.\d+\.\d+",
+                                                                       call["response"]["headers"]["x-client-ip"])
+    path = tmp_path / "r.jobsim.jsonl"
+    assert jobsim.Trace.load(path).save(tmp_path / "again.jobsim.jsonl").read_text() == text  # fakes stay fakes
+    assert jobsim.Simulation.replay(path, app).same
+
+
+def test_names_in_free_text_are_found_possessive_in_capitals_and_with_an_apostrophe(tmp_path):
+    app = jobsim.App("shipping")
+
+    @app.function("notify", on="order/shipped")
+    def notify(ctx):
+        name = ctx.event.data["name"]
+        first = name.split()[0]
+        return f"{name}'s order shipped. {name.upper()} / {first}\u2019s cart / Hi {first}!"
+
+    with jobsim.Simulation(app) as sim:
+        sim.send("order/shipped", {"email": "ada@gmail.com", "name": "Ada Lovelace"})
+        sim.send("order/shipped", {"email": "sean@gmail.com", "name": "Seán O'Brien-Smith"})
+        sim.run_until_idle()
+    text, lines = saved(sim, tmp_path)
+    for value in ("Ada", "ADA", "Lovelace", "LOVELACE", "Seán", "SEÁN", "Brien", "BRIEN", "Smith", "SMITH"):
+        assert value not in text, value
+    names = [line["ce"]["data"]["name"] for line in lines if line["k"] == "event"]
+    outputs = [line["output"] for line in lines if line["k"] == "run.end"]
+    for name, output in zip(names, outputs, strict=True):
+        first = name.split()[0]
+        assert output == f"{name}'s order shipped. {name.upper()} / {first}\u2019s cart / Hi {first}!"
+    assert re.fullmatch(r"[A-Z][a-z]+ [A-Z][a-z]+", names[1])  # "O'Brien-Smith" is one surname, faked whole
+
+
+def test_percent_encoded_email_addresses_in_forms_and_urls_get_the_fake_encoded(tmp_path):
+    app = jobsim.App("forms")
+
+    @app.function("subscribe", on="user/created")
+    def subscribe(ctx):
+        data = ctx.event.data
+        ctx.step.run("form", lambda: httpx.post("https://lists.example.com/subscribe",
+                                                data={"email": data["email"], "list": "news"}).status_code)
+        ctx.step.run("find", lambda: httpx.get("https://crm.example.com/find", params={"q": data["email"]}).status_code)
+
+    with jobsim.Simulation(app) as sim:
+        sim.http.post("https://lists.example.com/subscribe").respond(200)
+        sim.http.get(url__startswith="https://crm.example.com/find").respond(200)
+        sim.send("user/created", {"email": "ada.l+news@gmail.com"})
+        sim.run_until_idle()
+    text, lines = saved(sim, tmp_path)
+    assert "gmail" not in text and "ada.l" not in text
+    fake = lines[1]["ce"]["data"]["email"]
+    form, find = (line for line in lines if line["k"] == "http")
+    assert form["request"]["body"]["text"] == f"email={fake.replace('@', '%40')}&list=news"
+    assert find["url"] == f"https://crm.example.com/find?q={fake.replace('@', '%40')}"
+    assert jobsim.Simulation.replay(tmp_path / "r.jobsim.jsonl", app).same
+    from jobsim import traces
+
+    raw = sim.trace.save(tmp_path / "raw.jobsim.jsonl", redact=False)
+    found = {(f.kind, f.path) for f in traces.scan(raw, pii=True)}
+    assert {("http", "request.body.text"), ("http", "url")} <= found  # scan --pii finds them encoded too
+
+
+def test_display_names_of_addresses_are_names(tmp_path):
+    """Mail APIs take 'Grace Hopper <grace@navy.mil>': the address was faked and the name kept in clear."""
+    app = jobsim.App("mailer")
+
+    @app.function("confirm", on="order/placed")
+    def confirm(ctx):
+        to = ctx.event.data["to"]
+        return ctx.step.run("mail", lambda: httpx.post("https://api.resend.com/emails", json={
+            "from": "Acme <hi@acme.test>", "to": [to], "subject": f"Order for {to.split(' <')[0]}", "text": "Thanks",
+        }).status_code)  # fmt: skip
+
+    with jobsim.Simulation(app) as sim:
+        sim.send("order/placed", {"to": "Grace Hopper <grace@navy.mil>"})
+        sim.send("order/placed", {"to": '"Alan Turing" <alan@gmail.com>, Ada <ada@example.com>'})
+        sim.run_until_idle()
+    text, lines = saved(sim, tmp_path)
+    for value in ("Grace", "Hopper", "Alan", "Turing", "navy.mil", "gmail"):
+        assert value not in text, value
+    first, second = (line["ce"]["data"]["to"] for line in lines if line["k"] == "event")
+    assert re.fullmatch(r"[A-Z][a-z]+ [A-Z][a-z]+ <\S+@example\.(com|net|org)>", first)
+    assert re.fullmatch(r'"[A-Z][a-z]+ [A-Z][a-z]+" <\S+@example\.(com|net|org)>, Ada <ada@example\.com>', second)
+    sent = [line["request"]["body"]["json"] for line in lines if line["k"] == "http"]
+    assert [body["to"] for body in sent] == [[first], [second]]
+    assert sent[0]["subject"] == f"Order for {first.split(' <')[0]}" and sent[0]["from"] == "Acme <hi@acme.test>"
+    path = tmp_path / "r.jobsim.jsonl"
+    assert jobsim.Trace.load(path).save(tmp_path / "again.jobsim.jsonl").read_text() == text
+    assert jobsim.Simulation.replay(path, app).same
+
+
+def test_json_kept_as_a_string_is_redacted_inside(tmp_path):
+    """A webhook's raw body or a queue message is often JSON in a string: its secrets and people were kept."""
+    import json
+
+    app = jobsim.App("hooks")
+
+    @app.function("relay", on="webhook/received")
+    def relay(ctx):
+        body = json.loads(ctx.event.data["raw"])
+        return f"relayed for {body['customer']['name']}"
+
+    raw = json.dumps({"api_key": "abc123def456", "customer": {"email": "ada@gmail.com", "name": "Ada Lovelace"},
+                      "items": [1, 2]})  # fmt: skip
+    with jobsim.Simulation(app) as sim:
+        sim.send("webhook/received", {"raw": raw, "note": "[not json]", "list": "[1, 2]"})
+        sim.run_until_idle()
+    text, lines = saved(sim, tmp_path)
+    for value in ("abc123def456", "ada@gmail.com", "Ada", "Lovelace"):
+        assert value not in text, value
+    data = lines[1]["ce"]["data"]
+    body = json.loads(data["raw"])
+    assert body["api_key"] == MARKER and body["items"] == [1, 2]
+    assert re.fullmatch(r"[a-z][a-z0-9._]*@example\.(com|net|org)", body["customer"]["email"])
+    assert (data["note"], data["list"]) == ("[not json]", "[1, 2]")  # unchanged: left as written
+    output = next(line for line in lines if line["k"] == "run.end")["output"]
+    assert output == f"relayed for {body['customer']['name']}"  # the same fake in free text
+    path = tmp_path / "r.jobsim.jsonl"
+    assert jobsim.Trace.load(path).save(tmp_path / "again.jobsim.jsonl").read_text() == text
+    assert jobsim.Simulation.replay(path, app).same
+    from jobsim import traces
+
+    raw_path = sim.trace.save(tmp_path / "raw.jobsim.jsonl", redact=False)
+    assert {(f.path, f.reason) for f in traces.scan(raw_path, pii=True)} == {
+        ("ce.data.raw.api_key", "field 'api_key' is named like a secret and has a value"),
+        ("ce.data.raw.customer.email", "an email address at a real domain (personal data)")}  # fmt: skip
+
+
+def test_a_plain_name_beside_a_phone_or_a_street_address_is_a_person_s(tmp_path):
+    app = jobsim.App("sms")
+
+    @app.function("text", on="order/shipped")
+    def text(ctx):
+        return f"Hi {ctx.event.data['recipient']['name']}, your order shipped"
+
+    with jobsim.Simulation(app) as sim:
+        sim.send("order/shipped", {"recipient": {"name": "Ada Lovelace", "phone": "+1 415 555 0100"}})
+        sim.send("order/shipped", {"recipient": {"name": "Grace Hopper", "address": "12 Main St"}})
+        sim.run_until_idle()
+    text_, lines = saved(sim, tmp_path)
+    for value in ("Ada", "Lovelace", "Grace", "Hopper"):
+        assert value not in text_, value
+    names = [line["ce"]["data"]["recipient"]["name"] for line in lines if line["k"] == "event"]
+    outputs = [line["output"] for line in lines if line["k"] == "run.end"]
+    assert outputs == [f"Hi {name}, your order shipped" for name in names]

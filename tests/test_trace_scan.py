@@ -31,6 +31,9 @@ def record(**fields):
     ({"db": {"password": ""}}, []),
     ({"note": "use sk_test_4eC39HqLyjWDarjtT1zdp7dc"}, [(2, "note", "looks like a stripe")]),
     ({"url": "https://u:p4ss@host/x"}, [(2, "url", "looks like a url credentials")]),
+    ({"url": "redis://:p4ss@cache:6379"}, [(2, "url", "looks like a url credentials")]),
+    ({"error": "401 for sk-proj-Ab3dEfGh1jKlMn0pQrStUvWxYz012345"},
+     [(2, "error", "looks like a model provider key (OpenAI, Anthropic)")]),
     ({"url": "https://api.example.com/x?access_token=abc&page=2"},
      [(2, "url", "secret query parameter 'access_token' has a value")]),
     ({"blob": "q8Zr2LmX7vKp4TsW9yBn3HcJ6dFg1QeA"},
@@ -122,4 +125,17 @@ def test_a_line_that_is_not_json_is_scanned_as_text_with_the_lines_after_it(tmp_
     path.write_bytes(b'{"name":"a","data":{}}\nnot json\n{"name":"b","data":{"n":1\n')
     with pytest.raises(traces.TraceError, match=r"events\.jsonl: lines 2, 3 are not JSON: scanned as text, nothing "
                                                 r"in the file looks secret, but a secret-named field is only told"):
+        traces.scan(path)
+
+
+def test_internationalized_email_addresses_are_personal_data(tmp_path):
+    rec = record(note="from zoë@gmail.com and ann@müller.de, not bob@例え.test")
+    assert scan_lines(tmp_path, rec, pii=True) == [(2, "note", "an email address at a real domain (personal data)")] * 2
+
+
+def test_a_utf16_file_is_not_scanned_as_text_but_refused_saying_how_to_convert_it(tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_text('{"name": "a", "data": {"password": "hunter2"}}\n', encoding="utf-16")
+    with pytest.raises(traces.TraceError, match=r"events\.jsonl: the file is UTF-16 \(as PowerShell 5's > writes it\), "
+                                                r"not UTF-8 JSON Lines: convert it"):  # fmt: skip
         traces.scan(path)

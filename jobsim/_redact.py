@@ -56,6 +56,7 @@ from ._secrets import (
     QUERY_PARAM,
     TRIGGER,
     WORD,
+    card_object,
     classify_key,
     drop_secrets,
     email_address,
@@ -474,6 +475,8 @@ class Redactor:
                 if person is None:
                     person = self._has_email(data)
                 action = "name" if person else None
+            elif action == "card?":  # a card object's number (beside exp_month, cvc, ...): a secret
+                action = "drop" if card_object(data) else None
             if action is None or action == "email":
                 new = self._walk(value)
             elif action == "keep":

@@ -33,6 +33,8 @@ from ._secrets import (
     PHONE,
     PHONE_HINT,
     QUERY_PARAM,
+    card_number_key,
+    card_object,
     email_address,
     find_secrets,
     phone_number,
@@ -162,6 +164,9 @@ def _walk(value: Any, path: str, pii: frozenset[str], *, headers: bool) -> Itera
                     continue
                 if not headers and secret_key(key):
                     yield sub, f"field {key!r} is named like a secret and has a value", _text(item)
+                    continue
+                if not headers and card_number_key(key) and card_object(value):
+                    yield sub, f"field {key!r} of a payment card (beside its expiry or CVC) has a value", _text(item)
                     continue
             yield from _walk(item, sub, pii, headers=key == "headers")
     elif isinstance(value, list):

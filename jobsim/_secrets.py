@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+from typing import Any
 from urllib.parse import unquote
 
 MARKER = "[redacted]"
@@ -210,8 +211,26 @@ def secret_query(name: str) -> bool:
     return norm in _SECRET_QUERY or norm.endswith(("token", "secret", "password", "apikey", "signature"))
 
 
+_CARD_NUMBER_KEYS = frozenset({"number", "pan"})
+_CARD_SIBLINGS = frozenset({
+    "expmonth", "expyear", "exp", "expiry", "expires", "expiration", "expirationdate", "expirationmonth",
+    "expirationyear", "cvc", "cvv", "cvv2", "cvc2", "securitycode",
+})  # fmt: skip
+
+
+def card_object(data: dict[Any, Any]) -> bool:
+    """``data`` is a payment card (Stripe's ``card: {number, exp_month, exp_year, cvc}``): a plain
+    ``number`` or ``pan`` in it is the card number. Told by its siblings, as a plain ``name`` is a
+    person's beside an email: a ``number`` alone is an order's, a house's, a page's."""
+    return any(isinstance(key, str) and normalize_key(key) in _CARD_SIBLINGS for key in data)
+
+
+def card_number_key(key: str) -> bool:
+    return normalize_key(key) in _CARD_NUMBER_KEYS
+
+
 def classify_key(key: str) -> str | None:
-    """The built-in action for a field name: ``drop``, a pseudonym kind, ``name?`` or ``None``."""
+    """The built-in action for a field name: ``drop``, a pseudonym kind, ``name?``, ``card?`` or ``None``."""
     if secret_key(key):
         return "drop"
     norm = normalize_key(key)
@@ -226,6 +245,8 @@ def classify_key(key: str) -> str | None:
         return "address"
     if norm.endswith("fullname"):
         return "name"
+    if norm in _CARD_NUMBER_KEYS:
+        return "card?"
     return "name?" if norm == "name" else None
 
 

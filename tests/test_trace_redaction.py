@@ -575,3 +575,15 @@ def test_a_plain_name_beside_a_phone_or_a_street_address_is_a_person_s(tmp_path)
     names = [line["ce"]["data"]["recipient"]["name"] for line in lines if line["k"] == "event"]
     outputs = [line["output"] for line in lines if line["k"] == "run.end"]
     assert outputs == [f"Hi {name}, your order shipped" for name in names]
+
+
+@pytest.mark.parametrize("pseudonymize", [True, False])
+def test_a_card_number_is_dropped_when_its_object_is_a_card_and_only_then(pseudonymize):
+    redactor = Redaction(key="k", pseudonymize=pseudonymize).redactor()
+    data = {"card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "brand": "visa"},
+            "paymentMethod": {"PAN": 4000056655665556, "expiry": "12/30"},
+            "order": {"number": "4242424242424242"}, "page": {"number": 3}}  # fmt: skip
+    out = redactor.apply("x.custom", data)
+    assert out["card"] == {"number": MARKER, "exp_month": 12, "exp_year": 2030, "brand": "visa"}
+    assert out["paymentMethod"] == {"PAN": MARKER, "expiry": "12/30"}
+    assert out["order"] == {"number": "4242424242424242"} and out["page"] == {"number": 3}

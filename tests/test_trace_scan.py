@@ -29,6 +29,9 @@ def record(**fields):
     ({"headers": {"Authorization": MARKER, "Accept": "*/*"}}, []),
     ({"db": {"password": "hunter2"}}, [(2, "db.password", "field 'password' is named like a secret and has a value")]),
     ({"db": {"password": ""}}, []),
+    ({"card": {"number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2030}},
+     [(2, "card.number", "field 'number' of a payment card (beside its expiry or CVC) has a value")]),
+    ({"order": {"number": "4242424242424242", "total": 12}}, []),  # an order number: no card beside it
     ({"note": "use sk_test_4eC39HqLyjWDarjtT1zdp7dc"}, [(2, "note", "looks like a stripe")]),
     ({"url": "https://u:p4ss@host/x"}, [(2, "url", "looks like a url credentials")]),
     ({"url": "redis://:p4ss@cache:6379"}, [(2, "url", "looks like a url credentials")]),

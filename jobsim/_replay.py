@@ -119,9 +119,9 @@ class ReplayResult:
             f"jobsim replay of {self.source}",
             f"recorded: {iso(start, sim.tz)} to {iso(_end(self.recorded), sim.tz)} · seed "
             f"{header.get('seed', sim.seed)} · profile {header.get('profile', sim.profile.name)} · "
-            f"{len(self.recorded):,} records",
-            f"replayed: {self.inputs:,} input event(s) into {into} · {len(self.replayed):,} records · ended "
-            f"{iso(sim.kernel.now, sim.tz)}",
+            + _count(len(self.recorded), "record"),
+            f"replayed: {_count(self.inputs, 'input event')} into {into} · {_count(len(self.replayed), 'record')} "
+            f"· ended {iso(sim.kernel.now, sim.tz)}",
         ]
         shown = () if self.comparison is None else self.comparison.notes  # it prints its own (ours among them)
         lines += [f"note: {note}" for note in self.notes if note not in shown]
@@ -633,3 +633,7 @@ def _replay_policy(recorded: Trace, redact: Redaction | bool | None, notes: list
                      "that did not come from the trace's inputs will not match: set JOBSIM_REDACT_KEY")  # fmt: skip
     return policy
 
+
+def _count(n: int, noun: str) -> str:
+    """``1 record``, ``2,000 records``."""
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")

@@ -236,10 +236,10 @@ class Story:
         run.output = line.get("output", MISSING)
         self._timing(line, str(line.get("function")), "run.end", line["at"])
 
-    def _timing(self, line: dict[str, Any], fn: str, what: str, at: Any) -> None:
+    def _timing(self, line: dict[str, Any], fn: str, what: str, at: Any, then: str = "") -> None:
         run = self._run(line)
         step = line.get("step")
-        label = what + (f" step {step!r}" if step else "") + (f" of run #{run.n}" if run else "")
+        label = what + (f" step {step!r}" if step else "") + (f" of run #{run.n}" if run else "") + then
         self.items["timing"][fn].append(Item({"what": label, "at": at}, line["at"], label))
 
     def _attempt(self, line: dict[str, Any]) -> None:
@@ -249,7 +249,7 @@ class Story:
         self._timing(line, str(line.get("function")), f"retry {line.get('attempt')} due", line.get("next_at"))
 
     def _until(self, line: dict[str, Any]) -> None:
-        self._timing(line, str(line.get("function")), f"{line['k']} until", line.get("until"))
+        self._timing(line, str(line.get("function")), line["k"], line.get("until"), " ends")  # sleep step 'x' ... ends
 
     def _email(self, line: dict[str, Any]) -> None:
         fn = str(line.get("function") or OUTSIDE)

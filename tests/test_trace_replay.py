@@ -60,7 +60,7 @@ def test_replaying_a_redacted_file_feeds_the_fakes_and_still_compares_equal(trac
      ["welcome"]),
     ({"emitted": "user/greeted"}, "events", "event #1 (run #1)", "type", ("user/welcomed", "user/greeted"),
      "differs", ["welcome"]),
-    ({"pause": "2h"}, "timing", "sleep until step 'pause' of run #1", "at",
+    ({"pause": "2h"}, "timing", "sleep step 'pause' of run #1 ends", "at",
      ("2025-03-03T11:00:10.000+01:00", "2025-03-03T12:00:10.000+01:00"), "1h later in the replay",
      ["welcome", "audit"]),
 ])  # fmt: skip

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import os
 import re
 import warnings
@@ -258,7 +259,9 @@ def _objects(path: Path, cut: list[str]) -> Iterator[tuple[int, Any]]:
             items = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
             raise TraceError(f"the file is a JSON array that does not parse: {exc}", path=str(path)) from None
-        yield from enumerate(items, start=1)
+        if not isinstance(items, list):
+            raise TraceError("the file starts with '[' but is not one JSON array", path=str(path))
+        yield from zip(_item_lines(data.decode("utf-8", "replace")), items, strict=True)
         return
     lines = data.splitlines()
     ended = broken is None and data.endswith((b"\n", b"\r"))
@@ -279,6 +282,23 @@ def _objects(path: Path, cut: list[str]) -> Iterator[tuple[int, Any]]:
     if broken is not None:
         cut.append(f"the gzip stream ends early after line {len(lines)} ({broken}): the events before it were "
                    "imported")  # fmt: skip
+
+
+def _item_lines(text: str) -> Iterator[int]:
+    """The line each item of a top-level JSON array starts on, so that errors and warnings about a
+    batch name the line to look at, as for JSON Lines (an array written one event per line has its
+    first on line 2). Only the boundaries are read here (the standard library's decoder steps from
+    item to item); the values are orjson's, parsed once before."""
+    decoder, space = json.JSONDecoder(), re.compile(r"[\s,]*")
+    index, line, counted = text.index("[") + 1, 1, 0
+    while True:
+        index = space.match(text, index).end()  # type: ignore[union-attr]  # matches the empty string too
+        if index >= len(text) or text[index] == "]":
+            return
+        line += text.count("\n", counted, index)
+        counted = index
+        yield line
+        _, index = decoder.raw_decode(text, index)
 
 
 def _event(obj: Any, format: str, path: Path, line: int) -> tuple[str, dict[str, Any]]:

@@ -360,3 +360,14 @@ def test_a_utf16_export_is_decoded(tmp_path):
     path.write_bytes(b"\xff\xfe{\x00\x00\xd8")  # a lone surrogate
     with pytest.raises(TraceError, match=r"events\.jsonl: the file starts as UTF-16 but does not decode as it"):
         traces.import_events(path)
+
+
+def test_a_json_array_names_the_line_its_bad_item_is_on(tmp_path):
+    good = {"name": "order/paid", "data": {"n": 1}, "id": "e1", "ts": T0 // MS}
+    path = tmp_path / "batch.json"
+    path.write_text("[\n" + json.dumps(good) + ",\n" + json.dumps({"data": {}}) + "\n]\n")  # item 2, on line 3
+    with pytest.raises(TraceError, match=r"batch\.json:3: "):  # it named line 2, the item's number
+        traces.import_events(path)
+    with pytest.warns(TraceWarning, match=r"skipped 1 invalid line\(s\): .*batch\.json:3: "):
+        trace = traces.import_events(path, skip_invalid=True)
+    assert [record.data["id"] for record in trace.records] == ["e1"]

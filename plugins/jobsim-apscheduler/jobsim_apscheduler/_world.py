@@ -330,9 +330,24 @@ class APSWorld:
         wait_seconds = driven.scheduler._process_jobs()
         self._keep_alive(driven)
         if wait_seconds is not None:
-            # datetimes are whole microseconds: the float wait is rounded up to one, never early
-            micros = -int(-round(wait_seconds * 1e6, 3) // 1)
-            self._wake_at(driven, self.sim.kernel.now + micros * 1000)
+            self._wake_at(driven, self._next_wakeup(driven, wait_seconds))
+
+    def _next_wakeup(self, driven: Driven, wait_seconds: float) -> int:
+        """The instant ``_process_jobs`` means by ``wait_seconds``: its ``next_wakeup_time``, exactly.
+
+        3.11 computes the wait as ``next_wakeup_time.timestamp() - now.timestamp()`` (``base.py:1256-1259``):
+        two floats near 1.7e9 s, so the difference is off by up to ~0.25 µs -- rounded up, a run due at
+        09:00:00 would start at 09:00:00.000001 whenever the scheduler last woke at a fraction of a second
+        (after a jittered run, say). So the wakeup is the earliest next run time of the job stores -- the
+        ``next_wakeup_time`` it came from (``base.py:1239-1245``) -- when the float agrees with it to the
+        millisecond; otherwise (the wait capped at ``TIMEOUT_MAX``) the float, rounded up to a microsecond."""
+        now = self.sim.kernel.now
+        due = [store.get_next_run_time() for store in driven.scheduler._jobstores.values()]
+        exact = min((_ns(d) for d in due if d is not None), default=None)
+        wait_ns = round(wait_seconds * SECOND)
+        if exact is not None and abs(max(exact, now) - (now + wait_ns)) < MS:
+            return max(exact, now)
+        return now + -(-wait_ns // 1000) * 1000
 
     def _keep_alive(self, driven: Driven) -> None:
         """A one-off timer at the next run of a date-triggered job: ``run_until_idle`` waits for a one-time

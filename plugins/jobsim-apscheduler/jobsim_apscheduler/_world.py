@@ -31,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import uuid
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +52,8 @@ if TYPE_CHECKING:
 BACKEND = "apscheduler"
 README = "plugins/jobsim-apscheduler/README.md"
 REAL_CLOCK_WINDOW = dt.timedelta(minutes=10)  # see ``_rebase``
+# scheduler -> the pending jobs ``_restore`` gave back to it (by identity): see ``_drop_replaced``
+_GIVEN_BACK: weakref.WeakKeyDictionary[Any, list[Any]] = weakref.WeakKeyDictionary()
 
 # The scheduler methods that read the clock or change the schedule: called from the test, they run
 # with the wall clock on the virtual instant; called from job code, only before it spent virtual time.
@@ -111,6 +114,7 @@ class APSWorld:
                 "called): its thread would fire jobs in real time. Pass it before starting it -- the simulation "
                 "starts it in virtual time when it starts -- or shut it down first"
             )
+        _drop_replaced(scheduler)
         driven = Driven(self, scheduler)
         for alias, store in scheduler._jobstores.items():
             self._check_jobstore(scheduler, alias, store)
@@ -203,6 +207,7 @@ class APSWorld:
         """
         scheduler = driven.scheduler
         scheduler._pending_jobs[:] = [(_clone(job), store, replace) for job, store, replace in driven.saved_pending]
+        _GIVEN_BACK[scheduler] = [job for job, _store, _replace in scheduler._pending_jobs]
         scheduler._executors.clear()
         scheduler._executors.update(driven.saved_executors)
         scheduler._jobstores.clear()
@@ -564,6 +569,21 @@ def _clone(job: Any) -> Any:
             setattr(twin, name, getattr(job, name))
     twin.trigger = copy.copy(job.trigger)
     return twin
+
+
+def _drop_replaced(scheduler: Any) -> None:
+    """A job given back by the last simulation (``_restore``) yields to a job added since with its id.
+
+    A real ``shutdown()`` forgets every job, so a test that adds ``id="report"`` to a module-level
+    scheduler before its simulation works in every test; given back, the first test's ``report``
+    would meet the next test's at ``start()`` as ``ConflictingIdError`` (``memory.py:37-39``).
+    The job added last is the one the test means: the one given back is dropped."""
+    given_back = {id(job) for job in _GIVEN_BACK.pop(scheduler, [])}
+    if not given_back:
+        return
+    added = {job.id for job, _store, _replace in scheduler._pending_jobs if id(job) not in given_back}
+    scheduler._pending_jobs[:] = [entry for entry in scheduler._pending_jobs
+                                  if id(entry[0]) not in given_back or entry[0].id not in added]  # fmt: skip
 
 
 def _ns(when: dt.datetime) -> int:

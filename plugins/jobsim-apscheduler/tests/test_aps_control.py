@@ -182,3 +182,23 @@ def test_a_job_added_without_an_id_gets_one_drawn_from_the_seed():
     assert first == _ids_of_jobs_added_without_one(3)
     assert first != _ids_of_jobs_added_without_one(4)
     assert len(first) == 32 and first[12] == "4"  # a version-4 uuid's hex, as APScheduler makes it
+
+
+def test_a_job_a_test_adds_before_its_simulation_is_replaced_by_the_next_tests_job_of_that_id():
+    """Given back after the first simulation, the first test's ``oneoff`` met the second test's at ``start()``:
+    ``ConflictingIdError`` from inside the memory job store (found by the review). The job added last wins."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    module_level = BackgroundScheduler(timezone="UTC")
+
+    @module_level.scheduled_job("cron", minute=0, id="hourly")
+    def hourly():
+        return None
+
+    for run_date, expected in (("2025-03-01T00:30:00Z", "00:30"), ("2025-03-01T00:45:00Z", "00:45")):
+        module_level.add_job(_noop, "date", run_date=run_date, id="oneoff")  # each test's own set-up
+        with jobsim.Simulation(module_level, start="2025-03-01T00:00:00Z") as sim:
+            sim.advance("1h")
+            assert [r.started_at.strftime("%H:%M") for r in sim.runs("oneoff")] == [expected]
+            assert [r.started_at.strftime("%H:%M") for r in sim.runs("hourly")] == ["00:00", "01:00"]
+        assert [job.id for job, _, _ in module_level._pending_jobs] == ["hourly", "oneoff"]

@@ -52,8 +52,9 @@ if TYPE_CHECKING:
 BACKEND = "apscheduler"
 README = "plugins/jobsim-apscheduler/README.md"
 REAL_CLOCK_WINDOW = dt.timedelta(minutes=10)  # see ``_rebase``
-# scheduler -> the pending jobs ``_restore`` gave back to it (by identity): see ``_drop_replaced``
-_GIVEN_BACK: weakref.WeakKeyDictionary[Any, list[Any]] = weakref.WeakKeyDictionary()
+# scheduler -> the pending jobs ``_restore`` gave back to it, each with the dates of it that ``_rebase`` found
+# on the real clock ("trigger", "next_run_time"): see ``_drop_replaced`` and ``_rebase``
+_GIVEN_BACK: weakref.WeakKeyDictionary[Any, list[tuple[Any, frozenset[str]]]] = weakref.WeakKeyDictionary()
 
 # The scheduler methods that read the clock or change the schedule: called from the test, they run
 # with the wall clock on the virtual instant; called from job code, only before it spent virtual time.
@@ -73,6 +74,9 @@ class Driven:
         self.saved_executors: dict[str, Any] = {}
         # as the scheduler was given (``_restore``): its pending jobs (copies), its executors and job stores
         self.saved_pending = [(_clone(job), store, replace) for job, store, replace in scheduler._pending_jobs]
+        self.originals = [job for job, _store, _replace in scheduler._pending_jobs]  # as saved_pending
+        self.real_clock: dict[int, frozenset[str]] = {}  # id(original) -> its dates _rebase moved
+        self.given_back: list[tuple[Any, frozenset[str]]] = []  # what the last simulation gave back (_GIVEN_BACK)
         self.saved_jobstores = dict(scheduler._jobstores)
 
 
@@ -116,6 +120,7 @@ class APSWorld:
             )
         _drop_replaced(scheduler)
         driven = Driven(self, scheduler)
+        driven.given_back = _GIVEN_BACK.pop(scheduler, [])
         for alias, store in scheduler._jobstores.items():
             self._check_jobstore(scheduler, alias, store)
         for alias, executor in list(scheduler._executors.items()):
@@ -207,7 +212,9 @@ class APSWorld:
         """
         scheduler = driven.scheduler
         scheduler._pending_jobs[:] = [(_clone(job), store, replace) for job, store, replace in driven.saved_pending]
-        _GIVEN_BACK[scheduler] = [job for job, _store, _replace in scheduler._pending_jobs]
+        moved = [driven.real_clock.get(id(original), frozenset()) for original in driven.originals]
+        given_back = [entry[0] for entry in scheduler._pending_jobs]
+        _GIVEN_BACK[scheduler] = list(zip(given_back, moved, strict=True))
         scheduler._executors.clear()
         scheduler._executors.update(driven.saved_executors)
         scheduler._jobstores.clear()
@@ -282,7 +289,11 @@ class APSWorld:
         (``triggers/interval.py:69``), ``DateTrigger``'s default ``run_date = datetime.now(tz)``
         (``triggers/date.py:24``), and a ``next_run_time=datetime.now()`` passed to ``add_job``. Such an
         instant (within ``REAL_CLOCK_WINDOW`` before the real now) is moved to the simulation's start, as
-        if the scheduler had been built then; any other date is the user's and is left alone."""
+        if the scheduler had been built then; any other date is the user's and is left alone.
+
+        A job given back by an earlier simulation (``_restore``) keeps its date from the real clock however
+        long ago that was: a module-level scheduler imported at the start of a 20-minute test run is
+        rebased in its last test as in its first (``_GIVEN_BACK``)."""
         from apscheduler.triggers.date import DateTrigger
         from apscheduler.triggers.interval import IntervalTrigger
 
@@ -294,14 +305,23 @@ class APSWorld:
         def from_real_clock(when: Any) -> bool:
             return isinstance(when, dt.datetime) and real - REAL_CLOCK_WINDOW <= when <= real
 
+        known = {id(job): kinds for job, kinds in driven.given_back}
         for job, _store, _replace in driven.scheduler._pending_jobs:
-            trigger = job.trigger
-            if isinstance(trigger, IntervalTrigger) and from_real_clock(trigger.start_date - trigger.interval):
+            trigger, kinds, moved = job.trigger, known.get(id(job), frozenset()), set()
+            if isinstance(trigger, IntervalTrigger) and (
+                "trigger" in kinds or from_real_clock(trigger.start_date - trigger.interval)
+            ):
                 trigger.start_date = (start + trigger.interval).astimezone(trigger.timezone)
-            elif isinstance(trigger, DateTrigger) and from_real_clock(trigger.run_date):
+                moved.add("trigger")
+            elif isinstance(trigger, DateTrigger) and ("trigger" in kinds or from_real_clock(trigger.run_date)):
                 trigger.run_date = start.astimezone(trigger.run_date.tzinfo)
-            if from_real_clock(getattr(job, "next_run_time", None)):
-                job.next_run_time = start.astimezone(job.next_run_time.tzinfo)
+                moved.add("trigger")
+            next_run_time = getattr(job, "next_run_time", None)
+            if isinstance(next_run_time, dt.datetime) and ("next_run_time" in kinds or from_real_clock(next_run_time)):
+                job.next_run_time = start.astimezone(next_run_time.tzinfo)
+                moved.add("next_run_time")
+            if moved:
+                driven.real_clock[id(job)] = frozenset(moved)
 
     # -- the scheduler's main loop, on the kernel ---------------------------------------------
     def wakeup(self, driven: Driven) -> None:
@@ -578,7 +598,7 @@ def _drop_replaced(scheduler: Any) -> None:
     scheduler before its simulation works in every test; given back, the first test's ``report``
     would meet the next test's at ``start()`` as ``ConflictingIdError`` (``memory.py:37-39``).
     The job added last is the one the test means: the one given back is dropped."""
-    given_back = {id(job) for job in _GIVEN_BACK.pop(scheduler, [])}
+    given_back = {id(job) for job, _kinds in _GIVEN_BACK.get(scheduler, [])}
     if not given_back:
         return
     added = {job.id for job, _store, _replace in scheduler._pending_jobs if id(job) not in given_back}

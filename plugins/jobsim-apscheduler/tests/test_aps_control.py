@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 import pytest
@@ -202,3 +203,25 @@ def test_a_job_a_test_adds_before_its_simulation_is_replaced_by_the_next_tests_j
             assert [r.started_at.strftime("%H:%M") for r in sim.runs("oneoff")] == [expected]
             assert [r.started_at.strftime("%H:%M") for r in sim.runs("hourly")] == ["00:00", "01:00"]
         assert [job.id for job, _, _ in module_level._pending_jobs] == ["hourly", "oneoff"]
+
+
+def test_a_module_level_interval_job_counts_from_each_simulations_start_however_long_the_test_run(monkeypatch):
+    """Its ``start_date`` is the real clock at import + interval (``triggers/interval.py:69``); the first
+    simulation rebases it, the one given back has the import-time date again. Once the test run was 10
+    minutes old that date was taken for the user's own: the job counted from the real import day, and never
+    ran in a simulation of 2025 (found by the review)."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from jobsim._wallclock import WallClock
+
+    module_level = BackgroundScheduler(timezone="UTC")
+    module_level.add_job(_noop, "interval", minutes=10, id="poll")
+    module_level.add_job(_noop, "date", id="at-start")  # run_date: the real now (triggers/date.py:24)
+    real_now = WallClock.real_now
+    for minutes_later in (0, 25, 90):
+        later = dt.timedelta(minutes=minutes_later)
+        monkeypatch.setattr(WallClock, "real_now", staticmethod(lambda later=later: real_now() + later))
+        with jobsim.Simulation(module_level, start="2025-03-01T00:00:00Z") as sim:
+            sim.advance("25min")
+            assert starts(sim.runs("poll")) == ["2025-03-01T00:10:00Z", "2025-03-01T00:20:00Z"], minutes_later
+            assert starts(sim.runs("at-start")) == ["2025-03-01T00:00:00Z"], minutes_later

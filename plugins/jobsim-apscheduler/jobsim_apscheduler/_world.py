@@ -425,13 +425,13 @@ class APSWorld:
         fn = self.functions[job.id]
         run = self._new_run(fn, job, run_time, now)
         x = Execution(engine, run, 0, now)
-        fault = engine.take_fault(fn.id, None)  # sim.fail(job_id): this run raises it
+        faulted = _Faulted(job, engine, fn.id)  # sim.fail(job_id): the run raises it, if it runs (not missed)
         engine.x = x
         try:
-            out = run_job(job if fault is None else _Faulted(job, fault), job._jobstore_alias, [run_time],
-                          ex._logger.name)  # fmt: skip
+            out = run_job(faulted, job._jobstore_alias, [run_time], ex._logger.name)
         finally:
             engine.x = None
+        fault = faulted.fault
         end = x.now
         engine.move_clock(end)
         event = out[0]
@@ -563,14 +563,21 @@ class _Clock:
 
 
 class _Faulted:
-    """The job as ``run_job`` sees it when ``sim.fail(job_id, error)`` is queued: its function raises ``error``."""
+    """The job as ``run_job`` sees it: when it calls the job's function, a ``sim.fail(job_id, error)`` queued
+    for it is taken and raised in its place. Taken there, not before ``run_job``: a run that misses its
+    grace time never calls the function (``executors/base.py:117-127``), and must not use up the fault."""
 
-    def __init__(self, job: Any, error: BaseException) -> None:
+    def __init__(self, job: Any, engine: Any, function_id: str) -> None:
         self._job = job
-        self._error = error
+        self._engine = engine
+        self._function_id = function_id
+        self.fault: BaseException | None = None
 
     def func(self, *args: Any, **kwargs: Any) -> Any:
-        raise self._error
+        self.fault = self._engine.take_fault(self._function_id, None)
+        if self.fault is not None:
+            raise self.fault
+        return self._job.func(*args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._job, name)

@@ -385,7 +385,7 @@ class APSWorld:
         due = [job.next_run_time for job in driven.scheduler.get_jobs()
                if isinstance(job.trigger, DateTrigger) and job.next_run_time is not None]  # fmt: skip
         if due:
-            at = int(min(due).timestamp() * 1_000_000) * 1000
+            at = _ns(min(due))  # exactly: float timestamp() * 1e6, truncated, was a microsecond early after 2038
             driven.keepalive = self.sim.kernel.schedule(at, _nothing, owner="apscheduler date job", priority=BACKGROUND)
 
     def shutdown(self, driven: Driven, wait: bool) -> None:

@@ -425,13 +425,15 @@ class APSWorld:
         fn = self.functions[job.id]
         run = self._new_run(fn, job, run_time, now)
         x = Execution(engine, run, 0, now)
-        faulted = _Faulted(job, engine, fn.id)  # sim.fail(job_id): the run raises it, if it runs (not missed)
+        # sim.fail(job_id) queued: the run raises it, if it runs (not missed); else the job as it is, so an
+        # error's traceback (event.traceback, the log) has no jobsim frame
+        faulted = _Faulted(job, engine, fn.id) if engine.faults.get((fn.id, None)) else None
         engine.x = x
         try:
-            out = run_job(faulted, job._jobstore_alias, [run_time], ex._logger.name)
+            out = run_job(faulted or job, job._jobstore_alias, [run_time], ex._logger.name)
         finally:
             engine.x = None
-        fault = faulted.fault
+        fault = faulted.fault if faulted is not None else None
         end = x.now
         engine.move_clock(end)
         event = out[0]

@@ -209,3 +209,18 @@ def test_sim_fail_is_not_used_up_by_a_run_that_misses_its_grace_time():
             ("04:00", "completed", None),
         ]
         assert isinstance(sim.runs("tick")[2].error, TimeoutError)
+
+
+def test_an_errors_traceback_is_the_jobs_own(scheduler):
+    """``event.traceback`` starts at ``run_job``'s call of the job's function, as on a scheduler: no jobsim frame."""
+    tracebacks = []
+    scheduler.add_listener(lambda event: tracebacks.append(event.traceback), EVENT_JOB_ERROR)
+
+    def broken():
+        raise KeyError("customer")
+
+    scheduler.add_job(broken, "date", run_date="2025-03-01T00:01:00Z", id="broken")
+    with jobsim.Simulation(scheduler, start="2025-03-01T00:00:00Z") as sim:
+        sim.run_until_idle()
+    (tb,) = tracebacks
+    assert [line.split(", in ")[-1] for line in tb.splitlines() if line.startswith("  File ")] == ["run_job", "broken"]

@@ -364,7 +364,7 @@ class APSWorld:
         two floats near 1.7e9 s, so the difference is off by up to ~0.25 µs -- rounded up, a run due at
         09:00:00 would start at 09:00:00.000001 whenever the scheduler last woke at a fraction of a second
         (after a jittered run, say). So the wakeup is the earliest next run time of the job stores -- the
-        ``next_wakeup_time`` it came from (``base.py:1239-1245``) -- when the float agrees with it to the
+        ``next_wakeup_time`` it came from (``base.py:1237-1242``) -- when the float agrees with it to the
         millisecond; otherwise (the wait capped at ``TIMEOUT_MAX``) the float, rounded up to a microsecond."""
         now = self.sim.kernel.now
         due = [store.get_next_run_time() for store in driven.scheduler._jobstores.values()]

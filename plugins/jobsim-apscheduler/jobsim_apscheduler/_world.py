@@ -31,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import uuid
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +52,9 @@ if TYPE_CHECKING:
 BACKEND = "apscheduler"
 README = "plugins/jobsim-apscheduler/README.md"
 REAL_CLOCK_WINDOW = dt.timedelta(minutes=10)  # see ``_rebase``
+# scheduler -> the pending jobs ``_restore`` gave back to it, each with the dates of it that ``_rebase`` found
+# on the real clock ("trigger", "next_run_time"): see ``_drop_replaced`` and ``_rebase``
+_GIVEN_BACK: weakref.WeakKeyDictionary[Any, list[tuple[Any, frozenset[str]]]] = weakref.WeakKeyDictionary()
 
 # The scheduler methods that read the clock or change the schedule: called from the test, they run
 # with the wall clock on the virtual instant; called from job code, only before it spent virtual time.
@@ -70,6 +74,9 @@ class Driven:
         self.saved_executors: dict[str, Any] = {}
         # as the scheduler was given (``_restore``): its pending jobs (copies), its executors and job stores
         self.saved_pending = [(_clone(job), store, replace) for job, store, replace in scheduler._pending_jobs]
+        self.originals = [job for job, _store, _replace in scheduler._pending_jobs]  # as saved_pending
+        self.real_clock: dict[int, frozenset[str]] = {}  # id(original) -> its dates _rebase moved
+        self.given_back: list[tuple[Any, frozenset[str]]] = []  # what the last simulation gave back (_GIVEN_BACK)
         self.saved_jobstores = dict(scheduler._jobstores)
 
 
@@ -111,7 +118,9 @@ class APSWorld:
                 "called): its thread would fire jobs in real time. Pass it before starting it -- the simulation "
                 "starts it in virtual time when it starts -- or shut it down first"
             )
+        _drop_replaced(scheduler)
         driven = Driven(self, scheduler)
+        driven.given_back = _GIVEN_BACK.pop(scheduler, [])
         for alias, store in scheduler._jobstores.items():
             self._check_jobstore(scheduler, alias, store)
         for alias, executor in list(scheduler._executors.items()):
@@ -203,6 +212,9 @@ class APSWorld:
         """
         scheduler = driven.scheduler
         scheduler._pending_jobs[:] = [(_clone(job), store, replace) for job, store, replace in driven.saved_pending]
+        moved = [driven.real_clock.get(id(original), frozenset()) for original in driven.originals]
+        given_back = [entry[0] for entry in scheduler._pending_jobs]
+        _GIVEN_BACK[scheduler] = list(zip(given_back, moved, strict=True))
         scheduler._executors.clear()
         scheduler._executors.update(driven.saved_executors)
         scheduler._jobstores.clear()
@@ -277,7 +289,11 @@ class APSWorld:
         (``triggers/interval.py:69``), ``DateTrigger``'s default ``run_date = datetime.now(tz)``
         (``triggers/date.py:24``), and a ``next_run_time=datetime.now()`` passed to ``add_job``. Such an
         instant (within ``REAL_CLOCK_WINDOW`` before the real now) is moved to the simulation's start, as
-        if the scheduler had been built then; any other date is the user's and is left alone."""
+        if the scheduler had been built then; any other date is the user's and is left alone.
+
+        A job given back by an earlier simulation (``_restore``) keeps its date from the real clock however
+        long ago that was: a module-level scheduler imported at the start of a 20-minute test run is
+        rebased in its last test as in its first (``_GIVEN_BACK``)."""
         from apscheduler.triggers.date import DateTrigger
         from apscheduler.triggers.interval import IntervalTrigger
 
@@ -289,14 +305,23 @@ class APSWorld:
         def from_real_clock(when: Any) -> bool:
             return isinstance(when, dt.datetime) and real - REAL_CLOCK_WINDOW <= when <= real
 
+        known = {id(job): kinds for job, kinds in driven.given_back}
         for job, _store, _replace in driven.scheduler._pending_jobs:
-            trigger = job.trigger
-            if isinstance(trigger, IntervalTrigger) and from_real_clock(trigger.start_date - trigger.interval):
+            trigger, kinds, moved = job.trigger, known.get(id(job), frozenset()), set()
+            if isinstance(trigger, IntervalTrigger) and (
+                "trigger" in kinds or from_real_clock(trigger.start_date - trigger.interval)
+            ):
                 trigger.start_date = (start + trigger.interval).astimezone(trigger.timezone)
-            elif isinstance(trigger, DateTrigger) and from_real_clock(trigger.run_date):
+                moved.add("trigger")
+            elif isinstance(trigger, DateTrigger) and ("trigger" in kinds or from_real_clock(trigger.run_date)):
                 trigger.run_date = start.astimezone(trigger.run_date.tzinfo)
-            if from_real_clock(getattr(job, "next_run_time", None)):
-                job.next_run_time = start.astimezone(job.next_run_time.tzinfo)
+                moved.add("trigger")
+            next_run_time = getattr(job, "next_run_time", None)
+            if isinstance(next_run_time, dt.datetime) and ("next_run_time" in kinds or from_real_clock(next_run_time)):
+                job.next_run_time = start.astimezone(next_run_time.tzinfo)
+                moved.add("next_run_time")
+            if moved:
+                driven.real_clock[id(job)] = frozenset(moved)
 
     # -- the scheduler's main loop, on the kernel ---------------------------------------------
     def wakeup(self, driven: Driven) -> None:
@@ -330,9 +355,24 @@ class APSWorld:
         wait_seconds = driven.scheduler._process_jobs()
         self._keep_alive(driven)
         if wait_seconds is not None:
-            # datetimes are whole microseconds: the float wait is rounded up to one, never early
-            micros = -int(-round(wait_seconds * 1e6, 3) // 1)
-            self._wake_at(driven, self.sim.kernel.now + micros * 1000)
+            self._wake_at(driven, self._next_wakeup(driven, wait_seconds))
+
+    def _next_wakeup(self, driven: Driven, wait_seconds: float) -> int:
+        """The instant ``_process_jobs`` means by ``wait_seconds``: its ``next_wakeup_time``, exactly.
+
+        3.11 computes the wait as ``next_wakeup_time.timestamp() - now.timestamp()`` (``base.py:1256-1259``):
+        two floats near 1.7e9 s, so the difference is off by up to ~0.25 µs -- rounded up, a run due at
+        09:00:00 would start at 09:00:00.000001 whenever the scheduler last woke at a fraction of a second
+        (after a jittered run, say). So the wakeup is the earliest next run time of the job stores -- the
+        ``next_wakeup_time`` it came from (``base.py:1237-1242``) -- when the float agrees with it to the
+        millisecond; otherwise (the wait capped at ``TIMEOUT_MAX``) the float, rounded up to a microsecond."""
+        now = self.sim.kernel.now
+        due = [store.get_next_run_time() for store in driven.scheduler._jobstores.values()]
+        exact = min((_ns(d) for d in due if d is not None), default=None)
+        wait_ns = round(wait_seconds * SECOND)
+        if exact is not None and abs(max(exact, now) - (now + wait_ns)) < MS:
+            return max(exact, now)
+        return now + -(-wait_ns // 1000) * 1000
 
     def _keep_alive(self, driven: Driven) -> None:
         """A one-off timer at the next run of a date-triggered job: ``run_until_idle`` waits for a one-time
@@ -345,7 +385,7 @@ class APSWorld:
         due = [job.next_run_time for job in driven.scheduler.get_jobs()
                if isinstance(job.trigger, DateTrigger) and job.next_run_time is not None]  # fmt: skip
         if due:
-            at = int(min(due).timestamp() * 1_000_000) * 1000
+            at = _ns(min(due))  # exactly: float timestamp() * 1e6, truncated, was a microsecond early after 2038
             driven.keepalive = self.sim.kernel.schedule(at, _nothing, owner="apscheduler date job", priority=BACKGROUND)
 
     def shutdown(self, driven: Driven, wait: bool) -> None:
@@ -385,13 +425,15 @@ class APSWorld:
         fn = self.functions[job.id]
         run = self._new_run(fn, job, run_time, now)
         x = Execution(engine, run, 0, now)
-        fault = engine.take_fault(fn.id, None)  # sim.fail(job_id): this run raises it
+        # sim.fail(job_id) queued: the run raises it, if it runs (not missed); else the job as it is, so an
+        # error's traceback (event.traceback, the log) has no jobsim frame
+        faulted = _Faulted(job, engine, fn.id) if engine.faults.get((fn.id, None)) else None
         engine.x = x
         try:
-            out = run_job(job if fault is None else _Faulted(job, fault), job._jobstore_alias, [run_time],
-                          ex._logger.name)  # fmt: skip
+            out = run_job(faulted or job, job._jobstore_alias, [run_time], ex._logger.name)
         finally:
             engine.x = None
+        fault = faulted.fault if faulted is not None else None
         end = x.now
         engine.move_clock(end)
         event = out[0]
@@ -523,14 +565,21 @@ class _Clock:
 
 
 class _Faulted:
-    """The job as ``run_job`` sees it when ``sim.fail(job_id, error)`` is queued: its function raises ``error``."""
+    """The job as ``run_job`` sees it: when it calls the job's function, a ``sim.fail(job_id, error)`` queued
+    for it is taken and raised in its place. Taken there, not before ``run_job``: a run that misses its
+    grace time never calls the function (``executors/base.py:117-127``), and must not use up the fault."""
 
-    def __init__(self, job: Any, error: BaseException) -> None:
+    def __init__(self, job: Any, engine: Any, function_id: str) -> None:
         self._job = job
-        self._error = error
+        self._engine = engine
+        self._function_id = function_id
+        self.fault: BaseException | None = None
 
     def func(self, *args: Any, **kwargs: Any) -> Any:
-        raise self._error
+        self.fault = self._engine.take_fault(self._function_id, None)
+        if self.fault is not None:
+            raise self.fault
+        return self._job.func(*args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._job, name)
@@ -549,6 +598,21 @@ def _clone(job: Any) -> Any:
             setattr(twin, name, getattr(job, name))
     twin.trigger = copy.copy(job.trigger)
     return twin
+
+
+def _drop_replaced(scheduler: Any) -> None:
+    """A job given back by the last simulation (``_restore``) yields to a job added since with its id.
+
+    A real ``shutdown()`` forgets every job, so a test that adds ``id="report"`` to a module-level
+    scheduler before its simulation works in every test; given back, the first test's ``report``
+    would meet the next test's at ``start()`` as ``ConflictingIdError`` (``memory.py:37-39``).
+    The job added last is the one the test means: the one given back is dropped."""
+    given_back = {id(job) for job, _kinds in _GIVEN_BACK.get(scheduler, [])}
+    if not given_back:
+        return
+    added = {job.id for job, _store, _replace in scheduler._pending_jobs if id(job) not in given_back}
+    scheduler._pending_jobs[:] = [entry for entry in scheduler._pending_jobs
+                                  if id(entry[0]) not in given_back or entry[0].id not in added]  # fmt: skip
 
 
 def _ns(when: dt.datetime) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 import pytest
@@ -182,3 +183,45 @@ def test_a_job_added_without_an_id_gets_one_drawn_from_the_seed():
     assert first == _ids_of_jobs_added_without_one(3)
     assert first != _ids_of_jobs_added_without_one(4)
     assert len(first) == 32 and first[12] == "4"  # a version-4 uuid's hex, as APScheduler makes it
+
+
+def test_a_job_a_test_adds_before_its_simulation_is_replaced_by_the_next_tests_job_of_that_id():
+    """Given back after the first simulation, the first test's ``oneoff`` met the second test's at ``start()``:
+    ``ConflictingIdError`` from inside the memory job store (found by the review). The job added last wins."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    module_level = BackgroundScheduler(timezone="UTC")
+
+    @module_level.scheduled_job("cron", minute=0, id="hourly")
+    def hourly():
+        return None
+
+    for run_date, expected in (("2025-03-01T00:30:00Z", "00:30"), ("2025-03-01T00:45:00Z", "00:45")):
+        module_level.add_job(_noop, "date", run_date=run_date, id="oneoff")  # each test's own set-up
+        with jobsim.Simulation(module_level, start="2025-03-01T00:00:00Z") as sim:
+            sim.advance("1h")
+            assert [r.started_at.strftime("%H:%M") for r in sim.runs("oneoff")] == [expected]
+            assert [r.started_at.strftime("%H:%M") for r in sim.runs("hourly")] == ["00:00", "01:00"]
+        assert [job.id for job, _, _ in module_level._pending_jobs] == ["hourly", "oneoff"]
+
+
+def test_a_module_level_interval_job_counts_from_each_simulations_start_however_long_the_test_run(monkeypatch):
+    """Its ``start_date`` is the real clock at import + interval (``triggers/interval.py:69``); the first
+    simulation rebases it, the one given back has the import-time date again. Once the test run was 10
+    minutes old that date was taken for the user's own: the job counted from the real import day, and never
+    ran in a simulation of 2025 (found by the review)."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from jobsim._wallclock import WallClock
+
+    module_level = BackgroundScheduler(timezone="UTC")
+    module_level.add_job(_noop, "interval", minutes=10, id="poll")
+    module_level.add_job(_noop, "date", id="at-start")  # run_date: the real now (triggers/date.py:24)
+    real_now = WallClock.real_now
+    for minutes_later in (0, 25, 90):
+        later = dt.timedelta(minutes=minutes_later)
+        monkeypatch.setattr(WallClock, "real_now", staticmethod(lambda later=later: real_now() + later))
+        with jobsim.Simulation(module_level, start="2025-03-01T00:00:00Z") as sim:
+            sim.advance("25min")
+            assert starts(sim.runs("poll")) == ["2025-03-01T00:10:00Z", "2025-03-01T00:20:00Z"], minutes_later
+            assert starts(sim.runs("at-start")) == ["2025-03-01T00:00:00Z"], minutes_later

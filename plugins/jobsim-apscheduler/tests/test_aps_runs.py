@@ -187,3 +187,40 @@ def test_a_listener_sees_every_event_in_order_at_its_virtual_instant(scheduler):
         ("01:20", ev.EVENT_JOB_EXECUTED, "work"),
         ("02:00", ev.EVENT_SCHEDULER_SHUTDOWN, None),  # the simulation closes: shutdown(wait=False)
     ]
+
+
+def test_sim_fail_is_not_used_up_by_a_run_that_misses_its_grace_time():
+    """A missed run never calls the job's function (``executors/base.py:117-127``), so the fault waits for the
+    next run that does; it was taken before ``run_job`` and lost with the miss (found by the review)."""
+
+    def hog():
+        time.sleep(150)
+
+    scheduler = BackgroundScheduler(timezone="UTC", executors={"default": ThreadPoolExecutor(max_workers=1)})
+    scheduler.add_job(hog, "date", run_date="2025-03-01T00:00:00Z", id="hog")
+    scheduler.add_job(lambda: "ok", "interval", minutes=1, id="tick", start_date="2025-03-01T00:01:00Z")
+    with jobsim.Simulation(scheduler, start="2025-03-01T00:00:00Z") as sim:
+        sim.fail("tick", error=TimeoutError("upstream"))
+        sim.advance("4min")
+        assert [(r.started_at.strftime("%M:%S"), r.status, r.event.data.get("skipped")) for r in sim.runs("tick")] == [
+            ("02:00", "skipped", "max_instances"),  # the 00:01 run waits for the pool thread: one instance
+            ("02:30", "skipped", "missed"),  # the 00:01 run, 90 s late
+            ("03:00", "failed", None),
+            ("04:00", "completed", None),
+        ]
+        assert isinstance(sim.runs("tick")[2].error, TimeoutError)
+
+
+def test_an_errors_traceback_is_the_jobs_own(scheduler):
+    """``event.traceback`` starts at ``run_job``'s call of the job's function, as on a scheduler: no jobsim frame."""
+    tracebacks = []
+    scheduler.add_listener(lambda event: tracebacks.append(event.traceback), EVENT_JOB_ERROR)
+
+    def broken():
+        raise KeyError("customer")
+
+    scheduler.add_job(broken, "date", run_date="2025-03-01T00:01:00Z", id="broken")
+    with jobsim.Simulation(scheduler, start="2025-03-01T00:00:00Z") as sim:
+        sim.run_until_idle()
+    (tb,) = tracebacks
+    assert [line.split(", in ")[-1] for line in tb.splitlines() if line.startswith("  File ")] == ["run_job", "broken"]

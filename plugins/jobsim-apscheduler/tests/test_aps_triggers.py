@@ -173,3 +173,24 @@ def test_jobs_added_from_the_test_read_the_virtual_clock(scheduler):
         scheduler.add_job(_noop, "interval", minutes=20, id="late")  # start_date = virtual now + 20 min
         sim.advance("1h")
         assert starts(sim.runs("late")) == ["2025-03-01T01:20:00Z", "2025-03-01T01:40:00Z", "2025-03-01T02:00:00Z"]
+
+
+def test_a_run_after_a_wakeup_at_a_fraction_of_a_second_starts_on_its_run_time_to_the_microsecond(scheduler):
+    """3.11's wait is ``next.timestamp() - now.timestamp()`` (``base.py:1256-1259``): from 00:00:00.123457 to
+    01:00 it is 3599.876543045 s, which rounded up started the 01:00 run at 01:00:00.000001 (found by the review)."""
+    scheduler.add_job(_noop, "date", run_date="2025-03-01T00:00:00.123457+00:00", id="once")
+    scheduler.add_job(_noop, "cron", minute=0, id="hourly")
+    with jobsim.Simulation(scheduler, start="2025-03-01T00:00:00Z") as sim:
+        sim.advance("2h30min")
+        assert starts(sim.runs("once")) == ["2025-03-01T00:00:00.123457Z"]
+        assert starts(sim.runs("hourly")) == ["2025-03-01T00:00:00Z", "2025-03-01T01:00:00Z", "2025-03-01T02:00:00Z"]
+
+
+def test_run_until_idle_waits_for_a_date_job_to_the_microsecond(scheduler):
+    """``run_until_idle`` waits for a one-time job's instant; computed as ``int(timestamp() * 1e6)`` it was a
+    microsecond early for this one (floats past 2038), and stopped with the job not run (found by the review)."""
+    scheduler.add_job(_noop, "date", run_date="2039-01-04T16:16:18.714009+00:00", id="once")
+    scheduler.add_job(_noop, "interval", minutes=7, id="busy")
+    with jobsim.Simulation(scheduler, start="2039-01-04T00:00:00Z") as sim:
+        sim.run_until_idle()
+        assert starts(sim.runs("once")) == ["2039-01-04T16:16:18.714009Z"]

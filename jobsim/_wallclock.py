@@ -14,7 +14,8 @@ other interpreters, started once per driving call and moved, never per step.
 
 The bridge is active only inside ``sim.advance``/``advance_to``/``run_until_idle``;
 test code between those calls sees the real clock. ``time.sleep`` is patched on the
-``time`` module and only acts virtually on the simulation's own thread.
+``time`` module, and so are module globals bound to it by ``from time import sleep``
+(``_SleepNames``); it only acts virtually on the simulation's own thread.
 
 A test may hold the clock itself around those calls. time-machine nests: its
 ``travel`` (or the ``time_machine`` fixture) in the test and jobsim's inside both
@@ -51,6 +52,42 @@ _FAST_MOVE = time_machine is not None and "_destination_timestamp_ns" in vars(
 )
 
 
+_BUILTIN_SLEEP = time.sleep
+
+
+class _SleepNames:
+    """Module globals bound to ``time.sleep`` itself (``from time import sleep``, ``sleep =
+    time.sleep``): patching the ``time`` module does not reach them, so they slept in real time.
+
+    Each module is looked at once per process, when a driving call first finds it in
+    ``sys.modules`` (about 8 µs a module: what freezegun pays at every start, paid here once), and
+    its names are rebound for the length of each driving call. A module imported during a call
+    is found at the next one. jobsim's own modules are left alone.
+    """
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self.count = 0
+        self.found: list[tuple[dict[str, Any], str]] = []
+
+    def refresh(self) -> list[tuple[dict[str, Any], str]]:
+        modules = sys.modules
+        if len(modules) != self.count:
+            for name, module in list(modules.items()):
+                if name in self.seen:
+                    continue
+                self.seen.add(name)
+                namespace = getattr(module, "__dict__", None)
+                if name == "time" or name.startswith("jobsim") or type(namespace) is not dict:
+                    continue
+                self.found.extend((namespace, key) for key, value in list(namespace.items()) if value is _BUILTIN_SLEEP)
+            self.count = len(modules)
+        return self.found
+
+
+_SLEEP_NAMES = _SleepNames()
+
+
 class WallClock:
     """Makes the process's wall clock follow ``now()`` while active."""
 
@@ -62,6 +99,8 @@ class WallClock:
         self._travel: Any = None
         self._traveller: Any = None
         self._real_sleep = time.sleep
+        self._virtual = self._virtual_sleep  # one bound method: module globals are given back by identity
+        self._rebound: list[tuple[dict[str, Any], str, Any]] = []
         self._real_new_loop = asyncio.events.new_event_loop
         self._outer_loop: asyncio.AbstractEventLoop | None = None
         if time_machine is None:  # pragma: no cover - PyPy
@@ -85,7 +124,12 @@ class WallClock:
             factory = self._travel.start()
             self._traveller = factory if time_machine is None else _Frozen(factory)
         self._real_sleep = time.sleep
-        time.sleep = self._virtual_sleep  # type: ignore[assignment]
+        time.sleep = self._virtual  # type: ignore[assignment]
+        for namespace, key in _SLEEP_NAMES.refresh():  # `from time import sleep` in job code and its libraries
+            old = namespace.get(key)
+            if old is _BUILTIN_SLEEP or old is self._real_sleep:
+                namespace[key] = self._virtual
+                self._rebound.append((namespace, key, old))
         self._real_new_loop = asyncio.events.new_event_loop
         asyncio.events.new_event_loop = asyncio.new_event_loop = self._new_loop
         # a driving call made from an async test blocks that test's loop: job code runs as on a worker,
@@ -100,6 +144,10 @@ class WallClock:
         asyncio.events._set_running_loop(self._outer_loop)
         self._outer_loop = None
         time.sleep = self._real_sleep
+        for namespace, key, old in self._rebound:
+            if namespace.get(key) is self._virtual:
+                namespace[key] = old
+        self._rebound.clear()
         asyncio.events.new_event_loop = asyncio.new_event_loop = self._real_new_loop
         self._travel.stop()
         self._travel = self._traveller = None

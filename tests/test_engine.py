@@ -11,6 +11,7 @@ import warnings
 import httpx
 import pytest
 from _deep import nested
+from _imports import import_from
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -458,6 +459,26 @@ def test_sync_job_code_runs_outside_the_loop_of_an_async_test_that_drives_the_si
     sim = asyncio.run(test_body())
     run = sim.runs("sync-job")[0]
     assert (run.status, run.error, run.output, at(run.end_ns)) == ("completed", None, True, 3)
+
+
+def test_a_sleep_imported_by_name_spends_virtual_time_too_and_is_real_again_after(tmp_path, monkeypatch):
+    # `from time import sleep` (in job code, or a library's retry helper) kept the builtin itself, which
+    # patching the time module does not reach: it slept an hour in real time
+    (tmp_path / "napper.py").write_text("from time import sleep\nimport time\n\n"
+                                        "def nap(seconds):\n    sleep(seconds)\n    return time.time()\n")  # fmt: skip
+    import_from(tmp_path, monkeypatch)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import napper
+
+    app = jobsim.App("a")
+    app.function("slow", on="go")(lambda ctx: ctx.step.run("work", napper.nap, 3600))
+    with simulate(app) as sim:
+        sim.send("go")
+        started = time.perf_counter()
+        sim.run_until_idle()
+        assert time.perf_counter() - started < 1.0
+    assert sim.runs("slow")[0].output == T0 / SECOND + 3600
+    assert napper.sleep is time.sleep  # the builtin again, outside the driving call
 
 
 def test_time_sleep_in_job_code_spends_virtual_time_without_blocking():

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 ANY_CRON = CronDialect(parser="cron", seconds=True)
 """A plugin profile's default dialect: 5 or 6 fields, Vixie's DOM/DOW rule, ISC across DST."""
 
-MissedCron = Literal["all", "first", "latest", "none"]
+MissedCron = Literal["all", "first", "first-and-due", "latest", "none"]
 CronNext = Literal["clock", "start", "job"]
 CrashThen = Literal["fail", "rerun", "lose"]
 IntervalRule = Literal["bullmq"]
@@ -166,7 +166,9 @@ class Profile:
     persistent: bool = True
     """Pending work survives ``sim.downtime``; without it, in-memory state is lost."""
     missed_cron: MissedCron = "all"
-    """Cron ticks due while down: run ``all`` at the end, the ``first`` or the ``latest`` one, or ``none``."""
+    """Cron ticks due while down: run ``all`` at the end, the ``first`` or the ``latest`` one, or ``none``.
+    ``first-and-due``: the first runs late, and a tick due the very instant the system is back runs too, on
+    time (Trigger.dev); with ``first``, that tick is the late run's next and never runs (BullMQ, Agenda)."""
     cron_next: CronNext = "clock"
     """When a cron schedule's next tick comes into being. ``clock``: every instant the schedule
     names delivers a tick, whether or not the last one's run has started. ``start``: a schedule

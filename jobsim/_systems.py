@@ -302,9 +302,12 @@ def _trigger_dev() -> Profile:
     retriable error (errors.ts shouldRetryError): the retry settings decide — with the
     default none, the run fails. jobsim chose the heartbeat path (a vanished machine);
     a process that exits under a live supervisor is reported at once.
-    Downtime: the platform keeps runs. Missed schedules: one late catch-up for the latest
-    missed tick, the rest skipped (scheduleCalculation.ts calculateNextSchedulableOccurrence);
-    a tick due the instant it is back is itself the latest, run on time, with no catch-up.
+    Downtime: the platform keeps runs. Missed schedules: a schedule keeps one worker job, for
+    its next tick; it runs late when the platform is back, as one late catch-up for the first
+    missed tick (triggerScheduledTask: payload timestamp = that tick). Its next is then the latest
+    tick whose time has not passed, prev(now + 1 ms) kept while effectiveAt >= now, else the
+    first future one (scheduleCalculation.ts calculateNextSchedulableOccurrence): the other
+    missed ticks are skipped, and a tick due the instant it is back runs as well, on time.
     Duplicate delivery: one run per schedule instance and per trigger — NOT VERIFIED, chosen.
     Attempts: retries only (§3.2). A wait checkpoints the attempt and the restored process goes on
     with it (§3.5, how-it-works.mdx), so run.attempts holds one Attempt per attempt, from its
@@ -323,7 +326,7 @@ def _trigger_dev() -> Profile:
         description="Trigger.dev: no retries unless configured; R*min*factor^(n-1); retries start over",
         default_retries=TriggerDevRetry(attempts=1),
         durable_steps=False, checkpoints=True, cron=CRON_PARSER_5, retries=_trigger_retries, max_attempts=250,
-        missed_cron="latest", failure_hook=_trigger_failure,
+        missed_cron="first-and-due", failure_hook=_trigger_failure,
         lacks={
             "batch": "batchTrigger fans one call out into many runs; nothing collects events into one run",
             "throttle": "it has queue concurrency and TTLs, no throttle",

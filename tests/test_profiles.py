@@ -523,7 +523,7 @@ def _profile(**fields):
         ({"max_attempts": 0}, "max_attempts=0 is not valid: Profile.max_attempts must be an int >= 1, or None"),
         ({"durable_steps": "yes"}, "durable_steps='yes' is not valid: Profile.durable_steps must be True or False"),
         ({"missed_cron": "some"}, "missed_cron='some' is not valid: Profile.missed_cron must be one of 'all', 'first', "
-                                  "'latest', 'none'"),
+                                  "'first-and-due', 'latest', 'none'"),
         ({"lacks": None}, "lacks=None is not valid: Profile.lacks must be a mapping of feature key"),
         ({"lacks": ["batch"]}, "lacks=['batch'] is not valid"),
         ({"crash": "immediate"}, "crash='immediate' is not valid: Profile.crash must be a CrashRule"),

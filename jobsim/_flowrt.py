@@ -191,7 +191,8 @@ class Debouncer:
     """``debounce=``: each event pushes the run to ``now + period``, never past ``first + timeout``;
     the run gets the last event (``trailing``) or the first (``leading``: Trigger.dev's default)."""
 
-    __slots__ = ("at_call", "fn", "kernel", "key_fn", "last", "owner", "pending", "period", "rt", "timeout")
+    __slots__ = ("at_call", "fn", "kernel", "key_fn", "last", "owner", "pending", "period", "rt", "splits",
+                 "timeout")
 
     def __init__(self, rt: FlowRuntime, fn: Function, debounce: Debounce) -> None:
         self.rt = rt
@@ -201,6 +202,7 @@ class Debouncer:
         self.period = debounce.period_ns
         self.timeout = debounce.timeout_ns
         self.at_call = rt.engine.profile.debounce_timeout_at_call  # Agenda's maxWait (``Profile``)
+        self.splits = rt.engine.profile.debounce_timeout_splits  # Trigger.dev's maxDelay (``Profile``)
         self.key_fn = debounce.key_fn
         self.owner = f"{fn.id} (debounce)"
         self.pending: dict[Hashable, _Pending] = {}
@@ -209,6 +211,8 @@ class Debouncer:
         key = None if self.key_fn is None else self.key_fn(event)
         now = self.rt.engine.now()
         pending = self.pending.get(key)
+        if pending is not None and self.splits and pending.cap is not None and now + self.period > pending.cap:
+            pending = None  # Trigger.dev: max_duration_exceeded; that run keeps its time, this trigger makes a new one
         if pending is None:
             cap = None if self.timeout is None else now + self.timeout
             pending = self.pending[key] = _Pending(event, cap)
@@ -225,12 +229,13 @@ class Debouncer:
         if cap is not None and self.at_call:  # Agenda's maxWait: only an event checks it (the first can't reach it)
             if now >= cap:
                 due, why = now, "timeout"
-        elif cap is not None and due >= cap:
+        elif cap is not None and due >= cap and not self.splits:
             due, why = cap, "timeout"
         pending.timer = self.kernel.schedule(due, self._fire, key, pending, why, owner=self.owner)
 
     def _fire(self, key: Hashable, pending: _Pending, why: str) -> None:
-        del self.pending[key]
+        if self.pending.get(key) is pending:  # else a later trigger already opened the next one (``splits``)
+            del self.pending[key]
         system = self.rt.engine.system
         saved: Any = nullcontext()
         if system is not None and system.polls is not None:  # Agenda: the job was saved at the last call

@@ -192,6 +192,11 @@ class Profile:
     """``Debounce(timeout=...)`` is checked only as an event comes (Agenda's ``maxWait``): one at or after the
     first event + timeout runs the job at once; any earlier one pushes it to ``now + period``, even past that
     deadline, and nothing fires at the deadline itself. False: the run is never pushed past it (Inngest)."""
+    debounce_timeout_splits: bool = False
+    """An event that would push a debounced run past ``first event + timeout`` leaves that run as it is (it
+    starts at the time it had) and starts a new debounced run of its own (Trigger.dev's ``maxDelay``:
+    debounceSystem.ts returns ``max_duration_exceeded`` and the trigger creates a new run). False: the run is
+    pulled in to the deadline and the event joins it (Inngest)."""
     future_ts: bool = False
     """An event whose ``ts`` is in the future starts its runs at that time (Inngest); else ``ts`` is data."""
     cron_jitter_ns: int = 0
@@ -313,7 +318,7 @@ _NUMBERS = {"retry_after_min_ns": (0, False), "cron_jitter_ns": (0, False), "ret
             "max_sleep_ns": (1, True), "max_duration_ns": (1, True), "max_attempts": (1, True)}
 """Int fields: the least value, and whether ``None`` (no limit) is allowed."""
 _BOOLS = ("durable_steps", "checkpoints", "non_retriable", "retry_after", "persistent", "future_ts",
-          "fail_count_per_job", "debounce_timeout_at_call")
+          "fail_count_per_job", "debounce_timeout_at_call", "debounce_timeout_splits")
 _CHOICES: dict[str, tuple[Any, ...]] = {"missed_cron": get_args(MissedCron), "cron_next": get_args(CronNext),
                                         "debounce_mode": ("leading", "trailing")}
 

@@ -293,8 +293,10 @@ def _trigger_dev() -> Profile:
     Cron (schedules): 5 fields, no seconds, L, timezone option (UTC default), DST as
     cron-parser (a time in the spring-forward gap shifted by the gap; the version Trigger.dev
     resolves is NOT VERIFIED: 5.10's rule chosen).
-    Features: debounce (maxDelay = timeout; mode "leading", the default, keeps the first payload, "trailing"
-    the last: docs/triggering.mdx "Leading vs Trailing mode"), concurrency (queue
+    Features: debounce (mode "leading", the default, keeps the first payload, "trailing" the last:
+    docs/triggering.mdx "Leading vs Trailing mode"; maxDelay = timeout: a trigger that would push the
+    delayed run past its creation + maxDelay leaves it at the time it had and makes a new run,
+    run-engine debounceSystem.ts handleExistingRun max_duration_exceeded), concurrency (queue
     concurrencyLimit, concurrencyKey), priority (seconds of queue credit), on_failure,
     sleep, invoke. No batching into one run, throttle, rate limit, 24 h idempotency,
     cancel_on, run timeouts, wait_for_event (wait.forToken has no event matching).
@@ -340,7 +342,7 @@ def _trigger_dev() -> Profile:
             "step.wait_for_event": "wait.forToken waits for a token completed by id; nothing matches events",
             "every": "schedules.task takes a cron pattern only; write the interval as cron= (e.g. '*/5 * * * *')",
         },
-        debounce_mode="leading",
+        debounce_mode="leading", debounce_timeout_splits=True,
         crash=CrashRule(lease_ns=5 * MINUTE, renew_ns=30 * SECOND, then="fail",
                         reason="TASK_RUN_STALLED_EXECUTING: no heartbeat for 5 minutes",
                         recovery="heartbeats stopped 5 minutes ago"),

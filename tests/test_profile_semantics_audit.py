@@ -50,3 +50,48 @@ def test_trigger_dev_missed_schedule_runs_its_pending_tick_late(down, runs):
 def test_trigger_dev_profile_text_names_the_pending_catch_up():
     doc = " ".join(jobsim.profile("trigger.dev").doc.split())
     assert "the first missed tick" in doc and "latest missed tick" not in doc
+
+
+def _debounced(profile, sends, **debounce):
+    app = jobsim.App("audit")
+
+    @app.function("index", on="doc/edited", debounce=jobsim.Debounce("10s", **debounce))
+    def index(ctx):
+        return ctx.event.data["i"]
+
+    with jobsim.Simulation(app, start="2026-03-02T00:00:00Z", profile=profile) as sim:
+        at = 0
+        for t, i in sends:
+            sim.advance(f"{t - at}s")
+            at = t
+            sim.send("doc/edited", {"i": i})
+        sim.advance("2m")
+    return [(f"{r.started_at:%M:%S}", r.output) for r in sim.runs("index")]
+
+
+EDITS = [(0, 0), (5, 1), (12, 2), (20, 3), (28, 4), (40, 5)]
+
+
+@pytest.mark.parametrize(
+    ("mode", "runs"),
+    [
+        # leading (the default): the run made at 00:00 keeps the first payload and its time (00:30, set by the
+        # 00:20 trigger: 00:30 is not past 00:00 + 30 s); the 00:28 trigger would push it to 00:38 > 00:30, so
+        # it makes a run of its own, due 00:38; the 00:40 trigger finds no delayed run: a third
+        (None, [("00:30", 0), ("00:38", 4), ("00:50", 5)]),
+        ("trailing", [("00:30", 3), ("00:38", 4), ("00:50", 5)]),
+    ],
+)
+def test_trigger_dev_debounce_max_delay_starts_a_new_run_for_the_trigger_past_it(mode, runs):
+    """Trigger.dev debounce with maxDelay (reference §3.3: "with maxDelay (from first trigger) the run is
+    released and a new run starts for later triggers"; run-engine debounceSystem.ts handleExistingRun: when
+    now + delay > run.createdAt + max it deletes the key and returns max_duration_exceeded, leaving the
+    delayed run's delayUntil as it was, and the trigger creates a new run). jobsim pulled the run in to the
+    deadline and folded the 00:28 trigger into it (its payload never ran)."""
+    assert _debounced("trigger.dev", EDITS, timeout="30s", **({} if mode is None else {"mode": mode})) == runs
+
+
+def test_inngest_debounce_timeout_still_pulls_the_run_in_to_the_deadline():
+    """Inngest (reference §1.3, debounce.go newDebounce / updateDebounce.lua): the TTL is capped so the run
+    never fires later than first + timeout, with the last event; the 00:28 event joins that run."""
+    assert _debounced("inngest", EDITS, timeout="30s") == [("00:30", 4), ("00:50", 5)]

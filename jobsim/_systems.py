@@ -76,7 +76,8 @@ def _inngest() -> Profile:
     (httpdriver/parse.go ParseRetry). NonRetriableError fails at once. Retries(attempts=N)
     keeps the table; a full Retries(backoff=..., min=...) is a jobsim extension
     (Inngest itself only lets you set the count).
-    Steps: durable and memoized (replay model, §1.5); sleeps and waits up to 366 days.
+    Steps: durable and memoized (replay model, §1.5); sleeps and waits up to 366 days — a longer one
+    fails the function at once, not retried (state/opcode.go ErrTimeoutTooLong; executor.go shouldFailEarly).
     Cron: robfig/cron v3, 5 fields, names, @descriptors, TZ=/CRON_TZ= prefix, UTC by
     default; DOM/DOW OR when both restricted (spec.go dayMatches); across DST robfig's
     Next walks absolute time: a wall time in the spring-forward gap never fires, one

@@ -95,3 +95,38 @@ def test_inngest_debounce_timeout_still_pulls_the_run_in_to_the_deadline():
     """Inngest (reference §1.3, debounce.go newDebounce / updateDebounce.lua): the TTL is capped so the run
     never fires later than first + timeout, with the last event; the 00:28 event joins that run."""
     assert _debounced("inngest", EDITS, timeout="30s") == [("00:30", 4), ("00:50", 5)]
+
+
+@pytest.mark.parametrize(
+    ("wait", "status", "attempts"),
+    [("sleep 366d", "sleeping", 1), ("sleep 367d", "failed", 1), ("wait 367d", "failed", 1),
+     ("until 367d", "failed", 1)],
+)
+def test_inngest_a_sleep_or_wait_past_366_days_fails_the_function_without_retry(wait, status, attempts):
+    """Inngest: state/opcode.go boundedSleepDuration rejects a sleep past consts.MaxSleepDuration (366 days;
+    opcode_test.go: "366d" accepted, "367d" rejected) with ErrTimeoutTooLong, as Expires() does a
+    wait-for-event timeout past MaxWaitForEventTimeout; executor.go then fails the function at once
+    (shouldFailEarly: NoRetry). jobsim retried it 4 times with the table backoff, failing the same way."""
+    import datetime as dt
+
+    app = jobsim.App("audit")
+    kind, length = wait.split()
+
+    @app.function("remind", on="go")
+    def remind(ctx):
+        if kind == "sleep":
+            ctx.step.sleep("later", length)
+        elif kind == "wait":
+            ctx.step.wait_for_event("reply", event="reply", timeout=length)
+        else:
+            start = dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc)
+            ctx.step.sleep_until("later", start + dt.timedelta(days=int(length[:-1])))
+
+    with jobsim.Simulation(app, start="2026-03-02T00:00:00Z", profile="inngest") as sim:
+        sim.send("go")
+        sim.advance("1h")
+    run = sim.runs("remind")[0]
+    assert (run.status, len(run.attempts)) == (status, attempts)
+    if status == "failed":
+        assert isinstance(run.error, jobsim.InvalidArgument)
+        assert "longer than inngest's maximum of 366d" in str(run.error)

@@ -192,6 +192,10 @@ class Profile:
     """``Debounce(timeout=...)`` is checked only as an event comes (Agenda's ``maxWait``): one at or after the
     first event + timeout runs the job at once; any earlier one pushes it to ``now + period``, even past that
     deadline, and nothing fires at the deadline itself. False: the run is never pushed past it (Inngest)."""
+    debounce_job_delay_ns: int = 0
+    """How long after its debounce period (or timeout) a debounced run starts: Inngest enqueues the job that
+    starts it at ``now + ttl + 50 ms + 1 s`` and counts a capped ttl in whole seconds (``Debouncer``); an event
+    after the ttl but before that job starts a new debounce. 0: the run starts when the period ends."""
     debounce_timeout_splits: bool = False
     """An event that would push a debounced run past ``first event + timeout`` leaves that run as it is (it
     starts at the time it had) and starts a new debounced run of its own (Trigger.dev's ``maxDelay``:
@@ -315,6 +319,7 @@ def _check_attempts(profile: Profile, fn: Function, policy: RetryPolicy) -> None
 
 
 _NUMBERS = {"retry_after_min_ns": (0, False), "cron_jitter_ns": (0, False), "retry_after_max_ns": (0, True),
+            "debounce_job_delay_ns": (0, False),
             "max_sleep_ns": (1, True), "max_duration_ns": (1, True), "max_attempts": (1, True)}
 """Int fields: the least value, and whether ``None`` (no limit) is allowed."""
 _BOOLS = ("durable_steps", "checkpoints", "non_retriable", "retry_after", "persistent", "future_ts",

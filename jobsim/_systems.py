@@ -85,6 +85,12 @@ def _inngest() -> Profile:
     "1am nightly job (runs twice)").
     Features: every one (batch, debounce, throttle, rate limit, idempotency,
     concurrency, priority, cancel_on, timeouts, wait_for_event, invoke, on_failure).
+    Debounce timing (debounce.go newDebounce/updateDebounce, updateDebounce.lua): the debounce
+    pointer lives ttl = the period; the job that starts the run is enqueued at now + ttl + 50 ms
+    + 1 s, so the run starts 1.05 s after the quiet period. Under a timeout, a new debounce whose
+    period is longer takes ttl = the timeout rounded to the second, and an event that would pass
+    the deadline takes ttl = floor((deadline - now) / 1 s) s, at least 1 s. An event after the
+    ttl, before the job, finds no pointer and starts a new debounce.
     Crash: the SDK request fails when the worker dies mid-step; the step is retried
     at least once (consuming an attempt, table backoff) and memoized steps are kept (§1.4).
     Downtime: runs and events persist (server state). Missed cron ticks: the next tick
@@ -104,7 +110,7 @@ def _inngest() -> Profile:
         default_retries=TableBackoff(attempts=5),
         retry_after_min_ns=1 * SECOND, retry_after_max_ns=1 * DAY, max_sleep_ns=366 * DAY,
         cron=ROBFIG, retries=_inngest_retries, max_attempts=21,
-        missed_cron="all", future_ts=True,
+        missed_cron="all", future_ts=True, debounce_job_delay_ns=1050 * MS,
         crash=CrashRule(reason="the worker died mid-request; Inngest saw the SDK request fail",
                         recovery="the request failed"),
         lacks={"debounce.leading": "its debounce always runs with the last event (debounce.go: each event "

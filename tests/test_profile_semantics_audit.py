@@ -91,10 +91,46 @@ def test_trigger_dev_debounce_max_delay_starts_a_new_run_for_the_trigger_past_it
     assert _debounced("trigger.dev", EDITS, timeout="30s", **({} if mode is None else {"mode": mode})) == runs
 
 
-def test_inngest_debounce_timeout_still_pulls_the_run_in_to_the_deadline():
-    """Inngest (reference §1.3, debounce.go newDebounce / updateDebounce.lua): the TTL is capped so the run
-    never fires later than first + timeout, with the last event; the 00:28 event joins that run."""
-    assert _debounced("inngest", EDITS, timeout="30s") == [("00:30", 4), ("00:50", 5)]
+def _debounced_ms(sends, **debounce):
+    app = jobsim.App("audit")
+
+    @app.function("index", on="doc/edited", debounce=jobsim.Debounce("10s", **debounce))
+    def index(ctx):
+        return ctx.event.data["i"]
+
+    with jobsim.Simulation(app, start="2026-03-02T00:00:00Z", profile="inngest") as sim:
+        at = 0
+        for t, i in sends:
+            sim.advance(f"{t - at}ms")
+            at = t
+            sim.send("doc/edited", {"i": i})
+        sim.advance("2m")
+    return [(f"{r.started_at:%M:%S.%f}"[:9], r.output) for r in sim.runs("index")]
+
+
+@pytest.mark.parametrize(
+    ("timeout", "sends", "runs"),
+    [
+        # quiet: the job starting the run is enqueued at last event + 10 s + 50 ms + 1 s
+        (None, [(0, 0), (5_000, 1)], [("00:16.050", 1)]),
+        # timeout 30 s: the 28 s event's ttl is floor((30 - 28) s) = 2 s: job at 31.05 s, with that event
+        ("30s", [(0, 0), (8_000, 1), (16_000, 2), (24_000, 3), (28_000, 4)], [("00:31.050", 4)]),
+        # the cut ttl is whole seconds, floored: 28.5 s -> 1 s, job at 30.55 s
+        ("30s", [(0, 0), (8_000, 1), (16_000, 2), (24_000, 3), (28_500, 4)], [("00:30.550", 4)]),
+        # at least 1 s: an event at the cap itself (30 s; the pointer set at 24 s lives until 30 s) joins
+        # and pushes the run to 30 + 1 + 1.05 s
+        ("30s", [(0, 0), (8_000, 1), (16_000, 2), (24_000, 3), (30_000, 4)], [("00:32.050", 4)]),
+        # past the pointer's ttl but before its job: the 10.5 s event finds no debounce and starts a new one,
+        # so two runs (the first at 11.05 s with event 0)
+        (None, [(0, 0), (10_500, 1)], [("00:11.050", 0), ("00:21.550", 1)]),
+    ],
+)
+def test_inngest_debounce_job_time_and_whole_second_ttl(timeout, sends, runs):
+    """Inngest (reference §1.3 "Implementation detail: job enqueued at now+ttl+50ms+1s"; debounce.go
+    newDebounce/updateDebounce: queue.Enqueue/RequeueByJobID at now + ttl + buffer (50 ms) + 1 s; the
+    pointer key lives ttl (SETEX); updateDebounce.lua cuts ttl to math.floor((timeout - now) / 1000) s, at
+    least 1). jobsim started the run at now + period, capped exactly at first + timeout."""
+    assert _debounced_ms(sends, **({} if timeout is None else {"timeout": timeout})) == runs
 
 
 @pytest.mark.parametrize(

@@ -64,6 +64,12 @@ class Waiter:
         self.timer: Any = None
 
 
+class SleepTooLong(InvalidArgument, NonRetriableError):
+    """A sleep or wait past the profile's maximum. Inngest rejects the opcode (state/opcode.go
+    boundedSleepDuration, ErrTimeoutTooLong) and its executor fails the function at once, with no retry
+    (executor.go: shouldFailEarly for ErrTimeoutTooLong sets NoRetry), so it is not retried here either."""
+
+
 class Engine:
     def __init__(self, sim: Simulation) -> None:
         self.sim = sim
@@ -125,7 +131,7 @@ class Engine:
     def sleep_ns(self, ns: int) -> int:
         limit = self.profile.max_sleep_ns
         if limit is not None and ns > limit:
-            raise InvalidArgument(
+            raise SleepTooLong(
                 f"a sleep or wait of {format_duration(ns)} is longer than {self.profile.name}'s maximum of "
                 f"{format_duration(limit)}"
             )

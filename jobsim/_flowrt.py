@@ -178,11 +178,12 @@ class Batcher:
 
 
 class _Pending:
-    __slots__ = ("cap", "count", "event", "timer")
+    __slots__ = ("cap", "count", "event", "expires", "timer")
 
     def __init__(self, event: Event, cap: int | None) -> None:
         self.event = event
         self.cap = cap
+        self.expires: int | None = None  # Inngest: the debounce pointer's TTL ends (then an event starts anew)
         self.count = 0  # events this debounce took in: the trace tells how many a run stands for
         self.timer: Timer | None = None
 
@@ -191,7 +192,8 @@ class Debouncer:
     """``debounce=``: each event pushes the run to ``now + period``, never past ``first + timeout``;
     the run gets the last event (``trailing``) or the first (``leading``: Trigger.dev's default)."""
 
-    __slots__ = ("at_call", "fn", "kernel", "key_fn", "last", "owner", "pending", "period", "rt", "timeout")
+    __slots__ = ("at_call", "buffer", "fn", "kernel", "key_fn", "last", "owner", "pending", "period", "rt",
+                 "splits", "timeout")
 
     def __init__(self, rt: FlowRuntime, fn: Function, debounce: Debounce) -> None:
         self.rt = rt
@@ -201,6 +203,8 @@ class Debouncer:
         self.period = debounce.period_ns
         self.timeout = debounce.timeout_ns
         self.at_call = rt.engine.profile.debounce_timeout_at_call  # Agenda's maxWait (``Profile``)
+        self.splits = rt.engine.profile.debounce_timeout_splits  # Trigger.dev's maxDelay (``Profile``)
+        self.buffer = rt.engine.profile.debounce_job_delay_ns  # Inngest's debounce job buffer (``Profile``)
         self.key_fn = debounce.key_fn
         self.owner = f"{fn.id} (debounce)"
         self.pending: dict[Hashable, _Pending] = {}
@@ -209,6 +213,11 @@ class Debouncer:
         key = None if self.key_fn is None else self.key_fn(event)
         now = self.rt.engine.now()
         pending = self.pending.get(key)
+        if pending is not None and self.splits and pending.cap is not None and now + self.period > pending.cap:
+            pending = None  # Trigger.dev: max_duration_exceeded; that run keeps its time, this trigger makes a new one
+        if pending is not None and pending.expires is not None and now > pending.expires:
+            pending = None  # Inngest: the pointer expired; its job has yet to fire, and this event starts a new one
+        fresh = pending is None
         if pending is None:
             cap = None if self.timeout is None else now + self.timeout
             pending = self.pending[key] = _Pending(event, cap)
@@ -222,15 +231,32 @@ class Debouncer:
         pending.count += 1
         due, why = now + self.period, "quiet"
         cap = pending.cap
-        if cap is not None and self.at_call:  # Agenda's maxWait: only an event checks it (the first can't reach it)
+        if self.buffer:
+            due, why = self._inngest_due(now, pending, fresh)
+        elif cap is not None and self.at_call:  # Agenda's maxWait: only an event checks it (the first can't reach it)
             if now >= cap:
                 due, why = now, "timeout"
-        elif cap is not None and due >= cap:
+        elif cap is not None and due >= cap and not self.splits:
             due, why = cap, "timeout"
         pending.timer = self.kernel.schedule(due, self._fire, key, pending, why, owner=self.owner)
 
+    def _inngest_due(self, now: int, pending: _Pending, fresh: bool) -> tuple[int, str]:
+        """Inngest's debounce job time (pkg/execution/debounce/debounce.go, updateDebounce.lua): the pointer
+        lives ``ttl`` = the period, in whole seconds under a timeout — a new debounce whose timeout is shorter
+        takes it rounded to the second (``untilTimeout.Round(time.Second)``), an update that would pass the
+        timeout takes ``floor((timeout - now) / 1 s)`` s, at least 1 s — and the job that starts the run is
+        enqueued at ``now + ttl + 50 ms + 1 s`` (``buffer`` plus a second for a late update to finish)."""
+        ttl, why, cap = self.period, "quiet", pending.cap
+        if cap is not None and now + ttl > cap:
+            left, why = cap - now, "timeout"
+            seconds = (left + SECOND // 2) // SECOND if fresh else left // SECOND  # Round vs math.floor
+            ttl = max(seconds, 1) * SECOND
+        pending.expires = now + ttl
+        return now + ttl + self.buffer, why
+
     def _fire(self, key: Hashable, pending: _Pending, why: str) -> None:
-        del self.pending[key]
+        if self.pending.get(key) is pending:  # else a later trigger already opened the next one (``splits``)
+            del self.pending[key]
         system = self.rt.engine.system
         saved: Any = nullcontext()
         if system is not None and system.polls is not None:  # Agenda: the job was saved at the last call

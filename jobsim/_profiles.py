@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 ANY_CRON = CronDialect(parser="cron", seconds=True)
 """A plugin profile's default dialect: 5 or 6 fields, Vixie's DOM/DOW rule, ISC across DST."""
 
-MissedCron = Literal["all", "first", "latest", "none"]
+MissedCron = Literal["all", "first", "first-and-due", "latest", "none"]
 CronNext = Literal["clock", "start", "job"]
 CrashThen = Literal["fail", "rerun", "lose"]
 IntervalRule = Literal["bullmq"]
@@ -166,7 +166,9 @@ class Profile:
     persistent: bool = True
     """Pending work survives ``sim.downtime``; without it, in-memory state is lost."""
     missed_cron: MissedCron = "all"
-    """Cron ticks due while down: run ``all`` at the end, the ``first`` or the ``latest`` one, or ``none``."""
+    """Cron ticks due while down: run ``all`` at the end, the ``first`` or the ``latest`` one, or ``none``.
+    ``first-and-due``: the first runs late, and a tick due the very instant the system is back runs too, on
+    time (Trigger.dev); with ``first``, that tick is the late run's next and never runs (BullMQ, Agenda)."""
     cron_next: CronNext = "clock"
     """When a cron schedule's next tick comes into being. ``clock``: every instant the schedule
     names delivers a tick, whether or not the last one's run has started. ``start``: a schedule
@@ -190,6 +192,15 @@ class Profile:
     """``Debounce(timeout=...)`` is checked only as an event comes (Agenda's ``maxWait``): one at or after the
     first event + timeout runs the job at once; any earlier one pushes it to ``now + period``, even past that
     deadline, and nothing fires at the deadline itself. False: the run is never pushed past it (Inngest)."""
+    debounce_job_delay_ns: int = 0
+    """How long after its debounce period (or timeout) a debounced run starts: Inngest enqueues the job that
+    starts it at ``now + ttl + 50 ms + 1 s`` and counts a capped ttl in whole seconds (``Debouncer``); an event
+    after the ttl but before that job starts a new debounce. 0: the run starts when the period ends."""
+    debounce_timeout_splits: bool = False
+    """An event that would push a debounced run past ``first event + timeout`` leaves that run as it is (it
+    starts at the time it had) and starts a new debounced run of its own (Trigger.dev's ``maxDelay``:
+    debounceSystem.ts returns ``max_duration_exceeded`` and the trigger creates a new run). False: the run is
+    pulled in to the deadline and the event joins it (Inngest)."""
     future_ts: bool = False
     """An event whose ``ts`` is in the future starts its runs at that time (Inngest); else ``ts`` is data."""
     cron_jitter_ns: int = 0
@@ -308,10 +319,11 @@ def _check_attempts(profile: Profile, fn: Function, policy: RetryPolicy) -> None
 
 
 _NUMBERS = {"retry_after_min_ns": (0, False), "cron_jitter_ns": (0, False), "retry_after_max_ns": (0, True),
+            "debounce_job_delay_ns": (0, False),
             "max_sleep_ns": (1, True), "max_duration_ns": (1, True), "max_attempts": (1, True)}
 """Int fields: the least value, and whether ``None`` (no limit) is allowed."""
 _BOOLS = ("durable_steps", "checkpoints", "non_retriable", "retry_after", "persistent", "future_ts",
-          "fail_count_per_job", "debounce_timeout_at_call")
+          "fail_count_per_job", "debounce_timeout_at_call", "debounce_timeout_splits")
 _CHOICES: dict[str, tuple[Any, ...]] = {"missed_cron": get_args(MissedCron), "cron_next": get_args(CronNext),
                                         "debounce_mode": ("leading", "trailing")}
 

@@ -545,16 +545,20 @@ class SystemRuntime:
         self.record(end, "fault", {"fault": "downtime", "phase": "ends", "start": start, "end": end})
         ticks = self.missed.pop(end, [])
         policy = self.profile.missed_cron
-        if policy in ("first", "latest"):
+        if policy in ("first", "first-and-due", "latest"):
             # One pending job per schedule, and the next one computed from the instant it runs: a tick due
             # exactly when the system is back is not a second run. BullMQ and Agenda run the first missed
             # tick then and resume strictly after it (job-scheduler.ts: next after max(now, prevMillis);
-            # Agenda computes nextRunAt from the actual run time); Trigger.dev's latest eligible tick is then
-            # the on-time one itself (scheduleCalculation.ts calculateNextSchedulableOccurrence).
+            # Agenda computes nextRunAt from the actual run time). Trigger.dev's pending job (the first
+            # missed tick) runs late too, but its next is the latest tick whose time has not passed, one
+            # due at this very instant included (scheduleCalculation.ts calculateNextSchedulableOccurrence:
+            # prev(now + 1 ms), kept while effectiveAt >= now): that tick runs as well, on time.
             on_time = {fn.id for fn, schedule, _ in ticks if schedule.next_after(end - SECOND) == end}
             if policy == "first":
                 ticks = _first_per_function(ticks)
                 self.caught_up.update((fn_id, end) for fn_id in on_time)
+            elif policy == "first-and-due":
+                ticks = [t for t in _first_per_function(ticks) if t[2] != end]
             else:
                 ticks = [t for t in _first_per_function(list(reversed(ticks)))[::-1] if t[0].id not in on_time]
         elif policy == "none":

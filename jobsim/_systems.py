@@ -76,7 +76,8 @@ def _inngest() -> Profile:
     (httpdriver/parse.go ParseRetry). NonRetriableError fails at once. Retries(attempts=N)
     keeps the table; a full Retries(backoff=..., min=...) is a jobsim extension
     (Inngest itself only lets you set the count).
-    Steps: durable and memoized (replay model, §1.5); sleeps and waits up to 366 days.
+    Steps: durable and memoized (replay model, §1.5); sleeps and waits up to 366 days — a longer one
+    fails the function at once, not retried (state/opcode.go ErrTimeoutTooLong; executor.go shouldFailEarly).
     Cron: robfig/cron v3, 5 fields, names, @descriptors, TZ=/CRON_TZ= prefix, UTC by
     default; DOM/DOW OR when both restricted (spec.go dayMatches); across DST robfig's
     Next walks absolute time: a wall time in the spring-forward gap never fires, one
@@ -84,6 +85,12 @@ def _inngest() -> Profile:
     "1am nightly job (runs twice)").
     Features: every one (batch, debounce, throttle, rate limit, idempotency,
     concurrency, priority, cancel_on, timeouts, wait_for_event, invoke, on_failure).
+    Debounce timing (debounce.go newDebounce/updateDebounce, updateDebounce.lua): the debounce
+    pointer lives ttl = the period; the job that starts the run is enqueued at now + ttl + 50 ms
+    + 1 s, so the run starts 1.05 s after the quiet period. Under a timeout, a new debounce whose
+    period is longer takes ttl = the timeout rounded to the second, and an event that would pass
+    the deadline takes ttl = floor((deadline - now) / 1 s) s, at least 1 s. An event after the
+    ttl, before the job, finds no pointer and starts a new debounce.
     Crash: the SDK request fails when the worker dies mid-step; the step is retried
     at least once (consuming an attempt, table backoff) and memoized steps are kept (§1.4).
     Downtime: runs and events persist (server state). Missed cron ticks: the next tick
@@ -103,7 +110,7 @@ def _inngest() -> Profile:
         default_retries=TableBackoff(attempts=5),
         retry_after_min_ns=1 * SECOND, retry_after_max_ns=1 * DAY, max_sleep_ns=366 * DAY,
         cron=ROBFIG, retries=_inngest_retries, max_attempts=21,
-        missed_cron="all", future_ts=True,
+        missed_cron="all", future_ts=True, debounce_job_delay_ns=1050 * MS,
         crash=CrashRule(reason="the worker died mid-request; Inngest saw the SDK request fail",
                         recovery="the request failed"),
         lacks={"debounce.leading": "its debounce always runs with the last event (debounce.go: each event "
@@ -293,8 +300,10 @@ def _trigger_dev() -> Profile:
     Cron (schedules): 5 fields, no seconds, L, timezone option (UTC default), DST as
     cron-parser (a time in the spring-forward gap shifted by the gap; the version Trigger.dev
     resolves is NOT VERIFIED: 5.10's rule chosen).
-    Features: debounce (maxDelay = timeout; mode "leading", the default, keeps the first payload, "trailing"
-    the last: docs/triggering.mdx "Leading vs Trailing mode"), concurrency (queue
+    Features: debounce (mode "leading", the default, keeps the first payload, "trailing" the last:
+    docs/triggering.mdx "Leading vs Trailing mode"; maxDelay = timeout: a trigger that would push the
+    delayed run past its creation + maxDelay leaves it at the time it had and makes a new run,
+    run-engine debounceSystem.ts handleExistingRun max_duration_exceeded), concurrency (queue
     concurrencyLimit, concurrencyKey), priority (seconds of queue credit), on_failure,
     sleep, invoke. No batching into one run, throttle, rate limit, 24 h idempotency,
     cancel_on, run timeouts, wait_for_event (wait.forToken has no event matching).
@@ -302,9 +311,12 @@ def _trigger_dev() -> Profile:
     retriable error (errors.ts shouldRetryError): the retry settings decide — with the
     default none, the run fails. jobsim chose the heartbeat path (a vanished machine);
     a process that exits under a live supervisor is reported at once.
-    Downtime: the platform keeps runs. Missed schedules: one late catch-up for the latest
-    missed tick, the rest skipped (scheduleCalculation.ts calculateNextSchedulableOccurrence);
-    a tick due the instant it is back is itself the latest, run on time, with no catch-up.
+    Downtime: the platform keeps runs. Missed schedules: a schedule keeps one worker job, for
+    its next tick; it runs late when the platform is back, as one late catch-up for the first
+    missed tick (triggerScheduledTask: payload timestamp = that tick). Its next is then the latest
+    tick whose time has not passed, prev(now + 1 ms) kept while effectiveAt >= now, else the
+    first future one (scheduleCalculation.ts calculateNextSchedulableOccurrence): the other
+    missed ticks are skipped, and a tick due the instant it is back runs as well, on time.
     Duplicate delivery: one run per schedule instance and per trigger — NOT VERIFIED, chosen.
     Attempts: retries only (§3.2). A wait checkpoints the attempt and the restored process goes on
     with it (§3.5, how-it-works.mdx), so run.attempts holds one Attempt per attempt, from its
@@ -323,7 +335,7 @@ def _trigger_dev() -> Profile:
         description="Trigger.dev: no retries unless configured; R*min*factor^(n-1); retries start over",
         default_retries=TriggerDevRetry(attempts=1),
         durable_steps=False, checkpoints=True, cron=CRON_PARSER_5, retries=_trigger_retries, max_attempts=250,
-        missed_cron="latest", failure_hook=_trigger_failure,
+        missed_cron="first-and-due", failure_hook=_trigger_failure,
         lacks={
             "batch": "batchTrigger fans one call out into many runs; nothing collects events into one run",
             "throttle": "it has queue concurrency and TTLs, no throttle",
@@ -337,7 +349,7 @@ def _trigger_dev() -> Profile:
             "step.wait_for_event": "wait.forToken waits for a token completed by id; nothing matches events",
             "every": "schedules.task takes a cron pattern only; write the interval as cron= (e.g. '*/5 * * * *')",
         },
-        debounce_mode="leading",
+        debounce_mode="leading", debounce_timeout_splits=True,
         crash=CrashRule(lease_ns=5 * MINUTE, renew_ns=30 * SECOND, then="fail",
                         reason="TASK_RUN_STALLED_EXECUTING: no heartbeat for 5 minutes",
                         recovery="heartbeats stopped 5 minutes ago"),

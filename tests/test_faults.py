@@ -446,7 +446,7 @@ def test_an_attempt_running_when_the_system_goes_down_dies():
         ("quirrel", ["08:00", "08:30", "09:00", "09:30"]),
         ("bullmq", ["08:00"]),
         ("agenda", ["08:00"]),
-        ("trigger.dev", ["09:30"]),
+        ("trigger.dev", ["08:00"]),  # its pending job; the next is computed from now (not 08:30..09:30)
         ("node-cron", []),
         ("vercel-cron", []),
     ],
@@ -477,15 +477,18 @@ def test_missed_cron_ticks_per_system(profile, late):
         # one pending job, the next computed strictly after the instant it runs: the 10:00 tick is not a 2nd run
         ("bullmq", ["08:00@10:00", "10:30@10:30"]),
         ("agenda", ["08:00@10:00", "10:30@10:30"]),
-        ("trigger.dev", ["10:00@10:00", "10:30@10:30"]),  # the latest eligible tick is the on-time one
+        # the pending 08:00 job runs late, and its next is the latest tick not yet passed: 10:00 itself
+        ("trigger.dev", ["08:00@10:00", "10:00@10:00", "10:30@10:30"]),
         ("node-cron", ["10:00@10:00", "10:30@10:30"]),
     ],
 )
 def test_a_tick_due_the_instant_the_system_is_back_is_not_run_beside_its_catch_up(profile, runs):
     """reference §2.4 (BullMQ: the pending job runs late once, "then the schedule resumes from now"),
-    §5.4 (Agenda: the next run "computed from the actual run time"), §3.4 (Trigger.dev: "the latest
-    still-eligible nominal tick"). A downtime ending on a tick (08:00-10:00 with */30) ran the late
-    tick *and* the 10:00 tick on those three: one run too many at 10:00."""
+    §5.4 (Agenda: the next run "computed from the actual run time"). A downtime ending on a tick
+    (08:00-10:00 with */30) ran the late tick *and* the 10:00 tick on those two: one run too many at
+    10:00. Trigger.dev does run both: its pending job (08:00) fires late, and
+    calculateNextSchedulableOccurrence then picks prev(now + 1 ms) = 10:00, still eligible
+    (effectiveAt >= now), as the next (test_trigger_dev_missed_schedule_runs_its_pending_tick_late)."""
     app = jobsim.App("m")
 
     @app.function("sync", cron="*/30 * * * *")

@@ -1,4 +1,8 @@
-"""debounce=: each event pushes the run to now + period, capped at first event + timeout."""
+"""debounce=: each event pushes the run to now + period, capped at first event + timeout.
+
+On the default (Inngest) profile the run starts 1.05 s after that (debounce.go enqueues the job that starts
+it at now + ttl + 50 ms + 1 s), and a capped ttl is whole seconds (updateDebounce.lua: floor, at least 1 s).
+"""
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -10,6 +14,7 @@ from jobsim._time import MS, instant_ns, to_datetime
 START = "2025-03-01T00:00:00Z"
 T0 = instant_ns(START)
 MINUTE_MS = 60_000
+JOB_MS = 1_050  # Inngest's debounce job buffer: 50 ms + 1 s after the ttl
 
 
 def app_with(debounce):
@@ -36,16 +41,19 @@ def test_the_run_fires_a_period_after_the_last_event_with_the_last_event():
     with jobsim.Simulation(app_with(Debounce(period="5m")), start=START) as sim:
         send_at(sim, [(0, {"i": 0}), (MINUTE_MS, {"i": 1}), (2 * MINUTE_MS, {"i": 2})])
         sim.run_until_idle()
-    assert summary(sim) == [(7 * MINUTE_MS, 2, 1)]
+    assert summary(sim) == [(7 * MINUTE_MS + JOB_MS, 2, 1)]
 
 
 def test_a_steady_stream_fires_at_the_timeout_cap():
-    # An event every minute for an hour, period 5m, timeout 20m: the run never goes quiet,
-    # so it fires at first event + 20m, with the last event before the cap.
+    # An event every minute for an hour, period 5m, timeout 20m: the run never goes quiet. From 16m on
+    # each event's ttl is cut to the cap (20m); the 20m event still finds the debounce (its ttl ends at
+    # 20m, and its job comes at 20m + 1.05 s) and gets the 1 s minimum: the run starts at 20m + 2.05 s
+    # with it. The next debounce opens at 21m (cap 41m), the third at 42m (cap 62m; last event 59m).
     with jobsim.Simulation(app_with(Debounce(period="5m", timeout="20m")), start=START) as sim:
         send_at(sim, [(m * MINUTE_MS, {"i": m}) for m in range(60)])
         sim.run_until_idle()
-    assert summary(sim) == [(20 * MINUTE_MS, 19, 1), (40 * MINUTE_MS, 39, 1), (60 * MINUTE_MS, 59, 1)]
+    assert summary(sim) == [(20 * MINUTE_MS + 1_000 + JOB_MS, 20, 1), (41 * MINUTE_MS + 1_000 + JOB_MS, 41, 1),
+                            (62 * MINUTE_MS + JOB_MS, 59, 1)]  # fmt: skip
 
 
 def test_without_a_timeout_a_steady_stream_never_fires_until_it_stops():
@@ -53,7 +61,7 @@ def test_without_a_timeout_a_steady_stream_never_fires_until_it_stops():
         send_at(sim, [(m * MINUTE_MS, {"i": m}) for m in range(60)])
         assert sim.runs("sync") == []
         sim.run_until_idle()
-    assert summary(sim) == [(64 * MINUTE_MS, 59, 1)]
+    assert summary(sim) == [(64 * MINUTE_MS + JOB_MS, 59, 1)]
 
 
 def test_each_key_debounces_on_its_own():
@@ -61,7 +69,7 @@ def test_each_key_debounces_on_its_own():
     with jobsim.Simulation(app_with(debounce), start=START) as sim:
         send_at(sim, [(0, {"i": 0, "doc": "a"}), (3_000, {"i": 1, "doc": "b"}), (6_000, {"i": 2, "doc": "a"})])
         sim.run_until_idle()
-    assert sorted(summary(sim)) == [(13_000, 1, 1), (16_000, 2, 1)]
+    assert sorted(summary(sim)) == [(13_000 + JOB_MS, 1, 1), (16_000 + JOB_MS, 2, 1)]
 
 
 def test_an_event_older_than_the_stored_one_is_ignored():
@@ -70,7 +78,7 @@ def test_an_event_older_than_the_stored_one_is_ignored():
         sim.advance("2s")
         sim.send(Event("doc/edited", {"i": 1}, ts=T0 // MS - 1_000))  # stamped before the first
         sim.run_until_idle()
-    assert summary(sim) == [(10_000, 0, 1)]
+    assert summary(sim) == [(10_000 + JOB_MS, 0, 1)]
 
 
 @settings(max_examples=60, deadline=None)
@@ -88,34 +96,38 @@ def test_debounce_matches_the_model(gaps, period_s, timeout_s):
         send_at(sim, plan)
         sim.run_until_idle()
 
-    expected, pending = [], None  # pending: [due, cap, last i]
+    expected, pending = [], None  # pending: [job due, pointer expires, cap, last i]
     period, cap = period_s * 1_000, None if timeout_s is None else timeout_s * 1_000
     for ms, data in plan:
-        if pending is not None and ms >= pending[0]:  # fired before this event arrived
-            expected.append((pending[0], pending[2], 1))
+        if pending is not None and (ms >= pending[0] or ms > pending[1]):  # fired, or its pointer expired
+            expected.append((pending[0], pending[3], 1))  # (a job whose pointer expired fires before the new one)
             pending = None
-        if pending is None:
-            pending = [0, None if cap is None else ms + cap, 0]
-        due = ms + period
-        pending[0] = due if pending[1] is None else min(due, pending[1])
-        pending[2] = data["i"]
-    expected.append((pending[0], pending[2], 1))
+        fresh = pending is None
+        if fresh:
+            pending = [0, 0, None if cap is None else ms + cap, 0]
+        ttl = period
+        if pending[2] is not None and ms + ttl > pending[2]:
+            left = pending[2] - ms
+            ttl = max((left + 500) // 1_000 if fresh else left // 1_000, 1) * 1_000
+        pending[0], pending[1], pending[3] = ms + ttl + JOB_MS, ms + ttl, data["i"]
+    expected.append((pending[0], pending[3], 1))
     assert summary(sim) == expected
     assert all(r.status == "completed" for r in sim.runs("sync"))
 
 
 def test_the_trace_and_timeline_say_how_many_events_a_debounced_run_absorbed():
     # A search index: period 10s, timeout 1m, per document; an edit every 5s for 70s on d1,
-    # one edit on d2. d1 hits its cap at 60s (13 events, 0..60s), then goes quiet 10s after its last edit.
+    # one edit on d2. d1 hits its cap at 60s: the 60 s edit still joins (1 s minimum ttl), 13 events,
+    # run at 62.05 s; then 65 s and 70 s go quiet 10 s after the last (+ 1.05 s).
     debounce = Debounce(period="10s", key="event.data.doc", timeout="1m")
     with jobsim.Simulation(app_with(debounce), start=START) as sim:
         send_at(sim, [(s * 1000, {"doc": "d1", "i": s}) for s in range(0, 75, 5)] + [(71_000, {"doc": "d2", "i": 99})])
         sim.run_until_idle()
-    assert summary(sim) == [(60_000, 55, 1), (80_000, 70, 1), (81_000, 99, 1)]
+    assert summary(sim) == [(62_050, 60, 1), (81_050, 70, 1), (82_050, 99, 1)]
     records = [((r.at - T0) // MS, r.data["size"], r.data["key"], r.data["why"]) for r in sim.trace.of("debounce")]
-    assert records == [(60_000, 12, "d1", "timeout"), (80_000, 3, "d1", "quiet"), (81_000, 1, "d2", "quiet")]
+    assert records == [(62_050, 13, "d1", "timeout"), (81_050, 2, "d1", "quiet"), (82_050, 1, "d2", "quiet")]
     timeline = sim.timeline()
-    assert "debounce  sync#1 gets the last of 12 event(s) (timeout, key 'd1')" in timeline
+    assert "debounce  sync#1 gets the last of 13 event(s) (timeout, key 'd1')" in timeline
     assert "debounce  sync#3 gets the last of 1 event(s) (quiet for 10s, key 'd2')" in timeline
 
 
@@ -125,5 +137,5 @@ def test_debounce_keys_1_and_the_string_1_share_one_debounce_and_a_missing_key_i
         send_at(sim, [(0, {"i": 0, "doc": 1}), (1000, {"i": 1, "doc": "1"}), (2000, {"i": 2, "doc": 1.0}),
                       (3000, {"i": 3}), (4000, {"i": 4, "doc": False})])  # fmt: skip
         sim.run_until_idle()
-    assert summary(sim) == [(12_000, 2, 1), (14_000, 4, 1)]
+    assert summary(sim) == [(12_000 + JOB_MS, 2, 1), (14_000 + JOB_MS, 4, 1)]
     assert [r.data["key"] for r in sim.trace.of("debounce")] == ["1", "false"]

@@ -3,11 +3,12 @@
 ``daily-report`` (09:00) and ``sync-inventory`` (every 30 min) are due while the
 system is down. A persistent system runs what it owes at 10:00 — all missed ticks
 (Inngest self-hosted, Quirrel: the next tick is computed from the scheduled one),
-the first (BullMQ's job scheduler keeps one pending job; Agenda runs an overdue job
-once) or the latest (Trigger.dev's one late catch-up). Those three compute the next
-tick from the instant the catch-up runs, so the 10:00 sync is that catch-up (BullMQ,
-Agenda: the 08:00 tick, late; Trigger.dev: the 10:00 tick itself), not a second run
-beside it. node-cron and Vercel Cron keep nothing: the ticks are lost.
+or the first (BullMQ's job scheduler and Trigger.dev's schedule keep one pending job;
+Agenda runs an overdue job once). Those three compute the next tick from the instant
+the catch-up runs: on BullMQ and Agenda the 10:00 sync is that catch-up (the 08:00
+tick, late), not a second run beside it; Trigger.dev's next is the latest tick not yet
+passed, so its 10:00 tick runs too. node-cron and Vercel Cron keep nothing: the ticks
+are lost.
 Run it: ``jobsim compare examples/scenarios/outage.py``.
 """
 

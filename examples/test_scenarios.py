@@ -36,7 +36,7 @@ inngest      sync-inventory    48    48       0     0      0       0  03-03 00:3
 bullmq       daily-report       1     1       0     0      0       1  03-03 10:00:00.000  03-03 10:00:00.000
 bullmq       sync-inventory    44    44       0     4      0       0  03-03 00:30:00.000  03-04 00:00:00.000
 trigger.dev  daily-report       1     1       0     0      0       1  03-03 10:00:00.000  03-03 10:00:00.000
-trigger.dev  sync-inventory    44    44       0     4      0       0  03-03 00:30:00.000  03-04 00:00:00.000
+trigger.dev  sync-inventory    45    45       0     3      0       0  03-03 00:30:00.000  03-04 00:00:00.000
 quirrel      daily-report       1     1       0     0      0       1  03-03 10:00:00.000  03-03 10:00:00.000
 quirrel      sync-inventory    48    48       0     0      0       0  03-03 00:30:00.000  03-04 00:00:00.000
 agenda       daily-report       1     1       0     0      0       1  03-03 10:00:00.000  03-03 10:00:00.000

@@ -92,10 +92,12 @@ def test_debounce_fires_a_period_after_the_last_event_capped_by_the_timeout(clie
         sim.run_until_idle()
     runs = sim.runs("shop-reindex")
     # x keeps moving (4 -> 9 -> 13 -> 16 min) but its timeout caps it at 12 min, with the last event;
-    # y fires 5 min after its only event
-    assert [(secs(r.start_ns) / MIN, r.event.data) for r in runs] == [
-        (11.0, {"doc": "y", "v": 1}),
-        (12.0, {"doc": "x", "v": 4}),
+    # y's period ends 5 min after its only event. Each run starts 1.05 s after that instant: Inngest
+    # enqueues the job that starts it at ttl + 50 ms + 1 s (debounce.go), and the ttls cut by the
+    # timeout here are whole minutes (4 min at 8 min, 1 min at 11 min)
+    assert [(r.start_ns - T0 - m * MIN * SECOND, r.event.data) for r, m in zip(runs, (11, 12), strict=True)] == [
+        (1_050_000_000, {"doc": "y", "v": 1}),
+        (1_050_000_000, {"doc": "x", "v": 4}),
     ]
 
 

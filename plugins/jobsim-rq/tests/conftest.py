@@ -10,9 +10,17 @@ from jobsim.testing import stop_process
 
 if importlib.util.find_spec("rq") is None or importlib.util.find_spec("jobsim_rq") is None:
     # run from the repository root without the plugin installed: nothing here can run
-    collect_ignore_glob = ["test_*.py", "rq_live_*.py"]
+    collect_ignore_glob = ["test_*.py", "rq_live_*.py", "rq_log.py"]
 
 START = "2025-03-01T00:00:00Z"
+
+
+@pytest.fixture(autouse=True)
+def _clear_log():
+    """The job functions' log (``rq_log.LOG``) starts empty in every test."""
+    from rq_log import LOG
+
+    LOG.clear()
 
 
 @pytest.fixture

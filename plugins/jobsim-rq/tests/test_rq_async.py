@@ -6,22 +6,12 @@ import asyncio
 import time
 from typing import Any
 
-import pytest
 from rq import Retry, get_current_job
 from rq.callbacks import Callback
 from rq.job import JobStatus
+from rq_log import LOG, SECOND, START, T0
 
 import jobsim
-
-SECOND = 1_000_000_000
-START = "2025-03-01T00:00:00Z"
-T0 = 1740787200  # START as a Unix timestamp
-LOG: list[Any] = []
-
-
-@pytest.fixture(autouse=True)
-def _clear_log():
-    LOG.clear()
 
 
 async def waits(label: str, seconds: float) -> str:

@@ -17,18 +17,9 @@ import pytest
 from rq import Retry
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Dependency, JobStatus
+from rq_log import LOG, SECOND, START, T0
 
 import jobsim
-
-SECOND = 1_000_000_000
-START = "2025-03-01T00:00:00Z"
-T0 = 1740787200  # START as a Unix timestamp
-LOG: list[Any] = []
-
-
-@pytest.fixture(autouse=True)
-def _clear_log():
-    LOG.clear()
 
 
 def note(label: str) -> str:

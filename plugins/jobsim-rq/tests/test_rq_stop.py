@@ -19,19 +19,10 @@ from rq.callbacks import Callback
 from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation
 from rq.job import Dependency, Job, JobStatus
+from rq_log import LOG, SECOND, START, T0
 
 import jobsim
 from jobsim.errors import UnsupportedFeature
-
-SECOND = 1_000_000_000
-START = "2025-03-01T00:00:00Z"
-T0 = 1740787200  # START as a Unix timestamp
-LOG: list[Any] = []
-
-
-@pytest.fixture(autouse=True)
-def _clear_log():
-    LOG.clear()
 
 
 def export(label: str) -> str:

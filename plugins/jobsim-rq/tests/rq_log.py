@@ -1,0 +1,11 @@
+"""What the job functions of the async, expiry and stop tests share: the clock they read and the log
+they append to (the conftest clears it before each test)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+SECOND = 1_000_000_000
+START = "2025-03-01T00:00:00Z"
+T0 = 1740787200  # START as a Unix timestamp
+LOG: list[Any] = []

@@ -75,6 +75,10 @@ class BullMQBackoff:
     ``jitter`` j makes the wait ``floor(U[0,1)·d·j + d·(1-j))``, i.e. within
     ``[d·(1-j), d)``. No ``type`` retries at once (the job goes straight back to
     ``wait``).
+
+    ``delay`` is a jobsim duration: ``"1s"``, ``"500ms"``, a timedelta, or a number of
+    **seconds**. BullMQ's own option is milliseconds, so ``{delay: 1000}`` ported as it
+    is would wait 1000 s: write ``delay="1s"`` (or ``"1000ms"``).
     """
 
     attempts: int = 1

@@ -31,19 +31,40 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from ._steps import StoppableExecution
+from .errors import JobsimError
 
 if TYPE_CHECKING:
     from ._app import Function
     from ._profiles import Profile
     from ._simulation import Simulation
 
-__all__ = ["Adapted", "RecordRenderer", "StoppableExecution", "hookimpl", "hookspec"]
+__all__ = [
+    "Adapted", "RecordRenderer", "StoppableExecution", "hookimpl", "hookspec", "output_bytes", "refusing_handler",
+]
 
 hookspec = pluggy.HookspecMarker("jobsim")
 hookimpl = pluggy.HookimplMarker("jobsim")
 
 RecordRenderer = Callable[[dict[str, Any], dict[str, str], Any], "str | None"]
 """``(data, run_names, tz) -> text``: one timeline line for a record, or None to hide it."""
+
+
+def output_bytes(value: Any) -> bytes:
+    """A run's output as a plugin stores it (``run._payload``): JSON bytes, with keys and values JSON
+    cannot hold (a ``datetime``, an object a task returned) written as their ``str``."""
+    import orjson
+
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str)
+
+
+def refusing_handler(message: str) -> Callable[[Any], None]:
+    """The handler of a ``Function`` a plugin's own worker runs: reached through jobsim events
+    instead, it raises ``JobsimError(message)``, which says what runs the job."""
+
+    def handler(ctx: Any) -> None:
+        raise JobsimError(message)
+
+    return handler
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

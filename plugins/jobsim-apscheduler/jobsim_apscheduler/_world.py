@@ -42,7 +42,7 @@ from jobsim._records import Attempt, Run
 from jobsim._steps import Execution
 from jobsim._time import MS, SECOND, iso, to_datetime
 from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
-from jobsim.hooks import Adapted
+from jobsim.hooks import Adapted, output_bytes, refusing_handler
 
 from ._executor import SimulatedPoolExecutor
 
@@ -449,7 +449,7 @@ class APSWorld:
             sim.trace.add(now, "attempt", data)
             status = "completed" if error is None else "failed"
             if error is None and event.retval is not None:
-                run._payload = _json(event.retval)
+                run._payload = output_bytes(event.retval)
         else:  # EVENT_JOB_MISSED: run_job skipped it
             status = "skipped"
             late = to_datetime(now) - run_time
@@ -631,14 +631,5 @@ def _escapes(exc: BaseException | None) -> bool:
     return isinstance(exc, JobsimError) or (exc is not None and not isinstance(exc, Exception | SystemExit))
 
 
-def _json(value: Any) -> bytes:
-    import orjson
-
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str)
-
-
 def _not_an_event_handler(name: str) -> Any:
-    def handler(ctx: Any) -> None:
-        raise JobsimError(f"APScheduler job {name!r} runs on its scheduler's triggers, not through jobsim events")
-
-    return handler
+    return refusing_handler(f"APScheduler job {name!r} runs on its scheduler's triggers, not through jobsim events")

@@ -29,7 +29,7 @@ from jobsim._events import Event
 from jobsim._records import Attempt, Run
 from jobsim._time import MS, SECOND, instant_ns, iso
 from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
-from jobsim.hooks import Adapted
+from jobsim.hooks import Adapted, output_bytes, refusing_handler
 
 from . import _patches
 from ._backend import SimulatedBackend
@@ -419,7 +419,7 @@ class CeleryWorld:
     def finish(self, run: Run, status: str, at: int, error: BaseException | None, value: Any) -> None:
         run.status, run.end_ns, run.error = status, at, error
         if value is not None:
-            run._payload = _json(value)
+            run._payload = output_bytes(value)
         data: dict[str, Any] = {"function": run.function.id, "run": run.id, "status": status}
         if error is not None:
             data["error"] = f"{type(error).__name__}: {error}"
@@ -650,12 +650,6 @@ def _ns(eta: str, app: Any) -> int:
     return instant_ns(maybe_make_aware(maybe_iso8601(eta), app.conf.timezone))
 
 
-def _json(value: Any) -> bytes:
-    import orjson
-
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str)
-
-
 def _queue_names(queues: Any) -> list[str]:
     if isinstance(queues, str):
         return [queues]
@@ -669,7 +663,4 @@ def _queue_names(queues: Any) -> list[str]:
 
 
 def _not_an_event_handler(name: str) -> Any:
-    def handler(ctx: Any) -> None:
-        raise JobsimError(f"Celery task {name!r} runs from delay()/apply_async()/beat, not from jobsim events")
-
-    return handler
+    return refusing_handler(f"Celery task {name!r} runs from delay()/apply_async()/beat, not from jobsim events")

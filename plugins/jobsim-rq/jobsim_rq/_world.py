@@ -38,7 +38,7 @@ from jobsim._events import Event
 from jobsim._records import Attempt, Run
 from jobsim._time import MS, SECOND, iso, to_datetime
 from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
-from jobsim.hooks import Adapted, StoppableExecution
+from jobsim.hooks import Adapted, StoppableExecution, output_bytes, refusing_handler
 
 if TYPE_CHECKING:
     from jobsim import Simulation
@@ -740,7 +740,7 @@ class RQWorld:
         run.status = {"finished": "completed", "stopped": "cancelled"}.get(status, "failed")
         run.end_ns, run.error = at, error
         if value is not None:
-            run._payload = _json(value)
+            run._payload = output_bytes(value)
         data: dict[str, Any] = {"function": run.function.id, "run": run.id, "status": run.status, "rq": status}
         if error is not None:
             data["error"] = f"{type(error).__name__}: {error}"
@@ -886,14 +886,5 @@ def _resolve(job: Any) -> Any:
         return None
 
 
-def _json(value: Any) -> bytes:
-    import orjson
-
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str)
-
-
 def _not_an_event_handler(name: str) -> Any:
-    def handler(ctx: Any) -> None:
-        raise JobsimError(f"RQ job function {name!r} runs through a queue (queue.enqueue), not through jobsim events")
-
-    return handler
+    return refusing_handler(f"RQ job function {name!r} runs through a queue (queue.enqueue), not through jobsim events")

@@ -1,0 +1,21 @@
+"""The helpers jobsim.hooks gives backend plugins (each plugin had its own copy)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import orjson
+import pytest
+
+from jobsim.errors import JobsimError
+from jobsim.hooks import output_bytes, refusing_handler
+
+
+def test_output_bytes_is_json_with_what_json_cannot_hold_as_text():
+    when = dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc)
+    assert orjson.loads(output_bytes({1: when, "n": [1, 2.5]})) == {"1": "2025-03-01T00:00:00+00:00", "n": [1, 2.5]}
+
+
+def test_a_refusing_handler_raises_its_message_when_an_event_reaches_it():
+    with pytest.raises(JobsimError, match=r"^task 'x' runs from beat$"):
+        refusing_handler("task 'x' runs from beat")(None)

@@ -153,6 +153,11 @@ class Profile:
     checkpoints: bool = False
     """Without durable steps: waits (sleep, invoke) suspend and resume where they paused
     within an attempt (Trigger.dev's checkpoint/restore); a retry still starts over."""
+    sleep_holds_slot_ns: int = 0
+    """A sleep keeps the run's concurrency slot for this long into the wait, all of it when the wait is
+    shorter: the process stays executing until the system has checkpointed it (Trigger.dev: 60 s into
+    ``wait.for``/``wait.until``). A run that kept its slot through the whole wait goes on at once; one
+    that gave it back asks for a slot again when it wakes. 0: the slot is given back as the sleep starts."""
     lacks: Mapping[str, str] = dataclasses.field(default_factory=dict)
     """Feature key (``FEATURES``) -> why the system does not have it."""
     cron: CronDialect = ANY_CRON
@@ -319,7 +324,7 @@ def _check_attempts(profile: Profile, fn: Function, policy: RetryPolicy) -> None
 
 
 _NUMBERS = {"retry_after_min_ns": (0, False), "cron_jitter_ns": (0, False), "retry_after_max_ns": (0, True),
-            "debounce_job_delay_ns": (0, False),
+            "debounce_job_delay_ns": (0, False), "sleep_holds_slot_ns": (0, False),
             "max_sleep_ns": (1, True), "max_duration_ns": (1, True), "max_attempts": (1, True)}
 """Int fields: the least value, and whether ``None`` (no limit) is allowed."""
 _BOOLS = ("durable_steps", "checkpoints", "non_retriable", "retry_after", "persistent", "future_ts",

@@ -304,7 +304,11 @@ def _trigger_dev() -> Profile:
     docs/triggering.mdx "Leading vs Trailing mode"; maxDelay = timeout: a trigger that would push the
     delayed run past its creation + maxDelay leaves it at the time it had and makes a new run,
     run-engine debounceSystem.ts handleExistingRun max_duration_exceeded), concurrency (queue
-    concurrencyLimit, concurrencyKey), priority (seconds of queue credit), on_failure,
+    concurrencyLimit, concurrencyKey; only executing runs hold a slot, and a run waiting on wait.for or
+    wait.until stays executing until it is checkpointed 60 s into the wait, so a shorter sleep keeps its
+    slot throughout and a longer one gives it back after 60 s and queues for one again as it wakes:
+    docs/queue-concurrency.mdx "Short time-based waits keep their slot"; triggerAndWait = invoke
+    checkpoints at once), priority (seconds of queue credit), on_failure,
     sleep, invoke. No batching into one run, throttle, rate limit, 24 h idempotency,
     cancel_on, run timeouts, wait_for_event (wait.forToken has no event matching).
     Crash: heartbeats every 30 s; none for 5 minutes = TASK_RUN_STALLED_EXECUTING, a
@@ -334,7 +338,8 @@ def _trigger_dev() -> Profile:
         name="trigger.dev", system="Trigger.dev",
         description="Trigger.dev: no retries unless configured; R*min*factor^(n-1); retries start over",
         default_retries=TriggerDevRetry(attempts=1),
-        durable_steps=False, checkpoints=True, cron=CRON_PARSER_5, retries=_trigger_retries, max_attempts=250,
+        durable_steps=False, checkpoints=True, sleep_holds_slot_ns=60 * SECOND, cron=CRON_PARSER_5,
+        retries=_trigger_retries, max_attempts=250,
         missed_cron="first-and-due", failure_hook=_trigger_failure,
         lacks={
             "batch": "batchTrigger fans one call out into many runs; nothing collects events into one run",

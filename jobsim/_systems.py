@@ -72,8 +72,10 @@ def _inngest() -> Profile:
     starts at Attempt 0: executor.go maybeEnqueueDiscoveryStep); at most 20 retries
     (consts.MaxRetries). Backoff (pkg/backoff/backoff.go BackoffTable):
     T[min(k-1, 9)] + U[0, 30 s) in whole ms, T = 15s 30s 1m 2m 5m 10m 20m 40m 1h 2h.
-    RetryAfterError clamped to [1 s, 24 h] and still consuming an attempt
-    (httpdriver/parse.go ParseRetry). NonRetriableError fails at once. Retries(attempts=N)
+    RetryAfterError still consumes an attempt; its instant reaches Inngest to the millisecond
+    (inngest-py sends it as an ISO time, transforms.to_iso_utc), and one less than 1 s or more
+    than 24 h away is clipped to now truncated to the second + 1 s or 24 h (headers.go
+    parseRetry: now.Truncate(time.Second)). NonRetriableError fails at once. Retries(attempts=N)
     keeps the table; a full Retries(backoff=..., min=...) is a jobsim extension
     (Inngest itself only lets you set the count).
     Steps: durable and memoized (replay model, §1.5); sleeps and waits up to 366 days — a longer one
@@ -108,8 +110,9 @@ def _inngest() -> Profile:
         name="inngest", system="Inngest",
         description="Inngest: durable steps, per-step retries, backoff table 15s..2h + U[0,30s)",
         default_retries=TableBackoff(attempts=5),
-        retry_after_min_ns=1 * SECOND, retry_after_max_ns=1 * DAY, max_sleep_ns=366 * DAY,
-        cron=ROBFIG, retries=_inngest_retries, max_attempts=21,
+        retry_after_min_ns=1 * SECOND, retry_after_max_ns=1 * DAY, retry_after_precision_ns=MS,
+        retry_after_clamp_grid_ns=SECOND, max_sleep_ns=366 * DAY, cron=ROBFIG,
+        retries=_inngest_retries, max_attempts=21,
         missed_cron="all", future_ts=True, debounce_job_delay_ns=1050 * MS,
         crash=CrashRule(reason="the worker died mid-request; Inngest saw the SDK request fail",
                         recovery="the request failed"),

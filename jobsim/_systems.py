@@ -141,7 +141,7 @@ def _bullmq_retries(fn: Function, user: RetryPolicy) -> RetryPolicy:
                                     "uncapped, with a jitter *fraction*; use jobsim.BullMQBackoff(attempts, "
                                     "'exponential', delay, jitter=0.5)")  # fmt: skip
     kind: Literal["fixed", "exponential"] = "fixed" if user.backoff == "constant" else "exponential"
-    return BullMQBackoff(user.attempts, kind, user.min or 0)
+    return BullMQBackoff(user.attempts, kind, f"{user._min_ns // MS}ms")
 
 
 def _bullmq() -> Profile:

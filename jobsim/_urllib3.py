@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 try:
     import urllib3
     from urllib3 import connectionpool, exceptions
+    from urllib3.util.proxy import connection_requires_http_tunnel
     from urllib3.util.timeout import Timeout
 
     if not hasattr(urllib3, "BaseHTTPResponse"):  # 1.26: its _make_request takes other arguments
@@ -66,22 +67,29 @@ CLIENT = "urllib3"
 _LOCK = threading.Lock()
 _SINKS: list[HttpSink] = []
 _ORIGINAL: Any = None
+_ORIGINAL_PROXY: Any = None
 
 
 def install(sink: HttpSink) -> None:
-    """Send urllib3's requests to ``sink`` (the latest installed sink gets them) until ``uninstall``."""
-    global _ORIGINAL
+    """Send urllib3's requests to ``sink`` (the latest installed sink gets them) until ``uninstall``.
+
+    An HTTPS request through a proxy (``HTTPS_PROXY``, requests' ``proxies=``) would open its
+    CONNECT tunnel before ``_make_request``: that step waits for a pass-through route too.
+    """
+    global _ORIGINAL, _ORIGINAL_PROXY
     if urllib3 is None:
         return
     with _LOCK:
         if not _SINKS:
-            _ORIGINAL = connectionpool.HTTPConnectionPool._make_request
-            connectionpool.HTTPConnectionPool._make_request = _make_request  # type: ignore[method-assign,assignment]
+            pools = connectionpool.HTTPConnectionPool, connectionpool.HTTPSConnectionPool
+            _ORIGINAL, _ORIGINAL_PROXY = pools[0]._make_request, pools[1]._prepare_proxy
+            pools[0]._make_request = _make_request  # type: ignore[method-assign,assignment]
+            pools[1]._prepare_proxy = _no_tunnel  # type: ignore[method-assign,assignment]
         _SINKS.append(sink)
 
 
 def uninstall(sink: HttpSink) -> None:
-    global _ORIGINAL
+    global _ORIGINAL, _ORIGINAL_PROXY
     if urllib3 is None:
         return
     with _LOCK:
@@ -89,7 +97,12 @@ def uninstall(sink: HttpSink) -> None:
             _SINKS.remove(sink)
             if not _SINKS:
                 connectionpool.HTTPConnectionPool._make_request = _ORIGINAL  # type: ignore[method-assign]
-                _ORIGINAL = None
+                connectionpool.HTTPSConnectionPool._prepare_proxy = _ORIGINAL_PROXY  # type: ignore[method-assign]
+                _ORIGINAL = _ORIGINAL_PROXY = None
+
+
+def _no_tunnel(pool: Any, conn: Any) -> None:
+    """``HTTPSConnectionPool._prepare_proxy`` while simulated: no tunnel until a route passes the request on."""
 
 
 def _make_request(pool: Any, conn: Any, method: str, url: str, body: Any = None, headers: Any = None,
@@ -99,10 +112,11 @@ def _make_request(pool: Any, conn: Any, method: str, url: str, body: Any = None,
     """``HTTPConnectionPool._make_request``, answered by the simulation's HTTP sink."""
     with _LOCK:
         sink = _SINKS[-1] if _SINKS else None
-        original = _ORIGINAL
+        original, tunnel = _ORIGINAL, _ORIGINAL_PROXY
     if sink is None:  # uninstalled while another thread was inside urlopen
-        return original(pool, conn, method, url, body, headers, retries, timeout, chunked, response_conn,
-                        preload_content, decode_content, enforce_content_length)  # fmt: skip
+        return connectionpool.HTTPConnectionPool._make_request(
+            pool, conn, method, url, body, headers, retries, timeout, chunked, response_conn, preload_content,
+            decode_content, enforce_content_length)  # fmt: skip
     timeouts = pool._get_timeout(timeout)
     request = httpx.Request(
         method, _absolute(pool, url), headers=list((headers or {}).items()), content=_body(body),
@@ -111,6 +125,9 @@ def _make_request(pool: Any, conn: Any, method: str, url: str, body: Any = None,
     try:
         answer = sink._router.handler(request)
     except PassThrough:
+        if pool.proxy is not None and conn.is_closed and isinstance(pool, connectionpool.HTTPSConnectionPool) \
+                and connection_requires_http_tunnel(pool.proxy, pool.proxy_config, pool.scheme):
+            tunnel(pool, conn)  # the CONNECT that urlopen left to the route
         return original(pool, conn, method, url, body, headers, retries, timeout, chunked, response_conn,
                         preload_content, decode_content, enforce_content_length)  # fmt: skip
     except httpx.TransportError as error:

@@ -21,7 +21,8 @@ from jobsim import delayed, timeout
 
 START = "2026-03-02T00:00:00Z"
 T0 = dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc)
-ORIGINAL = urllib3.connectionpool.HTTPConnectionPool._make_request
+POOLS = urllib3.connectionpool.HTTPConnectionPool, urllib3.connectionpool.HTTPSConnectionPool
+ORIGINAL = POOLS[0]._make_request, POOLS[1]._prepare_proxy
 
 
 def _seconds(when: dt.datetime) -> float:
@@ -172,6 +173,26 @@ def test_streamed_responses_and_head_requests():
     assert simulate(job, routes=routes).runs("job")[0].output == [3, "0123456789", 200, "0", ""]
 
 
+@pytest.mark.parametrize("proxy", ["http://127.0.0.1:9", "https://127.0.0.1:9"])
+def test_a_proxy_in_the_environment_opens_no_tunnel_for_a_simulated_request(proxy, monkeypatch):
+    # port 9 (discard) is closed here: a CONNECT to it would fail the request with a ProxyError
+    monkeypatch.setenv("HTTPS_PROXY", proxy)
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+
+    def job(ctx):
+        return [requests.get("https://api.example.com/s", timeout=5).text,
+                requests.get("http://api.example.com/p", timeout=5).text]  # fmt: skip
+
+    def routes(sim):
+        sim.http.get("https://api.example.com/s").respond(200, text="tls")
+        sim.http.get("http://api.example.com/p").respond(200, text="plain")
+
+    sim = simulate(job, routes=routes)
+    assert sim.runs("job")[0].output == ["tls", "plain"]
+    assert [str(call.request.url) for call in sim.http.calls] == ["https://api.example.com/s",
+                                                                  "http://api.example.com/p"]  # fmt: skip
+
+
 def test_urllib3_pool_manager_directly():
     def job(ctx):
         pool = urllib3.PoolManager()
@@ -257,5 +278,5 @@ def test_urllib3_is_restored_and_nested_simulations_each_get_their_own_requests(
             inner.run_until_idle()
         outer.send("go", {})
         outer.run_until_idle()
-    assert urllib3.connectionpool.HTTPConnectionPool._make_request is ORIGINAL
+    assert (POOLS[0]._make_request, POOLS[1]._prepare_proxy) == ORIGINAL
     assert [inner.runs("job")[0].output, outer.runs("job")[0].output] == ["inner", "outer"]

@@ -207,13 +207,19 @@ def _http_client_response(answer: httpx.Response, method: str) -> http.client.HT
     """``answer`` as urllib3 gets it from ``http.client``: status line, headers and body parsed from the wire,
     the body as sent (still compressed if it was; urllib3 decodes it), with its length."""
     body, encoded = _sent_body(answer)
-    lines = [f"HTTP/1.1 {answer.status_code} {answer.reason_phrase}".rstrip().encode("ascii")]
+    status = answer.status_code
+    bodiless = method == "HEAD" or status in (204, 304) or status < 200  # RFC 9110: its Content-Length is kept
+    lines = [f"HTTP/1.1 {status} {answer.reason_phrase}".rstrip().encode("ascii")]
     for name, value in answer.headers.raw:
         lowered = name.lower()
-        if lowered in (b"content-length", b"transfer-encoding") or (lowered == b"content-encoding" and not encoded):
+        if lowered == b"transfer-encoding" or (lowered == b"content-length" and not bodiless) \
+                or (lowered == b"content-encoding" and not encoded):
             continue
         lines.append(name + b": " + value)
-    lines.append(b"Content-Length: " + str(len(body)).encode("ascii"))
+    if bodiless:
+        body = b""
+    else:
+        lines.append(b"Content-Length: " + str(len(body)).encode("ascii"))
     raw = http.client.HTTPResponse(_Wire(b"\r\n".join(lines) + b"\r\n\r\n" + body), method=method)  # type: ignore[arg-type]
     raw.begin()
     return raw

@@ -1,9 +1,11 @@
 """jobsim-rq: simulate code that uses RQ (Redis Queue) in jobsim's virtual time.
 
 ``jobsim.Simulation(queue)`` (or a list of queues, read in that order by one worker
-running the scheduler) claims RQ queues; inside the simulation ``queue.enqueue``,
-``enqueue_call``, ``enqueue_at`` and ``enqueue_in`` go to a simulated worker, never to
-Redis. ``sim.rq`` is the RQ side of the simulation (``sim.rq.job(job_id)``).
+running the scheduler) claims RQ queues; ``jobsim.Simulation([Worker([high, default],
+count=2), Worker(low)])`` runs several workers, each reading its own queues. Inside the
+simulation ``queue.enqueue``, ``enqueue_call``, ``enqueue_at`` and ``enqueue_in`` go to the
+simulated workers, never to Redis. ``sim.rq`` is the RQ side of the simulation
+(``sim.rq.job(job_id)``, ``sim.rq.stop``, ``sim.rq.crash_worker``).
 
 Every simulation loads the entry point ``jobsim_rq.plugin``, and with it this package:
 ``RQWorld`` is imported on first use, so a simulation without RQ queues imports no RQ
@@ -14,10 +16,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._spec import Worker
+
 if TYPE_CHECKING:
     from ._world import RQWorld
 
-__all__ = ["RQWorld"]
+__all__ = ["RQWorld", "Worker"]
 
 
 def __getattr__(name: str) -> Any:

@@ -19,7 +19,7 @@ simulation does not hold:
   once its key expired), so RQ helpers that fetch first -- ``send_stop_job_command`` --
   work on it.
 * ``rq.command.send_command`` (the pub/sub publish every ``send_*_command`` ends in): a
-  command for the simulated worker goes to it (``stop-job``; the others are refused).
+  command for a simulated worker (by its name) goes to it (``stop-job``; the others are refused).
 * ``rq.job.asyncio`` (the module ``Job._execute`` reads): ``asyncio.run(coroutine)`` of an
   ``async def`` job function (``rq/job.py:1540-1541``) runs on the simulation's virtual
   loop instead of a real one, so ``asyncio.sleep`` spends virtual time.
@@ -240,9 +240,7 @@ def _fetch(original: Any, world: RQWorld) -> Any:
 
 def _send_command(original: Any, world: RQWorld) -> Any:
     def send_command(connection: Any, worker_name: str, command: str, **kwargs: Any) -> None:
-        from ._world import WORKER_NAME
-
-        if worker_name != WORKER_NAME:
+        if world.pool.by_name(worker_name) is None:
             return original(connection, worker_name, command, **kwargs)  # type: ignore[no-any-return]
         world.command(command, kwargs)
 

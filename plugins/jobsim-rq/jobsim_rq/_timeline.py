@@ -48,4 +48,40 @@ def _stop(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     return f"rq        stop-job for {_name(d, names)} ignored: the worker is not running it"
 
 
-KINDS = {"rq.enqueue": _enqueue, "rq.schedule": _schedule, "rq.defer": _defer, "rq.expire": _expire, "rq.stop": _stop}
+def _dequeue(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    return f"rq        {_name(d, names)} taken by worker {d['worker']!r} from queue {d['queue']!r}"
+
+
+def _crash(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    worker = repr(d["worker"])
+    if d.get("how") == "horse":
+        if d.get("outcome") == "no horse":
+            return f"rq        kill of worker {worker}'s work horse ignored: it is not running a job"
+        return (f"rq        work horse of worker {worker} killed (SIGKILL) running {_name(d, names)}: the worker "
+                "fails it, or retries it, at once")  # fmt: skip
+    doing = f"running {_name(d, names)} (it stays started until a maintenance run finds it abandoned)" if d.get(
+        "run") else "while idle"  # fmt: skip
+    then = f"; a new worker {d['restart']!r} takes its place" if d.get("restart") else "; no worker replaces it"
+    return f"rq        worker {worker} died with its work horse and scheduler {doing}{then}"
+
+
+def _worker(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    queues = ", ".join(map(repr, d["queues"]))
+    return f"rq        worker {d['worker']!r} started (in place of {d['replaces']!r}), reading {queues}"
+
+
+def _abandon(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    return (f"rq        {_name(d, names)} abandoned (worker {d['died']!r} died): its StartedJobRegistry entry expired "
+            f"at {_at(d['expired'], tz)}; worker {d['worker']!r} found it at maintenance (AbandonedJobError)")  # fmt: skip
+
+
+def _scheduler(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    if d["event"] == "lapsed":
+        return (f"rq        scheduler lock of queue {d['queue']!r} lapsed (its worker died): its scheduled jobs wait "
+                "for another worker's scheduler")  # fmt: skip
+    return f"rq        worker {d['worker']!r} took the scheduler lock of queue {d['queue']!r}: due jobs move to it"
+
+
+KINDS = {"rq.enqueue": _enqueue, "rq.schedule": _schedule, "rq.defer": _defer, "rq.expire": _expire, "rq.stop": _stop,
+         "rq.dequeue": _dequeue, "rq.crash": _crash, "rq.worker": _worker, "rq.abandon": _abandon,
+         "rq.scheduler": _scheduler}  # fmt: skip

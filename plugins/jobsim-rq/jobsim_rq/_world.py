@@ -43,6 +43,9 @@ from jobsim.hooks import Adapted, StoppableExecution, output_bytes, refusing_han
 if TYPE_CHECKING:
     from jobsim import Simulation
 
+    from ._pool import SimWorker
+    from ._spec import Worker
+
 BACKEND = "rq"
 WORKER_NAME = "jobsim-rq"
 
@@ -70,12 +73,13 @@ class RQExecution(StoppableExecution):
     raises ``HorseKilled``, and so does every later one (a dead process does not run on).
     """
 
-    __slots__ = ("alarm_at", "exception", "kill_at", "killed")
+    __slots__ = ("alarm_at", "exception", "kill_at", "kill_reason", "killed")
 
     def __init__(self, engine: Any, run: Any, attempt: int, start: int) -> None:
         self.exception: Callable[[], BaseException] | None = None
         self.alarm_at: int | None = None
         self.kill_at: int | None = None
+        self.kill_reason: Any = None  # "stop" (a stop-job command), or the crash plan (``_crash.CrashPlan``)
         self.killed = False
         super().__init__(engine, run, attempt, start)
 
@@ -87,7 +91,9 @@ class RQExecution(StoppableExecution):
         self.engine.move_clock(at)  # what runs next (a handler, the worker) reads this instant
         if self.kill_at is not None and at >= self.kill_at:
             self.killed = True
-            return HorseKilled("Job stopped by user, work-horse terminated.")
+            if self.kill_reason == "stop":
+                return HorseKilled("Job stopped by user, work-horse terminated.")
+            return HorseKilled("the work horse was killed (SIGKILL)")
         # SIGALRM fires once: job code that catches the exception runs on with no limit
         self.alarm_at = None
         self._rearm()
@@ -101,9 +107,14 @@ class RQExecution(StoppableExecution):
         self.exception = exception
         self._rearm()
 
-    def kill(self, at: int | None) -> None:
-        """The work horse is killed at ``at`` (``None``: no kill, e.g. for the worker's own stopped callback)."""
-        self.kill_at = at
+    def kill(self, at: int | None, reason: Any = "stop") -> None:
+        """The work horse is killed at ``at`` (``None``: no kill, e.g. for the worker's own stopped callback);
+        the earliest kill planned wins, a crash over a stop at the same instant (``reason``: ``"stop"`` or a
+        ``_crash.CrashPlan``)."""
+        if at is None:
+            self.kill_at = self.kill_reason = None
+        elif self.kill_at is None or at < self.kill_at or (at == self.kill_at and reason != "stop"):
+            self.kill_at, self.kill_reason = at, reason
         self._rearm()
 
 
@@ -141,37 +152,71 @@ NULL = Null()
 
 
 class RQWorld:
-    """``sim.rq``: the queues of one simulation, read by one worker that runs the scheduler."""
+    """``sim.rq``: the queues of one simulation and the workers that read them (``_pool.py``), each with its
+    scheduler; one worker reading the queues given in order unless ``jobsim_rq.Worker`` targets say more."""
 
     def __init__(self, sim: Simulation) -> None:
+        from ._crash import Crashes
+        from ._pool import Pool
+
         self.sim = sim
         self.listen: list[str] = []  # queue names in the order the worker reads them (``rq worker high low``)
+        self.specs: list[Worker] = []  # ``jobsim_rq.Worker`` targets (then ``listen`` stays empty)
         self.queues: dict[str, Any] = {}
         self.waiting: dict[str, deque[Held]] = {}
         self.jobs: dict[str, Held] = {}
         self.app = jobsim.App("rq")
         self.functions: dict[str, jobsim.Function] = {}
         self.ids = random.Random(f"jobsim-rq-ids:{sim.seed}")
-        self.busy_until: int | None = None
-        self.wake_at: int | None = None
+        self.pool = Pool(self)
+        self.crashes = Crashes(self)
         self.installed = False
         self.executing: Held | None = None
+        self.executing_worker: SimWorker | None = None
+        self.show_workers = False  # several named workers: attempts and the timeline say which one ran a job
         self.dependents: dict[str, list[Held]] = {}  # job id -> deferred jobs waiting for it, in enqueue order
 
     # -- adapting --------------------------------------------------------------------------
     def adopt(self, queue: Any) -> Adapted:
         name = queue.name
+        if self.specs:
+            raise _mixed(queue)
         if name in self.queues:
             raise InvalidArgument(f"RQ queue {name!r} is passed to this Simulation twice")
-        if not queue._is_async:
-            raise UnsupportedFeature(
-                f"RQ queue {name!r} was built with is_async=False: such a queue runs each job in the caller, with no "
-                "worker, no retry and no scheduler (rq/queue.py:1482-1508); jobsim simulates the worker, so pass a "
-                "queue built with is_async=True (the default)"
-            )
+        _check_async(queue)
         self.queues[name] = queue
         self.listen.append(name)
         self.waiting[name] = deque()
+        return self._adapted()
+
+    def adopt_worker(self, spec: Worker) -> Adapted:
+        """A ``jobsim_rq.Worker`` target: ``spec.count`` workers reading ``spec.queues`` in that order."""
+        if self.listen:
+            raise _mixed(spec)
+        for queue in spec.queues:
+            if not isinstance(queue, str):
+                _check_async(queue)
+        unnamed = sum(s.count for s in self.specs if s.name is None)
+        taken = set(self.pool.names())
+        names = spec.names(unnamed)
+        for name in names:
+            if name in taken:
+                raise InvalidArgument(f"two simulated RQ workers are named {name!r}; give each Worker(name=...) "
+                                      "its own name")  # fmt: skip
+        from ._pool import Settings
+
+        settings = Settings(spec.maintenance_interval, spec.job_monitoring_interval, spec.worker_ttl)
+        for name in names:
+            self.pool.add(name, list(spec.queue_names), settings)
+        for queue in spec.queues:
+            qname = queue if isinstance(queue, str) else queue.name
+            self.queues.setdefault(qname, queue)
+            self.waiting.setdefault(qname, deque())
+        self.specs.append(spec)
+        self.show_workers = True
+        return self._adapted()
+
+    def _adapted(self) -> Adapted:
         return Adapted(backend=BACKEND, functions=[], install=self.install, uninstall=self.uninstall,
                        profile="rq", own_worker=True, dynamic=True)  # fmt: skip
 
@@ -179,6 +224,11 @@ class RQWorld:
         if self.installed:
             return
         from . import _patches
+        from ._pool import Settings
+
+        if not self.pool.workers:  # Simulation(queue, ...): one worker reading them in the order given
+            self.pool.add(WORKER_NAME, self.listen, Settings())
+        self.pool.assign_locks()
 
         _patches.push(self)
         self.installed = True
@@ -244,8 +294,6 @@ class RQWorld:
             unsupported.append("a Redis pipeline (pipeline=, or Queue.enqueue_many which uses one)")
         if unique:
             unsupported.append("unique=True")
-        if job._dependency_ids and what != "enqueue":
-            unsupported.append("depends_on= (with enqueue_at/enqueue_in)")
         if job.repeats_left is not None:
             unsupported.append("repeat=Repeat(...)")
         if job.has_rate_limit:
@@ -363,7 +411,7 @@ class RQWorld:
             line.appendleft(held)
         else:
             line.append(held)
-        self._wake(self.sim.now_ns())
+        self.pool.wake(self.sim.now_ns())
         return job
 
     # -- runs --------------------------------------------------------------------------------
@@ -405,73 +453,58 @@ class RQWorld:
 
     def _scheduled_due(self, held: Held) -> None:
         """The scheduler enqueues a due job: ``queue._enqueue_job(job, at_front=job.should_enqueue_at_front())``
-        (``rq/scheduler.py:267``; ``Job.should_enqueue_at_front``, ``rq/job.py:595-600``)."""
+        (``rq/scheduler.py:267``; ``Job.should_enqueue_at_front``, ``rq/job.py:595-600``) -- if a live
+        scheduler holds the queue's lock; otherwise the job waits for one (``scheduler_resumes``)."""
         job = held.job
         held.due_timer = None
         if job._status != JobStatus.SCHEDULED or self.gone(held):
             return  # the scheduler removes a missing job from the registry (rq/scheduler.py:250-266)
+        if not self.pool.scheduling(held.queue.name):
+            return  # its scheduler died with its worker: it stays scheduled (in the ScheduledJobRegistry)
         self.push(held.queue, job, at_front=job.should_enqueue_at_front())
 
+    def scheduler_resumes(self, queue: str) -> None:
+        """A scheduler took ``queue``'s lock: ``enqueue_scheduled_jobs`` moves every job due by now, by score
+        then id (``get_jobs_to_schedule``, a ``ZRANGEBYSCORE``, ``rq/scheduler.py:232-267``)."""
+        now = self.sim.now_ns()
+        due = [h for h in self.jobs.values() if h.queue.name == queue and h.job._status == JobStatus.SCHEDULED
+               and h.due_timer is None and h.due is not None and h.due <= now and not self.gone(h)]  # fmt: skip
+        for held in sorted(due, key=lambda h: (h.due, h.job.id)):
+            self.push(held.queue, held.job, at_front=held.job.should_enqueue_at_front())
+
     # -- the worker ----------------------------------------------------------------------------
-    def _wake(self, at: int) -> None:
-        if self.busy_until is not None and self.busy_until > at:
-            at = self.busy_until
-        if self.wake_at is not None and self.wake_at <= at:
-            return
-        self.wake_at = at
-        self.sim.kernel.schedule(at, self._work, at, owner="rq worker")
-
-    def _work(self, at: int) -> None:
-        if self.wake_at != at:
-            return  # an earlier wake took its place
-        self.wake_at = None
-        now = self.sim.kernel.now
-        if self.busy_until is not None and self.busy_until > now:
-            self._wake(self.busy_until)
-            return
-        held = self._dequeue()
-        if held is None:
-            return
-        end = self._perform(held)
-        self.busy_until = end
-        if any(self.waiting.values()):
-            self._wake(end)
-
-    def _dequeue(self) -> Held | None:
-        """``Queue.dequeue_any``: the first queue, in the worker's order, that has a job (``rq/queue.py``)."""
-        for name in self.listen:
-            line = self.waiting[name]
-            while line:
-                held = line.popleft()
-                if held.job._status == JobStatus.QUEUED and not self.gone(held):
-                    return held  # a job whose key expired is skipped (_fetch_dequeued_job, rq/queue.py:1825-1828)
-        return None
-
-    def _perform(self, held: Held) -> int:
-        """``BaseWorker.perform_job`` (``rq/worker/base.py:1651-1678``); returns when the worker is free."""
+    def _perform(self, worker: SimWorker, held: Held) -> int:
+        """``BaseWorker.perform_job`` (``rq/worker/base.py:1651-1678``) on ``worker``; returns when it is free."""
         from rq.timeouts import JobTimeoutException
 
         job, run = held.job, held.run
         engine = self.sim.engine
         start = self.sim.kernel.now
         x = RQExecution(engine, run, held.calls, start)
-        fault = engine.take_fault(run.function.id, None)  # sim.fail(func): this attempt fails with it
+        if held.stop_plan is not None and held.stop_plan >= start:
+            x.kill(held.stop_plan)  # sim.rq.stop(job, at=...): the command reaches the worker while this runs
+        if self.crashes.plans:
+            self.crashes.arm(worker, held, x)  # a crash planned for while it runs
+        # sim.fail(func): this attempt fails with it (not one whose horse dies before its code runs)
+        fault = None if x.killed else engine.take_fault(run.function.id, None)
         held.calls += 1
-        job.prepare_for_execution(WORKER_NAME, NULL)  # started_at, STARTED (rq/job.py:1512-1526)
+        job.prepare_for_execution(worker.name, NULL)  # started_at, STARTED (rq/job.py:1512-1526)
         self._persist(held)  # prepare_job_execution: pipeline.persist(job.key) (rq/worker/base.py:1390)
         run.status = "running"
         held.running_from, held.running_until = start, None
-        if held.stop_plan is not None and held.stop_plan >= start:
-            x.kill(held.stop_plan)  # sim.rq.stop(job, at=...): the command reaches the worker while this runs
+        if self.show_workers:
+            self.record("rq.dequeue", function=run.function.id, run=job.id, worker=worker.name, queue=held.queue.name)
         # rq/worker/base.py:1668: timeout = job.timeout or Queue.DEFAULT_TIMEOUT (180 s)
         timeout = job.timeout or held.queue.DEFAULT_TIMEOUT
         x.arm(timeout, lambda: JobTimeoutException(f"Task exceeded maximum timeout value ({timeout} seconds)"))
         engine.x = x
         engine.move_clock(start)
-        self.executing = held
+        self.executing, self.executing_worker = held, worker
         try:
             try:
                 try:
+                    if x.killed:  # a crash planned before it started: the horse dies before the job's code runs
+                        raise HorseKilled()
                     if fault is not None:
                         raise fault
                     value = job.perform()
@@ -488,10 +521,13 @@ class RQWorld:
             except HorseKilled:  # in the body or in a callback it ran (the horse runs both)
                 if not x.killed:
                     raise  # raised by job code itself, not by a kill: not ours to interpret
-                self._stopped(held, x)
+                if x.kill_reason == "stop":
+                    self._stopped(held, x)
+                else:
+                    self.crashes.died(worker, held, x)
         finally:
             engine.x = None
-            self.executing = None
+            self.executing = self.executing_worker = None
         if x.now > start:  # the job spent virtual time: until then, the test sees it running
             held.running_until = x.now
             final, attempts = run.status, len(run.attempts)
@@ -593,10 +629,12 @@ class RQWorld:
             assert isinstance(x, RQExecution)
             x.kill(at_ns)  # the job stops itself: killed when it next spends virtual time past ``at``
             return
-        if self.executing is not None and at is None:  # one worker, busy with the job sending it: not this one
+        begun, end = held.running_from, held.running_until
+        if self.executing is not None and at is None and not (begun is not None and end is not None
+                                                              and begun <= at_ns < end):  # fmt: skip
+            # sent by job code, for a job no worker is running now: its worker says "Not working on job"
             self.record("rq.stop", function=held.run.function.id, run=held.job.id, outcome="ignored")
             return
-        begun, end = held.running_from, held.running_until
         if begun is not None and end is not None and begun <= at_ns < end and held.job._status != JobStatus.STOPPED:
             raise UnsupportedFeature(
                 f"stop-job for RQ job {held.job.id} ({held.job.func_name}) at {iso(at_ns)}: it has been running since "
@@ -678,15 +716,21 @@ class RQWorld:
                 error = exc
         self._attempt(held, x, error)
         if job.should_retry:
-            held.run.status = "retrying"
-            attempt = held.calls
-            job.retry(held.queue, NULL)  # RQ's own rule; it calls our schedule/push
-            due = self._next_due(held)
-            self.sim.trace.add(x.now, "retry", {"function": held.run.function.id, "run": job.id, "step": None,
-                                                "attempt": attempt, "at": due, "delay": max(0, due - x.now),
-                                                "retries_left": job.retries_left})  # fmt: skip
+            self._retry(held, x.now)
             return
         self._finish(held, "failed", x.now, error, None)
+
+    def _retry(self, held: Held, at: int) -> None:
+        """``Job.retry``: RQ's own rule picks the interval and reschedules or re-enqueues (it calls our
+        ``schedule``/``push``); a ``retry`` record says when."""
+        job = held.job
+        held.run.status = "retrying"
+        attempt = held.calls
+        job.retry(held.queue, NULL)
+        due = self._next_due(held)
+        self.sim.trace.add(at, "retry", {"function": held.run.function.id, "run": job.id, "step": None,
+                                         "attempt": attempt, "at": due, "delay": max(0, due - at),
+                                         "retries_left": job.retries_left})  # fmt: skip
 
     def _returned_retry(self, held: Held, x: RQExecution, retry: Any) -> None:
         """A job that returns ``Retry(...)`` (RQ >= 2.1): ``handle_job_retry`` (``rq/worker/base.py:1402-1450``)
@@ -733,6 +777,8 @@ class RQWorld:
         data: dict[str, Any] = {"function": run.function.id, "run": run.id, "step": None, "attempt": x.attempt}
         if error is not None:
             data["error"] = f"{type(error).__name__}: {error}"
+        if self.show_workers:
+            data["worker"] = held.job.worker_name
         self.sim.trace.add(x.start, "attempt", data)
 
     def _finish(self, held: Held, status: str, at: int, error: BaseException | None, value: Any) -> None:
@@ -855,6 +901,25 @@ class RQWorld:
         self.sim.trace.add(self.sim.now_ns(), kind, data)
 
     # -- for tests ------------------------------------------------------------------------------
+    def crash_worker(self, at: Any = None, function: Any = None, *, worker: str | None = None, kind: str = "worker",
+                     restart: Any = 0) -> None:  # fmt: skip
+        """Kill a worker at ``at`` (default: now), as ``sim.crash_worker`` does, with RQ's options (``_crash.py``).
+
+        Which worker: ``worker`` (a name; it dies at ``at`` even if idle), else the one running a job of
+        ``function`` (any job if ``None``) across ``at``, else the first such job to start at or after
+        ``at``, which dies before its code runs. ``kind="worker"``: the worker, its work horse and its
+        scheduler die; the job stays ``started`` until a maintenance run finds it abandoned; a new
+        worker starts ``restart`` later (a duration; ``None``: none does). ``kind="horse"``: only the
+        work horse dies; the worker fails the job (or retries it) at once. Job bodies run in one go
+        when they start, so plan the crash before the job starts.
+        """
+        self.crashes.plan(at, function, worker=worker, kind=kind, restart=restart)
+
+    @property
+    def workers(self) -> list[str]:
+        """The names of the live simulated workers, in the order they were given (replacements last)."""
+        return [w.name for w in self.pool.alive()]
+
     def job(self, job_id: str) -> Any:
         """The ``rq.job.Job`` of ``job_id`` in this simulation; once RQ's key for it is gone (``ttl``,
         ``result_ttl``, ``failure_ttl``), ``NoSuchJobError`` as ``Job.fetch`` raises."""
@@ -868,7 +933,24 @@ class RQWorld:
         return held.job
 
     def __repr__(self) -> str:
-        return f"<jobsim-rq world: queues {self.listen}, {len(self.jobs)} jobs>"
+        return f"<jobsim-rq world: queues {list(self.waiting)}, workers {self.workers}, {len(self.jobs)} jobs>"
+
+
+def _check_async(queue: Any) -> None:
+    if not queue._is_async:
+        raise UnsupportedFeature(
+            f"RQ queue {queue.name!r} was built with is_async=False: such a queue runs each job in the caller, with "
+            "no worker, no retry and no scheduler (rq/queue.py:1482-1508); jobsim simulates the worker, so pass a "
+            "queue built with is_async=True (the default)"
+        )
+
+
+def _mixed(target: Any) -> InvalidArgument:
+    return InvalidArgument(
+        f"Simulation() got both RQ queues and jobsim_rq.Worker targets ({target!r}): pass queues (one worker reads "
+        "them, in that order) or Worker(...)s (each reads its own queues), not both; a queue no Worker reads can "
+        "still be enqueued on (its jobs stay queued)"
+    )
 
 
 def _escapes(exc: BaseException) -> bool:

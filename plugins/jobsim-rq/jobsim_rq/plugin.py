@@ -1,4 +1,4 @@
-"""The ``jobsim`` entry point of jobsim-rq: claims RQ queues, registers the ``rq`` profile.
+"""The ``jobsim`` entry point of jobsim-rq: claims RQ queues and ``jobsim_rq.Worker``s, registers the ``rq`` profile.
 
 RQ is imported only when a target could be an RQ queue, i.e. when ``rq`` is already
 in ``sys.modules`` (a queue cannot exist without it), so installing the plugin costs
@@ -16,40 +16,45 @@ from jobsim.hooks import Adapted, RecordRenderer, hookimpl
 if TYPE_CHECKING:
     from jobsim import Profile, Simulation
 
+    from ._world import RQWorld
+
 
 @hookimpl
 def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
+    from ._spec import Worker
+
+    if isinstance(target, Worker):
+        return _world(sim).adopt_worker(target)
     if "rq" not in sys.modules:
         return None
     from rq.queue import Queue
 
     if not isinstance(target, Queue):
         return None
+    return _world(sim).adopt(target)
+
+
+def _world(sim: Simulation) -> RQWorld:
     from ._world import RQWorld
 
     world = getattr(sim, "rq", None)
     if not isinstance(world, RQWorld):
         world = RQWorld(sim)
         sim.rq = world  # type: ignore[attr-defined]
-    return world.adopt(target)
+    return world
 
 
 @hookimpl
 def jobsim_crash_worker(sim: Simulation, at: int, function: str | None) -> bool | None:
-    """Worker crashes are not simulated for RQ jobs: naming an RQ job function is refused, not ignored.
-
-    (``function=None`` crashes jobsim's own engine functions only; RQ jobs are untouched.)
-    """
+    """``sim.crash_worker(at=..., function=...)`` kills the simulated RQ worker running that job function (any
+    RQ job for ``function=None``) as ``sim.rq.crash_worker`` does: the whole worker dies, a new one starts."""
     world = getattr(sim, "rq", None)
-    if world is None or function is None or function not in world.functions:
+    if world is None or (function is not None and function not in world.functions):
         return None
-    from jobsim.errors import UnsupportedFeature
+    from jobsim._time import to_datetime
 
-    raise UnsupportedFeature(
-        f"sim.crash_worker(function={function!r}) is not simulated for RQ jobs: jobsim-rq does not model a "
-        "worker dying mid-job (RQ's abandoned-job handling); see plugins/jobsim-rq/README.md",
-        system="rq", feature="crash_worker",
-    )  # fmt: skip
+    world.crash_worker(at=to_datetime(at), function=function)
+    return True
 
 
 @hookimpl

@@ -11,7 +11,6 @@ from rq import Retry
 from rq.job import Dependency, JobStatus
 
 import jobsim
-from jobsim.errors import UnsupportedFeature
 
 START = "2025-03-01T00:00:00Z"
 T0 = dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc)
@@ -94,8 +93,15 @@ def test_dependency_enqueue_at_front(queue):
     assert ran == [("a", 0), ("front", 5), ("queued-1", 5), ("queued-2", 5), ("back", 6)]
 
 
-def test_depends_on_with_a_scheduled_job_is_refused(queue):
-    with jobsim.Simulation(queue, start=START):
-        a = queue.enqueue(step, "a")
-        with pytest.raises(UnsupportedFeature, match=r"depends_on= \(with enqueue_at/enqueue_in\)"):
-            queue.enqueue_in(dt.timedelta(seconds=5), step, "b", depends_on=a)
+def test_a_scheduled_job_ignores_its_dependencies_as_rqs_scheduler_does(queue):
+    """``enqueue_at``/``enqueue_in`` build the job with its dependencies but only schedule it
+    (``rq/queue.py:1143-1240``); the scheduler moves it with ``_enqueue_job``, which checks none
+    (``rq/scheduler.py:267``): it runs at its time even though its dependency failed."""
+    with jobsim.Simulation(queue, start=START) as sim:
+        a = queue.enqueue(broken, "a")
+        b = queue.enqueue_in(dt.timedelta(seconds=5), step, "b", depends_on=a)
+        assert b.get_status() == JobStatus.SCHEDULED and b._dependency_ids == [a.id]
+        sim.run_until_idle()
+        assert ran == [("a", 0), ("b", 5)]
+        assert a.get_status() == JobStatus.FAILED and b.get_status() == JobStatus.FINISHED
+        assert "deferred" not in sim.timeline()

@@ -32,7 +32,9 @@ any other at its next maintenance run.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from rq.job import JobStatus
@@ -92,6 +94,51 @@ class SimWorker:
     def __repr__(self) -> str:
         state = "dead" if not self.alive else "busy" if self.busy_until else "idle"
         return f"<rq worker {self.name!r} reading {self.listen} ({state})>"
+
+
+class Line:
+    """One queue's Redis list, as workers see it at an instant.
+
+    A job body runs to its end as it starts, so a job it enqueues at a later virtual instant (after
+    a ``time.sleep``) is known early. Such a push waits in ``pending`` until its instant: it is
+    invisible before, and it takes its place among the pushes made meanwhile in time order -- a
+    job the scheduler queues at 5 s comes before one a running job enqueued at 7 s, whichever was
+    simulated first.
+    """
+
+    __slots__ = ("_seq", "jobs", "pending")
+
+    def __init__(self) -> None:
+        self.jobs: deque[Held] = deque()  # the list in order, as of the last ``settle``
+        self.pending: list[tuple[int, int, bool, Held]] = []  # (instant, seq, at_front, held), pushes to come
+        self._seq = 0
+
+    def push(self, held: Held, at: int, now: int, *, front: bool) -> None:
+        if at > now:
+            self._seq += 1
+            bisect.insort(self.pending, (at, self._seq, front, held), key=lambda p: (p[0], p[1]))
+            return
+        self.settle(at)
+        if front:
+            self.jobs.appendleft(held)
+        else:
+            self.jobs.append(held)
+
+    def settle(self, now: int) -> None:
+        while self.pending and self.pending[0][0] <= now:
+            _, _, front, held = self.pending.pop(0)
+            if front:
+                self.jobs.appendleft(held)
+            else:
+                self.jobs.append(held)
+
+    def ready(self, now: int) -> bool:
+        self.settle(now)
+        return bool(self.jobs)
+
+    def pop(self, now: int) -> Held | None:
+        self.settle(now)
+        return self.jobs.popleft() if self.jobs else None
 
 
 @dataclasses.dataclass(eq=False)
@@ -162,19 +209,18 @@ class Pool:
             self.before_job(worker, now)
             end = self.world._perform(worker, held)
             self.after_job(worker, end)
-        waiting = self.world.waiting
-        if any(waiting.values()):
-            ends = [w.free_at(now) for w in self.workers if w.alive and any(waiting[q] for q in w.listen)]
+        ready = {name for name, line in self.world.waiting.items() if line.ready(now)}
+        if ready:
+            ends = [w.free_at(now) for w in self.workers if w.alive and any(q in ready for q in w.listen)]
             if ends:
                 self.wake(min(ends))
 
     def _dequeue(self, worker: SimWorker) -> Held | None:
         """``Queue.dequeue_any``: the first of the worker's queues, in its order, that has a job (``rq/queue.py``)."""
-        world = self.world
+        world, now = self.world, self.sim.kernel.now
         for name in worker.listen:
             line = world.waiting[name]
-            while line:
-                held = line.popleft()
+            while (held := line.pop(now)) is not None:
                 if held.job._status == JobStatus.QUEUED and not world.gone(held):
                     return held  # a job whose key expired is skipped (_fetch_dequeued_job, rq/queue.py:1825-1828)
         return None

@@ -71,8 +71,9 @@ def _worker(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 
 
 def _abandon(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
-    return (f"rq        {_name(d, names)} abandoned (worker {d['died']!r} died): its StartedJobRegistry entry expired "
-            f"at {_at(d['expired'], tz)}; worker {d['worker']!r} found it at maintenance (AbandonedJobError)")  # fmt: skip
+    return (f"rq        {_name(d, names)} abandoned (worker {d['died']!r} died): its StartedJobRegistry entry "
+            f"expired at {_at(d['expired'], tz)}; worker {d['worker']!r} found it at maintenance "
+            "(AbandonedJobError)")  # fmt: skip
 
 
 def _scheduler(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:

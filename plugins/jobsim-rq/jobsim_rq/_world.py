@@ -27,7 +27,6 @@ import datetime as dt
 import inspect
 import random
 import uuid
-from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +38,8 @@ from jobsim._records import Attempt, Run
 from jobsim._time import MS, SECOND, iso, to_datetime
 from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
 from jobsim.hooks import Adapted, StoppableExecution, output_bytes, refusing_handler
+
+from ._pool import Line, Pool, Settings
 
 if TYPE_CHECKING:
     from jobsim import Simulation
@@ -157,13 +158,12 @@ class RQWorld:
 
     def __init__(self, sim: Simulation) -> None:
         from ._crash import Crashes
-        from ._pool import Pool
 
         self.sim = sim
         self.listen: list[str] = []  # queue names in the order the worker reads them (``rq worker high low``)
         self.specs: list[Worker] = []  # ``jobsim_rq.Worker`` targets (then ``listen`` stays empty)
         self.queues: dict[str, Any] = {}
-        self.waiting: dict[str, deque[Held]] = {}
+        self.waiting: dict[str, Line] = {}  # the queues some worker reads
         self.jobs: dict[str, Held] = {}
         self.app = jobsim.App("rq")
         self.functions: dict[str, jobsim.Function] = {}
@@ -186,7 +186,7 @@ class RQWorld:
         _check_async(queue)
         self.queues[name] = queue
         self.listen.append(name)
-        self.waiting[name] = deque()
+        self.waiting[name] = Line()
         return self._adapted()
 
     def adopt_worker(self, spec: Worker) -> Adapted:
@@ -203,15 +203,13 @@ class RQWorld:
             if name in taken:
                 raise InvalidArgument(f"two simulated RQ workers are named {name!r}; give each Worker(name=...) "
                                       "its own name")  # fmt: skip
-        from ._pool import Settings
-
         settings = Settings(spec.maintenance_interval, spec.job_monitoring_interval, spec.worker_ttl)
         for name in names:
             self.pool.add(name, list(spec.queue_names), settings)
         for queue in spec.queues:
             qname = queue if isinstance(queue, str) else queue.name
             self.queues.setdefault(qname, queue)
-            self.waiting.setdefault(qname, deque())
+            self.waiting.setdefault(qname, Line())
         self.specs.append(spec)
         self.show_workers = True
         return self._adapted()
@@ -224,7 +222,6 @@ class RQWorld:
         if self.installed:
             return
         from . import _patches
-        from ._pool import Settings
 
         if not self.pool.workers:  # Simulation(queue, ...): one worker reading them in the order given
             self.pool.add(WORKER_NAME, self.listen, Settings())
@@ -407,11 +404,9 @@ class RQWorld:
         self._cleanup_ttl(held)  # _persist_job: job.cleanup(ttl=job.ttl) (rq/queue.py:1409, 1440)
         if line is None:
             return job  # no simulated worker reads this queue: the job stays queued, as with no worker in RQ
-        if at_front:
-            line.appendleft(held)
-        else:
-            line.append(held)
-        self.pool.wake(self.sim.now_ns())
+        now = self.sim.now_ns()
+        line.push(held, now, self.sim.kernel.now, front=at_front)
+        self.pool.wake(now)
         return job
 
     # -- runs --------------------------------------------------------------------------------

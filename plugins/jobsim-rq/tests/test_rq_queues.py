@@ -353,3 +353,20 @@ def test_a_simulation_without_queues_does_not_import_rq():
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def enqueues_later(seconds: int) -> None:
+    time.sleep(7)
+    Queue("default", connection=redis.Redis(port=1)).enqueue(note, "enqueued at 7 s by a job")
+    time.sleep(seconds - 7)
+
+
+def test_jobs_queue_in_the_order_of_their_virtual_instants(queue):
+    """A running job's body is simulated in one go, before the scheduler's timer at 5 s; the job it enqueues
+    at 7 s still lines up after the one the scheduler queued at 5 s (RQ's list holds them in that order)."""
+    with jobsim.Simulation(queue, start=START) as sim:
+        queue.enqueue(enqueues_later, 10)
+        queue.enqueue_in(dt.timedelta(seconds=5), note, "scheduled for 5 s")
+        sim.run_until_idle()
+    ten = dt.timedelta(seconds=10)
+    assert [(label, at) for label, at, *_ in seen] == [("scheduled for 5 s", ten), ("enqueued at 7 s by a job", ten)]

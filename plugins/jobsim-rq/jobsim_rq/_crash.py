@@ -128,7 +128,7 @@ class Crashes:
             if begun is None or end is None or not begun <= plan.at < end:
                 continue
             runner = self.world.pool.by_name(held.job.worker_name)
-            if runner is None or not plan.matches(runner, held) or held.job._status != JobStatus.STARTED:
+            if runner is None or not plan.matches(runner, held) or self.world.status(held.job) != JobStatus.STARTED:
                 continue
             raise UnsupportedFeature(
                 f"a crash at {iso(plan.at)} would hit RQ job {held.job.id} ({held.job.func_name}) on worker "

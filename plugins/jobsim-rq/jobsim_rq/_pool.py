@@ -159,6 +159,7 @@ class Pool:
         self.locks: dict[str, Lock] = {}
         self.wake_at: int | None = None
         self.order = 0
+        self.deaths = 0  # until a worker dies, no maintenance run has anything to do: no timers are planned
 
     # -- starting -------------------------------------------------------------------------------------
     def add(self, name: str, listen: list[str], settings: Settings) -> SimWorker:
@@ -226,15 +227,17 @@ class Pool:
         return None
 
     def before_job(self, worker: SimWorker, at: int) -> None:
-        self.sync(worker, at, include_free=True)
-        self.unplan(worker)
+        self.sync(worker, at, include_free=True)  # keeps its maintenance clock: a few integer operations
+        if self.deaths:
+            self.unplan(worker)
 
     def after_job(self, worker: SimWorker, end: int) -> None:
         if not worker.alive:
             return
         worker.busy_until = end
         worker.idle_since = end
-        self.plan(worker)
+        if self.deaths:
+            self.plan(worker)
 
     # -- the maintenance clock -----------------------------------------------------------------------
     def next_run(self, worker: SimWorker) -> int:
@@ -381,6 +384,7 @@ class Pool:
 
     def lose_locks(self, worker: SimWorker, at: int) -> None:
         """``worker`` died: its scheduler stops refreshing its locks, which lapse ``SCHEDULER_LOCK_TTL`` later."""
+        self.deaths += 1
         for name, lock in self.locks.items():
             if lock.holder is worker:
                 lock.holder, lock.free_at = None, at + SCHEDULER_LOCK_TTL

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 
 import pytest
@@ -55,6 +56,10 @@ class WorkerProcess:
         self.proc = proc
         self.lines = lines
 
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
     def check(self):
         if self.proc.poll() is not None:
             pytest.fail("the RQ worker exited early:\n" + "".join(self.lines[-40:]))
@@ -72,33 +77,77 @@ def rq_forking_worker(redis_url):
     yield from _worker(redis_url, "fork")
 
 
+@pytest.fixture
+def rq_two_workers(redis_url):
+    """Two of RQ's forking ``Worker`` on the same queue, each in its own session (so a test can kill one
+    with its scheduler process: ``os.killpg(worker.pid, SIGKILL)``); both idle in ``BLPOP`` when yielded."""
+    import time
+
+    import redis
+    from rq import Worker
+
+    _flush(redis_url)
+    with contextlib.ExitStack() as stack:
+        workers = [stack.enter_context(_started(redis_url, ("fork",), wait_for_scheduler=i == 0)) for i in range(2)]
+        client = redis.Redis.from_url(redis_url)
+        deadline = time.monotonic() + 30
+        try:
+            while not _all_idle(Worker.all(connection=client), 2):
+                for worker in workers:
+                    worker.check()
+                if time.monotonic() > deadline:
+                    pytest.fail("two RQ workers did not both wait for jobs in 30 s")
+                time.sleep(0.05)
+        finally:
+            client.close()
+        yield workers
+
+
+def _all_idle(workers, count: int) -> bool:
+    return len(workers) == count and all(w.get_state() == "idle" for w in workers)
+
+
+def _flush(redis_url):
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    client.close()
+
+
 def _worker(redis_url, *extra):
+    _flush(redis_url)
+    with _started(redis_url, extra, wait_for_scheduler=True) as worker:
+        yield worker
+
+
+@contextlib.contextmanager
+def _started(redis_url, extra, *, wait_for_scheduler: bool):
+    """``rq_live_worker.py`` in its own session; with ``wait_for_scheduler``, until its scheduler runs (else
+    until it says it listens). Stopped by pid, then its session's leftovers (a scheduler process) too."""
     import os
+    import signal
     import subprocess
     import sys
     import threading
     import time
     from pathlib import Path
 
-    import redis
-
-    client = redis.Redis.from_url(redis_url)
-    client.flushdb()
-    client.close()
     here = Path(__file__).parent
     path = os.pathsep.join([str(here), os.environ.get("PYTHONPATH", "")])
     env = dict(os.environ, JOBSIM_LIVE_REDIS=redis_url, PYTHONPATH=path)
     proc = subprocess.Popen(
         [sys.executable, str(here / "rq_live_worker.py"), redis_url, "jobsim-live", *extra],
-        cwd=here, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=here, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
     lines: list[str] = []
     ready = threading.Event()
+    sign = ("Scheduler for", " started") if wait_for_scheduler else ("Listening on", "")
 
     def pump():
         for line in proc.stdout:
             lines.append(line)
-            if "Scheduler for" in line and " started" in line:
+            if sign[0] in line and sign[1] in line:
                 ready.set()
 
     reader = threading.Thread(target=pump, daemon=True)
@@ -109,10 +158,12 @@ def _worker(redis_url, *extra):
         while not ready.wait(0.1):
             worker.check()
             if time.monotonic() > deadline:
-                pytest.fail("the RQ worker's scheduler did not start in 30 s:\n" + "".join(lines[-40:]))
+                pytest.fail(f"the RQ worker did not log {sign[0]!r} in 30 s:\n" + "".join(lines[-40:]))
         yield worker
     finally:
         stop_process(proc, timeout=15)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)  # its session: a scheduler process its death left behind
         reader.join(timeout=10)
         if not reader.is_alive():
             proc.stdout.close()

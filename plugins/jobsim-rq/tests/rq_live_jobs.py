@@ -91,3 +91,15 @@ async def async_sleeps(label: str, seconds: float) -> None:
 def on_stopped(job: Any, connection: Any) -> None:
     _log({"kind": "on_stopped", "label": job.args[0], "t": time.time(),
           "status": str(job.get_status(refresh=False).value)})  # fmt: skip
+
+
+def pid_sleeps(label: str, seconds: float) -> str:
+    """Like ``sleeps``, and says which process runs it (the work horse) and its parent (the worker), for a test
+    that kills them."""
+    job = get_current_job()
+    assert job is not None
+    _log({"kind": "attempt", "label": label, "t": time.time(), "retries_left": job.retries_left,
+          "pid": os.getpid(), "ppid": os.getppid(), "worker": job.worker_name})  # fmt: skip
+    time.sleep(seconds)
+    _log({"kind": "woke", "label": label, "t": time.time()})
+    return label

@@ -1,12 +1,14 @@
 """Live conformance: RQ jobs on a real worker and Redis vs the simulation's prediction.
 
-Eight scenarios: a job that always fails with ``Retry(max=3, interval=[1, 2])`` and a
+Eleven scenarios: a job that always fails with ``Retry(max=3, interval=[1, 2])`` and a
 failure callback; a job that *returns* ``Retry(max=2, interval=[1, 2])`` (the other
 interval rule); a job that sleeps past ``job_timeout=1`` with ``Retry(max=1, interval=1)``;
 an ``async def`` job awaiting ``asyncio.sleep``, once within its time and once past
 ``job_timeout=1``; jobs whose Redis key expires (``ttl`` while waiting behind a busy
 job or for a retry, ``result_ttl=0``); a job stopped with ``send_stop_job_command`` on
-RQ's forking ``Worker``.
+RQ's forking ``Worker``; two forking workers sharing one queue; a work horse killed
+with ``SIGKILL`` (twice: retried, then failed); a whole worker killed with its horse (the
+job is abandoned in the ``StartedJobRegistry``).
 
 Run with the rest of the suite (marker ``live``); skipped, with the reason, when
 ``redis-server`` is not installed. The worker is RQ's ``SimpleWorker`` with its
@@ -319,5 +321,186 @@ def test_a_stopped_job_on_the_real_forking_worker(redis_url, rq_forking_worker):
         job.refresh()
         assert job.get_status() == JobStatus.STOPPED and job.retries_left == 2
         assert job.id in Queue(rq_live_jobs.LIVE_QUEUE, connection=client).failed_job_registry.get_job_ids()
+    finally:
+        client.close()
+
+
+# -- several workers, and workers that die -------------------------------------------------------------------
+def clean(log: list[dict]) -> list[tuple]:
+    """A log entry without what differs between runs: instants, process ids, worker names."""
+    return [tuple(sorted((k, v) for k, v in e.items() if k not in ("t", "status", "pid", "ppid", "worker")))
+            for e in log]  # fmt: skip
+
+
+def read_log(client) -> list[dict]:
+    return [json.loads(raw) for raw in client.lrange(rq_live_jobs.LOG_KEY, 0, -1)]
+
+
+def wait_for(what: str, check: Callable[[], bool], workers, seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        for worker in workers:
+            worker.check()
+        assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
+        time.sleep(0.01)
+
+
+def sim_queue() -> Queue:
+    import redis
+
+    rq_live_jobs.LOCAL.clear()
+    return Queue(rq_live_jobs.LIVE_QUEUE, connection=redis.Redis(host="127.0.0.1", port=1))
+
+
+def enqueue_four(queue: Queue) -> list[Job]:
+    return [queue.enqueue(rq_live_jobs.pid_sleeps, label, seconds)
+            for label, seconds in (("A", 2), ("B", 1), ("C", 1.5), ("D", 0.5))]  # fmt: skip
+
+
+def test_two_real_workers_share_a_queue_as_the_simulation_predicts(redis_url, rq_two_workers):
+    """Two forking workers on one queue, four jobs of 2, 1, 1.5 and 0.5 s enqueued together: each worker takes
+    one at once; B's worker takes C when B ends (1 s), A's worker takes D when A ends (2 s)."""
+    import redis
+    from jobsim_rq import Worker
+
+    queue = sim_queue()
+    with jobsim.Simulation(Worker(queue, count=2), start="2025-03-01T00:00:00Z") as sim:
+        enqueue_four(queue)
+        sim.run_until_idle()
+    expected = list(rq_live_jobs.LOCAL)
+    t0 = expected[0]["t"]
+    predicted = {e["label"]: (e["t"] - t0, e["worker"]) for e in expected if e["kind"] == "attempt"}
+    assert predicted == {"A": (0, "jobsim-rq-1"), "B": (0, "jobsim-rq-2"), "C": (1, "jobsim-rq-2"),
+                         "D": (2, "jobsim-rq-1")}  # fmt: skip
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        jobs = enqueue_four(Queue(rq_live_jobs.LIVE_QUEUE, connection=client))
+        wait_for("the four jobs", lambda: all(j.get_status() == JobStatus.FINISHED for j in jobs), rq_two_workers)
+        real = read_log(client)
+    finally:
+        client.close()
+    print("observed", real)
+    assert sorted(clean(real)) == sorted(clean(expected))
+    starts = {e["label"]: e for e in real if e["kind"] == "attempt"}
+    first = min(e["t"] for e in starts.values())
+    for label, (at, _) in predicted.items():  # each fork costs milliseconds; 0.4 s is for load
+        assert abs(starts[label]["t"] - first - at) <= 0.4, (label, real)
+    worker = {label: e["ppid"] for label, e in starts.items()}  # the worker process that forked the horse
+    assert worker["A"] == worker["D"] != worker["B"] == worker["C"], real
+
+
+def enqueue_killable(queue: Queue) -> Job:
+    return queue.enqueue(rq_live_jobs.pid_sleeps, "k", 3, retry=Retry(max=1, interval=1),
+                         on_failure=Callback(rq_live_jobs.on_failure))  # fmt: skip
+
+
+def test_a_killed_work_horse_on_the_real_worker(redis_url, rq_forking_worker):
+    """SIGKILL to the horse 0.5 s into each attempt: the worker retries the job (interval 1 s) with no failure
+    callback, then fails it with RQ's 'Work-horse terminated unexpectedly' text, as the simulation says."""
+    import os
+    import signal
+
+    import redis
+    from jobsim_rq._crash import HORSE_DEATH
+
+    queue = sim_queue()
+    with jobsim.Simulation(queue, start="2025-03-01T00:00:00Z") as sim:
+        sim_job = enqueue_killable(queue)
+        sim.rq.crash_worker(at="2025-03-01T00:00:00.500Z", kind="horse")
+        sim.rq.crash_worker(at="2025-03-01T00:00:01.500Z", kind="horse")
+        sim.run_until_idle()
+        errors = [str(a.error) for a in sim.runs(rq_live_jobs.pid_sleeps)[0].attempts]
+    expected = list(rq_live_jobs.LOCAL)
+    # the retry's score is floor(0.5 + 1) = 1 s; no failure callback, no "woke"
+    assert [(e["kind"], e["retries_left"], e["t"] - expected[0]["t"]) for e in expected] == [
+        ("attempt", 1, 0), ("attempt", 0, 1)]  # fmt: skip
+    assert errors == [HORSE_DEATH, HORSE_DEATH] and sim_job.get_status(refresh=False) == JobStatus.FAILED
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        real_queue = Queue(rq_live_jobs.LIVE_QUEUE, connection=client)
+        job = enqueue_killable(real_queue)
+        key = real_queue.scheduled_job_registry.key
+        scores: dict[float, int] = {}
+        kills = []
+        for n in (1, 2):
+            wait_for(f"attempt {n}", lambda n=n: client.llen(rq_live_jobs.LOG_KEY) >= n, [rq_forking_worker])
+            attempt = json.loads(client.lindex(rq_live_jobs.LOG_KEY, n - 1))
+            time.sleep(max(0.0, attempt["t"] + 0.5 - time.time()))
+            os.kill(attempt["pid"], signal.SIGKILL)
+            kills.append(time.time())
+            if n == 1:  # the worker reaps the horse and schedules the retry at once: the score it wrote
+                wait_for("the retry's score", lambda: client.zscore(key, job.id) is not None, [rq_forking_worker])
+                scores[client.zscore(key, job.id)] = 0
+        wait_for("the job to fail", lambda: job.get_status() == JobStatus.FAILED, [rq_forking_worker])
+        time.sleep(0.3)  # nothing more may come
+        real = read_log(client)
+        print("observed", real, scores, kills)
+        assert clean(real) == clean(expected)
+        job.refresh()
+        assert job.retries_left == 0 and job.id in real_queue.failed_job_registry.get_job_ids()
+        assert job.latest_result().exc_string == HORSE_DEATH
+        check_intervals(scores, kills[:1], [1])
+        assert abs(real[1]["t"] - kills[0] - 1) <= TOLERANCE, (real, kills)
+    finally:
+        client.close()
+
+
+def test_a_lost_real_worker_leaves_its_job_abandoned(redis_url, rq_two_workers, monkeypatch):
+    """SIGKILL to a worker (its session: the worker and its scheduler) and its horse 0.5 s into a job: the
+    job stays ``started``; its ``StartedJobRegistry`` entry has the score the simulation predicts (start +
+    90 s). A maintenance run would find it only after that and 600 s of maintenance interval, so the test
+    runs what that run runs, ``StartedJobRegistry.cleanup``, at the score: failure callback with
+    ``AbandonedJobError``, retry, and the surviving worker runs the job again."""
+    import math
+    import os
+    import signal
+
+    import redis
+    from jobsim_rq import Worker
+    from rq.registry import StartedJobRegistry
+
+    queue = sim_queue()
+    with jobsim.Simulation(Worker(queue, count=2), start="2025-03-01T00:00:00Z") as sim:
+        enqueue_lost = lambda q: q.enqueue(rq_live_jobs.pid_sleeps, "lost", 1.5, retry=Retry(max=1),  # noqa: E731
+                                           on_failure=Callback(rq_live_jobs.on_failure))  # fmt: skip
+        enqueue_lost(queue)
+        sim.crash_worker(at="2025-03-01T00:00:00.500Z")
+        sim.run_until_idle()
+        [abandon] = [r for r in sim.trace.records if r.kind == "rq.abandon"]
+    expected = list(rq_live_jobs.LOCAL)
+    t0 = expected[0]["t"]
+    ttl = abandon.data["expired"] / SECOND - t0
+    assert ttl == 90  # min(job_timeout 180, job_monitoring_interval 30) + 60
+    assert [(e["kind"], e.get("retries_left"), e.get("error"), e["t"] - t0) for e in expected] == [
+        ("attempt", 1, None, 0), ("on_failure", 1, "AbandonedJobError: ", 810), ("attempt", 0, None, 810),
+        ("woke", None, None, 811.5)]  # fmt: skip
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        real_queue = Queue(rq_live_jobs.LIVE_QUEUE, connection=client)
+        job = enqueue_lost(real_queue)
+        wait_for("the attempt", lambda: client.llen(rq_live_jobs.LOG_KEY) >= 1, rq_two_workers)
+        attempt = json.loads(client.lindex(rq_live_jobs.LOG_KEY, 0))
+        [victim] = [w for w in rq_two_workers if w.pid == attempt["ppid"]]
+        [survivor] = [w for w in rq_two_workers if w is not victim]
+        time.sleep(max(0.0, attempt["t"] + 0.5 - time.time()))
+        os.killpg(victim.pid, signal.SIGKILL)
+        os.kill(attempt["pid"], signal.SIGKILL)
+        time.sleep(1)
+        assert job.get_status() == JobStatus.STARTED and client.llen(rq_live_jobs.LOG_KEY) == 1  # nobody handled it
+        registry = StartedJobRegistry(queue=real_queue)
+        [(entry, score)] = client.zrange(registry.key, 0, -1, withscores=True)
+        assert entry.decode().startswith(f"{job.id}:")
+        # scored as the worker created the execution, just before it forked the horse that logged the attempt
+        assert score - ttl in (math.floor(attempt["t"]) - 1, math.floor(attempt["t"])), (score, attempt)
+        monkeypatch.setenv("JOBSIM_LIVE_REDIS", redis_url)  # the failure callback runs here, in this process
+        registry.cleanup(timestamp=score)
+        wait_for("the retry to finish", lambda: job.get_status() == JobStatus.FINISHED, [survivor])
+        real = read_log(client)
+        print("observed", real)
+        assert clean(real) == clean(expected)
+        assert real[2]["ppid"] == survivor.pid and not client.zcard(registry.key)
     finally:
         client.close()

@@ -200,7 +200,7 @@ class Pool:
             if alive:
                 self.wake(min(w.free_at(now) for w in alive))
             return
-        free.sort(key=lambda w: (w.idle_since, w.order))  # the longest-blocked BLPOP is served first
+        free.sort(key=lambda w: (self.blocked_since(w, now), w.order))  # the longest-blocked BLPOP is served first
         for worker in free:
             if not worker.alive or worker.free_at(now) != now:
                 continue
@@ -225,6 +225,15 @@ class Pool:
                 if held.job._status == JobStatus.QUEUED and not world.gone(held):
                     return held  # a job whose key expired is skipped (_fetch_dequeued_job, rq/queue.py:1825-1828)
         return None
+
+    def blocked_since(self, worker: SimWorker, now: int) -> int:
+        """When ``worker``'s current ``BLPOP`` began: as it became free, again at each timeout (every
+        ``dequeue_timeout``; one at ``now`` itself loses to a job arriving then), and after a maintenance run."""
+        f = worker.idle_since
+        timeout = worker.settings.dequeue_timeout * SECOND
+        since = f if now <= f else f + (now - f - 1) // timeout * timeout
+        cleaned = worker.last_cleaned
+        return cleaned if cleaned is not None and since < cleaned <= now else since
 
     def before_job(self, worker: SimWorker, at: int) -> None:
         self.sync(worker, at, include_free=True)  # keeps its maintenance clock: a few integer operations

@@ -307,3 +307,22 @@ def test_the_same_seed_gives_the_same_trace_with_crashes(queue):
             return [(r.kind, r.at, sorted(r.data.items())) for r in sim.trace.records]
 
     assert story(1) == story(1) != story(2)
+
+
+def test_a_retry_queued_during_a_maintenance_run_goes_to_a_worker_blocked_in_blpop():
+    """web cleans at 835 s (BLPOP timeouts at 430 and 835 s after its last job ended at 25 s) and requeues the
+    job from inside that run, so it is not waiting in BLPOP then; batch-r1 is (since its timeout at 435 s)."""
+    high, default = (Queue(n, connection=queue_connection()) for n in ("high", "default"))
+    with jobsim.Simulation([Worker([high, default], name="web"), Worker(default, name="batch")], start=START) as sim:
+        report = default.enqueue(work, "report", 60, retry=Retry(max=1), on_failure=Callback(on_failure))
+        default.enqueue(work, "thumbs", 20)
+        high.enqueue(work, "invoice", 5)
+        sim.crash_worker(at=at(30), function=work)  # hits report, in flight on batch at 30 s
+        sim.run_until_idle()
+        assert [e[:4] for e in LOG if e[1] == "start"] == [
+            ("invoice", "start", 0, "web"), ("report", "start", 0, "batch"), ("thumbs", "start", 5, "web"),
+            ("report", "start", 835, "batch-r1")]  # fmt: skip
+        assert ("on_failure", 835, "AbandonedJobError", 1, True) in LOG
+        assert report.get_status() == JobStatus.FINISHED and sim.rq.workers == ["web", "batch-r1"]
+        [abandon] = [r.data for r in sim.trace.records if r.kind == "rq.abandon"]
+        assert (abandon["worker"], abandon["died"], abandon["expired"]) == ("web", "batch", (T0 + 90) * SECOND)

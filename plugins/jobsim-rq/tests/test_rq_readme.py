@@ -25,8 +25,16 @@ def test_quick_start_passes_as_written(pytester, monkeypatch, readme_files):
 
 
 def test_the_plugin_readme_example_passes_as_written(pytester, monkeypatch):
+    run_plugin_readme_section(pytester, monkeypatch, "## Example: async jobs")
+
+
+def test_the_plugin_readme_workers_example_passes_as_written(pytester, monkeypatch):
+    run_plugin_readme_section(pytester, monkeypatch, "## Example: two workers and a lost one")
+
+
+def run_plugin_readme_section(pytester, monkeypatch, heading: str) -> None:
     readme = (ROOT / "plugins" / "jobsim-rq" / "README.md").read_text()
-    section = readme.split("## Example: async jobs", 1)[1].split("\n## ", 1)[0]
+    section = readme.split(heading, 1)[1].split("\n## ", 1)[0]
     files = {}
     for block in re.findall(r"```python\n(.*?)```", section, re.S):
         first, _, rest = block.partition("\n")

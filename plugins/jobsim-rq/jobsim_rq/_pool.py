@@ -24,7 +24,7 @@ lock waits for someone's maintenance.
 **The scheduler.** Every simulated worker runs with ``--with-scheduler``; for each queue one
 scheduler holds its lock (``RQScheduler.acquire_locks``, ``rq/scheduler.py:126-152``): the first
 worker given that reads it. When that worker dies its lock lapses 61 s later (``interval + 60``,
-refreshed every second, ``:126-137, 290-312``) and scheduled jobs of that queue wait until another
+refreshed every second, ``:126-137, 291-318, 352-356``) and scheduled jobs of that queue wait until another
 worker takes the lock: a new worker as it starts (``_start_scheduler``, ``rq/worker/base.py:901-939``),
 a worker whose scheduler runs every 120 s (``should_reacquire_locks``, ``DEFAULT_SCHEDULER_FALLBACK_PERIOD``),
 any other at its next maintenance run.
@@ -194,13 +194,14 @@ class Pool:
             return  # an earlier wake took its place
         self.wake_at = None
         now = self.sim.kernel.now
-        alive = self.alive()
-        free = [w for w in alive if w.free_at(now) == now]
+        free = [w for w in self.workers if w.alive and (w.busy_until is None or w.busy_until <= now)]
         if not free:
-            if alive:
-                self.wake(min(w.free_at(now) for w in alive))
+            busy = [w.free_at(now) for w in self.workers if w.alive]
+            if busy:
+                self.wake(min(busy))
             return
-        free.sort(key=lambda w: (self.blocked_since(w, now), w.order))  # the longest-blocked BLPOP is served first
+        if len(free) > 1:
+            free.sort(key=lambda w: (self.blocked_since(w, now), w.order))  # the longest-blocked BLPOP first
         for worker in free:
             if not worker.alive or worker.free_at(now) != now:
                 continue
@@ -210,11 +211,10 @@ class Pool:
             self.before_job(worker, now)
             end = self.world._perform(worker, held)
             self.after_job(worker, end)
-        ready = {name for name, line in self.world.waiting.items() if line.ready(now)}
-        if ready:
-            ends = [w.free_at(now) for w in self.workers if w.alive and any(q in ready for q in w.listen)]
-            if ends:
-                self.wake(min(ends))
+        waiting = self.world.waiting
+        ends = [w.free_at(now) for w in self.workers if w.alive and any(waiting[q].ready(now) for q in w.listen)]
+        if ends:
+            self.wake(min(ends))
 
     def _dequeue(self, worker: SimWorker) -> Held | None:
         """``Queue.dequeue_any``: the first of the worker's queues, in its order, that has a job (``rq/queue.py``)."""

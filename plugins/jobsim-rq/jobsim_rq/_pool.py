@@ -212,7 +212,11 @@ class Pool:
             end = self.world._perform(worker, held)
             self.after_job(worker, end)
         waiting = self.world.waiting
-        ends = [w.free_at(now) for w in self.workers if w.alive and any(waiting[q].ready(now) for q in w.listen)]
+        for line in waiting.values():
+            line.settle(now)
+        ends = [w.free_at(now) for w in self.workers if w.alive and any(waiting[q].jobs for q in w.listen)]
+        # a job a running job enqueues later: its wake may have given way to an earlier one (this one)
+        ends += [line.pending[0][0] for line in waiting.values() if line.pending]
         if ends:
             self.wake(min(ends))
 

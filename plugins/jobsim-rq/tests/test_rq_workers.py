@@ -228,3 +228,15 @@ def test_a_worker_may_name_its_queues(queue):
         queue.enqueue(busy, "by name", 0)
         sim.run_until_idle()
     assert LOG == [("by name", 0, "jobsim-rq-1")]
+
+
+def test_a_retry_queued_at_the_end_of_a_long_body_is_not_lost_behind_an_earlier_wake():
+    """The retry of a job timing out at 180 s is known when its body is simulated (at 0 s); the worker
+    looking for work at 60 s (another queue's job) must not forget to look again at 180 s."""
+    a, c = named("a"), named("c")
+    with jobsim.Simulation([Worker(a), Worker(c)], start=START) as sim:
+        job = c.enqueue(busy, "slow", 300, job_timeout=180, retry=Retry(max=1))
+        a.enqueue_in(dt.timedelta(seconds=60), busy, "other", 1)
+        sim.run_until_idle()
+        assert [(label, t) for label, t, _ in LOG] == [("slow", 0), ("other", 60), ("slow", 180)]
+        assert job.get_status() == JobStatus.FAILED and sim.now_ns() == (T0 + 360) * SECOND

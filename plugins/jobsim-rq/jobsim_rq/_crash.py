@@ -202,18 +202,25 @@ class Crashes:
         self._kill(worker, self.sim.kernel.now, plan, None)
 
     def _kill(self, worker: SimWorker, at: int, plan: CrashPlan, held: Held | None) -> None:
-        pool = self.world.pool
-        worker.alive = False
-        pool.unplan(worker)
-        replacement = None
-        if plan.restart is not None:
-            replacement = f"{worker.base}-r{worker.restarts + 1}"
-            self.sim.kernel.schedule(at + plan.restart, self._restart, worker, owner=f"rq worker {replacement} "
-                                     "(restart)", priority=URGENT)  # fmt: skip
+        """``worker`` dies at ``at``: known as its job's body is simulated (earlier), applied at that instant."""
+        replacement = None if plan.restart is None else f"{worker.base}-r{worker.restarts + 1}"
         data: dict[str, Any] = {"worker": worker.name, "how": "worker", "restart": replacement}
         if held is not None:
             data.update(function=held.run.function.id, run=held.job.id, queue=held.queue.name)
         self.sim.trace.add(at, "rq.crash", data)
+        if at > self.sim.kernel.now:  # until then it runs its job, and its scheduler runs
+            self.sim.kernel.schedule(at, self._die, worker, at, plan, owner=f"rq worker {worker.name} (dies)",
+                                     priority=URGENT)  # fmt: skip
+        else:
+            self._die(worker, at, plan)
+
+    def _die(self, worker: SimWorker, at: int, plan: CrashPlan) -> None:
+        pool = self.world.pool
+        worker.alive = False
+        pool.unplan(worker)
+        if plan.restart is not None:
+            self.sim.kernel.schedule(at + plan.restart, self._restart, worker, owner=f"rq worker {worker.base} "
+                                     "(restart)", priority=URGENT)  # fmt: skip
         pool.lose_locks(worker, at)
         for other in pool.alive():
             pool.plan(other)

@@ -326,3 +326,16 @@ def test_a_retry_queued_during_a_maintenance_run_goes_to_a_worker_blocked_in_blp
         assert report.get_status() == JobStatus.FINISHED and sim.rq.workers == ["web", "batch-r1"]
         [abandon] = [r.data for r in sim.trace.records if r.kind == "rq.abandon"]
         assert (abandon["worker"], abandon["died"], abandon["expired"]) == ("web", "batch", (T0 + 90) * SECOND)
+
+
+def test_a_worker_dying_later_in_its_job_runs_its_scheduler_until_then(queue):
+    """The crash at 45 s is known when the job's body is simulated (at 0 s); until 45 s the worker lives:
+    its scheduler queues the job due at 20 s, which the new worker takes as it starts."""
+    with jobsim.Simulation(queue, start=START) as sim:
+        queue.enqueue(work, "long", 100)
+        due = queue.enqueue_in(dt.timedelta(seconds=20), note, "due at 20 s")
+        sim.crash_worker(at=at(45))
+        sim.advance("30s")
+        assert sim.rq.workers == ["jobsim-rq"] and due.get_status() == JobStatus.QUEUED
+        sim.run_until_idle()
+        assert ("due at 20 s", 45) in LOG and due.worker_name == "jobsim-rq-r1"

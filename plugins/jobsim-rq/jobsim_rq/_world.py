@@ -1,13 +1,16 @@
-"""One simulation's RQ side (``sim.rq``): the queues a worker listens to, its jobs, its scheduler.
+"""One simulation's RQ side (``sim.rq``): the queues its workers listen to, its jobs, their schedulers.
 
 RQ keeps everything in Redis and runs jobs in worker processes. Here, while the
 simulation runs, the few ``Queue``/``Job`` methods that talk to Redis are replaced
-(``_patches``) and a single simulated worker with ``--with-scheduler`` runs the jobs
-in virtual time. RQ's own code still does the rest: ``Queue.enqueue``/``enqueue_call``/
-``enqueue_at``/``enqueue_in`` parse arguments and build the ``Job`` (``Queue.create_job``,
-so ``job_timeout``, ``retry``, ``on_success``/``on_failure`` and bad values are RQ's),
-``Job.perform`` calls the function, ``Job.retry`` decides retries with its own interval
-rule (``Job.get_retry_interval``, rq 3.0.0 ``rq/job.py:1760-1773``).
+(``_patches``) and simulated workers with ``--with-scheduler`` run the jobs in virtual
+time: one reading the queues given, or those ``jobsim_rq.Worker`` targets describe
+(``_pool.py`` says who takes which job and when each cleans its registries; ``_crash.py``
+what a killed work horse or a lost worker leaves behind). RQ's own code still does the
+rest: ``Queue.enqueue``/``enqueue_call``/``enqueue_at``/``enqueue_in`` parse arguments
+and build the ``Job`` (``Queue.create_job``, so ``job_timeout``, ``retry``,
+``on_success``/``on_failure`` and bad values are RQ's), ``Job.perform`` calls the
+function, ``Job.retry`` decides retries with its own interval rule
+(``Job.get_retry_interval``, rq 3.0.0 ``rq/job.py:1760-1773``).
 
 What the worker does is RQ 3.0.0's ``BaseWorker.perform_job`` (``rq/worker/base.py:1651-1678``)
 and the two ways out of it, ``_finalize_success`` (``:1582-1620``) and ``_finalize_failure``

@@ -156,7 +156,7 @@ class Crashes:
         """The execution ``x`` met its crash (``arm``): the horse, or the whole worker, is dead at ``x.now``."""
         plan = x.kill_reason
         assert isinstance(plan, CrashPlan)
-        plan.done = True
+        self._consume(plan, worker, held)
         job, world = held.job, self.world
         x.kill(None)
         x.arm(None, Exception)
@@ -188,14 +188,27 @@ class Crashes:
         job._status = JobStatus.FAILED
         world._finish(held, "failed", x.now, error, None)
 
+    def _consume(self, plan: CrashPlan, worker: SimWorker, held: Held | None) -> None:
+        """``plan`` happens; other crashes planned for the same instant that would hit the same worker (and
+        job) are the same crash: the first planned says which kind it is."""
+        plan.done = True
+        for other in self.plans:
+            if (
+                not other.done
+                and other.at == plan.at
+                and (other.worker == worker.name if held is None else other.matches(worker, held))
+            ):
+                other.done = True
+
     def _idle_crash(self, plan: CrashPlan) -> None:
         """A crash of a named worker at ``plan.at`` that no job of it met: it dies idle (or has no horse)."""
         if plan.done:
             return
-        plan.done = True
         worker = self.world.pool.by_name(plan.worker)
-        if worker is None or not worker.alive:
-            return
+        if worker is None or not worker.alive or worker.dies_at is not None:
+            plan.done = True
+            return  # already dead, or dying of a crash met by its job
+        self._consume(plan, worker, None)
         if plan.kind == "horse":  # handle_kill_worker_command: "Worker is not working, kill horse command ignored"
             self.world.record("rq.crash", worker=worker.name, how="horse", outcome="no horse")
             return
@@ -203,6 +216,7 @@ class Crashes:
 
     def _kill(self, worker: SimWorker, at: int, plan: CrashPlan, held: Held | None) -> None:
         """``worker`` dies at ``at``: known as its job's body is simulated (earlier), applied at that instant."""
+        worker.dies_at = at
         replacement = None if plan.restart is None else f"{worker.base}-r{worker.restarts + 1}"
         data: dict[str, Any] = {"worker": worker.name, "how": "worker", "restart": replacement}
         if held is not None:

@@ -67,8 +67,8 @@ class Settings:
 class SimWorker:
     """One simulated ``rq worker`` process (with its work horse and its scheduler)."""
 
-    __slots__ = ("alive", "base", "busy_until", "checked", "epoch", "idle_since", "last_cleaned", "listen", "name",
-                 "order", "restarts", "sched_at", "scheduler", "settings", "started", "timer")  # fmt: skip
+    __slots__ = ("alive", "base", "busy_until", "checked", "dies_at", "epoch", "idle_since", "last_cleaned", "listen",
+                 "name", "order", "restarts", "sched_at", "scheduler", "settings", "started", "timer")  # fmt: skip
 
     def __init__(self, name: str, listen: list[str], order: int, start: int, settings: Settings) -> None:
         self.name = name
@@ -79,6 +79,7 @@ class SimWorker:
         self.settings = settings
         self.started = start
         self.alive = True
+        self.dies_at: int | None = None  # a crash already planned to kill it (applied at that instant)
         self.busy_until: int | None = None
         self.idle_since = start  # when it last became free: its BLPOP timeouts count from here
         self.last_cleaned: int | None = None  # last maintenance run (None: not yet, it runs one as it starts)

@@ -113,11 +113,11 @@ class RQExecution(StoppableExecution):
 
     def kill(self, at: int | None, reason: Any = "stop") -> None:
         """The work horse is killed at ``at`` (``None``: no kill, e.g. for the worker's own stopped callback);
-        the earliest kill planned wins, a crash over a stop at the same instant (``reason``: ``"stop"`` or a
-        ``_crash.CrashPlan``)."""
+        the earliest kill planned wins; at the same instant a crash over a stop, else the first planned
+        (``reason``: ``"stop"`` or a ``_crash.CrashPlan``)."""
         if at is None:
             self.kill_at = self.kill_reason = None
-        elif self.kill_at is None or at < self.kill_at or (at == self.kill_at and reason != "stop"):
+        elif self.kill_at is None or at < self.kill_at or (at == self.kill_at and self.kill_reason == "stop"):
             self.kill_at, self.kill_reason = at, reason
         self._rearm()
 

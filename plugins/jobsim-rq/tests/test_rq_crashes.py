@@ -339,3 +339,14 @@ def test_a_worker_dying_later_in_its_job_runs_its_scheduler_until_then(queue):
         assert sim.rq.workers == ["jobsim-rq"] and due.get_status() == JobStatus.QUEUED
         sim.run_until_idle()
         assert ("due at 20 s", 45) in LOG and due.worker_name == "jobsim-rq-r1"
+
+
+def test_crashes_planned_for_the_same_instant_and_worker_are_one_crash(queue):
+    with jobsim.Simulation(queue, start=START) as sim:
+        queue.enqueue(work, "x", 10)
+        sim.rq.crash_worker(at=at(1), worker="jobsim-rq", kind="horse")  # planned first: says which kind
+        sim.crash_worker(at=at(1))
+        sim.rq.crash_worker(at=at(1), worker="jobsim-rq")
+        sim.run_until_idle()
+        assert sim.rq.workers == ["jobsim-rq"] and [r.data["how"] for r in sim.trace.records
+                                                    if r.kind == "rq.crash"] == ["horse"]  # fmt: skip

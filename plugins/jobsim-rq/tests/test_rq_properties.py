@@ -77,10 +77,14 @@ def simulate(setup: Any, seed: int = 0) -> tuple[jobsim.Simulation, list[Any]]:
 LOOPED = ([(["a"], 1, 600, 420), (["a", "c", "b"], 1, 600, 420), (["a"], 1, 600, 420)],
           [(0, sleeps, 0, 0, None)] * 4 + [(1, raises, 2, 0, (1, 0)), (2, sleeps, 0, 2, None), (2, sleeps, 1, 1, None)],
           [])  # fmt: skip
+# two crashes planned for the same instant and the same worker are one crash (there were two replacements)
+TWICE = ([(["a"], 1, 600, 420)], [(0, sleeps, 1, 1, None), (0, sleeps, 1, 1, None), (0, sleeps, 2, 0, None)],
+         [(1, "worker", 0, 0), (1, "worker", None, 0)])  # fmt: skip
 
 
 @given(st.tuples(workers, jobs, crashes))
 @example(LOOPED)
+@example(TWICE)
 def test_workers_run_one_job_at_a_time_and_every_job_ends(setup):
     sim, held = simulate(setup)
     worker_of = {(r.data["run"], r.data["attempt"]): r.data["worker"] for r in sim.trace.records if r.kind == "attempt"}

@@ -11,10 +11,11 @@ import threading
 
 import httpx
 import pytest
-import requests
-import urllib3
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
+
+requests = pytest.importorskip("requests", reason="the urllib3 bridge is tested through requests (dev extras)")
+import urllib3  # noqa: E402 - requests brings it
+from requests.adapters import HTTPAdapter  # noqa: E402
+from urllib3.util.retry import Retry  # noqa: E402
 
 import jobsim
 from jobsim import delayed, timeout

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +37,7 @@ from jobsim._steps import Execution
 from jobsim._time import MS
 
 from ._executor import SimulatedAsyncIOExecutor
-from ._loop import CURRENT_RUN, LOOP, SchedulerLoop, default_workers
+from ._loop import CURRENT_RUN, LOOP, LoopExecution, SchedulerLoop, default_workers
 
 if TYPE_CHECKING:
     from ._world import APSWorld, Driven
@@ -110,11 +111,14 @@ class AsyncSide:
             start = sim.now_ns()
             run = world._new_run(fn, job, run_time, start)
             faulted = world.faulted(job, fn)
-            token = CURRENT_RUN.set(run)
+            CURRENT_RUN.set(run)  # in the task's own context: its later steps, and the tasks it makes, carry it
+            x = sim.engine.x
+            if isinstance(x, LoopExecution):
+                x.run_ = run  # this step too (the loop looked up the run before the step set it)
             try:
                 out = await self._real(faulted or job, jobstore_alias, [run_time], logger_name)
             finally:
-                CURRENT_RUN.reset(token)
+                CURRENT_RUN.set(None)
                 loop.resumes.pop(run, None)
             if world.closing:  # cut short by the end of the simulation: it did not end, nor fail
                 return events
@@ -181,10 +185,19 @@ class AsyncSide:
         """Cancel what still runs on the loop, close it, and give ``executors/asyncio.py`` its own function back."""
         from apscheduler.executors import asyncio as aps_asyncio
 
+        # run_coroutine_job logs the CancelledError of a job cut short as "raised an exception"
+        # (executors/base.py:182-195): the simulation ended, the job did not fail, so its executor is quiet
+        quiet = [logging.getLogger(f"apscheduler.executors.{alias}") for driven in self.world.driven
+                 if driven.is_async for alias in driven.scheduler._executors]  # fmt: skip
+        was = [logger.disabled for logger in quiet]
+        for logger in quiet:
+            logger.disabled = True
         try:
             self.loop.drain()
         finally:
             aps_asyncio.run_coroutine_job = self._real
+            for logger, disabled in zip(quiet, was, strict=True):
+                logger.disabled = disabled
 
 
 async def _run_coroutine_job(job: Any, jobstore_alias: str, run_times: list[Any], logger_name: str) -> list[Any]:

@@ -273,10 +273,11 @@ class SchedulerLoop(asyncio.SelectorEventLoop):
                 x.run_ = own
             else:
                 x.run_ = run
-                if run not in counted:
+                if run not in counted and not self.closing:
                     counted.add(run)
                     resumes[run] = n = resumes.get(run, 0) + 1
                     if n > MAX_SPENDS:
+                        ready.appendleft(handle)  # not lost: the task unwinds when the simulation closes
                         raise self._endless(run, x)
             handle._run()
             if self.fatal is not None and not self.closing:
@@ -294,9 +295,9 @@ class SchedulerLoop(asyncio.SelectorEventLoop):
 
     def _endless(self, run: Run, x: LoopExecution) -> BudgetExceeded:
         return BudgetExceeded(
-            f"APScheduler job {run.function.id!r} (run {run.id}) resumed {MAX_SPENDS:,} times on the event loop "
-            f"(asyncio.sleep, a timeout, an awaited future), from {iso(run.start_ns)} to {iso(x.now)}: a loop waiting "
-            "for something that never comes? Bound the loop (or sleep longer between checks)"
+            f"APScheduler job {run.function.id!r} (run {run.id}) resumed more than {MAX_SPENDS:,} times on the event "
+            f"loop (asyncio.sleep, a timeout, an awaited future), from {iso(run.start_ns)} to {iso(x.now)}: a loop "
+            "waiting for something that never comes? Bound the loop (or sleep longer between checks)"
         )
 
     def call_exception_handler(self, context: dict[str, Any]) -> None:

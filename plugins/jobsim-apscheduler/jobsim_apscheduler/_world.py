@@ -139,7 +139,8 @@ class APSWorld:
         if scheduler.state != STATE_STOPPED:
             raise InvalidArgument(
                 f"the APScheduler {kind} passed to jobsim.Simulation is already running (scheduler.start() was "
-                "called): its thread would fire jobs in real time. Pass it before starting it -- the simulation "
+                f"called): {'its event loop' if isinstance(scheduler, AsyncIOScheduler) else 'its thread'} would "
+                "fire jobs in real time. Pass it before starting it -- the simulation "
                 "starts it in virtual time when it starts -- or shut it down first"
             )
         _drop_replaced(scheduler)

@@ -29,6 +29,7 @@ import asyncio
 import concurrent.futures
 import contextvars
 import heapq
+import itertools
 import sys
 import threading
 from asyncio import events
@@ -114,6 +115,7 @@ class SchedulerLoop(asyncio.SelectorEventLoop):
         self.counted: set[Run] = set()
         self._outer: Any = None
         self._thread = threading.get_ident()
+        self._timer_seq = itertools.count()
 
     # -- the clock ------------------------------------------------------------------------------
     def time(self) -> float:
@@ -144,7 +146,13 @@ class SchedulerLoop(asyncio.SelectorEventLoop):
 
     def call_at(self, when: float, callback: Callable[..., Any], *args: Any,  # type: ignore[override]
                 context: contextvars.Context | None = None) -> Any:  # fmt: skip
-        timer = super().call_at(when, callback, *args, context=context)
+        """``BaseEventLoop.call_at``, with a ``_Timer``: timers due at one instant fire in the order they were set."""
+        if when is None:
+            raise TypeError("when cannot be None")
+        self._check_closed()
+        timer = _Timer(when, callback, args, self, context, next(self._timer_seq))
+        heapq.heappush(self._scheduled, timer)
+        timer._scheduled = True  # type: ignore[attr-defined]
         if not self.ticking:
             self.arm()
         return timer
@@ -362,6 +370,28 @@ class SchedulerLoop(asyncio.SelectorEventLoop):
             self._leave(x)
         self._ready.clear()
         self.close()
+
+
+class _Timer(asyncio.TimerHandle):
+    """A timer ordered by its microsecond, then by when it was set (asyncio's heap breaks ties by chance).
+
+    On a real loop two timers meant for one instant never fire together: the one set later was set
+    a little later in real time, so it fires a little later. In virtual time they are due at the
+    same instant; firing them in the order they were set keeps that order -- the scheduler's next
+    wakeup, set when it submitted a job, fires before that job's ``asyncio.sleep`` meant to end then,
+    as it does on a real loop, where the job started after the wakeup was set."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, when: float, callback: Callable[..., Any], args: tuple[Any, ...], loop: Any,
+                 context: contextvars.Context | None, seq: int) -> None:  # fmt: skip
+        super().__init__(when, callback, args, loop, context)
+        self.key = (round(when * 1_000_000), seq)
+
+    def __lt__(self, other: asyncio.TimerHandle) -> bool:
+        if isinstance(other, _Timer):
+            return self.key < other.key
+        return super().__lt__(other)
 
 
 def _owned(timer: asyncio.TimerHandle) -> bool:

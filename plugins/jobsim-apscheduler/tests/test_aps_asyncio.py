@@ -84,6 +84,42 @@ def test_max_instances_two_lets_coroutine_runs_overlap(aio):
         ]  # fmt: skip
 
 
+def test_a_job_that_sleeps_exactly_its_interval_is_still_running_when_it_fires_again(aio):
+    """Its sleep ends at the instant of the next fire. On a real loop the task started a little after the
+    scheduler set its next wakeup, so the wakeup comes first and finds the job running: max_instances,
+    then executed, at every fire (seen on a real loop with a 0.2 s interval: ``M x M x ...``). Here the
+    two timers are due at the same instant and fire in the order they were set."""
+
+    async def job():
+        await asyncio.sleep(60)
+
+    aio.add_job(job, "interval", minutes=1, id="job")
+    seen = listen(aio)
+    with jobsim.Simulation(aio, start=START) as sim:
+        sim.advance("4min")
+        assert seen == [
+            ("00:02:00.000", "max_instances", "job", "00:02:00"), ("00:02:00.000", "executed", "job", "00:01:00"),
+            ("00:04:00.000", "max_instances", "job", "00:04:00"), ("00:04:00.000", "executed", "job", "00:03:00"),
+        ]  # fmt: skip
+
+
+def test_sleeps_ending_at_one_instant_wake_in_the_order_they_began(aio):
+    """Six jobs due at 00:00 start in the job store's order (run time, then id) and each sleeps 60 s: on a
+    real loop each began a little after the one before, so they wake in that order. asyncio's timer heap
+    alone would wake them as ``a c f e b d``."""
+    woke = []
+
+    async def job(name):
+        await asyncio.sleep(60)
+        woke.append(name)
+
+    for name in "fedcba":
+        aio.add_job(job, "date", run_date=START, args=[name], id=name)
+    with jobsim.Simulation(aio, start=START) as sim:
+        sim.advance("2min")
+        assert woke == list("abcdef")
+
+
 def test_a_coroutine_that_blocks_the_loop_delays_every_other_job_into_a_misfire(aio):
     """``time.sleep(180)`` in a coroutine job blocks the loop from 00:01 to 00:04, as on a real loop: the sleep
     of ``napper`` (due 00:01:30) and the scheduler's wakeups (00:02, 00:02:30) wait for it. At 00:04
@@ -178,26 +214,39 @@ def test_cron_coroutine_job_follows_new_york_time_across_dst(aio):
 
 
 def _jittered(seed):
-    scheduler = AsyncIOScheduler(timezone="UTC")
+    scheduler = AsyncIOScheduler(timezone="UTC", executors={"default": AsyncIOExecutor(),
+                                                            "threads": ThreadPoolExecutor(2)})  # fmt: skip
 
     async def poll():
         await asyncio.sleep(30)
 
+    def export():
+        time.sleep(90)
+
+    async def nightly():
+        await asyncio.gather(asyncio.sleep(5), asyncio.to_thread(time.sleep, 8))
+
     scheduler.add_job(poll, "interval", minutes=10, jitter=120, id="poll")
+    scheduler.add_job(export, "cron", minute="*/15", jitter=60, executor="threads", id="export-threads")
+    scheduler.add_job(nightly, "cron", minute=30, jitter=300, id="nightly")
     with jobsim.Simulation(scheduler, start=START, seed=seed) as sim:
-        sim.advance("1h")
+        scheduler.add_job(export, "interval", minutes=7, jitter=30)  # no id: uuid4() drawn from the seed
+        sim.advance("3h")
         return [r.started_at.isoformat() for r in sim.runs("poll")], sim.timeline()
 
 
 def test_jitter_is_drawn_from_the_seed_and_the_same_seed_gives_the_same_timeline():
     """An interval trigger's next fire is the last (jittered) fire + interval + ``uniform(0, jitter)``
-    (``triggers/interval.py:75-88``): the jitter accumulates, each gap is 600 to 720 s."""
+    (``triggers/interval.py:75-88``): the jitter accumulates, each gap is 600 to 720 s. Everything else
+    -- cron jitter, ids drawn for jobs added without one, threads, ``to_thread`` -- is the same run after run."""
     first, timeline = _jittered(7)
     times = [dt.datetime.fromisoformat(at) for at in first]
     gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
-    assert len(first) >= 4 and all(600 <= gap <= 720 for gap in gaps) and len(set(gaps)) == len(gaps)
+    assert len(first) >= 14 and all(600 <= gap <= 720 for gap in gaps) and len(set(gaps)) == len(gaps)
     assert _jittered(7) == (first, timeline)
-    assert _jittered(8)[0] != first
+    other, other_timeline = _jittered(8)
+    assert other != first and other_timeline != timeline
+    assert timeline.count(" started ") == 55
 
 
 # -- errors, faults, listeners ---------------------------------------------------------------------------------

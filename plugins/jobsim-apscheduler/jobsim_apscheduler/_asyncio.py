@@ -156,7 +156,7 @@ class AsyncSide:
         return future
 
     def _call(self, func: Callable[..., Any], args: tuple[Any, ...], future: Any, run: Run | None) -> None:
-        from ._world import _escapes
+        from ._runs import escapes
 
         sim, engine = self.sim, self.sim.engine
         now = sim.kernel.now
@@ -167,7 +167,7 @@ class AsyncSide:
         try:
             value = func(*args)
         except BaseException as exc:
-            if _escapes(exc):
+            if escapes(exc):
                 raise  # jobsim's own errors stop the test
             error = exc
         finally:

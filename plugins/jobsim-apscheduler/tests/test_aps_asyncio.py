@@ -636,3 +636,26 @@ async def test_from_an_async_test_with_the_tests_own_loop_given_to_the_scheduler
         sim.advance("30min")
         assert woke == ["01:00:00"] and sim.runs("nap")[0].status == "completed"
     assert scheduler._eventloop is loop and asyncio.get_running_loop() is loop and not scheduler.running
+
+
+class TestTheJobsimFixture:
+    """The pytest plugin's ``jobsim`` fixture takes the scheduler from ``jobsim_app``, in an async test too."""
+
+    @pytest.fixture
+    def jobsim_app(self):
+        scheduler = AsyncIOScheduler(timezone="UTC")
+
+        async def reminder():
+            await asyncio.sleep(90)
+            return hms()
+
+        scheduler.add_job(reminder, "cron", minute="*/30", id="reminder")
+        return scheduler
+
+    @pytest.mark.asyncio
+    @pytest.mark.jobsim(start="2025-03-01T08:00:00Z")
+    async def test_an_async_test_drives_the_fixtures_simulation(self, jobsim):
+        jobsim.advance("2h")  # a cron time equal to the start fires at once: 08:00, then every 30 min
+        runs = jobsim.runs("reminder")
+        assert [r.output for r in runs] == ["08:01:30", "08:31:30", "09:01:30", "09:31:30", None]
+        assert (runs[-1].status, runs[-1].started_at.strftime("%H:%M")) == ("running", "10:00")

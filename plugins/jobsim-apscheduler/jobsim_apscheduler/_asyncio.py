@@ -115,11 +115,13 @@ class AsyncSide:
             x = sim.engine.x
             if isinstance(x, LoopExecution):
                 x.run_ = run  # this step too (the loop looked up the run before the step set it)
+            loop.jobs_running.add(run)
             try:
                 out = await self._real(faulted or job, jobstore_alias, [run_time], logger_name)
             finally:
                 CURRENT_RUN.set(None)
                 loop.resumes.pop(run, None)
+                loop.jobs_running.discard(run)
             if world.closing:  # cut short by the end of the simulation: it did not end, nor fail
                 return events
             end = sim.now_ns()

@@ -20,7 +20,10 @@ on a real loop that code blocked -- and jobsim's sinks name the right run. Budge
 ``run_in_executor(None, ...)`` (how ``AsyncIOExecutor`` runs a plain function, and ``asyncio.to_thread``)
 goes to a simulated pool of the size of the loop's default executor (``ThreadPoolExecutor()``'s own
 default, or the one ``set_default_executor`` gave): the function runs on its own virtual clock and the
-future completes at its virtual end (``APSWorld.call_in_thread``).
+future completes at its virtual end (``AsyncSide.call_in_thread``).
+
+Real sockets take no virtual time: each round polls them, and when a running job can only be waiting
+for the network the tick waits for them in real time, up to ``REAL_IO_WAIT`` (``_awaits_real_io``).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from jobsim._aio import REAL_IO_WAIT
 from jobsim._kernel import URGENT
 from jobsim._records import Run
 from jobsim._simulation import MAX_SPENDS
@@ -111,6 +115,7 @@ class SchedulerLoop(asyncio.SelectorEventLoop):
         self.busy_until = 0  # loop code blocked the loop (time.sleep) until this instant
         self.fatal: BaseException | None = None  # a jobsim error raised in loop code: stops the driving call
         self.resumes: dict[Run, int] = {}  # running job runs -> ticks they ran in (the MAX_SPENDS budget)
+        self.jobs_running: set[Run] = set()  # the coroutine job runs under way
         self.own_run = own_run  # the run ``engine.x`` names for loop code no running job owns
         self.counted: set[Run] = set()
         self._outer: Any = None
@@ -211,12 +216,16 @@ class SchedulerLoop(asyncio.SelectorEventLoop):
         start = x.now
         rounds = 0
         try:
-            while self._round(x):
-                rounds += 1
-                if x.now > start:  # code blocked the loop: what is left runs when it is free again
+            while True:
+                while self._round(x):
+                    rounds += 1
+                    if x.now > start:  # code blocked the loop: what is left runs when it is free again
+                        break
+                    if rounds > limit:
+                        raise self._runaway(rounds)
+                if x.now > start or self.fatal is not None or not self._awaits_real_io():
                     break
-                if rounds > limit:
-                    raise self._runaway(rounds)
+                self._wait_real_io()
         finally:
             self._leave(x)
         if x.now > start:
@@ -291,6 +300,26 @@ class SchedulerLoop(asyncio.SelectorEventLoop):
             if self.fatal is not None and not self.closing:
                 break
         return True
+
+    def _awaits_real_io(self) -> bool:
+        """A running job can only be waiting for the network: nothing is ready, no running job has a timer,
+        no simulated thread is busy, and a socket besides the loop's own is registered."""
+        return (bool(self.jobs_running) and not self._ready and not self.pool.busy
+                and len(self._selector.get_map()) > 1
+                and not any(not timer._cancelled and _owned(timer) for timer in self._scheduled))  # fmt: skip
+
+    def _wait_real_io(self) -> None:
+        """Real network I/O takes no virtual time: wait for it in real time, as ``VirtualLoop`` does when no
+        virtual timer is pending -- up to ``REAL_IO_WAIT`` seconds, then say so."""
+        ready = self._selector.select(REAL_IO_WAIT)
+        if not ready:
+            names = ", ".join(sorted({repr(run.function.id) for run in self.jobs_running}))
+            raise JobsimError(
+                f"APScheduler job(s) {names} waited {REAL_IO_WAIT:g} s of real time for network I/O with no "
+                "virtual timer pending; jobsim cannot advance virtual time past a real network wait. Route HTTP "
+                "through sim.http, or await asyncio.sleep for virtual delays"
+            )
+        self._process_events(ready)
 
     def _runaway(self, rounds: int) -> BudgetExceeded:
         ran = sorted({run.function.id for run in self.counted}) or [LOOP]

@@ -474,6 +474,82 @@ def test_a_blocking_loop_in_a_coroutine_stops_with_jobsims_budget(aio):
         sim.run_until_idle()
 
 
+# -- real network I/O ------------------------------------------------------------------------------------------------
+@pytest.fixture
+def tcp_server():
+    """A real TCP server on loopback, in a thread: it answers a line after 50 ms of real time, or never ("mute")."""
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+    clients = []
+
+    def serve():
+        server.settimeout(0.05)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            clients.append(conn)
+            line = conn.makefile("rb").readline()
+            if line.strip() != b"mute":
+                time.sleep(0.05)  # real time: this thread is not the simulation's
+                conn.sendall(b"pong " + line)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join()
+    for conn in clients:
+        conn.close()
+    server.close()
+
+
+async def _ask(port, message):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(message + b"\n")
+        await writer.drain()
+        return (await reader.readline()).decode().strip()
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+def test_real_network_io_in_a_coroutine_job_takes_no_virtual_time(aio, tcp_server):
+    """With nothing else to wait for, the loop waits for the socket in real time (as jobsim's ``VirtualLoop``):
+    the answer arrives at the job's virtual instant."""
+
+    async def ping():
+        return [await _ask(tcp_server, b"ping"), hms()]
+
+    aio.add_job(ping, "date", run_date="2025-03-01 00:05:00", id="ping")
+    with jobsim.Simulation(aio, start=START) as sim:
+        sim.run_until_idle()
+        (run,) = sim.runs("ping")
+        assert (run.status, run.output, run.finished_at.strftime("%H:%M:%S")) == (
+            "completed", ["pong ping", "00:05:00"], "00:05:00",
+        )  # fmt: skip
+
+
+def test_a_real_network_wait_that_never_ends_stops_the_simulation(aio, tcp_server, monkeypatch):
+    from jobsim_apscheduler import _loop
+
+    monkeypatch.setattr(_loop, "REAL_IO_WAIT", 0.3)
+
+    async def hang():
+        await _ask(tcp_server, b"mute")
+
+    aio.add_job(hang, "date", run_date=START, id="hang")
+    waited = (r"APScheduler job\(s\) 'hang' waited 0.3 s of real time for network I/O with no virtual timer pending; "
+              r"jobsim cannot advance virtual time past a real network wait")  # fmt: skip
+    with jobsim.Simulation(aio, start=START) as sim, pytest.raises(jobsim.JobsimError, match=waited):
+        sim.run_until_idle()
+
+
 # -- plain functions: the loop's default executor, a ThreadPoolExecutor side by side, asyncio.to_thread -------------
 def test_plain_functions_run_on_the_loops_default_executor_and_a_thread_pool_side_by_side():
     """A plain function on ``AsyncIOExecutor`` runs in the loop's default executor (``executors/asyncio.py:46-49``):

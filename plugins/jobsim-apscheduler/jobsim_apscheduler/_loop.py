@@ -40,7 +40,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from jobsim._aio import REAL_IO_WAIT
+from jobsim._aio import REAL_IO_WAIT, VirtualLoop
 from jobsim._kernel import URGENT
 from jobsim._records import Run
 from jobsim._simulation import MAX_SPENDS
@@ -87,8 +87,12 @@ def default_workers(loop: Any) -> int:
         probe.shutdown(wait=False)
 
 
-class SchedulerLoop(asyncio.SelectorEventLoop):
-    """An asyncio loop whose clock is the simulation's and whose iterations are kernel timers."""
+class SchedulerLoop(VirtualLoop):
+    """An asyncio loop whose clock is the simulation's and whose iterations are kernel timers.
+
+    A ``VirtualLoop`` to the rest of jobsim -- its HTTP sink awaits a scripted latency (``jobsim.delayed``)
+    on a virtual loop rather than blocking it, so gathered calls overlap -- but none of its driving:
+    ``VirtualLoop.__init__`` (its selector that spends an execution's time) is not called."""
 
     # asyncio's own internals this loop drives (``BaseEventLoop``/``BaseSelectorEventLoop``, 3.10-3.13)
     _ready: deque[Any]
@@ -102,7 +106,8 @@ class SchedulerLoop(asyncio.SelectorEventLoop):
     _asyncgen_finalizer_hook: Callable[[Any], None]
 
     def __init__(self, side: AsyncSide, max_workers: int, own_run: Run) -> None:
-        super().__init__()
+        asyncio.SelectorEventLoop.__init__(self)
+        self.cut = None  # what VirtualLoop reports as having cut a wait short: nothing does here
         sim = side.sim
         self.side = side
         self.sim = sim
@@ -125,6 +130,11 @@ class SchedulerLoop(asyncio.SelectorEventLoop):
     # -- the clock ------------------------------------------------------------------------------
     def time(self) -> float:
         return (self.sim.now_ns() - self.origin) / SECOND
+
+    def drive(self, coro: Any) -> Any:
+        """Not this loop's way: it runs in kernel timers, never to a coroutine's end."""
+        coro.close()
+        raise JobsimError("the APScheduler event loop runs on jobsim's kernel; it cannot drive a coroutine to its end")
 
     def when(self, ns: int) -> float:
         """The loop time of the instant ``ns`` (``call_at(loop.when(ns), ...)`` runs exactly at ``ns``)."""

@@ -474,6 +474,32 @@ def test_a_blocking_loop_in_a_coroutine_stops_with_jobsims_budget(aio):
         sim.run_until_idle()
 
 
+def test_sim_http_latency_is_awaited_so_gathered_calls_overlap_and_the_loop_runs_on(aio):
+    """``jobsim.delayed("2s", ...)`` on an ``httpx.AsyncClient`` call is awaited on the loop, as jobsim's
+    HTTP sink does on its own virtual loop: four gathered calls take 2 s, and a ticker is not held up."""
+    import httpx
+
+    log = []
+
+    async def fetch_all():
+        async with httpx.AsyncClient() as client:
+            answers = await asyncio.gather(*(client.get(f"https://api.test/{n}") for n in range(4)))
+        log.append(("fetched", [a.status_code for a in answers], hms()))
+
+    async def ticker():
+        await asyncio.sleep(1)
+        log.append(("ticker", hms()))
+
+    aio.add_job(fetch_all, "date", run_date=START, id="fetch_all")
+    aio.add_job(ticker, "date", run_date=START, id="ticker")
+    with jobsim.Simulation(aio, start=START) as sim:
+        sim.http.get(url__startswith="https://api.test/").mock(side_effect=[jobsim.delayed("2s", 200)] * 4)
+        sim.run_until_idle()
+        assert log == [("ticker", "00:00:01"), ("fetched", [200, 200, 200, 200], "00:00:02")]
+        assert [call.elapsed.total_seconds() for call in sim.http.calls] == [2.0] * 4
+        assert [record.data["run"] for record in sim.trace.of("http")] == ["fetch_all#1"] * 4  # named after the job
+
+
 # -- real network I/O ------------------------------------------------------------------------------------------------
 @pytest.fixture
 def tcp_server():

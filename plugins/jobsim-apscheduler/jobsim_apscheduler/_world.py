@@ -111,7 +111,6 @@ class APSWorld(JobRuns):
         self.installed = False
         self.closing = False  # uninstall: a job cut short now is neither an error nor a run that ended
         self.aio: Any = None  # ``_asyncio.AsyncSide``, while an AsyncIOScheduler is driven
-        self.loop_fn: jobsim.Function | None = None  # see ``loop_function``
 
     def new_uuid(self) -> uuid.UUID:
         """``uuid4()`` for the id of a job added without one (``job.py:65``), drawn from the simulation's seed."""

@@ -195,9 +195,9 @@ class Store:
         self.world.on_added(q, rec, job)
         self._enqueue(q, rec, int(args[3]))
         if parent_key is not None and args[5] is not None:
-            parent_rec = self.job_by_key(parent_key)
-            assert parent_rec is not None
-            parent_rec.dependencies.add(q.key(job_id))
+            found = self.job_by_key(parent_key)
+            assert found is not None
+            found[1].dependencies.add(q.key(job_id))
         return job_id
 
     def _store(self, q: QueueState, job_id: str, name: str, data: str, opts: dict[str, Any], timestamp: int,

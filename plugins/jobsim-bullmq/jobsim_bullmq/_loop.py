@@ -130,6 +130,8 @@ class WorkerLoop(VirtualLoop):
         if self.is_closed():
             return
         due = self.world.now_ns() if self._ready else self.next_timer_ns()  # type: ignore[attr-defined]
+        if due is not None and not self._ready and self.world.fast_forward:  # type: ignore[attr-defined]
+            due = self.world.idle_until(due)
         if due is None:
             return
         busy = self.world.busy()

@@ -13,6 +13,8 @@ those the simulation models go to the in-memory store (``_store``), the others r
   ``bullmq.worker`` and ``bullmq.lock_manager``: ``time.time()`` is the virtual clock,
   also for producer code a test runs between ``sim.advance`` calls.
 * ``uuid4`` in ``bullmq.flow_producer`` (a flow's job ids): drawn from the simulation's seed.
+* ``worker.getCompleted``: the jobs fetched together are started in the order their fetches were issued, not in
+  a set's memory-address order, so a run is the same every time.
 * ``Job.moveToFailed``: bullmq's own, after noting the exception (the store only sees
   its ``failedReason`` text) so the run keeps the real error.
 
@@ -86,6 +88,7 @@ def push(world: BullMQWorld) -> None:
         (bullmq.flow_producer, "uuid4"): lambda: uuid.UUID(int=ids.getrandbits(128), version=4),
         (bullmq.job.Job, "moveToFailed"): _move_to_failed(bullmq.job.Job.moveToFailed, world),
         (bullmq.queue_events.QueueEvents, "run"): _refuse("QueueEvents (the queue's event stream)"),
+        (bullmq.worker, "getCompleted"): _get_completed,
     }  # fmt: skip
     backend = _Backend(world)
     for name in dir(RedisBackend):
@@ -128,6 +131,24 @@ def _refuse(what: str) -> Any:
         raise not_simulated(what)
 
     return refused
+
+
+async def _get_completed(tasks: set[Any], emit: Any) -> tuple[list[Any], set[Any]]:
+    """``worker.py:734-744`` waits for the first of the worker's tasks to finish and takes the jobs of the finished
+    ones in the iteration order of a set of tasks -- their memory addresses. Here: in the order the tasks were
+    created (the order their fetches were issued), so the same seed gives the same run."""
+    import asyncio
+
+    from bullmq.utils import extract_result
+
+    from jobsim._aio import _created
+
+    if not tasks:
+        await asyncio.sleep(0)
+        return [], set()
+    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    jobs = [extract_result(task, emit) for task in sorted(done, key=_created)]
+    return [job for job in jobs if job is not None], pending
 
 
 def _move_to_failed(original: Any, world: BullMQWorld) -> Any:

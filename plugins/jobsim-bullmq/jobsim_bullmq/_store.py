@@ -113,6 +113,7 @@ class Store:
     def __init__(self, world: BullMQWorld) -> None:
         self.world = world
         self.queues: dict[str, QueueState] = {}
+        self.blocked: dict[Any, tuple[QueueState, Any]] = {}  # BZPOPMIN calls in progress: future -> queue, timer
 
     def queue(self, backend: Any) -> QueueState:
         qualified = backend.qualifiedName
@@ -163,6 +164,7 @@ class Store:
         future = loop.create_future()
         q.waiters.append(future)
         timer = loop.call_later(block_timeout, _time_out, future) if block_timeout else None
+        self.blocked[future] = (q, timer)
         try:
             return await future
         finally:
@@ -170,6 +172,7 @@ class Store:
                 timer.cancel()
             if future in q.waiters:
                 q.waiters.remove(future)
+            self.blocked.pop(future, None)
 
     # -- adding jobs ------------------------------------------------------------------------------
     def add_job(self, backend: Any, job: Any) -> str:

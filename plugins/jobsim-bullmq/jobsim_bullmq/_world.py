@@ -93,6 +93,7 @@ class BullMQWorld:
         self.installed = False
         self._process: _Process | None = None
         self.polls: list[int] = []  # when a worker's BZPOPMIN timed out (ns): the live test's tolerance counts them
+        self.fast_forward = True
 
     # -- adapting --------------------------------------------------------------------------------
     def adopt(self, worker: Any) -> Adapted:
@@ -260,6 +261,36 @@ class BullMQWorld:
             if any("rjk" not in q.jobs[j].fields for j in q.delayed):
                 return True
         return self.loop is not None and self.loop.job_timers()
+
+    def idle_until(self, due: int) -> int | None:
+        """When idle workers next do something that shows, instead of their next timer (``due``).
+
+        A worker with nothing to do blocks in ``BZPOPMIN`` for ``drainDelay`` (5 s), or, with a delayed job ahead,
+        ``ceil(min(due - now, 10 s))`` whole seconds (``worker.py:355-361, 394-415``), wakes, asks ``moveToActive``
+        for nothing and blocks again; meanwhile its lock renewals and stalled checks find nothing to do. Pumping
+        each of those timers costs a week of virtual time ~100,000 loop turns, so while every worker is blocked and
+        no job is active, waiting or busy, the loop is woken only at the first of those wake-ups at or after the
+        next delayed job is due (the wake-up that takes it), computed with the worker's own arithmetic; a job added
+        meanwhile pokes it at once as before. Skipped wake-ups left no trace, but the renewal and stalled-check
+        timers run once at the next wake-up and restart their period from there. None: nothing is due.
+        """
+        assert self.loop is not None
+        wakes = []
+        for q in self.store.queues.values():
+            if q.qualified in self.listened and (q.active or q.wait or q.prioritized or q.meta or q.limiter[1]):
+                return due
+        for worker in self.workers:
+            if worker.opts.get("limiter") or self.loop.job_timers():
+                return due
+            waiting = [(f, qt) for f, qt in self.store.blocked.items() if not f.done()]
+            mine = [qt for f, qt in waiting if qt[0].qualified == worker.qualifiedName]
+            if len(mine) != 1 or mine[0][1] is None or not worker.waiting or worker.waiting.done():
+                return due
+            q, timer = mine[0]
+            wake = self.loop._origin + round(timer.when() * 1_000_000_000)
+            if q.delayed:
+                wakes.append(_first_wake(wake, min(q.delayed.values()) // 0x1000))
+        return min(wakes) if wakes else None
 
     # -- what the store tells ------------------------------------------------------------------------
     def on_added(self, q: QueueState, rec: JobHash, job: Any) -> None:
@@ -455,6 +486,19 @@ class _Named:
     @property
     def name(self) -> str:
         return self.q.name
+
+
+def _first_wake(wake: int, due_ms: int) -> int:
+    """The first BZPOPMIN wake-up (ns) at or after which ``moveToActive`` promotes a job due at ``due_ms``: after
+    each wake-up with nothing due, the worker blocks ``ceil`` of ``min(blockUntil - now, 10 s)`` (at least 1 ms),
+    ``worker.py:355-361, 394-415``."""
+    import math
+
+    while round(wake / MS) < due_ms:
+        delay_ms = due_ms - int(wake / MS)
+        seconds = 0.001 if delay_ms < 1 else min(delay_ms / 1000, 10)
+        wake += math.ceil(seconds) * 1_000_000_000
+    return wake
 
 
 def runs_index(sim: Simulation, run: Run) -> int:

@@ -10,8 +10,10 @@ seconds (``worker.py:355-361`` ceils the timeout, since its blocking connection 
 ``canDoubleTimeout``), so the retry due 250 ms after the first failure starts ~1 s... later than due, at the first
 wake-up after it, exactly as predicted. What the simulation cannot know is Redis's own latency: a blocked client's
 timeout is noticed by the server's event loop, which wakes at least every 100 ms (``hz 10``), so each timed-out
-``BZPOPMIN`` before an event may make it up to 100 ms later; on top, 150 ms for process scheduling on a loaded
-machine. TOLERANCE per event = 0.15 s + 0.1 s x (timed-out waits before it in the simulation).
+``BZPOPMIN`` before an event may make it up to 100 ms later; and each processing costs the real worker a few
+Redis round trips the simulation spends no time on (measured 3-10 ms; 20 ms allowed), which add up along the
+run; on top, 150 ms for process scheduling on a loaded machine. Tolerance of the n-th start (from 0) =
+0.15 s + 0.1 s x (timed-out waits before it in the simulation) + 0.02 s x n.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ pytestmark = pytest.mark.live
 HERE = Path(__file__).parent
 SLACK = 0.15  # s: scheduling on a loaded machine
 PER_WAIT = 0.1  # s: Redis notices a blocked client's timeout within one 100 ms event-loop tick (hz 10)
+PER_JOB = 0.02  # s: the Redis round trips of one processing (fetch, finish), measured 3-10 ms
 
 
 def predicted() -> tuple[list[dict], list[int], dict[str, str]]:
@@ -76,7 +79,7 @@ def test_a_real_bullmq_worker_does_what_the_simulation_predicts(redis_url):
     real = [{**e, "t": round(e["t"] - observed["t0"], 3)} for e in observed["log"]]
     print("observed", real)
     assert [(e["name"], e["attempt"]) for e in real] == [(e["name"], e["attempt"]) for e in expected]
-    for r, p in zip(real, expected, strict=True):
+    for n, (r, p) in enumerate(zip(real, expected, strict=True)):
         waits = sum(1 for t in polls if t <= p["t"])
-        assert abs(r["t"] - p["t"]) <= SLACK + PER_WAIT * waits, (r, p, waits, real)
+        assert abs(r["t"] - p["t"]) <= SLACK + PER_WAIT * waits + PER_JOB * n, (r, p, waits, real)
     assert observed["states"] == states

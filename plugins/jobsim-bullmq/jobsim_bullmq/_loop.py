@@ -73,7 +73,7 @@ class WorkerLoop(VirtualLoop):
         self.pumping = False
         self._owned: dict[asyncio.TimerHandle, Any] = {}
         super().__init__(world.now_ns, self._spend)
-        self._selector = _KernelSelector(self._selector, self._park)
+        self._selector = _KernelSelector(self._selector, self._park)  # type: ignore[assignment]
 
     def time(self) -> float:
         return (self.world.now_ns() + self._skew - self._origin) / SECOND
@@ -87,7 +87,7 @@ class WorkerLoop(VirtualLoop):
             return
         self.stop()
 
-    def call_at(self, when: float, callback: Callable[..., Any], *args: Any,
+    def call_at(self, when: float, callback: Callable[..., Any], *args: Any,  # type: ignore[override]
                 context: contextvars.Context | None = None) -> asyncio.TimerHandle:  # fmt: skip
         handle = super().call_at(when, callback, *args, context=context)
         held = CURRENT.get()
@@ -107,7 +107,7 @@ class WorkerLoop(VirtualLoop):
         live = [h.when() for h in scheduled if not h.cancelled()]
         if not live:
             return None
-        return self._origin + round(min(live) * SECOND)
+        return int(self._origin + round(min(live) * SECOND))
 
     # -- driven by the kernel -------------------------------------------------------------------
     def pump(self) -> None:
@@ -135,9 +135,9 @@ class WorkerLoop(VirtualLoop):
         if due is None:
             return
         busy = self.world.busy()
-        if self._wake is not None and not self._wake.cancelled and self._wake_due == due:
-            if busy == (not self._wake.recurring):
-                return
+        wake = self._wake
+        if wake is not None and not wake.cancelled and self._wake_due == due and busy == (not wake.recurring):
+            return  # booked already
         if self._wake is not None:
             self.world.sim.kernel.cancel(self._wake)
         self._wake_due = due
@@ -161,7 +161,7 @@ class WorkerLoop(VirtualLoop):
                 task.cancel()
             jumps = 0
             while pending and jumps < CLOSING_JUMPS:
-                self._stopping = False  # type: ignore[has-type]
+                self._stopping = False
                 self.run_until_complete(asyncio.wait(pending, timeout=None))
                 pending = [t for t in asyncio.all_tasks(self) if not t.done()]
                 for task in pending:

@@ -95,15 +95,16 @@ def push(world: BullMQWorld) -> None:
         if name.startswith("_") or not callable(getattr(RedisBackend, name, None)):
             continue
         if name in REFUSED:
-            if REFUSED[name] is not None:
-                patches[(RedisBackend, name)] = _refuse(REFUSED[name])
+            what = REFUSED[name]
+            if what is not None:
+                patches[(RedisBackend, name)] = _refuse(what)
             continue
         patches[(RedisBackend, name)] = getattr(backend, name, None) or _refuse(f"bullmq's RedisBackend.{name}")
     for name in ("setGlobalConcurrency", "getGlobalConcurrency", "removeGlobalConcurrency", "setGlobalRateLimit",
                  "getGlobalRateLimit", "removeGlobalRateLimit", "rateLimit", "removeRateLimitKey", "getJobs"):
         patches[(bullmq.queue.Queue, name)] = getattr(_QueueMethods(world), name)
     for (owner, name), replacement in patches.items():
-        _saved[(owner, name)] = owner.__dict__[name] if name in owner.__dict__ else _MISSING
+        _saved[(owner, name)] = owner.__dict__.get(name, _MISSING)
         setattr(owner, name, replacement)
     _active = world
 
@@ -152,7 +153,7 @@ async def _get_completed(tasks: set[Any], emit: Any) -> tuple[list[Any], set[Any
 
 
 def _move_to_failed(original: Any, world: BullMQWorld) -> Any:
-    async def moveToFailed(self: Any, err: Any, token: str, fetchNext: bool = False) -> Any:  # noqa: N802, N803
+    async def moveToFailed(self: Any, err: Any, token: str, fetchNext: bool = False) -> Any:
         """bullmq's ``Job.moveToFailed`` (``job.py:204-266``), after noting ``err`` for the run."""
         world.errors[(self.queueQualifiedName, self.id)] = err
         return await original(self, err, token, fetchNext)
@@ -170,16 +171,16 @@ class _Backend:
         async def nothing(self: Any, *args: Any, **kwargs: Any) -> None:
             return None
 
-        async def addJob(self: Any, job: Any) -> str:  # noqa: N802
+        async def addJob(self: Any, job: Any) -> str:
             return store.add_job(self, job)
 
-        async def addJobs(self: Any, jobs: list[Any]) -> list[str]:  # noqa: N802
+        async def addJobs(self: Any, jobs: list[Any]) -> list[str]:
             ids = [store.add_job(self, job) for job in jobs]
             for job, job_id in zip(jobs, ids, strict=True):
                 job.id = job_id
             return ids
 
-        async def addFlow(self: Any, entries: list[dict[str, Any]]) -> list[str]:  # noqa: N802
+        async def addFlow(self: Any, entries: list[dict[str, Any]]) -> list[str]:
             results = []
             for entry in entries:
                 job = entry["job"]
@@ -188,51 +189,51 @@ class _Backend:
                 results.append(job.id)
             return results
 
-        async def moveToActive(self: Any, token: str, opts: dict[str, Any]) -> list[Any]:  # noqa: N802
+        async def moveToActive(self: Any, token: str, opts: dict[str, Any]) -> list[Any]:
             return store.move_to_active(self, token, opts)
 
-        async def moveToCompleted(self: Any, job: Any, return_value: Any, remove_on_complete: Any, token: str,  # noqa: N802
+        async def moveToCompleted(self: Any, job: Any, return_value: Any, remove_on_complete: Any, token: str,
                                   fetch_next: bool = True) -> Any:  # fmt: skip
             args = self.scripts.moveToCompletedArgs(job, return_value, remove_on_complete, token, False)
             return {"result": store.move_to_finished(self, job, args), "finishedOn": args[1][1]}
 
-        async def moveToFailed(self: Any, job: Any, failed_reason: str, remove_on_fail: Any, token: str,  # noqa: N802
+        async def moveToFailed(self: Any, job: Any, failed_reason: str, remove_on_fail: Any, token: str,
                                fetch_next: bool = True, fields_to_update: Any = None) -> Any:  # fmt: skip
             args = self.scripts.moveToFailedArgs(job, failed_reason, remove_on_fail, token, False, fields_to_update)
             return {"result": store.move_to_finished(self, job, args), "finishedOn": args[1][1]}
 
-        async def moveToDelayed(self: Any, job_id: str, timestamp: int, delay: int, token: str = "0",  # noqa: N802
+        async def moveToDelayed(self: Any, job_id: str, timestamp: int, delay: int, token: str = "0",
                                 opts: dict[str, Any] | None = None) -> None:  # fmt: skip
             opts = {**(opts or {}), "fetchNext": False}
             store.move_to_delayed(self, self.scripts.moveToDelayedArgs(job_id, timestamp, token, delay, opts))
 
-        async def retryJob(self: Any, job_id: str, lifo: bool, token: str = "0",  # noqa: N802
+        async def retryJob(self: Any, job_id: str, lifo: bool, token: str = "0",
                            opts: dict[str, Any] | None = None) -> None:  # fmt: skip
             store.retry_job(self, self.scripts.retryJobArgs(job_id, lifo, token, opts or {}))
 
-        async def moveToWaitingChildren(self: Any, job_id: str, token: str, opts: dict[str, Any]) -> bool:  # noqa: N802
+        async def moveToWaitingChildren(self: Any, job_id: str, token: str, opts: dict[str, Any]) -> bool:
             return store.move_to_waiting_children(self, job_id, token, opts)
 
-        async def moveStalledJobsToWait(self: Any, max_stalled: int, interval: int) -> list[str]:  # noqa: N802
+        async def moveStalledJobsToWait(self: Any, max_stalled: int, interval: int) -> list[str]:
             return store.move_stalled(self, max_stalled, interval)
 
-        async def extendLocks(self: Any, job_ids: list[str], tokens: list[str], duration: int) -> list[str]:  # noqa: N802
+        async def extendLocks(self: Any, job_ids: list[str], tokens: list[str], duration: int) -> list[str]:
             return store.extend_locks(self, job_ids, tokens, duration)
 
-        async def waitForJob(self: Any, block_timeout: float) -> Any:  # noqa: N802
+        async def waitForJob(self: Any, block_timeout: float) -> Any:
             result = await store.wait_for_job(self, block_timeout)
             if result is None:
                 w.polls.append(w.now_ns())
             return result
 
-        async def updateProgress(self: Any, job_id: str, progress: Any) -> None:  # noqa: N802
+        async def updateProgress(self: Any, job_id: str, progress: Any) -> None:
             rec = store.update_json(self, job_id, "progress", progress, "updateProgress")
             w.on_progress(store.queue(self), rec, progress)
 
-        async def updateData(self: Any, job_id: str, data: Any) -> None:  # noqa: N802
+        async def updateData(self: Any, job_id: str, data: Any) -> None:
             store.update_json(self, job_id, "data", data, "updateData")
 
-        async def addLog(self: Any, job_id: str, log_row: str, keep_logs: int = 0) -> int:  # noqa: N802
+        async def addLog(self: Any, job_id: str, log_row: str, keep_logs: int = 0) -> int:
             """``RPUSH <job>:logs`` then ``LTRIM`` to the last ``keepLogs`` (``redis_backend.py:316-323``)."""
             q = store.queue(self)
             rec = q.jobs.get(job_id)
@@ -244,71 +245,71 @@ class _Backend:
             w.on_log(q, job_id, log_row)
             return min(keep_logs, length) if keep_logs else length
 
-        async def getJobLogs(self: Any, job_id: str, start: int = 0, end: int = -1,  # noqa: N802
+        async def getJobLogs(self: Any, job_id: str, start: int = 0, end: int = -1,
                              asc: bool = True) -> dict[str, Any]:  # fmt: skip
             rec = store.job(self, job_id)
             logs = list(rec.logs) if rec is not None else []
             picked = _lrange(logs, start, end) if asc else list(reversed(_lrange(logs, -(end + 1), -(start + 1))))
             return {"logs": picked, "count": len(logs)}
 
-        async def getState(self: Any, job_id: str) -> str:  # noqa: N802
+        async def getState(self: Any, job_id: str) -> str:
             return store.state(self, job_id)
 
-        async def isJobInState(self: Any, state: str, job_id: str) -> bool:  # noqa: N802
+        async def isJobInState(self: Any, state: str, job_id: str) -> bool:
             return store.state(self, job_id) == ("waiting" if state == "wait" else state)
 
-        async def getJobData(self: Any, job_id: str) -> dict[str, str] | None:  # noqa: N802
+        async def getJobData(self: Any, job_id: str) -> dict[str, str] | None:
             rec = store.job(self, job_id)
             return rec.raw() if rec is not None else None
 
-        async def getCounts(self: Any, types: list[str]) -> list[int]:  # noqa: N802
+        async def getCounts(self: Any, types: list[str]) -> list[int]:
             return store.counts(self, types)
 
-        async def getRateLimitTtl(self: Any) -> int:  # noqa: N802
+        async def getRateLimitTtl(self: Any) -> int:
             q = store.queue(self)
             count, expiry = q.limiter
             return -2 if expiry is None and not count else (expiry - store.now() if expiry is not None else -1)
 
-        async def getProcessedChildrenValues(self: Any, job_id: str) -> dict[str, str]:  # noqa: N802
+        async def getProcessedChildrenValues(self: Any, job_id: str) -> dict[str, str]:
             rec = store.job(self, job_id)
             return dict(rec.processed) if rec is not None else {}
 
-        async def isPaused(self: Any) -> bool:  # noqa: N802
+        async def isPaused(self: Any) -> bool:
             return bool(store.queue(self).meta.get("paused"))
 
         async def pause(self: Any, paused: bool = True) -> None:
             store.pause(self, paused)
 
-        async def addJobScheduler(self: Any, scheduler_id: str, next_millis: int | None, template_data: str,  # noqa: N802
+        async def addJobScheduler(self: Any, scheduler_id: str, next_millis: int | None, template_data: str,
                                   template_opts: dict[str, Any], scheduler_opts: dict[str, Any],
                                   delayed_job_opts: dict[str, Any], producer_id: str | None = None) -> Any:  # fmt: skip
             return store.add_job_scheduler(self, scheduler_id, int(next_millis or 0), template_data, template_opts,
                                            scheduler_opts, delayed_job_opts, w.now_ms())  # fmt: skip
 
-        async def updateJobSchedulerNextMillis(self: Any, scheduler_id: str, next_millis: int | None,  # noqa: N802
+        async def updateJobSchedulerNextMillis(self: Any, scheduler_id: str, next_millis: int | None,
                                                template_data: str, delayed_job_opts: dict[str, Any],
                                                producer_id: str | None = None) -> str | None:  # fmt: skip
             return store.update_job_scheduler(self, scheduler_id, int(next_millis or 0), delayed_job_opts,
                                               producer_id, w.now_ms())  # fmt: skip
 
-        async def removeJobScheduler(self: Any, scheduler_id: str) -> int:  # noqa: N802
+        async def removeJobScheduler(self: Any, scheduler_id: str) -> int:
             return store.remove_job_scheduler(self, scheduler_id)
 
-        async def isJobScheduler(self: Any, scheduler_id: str) -> bool:  # noqa: N802
+        async def isJobScheduler(self: Any, scheduler_id: str) -> bool:
             return scheduler_id in store.queue(self).schedulers
 
-        async def getJobScheduler(self: Any, scheduler_id: str) -> tuple[dict[str, str] | None, int | None]:  # noqa: N802
+        async def getJobScheduler(self: Any, scheduler_id: str) -> tuple[dict[str, str] | None, int | None]:
             q = store.queue(self)
             fields = q.schedulers.get(scheduler_id)
             return (_scheduler_fields(fields), q.repeat.get(scheduler_id)) if fields is not None else (None, None)
 
-        async def getJobSchedulers(self: Any, start: int = 0, end: int = -1, asc: bool = False) -> list[Any]:  # noqa: N802
+        async def getJobSchedulers(self: Any, start: int = 0, end: int = -1, asc: bool = False) -> list[Any]:
             q = store.queue(self)
             order = sorted(q.repeat.items(), key=lambda item: (item[1], item[0]), reverse=not asc)
             return [(sid, _scheduler_fields(q.schedulers.get(sid) or {}), score)
                     for sid, score in _lrange(order, start, end)]  # fmt: skip
 
-        async def getJobSchedulersCount(self: Any) -> int:  # noqa: N802
+        async def getJobSchedulersCount(self: Any) -> int:
             return len(store.queue(self).repeat)
 
         for fn in (addJob, addJobs, addFlow, moveToActive, moveToCompleted, moveToFailed, moveToDelayed, retryJob,
@@ -328,40 +329,40 @@ class _QueueMethods:
     def __init__(self, world: BullMQWorld) -> None:
         store = world.store
 
-        async def setGlobalConcurrency(self: Any, concurrency: int) -> int:  # noqa: N802
+        async def setGlobalConcurrency(self: Any, concurrency: int) -> int:
             store.queue(self.backend).meta["concurrency"] = int(concurrency)
             return 1
 
-        async def getGlobalConcurrency(self: Any) -> int | None:  # noqa: N802
+        async def getGlobalConcurrency(self: Any) -> int | None:
             value = store.queue(self.backend).meta.get("concurrency")
             return None if value is None else int(value)
 
-        async def removeGlobalConcurrency(self: Any) -> int:  # noqa: N802
+        async def removeGlobalConcurrency(self: Any) -> int:
             return 1 if store.queue(self.backend).meta.pop("concurrency", None) is not None else 0
 
-        async def setGlobalRateLimit(self: Any, max_jobs: int, duration_ms: int) -> int:  # noqa: N802
+        async def setGlobalRateLimit(self: Any, max_jobs: int, duration_ms: int) -> int:
             store.queue(self.backend).meta.update(max=int(max_jobs), duration=int(duration_ms))
             return 2
 
-        async def getGlobalRateLimit(self: Any) -> dict[str, int] | None:  # noqa: N802
+        async def getGlobalRateLimit(self: Any) -> dict[str, int] | None:
             meta = store.queue(self.backend).meta
             return {"max": meta["max"], "duration": meta["duration"]} if "max" in meta and "duration" in meta else None
 
-        async def removeGlobalRateLimit(self: Any) -> int:  # noqa: N802
+        async def removeGlobalRateLimit(self: Any) -> int:
             meta = store.queue(self.backend).meta
             return sum(1 for k in ("max", "duration") if meta.pop(k, None) is not None)
 
-        async def rateLimit(self: Any, expire_time_ms: int) -> None:  # noqa: N802
+        async def rateLimit(self: Any, expire_time_ms: int) -> None:
             """``SET limiter 2^53-1 PX expire_time_ms`` (``queue.py:109-118``): rate-limited until it expires."""
             store.queue(self.backend).limiter = (9007199254740991, store.now() + int(expire_time_ms))
 
-        async def removeRateLimitKey(self: Any) -> int:  # noqa: N802
+        async def removeRateLimitKey(self: Any) -> int:
             q = store.queue(self.backend)
             had = q.limiter != (0, None)
             q.limiter = (0, None)
             return int(had)
 
-        async def getJobs(self: Any, types: Any, start: int = 0, end: int = -1, asc: bool = False) -> list[Any]:  # noqa: N802
+        async def getJobs(self: Any, types: Any, start: int = 0, end: int = -1, asc: bool = False) -> list[Any]:
             """``queue.getJobs(types, start, end, asc)`` (``queue.py:437-453``, ``getJobs-1.lua``): per type, its
             range of ids, each job once."""
             from bullmq.job import Job

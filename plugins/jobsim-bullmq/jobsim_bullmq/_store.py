@@ -95,7 +95,7 @@ class QueueState:
         return f"{self.qualified}:{job_id}"
 
     def paused_or_maxed(self) -> bool:
-        """``isQueuePausedOrMaxed`` (``addJobScheduler-11.lua:158-169``): paused, or the global concurrency is reached."""
+        """``isQueuePausedOrMaxed`` (``addJobScheduler-11.lua:158-169``): paused, or at the global concurrency."""
         if self.meta.get("paused"):
             return True
         limit = self.meta.get("concurrency")

@@ -53,10 +53,11 @@ class _Process(Execution):
 
     __slots__ = ("default",)
 
-    @property  # type: ignore[override]
+    @property
     def run_(self) -> Run:
         held = CURRENT.get()
-        return held.run if held is not None else self.default  # type: ignore[no-any-return]
+        run: Run = held.run if held is not None else self.default
+        return run
 
     @run_.setter
     def run_(self, value: Run) -> None:
@@ -455,7 +456,7 @@ class BullMQWorld:
         return Job.fromJSON(owner, rec.raw(), rec.id)
 
     def state(self, job_id: str, queue: Any = None) -> str:
-        """``job.getState()`` now: ``waiting``, ``delayed``, ``prioritized``, ``active``, ``completed``, ``failed``..."""
+        """``job.getState()`` now: ``waiting``, ``delayed``, ``prioritized``, ``active``, ``completed``..."""
         q, rec = self._hash(str(job_id), queue)
         return self.store.state(_Named(q), rec.id)
 
@@ -480,7 +481,7 @@ class _Named:
     q: QueueState
 
     @property
-    def qualifiedName(self) -> str:  # noqa: N802 - bullmq's name
+    def qualifiedName(self) -> str:
         return self.q.qualified
 
     @property

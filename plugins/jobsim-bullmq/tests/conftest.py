@@ -8,6 +8,8 @@ import importlib.util
 
 import pytest
 
+from jobsim.testing import redis_url_fixture
+
 if importlib.util.find_spec("bullmq") is None or importlib.util.find_spec("jobsim_bullmq") is None:
     # run from the repository root without the plugin installed: nothing here can run
     collect_ignore_glob = ["test_*.py", "bullmq_*.py"]
@@ -46,13 +48,4 @@ def run(coroutine):
     return asyncio.run(coroutine)
 
 
-@pytest.fixture(scope="session")
-def redis_url():
-    """A throwaway ``redis-server`` on 127.0.0.1 and a free port, stopped by pid afterwards."""
-    from jobsim.testing import ServerUnavailable, redis_server
-
-    try:
-        with redis_server() as url:
-            yield url
-    except ServerUnavailable as exc:
-        pytest.skip(f"live BullMQ tests need Debian's redis-server: {exc}")
+redis_url = redis_url_fixture("live BullMQ tests")

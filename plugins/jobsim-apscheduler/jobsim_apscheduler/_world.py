@@ -41,8 +41,8 @@ from jobsim._kernel import BACKGROUND, NORMAL, URGENT
 from jobsim._records import Attempt, Run
 from jobsim._steps import Execution
 from jobsim._time import MS, SECOND, iso, to_datetime
-from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
-from jobsim.hooks import Adapted, output_bytes, refusing_handler
+from jobsim.errors import InvalidArgument, UnsupportedFeature
+from jobsim.hooks import Adapted, escapes, output_bytes, refusing_handler
 
 from ._executor import SimulatedPoolExecutor
 
@@ -438,7 +438,7 @@ class APSWorld:
         engine.move_clock(end)
         event = out[0]
         error = getattr(event, "exception", None)
-        if event.code == EVENT_JOB_ERROR and error is not fault and error is not None and _escapes(error):
+        if event.code == EVENT_JOB_ERROR and error is not fault and error is not None and escapes(error):
             raise error  # jobsim's own errors (a budget, a refused call) stop the test
         events.extend(out)
         if event.code == EVENT_JOB_EXECUTED or event.code == EVENT_JOB_ERROR:
@@ -623,12 +623,6 @@ def _ns(when: dt.datetime) -> int:
 
 def _nothing() -> None:
     pass
-
-
-def _escapes(exc: BaseException | None) -> bool:
-    """jobsim's own errors (a budget, a refused call) and KeyboardInterrupt-likes leave the simulation;
-    anything else raised by job code is APScheduler's EVENT_JOB_ERROR."""
-    return isinstance(exc, JobsimError) or (exc is not None and not isinstance(exc, Exception | SystemExit))
 
 
 def _not_an_event_handler(name: str) -> Any:

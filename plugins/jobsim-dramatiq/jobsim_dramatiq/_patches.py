@@ -54,6 +54,15 @@ def push(world: DramatiqWorld) -> None:
             "another simulation with Dramatiq brokers is running in this process; close it before starting this one "
             "(jobsim-dramatiq replaces Dramatiq's clock, ids and jitter process-wide while a simulation runs)"
         )
+    _active = world
+    try:
+        _patch(world)
+    except BaseException:
+        pop(world)
+        raise
+
+
+def _patch(world: DramatiqWorld) -> None:
     import dramatiq.asyncio
     import dramatiq.common
     import dramatiq.composition
@@ -75,14 +84,20 @@ def push(world: DramatiqWorld) -> None:
     for name, module in list(sys.modules.items()):
         if name.startswith("dramatiq.") and getattr(module, "current_millis", None) is original_millis:
             _set(module, "current_millis", world.current_millis)
-    redis_module = sys.modules.get("dramatiq.brokers.redis")
+    redis_module = _broker_module("redis", "redis")
     if redis_module is not None:
         _set(redis_module, "uuid4", world.new_uuid)
         _set(redis_module.RedisBroker, "enqueue", _guard(redis_module.RedisBroker.enqueue, world))
-    rabbit_module = sys.modules.get("dramatiq.brokers.rabbitmq")
+    rabbit_module = _broker_module("rabbitmq", "pika")
     if rabbit_module is not None:
         _set(rabbit_module.RabbitmqBroker, "enqueue", _guard(rabbit_module.RabbitmqBroker.enqueue, world))
-    _active = world
+    import dramatiq.actor
+    import dramatiq.broker
+
+    getter = _get_broker(dramatiq.broker.get_broker, world)
+    for module in (dramatiq, dramatiq.broker, dramatiq.actor, dramatiq.composition, dramatiq.message):
+        if "get_broker" in vars(module):
+            _set(module, "get_broker", getter)
 
 
 def pop(world: DramatiqWorld) -> None:
@@ -144,6 +159,35 @@ def _refuse_start(original: Any, world: DramatiqWorld) -> Any:
         original(self)
 
     return start
+
+
+def _broker_module(name: str, client: str) -> Any:
+    """``dramatiq.brokers.<name>``, imported if its client library is installed: a broker of it made during the
+    simulation (``dramatiq.get_broker()`` makes a ``RabbitmqBroker``) must meet the guard too."""
+    import importlib
+    import importlib.util
+
+    if f"dramatiq.brokers.{name}" not in sys.modules and importlib.util.find_spec(client) is None:
+        return None
+    return importlib.import_module(f"dramatiq.brokers.{name}")
+
+
+def _get_broker(original: Any, world: DramatiqWorld) -> Any:
+    def get_broker() -> Any:
+        """``dramatiq.get_broker()``: with no global broker set it would make a ``RabbitmqBroker`` on
+        127.0.0.1:5672 (``broker.py:38-70``), which a simulation cannot reach: refused, with the fix."""
+        import dramatiq.broker
+
+        if dramatiq.broker.global_broker is None:
+            raise UnsupportedFeature(
+                "dramatiq.get_broker() was called with no global broker set (an actor declared without broker=, or a "
+                "pipeline/group built without broker=): Dramatiq would make a RabbitmqBroker on 127.0.0.1:5672. Call "
+                "dramatiq.set_broker(broker) with the broker under test, or pass broker= where it is used",
+                system="dramatiq", feature="default broker",
+            )  # fmt: skip
+        return original()
+
+    return get_broker
 
 
 def _guard(original: Any, world: DramatiqWorld) -> Any:

@@ -287,7 +287,7 @@ class SimWorker:
                 throws = proxy.options.get("throws") or (actor and actor.options.get("throws"))
                 if not isinstance(error, RateLimitExceeded | Retry) and not (throws and isinstance(error, throws)):
                     LOG.error("Failed to process message %s with unhandled exception.", proxy, exc_info=error)
-                broker.emit_after("process_message", proxy, exception=error)
+                _handling(error, broker.emit_after, "process_message", proxy, exception=error)
         self._later(x, self.post_process, item)
 
     def _attempt(self, item: Item, x: DramatiqExecution) -> tuple[Attempt, dict[str, Any]]:
@@ -399,6 +399,20 @@ class SimWorker:
             if self.consumes(queue):
                 self.fetch(queue)
         self.dispatch()
+
+
+def _handling(error: BaseException, call: Any, *args: Any, **kwargs: Any) -> None:
+    """``call(...)`` as from ``process_message``'s ``except BaseException`` block (``worker.py:581-600``): hooks
+    see the error as the exception being handled (``Retries`` stores ``traceback.format_exc()`` in the message's
+    options, ``retries.py:111``; what they raise gets it as ``__context__``). The error's traceback is left as
+    the actor left it."""
+    traceback = error.__traceback__
+    try:
+        raise error
+    except BaseException:
+        call(*args, **kwargs)
+    finally:
+        error.__traceback__ = traceback
 
 
 def _escapes(exc: BaseException) -> bool:

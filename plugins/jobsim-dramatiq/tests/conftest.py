@@ -1,0 +1,67 @@
+"""Fixtures for jobsim-dramatiq's tests: a stub broker per test, and (live) a real Redis and Dramatiq worker."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+if importlib.util.find_spec("dramatiq") is None or importlib.util.find_spec("jobsim_dramatiq") is None:
+    # run from the repository root without the plugin installed: nothing here can run
+    collect_ignore_glob = ["test_*.py", "dramatiq_live_*.py"]
+
+START = "2025-03-01T00:00:00Z"
+
+
+@pytest.fixture
+def broker():
+    """A fresh ``StubBroker`` with Dramatiq's default middleware, the global broker for the test."""
+    import dramatiq
+    import dramatiq.broker
+    from dramatiq.brokers.stub import StubBroker
+
+    saved = dramatiq.broker.global_broker
+    stub = StubBroker()
+    dramatiq.set_broker(stub)
+    yield stub
+    dramatiq.broker.global_broker = saved
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "live: talks to a real backend server on loopback (skipped when it is not running)"
+    )
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """A throwaway ``redis-server`` on 127.0.0.1 and a free port, stopped by pid afterwards."""
+    from jobsim.testing import ServerUnavailable, redis_server
+
+    try:
+        with redis_server() as url:
+            yield url
+    except ServerUnavailable as exc:
+        pytest.skip(f"live Dramatiq tests need Debian's redis-server: {exc}")
+
+
+@pytest.fixture
+def dramatiq_worker(redis_url):
+    """``dramatiq_live_worker.py`` (a real ``dramatiq.Worker``, 2 threads) against ``redis_url``; stopped by pid."""
+    import os
+    import sys
+    from pathlib import Path
+
+    import redis
+
+    from jobsim.testing import worker_process
+
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    client.close()
+    here = Path(__file__).parent
+    env = dict(os.environ, JOBSIM_LIVE_REDIS=redis_url, PYTHONPATH=os.pathsep.join([str(here), os.environ.get(
+        "PYTHONPATH", "")]))  # fmt: skip
+    with worker_process([sys.executable, str(here / "dramatiq_live_worker.py")], ready="worker ready", env=env,
+                        cwd=str(here)) as worker:  # fmt: skip
+        yield worker

@@ -154,6 +154,7 @@ class SimBroker:
 
     def arrive(self, parcel: Parcel) -> None:
         """The message is on its queue: the first worker with room fetches it (a worker polls at once here)."""
+        self.world.tick()
         backlog = self.backlogs.get(parcel.queue)
         if backlog is None:
             backlog = self.backlogs[parcel.queue] = Backlog(self.prioritised)

@@ -177,6 +177,7 @@ class SimWorker:
         from dramatiq.common import q_name
 
         consumer.timer = consumer.timer_at = None
+        self.world.tick()
         now = self.world.current_millis()
         while consumer.delayed and consumer.delayed[0][0] <= now and not self.stopped:
             _eta, _seq, item = heapq.heappop(consumer.delayed)
@@ -393,6 +394,7 @@ class SimWorker:
 
     def start(self) -> None:
         """The worker (re)starts: its consumers fetch what waits on the broker."""
+        self.world.tick()
         self.stopped = False
         self.world.record("dramatiq.worker", worker=self.name, what="start")
         for queue in sorted(self.sb.backlogs):

@@ -82,6 +82,11 @@ class DramatiqWorld:
     def next_seq(self) -> int:
         return next(self.seq)
 
+    def tick(self) -> None:
+        """A kernel item of the worker or broker (not an actor's code) calls middleware hooks: the wall clock they
+        read is the kernel's instant."""
+        self.sim.wallclock.move(self.sim.kernel.now)
+
     def execution(self) -> DramatiqExecution | None:
         return self.current_x
 
@@ -248,10 +253,16 @@ class DramatiqWorld:
             raise InvalidArgument.build("delay", delay, "a number of milliseconds (Dramatiq's unit), or None; "
                                         "actor.send_with_options(delay=...) also takes a timedelta")  # fmt: skip
         sb = next(sb for sb in self.brokers if sb.broker is broker)
-        message, queue_name = sb.prepare(message, delay)
-        broker.emit_before("enqueue", message, delay)
-        data = message.encode()
-        broker.emit_after("enqueue", message, delay)
+        wallclock = self.sim.wallclock
+        wallclock.activate()  # from the test too, middleware hooks read the virtual clock (nested: free)
+        wallclock.move(self.sim.now_ns())
+        try:
+            message, queue_name = sb.prepare(message, delay)
+            broker.emit_before("enqueue", message, delay)
+            data = message.encode()
+            broker.emit_after("enqueue", message, delay)
+        finally:
+            wallclock.deactivate()
         held = self._delivery(sb, message, queue_name, delay)
         parcel = Parcel(held, queue_name, data, sb.priority(message), self.next_seq())
         held.unacked += 1

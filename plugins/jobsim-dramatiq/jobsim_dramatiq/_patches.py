@@ -116,16 +116,21 @@ def _set(owner: Any, name: str, value: Any) -> None:
 
 
 class _Time:
-    """The ``time`` module as Dramatiq's modules above see it: ``time()`` and ``monotonic()`` are virtual."""
+    """The ``time`` module as Dramatiq's modules above see it: ``time()`` and ``monotonic()`` are virtual.
+
+    ``monotonic()`` starts from the real one at the simulation's start and moves with virtual time: an
+    in-memory rate limiter or barrier that outlives the simulation keeps expiry times its next users (on
+    the real clock) can still reach."""
 
     def __init__(self, world: DramatiqWorld) -> None:
         self._now = world.sim.now_ns
+        self._origin = time.monotonic_ns() - world.sim.now_ns()
 
     def time(self) -> float:
         return self._now() / SECOND
 
     def monotonic(self) -> float:
-        return self._now() / SECOND
+        return (self._origin + self._now()) / SECOND
 
     def __getattr__(self, name: str) -> Any:
         return getattr(time, name)

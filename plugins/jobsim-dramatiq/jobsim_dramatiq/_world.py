@@ -206,6 +206,7 @@ class DramatiqWorld:
                     self._add_worker(sb, Worker(sb.broker))  # dramatiq's defaults: 8 threads, its prefetch
                 _middleware.install(self, sb)
                 self._shadow(sb)
+                self._take_waiting(sb)
         except BaseException:
             self.uninstall(sim)
             raise
@@ -221,6 +222,28 @@ class DramatiqWorld:
         own["flush_all"] = sb.flush_all
         own["consume"] = self._refuse_consume
         sb.shadowed = ["enqueue", "join", "flush", "flush_all", "consume"]
+
+    def _take_waiting(self, sb: SimBroker) -> None:
+        """Messages a ``StubBroker`` already holds (sent before the simulation started) are the simulation's from
+        its start, each a run, in their queues' order; a Redis or RabbitMQ server's are out of reach. They were
+        stamped on the real clock: their ``message_timestamp`` and ``eta`` move with it to the simulation's
+        start (a message sent a second before with ``delay=60_000`` is due 59 s into the simulation)."""
+        from dramatiq.message import Message
+
+        from jobsim._wallclock import WallClock
+
+        if sb.kind != "stub":
+            return
+        shift = self.sim.kernel.now // MS - int(WallClock.real_now().timestamp() * 1000)
+        for queue_name, queue in list(sb.broker.queues.items()):
+            while not queue.empty():
+                queue.task_done()
+                message = Message.decode(queue.get_nowait())
+                options = {"eta": message.options["eta"] + shift} if "eta" in message.options else {}
+                message = message.copy(message_timestamp=message.message_timestamp + shift, options=options)
+                data = message.encode()
+                held = self._new_delivery(sb, message, queue_name, None, origin="before the simulation")
+                self._post(held, queue_name, data, 0, message.actor_name)
 
     def _refuse_consume(self, queue_name: str, *args: Any, **kwargs: Any) -> Any:
         raise UnsupportedFeature(
@@ -264,11 +287,15 @@ class DramatiqWorld:
         finally:
             wallclock.deactivate()
         held = self._delivery(sb, message, queue_name, delay)
-        parcel = Parcel(held, queue_name, data, sb.priority(message), self.next_seq())
-        held.unacked += 1
-        sb.unacked[_canonical(queue_name)] += 1
-        self.sim.kernel.schedule(self.sim.now_ns(), sb.arrive, parcel, owner=f"{message.actor_name} (dramatiq message)")
+        self._post(held, queue_name, data, sb.priority(message), message.actor_name)
         return message
+
+    def _post(self, held: Held, queue_name: str, data: bytes, priority: int, actor_name: str) -> None:
+        """The broker stored the message: it is on its queue from now (in actor code, the actor's instant)."""
+        parcel = Parcel(held, queue_name, data, priority, self.next_seq())
+        held.unacked += 1
+        held.sb.unacked[_canonical(queue_name)] += 1
+        self.sim.kernel.schedule(self.sim.now_ns(), held.sb.arrive, parcel, owner=f"{actor_name} (dramatiq message)")
 
     def _delivery(self, sb: SimBroker, message: Any, queue_name: str, delay: int | float | None) -> Held:
         """The delivery this enqueue belongs to: the one being moved from its delay queue, the one whose processing
@@ -292,7 +319,8 @@ class DramatiqWorld:
                                           "attempt": held.calls, "at": at, "delay": at - now,
                                           "retries": message.options.get("retries")})  # fmt: skip
 
-    def _new_delivery(self, sb: SimBroker, message: Any, queue_name: str, delay: int | float | None) -> Held:
+    def _new_delivery(self, sb: SimBroker, message: Any, queue_name: str, delay: int | float | None, *,
+                      origin: str = "send") -> Held:  # fmt: skip
         fn = self.functions.get(message.actor_name) or self._declare(
             message.actor_name, sb.broker.actors.get(message.actor_name), sb
         )
@@ -309,7 +337,8 @@ class DramatiqWorld:
         runs.append(run)
         held = Held(run, sb, message.message_id)
         deliveries.append(held)
-        origin = "send" if cause is None else f"{cause.function.id}#{self.sim.runs(cause.function).index(cause) + 1}"
+        if cause is not None:
+            origin = f"{cause.function.id}#{self.sim.runs(cause.function).index(cause) + 1}"
         self.sim.trace.add(now, "run.start", {"function": fn.id, "run": run_id, "n": len(runs), "event": origin})
         eta = message.options.get("eta")
         self.sim.trace.add(

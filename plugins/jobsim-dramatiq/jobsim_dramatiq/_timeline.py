@@ -25,7 +25,7 @@ def _enqueue(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 
 
 def _unconsumed(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
-    return f"dramatiq  {_name(d, names)} waits on queue {d['queue']!r}: no simulated worker consumes it"
+    return f"dramatiq  {_name(d, names)} waits on queue {d['queue']!r}: no running simulated worker consumes it"
 
 
 def _dead_letter(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:

@@ -435,10 +435,12 @@ class DramatiqWorld:
         (default: the broker's ``fail_fast_default``, True) re-raises the exception of a message dead-lettered on
         that queue (``stub.py:192-194``). A queue whose messages no simulated worker consumes is an error, not a
         hang."""
-        from dramatiq.errors import QueueJoinTimeout
+        from dramatiq.errors import QueueJoinTimeout, QueueNotFound
 
         sb = self._sim_broker(broker)
         self.sim._require_running("dramatiq.join")
+        if sb.kind == "stub" and queue_name not in sb.broker.queues:
+            raise QueueNotFound(queue_name)  # brokers/stub.py:170-176
         deadline = None if timeout is None else self.sim.kernel.now + duration_ns(timeout / 1000, "timeout")
         if not self.wait_until(lambda: sb.unacked[queue_name] <= 0, None if deadline is None else
                                deadline - self.sim.kernel.now):  # fmt: skip

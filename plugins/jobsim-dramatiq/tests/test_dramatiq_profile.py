@@ -11,6 +11,8 @@ from dramatiq_support import START, WEEK_MS, backoffs, gaps, ms, starts
 import jobsim
 from jobsim import traces
 
+pytest_plugins = ["pytester"]
+
 
 @pytest.fixture(autouse=True)
 def _quiet():
@@ -82,3 +84,58 @@ def test_a_dramatiq_simulation_saves_and_reads_back_its_trace(broker, tmp_path):
         kinds = [r.kind for r in traces.load(path)]
     for kind in ("run.start", "dramatiq.enqueue", "attempt", "retry", "dramatiq.dead_letter", "run.end"):
         assert kind in kinds
+
+
+def test_actors_are_targets_and_name_their_runs(broker):
+    @dramatiq.actor
+    def charge(n):
+        return n
+
+    @dramatiq.actor
+    def refund(n):
+        return -n
+
+    with jobsim.Simulation(charge, refund, start=START) as sim:  # one broker, taken once
+        charge.send(1)
+        refund.send(2)
+        sim.run_until_idle()
+        assert [r.output for r in sim.runs(charge)] == [1] and [r.output for r in sim.runs("refund")] == [-2]
+        assert sim.dramatiq.workers[0].threads == 8
+
+
+def test_the_jobsim_fixture_simulates_a_broker_from_jobsim_app(pytester, monkeypatch):
+    import os
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    pytester.makeconftest('''
+import dramatiq
+import pytest
+from dramatiq.brokers.stub import StubBroker
+
+broker = StubBroker()
+dramatiq.set_broker(broker)
+
+
+@dramatiq.actor(max_retries=1, min_backoff=60_000, max_backoff=60_000)
+def sync(n):
+    raise ConnectionError("down")
+
+
+@pytest.fixture
+def jobsim_app():
+    return broker
+''')
+    pytester.makepyfile('''
+from conftest import sync
+
+
+def test_sync_retries_within_a_minute(jobsim):
+    sync.send(1)
+    jobsim.run_until_idle()
+    run = jobsim.runs(sync)[0]
+    assert run.status == "failed" and 30 <= (run.attempts[1].started_at - run.attempts[0].started_at).seconds < 60
+''')
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(root), str(root / "plugins" / "jobsim-dramatiq")]))
+    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
+    assert result.parseoutcomes().get("passed") == 1, result.stdout.str()

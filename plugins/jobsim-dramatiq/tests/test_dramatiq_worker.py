@@ -104,7 +104,7 @@ def test_a_worker_reads_only_its_queues(broker):
         report.send()
         sim.run_until_idle()
         assert [r.status for r in sim.runs()] == ["completed", "queued"]
-        assert "report#1 waits on queue 'reports': no simulated worker consumes it" in sim.timeline()
+        assert "report#1 waits on queue 'reports': no running simulated worker consumes it" in sim.timeline()
         with pytest.raises(JobsimError, match=r"broker.join\('reports'\) would wait forever: 1 message"):
             broker.join("reports")
 
@@ -159,6 +159,8 @@ def test_the_same_seed_gives_the_same_message_ids_and_trace(broker):
 
 
 def test_join_runs_the_simulation_until_the_queue_is_done_and_raises_a_dead_letters_error(broker):
+    from dramatiq.errors import QueueNotFound
+
     @dramatiq.actor(max_retries=1, min_backoff=5_000, max_backoff=5_000)
     def fragile(n):
         if n:
@@ -174,6 +176,8 @@ def test_join_runs_the_simulation_until_the_queue_is_done_and_raises_a_dead_lett
             broker.join("default")
         assert 5_500 <= ms(sim.now_ns()) < 6_000 + 3_000
         broker.join("default", fail_fast=False)
+        with pytest.raises(QueueNotFound):
+            broker.join("nowhere")
 
 
 def test_join_times_out_in_virtual_time(broker):
@@ -212,6 +216,7 @@ def test_a_redis_dead_letter_is_kept_for_dead_message_ttl():
 
 
 def test_a_rabbitmq_queue_hands_out_higher_broker_priority_first():
+    pytest.importorskip("pika", reason="RabbitmqBroker needs pika: pip install -e 'plugins/jobsim-dramatiq[rabbitmq]'")
     from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
     broker = RabbitmqBroker(host="127.0.0.1", port=1, max_priority=5)

@@ -22,8 +22,8 @@ import jobsim
 from jobsim._events import Event
 from jobsim._kernel import BACKGROUND
 from jobsim._records import Run
-from jobsim._time import MS, SECOND, duration_ns, iso, to_datetime
-from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
+from jobsim._time import DAY, MS, SECOND, duration_ns, format_duration, iso, to_datetime
+from jobsim.errors import BudgetExceeded, InvalidArgument, JobsimError, UnsupportedFeature
 from jobsim.hooks import Adapted, output_bytes, refusing_handler
 
 from . import _middleware
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 BACKEND = "dramatiq"
 README = "plugins/jobsim-dramatiq/README.md"
+WAIT_HORIZON = 366 * DAY  # a wait from the test with no timeout gives up after this much virtual time
 
 
 class Held:
@@ -442,8 +443,8 @@ class DramatiqWorld:
         if sb.kind == "stub" and queue_name not in sb.broker.queues:
             raise QueueNotFound(queue_name)  # brokers/stub.py:170-176
         deadline = None if timeout is None else self.sim.kernel.now + duration_ns(timeout / 1000, "timeout")
-        if not self.wait_until(lambda: sb.unacked[queue_name] <= 0, None if deadline is None else
-                               deadline - self.sim.kernel.now):  # fmt: skip
+        within = None if deadline is None else deadline - self.sim.kernel.now
+        if not self.wait_until(lambda: sb.unacked[queue_name] <= 0, within, f"broker.join({queue_name!r})"):
             if deadline is not None and self.sim.kernel.now >= deadline:
                 raise QueueJoinTimeout(queue_name)
             raise JobsimError(
@@ -456,18 +457,25 @@ class DramatiqWorld:
             for message in sb.broker.dead_letters_by_queue[queue_name]:
                 raise (message._exception or Exception("Message failed with unknown error")) from None
 
-    def wait_until(self, ready: Callable[[], bool], within: int | None) -> bool:
-        """From the test: run the simulation, instant by instant, until ``ready()`` or ``within`` ns have passed."""
+    def wait_until(self, ready: Callable[[], bool], within: int | None, what: str = "the wait") -> bool:
+        """From the test: run the simulation, instant by instant, until ``ready()`` or ``within`` ns have passed.
+
+        With no ``within``, a wait still pending after ``WAIT_HORIZON`` of virtual time (an actor retried
+        forever, ``max_retries=None``) raises ``BudgetExceeded`` instead of running on for ever."""
         sim = self.sim
         if sim.engine.x is not None:
             raise JobsimError("a blocking wait (broker.join, get_result(block=True)) was called from actor code; "
                               "call it from the test")  # fmt: skip
-        deadline = None if within is None else sim.kernel.now + within
+        deadline = sim.kernel.now + (WAIT_HORIZON if within is None else within)
         while not ready():
             due = sim.kernel.next_due()
-            if due is None or (deadline is not None and due > deadline):
-                if deadline is not None:
-                    sim.advance_to(_instant(deadline))
+            if due is None:
+                return False
+            if due > deadline:
+                if within is None:
+                    raise BudgetExceeded(f"{what} was still waiting after {format_duration(WAIT_HORIZON)} of virtual "
+                                         f"time (next work at {iso(due)}): a message retried for ever? Pass timeout=")
+                sim.advance_to(_instant(deadline))
                 return ready()
             sim.advance_to(_instant(due))
         return True

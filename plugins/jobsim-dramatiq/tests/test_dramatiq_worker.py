@@ -194,6 +194,20 @@ def test_join_times_out_in_virtual_time(broker):
         assert ms(sim.now_ns()) == 60_000 and sim.runs(slow)[0].status == "running"
 
 
+def test_joining_a_queue_retried_for_ever_stops_after_a_year_of_virtual_time(broker):
+    from jobsim.errors import BudgetExceeded
+
+    @dramatiq.actor(max_retries=None, min_backoff=86_400_000)
+    def forever():
+        raise ValueError("never")
+
+    with jobsim.Simulation(broker, start=START) as sim:
+        forever.send()
+        with pytest.raises(BudgetExceeded, match=r"broker.join\('default'\) was still waiting after 366d of virtual"):
+            broker.join("default")
+        assert sim.runs(forever)[0].status == "retrying"
+
+
 def test_a_redis_dead_letter_is_kept_for_dead_message_ttl():
     from dramatiq.brokers.redis import RedisBroker
 

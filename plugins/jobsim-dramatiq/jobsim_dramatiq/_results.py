@@ -92,7 +92,7 @@ class ResultStore:
             seconds = int((DEFAULT_TIMEOUT if timeout is None else timeout) / 1000)
             self.refuse_in_actor(key)
             if seconds:
-                self.world.wait_until(lambda: self.visible(key) is not None, seconds * SECOND)
+                self.world.wait_until(lambda: self.visible(key) is not None, seconds * SECOND, "get_result(block=True)")
             data = self.visible(key)
             if data is None:
                 raise ResultTimeout(message)

@@ -22,8 +22,8 @@ import jobsim
 from jobsim._events import Event
 from jobsim._kernel import BACKGROUND
 from jobsim._records import Run
-from jobsim._time import DAY, MS, SECOND, duration_ns, format_duration, iso, to_datetime
-from jobsim.errors import BudgetExceeded, InvalidArgument, JobsimError, UnsupportedFeature
+from jobsim._time import MS, duration_ns, iso
+from jobsim.errors import InvalidArgument, UnsupportedFeature
 from jobsim.hooks import Adapted, output_bytes, refusing_handler
 
 from . import _middleware
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
 BACKEND = "dramatiq"
 README = "plugins/jobsim-dramatiq/README.md"
-WAIT_HORIZON = 366 * DAY  # a wait from the test with no timeout gives up after this much virtual time
 
 
 class Held:
@@ -429,56 +428,15 @@ class DramatiqWorld:
 
     def join(self, queue_name: str, *, broker: Any = None, timeout: int | None = None,
              fail_fast: bool | None = None) -> None:  # fmt: skip
-        """``broker.join(queue_name)``: run the simulation until every message enqueued on the queue and its delay
-        queue was acked or dead-lettered (``brokers/stub.py:146-196``), in virtual time.
+        """``broker.join(queue_name)`` in virtual time (``_waits.join``); ``broker`` is needed with several."""
+        from ._waits import join
 
-        ``timeout`` (ms, virtual) raises ``QueueJoinTimeout`` as the broker does. On a ``StubBroker`` ``fail_fast``
-        (default: the broker's ``fail_fast_default``, True) re-raises the exception of a message dead-lettered on
-        that queue (``stub.py:192-194``). A queue whose messages no simulated worker consumes is an error, not a
-        hang."""
-        from dramatiq.errors import QueueJoinTimeout, QueueNotFound
-
-        sb = self._sim_broker(broker)
-        self.sim._require_running("dramatiq.join")
-        if sb.kind == "stub" and queue_name not in sb.broker.queues:
-            raise QueueNotFound(queue_name)  # brokers/stub.py:170-176
-        deadline = None if timeout is None else self.sim.kernel.now + duration_ns(timeout / 1000, "timeout")
-        within = None if deadline is None else deadline - self.sim.kernel.now
-        if not self.wait_until(lambda: sb.unacked[queue_name] <= 0, within, f"broker.join({queue_name!r})"):
-            if deadline is not None and self.sim.kernel.now >= deadline:
-                raise QueueJoinTimeout(queue_name)
-            raise JobsimError(
-                f"broker.join({queue_name!r}) would wait forever: {sb.unacked[queue_name]} message(s) on it are "
-                "neither acked nor dead-lettered, and nothing is pending in the simulation that could change that (no "
-                "simulated worker consumes the queue?)"
-            )
-        should_fail = fail_fast if fail_fast is not None else getattr(sb.broker, "fail_fast_default", False)
-        if sb.kind == "stub" and should_fail:
-            for message in sb.broker.dead_letters_by_queue[queue_name]:
-                raise (message._exception or Exception("Message failed with unknown error")) from None
+        join(self, self._sim_broker(broker), queue_name, timeout=timeout, fail_fast=fail_fast)
 
     def wait_until(self, ready: Callable[[], bool], within: int | None, what: str = "the wait") -> bool:
-        """From the test: run the simulation, instant by instant, until ``ready()`` or ``within`` ns have passed.
+        from ._waits import wait_until
 
-        With no ``within``, a wait still pending after ``WAIT_HORIZON`` of virtual time (an actor retried
-        forever, ``max_retries=None``) raises ``BudgetExceeded`` instead of running on for ever."""
-        sim = self.sim
-        if sim.engine.x is not None:
-            raise JobsimError("a blocking wait (broker.join, get_result(block=True)) was called from actor code; "
-                              "call it from the test")  # fmt: skip
-        deadline = sim.kernel.now + (WAIT_HORIZON if within is None else within)
-        while not ready():
-            due = sim.kernel.next_due()
-            if due is None:
-                return False
-            if due > deadline:
-                if within is None:
-                    raise BudgetExceeded(f"{what} was still waiting after {format_duration(WAIT_HORIZON)} of virtual "
-                                         f"time (next work at {iso(due)}): a message retried for ever? Pass timeout=")
-                sim.advance_to(_instant(deadline))
-                return ready()
-            sim.advance_to(_instant(due))
-        return True
+        return wait_until(self.sim, ready, within, what)
 
     def _sim_broker(self, broker: Any) -> SimBroker:
         if broker is None:
@@ -586,11 +544,6 @@ def _canonical(queue_name: str) -> str:
 def _ceil_ms(eta: float) -> int:
     """An ``eta`` (ms) as the first virtual instant the worker sees it due (``eta <= current_millis()``)."""
     return math.ceil(eta) * MS
-
-
-def _instant(ns: int) -> str:
-    """Epoch ns as an ISO instant ``advance_to`` reads to the nanosecond."""
-    return to_datetime(ns - ns % SECOND).strftime("%Y-%m-%dT%H:%M:%S") + f".{ns % SECOND:09d}+00:00"
 
 
 def _named(broker: Any) -> str:

@@ -76,9 +76,10 @@ class BullMQBackoff:
     ``[d·(1-j), d)``. No ``type`` retries at once (the job goes straight back to
     ``wait``).
 
-    ``delay`` is a jobsim duration: ``"1s"``, ``"500ms"``, a timedelta, or a number of
-    **seconds**. BullMQ's own option is milliseconds, so ``{delay: 1000}`` ported as it
-    is would wait 1000 s: write ``delay="1s"`` (or ``"1000ms"``).
+    ``delay`` is a duration with its unit: ``"1s"``, ``"500ms"`` or a timedelta. A bare
+    number is refused (0 aside): BullMQ's own option counts milliseconds and every other
+    jobsim duration counts seconds, so ``{delay: 1000}`` ported as it is would mean one
+    thing to its writer and another to its reader. Write ``delay="1000ms"``.
     """
 
     attempts: int = 1
@@ -91,6 +92,11 @@ class BullMQBackoff:
         _attempts("attempts", self.attempts, 1_000, "; it counts the first attempt")
         if self.type not in (None, "fixed", "exponential"):
             raise InvalidArgument.build("type", self.type, "'fixed', 'exponential' or None (retry at once)")
+        if type(self.delay) in (int, float) and self.delay != 0:
+            raise InvalidArgument.build(
+                "delay", self.delay, f"a duration with its unit: '{self.delay:g}ms' for BullMQ's {{delay: "
+                f"{self.delay:g}}}, which counts milliseconds, or '{self.delay:g}s' if you meant seconds, as "
+                "other jobsim durations count")
         object.__setattr__(self, "_delay_ms", _ms("delay", self.delay))
         _fraction("jitter", self.jitter)
 
@@ -213,6 +219,11 @@ class AgendaBackoff:
     def __post_init__(self) -> None:
         if self.type not in ("constant", "linear", "exponential"):
             raise InvalidArgument.build("type", self.type, "'constant', 'linear' or 'exponential'")
+        if type(self.delay) in (int, float) and self.delay != 0:
+            raise InvalidArgument.build(
+                "delay", self.delay, f"a duration with its unit: '{self.delay:g}ms' for BullMQ's {{delay: "
+                f"{self.delay:g}}}, which counts milliseconds, or '{self.delay:g}s' if you meant seconds, as "
+                "other jobsim durations count")
         object.__setattr__(self, "_delay_ms", _ms("delay", self.delay))
         object.__setattr__(self, "_max_ms", None if self.max_delay is None else _ms("max_delay", self.max_delay))
         increment = self.delay if self.increment is None else self.increment

@@ -33,7 +33,6 @@ from ._steps import (
     UnserializableOutput,
     _from_job,
     dump,
-    resolve_retry_after,
     strayed,
     unawaited,
 )  # fmt: skip
@@ -391,11 +390,7 @@ class Engine:
         if x.attempt + 1 >= policy.attempts:
             return None
         if isinstance(error, RetryAfterError):
-            profile = self.profile
-            delay = max(resolve_retry_after(error.after, x.now), profile.retry_after_min_ns)
-            if profile.retry_after_max_ns is not None:
-                delay = min(delay, profile.retry_after_max_ns)
-            return delay
+            return self.profile.retry_after_delay(error.after, x.now)
         return policy.delay_ns(x.attempt + 1, self.rng)
 
     def _retry(self, run: Run, x: Execution, key: str | None, delay: int) -> None:

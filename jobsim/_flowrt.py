@@ -111,7 +111,7 @@ def _blocking(slots: Slots, entry: tuple[int, int] | None = None) -> Pool | None
 class RunControl:
     """What flow control keeps about one live run."""
 
-    __slots__ = ("deadline", "finish_timer", "n", "priority", "run", "slots", "start_timer", "started")
+    __slots__ = ("deadline", "finish_timer", "kept", "n", "priority", "run", "slots", "start_timer", "started")
 
     def __init__(self, run: Run, n: int, priority: int, slots: Slots) -> None:
         self.run = run
@@ -119,6 +119,7 @@ class RunControl:
         self.priority = priority  # ns; earlier in every queue by this much
         self.slots = slots
         self.started = False
+        self.kept = False  # asleep with its slots still taken (``Profile.sleep_holds_slot_ns``)
         self.start_timer: Timer | None = None
         self.finish_timer: Timer | None = None
         self.deadline: int | None = None
@@ -376,6 +377,7 @@ class FlowRuntime:
         self.controls: dict[Run, RunControl] = {}
         self.cancellers: dict[str, list[tuple[Run, Cancel, int | None]]] = {}
         self.pools: dict[tuple[Hashable, ...], Pool] = {}  # every concurrency queue, by ``FunctionFlow.slots``' name
+        self.sleep_hold = engine.profile.sleep_holds_slot_ns
         self.seq = itertools.count()
         self._granted: Run | None = None
 
@@ -470,7 +472,9 @@ class FlowRuntime:
         ctl = self.controls[run]
         slots = ctl.slots
         if slots:
-            if self._granted is run:
+            if ctl.kept:
+                ctl.kept = False  # it slept without giving its slots back: it goes on at once
+            elif self._granted is run:
                 self._granted = None  # `_grant` took its slots
             else:
                 blocking = _blocking(slots)
@@ -506,10 +510,20 @@ class FlowRuntime:
                                        "event": run.event.name})  # fmt: skip
 
     def leave(self, ctl: RunControl | None, x: Execution, op: tuple[Any, ...]) -> bool:
-        """After a request ran: give its slot back at ``x.now``; False to discard its outcome."""
+        """After a request ran: give its slot back at ``x.now``; False to discard its outcome.
+
+        A sleep keeps it ``Profile.sleep_holds_slot_ns`` longer (Trigger.dev's process stays executing
+        until it is checkpointed, 60 s into a ``wait.for``), through the whole wait when that is no longer.
+        """
         assert ctl is not None  # `enter` gave it
         if ctl.slots:
-            self.kernel.schedule(x.now, self._release, ctl.slots, owner=ctl.run.function.id, priority=URGENT)
+            at = x.now
+            if op[0] == "sleep" and self.sleep_hold:
+                if op[2] - at <= self.sleep_hold:
+                    ctl.kept = True  # the run wakes holding them (`enter`), or gives them back as it ends
+                at += self.sleep_hold
+            if not ctl.kept:
+                self.kernel.schedule(at, self._release, ctl.slots, owner=ctl.run.function.id, priority=URGENT)
         run = ctl.run
         if run.status == "cancelled":  # by an event its own code sent
             return False
@@ -560,6 +574,9 @@ class FlowRuntime:
         ctl = self.controls.pop(run, None)
         if ctl is None:
             return
+        if ctl.kept:  # it ended asleep holding its slots (cancelled, lost)
+            ctl.kept = False
+            self.kernel.schedule(self.kernel.now, self._release, ctl.slots, owner=run.function.id, priority=URGENT)
         for timer in (ctl.start_timer, ctl.finish_timer):
             if timer is not None:
                 self.kernel.cancel(timer)

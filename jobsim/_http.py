@@ -18,9 +18,9 @@ through it, whatever the job imported. A request is resolved in this order:
 
 Every request becomes an ``HttpCall`` in ``calls`` and an ``"http"`` trace record,
 except those a ``pass_through()`` route sends to the real network (not simulated).
-Only clients that reach httpcore are intercepted: a client given its own
-transport (``httpx.MockTransport``, ``ASGITransport``) keeps it, and other HTTP
-libraries (``requests``, ``urllib``) are not seen at all.
+httpx clients that reach httpcore are intercepted (a client given its own transport,
+``httpx.MockTransport`` or ``ASGITransport``, keeps it), and so is urllib3, with requests
+and the SDKs built on it (``jobsim._urllib3``); ``urllib.request`` and ``aiohttp`` are not.
 
 Routes are checked when declared (``_Router.route`` builds every route as a
 ``_Route``): pattern names, lookups and values, side effects, statuses and return
@@ -56,6 +56,7 @@ import respx
 from respx.models import AllMockedAssertionError, PassThrough, SideEffectError
 from respx.patterns import Lookup, M, PathPattern, Pattern
 
+from . import _urllib3
 from ._aio import VirtualLoop
 from ._host import Host
 from ._httpeffects import call_side_effect, check_exception_class, client_kind
@@ -75,6 +76,8 @@ _TIMEOUTS: dict[str, type[httpx.TimeoutException]] = {
     "write": httpx.WriteTimeout, "pool": httpx.PoolTimeout,
 }
 _ROUTE_HELPERS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+_REFUSED = {"httpx": "httpx.ConnectError", _urllib3.CLIENT: "a refused connection (requests.ConnectionError)"}
+"""What job code got for an unmatched request, by the client that sent it (``format_unmatched``)."""
 _RESOLVING: ContextVar[Host] = ContextVar("jobsim_http_resolving")
 _AWAITED: ContextVar[list[int] | None] = ContextVar("jobsim_http_awaited", default=None)
 """Set while an async client's request is resolved on a virtual loop: the time its answer takes,
@@ -503,9 +506,10 @@ class HttpSink:
     # -- lifecycle -----------------------------------------------------------------
 
     def install(self) -> None:
-        """Start intercepting httpx (sync and async clients)."""
+        """Start intercepting httpx (sync and async clients) and urllib3 (requests and what is built on it)."""
         if not self._installed:
             self._router.start()
+            _urllib3.install(self)
             self._installed = True
 
     def uninstall(self) -> None:
@@ -515,6 +519,7 @@ class HttpSink:
             # clear/reset=False: keep routes and their call counts for assertions
             # made after the simulation closed (respx would roll them back).
             self._router.stop(clear=False, reset=False, quiet=True)
+            _urllib3.uninstall(self)
 
     @property
     def installed(self) -> bool:
@@ -574,8 +579,9 @@ class HttpSink:
         if not missed:
             return ""
         noun = "request" if len(missed) == 1 else "requests"
-        lines = [f"jobsim: {len(missed)} HTTP {noun} matched no route (the job got "
-                 "httpx.ConnectError for each):"]
+        clients = {call.request.extensions.get("jobsim_client", "httpx") for call in missed}
+        got = " or ".join(_REFUSED[client] for client in sorted(clients))
+        lines = [f"jobsim: {len(missed)} HTTP {noun} matched no route (the job got {got} for each):"]
         lines += [f"  {call.request.method} {call.request.url}  at "
                   f"{iso(instant_ns(call.at), self._host.tz)}"
                   + ("  (its route's side_effect list was used up)"

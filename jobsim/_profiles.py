@@ -26,6 +26,7 @@ from ._backoffs import AgendaBackoff, BullMQBackoff, QuirrelRetry, TriggerDevRet
 from ._dialects import CronDialect
 from ._retries import CheckedPolicy, Retries, RetryPolicy, TableBackoff, with_attempts
 from ._safe import shown
+from ._time import resolve_retry_after
 from .errors import InvalidArgument, PluginError, UnsupportedFeature
 
 if TYPE_CHECKING:
@@ -144,6 +145,13 @@ class Profile:
     default_retries: RetryPolicy
     retry_after_min_ns: int = 0
     retry_after_max_ns: int | None = None
+    retry_after_precision_ns: int = 0
+    """The instant a ``RetryAfterError`` names reaches the system truncated to this: inngest-py sends it as
+    an ISO time to the millisecond (``transforms.to_iso_utc`` cuts the microseconds). 0: exact."""
+    retry_after_clamp_grid_ns: int = 0
+    """A retry-after below ``retry_after_min_ns`` or above ``retry_after_max_ns`` is counted from now
+    truncated to this: Inngest clips it to ``now.Truncate(time.Second)`` + the bound (``headers.go``
+    ``parseRetry``), so a 200 ms retry-after at 12:00:00.700 retries at 12:00:01. 0: from now."""
     max_sleep_ns: int | None = None
     system: str = ""
     """The system's name in messages and tables (``"BullMQ"``); the profile name if empty."""
@@ -153,6 +161,11 @@ class Profile:
     checkpoints: bool = False
     """Without durable steps: waits (sleep, invoke) suspend and resume where they paused
     within an attempt (Trigger.dev's checkpoint/restore); a retry still starts over."""
+    sleep_holds_slot_ns: int = 0
+    """A sleep keeps the run's concurrency slot for this long into the wait, all of it when the wait is
+    shorter: the process stays executing until the system has checkpointed it (Trigger.dev: 60 s into
+    ``wait.for``/``wait.until``). A run that kept its slot through the whole wait goes on at once; one
+    that gave it back asks for a slot again when it wakes. 0: the slot is given back as the sleep starts."""
     lacks: Mapping[str, str] = dataclasses.field(default_factory=dict)
     """Feature key (``FEATURES``) -> why the system does not have it."""
     cron: CronDialect = ANY_CRON
@@ -238,6 +251,18 @@ class Profile:
     def __post_init__(self) -> None:
         _check_profile(self)
 
+    def retry_after_delay(self, after: Any, now: int) -> int:
+        """How long after ``now`` (the failed attempt's end) a ``RetryAfterError(after)`` retries."""
+        at = now + resolve_retry_after(after, now)
+        if self.retry_after_precision_ns:
+            at -= at % self.retry_after_precision_ns
+        delay, least, most = at - now, self.retry_after_min_ns, self.retry_after_max_ns
+        if delay >= least and (most is None or delay <= most):
+            return delay
+        bound = least if delay < least or most is None else most
+        grid = self.retry_after_clamp_grid_ns
+        return (now - now % grid if grid else now) + bound - now
+
     @property
     def label(self) -> str:
         return self.system or self.name
@@ -319,7 +344,8 @@ def _check_attempts(profile: Profile, fn: Function, policy: RetryPolicy) -> None
 
 
 _NUMBERS = {"retry_after_min_ns": (0, False), "cron_jitter_ns": (0, False), "retry_after_max_ns": (0, True),
-            "debounce_job_delay_ns": (0, False),
+            "debounce_job_delay_ns": (0, False), "sleep_holds_slot_ns": (0, False),
+            "retry_after_precision_ns": (0, False), "retry_after_clamp_grid_ns": (0, False),
             "max_sleep_ns": (1, True), "max_duration_ns": (1, True), "max_attempts": (1, True)}
 """Int fields: the least value, and whether ``None`` (no limit) is allowed."""
 _BOOLS = ("durable_steps", "checkpoints", "non_retriable", "retry_after", "persistent", "future_ts",

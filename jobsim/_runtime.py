@@ -44,7 +44,7 @@ from ._inline import PENDING, AsyncInlineStep, InlineStep, RunState
 from ._jobdoc import JobDocuments
 from ._polling import Polls
 from ._records import FINAL, Attempt
-from ._steps import Suspend, resolve_retry_after
+from ._steps import Suspend
 from ._time import MS, SECOND, format_duration, iso
 from .errors import InvalidArgument, NonRetriableError, RetryAfterError, WorkerCrashed
 
@@ -438,10 +438,7 @@ class SystemRuntime:
         if attempt + 1 >= policy.attempts:
             return None
         if isinstance(error, RetryAfterError) and profile.retry_after:
-            delay = max(resolve_retry_after(error.after, now), profile.retry_after_min_ns)
-            if profile.retry_after_max_ns is not None:
-                delay = min(delay, profile.retry_after_max_ns)
-            return now + delay
+            return now + profile.retry_after_delay(error.after, now)
         delay = policy.delay_ns(attempt + 1, engine.rng)
         if getattr(policy, "from_scheduled", False):
             return max(now, self.state(run).scheduled + delay)

@@ -13,7 +13,6 @@ handler's ``except Exception`` does not swallow it (a bare ``except:`` would).
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import inspect
 import threading
@@ -526,9 +525,3 @@ class Context:
     def __repr__(self) -> str:
         return f"<ctx {self.function_id} run={self.run_id} attempt={self.attempt} event={self.event.name!r}>"
 
-
-def resolve_retry_after(after: Any, now: int) -> int:
-    """``RetryAfterError.after`` -> delay in ns from ``now``."""
-    if isinstance(after, dt.datetime):
-        return instant_ns(after, "after") - now
-    return duration_ns(after, "after")

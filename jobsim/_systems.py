@@ -72,8 +72,10 @@ def _inngest() -> Profile:
     starts at Attempt 0: executor.go maybeEnqueueDiscoveryStep); at most 20 retries
     (consts.MaxRetries). Backoff (pkg/backoff/backoff.go BackoffTable):
     T[min(k-1, 9)] + U[0, 30 s) in whole ms, T = 15s 30s 1m 2m 5m 10m 20m 40m 1h 2h.
-    RetryAfterError clamped to [1 s, 24 h] and still consuming an attempt
-    (httpdriver/parse.go ParseRetry). NonRetriableError fails at once. Retries(attempts=N)
+    RetryAfterError still consumes an attempt; its instant reaches Inngest to the millisecond
+    (inngest-py sends it as an ISO time, transforms.to_iso_utc), and one less than 1 s or more
+    than 24 h away is clipped to now truncated to the second + 1 s or 24 h (headers.go
+    parseRetry: now.Truncate(time.Second)). NonRetriableError fails at once. Retries(attempts=N)
     keeps the table; a full Retries(backoff=..., min=...) is a jobsim extension
     (Inngest itself only lets you set the count).
     Steps: durable and memoized (replay model, §1.5); sleeps and waits up to 366 days — a longer one
@@ -108,8 +110,9 @@ def _inngest() -> Profile:
         name="inngest", system="Inngest",
         description="Inngest: durable steps, per-step retries, backoff table 15s..2h + U[0,30s)",
         default_retries=TableBackoff(attempts=5),
-        retry_after_min_ns=1 * SECOND, retry_after_max_ns=1 * DAY, max_sleep_ns=366 * DAY,
-        cron=ROBFIG, retries=_inngest_retries, max_attempts=21,
+        retry_after_min_ns=1 * SECOND, retry_after_max_ns=1 * DAY, retry_after_precision_ns=MS,
+        retry_after_clamp_grid_ns=SECOND, max_sleep_ns=366 * DAY, cron=ROBFIG,
+        retries=_inngest_retries, max_attempts=21,
         missed_cron="all", future_ts=True, debounce_job_delay_ns=1050 * MS,
         crash=CrashRule(reason="the worker died mid-request; Inngest saw the SDK request fail",
                         recovery="the request failed"),
@@ -138,7 +141,7 @@ def _bullmq_retries(fn: Function, user: RetryPolicy) -> RetryPolicy:
                                     "uncapped, with a jitter *fraction*; use jobsim.BullMQBackoff(attempts, "
                                     "'exponential', delay, jitter=0.5)")  # fmt: skip
     kind: Literal["fixed", "exponential"] = "fixed" if user.backoff == "constant" else "exponential"
-    return BullMQBackoff(user.attempts, kind, user.min or 0)
+    return BullMQBackoff(user.attempts, kind, f"{user._min_ns // MS}ms")
 
 
 def _bullmq() -> Profile:
@@ -304,7 +307,11 @@ def _trigger_dev() -> Profile:
     docs/triggering.mdx "Leading vs Trailing mode"; maxDelay = timeout: a trigger that would push the
     delayed run past its creation + maxDelay leaves it at the time it had and makes a new run,
     run-engine debounceSystem.ts handleExistingRun max_duration_exceeded), concurrency (queue
-    concurrencyLimit, concurrencyKey), priority (seconds of queue credit), on_failure,
+    concurrencyLimit, concurrencyKey; only executing runs hold a slot, and a run waiting on wait.for or
+    wait.until stays executing until it is checkpointed 60 s into the wait, so a shorter sleep keeps its
+    slot throughout and a longer one gives it back after 60 s and queues for one again as it wakes:
+    docs/queue-concurrency.mdx "Short time-based waits keep their slot"; triggerAndWait = invoke
+    checkpoints at once), priority (seconds of queue credit), on_failure,
     sleep, invoke. No batching into one run, throttle, rate limit, 24 h idempotency,
     cancel_on, run timeouts, wait_for_event (wait.forToken has no event matching).
     Crash: heartbeats every 30 s; none for 5 minutes = TASK_RUN_STALLED_EXECUTING, a
@@ -334,7 +341,8 @@ def _trigger_dev() -> Profile:
         name="trigger.dev", system="Trigger.dev",
         description="Trigger.dev: no retries unless configured; R*min*factor^(n-1); retries start over",
         default_retries=TriggerDevRetry(attempts=1),
-        durable_steps=False, checkpoints=True, cron=CRON_PARSER_5, retries=_trigger_retries, max_attempts=250,
+        durable_steps=False, checkpoints=True, sleep_holds_slot_ns=60 * SECOND, cron=CRON_PARSER_5,
+        retries=_trigger_retries, max_attempts=250,
         missed_cron="first-and-due", failure_hook=_trigger_failure,
         lacks={
             "batch": "batchTrigger fans one call out into many runs; nothing collects events into one run",

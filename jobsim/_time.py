@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import InvalidArgument
@@ -202,3 +203,10 @@ def iso(ns: int, tz: dt.tzinfo | None = None) -> str:
     """Epoch nanoseconds -> ISO 8601 with millisecond precision ('Z' for UTC)."""
     text = to_datetime(ns, tz).isoformat(timespec="milliseconds")
     return text.replace("+00:00", "Z")
+
+
+def resolve_retry_after(after: Any, now: int) -> int:
+    """``RetryAfterError.after`` -> delay in ns from ``now``."""
+    if isinstance(after, dt.datetime):
+        return instant_ns(after, "after") - now
+    return duration_ns(after, "after")

@@ -25,7 +25,6 @@ from ._email import Email, addressees
 from ._events import Event
 from ._records import Attempt, Run, RunStatus
 from ._simulation import Simulation
-from ._steps import resolve_retry_after
 from ._time import format_duration, instant_ns, iso
 from .errors import InvalidArgument, JobsimError, NonRetriableError, RetryAfterError, StepError, WorkerCrashed
 
@@ -306,9 +305,7 @@ def _bounds(sim: Any, run: Run, failed: Attempt, retry: int) -> tuple[int, int]:
     error = failed.error
     profile = sim.profile
     if isinstance(error, RetryAfterError) and getattr(profile, "retry_after", True):  # else the policy's delay
-        delay = max(resolve_retry_after(error.after, failed.end_ns), profile.retry_after_min_ns)
-        if profile.retry_after_max_ns is not None:
-            delay = min(delay, profile.retry_after_max_ns)
+        delay = profile.retry_after_delay(error.after, failed.end_ns)
         return delay, delay
     policy = sim.engine.policy(run.function)
     try:

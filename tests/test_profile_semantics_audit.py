@@ -3,6 +3,9 @@
 Each test names the rule it pins and the source line it comes from.
 """
 
+import datetime as dt
+import time
+
 import pytest
 
 import jobsim
@@ -166,3 +169,56 @@ def test_inngest_a_sleep_or_wait_past_366_days_fails_the_function_without_retry(
     if status == "failed":
         assert isinstance(run.error, jobsim.InvalidArgument)
         assert "longer than inngest's maximum of 366d" in str(run.error)
+
+
+@pytest.mark.parametrize(
+    ("fails_at", "after", "retries_at"),
+    [
+        # under 1 s: clipped to the failure's whole second + 1 s (headers.go parseRetry: now.Truncate(time.Second))
+        (0.7, "200ms", 1.0),
+        (0.7, dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc), 1.0),  # an instant already past
+        # between 1 s and 24 h: the instant itself, to the millisecond inngest-py sends (to_iso_utc)
+        (0.7, "2h", 7200.7),
+        (0.0004567, "1.5s", 1.5),
+        # over 24 h: the failure's whole second + 24 h
+        (0.7, "2d", 86400.0),
+    ],
+)
+def test_inngest_retry_after_instant_millisecond_and_clip_to_the_whole_second(fails_at, after, retries_at):
+    app = jobsim.App("audit")
+
+    @app.function("sync", on="go", retries=2)
+    def sync(ctx):
+        def pull():
+            if ctx.attempt == 0:
+                time.sleep(fails_at)
+                raise jobsim.RetryAfterError(after)
+            return "ok"
+
+        return ctx.step.run("pull", pull)
+
+    with jobsim.Simulation(app, start="2026-03-02T00:00:00Z") as sim:
+        sim.send("go", {})
+        sim.run_until_idle()
+    first, second = [a for a in sim.runs("sync")[0].attempts if a.step == "pull"]
+    t0 = int(dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc).timestamp()) * 10**9
+    assert first.end_ns - t0 == round(fails_at * 1e9)
+    assert second.start_ns - t0 == round(retries_at * 1e9)
+
+
+def test_retry_after_is_exact_where_the_system_names_no_such_rules():
+    # Trigger.dev's catchError {retryAt}: honoured as given, to the nanosecond, no clipping
+    app = jobsim.App("audit")
+
+    @app.function("sync", on="go", retries=2)
+    def sync(ctx):
+        if ctx.attempt == 0:
+            time.sleep(0.0004567)
+            raise jobsim.RetryAfterError("200ms")
+        return "ok"
+
+    with jobsim.Simulation(app, start="2026-03-02T00:00:00Z", profile="trigger.dev") as sim:
+        sim.send("go", {})
+        sim.run_until_idle()
+    first, second = sim.runs("sync")[0].attempts
+    assert second.start_ns - first.end_ns == 200_000_000

@@ -50,6 +50,7 @@ def attempt_offsets(profile, retries=None, seed=7, error=None):
         ("bullmq", BullMQBackoff(5, "exponential", "1s", jitter=0.5), [0, 661, 1_811, 5_112, 9_401]),
         ("bullmq", BullMQBackoff(4, "fixed", "2s", jitter=0.25), [0, 1_661, 3_236, 5_061]),
         ("bullmq", Retries(4, "exponential", "1s"), [0, 1_000, 3_000, 7_000]),
+        ("bullmq", Retries(3, "constant", 2), [0, 2_000, 4_000]),  # Retries' bare number: seconds, as ever
         ("bullmq", Retries(3), [0, 0, 0]),  # no backoff type: straight back to wait
         ("trigger.dev", None, [0]),  # off unless configured
         ("trigger.dev", Retries(4), [0, 1_324, 3_626, 10_230]),  # defaultRetryOptions, R in [1, 2)
@@ -230,6 +231,12 @@ def test_policy_objects_validate_their_arguments():
         BullMQBackoff(3, "fixed", "1s", jitter=2)
     with pytest.raises(InvalidArgument, match=r"type='linear' is not valid: 'fixed', 'exponential' or None"):
         BullMQBackoff(3, "linear")
+    # BullMQ's {delay: 1000} is milliseconds, a jobsim number is seconds: a bare number must say which
+    with pytest.raises(InvalidArgument, match=r"delay=1000 is not valid: .*'1000ms' for BullMQ's \{delay: 1000\}"):
+        BullMQBackoff(3, "exponential", 1000)
+    with pytest.raises(InvalidArgument, match=r"delay=2.5 is not valid: .*'2.5s' if you meant seconds"):
+        BullMQBackoff(3, "fixed", 2.5)
+    assert BullMQBackoff(3, "fixed", 0).delay_ns(1, random.Random(0)) == 0
     with pytest.raises(InvalidArgument, match=r"offsets=\[\] is not valid: 1 to 10 durations"):
         QuirrelRetry([])
     with pytest.raises(InvalidArgument, match=r"max='1s' is not valid: must not be below min='2s'"):

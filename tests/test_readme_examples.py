@@ -341,6 +341,14 @@ def test_an_unknown_route_pattern_raises_the_message_quoted():
     assert f"InvalidArgument: {raised.value}" == quoted
 
 
+def test_the_requests_block_runs_as_written_with_urllib3s_own_waits():
+    block = python_blocks("### HTTP sink")[2]
+    assert "requests.Session()" in block
+    namespace = {"app": jobsim.App("acme"), "jobsim": jobsim}
+    exec(compile(block, "README.md", "exec"), namespace)
+    assert namespace["sim"].runs("notify-partner")[0].output == 200
+
+
 # --- Timeline --------------------------------------------------------------------------------
 
 

@@ -38,7 +38,7 @@ from jobsim._events import Event
 from jobsim._records import Attempt, Run
 from jobsim._time import MS, SECOND, iso, to_datetime
 from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
-from jobsim.hooks import Adapted, StoppableExecution, output_bytes, refusing_handler
+from jobsim.hooks import Adapted, StoppableExecution, escapes, output_bytes, refusing_handler
 
 if TYPE_CHECKING:
     from jobsim import Simulation
@@ -478,7 +478,7 @@ class RQWorld:
                 except BaseException as exc:  # perform_job's bare except (rq/worker/base.py:1677)
                     if x.killed:
                         raise HorseKilled() from None  # whatever the body did after: the process is dead
-                    if exc is not fault and _escapes(exc):
+                    if exc is not fault and escapes(exc):
                         raise
                     self._failure(held, x, exc)
                 else:
@@ -550,7 +550,7 @@ class RQWorld:
                 self._callback(x, "stopped", callback, job.stopped_callback_timeout,
                                lambda: callback(job, job.connection))  # fmt: skip
             except BaseException as exc:
-                if _escapes(exc):
+                if escapes(exc):
                     raise
         job._status = JobStatus.STOPPED  # handle_job_failure, after the callback (rq/worker/base.py:753-755)
         error = HorseKilled("Job stopped by user, work-horse terminated.")
@@ -644,7 +644,7 @@ class RQWorld:
                 self._callback(x, "success", callback, job.success_callback_timeout,
                                lambda: callback(job, job.connection, value))  # fmt: skip
             except BaseException as exc:
-                if _escapes(exc):
+                if escapes(exc):
                     raise
                 self._failure(held, x, exc)
                 return
@@ -673,7 +673,7 @@ class RQWorld:
                 self._callback(x, "failure", callback, job.failure_callback_timeout,
                                lambda: callback(job, job.connection, *exc_info))  # fmt: skip
             except BaseException as exc:
-                if _escapes(exc):
+                if escapes(exc):
                     raise
                 error = exc
         self._attempt(held, x, error)
@@ -869,12 +869,6 @@ class RQWorld:
 
     def __repr__(self) -> str:
         return f"<jobsim-rq world: queues {self.listen}, {len(self.jobs)} jobs>"
-
-
-def _escapes(exc: BaseException) -> bool:
-    """What leaves the simulated worker instead of failing the job: jobsim's own errors (a bad sleep, a
-    refused option, a budget) stop the test as in any simulation; KeyboardInterrupt and the like stop it too."""
-    return isinstance(exc, JobsimError) or not isinstance(exc, Exception | SystemExit)
 
 
 def _resolve(job: Any) -> Any:

@@ -3,10 +3,11 @@
 A backend plugin checks its simulation against the real thing (jobsim-celery and jobsim-rq
 run a real worker on a real Redis). Both need the same throwaway server, so it lives here:
 
-    from jobsim.testing import redis_url_fixture
+    from jobsim.pytest_plugin import redis_url_fixture
 
     redis_url = redis_url_fixture("live RQ tests")  # in the plugin's tests/conftest.py
 
+(``redis_url_fixture`` lives with jobsim's pytest plugin, the one module that imports pytest.)
 Nothing here imports a Redis client: readiness is a ``PING`` over a plain socket.
 
 The worker under test runs in a subprocess too: ``worker_process(argv, ready="...")`` starts it,
@@ -23,29 +24,12 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
 
 from .errors import JobsimError
 
 
 class ServerUnavailable(JobsimError):
     """The server cannot run here: its binary is missing, or it did not answer in time."""
-
-
-def redis_url_fixture(what: str) -> Any:
-    """A session-scoped pytest fixture named ``redis_url``: the URL of a ``redis_server`` for the whole
-    session, or each test using it skipped, naming ``what`` and why, where redis-server cannot run."""
-    import pytest
-
-    def redis_url() -> Iterator[str]:
-        """A throwaway ``redis-server`` on 127.0.0.1 and a free port, stopped by pid afterwards."""
-        try:
-            with redis_server() as url:
-                yield url
-        except ServerUnavailable as exc:
-            pytest.skip(f"{what} need Debian's redis-server: {exc}")
-
-    return pytest.fixture(scope="session", name="redis_url")(redis_url)
 
 
 @contextlib.contextmanager

@@ -3,20 +3,17 @@ real Redis started and stopped by pid."""
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 
 import pytest
+from bullmq_support import NOWHERE
 
-from jobsim.testing import redis_url_fixture
+from jobsim.pytest_plugin import redis_url_fixture
 
 if importlib.util.find_spec("bullmq") is None or importlib.util.find_spec("jobsim_bullmq") is None:
     # run from the repository root without the plugin installed: nothing here can run
     collect_ignore_glob = ["test_*.py", "bullmq_*.py"]
 
-START = "2025-03-01T00:00:00Z"
-T0 = 1740787200  # START as a Unix timestamp
-NOWHERE = "redis://127.0.0.1:1/0"  # a port nothing listens on: in a simulation nothing may reach it
 
 
 def pytest_configure(config):
@@ -41,11 +38,6 @@ def queue():
     from bullmq import Queue
 
     return Queue("q", {"connection": NOWHERE})
-
-
-def run(coroutine):
-    """Run producer code (``queue.add``...) from a sync test: it completes at once in a simulation."""
-    return asyncio.run(coroutine)
 
 
 redis_url = redis_url_fixture("live BullMQ tests")

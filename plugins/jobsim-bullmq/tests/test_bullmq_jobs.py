@@ -8,9 +8,9 @@ import time
 
 import pytest
 from bullmq import DelayedError, UnrecoverableError
+from bullmq_support import START, T0, run
 
 import jobsim
-from conftest import START, T0, run
 
 SECOND = 1_000_000_000
 

@@ -27,9 +27,9 @@ from pathlib import Path
 import bullmq_scenario as scenario
 import pytest
 from bullmq import Queue, Worker
+from bullmq_support import NOWHERE, START, T0, run
 
 import jobsim
-from conftest import NOWHERE, START, T0, run
 
 pytestmark = pytest.mark.live
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from bullmq_support import START, run
 
 import jobsim
-from conftest import START, run
 from jobsim.errors import InvalidArgument, UnsupportedFeature
 
 

@@ -6,7 +6,7 @@ import importlib.util
 
 import pytest
 
-from jobsim.testing import redis_url_fixture
+from jobsim.pytest_plugin import redis_url_fixture
 
 if importlib.util.find_spec("dramatiq") is None or importlib.util.find_spec("jobsim_dramatiq") is None:
     # run from the repository root without the plugin installed: nothing here can run

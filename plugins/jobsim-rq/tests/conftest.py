@@ -6,7 +6,8 @@ import importlib.util
 
 import pytest
 
-from jobsim.testing import redis_url_fixture, stop_process
+from jobsim.pytest_plugin import redis_url_fixture
+from jobsim.testing import stop_process
 
 if importlib.util.find_spec("rq") is None or importlib.util.find_spec("jobsim_rq") is None:
     # run from the repository root without the plugin installed: nothing here can run

@@ -148,7 +148,9 @@ class Simulation:
                 "from a jobsim checkout: pip install -e plugins/jobsim-celery for a Celery app, "
                 "pip install -e plugins/jobsim-inngest for inngest-py functions, "
                 "pip install -e plugins/jobsim-rq for RQ queues, "
-                "pip install -e plugins/jobsim-apscheduler for an APScheduler 3 scheduler)",
+                "pip install -e plugins/jobsim-apscheduler for an APScheduler 3 scheduler, "
+                "pip install -e plugins/jobsim-bullmq for bullmq Worker objects, "
+                "pip install -e plugins/jobsim-dramatiq for a Dramatiq broker, actor or Worker)",
             )  # fmt: skip
         if not isinstance(adapted, Adapted):
             raise PluginError(

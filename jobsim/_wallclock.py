@@ -197,8 +197,8 @@ class WallClock:
 
     @staticmethod
     def real_now() -> dt.datetime:
-        """The real wall clock, even while travelling."""
-        if time_machine is not None:
+        """The real wall clock, even while travelling (time-machine's escape hatch refuses when it is not)."""
+        if time_machine is not None and time_machine.escape_hatch.is_travelling():
             real: dt.datetime = time_machine.escape_hatch.datetime.datetime.now(dt.timezone.utc)
             return real
         return dt.datetime.now(dt.timezone.utc)  # pragma: no cover

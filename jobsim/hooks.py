@@ -39,7 +39,8 @@ if TYPE_CHECKING:
     from ._simulation import Simulation
 
 __all__ = [
-    "Adapted", "RecordRenderer", "StoppableExecution", "hookimpl", "hookspec", "output_bytes", "refusing_handler",
+    "Adapted", "RecordRenderer", "StoppableExecution", "escapes", "hookimpl", "hookspec", "output_bytes",
+    "refusing_handler",
 ]
 
 hookspec = pluggy.HookspecMarker("jobsim")
@@ -55,6 +56,14 @@ def output_bytes(value: Any) -> bytes:
     import orjson
 
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str)
+
+
+def escapes(exc: BaseException | None) -> bool:
+    """True for an exception that must leave a plugin's worker instead of failing the job that raised it:
+    jobsim's own errors (a budget, a refused call) stop the test as in any simulation, and so do
+    KeyboardInterrupt and the other ``BaseException``s that are not ``SystemExit``. A plugin whose
+    backend treats some ``BaseException`` as a job failure (Dramatiq's interrupts) excepts those itself."""
+    return isinstance(exc, JobsimError) or (exc is not None and not isinstance(exc, Exception | SystemExit))
 
 
 def refusing_handler(message: str) -> Callable[[Any], None]:

@@ -313,6 +313,26 @@ def jobsim(request: pytest.FixtureRequest, jobsim_app: Any) -> Iterator[Simulati
 
 
 # -- helpers of the hooks and fixtures ------------------------------------------------------
+def redis_url_fixture(what: str) -> Any:
+    """A session-scoped fixture named ``redis_url`` for a backend plugin's live tests: the URL of a
+    ``jobsim.testing.redis_server`` for the whole session, or each test using it skipped, naming
+    ``what`` and why, where Debian's redis-server cannot run::
+
+        redis_url = redis_url_fixture("live RQ tests")  # in the plugin's tests/conftest.py
+    """
+    from .testing import ServerUnavailable, redis_server
+
+    def redis_url() -> Iterator[str]:
+        """A throwaway ``redis-server`` on 127.0.0.1 and a free port, stopped by pid afterwards."""
+        try:
+            with redis_server() as url:
+                yield url
+        except ServerUnavailable as exc:
+            pytest.skip(f"{what} need Debian's redis-server: {exc}")
+
+    return pytest.fixture(scope="session", name="redis_url")(redis_url)
+
+
 def _watch_simulations(config: pytest.Config) -> None:
     """Register the note-taker of started simulations in jobsim's plugin manager (``jobsim/_started.py``)."""
     from jobsim import _plugins

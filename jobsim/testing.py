@@ -3,17 +3,15 @@
 A backend plugin checks its simulation against the real thing (jobsim-celery and jobsim-rq
 run a real worker on a real Redis). Both need the same throwaway server, so it lives here:
 
-    from jobsim.testing import ServerUnavailable, redis_server
+    from jobsim.pytest_plugin import redis_url_fixture
 
-    @pytest.fixture(scope="session")
-    def redis_url():
-        try:
-            with redis_server() as url:
-                yield url
-        except ServerUnavailable as exc:
-            pytest.skip(f"live tests need Debian's redis-server: {exc}")
+    redis_url = redis_url_fixture("live RQ tests")  # in the plugin's tests/conftest.py
 
+(``redis_url_fixture`` lives with jobsim's pytest plugin, the one module that imports pytest.)
 Nothing here imports a Redis client: readiness is a ``PING`` over a plain socket.
+
+The worker under test runs in a subprocess too: ``worker_process(argv, ready="...")`` starts it,
+waits for the line that says it is ready, keeps what it prints, and stops it by pid.
 """
 
 from __future__ import annotations
@@ -23,8 +21,9 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 
 from .errors import JobsimError
 
@@ -76,6 +75,66 @@ def stop_process(proc: subprocess.Popen[bytes] | subprocess.Popen[str], *, timeo
         proc.wait()
 
 
+class WorkerProcess:
+    """A worker started by ``worker_process``: its ``Popen`` and every line it printed so far."""
+
+    def __init__(self, proc: subprocess.Popen[str], lines: list[str]) -> None:
+        self.proc = proc
+        self.lines = lines
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def check(self) -> None:
+        """Raise ``JobsimError`` with the end of its output if the worker has exited."""
+        if self.proc.poll() is not None:
+            raise JobsimError(f"the worker exited early (code {self.proc.returncode}):\n" + "".join(self.lines[-40:]))
+
+
+@contextlib.contextmanager
+def worker_process(
+    argv: Sequence[str],
+    *,
+    ready: str,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    start_timeout: float = 30.0,
+) -> Iterator[WorkerProcess]:
+    """Run ``argv`` (a backend's worker) with stdout and stderr merged, yield once it prints a line containing
+    ``ready``; on exit terminate it by pid (killed after 15 s) and reap it. A worker that exits or stays silent
+    for ``start_timeout`` seconds raises ``JobsimError`` with the end of its output."""
+    proc = subprocess.Popen(
+        list(argv), cwd=cwd, env=None if env is None else dict(env),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    lines: list[str] = []
+    started = threading.Event()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if ready in line:
+                started.set()
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    worker = WorkerProcess(proc, lines)
+    try:
+        deadline = time.monotonic() + start_timeout
+        while not started.wait(0.1):
+            worker.check()
+            if time.monotonic() > deadline:
+                raise JobsimError(f"the worker printed no {ready!r} in {start_timeout:g} s:\n" + "".join(lines[-40:]))
+        yield worker
+    finally:
+        stop_process(proc, timeout=15)
+        reader.join(timeout=10)
+        if not reader.is_alive() and proc.stdout is not None:
+            proc.stdout.close()
+
+
 def _answers_ping(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5) as conn:
@@ -85,4 +144,4 @@ def _answers_ping(port: int) -> bool:
         return False
 
 
-__all__ = ["ServerUnavailable", "redis_server", "stop_process"]
+__all__ = ["ServerUnavailable", "WorkerProcess", "redis_server", "stop_process", "worker_process"]

@@ -666,6 +666,24 @@ def test_handlers_see_virtual_wall_clock():
     assert sim.runs("clock")[0].output == ["2025-03-01T01:30:00+00:00", "2025-03-01T01:30:00", T0 / SECOND + 5400]
 
 
+def test_the_real_wall_clock_is_read_while_travelling_and_while_not():
+    from jobsim._wallclock import WallClock
+
+    real = dt.datetime.now(dt.timezone.utc)
+    assert abs(WallClock.real_now() - real) < dt.timedelta(seconds=5)  # not travelling: time-machine's hatch refuses
+    app = jobsim.App("a")
+    seen = []
+
+    @app.function("clock", on="go")
+    def clock(ctx):
+        seen.append(WallClock.real_now())
+
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.advance("0s")
+    assert abs(seen[0] - real) < dt.timedelta(seconds=5)  # in 2025 virtually, today really
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [

@@ -11,13 +11,14 @@ import threading
 
 import httpx
 import pytest
-import requests
-import urllib3
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 import jobsim
 from jobsim import delayed, timeout
+
+requests = pytest.importorskip("requests", reason="the urllib3 bridge is tested through requests (dev extras)")
+import urllib3  # noqa: E402 - requests brings it
+from requests.adapters import HTTPAdapter  # noqa: E402
+from urllib3.util.retry import Retry  # noqa: E402
 
 START = "2026-03-02T00:00:00Z"
 T0 = dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc)

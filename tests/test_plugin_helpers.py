@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from jobsim.errors import JobsimError
-from jobsim.hooks import output_bytes, refusing_handler
+from jobsim.hooks import escapes, output_bytes, refusing_handler
 
 
 def test_output_bytes_is_json_with_what_json_cannot_hold_as_text():
@@ -19,3 +19,14 @@ def test_output_bytes_is_json_with_what_json_cannot_hold_as_text():
 def test_a_refusing_handler_raises_its_message_when_an_event_reaches_it():
     with pytest.raises(JobsimError, match=r"^task 'x' runs from beat$"):
         refusing_handler("task 'x' runs from beat")(None)
+
+
+@pytest.mark.parametrize(
+    ("error", "leaves"),
+    [
+        (JobsimError("a budget"), True), (KeyboardInterrupt(), True), (GeneratorExit(), True),
+        (ValueError("job code"), False), (SystemExit(2), False), (None, False),
+    ],
+)  # fmt: skip
+def test_escapes_lets_jobsims_own_errors_and_interrupts_leave_a_plugins_worker(error, leaves):
+    assert escapes(error) is leaves

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sys
 
 import pytest
 
 from jobsim import JobsimError
-from jobsim.testing import ServerUnavailable, _answers_ping, redis_server
+from jobsim.testing import ServerUnavailable, _answers_ping, redis_server, worker_process
 
 needs_redis = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs Debian's redis-server")
 
@@ -38,3 +39,26 @@ def test_a_machine_without_redis_server_is_told_how_to_get_it(monkeypatch):
         pass
     assert issubclass(ServerUnavailable, JobsimError)
 
+
+
+def test_a_worker_process_is_yielded_once_ready_and_stopped_by_pid_afterwards():
+    script = "import time; print('booting', flush=True); print('worker ready', flush=True); time.sleep(60)"
+    with worker_process([sys.executable, "-c", script], ready="worker ready") as worker:
+        assert worker.proc.poll() is None and worker.output == "booting\nworker ready\n"
+        worker.check()  # still running: nothing to say
+    assert worker.proc.returncode is not None  # terminated and reaped
+
+
+def test_a_worker_that_exits_before_it_is_ready_is_reported_with_its_output():
+    script = "import sys; print('bad config', flush=True); sys.exit(3)"
+    message = r"^the worker exited early \(code 3\):\nbad config\n$"
+    with pytest.raises(JobsimError, match=message), worker_process([sys.executable, "-c", script], ready="ready"):
+        pass
+
+
+def test_a_silent_worker_times_out_with_what_it_printed():
+    script = "import time; print('still booting', flush=True); time.sleep(60)"
+    message = r"^the worker printed no 'ready' in 0.5 s:\nstill booting\n$"
+    with pytest.raises(JobsimError, match=message), worker_process([sys.executable, "-c", script], ready="ready",
+                                                                   start_timeout=0.5):  # fmt: skip
+        pass

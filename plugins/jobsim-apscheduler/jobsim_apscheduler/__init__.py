@@ -1,8 +1,9 @@
 """jobsim-apscheduler: drive an APScheduler 3 scheduler in jobsim's virtual time.
 
-``jobsim.Simulation(scheduler)`` claims a ``BackgroundScheduler`` or ``BlockingScheduler``
-that has not been started; the simulation starts it in virtual time, with no thread, and
-``sim.apscheduler`` is the APScheduler side of the simulation (``sim.apscheduler.job(job_id)``).
+``jobsim.Simulation(scheduler)`` claims a ``BackgroundScheduler``, ``BlockingScheduler`` or
+``AsyncIOScheduler`` that has not been started; the simulation starts it in virtual time, with no
+thread (an ``AsyncIOScheduler`` on an asyncio loop jobsim's clock drives), and ``sim.apscheduler``
+is the APScheduler side of the simulation (``sim.apscheduler.job(job_id)``).
 
 Every simulation loads the entry point ``jobsim_apscheduler.plugin``; ``APSWorld`` (and
 APScheduler) is imported only when a target is a scheduler.

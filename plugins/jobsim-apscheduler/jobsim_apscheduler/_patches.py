@@ -9,6 +9,11 @@ While a simulation runs they draw from a ``random.Random`` seeded from the simul
 so the same seed gives the same fire times. Everything else is patched on the scheduler
 instance itself (``_world.APSWorld._patch``).
 
+While an ``AsyncIOScheduler`` is driven, ``apscheduler.executors.asyncio.run_coroutine_job`` is
+also jobsim's (``_asyncio._run_coroutine_job``, set and given back by ``_asyncio.AsyncSide``): for
+the simulation's jobs it runs APScheduler's own one run time at a time, for any other scheduler's
+it is APScheduler's own.
+
 One simulation with APScheduler schedulers may run at a time in a process.
 """
 
@@ -42,6 +47,11 @@ def push(world: APSWorld) -> None:
     _saved.append((apscheduler.job, "uuid4", apscheduler.job.uuid4))
     apscheduler.job.uuid4 = world.new_uuid
     _active = world
+
+
+def active() -> APSWorld | None:
+    """The world of the simulation that has schedulers running in this process, if any."""
+    return _active
 
 
 def pop(world: APSWorld) -> None:

@@ -21,9 +21,14 @@ APScheduler's code, not a re-implementation:
 * events and listeners: ``_dispatch_event`` (``base.py:1025-1042``), at the virtual instant they happen.
 
 What stands in for threads is the executor (``_executor.SimulatedPoolExecutor``): a job runs
-on one of ``max_workers`` simulated pool threads; its body runs in one go when it starts and
-spends virtual time with ``time.sleep``, so the instance stays running -- and counts against
-``max_instances`` -- until its virtual end, when its events are dispatched.
+on one of ``max_workers`` simulated pool threads (``_runs.JobRuns``, which also records every
+run); its body runs in one go when it starts and spends virtual time with ``time.sleep``, so the
+instance stays running -- and counts against ``max_instances`` -- until its virtual end, when its
+events are dispatched.
+
+An ``AsyncIOScheduler`` runs on an asyncio loop that jobsim's kernel drives (``_loop.SchedulerLoop``,
+``_asyncio.AsyncSide``): there its wakeups, its ``AsyncIOExecutor`` and its coroutine jobs are
+APScheduler's code on that loop, not timers of this module.
 """
 
 from __future__ import annotations
@@ -36,15 +41,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import jobsim
-from jobsim._events import Event
-from jobsim._kernel import BACKGROUND, NORMAL, URGENT
-from jobsim._records import Attempt, Run
-from jobsim._steps import Execution
+from jobsim._kernel import BACKGROUND, URGENT
 from jobsim._time import MS, SECOND, iso, to_datetime
-from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
-from jobsim.hooks import Adapted, output_bytes, refusing_handler
+from jobsim.errors import InvalidArgument, UnsupportedFeature
+from jobsim.hooks import Adapted, refusing_handler
 
-from ._executor import SimulatedPoolExecutor
+from ._executor import SimulatedAsyncIOExecutor, SimulatedPoolExecutor
+from ._loop import LoopExecution
+from ._runs import JobRuns, epoch_ns
 
 if TYPE_CHECKING:
     from jobsim import Simulation
@@ -60,6 +64,14 @@ _GIVEN_BACK: weakref.WeakKeyDictionary[Any, list[tuple[Any, frozenset[str]]]] = 
 # with the wall clock on the virtual instant; called from job code, only before it spent virtual time.
 CLOCKED = ("add_job", "modify_job", "reschedule_job", "pause_job", "resume_job", "remove_job", "remove_all_jobs",
            "pause", "resume")  # fmt: skip
+# What ``_patch`` puts on a scheduler instance (removed again by ``uninstall``)
+PATCHED = (*CLOCKED, "wakeup", "start", "shutdown", "_create_default_executor", "add_executor", "add_jobstore",
+           "_real_add_job", "_start_timer", "_stop_timer", "_timeout")  # fmt: skip
+# The schedulers of other event loops and reactors, by module: refused naming what they run on
+FOREIGN = {"apscheduler.schedulers.gevent": "gevent hub", "apscheduler.schedulers.tornado": "Tornado IOLoop",
+           "apscheduler.schedulers.twisted": "Twisted reactor",
+           "apscheduler.schedulers.qt": "Qt event loop"}  # fmt: skip
+_UNSET = object()
 
 
 class Driven:
@@ -78,9 +90,14 @@ class Driven:
         self.real_clock: dict[int, frozenset[str]] = {}  # id(original) -> its dates _rebase moved
         self.given_back: list[tuple[Any, frozenset[str]]] = []  # what the last simulation gave back (_GIVEN_BACK)
         self.saved_jobstores = dict(scheduler._jobstores)
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+        self.is_async = isinstance(scheduler, AsyncIOScheduler)
+        # ``event_loop=`` as given (``schedulers/asyncio.py:52-54``), or None: start() takes the running loop
+        self.saved_loop = scheduler.__dict__.get("_eventloop", _UNSET)
 
 
-class APSWorld:
+class APSWorld(JobRuns):
     """``sim.apscheduler``: the APScheduler schedulers of one simulation."""
 
     def __init__(self, sim: Simulation) -> None:
@@ -92,6 +109,8 @@ class APSWorld:
         self.rng = random.Random(f"jobsim-apscheduler:{sim.seed}")
         self.ids = random.Random(f"jobsim-apscheduler-ids:{sim.seed}")
         self.installed = False
+        self.closing = False  # uninstall: a job cut short now is neither an error nor a run that ended
+        self.aio: Any = None  # ``_asyncio.AsyncSide``, while an AsyncIOScheduler is driven
 
     def new_uuid(self) -> uuid.UUID:
         """``uuid4()`` for the id of a job added without one (``job.py:65``), drawn from the simulation's seed."""
@@ -99,23 +118,26 @@ class APSWorld:
 
     # -- adapting --------------------------------------------------------------------------
     def adopt(self, scheduler: Any) -> Adapted:
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
         from apscheduler.schedulers.base import STATE_STOPPED
         from apscheduler.schedulers.blocking import BlockingScheduler
 
         kind = type(scheduler).__name__
         if any(d.scheduler is scheduler for d in self.driven):
             raise InvalidArgument(f"the APScheduler {kind} {scheduler!r} is passed to this Simulation twice")
-        if not isinstance(scheduler, BlockingScheduler):
+        runs_on = next((FOREIGN[c.__module__] for c in type(scheduler).__mro__ if c.__module__ in FOREIGN), None)
+        if runs_on is not None or not isinstance(scheduler, BlockingScheduler | AsyncIOScheduler):
             raise UnsupportedFeature(
-                f"jobsim-apscheduler drives BackgroundScheduler and BlockingScheduler; got a {kind}, whose event "
-                f"loop or reactor ({kind}) it does not simulate. Build the scheduler under test as a "
-                "BackgroundScheduler with the same jobs (see " + README + ")",
+                f"jobsim-apscheduler drives BackgroundScheduler, BlockingScheduler and AsyncIOScheduler; got a {kind}, "
+                f"whose {runs_on or 'event loop'} it does not simulate. Build the scheduler under test as an "
+                "AsyncIOScheduler (async def jobs) or a BackgroundScheduler with the same jobs (see " + README + ")",
                 system=BACKEND, feature=kind,
             )  # fmt: skip
         if scheduler.state != STATE_STOPPED:
             raise InvalidArgument(
                 f"the APScheduler {kind} passed to jobsim.Simulation is already running (scheduler.start() was "
-                "called): its thread would fire jobs in real time. Pass it before starting it -- the simulation "
+                f"called): {'its event loop' if isinstance(scheduler, AsyncIOScheduler) else 'its thread'} would "
+                "fire jobs in real time. Pass it before starting it -- the simulation "
                 "starts it in virtual time when it starts -- or shut it down first"
             )
         _drop_replaced(scheduler)
@@ -125,7 +147,7 @@ class APSWorld:
             self._check_jobstore(scheduler, alias, store)
         for alias, executor in list(scheduler._executors.items()):
             driven.saved_executors[alias] = executor
-            self._simulated_executor(alias, executor)  # refused here, before the simulation starts
+            self._simulated_executor(driven, alias, executor)  # refused here, before the simulation starts
         self.driven.append(driven)
         # jobs waiting for start(), and those a scheduler that ran before (in an earlier simulation) keeps in its store
         known = [job for job, _store, _replace in scheduler._pending_jobs]
@@ -145,21 +167,27 @@ class APSWorld:
                 system=BACKEND, feature=type(store).__name__,
             )  # fmt: skip
 
-    def _simulated_executor(self, alias: str, executor: Any) -> SimulatedPoolExecutor:
-        """A ``ThreadPoolExecutor(max_workers)`` becomes a simulated pool of as many threads; others are refused."""
+    def _simulated_executor(self, driven: Driven, alias: str, executor: Any) -> Any:
+        """A ``ThreadPoolExecutor(max_workers)`` becomes a simulated pool of as many threads, an ``AsyncIOExecutor``
+        (on an ``AsyncIOScheduler``, the only one it can start on) a fresh one on jobsim's loop; others are refused."""
+        from apscheduler.executors.asyncio import AsyncIOExecutor
         from apscheduler.executors.pool import ThreadPoolExecutor
 
-        if isinstance(executor, SimulatedPoolExecutor):
+        if isinstance(executor, SimulatedPoolExecutor | SimulatedAsyncIOExecutor):
             return executor
-        if type(executor) is not ThreadPoolExecutor:
-            raise UnsupportedFeature(
-                f"executor {alias!r} of the APScheduler scheduler is a {type(executor).__name__}: "
-                "jobsim-apscheduler simulates ThreadPoolExecutor (the default) only -- a process pool would pickle "
-                "jobs into other processes and run them in real time. Configure the scheduler under test with "
-                f"executors={{{alias!r}: ThreadPoolExecutor(max_workers)}}",
-                system=BACKEND, feature=type(executor).__name__,
-            )  # fmt: skip
-        return SimulatedPoolExecutor(self, alias, executor._pool._max_workers, executor)
+        if type(executor) is ThreadPoolExecutor:
+            return SimulatedPoolExecutor(self, alias, executor._pool._max_workers, executor)
+        if type(executor) is AsyncIOExecutor and driven.is_async:
+            return SimulatedAsyncIOExecutor(self, alias, executor)
+        kinds = "ThreadPoolExecutor and AsyncIOExecutor (the defaults)" if driven.is_async else (
+            "ThreadPoolExecutor (the default)")  # fmt: skip
+        raise UnsupportedFeature(
+            f"executor {alias!r} of the APScheduler scheduler is a {type(executor).__name__}: jobsim-apscheduler "
+            f"simulates {kinds} only -- a process pool would pickle jobs into other processes and run them in "
+            f"real time. Configure the scheduler under test with executors={{{alias!r}: "
+            "ThreadPoolExecutor(max_workers)}" + (" or AsyncIOExecutor()" if driven.is_async else ""),
+            system=BACKEND, feature=type(executor).__name__,
+        )  # fmt: skip
 
     # -- install / uninstall ----------------------------------------------------------------
     def install(self, sim: Simulation) -> None:
@@ -169,12 +197,16 @@ class APSWorld:
 
         _patches.push(self)
         self.installed = True
+        if any(driven.is_async for driven in self.driven):
+            from ._asyncio import AsyncSide
+
+            self.aio = AsyncSide(self)
         for driven in self.driven:
             self._patch(driven)
         with self.clock():
             for driven in self.driven:
                 self._rebase(driven)
-                driven.scheduler.start()  # our start: BaseScheduler.start, no thread
+                driven.scheduler.start()  # our start: BaseScheduler.start, no thread (or on jobsim's loop)
 
     def uninstall(self, sim: Simulation) -> None:
         if not self.installed:
@@ -183,16 +215,26 @@ class APSWorld:
 
         from . import _patches
 
+        self.closing = True
         for driven in self.driven:
             scheduler = driven.scheduler
             try:
                 if scheduler.state != STATE_STOPPED:
                     with self.clock():
                         BaseScheduler.shutdown(scheduler, wait=False)
+                        if driven.is_async:
+                            scheduler._stop_timer()
             except Exception:  # uninstall never raises
                 pass
-            for name in (*CLOCKED, "wakeup", "start", "shutdown", "_create_default_executor", "add_executor",
-                         "add_jobstore", "_real_add_job"):  # fmt: skip
+        if self.aio is not None:
+            try:
+                with self.clock():
+                    self.aio.close()  # cancelled jobs unwind on the loop, which is then closed
+            except Exception:
+                pass
+        for driven in self.driven:
+            scheduler = driven.scheduler
+            for name in PATCHED:
                 scheduler.__dict__.pop(name, None)
             self._restore(driven)
             for timer in (driven.wake, driven.keepalive):
@@ -200,6 +242,7 @@ class APSWorld:
                     self.sim.kernel.cancel(timer)
         _patches.pop(self)
         self.installed = False
+        self.closing = False
 
     def _restore(self, driven: Driven) -> None:
         """Leave the scheduler as it was given: stopped, with the jobs it had waiting for ``start()``.
@@ -219,6 +262,8 @@ class APSWorld:
         scheduler._executors.update(driven.saved_executors)
         scheduler._jobstores.clear()
         scheduler._jobstores.update(driven.saved_jobstores)
+        if driven.saved_loop is not _UNSET:
+            scheduler._eventloop = driven.saved_loop
 
     def _patch(self, driven: Driven) -> None:
         """Instance attributes shadow the scheduler's methods while the simulation runs (other schedulers,
@@ -227,24 +272,27 @@ class APSWorld:
 
         scheduler = driven.scheduler
         for alias, executor in list(scheduler._executors.items()):
-            scheduler._executors[alias] = self._simulated_executor(alias, executor)
+            scheduler._executors[alias] = self._simulated_executor(driven, alias, executor)
         own = scheduler.__dict__
         for name in CLOCKED:
             own[name] = self._clocked(driven, name, getattr(scheduler, name))
-        own["wakeup"] = lambda: self.wakeup(driven)
-        own["start"] = self._clocked(driven, "start", lambda paused=False: BaseScheduler.start(scheduler, paused))
-        own["shutdown"] = self._clocked(driven, "shutdown", lambda wait=True: self.shutdown(driven, wait))
-        own["_create_default_executor"] = lambda: SimulatedPoolExecutor(self, "default", 10, None)
+        if driven.is_async:  # its wakeups and shutdown go through jobsim's loop, as through a real one
+            self.aio.patch(driven, self._clocked)
+        else:
+            own["wakeup"] = lambda: self.wakeup(driven)
+            own["start"] = self._clocked(driven, "start", lambda paused=False: BaseScheduler.start(scheduler, paused))
+            own["shutdown"] = self._clocked(driven, "shutdown", lambda wait=True: self.shutdown(driven, wait))
+            own["_create_default_executor"] = lambda: SimulatedPoolExecutor(self, "default", 10, None)
         add_executor, add_jobstore = scheduler.add_executor, scheduler.add_jobstore
         real_add_job = scheduler._real_add_job
 
         def add_executor_(executor: Any, alias: str = "default", **executor_opts: Any) -> None:
             if not isinstance(executor, str):  # a plugin alias is built by APScheduler, then checked
-                executor = self._simulated_executor(alias, executor)
+                executor = self._simulated_executor(driven, alias, executor)
             add_executor(executor, alias, **executor_opts)
             made = scheduler._executors.get(alias)
-            if made is not None and not isinstance(made, SimulatedPoolExecutor):
-                scheduler._executors[alias] = self._simulated_executor(alias, made)
+            if made is not None and not isinstance(made, SimulatedPoolExecutor | SimulatedAsyncIOExecutor):
+                scheduler._executors[alias] = self._simulated_executor(driven, alias, made)
                 scheduler._executors[alias].start(scheduler, alias)
 
         def add_jobstore_(jobstore: Any, alias: str = "default", **jobstore_opts: Any) -> None:
@@ -268,7 +316,7 @@ class APSWorld:
     def _clocked(self, driven: Driven, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
         def call(*args: Any, **kwargs: Any) -> Any:
             x = self.sim.engine.x
-            if x is not None and x.now > self.sim.kernel.now:
+            if x is not None and x.now > self.sim.kernel.now and not isinstance(x, LoopExecution):
                 raise UnsupportedFeature(
                     f"scheduler.{name}() was called from job code of {x.run_.function.id!r} after it spent virtual "
                     f"time (it started at {iso(self.sim.kernel.now)} and is at {iso(x.now)}): jobsim runs a job's "
@@ -366,9 +414,9 @@ class APSWorld:
         (after a jittered run, say). So the wakeup is the earliest next run time of the job stores -- the
         ``next_wakeup_time`` it came from (``base.py:1237-1242``) -- when the float agrees with it to the
         millisecond; otherwise (the wait capped at ``TIMEOUT_MAX``) the float, rounded up to a microsecond."""
-        now = self.sim.kernel.now
+        now = self.sim.now_ns()  # the loop's instant, for an AsyncIOScheduler (code may have blocked it)
         due = [store.get_next_run_time() for store in driven.scheduler._jobstores.values()]
-        exact = min((_ns(d) for d in due if d is not None), default=None)
+        exact = min((epoch_ns(d) for d in due if d is not None), default=None)
         wait_ns = round(wait_seconds * SECOND)
         if exact is not None and abs(max(exact, now) - (now + wait_ns)) < MS:
             return max(exact, now)
@@ -385,7 +433,7 @@ class APSWorld:
         due = [job.next_run_time for job in driven.scheduler.get_jobs()
                if isinstance(job.trigger, DateTrigger) and job.next_run_time is not None]  # fmt: skip
         if due:
-            at = _ns(min(due))  # exactly: float timestamp() * 1e6, truncated, was a microsecond early after 2038
+            at = epoch_ns(min(due))  # exactly: float timestamp() * 1e6, truncated, was a microsecond early after 2038
             driven.keepalive = self.sim.kernel.schedule(at, _nothing, owner="apscheduler date job", priority=BACKGROUND)
 
     def shutdown(self, driven: Driven, wait: bool) -> None:
@@ -399,111 +447,10 @@ class APSWorld:
                 self.sim.kernel.cancel(timer)
         driven.wake = driven.wake_at = driven.keepalive = None
 
-    # -- the executor's threads ----------------------------------------------------------------
-    def submitted(self, ex: SimulatedPoolExecutor, job: Any, run_times: list[Any]) -> None:
-        """``pool.submit(run_job, ...)``: a free thread takes it at once, else it waits for one (FIFO)."""
-        if ex.busy < ex.max_workers:
-            ex.busy += 1
-            self.sim.kernel.schedule(self.sim.now_ns(), self._thread_runs, ex, job, list(run_times), 0, [],
-                                     owner=f"{job.id} (apscheduler job)")  # fmt: skip
-        else:
-            ex.waiting.append((job, list(run_times)))
-
-    def _thread_runs(self, ex: SimulatedPoolExecutor, job: Any, run_times: list[Any], i: int,
-                     events: list[Any]) -> None:  # fmt: skip
-        """``run_job`` (``executors/base.py:106-158``) for ``run_times[i]``; the next one when this one ends.
-
-        ``run_job`` loops over the run times in one thread; here each is its own call of it, at the
-        instant the previous one ended, so every run starts at a kernel instant."""
-        from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
-        from apscheduler.executors.base import run_job
-
-        sim, engine = self.sim, self.sim.engine
-        now = sim.kernel.now
-        sim.wallclock.move(now)
-        run_time = run_times[i]
-        fn = self.functions[job.id]
-        run = self._new_run(fn, job, run_time, now)
-        x = Execution(engine, run, 0, now)
-        # sim.fail(job_id) queued: the run raises it, if it runs (not missed); else the job as it is, so an
-        # error's traceback (event.traceback, the log) has no jobsim frame
-        faulted = _Faulted(job, engine, fn.id) if engine.faults.get((fn.id, None)) else None
-        engine.x = x
-        try:
-            out = run_job(faulted or job, job._jobstore_alias, [run_time], ex._logger.name)
-        finally:
-            engine.x = None
-        fault = faulted.fault if faulted is not None else None
-        end = x.now
-        engine.move_clock(end)
-        event = out[0]
-        error = getattr(event, "exception", None)
-        if event.code == EVENT_JOB_ERROR and error is not fault and error is not None and _escapes(error):
-            raise error  # jobsim's own errors (a budget, a refused call) stop the test
-        events.extend(out)
-        if event.code == EVENT_JOB_EXECUTED or event.code == EVENT_JOB_ERROR:
-            run.attempts.append(Attempt(0, None, now, end, error))
-            data: dict[str, Any] = {"function": fn.id, "run": run.id, "step": None, "attempt": 0}
-            if error is not None:
-                data["error"] = f"{type(error).__name__}: {error}"
-            sim.trace.add(now, "attempt", data)
-            status = "completed" if error is None else "failed"
-            if error is None and event.retval is not None:
-                run._payload = output_bytes(event.retval)
-        else:  # EVENT_JOB_MISSED: run_job skipped it
-            status = "skipped"
-            late = to_datetime(now) - run_time
-            reason = (f"missed: started {late.total_seconds():g} s after its run time "
-                      f"{iso(_ns(run_time))}, past misfire_grace_time={job.misfire_grace_time} s")  # fmt: skip
-            data_ = run.event.data
-            assert isinstance(data_, dict)
-            data_["skipped"], data_["reason"] = "missed", reason
-            sim.trace.add(now, "apscheduler.missed", {"function": fn.id, "run": run.id, "run_time": _ns(run_time),
-                                                      "late": round(late.total_seconds(), 6),
-                                                      "grace": job.misfire_grace_time})  # fmt: skip
-        run.status = "running"
-        sim.kernel.schedule(end, self._run_ended, ex, job, run_times, i, events, run, status, error,
-                            owner=f"{job.id} (apscheduler job)", priority=NORMAL)  # fmt: skip
-
-    def _run_ended(self, ex: SimulatedPoolExecutor, job: Any, run_times: list[Any], i: int, events: list[Any],
-                   run: Run, status: str, error: BaseException | None) -> None:  # fmt: skip
-        sim = self.sim
-        now = sim.kernel.now
-        sim.wallclock.move(now)
-        run.status, run.end_ns, run.error = status, now, error
-        data: dict[str, Any] = {"function": run.function.id, "run": run.id, "status": status}
-        if error is not None:
-            data["error"] = f"{type(error).__name__}: {error}"
-        sim.trace.add(now, "run.end", data)
-        if i + 1 < len(run_times):
-            self._thread_runs(ex, job, run_times, i + 1, events)
-            return
-        ex.done(job.id, events)  # the future's done callback: instances -= 1, then the listeners
-        ex.busy -= 1
-        if ex.waiting:
-            waiting_job, waiting_times = ex.waiting.pop(0)
-            ex.busy += 1
-            self._thread_runs(ex, waiting_job, waiting_times, 0, [])
-
-    def skipped(self, job: Any, run_times: list[Any]) -> None:
-        """``EVENT_JOB_MAX_INSTANCES`` (``base.py:1198-1211``): each run time skipped, as a ``skipped`` run."""
-        fn = self.functions.get(job.id)
-        if fn is None:
-            return
-        now, max_instances = self.sim.kernel.now, job.max_instances
-        for run_time in run_times:
-            run = self._new_run(fn, job, run_time, now)
-            reason = f"skipped: maximum number of running instances reached ({max_instances})"
-            data_ = run.event.data
-            assert isinstance(data_, dict)
-            data_["skipped"], data_["reason"] = "max_instances", reason
-            run.status, run.end_ns = "skipped", now
-            self.sim.trace.add(
-                now,
-                "apscheduler.max_instances",
-                {"function": fn.id, "run": run.id, "run_time": _ns(run_time), "max": max_instances},
-            )
-            self.sim.trace.add(now, "run.end", {"function": fn.id, "run": run.id, "status": "skipped"})
+    def owns(self, job: Any) -> bool:
+        """``job`` is a job of a scheduler this simulation drives."""
+        driven = self.owner.get(getattr(job, "id", None))  # type: ignore[arg-type]
+        return driven is not None and driven.scheduler is getattr(job, "_scheduler", None)
 
     # -- runs -------------------------------------------------------------------------------------
     def declare(self, driven: Driven, job: Any, *, adopting: bool = False) -> jobsim.Function:
@@ -525,17 +472,6 @@ class APSWorld:
         if not adopting:
             self.sim.add_function(fn, own_worker=True)
         return fn
-
-    def _new_run(self, fn: jobsim.Function, job: Any, run_time: dt.datetime, now: int) -> Run:
-        runs = self.sim.engine.runs[fn.id]
-        run_id = f"{fn.id}#{len(runs) + 1}"
-        data = {"job_id": fn.id, "run_time": run_time.isoformat(), "trigger": str(job.trigger) if job else None}
-        run = Run(fn, run_id, [Event("apscheduler/job", data, id=run_id, ts=now // MS)], now)
-        run.status = "running"
-        runs.append(run)
-        self.sim.trace.add(now, "run.start", {"function": fn.id, "run": run_id, "n": len(runs),
-                                              "event": f"run time {iso(_ns(run_time))}"})  # fmt: skip
-        return run
 
     def job(self, job_id: str) -> Any:
         """The APScheduler ``Job`` of ``job_id`` now (``scheduler.get_job``), or ``InvalidArgument``."""
@@ -562,30 +498,6 @@ class _Clock:
 
     def __exit__(self, *exc: object) -> None:
         self.sim.wallclock.deactivate()
-
-
-class _Faulted:
-    """The job as ``run_job`` sees it: when it calls the job's function, a ``sim.fail(job_id, error)`` queued
-    for it is taken and raised in its place. Taken there, not before ``run_job``: a run that misses its
-    grace time never calls the function (``executors/base.py:117-127``), and must not use up the fault."""
-
-    def __init__(self, job: Any, engine: Any, function_id: str) -> None:
-        self._job = job
-        self._engine = engine
-        self._function_id = function_id
-        self.fault: BaseException | None = None
-
-    def func(self, *args: Any, **kwargs: Any) -> Any:
-        self.fault = self._engine.take_fault(self._function_id, None)
-        if self.fault is not None:
-            raise self.fault
-        return self._job.func(*args, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._job, name)
-
-    def __str__(self) -> str:
-        return str(self._job)
 
 
 def _clone(job: Any) -> Any:
@@ -615,20 +527,8 @@ def _drop_replaced(scheduler: Any) -> None:
                                   if id(entry[0]) not in given_back or entry[0].id not in added]  # fmt: skip
 
 
-def _ns(when: dt.datetime) -> int:
-    """An aware datetime (microseconds) as epoch ns, exactly."""
-    delta = when - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-    return (delta.days * 86_400 + delta.seconds) * SECOND + delta.microseconds * 1000
-
-
 def _nothing() -> None:
     pass
-
-
-def _escapes(exc: BaseException | None) -> bool:
-    """jobsim's own errors (a budget, a refused call) and KeyboardInterrupt-likes leave the simulation;
-    anything else raised by job code is APScheduler's EVENT_JOB_ERROR."""
-    return isinstance(exc, JobsimError) or (exc is not None and not isinstance(exc, Exception | SystemExit))
 
 
 def _not_an_event_handler(name: str) -> Any:

@@ -23,3 +23,12 @@ def scheduler():
     from apscheduler.schedulers.background import BackgroundScheduler
 
     return BackgroundScheduler(timezone="UTC")
+
+
+@pytest.fixture
+def aio():
+    """An AsyncIOScheduler in UTC with no event loop (``start()`` would take the running one): the simulation
+    runs it on jobsim's loop in virtual time."""
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    return AsyncIOScheduler(timezone="UTC")

@@ -1,20 +1,29 @@
-"""Live conformance: a real BackgroundScheduler in real time against the simulation, event by event.
+"""Live conformance: a real scheduler in real time against the simulation, event by event.
 
-One pool thread; ``slow`` (interval 1 s) sleeps 2.5 s, so it holds the thread and its next fires
-hit max_instances=1; ``even`` (cron ``second='*/2'``) waits for the thread and misfires when it
-waited past misfire_grace_time=1 s; ``broken`` raises once. Both runs start 0.1 s past an even
-second, so the cron's instants fall at the same offsets. The sequence of (event, job, run time)
-must be the same, and each event's instant within ``TOLERANCE`` of the simulation's.
+BackgroundScheduler: one pool thread; ``slow`` (interval 1 s) sleeps 2.5 s, so it holds the thread
+and its next fires hit max_instances=1; ``even`` (cron ``second='*/2'``) waits for the thread and
+misfires when it waited past misfire_grace_time=1 s; ``broken`` raises once.
+
+AsyncIOScheduler, on a real ``asyncio.run`` loop: ``slow`` awaits ``asyncio.sleep(2.5)``; ``blocker``
+blocks the whole loop with ``time.sleep(1.9)``, so the scheduler wakes late, ``even`` misfires and
+``slow``'s fires coalesce into one max_instances; ``fan`` gathers a sleep and ``asyncio.to_thread``;
+``threaded`` is a plain function in the loop's default executor.
+
+Both runs start 0.1 s past an even second, so the cron's instants fall at the same offsets. The
+sequence of (event, job, run time) must be the same, and each event's instant within ``TOLERANCE``
+of the simulation's.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 
 import pytest
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.schedulers.background import BackgroundScheduler
 
 import jobsim
@@ -23,7 +32,8 @@ pytestmark = pytest.mark.live
 
 NAMES = {EVENT_JOB_EXECUTED: "executed", EVENT_JOB_ERROR: "error", EVENT_JOB_MISSED: "missed",
          EVENT_JOB_MAX_INSTANCES: "max_instances"}  # fmt: skip
-WATCH = 6.8  # seconds of schedule compared
+WATCH = 6.8  # seconds of schedule compared (the BackgroundScheduler's)
+WATCH_AIO = 5.6  # the AsyncIOScheduler's
 TOLERANCE = 0.2  # real-time scheduling latency allowed, in seconds
 
 
@@ -45,14 +55,17 @@ def _build(t0: dt.datetime, now: callable) -> tuple[BackgroundScheduler, list]:
     scheduler.add_job(_even, "cron", second="*/2", id="even")
     scheduler.add_job(_broken, "date", run_date=t0 + dt.timedelta(seconds=0.5), id="broken")
     seen: list = []
+    _listen(scheduler, t0, now, seen)
+    return scheduler, seen
 
+
+def _listen(scheduler, t0: dt.datetime, now: callable, seen: list) -> None:
     def listener(event):
         run = getattr(event, "scheduled_run_time", None) or event.scheduled_run_times[-1]
         seen.append(((now() - t0).total_seconds(), NAMES[event.code], event.job_id,
                      round((run - t0).total_seconds(), 1)))  # fmt: skip
 
     scheduler.add_listener(listener, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
-    return scheduler, seen
 
 
 def _simulated() -> list:
@@ -63,10 +76,14 @@ def _simulated() -> list:
     return seen
 
 
+def _next_even() -> tuple[float, dt.datetime]:
+    """The next even second of the real clock, and t0 0.1 s past it."""
+    even = (int(time.time()) // 2 + 1) * 2
+    return even, dt.datetime.fromtimestamp(even + 0.1, dt.timezone.utc)
+
+
 def _real() -> list:
-    now = time.time()
-    even = (int(now) // 2 + 1) * 2  # the next even second, then 0.1 s past it
-    t0 = dt.datetime.fromtimestamp(even + 0.1, dt.timezone.utc)
+    even, t0 = _next_even()
     scheduler, seen = _build(t0, lambda: dt.datetime.now(dt.timezone.utc))
     time.sleep(max(0.0, even + 0.05 - time.time()))
     scheduler.start()
@@ -93,7 +110,86 @@ def test_the_simulation_matches_a_real_scheduler_event_by_event():
     ]
     assert [round(at, 3) for at, *_ in simulated] == [0.5, 2.0, 3.0, 3.5, 3.5, 3.9, 5.0, 6.0, 6.5, 6.5]
 
-    real = _real()
+    _compare(_real(), simulated)
+
+
+def _compare(real: list, simulated: list) -> None:
     assert [event[1:] for event in real] == [event[1:] for event in simulated], real
     late = [(r, s) for r, s in zip(real, simulated, strict=True) if abs(r[0] - s[0]) > TOLERANCE]
     assert not late, late
+
+
+# -- AsyncIOScheduler ------------------------------------------------------------------------------------------------
+async def _aslow():
+    await asyncio.sleep(2.5)
+
+
+async def _aeven():
+    return "tick"
+
+
+async def _abroken():
+    raise ValueError("boom")
+
+
+async def _blocker():
+    time.sleep(1.9)  # blocks the whole loop: the scheduler's wakeups and every other job wait
+
+
+async def _fan():
+    await asyncio.gather(asyncio.sleep(1.0), asyncio.to_thread(time.sleep, 0.6))
+
+
+def _threaded():
+    time.sleep(0.4)  # in the loop's default executor
+    return "done"
+
+
+def _build_aio(t0: dt.datetime, now: callable) -> tuple[AsyncIOScheduler, list]:
+    scheduler = AsyncIOScheduler(timezone="UTC")  # no loop: start() takes the running one
+    at = {name: t0 + dt.timedelta(seconds=offset) for name, offset in (("broken", 0.3), ("blocker", 1.2), ("fan", 3.3),
+                                                                       ("threaded", 4.5), ("slow", 1.0))}  # fmt: skip
+    scheduler.add_job(_aslow, "interval", seconds=1, start_date=at["slow"], id="slow")
+    scheduler.add_job(_aeven, "cron", second="*/2", id="even")
+    scheduler.add_job(_abroken, "date", run_date=at["broken"], id="broken")
+    scheduler.add_job(_blocker, "date", run_date=at["blocker"], id="blocker")
+    scheduler.add_job(_fan, "date", run_date=at["fan"], id="fan")
+    scheduler.add_job(_threaded, "date", run_date=at["threaded"], id="threaded")
+    seen: list = []
+    _listen(scheduler, t0, now, seen)
+    return scheduler, seen
+
+
+def _real_aio() -> list:
+    even, t0 = _next_even()
+    scheduler, seen = _build_aio(t0, lambda: dt.datetime.now(dt.timezone.utc))
+
+    async def app():
+        scheduler.start()
+        await asyncio.sleep(max(0.0, (t0 - dt.datetime.now(dt.timezone.utc)).total_seconds() + WATCH_AIO))
+        scheduler.shutdown(wait=False)
+        await asyncio.sleep(0)
+
+    time.sleep(max(0.0, even + 0.05 - time.time()))
+    asyncio.run(app())
+    return [event for event in seen if event[0] <= WATCH_AIO]
+
+
+def test_the_simulation_matches_a_real_asyncio_scheduler_event_by_event():
+    t0 = dt.datetime(2025, 3, 1, 0, 0, 0, 100_000, tzinfo=dt.timezone.utc)
+    scheduler, simulated = _build_aio(t0, lambda: dt.datetime.now(dt.timezone.utc))
+    with jobsim.Simulation(scheduler, start=t0) as sim:
+        sim.advance(f"{int(WATCH_AIO * 1000)}ms")
+    assert [(name, job, run) for _, name, job, run in simulated] == [
+        ("error", "broken", 0.3),
+        ("executed", "blocker", 1.2),  # the loop was blocked from 1.2 to 3.1: the scheduler wakes at 3.1
+        ("max_instances", "slow", 3.0),  # 2.0 and 3.0 coalesced into one submission; slow runs until 3.5
+        ("missed", "even", 1.9),  # 1.2 s late > misfire_grace_time=1
+        ("executed", "slow", 1.0),
+        ("executed", "even", 3.9),
+        ("executed", "fan", 3.3),  # gathered a 1 s sleep and a 0.6 s thread
+        ("executed", "threaded", 4.5),
+        ("max_instances", "slow", 5.0),  # the run of 4.0 sleeps until 6.5
+    ]
+    assert [round(at, 3) for at, *_ in simulated] == [0.3, 3.1, 3.1, 3.1, 3.5, 3.9, 4.3, 4.9, 5.0]
+    _compare(_real_aio(), simulated)

@@ -29,11 +29,19 @@ def test_the_main_readme_example_passes_as_written(pytester, monkeypatch, readme
     _run(pytester, monkeypatch, readme_files("### APScheduler (jobsim-apscheduler)"))
 
 
-def test_the_plugin_readme_example_passes_as_written(pytester, monkeypatch):
+def _plugin_files(heading: str) -> dict[str, str]:
     readme = (PLUGIN / "README.md").read_text()
-    section = readme.split("## Example: misfires and coalescing", 1)[1].split("\n## ", 1)[0]
+    section = readme.split(heading + "\n", 1)[1].split("\n## ", 1)[0]
     files = {}
     for block in re.findall(r"```python\n(.*?)```", section, re.S):
         first, _, rest = block.partition("\n")
         files[first.removeprefix("# ").strip()] = rest
-    _run(pytester, monkeypatch, files)
+    return files
+
+
+def test_the_plugin_readme_example_passes_as_written(pytester, monkeypatch):
+    _run(pytester, monkeypatch, _plugin_files("## Example: misfires and coalescing"))
+
+
+def test_the_plugin_readme_asyncio_example_passes_as_written(pytester, monkeypatch):
+    _run(pytester, monkeypatch, _plugin_files("## Example: an AsyncIOScheduler, as a FastAPI app keeps it"))

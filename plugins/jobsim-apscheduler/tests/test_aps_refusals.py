@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from apscheduler.executors.debug import DebugExecutor
 from apscheduler.executors.pool import ProcessPoolExecutor
@@ -63,10 +65,60 @@ def test_a_database_job_store_is_refused():
         jobsim.Simulation(scheduler)
 
 
-def test_an_asyncio_scheduler_is_refused():
-    with pytest.raises(UnsupportedFeature, match="drives BackgroundScheduler and BlockingScheduler; got a "
-                                                 "AsyncIOScheduler"):  # fmt: skip
-        jobsim.Simulation(AsyncIOScheduler(timezone="UTC"))
+@pytest.mark.parametrize(
+    ("module", "name", "base", "runs_on"),
+    [
+        ("gevent", "GeventScheduler", "blocking", "gevent hub"),  # a BlockingScheduler subclass, as in 3.11.3
+        ("tornado", "TornadoScheduler", "base", "Tornado IOLoop"),
+        ("twisted", "TwistedScheduler", "base", "Twisted reactor"),
+        ("qt", "QtScheduler", "base", "Qt event loop"),
+    ],
+)
+def test_schedulers_of_other_event_loops_are_refused_by_name(module, name, base, runs_on):
+    """Stand-ins with the real classes' modules and bases (gevent, tornado, twisted and Qt are not installed)."""
+    from apscheduler.schedulers.base import BaseScheduler
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    parent = BlockingScheduler if base == "blocking" else BaseScheduler
+    body = {"__module__": f"apscheduler.schedulers.{module}", "shutdown": lambda self, wait=True: None,
+            "wakeup": lambda self: None}  # fmt: skip
+    scheduler = type(name, (parent,), body)(timezone="UTC")
+    refused = rf"drives BackgroundScheduler, BlockingScheduler and AsyncIOScheduler; got a {name}, whose {runs_on} it"
+    with pytest.raises(UnsupportedFeature, match=refused):
+        jobsim.Simulation(scheduler)
+
+
+def test_an_asyncio_executor_on_a_thread_scheduler_and_a_process_pool_on_an_asyncio_one_are_refused():
+    from apscheduler.executors.asyncio import AsyncIOExecutor
+
+    with pytest.raises(UnsupportedFeature, match=r"executor 'default' .* is a AsyncIOExecutor: jobsim-apscheduler "
+                                                 r"simulates ThreadPoolExecutor \(the default\) only"):  # fmt: skip
+        jobsim.Simulation(BackgroundScheduler(timezone="UTC", executors={"default": AsyncIOExecutor()}))
+    pool = ProcessPoolExecutor(max_workers=1)
+    try:
+        scheduler = AsyncIOScheduler(timezone="UTC", executors={"cpu": pool})
+        refused = (r"executor 'cpu' .* is a ProcessPoolExecutor: jobsim-apscheduler simulates ThreadPoolExecutor and "
+                   r"AsyncIOExecutor \(the defaults\) only .*ThreadPoolExecutor\(max_workers\)\} "
+                   r"or AsyncIOExecutor\(\)")  # fmt: skip
+        with pytest.raises(UnsupportedFeature, match=refused):
+            jobsim.Simulation(scheduler)
+    finally:
+        pool.shutdown(wait=False)
+
+
+def test_a_running_asyncio_scheduler_is_refused():
+    async def main():
+        scheduler = AsyncIOScheduler(timezone="UTC")
+        scheduler.start(paused=True)  # on the real running loop
+        try:
+            with pytest.raises(jobsim.InvalidArgument, match=r"already running \(scheduler.start\(\) was called\): its "
+                                                             r"event loop would fire jobs in real time"):  # fmt: skip
+                jobsim.Simulation(scheduler)
+        finally:
+            scheduler.shutdown(wait=False)
+            await asyncio.sleep(0)
+
+    asyncio.run(main())
 
 
 def test_the_same_scheduler_twice_is_refused(scheduler):

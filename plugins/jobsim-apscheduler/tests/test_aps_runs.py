@@ -6,35 +6,12 @@ import datetime as dt
 import time
 
 import pytest
-from apscheduler.events import (
-    EVENT_ALL,
-    EVENT_JOB_ERROR,
-    EVENT_JOB_EXECUTED,
-    EVENT_JOB_MAX_INSTANCES,
-    EVENT_JOB_MISSED,
-    EVENT_JOB_SUBMITTED,
-)
+from aps_log import listen as _listen
+from apscheduler.events import EVENT_ALL, EVENT_JOB_ERROR
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 import jobsim
-
-NAMES = {EVENT_JOB_EXECUTED: "executed", EVENT_JOB_ERROR: "error", EVENT_JOB_MISSED: "missed",
-         EVENT_JOB_MAX_INSTANCES: "max_instances", EVENT_JOB_SUBMITTED: "submitted"}  # fmt: skip
-JOB_EVENTS = EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES
-
-
-def _listen(scheduler, mask=JOB_EVENTS):
-    """Record (wall clock as the listener reads it, event, job id, its run time(s)) for each event."""
-    seen = []
-
-    def listener(event):
-        when = dt.datetime.now(dt.timezone.utc).strftime("%H:%M:%S.%f").removesuffix("000")
-        run = getattr(event, "scheduled_run_time", None) or getattr(event, "scheduled_run_times", [None])[-1]
-        seen.append((when, NAMES.get(event.code, event.code), event.job_id, run and run.strftime("%H:%M:%S")))
-
-    scheduler.add_listener(listener, mask)
-    return seen
 
 
 def test_a_job_that_outlasts_its_interval_is_skipped_by_max_instances_until_it_ends(scheduler):

@@ -40,7 +40,7 @@ from jobsim._events import Event
 from jobsim._records import Attempt, Run
 from jobsim._time import MS, SECOND, iso, to_datetime
 from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
-from jobsim.hooks import Adapted, StoppableExecution, output_bytes, refusing_handler
+from jobsim.hooks import Adapted, StoppableExecution, escapes, output_bytes, refusing_handler
 
 from ._pool import Line, Pool, Settings
 
@@ -509,7 +509,7 @@ class RQWorld:
                 except BaseException as exc:  # perform_job's bare except (rq/worker/base.py:1677)
                     if x.killed:
                         raise HorseKilled() from None  # whatever the body did after: the process is dead
-                    if exc is not fault and _escapes(exc):
+                    if exc is not fault and escapes(exc):
                         raise
                     self._failure(held, x, exc)
                 else:
@@ -584,7 +584,7 @@ class RQWorld:
                 self._callback(x, "stopped", callback, job.stopped_callback_timeout,
                                lambda: callback(job, job.connection))  # fmt: skip
             except BaseException as exc:
-                if _escapes(exc):
+                if escapes(exc):
                     raise
         job._status = JobStatus.STOPPED  # handle_job_failure, after the callback (rq/worker/base.py:753-755)
         error = HorseKilled("Job stopped by user, work-horse terminated.")
@@ -680,7 +680,7 @@ class RQWorld:
                 self._callback(x, "success", callback, job.success_callback_timeout,
                                lambda: callback(job, job.connection, value))  # fmt: skip
             except BaseException as exc:
-                if _escapes(exc):
+                if escapes(exc):
                     raise
                 self._failure(held, x, exc)
                 return
@@ -709,7 +709,7 @@ class RQWorld:
                 self._callback(x, "failure", callback, job.failure_callback_timeout,
                                lambda: callback(job, job.connection, *exc_info))  # fmt: skip
             except BaseException as exc:
-                if _escapes(exc):
+                if escapes(exc):
                     raise
                 error = exc
         self._attempt(held, x, error)
@@ -949,12 +949,6 @@ def _mixed(target: Any) -> InvalidArgument:
         "them, in that order) or Worker(...)s (each reads its own queues), not both; a queue no Worker reads can "
         "still be enqueued on (its jobs stay queued)"
     )
-
-
-def _escapes(exc: BaseException) -> bool:
-    """What leaves the simulated worker instead of failing the job: jobsim's own errors (a bad sleep, a
-    refused option, a budget) stop the test as in any simulation; KeyboardInterrupt and the like stop it too."""
-    return isinstance(exc, JobsimError) or not isinstance(exc, Exception | SystemExit)
 
 
 def _resolve(job: Any) -> Any:

@@ -7,6 +7,7 @@ import importlib.util
 
 import pytest
 
+from jobsim.pytest_plugin import redis_url_fixture
 from jobsim.testing import stop_process
 
 if importlib.util.find_spec("rq") is None or importlib.util.find_spec("jobsim_rq") is None:
@@ -39,16 +40,7 @@ def pytest_configure(config):
     )
 
 
-@pytest.fixture(scope="session")
-def redis_url():
-    """A throwaway ``redis-server`` on 127.0.0.1 and a free port, stopped by pid afterwards."""
-    from jobsim.testing import ServerUnavailable, redis_server
-
-    try:
-        with redis_server() as url:
-            yield url
-    except ServerUnavailable as exc:
-        pytest.skip(f"live RQ tests need Debian's redis-server: {exc}")
+redis_url = redis_url_fixture("live RQ tests")
 
 
 class WorkerProcess:

@@ -1,0 +1,29 @@
+"""jobsim-bullmq: simulate code that uses BullMQ for Python (``bullmq`` on PyPI) in jobsim's virtual time.
+
+``jobsim.Simulation(worker)`` (or several workers) claims bullmq ``Worker`` objects built
+with ``{"autorun": False}``. Inside the simulation every ``Queue``'s datastore calls
+(``add``, ``addBulk``, ``upsertJobScheduler``, ``FlowProducer.add``, ``job.updateProgress``
+...) go to a simulated Redis, never to a server, and each worker's own ``run()`` loop
+runs on the virtual clock. ``sim.bullmq`` is the BullMQ side of the simulation.
+
+Every simulation loads the entry point ``jobsim_bullmq.plugin``, and with it this
+package: ``BullMQWorld`` is imported on first use, so a simulation without BullMQ
+workers imports no bullmq.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._world import BullMQWorld
+
+__all__ = ["BullMQWorld"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "BullMQWorld":
+        from ._world import BullMQWorld
+
+        return BullMQWorld
+    raise AttributeError(f"module 'jobsim_bullmq' has no attribute {name!r}")

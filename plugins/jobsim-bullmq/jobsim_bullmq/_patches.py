@@ -1,0 +1,410 @@
+"""What is replaced in bullmq-python while a simulation with BullMQ workers runs.
+
+Every datastore operation of a ``Queue``, ``Worker``, ``Job``, ``JobScheduler`` and
+``FlowProducer`` goes through its ``RedisBackend`` (``backends/redis_backend.py``), so
+the methods of that class are replaced, for every instance wherever it was built:
+those the simulation models go to the in-memory store (``_store``), the others raise
+``UnsupportedFeature`` naming the bullmq call -- none reaches Redis. Besides:
+
+* ``Queue`` methods that use the raw Redis client (``setGlobalConcurrency``,
+  ``setGlobalRateLimit``, ``rateLimit`` and their getters/removers, ``getJobs``) go to
+  the store too; ``QueueEvents.run`` is refused (no event stream is simulated).
+* ``time`` as seen by ``bullmq.job``, ``bullmq.job_scheduler``, ``bullmq.scripts``,
+  ``bullmq.worker`` and ``bullmq.lock_manager``: ``time.time()`` is the virtual clock,
+  also for producer code a test runs between ``sim.advance`` calls.
+* ``uuid4`` in ``bullmq.flow_producer`` (a flow's job ids): drawn from the simulation's seed.
+* ``worker.getCompleted``: the jobs fetched together are started in the order their fetches were issued, not in
+  a set's memory-address order, so a run is the same every time.
+* ``Job.moveToFailed``: bullmq's own, after noting the exception (the store only sees
+  its ``failedReason`` text) so the run keeps the real error.
+
+One simulation with BullMQ workers may run at a time in a process (the patches are global).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from jobsim._time import SECOND
+from jobsim.errors import JobsimError
+
+if TYPE_CHECKING:
+    from ._world import BullMQWorld
+
+_active: BullMQWorld | None = None
+_saved: dict[tuple[Any, str], Any] = {}
+
+REFUSED = {
+    "reprocessJob": "job.retry()", "promote": "job.promote()", "retryJobs": "queue.retryJobs()",
+    "promoteJobs": "queue.promoteJobs()", "drain": "queue.drain()", "cleanJobsInSet": "queue.clean()",
+    "obliterate": "queue.obliterate()", "remove": "queue.remove() / job.remove()",
+    "changePriority": "job.changePriority()", "getCountsPerPriority": "queue.getCountsPerPriority()",
+    "getRanges": "reading job ranges (queue.getJobs on a non-Redis path)", "getClientList": "queue.get_workers()",
+    "trimEvents": "queue.trimEvents()", "removeDeprecatedPriorityKey": "queue.removeDeprecatedPriorityKey()",
+    "getDeduplicationJobId": "queue.getDeduplicationJobId()", "forQueue": None, "extendLock": None,
+}  # fmt: skip
+"""RedisBackend methods refused, by the bullmq call users make (None: kept as bullmq wrote it)."""
+
+
+class _Clock:
+    """``time`` for bullmq's modules: ``time()`` reads the simulation; the rest is the real module."""
+
+    def __init__(self, world: BullMQWorld) -> None:
+        self._world = world
+
+    def time(self) -> float:
+        return self._world.now_ns() / SECOND
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+def push(world: BullMQWorld) -> None:
+    global _active
+    if _active is not None:
+        raise JobsimError(
+            "another simulation with BullMQ workers is running in this process; close it before starting this one "
+            "(jobsim-bullmq replaces bullmq's RedisBackend methods process-wide while a simulation runs)"
+        )
+    import bullmq.flow_producer
+    import bullmq.job
+    import bullmq.job_scheduler
+    import bullmq.lock_manager
+    import bullmq.queue
+    import bullmq.queue_events
+    import bullmq.scripts
+    import bullmq.worker
+    from bullmq.backends.redis_backend import RedisBackend
+
+    clock = _Clock(world)
+    ids = random.Random(f"jobsim-bullmq-ids:{world.sim.seed}")
+    patches: dict[tuple[Any, str], Any] = {
+        (bullmq.job, "time"): clock, (bullmq.job_scheduler, "time"): clock, (bullmq.scripts, "time"): clock,
+        (bullmq.worker, "time"): clock, (bullmq.lock_manager, "time"): clock,
+        (bullmq.flow_producer, "uuid4"): lambda: uuid.UUID(int=ids.getrandbits(128), version=4),
+        (bullmq.job.Job, "moveToFailed"): _move_to_failed(bullmq.job.Job.moveToFailed, world),
+        (bullmq.queue_events.QueueEvents, "run"): _refuse("QueueEvents (the queue's event stream)"),
+        (bullmq.worker, "getCompleted"): _get_completed,
+    }  # fmt: skip
+    backend = _Backend(world)
+    for name in dir(RedisBackend):
+        if name.startswith("_") or not callable(getattr(RedisBackend, name, None)):
+            continue
+        if name in REFUSED:
+            what = REFUSED[name]
+            if what is not None:
+                patches[(RedisBackend, name)] = _refuse(what)
+            continue
+        patches[(RedisBackend, name)] = getattr(backend, name, None) or _refuse(f"bullmq's RedisBackend.{name}")
+    for name in ("setGlobalConcurrency", "getGlobalConcurrency", "removeGlobalConcurrency", "setGlobalRateLimit",
+                 "getGlobalRateLimit", "removeGlobalRateLimit", "rateLimit", "removeRateLimitKey", "getJobs"):
+        patches[(bullmq.queue.Queue, name)] = getattr(_QueueMethods(world), name)
+    for (owner, name), replacement in patches.items():
+        _saved[(owner, name)] = owner.__dict__.get(name, _MISSING)
+        setattr(owner, name, replacement)
+    _active = world
+
+
+_MISSING = object()
+
+
+def pop(world: BullMQWorld) -> None:
+    global _active
+    if _active is not world:
+        return
+    for (owner, name), original in _saved.items():
+        if original is _MISSING:
+            delattr(owner, name)
+        else:
+            setattr(owner, name, original)
+    _saved.clear()
+    _active = None
+
+
+def _refuse(what: str) -> Any:
+    from ._world import not_simulated
+
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise not_simulated(what)
+
+    return refused
+
+
+async def _get_completed(tasks: set[Any], emit: Any) -> tuple[list[Any], set[Any]]:
+    """``worker.py:734-744`` waits for the first of the worker's tasks to finish and takes the jobs of the finished
+    ones in the iteration order of a set of tasks -- their memory addresses. Here: in the order the tasks were
+    created (the order their fetches were issued), so the same seed gives the same run."""
+    import asyncio
+
+    from bullmq.utils import extract_result
+
+    from jobsim._aio import _created
+
+    if not tasks:
+        await asyncio.sleep(0)
+        return [], set()
+    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    jobs = [extract_result(task, emit) for task in sorted(done, key=_created)]
+    return [job for job in jobs if job is not None], pending
+
+
+def _move_to_failed(original: Any, world: BullMQWorld) -> Any:
+    async def moveToFailed(self: Any, err: Any, token: str, fetchNext: bool = False) -> Any:
+        """bullmq's ``Job.moveToFailed`` (``job.py:204-266``), after noting ``err`` for the run."""
+        world.errors[(self.queueQualifiedName, self.id)] = err
+        return await original(self, err, token, fetchNext)
+
+    return moveToFailed
+
+
+class _Backend:
+    """The replacement ``RedisBackend`` methods: ``self`` is the backend (its queue's name and scripts)."""
+
+    def __init__(self, world: BullMQWorld) -> None:
+        w = world
+        store = world.store
+
+        async def nothing(self: Any, *args: Any, **kwargs: Any) -> None:
+            return None
+
+        async def addJob(self: Any, job: Any) -> str:
+            return store.add_job(self, job)
+
+        async def addJobs(self: Any, jobs: list[Any]) -> list[str]:
+            ids = [store.add_job(self, job) for job in jobs]
+            for job, job_id in zip(jobs, ids, strict=True):
+                job.id = job_id
+            return ids
+
+        async def addFlow(self: Any, entries: list[dict[str, Any]]) -> list[str]:
+            results = []
+            for entry in entries:
+                job = entry["job"]
+                add = store.add_parent_job if entry.get("is_parent") else store.add_job
+                job.id = add(job.queue.backend, job)
+                results.append(job.id)
+            return results
+
+        async def moveToActive(self: Any, token: str, opts: dict[str, Any]) -> list[Any]:
+            return store.move_to_active(self, token, opts)
+
+        async def moveToCompleted(self: Any, job: Any, return_value: Any, remove_on_complete: Any, token: str,
+                                  fetch_next: bool = True) -> Any:  # fmt: skip
+            args = self.scripts.moveToCompletedArgs(job, return_value, remove_on_complete, token, False)
+            return {"result": store.move_to_finished(self, job, args), "finishedOn": args[1][1]}
+
+        async def moveToFailed(self: Any, job: Any, failed_reason: str, remove_on_fail: Any, token: str,
+                               fetch_next: bool = True, fields_to_update: Any = None) -> Any:  # fmt: skip
+            args = self.scripts.moveToFailedArgs(job, failed_reason, remove_on_fail, token, False, fields_to_update)
+            return {"result": store.move_to_finished(self, job, args), "finishedOn": args[1][1]}
+
+        async def moveToDelayed(self: Any, job_id: str, timestamp: int, delay: int, token: str = "0",
+                                opts: dict[str, Any] | None = None) -> None:  # fmt: skip
+            opts = {**(opts or {}), "fetchNext": False}
+            store.move_to_delayed(self, self.scripts.moveToDelayedArgs(job_id, timestamp, token, delay, opts))
+
+        async def retryJob(self: Any, job_id: str, lifo: bool, token: str = "0",
+                           opts: dict[str, Any] | None = None) -> None:  # fmt: skip
+            store.retry_job(self, self.scripts.retryJobArgs(job_id, lifo, token, opts or {}))
+
+        async def moveToWaitingChildren(self: Any, job_id: str, token: str, opts: dict[str, Any]) -> bool:
+            return store.move_to_waiting_children(self, job_id, token, opts)
+
+        async def moveStalledJobsToWait(self: Any, max_stalled: int, interval: int) -> list[str]:
+            return store.move_stalled(self, max_stalled, interval)
+
+        async def extendLocks(self: Any, job_ids: list[str], tokens: list[str], duration: int) -> list[str]:
+            return store.extend_locks(self, job_ids, tokens, duration)
+
+        async def waitForJob(self: Any, block_timeout: float) -> Any:
+            result = await store.wait_for_job(self, block_timeout)
+            if result is None:
+                w.polls.append(w.now_ns())
+            return result
+
+        async def updateProgress(self: Any, job_id: str, progress: Any) -> None:
+            rec = store.update_json(self, job_id, "progress", progress, "updateProgress")
+            w.on_progress(store.queue(self), rec, progress)
+
+        async def updateData(self: Any, job_id: str, data: Any) -> None:
+            store.update_json(self, job_id, "data", data, "updateData")
+
+        async def addLog(self: Any, job_id: str, log_row: str, keep_logs: int = 0) -> int:
+            """``RPUSH <job>:logs`` then ``LTRIM`` to the last ``keepLogs`` (``redis_backend.py:316-323``)."""
+            q = store.queue(self)
+            rec = q.jobs.get(job_id)
+            logs = rec.logs if rec is not None else []
+            logs.append(log_row)
+            length = len(logs)
+            if keep_logs:
+                del logs[: max(0, len(logs) - keep_logs)]
+            w.on_log(q, job_id, log_row)
+            return min(keep_logs, length) if keep_logs else length
+
+        async def getJobLogs(self: Any, job_id: str, start: int = 0, end: int = -1,
+                             asc: bool = True) -> dict[str, Any]:  # fmt: skip
+            rec = store.job(self, job_id)
+            logs = list(rec.logs) if rec is not None else []
+            picked = _lrange(logs, start, end) if asc else list(reversed(_lrange(logs, -(end + 1), -(start + 1))))
+            return {"logs": picked, "count": len(logs)}
+
+        async def getState(self: Any, job_id: str) -> str:
+            return store.state(self, job_id)
+
+        async def isJobInState(self: Any, state: str, job_id: str) -> bool:
+            return store.state(self, job_id) == ("waiting" if state == "wait" else state)
+
+        async def getJobData(self: Any, job_id: str) -> dict[str, str] | None:
+            rec = store.job(self, job_id)
+            return rec.raw() if rec is not None else None
+
+        async def getCounts(self: Any, types: list[str]) -> list[int]:
+            return store.counts(self, types)
+
+        async def getRateLimitTtl(self: Any) -> int:
+            q = store.queue(self)
+            count, expiry = q.limiter
+            return -2 if expiry is None and not count else (expiry - store.now() if expiry is not None else -1)
+
+        async def getProcessedChildrenValues(self: Any, job_id: str) -> dict[str, str]:
+            rec = store.job(self, job_id)
+            return dict(rec.processed) if rec is not None else {}
+
+        async def isPaused(self: Any) -> bool:
+            return bool(store.queue(self).meta.get("paused"))
+
+        async def pause(self: Any, paused: bool = True) -> None:
+            store.pause(self, paused)
+
+        async def addJobScheduler(self: Any, scheduler_id: str, next_millis: int | None, template_data: str,
+                                  template_opts: dict[str, Any], scheduler_opts: dict[str, Any],
+                                  delayed_job_opts: dict[str, Any], producer_id: str | None = None) -> Any:  # fmt: skip
+            return store.add_job_scheduler(self, scheduler_id, int(next_millis or 0), template_data, template_opts,
+                                           scheduler_opts, delayed_job_opts, w.now_ms())  # fmt: skip
+
+        async def updateJobSchedulerNextMillis(self: Any, scheduler_id: str, next_millis: int | None,
+                                               template_data: str, delayed_job_opts: dict[str, Any],
+                                               producer_id: str | None = None) -> str | None:  # fmt: skip
+            return store.update_job_scheduler(self, scheduler_id, int(next_millis or 0), delayed_job_opts,
+                                              producer_id, w.now_ms())  # fmt: skip
+
+        async def removeJobScheduler(self: Any, scheduler_id: str) -> int:
+            return store.remove_job_scheduler(self, scheduler_id)
+
+        async def isJobScheduler(self: Any, scheduler_id: str) -> bool:
+            return scheduler_id in store.queue(self).schedulers
+
+        async def getJobScheduler(self: Any, scheduler_id: str) -> tuple[dict[str, str] | None, int | None]:
+            q = store.queue(self)
+            fields = q.schedulers.get(scheduler_id)
+            return (_scheduler_fields(fields), q.repeat.get(scheduler_id)) if fields is not None else (None, None)
+
+        async def getJobSchedulers(self: Any, start: int = 0, end: int = -1, asc: bool = False) -> list[Any]:
+            q = store.queue(self)
+            order = sorted(q.repeat.items(), key=lambda item: (item[1], item[0]), reverse=not asc)
+            return [(sid, _scheduler_fields(q.schedulers.get(sid) or {}), score)
+                    for sid, score in _lrange(order, start, end)]  # fmt: skip
+
+        async def getJobSchedulersCount(self: Any) -> int:
+            return len(store.queue(self).repeat)
+
+        for fn in (addJob, addJobs, addFlow, moveToActive, moveToCompleted, moveToFailed, moveToDelayed, retryJob,
+                   moveToWaitingChildren, moveStalledJobsToWait, extendLocks, waitForJob, updateProgress,
+                   updateData, addLog, getJobLogs, getState, isJobInState, getJobData, getCounts, getRateLimitTtl,
+                   getProcessedChildrenValues, isPaused, pause, addJobScheduler, updateJobSchedulerNextMillis,
+                   removeJobScheduler, isJobScheduler, getJobScheduler, getJobSchedulers,
+                   getJobSchedulersCount):  # fmt: skip
+            setattr(self, fn.__name__, fn)
+        for name in ("waitUntilReady", "close", "disconnect", "setName"):
+            setattr(self, name, nothing)
+
+
+class _QueueMethods:
+    """The ``Queue`` methods that use the raw Redis client, on the queue's simulated meta and limiter keys."""
+
+    def __init__(self, world: BullMQWorld) -> None:
+        store = world.store
+
+        async def setGlobalConcurrency(self: Any, concurrency: int) -> int:
+            store.queue(self.backend).meta["concurrency"] = int(concurrency)
+            return 1
+
+        async def getGlobalConcurrency(self: Any) -> int | None:
+            value = store.queue(self.backend).meta.get("concurrency")
+            return None if value is None else int(value)
+
+        async def removeGlobalConcurrency(self: Any) -> int:
+            return 1 if store.queue(self.backend).meta.pop("concurrency", None) is not None else 0
+
+        async def setGlobalRateLimit(self: Any, max_jobs: int, duration_ms: int) -> int:
+            store.queue(self.backend).meta.update(max=int(max_jobs), duration=int(duration_ms))
+            return 2
+
+        async def getGlobalRateLimit(self: Any) -> dict[str, int] | None:
+            meta = store.queue(self.backend).meta
+            return {"max": meta["max"], "duration": meta["duration"]} if "max" in meta and "duration" in meta else None
+
+        async def removeGlobalRateLimit(self: Any) -> int:
+            meta = store.queue(self.backend).meta
+            return sum(1 for k in ("max", "duration") if meta.pop(k, None) is not None)
+
+        async def rateLimit(self: Any, expire_time_ms: int) -> None:
+            """``SET limiter 2^53-1 PX expire_time_ms`` (``queue.py:109-118``): rate-limited until it expires."""
+            store.queue(self.backend).limiter = (9007199254740991, store.now() + int(expire_time_ms))
+
+        async def removeRateLimitKey(self: Any) -> int:
+            q = store.queue(self.backend)
+            had = q.limiter != (0, None)
+            q.limiter = (0, None)
+            return int(had)
+
+        async def getJobs(self: Any, types: Any, start: int = 0, end: int = -1, asc: bool = False) -> list[Any]:
+            """``queue.getJobs(types, start, end, asc)`` (``queue.py:437-453``, ``getJobs-1.lua``): per type, its
+            range of ids, each job once."""
+            from bullmq.job import Job
+
+            q = store.queue(self.backend)
+            out, seen = [], set()
+            for kind in self.sanitizeJobTypes(types):
+                for job_id in _lrange(_ids(q, "wait" if kind == "waiting" else kind, asc), start, end):
+                    if job_id in seen or job_id not in q.jobs:
+                        continue
+                    seen.add(job_id)
+                    out.append(Job.fromJSON(self, q.jobs[job_id].raw(), job_id))
+            return out
+
+        for fn in (setGlobalConcurrency, getGlobalConcurrency, removeGlobalConcurrency, setGlobalRateLimit,
+                   getGlobalRateLimit, removeGlobalRateLimit, rateLimit, removeRateLimitKey, getJobs):  # fmt: skip
+            setattr(self, fn.__name__, fn)
+
+
+def _ids(q: Any, kind: str, asc: bool) -> list[str]:
+    """The ids of one state in ``getJobs-1.lua``'s order: lists newest first (reversed with ``asc``), sets by score."""
+    from ._store import ordered
+
+    if kind in ("wait", "active"):
+        items = list(getattr(q, kind))
+        return list(reversed(items)) if asc else items
+    zsets = {"completed": q.completed, "failed": q.failed, "delayed": q.delayed, "prioritized": q.prioritized,
+             "waiting-children": q.waiting_children}  # fmt: skip
+    members = ordered(zsets.get(kind, {}))
+    return members if asc else list(reversed(members))
+
+
+def _lrange(items: list[Any], start: int, end: int) -> list[Any]:
+    """Redis's inclusive ``start..end`` with negative indexes from the end."""
+    n = len(items)
+    start = max(start + n, 0) if start < 0 else start
+    end = end + n if end < 0 else min(end, n - 1)
+    return items[start : end + 1] if start <= end else []
+
+
+def _scheduler_fields(fields: dict[str, Any]) -> dict[str, str]:
+    out = {k: v if isinstance(v, str) else json.dumps(v) for k, v in fields.items() if k not in ("opts",)}
+    if fields.get("opts"):
+        out["opts"] = json.dumps(fields["opts"])
+    return out

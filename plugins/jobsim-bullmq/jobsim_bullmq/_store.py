@@ -1,0 +1,800 @@
+"""The Redis side of BullMQ, in memory: what bullmq 3.4.4's Lua scripts do to a queue's keys.
+
+bullmq-python keeps every job in Redis and moves it between lists and sorted sets
+with the Lua scripts it ships (``bullmq/commands/*.lua``, the same scripts as the
+Node library's). While a simulation runs, ``RedisBackend``'s methods come here
+instead (``_patches``), and each one does what its script does, in Python, on the
+queue's state below. The arguments are built by bullmq's own ``Scripts.*Args``
+helpers where it has them (``moveToFinishedArgs``, ``moveToDelayedArgs``,
+``retryJobArgs``, ``addJobArgs``), so serialisation (``json.dumps(...,
+allow_nan=False)``, msgpack), ``keepJobs`` and the error texts (``finishedErrors``)
+are bullmq's.
+
+Paths below are relative to ``bullmq/`` in bullmq 3.4.4's wheel; ``file.lua:N``
+is a line of the bundled script.
+
+What a list or set is here: ``wait`` and ``active`` are Redis lists whose left end
+is the head (``LPUSH`` = ``appendleft``, ``RPUSH`` = ``append``; the worker takes
+from the right, ``RPOPLPUSH``), so plain jobs run first in, first out and ``lifo``
+jobs (``RPUSH``) next. Sorted sets are dicts of member -> score, read in (score,
+member) order as Redis does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+import msgpack
+
+from jobsim.errors import UnsupportedFeature
+
+if TYPE_CHECKING:
+    from ._world import BullMQWorld
+
+SCORE = 0x1000
+"""Delayed scores are ``timestamp * 0x1000 + n`` (``addDelayedJob-6.lua:84-103``: up to 4096 jobs per ms keep FIFO)."""
+PRIORITY = 0x100000000
+"""Prioritized scores are ``priority * 2^32 + counter`` (``getPriorityScore``, ``moveToActive-11.lua:161-164``)."""
+
+
+@dataclasses.dataclass(eq=False)
+class JobHash:
+    """The job's Redis hash (``bull:<queue>:<id>``) and the keys hanging off it."""
+
+    id: str
+    fields: dict[str, Any]
+    opts: dict[str, Any]
+    lock: str | None = None
+    lock_until: int = 0  # ms
+    logs: list[str] = dataclasses.field(default_factory=list)
+    dependencies: set[str] = dataclasses.field(default_factory=set)  # child job keys still pending
+    processed: dict[str, str] = dataclasses.field(default_factory=dict)  # child job key -> its JSON return value
+    unsuccessful: dict[str, int] = dataclasses.field(default_factory=dict)
+    failed_children: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def raw(self) -> dict[str, str]:
+        """``HGETALL`` with ``decode_responses=True``: every field a string (what ``Job.fromJSON`` reads)."""
+        out = {k: v if isinstance(v, str) else json.dumps(v) for k, v in self.fields.items() if v is not None}
+        out["opts"] = json.dumps(self.opts, separators=(",", ":"))
+        return out
+
+    def int(self, name: str) -> int:
+        return int(self.fields.get(name) or 0)
+
+
+@dataclasses.dataclass(eq=False)
+class QueueState:
+    """One queue's keys (``bull:<name>:*``)."""
+
+    qualified: str  # "bull:emails"
+    name: str
+    jobs: dict[str, JobHash] = dataclasses.field(default_factory=dict)
+    wait: deque[str] = dataclasses.field(default_factory=deque)
+    active: deque[str] = dataclasses.field(default_factory=deque)
+    prioritized: dict[str, int] = dataclasses.field(default_factory=dict)
+    delayed: dict[str, int] = dataclasses.field(default_factory=dict)
+    completed: dict[str, int] = dataclasses.field(default_factory=dict)
+    failed: dict[str, int] = dataclasses.field(default_factory=dict)
+    waiting_children: dict[str, int] = dataclasses.field(default_factory=dict)
+    marker: dict[str, float] = dataclasses.field(default_factory=dict)
+    meta: dict[str, Any] = dataclasses.field(default_factory=dict)
+    limiter: tuple[int, int | None] = (0, None)  # count, expiry (ms) or None for none
+    stalled: set[str] = dataclasses.field(default_factory=set)
+    stalled_check_until: int = 0
+    repeat: dict[str, int] = dataclasses.field(default_factory=dict)  # scheduler id -> next millis
+    schedulers: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    counter: int = 0  # the ``id`` key
+    pc: int = 0  # the ``pc`` priority counter
+    waiters: deque[Any] = dataclasses.field(default_factory=deque)  # BZPOPMIN clients blocked on ``marker``
+
+    def key(self, job_id: str) -> str:
+        return f"{self.qualified}:{job_id}"
+
+    def paused_or_maxed(self) -> bool:
+        """``isQueuePausedOrMaxed`` (``addJobScheduler-11.lua:158-169``): paused, or at the global concurrency."""
+        if self.meta.get("paused"):
+            return True
+        limit = self.meta.get("concurrency")
+        return limit is not None and len(self.active) >= int(limit)
+
+
+def ordered(zset: dict[str, Any]) -> list[str]:
+    """A sorted set's members by (score, member), as ``ZRANGE`` returns them."""
+    return [member for member, _ in sorted(zset.items(), key=lambda item: (item[1], item[0]))]
+
+
+class Store:
+    """Every queue of one simulation, by qualified name (``bull:emails``)."""
+
+    def __init__(self, world: BullMQWorld) -> None:
+        self.world = world
+        self.queues: dict[str, QueueState] = {}
+        self.blocked: dict[Any, tuple[QueueState, Any]] = {}  # BZPOPMIN calls in progress: future -> queue, timer
+
+    def queue(self, backend: Any) -> QueueState:
+        qualified = backend.qualifiedName
+        state = self.queues.get(qualified)
+        if state is None:
+            state = self.queues[qualified] = QueueState(qualified, backend.name)
+        return state
+
+    def now(self) -> int:
+        return self.world.now_ms()
+
+    # -- markers and blocked workers --------------------------------------------------------------
+    def base_marker(self, q: QueueState, paused_or_maxed: bool) -> None:
+        """``addBaseMarkerIfNeeded`` (``moveToActive-11.lua:105-109``): ``ZADD marker 0 "0"``."""
+        if not paused_or_maxed:
+            q.marker["0"] = 0
+            self.serve(q)
+
+    def delay_marker(self, q: QueueState) -> None:
+        """``addDelayMarkerIfNeeded`` (``addDelayedJob-6.lua:70-77``): marker ``"1"`` scored at the next delayed job."""
+        if q.delayed:
+            q.marker["1"] = min(q.delayed.values()) / SCORE
+            self.serve(q)
+
+    def serve(self, q: QueueState) -> None:
+        """Redis hands a ``ZADD`` on the marker to the clients blocked in ``BZPOPMIN``, longest-waiting first."""
+        while q.waiters and q.marker:
+            future = q.waiters.popleft()
+            if future.done():
+                continue
+            future.set_result(self.pop_marker(q))
+            self.world.poke()
+
+    def pop_marker(self, q: QueueState) -> list[Any]:
+        member = ordered(q.marker)[0]
+        score = q.marker.pop(member)
+        return [f"{q.qualified}:marker", member, score]
+
+    async def wait_for_job(self, backend: Any, block_timeout: float) -> Any:
+        """``BZPOPMIN marker block_timeout`` (``backends/redis_backend.py:421-422``): a marker at once if there is
+        one, else the first one added within ``block_timeout`` seconds of virtual time, else None (timed out)."""
+        import asyncio
+
+        q = self.queue(backend)
+        if q.marker:
+            return self.pop_marker(q)
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        q.waiters.append(future)
+        timer = loop.call_later(block_timeout, _time_out, future) if block_timeout else None
+        self.blocked[future] = (q, timer)
+        try:
+            return await future
+        finally:
+            if timer is not None:
+                timer.cancel()
+            if future in q.waiters:
+                q.waiters.remove(future)
+            self.blocked.pop(future, None)
+
+    # -- adding jobs ------------------------------------------------------------------------------
+    def add_job(self, backend: Any, job: Any) -> str:
+        """``Scripts.addJob`` (``scripts.py:95-111``): a delay picks ``addDelayedJob``, else a priority
+        ``addPrioritizedJob``, else ``addStandardJob``; each stores the job (``addStandardJob-9.lua:519-559``)."""
+        packed_args, data, packed_opts = backend.scripts.addJobArgs(job)  # bullmq's own encoding and its errors
+        args = msgpack.unpackb(packed_args, raw=False)
+        opts = msgpack.unpackb(packed_opts, raw=False)
+        q = self.queue(backend)
+        self._refuse_options(q, job, opts)
+        parent_key, parent = args[4], args[6]
+        if parent_key is not None and self.job_by_key(parent_key) is None:
+            raise backend.scripts.finishedErrors({"code": -5, "parentKey": parent_key, "command": "addJob"})
+        q.counter += 1  # INCR id, for custom ids too (addStandardJob-9.lua:523)
+        job_id = args[1] or str(q.counter)
+        if job_id in q.jobs:  # handleDuplicatedJob: nothing is added, the existing id comes back
+            self.world.on_duplicated(q, job_id)
+            return job_id
+        rec = self._store(q, job_id, args[2], data, opts, int(args[3]), args[7])
+        if parent_key is not None:
+            rec.fields["parentKey"] = parent_key
+            rec.fields["parent"] = json.dumps(parent, separators=(",", ":"))
+        self.world.on_added(q, rec, job)
+        self._enqueue(q, rec, int(args[3]))
+        if parent_key is not None and args[5] is not None:
+            found = self.job_by_key(parent_key)
+            assert found is not None
+            found[1].dependencies.add(q.key(job_id))
+        return job_id
+
+    def _store(self, q: QueueState, job_id: str, name: str, data: str, opts: dict[str, Any], timestamp: int,
+               repeat_key: str | None) -> JobHash:  # fmt: skip
+        """``storeJob`` (``addStandardJob-9.lua:492-518``)."""
+        fields: dict[str, Any] = {"name": name, "data": data, "timestamp": timestamp,
+                                  "delay": int(opts.get("delay") or 0), "priority": int(opts.get("priority") or 0)}
+        if repeat_key:
+            fields["rjk"] = repeat_key
+        rec = q.jobs[job_id] = JobHash(job_id, fields, opts)
+        return rec
+
+    def _enqueue(self, q: QueueState, rec: JobHash, timestamp: int) -> None:
+        """``storeAndEnqueueJob`` (``addJobScheduler-11.lua:200-221``): delayed, prioritized, or wait (LIFO/FIFO)."""
+        delay, priority = rec.int("delay"), rec.int("priority")
+        if delay > 0:
+            self.add_delayed(q, rec.id, timestamp, delay)
+            self.world.on_queued(q, rec, "delayed", timestamp + delay)
+            return
+        if priority > 0:
+            self.add_prioritized(q, rec.id, priority)
+        else:
+            self.push_wait(q, rec.id, lifo=bool(rec.opts.get("lifo")))
+        self.world.on_queued(q, rec, "waiting", None)
+
+    def add_delayed(self, q: QueueState, job_id: str, timestamp: int, delay: int) -> None:
+        """``addDelayedJob`` + ``getDelayedScore`` (``addDelayedJob-6.lua:84-110``)."""
+        due = timestamp + delay if delay > 0 else timestamp
+        low, high = due * SCORE, (due + 1) * SCORE - 1
+        taken = [s for s in q.delayed.values() if low <= s <= high]
+        q.delayed[job_id] = low if not taken else min(max(taken) + 1, high)
+        self.delay_marker(q)
+
+    def add_prioritized(self, q: QueueState, job_id: str, priority: int) -> None:
+        """``addJobWithPriority`` (``moveToActive-11.lua:165-170``)."""
+        q.pc += 1
+        q.prioritized[job_id] = priority * PRIORITY + q.pc % PRIORITY
+        self.base_marker(q, q.paused_or_maxed())
+
+    def push_wait(self, q: QueueState, job_id: str, *, lifo: bool) -> None:
+        """``addJobInTargetList`` with ``LPUSH`` (FIFO) or ``RPUSH`` (``lifo``) (``moveToActive-11.lua:152-156``)."""
+        if lifo:
+            q.wait.append(job_id)
+        else:
+            q.wait.appendleft(job_id)
+        self.base_marker(q, q.paused_or_maxed())
+
+    def _refuse_options(self, q: QueueState, job: Any, opts: dict[str, Any]) -> None:
+        if opts.get("de") is not None:
+            raise UnsupportedFeature(
+                f"job {job.name!r} on BullMQ queue {q.name!r} uses opts['deduplication'], which jobsim-bullmq does not "
+                "simulate (its Lua keeps dedup keys with TTLs and replaces delayed jobs); see "
+                "plugins/jobsim-bullmq/README.md", system="BullMQ", feature="deduplication",
+            )  # fmt: skip
+
+    # -- the worker's side ------------------------------------------------------------------------
+    def promote_delayed(self, q: QueueState, now: int) -> None:
+        """``promoteDelayedJobs`` (``moveToActive-11.lua:171-193``): every delayed job due by ``now`` goes to
+        wait (``LPUSH``, whatever ``lifo`` says) or prioritized, in score order, at most 1000 at once."""
+        due = [m for m in ordered(q.delayed) if q.delayed[m] <= (now + 1) * SCORE - 1][:1000]
+        for job_id in due:
+            del q.delayed[job_id]
+            rec = q.jobs[job_id]
+            if rec.int("priority") == 0:
+                q.wait.appendleft(job_id)
+            else:
+                q.pc += 1
+                q.prioritized[job_id] = rec.int("priority") * PRIORITY + q.pc % PRIORITY
+            rec.fields["delay"] = 0
+            self.world.on_promoted(q, rec)
+        if due:
+            self.base_marker(q, q.paused_or_maxed())
+
+    def limiter_ttl(self, q: QueueState, max_jobs: int | None, now: int) -> int:
+        """``getRateLimitTTL`` (``moveToActive-11.lua:66-78``)."""
+        count, expiry = self._limiter(q, now)
+        if max_jobs and max_jobs <= count and expiry is not None:
+            return max(expiry - now, 0)
+        return 0
+
+    def _limiter(self, q: QueueState, now: int) -> tuple[int, int | None]:
+        count, expiry = q.limiter
+        if expiry is not None and expiry <= now:
+            q.limiter = (0, None)
+            return 0, None
+        return count, expiry
+
+    def move_to_active(self, backend: Any, token: str, opts: dict[str, Any]) -> list[Any]:
+        """``moveToActive-11.lua:194-236``, with the job returned as ``raw2NextJobData`` makes it."""
+        q = self.queue(backend)
+        now = self.now()
+        self.promote_delayed(q, now)
+        limiter = opts.get("limiter") or {}
+        max_jobs = q.meta.get("max") or limiter.get("max")
+        max_jobs = int(max_jobs) if max_jobs is not None else None
+        ttl = self.limiter_ttl(q, max_jobs, now)
+        if ttl > 0:
+            return [None, None, ttl, None]
+        if q.paused_or_maxed():
+            return [None, None, 0, None]
+        if q.wait:
+            job_id: str | None = q.wait.pop()
+        elif q.prioritized:
+            job_id = ordered(q.prioritized)[0]
+            del q.prioritized[job_id]
+        else:
+            job_id = None
+            q.pc = 0  # DEL pc (moveJobFromPrioritizedToActive)
+        if job_id is None:
+            nxt = min(q.delayed.values()) / SCORE if q.delayed else None
+            return [None, None, 0, nxt]
+        q.active.appendleft(job_id)
+        rec = q.jobs[job_id]
+        duration = limiter.get("duration") or q.meta.get("duration")
+        if max_jobs and "defa" not in rec.fields:  # prepareJobForProcessing (moveToActive-11.lua:113-126)
+            count, expiry = self._limiter(q, now)
+            q.limiter = (count + 1, now + int(abs(float(duration or 0))) if count == 0 else expiry)
+        if token != "0":
+            rec.lock, rec.lock_until = token, now + int(opts.get("lockDuration") or 0)
+        rec.fields["processedOn"] = now
+        rec.fields["ats"] = rec.int("ats") + 1
+        q.marker["0"] = 0  # addBaseMarkerIfNeeded(markerKey, false)
+        self.serve(q)
+        self.world.on_active(q, rec, token)
+        return [rec.raw(), job_id, 0, 0]
+
+    def remove_lock(self, q: QueueState, rec: JobHash, token: str) -> int:
+        """``removeLock`` (``moveToFinished-14.lua:674-703``): 0, or -6 (another token), -2 (no lock)."""
+        if token == "0":
+            return 0
+        lock = self.lock_of(rec)
+        if lock == token:
+            rec.lock = None
+            q.stalled.discard(rec.id)
+            return 0
+        return -6 if lock is not None else -2
+
+    def lock_of(self, rec: JobHash) -> str | None:
+        """The lock's token while its ``PX`` has not run out."""
+        if rec.lock is not None and rec.lock_until <= self.now():
+            rec.lock = None
+        return rec.lock
+
+    def move_to_finished(self, backend: Any, job: Any, keys_args: tuple[list[Any], list[Any]]) -> list[Any]:
+        """``moveToFinished-14.lua:903-1035`` (``fetchNext`` is never asked by the Python worker)."""
+        _keys, args = keys_args
+        job_id, timestamp, prop, value, target = args[0], int(args[1]), args[2], args[3], args[4]
+        opts = msgpack.unpackb(args[7], raw=False)
+        q = self.queue(backend)
+        rec = q.jobs.get(job_id)
+        if rec is None:
+            return self._error(backend, -1, job_id, "moveToFinished")
+        if target == "completed" and rec.dependencies:
+            return self._error(backend, -4, job_id, "moveToFinished")
+        if target == "completed" and rec.unsuccessful:
+            return self._error(backend, -9, job_id, "moveToFinished")
+        code = self.remove_lock(q, rec, opts["token"])
+        if code < 0:
+            return self._error(backend, code, job_id, "moveToFinished")
+        if len(args) > 8:
+            self._update_fields(rec, args[8])
+        if job_id not in q.active:
+            return self._error(backend, -3, job_id, "moveToFinished")
+        q.active.remove(job_id)
+        self._to_parent(rec, target, value, timestamp)
+        rec.fields["atm"] = rec.int("atm") + 1
+        keep = opts["keepJobs"]
+        count, age, limit = keep.get("count"), keep.get("age"), keep.get("limit") or 1000
+        finished = q.completed if target == "completed" else q.failed
+        if count != 0:
+            finished[job_id] = timestamp
+            rec.fields[prop] = value
+            rec.fields["finishedOn"] = timestamp
+            if target == "failed":
+                rec.fields.pop("defa", None)
+            if age is not None:
+                for old in [m for m in reversed(ordered(finished)) if finished[m] <= timestamp - age * 1000][:limit]:
+                    self._remove(q, finished, old)
+            if count is not None and count > 0:
+                for old in list(reversed(ordered(finished)))[count:]:
+                    self._remove(q, finished, old)
+        else:
+            self._remove(q, None, job_id)
+        self.world.on_finished(q, rec, target, value, timestamp, gone=count == 0)
+        if not q.wait and not q.active and not q.prioritized:
+            self.world.on_drained(q)
+        return [None, None, None, None]
+
+    def _remove(self, q: QueueState, zset: dict[str, int] | None, job_id: str) -> None:
+        """``removeJob``/``removeJobKeys``: the job's keys are deleted (``removeOnComplete``/``removeOnFail``)."""
+        if zset is not None:
+            zset.pop(job_id, None)
+        rec = q.jobs.pop(job_id, None)
+        if rec is not None:
+            self.world.on_removed(q, rec)
+
+    def _to_parent(self, rec: JobHash, target: str, value: str, timestamp: int) -> None:
+        """A child's end reaches its parent (``moveToFinished-14.lua:971-985``): a completed child's return value
+        goes to the parent's ``processed`` and, with no dependency left, the parent moves to wait; a failed one
+        counts only with ``failParentOnFailure``/``ignoreDependencyOnFailure``/``removeDependencyOnFailure``/
+        ``continueParentOnFailure`` (``moveChildFromDependenciesIfNeeded``, ``:459-492``)."""
+        parent_key = rec.fields.get("parentKey")
+        parent = self.job_by_key(parent_key) if parent_key else None
+        if parent is None:
+            return
+        pq, prec = parent
+        child_key = self._key_of(rec)
+        if target == "completed":
+            if child_key in prec.dependencies:
+                prec.dependencies.discard(child_key)
+                prec.processed[child_key] = value
+                if not prec.dependencies:
+                    self._parent_to_wait(pq, prec, timestamp)
+            return
+        flags = json.loads(rec.fields.get("parent") or "{}")
+        if child_key not in prec.dependencies:
+            return
+        if flags.get("fpof"):
+            prec.dependencies.discard(child_key)
+            prec.unsuccessful[child_key] = timestamp
+            prec.fields["defa"] = f"child {child_key} failed"
+            if prec.id in pq.waiting_children:
+                self._parent_to_wait(pq, prec, timestamp)
+        elif flags.get("cpof"):
+            prec.dependencies.discard(child_key)
+            prec.failed_children[child_key] = value
+            self._parent_to_wait(pq, prec, timestamp)
+        elif flags.get("idof") or flags.get("rdof"):
+            prec.dependencies.discard(child_key)
+            if flags.get("idof"):
+                prec.failed_children[child_key] = value
+            if not prec.dependencies:
+                self._parent_to_wait(pq, prec, timestamp)
+
+    def _parent_to_wait(self, pq: QueueState, prec: JobHash, timestamp: int) -> None:
+        """``moveParentToWait`` (``moveToFinished-14.lua:392-421``): from waiting-children to delayed (its own
+        delay, from now), prioritized, or the tail of wait (``RPUSH``: it runs next)."""
+        if prec.id not in pq.waiting_children:
+            return
+        del pq.waiting_children[prec.id]
+        delay = prec.int("delay")
+        if delay > 0:
+            pq.delayed[prec.id] = (timestamp + delay) * SCORE
+            self.delay_marker(pq)
+            self.world.on_queued(pq, prec, "delayed", timestamp + delay)
+            return
+        if prec.int("priority"):
+            self.add_prioritized(pq, prec.id, prec.int("priority"))
+        else:
+            self.push_wait(pq, prec.id, lifo=True)
+        self.world.on_queued(pq, prec, "waiting", None)
+
+    def move_to_delayed(self, backend: Any, keys_args: tuple[list[Any], list[Any]]) -> None:
+        """``moveToDelayed-11.lua:353-389``: a retry after a backoff (``Job.moveToFailed``), or
+        ``job.moveToDelayed(timestamp, token)`` with ``skipAttempt`` (no attempt counted)."""
+        _keys, args = keys_args
+        timestamp, job_id, token, delay, skip = int(args[1]), args[2], args[3], int(args[4]), args[5] == "1"
+        q = self.queue(backend)
+        rec = q.jobs.get(job_id)
+        if rec is None:
+            self._error(backend, -1, job_id, "moveToDelayed")
+            return
+        code = self.remove_lock(q, rec, token)
+        if code < 0:
+            self._error(backend, code, job_id, "moveToDelayed")
+            return
+        self._update_fields(rec, args[6])
+        if job_id not in q.active:
+            self._error(backend, -3, job_id, "moveToDelayed")
+            return
+        q.active.remove(job_id)
+        if not skip:
+            rec.fields["atm"] = rec.int("atm") + 1
+        rec.fields["delay"] = delay
+        self.add_delayed(q, job_id, timestamp, delay)
+        self.world.on_delayed(q, rec, timestamp + delay if delay > 0 else timestamp, skip=skip)
+
+    def retry_job(self, backend: Any, keys_args: tuple[list[Any], list[Any]]) -> None:
+        """``retryJob-11.lua:157-184``: a retry without a backoff delay goes straight back to wait
+        (``LPUSH``, the back of the line, or ``RPUSH`` with ``lifo``) or to prioritized."""
+        _keys, args = keys_args
+        now, push, job_id, token = int(args[1]), args[2], args[3], args[4]
+        q = self.queue(backend)
+        self.promote_delayed(q, now)
+        rec = q.jobs.get(job_id)
+        if rec is None:
+            self._error(backend, -1, job_id, "retryJob")
+            return
+        code = self.remove_lock(q, rec, token)
+        if code < 0:
+            self._error(backend, code, job_id, "retryJob")
+            return
+        if len(args) > 5:
+            self._update_fields(rec, args[5])
+        if job_id not in q.active:
+            self._error(backend, -3, job_id, "retryJob")
+            return
+        q.active.remove(job_id)
+        if rec.int("priority") == 0:
+            self.push_wait(q, job_id, lifo=push == "RPUSH")
+        else:
+            self.add_prioritized(q, job_id, rec.int("priority"))
+        rec.fields["atm"] = rec.int("atm") + 1
+        self.world.on_retried(q, rec, now)
+
+    def _update_fields(self, rec: JobHash, packed: Any) -> None:
+        """``updateJobFields``: the ``failedReason``/``stacktrace`` a failed attempt writes."""
+        if packed:
+            flat = msgpack.unpackb(packed, raw=False)
+            rec.fields.update(zip(flat[::2], flat[1::2], strict=True))
+
+    def _error(self, backend: Any, code: int, job_id: str, command: str) -> list[Any]:
+        raise backend.scripts.finishedErrors({"code": code, "jobId": job_id, "command": command, "state": "active"})
+
+    def extend_locks(self, backend: Any, job_ids: list[str], tokens: list[str], duration: int) -> list[str]:
+        """``extendLocks-1.lua``: renew each lock held with its token; the others come back as failed."""
+        q = self.queue(backend)
+        failed = []
+        for job_id, token in zip(job_ids, tokens, strict=True):
+            rec = q.jobs.get(job_id)
+            if rec is not None and self.lock_of(rec) == token:
+                rec.lock_until = self.now() + int(duration)
+                q.stalled.discard(job_id)
+            else:
+                failed.append(job_id)
+        return failed
+
+    def move_stalled(self, backend: Any, max_stalled: int, interval: int) -> list[str]:
+        """``moveStalledJobsToWait-9.lua:117-180``: active jobs marked on the last check whose lock is gone go back to
+        the head of wait (``RPUSH``); past ``maxStalledCount`` stalls a non-scheduler job gets the deferred failure
+        ``"job stalled more than allowable limit"``; then every active job is marked for the next check."""
+        q = self.queue(backend)
+        now = self.now()
+        if q.stalled_check_until > now:
+            return []
+        q.stalled_check_until = now + int(interval)
+        stalled = []
+        for job_id in sorted(q.stalled):
+            rec = q.jobs.get(job_id)
+            if rec is None or self.lock_of(rec) is not None or job_id not in q.active:
+                continue
+            q.active.remove(job_id)
+            rec.fields["stc"] = rec.int("stc") + 1
+            scheduler = rec.fields.get("rjk")
+            repeating = scheduler is not None and (scheduler in q.schedulers or scheduler in q.repeat)
+            if rec.int("stc") > int(max_stalled) and not repeating:
+                rec.fields["defa"] = "job stalled more than allowable limit"
+            q.wait.append(job_id)
+            self.base_marker(q, q.paused_or_maxed())
+            stalled.append(job_id)
+            self.world.on_stalled(q, rec)
+        q.stalled = set(q.active)
+        return stalled
+
+    # -- job data ---------------------------------------------------------------------------------
+    def job(self, backend: Any, job_id: str) -> JobHash | None:
+        return self.queue(backend).jobs.get(job_id)
+
+    def job_by_key(self, key: str) -> tuple[QueueState, JobHash] | None:
+        qualified, _, job_id = key.rpartition(":")
+        q = self.queues.get(qualified)
+        rec = q.jobs.get(job_id) if q is not None else None
+        return None if rec is None or q is None else (q, rec)
+
+    def _key_of(self, rec: JobHash) -> str:
+        for q in self.queues.values():
+            if q.jobs.get(rec.id) is rec:
+                return q.key(rec.id)
+        raise KeyError(rec.id)
+
+    def update_json(self, backend: Any, job_id: str, field: str, value: Any, command: str) -> JobHash:
+        """``updateProgress-3.lua`` / ``updateData-1.lua``: the JSON of ``value`` into the job's hash (-1 if gone)."""
+        text = json.dumps(value, separators=(",", ":"), allow_nan=False)
+        rec = self.job(backend, job_id)
+        if rec is None:
+            self._error(backend, -1, job_id, command)
+            raise AssertionError("unreachable")
+        rec.fields[field] = text
+        return rec
+
+    def state(self, backend: Any, job_id: str) -> str:
+        """``getStateV2-8.lua``: the first of completed, failed, delayed, active, wait, waiting-children,
+        prioritized that holds the job, else ``"unknown"``."""
+        q = self.queue(backend)
+        for name, where in (("completed", q.completed), ("failed", q.failed), ("delayed", q.delayed),
+                            ("active", q.active), ("waiting", q.wait), ("waiting-children", q.waiting_children),
+                            ("prioritized", q.prioritized)):  # fmt: skip
+            if job_id in where:
+                return name
+        return "unknown"
+
+    def counts(self, backend: Any, types: Iterable[str]) -> list[int]:
+        """``getCounts-1.lua``: the length of each list or set named (``waiting`` is ``wait``)."""
+        q = self.queue(backend)
+        sizes: dict[str, Callable[[], int]] = {
+            "wait": lambda: len(q.wait), "waiting": lambda: len(q.wait), "active": lambda: len(q.active),
+            "delayed": lambda: len(q.delayed), "prioritized": lambda: len(q.prioritized),
+            "completed": lambda: len(q.completed), "failed": lambda: len(q.failed),
+            "waiting-children": lambda: len(q.waiting_children), "paused": lambda: 0,
+        }  # fmt: skip
+        return [sizes[t]() if t in sizes else 0 for t in types]
+
+
+    # -- flows, pause --------------------------------------------------------------------------------
+    def add_parent_job(self, backend: Any, job: Any) -> str:
+        """``addParentJob-6.lua``: a flow's parent is stored in ``waiting-children`` until its children finish."""
+        packed_args, data, packed_opts = backend.scripts.addJobArgs(job)
+        args = msgpack.unpackb(packed_args, raw=False)
+        opts = msgpack.unpackb(packed_opts, raw=False)
+        q = self.queue(backend)
+        self._refuse_options(q, job, opts)
+        q.counter += 1
+        job_id = args[1] or str(q.counter)
+        if job_id in q.jobs:
+            self.world.on_duplicated(q, job_id)
+            return job_id
+        rec = self._store(q, job_id, args[2], data, opts, int(args[3]), args[7])
+        if args[4] is not None:
+            rec.fields["parentKey"] = args[4]
+            rec.fields["parent"] = json.dumps(args[6], separators=(",", ":"))
+            grand = self.job_by_key(args[4])
+            if grand is not None:
+                grand[1].dependencies.add(q.key(job_id))
+        q.waiting_children[job_id] = int(args[3])
+        self.world.on_added(q, rec, job)
+        self.world.on_queued(q, rec, "waiting-children", None)
+        return job_id
+
+    def move_to_waiting_children(self, backend: Any, job_id: str, token: str, opts: dict[str, Any]) -> bool:
+        """``moveToWaitingChildren-7.lua``: an active job with pending children waits for them (True); one with
+        none stays active (False)."""
+        if opts and opts.get("child"):
+            raise UnsupportedFeature("job.moveToWaitingChildren(token, {'child': ...}) is not simulated by "
+                                     "jobsim-bullmq; call it without a child", system="BullMQ",
+                                     feature="moveToWaitingChildren child")  # fmt: skip
+        q = self.queue(backend)
+        rec = q.jobs.get(job_id)
+        if rec is None:
+            self._error(backend, -1, job_id, "moveToWaitingChildren")
+            raise AssertionError("unreachable")
+        if not rec.dependencies:
+            return False
+        code = self.remove_lock(q, rec, token)
+        if code < 0:
+            self._error(backend, code, job_id, "moveToWaitingChildren")
+        if job_id not in q.active:
+            self._error(backend, -3, job_id, "moveToWaitingChildren")
+        q.active.remove(job_id)
+        q.waiting_children[job_id] = self.now()
+        self.world.on_waiting_children(q, rec)
+        return True
+
+    def pause(self, backend: Any, paused: bool) -> None:
+        """``pause-7.lua``: a paused queue gives no job to ``moveToActive``; resuming adds a marker."""
+        q = self.queue(backend)
+        if paused:
+            q.meta["paused"] = 1
+            q.marker.clear()
+        else:
+            q.meta.pop("paused", None)
+            if q.wait or q.prioritized:
+                self.base_marker(q, q.paused_or_maxed())
+            self.delay_marker(q)
+        self.world.on_paused(q, paused)
+
+    # -- job schedulers -----------------------------------------------------------------------------
+    def add_job_scheduler(self, backend: Any, scheduler_id: str, next_millis: int, template_data: str,
+                          template_opts: dict[str, Any], scheduler_opts: dict[str, Any], job_opts: dict[str, Any],
+                          now: int) -> list[Any]:  # fmt: skip
+        """``addJobScheduler-11.lua:474-595``: (re)define the scheduler, replace its pending job (if it is still
+        delayed, prioritized or waiting), and add the job for ``next_millis`` (``every``: computed here from the
+        previous one). Returns ``[job id, delay]``; -10 when a ``pattern`` job of that id exists already."""
+        q = self.queue(backend)
+        job_opts = backend.scripts.encodeOpts(job_opts or {})
+        template_opts = backend.scripts.encodeOpts(template_opts or {})
+        prev = q.repeat.get(scheduler_id)
+        every = scheduler_opts.get("every")
+        offset = scheduler_opts.get("offset") or (job_opts.get("repeat") or {}).get("offset") or 0
+        new_offset, updated_every = offset, False
+        if every:
+            millis = prev
+            if prev is not None and (q.schedulers.get(scheduler_id) or {}).get("every") != every:
+                millis, updated_every = None, True
+            next_millis, new_offset = every_next(millis, int(every), now, offset, scheduler_opts.get("startDate"))
+        removed = False
+        if prev is not None:
+            removed = self._remove_scheduled(q, f"repeat:{scheduler_id}:{prev}")
+        if removed:
+            if every and not updated_every:
+                next_millis = prev  # type: ignore[assignment]
+        else:
+            scheduler_opts = {**scheduler_opts, "offset": new_offset}
+        job_id = f"repeat:{scheduler_id}:{next_millis}"
+        if job_id in q.jobs:
+            if not every:
+                return self._error(backend, -10, job_id, "addJobScheduler")
+            for _ in range(32):
+                next_millis += int(every)
+                job_id = f"repeat:{scheduler_id}:{next_millis}"
+                if job_id not in q.jobs:
+                    break
+            else:
+                return self._error(backend, -11, job_id, "addJobScheduler")
+        delay = max(next_millis - now, 0)
+        count = (q.schedulers.get(scheduler_id) or {}).get("ic", 1)
+        q.repeat[scheduler_id] = next_millis
+        q.schedulers[scheduler_id] = {**{k: v for k, v in scheduler_opts.items() if v is not None}, "ic": count,
+                                      "data": template_data, "opts": template_opts}  # fmt: skip
+        q.counter += 1
+        self._from_scheduler(q, scheduler_id, job_id, job_opts, template_data, now, delay)
+        return [job_id, delay]
+
+    def update_job_scheduler(self, backend: Any, scheduler_id: str, next_millis: int, job_opts: dict[str, Any],
+                             producer_id: str | None, now: int) -> str | None:  # fmt: skip
+        """``updateJobScheduler-12.lua``: the next iteration, added only when the job asking is the scheduler's current
+        one (``repeat:<id>:<prevMillis>``), so a retried or re-run iteration makes no second one."""
+        q = self.queue(backend)
+        prev = q.repeat.get(scheduler_id)
+        scheduler = q.schedulers.get(scheduler_id)
+        if prev is None or scheduler is None:
+            return None
+        job_opts = backend.scripts.encodeOpts(job_opts or {})
+        every = scheduler.get("every") or (job_opts.get("repeat") or {}).get("every")
+        if every:
+            offset = scheduler.get("offset") or (job_opts.get("repeat") or {}).get("offset") or 0
+            next_millis, _ = every_next(prev, int(every), now, offset, scheduler.get("startDate"))
+        job_id = f"repeat:{scheduler_id}:{next_millis}"
+        if producer_id != f"repeat:{scheduler_id}:{prev}" or job_id in q.jobs:
+            return None
+        q.repeat[scheduler_id] = next_millis
+        scheduler["ic"] = int(scheduler.get("ic", 1)) + 1
+        q.counter += 1
+        self._from_scheduler(q, scheduler_id, job_id, job_opts, scheduler.get("data") or "{}", now,
+                             max(next_millis - now, 0))  # fmt: skip
+        return job_id
+
+    def _from_scheduler(self, q: QueueState, scheduler_id: str, job_id: str, opts: dict[str, Any], data: str,
+                        now: int, delay: int) -> None:  # fmt: skip
+        """``addJobFromScheduler`` (``addJobScheduler-11.lua:222-231``): stored with the scheduler's name and data."""
+        opts = {**opts, "delay": delay, "jobId": job_id}
+        name = q.schedulers[scheduler_id].get("name", scheduler_id)
+        rec = self._store(q, job_id, name, data, opts, now, scheduler_id)
+        self.world.on_added(q, rec, None)
+        self._enqueue(q, rec, now)
+
+    def _remove_scheduled(self, q: QueueState, job_id: str) -> bool:
+        """``removeJobFromScheduler``: the scheduler's pending job, if it has not started."""
+        for where in (q.delayed, q.prioritized):
+            if job_id in where:
+                del where[job_id]
+                self._remove(q, None, job_id)
+                return True
+        if job_id in q.wait:
+            q.wait.remove(job_id)
+            self._remove(q, None, job_id)
+            return True
+        return False
+
+    def remove_job_scheduler(self, backend: Any, scheduler_id: str) -> int:
+        """``removeJobScheduler-3.lua``: 0 when removed (with its delayed job), 1 when there was none."""
+        q = self.queue(backend)
+        prev = q.repeat.pop(scheduler_id, None)
+        if prev is None:
+            return 1
+        q.schedulers.pop(scheduler_id, None)
+        job_id = f"repeat:{scheduler_id}:{prev}"
+        if job_id in q.delayed:
+            del q.delayed[job_id]
+            self._remove(q, None, job_id)
+        return 0
+
+
+def every_next(prev: int | None, every: int, now: int, offset: Any, start: Any) -> tuple[int, int]:
+    """``getJobSchedulerEveryNextMillis`` (``addJobScheduler-11.lua:430-473``), in ms."""
+    offset = int(offset or 0)
+    if prev is None:
+        if start:
+            nxt = max(int(start), now)
+        elif offset > 0:
+            nxt = now // every * every + offset
+            if nxt <= now:
+                nxt += every
+        else:
+            nxt = now
+    else:
+        nxt = prev + every
+        if nxt < now:
+            aligned = now // every * every + offset
+            nxt = aligned + every if aligned <= now else aligned
+    if not offset:
+        offset = nxt - nxt // every * every
+    return nxt, offset
+
+
+def _time_out(future: Any) -> None:
+    if not future.done():
+        future.set_result(None)

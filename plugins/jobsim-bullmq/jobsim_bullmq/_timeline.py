@@ -1,0 +1,65 @@
+"""Timeline lines for the records jobsim-bullmq adds to the trace."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from jobsim._time import to_datetime
+
+
+def _at(ns: int, tz: dt.tzinfo) -> str:
+    return to_datetime(ns, tz).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def _name(d: dict[str, Any], names: dict[str, str]) -> str:
+    return names.get(d.get("run") or "", d.get("function") or "?")
+
+
+def _queued(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    where = {"delayed": f"delayed until {_at(d['due'], tz)}" if "due" in d else "delayed",
+             "waiting-children": "waiting for its children"}.get(d["state"], "waiting")  # fmt: skip
+    if d.get("priority"):
+        where += f" (priority {d['priority']})"
+    unread = "" if d.get("listened", True) else " (no simulated worker reads this queue: it stays there)"
+    return f"bullmq    {_name(d, names)} {where} on queue {d['queue']!r}{unread}"
+
+
+def _moved(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    if d.get("state") == "delayed":
+        return f"bullmq    {_name(d, names)} moved itself to delayed until {_at(d['due'], tz)} (DelayedError)"
+    return f"bullmq    {_name(d, names)} waits for its children (WaitingChildrenError)"
+
+
+def _stalled(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    then = f"; deferred failure: {d['deferred']}" if d.get("deferred") else ""
+    return f"bullmq    {_name(d, names)} stalled (lock expired, stall #{d['count']}): back to wait{then}"
+
+
+def _progress(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    return f"bullmq    {_name(d, names)} progress {d['progress']!r}"
+
+
+def _log(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    return f"bullmq    {_name(d, names)} log: {d['row']}"
+
+
+def _removed(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    return f"bullmq    {_name(d, names)} removed from queue {d['queue']!r} (removeOnComplete/removeOnFail)"
+
+
+def _duplicated(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    return f"bullmq    add of job id {d['run']!r} on queue {d['queue']!r} ignored: that job id exists (duplicated)"
+
+
+def _paused(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    return f"bullmq    queue {d['queue']!r} paused"
+
+
+def _resumed(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    return f"bullmq    queue {d['queue']!r} resumed"
+
+
+KINDS = {"bullmq.queued": _queued, "bullmq.moved": _moved, "bullmq.stalled": _stalled, "bullmq.progress": _progress,
+         "bullmq.log": _log, "bullmq.removed": _removed, "bullmq.duplicated": _duplicated, "bullmq.paused": _paused,
+         "bullmq.resumed": _resumed}  # fmt: skip

@@ -1,0 +1,62 @@
+"""The ``jobsim`` entry point of jobsim-bullmq: claims bullmq ``Worker`` objects.
+
+bullmq is imported only when a target could be a worker, i.e. when ``bullmq`` is
+already in ``sys.modules`` (a Worker cannot exist without it), so installing the
+plugin costs nothing to simulations of other targets. The profile is jobsim's
+built-in ``bullmq``; where bullmq-python differs from the Node library that profile
+describes, bullmq-python's own code decides (the README lists where).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from jobsim.hooks import Adapted, RecordRenderer, hookimpl
+
+if TYPE_CHECKING:
+    from jobsim import Simulation
+
+
+@hookimpl
+def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
+    if "bullmq" not in sys.modules:
+        return None
+    from bullmq import Worker
+
+    if not isinstance(target, Worker):
+        return None
+    from ._world import BullMQWorld
+
+    world = getattr(sim, "bullmq", None)
+    if not isinstance(world, BullMQWorld):
+        world = BullMQWorld(sim)
+        sim.bullmq = world  # type: ignore[attr-defined]
+    return world.adopt(target)
+
+
+@hookimpl
+def jobsim_crash_worker(sim: Simulation, at: int, function: str | None) -> bool | None:
+    """Worker crashes are not simulated for BullMQ queues: naming one is refused, not ignored.
+
+    (``function=None`` crashes jobsim's own engine functions only; BullMQ jobs are untouched.)
+    """
+    world = getattr(sim, "bullmq", None)
+    if world is None or function is None or function not in world.functions:
+        return None
+    from jobsim.errors import UnsupportedFeature
+
+    raise UnsupportedFeature(
+        f"sim.crash_worker(function={function!r}) is not simulated for BullMQ queues: jobsim-bullmq does not kill "
+        "a worker process mid-job; a job's lock expiring (a processor blocking the loop past lockDuration) and the "
+        "stalled-job check are simulated, see plugins/jobsim-bullmq/README.md",
+        system="BullMQ", feature="crash_worker",
+    )  # fmt: skip
+
+
+@hookimpl
+def jobsim_record_kinds() -> Mapping[str, RecordRenderer]:
+    from ._timeline import KINDS
+
+    return KINDS

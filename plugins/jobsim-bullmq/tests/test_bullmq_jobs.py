@@ -1,0 +1,363 @@
+"""bullmq-python jobs in virtual time: retries and backoff, delays, priorities, lifo, concurrency, results."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+
+import pytest
+from bullmq import DelayedError, UnrecoverableError
+from bullmq_support import START, T0, run
+
+import jobsim
+
+SECOND = 1_000_000_000
+
+
+def starts(sim, queue="q"):
+    """(job name, attempt number, seconds after START) of every attempt, in the order the trace has them."""
+    names = {r.id: r.event.data["name"] for r in sim.runs(queue)}
+    return [(names[rec.data["run"]], rec.data["attempt"], (rec.at - sim.start_ns) / SECOND)
+            for rec in sorted((r for r in sim.trace.records if r.kind == "attempt"), key=lambda r: (r.at, r.seq))]
+
+
+async def flaky(job, token):
+    if job.attemptsMade < job.data.get("fail", 0):
+        raise ValueError(f"attempt {job.attemptsMade + 1} failed")
+    return {"name": job.name, "attempts": job.attemptsMade}
+
+
+def test_exponential_backoff_retries_at_bullmq_pythons_wake_ups(worker_for, queue):
+    """Due 1 s, 2 s, 4 s after each failure (job.py:219-237, backoffs.py: round(2^(n-1) * delay)); an idle worker
+    blocks ceil(due - now) whole seconds (worker.py:355-361), which lands exactly on whole-second delays."""
+    with jobsim.Simulation(worker_for(flaky), start=START) as sim:
+        job = run(queue.add("charge", {"fail": 3}, {"attempts": 4, "backoff": {"type": "exponential", "delay": 1000}}))
+        sim.run_until_idle()
+    assert job.id == "1"
+    (r,) = sim.runs("q")
+    assert r.id == "1" and r.status == "completed" and r.output == {"name": "charge", "attempts": 3}
+    assert [(a.number, (a.start_ns - sim.start_ns) / SECOND, str(a.error)) for a in r.attempts] == [
+        (0, 0.0, "attempt 1 failed"), (1, 1.0, "attempt 2 failed"), (2, 3.0, "attempt 3 failed"), (3, 7.0, "None")]
+    retries = [(rec.data["attempt"], rec.data["delay"] / SECOND) for rec in sim.trace.records if rec.kind == "retry"]
+    assert retries == [(0, 1.0), (1, 2.0), (2, 4.0)]
+
+
+def test_a_sub_second_backoff_waits_for_the_next_whole_second_wake_up(worker_for, queue):
+    """200 ms of fixed backoff: the idle worker blocks ceil(0.2) = 1 s, so each retry starts 1 s after the failure."""
+    with jobsim.Simulation(worker_for(flaky), start=START) as sim:
+        run(queue.add("ping", {"fail": 2}, {"attempts": 3, "backoff": 200}))  # a number: {type: fixed, delay}
+        sim.run_until_idle()
+    assert starts(sim) == [("ping", 0, 0.0), ("ping", 1, 1.0), ("ping", 2, 2.0)]
+    assert [rec.data["delay"] for rec in sim.trace.records if rec.kind == "retry"] == [200_000_000] * 2
+
+
+def test_without_a_backoff_a_retry_goes_to_the_back_of_the_wait_list(worker_for, queue):
+    """retryJob-11.lua: LPUSH, so the jobs already waiting run first."""
+    with jobsim.Simulation(worker_for(flaky), start=START) as sim:
+        run(queue.add("a", {"fail": 1}, {"attempts": 2}))
+        run(queue.add("b", {}))
+        sim.run_until_idle()
+    assert [(name, n) for name, n, _ in starts(sim)] == [("a", 0), ("b", 0), ("a", 1)]
+
+
+def test_attempts_exhausted_fails_the_run_with_the_last_error(worker_for, queue):
+    failed = []
+    worker = worker_for(flaky)
+    worker.on("failed", lambda job, err: failed.append((job.id, job.attemptsMade, str(err))))
+    with jobsim.Simulation(worker, start=START) as sim:
+        run(queue.add("x", {"fail": 9}, {"attempts": 2, "backoff": {"type": "fixed", "delay": 3000}}))
+        sim.run_until_idle()
+        assert sim.bullmq.state("1") == "failed"
+        assert sim.bullmq.job("1").failedReason == "attempt 2 failed"
+    (r,) = sim.runs("q")
+    assert r.status == "failed" and isinstance(r.error, ValueError) and str(r.error) == "attempt 2 failed"
+    assert [(a.start_ns - sim.start_ns) // SECOND for a in r.attempts] == [0, 3]
+    assert failed == [("1", 1, "attempt 1 failed"), ("1", 2, "attempt 2 failed")]  # the worker's own 'failed' event
+
+
+def test_unrecoverable_error_fails_at_once(worker_for, queue):
+    async def fatal(job, token):
+        raise UnrecoverableError("card declined")
+
+    with jobsim.Simulation(worker_for(fatal), start=START) as sim:
+        run(queue.add("x", {}, {"attempts": 5, "backoff": 1000}))
+        sim.run_until_idle()
+    (r,) = sim.runs("q")
+    assert r.status == "failed" and len(r.attempts) == 1 and isinstance(r.error, UnrecoverableError)
+
+
+def test_a_custom_backoff_strategy_from_the_worker_settings(worker_for, queue):
+    """job.py:220-223: the strategy is the worker's settings.backoffStrategy; -1 fails the job at once."""
+    seen = []
+
+    def strategy(attempts_made, kind, err, job):
+        seen.append((attempts_made, kind))
+        return 5000 if attempts_made < 2 else -1
+
+    worker = worker_for(flaky, settings={"backoffStrategy": strategy})
+    with jobsim.Simulation(worker, start=START) as sim:
+        run(queue.add("x", {"fail": 9}, {"attempts": 9, "backoff": {"type": "mine"}}))
+        sim.run_until_idle()
+    assert seen == [(1, "mine"), (2, "mine")]
+    assert starts(sim) == [("x", 0, 0.0), ("x", 1, 5.0)]
+    assert sim.runs("q")[0].status == "failed"
+
+
+def test_delayed_jobs_and_fifo_within_the_same_millisecond(worker_for, queue):
+    with jobsim.Simulation(worker_for(flaky), start=START) as sim:
+        run(queue.add("late", {}, {"delay": 5000}))
+        run(queue.add("early", {}, {"delay": 2000}))
+        run(queue.add("also-early", {}, {"delay": 2000}))
+        sim.run_until_idle()
+    assert starts(sim) == [("early", 0, 2.0), ("also-early", 0, 2.0), ("late", 0, 5.0)]
+
+
+def test_priorities_and_lifo_order_the_wait_list(worker_for, queue):
+    """Plain jobs (wait list) before prioritized ones; lower priority numbers first (getPriorityScore); a lifo job
+    is pushed where the worker takes from (RPUSH)."""
+
+    async def busy(job, token):
+        await asyncio.sleep(1)
+
+    with jobsim.Simulation(worker_for(busy), start=START) as sim:
+        run(queue.add("p9", {}, {"priority": 9}))
+        run(queue.add("p1", {}, {"priority": 1}))
+        run(queue.add("plain1", {}))
+        run(queue.add("plain2", {}))
+        run(queue.add("lifo", {}, {"lifo": True}))
+        sim.run_until_idle()
+    assert starts(sim) == [("lifo", 0, 0.0), ("plain1", 0, 1.0), ("plain2", 0, 2.0), ("p1", 0, 3.0), ("p9", 0, 4.0)]
+
+
+def test_concurrency_interleaves_processors_at_their_awaits(worker_for, queue):
+    events = []
+
+    async def step(job, token):
+        events.append((job.name, "start", time.time() - T0))
+        await asyncio.sleep(job.data["s"])
+        events.append((job.name, "end", time.time() - T0))
+        return job.data["s"]
+
+    with jobsim.Simulation(worker_for(step, concurrency=2), start=START) as sim:
+        for name, s in (("a", 3), ("b", 1), ("c", 1)):
+            run(queue.add(name, {"s": s}))
+        sim.run_until_idle()
+    assert events == [("a", "start", 0), ("b", "start", 0), ("b", "end", 1), ("c", "start", 1), ("c", "end", 2),
+                      ("a", "end", 3)]  # fmt: skip
+    assert [r.output for r in sim.runs("q")] == [3, 1, 1]
+
+
+def test_progress_logs_and_data_are_recorded(worker_for, queue):
+    async def report(job, token):
+        await job.updateProgress(40)
+        await job.log("half way")
+        await asyncio.sleep(2)
+        await job.updateData({**job.data, "seen": True})
+        await job.updateProgress({"pct": 100})
+        return "ok"
+
+    with jobsim.Simulation(worker_for(report), start=START) as sim:
+        run(queue.add("r", {"x": 1}))
+        sim.run_until_idle()
+        snapshot = sim.bullmq.job("1")
+        assert snapshot.progress == {"pct": 100} and snapshot.data == {"x": 1, "seen": True}
+        assert snapshot.returnvalue == "ok" and snapshot.attemptsMade == 1
+        assert sim.bullmq.logs("1") == ["half way"]
+        assert run(queue.getJobLogs("1")) == {"logs": ["half way"], "count": 1}
+    progress = [(rec.at - sim.start_ns, rec.data["progress"]) for rec in sim.trace.records
+                if rec.kind == "bullmq.progress"]  # fmt: skip
+    assert progress == [(0, 40), (2 * SECOND, {"pct": 100})]
+    assert "q#1 log: half way" in sim.timeline()
+
+
+def test_a_return_value_that_is_not_json_fails_the_attempt(worker_for, queue):
+    """moveToCompleted json.dumps the value (scripts.py moveToFinishedArgs): the TypeError fails the job."""
+
+    async def odd(job, token):
+        return object()
+
+    with jobsim.Simulation(worker_for(odd), start=START) as sim:
+        run(queue.add("x", {}))
+        sim.run_until_idle()
+    (r,) = sim.runs("q")
+    assert r.status == "failed" and isinstance(r.error, TypeError)
+
+
+def test_delayed_error_moves_the_job_without_using_an_attempt(worker_for, queue):
+    async def later(job, token):
+        if not job.data.get("moved"):
+            await job.updateData({"moved": True})
+            await job.moveToDelayed(round(time.time() * 1000) + 30_000, token)
+            raise DelayedError()
+        return job.attemptsMade
+
+    with jobsim.Simulation(worker_for(later), start=START) as sim:
+        run(queue.add("x", {}))
+        sim.run_until_idle()
+    (r,) = sim.runs("q")
+    assert r.status == "completed" and r.output == 0  # skipAttempt: attemptsMade did not move
+    assert [((a.start_ns - sim.start_ns) // SECOND, a.error) for a in r.attempts] == [(0, None), (30, None)]
+
+
+def test_remove_on_complete_keeps_the_last_n(worker_for, queue):
+    with jobsim.Simulation(worker_for(flaky, removeOnComplete=2), start=START) as sim:
+        for n in range(4):
+            run(queue.add(f"j{n}", {}))
+        sim.run_until_idle()
+        assert sim.bullmq.counts("q")["completed"] == 2
+        assert run(queue.getJob("1")) is None and run(queue.getJob("4")).name == "j3"
+    assert [r.status for r in sim.runs("q")] == ["completed"] * 4  # the runs stay, BullMQ's keys are gone
+    assert sum(1 for rec in sim.trace.records if rec.kind == "bullmq.removed") == 2
+
+
+def test_a_custom_job_id_is_added_once(worker_for, queue):
+    with jobsim.Simulation(worker_for(flaky), start=START) as sim:
+        first = run(queue.add("x", {"n": 1}, {"jobId": "order-1"}))
+        second = run(queue.add("x", {"n": 2}, {"jobId": "order-1"}))
+        third = run(queue.add("y", {}))
+        sim.run_until_idle()
+    assert (first.id, second.id, third.id) == ("order-1", "order-1", "3")  # the counter moves for custom ids too
+    assert [r.event.data["data"] for r in sim.runs("q")] == [{"n": 1}, {}]
+
+
+def test_sim_fail_fails_the_next_attempts(worker_for, queue):
+    worker = worker_for(flaky)
+    with jobsim.Simulation(worker, start=START) as sim:
+        sim.fail(worker, times=1, error=RuntimeError("injected"))
+        run(queue.add("x", {}, {"attempts": 2, "backoff": 1000}))
+        sim.run_until_idle()
+    (r,) = sim.runs(worker)
+    assert [str(a.error) for a in r.attempts] == ["injected", "None"] and r.status == "completed"
+
+
+def test_add_bulk_and_a_job_adding_jobs(worker_for, queue):
+    async def fan_out(job, token):
+        if job.name == "parent":
+            await job.queue_for_children.addBulk([{"name": "child", "data": {"i": i}} for i in range(2)])
+        return job.name
+
+    from bullmq import Queue
+
+    children = Queue("q", {"connection": "redis://127.0.0.1:1/0"})
+
+    async def processor(job, token):
+        if job.name == "parent":
+            added = await children.addBulk([{"name": "child", "data": {"i": i}} for i in range(2)])
+            return [j.id for j in added]
+        return job.data["i"]
+
+    with jobsim.Simulation(worker_for(processor), start=START) as sim:
+        run(queue.addBulk([{"name": "parent", "data": {}}]))
+        sim.run_until_idle()
+    runs = sim.runs("q")
+    assert [r.output for r in runs] == [["2", "3"], 0, 1]
+    assert "q#2 started by q#1" in sim.timeline()
+
+
+def test_global_concurrency_and_a_worker_rate_limiter(worker_for, queue):
+    """setGlobalConcurrency caps active jobs (getQueueMetadata); the limiter counts jobs per window from the
+    first one (prepareJobForProcessing PEXPIRE). bullmq-python's worker ignores limitUntil: a rate-limited worker
+    blocks for its drainDelay (5 s, worker.py:394-415) unless a new job wakes it."""
+
+    async def quick(job, token):
+        return job.name
+
+    worker = worker_for(quick, limiter={"max": 2, "duration": 1000})
+    with jobsim.Simulation(worker, start=START) as sim:
+        for n in range(5):
+            run(queue.add(f"j{n}", {}))
+        sim.run_until_idle()
+    assert [t for _, _, t in starts(sim)] == [0.0, 0.0, 5.0, 5.0, 10.0]
+
+
+def test_every_job_scheduler_with_a_limit(worker_for, queue):
+    with jobsim.Simulation(worker_for(flaky), start=START) as sim:
+        created = run(queue.upsertJobScheduler("report", {"every": 60_000, "limit": 3}, "report", {"kind": "daily"}))
+        sim.advance("10m")
+        assert run(queue.getJobScheduler("report"))["iterationCount"] == 3
+    assert created.id == "repeat:report:1740787200000"
+    assert starts(sim) == [("report", 0, 0.0), ("report", 0, 60.0), ("report", 0, 120.0)]
+    assert [r.event.data["data"] for r in sim.runs("q")] == [{"kind": "daily"}] * 3
+
+
+def test_pattern_job_scheduler_in_a_time_zone(worker_for, queue):
+    """default_repeat_strategy (job_scheduler.py:64-111): croniter in tz, the first match after now."""
+    with jobsim.Simulation(worker_for(flaky), start=START) as sim:
+        run(queue.upsertJobScheduler("nine", {"pattern": "0 9 * * *", "tz": "America/New_York"}, "nine"))
+        sim.advance("3d")
+        run(queue.removeJobScheduler("nine"))
+        sim.advance("3d")
+    nine_am_new_york = [f"2025-03-0{day}T14:00:00+00:00" for day in (1, 2, 3)]  # EST, UTC-5
+    assert [jobsim.Simulation.__module__ and r.attempts[0].start_ns for r in sim.runs("q")[:3]] == [
+        int(dt.datetime.fromisoformat(t).timestamp()) * SECOND for t in nine_am_new_york]
+    assert len(sim.runs("q")) == 4  # the fourth iteration was pending (delayed) when the scheduler was removed
+    assert sim.runs("q")[3].status == "delayed"
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_a_flow_runs_the_parent_after_its_children(worker_for, queue, fail):
+    from bullmq import FlowProducer
+
+    async def processor(job, token):
+        if job.name == "parent":
+            return sorted((await job.getChildrenValues()).values())
+        await asyncio.sleep(job.data["s"])
+        if fail and job.name == "b":
+            raise ValueError("b broke")
+        return job.name
+
+    child_opts = {"failParentOnFailure": True}
+    with jobsim.Simulation(worker_for(processor, concurrency=3), start=START) as sim:
+        tree = run(FlowProducer({"connection": "redis://127.0.0.1:1/0"}).add({
+            "name": "parent", "queueName": "q",
+            "children": [{"name": "a", "queueName": "q", "data": {"s": 1}, "opts": child_opts},
+                         {"name": "b", "queueName": "q", "data": {"s": 2}, "opts": child_opts}]}))  # fmt: skip
+        sim.run_until_idle()
+    parent = sim.runs("q")[0]
+    assert parent.id == tree["job"].id and parent.event.data["name"] == "parent"
+    if fail:
+        assert parent.status == "failed" and "child bull:q:" in str(parent.error)
+    else:
+        assert parent.status == "completed" and parent.output == ["a", "b"]
+        assert (parent.attempts[0].start_ns - sim.start_ns) / SECOND == 2.0
+
+
+def test_the_same_seed_gives_the_same_trace(worker_for, queue):
+    from bullmq import FlowProducer
+
+    async def processor(job, token):
+        return job.name
+
+    def once():
+        with jobsim.Simulation(worker_for(processor), start=START, seed=3) as sim:
+            run(FlowProducer({"connection": "redis://127.0.0.1:1/0"}).add(
+                {"name": "p", "queueName": "q", "children": [{"name": "c", "queueName": "q", "data": {}}]}))
+            run(queue.add("x", {"a": 1}, {"attempts": 2, "delay": 1500}))
+            sim.run_until_idle()
+        return [(r.kind, r.at, r.data) for r in sim.trace.records]
+
+    assert once() == once()
+
+
+def test_idle_workers_are_woken_when_their_next_job_is_due_as_if_every_poll_ran(worker_for, queue):
+    """The fast path (``BullMQWorld.idle_until``) gives the trace every poll of the idle worker gives."""
+    import bullmq_scenario as scenario
+
+    def once(fast):
+        scenario.LOG.clear()
+        with jobsim.Simulation(worker_for(scenario.process, queue=scenario.QUEUE), start=START) as sim:
+            sim.bullmq.fast_forward = fast
+            from bullmq import Queue
+
+            live = Queue(scenario.QUEUE, {"connection": "redis://127.0.0.1:1/0"})
+            run(scenario.produce(live))
+            run(live.add("much-later", {}, {"delay": 47_300}))
+            run(live.upsertJobScheduler("slow", {"every": 13_500, "limit": 4}, "slow"))
+            sim.advance("2m")
+            polls = len(sim.bullmq.polls)
+        return [(r.kind, r.at, r.data) for r in sim.trace.records], list(scenario.LOG), polls
+
+    fast, slow = once(True), once(False)
+    assert fast[:2] == slow[:2]
+    assert fast[2] < slow[2] / 3  # most idle polls were skipped

@@ -1,0 +1,85 @@
+"""Live conformance: the scenario of ``bullmq_scenario.py`` on a real bullmq Worker and Redis vs the simulation.
+
+Skipped, with the reason, only when ``redis-server`` is not installed. Redis runs on a free loopback port
+and is stopped by pid (``conftest.py``); the worker runs in a subprocess for 3.5 s (``bullmq_live_worker.py``).
+
+Checked: the same processings in the same order (job name and ``attemptsMade`` at each start), the same final
+states, and each start's time after the worker started within a tolerance. The simulation predicts bullmq-python's
+own timing, which is not the backoff's: a worker with no job due blocks in ``BZPOPMIN`` for a *whole* number of
+seconds (``worker.py:355-361`` ceils the timeout, since its blocking connection never reports
+``canDoubleTimeout``), so the retry due 250 ms after the first failure starts ~1 s... later than due, at the first
+wake-up after it, exactly as predicted. What the simulation cannot know is Redis's own latency: a blocked client's
+timeout is noticed by the server's event loop, which wakes at least every 100 ms (``hz 10``), so each timed-out
+``BZPOPMIN`` before an event may make it up to 100 ms later; and each processing costs the real worker a few
+Redis round trips the simulation spends no time on (measured 3-10 ms; 20 ms allowed), which add up along the
+run; on top, 150 ms for process scheduling on a loaded machine. Tolerance of the n-th start (from 0) =
+0.15 s + 0.1 s x (timed-out waits before it in the simulation) + 0.02 s x n.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import bullmq_scenario as scenario
+import pytest
+from bullmq import Queue, Worker
+from bullmq_support import NOWHERE, START, T0, run
+
+import jobsim
+
+pytestmark = pytest.mark.live
+
+HERE = Path(__file__).parent
+SLACK = 0.15  # s: scheduling on a loaded machine
+PER_WAIT = 0.1  # s: Redis notices a blocked client's timeout within one 100 ms event-loop tick (hz 10)
+PER_JOB = 0.02  # s: the Redis round trips of one processing (fetch, finish), measured 3-10 ms
+
+
+def predicted() -> tuple[list[dict], list[int], dict[str, str]]:
+    scenario.LOG.clear()
+    worker = Worker(scenario.QUEUE, scenario.process, {"autorun": False, "connection": NOWHERE})
+    queue = Queue(scenario.QUEUE, {"connection": NOWHERE})
+    with jobsim.Simulation(worker, start=START) as sim:
+        run(scenario.produce(queue))
+        sim.advance("3.5s")
+        polls = [(ns - sim.start_ns) / 1e9 for ns in sim.bullmq.polls]
+        states = {job_id: sim.bullmq.state(job_id) for job_id in ("1", "2", "3", "4", "5")}
+    log = [{**e, "t": round(e["t"] - T0, 6)} for e in scenario.LOG]
+    return log, polls, states
+
+
+def test_the_simulation_predicts_bullmq_pythons_timing():
+    log, polls, states = predicted()
+    assert [(e["name"], e["attempt"], e["t"]) for e in log] == [
+        ("flaky", 0, 0.0),  # fails: due again at 0.25 (exponential: 2^0 * 250 ms)
+        ("plain", 0, 0.0),  # the wait list (FIFO) before prioritized jobs
+        ("tick", 0, 0.1),  # the scheduler's first job, added at once; it schedules the next at +2 s
+        ("high", 0, 0.2),  # prioritized: lower number first
+        ("flaky", 1, 0.3),  # promoted by the fetch at 0.3 (due 0.25); fails: due at 0.8 (2^1 * 250 ms)
+        ("low", 0, 0.3),
+        ("flaky", 2, 1.4),  # nothing due at 0.4: the worker blocks ceil(0.8 - 0.4) = 1 s, wakes at 1.4
+        ("delayed", 0, 1.5),  # due at 1.2, promoted with flaky at 1.4, behind it
+        ("tick", 0, 2.6),  # due at 2.0; the worker blocked ceil(2.0 - 1.6) = 1 s from 1.6
+    ]  # fmt: skip
+    assert polls[:2] == [1.4, 2.6]
+    assert states == {"1": "completed", "2": "completed", "3": "completed", "4": "completed", "5": "completed"}
+
+
+def test_a_real_bullmq_worker_does_what_the_simulation_predicts(redis_url):
+    expected, polls, states = predicted()
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
+    done = subprocess.run([sys.executable, str(HERE / "bullmq_live_worker.py"), redis_url, "3.5"], cwd=HERE, env=env,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    observed = json.loads(done.stdout.strip().splitlines()[-1])
+    real = [{**e, "t": round(e["t"] - observed["t0"], 3)} for e in observed["log"]]
+    print("observed", real)
+    assert [(e["name"], e["attempt"]) for e in real] == [(e["name"], e["attempt"]) for e in expected]
+    for n, (r, p) in enumerate(zip(real, expected, strict=True)):
+        waits = sum(1 for t in polls if t <= p["t"])
+        assert abs(r["t"] - p["t"]) <= SLACK + PER_WAIT * waits + PER_JOB * n, (r, p, waits, real)
+    assert observed["states"] == states

@@ -1,0 +1,95 @@
+"""What jobsim-bullmq refuses, with messages that name the thing and the fix."""
+
+from __future__ import annotations
+
+import pytest
+from bullmq_support import START, run
+
+import jobsim
+from jobsim.errors import InvalidArgument, UnsupportedFeature
+
+
+async def noop(job, token):
+    return None
+
+
+def test_an_autorun_worker_is_refused():
+    from bullmq import Worker
+
+    worker = Worker.__new__(Worker)  # what Worker(name, processor) builds, without scheduling run() on a loop
+    worker.name, worker.processor, worker.running, worker.opts = "q", noop, False, {"concurrency": 1}
+    with pytest.raises(InvalidArgument, match=r"built with autorun .*\{'autorun': False"):
+        jobsim.Simulation(worker)
+
+
+@pytest.mark.parametrize(("opts", "message"), [
+    ({"concurrency": 0}, r"Worker opts\['concurrency'\]=0 is not valid: a number >= 1"),
+    ({"concurrency": 1.5}, r"an int >= 1"),
+    ({"limiter": {"max": 1}}, r"Worker opts\['limiter'\].*'duration': milliseconds"),
+])  # fmt: skip
+def test_bad_worker_options_are_refused(worker_for, opts, message):
+    with pytest.raises(InvalidArgument, match=message):
+        jobsim.Simulation(worker_for(noop, **opts))
+
+
+def test_the_same_worker_twice_is_refused(worker_for):
+    worker = worker_for(noop)
+    with pytest.raises(InvalidArgument, match="passed to this Simulation twice"):
+        jobsim.Simulation(worker, worker)
+
+
+def test_what_is_not_simulated_raises_and_reaches_no_redis(worker_for, queue):
+    with jobsim.Simulation(worker_for(noop), start=START):
+        with pytest.raises(UnsupportedFeature, match=r"queue.obliterate\(\) is not simulated by jobsim-bullmq"):
+            run(queue.obliterate(force=True))
+        run(queue.add("x", {}))
+        with pytest.raises(UnsupportedFeature, match=r"job.changePriority\(\) is not simulated"):
+            run(_change_priority(queue))
+        with pytest.raises(UnsupportedFeature, match=r"opts\['deduplication'\]"):
+            run(queue.add("x", {}, {"deduplication": {"id": "a"}}))
+
+
+async def _change_priority(queue):
+    (job,) = await queue.getJobs(["waiting"])
+    await job.changePriority({"priority": 3})
+
+
+def test_crash_worker_on_a_bullmq_queue_is_refused(worker_for):
+    refused = pytest.raises(UnsupportedFeature, match=r"crash_worker\(function='q'\) is not simulated for BullMQ")
+    with jobsim.Simulation(worker_for(noop), start=START) as sim, refused:
+        sim.crash_worker(at="2025-03-01T00:00:01Z", function="q")
+
+
+def test_a_processor_blocking_the_loop_past_its_lock_loses_it(worker_for, queue):
+    """time.sleep blocks the worker's event loop (all its jobs and lock renewals); past lockDuration (30 s) the
+    lock is gone, bullmq's moveToFinished fails with 'Missing lock', the stalled checker moves the job back to wait,
+    and after maxStalledCount (1) stalls the next fetch fails it (moveStalledJobsToWait-9.lua, worker.py:444-447)."""
+    import time
+
+    async def blocking(job, token):
+        time.sleep(40)
+        return "done"
+
+    errors = []
+    worker = worker_for(blocking)
+    worker.on("error", lambda err, *job: errors.append(str(err)))
+    with jobsim.Simulation(worker, start=START) as sim:
+        run(queue.add("x", {}))
+        sim.advance("5m")
+    assert errors == ["Missing lock for job 1. moveToFinished"] * 2
+    stalls = [((rec.at - sim.start_ns) // 10**9, rec.data["count"]) for rec in sim.trace.records
+              if rec.kind == "bullmq.stalled"]  # fmt: skip
+    assert stalls == [(70, 1), (140, 2)]  # the stalled checker (every 30 s) marks it, then finds its lock gone
+    (r,) = sim.runs("q")
+    assert r.status == "failed" and str(r.error) == "job stalled more than allowable limit" and len(r.attempts) == 3
+
+
+def test_after_close_nothing_is_patched(worker_for):
+    from bullmq import Queue
+    from bullmq.backends.redis_backend import RedisBackend
+
+    original = RedisBackend.__dict__["addJob"]
+    with jobsim.Simulation(worker_for(noop), start=START):
+        assert RedisBackend.__dict__["addJob"] is not original
+    assert RedisBackend.__dict__["addJob"] is original
+    assert Queue.__dict__["setGlobalConcurrency"].__module__ == "bullmq.queue"

@@ -1,0 +1,208 @@
+"""What jobsim-dramatiq replaces process-wide while a simulation with Dramatiq brokers runs.
+
+Dramatiq reads the clock, draws randomness and makes ids in a few module-level places;
+each is pointed at the simulation, so the same seed gives the same history and every
+instant is virtual -- also for calls made from the test between driving calls
+(``actor.send`` builds its message there):
+
+* ``current_millis`` (``dramatiq/common.py:75-77``), imported by name into the brokers
+  (delay ETAs, ``brokers/stub.py:112``, ``brokers/redis.py:174``), the worker (when a
+  delayed message is due, ``worker.py:351``) and ``AgeLimit`` (``middleware/age_limit.py:51``):
+  every ``dramatiq.*`` module's binding reads virtual milliseconds;
+* ``time.time()`` in ``dramatiq/message.py:84`` (``message_timestamp``, which ``AgeLimit``
+  compares) and ``middleware/retries.py:112`` (``requeue_timestamp``);
+* ``uniform`` in ``dramatiq/common.py:64,67``: ``compute_backoff``'s jitter draws from the
+  simulation's seeded generator (``sim.rng``);
+* ``uuid4`` for message ids (``message.py:58-60``), group barriers (``composition.py:286``)
+  and Redis message ids (``brokers/redis.py:168``): drawn from the seed;
+* ``dramatiq.asyncio.get_event_loop_thread`` (``asyncio.py:42-69``): an ``async def``
+  actor of a broker with the ``AsyncIO`` middleware runs on jobsim's virtual event loop;
+* ``time.monotonic`` in the in-memory rate limiter backend (``rate_limits/backends/stub.py:85,90``),
+  so limiters and barriers on a ``StubBackend`` expire in virtual time;
+* ``Worker.start`` is refused for a broker the simulation runs, and ``enqueue`` on a
+  ``RedisBroker``/``RabbitmqBroker`` it does not run is refused instead of reaching a
+  server.
+
+One simulation with Dramatiq brokers may run at a time in a process (the patches are global).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from jobsim._time import MS, SECOND
+from jobsim.errors import JobsimError, UnsupportedFeature
+
+if TYPE_CHECKING:
+    from ._world import DramatiqWorld
+
+_active: DramatiqWorld | None = None
+_saved: list[tuple[Any, str, Any]] = []
+
+
+def current() -> DramatiqWorld | None:
+    return _active
+
+
+def push(world: DramatiqWorld) -> None:
+    global _active
+    if _active is not None:
+        raise JobsimError(
+            "another simulation with Dramatiq brokers is running in this process; close it before starting this one "
+            "(jobsim-dramatiq replaces Dramatiq's clock, ids and jitter process-wide while a simulation runs)"
+        )
+    _active = world
+    try:
+        _patch(world)
+    except BaseException:
+        pop(world)
+        raise
+
+
+def _patch(world: DramatiqWorld) -> None:
+    import dramatiq.asyncio
+    import dramatiq.common
+    import dramatiq.composition
+    import dramatiq.message
+    import dramatiq.middleware.retries
+    import dramatiq.rate_limits.backends.stub
+    import dramatiq.worker
+
+    clock = _Time(world)
+    _set(dramatiq.common, "uniform", world.sim.rng.uniform)
+    _set(dramatiq.message, "uuid", _Uuid(world))
+    _set(dramatiq.message, "time", clock)
+    _set(dramatiq.middleware.retries, "time", clock)
+    _set(dramatiq.composition, "uuid4", world.new_uuid)
+    _set(dramatiq.rate_limits.backends.stub, "time", clock)
+    _set(dramatiq.asyncio, "get_event_loop_thread", world.event_loop_thread(dramatiq.asyncio.get_event_loop_thread))
+    _set(dramatiq.worker.Worker, "start", _refuse_start(dramatiq.worker.Worker.start, world))
+    original_millis = dramatiq.common.current_millis
+    for name, module in list(sys.modules.items()):
+        if name.startswith("dramatiq.") and getattr(module, "current_millis", None) is original_millis:
+            _set(module, "current_millis", world.current_millis)
+    redis_module = _broker_module("redis", "redis")
+    if redis_module is not None:
+        _set(redis_module, "uuid4", world.new_uuid)
+        _set(redis_module.RedisBroker, "enqueue", _guard(redis_module.RedisBroker.enqueue, world))
+    rabbit_module = _broker_module("rabbitmq", "pika")
+    if rabbit_module is not None:
+        _set(rabbit_module.RabbitmqBroker, "enqueue", _guard(rabbit_module.RabbitmqBroker.enqueue, world))
+    import dramatiq.actor
+    import dramatiq.broker
+
+    getter = _get_broker(dramatiq.broker.get_broker, world)
+    for module in (dramatiq, dramatiq.broker, dramatiq.actor, dramatiq.composition, dramatiq.message):
+        if "get_broker" in vars(module):
+            _set(module, "get_broker", getter)
+
+
+def pop(world: DramatiqWorld) -> None:
+    global _active
+    if _active is not world:
+        return
+    for owner, name, original in reversed(_saved):
+        setattr(owner, name, original)
+    _saved.clear()
+    _active = None
+
+
+def _set(owner: Any, name: str, value: Any) -> None:
+    _saved.append((owner, name, owner.__dict__[name]))
+    setattr(owner, name, value)
+
+
+class _Time:
+    """The ``time`` module as Dramatiq's modules above see it: ``time()`` and ``monotonic()`` are virtual.
+
+    ``monotonic()`` starts from the real one at the simulation's start and moves with virtual time: an
+    in-memory rate limiter or barrier that outlives the simulation keeps expiry times its next users (on
+    the real clock) can still reach."""
+
+    def __init__(self, world: DramatiqWorld) -> None:
+        self._now = world.sim.now_ns
+        self._origin = time.monotonic_ns() - world.sim.now_ns()
+
+    def time(self) -> float:
+        return self._now() / SECOND
+
+    def monotonic(self) -> float:
+        return (self._origin + self._now()) / SECOND
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+class _Uuid:
+    """The ``uuid`` module as ``dramatiq.message`` sees it: ``uuid4()`` is drawn from the simulation's seed."""
+
+    def __init__(self, world: DramatiqWorld) -> None:
+        self.uuid4 = world.new_uuid
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(uuid, name)
+
+
+def virtual_millis(ns: int) -> int:
+    """``current_millis()`` (``int(time() * 1000)``) at the virtual instant ``ns``: whole milliseconds, floored."""
+    return ns // MS
+
+
+def _refuse_start(original: Any, world: DramatiqWorld) -> Any:
+    def start(self: Any) -> None:
+        if world.owns(self.broker):
+            raise UnsupportedFeature(
+                "dramatiq.Worker(...).start() was called for a broker this simulation runs: its threads would consume "
+                "the messages in real time. The simulation is the worker: drop worker.start() (and worker.join(); "
+                "use sim.run_until_idle() or broker.join(queue)), or pass the unstarted Worker to jobsim.Simulation "
+                "to simulate its worker_threads and queues",
+                system="dramatiq", feature="Worker.start",
+            )  # fmt: skip
+        original(self)
+
+    return start
+
+
+def _broker_module(name: str, client: str) -> Any:
+    """``dramatiq.brokers.<name>``, imported if its client library is installed: a broker of it made during the
+    simulation (``dramatiq.get_broker()`` makes a ``RabbitmqBroker``) must meet the guard too."""
+    import importlib
+    import importlib.util
+
+    if f"dramatiq.brokers.{name}" not in sys.modules and importlib.util.find_spec(client) is None:
+        return None
+    return importlib.import_module(f"dramatiq.brokers.{name}")
+
+
+def _get_broker(original: Any, world: DramatiqWorld) -> Any:
+    def get_broker() -> Any:
+        """``dramatiq.get_broker()``: with no global broker set it would make a ``RabbitmqBroker`` on
+        127.0.0.1:5672 (``broker.py:38-70``), which a simulation cannot reach: refused, with the fix."""
+        import dramatiq.broker
+
+        if dramatiq.broker.global_broker is None:
+            raise UnsupportedFeature(
+                "dramatiq.get_broker() was called with no global broker set (an actor declared without broker=, or a "
+                "pipeline/group built without broker=): Dramatiq would make a RabbitmqBroker on 127.0.0.1:5672. Call "
+                "dramatiq.set_broker(broker) with the broker under test, or pass broker= where it is used",
+                system="dramatiq", feature="default broker",
+            )  # fmt: skip
+        return original()
+
+    return get_broker
+
+
+def _guard(original: Any, world: DramatiqWorld) -> Any:
+    def enqueue(self: Any, message: Any, *, delay: int | None = None) -> Any:
+        if world.owns(self):  # an adopted broker's own enqueue is shadowed on the instance; a subclass's super()
+            return world.enqueue(self, message, delay=delay)
+        raise UnsupportedFeature(
+            f"message {message.actor_name!r} was enqueued on a {type(self).__name__} that this simulation does not "
+            "run, so it would go to a real server: pass that broker (or its actors) to jobsim.Simulation too",
+            system="dramatiq", feature="enqueue on another broker",
+        )  # fmt: skip
+
+    return enqueue

@@ -1,0 +1,52 @@
+"""Timeline lines for the records jobsim-dramatiq adds to the trace."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from jobsim._time import to_datetime
+
+
+def _at(ns: int, tz: dt.tzinfo) -> str:
+    return to_datetime(ns, tz).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def _name(d: dict[str, Any], names: dict[str, str]) -> str:
+    return names.get(d.get("run") or "", d.get("function") or "?")
+
+
+def _enqueue(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    if d.get("eta") is None:
+        return f"dramatiq  {_name(d, names)} sent to queue {d['queue']!r}"
+    return (
+        f"dramatiq  {_name(d, names)} sent to queue {d['queue']!r} with delay={d['delay']} ms, due {_at(d['eta'], tz)}"
+    )
+
+
+def _unconsumed(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    return f"dramatiq  {_name(d, names)} waits on queue {d['queue']!r}: no running simulated worker consumes it"
+
+
+def _dead_letter(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    until = f", kept until {_at(d['expires'], tz)}" if d.get("expires") is not None else ""
+    return f"dramatiq  {_name(d, names)} dead-lettered on {d['queue']}.XQ{until}"
+
+
+def _expired(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    return f"dramatiq  dead letter of {_name(d, names)} dropped from {d['queue']}.XQ (dead message ttl)"
+
+
+def _worker(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    what = d.get("what")
+    if what == "stop":
+        return f"dramatiq  {d['worker']} stopping: takes no new message ({d.get('running', 0)} running)"
+    if what == "stopped":
+        return f"dramatiq  {d['worker']} stopped: {d.get('requeued', 0)} fetched message(s) given back to the broker"
+    return f"dramatiq  {d['worker']} started"
+
+
+KINDS = {
+    "dramatiq.enqueue": _enqueue, "dramatiq.unconsumed": _unconsumed, "dramatiq.dead_letter": _dead_letter,
+    "dramatiq.dead_letter.expired": _expired, "dramatiq.worker": _worker,
+}  # fmt: skip

@@ -1,0 +1,238 @@
+"""TimeLimit, AgeLimit, SkipMessage and Shutdown at their virtual instants."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import time
+
+import dramatiq
+import pytest
+from dramatiq.middleware import Middleware, Shutdown, SkipMessage, TimeLimitExceeded
+from dramatiq_support import START, ms, starts
+
+import jobsim
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    logging.disable(logging.CRITICAL)
+    yield
+    logging.disable(logging.NOTSET)
+
+
+def now_ms() -> int:
+    return ms(int(dt.datetime.now(dt.timezone.utc).timestamp() * 1000) * 1_000_000)
+
+
+def test_the_time_limit_raises_in_the_actor_at_the_virtual_deadline(broker):
+    seen = []
+
+    @dramatiq.actor(time_limit=10_000, max_retries=1, min_backoff=1_000)
+    def export():
+        start = now_ms()
+        try:
+            time.sleep(30)  # one call across the deadline: it stops there
+        except TimeLimitExceeded:
+            seen.append((start, now_ms()))
+            raise
+
+    with jobsim.Simulation(broker, start=START, seed=1) as sim:
+        export.send()
+        sim.run_until_idle()
+        run = sim.runs(export)[0]
+        first_retry = starts(run)[1]
+        assert seen == [(0, 10_000), (first_retry, first_retry + 10_000)]
+        assert [ms(a.end_ns) - ms(a.start_ns) for a in run.attempts] == [10_000, 10_000]
+        assert all(isinstance(a.error, TimeLimitExceeded) for a in run.attempts)  # an ordinary, retried failure
+        assert 1_000 <= first_retry - 10_000 < 2_000  # the retry's backoff counts from the end of the attempt
+        assert run.status == "failed"
+
+
+def test_the_default_time_limit_is_ten_minutes(broker):
+    @dramatiq.actor(max_retries=0)
+    def report():
+        for _ in range(20):
+            time.sleep(60)
+
+    with jobsim.Simulation(broker, start=START) as sim:
+        report.send()
+        sim.run_until_idle()
+        attempt = sim.runs(report)[0].attempts[0]
+        assert ms(attempt.end_ns) == 600_000 and isinstance(attempt.error, TimeLimitExceeded)
+
+
+def test_the_message_option_wins_and_inf_means_no_limit(broker):
+    @dramatiq.actor(time_limit=1_000, max_retries=0)
+    def job(seconds):
+        time.sleep(seconds)
+        return "done"
+
+    with jobsim.Simulation(broker, start=START) as sim:
+        job.send_with_options(args=(5,), time_limit=10_000)
+        job.send_with_options(args=(3600,), time_limit=float("inf"))
+        job.send(2)
+        sim.run_until_idle()
+        assert [(r.status, ms(r.end_ns)) for r in sim.runs(job)] == [
+            ("completed", 5_000), ("completed", 3_600_000), ("failed", 1_000)]
+
+
+def test_a_caught_time_limit_fires_once_then_the_actor_runs_on(broker):
+    @dramatiq.actor(time_limit=1_000)
+    def stubborn():
+        with contextlib.suppress(TimeLimitExceeded):
+            time.sleep(5)
+        time.sleep(10)  # no second interrupt: the manager forgot the deadline (time_limit.py:118)
+        return now_ms()
+
+    with jobsim.Simulation(broker, start=START) as sim:
+        stubborn.send()
+        sim.run_until_idle()
+        assert sim.runs(stubborn)[0].output == 11_000
+
+
+def test_an_async_actor_is_interrupted_at_its_deadline_and_its_finally_runs(broker):
+    from dramatiq.middleware import AsyncIO
+
+    broker.add_middleware(AsyncIO())
+    cleaned = []
+
+    @dramatiq.actor(time_limit=2_500, max_retries=0)
+    async def crawl():
+        try:
+            for _ in range(10):
+                await asyncio.sleep(1)
+        finally:
+            cleaned.append(now_ms())
+
+    with jobsim.Simulation(broker, start=START) as sim:
+        crawl.send()
+        sim.run_until_idle()
+        attempt = sim.runs(crawl)[0].attempts[0]
+        assert cleaned == [2_500] and ms(attempt.end_ns) == 2_500
+        assert isinstance(attempt.error, TimeLimitExceeded)
+
+
+def test_an_async_actor_without_the_asyncio_middleware_fails_as_on_dramatiq(broker):
+    @dramatiq.actor(max_retries=0)
+    async def nap():
+        await asyncio.sleep(1)
+
+    with jobsim.Simulation(broker, start=START) as sim:
+        nap.send()
+        sim.run_until_idle()
+        error = sim.runs(nap)[0].error
+        assert isinstance(error, RuntimeError) and "AsyncIO middleware" in str(error)  # asyncio.py:64-68
+
+
+def test_a_message_older_than_max_age_is_skipped_and_dead_lettered(broker):
+    from dramatiq.results import Results
+    from dramatiq.results.backends import StubBackend
+
+    broker.add_middleware(Results(backend=StubBackend()))
+
+    @dramatiq.actor(max_age=60_000, store_results=True)
+    def notify(user):
+        return user
+
+    with jobsim.Simulation(broker, start=START) as sim:
+        late = notify.send_with_options(args=("u1",), delay=60_000)  # exactly max_age old: too old (>=)
+        fresh = notify.send_with_options(args=("u2",), delay=59_999)
+        sim.run_until_idle()
+        too_old, young = sim.dramatiq.run(late), sim.dramatiq.run(fresh)
+        assert (too_old.status, too_old.attempts, ms(too_old.end_ns)) == ("skipped", [], 60_000)
+        assert isinstance(too_old.error, SkipMessage) and str(too_old.error) == "Message age limit exceeded"
+        assert (young.status, young.output) == ("completed", "u2")
+        assert [d.run_id for d in sim.dramatiq.dead_letters] == [too_old.id]
+        with pytest.raises(Exception, match="actor raised SkipMessage: Message age limit exceeded"):
+            late.get_result()  # Results.after_nack stored it (results/middleware.py:113-117)
+
+
+def test_the_age_of_a_retry_counts_from_the_first_send(broker):
+    @dramatiq.actor(max_age=10_000, max_retries=10, min_backoff=2_000, max_backoff=2_000)
+    def stale():
+        raise ValueError("again")
+
+    with jobsim.Simulation(broker, start=START, seed=3) as sim:
+        stale.send()
+        sim.run_until_idle()
+        run = sim.runs(stale)[0]
+        assert run.status == "skipped" and all(s < 10_000 for s in starts(run))
+        assert ms(run.end_ns) >= 10_000 and len(run.attempts) >= 5  # each wait is 1-2 s (max_backoff x U[.5, 1))
+
+
+def test_a_middleware_skipping_a_message_without_failing_it_acks_it(broker):
+    class Maintenance(Middleware):
+        def before_process_message(self, broker, message):
+            raise SkipMessage("in maintenance")
+
+    broker.add_middleware(Maintenance())
+
+    @dramatiq.actor
+    def work():
+        raise AssertionError("never called")
+
+    with jobsim.Simulation(broker, start=START) as sim:
+        work.send()
+        sim.run_until_idle()
+        run = sim.runs(work)[0]
+        assert (run.status, run.attempts, broker.dead_letters) == ("skipped", [], [])
+
+
+def test_stopping_the_worker_interrupts_notified_actors_and_requeues_the_rest():
+    from dramatiq.brokers.redis import RedisBroker
+
+    broker = RedisBroker(host="127.0.0.1", port=1)
+    log = []
+
+    @dramatiq.actor(broker=broker, notify_shutdown=True, min_backoff=1_000, max_backoff=1_000)
+    def migrate():
+        log.append(("migrate", now_ms()))
+        try:
+            time.sleep(60)
+        except Shutdown:
+            log.append(("shutdown", now_ms()))
+            raise
+
+    @dramatiq.actor(broker=broker)
+    def resize():
+        log.append(("resize", now_ms()))
+        time.sleep(20)
+
+    @dramatiq.actor(broker=broker)
+    def later():
+        log.append(("later", now_ms()))
+
+    worker = dramatiq.Worker(broker, worker_threads=2)
+    with jobsim.Simulation(worker, start=START, seed=1) as sim:
+        migrate.send()
+        resize.send()
+        later.send()  # prefetched, waiting for a thread
+        sim.dramatiq.stop_worker(at="2025-03-01T00:00:05Z")
+        sim.advance("1m")
+        # a body runs in one go when it starts: the log is in execution order, its instants are virtual
+        assert sorted(log, key=lambda entry: entry[1]) == [("migrate", 0), ("resize", 0), ("shutdown", 5_000)]
+        assert sim.runs(migrate)[0].status == "retrying"  # Shutdown is a failure Retries retries
+        assert sim.runs(later)[0].status == "queued"
+        sim.dramatiq.start_worker()
+        sim.run_until_idle()
+        assert log[3:] == [("later", 60_000), ("migrate", 60_000)]  # requeued first, then the retry (due at 6 s)
+        assert [r.status for r in sim.runs()] == ["completed", "completed", "completed"]
+        assert "worker-1 stopped: 1 fetched message(s) given back to the broker" in sim.timeline()
+
+
+def test_a_stub_brokers_stopped_worker_loses_its_prefetched_messages(broker):
+    @dramatiq.actor
+    def busy():
+        time.sleep(10)
+
+    with jobsim.Simulation(dramatiq.Worker(broker, worker_threads=1), start=START) as sim:
+        busy.send()
+        waiting = busy.send()
+        sim.dramatiq.stop_worker(at="2025-03-01T00:00:01Z")
+        sim.run_until_idle()
+        lost = sim.dramatiq.run(waiting)
+        assert [r.status for r in sim.runs(busy)] == ["completed", "lost"]  # _StubConsumer cannot requeue
+        assert ms(lost.end_ns) == 10_000

@@ -1,0 +1,143 @@
+"""Live conformance: the same Dramatiq scenario on a real worker and Redis, and in the simulation.
+
+The scenario: an actor that fails twice and then succeeds (``max_retries=3, min_backoff=200,
+max_backoff=1000``), a message sent with ``delay=1800``, and one sent with ``delay=2400`` to an
+actor that works far past its ``time_limit=300`` and has an ``on_failure`` callback. The real side
+is ``dramatiq.Worker(worker_threads=2, worker_timeout=100)`` in a subprocess
+(``dramatiq_live_worker.py``) on a throwaway ``redis-server`` (``conftest.py``); skipped, with the
+reason, only when ``redis-server`` is not installed.
+
+Dramatiq jitters each retry delay at random (``compute_backoff``), so the test reads the delays the
+real worker chose from its log ("Retrying message ... in N milliseconds") and runs the simulation
+with the uniform draws that give those delays (``Scripted``). Then it checks that the simulation
+logs the same events in the same order, at its predicted instants exactly (no latency: a send, a
+retry's eta, a delay and a time limit take effect at their instant), and that each real gap
+between an event and the one that caused it is the predicted gap plus a latency the real worker
+adds, bounded by:
+
+* ``HOP`` for a message hop (enqueue to start, or eta to start): an idle consumer sleeps up to
+  ``worker_timeout`` between polls (``compute_backoff(misses, max_backoff=timeout)``,
+  ``brokers/redis.py:366-371``), and a delayed message waits for its delay-queue consumer's
+  loop, then for its queue's consumer (``worker.py:314-321, 346-362``): two polls,
+  2 x 100 ms, plus ``SLACK`` for a loaded machine;
+* ``LIMIT`` for the time limit: TimeLimit's thread checks every ``interval`` (50 ms,
+  ``middleware/time_limit.py:124-131``) and the exception lands when the actor's current
+  ``time.sleep`` chunk (20 ms) returns, plus ``SLACK``.
+
+A real gap is never shorter than the predicted one by more than ``EARLY`` (a delay's eta is
+computed in whole milliseconds). The whole run takes about 3 s.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import dramatiq
+import dramatiq_live_actors as actors
+import pytest
+from dramatiq.message import Message
+
+import jobsim
+from jobsim._time import SECOND, instant_ns
+
+pytestmark = pytest.mark.live
+
+START = "2025-03-01T00:00:00Z"
+SLACK = 0.15  # s: scheduling on a loaded machine (two cores shared by the test suite)
+HOP = 2 * actors.WORKER_TIMEOUT / 1000 + SLACK
+LIMIT = actors.TIME_LIMIT_INTERVAL / 1000 + actors.SLEEP_CHUNK + SLACK
+EARLY = 0.002
+SENT = [("flaky", "a", None), ("delayed", "b", 1800), ("limited", "c", 2400)]  # (actor, tag, delay ms)
+EVENTS = 7  # 3 attempts of flaky, delayed, limited, its time limit, its failure callback
+CAUSES = {  # an event -> the event it follows from (the others follow from their send)
+    ("flaky", "a", 1): ("flaky", "a", 0), ("flaky", "a", 2): ("flaky", "a", 1),
+    ("time limit", "c", None): ("limited", "c", None), ("failed", "c", "TimeLimitExceeded"): ("time limit", "c", None),
+}  # fmt: skip
+
+
+def send(enqueue) -> None:
+    for actor_name, tag, delay in SENT:
+        enqueue(Message(queue_name="default", actor_name=actor_name, args=(tag,), kwargs={}, options={}), delay)
+
+
+def key(entry: dict) -> tuple:
+    return entry["event"], entry["tag"], entry.get("retries", entry.get("type"))
+
+
+class Scripted:
+    """The simulation's generator with the uniform draws that reproduce the real worker's delays."""
+
+    def __init__(self, draws: list[float]) -> None:
+        self.draws = list(draws)
+
+    def uniform(self, a: float, b: float) -> float:
+        assert (a, b) == (1, 2), f"unexpected draw uniform({a}, {b}): the delays were capped?"
+        return self.draws.pop(0)
+
+
+def observed(redis_url: str, worker) -> tuple[list[tuple], list[float], list[int]]:
+    """The real run: its events in order, their times from the first send, and the delays Retries chose."""
+    import redis
+    from dramatiq.brokers.redis import RedisBroker
+
+    client = redis.Redis.from_url(redis_url)
+    live = RedisBroker(url=redis_url)
+    try:
+        start = time.time()
+        send(lambda message, delay: live.enqueue(message, delay=delay))
+        deadline = time.monotonic() + 20
+        while client.llen(actors.LOG_KEY) < EVENTS and time.monotonic() < deadline:
+            worker.check()
+            time.sleep(0.01)
+        time.sleep(0.3)  # nothing more should come
+        entries = sorted((json.loads(raw) for raw in client.lrange(actors.LOG_KEY, 0, -1)), key=lambda e: e["t"])
+    finally:
+        live.close()
+        live.client.close()
+        client.close()
+    delays = [int(ms) for ms in re.findall(r"Retrying message '[^']+' in (\d+) milliseconds", worker.output)]
+    return [key(e) for e in entries], [e["t"] - start for e in entries], delays
+
+
+def predicted(delays: list[int]) -> tuple[list[tuple], list[float]]:
+    """The simulation of the same scenario, with the real worker's two threads and the real delays."""
+    actors.LOCAL.clear()
+    worker = dramatiq.Worker(actors.broker, worker_threads=2, worker_timeout=actors.WORKER_TIMEOUT)
+    sim = jobsim.Simulation(worker, start=START)
+    sim.rng = Scripted([(delay + 0.5) / (200 * 2**k) for k, delay in enumerate(delays)])  # type: ignore[assignment]
+    with sim:
+        send(lambda message, delay: actors.broker.enqueue(message, delay=delay))
+        sim.run_until_idle()
+        start = instant_ns(START) / SECOND
+        entries = sorted(actors.LOCAL, key=lambda e: e["t"])  # stable: the log's order at one instant
+        assert sim.runs("flaky")[0].status == "completed" and sim.runs("limited")[0].status == "failed"
+    return [key(e) for e in entries], [e["t"] - start for e in entries]
+
+
+def test_the_simulation_predicts_a_real_worker(redis_url, dramatiq_worker):
+    real_events, real_times, delays = observed(redis_url, dramatiq_worker)
+    assert len(real_events) == EVENTS, f"the real worker logged {real_events}:\n{dramatiq_worker.output[-3000:]}"
+    # the delays Dramatiq chose follow compute_backoff: min_backoff * 2**k * U[1, 2), below max_backoff here
+    assert len(delays) == 2 and 200 <= delays[0] < 400 and 400 <= delays[1] < 800, delays
+
+    sim_events, sim_times = predicted(delays)
+    assert sim_events == real_events == [
+        ("flaky", "a", 0), ("flaky", "a", 1), ("flaky", "a", 2), ("delayed", "b", None), ("limited", "c", None),
+        ("time limit", "c", None), ("failed", "c", "TimeLimitExceeded"),
+    ]  # fmt: skip
+    d0, d1 = delays[0] / 1000, delays[1] / 1000
+    # exact: no latency (to the precision of time.time() floats, 0.2 µs at 1.7e9 s)
+    assert sim_times == pytest.approx([0, d0, d0 + d1, 1.8, 2.4, 2.7, 2.7], abs=1e-6)
+
+    at = {event: i for i, event in enumerate(sim_events)}
+    for i, event in enumerate(sim_events):
+        cause = CAUSES.get(event)
+        real_gap = real_times[i] - (real_times[at[cause]] if cause else 0.0)
+        sim_gap = sim_times[i] - (sim_times[at[cause]] if cause else 0.0)
+        tolerance = LIMIT if event[0] == "time limit" else HOP
+        assert sim_gap - EARLY <= real_gap <= sim_gap + tolerance, (
+            f"{event}: {real_gap * 1000:.0f} ms after {cause or 'its send'} on the real worker, "
+            f"{sim_gap * 1000:.0f} ms in the simulation (tolerance {tolerance * 1000:.0f} ms)"
+        )

@@ -1,0 +1,258 @@
+"""What jobsim-dramatiq refuses, each with the thing named and the fix: never a hang, never lost work."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import dramatiq
+import pytest
+from dramatiq.middleware import Middleware
+from dramatiq_support import START
+
+import jobsim
+from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    logging.disable(logging.CRITICAL)
+    yield
+    logging.disable(logging.NOTSET)
+
+
+def test_a_middleware_that_needs_worker_threads_is_refused_by_name(broker):
+    class DbConnections(Middleware):
+        def after_worker_thread_boot(self, broker, thread):
+            pass
+
+        def before_worker_thread_shutdown(self, broker, thread):
+            pass
+
+    broker.add_middleware(DbConnections())
+    message = (r"middleware test_dramatiq_refusals\..*DbConnections needs worker processes or threads "
+               r"\(after_worker_thread_boot, before_worker_thread_shutdown\): .* Build the broker under test "
+               r"without it")  # fmt: skip
+    with pytest.raises(UnsupportedFeature, match=message):
+        jobsim.Simulation(broker)
+
+
+def test_a_middleware_with_forks_is_refused(broker):
+    class Exporter(Middleware):
+        @property
+        def forks(self):
+            return [lambda: 0]
+
+    broker.add_middleware(Exporter())
+    with pytest.raises(UnsupportedFeature, match=r"Exporter needs worker processes or threads \(forks\)"):
+        jobsim.Simulation(broker)
+
+
+def test_a_middleware_with_message_hooks_only_runs_at_virtual_instants(broker):
+    seen = []
+
+    class Audit(Middleware):
+        def after_enqueue(self, broker, message, delay):
+            seen.append(("enqueue", message.actor_name, delay, int(time.time())))
+
+        def after_ack(self, broker, message):
+            seen.append(("ack", message.actor_name, None, int(time.time())))
+
+    broker.add_middleware(Audit())
+
+    @dramatiq.actor
+    def job():
+        time.sleep(7)
+
+    with jobsim.Simulation(broker, start=START) as sim:
+        job.send_with_options(delay=3_000)
+        sim.run_until_idle()
+    t0 = 1_740_787_200  # START
+    # the delayed message is enqueued twice: on the delay queue, then on its queue at its eta, before the delay
+    # queue's copy is acked (handle_delayed_messages, worker.py:356-362)
+    assert seen == [("enqueue", "job", 3_000, t0), ("enqueue", "job", None, t0 + 3), ("ack", "job", None, t0 + 3),
+                    ("ack", "job", None, t0 + 10)]  # fmt: skip
+
+
+def test_gevent_is_refused(broker, monkeypatch):
+    import dramatiq.threading
+
+    monkeypatch.setattr(dramatiq.threading, "is_gevent_active", lambda: True)
+    with pytest.raises(UnsupportedFeature, match=r"^gevent's monkey patching is active"):
+        jobsim.Simulation(broker)
+
+
+def test_a_running_worker_is_refused_and_starting_one_in_a_simulation_too(broker):
+    @dramatiq.actor
+    def job():
+        pass
+
+    worker = dramatiq.Worker(broker, worker_timeout=50)
+    worker.start()
+    try:
+        with pytest.raises(UnsupportedFeature, match=r"a dramatiq Worker is running on this broker \(\d+ live thread"):
+            jobsim.Simulation(broker)
+        with pytest.raises(InvalidArgument, match=r"dramatiq.Worker passed to jobsim.Simulation was started"):
+            jobsim.Simulation(worker)
+    finally:
+        worker.stop()
+    with jobsim.Simulation(broker, start=START) as sim:  # a stopped worker's middleware is set aside
+        with pytest.raises(UnsupportedFeature, match=r"Worker\(...\).start\(\) was called for a broker this simul"):
+            dramatiq.Worker(broker).start()
+        job.send()
+        sim.run_until_idle()
+        assert sim.runs(job)[0].status == "completed"
+    assert any(type(m).__name__ == "_WorkerMiddleware" for m in broker.middleware)  # given back
+
+
+def test_a_broker_of_another_kind_is_refused():
+    from dramatiq.broker import Broker
+
+    class SqsBroker(Broker):
+        def declare_queue(self, queue_name):
+            self.queues[queue_name] = None
+
+    with pytest.raises(UnsupportedFeature, match=r"simulates StubBroker, RedisBroker and RabbitmqBroker .* got a "
+                                                 r"\S*SqsBroker, whose enqueue"):  # fmt: skip
+        jobsim.Simulation(SqsBroker())
+
+
+def test_an_unknown_results_backend_is_refused(broker):
+    from dramatiq.results import ResultBackend, Results
+
+    class S3Backend(ResultBackend):
+        pass
+
+    broker.add_middleware(Results(backend=S3Backend()))
+    with pytest.raises(UnsupportedFeature, match=r"backend is a .*S3Backend: jobsim-dramatiq keeps results"):
+        jobsim.Simulation(broker).start()
+
+
+def test_enqueue_on_a_redis_broker_the_simulation_does_not_run_is_refused(broker):
+    from dramatiq.brokers.redis import RedisBroker
+
+    other = RedisBroker(host="127.0.0.1", port=1)
+
+    @dramatiq.actor(broker=other)
+    def elsewhere():
+        pass
+
+    with jobsim.Simulation(broker, start=START), pytest.raises(UnsupportedFeature, match=r"message 'elsewhere' was "
+                                                                "enqueued on a RedisBroker that this simulation does "
+                                                                "not run"):  # fmt: skip
+        elsewhere.send()
+
+
+def test_no_global_broker_is_refused_instead_of_making_a_rabbitmq_broker(broker):
+    import dramatiq.broker
+
+    @dramatiq.actor
+    def step():
+        pass
+
+    with jobsim.Simulation(broker, start=START):
+        dramatiq.broker.global_broker = None
+        with pytest.raises(UnsupportedFeature, match=r"no global broker set .* Call dramatiq.set_broker\(broker\)"):
+            dramatiq.pipeline([step.message(), step.message()])
+
+
+def test_bad_arguments_to_enqueue_are_named(broker):
+    @dramatiq.actor
+    def job():
+        pass
+
+    with jobsim.Simulation(broker, start=START):
+        with pytest.raises(InvalidArgument, match=r"^delay='5s' is not valid: a number of milliseconds"):
+            broker.enqueue(job.message(), delay="5s")
+        with pytest.raises(InvalidArgument, match=r"^message='job' is not valid: a dramatiq Message"):
+            broker.enqueue("job")
+
+
+def test_an_unencodable_argument_fails_in_send_as_on_dramatiq(broker):
+    @dramatiq.actor
+    def job(value):
+        pass
+
+    with jobsim.Simulation(broker, start=START) as sim:
+        with pytest.raises(TypeError, match="not JSON serializable"):
+            job.send(object())
+        assert sim.runs(job) == []
+
+
+def test_a_crash_of_a_dramatiq_worker_is_refused(broker):
+    @dramatiq.actor
+    def job():
+        pass
+
+    refused = r"crash_worker\(function='job'\) is not simulated for Dramatiq"
+    with jobsim.Simulation(broker, start=START) as sim, pytest.raises(UnsupportedFeature, match=refused):
+        sim.crash_worker(function=job)
+
+
+def test_a_stop_that_comes_after_the_body_already_ran_past_it_is_refused(broker):
+    @dramatiq.actor(notify_shutdown=True)
+    def long():
+        time.sleep(60)
+
+    with jobsim.Simulation(broker, start=START) as sim:
+        long.send()
+        sim.advance("1s")
+        with pytest.raises(UnsupportedFeature, match=r"stop_worker\(at=2025-03-01T00:00:30.000Z\) would interrupt "
+                                                     r"actor 'long'.*plan the stop before that message starts"):
+            sim.dramatiq.stop_worker(at="2025-03-01T00:00:30Z")
+
+
+def test_a_message_outliving_the_stop_timeout_is_refused_not_lost(broker):
+    @dramatiq.actor
+    def long():
+        time.sleep(120)
+
+    with jobsim.Simulation(broker, start=START) as sim:
+        sim.dramatiq.stop_worker(at="2025-03-01T00:00:10Z", timeout=60_000)
+        long.send()
+        with pytest.raises(UnsupportedFeature, match=r"more than the stop timeout \(1m\) after worker-1 began to stop"):
+            sim.run_until_idle()
+
+
+def test_consuming_the_broker_in_a_simulation_is_refused(broker):
+    with jobsim.Simulation(broker, start=START), pytest.raises(UnsupportedFeature, match=r"broker.consume\('default'"):
+        broker.consume("default")
+
+
+def test_one_simulation_with_dramatiq_at_a_time(broker):
+    with jobsim.Simulation(broker, start=START), pytest.raises(JobsimError, match="another simulation with Dramatiq"):
+        jobsim.Simulation(broker).start()
+
+
+def test_a_broker_given_twice_and_an_actor_name_on_two_brokers_are_refused(broker):
+    from dramatiq.brokers.stub import StubBroker
+
+    with pytest.raises(InvalidArgument, match=r"the Dramatiq broker StubBroker at 0x[0-9a-f]+ is passed to this "
+                                              r"Simulation twice"):  # fmt: skip
+        jobsim.Simulation(broker, broker)
+    other = StubBroker()
+
+    @dramatiq.actor(broker=broker, actor_name="job")
+    def job_a():
+        pass
+
+    @dramatiq.actor(broker=other, actor_name="job")
+    def job_b():
+        pass
+
+    with pytest.raises(InvalidArgument, match=r"actor name 'job' is declared on two Dramatiq brokers"):
+        jobsim.Simulation(job_a, job_b)
+
+
+def test_the_simulation_gives_every_patch_back_when_it_closes(broker):
+    import dramatiq.common
+    from dramatiq.middleware import TimeLimit
+
+    millis, uniform, enqueue = dramatiq.common.current_millis, dramatiq.common.uniform, broker.enqueue
+    manager = next(m for m in broker.middleware if isinstance(m, TimeLimit)).manager
+    with jobsim.Simulation(broker, start=START):
+        assert dramatiq.common.current_millis is not millis
+    assert (dramatiq.common.current_millis, dramatiq.common.uniform) == (millis, uniform)
+    assert broker.enqueue == enqueue and "enqueue" not in vars(broker)
+    assert next(m for m in broker.middleware if isinstance(m, TimeLimit)).manager is manager
+    assert abs(dramatiq.common.current_millis() - time.time() * 1000) < 5_000  # the real clock again

@@ -38,6 +38,7 @@ from rq.job import JobStatus
 from jobsim._kernel import URGENT
 from jobsim._time import SECOND, duration_ns, instant_ns, iso
 from jobsim.errors import InvalidArgument, UnsupportedFeature, WorkerCrashed
+from jobsim.hooks import escapes
 
 from ._world import RQExecution
 
@@ -273,8 +274,6 @@ class Crashes:
         """One abandoned job, as ``StartedJobRegistry.cleanup`` handles it (``rq/registry.py:288-326``)."""
         from rq.exceptions import AbandonedJobError
 
-        from ._world import _escapes
-
         world, held = self.world, entry.held
         job, engine = held.job, self.sim.engine
         if world.gone(held) or job._status != JobStatus.STARTED:
@@ -292,7 +291,7 @@ class Crashes:
                                     lambda: callback(job, job.connection, AbandonedJobError, AbandonedJobError(),
                                                      None))  # fmt: skip
                 except BaseException as exc:  # logged and swallowed (rq/registry.py:302-307)
-                    if _escapes(exc):
+                    if escapes(exc):
                         raise
             engine.move_clock(x.now)
             if job.retries_left and job.retries_left > 0:

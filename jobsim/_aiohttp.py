@@ -10,7 +10,7 @@ put on the wire) and resolves it through the sink exactly as an httpx client's r
 test's routes, then the mail providers, then ``UnmatchedRequest``), recorded as an
 ``HttpCall`` and an ``"http"`` trace record. The answer comes back as the bytes a server
 would send, fed to aiohttp's own response parser. Each connection carries one exchange
-(``force_close``): every request, redirect and retry meets its own connect.
+(it is never kept alive): every request, redirect and retry meets its own connect.
 
 Everything else is aiohttp's own code, so it behaves as in production: redirects and
 ``history``, the session's cookie jar, ``raise_for_status``, ``json()``/``text()``, gzip,
@@ -85,9 +85,16 @@ __all__ = ["CLIENT", "VERIFIED", "Abandoned", "install", "uninstall"]
 CLIENT = "aiohttp"
 """``request.extensions["jobsim_client"]`` of a request that came through aiohttp (``HttpSink.format_unmatched``)."""
 VERIFIED = ((3, 9), (3, 14))
-"""The aiohttp releases (major, minor) the bridge was run against: 3.9.5, 3.10.11, 3.11.18, 3.12.15, 3.13.5, 3.14.5."""
+"""The aiohttp releases (major, minor) the bridge is verified with: its tests pass on the first and the latest
+release of each (3.9.0, 3.9.5, 3.10.0, 3.10.11, 3.11.0, 3.11.18, 3.12.0, 3.12.15, 3.13.0, 3.13.5, 3.14.0, 3.14.5)."""
 _RESETS = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
 """Socket errors of an open connection: met while reading the answer, not while connecting."""
+_RETRIED_CONNECTS: dict[int, tuple[Any, str, str, BaseException]] = {}
+"""aiohttp 3.10 and 3.11: connect failures the wire delivered, by the request's timer (one per ``_request``
+call). They retry an idempotent request once on any ``ClientOSError`` raised after its connect, a
+``ClientConnectorError`` included, while one from the connect itself is not retried (3.12 re-raises it
+first); the wire, which meets a connect failure after the request was written, gives the retry the same
+error at its connect."""
 
 _LOCK = threading.Lock()
 _SINKS: list[HttpSink] = []
@@ -112,16 +119,20 @@ def unsupported() -> str | None:
     if aiohttp is None:
         return None
     version = aiohttp.__version__
-    numbers = tuple(int(part) for part in re.findall(r"\d+", version)[:2])
     internals = ((TCPConnector, "_create_connection"), (ResponseHandler, "_drop_timeout"),
-                 (ResponseHandler, "_on_read_timeout"), (ResponseHandler, "force_close"))  # fmt: skip
-    if VERIFIED[0] <= numbers <= VERIFIED[1] and all(hasattr(owner, name) for owner, name in internals):
+                 (ResponseHandler, "_on_read_timeout"))  # fmt: skip
+    if VERIFIED[0] <= _version() <= VERIFIED[1] and all(hasattr(owner, name) for owner, name in internals):
         return None
     low, high = (".".join(map(str, bound)) for bound in VERIFIED)
     return (f"jobsim: aiohttp {version} is not a version jobsim's aiohttp bridge was verified with ({low} to {high}), "
             "so it cannot answer this request from sim.http, and will not let it reach the network either; "
             f"install a verified aiohttp (pip install 'aiohttp>={low},<{VERIFIED[1][0]}.{VERIFIED[1][1] + 1}') "
             "or a jobsim release that supports this one")  # fmt: skip
+
+
+def _version() -> tuple[int, ...]:
+    """aiohttp's (major, minor)."""
+    return tuple(int(part) for part in re.findall(r"\d+", aiohttp.__version__)[:2])
 
 
 def install(sink: HttpSink) -> None:
@@ -169,6 +180,9 @@ async def _create_connection(connector: Any, req: Any, traces: Any, timeout: Any
         original = _ORIGINAL
     if sink is None:  # uninstalled while this request was on its way
         return await TCPConnector._create_connection(connector, req, traces, timeout)
+    failed = _RETRIED_CONNECTS.pop(id(req._timer), None)
+    if failed is not None and failed[0] is req._timer and failed[1:3] == (req.method, str(req.url)):
+        raise failed[3]
     protocol = connector._factory()
     _Wire(sink, protocol, _Opener(original, connector, req, traces, timeout))
     return protocol
@@ -228,12 +242,13 @@ class _Wire(asyncio.Transport):
         self._closed = False
         self._gave_up: BaseException | None = None
         self._real: asyncio.Transport | None = None  # the real connection of a pass-through
+        self._read_timeout: float | None = None  # aiohttp's sock_read, held while the sink answers
         protocol.connection_made(self)
-        protocol.force_close()  # one exchange per connection: every request meets its own connect
+        protocol._should_close = True  # force_close(), which 3.11.0 lacks: every request meets its own connect
 
     # -- the transport aiohttp writes to -----------------------------------------------------
 
-    def write(self, data: bytes | bytearray | memoryview) -> None:  # type: ignore[override]
+    def write(self, data: bytes | bytearray | memoryview) -> None:
         if self._real is not None:
             self._real.write(data)
         elif not self._closed and self._task is None:
@@ -241,6 +256,7 @@ class _Wire(asyncio.Transport):
             if self._sent.awaits_continue():  # Expect: 100-continue: the server says go on
                 self._loop.call_soon(self._protocol.data_received, b"HTTP/1.1 100 Continue\r\n\r\n")
             if self._sent.complete:
+                self._hold_read_timeout()
                 self._task = self._loop.create_task(self._exchange())
 
     def writelines(self, chunks: Any) -> None:
@@ -287,8 +303,9 @@ class _Wire(asyncio.Transport):
 
     def _request(self) -> httpx.Request:
         req, sent = self._opener.req, self._sent
+        extensions = {"timeout": self._opener.timeout.httpx(), "jobsim_client": CLIENT}
         request = httpx.Request(req.method, str(req.url), headers=sent.headers, stream=httpx.ByteStream(sent.body),
-                                extensions={"timeout": self._opener.timeout.httpx(), "jobsim_client": CLIENT})  # fmt: skip
+                                extensions=extensions)  # fmt: skip
         request.read()
         return request
 
@@ -306,7 +323,15 @@ class _Wire(asyncio.Transport):
         else:
             body, encoded = await _answer_body(answer)
             if not self._closed:
+                self._protocol._read_timeout = self._read_timeout  # aiohttp times the body's arrival again
                 self._protocol.data_received(_response_bytes(answer, self._opener.req.method, body, encoded))
+
+    def _hold_read_timeout(self) -> None:
+        """Stop aiohttp's ``sock_read`` timer until the answer: the wire measures that wait itself (``_wait``).
+        aiohttp (re)starts it once the request is written, which on 3.9 and 3.10 is after this point: hence
+        the timeout itself is held, not just its timer."""
+        self._read_timeout, self._protocol._read_timeout = self._protocol._read_timeout, None
+        self._protocol._drop_timeout()
 
     def _give_up(self) -> None:
         """The client closed the connection while the answer was on its way: the resolution ends with why."""
@@ -329,7 +354,6 @@ class _Wire(asyncio.Transport):
         answer due at its very instant arrives and a later one times out with aiohttp's own error. An
         answer that fails the connect waits ``sock_connect``/``connect`` instead. ``total`` stays aiohttp's.
         """
-        self._protocol._drop_timeout()
         phase = _phase(raised)
         limit = self._opener.timeout.limits[phase]
         if isinstance(raised, httpx.TimeoutException) and self._opener.timeout.only_total(phase, ns):
@@ -347,6 +371,7 @@ class _Wire(asyncio.Transport):
     def _timed_out(self, phase: str) -> BaseException:
         """aiohttp's own limit of ``phase`` ran out: the client gets the error aiohttp raises for it."""
         if phase == "read":
+            self._protocol._read_timeout = self._read_timeout
             self._protocol._on_read_timeout()  # aiohttp's own sock_read handler builds and sets the error
             error: BaseException = self._protocol.exception()
             return error
@@ -367,6 +392,11 @@ class _Wire(asyncio.Transport):
         if failure is not error:
             failure.__cause__ = error
             failure.__suppress_context__ = True
+        if (3, 10) <= _version() < (3, 12) and isinstance(failure, aiohttp.ClientConnectorError):
+            req = self._opener.req
+            for key in [key for key, (timer, *_) in _RETRIED_CONNECTS.items() if not timer._tasks]:
+                del _RETRIED_CONNECTS[key]  # their requests are over
+            _RETRIED_CONNECTS[id(req._timer)] = (req._timer, req.method, str(req.url), failure)
         self._protocol.set_exception(failure)
 
     async def _pass_through(self) -> None:

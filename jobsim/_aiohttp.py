@@ -80,7 +80,7 @@ try:
 except ImportError:  # aiohttp is not a dependency of jobsim: without it nothing is intercepted
     aiohttp = None  # type: ignore[assignment]
 
-__all__ = ["CLIENT", "VERIFIED", "Abandoned", "install", "uninstall"]
+__all__ = ["CLIENT", "VERIFIED", "Abandoned", "cut_short", "install", "uninstall", "unsupported"]
 
 CLIENT = "aiohttp"
 """``request.extensions["jobsim_client"]`` of a request that came through aiohttp (``HttpSink.format_unmatched``)."""
@@ -96,6 +96,8 @@ call). They retry an idempotent request once on any ``ClientOSError`` raised aft
 first); the wire, which meets a connect failure after the request was written, gives the retry the same
 error at its connect."""
 
+_TOTAL = "aiohttp's total timeout"
+_CLOSED = "jobsim: the client closed the connection before the answer came"
 _LOCK = threading.Lock()
 _SINKS: list[HttpSink] = []
 _ORIGINAL: Any = None
@@ -112,6 +114,18 @@ class Abandoned(BaseException):
     def __init__(self, error: BaseException) -> None:
         super().__init__(error)
         self.error = error
+
+
+def cut_short(error: object) -> type[httpx.TransportError] | None:
+    """The phase (as httpx's error) in which aiohttp gave up on a recorded call, if its ``error``
+    (``"Class: message"``) says it did (``Abandoned``); else None. A replay raises that error a moment after
+    the instant, so the same timeout of the same phase cuts the replayed call short at the same instant."""
+    name, _, message = error.partition(": ") if isinstance(error, str) else ("", "", "")
+    if name == "ConnectionTimeoutError" or (name == "ServerTimeoutError" and message.startswith("Connection")):
+        return httpx.ConnectTimeout
+    if name in ("SocketTimeoutError", "ServerTimeoutError") or (name == "TimeoutError" and message.startswith(_TOTAL)):
+        return httpx.ReadTimeout
+    return httpx.ReadError if name == "ClientConnectionError" and message == _CLOSED else None
 
 
 def unsupported() -> str | None:
@@ -338,12 +352,12 @@ class _Wire(asyncio.Transport):
         if self._task is None or self._task.done():
             return
         error = sys.exc_info()[1]
-        if error is None:
-            error = aiohttp.ClientConnectionError("jobsim: the client closed the connection before the answer came")
-        elif isinstance(error, asyncio.CancelledError) and getattr(self._opener.req._timer, "_cancelled", False):
-            # the session's total timeout cancelled the request; aiohttp raises it as asyncio.TimeoutError
-            error = asyncio.TimeoutError(f"aiohttp's total timeout (ClientTimeout.total="
-                                         f"{self._opener.timeout.total / SECOND:g}) ended the wait")  # type: ignore[operator]
+        if getattr(self._opener.req._timer, "_cancelled", False):  # the session's total timeout cancelled the
+            # request: the job gets a bare asyncio.TimeoutError, the call says which timeout it was
+            total = self._opener.timeout.total or 0
+            error = asyncio.TimeoutError(f"{_TOTAL} (ClientTimeout.total={total / SECOND:g}) ended the wait")
+        elif error is None:
+            error = aiohttp.ClientConnectionError(_CLOSED)
         self._gave_up = error
         self._task.cancel()
 
@@ -477,10 +491,16 @@ def _phase(raised: BaseException | None) -> str:
         return "pool"
     if isinstance(raised, httpx.WriteTimeout):
         return "write"
-    if isinstance(raised, (httpx.ConnectError, httpx.ConnectTimeout, httpx.ProxyError)) or (
-            isinstance(raised, OSError) and not isinstance(raised, _RESETS)):
+    if isinstance(raised, (httpx.ConnectError, httpx.ConnectTimeout, httpx.ProxyError)) or _timed_out_connecting(
+            raised) or (isinstance(raised, OSError) and not isinstance(raised, _RESETS)):  # fmt: skip
         return "connect"
     return "read"
+
+
+def _timed_out_connecting(error: BaseException | None) -> bool:
+    """``asyncio.TimeoutError`` as aiohttp's connect meets it (``_wrap_create_connection`` lets one with no
+    errno through, which is not the builtin ``TimeoutError`` before Python 3.11)."""
+    return isinstance(error, asyncio.TimeoutError) and getattr(error, "errno", None) is None
 
 
 def _aiohttp_error(error: BaseException, req: Any) -> BaseException | _Lost:
@@ -490,7 +510,7 @@ def _aiohttp_error(error: BaseException, req: Any) -> BaseException | _Lost:
         return _httpx_error(error, req)
     if isinstance(error, _RESETS):
         return _Lost(error)
-    if isinstance(error, OSError) and error.errno is None and isinstance(error, asyncio.TimeoutError):
+    if _timed_out_connecting(error):
         return _connect_timeout(req.url)  # aiohttp's connect timeout, as _connect_and_send_request raises it
     if isinstance(error, ssl.CertificateError):
         return aiohttp.ClientConnectorCertificateError(key, error)

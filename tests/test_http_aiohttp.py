@@ -175,7 +175,7 @@ def test_a_total_timeout_ends_on_the_whole_second_aiohttp_rounds_it_to():
     sim = simulate(job, routes=lambda sim: sim.http.get("https://slow.example.com/").mock(side_effect=timeout()))
     assert output(sim)[0::2] == ["TimeoutError", 11.0]  # 0.3 + 10, rounded up
     (call,) = sim.http.calls
-    assert (_seconds(call.at), call.elapsed, type(call.error)) == (0.3, dt.timedelta(seconds=10.7), TimeoutError)
+    assert (_seconds(call.at), call.elapsed.total_seconds(), type(call.error)) == (0.3, 10.7, asyncio.TimeoutError)
 
 
 def test_timeout_without_any_client_timeout_names_the_problem():
@@ -210,6 +210,23 @@ def test_delayed_answers_spend_virtual_time_and_asyncio_gather_overlaps_them():
         side_effect=delayed("2s", httpx.Response(200, text="ok"))))  # fmt: skip
     assert output(sim) == [["ok"] * 4, 2.0]  # side by side, as on a real network
     assert [(_seconds(call.at), call.elapsed.total_seconds()) for call in sim.http.calls] == [(0.0, 2.0)] * 4
+
+
+def test_the_connectors_limit_queues_requests_in_virtual_time():
+    async def job(ctx):
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit_per_host=2)) as session:
+
+            async def one(host):
+                async with session.get(f"https://{host}.example.com/") as response:
+                    await response.read()
+                    return _now()
+
+            return await asyncio.gather(*(one(host) for host in ("a", "a", "a", "b")))
+
+    sim = simulate(job, routes=lambda sim: sim.http.get(host__regex=r"[ab]\.example\.com").mock(
+        side_effect=delayed("2s", 200)))  # fmt: skip
+    assert output(sim) == [2.0, 2.0, 4.0, 2.0]  # the third request to a waits for a free connection
+    assert sorted(_seconds(call.at) for call in sim.http.calls) == [0.0, 0.0, 0.0, 2.0]
 
 
 @pytest.mark.parametrize(
@@ -393,7 +410,7 @@ def test_a_mail_provider_called_with_aiohttp_lands_in_the_outbox():
         (OSError(101, "Network is unreachable"), "ClientConnectorError"),
         (httpx.ConnectError("refused"), "ClientConnectorError"),
         (httpx.ProxyError("proxy refused"), "ClientProxyConnectionError"),
-        (TimeoutError(), CONNECT_TIMEOUT),
+        (asyncio.TimeoutError(), CONNECT_TIMEOUT),
         (ConnectionResetError(104, "Connection reset by peer"), "ClientOSError"),
         (httpx.ReadError("reset"), "ClientOSError"),
         (httpx.RemoteProtocolError("Server disconnected"), "ServerDisconnectedError"),
@@ -430,6 +447,61 @@ def test_jobsims_own_errors_reach_the_job_as_they_are():
     error = sim.runs("job")[0].error
     assert type(error) is jobsim.InvalidArgument
     assert "it must return an httpx.Response" in str(error)
+
+
+# -- traces: determinism and replay ------------------------------------------------------------------
+
+
+def _flaky_app() -> jobsim.App:
+    """Each attempt ends differently: aiohttp's sock_read, its total, a connect timeout, then an answer."""
+    app = jobsim.App("flaky")
+
+    @app.function("job", on="go", retries=4)
+    async def job(ctx):
+        timeouts = {"a": aiohttp.ClientTimeout(total=60, sock_connect=3, sock_read=5),
+                    "b": aiohttp.ClientTimeout(total=20)}  # fmt: skip
+        async with aiohttp.ClientSession() as session:
+
+            async def one(path):
+                async with session.get(f"https://api.example.com/{path}", timeout=timeouts[path]) as response:
+                    return await response.text()
+
+            return await asyncio.gather(one("a"), one("b"))
+
+    return app
+
+
+def _flaky_routes(sim):
+    refused = ConnectionRefusedError(111, "refused")
+    sim.http.get("https://api.example.com/a").mock(side_effect=[
+        delayed("9s", 200), delayed("30s", refused), delayed("1s", 200), delayed("2s", 200)])
+    sim.http.get("https://api.example.com/b").mock(side_effect=[
+        delayed("1s", 200), delayed("1s", 200), delayed("25s", 200), delayed("2s", httpx.Response(200, text="b"))])
+
+
+def test_the_same_seed_gives_the_same_trace_and_a_replay_agrees(tmp_path):
+    traces = []
+    for _ in range(2):
+        with jobsim.Simulation(_flaky_app(), start=START, seed=3) as sim:
+            _flaky_routes(sim)
+            sim.send("go", {})
+            sim.run_until_idle()
+        sim.trace.save(tmp_path / f"{len(traces)}.jsonl")
+        traces.append((tmp_path / f"{len(traces)}.jsonl").read_bytes())
+    assert traces[0] == traces[1]
+    run = sim.runs("job")[0]
+    assert run.output == ["", "b"]
+    ended = [(call.request.url.path, type(call.error).__name__ if call.error else call.response.status_code,
+              call.elapsed.total_seconds()) for call in sim.http.calls]  # fmt: skip
+    assert ended == [
+        ("/b", 200, 1.0), ("/a", READ_TIMEOUT, 5.0),  # a's answer comes after sock_read
+        ("/b", 200, 1.0), ("/a", CONNECT_TIMEOUT, 3.0),  # a's refusal comes after sock_connect
+        ("/a", 200, 1.0), ("/b", "TimeoutError", 20.0),  # b's answer comes after the total
+        ("/a", 200, 2.0), ("/b", 200, 2.0),
+    ]
+    assert str(sim.http.calls[5].error) == "aiohttp's total timeout (ClientTimeout.total=20) ended the wait"
+    replayed = jobsim.Simulation.replay(tmp_path / "0.jsonl", _flaky_app())
+    assert replayed.same, replayed
 
 
 # -- pass-through, nesting, restoring ----------------------------------------------------------------

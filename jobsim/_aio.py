@@ -48,7 +48,7 @@ class _VirtualSelector:
                 return ready
             if timeout is not None:  # a real exchange in flight
                 raise JobsimError(
-                    f"a request passed through to the real network waited {REAL_IO_WAIT:.0f} s of real time "
+                    f"a request passed through to the real network waited {REAL_IO_WAIT:g} s of real time "
                     "for its server; is it running, and listening where the route sends the request?"
                 )
             raise JobsimError(

@@ -555,6 +555,23 @@ def test_a_pass_through_from_sync_code_and_to_a_closed_port(real_server):
     assert output(simulate(job, routes=routes)) == [[200, "real network"], "ClientConnectorError"]
 
 
+def test_a_pass_through_to_a_server_that_never_answers_fails_after_the_real_wait(monkeypatch):
+    monkeypatch.setattr(jobsim._aio, "REAL_IO_WAIT", 0.2)
+    with socket.socket() as mute:  # accepts connections (the kernel's backlog) and never answers
+        mute.bind(("127.0.0.1", 0))
+        mute.listen()
+        url = f"http://127.0.0.1:{mute.getsockname()[1]}/"
+
+        async def job(ctx):
+            return await fetch(url)
+
+        sim = simulate(job, routes=lambda sim: sim.http.get(url).pass_through())
+    error = sim.runs("job")[0].error
+    assert type(error) is jobsim.JobsimError
+    assert str(error) == ("a request passed through to the real network waited 0.2 s of real time for its server; "
+                          "is it running, and listening where the route sends the request?")  # fmt: skip
+
+
 def test_aiohttp_is_restored_and_nested_simulations_each_get_their_own_requests():
     apps = [jobsim.App("outer"), jobsim.App("inner")]
 

@@ -504,6 +504,37 @@ def test_the_same_seed_gives_the_same_trace_and_a_replay_agrees(tmp_path):
     assert replayed.same, replayed
 
 
+def test_a_crash_cuts_every_gathered_request_in_the_order_they_were_made_and_replays_the_same():
+    def build():
+        app = jobsim.App("gather")
+
+        @app.function("fan-out", on="go", retries=0)
+        async def fan_out(ctx):
+            async def fetch_all():
+                async with aiohttp.ClientSession() as session:
+
+                    async def one(n):
+                        async with session.get(f"https://api.example.com/{n}") as response:
+                            return response.status
+
+                    return await asyncio.gather(*(one(n) for n in range(4)))
+
+            return await ctx.step.run("fetch", fetch_all)
+
+        return app
+
+    with jobsim.Simulation(build(), start=START) as sim:
+        sim.http.get(url__regex=r"https://api\.example\.com/\d").mock(side_effect=[delayed("2s", 200)] * 4)
+        sim.crash_worker(at="2026-03-02T00:00:01Z")
+        sim.send("go")
+        sim.run_until_idle()
+    assert [(c.request.url.path, type(c.error).__name__, c.elapsed.total_seconds()) for c in sim.http.calls] == [
+        (f"/{n}", "WorkerCrashed", 1.0) for n in range(4)]  # not CancelledError, and in a fixed order
+    assert sim.runs("fan-out")[0].status == "failed"
+    result = jobsim.Simulation.replay(sim.trace, build())
+    assert result.same, result.report()
+
+
 # -- pass-through, nesting, restoring ----------------------------------------------------------------
 
 

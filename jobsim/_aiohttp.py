@@ -195,7 +195,8 @@ async def _create_connection(connector: Any, req: Any, traces: Any, timeout: Any
         original = _ORIGINAL
     if sink is None:  # uninstalled while this request was on its way
         return await TCPConnector._create_connection(connector, req, traces, timeout)
-    failed = _RETRIED_CONNECTS.pop(id(req._timer), None)
+    with _LOCK:
+        failed = _RETRIED_CONNECTS.pop(id(req._timer), None)
     if failed is not None and failed[0] is req._timer and failed[1:3] == (req.method, str(req.url)):
         raise failed[3]
     protocol = connector._factory()
@@ -373,9 +374,10 @@ class _Wire(asyncio.Transport):
         answer that fails the connect waits ``sock_connect``/``connect`` instead. ``total`` stays aiohttp's.
         """
         phase = _phase(raised)
-        limit = self._opener.timeout.limits[phase]
-        if isinstance(raised, httpx.TimeoutException) and self._opener.timeout.only_total(phase, ns):
-            ns = self._opener.timeout.total + SECOND  # type: ignore[operator]  # aiohttp's total, rounded up, ends it
+        limit, total = self._opener.timeout.limits[phase], self._opener.timeout.total
+        if isinstance(raised, httpx.TimeoutException) and total is not None and self._opener.timeout.only_total(
+                phase, ns):  # fmt: skip
+            ns = total + SECOND  # aiohttp's own total timer ends the wait, on the whole second it rounds to
         try:
             if limit is not None and ns > limit:
                 await _settled_sleep(limit)
@@ -412,9 +414,10 @@ class _Wire(asyncio.Transport):
             failure.__suppress_context__ = True
         if (3, 10) <= _version() < (3, 12) and isinstance(failure, aiohttp.ClientConnectorError):
             req = self._opener.req
-            for key in [key for key, (timer, *_) in _RETRIED_CONNECTS.items() if not timer._tasks]:
-                del _RETRIED_CONNECTS[key]  # their requests are over
-            _RETRIED_CONNECTS[id(req._timer)] = (req._timer, req.method, str(req.url), failure)
+            with _LOCK:
+                for key in [key for key, (timer, *_) in _RETRIED_CONNECTS.items() if not timer._tasks]:
+                    del _RETRIED_CONNECTS[key]  # their requests are over
+                _RETRIED_CONNECTS[id(req._timer)] = (req._timer, req.method, str(req.url), failure)
         self._protocol.set_exception(failure)
 
     async def _pass_through(self) -> None:
@@ -422,12 +425,14 @@ class _Wire(asyncio.Transport):
         release = self._loop.hold_real_io() if isinstance(self._loop, VirtualLoop) else _nothing
         try:
             real = await self._opener.open()
-        except BaseException as error:
+        except Exception as error:
             release()
-            if isinstance(error, asyncio.CancelledError) or self._closed:
-                raise
-            self._protocol.set_exception(error)  # aiohttp's own connect error (ClientConnectorError...)
+            if not self._closed:
+                self._protocol.set_exception(error)  # aiohttp's own connect error (ClientConnectorError...)
             return
+        except BaseException:  # cancelled: the client gave up meanwhile
+            release()
+            raise
         transport = real.transport
         if self._closed:
             transport.close()
@@ -436,6 +441,8 @@ class _Wire(asyncio.Transport):
         self._real = transport
         transport.set_protocol(_Relay(self._protocol, release))
         transport.write(self._sent.raw)
+        self._protocol._read_timeout = self._read_timeout  # a real server: aiohttp's own sock_read times it
+        self._protocol.start_timeout()
 
 
 async def _settled_sleep(ns: int) -> None:

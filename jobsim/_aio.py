@@ -9,6 +9,11 @@ the start of each execution, so it stays small and float64 never loses the 1e-9
 clock resolution that asyncio compares against; and the resolution is raised to
 1 µs anyway. A handler may be driven while a pytest-asyncio test's own loop is
 running: the outer loop is set aside for the duration of the (synchronous) call.
+
+Real I/O on such a loop (a request a test passes through to a real server) would lose the
+race against the next virtual timer: the selector jumps to it without waiting for the
+socket. While an exchange holds ``VirtualLoop.hold_real_io()``, the loop waits for its I/O in
+real time instead, and virtual time stands still, as it does for a blocking call.
 """
 
 from __future__ import annotations
@@ -27,23 +32,30 @@ REAL_IO_WAIT = 30.0
 
 
 class _VirtualSelector:
-    def __init__(self, real: selectors.BaseSelector, advance: Callable[[int], None]) -> None:
+    def __init__(self, real: selectors.BaseSelector, advance: Callable[[int], None],
+                 busy: Callable[[], bool]) -> None:  # fmt: skip
         self._real = real
         self._advance = advance
+        self._busy = busy
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         ready = self._real.select(0)
         if ready or (timeout is not None and timeout <= 0):
             return ready
-        if timeout is None:
+        if timeout is None or self._busy():
             ready = self._real.select(REAL_IO_WAIT)
-            if not ready:
+            if ready:
+                return ready
+            if timeout is not None:  # a real exchange in flight
                 raise JobsimError(
-                    f"async job code waited {REAL_IO_WAIT:.0f} s of real time for I/O with no virtual "
-                    "timer pending; jobsim cannot advance virtual time past a real network wait. "
-                    "Route HTTP through sim.http or await asyncio.sleep for virtual delays."
+                    f"a request passed through to the real network waited {REAL_IO_WAIT:g} s of real time "
+                    "for its server; is it running, and listening where the route sends the request?"
                 )
-            return ready
+            raise JobsimError(
+                f"async job code waited {REAL_IO_WAIT:.0f} s of real time for I/O with no virtual "
+                "timer pending; jobsim cannot advance virtual time past a real network wait. "
+                "Route HTTP through sim.http or await asyncio.sleep for virtual delays."
+            )
         self._advance(max(1, round(timeout * SECOND)))
         return []
 
@@ -59,7 +71,9 @@ class VirtualLoop(asyncio.SelectorEventLoop):
         self._jobsim_now = now
         self._origin = now()
         self._jobsim_advance = advance
-        self._selector = _VirtualSelector(self._selector, self._advance)  # type: ignore[has-type,arg-type]
+        self._real_io = 0
+        self._selector = _VirtualSelector(self._selector, self._advance,  # type: ignore[has-type,arg-type]
+                                          lambda: self._real_io > 0)  # fmt: skip
         self._clock_resolution = 1e-6
         self.cut: BaseException | None = None
         """What stopped the loop's time mid-wait (a crash, a downtime): the tasks it cancels ended by it."""
@@ -73,6 +87,20 @@ class VirtualLoop(asyncio.SelectorEventLoop):
 
     def time(self) -> float:
         return (self._jobsim_now() - self._origin) / SECOND
+
+    def hold_real_io(self) -> Callable[[], None]:
+        """Until the returned function is called (once or more), the loop waits for real I/O in real time (up
+        to ``REAL_IO_WAIT``) instead of jumping to its next timer: a pass-through request's server gets to
+        answer, and virtual time stands still meanwhile. A hold outlives any one call, hence no ``with``."""
+        self._real_io += 1
+        held = [True]
+
+        def release() -> None:
+            if held:
+                held.clear()
+                self._real_io -= 1
+
+        return release
 
     def drive(self, coro: Coroutine[Any, Any, Any]) -> Any:
         """Run ``coro`` to completion in virtual time and return its result."""

@@ -19,8 +19,9 @@ through it, whatever the job imported. A request is resolved in this order:
 Every request becomes an ``HttpCall`` in ``calls`` and an ``"http"`` trace record,
 except those a ``pass_through()`` route sends to the real network (not simulated).
 httpx clients that reach httpcore are intercepted (a client given its own transport,
-``httpx.MockTransport`` or ``ASGITransport``, keeps it), and so is urllib3, with requests
-and the SDKs built on it (``jobsim._urllib3``); ``urllib.request`` and ``aiohttp`` are not.
+``httpx.MockTransport`` or ``ASGITransport``, keeps it), and so are urllib3, with requests
+and the SDKs built on it (``jobsim._urllib3``), and aiohttp's client (``jobsim._aiohttp``);
+``urllib.request`` is not.
 
 Routes are checked when declared (``_Router.route`` builds every route as a
 ``_Route``): pattern names, lookups and values, side effects, statuses and return
@@ -45,7 +46,7 @@ import datetime as dt
 import difflib
 import inspect
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -56,7 +57,7 @@ import respx
 from respx.models import AllMockedAssertionError, PassThrough, SideEffectError
 from respx.patterns import Lookup, M, PathPattern, Pattern
 
-from . import _urllib3
+from . import _aiohttp, _urllib3
 from ._aio import VirtualLoop
 from ._host import Host
 from ._httpeffects import call_side_effect, check_exception_class, client_kind
@@ -76,12 +77,16 @@ _TIMEOUTS: dict[str, type[httpx.TimeoutException]] = {
     "write": httpx.WriteTimeout, "pool": httpx.PoolTimeout,
 }
 _ROUTE_HELPERS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
-_REFUSED = {"httpx": "httpx.ConnectError", _urllib3.CLIENT: "a refused connection (requests.ConnectionError)"}
+_REFUSED = {"httpx": "httpx.ConnectError", _urllib3.CLIENT: "a refused connection (requests.ConnectionError)",
+            _aiohttp.CLIENT: "a refused connection (aiohttp.ClientConnectorError)"}
 """What job code got for an unmatched request, by the client that sent it (``format_unmatched``)."""
 _RESOLVING: ContextVar[Host] = ContextVar("jobsim_http_resolving")
 _AWAITED: ContextVar[list[int] | None] = ContextVar("jobsim_http_awaited", default=None)
 """Set while an async client's request is resolved on a virtual loop: the time its answer takes,
 awaited once it is resolved, so requests gathered together overlap instead of queueing."""
+Wait = Callable[[int, "BaseException | None"], Awaitable[None]]
+"""How an async client's request spends the ``ns`` its answer takes, given what the route raised (None for a
+response): ``asyncio.sleep`` unless the client brings its own timers (``jobsim._aiohttp``)."""
 
 
 def spend(host: Host, ns: int) -> None:
@@ -433,16 +438,21 @@ class _Router(respx.MockRouter):
                 self._sink._fallback(request, outcome, exhausted=True)
         return outcome.response
 
-    async def async_handler(self, request: httpx.Request) -> httpx.Response:
+    async def async_handler(self, request: httpx.Request, wait: Wait | None = None) -> httpx.Response:
+        """respx's call for async clients; ``wait`` spends the answer's time on a virtual loop (``Wait``)."""
         with self._sink._capture(request) as outcome, client_kind(asynchronous=True):
             awaited: list[int] | None = [] if isinstance(asyncio.get_running_loop(), VirtualLoop) else None
             token = _AWAITED.set(awaited)
+            raised: BaseException | None = None
             try:
                 await self._resolve_async(request, outcome)
+            except BaseException as error:
+                raised = error
+                raise
             finally:
                 _AWAITED.reset(token)
                 if awaited:  # the answer's time, awaited: other tasks of the loop run meanwhile
-                    await asyncio.sleep(sum(awaited) / SECOND)
+                    await (wait or _sleep)(sum(awaited), raised)
         return outcome.response
 
     async def _resolve_async(self, request: httpx.Request, outcome: _Outcome) -> None:
@@ -460,11 +470,17 @@ class _Router(respx.MockRouter):
             self._sink._fallback(request, outcome, exhausted=True)
 
 
+async def _sleep(ns: int, raised: BaseException | None) -> None:
+    await asyncio.sleep(ns / SECOND)
+
+
 def _ended_by(error: BaseException) -> BaseException:
     """What a request's call ended with: a crash, a downtime or a time limit that cuts the
     response's wait short arrives as the engine's ``Suspend``, carrying the error the
     attempt records (``WorkerCrashed``, ``TimeoutError``); the call records that one,
-    not jobsim's control flow."""
+    not jobsim's control flow. A client that gave up on the answer (``Abandoned``) says why."""
+    if isinstance(error, _aiohttp.Abandoned):
+        error = error.error
     if isinstance(error, asyncio.CancelledError):  # a task of an async client cancelled as its loop stopped
         loop = asyncio.events._get_running_loop()
         if isinstance(loop, VirtualLoop) and loop.cut is not None:
@@ -506,10 +522,12 @@ class HttpSink:
     # -- lifecycle -----------------------------------------------------------------
 
     def install(self) -> None:
-        """Start intercepting httpx (sync and async clients) and urllib3 (requests and what is built on it)."""
+        """Start intercepting httpx (sync and async clients), urllib3 (requests and what is built on it) and
+        aiohttp's client."""
         if not self._installed:
             self._router.start()
             _urllib3.install(self)
+            _aiohttp.install(self)
             self._installed = True
 
     def uninstall(self) -> None:
@@ -520,6 +538,7 @@ class HttpSink:
             # made after the simulation closed (respx would roll them back).
             self._router.stop(clear=False, reset=False, quiet=True)
             _urllib3.uninstall(self)
+            _aiohttp.uninstall(self)
 
     @property
     def installed(self) -> bool:

@@ -478,6 +478,7 @@ class RecordedHttp:
             self.queues[(str(call.get("method")), unquote_plus(str(call.get("url"))))].append(call)
 
     def __call__(self, request: httpx.Request) -> httpx.Response | None:
+        from ._aiohttp import cut_short
         from ._http import spend
 
         url = str(request.url)
@@ -489,14 +490,15 @@ class RecordedHttp:
             return None  # not recorded (any more): mail providers, then "unmatched", as without a recording
         call = queue.popleft()
         elapsed = int(call.get("elapsed") or 0)
-        if _crashed(call):  # a crash cut the wait there: wait across that instant, so the re-armed crash cuts it
-            elapsed += US  # (a float loop time keeps microseconds)
+        cut = cut_short(call.get("error"))  # aiohttp's own timeout ended the call (jobsim._aiohttp)
+        if _crashed(call) or cut is not None:  # a crash or the client cut the wait there: wait across that
+            elapsed += US  # instant, so the same cut ends it (a float loop time keeps microseconds)
         if elapsed and self.sim.engine.x is not None:
             spend(self.sim, elapsed)
         if "error" in call:
             if str(call["error"]).startswith("UnmatchedRequest"):
                 return None
-            raise _http_error(str(call["error"]), request)
+            raise _http_error(str(call["error"]), request) if cut is None else cut("replayed", request=request)
         response = call.get("response") or {"status": call.get("status", 200)}
         status = int(response.get("status", call.get("status", 200)))
         if call.get("mail") or (self.legacy and 200 <= status < 300 and self.sim.mail.provides(request)):

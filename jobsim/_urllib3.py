@@ -31,8 +31,8 @@ streams, and errors arrive as each library raises them:
 
 A ``pass_through()`` route sends the request to the real network through urllib3's own
 ``_make_request``. Simulations installed at once share the patch; a request goes to the
-sink installed last. urllib3 1.x, ``urllib.request``, ``http.client`` used directly and
-``aiohttp`` are not intercepted.
+sink installed last. urllib3 1.x, ``urllib.request`` and ``http.client`` used directly are not
+intercepted (aiohttp has a bridge of its own, ``jobsim._aiohttp``).
 """
 
 from __future__ import annotations

@@ -349,6 +349,21 @@ def test_the_requests_block_runs_as_written_with_urllib3s_own_waits():
     assert namespace["sim"].runs("notify-partner")[0].output == 200
 
 
+def test_the_aiohttp_block_runs_as_written_with_aiohttps_own_sock_read():
+    aiohttp = pytest.importorskip("aiohttp")
+    if not hasattr(aiohttp, "SocketTimeoutError"):
+        pytest.skip(f"the block names SocketTimeoutError, which aiohttp {aiohttp.__version__} calls ServerTimeoutError")
+    block = python_blocks("### HTTP sink")[3]
+    assert "aiohttp.ClientSession(" in block
+    namespace = {"app": jobsim.App("acme"), "jobsim": jobsim}
+    exec(compile(block, "README.md", "exec"), namespace)
+    sim = namespace["sim"]
+    assert [(str(c.request.url), c.elapsed.total_seconds()) for c in sim.http.calls] == [
+        ("https://ups.example.com/quote", 2.0), ("https://dhl.example.com/quote", 3.0),
+        ("https://fedex.example.com/quote", 5.0)]  # fmt: skip
+    assert sim.http.calls[0].request.content == b'{"order": 7}'
+
+
 # --- Timeline --------------------------------------------------------------------------------
 
 

@@ -490,6 +490,84 @@ def _ended_by(error: BaseException) -> BaseException:
     return error
 
 
+class _PassThroughHolds:
+    """An ``httpx.AsyncClient`` request a ``pass_through()`` route sends to the real network, on a virtual
+    loop: the loop waits for its server in real time (``VirtualLoop.hold_real_io``) until the response has
+    been read or closed. Without it the loop jumped to its next virtual timer, the client's own timeout,
+    and the request failed with ``ReadTimeout`` while the server was still answering.
+
+    respx makes that real call (its ``target_spec``) in ``HTTPCoreMocker._send_async_request`` after every
+    router passed the request on; while any sink is installed that class method hands respx a ``target_spec``
+    that takes the hold first. Elsewhere (no virtual loop running) nothing changes.
+    """
+
+    _count = 0
+    original: tuple[Any, ...] = ()  # respx's own ``_send_async_request``: a classmethod object, kept unbound
+
+    @classmethod
+    def acquire(cls) -> None:
+        if cls._count == 0:
+            mocker = respx.mocks.HTTPCoreMocker
+            cls.original = (inspect.getattr_static(mocker, _SEND),)
+            setattr(mocker, _SEND, classmethod(_send_async_holding))
+        cls._count += 1
+
+    @classmethod
+    def release(cls) -> None:
+        cls._count -= 1
+        if cls._count == 0:
+            delattr(respx.mocks.HTTPCoreMocker, _SEND)  # respx's own, inherited, is found again
+            cls.original = ()
+
+
+_SEND = "_send_async_request"
+
+
+async def _send_async_holding(mocker: Any, httpx_request: httpx.Request, /, *, target_spec: Any, instance: Any,
+                              **kwargs: Any) -> Any:  # fmt: skip
+    loop = asyncio.get_running_loop()
+    if isinstance(loop, VirtualLoop):
+        target_spec = _holding(loop, target_spec)
+    send = _PassThroughHolds.original[0].__get__(None, mocker)
+    return await send(httpx_request, target_spec=target_spec, instance=instance, **kwargs)
+
+
+def _holding(loop: VirtualLoop, real: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    async def call(instance: Any, **kwargs: Any) -> Any:
+        release = loop.hold_real_io()
+        try:
+            response = await real(instance, **kwargs)
+        except BaseException:
+            release()
+            raise
+        response.stream = _ReleasingStream(response.stream, release)
+        return response
+
+    return call
+
+
+class _ReleasingStream:
+    """httpcore's response stream, giving the loop's real-I/O hold back once read to its end or closed."""
+
+    def __init__(self, stream: Any, release: Callable[[], None]) -> None:
+        self._stream = stream
+        self._release = release
+
+    async def __aiter__(self) -> Any:
+        try:
+            async for chunk in self._stream:
+                yield chunk
+        finally:
+            self._release()
+
+    async def aclose(self) -> None:
+        try:
+            if hasattr(self._stream, "aclose"):
+                await self._stream.aclose()
+        finally:
+            self._release()
+
+
 @dataclass(slots=True)
 class _Outcome:
     response: httpx.Response
@@ -526,6 +604,7 @@ class HttpSink:
         aiohttp's client."""
         if not self._installed:
             self._router.start()
+            _PassThroughHolds.acquire()
             _urllib3.install(self)
             _aiohttp.install(self)
             self._installed = True
@@ -537,6 +616,7 @@ class HttpSink:
             # clear/reset=False: keep routes and their call counts for assertions
             # made after the simulation closed (respx would roll them back).
             self._router.stop(clear=False, reset=False, quiet=True)
+            _PassThroughHolds.release()
             _urllib3.uninstall(self)
             _aiohttp.uninstall(self)
 

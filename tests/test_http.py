@@ -8,6 +8,7 @@ import http.server
 import re
 import socket
 import threading
+import time
 import traceback
 from collections.abc import Iterator
 from typing import Any
@@ -21,6 +22,7 @@ from _fakehost import START_NS, FakeHost
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import jobsim
 from jobsim._http import HttpCall, HttpSink, UnmatchedRequest, delayed, timeout
 from jobsim._mail import MailSink
 from jobsim.errors import InvalidArgument, JobsimError
@@ -664,3 +666,59 @@ def test_http_call_is_a_frozen_value() -> None:
     with pytest.raises(AttributeError):
         call.at = T0  # type: ignore[misc]
     assert (call.error, call.elapsed) == (None, dt.timedelta(0))
+
+
+@pytest.fixture
+def slow_server() -> Iterator[str]:
+    """A loopback server that answers after 0.3 s of real time."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            time.sleep(0.3)
+            self.send_response(200)
+            self.send_header("Content-Length", "4")
+            self.end_headers()
+            self.wfile.write(b"real")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_async_pass_through_waits_for_its_server_and_then_virtual_time_runs_on(slow_server: str,
+                                                                                 stream: bool) -> None:
+    """On the virtual loop the client's 5 s timeout used to fire at once (the loop jumped to that timer while
+    the server was still answering); the loop now waits for the real exchange, with virtual time standing
+    still, and gives the hold back once the response is read, so a virtual hour after it passes at once."""
+    app = jobsim.App("pass")
+
+    @app.function("job", on="go")
+    async def job(ctx: Any) -> list[Any]:
+        async with httpx.AsyncClient(timeout=5) as client:
+            if stream:
+                async with client.stream("GET", slow_server) as response:
+                    body = b"".join([chunk async for chunk in response.aiter_bytes()])
+            else:
+                body = (await client.get(slow_server)).content
+        before = dt.datetime.now(dt.timezone.utc)
+        await asyncio.sleep(3600)
+        return [body.decode(), (dt.datetime.now(dt.timezone.utc) - before).total_seconds()]
+
+    started = time.monotonic()
+    with jobsim.Simulation(app, start="2026-03-02T00:00:00Z") as sim:
+        sim.http.get(slow_server).pass_through()
+        sim.send("go", {})
+        sim.run_until_idle()
+    run = sim.runs("job")[0]
+    assert (run.status, run.output) == ("completed", ["real", 3600.0])
+    assert len(run.attempts) == 1  # no ReadTimeout, no retry
+    assert time.monotonic() - started < 10  # the real wait was the server's 0.3 s, not REAL_IO_WAIT
+    assert "_send_async_request" not in respx.mocks.HTTPCoreMocker.__dict__  # respx's own method is back

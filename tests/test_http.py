@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import http.server
 import re
 import socket
-import threading
 import time
 import traceback
 from collections.abc import Iterator
@@ -19,6 +17,7 @@ import pytest
 import respx
 from _deep import nested
 from _fakehost import START_NS, FakeHost
+from _loopback import serving
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -635,22 +634,8 @@ def test_the_global_respx_mock_is_left_alone(sink: HttpSink) -> None:
 
 @pytest.fixture
 def loopback_server() -> Iterator[str]:
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Length", "4")
-            self.end_headers()
-            self.wfile.write(b"real")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
+    with serving() as url:
+        yield url
 
 
 def test_a_pass_through_route_reaches_a_real_loopback_server(sink: HttpSink,
@@ -671,25 +656,8 @@ def test_http_call_is_a_frozen_value() -> None:
 @pytest.fixture
 def slow_server() -> Iterator[str]:
     """A loopback server that answers after 0.3 s of real time."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            time.sleep(0.3)
-            self.send_response(200)
-            self.send_header("Content-Length", "4")
-            self.end_headers()
-            self.wfile.write(b"real")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving(delay=0.3) as url:
+        yield url
 
 
 @pytest.mark.parametrize("stream", [False, True])

@@ -6,13 +6,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import gzip
-import http.server
 import socket
 import ssl
-import threading
 
 import httpx
 import pytest
+from _loopback import serving
 
 aiohttp = pytest.importorskip("aiohttp", reason="aiohttp is not installed: its bridge has nothing to intercept")
 
@@ -538,27 +537,10 @@ def test_a_crash_cuts_every_gathered_request_in_the_order_they_were_made_and_rep
 # -- pass-through, nesting, restoring ----------------------------------------------------------------
 
 
-class _Hello(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = b"real network"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def real_server():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hello"
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving(b"real network", path="/hello") as url:
+        yield url
 
 
 def test_a_pass_through_route_reaches_the_real_server(real_server):

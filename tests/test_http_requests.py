@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
-import http.server
 import ssl
-import threading
 
 import httpx
 import pytest
+from _loopback import serving
 
 import jobsim
 from jobsim import delayed, timeout
@@ -237,33 +236,13 @@ def test_a_route_raises_what_the_socket_would_and_the_libraries_treat_it_so(rais
     assert sim.runs("job")[0].output == caught
 
 
-class _Hello(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = b"real network"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 def test_a_pass_through_route_reaches_the_real_server():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/hello"
-    try:
+    with serving(b"real network", path="/hello") as url:
 
         def job(ctx):
             return requests.get(url, timeout=5).text
 
         sim = simulate(job, routes=lambda sim: sim.http.get(url).pass_through())
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
     assert sim.runs("job")[0].output == "real network"
     assert sim.http.calls == []  # not simulated: not recorded
 

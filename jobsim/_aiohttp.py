@@ -67,6 +67,7 @@ import httpx
 from respx.models import PassThrough
 
 from ._aio import VirtualLoop
+from ._patching import SinkPatches
 from ._time import SECOND
 from ._wire import SentRequest, answer_body, response_bytes
 from .errors import JobsimError
@@ -99,10 +100,8 @@ error at its connect."""
 
 _TOTAL = "aiohttp's total timeout"
 _CLOSED = "jobsim: the client closed the connection before the answer came"
-_LOCK = threading.Lock()
-_SINKS: list[HttpSink] = []
-_ORIGINAL: Any = None
-_PATCHED: tuple[Any, str] | None = None
+_LOCK = threading.Lock()  # guards _RETRIED_CONNECTS
+_PATCHES = SinkPatches()
 
 
 class Abandoned(BaseException):
@@ -156,31 +155,14 @@ def install(sink: HttpSink) -> None:
     On an aiohttp the bridge was not verified with, ``ClientSession._request`` is replaced instead,
     by one that fails every request with the ``unsupported()`` message.
     """
-    global _ORIGINAL, _PATCHED
-    if aiohttp is None:
-        return
-    with _LOCK:
-        if not _SINKS:
-            owner, name, patch = ((ClientSession, "_request", _refuse) if unsupported()
-                                  else (TCPConnector, "_create_connection", _create_connection))  # fmt: skip
-            _ORIGINAL, _PATCHED = owner.__dict__.get(name), (owner, name)
-            setattr(owner, name, patch)
-        _SINKS.append(sink)
+    if aiohttp is not None:
+        _PATCHES.install(sink, lambda: [(ClientSession, "_request", _refuse) if unsupported()
+                                        else (TCPConnector, "_create_connection", _create_connection)])  # fmt: skip
 
 
 def uninstall(sink: HttpSink) -> None:
-    global _ORIGINAL, _PATCHED
-    if aiohttp is None:
-        return
-    with _LOCK:
-        if sink in _SINKS:
-            _SINKS.remove(sink)
-            if not _SINKS and _PATCHED is not None:
-                if _ORIGINAL is None:  # the class had none of its own
-                    delattr(*_PATCHED)
-                else:
-                    setattr(*_PATCHED, _ORIGINAL)
-                _ORIGINAL = _PATCHED = None
+    if aiohttp is not None:
+        _PATCHES.uninstall(sink)
 
 
 async def _refuse(session: Any, *args: Any, **kwargs: Any) -> Any:
@@ -190,11 +172,10 @@ async def _refuse(session: Any, *args: Any, **kwargs: Any) -> Any:
 
 async def _create_connection(connector: Any, req: Any, traces: Any, timeout: Any) -> Any:
     """``TCPConnector._create_connection`` while simulated: aiohttp's protocol, on a wire the sink answers."""
-    with _LOCK:
-        sink = _SINKS[-1] if _SINKS else None
-        original = _ORIGINAL
+    sink = _PATCHES.sink()
+    original = _PATCHES.original(TCPConnector, "_create_connection")
     if sink is None:  # uninstalled while this request was on its way
-        return await TCPConnector._create_connection(connector, req, traces, timeout)
+        return await original(connector, req, traces, timeout)
     with _LOCK:
         failed = _RETRIED_CONNECTS.pop(id(req._timer), None)
     if failed is not None and failed[0] is req._timer and failed[1:3] == (req.method, str(req.url)):

@@ -61,6 +61,7 @@ from . import _aiohttp, _urllib3
 from ._aio import VirtualLoop
 from ._host import Host
 from ._httpeffects import call_side_effect, check_exception_class, client_kind
+from ._patching import SinkPatches
 from ._safe import said
 from ._steps import Suspend
 from ._time import SECOND, Duration, duration_ns, format_duration, instant_ns, iso, to_datetime
@@ -490,37 +491,21 @@ def _ended_by(error: BaseException) -> BaseException:
     return error
 
 
-class _PassThroughHolds:
-    """An ``httpx.AsyncClient`` request a ``pass_through()`` route sends to the real network, on a virtual
-    loop: the loop waits for its server in real time (``VirtualLoop.hold_real_io``) until the response has
-    been read or closed. Without it the loop jumped to its next virtual timer, the client's own timeout,
-    and the request failed with ``ReadTimeout`` while the server was still answering.
+_HOLDS = SinkPatches()
+"""An ``httpx.AsyncClient`` request a ``pass_through()`` route sends to the real network, on a virtual
+loop: the loop waits for its server in real time (``VirtualLoop.hold_real_io``) until the response has
+been read or closed. Without it the loop jumped to its next virtual timer, the client's own timeout,
+and the request failed with ``ReadTimeout`` while the server was still answering.
 
-    respx makes that real call (its ``target_spec``) in ``HTTPCoreMocker._send_async_request`` after every
-    router passed the request on; while any sink is installed that class method hands respx a ``target_spec``
-    that takes the hold first. Elsewhere (no virtual loop running) nothing changes.
-    """
-
-    _count = 0
-    original: tuple[Any, ...] = ()  # respx's own ``_send_async_request``: a classmethod object, kept unbound
-
-    @classmethod
-    def acquire(cls) -> None:
-        if cls._count == 0:
-            mocker = respx.mocks.HTTPCoreMocker
-            cls.original = (inspect.getattr_static(mocker, _SEND),)
-            setattr(mocker, _SEND, classmethod(_send_async_holding))
-        cls._count += 1
-
-    @classmethod
-    def release(cls) -> None:
-        cls._count -= 1
-        if cls._count == 0:
-            delattr(respx.mocks.HTTPCoreMocker, _SEND)  # respx's own, inherited, is found again
-            cls.original = ()
-
-
+respx makes that real call (its ``target_spec``) in ``HTTPCoreMocker._send_async_request`` after every
+router passed the request on; while any sink is installed that class method hands respx a ``target_spec``
+that takes the hold first. Elsewhere (no virtual loop running) nothing changes.
+"""
 _SEND = "_send_async_request"
+
+
+def _holds() -> list[tuple[type, str, Any]]:
+    return [(respx.mocks.HTTPCoreMocker, _SEND, classmethod(_send_async_holding))]
 
 
 async def _send_async_holding(mocker: Any, httpx_request: httpx.Request, /, *, target_spec: Any, instance: Any,
@@ -528,7 +513,7 @@ async def _send_async_holding(mocker: Any, httpx_request: httpx.Request, /, *, t
     loop = asyncio.get_running_loop()
     if isinstance(loop, VirtualLoop):
         target_spec = _holding(loop, target_spec)
-    send = _PassThroughHolds.original[0].__get__(None, mocker)
+    send = _HOLDS.original(respx.mocks.HTTPCoreMocker, _SEND).__get__(None, mocker)
     return await send(httpx_request, target_spec=target_spec, instance=instance, **kwargs)
 
 
@@ -604,7 +589,7 @@ class HttpSink:
         aiohttp's client."""
         if not self._installed:
             self._router.start()
-            _PassThroughHolds.acquire()
+            _HOLDS.install(self, _holds)
             _urllib3.install(self)
             _aiohttp.install(self)
             self._installed = True
@@ -616,7 +601,7 @@ class HttpSink:
             # clear/reset=False: keep routes and their call counts for assertions
             # made after the simulation closed (respx would roll them back).
             self._router.stop(clear=False, reset=False, quiet=True)
-            _PassThroughHolds.release()
+            _HOLDS.uninstall(self)
             _urllib3.uninstall(self)
             _aiohttp.uninstall(self)
 

@@ -39,11 +39,12 @@ from __future__ import annotations
 
 import http.client
 import io
-import threading
 from typing import TYPE_CHECKING, Any
 
 import httpx
 from respx.models import PassThrough
+
+from ._patching import SinkPatches
 
 if TYPE_CHECKING:
     from ._http import HttpSink
@@ -64,10 +65,7 @@ __all__ = ["CLIENT", "install", "uninstall"]
 CLIENT = "urllib3"
 """``request.extensions["jobsim_client"]`` of a request that came through urllib3 (``HttpSink.format_unmatched``)."""
 
-_LOCK = threading.Lock()
-_SINKS: list[HttpSink] = []
-_ORIGINAL: Any = None
-_ORIGINAL_PROXY: Any = None
+_PATCHES = SinkPatches()
 
 
 def install(sink: HttpSink) -> None:
@@ -76,29 +74,14 @@ def install(sink: HttpSink) -> None:
     An HTTPS request through a proxy (``HTTPS_PROXY``, requests' ``proxies=``) would open its
     CONNECT tunnel before ``_make_request``: that step waits for a pass-through route too.
     """
-    global _ORIGINAL, _ORIGINAL_PROXY
-    if urllib3 is None:
-        return
-    with _LOCK:
-        if not _SINKS:
-            pools = connectionpool.HTTPConnectionPool, connectionpool.HTTPSConnectionPool
-            _ORIGINAL, _ORIGINAL_PROXY = pools[0]._make_request, pools[1]._prepare_proxy
-            pools[0]._make_request = _make_request  # type: ignore[method-assign,assignment]
-            pools[1]._prepare_proxy = _no_tunnel  # type: ignore[method-assign,assignment]
-        _SINKS.append(sink)
+    if urllib3 is not None:
+        _PATCHES.install(sink, lambda: [(connectionpool.HTTPConnectionPool, "_make_request", _make_request),
+                                        (connectionpool.HTTPSConnectionPool, "_prepare_proxy", _no_tunnel)])
 
 
 def uninstall(sink: HttpSink) -> None:
-    global _ORIGINAL, _ORIGINAL_PROXY
-    if urllib3 is None:
-        return
-    with _LOCK:
-        if sink in _SINKS:
-            _SINKS.remove(sink)
-            if not _SINKS:
-                connectionpool.HTTPConnectionPool._make_request = _ORIGINAL  # type: ignore[method-assign]
-                connectionpool.HTTPSConnectionPool._prepare_proxy = _ORIGINAL_PROXY  # type: ignore[method-assign]
-                _ORIGINAL = _ORIGINAL_PROXY = None
+    if urllib3 is not None:
+        _PATCHES.uninstall(sink)
 
 
 def _no_tunnel(pool: Any, conn: Any) -> None:
@@ -110,13 +93,11 @@ def _make_request(pool: Any, conn: Any, method: str, url: str, body: Any = None,
                   chunked: bool = False, response_conn: Any = None, preload_content: bool = True,
                   decode_content: bool = True, enforce_content_length: bool = True) -> Any:  # fmt: skip
     """``HTTPConnectionPool._make_request``, answered by the simulation's HTTP sink."""
-    with _LOCK:
-        sink = _SINKS[-1] if _SINKS else None
-        original, tunnel = _ORIGINAL, _ORIGINAL_PROXY
+    sink = _PATCHES.sink()
+    original = _PATCHES.original(connectionpool.HTTPConnectionPool, "_make_request")
     if sink is None:  # uninstalled while another thread was inside urlopen
-        return connectionpool.HTTPConnectionPool._make_request(
-            pool, conn, method, url, body, headers, retries, timeout, chunked, response_conn, preload_content,
-            decode_content, enforce_content_length)  # fmt: skip
+        return original(pool, conn, method, url, body, headers, retries, timeout, chunked, response_conn,
+                        preload_content, decode_content, enforce_content_length)  # fmt: skip
     timeouts = pool._get_timeout(timeout)
     request = httpx.Request(
         method, _absolute(pool, url), headers=list((headers or {}).items()), content=_body(body),
@@ -127,7 +108,7 @@ def _make_request(pool: Any, conn: Any, method: str, url: str, body: Any = None,
     except PassThrough:
         if pool.proxy is not None and conn.is_closed and isinstance(pool, connectionpool.HTTPSConnectionPool) \
                 and connection_requires_http_tunnel(pool.proxy, pool.proxy_config, pool.scheme):
-            tunnel(pool, conn)  # the CONNECT that urlopen left to the route
+            _PATCHES.original(connectionpool.HTTPSConnectionPool, "_prepare_proxy")(pool, conn)  # urlopen's CONNECT
         return original(pool, conn, method, url, body, headers, retries, timeout, chunked, response_conn,
                         preload_content, decode_content, enforce_content_length)  # fmt: skip
     except httpx.TransportError as error:

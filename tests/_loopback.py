@@ -6,7 +6,8 @@ import contextlib
 import http.server
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 
 @contextlib.contextmanager
@@ -33,3 +34,22 @@ def serving(body: bytes = b"real", *, delay: float = 0.0, path: str = "/") -> It
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def nested_answers(job: Callable[..., Any], start: str) -> list[Any]:
+    """Run ``job`` on ``go`` in a simulation inside another's, each routing GET https://api.example.com/who
+    to its own name: what the inner and then the outer run returned (each must reach its own sink)."""
+    import jobsim
+
+    apps = [jobsim.App("outer"), jobsim.App("inner")]
+    for app in apps:
+        app.function("job", on="go")(job)
+    with jobsim.Simulation(apps[0], start=start) as outer:
+        outer.http.get("https://api.example.com/who").respond(200, text="outer")
+        with jobsim.Simulation(apps[1], start=start) as inner:
+            inner.http.get("https://api.example.com/who").respond(200, text="inner")
+            inner.send("go", {})
+            inner.run_until_idle()
+        outer.send("go", {})
+        outer.run_until_idle()
+    return [inner.runs("job")[0].output, outer.runs("job")[0].output]

@@ -11,7 +11,7 @@ import ssl
 
 import httpx
 import pytest
-from _loopback import serving
+from _loopback import nested_answers, serving
 
 aiohttp = pytest.importorskip("aiohttp", reason="aiohttp is not installed: its bridge has nothing to intercept")
 
@@ -586,23 +586,11 @@ def test_a_pass_through_to_a_server_that_never_answers_fails_after_the_real_wait
 
 
 def test_aiohttp_is_restored_and_nested_simulations_each_get_their_own_requests():
-    apps = [jobsim.App("outer"), jobsim.App("inner")]
-
     async def who(ctx):
         return (await fetch("https://api.example.com/who"))[1]
 
-    for app in apps:
-        app.function("job", on="go")(who)
-    with jobsim.Simulation(apps[0], start=START) as outer:
-        outer.http.get("https://api.example.com/who").respond(200, text="outer")
-        with jobsim.Simulation(apps[1], start=START) as inner:
-            inner.http.get("https://api.example.com/who").respond(200, text="inner")
-            inner.send("go", {})
-            inner.run_until_idle()
-        outer.send("go", {})
-        outer.run_until_idle()
+    assert nested_answers(who, START) == ["inner", "outer"]
     assert (aiohttp.TCPConnector.__dict__["_create_connection"], aiohttp.ClientSession.__dict__["_request"]) == ORIGINAL
-    assert [inner.runs("job")[0].output, outer.runs("job")[0].output] == ["inner", "outer"]
 
 
 def test_an_aiohttp_the_bridge_was_not_verified_with_fails_loudly(monkeypatch):

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._events import Event, ulid
 from ._expr import FALSE_KEY
+from ._flow import Concurrency
 from ._kernel import URGENT, Kernel, Timer
 from ._records import FINAL, Run
 from ._time import DAY, MS, SECOND, format_duration
@@ -93,7 +94,11 @@ class Pool:
 
 
 Slots = tuple[tuple[Pool, int], ...]
-"""A run's concurrency queues with its function's limit in each: one or two (Inngest's maximum)."""
+"""A run's concurrency queues with its function's limit in each: one or two (Inngest's maximum), and
+the process's (``Profile.max_concurrency``) last."""
+
+PROCESS = ("process",)
+"""The name of the one pool every function shares under ``Profile.max_concurrency``."""
 
 
 def _blocking(slots: Slots, entry: tuple[int, int] | None = None) -> Pool | None:
@@ -335,7 +340,10 @@ class FunctionFlow:
             rl = flow.rate_limit
             self.limiter = Gcra(rl.limit, rl.period_ns, rl.limit // 10 + 1)  # burst = floor(limit / 10)
             self.limit_key, self.limit_reason = rl.key_fn, "rate_limit"
-        self.concurrency = flow.concurrency
+        profile = rt.engine.profile
+        # a function with no limit of its own gets the system's default (Agenda's defaultConcurrency)
+        self.concurrency = flow.concurrency or rt.default_concurrency
+        self.process = profile.max_concurrency  # every function's runs share one pool of this many (Agenda's)
         self.pools = rt.pools
         self.priority = flow.priority
         self.cancels: tuple[Cancel, ...] = flow.cancel_on
@@ -346,7 +354,7 @@ class FunctionFlow:
 
     def slots(self, event: Event) -> Slots:
         """The queues a run of this event takes a slot in for each request, with the limit in each."""
-        if not self.concurrency:
+        if not self.concurrency and not self.process:
             return ()
         slots = []
         for index, limit in enumerate(self.concurrency):
@@ -357,6 +365,11 @@ class FunctionFlow:
             if pool is None:
                 pool = self.pools[name] = Pool()
             slots.append((pool, limit.limit))
+        if self.process:  # after the function's own: a run its own limit holds back takes no process slot
+            pool = self.pools.get(PROCESS)
+            if pool is None:
+                pool = self.pools[PROCESS] = Pool()
+            slots.append((pool, self.process))
         return tuple(slots)
 
     def priority_ns(self, event: Event) -> int:
@@ -378,6 +391,8 @@ class FlowRuntime:
         self.cancellers: dict[str, list[tuple[Run, Cancel, int | None]]] = {}
         self.pools: dict[tuple[Hashable, ...], Pool] = {}  # every concurrency queue, by ``FunctionFlow.slots``' name
         self.sleep_hold = engine.profile.sleep_holds_slot_ns
+        default = engine.profile.default_concurrency
+        self.default_concurrency = (Concurrency(default),) if default else ()
         self.seq = itertools.count()
         self._granted: Run | None = None
 

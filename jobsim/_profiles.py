@@ -166,6 +166,12 @@ class Profile:
     shorter: the process stays executing until the system has checkpointed it (Trigger.dev: 60 s into
     ``wait.for``/``wait.until``). A run that kept its slot through the whole wait goes on at once; one
     that gave it back asks for a slot again when it wakes. 0: the slot is given back as the sleep starts."""
+    default_concurrency: int = 0
+    """At most this many runs of a function that sets no ``concurrency=`` execute at once; the others wait
+    for a slot, oldest first (Agenda's ``defaultConcurrency``, 5). 0: no limit."""
+    max_concurrency: int = 0
+    """At most this many runs of *all* functions execute at once, whatever each function's own limit: one
+    worker process's cap (Agenda's ``maxConcurrency``, 20). 0: no limit."""
     lacks: Mapping[str, str] = dataclasses.field(default_factory=dict)
     """Feature key (``FEATURES``) -> why the system does not have it."""
     cron: CronDialect = ANY_CRON
@@ -345,6 +351,7 @@ def _check_attempts(profile: Profile, fn: Function, policy: RetryPolicy) -> None
 
 _NUMBERS = {"retry_after_min_ns": (0, False), "cron_jitter_ns": (0, False), "retry_after_max_ns": (0, True),
             "debounce_job_delay_ns": (0, False), "sleep_holds_slot_ns": (0, False),
+            "default_concurrency": (0, False), "max_concurrency": (0, False),
             "retry_after_precision_ns": (0, False), "retry_after_clamp_grid_ns": (0, False),
             "max_sleep_ns": (1, True), "max_duration_ns": (1, True), "max_attempts": (1, True)}
 """Int fields: the least value, and whether ``None`` (no limit) is allowed."""

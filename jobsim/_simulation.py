@@ -90,6 +90,7 @@ class Simulation:
         if profile is None:
             profile = next((a.profile for a in self.adapted if a.profile), "inngest")
         self.profile = self.profiles.get(profile)
+        self.functions = {fn_id: self._limited(fn) for fn_id, fn in self.functions.items()}
         if not self.functions and not any(a.dynamic for a in self.adapted):
             raise InvalidArgument("Simulation() got no functions: pass a jobsim.App with at least one @app.function")
         # UnsupportedFeature for what the system lacks
@@ -187,12 +188,25 @@ class Simulation:
         ``Adapted.own_worker``. The function's app must already be one of ``self.apps``.
         """
         self._add_functions([fn])
+        fn = self.functions[fn.id] = self._limited(fn)
         if own_worker:
             self._own_worker.add(fn.id)
         if fn.app not in self.apps:
             self.apps.append(fn.app)
         if self._state == "running":
             self.engine.add_function(fn)
+
+    def _limited(self, fn: Function) -> Function:
+        """``fn`` itself, or a copy under flow control when the profile limits every function's concurrency
+        (``Profile.default_concurrency``, ``max_concurrency``: Agenda's 5 per definition and 20 per process)
+        and ``fn`` has none of its own: the engine sends only functions with ``flow`` through ``_flowrt``.
+        ``_function`` finds the copy from the declared function, so ``sim.runs(fn)`` works as before."""
+        p = self.profile
+        if fn.flow is None and (p.default_concurrency or p.max_concurrency):
+            from ._flow import FlowControl
+
+            return dataclasses.replace(fn, flow=FlowControl())
+        return fn
 
     # -- lifecycle ---------------------------------------------------------------
     def start(self) -> Simulation:
@@ -477,8 +491,11 @@ class Simulation:
         return list(self.engine.runs.get(self._function(function).id, ()))
 
     def _function(self, function: Any, argument: str = "function_id") -> Function:
-        if isinstance(function, Function) and self.functions.get(function.id) is function:
-            return function
+        if isinstance(function, Function):
+            known = self.functions.get(function.id)
+            if known is function or (known is not None and known.handler is function.handler
+                                     and known.app is function.app):  # ``_limited``'s copy of it
+                return known
         if isinstance(function, str) and function in self.functions:
             return self.functions[function]
         for fn in self.functions.values():  # a backend's own object: its plugin keeps it in options["native"]

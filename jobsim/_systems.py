@@ -463,23 +463,61 @@ AGENDA_POLL_NS = 5 * SECOND
 
 
 def _agenda_configure(root: Profile, options: dict[str, Any]) -> Profile:
-    """``jobsim.profile("agenda", process_every=...)``: Agenda's ``processEvery`` option (``new Agenda({
-    processEvery})``, index.ts 49-50, 280; ``agenda.processEvery(...)``, 398-407). It sets the poll grid
-    (``_polling.py``) and the polls that re-lock a crashed job whose lock expired (``CrashRule.scan_ns``)."""
-    unknown = sorted(set(options) - {"process_every"})
+    """``jobsim.profile("agenda", process_every=..., default_concurrency=..., max_concurrency=...)``: the
+    ``new Agenda({...})`` options of those names (index.ts DefaultOptions 28-37, config 280-282; the setters
+    ``agenda.processEvery(...)``, ``maxConcurrency(...)``, ``defaultConcurrency(...)``, 398-427).
+    ``process_every`` sets the poll grid (``_polling.py``) and the polls that re-lock a crashed job whose
+    lock expired (``CrashRule.scan_ns``); the other two set ``Profile.default_concurrency`` (a definition
+    without ``concurrency``) and ``max_concurrency`` (every job of the process). Options at Agenda's
+    defaults are left out of the variant's name."""
+    unknown = sorted(set(options) - set(_AGENDA_OPTIONS))
     if unknown:
         raise InvalidArgument(f"profile 'agenda' has no option {', '.join(map(repr, unknown))}; it takes "
-                              "process_every (Agenda's processEvery: a duration such as '1s', default "
-                              "'5s')")  # fmt: skip
-    ns = process_every_ns(options["process_every"])
-    if ns == root.poll_ns:
+                              "process_every (Agenda's processEvery: a duration such as '1s', default '5s'), "
+                              "default_concurrency (defaultConcurrency: an int >= 1, default 5) and "
+                              "max_concurrency (maxConcurrency: an int >= 1, default 20)")  # fmt: skip
+    profile, named = root, []
+    if "process_every" in options:
+        ns = process_every_ns(options["process_every"])
+        if ns != root.poll_ns:
+            every = format_duration(ns)
+            named.append(("process_every", every))
+            profile = dataclasses.replace(
+                profile, poll_ns=ns, crash=dataclasses.replace(root.crash, scan_ns=ns),
+                description=profile.description.replace(f"polls every {format_duration(root.poll_ns)}",
+                                                        f"polls every {every}"),
+            )  # fmt: skip
+    if "default_concurrency" in options:
+        limit = _concurrency_option("default_concurrency", options["default_concurrency"])
+        if limit != root.default_concurrency:
+            named.append(("default_concurrency", str(limit)))
+            profile = dataclasses.replace(profile, default_concurrency=limit, description=profile.description.replace(
+                f"{root.default_concurrency} jobs of a name", f"{limit} jobs of a name"))
+    if "max_concurrency" in options:
+        limit = _concurrency_option("max_concurrency", options["max_concurrency"])
+        if limit != root.max_concurrency:
+            named.append(("max_concurrency", str(limit)))
+            profile = dataclasses.replace(profile, max_concurrency=limit, description=profile.description.replace(
+                f"{root.max_concurrency} in all", f"{limit} in all"))
+    if not named:
         return root
-    every = format_duration(ns)
-    return dataclasses.replace(
-        root, name=f"{root.name}(process_every={every})", options=(("process_every", every),), poll_ns=ns,
-        description=root.description.replace(f"polls every {format_duration(root.poll_ns)}", f"polls every {every}"),
-        crash=dataclasses.replace(root.crash, scan_ns=ns),
-    )  # fmt: skip
+    return dataclasses.replace(profile, name=f"{root.name}({', '.join(f'{k}={v}' for k, v in named)})",
+                               options=tuple(named))
+
+
+_AGENDA_OPTIONS = ("process_every", "default_concurrency", "max_concurrency")
+
+
+def _concurrency_option(option: str, value: Any) -> int:
+    """An int >= 1, also as the text of a profile name (``"agenda(max_concurrency=50)"``)."""
+    limit = value
+    if isinstance(value, str) and value.strip().isdigit():
+        limit = int(value)
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        agenda = {"default_concurrency": "defaultConcurrency, default 5", "max_concurrency": "maxConcurrency, "
+                  "default 20"}[option]  # fmt: skip
+        raise InvalidArgument.build(option, value, f"a whole number of jobs >= 1 (Agenda's {agenda})")
+    return limit
 
 
 def _agenda() -> Profile:
@@ -539,9 +577,18 @@ def _agenda() -> Profile:
     sends at T (sim.send at the simulation's start runs at once). The wait is a run.queued
     record, reason "poll"; a retry record names the poll that starts it ("poll"). Not modelled:
     notification channels (Redis/PostgreSQL backends, a MongoChangeStreamNotificationChannel:
-    a saved job is locked at once, handleNotification 252-286), and defaultConcurrency 5 /
-    maxConcurrency 20 when define() sets none (jobsim limits an Agenda function only with
-    concurrency=; lockLimit is 0, unlimited, by default).
+    a saved job is locked at once, handleNotification 252-286).
+    Concurrency: define() without concurrency gets defaultConcurrency, 5 (index.ts 751: options?.concurrency
+    || defaultConcurrency), and every job of the process counts against maxConcurrency, 20 (DefaultOptions
+    28-37): runOrRetry (JobProcessor.ts 557-575) runs a job only while its definition runs fewer than its
+    concurrency and the process fewer than maxConcurrency, else puts it back in the local queue; each job's
+    end re-processes the queue at once (setImmediate(jobProcessing), 706), which takes the first job whose
+    definition has room (JobProcessingQueue.returnNextConcurrencyFreeJob 95-126). So the runs past a limit
+    wait for a slot, oldest first, and start as one ends (Profile.default_concurrency, max_concurrency;
+    jobsim.profile("agenda", default_concurrency=..., max_concurrency=...) sets them). lockLimit is 0,
+    unlimited, by default. Not modelled: a job that waits in the local queue longer than lockLifetime
+    (10 min) is dropped there as expired (jobProcessing's isExpired, 475) and locked again by a later poll;
+    jobsim keeps it queued.
     Features: debounce (v6 nowDebounced: trailing, maxWait = timeout; MongoJobRepository.ts saveJob
     733-746 checks maxWait only as a call saves the job: a call at or after the first + maxWait sets
     nextRunAt = now, an earlier one now + delay even past that deadline; profile.debounce_timeout_at_call), concurrency
@@ -565,13 +612,13 @@ def _agenda() -> Profile:
     """
     return Profile(
         name="agenda", system="Agenda",
-        description="Agenda: no retries by default (v6 backoff when configured); polls every 5s; a crashed job "
-                    "re-runs after 10 min",
+        description="Agenda: no retries by default (v6 backoff when configured); polls every 5s; 5 jobs of a name "
+                    "and 20 in all at once; a crashed job re-runs after 10 min",
         default_retries=AgendaBackoff(max_retries=0),
         durable_steps=False, cron=CRON_PARSER, retries=_agenda_retries,
         non_retriable=False, retry_after=False, missed_cron="first", fail_count_per_job=True,
         debounce_timeout_at_call=True, attempt_failure_hook=agenda_fail, cron_next="job", poll_ns=AGENDA_POLL_NS,
-        configure=_agenda_configure,
+        default_concurrency=5, max_concurrency=20, configure=_agenda_configure,
         lacks={
             "cron.several": "every() keeps one job document per name (type 'single', upserted by name), so a "
                             "second interval replaces the first; give each schedule a function of its own",

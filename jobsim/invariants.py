@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+import weakref
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any, get_args
@@ -401,7 +402,7 @@ def _race_retries(sim: Any, run: Run, grouped: set[str]) -> dict[int, Attempt]:
     pool = [a for a in run.attempts if a.step not in targeted]
     failures = sorted((a for a in pool if a.error is not None and not isinstance(a.error, WorkerCrashed)
                        and not _final(sim, a.error)), key=lambda a: a.end_ns)  # fmt: skip
-    late_ok = run.function.flow is not None
+    late_ok = _waited(sim, run)
     taken: dict[int, Attempt] = {}
     claimed: set[int] = set()
     for fitting in (True, False):
@@ -435,7 +436,29 @@ def _ended_first(sim: Any, run: Run, failed: Attempt) -> bool:
     if run.end_ns is None:
         return False
     latest = failed.end_ns + _bounds(sim, run, failed, failed.number + 1)[1]
-    return run.function.flow is not None or run.end_ns <= latest
+    return _waited(sim, run) or run.end_ns <= latest
+
+
+_QUEUED: weakref.WeakKeyDictionary[Any, tuple[int, frozenset[str]]] = weakref.WeakKeyDictionary()
+"""Per simulation: its trace's length when last read, and the runs flow control held back by then."""
+
+
+def _waited(sim: Any, run: Run) -> bool:
+    """Whether flow control held a request of ``run`` back: a ``run.queued`` record of it for a
+    concurrency slot or the throttle. Its retry (or its end) may then come later than the policy's
+    delay. Asked of the trace, not of the function's settings: a function that could queue (every
+    Agenda function has a concurrency) but never did must still retry on time."""
+    if run.function.flow is None:
+        return False
+    trace = sim.trace
+    seen = _QUEUED.get(sim)
+    if seen is None or seen[0] != len(trace):
+        held = frozenset(r.data["run"] for r in trace.of("run.queued") if r.data.get("reason") in _HELD)
+        seen = _QUEUED[sim] = (len(trace), held)
+    return run.id in seen[1]
+
+
+_HELD = ("concurrency", "throttle")
 
 
 def _final(sim: Any, error: BaseException) -> bool:
@@ -493,7 +516,7 @@ def _retry_problems(sim: Any, run: Run, failed: Attempt, after: Attempt, final: 
         gap = after.start_ns - scheduled
         if failed.end_ns - scheduled >= low and after.start_ns == failed.end_ns:
             return []
-    late_ok = run.function.flow is not None  # queues (concurrency, throttle) may start a retry later
+    late_ok = _waited(sim, run)  # queues (concurrency, throttle) may start a retry later
     if low <= gap and (gap <= high or late_ok):
         return []
     if low <= gap and _found_by_poll(sim, failed.end_ns, low, high, after.start_ns):

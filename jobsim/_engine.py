@@ -538,6 +538,8 @@ class Engine:
         fn = run.function
         if self.profile.attempt_failure_hook is not None:  # the runtime's listener heard the attempt fail
             return
+        if "on_failure" in self.profile.lacks:  # Quirrel, Vercel Cron: nothing hears of it, no event anywhere
+            return
         hook = self.profile.failure_hook
         if hook is not None:
             event = None if fn.on_failure is None else hook(run, error, self.now())

@@ -97,6 +97,10 @@ Slots = tuple[tuple[Pool, int], ...]
 """A run's concurrency queues with its function's limit in each: one or two (Inngest's maximum), and
 the process's (``Profile.max_concurrency``) last."""
 
+JAMMED = 1 << 48
+"""Added to a queue's busy count to block it for good (``FlowRuntime.jam``): above any limit, and no
+release of the slots it holds brings it back under one."""
+
 PROCESS = ("process",)
 """The name of the one pool every function shares under ``Profile.max_concurrency``."""
 
@@ -391,6 +395,7 @@ class FlowRuntime:
         self.cancellers: dict[str, list[tuple[Run, Cancel, int | None]]] = {}
         self.pools: dict[tuple[Hashable, ...], Pool] = {}  # every concurrency queue, by ``FunctionFlow.slots``' name
         self.sleep_hold = engine.profile.sleep_holds_slot_ns
+        self.crash_holds = engine.profile.crash.holds_slot
         default = engine.profile.default_concurrency
         self.default_concurrency = (Concurrency(default),) if default else ()
         self.seq = itertools.count()
@@ -537,6 +542,8 @@ class FlowRuntime:
                 if op[2] - at <= self.sleep_hold:
                     ctl.kept = True  # the run wakes holding them (`enter`), or gives them back as it ends
                 at += self.sleep_hold
+            elif op[0] == "crash" and self.crash_holds:
+                ctl.kept = True  # the dead attempt holds them until the system notices (`give_back`)
             if not ctl.kept:
                 self.kernel.schedule(at, self._release, ctl.slots, owner=ctl.run.function.id, priority=URGENT)
         run = ctl.run
@@ -584,6 +591,24 @@ class FlowRuntime:
             self._granted = run
             self.engine._request(run, entry[3], entry[4])
             self._granted = None
+
+    def give_back(self, run: Run) -> None:
+        """The system noticed ``run``'s dead attempt: the slots it held (``CrashRule.holds_slot``) are free."""
+        ctl = self.controls.get(run)
+        if ctl is not None and ctl.kept:
+            ctl.kept = False
+            self.kernel.schedule(self.kernel.now, self._release, ctl.slots, owner=run.function.id, priority=URGENT)
+
+    def jam(self, run: Run) -> list[str]:
+        """Block ``run``'s limited queues for good: no slot of theirs is ever free again. The functions
+        whose queues they are, for the record (Quirrel's ``soft-block`` count left off zero: ``_runtime``)."""
+        ctl = self.controls.get(run)
+        if ctl is None:
+            return []
+        ctl.kept = False  # what it held stays taken: the jam
+        for pool, _ in ctl.slots:
+            pool.busy += JAMMED
+        return [run.function.id] if ctl.slots else []
 
     def finished(self, run: Run) -> None:
         ctl = self.controls.pop(run, None)

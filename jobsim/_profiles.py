@@ -102,6 +102,15 @@ class CrashRule:
     max_reruns: int | None = None
     rerun_cron: bool = False
     final: bool = False
+    holds_slot: bool = False
+    """The dead attempt keeps its concurrency slot until the system notices it (Quirrel: an exclusive
+    queue's ``soft-block`` count, taken by ``request.lua``, is given back only by ``acknowledge.lua``,
+    which the stale checker calls). False: the slot is free as the worker dies."""
+    first_only: bool = False
+    """A scan acts on the first of the dead attempts it finds (the earliest started) and loses the rest:
+    owl's stale checker loops over the stale jobs but reads ``staleJobs[0]`` every time
+    (``src/shared/stale-checker.ts`` ``check``), so it reports the first N times and never the others.
+    Then, with more than one, every exclusive queue among them is blocked for good (see ``_runtime``)."""
     reason: str = "the worker died mid-request; the connection dropped"
     recovery: str = "noticed at once"
 

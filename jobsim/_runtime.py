@@ -98,6 +98,7 @@ class SystemRuntime:
         self.docs = JobDocuments(self) if self.profile.cron_next == "job" else None
         # profile.poll_ns (Agenda's processEvery): a job starts when a poll finds it (``_polling.py``)
         self.polls = Polls(self.profile.poll_ns, sim.start_ns, self.windows) if self.profile.poll_ns else None
+        self.stale: dict[int, list[tuple[int, str, str, Run, int, str | None]]] = {}  # ``_scan``'s, by instant
         self.locked: dict[Run, int] = {}  # a run -> the poll that locked its current attempt (Agenda's lockedAt)
         # a run waiting for a later poll -> (from when a poll finds it: ``Polls.search``; its due time)
         self.waits: dict[Run, tuple[int, int]] = {}
@@ -325,12 +326,58 @@ class SystemRuntime:
         else:
             noticed = rule.noticed_at(x.start, at, self.sim.start_ns, self.up_at)
         run.status = "retrying"
+        if rule.first_only:  # one scan looks at every attempt dead by then, together
+            found = self.stale.get(noticed)
+            if found is None:
+                found = self.stale[noticed] = []
+                self.kernel.schedule(noticed, self._scan, noticed, owner=run.function.id)
+            found.append((x.start, run.function.id, run.id, run, x.attempt, key))
+            return
         self.kernel.schedule(noticed, self._noticed, run, x.attempt, key, owner=run.function.id)
+
+    def _scan(self, at: int) -> None:
+        """Owl's stale checker (``src/shared/stale-checker.ts`` ``check``, Quirrel's ``CrashRule.first_only``).
+
+        ``ZRANGEBYSCORE processing -inf now-staleAfter`` then ``ZREMRANGEBYSCORE`` takes every stale job
+        out of ``processing`` (earliest request first: the score is when ``request.lua`` handed it out;
+        at a tie, by ``queue:id``). The loop then reads ``staleJobs[0]`` and its score on every pass, so
+        the first job's failure is reported (``_reportFailure`` -> ``acknowledge.lua``) once per stale
+        job and the others never: no retry, no ``fail`` event, nothing runs them again. They are lost.
+
+        ``acknowledge.lua`` ends with ``HINCRBY soft-block <queue> -1``; ``request.lua`` had added 1 per
+        job handed out. So with N > 1 stale jobs, the first job's queue is decremented N times and each
+        other job's queue never: every exclusive queue among them has a ``soft-block`` count left off
+        zero, and ``request.lua`` blocks an exclusive queue's jobs while that count is not ``"0"``. Those
+        queues (jobsim: their function's ``concurrency=1``) never run a job again, the first job's retry
+        included. Non-exclusive queues never read the count."""
+        found = sorted((f for f in self.stale.pop(at) if f[3].status not in FINAL), key=lambda f: f[:3])
+        if not found:
+            return
+        flowrt = self.engine.flowrt
+        (_, _, _, first, attempt, key), lost = found[0], found[1:]
+        if not lost:
+            self._noticed(first, attempt, key)
+            return
+        jammed = [fn_id for *_, run, _, _ in found if run.function.flow is not None for fn_id in flowrt.jam(run)]
+        self._noticed(first, attempt, key)
+        now, rule = self.kernel.now, self.profile.crash
+        for _, _, _, run, _, _ in lost:
+            self.record(now, "recover", {"function": run.function.id, "run": run.id, "how": rule.recovery,
+                                         "then": "lose", "found": len(found), "first": first.id,
+                                         "first_function": first.function.id})  # fmt: skip
+            self._lose(run, now, WorkerCrashed(
+                f"{rule.reason}, but the stale checker reported only the first of the {len(found)} stale jobs it "
+                f"found ({first.function.id} {first.id}): this one is never retried or run again"))
+        for fn_id in dict.fromkeys(jammed):
+            self.record(now, "recover", {"function": fn_id, "how": "the stale checker left its exclusive queue's "
+                                         "soft-block count off zero", "then": "jam"})  # fmt: skip
 
     def _noticed(self, run: Run, attempt: int, key: str | None) -> None:
         """The system notices the dead worker: fail the attempt, or run the job again."""
         if run.status in FINAL:
             return
+        if run.function.flow is not None:
+            self.engine.flowrt.give_back(run)  # the slots a dead attempt held (``CrashRule.holds_slot``)
         rule, now, state = self.profile.crash, self.kernel.now, self.state(run)
         self.record(now, "recover", {"function": run.function.id, "run": run.id, "how": rule.recovery,
                                      "then": rule.then})  # fmt: skip

@@ -406,7 +406,12 @@ def _quirrel() -> Profile:
     timeouts, failure hook, sleep, wait_for_event, invoke.
     Crash: a job 'processing' for 60 minutes is stale (stale-checker.ts, checked every
     minute; phase: the simulation's start): it fails with "Job Timed Out" and the retry
-    offsets decide (none by default: the run fails).
+    offsets decide (none by default: the run fails). Until then an exclusive queue stays
+    blocked by it (request.lua's soft-block count, given back only by acknowledge.lua:
+    CrashRule.holds_slot). When one check finds several stale jobs, owl's loop reads
+    staleJobs[0] every time: the earliest is reported once per stale job, the others are
+    lost, and every exclusive queue among them is blocked for good (its soft-block count
+    left off zero; CrashRule.first_only, Runtime._scan).
     Downtime: Redis keeps jobs; the next repetition is computed from the scheduled time,
     so missed repetitions all run when the server is back — source inference, NOT
     VERIFIED; jobsim chose catch-up-all.
@@ -436,7 +441,7 @@ def _quirrel() -> Profile:
             "every": "its interval repeat (repeat: {every, times}) is an option of queue.enqueue, and jobsim's "
                      "functions stand for CronJobs, which take a cron schedule only: use cron=",
         },
-        crash=CrashRule(lease_ns=60 * MINUTE, scan_ns=1 * MINUTE, then="fail",
+        crash=CrashRule(lease_ns=60 * MINUTE, scan_ns=1 * MINUTE, then="fail", holds_slot=True, first_only=True,
                         reason="Job Timed Out: processing for 60 minutes", recovery="the stale checker"),
         dedupe="a Quirrel job id exists once in the queue (owl schedule.lua ID_ALREADY_EXISTS)",
     )  # fmt: skip

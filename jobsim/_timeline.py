@@ -164,8 +164,15 @@ def _held(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 
 
 def _recover(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
-    then = {"rerun": "runs it again from the start", "fail": "fails the attempt"}.get(d["then"], d["then"])
-    return f"recover   {_run(d, names)}: {d['how']}; the system {then}"
+    if d["then"] == "jam":  # a queue, not a run
+        return f"recover   {d['function']}: {d['how']}; its queue never runs a job again"
+    then = {"rerun": "runs it again from the start", "fail": "fails the attempt", "lose": "loses the run"}.get(
+        d["then"], d["then"])
+    how = d["how"]
+    if "first" in d:  # Quirrel's stale checker (``Runtime._scan``)
+        first = _run({"function": d["first_function"], "run": d["first"]}, names)
+        how += f" found {d['found']} stale jobs and reported only the first, {first}, {d['found']} times"
+    return f"recover   {_run(d, names)}: {how}; the system {then}"
 
 
 def _start(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:

@@ -253,7 +253,7 @@ def test_fault_injection_block_fails_the_body_once_and_the_step_twice():
 
 
 def test_profile_fault_calls_run_as_written_under_bullmq_and_vercel_cron():
-    block = next(b for b in python_blocks("### Profiles, faults and compare") if "sim.downtime(" in b)
+    block = next(b for b in python_blocks("### Profiles, faults and compare") if "sim.duplicate_delivery(" in b)
     outcomes = {}
     for profile in ("bullmq", "vercel-cron"):
         app = jobsim.App("billing")

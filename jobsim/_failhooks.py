@@ -1,4 +1,5 @@
-"""Failure listeners that hear every failed attempt: BullMQ's worker ``'failed'`` and Agenda's ``'fail'``.
+"""Failure listeners that hear every failed attempt: BullMQ's worker ``'failed'``, Agenda's ``'fail'`` and
+node-cron's ``'execution:failed'``.
 
 Inngest announces a run's *final* failure (``inngest/function.failed``) and Trigger.dev
 calls ``onFailure`` once, after the last attempt. BullMQ and Agenda have no such
@@ -24,6 +25,9 @@ hook. What their users attach a failure handler to is an event emitter that fire
   ``'fail'`` and ``'fail:<name>'`` with ``(err, job)``, and only *then* ``handleRetry``
   decides about a retry — so nothing on the job tells the listener whether one follows. A
   crashed job whose lock expires is re-run without ``fail()``: no event.
+* node-cron 4 (reference §6; node-cron/node-cron ``src/scheduler/runner.ts`` ``runTask``): a task
+  that throws emits ``execution:failed`` on the task's own emitter; there is no retry, so it is
+  once per failed execution, and no bus.
 
 ``Profile.attempt_failure_hook`` names one of the builders here; the runtime
 (``_runtime.py``) calls it as each plain-call attempt fails, with an ``AttemptFailure``,
@@ -34,6 +38,7 @@ on the bus. The engine's end-of-run announcement is then skipped (``_engine.py``
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from typing import TYPE_CHECKING
 
 from ._events import Event
@@ -49,6 +54,9 @@ BULLMQ_FAILED = "bullmq/worker.failed"
 
 AGENDA_FAIL = "agenda/fail"
 """The name of the event an Agenda ``on_failure`` handler gets: ``agenda.on('fail:<name>', (err, job))``."""
+
+NODE_CRON_FAILED = "node-cron/execution:failed"
+"""The name of the event a node-cron ``on_failure`` handler gets: ``task.on('execution:failed', (context))``."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -127,4 +135,33 @@ def agenda_fail(failure: AttemptFailure) -> Event:
     return Event(AGENDA_FAIL, data, ts=failure.at // MS)
 
 
-__all__ = ["AGENDA_FAIL", "BULLMQ_FAILED", "AttemptFailure", "agenda_fail", "bullmq_failed"]
+def node_cron_failed(failure: AttemptFailure) -> Event:
+    """``task.on('execution:failed', (context))`` as data: the ``TaskContext`` node-cron 4 emits.
+
+    ``runner.ts`` ``runTask`` catches the task's error, sets ``execution.finishedAt`` and
+    ``execution.error``, and calls ``onError``, which emits ``execution:failed`` with
+    ``createContext(date, execution)`` (``inline-scheduled-task.ts``): ``date`` (the tick the
+    execution is for, ISO 8601), ``dateLocalIso`` (the same instant as wall time in the task's
+    ``timezone``, with its offset: ``LocalizedTime.toISO``), ``triggeredAt`` (when the event is
+    emitted), ``task`` (``{"id", "name"}``: the function id) and ``execution`` (``id``, jobsim's
+    run id for the ``randomUUID()``; ``reason`` ``"scheduled"``; ``startedAt``, ``finishedAt``;
+    ``error`` as ``{"name", "message"}``). A process that dies emits nothing.
+    """
+    run, error = failure.run, failure.error
+    scheduled = run.event.data.get("scheduledAt") if isinstance(run.event.data, dict) else None
+    date = scheduled if isinstance(scheduled, str) else iso(failure.started)
+    schedule = run.function.crons[0] if run.function.crons else None
+    tz = schedule.tz if schedule is not None else dt.timezone.utc
+    moment = dt.datetime.fromisoformat(date.replace("Z", "+00:00")).astimezone(tz)
+    offset = moment.strftime("%z")
+    local = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}" + (
+        "Z" if offset in ("", "+0000") else f"{offset[:3]}:{offset[3:]}")  # fmt: skip
+    execution = {"id": run.id, "reason": "scheduled", "startedAt": iso(failure.started), "finishedAt": iso(failure.at),
+                 "error": {"name": type(error).__name__, "message": message(error)}}  # fmt: skip
+    data = {"date": date, "dateLocalIso": local, "triggeredAt": iso(failure.at),
+            "task": {"id": run.function.id, "name": run.function.id}, "execution": execution}  # fmt: skip
+    return Event(NODE_CRON_FAILED, data, ts=failure.at // MS)
+
+
+__all__ = ["AGENDA_FAIL", "BULLMQ_FAILED", "NODE_CRON_FAILED", "AttemptFailure", "agenda_fail", "bullmq_failed",
+           "node_cron_failed"]

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ._backoffs import AgendaBackoff, BullMQBackoff, QuirrelRetry, TriggerDevRetry
 from ._dialects import CRON_PARSER, CRON_PARSER_5, NODE_CRON, ROBFIG, VERCEL, VERCEL_HOBBY
 from ._events import Event
-from ._failhooks import agenda_fail, bullmq_failed
+from ._failhooks import agenda_fail, bullmq_failed, node_cron_failed
 from ._polling import process_every_ns
 from ._profiles import CrashRule, Profile
 from ._retries import Retries, RetryPolicy, TableBackoff
@@ -669,7 +669,9 @@ def _node_cron() -> Profile:
 
     In-process timers: no persistence, no retries, no queue.
     Retries: none. Errors emit execution:failed and are not retried (retries= with
-    more than one attempt is refused); on_failure stands for that event.
+    more than one attempt is refused); on_failure stands for that listener: its ctx.event
+    is "node-cron/execution:failed" with the TaskContext as data (_failhooks.node_cron_failed:
+    date, dateLocalIso, triggeredAt, task, execution), nothing is published on the bus.
     Steps: none; a task is a plain call (ctx.step.run runs inline).
     Cron: its own parser: 5 or 6 fields (leading seconds), names, timezone option;
     day-of-month AND day-of-week must both match (time-matcher.ts — not Vixie's OR);
@@ -689,6 +691,7 @@ def _node_cron() -> Profile:
         description="node-cron: in-process cron; no persistence, no retries; DOM AND DOW",
         default_retries=Retries(attempts=1),
         durable_steps=False, cron=NODE_CRON, retry_after=False, persistent=False, missed_cron="none",
+        attempt_failure_hook=node_cron_failed,
         lacks={**_CRON_ONLY,
                "concurrency": "noOverlap skips a tick while the previous run is pending; it never queues",
                "retries": "errors emit execution:failed; nothing is retried"},

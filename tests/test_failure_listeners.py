@@ -220,3 +220,31 @@ def test_the_readme_block_runs_as_written():
     section = readme.split("### Profiles, faults and compare", 1)[1].split("\n### ", 1)[0]
     (block,) = [code for code in re.findall(r"```python\n(.*?)```", section, re.S) if "bullmq/worker.failed" in code]
     exec(compile(block, "README.md", "exec"), {"__name__": "readme"})
+
+
+def test_node_cron_execution_failed_carries_the_task_context_and_publishes_nothing():
+    """node-cron 4 runner.ts runTask -> onError -> emit('execution:failed', createContext(date, execution))."""
+    app = jobsim.App("n")
+    seen = []
+
+    @app.function("report", cron="0 9 * * *", tz="America/New_York",
+                  on_failure=lambda ctx: seen.append((ctx.event.name, ctx.event.data)))  # fmt: skip
+    def report(ctx):
+        time.sleep(3)
+        raise RuntimeError("db down")
+
+    with jobsim.Simulation(app, start="2025-03-08T00:00:00Z", profile="node-cron") as sim:
+        sim.crash_worker(at="2025-03-10T13:00:01Z")  # the process dies mid-run on the 10th: nothing is emitted
+        sim.advance("3d")
+    assert [run.status for run in sim.runs("report")] == ["failed", "failed", "lost"]
+    assert [name for name, _ in seen] == ["node-cron/execution:failed"] * 2
+    first, second = (data for _, data in seen)
+    assert first == {
+        "date": "2025-03-08T14:00:00.000Z", "dateLocalIso": "2025-03-08T09:00:00.000-05:00",
+        "triggeredAt": "2025-03-08T14:00:03.000Z", "task": {"id": "report", "name": "report"},
+        "execution": {"id": sim.runs("report")[0].id, "reason": "scheduled",
+                      "startedAt": "2025-03-08T14:00:00.000Z", "finishedAt": "2025-03-08T14:00:03.000Z",
+                      "error": {"name": "RuntimeError", "message": "db down"}},
+    }  # fmt: skip
+    assert second["dateLocalIso"] == "2025-03-09T09:00:00.000-04:00"  # across the DST change, in the task's zone
+    assert [e.name for e in sim.events] == []  # a task's own emitter: no bus

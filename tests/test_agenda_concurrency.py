@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from _readme import run_block
 
 import jobsim
 from jobsim import AgendaBackoff, InvalidArgument
@@ -188,11 +189,4 @@ def test_a_retry_held_back_by_the_default_concurrency_satisfies_the_retry_invari
 
 
 def test_the_readme_example_runs_as_written():
-    import re
-    from pathlib import Path
-
-    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    section = text.split("### Profiles, faults and compare", 1)[1].split("\n### ", 1)[0]
-    assert "Agenda limits concurrency even when you don't" in section
-    block = next(b for b in re.findall(r"```python\n(.*?)```", section, re.S) if "defaultConcurrency, 5" in b)
-    exec(compile(block, "README.md", "exec"), {"__name__": "readme"})
+    run_block("defaultConcurrency, 5", claim="Agenda limits concurrency even when you don't")

@@ -7,6 +7,8 @@ leaves ``failCount`` as it is (the reset came with PR #1727, after 6.2.2). A rec
 job is one job document, so its failures add up from run to run.
 """
 
+from _readme import run_block
+
 import jobsim
 from jobsim import AgendaBackoff
 from jobsim.invariants import retries_respect_policy
@@ -115,10 +117,4 @@ def test_other_systems_count_retries_per_run():
 
 
 def test_the_readme_example_runs_as_written():
-    import re
-    from pathlib import Path
-
-    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    section = text.split("### Profiles, faults and compare", 1)[1].split("\n### ", 1)[0]
-    block = next(b for b in re.findall(r"```python\n(.*?)```", section, re.S) if "failCount" in b)
-    exec(compile(block, "README.md", "exec"), {"__name__": "readme"})
+    run_block("failCount")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from _readme import run_block
 
 import jobsim
 from jobsim import AgendaBackoff, InvalidArgument
@@ -388,11 +389,4 @@ def test_compare_takes_variants_by_name():
 
 
 def test_the_readme_example_runs_as_written():
-    import re
-    from pathlib import Path
-
-    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    section = text.split("### Profiles, faults and compare", 1)[1].split("\n### ", 1)[0]
-    assert "Agenda finds jobs by polling, every `processEvery`" in section
-    block = next(b for b in re.findall(r"```python\n(.*?)```", section, re.S) if "process_every" in b)
-    exec(compile(block, "README.md", "exec"), {"__name__": "readme"})
+    run_block("process_every", claim="Agenda finds jobs by polling, every `processEvery`")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from _readme import run_block
 
 import jobsim
 from jobsim import AgendaBackoff, UnsupportedFeature
@@ -316,11 +317,4 @@ def test_compare_counts_the_ticks_a_retry_took_as_lost():
 
 
 def test_the_readme_example_runs_as_written():
-    import re
-    from pathlib import Path
-
-    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    section = text.split("### Profiles, faults and compare", 1)[1].split("\n### ", 1)[0]
-    assert "An Agenda recurring job is one document" in section
-    block = next(b for b in re.findall(r"```python\n(.*?)```", section, re.S) if '"retry"' in b)
-    exec(compile(block, "README.md", "exec"), {"__name__": "readme"})
+    run_block('"retry"', claim="An Agenda recurring job is one document")

@@ -14,6 +14,7 @@ import re
 import time
 
 import pytest
+from _readme import run_block
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -443,12 +444,7 @@ def test_a_busy_worker_never_runs_two_jobs_closer_than_the_interval(every_s, wor
 
 
 def test_the_readme_block_runs_as_written():
-    from pathlib import Path
-
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    section = readme.split("### Profiles, faults and compare", 1)[1].split("\n### ", 1)[0]
-    (block,) = [code for code in re.findall(r"```python\n(.*?)```", section, re.S) if "jobsim.Every(" in code]
-    exec(compile(block, "README.md", "exec"), {"__name__": "readme"})
+    run_block("jobsim.Every(")
 
 
 def test_a_plugin_profile_with_the_interval_rule_runs_it_whatever_its_other_rules():

@@ -13,6 +13,7 @@ Neither publishes ``inngest/function.failed``; Inngest and Trigger.dev are uncha
 import time
 
 import pytest
+from _readme import run_block
 
 import jobsim
 from jobsim._time import instant_ns, iso
@@ -213,13 +214,7 @@ def test_inngest_still_announces_only_the_final_failure():
 
 
 def test_the_readme_block_runs_as_written():
-    import re
-    from pathlib import Path
-
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    section = readme.split("### Profiles, faults and compare", 1)[1].split("\n### ", 1)[0]
-    (block,) = [code for code in re.findall(r"```python\n(.*?)```", section, re.S) if "bullmq/worker.failed" in code]
-    exec(compile(block, "README.md", "exec"), {"__name__": "readme"})
+    run_block("bullmq/worker.failed")
 
 
 def test_node_cron_execution_failed_carries_the_task_context_and_publishes_nothing():

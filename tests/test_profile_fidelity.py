@@ -12,6 +12,7 @@ import asyncio
 import time
 
 import pytest
+from _readme import run_block
 
 import jobsim
 from jobsim import invariants
@@ -268,10 +269,4 @@ def test_inngest_still_records_a_request_per_step():
 
 
 def test_the_readme_block_runs_as_written():
-    import re
-    from pathlib import Path
-
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    section = readme.split("### Profiles, faults and compare", 1)[1].split("\n### ", 1)[0]
-    (block,) = [code for code in re.findall(r"```python\n(.*?)```", section, re.S) if "trigger.dev/onFailure" in code]
-    exec(compile(block, "README.md", "exec"), {"__name__": "readme"})
+    run_block("trigger.dev/onFailure")

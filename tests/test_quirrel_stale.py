@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import time
 
+from _readme import run_block
+
 import jobsim
 from jobsim import QuirrelRetry, WorkerCrashed
 from jobsim._time import iso
@@ -166,11 +168,4 @@ def test_no_system_without_a_failure_hook_publishes_inngest_s_failure_event():
 
 
 def test_the_readme_example_runs_as_written():
-    import re
-    from pathlib import Path
-
-    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    section = text.split("### Profiles, faults and compare", 1)[1].split("\n### ", 1)[0]
-    assert "Quirrel's stale checker reports one job per check" in section
-    block = next(b for b in re.findall(r"```python\n(.*?)```", section, re.S) if "sync-crm" in b)
-    exec(compile(block, "README.md", "exec"), {"__name__": "readme"})
+    run_block("sync-crm", claim="Quirrel's stale checker reports one job per check")

@@ -492,18 +492,15 @@ def _agenda_configure(root: Profile, options: dict[str, Any]) -> Profile:
                 description=profile.description.replace(f"polls every {format_duration(root.poll_ns)}",
                                                         f"polls every {every}"),
             )  # fmt: skip
-    if "default_concurrency" in options:
-        limit = _concurrency_option("default_concurrency", options["default_concurrency"])
-        if limit != root.default_concurrency:
-            named.append(("default_concurrency", str(limit)))
-            profile = dataclasses.replace(profile, default_concurrency=limit, description=profile.description.replace(
-                f"{root.default_concurrency} jobs of a name", f"{limit} jobs of a name"))
-    if "max_concurrency" in options:
-        limit = _concurrency_option("max_concurrency", options["max_concurrency"])
-        if limit != root.max_concurrency:
-            named.append(("max_concurrency", str(limit)))
-            profile = dataclasses.replace(profile, max_concurrency=limit, description=profile.description.replace(
-                f"{root.max_concurrency} in all", f"{limit} in all"))
+    for option, said in (("default_concurrency", "{} jobs of a name"), ("max_concurrency", "{} in all")):
+        if option in options:
+            limit, before = _concurrency_option(option, options[option]), getattr(root, option)
+            if limit != before:
+                named.append((option, str(limit)))
+                described = profile.description.replace(said.format(before), said.format(limit))
+                profile = dataclasses.replace(profile, description=described)
+                profile = (dataclasses.replace(profile, default_concurrency=limit) if option == "default_concurrency"
+                           else dataclasses.replace(profile, max_concurrency=limit))
     if not named:
         return root
     return dataclasses.replace(profile, name=f"{root.name}({', '.join(f'{k}={v}' for k, v in named)})",

@@ -46,6 +46,7 @@ import asyncio
 import datetime as dt
 import difflib
 import inspect
+import random
 import re
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -610,6 +611,11 @@ class HttpSink:
     @property
     def installed(self) -> bool:
         return self._installed
+
+    def job_random(self) -> random.Random | None:
+        """The simulation's seeded generator while its job code runs on this thread, else None: where a client
+        library's own random draw goes (urllib3's ``Retry(backoff_jitter=...)``, ``jobsim._urllib3``)."""
+        return self._host.rng if self._host.in_job_code() else None
 
     def clear(self) -> None:
         """Forget recorded ``calls`` and ``unmatched`` (routes stay)."""

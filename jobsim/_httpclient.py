@@ -158,9 +158,10 @@ class _Wire:
         write are raised here, in the ``sendall`` that completed the request."""
         request = _request(self._conn, sent)
         sink = _PATCHES.sink()
+        if sink is None:  # uninstalled since this connection was opened: the network, as without jobsim
+            self._pass_through(sent)
+            return b""
         try:
-            if sink is None:  # uninstalled since this connection was opened: the network, as without jobsim
-                raise PassThrough(request)
             answer = sink._router.handler(request)
         except PassThrough:
             self._pass_through(sent)
@@ -227,7 +228,8 @@ class _Failing(io.RawIOBase):
 def _request(conn: http.client.HTTPConnection, sent: SentRequest) -> httpx.Request:
     """The request ``http.client`` wrote, as httpx's: the URL from the request line and the connection."""
     line = bytes(sent.raw[:sent.raw.find(b"\r\n")]).decode("latin-1")
-    method, target = (line.split(" ") + ["", ""])[:2]
+    method, _, rest = line.partition(" ")
+    target = rest.partition(" ")[0]
     extensions = {"timeout": _timeouts(conn), "jobsim_client": CLIENT}
     request = httpx.Request(method, _url(conn, target), headers=sent.headers, stream=httpx.ByteStream(sent.body),
                             extensions=extensions)  # fmt: skip

@@ -228,8 +228,10 @@ def test_a_proxy_in_the_environment_is_not_contacted(proxy, monkeypatch):
     monkeypatch.delenv("no_proxy", raising=False)
 
     def job(ctx):
-        return [urllib.request.urlopen("https://api.example.com/s", timeout=5).read().decode(),  # a CONNECT tunnel
-                urllib.request.urlopen("http://api.example.com/p", timeout=5).read().decode()]  # an absolute URL
+        opener = urllib.request.build_opener()  # reads the proxies from the environment (urlopen's is cached)
+        assert opener.handlers[0].proxies == {"https": proxy, "http": proxy}
+        return [opener.open("https://api.example.com/s", timeout=5).read().decode(),  # through a CONNECT tunnel
+                opener.open("http://api.example.com/p", timeout=5).read().decode()]  # an absolute URL to the proxy
 
     def routes(sim):
         sim.http.get("https://api.example.com/s").respond(200, text="tls")

@@ -3,8 +3,8 @@
 httpx goes through respx (``jobsim._http``); ``http.client`` (and so ``urllib.request``), urllib3
 (requests, botocore) and aiohttp each have a bridge module that patches a method or two of the
 library while a sink is installed (``BRIDGES``). Importing aiohttp and urllib3 only to patch them
-cost the first simulation of every process about 75 ms, whether job code used them or not
-(``benchmarks/bench_http_start.py``). So a library is bridged when it is there:
+made the first simulation of every process start about twice as slowly, whether job code used them
+or not (``benchmarks/bench_http_start.py``). So a library is bridged when it is there:
 
 - at a sink's ``install``, if the library is imported already;
 - else the moment it is imported while any sink is installed. A finder at the front of

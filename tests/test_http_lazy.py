@@ -14,6 +14,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from _imports import import_from
+
+import jobsim
+from jobsim import _bridges
 
 ROOT = Path(__file__).resolve().parent.parent
 PRELUDE = """
@@ -120,3 +124,56 @@ def test_a_library_imported_mid_run_answers_the_last_of_nested_simulations():
         print(json.dumps([inner.runs("job")[0].output, outer.runs("job")[0].output]))
     """)
     assert result == ["inner", "outer"]
+
+
+def _fake_library(folder: Path, monkeypatch: pytest.MonkeyPatch, *, failing: bool) -> list:
+    """A library ``fakelib`` bridged by ``fakebridge``, which logs what it is asked (or fails to install)."""
+    import_from(folder, monkeypatch)
+    sys.path.insert(0, str(folder))
+    (folder / "fakelib.py").write_text("VALUE = 42\n")
+    (folder / "fakebridge.py").write_text(textwrap.dedent(f"""
+        LOG = []
+
+        def install(sink):
+            if {failing}:
+                raise RuntimeError("cannot patch this release")
+            LOG.append(("install", sink))
+
+        def uninstall(sink):
+            LOG.append(("uninstall", sink))
+    """))
+    monkeypatch.setitem(_bridges.BRIDGES, "fakelib", "fakebridge")
+    import fakebridge
+
+    return fakebridge.LOG
+
+
+def _simulation() -> jobsim.Simulation:
+    app = jobsim.App("lazy")
+    app.function("job", on="go")(lambda ctx: None)
+    return jobsim.Simulation(app, start="2026-03-02T00:00:00Z")
+
+
+def test_the_watch_bridges_a_library_at_its_import_and_leaves_no_trace(tmp_path, monkeypatch):
+    log = _fake_library(tmp_path, monkeypatch, failing=False)
+    finders = list(sys.meta_path)
+    with _simulation() as sim:
+        assert len(sys.meta_path) == len(finders) + 1 and log == []
+        import fakelib  # the watch finds it; the bridge is applied before the import returns
+
+        assert (fakelib.VALUE, log) == (42, [("install", sim.http)])
+        assert type(fakelib.__loader__).__name__ == type(fakelib.__spec__.loader).__name__ == "SourceFileLoader"
+    assert log == [("install", sim.http), ("uninstall", sim.http)]
+    assert sys.meta_path == finders
+    with _simulation() as again:  # imported now: bridged at the start, no watch needed for it
+        assert log[-1] == ("install", again.http)
+
+
+def test_a_bridge_that_fails_warns_and_the_librarys_import_still_succeeds(tmp_path, monkeypatch):
+    _fake_library(tmp_path, monkeypatch, failing=True)
+    with _simulation(), pytest.warns(RuntimeWarning) as warned:
+        import fakelib
+    assert fakelib.VALUE == 42 and "fakelib" in sys.modules
+    assert str(warned[0].message) == ("jobsim: fakelib was imported while a simulation runs, but its bridge to "
+                                      "sim.http failed (RuntimeError: cannot patch this release); its requests are "
+                                      "not simulated")

@@ -12,6 +12,7 @@ import json
 import ssl
 import urllib.error
 import urllib.request
+import xmlrpc.client
 
 import httpx
 import pytest
@@ -262,6 +263,22 @@ def test_a_route_raises_what_the_socket_would_and_urllib_treats_it_so(raised, go
     sim = simulate(job, routes=lambda sim: sim.http.get("https://bank.example.com/").mock(side_effect=[raised]))
     assert output(sim) == got
     assert sim.http.calls[0].error is raised
+
+
+def test_xmlrpc_client_writes_its_request_by_hand_and_reads_the_answer_with_its_own_parser():
+    # xmlrpc.client's Transport uses http.client's legacy interface: putrequest, putheader, endheaders(body)
+    answer = ("<?xml version='1.0'?><methodResponse><params><param><value><int>5</int></value></param></params>"
+              "</methodResponse>")
+
+    def job(ctx):
+        return xmlrpc.client.ServerProxy("https://rpc.example.com/RPC2").add(2, 3)
+
+    sim = simulate(job, routes=lambda sim: sim.http.post("https://rpc.example.com/RPC2").respond(
+        200, text=answer, headers={"Content-Type": "text/xml"}))  # fmt: skip
+    assert output(sim) == 5
+    sent = sim.http.calls[0].request
+    assert b"<methodName>add</methodName>" in sent.content
+    assert sent.headers["content-length"] == str(len(sent.content))
 
 
 def test_a_mail_provider_called_with_urllib_lands_in_the_outbox():

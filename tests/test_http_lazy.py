@@ -6,6 +6,7 @@ Each test runs a clean interpreter: in this one, pytest's plugins have imported 
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -177,3 +178,10 @@ def test_a_bridge_that_fails_warns_and_the_librarys_import_still_succeeds(tmp_pa
     assert str(warned[0].message) == ("jobsim: fakelib was imported while a simulation runs, but its bridge to "
                                       "sim.http failed (RuntimeError: cannot patch this release); its requests are "
                                       "not simulated")
+
+
+def test_every_bridge_has_its_refused_connection_described_for_the_unmatched_report():
+    from jobsim import _http
+
+    clients = {importlib.import_module(bridge).CLIENT for bridge in _bridges.BRIDGES.values()}
+    assert clients == {"http.client", "urllib3", "aiohttp"} and clients < set(_http._REFUSED)

@@ -67,6 +67,9 @@ import httpx
 from respx.models import PassThrough
 
 from ._aio import VirtualLoop
+from ._bridges import AIOHTTP_CLOSED as _CLOSED
+from ._bridges import AIOHTTP_TOTAL as _TOTAL
+from ._bridges import Abandoned, cut_short
 from ._patching import SinkPatches
 from ._time import SECOND
 from ._wire import SentRequest, answer_body, response_bytes
@@ -98,34 +101,8 @@ call). They retry an idempotent request once on any ``ClientOSError`` raised aft
 first); the wire, which meets a connect failure after the request was written, gives the retry the same
 error at its connect."""
 
-_TOTAL = "aiohttp's total timeout"
-_CLOSED = "jobsim: the client closed the connection before the answer came"
 _LOCK = threading.Lock()  # guards _RETRIED_CONNECTS
 _PATCHES = SinkPatches()
-
-
-class Abandoned(BaseException):
-    """Ends a request's resolution when its client stopped waiting for the answer (aiohttp's own timeout,
-    a cancelled task): the call records ``error``, what the client got, at the instant it gave up.
-
-    A ``BaseException``, as ``CancelledError`` is: nothing between the wait and the recording catches it.
-    """
-
-    def __init__(self, error: BaseException) -> None:
-        super().__init__(error)
-        self.error = error
-
-
-def cut_short(error: object) -> type[httpx.TransportError] | None:
-    """The phase (as httpx's error) in which aiohttp gave up on a recorded call, if its ``error``
-    (``"Class: message"``) says it did (``Abandoned``); else None. A replay raises that error a moment after
-    the instant, so the same timeout of the same phase cuts the replayed call short at the same instant."""
-    name, _, message = error.partition(": ") if isinstance(error, str) else ("", "", "")
-    if name == "ConnectionTimeoutError" or (name == "ServerTimeoutError" and message.startswith("Connection")):
-        return httpx.ConnectTimeout
-    if name in ("SocketTimeoutError", "ServerTimeoutError") or (name == "TimeoutError" and message.startswith(_TOTAL)):
-        return httpx.ReadTimeout
-    return httpx.ReadError if name == "ClientConnectionError" and message == _CLOSED else None
 
 
 def unsupported() -> str | None:

@@ -27,6 +27,10 @@ class Host(Protocol):
         """Job code spends ``ns`` of virtual time (a sleep, a slow HTTP response)."""
         ...
 
+    def in_job_code(self) -> bool:
+        """Job code of this simulation is running on the calling thread (a library's draw follows the seed)."""
+        ...
+
     def record(self, kind: str, **fields: Any) -> None:
         """Append a record of ``kind`` to the trace, stamped with ``now_ns()``."""
         ...

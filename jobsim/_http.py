@@ -20,8 +20,9 @@ Every request becomes an ``HttpCall`` in ``calls`` and an ``"http"`` trace recor
 except those a ``pass_through()`` route sends to the real network (not simulated).
 httpx clients that reach httpcore are intercepted (a client given its own transport,
 ``httpx.MockTransport`` or ``ASGITransport``, keeps it), and so are urllib3, with requests
-and the SDKs built on it (``jobsim._urllib3``), and aiohttp's client (``jobsim._aiohttp``);
-``urllib.request`` is not.
+and the SDKs built on it (``jobsim._urllib3``), aiohttp's client (``jobsim._aiohttp``) and
+``http.client``, with ``urllib.request`` (``jobsim._httpclient``); each library only once it is
+imported (``jobsim._bridges``).
 
 Routes are checked when declared (``_Router.route`` builds every route as a
 ``_Route``): pattern names, lookups and values, side effects, statuses and return
@@ -45,6 +46,7 @@ import asyncio
 import datetime as dt
 import difflib
 import inspect
+import random
 import re
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -57,7 +59,7 @@ import respx
 from respx.models import AllMockedAssertionError, PassThrough, SideEffectError
 from respx.patterns import Lookup, M, PathPattern, Pattern
 
-from . import _aiohttp, _urllib3
+from . import _bridges
 from ._aio import VirtualLoop
 from ._host import Host
 from ._httpeffects import call_side_effect, check_exception_class, client_kind
@@ -78,9 +80,11 @@ _TIMEOUTS: dict[str, type[httpx.TimeoutException]] = {
     "write": httpx.WriteTimeout, "pool": httpx.PoolTimeout,
 }
 _ROUTE_HELPERS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
-_REFUSED = {"httpx": "httpx.ConnectError", _urllib3.CLIENT: "a refused connection (requests.ConnectionError)",
-            _aiohttp.CLIENT: "a refused connection (aiohttp.ClientConnectorError)"}
-"""What job code got for an unmatched request, by the client that sent it (``format_unmatched``)."""
+_REFUSED = {"httpx": "httpx.ConnectError", "urllib3": "a refused connection (requests.ConnectionError)",
+            "aiohttp": "a refused connection (aiohttp.ClientConnectorError)",
+            "http.client": "a refused connection (ConnectionRefusedError; urllib.error.URLError from urlopen)"}
+"""What job code got for an unmatched request, by the client that sent it (``format_unmatched``): keyed by
+each bridge's ``CLIENT``, written out so that reporting imports no client library."""
 _RESOLVING: ContextVar[Host] = ContextVar("jobsim_http_resolving")
 _AWAITED: ContextVar[list[int] | None] = ContextVar("jobsim_http_awaited", default=None)
 """Set while an async client's request is resolved on a virtual loop: the time its answer takes,
@@ -480,7 +484,7 @@ def _ended_by(error: BaseException) -> BaseException:
     response's wait short arrives as the engine's ``Suspend``, carrying the error the
     attempt records (``WorkerCrashed``, ``TimeoutError``); the call records that one,
     not jobsim's control flow. A client that gave up on the answer (``Abandoned``) says why."""
-    if isinstance(error, _aiohttp.Abandoned):
+    if isinstance(error, _bridges.Abandoned):
         error = error.error
     if isinstance(error, asyncio.CancelledError):  # a task of an async client cancelled as its loop stopped
         loop = asyncio.events._get_running_loop()
@@ -585,13 +589,13 @@ class HttpSink:
     # -- lifecycle -----------------------------------------------------------------
 
     def install(self) -> None:
-        """Start intercepting httpx (sync and async clients), urllib3 (requests and what is built on it) and
-        aiohttp's client."""
+        """Start intercepting httpx (sync and async clients), urllib3 (requests and what is built on it),
+        aiohttp's client and ``http.client`` (``urllib.request``); a library job code imports later is
+        intercepted from its import on (``jobsim._bridges``)."""
         if not self._installed:
             self._router.start()
             _HOLDS.install(self, _holds)
-            _urllib3.install(self)
-            _aiohttp.install(self)
+            _bridges.install(self)  # urllib3, aiohttp, http.client: each once it is imported
             self._installed = True
 
     def uninstall(self) -> None:
@@ -602,12 +606,16 @@ class HttpSink:
             # made after the simulation closed (respx would roll them back).
             self._router.stop(clear=False, reset=False, quiet=True)
             _HOLDS.uninstall(self)
-            _urllib3.uninstall(self)
-            _aiohttp.uninstall(self)
+            _bridges.uninstall(self)
 
     @property
     def installed(self) -> bool:
         return self._installed
+
+    def job_random(self) -> random.Random | None:
+        """The simulation's seeded generator while its job code runs on this thread, else None: where a client
+        library's own random draw goes (urllib3's ``Retry(backoff_jitter=...)``, ``jobsim._urllib3``)."""
+        return self._host.rng if self._host.in_job_code() else None
 
     def clear(self) -> None:
         """Forget recorded ``calls`` and ``unmatched`` (routes stay)."""

@@ -1,7 +1,8 @@
 """Class attributes replaced while any HTTP sink is installed: how the client bridges hook in.
 
-``jobsim._urllib3`` and ``jobsim._aiohttp`` each replace a method or two of their library's classes
-for as long as at least one simulation's sink is installed. Sinks may be installed at once (a
+``jobsim._urllib3``, ``jobsim._aiohttp`` and ``jobsim._httpclient`` each replace a method or two of
+their library's classes (or a module's global: urllib3's ``random``) for as long as at least one
+simulation's sink is installed. Sinks may be installed at once (a
 simulation inside another's test): the patch is applied when the first comes and restored exactly
 when the last goes (an attribute the class only inherited is deleted again, not copied onto it), and
 a request goes to the sink installed last.
@@ -26,10 +27,10 @@ class SinkPatches:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self._sinks: list[HttpSink] = []
-        self._saved: dict[tuple[type, str], Any] = {}
+        self._saved: dict[tuple[Any, str], Any] = {}
 
-    def install(self, sink: HttpSink, patches: Callable[[], Iterable[tuple[type, str, Any]]]) -> None:
-        """Add ``sink``; the first one applies ``patches()``: (class, attribute name, replacement) triples."""
+    def install(self, sink: HttpSink, patches: Callable[[], Iterable[tuple[Any, str, Any]]]) -> None:
+        """Add ``sink``; the first one applies ``patches()``: (class or module, attribute name, replacement)."""
         with self.lock:
             if not self._sinks:
                 for owner, name, replacement in patches():
@@ -55,7 +56,12 @@ class SinkPatches:
         with self.lock:
             return self._sinks[-1] if self._sinks else None
 
-    def original(self, owner: type, name: str) -> Any:
+    def sinks(self) -> list[HttpSink]:
+        """The installed sinks, oldest first."""
+        with self.lock:
+            return list(self._sinks)
+
+    def original(self, owner: Any, name: str) -> Any:
         """``owner.name`` as the library defines it, unpatched (the function, to call with the instance)."""
         with self.lock:
             saved = self._saved.get((owner, name), _UNPATCHED)

@@ -478,7 +478,7 @@ class RecordedHttp:
             self.queues[(str(call.get("method")), unquote_plus(str(call.get("url"))))].append(call)
 
     def __call__(self, request: httpx.Request) -> httpx.Response | None:
-        from ._aiohttp import cut_short
+        from ._bridges import cut_short
         from ._http import spend
 
         url = str(request.url)
@@ -490,7 +490,7 @@ class RecordedHttp:
             return None  # not recorded (any more): mail providers, then "unmatched", as without a recording
         call = queue.popleft()
         elapsed = int(call.get("elapsed") or 0)
-        cut = cut_short(call.get("error"))  # aiohttp's own timeout ended the call (jobsim._aiohttp)
+        cut = cut_short(call.get("error"))  # aiohttp's own timeout ended the call (jobsim._bridges)
         if _crashed(call) or cut is not None:  # a crash or the client cut the wait there: wait across that
             elapsed += US  # instant, so the same cut ends it (a float loop time keeps microseconds)
         if elapsed and self.sim.engine.x is not None:

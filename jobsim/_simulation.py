@@ -315,6 +315,10 @@ class Simulation:
         """Virtual time as job code sees it: the execution's own clock while code runs."""
         return self.engine.now()
 
+    def in_job_code(self) -> bool:
+        """Job code is running on the calling thread: an execution is under way in a driving call on it."""
+        return self.engine.x is not None and self.wallclock.drives_this_thread()
+
     def consume(self, ns: int) -> None:
         """Job code spends ``ns`` of virtual time (``time.sleep``, a slow response)."""
         x = self.engine.x

@@ -31,14 +31,17 @@ streams, and errors arrive as each library raises them:
 
 A ``pass_through()`` route sends the request to the real network through urllib3's own
 ``_make_request``. Simulations installed at once share the patch; a request goes to the
-sink installed last. urllib3 1.x, ``urllib.request`` and ``http.client`` used directly are not
-intercepted (aiohttp has a bridge of its own, ``jobsim._aiohttp``).
+sink installed last. ``Retry(backoff_jitter=...)`` draws its jitter from the simulation's seeded
+generator while job code runs (``_SeededRandom``). urllib3 1.x is not intercepted; ``http.client``
+and ``urllib.request`` have a bridge of their own (``jobsim._httpclient``), and so has aiohttp
+(``jobsim._aiohttp``).
 """
 
 from __future__ import annotations
 
 import http.client
 import io
+import random
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -52,6 +55,7 @@ if TYPE_CHECKING:
 try:
     import urllib3
     from urllib3 import connectionpool, exceptions
+    from urllib3.util import retry
     from urllib3.util.proxy import connection_requires_http_tunnel
     from urllib3.util.timeout import Timeout
 
@@ -76,12 +80,37 @@ def install(sink: HttpSink) -> None:
     """
     if urllib3 is not None:
         _PATCHES.install(sink, lambda: [(connectionpool.HTTPConnectionPool, "_make_request", _make_request),
-                                        (connectionpool.HTTPSConnectionPool, "_prepare_proxy", _no_tunnel)])
+                                        (connectionpool.HTTPSConnectionPool, "_prepare_proxy", _no_tunnel),
+                                        (retry, "random", _SeededRandom(random))])  # fmt: skip
 
 
 def uninstall(sink: HttpSink) -> None:
     if urllib3 is not None:
         _PATCHES.uninstall(sink)
+
+
+class _SeededRandom:
+    """``urllib3.util.retry``'s global ``random`` (the module) while a sink is installed.
+
+    ``Retry.get_backoff_time`` adds ``random.random() * backoff_jitter`` to its backoff (urllib3 2.x,
+    urllib3/util/retry.py): in job code that draw comes from the simulation's seeded generator, so the
+    same seed gives the same waits; anywhere else (the test's own code) from the global ``random`` as before.
+    Every other name is the module's.
+    """
+
+    def __init__(self, module: Any) -> None:
+        self._module = module
+
+    def random(self) -> float:
+        for sink in reversed(_PATCHES.sinks()):
+            seeded = sink.job_random()
+            if seeded is not None:
+                return seeded.random()
+        value: float = self._module.random()
+        return value
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._module, name)
 
 
 def _no_tunnel(pool: Any, conn: Any) -> None:

@@ -152,6 +152,10 @@ class WallClock:
         self._travel.stop()
         self._travel = self._traveller = None
 
+    def drives_this_thread(self) -> bool:
+        """A driving call is under way and the calling thread is the one it runs job code on."""
+        return self._depth > 0 and threading.get_ident() == self._thread
+
     def move(self, ns: int) -> None:
         """Point the wall clock at ``ns`` (epoch ns); cheap, called before each execution."""
         if self._traveller is not None:

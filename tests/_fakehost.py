@@ -24,6 +24,9 @@ class FakeHost:
     def consume(self, ns: int) -> None:
         self.now += ns
 
+    def in_job_code(self) -> bool:
+        return False
+
     def record(self, kind: str, **fields: Any) -> None:
         self.records.append((kind, fields))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import random
 import ssl
 
 import httpx
@@ -251,3 +252,51 @@ def test_urllib3_is_restored_and_nested_simulations_each_get_their_own_requests(
     job = lambda ctx: requests.get("https://api.example.com/who", timeout=1).text  # noqa: E731
     assert nested_answers(job, START) == ["inner", "outer"]
     assert (POOLS[0]._make_request, POOLS[1]._prepare_proxy) == ORIGINAL
+
+
+def _jittered_attempts(seed):
+    """When each of five attempts of a GET retried by ``Retry(backoff_factor=1, backoff_jitter=5)`` was sent
+    (µs after the start), and the simulation's generator as the job found it."""
+    found = []
+
+    def job(ctx):
+        found.append(random.Random())
+        found[0].setstate(sim.rng.getstate())
+        session = requests.Session()
+        policy = Retry(total=4, backoff_factor=1, backoff_jitter=5, status_forcelist=[503])
+        session.mount("https://", HTTPAdapter(max_retries=policy))
+        return session.get("https://hooks.example.com/jitter", timeout=5).status_code
+
+    app = jobsim.App("requests")
+    app.function("job", on="go")(job)
+    with jobsim.Simulation(app, start=START, seed=seed) as sim:
+        sim.http.get("https://hooks.example.com/jitter").mock(side_effect=[httpx.Response(503)] * 4 + [
+            httpx.Response(200)])  # fmt: skip
+        sim.send("go", {})
+        sim.run_until_idle()
+    assert sim.runs("job")[0].output == 200
+    return [(call.at - T0) // dt.timedelta(microseconds=1) for call in sim.http.calls], found[0]
+
+
+@pytest.mark.parametrize(("seed", "pinned"), [(0, [0, 0, 6222109, 14011881, 24114739]),
+                                              (1, [0, 0, 2671821, 10908989, 22727863])])  # fmt: skip
+def test_retry_backoff_jitter_follows_the_simulations_seed(seed, pinned):
+    """urllib3's get_backoff_time: backoff_factor * 2^(n-1) + random.random() * backoff_jitter from the second
+    retry on (none before the first); the draws come from the simulation's generator, not the global one."""
+    untouched = random.getstate()
+    attempts, seeded = _jittered_attempts(seed)
+    assert random.getstate() == untouched  # the global generator gave nothing
+    sent, expected = 0, [0, 0]
+    for n in (2, 3, 4):  # time.sleep(wait) spends round(wait * 1e9) ns; a call's `at` shows whole µs
+        sent += round((1 * 2 ** (n - 1) + seeded.random() * 5) * 1e9)
+        expected.append(sent // 1000)
+    assert attempts == expected == pinned
+    assert _jittered_attempts(seed)[0] == attempts  # same seed, same waits
+
+
+def test_retry_backoff_jitter_outside_job_code_draws_from_the_global_random():
+    with jobsim.Simulation(jobsim.App("requests").function("job", on="go")(lambda ctx: None).app, start=START):
+        random.seed(7)
+        drawn = Retry(total=3, backoff_factor=0, backoff_jitter=10).increment("GET", "/").increment("GET", "/")
+        assert drawn.get_backoff_time() == random.Random(7).random() * 10  # the test's own code: the global one
+    assert urllib3.util.retry.random is random

@@ -364,6 +364,15 @@ def test_the_aiohttp_block_runs_as_written_with_aiohttps_own_sock_read():
     assert sim.http.calls[0].request.content == b'{"order": 7}'
 
 
+def test_the_urllib_block_runs_as_written_with_the_standard_librarys_own_redirect_and_http_error():
+    block = python_blocks("### HTTP sink")[4]
+    assert "urllib.request.urlopen(" in block
+    namespace = {"app": jobsim.App("acme"), "jobsim": jobsim}
+    exec(compile(block, "README.md", "exec"), namespace)
+    sim = namespace["sim"]
+    assert [call.request.extensions["jobsim_client"] for call in sim.http.calls] == ["http.client"] * 4
+
+
 # --- Timeline --------------------------------------------------------------------------------
 
 

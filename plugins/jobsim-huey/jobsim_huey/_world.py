@@ -245,7 +245,13 @@ class HueyWorld:
             self._check_registered(hs, task)
         else:
             raise InvalidArgument.build("task", task, "a huey Task (what task.s(...) returns), a group or a chord")
-        return Huey.enqueue(hs.huey, task)
+        wallclock = self.sim.wallclock
+        wallclock.activate()  # from the test too, signal receivers read the virtual clock (nested: free)
+        wallclock.move(self.sim.now_ns())
+        try:
+            return Huey.enqueue(hs.huey, task)
+        finally:
+            wallclock.deactivate()
 
     def _check_registered(self, hs: HueyState, task: Any) -> None:
         from huey.api import Task, chord

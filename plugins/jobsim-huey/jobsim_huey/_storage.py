@@ -18,6 +18,9 @@ wake at the right virtual instants:
 * ``put_if_empty(ttl=)`` (locks): the Redis storages expire the key after ``ttl`` seconds; ``MemoryStorage``
   ignores ``ttl``; the SQL storages raise ``NotImplementedError`` (``storage.py:235-253``).
 
+Every call a task body makes (a lock taken or released, a result read, a task enqueued) happens at
+the body's virtual instant: the worker waits for the simulation to reach it first (``HueyWorld.sync``).
+
 What the real storage held before the simulation stays there, untouched; a ``MemoryStorage`` that
 holds queued or scheduled tasks is refused at the start instead of being silently left behind.
 """
@@ -125,6 +128,7 @@ class SimStorage:
 
     # -- queue ------------------------------------------------------------------------------------
     def enqueue(self, data: bytes, priority: Any = None) -> None:
+        self.world.sync()
         if priority and not self.priority:
             raise NotImplementedError("Task priorities are not supported by this storage.")
         rank = 0.0 if priority is None else -float(priority)
@@ -132,6 +136,7 @@ class SimStorage:
         self.world.queued(self)
 
     def dequeue(self) -> bytes | None:
+        self.world.sync()
         if not self._queue:
             return None
         data = heapq.heappop(self._queue)[2]
@@ -140,22 +145,27 @@ class SimStorage:
         return data
 
     def queue_size(self) -> int:
+        self.world.sync()
         return len(self._queue)
 
     def enqueued_items(self, limit: int | None = None) -> list[bytes]:
+        self.world.sync()
         items = [data for _r, _s, data in sorted(self._queue)]
         return items[:limit] if limit else items
 
     def flush_queue(self) -> None:
+        self.world.sync()
         self._queue.clear()
         self.world.drained(self)
 
     # -- schedule ---------------------------------------------------------------------------------
     def add_to_schedule(self, data: bytes, ts: Any) -> None:
+        self.world.sync()
         heapq.heappush(self._schedule, (ts, next(self._seq), data))
         self.world.schedule_changed(self)
 
     def read_schedule(self, ts: Any) -> list[bytes]:
+        self.world.sync()
         found = []
         while self._schedule and self._schedule[0][0] <= ts:
             found.append(heapq.heappop(self._schedule)[2])
@@ -164,13 +174,16 @@ class SimStorage:
         return found
 
     def schedule_size(self) -> int:
+        self.world.sync()
         return len(self._schedule)
 
     def scheduled_items(self, limit: int | None = None) -> list[bytes]:
+        self.world.sync()
         items = [data for _t, _s, data in sorted(self._schedule)]
         return items[:limit] if limit else items
 
     def flush_schedule(self) -> None:
+        self.world.sync()
         self._schedule.clear()
         self.world.schedule_changed(self)
 
@@ -186,6 +199,7 @@ class SimStorage:
         return entry
 
     def put_data(self, key: str, value: Any, is_result: bool = False) -> None:
+        self.world.sync()
         expires = None
         if is_result and self.expire_time is not None:
             expires = self.world.sim.now_ns() + math.ceil(self.expire_time * SECOND)
@@ -194,12 +208,14 @@ class SimStorage:
             self.world.result_stored(key)
 
     def peek_data(self, key: str) -> Any:
+        self.world.sync()
         from huey.constants import EmptyData
 
         entry = self._live(key)
         return EmptyData if entry is None else entry[0]
 
     def peek_many(self, keys: list[str]) -> dict[str, Any]:
+        self.world.sync()
         found = {}
         for key in keys:
             entry = self._live(key)
@@ -208,6 +224,7 @@ class SimStorage:
         return found
 
     def pop_data(self, key: str) -> Any:
+        self.world.sync()
         from huey.constants import EmptyData
 
         entry = self._live(key)
@@ -218,12 +235,15 @@ class SimStorage:
         return entry[0]
 
     def delete_data(self, key: str) -> bool:
+        self.world.sync()
         return self._live(key) is not None and self._data.pop(key, None) is not None
 
     def has_data_for_key(self, key: str) -> bool:
+        self.world.sync()
         return self._live(key) is not None
 
     def put_if_empty(self, key: str, value: Any, ttl: Any = None) -> bool:
+        self.world.sync()
         if ttl is not None and self.kind.ttl == "refuse":
             raise NotImplementedError(f"{type(self.real).__name__} does not support a ttl for put_if_empty")
         if self._live(key) is not None:
@@ -241,22 +261,27 @@ class SimStorage:
 
     # -- counters -------------------------------------------------------------------------------
     def incr(self, key: str, amount: int = 1) -> int:
+        self.world.sync()
         self._counters[key] = self._counters.get(key, 0) + amount
         return self._counters[key]
 
     def delete_counter(self, key: str) -> None:
+        self.world.sync()
         self._counters.pop(key, None)
 
     def result_store_size(self) -> int:
         return len(self.result_items())
 
     def result_items(self) -> dict[str, Any]:
+        self.world.sync()
         return {key: entry[0] for key in list(self._data) if (entry := self._live(key)) is not None}
 
     def flush_results(self) -> None:
+        self.world.sync()
         self._data.clear()
 
     def flush_counters(self) -> None:
+        self.world.sync()
         self._counters.clear()
 
     def flush_all(self) -> None:

@@ -103,6 +103,22 @@ class HueyWorld:
         delta = aware - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
         return (delta.days * 86_400 + delta.seconds) * SECOND + delta.microseconds * 1_000
 
+    def sync(self) -> None:
+        """Before a task body touches what other workers share (the storage: queue, schedule, locks, results):
+        if the body has spent virtual time, its worker waits until the simulation reaches the body's instant,
+        so the other workers' and the scheduler's earlier steps happen first -- a lock released after
+        ``time.sleep(10)`` is held for those 10 s."""
+        worker, engine = self.current, self.sim.engine
+        x = engine.x
+        if worker is None or x is None or x.now <= self.sim.kernel.now:
+            return
+        engine.x = None
+        try:
+            worker.suspend(x.now)
+        finally:
+            engine.x = x
+            engine.move_clock(x.now)
+
     def record(self, kind: str, **data: Any) -> None:
         self.sim.trace.add(self.sim.now_ns(), kind, data)
 
@@ -245,6 +261,7 @@ class HueyWorld:
             self._check_registered(hs, task)
         else:
             raise InvalidArgument.build("task", task, "a huey Task (what task.s(...) returns), a group or a chord")
+        self.sync()
         wallclock = self.sim.wallclock
         wallclock.activate()  # from the test too, signal receivers read the virtual clock (nested: free)
         wallclock.move(self.sim.now_ns())

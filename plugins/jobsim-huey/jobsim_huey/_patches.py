@@ -9,8 +9,12 @@ there):
   (``api.py:445-447``) and every ``normalize_time(delay=...)`` (``utils.py:82-90``), which
   ``schedule``/``s(delay=)`` (``api.py:1033,1063``), ``RetryTask(delay=)`` (``api.py:512``),
   ``expires=`` (``utils.py:76-79``) and rate limits use;
-* ``datetime.datetime.now()`` where ``utc=False`` (``api.py:446``, ``utils.py:86``): the process's
-  local time (its ``TZ``), read at the virtual instant;
+* ``datetime.datetime.now()`` where ``utc=False`` (``api.py:446``, ``utils.py:86``), and the local-time
+  conversions of an ``eta`` (``make_naive``, ``local_to_utc``, ``utils.py:57-78``, which read the process's
+  ``TZ`` through ``time.mktime``/``time.localtime``): the local zone is the simulation's ``tz``
+  (``Simulation(tz=...)``, UTC by default), as if the consumer's machine ran with ``TZ`` set to it --
+  the same on every machine the test runs on (inside driving calls the process's own zone is UTC:
+  jobsim's wall clock travels to a UTC instant);
 * ``time.monotonic`` in ``api.py`` (a task's ``timeout`` deadline, ``api.py:478-482``, ``Task.time_remaining``,
   ``is_timed_out``, ``check_timeout``, ``api.py:901-913``) and ``consumer.py`` (the scheduler's 1-second
   loop and 60-second periodic check, ``consumer.py:160-182``); ``time.time`` in ``RateLimit`` (``api.py:1132``);
@@ -92,6 +96,8 @@ def _patch(world: HueyWorld) -> None:
     _set(huey.utils, "utcnow", clock.utcnow)
     _set(huey.api, "utcnow", clock.utcnow)
     _set(huey.utils, "normalize_time", normalize_time)
+    _set(huey.utils, "local_to_utc", clock.local_to_utc)
+    _set(huey.utils, "make_naive", clock.make_naive)
     _set(huey.api, "normalize_time", normalize_time)
     _set(huey.api, "time", clock)
     _set(huey.consumer, "time", clock)
@@ -108,16 +114,31 @@ class Clock:
     the scheduler's ``_next_loop += interval`` (``consumer.py:161``) stays exact in floating point and
     converts back to the nanosecond it means."""
 
-    def __init__(self, now_ns: Any, start_ns: int) -> None:
+    def __init__(self, now_ns: Any, start_ns: int, tz: dt.tzinfo) -> None:
         self._now = now_ns
+        self.tz = tz
         self.origin = (time.monotonic_ns() // SECOND + 1) * SECOND - start_ns
 
     def utcnow(self) -> dt.datetime:
         return to_datetime(self._now()).replace(tzinfo=None)
 
     def localnow(self) -> dt.datetime:
-        """``datetime.datetime.now()``: naive local time of this process (its ``TZ``) at the virtual instant."""
-        return to_datetime(self._now()).astimezone().replace(tzinfo=None)
+        """``datetime.datetime.now()``: naive local time (the simulation's ``tz``) at the virtual instant."""
+        return to_datetime(self._now(), self.tz).replace(tzinfo=None)
+
+    def local_to_utc(self, moment: dt.datetime) -> dt.datetime:
+        """``huey.utils.local_to_utc`` (``utils.py:74-78``): a naive local time as naive UTC, to the second as
+        Huey's ``time.gmtime(time.mktime(...))`` gives it."""
+        aware = moment.replace(tzinfo=self.tz, microsecond=0)
+        return aware.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+    def make_naive(self, moment: dt.datetime) -> dt.datetime:
+        """``huey.utils.make_naive`` (``utils.py:57-64``): an aware datetime as naive local time, to the second."""
+        return moment.astimezone(self.tz).replace(tzinfo=None, microsecond=0)
+
+    def to_local_ns(self, moment: dt.datetime) -> int:
+        """A naive local datetime (an ``eta`` of a ``utc=False`` Huey) as epoch ns."""
+        return _epoch_ns(moment.replace(tzinfo=self.tz))
 
     def timestamp(self, utc: bool) -> dt.datetime:
         """``Huey._get_timestamp()`` (``api.py:445-447``)."""
@@ -135,6 +156,11 @@ class Clock:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(time, name)
+
+
+def _epoch_ns(aware: dt.datetime) -> int:
+    delta = aware - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+    return (delta.days * 86_400 + delta.seconds) * SECOND + delta.microseconds * 1_000
 
 
 class _Uuid:

@@ -98,9 +98,10 @@ class HueyWorld:
         self.sim.wallclock.move(self.sim.kernel.now)
 
     def eta_ns(self, eta: dt.datetime, utc: bool) -> int:
-        """A Huey ``eta`` (naive: UTC with ``utc=True``, the process's local time otherwise) in epoch ns."""
-        aware = eta.replace(tzinfo=dt.timezone.utc) if utc else eta.astimezone()
-        delta = aware - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+        """A Huey ``eta`` (naive: UTC with ``utc=True``, local time -- the simulation's ``tz`` -- otherwise) in ns."""
+        if not utc:
+            return self.clock.to_local_ns(eta)
+        delta = eta.replace(tzinfo=dt.timezone.utc) - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
         return (delta.days * 86_400 + delta.seconds) * SECOND + delta.microseconds * 1_000
 
     def sync(self) -> None:
@@ -194,7 +195,7 @@ class HueyWorld:
             return
         from . import _patches
 
-        self.clock = Clock(sim.now_ns, sim.kernel.now)
+        self.clock = Clock(sim.now_ns, sim.kernel.now, sim.tz)
         _patches.push(self)
         self.installed = True
         try:

@@ -90,7 +90,7 @@ def _patch(world: HueyWorld) -> None:
         if delay is not None and eta is None:
             if not isinstance(delay, dt.timedelta):
                 delay = dt.timedelta(seconds=delay)
-            return clock.timestamp(utc) + delay
+            return clock.timestamp(utc) + delay + world.hop()
         return original_normalize(eta, delay, utc)
 
     _set(huey.utils, "utcnow", clock.utcnow)

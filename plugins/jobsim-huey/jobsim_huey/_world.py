@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 BACKEND = "huey"
 README = "plugins/jobsim-huey/README.md"
+HOP = dt.timedelta(microseconds=1)
 WAIT_HORIZON = 366 * DAY  # a blocking result.get() with no timeout gives up after this much virtual time
 _ERRORS = ("error", "timeout", "locked", "rate-limited")
 
@@ -103,6 +104,17 @@ class HueyWorld:
             return self.clock.to_local_ns(eta)
         delta = eta.replace(tzinfo=dt.timezone.utc) - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
         return (delta.days * 86_400 + delta.seconds) * SECOND + delta.microseconds * 1_000
+
+    def hop(self) -> dt.timedelta:
+        """What a worker adds to an ``eta`` it computes from a delay (a retry's ``retry_delay``, ``RetryTask(delay=)``,
+        ``task.schedule(delay=)`` in a task): 1 µs, Huey's datetime resolution.
+
+        On a real consumer a worker runs a little after the scheduler tick or enqueue that woke it, so an
+        ``eta`` it computes as now + a whole number of intervals lands just after a later tick, never on it, and
+        waits for the next one: a task moved at the 2 s tick that retries with ``retry_delay=1`` runs at 4 s,
+        not 3 s (the live test shows it). Virtual time has no such latency; this microsecond puts the ``eta`` on
+        the same side of the tick. An explicit ``eta`` and one computed in the test are taken as they are."""
+        return HOP if self.current is not None else dt.timedelta(0)
 
     def sync(self) -> None:
         """Before a task body touches what other workers share (the storage: queue, schedule, locks, results):
@@ -217,6 +229,8 @@ class HueyWorld:
         own["enqueue"] = lambda task: self.enqueue(hs, task)
         own["execute"] = lambda task, timestamp=None: self.execute(hs, task, timestamp)
         own["_timeout_context"] = self._body
+        own["_requeue_task"] = lambda task, timestamp, retry_eta=None: Huey._requeue_task(
+            huey, task, timestamp + self.hop(), retry_eta)
         hs.receiver = lambda signal, task, *args, **kwargs: self._observe(hs, signal, task, args)
         huey._signal.connect(hs.receiver)
         consumers = hs.consumers or [_default_consumer(huey, Huey)]
@@ -233,7 +247,7 @@ class HueyWorld:
 
         for hs in self.hueys:
             huey = hs.huey
-            for name in ("enqueue", "execute", "_timeout_context"):
+            for name in ("enqueue", "execute", "_timeout_context", "_requeue_task"):
                 huey.__dict__.pop(name, None)
             if hs.receiver is not None:
                 huey._signal.disconnect(hs.receiver)

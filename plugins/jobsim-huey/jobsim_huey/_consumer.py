@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import contextvars
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from jobsim._records import Attempt
 from jobsim._time import SECOND
@@ -164,7 +164,7 @@ class Body:
         engine.move_clock(x.now)
         return self
 
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
         x = self.x
         assert x is not None
         world = self.worker.world

@@ -30,6 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from jobsim._time import SECOND, to_datetime
@@ -114,7 +115,7 @@ class Clock:
     the scheduler's ``_next_loop += interval`` (``consumer.py:161``) stays exact in floating point and
     converts back to the nanosecond it means."""
 
-    def __init__(self, now_ns: Any, start_ns: int, tz: dt.tzinfo) -> None:
+    def __init__(self, now_ns: Callable[[], int], start_ns: int, tz: dt.tzinfo) -> None:
         self._now = now_ns
         self.tz = tz
         self.origin = (time.monotonic_ns() // SECOND + 1) * SECOND - start_ns

@@ -6,12 +6,12 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import START
 from huey import RedisExpireHuey, RedisHuey, SqliteHuey
 from huey.exceptions import RateLimitExceeded
 from huey_support import T0_NS, secs
 
 import jobsim
+from conftest import START
 from jobsim._time import SECOND
 from jobsim._trace import Trace
 

@@ -122,13 +122,13 @@ def test_the_simulation_matches_a_real_consumer_on_redis(live_app, redis_url):
     counts: dict[tuple, int] = defaultdict(int)
     for entry in simulated:
         key = (entry["task"], entry["tag"], entry["signal"])
-        sim_at[key + (counts[key],)] = entry["t"]
+        sim_at[(*key, counts[key])] = entry["t"]
         counts[key] += 1
     counts.clear()
     gaps = []
     for entry in real:
         key = (entry["task"], entry["tag"], entry["signal"])
-        predicted = sim_at[key + (counts[key],)]
+        predicted = sim_at[(*key, counts[key])]
         counts[key] += 1
         gaps.append((entry["t"] - predicted, key))
     worst = max(gaps, key=lambda gap: abs(gap[0]))

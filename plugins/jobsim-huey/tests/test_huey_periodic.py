@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 
-from conftest import START
 from huey import RedisHuey, crontab
 from huey_support import T0_NS
 
 import jobsim
+from conftest import START
 from jobsim._time import HOUR, MINUTE, SECOND
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from conftest import START
 from huey import BlackHoleHuey, FileHuey, MemoryHuey, RedisHuey
 
 import jobsim
+from conftest import START
 from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
 
 
@@ -50,16 +50,20 @@ def test_enqueueing_on_a_huey_the_simulation_does_not_run_is_refused(redis_huey)
     def elsewhere():
         pass
 
-    with jobsim.Simulation(redis_huey, start=START):
-        with pytest.raises(UnsupportedFeature, match=r"Huey 'elsewhere' .* does not run.*pass that Huey"):
-            elsewhere()
+    with (
+        jobsim.Simulation(redis_huey, start=START),
+        pytest.raises(UnsupportedFeature, match=r"Huey 'elsewhere' .* does not run.*pass that Huey"),
+    ):
+        elsewhere()
 
 
 def test_starting_a_real_consumer_for_a_simulated_huey_is_refused(redis_huey):
     consumer = redis_huey.create_consumer()
-    with jobsim.Simulation(redis_huey, start=START):
-        with pytest.raises(UnsupportedFeature, match=r"pass the unstarted consumer"):
-            consumer.start()
+    with (
+        jobsim.Simulation(redis_huey, start=START),
+        pytest.raises(UnsupportedFeature, match=r"pass the unstarted consumer"),
+    ):
+        consumer.start()
 
 
 @pytest.mark.parametrize(("options", "error", "match"), [
@@ -89,9 +93,11 @@ def test_a_memory_huey_holding_tasks_from_before_the_simulation_is_refused(memor
         pass
 
     early()  # enqueued on the real MemoryStorage
-    with pytest.raises(InvalidArgument, match=r"already holds 1 queued .* huey.flush\(\)"):
-        with jobsim.Simulation(memory_huey, start=START):
-            pass
+    with (
+        pytest.raises(InvalidArgument, match=r"already holds 1 queued .* huey.flush\(\)"),
+        jobsim.Simulation(memory_huey, start=START),
+    ):
+        pass
     memory_huey.flush()
     with jobsim.Simulation(memory_huey, start=START) as sim:
         early()
@@ -108,16 +114,17 @@ def test_a_blocking_result_wait_inside_a_task_is_refused(redis_huey):
     def parent():
         return child().get(blocking=True)
 
-    with jobsim.Simulation(redis_huey, start=START) as sim:
+    with (
+        jobsim.Simulation(redis_huey, start=START) as sim,
+        pytest.raises(UnsupportedFeature, match=r"inside a Huey task.*\.then\(\)"),
+    ):
         parent()
-        with pytest.raises(UnsupportedFeature, match=r"inside a Huey task.*\.then\(\)"):
-            sim.run_until_idle()
+        sim.run_until_idle()
 
 
 def test_a_blocking_result_wait_that_nothing_can_end_is_an_error_not_a_hang(redis_huey):
-    with jobsim.Simulation(redis_huey, start=START):
-        with pytest.raises(JobsimError, match=r"would wait forever"):
-            redis_huey.result("no-such-task", blocking=True)
+    with jobsim.Simulation(redis_huey, start=START), pytest.raises(JobsimError, match=r"would wait forever"):
+        redis_huey.result("no-such-task", blocking=True)
 
 
 def test_crashing_a_huey_workers_task_is_refused(redis_huey):
@@ -125,15 +132,19 @@ def test_crashing_a_huey_workers_task_is_refused(redis_huey):
     def job():
         pass
 
-    with jobsim.Simulation(redis_huey, start=START) as sim:
-        with pytest.raises(UnsupportedFeature, match=r"not simulated for Huey tasks"):
-            sim.crash_worker(function="job")
+    with (
+        jobsim.Simulation(redis_huey, start=START) as sim,
+        pytest.raises(UnsupportedFeature, match=r"not simulated for Huey tasks"),
+    ):
+        sim.crash_worker(function="job")
 
 
 def test_storage_internals_are_refused_by_name(redis_huey):
-    with jobsim.Simulation(redis_huey, start=START):
-        with pytest.raises(UnsupportedFeature, match=r"huey.storage.conn is not simulated"):
-            redis_huey.storage.conn  # noqa: B018
+    with (
+        jobsim.Simulation(redis_huey, start=START),
+        pytest.raises(UnsupportedFeature, match=r"huey.storage.conn is not simulated"),
+    ):
+        redis_huey.storage.conn  # noqa: B018
 
 
 def test_two_tasks_with_one_name_on_two_hueys_are_refused():
@@ -155,10 +166,12 @@ def test_a_huey_passed_twice_and_two_simulations_at_once_are_refused(redis_huey)
     with pytest.raises(InvalidArgument, match=r"passed to this Simulation twice"):
         jobsim.Simulation(redis_huey, redis_huey, start=START)
     other = RedisHuey("second", host="127.0.0.1", port=1)
-    with jobsim.Simulation(redis_huey, start=START):
-        with pytest.raises(JobsimError, match=r"another simulation with Huey instances is running"):
-            with jobsim.Simulation(other, start=START):
-                pass
+    with (
+        jobsim.Simulation(redis_huey, start=START),
+        pytest.raises(JobsimError, match=r"another simulation with Huey instances is running"),
+        jobsim.Simulation(other, start=START),
+    ):
+        pass
 
 
 def test_the_real_storage_is_back_after_the_simulation(redis_huey):

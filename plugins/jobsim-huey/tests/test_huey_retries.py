@@ -7,14 +7,14 @@ import math
 import time
 
 import pytest
-from conftest import START
 from huey import RedisHuey
 from huey.exceptions import CancelExecution, RetryTask, TaskException, TaskLockedException, TaskTimeout
+from huey_support import T0, T0_NS, secs
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from huey_support import T0, T0_NS, secs
 
 import jobsim
+from conftest import START
 from jobsim._time import SECOND
 
 
@@ -174,7 +174,7 @@ def test_a_task_lock_held_by_one_worker_fails_the_other_until_its_retries_run_ou
         return n
 
     with jobsim.Simulation(h.create_consumer(workers=2), start=START) as sim:
-        first, second = report(1), report(2)
+        first, _second = report(1), report(2)
         sim.run_until_idle()
         held, locked = sim.runs(report)
         assert held.status == "completed" and first.get() == 1

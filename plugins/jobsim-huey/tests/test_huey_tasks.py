@@ -6,12 +6,12 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import START
 from huey import PriorityRedisHuey
 from huey.exceptions import ResultTimeout
 from huey_support import T0_NS, polls, secs
 
 import jobsim
+from conftest import START
 from jobsim._time import SECOND
 
 
@@ -51,7 +51,8 @@ def test_a_polled_storage_is_read_at_hueys_backoff_instants(memory_huey):
         work()
         sim.run_until_idle()
         taken = next(p for p in polls(40) if p >= SECOND)
-        assert sim.runs(work)[0].attempts[0].start_ns == T0_NS + taken == T0_NS + 1_106_679_921  # 0.1 + 0.115 + ... + 0.2313
+        # 0.1 + 0.115 + 0.13225 + ... + 0.2313 s: the first poll at or after 1 s
+        assert sim.runs(work)[0].attempts[0].start_ns == T0_NS + taken == T0_NS + 1_106_679_921
         ended = T0_NS + taken + 2 * SECOND
         sim.advance_to("2025-03-01T00:10:00Z")  # idle since the end: polls at 0.1 s, ... growing to 10 s apart
         work()
@@ -139,9 +140,8 @@ def test_a_plain_redis_storage_refuses_a_priority_as_huey_does(redis_huey):
     def work():
         pass
 
-    with jobsim.Simulation(h, start=START):
-        with pytest.raises(NotImplementedError, match="priorities are not supported"):
-            work()
+    with jobsim.Simulation(h, start=START), pytest.raises(NotImplementedError, match="priorities are not supported"):
+        work()
 
 
 def test_a_task_that_expires_before_a_worker_takes_it_is_skipped(redis_huey):

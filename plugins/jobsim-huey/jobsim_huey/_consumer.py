@@ -1,15 +1,15 @@
 """A Huey consumer in virtual time: its scheduler and its workers, running Huey's own loop code.
 
 A real consumer (``huey_consumer``, huey 3.5.4 ``consumer.py``) starts one ``Scheduler`` thread and
-``-w N`` ``Worker`` threads (``consumer.py:455-471``); each repeatedly calls its ``loop()``
-(``consumer.py:497-518``). Here the same objects (the consumer's ``worker_class`` and
+``-w N`` ``Worker`` threads (``consumer.py:457-471``); each repeatedly calls its ``loop()``
+(``consumer.py:502-524``). Here the same objects (the consumer's ``worker_class`` and
 ``scheduler_class``) are built with a stop flag whose ``wait(seconds)`` does not block but tells the
 simulation how long the thread would sleep, and their ``loop()`` is called at the virtual instants the
 threads would call it:
 
 * ``Scheduler.loop`` every ``scheduler_interval`` seconds (default 1) from the consumer's start: it
-  moves every scheduled task whose ``eta`` has passed to the queue (``consumer.py:159-176``), and every
-  60 seconds from the start (``periodic_task_seconds``, ``consumer.py:178-182``) it enqueues the periodic
+  moves every scheduled task whose ``eta`` has passed to the queue (``consumer.py:171-190``), and every
+  60 seconds from the start (``periodic_task_seconds``, ``consumer.py:191-195``) it enqueues the periodic
   tasks whose ``crontab`` matches ``Huey._get_timestamp()``: UTC with ``utc=True`` (the default), the
   process's local time with ``utc=False``. The checks are 60 s apart from the consumer's start, not on
   minute boundaries: a consumer started at 09:00:30 checks at 09:01:30, 09:02:30, ... Ticks where
@@ -17,7 +17,7 @@ threads would call it:
   week costs a check a minute, not a loop a second;
 * ``Worker.loop`` dequeues one task and executes it (``Huey.execute``), or finds the queue empty and
   sleeps: ``initial_delay`` (0.1 s), multiplied by ``backoff`` (1.15) after each empty poll up to
-  ``max_delay`` (10 s), back to ``initial_delay`` after a task (``consumer.py:117-145``). On a Redis or
+  ``max_delay`` (10 s), back to ``initial_delay`` after a task (``consumer.py:120-148``). On a Redis or
   Postgres storage ``dequeue`` blocks instead (``storage.py:531-539``): an idle worker takes a task the
   instant it is enqueued, idle workers in the order they went idle (Redis serves ``BRPOP`` clients
   first-come, first-served).
@@ -49,7 +49,7 @@ README = "plugins/jobsim-huey/README.md"
 
 
 class Options:
-    """What a simulated consumer takes from a ``huey.consumer.Consumer`` (``consumer.py:398-471``)."""
+    """What a simulated consumer takes from a ``huey.consumer.Consumer`` (``consumer.py:392-471``)."""
 
     __slots__ = ("backoff", "default_delay", "max_delay", "periodic", "scheduler_class", "scheduler_interval",
                  "worker_class", "worker_type", "workers")  # fmt: skip
@@ -113,9 +113,9 @@ class Flag:
 
 class HueyExecution(StoppableExecution):
     """A task's body on a simulated worker: with ``worker_type='process'``, its clock stops at the task's
-    ``timeout``, where ``SIGALRM`` raises ``TaskTimeout`` (``ProcessEnvironment.timeout``, ``consumer.py:359-371``).
-    Thread workers have no such alarm (``Environment.timeout`` is a no-op, ``consumer.py:231-232``): there
-    ``timeout`` only sets the deadline ``task.check_timeout()`` compares (``api.py:478-479,901-913``)."""
+    ``timeout``, where ``SIGALRM`` raises ``TaskTimeout`` (``ProcessEnvironment.timeout``, ``consumer.py:347-359``).
+    Thread workers have no such alarm (``Environment.timeout`` is a no-op, ``consumer.py:252-253``): there
+    ``timeout`` only sets the deadline ``task.check_timeout()`` compares (``api.py:446-447,867-879``)."""
 
     __slots__ = ("seconds",)
 
@@ -133,7 +133,7 @@ class HueyExecution(StoppableExecution):
 
 class Body:
     """``Huey._timeout_context(task)`` while the simulation runs: wraps exactly the task's body
-    (``with self._timeout_context(task): task_value = task.execute()``, ``api.py:484-487``).
+    (``with self._timeout_context(task): task_value = task.execute()``, ``api.py:450-453``).
 
     Entering it starts the attempt (``sim.fail`` makes it raise here, so Huey handles the fault as the
     task's exception); leaving it ends the attempt and suspends Huey's ``execute`` until virtual time
@@ -171,8 +171,10 @@ class Body:
         engine = world.sim.engine
         engine.x = None
         self._attempt(x, exc)
-        if exc is not None and escapes(exc) and not isinstance(exc, KeyboardInterrupt):
-            self.worker.escaped = exc  # Huey would log a jobsim error as the task's: it leaves after execute()
+        if exc is not None and escapes(exc):
+            # Huey would log a jobsim error as the task's, and swallow KeyboardInterrupt (SIGNAL_INTERRUPTED,
+            # api.py:495-498): it leaves the worker once execute() returns
+            self.worker.escaped = exc
         if x.now > world.sim.kernel.now:
             self.worker.suspend(x.now)
         return False
@@ -216,7 +218,7 @@ class SimWorker:
         self.drive()
 
     def _main(self) -> None:
-        """``Consumer._create_process._run`` (``consumer.py:503-512``) for one worker: initialize (startup hooks),
+        """``Consumer._create_process._run`` (``consumer.py:507-518``) for one worker: initialize (startup hooks),
         then ``loop()`` for ever. It gives control back to the simulation when it goes idle or spends time."""
         from greenlet import getcurrent
 
@@ -278,12 +280,13 @@ class SimWorker:
 
     def _catch_up(self, now: int) -> None:
         """The empty polls an idle worker made before ``now``: each one is Huey's ``Worker.sleep()``, which
-        grows the delay (``consumer.py:140-145``); once it stays at ``max_delay`` they are counted at once."""
+        grows the delay (``consumer.py:143-148``); once it stays the same (``max_delay``, or ``backoff=1``) they are
+        counted at once."""
         assert self.poll_at is not None
         impl, flag, cap = self.impl, self.flag, self.consumer.options.max_delay
         while self.poll_at < now:
-            if impl.delay >= cap:  # steady: every sleep is max_delay from here
-                step = _ns(cap)
+            if impl.delay >= cap or impl.backoff == 1:  # steady: every sleep is the same from here
+                step = _ns(min(impl.delay, cap))
                 self.poll_at += -(-(now - self.poll_at) // step) * step
                 break
             impl.sleep()
@@ -324,7 +327,7 @@ class SimConsumer:
         self.timer_due: tuple[int, bool] | None = None
 
     def start(self) -> None:
-        """The consumer starts (``Consumer.start``, ``consumer.py:538-566``): the scheduler, then the workers."""
+        """The consumer starts (``Consumer.start``, ``consumer.py:526-560``): the scheduler, then the workers."""
         world = self.world
         world.tick()
         self.start_ns = world.sim.kernel.now
@@ -340,11 +343,12 @@ class SimConsumer:
 
     # -- the scheduler ----------------------------------------------------------------------------
     def _tick(self) -> None:
-        """One ``Scheduler.loop()`` (``consumer.py:159-182``) at the instant it is due."""
+        """One ``Scheduler.loop()`` (``consumer.py:171-195``) at the instant it is due."""
         world, clock = self.world, self.world.clock
         self.timer = self.timer_due = None
         now = world.sim.kernel.now
         world.tick()
+        self.last_tick = now
         # ticks skipped as a whole (nothing could happen in them) leave _next_loop behind: it is this tick's
         self.scheduler._next_loop = clock.monotonic()
         world.ticking = self
@@ -352,7 +356,6 @@ class SimConsumer:
             self.scheduler.loop()
         finally:
             world.ticking = None
-        self.last_tick = now
         self.arm()
 
     def arm(self) -> None:

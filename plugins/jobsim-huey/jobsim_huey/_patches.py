@@ -6,19 +6,19 @@ calls made from the test between driving calls (``task.schedule(delay=60)`` comp
 there):
 
 * ``utcnow`` (``utils.py:16-22``), imported by name into ``api.py``: ``Huey._get_timestamp``
-  (``api.py:445-447``) and every ``normalize_time(delay=...)`` (``utils.py:82-90``), which
-  ``schedule``/``s(delay=)`` (``api.py:1033,1063``), ``RetryTask(delay=)`` (``api.py:512``),
-  ``expires=`` (``utils.py:76-79``) and rate limits use;
-* ``datetime.datetime.now()`` where ``utc=False`` (``api.py:446``, ``utils.py:86``), and the local-time
+  (``api.py:409-411``) and every ``normalize_time(delay=...)`` (``utils.py:87-108``), which
+  ``schedule``/``s(delay=)`` (``api.py:999-1062``), ``RetryTask(delay=)`` (``api.py:483``),
+  ``expires=`` (``utils.py:81-84``) and rate limits (``api.py:468``) use;
+* ``datetime.datetime.now()`` where ``utc=False`` (``api.py:411``, ``utils.py:92-93``), and the local-time
   conversions of an ``eta`` (``make_naive``, ``local_to_utc``, ``utils.py:57-78``, which read the process's
   ``TZ`` through ``time.mktime``/``time.localtime``): the local zone is the simulation's ``tz``
   (``Simulation(tz=...)``, UTC by default), as if the consumer's machine ran with ``TZ`` set to it --
   the same on every machine the test runs on (inside driving calls the process's own zone is UTC:
   jobsim's wall clock travels to a UTC instant);
-* ``time.monotonic`` in ``api.py`` (a task's ``timeout`` deadline, ``api.py:478-482``, ``Task.time_remaining``,
-  ``is_timed_out``, ``check_timeout``, ``api.py:901-913``) and ``consumer.py`` (the scheduler's 1-second
-  loop and 60-second periodic check, ``consumer.py:160-182``); ``time.time`` in ``RateLimit`` (``api.py:1132``);
-* ``uuid.uuid4`` in ``api.py`` (task ids, ``api.py:873-874``; chord ids, ``api.py:334``): drawn from the seed;
+* ``time.monotonic`` in ``api.py`` (a task's ``timeout`` deadline, ``api.py:442-447``, ``Task.time_remaining``,
+  ``is_timed_out``, ``check_timeout``, ``api.py:867-879``) and ``consumer.py`` (the scheduler's 1-second
+  loop and 60-second periodic check, ``consumer.py:163-197``); ``time.time`` in ``RateLimit`` (``api.py:1128``);
+* ``uuid.uuid4`` in ``api.py`` (task ids, ``api.py:859-860``; chord ids, ``api.py:328``): drawn from the seed;
 * ``Huey.enqueue`` on a Huey the simulation does not run is refused (it would reach its real storage),
   and so is ``Consumer.start``/``run`` for one it runs (its threads would consume in real time).
 
@@ -86,7 +86,7 @@ def _patch(world: HueyWorld) -> None:
     original_normalize = huey.utils.normalize_time
 
     def normalize_time(eta: Any = None, delay: Any = None, utc: bool = True) -> Any:
-        """``normalize_time`` (``utils.py:82-103``) with ``now`` virtual: a ``delay`` counts from the virtual
+        """``normalize_time`` (``utils.py:87-108``) with ``now`` virtual: a ``delay`` counts from the virtual
         instant; an ``eta`` is only converted (local to UTC or back), which reads no clock."""
         if delay is not None and eta is None:
             if not isinstance(delay, dt.timedelta):
@@ -112,7 +112,7 @@ class Clock:
     """Huey's time sources on the virtual clock (``sim.now_ns()``: the running task's own instant in task code).
 
     ``monotonic()`` is an integer number of seconds at the simulation's start (near the real one), so
-    the scheduler's ``_next_loop += interval`` (``consumer.py:161``) stays exact in floating point and
+    the scheduler's ``_next_loop += interval`` (``consumer.py:173``) stays exact in floating point and
     converts back to the nanosecond it means."""
 
     def __init__(self, now_ns: Callable[[], int], start_ns: int, tz: dt.tzinfo) -> None:
@@ -142,7 +142,7 @@ class Clock:
         return _epoch_ns(moment.replace(tzinfo=self.tz))
 
     def timestamp(self, utc: bool) -> dt.datetime:
-        """``Huey._get_timestamp()`` (``api.py:445-447``)."""
+        """``Huey._get_timestamp()`` (``api.py:409-411``)."""
         return self.utcnow() if utc else self.localnow()
 
     def monotonic(self) -> float:

@@ -11,9 +11,9 @@ wake at the right virtual instants:
   task with one (``storage.py:525-528``), as here;
 * ``blocking``: a Redis or Postgres storage's ``dequeue`` blocks until a task arrives (``BRPOP``,
   ``storage.py:531-539``), so an idle worker takes a task the instant it is enqueued; Memory and SQLite
-  storages are polled (``Worker.sleep``, ``consumer.py:140-145``);
-* the schedule is read by eta (``read_schedule(ts)``: every task with ``eta <= ts``, ``storage.py:377-389``);
-* results: ``pop_data`` removes (``storage.py:408-409``) except on the ``*ExpireStorage`` classes, where it
+  storages are polled (``Worker.sleep``, ``consumer.py:143-148``);
+* the schedule is read by eta (``read_schedule(ts)``: every task with ``eta <= ts``, ``storage.py:376-387``);
+* results: ``pop_data`` removes (``storage.py:407-408``) except on the ``*ExpireStorage`` classes, where it
   peeks and results expire after ``expire_time`` seconds (``storage.py:659-700``), in virtual time;
 * ``put_if_empty(ttl=)`` (locks): the Redis storages expire the key after ``ttl`` seconds; ``MemoryStorage``
   ignores ``ttl``; the SQL storages raise ``NotImplementedError`` (``storage.py:235-253``).
@@ -230,7 +230,7 @@ class SimStorage:
         entry = self._live(key)
         if entry is None:
             return EmptyData
-        if not self.kind.expire:  # the Expire storages read without removing (storage.py:695-698)
+        if not self.kind.expire:  # the Expire storages read without removing (storage.py:692-696)
             del self._data[key]
         return entry[0]
 

@@ -5,7 +5,7 @@ and simulated consumers (``_consumer``) run Huey's own worker and scheduler loop
 clock. Each task id is one jobsim run of the function named by the task's class; each execution of
 its body is an attempt; a retry (``retries=``, ``RetryTask``, ``CancelExecution(retry=True)``) is a
 ``retry`` record on the same run, as Huey re-queues the same task id (``_requeue_task``,
-``api.py:572-585``). What happened is read from Huey's own signals (``api.py:296-301``), so a run
+``api.py:572-585``). What happened is read from Huey's own signals (``Huey._emit``, ``api.py:293-294``), so a run
 ends exactly as Huey decided: ``completed`` (``SIGNAL_COMPLETE``), ``failed`` (an error, a timeout,
 a lock or rate limit with no retry left), ``cancelled`` (``SIGNAL_CANCELED`` with no retry,
 ``SIGNAL_REVOKED``) or ``skipped`` (``SIGNAL_EXPIRED``).
@@ -263,7 +263,7 @@ class HueyWorld:
 
     # -- Huey's calls, while the simulation runs --------------------------------------------------------
     def enqueue(self, hs: HueyState, task: Any) -> Any:
-        """``huey.enqueue(task)`` (``api.py:303-324``) after checking every task of it is registered on this Huey."""
+        """``huey.enqueue(task)`` (``api.py:304-325``) after checking every task of it is registered on this Huey."""
         from huey.api import Huey, Task, chord, group
 
         if isinstance(task, group):
@@ -315,7 +315,7 @@ class HueyWorld:
         return Body(worker, task)
 
     def execute(self, hs: HueyState, task: Any, timestamp: Any = None) -> Any:
-        """``huey.execute(task)`` (``api.py:449-467``) by a simulated worker; the signals Huey sends meanwhile
+        """``huey.execute(task)`` (``api.py:413-430``) by a simulated worker; the signals Huey sends meanwhile
         say how the run goes on."""
         from huey.api import Huey
 
@@ -402,7 +402,7 @@ class HueyWorld:
         return run
 
     def _observe(self, hs: HueyState, signal: str, task: Any, args: tuple[Any, ...]) -> None:
-        """A receiver of every Huey signal (``Signal.send``, ``signals.py:43-53``): the trace learns what Huey did."""
+        """A receiver of every Huey signal (``Signal.send``, ``signals.py:44-53``): the trace learns what Huey did."""
         from huey.api import Task
 
         if not isinstance(task, Task):
@@ -457,7 +457,7 @@ class HueyWorld:
     # -- waits from the test -----------------------------------------------------------------------------
     def wait_result(self, storage: SimStorage, key: str, timeout: Any) -> bool:
         """``Result.get(blocking=True, timeout=...)``: run the simulation, instant by instant, until the result is
-        stored or ``timeout`` virtual seconds passed (then Huey raises ``ResultTimeout``, ``api.py:1247-1254``)."""
+        stored or ``timeout`` virtual seconds passed (then Huey raises ``ResultTimeout``, ``api.py:1240-1255``)."""
         sim = self.sim
         if sim.engine.x is not None or self.current is not None:
             raise UnsupportedFeature(
@@ -475,8 +475,8 @@ class HueyWorld:
                 if within is None:
                     raise JobsimError(
                         f"Result.get(blocking=True) for task {key} would wait forever: no result is stored and "
-                        "nothing pending in the simulation could store one (the task failed without storing an "
-                        "error, is a periodic task, or was never enqueued?). Pass timeout= to get ResultTimeout"
+                        "nothing but periodic checks is pending in the simulation (the task was never enqueued, "
+                        "is a periodic task, or its result was read already?). Pass timeout= to get ResultTimeout"
                     )
                 sim.advance_to(_instant(deadline))
                 break
@@ -509,8 +509,8 @@ class HueyWorld:
 
 
 def _default_consumer(huey: Any, huey_class: Any) -> Any:
-    """``huey_consumer`` with its defaults (``-w 1``, thread workers, ``consumer.py:398-404``); building a Consumer
-    sets ``huey._timeout_handler`` (``consumer.py:446``), which is put back."""
+    """``huey_consumer`` with its defaults (``-w 1``, thread workers, ``consumer.py:392-396``); building a Consumer
+    sets ``huey._timeout_handler`` (``consumer.py:448``), which is put back."""
     saved = huey._timeout_handler
     try:
         return huey.create_consumer()

@@ -2,7 +2,7 @@
 
 Two thread workers, the scheduler every second with periodic tasks on (``huey_consumer -w 2 -s 1``).
 Prints the wall-clock time its scheduler started from (``Scheduler.__init__`` reads ``monotonic()``
-when the consumer is built, ``consumer.py:155-157``), then runs until SIGTERM.
+when the consumer is built, ``consumer.py:163-170``), then runs until SIGTERM.
 """
 
 from __future__ import annotations

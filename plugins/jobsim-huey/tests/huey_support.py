@@ -17,7 +17,7 @@ def secs(ns: int) -> float:
 
 def polls(count: int, initial: float = 0.1, backoff: float = 1.15, cap: float = 10.0) -> list[int]:
     """The instants (ns after an idle worker's first empty poll) of its next ``count`` polls, per huey's
-    ``Worker.sleep``: wait ``delay`` (capped at ``max_delay``), then ``delay *= backoff`` (consumer.py:140-145)."""
+    ``Worker.sleep``: wait ``delay`` (capped at ``max_delay``), then ``delay *= backoff`` (consumer.py:143-148)."""
     at, delay, out = 0, initial, []
     for _ in range(count):
         delay = min(delay, cap)

@@ -83,7 +83,7 @@ def test_store_none_and_an_expiring_result_store():
         sim.run_until_idle()
         assert none.is_ready()  # store_none: None is stored
         assert five.get() == 5 and five.get(preserve=True) == 5
-        assert h.get(five.id, peek=True) is not None  # read without removing (storage.py:695-698)
+        assert h.get(five.id, peek=True) is not None  # read without removing (storage.py:692-696)
         sim.advance("61s")
         five.reset()
         assert five.get() is None and h.result_count() == 0  # expired after expire_time, in virtual time

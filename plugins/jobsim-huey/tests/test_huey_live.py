@@ -16,7 +16,7 @@ instant. The simulation predicts no latency; the real consumer adds:
 * a hop through Redis (``LPUSH`` to a worker blocked in ``BRPOP``, ``storage.py:531-539``): about a
   millisecond;
 * the scheduler thread's wake-up: it sleeps to its next whole interval from its start
-  (``sleep_for_interval``, ``consumer.py:61-77``), so a due task is moved within milliseconds of the tick;
+  (``sleep_for_interval``, ``consumer.py:51-68``), so a due task is moved within milliseconds of the tick;
 * ``time.sleep(0.5)`` in a task: a millisecond or two;
 
 a few milliseconds in all, which ``TOLERANCE`` = 0.25 s covers with room for a loaded machine (two cores

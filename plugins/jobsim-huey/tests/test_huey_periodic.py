@@ -29,7 +29,7 @@ def test_a_crontab_fires_at_the_checks_that_match_it_in_utc(redis_huey):
         assert [run.start_ns - T0_NS for run in runs] == [0, 15 * MINUTE, 30 * MINUTE, 45 * MINUTE]
         assert all(run.status == "completed" and run.output == "swept" for run in runs)
         assert "started by the periodic check of test-redis/consumer" in sim.timeline()
-        assert h.result_count() == 0  # periodic tasks store no result (api.py:532)
+        assert h.result_count() == 0  # periodic tasks store no result (api.py:511)
 
 
 def test_checks_are_60_seconds_apart_from_the_consumers_start_not_on_the_minute(redis_huey):

@@ -35,7 +35,7 @@ def test_retry_delay_and_backoff_wait_for_the_schedulers_next_tick(redis_huey):
         sim.run_until_idle()
         run = sim.runs(sync)[0]
         # fails at 0.5 -> eta 2.5 -> the 1-second scheduler moves it at 3 s; fails at 3.5 -> eta 7.5 -> 8;
-        # fails at 8.5 -> eta 16.5 -> 17 (retry_delay *= retry_backoff after each, api.py:577-581)
+        # fails at 8.5 -> eta 16.5 -> 17 (retry_delay *= retry_backoff after each, api.py:578-582)
         assert starts(run) == [0, 3, 8, 17]
         assert run.status == "failed" and secs(run.end_ns) == 17.5
         assert isinstance(run.error, ConnectionError)
@@ -103,7 +103,7 @@ def test_retry_task_sets_its_own_delay_or_eta_and_does_not_use_up_retries(redis_
         if len(calls) == 1:
             raise RetryTask(delay=30)
         if len(calls) == 2:
-            raise RetryTask(eta=T0 + dt.timedelta(minutes=5))  # aware: converted to naive UTC (utils.py:95-99)
+            raise RetryTask(eta=T0 + dt.timedelta(minutes=5))  # aware: converted to naive UTC (utils.py:99-104)
         return "paid"
 
     with jobsim.Simulation(h, start=START) as sim:
@@ -124,13 +124,13 @@ def test_cancel_execution_ends_the_run_unless_it_asks_for_a_retry(redis_huey):
     @h.task(retries=2)
     def plain(tries=[]):  # noqa: B006 - counts calls
         tries.append(1)
-        raise CancelExecution()  # retry=None: retried while retries are left (api.py:516)
+        raise CancelExecution()  # retry=None: retried while retries are left (api.py:486)
 
     @h.task()
     def again_once(tries=[]):  # noqa: B006 - counts calls
         tries.append(1)
         if len(tries) == 1:
-            raise CancelExecution(retry=True)  # retries = max(retries, 1) (api.py:516-518)
+            raise CancelExecution(retry=True)  # retries = max(retries, 1) (api.py:486-488)
         return len(tries)
 
     with jobsim.Simulation(h, start=START) as sim:
@@ -138,7 +138,7 @@ def test_cancel_execution_ends_the_run_unless_it_asks_for_a_retry(redis_huey):
         plain()
         sim.run_until_idle()
         run = sim.runs(stop_here)[0]
-        assert run.status == "cancelled" and len(run.attempts) == 1  # retry=False: retries=0 (api.py:520)
+        assert run.status == "cancelled" and len(run.attempts) == 1  # retry=False: retries=0 (api.py:490)
         assert sim.runs(plain)[0].status == "cancelled" and len(sim.runs(plain)[0].attempts) == 3
         assert sim.runs(again_once)[0].status == "completed" and again.get() == 2
         with pytest.raises(TaskException):

@@ -280,3 +280,20 @@ def test_runs_take_the_task_or_its_name_and_sim_fail_injects_into_an_attempt(red
         assert run.status == "completed" and len(run.attempts) == 2
         assert isinstance(run.attempts[0].error, ConnectionError)
         assert result.get() == "charged" and run.output == "charged"
+
+
+def test_a_worker_idle_for_days_is_caught_up_at_once_even_without_backoff(memory_huey):
+    h = memory_huey
+
+    @h.task()
+    def work():
+        pass
+
+    with jobsim.Simulation(h.create_consumer(initial_delay=0.5, backoff=1), start=START) as sim:
+        began = time.perf_counter()
+        sim.advance("3d")
+        sim.advance("0.2s")
+        work()  # polls every 0.5 s from the start: the next one after 3 d + 0.2 s is at 3 d + 0.5 s
+        sim.run_until_idle()
+        assert sim.runs(work)[0].attempts[0].start_ns == T0_NS + 3 * 86_400 * SECOND + 500_000_000
+        assert time.perf_counter() - began < 2  # 518,400 empty polls counted, not looped

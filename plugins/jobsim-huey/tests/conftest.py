@@ -13,7 +13,7 @@ if importlib.util.find_spec("huey") is None or importlib.util.find_spec("jobsim_
     # run from the repository root without the plugin installed: nothing here can run
     collect_ignore_glob = ["test_*.py", "huey_live_*.py"]
 
-START = "2025-03-01T00:00:00Z"
+
 
 
 @pytest.fixture(autouse=True)

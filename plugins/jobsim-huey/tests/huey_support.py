@@ -6,6 +6,7 @@ import datetime as dt
 
 from jobsim._time import SECOND
 
+START = "2025-03-01T00:00:00Z"
 T0 = dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc)
 T0_NS = int(T0.timestamp()) * SECOND
 

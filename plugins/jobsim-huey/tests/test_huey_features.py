@@ -8,10 +8,9 @@ import time
 import pytest
 from huey import RedisExpireHuey, RedisHuey, SqliteHuey
 from huey.exceptions import RateLimitExceeded
-from huey_support import T0_NS, secs
+from huey_support import START, T0_NS, secs
 
 import jobsim
-from conftest import START
 from jobsim._time import SECOND
 from jobsim._trace import Trace
 

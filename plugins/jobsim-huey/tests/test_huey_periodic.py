@@ -5,10 +5,9 @@ from __future__ import annotations
 import time
 
 from huey import RedisHuey, crontab
-from huey_support import T0_NS
+from huey_support import START, T0_NS
 
 import jobsim
-from conftest import START
 from jobsim._time import HOUR, MINUTE, SECOND
 
 

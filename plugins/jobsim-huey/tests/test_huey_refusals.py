@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from huey import BlackHoleHuey, FileHuey, MemoryHuey, RedisHuey
+from huey_support import START
 
 import jobsim
-from conftest import START
 from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
 
 

@@ -9,12 +9,11 @@ import time
 import pytest
 from huey import RedisHuey
 from huey.exceptions import CancelExecution, RetryTask, TaskException, TaskLockedException, TaskTimeout
-from huey_support import T0, T0_NS, secs
+from huey_support import START, T0, T0_NS, secs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jobsim
-from conftest import START
 from jobsim._time import SECOND
 
 

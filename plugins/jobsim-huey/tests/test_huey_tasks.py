@@ -8,10 +8,9 @@ import time
 import pytest
 from huey import PriorityRedisHuey
 from huey.exceptions import ResultTimeout
-from huey_support import T0_NS, polls, secs
+from huey_support import START, T0_NS, polls, secs
 
 import jobsim
-from conftest import START
 from jobsim._time import SECOND
 
 

@@ -14,8 +14,6 @@ if importlib.util.find_spec("huey") is None or importlib.util.find_spec("jobsim_
     collect_ignore_glob = ["test_*.py", "huey_live_*.py"]
 
 
-
-
 @pytest.fixture(autouse=True)
 def _quiet():
     logging.disable(logging.CRITICAL)  # Huey logs every failure with its traceback, as a consumer does

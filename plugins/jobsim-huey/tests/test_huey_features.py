@@ -182,3 +182,19 @@ def test_idle_blocking_workers_take_tasks_in_the_order_they_went_idle(blocking):
             assert executing[0]["worker"] == "order/consumer/Worker-2"
         else:  # polled: whichever worker polls first after 10 s
             assert order[2][0] == "c" and 10 < order[2][1] <= 20
+
+
+def test_the_huey_profile_gives_plain_functions_hueys_defaults(redis_huey):
+    app = jobsim.App("plain")
+
+    @app.function("sync", on="shop/sync")
+    def sync(ctx):
+        raise ConnectionError("down")
+
+    with jobsim.Simulation(app, profile="huey", start=START) as sim:
+        sim.send("shop/sync", {})
+        sim.run_until_idle()
+        run = sim.runs("sync")[0]
+        assert run.status == "failed" and len(run.attempts) == 1  # no retry unless retries= (api.py:171-172)
+    with jobsim.Simulation(redis_huey, start=START) as sim:
+        assert sim.profile.name == "huey"  # a Huey target's default profile

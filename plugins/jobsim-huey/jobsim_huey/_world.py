@@ -53,6 +53,16 @@ class HueyState:
         self.receiver: Any = None
 
 
+class _Execution:
+    """One ``huey.execute`` of a task under way: the signals Huey sent so far, the run's attempts before it."""
+
+    __slots__ = ("attempts", "signals")
+
+    def __init__(self, attempts: int) -> None:
+        self.attempts = attempts
+        self.signals: list[str] = []
+
+
 class _Native:
     """``options["native"]`` of a task's function: equal to the task's class and to its ``TaskWrapper``, so
     ``sim.runs(add)`` and ``sim.fail(add, ...)`` take the decorated function."""
@@ -87,7 +97,7 @@ class HueyWorld:
         self.tasks: dict[str, Run] = {}  # task id -> its run
         self.current: SimWorker | None = None  # the worker whose greenlet is running
         self.ticking: SimConsumer | None = None  # the consumer whose scheduler is ticking
-        self.collecting: dict[str, list[str]] = {}  # task id -> the signals of its execution under way
+        self.collecting: dict[str, _Execution] = {}  # task id -> its execution under way
 
     # -- ids, clock --------------------------------------------------------------------------------
     def new_uuid(self) -> uuid.UUID:
@@ -316,43 +326,55 @@ class HueyWorld:
 
     def execute(self, hs: HueyState, task: Any, timestamp: Any = None) -> Any:
         """``huey.execute(task)`` (``api.py:413-430``) by a simulated worker; the signals Huey sends meanwhile
-        say how the run goes on."""
+        say how the run goes on (``_decide``)."""
         from huey.api import Huey
 
         run = self.run_of(task, hs)
         worker = self.current
         if worker is not None:
             worker.running = run
-        signals = self.collecting[task.id] = []
+        state = self.collecting[task.id] = _Execution(len(run.attempts))
         try:
             value = Huey.execute(hs.huey, task, timestamp)
         finally:
             self.collecting.pop(task.id, None)
-        self._settle(hs, run, task, signals, value)
+        if run.status == "completed" and value is not None:
+            run._payload = output_bytes(value)
+        elif "retrying" in state.signals and not run.done:
+            self._retried(hs, run, task, state.signals)
         return value
 
-    def _settle(self, hs: HueyState, run: Run, task: Any, signals: list[str], value: Any) -> None:
-        now = self.sim.now_ns()
-        last = run.attempts[-1].error if run.attempts else None
-        if "complete" in signals:
-            if value is not None:
-                run._payload = output_bytes(value)
+    def _decide(self, run: Run, task: Any, signal: str, state: _Execution) -> None:
+        """The run ends at the signal that ends it -- before what Huey does next (a pipeline's next task, an
+        ``on_error`` task), as on the real consumer. Whether an error is the last is known at its signal:
+        Huey retries while ``task.retries`` is left (``final = not task.retries``, ``api.py:523``); a
+        ``CancelExecution`` from a ``pre_execute`` hook (no attempt made) is never retried (``api.py:433-440``)."""
+        if run.done:
+            return
+        last = run.attempts[-1].error if len(run.attempts) > state.attempts else None
+        if signal == "complete":
             self._end(run, "completed", None)
-        elif "retrying" in signals:
-            run.status = "retrying"
-            scheduled = "scheduled" in signals[signals.index("retrying"):]
-            at = max(now, self.eta_ns(task.eta, hs.huey.utc)) if scheduled and task.eta is not None else now
-            self.sim.trace.add(now, "retry", {"function": run.function.id, "run": run.id, "step": None,
-                                              "attempt": len(run.attempts), "at": at, "delay": at - now,
-                                              "retries": task.retries})  # fmt: skip
-        elif "revoked" in signals:
+        elif signal == "revoked":
             self._end(run, "cancelled", None, why="revoked")
-        elif "expired" in signals:
+        elif signal == "expired":
             self._end(run, "skipped", None, why="expired")
-        elif "canceled" in signals:
+        elif signal == "canceled" and (not task.retries or len(run.attempts) == state.attempts):
             self._end(run, "cancelled", last, why="CancelExecution")
-        elif any(signal in _ERRORS for signal in signals):
+        elif signal in _ERRORS and not task.retries:
             self._end(run, "failed", last)
+
+    def _retried(self, hs: HueyState, run: Run, task: Any, signals: list[str]) -> None:
+        """A ``retry`` record: due now (re-enqueued at once) or at the eta Huey put it on the schedule with
+        (without the microsecond ``hop``, which only orders it after the tick)."""
+        now = self.sim.now_ns()
+        run.status = "retrying"
+        scheduled = "scheduled" in signals[signals.index("retrying"):]
+        at = now
+        if scheduled and task.eta is not None:
+            at = max(now, self.eta_ns(task.eta, hs.huey.utc) - HOP // dt.timedelta(microseconds=1) * 1_000)
+        self.sim.trace.add(now, "retry", {"function": run.function.id, "run": run.id, "step": None,
+                                          "attempt": len(run.attempts), "at": at, "delay": at - now,
+                                          "retries": task.retries})  # fmt: skip
 
     def _end(self, run: Run, status: str, error: BaseException | None, *, why: str = "") -> None:
         now = self.sim.now_ns()
@@ -412,9 +434,9 @@ class HueyWorld:
             if signal != "enqueued":
                 return
             run = self._new_run(hs, task)
-        collecting = self.collecting.get(task.id)
-        if collecting is not None:
-            collecting.append(signal)
+        state = self.collecting.get(task.id)
+        if state is not None:
+            state.signals.append(signal)
         data: dict[str, Any] = {"function": run.function.id, "run": run.id, "signal": signal}
         if signal == "enqueued":
             if task.priority is not None:
@@ -431,6 +453,8 @@ class HueyWorld:
         if self.current is not None:
             data["worker"] = self.current.name
         self.record("huey.signal", **data)
+        if state is not None:
+            self._decide(run, task, signal, state)
 
     # -- the queue tells the consumers ---------------------------------------------------------------
     def _consumers(self, storage: SimStorage) -> list[SimConsumer]:

@@ -180,3 +180,15 @@ def test_the_real_storage_is_back_after_the_simulation(redis_huey):
         assert redis_huey.storage is not real
     assert redis_huey.storage is real
     assert "enqueue" not in vars(redis_huey) and "execute" not in vars(redis_huey)
+
+
+def test_downtime_and_duplicate_delivery_are_refused_for_huey_tasks(redis_huey):
+    @redis_huey.task()
+    def job():
+        pass
+
+    with jobsim.Simulation(redis_huey, start=START) as sim:
+        with pytest.raises(UnsupportedFeature, match=r"duplicate_delivery\(\) is not simulated for huey functions"):
+            sim.duplicate_delivery(function=job)
+        with pytest.raises(UnsupportedFeature, match=r"downtime\(\) is not simulated for huey functions"):
+            sim.downtime("2025-03-01T00:00:01Z", "2025-03-01T00:00:05Z")

@@ -35,6 +35,9 @@ def test_a_blocking_storage_hands_each_task_to_the_idle_worker_at_once(redis_hue
         assert [first.get(), second.get(), third.get()] == [10, 20, 30]
         assert [run.status for run in sim.runs(work)] == ["completed"] * 3
         assert sim.runs(work)[0].id == first.id
+        assert sim.huey.run_of_task(first) is sim.runs(work)[0] is sim.huey.run_of_task(first.id)
+        with pytest.raises(jobsim.InvalidArgument, match="enqueued in this simulation"):
+            sim.huey.run_of_task("no-such-id")
         assert sim.now_ns() == T0_NS + 9 * SECOND
 
 

@@ -204,8 +204,6 @@ class SimStorage:
         if is_result and self.expire_time is not None:
             expires = self.world.sim.now_ns() + math.ceil(self.expire_time * SECOND)
         self._data[key] = (value, expires)
-        if is_result:
-            self.world.result_stored(key)
 
     def peek_data(self, key: str) -> Any:
         self.world.sync()

@@ -475,9 +475,6 @@ class HueyWorld:
         for consumer in self._consumers(storage):
             consumer.arm()
 
-    def result_stored(self, key: str) -> None:
-        """Nothing to do: a blocking ``get`` re-checks after every instant it runs."""
-
     # -- waits from the test -----------------------------------------------------------------------------
     def wait_result(self, storage: SimStorage, key: str, timeout: Any) -> bool:
         """``Result.get(blocking=True, timeout=...)``: run the simulation, instant by instant, until the result is

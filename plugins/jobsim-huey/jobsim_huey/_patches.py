@@ -1,0 +1,203 @@
+"""What jobsim-huey replaces process-wide while a simulation with Huey instances runs.
+
+Huey reads the clock and makes ids in a few module-level places (huey 3.5.4); each is pointed at
+the simulation, so the same seed gives the same history and every instant is virtual -- also for
+calls made from the test between driving calls (``task.schedule(delay=60)`` computes its ``eta``
+there):
+
+* ``utcnow`` (``utils.py:16-22``), imported by name into ``api.py``: ``Huey._get_timestamp``
+  (``api.py:409-411``) and every ``normalize_time(delay=...)`` (``utils.py:87-108``), which
+  ``schedule``/``s(delay=)`` (``api.py:999-1062``), ``RetryTask(delay=)`` (``api.py:483``),
+  ``expires=`` (``utils.py:81-84``) and rate limits (``api.py:468``) use;
+* ``datetime.datetime.now()`` where ``utc=False`` (``api.py:411``, ``utils.py:92-93``), and the local-time
+  conversions of an ``eta`` (``make_naive``, ``local_to_utc``, ``utils.py:57-78``, which read the process's
+  ``TZ`` through ``time.mktime``/``time.localtime``): the local zone is the simulation's ``tz``
+  (``Simulation(tz=...)``, UTC by default), as if the consumer's machine ran with ``TZ`` set to it --
+  the same on every machine the test runs on (inside driving calls the process's own zone is UTC:
+  jobsim's wall clock travels to a UTC instant);
+* ``time.monotonic`` in ``api.py`` (a task's ``timeout`` deadline, ``api.py:442-447``, ``Task.time_remaining``,
+  ``is_timed_out``, ``check_timeout``, ``api.py:867-879``) and ``consumer.py`` (the scheduler's 1-second
+  loop and 60-second periodic check, ``consumer.py:163-197``); ``time.time`` in ``RateLimit`` (``api.py:1128``);
+* ``uuid.uuid4`` in ``api.py`` (task ids, ``api.py:859-860``; chord ids, ``api.py:328``): drawn from the seed;
+* ``Huey.enqueue`` on a Huey the simulation does not run is refused (it would reach its real storage),
+  and so is ``Consumer.start``/``run`` for one it runs (its threads would consume in real time).
+
+One simulation with Huey instances may run at a time in a process (the patches are global).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from jobsim._time import SECOND, to_datetime
+from jobsim.errors import JobsimError, UnsupportedFeature
+
+if TYPE_CHECKING:
+    from ._world import HueyWorld
+
+_active: HueyWorld | None = None
+_saved: list[tuple[Any, str, Any]] = []
+
+
+def current() -> HueyWorld | None:
+    return _active
+
+
+def push(world: HueyWorld) -> None:
+    global _active
+    if _active is not None:
+        raise JobsimError(
+            "another simulation with Huey instances is running in this process; close it before starting this one "
+            "(jobsim-huey replaces Huey's clock and ids process-wide while a simulation runs)"
+        )
+    _active = world
+    try:
+        _patch(world)
+    except BaseException:
+        pop(world)
+        raise
+
+
+def pop(world: HueyWorld) -> None:
+    global _active
+    if _active is not world:
+        return
+    for owner, name, original in reversed(_saved):
+        setattr(owner, name, original)
+    _saved.clear()
+    _active = None
+
+
+def _set(owner: Any, name: str, value: Any) -> None:
+    _saved.append((owner, name, owner.__dict__[name]))
+    setattr(owner, name, value)
+
+
+def _patch(world: HueyWorld) -> None:
+    import huey.api
+    import huey.consumer
+    import huey.utils
+
+    clock = world.clock
+    original_normalize = huey.utils.normalize_time
+
+    def normalize_time(eta: Any = None, delay: Any = None, utc: bool = True) -> Any:
+        """``normalize_time`` (``utils.py:87-108``) with ``now`` virtual: a ``delay`` counts from the virtual
+        instant; an ``eta`` is only converted (local to UTC or back), which reads no clock."""
+        if delay is not None and eta is None:
+            if not isinstance(delay, dt.timedelta):
+                delay = dt.timedelta(seconds=delay)
+            return clock.timestamp(utc) + delay + world.hop()
+        return original_normalize(eta, delay, utc)
+
+    _set(huey.utils, "utcnow", clock.utcnow)
+    _set(huey.api, "utcnow", clock.utcnow)
+    _set(huey.utils, "normalize_time", normalize_time)
+    _set(huey.utils, "local_to_utc", clock.local_to_utc)
+    _set(huey.utils, "make_naive", clock.make_naive)
+    _set(huey.api, "normalize_time", normalize_time)
+    _set(huey.api, "time", clock)
+    _set(huey.consumer, "time", clock)
+    _set(huey.api, "uuid", _Uuid(world))
+    _set(huey.api.Huey, "_get_timestamp", lambda self: clock.timestamp(self.utc))
+    _set(huey.api.Huey, "enqueue", _guard_enqueue(huey.api.Huey.enqueue, world))
+    _set(huey.consumer.Consumer, "start", _refuse_start(huey.consumer.Consumer.start, world))
+
+
+class Clock:
+    """Huey's time sources on the virtual clock (``sim.now_ns()``: the running task's own instant in task code).
+
+    ``monotonic()`` is an integer number of seconds at the simulation's start (near the real one), so
+    the scheduler's ``_next_loop += interval`` (``consumer.py:173``) stays exact in floating point and
+    converts back to the nanosecond it means."""
+
+    def __init__(self, now_ns: Callable[[], int], start_ns: int, tz: dt.tzinfo) -> None:
+        self._now = now_ns
+        self.tz = tz
+        self.origin = (time.monotonic_ns() // SECOND + 1) * SECOND - start_ns
+
+    def utcnow(self) -> dt.datetime:
+        return to_datetime(self._now()).replace(tzinfo=None)
+
+    def localnow(self) -> dt.datetime:
+        """``datetime.datetime.now()``: naive local time (the simulation's ``tz``) at the virtual instant."""
+        return to_datetime(self._now(), self.tz).replace(tzinfo=None)
+
+    def local_to_utc(self, moment: dt.datetime) -> dt.datetime:
+        """``huey.utils.local_to_utc`` (``utils.py:74-78``): a naive local time as naive UTC, to the second as
+        Huey's ``time.gmtime(time.mktime(...))`` gives it."""
+        aware = moment.replace(tzinfo=self.tz, microsecond=0)
+        return aware.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+    def make_naive(self, moment: dt.datetime) -> dt.datetime:
+        """``huey.utils.make_naive`` (``utils.py:57-64``): an aware datetime as naive local time, to the second."""
+        return moment.astimezone(self.tz).replace(tzinfo=None, microsecond=0)
+
+    def to_local_ns(self, moment: dt.datetime) -> int:
+        """A naive local datetime (an ``eta`` of a ``utc=False`` Huey) as epoch ns."""
+        return _epoch_ns(moment.replace(tzinfo=self.tz))
+
+    def timestamp(self, utc: bool) -> dt.datetime:
+        """``Huey._get_timestamp()`` (``api.py:409-411``)."""
+        return self.utcnow() if utc else self.localnow()
+
+    def monotonic(self) -> float:
+        return (self.origin + self._now()) / SECOND
+
+    def to_ns(self, monotonic: float) -> int:
+        """The virtual instant a ``monotonic()`` reading stands for."""
+        return round(monotonic * SECOND) - self.origin
+
+    def time(self) -> float:
+        return self._now() / SECOND
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+def _epoch_ns(aware: dt.datetime) -> int:
+    delta = aware - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+    return (delta.days * 86_400 + delta.seconds) * SECOND + delta.microseconds * 1_000
+
+
+class _Uuid:
+    """The ``uuid`` module as ``huey.api`` sees it: ``uuid4()`` is drawn from the simulation's seed."""
+
+    def __init__(self, world: HueyWorld) -> None:
+        self.uuid4 = world.new_uuid
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(uuid, name)
+
+
+def _guard_enqueue(original: Any, world: HueyWorld) -> Any:
+    def enqueue(self: Any, task: Any) -> Any:
+        # an adopted Huey's enqueue is shadowed on the instance (HueyWorld.install); this is every other one
+        if world.owns(self) or self.immediate:  # immediate mode runs the task inline on a MemoryStorage
+            return original(self, task)
+        raise UnsupportedFeature(
+            f"task {getattr(task, 'name', task)!r} was enqueued on Huey {self.name!r} "
+            f"({type(self).__name__}), which this simulation does not run, so it would reach its real storage: "
+            "pass that Huey (or a consumer of it) to jobsim.Simulation too",
+            system="huey", feature="enqueue on another Huey",
+        )  # fmt: skip
+
+    return enqueue
+
+
+def _refuse_start(original: Any, world: HueyWorld) -> Any:
+    def start(self: Any) -> None:
+        if world.owns(self.huey):
+            raise UnsupportedFeature(
+                f"a huey Consumer was started for Huey {self.huey.name!r}, which this simulation runs: its threads "
+                "would consume the tasks in real time. The simulation is the consumer: pass the unstarted consumer "
+                "(huey.create_consumer(workers=...)) to jobsim.Simulation and drop consumer.run()",
+                system="huey", feature="Consumer.start",
+            )  # fmt: skip
+        original(self)
+
+    return start

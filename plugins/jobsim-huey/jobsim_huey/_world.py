@@ -1,0 +1,544 @@
+"""One simulation's Huey side (``sim.huey``): its Huey instances, their consumers, the tasks and their runs.
+
+While the simulation runs, each Huey it was given keeps its tasks in a ``SimStorage`` (``_storage``)
+and simulated consumers (``_consumer``) run Huey's own worker and scheduler loops on the virtual
+clock. Each task id is one jobsim run of the function named by the task's class; each execution of
+its body is an attempt; a retry (``retries=``, ``RetryTask``, ``CancelExecution(retry=True)``) is a
+``retry`` record on the same run, as Huey re-queues the same task id (``_requeue_task``,
+``api.py:572-585``). What happened is read from Huey's own signals (``Huey._emit``, ``api.py:293-294``), so a run
+ends exactly as Huey decided: ``completed`` (``SIGNAL_COMPLETE``), ``failed`` (an error, a timeout,
+a lock or rate limit with no retry left), ``cancelled`` (``SIGNAL_CANCELED`` with no retry,
+``SIGNAL_REVOKED``) or ``skipped`` (``SIGNAL_EXPIRED``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import jobsim
+from jobsim._events import Event
+from jobsim._records import Run
+from jobsim._time import DAY, MS, SECOND, duration_ns, format_duration, iso, to_datetime
+from jobsim.errors import BudgetExceeded, InvalidArgument, JobsimError, UnsupportedFeature
+from jobsim.hooks import Adapted, output_bytes, refusing_handler
+
+from ._consumer import Body, SimConsumer, SimWorker
+from ._patches import Clock
+from ._storage import Kind, SimStorage, check_memory_empty, kind_of
+
+if TYPE_CHECKING:
+    from jobsim import Simulation
+
+BACKEND = "huey"
+README = "plugins/jobsim-huey/README.md"
+HOP = dt.timedelta(microseconds=1)
+WAIT_HORIZON = 366 * DAY  # a blocking result.get() with no timeout gives up after this much virtual time
+_ERRORS = ("error", "timeout", "locked", "rate-limited")
+
+
+class HueyState:
+    """One Huey instance of the simulation: its stand-in storage and its consumers."""
+
+    def __init__(self, huey: Any, kind: Kind) -> None:
+        self.huey = huey
+        self.storage_kind = kind
+        self.real_storage: Any = None
+        self.storage: SimStorage = None  # type: ignore[assignment]  # set by install
+        self.consumers: list[Any] = []  # the huey Consumer objects passed as targets
+        self.simulated: list[SimConsumer] = []
+        self.explicit = False
+        self.receiver: Any = None
+
+
+class _Execution:
+    """One ``huey.execute`` of a task under way: the signals Huey sent so far, the run's attempts before it."""
+
+    __slots__ = ("attempts", "signals")
+
+    def __init__(self, attempts: int) -> None:
+        self.attempts = attempts
+        self.signals: list[str] = []
+
+
+class _Native:
+    """``options["native"]`` of a task's function: equal to the task's class and to its ``TaskWrapper``, so
+    ``sim.runs(add)`` and ``sim.fail(add, ...)`` take the decorated function."""
+
+    __slots__ = ("cls",)
+
+    def __init__(self, cls: type) -> None:
+        self.cls = cls
+
+    def __eq__(self, other: object) -> bool:
+        return other is self.cls or getattr(other, "task_class", None) is self.cls
+
+    def __hash__(self) -> int:
+        return hash(self.cls)
+
+    def __repr__(self) -> str:
+        return f"<huey task {self.cls.__name__}>"
+
+
+class HueyWorld:
+    """``sim.huey``: the Huey instances of one simulation and the consumers running their tasks."""
+
+    def __init__(self, sim: Simulation) -> None:
+        self.sim = sim
+        self.hueys: list[HueyState] = []
+        self.app = jobsim.App("huey")
+        self.functions: dict[str, jobsim.Function] = {}
+        self.by_class: dict[type, jobsim.Function] = {}
+        self.ids = random.Random(f"jobsim-huey-ids:{sim.seed}")
+        self.clock: Clock = None  # type: ignore[assignment]  # set by install
+        self.installed = False
+        self.tasks: dict[str, Run] = {}  # task id -> its run
+        self.current: SimWorker | None = None  # the worker whose greenlet is running
+        self.ticking: SimConsumer | None = None  # the consumer whose scheduler is ticking
+        self.collecting: dict[str, _Execution] = {}  # task id -> its execution under way
+
+    # -- ids, clock --------------------------------------------------------------------------------
+    def new_uuid(self) -> uuid.UUID:
+        """``uuid4()`` drawn from the simulation's seed: the same seed gives the same task ids."""
+        return uuid.UUID(int=self.ids.getrandbits(128), version=4)
+
+    def tick(self) -> None:
+        """Code the kernel runs (a worker's loop, the scheduler) reads the wall clock at the kernel's instant."""
+        self.sim.wallclock.move(self.sim.kernel.now)
+
+    def eta_ns(self, eta: dt.datetime, utc: bool) -> int:
+        """A Huey ``eta`` (naive: UTC with ``utc=True``, local time -- the simulation's ``tz`` -- otherwise) in ns."""
+        if not utc:
+            return self.clock.to_local_ns(eta)
+        delta = eta.replace(tzinfo=dt.timezone.utc) - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+        return (delta.days * 86_400 + delta.seconds) * SECOND + delta.microseconds * 1_000
+
+    def hop(self) -> dt.timedelta:
+        """What a worker adds to an ``eta`` it computes from a delay (a retry's ``retry_delay``, ``RetryTask(delay=)``,
+        ``task.schedule(delay=)`` in a task): 1 µs, Huey's datetime resolution.
+
+        On a real consumer a worker runs a little after the scheduler tick or enqueue that woke it, so an
+        ``eta`` it computes as now + a whole number of intervals lands just after a later tick, never on it, and
+        waits for the next one: a task moved at the 2 s tick that retries with ``retry_delay=1`` runs at 4 s,
+        not 3 s (the live test shows it). Virtual time has no such latency; this microsecond puts the ``eta`` on
+        the same side of the tick. An explicit ``eta`` and one computed in the test are taken as they are."""
+        return HOP if self.current is not None else dt.timedelta(0)
+
+    def sync(self) -> None:
+        """Before a task body touches what other workers share (the storage: queue, schedule, locks, results):
+        if the body has spent virtual time, its worker waits until the simulation reaches the body's instant,
+        so the other workers' and the scheduler's earlier steps happen first -- a lock released after
+        ``time.sleep(10)`` is held for those 10 s."""
+        worker, engine = self.current, self.sim.engine
+        x = engine.x
+        if worker is None or x is None or x.now <= self.sim.kernel.now:
+            return
+        engine.x = None
+        try:
+            worker.suspend(x.now)
+        finally:
+            engine.x = x
+            engine.move_clock(x.now)
+
+    def record(self, kind: str, **data: Any) -> None:
+        self.sim.trace.add(self.sim.now_ns(), kind, data)
+
+    # -- adapting -----------------------------------------------------------------------------------
+    def owns(self, huey: Any) -> bool:
+        return any(hs.huey is huey for hs in self.hueys)
+
+    def adopt(self, target: Any) -> Adapted:
+        from huey.api import Huey, TaskWrapper
+        from huey.consumer import Consumer
+
+        new: list[jobsim.Function] = []
+        if isinstance(target, Huey):
+            hs = self._huey(target, new)
+            if hs.explicit:
+                raise InvalidArgument(f"the Huey {target.name!r} is passed to this Simulation twice")
+            hs.explicit = True
+        elif isinstance(target, Consumer):
+            hs = self._huey(target.huey, new)
+            if any(c is target for c in hs.consumers):
+                raise InvalidArgument("the huey Consumer is passed to this Simulation twice")
+            hs.consumers.append(target)
+            SimConsumer(self, hs, target, "check")  # its options are checked now, not at the start
+        elif isinstance(target, TaskWrapper):
+            self._huey(target.huey, new)
+        return Adapted(backend=BACKEND, functions=new, install=self.install, uninstall=self.uninstall,
+                       profile="huey", own_worker=True, dynamic=True)  # fmt: skip
+
+    def _huey(self, huey: Any, new: list[jobsim.Function]) -> HueyState:
+        for hs in self.hueys:
+            if hs.huey is huey:
+                return hs
+        if huey.immediate:
+            raise InvalidArgument(
+                f"Huey {huey.name!r} is in immediate mode (immediate=True): it runs each task inline when it is "
+                "enqueued, so there is nothing for a simulated consumer to do. Build it with immediate=False (the "
+                "default) to simulate its consumer in virtual time"
+            )
+        hs = HueyState(huey, kind_of(huey.storage))
+        self.hueys.append(hs)
+        for cls in list(huey._registry._registry.values()):
+            new.append(self._declare(hs, cls, adopting=True))
+        return hs
+
+    def _declare(self, hs: HueyState, cls: type, *, adopting: bool = False) -> jobsim.Function:
+        """The jobsim function of task class ``cls`` (``sim.runs(task)``, ``sim.runs("name")``), on first sight."""
+        fn = self.by_class.get(cls)
+        if fn is not None:
+            return fn
+        name = cls.__name__
+        clash = self.functions.get(name)
+        if clash is not None:
+            key = hs.huey._registry.task_to_string(cls)
+            raise InvalidArgument(
+                f"two Huey tasks of this simulation are named {name!r} ({key} and "
+                f"{clash.options['key']}); jobsim names runs by task name: give one a name= "
+                "(@huey.task(name='...'))"
+            )
+        fn = jobsim.Function(id=name, handler=refusing_handler(
+            f"Huey task {name!r} runs from its Huey's queue (call the task to enqueue it), not from jobsim events"),
+            app=self.app, options={"huey": hs.huey, "native": _Native(cls),
+                                   "key": hs.huey._registry.task_to_string(cls)})  # fmt: skip
+        self.app.functions[name] = fn
+        self.functions[name] = fn
+        self.by_class[cls] = fn
+        if not adopting:
+            self.sim.add_function(fn, own_worker=True)
+        return fn
+
+    # -- install / uninstall -------------------------------------------------------------------------
+    def install(self, sim: Simulation) -> None:
+        if self.installed:
+            return
+        from . import _patches
+
+        self.clock = Clock(sim.now_ns, sim.kernel.now, sim.tz)
+        _patches.push(self)
+        self.installed = True
+        try:
+            for hs in self.hueys:
+                self._install(hs)
+        except BaseException:
+            self.uninstall(sim)
+            raise
+
+    def _install(self, hs: HueyState) -> None:
+        from huey.api import Huey
+
+        huey = hs.huey
+        check_memory_empty(huey.storage, huey.name)
+        hs.real_storage = huey.storage
+        hs.storage = SimStorage(self, hs.real_storage, hs.storage_kind)
+        huey.storage = hs.storage
+        own = huey.__dict__
+        own["enqueue"] = lambda task: self.enqueue(hs, task)
+        own["execute"] = lambda task, timestamp=None: self.execute(hs, task, timestamp)
+        own["_timeout_context"] = self._body
+        own["_requeue_task"] = lambda task, timestamp, retry_eta=None: Huey._requeue_task(
+            huey, task, timestamp + self.hop(), retry_eta)
+        hs.receiver = lambda signal, task, *args, **kwargs: self._observe(hs, signal, task, args)
+        huey._signal.connect(hs.receiver)
+        consumers = hs.consumers or [_default_consumer(huey, Huey)]
+        for i, consumer in enumerate(consumers):
+            name = f"{huey.name}/consumer-{i + 1}" if len(consumers) > 1 else f"{huey.name}/consumer"
+            simulated = SimConsumer(self, hs, consumer, name)
+            hs.simulated.append(simulated)
+            self.sim.kernel.schedule(self.sim.kernel.now, simulated.start, owner=f"huey {name} (start)")
+
+    def uninstall(self, sim: Simulation) -> None:
+        if not self.installed:
+            return
+        from . import _patches
+
+        for hs in self.hueys:
+            huey = hs.huey
+            for name in ("enqueue", "execute", "_timeout_context", "_requeue_task"):
+                huey.__dict__.pop(name, None)
+            if hs.receiver is not None:
+                huey._signal.disconnect(hs.receiver)
+                hs.receiver = None
+            if hs.real_storage is not None:
+                huey.storage = hs.real_storage
+            for simulated in hs.simulated:
+                for worker in simulated.workers:
+                    worker.glet = None  # a task suspended at the end of its body is dropped (GreenletExit)
+            hs.simulated = []
+        _patches.pop(self)
+        self.installed = False
+
+    # -- Huey's calls, while the simulation runs --------------------------------------------------------
+    def enqueue(self, hs: HueyState, task: Any) -> Any:
+        """``huey.enqueue(task)`` (``api.py:304-325``) after checking every task of it is registered on this Huey."""
+        from huey.api import Huey, Task, chord, group
+
+        if isinstance(task, group):
+            for member in task.tasks:
+                self._check_registered(hs, member)
+        elif isinstance(task, chord):
+            for member in [*task.tasks, task.callback]:
+                self._check_registered(hs, member)
+        elif isinstance(task, Task):
+            self._check_registered(hs, task)
+        else:
+            raise InvalidArgument.build("task", task, "a huey Task (what task.s(...) returns), a group or a chord")
+        self.sync()
+        wallclock = self.sim.wallclock
+        wallclock.activate()  # from the test too, signal receivers read the virtual clock (nested: free)
+        wallclock.move(self.sim.now_ns())
+        try:
+            return Huey.enqueue(hs.huey, task)
+        finally:
+            wallclock.deactivate()
+
+    def _check_registered(self, hs: HueyState, task: Any) -> None:
+        from huey.api import Task, chord
+
+        if isinstance(task, chord):
+            for member in [*task.tasks, task.callback]:
+                self._check_registered(hs, member)
+            return
+        while isinstance(task, Task):
+            registry = hs.huey._registry
+            key = registry.task_to_string(type(task))
+            if key not in registry._registry:
+                raise InvalidArgument(
+                    f"task {type(task).__name__!r} ({key}) is not registered on Huey {hs.huey.name!r}: a consumer "
+                    "of this Huey could not run it. Decorate it with @huey.task() on this Huey, or enqueue it on "
+                    "the Huey it belongs to"
+                )
+            if task.on_error is not None:
+                self._check_registered(hs, task.on_error)
+            task = task.on_complete
+
+    def _body(self, task: Any) -> Body:
+        worker = self.current
+        if worker is None:
+            raise JobsimError(
+                f"huey executed task {type(task).__name__!r} outside a simulated worker (huey.execute() called by "
+                "hand?): while the simulation runs, its consumer executes the queue's tasks"
+            )
+        return Body(worker, task)
+
+    def execute(self, hs: HueyState, task: Any, timestamp: Any = None) -> Any:
+        """``huey.execute(task)`` (``api.py:413-430``) by a simulated worker; the signals Huey sends meanwhile
+        say how the run goes on (``_decide``)."""
+        from huey.api import Huey
+
+        run = self.run_of(task, hs)
+        worker = self.current
+        if worker is not None:
+            worker.running = run
+        state = self.collecting[task.id] = _Execution(len(run.attempts))
+        try:
+            value = Huey.execute(hs.huey, task, timestamp)
+        finally:
+            self.collecting.pop(task.id, None)
+        if run.status == "completed" and value is not None:
+            run._payload = output_bytes(value)
+        elif "retrying" in state.signals and not run.done:
+            self._retried(hs, run, task, state.signals)
+        return value
+
+    def _decide(self, run: Run, task: Any, signal: str, state: _Execution) -> None:
+        """The run ends at the signal that ends it -- before what Huey does next (a pipeline's next task, an
+        ``on_error`` task), as on the real consumer. Whether an error is the last is known at its signal:
+        Huey retries while ``task.retries`` is left (``final = not task.retries``, ``api.py:523``); a
+        ``CancelExecution`` from a ``pre_execute`` hook (no attempt made) is never retried (``api.py:433-440``)."""
+        if run.done:
+            return
+        last = run.attempts[-1].error if len(run.attempts) > state.attempts else None
+        if signal == "complete":
+            self._end(run, "completed", None)
+        elif signal == "revoked":
+            self._end(run, "cancelled", None, why="revoked")
+        elif signal == "expired":
+            self._end(run, "skipped", None, why="expired")
+        elif signal == "canceled" and (not task.retries or len(run.attempts) == state.attempts):
+            self._end(run, "cancelled", last, why="CancelExecution")
+        elif signal in _ERRORS and not task.retries:
+            self._end(run, "failed", last)
+
+    def _retried(self, hs: HueyState, run: Run, task: Any, signals: list[str]) -> None:
+        """A ``retry`` record: due now (re-enqueued at once) or at the eta Huey put it on the schedule with
+        (without the microsecond ``hop``, which only orders it after the tick)."""
+        now = self.sim.now_ns()
+        run.status = "retrying"
+        scheduled = "scheduled" in signals[signals.index("retrying"):]
+        at = now
+        if scheduled and task.eta is not None:
+            at = max(now, self.eta_ns(task.eta, hs.huey.utc) - HOP // dt.timedelta(microseconds=1) * 1_000)
+        self.sim.trace.add(now, "retry", {"function": run.function.id, "run": run.id, "step": None,
+                                          "attempt": len(run.attempts), "at": at, "delay": at - now,
+                                          "retries": task.retries})  # fmt: skip
+
+    def _end(self, run: Run, status: str, error: BaseException | None, *, why: str = "") -> None:
+        now = self.sim.now_ns()
+        run.status, run.end_ns, run.error = status, now, error
+        data: dict[str, Any] = {"function": run.function.id, "run": run.id, "status": status}
+        if error is not None:
+            data["error"] = f"{type(error).__name__}: {error}"
+        if why:
+            data["why"] = why
+        self.sim.trace.add(now, "run.end", data)
+
+    # -- runs ------------------------------------------------------------------------------------------
+    def run_of(self, task: Any, hs: HueyState | None = None) -> Run:
+        run = self.tasks.get(task.id)
+        if run is None:
+            run = self._new_run(hs or self._state_of(task), task)
+        return run
+
+    def _state_of(self, task: Any) -> HueyState:
+        for hs in self.hueys:
+            if type(task) in hs.huey._registry._registry.values():
+                return hs
+        return self.hueys[0]
+
+    def _new_run(self, hs: HueyState, task: Any) -> Run:
+        from huey.api import PeriodicTask
+
+        cls = type(task)
+        fn = self.by_class.get(cls) or self._declare(hs, cls)
+        now = self.sim.now_ns()
+        data = {"task": cls.__name__, "id": task.id, "args": repr(task.args), "kwargs": repr(task.kwargs)}
+        run = Run(fn, task.id, [Event("huey/task", data, id=task.id, ts=now // MS)], now)
+        worker = self.current
+        cause = worker.running if worker is not None else None
+        if cause is not None:
+            self.sim.engine.descend(run, cause=cause)
+        runs = self.sim.engine.runs[fn.id]
+        runs.append(run)
+        self.tasks[task.id] = run
+        if cause is not None:
+            origin = f"{cause.function.id}#{self.sim.runs(cause.function).index(cause) + 1}"
+        elif isinstance(task, PeriodicTask) and self.ticking is not None:
+            origin = f"the periodic check of {self.ticking.name}"
+        else:
+            origin = "enqueue"
+        self.sim.trace.add(now, "run.start", {"function": fn.id, "run": run.id, "n": len(runs), "event": origin})
+        return run
+
+    def _observe(self, hs: HueyState, signal: str, task: Any, args: tuple[Any, ...]) -> None:
+        """A receiver of every Huey signal (``Signal.send``, ``signals.py:44-53``): the trace learns what Huey did."""
+        from huey.api import Task
+
+        if not isinstance(task, Task):
+            return
+        run = self.tasks.get(task.id)
+        if run is None:
+            if signal != "enqueued":
+                return
+            run = self._new_run(hs, task)
+        state = self.collecting.get(task.id)
+        if state is not None:
+            state.signals.append(signal)
+        data: dict[str, Any] = {"function": run.function.id, "run": run.id, "signal": signal}
+        if signal == "enqueued":
+            if task.priority is not None:
+                data["priority"] = task.priority
+            if task.eta is not None and self.ticking is not None:  # the scheduler moves it to the queue
+                data["eta"] = self.eta_ns(task.eta, hs.huey.utc)
+                data["from"] = "schedule"
+            if task.expires_resolved is not None:
+                data["expires"] = self.eta_ns(task.expires_resolved, hs.huey.utc)
+        elif signal == "scheduled" and task.eta is not None:
+            data["eta"] = self.eta_ns(task.eta, hs.huey.utc)
+        elif signal == "error" and args:
+            data["error"] = f"{type(args[0]).__name__}: {args[0]}"
+        if self.current is not None:
+            data["worker"] = self.current.name
+        self.record("huey.signal", **data)
+        if state is not None:
+            self._decide(run, task, signal, state)
+
+    # -- the queue tells the consumers ---------------------------------------------------------------
+    def _consumers(self, storage: SimStorage) -> list[SimConsumer]:
+        for hs in self.hueys:
+            if hs.storage is storage:
+                return hs.simulated
+        return []
+
+    def queued(self, storage: SimStorage) -> None:
+        for consumer in self._consumers(storage):
+            consumer.queued()
+
+    def drained(self, storage: SimStorage) -> None:
+        for consumer in self._consumers(storage):
+            consumer.drained()
+
+    def schedule_changed(self, storage: SimStorage) -> None:
+        for consumer in self._consumers(storage):
+            consumer.arm()
+
+    # -- waits from the test -----------------------------------------------------------------------------
+    def wait_result(self, storage: SimStorage, key: str, timeout: Any) -> bool:
+        """``Result.get(blocking=True, timeout=...)``: run the simulation, instant by instant, until the result is
+        stored or ``timeout`` virtual seconds passed (then Huey raises ``ResultTimeout``, ``api.py:1240-1255``)."""
+        sim = self.sim
+        if sim.engine.x is not None or self.current is not None:
+            raise UnsupportedFeature(
+                "Result.get(blocking=True) was called inside a Huey task: a worker thread waiting on another task's "
+                "result is not simulated (the task would hold its worker while the other runs). Chain the tasks "
+                "with .then() instead, or wait in the test",
+                system=BACKEND, feature="blocking get in a task",
+            )  # fmt: skip
+        sim._require_running("Result.get(blocking=True)")
+        within = None if timeout is None else duration_ns(timeout, "timeout")
+        deadline = sim.kernel.now + (WAIT_HORIZON if within is None else within)
+        while not storage.has_data_for_key(key):
+            due = sim.kernel.next_due()
+            if due is None or (within is None and sim.kernel.idle):
+                if within is None:
+                    raise JobsimError(
+                        f"Result.get(blocking=True) for task {key} would wait forever: no result is stored and "
+                        "nothing but periodic checks is pending in the simulation (the task was never enqueued, "
+                        "is a periodic task, or its result was read already?). Pass timeout= to get ResultTimeout"
+                    )
+                sim.advance_to(_instant(deadline))
+                break
+            if due > deadline:
+                if within is None:
+                    raise BudgetExceeded(
+                        f"Result.get(blocking=True) for task {key} was still waiting after "
+                        f"{format_duration(WAIT_HORIZON)} of virtual time (next work at {iso(due)}): pass timeout="
+                    )
+                sim.advance_to(_instant(deadline))
+                break
+            sim.advance_to(_instant(due))
+        return storage.has_data_for_key(key)
+
+    # -- for tests -------------------------------------------------------------------------------------
+    def run_of_task(self, task: Any) -> Run:
+        """The run of a task (a ``Result``, a ``Task`` or a task id) enqueued in this simulation."""
+        task_id = task if isinstance(task, str) else getattr(task, "id", None)
+        run = self.tasks.get(task_id) if isinstance(task_id, str) else None
+        if run is None:
+            raise InvalidArgument.build("task", task, "a huey Result, Task or task id enqueued in this simulation")
+        return run
+
+    @property
+    def consumers(self) -> list[SimConsumer]:
+        return [c for hs in self.hueys for c in hs.simulated]
+
+    def __repr__(self) -> str:
+        return f"<jobsim-huey world: {len(self.hueys)} Huey(s), {len(self.consumers)} consumer(s)>"
+
+
+def _default_consumer(huey: Any, huey_class: Any) -> Any:
+    """``huey_consumer`` with its defaults (``-w 1``, thread workers, ``consumer.py:392-396``); building a Consumer
+    sets ``huey._timeout_handler`` (``consumer.py:448``), which is put back."""
+    saved = huey._timeout_handler
+    try:
+        return huey.create_consumer()
+    finally:
+        huey._timeout_handler = saved
+
+
+def _instant(ns: int) -> str:
+    """Epoch ns as an ISO instant ``advance_to`` reads to the nanosecond."""
+    return to_datetime(ns - ns % SECOND).strftime("%Y-%m-%dT%H:%M:%S") + f".{ns % SECOND:09d}+00:00"

@@ -1,0 +1,68 @@
+"""The ``jobsim`` entry point of jobsim-huey: claims Huey instances, unstarted consumers and task wrappers.
+
+Huey is imported only when a target could be one of them, i.e. when ``huey`` is already in
+``sys.modules`` (none can exist without it), so installing the plugin costs nothing to
+simulations of other targets.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from jobsim.hooks import Adapted, RecordRenderer, hookimpl
+
+if TYPE_CHECKING:
+    from jobsim import Profile, Simulation
+
+
+@hookimpl
+def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
+    if "huey" not in sys.modules:
+        return None
+    from huey.api import Huey, TaskWrapper
+    from huey.consumer import Consumer
+
+    if not isinstance(target, Huey | Consumer | TaskWrapper):
+        return None
+    from ._world import HueyWorld
+
+    world = getattr(sim, "huey", None)
+    if not isinstance(world, HueyWorld):
+        world = HueyWorld(sim)
+        sim.huey = world  # type: ignore[attr-defined]
+    return world.adopt(target)
+
+
+@hookimpl
+def jobsim_crash_worker(sim: Simulation, at: int, function: str | None) -> bool | None:
+    """Worker crashes are not simulated for Huey tasks: naming one is refused, not ignored.
+
+    (``function=None`` crashes jobsim's own engine functions only; Huey tasks are untouched.)
+    """
+    world = getattr(sim, "huey", None)
+    if world is None or function is None or function not in world.functions:
+        return None
+    from jobsim.errors import UnsupportedFeature
+
+    raise UnsupportedFeature(
+        f"sim.crash_worker(function={function!r}) is not simulated for Huey tasks: jobsim-huey does not model a "
+        "consumer process dying mid-task (the task is lost with it unless the storage re-delivers it; Huey sends "
+        "SIGNAL_INTERRUPTED on a graceful stop). See plugins/jobsim-huey/README.md",
+        system="huey", feature="crash_worker",
+    )  # fmt: skip
+
+
+@hookimpl
+def jobsim_profiles() -> Sequence[Profile]:
+    from ._profile import HUEY
+
+    return [HUEY]
+
+
+@hookimpl
+def jobsim_record_kinds() -> Mapping[str, RecordRenderer]:
+    from ._timeline import KINDS
+
+    return KINDS

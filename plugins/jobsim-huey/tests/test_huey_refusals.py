@@ -1,0 +1,194 @@
+"""Bad input and what jobsim-huey does not simulate: each is a clear jobsim error naming the problem and the fix."""
+
+from __future__ import annotations
+
+import pytest
+from huey import BlackHoleHuey, FileHuey, MemoryHuey, RedisHuey
+from huey_support import START
+
+import jobsim
+from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
+
+
+def test_an_immediate_mode_huey_is_refused():
+    h = MemoryHuey("immediate", immediate=True)
+    with pytest.raises(InvalidArgument, match=r"immediate mode \(immediate=True\).*immediate=False"):
+        jobsim.Simulation(h, start=START)
+
+
+@pytest.mark.parametrize("make", [lambda: BlackHoleHuey("bh"), lambda tmp="/tmp/jobsim-huey-file": FileHuey(
+    "file", path=tmp)])  # fmt: skip
+def test_storages_whose_semantics_are_not_simulated_are_refused_by_name(make):
+    with pytest.raises(UnsupportedFeature, match=r"MemoryHuey, RedisHuey or SqliteHuey") as caught:
+        jobsim.Simulation(make(), start=START)
+    assert caught.value.feature in ("BlackHoleStorage", "FileStorage")
+
+
+def test_a_task_of_another_huey_enqueued_here_is_refused(redis_huey):
+    other = RedisHuey("other", host="127.0.0.1", port=1)
+
+    @other.task()
+    def stranger():
+        pass
+
+    @redis_huey.task()
+    def local():
+        pass
+
+    with jobsim.Simulation(redis_huey, start=START) as sim:
+        with pytest.raises(InvalidArgument, match=r"'stranger' .* is not registered on Huey 'test-redis'"):
+            redis_huey.enqueue(stranger.s())
+        with pytest.raises(InvalidArgument, match=r"'stranger' .* is not registered"):
+            redis_huey.enqueue(local.s().then(stranger))  # a pipeline's later task too
+        assert sim.runs(local) == []
+
+
+def test_enqueueing_on_a_huey_the_simulation_does_not_run_is_refused(redis_huey):
+    other = RedisHuey("elsewhere", host="127.0.0.1", port=1)
+
+    @other.task()
+    def elsewhere():
+        pass
+
+    with (
+        jobsim.Simulation(redis_huey, start=START),
+        pytest.raises(UnsupportedFeature, match=r"Huey 'elsewhere' .* does not run.*pass that Huey"),
+    ):
+        elsewhere()
+
+
+def test_starting_a_real_consumer_for_a_simulated_huey_is_refused(redis_huey):
+    consumer = redis_huey.create_consumer()
+    with (
+        jobsim.Simulation(redis_huey, start=START),
+        pytest.raises(UnsupportedFeature, match=r"pass the unstarted consumer"),
+    ):
+        consumer.start()
+
+
+@pytest.mark.parametrize(("options", "error", "match"), [
+    ({"worker_type": "greenlet"}, UnsupportedFeature, r"greenlet \(gevent\) workers are not simulated"),
+    ({"max_tasks": 10}, UnsupportedFeature, r"max_tasks=10 .* not simulated"),
+    ({"workers": 0}, InvalidArgument, r"workers=0"),
+    ({"initial_delay": 0}, InvalidArgument, r"busy loop"),
+])  # fmt: skip
+def test_consumer_settings_that_cannot_be_simulated_are_refused(options, error, match):
+    h = RedisHuey("settings", host="127.0.0.1", port=1)
+    greenlet = options.pop("worker_type", None)
+    consumer = h.create_consumer(**options)
+    if greenlet:  # building a greenlet consumer needs gevent installed; what it records is what matters
+        consumer.worker_type = greenlet
+    with pytest.raises(error, match=match):
+        jobsim.Simulation(consumer, start=START)
+
+
+def test_process_workers_on_a_memory_huey_are_refused(memory_huey):
+    with pytest.raises(InvalidArgument, match=r"MemoryHuey\) and its consumer uses worker_type='process'"):
+        jobsim.Simulation(memory_huey.create_consumer(worker_type="process"), start=START)
+
+
+def test_a_memory_huey_holding_tasks_from_before_the_simulation_is_refused(memory_huey):
+    @memory_huey.task()
+    def early():
+        pass
+
+    early()  # enqueued on the real MemoryStorage
+    with (
+        pytest.raises(InvalidArgument, match=r"already holds 1 queued .* huey.flush\(\)"),
+        jobsim.Simulation(memory_huey, start=START),
+    ):
+        pass
+    memory_huey.flush()
+    with jobsim.Simulation(memory_huey, start=START) as sim:
+        early()
+        sim.run_until_idle()
+        assert sim.runs(early)[0].status == "completed"
+
+
+def test_a_blocking_result_wait_inside_a_task_is_refused(redis_huey):
+    @redis_huey.task()
+    def child():
+        return 1
+
+    @redis_huey.task()
+    def parent():
+        return child().get(blocking=True)
+
+    with (
+        jobsim.Simulation(redis_huey, start=START) as sim,
+        pytest.raises(UnsupportedFeature, match=r"inside a Huey task.*\.then\(\)"),
+    ):
+        parent()
+        sim.run_until_idle()
+
+
+def test_a_blocking_result_wait_that_nothing_can_end_is_an_error_not_a_hang(redis_huey):
+    with jobsim.Simulation(redis_huey, start=START), pytest.raises(JobsimError, match=r"would wait forever"):
+        redis_huey.result("no-such-task", blocking=True)
+
+
+def test_crashing_a_huey_workers_task_is_refused(redis_huey):
+    @redis_huey.task()
+    def job():
+        pass
+
+    with (
+        jobsim.Simulation(redis_huey, start=START) as sim,
+        pytest.raises(UnsupportedFeature, match=r"not simulated for Huey tasks"),
+    ):
+        sim.crash_worker(function="job")
+
+
+def test_storage_internals_are_refused_by_name(redis_huey):
+    with (
+        jobsim.Simulation(redis_huey, start=START),
+        pytest.raises(UnsupportedFeature, match=r"huey.storage.conn is not simulated"),
+    ):
+        redis_huey.storage.conn  # noqa: B018
+
+
+def test_two_tasks_with_one_name_on_two_hueys_are_refused():
+    a, b = RedisHuey("a", host="127.0.0.1", port=1), RedisHuey("b", host="127.0.0.1", port=1)
+
+    @a.task(name="send")
+    def send_a():
+        pass
+
+    @b.task(name="send")
+    def send_b():
+        pass
+
+    with pytest.raises(InvalidArgument, match=r"two Huey tasks of this simulation are named 'send'.*name="):
+        jobsim.Simulation(a, b, start=START)
+
+
+def test_a_huey_passed_twice_and_two_simulations_at_once_are_refused(redis_huey):
+    with pytest.raises(InvalidArgument, match=r"passed to this Simulation twice"):
+        jobsim.Simulation(redis_huey, redis_huey, start=START)
+    other = RedisHuey("second", host="127.0.0.1", port=1)
+    with (
+        jobsim.Simulation(redis_huey, start=START),
+        pytest.raises(JobsimError, match=r"another simulation with Huey instances is running"),
+        jobsim.Simulation(other, start=START),
+    ):
+        pass
+
+
+def test_the_real_storage_is_back_after_the_simulation(redis_huey):
+    real = redis_huey.storage
+    with jobsim.Simulation(redis_huey, start=START):
+        assert redis_huey.storage is not real
+    assert redis_huey.storage is real
+    assert "enqueue" not in vars(redis_huey) and "execute" not in vars(redis_huey)
+
+
+def test_downtime_and_duplicate_delivery_are_refused_for_huey_tasks(redis_huey):
+    @redis_huey.task()
+    def job():
+        pass
+
+    with jobsim.Simulation(redis_huey, start=START) as sim:
+        with pytest.raises(UnsupportedFeature, match=r"duplicate_delivery\(\) is not simulated for huey functions"):
+            sim.duplicate_delivery(function=job)
+        with pytest.raises(UnsupportedFeature, match=r"downtime\(\) is not simulated for huey functions"):
+            sim.downtime("2025-03-01T00:00:01Z", "2025-03-01T00:00:05Z")

@@ -1,0 +1,303 @@
+"""Tasks on a simulated Huey consumer: when workers take them, what they return, pipelines, priorities,
+expiry, revocation, signals -- each at the exact virtual instant Huey's own loop code gives."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from huey import PriorityRedisHuey
+from huey.exceptions import ResultTimeout
+from huey_support import START, T0_NS, polls, secs
+
+import jobsim
+from jobsim._time import SECOND
+
+
+def spans(runs):
+    return [(secs(a.start_ns), secs(a.end_ns)) for run in runs for a in run.attempts]
+
+
+def test_a_blocking_storage_hands_each_task_to_the_idle_worker_at_once(redis_huey):
+    h = redis_huey
+
+    @h.task()
+    def work(n, seconds):
+        time.sleep(seconds)
+        return n * 10
+
+    with jobsim.Simulation(h, start=START) as sim:
+        first, second = work(1, 5), work(2, 3)
+        sim.advance("2s")
+        third = work(3, 1)  # the one worker is busy until 5 s
+        sim.run_until_idle()
+        assert spans(sim.runs(work)) == [(0, 5), (5, 8), (8, 9)]
+        assert [first.get(), second.get(), third.get()] == [10, 20, 30]
+        assert [run.status for run in sim.runs(work)] == ["completed"] * 3
+        assert sim.runs(work)[0].id == first.id
+        assert sim.huey.run_of_task(first) is sim.runs(work)[0] is sim.huey.run_of_task(first.id)
+        with pytest.raises(jobsim.InvalidArgument, match="enqueued in this simulation"):
+            sim.huey.run_of_task("no-such-id")
+        assert sim.now_ns() == T0_NS + 9 * SECOND
+
+
+def test_a_polled_storage_is_read_at_hueys_backoff_instants(memory_huey):
+    h = memory_huey
+
+    @h.task()
+    def work():
+        time.sleep(2)
+
+    with jobsim.Simulation(h, start=START) as sim:
+        sim.advance("1s")  # the worker found the queue empty at 0 s and polls at 0.1, 0.215, 0.34725, ...
+        work()
+        sim.run_until_idle()
+        taken = next(p for p in polls(40) if p >= SECOND)
+        # 0.1 + 0.115 + 0.13225 + ... + 0.2313 s: the first poll at or after 1 s
+        assert sim.runs(work)[0].attempts[0].start_ns == T0_NS + taken == T0_NS + 1_106_679_921
+        ended = T0_NS + taken + 2 * SECOND
+        sim.advance_to("2025-03-01T00:10:00Z")  # idle since the end: polls at 0.1 s, ... growing to 10 s apart
+        work()
+        sim.run_until_idle()
+        after = next(p for p in polls(200) if ended + p >= T0_NS + 600 * SECOND)
+        assert sim.runs(work)[1].attempts[0].start_ns == ended + after
+        assert after > 0 and (ended + after - T0_NS - 600 * SECOND) <= 10 * SECOND
+
+
+def test_a_task_waiting_before_the_start_is_taken_at_the_start_and_the_next_one_after_it(memory_huey):
+    h = memory_huey
+
+    @h.task()
+    def work():
+        time.sleep(1)
+
+    with jobsim.Simulation(h, start=START) as sim:
+        work()
+        work()
+        sim.run_until_idle()
+        assert spans(sim.runs(work)) == [(0, 1), (1, 2)]  # a worker dequeues again right after a task
+
+
+def test_workers_of_a_consumer_run_tasks_side_by_side(redis_huey):
+    h = redis_huey
+
+    @h.task()
+    def work(seconds):
+        time.sleep(seconds)
+
+    with jobsim.Simulation(h.create_consumer(workers=2), start=START) as sim:
+        for seconds in (10, 4, 3, 1):
+            work(seconds)
+        sim.run_until_idle()
+        assert spans(sim.runs(work)) == [(0, 10), (0, 4), (4, 7), (7, 8)]
+        assert len(sim.huey.consumers) == 1 and len(sim.huey.consumers[0].workers) == 2
+
+
+def test_a_pipeline_passes_each_result_on_when_the_task_before_ends(redis_huey):
+    h = redis_huey
+
+    @h.task()
+    def fetch(n):
+        time.sleep(3)
+        return n + 1
+
+    @h.task()
+    def double(n):
+        time.sleep(2)
+        return n * 2
+
+    with jobsim.Simulation(h, start=START) as sim:
+        results = h.enqueue(fetch.s(1).then(double).then(double))
+        sim.run_until_idle()
+        assert results.get() == [2, 4, 8]
+        assert spans(sim.runs(fetch)) == [(0, 3)]
+        assert spans(sim.runs(double)) == [(3, 5), (5, 7)]
+        assert [secs(run.start_ns) for run in sim.runs(double)] == [3, 5]  # enqueued when the task before ended
+        timeline = sim.timeline()  # a run ends at its signal, before Huey enqueues the next task
+        assert timeline.index("fetch#1 completed") < timeline.index("double#1 started by fetch#1")
+        assert timeline.index("double#1 completed") < timeline.index("double#2 started by double#1")
+
+
+def test_priorities_order_the_queue_on_a_storage_that_has_them():
+    h = PriorityRedisHuey("test-priority", host="127.0.0.1", port=1)
+    order = []
+
+    @h.task()
+    def work(name):
+        order.append(name)
+        time.sleep(1)
+
+    with jobsim.Simulation(h, start=START) as sim:
+        work("first")
+        sim.advance("0.5s")  # the consumer started and took it; the others wait on the queue
+        h.enqueue(work.s("low"))
+        h.enqueue(work.s("high", priority=10))
+        h.enqueue(work.s("mid", priority=5))
+        sim.run_until_idle()
+        assert order == ["first", "high", "mid", "low"]
+
+
+def test_a_plain_redis_storage_refuses_a_priority_as_huey_does(redis_huey):
+    h = redis_huey
+
+    @h.task(priority=3)
+    def work():
+        pass
+
+    with jobsim.Simulation(h, start=START), pytest.raises(NotImplementedError, match="priorities are not supported"):
+        work()
+
+
+def test_a_task_that_expires_before_a_worker_takes_it_is_skipped(redis_huey):
+    h = redis_huey
+    seen = []
+
+    @h.signal()
+    def note(signal, task, *args):
+        seen.append((signal, task.name, secs(time.time_ns())))
+
+    @h.task()
+    def busy():
+        time.sleep(10)
+
+    @h.task(expires=5)
+    def report():
+        return "sent"
+
+    with jobsim.Simulation(h, start=START) as sim:
+        busy()
+        late = report()
+        fresh = report.s()
+        fresh.expires = 60
+        fresh_result = h.enqueue(fresh)
+        sim.run_until_idle()
+        runs = sim.runs(report)
+        assert [run.status for run in runs] == ["skipped", "completed"]
+        assert secs(runs[0].end_ns) == 10 and not runs[0].attempts
+        assert late.get() is None and fresh_result.get() == "sent"
+        assert ("expired", "report", 10.0) in seen
+
+
+def test_a_revoked_task_is_not_executed(redis_huey):
+    h = redis_huey
+
+    @h.task()
+    def busy():
+        time.sleep(10)
+
+    @h.task()
+    def send():
+        return "sent"
+
+    with jobsim.Simulation(h, start=START) as sim:
+        busy()
+        result = send()
+        sim.advance("1s")
+        result.revoke()
+        sim.run_until_idle()
+        run = sim.runs(send)[0]
+        assert run.status == "cancelled" and secs(run.end_ns) == 10 and not run.attempts
+        assert "send#1 was revoked: not executed" in sim.timeline()
+
+
+def test_signals_arrive_in_hueys_order_at_their_instants(redis_huey):
+    h = redis_huey
+    seen = []
+
+    @h.signal()
+    def note(signal, task, *args):
+        seen.append((secs(time.time_ns()), signal, task.name))
+
+    @h.task(retries=1, retry_delay=2)
+    def flaky():
+        time.sleep(1)
+        if len([s for s in seen if s[1] == "executing"]) < 2:
+            raise ValueError("first time")
+        return "ok"
+
+    with jobsim.Simulation(h, start=START) as sim:
+        flaky()
+        sim.run_until_idle()
+    assert seen == [
+        (0, "enqueued", "flaky"),
+        (0, "executing", "flaky"),
+        (1, "error", "flaky"),
+        (1, "retrying", "flaky"),
+        (1, "scheduled", "flaky"),  # eta 3 s (+1 us, see HueyWorld.hop): the scheduler's 4 s tick moves it
+        (4, "enqueued", "flaky"),
+        (4, "executing", "flaky"),
+        (5, "complete", "flaky"),
+    ]
+
+
+def test_the_result_store_is_read_in_virtual_time(redis_huey):
+    h = redis_huey
+
+    @h.task()
+    def slow():
+        time.sleep(30)
+        return "done"
+
+    with jobsim.Simulation(h, start=START) as sim:
+        result = slow()
+        assert result.get() is None  # not yet: nothing ran
+        with pytest.raises(ResultTimeout):
+            result.get(blocking=True, timeout=10)  # the test waits 10 virtual seconds
+        assert sim.now_ns() == T0_NS + 10 * SECOND
+        assert result.get(blocking=True) == "done"
+        assert sim.now_ns() == T0_NS + 30 * SECOND
+        assert h.result_count() == 0  # get() popped it, as on the real storage
+
+
+def test_the_same_seed_gives_the_same_task_ids(redis_huey):
+    h = redis_huey
+
+    @h.task()
+    def work():
+        pass
+
+    def ids(seed):
+        with jobsim.Simulation(h, start=START, seed=seed) as sim:
+            work()
+            h.enqueue(work.s().then(work))
+            sim.run_until_idle()
+            return [run.id for run in sim.runs(work)]
+
+    assert ids(7) == ids(7)
+    assert ids(7) != ids(8)
+    assert len(set(ids(7))) == 3
+
+
+def test_runs_take_the_task_or_its_name_and_sim_fail_injects_into_an_attempt(redis_huey):
+    h = redis_huey
+
+    @h.task(retries=1)
+    def charge():
+        return "charged"
+
+    with jobsim.Simulation(h, start=START) as sim:
+        sim.fail(charge, error=ConnectionError("gateway down"))
+        result = charge()
+        sim.run_until_idle()
+        assert sim.runs(charge) == sim.runs("charge")
+        run = sim.runs(charge)[0]
+        assert run.status == "completed" and len(run.attempts) == 2
+        assert isinstance(run.attempts[0].error, ConnectionError)
+        assert result.get() == "charged" and run.output == "charged"
+
+
+def test_a_worker_idle_for_days_is_caught_up_at_once_even_without_backoff(memory_huey):
+    h = memory_huey
+
+    @h.task()
+    def work():
+        pass
+
+    with jobsim.Simulation(h.create_consumer(initial_delay=0.5, backoff=1), start=START) as sim:
+        began = time.perf_counter()
+        sim.advance("3d")
+        sim.advance("0.2s")
+        work()  # polls every 0.5 s from the start: the next one after 3 d + 0.2 s is at 3 d + 0.5 s
+        sim.run_until_idle()
+        assert sim.runs(work)[0].attempts[0].start_ns == T0_NS + 3 * 86_400 * SECOND + 500_000_000
+        assert time.perf_counter() - began < 2  # 518,400 empty polls counted, not looped

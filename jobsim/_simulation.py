@@ -151,6 +151,7 @@ class Simulation:
                 "pip install -e plugins/jobsim-rq for RQ queues, "
                 "pip install -e plugins/jobsim-apscheduler for an APScheduler 3 scheduler, "
                 "pip install -e plugins/jobsim-bullmq for bullmq Worker objects, "
+                "pip install -e plugins/jobsim-huey for a Huey instance, consumer or task, "
                 "pip install -e plugins/jobsim-dramatiq for a Dramatiq broker, actor or Worker)",
             )  # fmt: skip
         if not isinstance(adapted, Adapted):

@@ -32,6 +32,7 @@ from jobsim._time import MS
 from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
 from jobsim.hooks import Adapted, refusing_handler
 
+from ._events import Listeners
 from ._loop import CURRENT, WorkerLoop
 from ._store import QueueState, Store
 
@@ -83,6 +84,7 @@ class BullMQWorld:
         self.sim = sim
         self.app = jobsim.App("bullmq")
         self.store = Store(self)
+        self.listeners = Listeners(self)
         self.workers: list[Any] = []
         self.functions: dict[str, jobsim.Function] = {}  # queue name -> function
         self.listened: set[str] = set()  # qualified names of the queues a worker reads
@@ -192,6 +194,7 @@ class BullMQWorld:
         from . import _patches
 
         try:
+            self.listeners.close_all()
             if self.loop is not None:
                 self.loop.close_down(self.tasks)
         finally:
@@ -294,13 +297,13 @@ class BullMQWorld:
         return min(wakes) if wakes else None
 
     # -- what the store tells ------------------------------------------------------------------------
-    def on_added(self, q: QueueState, rec: JobHash, job: Any) -> None:
+    def on_added(self, q: QueueState, rec: JobHash, job: Any, *, requeued: bool = False) -> None:
         fn = self._function(q.name)
         now = self.now_ns()
         data = {"queue": q.name, "name": rec.fields["name"], "id": rec.id, "data": _loads(rec.fields["data"]),
                 "opts": rec.opts}  # fmt: skip
         run = Run(fn, rec.id, [Event("bullmq/job", data, id=f"{q.qualified}:{rec.id}", ts=now // MS)], now)
-        cause = CURRENT.get()
+        cause = None if requeued else CURRENT.get()  # a kept duplicate is the add's, not the finishing job's
         if cause is not None:
             self.sim.engine.descend(run, cause=cause.run)
         runs = self.sim.engine.runs[fn.id]
@@ -309,10 +312,25 @@ class BullMQWorld:
         origin = "add" if cause is None else f"{cause.run.function.id}#{runs_index(self.sim, cause.run)}"
         if rec.fields.get("rjk"):
             origin = f"job scheduler {rec.fields['rjk']!r}"
+        if requeued:
+            origin = f"deduplication {rec.fields.get('deid')!r} (the add kept while its job was active)"
         self.record("run.start", function=fn.id, run=rec.id, n=len(runs), event=origin)
 
     def on_duplicated(self, q: QueueState, job_id: str) -> None:
         self.record("bullmq.duplicated", function=q.name, run=job_id, queue=q.name)
+
+    def on_deduplicated(self, q: QueueState, dedup_id: str, holder: str, other: str) -> None:
+        """A ``deduplicated`` event: ``other`` (an add, or the delayed job ``replace`` removed) gave way to ``holder``."""
+        self.record("bullmq.deduplicated", function=q.name, run=holder, queue=q.name, dedup=dedup_id, other=other)
+
+    def on_replaced(self, q: QueueState, rec: JobHash) -> None:
+        """A delayed job removed by a ``replace`` deduplication: its run ends, never having started."""
+        held = self.jobs.get((q.qualified, rec.id))
+        if held is not None:
+            held.run.status = "cancelled"
+            held.run.end_ns = self.now_ns()
+            self.sim.trace.add(self.now_ns(), "run.end", {"function": held.run.function.id, "run": rec.id,
+                                                          "status": "cancelled"})  # fmt: skip
 
     def on_queued(self, q: QueueState, rec: JobHash, state: str, due: int | None) -> None:
         held = self.jobs[(q.qualified, rec.id)]

@@ -45,8 +45,10 @@ def test_what_is_not_simulated_raises_and_reaches_no_redis(worker_for, queue):
         run(queue.add("x", {}))
         with pytest.raises(UnsupportedFeature, match=r"job.changePriority\(\) is not simulated"):
             run(_change_priority(queue))
-        with pytest.raises(UnsupportedFeature, match=r"opts\['deduplication'\]"):
-            run(queue.add("x", {}, {"deduplication": {"id": "a"}}))
+        with pytest.raises(InvalidArgument, match=r"opts\['deduplication'\]='a' is not valid: a dict \{'id'"):
+            run(queue.add("x", {}, {"deduplication": "a"}))
+        with pytest.raises(InvalidArgument, match=r"opts\['deduplication'\]\['ttl'\]='5s' is not valid: milliseconds"):
+            run(queue.add("x", {}, {"deduplication": {"id": "a", "ttl": "5s"}}))
 
 
 async def _change_priority(queue):

@@ -45,7 +45,7 @@ REFUSED = {
     "changePriority": "job.changePriority()", "getCountsPerPriority": "queue.getCountsPerPriority()",
     "getRanges": "reading job ranges (queue.getJobs on a non-Redis path)", "getClientList": "queue.get_workers()",
     "trimEvents": "queue.trimEvents()", "removeDeprecatedPriorityKey": "queue.removeDeprecatedPriorityKey()",
-    "forQueue": None, "extendLock": None,
+    "forQueue": None, "extendLock": None, "clientName": None,
 }  # fmt: skip
 """RedisBackend methods refused, by the bullmq call users make (None: kept as bullmq wrote it)."""
 

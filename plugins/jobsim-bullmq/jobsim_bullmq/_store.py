@@ -119,7 +119,7 @@ class Store:
     def __init__(self, world: BullMQWorld) -> None:
         self.world = world
         self.queues: dict[str, QueueState] = {}
-        self.blocked: dict[Any, tuple[QueueState, Any]] = {}  # BZPOPMIN calls in progress: future -> queue, timer
+        self.blocked: dict[Any, tuple[QueueState, Any, Any]] = {}  # BZPOPMIN calls: future -> queue, timer, task
 
     def queue(self, backend: Any) -> QueueState:
         qualified = backend.qualifiedName
@@ -183,7 +183,7 @@ class Store:
         future = loop.create_future()
         q.waiters.append(future)
         timer = loop.call_later(block_timeout, _time_out, future) if block_timeout else None
-        self.blocked[future] = (q, timer)
+        self.blocked[future] = (q, timer, asyncio.current_task())
         try:
             return await future
         finally:

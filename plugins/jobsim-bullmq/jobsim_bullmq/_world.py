@@ -32,6 +32,7 @@ from jobsim._time import MS
 from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
 from jobsim.hooks import Adapted, refusing_handler
 
+from ._crash import Crashes
 from ._events import Listeners
 from ._loop import CURRENT, WorkerLoop
 from ._store import QueueState, Store
@@ -85,7 +86,11 @@ class BullMQWorld:
         self.app = jobsim.App("bullmq")
         self.store = Store(self)
         self.listeners = Listeners(self)
-        self.workers: list[Any] = []
+        self.workers: list[Any] = []  # the live ones (a crash removes its worker, a restart adds one)
+        self.all_workers: list[Any] = []
+        self.runners: dict[Any, Any] = {}  # worker -> its run() task
+        self.originals: dict[Any, Any] = {}  # worker -> the processor it was built with
+        self._crashes: Crashes | None = None
         self.functions: dict[str, jobsim.Function] = {}  # queue name -> function
         self.listened: set[str] = set()  # qualified names of the queues a worker reads
         self.jobs: dict[tuple[str, str], Held] = {}
@@ -104,6 +109,7 @@ class BullMQWorld:
         if any(w is worker for w in self.workers):
             raise InvalidArgument(f"the BullMQ worker for queue {worker.name!r} is passed to this Simulation twice")
         self.workers.append(worker)
+        self.all_workers.append(worker)
         self.listened.add(worker.qualifiedName)
         new = worker.name not in self.functions
         fn = self._function(worker.name, worker)
@@ -174,6 +180,7 @@ class BullMQWorld:
         assert self.loop is not None
         saved = {k: getattr(worker, k) for k in ("processor", "lockManager", "resume_event", "_client_name_set")}
         self.saved.append((worker, saved))
+        self.originals[worker] = worker.processor
         worker.processor = self._wrap(worker, worker.processor)
         worker.lockManager = LockManager(worker, lock_renew_time=worker.opts["lockRenewTime"],
                                          lock_duration=worker.opts["lockDuration"], worker_id=worker.id,
@@ -184,9 +191,30 @@ class BullMQWorld:
             asyncio.events._set_running_loop(self.loop)
             worker.resume_event = asyncio.Event()
             worker.resume_event.set()
-            self.tasks.append(self.loop.create_task(worker.run(), name=f"bullmq worker {worker.name}"))
+            task = self.loop.create_task(worker.run(), name=f"bullmq worker {worker.name}")
+            self.tasks.append(task)
+            self.runners[worker] = task
         finally:
             asyncio.events._set_running_loop(outer)
+
+    def start_worker(self, worker: Any) -> None:
+        """A worker started while the simulation runs (a crashed one's replacement)."""
+        self._start(worker)
+        if self.loop is not None:
+            self.loop.book()
+
+    # -- crashes -----------------------------------------------------------------------------------
+    @property
+    def crashes(self) -> Crashes:
+        if self._crashes is None:
+            self._crashes = Crashes(self)
+        return self._crashes
+
+    def crash_worker(self, at: Any = None, queue: Any = None, *, restart: Any = "0s") -> None:
+        """Kill the worker process of ``queue`` (a name or ``Queue``) at ``at`` (default now), mid-job: its job's lock
+        expires and the stalled-job check of a live worker takes it back (``_crash``). ``restart``: when a new
+        worker starts after the crash (a process supervisor), ``None`` for never."""
+        self.crashes.plan(at, queue, restart)
 
     def uninstall(self, sim: Simulation) -> None:
         if not self.installed:
@@ -208,11 +236,15 @@ class BullMQWorld:
 
     def _wrap(self, worker: Any, processor: Any) -> Any:
         """The processor bullmq calls: the user's, with the job attributed (``CURRENT``) and ``sim.fail`` applied."""
+        import asyncio
+
         world = self
 
         async def processor_in_simulation(job: Any, token: str, *signal: Any) -> Any:
             held = world.jobs.get((worker.qualifiedName, job.id))
             CURRENT.set(held)
+            if world._crashes is not None and world._crashes.armed and world._crashes.on_start(worker):
+                await asyncio.get_running_loop().create_future()  # the process is dead: this never resumes
             if held is not None:
                 fault = world.sim.engine.take_fault(held.run.function.id, None)
                 if fault is not None:
@@ -290,7 +322,7 @@ class BullMQWorld:
             mine = [qt for f, qt in waiting if qt[0].qualified == worker.qualifiedName]
             if len(mine) != 1 or mine[0][1] is None or not worker.waiting or worker.waiting.done():
                 return due
-            q, timer = mine[0]
+            q, timer, _task = mine[0]
             wake = self.loop._origin + round(timer.when() * 1_000_000_000)
             if q.delayed:
                 wakes.append(_first_wake(wake, min(q.delayed.values()) // 0x1000))
@@ -351,6 +383,9 @@ class BullMQWorld:
         held = self.jobs[(q.qualified, rec.id)]
         held.started = self.now_ns()
         held.run.status = "running"
+
+    def end_attempt(self, held: Held, error: BaseException | None) -> None:
+        self._end_attempt(held, error)
 
     def _end_attempt(self, held: Held, error: BaseException | None) -> None:
         start = held.started if held.started is not None else self.now_ns()

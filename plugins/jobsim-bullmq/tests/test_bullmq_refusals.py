@@ -56,12 +56,6 @@ async def _change_priority(queue):
     await job.changePriority({"priority": 3})
 
 
-def test_crash_worker_on_a_bullmq_queue_is_refused(worker_for):
-    refused = pytest.raises(UnsupportedFeature, match=r"crash_worker\(function='q'\) is not simulated for BullMQ")
-    with jobsim.Simulation(worker_for(noop), start=START) as sim, refused:
-        sim.crash_worker(at="2025-03-01T00:00:01Z", function="q")
-
-
 def test_a_processor_blocking_the_loop_past_its_lock_loses_it(worker_for, queue):
     """time.sleep blocks the worker's event loop (all its jobs and lock renewals); past lockDuration (30 s) the
     lock is gone, bullmq's moveToFinished fails with 'Missing lock', the stalled checker moves the job back to wait,

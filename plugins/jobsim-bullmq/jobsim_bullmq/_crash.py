@@ -124,6 +124,7 @@ class Crashes:
             if held is None:
                 continue
             jobs.append(held.run.id)
+            world.orphans.add((worker.qualifiedName, held.run.id))
             loop.disown(held)
             if held.started is not None:
                 world.end_attempt(held, WorkerCrashed(f"the BullMQ worker of queue {worker.name!r} was killed"))

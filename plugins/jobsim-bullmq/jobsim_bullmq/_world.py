@@ -19,6 +19,7 @@ that BullMQ retries is a ``retry`` record with its delay.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
 import json
 from collections.abc import Iterator
@@ -91,6 +92,7 @@ class BullMQWorld:
         self.runners: dict[Any, Any] = {}  # worker -> its run() task
         self.originals: dict[Any, Any] = {}  # worker -> the processor it was built with
         self._crashes: Crashes | None = None
+        self.orphans: set[tuple[str, str]] = set()  # jobs a killed worker left active: work until a check takes them
         self.functions: dict[str, jobsim.Function] = {}  # queue name -> function
         self.listened: set[str] = set()  # qualified names of the queues a worker reads
         self.jobs: dict[tuple[str, str], Held] = {}
@@ -191,7 +193,9 @@ class BullMQWorld:
             asyncio.events._set_running_loop(self.loop)
             worker.resume_event = asyncio.Event()
             worker.resume_event.set()
-            task = self.loop.create_task(worker.run(), name=f"bullmq worker {worker.name}")
+            # a fresh context: a worker restarted from inside a killed job's task is not that job's code
+            task = contextvars.Context().run(self.loop.create_task, worker.run(), name=f"bullmq worker {worker.name}")
+            self.loop.creators[task] = None
             self.tasks.append(task)
             self.runners[worker] = task
         finally:
@@ -293,6 +297,8 @@ class BullMQWorld:
             if q.qualified not in self.listened:
                 continue
             if q.wait or q.prioritized:
+                return True
+            if self.orphans and any(o[0] == q.qualified and o[1] in q.active for o in self.orphans):
                 return True
             if any("rjk" not in q.jobs[j].fields for j in q.delayed):
                 return True
@@ -441,6 +447,7 @@ class BullMQWorld:
                                           "error": f"{type(error).__name__}: {error}"})  # fmt: skip
 
     def on_stalled(self, q: QueueState, rec: JobHash) -> None:
+        self.orphans.discard((q.qualified, rec.id))
         held = self.jobs[(q.qualified, rec.id)]
         if held.started is not None:
             self._end_attempt(held, JobFailed("job stalled: its lock expired"))

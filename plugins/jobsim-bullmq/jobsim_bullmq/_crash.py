@@ -75,7 +75,8 @@ class Crashes:
         name = queue if isinstance(queue, str) else getattr(queue, "name", None)
         if name not in world.functions or not any(w.name == name for w in world.all_workers):
             known = ", ".join(sorted({repr(w.name) for w in world.all_workers}))
-            raise InvalidArgument.build("queue", queue, f"the name of a queue a simulated BullMQ worker reads ({known})")
+            raise InvalidArgument.build("queue", queue,
+                                        f"the name of a queue a simulated BullMQ worker reads ({known})")  # fmt: skip
         restart_ns = None if restart is None else duration_ns(restart, "restart")
         return self.plan_ns(at_ns, str(name), restart_ns)
 

@@ -98,7 +98,7 @@ class WorkerLoop(VirtualLoop):
             self._owned[handle] = held
         return handle
 
-    def create_task(self, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:  # type: ignore[override]
+    def create_task(self, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
         """Each task remembers the task that created it, so a killed worker's tasks are all found (``_crash``)."""
         task = super().create_task(coro, **kwargs)
         self.creators[task] = asyncio.current_task(self) if self.is_running() else None

@@ -358,7 +358,8 @@ class BullMQWorld:
         self.record("bullmq.duplicated", function=q.name, run=job_id, queue=q.name)
 
     def on_deduplicated(self, q: QueueState, dedup_id: str, holder: str, other: str) -> None:
-        """A ``deduplicated`` event: ``other`` (an add, or the delayed job ``replace`` removed) gave way to ``holder``."""
+        """A ``deduplicated`` event: ``other`` (an add, or the delayed job ``replace`` removed) gave way to
+        ``holder``."""
         self.record("bullmq.deduplicated", function=q.name, run=holder, queue=q.name, dedup=dedup_id, other=other)
 
     def on_replaced(self, q: QueueState, rec: JobHash) -> None:

@@ -122,8 +122,8 @@ def test_the_simulation_predicts_deduplication_and_queue_events():
 def test_a_real_bullmq_worker_deduplicates_and_emits_the_events_the_simulation_predicts(redis_url):
     expected, _ = predicted_dedup()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
-    done = subprocess.run([sys.executable, str(HERE / "bullmq_live_worker.py"), redis_url, "3.4", "bullmq_dedup_scenario"],
-                          cwd=HERE, env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    command = [sys.executable, str(HERE / "bullmq_live_worker.py"), redis_url, "3.4", "bullmq_dedup_scenario"]
+    done = subprocess.run(command, cwd=HERE, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
     observed = json.loads(done.stdout.strip().splitlines()[-1])
     assert observed["log"] == expected["log"]

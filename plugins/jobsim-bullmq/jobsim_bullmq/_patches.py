@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any
 from jobsim._time import SECOND
 from jobsim.errors import JobsimError
 
+from . import _admin
+
 if TYPE_CHECKING:
     from ._world import BullMQWorld
 
@@ -39,9 +41,8 @@ _active: BullMQWorld | None = None
 _saved: dict[tuple[Any, str], Any] = {}
 
 REFUSED = {
-    "reprocessJob": "job.retry()", "promote": "job.promote()", "retryJobs": "queue.retryJobs()",
-    "promoteJobs": "queue.promoteJobs()", "drain": "queue.drain()", "cleanJobsInSet": "queue.clean()",
-    "obliterate": "queue.obliterate()", "remove": "queue.remove() / job.remove()",
+    "retryJobs": "queue.retryJobs()", "promoteJobs": "queue.promoteJobs()", "cleanJobsInSet": "queue.clean()",
+    "obliterate": "queue.obliterate()",
     "changePriority": "job.changePriority()", "getCountsPerPriority": "queue.getCountsPerPriority()",
     "getRanges": "reading job ranges (queue.getJobs on a non-Redis path)", "getClientList": "queue.get_workers()",
     "trimEvents": "queue.trimEvents()", "removeDeprecatedPriorityKey": "queue.removeDeprecatedPriorityKey()",
@@ -297,6 +298,26 @@ class _Backend:
             store.xadd(store.queue(self), "progress", jobId=job_id, data=rec.fields["progress"])  # :31-32
             w.on_progress(store.queue(self), rec, progress)
 
+        async def promote(self: Any, job_id: str) -> None:
+            if _admin.promote(store, store.queue(self), job_id) < 0:
+                raise self.scripts.finishedErrors({"code": -3, "jobId": job_id, "command": "promote",
+                                                   "state": "delayed"})  # fmt: skip
+
+        async def reprocessJob(self: Any, job: Any, state: str, opts: dict[str, Any] | None = None) -> None:
+            opts = opts or {}
+            code = _admin.reprocess(store, store.queue(self), job.id, "RPUSH" if job.opts.get("lifo") else "LPUSH",
+                                    state, bool(opts.get("resetAttemptsMade")),
+                                    bool(opts.get("resetAttemptsStarted")))  # fmt: skip
+            if code < 0:
+                raise self.scripts.finishedErrors({"code": code, "jobId": job.id, "command": "reprocessJob",
+                                                   "state": state})  # fmt: skip
+
+        async def remove(self: Any, job_id: str, remove_children: bool) -> int:
+            return _admin.remove(store, store.queue(self), job_id, bool(remove_children))
+
+        async def drain(self: Any, delayed: bool = False) -> None:
+            _admin.drain(store, store.queue(self), bool(delayed))
+
         async def getDeduplicationJobId(self: Any, dedup_id: str) -> str | None:
             """``GET bull:<queue>:de:<id>``: the id of the job holding that deduplication id, while it does."""
             from ._dedup import get
@@ -390,7 +411,7 @@ class _Backend:
                    updateData, addLog, getJobLogs, getState, isJobInState, getJobData, getCounts, getRateLimitTtl,
                    getProcessedChildrenValues, isPaused, pause, addJobScheduler, updateJobSchedulerNextMillis,
                    removeJobScheduler, isJobScheduler, getJobScheduler, getJobSchedulers,
-                   getJobSchedulersCount, getDeduplicationJobId):  # fmt: skip
+                   getJobSchedulersCount, getDeduplicationJobId, promote, reprocessJob, remove, drain):  # fmt: skip
             setattr(self, fn.__name__, fn)
         for name in ("waitUntilReady", "close", "disconnect", "setName"):
             setattr(self, name, nothing)

@@ -45,7 +45,12 @@ def _log(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 
 
 def _removed(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
-    return f"bullmq    {_name(d, names)} removed from queue {d['queue']!r} (removeOnComplete/removeOnFail)"
+    why = d.get("why", "removeOnComplete/removeOnFail")
+    return f"bullmq    {_name(d, names)} removed from queue {d['queue']!r} ({why})"
+
+
+def _reprocessed(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    return f"bullmq    {_name(d, names)} retried from {d['prev']} (job.retry): back to wait on queue {d['queue']!r}"
 
 
 def _duplicated(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
@@ -74,4 +79,5 @@ def _resumed(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 
 KINDS = {"bullmq.queued": _queued, "bullmq.moved": _moved, "bullmq.stalled": _stalled, "bullmq.progress": _progress,
          "bullmq.log": _log, "bullmq.removed": _removed, "bullmq.duplicated": _duplicated, "bullmq.paused": _paused,
-         "bullmq.resumed": _resumed, "bullmq.deduplicated": _deduplicated, "bullmq.crash": _crash}  # fmt: skip
+         "bullmq.resumed": _resumed, "bullmq.deduplicated": _deduplicated, "bullmq.crash": _crash,
+         "bullmq.reprocessed": _reprocessed}  # fmt: skip

@@ -366,10 +366,16 @@ class BullMQWorld:
         """A delayed job removed by a ``replace`` deduplication: its run ends, never having started."""
         held = self.jobs.get((q.qualified, rec.id))
         if held is not None:
-            held.run.status = "cancelled"
-            held.run.end_ns = self.now_ns()
-            self.sim.trace.add(self.now_ns(), "run.end", {"function": held.run.function.id, "run": rec.id,
-                                                          "status": "cancelled"})  # fmt: skip
+            self._cancel(held)
+
+    def _cancel(self, held: Held) -> None:
+        """A job removed before it finished: its run ends, cancelled."""
+        if held.started is not None:
+            self._end_attempt(held, JobFailed("the job was removed"))
+        held.run.status = "cancelled"
+        held.run.end_ns = self.now_ns()
+        self.sim.trace.add(self.now_ns(), "run.end", {"function": held.run.function.id, "run": held.run.id,
+                                                      "status": "cancelled"})  # fmt: skip
 
     def on_queued(self, q: QueueState, rec: JobHash, state: str, due: int | None) -> None:
         held = self.jobs[(q.qualified, rec.id)]
@@ -456,10 +462,20 @@ class BullMQWorld:
         self.record("bullmq.stalled", function=held.run.function.id, run=rec.id, count=rec.int("stc"),
                     deferred=rec.fields.get("defa"))  # fmt: skip
 
-    def on_removed(self, q: QueueState, rec: JobHash) -> None:
+    def on_removed(self, q: QueueState, rec: JobHash, why: str = "removeOnComplete/removeOnFail") -> None:
         held = self.jobs.get((q.qualified, rec.id))
         if held is not None:
-            self.record("bullmq.removed", function=held.run.function.id, run=rec.id, queue=q.name)
+            self.record("bullmq.removed", function=held.run.function.id, run=rec.id, queue=q.name, why=why)
+            if held.run.status not in ("completed", "failed", "cancelled"):
+                self._cancel(held)
+
+    def on_reprocessed(self, q: QueueState, rec: JobHash, state: str) -> None:
+        """``job.retry()``: the finished run is queued again; its next attempts follow the ones it had."""
+        held = self.jobs[(q.qualified, rec.id)]
+        held.run.status = "queued"
+        held.run.end_ns = None
+        self.record("bullmq.reprocessed", function=held.run.function.id, run=rec.id, queue=q.name, prev=state)
+        self.poke()
 
     def on_drained(self, q: QueueState) -> None:
         pass

@@ -8,7 +8,9 @@ those the simulation models go to the in-memory store (``_store``), the others r
 
 * ``Queue`` methods that use the raw Redis client (``setGlobalConcurrency``,
   ``setGlobalRateLimit``, ``rateLimit`` and their getters/removers, ``getJobs``) go to
-  the store too; ``QueueEvents.run`` is refused (no event stream is simulated).
+  the store too.
+* ``QueueEvents.__init__``/``run``/``close`` and ``QueueEventsProducer.publishEvent``: a
+  ``QueueEvents`` listens to the simulated stream instead of ``XREAD`` (``_events``).
 * ``time`` as seen by ``bullmq.job``, ``bullmq.job_scheduler``, ``bullmq.scripts``,
   ``bullmq.worker`` and ``bullmq.lock_manager``: ``time.time()`` is the virtual clock,
   also for producer code a test runs between ``sim.advance`` calls.

@@ -527,7 +527,7 @@ class BullMQWorld:
         from bullmq import Job
 
         q, rec = self._hash(str(job_id), queue)
-        owner = next((w for w in self.workers if w.qualifiedName == q.qualified), None)
+        owner = next((w for w in self.all_workers if w.qualifiedName == q.qualified), None)
         if owner is None:
             raise InvalidArgument(f"queue {q.name!r} has no simulated worker; read its jobs with queue.getJob(id)")
         return Job.fromJSON(owner, rec.raw(), rec.id)

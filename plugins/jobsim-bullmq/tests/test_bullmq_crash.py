@@ -91,7 +91,7 @@ def test_without_a_restart_the_job_stays_active(worker_for, queue):
         sim.bullmq.crash_worker(at="2025-03-01T00:00:01Z", queue="q", restart=None)
         sim.advance("10m")
         assert sim.bullmq.state("1") == "active" and sim.bullmq.state("2") == "waiting"
-        assert sim.bullmq.workers == []
+        assert sim.bullmq.workers == [] and sim.bullmq.job("1").attemptsStarted == 1
     assert attempts(sim) == [(0.0, 1.0, "WorkerCrashed")]
     assert "no worker is restarted" in sim.timeline()
 

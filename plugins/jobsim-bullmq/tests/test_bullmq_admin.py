@@ -123,3 +123,37 @@ def test_drain_with_a_scheduler_job_waiting_ahead_is_refused(worker_for, queue):
         run(queue.upsertJobScheduler("tick", {"every": 60_000}, "tick"))  # waits at the head, ahead of "w"
         with pytest.raises(UnsupportedFeature, match=r"LTRIM wait n -1"):
             run(queue.drain())
+
+
+def test_removing_a_flow_child_releases_its_parent_and_removing_a_parent_takes_its_children(worker_for, queue):
+    """removeParentDependencyKey: the parent with no dependency left goes to the tail of wait (_moveParentToWait)."""
+    from bullmq import FlowProducer
+
+    async def processor(job, token):
+        if job.name == "parent":
+            return sorted((await job.getChildrenValues()).values())
+        await asyncio.sleep(job.data["s"])
+        return job.name
+
+    flow = {"name": "parent", "queueName": "q", "children": [
+        {"name": "a", "queueName": "q", "data": {"s": 1}}, {"name": "b", "queueName": "q", "data": {"s": 5}}]}
+    with jobsim.Simulation(worker_for(processor), start=START) as sim:
+        tree = run(FlowProducer({"connection": NOWHERE}).add(flow))
+        sim.advance("2s")  # a done at 1 s; b running until 6 s
+        b = next(c["job"] for c in tree["children"] if c["job"].name == "b")
+        with pytest.raises(Exception, match="locked"):
+            run(tree["job"].remove())  # a pending child (b) holds a lock
+        sim.advance("5s")  # 7 s: the first flow is done
+        flow["children"][1]["opts"] = {"delay": 60_000}
+        other = run(FlowProducer({"connection": NOWHERE}).add(flow))
+        sim.advance("2s")  # a done at 8 s; b delayed: the parent still waits for it
+        assert run(other["job"].getState()) == "waiting-children"
+        run(next(c["job"] for c in other["children"] if c["job"].name == "b").remove())  # its last dependency
+        assert run(other["job"].getState()) == "waiting"
+        sim.run_until_idle()
+        assert run(other["job"].getState()) == "completed"
+        run(tree["job"].remove())  # completed, with its completed children
+        assert {run(queue.getJobState(j.id)) for j in (tree["job"], b)} == {"unknown"}
+    parents = [r for r in sim.runs("q") if r.event.data["name"] == "parent"]
+    assert [((r.attempts[0].start_ns - sim.start_ns) / SECOND, r.output) for r in parents] == [
+        (6.0, ["a", "b"]), (9.0, ["a"])]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import math
+import weakref
 from asyncio import events
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -72,6 +73,8 @@ class WorkerLoop(VirtualLoop):
         self._wake_due: int | None = None
         self.pumping = False
         self._owned: dict[asyncio.TimerHandle, Any] = {}
+        self.creators: weakref.WeakKeyDictionary[asyncio.Task[Any], Any] = weakref.WeakKeyDictionary()
+        self.frozen: dict[asyncio.Task[Any], list[tuple[Any, tuple[Any, ...], Any]]] = {}  # killed tasks
         super().__init__(world.now_ns, self._spend)
         self._selector = _KernelSelector(self._selector, self._park)  # type: ignore[assignment]
 
@@ -94,6 +97,48 @@ class WorkerLoop(VirtualLoop):
         if held is not None:
             self._owned[handle] = held
         return handle
+
+    def create_task(self, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        """Each task remembers the task that created it, so a killed worker's tasks are all found (``_crash``)."""
+        task = super().create_task(coro, **kwargs)
+        self.creators[task] = asyncio.current_task(self) if self.is_running() else None
+        return task
+
+    def call_soon(self, callback: Callable[..., Any], *args: Any,  # type: ignore[override]
+                  context: contextvars.Context | None = None) -> asyncio.Handle:  # fmt: skip
+        """A step of a killed worker's task is kept, not run: the process is gone (until the simulation closes)."""
+        if self.frozen:
+            owner = getattr(callback, "__self__", None)
+            if isinstance(owner, asyncio.Task) and owner in self.frozen:
+                self.frozen[owner].append((callback, args, context))
+                handle = asyncio.Handle(callback, args, self, context)
+                handle.cancel()
+                return handle
+        return super().call_soon(callback, *args, context=context)
+
+    def freeze(self, tasks: set[asyncio.Task[Any]]) -> None:
+        """Kill ``tasks``: none of them takes another step; their steps already queued are kept aside."""
+        for task in tasks:
+            self.frozen.setdefault(task, [])
+        for handle in list(self._ready):  # type: ignore[attr-defined]
+            owner = getattr(handle._callback, "__self__", None)
+            if not handle.cancelled() and isinstance(owner, asyncio.Task) and owner in self.frozen:
+                self.frozen[owner].append((handle._callback, handle._args, handle._context))
+                handle.cancel()
+
+    def thaw(self) -> None:
+        """The simulation closes: killed tasks get their steps back, to be cancelled with the others."""
+        frozen, self.frozen = self.frozen, {}
+        for steps in frozen.values():
+            for callback, args, context in steps:
+                super().call_soon(callback, *args, context=context)
+
+    def disown(self, held: Any) -> None:
+        """A killed job's timers are cancelled: they keep nothing busy (the tasks they would wake are frozen)."""
+        for handle, owner in list(self._owned.items()):
+            if owner is held:
+                handle.cancel()
+                del self._owned[handle]
 
     def job_timers(self) -> bool:
         """True while a job's processor has a timer pending (it is busy in virtual time)."""
@@ -153,6 +198,7 @@ class WorkerLoop(VirtualLoop):
     def close_down(self, tasks: list[asyncio.Task[Any]]) -> None:
         """The simulation closes: cancel the workers' tasks and let their clean-up run, time jumping as it waits."""
         self.closing = True
+        self.thaw()
         outer = events._get_running_loop()
         events._set_running_loop(None)
         try:

@@ -8,7 +8,9 @@ those the simulation models go to the in-memory store (``_store``), the others r
 
 * ``Queue`` methods that use the raw Redis client (``setGlobalConcurrency``,
   ``setGlobalRateLimit``, ``rateLimit`` and their getters/removers, ``getJobs``) go to
-  the store too; ``QueueEvents.run`` is refused (no event stream is simulated).
+  the store too.
+* ``QueueEvents.__init__``/``run``/``close`` and ``QueueEventsProducer.publishEvent``: a
+  ``QueueEvents`` listens to the simulated stream instead of ``XREAD`` (``_events``).
 * ``time`` as seen by ``bullmq.job``, ``bullmq.job_scheduler``, ``bullmq.scripts``,
   ``bullmq.worker`` and ``bullmq.lock_manager``: ``time.time()`` is the virtual clock,
   also for producer code a test runs between ``sim.advance`` calls.
@@ -32,6 +34,8 @@ from typing import TYPE_CHECKING, Any
 from jobsim._time import SECOND
 from jobsim.errors import JobsimError
 
+from . import _admin
+
 if TYPE_CHECKING:
     from ._world import BullMQWorld
 
@@ -39,13 +43,12 @@ _active: BullMQWorld | None = None
 _saved: dict[tuple[Any, str], Any] = {}
 
 REFUSED = {
-    "reprocessJob": "job.retry()", "promote": "job.promote()", "retryJobs": "queue.retryJobs()",
-    "promoteJobs": "queue.promoteJobs()", "drain": "queue.drain()", "cleanJobsInSet": "queue.clean()",
-    "obliterate": "queue.obliterate()", "remove": "queue.remove() / job.remove()",
+    "retryJobs": "queue.retryJobs()", "promoteJobs": "queue.promoteJobs()", "cleanJobsInSet": "queue.clean()",
+    "obliterate": "queue.obliterate()",
     "changePriority": "job.changePriority()", "getCountsPerPriority": "queue.getCountsPerPriority()",
     "getRanges": "reading job ranges (queue.getJobs on a non-Redis path)", "getClientList": "queue.get_workers()",
     "trimEvents": "queue.trimEvents()", "removeDeprecatedPriorityKey": "queue.removeDeprecatedPriorityKey()",
-    "getDeduplicationJobId": "queue.getDeduplicationJobId()", "forQueue": None, "extendLock": None,
+    "forQueue": None, "extendLock": None, "clientName": None,
 }  # fmt: skip
 """RedisBackend methods refused, by the bullmq call users make (None: kept as bullmq wrote it)."""
 
@@ -76,6 +79,7 @@ def push(world: BullMQWorld) -> None:
     import bullmq.lock_manager
     import bullmq.queue
     import bullmq.queue_events
+    import bullmq.queue_events_producer
     import bullmq.scripts
     import bullmq.worker
     from bullmq.backends.redis_backend import RedisBackend
@@ -87,7 +91,11 @@ def push(world: BullMQWorld) -> None:
         (bullmq.worker, "time"): clock, (bullmq.lock_manager, "time"): clock,
         (bullmq.flow_producer, "uuid4"): lambda: uuid.UUID(int=ids.getrandbits(128), version=4),
         (bullmq.job.Job, "moveToFailed"): _move_to_failed(bullmq.job.Job.moveToFailed, world),
-        (bullmq.queue_events.QueueEvents, "run"): _refuse("QueueEvents (the queue's event stream)"),
+        (bullmq.queue_events.QueueEvents, "__init__"): _queue_events_init(bullmq.queue_events.QueueEvents.__init__,
+                                                                           world),
+        (bullmq.queue_events.QueueEvents, "run"): _queue_events_run(world),
+        (bullmq.queue_events.QueueEvents, "close"): _queue_events_close(world),
+        (bullmq.queue_events_producer.QueueEventsProducer, "publishEvent"): _publish_event(world),
         (bullmq.worker, "getCompleted"): _get_completed,
     }  # fmt: skip
     backend = _Backend(world)
@@ -150,6 +158,67 @@ async def _get_completed(tasks: set[Any], emit: Any) -> tuple[list[Any], set[Any
     done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     jobs = [extract_result(task, emit) for task in sorted(done, key=_created)]
     return [job for job in jobs if job is not None], pending
+
+
+def _queue_events_init(original: Any, world: BullMQWorld) -> Any:
+    def __init__(self: Any, name: str, opts: Any = None) -> None:
+        """bullmq's, without scheduling ``run()`` on a loop: with ``autorun`` the listener runs in the simulation
+        from now (``_events``)."""
+        opts = dict(opts or {})
+        autorun = opts.get("autorun", True)
+        original(self, name, {**opts, "autorun": False})
+        self.opts["autorun"] = autorun
+        if autorun:
+            self.running = True
+            world.listeners.start(self)
+
+    return __init__
+
+
+def _queue_events_run(world: BullMQWorld) -> Any:
+    async def run(self: Any) -> None:
+        """``QueueEvents.run``: listen in the simulation until ``close()`` (or a listener raises)."""
+        import asyncio
+
+        if self.running:
+            raise Exception("QueueEvents is already running.")
+        wait = asyncio.get_running_loop().create_future()
+        world.listeners.waits[id(self)] = wait
+        self.running = True
+        world.listeners.start(self)
+        try:
+            await wait
+        finally:
+            self.running = False
+            world.listeners.waits.pop(id(self), None)
+
+    return run
+
+
+def _queue_events_close(world: BullMQWorld) -> Any:
+    async def close(self: Any) -> None:
+        """``QueueEvents.close``: stop listening (idempotent, as bullmq's); no connection was opened."""
+        if self.closing or self.closed:
+            return
+        self.closing = True
+        world.listeners.stop(self)
+        self.running = False
+        self.closed = True
+
+    return close
+
+
+def _publish_event(world: BullMQWorld) -> Any:
+    async def publishEvent(self: Any, args: dict[str, Any], maxEvents: int = 1000) -> None:
+        """``QueueEventsProducer.publishEvent``: a custom entry on the queue's stream (``XADD``)."""
+        if "eventName" not in args:
+            raise ValueError("publishEvent requires an 'eventName' key")
+        qualified = self.keys["events"].removesuffix(":events")
+        q = world.store.queue_named(qualified, self.name)
+        fields = {k: v for k, v in args.items() if k != "eventName"}
+        world.store.xadd(q, args["eventName"], **fields)
+
+    return publishEvent
 
 
 def _move_to_failed(original: Any, world: BullMQWorld) -> Any:
@@ -228,7 +297,34 @@ class _Backend:
 
         async def updateProgress(self: Any, job_id: str, progress: Any) -> None:
             rec = store.update_json(self, job_id, "progress", progress, "updateProgress")
+            store.xadd(store.queue(self), "progress", jobId=job_id, data=rec.fields["progress"])  # :31-32
             w.on_progress(store.queue(self), rec, progress)
+
+        async def promote(self: Any, job_id: str) -> None:
+            if _admin.promote(store, store.queue(self), job_id) < 0:
+                raise self.scripts.finishedErrors({"code": -3, "jobId": job_id, "command": "promote",
+                                                   "state": "delayed"})  # fmt: skip
+
+        async def reprocessJob(self: Any, job: Any, state: str, opts: dict[str, Any] | None = None) -> None:
+            opts = opts or {}
+            code = _admin.reprocess(store, store.queue(self), job.id, "RPUSH" if job.opts.get("lifo") else "LPUSH",
+                                    state, bool(opts.get("resetAttemptsMade")),
+                                    bool(opts.get("resetAttemptsStarted")))  # fmt: skip
+            if code < 0:
+                raise self.scripts.finishedErrors({"code": code, "jobId": job.id, "command": "reprocessJob",
+                                                   "state": state})  # fmt: skip
+
+        async def remove(self: Any, job_id: str, remove_children: bool) -> int:
+            return _admin.remove(store, store.queue(self), job_id, bool(remove_children))
+
+        async def drain(self: Any, delayed: bool = False) -> None:
+            _admin.drain(store, store.queue(self), bool(delayed))
+
+        async def getDeduplicationJobId(self: Any, dedup_id: str) -> str | None:
+            """``GET bull:<queue>:de:<id>``: the id of the job holding that deduplication id, while it does."""
+            from ._dedup import get
+
+            return get(store.queue(self), str(dedup_id), store.now())
 
         async def updateData(self: Any, job_id: str, data: Any) -> None:
             store.update_json(self, job_id, "data", data, "updateData")
@@ -317,7 +413,7 @@ class _Backend:
                    updateData, addLog, getJobLogs, getState, isJobInState, getJobData, getCounts, getRateLimitTtl,
                    getProcessedChildrenValues, isPaused, pause, addJobScheduler, updateJobSchedulerNextMillis,
                    removeJobScheduler, isJobScheduler, getJobScheduler, getJobSchedulers,
-                   getJobSchedulersCount):  # fmt: skip
+                   getJobSchedulersCount, getDeduplicationJobId, promote, reprocessJob, remove, drain):  # fmt: skip
             setattr(self, fn.__name__, fn)
         for name in ("waitUntilReady", "close", "disconnect", "setName"):
             setattr(self, name, nothing)

@@ -30,7 +30,10 @@ from typing import TYPE_CHECKING, Any
 
 import msgpack
 
-from jobsim.errors import UnsupportedFeature
+from jobsim.errors import InvalidArgument, UnsupportedFeature
+
+from . import _dedup
+from ._events import Stream, field_text
 
 if TYPE_CHECKING:
     from ._world import BullMQWorld
@@ -90,6 +93,9 @@ class QueueState:
     counter: int = 0  # the ``id`` key
     pc: int = 0  # the ``pc`` priority counter
     waiters: deque[Any] = dataclasses.field(default_factory=deque)  # BZPOPMIN clients blocked on ``marker``
+    dedup: dict[str, tuple[str, int | None]] = dataclasses.field(default_factory=dict)  # de:<id> -> holder, PX (ms)
+    dedup_next: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)  # dn:<id> (keepLastIfActive)
+    stream: Stream = dataclasses.field(default_factory=Stream)  # the ``events`` stream
 
     def key(self, job_id: str) -> str:
         return f"{self.qualified}:{job_id}"
@@ -113,7 +119,7 @@ class Store:
     def __init__(self, world: BullMQWorld) -> None:
         self.world = world
         self.queues: dict[str, QueueState] = {}
-        self.blocked: dict[Any, tuple[QueueState, Any]] = {}  # BZPOPMIN calls in progress: future -> queue, timer
+        self.blocked: dict[Any, tuple[QueueState, Any, Any]] = {}  # BZPOPMIN calls: future -> queue, timer, task
 
     def queue(self, backend: Any) -> QueueState:
         qualified = backend.qualifiedName
@@ -124,6 +130,19 @@ class Store:
 
     def now(self) -> int:
         return self.world.now_ms()
+
+    def queue_named(self, qualified: str, name: str) -> QueueState:
+        state = self.queues.get(qualified)
+        if state is None:
+            state = self.queues[qualified] = QueueState(qualified, name)
+        return state
+
+    def xadd(self, q: QueueState, event: str, **fields: Any) -> str:
+        """``XADD <queue>:events * event <event> <field> <value>...`` (``_events``)."""
+        entry = {"event": event}
+        for name, value in fields.items():
+            entry[name] = field_text(value)
+        return self.world.listeners.xadd(q, entry)
 
     # -- markers and blocked workers --------------------------------------------------------------
     def base_marker(self, q: QueueState, paused_or_maxed: bool) -> None:
@@ -164,7 +183,7 @@ class Store:
         future = loop.create_future()
         q.waiters.append(future)
         timer = loop.call_later(block_timeout, _time_out, future) if block_timeout else None
-        self.blocked[future] = (q, timer)
+        self.blocked[future] = (q, timer, asyncio.current_task())
         try:
             return await future
         finally:
@@ -182,7 +201,7 @@ class Store:
         args = msgpack.unpackb(packed_args, raw=False)
         opts = msgpack.unpackb(packed_opts, raw=False)
         q = self.queue(backend)
-        self._refuse_options(q, job, opts)
+        self._check_options(q, job, opts)
         parent_key, parent = args[4], args[6]
         if parent_key is not None and self.job_by_key(parent_key) is None:
             raise backend.scripts.finishedErrors({"code": -5, "parentKey": parent_key, "command": "addJob"})
@@ -190,11 +209,18 @@ class Store:
         job_id = args[1] or str(q.counter)
         if job_id in q.jobs:  # handleDuplicatedJob: nothing is added, the existing id comes back
             self.world.on_duplicated(q, job_id)
+            self.xadd(q, "duplicated", jobId=job_id)  # addStandardJob-9.lua:485-486
             return job_id
+        parent_data = json.dumps(parent, separators=(",", ":")) if parent_key is not None else None
+        if (opts.get("de") or {}).get("id"):  # deduplicateJob (addStandardJob-9.lua:539-544)
+            holder = _dedup.Deduplication(self, q, job_id, args[2], data, opts, (parent_key, parent_data, args[5]),
+                                          args[7]).run()  # fmt: skip
+            if holder is not None:
+                return holder
         rec = self._store(q, job_id, args[2], data, opts, int(args[3]), args[7])
         if parent_key is not None:
             rec.fields["parentKey"] = parent_key
-            rec.fields["parent"] = json.dumps(parent, separators=(",", ":"))
+            rec.fields["parent"] = parent_data
         self.world.on_added(q, rec, job)
         self._enqueue(q, rec, int(args[3]))
         if parent_key is not None and args[5] is not None:
@@ -210,7 +236,10 @@ class Store:
                                   "delay": int(opts.get("delay") or 0), "priority": int(opts.get("priority") or 0)}
         if repeat_key:
             fields["rjk"] = repeat_key
+        if (opts.get("de") or {}).get("id"):
+            fields["deid"] = str(opts["de"]["id"])  # :509-512
         rec = q.jobs[job_id] = JobHash(job_id, fields, opts)
+        self.xadd(q, "added", jobId=job_id, name=name)  # :516
         return rec
 
     def _enqueue(self, q: QueueState, rec: JobHash, timestamp: int) -> None:
@@ -218,12 +247,14 @@ class Store:
         delay, priority = rec.int("delay"), rec.int("priority")
         if delay > 0:
             self.add_delayed(q, rec.id, timestamp, delay)
+            self.xadd(q, "delayed", jobId=rec.id, delay=timestamp + delay)  # addDelayedJob (:762-770)
             self.world.on_queued(q, rec, "delayed", timestamp + delay)
             return
         if priority > 0:
             self.add_prioritized(q, rec.id, priority)
         else:
             self.push_wait(q, rec.id, lifo=bool(rec.opts.get("lifo")))
+        self.xadd(q, "waiting", jobId=rec.id)  # addStandardJob-9.lua:553-554, addPrioritizedJob-9.lua:547-548
         self.world.on_queued(q, rec, "waiting", None)
 
     def add_delayed(self, q: QueueState, job_id: str, timestamp: int, delay: int) -> None:
@@ -248,13 +279,42 @@ class Store:
             q.wait.appendleft(job_id)
         self.base_marker(q, q.paused_or_maxed())
 
-    def _refuse_options(self, q: QueueState, job: Any, opts: dict[str, Any]) -> None:
-        if opts.get("de") is not None:
-            raise UnsupportedFeature(
-                f"job {job.name!r} on BullMQ queue {q.name!r} uses opts['deduplication'], which jobsim-bullmq does not "
-                "simulate (its Lua keeps dedup keys with TTLs and replaces delayed jobs); see "
-                "plugins/jobsim-bullmq/README.md", system="BullMQ", feature="deduplication",
-            )  # fmt: skip
+    def _check_options(self, q: QueueState, job: Any, opts: dict[str, Any]) -> None:
+        """What bullmq's Lua would fail on with a Lua error (``opts.de.id`` of a non-table, ``ttl > 0`` of a
+        string): refused with the option named instead."""
+        de = opts.get("de")
+        if de is None:
+            return
+        where = f"job {job.name!r} on BullMQ queue {q.name!r}: opts['deduplication']"
+        if not isinstance(de, dict):
+            raise InvalidArgument.build(where, de, "a dict {'id': str, 'ttl': ms, 'extend': bool, 'replace': bool, "
+                                        "'keepLastIfActive': bool}")  # fmt: skip
+        ttl = de.get("ttl")
+        if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, (int, float))):
+            raise InvalidArgument.build(f"{where}['ttl']", ttl, "milliseconds (a number); no 'ttl': until the job "
+                                        "completes or fails")  # fmt: skip
+        if de.get("id") is not None and not isinstance(de["id"], (str, int)):
+            raise InvalidArgument.build(f"{where}['id']", de["id"], "a string")
+
+    def remove_deduplicated(self, q: QueueState, job_id: str) -> None:
+        """``removeDelayedJob`` (``addStandardJob-9.lua:245-256``): a delayed holder replaced (``replace``)."""
+        del q.delayed[job_id]
+        rec = q.jobs.pop(job_id)
+        self.world.on_replaced(q, rec)
+
+    def store_and_enqueue_next(self, q: QueueState, job_id: str, nxt: dict[str, Any], timestamp: int) -> None:
+        """``requeueDeduplicatedJob`` (``moveToFinished-14.lua:823-868``): the kept duplicate is stored and queued as
+        ``storeAndEnqueueJob`` does, at the finishing job's timestamp."""
+        opts = nxt["opts"]
+        rec = self._store(q, job_id, nxt["name"], nxt["data"], opts, timestamp, nxt.get("rjk"))
+        if nxt.get("pk"):
+            rec.fields["parentKey"], rec.fields["parent"] = nxt["pk"], nxt["pd"]
+        self.world.on_added(q, rec, None, requeued=True)
+        self._enqueue(q, rec, timestamp)
+        if nxt.get("pdk") and nxt.get("pk"):
+            found = self.job_by_key(nxt["pk"])
+            if found is not None:
+                found[1].dependencies.add(q.key(job_id))
 
     # -- the worker's side ------------------------------------------------------------------------
     def promote_delayed(self, q: QueueState, now: int) -> None:
@@ -269,6 +329,7 @@ class Store:
             else:
                 q.pc += 1
                 q.prioritized[job_id] = rec.int("priority") * PRIORITY + q.pc % PRIORITY
+            self.xadd(q, "waiting", jobId=job_id, prev="delayed")  # moveToActive-11.lua:196-197
             rec.fields["delay"] = 0
             self.world.on_promoted(q, rec)
         if due:
@@ -320,6 +381,7 @@ class Store:
             q.limiter = (count + 1, now + int(abs(float(duration or 0))) if count == 0 else expiry)
         if token != "0":
             rec.lock, rec.lock_until = token, now + int(opts.get("lockDuration") or 0)
+        self.xadd(q, "active", jobId=job_id, prev="waiting")  # moveToActive-11.lua:138
         rec.fields["processedOn"] = now
         rec.fields["ats"] = rec.int("ats") + 1
         q.marker["0"] = 0  # addBaseMarkerIfNeeded(markerKey, false)
@@ -365,6 +427,7 @@ class Store:
         if job_id not in q.active:
             return self._error(backend, -3, job_id, "moveToFinished")
         q.active.remove(job_id)
+        _dedup.on_finalized(self, q, rec.fields.get("deid"), job_id, timestamp)  # moveToFinished-14.lua:947-953
         self._to_parent(rec, target, value, timestamp)
         rec.fields["atm"] = rec.int("atm") + 1
         keep = opts["keepJobs"]
@@ -384,8 +447,12 @@ class Store:
                     self._remove(q, finished, old)
         else:
             self._remove(q, None, job_id)
+        self.xadd(q, target, **{"jobId": job_id, prop: value, "prev": "active"})  # moveToFinished-14.lua:1001
+        if target == "failed" and rec.int("atm") >= int(opts.get("attempts") or 0):  # :1002-1007
+            self.xadd(q, "retries-exhausted", jobId=job_id, attemptsMade=rec.int("atm"))
         self.world.on_finished(q, rec, target, value, timestamp, gone=count == 0)
         if not q.wait and not q.active and not q.prioritized:
+            self.xadd(q, "drained")  # :1022-1031
             self.world.on_drained(q)
         return [None, None, None, None]
 
@@ -444,6 +511,7 @@ class Store:
         delay = prec.int("delay")
         if delay > 0:
             pq.delayed[prec.id] = (timestamp + delay) * SCORE
+            self.xadd(pq, "delayed", jobId=prec.id, delay=timestamp + delay)  # :416-417
             self.delay_marker(pq)
             self.world.on_queued(pq, prec, "delayed", timestamp + delay)
             return
@@ -451,6 +519,7 @@ class Store:
             self.add_prioritized(pq, prec.id, prec.int("priority"))
         else:
             self.push_wait(pq, prec.id, lifo=True)
+        self.xadd(pq, "waiting", jobId=prec.id, prev="waiting-children")  # :429-430
         self.world.on_queued(pq, prec, "waiting", None)
 
     def move_to_delayed(self, backend: Any, keys_args: tuple[list[Any], list[Any]]) -> None:
@@ -476,6 +545,7 @@ class Store:
             rec.fields["atm"] = rec.int("atm") + 1
         rec.fields["delay"] = delay
         self.add_delayed(q, job_id, timestamp, delay)
+        self.xadd(q, "delayed", jobId=job_id, delay=timestamp + delay if delay > 0 else timestamp)  # :371-372
         self.world.on_delayed(q, rec, timestamp + delay if delay > 0 else timestamp, skip=skip)
 
     def retry_job(self, backend: Any, keys_args: tuple[list[Any], list[Any]]) -> None:
@@ -504,6 +574,7 @@ class Store:
         else:
             self.add_prioritized(q, job_id, rec.int("priority"))
         rec.fields["atm"] = rec.int("atm") + 1
+        self.xadd(q, "waiting", jobId=job_id, prev="active")  # retryJob-11.lua:179-180
         self.world.on_retried(q, rec, now)
 
     def _update_fields(self, rec: JobHash, packed: Any) -> None:
@@ -550,6 +621,8 @@ class Store:
                 rec.fields["defa"] = "job stalled more than allowable limit"
             q.wait.append(job_id)
             self.base_marker(q, q.paused_or_maxed())
+            self.xadd(q, "waiting", jobId=job_id, prev="active")  # moveJobToWait (:74-79)
+            self.xadd(q, "stalled", jobId=job_id)  # :166
             stalled.append(job_id)
             self.world.on_stalled(q, rec)
         q.stalled = set(q.active)
@@ -611,20 +684,28 @@ class Store:
         args = msgpack.unpackb(packed_args, raw=False)
         opts = msgpack.unpackb(packed_opts, raw=False)
         q = self.queue(backend)
-        self._refuse_options(q, job, opts)
+        self._check_options(q, job, opts)
         q.counter += 1
         job_id = args[1] or str(q.counter)
         if job_id in q.jobs:
             self.world.on_duplicated(q, job_id)
+            self.xadd(q, "duplicated", jobId=job_id)
             return job_id
+        parent_data = json.dumps(args[6], separators=(",", ":")) if args[4] is not None else None
+        if (opts.get("de") or {}).get("id"):  # addParentJob-6.lua:455-463: no replace for a flow's parent
+            holder = _dedup.Deduplication(self, q, job_id, args[2], data, opts, (args[4], parent_data, args[5]),
+                                          args[7]).run(replace_allowed=False)  # fmt: skip
+            if holder is not None:
+                return holder
         rec = self._store(q, job_id, args[2], data, opts, int(args[3]), args[7])
         if args[4] is not None:
             rec.fields["parentKey"] = args[4]
-            rec.fields["parent"] = json.dumps(args[6], separators=(",", ":"))
+            rec.fields["parent"] = parent_data
             grand = self.job_by_key(args[4])
             if grand is not None:
                 grand[1].dependencies.add(q.key(job_id))
         q.waiting_children[job_id] = int(args[3])
+        self.xadd(q, "waiting-children", jobId=job_id)  # addParentJob-6.lua:469-470
         self.world.on_added(q, rec, job)
         self.world.on_queued(q, rec, "waiting-children", None)
         return job_id
@@ -650,6 +731,7 @@ class Store:
             self._error(backend, -3, job_id, "moveToWaitingChildren")
         q.active.remove(job_id)
         q.waiting_children[job_id] = self.now()
+        self.xadd(q, "waiting-children", jobId=job_id, prev="active")  # moveToWaitingChildren-7.lua:75
         self.world.on_waiting_children(q, rec)
         return True
 
@@ -664,6 +746,7 @@ class Store:
             if q.wait or q.prioritized:
                 self.base_marker(q, q.paused_or_maxed())
             self.delay_marker(q)
+        self.xadd(q, "paused" if paused else "resumed")  # pause-7.lua:80-82 (Scripts.pause passes no ARGV[2])
         self.world.on_paused(q, paused)
 
     # -- job schedulers -----------------------------------------------------------------------------
@@ -728,7 +811,10 @@ class Store:
             offset = scheduler.get("offset") or (job_opts.get("repeat") or {}).get("offset") or 0
             next_millis, _ = every_next(prev, int(every), now, offset, scheduler.get("startDate"))
         job_id = f"repeat:{scheduler_id}:{next_millis}"
-        if producer_id != f"repeat:{scheduler_id}:{prev}" or job_id in q.jobs:
+        if producer_id != f"repeat:{scheduler_id}:{prev}":
+            return None
+        if job_id in q.jobs:
+            self.xadd(q, "duplicated", jobId=job_id)  # updateJobScheduler-12.lua:325-326
             return None
         q.repeat[scheduler_id] = next_millis
         scheduler["ic"] = int(scheduler.get("ic", 1)) + 1
@@ -770,6 +856,7 @@ class Store:
         if job_id in q.delayed:
             del q.delayed[job_id]
             self._remove(q, None, job_id)
+            self.xadd(q, "removed", jobId=job_id, prev="delayed")  # removeJobScheduler-3.lua:32
         return 0
 
 

@@ -45,11 +45,28 @@ def _log(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 
 
 def _removed(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
-    return f"bullmq    {_name(d, names)} removed from queue {d['queue']!r} (removeOnComplete/removeOnFail)"
+    why = d.get("why", "removeOnComplete/removeOnFail")
+    return f"bullmq    {_name(d, names)} removed from queue {d['queue']!r} ({why})"
+
+
+def _reprocessed(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    return f"bullmq    {_name(d, names)} retried from {d['prev']} (job.retry): back to wait on queue {d['queue']!r}"
 
 
 def _duplicated(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     return f"bullmq    add of job id {d['run']!r} on queue {d['queue']!r} ignored: that job id exists (duplicated)"
+
+
+def _deduplicated(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    return (f"bullmq    job {d['other']!r} deduplicated in favour of {d['run']!r} (deduplication id {d['dedup']!r}, "
+            f"queue {d['queue']!r})")
+
+
+def _crash(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    jobs = ", ".join(d["jobs"]) if d.get("jobs") else "no job"
+    then = (f"; a new worker starts at {_at(d['restart'], tz)}" if d.get("restart") is not None
+            else "; no worker is restarted")  # fmt: skip
+    return f"bullmq    the worker of queue {d['queue']!r} is killed (running {jobs}){then}"
 
 
 def _paused(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
@@ -62,4 +79,5 @@ def _resumed(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 
 KINDS = {"bullmq.queued": _queued, "bullmq.moved": _moved, "bullmq.stalled": _stalled, "bullmq.progress": _progress,
          "bullmq.log": _log, "bullmq.removed": _removed, "bullmq.duplicated": _duplicated, "bullmq.paused": _paused,
-         "bullmq.resumed": _resumed}  # fmt: skip
+         "bullmq.resumed": _resumed, "bullmq.deduplicated": _deduplicated, "bullmq.crash": _crash,
+         "bullmq.reprocessed": _reprocessed}  # fmt: skip

@@ -19,6 +19,7 @@ that BullMQ retries is a ``retry`` record with its delay.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
 import json
 from collections.abc import Iterator
@@ -32,6 +33,8 @@ from jobsim._time import MS
 from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
 from jobsim.hooks import Adapted, refusing_handler
 
+from ._crash import Crashes
+from ._events import Listeners
 from ._loop import CURRENT, WorkerLoop
 from ._store import QueueState, Store
 
@@ -83,7 +86,13 @@ class BullMQWorld:
         self.sim = sim
         self.app = jobsim.App("bullmq")
         self.store = Store(self)
-        self.workers: list[Any] = []
+        self.listeners = Listeners(self)
+        self.workers: list[Any] = []  # the live ones (a crash removes its worker, a restart adds one)
+        self.all_workers: list[Any] = []
+        self.runners: dict[Any, Any] = {}  # worker -> its run() task
+        self.originals: dict[Any, Any] = {}  # worker -> the processor it was built with
+        self._crashes: Crashes | None = None
+        self.orphans: set[tuple[str, str]] = set()  # jobs a killed worker left active: work until a check takes them
         self.functions: dict[str, jobsim.Function] = {}  # queue name -> function
         self.listened: set[str] = set()  # qualified names of the queues a worker reads
         self.jobs: dict[tuple[str, str], Held] = {}
@@ -102,6 +111,7 @@ class BullMQWorld:
         if any(w is worker for w in self.workers):
             raise InvalidArgument(f"the BullMQ worker for queue {worker.name!r} is passed to this Simulation twice")
         self.workers.append(worker)
+        self.all_workers.append(worker)
         self.listened.add(worker.qualifiedName)
         new = worker.name not in self.functions
         fn = self._function(worker.name, worker)
@@ -172,6 +182,7 @@ class BullMQWorld:
         assert self.loop is not None
         saved = {k: getattr(worker, k) for k in ("processor", "lockManager", "resume_event", "_client_name_set")}
         self.saved.append((worker, saved))
+        self.originals[worker] = worker.processor
         worker.processor = self._wrap(worker, worker.processor)
         worker.lockManager = LockManager(worker, lock_renew_time=worker.opts["lockRenewTime"],
                                          lock_duration=worker.opts["lockDuration"], worker_id=worker.id,
@@ -182,9 +193,32 @@ class BullMQWorld:
             asyncio.events._set_running_loop(self.loop)
             worker.resume_event = asyncio.Event()
             worker.resume_event.set()
-            self.tasks.append(self.loop.create_task(worker.run(), name=f"bullmq worker {worker.name}"))
+            # a fresh context: a worker restarted from inside a killed job's task is not that job's code
+            task = contextvars.Context().run(self.loop.create_task, worker.run(), name=f"bullmq worker {worker.name}")
+            self.loop.creators[task] = None
+            self.tasks.append(task)
+            self.runners[worker] = task
         finally:
             asyncio.events._set_running_loop(outer)
+
+    def start_worker(self, worker: Any) -> None:
+        """A worker started while the simulation runs (a crashed one's replacement)."""
+        self._start(worker)
+        if self.loop is not None:
+            self.loop.book()
+
+    # -- crashes -----------------------------------------------------------------------------------
+    @property
+    def crashes(self) -> Crashes:
+        if self._crashes is None:
+            self._crashes = Crashes(self)
+        return self._crashes
+
+    def crash_worker(self, at: Any = None, queue: Any = None, *, restart: Any = "0s") -> None:
+        """Kill the worker process of ``queue`` (a name or ``Queue``) at ``at`` (default now), mid-job: its job's lock
+        expires and the stalled-job check of a live worker takes it back (``_crash``). ``restart``: when a new
+        worker starts after the crash (a process supervisor), ``None`` for never."""
+        self.crashes.plan(at, queue, restart)
 
     def uninstall(self, sim: Simulation) -> None:
         if not self.installed:
@@ -192,6 +226,7 @@ class BullMQWorld:
         from . import _patches
 
         try:
+            self.listeners.close_all()
             if self.loop is not None:
                 self.loop.close_down(self.tasks)
         finally:
@@ -205,11 +240,15 @@ class BullMQWorld:
 
     def _wrap(self, worker: Any, processor: Any) -> Any:
         """The processor bullmq calls: the user's, with the job attributed (``CURRENT``) and ``sim.fail`` applied."""
+        import asyncio
+
         world = self
 
         async def processor_in_simulation(job: Any, token: str, *signal: Any) -> Any:
             held = world.jobs.get((worker.qualifiedName, job.id))
             CURRENT.set(held)
+            if world._crashes is not None and world._crashes.armed and world._crashes.on_start(worker):
+                await asyncio.get_running_loop().create_future()  # the process is dead: this never resumes
             if held is not None:
                 fault = world.sim.engine.take_fault(held.run.function.id, None)
                 if fault is not None:
@@ -259,6 +298,8 @@ class BullMQWorld:
                 continue
             if q.wait or q.prioritized:
                 return True
+            if self.orphans and any(o[0] == q.qualified and o[1] in q.active for o in self.orphans):
+                return True
             if any("rjk" not in q.jobs[j].fields for j in q.delayed):
                 return True
         return self.loop is not None and self.loop.job_timers()
@@ -287,20 +328,20 @@ class BullMQWorld:
             mine = [qt for f, qt in waiting if qt[0].qualified == worker.qualifiedName]
             if len(mine) != 1 or mine[0][1] is None or not worker.waiting or worker.waiting.done():
                 return due
-            q, timer = mine[0]
+            q, timer, _task = mine[0]
             wake = self.loop._origin + round(timer.when() * 1_000_000_000)
             if q.delayed:
                 wakes.append(_first_wake(wake, min(q.delayed.values()) // 0x1000))
         return min(wakes) if wakes else None
 
     # -- what the store tells ------------------------------------------------------------------------
-    def on_added(self, q: QueueState, rec: JobHash, job: Any) -> None:
+    def on_added(self, q: QueueState, rec: JobHash, job: Any, *, requeued: bool = False) -> None:
         fn = self._function(q.name)
         now = self.now_ns()
         data = {"queue": q.name, "name": rec.fields["name"], "id": rec.id, "data": _loads(rec.fields["data"]),
                 "opts": rec.opts}  # fmt: skip
         run = Run(fn, rec.id, [Event("bullmq/job", data, id=f"{q.qualified}:{rec.id}", ts=now // MS)], now)
-        cause = CURRENT.get()
+        cause = None if requeued else CURRENT.get()  # a kept duplicate is the add's, not the finishing job's
         if cause is not None:
             self.sim.engine.descend(run, cause=cause.run)
         runs = self.sim.engine.runs[fn.id]
@@ -309,10 +350,32 @@ class BullMQWorld:
         origin = "add" if cause is None else f"{cause.run.function.id}#{runs_index(self.sim, cause.run)}"
         if rec.fields.get("rjk"):
             origin = f"job scheduler {rec.fields['rjk']!r}"
+        if requeued:
+            origin = f"deduplication {rec.fields.get('deid')!r} (the add kept while its job was active)"
         self.record("run.start", function=fn.id, run=rec.id, n=len(runs), event=origin)
 
     def on_duplicated(self, q: QueueState, job_id: str) -> None:
         self.record("bullmq.duplicated", function=q.name, run=job_id, queue=q.name)
+
+    def on_deduplicated(self, q: QueueState, dedup_id: str, holder: str, other: str) -> None:
+        """A ``deduplicated`` event: ``other`` (an add, or the delayed job ``replace`` removed) gave way to
+        ``holder``."""
+        self.record("bullmq.deduplicated", function=q.name, run=holder, queue=q.name, dedup=dedup_id, other=other)
+
+    def on_replaced(self, q: QueueState, rec: JobHash) -> None:
+        """A delayed job removed by a ``replace`` deduplication: its run ends, never having started."""
+        held = self.jobs.get((q.qualified, rec.id))
+        if held is not None:
+            self._cancel(held)
+
+    def _cancel(self, held: Held) -> None:
+        """A job removed before it finished: its run ends, cancelled."""
+        if held.started is not None:
+            self._end_attempt(held, JobFailed("the job was removed"))
+        held.run.status = "cancelled"
+        held.run.end_ns = self.now_ns()
+        self.sim.trace.add(self.now_ns(), "run.end", {"function": held.run.function.id, "run": held.run.id,
+                                                      "status": "cancelled"})  # fmt: skip
 
     def on_queued(self, q: QueueState, rec: JobHash, state: str, due: int | None) -> None:
         held = self.jobs[(q.qualified, rec.id)]
@@ -333,6 +396,9 @@ class BullMQWorld:
         held = self.jobs[(q.qualified, rec.id)]
         held.started = self.now_ns()
         held.run.status = "running"
+
+    def end_attempt(self, held: Held, error: BaseException | None) -> None:
+        self._end_attempt(held, error)
 
     def _end_attempt(self, held: Held, error: BaseException | None) -> None:
         start = held.started if held.started is not None else self.now_ns()
@@ -388,6 +454,7 @@ class BullMQWorld:
                                           "error": f"{type(error).__name__}: {error}"})  # fmt: skip
 
     def on_stalled(self, q: QueueState, rec: JobHash) -> None:
+        self.orphans.discard((q.qualified, rec.id))
         held = self.jobs[(q.qualified, rec.id)]
         if held.started is not None:
             self._end_attempt(held, JobFailed("job stalled: its lock expired"))
@@ -395,10 +462,20 @@ class BullMQWorld:
         self.record("bullmq.stalled", function=held.run.function.id, run=rec.id, count=rec.int("stc"),
                     deferred=rec.fields.get("defa"))  # fmt: skip
 
-    def on_removed(self, q: QueueState, rec: JobHash) -> None:
+    def on_removed(self, q: QueueState, rec: JobHash, why: str = "removeOnComplete/removeOnFail") -> None:
         held = self.jobs.get((q.qualified, rec.id))
         if held is not None:
-            self.record("bullmq.removed", function=held.run.function.id, run=rec.id, queue=q.name)
+            self.record("bullmq.removed", function=held.run.function.id, run=rec.id, queue=q.name, why=why)
+            if held.run.status not in ("completed", "failed", "cancelled"):
+                self._cancel(held)
+
+    def on_reprocessed(self, q: QueueState, rec: JobHash, state: str) -> None:
+        """``job.retry()``: the finished run is queued again; its next attempts follow the ones it had."""
+        held = self.jobs[(q.qualified, rec.id)]
+        held.run.status = "queued"
+        held.run.end_ns = None
+        self.record("bullmq.reprocessed", function=held.run.function.id, run=rec.id, queue=q.name, prev=state)
+        self.poke()
 
     def on_drained(self, q: QueueState) -> None:
         pass
@@ -450,7 +527,7 @@ class BullMQWorld:
         from bullmq import Job
 
         q, rec = self._hash(str(job_id), queue)
-        owner = next((w for w in self.workers if w.qualifiedName == q.qualified), None)
+        owner = next((w for w in self.all_workers if w.qualifiedName == q.qualified), None)
         if owner is None:
             raise InvalidArgument(f"queue {q.name!r} has no simulated worker; read its jobs with queue.getJob(id)")
         return Job.fromJSON(owner, rec.raw(), rec.id)

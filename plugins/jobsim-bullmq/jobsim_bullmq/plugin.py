@@ -38,21 +38,18 @@ def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
 
 @hookimpl
 def jobsim_crash_worker(sim: Simulation, at: int, function: str | None) -> bool | None:
-    """Worker crashes are not simulated for BullMQ queues: naming one is refused, not ignored.
+    """``sim.crash_worker(at=..., function=<queue>)`` kills the simulated BullMQ worker of that queue mid-job, as
+    ``sim.bullmq.crash_worker(at, queue)`` does, with a new worker started at once (``_crash``).
 
     (``function=None`` crashes jobsim's own engine functions only; BullMQ jobs are untouched.)
     """
     world = getattr(sim, "bullmq", None)
     if world is None or function is None or function not in world.functions:
         return None
-    from jobsim.errors import UnsupportedFeature
-
-    raise UnsupportedFeature(
-        f"sim.crash_worker(function={function!r}) is not simulated for BullMQ queues: jobsim-bullmq does not kill "
-        "a worker process mid-job; a job's lock expiring (a processor blocking the loop past lockDuration) and the "
-        "stalled-job check are simulated, see plugins/jobsim-bullmq/README.md",
-        system="BullMQ", feature="crash_worker",
-    )  # fmt: skip
+    if not any(w.name == function for w in world.all_workers):
+        return None  # a queue with jobs but no simulated worker: nothing of BullMQ's to kill
+    world.crashes.plan_ns(at, function, 0)
+    return True
 
 
 @hookimpl

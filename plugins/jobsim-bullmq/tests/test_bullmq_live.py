@@ -26,7 +26,7 @@ from pathlib import Path
 
 import bullmq_scenario as scenario
 import pytest
-from bullmq import Queue, Worker
+from bullmq import Queue, QueueEvents, Worker
 from bullmq_support import NOWHERE, START, T0, run
 
 import jobsim
@@ -83,3 +83,50 @@ def test_a_real_bullmq_worker_does_what_the_simulation_predicts(redis_url):
         waits = sum(1 for t in polls if t <= p["t"])
         assert abs(r["t"] - p["t"]) <= SLACK + PER_WAIT * waits + PER_JOB * n, (r, p, waits, real)
     assert observed["states"] == states
+
+
+def predicted_dedup() -> tuple[dict, list[float]]:
+    """The deduplication scenario in the simulation: processings, adds, QueueEvents' events and final states."""
+    import bullmq_dedup_scenario as dedup
+
+    dedup.reset()
+    worker = Worker(dedup.QUEUE, dedup.process, {"autorun": False, "connection": NOWHERE})
+    queue = Queue(dedup.QUEUE, {"connection": NOWHERE})
+    with jobsim.Simulation(worker, start=START) as sim:
+        dedup.listen(QueueEvents(dedup.QUEUE, {"connection": NOWHERE, "lastEventId": "0"}))
+        run(dedup.produce(queue))
+        sim.advance("3.5s")
+        states = {job_id: run(queue.getJobState(job_id)) for job_id in dedup.JOB_IDS}
+        starts = [round((a.start_ns - sim.start_ns) / 1e9, 3) for r in sim.runs(dedup.QUEUE) for a in r.attempts]
+    return {"log": dedup.LOG, "adds": dedup.ADDS, "events": dedup.EVENTS, "states": states}, sorted(starts)
+
+
+def test_the_simulation_predicts_deduplication_and_queue_events():
+    expected, starts = predicted_dedup()
+    assert [tuple(e) for e in expected["log"]] == [
+        ("simple", {"n": 1}), ("throttle", {"n": 1}), ("keep", {"n": 1}),
+        ("debounce", {"n": 2}),  # the second add replaced the first while it was delayed
+        ("keep", {"n": 3}),  # the last add made while job 6 was active, added when it completed
+        ("late", {}), ("simple", {"n": 4}), ("throttle", {"n": 2}),
+    ]  # fmt: skip
+    assert starts == [0.0, 0.4, 0.8, 1.2, 1.6, 2.0, 2.4, 2.8]
+    assert dict(map(tuple, expected["adds"])) == {
+        "simple": "1", "simple duplicate": "1", "throttle": "3", "debounce": "4", "debounce again": "5",
+        "throttle key": "3", "keep": "6", "late": "7", "simple while active": "1", "keep while active": "6",
+        "keep while active, last": "6", "throttle key after its ttl": None, "simple after it completed": "12",
+        "throttle after its ttl": "13"}  # fmt: skip
+    assert ["removed", {"jobId": "4", "prev": "delayed"}] in expected["events"]
+    assert expected["states"]["10"] == "completed" and expected["states"]["9"] == "unknown"
+
+
+def test_a_real_bullmq_worker_deduplicates_and_emits_the_events_the_simulation_predicts(redis_url):
+    expected, _ = predicted_dedup()
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
+    command = [sys.executable, str(HERE / "bullmq_live_worker.py"), redis_url, "3.4", "bullmq_dedup_scenario"]
+    done = subprocess.run(command, cwd=HERE, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    observed = json.loads(done.stdout.strip().splitlines()[-1])
+    assert observed["log"] == expected["log"]
+    assert observed["adds"] == expected["adds"]
+    assert observed["events"] == expected["events"]  # QueueEvents' payloads, field by field, in stream order
+    assert observed["states"] == expected["states"]

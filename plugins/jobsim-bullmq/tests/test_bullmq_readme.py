@@ -6,6 +6,8 @@ import os
 import re
 from pathlib import Path
 
+import pytest
+
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -24,9 +26,12 @@ def _run(pytester, monkeypatch, files):
     )
 
 
-def test_the_plugin_readme_example_passes_as_written(pytester, monkeypatch):
+@pytest.mark.parametrize("number", [1, 2])
+def test_the_plugin_readme_examples_pass_as_written(pytester, monkeypatch, number):
     readme = (ROOT / "plugins" / "jobsim-bullmq" / "README.md").read_text()
-    section = readme.split("## Example:", 1)[1].split("\n## ", 1)[0]
+    sections = readme.split("## Example:")[1:]
+    assert len(sections) == 2
+    section = sections[number - 1].split("\n## ", 1)[0]
     files = {}
     for block in re.findall(r"```python\n(.*?)```", section, re.S):
         first, _, rest = block.partition("\n")

@@ -45,19 +45,15 @@ def test_what_is_not_simulated_raises_and_reaches_no_redis(worker_for, queue):
         run(queue.add("x", {}))
         with pytest.raises(UnsupportedFeature, match=r"job.changePriority\(\) is not simulated"):
             run(_change_priority(queue))
-        with pytest.raises(UnsupportedFeature, match=r"opts\['deduplication'\]"):
-            run(queue.add("x", {}, {"deduplication": {"id": "a"}}))
+        with pytest.raises(InvalidArgument, match=r"opts\['deduplication'\]='a' is not valid: a dict \{'id'"):
+            run(queue.add("x", {}, {"deduplication": "a"}))
+        with pytest.raises(InvalidArgument, match=r"opts\['deduplication'\]\['ttl'\]='5s' is not valid: milliseconds"):
+            run(queue.add("x", {}, {"deduplication": {"id": "a", "ttl": "5s"}}))
 
 
 async def _change_priority(queue):
     (job,) = await queue.getJobs(["waiting"])
     await job.changePriority({"priority": 3})
-
-
-def test_crash_worker_on_a_bullmq_queue_is_refused(worker_for):
-    refused = pytest.raises(UnsupportedFeature, match=r"crash_worker\(function='q'\) is not simulated for BullMQ")
-    with jobsim.Simulation(worker_for(noop), start=START) as sim, refused:
-        sim.crash_worker(at="2025-03-01T00:00:01Z", function="q")
 
 
 def test_a_processor_blocking_the_loop_past_its_lock_loses_it(worker_for, queue):

@@ -1,0 +1,82 @@
+"""The live conformance scenario of deduplication and QueueEvents, shared by the simulation and the real worker.
+
+``produce`` adds (ids in brackets): a simple-mode job [1] and its duplicate (-> 1), a throttled job [3] (ttl 1.5 s),
+a debounced job delayed 0.6 s [4] replaced by a second one [5] (``replace`` + ``extend``), a ``keepLastIfActive``
+job [6] and a job delayed 1.7 s [7]. The processors add more while they run: a duplicate of the active simple job
+(-> 1), two duplicates of the active ``keep`` job (the last one [10] is added when it finishes), then, from the
+late job, a simple job (its key was freed when job 1 completed) [12] and a throttled one (the ttl has run out)
+[13]. Each processing takes 0.4 s; a QueueEvents reading the stream from its start ("0") records every event.
+Nothing here depends on timing closer than 0.2 s: the debounced job is due at 0.6 s and fetched at 0.8 s, the
+late one due at 1.7 s and fetched at 2.0 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+QUEUE = "jobsim-live-dedup"
+JOB_IDS = [str(n) for n in range(1, 14)]
+WORK = 0.4
+SIMPLE = {"deduplication": {"id": "simple"}}
+THROTTLE = {"deduplication": {"id": "throttle", "ttl": 1500}}
+DEBOUNCE = {"delay": 600, "deduplication": {"id": "debounce", "ttl": 600, "extend": True, "replace": True}}
+KEEP = {"deduplication": {"id": "keep", "keepLastIfActive": True}}
+
+LOG: list[Any] = []  # [job name, data] per processing
+ADDS: list[Any] = []  # [label, what the add (or getDeduplicationJobId) returned]
+EVENTS: list[Any] = []  # [event, payload] as QueueEvents emits them
+QUEUES: list[Any] = []
+
+
+def reset() -> None:
+    for store in (LOG, ADDS, EVENTS, QUEUES):
+        store.clear()
+
+
+async def _add(label: str, name: str, data: dict[str, Any], opts: dict[str, Any]) -> None:
+    job = await QUEUES[0].add(name, data, opts)
+    ADDS.append([label, job.id])
+
+
+async def process(job: Any, token: str) -> Any:
+    LOG.append([job.name, job.data])
+    if job.name == "simple" and job.data["n"] == 1:
+        await _add("simple while active", "simple", {"n": 2}, SIMPLE)
+    if job.name == "keep" and job.data["n"] == 1:
+        await _add("keep while active", "keep", {"n": 2}, KEEP)
+        await _add("keep while active, last", "keep", {"n": 3}, KEEP)
+    if job.name == "late":
+        ADDS.append(["throttle key after its ttl", await QUEUES[0].getDeduplicationJobId("throttle")])
+        await _add("simple after it completed", "simple", {"n": 4}, SIMPLE)
+        await _add("throttle after its ttl", "throttle", {"n": 2}, THROTTLE)
+    await asyncio.sleep(WORK)
+    return {"done": job.name}
+
+
+def listen(events: Any) -> None:
+    """Record what a QueueEvents emits (the delayed events' due time relative to the entry, in 0.1 s)."""
+    for name in ("added", "waiting", "delayed", "active", "completed", "deduplicated", "removed", "duplicated",
+                 "drained", "progress", "failed"):  # fmt: skip
+        def record(*args: Any, name: str = name) -> None:
+            if name == "drained":
+                EVENTS.append([name])
+                return
+            payload = dict(args[0])
+            if name == "delayed":
+                payload["delay"] = round((int(payload["delay"]) - int(args[1].split("-")[0])) / 100)
+            EVENTS.append([name, payload])
+
+        events.on(name, record)
+
+
+async def produce(queue: Any) -> None:
+    QUEUES.append(queue)
+    await _add("simple", "simple", {"n": 1}, SIMPLE)
+    await _add("simple duplicate", "simple", {"n": 0}, SIMPLE)
+    await _add("throttle", "throttle", {"n": 1}, THROTTLE)
+    await _add("debounce", "debounce", {"n": 1}, DEBOUNCE)
+    await _add("debounce again", "debounce", {"n": 2}, DEBOUNCE)
+    ADDS.append(["throttle key", await queue.getDeduplicationJobId("throttle")])
+    await _add("keep", "keep", {"n": 1}, KEEP)
+    await _add("late", "late", {}, {"delay": 1700})

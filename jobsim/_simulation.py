@@ -240,6 +240,12 @@ class Simulation:
     def close(self) -> None:
         if self._state != "running":
             return
+        x = self.engine.x
+        if x is not None:  # closing inside a driving call would pull the loop and the apps from under it
+            raise JobsimError(
+                f"sim.close() was called from job code (function {x.run_.function.id!r}); close the simulation "
+                "from the test (`with jobsim.Simulation(app) as sim:` closes it when the block ends)"
+            )
         for app in self.apps:
             if app._simulation is self:
                 app._simulation = None

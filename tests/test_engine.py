@@ -1134,6 +1134,34 @@ def test_job_code_cannot_drive_the_simulation_it_runs_in():
     assert error.startswith("sim.advance() was called from job code (function 'driver'); drive time from the test")
 
 
+def test_job_code_cannot_close_the_simulation_it_runs_in():
+    # sim.close() from job code closed the simulation in the middle of its driving call: the virtual loop
+    # went with it, so another run of the same advance failed with an unrelated "Event loop is closed"
+    app = jobsim.App("a")
+    sims = []
+
+    @app.function("closer", on="go", retries=0)
+    def closer(ctx):
+        sims[0].close()
+
+    @app.function("later", on="go", retries=0)
+    async def later(ctx):
+        await ctx.step.sleep("s", "1m")
+        await asyncio.sleep(5)
+        return "done"
+
+    with simulate(app) as sim:
+        sims.append(sim)
+        sim.send("go")
+        sim.advance("1h")
+        assert [(run.function_id, run.status) for run in sim.runs()] == [("closer", "failed"), ("later", "completed")]
+        assert sim.runs("later")[0].end_ns - sim.runs("later")[0].start_ns == 65 * 10**9
+        sim.advance("1s")  # still running
+    error = str(sim.runs("closer")[0].error)
+    assert error.startswith("sim.close() was called from job code (function 'closer'); close the simulation from "
+                            "the test")
+
+
 @pytest.mark.parametrize("match", ["orderId", "payload.orderId", "data.order id", "data..orderId"])
 def test_a_match_path_outside_the_event_is_refused_instead_of_never_matching(match):
     app = jobsim.App("a")

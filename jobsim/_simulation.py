@@ -35,6 +35,8 @@ DEFAULT_START = "2025-01-01T00:00:00Z"
 MAX_SPENDS = 250_000
 """How often one attempt's code may spend virtual time (``time.sleep``, ``asyncio.sleep``): a poll every second
 for almost three days, far past any worker's time limit; a fraction of a second of real time (sync code)."""
+MAX_DUPLICATES = 10_000
+"""``duplicate_delivery(times=...)`` at most: the copies of one delivery are runs made at once, uncounted by budgets."""
 
 class Simulation:
     """A deterministic world in virtual time for the given targets.
@@ -597,8 +599,10 @@ class Simulation:
         at_ns = self._fault_instant(at, "at")
         fn_id = None if function is None else self._function(function, "function").id
         self._refuse_for_own_workers("duplicate_delivery", fn_id)
-        if isinstance(times, bool) or not isinstance(times, int) or times < 1:
-            raise InvalidArgument.build("times", times, "an int >= 1: how many extra deliveries")
+        if isinstance(times, bool) or not isinstance(times, int) or not 1 <= times <= MAX_DUPLICATES:
+            # each copy is a run made inside one delivery, which no max_items budget sees: a huge count would hang
+            raise InvalidArgument.build("times", times, f"an int from 1 to {MAX_DUPLICATES:,}: how many extra "
+                                        "deliveries (each copy is a run, made at once)")  # fmt: skip
         self._system().arm_duplicate(at_ns, fn_id, times)
         self.trace.add(self.kernel.now, "fault.armed", {"fault": "duplicate", "when": at_ns, "function": fn_id,
                                                         "times": times})  # fmt: skip

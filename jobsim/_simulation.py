@@ -15,7 +15,7 @@ from . import _gc, _plugins
 from ._aio import VirtualLoop
 from ._app import App, Function
 from ._checks import check_fault_error, is_async
-from ._events import Bus, Event, coerce_events, json_copy
+from ._events import Bus, Event, check_send_fields, coerce_events, json_copy
 from ._kernel import DEFAULT_MAX_CHAIN, DEFAULT_MAX_ITEMS, Kernel
 from ._profiles import Profile, Profiles, resolve
 from ._records import Run
@@ -434,6 +434,8 @@ class Simulation:
         ``delay``, the event is sent that much later (a delayed job: ``jobsim._delay``).
         """
         self._require_running("send")
+        if fields:
+            check_send_fields("sim.send()", fields)
         self._sends.add(len(event) if isinstance(event, (list, tuple)) else 1)  # a loop of them: ``_gc.Sends``
         if delay is not None:
             from ._delay import send_later

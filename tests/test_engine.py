@@ -1532,6 +1532,23 @@ def test_sending_a_dict_without_a_name_is_an_invalid_argument_from_a_test_or_a_s
         assert isinstance(error, InvalidArgument) and "an event dict needs a 'name'" in str(error)
 
 
+def test_a_misspelt_keyword_of_send_is_named_as_sends_own():
+    # sim.send("go", dealy="1h") raised "TypeError: Event.__init__() got an unexpected keyword argument 'dealy'",
+    # a class the test never called, with no hint that delay= was meant
+    app = jobsim.App("a")
+    app.function("f", on="go", retries=0)(lambda ctx: ctx.step.run("s", lambda: app.send("later", tss=5)))
+    with jobsim.Simulation(app, start=START) as sim:
+        with pytest.raises(InvalidArgument, match=r"^sim\.send\(\) got an unknown keyword argument dealy='1h' \(did "
+                                                  r"you mean delay=\?\); accepted: data, delay, id, user, ts, v$"):
+            sim.send("go", dealy="1h")
+        with pytest.raises(InvalidArgument, match=r"^sim\.send\(\) got an unknown keyword argument colour='red'; "):
+            sim.send("go", {"x": 1}, colour="red")
+        assert sim.send("go", id="g1", ts=sim.now_ns() // 10**6) == ["g1"]
+        sim.run_until_idle()
+    assert str(sim.runs("f")[0].error) == ("app.send() got an unknown keyword argument tss=5 (did you mean ts=?); "
+                                           "accepted: data, delay, id, user, ts, v")
+
+
 def test_time_past_the_last_datetime_fails_the_attempt_not_the_simulation():
     # invoke(timeout=10**30 s) and time.sleep(1e20) pushed work past 9999-12-31, and run_until_idle's
     # report of it raised OverflowError formatting the date

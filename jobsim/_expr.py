@@ -8,8 +8,9 @@
   (Inngest rewrites it to ``event.data.cartId == async.data.cartId``).
 * An **expression** (``if_exp=``) is a small CEL subset, evaluated safely:
   ``event.data.plan == 'pro' && async.data.amount > 100``, with ``== != < <= > >=``,
-  ``&& || !``, string/number/bool/null literals and dotted paths rooted at ``event``
-  (the run's trigger) and ``async`` (the candidate). A Python callable
+  ``&& || !``, string/number/bool/null literals (negative numbers too), dotted paths rooted
+  at ``event`` (the run's trigger) and ``async`` (the candidate), ``['field']`` and list
+  indexes ``tags[0]``. Operators are read outside string literals only. A Python callable
   ``(event, candidate) -> bool`` is accepted too.
 """
 
@@ -235,10 +236,9 @@ def compile_expression(expr: Any, argument: str = "if_exp") -> Callable[[Any, An
         return expr  # type: ignore[no-any-return]
     if not isinstance(expr, str) or not expr.strip():
         raise InvalidArgument.build(argument, expr, "expected an expression string or a callable")
-    source = re.sub(r"\basync\.", "_async.", expr)
-    source = source.replace("&&", " and ").replace("||", " or ")
-    source = re.sub(r"!(?!=)", " not ", source)
-    source = re.sub(r"\btrue\b", "True", re.sub(r"\bfalse\b", "False", re.sub(r"\bnull\b", "None", source)))
+    # CEL's spellings become Python's outside string literals only: 'hi!' and 'true' are data
+    parts = _STRINGS.split(expr)
+    source = "".join(part if i % 2 else _as_python(part) for i, part in enumerate(parts))
     try:
         tree = ast.parse(source.strip(), mode="eval").body
     except (SyntaxError, ValueError):  # ValueError: a NUL character, as Python 3.10 reports it
@@ -254,6 +254,17 @@ def compile_expression(expr: Any, argument: str = "if_exp") -> Callable[[Any, An
     return evaluate
 
 
+_STRINGS = re.compile(r"""("(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')""")
+"""A quoted string literal, escapes included: ``split`` gives code and literals in turn (literals at odd indexes)."""
+
+
+def _as_python(code: str) -> str:
+    """CEL operators and constants in ``code`` (no string literal in it) as Python writes them."""
+    code = re.sub(r"\basync\.", "_async.", code).replace("&&", " and ").replace("||", " or ")
+    code = re.sub(r"!(?!=)", " not ", code)
+    return re.sub(r"\btrue\b", "True", re.sub(r"\bfalse\b", "False", re.sub(r"\bnull\b", "None", code)))
+
+
 _EXPR_HELP = (
     "expected a CEL-like expression over 'event' and 'async', e.g. "
     "\"event.data.userId == async.data.userId && async.data.plan == 'pro'\""
@@ -261,7 +272,7 @@ _EXPR_HELP = (
 
 
 def _check(node: ast.AST, expr: str, argument: str) -> None:
-    allowed = (ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.Compare, ast.Constant,
+    allowed = (ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.Compare, ast.Constant,
                ast.Attribute, ast.Name, ast.Load, ast.Subscript, *_BINOPS)  # fmt: skip
     for child in ast.walk(node):
         if not isinstance(child, allowed):
@@ -280,9 +291,17 @@ def _eval(node: ast.AST, scope: dict[str, Any]) -> Any:
     if isinstance(node, ast.Attribute):
         return _walk(_eval(node.value, scope), [node.attr])
     if isinstance(node, ast.Subscript):
-        return _walk(_eval(node.value, scope), [str(_eval(node.slice, scope))])
+        value, index = _eval(node.value, scope), _eval(node.slice, scope)
+        if isinstance(value, list) and type(index) is int:  # CEL's list[i]; out of range: no such element
+            return value[index] if 0 <= index < len(value) else None
+        return _walk(value, [str(index)])
     if isinstance(node, ast.UnaryOp):
-        return not _eval(node.operand, scope)
+        operand = _eval(node.operand, scope)
+        if isinstance(node.op, ast.USub):  # -5, -x: a number, else no match (TypeError)
+            if isinstance(operand, bool) or not isinstance(operand, (int, float)):
+                raise TypeError(f"cannot negate {operand!r}")
+            return -operand
+        return not operand
     if isinstance(node, ast.BoolOp):
         values = (_eval(v, scope) for v in node.values)
         return all(values) if isinstance(node.op, ast.And) else any(values)

@@ -277,6 +277,43 @@ def test_wait_for_event_with_an_expression():
     assert sim.runs("upgrade")[0].output == "pro"
 
 
+@pytest.mark.parametrize(("expression", "data"), [
+    ("async.data.msg == 'hi!'", {"msg": "hi!"}),  # `!` was rewritten to `not` inside the string
+    ("async.data.flag == 'true'", {"flag": "true"}),  # 'true' became 'True'
+    ("async.data.kind == 'null' && async.data.n == 1", {"kind": "null", "n": 1}),
+    ('async.data.op == "a && b || c"', {"op": "a && b || c"}),
+    ("async.data.topic == 'async.jobs'", {"topic": "async.jobs"}),  # 'async.' became '_async.'
+    ("async.data.tags[0] == 'vip' && async.data.tags[1] == 'eu'", {"tags": ["vip", "eu"]}),  # list index: None
+    ("async.data.delta == -5 && async.data.rate > -0.5", {"delta": -5, "rate": 0.25}),  # a negative number: refused
+])  # fmt: skip
+def test_if_exp_reads_string_literals_list_indexes_and_negative_numbers_as_cel_does(expression, data):
+    # each of these never matched (or was refused): the wait timed out with no error, the cancellation never came
+    app = jobsim.App("a")
+
+    @app.function("waiter", on="start", retries=0)
+    def waiter(ctx):
+        return ctx.step.wait_for_event("w", event="candidate", timeout="1h", if_exp=expression) is not None
+
+    with simulate(app) as sim:
+        sim.send("start")
+        sim.advance("1s")
+        sim.send("candidate", {key: "x" for key in data})  # no match
+        sim.send("candidate", data)
+        sim.run_until_idle()
+    run = sim.runs("waiter")[0]
+    assert (run.status, run.output, at(run.end_ns)) == ("completed", True, 1)
+
+
+def test_if_exp_list_index_out_of_range_or_on_a_non_list_is_no_match():
+    from jobsim._expr import compile_expression
+
+    match = compile_expression("async.data.tags[2] == 'x' || async.data.name[0] == 'A'")
+    assert not match(jobsim.Event("e"), jobsim.Event("c", {"tags": ["x"], "name": "Ada"}))
+    same = compile_expression("event.data.tags[1] == async.data.tags[0]")
+    assert same(jobsim.Event("e", {"tags": [0, 7]}), jobsim.Event("c", {"tags": [7]}))
+    assert not same(jobsim.Event("e", {"tags": [0, 7]}), jobsim.Event("c", {"tags": [8]}))
+
+
 def test_fan_out_runs_every_subscribed_function():
     app = jobsim.App("a")
     for name in ("welcome", "crm", "analytics", "slack", "trial"):

@@ -499,6 +499,11 @@ class Simulation:
         left_out = None if selection is None else selection.find(function)
         if selection is not None and left_out is not None:  # it exists: say the test left it out, how to select it
             raise selection.refuse(left_out, argument, function)
+        if isinstance(function, Function) and function.app not in self.apps:  # its id may be one of ours: say whose
+            raise InvalidArgument.build(argument, function, f"it is a function of app {function.app.id!r}, which this "
+                                        "simulation does not run (it runs " + ", ".join(repr(a.id) for a in self.apps)
+                                        + "); pass that app to Simulation(...) too, or name one of the simulated "
+                                        "function ids: " + ", ".join(map(repr, self.functions)))  # fmt: skip
         raise InvalidArgument.build(
             argument, function, "one of the simulated function ids: " + ", ".join(map(repr, self.functions))
         )

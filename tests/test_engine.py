@@ -1586,6 +1586,19 @@ def test_a_misspelt_keyword_of_send_is_named_as_sends_own():
                                            "accepted: data, delay, id, user, ts, v")
 
 
+def test_a_function_of_another_app_is_named_as_such():
+    # sim.runs(other_app_fn) said "function_id=<jobsim function 'f' of app 'o'> is not valid: one of the simulated
+    # function ids: 'f'", listing the very id it refused
+    app, other = jobsim.App("shop"), jobsim.App("billing")
+    app.function("f", on="go")(lambda ctx: None)
+    theirs = other.function("f", on="go")(lambda ctx: None)
+    message = (r"^function_id=<jobsim function 'f' of app 'billing'> is not valid: it is a function of app "
+               r"'billing', which this simulation does not run \(it runs 'shop'\); pass that app to "
+               r"Simulation\(\.\.\.\) too, or name one of the simulated function ids: 'f'$")
+    with jobsim.Simulation(app) as sim, pytest.raises(InvalidArgument, match=message):
+        sim.runs(theirs)
+
+
 def test_time_past_the_last_datetime_fails_the_attempt_not_the_simulation():
     # invoke(timeout=10**30 s) and time.sleep(1e20) pushed work past 9999-12-31, and run_until_idle's
     # report of it raised OverflowError formatting the date

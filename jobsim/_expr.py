@@ -24,7 +24,7 @@ from typing import Any
 
 from ._checks import check_callable
 from ._events import Event
-from .errors import InvalidArgument
+from .errors import InvalidArgument, JobsimError
 
 Key = str | Callable[[Any], Hashable]
 _MISSING = object()
@@ -102,7 +102,12 @@ def compile_key(key: Key, argument: str = "key") -> Callable[[Any], str]:
         fn = key
 
         def call(event: Any) -> str:
-            value = fn(event)
+            try:
+                value = fn(event)
+            except Exception as exc:  # a raw KeyError out of sim.send or advance would not say which option broke
+                raise JobsimError(f"{argument}={call.__name__} raised {type(exc).__name__}: {exc} for event "
+                                  f"{getattr(event, 'name', event)!r}; a key callable must give a key for every "
+                                  "event the function gets (e.g. event.data.get('userId'))") from exc
             return value if type(value) is str else go_string(value)
 
         call.__qualname__ = call.__name__ = f"key({getattr(fn, '__qualname__', fn)!s})"

@@ -60,6 +60,14 @@ class _FalseKey(str):
 FALSE_KEY = _FalseKey("false")
 
 
+def raised(argument: str, name: str, exc: Exception, event: Any, must: str) -> JobsimError:
+    """The error for a user's callable (a key, a priority, a condition) that raised on an event: it is called
+    by sim.send or advance, where a bare ``KeyError`` would not say which option of which function broke."""
+    return JobsimError(f"{argument}={name} raised {type(exc).__name__}: {exc} for event "
+                       f"{getattr(event, 'name', event)!r}; a callable given as {argument}= must {must} for every "
+                       "event it sees (e.g. event.data.get('userId') for a field some events lack)")
+
+
 def compile_path(key: str, argument: str = "key") -> Callable[[Any], Any]:
     """``"event.data.userId"`` -> a function of the event returning that raw value (``None`` if missing)."""
     if not isinstance(key, str) or not key.startswith("event.") or len(key.split(".")) < 2:
@@ -105,9 +113,7 @@ def compile_key(key: Key, argument: str = "key") -> Callable[[Any], str]:
             try:
                 value = fn(event)
             except Exception as exc:  # a raw KeyError out of sim.send or advance would not say which option broke
-                raise JobsimError(f"{argument}={call.__name__} raised {type(exc).__name__}: {exc} for event "
-                                  f"{getattr(event, 'name', event)!r}; a key callable must give a key for every "
-                                  "event the function gets (e.g. event.data.get('userId'))") from exc
+                raise raised(argument, call.__name__, exc, event, "give a key") from exc
             return value if type(value) is str else go_string(value)
 
         call.__qualname__ = call.__name__ = f"key({getattr(fn, '__qualname__', fn)!s})"
@@ -238,7 +244,15 @@ def compile_expression(expr: Any, argument: str = "if_exp") -> Callable[[Any, An
     """A CEL-subset string (or a callable) -> ``(event, candidate) -> bool``."""
     if callable(expr):
         check_callable(argument, expr, 2, "a callable (event, candidate) -> bool")
-        return expr  # type: ignore[no-any-return]
+        fn, name = expr, f"{getattr(expr, '__qualname__', expr)!s}"
+
+        def holds(event: Any, candidate: Any) -> bool:
+            try:
+                return fn(event, candidate)  # type: ignore[no-any-return]
+            except Exception as exc:
+                raise raised(argument, name, exc, candidate, "answer") from exc
+
+        return holds
     if not isinstance(expr, str) or not expr.strip():
         raise InvalidArgument.build(argument, expr, "expected an expression string or a callable")
     # CEL's spellings become Python's outside string literals only: 'hi!' and 'true' are data

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 
 from ._checks import check_callable, is_async
 from ._cron import CronSchedule
-from ._events import Event
+from ._events import Event, check_send_fields
 from ._every import Every
 from ._retries import MAX_ATTEMPTS, Retries, RetryPolicy
 from ._time import Duration, duration_ns
@@ -157,6 +157,8 @@ class App:
                 f"app.send() was called while app {self.id!r} is not in a running simulation; "
                 "start one with `with jobsim.Simulation(app) as sim:` (the pytest fixture `jobsim` does this)"
             )
+        if fields:
+            check_send_fields("app.send()", fields)
         if delay is not None:
             from ._delay import send_later
 

@@ -46,7 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--seed", type=int, default=None, help="the simulation's seed (default: the target's, or 0)")
     run.add_argument("--start", default=None,
                      help=f"virtual start time, ISO 8601 (default: the target's, or {DEFAULT_START})")
-    run.add_argument("--days", type=float, default=7.0, help="how long to simulate (default 7 days)")
+    run.add_argument("--days", type=float, default=7.0, help="how long to simulate (default 7 days; traffic that "
+                     "jobsim_traffic plays past it runs to its end)")
     run.add_argument("--profile", default=None,
                      help="the system whose rules to simulate (default: the target's, or inngest), e.g. bullmq or "
                      "'agenda(process_every=1s)'; `jobsim profiles` lists them")  # fmt: skip
@@ -221,6 +222,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.profile is not None:
         options["profile"] = args.profile
     sim = Simulation(target, **options)
+    note = None
     with sim:
         traffic = user_hook(module, "jobsim_traffic", 1, "a function taking the simulation")
         if traffic is not None:
@@ -231,6 +233,9 @@ def _run(args: argparse.Namespace) -> int:
                                         f"instant a datetime can show (the simulation starts {iso(sim.start_ns)})")
         if end > sim.kernel.now:
             sim.advance_to(to_datetime(end))
+        elif sim.kernel.now > end:  # the traffic drove the clock itself, past --days: say so rather than seem to obey
+            note = (f"jobsim: note: {module.__name__}.jobsim_traffic played until {iso(sim.kernel.now)}, past the end "
+                    f"--days {args.days:g} asked for ({iso(end)}): the run covers all the traffic played")
     if not args.no_timeline:
         print(sim.timeline())
         print()
@@ -238,6 +243,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.save:
         path = sim.trace.save(args.save, redact=False if args.no_redact else None)
         print(f"\ntrace saved to {path} ({len(sim.trace)} records{'' if args.no_redact else ', redacted'})")
+    if note is not None:
+        print(note, file=sys.stderr)
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -91,6 +92,20 @@ class Event:
         )
 
 
+
+
+SEND_FIELDS = ("id", "user", "ts", "v")
+"""The keyword arguments ``send(name, data, ...)`` passes on to the ``Event`` (``delay`` is its own)."""
+
+
+def check_send_fields(where: str, fields: Mapping[str, Any]) -> None:
+    """A misspelt keyword of ``sim.send``/``app.send`` (``dealy=``) is named as theirs, not as ``Event.__init__``'s."""
+    for key in fields:
+        if key not in SEND_FIELDS:
+            close = difflib.get_close_matches(key, (*SEND_FIELDS, "delay"), n=1)
+            hint = f" (did you mean {close[0]}=?)" if close else ""
+            raise InvalidArgument(f"{where} got an unknown keyword argument {key}={fields[key]!r}{hint}; accepted: "
+                                  "data, delay, id, user, ts, v")
 
 
 _PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]  # 10-bit chunks -> 2 characters

@@ -8,8 +8,9 @@
   (Inngest rewrites it to ``event.data.cartId == async.data.cartId``).
 * An **expression** (``if_exp=``) is a small CEL subset, evaluated safely:
   ``event.data.plan == 'pro' && async.data.amount > 100``, with ``== != < <= > >=``,
-  ``&& || !``, string/number/bool/null literals and dotted paths rooted at ``event``
-  (the run's trigger) and ``async`` (the candidate). A Python callable
+  ``&& || !``, string/number/bool/null literals (negative numbers too), dotted paths rooted
+  at ``event`` (the run's trigger) and ``async`` (the candidate), ``['field']`` and list
+  indexes ``tags[0]``. Operators are read outside string literals only. A Python callable
   ``(event, candidate) -> bool`` is accepted too.
 """
 
@@ -23,7 +24,7 @@ from typing import Any
 
 from ._checks import check_callable
 from ._events import Event
-from .errors import InvalidArgument
+from .errors import InvalidArgument, JobsimError
 
 Key = str | Callable[[Any], Hashable]
 _MISSING = object()
@@ -57,6 +58,14 @@ class _FalseKey(str):
 
 
 FALSE_KEY = _FalseKey("false")
+
+
+def raised(argument: str, name: str, exc: Exception, event: Any, must: str) -> JobsimError:
+    """The error for a user's callable (a key, a priority, a condition) that raised on an event: it is called
+    by sim.send or advance, where a bare ``KeyError`` would not say which option of which function broke."""
+    return JobsimError(f"{argument}={name} raised {type(exc).__name__}: {exc} for event "
+                       f"{getattr(event, 'name', event)!r}; a callable given as {argument}= must {must} for every "
+                       "event it sees (e.g. event.data.get('userId') for a field some events lack)")
 
 
 def compile_path(key: str, argument: str = "key") -> Callable[[Any], Any]:
@@ -101,7 +110,10 @@ def compile_key(key: Key, argument: str = "key") -> Callable[[Any], str]:
         fn = key
 
         def call(event: Any) -> str:
-            value = fn(event)
+            try:
+                value = fn(event)
+            except Exception as exc:  # a raw KeyError out of sim.send or advance would not say which option broke
+                raise raised(argument, call.__name__, exc, event, "give a key") from exc
             return value if type(value) is str else go_string(value)
 
         call.__qualname__ = call.__name__ = f"key({getattr(fn, '__qualname__', fn)!s})"
@@ -232,13 +244,20 @@ def compile_expression(expr: Any, argument: str = "if_exp") -> Callable[[Any, An
     """A CEL-subset string (or a callable) -> ``(event, candidate) -> bool``."""
     if callable(expr):
         check_callable(argument, expr, 2, "a callable (event, candidate) -> bool")
-        return expr  # type: ignore[no-any-return]
+        fn, name = expr, f"{getattr(expr, '__qualname__', expr)!s}"
+
+        def holds(event: Any, candidate: Any) -> bool:
+            try:
+                return fn(event, candidate)  # type: ignore[no-any-return]
+            except Exception as exc:
+                raise raised(argument, name, exc, candidate, "answer") from exc
+
+        return holds
     if not isinstance(expr, str) or not expr.strip():
         raise InvalidArgument.build(argument, expr, "expected an expression string or a callable")
-    source = re.sub(r"\basync\.", "_async.", expr)
-    source = source.replace("&&", " and ").replace("||", " or ")
-    source = re.sub(r"!(?!=)", " not ", source)
-    source = re.sub(r"\btrue\b", "True", re.sub(r"\bfalse\b", "False", re.sub(r"\bnull\b", "None", source)))
+    # CEL's spellings become Python's outside string literals only: 'hi!' and 'true' are data
+    parts = _STRINGS.split(expr)
+    source = "".join(part if i % 2 else _as_python(part) for i, part in enumerate(parts))
     try:
         tree = ast.parse(source.strip(), mode="eval").body
     except (SyntaxError, ValueError):  # ValueError: a NUL character, as Python 3.10 reports it
@@ -254,6 +273,17 @@ def compile_expression(expr: Any, argument: str = "if_exp") -> Callable[[Any, An
     return evaluate
 
 
+_STRINGS = re.compile(r"""("(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')""")
+"""A quoted string literal, escapes included: ``split`` gives code and literals in turn (literals at odd indexes)."""
+
+
+def _as_python(code: str) -> str:
+    """CEL operators and constants in ``code`` (no string literal in it) as Python writes them."""
+    code = re.sub(r"\basync\.", "_async.", code).replace("&&", " and ").replace("||", " or ")
+    code = re.sub(r"!(?!=)", " not ", code)
+    return re.sub(r"\btrue\b", "True", re.sub(r"\bfalse\b", "False", re.sub(r"\bnull\b", "None", code)))
+
+
 _EXPR_HELP = (
     "expected a CEL-like expression over 'event' and 'async', e.g. "
     "\"event.data.userId == async.data.userId && async.data.plan == 'pro'\""
@@ -261,7 +291,7 @@ _EXPR_HELP = (
 
 
 def _check(node: ast.AST, expr: str, argument: str) -> None:
-    allowed = (ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.Compare, ast.Constant,
+    allowed = (ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.Compare, ast.Constant,
                ast.Attribute, ast.Name, ast.Load, ast.Subscript, *_BINOPS)  # fmt: skip
     for child in ast.walk(node):
         if not isinstance(child, allowed):
@@ -280,9 +310,17 @@ def _eval(node: ast.AST, scope: dict[str, Any]) -> Any:
     if isinstance(node, ast.Attribute):
         return _walk(_eval(node.value, scope), [node.attr])
     if isinstance(node, ast.Subscript):
-        return _walk(_eval(node.value, scope), [str(_eval(node.slice, scope))])
+        value, index = _eval(node.value, scope), _eval(node.slice, scope)
+        if isinstance(value, list) and type(index) is int:  # CEL's list[i]; out of range: no such element
+            return value[index] if 0 <= index < len(value) else None
+        return _walk(value, [str(index)])
     if isinstance(node, ast.UnaryOp):
-        return not _eval(node.operand, scope)
+        operand = _eval(node.operand, scope)
+        if isinstance(node.op, ast.USub):  # -5, -x: a number, else no match (TypeError)
+            if isinstance(operand, bool) or not isinstance(operand, (int, float)):
+                raise TypeError(f"cannot negate {operand!r}")
+            return -operand
+        return not operand
     if isinstance(node, ast.BoolOp):
         values = (_eval(v, scope) for v in node.values)
         return all(values) if isinstance(node.op, ast.And) else any(values)

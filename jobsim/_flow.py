@@ -11,7 +11,7 @@ from collections.abc import Callable, Hashable, Sequence
 from typing import Any, Literal
 
 from ._checks import check_callable
-from ._expr import Key, compile_expression, compile_key, compile_match, compile_path
+from ._expr import Key, compile_expression, compile_key, compile_match, compile_path, raised
 from ._time import DAY, SECOND, WEEK, Duration, duration_ns, format_duration
 from .errors import InvalidArgument
 
@@ -315,7 +315,10 @@ def _priority(value: Any) -> Callable[[Any], int]:
         fn = value
 
         def call(event: Any) -> int:
-            factor = fn(event)
+            try:
+                factor = fn(event)
+            except Exception as exc:  # a bare KeyError out of sim.send would not say it was the priority
+                raise raised("priority", str(getattr(fn, "__qualname__", fn)), exc, event, "give seconds") from exc
             if type(factor) is int:
                 return factor
             number = _seconds(factor)

@@ -15,7 +15,7 @@ from . import _gc, _plugins
 from ._aio import VirtualLoop
 from ._app import App, Function
 from ._checks import check_fault_error, is_async
-from ._events import Bus, Event, coerce_events, json_copy
+from ._events import Bus, Event, check_send_fields, coerce_events, json_copy
 from ._kernel import DEFAULT_MAX_CHAIN, DEFAULT_MAX_ITEMS, Kernel
 from ._profiles import Profile, Profiles, resolve
 from ._records import Run
@@ -35,6 +35,8 @@ DEFAULT_START = "2025-01-01T00:00:00Z"
 MAX_SPENDS = 250_000
 """How often one attempt's code may spend virtual time (``time.sleep``, ``asyncio.sleep``): a poll every second
 for almost three days, far past any worker's time limit; a fraction of a second of real time (sync code)."""
+MAX_DUPLICATES = 10_000
+"""``duplicate_delivery(times=...)`` at most: the copies of one delivery are runs made at once, uncounted by budgets."""
 
 class Simulation:
     """A deterministic world in virtual time for the given targets.
@@ -255,6 +257,12 @@ class Simulation:
     def close(self) -> None:
         if self._state != "running":
             return
+        x = self.engine.x
+        if x is not None:  # closing inside a driving call would pull the loop and the apps from under it
+            raise JobsimError(
+                f"sim.close() was called from job code (function {x.run_.function.id!r}); close the simulation "
+                "from the test (`with jobsim.Simulation(app) as sim:` closes it when the block ends)"
+            )
         for app in self.apps:
             if app._simulation is self:
                 app._simulation = None
@@ -445,6 +453,8 @@ class Simulation:
         ``delay``, the event is sent that much later (a delayed job: ``jobsim._delay``).
         """
         self._require_running("send")
+        if fields:
+            check_send_fields("sim.send()", fields)
         self._sends.add(len(event) if isinstance(event, (list, tuple)) else 1)  # a loop of them: ``_gc.Sends``
         if delay is not None:
             from ._delay import send_later
@@ -511,6 +521,11 @@ class Simulation:
         left_out = None if selection is None else selection.find(function)
         if selection is not None and left_out is not None:  # it exists: say the test left it out, how to select it
             raise selection.refuse(left_out, argument, function)
+        if isinstance(function, Function) and function.app not in self.apps:  # its id may be one of ours: say whose
+            raise InvalidArgument.build(argument, function, f"it is a function of app {function.app.id!r}, which this "
+                                        "simulation does not run (it runs " + ", ".join(repr(a.id) for a in self.apps)
+                                        + "); pass that app to Simulation(...) too, or name one of the simulated "
+                                        "function ids: " + ", ".join(map(repr, self.functions)))  # fmt: skip
         raise InvalidArgument.build(
             argument, function, "one of the simulated function ids: " + ", ".join(map(repr, self.functions))
         )
@@ -613,8 +628,10 @@ class Simulation:
         at_ns = self._fault_instant(at, "at")
         fn_id = None if function is None else self._function(function, "function").id
         self._refuse_for_own_workers("duplicate_delivery", fn_id)
-        if isinstance(times, bool) or not isinstance(times, int) or times < 1:
-            raise InvalidArgument.build("times", times, "an int >= 1: how many extra deliveries")
+        if isinstance(times, bool) or not isinstance(times, int) or not 1 <= times <= MAX_DUPLICATES:
+            # each copy is a run made inside one delivery, which no max_items budget sees: a huge count would hang
+            raise InvalidArgument.build("times", times, f"an int from 1 to {MAX_DUPLICATES:,}: how many extra "
+                                        "deliveries (each copy is a run, made at once)")  # fmt: skip
         self._system().arm_duplicate(at_ns, fn_id, times)
         self.trace.add(self.kernel.now, "fault.armed", {"fault": "duplicate", "when": at_ns, "function": fn_id,
                                                         "times": times})  # fmt: skip

@@ -50,6 +50,7 @@ _UNITS.update({
     **dict.fromkeys(("years", "year", "yrs", "yr"), _UNITS["y"]),
 })  # fmt: skip
 _PART = re.compile(r"(\d+(?:\.\d+)?)(" + "|".join(sorted(map(re.escape, _UNITS), key=len, reverse=True)) + ")")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _DURATION_HELP = (
     "expected a duration such as '500ms', '30s', '5m', '1h30m', '7d', '2 weeks', a timedelta, "
     "or a number of seconds, not negative"
@@ -107,6 +108,10 @@ def _parse_duration(value: Duration, name: str) -> int:
             if len(_PARSED) < 4096:
                 _PARSED[value] = sign * total
             return sign * total
+        if sign > 0 and _NUMBER.fullmatch(text):  # '90': seconds here, 90 ms to vercel/ms; say which, not guess
+            raise InvalidArgument.build(name, value, f"{_DURATION_HELP}; a number in a string is ambiguous (Inngest's "
+                                        f"TypeScript SDK reads '90' as 90 ms): give the number itself for seconds "
+                                        f"({text}) or a unit ('{text}s', '{text}ms')")  # fmt: skip
     raise InvalidArgument.build(name, value, _DURATION_HELP)
 
 

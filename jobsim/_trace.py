@@ -8,6 +8,7 @@ is done by ``save`` (``jobsim._tracefile``), and only if the trace is saved.
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Container, Iterator
 from pathlib import Path
@@ -89,7 +90,22 @@ class Trace:
             if not isinstance(kind, str):  # of(["a", "b"]) matched nothing, silently
                 raise InvalidArgument.build("kinds", kinds, "record kinds as separate strings: "
                                             "trace.of('attempt', 'retry')")
-        return [r for r in self if r.kind in kinds]
+        found = [r for r in self if r.kind in kinds]
+        if self._owner is not None and len({r.kind for r in found}) < len(set(kinds)):
+            self._check_kinds(self._owner, kinds, {r.kind for r in found})
+        return found
+
+    def _check_kinds(self, owner: Simulation, kinds: tuple[str, ...], present: set[str]) -> None:
+        """A kind that matched nothing must be one the simulation can write: ``of("retries")`` matching
+        nothing for ever would make ``assert not sim.trace.of("retries")`` a test that cannot fail.
+        (A loaded trace is not checked: its file may come from plugins this process lacks.)"""
+        known = set(owner.record_kinds()) | {kind for _, kind, _ in self._rows}
+        for kind in kinds:
+            if kind not in present and kind not in known:
+                close = difflib.get_close_matches(kind, sorted(known), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise InvalidArgument.build("kinds", kind, f"a record kind this simulation writes{hint}; known kinds: "
+                                            + ", ".join(map(repr, sorted(known))))
 
     # -- files ----------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str], *, redact: Redaction | bool | None = None,

@@ -321,6 +321,8 @@ class Divergence:
         """The lines a report shows for it: what, when, and the two values."""
         at = self.recorded_at if self.recorded_at is not None else self.replayed_at
         when = f" at {iso(at, tz)}" if at is not None else ""
+        if self.mode == "timing" and self.path == "at":  # the times compared are below; the record's own instant
+            when = ""  # (when a sleep began, a retry was decided) read as the time it ends or is due
         head = f"{self.mode}: {self.label}{when}: {self.note}"
         if self.note.startswith(("missing from", "only in")) and not self.path:
             value = self.recorded if self.note.startswith("missing") else self.replayed

@@ -145,6 +145,11 @@ def _grouped(effects: Iterable[Any], key: str | KeyFn) -> dict[Hashable, list[An
     groups: dict[Hashable, list[Any]] = defaultdict(list)
     for item in effects:
         groups[read(item)].append(item)
+    if isinstance(key, str) and list(groups) == [None]:  # a misspelt path: every effect would share the key None
+        items = groups[None]
+        raise InvalidArgument.build("key", key, f"it read nothing (None) from every one of the {len(items)} "
+                                    f"effect(s), e.g. {describe(items[0])}; a dotted path into each effect, such as "
+                                    "'data.orderId' or 'subject', or a callable")  # fmt: skip
     return dict(groups)
 
 

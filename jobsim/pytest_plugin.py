@@ -415,16 +415,15 @@ def _ini_defaults(config: pytest.Config) -> dict[str, str]:
         tz = zone(values.get("tz"), "jobsim_tz")
         if "start" in values:
             instant_ns(values["start"], "jobsim_start", tz=tz)
-        names = sorted(profile.name for profile in builtin_profiles())
-        chosen = values.get("profile", names[0])
-        if chosen not in names and chosen.partition("(")[0].strip() not in names:
-            accepted = "expected one of " + ", ".join(map(repr, names)) + " (with options: 'agenda(process_every=1s)')"
-            raise InvalidArgument.build("jobsim_profile", values["profile"], accepted)
-        if chosen not in names:  # NAME(option=value): its options are checked now too
+        chosen = values.get("profile")
+        if chosen is not None and chosen not in {profile.name for profile in builtin_profiles()}:
+            # a variant NAME(option=value), or a backend plugin's profile (jobsim-celery's "celery"): only
+            # then are the plugins loaded, as the marker and Simulation(profile=...) would load them
             try:
                 Profiles.registered().get(chosen)
             except InvalidArgument as bad:
-                raise InvalidArgument.build("jobsim_profile", chosen, str(bad)) from None
+                message = str(bad).removeprefix(f"profile={chosen!r} is not valid: ")
+                raise InvalidArgument.build("jobsim_profile", chosen, message) from None
     except InvalidArgument as error:
         raise pytest.UsageError(f"jobsim: ini option {error}") from None
     return values

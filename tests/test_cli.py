@@ -424,6 +424,29 @@ def test_help_says_what_exclude_functions_leaves_out(capsys):
             "(instead of its jobsim_options' selection)") in help_text
 
 
+def test_traffic_that_plays_past_the_days_asked_for_says_so(tmp_path, monkeypatch, capsys):
+    # `jobsim run examples --days 1` printed a week of runs, as if --days had been read, and said nothing
+    import_from(tmp_path, monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "week.py").write_text(textwrap.dedent("""
+        import jobsim
+
+        app = jobsim.App("w")
+        app.function("hello", on="hello")(lambda ctx: "hi")
+
+        def jobsim_traffic(sim):
+            for day in range(3):
+                sim.send("hello")
+                sim.advance("1d")
+    """))
+    code, out, err = run(capsys, "run", "week.py", "--no-timeline", "--days", "1", "--start", "2025-03-01T00:00:00Z")
+    assert code == 0 and "\nhello        3          3" in out
+    assert err == ("jobsim: note: week.jobsim_traffic played until 2025-03-04T00:00:00.000Z, past the end --days 1 "
+                   "asked for (2025-03-02T00:00:00.000Z): the run covers all the traffic played\n")
+    code, out, err = run(capsys, "run", "week.py", "--no-timeline", "--days", "3", "--start", "2025-03-01T00:00:00Z")
+    assert (code, err) == (0, "")  # the traffic ended where --days does
+
+
 @pytest.mark.parametrize(("start", "days"), [("0001-01-01T00:00:00Z", "0.001"), ("9999-12-30T00:00:00Z", "1.9")])
 def test_a_start_at_the_ends_of_the_calendar_is_one_line(tmp_path, monkeypatch, capsys, start, days):
     """A New York cron at year 1 (its wall time is year 0) or ticking past 9999: datetime overflows."""

@@ -277,6 +277,43 @@ def test_wait_for_event_with_an_expression():
     assert sim.runs("upgrade")[0].output == "pro"
 
 
+@pytest.mark.parametrize(("expression", "data"), [
+    ("async.data.msg == 'hi!'", {"msg": "hi!"}),  # `!` was rewritten to `not` inside the string
+    ("async.data.flag == 'true'", {"flag": "true"}),  # 'true' became 'True'
+    ("async.data.kind == 'null' && async.data.n == 1", {"kind": "null", "n": 1}),
+    ('async.data.op == "a && b || c"', {"op": "a && b || c"}),
+    ("async.data.topic == 'async.jobs'", {"topic": "async.jobs"}),  # 'async.' became '_async.'
+    ("async.data.tags[0] == 'vip' && async.data.tags[1] == 'eu'", {"tags": ["vip", "eu"]}),  # list index: None
+    ("async.data.delta == -5 && async.data.rate > -0.5", {"delta": -5, "rate": 0.25}),  # a negative number: refused
+])  # fmt: skip
+def test_if_exp_reads_string_literals_list_indexes_and_negative_numbers_as_cel_does(expression, data):
+    # each of these never matched (or was refused): the wait timed out with no error, the cancellation never came
+    app = jobsim.App("a")
+
+    @app.function("waiter", on="start", retries=0)
+    def waiter(ctx):
+        return ctx.step.wait_for_event("w", event="candidate", timeout="1h", if_exp=expression) is not None
+
+    with simulate(app) as sim:
+        sim.send("start")
+        sim.advance("1s")
+        sim.send("candidate", {key: "x" for key in data})  # no match
+        sim.send("candidate", data)
+        sim.run_until_idle()
+    run = sim.runs("waiter")[0]
+    assert (run.status, run.output, at(run.end_ns)) == ("completed", True, 1)
+
+
+def test_if_exp_list_index_out_of_range_or_on_a_non_list_is_no_match():
+    from jobsim._expr import compile_expression
+
+    match = compile_expression("async.data.tags[2] == 'x' || async.data.name[0] == 'A'")
+    assert not match(jobsim.Event("e"), jobsim.Event("c", {"tags": ["x"], "name": "Ada"}))
+    same = compile_expression("event.data.tags[1] == async.data.tags[0]")
+    assert same(jobsim.Event("e", {"tags": [0, 7]}), jobsim.Event("c", {"tags": [7]}))
+    assert not same(jobsim.Event("e", {"tags": [0, 7]}), jobsim.Event("c", {"tags": [8]}))
+
+
 def test_fan_out_runs_every_subscribed_function():
     app = jobsim.App("a")
     for name in ("welcome", "crm", "analytics", "slack", "trial"):
@@ -1134,6 +1171,34 @@ def test_job_code_cannot_drive_the_simulation_it_runs_in():
     assert error.startswith("sim.advance() was called from job code (function 'driver'); drive time from the test")
 
 
+def test_job_code_cannot_close_the_simulation_it_runs_in():
+    # sim.close() from job code closed the simulation in the middle of its driving call: the virtual loop
+    # went with it, so another run of the same advance failed with an unrelated "Event loop is closed"
+    app = jobsim.App("a")
+    sims = []
+
+    @app.function("closer", on="go", retries=0)
+    def closer(ctx):
+        sims[0].close()
+
+    @app.function("later", on="go", retries=0)
+    async def later(ctx):
+        await ctx.step.sleep("s", "1m")
+        await asyncio.sleep(5)
+        return "done"
+
+    with simulate(app) as sim:
+        sims.append(sim)
+        sim.send("go")
+        sim.advance("1h")
+        assert [(run.function_id, run.status) for run in sim.runs()] == [("closer", "failed"), ("later", "completed")]
+        assert sim.runs("later")[0].end_ns - sim.runs("later")[0].start_ns == 65 * 10**9
+        sim.advance("1s")  # still running
+    error = str(sim.runs("closer")[0].error)
+    assert error.startswith("sim.close() was called from job code (function 'closer'); close the simulation from "
+                            "the test")
+
+
 @pytest.mark.parametrize("match", ["orderId", "payload.orderId", "data.order id", "data..orderId"])
 def test_a_match_path_outside_the_event_is_refused_instead_of_never_matching(match):
     app = jobsim.App("a")
@@ -1502,6 +1567,36 @@ def test_sending_a_dict_without_a_name_is_an_invalid_argument_from_a_test_or_a_s
         sim.run_until_idle()
         error = sim.runs("f")[0].error
         assert isinstance(error, InvalidArgument) and "an event dict needs a 'name'" in str(error)
+
+
+def test_a_misspelt_keyword_of_send_is_named_as_sends_own():
+    # sim.send("go", dealy="1h") raised "TypeError: Event.__init__() got an unexpected keyword argument 'dealy'",
+    # a class the test never called, with no hint that delay= was meant
+    app = jobsim.App("a")
+    app.function("f", on="go", retries=0)(lambda ctx: ctx.step.run("s", lambda: app.send("later", tss=5)))
+    with jobsim.Simulation(app, start=START) as sim:
+        with pytest.raises(InvalidArgument, match=r"^sim\.send\(\) got an unknown keyword argument dealy='1h' \(did "
+                                                  r"you mean delay=\?\); accepted: data, delay, id, user, ts, v$"):
+            sim.send("go", dealy="1h")
+        with pytest.raises(InvalidArgument, match=r"^sim\.send\(\) got an unknown keyword argument colour='red'; "):
+            sim.send("go", {"x": 1}, colour="red")
+        assert sim.send("go", id="g1", ts=sim.now_ns() // 10**6) == ["g1"]
+        sim.run_until_idle()
+    assert str(sim.runs("f")[0].error) == ("app.send() got an unknown keyword argument tss=5 (did you mean ts=?); "
+                                           "accepted: data, delay, id, user, ts, v")
+
+
+def test_a_function_of_another_app_is_named_as_such():
+    # sim.runs(other_app_fn) said "function_id=<jobsim function 'f' of app 'o'> is not valid: one of the simulated
+    # function ids: 'f'", listing the very id it refused
+    app, other = jobsim.App("shop"), jobsim.App("billing")
+    app.function("f", on="go")(lambda ctx: None)
+    theirs = other.function("f", on="go")(lambda ctx: None)
+    message = (r"^function_id=<jobsim function 'f' of app 'billing'> is not valid: it is a function of app "
+               r"'billing', which this simulation does not run \(it runs 'shop'\); pass that app to "
+               r"Simulation\(\.\.\.\) too, or name one of the simulated function ids: 'f'$")
+    with jobsim.Simulation(app) as sim, pytest.raises(InvalidArgument, match=message):
+        sim.runs(theirs)
 
 
 def test_time_past_the_last_datetime_fails_the_attempt_not_the_simulation():

@@ -536,8 +536,23 @@ def test_downtime_arguments_are_checked():
             sim.downtime("2025-03-03T02:30:00Z", "2025-03-03T04:00:00Z")
         with pytest.raises(InvalidArgument, match=r"function='nope' is not valid"):
             sim.crash_worker(function="nope")
-        with pytest.raises(InvalidArgument, match=r"times=0 is not valid: an int >= 1"):
+        with pytest.raises(InvalidArgument, match=r"times=0 is not valid: an int from 1 to 10,000"):
             sim.duplicate_delivery(times=0)
+
+
+def test_duplicate_delivery_refuses_more_copies_than_a_simulation_can_hold():
+    # times=10**9 was accepted, and on a system that runs copies (Vercel Cron) the tick then made a billion runs in
+    # one delivery, which no budget counts: the test hung, growing in memory, with nothing saying why
+    app = jobsim.App("x")
+    app.function("f", cron="* * * * *")(lambda ctx: None)
+    with jobsim.Simulation(app, start=START, profile="vercel-cron") as sim:
+        with pytest.raises(InvalidArgument, match=r"^times=1000000000 is not valid: an int from 1 to 10,000: how many "
+                                                  r"extra deliveries \(each copy is a run, made at once\)$"):
+            sim.duplicate_delivery(times=10**9)
+        sim.duplicate_delivery(times=10_000)
+        sim.advance("2m")
+    first = [r for r in sim.runs("f") if r.event.data["scheduledAt"] == "2025-03-03T00:01:00.000Z"]
+    assert len(first) == 10_001  # the duplicated tick and its copies
 
 
 # -- duplicate delivery --------------------------------------------------------------------------------

@@ -175,6 +175,56 @@ def test_key_expression_and_priority_callables_are_checked_where_they_are_given(
         make()
 
 
+@pytest.mark.parametrize("option", ["batch", "concurrency", "throttle", "idempotency"])
+def test_a_key_callable_that_raises_is_named_with_its_option(option):
+    # a key callable that raised (a missing field: KeyError) escaped sim.send/advance as the bare KeyError,
+    # from deep inside the flow runtime, without saying which option's key it was
+    def user(event):
+        return event.data["userId"]
+
+    options = {"batch": {"batch": jobsim.Batch(max_size=2, timeout="1s", key=user)},
+               "concurrency": {"concurrency": jobsim.Concurrency(1, key=user)},
+               "throttle": {"throttle": jobsim.Throttle(limit=1, period="1s", key=user)},
+               "idempotency": {"idempotency": user}}[option]  # fmt: skip
+    app = jobsim.App("a")
+    app.function("job", on="go", **options)(lambda ctx: None)
+    argument = "idempotency" if option == "idempotency" else "key"
+    message = (rf"^{argument}=key\(.*user\) raised KeyError: 'userId' for event 'go'; a callable given as "
+               rf"{argument}= must give a key for every event it sees \(e\.g\. event\.data\.get\('userId'\) for "
+               r"a field some events lack\)$")
+    with jobsim.Simulation(app) as sim:
+        sim.send("go", {"userId": "u1"})
+        with pytest.raises(jobsim.JobsimError, match=message) as caught:
+            sim.send("go", {})
+            sim.run_until_idle()
+        assert isinstance(caught.value.__cause__, KeyError)  # the user's own frame is in the chain
+
+
+def test_priority_and_condition_callables_that_raise_are_named_too():
+    # each escaped the test's own sim.send as the bare KeyError (a wait's condition too: the candidate's send)
+    def level(event):
+        return event.data["level"]
+
+    def paid(event, candidate):
+        return candidate.data["orderId"] == event.data["orderId"]
+
+    app = jobsim.App("a")
+    app.function("prioritized", on="go", concurrency=1, priority=level)(lambda ctx: None)
+    app.function("batched", on="go", batch=jobsim.Batch(max_size=2, timeout="1s", if_=paid))(lambda ctx: None)
+    app.function("waiting", on="order", retries=0)(
+        lambda ctx: ctx.step.wait_for_event("paid", event="paid", timeout="1h", if_exp=paid))
+    for send, argument, name, must in [
+        (lambda sim: sim.send("go", {}), "priority", ".*level", "give seconds"),
+        (lambda sim: sim.send("go", {"level": 1}), "if_", ".*paid", "answer"),
+        (lambda sim: (sim.send("order", {"orderId": "o1"}), sim.advance("1s"), sim.send("paid", {})), "if_exp",
+         ".*paid", "answer"),
+    ]:  # fmt: skip
+        with jobsim.Simulation(app) as sim, pytest.raises(jobsim.JobsimError, match=rf"^{argument}={name} raised "
+                                                          rf"KeyError: '\w+' for event '\w+'; a callable given as "
+                                                          rf"{argument}= must {must} for every event it sees"):
+            send(sim)
+
+
 def test_a_priority_path_to_a_value_that_is_not_a_number_counts_as_zero():
     app = jobsim.App("a")
     app.function("job", on="go", concurrency=1, priority="event.data.priority")(lambda ctx: None)

@@ -70,6 +70,28 @@ def test_keys_are_paths_into_dicts_lists_and_attributes():
     assert invariants.at_most_once(events, key="data.ids.1") == {"y": events[0], None: events[1]}
 
 
+@pytest.mark.parametrize("check", [
+    lambda effects, key: invariants.exactly_once(effects, key=key),
+    lambda effects, key: invariants.at_most_once(effects, key=key),
+    lambda effects, key: invariants.at_least_once(effects, key=key, expected=[None]),
+])  # fmt: skip
+def test_a_key_path_that_reads_nothing_from_any_effect_is_refused(check):
+    # a misspelt path read None from every effect: one email "was exactly once" (key None), and two were
+    # "broken" under the key None; the test could not catch the duplicate it was written for
+    emails = [jobsim.Email(sender="s@x.com", to=["ada@example.com"], subject="Order o1", provider="smtp",
+                           sent_at=dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc), message_id="<m1@x>")]
+    with pytest.raises(jobsim.InvalidArgument, match=r"^key='subjct' is not valid: it read nothing \(None\) from "
+                                                     r"every one of the 1 effect\(s\), e\.g\. email to "
+                                                     r"ada@example\.com 'Order o1' at 2025-03-01T00:00:00\.000Z; "
+                                                     r"a dotted path into each effect, such as 'data\.orderId' or "
+                                                     r"'subject', or a callable$"):
+        check(emails, "subjct")
+    assert invariants.at_most_once(emails, key="subject") == {"Order o1": emails[0]}
+    events = [jobsim.Event("a/b", {"id": "x"}), jobsim.Event("a/b", {})]
+    assert invariants.at_most_once(events, key="data.id") == {"x": events[0], None: events[1]}  # some have it
+    assert invariants.exactly_once([], key="data.id") == {}  # nothing to read: nothing to say
+
+
 def test_more_than_ten_offenders_are_counted_not_listed():
     with pytest.raises(Violation) as caught:
         invariants.exactly_once([], key="k", expected=range(13))

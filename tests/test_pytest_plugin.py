@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+import pathlib
 
 import pytest
 from _innerruns import quiet_inner_runs  # noqa: F401 (an autouse fixture)
 from _reportsection import section
+
+import jobsim
 
 pytest_plugins = ["pytester"]
 
@@ -540,9 +543,10 @@ def test_a_profile_with_options_in_the_ini_file_and_in_a_marker(pytester: pytest
         ("jobsim_start", "yesterday",
          "expected an aware datetime, an ISO 8601 string with an offset or 'Z' "
          "(e.g. '2025-03-01T09:00:00-05:00'), or seconds since the epoch"),
-        ("jobsim_profile", "celery",
-         "expected one of 'agenda', 'bullmq', 'inngest', 'node-cron', 'quirrel', 'trigger.dev', 'vercel-cron', "
-         "'vercel-cron-hobby' (with options: 'agenda(process_every=1s)')"),
+        ("jobsim_profile", "celeryx",
+         "one of 'agenda', *'bullmq', *'inngest', 'node-cron', 'quirrel', *'trigger.dev', 'vercel-cron', "
+         "'vercel-cron-hobby' (a profile that takes options also as NAME(option=value), e.g. "
+         "'agenda(process_every=1s)')"),
         ("jobsim_profile", "agenda(process_every=0s)",
          "process_every='0s' is not valid: a duration greater than zero in whole milliseconds, such as '5s' "
          "(Agenda's default), '1s' or '500ms' (Agenda's processEvery)"),
@@ -556,6 +560,49 @@ def test_bad_ini_value_is_a_usage_error_naming_the_key(
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: jobsim: ini option {key}={value!r} is not valid: {message}"])
+
+
+PLUGIN_PROFILE = """
+import dataclasses
+
+import pytest
+from jobsim import App, _plugins, hooks
+from jobsim._systems import INNGEST
+
+
+class Backend:
+    @hooks.hookimpl
+    def jobsim_profiles(self):
+        return [dataclasses.replace(INNGEST, name="acme-queue", description="a backend plugin's profile")]
+
+
+_plugins.register(Backend(), name="acme-queue")
+app = App("a")
+app.function("f", on="go")(lambda ctx: None)
+
+
+@pytest.fixture
+def jobsim_app():
+    return app
+"""
+
+
+def test_a_backend_plugins_profile_is_a_valid_ini_default(pytester: pytest.Pytester,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # the ini check knew only the built-in profiles, so `jobsim_profile = celery` (jobsim-celery installed)
+    # was a usage error although the marker and Simulation(profile="celery") take it
+    monkeypatch.setenv("PYTHONPATH", str(pathlib.Path(jobsim.__file__).parent.parent))  # this jobsim, not another
+    pytester.makeini("[pytest]\njobsim_profile = acme-queue\n")
+    pytester.makeconftest(PLUGIN_PROFILE)
+    pytester.makepyfile("def test_ini(jobsim):\n    assert jobsim.profile.name == 'acme-queue'\n")
+    pytester.runpytest_subprocess().assert_outcomes(passed=1)
+
+    pytester.makeini("[pytest]\njobsim_profile = acme-queue(every=1s)\n")
+    result = pytester.runpytest_subprocess()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: jobsim: ini option jobsim_profile='acme-queue(every=1s)' is not valid: "
+                                 "profile 'acme-queue' takes no options, got every='1s'; profiles that take "
+                                 "options: 'agenda'"])
 
 
 # -- HTTP requests that matched no route -----------------------------------------------------

@@ -52,6 +52,18 @@ def test_bad_durations_name_the_argument(bad):
     assert str(info.value).startswith(f"timeout={bad!r} is not valid: expected a duration such as '500ms'")
 
 
+@pytest.mark.parametrize("bad", ["90", "0.5", " 30 "])
+def test_a_bare_number_in_a_string_says_why_it_is_refused(bad):
+    # '90' was refused with "expected ... or a number of seconds", which it looks like; vercel/ms (Inngest's
+    # TypeScript SDK) reads it as 90 milliseconds, so jobsim will not guess: say so, and how to write each
+    with pytest.raises(InvalidArgument, match=rf"^duration={bad!r} is not valid: expected a duration such as .*, not "
+                                              rf"negative; a number in a string is ambiguous \(Inngest's TypeScript "
+                                              rf"SDK reads '90' as 90 ms\): give the number itself for seconds "
+                                              rf"\({bad.strip()}\) or a unit \('{bad.strip()}s', "
+                                              rf"'{bad.strip()}ms'\)$"):
+        duration_ns(bad)
+
+
 @given(st.integers(min_value=0, max_value=400 * DAY).map(lambda n: n - n % MS))
 def test_format_duration_round_trips(ns):
     assert duration_ns(format_duration(ns)) == ns

@@ -527,6 +527,21 @@ def test_trace_of_takes_kinds_as_separate_strings(recorded):
         recorded.trace.of(["retry", "attempt"])  # matched nothing: []
 
 
+def test_trace_of_refuses_a_kind_no_simulation_writes_instead_of_matching_nothing(recorded, tmp_path):
+    # sim.trace.of("retries") was [] whatever happened, so `assert not sim.trace.of("retries")` could never fail
+    with pytest.raises(jobsim.InvalidArgument, match=r"^kinds='retries' is not valid: a record kind this simulation "
+                                                     r"writes \(did you mean 'retry'\?\); known kinds: 'advance', "):
+        recorded.trace.of("attempt", "retries")
+    assert recorded.trace.of("wait.end", "cron.missed") == []  # known kinds this story has none of
+    app = jobsim.App("custom")
+    app.function("f", on="go")(lambda ctx: None)
+    with jobsim.Simulation(app) as sim:
+        sim.record("acme.audit", note="a kind no plugin declares")  # written, so it is a kind this trace has
+        assert [r.data["note"] for r in sim.trace.of("acme.audit")] == ["a kind no plugin declares"]
+    loaded = traces.load(recorded.trace.save(tmp_path / "t.jobsim.jsonl"))
+    assert loaded.of("retries") == []  # a file may come from plugins this process lacks: nothing to check against
+
+
 @pytest.mark.parametrize("offset", ["+24:00", "-25:00", "+05:60", "+9999"])
 def test_rfc3339_rejects_an_offset_that_is_not_a_time_of_day(offset):
     with pytest.raises(ValueError, match=rf"time '2025-03-03T09:00:00\{offset[0]}{offset[1:3]}:?{offset[-2:]}' has "

@@ -103,6 +103,17 @@ def test_timing_within_the_tolerance_is_the_same(recorded):
     assert jobsim.Simulation.replay(recorded.trace, build(retry_min="12s"), compare="timing", tolerance="2s").same
 
 
+def test_a_timing_divergence_is_not_printed_at_the_instant_it_was_decided(recorded):
+    # "sleep step 'pause' of run #1 ends at 10:00:10: 1h later" read as if the sleep ended at 10:00:10, the instant
+    # it began; the two times it ends at are on the lines below
+    lines = jobsim.Simulation.replay(recorded.trace, build(pause="2h"), compare="timing").report().splitlines()
+    assert lines[5:8] == [
+        "  DIFFERS  welcome  timing: sleep step 'pause' of run #1 ends: 1h later in the replay",
+        '                        at: recorded "2025-03-03T11:00:10.000+01:00"',
+        '                            replayed "2025-03-03T12:00:10.000+01:00"',
+    ]
+
+
 def test_ignored_paths_are_left_out_on_both_sides(recorded):
     changed = {"subject": "Hello {name}", "output_extra": {"generatedAt": "now"}}
     result = jobsim.Simulation.replay(recorded.trace, build(**changed), compare="emails,outputs",

@@ -309,11 +309,18 @@ class Crashes:
         sb.offer(queue)
 
     def enqueued(self, sb: SimBroker, queue: str) -> None:
-        """An enqueue on ``queue`` is a dispatch command too: it may run maintenance (``redis.py:259-276``)."""
+        """An enqueue on ``queue`` is a dispatch command too: it may run maintenance (``redis.py:259-276``), before
+        its own ``RPUSH`` (``dispatch.lua:110-150``). At the enqueue's instant (in actor code, the actor's), in a
+        kernel item scheduled ahead of the message's arrival."""
         key = (sb, queue)
+        if self.pending.get(key):
+            self.sim.kernel.schedule(self.sim.now_ns(), self._enqueue_maintenance, key,
+                                     owner=f"dramatiq {queue} (redis enqueue)")  # fmt: skip
+
+    def _enqueue_maintenance(self, key: tuple[SimBroker, str]) -> None:
         pending = self.pending.get(key)
         now = self.sim.kernel.now
-        if pending and any(d.expires <= now for d in pending) and self._maintains(sb):
+        if pending and any(d.expires <= now for d in pending) and self._maintains(key[0]):
             self._maintain(key, "an enqueue")
             self._schedule(key)
 

@@ -484,7 +484,6 @@ class SimWorker:
             return
         self.world.tick()
         self.stopped = False
-        self.dies_at = None
         self.world.record("dramatiq.worker", worker=self.name, what="start")
         for queue in sorted(self.sb.backlogs):
             if self.consumes(queue):

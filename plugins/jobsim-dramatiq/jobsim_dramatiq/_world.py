@@ -289,9 +289,9 @@ class DramatiqWorld:
         finally:
             wallclock.deactivate()
         held = self._delivery(sb, message, queue_name, delay)
-        self._post(held, queue_name, data, sb.priority(message), message.actor_name)
-        if self.crashes is not None and sb.kind == "redis":
+        if self.crashes is not None and sb.kind == "redis":  # the enqueue's maintenance runs before its RPUSH
             self.crashes.enqueued(sb, queue_name)
+        self._post(held, queue_name, data, sb.priority(message), message.actor_name)
         return message
 
     def _post(self, held: Held, queue_name: str, data: bytes, priority: int, actor_name: str) -> None:

@@ -264,3 +264,24 @@ def test_refusals_and_bad_arguments():
             sim.dramatiq.crash_worker(worker="worker-1")
         with pytest.raises(InvalidArgument, match=r"restart"):
             sim.dramatiq.crash_worker(worker=sim.dramatiq.workers[0], restart=-1)
+
+
+def test_crash_worker_without_a_function_hits_any_actors_message_and_survives_a_stop_and_start():
+    broker = _rabbitmq()
+    log = []
+    charge, note = _actors(broker, log)
+    with jobsim.Simulation(broker, start=START) as sim:
+        sim.crash_worker(at="2025-03-01T00:00:03Z")  # any actor: the message of charge running then
+        charge.send(1)
+        sim.run_until_idle()
+        assert log == [("charge", 1, 0, 0), ("charge", 1, 3_000, 0)]
+        worker = sim.dramatiq.workers[0]
+        sim.dramatiq.crash_worker(at="2025-03-01T00:01:40Z", worker=worker, restart=None)
+        sim.dramatiq.stop_worker(at="2025-03-01T00:00:50Z")
+        sim.dramatiq.start_worker(at="2025-03-01T00:01:00Z")
+        sim.advance("2m")
+        assert sim.dramatiq.workers == []  # the crash planned for 100 s still came, after the restart at 60 s
+        note.send(2)
+        sim.run_until_idle()
+        assert [r.status for r in sim.runs(note)] == ["queued"]
+        assert "dramatiq  note#1 waits on queue 'default': no running simulated worker consumes it" in sim.timeline()

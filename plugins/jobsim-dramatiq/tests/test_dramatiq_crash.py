@@ -285,3 +285,36 @@ def test_crash_worker_without_a_function_hits_any_actors_message_and_survives_a_
         sim.run_until_idle()
         assert [r.status for r in sim.runs(note)] == ["queued"]
         assert "dramatiq  note#1 waits on queue 'default': no running simulated worker consumes it" in sim.timeline()
+
+
+def test_rabbitmq_a_stop_timeout_redelivers_the_running_message_when_the_process_exits():
+    broker = _rabbitmq()
+    log = []
+    charge, _note = _actors(broker, log)
+    with jobsim.Simulation(dramatiq.Worker(broker, worker_threads=1), start=START) as sim:
+        first = charge.send(1)
+        sim.dramatiq.stop_worker(at="2025-03-01T00:00:01Z", timeout=3_000)
+        sim.run_until_idle()
+        assert log == [("charge", 1, 0, 0)]  # nobody reads the queue after the stop
+        run = sim.dramatiq.run(first)
+        assert (run.status, [ms(a.end_ns) for a in run.attempts]) == ("queued", [4_000])
+        crash = next(r for r in sim.trace if r.kind == "dramatiq.crash")
+        assert (ms(crash.at), crash.data["what"], crash.data["restart"]) == (4_000, "stop timeout", None)
+        assert "worker-1 exited (Worker.stop's timeout ran out) with 1 unacknowledged message(s)" in sim.timeline()
+        sim.dramatiq.start_worker(at="2025-03-01T00:00:10Z")
+        sim.run_until_idle()
+        assert log[1:] == [("charge", 1, 10_000, 0)] and run.status == "completed"
+
+
+def test_redis_a_flush_while_a_dead_worker_holds_messages_loses_them():
+    broker = _redis(maintenance_chance=1_000_000)
+    charge, _note = _actors(broker, [])
+    with jobsim.Simulation(broker, start=START) as sim:
+        message = charge.send(1)
+        sim.crash_worker(at="2025-03-01T00:00:01Z", function=charge)
+        sim.advance("30s")
+        broker.flush("default")
+        sim.run_until_idle()
+        run = sim.dramatiq.run(message)
+        assert (run.status, ms(run.end_ns), len(run.attempts)) == ("lost", 30_000, 1)
+        assert not [r for r in sim.trace if r.kind == "dramatiq.redeliver"]

@@ -318,3 +318,27 @@ def test_redis_a_flush_while_a_dead_worker_holds_messages_loses_them():
         run = sim.dramatiq.run(message)
         assert (run.status, ms(run.end_ns), len(run.attempts)) == ("lost", 30_000, 1)
         assert not [r for r in sim.trace if r.kind == "dramatiq.redeliver"]
+
+
+def test_a_retried_message_keeps_its_retry_count_across_the_crash():
+    broker = _redis(maintenance_chance=1_000_000, heartbeat_timeout=10_000)
+    seen = []
+
+    @dramatiq.actor(broker=broker, max_retries=5, min_backoff=1_000, max_backoff=1_000)
+    def flaky():
+        retries = CurrentMessage.get_current_message().options.get("retries", 0)
+        seen.append(((time.time_ns() - START_NS) // MS, retries))
+        if retries == 0:
+            raise ConnectionError("first attempt fails")
+        time.sleep(5)
+
+    with jobsim.Simulation(broker, start=START, seed=1) as sim:
+        message = flaky.send()
+        sim.crash_worker(at="2025-03-01T00:00:03Z", function=flaky)  # the first attempt fails at once: not it
+        sim.run_until_idle()
+        retry_at = seen[1][0]
+        assert 500 <= retry_at < 1_000  # max_backoff * U[0.5, 1): the retry runs across the crash
+        assert seen == [(0, 0), (retry_at, 1), (13_000, 1)]  # redelivered 10 s after the crash, retries still 1
+        run = sim.dramatiq.run(message)
+        assert [type(a.error).__name__ for a in run.attempts] == ["ConnectionError", "WorkerCrashed", "NoneType"]
+        assert [r.data["retries"] for r in sim.trace if r.kind == "retry"] == [1]  # Retries ran once: the failure

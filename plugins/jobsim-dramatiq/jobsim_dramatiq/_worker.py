@@ -107,7 +107,8 @@ class SimWorker:
         self.stopped = False
         self.kick: Any = None  # the pending dispatch
         self.stopping: tuple[int, int] | None = None  # (at, timeout ns) of a planned stop, until it is drained
-        self.dies_at: int | None = None  # the process is killed then (a crash, a stop's timeout): ``_crash``
+        self.dies_at: int | None = None  # the process is killed then (a crash): ``_crash``
+        self.deadline: Any = None  # the kernel timer of a planned stop's timeout
         self.dead = False
 
     def consumes(self, queue: str) -> bool:
@@ -394,9 +395,9 @@ class SimWorker:
         stopping = self.stopping = (at, timeout_ns)
         kernel = self.world.sim.kernel
         kernel.schedule(at, self._stop_now, owner=f"dramatiq {self.name} (stop)")
-        if self.sb.kind != "stub":
-            kernel.schedule(at + timeout_ns, self._stop_deadline, stopping,
-                            owner=f"dramatiq {self.name} (stop timeout)", priority=URGENT)  # fmt: skip
+        if self.sb.kind != "stub":  # cancelled once the threads are done (``_drained``)
+            self.deadline = kernel.schedule(at + timeout_ns, self._stop_deadline, stopping,
+                                            owner=f"dramatiq {self.name} (stop timeout)", priority=URGENT)  # fmt: skip
 
     def arm_stop(self, x: DramatiqExecution) -> None:
         if self.stopping is not None and self.stopping[0] > x.start:
@@ -409,6 +410,7 @@ class SimWorker:
         """``Worker.stop``'s ``join_all`` gave up on threads still running (``worker.py:160-188``): the rest is
         requeued as in a graceful stop, the process exits, and the running messages stay unacknowledged on the
         broker, which redelivers them as after a crash (``_crash.Crashes.lose``)."""
+        self.deadline = None
         if self.stopping is not stopping or not self.running:
             return
         unacked = self._cut_short("Worker.stop(timeout) ran out")
@@ -475,6 +477,9 @@ class SimWorker:
             return
         parcels = self._held_back()
         self.stopping = None
+        if self.deadline is not None:
+            self.world.sim.kernel.cancel(self.deadline)
+            self.deadline = None
         self.sb.requeue(parcels)
         self.world.record("dramatiq.worker", worker=self.name, what="stopped", requeued=len(parcels))
 

@@ -342,3 +342,14 @@ def test_a_retried_message_keeps_its_retry_count_across_the_crash():
         run = sim.dramatiq.run(message)
         assert [type(a.error).__name__ for a in run.attempts] == ["ConnectionError", "WorkerCrashed", "NoneType"]
         assert [r.data["retries"] for r in sim.trace if r.kind == "retry"] == [1]  # Retries ran once: the failure
+
+
+def test_a_stop_whose_messages_finish_in_time_keeps_no_timer_pending():
+    broker = _redis()
+    charge, _note = _actors(broker, [])
+    with jobsim.Simulation(broker, start=START) as sim:
+        charge.send(1)
+        sim.dramatiq.stop_worker(at="2025-03-01T00:00:01Z", timeout=60_000)
+        sim.run_until_idle()
+        assert ms(sim.now_ns()) == 10_000  # not the stop timeout's 61 s
+        assert [r.status for r in sim.runs(charge)] == ["completed"]

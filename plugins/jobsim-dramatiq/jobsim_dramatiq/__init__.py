@@ -6,7 +6,8 @@ runs the broker's messages on simulated workers: while the simulation runs, ``ac
 ``send_with_options(delay=...)``, ``broker.enqueue``, pipelines and groups go to the simulation,
 never to a server, and Dramatiq's own middleware (Retries, TimeLimit, AgeLimit, Callbacks,
 Pipelines, Results, GroupCallbacks, ...) decides what happens, at virtual instants.
-``sim.dramatiq`` is the Dramatiq side of the simulation (dead letters, ``join``, worker stops).
+``sim.dramatiq`` is the Dramatiq side of the simulation (dead letters, ``join``, worker stops and
+crashes: ``sim.crash_worker`` kills a worker process, and its broker redelivers its unacked messages).
 
 Every simulation loads the entry point ``jobsim_dramatiq.plugin``, and with it this package;
 ``DramatiqWorld`` is imported on first use, so a simulation without Dramatiq targets imports no

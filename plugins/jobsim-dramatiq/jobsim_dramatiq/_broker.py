@@ -155,15 +155,19 @@ class SimBroker:
     def arrive(self, parcel: Parcel) -> None:
         """The message is on its queue: the first worker with room fetches it (a worker polls at once here)."""
         self.world.tick()
-        backlog = self.backlogs.get(parcel.queue)
-        if backlog is None:
-            backlog = self.backlogs[parcel.queue] = Backlog(self.prioritised)
+        backlog = self.backlog(parcel.queue)
         backlog.push(parcel)
         self.offer(parcel.queue)
         if backlog and not any(worker.consumes(parcel.queue) for worker in self.workers):
             held = parcel.held
             self.world.record("dramatiq.unconsumed", function=held.run.function.id, run=held.run.id,
                               queue=parcel.queue)  # fmt: skip
+
+    def backlog(self, queue: str) -> Backlog:
+        backlog = self.backlogs.get(queue)
+        if backlog is None:
+            backlog = self.backlogs[queue] = Backlog(self.prioritised)
+        return backlog
 
     def offer(self, queue: str) -> None:
         backlog = self.backlogs.get(queue)
@@ -182,8 +186,7 @@ class SimBroker:
             if self.kind == "stub":
                 self.world.lost(parcel, "the stub broker does not requeue a stopped worker's prefetched messages")
                 continue
-            backlog = self.backlogs.setdefault(parcel.queue, Backlog(self.prioritised))
-            backlog.push(parcel)
+            self.backlog(parcel.queue).push(parcel)
 
     def proxy(self, message: Any) -> Any:
         """The ``MessageProxy`` a consumer yields; the stub broker's keeps its exception (``stub.py:233-248``)."""
@@ -230,6 +233,8 @@ class SimBroker:
             backlog = self.backlogs.get(name)
             for parcel in backlog.clear() if backlog is not None else ():
                 self.world.lost(parcel, f"broker.flush({queue_name!r}) dropped it")
+            if self.world.crashes is not None and self.kind == "redis":
+                self.world.crashes.flushed(self, name)
         if self.kind == "redis":  # the purge command deletes the queue's dead letters too (dispatch.lua:216-217)
             self.world.forget_dead_letters(self.broker, queue_name)
 

@@ -18,7 +18,7 @@ import asyncio
 import math
 from typing import TYPE_CHECKING, Any
 
-from jobsim._time import MS
+from jobsim._time import MS, iso
 from jobsim.hooks import StoppableExecution
 
 if TYPE_CHECKING:
@@ -33,25 +33,36 @@ class DramatiqExecution(StoppableExecution):
     that catches ``TimeLimitExceeded`` runs on with no limit.
     """
 
-    __slots__ = ("limit_at", "notify", "shutdown_at")
+    __slots__ = ("kill_at", "killed", "limit_at", "notify", "shutdown_at")
 
     def __init__(self, engine: Any, run: Any, attempt: int, start: int) -> None:
         self.limit_at: int | None = None
         self.shutdown_at: int | None = None
+        self.kill_at: int | None = None  # the worker process dies then (``_crash``): the code stops for good
+        self.killed = False
         self.notify = False
         super().__init__(engine, run, attempt, start)
 
     def rearm(self) -> None:
-        stops = [self.limit_at]
+        stops = [self.limit_at, self.kill_at]
         if self.notify:
             stops.append(self.shutdown_at)
         armed = [t for t in stops if t is not None]
         self.stop_at = min(armed) if armed else None
 
+    def kill(self, at: int) -> None:
+        """The process running this execution dies at ``at`` (the earliest death planned wins)."""
+        if self.kill_at is None or at < self.kill_at:
+            self.kill_at = at
+            self.rearm()
+
     def stopped(self, at: int) -> BaseException:
         from dramatiq.middleware import Shutdown, TimeLimitExceeded
 
         self.engine.move_clock(at)  # a handler of the interrupt reads this instant
+        if self.kill_at is not None and at >= self.kill_at:
+            self.killed = True  # stop_at stays armed: a dead process runs no further code
+            return ProcessDied(f"the worker process died at {iso(at)}")
         if self.notify and self.shutdown_at is not None and at >= self.shutdown_at:
             self.shutdown_at = None
             self.rearm()
@@ -59,6 +70,13 @@ class DramatiqExecution(StoppableExecution):
         self.limit_at = None
         self.rearm()
         return TimeLimitExceeded()  # type: ignore[no-any-return]
+
+
+class ProcessDied(BaseException):
+    """Raised where a killed worker's actor would spend virtual time past the instant its process died.
+
+    A ``BaseException`` (not an ``Exception``) so ordinary ``except Exception`` handlers in actor code let it
+    through; whatever the code does after catching it, the simulated worker ignores (``killed``)."""
 
 
 class VirtualTimeouts:

@@ -46,7 +46,30 @@ def _worker(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     return f"dramatiq  {d['worker']} started"
 
 
+def _crash(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    what = "crashed" if d.get("what") == "crash" else "exited (Worker.stop's timeout ran out)"
+    line = f"dramatiq  {d['worker']} {what} with {d.get('unacked', 0)} unacknowledged message(s)"
+    if d.get("restart"):
+        line += f"; {d['restart']} replaces it"
+    if d.get("expires") is not None:
+        if d.get("chance", 1) <= 0:
+            return line + "; no maintenance ever requeues them (maintenance_chance=0)"
+        line += f"; its heartbeat expires {_at(d['expires'], tz)}, then Redis maintenance requeues them"
+    return line
+
+
+def _redeliver(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    how = d.get("how", "")
+    if how.startswith("Redis maintenance"):
+        by = how[len("Redis maintenance ") :].split(" requeued")[0]
+        how = f"Redis maintenance {by}"
+    else:
+        how = "RabbitMQ (connection closed, redelivered)"
+    return f"dramatiq  {_name(d, names)} requeued by {how}, from dead {d['worker']}, on queue {d['queue']!r}"
+
+
 KINDS = {
+    "dramatiq.crash": _crash, "dramatiq.redeliver": _redeliver,
     "dramatiq.enqueue": _enqueue, "dramatiq.unconsumed": _unconsumed, "dramatiq.dead_letter": _dead_letter,
     "dramatiq.dead_letter.expired": _expired, "dramatiq.worker": _worker,
 }  # fmt: skip

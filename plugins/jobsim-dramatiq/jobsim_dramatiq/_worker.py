@@ -34,6 +34,7 @@ import logging
 import math
 from typing import TYPE_CHECKING, Any
 
+from jobsim._kernel import URGENT
 from jobsim._records import Attempt
 from jobsim._time import MS
 from jobsim.errors import UnsupportedFeature
@@ -66,7 +67,8 @@ class Consumer:
 class Item:
     """A fetched message: its ``MessageProxy``, the parcel it came in, and how its processing went."""
 
-    __slots__ = ("called", "consumer", "context", "ended", "fault", "kind", "parcel", "proxy", "retried", "value", "x")
+    __slots__ = ("called", "consumer", "context", "crashed", "ended", "fault", "kind", "parcel", "proxy", "retried",
+                 "value", "x")
 
     def __init__(self, consumer: Consumer, parcel: Parcel, proxy: Any) -> None:
         self.consumer = consumer
@@ -80,6 +82,7 @@ class Item:
         self.ended = 0  # when the actor returned or raised
         self.fault: BaseException | None = None  # what sim.fail() made this attempt raise
         self.retried = False  # the message was enqueued again while this processing ended (Retries)
+        self.crashed = False  # its worker process died before acking it (``_crash``): its next steps never come
 
 
 class SimWorker:
@@ -89,6 +92,9 @@ class SimWorker:
         self.world = world
         self.sb = sb
         self.name = name
+        self.settings = worker  # the unstarted dramatiq.Worker: a restarted process gets the same settings
+        self.base, self.restarts = name, 0
+        self.worker_timeout = int(worker.worker_timeout)  # an idle consumer's longest poll interval (ms)
         self.threads = int(worker.worker_threads)
         self.prefetch = int(worker.queue_prefetch)
         self.delay_prefetch = int(worker.delay_prefetch)
@@ -101,6 +107,9 @@ class SimWorker:
         self.stopped = False
         self.kick: Any = None  # the pending dispatch
         self.stopping: tuple[int, int] | None = None  # (at, timeout ns) of a planned stop, until it is drained
+        self.dies_at: int | None = None  # the process is killed then (a crash): ``_crash``
+        self.deadline: Any = None  # the kernel timer of a planned stop's timeout
+        self.dead = False
 
     def consumes(self, queue: str) -> bool:
         """A consumer exists for every declared queue and its ``.DQ`` (``_WorkerMiddleware``, ``worker.py:241-252``),
@@ -199,6 +208,8 @@ class SimWorker:
 
     def _dispatch(self) -> None:
         self.kick = None
+        if self.dies_at is not None and self.dies_at <= self.world.sim.kernel.now:
+            return  # dying this instant: no thread takes another message
         while not self.stopped and self.busy < self.threads and self.work:
             _priority, _seq, item = heapq.heappop(self.work)
             self.busy += 1
@@ -217,6 +228,14 @@ class SimWorker:
         held.calls += 1
         run.status = "running"
         self.arm_stop(x)
+        crashes = world.crashes
+        if crashes is not None:
+            crashes.arm(self, item, x)
+            if x.kill_at is not None and x.kill_at <= x.start:  # the process dies before this message's code runs
+                x.killed = item.crashed = True
+                item.ended = x.start
+                crashes.killed(self, item, x)
+                return
         with world.executing(item, x):
             try:
                 broker.emit_before("process_message", proxy)
@@ -232,29 +251,38 @@ class SimWorker:
             except SkipMessage as exc:
                 item.kind, item.value = "skip", exc
             except BaseException as exc:
-                if exc is not item.fault and _escapes(exc):
+                if exc is not item.fault and _escapes(exc) and not x.killed:
                     raise
                 item.kind, item.value = "error", exc
         item.ended = x.now
+        if x.killed:  # whatever the code did after its process died (caught ProcessDied, returned) never happened
+            item.crashed = True
+            if world.crashes is not None:
+                world.crashes.killed(self, item, x)
+            return
         self._check_stop(item)
         self._later(x, self._after, item)
 
     def _check_stop(self, item: Item) -> None:
         """A message still running ``timeout`` after a stop began: ``Worker.stop`` gives up waiting for its thread
-        (``join_all``, ``worker.py:161``) and the process exits with it unacknowledged. The broker's redelivery
-        of such a message (after the heartbeat timeout on Redis) is not simulated: refused rather than guessed."""
+        (``join_all``, ``worker.py:161``) and the process exits with it unacknowledged. On Redis and RabbitMQ an
+        execution starting after the stop was planned is killed at that instant (``arm_stop``) and redelivered
+        (``_crash``); one whose body already ran past it, or any on a StubBroker (whose queues die with the
+        process: nothing to redeliver), is refused rather than guessed."""
         x = item.x
-        if self.stopping is None or x is None:
+        if self.stopping is None or x is None or x.killed:
             return
         at, timeout = self.stopping
         if x.start < at and x.now > at + timeout:
             from jobsim._time import format_duration, iso
 
+            why = ("a StubBroker cannot redeliver it (its queues live in that process)" if self.sb.kind == "stub"
+                   else "its body already ran past that instant when it started, before the stop was planned")
             raise UnsupportedFeature(
                 f"actor {item.proxy.actor_name!r} (message {item.proxy.message_id}) runs until {iso(x.now)}, more than "
                 f"the stop timeout ({format_duration(timeout)}) after {self.name} began to stop at {iso(at)}: the "
-                "worker process would exit with the message unacknowledged, and jobsim-dramatiq does not simulate its "
-                "redelivery. Give stop_worker(timeout=...) more time, or stop the worker when it is idle",
+                f"worker process would exit with the message unacknowledged, and {why}. Give "
+                "stop_worker(timeout=...) more time, or plan the stop before that message starts",
                 system="dramatiq", feature="stop timeout",
             )  # fmt: skip
 
@@ -262,6 +290,8 @@ class SimWorker:
         """``after_process_message``/``after_skip_message`` and the logging around them (``worker.py:573-600``)."""
         from dramatiq.errors import RateLimitExceeded, Retry
 
+        if item.crashed:
+            return
         x, proxy, broker = item.x, item.proxy, self.sb.broker
         assert x is not None
         attempt = self._attempt(item, x) if item.called else None
@@ -309,6 +339,8 @@ class SimWorker:
 
         Called from the message's thread (its context entered) or, for a delayed message moved to its
         queue and a message for an unknown actor, from the consumer, which has no thread."""
+        if item.crashed:
+            return
         proxy, consumer, x = item.proxy, item.consumer, item.x
         nack = proxy.failed
         if x is not None:
@@ -360,13 +392,77 @@ class SimWorker:
         (``notify_shutdown``): every execution starting before ``at`` is armed for it (``arm_stop``). The threads
         take no new message; the ones running finish theirs (and ack it); then the work queue's and the delay
         queues' messages go back to the broker (``Consumer.requeue``) and the worker is stopped."""
-        self.stopping = (at, timeout_ns)
-        self.world.sim.kernel.schedule(at, self._stop_now, owner=f"dramatiq {self.name} (stop)")
+        stopping = self.stopping = (at, timeout_ns)
+        kernel = self.world.sim.kernel
+        kernel.schedule(at, self._stop_now, owner=f"dramatiq {self.name} (stop)")
+        if self.sb.kind != "stub":  # cancelled once the threads are done (``_drained``)
+            self.deadline = kernel.schedule(at + timeout_ns, self._stop_deadline, stopping,
+                                            owner=f"dramatiq {self.name} (stop timeout)", priority=URGENT)  # fmt: skip
 
     def arm_stop(self, x: DramatiqExecution) -> None:
         if self.stopping is not None and self.stopping[0] > x.start:
             x.shutdown_at = self.stopping[0]
             x.rearm()
+            if self.sb.kind != "stub":  # the process exits when Worker.stop's timeout runs out (``_stop_deadline``)
+                x.kill(self.stopping[0] + self.stopping[1])
+
+    def _stop_deadline(self, stopping: tuple[int, int]) -> None:
+        """``Worker.stop``'s ``join_all`` gave up on threads still running (``worker.py:160-188``): the rest is
+        requeued as in a graceful stop, the process exits, and the running messages stay unacknowledged on the
+        broker, which redelivers them as after a crash (``_crash.Crashes.lose``)."""
+        self.deadline = None
+        if self.stopping is not stopping or not self.running:
+            return
+        unacked = self._cut_short("Worker.stop(timeout) ran out")
+        rest = self._held_back()
+        self.stopping = None
+        self.sb.requeue(rest)
+        self.world.record("dramatiq.worker", worker=self.name, what="stopped", requeued=len(rest))
+        self.world.ensure_crashes().lose(self, unacked, "stop timeout")
+
+    def die(self) -> list[Parcel]:
+        """The process is killed now (``_crash``): its running messages' attempts end with ``WorkerCrashed``, and
+        every message it fetched and did not ack -- running, waiting for a thread, delayed -- is returned, still
+        unacknowledged on the broker."""
+        self.dead = self.stopped = True
+        self.stopping = None
+        if self.kick is not None:
+            self.world.sim.kernel.cancel(self.kick)
+            self.kick = None
+        return self._cut_short("crash") + self._held_back()
+
+    def _cut_short(self, why: str) -> list[Parcel]:
+        from jobsim._time import iso
+        from jobsim.errors import WorkerCrashed
+
+        now = self.world.sim.kernel.now
+        running = sorted(self.running, key=lambda item: (item.x.start if item.x else 0, item.parcel.seq))
+        for item in running:
+            item.crashed = True
+            if item.x is not None:
+                item.kind, item.ended = "error", now
+                item.value = WorkerCrashed(f"{self.name} died at {iso(now)} ({why}) before acking the message: the "
+                                           "broker redelivers it")  # fmt: skip
+                self._attempt(item, item.x)
+            if item.context is not None:
+                self.contexts.append(item.context)
+            item.consumer.outstanding -= 1
+        self.running.clear()
+        self.busy = 0
+        return [item.parcel for item in running]
+
+    def _held_back(self) -> list[Parcel]:
+        """The work queue's and the delay consumers' messages, taken back from this worker (timers cancelled)."""
+        parcels = [item.parcel for _p, _s, item in sorted(self.work)]
+        self.work.clear()
+        for consumer in self.consumers.values():
+            parcels.extend(item.parcel for _e, _s, item in sorted(consumer.delayed, key=lambda e: (e[0], e[1])))
+            consumer.delayed.clear()
+            if consumer.timer is not None:
+                self.world.sim.kernel.cancel(consumer.timer)
+            consumer.timer = consumer.timer_at = None
+            consumer.outstanding = 0
+        return parcels
 
     def _stop_now(self) -> None:
         self.stopped = True
@@ -379,27 +475,26 @@ class SimWorker:
     def _drained(self) -> None:
         if not self.stopped or self.running or self.stopping is None:
             return
-        parcels = [item.parcel for _p, _s, item in sorted(self.work)]
-        self.work.clear()
-        for consumer in self.consumers.values():
-            parcels.extend(item.parcel for _e, _s, item in sorted(consumer.delayed, key=lambda e: (e[0], e[1])))
-            consumer.delayed.clear()
-            if consumer.timer is not None:
-                self.world.sim.kernel.cancel(consumer.timer)
-            consumer.timer = consumer.timer_at = None
-            consumer.outstanding = 0
+        parcels = self._held_back()
         self.stopping = None
+        if self.deadline is not None:
+            self.world.sim.kernel.cancel(self.deadline)
+            self.deadline = None
         self.sb.requeue(parcels)
         self.world.record("dramatiq.worker", worker=self.name, what="stopped", requeued=len(parcels))
 
     def start(self) -> None:
         """The worker (re)starts: its consumers fetch what waits on the broker."""
+        if self.dead:
+            return
         self.world.tick()
         self.stopped = False
         self.world.record("dramatiq.worker", worker=self.name, what="start")
         for queue in sorted(self.sb.backlogs):
             if self.consumes(queue):
                 self.fetch(queue)
+        if self.world.crashes is not None:
+            self.world.crashes.poke(self.sb)
         self.dispatch()
 
 

@@ -32,6 +32,7 @@ from ._broker import DeadLetter, Parcel, SimBroker
 if TYPE_CHECKING:
     from jobsim import Simulation
 
+    from ._crash import Crashes
     from ._execution import DramatiqExecution
     from ._worker import Item, SimWorker
 
@@ -69,6 +70,7 @@ class DramatiqWorld:
         self.move: Held | None = None  # the delivery whose delayed message is being moved to its queue
         self.deliveries: dict[str, list[Held]] = {}  # message id -> its deliveries, in order
         self.dead: list[DeadLetter] = []
+        self.crashes: Crashes | None = None  # from the first crash planned (``_crash``)
 
     # -- ids, clock, context --------------------------------------------------------------------
     def new_uuid(self) -> uuid.UUID:
@@ -287,6 +289,8 @@ class DramatiqWorld:
         finally:
             wallclock.deactivate()
         held = self._delivery(sb, message, queue_name, delay)
+        if self.crashes is not None and sb.kind == "redis":  # the enqueue's maintenance runs before its RPUSH
+            self.crashes.enqueued(sb, queue_name)
         self._post(held, queue_name, data, sb.priority(message), message.actor_name)
         return message
 
@@ -487,6 +491,40 @@ class DramatiqWorld:
             for item in list(target.running):
                 target._check_stop(item)
 
+    def crash_worker(self, at: Any = None, function: Any = None, *, worker: SimWorker | None = None,
+                     restart: Any = 0) -> None:  # fmt: skip
+        """Kill a worker process at ``at`` (default: now), with its unacknowledged messages (``_crash``).
+
+        ``function`` (an actor, or its name): the worker running that actor's message in flight at ``at``,
+        else the first to start one at or after ``at`` (it dies before the actor's code runs); ``worker`` (one of
+        ``sim.dramatiq.workers``): that worker, busy or idle; neither: the worker running any actor's message
+        then. Its running, prefetched and delayed messages are redelivered as the broker does: RabbitMQ at once,
+        Redis by the maintenance of a live worker once ``heartbeat_timeout`` has passed; a ``StubBroker`` is
+        refused. A new worker with the same settings (``worker-1-r1``) starts ``restart`` later (a duration,
+        default 0; ``None``: never). Actor bodies run in one go when they start: plan a crash before the
+        messages it cuts short start (refused otherwise, never ignored)."""
+        self.sim._require_running("dramatiq.crash_worker")
+        self.ensure_crashes().plan(at, function, worker, restart)
+
+    def ensure_crashes(self) -> Crashes:
+        if self.crashes is None:
+            from ._crash import Crashes
+
+            self.crashes = Crashes(self)
+        return self.crashes
+
+    def restart(self, dead: SimWorker, at: int) -> str:
+        """A supervisor starts a new worker process in ``dead``'s place at ``at``: same settings, a new name (a new
+        Redis worker id), no message of the dead one's."""
+        from ._worker import SimWorker
+
+        sb = dead.sb
+        new = SimWorker(self, sb, dead.settings, f"{dead.base}-r{dead.restarts + 1}")
+        new.base, new.restarts, new.stopped = dead.base, dead.restarts + 1, True
+        sb.workers[sb.workers.index(dead)] = new
+        self.sim.kernel.schedule(at, new.start, owner=f"dramatiq {new.name} (restart)")
+        return new.name
+
     def start_worker(self, at: Any = None, *, worker: SimWorker | None = None) -> None:
         """Start a stopped worker again at ``at`` (default: now): it fetches what waits on its queues."""
         when = self._planned(at, "at")
@@ -512,7 +550,7 @@ class DramatiqWorld:
 
     @property
     def workers(self) -> list[SimWorker]:
-        return [worker for sb in self.brokers for worker in sb.workers]
+        return [worker for sb in self.brokers for worker in sb.workers if not worker.dead]
 
     def __repr__(self) -> str:
         return f"<jobsim-dramatiq world: {len(self.brokers)} broker(s), {len(self.workers)} worker(s)>"

@@ -36,21 +36,18 @@ def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
 
 @hookimpl
 def jobsim_crash_worker(sim: Simulation, at: int, function: str | None) -> bool | None:
-    """Worker crashes are not simulated for Dramatiq actors: naming one is refused, not ignored.
-
-    (``function=None`` crashes jobsim's own engine functions only; Dramatiq messages are untouched.)
-    """
+    """``sim.crash_worker(at=..., function=...)`` kills the simulated Dramatiq worker running that actor's message
+    (any actor's for ``function=None``, on a Redis or RabbitMQ broker) as ``sim.dramatiq.crash_worker`` does: its
+    unacknowledged messages are redelivered as its broker does, and a new worker starts at once (``_crash``)."""
     world = getattr(sim, "dramatiq", None)
-    if world is None or function is None or function not in world.functions:
+    if world is None or (function is not None and function not in world.functions):
         return None
-    from jobsim.errors import UnsupportedFeature
+    if function is None and all(w.sb.kind == "stub" for w in world.workers):
+        return None  # nothing of Dramatiq's can crash: jobsim's own functions only, as before
+    from jobsim._time import to_datetime
 
-    raise UnsupportedFeature(
-        f"sim.crash_worker(function={function!r}) is not simulated for Dramatiq actors: jobsim-dramatiq does not model "
-        "a worker process dying with unacknowledged messages (their redelivery after the broker's heartbeat timeout). "
-        "sim.dramatiq.stop_worker(at=...) simulates a graceful stop; see plugins/jobsim-dramatiq/README.md",
-        system="dramatiq", feature="crash_worker",
-    )  # fmt: skip
+    world.crash_worker(at=to_datetime(at), function=function)
+    return True
 
 
 @hookimpl

@@ -38,23 +38,35 @@ def pytest_configure(config):
 redis_url = redis_url_fixture("live Dramatiq tests")
 
 
-@pytest.fixture
-def dramatiq_worker(redis_url):
-    """``dramatiq_live_worker.py`` (a real ``dramatiq.Worker``, 2 threads) against ``redis_url``; stopped by pid."""
+def live_worker(redis_url):
+    """``dramatiq_live_worker.py`` (a real ``dramatiq.Worker``, 2 threads) against ``redis_url``, as a context
+    manager yielding its ``jobsim.testing.WorkerProcess``; stopped by pid on exit."""
     import os
     import sys
     from pathlib import Path
 
-    import redis
-
     from jobsim.testing import worker_process
+
+    here = Path(__file__).parent
+    env = dict(os.environ, JOBSIM_LIVE_REDIS=redis_url, PYTHONPATH=os.pathsep.join([str(here), os.environ.get(
+        "PYTHONPATH", "")]))  # fmt: skip
+    return worker_process([sys.executable, str(here / "dramatiq_live_worker.py")], ready="worker ready", env=env,
+                          cwd=str(here))  # fmt: skip
+
+
+@pytest.fixture
+def start_live_worker(redis_url):
+    """Start another live worker on ``redis_url`` (``with start_live_worker() as worker: ...``): a restart."""
+    return lambda: live_worker(redis_url)
+
+
+@pytest.fixture
+def dramatiq_worker(redis_url):
+    """A live worker (``live_worker``) on an emptied Redis database."""
+    import redis
 
     client = redis.Redis.from_url(redis_url)
     client.flushdb()
     client.close()
-    here = Path(__file__).parent
-    env = dict(os.environ, JOBSIM_LIVE_REDIS=redis_url, PYTHONPATH=os.pathsep.join([str(here), os.environ.get(
-        "PYTHONPATH", "")]))  # fmt: skip
-    with worker_process([sys.executable, str(here / "dramatiq_live_worker.py")], ready="worker ready", env=env,
-                        cwd=str(here)) as worker:  # fmt: skip
+    with live_worker(redis_url) as worker:
         yield worker

@@ -31,8 +31,11 @@ WORKER_TIMEOUT = 100  # ms: how long an idle consumer may sleep between polls (W
 TIME_LIMIT_INTERVAL = 50  # ms: how often TimeLimit's thread checks deadlines (TimeLimit(interval=...))
 SLEEP_CHUNK = 0.02  # s: the time-limited actor sleeps in chunks: the async exception lands after a chunk ends
 
+HEARTBEAT_TIMEOUT = 3000  # ms: a worker silent that long is dead to the others' maintenance
+MAINTENANCE = {"heartbeat_timeout": HEARTBEAT_TIMEOUT, "maintenance_chance": 1_000_000}  # maintenance on each command
+
 LOCAL: list[dict] = []
-broker = RedisBroker(url=LIVE) if LIVE else RedisBroker(host="127.0.0.1", port=1)
+broker = RedisBroker(url=LIVE, **MAINTENANCE) if LIVE else RedisBroker(host="127.0.0.1", port=1, **MAINTENANCE)
 broker.middleware.clear()  # Dramatiq's defaults, with a TimeLimit that checks every 50 ms, plus CurrentMessage
 for middleware in (AgeLimit(), TimeLimit(interval=TIME_LIMIT_INTERVAL), ShutdownNotifications(), Callbacks(),
                    Pipelines(), Retries(), CurrentMessage()):  # fmt: skip
@@ -79,6 +82,15 @@ def limited(tag: str) -> None:
     except TimeLimitExceeded:
         log(event="time limit", tag=tag)
         raise
+
+
+@dramatiq.actor(max_retries=3)
+def crashy(tag: str) -> None:
+    """Works for 2 s in small chunks; the crash test kills its worker process part-way."""
+    log(event="crashy", tag=tag, retries=retries(), pid=os.getpid())
+    for _ in range(100):
+        time.sleep(SLEEP_CHUNK)
+    log(event="crashy done", tag=tag, retries=retries())
 
 
 @dramatiq.actor

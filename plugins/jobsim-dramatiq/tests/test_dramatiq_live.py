@@ -26,6 +26,9 @@ adds, bounded by:
 
 A real gap is never shorter than the predicted one by more than ``EARLY`` (a delay's eta is
 computed in whole milliseconds). The whole run takes about 3 s.
+
+A second case kills a real worker process mid-message and checks the redelivery by a second
+worker's Redis maintenance against the simulated crash (see its docstring); about 6.5 s.
 """
 
 from __future__ import annotations
@@ -141,3 +144,64 @@ def test_the_simulation_predicts_a_real_worker(redis_url, dramatiq_worker):
             f"{event}: {real_gap * 1000:.0f} ms after {cause or 'its send'} on the real worker, "
             f"{sim_gap * 1000:.0f} ms in the simulation (tolerance {tolerance * 1000:.0f} ms)"
         )
+
+
+def test_a_killed_workers_message_is_redelivered_by_another_workers_maintenance(redis_url, dramatiq_worker,
+                                                                                start_live_worker):  # fmt: skip
+    """``kill -9`` of a real worker part-way through ``crashy``: a second worker's maintenance requeues the message
+    once the dead one's heartbeat is ``HEARTBEAT_TIMEOUT`` (3 s) old, and it runs again with ``retries`` still 0.
+
+    The simulation, told the crash instant, predicts the redelivery exactly ``heartbeat_timeout`` later (the live
+    workers poll continuously there). Really the dead worker's last heartbeat was its last poll, up to
+    ``worker_timeout`` before the kill, and the new worker finds the expiry at its next poll, up to
+    ``worker_timeout`` after it: the real gap is within one poll either way, plus ``SLACK``."""
+    import os
+    import signal
+
+    import redis
+    from dramatiq.brokers.redis import RedisBroker
+
+    client = redis.Redis.from_url(redis_url)
+    live = RedisBroker(url=redis_url)
+    try:
+        live.enqueue(Message(queue_name="default", actor_name="crashy", args=("d",), kwargs={}, options={}))
+        deadline = time.monotonic() + 10
+        while client.llen(actors.LOG_KEY) < 1 and time.monotonic() < deadline:
+            dramatiq_worker.check()
+            time.sleep(0.005)
+        time.sleep(0.3)
+        os.kill(dramatiq_worker.proc.pid, signal.SIGKILL)
+        killed = time.time()
+        dramatiq_worker.proc.wait()
+        with start_live_worker() as second:  # its supervisor's restart, up long before the heartbeat expires
+            deadline = time.monotonic() + 10
+            while client.llen(actors.LOG_KEY) < 3 and time.monotonic() < deadline:
+                second.check()
+                time.sleep(0.01)
+        entries = [json.loads(raw) for raw in client.lrange(actors.LOG_KEY, 0, -1)]
+    finally:
+        live.close()
+        live.client.close()
+        client.close()
+    assert [key(e) for e in entries] == [("crashy", "d", 0), ("crashy", "d", 0), ("crashy done", "d", 0)], entries
+    assert entries[0]["pid"] == dramatiq_worker.proc.pid != entries[1]["pid"]
+    real_gap = entries[1]["t"] - killed
+
+    actors.LOCAL.clear()
+    crash_after = killed - entries[0]["t"]  # the kill, after the actor started
+    worker = dramatiq.Worker(actors.broker, worker_threads=2, worker_timeout=actors.WORKER_TIMEOUT)
+    with jobsim.Simulation(worker, start=START) as sim:
+        actors.crashy.send("d")
+        sim.crash_worker(at=instant_ns(START) / SECOND + crash_after, function="crashy")
+        sim.run_until_idle()
+        start = instant_ns(START) / SECOND
+        simulated = [(key(e), e["t"] - start) for e in actors.LOCAL]
+        run = sim.runs("crashy")[0]
+        assert [type(a.error).__name__ for a in run.attempts] == ["WorkerCrashed", "NoneType"]
+    hb = actors.HEARTBEAT_TIMEOUT / 1000
+    assert [k for k, _t in simulated] == [key(e) for e in entries]
+    assert [t for _k, t in simulated] == pytest.approx([0, crash_after + hb, crash_after + hb + 2], abs=1e-3)
+    poll = actors.WORKER_TIMEOUT / 1000
+    assert hb - poll - SLACK <= real_gap <= hb + poll + SLACK, (
+        f"redelivered {real_gap * 1000:.0f} ms after the kill on the real workers, {hb * 1000:.0f} ms in the simulation"
+    )

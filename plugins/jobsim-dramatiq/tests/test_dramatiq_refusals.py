@@ -179,14 +179,19 @@ def test_an_unencodable_argument_fails_in_send_as_on_dramatiq(broker):
         assert sim.runs(job) == []
 
 
-def test_a_crash_of_a_dramatiq_worker_is_refused(broker):
+def test_a_crash_of_a_stub_brokers_worker_is_refused(broker):
     @dramatiq.actor
     def job():
         pass
 
-    refused = r"crash_worker\(function='job'\) is not simulated for Dramatiq"
+    refused = r"crash_worker\(\.\.\.\) of a Dramatiq worker on a StubBroker \(worker-1\): a StubBroker's queues live"
     with jobsim.Simulation(broker, start=START) as sim, pytest.raises(UnsupportedFeature, match=refused):
         sim.crash_worker(function=job)
+    with jobsim.Simulation(broker, start=START) as sim:
+        sim.crash_worker()  # jobsim's own functions only: nothing of a stub broker's can crash
+        job.send()
+        sim.run_until_idle()
+        assert [r.status for r in sim.runs(job)] == ["completed"]
 
 
 def test_a_stop_that_comes_after_the_body_already_ran_past_it_is_refused(broker):

@@ -397,7 +397,7 @@ class FlowRuntime:
         self.sleep_hold = engine.profile.sleep_holds_slot_ns
         self.crash_holds = engine.profile.crash.holds_slot
         default = engine.profile.default_concurrency
-        self.default_concurrency = (Concurrency(default),) if default else ()
+        self.default_concurrency: tuple[Concurrency, ...] = (Concurrency(default),) if default else ()
         self.seq = itertools.count()
         self._granted: Run | None = None
 

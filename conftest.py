@@ -1,7 +1,8 @@
 """Shared configuration for jobsim's own test suite (tests/, examples/, plugins/*/tests).
 
-The ``readme_files`` fixture reads a README section's quick start as files; the
-rest of this module sets the Hypothesis profiles:
+The ``readme_files`` fixture reads a README section's quick start as files, and
+``run_readme_files`` runs them with pytest as a user would; the rest of this module sets the
+Hypothesis profiles:
 
 * ``default``: Hypothesis's defaults, without the per-example deadline and the
   ``too_slow`` health check: a simulated history's cost varies with what was drawn,
@@ -43,20 +44,51 @@ if os.environ.get("CI"):  # newer Hypothesis does this itself; --hypothesis-prof
     settings.load_profile("ci")
 
 
-README = Path(__file__).resolve().parent / "README.md"
+ROOT = Path(__file__).resolve().parent
+README = ROOT / "README.md"
+
+
+def _files(section: str) -> dict[str, str]:
+    """A section's ```python blocks, keyed by the file name each block's first line gives (``# jobs.py``)."""
+    out = {}
+    for block in re.findall(r"```python\n(.*?)```", section, re.S):
+        first, _, rest = block.partition("\n")
+        out[first.removeprefix("# ").strip()] = rest
+    return out
 
 
 @pytest.fixture
-def readme_files() -> Callable[[str], dict[str, str]]:
-    """``readme_files("### Celery (jobsim-celery)")``: that section's ```python blocks,
-    keyed by the file name each block's first line gives (``# tasks.py``)."""
+def readme_files() -> Callable[..., dict[str, str]]:
+    """``readme_files("### Celery (jobsim-celery)")``: that section of the README as files;
+    ``readme_files("## Example: async jobs", plugin="jobsim-rq")``: the section of the plugin's own README
+    whose heading starts so."""
 
-    def files(heading: str) -> dict[str, str]:
+    def files(heading: str, plugin: str | None = None) -> dict[str, str]:
+        if plugin is not None:
+            text = (ROOT / "plugins" / plugin / "README.md").read_text()
+            return _files(text.split(heading, 1)[1].split("\n## ", 1)[0])
         section = README.read_text().split(heading + "\n", 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]
-        out = {}
-        for block in re.findall(r"```python\n(.*?)```", section, re.S):
-            first, _, rest = block.partition("\n")
-            out[first.removeprefix("# ").strip()] = rest
-        return out
+        return _files(section)
 
     return files
+
+
+@pytest.fixture
+def run_readme_files(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """``run_readme_files(files, plugin="jobsim-rq")``: a README example's ``jobs.py`` and ``test_jobs.py``,
+    run by pytest in a fresh process as a user would, against this checkout's jobsim and ``plugin`` (the
+    installed one may be another checkout's); its one test must pass."""
+
+    def run(files: dict[str, str], plugin: str | None = None) -> None:
+        assert sorted(files) == ["jobs.py", "test_jobs.py"]
+        for name, source in files.items():
+            pytester.makepyfile(**{name.removesuffix(".py"): source})
+        paths = [str(ROOT)] + ([str(ROOT / "plugins" / plugin)] if plugin else [])
+        monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
+        result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
+        outcomes = result.parseoutcomes()
+        assert outcomes.get("passed") == 1 and not outcomes.get("failed") and not outcomes.get("errors"), (
+            result.stdout.str()
+        )
+
+    return run

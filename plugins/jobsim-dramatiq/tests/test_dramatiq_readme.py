@@ -1,38 +1,12 @@
 """The READMEs' Dramatiq examples, run as a user would: their files and pytest."""
 
-from __future__ import annotations
-
-import os
-import re
-from pathlib import Path
-
 pytest_plugins = ["pytester"]
 
-ROOT = Path(__file__).resolve().parents[3]
+
+def test_the_quick_start_passes_as_written(readme_files, run_readme_files):
+    run_readme_files(readme_files("### Dramatiq (jobsim-dramatiq)"), plugin="jobsim-dramatiq")
 
 
-def run_files(pytester, monkeypatch, files: dict[str, str]) -> None:
-    assert sorted(files) == ["jobs.py", "test_jobs.py"]
-    for name, source in files.items():
-        pytester.makepyfile(**{name.removesuffix(".py"): source})
-    # this checkout's jobsim and jobsim-dramatiq (the installed plugin may be another checkout's)
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), str(ROOT / "plugins" / "jobsim-dramatiq")]))
-    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
-    outcomes = result.parseoutcomes()
-    assert outcomes.get("passed") == 1 and not outcomes.get("failed") and not outcomes.get("errors"), (
-        result.stdout.str()
-    )
-
-
-def test_the_quick_start_passes_as_written(pytester, monkeypatch, readme_files):
-    run_files(pytester, monkeypatch, readme_files("### Dramatiq (jobsim-dramatiq)"))
-
-
-def test_the_plugin_readme_example_passes_as_written(pytester, monkeypatch):
-    readme = (ROOT / "plugins" / "jobsim-dramatiq" / "README.md").read_text()
-    section = readme.split("## Example: retries, a time limit, a pipeline and a group", 1)[1].split("\n## ", 1)[0]
-    files = {}
-    for block in re.findall(r"```python\n(.*?)```", section, re.S):
-        first, _, rest = block.partition("\n")
-        files[first.removeprefix("# ").strip()] = rest
-    run_files(pytester, monkeypatch, files)
+def test_the_plugin_readme_example_passes_as_written(readme_files, run_readme_files):
+    files = readme_files("## Example: retries, a time limit, a pipeline and a group", plugin="jobsim-dramatiq")
+    run_readme_files(files, plugin="jobsim-dramatiq")

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import pluggy
 
@@ -39,9 +39,11 @@ if TYPE_CHECKING:
     from ._simulation import Simulation
 
 __all__ = [
-    "Adapted", "RecordRenderer", "StoppableExecution", "escapes", "hookimpl", "hookspec", "output_bytes",
-    "refusing_handler",
+    "Adapted", "ProcessPatches", "RecordRenderer", "StoppableExecution", "escapes", "hookimpl", "hookspec",
+    "output_bytes", "refusing_handler",
 ]
+
+W = TypeVar("W")
 
 hookspec = pluggy.HookspecMarker("jobsim")
 hookimpl = pluggy.HookimplMarker("jobsim")
@@ -74,6 +76,55 @@ def refusing_handler(message: str) -> Callable[[Any], None]:
         raise JobsimError(message)
 
     return handler
+
+
+_MISSING: Any = object()
+
+
+class ProcessPatches(Generic[W]):
+    """A backend library patched process-wide while one simulation drives it (a plugin's ``_patches.py``).
+
+    ``ProcessPatches("Huey instances", "jobsim-huey replaces Huey's clock and ids")``; then
+    ``push(world, patch)`` at ``jobsim_install`` makes ``world`` (the plugin's state for that
+    simulation) ``current`` and calls ``patch(world)``, which replaces what it must with ``set``.
+    A second simulation while one runs is refused with a ``JobsimError`` that says so: the patches
+    are global, and two worlds would answer each other's calls. If ``patch`` raises, everything set
+    so far is restored. ``pop(world)`` at ``jobsim_uninstall`` restores every attribute, the last set
+    first, as it was (one that was inherited, not the owner's own, is deleted again).
+    """
+
+    def __init__(self, what: str, why: str) -> None:
+        self._what, self._why = what, why
+        self.current: W | None = None
+        self._saved: list[tuple[Any, str, Any]] = []
+
+    def push(self, world: W, patch: Callable[[W], None] | None = None) -> None:
+        if self.current is not None:
+            raise JobsimError(f"another simulation with {self._what} is running in this process; close it before "
+                              f"starting this one ({self._why} process-wide while a simulation runs)")
+        self.current = world
+        try:
+            if patch is not None:
+                patch(world)
+        except BaseException:
+            self.pop(world)
+            raise
+
+    def set(self, owner: Any, name: str, value: Any) -> None:
+        """``setattr(owner, name, value)``, undone by ``pop`` (a descriptor is kept as the owner holds it)."""
+        self._saved.append((owner, name, vars(owner).get(name, _MISSING)))
+        setattr(owner, name, value)
+
+    def pop(self, world: W) -> None:
+        if self.current is not world:
+            return
+        for owner, name, original in reversed(self._saved):
+            if original is _MISSING:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
+        self._saved.clear()
+        self.current = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

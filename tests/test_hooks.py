@@ -266,3 +266,52 @@ def test_a_dynamic_target_declares_its_functions_while_the_simulation_runs():
                 sim.add_function(fn)
     finally:
         _plugins.unregister(p)
+
+
+class _Library:
+    """A stand-in for a backend module: a function of its own, and one its base class gives it."""
+
+    def own(self) -> str:
+        return "real"
+
+
+class _Sub(_Library):
+    pass
+
+
+def test_process_patches_set_restore_and_refuse_a_second_world():
+    from jobsim.errors import JobsimError
+    from jobsim.hooks import ProcessPatches
+
+    patches: ProcessPatches[str] = ProcessPatches("Acme queues", "jobsim-acme replaces Acme's clock")
+
+    def patch(world: str) -> None:
+        patches.set(_Library, "own", lambda self: world)
+        patches.set(_Sub, "own", lambda self: world + "!")  # inherited: deleted again, not left as a copy
+
+    patches.push("w1", patch)
+    assert (patches.current, _Library().own(), _Sub().own()) == ("w1", "w1", "w1!")
+    with pytest.raises(JobsimError, match=r"another simulation with Acme queues is running in this process; close "
+                                          r"it before starting this one \(jobsim-acme replaces Acme's clock "
+                                          r"process-wide while a simulation runs\)"):  # fmt: skip
+        patches.push("w2", patch)
+    patches.pop("w2")  # not the current world: nothing happens
+    assert _Library().own() == "w1"
+    patches.pop("w1")
+    assert (patches.current, _Library().own(), _Sub().own(), "own" in vars(_Sub)) == (None, "real", "real", False)
+
+
+def test_process_patches_undo_a_patch_that_fails_halfway():
+    from jobsim.hooks import ProcessPatches
+
+    patches: ProcessPatches[str] = ProcessPatches("Acme queues", "why")
+
+    def patch(world: str) -> None:
+        patches.set(_Library, "own", lambda self: "patched")
+        raise RuntimeError("the library moved")
+
+    with pytest.raises(RuntimeError, match="the library moved"):
+        patches.push("w1", patch)
+    assert (patches.current, _Library().own()) == (None, "real")
+    patches.push("w2")  # free again
+    patches.pop("w2")

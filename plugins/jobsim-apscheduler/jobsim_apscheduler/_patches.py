@@ -19,46 +19,36 @@ One simulation with APScheduler schedulers may run at a time in a process.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from jobsim.errors import JobsimError
+from jobsim.hooks import ProcessPatches
 
 if TYPE_CHECKING:
     from ._world import APSWorld
 
-_active: APSWorld | None = None
-_saved: list[tuple[Any, str, Any]] = []
+_PATCHES: ProcessPatches[APSWorld] = ProcessPatches(
+    "an APScheduler scheduler", "jobsim-apscheduler seeds the triggers' jitter"
+)
 
 
 def push(world: APSWorld) -> None:
-    global _active
-    if _active is not None:
-        raise JobsimError(
-            "another simulation with an APScheduler scheduler is running in this process; close it before starting "
-            "this one (jobsim-apscheduler seeds the triggers' jitter process-wide while a simulation runs)"
-        )
+    _PATCHES.push(world, _patch)
+
+
+def _patch(world: APSWorld) -> None:
     import apscheduler.job
     import apscheduler.triggers.base
     import apscheduler.triggers.interval
 
     for module in (apscheduler.triggers.base, apscheduler.triggers.interval):
-        _saved.append((module, "random", module.random))
-        module.random = world.rng
-    _saved.append((apscheduler.job, "uuid4", apscheduler.job.uuid4))
-    apscheduler.job.uuid4 = world.new_uuid
-    _active = world
+        _PATCHES.set(module, "random", world.rng)
+    _PATCHES.set(apscheduler.job, "uuid4", world.new_uuid)
 
 
 def active() -> APSWorld | None:
     """The world of the simulation that has schedulers running in this process, if any."""
-    return _active
+    return _PATCHES.current
 
 
 def pop(world: APSWorld) -> None:
-    global _active
-    if _active is not world:
-        return
-    for module, name, original in _saved:
-        setattr(module, name, original)
-    _saved.clear()
-    _active = None
+    _PATCHES.pop(world)

@@ -32,15 +32,16 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from jobsim._time import SECOND
-from jobsim.errors import JobsimError
+from jobsim.hooks import ProcessPatches
 
 from . import _admin
 
 if TYPE_CHECKING:
     from ._world import BullMQWorld
 
-_active: BullMQWorld | None = None
-_saved: dict[tuple[Any, str], Any] = {}
+_PATCHES: ProcessPatches[BullMQWorld] = ProcessPatches(
+    "BullMQ workers", "jobsim-bullmq replaces bullmq's RedisBackend methods"
+)
 
 REFUSED = {
     "retryJobs": "queue.retryJobs()", "promoteJobs": "queue.promoteJobs()", "cleanJobsInSet": "queue.clean()",
@@ -67,12 +68,10 @@ class _Clock:
 
 
 def push(world: BullMQWorld) -> None:
-    global _active
-    if _active is not None:
-        raise JobsimError(
-            "another simulation with BullMQ workers is running in this process; close it before starting this one "
-            "(jobsim-bullmq replaces bullmq's RedisBackend methods process-wide while a simulation runs)"
-        )
+    _PATCHES.push(world, _patch)
+
+
+def _patch(world: BullMQWorld) -> None:
     import bullmq.flow_producer
     import bullmq.job
     import bullmq.job_scheduler
@@ -112,25 +111,11 @@ def push(world: BullMQWorld) -> None:
                  "getGlobalRateLimit", "removeGlobalRateLimit", "rateLimit", "removeRateLimitKey", "getJobs"):
         patches[(bullmq.queue.Queue, name)] = getattr(_QueueMethods(world), name)
     for (owner, name), replacement in patches.items():
-        _saved[(owner, name)] = owner.__dict__.get(name, _MISSING)
-        setattr(owner, name, replacement)
-    _active = world
-
-
-_MISSING = object()
+        _PATCHES.set(owner, name, replacement)
 
 
 def pop(world: BullMQWorld) -> None:
-    global _active
-    if _active is not world:
-        return
-    for (owner, name), original in _saved.items():
-        if original is _MISSING:
-            delattr(owner, name)
-        else:
-            setattr(owner, name, original)
-    _saved.clear()
-    _active = None
+    _PATCHES.pop(world)
 
 
 def _refuse(what: str) -> Any:

@@ -34,32 +34,30 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from jobsim._time import MS, SECOND
-from jobsim.errors import JobsimError, UnsupportedFeature
+from jobsim.errors import UnsupportedFeature
+from jobsim.hooks import ProcessPatches
 
 if TYPE_CHECKING:
     from ._world import DramatiqWorld
 
-_active: DramatiqWorld | None = None
-_saved: list[tuple[Any, str, Any]] = []
+_PATCHES: ProcessPatches[DramatiqWorld] = ProcessPatches(
+    "Dramatiq brokers", "jobsim-dramatiq replaces Dramatiq's clock, ids and jitter"
+)
 
 
 def current() -> DramatiqWorld | None:
-    return _active
+    return _PATCHES.current
 
 
 def push(world: DramatiqWorld) -> None:
-    global _active
-    if _active is not None:
-        raise JobsimError(
-            "another simulation with Dramatiq brokers is running in this process; close it before starting this one "
-            "(jobsim-dramatiq replaces Dramatiq's clock, ids and jitter process-wide while a simulation runs)"
-        )
-    _active = world
-    try:
-        _patch(world)
-    except BaseException:
-        pop(world)
-        raise
+    _PATCHES.push(world, _patch)
+
+
+def pop(world: DramatiqWorld) -> None:
+    _PATCHES.pop(world)
+
+
+_set = _PATCHES.set
 
 
 def _patch(world: DramatiqWorld) -> None:
@@ -98,21 +96,6 @@ def _patch(world: DramatiqWorld) -> None:
     for module in (dramatiq, dramatiq.broker, dramatiq.actor, dramatiq.composition, dramatiq.message):
         if "get_broker" in vars(module):
             _set(module, "get_broker", getter)
-
-
-def pop(world: DramatiqWorld) -> None:
-    global _active
-    if _active is not world:
-        return
-    for owner, name, original in reversed(_saved):
-        setattr(owner, name, original)
-    _saved.clear()
-    _active = None
-
-
-def _set(owner: Any, name: str, value: Any) -> None:
-    _saved.append((owner, name, owner.__dict__[name]))
-    setattr(owner, name, value)
 
 
 class _Time:

@@ -34,47 +34,30 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from jobsim._time import SECOND, to_datetime
-from jobsim.errors import JobsimError, UnsupportedFeature
+from jobsim.errors import UnsupportedFeature
+from jobsim.hooks import ProcessPatches
 
 if TYPE_CHECKING:
     from ._world import HueyWorld
 
-_active: HueyWorld | None = None
-_saved: list[tuple[Any, str, Any]] = []
+_PATCHES: ProcessPatches[HueyWorld] = ProcessPatches(
+    "Huey instances", "jobsim-huey replaces Huey's clock and ids"
+)
 
 
 def current() -> HueyWorld | None:
-    return _active
+    return _PATCHES.current
 
 
 def push(world: HueyWorld) -> None:
-    global _active
-    if _active is not None:
-        raise JobsimError(
-            "another simulation with Huey instances is running in this process; close it before starting this one "
-            "(jobsim-huey replaces Huey's clock and ids process-wide while a simulation runs)"
-        )
-    _active = world
-    try:
-        _patch(world)
-    except BaseException:
-        pop(world)
-        raise
+    _PATCHES.push(world, _patch)
 
 
 def pop(world: HueyWorld) -> None:
-    global _active
-    if _active is not world:
-        return
-    for owner, name, original in reversed(_saved):
-        setattr(owner, name, original)
-    _saved.clear()
-    _active = None
+    _PATCHES.pop(world)
 
 
-def _set(owner: Any, name: str, value: Any) -> None:
-    _saved.append((owner, name, owner.__dict__[name]))
-    setattr(owner, name, value)
+_set = _PATCHES.set
 
 
 def _patch(world: HueyWorld) -> None:

@@ -34,26 +34,26 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from jobsim.errors import InvalidArgument, JobsimError
+from jobsim.errors import InvalidArgument
+from jobsim.hooks import ProcessPatches
 
 if TYPE_CHECKING:
     from ._world import RQWorld
 
-_active: RQWorld | None = None
-_saved: dict[tuple[Any, str], Any] = {}
+_PATCHES: ProcessPatches[RQWorld] = ProcessPatches(
+    "RQ queues", "jobsim-rq replaces RQ's Queue/Job methods"
+)
 
 
 def current() -> RQWorld | None:
-    return _active
+    return _PATCHES.current
 
 
 def push(world: RQWorld) -> None:
-    global _active
-    if _active is not None:
-        raise JobsimError(
-            "another simulation with RQ queues is running in this process; close it before starting this one "
-            "(jobsim-rq replaces RQ's Queue/Job methods process-wide while a simulation runs)"
-        )
+    _PATCHES.push(world, _patch)
+
+
+def _patch(world: RQWorld) -> None:
     import rq.command
     import rq.job
     import rq.queue
@@ -78,19 +78,11 @@ def push(world: RQWorld) -> None:
         (rq.command, "send_command"): _send_command(rq.command.send_command, world),
     }
     for (owner, name), replacement in patches.items():
-        _saved[(owner, name)] = owner.__dict__[name]
-        setattr(owner, name, replacement)
-    _active = world
+        _PATCHES.set(owner, name, replacement)
 
 
 def pop(world: RQWorld) -> None:
-    global _active
-    if _active is not world:
-        return
-    for (owner, name), original in _saved.items():
-        setattr(owner, name, original)
-    _saved.clear()
-    _active = None
+    _PATCHES.pop(world)
 
 
 class _Asyncio:

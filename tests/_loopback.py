@@ -53,3 +53,25 @@ def nested_answers(job: Callable[..., Any], start: str) -> list[Any]:
         outer.send("go", {})
         outer.run_until_idle()
     return [inner.runs("job")[0].output, outer.runs("job")[0].output]
+
+
+def simulate(job: Callable[..., Any], *, start: str, routes: Callable[[Any], Any] = lambda sim: None,
+             retries: int = 0, data: Any = None) -> Any:
+    """One run of ``job(ctx)`` on ``go`` (with ``data``), after ``routes(sim)`` set the sink's answers;
+    returns the closed simulation."""
+    import jobsim
+
+    app = jobsim.App("http-client")
+    app.function("job", on="go", retries=retries)(job)
+    with jobsim.Simulation(app, start=start) as sim:
+        routes(sim)
+        sim.send("go", data or {})
+        sim.run_until_idle()
+    return sim
+
+
+def output(sim: Any) -> Any:
+    """The output of the one run of ``job``, which must have completed."""
+    run = sim.runs("job")[0]
+    assert run.status == "completed", run.error
+    return run.output

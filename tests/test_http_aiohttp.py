@@ -9,9 +9,10 @@ import gzip
 import socket
 import ssl
 
+import _loopback
 import httpx
 import pytest
-from _loopback import nested_answers, serving
+from _loopback import nested_answers, output, serving
 
 aiohttp = pytest.importorskip("aiohttp", reason="aiohttp is not installed: its bridge has nothing to intercept")
 
@@ -34,21 +35,8 @@ def _now() -> float:
     return _seconds(dt.datetime.now(dt.timezone.utc))
 
 
-def simulate(job, *, routes=lambda sim: None, retries=0):
-    """One run of ``job(ctx)`` on ``go``; returns the closed simulation."""
-    app = jobsim.App("aiohttp")
-    app.function("job", on="go", retries=retries)(job)
-    with jobsim.Simulation(app, start=START) as sim:
-        routes(sim)
-        sim.send("go", {})
-        sim.run_until_idle()
-    return sim
-
-
-def output(sim):
-    run = sim.runs("job")[0]
-    assert run.status == "completed", run.error
-    return run.output
+def simulate(job, *, routes=lambda sim: None, retries=0, data=None):
+    return _loopback.simulate(job, start=START, routes=routes, retries=retries, data=data)
 
 
 async def fetch(url, *, method="GET", timeout=None, **kwargs):

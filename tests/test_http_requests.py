@@ -8,6 +8,7 @@ import gzip
 import random
 import ssl
 
+import _loopback
 import httpx
 import pytest
 from _loopback import nested_answers, serving
@@ -31,14 +32,7 @@ def _seconds(when: dt.datetime) -> float:
 
 
 def simulate(job, *, routes=lambda sim: None, retries=0, data=None):
-    """One run of ``job(ctx)`` on ``go``; returns the closed simulation."""
-    app = jobsim.App("requests")
-    app.function("job", on="go", retries=retries)(job)
-    with jobsim.Simulation(app, start=START) as sim:
-        routes(sim)
-        sim.send("go", data or {})
-        sim.run_until_idle()
-    return sim
+    return _loopback.simulate(job, start=START, routes=routes, retries=retries, data=data)
 
 
 def test_a_route_answers_requests_and_the_call_is_recorded():

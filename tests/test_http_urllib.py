@@ -14,9 +14,10 @@ import urllib.error
 import urllib.request
 import xmlrpc.client
 
+import _loopback
 import httpx
 import pytest
-from _loopback import nested_answers, serving
+from _loopback import nested_answers, output, serving
 
 import jobsim
 from jobsim import delayed, timeout
@@ -30,21 +31,8 @@ def _now() -> float:
     return (dt.datetime.now(dt.timezone.utc) - T0).total_seconds()
 
 
-def simulate(job, *, routes=lambda sim: None, retries=0):
-    """One run of ``job(ctx)`` on ``go``; returns the closed simulation."""
-    app = jobsim.App("urllib")
-    app.function("job", on="go", retries=retries)(job)
-    with jobsim.Simulation(app, start=START) as sim:
-        routes(sim)
-        sim.send("go", {})
-        sim.run_until_idle()
-    return sim
-
-
-def output(sim):
-    run = sim.runs("job")[0]
-    assert run.status == "completed", run.error
-    return run.output
+def simulate(job, *, routes=lambda sim: None, retries=0, data=None):
+    return _loopback.simulate(job, start=START, routes=routes, retries=retries, data=data)
 
 
 def test_a_route_answers_urlopen_and_the_call_is_recorded():

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Adapted", "ProcessPatches", "RecordRenderer", "StoppableExecution", "escapes", "hookimpl", "hookspec",
-    "output_bytes", "refusing_handler",
+    "output_bytes", "planned_instant", "refusing_handler",
 ]
 
 W = TypeVar("W")
@@ -76,6 +76,21 @@ def refusing_handler(message: str) -> Callable[[Any], None]:
         raise JobsimError(message)
 
     return handler
+
+
+def planned_instant(sim: Simulation, at: Any, what: str, name: str = "at") -> int:
+    """The instant (epoch ns) a plugin's ``at=`` names for ``what`` (``"a crash"``): now when None, an
+    ISO string or datetime read in the simulation's zone, refused when it is already past (inside job code,
+    "now" is that code's instant)."""
+    from ._time import instant_ns, iso
+    from .errors import InvalidArgument
+
+    now = sim.now_ns()
+    at_ns = now if at is None else instant_ns(at, name, tz=sim.tz)
+    if at_ns < now:
+        raise InvalidArgument(f"{name}={at!r} is in the past: the simulation is at {iso(now)}; {what} can only be "
+                              "planned now or ahead")  # fmt: skip
+    return at_ns
 
 
 _MISSING: Any = object()

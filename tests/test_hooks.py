@@ -315,3 +315,19 @@ def test_process_patches_undo_a_patch_that_fails_halfway():
     assert (patches.current, _Library().own()) == (None, "real")
     patches.push("w2")  # free again
     patches.pop("w2")
+
+
+def test_planned_instant_is_now_by_default_read_in_the_zone_and_never_past():
+    from jobsim.errors import InvalidArgument
+    from jobsim.hooks import planned_instant
+
+    app = jobsim.App("p")
+    app.function("f", on="go")(lambda ctx: None)
+    with jobsim.Simulation(app, start="2026-03-02T12:00:00Z", tz="Europe/Paris") as sim:
+        sim.advance("1h")
+        assert planned_instant(sim, None, "a crash") == sim.now_ns()
+        assert planned_instant(sim, "2026-03-02T14:30:00", "a crash") == sim.now_ns() + 30 * 60 * 10**9  # Paris
+        with pytest.raises(InvalidArgument, match=r"^at='2026-03-02T12:59:59Z' is in the past: the simulation is "
+                                                  r"at 2026-03-02T13:00:00.000Z; a crash can only be planned now or "
+                                                  r"ahead$"):  # fmt: skip
+            planned_instant(sim, "2026-03-02T12:59:59Z", "a crash")

@@ -41,8 +41,9 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from jobsim._kernel import URGENT
-from jobsim._time import duration_ns, instant_ns, iso
+from jobsim._time import duration_ns
 from jobsim.errors import InvalidArgument, WorkerCrashed
+from jobsim.hooks import planned_instant
 
 if TYPE_CHECKING:
     from ._world import BullMQWorld
@@ -67,11 +68,7 @@ class Crashes:
 
     def plan(self, at: Any = None, queue: Any = None, restart: Any = "0s") -> CrashPlan:
         world = self.world
-        now = self.sim.now_ns()
-        at_ns = now if at is None else instant_ns(at, "at", tz=self.sim.tz)
-        if at_ns < now:
-            raise InvalidArgument(f"at={at!r} is in the past: the simulation is at {iso(now)}; a crash can only be "
-                                  "planned now or ahead")  # fmt: skip
+        at_ns = planned_instant(self.sim, at, "a crash")
         name = queue if isinstance(queue, str) else getattr(queue, "name", None)
         if name not in world.functions or not any(w.name == name for w in world.all_workers):
             known = ", ".join(sorted({repr(w.name) for w in world.all_workers}))

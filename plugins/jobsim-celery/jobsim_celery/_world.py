@@ -29,7 +29,7 @@ from jobsim._events import Event
 from jobsim._records import Attempt, Run
 from jobsim._time import MS, SECOND, instant_ns, iso
 from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
-from jobsim.hooks import Adapted, output_bytes, refusing_handler
+from jobsim.hooks import Adapted, output_bytes, planned_instant, refusing_handler
 
 from . import _patches
 from ._backend import SimulatedBackend
@@ -259,11 +259,7 @@ class CeleryWorld:
         """
         ids = _task_ids(getattr(task, "id", task) if not isinstance(task, (list, tuple, set)) else
                         [getattr(t, "id", t) for t in task])  # fmt: skip
-        now = self.sim.now_ns()  # inside a task body: that body's instant
-        at_ns = now if at is None else instant_ns(at, "at", tz=self.sim.tz)
-        if at_ns < now:
-            raise InvalidArgument(f"at={at!r} is in the past: the simulation is at {iso(now)}; a revoke can only "
-                                  "be planned ahead")  # fmt: skip
+        at_ns = planned_instant(self.sim, at, "a revoke")  # inside a task body: from that body's instant
         if not isinstance(terminate, bool):
             raise InvalidArgument.build("terminate", terminate, "True or False")
         signum = _signum(signal) if terminate else 0

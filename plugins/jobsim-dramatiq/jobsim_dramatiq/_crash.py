@@ -46,8 +46,9 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from jobsim._kernel import URGENT
-from jobsim._time import MS, duration_ns, instant_ns, iso
+from jobsim._time import MS, duration_ns, iso
 from jobsim.errors import InvalidArgument, UnsupportedFeature
+from jobsim.hooks import planned_instant
 
 if TYPE_CHECKING:
     from ._broker import Parcel, SimBroker
@@ -95,11 +96,7 @@ class Crashes:
     def plan(self, at: Any, function: Any, worker: Any, restart: Any) -> None:
         """Plan a crash (``DramatiqWorld.crash_worker``): checked now, applied when its instant comes."""
         world = self.world
-        now = self.sim.now_ns()
-        at_ns = now if at is None else instant_ns(at, "at", tz=self.sim.tz)
-        if at_ns < now:
-            raise InvalidArgument(f"at={at!r} is in the past: the simulation is at {iso(now)}; a crash can only be "
-                                  "planned now or ahead")  # fmt: skip
+        at_ns = planned_instant(self.sim, at, "a crash")
         fn_id = None
         if function is not None:
             fn_id = self.sim._function(function, "function").id

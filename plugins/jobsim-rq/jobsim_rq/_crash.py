@@ -36,9 +36,9 @@ from typing import TYPE_CHECKING, Any
 from rq.job import JobStatus
 
 from jobsim._kernel import URGENT
-from jobsim._time import SECOND, duration_ns, instant_ns, iso
+from jobsim._time import SECOND, duration_ns, iso
 from jobsim.errors import InvalidArgument, UnsupportedFeature, WorkerCrashed
-from jobsim.hooks import escapes
+from jobsim.hooks import escapes, planned_instant
 
 from ._world import RQExecution
 
@@ -91,11 +91,7 @@ class Crashes:
              restart: Any = 0) -> None:  # fmt: skip
         """Plan a crash (see ``RQWorld.crash_worker``): checked, then armed on the job it will hit."""
         world, pool = self.world, self.world.pool
-        now = self.sim.now_ns()
-        at_ns = now if at is None else instant_ns(at, "at", tz=self.sim.tz)
-        if at_ns < now:
-            raise InvalidArgument(f"at={at!r} is in the past: the simulation is at {iso(now)}; a crash can only be "
-                                  "planned now or ahead")  # fmt: skip
+        at_ns = planned_instant(self.sim, at, "a crash")
         if kind not in KINDS:
             raise InvalidArgument.build("kind", kind, "'worker' (the worker, its work horse and its scheduler die: "
                                         "the job is abandoned) or 'horse' (only the work horse dies)")  # fmt: skip

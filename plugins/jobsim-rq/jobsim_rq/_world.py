@@ -40,7 +40,7 @@ from jobsim._events import Event
 from jobsim._records import Attempt, Run
 from jobsim._time import MS, SECOND, iso, to_datetime
 from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
-from jobsim.hooks import Adapted, StoppableExecution, escapes, output_bytes, refusing_handler
+from jobsim.hooks import Adapted, StoppableExecution, escapes, output_bytes, planned_instant, refusing_handler
 
 from ._pool import Line, Pool, Settings
 
@@ -614,14 +614,9 @@ class RQWorld:
         already ran past its instant is refused (``UnsupportedFeature``) rather than ignored.
         """
         from jobsim._kernel import BACKGROUND
-        from jobsim._time import instant_ns
 
         held = self._held(job)
-        now = self.sim.now_ns()
-        at_ns = now if at is None else instant_ns(at, "at", tz=self.sim.tz)
-        if at_ns < now:
-            raise InvalidArgument(f"at={at!r} is in the past: the simulation is at {iso(now)}; a stop-job command "
-                                  "can only be sent now or planned ahead")  # fmt: skip
+        at_ns = planned_instant(self.sim, at, "a stop-job command")
         if self.executing is held and self.sim.engine.x is not None:
             x = self.sim.engine.x
             assert isinstance(x, RQExecution)

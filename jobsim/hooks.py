@@ -39,8 +39,8 @@ if TYPE_CHECKING:
     from ._simulation import Simulation
 
 __all__ = [
-    "Adapted", "ProcessPatches", "RecordRenderer", "StoppableExecution", "escapes", "hookimpl", "hookspec",
-    "output_bytes", "planned_instant", "refusing_handler",
+    "Adapted", "ProcessPatches", "RecordRenderer", "StoppableExecution", "end_run", "escapes", "hookimpl",
+    "hookspec", "output_bytes", "planned_instant", "refusing_handler",
 ]
 
 W = TypeVar("W")
@@ -76,6 +76,24 @@ def refusing_handler(message: str) -> Callable[[Any], None]:
         raise JobsimError(message)
 
     return handler
+
+
+def end_run(sim: Simulation, run: Any, status: str, at: int, error: BaseException | None = None,
+            **fields: Any) -> None:
+    """A plugin's own worker ends ``run`` at ``at``: its status, end and error set, and its ``run.end``
+    record written as the engine writes one -- the error as ``Class: message`` (safe from a ``__str__``
+    that raises), else the output the plugin stored (``run._payload``, ``output_bytes``) -- with the
+    plugin's own ``fields`` added (``why=``, ``dead_lettered=``)."""
+    from ._safe import said
+
+    run.status, run.end_ns, run.error = status, at, error
+    data: dict[str, Any] = {"function": run.function.id, "run": run.id, "status": status}
+    if error is not None:
+        data["error"] = said(error)
+    elif run._payload is not None:
+        data["output"] = run._payload
+    data.update(fields)
+    sim.trace.add(at, "run.end", data)
 
 
 def planned_instant(sim: Simulation, at: Any, what: str, name: str = "at") -> int:

@@ -331,3 +331,28 @@ def test_planned_instant_is_now_by_default_read_in_the_zone_and_never_past():
                                                   r"at 2026-03-02T13:00:00.000Z; a crash can only be planned now or "
                                                   r"ahead$"):  # fmt: skip
             planned_instant(sim, "2026-03-02T12:59:59Z", "a crash")
+
+
+def test_end_run_writes_the_run_end_record_as_the_engine_does():
+    from jobsim.hooks import end_run, output_bytes
+
+    class Unprintable(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no")
+
+    app = jobsim.App("p")
+    app.function("f", on="go")(lambda ctx: None)
+    with jobsim.Simulation(app, start="2026-03-02T12:00:00Z") as sim:
+        sim.send("go")
+        sim.send("go")
+        sim.run_until_idle()
+        first, second = sim.runs("f")
+        first._payload = output_bytes({"n": 1})
+        end_run(sim, first, "completed", sim.now_ns() + 5, why="the worker said so")
+        end_run(sim, second, "failed", sim.now_ns() + 7, Unprintable())
+    ends = sim.trace.of("run.end")[-2:]
+    assert [(r.at - sim.start_ns, r.data) for r in ends] == [
+        (5, {"function": "f", "run": first.id, "status": "completed", "output": b'{"n":1}', "why": "the worker said so"}),
+        (7, {"function": "f", "run": second.id, "status": "failed", "error": "Unprintable: <exception str() failed>"}),
+    ]
+    assert (first.status, first.end_ns - sim.start_ns, second.status) == ("completed", 5, "failed")

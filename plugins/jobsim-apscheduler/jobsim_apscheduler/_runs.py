@@ -22,7 +22,7 @@ from jobsim._records import Attempt, Run
 from jobsim._steps import Execution
 from jobsim._time import MS, SECOND, iso, to_datetime
 from jobsim.errors import JobsimError
-from jobsim.hooks import output_bytes
+from jobsim.hooks import end_run, output_bytes
 
 if TYPE_CHECKING:
     from jobsim import Simulation
@@ -137,11 +137,7 @@ class JobRuns:
         return "skipped", None
 
     def end_run(self, run: Run, status: str, error: BaseException | None, at: int) -> None:
-        run.status, run.end_ns, run.error = status, at, error
-        data: dict[str, Any] = {"function": run.function.id, "run": run.id, "status": status}
-        if error is not None:
-            data["error"] = f"{type(error).__name__}: {error}"
-        self.sim.trace.add(at, "run.end", data)
+        end_run(self.sim, run, status, at, error)
 
     def skipped(self, job: Any, run_times: list[Any]) -> None:
         """``EVENT_JOB_MAX_INSTANCES`` (``base.py:1198-1211``): each run time skipped, as a ``skipped`` run."""

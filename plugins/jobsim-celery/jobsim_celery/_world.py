@@ -29,7 +29,7 @@ from jobsim._events import Event
 from jobsim._records import Attempt, Run
 from jobsim._time import MS, SECOND, instant_ns, iso
 from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
-from jobsim.hooks import Adapted, output_bytes, planned_instant, refusing_handler
+from jobsim.hooks import Adapted, end_run, output_bytes, planned_instant, refusing_handler
 
 from . import _patches
 from ._backend import SimulatedBackend
@@ -413,13 +413,9 @@ class CeleryWorld:
                                             "at": at, "delay": max(0, at - x.now)})  # fmt: skip
 
     def finish(self, run: Run, status: str, at: int, error: BaseException | None, value: Any) -> None:
-        run.status, run.end_ns, run.error = status, at, error
         if value is not None:
             run._payload = output_bytes(value)
-        data: dict[str, Any] = {"function": run.function.id, "run": run.id, "status": status}
-        if error is not None:
-            data["error"] = f"{type(error).__name__}: {error}"
-        self.sim.trace.add(at, "run.end", data)
+        end_run(self.sim, run, status, at, error)
 
     def take_value(self, held: Held) -> Any:
         return self.values.pop(held.task_id, None)

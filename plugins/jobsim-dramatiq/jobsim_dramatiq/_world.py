@@ -24,7 +24,7 @@ from jobsim._kernel import BACKGROUND
 from jobsim._records import Run
 from jobsim._time import MS, duration_ns, iso
 from jobsim.errors import InvalidArgument, UnsupportedFeature
-from jobsim.hooks import Adapted, output_bytes, refusing_handler
+from jobsim.hooks import Adapted, end_run, output_bytes, refusing_handler
 
 from . import _middleware
 from ._broker import DeadLetter, Parcel, SimBroker
@@ -389,16 +389,10 @@ class DramatiqWorld:
             self._end(run, "lost", None, why=why)
 
     def _end(self, run: Run, status: str, error: BaseException | None, *, dead: bool = False, why: str = "") -> None:
-        now = self.sim.now_ns()
-        run.status, run.end_ns, run.error = status, now, error
-        data: dict[str, Any] = {"function": run.function.id, "run": run.id, "status": status}
-        if error is not None:
-            data["error"] = f"{type(error).__name__}: {error}"
-        if dead:
-            data["dead_lettered"] = True
+        fields: dict[str, Any] = {"dead_lettered": True} if dead else {}
         if why:
-            data["why"] = why
-        self.sim.trace.add(now, "run.end", data)
+            fields["why"] = why
+        end_run(self.sim, run, status, self.sim.now_ns(), error, **fields)
 
     def dead_lettered(self, letter: DeadLetter) -> None:
         self.dead.append(letter)

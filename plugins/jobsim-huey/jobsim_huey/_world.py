@@ -23,7 +23,7 @@ from jobsim._events import Event
 from jobsim._records import Run
 from jobsim._time import DAY, MS, SECOND, duration_ns, format_duration, iso, to_datetime
 from jobsim.errors import BudgetExceeded, InvalidArgument, JobsimError, UnsupportedFeature
-from jobsim.hooks import Adapted, output_bytes, refusing_handler
+from jobsim.hooks import Adapted, end_run, output_bytes, refusing_handler
 
 from ._consumer import Body, SimConsumer, SimWorker
 from ._patches import Clock
@@ -377,14 +377,7 @@ class HueyWorld:
                                           "retries": task.retries})  # fmt: skip
 
     def _end(self, run: Run, status: str, error: BaseException | None, *, why: str = "") -> None:
-        now = self.sim.now_ns()
-        run.status, run.end_ns, run.error = status, now, error
-        data: dict[str, Any] = {"function": run.function.id, "run": run.id, "status": status}
-        if error is not None:
-            data["error"] = f"{type(error).__name__}: {error}"
-        if why:
-            data["why"] = why
-        self.sim.trace.add(now, "run.end", data)
+        end_run(self.sim, run, status, self.sim.now_ns(), error, **({"why": why} if why else {}))
 
     # -- runs ------------------------------------------------------------------------------------------
     def run_of(self, task: Any, hs: HueyState | None = None) -> Run:

@@ -137,6 +137,31 @@ _INSTANT_HELP = (
 
 
 _FRACTION = re.compile(r"\d{2}:\d{2}:\d{2}([.,])(\d+)")
+_UTC_SUFFIX = re.compile(r"[zZ]$")
+
+
+def _wall_time(naive: dt.datetime, tz: dt.tzinfo, name: str, given: Any) -> dt.datetime:
+    """A naive wall time read in ``tz``, refused when the zone's clocks skip it (spring forward) or show it
+    twice (fall back): guessing one reading would move the instant by the shift, silently."""
+    first, second = naive.replace(tzinfo=tz, fold=0), naive.replace(tzinfo=tz, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return first
+    zone = getattr(tz, "key", None) or str(tz)
+    shown = first.astimezone(dt.timezone.utc).astimezone(tz)
+    if shown.replace(tzinfo=None) != naive:  # the clocks never show it: a gap
+        raise InvalidArgument(
+            f"{name}={given!r} does not exist in {zone}: the clocks skip it that day, going from "
+            f"{_offset(first)} to {_offset(second)}; give the instant with its offset, e.g. {shown.isoformat()!r}"
+        )
+    raise InvalidArgument(
+        f"{name}={given!r} happens twice in {zone} (the clocks go back that day): give the instant with its "
+        f"offset, {first.isoformat()!r} for the first or {second.isoformat()!r} for the second"
+    )
+
+
+def _offset(moment: dt.datetime) -> str:
+    text = moment.strftime("%z")
+    return f"UTC{text[:3]}:{text[3:]}"
 """An ISO time's fraction of a second: read apart, so ``.5`` and nanoseconds parse on every Python."""
 
 
@@ -156,7 +181,7 @@ def instant_ns(value: Instant, name: str = "time", *, tz: dt.tzinfo | None = Non
         return round(value * SECOND) if isinstance(value, float) else value * SECOND
     fraction_ns = 0
     if isinstance(value, str):
-        text = value.strip().replace("Z", "+00:00")
+        text = _UTC_SUFFIX.sub("+00:00", value.strip())  # RFC 3339 §5.6: "Z" or "z"
         fraction = _FRACTION.search(text)
         if fraction is not None:  # to the nanosecond, and on 3.10 (fromisoformat takes only 3 or 6 digits there)
             fraction_ns = int(fraction.group(2)[:9].ljust(9, "0"))
@@ -171,7 +196,7 @@ def instant_ns(value: Instant, name: str = "time", *, tz: dt.tzinfo | None = Non
         if value.tzinfo is None or value.utcoffset() is None:
             if tz is None:
                 raise InvalidArgument.build(name, given, _INSTANT_HELP)
-            value = value.replace(tzinfo=tz)
+            value = _wall_time(value, tz, name, given)
         delta = value - EPOCH
         ns = (delta.days * 86_400 + delta.seconds) * SECOND + delta.microseconds * US + fraction_ns
         if not _FIRST_SECONDS * SECOND <= ns <= MAX_NS:  # 0001-01-01 at +05:00 is still year 0 in UTC

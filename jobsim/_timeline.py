@@ -39,6 +39,8 @@ def render_trace(trace: Trace, tz: dt.tzinfo, *, seed: Any, profile: Any, kinds:
     for record in sorted(trace, key=_AT):
         text = describe(record, names, tz, kinds)
         if text is not None:
+            if "\n" in text or "\r" in text:  # an event name, an error message: one record stays one line
+                text = text.replace("\r", "\\r").replace("\n", "\\n")
             lines.append(f"{_stamp(record.at, tz)}  {text}")
     if len(lines) == 2:
         lines.append("(nothing happened)")

@@ -2029,3 +2029,19 @@ def test_job_calls_made_inside_one_are_made_directly():
     ok, error = calls.call(outer, (), {})[1]
     assert ok is False and type(error) is ValueError and error.args == (6,)
     assert calls.call(inner, (5,), {"k": 0}) == (True, 5)
+
+
+def test_a_record_with_a_line_break_stays_one_timeline_line():
+    app = jobsim.App("t")
+
+    @app.function("f", on="multi\nline")
+    def f(ctx):
+        raise ValueError("first line\r\nsecond line")
+
+    with jobsim.Simulation(app, start="2026-03-02T00:00:00Z") as sim:
+        sim.send("multi\nline")
+        sim.advance("1s")
+    lines = sim.timeline().splitlines()
+    assert all(line.startswith("2026-03-02 ") for line in lines[2:])
+    assert any("event     multi\\nline" in line for line in lines)
+    assert any(line.endswith("failed: ValueError: first line") for line in lines)  # a message: its first line

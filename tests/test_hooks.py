@@ -352,7 +352,8 @@ def test_end_run_writes_the_run_end_record_as_the_engine_does():
         end_run(sim, second, "failed", sim.now_ns() + 7, Unprintable())
     ends = sim.trace.of("run.end")[-2:]
     assert [(r.at - sim.start_ns, r.data) for r in ends] == [
-        (5, {"function": "f", "run": first.id, "status": "completed", "output": b'{"n":1}', "why": "the worker said so"}),
+        (5, {"function": "f", "run": first.id, "status": "completed", "output": b'{"n":1}',
+             "why": "the worker said so"}),
         (7, {"function": "f", "run": second.id, "status": "failed", "error": "Unprintable: <exception str() failed>"}),
     ]
     assert (first.status, first.end_ns - sim.start_ns, second.status) == ("completed", 5, "failed")

@@ -1,9 +1,11 @@
 import datetime as dt
+import re
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import jobsim
 from jobsim import InvalidArgument
 from jobsim._time import DAY, HOUR, MINUTE, MS, SECOND, duration_ns, format_duration, instant_ns, iso, zone
 
@@ -126,3 +128,36 @@ def test_instants_whose_utc_time_leaves_the_years_1_to_9999_are_refused(bad):
 def test_a_refused_string_is_named_as_written_not_as_what_it_was_parsed_into():
     with pytest.raises(InvalidArgument, match=r"^at='2025-03-01T09:00:00' is not valid: expected an aware datetime"):
         instant_ns("2025-03-01T09:00:00", "at")  # said at=datetime.datetime(2025, 3, 1, 9, 0)
+
+
+def test_a_lowercase_z_is_utc_as_rfc_3339_allows():
+    assert instant_ns("2025-03-01T09:00:00z") == instant_ns("2025-03-01T09:00:00Z") == 1_740_819_600 * 10**9
+
+
+def test_a_naive_wall_time_the_clocks_skip_is_refused_with_the_instant_they_show_instead():
+    ny = zone("America/New_York")
+    with pytest.raises(InvalidArgument, match=re.escape(
+            "start='2025-03-09T02:30:00' does not exist in America/New_York: the clocks skip it that day, going from "
+            "UTC-05:00 to UTC-04:00; give the instant with its offset, e.g. '2025-03-09T03:30:00-04:00'")):
+        instant_ns("2025-03-09T02:30:00", "start", tz=ny)
+    with pytest.raises(InvalidArgument, match="does not exist in America/New_York"):
+        instant_ns(dt.datetime(2025, 3, 9, 2, 0), "at", tz=ny)  # the first instant skipped
+    assert instant_ns("2025-03-09T03:00:00", tz=ny) == instant_ns("2025-03-09T03:00:00-04:00")  # the next is fine
+
+
+def test_a_naive_wall_time_the_clocks_show_twice_is_refused_naming_both():
+    ny = zone("America/New_York")
+    with pytest.raises(InvalidArgument, match=re.escape(
+            "at='2025-11-02T01:30:00' happens twice in America/New_York (the clocks go back that day): give the "
+            "instant with its offset, '2025-11-02T01:30:00-04:00' for the first or '2025-11-02T01:30:00-05:00' for "
+            "the second")):
+        instant_ns("2025-11-02T01:30:00", "at", tz=ny)
+    assert instant_ns("2025-11-02T02:00:00", tz=ny) == instant_ns("2025-11-02T02:00:00-05:00")  # after: one reading
+    assert instant_ns("2025-11-02T01:30:00", tz=zone("UTC")) == instant_ns("2025-11-02T01:30:00Z")
+
+
+def test_a_simulation_started_at_a_skipped_wall_time_says_so():
+    app = jobsim.App("t")
+    app.function("f", on="go")(lambda ctx: None)
+    with pytest.raises(InvalidArgument, match=r"start='2026-03-08T02:15:00' does not exist in America/New_York"):
+        jobsim.Simulation(app, start="2026-03-08T02:15:00", tz="America/New_York")

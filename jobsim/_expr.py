@@ -46,6 +46,34 @@ def _walk(value: Any, parts: list[str]) -> Any:
     return value
 
 
+class _Unknown:
+    """A path that reaches nothing (a missing field, an index past a list's end), as Inngest's expression
+    engine treats it (``pkg/expressions/unknown.go`` ``handleUnknownCall``): not ``null``, though it
+    equals ``null``; falsy; and every operator on it has a fixed answer (``_compare``)."""
+
+    __slots__ = ()
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "<unknown>"
+
+
+UNKNOWN = _Unknown()
+
+
+def _lookup(value: Any, parts: list[str]) -> Any:
+    """``_walk`` for expressions: ``UNKNOWN``, not ``None``, when the path reaches nothing."""
+    for part in parts:
+        if value is UNKNOWN:
+            return UNKNOWN
+        value = _field(value, part)
+        if value is _MISSING:
+            return UNKNOWN
+    return value
+
+
 class _FalseKey(str):
     """The key ``"false"`` that came from a CEL ``false`` (or a missing field), not from a string.
 
@@ -222,9 +250,8 @@ def compile_match(path: str, argument: str = "match") -> Callable[[Any, Any], bo
             f"{', '.join(_EVENT_FIELDS)})"
         )
 
-    def matches(event: Any, candidate: Any) -> bool:
-        mine = _walk(event, parts)
-        return mine is not None and mine == _walk(candidate, parts)
+    def matches(event: Any, candidate: Any) -> bool:  # Inngest's rewrite: event.<path> == async.<path>
+        return _compare(ast.Eq(), _lookup(event, parts), _lookup(candidate, parts))
 
     return matches
 
@@ -308,19 +335,19 @@ def _eval(node: ast.AST, scope: dict[str, Any]) -> Any:
     if isinstance(node, ast.Name):
         return scope[node.id]
     if isinstance(node, ast.Attribute):
-        return _walk(_eval(node.value, scope), [node.attr])
+        return _lookup(_eval(node.value, scope), [node.attr])
     if isinstance(node, ast.Subscript):
         value, index = _eval(node.value, scope), _eval(node.slice, scope)
         if isinstance(value, list) and type(index) is int:  # CEL's list[i]; out of range: no such element
-            return value[index] if 0 <= index < len(value) else None
-        return _walk(value, [str(index)])
+            return value[index] if 0 <= index < len(value) else UNKNOWN
+        return _lookup(value, [str(index)])
     if isinstance(node, ast.UnaryOp):
         operand = _eval(node.operand, scope)
         if isinstance(node.op, ast.USub):  # -5, -x: a number, else no match (TypeError)
             if isinstance(operand, bool) or not isinstance(operand, (int, float)):
                 raise TypeError(f"cannot negate {operand!r}")
             return -operand
-        return not operand
+        return False if operand is UNKNOWN else not operand  # !unknown: a call on an unknown, false
     if isinstance(node, ast.BoolOp):
         values = (_eval(v, scope) for v in node.values)
         return all(values) if isinstance(node.op, ast.And) else any(values)
@@ -328,7 +355,34 @@ def _eval(node: ast.AST, scope: dict[str, Any]) -> Any:
     left = _eval(node.left, scope)
     for op, right_node in zip(node.ops, node.comparators, strict=True):
         right = _eval(right_node, scope)
-        if not _BINOPS[type(op)](left, right):
+        if not _compare(op, left, right):
             return False
         left = right
     return True
+
+
+def _compare(op: ast.cmpop, left: Any, right: Any) -> bool:
+    """One comparison as Inngest evaluates it (``pkg/expressions/unknown.go``, ``runtimeUnknownCall``).
+
+    With an unknown side (a path that reaches nothing): ``==`` holds only against ``null`` (two unknowns
+    are not equal), ``!=`` holds unless the other side is ``null``; an unknown is less than anything
+    (``<``, ``<=`` hold when it is on the left) and greater than nothing. ``null`` against a value of
+    another type: ``==`` fails, ``!=`` holds, and ``<`` and the rest compare the value with its type's
+    zero (``0``, ``""``, ``false``). Anything else is CEL's own comparison; a type mismatch (``1 < 'a'``)
+    is an error, which makes the whole expression false (``TypeError``, caught by the caller).
+    """
+    kind = type(op)
+    if left is UNKNOWN or right is UNKNOWN:
+        if kind is ast.Eq:
+            return left is None or right is None
+        if kind is ast.NotEq:
+            return not (left is None or right is None)
+        return (left is UNKNOWN) is (kind in (ast.Lt, ast.LtE))
+    if (left is None) is not (right is None) and kind not in (ast.Eq, ast.NotEq):
+        left, right = (_zero(right), right) if left is None else (left, _zero(left))
+    return _BINOPS[kind](left, right)
+
+
+def _zero(value: Any) -> Any:
+    """The zero of ``value``'s type, which Inngest puts in place of a ``null`` compared with it (``zeroValArgs``)."""
+    return type(value)() if isinstance(value, (bool, int, float, str)) else None

@@ -314,6 +314,47 @@ def test_if_exp_list_index_out_of_range_or_on_a_non_list_is_no_match():
     assert not same(jobsim.Event("e", {"tags": [0, 7]}), jobsim.Event("c", {"tags": [8]}))
 
 
+@pytest.mark.parametrize(("expression", "holds"), [
+    # pkg/expressions/unknown.go handleUnknownCall: a path that reaches nothing is an unknown, not null
+    ("event.data.userId == async.data.userId", False),  # two unknowns are not equal
+    ("event.data.userId == null", True),  # an unknown equals null
+    ("event.data.userId != async.data.userId", True),
+    ("event.data.userId != null", False),
+    ("event.data.missing < 5", True),  # an unknown is less than anything ...
+    ("5 < event.data.missing", False),  # ... and greater than nothing
+    ("event.data.missing >= 5", False),
+    ("!event.data.missing", False),  # a call on an unknown is false
+    ("async.data.tags[3] == null", True),  # past a list's end: unknown too
+    # runtimeUnknownCall: null against another type; == fails, an ordering compares the type's zero
+    ("event.data.nothing == 0", False),
+    ("event.data.nothing != ''", True),
+    ("event.data.nothing < 5", True),  # 0 < 5
+    ("event.data.nothing > -1", True),  # 0 > -1
+    ("event.data.nothing == null", True),
+])  # fmt: skip
+def test_if_exp_treats_a_missing_field_as_inngest_does(expression, holds):
+    from jobsim._expr import compile_expression
+
+    event, candidate = jobsim.Event("e", {"nothing": None}), jobsim.Event("c", {"tags": [1]})
+    assert compile_expression(expression)(event, candidate) is holds
+
+
+def test_a_match_on_a_field_both_events_lack_never_resolves_the_wait():
+    app = jobsim.App("a")
+
+    @app.function("waiter", on="start", retries=0)
+    def waiter(ctx):
+        return ctx.step.wait_for_event("w", event="candidate", timeout="1h", if_exp="event.data.userId == "
+                                       "async.data.userId") is not None  # fmt: skip
+
+    with simulate(app) as sim:
+        sim.send("start", {})
+        sim.advance("1s")
+        sim.send("candidate", {})  # no userId on either: Inngest does not match them
+        sim.run_until_idle()
+    assert sim.runs("waiter")[0].output is False
+
+
 def test_fan_out_runs_every_subscribed_function():
     app = jobsim.App("a")
     for name in ("welcome", "crm", "analytics", "slack", "trial"):

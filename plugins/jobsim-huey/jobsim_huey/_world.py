@@ -174,6 +174,13 @@ class HueyWorld:
         for hs in self.hueys:
             if hs.huey is huey:
                 return hs
+        if isinstance(huey.storage, SimStorage):
+            # the stand-in of a simulation still running: refuse it as that simulation, not as an unknown storage
+            raise JobsimError(
+                f"another simulation with Huey instances is running in this process, and Huey {huey.name!r} is one of "
+                "its targets (its storage is that simulation's stand-in); close it before starting this one "
+                "(jobsim-huey replaces Huey's storage, clock and ids process-wide while a simulation runs)"
+            )
         if huey.immediate:
             raise InvalidArgument(
                 f"Huey {huey.name!r} is in immediate mode (immediate=True): it runs each task inline when it is "

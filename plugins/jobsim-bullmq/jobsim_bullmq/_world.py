@@ -104,6 +104,7 @@ class BullMQWorld:
         self._process: _Process | None = None
         self.polls: list[int] = []  # when a worker's BZPOPMIN timed out (ns): the live test's tolerance counts them
         self.fast_forward = True
+        self.starting: Any = None  # the worker whose run() the simulation is calling (_start)
 
     # -- adapting --------------------------------------------------------------------------------
     def adopt(self, worker: Any) -> Adapted:
@@ -194,7 +195,12 @@ class BullMQWorld:
             worker.resume_event = asyncio.Event()
             worker.resume_event.set()
             # a fresh context: a worker restarted from inside a killed job's task is not that job's code
-            task = contextvars.Context().run(self.loop.create_task, worker.run(), name=f"bullmq worker {worker.name}")
+            self.starting = worker  # the one run() call _patches._worker_run lets through
+            try:
+                loop_coroutine = worker.run()
+            finally:
+                self.starting = None
+            task = contextvars.Context().run(self.loop.create_task, loop_coroutine, name=f"bullmq worker {worker.name}")
             self.loop.creators[task] = None
             self.tasks.append(task)
             self.runners[worker] = task

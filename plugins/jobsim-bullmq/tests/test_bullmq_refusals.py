@@ -89,3 +89,29 @@ def test_after_close_nothing_is_patched(worker_for):
         assert RedisBackend.__dict__["addJob"] is not original
     assert RedisBackend.__dict__["addJob"] is original
     assert Queue.__dict__["setGlobalConcurrency"].__module__ == "bullmq.queue"
+
+
+def test_calling_run_of_a_worker_from_the_test_is_refused_instead_of_hanging(worker_for):
+    """An app's own start-up code awaits ``worker.run()``; called from the test while the simulation runs the
+    loop itself, that second loop blocked for ever in the simulated ``BZPOPMIN`` (the test hung). A worker the
+    simulation was not given would consume the simulated Redis in real time: refused as well."""
+    import asyncio
+
+    from bullmq import Queue
+
+    worker, stranger = worker_for(noop), worker_for(noop)
+    with jobsim.Simulation(worker, start=START) as sim:
+        with pytest.raises(UnsupportedFeature, match=r"worker\.run\(\) .*queue 'q'.*this simulation runs its loop"):
+            run(worker.run())
+        with pytest.raises(UnsupportedFeature, match=r"worker\.run\(\) .*not given to this simulation.*"
+                                                     r"pass it to jobsim\.Simulation"):  # fmt: skip
+            run(stranger.run())
+
+        async def app_start_up():
+            return asyncio.ensure_future(worker.run())
+
+        with pytest.raises(UnsupportedFeature, match=r"worker\.run\(\)"):
+            run(app_start_up())
+        job = run(Queue("q", {"connection": "redis://127.0.0.1:1/0"}).add("j", {}))
+        sim.run_until_idle()  # the simulation's own loop still runs the worker
+        assert sim.bullmq.state(job.id) == "completed"

@@ -236,3 +236,32 @@ def test_a_stub_brokers_stopped_worker_loses_its_prefetched_messages(broker):
         lost = sim.dramatiq.run(waiting)
         assert [r.status for r in sim.runs(busy)] == ["completed", "lost"]  # _StubConsumer cannot requeue
         assert ms(lost.end_ns) == 10_000
+
+
+@pytest.mark.parametrize("start", [START, "2030-01-01T00:00:00Z"])  # before and after the real clock's now
+def test_a_message_built_before_the_simulation_ages_from_the_simulations_start(broker, start):
+    """A message built before the simulation (a module-level or fixture ``actor.message(...)``, a pipeline built
+    in a fixture) carries a real-clock ``message_timestamp`` (``message.py:84``). AgeLimit compared it with the
+    virtual clock: with the simulation set in the past the message never aged, set in the future it was skipped
+    at once. Like the messages a ``StubBroker`` holds at the start, it moves with the real clock to the
+    simulation's start: it is as old as it was when the simulation began."""
+
+    @dramatiq.actor(max_age=60_000)
+    def notify(user):
+        return user
+
+    built_before = [notify.message("u1"), notify.message("u2"), notify.message("u3")]
+    with jobsim.Simulation(broker, start=start) as sim:
+        begin = sim.now_ns()
+        broker.enqueue(built_before[0])  # a few real ms old at the start: runs
+        sim.advance("59s")
+        broker.enqueue(built_before[1])  # 59 s (and those ms) old: under max_age, runs
+        sim.advance("1s")
+        broker.enqueue(built_before[2])  # 60 s old: skipped
+        sim.run_until_idle()
+        one, two, three = (sim.dramatiq.run(m) for m in built_before)
+        assert [(r.status, (r.start_ns - begin) // 1_000_000_000) for r in (one, two, three)] == [
+            ("completed", 0), ("completed", 59), ("skipped", 60)]
+        assert str(three.error) == "Message age limit exceeded"
+        fresh = notify.send("u4")  # built in the simulation: virtual, untouched
+        assert fresh.message_timestamp == sim.now_ns() // 1_000_000

@@ -89,7 +89,11 @@ def _patch(world: DramatiqWorld) -> None:
     rabbit_module = _broker_module("rabbitmq", "pika")
     if rabbit_module is not None:
         _set(rabbit_module.RabbitmqBroker, "enqueue", _guard(rabbit_module.RabbitmqBroker.enqueue, world))
-    for backend_class in _network_result_backends():
+    for backend_class in _network_backends("rate_limits", "rate limiter"):
+        for name in ("add", "incr", "decr", "incr_and_sum", "wait_notify"):
+            _set(backend_class, name, _in_memory_limiter(world, name))
+        _set(backend_class, "wait", _refuse_limiter_wait(backend_class))
+    for backend_class in _network_backends("results", "results"):
         for name in ("get_result", "_get", "_store"):
             _set(backend_class, name, _refuse_result_backend(backend_class, name))
     import dramatiq.actor
@@ -181,19 +185,44 @@ def _get_broker(original: Any, world: DramatiqWorld) -> Any:
     return get_broker
 
 
-def _network_result_backends() -> list[type]:
-    """Dramatiq's results backends that talk to a server (``RedisBackend``, ``MemcachedBackend``), of the
-    client libraries installed."""
+def _network_backends(package: str, what: str) -> list[type]:
+    """Dramatiq's ``results`` or ``rate_limits`` backends that talk to a server (``RedisBackend``,
+    ``MemcachedBackend``), of the client libraries installed."""
     import importlib
     import importlib.util
 
     found = []
     for module_name, class_name, client in (("redis", "RedisBackend", "redis"),
                                             ("memcached", "MemcachedBackend", "pylibmc")):  # fmt: skip
-        if f"dramatiq.results.backends.{module_name}" in sys.modules or importlib.util.find_spec(client) is not None:
-            module = importlib.import_module(f"dramatiq.results.backends.{module_name}")
-            found.append(getattr(module, class_name))
+        qualified = f"dramatiq.{package}.backends.{module_name}"
+        if qualified in sys.modules or importlib.util.find_spec(client) is not None:
+            found.append(getattr(importlib.import_module(qualified), class_name))
     return found
+
+
+def _in_memory_limiter(world: DramatiqWorld, name: str) -> Any:
+    """A Redis or Memcached rate-limiter backend's ``name`` (``rate_limits/backend.py:22-110``) while the
+    simulation runs: answered by that backend object's own in-memory ``StubBackend`` (``DramatiqWorld.limiter``),
+    Dramatiq's, whose clock is virtual here -- so ``ConcurrentRateLimiter``, ``WindowRateLimiter`` and
+    ``BucketRateLimiter`` in actor code limit in virtual time instead of reaching a server."""
+
+    def answer(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return getattr(world.limiter(self), name)(*args, **kwargs)
+
+    answer.__name__ = name
+    return answer
+
+
+def _refuse_limiter_wait(backend_class: type) -> Any:
+    def wait(self: Any, key: str, timeout: int) -> Any:
+        raise UnsupportedFeature(
+            f"wait() on a {backend_class.__name__} rate-limiter backend (a blocking Barrier.wait): it would block "
+            "the process in real time while no other message can make progress. Use a group completion callback "
+            "(group.add_completion_callback) or Barrier.wait(block=False)",
+            system="dramatiq", feature="rate limiter wait",
+        )  # fmt: skip
+
+    return wait
 
 
 def _refuse_result_backend(backend_class: type, name: str) -> Any:

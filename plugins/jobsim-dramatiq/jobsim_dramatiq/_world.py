@@ -74,6 +74,7 @@ class DramatiqWorld:
         self.minted: set[str] = set()  # the uuids drawn in the simulation (message ids among them)
         self.begin_ms = 0  # the virtual start, and real-clock ms -> virtual ms (set at install)
         self.real_shift_ms = 0
+        self.limiters: dict[int, tuple[Any, Any]] = {}  # id(rate-limiter backend) -> (it, its StubBackend)
 
     # -- ids, clock, context --------------------------------------------------------------------
     def new_uuid(self) -> uuid.UUID:
@@ -81,6 +82,15 @@ class DramatiqWorld:
         drawn = uuid.UUID(int=self.ids.getrandbits(128), version=4)
         self.minted.add(str(drawn))
         return drawn
+
+    def limiter(self, backend: Any) -> Any:
+        """The in-memory stand-in for the server rate-limiter ``backend`` (``_patches``, ``_limiters``)."""
+        entry = self.limiters.get(id(backend))
+        if entry is None or entry[0] is not backend:
+            from ._limiters import versioned_stub
+
+            entry = self.limiters[id(backend)] = (backend, versioned_stub(self))
+        return entry[1]
 
     def current_millis(self) -> int:
         """``dramatiq.common.current_millis`` on the virtual clock (the running actor's own, in actor code)."""

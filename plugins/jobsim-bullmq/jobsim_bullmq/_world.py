@@ -539,8 +539,17 @@ class BullMQWorld:
         return Job.fromJSON(owner, rec.raw(), rec.id)
 
     def state(self, job_id: str, queue: Any = None) -> str:
-        """``job.getState()`` now: ``waiting``, ``delayed``, ``prioritized``, ``active``, ``completed``..."""
-        q, rec = self._hash(str(job_id), queue)
+        """``job.getState()`` now: ``waiting``, ``delayed``, ``prioritized``, ``active``, ``completed``... and, as
+        ``getStateV2-8.lua`` answers for a job it finds nowhere, ``unknown`` for one that ran here and was removed
+        since (``removeOnComplete``/``removeOnFail``, ``job.remove``); an id no job ever had is refused."""
+        try:
+            q, rec = self._hash(str(job_id), queue)
+        except InvalidArgument:
+            queues = [self._queue_state(queue).name] if queue is not None else list(self.functions)
+            if any(run.id == str(job_id) for name in queues if name in self.functions
+                   for run in self.sim.runs(self.functions[name])):  # fmt: skip
+                return "unknown"
+            raise
         return self.store.state(_Named(q), rec.id)
 
     def logs(self, job_id: str, queue: Any = None) -> list[str]:

@@ -31,7 +31,7 @@ from jobsim._records import Attempt, Run
 from jobsim._steps import Execution
 from jobsim._time import MS
 from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
-from jobsim.hooks import Adapted, refusing_handler
+from jobsim.hooks import Adapted, escapes, refusing_handler
 
 from ._crash import Crashes
 from ._events import Listeners
@@ -105,6 +105,7 @@ class BullMQWorld:
         self.polls: list[int] = []  # when a worker's BZPOPMIN timed out (ns): the live test's tolerance counts them
         self.fast_forward = True
         self.starting: Any = None  # the worker whose run() the simulation is calling (_start)
+        self.escaped: BaseException | None = None  # a jobsim error a processor raised: WorkerLoop.pump re-raises it
 
     # -- adapting --------------------------------------------------------------------------------
     def adopt(self, worker: Any) -> Adapted:
@@ -259,7 +260,16 @@ class BullMQWorld:
                 fault = world.sim.engine.take_fault(held.run.function.id, None)
                 if fault is not None:
                     raise fault
-            return await processor(job, token, *signal)
+            try:
+                return await processor(job, token, *signal)
+            except BaseException as exc:
+                # jobsim's own errors (a refused call, a driving call from job code) stop the test, as in every
+                # simulation (jobsim.hooks.escapes); bullmq would fail -- and retry -- the job with them. A
+                # cancellation is the worker's (a crash, the simulation closing), not the job's.
+                if escapes(exc) and not isinstance(exc, asyncio.CancelledError | GeneratorExit):
+                    world.escaped = exc
+                    asyncio.get_running_loop().stop()  # no further step: no retry, the pump re-raises it
+                raise
 
         return processor_in_simulation
 

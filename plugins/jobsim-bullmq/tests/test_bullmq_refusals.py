@@ -115,3 +115,30 @@ def test_calling_run_of_a_worker_from_the_test_is_refused_instead_of_hanging(wor
         job = run(Queue("q", {"connection": "redis://127.0.0.1:1/0"}).add("j", {}))
         sim.run_until_idle()  # the simulation's own loop still runs the worker
         assert sim.bullmq.state(job.id) == "completed"
+
+
+def test_a_jobsim_error_in_a_processor_stops_the_test_instead_of_failing_the_job(worker_for, queue):
+    """jobsim's own errors (a refused call, a driving call from job code) leave the worker and stop the test
+    (``jobsim.hooks.escapes``), as with every other plugin: bullmq-python's worker caught them as the job's
+    error, so the job was failed -- and retried for its ``attempts`` -- while the test ran on."""
+    from jobsim.errors import JobsimError
+
+    box = []
+
+    async def drives_time(job, token):
+        box[0].run_until_idle()
+
+    async def changes_priority(job, token):
+        await job.changePriority({"priority": 1})
+
+    with jobsim.Simulation(worker_for(drives_time), start=START) as sim:
+        box.append(sim)
+        run(queue.add("x", {}, {"attempts": 3}))
+        with pytest.raises(JobsimError, match=r"sim\.run_until_idle\(\) was called from job code"):
+            sim.run_until_idle()
+        assert [len(r.attempts) for r in sim.runs("q")] == [1]
+    with jobsim.Simulation(worker_for(changes_priority), start=START) as sim:
+        run(queue.add("x", {}, {"attempts": 3}))
+        with pytest.raises(UnsupportedFeature, match=r"job\.changePriority\(\) is not simulated"):
+            sim.run_until_idle()
+        assert [len(r.attempts) for r in sim.runs("q")] == [1]

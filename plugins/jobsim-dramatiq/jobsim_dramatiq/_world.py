@@ -165,6 +165,11 @@ class DramatiqWorld:
                     "the dramatiq.Worker passed to jobsim.Simulation was started (worker.start()): its threads would "
                     "consume messages in real time. Pass it unstarted: the simulation runs its threads and queues"
                 )
+            threads = target.worker_threads
+            if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+                # worker.py:113 starts that many threads: with none, every message waits for ever
+                raise InvalidArgument.build("worker_threads", threads, "at least 1 worker thread "
+                                            "(dramatiq.Worker(broker, worker_threads=N), the CLI's --threads)")
             sb = self._broker(target.broker, new)
             self._add_worker(sb, target)
         return Adapted(backend=BACKEND, functions=new, install=self.install, uninstall=self.uninstall,

@@ -304,3 +304,16 @@ def test_the_simulation_gives_every_patch_back_when_it_closes(broker):
     assert broker.enqueue == enqueue and "enqueue" not in vars(broker)
     assert next(m for m in broker.middleware if isinstance(m, TimeLimit)).manager is manager
     assert abs(dramatiq.common.current_millis() - time.time() * 1000) < 5_000  # the real clock again
+
+
+@pytest.mark.parametrize("threads", [0, -2])
+def test_a_worker_with_no_threads_is_refused_instead_of_leaving_every_message_queued(broker, threads):
+    """``Worker(broker, worker_threads=0)`` starts no thread to run messages (``worker.py:113``): on Dramatiq
+    every message waits for ever. The simulation took it, and run_until_idle returned with each run ``queued``."""
+
+    @dramatiq.actor
+    def job():
+        pass
+
+    with pytest.raises(InvalidArgument, match=rf"worker_threads={threads} is not valid: at least 1"):
+        jobsim.Simulation(dramatiq.Worker(broker, worker_threads=threads), start=START)

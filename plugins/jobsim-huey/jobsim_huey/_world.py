@@ -471,6 +471,18 @@ class HueyWorld:
         for consumer in self._consumers(storage):
             consumer.drained()
 
+    def flushed(self, storage: SimStorage, items: list[bytes], where: str) -> None:
+        """``huey.flush()`` or the storage's ``flush_queue``/``flush_schedule`` deleted ``items``: those tasks never
+        run, so their runs end ``lost`` now (as a flushed Dramatiq message's do), not ``queued`` for ever."""
+        hs = next((hs for hs in self.hueys if hs.storage is storage), None)
+        if hs is None:
+            return
+        call = f"huey.{storage.flushing or where}()"
+        for data in items:
+            run = self.tasks.get(hs.huey.deserialize_task(data).id)
+            if run is not None and not run.done:
+                self._end(run, "lost", None, why=f"{call} deleted it from the {where.removeprefix('flush_')}")
+
     def schedule_changed(self, storage: SimStorage) -> None:
         for consumer in self._consumers(storage):
             consumer.arm()

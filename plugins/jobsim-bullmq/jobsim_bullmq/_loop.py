@@ -169,6 +169,9 @@ class WorkerLoop(VirtualLoop):
             events._set_running_loop(outer)
             self.pumping = False
         self.book()
+        escaped, self.world.escaped = self.world.escaped, None
+        if escaped is not None:
+            raise escaped
 
     def book(self) -> None:
         """Ask the kernel to pump at the next timer (or now, if callbacks are ready)."""

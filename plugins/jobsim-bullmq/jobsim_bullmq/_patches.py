@@ -32,6 +32,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from jobsim._time import SECOND
+from jobsim.errors import UnsupportedFeature
 from jobsim.hooks import ProcessPatches
 
 from . import _admin
@@ -96,6 +97,7 @@ def _patch(world: BullMQWorld) -> None:
         (bullmq.queue_events.QueueEvents, "close"): _queue_events_close(world),
         (bullmq.queue_events_producer.QueueEventsProducer, "publishEvent"): _publish_event(world),
         (bullmq.worker, "getCompleted"): _get_completed,
+        (bullmq.worker.Worker, "run"): _worker_run(bullmq.worker.Worker.run, world),
     }  # fmt: skip
     backend = _Backend(world)
     for name in dir(RedisBackend):
@@ -125,6 +127,34 @@ def _refuse(what: str) -> Any:
         raise not_simulated(what)
 
     return refused
+
+
+def _worker_run(original: Any, world: BullMQWorld) -> Any:
+    """``Worker.run`` while the simulation runs: only the simulation starts a worker's loop (``_world._start``).
+
+    Called from the test or app code, a simulated worker's second loop would block for ever in the simulated
+    ``BZPOPMIN`` (nothing drives virtual time while the test waits on it), and a worker the simulation was not
+    given would consume the simulated queues in real time: both refused, with the fix."""
+
+    def run(self: Any) -> Any:
+        if world.starting is self:
+            return original(self)
+        name = getattr(self, "name", "?")
+        if any(w is self for w in world.all_workers):
+            raise UnsupportedFeature(
+                f"worker.run() was called for the BullMQ worker of queue {name!r}, and this simulation runs its loop "
+                "itself in virtual time (a second loop would wait for ever on a clock nothing moves): drop the call "
+                "and drive time with sim.run_until_idle() / sim.advance(...)",
+                system="BullMQ", feature="Worker.run",
+            )  # fmt: skip
+        raise UnsupportedFeature(
+            f"worker.run() was called for a BullMQ worker of queue {name!r} not given to this simulation: it would "
+            "consume the simulated queues in real time. Build it with {'autorun': False} and pass it to "
+            "jobsim.Simulation (with the others) instead of running it",
+            system="BullMQ", feature="Worker.run",
+        )  # fmt: skip
+
+    return run
 
 
 async def _get_completed(tasks: set[Any], emit: Any) -> tuple[list[Any], set[Any]]:

@@ -31,7 +31,7 @@ from jobsim._records import Attempt, Run
 from jobsim._steps import Execution
 from jobsim._time import MS
 from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
-from jobsim.hooks import Adapted, refusing_handler
+from jobsim.hooks import Adapted, escapes, refusing_handler
 
 from ._crash import Crashes
 from ._events import Listeners
@@ -104,6 +104,8 @@ class BullMQWorld:
         self._process: _Process | None = None
         self.polls: list[int] = []  # when a worker's BZPOPMIN timed out (ns): the live test's tolerance counts them
         self.fast_forward = True
+        self.starting: Any = None  # the worker whose run() the simulation is calling (_start)
+        self.escaped: BaseException | None = None  # a jobsim error a processor raised: WorkerLoop.pump re-raises it
 
     # -- adapting --------------------------------------------------------------------------------
     def adopt(self, worker: Any) -> Adapted:
@@ -194,7 +196,12 @@ class BullMQWorld:
             worker.resume_event = asyncio.Event()
             worker.resume_event.set()
             # a fresh context: a worker restarted from inside a killed job's task is not that job's code
-            task = contextvars.Context().run(self.loop.create_task, worker.run(), name=f"bullmq worker {worker.name}")
+            self.starting = worker  # the one run() call _patches._worker_run lets through
+            try:
+                loop_coroutine = worker.run()
+            finally:
+                self.starting = None
+            task = contextvars.Context().run(self.loop.create_task, loop_coroutine, name=f"bullmq worker {worker.name}")
             self.loop.creators[task] = None
             self.tasks.append(task)
             self.runners[worker] = task
@@ -253,7 +260,16 @@ class BullMQWorld:
                 fault = world.sim.engine.take_fault(held.run.function.id, None)
                 if fault is not None:
                     raise fault
-            return await processor(job, token, *signal)
+            try:
+                return await processor(job, token, *signal)
+            except BaseException as exc:
+                # jobsim's own errors (a refused call, a driving call from job code) stop the test, as in every
+                # simulation (jobsim.hooks.escapes); bullmq would fail -- and retry -- the job with them. A
+                # cancellation is the worker's (a crash, the simulation closing), not the job's.
+                if escapes(exc) and not isinstance(exc, asyncio.CancelledError | GeneratorExit):
+                    world.escaped = exc
+                    asyncio.get_running_loop().stop()  # no further step: no retry, the pump re-raises it
+                raise
 
         return processor_in_simulation
 
@@ -533,8 +549,17 @@ class BullMQWorld:
         return Job.fromJSON(owner, rec.raw(), rec.id)
 
     def state(self, job_id: str, queue: Any = None) -> str:
-        """``job.getState()`` now: ``waiting``, ``delayed``, ``prioritized``, ``active``, ``completed``..."""
-        q, rec = self._hash(str(job_id), queue)
+        """``job.getState()`` now: ``waiting``, ``delayed``, ``prioritized``, ``active``, ``completed``... and, as
+        ``getStateV2-8.lua`` answers for a job it finds nowhere, ``unknown`` for one that ran here and was removed
+        since (``removeOnComplete``/``removeOnFail``, ``job.remove``); an id no job ever had is refused."""
+        try:
+            q, rec = self._hash(str(job_id), queue)
+        except InvalidArgument:
+            queues = [self._queue_state(queue).name] if queue is not None else list(self.functions)
+            if any(run.id == str(job_id) for name in queues if name in self.functions
+                   for run in self.sim.runs(self.functions[name])):  # fmt: skip
+                return "unknown"
+            raise
         return self.store.state(_Named(q), rec.id)
 
     def logs(self, job_id: str, queue: Any = None) -> list[str]:

@@ -211,6 +211,23 @@ def test_remove_on_complete_keeps_the_last_n(worker_for, queue):
     assert sum(1 for rec in sim.trace.records if rec.kind == "bullmq.removed") == 2
 
 
+def test_the_state_of_a_removed_job_is_unknown_as_job_get_state_answers(worker_for, queue):
+    """``sim.bullmq.state(id)`` is ``job.getState()`` now: for a job removeOnComplete deleted, bullmq's
+    ``getStateV2-8.lua`` finds it in no set and answers ``"unknown"`` -- the simulation raised InvalidArgument
+    ("not valid: the id of a job BullMQ still keeps"), as for an id that never existed, which still raises."""
+    from bullmq import Job
+
+    with jobsim.Simulation(worker_for(flaky, removeOnComplete=1), start=START) as sim:
+        first = run(queue.add("j0", {}))
+        run(queue.add("j1", {}))
+        sim.run_until_idle()
+        assert run(Job(queue, "x", {}, {}, first.id).getState()) == "unknown"  # bullmq's own answer
+        assert sim.bullmq.state(first.id) == "unknown"
+        assert sim.bullmq.state("2") == "completed"
+        with pytest.raises(jobsim.InvalidArgument, match=r"job_id='9' is not valid"):
+            sim.bullmq.state("9")
+
+
 def test_a_custom_job_id_is_added_once(worker_for, queue):
     with jobsim.Simulation(worker_for(flaky), start=START) as sim:
         first = run(queue.add("x", {"n": 1}, {"jobId": "order-1"}))

@@ -89,3 +89,56 @@ def test_after_close_nothing_is_patched(worker_for):
         assert RedisBackend.__dict__["addJob"] is not original
     assert RedisBackend.__dict__["addJob"] is original
     assert Queue.__dict__["setGlobalConcurrency"].__module__ == "bullmq.queue"
+
+
+def test_calling_run_of_a_worker_from_the_test_is_refused_instead_of_hanging(worker_for):
+    """An app's own start-up code awaits ``worker.run()``; called from the test while the simulation runs the
+    loop itself, that second loop blocked for ever in the simulated ``BZPOPMIN`` (the test hung). A worker the
+    simulation was not given would consume the simulated Redis in real time: refused as well."""
+    import asyncio
+
+    from bullmq import Queue
+
+    worker, stranger = worker_for(noop), worker_for(noop)
+    with jobsim.Simulation(worker, start=START) as sim:
+        with pytest.raises(UnsupportedFeature, match=r"worker\.run\(\) .*queue 'q'.*this simulation runs its loop"):
+            run(worker.run())
+        with pytest.raises(UnsupportedFeature, match=r"worker\.run\(\) .*not given to this simulation.*"
+                                                     r"pass it to jobsim\.Simulation"):  # fmt: skip
+            run(stranger.run())
+
+        async def app_start_up():
+            return asyncio.ensure_future(worker.run())
+
+        with pytest.raises(UnsupportedFeature, match=r"worker\.run\(\)"):
+            run(app_start_up())
+        job = run(Queue("q", {"connection": "redis://127.0.0.1:1/0"}).add("j", {}))
+        sim.run_until_idle()  # the simulation's own loop still runs the worker
+        assert sim.bullmq.state(job.id) == "completed"
+
+
+def test_a_jobsim_error_in_a_processor_stops_the_test_instead_of_failing_the_job(worker_for, queue):
+    """jobsim's own errors (a refused call, a driving call from job code) leave the worker and stop the test
+    (``jobsim.hooks.escapes``), as with every other plugin: bullmq-python's worker caught them as the job's
+    error, so the job was failed -- and retried for its ``attempts`` -- while the test ran on."""
+    from jobsim.errors import JobsimError
+
+    box = []
+
+    async def drives_time(job, token):
+        box[0].run_until_idle()
+
+    async def changes_priority(job, token):
+        await job.changePriority({"priority": 1})
+
+    with jobsim.Simulation(worker_for(drives_time), start=START) as sim:
+        box.append(sim)
+        run(queue.add("x", {}, {"attempts": 3}))
+        with pytest.raises(JobsimError, match=r"sim\.run_until_idle\(\) was called from job code"):
+            sim.run_until_idle()
+        assert [len(r.attempts) for r in sim.runs("q")] == [1]
+    with jobsim.Simulation(worker_for(changes_priority), start=START) as sim:
+        run(queue.add("x", {}, {"attempts": 3}))
+        with pytest.raises(UnsupportedFeature, match=r"job\.changePriority\(\) is not simulated"):
+            sim.run_until_idle()
+        assert [len(r.attempts) for r in sim.runs("q")] == [1]

@@ -89,6 +89,13 @@ def _patch(world: DramatiqWorld) -> None:
     rabbit_module = _broker_module("rabbitmq", "pika")
     if rabbit_module is not None:
         _set(rabbit_module.RabbitmqBroker, "enqueue", _guard(rabbit_module.RabbitmqBroker.enqueue, world))
+    for backend_class in _network_backends("rate_limits", "rate limiter"):
+        for name in ("add", "incr", "decr", "incr_and_sum", "wait_notify"):
+            _set(backend_class, name, _in_memory_limiter(world, name))
+        _set(backend_class, "wait", _refuse_limiter_wait(backend_class))
+    for backend_class in _network_backends("results", "results"):
+        for name in ("get_result", "_get", "_store"):
+            _set(backend_class, name, _refuse_result_backend(backend_class, name))
     import dramatiq.actor
     import dramatiq.broker
 
@@ -176,6 +183,72 @@ def _get_broker(original: Any, world: DramatiqWorld) -> Any:
         return original()
 
     return get_broker
+
+
+def _network_backends(package: str, what: str) -> list[type]:
+    """Dramatiq's ``results`` or ``rate_limits`` backends that talk to a server (``RedisBackend``,
+    ``MemcachedBackend``), of the client libraries installed."""
+    import importlib
+    import importlib.util
+
+    found = []
+    for module_name, class_name, client in (("redis", "RedisBackend", "redis"),
+                                            ("memcached", "MemcachedBackend", "pylibmc")):  # fmt: skip
+        qualified = f"dramatiq.{package}.backends.{module_name}"
+        if qualified in sys.modules or importlib.util.find_spec(client) is not None:
+            found.append(getattr(importlib.import_module(qualified), class_name))
+    return found
+
+
+def _in_memory_limiter(world: DramatiqWorld, name: str) -> Any:
+    """A Redis or Memcached rate-limiter backend's ``name`` (``rate_limits/backend.py:22-110``) while the
+    simulation runs: answered by that backend object's own in-memory ``StubBackend`` (``DramatiqWorld.limiter``),
+    Dramatiq's, whose clock is virtual here -- so ``ConcurrentRateLimiter``, ``WindowRateLimiter`` and
+    ``BucketRateLimiter`` in actor code limit in virtual time instead of reaching a server."""
+
+    def answer(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return getattr(world.limiter(self), name)(*args, **kwargs)
+
+    answer.__name__ = name
+    return answer
+
+
+def _refuse_limiter_wait(backend_class: type) -> Any:
+    def wait(self: Any, key: str, timeout: int) -> Any:
+        raise UnsupportedFeature(
+            f"wait() on a {backend_class.__name__} rate-limiter backend (a blocking Barrier.wait): it would block "
+            "the process in real time while no other message can make progress. Use a group completion callback "
+            "(group.add_completion_callback) or Barrier.wait(block=False)",
+            system="dramatiq", feature="rate limiter wait",
+        )  # fmt: skip
+
+    return wait
+
+
+def _refuse_result_backend(backend_class: type, name: str) -> Any:
+    """A read or write of a server results backend this simulation does not run. The backends of the simulated
+    brokers answer from their own instance (``_results.ResultStore.install``), so only the others reach this.
+    The usual way here: ``Message.get_result()`` without ``backend=`` reads the *global* broker's backend
+    (``message.py:163-165``), which is not the simulated one when the broker under test was never ``set_broker``."""
+
+    def refuse(self: Any, *args: Any, **kwargs: Any) -> Any:
+        import dramatiq.broker
+        from dramatiq.results import Results
+
+        hint = ""
+        results = [m for m in getattr(dramatiq.broker.global_broker, "middleware", ()) if isinstance(m, Results)]
+        if results and results[0].backend is self:
+            hint = (" (Message.get_result() without backend= reads the global broker's backend, and the global "
+                    "broker is not the one under test)")  # fmt: skip
+        raise UnsupportedFeature(
+            f"{name}() on the results {backend_class.__name__} of a broker this simulation does not run, so it would "
+            f"reach a real server{hint}: pass backend=<the simulated broker>.get_results_backend() to get_result, "
+            "or dramatiq.set_broker(<the broker under test>), or pass that broker to jobsim.Simulation too",
+            system="dramatiq", feature="results backend of another broker",
+        )  # fmt: skip
+
+    refuse.__name__ = name
+    return refuse
 
 
 def _guard(original: Any, world: DramatiqWorld) -> Any:

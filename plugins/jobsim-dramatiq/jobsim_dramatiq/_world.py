@@ -71,11 +71,26 @@ class DramatiqWorld:
         self.deliveries: dict[str, list[Held]] = {}  # message id -> its deliveries, in order
         self.dead: list[DeadLetter] = []
         self.crashes: Crashes | None = None  # from the first crash planned (``_crash``)
+        self.minted: set[str] = set()  # the uuids drawn in the simulation (message ids among them)
+        self.begin_ms = 0  # the virtual start, and real-clock ms -> virtual ms (set at install)
+        self.real_shift_ms = 0
+        self.limiters: dict[int, tuple[Any, Any]] = {}  # id(rate-limiter backend) -> (it, its StubBackend)
 
     # -- ids, clock, context --------------------------------------------------------------------
     def new_uuid(self) -> uuid.UUID:
         """``uuid4()`` drawn from the simulation's seed: the same seed gives the same message ids."""
-        return uuid.UUID(int=self.ids.getrandbits(128), version=4)
+        drawn = uuid.UUID(int=self.ids.getrandbits(128), version=4)
+        self.minted.add(str(drawn))
+        return drawn
+
+    def limiter(self, backend: Any) -> Any:
+        """The in-memory stand-in for the server rate-limiter ``backend`` (``_patches``, ``_limiters``)."""
+        entry = self.limiters.get(id(backend))
+        if entry is None or entry[0] is not backend:
+            from ._limiters import versioned_stub
+
+            entry = self.limiters[id(backend)] = (backend, versioned_stub(self))
+        return entry[1]
 
     def current_millis(self) -> int:
         """``dramatiq.common.current_millis`` on the virtual clock (the running actor's own, in actor code)."""
@@ -150,6 +165,11 @@ class DramatiqWorld:
                     "the dramatiq.Worker passed to jobsim.Simulation was started (worker.start()): its threads would "
                     "consume messages in real time. Pass it unstarted: the simulation runs its threads and queues"
                 )
+            threads = target.worker_threads
+            if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+                # worker.py:113 starts that many threads: with none, every message waits for ever
+                raise InvalidArgument.build("worker_threads", threads, "at least 1 worker thread "
+                                            "(dramatiq.Worker(broker, worker_threads=N), the CLI's --threads)")
             sb = self._broker(target.broker, new)
             self._add_worker(sb, target)
         return Adapted(backend=BACKEND, functions=new, install=self.install, uninstall=self.uninstall,
@@ -198,10 +218,14 @@ class DramatiqWorld:
             return
         from dramatiq import Worker
 
+        from jobsim._wallclock import WallClock
+
         from . import _patches
 
         _patches.push(self)
         self.installed = True
+        self.begin_ms = self.sim.kernel.now // MS
+        self.real_shift_ms = self.begin_ms - int(WallClock.real_now().timestamp() * 1000)
         try:
             for sb in self.brokers:
                 if not sb.workers:
@@ -232,11 +256,9 @@ class DramatiqWorld:
         start (a message sent a second before with ``delay=60_000`` is due 59 s into the simulation)."""
         from dramatiq.message import Message
 
-        from jobsim._wallclock import WallClock
-
         if sb.kind != "stub":
             return
-        shift = self.sim.kernel.now // MS - int(WallClock.real_now().timestamp() * 1000)
+        shift = self.real_shift_ms
         for queue_name, queue in list(sb.broker.queues.items()):
             while not queue.empty():
                 queue.task_done()
@@ -278,6 +300,7 @@ class DramatiqWorld:
             raise InvalidArgument.build("delay", delay, "a number of milliseconds (Dramatiq's unit), or None; "
                                         "actor.send_with_options(delay=...) also takes a timedelta")  # fmt: skip
         sb = next(sb for sb in self.brokers if sb.broker is broker)
+        message = self._built_before(message)
         wallclock = self.sim.wallclock
         wallclock.activate()  # from the test too, middleware hooks read the virtual clock (nested: free)
         wallclock.move(self.sim.now_ns())
@@ -293,6 +316,25 @@ class DramatiqWorld:
             self.crashes.enqueued(sb, queue_name)
         self._post(held, queue_name, data, sb.priority(message), message.actor_name)
         return message
+
+    def _built_before(self, message: Any) -> Any:
+        """A message built before the simulation (a module-level or fixture ``actor.message(...)``, a pipeline's
+        later stage built then) carries a real-clock ``message_timestamp`` (``message.py:84``), which AgeLimit
+        (``age_limit.py:45-54``) would compare with the virtual clock. Like the messages a ``StubBroker`` holds at
+        the start (``_take_waiting``), it moves with the real clock to the simulation's start. Such a message has
+        an id the simulation did not draw and has not seen, and a timestamp off the virtual span so far (a
+        message built in the simulation with a hand-made id is stamped inside it and left alone)."""
+        from dramatiq.message import Message
+
+        if not isinstance(message, Message) or message.message_id in self.minted:
+            return message
+        if message.message_id in self.deliveries:
+            return message
+        if self.begin_ms <= message.message_timestamp <= self.sim.now_ns() // MS:
+            return message
+        shift = self.real_shift_ms
+        options = {"eta": message.options["eta"] + shift} if "eta" in message.options else {}
+        return message.copy(message_timestamp=message.message_timestamp + shift, options=options)
 
     def _post(self, held: Held, queue_name: str, data: bytes, priority: int, actor_name: str) -> None:
         """The broker stored the message: it is on its queue from now (in actor code, the actor's instant)."""

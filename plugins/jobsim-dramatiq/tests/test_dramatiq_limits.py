@@ -236,3 +236,78 @@ def test_a_stub_brokers_stopped_worker_loses_its_prefetched_messages(broker):
         lost = sim.dramatiq.run(waiting)
         assert [r.status for r in sim.runs(busy)] == ["completed", "lost"]  # _StubConsumer cannot requeue
         assert ms(lost.end_ns) == 10_000
+
+
+@pytest.mark.parametrize("start", [START, "2030-01-01T00:00:00Z"])  # before and after the real clock's now
+def test_a_message_built_before_the_simulation_ages_from_the_simulations_start(broker, start):
+    """A message built before the simulation (a module-level or fixture ``actor.message(...)``, a pipeline built
+    in a fixture) carries a real-clock ``message_timestamp`` (``message.py:84``). AgeLimit compared it with the
+    virtual clock: with the simulation set in the past the message never aged, set in the future it was skipped
+    at once. Like the messages a ``StubBroker`` holds at the start, it moves with the real clock to the
+    simulation's start: it is as old as it was when the simulation began."""
+
+    @dramatiq.actor(max_age=60_000)
+    def notify(user):
+        return user
+
+    built_before = [notify.message("u1"), notify.message("u2"), notify.message("u3")]
+    with jobsim.Simulation(broker, start=start) as sim:
+        begin = sim.now_ns()
+        broker.enqueue(built_before[0])  # a few real ms old at the start: runs
+        sim.advance("59s")
+        broker.enqueue(built_before[1])  # 59 s (and those ms) old: under max_age, runs
+        sim.advance("1s")
+        broker.enqueue(built_before[2])  # 60 s old: skipped
+        sim.run_until_idle()
+        one, two, three = (sim.dramatiq.run(m) for m in built_before)
+        assert [(r.status, (r.start_ns - begin) // 1_000_000_000) for r in (one, two, three)] == [
+            ("completed", 0), ("completed", 59), ("skipped", 60)]
+        assert str(three.error) == "Message age limit exceeded"
+        fresh = notify.send("u4")  # built in the simulation: virtual, untouched
+        assert fresh.message_timestamp == sim.now_ns() // 1_000_000
+
+
+def test_a_rate_limiter_on_a_redis_backend_works_in_virtual_time(broker):
+    """Dramatiq's rate limiters (``ConcurrentRateLimiter``, ``WindowRateLimiter``) in actor code on a Redis
+    rate-limiter backend -- its documented way to make a mutex -- went to a real Redis server (a
+    ``ConnectionError`` on every attempt). While the simulation runs, each Redis or Memcached rate-limiter backend
+    object answers from its own in-memory ``StubBackend`` (Dramatiq's, ``rate_limits/backends/stub.py``), on the
+    virtual clock; a blocking ``wait`` (``Barrier.wait``) is refused by name."""
+    from dramatiq.rate_limits import ConcurrentRateLimiter, WindowRateLimiter
+    from dramatiq.rate_limits.backends import RedisBackend
+    from dramatiq.rate_limits.barrier import Barrier
+    from dramatiq_support import backoffs
+
+    backend = RedisBackend(host="127.0.0.1", port=1)
+    mutex = ConcurrentRateLimiter(backend, "invoices", limit=1)
+    window = WindowRateLimiter(backend, "emails", limit=2, window=10)
+
+    @dramatiq.actor(max_retries=3, min_backoff=1_000)
+    def invoice(n):
+        with mutex.acquire():
+            time.sleep(2)
+
+    @dramatiq.actor(max_retries=0)
+    def email(n):
+        with window.acquire():
+            pass
+
+    with jobsim.Simulation(dramatiq.Worker(broker, worker_threads=3), start=START, seed=2) as sim:
+        invoice.send(1)
+        invoice.send(2)
+        for n in range(3):
+            email.send(n)
+        sim.run_until_idle()
+        first, second = sim.runs(invoice)
+        b1, b2 = backoffs(2, 1_000, 7 * 86_400_000, 2)  # 2's first failure draws first; the lock frees at 2 s
+        assert b1 < 2_000 <= b1 + b2
+        assert (first.status, starts(first)) == ("completed", [0])
+        assert (second.status, starts(second)) == ("completed", [0, b1, b1 + b2])
+        assert [type(a.error).__name__ for a in second.attempts] == ["RateLimitExceeded", "RateLimitExceeded",
+                                                                     "NoneType"]  # fmt: skip
+        assert [r.status for r in sim.runs(email)] == ["completed", "completed", "failed"]  # 2 per 10 s window
+        barrier = Barrier(backend, "reports")
+        assert barrier.create(parties=2)
+        with pytest.raises(jobsim.errors.UnsupportedFeature, match=r"wait\(\) on a RedisBackend rate-limiter"):
+            barrier.wait(timeout=1_000)
+        assert barrier.wait(block=False) is True  # the second party clears it

@@ -128,6 +128,49 @@ def test_an_unknown_results_backend_is_refused(broker):
         jobsim.Simulation(broker).start()
 
 
+def test_reading_a_result_from_a_backend_the_simulation_does_not_run_is_refused():
+    """``Message.get_result()`` without ``backend=`` reads the *global* broker's Results backend
+    (``message.py:130-175``). With the simulated broker not the global one, that backend is a real
+    ``RedisBackend``: the read went to a real server (a ``ConnectionError`` -- or, with a Redis running on
+    the machine, a real-time wait and a wrong answer). It is refused, naming the backend and the fix."""
+    import dramatiq.broker
+    from dramatiq.brokers.redis import RedisBroker
+    from dramatiq.results import Results
+    from dramatiq.results.backends import RedisBackend
+
+    def redis_broker() -> RedisBroker:
+        made = RedisBroker(host="127.0.0.1", port=1)
+        made.add_middleware(Results(backend=RedisBackend(host="127.0.0.1", port=1)))
+        return made
+
+    saved = dramatiq.broker.global_broker
+    global_one, simulated = redis_broker(), redis_broker()
+    dramatiq.set_broker(global_one)
+    try:
+
+        @dramatiq.actor(broker=simulated, store_results=True)
+        def total():
+            return 42
+
+        @dramatiq.actor(broker=simulated, max_retries=0)
+        def reads_it(message_data):
+            return dramatiq.Message(**message_data).get_result()
+
+        with jobsim.Simulation(simulated, start=START) as sim:
+            message = total.send()
+            for block in (False, True):
+                with pytest.raises(UnsupportedFeature, match=r"RedisBackend of a broker this simulation does not run"
+                                   r".*backend=.*set_broker"):  # fmt: skip
+                    message.get_result(block=block)
+            sim.run_until_idle()
+            assert message.get_result(backend=simulated.get_results_backend()) == 42  # the simulated one answers
+            reads_it.send(message.asdict())  # from actor code too (a jobsim error ends the driving call)
+            with pytest.raises(UnsupportedFeature, match=r"global broker is not the one under test"):
+                sim.run_until_idle()
+    finally:
+        dramatiq.broker.global_broker = saved
+
+
 def test_enqueue_on_a_redis_broker_the_simulation_does_not_run_is_refused(broker):
     from dramatiq.brokers.redis import RedisBroker
 
@@ -261,3 +304,16 @@ def test_the_simulation_gives_every_patch_back_when_it_closes(broker):
     assert broker.enqueue == enqueue and "enqueue" not in vars(broker)
     assert next(m for m in broker.middleware if isinstance(m, TimeLimit)).manager is manager
     assert abs(dramatiq.common.current_millis() - time.time() * 1000) < 5_000  # the real clock again
+
+
+@pytest.mark.parametrize("threads", [0, -2])
+def test_a_worker_with_no_threads_is_refused_instead_of_leaving_every_message_queued(broker, threads):
+    """``Worker(broker, worker_threads=0)`` starts no thread to run messages (``worker.py:113``): on Dramatiq
+    every message waits for ever. The simulation took it, and run_until_idle returned with each run ``queued``."""
+
+    @dramatiq.actor
+    def job():
+        pass
+
+    with pytest.raises(InvalidArgument, match=rf"worker_threads={threads} is not valid: at least 1"):
+        jobsim.Simulation(dramatiq.Worker(broker, worker_threads=threads), start=START)

@@ -107,6 +107,7 @@ class SimStorage:
         self.priority = kind.priority
         self.expire_time = getattr(real, "_expire_time", None) if kind.expire else None
         self._seq = itertools.count()
+        self.flushing: str | None = None  # "flush_all" while huey.flush() runs (the runs it loses say so)
         self._queue: list[tuple[float, int, bytes]] = []
         self._schedule: list[tuple[Any, int, bytes]] = []
         self._data: dict[str, tuple[Any, int | None]] = {}  # key -> (value, expires at ns or None)
@@ -155,8 +156,10 @@ class SimStorage:
 
     def flush_queue(self) -> None:
         self.world.sync()
+        gone = [data for _r, _s, data in sorted(self._queue)]
         self._queue.clear()
         self.world.drained(self)
+        self.world.flushed(self, gone, "flush_queue")
 
     # -- schedule ---------------------------------------------------------------------------------
     def add_to_schedule(self, data: bytes, ts: Any) -> None:
@@ -184,8 +187,10 @@ class SimStorage:
 
     def flush_schedule(self) -> None:
         self.world.sync()
+        gone = [data for _ts, _s, data in sorted(self._schedule)]
         self._schedule.clear()
         self.world.schedule_changed(self)
+        self.world.flushed(self, gone, "flush_schedule")
 
     def next_eta(self) -> Any:
         return self._schedule[0][0] if self._schedule else None
@@ -283,7 +288,11 @@ class SimStorage:
         self._counters.clear()
 
     def flush_all(self) -> None:
-        self.flush_results()
-        self.flush_queue()
-        self.flush_schedule()
-        self.flush_counters()
+        self.flushing = "flush_all"
+        try:
+            self.flush_results()
+            self.flush_queue()
+            self.flush_schedule()
+            self.flush_counters()
+        finally:
+            self.flushing = None

@@ -174,6 +174,13 @@ class HueyWorld:
         for hs in self.hueys:
             if hs.huey is huey:
                 return hs
+        if isinstance(huey.storage, SimStorage):
+            # the stand-in of a simulation still running: refuse it as that simulation, not as an unknown storage
+            raise JobsimError(
+                f"another simulation with Huey instances is running in this process, and Huey {huey.name!r} is one of "
+                "its targets (its storage is that simulation's stand-in); close it before starting this one "
+                "(jobsim-huey replaces Huey's storage, clock and ids process-wide while a simulation runs)"
+            )
         if huey.immediate:
             raise InvalidArgument(
                 f"Huey {huey.name!r} is in immediate mode (immediate=True): it runs each task inline when it is "
@@ -463,6 +470,18 @@ class HueyWorld:
     def drained(self, storage: SimStorage) -> None:
         for consumer in self._consumers(storage):
             consumer.drained()
+
+    def flushed(self, storage: SimStorage, items: list[bytes], where: str) -> None:
+        """``huey.flush()`` or the storage's ``flush_queue``/``flush_schedule`` deleted ``items``: those tasks never
+        run, so their runs end ``lost`` now (as a flushed Dramatiq message's do), not ``queued`` for ever."""
+        hs = next((hs for hs in self.hueys if hs.storage is storage), None)
+        if hs is None:
+            return
+        call = f"huey.{storage.flushing or where}()"
+        for data in items:
+            run = self.tasks.get(hs.huey.deserialize_task(data).id)
+            if run is not None and not run.done:
+                self._end(run, "lost", None, why=f"{call} deleted it from the {where.removeprefix('flush_')}")
 
     def schedule_changed(self, storage: SimStorage) -> None:
         for consumer in self._consumers(storage):

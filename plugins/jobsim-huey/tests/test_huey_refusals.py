@@ -192,3 +192,14 @@ def test_downtime_and_duplicate_delivery_are_refused_for_huey_tasks(redis_huey):
             sim.duplicate_delivery(function=job)
         with pytest.raises(UnsupportedFeature, match=r"downtime\(\) is not simulated for huey functions"):
             sim.downtime("2025-03-01T00:00:01Z", "2025-03-01T00:00:05Z")
+
+
+def test_the_same_huey_in_a_second_simulation_at_once_names_the_running_simulation(redis_huey):
+    """A fixture's simulation still open when the test builds its own over the same Huey: that Huey's storage is
+    the first simulation's stand-in, which must not be mistaken for an unknown storage class (it once was)."""
+    with jobsim.Simulation(redis_huey, start=START):
+        with pytest.raises(JobsimError, match=r"another simulation with Huey instances is running.*close it") as caught:
+            jobsim.Simulation(redis_huey, start=START)
+        assert not isinstance(caught.value, UnsupportedFeature)
+        with pytest.raises(JobsimError, match=r"another simulation with Huey instances is running"):
+            jobsim.Simulation(redis_huey.create_consumer(workers=2), start=START)

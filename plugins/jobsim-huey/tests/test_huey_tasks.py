@@ -301,3 +301,30 @@ def test_a_worker_idle_for_days_is_caught_up_at_once_even_without_backoff(memory
         sim.run_until_idle()
         assert sim.runs(work)[0].attempts[0].start_ns == T0_NS + 3 * 86_400 * SECOND + 500_000_000
         assert time.perf_counter() - began < 2  # 518,400 empty polls counted, not looped
+
+
+@pytest.mark.parametrize("flush", ["flush", "flush_queue", "flush_schedule"])
+def test_tasks_a_flush_removes_end_lost_instead_of_staying_queued(redis_huey, flush):
+    """``huey.flush()`` (``storage.flush_all``) and the storage's ``flush_queue``/``flush_schedule`` delete the
+    tasks waiting there (``storage.py``): they never run. Their runs stayed ``queued`` for ever (run_until_idle
+    returning as if they were still to come); they end ``lost``, saying why, as a flushed Dramatiq message does."""
+
+    @redis_huey.task()
+    def report(n):
+        return n
+
+    with jobsim.Simulation(redis_huey.create_consumer(workers=1), start=START) as sim:
+        report(0)
+        sim.run_until_idle()  # ran
+        report.schedule((1,), delay=60)  # in the queue with its eta until a worker moves it to the schedule
+        sim.advance("1s")  # moved to the schedule now
+        report(2)  # in the queue: the test enqueues it and flushes before the worker runs
+        getattr(redis_huey, flush)() if flush == "flush" else getattr(redis_huey.storage, flush)()
+        sim.run_until_idle()
+        statuses = [r.status for r in sim.runs(report)]
+        expected = {"flush": ["completed", "lost", "lost"], "flush_queue": ["completed", "completed", "lost"],
+                    "flush_schedule": ["completed", "lost", "completed"]}[flush]  # fmt: skip
+        assert statuses == expected
+        lost = [rec for rec in sim.trace.records if rec.kind == "run.end" and rec.data.get("status") == "lost"]
+        assert all(f"huey.{'flush_all' if flush == 'flush' else flush}()" in rec.data["why"] for rec in lost)
+        assert len(lost) == expected.count("lost")

@@ -14,7 +14,9 @@ simulation does not hold:
   a negative interval, ``job_timeout=0``...) raised as ``jobsim.InvalidArgument`` naming
   them (still a ``ValueError``, as RQ raises).
 * ``Job.set_status``/``get_status``/``return_value``/``save_meta``/``get_meta``: the
-  state of a simulated job lives on the ``Job`` object, not in a Redis hash.
+  state of a simulated job lives on the ``Job`` object, not in a Redis hash. The deprecated
+  ``Job.result`` property is ``return_value()`` (with RQ's warning); ``latest_result()`` and
+  ``results()`` (``Result`` objects from a Redis stream) are refused by name.
 * ``Job.fetch``: a job the simulation holds is that same ``Job`` object (``NoSuchJobError``
   once its key expired), so RQ helpers that fetch first -- ``send_stop_job_command`` --
   work on it.
@@ -31,10 +33,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import warnings
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from jobsim.errors import InvalidArgument
+from jobsim.errors import InvalidArgument, UnsupportedFeature
 from jobsim.hooks import ProcessPatches
 
 if TYPE_CHECKING:
@@ -67,6 +70,9 @@ def _patch(world: RQWorld) -> None:
         (Job, "set_status"): _set_status(Job.set_status, world),
         (Job, "get_status"): _get_status(Job.get_status, world),
         (Job, "return_value"): _return_value(Job.return_value, world),
+        (Job, "result"): _result(vars(Job)["result"], world),
+        (Job, "latest_result"): _unsimulated_read(Job.latest_result, world),
+        (Job, "results"): _unsimulated_read(Job.results, world),
         (Job, "save_meta"): _save_meta(Job.save_meta, world),
         (Job, "get_meta"): _get_meta(Job.get_meta, world),
         (Queue, "enqueue_in"): _enqueue_in(Queue.enqueue_in),
@@ -200,6 +206,32 @@ def _return_value(original: Any, world: RQWorld) -> Any:
         return original(self, refresh)
 
     return return_value
+
+
+def _result(original: property, world: RQWorld) -> property:
+    def result(self: Any) -> Any:
+        """``Job.result`` (``rq/job.py:905-940``): the latest ``Result``'s value if it is a success, else
+        the job hash's ``result`` field, which the worker fills only on success (``rq/worker/base.py:1587``):
+        for a simulated job, ``return_value()``."""
+        if not world.owns(self):
+            return original.__get__(self, type(self))
+        warnings.warn("job.result is deprecated, use job.return_value instead.", DeprecationWarning, stacklevel=2)
+        return world.return_value(self, False)
+
+    return property(result)
+
+
+def _unsimulated_read(original: Any, world: RQWorld) -> Any:
+    def read(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not world.owns(self):
+            return original(self, *args, **kwargs)
+        raise UnsupportedFeature(
+            f"Job.{original.__name__}() reads RQ's result stream in Redis, which jobsim-rq does not simulate "
+            f"(job {self.id}); read the outcome with job.return_value(), job.get_status(), or the run: "
+            "sim.runs(...) / sim.rq.job(id) (run.output, run.error)"
+        )
+
+    return read
 
 
 def _save_meta(original: Any, world: RQWorld) -> Any:

@@ -456,7 +456,7 @@ class CeleryWorld:
         plan = CrashPlan(at=at_ns, function=name, kind=kind)
         self.plans.append(plan)
         if at_ns is not None and name is None:
-            self.sim.kernel.schedule(at_ns, self._crash_timer, plan, owner="celery crash", priority=2)
+            self.sim.kernel.schedule(at_ns, self._crash_timer, plan, owner="celery crash", priority=0)
 
     def runs_task(self, name: str) -> bool:
         """Whether ``name`` is a task of an app this world simulates."""
@@ -483,7 +483,9 @@ class CeleryWorld:
             elif plan.function is None:
                 if not x.start <= plan.at <= x.now:
                     continue
-                at = plan.at
+                # The worker dies at a fixed instant: every body running across it dies with it, so the
+                # plan stays armed for them; its timer at plan.at ends it and returns the worker's messages.
+                raise WorkerCrash(plan, plan.at)
             elif plan.at <= x.now:
                 at = max(plan.at, x.start)
             else:
@@ -527,14 +529,15 @@ class CeleryWorld:
                 self.finish(held.run, "failed", at, error, None)
             return
         acked = held.acked
-        self._return_to_broker(rt, worker.abandon(), at)
+        if crash.plan.function is not None or crash.plan.at is None:  # else _crash_timer does it at plan.at,
+            self._return_to_broker(rt, worker.abandon(), at)  # once every body running across it has died
         if acked:
             self.finish(held.run, "failed", at, WorkerLostError(
                 f"the worker died at {iso(at)} running this task; its message was acknowledged when the task started "
                 "(acks_late=False), so the broker will not deliver it again"), None)  # fmt: skip
 
     def _return_to_broker(self, rt: AppRuntime, lost: list[Held], at: int) -> None:
-        for held in lost:
+        for held in sorted(lost, key=lambda h: h.message.delivery_tag):  # the order they were delivered in
             due = self._redelivery_at(rt.app, held.fetched, at)
             message = _redelivered(held.message)
             again = Held(rt, message, held.queue, held.run, due)

@@ -526,9 +526,13 @@ class Simulation:
                                         "simulation does not run (it runs " + ", ".join(repr(a.id) for a in self.apps)
                                         + "); pass that app to Simulation(...) too, or name one of the simulated "
                                         "function ids: " + ", ".join(map(repr, self.functions)))  # fmt: skip
-        raise InvalidArgument.build(
-            argument, function, "one of the simulated function ids: " + ", ".join(map(repr, self.functions))
-        )
+        accepted = "one of the simulated function ids: " + ", ".join(map(repr, self.functions))
+        dynamic = sorted({a.backend for a in self.adapted if a.dynamic})
+        if dynamic:  # e.g. jobsim-rq: a job function is declared when a queue first enqueues it
+            known = accepted if self.functions else "no function is known yet"
+            accepted = (f"{known}: {' and '.join(dynamic)} functions are only known once user code has used them "
+                        "(enqueued one, say); do that first, then name it")
+        raise InvalidArgument.build(argument, function, accepted)
 
     def _failure_handler(self, fn: Function) -> Function:
         handler = self._failure_handlers.get(fn.id)

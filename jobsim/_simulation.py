@@ -529,8 +529,8 @@ class Simulation:
         accepted = "one of the simulated function ids: " + ", ".join(map(repr, self.functions))
         dynamic = sorted({a.backend for a in self.adapted if a.dynamic})
         if dynamic:  # e.g. jobsim-rq: a job function is declared when a queue first enqueues it
-            known = accepted if self.functions else "no function is known yet"
-            accepted = (f"{known}: {' and '.join(dynamic)} functions are only known once user code has used them "
+            listed = accepted if self.functions else "no function is known yet"
+            accepted = (f"{listed}: {' and '.join(dynamic)} functions are only known once user code has used them "
                         "(enqueued one, say); do that first, then name it")
         raise InvalidArgument.build(argument, function, accepted)
 

@@ -17,6 +17,8 @@ simulation does not hold:
   state of a simulated job lives on the ``Job`` object, not in a Redis hash. The deprecated
   ``Job.result`` property is ``return_value()`` (with RQ's warning); ``latest_result()`` and
   ``results()`` (``Result`` objects from a Redis stream) are refused by name.
+* ``Job.cancel``: the job leaves its queue or the scheduler and its run ends ``cancelled``
+  (``RQWorld.cancel``); ``Job.delete``/``Job.requeue`` are refused by name.
 * ``Job.fetch``: a job the simulation holds is that same ``Job`` object (``NoSuchJobError``
   once its key expired), so RQ helpers that fetch first -- ``send_stop_job_command`` --
   work on it.
@@ -73,6 +75,11 @@ def _patch(world: RQWorld) -> None:
         (Job, "result"): _result(vars(Job)["result"], world),
         (Job, "latest_result"): _unsimulated_read(Job.latest_result, world),
         (Job, "results"): _unsimulated_read(Job.results, world),
+        (Job, "cancel"): _cancel(Job.cancel, world),
+        (Job, "delete"): _unsimulated_write(Job.delete, world, "to drop a job that has not run, cancel it: "
+                                            "job.cancel()"),
+        (Job, "requeue"): _unsimulated_write(Job.requeue, world, "to run a failed job again, enqueue a new job, "
+                                             "or give it retry=Retry(...)"),
         (Job, "save_meta"): _save_meta(Job.save_meta, world),
         (Job, "get_meta"): _get_meta(Job.get_meta, world),
         (Queue, "enqueue_in"): _enqueue_in(Queue.enqueue_in),
@@ -232,6 +239,30 @@ def _unsimulated_read(original: Any, world: RQWorld) -> Any:
         )
 
     return read
+
+
+def _cancel(original: Any, world: RQWorld) -> Any:
+    def cancel(self: Any, pipeline: Any = None, enqueue_dependents: bool = False,
+               remove_from_dependencies: bool = False) -> Any:  # fmt: skip
+        if not world.owns(self):
+            return original(self, pipeline, enqueue_dependents, remove_from_dependencies)
+        return world.cancel(self, pipeline=pipeline, enqueue_dependents=enqueue_dependents,
+                            remove_from_dependencies=remove_from_dependencies)  # fmt: skip
+
+    return cancel
+
+
+def _unsimulated_write(original: Any, world: RQWorld, instead: str) -> Any:
+    def write(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not world.owns(self):
+            return original(self, *args, **kwargs)
+        raise UnsupportedFeature(
+            f"Job.{original.__name__}() of RQ job {self.id} is not simulated by jobsim-rq (it would write to Redis "
+            f"and change nothing in the simulation); {instead}", system="rq", feature=f"Job.{original.__name__}",
+        )  # fmt: skip
+
+    write.__name__ = original.__name__
+    return write
 
 
 def _save_meta(original: Any, world: RQWorld) -> Any:

@@ -10,16 +10,23 @@ name, instead of a ``redis.ConnectionError`` from deep inside redis-py.
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 import warnings
 
 import pytest
-from rq_log import START
+from rq_log import SECOND, START, T0
 
 import jobsim
 
 
 def double(x: int) -> int:
     return 2 * x
+
+
+def nap(seconds: int) -> int:
+    time.sleep(seconds)
+    return seconds
 
 
 def broken() -> None:
@@ -50,3 +57,42 @@ def test_latest_result_and_results_are_refused_by_name(queue):
             with pytest.raises(jobsim.UnsupportedFeature, match=r"Job\.(latest_result|results)\(\) reads RQ's "
                                r"result stream in Redis.*return_value\(\)"):
                 call()
+
+
+def test_cancel_takes_a_waiting_job_out_of_its_queue_and_the_scheduler(queue):
+    """``Job.cancel`` (``rq/job.py:1213-1320``): the job is ``canceled``, removed from its queue and
+    registries, so it never runs. It used to set the status in the simulation and then fail with a
+    ``redis.ConnectionError`` from its pipeline, leaving the run ``queued`` forever."""
+    from rq.exceptions import InvalidJobOperation
+    from rq.job import Dependency, JobStatus
+
+    with jobsim.Simulation(queue, start=START) as sim:
+        first = queue.enqueue(double, 1)
+        queued = queue.enqueue(double, 2)
+        later = queue.enqueue_in(dt.timedelta(minutes=5), double, 3)
+        child = queue.enqueue(double, 4, depends_on=queued)
+        freed = queue.enqueue(double, 5, depends_on=Dependency(jobs=[later]))
+        assert queued.cancel() == {} and later.cancel(enqueue_dependents=True) == {"default": [freed.id]}
+        with pytest.raises(InvalidJobOperation, match=f"Cannot cancel already canceled job: {queued.id}"):
+            queued.cancel()
+        sim.run_until_idle()
+        assert [j.get_status() for j in (first, queued, later, child, freed)] == [
+            JobStatus.FINISHED, JobStatus.CANCELED, JobStatus.CANCELED, JobStatus.DEFERRED, JobStatus.FINISHED]
+        assert [(r.status, len(r.attempts)) for r in sim.runs(double)] == [
+            ("completed", 1), ("cancelled", 0), ("cancelled", 0), ("waiting", 0), ("completed", 1)]
+        assert sim.now_ns() == T0 * SECOND  # nothing waited for the 5-minute job
+
+
+def test_cancel_of_a_running_job_delete_and_requeue_are_refused_by_name(queue):
+    with jobsim.Simulation(queue, start=START) as sim:
+        job = queue.enqueue(nap, 60)
+        sim.advance("10s")
+        with pytest.raises(jobsim.UnsupportedFeature, match=r"job\.cancel\(\) of RQ job .* while it runs.*"
+                           r"sim\.rq\.stop\(job, at=\.\.\.\)"):
+            job.cancel()
+        for name, instead in (("delete", r"cancel it: job\.cancel\(\)"), ("requeue", "enqueue a new job")):
+            with pytest.raises(jobsim.UnsupportedFeature, match=rf"Job\.{name}\(\) of RQ job {job.id} is not "
+                               rf"simulated by jobsim-rq .*{instead}"):
+                getattr(job, name)()
+        sim.run_until_idle()
+        assert sim.runs(nap)[0].status == "completed"

@@ -24,6 +24,11 @@ simulation does not hold:
   work on it.
 * ``rq.command.send_command`` (the pub/sub publish every ``send_*_command`` ends in): a
   command for a simulated worker (by its name) goes to it (``stop-job``; the others are refused).
+* ``redis.connection.AbstractConnection.connect``: a connection opened for an RQ call (a read
+  or write the simulation does not model: ``job.refresh()``, ``queue.count``, registries) is
+  refused with an ``UnsupportedFeature`` naming the RQ call, instead of a ``redis.ConnectionError``
+  after redis-py's retries (or an answer from a real Redis that knows nothing of the simulation);
+  Redis used by anything else is left as it is.
 * ``rq.job.asyncio`` (the module ``Job._execute`` reads): ``asyncio.run(coroutine)`` of an
   ``async def`` job function (``rq/job.py:1540-1541``) runs on the simulation's virtual
   loop instead of a real one, so ``asyncio.sleep`` spends virtual time.
@@ -35,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import sys
 import warnings
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -62,6 +68,7 @@ def _patch(world: RQWorld) -> None:
     import rq.command
     import rq.job
     import rq.queue
+    from redis.connection import AbstractConnection
 
     Queue, Job = rq.queue.Queue, rq.job.Job
     patches: dict[tuple[Any, str], Any] = {
@@ -89,6 +96,7 @@ def _patch(world: RQWorld) -> None:
         (rq.job, "asyncio"): _Asyncio(world),
         (Job, "fetch"): _fetch(Job.fetch, world),
         (rq.command, "send_command"): _send_command(rq.command.send_command, world),
+        (AbstractConnection, "connect"): _connect(AbstractConnection.connect),
     }
     for (owner, name), replacement in patches.items():
         _PATCHES.set(owner, name, replacement)
@@ -263,6 +271,51 @@ def _unsimulated_write(original: Any, world: RQWorld, instead: str) -> Any:
 
     write.__name__ = original.__name__
     return write
+
+
+def _connect(original: Any) -> Any:
+    def connect(self: Any) -> None:
+        call = _rq_call(sys._getframe(1))
+        if call is None:
+            return original(self)  # type: ignore[no-any-return]  # the application's own use of Redis
+        # Even a reachable Redis would answer from outside the simulation (queue.count of a real, empty
+        # queue); with none, redis-py retries with backoff for seconds and then raises ConnectionError.
+        where = f"{getattr(self, 'host', '?')}:{getattr(self, 'port', '?')}"
+        raise UnsupportedFeature(
+            f"RQ's {call}() reached for Redis at {where}, which jobsim-rq does not simulate (only enqueueing, "
+            "the workers and scheduler, job statuses, results and meta are; see 'What is not modelled' in "
+            "plugins/jobsim-rq/README.md). Read the simulation instead: job.get_status(), job.return_value(), "
+            "sim.runs(...), sim.rq.job(id)", system="rq", feature=call,
+        )  # fmt: skip
+
+    return connect
+
+
+def _rq_call(frame: Any) -> str | None:
+    """The RQ function user code called to open this connection (``Queue.count``), if RQ opened it.
+
+    Above redis-py's own frames comes either RQ code -- then the outermost frame of that run of RQ
+    frames is the call user code made -- or anything else (a job's own use of Redis, even while RQ's
+    ``Job.perform`` runs further down the stack), which is not RQ's."""
+    def module(f: Any) -> str:
+        return f.f_globals.get("__name__", "")  # type: ignore[no-any-return]
+
+    def is_rq(f: Any) -> bool:
+        return module(f) == "rq" or module(f).startswith("rq.")
+
+    while frame is not None and (module(frame) == "redis" or module(frame).startswith("redis.")):
+        frame = frame.f_back
+    if frame is None or not is_rq(frame):
+        return None
+    while frame.f_back is not None and is_rq(frame.f_back):
+        frame = frame.f_back
+    code = frame.f_code
+    call = getattr(code, "co_qualname", None)  # 3.11+
+    if call is None:  # 3.10: the bare name, with the class of self/cls in front
+        owner = frame.f_locals.get("self", frame.f_locals.get("cls"))
+        owner = owner if isinstance(owner, type) or owner is None else type(owner)
+        call = code.co_name if owner is None else f"{owner.__name__}.{code.co_name}"
+    return call
 
 
 def _save_meta(original: Any, world: RQWorld) -> Any:

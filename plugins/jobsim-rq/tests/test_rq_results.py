@@ -96,3 +96,45 @@ def test_cancel_of_a_running_job_delete_and_requeue_are_refused_by_name(queue):
                 getattr(job, name)()
         sim.run_until_idle()
         assert sim.runs(nap)[0].status == "completed"
+
+
+def test_an_rq_call_that_reaches_redis_is_named_instead_of_a_redis_connection_error(queue):
+    """Reads the simulation does not model (``job.refresh()``, ``queue.count``, ``queue.get_job_ids()``...)
+    reach for Redis; with no server they failed with redis-py's ``ConnectionError`` from deep inside its
+    socket code. They now say which RQ call it was and what to use; Redis used by anything but RQ is
+    left alone."""
+    import redis
+    import redis.backoff
+    import redis.retry
+
+    with jobsim.Simulation(queue, start=START):
+        job = queue.enqueue(double, 1)
+        for call, name in ((job.refresh, "Job.refresh"), (lambda: queue.count, "Queue.count"),
+                           (queue.get_job_ids, "Queue.get_job_ids")):  # fmt: skip
+            with pytest.raises(jobsim.UnsupportedFeature, match=rf"RQ's {name}\(\) reached for Redis at "
+                               r"127\.0\.0\.1:1, which jobsim-rq does not simulate.*job\.get_status\(\)"):
+                call()
+        own = redis.Redis(host="127.0.0.1", port=1, retry=redis.retry.Retry(redis.backoff.NoBackoff(), 0))
+        with pytest.raises(redis.exceptions.ConnectionError):
+            own.get("a-key-of-the-app's-own")
+
+
+def uses_its_own_redis() -> str:
+    """A job with its own Redis (a cache): RQ's ``Job.perform`` is further down the stack, but this is not RQ."""
+    import redis
+    import redis.backoff
+    import redis.retry
+
+    own = redis.Redis(host="127.0.0.1", port=1, retry=redis.retry.Retry(redis.backoff.NoBackoff(), 0))
+    own.get("cache-key")
+    return "unreachable"
+
+
+def test_a_job_using_redis_itself_fails_as_on_a_worker_without_redis(queue):
+    import redis
+
+    with jobsim.Simulation(queue, start=START) as sim:
+        queue.enqueue(uses_its_own_redis)
+        sim.run_until_idle()
+        [run] = sim.runs(uses_its_own_redis)
+        assert run.status == "failed" and isinstance(run.error, redis.exceptions.ConnectionError)

@@ -531,7 +531,7 @@ class Simulation:
         if dynamic:  # e.g. jobsim-rq: a job function is declared when a queue first enqueues it
             listed = accepted if self.functions else "no function is known yet"
             accepted = (f"{listed}: {' and '.join(dynamic)} functions are only known once user code has used them "
-                        "(enqueued one, say); do that first, then name it")
+                        "(enqueued or added a job of it, say); do that first, then name it")
         raise InvalidArgument.build(argument, function, accepted)
 
     def _failure_handler(self, fn: Function) -> Function:

@@ -379,8 +379,8 @@ def test_naming_a_job_function_before_it_was_ever_enqueued_says_why_it_is_unknow
     with jobsim.Simulation(queue, start=START) as sim:
         for call in (lambda: sim.fail(note, times=2), lambda: sim.runs(note), lambda: sim.crash_worker(function=note)):
             with pytest.raises(InvalidArgument, match=r"is not valid: no function is known yet: rq functions are "
-                               r"only known once user code has used them \(enqueued one, say\); do that first, "
-                               r"then name it"):
+                               r"only known once user code has used them \(enqueued or added a job of it, say\); "
+                               r"do that first, then name it"):
                 call()
         queue.enqueue(note, "now known")
         sim.fail(note)  # accepted now

@@ -55,6 +55,7 @@ class CrashPlan:
     function: str | None
     kind: str
     done: bool = False
+    rt: Any = None  # the one app whose worker dies (a crash a task found), else every app's
 
 
 @dataclasses.dataclass(slots=True)
@@ -478,6 +479,8 @@ class CeleryWorld:
         for plan in self.plans:
             if plan.done or (plan.function is not None and plan.function != name):
                 continue
+            if plan.rt is not None and (self.executing is None or self.executing.rt is not plan.rt):
+                continue
             if plan.at is None:
                 at = x.now
             elif plan.function is None:
@@ -499,7 +502,7 @@ class CeleryWorld:
         plan.done = True
         now = self.sim.kernel.now
         self.sim.trace.add(now, "celery.crash", {"how": plan.kind, "task": None, "id": None})
-        for rt in self.apps:
+        for rt in self.apps if plan.rt is None else [plan.rt]:
             assert rt.worker is not None
             self._return_to_broker(rt, rt.worker.abandon(), now)
 
@@ -529,12 +532,36 @@ class CeleryWorld:
                 self.finish(held.run, "failed", at, error, None)
             return
         acked = held.acked
-        if crash.plan.function is not None or crash.plan.at is None:  # else _crash_timer does it at plan.at,
-            self._return_to_broker(rt, worker.abandon(), at)  # once every body running across it has died
+        plan = crash.plan
+        if plan.function is None and plan.at is not None:
+            pass  # _crash_timer returns the worker's messages at plan.at, once every body across it has died
+        elif at > self.sim.kernel.now:
+            # this body found the crash ahead of the clock: tasks that start on this worker before ``at`` and run
+            # across it die too (a plan for that instant), and one that already ran across it cannot now
+            self._refuse_overrun(rt, held, plan, at)
+            follow = CrashPlan(at=at, function=None, kind="worker", rt=rt)
+            self.plans.append(follow)
+            self.sim.kernel.schedule(at, self._crash_timer, follow, owner="celery crash", priority=0)
+        else:
+            self._return_to_broker(rt, worker.abandon(), at)
         if acked:
             self.finish(held.run, "failed", at, WorkerLostError(
                 f"the worker died at {iso(at)} running this task; its message was acknowledged when the task started "
                 "(acks_late=False), so the broker will not deliver it again"), None)  # fmt: skip
+
+    def _refuse_overrun(self, rt: AppRuntime, held: Held, plan: CrashPlan, at: int) -> None:
+        """A task of this worker whose body already ran across ``at`` cannot die there any more."""
+        for task_id, (start, end) in self.spans.items():
+            run = self.runs.get(task_id)
+            if task_id == held.task_id or not start < at < end or run is None or run.function.id not in rt.functions:
+                continue
+            raise UnsupportedFeature(
+                f"the worker crash planned with function={plan.function!r} comes at {iso(at)}, but {run.function.id} "
+                f"(task {task_id}) ran across that instant on the same worker ({iso(start)} to {iso(end)}): jobsim "
+                "runs a task's body in one go when it starts, and that one started first, so it cannot die there now. "
+                f"Plan the crash for the instant instead: sim.celery.crash_worker(at={iso(at)!r}) without function=",
+                system="celery", feature="crash_worker(function=)",
+            )  # fmt: skip
 
     def _return_to_broker(self, rt: AppRuntime, lost: list[Held], at: int) -> None:
         for held in sorted(lost, key=lambda h: h.message.delivery_tag):  # the order they were delivered in

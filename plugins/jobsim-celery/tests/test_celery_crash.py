@@ -244,3 +244,47 @@ def test_a_planned_crash_with_early_acks_loses_the_running_tasks_but_not_the_res
         assert [run.finished_at for run in runs[:2]] == [T0 + dt.timedelta(seconds=5)] * 2
         assert [offsets(run) for run in runs[2:]] == [[3605], [3605]]  # acked only as they start
         assert [r.state for r in results] == ["PENDING", "PENDING", "SUCCESS", "SUCCESS"]
+
+
+def test_a_crash_found_by_a_task_kills_the_other_tasks_running_across_it_too(app):
+    """``crash_worker(function="charge", at=5 s)``: charge's body finds the crash at 5 s. The task that
+    started after it, also running at 5 s on the same worker, ran on to its end (the plan was spent);
+    now the crash becomes one at 5 s for the whole worker, as a planned instant is."""
+    app.conf.update(task_acks_late=True, worker_concurrency=2)
+
+    @app.task(name="charge")
+    def charge():
+        time.sleep(10)
+
+    @app.task(name="render")
+    def render():
+        time.sleep(10)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.celery.crash_worker(function="charge", at="2025-03-01T00:00:05Z")
+        charge.delay()
+        render.delay()
+        sim.run_until_idle()
+        assert [offsets(run) for run in sim.runs("charge") + sim.runs("render")] == [[0, 3605], [0, 3605]]
+        assert isinstance(sim.runs("render")[0].attempts[0].error, WorkerLostError)
+
+
+def test_a_crash_found_after_another_task_ran_across_it_is_refused_not_ignored(app):
+    app.conf.update(task_acks_late=True, worker_concurrency=2)
+
+    @app.task(name="charge")
+    def charge():
+        time.sleep(10)
+
+    @app.task(name="render")
+    def render():
+        time.sleep(10)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.celery.crash_worker(function="charge", at="2025-03-01T00:00:05Z")
+        render.delay()  # its body runs first, to 10 s, before charge's finds the crash at 5 s
+        charge.delay()
+        with pytest.raises(jobsim.UnsupportedFeature, match=r"function='charge' comes at 2025-03-01T00:00:05\.000Z, "
+                           r"but render .* ran across that instant.*crash_worker\(at='2025-03-01T00:00:05\.000Z'\) "
+                           r"without function="):
+            sim.run_until_idle()

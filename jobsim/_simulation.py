@@ -94,7 +94,10 @@ class Simulation:
         self.profile = self.profiles.get(profile)
         self.functions = {fn_id: self._limited(fn) for fn_id, fn in self.functions.items()}
         if not self.functions and not any(a.dynamic for a in self.adapted):
-            raise InvalidArgument("Simulation() got no functions: pass a jobsim.App with at least one @app.function")
+            backends = sorted({a.backend for a in self.adapted})  # e.g. an inngest-py client alone
+            raise InvalidArgument("Simulation() got no functions: " + (
+                f"the {' and '.join(backends)} target(s) passed bring none; pass the functions themselves too"
+                if backends else "pass a jobsim.App with at least one @app.function"))  # fmt: skip
         # UnsupportedFeature for what the system lacks
         resolved = resolve(self.profile, self.functions.values(), now=self.start_ns)
         from ._engine import Engine

@@ -15,7 +15,8 @@ simulation does not hold:
   them (still a ``ValueError``, as RQ raises).
 * ``Job.set_status``/``get_status``/``return_value``/``save_meta``/``get_meta``: the
   state of a simulated job lives on the ``Job`` object, not in a Redis hash. The deprecated
-  ``Job.result`` property is ``return_value()`` (with RQ's warning); ``latest_result()`` and
+  ``Job.result`` property is ``return_value()`` and ``Job.exc_info`` the last failed attempt's
+  traceback (with RQ's warnings); ``latest_result()`` and
   ``results()`` (``Result`` objects from a Redis stream) are refused by name.
 * ``Job.cancel``: the job leaves its queue or the scheduler and its run ends ``cancelled``
   (``RQWorld.cancel``); ``Job.delete``/``Job.requeue`` are refused by name.
@@ -41,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import sys
+import traceback
 import warnings
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -80,6 +82,7 @@ def _patch(world: RQWorld) -> None:
         (Job, "get_status"): _get_status(Job.get_status, world),
         (Job, "return_value"): _return_value(Job.return_value, world),
         (Job, "result"): _result(vars(Job)["result"], world),
+        (Job, "exc_info"): _exc_info(vars(Job)["exc_info"], world),
         (Job, "latest_result"): _unsimulated_read(Job.latest_result, world),
         (Job, "results"): _unsimulated_read(Job.results, world),
         (Job, "cancel"): _cancel(Job.cancel, world),
@@ -234,6 +237,24 @@ def _result(original: property, world: RQWorld) -> property:
         return world.return_value(self, False)
 
     return property(result)
+
+
+def _exc_info(original: property, world: RQWorld) -> property:
+    def exc_info(self: Any) -> Any:
+        """``Job.exc_info`` (``rq/job.py:866-881``): the latest ``Result``'s ``exc_string`` if it is a failure
+        (one awaiting its retry too), as the worker formats it (``traceback.format_exception``), else the
+        job's ``_exc_info``."""
+        if not world.owns(self):
+            return original.__get__(self, type(self))
+        warnings.warn("job.exc_info is deprecated, use job.latest_result() instead.", DeprecationWarning, stacklevel=2)
+        held = world.jobs[self.id]
+        attempts = held.run.attempts
+        error = attempts[-1].error if attempts and not world.gone(held) else None
+        if error is None:
+            return self._exc_info
+        return "".join(traceback.format_exception(type(error), error, error.__traceback__))
+
+    return property(exc_info)
 
 
 def _unsimulated_read(original: Any, world: RQWorld) -> Any:

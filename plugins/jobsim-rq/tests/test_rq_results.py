@@ -138,3 +138,22 @@ def test_a_job_using_redis_itself_fails_as_on_a_worker_without_redis(queue):
         sim.run_until_idle()
         [run] = sim.runs(uses_its_own_redis)
         assert run.status == "failed" and isinstance(run.error, redis.exceptions.ConnectionError)
+
+
+def test_the_deprecated_exc_info_property_reads_the_last_failed_attempt(queue):
+    """``Job.exc_info`` (``rq/job.py:866-881``): the latest ``Result``'s ``exc_string`` when it is a
+    failure (also one that will be retried), else the job's own ``_exc_info``. It went through
+    ``latest_result()`` to Redis."""
+    from rq import Retry
+
+    with jobsim.Simulation(queue, start=START) as sim:
+        failed = queue.enqueue(broken, retry=Retry(max=1, interval=60))
+        done = queue.enqueue(double, 2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            assert failed.exc_info is None  # not run yet
+            sim.advance("1s")
+            assert failed.exc_info.startswith("Traceback (most recent call last):")  # waiting for its retry
+            assert failed.exc_info.rstrip().endswith("ValueError: broken") and done.exc_info is None
+        with pytest.warns(DeprecationWarning, match="job.exc_info is deprecated"):
+            assert failed.exc_info is not None

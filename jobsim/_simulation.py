@@ -94,7 +94,10 @@ class Simulation:
         self.profile = self.profiles.get(profile)
         self.functions = {fn_id: self._limited(fn) for fn_id, fn in self.functions.items()}
         if not self.functions and not any(a.dynamic for a in self.adapted):
-            raise InvalidArgument("Simulation() got no functions: pass a jobsim.App with at least one @app.function")
+            backends = sorted({a.backend for a in self.adapted})  # e.g. an inngest-py client alone
+            raise InvalidArgument("Simulation() got no functions: " + (
+                f"the {' and '.join(backends)} target(s) passed bring none; pass the functions themselves too"
+                if backends else "pass a jobsim.App with at least one @app.function"))  # fmt: skip
         # UnsupportedFeature for what the system lacks
         resolved = resolve(self.profile, self.functions.values(), now=self.start_ns)
         from ._engine import Engine
@@ -526,9 +529,13 @@ class Simulation:
                                         "simulation does not run (it runs " + ", ".join(repr(a.id) for a in self.apps)
                                         + "); pass that app to Simulation(...) too, or name one of the simulated "
                                         "function ids: " + ", ".join(map(repr, self.functions)))  # fmt: skip
-        raise InvalidArgument.build(
-            argument, function, "one of the simulated function ids: " + ", ".join(map(repr, self.functions))
-        )
+        accepted = "one of the simulated function ids: " + ", ".join(map(repr, self.functions))
+        dynamic = sorted({a.backend for a in self.adapted if a.dynamic})
+        if dynamic:  # e.g. jobsim-rq: a job function is declared when a queue first enqueues it
+            listed = accepted if self.functions else "no function is known yet"
+            accepted = (f"{listed}: {' and '.join(dynamic)} functions are only known once user code has used them "
+                        "(enqueued or added a job of it, say); do that first, then name it")
+        raise InvalidArgument.build(argument, function, accepted)
 
     def _failure_handler(self, fn: Function) -> Function:
         handler = self._failure_handlers.get(fn.id)

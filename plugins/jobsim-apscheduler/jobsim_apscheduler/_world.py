@@ -335,13 +335,16 @@ class APSWorld(JobRuns):
         """Jobs added before the simulation started read the *real* clock where APScheduler reads it at
         construction: ``IntervalTrigger``'s default ``start_date = datetime.now(tz) + interval``
         (``triggers/interval.py:69``), ``DateTrigger``'s default ``run_date = datetime.now(tz)``
-        (``triggers/date.py:24``), and a ``next_run_time=datetime.now()`` passed to ``add_job``. Such an
-        instant (within ``REAL_CLOCK_WINDOW`` before the real now) is moved to the simulation's start, as
-        if the scheduler had been built then; any other date is the user's and is left alone.
+        (``triggers/date.py:24``), ``CalendarIntervalTrigger``'s default ``start_date = date.today()``
+        (``triggers/calendarinterval.py:103``), and a ``next_run_time=datetime.now()`` passed to ``add_job``.
+        Such an instant (within ``REAL_CLOCK_WINDOW`` before the real now; for a date, the real day) is moved
+        to the simulation's start, as if the scheduler had been built then; any other date is the user's and
+        is left alone.
 
         A job given back by an earlier simulation (``_restore``) keeps its date from the real clock however
         long ago that was: a module-level scheduler imported at the start of a 20-minute test run is
         rebased in its last test as in its first (``_GIVEN_BACK``)."""
+        from apscheduler.triggers.calendarinterval import CalendarIntervalTrigger
         from apscheduler.triggers.date import DateTrigger
         from apscheduler.triggers.interval import IntervalTrigger
 
@@ -353,6 +356,8 @@ class APSWorld(JobRuns):
         def from_real_clock(when: Any) -> bool:
             return isinstance(when, dt.datetime) and real - REAL_CLOCK_WINDOW <= when <= real
 
+        today = {(real - REAL_CLOCK_WINDOW).astimezone().date(), real.astimezone().date()}  # date.today(), local
+
         known = {id(job): kinds for job, kinds in driven.given_back}
         for job, _store, _replace in driven.scheduler._pending_jobs:
             trigger, kinds, moved = job.trigger, known.get(id(job), frozenset()), set()
@@ -363,6 +368,9 @@ class APSWorld(JobRuns):
                 moved.add("trigger")
             elif isinstance(trigger, DateTrigger) and ("trigger" in kinds or from_real_clock(trigger.run_date)):
                 trigger.run_date = start.astimezone(trigger.run_date.tzinfo)
+                moved.add("trigger")
+            elif isinstance(trigger, CalendarIntervalTrigger) and ("trigger" in kinds or trigger.start_date in today):
+                trigger.start_date = start.astimezone().date()  # what date.today() reads at the start
                 moved.add("trigger")
             next_run_time = getattr(job, "next_run_time", None)
             if isinstance(next_run_time, dt.datetime) and ("next_run_time" in kinds or from_real_clock(next_run_time)):

@@ -21,8 +21,14 @@ if TYPE_CHECKING:
 def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
     if "apscheduler" not in sys.modules:
         return None
+    from apscheduler.job import Job
     from apscheduler.schedulers.base import BaseScheduler
 
+    if isinstance(target, Job):  # a common slip: what add_job returned, not the scheduler
+        from jobsim.errors import InvalidArgument
+
+        raise InvalidArgument.build("targets", target, "an APScheduler job; jobsim-apscheduler drives a whole "
+                                    "scheduler: pass the scheduler its add_job() was called on")  # fmt: skip
     if not isinstance(target, BaseScheduler):
         return None
     from ._world import APSWorld

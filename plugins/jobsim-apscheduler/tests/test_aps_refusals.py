@@ -173,3 +173,13 @@ def test_the_scheduler_is_left_stopped_and_unpatched_after_the_simulation(schedu
     with jobsim.Simulation(pooled, start="2025-03-01T00:00:00Z"):
         assert pooled._executors["default"].max_workers == 4
     assert pooled._executors["default"] is user_pool
+
+
+def test_a_job_passed_as_the_target_is_refused_naming_its_scheduler(scheduler):
+    """``Simulation(job)`` (what ``add_job`` returns) got the generic "a jobsim.App or a target a backend
+    plugin adapts" with every plugin's install line, though jobsim-apscheduler is installed."""
+    job = scheduler.add_job(print, "interval", minutes=5, id="poll")
+    with pytest.raises(jobsim.InvalidArgument, match=r"targets=<Job \(id=poll name=print\)> is not valid: an "
+                       r"APScheduler job; jobsim-apscheduler drives a whole scheduler: pass the scheduler its "
+                       r"add_job\(\) was called on"):
+        jobsim.Simulation(job)

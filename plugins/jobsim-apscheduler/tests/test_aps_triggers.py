@@ -194,3 +194,16 @@ def test_run_until_idle_waits_for_a_date_job_to_the_microsecond(scheduler):
     with jobsim.Simulation(scheduler, start="2039-01-04T00:00:00Z") as sim:
         sim.run_until_idle()
         assert starts(sim.runs("once")) == ["2039-01-04T16:16:18.714009Z"]
+
+
+def test_a_calendar_interval_job_added_before_the_simulation_counts_from_the_simulations_day(scheduler):
+    """``CalendarIntervalTrigger`` defaults ``start_date`` to ``date.today()`` when it is built
+    (``triggers/calendarinterval.py:103``), here the real day: the job's first run was that day at
+    03:00, so a simulation of another day never ran it. The simulation moves it to its start's day,
+    as for ``IntervalTrigger``; a ``start_date`` the user gave is left alone."""
+    scheduler.add_job(_noop, "calendarinterval", days=1, hour=3, timezone="UTC", id="nightly")
+    scheduler.add_job(_noop, "calendarinterval", weeks=1, hour=3, start_date="2025-03-03", timezone="UTC", id="mine")
+    with jobsim.Simulation(scheduler, start="2025-03-01T00:00:00Z") as sim:
+        sim.advance("3d")
+        assert starts(sim.runs("nightly")) == ["2025-03-01T03:00:00Z", "2025-03-02T03:00:00Z", "2025-03-03T03:00:00Z"]
+        assert starts(sim.runs("mine")) == ["2025-03-03T03:00:00Z"]

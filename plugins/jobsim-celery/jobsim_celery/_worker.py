@@ -388,7 +388,7 @@ class Worker:
             fatal, self.world.fatal = self.world.fatal, None
             raise fatal
         if self.concurrency is not None:
-            self.slots.append(x.now)
+            self.slots.append(x.now if crash is None else crash.at)  # a dead process frees its slot as it dies
         if x.now > start:  # the body spent virtual time: the worker reports then, and the clock gets there
             if not x.terminated:
                 self.world.spans[held.task_id] = (start, x.now)

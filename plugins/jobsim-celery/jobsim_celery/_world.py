@@ -55,6 +55,7 @@ class CrashPlan:
     function: str | None
     kind: str
     done: bool = False
+    rt: Any = None  # the one app whose worker dies (a crash a task found), else every app's
 
 
 @dataclasses.dataclass(slots=True)
@@ -456,7 +457,7 @@ class CeleryWorld:
         plan = CrashPlan(at=at_ns, function=name, kind=kind)
         self.plans.append(plan)
         if at_ns is not None and name is None:
-            self.sim.kernel.schedule(at_ns, self._crash_timer, plan, owner="celery crash", priority=2)
+            self.sim.kernel.schedule(at_ns, self._crash_timer, plan, owner="celery crash", priority=0)
 
     def runs_task(self, name: str) -> bool:
         """Whether ``name`` is a task of an app this world simulates."""
@@ -478,12 +479,16 @@ class CeleryWorld:
         for plan in self.plans:
             if plan.done or (plan.function is not None and plan.function != name):
                 continue
+            if plan.rt is not None and (self.executing is None or self.executing.rt is not plan.rt):
+                continue
             if plan.at is None:
                 at = x.now
             elif plan.function is None:
                 if not x.start <= plan.at <= x.now:
                     continue
-                at = plan.at
+                # The worker dies at a fixed instant: every body running across it dies with it, so the
+                # plan stays armed for them; its timer at plan.at ends it and returns the worker's messages.
+                raise WorkerCrash(plan, plan.at)
             elif plan.at <= x.now:
                 at = max(plan.at, x.start)
             else:
@@ -497,7 +502,7 @@ class CeleryWorld:
         plan.done = True
         now = self.sim.kernel.now
         self.sim.trace.add(now, "celery.crash", {"how": plan.kind, "task": None, "id": None})
-        for rt in self.apps:
+        for rt in self.apps if plan.rt is None else [plan.rt]:
             assert rt.worker is not None
             self._return_to_broker(rt, rt.worker.abandon(), now)
 
@@ -527,14 +532,39 @@ class CeleryWorld:
                 self.finish(held.run, "failed", at, error, None)
             return
         acked = held.acked
-        self._return_to_broker(rt, worker.abandon(), at)
+        plan = crash.plan
+        if plan.function is None and plan.at is not None:
+            pass  # _crash_timer returns the worker's messages at plan.at, once every body across it has died
+        elif at > self.sim.kernel.now:
+            # this body found the crash ahead of the clock: tasks that start on this worker before ``at`` and run
+            # across it die too (a plan for that instant), and one that already ran across it cannot now
+            self._refuse_overrun(rt, held, plan, at)
+            follow = CrashPlan(at=at, function=None, kind="worker", rt=rt)
+            self.plans.append(follow)
+            self.sim.kernel.schedule(at, self._crash_timer, follow, owner="celery crash", priority=0)
+        else:
+            self._return_to_broker(rt, worker.abandon(), at)
         if acked:
             self.finish(held.run, "failed", at, WorkerLostError(
                 f"the worker died at {iso(at)} running this task; its message was acknowledged when the task started "
                 "(acks_late=False), so the broker will not deliver it again"), None)  # fmt: skip
 
+    def _refuse_overrun(self, rt: AppRuntime, held: Held, plan: CrashPlan, at: int) -> None:
+        """A task of this worker whose body already ran across ``at`` cannot die there any more."""
+        for task_id, (start, end) in self.spans.items():
+            run = self.runs.get(task_id)
+            if task_id == held.task_id or not start < at < end or run is None or run.function.id not in rt.functions:
+                continue
+            raise UnsupportedFeature(
+                f"the worker crash planned with function={plan.function!r} comes at {iso(at)}, but {run.function.id} "
+                f"(task {task_id}) ran across that instant on the same worker ({iso(start)} to {iso(end)}): jobsim "
+                "runs a task's body in one go when it starts, and that one started first, so it cannot die there now. "
+                f"Plan the crash for the instant instead: sim.celery.crash_worker(at={iso(at)!r}) without function=",
+                system="celery", feature="crash_worker(function=)",
+            )  # fmt: skip
+
     def _return_to_broker(self, rt: AppRuntime, lost: list[Held], at: int) -> None:
-        for held in lost:
+        for held in sorted(lost, key=lambda h: h.message.delivery_tag):  # the order they were delivered in
             due = self._redelivery_at(rt.app, held.fetched, at)
             message = _redelivered(held.message)
             again = Held(rt, message, held.queue, held.run, due)

@@ -22,12 +22,18 @@ if TYPE_CHECKING:
 def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
     if "celery" not in sys.modules:
         return None
-    from celery import Celery
+    from celery import Celery, Task
 
     from ._world import CeleryTarget, CeleryWorld
 
     if isinstance(target, Celery):
         target = CeleryTarget(target)
+    elif isinstance(target, Task):  # a common slip: the task, not its app
+        from jobsim.errors import InvalidArgument
+
+        name = getattr(target, "__name__", None) or "task"
+        raise InvalidArgument.build("targets", target, "a Celery task; jobsim-celery simulates a whole app: pass its "
+                                    f"app, jobsim.Simulation({name}.app)")  # fmt: skip
     elif not isinstance(target, CeleryTarget):
         return None
     world = getattr(sim, "celery", None)

@@ -199,3 +199,92 @@ def test_faults_the_celery_worker_does_not_simulate_are_refused(app, charge):
             sim.downtime("2025-03-01T01:00:00Z", "2025-03-01T02:00:00Z")
         with pytest.raises(jobsim.errors.UnsupportedFeature, match=r"duplicate_delivery\(\).*crash_worker"):
             sim.duplicate_delivery("charge")
+
+
+@pytest.mark.parametrize("plan", ["sim.celery", "sim"])
+def test_a_planned_crash_kills_every_task_running_across_it_and_returns_every_unacked_message(app, plan):
+    """``kill -9`` of a worker with two pool processes: both running tasks die at the crash instant,
+    and the two messages it had reserved for later (fetched, not started, so unacknowledged) go
+    back to Redis too. Before the fix only the first body found the crash: the second ran on to
+    its end past the worker's death, and the reserved two ran at 10 s on a worker that was dead."""
+    app.conf.update(task_acks_late=True, worker_concurrency=2)
+
+    @app.task(name="render")
+    def render(page):
+        time.sleep(10)
+        return page
+
+    with jobsim.Simulation(app, start=START) as sim:
+        results = [render.delay(page) for page in range(4)]
+        (sim.celery.crash_worker if plan == "sim.celery" else sim.crash_worker)(at="2025-03-01T00:00:05Z")
+        sim.run_until_idle()
+        runs = sim.runs("render")
+        # fetched at 0 s: the restarted worker's sweeps at 5, 105, ... restore them at 3605 s (age > 3600 s);
+        # two pool processes again, so pages 2 and 3 wait for 0 and 1
+        assert [offsets(run) for run in runs] == [[0, 3605], [0, 3605], [3615], [3615]]
+        assert [(a.finished_at - T0).total_seconds() for a in runs[1].attempts] == [5, 3615]
+        assert all(isinstance(run.attempts[0].error, WorkerLostError) for run in runs[:2])
+        assert [r.get() for r in results] == [0, 1, 2, 3]
+
+
+def test_a_planned_crash_with_early_acks_loses_the_running_tasks_but_not_the_reserved_ones(app):
+    app.conf.update(worker_concurrency=2)
+
+    @app.task(name="render")
+    def render(page):
+        time.sleep(10)
+        return page
+
+    with jobsim.Simulation(app, start=START) as sim:
+        results = [render.delay(page) for page in range(4)]
+        sim.celery.crash_worker(at="2025-03-01T00:00:05Z")
+        sim.run_until_idle()
+        runs = sim.runs("render")
+        assert [run.status for run in runs] == ["failed", "failed", "completed", "completed"]
+        assert [run.finished_at for run in runs[:2]] == [T0 + dt.timedelta(seconds=5)] * 2
+        assert [offsets(run) for run in runs[2:]] == [[3605], [3605]]  # acked only as they start
+        assert [r.state for r in results] == ["PENDING", "PENDING", "SUCCESS", "SUCCESS"]
+
+
+def test_a_crash_found_by_a_task_kills_the_other_tasks_running_across_it_too(app):
+    """``crash_worker(function="charge", at=5 s)``: charge's body finds the crash at 5 s. The task that
+    started after it, also running at 5 s on the same worker, ran on to its end (the plan was spent);
+    now the crash becomes one at 5 s for the whole worker, as a planned instant is."""
+    app.conf.update(task_acks_late=True, worker_concurrency=2)
+
+    @app.task(name="charge")
+    def charge():
+        time.sleep(10)
+
+    @app.task(name="render")
+    def render():
+        time.sleep(10)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.celery.crash_worker(function="charge", at="2025-03-01T00:00:05Z")
+        charge.delay()
+        render.delay()
+        sim.run_until_idle()
+        assert [offsets(run) for run in sim.runs("charge") + sim.runs("render")] == [[0, 3605], [0, 3605]]
+        assert isinstance(sim.runs("render")[0].attempts[0].error, WorkerLostError)
+
+
+def test_a_crash_found_after_another_task_ran_across_it_is_refused_not_ignored(app):
+    app.conf.update(task_acks_late=True, worker_concurrency=2)
+
+    @app.task(name="charge")
+    def charge():
+        time.sleep(10)
+
+    @app.task(name="render")
+    def render():
+        time.sleep(10)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.celery.crash_worker(function="charge", at="2025-03-01T00:00:05Z")
+        render.delay()  # its body runs first, to 10 s, before charge's finds the crash at 5 s
+        charge.delay()
+        with pytest.raises(jobsim.UnsupportedFeature, match=r"function='charge' comes at 2025-03-01T00:00:05\.000Z, "
+                           r"but render .* ran across that instant.*crash_worker\(at='2025-03-01T00:00:05\.000Z'\) "
+                           r"without function="):
+            sim.run_until_idle()

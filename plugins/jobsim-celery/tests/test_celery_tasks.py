@@ -383,3 +383,17 @@ def test_a_result_is_seen_only_once_its_task_has_finished_in_virtual_time(app):
         sim.run_until_idle()
         assert (result.state, result.get()) == ("SUCCESS", "done")
         assert seen == ["PENDING", "RETRY"]
+
+
+def test_a_task_passed_as_the_target_is_refused_naming_its_app(app):
+    """``Simulation(send_invoice)`` instead of ``Simulation(app)`` said only "a jobsim.App or a target a
+    backend plugin adapts", with the install line of every plugin, though jobsim-celery is installed."""
+
+    @app.task(name="send_invoice")
+    def send_invoice():
+        return None
+
+    with pytest.raises(jobsim.InvalidArgument, match=r"targets=<@task: send_invoice of tests.*> is not valid: a "
+                       r"Celery task; jobsim-celery simulates a whole app: pass its app, "
+                       r"jobsim.Simulation\(send_invoice.app\)"):
+        jobsim.Simulation(send_invoice)

@@ -104,3 +104,12 @@ def test_runs_and_fail_take_the_inngest_function_itself():
         assert [r.status for r in sim.runs(job)] == ["failed", "completed"]
         with pytest.raises(jobsim.InvalidArgument, match=r"one of the simulated function ids: 'shop-job'"):
             sim.runs(other)
+
+
+def test_a_client_without_its_functions_is_refused_naming_what_is_missing():
+    """``Simulation(client)`` alone was told to "pass a jobsim.App with at least one @app.function",
+    advice for jobsim's own API that an inngest-py user cannot follow."""
+    client = inngest.Inngest(app_id="shop", is_production=False)
+    with pytest.raises(jobsim.InvalidArgument, match=r"Simulation\(\) got no functions: the inngest-py target\(s\) "
+                       r"passed bring none; pass the functions themselves too"):
+        jobsim.Simulation(client)

@@ -640,6 +640,54 @@ class RQWorld:
         self.sim.kernel.schedule(at_ns, self._stop_arrives, held, at_ns, owner=f"{held.job.func_name} (stop-job)",
                                  priority=BACKGROUND, recurring=True)  # fmt: skip
 
+    def cancel(self, job: Any, *, pipeline: Any, enqueue_dependents: bool, remove_from_dependencies: bool) -> Any:
+        """``Job.cancel`` (``rq/job.py:1213-1320``) of a simulated job: status ``canceled``, out of its queue
+        and the scheduler's registry (``_remove_from_registries(remove_from_queue=True)``), so no worker or
+        scheduler takes it; its run ends ``cancelled``. Deferred dependents stay deferred (a canceled
+        dependency is never met, ``rq/job.py:1891``) unless ``enqueue_dependents=True`` moves those whose
+        other dependencies are met to their queues (``move_dependents_to_ready``). A job that is running
+        is refused: RQ would mark it canceled while its work horse runs on and then reports it.
+        ``remove_from_dependencies`` needs nothing more here: a canceled dependent is never released."""
+        from rq.exceptions import InvalidJobOperation
+
+        held = self.jobs[job.id]
+        if pipeline is not None:
+            raise UnsupportedFeature(
+                f"job.cancel(pipeline=...) of RQ job {job.id}: jobsim-rq does not simulate Redis pipelines; "
+                "call job.cancel() without one", system="rq", feature="cancel(pipeline=)",
+            )  # fmt: skip
+        status = self.status(job)
+        if status == JobStatus.CANCELED:
+            raise InvalidJobOperation(f"Cannot cancel already canceled job: {job.id}")
+        if status == JobStatus.STARTED:
+            raise UnsupportedFeature(
+                f"job.cancel() of RQ job {job.id} ({job.func_name}) while it runs: RQ only marks it canceled, its "
+                "work horse runs on and reports it, which jobsim-rq does not model. Stop it instead: "
+                "sim.rq.stop(job, at=...) or send_stop_job_command(connection, job.id), planned before it starts",
+                system="rq", feature="cancel a started job",
+            )  # fmt: skip
+        now = self.sim.now_ns()
+        if held.due_timer is not None:
+            self.sim.kernel.cancel(held.due_timer)
+            held.due_timer = None
+        held.due = None
+        job._status = JobStatus.CANCELED
+        run = held.run
+        if run.status in ("queued", "waiting"):
+            run.status, run.end_ns = "cancelled", now
+            self.sim.trace.add(now, "run.end", {"function": run.function.id, "run": run.id, "status": "cancelled",
+                                                "rq": "canceled"})  # fmt: skip
+        moved: dict[str, list[str]] = {}
+        if enqueue_dependents:
+            for dependent in self.dependents.pop(job.id, []):
+                if dependent.job._status != JobStatus.DEFERRED or self.gone(dependent):
+                    continue
+                if any(dep_id != job.id for dep_id in self._unmet(dependent.job)):
+                    continue
+                self.push(dependent.queue, dependent.job, at_front=dependent.job.should_enqueue_at_front())
+                moved.setdefault(dependent.queue.name, []).append(dependent.job.id)
+        return moved
+
     def _stop_arrives(self, held: Held, at: int) -> None:
         """The command reaches the worker at ``at``: a job that was running then was killed by ``_perform``
         (``stop_plan``); any other is not the worker's current job, so the command is ignored."""

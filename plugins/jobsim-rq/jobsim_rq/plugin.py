@@ -27,8 +27,17 @@ def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
         return _world(sim).adopt_worker(target)
     if "rq" not in sys.modules:
         return None
+    from rq.job import Job
     from rq.queue import Queue
+    from rq.worker import BaseWorker
 
+    if isinstance(target, (Job, BaseWorker)):  # common slips: what enqueue returned, or RQ's own worker
+        from jobsim.errors import InvalidArgument
+
+        accepted = ("an RQ job; jobsim-rq runs queues: pass the queue it is enqueued on, jobsim.Simulation(queue)"
+                    if isinstance(target, Job) else "RQ's own Worker, which would work in real time against Redis; "
+                    "pass jobsim_rq.Worker([queue, ...], count=...) instead")  # fmt: skip
+        raise InvalidArgument.build("targets", target, accepted)
     if not isinstance(target, Queue):
         return None
     return _world(sim).adopt(target)

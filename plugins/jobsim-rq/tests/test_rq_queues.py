@@ -370,3 +370,33 @@ def test_jobs_queue_in_the_order_of_their_virtual_instants(queue):
         sim.run_until_idle()
     ten = dt.timedelta(seconds=10)
     assert [(label, at) for label, at, *_ in seen] == [("scheduled for 5 s", ten), ("enqueued at 7 s by a job", ten)]
+
+
+def test_naming_a_job_function_before_it_was_ever_enqueued_says_why_it_is_unknown(queue):
+    """RQ job functions are only known to the simulation once a queue enqueued them: arming
+    ``sim.fail(note)`` first was refused with "one of the simulated function ids: " and an
+    empty list, which names neither the problem nor the way out."""
+    with jobsim.Simulation(queue, start=START) as sim:
+        for call in (lambda: sim.fail(note, times=2), lambda: sim.runs(note), lambda: sim.crash_worker(function=note)):
+            with pytest.raises(InvalidArgument, match=r"is not valid: no function is known yet: rq functions are "
+                               r"only known once user code has used them \(enqueued or added a job of it, say\); "
+                               r"do that first, then name it"):
+                call()
+        queue.enqueue(note, "now known")
+        sim.fail(note)  # accepted now
+        sim.run_until_idle()
+        assert [type(run.attempts[0].error) for run in sim.runs(note)] == [jobsim.errors.InjectedFault]
+
+
+def test_an_rq_job_or_a_real_rq_worker_as_the_target_is_refused_naming_what_to_pass(queue):
+    """A ``Job`` (what ``enqueue`` returns) or RQ's own ``Worker`` got the generic "a jobsim.App or a
+    target a backend plugin adapts", with every plugin's install line."""
+    from rq import Worker as RQWorker
+
+    job = queue.create_job(note, args=("x",))
+    with pytest.raises(InvalidArgument, match=r"is not valid: an RQ job; jobsim-rq runs queues: pass the queue it "
+                       r"is enqueued on, jobsim.Simulation\(queue\)"):
+        jobsim.Simulation(job)
+    with pytest.raises(InvalidArgument, match=r"is not valid: RQ's own Worker, which would work in real time "
+                       r"against Redis; pass jobsim_rq.Worker\(\[queue, \.\.\.\], count=\.\.\.\) instead"):
+        jobsim.Simulation(object.__new__(RQWorker))  # RQWorker(...) itself talks to Redis, which is not running

@@ -246,10 +246,8 @@ def test_a_planned_crash_with_early_acks_loses_the_running_tasks_but_not_the_res
         assert [r.state for r in results] == ["PENDING", "PENDING", "SUCCESS", "SUCCESS"]
 
 
-def test_a_crash_found_by_a_task_kills_the_other_tasks_running_across_it_too(app):
-    """``crash_worker(function="charge", at=5 s)``: charge's body finds the crash at 5 s. The task that
-    started after it, also running at 5 s on the same worker, ran on to its end (the plan was spent);
-    now the crash becomes one at 5 s for the whole worker, as a planned instant is."""
+def two_ten_second_tasks(app):
+    """``charge`` and ``render``, 10 s each, on a worker of two processes that acks late."""
     app.conf.update(task_acks_late=True, worker_concurrency=2)
 
     @app.task(name="charge")
@@ -259,6 +257,15 @@ def test_a_crash_found_by_a_task_kills_the_other_tasks_running_across_it_too(app
     @app.task(name="render")
     def render():
         time.sleep(10)
+
+    return charge, render
+
+
+def test_a_crash_found_by_a_task_kills_the_other_tasks_running_across_it_too(app):
+    """``crash_worker(function="charge", at=5 s)``: charge's body finds the crash at 5 s. The task that
+    started after it, also running at 5 s on the same worker, ran on to its end (the plan was spent);
+    now the crash becomes one at 5 s for the whole worker, as a planned instant is."""
+    charge, render = two_ten_second_tasks(app)
 
     with jobsim.Simulation(app, start=START) as sim:
         sim.celery.crash_worker(function="charge", at="2025-03-01T00:00:05Z")
@@ -270,15 +277,7 @@ def test_a_crash_found_by_a_task_kills_the_other_tasks_running_across_it_too(app
 
 
 def test_a_crash_found_after_another_task_ran_across_it_is_refused_not_ignored(app):
-    app.conf.update(task_acks_late=True, worker_concurrency=2)
-
-    @app.task(name="charge")
-    def charge():
-        time.sleep(10)
-
-    @app.task(name="render")
-    def render():
-        time.sleep(10)
+    charge, render = two_ten_second_tasks(app)
 
     with jobsim.Simulation(app, start=START) as sim:
         sim.celery.crash_worker(function="charge", at="2025-03-01T00:00:05Z")

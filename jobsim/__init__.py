@@ -22,6 +22,7 @@ from .errors import (
     NonRetriableError,
     RetryAfterError,
     StepError,
+    StepMisuse,
     UnsupportedFeature,
     WorkerCrashed,
 )
@@ -80,6 +81,7 @@ __all__ = [
     "Scenario",
     "Simulation",
     "StepError",
+    "StepMisuse",
     "StepRecord",
     "TableBackoff",
     "Throttle",

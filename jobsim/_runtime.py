@@ -46,7 +46,7 @@ from ._polling import Polls
 from ._records import FINAL, Attempt
 from ._steps import Suspend
 from ._time import MS, SECOND, format_duration, iso
-from .errors import InvalidArgument, NonRetriableError, RetryAfterError, WorkerCrashed
+from .errors import InvalidArgument, NonRetriableError, RetryAfterError, StepMisuse, WorkerCrashed
 
 if TYPE_CHECKING:
     from ._app import Function
@@ -479,8 +479,8 @@ class SystemRuntime:
 
     def _retry_due(self, run: Run, attempt: int, now: int, error: BaseException) -> int | None:
         profile, engine = self.profile, self.engine
-        if isinstance(error, NonRetriableError) and profile.non_retriable:
-            return None
+        if isinstance(error, NonRetriableError) and (profile.non_retriable or isinstance(error, StepMisuse)):
+            return None  # a step misuse is a mistake in the handler, on every system
         policy = engine.policy(run.function)
         if attempt + 1 >= policy.attempts:
             return None

@@ -26,7 +26,7 @@ from ._events import Event, for_run, json_copy, refresh
 from ._expr import compile_expression, compile_match
 from ._safe import shown
 from ._time import Duration, Instant, duration_ns, instant_ns
-from .errors import InvalidArgument, JobsimError, NonRetriableError, StepError
+from .errors import InvalidArgument, JobsimError, NonRetriableError, StepError, StepMisuse
 
 T = TypeVar("T")
 
@@ -124,7 +124,7 @@ class Execution:
         self.in_step: str | bool = False  # the step whose code is running (a crash names it)
         self.plan: Plan | None = None  # set only around parallel steps (``_parallel.py``)
         self.thread = threading.get_ident()  # the thread running the handler: only it may start steps
-        self.strayed: JobsimError | None = None  # a step another thread called (``stray``, ``strayed``)
+        self.strayed: StepMisuse | None = None  # a step another thread called (``stray``, ``strayed``)
 
     def key(self, step_id: Any) -> str:
         """The step id, with ``:n`` appended on its n-th reuse in this request."""
@@ -133,7 +133,7 @@ class Execution:
         if self.in_step:
             if threading.get_ident() != self.thread:  # e.g. a thread pool inside ``step.run``'s code
                 raise self.stray(step_id)
-            raise InvalidArgument(
+            raise StepMisuse(
                 f"step {step_id!r} was called inside another step ({self.in_step!r} was running); steps cannot be "
                 "nested, nor awaited together (asyncio.gather, create_task): use ctx.step.parallel([...])"
             )
@@ -165,7 +165,7 @@ class Execution:
             raise StepError(key, record.error)  # type: ignore[arg-type]
         return record
 
-    def stray(self, key: str) -> JobsimError:
+    def stray(self, key: str) -> StepMisuse:
         """The error for a new step called from a thread the handler started; remembered for ``strayed``.
 
         Its ``Suspend`` would end the request in that thread, where nothing catches it:
@@ -173,7 +173,7 @@ class Execution:
         as if the step had not been called. Inngest's SDKs run one handler on one thread
         (a step is a yield point of the request), so the only sound answer is to refuse.
         """
-        error = JobsimError(
+        error = StepMisuse(
             f"step {key!r} of function {self.run_.function.id!r} was called from thread "
             f"{threading.current_thread().name!r}, not the thread running the handler, so its request would end "
             "in that thread and the step be lost: call steps from the handler's own thread; for concurrency use "
@@ -386,8 +386,8 @@ def unawaited(x: Execution, function_id: str, op: tuple[Any, ...]) -> tuple[Any,
     """``op``, or the attempt's failure if an async handler called steps without awaiting them.
 
     Their coroutines are closed (the error reports them: no later "never awaited" warning).
-    An error the handler raised itself becomes the cause, and a ``NonRetriableError``
-    keeps the attempt from being retried, as the handler asked.
+    An error the handler raised itself becomes the cause. Retrying would skip the step
+    again, so the attempt is not retried.
     """
     missing = []
     for step_id, coro in getattr(x, "made", ()):
@@ -396,19 +396,19 @@ def unawaited(x: Execution, function_id: str, op: tuple[Any, ...]) -> tuple[Any,
             missing.append(repr(str(step_id)))
     if not missing:
         return op
-    return _fails(op, JobsimError(
+    return _fails(op, StepMisuse(
         f"step {', '.join(missing)} was called without `await` in async function {function_id!r}, so its code "
         "never ran: write `await ctx.step.run(...)` (every ctx.step method of an async handler is awaited)"
     ))  # fmt: skip
 
 
-def strayed(stray: JobsimError, op: tuple[Any, ...]) -> tuple[Any, ...]:
+def strayed(stray: StepMisuse, op: tuple[Any, ...]) -> tuple[Any, ...]:
     """``op``, or the attempt's failure: a thread the handler started called a new step (``Execution.stray``).
 
     The request's own outcome cannot stand: the step it lost never ran. When the handler
     collected the error (``future.result()``) and let it propagate, ``op`` already says so;
-    otherwise, as for ``unawaited``, the handler's own error becomes the cause and a
-    ``NonRetriableError`` keeps the attempt from being retried.
+    otherwise, as for ``unawaited``, the handler's own error becomes the cause, and the
+    attempt is not retried.
     """
     cause, seen = (op[1] if op[0] == "error" else None), set()
     while cause is not None and id(cause) not in seen:
@@ -419,12 +419,10 @@ def strayed(stray: JobsimError, op: tuple[Any, ...]) -> tuple[Any, ...]:
     return _fails(op, stray)
 
 
-def _fails(op: tuple[Any, ...], error: BaseException) -> tuple[Any, ...]:
-    """The attempt fails with ``error`` instead of ``op``: the handler's own error, if it raised
-    one, becomes the cause, and a ``NonRetriableError`` keeps the attempt from being retried."""
+def _fails(op: tuple[Any, ...], error: StepMisuse) -> tuple[Any, ...]:
+    """The attempt fails with ``error`` instead of ``op``, not retried (a ``StepMisuse``); the
+    handler's own error, if it raised one, becomes the cause."""
     own = op[1] if op[0] == "error" else None
-    if isinstance(own, NonRetriableError):
-        error = NonRetriableError(str(error))
     if own is not None:
         error.__cause__ = own
     return ("error", error)

@@ -24,6 +24,7 @@ __all__ = [
     "PluginError",
     "RetryAfterError",
     "StepError",
+    "StepMisuse",
     "TraceError",
     "TraceWarning",
     "UnsupportedFeature",
@@ -91,6 +92,16 @@ class StepError(JobsimError):
 
 class NonRetriableError(Exception):
     """Raise from job code to fail the current step (or the function) without retrying."""
+
+
+class StepMisuse(InvalidArgument, NonRetriableError):
+    """Steps called in a way no request can carry out: nested in another step, awaited together
+    (``asyncio.gather``), called without ``await``, or from a thread the handler started.
+
+    A mistake in the handler, which no retry can mend: the attempt fails and is not retried,
+    whatever the profile. inngest-py does the same for a nested step (``step_sync.py``: a
+    ``CodedError(STEP_NESTED, "Nested steps are not supported.", is_retriable=False)``).
+    """
 
 
 class RetryAfterError(Exception):

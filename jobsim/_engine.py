@@ -31,8 +31,8 @@ from ._steps import (
     Step,
     Suspend,
     UnserializableOutput,
-    _from_job,
     dump,
+    failure,
     strayed,
     unawaited,
 )  # fmt: skip
@@ -97,7 +97,7 @@ class Engine:
         self._outcomes: dict[str, Callable[[Run, Execution, tuple[Any, ...]], None]] = {
             "done": self._done, "failed": self._failed, "sleep": self._sleep, "wait": self._wait,
             "invoke": self._invoke, "returned": self._returned, "error": self._error,
-            "parallel": self._parallel,
+            "parallel": self._parallel, "unsupported": self._unsupported,
         }  # fmt: skip
 
     # -- wiring -----------------------------------------------------------------
@@ -303,7 +303,7 @@ class Engine:
         except Suspend as suspend:
             op = suspend.op
         except JOB_ERRORS as exc:  # SystemExit too; KeyboardInterrupt goes to the test (``_checks.JOB_ERRORS``)
-            op = ("error", _from_job(exc))
+            op = failure(None, exc)  # a refusal (UnsupportedFeature) is raised by the driving call
         finally:
             self.x = None
         if fn.is_async:
@@ -368,6 +368,10 @@ class Engine:
         else:
             record.status, record.error, record.end_ns = "failed", error, x.now
             self._next(run, x.now)
+
+    def _unsupported(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
+        """Job code met a refusal (``_steps.failure``): the driving call raises it, the run stays as it was."""
+        raise op[1]
 
     def _error(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
         error = op[1]

@@ -109,7 +109,7 @@ class SystemRuntime:
         engine = self.engine
         engine.system = self
         outcomes = engine._outcomes
-        outcomes.update(crash=self._crash, defer=self._defer, lost=self._lost, unsupported=self._unsupported)
+        outcomes.update(crash=self._crash, defer=self._defer, lost=self._lost)
         if not self.profile.durable_steps:
             engine._step_types = (InlineStep, AsyncInlineStep)
             outcomes.update(error=self._error, failed=self._error, sleep=self._sleep, wait=self._wait,
@@ -569,9 +569,6 @@ class SystemRuntime:
 
     def _lose(self, run: Run, at: int, error: BaseException) -> None:
         self.engine.finish(run, "lost", at, error)
-
-    def _unsupported(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
-        raise op[1]
 
     # -- downtime -------------------------------------------------------------------------------------
     def _down(self, start: int, end: int) -> None:

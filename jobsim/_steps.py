@@ -26,7 +26,7 @@ from ._events import Event, for_run, json_copy, refresh
 from ._expr import compile_expression, compile_match
 from ._safe import shown
 from ._time import Duration, Instant, duration_ns, instant_ns
-from .errors import InvalidArgument, JobsimError, NonRetriableError, StepError, StepMisuse
+from .errors import InvalidArgument, JobsimError, NonRetriableError, StepError, StepMisuse, UnsupportedFeature
 
 T = TypeVar("T")
 
@@ -73,6 +73,16 @@ def dump(value: Any, what: str) -> Any:
             f"{what} returned {shown(value)}, which cannot be stored as JSON ({exc}); Inngest memoizes "
             "outputs as JSON, so return plain data (dict, list, str, number, bool, None, datetime)"
         ) from None
+
+
+def failure(key: str | None, exc: BaseException) -> tuple[Any, ...]:
+    """The outcome of job code that raised ``exc``: the step (``key``) or the request failed, unless
+    ``exc`` is a refusal (``UnsupportedFeature``: something the simulated system, or a backend
+    plugin, does not have). No retry can work around a refusal, and a failed attempt would hide
+    it among job errors, so it leaves the simulation: the driving call raises it."""
+    if isinstance(exc, UnsupportedFeature):
+        return ("unsupported", exc)
+    return ("error", _from_job(exc)) if key is None else ("failed", key, _from_job(exc))
 
 
 def _from_job(exc: BaseException) -> BaseException:
@@ -265,7 +275,7 @@ class Step(Execution):
         finally:
             x.in_step = False
         if not ok:  # one of JOB_ERRORS, SystemExit too: the step fails (``_checks.JOB_ERRORS``)
-            raise Suspend(("failed", key, _from_job(value)))
+            raise Suspend(failure(key, value))
         refuse_coroutine(key, fn, value)
         raise Suspend(_done(key, value, "run"))
 
@@ -389,6 +399,8 @@ def unawaited(x: Execution, function_id: str, op: tuple[Any, ...]) -> tuple[Any,
     An error the handler raised itself becomes the cause. Retrying would skip the step
     again, so the attempt is not retried.
     """
+    if op[0] == "unsupported":
+        return op  # the refusal stops the simulation; the steps never ran anyway
     missing = []
     for step_id, coro in getattr(x, "made", ()):
         if inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
@@ -410,6 +422,8 @@ def strayed(stray: StepMisuse, op: tuple[Any, ...]) -> tuple[Any, ...]:
     otherwise, as for ``unawaited``, the handler's own error becomes the cause, and the
     attempt is not retried.
     """
+    if op[0] == "unsupported":
+        return op
     cause, seen = (op[1] if op[0] == "error" else None), set()
     while cause is not None and id(cause) not in seen:
         if cause is stray:
@@ -444,7 +458,7 @@ class AsyncStep(Step):
             if inspect.isawaitable(value):
                 value = await value
         except JOB_ERRORS as exc:  # SystemExit too: the step fails (``_checks.JOB_ERRORS``)
-            raise Suspend(("failed", key, _from_job(exc))) from None
+            raise Suspend(failure(key, exc)) from None
         finally:
             x.in_step = False
         raise Suspend(_done(key, value, "run"))

@@ -1336,6 +1336,48 @@ def test_a_missing_await_keeps_the_handlers_own_error_and_its_no_retry():
     assert repr(run.error.__cause__) == "NonRetriableError('card declined')"
 
 
+@pytest.mark.parametrize("where", ["handler", "step", "async step"])
+def test_a_refusal_met_by_job_code_stops_the_simulation_instead_of_failing_the_attempt(where):
+    """``UnsupportedFeature`` (here Inngest's lack of a delayed send) is no job error: no retry works
+    around it, so the driving call raises it rather than the attempt failing and retrying in silence."""
+    app = jobsim.App("a")
+    calls = []
+
+    def later():
+        calls.append(where)
+        return app.send("reminder", {}, delay="1h")
+
+    if where == "handler":
+        app.function("f", on="go")(lambda ctx: later())
+    elif where == "step":
+        app.function("f", on="go")(lambda ctx: ctx.step.run("remind", later))
+    else:
+
+        @app.function("f", on="go")
+        async def f(ctx):
+            return await ctx.step.run("remind", later)
+
+    with simulate(app) as sim:
+        sim.send("go")
+        with pytest.raises(jobsim.UnsupportedFeature, match=r"Inngest cannot send an event later") as info:
+            sim.run_until_idle()
+    assert (info.value.system, info.value.feature) == ("Inngest", "send.delay")
+    assert calls == [where]  # raised on the first attempt: no retry ran
+    (run,) = sim.runs("f")
+    assert run.attempts == [] and run.status == "running"  # cut short, not a failure of the job
+
+
+def test_a_refusal_in_another_systems_job_code_stops_the_simulation_too():
+    app = jobsim.App("a")
+    app.function("f", cron="* * * * *")(lambda ctx: app.send("reminder", {}, delay="1h"))
+    with simulate(app, profile="node-cron") as sim:
+        with pytest.raises(jobsim.UnsupportedFeature, match=r"node-cron cannot send an event later"):
+            sim.advance("2m")
+        assert sim.now_ns() == instant_ns(START) + MINUTE  # the first tick's run raised it
+    (run,) = sim.runs("f")
+    assert run.attempts == [] and run.status == "running"
+
+
 THREAD_FIX = "call steps from the handler's own thread; for concurrency use ctx.step.parallel([...])"
 
 

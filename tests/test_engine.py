@@ -815,6 +815,19 @@ def test_step_id_must_be_a_string_and_steps_cannot_nest():
     assert isinstance(nested.error, InvalidArgument) and isinstance(nested.error, NonRetriableError)
 
 
+@pytest.mark.parametrize("profile", ["trigger.dev", "bullmq", "agenda"])  # steps as plain calls
+def test_a_nested_step_is_not_retried_on_systems_without_durable_steps_either(profile):
+    app = jobsim.App("a")
+    app.function("nested", on="go", retries=Retries(3))(
+        lambda ctx: ctx.step.run("outer", lambda: ctx.step.run("inner", lambda: 1))
+    )
+    with simulate(app, profile=profile) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    (run,) = sim.runs("nested")
+    assert (run.status, len(run.attempts), type(run.error)) == ("failed", 1, jobsim.StepMisuse)
+
+
 def test_declaration_errors():
     app = jobsim.App("a")
     with pytest.raises(InvalidArgument, match="has no trigger"):

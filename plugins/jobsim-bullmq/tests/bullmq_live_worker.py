@@ -3,7 +3,8 @@
 Empties the queue, starts a QueueEvents reading its stream from the start if the scenario ``listen``s, runs
 ``produce``, then starts a real ``Worker`` (concurrency 1, bullmq's defaults) and lets it run for SECONDS; reads the
 final states, closes the QueueEvents, runs the scenario's ``finish`` if it has one; prints ``t0`` (the worker's
-start), the processor's log, the final states (and the scenario's ``ADDS`` and ``EVENTS``) as JSON. SCENARIO is a module name, ``bullmq_scenario`` by default.
+start), the processor's log, the final states (and the scenario's ``ADDS`` and ``EVENTS``) as JSON. SCENARIO is
+a module name, ``bullmq_scenario`` by default.
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ _PATCHES: ProcessPatches[BullMQWorld] = ProcessPatches(
 
 REFUSED = {
     "getRanges": "reading job ranges (queue.getJobs on a non-Redis path)", "getClientList": "queue.get_workers()",
-    "trimEvents": "queue.trimEvents()", "removeDeprecatedPriorityKey": "queue.removeDeprecatedPriorityKey()",
+"removeDeprecatedPriorityKey": "queue.removeDeprecatedPriorityKey()",
     "forQueue": None, "extendLock": None, "clientName": None,
 }  # fmt: skip
 """RedisBackend methods refused, by the bullmq call users make (None: kept as bullmq wrote it)."""
@@ -376,6 +376,9 @@ class _Backend:
                 _bulk.check_priority("queue.getCountsPerPriority(priorities)", priority)
             return _bulk.counts_per_priority(store.queue(self), list(priorities))
 
+        async def trimEvents(self: Any, max_length: int) -> int:
+            return _bulk.trim_events(store.queue(self), max_length)
+
         async def getDeduplicationJobId(self: Any, dedup_id: str) -> str | None:
             """``GET bull:<queue>:de:<id>``: the id of the job holding that deduplication id, while it does."""
             from ._dedup import get
@@ -470,7 +473,7 @@ class _Backend:
                    getProcessedChildrenValues, isPaused, pause, addJobScheduler, updateJobSchedulerNextMillis,
                    removeJobScheduler, isJobScheduler, getJobScheduler, getJobSchedulers,
                    getJobSchedulersCount, getDeduplicationJobId, promote, reprocessJob, remove, drain, cleanJobsInSet,
-                   obliterate, retryJobs, promoteJobs, changePriority, getCountsPerPriority):  # fmt: skip
+                   obliterate, retryJobs, promoteJobs, changePriority, getCountsPerPriority, trimEvents):  # fmt: skip
             setattr(self, fn.__name__, fn)
         for name in ("waitUntilReady", "close", "disconnect", "setName"):
             setattr(self, name, nothing)

@@ -8,7 +8,8 @@ delayed jobs, in due order, in batches of one) and ``clean(0, 0, "delayed")`` (n
 each: d30 retries the failed jobs (``retryJobs``: f again), d60 tries ``obliterate()`` while itself active (refused,
 but the queue is paused by then; it resumes it), p5b cleans every completed job and b retries the completed ones
 (``retryJobs({"state": "completed"})``: p5b, p5 and p2 run again). ``finish`` (after the worker and the
-``QueueEvents`` closed) obliterates the queue. Each processing takes 0.2 s, one at a time; nothing depends on
+``QueueEvents`` closed) obliterates the queue, adds a job and trims the new
+stream (``trimEvents``). Each processing takes 0.2 s, one at a time; nothing depends on
 timing closer than that.
 """
 
@@ -101,3 +102,5 @@ async def finish(queue: Any) -> None:
     ADDS.append(["counts after obliterate", await queue.getJobCounts()])
     ADDS.append(["paused after obliterate", await queue.isPaused()])
     ADDS.append(["add after obliterate", (await queue.add("again", {})).id])
+    ADDS.append(["trimEvents(5) of 2 entries", await queue.trimEvents(5)])
+    ADDS.append(["trimEvents(0)", await queue.trimEvents(0)])

@@ -344,3 +344,27 @@ def test_job_retry_of_a_flow_child_makes_it_pending_for_its_parent_again(worker_
         assert run(parent.getChildrenValues()) == {f"bull:q:{child.id}": "fixed"}
         assert run(queue.getJobState(parent.id)) == "completed"  # it does not run again
     assert {r.event.data["name"]: len(r.attempts) for r in sim.runs("q")} == {"parent": 1, "c": 2}
+
+
+# -- trimEvents -----------------------------------------------------------------------------------------------------
+def test_trim_events_to_zero_empties_the_stream_and_a_longer_length_keeps_it(worker_for, queue):
+    """XTRIM MAXLEN ~: whole stream nodes only, so the exact cases are 0 (all) and >= the length (none)."""
+    from jobsim.errors import UnsupportedFeature
+
+    with jobsim.Simulation(worker_for(one_second), start=START) as sim:
+        for name in "abc":
+            run(queue.pause())  # no worker takes them: 3 x (paused, added, waiting) = 9 entries
+            run(queue.add(name, {}))
+        assert run(queue.trimEvents(9)) == 0
+        with pytest.raises(UnsupportedFeature, match=r"trimEvents\(4\) of queue 'q' \(a stream of 9 entries\)"):
+            run(queue.trimEvents(4))
+        with pytest.raises(InvalidArgument, match=r"queue.trimEvents\(maxLength\)=-1 is not valid"):
+            run(queue.trimEvents(-1))
+        assert run(queue.trimEvents(0)) == 9
+        got = []
+        replay = QueueEvents("q", {"connection": NOWHERE, "lastEventId": "0", "autorun": False})
+        replay.on("added", lambda args, entry_id: got.append((args["jobId"], entry_id)))
+        replay.on("paused", lambda args, entry_id: got.append(("paused", entry_id)))
+        sim.bullmq.listeners.start(replay)  # what its run() does: the 9 entries are gone, nothing is replayed
+        run(queue.add("d", {}))
+    assert got == [("4", f"{T0_MS}-9")]  # the ids go on from the stream's last one

@@ -172,7 +172,8 @@ def test_the_simulation_predicts_the_admin_calls():
         "paused after the refusal": True, "clean completed": ["7", "6", "8"], "retryJobs completed": None,
         "counts after obliterate": dict.fromkeys(
             ("active", "completed", "delayed", "failed", "prioritized", "waiting", "waiting-children"), 0),
-        "paused after obliterate": False, "add after obliterate": "1"}  # fmt: skip
+        "paused after obliterate": False, "add after obliterate": "1", "trimEvents(5) of 2 entries": 0,
+        "trimEvents(0)": 2}  # fmt: skip
     events = expected["events"]
     assert [e for e in events if e[0] in ("cleaned", "paused", "resumed", "removed")] == [
         ["removed", {"jobId": "9", "prev": "wait"}], ["cleaned", {"count": "1"}], ["cleaned", {"count": "0"}],

@@ -175,6 +175,7 @@ def test_the_simulation_predicts_the_admin_calls():
         "paused after obliterate": False, "add after obliterate": "1", "trimEvents(5) of 2 entries": 0,
         "trimEvents(0)": 2}  # fmt: skip
     events = expected["events"]
+    assert len(events) == 54
     assert [e for e in events if e[0] in ("cleaned", "paused", "resumed", "removed")] == [
         ["removed", {"jobId": "9", "prev": "wait"}], ["cleaned", {"count": "1"}], ["cleaned", {"count": "0"}],
         ["paused", {}], ["resumed", {}], ["cleaned", {"count": "3"}]]  # fmt: skip

@@ -278,7 +278,7 @@ def check_count(where: str, count: Any) -> None:
     """``count`` is each batch's size (``count or 1000``); a negative one would make a real Redis return every job
     with ``LIMIT 0 -n`` and the Python loop call the script for ever."""
     if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
-        raise InvalidArgument.build(where, count, "an int >= 1, the size of each batch (default 1000)")
+        raise InvalidArgument.build(where, count, "an int >= 1, the size of each batch (None or 0: bullmq's 1000)")
 
 
 def move_jobs_to_wait(store: Store, q: QueueState, state: str, count: int, timestamp: float) -> int:

@@ -6,8 +6,9 @@ p2 [5], jobs delayed 60 s (d60 [6]) and 30 s (d30 [7]) and a job f [8] that fail
 ``getCountsPerPriority``, ``clean(0, 1, "wait")`` (the oldest waiting job: 1), ``promoteJobs({"count": 1})`` (both
 delayed jobs, in due order, in batches of one) and ``clean(0, 0, "delayed")`` (nothing left). The processors, once
 each: d30 retries the failed jobs (``retryJobs``: f again), d60 tries ``obliterate()`` while itself active (refused,
-but the queue is paused by then; it resumes it), p5b cleans every completed job and b retries the completed ones
-(``retryJobs({"state": "completed"})``: p5b, p5 and p2 run again). ``finish`` (after the worker and the
+but the queue is paused by then; it resumes it), p5b cleans every completed job, and b cleans the completed jobs
+that finished 0.39 s or more before (p5b, 0.4 s before; p5 finished 0.2 s before) and retries the completed ones
+(``retryJobs({"state": "completed"})``: p5 and p2 run again). ``finish`` (after the worker and the
 ``QueueEvents`` closed) obliterates the queue, adds a job and trims the new
 stream (``trimEvents``). Each processing takes 0.2 s, one at a time; nothing depends on
 timing closer than that.
@@ -56,7 +57,8 @@ async def process(job: Any, token: str) -> Any:
         await queue.resume()
     if job.name == "p5b" and first:
         await _try("clean completed", queue.clean(0, 0, "completed"))
-    if job.name == "b" and first:
+    if job.name == "b" and first:  # p5b, p5 and p2 finished 0.4, 0.2 and 0 s ago
+        await _try("clean completed, grace 0.39 s", queue.clean(390, 0, "completed"))
         await _try("retryJobs completed", queue.retryJobs({"state": "completed"}))
     await asyncio.sleep(WORK)
     return {"done": job.name}

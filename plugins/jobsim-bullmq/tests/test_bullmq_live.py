@@ -161,26 +161,27 @@ def test_the_simulation_predicts_the_admin_calls():
         ("p5b", 0),  # changed to priority 1; cleans the completed jobs
         ("p5", 0),  # priority 2 with lifo: ahead of p2, added with priority 2 before
         ("p2", 0),
-        ("b", 0),  # moved out of wait with priority 3; retries the completed p5b, p5, p2
-        ("p5b", 1), ("p5", 1), ("p2", 1),  # retryJobs pushes them to wait in finishedOn order
+        ("b", 0),  # moved out of wait with priority 3; cleans p5b (grace 0.39 s), retries the completed p5, p2
+        ("p5", 1), ("p2", 1),  # retryJobs pushes them to wait in finishedOn order
     ]  # fmt: skip
     assert dict(map(tuple, expected["adds"])) == {
         "changePriority of a removed job": "TypeError: Missing key for job 9. changePriority",
         "getCountsPerPriority": {"0": 2, "1": 1, "2": 2, "3": 1, "5": 0},
         "clean wait, limit 1": ["1"], "promoteJobs": None, "clean delayed": [], "retryJobs failed": None,
         "obliterate while active": "Exception: Cannot obliterate queue with active jobs",
-        "paused after the refusal": True, "clean completed": ["7", "6", "8"], "retryJobs completed": None,
+        "paused after the refusal": True, "clean completed": ["7", "6", "8"],
+        "clean completed, grace 0.39 s": ["4"], "retryJobs completed": None,
         "counts after obliterate": dict.fromkeys(
             ("active", "completed", "delayed", "failed", "prioritized", "waiting", "waiting-children"), 0),
         "paused after obliterate": False, "add after obliterate": "1", "trimEvents(5) of 2 entries": 0,
         "trimEvents(0)": 2}  # fmt: skip
     events = expected["events"]
-    assert len(events) == 54
+    assert len(events) == 52
     assert [e for e in events if e[0] in ("cleaned", "paused", "resumed", "removed")] == [
         ["removed", {"jobId": "9", "prev": "wait"}], ["cleaned", {"count": "1"}], ["cleaned", {"count": "0"}],
-        ["paused", {}], ["resumed", {}], ["cleaned", {"count": "3"}]]  # fmt: skip
-    assert [e[1]["jobId"] for e in events if e[0] == "waiting" and "prev" in e[1]] == ["7", "6", "8", "4", "3", "5"]
-    assert expected["states"] == {"1": "unknown", "2": "completed", "3": "completed", "4": "completed",
+        ["paused", {}], ["resumed", {}], ["cleaned", {"count": "3"}], ["cleaned", {"count": "1"}]]  # fmt: skip
+    assert [e[1]["jobId"] for e in events if e[0] == "waiting" and "prev" in e[1]] == ["7", "6", "8", "3", "5"]
+    assert expected["states"] == {"1": "unknown", "2": "completed", "3": "completed", "4": "unknown",
                                   "5": "completed", "6": "unknown", "7": "unknown", "8": "unknown"}  # fmt: skip
 
 

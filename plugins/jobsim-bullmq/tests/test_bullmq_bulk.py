@@ -73,12 +73,14 @@ def test_clean_wait_reads_only_the_oldest_limit_jobs_and_keeps_those_within_the_
 def test_clean_delayed_and_prioritized_keep_a_job_schedulers_job(worker_for, queue):
     with jobsim.Simulation(worker_for(one_second), start=START) as sim:
         run(queue.pause())
-        run(queue.add("later", {}, {"delay": 60_000}))
+        run(queue.add("later", {}, {"delay": 60_000, "deduplication": {"id": "nightly"}}))
         run(queue.add("urgent", {}, {"priority": 1}))
         run(queue.upsertJobScheduler("tick", {"every": 60_000, "startDate": T0_MS + 30_000}, "tick"))
         sim.advance("5s")
         assert run(queue.clean(10_000, 0, "delayed")) == []  # added 5 s ago: within the grace
+        assert run(queue.getDeduplicationJobId("nightly")) == "1"
         assert run(queue.clean(0, 0, "delayed")) == ["1"]  # the scheduler's job stays
+        assert run(queue.getDeduplicationJobId("nightly")) is None  # freed with its holder
         assert run(queue.clean(0, 0, "prioritized")) == ["2"]
         assert sim.bullmq.counts("q")["delayed"] == 1
 

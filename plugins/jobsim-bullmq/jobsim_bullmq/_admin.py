@@ -7,7 +7,7 @@
   ``processedOn`` and return value or failure reason deleted (``attemptsMade`` and
   ``attemptsStarted`` too with ``resetAttemptsMade``/``resetAttemptsStarted``), ``waiting``
   event with ``prev`` the old state; -1 when the job is gone, -3 when not in that state. A
-  flow's child (``moveChildBackToParentDependencies``) is refused.
+  flow's child is pending for its parent again (``moveChildBackToParentDependencies``, ``_bulk.back_to_parent``).
 * ``removeJob-2.lua:296-338`` (``job.remove({"removeChildren": True})``): 0 (nothing removed,
   bullmq-python raises) when the job or, removing children, a pending child holds a lock;
   -8 for a job scheduler's current job (bullmq-python does not raise); else the job (and its
@@ -15,10 +15,11 @@
   dependencies (the parent, with none left, goes to the tail of wait: ``_moveParentToWait``),
   its deduplication key goes if it holds it, and a ``removed`` event names the old state.
 * ``drain-5.lua:246-261`` (``queue.drain(delayed=False)``): the jobs waiting and prioritized
-  (and delayed, with ``delayed=True``) are deleted, except a job scheduler's current job,
-  with their deduplication keys; no events. The script trims the wait list by ``LTRIM wait n
-  -1`` (n the jobs deleted from it): with a scheduler's job waiting ahead of them that drops
-  the wrong ids, so that case is refused, as is draining a flow's child.
+  (and delayed, with ``delayed=True``) are removed hard (``_bulk.remove_hard``: a flow's child
+  leaves its parent, deleting a parent of the same queue it was the last dependency of), except
+  a job scheduler's current job, with their deduplication keys; no events. The script trims the
+  wait list by ``LTRIM wait n -1`` (n the jobs deleted from it): with a scheduler's job waiting
+  ahead of them that drops the wrong ids, so that case is refused.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from typing import TYPE_CHECKING
 
 from jobsim.errors import UnsupportedFeature
 
-from . import _dedup
+from . import _bulk, _dedup
+from ._store import ordered
 
 if TYPE_CHECKING:
     from ._store import JobHash, QueueState, Store
@@ -57,10 +59,6 @@ def reprocess(store: Store, q: QueueState, job_id: str, push: str, state: str, r
     where = {"completed": q.completed, "failed": q.failed}.get(state)
     if where is None or job_id not in where:
         return -3
-    if rec.fields.get("parentKey"):
-        raise UnsupportedFeature(f"job.retry() of job {job_id!r}, a child of a flow, is not simulated by "
-                                 "jobsim-bullmq (moveChildBackToParentDependencies)", system="BullMQ",
-                                 feature="job.retry() of a flow child")  # fmt: skip
     del where[job_id]
     for name in ("finishedOn", "processedOn", "failedReason" if state == "failed" else "returnvalue"):
         rec.fields.pop(name, None)
@@ -72,6 +70,7 @@ def reprocess(store: Store, q: QueueState, job_id: str, push: str, state: str, r
         store.push_wait(q, job_id, lifo=push == "RPUSH")
     else:
         store.add_prioritized(q, job_id, rec.int("priority"))
+    _bulk.back_to_parent(store, q, rec, state)  # reprocessJob-9.lua:125
     store.xadd(q, "waiting", jobId=job_id, prev=state)
     store.world.on_reprocessed(q, rec, state)
     return 1
@@ -156,14 +155,9 @@ def _state_of(store: Store, q: QueueState, job_id: str) -> str:
 
 
 def drain(store: Store, q: QueueState, delayed: bool) -> None:
+    """``drain-5.lua:246-261``: every job of wait, then (with ``delayed``) delayed, then prioritized, removed hard
+    (``_bulk.remove_hard``: a flow's child releases or deletes its parent), a job scheduler's current job kept."""
     keep = {f"repeat:{sid}:{millis}" for sid, millis in q.repeat.items()}
-    sets = [q.delayed, q.prioritized] if delayed else [q.prioritized]
-    doomed = [j for j in q.wait if j not in keep] + [j for zset in sets for j in zset if j not in keep]
-    for job_id in doomed:
-        rec = q.jobs.get(job_id)
-        if rec is not None and rec.fields.get("parentKey"):
-            raise UnsupportedFeature(f"queue.drain() with job {job_id!r}, a child of a flow, waiting is not simulated "
-                                     "by jobsim-bullmq", system="BullMQ", feature="drain of flow children")  # fmt: skip
     from_wait = [j for j in q.wait if j not in keep]
     if list(q.wait)[: len(from_wait)] != from_wait:
         raise UnsupportedFeature(
@@ -172,17 +166,13 @@ def drain(store: Store, q: QueueState, delayed: bool) -> None:
             "bullmq 3.4.4's drain-5.lua trims the wait list by count (LTRIM wait n -1), which then drops that job and "
             "leaves a deleted job's id in the list", system="BullMQ", feature="drain with a waiting scheduler job",
         )  # fmt: skip
-    for _ in from_wait:  # LTRIM wait #jobs -1: the head (left end) loses as many entries
+    for job_id in from_wait:  # removeListJobs: removeJobs, then LTRIM wait #jobs -1 (the head loses as many)
+        _bulk.remove_hard(store, q, job_id, why="queue.drain()")
+    for _ in from_wait:
         q.wait.popleft()
-    for zset in sets:
-        for job_id in [j for j in zset if j not in keep]:
-            del zset[job_id]
-    for job_id in doomed:
-        rec = q.jobs.pop(job_id, None)
-        if rec is None:
-            continue
-        dedup_id = rec.fields.get("deid")
-        if dedup_id is not None and _dedup.get(q, dedup_id, store.now()) == job_id:
-            del q.dedup[dedup_id]
-            q.dedup_next.pop(dedup_id, None)
-        store.world.on_removed(q, rec, why="queue.drain()")
+    for zset in [q.delayed, q.prioritized] if delayed else [q.prioritized]:
+        doomed = [j for j in ordered(zset) if j not in keep]
+        for job_id in doomed:
+            _bulk.remove_hard(store, q, job_id, why="queue.drain()")
+        for job_id in doomed:
+            zset.pop(job_id, None)

@@ -78,6 +78,7 @@ class Listeners:
         self.world = world
         self.running: list[Any] = []
         self.waits: dict[int, asyncio.Future[None]] = {}  # id(QueueEvents) -> what its run() awaits
+        self.seen: dict[int, str] = {}  # id(QueueEvents) -> the last entry id it read (its next XREAD's id)
 
     def xadd(self, q: QueueState, fields: dict[str, str]) -> str:
         entry_id = q.stream.next_id(self.world.now_ms())
@@ -102,6 +103,7 @@ class Listeners:
 
     def stop(self, listener: Any, error: BaseException | None = None) -> None:
         self.running = [x for x in self.running if x is not listener]
+        self.seen.pop(id(listener), None)
         wait = self.waits.pop(id(listener), None)
         if wait is not None and not wait.done():
             if error is None:
@@ -113,7 +115,13 @@ class Listeners:
 
     def _deliver(self, listener: Any, entry_id: str, fields: dict[str, str]) -> None:
         """bullmq's ``_dispatch_entry``; a listener that raises ends that consumer (its ``run()`` raises), as the
-        exception would leave the real ``_consume_events`` loop."""
+        exception would leave the real ``_consume_events`` loop. ``XREAD`` returns the entries after the last id
+        the consumer read: once ``queue.obliterate()`` deleted the stream, the new stream's first entries may have
+        ids at or below it (the same millisecond) and the consumer never gets them."""
+        last = self.seen.get(id(listener))
+        if last is not None and not _after(entry_id, last):
+            return
+        self.seen[id(listener)] = entry_id
         try:
             listener._dispatch_entry(entry_id, dict(fields))
         except Exception as error:

@@ -32,10 +32,10 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from jobsim._time import SECOND
-from jobsim.errors import UnsupportedFeature
+from jobsim.errors import InvalidArgument, UnsupportedFeature
 from jobsim.hooks import ProcessPatches
 
-from . import _admin
+from . import _admin, _bulk
 
 if TYPE_CHECKING:
     from ._world import BullMQWorld
@@ -45,11 +45,8 @@ _PATCHES: ProcessPatches[BullMQWorld] = ProcessPatches(
 )
 
 REFUSED = {
-    "retryJobs": "queue.retryJobs()", "promoteJobs": "queue.promoteJobs()", "cleanJobsInSet": "queue.clean()",
-    "obliterate": "queue.obliterate()",
-    "changePriority": "job.changePriority()", "getCountsPerPriority": "queue.getCountsPerPriority()",
     "getRanges": "reading job ranges (queue.getJobs on a non-Redis path)", "getClientList": "queue.get_workers()",
-    "trimEvents": "queue.trimEvents()", "removeDeprecatedPriorityKey": "queue.removeDeprecatedPriorityKey()",
+"removeDeprecatedPriorityKey": "queue.removeDeprecatedPriorityKey()",
     "forQueue": None, "extendLock": None, "clientName": None,
 }  # fmt: skip
 """RedisBackend methods refused, by the bullmq call users make (None: kept as bullmq wrote it)."""
@@ -335,6 +332,53 @@ class _Backend:
         async def drain(self: Any, delayed: bool = False) -> None:
             _admin.drain(store, store.queue(self), bool(delayed))
 
+        async def cleanJobsInSet(self: Any, set: str, grace: int = 0, limit: int = 0) -> list[str]:
+            """``queue.clean(grace, limit, type)``: ``cleanJobsInSet-3.lua`` at ``now - grace`` (bullmq's args)."""
+            _bulk.check_clean(set, grace, limit)
+            _keys, args = self.scripts.cleanJobsInSetArgs(set, grace, limit)
+            return _bulk.clean(store, store.queue(self), set, int(args[1]), int(limit))
+
+        async def obliterate(self: Any, count: int, force: bool = False) -> int:
+            """One call of ``queue.obliterate``'s loop (``obliterate-2.lua``), with ``Scripts.obliterate``'s errors."""
+            if not isinstance(force, bool):
+                raise InvalidArgument.build("queue.obliterate(force)", force, "True or False: bullmq-python 3.4.4 "
+                                            "takes force as a bool, queue.obliterate(force=True) (a dict such as "
+                                            "{'force': False} is truthy: it would force it)")  # fmt: skip
+            result = _bulk.obliterate(store, store.queue(self), int(count), force)
+            if result == -1:
+                raise Exception("Cannot obliterate non-paused queue")
+            if result == -2:
+                raise Exception("Cannot obliterate queue with active jobs")
+            return result
+
+        async def retryJobs(self: Any, state: str | None, count: int | None, timestamp: float | None) -> int:
+            """One call of ``queue.retryJobs``' loop: ``moveJobsToWait-8.lua`` with ``moveJobsToWaitArgs``."""
+            _bulk.check_retry_jobs(state, count, timestamp)
+            _keys, args = self.scripts.moveJobsToWaitArgs(state or "failed", count, timestamp)
+            return _bulk.move_jobs_to_wait(store, store.queue(self), args[2], int(args[0]), args[1])
+
+        async def promoteJobs(self: Any, count: int | None) -> int:
+            """One call of ``queue.promoteJobs``' loop: ``moveJobsToWait-8.lua`` on delayed, every due time."""
+            _bulk.check_count("queue.promoteJobs({'count'})", count)
+            _keys, args = self.scripts.moveJobsToWaitArgs("delayed", count, 1.7976931348623157e308)
+            return _bulk.move_jobs_to_wait(store, store.queue(self), "delayed", int(args[0]), args[1])
+
+        async def changePriority(self: Any, job_id: str, priority: int = 0, lifo: bool = False) -> None:
+            """``job.changePriority({'priority', 'lifo'})``: ``changePriority-7.lua``; -1 is bullmq's TypeError."""
+            _bulk.check_priority("job.changePriority({'priority'})", priority)
+            if not isinstance(lifo, bool):
+                raise InvalidArgument.build("job.changePriority({'lifo'})", lifo, "True or False")
+            if _bulk.change_priority(store, store.queue(self), job_id, priority, lifo) < 0:
+                raise self.scripts.finishedErrors({"code": -1, "jobId": job_id, "command": "changePriority"})
+
+        async def getCountsPerPriority(self: Any, priorities: list[int]) -> list[int]:
+            for priority in priorities:
+                _bulk.check_priority("queue.getCountsPerPriority(priorities)", priority)
+            return _bulk.counts_per_priority(store.queue(self), list(priorities))
+
+        async def trimEvents(self: Any, max_length: int) -> int:
+            return _bulk.trim_events(store.queue(self), max_length)
+
         async def getDeduplicationJobId(self: Any, dedup_id: str) -> str | None:
             """``GET bull:<queue>:de:<id>``: the id of the job holding that deduplication id, while it does."""
             from ._dedup import get
@@ -428,7 +472,8 @@ class _Backend:
                    updateData, addLog, getJobLogs, getState, isJobInState, getJobData, getCounts, getRateLimitTtl,
                    getProcessedChildrenValues, isPaused, pause, addJobScheduler, updateJobSchedulerNextMillis,
                    removeJobScheduler, isJobScheduler, getJobScheduler, getJobSchedulers,
-                   getJobSchedulersCount, getDeduplicationJobId, promote, reprocessJob, remove, drain):  # fmt: skip
+                   getJobSchedulersCount, getDeduplicationJobId, promote, reprocessJob, remove, drain, cleanJobsInSet,
+                   obliterate, retryJobs, promoteJobs, changePriority, getCountsPerPriority, trimEvents):  # fmt: skip
             setattr(self, fn.__name__, fn)
         for name in ("waitUntilReady", "close", "disconnect", "setName"):
             setattr(self, name, nothing)

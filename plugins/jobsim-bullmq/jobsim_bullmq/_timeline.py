@@ -50,7 +50,19 @@ def _removed(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 
 
 def _reprocessed(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
-    return f"bullmq    {_name(d, names)} retried from {d['prev']} (job.retry): back to wait on queue {d['queue']!r}"
+    verb = "promoted" if d["prev"] == "delayed" else "retried"
+    return (f"bullmq    {_name(d, names)} {verb} from {d['prev']} ({d.get('how', 'job.retry')}): back to wait on "
+            f"queue {d['queue']!r}")
+
+
+def _priority(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    how = " (lifo)" if d["lifo"] else ""
+    then = ": re-queued" if d["moved"] else " (applies when it is next queued)"
+    return f"bullmq    {_name(d, names)} priority changed to {d['priority']}{how}{then} on queue {d['queue']!r}"
+
+
+def _obliterated(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    return f"bullmq    queue {d['queue']!r} obliterated: its jobs and keys deleted"
 
 
 def _duplicated(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
@@ -80,4 +92,5 @@ def _resumed(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 KINDS = {"bullmq.queued": _queued, "bullmq.moved": _moved, "bullmq.stalled": _stalled, "bullmq.progress": _progress,
          "bullmq.log": _log, "bullmq.removed": _removed, "bullmq.duplicated": _duplicated, "bullmq.paused": _paused,
          "bullmq.resumed": _resumed, "bullmq.deduplicated": _deduplicated, "bullmq.crash": _crash,
-         "bullmq.reprocessed": _reprocessed}  # fmt: skip
+         "bullmq.reprocessed": _reprocessed, "bullmq.priority": _priority,
+         "bullmq.obliterated": _obliterated}  # fmt: skip

@@ -485,13 +485,38 @@ class BullMQWorld:
             if held.run.status not in ("completed", "failed", "cancelled"):
                 self._cancel(held)
 
-    def on_reprocessed(self, q: QueueState, rec: JobHash, state: str) -> None:
-        """``job.retry()``: the finished run is queued again; its next attempts follow the ones it had."""
+    def on_reprocessed(self, q: QueueState, rec: JobHash, state: str, how: str = "job.retry") -> None:
+        """``job.retry()``, ``queue.retryJobs()``: the finished run is queued again; its next attempts follow the
+        ones it had."""
         held = self.jobs[(q.qualified, rec.id)]
         held.run.status = "queued"
         held.run.end_ns = None
-        self.record("bullmq.reprocessed", function=held.run.function.id, run=rec.id, queue=q.name, prev=state)
+        self.record("bullmq.reprocessed", function=held.run.function.id, run=rec.id, queue=q.name, prev=state,
+                    how=how)  # fmt: skip
         self.poke()
+
+    def on_moved_to_wait(self, q: QueueState, rec: JobHash, state: str, how: str) -> None:
+        """``queue.retryJobs()`` (a finished job) or ``queue.promoteJobs()`` (a delayed one) moved it to wait."""
+        if state != "delayed":
+            self.on_reprocessed(q, rec, state, how)
+            return
+        held = self.jobs[(q.qualified, rec.id)]
+        self.on_promoted(q, rec)
+        self.record("bullmq.reprocessed", function=held.run.function.id, run=rec.id, queue=q.name, prev=state,
+                    how=how)  # fmt: skip
+        self.poke()
+
+    def on_priority(self, q: QueueState, rec: JobHash, priority: int, lifo: bool, moved: bool) -> None:
+        """``job.changePriority()``: ``moved`` when the job was waiting and is re-queued with it."""
+        held = self.jobs.get((q.qualified, rec.id))
+        if held is not None:
+            self.record("bullmq.priority", function=held.run.function.id, run=rec.id, queue=q.name,
+                        priority=priority, lifo=lifo, moved=moved)  # fmt: skip
+        self.poke()
+
+    def on_obliterated(self, q: QueueState) -> None:
+        """``queue.obliterate()`` finished: the queue's keys are gone (it is no longer paused)."""
+        self.record("bullmq.obliterated", queue=q.name)
 
     def on_drained(self, q: QueueState) -> None:
         pass

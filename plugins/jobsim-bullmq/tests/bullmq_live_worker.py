@@ -1,9 +1,10 @@
 """``python bullmq_live_worker.py REDIS_URL SECONDS [SCENARIO]``: a scenario on a real bullmq Worker and Redis.
 
 Empties the queue, starts a QueueEvents reading its stream from the start if the scenario ``listen``s, runs
-``produce``, then starts a real ``Worker`` (concurrency 1, bullmq's defaults) and lets it run for SECONDS; prints
-``t0`` (the worker's start), the processor's log, the final states (and the scenario's ``ADDS`` and ``EVENTS``) as
-JSON. SCENARIO is a module name, ``bullmq_scenario`` by default.
+``produce``, then starts a real ``Worker`` (concurrency 1, bullmq's defaults) and lets it run for SECONDS; reads the
+final states, closes the QueueEvents, runs the scenario's ``finish`` if it has one; prints ``t0`` (the worker's
+start), the processor's log, the final states (and the scenario's ``ADDS`` and ``EVENTS``) as JSON. SCENARIO is
+a module name, ``bullmq_scenario`` by default.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ async def main(url: str, seconds: float, name: str) -> None:
     if events is not None:
         await asyncio.sleep(0.2)  # the last entries reach the XREAD
         await events.close()
+    if hasattr(scenario, "finish"):
+        await scenario.finish(queue)
     await queue.close()
     print(json.dumps({"t0": t0, "log": scenario.LOG, "states": states, "adds": getattr(scenario, "ADDS", None),
                       "events": getattr(scenario, "EVENTS", None)}), flush=True)

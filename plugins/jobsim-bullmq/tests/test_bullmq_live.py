@@ -130,3 +130,69 @@ def test_a_real_bullmq_worker_deduplicates_and_emits_the_events_the_simulation_p
     assert observed["adds"] == expected["adds"]
     assert observed["events"] == expected["events"]  # QueueEvents' payloads, field by field, in stream order
     assert observed["states"] == expected["states"]
+
+
+def predicted_admin() -> dict:
+    """The admin scenario in the simulation: processings, what each admin call returned, QueueEvents' events, the
+    final states, then ``finish`` (obliterate) after the listener closed -- the order the live run follows."""
+    import bullmq_admin_scenario as admin
+
+    admin.reset()
+    worker = Worker(admin.QUEUE, admin.process, {"autorun": False, "connection": NOWHERE})
+    queue = Queue(admin.QUEUE, {"connection": NOWHERE})
+    with jobsim.Simulation(worker, start=START) as sim:
+        events = QueueEvents(admin.QUEUE, {"connection": NOWHERE, "lastEventId": "0"})
+        admin.listen(events)
+        run(admin.produce(queue))
+        sim.advance("3s")
+        states = {job_id: run(queue.getJobState(job_id)) for job_id in admin.JOB_IDS}
+        run(events.close())
+        run(admin.finish(queue))
+    return {"log": admin.LOG, "adds": admin.ADDS, "events": admin.EVENTS, "states": states}
+
+
+def test_the_simulation_predicts_the_admin_calls():
+    expected = predicted_admin()
+    assert [tuple(e) for e in expected["log"]] == [
+        ("f", 0),  # the wait list first: 1 was cleaned, the promoted jobs went in behind f
+        ("d30", 0),  # retries the failed f: LPUSH, behind d60
+        ("d60", 0),  # obliterate refused (d60 itself is active), the queue paused and resumed
+        ("f", 1),  # attemptsMade kept by retryJobs: it succeeds this time
+        ("p5b", 0),  # changed to priority 1; cleans the completed jobs
+        ("p5", 0),  # priority 2 with lifo: ahead of p2, added with priority 2 before
+        ("p2", 0),
+        ("b", 0),  # moved out of wait with priority 3; cleans p5b (grace 0.39 s), retries the completed p5, p2
+        ("p5", 1), ("p2", 1),  # retryJobs pushes them to wait in finishedOn order
+    ]  # fmt: skip
+    assert dict(map(tuple, expected["adds"])) == {
+        "changePriority of a removed job": "TypeError: Missing key for job 9. changePriority",
+        "getCountsPerPriority": {"0": 2, "1": 1, "2": 2, "3": 1, "5": 0},
+        "clean wait, limit 1": ["1"], "promoteJobs": None, "clean delayed": [], "retryJobs failed": None,
+        "obliterate while active": "Exception: Cannot obliterate queue with active jobs",
+        "paused after the refusal": True, "clean completed": ["7", "6", "8"],
+        "clean completed, grace 0.39 s": ["4"], "retryJobs completed": None,
+        "counts after obliterate": dict.fromkeys(
+            ("active", "completed", "delayed", "failed", "prioritized", "waiting", "waiting-children"), 0),
+        "paused after obliterate": False, "add after obliterate": "1", "trimEvents(5) of 2 entries": 0,
+        "trimEvents(0)": 2}  # fmt: skip
+    events = expected["events"]
+    assert len(events) == 52
+    assert [e for e in events if e[0] in ("cleaned", "paused", "resumed", "removed")] == [
+        ["removed", {"jobId": "9", "prev": "wait"}], ["cleaned", {"count": "1"}], ["cleaned", {"count": "0"}],
+        ["paused", {}], ["resumed", {}], ["cleaned", {"count": "3"}], ["cleaned", {"count": "1"}]]  # fmt: skip
+    assert [e[1]["jobId"] for e in events if e[0] == "waiting" and "prev" in e[1]] == ["7", "6", "8", "3", "5"]
+    assert expected["states"] == {"1": "unknown", "2": "completed", "3": "completed", "4": "unknown",
+                                  "5": "completed", "6": "unknown", "7": "unknown", "8": "unknown"}  # fmt: skip
+
+
+def test_a_real_bullmq_queue_cleans_retries_promotes_reprioritizes_and_obliterates_as_predicted(redis_url):
+    expected = predicted_admin()
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
+    command = [sys.executable, str(HERE / "bullmq_live_worker.py"), redis_url, "3", "bullmq_admin_scenario"]
+    done = subprocess.run(command, cwd=HERE, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    observed = json.loads(done.stdout.strip().splitlines()[-1])
+    assert observed["log"] == expected["log"]
+    assert observed["adds"] == expected["adds"]
+    assert observed["events"] == expected["events"]  # QueueEvents' payloads, field by field, in stream order
+    assert observed["states"] == expected["states"]

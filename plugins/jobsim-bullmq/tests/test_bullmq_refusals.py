@@ -40,20 +40,12 @@ def test_the_same_worker_twice_is_refused(worker_for):
 
 def test_what_is_not_simulated_raises_and_reaches_no_redis(worker_for, queue):
     with jobsim.Simulation(worker_for(noop), start=START):
-        with pytest.raises(UnsupportedFeature, match=r"queue.obliterate\(\) is not simulated by jobsim-bullmq"):
-            run(queue.obliterate(force=True))
-        run(queue.add("x", {}))
-        with pytest.raises(UnsupportedFeature, match=r"job.changePriority\(\) is not simulated"):
-            run(_change_priority(queue))
+        with pytest.raises(UnsupportedFeature, match=r"queue.get_workers\(\) is not simulated by jobsim-bullmq"):
+            run(queue.get_workers())
         with pytest.raises(InvalidArgument, match=r"opts\['deduplication'\]='a' is not valid: a dict \{'id'"):
             run(queue.add("x", {}, {"deduplication": "a"}))
         with pytest.raises(InvalidArgument, match=r"opts\['deduplication'\]\['ttl'\]='5s' is not valid: milliseconds"):
             run(queue.add("x", {}, {"deduplication": {"id": "a", "ttl": "5s"}}))
-
-
-async def _change_priority(queue):
-    (job,) = await queue.getJobs(["waiting"])
-    await job.changePriority({"priority": 3})
 
 
 def test_a_processor_blocking_the_loop_past_its_lock_loses_it(worker_for, queue):
@@ -128,8 +120,8 @@ def test_a_jobsim_error_in_a_processor_stops_the_test_instead_of_failing_the_job
     async def drives_time(job, token):
         box[0].run_until_idle()
 
-    async def changes_priority(job, token):
-        await job.changePriority({"priority": 1})
+    async def lists_workers(job, token):
+        await queue.get_workers()
 
     with jobsim.Simulation(worker_for(drives_time), start=START) as sim:
         box.append(sim)
@@ -137,8 +129,8 @@ def test_a_jobsim_error_in_a_processor_stops_the_test_instead_of_failing_the_job
         with pytest.raises(JobsimError, match=r"sim\.run_until_idle\(\) was called from job code"):
             sim.run_until_idle()
         assert [len(r.attempts) for r in sim.runs("q")] == [1]
-    with jobsim.Simulation(worker_for(changes_priority), start=START) as sim:
+    with jobsim.Simulation(worker_for(lists_workers), start=START) as sim:
         run(queue.add("x", {}, {"attempts": 3}))
-        with pytest.raises(UnsupportedFeature, match=r"job\.changePriority\(\) is not simulated"):
+        with pytest.raises(UnsupportedFeature, match=r"queue\.get_workers\(\) is not simulated"):
             sim.run_until_idle()
         assert [len(r.attempts) for r in sim.runs("q")] == [1]

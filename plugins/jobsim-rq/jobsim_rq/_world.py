@@ -43,6 +43,7 @@ from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
 from jobsim.hooks import Adapted, StoppableExecution, escapes, output_bytes, planned_instant, refusing_handler
 
 from ._pool import Line, Pool, Settings
+from ._store import HEARTBEAT, SavedResult, Store, held_kind, score_from_ttl, serialized, whole_seconds
 
 if TYPE_CHECKING:
     from jobsim import Simulation
@@ -140,6 +141,7 @@ class Held:
     result_read: bool = False  # ``return_value()`` returned its value once: RQ caches the ``Result`` on the Job
     running_from: int | None = None  # the start of its last execution
     stop_plan: int | None = None  # a stop-job command planned for this instant (``sim.rq.stop``)
+    execution_id: str | None = None  # its last execution's id (``Execution.create``: ``uuid4().hex``)
 
 
 class Null:
@@ -178,6 +180,9 @@ class RQWorld:
         self.executing_worker: SimWorker | None = None
         self.show_workers = False  # several named workers: attempts and the timeline say which one ran a job
         self.dependents: dict[str, list[Held]] = {}  # job id -> deferred jobs waiting for it, in enqueue order
+        self.store = Store(self)  # registries and result streams, as logs read at an instant (``_store.py``)
+        self.unread: dict[str, Line] = {}  # the lists of queues no simulated worker reads
+        self.execution_ids = random.Random(f"jobsim-rq-executions:{sim.seed}")
 
     # -- adapting --------------------------------------------------------------------------
     def adopt(self, queue: Any) -> Adapted:
@@ -341,6 +346,8 @@ class RQWorld:
         for dep_id in waiting_for:
             self.dependents.setdefault(dep_id, []).append(held)
         self._cleanup_ttl(held)  # setup_dependencies: job.cleanup(ttl=job.ttl) (rq/queue.py:706-710)
+        now = self.sim.now_ns()  # register_dependency: DeferredJobRegistry.add, scored now (rq/job.py:1804-1833)
+        self.store.add(now, held.queue.name, "deferred", held.job.id, whole_seconds(now))
         self.record("rq.defer", function=held.run.function.id, run=held.job.id, queue=held.queue.name,
                     waiting_for=waiting_for)  # fmt: skip
 
@@ -385,6 +392,7 @@ class RQWorld:
         held = self.jobs[job.id] if retrying else self._hold(queue, job)
         now = self.sim.now_ns()
         held.due = max(due, now)
+        self.store.add(now, queue.name, "scheduled", job.id, due // SECOND)  # ScheduledJobRegistry.schedule
         self.record("rq.schedule", function=held.run.function.id, run=job.id, queue=queue.name, at=due,
                     requested=iso(int(aware.timestamp() * SECOND)))  # fmt: skip
         self._cleanup_ttl(held)  # _persist_job: job.cleanup(ttl=job.ttl) (rq/queue.py:1234, 1409)
@@ -405,9 +413,13 @@ class RQWorld:
         self.record("rq.enqueue", function=held.run.function.id, run=job.id, queue=queue.name, at_front=at_front,
                     listened=line is not None)  # fmt: skip
         self._cleanup_ttl(held)  # _persist_job: job.cleanup(ttl=job.ttl) (rq/queue.py:1409, 1440)
-        if line is None:
-            return job  # no simulated worker reads this queue: the job stays queued, as with no worker in RQ
         now = self.sim.now_ns()
+        # the scheduler (rq/scheduler.py:262-266) and a released dependent (rq/registry.py:546-563) leave their registry
+        self.store.remove(now, queue.name, "scheduled", job.id)
+        self.store.remove(now, queue.name, "deferred", job.id)
+        if line is None:  # no simulated worker reads this queue: the job stays queued, as with no worker in RQ
+            self.unread.setdefault(queue.name, Line()).push(held, now, self.sim.kernel.now, front=at_front)
+            return job
         line.push(held, now, self.sim.kernel.now, front=at_front)
         self.pool.wake(now)
         return job
@@ -487,6 +499,8 @@ class RQWorld:
         fault = None if x.killed else engine.take_fault(run.function.id, None)
         held.calls += 1
         job.prepare_for_execution(worker.name, NULL)  # started_at, STARTED (rq/job.py:1512-1526)
+        held.execution_id = uuid.UUID(int=self.execution_ids.getrandbits(128), version=4).hex
+        self.store.add(start, held.queue.name, "started", job.id, HEARTBEAT)  # prepare_execution (executions.py)
         self._persist(held)  # prepare_job_execution: pipeline.persist(job.key) (rq/worker/base.py:1390)
         run.status = "running"
         held.running_from, held.running_until = start, None
@@ -671,6 +685,11 @@ class RQWorld:
             self.sim.kernel.cancel(held.due_timer)
             held.due_timer = None
         held.due = None
+        self.line(held.queue.name).discard(held)  # _remove_from_registries(remove_from_queue=True)
+        kind = held_kind(held, status)
+        if kind is not None:
+            self.store.remove(now, job.origin, kind, job.id)
+        self.store.add(now, job.origin, "canceled", job.id, whole_seconds(now))  # CanceledJobRegistry.add(ttl=0)
         job._status = JobStatus.CANCELED
         run = held.run
         if run.status in ("queued", "waiting"):
@@ -687,6 +706,11 @@ class RQWorld:
                 self.push(dependent.queue, dependent.job, at_front=dependent.job.should_enqueue_at_front())
                 moved.setdefault(dependent.queue.name, []).append(dependent.job.id)
         return moved
+
+    def line(self, queue: str) -> Line:
+        """The Redis list of ``queue``: the one workers read, or one only reads look at."""
+        line = self.waiting.get(queue)
+        return line if line is not None else self.unread.setdefault(queue, Line())
 
     def _stop_arrives(self, held: Held, at: int) -> None:
         """The command reaches the worker at ``at``: a job that was running then was killed by ``_perform``
@@ -767,6 +791,7 @@ class RQWorld:
         job = held.job
         held.run.status = "retrying"
         attempt = held.calls
+        self.store.remove(at, held.queue.name, "started", job.id)  # cleanup_execution (rq/worker/base.py:762)
         job.retry(held.queue, NULL)
         due = self._next_due(held)
         self.sim.trace.add(at, "retry", {"function": held.run.function.id, "run": job.id, "step": None,
@@ -790,8 +815,10 @@ class RQWorld:
             job._status = JobStatus.FAILED
             error = JobsimError(f"RQ job returned Retry(max={retry.max}) after {job.number_of_retries} retries: "
                                 "maximum retry attempts exceeded")  # fmt: skip
-            self._finish(held, "failed", x.now, error, None)
+            self._finish(held, "failed", x.now, error, None, returned=retry)
             return
+        self.store.remove(x.now, held.queue.name, "started", job.id)
+        self._save_result(held, x.now, "RETRIED", job.failure_ttl, value=retry)  # Job._handle_retry_result
         interval = Retry.get_interval(job.number_of_retries or 0, retry.intervals)
         job.number_of_retries = 1 if not job.number_of_retries else job.number_of_retries + 1
         job.enqueue_at_front_on_retry = job.enqueue_at_front_on_retry or retry.enqueue_at_front
@@ -822,7 +849,8 @@ class RQWorld:
             data["worker"] = held.job.worker_name
         self.sim.trace.add(x.start, "attempt", data)
 
-    def _finish(self, held: Held, status: str, at: int, error: BaseException | None, value: Any) -> None:
+    def _finish(self, held: Held, status: str, at: int, error: BaseException | None, value: Any,
+                returned: Any = None) -> None:  # fmt: skip
         run = held.run
         run.status = {"finished": "completed", "stopped": "cancelled"}.get(status, "failed")
         run.end_ns, run.error = at, error
@@ -832,10 +860,63 @@ class RQWorld:
         if error is not None:
             data["error"] = f"{type(error).__name__}: {error}"
         self.sim.trace.add(at, "run.end", data)
+        self._record_end(held, status, at, error, value, returned)
         self._cleanup_after(held, status, at)
         if held.job.id in self.dependents or at > self.sim.kernel.now:
             # its dependents are looked at when its end is visible (a job deferred while it ran included)
             self.sim.kernel.schedule(at, self._release, held, owner=f"{held.job.func_name} (dependents)")
+
+    # -- what the end of a job writes besides its hash: registries, the result stream ---------------
+    def _record_end(self, held: Held, status: str, at: int, error: BaseException | None, value: Any,
+                    returned: Any) -> None:  # fmt: skip
+        """The registry entries and the ``Result`` a job's end leaves (``_store.py`` reads them at an instant).
+
+        A success: ``Job._handle_success`` adds a ``SUCCESSFUL`` result (``ttl=result_ttl``) and a
+        ``FinishedJobRegistry`` entry scored ``floor(end) + result_ttl`` unless ``result_ttl`` is 0, when the
+        worker skips both and ``job.cleanup(0)`` deletes the job with its results (``rq/worker/base.py:1522-1542``,
+        ``rq/job.py:1637-1668``). A final failure (also a stopped job, a dead horse's, an abandoned one):
+        ``Job._handle_failure`` adds a ``FailedJobRegistry`` entry (``failure_ttl``, a year unless set) and a
+        ``FAILED`` result with the traceback as the worker formats it, saved with ``ttl=job.failure_ttl`` --
+        so with no ``failure_ttl`` the stream never expires (``rq/job.py:1670-1701``); past a returned
+        ``Retry``'s ``max``, a ``MAX_RETRIES_EXCEEDED`` result holding that ``Retry``
+        (``rq/worker/base.py:1429-1445``). Either way the ``StartedJobRegistry`` entry goes.
+        """
+        from rq.defaults import DEFAULT_FAILURE_TTL, DEFAULT_RESULT_TTL
+
+        job, queue = held.job, held.queue.name
+        self.store.remove(at, queue, "started", job.id)
+        if status == "finished":
+            ttl = job.get_result_ttl(DEFAULT_RESULT_TTL)
+            if ttl == 0:
+                self.store.delete_results(at, job.id)
+                return
+            self._save_result(held, at, "SUCCESSFUL", ttl, value=job._result)
+            self.store.add(at, queue, "finished", job.id, score_from_ttl(at, ttl, failed=False))
+            return
+        failure_ttl = job.failure_ttl
+        self.store.add(at, queue, "failed", job.id,
+                       score_from_ttl(at, DEFAULT_FAILURE_TTL if failure_ttl is None else failure_ttl, failed=True))
+        if failure_ttl == 0:
+            self.store.delete_results(at, job.id)  # FailedJobRegistry.add: job.cleanup(0) deletes it first
+        if returned is not None:
+            self._save_result(held, at, "MAX_RETRIES_EXCEEDED", failure_ttl, value=returned)
+            return
+        self._save_result(held, at, "FAILED", failure_ttl, exc_string=_exc_string(error))
+
+    def _save_result(self, held: Held, at: int, kind: str, ttl: int | None, *, value: Any = None,
+                     exc_string: str | None = None) -> None:  # fmt: skip
+        """``Result.create`` by the worker: its name, the execution's id and start, the job's ``ended_at``;
+        ``record_job_failure`` (an abandoned job, found by maintenance) saves it with no worker name."""
+        from rq.exceptions import AbandonedJobError
+
+        job = held.job
+        abandoned = isinstance(exc_string, str) and exc_string.startswith(f"Moved to FailedJobRegistry, due to "
+                                                                           f"{AbandonedJobError.__name__}")  # fmt: skip
+        ended = job.ended_at
+        saved = SavedResult(kind, serialized(job, value), exc_string, "" if abandoned else (job.worker_name or ""),
+                            held.execution_id, held.running_from,
+                            None if ended is None else int(ended.timestamp() * 1_000_000) * 1000)  # fmt: skip
+        self.store.save_result(at, job.id, saved, ttl)
 
     # -- expiry: the Redis key of a job -------------------------------------------------------
     def _cleanup_ttl(self, held: Held) -> None:
@@ -890,6 +971,8 @@ class RQWorld:
         if held.due_timer is not None:
             self.sim.kernel.cancel(held.due_timer)  # nothing is left for the scheduler to enqueue
             held.due_timer = None
+        if job._status == JobStatus.SCHEDULED and held.due is not None:  # the scheduler drops the missing job
+            self.store.remove(max(held.due, at), held.queue.name, "scheduled", job.id)  # (rq/scheduler.py:264-266)
         run.status = "lost"
         run.end_ns = at
         self.sim.trace.add(at, "run.end", {"function": run.function.id, "run": run.id, "status": "lost",
@@ -922,7 +1005,7 @@ class RQWorld:
     def missing(self, held: Held) -> str:
         """Why RQ no longer has the job: for the errors a read of a gone job raises."""
         when = iso(held.gone_at) if held.gone_at is not None else "?"
-        what = "deleted" if held.gone_why.endswith("=0") else "expired"
+        what = "deleted" if held.gone_why.endswith(("=0", ")")) else "expired"
         return (f"jobsim-rq: RQ {what} the job's key at {when} ({held.gone_why}); the Job you hold keeps its last "
                 "state (get_status(refresh=False)) and sim.runs(...) still has its run")  # fmt: skip
 
@@ -975,6 +1058,23 @@ class RQWorld:
 
     def __repr__(self) -> str:
         return f"<jobsim-rq world: queues {list(self.waiting)}, workers {self.workers}, {len(self.jobs)} jobs>"
+
+
+def _exc_string(error: BaseException | None) -> str | None:
+    """The ``exc_string`` RQ saves: ``format_exc_info`` of what the job raised (``rq/worker/base.py:1645``), or
+    the worker's own text for a stopped job, a dead horse and an abandoned job (``worker_classes.py:139-166``,
+    ``rq/registry.py:315-318``), which are not exceptions raised in the job."""
+    import traceback
+
+    from rq.exceptions import AbandonedJobError
+
+    from jobsim.errors import WorkerCrashed
+
+    if error is None:
+        return None
+    if isinstance(error, HorseKilled | WorkerCrashed | AbandonedJobError):
+        return str(error)
+    return "".join(traceback.format_exception(type(error), error, error.__traceback__))
 
 
 def _check_async(queue: Any) -> None:

@@ -147,8 +147,9 @@ def expiration_time(world: RQWorld, registry: Any, job: Any) -> dt.datetime:
     job_id = _job_id(job, "job")
     score = entries(world, registry).get(job_id)
     if score is None:
-        raise InvalidArgument(f"RQ job {job_id} is not in the {_REGISTRY_NAMES[registry_kind(registry)]} of queue "
-                              f"{registry.name!r} at {world.now().isoformat()}: it has no expiration time there")  # fmt: skip
+        name = _REGISTRY_NAMES[registry_kind(registry)]
+        raise InvalidArgument(f"RQ job {job_id} is not in the {name} of queue {registry.name!r} at "
+                              f"{world.now().isoformat()}: it has no expiration time there")  # fmt: skip
     return dt.datetime.fromtimestamp(score, dt.timezone.utc)
 
 
@@ -211,7 +212,8 @@ def requeue(world: RQWorld, registry: Any, job_or_id: Any, at_front: Any) -> Any
     now = world.sim.now_ns()
     if kind == "started" or job_id not in world.store.entries(registry.name, kind, now):
         raise InvalidJobOperation(f"jobsim-rq: RQ job {job_id} is not in the {_REGISTRY_NAMES[kind]} of queue "
-                                  f"{registry.name!r} at {world.now().isoformat()}, so it cannot be requeued from it")  # fmt: skip
+                                  f"{registry.name!r} at {world.now().isoformat()}, so it cannot be requeued "
+                                  "from it")  # fmt: skip
     job = held.job
     world.store.remove(now, registry.name, kind, job_id)
     job.started_at = job.ended_at = None
@@ -257,7 +259,8 @@ def delete(world: RQWorld, job: Any, *, pipeline: Any, remove_from_queue: Any, d
     A running job is refused: RQ would delete it while its work horse runs on and saves it again at the end."""
     if pipeline is not None:
         raise UnsupportedFeature(f"job.delete(pipeline=...) of RQ job {job.id}: jobsim-rq does not simulate Redis "
-                                 "pipelines; call job.delete() without one", system="rq", feature="delete(pipeline=)")  # fmt: skip
+                                 "pipelines; call job.delete() without one", system="rq",
+                                 feature="delete(pipeline=)")  # fmt: skip
     for name, value in (("remove_from_queue", remove_from_queue), ("delete_dependents", delete_dependents)):
         if not isinstance(value, bool):
             raise InvalidArgument.build(name, value, "True or False")

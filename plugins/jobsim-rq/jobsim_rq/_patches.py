@@ -13,20 +13,25 @@ simulation does not hold:
 * ``Queue.enqueue_in`` and ``Retry.__init__``: RQ's own, with bad values (``Retry(max=0)``,
   a negative interval, ``job_timeout=0``...) raised as ``jobsim.InvalidArgument`` naming
   them (still a ``ValueError``, as RQ raises).
-* ``Job.set_status``/``get_status``/``return_value``/``save_meta``/``get_meta``: the
+* ``Job.set_status``/``get_status``/``return_value``/``save_meta``/``get_meta``/``refresh``: the
   state of a simulated job lives on the ``Job`` object, not in a Redis hash. The deprecated
   ``Job.result`` property is ``return_value()`` and ``Job.exc_info`` the last failed attempt's
-  traceback (with RQ's warnings); ``latest_result()`` and
-  ``results()`` (``Result`` objects from a Redis stream) are refused by name.
+  traceback (with RQ's warnings).
+* ``Result.all``/``fetch_latest``/``count``/``delete_all`` (so ``job.results()``, ``job.latest_result()``):
+  the job's result stream as the worker saved it, at the reader's instant (``_store.py``).
 * ``Job.cancel``: the job leaves its queue or the scheduler and its run ends ``cancelled``
-  (``RQWorld.cancel``); ``Job.delete``/``Job.requeue`` are refused by name.
+  (``RQWorld.cancel``); ``Job.delete`` (``_admin.delete``); ``Job.requeue`` is RQ's own, through the
+  replaced ``FailedJobRegistry.requeue``.
+* ``Queue.count``/``get_job_ids``/``remove``/``get_job_position``/``empty``/``delete`` and the registries'
+  reads, ``requeue`` and ``remove`` (``rq/registry.py``): answered by ``_admin`` from the simulation at the
+  reader's instant; their ``add`` and ``ScheduledJobRegistry.schedule`` are refused by name.
 * ``Job.fetch``: a job the simulation holds is that same ``Job`` object (``NoSuchJobError``
   once its key expired), so RQ helpers that fetch first -- ``send_stop_job_command`` --
   work on it.
 * ``rq.command.send_command`` (the pub/sub publish every ``send_*_command`` ends in): a
   command for a simulated worker (by its name) goes to it (``stop-job``; the others are refused).
 * ``redis.connection.AbstractConnection.connect``: a connection opened for an RQ call (a read
-  or write the simulation does not model: ``job.refresh()``, ``queue.count``, registries) is
+  or write the simulation does not model: ``Queue.all()``, ``job.get_executions()``, worker keys) is
   refused with an ``UnsupportedFeature`` naming the RQ call, instead of a ``redis.ConnectionError``
   after redis-py's retries (or an answer from a real Redis that knows nothing of the simulation);
   Redis used by anything else is left as it is.
@@ -279,9 +284,9 @@ def _connect(original: Any) -> Any:
         where = f"{getattr(self, 'host', '?')}:{getattr(self, 'port', '?')}"
         raise UnsupportedFeature(
             f"RQ's {call}() reached for Redis at {where}, which jobsim-rq does not simulate (only enqueueing, "
-            "the workers and scheduler, job statuses, results and meta are; see 'What is not modelled' in "
-            "plugins/jobsim-rq/README.md). Read the simulation instead: job.get_status(), job.return_value(), "
-            "sim.runs(...), sim.rq.job(id)", system="rq", feature=call,
+            "the workers and scheduler, jobs, queue lists, registries and results are; see 'What is not modelled' "
+            "in plugins/jobsim-rq/README.md). Read the simulation instead: job.get_status(), job.latest_result(), "
+            "queue.count, the queue's registries, sim.runs(...), sim.rq.job(id)", system="rq", feature=call,
         )  # fmt: skip
 
     return connect
@@ -372,7 +377,8 @@ def _refresh(original: Any, world: RQWorld) -> Any:
 
 
 def _delete(original: Any, world: RQWorld) -> Any:
-    def delete(self: Any, pipeline: Any = None, remove_from_queue: bool = True, delete_dependents: bool = False) -> None:
+    def delete(self: Any, pipeline: Any = None, remove_from_queue: bool = True,
+               delete_dependents: bool = False) -> None:  # fmt: skip
         if not world.owns(self):
             return original(self, pipeline, remove_from_queue, delete_dependents)  # type: ignore[no-any-return]
         from ._admin import delete as simulated
@@ -441,7 +447,8 @@ def _queue_patches(world: RQWorld) -> dict[tuple[Any, str], Any]:
         world.line(self.name).clear(world.sim.now_ns())
 
     return {(Queue, "count"): property(count), (Queue, "get_job_ids"): get_job_ids, (Queue, "remove"): remove,
-            (Queue, "get_job_position"): get_job_position, (Queue, "empty"): empty, (Queue, "delete"): delete}  # fmt: skip
+            (Queue, "get_job_position"): get_job_position, (Queue, "empty"): empty,
+            (Queue, "delete"): delete}  # fmt: skip
 
 
 def _registry_patches(world: RQWorld) -> dict[tuple[Any, str], Any]:
@@ -472,7 +479,8 @@ def _registry_patches(world: RQWorld) -> dict[tuple[Any, str], Any]:
     def remove(self: Any, job: Any, pipeline: Any = None, delete_job: bool = False) -> int:
         if pipeline is not None:
             raise UnsupportedFeature("registry.remove(job, pipeline=...): jobsim-rq does not simulate Redis "
-                                     "pipelines; call it without one", system="rq", feature="registry.remove(pipeline=)")  # fmt: skip
+                                     "pipelines; call it without one", system="rq",
+                                     feature="registry.remove(pipeline=)")  # fmt: skip
         return _admin.registry_remove(world, self, job, delete_job)
 
     def add(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -485,7 +493,8 @@ def _registry_patches(world: RQWorld) -> dict[tuple[Any, str], Any]:
     def cleanup(self: Any, timestamp: float | None = None, exception_handlers: list[Any] | None = None) -> None:
         """Expired finished/failed entries are already gone at every read (``_store.Store.entries``)."""
 
-    def ready_cleanup(self: Any, timestamp: float | None = None, exception_handlers: list[Any] | None = None) -> list[Any]:
+    def ready_cleanup(self: Any, timestamp: float | None = None,
+                      exception_handlers: list[Any] | None = None) -> list[Any]:  # fmt: skip
         return []  # dependents go straight to their queue: the ready registry is always empty here
 
     def started_cleanup(self: Any, timestamp: float | None = None, exception_handlers: list[Any] | None = None) -> None:
@@ -559,7 +568,8 @@ def _result_patches(world: RQWorld) -> dict[tuple[Any, str], Any]:
             raise UnsupportedFeature(
                 f"job.latest_result(timeout={timeout}) of RQ job {job.id}: it has no result yet, and blocking for one "
                 "would need virtual time to pass inside this call; advance the simulation (sim.advance(...), "
-                "sim.run_until_idle()) and then call job.latest_result()", system="rq", feature="latest_result(timeout=)",
+                "sim.run_until_idle()) and then call job.latest_result()", system="rq",
+                feature="latest_result(timeout=)",
             )  # fmt: skip
         return None
 

@@ -145,7 +145,8 @@ class Store:
         return entry_score(worker, held.job.timeout, start, max(now, start)) // SECOND
 
     def results(self, job: Any, now: int) -> list[Any]:
-        """``Result.all(job)`` at ``now``: ``XREVRANGE`` of the job's stream, newest first (``rq/results.py:162-172``)."""
+        """``Result.all(job)`` at ``now``: ``XREVRANGE`` of the job's stream, newest first
+        (``rq/results.py:162-172``); ``created_at`` is read back from the stream id, in ms (``:174-176``)."""
         from rq.results import Result
 
         kept: list[tuple[str, int, SavedResult]] = []
@@ -170,11 +171,12 @@ class Store:
         out = []
         for stream_id, _, saved in reversed(kept):
             value = None if saved.value is None else job.serializer.loads(saved.value)
+            created = dt.datetime.fromtimestamp(int(stream_id.split("-")[0]) / 1000, dt.timezone.utc)
             out.append(Result(job.id, Result.Type[saved.type], connection=job.connection, id=stream_id,
-                              created_at=dt.datetime.fromtimestamp(int(stream_id.split("-")[0]) / 1000, dt.timezone.utc),
-                              return_value=value, exc_string=saved.exc_string, worker_name=saved.worker_name,
-                              serializer=job.serializer, execution_id=saved.execution_id,
-                              execution_started_at=_utc(saved.started_at), execution_ended_at=_utc(saved.ended_at)))  # fmt: skip
+                              created_at=created, return_value=value, exc_string=saved.exc_string,
+                              worker_name=saved.worker_name, serializer=job.serializer,
+                              execution_id=saved.execution_id, execution_started_at=_utc(saved.started_at),
+                              execution_ended_at=_utc(saved.ended_at)))  # fmt: skip
         return out
 
 

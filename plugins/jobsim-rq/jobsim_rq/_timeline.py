@@ -92,6 +92,7 @@ def _delete(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     return f"rq        {_name(d, names)} deleted ({d.get('status')}) {how}: its key and results are gone"
 
 
-KINDS = {"rq.requeue": _requeue, "rq.delete": _delete, "rq.enqueue": _enqueue, "rq.schedule": _schedule, "rq.defer": _defer, "rq.expire": _expire, "rq.stop": _stop,
+KINDS = {"rq.requeue": _requeue, "rq.delete": _delete,
+         "rq.enqueue": _enqueue, "rq.schedule": _schedule, "rq.defer": _defer, "rq.expire": _expire, "rq.stop": _stop,
          "rq.dequeue": _dequeue, "rq.crash": _crash, "rq.worker": _worker, "rq.abandon": _abandon,
          "rq.scheduler": _scheduler}  # fmt: skip

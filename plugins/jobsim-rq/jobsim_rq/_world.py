@@ -357,18 +357,21 @@ class RQWorld:
         are met now (``Job.dependencies_are_met``, ``rq/job.py:1840-1911``: a failed parent counts only with
         ``allow_failure``) is queued with ``at_front=job.should_enqueue_at_front()``. RQ keeps dependents in a
         Redis set, so their order is unspecified there; here it is the order they were enqueued in."""
-        for held in self.dependents.pop(parent.job.id, []):
+        waiting = self.dependents.pop(parent.job.id, [])
+        kept = []  # still deferred: the dependents set stays in Redis, so a requeued parent releases them later
+        for held in waiting:
             job = held.job
             if job._status != JobStatus.DEFERRED or self.gone(held):
                 continue  # a dependent whose key expired is skipped (``if dependent_job``, rq/queue.py:1563)
             parent_status = self.status(parent.job)
-            if parent_status == JobStatus.FAILED and not job.allow_dependency_failures:
-                continue
-            if parent_status not in (JobStatus.FINISHED, JobStatus.FAILED):
-                continue
-            if any(dep_id != parent.job.id for dep_id in self._unmet(job)):
+            if (parent_status == JobStatus.FAILED and not job.allow_dependency_failures) or parent_status not in (
+                    JobStatus.FINISHED, JobStatus.FAILED) or any(
+                    dep_id != parent.job.id for dep_id in self._unmet(job)):  # fmt: skip
+                kept.append(held)
                 continue
             self.push(held.queue, job, at_front=job.should_enqueue_at_front())
+        if kept:
+            self.dependents[parent.job.id] = kept
 
     def schedule(self, queue: Any, job: Any, when: Any, *, pipeline: Any = None, unique: bool = False) -> Any:
         """``Queue.schedule_job`` (``enqueue_at``/``enqueue_in``, and ``Job.retry`` with an interval).

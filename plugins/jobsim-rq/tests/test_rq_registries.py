@@ -302,3 +302,35 @@ def test_bad_arguments_and_writes_are_named(queue):
         with pytest.raises(NoSuchJobError, match="no job with this id was enqueued in this simulation"):
             Job.fetch("unknown", connection=queue.connection)
         assert Job.fetch_many([job.id, "unknown"], connection=queue.connection) == [job, None]
+
+
+def test_stopped_dead_horse_and_abandoned_jobs_leave_rqs_own_failure_texts():
+    """``handle_job_failure`` saves the worker's text for a stopped job and a dead horse
+    (``rq/worker/worker_classes.py:139-166``); ``record_job_failure`` saves an abandoned job's with no
+    worker name (``rq/job_lifecycle.py:34-41``, ``rq/registry.py:315-318``)."""
+    import redis
+    from jobsim_rq import Worker
+    from rq import Queue
+
+    queue = Queue("default", connection=redis.Redis(host="127.0.0.1", port=1))
+    workers = [Worker(queue, name="a"), Worker(queue, name="b")]
+    with jobsim.Simulation(workers, start=START) as sim:
+        stopped = queue.enqueue(nap, 60)
+        horse = queue.enqueue(nap, 61)
+        lost = queue.enqueue(nap, 62)
+        sim.rq.stop(stopped, at="2025-03-01T00:00:10Z")
+        sim.rq.crash_worker(at="2025-03-01T00:00:20Z", worker="b", kind="horse")
+        sim.rq.crash_worker(at="2025-03-01T00:00:30Z", worker="a")  # a runs lost from 10 s: it is abandoned
+        sim.advance("31s")
+        assert stopped.latest_result().exc_string == "Job stopped by user, work-horse terminated."
+        assert stopped.latest_result().worker_name == "a" and stopped.latest_result().created_at == at(10)
+        assert horse.latest_result().exc_string == ("Work-horse terminated unexpectedly; waitpid returned 9 "
+                                                    "(signal 9); ")  # fmt: skip
+        assert queue.failed_job_registry.get_job_ids() == sorted([stopped.id, horse.id])
+        assert queue.started_job_registry.get_job_ids() == [lost.id] and lost.latest_result() is None
+        assert queue.started_job_registry.get_expiration_time(lost) == at(100)  # 10 + 90: no heartbeat before 30
+        sim.run_until_idle()
+        result = lost.latest_result()
+        assert result.type == Result.Type.FAILED and result.worker_name == ""
+        assert result.exc_string.startswith("Moved to FailedJobRegistry, due to AbandonedJobError, at ")
+        assert lost in queue.failed_job_registry and lost not in queue.started_job_registry

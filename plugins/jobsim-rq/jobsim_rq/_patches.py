@@ -13,12 +13,12 @@ simulation does not hold:
 * ``Queue.enqueue_in`` and ``Retry.__init__``: RQ's own, with bad values (``Retry(max=0)``,
   a negative interval, ``job_timeout=0``...) raised as ``jobsim.InvalidArgument`` naming
   them (still a ``ValueError``, as RQ raises).
-* ``Job.set_status``/``get_status``/``return_value``/``save_meta``/``get_meta``/``refresh``: the
+* ``Job.set_status``/``get_status``/``save_meta``/``get_meta``/``refresh``: the
   state of a simulated job lives on the ``Job`` object, not in a Redis hash. The deprecated
-  ``Job.result`` property is ``return_value()`` and ``Job.exc_info`` the last failed attempt's
-  traceback (with RQ's warnings).
-* ``Result.all``/``fetch_latest``/``count``/``delete_all`` (so ``job.results()``, ``job.latest_result()``):
-  the job's result stream as the worker saved it, at the reader's instant (``_store.py``).
+  ``Job.result`` property is ``return_value()`` (its fallback reads the hash's ``result`` field).
+* ``Result.all``/``fetch_latest``/``count``/``delete_all``: the job's result stream as the worker saved
+  it, at the reader's instant (``_store.py``); so ``job.results()``, ``job.latest_result()``,
+  ``job.return_value()`` and the deprecated ``job.exc_info`` are RQ's own code.
 * ``Job.cancel``: the job leaves its queue or the scheduler and its run ends ``cancelled``
   (``RQWorld.cancel``); ``Job.delete`` (``_admin.delete``); ``Job.requeue`` is RQ's own, through the
   replaced ``FailedJobRegistry.requeue``.
@@ -47,7 +47,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import sys
-import traceback
 import warnings
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -85,9 +84,7 @@ def _patch(world: RQWorld) -> None:
         (Queue, "schedule_job"): _schedule_job(world),
         (Job, "set_status"): _set_status(Job.set_status, world),
         (Job, "get_status"): _get_status(Job.get_status, world),
-        (Job, "return_value"): _return_value(Job.return_value, world),
         (Job, "result"): _result(vars(Job)["result"], world),
-        (Job, "exc_info"): _exc_info(vars(Job)["exc_info"], world),
         (Job, "cancel"): _cancel(Job.cancel, world),
         (Job, "delete"): _delete(Job.delete, world),
         (Job, "refresh"): _refresh(Job.refresh, world),
@@ -222,16 +219,6 @@ def _get_status(original: Any, world: RQWorld) -> Any:
     return get_status
 
 
-def _return_value(original: Any, world: RQWorld) -> Any:
-    def return_value(self: Any, refresh: bool = False) -> Any:
-        """The value of the job's last successful run (``None`` until then, or once its result expired)."""
-        if world.owns(self):
-            return world.return_value(self, refresh)
-        return original(self, refresh)
-
-    return return_value
-
-
 def _result(original: property, world: RQWorld) -> property:
     def result(self: Any) -> Any:
         """``Job.result`` (``rq/job.py:905-940``): the latest ``Result``'s value if it is a success, else
@@ -243,24 +230,6 @@ def _result(original: property, world: RQWorld) -> property:
         return world.return_value(self, False)
 
     return property(result)
-
-
-def _exc_info(original: property, world: RQWorld) -> property:
-    def exc_info(self: Any) -> Any:
-        """``Job.exc_info`` (``rq/job.py:866-881``): the latest ``Result``'s ``exc_string`` if it is a failure
-        (one awaiting its retry too), as the worker formats it (``traceback.format_exception``), else the
-        job's ``_exc_info``."""
-        if not world.owns(self):
-            return original.__get__(self, type(self))
-        warnings.warn("job.exc_info is deprecated, use job.latest_result() instead.", DeprecationWarning, stacklevel=2)
-        held = world.jobs[self.id]
-        attempts = held.run.attempts
-        error = attempts[-1].error if attempts and not world.gone(held) else None
-        if error is None:
-            return self._exc_info
-        return "".join(traceback.format_exception(type(error), error, error.__traceback__))
-
-    return property(exc_info)
 
 
 def _cancel(original: Any, world: RQWorld) -> Any:

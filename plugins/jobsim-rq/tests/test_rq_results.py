@@ -145,10 +145,11 @@ def test_a_job_using_redis_itself_fails_as_on_a_worker_without_redis(queue):
         assert run.status == "failed" and isinstance(run.error, redis.exceptions.ConnectionError)
 
 
-def test_the_deprecated_exc_info_property_reads_the_last_failed_attempt(queue):
+def test_the_deprecated_exc_info_property_reads_the_latest_failed_result(queue):
     """``Job.exc_info`` (``rq/job.py:866-881``): the latest ``Result``'s ``exc_string`` when it is a
-    failure (also one that will be retried), else the job's own ``_exc_info``. It went through
-    ``latest_result()`` to Redis."""
+    failure, else the job's own ``_exc_info``. A failed attempt that will be retried saves no ``Result``
+    (``handle_job_failure`` skips ``_handle_failure`` then, ``rq/worker/base.py:766-774``), so while the job
+    waits for its retry ``exc_info`` is None -- as checked on a real worker."""
     from rq import Retry
 
     with jobsim.Simulation(queue, start=START) as sim:
@@ -158,7 +159,9 @@ def test_the_deprecated_exc_info_property_reads_the_last_failed_attempt(queue):
             warnings.simplefilter("ignore", DeprecationWarning)
             assert failed.exc_info is None  # not run yet
             sim.advance("1s")
-            assert failed.exc_info.startswith("Traceback (most recent call last):")  # waiting for its retry
+            assert failed.get_status() == "scheduled" and failed.exc_info is None  # waiting for its retry
+            sim.advance("1m")
+            assert failed.exc_info.startswith("Traceback (most recent call last):")  # failed for good at 60 s
             assert failed.exc_info.rstrip().endswith("ValueError: broken") and done.exc_info is None
         with pytest.warns(DeprecationWarning, match="job.exc_info is deprecated"):
             assert failed.exc_info is not None

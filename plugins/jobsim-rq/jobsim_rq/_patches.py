@@ -74,6 +74,7 @@ def _patch(world: RQWorld) -> None:
     import rq.command
     import rq.job
     import rq.queue
+    import rq.repeat
     from redis.connection import AbstractConnection
 
     Queue, Job = rq.queue.Queue, rq.job.Job
@@ -94,6 +95,7 @@ def _patch(world: RQWorld) -> None:
         (Job, "get_meta"): _get_meta(Job.get_meta, world),
         (Queue, "enqueue_in"): _enqueue_in(Queue.enqueue_in),
         (rq.job.Retry, "__init__"): _retry_init(rq.job.Retry.__init__),
+        (rq.repeat.Repeat, "__init__"): _repeat_init(rq.repeat.Repeat.__init__),
         (rq.queue, "now"): world.now,
         (rq.job, "now"): world.now,
         (rq.job, "asyncio"): _Asyncio(world),
@@ -168,6 +170,25 @@ def _retry_init(original: Any) -> Any:
             original(self, max, interval, enqueue_at_front)
         except ValueError as exc:
             raise InvalidArgument(f"Retry(max={max!r}, interval={interval!r}) is refused by RQ: {exc}") from exc
+
+    return __init__
+
+
+def _repeat_init(original: Any) -> Any:
+    def __init__(self: Any, times: int, interval: Any = 0) -> None:
+        """RQ's ``Repeat.__init__`` (``rq/repeat.py:31-57``); its ValueError/TypeError raised as ``InvalidArgument``."""
+        if isinstance(times, bool) or not isinstance(times, int):
+            raise InvalidArgument.build("Repeat(times=...)", times, "an int >= 1: how many times RQ runs the job again")
+        if isinstance(interval, Iterable) and not isinstance(interval, str):
+            interval = list(interval)
+        values = interval if isinstance(interval, list) else [interval]
+        if any(isinstance(i, bool) or not isinstance(i, int) for i in values):
+            raise InvalidArgument.build("Repeat(interval=...)", interval,
+                                        "seconds as an int >= 0, or a list of them (e.g. [60, 300])")  # fmt: skip
+        try:
+            original(self, times, interval)
+        except ValueError as exc:
+            raise InvalidArgument(f"Repeat(times={times!r}, interval={interval!r}) is refused by RQ: {exc}") from exc
 
     return __init__
 

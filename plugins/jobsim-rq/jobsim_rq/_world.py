@@ -299,8 +299,6 @@ class RQWorld:
             unsupported.append("a Redis pipeline (pipeline=, or Queue.enqueue_many which uses one)")
         if unique:
             unsupported.append("unique=True")
-        if job.repeats_left is not None:
-            unsupported.append("repeat=Repeat(...)")
         if job.has_rate_limit:
             unsupported.append("rate_limit=")
         if job.webhooks:
@@ -351,7 +349,7 @@ class RQWorld:
         self.record("rq.defer", function=held.run.function.id, run=held.job.id, queue=held.queue.name,
                     waiting_for=waiting_for)  # fmt: skip
 
-    def _release(self, parent: Held) -> None:
+    def _release(self, parent: Held, repeating: bool = False) -> None:
         """``enqueue_dependents``/``move_dependents_to_ready`` after a job finishes or finally fails
         (``rq/queue.py:1510-1667``, ``rq/registry.py:565-620``): each deferred dependent whose dependencies
         are met now (``Job.dependencies_are_met``, ``rq/job.py:1840-1911``: a failed parent counts only with
@@ -363,7 +361,7 @@ class RQWorld:
             job = held.job
             if job._status != JobStatus.DEFERRED or self.gone(held):
                 continue  # a dependent whose key expired is skipped (``if dependent_job``, rq/queue.py:1563)
-            parent_status = self.status(parent.job)
+            parent_status = JobStatus.FINISHED if repeating else self.status(parent.job)
             if (parent_status == JobStatus.FAILED and not job.allow_dependency_failures) or parent_status not in (
                     JobStatus.FINISHED, JobStatus.FAILED) or any(
                     dep_id != parent.job.id for dep_id in self._unmet(job)):  # fmt: skip
@@ -755,7 +753,38 @@ class RQWorld:
                 self._failure(held, x, exc)
                 return
         self._attempt(held, x, None)
+        if job.repeats_left is not None and job.repeats_left > 0:
+            self._repeat(held, x.now)
+            return
         self._finish(held, "finished", x.now, None, value)
+
+    def _repeat(self, held: Held, at: int) -> None:
+        """A success with repeats left (``repeat=Repeat(times, interval)``): ``handle_job_success``
+        (``rq/worker/base.py:1500-1545``) saves the ``SUCCESSFUL`` result and the ``FinishedJobRegistry`` entry
+        as for any success, moves the dependents that were waiting for it to their queues (this first success
+        meets their dependency), then RQ's own ``Repeat.schedule`` (``rq/repeat.py:82-126``) takes the next
+        interval (the first of ``repeat_intervals``, dropped if more follow: the last one repeats), decrements
+        ``repeats_left`` and queues the job at the back at once (interval 0) or schedules it. The key is not
+        expired (no ``job.cleanup(result_ttl)`` on that path), and a failure never repeats. The jobsim run goes
+        on: one more attempt per repeat, one end after the last."""
+        from rq.defaults import DEFAULT_RESULT_TTL
+        from rq.repeat import Repeat
+
+        job, run = held.job, held.run
+        queue = held.queue.name
+        self.store.remove(at, queue, "started", job.id)
+        ttl = job.get_result_ttl(DEFAULT_RESULT_TTL)
+        if ttl != 0:
+            self._save_result(held, at, "SUCCESSFUL", ttl, value=job._result)
+            self.store.add(at, queue, "finished", job.id, score_from_ttl(at, ttl, failed=False))
+        run.status = "queued"
+        left = job.repeats_left
+        Repeat.schedule(job, held.queue, pipeline=NULL)  # type: ignore[arg-type]  # writes nothing
+        due = self._next_due(held)
+        self.sim.trace.add(at, "rq.repeat", {"function": run.function.id, "run": job.id, "at": due,
+                                             "delay": max(0, due - at), "repeats_left": left - 1})  # fmt: skip
+        if job.id in self.dependents:
+            self.sim.kernel.schedule(at, self._release, held, True, owner=f"{job.func_name} (dependents)")
 
     def _failure(self, held: Held, x: RQExecution, error: BaseException) -> None:
         """``_finalize_failure`` then ``handle_job_failure`` (``rq/worker/base.py:1622-1649, 734-790``).

@@ -334,3 +334,40 @@ def test_stopped_dead_horse_and_abandoned_jobs_leave_rqs_own_failure_texts():
         assert result.type == Result.Type.FAILED and result.worker_name == ""
         assert result.exc_string.startswith("Moved to FailedJobRegistry, due to AbandonedJobError, at ")
         assert lost in queue.failed_job_registry and lost not in queue.started_job_registry
+
+
+def test_repeat_runs_a_successful_job_again_on_rqs_intervals(queue):
+    """``Repeat(times, interval)`` (``rq/repeat.py``): after each *success* with repeats left, the next interval
+    (the last one repeats) schedules the job again; each success saves a result and a finished entry, and the
+    first one frees the dependents. A failure does not repeat."""
+    from rq import Repeat
+
+    with jobsim.Simulation(queue, start=START) as sim:
+        job = queue.enqueue(nap, 5, repeat=Repeat(times=3, interval=[60, 120]))
+        child = queue.enqueue(double, 1, depends_on=job)
+        now_once = queue.enqueue(double, 2, repeat=Repeat(times=1))  # interval 0: queued again at once, at the back
+        sim.advance("6s")
+        assert job.get_status() == JobStatus.SCHEDULED and job.repeats_left == 2
+        assert job in queue.finished_job_registry and job in queue.scheduled_job_registry
+        assert queue.scheduled_job_registry.get_scheduled_time(job) == at(65)  # ended at 5 s + 60
+        assert child.get_status() == JobStatus.FINISHED  # freed by the first success
+        sim.run_until_idle()
+        [run] = sim.runs(nap)
+        assert [a.started_at for a in run.attempts] == [at(0), at(65), at(190), at(315)]  # 60, then 120, 120
+        assert run.status == "completed" and job.get_status() == JobStatus.FINISHED and job.repeats_left == 0
+        assert [r.created_at for r in job.results()] == [at(320), at(195), at(70), at(5)]
+        assert len(sim.runs(double)[1].attempts) == 2 and now_once.return_value() == 4
+        assert "repeats (Repeat): scheduled again for 2025-03-01 00:01:05, 2 repeat(s) left after it" in sim.timeline()
+        with pytest.raises(jobsim.InvalidArgument, match=r"Repeat\(times=0, interval=0\) is refused by RQ"):
+            Repeat(times=0)
+        with pytest.raises(jobsim.InvalidArgument, match=r"Repeat\(interval=\.\.\.\)"):
+            Repeat(times=1, interval="5")
+
+
+def test_a_failed_run_does_not_repeat(queue):
+    from rq import Repeat
+
+    with jobsim.Simulation(queue, start=START) as sim:
+        job = queue.enqueue(broken, repeat=Repeat(times=2, interval=10))
+        sim.run_until_idle()
+        assert job.get_status() == JobStatus.FAILED and job.repeats_left == 2 and len(sim.runs(broken)[0].attempts) == 1

@@ -1,6 +1,6 @@
 """Live conformance: RQ jobs on a real worker and Redis vs the simulation's prediction.
 
-Twelve scenarios: a job that always fails with ``Retry(max=3, interval=[1, 2])`` and a
+Thirteen scenarios: a job that always fails with ``Retry(max=3, interval=[1, 2])`` and a
 failure callback; a job that *returns* ``Retry(max=2, interval=[1, 2])`` (the other
 interval rule); a job that sleeps past ``job_timeout=1`` with ``Retry(max=1, interval=1)``;
 an ``async def`` job awaiting ``asyncio.sleep``, once within its time and once past
@@ -8,7 +8,7 @@ an ``async def`` job awaiting ``asyncio.sleep``, once within its time and once p
 job or for a retry, ``result_ttl=0``); a job stopped with ``send_stop_job_command`` on
 RQ's forking ``Worker``; two forking workers sharing one queue; a work horse killed
 with ``SIGKILL`` (twice: retried, then failed); a whole worker killed with its horse (the
-job is abandoned in the ``StartedJobRegistry``); and the registries, results and ``job.requeue()`` of a
+job is abandoned in the ``StartedJobRegistry``); a job with ``Repeat(times=2, interval=[1, 2])``; and the registries, results and ``job.requeue()`` of a
 job failing once, its dependent and a job that returns.
 
 Run with the rest of the suite (marker ``live``); skipped, with the reason, when
@@ -176,6 +176,38 @@ def test_a_returned_retry_repeats_the_last_interval_on_the_real_worker_too(redis
     real_starts = [e["t"] - real[0]["t"] for e in real]
     assert all(abs(r - p) <= 2 * TOLERANCE for r, p in zip(real_starts, starts, strict=True)), real_starts
     check_intervals(scores, [e["t"] for e in real], [1, 2])
+
+
+def enqueue_repeat(queue: Queue) -> Job:
+    from rq import Repeat
+
+    return queue.enqueue(rq_live_jobs.returns, "r", repeat=Repeat(times=2, interval=[1, 2]))
+
+
+def test_repeat_on_the_real_worker(redis_url, rq_worker):
+    """``Repeat(times=2, interval=[1, 2])``: three runs, 1 then 2 s apart (``rq/repeat.py:82-126``), each
+    saving a ``SUCCESSFUL`` result."""
+    import redis
+    from rq.results import Result
+
+    expected, sim_job = predicted(enqueue_repeat)
+    starts = [e["t"] - expected[0]["t"] for e in expected]
+    assert starts == [0, 1, 3]
+    real, real_job, scores = observed(redis_url, rq_worker, enqueue_repeat)
+    print("observed", real, scores)
+    assert shape(real) == shape(expected)
+    assert real_job.get_status() == sim_job.get_status(refresh=False) == JobStatus.FINISHED
+    assert real_job.repeats_left == sim_job.repeats_left == 0
+    real_starts = [e["t"] - real[0]["t"] for e in real]
+    assert all(abs(r - p) <= 2 * TOLERANCE for r, p in zip(real_starts, starts, strict=True)), real_starts
+    check_intervals(scores, [e["t"] for e in real], [1, 2])
+    client = redis.Redis.from_url(redis_url)
+    try:
+        results = Job.fetch(real_job.id, connection=client).results()
+    finally:
+        client.close()
+    # the simulation's three SUCCESSFUL results: test_rq_registries.py (its Result objects need the simulation)
+    assert [r.type for r in results] == [Result.Type.SUCCESSFUL] * 3
 
 
 def test_job_timeout_on_the_real_worker(redis_url, rq_worker):

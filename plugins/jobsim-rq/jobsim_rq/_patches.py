@@ -493,7 +493,8 @@ def _registry_patches(world: RQWorld) -> dict[tuple[Any, str], Any]:
     def job_and_execution_ids(self: Any, start: int = 0, end: int = -1, desc: bool = False,
                               cleanup: bool = True) -> list[tuple[str, str]]:  # fmt: skip
         """``StartedJobRegistry.get_job_and_execution_ids`` (``rq/registry.py:377-397``)."""
-        return [(job_id, world.jobs[job_id].execution_id or "") for job_id in get_job_ids(self, start, end, desc)]
+        return [(job_id, world.execution_id(job_id, world.jobs[job_id].calls))
+                for job_id in get_job_ids(self, start, end, desc)]  # fmt: skip
 
     def get_scheduled_time(self: Any, job_or_id: Any) -> Any:
         return _admin.scheduled_time(world, self, job_or_id)

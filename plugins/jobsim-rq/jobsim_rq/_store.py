@@ -49,16 +49,17 @@ class Op:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class SavedResult:
-    """One ``Result`` as the worker saves it (``Result.create*``, ``rq/results.py:63-160``): the return value
-    is kept serialized, as in the stream, so each read gets a fresh copy as ``Result.restore`` does."""
+    """One ``Result`` as the worker saves it (``Result.create*``, ``rq/results.py:63-160``). The return value
+    goes through the job's serializer when read, so each read gets a fresh copy as ``Result.restore`` does
+    (serialized then, not as the job ends: a job that mutates an object after returning it is not modelled)."""
 
     type: str  # a ``Result.Type`` member name
-    value: bytes | None
-    exc_string: str | None
+    value: Any
+    error: BaseException | None  # formatted into ``exc_string`` when read (``exc_string``)
     worker_name: str
-    execution_id: str | None
+    execution: int  # which execution of the job (its id is drawn from the seed when read: ``execution_id``)
     started_at: int | None
-    ended_at: int | None
+    ended_at: dt.datetime | None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -77,6 +78,7 @@ class Store:
         self.seq = 0
         self.registries: dict[tuple[str, str], list[Op]] = {}  # (queue, registry kind) -> ops in (at, seq) order
         self.streams: dict[str, list[StreamOp]] = {}
+        self.listed: set[tuple[str, str, str]] = set()  # (queue, kind, job id) ever added: removals worth logging
 
     # -- writing ---------------------------------------------------------------------------------------
     def _next(self) -> int:
@@ -86,21 +88,21 @@ class Store:
     def add(self, at: int, queue: str, kind: str, job_id: str, score: float | None) -> None:
         """``ZADD rq:<kind>:<queue> score job_id`` at ``at`` (``score`` ``HEARTBEAT`` for a started entry)."""
         ops = self.registries.setdefault((queue, kind), [])
-        bisect.insort(ops, Op(at, self._next(), job_id, score, True), key=lambda o: (o.at, o.seq))
+        _insert(ops, Op(at, self._next(), job_id, score, True))
+        self.listed.add((queue, kind, job_id))
 
     def remove(self, at: int, queue: str, kind: str, job_id: str) -> None:
-        ops = self.registries.get((queue, kind))
-        if ops is not None:
-            bisect.insort(ops, Op(at, self._next(), job_id, None, False), key=lambda o: (o.at, o.seq))
+        """``ZREM``; nothing to log for a job that was never added there (the common case: a job queued
+        without having been scheduled or deferred)."""
+        if (queue, kind, job_id) in self.listed:
+            _insert(self.registries[(queue, kind)], Op(at, self._next(), job_id, None, False))
 
     def save_result(self, at: int, job_id: str, result: SavedResult, ttl: int | None) -> None:
         """``Result.save``: ``XADD`` then ``EXPIRE``/``PERSIST`` of the whole stream (``rq/results.py:268-283``)."""
-        ops = self.streams.setdefault(job_id, [])
-        bisect.insort(ops, StreamOp(at, self._next(), result, ttl), key=lambda o: (o.at, o.seq))
+        _insert(self.streams.setdefault(job_id, []), StreamOp(at, self._next(), result, ttl))
 
     def delete_results(self, at: int, job_id: str) -> None:
-        ops = self.streams.setdefault(job_id, [])
-        bisect.insort(ops, StreamOp(at, self._next(), None, None), key=lambda o: (o.at, o.seq))
+        _insert(self.streams.setdefault(job_id, []), StreamOp(at, self._next(), None, None))
 
     # -- reading ---------------------------------------------------------------------------------------
     def entries(self, queue: str, kind: str, now: int) -> dict[str, float]:
@@ -170,18 +172,48 @@ class Store:
             kept = []
         out = []
         for stream_id, _, saved in reversed(kept):
-            value = None if saved.value is None else job.serializer.loads(saved.value)
+            raw = serialized(job, saved.value)
+            value = None if raw is None else job.serializer.loads(raw)
             created = dt.datetime.fromtimestamp(int(stream_id.split("-")[0]) / 1000, dt.timezone.utc)
             out.append(Result(job.id, Result.Type[saved.type], connection=job.connection, id=stream_id,
-                              created_at=created, return_value=value, exc_string=saved.exc_string,
+                              created_at=created, return_value=value, exc_string=exc_string(saved.error),
                               worker_name=saved.worker_name, serializer=job.serializer,
-                              execution_id=saved.execution_id, execution_started_at=_utc(saved.started_at),
-                              execution_ended_at=_utc(saved.ended_at)))  # fmt: skip
+                              execution_id=self.world.execution_id(job.id, saved.execution),
+                              execution_started_at=_utc(saved.started_at),
+                              execution_ended_at=saved.ended_at))  # fmt: skip
         return out
+
+
+def _insert(ops: list[Any], op: Any) -> None:
+    """Keep ``ops`` in (instant, seq) order: most writes come in time order and are appended; a write a job
+    body makes at a later instant than writes simulated after it is inserted in its place."""
+    if not ops or ops[-1].at <= op.at:
+        ops.append(op)
+    else:
+        bisect.insort(ops, op, key=lambda o: (o.at, o.seq))
 
 
 def _utc(ns: int | None) -> dt.datetime | None:
     return None if ns is None else dt.datetime.fromtimestamp(ns / SECOND, dt.timezone.utc)
+
+
+def exc_string(error: BaseException | None) -> str | None:
+    """The ``exc_string`` RQ saves: ``format_exc_info`` of what the job raised (``rq/worker/base.py:1645``), or
+    the worker's own text for a stopped job, a dead horse and an abandoned job (``worker_classes.py:139-166``,
+    ``rq/registry.py:315-318``), which are not exceptions raised in the job."""
+    import traceback
+
+    from rq.exceptions import AbandonedJobError
+
+    from jobsim.errors import WorkerCrashed
+
+    from ._world import HorseKilled
+
+    if error is None:
+        return None
+    if isinstance(error, HorseKilled | WorkerCrashed | AbandonedJobError):
+        return str(error)
+    return "".join(traceback.format_exception(type(error), error, error.__traceback__))
 
 
 def serialized(job: Any, value: Any) -> bytes | None:

@@ -43,7 +43,7 @@ from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
 from jobsim.hooks import Adapted, StoppableExecution, escapes, output_bytes, planned_instant, refusing_handler
 
 from ._pool import Line, Pool, Settings
-from ._store import HEARTBEAT, SavedResult, Store, held_kind, score_from_ttl, serialized, whole_seconds
+from ._store import HEARTBEAT, SavedResult, Store, held_kind, score_from_ttl, whole_seconds
 
 if TYPE_CHECKING:
     from jobsim import Simulation
@@ -141,7 +141,6 @@ class Held:
     result_read: bool = False  # ``return_value()`` returned its value once: RQ caches the ``Result`` on the Job
     running_from: int | None = None  # the start of its last execution
     stop_plan: int | None = None  # a stop-job command planned for this instant (``sim.rq.stop``)
-    execution_id: str | None = None  # its last execution's id (``Execution.create``: ``uuid4().hex``)
 
 
 class Null:
@@ -182,7 +181,6 @@ class RQWorld:
         self.dependents: dict[str, list[Held]] = {}  # job id -> deferred jobs waiting for it, in enqueue order
         self.store = Store(self)  # registries and result streams, as logs read at an instant (``_store.py``)
         self.unread: dict[str, Line] = {}  # the lists of queues no simulated worker reads
-        self.execution_ids = random.Random(f"jobsim-rq-executions:{sim.seed}")
 
     # -- adapting --------------------------------------------------------------------------
     def adopt(self, queue: Any) -> Adapted:
@@ -500,7 +498,6 @@ class RQWorld:
         fault = None if x.killed else engine.take_fault(run.function.id, None)
         held.calls += 1
         job.prepare_for_execution(worker.name, NULL)  # started_at, STARTED (rq/job.py:1512-1526)
-        held.execution_id = uuid.UUID(int=self.execution_ids.getrandbits(128), version=4).hex
         self.store.add(start, held.queue.name, "started", job.id, HEARTBEAT)  # prepare_execution (executions.py)
         self._persist(held)  # prepare_job_execution: pipeline.persist(job.key) (rq/worker/base.py:1390)
         run.status = "running"
@@ -933,21 +930,17 @@ class RQWorld:
         if returned is not None:
             self._save_result(held, at, "MAX_RETRIES_EXCEEDED", failure_ttl, value=returned)
             return
-        self._save_result(held, at, "FAILED", failure_ttl, exc_string=_exc_string(error))
+        self._save_result(held, at, "FAILED", failure_ttl, error=error)
 
     def _save_result(self, held: Held, at: int, kind: str, ttl: int | None, *, value: Any = None,
-                     exc_string: str | None = None) -> None:  # fmt: skip
+                     error: BaseException | None = None) -> None:  # fmt: skip
         """``Result.create`` by the worker: its name, the execution's id and start, the job's ``ended_at``;
         ``record_job_failure`` (an abandoned job, found by maintenance) saves it with no worker name."""
         from rq.exceptions import AbandonedJobError
 
         job = held.job
-        abandoned = isinstance(exc_string, str) and exc_string.startswith(f"Moved to FailedJobRegistry, due to "
-                                                                           f"{AbandonedJobError.__name__}")  # fmt: skip
-        ended = job.ended_at
-        saved = SavedResult(kind, serialized(job, value), exc_string, "" if abandoned else (job.worker_name or ""),
-                            held.execution_id, held.running_from,
-                            None if ended is None else int(ended.timestamp() * 1_000_000) * 1000)  # fmt: skip
+        worker = "" if isinstance(error, AbandonedJobError) else job.worker_name or ""
+        saved = SavedResult(kind, value, error, worker, held.calls, held.running_from, job.ended_at)
         self.store.save_result(at, job.id, saved, ttl)
 
     # -- expiry: the Redis key of a job -------------------------------------------------------
@@ -1053,6 +1046,13 @@ class RQWorld:
         held.result_read = True
         return job._result
 
+    def execution_id(self, job_id: str, n: int) -> str:
+        """The id of the ``n``-th execution of a job (``Execution.create``: ``uuid4().hex``,
+        ``rq/executions.py:93-99``), drawn from the simulation's seed, the job id and ``n``: the same seed gives
+        the same ids, and nothing is drawn for a simulation that never reads one."""
+        return uuid.UUID(int=random.Random(f"jobsim-rq-execution:{self.sim.seed}:{job_id}:{n}").getrandbits(128),
+                         version=4).hex  # fmt: skip
+
     def record(self, kind: str, **data: Any) -> None:
         self.sim.trace.add(self.sim.now_ns(), kind, data)
 
@@ -1090,23 +1090,6 @@ class RQWorld:
 
     def __repr__(self) -> str:
         return f"<jobsim-rq world: queues {list(self.waiting)}, workers {self.workers}, {len(self.jobs)} jobs>"
-
-
-def _exc_string(error: BaseException | None) -> str | None:
-    """The ``exc_string`` RQ saves: ``format_exc_info`` of what the job raised (``rq/worker/base.py:1645``), or
-    the worker's own text for a stopped job, a dead horse and an abandoned job (``worker_classes.py:139-166``,
-    ``rq/registry.py:315-318``), which are not exceptions raised in the job."""
-    import traceback
-
-    from rq.exceptions import AbandonedJobError
-
-    from jobsim.errors import WorkerCrashed
-
-    if error is None:
-        return None
-    if isinstance(error, HorseKilled | WorkerCrashed | AbandonedJobError):
-        return str(error)
-    return "".join(traceback.format_exception(type(error), error, error.__traceback__))
 
 
 def _check_async(queue: Any) -> None:

@@ -8,8 +8,9 @@ an ``async def`` job awaiting ``asyncio.sleep``, once within its time and once p
 job or for a retry, ``result_ttl=0``); a job stopped with ``send_stop_job_command`` on
 RQ's forking ``Worker``; two forking workers sharing one queue; a work horse killed
 with ``SIGKILL`` (twice: retried, then failed); a whole worker killed with its horse (the
-job is abandoned in the ``StartedJobRegistry``); a job with ``Repeat(times=2, interval=[1, 2])``; and the registries, results and ``job.requeue()`` of a
-job failing once, its dependent and a job that returns.
+job is abandoned in the ``StartedJobRegistry``); a job with ``Repeat(times=2, interval=[1, 2])``; and
+the registries, results and ``job.requeue()`` of a job failing once, its dependent and a job that
+returns.
 
 Run with the rest of the suite (marker ``live``); skipped, with the reason, when
 ``redis-server`` is not installed. The worker is RQ's ``SimpleWorker`` with its

@@ -58,7 +58,8 @@ def queue_ids(world: RQWorld, queue: str) -> list[str]:
     """``LRANGE rq:queue:<name> 0 -1`` now. Ids stay in the list until a worker pops them, even a job whose
     key expired (a worker skips it then, ``rq/queue.py:1825-1828``) or one deleted with
     ``remove_from_queue=False``; a canceled or deleted job leaves it (``Queue.remove``)."""
-    line = world.waiting.get(queue) or world.unread.get(queue)
+    line = world.waiting.get(queue)
+    line = world.unread.get(queue) if line is None else line
     return [] if line is None else line.ids(world.sim.now_ns())
 
 

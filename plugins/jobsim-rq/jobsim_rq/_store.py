@@ -38,7 +38,7 @@ MAX_RESULTS = 10  # Result.save: XADD ... MAXLEN 10 (rq/results.py:275)
 HEARTBEAT = None  # a started entry's score follows its worker's heartbeats: computed when read
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Op:
     at: int  # the virtual instant RQ writes it (ns)
     seq: int  # ties at one instant keep the order they were written in
@@ -47,7 +47,7 @@ class Op:
     add: bool
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class SavedResult:
     """One ``Result`` as the worker saves it (``Result.create*``, ``rq/results.py:63-160``). The return value
     goes through the job's serializer when read, so each read gets a fresh copy as ``Result.restore`` does
@@ -62,7 +62,7 @@ class SavedResult:
     ended_at: dt.datetime | None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class StreamOp:
     at: int
     seq: int
@@ -88,21 +88,21 @@ class Store:
     def add(self, at: int, queue: str, kind: str, job_id: str, score: float | None) -> None:
         """``ZADD rq:<kind>:<queue> score job_id`` at ``at`` (``score`` ``HEARTBEAT`` for a started entry)."""
         ops = self.registries.setdefault((queue, kind), [])
-        _insert(ops, Op(at, self._next(), job_id, score, True))
+        _insert(ops, Op(at=at, seq=self._next(), job_id=job_id, score=score, add=True))
         self.listed.add((queue, kind, job_id))
 
     def remove(self, at: int, queue: str, kind: str, job_id: str) -> None:
         """``ZREM``; nothing to log for a job that was never added there (the common case: a job queued
         without having been scheduled or deferred)."""
         if (queue, kind, job_id) in self.listed:
-            _insert(self.registries[(queue, kind)], Op(at, self._next(), job_id, None, False))
+            _insert(self.registries[(queue, kind)], Op(at=at, seq=self._next(), job_id=job_id, score=None, add=False))
 
     def save_result(self, at: int, job_id: str, result: SavedResult, ttl: int | None) -> None:
         """``Result.save``: ``XADD`` then ``EXPIRE``/``PERSIST`` of the whole stream (``rq/results.py:268-283``)."""
-        _insert(self.streams.setdefault(job_id, []), StreamOp(at, self._next(), result, ttl))
+        _insert(self.streams.setdefault(job_id, []), StreamOp(at=at, seq=self._next(), result=result, ttl=ttl))
 
     def delete_results(self, at: int, job_id: str) -> None:
-        _insert(self.streams.setdefault(job_id, []), StreamOp(at, self._next(), None, None))
+        _insert(self.streams.setdefault(job_id, []), StreamOp(at=at, seq=self._next(), result=None, ttl=None))
 
     # -- reading ---------------------------------------------------------------------------------------
     def entries(self, queue: str, kind: str, now: int) -> dict[str, float]:

@@ -940,7 +940,8 @@ class RQWorld:
 
         job = held.job
         worker = "" if isinstance(error, AbandonedJobError) else job.worker_name or ""
-        saved = SavedResult(kind, value, error, worker, held.calls, held.running_from, job.ended_at)
+        saved = SavedResult(type=kind, value=value, error=error, worker_name=worker, execution=held.calls,
+                            started_at=held.running_from, ended_at=job.ended_at)
         self.store.save_result(at, job.id, saved, ttl)
 
     # -- expiry: the Redis key of a job -------------------------------------------------------

@@ -371,3 +371,19 @@ def test_a_failed_run_does_not_repeat(queue):
         job = queue.enqueue(broken, repeat=Repeat(times=2, interval=10))
         sim.run_until_idle()
         assert job.get_status() == JobStatus.FAILED and job.repeats_left == 2 and len(sim.runs(broken)[0].attempts) == 1
+
+
+def results_of_a_run(queue, seed: int) -> list[tuple]:
+    with jobsim.Simulation(queue, start=START, seed=seed) as sim:
+        jobs = [queue.enqueue(nap, 3), queue.enqueue(broken), queue.enqueue(again, "x")]
+        sim.run_until_idle()
+        return [(r.job_id, r.id, r.execution_id, r.type.name, r.created_at) for job in jobs for r in job.results()]
+
+
+def test_result_and_execution_ids_follow_the_seed(queue):
+    first, same = results_of_a_run(queue, 7), results_of_a_run(queue, 7)
+    LOG.clear()
+    other = results_of_a_run(queue, 8)
+    assert first == same and len(first) == 5
+    assert {r[2] for r in first}.isdisjoint({r[2] for r in other})  # other seed: other execution ids
+    assert [r[1:2] + r[3:] for r in first] == [r[1:2] + r[3:] for r in other]  # same stream ids, types, times

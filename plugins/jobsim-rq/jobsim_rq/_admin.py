@@ -217,6 +217,10 @@ def requeue(world: RQWorld, registry: Any, job_or_id: Any, at_front: Any) -> Any
                                   "from it")  # fmt: skip
     job = held.job
     world.store.remove(now, registry.name, kind, job_id)
+    if held.due_timer is not None:  # requeued from the scheduled registry: the scheduler will not see it again
+        world.sim.kernel.cancel(held.due_timer)
+        held.due_timer = None
+    held.due = None
     job.started_at = job.ended_at = None
     job._exc_info = ""
     run = held.run

@@ -387,3 +387,12 @@ def test_result_and_execution_ids_follow_the_seed(queue):
     assert first == same and len(first) == 5
     assert {r[2] for r in first}.isdisjoint({r[2] for r in other})  # other seed: other execution ids
     assert [r[1:2] + r[3:] for r in first] == [r[1:2] + r[3:] for r in other]  # same stream ids, types, times
+
+
+def test_a_job_requeued_from_the_scheduled_registry_runs_now_and_once(queue):
+    with jobsim.Simulation(queue, start=START) as sim:
+        job = queue.enqueue_in(dt.timedelta(minutes=10), broken, retry=Retry(max=1, interval=600))
+        sim.advance("1m")
+        assert queue.scheduled_job_registry.requeue(job) is job and job not in queue.scheduled_job_registry
+        sim.run_until_idle()  # runs at 60 s, fails, retried 600 s later: the 10-minute schedule is gone
+        assert [a.started_at for a in sim.runs(broken)[0].attempts] == [at(60), at(660)]

@@ -34,6 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import math
 import time
 from collections.abc import Callable
 
@@ -585,6 +586,18 @@ def registries_scenario(queue: Queue, settle: Callable[[], None]) -> list[dict]:
     views.append({"requeued": jobs["flaky"].get_status(), "in failed": jobs["flaky"] in queue.failed_job_registry})
     settle()
     views.append(registry_view(queue, jobs))
+    later = queue.enqueue_in(dt.timedelta(minutes=10), rq_live_jobs.returns, "later")
+    scheduled = queue.scheduled_job_registry
+    # scored floor(created_at + 600): 599-600 s after created_at on the real worker, exactly 600 in the simulation
+    views.append({"scheduled in": later in scheduled, "at": math.ceil((scheduled.get_scheduled_time(later)
+                  - later.created_at.replace(tzinfo=dt.timezone.utc)).total_seconds())})  # fmt: skip
+    later.cancel()
+    jobs["done"].delete()
+    done = jobs["done"]
+    views.append({"scheduled": scheduled.get_job_ids() == [],
+                  "canceled": queue.canceled_job_registry.get_job_ids() == [later.id], "status": later.get_status(),
+                  "done exists": Job.exists(done.id, queue.connection),
+                  "done finished": done in queue.finished_job_registry})  # fmt: skip
     return views
 
 
@@ -619,3 +632,6 @@ def test_registries_results_and_requeue_on_the_real_worker(redis_url, rq_worker)
     assert expected[0]["flaky"] == [("FAILED", None, ["ValueError: flaky failed once"])]
     assert expected[2]["flaky"] == [("SUCCESSFUL", "flaky ok", []), ("FAILED", None, ["ValueError: flaky failed once"])]
     assert expected[2]["finished"] == ["child", "done", "flaky"] and expected[2]["failed"] == []
+    assert expected[3] == {"scheduled in": True, "at": 600}
+    assert expected[4] == {"scheduled": True, "canceled": True, "status": JobStatus.CANCELED, "done exists": False,
+                           "done finished": False}  # fmt: skip

@@ -104,6 +104,54 @@ class Store:
     def delete_results(self, at: int, job_id: str) -> None:
         _insert(self.streams.setdefault(job_id, []), StreamOp(at=at, seq=self._next(), result=None, ttl=None))
 
+    # -- what the end of a job writes besides its hash ---------------------------------------------------
+    def end(self, held: Held, status: str, at: int, error: BaseException | None, returned: Any) -> None:
+        """The registry entries and the ``Result`` a job's end leaves (read at an instant: ``entries``, ``results``).
+
+        A success: ``Job._handle_success`` adds a ``SUCCESSFUL`` result (``ttl=result_ttl``) and a
+        ``FinishedJobRegistry`` entry scored ``floor(end) + result_ttl`` unless ``result_ttl`` is 0, when the
+        worker skips both and ``job.cleanup(0)`` deletes the job with its results (``rq/worker/base.py:1522-1542``,
+        ``rq/job.py:1637-1668``). A final failure (also a stopped job, a dead horse's, an abandoned one):
+        ``Job._handle_failure`` adds a ``FailedJobRegistry`` entry (``failure_ttl``, a year unless set) and a
+        ``FAILED`` result with the traceback as the worker formats it, saved with ``ttl=job.failure_ttl`` --
+        so with no ``failure_ttl`` the stream never expires (``rq/job.py:1670-1701``); past a returned
+        ``Retry``'s ``max``, a ``MAX_RETRIES_EXCEEDED`` result holding that ``Retry``
+        (``rq/worker/base.py:1429-1445``). Either way the ``StartedJobRegistry`` entry goes.
+        """
+        from rq.defaults import DEFAULT_FAILURE_TTL, DEFAULT_RESULT_TTL
+
+        job, queue = held.job, held.queue.name
+        self.remove(at, queue, "started", job.id)
+        if status == "finished":
+            ttl = job.get_result_ttl(DEFAULT_RESULT_TTL)
+            if ttl == 0:
+                self.delete_results(at, job.id)
+                return
+            self.save(held, at, "SUCCESSFUL", ttl, value=job._result)
+            self.add(at, queue, "finished", job.id, score_from_ttl(at, ttl, failed=False))
+            return
+        failure_ttl = job.failure_ttl
+        ttl = DEFAULT_FAILURE_TTL if failure_ttl is None else failure_ttl
+        self.add(at, queue, "failed", job.id, score_from_ttl(at, ttl, failed=True))
+        if failure_ttl == 0:
+            self.delete_results(at, job.id)  # FailedJobRegistry.add: job.cleanup(0) deletes it first
+        if returned is not None:
+            self.save(held, at, "MAX_RETRIES_EXCEEDED", failure_ttl, value=returned)
+            return
+        self.save(held, at, "FAILED", failure_ttl, error=error)
+
+    def save(self, held: Held, at: int, kind: str, ttl: int | None, *, value: Any = None,
+             error: BaseException | None = None) -> None:  # fmt: skip
+        """``Result.create`` by the worker: its name, the execution's id and start, the job's ``ended_at``;
+        ``record_job_failure`` (an abandoned job, found by maintenance) saves it with no worker name."""
+        from rq.exceptions import AbandonedJobError
+
+        job = held.job
+        worker = "" if isinstance(error, AbandonedJobError) else job.worker_name or ""
+        saved = SavedResult(type=kind, value=value, error=error, worker_name=worker, execution=held.calls,
+                            started_at=held.running_from, ended_at=job.ended_at)
+        self.save_result(at, job.id, saved, ttl)
+
     # -- reading ---------------------------------------------------------------------------------------
     def entries(self, queue: str, kind: str, now: int) -> dict[str, float]:
         """The registry ``rq:<kind>:<queue>`` as a reader at ``now`` sees it, cleaned: job id -> score."""

@@ -43,7 +43,7 @@ from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
 from jobsim.hooks import Adapted, StoppableExecution, escapes, output_bytes, planned_instant, refusing_handler
 
 from ._pool import Line, Pool, Settings
-from ._store import HEARTBEAT, SavedResult, Store, held_kind, score_from_ttl, whole_seconds
+from ._store import HEARTBEAT, Store, held_kind, score_from_ttl, whole_seconds
 
 if TYPE_CHECKING:
     from jobsim import Simulation
@@ -772,7 +772,7 @@ class RQWorld:
         self.store.remove(at, queue, "started", job.id)
         ttl = job.get_result_ttl(DEFAULT_RESULT_TTL)
         if ttl != 0:
-            self._save_result(held, at, "SUCCESSFUL", ttl, value=job._result)
+            self.store.save(held, at, "SUCCESSFUL", ttl, value=job._result)
             self.store.add(at, queue, "finished", job.id, score_from_ttl(at, ttl, failed=False))
         run.status = "queued"
         left = job.repeats_left
@@ -847,7 +847,7 @@ class RQWorld:
             self._finish(held, "failed", x.now, error, None, returned=retry)
             return
         self.store.remove(x.now, held.queue.name, "started", job.id)
-        self._save_result(held, x.now, "RETRIED", job.failure_ttl, value=retry)  # Job._handle_retry_result
+        self.store.save(held, x.now, "RETRIED", job.failure_ttl, value=retry)  # Job._handle_retry_result
         interval = Retry.get_interval(job.number_of_retries or 0, retry.intervals)
         job.number_of_retries = 1 if not job.number_of_retries else job.number_of_retries + 1
         job.enqueue_at_front_on_retry = job.enqueue_at_front_on_retry or retry.enqueue_at_front
@@ -889,60 +889,11 @@ class RQWorld:
         if error is not None:
             data["error"] = f"{type(error).__name__}: {error}"
         self.sim.trace.add(at, "run.end", data)
-        self._record_end(held, status, at, error, value, returned)
+        self.store.end(held, status, at, error, returned)
         self._cleanup_after(held, status, at)
         if held.job.id in self.dependents or at > self.sim.kernel.now:
             # its dependents are looked at when its end is visible (a job deferred while it ran included)
             self.sim.kernel.schedule(at, self._release, held, owner=f"{held.job.func_name} (dependents)")
-
-    # -- what the end of a job writes besides its hash: registries, the result stream ---------------
-    def _record_end(self, held: Held, status: str, at: int, error: BaseException | None, value: Any,
-                    returned: Any) -> None:  # fmt: skip
-        """The registry entries and the ``Result`` a job's end leaves (``_store.py`` reads them at an instant).
-
-        A success: ``Job._handle_success`` adds a ``SUCCESSFUL`` result (``ttl=result_ttl``) and a
-        ``FinishedJobRegistry`` entry scored ``floor(end) + result_ttl`` unless ``result_ttl`` is 0, when the
-        worker skips both and ``job.cleanup(0)`` deletes the job with its results (``rq/worker/base.py:1522-1542``,
-        ``rq/job.py:1637-1668``). A final failure (also a stopped job, a dead horse's, an abandoned one):
-        ``Job._handle_failure`` adds a ``FailedJobRegistry`` entry (``failure_ttl``, a year unless set) and a
-        ``FAILED`` result with the traceback as the worker formats it, saved with ``ttl=job.failure_ttl`` --
-        so with no ``failure_ttl`` the stream never expires (``rq/job.py:1670-1701``); past a returned
-        ``Retry``'s ``max``, a ``MAX_RETRIES_EXCEEDED`` result holding that ``Retry``
-        (``rq/worker/base.py:1429-1445``). Either way the ``StartedJobRegistry`` entry goes.
-        """
-        from rq.defaults import DEFAULT_FAILURE_TTL, DEFAULT_RESULT_TTL
-
-        job, queue = held.job, held.queue.name
-        self.store.remove(at, queue, "started", job.id)
-        if status == "finished":
-            ttl = job.get_result_ttl(DEFAULT_RESULT_TTL)
-            if ttl == 0:
-                self.store.delete_results(at, job.id)
-                return
-            self._save_result(held, at, "SUCCESSFUL", ttl, value=job._result)
-            self.store.add(at, queue, "finished", job.id, score_from_ttl(at, ttl, failed=False))
-            return
-        failure_ttl = job.failure_ttl
-        self.store.add(at, queue, "failed", job.id,
-                       score_from_ttl(at, DEFAULT_FAILURE_TTL if failure_ttl is None else failure_ttl, failed=True))
-        if failure_ttl == 0:
-            self.store.delete_results(at, job.id)  # FailedJobRegistry.add: job.cleanup(0) deletes it first
-        if returned is not None:
-            self._save_result(held, at, "MAX_RETRIES_EXCEEDED", failure_ttl, value=returned)
-            return
-        self._save_result(held, at, "FAILED", failure_ttl, error=error)
-
-    def _save_result(self, held: Held, at: int, kind: str, ttl: int | None, *, value: Any = None,
-                     error: BaseException | None = None) -> None:  # fmt: skip
-        """``Result.create`` by the worker: its name, the execution's id and start, the job's ``ended_at``;
-        ``record_job_failure`` (an abandoned job, found by maintenance) saves it with no worker name."""
-        from rq.exceptions import AbandonedJobError
-
-        job = held.job
-        worker = "" if isinstance(error, AbandonedJobError) else job.worker_name or ""
-        saved = SavedResult(type=kind, value=value, error=error, worker_name=worker, execution=held.calls,
-                            started_at=held.running_from, ended_at=job.ended_at)
-        self.store.save_result(at, job.id, saved, ttl)
 
     # -- expiry: the Redis key of a job -------------------------------------------------------
     def _cleanup_ttl(self, held: Held) -> None:

@@ -17,6 +17,9 @@ and the two ways out of it, ``_finalize_success`` (``:1582-1620``) and ``_finali
 (``:1622-1649``), redone on the virtual clock; also what the forking ``Worker`` does when a
 ``stop-job`` command kills the work horse (``_stopped``), and when Redis expires a job's key
 (``ttl`` while it waits, ``result_ttl``/``failure_ttl`` after it ends: the "expiry" section).
+What RQ keeps besides the job hash -- registries and result streams -- is logged in ``_store.py`` as
+the worker writes it and read at the reader's instant; the test's own calls on queues, registries
+and jobs (``queue.count``, ``requeue``, ``job.delete()``) are ``_admin.py``.
 Each rule below cites where it comes from.
 """
 

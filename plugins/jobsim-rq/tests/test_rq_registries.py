@@ -396,3 +396,25 @@ def test_a_job_requeued_from_the_scheduled_registry_runs_now_and_once(queue):
         assert queue.scheduled_job_registry.requeue(job) is job and job not in queue.scheduled_job_registry
         sim.run_until_idle()  # runs at 60 s, fails, retried 600 s later: the 10-minute schedule is gone
         assert [a.started_at for a in sim.runs(broken)[0].attempts] == [at(60), at(660)]
+
+
+def test_delete_without_leaving_the_list_and_entries_that_never_expire(queue):
+    """``job.delete(remove_from_queue=False)`` leaves the id in the list: ``queue.count`` counts it until
+    ``queue.jobs`` (``fetch_job``) finds the key missing and removes it (``rq/queue.py:359-378``). Negative
+    ttls: ``result_ttl=-1`` scores ``+inf`` (``BaseRegistry.add``), ``failure_ttl=-1`` scores ``-1``
+    (``FailedJobRegistry.add`` keeps it), which RQ's ``get_expiration_time`` turns into 1969-12-31 23:59:59."""
+    with jobsim.Simulation(queue, start=START) as sim:
+        queue.enqueue(nap, 10)
+        waiting = queue.enqueue(double, 1)
+        sim.advance("1s")
+        waiting.delete(remove_from_queue=False)
+        assert queue.count == 1 and queue.jobs == [] and queue.count == 0
+        kept = queue.enqueue(double, 2, result_ttl=-1)
+        failed = queue.enqueue(broken, failure_ttl=-1)
+        sim.advance("1000d")
+        assert kept in queue.finished_job_registry and failed in queue.failed_job_registry
+        assert queue.failed_job_registry.get_expiration_time(failed) == dt.datetime(1969, 12, 31, 23, 59, 59,
+                                                                                    tzinfo=UTC)  # fmt: skip
+        with pytest.raises(OverflowError):  # datetime.fromtimestamp(inf), as in RQ
+            queue.finished_job_registry.get_expiration_time(kept)
+        assert kept.latest_result().return_value == 4 and failed.get_status() == JobStatus.FAILED

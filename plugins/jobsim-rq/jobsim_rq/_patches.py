@@ -13,20 +13,25 @@ simulation does not hold:
 * ``Queue.enqueue_in`` and ``Retry.__init__``: RQ's own, with bad values (``Retry(max=0)``,
   a negative interval, ``job_timeout=0``...) raised as ``jobsim.InvalidArgument`` naming
   them (still a ``ValueError``, as RQ raises).
-* ``Job.set_status``/``get_status``/``return_value``/``save_meta``/``get_meta``: the
+* ``Job.set_status``/``get_status``/``save_meta``/``get_meta``/``refresh``: the
   state of a simulated job lives on the ``Job`` object, not in a Redis hash. The deprecated
-  ``Job.result`` property is ``return_value()`` and ``Job.exc_info`` the last failed attempt's
-  traceback (with RQ's warnings); ``latest_result()`` and
-  ``results()`` (``Result`` objects from a Redis stream) are refused by name.
+  ``Job.result`` property is ``return_value()`` (its fallback reads the hash's ``result`` field).
+* ``Result.all``/``fetch_latest``/``count``/``delete_all``: the job's result stream as the worker saved
+  it, at the reader's instant (``_store.py``); so ``job.results()``, ``job.latest_result()``,
+  ``job.return_value()`` and the deprecated ``job.exc_info`` are RQ's own code.
 * ``Job.cancel``: the job leaves its queue or the scheduler and its run ends ``cancelled``
-  (``RQWorld.cancel``); ``Job.delete``/``Job.requeue`` are refused by name.
+  (``RQWorld.cancel``); ``Job.delete`` (``_admin.delete``); ``Job.requeue`` is RQ's own, through the
+  replaced ``FailedJobRegistry.requeue``.
+* ``Queue.count``/``get_job_ids``/``remove``/``get_job_position``/``empty``/``delete`` and the registries'
+  reads, ``requeue`` and ``remove`` (``rq/registry.py``): answered by ``_admin`` from the simulation at the
+  reader's instant; their ``add`` and ``ScheduledJobRegistry.schedule`` are refused by name.
 * ``Job.fetch``: a job the simulation holds is that same ``Job`` object (``NoSuchJobError``
   once its key expired), so RQ helpers that fetch first -- ``send_stop_job_command`` --
   work on it.
 * ``rq.command.send_command`` (the pub/sub publish every ``send_*_command`` ends in): a
   command for a simulated worker (by its name) goes to it (``stop-job``; the others are refused).
 * ``redis.connection.AbstractConnection.connect``: a connection opened for an RQ call (a read
-  or write the simulation does not model: ``job.refresh()``, ``queue.count``, registries) is
+  or write the simulation does not model: ``Queue.all()``, ``job.get_executions()``, worker keys) is
   refused with an ``UnsupportedFeature`` naming the RQ call, instead of a ``redis.ConnectionError``
   after redis-py's retries (or an answer from a real Redis that knows nothing of the simulation);
   Redis used by anything else is left as it is.
@@ -42,7 +47,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import sys
-import traceback
 import warnings
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -70,6 +74,7 @@ def _patch(world: RQWorld) -> None:
     import rq.command
     import rq.job
     import rq.queue
+    import rq.repeat
     from redis.connection import AbstractConnection
 
     Queue, Job = rq.queue.Queue, rq.job.Job
@@ -80,20 +85,17 @@ def _patch(world: RQWorld) -> None:
         (Queue, "schedule_job"): _schedule_job(world),
         (Job, "set_status"): _set_status(Job.set_status, world),
         (Job, "get_status"): _get_status(Job.get_status, world),
-        (Job, "return_value"): _return_value(Job.return_value, world),
         (Job, "result"): _result(vars(Job)["result"], world),
-        (Job, "exc_info"): _exc_info(vars(Job)["exc_info"], world),
-        (Job, "latest_result"): _unsimulated_read(Job.latest_result, world),
-        (Job, "results"): _unsimulated_read(Job.results, world),
         (Job, "cancel"): _cancel(Job.cancel, world),
-        (Job, "delete"): _unsimulated_write(Job.delete, world, "to drop a job that has not run, cancel it: "
-                                            "job.cancel()"),
-        (Job, "requeue"): _unsimulated_write(Job.requeue, world, "to run a failed job again, enqueue a new job, "
-                                             "or give it retry=Retry(...)"),
+        (Job, "delete"): _delete(Job.delete, world),
+        (Job, "refresh"): _refresh(Job.refresh, world),
+        (Job, "exists"): _exists(Job.exists, world),
+        (Job, "fetch_many"): _fetch_many(Job.fetch_many, world),
         (Job, "save_meta"): _save_meta(Job.save_meta, world),
         (Job, "get_meta"): _get_meta(Job.get_meta, world),
         (Queue, "enqueue_in"): _enqueue_in(Queue.enqueue_in),
         (rq.job.Retry, "__init__"): _retry_init(rq.job.Retry.__init__),
+        (rq.repeat.Repeat, "__init__"): _repeat_init(rq.repeat.Repeat.__init__),
         (rq.queue, "now"): world.now,
         (rq.job, "now"): world.now,
         (rq.job, "asyncio"): _Asyncio(world),
@@ -101,6 +103,9 @@ def _patch(world: RQWorld) -> None:
         (rq.command, "send_command"): _send_command(rq.command.send_command, world),
         (AbstractConnection, "connect"): _connect(AbstractConnection.connect),
     }
+    patches.update(_queue_patches(world))
+    patches.update(_registry_patches(world))
+    patches.update(_result_patches(world))
     for (owner, name), replacement in patches.items():
         _PATCHES.set(owner, name, replacement)
 
@@ -169,6 +174,25 @@ def _retry_init(original: Any) -> Any:
     return __init__
 
 
+def _repeat_init(original: Any) -> Any:
+    def __init__(self: Any, times: int, interval: Any = 0) -> None:
+        """RQ's ``Repeat.__init__`` (``rq/repeat.py:31-57``); its ValueError/TypeError raised as ``InvalidArgument``."""
+        if isinstance(times, bool) or not isinstance(times, int):
+            raise InvalidArgument.build("Repeat(times=...)", times, "an int >= 1: how many times RQ runs the job again")
+        if isinstance(interval, Iterable) and not isinstance(interval, str):
+            interval = list(interval)
+        values = interval if isinstance(interval, list) else [interval]
+        if any(isinstance(i, bool) or not isinstance(i, int) for i in values):
+            raise InvalidArgument.build("Repeat(interval=...)", interval,
+                                        "seconds as an int >= 0, or a list of them (e.g. [60, 300])")  # fmt: skip
+        try:
+            original(self, times, interval)
+        except ValueError as exc:
+            raise InvalidArgument(f"Repeat(times={times!r}, interval={interval!r}) is refused by RQ: {exc}") from exc
+
+    return __init__
+
+
 def _enqueue_job(world: RQWorld) -> Any:
     def enqueue_job(self: Any, job: Any, pipeline: Any = None, at_front: bool = False, unique: bool = False) -> Any:
         return world.enqueue(self, job, at_front=at_front, pipeline=pipeline, unique=unique)
@@ -216,16 +240,6 @@ def _get_status(original: Any, world: RQWorld) -> Any:
     return get_status
 
 
-def _return_value(original: Any, world: RQWorld) -> Any:
-    def return_value(self: Any, refresh: bool = False) -> Any:
-        """The value of the job's last successful run (``None`` until then, or once its result expired)."""
-        if world.owns(self):
-            return world.return_value(self, refresh)
-        return original(self, refresh)
-
-    return return_value
-
-
 def _result(original: property, world: RQWorld) -> property:
     def result(self: Any) -> Any:
         """``Job.result`` (``rq/job.py:905-940``): the latest ``Result``'s value if it is a success, else
@@ -239,37 +253,6 @@ def _result(original: property, world: RQWorld) -> property:
     return property(result)
 
 
-def _exc_info(original: property, world: RQWorld) -> property:
-    def exc_info(self: Any) -> Any:
-        """``Job.exc_info`` (``rq/job.py:866-881``): the latest ``Result``'s ``exc_string`` if it is a failure
-        (one awaiting its retry too), as the worker formats it (``traceback.format_exception``), else the
-        job's ``_exc_info``."""
-        if not world.owns(self):
-            return original.__get__(self, type(self))
-        warnings.warn("job.exc_info is deprecated, use job.latest_result() instead.", DeprecationWarning, stacklevel=2)
-        held = world.jobs[self.id]
-        attempts = held.run.attempts
-        error = attempts[-1].error if attempts and not world.gone(held) else None
-        if error is None:
-            return self._exc_info
-        return "".join(traceback.format_exception(type(error), error, error.__traceback__))
-
-    return property(exc_info)
-
-
-def _unsimulated_read(original: Any, world: RQWorld) -> Any:
-    def read(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if not world.owns(self):
-            return original(self, *args, **kwargs)
-        raise UnsupportedFeature(
-            f"Job.{original.__name__}() reads RQ's result stream in Redis, which jobsim-rq does not simulate "
-            f"(job {self.id}); read the outcome with job.return_value(), job.get_status(), or the run: "
-            "sim.runs(...) / sim.rq.job(id) (run.output, run.error)"
-        )
-
-    return read
-
-
 def _cancel(original: Any, world: RQWorld) -> Any:
     def cancel(self: Any, pipeline: Any = None, enqueue_dependents: bool = False,
                remove_from_dependencies: bool = False) -> Any:  # fmt: skip
@@ -279,19 +262,6 @@ def _cancel(original: Any, world: RQWorld) -> Any:
                             remove_from_dependencies=remove_from_dependencies)  # fmt: skip
 
     return cancel
-
-
-def _unsimulated_write(original: Any, world: RQWorld, instead: str) -> Any:
-    def write(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if not world.owns(self):
-            return original(self, *args, **kwargs)
-        raise UnsupportedFeature(
-            f"Job.{original.__name__}() of RQ job {self.id} is not simulated by jobsim-rq (it would write to Redis "
-            f"and change nothing in the simulation); {instead}", system="rq", feature=f"Job.{original.__name__}",
-        )  # fmt: skip
-
-    write.__name__ = original.__name__
-    return write
 
 
 def _connect(original: Any) -> Any:
@@ -304,9 +274,9 @@ def _connect(original: Any) -> Any:
         where = f"{getattr(self, 'host', '?')}:{getattr(self, 'port', '?')}"
         raise UnsupportedFeature(
             f"RQ's {call}() reached for Redis at {where}, which jobsim-rq does not simulate (only enqueueing, "
-            "the workers and scheduler, job statuses, results and meta are; see 'What is not modelled' in "
-            "plugins/jobsim-rq/README.md). Read the simulation instead: job.get_status(), job.return_value(), "
-            "sim.runs(...), sim.rq.job(id)", system="rq", feature=call,
+            "the workers and scheduler, jobs, queue lists, registries and results are; see 'What is not modelled' "
+            "in plugins/jobsim-rq/README.md). Read the simulation instead: job.get_status(), job.latest_result(), "
+            "queue.count, the queue's registries, sim.runs(...), sim.rq.job(id)", system="rq", feature=call,
         )  # fmt: skip
 
     return connect
@@ -358,10 +328,16 @@ def _get_meta(original: Any, world: RQWorld) -> Any:
 
 def _fetch(original: Any, world: RQWorld) -> Any:
     def fetch(cls: Any, id: str, connection: Any = None, serializer: Any = None) -> Any:
-        """``Job.fetch`` (``rq/job.py:700-716``) of a job the simulation holds: the ``Job`` itself."""
-        held = world.jobs.get(id) if isinstance(id, str) else None
+        """``Job.fetch`` (``rq/job.py:700-716``) of a job the simulation holds: the ``Job`` itself. Any other id is
+        not in the simulated Redis: ``NoSuchJobError`` as ``Job.fetch`` raises for a missing key."""
+        if not isinstance(id, str):
+            raise InvalidArgument.build("id", id, "a job id (str)")
+        held = world.jobs.get(id)
         if held is None:
-            return original.__func__(cls, id, connection, serializer)
+            from rq.exceptions import NoSuchJobError
+
+            raise NoSuchJobError(f"No such job: {cls.key_for(id)} (jobsim-rq: no job with this id was enqueued in "
+                                 "this simulation)")  # fmt: skip
         return world.job(id)
 
     return classmethod(fetch)
@@ -374,3 +350,229 @@ def _send_command(original: Any, world: RQWorld) -> Any:
         world.command(command, kwargs)
 
     return send_command
+
+
+def _refresh(original: Any, world: RQWorld) -> Any:
+    def refresh(self: Any) -> None:
+        """``Job.refresh`` (``rq/job.py:1076-1085``): re-reads the hash, ``NoSuchJobError`` once it is gone. The
+        hash of a simulated job is the ``Job`` the simulation holds, so there is nothing else to read."""
+        if not world.owns(self):
+            return original(self)  # type: ignore[no-any-return]
+        if world.gone(world.jobs[self.id]):
+            from rq.exceptions import NoSuchJobError
+
+            raise NoSuchJobError(f"No such job: {self.key} ({world.missing(world.jobs[self.id])})")
+
+    return refresh
+
+
+def _delete(original: Any, world: RQWorld) -> Any:
+    def delete(self: Any, pipeline: Any = None, remove_from_queue: bool = True,
+               delete_dependents: bool = False) -> None:  # fmt: skip
+        if not world.owns(self):
+            return original(self, pipeline, remove_from_queue, delete_dependents)  # type: ignore[no-any-return]
+        from ._admin import delete as simulated
+
+        simulated(world, self, pipeline=pipeline, remove_from_queue=remove_from_queue,
+                  delete_dependents=delete_dependents)  # fmt: skip
+
+    return delete
+
+
+def _exists(original: Any, world: RQWorld) -> Any:
+    def exists(cls: Any, job_id: str, connection: Any = None) -> bool:
+        """``Job.exists`` (``rq/job.py:686-699``): the job's key is there (enqueued here, not expired or deleted)."""
+        held = world.jobs.get(job_id) if isinstance(job_id, str) else None
+        return held is not None and not world.gone(held)
+
+    return classmethod(exists)
+
+
+def _fetch_many(original: Any, world: RQWorld) -> Any:
+    def fetch_many(cls: Any, job_ids: Any, connection: Any = None, serializer: Any = None) -> list[Any]:
+        """``Job.fetch_many`` (``rq/job.py:718-749``): each job, or None where its key is missing."""
+        from rq.exceptions import NoSuchJobError
+
+        out = []
+        for job_id in job_ids:
+            try:
+                out.append(cls.fetch(job_id))
+            except NoSuchJobError:
+                out.append(None)
+        return out
+
+    return classmethod(fetch_many)
+
+
+def _queue_patches(world: RQWorld) -> dict[tuple[Any, str], Any]:
+    """``Queue`` reads and writes of its Redis list (``rq/queue.py:299-556``), answered by ``_admin``."""
+    from rq.queue import Queue
+
+    from . import _admin
+
+    def count(self: Any) -> int:
+        """``Queue.count`` (``rq/queue.py:454-457``): ``LLEN``; ``len(queue)`` and ``is_empty()`` read it."""
+        return len(_admin.queue_ids(world, self.name))
+
+    def get_job_ids(self: Any, offset: int = 0, length: int = -1) -> list[str]:
+        return _admin.get_job_ids(world, self.name, offset, length)
+
+    def remove(self: Any, job_or_id: Any, pipeline: Any = None) -> int:
+        if pipeline is not None:
+            raise UnsupportedFeature("queue.remove(job, pipeline=...): jobsim-rq does not simulate Redis pipelines; "
+                                     "call it without one", system="rq", feature="Queue.remove(pipeline=)")  # fmt: skip
+        return _admin.remove(world, self.name, job_or_id)
+
+    def get_job_position(self: Any, job_or_id: Any) -> int | None:
+        return _admin.position(world, self.name, job_or_id)
+
+    def empty(self: Any) -> int:
+        return _admin.empty(world, self.name)
+
+    def delete(self: Any, delete_jobs: bool = True) -> None:
+        """``Queue.delete`` (``rq/queue.py:332-344``): ``empty()`` if ``delete_jobs``, then the list goes (jobs
+        left in it keep their keys but no worker will see them)."""
+        if delete_jobs:
+            _admin.empty(world, self.name)
+        world.line(self.name).clear(world.sim.now_ns())
+
+    return {(Queue, "count"): property(count), (Queue, "get_job_ids"): get_job_ids, (Queue, "remove"): remove,
+            (Queue, "get_job_position"): get_job_position, (Queue, "empty"): empty,
+            (Queue, "delete"): delete}  # fmt: skip
+
+
+def _registry_patches(world: RQWorld) -> dict[tuple[Any, str], Any]:
+    """The registries (``rq/registry.py``) read from ``_store`` at the reader's instant; cleanup is applied at
+    each read, so the registries' own ``cleanup()`` has nothing left to do."""
+    from rq import registry as r
+
+    from . import _admin
+
+    def contains(self: Any, item: Any) -> bool:
+        return _admin.contains(world, self, item)
+
+    def get_job_count(self: Any, cleanup: bool = True) -> int:
+        return len(_admin.entries(world, self))
+
+    def get_job_ids(self: Any, start: int = 0, end: int = -1, desc: bool = False, cleanup: bool = True) -> list[str]:
+        return _admin.registry_ids(world, self, start, end, desc)
+
+    def get_expiration_time(self: Any, job: Any) -> Any:
+        return _admin.expiration_time(world, self, job)
+
+    def get_expired_job_ids(self: Any, timestamp: float | None = None) -> list[str]:
+        return _admin.expired_ids(world, self, timestamp)
+
+    def requeue(self: Any, job_or_id: Any, at_front: bool = False) -> Any:
+        return _admin.requeue(world, self, job_or_id, at_front)
+
+    def remove(self: Any, job: Any, pipeline: Any = None, delete_job: bool = False) -> int:
+        if pipeline is not None:
+            raise UnsupportedFeature("registry.remove(job, pipeline=...): jobsim-rq does not simulate Redis "
+                                     "pipelines; call it without one", system="rq",
+                                     feature="registry.remove(pipeline=)")  # fmt: skip
+        return _admin.registry_remove(world, self, job, delete_job)
+
+    def add(self: Any, *args: Any, **kwargs: Any) -> Any:
+        raise UnsupportedFeature(
+            f"{type(self).__name__}.add() writes RQ's sorted set directly; in jobsim-rq a registry holds what the "
+            "simulated workers, scheduler and your enqueue/cancel/requeue/delete calls put there",
+            system="rq", feature=f"{type(self).__name__}.add",
+        )  # fmt: skip
+
+    def cleanup(self: Any, timestamp: float | None = None, exception_handlers: list[Any] | None = None) -> None:
+        """Expired finished/failed entries are already gone at every read (``_store.Store.entries``)."""
+
+    def ready_cleanup(self: Any, timestamp: float | None = None,
+                      exception_handlers: list[Any] | None = None) -> list[Any]:  # fmt: skip
+        return []  # dependents go straight to their queue: the ready registry is always empty here
+
+    def started_cleanup(self: Any, timestamp: float | None = None, exception_handlers: list[Any] | None = None) -> None:
+        _admin.started_cleanup(world, self, timestamp)
+
+    def job_and_execution_ids(self: Any, start: int = 0, end: int = -1, desc: bool = False,
+                              cleanup: bool = True) -> list[tuple[str, str]]:  # fmt: skip
+        """``StartedJobRegistry.get_job_and_execution_ids`` (``rq/registry.py:377-397``)."""
+        return [(job_id, world.execution_id(job_id, world.jobs[job_id].calls))
+                for job_id in get_job_ids(self, start, end, desc)]  # fmt: skip
+
+    def get_scheduled_time(self: Any, job_or_id: Any) -> Any:
+        return _admin.scheduled_time(world, self, job_or_id)
+
+    def get_jobs_to_schedule(self: Any, timestamp: int | None = None, chunk_size: int = 1000) -> list[str]:
+        return _admin.expired_ids(world, self, timestamp)[:chunk_size]
+
+    def refused(name: str, instead: str) -> Any:
+        def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            raise UnsupportedFeature(f"{type(self).__name__}.{name}() is not simulated by jobsim-rq; {instead}",
+                                     system="rq", feature=f"{type(self).__name__}.{name}")  # fmt: skip
+
+        return method
+
+    patches: dict[tuple[Any, str], Any] = {
+        (r.BaseRegistry, "__contains__"): contains, (r.StartedJobRegistry, "__contains__"): contains,
+        (r.BaseRegistry, "get_job_count"): get_job_count, (r.BaseRegistry, "get_job_ids"): get_job_ids,
+        (r.BaseRegistry, "get_expiration_time"): get_expiration_time,
+        (r.BaseRegistry, "get_expired_job_ids"): get_expired_job_ids, (r.BaseRegistry, "requeue"): requeue,
+        (r.BaseRegistry, "remove"): remove, (r.StartedJobRegistry, "remove"): refused(
+            "remove", "its entries are executions: they leave as the simulated job ends"),
+        (r.StartedJobRegistry, "get_job_and_execution_ids"): job_and_execution_ids,
+        (r.StartedJobRegistry, "cleanup"): started_cleanup, (r.ReadyJobRegistry, "cleanup"): ready_cleanup,
+        (r.ScheduledJobRegistry, "get_scheduled_time"): get_scheduled_time,
+        (r.ScheduledJobRegistry, "get_jobs_to_schedule"): get_jobs_to_schedule,
+        (r.ScheduledJobRegistry, "schedule"): refused("schedule", "schedule a job with queue.enqueue_at/enqueue_in"),
+        (r.ScheduledJobRegistry, "remove_jobs"): refused("remove_jobs", "cancel or delete the jobs instead"),
+    }
+    for cls in (r.BaseRegistry, r.FinishedJobRegistry, r.FailedJobRegistry, r.DeferredJobRegistry):
+        patches[(cls, "cleanup")] = cleanup
+    for cls in (r.BaseRegistry, r.StartedJobRegistry, r.FailedJobRegistry, r.DeferredJobRegistry,
+                r.ReadyJobRegistry):  # fmt: skip
+        patches[(cls, "add")] = add
+    return patches
+
+
+def _result_patches(world: RQWorld) -> dict[tuple[Any, str], Any]:
+    """The result stream of a simulated job (``rq/results.py``), which ``job.results()``, ``job.latest_result()``,
+    ``return_value()`` and the deprecated ``result``/``exc_info`` read in RQ."""
+    from rq.results import Result
+
+    originals = {name: vars(Result)[name].__func__ for name in ("all", "fetch_latest", "count", "delete_all")}
+
+    def all(cls: Any, job: Any, serializer: Any = None) -> list[Any]:
+        """``Result.all`` (``rq/results.py:162-172``): every result kept (the last 10), newest first."""
+        if not world.owns(job):
+            return originals["all"](cls, job, serializer)  # type: ignore[no-any-return]
+        return world.store.results(job, world.sim.now_ns())
+
+    def fetch_latest(cls: Any, job: Any, serializer: Any = None, timeout: int = 0) -> Any:
+        """``Result.fetch_latest`` (``rq/results.py:236-262``). With ``timeout`` it would block until a result
+        comes; a result already there is returned at once, and waiting for one is refused (the test, not
+        Redis, moves virtual time)."""
+        if not world.owns(job):
+            return originals["fetch_latest"](cls, job, serializer, timeout)
+        if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 0:
+            raise InvalidArgument.build("timeout", timeout, "seconds to block for a result, an int >= 0")
+        results = world.store.results(job, world.sim.now_ns())
+        if results:
+            return results[0]
+        if timeout:
+            raise UnsupportedFeature(
+                f"job.latest_result(timeout={timeout}) of RQ job {job.id}: it has no result yet, and blocking for one "
+                "would need virtual time to pass inside this call; advance the simulation (sim.advance(...), "
+                "sim.run_until_idle()) and then call job.latest_result()", system="rq",
+                feature="latest_result(timeout=)",
+            )  # fmt: skip
+        return None
+
+    def count(cls: Any, job: Any) -> int:
+        if not world.owns(job):
+            return originals["count"](cls, job)  # type: ignore[no-any-return]
+        return len(world.store.results(job, world.sim.now_ns()))
+
+    def delete_all(cls: Any, job: Any) -> None:
+        if not world.owns(job):
+            return originals["delete_all"](cls, job)  # type: ignore[no-any-return]
+        world.store.delete_results(world.sim.now_ns(), job.id)
+
+    return {(Result, "all"): classmethod(all), (Result, "fetch_latest"): classmethod(fetch_latest),
+            (Result, "count"): classmethod(count), (Result, "delete_all"): classmethod(delete_all)}  # fmt: skip

@@ -141,6 +141,36 @@ class Line:
         self.settle(now)
         return self.jobs.popleft() if self.jobs else None
 
+    def ids(self, now: int) -> list[str]:
+        """``LRANGE key 0 -1`` as a reader at ``now`` sees it: the list, with the pushes made by then."""
+        order = deque(held.job.id for held in self.jobs)
+        for at, _, front, held in self.pending:
+            if at > now:
+                break
+            if front:
+                order.appendleft(held.job.id)
+            else:
+                order.append(held.job.id)
+        return list(order)
+
+    def discard(self, held: Held) -> bool:
+        """``LREM key 1 job_id``: the job's first place in the list goes (``Queue.remove``, ``rq/queue.py:509-524``)."""
+        if held in self.jobs:
+            self.jobs.remove(held)
+            return True
+        for i, pending in enumerate(self.pending):
+            if pending[3] is held:
+                del self.pending[i]
+                return True
+        return False
+
+    def clear(self, now: int) -> list[Held]:
+        """``DEL key`` at ``now``: every job in the list then (a push a running job makes later stays)."""
+        gone = list(self.jobs) + [p[3] for p in self.pending if p[0] <= now]
+        self.jobs.clear()
+        self.pending = [p for p in self.pending if p[0] > now]
+        return gone
+
 
 @dataclasses.dataclass(eq=False)
 class Lock:

@@ -83,6 +83,21 @@ def _scheduler(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     return f"rq        worker {d['worker']!r} took the scheduler lock of queue {d['queue']!r}: due jobs move to it"
 
 
-KINDS = {"rq.enqueue": _enqueue, "rq.schedule": _schedule, "rq.defer": _defer, "rq.expire": _expire, "rq.stop": _stop,
+def _repeat(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    when = "queued again at once" if not d.get("delay") else f"scheduled again for {_at(d['at'], tz)}"
+    return f"rq        {_name(d, names)} repeats (Repeat): {when}, {d['repeats_left']} repeat(s) left after it"
+
+
+def _requeue(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    return f"rq        {_name(d, names)} requeued from the {d['registry']} registry of queue {d['queue']!r}"
+
+
+def _delete(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    how = "by queue.empty()" if d.get("how") == "empty" else "by job.delete()"
+    return f"rq        {_name(d, names)} deleted ({d.get('status')}) {how}: its key and results are gone"
+
+
+KINDS = {"rq.repeat": _repeat, "rq.requeue": _requeue, "rq.delete": _delete,
+         "rq.enqueue": _enqueue, "rq.schedule": _schedule, "rq.defer": _defer, "rq.expire": _expire, "rq.stop": _stop,
          "rq.dequeue": _dequeue, "rq.crash": _crash, "rq.worker": _worker, "rq.abandon": _abandon,
          "rq.scheduler": _scheduler}  # fmt: skip

@@ -17,6 +17,9 @@ and the two ways out of it, ``_finalize_success`` (``:1582-1620``) and ``_finali
 (``:1622-1649``), redone on the virtual clock; also what the forking ``Worker`` does when a
 ``stop-job`` command kills the work horse (``_stopped``), and when Redis expires a job's key
 (``ttl`` while it waits, ``result_ttl``/``failure_ttl`` after it ends: the "expiry" section).
+What RQ keeps besides the job hash -- registries and result streams -- is logged in ``_store.py`` as
+the worker writes it and read at the reader's instant; the test's own calls on queues, registries
+and jobs (``queue.count``, ``requeue``, ``job.delete()``) are ``_admin.py``.
 Each rule below cites where it comes from.
 """
 
@@ -43,6 +46,7 @@ from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
 from jobsim.hooks import Adapted, StoppableExecution, escapes, output_bytes, planned_instant, refusing_handler
 
 from ._pool import Line, Pool, Settings
+from ._store import HEARTBEAT, Store, held_kind, score_from_ttl, whole_seconds
 
 if TYPE_CHECKING:
     from jobsim import Simulation
@@ -178,6 +182,8 @@ class RQWorld:
         self.executing_worker: SimWorker | None = None
         self.show_workers = False  # several named workers: attempts and the timeline say which one ran a job
         self.dependents: dict[str, list[Held]] = {}  # job id -> deferred jobs waiting for it, in enqueue order
+        self.store = Store(self)  # registries and result streams, as logs read at an instant (``_store.py``)
+        self.unread: dict[str, Line] = {}  # the lists of queues no simulated worker reads
 
     # -- adapting --------------------------------------------------------------------------
     def adopt(self, queue: Any) -> Adapted:
@@ -294,8 +300,6 @@ class RQWorld:
             unsupported.append("a Redis pipeline (pipeline=, or Queue.enqueue_many which uses one)")
         if unique:
             unsupported.append("unique=True")
-        if job.repeats_left is not None:
-            unsupported.append("repeat=Repeat(...)")
         if job.has_rate_limit:
             unsupported.append("rate_limit=")
         if job.webhooks:
@@ -341,27 +345,32 @@ class RQWorld:
         for dep_id in waiting_for:
             self.dependents.setdefault(dep_id, []).append(held)
         self._cleanup_ttl(held)  # setup_dependencies: job.cleanup(ttl=job.ttl) (rq/queue.py:706-710)
+        now = self.sim.now_ns()  # register_dependency: DeferredJobRegistry.add, scored now (rq/job.py:1804-1833)
+        self.store.add(now, held.queue.name, "deferred", held.job.id, whole_seconds(now))
         self.record("rq.defer", function=held.run.function.id, run=held.job.id, queue=held.queue.name,
                     waiting_for=waiting_for)  # fmt: skip
 
-    def _release(self, parent: Held) -> None:
+    def _release(self, parent: Held, repeating: bool = False) -> None:
         """``enqueue_dependents``/``move_dependents_to_ready`` after a job finishes or finally fails
         (``rq/queue.py:1510-1667``, ``rq/registry.py:565-620``): each deferred dependent whose dependencies
         are met now (``Job.dependencies_are_met``, ``rq/job.py:1840-1911``: a failed parent counts only with
         ``allow_failure``) is queued with ``at_front=job.should_enqueue_at_front()``. RQ keeps dependents in a
         Redis set, so their order is unspecified there; here it is the order they were enqueued in."""
-        for held in self.dependents.pop(parent.job.id, []):
+        waiting = self.dependents.pop(parent.job.id, [])
+        kept = []  # still deferred: the dependents set stays in Redis, so a requeued parent releases them later
+        for held in waiting:
             job = held.job
             if job._status != JobStatus.DEFERRED or self.gone(held):
                 continue  # a dependent whose key expired is skipped (``if dependent_job``, rq/queue.py:1563)
-            parent_status = self.status(parent.job)
-            if parent_status == JobStatus.FAILED and not job.allow_dependency_failures:
-                continue
-            if parent_status not in (JobStatus.FINISHED, JobStatus.FAILED):
-                continue
-            if any(dep_id != parent.job.id for dep_id in self._unmet(job)):
+            parent_status = JobStatus.FINISHED if repeating else self.status(parent.job)
+            if (parent_status == JobStatus.FAILED and not job.allow_dependency_failures) or parent_status not in (
+                    JobStatus.FINISHED, JobStatus.FAILED) or any(
+                    dep_id != parent.job.id for dep_id in self._unmet(job)):  # fmt: skip
+                kept.append(held)
                 continue
             self.push(held.queue, job, at_front=job.should_enqueue_at_front())
+        if kept:
+            self.dependents[parent.job.id] = kept
 
     def schedule(self, queue: Any, job: Any, when: Any, *, pipeline: Any = None, unique: bool = False) -> Any:
         """``Queue.schedule_job`` (``enqueue_at``/``enqueue_in``, and ``Job.retry`` with an interval).
@@ -385,6 +394,7 @@ class RQWorld:
         held = self.jobs[job.id] if retrying else self._hold(queue, job)
         now = self.sim.now_ns()
         held.due = max(due, now)
+        self.store.add(now, queue.name, "scheduled", job.id, due // SECOND)  # ScheduledJobRegistry.schedule
         self.record("rq.schedule", function=held.run.function.id, run=job.id, queue=queue.name, at=due,
                     requested=iso(int(aware.timestamp() * SECOND)))  # fmt: skip
         self._cleanup_ttl(held)  # _persist_job: job.cleanup(ttl=job.ttl) (rq/queue.py:1234, 1409)
@@ -405,9 +415,13 @@ class RQWorld:
         self.record("rq.enqueue", function=held.run.function.id, run=job.id, queue=queue.name, at_front=at_front,
                     listened=line is not None)  # fmt: skip
         self._cleanup_ttl(held)  # _persist_job: job.cleanup(ttl=job.ttl) (rq/queue.py:1409, 1440)
-        if line is None:
-            return job  # no simulated worker reads this queue: the job stays queued, as with no worker in RQ
         now = self.sim.now_ns()
+        # the scheduler (rq/scheduler.py:262-266) and a released dependent (rq/registry.py:546-563) leave their registry
+        self.store.remove(now, queue.name, "scheduled", job.id)
+        self.store.remove(now, queue.name, "deferred", job.id)
+        if line is None:  # no simulated worker reads this queue: the job stays queued, as with no worker in RQ
+            self.unread.setdefault(queue.name, Line()).push(held, now, self.sim.kernel.now, front=at_front)
+            return job
         line.push(held, now, self.sim.kernel.now, front=at_front)
         self.pool.wake(now)
         return job
@@ -487,6 +501,7 @@ class RQWorld:
         fault = None if x.killed else engine.take_fault(run.function.id, None)
         held.calls += 1
         job.prepare_for_execution(worker.name, NULL)  # started_at, STARTED (rq/job.py:1512-1526)
+        self.store.add(start, held.queue.name, "started", job.id, HEARTBEAT)  # prepare_execution (executions.py)
         self._persist(held)  # prepare_job_execution: pipeline.persist(job.key) (rq/worker/base.py:1390)
         run.status = "running"
         held.running_from, held.running_until = start, None
@@ -671,6 +686,11 @@ class RQWorld:
             self.sim.kernel.cancel(held.due_timer)
             held.due_timer = None
         held.due = None
+        self.line(held.queue.name).discard(held)  # _remove_from_registries(remove_from_queue=True)
+        kind = held_kind(held, status)
+        if kind is not None:
+            self.store.remove(now, job.origin, kind, job.id)
+        self.store.add(now, job.origin, "canceled", job.id, whole_seconds(now))  # CanceledJobRegistry.add(ttl=0)
         job._status = JobStatus.CANCELED
         run = held.run
         if run.status in ("queued", "waiting"):
@@ -687,6 +707,11 @@ class RQWorld:
                 self.push(dependent.queue, dependent.job, at_front=dependent.job.should_enqueue_at_front())
                 moved.setdefault(dependent.queue.name, []).append(dependent.job.id)
         return moved
+
+    def line(self, queue: str) -> Line:
+        """The Redis list of ``queue``: the one workers read, or one only reads look at."""
+        line = self.waiting.get(queue)
+        return line if line is not None else self.unread.setdefault(queue, Line())
 
     def _stop_arrives(self, held: Held, at: int) -> None:
         """The command reaches the worker at ``at``: a job that was running then was killed by ``_perform``
@@ -728,7 +753,38 @@ class RQWorld:
                 self._failure(held, x, exc)
                 return
         self._attempt(held, x, None)
+        if job.repeats_left is not None and job.repeats_left > 0:
+            self._repeat(held, x.now)
+            return
         self._finish(held, "finished", x.now, None, value)
+
+    def _repeat(self, held: Held, at: int) -> None:
+        """A success with repeats left (``repeat=Repeat(times, interval)``): ``handle_job_success``
+        (``rq/worker/base.py:1500-1545``) saves the ``SUCCESSFUL`` result and the ``FinishedJobRegistry`` entry
+        as for any success, moves the dependents that were waiting for it to their queues (this first success
+        meets their dependency), then RQ's own ``Repeat.schedule`` (``rq/repeat.py:82-126``) takes the next
+        interval (the first of ``repeat_intervals``, dropped if more follow: the last one repeats), decrements
+        ``repeats_left`` and queues the job at the back at once (interval 0) or schedules it. The key is not
+        expired (no ``job.cleanup(result_ttl)`` on that path), and a failure never repeats. The jobsim run goes
+        on: one more attempt per repeat, one end after the last."""
+        from rq.defaults import DEFAULT_RESULT_TTL
+        from rq.repeat import Repeat
+
+        job, run = held.job, held.run
+        queue = held.queue.name
+        self.store.remove(at, queue, "started", job.id)
+        ttl = job.get_result_ttl(DEFAULT_RESULT_TTL)
+        if ttl != 0:
+            self.store.save(held, at, "SUCCESSFUL", ttl, value=job._result)
+            self.store.add(at, queue, "finished", job.id, score_from_ttl(at, ttl, failed=False))
+        run.status = "queued"
+        left = job.repeats_left
+        Repeat.schedule(job, held.queue, pipeline=NULL)  # type: ignore[arg-type]  # writes nothing
+        due = self._next_due(held)
+        self.sim.trace.add(at, "rq.repeat", {"function": run.function.id, "run": job.id, "at": due,
+                                             "delay": max(0, due - at), "repeats_left": left - 1})  # fmt: skip
+        if job.id in self.dependents:
+            self.sim.kernel.schedule(at, self._release, held, True, owner=f"{job.func_name} (dependents)")
 
     def _failure(self, held: Held, x: RQExecution, error: BaseException) -> None:
         """``_finalize_failure`` then ``handle_job_failure`` (``rq/worker/base.py:1622-1649, 734-790``).
@@ -767,6 +823,7 @@ class RQWorld:
         job = held.job
         held.run.status = "retrying"
         attempt = held.calls
+        self.store.remove(at, held.queue.name, "started", job.id)  # cleanup_execution (rq/worker/base.py:762)
         job.retry(held.queue, NULL)
         due = self._next_due(held)
         self.sim.trace.add(at, "retry", {"function": held.run.function.id, "run": job.id, "step": None,
@@ -790,8 +847,10 @@ class RQWorld:
             job._status = JobStatus.FAILED
             error = JobsimError(f"RQ job returned Retry(max={retry.max}) after {job.number_of_retries} retries: "
                                 "maximum retry attempts exceeded")  # fmt: skip
-            self._finish(held, "failed", x.now, error, None)
+            self._finish(held, "failed", x.now, error, None, returned=retry)
             return
+        self.store.remove(x.now, held.queue.name, "started", job.id)
+        self.store.save(held, x.now, "RETRIED", job.failure_ttl, value=retry)  # Job._handle_retry_result
         interval = Retry.get_interval(job.number_of_retries or 0, retry.intervals)
         job.number_of_retries = 1 if not job.number_of_retries else job.number_of_retries + 1
         job.enqueue_at_front_on_retry = job.enqueue_at_front_on_retry or retry.enqueue_at_front
@@ -822,7 +881,8 @@ class RQWorld:
             data["worker"] = held.job.worker_name
         self.sim.trace.add(x.start, "attempt", data)
 
-    def _finish(self, held: Held, status: str, at: int, error: BaseException | None, value: Any) -> None:
+    def _finish(self, held: Held, status: str, at: int, error: BaseException | None, value: Any,
+                returned: Any = None) -> None:  # fmt: skip
         run = held.run
         run.status = {"finished": "completed", "stopped": "cancelled"}.get(status, "failed")
         run.end_ns, run.error = at, error
@@ -832,6 +892,7 @@ class RQWorld:
         if error is not None:
             data["error"] = f"{type(error).__name__}: {error}"
         self.sim.trace.add(at, "run.end", data)
+        self.store.end(held, status, at, error, returned)
         self._cleanup_after(held, status, at)
         if held.job.id in self.dependents or at > self.sim.kernel.now:
             # its dependents are looked at when its end is visible (a job deferred while it ran included)
@@ -890,6 +951,8 @@ class RQWorld:
         if held.due_timer is not None:
             self.sim.kernel.cancel(held.due_timer)  # nothing is left for the scheduler to enqueue
             held.due_timer = None
+        if job._status == JobStatus.SCHEDULED and held.due is not None:  # the scheduler drops the missing job
+            self.store.remove(max(held.due, at), held.queue.name, "scheduled", job.id)  # (rq/scheduler.py:264-266)
         run.status = "lost"
         run.end_ns = at
         self.sim.trace.add(at, "run.end", {"function": run.function.id, "run": run.id, "status": "lost",
@@ -922,7 +985,7 @@ class RQWorld:
     def missing(self, held: Held) -> str:
         """Why RQ no longer has the job: for the errors a read of a gone job raises."""
         when = iso(held.gone_at) if held.gone_at is not None else "?"
-        what = "deleted" if held.gone_why.endswith("=0") else "expired"
+        what = "deleted" if held.gone_why.endswith(("=0", ")")) else "expired"
         return (f"jobsim-rq: RQ {what} the job's key at {when} ({held.gone_why}); the Job you hold keeps its last "
                 "state (get_status(refresh=False)) and sim.runs(...) still has its run")  # fmt: skip
 
@@ -937,6 +1000,13 @@ class RQWorld:
             return job._result if held.result_read and not refresh and held.gone_why != "result_ttl=0" else None
         held.result_read = True
         return job._result
+
+    def execution_id(self, job_id: str, n: int) -> str:
+        """The id of the ``n``-th execution of a job (``Execution.create``: ``uuid4().hex``,
+        ``rq/executions.py:93-99``), drawn from the simulation's seed, the job id and ``n``: the same seed gives
+        the same ids, and nothing is drawn for a simulation that never reads one."""
+        return uuid.UUID(int=random.Random(f"jobsim-rq-execution:{self.sim.seed}:{job_id}:{n}").getrandbits(128),
+                         version=4).hex  # fmt: skip
 
     def record(self, kind: str, **data: Any) -> None:
         self.sim.trace.add(self.sim.now_ns(), kind, data)

@@ -103,3 +103,22 @@ def pid_sleeps(label: str, seconds: float) -> str:
     time.sleep(seconds)
     _log({"kind": "woke", "label": label, "t": time.time()})
     return label
+
+
+def fails_once(label: str) -> str:
+    """Fails on its first execution, succeeds on any later one (remembered in ``job.meta``, so a requeued job,
+    fetched again by the worker, knows)."""
+    job = get_current_job()
+    assert job is not None
+    first = not job.meta.get("tried")
+    job.meta["tried"] = True
+    job.save_meta()
+    _log({"kind": "attempt", "label": label, "t": time.time()})
+    if first:
+        raise ValueError(f"{label} failed once")
+    return f"{label} ok"
+
+
+def returns(label: str) -> str:
+    _log({"kind": "attempt", "label": label, "t": time.time()})
+    return f"{label} ok"

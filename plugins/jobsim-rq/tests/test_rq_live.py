@@ -1,6 +1,6 @@
 """Live conformance: RQ jobs on a real worker and Redis vs the simulation's prediction.
 
-Eleven scenarios: a job that always fails with ``Retry(max=3, interval=[1, 2])`` and a
+Thirteen scenarios: a job that always fails with ``Retry(max=3, interval=[1, 2])`` and a
 failure callback; a job that *returns* ``Retry(max=2, interval=[1, 2])`` (the other
 interval rule); a job that sleeps past ``job_timeout=1`` with ``Retry(max=1, interval=1)``;
 an ``async def`` job awaiting ``asyncio.sleep``, once within its time and once past
@@ -8,7 +8,9 @@ an ``async def`` job awaiting ``asyncio.sleep``, once within its time and once p
 job or for a retry, ``result_ttl=0``); a job stopped with ``send_stop_job_command`` on
 RQ's forking ``Worker``; two forking workers sharing one queue; a work horse killed
 with ``SIGKILL`` (twice: retried, then failed); a whole worker killed with its horse (the
-job is abandoned in the ``StartedJobRegistry``).
+job is abandoned in the ``StartedJobRegistry``); a job with ``Repeat(times=2, interval=[1, 2])``; and
+the registries, results and ``job.requeue()`` of a job failing once, its dependent and a job that
+returns.
 
 Run with the rest of the suite (marker ``live``); skipped, with the reason, when
 ``redis-server`` is not installed. The worker is RQ's ``SimpleWorker`` with its
@@ -29,8 +31,10 @@ clock for the score just after), the predicted interval ``I`` must satisfy
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
+import math
 import time
 from collections.abc import Callable
 
@@ -174,6 +178,38 @@ def test_a_returned_retry_repeats_the_last_interval_on_the_real_worker_too(redis
     real_starts = [e["t"] - real[0]["t"] for e in real]
     assert all(abs(r - p) <= 2 * TOLERANCE for r, p in zip(real_starts, starts, strict=True)), real_starts
     check_intervals(scores, [e["t"] for e in real], [1, 2])
+
+
+def enqueue_repeat(queue: Queue) -> Job:
+    from rq import Repeat
+
+    return queue.enqueue(rq_live_jobs.returns, "r", repeat=Repeat(times=2, interval=[1, 2]))
+
+
+def test_repeat_on_the_real_worker(redis_url, rq_worker):
+    """``Repeat(times=2, interval=[1, 2])``: three runs, 1 then 2 s apart (``rq/repeat.py:82-126``), each
+    saving a ``SUCCESSFUL`` result."""
+    import redis
+    from rq.results import Result
+
+    expected, sim_job = predicted(enqueue_repeat)
+    starts = [e["t"] - expected[0]["t"] for e in expected]
+    assert starts == [0, 1, 3]
+    real, real_job, scores = observed(redis_url, rq_worker, enqueue_repeat)
+    print("observed", real, scores)
+    assert shape(real) == shape(expected)
+    assert real_job.get_status() == sim_job.get_status(refresh=False) == JobStatus.FINISHED
+    assert real_job.repeats_left == sim_job.repeats_left == 0
+    real_starts = [e["t"] - real[0]["t"] for e in real]
+    assert all(abs(r - p) <= 2 * TOLERANCE for r, p in zip(real_starts, starts, strict=True)), real_starts
+    check_intervals(scores, [e["t"] for e in real], [1, 2])
+    client = redis.Redis.from_url(redis_url)
+    try:
+        results = Job.fetch(real_job.id, connection=client).results()
+    finally:
+        client.close()
+    # the simulation's three SUCCESSFUL results: test_rq_registries.py (its Result objects need the simulation)
+    assert [r.type for r in results] == [Result.Type.SUCCESSFUL] * 3
 
 
 def test_job_timeout_on_the_real_worker(redis_url, rq_worker):
@@ -504,3 +540,98 @@ def test_a_lost_real_worker_leaves_its_job_abandoned(redis_url, rq_two_workers, 
         assert real[2]["ppid"] == survivor.pid and not client.zcard(registry.key)
     finally:
         client.close()
+
+
+# -- registries, results and requeue ------------------------------------------------------------------
+def registry_view(queue: Queue, jobs: dict[str, Job]) -> dict:
+    """What a test of RQ code reads besides statuses: each registry's members (by label, as sets: real
+    scores tie differently), the failed entry's expiry against the job's end, and each job's results."""
+    from rq.results import Result
+
+    label = {job.id: name for name, job in jobs.items()}
+    for job in jobs.values():
+        job.refresh()  # the real Job objects are the test's stale copies; a simulated one is the job itself
+    view: dict = {"count": queue.count, "queued": [label[i] for i in queue.job_ids]}
+    for kind in ("started", "finished", "failed", "deferred", "scheduled", "canceled"):
+        view[kind] = sorted(label[i] for i in getattr(queue, f"{kind}_job_registry").get_job_ids())
+    for name, job in jobs.items():
+        results = job.results()
+        view[name] = [(r.type.name, r.return_value, (r.exc_string or "").strip().splitlines()[-1:]) for r in results]
+        latest = job.latest_result()
+        assert latest == (results[0] if results else None)
+        if latest is not None:  # created as the job ended (the worker's clock vs Redis's: within a second)
+            assert abs((latest.created_at - job.ended_at.replace(tzinfo=dt.timezone.utc)).total_seconds()) < 1
+            assert isinstance(latest.worker_name, str) and latest.worker_name
+            assert latest.type != Result.Type.SUCCESSFUL or latest.return_value == f"{name} ok"
+    failed = queue.failed_job_registry
+    for name, job in jobs.items():
+        if job in failed:  # scored floor(end) + failure_ttl (rq/registry.py:477-500)
+            ended = job.ended_at.replace(tzinfo=dt.timezone.utc)
+            left = (failed.get_expiration_time(job) - ended).total_seconds()
+            assert 299 < left <= 300, (name, left)
+            view[f"{name} failure_ttl"] = 300
+    return view
+
+
+def registries_scenario(queue: Queue, settle: Callable[[], None]) -> list[dict]:
+    """A job failing once (``failure_ttl=300``) with a dependent, a job that returns: the registries and
+    results when all ended, then after ``job.requeue()`` of the failed one (which now succeeds and frees its
+    dependent)."""
+    jobs = {"flaky": queue.enqueue(rq_live_jobs.fails_once, "flaky", failure_ttl=300)}
+    jobs["done"] = queue.enqueue(rq_live_jobs.returns, "done", result_ttl=100)
+    jobs["child"] = queue.enqueue(rq_live_jobs.returns, "child", depends_on=jobs["flaky"])
+    settle()
+    views = [registry_view(queue, jobs)]
+    assert jobs["flaky"].requeue() is jobs["flaky"]
+    views.append({"requeued": jobs["flaky"].get_status(), "in failed": jobs["flaky"] in queue.failed_job_registry})
+    settle()
+    views.append(registry_view(queue, jobs))
+    later = queue.enqueue_in(dt.timedelta(minutes=10), rq_live_jobs.returns, "later")
+    scheduled = queue.scheduled_job_registry
+    # scored floor(created_at + 600): 599-600 s after created_at on the real worker, exactly 600 in the simulation
+    views.append({"scheduled in": later in scheduled, "at": math.ceil((scheduled.get_scheduled_time(later)
+                  - later.created_at.replace(tzinfo=dt.timezone.utc)).total_seconds())})  # fmt: skip
+    later.cancel()
+    jobs["done"].delete()
+    done = jobs["done"]
+    views.append({"scheduled": scheduled.get_job_ids() == [],
+                  "canceled": queue.canceled_job_registry.get_job_ids() == [later.id], "status": later.get_status(),
+                  "done exists": Job.exists(done.id, queue.connection),
+                  "done finished": done in queue.finished_job_registry})  # fmt: skip
+    return views
+
+
+def test_registries_results_and_requeue_on_the_real_worker(redis_url, rq_worker):
+    import redis
+
+    rq_live_jobs.LOCAL.clear()
+    sim_queue = Queue(rq_live_jobs.LIVE_QUEUE, connection=redis.Redis(host="127.0.0.1", port=1))
+    with jobsim.Simulation(sim_queue, start="2025-03-01T00:00:00Z") as sim:
+        expected = registries_scenario(sim_queue, sim.run_until_idle)
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        queue = Queue(rq_live_jobs.LIVE_QUEUE, connection=client)
+
+        def settle() -> None:  # until nothing is queued, started or waiting for the scheduler
+            deadline = time.monotonic() + 30
+            time.sleep(0.2)
+            while time.monotonic() < deadline:
+                rq_worker.check()
+                if not (queue.count or queue.started_job_registry.count or queue.scheduled_job_registry.count):
+                    time.sleep(0.3)
+                    return
+                time.sleep(0.02)
+            pytest.fail("the real worker did not settle in 30 s")
+
+        actual = registries_scenario(queue, settle)
+    finally:
+        client.close()
+    assert actual == expected
+    assert expected[0]["failed"] == ["flaky"] and expected[0]["deferred"] == ["child"]
+    assert expected[0]["flaky"] == [("FAILED", None, ["ValueError: flaky failed once"])]
+    assert expected[2]["flaky"] == [("SUCCESSFUL", "flaky ok", []), ("FAILED", None, ["ValueError: flaky failed once"])]
+    assert expected[2]["finished"] == ["child", "done", "flaky"] and expected[2]["failed"] == []
+    assert expected[3] == {"scheduled in": True, "at": 600}
+    assert expected[4] == {"scheduled": True, "canceled": True, "status": JobStatus.CANCELED, "done exists": False,
+                           "done finished": False}  # fmt: skip

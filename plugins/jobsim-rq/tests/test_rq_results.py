@@ -4,8 +4,7 @@
 latest ``Result``'s return value when that result is a success, else the job hash's ``result``
 field, which RQ's worker only fills on success (``rq/worker/base.py:1587``). So for a simulated
 job it is ``return_value()``. ``latest_result()``/``results()`` return ``Result`` objects read
-from a Redis stream (``rq/results.py``), which jobsim-rq does not simulate: they are refused by
-name, instead of a ``redis.ConnectionError`` from deep inside redis-py.
+from the job's result stream (``rq/results.py``), which the simulation keeps at each virtual instant.
 """
 
 from __future__ import annotations
@@ -49,14 +48,17 @@ def test_the_deprecated_result_property_reads_the_simulated_result(queue):
             assert expiring.result == 10 and expiring.return_value(refresh=True) is None
 
 
-def test_latest_result_and_results_are_refused_by_name(queue):
+def test_latest_result_and_results_read_the_simulated_result_stream(queue):
+    """They used to be refused; now they read what the worker saved (``test_rq_registries.py`` has more)."""
+    from rq.results import Result
+
     with jobsim.Simulation(queue, start=START) as sim:
         job = queue.enqueue(double, 1)
+        assert job.latest_result() is None and job.results() == []
         sim.run_until_idle()
-        for call in (job.latest_result, job.results):
-            with pytest.raises(jobsim.UnsupportedFeature, match=r"Job\.(latest_result|results)\(\) reads RQ's "
-                               r"result stream in Redis.*return_value\(\)"):
-                call()
+        [result] = job.results()
+        assert result == job.latest_result() and result.type == Result.Type.SUCCESSFUL and result.return_value == 2
+        assert result.created_at == dt.datetime.fromtimestamp(T0, dt.timezone.utc) and result.job_id == job.id
 
 
 def test_cancel_takes_a_waiting_job_out_of_its_queue_and_the_scheduler(queue):
@@ -83,34 +85,37 @@ def test_cancel_takes_a_waiting_job_out_of_its_queue_and_the_scheduler(queue):
         assert sim.now_ns() == T0 * SECOND  # nothing waited for the 5-minute job
 
 
-def test_cancel_of_a_running_job_delete_and_requeue_are_refused_by_name(queue):
+def test_cancel_and_delete_of_a_running_job_are_refused_by_name_and_requeue_finds_nothing(queue):
+    from rq.exceptions import InvalidJobOperation
+
     with jobsim.Simulation(queue, start=START) as sim:
         job = queue.enqueue(nap, 60)
         sim.advance("10s")
         with pytest.raises(jobsim.UnsupportedFeature, match=r"job\.cancel\(\) of RQ job .* while it runs.*"
                            r"sim\.rq\.stop\(job, at=\.\.\.\)"):
             job.cancel()
-        for name, instead in (("delete", r"cancel it: job\.cancel\(\)"), ("requeue", "enqueue a new job")):
-            with pytest.raises(jobsim.UnsupportedFeature, match=rf"Job\.{name}\(\) of RQ job {job.id} is not "
-                               rf"simulated by jobsim-rq .*{instead}"):
-                getattr(job, name)()
+        with pytest.raises(jobsim.UnsupportedFeature, match=rf"job\.delete\(\) of RQ job {job.id} .* while it runs"):
+            job.delete()
+        with pytest.raises(InvalidJobOperation, match=f"RQ job {job.id} is not in the FailedJobRegistry"):
+            job.requeue()
         sim.run_until_idle()
         assert sim.runs(nap)[0].status == "completed"
 
 
 def test_an_rq_call_that_reaches_redis_is_named_instead_of_a_redis_connection_error(queue):
-    """Reads the simulation does not model (``job.refresh()``, ``queue.count``, ``queue.get_job_ids()``...)
-    reach for Redis; with no server they failed with redis-py's ``ConnectionError`` from deep inside its
+    """Reads the simulation does not model (``job.get_executions()``, ``Queue.all()``...) reach for Redis;
+    with no server they failed with redis-py's ``ConnectionError`` from deep inside its
     socket code. They now say which RQ call it was and what to use; Redis used by anything but RQ is
     left alone."""
     import redis
     import redis.backoff
     import redis.retry
+    from rq import Queue
 
     with jobsim.Simulation(queue, start=START):
         job = queue.enqueue(double, 1)
-        for call, name in ((job.refresh, "Job.refresh"), (lambda: queue.count, "Queue.count"),
-                           (queue.get_job_ids, "Queue.get_job_ids")):  # fmt: skip
+        for call, name in ((job.get_executions, "Job.get_executions"),
+                           (lambda: Queue.all(connection=queue.connection), "Queue.all")):  # fmt: skip
             with pytest.raises(jobsim.UnsupportedFeature, match=rf"RQ's {name}\(\) reached for Redis at "
                                r"127\.0\.0\.1:1, which jobsim-rq does not simulate.*job\.get_status\(\)"):
                 call()
@@ -140,10 +145,11 @@ def test_a_job_using_redis_itself_fails_as_on_a_worker_without_redis(queue):
         assert run.status == "failed" and isinstance(run.error, redis.exceptions.ConnectionError)
 
 
-def test_the_deprecated_exc_info_property_reads_the_last_failed_attempt(queue):
+def test_the_deprecated_exc_info_property_reads_the_latest_failed_result(queue):
     """``Job.exc_info`` (``rq/job.py:866-881``): the latest ``Result``'s ``exc_string`` when it is a
-    failure (also one that will be retried), else the job's own ``_exc_info``. It went through
-    ``latest_result()`` to Redis."""
+    failure, else the job's own ``_exc_info``. A failed attempt that will be retried saves no ``Result``
+    (``handle_job_failure`` skips ``_handle_failure`` then, ``rq/worker/base.py:766-774``), so while the job
+    waits for its retry ``exc_info`` is None -- as checked on a real worker."""
     from rq import Retry
 
     with jobsim.Simulation(queue, start=START) as sim:
@@ -153,7 +159,9 @@ def test_the_deprecated_exc_info_property_reads_the_last_failed_attempt(queue):
             warnings.simplefilter("ignore", DeprecationWarning)
             assert failed.exc_info is None  # not run yet
             sim.advance("1s")
-            assert failed.exc_info.startswith("Traceback (most recent call last):")  # waiting for its retry
+            assert failed.get_status() == "scheduled" and failed.exc_info is None  # waiting for its retry
+            sim.advance("1m")
+            assert failed.exc_info.startswith("Traceback (most recent call last):")  # failed for good at 60 s
             assert failed.exc_info.rstrip().endswith("ValueError: broken") and done.exc_info is None
         with pytest.warns(DeprecationWarning, match="job.exc_info is deprecated"):
             assert failed.exc_info is not None

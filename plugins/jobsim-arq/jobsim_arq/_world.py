@@ -422,6 +422,8 @@ class ArqWorld:
         skips the poll that acts."""
         w = d.worker
         now = self.now_ns()
+        if w.burst or not w.allow_pick_jobs:
+            return now  # a burst worker's next poll may end it (worker.py:368-375): no poll is idle
         early = d.step_ns + MS
         targets = [round((w._last_health_check + w.health_check_interval) * SECOND) - early]
         first = self.store.c_ZRANGE(w.queue_name, 0, 0, withscores=True)
@@ -498,7 +500,8 @@ class ArqWorld:
     def _failed(self, d: Driven, job_id: str, result_data: bytes | None) -> None:
         """``finish_failed_job``: the job ended without (another) attempt -- expired, ``max_tries`` used up, aborted
         before it started, its function unknown (``worker.py:514-569``); the error is the one arq stored."""
-        from arq.jobs import JobExecutionFailed, deserialize_result
+        from arq.jobs import deserialize_result
+        from arq.worker import JobExecutionFailed
 
         held = self.jobs.get(job_id)
         if held is None or self.closing or held.run.done:

@@ -94,9 +94,10 @@ def test_cron_timeout_and_its_single_try():
     [g] = sim.runs("cron:test_cron_timeout_and_its_single_try.<locals>.again")
     assert g.status == "failed" and "max 1 retries exceeded" in str(g.error)  # cron's max_tries=1 (cron.py:145)
     # the retry is due at 09:01:01.5, but a cron job's in-progress key outlives it by 60 s (keep_cronjob_progress,
-    # worker.py:537-543, 695-698): polls skip it as "running elsewhere" until 09:02:00.5
+    # worker.py:537-543, 695-698): polls skip it as "running elsewhere" while it exists; set at 09:01:00.5, it
+    # is still there at 09:02:00.5 (Redis expires a key when now > its time) and gone at the 09:02:01 poll
     assert [jobsim_time(sim, r.at) for r in sim.trace.of("retry")] == ["09:01:00.500"]
-    assert jobsim_time(sim, g.end_ns) == "09:02:00.500"
+    assert jobsim_time(sim, g.end_ns) == "09:02:01.000"
     assert [(w, t) for w, t, _ in LOG] == [("stuck", "09:01:00.500"), ("again", "09:01:00.500")]
 
 

@@ -1,0 +1,66 @@
+"""The live conformance scenario: the same jobs, enqueues and cron job run by a real arq Worker against a real
+Redis and by the simulation; each function appends (name, job id, job_try, time.time()) to SEEN."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from arq import Retry
+from arq.cron import cron
+from arq.worker import func
+
+SEEN: list[tuple[str, str, int, float]] = []
+
+
+def note(ctx: dict[str, Any], name: str) -> None:
+    SEEN.append((name, ctx["job_id"], ctx["job_try"], time.time()))
+
+
+async def add(ctx: dict[str, Any], a: int, b: int) -> int:
+    note(ctx, "add")
+    return a + b
+
+
+async def retried(ctx: dict[str, Any]) -> str:
+    note(ctx, "retried")
+    if ctx["job_try"] < 3:
+        raise Retry(defer=ctx["job_try"] * 0.6)
+    return "third time"
+
+
+async def slow(ctx: dict[str, Any], seconds: float) -> str:
+    note(ctx, "slow")
+    await asyncio.sleep(seconds)
+    note(ctx, "slow done")
+    return "done"
+
+
+async def boom(ctx: dict[str, Any]) -> None:
+    note(ctx, "boom")
+    raise ValueError("boom")
+
+
+async def tick(ctx: dict[str, Any]) -> None:
+    note(ctx, "tick")
+
+
+FUNCTIONS = [add, retried, slow, boom, func(slow, name="capped", timeout=0.7)]
+CRON = [cron(tick, second=set(range(0, 60, 2)), microsecond=0)]
+OPTIONS: dict[str, Any] = {"poll_delay": 0.5, "max_jobs": 3, "keep_result": 60}
+
+
+async def enqueue(pool: Any) -> None:
+    """What the test enqueues at t0: jobs for every rule the comparison checks."""
+    await pool.enqueue_job("add", 1, 2, _job_id="add")
+    await pool.enqueue_job("retried", _job_id="retried")
+    await pool.enqueue_job("slow", 1.2, _job_id="slow")
+    await pool.enqueue_job("add", 3, 4, _job_id="deferred", _defer_by=1.3)
+    await pool.enqueue_job("capped", 5, _job_id="capped")
+    await pool.enqueue_job("boom", _job_id="boom")
+    await pool.enqueue_job("slow", 0.2, _job_id="late", _defer_by=2.6)
+    await pool.enqueue_job("add", 0, 0, _job_id="expired", _defer_by=3.1, _expires=2)
+
+
+IDS = ["add", "retried", "slow", "deferred", "capped", "boom", "late", "expired"]

@@ -1,0 +1,90 @@
+"""Live conformance: one scenario run by a real arq ``Worker`` on Debian's redis-server (127.0.0.1, a free port,
+stopped by pid) and by the simulation from the same instant; outcomes must match and instants agree within
+``TOLERANCE`` (what a real worker adds: Redis round trips and event-loop latency; see TOLERANCE)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+
+import arq_live_jobs as scenario
+import pytest
+from arq.connections import RedisSettings, create_pool
+from arq.jobs import Job
+from arq.worker import Worker
+
+import jobsim
+
+pytestmark = pytest.mark.live
+
+TOLERANCE = 0.1  # seconds; measured: max 15-25 ms over the 6 s run (the real poll grid drifts ~3 ms/s)
+RUN_FOR = 6.0
+
+
+async def _outcomes(pool):
+    out = {}
+    for job_id in scenario.IDS:
+        info = await Job(job_id, pool).result_info()
+        out[job_id] = None if info is None else (info.success, repr(info.result), info.job_try,
+                                                 info.start_time.timestamp(), info.finish_time.timestamp())
+    return out
+
+
+async def _real(url):
+    settings = RedisSettings.from_dsn(url)
+    pool = await create_pool(settings)
+    await pool.flushdb()
+    while not 0.2 < time.time() % 1 < 0.3:  # polls at .25/.75: 250 ms from every cron instant (.000)
+        await asyncio.sleep(0.01)
+    t0 = time.time()
+    await scenario.enqueue(pool)
+    worker = Worker(functions=scenario.FUNCTIONS, cron_jobs=scenario.CRON, redis_settings=settings,
+                    handle_signals=False, **scenario.OPTIONS)  # fmt: skip
+    task = worker.main_task = asyncio.create_task(worker.main())
+    await asyncio.sleep(RUN_FOR)
+    worker.handle_sig(2)
+    await asyncio.gather(task, return_exceptions=True)
+    out = await _outcomes(pool)
+    await worker.close()
+    await pool.aclose()
+    return t0, list(scenario.SEEN), out
+
+
+def _simulated(t0):
+    start = dt.datetime.fromtimestamp(round(t0, 6), dt.timezone.utc)
+    settings = {"functions": scenario.FUNCTIONS, "cron_jobs": scenario.CRON, **scenario.OPTIONS}
+    with jobsim.Simulation(settings, start=start) as sim:
+        pool = asyncio.run(create_pool(RedisSettings(port=1)))
+        asyncio.run(scenario.enqueue(pool))
+        sim.advance(dt.timedelta(seconds=RUN_FOR))
+        out = asyncio.run(_outcomes(pool))
+    return list(scenario.SEEN), out, sim
+
+
+def test_a_real_worker_and_the_simulation_agree(redis_url):
+    scenario.SEEN.clear()
+    t0, real_seen, real_out = asyncio.run(_real(redis_url))
+    scenario.SEEN.clear()
+    sim_seen, sim_out, sim = _simulated(t0)
+
+    def rel(seen):
+        return [(name, job_id, job_try, round(at - t0, 3)) for name, job_id, job_try, at in seen
+                if at - t0 < RUN_FOR - 0.3]  # fmt: skip
+
+    real, simulated = rel(real_seen), rel(sim_seen)
+    assert [e[:3] for e in sorted(real, key=lambda e: e[:3])] == [e[:3] for e in sorted(simulated, key=lambda e: e[:3])]
+    gaps = [abs(a[3] - b[3]) for a, b in zip(sorted(real, key=lambda e: e[:3]), sorted(simulated, key=lambda e: e[:3]),
+                                             strict=True)]  # fmt: skip
+    print(f"\nlive vs simulated: {len(gaps)} job events, max gap {max(gaps) * 1000:.1f} ms, "
+          f"mean {sum(gaps) / len(gaps) * 1000:.1f} ms")  # -s shows the measured tolerance
+    assert max(gaps) <= TOLERANCE, list(zip(real, simulated, strict=False))
+    for job_id in scenario.IDS:
+        r, s = real_out[job_id], sim_out[job_id]
+        assert (r is None) == (s is None), job_id
+        if r is not None:
+            assert r[:3] == s[:3], job_id
+            assert abs(r[3] - s[3]) <= TOLERANCE and abs(r[4] - s[4]) <= TOLERANCE, (job_id, r, s)
+    assert sim_out["capped"][:2] == (False, "TimeoutError()")
+    assert sim_out["retried"][:3] == (True, "'third time'", 3)
+    assert sim_out["expired"][:2] == (False, "JobExecutionFailed('job expired')")

@@ -76,6 +76,8 @@ def _patch(w: ArqWorld) -> None:
     _PATCHES.set(arq.connections, "uuid4", w.uuid4)
     _PATCHES.set(arq.jobs, "poll", _poll(arq.utils.poll))
     _PATCHES.set(arq.worker, "poll", w.worker_poll)
+    for name in ("run", "async_run", "run_check"):
+        _PATCHES.set(arq.worker.Worker, name, _refused_run(name))
 
 
 def _enqueue_job(original: Any) -> Any:
@@ -122,6 +124,20 @@ def _poll(real: Any) -> Any:
             sim.advance(wait)
 
     return poll
+
+
+def _refused_run(name: str) -> Any:
+    def refused(worker: Any, *args: Any, **kwargs: Any) -> Any:
+        from jobsim.errors import UnsupportedFeature
+
+        raise UnsupportedFeature(
+            f"Worker.{name}() inside a simulation: jobsim-arq runs the worker of the WorkerSettings (or Worker) "
+            "passed to Simulation(...) itself, on the virtual clock; enqueue jobs and drive time with "
+            "sim.advance(...) or sim.run_until_idle(), then read results (job.result(), sim.runs(...))",
+            system="arq", feature=f"Worker.{name}",
+        )  # fmt: skip
+
+    return refused
 
 
 def new_uuid(rng: Any) -> uuid.UUID:

@@ -24,8 +24,25 @@ def _is_arq_target(target: Any) -> bool:
     if isinstance(target, Worker):
         return True
     if isinstance(target, dict):
-        return "functions" in target or "cron_jobs" in target
-    return isinstance(target, type) and ("functions" in vars(target) or "cron_jobs" in vars(target))
+        found = {k: target[k] for k in ("functions", "cron_jobs") if k in target}
+    elif isinstance(target, type):
+        found = {k: getattr(target, k) for k in ("functions", "cron_jobs") if hasattr(target, k)}
+    else:
+        return False
+    return bool(found) and all(_arq_items(v) for v in found.values())
+
+
+def _arq_items(items: Any) -> bool:
+    """A list arq could run: coroutine functions, ``func(...)``/``cron(...)`` results or import strings."""
+    import inspect
+
+    from arq.cron import CronJob
+    from arq.worker import Function
+
+    if not isinstance(items, (list, tuple)):
+        return False
+    return all(isinstance(i, (Function, CronJob, str)) or inspect.iscoroutinefunction(i) for i in items) or any(
+        isinstance(i, (Function, CronJob)) for i in items)
 
 
 @hookimpl
@@ -56,7 +73,11 @@ def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
 def jobsim_crash_worker(sim: Simulation, at: int, function: str | None) -> bool | None:
     """Worker crashes are not simulated for arq jobs: naming one is refused, not ignored."""
     world = getattr(sim, "arq", None)
-    if world is None or (function is not None and function not in world.functions):
+    if world is None:
+        return None
+    if function is None and any(fn_id not in world.functions for fn_id in sim.functions):
+        return None  # the engine's own functions may be crashed; arq jobs never are (README)
+    if function is not None and function not in world.functions:
         return None
     from jobsim.errors import UnsupportedFeature
 

@@ -4,6 +4,7 @@ Redis and by the simulation; each function appends (name, job id, job_try, time.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 from typing import Any
 
@@ -48,19 +49,34 @@ async def tick(ctx: dict[str, Any]) -> None:
 
 FUNCTIONS = [add, retried, slow, boom, func(slow, name="capped", timeout=0.7)]
 CRON = [cron(tick, second=set(range(0, 60, 2)), microsecond=0)]
-OPTIONS: dict[str, Any] = {"poll_delay": 0.5, "max_jobs": 3, "keep_result": 60}
 
 
-async def enqueue(pool: Any) -> None:
-    """What the test enqueues at t0: jobs for every rule the comparison checks."""
-    await pool.enqueue_job("add", 1, 2, _job_id="add")
-    await pool.enqueue_job("retried", _job_id="retried")
-    await pool.enqueue_job("slow", 1.2, _job_id="slow")
-    await pool.enqueue_job("add", 3, 4, _job_id="deferred", _defer_by=1.3)
-    await pool.enqueue_job("capped", 5, _job_id="capped")
-    await pool.enqueue_job("boom", _job_id="boom")
-    await pool.enqueue_job("slow", 0.2, _job_id="late", _defer_by=2.6)
-    await pool.enqueue_job("add", 0, 0, _job_id="expired", _defer_by=3.1, _expires=2)
+async def startup(ctx: dict[str, Any]) -> None:
+    """The worker polls for the first time right after this returns (``worker.py:362-366``)."""
+    STARTED.append(time.time())
 
 
-IDS = ["add", "retried", "slow", "deferred", "capped", "boom", "late", "expired"]
+STARTED: list[float] = []
+
+
+def _at(base: float, seconds: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(base + seconds, dt.timezone.utc)
+
+
+OPTIONS: dict[str, Any] = {"poll_delay": 0.5, "max_jobs": 3, "keep_result": 60, "on_startup": startup}
+
+
+async def enqueue(pool: Any, base: float) -> None:
+    """What the test enqueues at t0: jobs for every rule the comparison checks. Ids sort in enqueue order: a real
+    client may enqueue several in one millisecond, and Redis orders equal scores by member."""
+    await pool.enqueue_job("add", 1, 2, _job_id="a-add")
+    await pool.enqueue_job("retried", _job_id="b-retried")
+    await pool.enqueue_job("slow", 1.2, _job_id="c-slow")
+    await pool.enqueue_job("add", 3, 4, _job_id="d-deferred", _defer_until=_at(base, 1.3))
+    await pool.enqueue_job("capped", 5, _job_id="e-capped")
+    await pool.enqueue_job("boom", _job_id="f-boom")
+    await pool.enqueue_job("slow", 0.2, _job_id="g-late", _defer_until=_at(base, 2.6))
+    await pool.enqueue_job("add", 0, 0, _job_id="h-expired", _defer_until=_at(base, 3.1), _expires=2)
+
+
+IDS = ["a-add", "b-retried", "c-slow", "d-deferred", "e-capped", "f-boom", "g-late", "h-expired"]

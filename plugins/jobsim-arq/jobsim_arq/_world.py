@@ -229,6 +229,8 @@ class ArqWorld:
             else:
                 kwargs = settings_kwargs(d.target)
                 kwargs["handle_signals"] = False  # no signal reaches a simulated process; close() stops it
+                if kwargs.get("timezone") is None:  # arq: the system zone (worker.py:304-305); here the simulation's,
+                    kwargs["timezone"] = self.sim.tz  # so cron hours do not depend on the machine running the test
                 try:
                     worker = Worker(**kwargs)
                 except (RuntimeError, ValueError, TypeError) as exc:

@@ -13,14 +13,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError, WatchError
 
 if TYPE_CHECKING:
     from ._redis import Store
 
+    _Pipeline = Any  # redis-py's own types describe a connected pipeline; this one overrides what it answers
+else:
+    from redis.asyncio.client import Pipeline as _Pipeline
 
-class SimulatedPipeline(Pipeline):  # type: ignore[misc]
+
+class SimulatedPipeline(_Pipeline):  # type: ignore[misc]
     """A redis-py asyncio ``Pipeline`` whose ``EXEC`` runs on the simulated keyspace.
 
     Commands queue until ``execute()``; after ``watch()`` and before ``multi()`` they run at once

@@ -76,7 +76,7 @@ class WorkerLoop(VirtualLoop):
         self._polling = False
         self._seq = itertools.count()
         super().__init__(world.now_ns, self._spend)
-        self._selector = _KernelSelector(self._selector, self._park)  # type: ignore[has-type]
+        self._selector = _KernelSelector(self._selector, self._park)  # type: ignore[assignment]
 
     def time(self) -> float:
         return (self.world.now_ns() + self._skew - self._origin) / SECOND
@@ -160,10 +160,7 @@ class WorkerLoop(VirtualLoop):
                 continue
             if driven.anchor is None or driven.anchor[0] is not handle:
                 driven.anchor = (handle, self.due_ns(handle))
-            if driven.running():
-                target = driven.anchor[1]
-            else:
-                target = self.world.next_interest(driven)
+            target = driven.anchor[1] if driven.running() else self.world.next_interest(driven)
             anchor = driven.anchor[1]
             low = max(target, now, anchor)
             at = anchor + math.ceil((low - anchor) / driven.step_ns) * driven.step_ns

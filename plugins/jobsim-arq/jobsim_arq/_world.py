@@ -38,11 +38,11 @@ from jobsim._events import Event
 from jobsim._records import Attempt, Run
 from jobsim._steps import Execution
 from jobsim._time import MS, SECOND
-from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
+from jobsim.errors import InvalidArgument, JobsimError
 from jobsim.hooks import Adapted, end_run, escapes, output_bytes, refusing_handler
 
 from ._loop import CURRENT, WorkerLoop
-from ._redis import Store, _b
+from ._redis import Store
 
 if TYPE_CHECKING:
     from jobsim import Simulation
@@ -132,10 +132,7 @@ class ArqWorld:
 
         if any(d.target is target for d in self.driven):
             raise InvalidArgument.build("targets", target, "each arq WorkerSettings or Worker once")
-        if isinstance(target, Worker):
-            names = list(target.functions)
-        else:
-            names = self._check_settings(target)
+        names = list(target.functions) if isinstance(target, Worker) else self._check_settings(target)
         self.driven.append(Driven(target))
         new = [self._function(name, own=False) for name in names if name not in self.functions]
         return Adapted(backend=BACKEND, functions=new, install=self.install, uninstall=self.uninstall,
@@ -160,8 +157,8 @@ class ArqWorld:
                 raise InvalidArgument.build("WorkerSettings.cron_jobs", cj, "arq.cron.cron(...) objects")
             names.append(cj.name)
         if not names:
-            raise InvalidArgument.build("targets", target, "arq WorkerSettings with at least one function or cron "
-                                        "job (arq: 'at least one function or cron_job must be registered')")  # fmt: skip
+            accepted = "arq WorkerSettings with at least one function or cron job (arq: 'at least one function or "
+            raise InvalidArgument.build("targets", target, accepted + "cron_job must be registered')")
         for option in ("poll_delay", "job_timeout", "keep_result", "health_check_interval"):
             value = kwargs.get(option)
             if value is not None and not _duration_like(value):
@@ -370,7 +367,7 @@ class ArqWorld:
 
     def timestamp_ms_floor(self) -> int:
         """Redis's own ``mstime()`` (whole milliseconds), for key expiry."""
-        return self.sim.now_ns() // MS
+        return int(self.sim.now_ns() // MS)
 
     def time(self) -> float:
         return self.sim.now_ns() / SECOND
@@ -427,7 +424,7 @@ class ArqWorld:
         if w.burst or not w.allow_pick_jobs:
             return now  # a burst worker's next poll may end it (worker.py:368-375): no poll is idle
         early = d.step_ns + MS
-        targets = [round((w._last_health_check + w.health_check_interval) * SECOND) - early]
+        targets: list[int] = [round((w._last_health_check + w.health_check_interval) * SECOND) - early]
         first = self.store.c_ZRANGE(w.queue_name, 0, 0, withscores=True)
         if first:
             targets.append(round(first[0][1]) * MS - early)
@@ -494,10 +491,11 @@ class ArqWorld:
         score = self.store.c_ZSCORE(held.queue, job_id)
         at = max(now, round(score) * MS) if score is not None else now
         error = held.error
+        said = "" if error is None else f"{type(error).__name__}: {error}"
         run.status = "retrying"
-        self.sim.trace.add(now, "retry", {"function": run.function.id, "run": run.id, "step": None,
-                                          "attempt": max(len(run.attempts) - 1, 0), "at": at, "delay": at - now,
-                                          "error": "" if error is None else f"{type(error).__name__}: {error}"})  # fmt: skip
+        data = {"function": run.function.id, "run": run.id, "step": None, "attempt": max(len(run.attempts) - 1, 0),
+                "at": at, "delay": at - now, "error": said}  # fmt: skip
+        self.sim.trace.add(now, "retry", data)
 
     def _failed(self, d: Driven, job_id: str, result_data: bytes | None) -> None:
         """``finish_failed_job``: the job ended without (another) attempt -- expired, ``max_tries`` used up, aborted
@@ -553,9 +551,4 @@ def _duration_like(value: Any) -> bool:
 
 def _jsonable(value: Any) -> Any:
     return orjson.loads(output_bytes(value))
-
-
-def not_simulated(what: str) -> JobsimError:
-    return UnsupportedFeature(f"{what} is not simulated by jobsim-arq; see plugins/jobsim-arq/README.md for what is",
-                              system="arq", feature=what)  # fmt: skip
 

@@ -9,9 +9,9 @@ import zoneinfo
 from arq import Retry
 from arq.cron import cron
 from arq_jobs import LOG, NOWHERE, clock, slow, tick
-from conftest import START
 
 import jobsim
+from conftest import START
 
 
 def settings(*cron_jobs, **options):
@@ -19,7 +19,8 @@ def settings(*cron_jobs, **options):
 
 
 def enqueued(sim):
-    return [(r.data["run"], jobsim_time(sim, r.at), jobsim_time(sim, r.data["due"])) for r in sim.trace.of("arq.enqueued")]
+    records = sim.trace.of("arq.enqueued")
+    return [(r.data["run"], jobsim_time(sim, r.at), jobsim_time(sim, r.data["due"])) for r in records]
 
 
 def jobsim_time(sim, ns):

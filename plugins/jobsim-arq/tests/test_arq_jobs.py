@@ -9,13 +9,13 @@ import pytest
 from arq import create_pool
 from arq.jobs import JobStatus, ResultNotFound
 from arq_jobs import LOG, NOWHERE, add, boom, slow, spawn
-from conftest import START
 
 import jobsim
+from conftest import START
 
 
 class Settings:
-    functions = [add, slow, boom, spawn]
+    functions = (add, slow, boom, spawn)
     redis_settings = NOWHERE
 
 
@@ -32,7 +32,7 @@ def test_a_job_runs_at_the_first_poll_and_its_result_is_seen_at_the_next_client_
         assert run(job.result(timeout=5)) == "slept 1.2"
         # the worker polls at .0, .5, 1.0 from its start: the job starts at 09:00:00.5 and ends at 1.7;
         # Job.result() polls every 0.5 s from 0.2: it sees the result at 09:00:01.7
-        assert LOG == [("slow start", "09:00:00.500", job.job_id), ("slow end", "09:00:01.700", job.job_id)]
+        assert [("slow start", "09:00:00.500", job.job_id), ("slow end", "09:00:01.700", job.job_id)] == LOG
         assert sim.now == dt.datetime(2025, 3, 1, 9, 0, 1, 700000, tzinfo=dt.timezone.utc)
         assert run(job.status()) == JobStatus.complete
         info = run(job.result_info())
@@ -60,7 +60,8 @@ def test_deferred_jobs_start_at_the_first_poll_at_or_after_their_score():
     with jobsim.Simulation(Settings, start=START) as sim:
         pool = run(create_pool(NOWHERE))
         run(pool.enqueue_job("add", 1, 1, _defer_by=7.3))
-        run(pool.enqueue_job("add", 2, 2, _defer_until=dt.datetime(2025, 3, 1, 10, 0, 0, 250000, tzinfo=dt.timezone.utc)))
+        at = dt.datetime(2025, 3, 1, 10, 0, 0, 250000, tzinfo=dt.timezone.utc)
+        run(pool.enqueue_job("add", 2, 2, _defer_until=at))
         sim.run_until_idle()
     assert [t for _, t, _ in LOG] == ["09:00:07.500", "10:00:00.500"]
 

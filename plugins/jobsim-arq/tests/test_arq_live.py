@@ -61,14 +61,14 @@ def _simulated(t0, polled):
         asyncio.run(scenario.enqueue(pool, t0))
         sim.advance(dt.timedelta(seconds=RUN_FOR))
         out = asyncio.run(_outcomes(pool))
-    return list(scenario.SEEN), out, sim
+    return list(scenario.SEEN), out
 
 
 def test_a_real_worker_and_the_simulation_agree(redis_url):
     scenario.SEEN.clear()
     t0, polled, real_seen, real_out = asyncio.run(_real(redis_url))
     scenario.SEEN.clear()
-    sim_seen, sim_out, sim = _simulated(t0, polled)
+    sim_seen, sim_out = _simulated(t0, polled)
 
     def rel(seen):
         return [(name, job_id, job_try, round(at - t0, 3)) for name, job_id, job_try, at in seen

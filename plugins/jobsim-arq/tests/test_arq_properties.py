@@ -10,11 +10,11 @@ import asyncio
 from arq import Retry, create_pool
 from arq.worker import func
 from arq_jobs import NOWHERE
-from conftest import START
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jobsim
+from conftest import START
 from jobsim._time import SECOND
 
 jobs = st.lists(
@@ -49,7 +49,7 @@ def play(drawn, max_jobs, poll_delay, seed):
 @settings(max_examples=40, deadline=None)
 @given(drawn=jobs, max_jobs=st.integers(1, 3), poll_delay=st.sampled_from([0.5, 1, 2]), seed=st.integers(0, 3))
 def test_the_worker_keeps_to_its_grid_its_slots_and_the_defers(drawn, max_jobs, poll_delay, seed):
-    sim, runs, scores, trace = play(drawn, max_jobs, poll_delay, seed)
+    sim, runs, scores, _ = play(drawn, max_jobs, poll_delay, seed)
     step = round(poll_delay * SECOND)
     assert len(runs) == len(drawn) and all(r.status == "completed" for r in runs)
     spans = [(a.start_ns, a.end_ns, r.id, a.number) for r in runs for a in r.attempts]

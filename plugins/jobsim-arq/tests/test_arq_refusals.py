@@ -8,9 +8,9 @@ import pytest
 from arq import create_pool
 from arq.worker import Worker, func
 from arq_jobs import NOWHERE, add, slow
-from conftest import START
 
 import jobsim
+from conftest import START
 from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
 
 
@@ -37,8 +37,8 @@ def test_crashing_an_arq_worker_is_refused():
 
 
 def test_downtime_and_duplicate_delivery_are_refused_for_arq_functions():
-    with jobsim.Simulation(settings(add), start=START) as sim:
-        with pytest.raises(UnsupportedFeature, match=r"sim.downtime\(\) is not simulated for arq functions"):
+    with jobsim.Simulation(settings(add), start=START) as sim, pytest.raises(
+            UnsupportedFeature, match=r"sim.downtime\(\) is not simulated for arq functions"):
             sim.downtime("2025-03-01T10:00:00Z", "2025-03-01T11:00:00Z")
 
 
@@ -48,8 +48,8 @@ def test_running_another_worker_inside_the_simulation_is_refused(name):
         outer = Worker(functions=[add], redis_settings=NOWHERE, burst=True, handle_signals=False)
         await getattr(outer, name)()
 
-    with jobsim.Simulation(settings(add), start=START):
-        with pytest.raises(UnsupportedFeature, match=f"Worker.{name}\\(\\) inside a simulation"):
+    with jobsim.Simulation(settings(add), start=START), pytest.raises(
+            UnsupportedFeature, match=f"Worker.{name}\\(\\) inside a simulation"):
             asyncio.run(run_another())
 
 
@@ -57,7 +57,7 @@ def test_a_function_that_is_not_a_coroutine_function_is_rejected_at_simulation()
     def plain(ctx):
         return 1
 
-    with pytest.raises(InvalidArgument, match="WorkerSettings.functions"):
+    with pytest.raises(InvalidArgument, match=r"WorkerSettings\.functions"):
         jobsim.Simulation(settings(add, func(slow), plain), start=START)
 
 
@@ -93,7 +93,8 @@ def test_a_hook_that_raises_stops_the_simulation_saying_the_worker_crashed():
 
     with jobsim.Simulation(settings(add, on_job_start=bad_start), start=START) as sim:
         asyncio.run(_enqueue("add", 1, 1))
-        with pytest.raises(JobsimError, match=r"the arq worker of queue 'arq:queue' crashed: .*RuntimeError: db unreachable"):
+        crashed = r"the arq worker of queue 'arq:queue' crashed: .*RuntimeError: db unreachable"
+        with pytest.raises(JobsimError, match=crashed):
             sim.run_until_idle()
 
 

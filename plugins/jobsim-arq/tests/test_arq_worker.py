@@ -11,9 +11,9 @@ from arq import create_pool
 from arq.jobs import JobStatus
 from arq.worker import func
 from arq_jobs import LOG, NOWHERE, add, always_retry, boom, clock, retried, slow
-from conftest import START
 
 import jobsim
+from conftest import START
 
 
 def run(coro):
@@ -81,7 +81,7 @@ def test_job_timeout_and_a_functions_own_timeout_cut_the_job_short():
     [r] = sim.runs(slow)
     assert r.status == "failed" and isinstance(r.error, asyncio.TimeoutError)
     assert [(secs(sim, a.start_ns), secs(sim, a.end_ns)) for a in r.attempts] == [(0.0, 3.0)]
-    assert LOG == [("slow start", "09:00:00.000", long.job_id)]  # never reached its end
+    assert [("slow start", "09:00:00.000", long.job_id)] == LOG  # never reached its end
 
 
 def test_keep_result_zero_keeps_no_result_and_keep_result_forever_keeps_it():
@@ -100,7 +100,7 @@ def test_keep_result_zero_keeps_no_result_and_keep_result_forever_keeps_it():
 def test_max_jobs_limits_concurrency_and_the_rest_wait_for_a_poll():
     with jobsim.Simulation(settings(slow, max_jobs=2), start=START) as sim:
         pool = run(create_pool(NOWHERE))
-        for job_id, seconds in zip("abcd", (3, 1, 3, 1)):
+        for job_id, seconds in zip("abcd", (3, 1, 3, 1), strict=True):
             run(pool.enqueue_job("slow", seconds, _job_id=job_id))  # one score: ZRANGEBYSCORE orders them by id
         sim.run_until_idle()
     spans = [(r.id, secs(sim, r.attempts[0].start_ns), secs(sim, r.end_ns)) for r in sim.runs(slow)]
@@ -162,8 +162,8 @@ def test_ctx_holds_arqs_job_fields():
         sim.advance("2s")
         run(run_pool_enqueue("peek", _job_id="p", _defer_by=3))
         sim.run_until_idle()
-    assert got == {"job_id": "p", "job_try": 1, "enqueue_time": dt.datetime(2025, 3, 1, 9, 0, 2, tzinfo=dt.timezone.utc),
-                   "score": 1740819605000, "redis": "ArqRedis"}  # fmt: skip
+    enqueued = dt.datetime(2025, 3, 1, 9, 0, 2, tzinfo=dt.timezone.utc)
+    assert got == {"job_id": "p", "job_try": 1, "enqueue_time": enqueued, "score": 1740819605000, "redis": "ArqRedis"}
 
 
 def test_abort_cancels_a_running_job_when_allowed():

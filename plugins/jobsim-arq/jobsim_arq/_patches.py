@@ -19,6 +19,7 @@ One simulation with arq workers may run at a time in a process.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import datetime as dt
 import uuid
 from collections.abc import AsyncGenerator
@@ -75,6 +76,7 @@ def _patch(w: ArqWorld) -> None:
     _PATCHES.set(arq.worker, "time", w.time)
     _PATCHES.set(arq.connections, "uuid4", w.uuid4)
     _PATCHES.set(arq.jobs, "poll", _poll(arq.utils.poll))
+    _PATCHES.set(arq.jobs.Job, "result", _result(arq.jobs.Job.result))
     _PATCHES.set(arq.worker, "poll", w.worker_poll)
     for name in ("run", "async_run", "run_check"):
         _PATCHES.set(arq.worker.Worker, name, _refused_run(name))
@@ -105,6 +107,22 @@ async def create_pool(settings_: Any = None, *, retry: int = 0, job_serializer: 
                     expires_extra_ms=default_extra if expires_extra_ms is None else expires_extra_ms)  # fmt: skip
 
 
+_FOREVER: contextvars.ContextVar[bool] = contextvars.ContextVar("jobsim_arq_forever", default=False)
+"""``Job.result()`` was awaited without ``timeout=``: the test's poll refuses to wait on a job nothing will run."""
+
+
+def _result(real: Any) -> Any:
+    async def result(job: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+        token = _FOREVER.set(timeout is None)
+        try:
+            return await real(job, timeout, **kwargs)
+        finally:
+            _FOREVER.reset(token)
+
+    result.__doc__ = real.__doc__
+    return result
+
+
 def _poll(real: Any) -> Any:
     async def poll(step: float = 0.5) -> AsyncGenerator[float, None]:
         """``arq.utils.poll`` for ``Job.result()``: on the workers' loop (job code awaiting another job) arq's own,
@@ -121,6 +139,12 @@ def _poll(real: Any) -> Any:
         wait = dt.timedelta(seconds=step) if step > 0 else dt.timedelta(microseconds=1)
         while True:
             yield (sim.now_ns() - start) / 1e9
+            if _FOREVER.get() and not w.busy():
+                raise JobsimError(
+                    "Job.result() with no timeout would wait forever: no simulated arq worker has a job queued or "
+                    "running (is the job on a queue no worker reads, _queue_name=...?); pass timeout=, or enqueue it "
+                    "to a queue of a worker the simulation runs"
+                )  # fmt: skip
             sim.advance(wait)
 
     return poll

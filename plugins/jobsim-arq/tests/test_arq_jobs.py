@@ -11,6 +11,7 @@ from arq.jobs import JobStatus, ResultNotFound
 from arq_jobs import LOG, NOWHERE, add, boom, slow, spawn
 
 import jobsim
+from jobsim.errors import JobsimError
 from conftest import START
 
 
@@ -157,3 +158,22 @@ def test_job_ids_come_from_the_seed():
             return [run(pool.enqueue_job("add", 1, 1)).job_id for _ in range(3)]
 
     assert ids(1) == ids(1) != ids(2)
+
+
+def test_result_without_timeout_on_a_job_no_worker_reads_is_refused_instead_of_hanging():
+    with jobsim.Simulation(Settings, start=START):
+        pool = run(create_pool(NOWHERE))
+        job = run(pool.enqueue_job("add", 1, 1, _queue_name="nobody-reads-this"))
+        with pytest.raises(JobsimError, match=r"Job.result\(\) with no timeout would wait forever"):
+            run(job.result())
+        with pytest.raises(asyncio.TimeoutError):  # with a timeout it is arq's TimeoutError, in virtual time
+            run(job.result(timeout=2))
+
+
+@pytest.mark.asyncio
+async def test_an_async_test_awaits_enqueue_and_result_directly():
+    with jobsim.Simulation(Settings, start=START) as sim:
+        pool = await create_pool(NOWHERE)
+        job = await pool.enqueue_job("slow", 3, _defer_by=1)
+        assert await job.result(timeout=10) == "slept 3"
+        assert sim.now_ns() - sim.start_ns == 4_000_000_000

@@ -247,3 +247,23 @@ def test_boom_is_one_attempt():
 async def run_pool_enqueue(name, *args, **kwargs):
     pool = await create_pool(NOWHERE)
     return await pool.enqueue_job(name, *args, **kwargs)
+
+
+def test_job_try_given_at_enqueue_counts_toward_max_tries():
+    with jobsim.Simulation(settings(func(retried, max_tries=3)), start=START) as sim:
+        run(run_pool_enqueue("retried", 1, _job_try=3))  # re-enqueued by hand as its third try
+        sim.run_until_idle()
+    assert LOG == [("retried", "09:00:00.000", 3)]  # job_try 3 < 3 is false: it succeeds at once
+    assert sim.runs("retried")[0].output == "third time"
+
+
+def test_the_health_check_key_is_written_at_arqs_interval():
+    from arq.worker import check_health
+
+    with jobsim.Simulation(settings(add, health_check_interval=60), start=START) as sim:
+        sim.advance("10s")
+        key = b"arq:queue:health-check"
+        assert sim.arq.store.ttl_ms(key) == 51_000  # written at 09:00:00 for interval + 1 s (worker.py:784-786)
+        assert check_health(settings(add)) == 0
+        sim.advance("2m")
+        assert sim.arq.store.ttl_ms(key) == 61_000 - 10_000  # rewritten at 09:02:00, one poll at the interval

@@ -58,6 +58,8 @@ def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
         raise InvalidArgument.build("targets", target, "arq WorkerSettings (the class `arq worker` runs), a settings "
                                     "dict or an arq Worker; jobsim-arq runs the worker, and a pool made with "
                                     "arq.create_pool inside the simulation enqueues to it")  # fmt: skip
+    if not isinstance(target, (type, dict)) and _is_arq_target(type(target)) and not _is_arq_target(target):
+        target = type(target)  # an instance of the settings class (`jobsim run module:WorkerSettings` calls it)
     if not _is_arq_target(target):
         return None
     from ._world import ArqWorld

@@ -53,3 +53,16 @@ async def spawn(ctx: dict[str, Any]) -> str:
 
 async def tick(ctx: dict[str, Any]) -> None:
     LOG.append(("tick", clock(), ctx["job_id"]))
+
+
+async def nightly(ctx: dict[str, Any]) -> None:
+    await ctx["redis"].enqueue_job("retried", 30)
+
+
+class CliSettings:
+    """What ``jobsim run arq_jobs:CliSettings`` simulates (the CLI calls the class: an instance is accepted)."""
+
+    from arq.cron import cron as _cron
+
+    functions = (retried,)
+    cron_jobs = (_cron(nightly, hour=2, minute=0),)

@@ -132,3 +132,14 @@ def test_the_cron_job_of_a_slow_function_runs_alongside_the_queue():
         sim.advance("2m")
     assert [(w, t) for w, t, _ in LOG] == [("slow start", "09:00:00.000"), ("tick", "09:00:30.500"),
                                            ("slow end", "09:01:30.000"), ("tick", "09:01:30.500")]  # fmt: skip
+
+
+def test_jobsim_run_prints_the_timeline_of_a_worker_settings_class(capsys):
+    from jobsim._cli import main
+
+    assert main(["run", "arq_jobs:CliSettings", "--days", "1", "--start", "2025-03-01T00:00:00Z"]) == 0
+    out = capsys.readouterr().out
+    assert "2025-03-01 02:00:00.500 UTC  run       retried#1 started by cron:nightly#1" in out
+    # enqueued by the cron job at 02:00:00.5, after that instant's poll: taken by the 02:00:01 poll
+    assert "2025-03-01 02:00:31.000 UTC  retry     retried#1 attempt 1 at 02:01:01 (+30s)" in out
+    assert "retried            1          1       0      0        2" in out

@@ -11,8 +11,8 @@ from arq.jobs import JobStatus, ResultNotFound
 from arq_jobs import LOG, NOWHERE, add, boom, slow, spawn
 
 import jobsim
-from jobsim.errors import JobsimError
 from conftest import START
+from jobsim.errors import JobsimError
 
 
 class Settings:

@@ -339,6 +339,11 @@ class Store:
         self._rank += 1
         self.ranks[key + b"\0" + member] = self._rank
 
+    def unrank(self, key: Any, member: Any) -> None:
+        """``member``'s score is an instant chosen on purpose (``_defer_until``, a cron job's ``next_run``): among
+        equal scores it is ordered by its bytes, as Redis orders them, before those ranked by insertion."""
+        self.ranks.pop(_b(key) + b"\0" + _b(member), None)
+
     def _ordered(self, key: Any) -> list[tuple[bytes, float]]:
         """Members by score; equal scores in the order their scores were set.
 
@@ -346,8 +351,9 @@ class Store:
         enqueued one after another at one virtual instant all score that millisecond, where a real client's
         successive ``enqueue_job`` calls are a round trip apart and score increasing milliseconds, so a real
         worker takes them in the order they were enqueued. Keeping the order scores were set gives that
-        order (the live conformance test compares it); jobs deferred to one instant on purpose run in the
-        order they were enqueued, where Redis would take them by job id (README: "Not modelled")."""
+        order (the live conformance test compares it). A score chosen on purpose -- ``_defer_until``, a cron
+        job's ``next_run`` -- is shared on a real Redis too: those members (``unrank``) keep Redis's order, by
+        their bytes (two cron jobs due at one instant start in the order of their job ids)."""
         k = _b(key)
         zset = self._zset(k)
         if zset is None:

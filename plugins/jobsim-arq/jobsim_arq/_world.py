@@ -445,6 +445,8 @@ class ArqWorld:
         fn = self._function(function)
         job_id, queue = job.job_id, job._queue_name
         score = self.store.c_ZSCORE(queue, job_id)
+        if kwargs.get("_defer_until") is not None:
+            self.store.unrank(queue, job_id)  # an instant chosen on purpose: ties go by job id, as in Redis
         plain = {k: v for k, v in kwargs.items() if not k.startswith("_")}
         data = _jsonable({"function": function, "args": list(args), "kwargs": plain, "queue": queue})
         run = Run(fn, job_id, [Event("arq/job", data, id=job_id, ts=now // MS)], now)

@@ -311,7 +311,11 @@ class Store:
         zset = self._zset(k)
         if zset is None:
             return 0
-        gone = sum(1 for m in members if zset.pop(_b(m), None) is not None)
+        gone = 0
+        for m in members:
+            if zset.pop(_b(m), None) is not None:
+                gone += 1
+                self.ranks.pop(k + b"\0" + _b(m), None)
         if not zset:
             del self.data[k]
         if gone:

@@ -177,3 +177,21 @@ async def test_an_async_test_awaits_enqueue_and_result_directly():
         job = await pool.enqueue_job("slow", 3, _defer_by=1)
         assert await job.result(timeout=10) == "slept 3"
         assert sim.now_ns() - sim.start_ns == 4_000_000_000
+
+
+def test_ties_enqueue_order_for_jobs_enqueued_at_one_instant_job_id_order_for_one_chosen_instant():
+    at = dt.datetime(2025, 3, 1, 9, 0, 5, tzinfo=dt.timezone.utc)
+    with jobsim.Simulation({**vars_of(Settings), "max_jobs": 1}, start=START) as sim:
+        pool = run(create_pool(NOWHERE))
+        for job_id in ("now-b", "now-a"):  # a real client's two enqueues are a round trip apart: b scores first
+            run(pool.enqueue_job("add", 1, 1, _job_id=job_id))
+        for job_id in ("at-b", "at-a"):  # one _defer_until: one score on a real Redis too, ordered by member
+            run(pool.enqueue_job("add", 1, 1, _job_id=job_id, _defer_until=at))
+        sim.run_until_idle()
+    order = sorted(sim.runs(add), key=lambda r: r.attempts[0].start_ns)
+    assert [(r.id, round((r.attempts[0].start_ns - sim.start_ns) / 1e9, 1)) for r in order] == [
+        ("now-b", 0.0), ("now-a", 0.5), ("at-a", 5.0), ("at-b", 5.5)]
+
+
+def vars_of(settings):
+    return {k: v for k, v in vars(settings).items() if not k.startswith("_")}

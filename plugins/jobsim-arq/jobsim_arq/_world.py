@@ -186,10 +186,11 @@ class ArqWorld:
         from arq.worker import func
 
         for d in self.driven:
-            kwargs = settings_kwargs(d.target) if d.worker is None and not _is_worker(d.target) else {}
-            items = list(kwargs.get("functions") or ()) + list(kwargs.get("cron_jobs") or ())
             if _is_worker(d.target):
                 items = list(d.target.functions.values())
+            else:
+                kwargs = settings_kwargs(d.target)
+                items = list(kwargs.get("functions") or ()) + list(kwargs.get("cron_jobs") or ())
             for item in items:
                 f = item if hasattr(item, "next_run") else func(item)
                 if f.name == name:

@@ -92,6 +92,7 @@ class Driven:
     poll_timer: asyncio.TimerHandle | None = None
     anchor: tuple[asyncio.TimerHandle, int] | None = None
     closed: bool = False
+    saved: dict[str, Any] | None = None  # a Worker target's own attributes, restored at the end
 
     def running(self) -> bool:
         """A job of this worker is under way (its ``run_job`` task is not done)."""
@@ -222,7 +223,8 @@ class ArqWorld:
         asyncio.events._set_running_loop(self.loop)
         try:
             if isinstance(d.target, Worker):
-                worker = d.target
+                worker = d.target  # given back as it was when the simulation closes (uninstall)
+                d.saved = {k: worker.__dict__[k] for k in _REBOUND if k in worker.__dict__}
                 worker.loop = self.loop
             else:
                 kwargs = settings_kwargs(d.target)
@@ -343,6 +345,11 @@ class ArqWorld:
         finally:
             _patches.pop(self)
             self.installed = False
+            for d in self.driven:
+                if d.saved is not None and d.worker is not None:
+                    for key in _REBOUND:
+                        d.worker.__dict__.pop(key, None)
+                    d.worker.__dict__.update(d.saved)
         escaped, self.escaped = self.escaped, None
         if escaped is not None and not isinstance(escaped, asyncio.CancelledError):
             raise escaped
@@ -536,6 +543,11 @@ class ArqWorld:
 
     def __repr__(self) -> str:
         return f"<jobsim-arq world: {len(self.driven)} workers, {len(self.jobs)} jobs>"
+
+
+_REBOUND = ("loop", "functions", "cron_jobs", "_handle_signals", "run_job", "finish_job", "finish_failed_job",
+            "main_task", "_pool", "ctx")
+"""What the simulation changes on a ``Worker`` it was given: restored when it closes."""
 
 
 def _is_worker(target: Any) -> bool:

@@ -111,6 +111,7 @@ def test_a_worker_instance_is_accepted_too():
         sim.run_until_idle()
         assert sim.arq.worker is worker
     assert sim.runs(add)[0].attempts[0].start_ns - sim.start_ns == 2_000_000_000
+    assert worker.loop is loop and worker.functions["add"].coroutine is add and "run_job" not in vars(worker)
 
 
 def test_the_same_seed_gives_the_same_trace():

@@ -162,7 +162,9 @@ class WorkerLoop(VirtualLoop):
                 driven.anchor = (handle, self.due_ns(handle))
             target = driven.anchor[1] if driven.running() else self.world.next_interest(driven)
             anchor = driven.anchor[1]
-            low = max(target, now, anchor)
+            # a poll skipped at this very instant counts as done (before whatever pokes now, as on a real worker)
+            done = now + 1 if self.due_ns(handle) > now else now
+            low = max(target, done, anchor)
             at = anchor + math.ceil((low - anchor) / driven.step_ns) * driven.step_ns
             if at != self.due_ns(handle):
                 handle._when = (at - self._origin) / SECOND  # type: ignore[attr-defined]

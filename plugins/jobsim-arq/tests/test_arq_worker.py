@@ -267,3 +267,27 @@ def test_the_health_check_key_is_written_at_arqs_interval():
         assert check_health(settings(add)) == 0
         sim.advance("2m")
         assert sim.arq.store.ttl_ms(key) == 61_000 - 10_000  # rewritten at 09:02:00, one poll at the interval
+
+
+def test_a_json_serializer_is_used_by_pool_and_worker_alike():
+    import json
+
+    dumps, loads = (lambda d: json.dumps(d).encode()), json.loads
+    with jobsim.Simulation(settings(add, job_serializer=dumps, job_deserializer=loads), start=START) as sim:
+        pool = run(create_pool(NOWHERE, job_serializer=dumps, job_deserializer=loads))
+        job = run(pool.enqueue_job("add", 2, 3))
+        assert json.loads(sim.arq.store.data[b"arq:job:" + job.job_id.encode()])["f"] == "add"
+        assert run(job.result()) == 5
+
+
+def test_two_workers_on_two_queues_each_take_their_own_jobs():
+    fast = settings(add, queue_name="fast", poll_delay=0.1)
+    bulk = settings(add, queue_name="bulk", poll_delay=5)
+    with jobsim.Simulation(fast, bulk, start=START) as sim:
+        sim.advance("1s")
+        run(run_pool_enqueue("add", 1, 1, _queue_name="fast", _job_id="f"))
+        run(run_pool_enqueue("add", 2, 2, _queue_name="bulk", _job_id="b"))
+        sim.run_until_idle()
+        assert [w.queue_name for w in sim.arq.workers] == ["fast", "bulk"]
+    starts = {r.id: secs(sim, r.attempts[0].start_ns) for r in sim.runs(add)}
+    assert starts == {"f": 1.1, "b": 5.0}

@@ -63,6 +63,7 @@ def test_the_worker_keeps_to_its_grid_its_slots_and_the_defers(drawn, max_jobs, 
         assert held(start, (run_id, number)) < max_jobs
         enqueued, due = scores[run_id] if number == 0 else (None, retries[run_id])
         assert start >= due - 1_000_000  # never before its score (a whole millisecond)
+        assert enqueued is None or start > enqueued  # the poll at the instant the test enqueued it had run
         for p in range(start - step, due - 1, -step):  # each poll it was due at and not taken: every slot held
             if p != enqueued:  # that instant's poll ran before the test enqueued it
                 assert held(p, (run_id, number)) >= max_jobs

@@ -9,6 +9,7 @@ from typing import Any
 from arq import Retry
 from arq.connections import RedisSettings
 
+START = "2025-03-01T09:00:00Z"
 LOG: list[tuple[Any, ...]] = []
 NOWHERE = RedisSettings(host="127.0.0.1", port=1, conn_timeout=0.2)  # nothing listens: nothing may reach it
 

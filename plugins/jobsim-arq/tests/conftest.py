@@ -12,9 +12,6 @@ if importlib.util.find_spec("arq") is None or importlib.util.find_spec("jobsim_a
     # run from the repository root without the plugin installed: nothing here can run
     collect_ignore_glob = ["test_*.py", "arq_*.py"]
 
-START = "2025-03-01T09:00:00Z"
-
-
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "live: talks to a real backend server on loopback (skipped when it is not running)"

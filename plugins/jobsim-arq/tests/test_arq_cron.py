@@ -8,10 +8,9 @@ import zoneinfo
 
 from arq import Retry
 from arq.cron import cron
-from arq_jobs import LOG, NOWHERE, clock, slow, tick
+from arq_jobs import LOG, NOWHERE, START, clock, slow, tick
 
 import jobsim
-from conftest import START
 
 
 def settings(*cron_jobs, **options):

@@ -8,10 +8,9 @@ import datetime as dt
 import pytest
 from arq import create_pool
 from arq.jobs import JobStatus, ResultNotFound
-from arq_jobs import LOG, NOWHERE, add, boom, slow, spawn
+from arq_jobs import LOG, NOWHERE, START, add, boom, slow, spawn
 
 import jobsim
-from conftest import START
 from jobsim.errors import JobsimError
 
 

@@ -9,12 +9,11 @@ import asyncio
 
 from arq import Retry, create_pool
 from arq.worker import func
-from arq_jobs import NOWHERE
+from arq_jobs import NOWHERE, START
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jobsim
-from conftest import START
 from jobsim._time import SECOND
 
 jobs = st.lists(

@@ -7,10 +7,9 @@ import asyncio
 import pytest
 from arq import create_pool
 from arq.worker import Worker, func
-from arq_jobs import NOWHERE, add, slow
+from arq_jobs import NOWHERE, START, add, slow
 
 import jobsim
-from conftest import START
 from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
 
 

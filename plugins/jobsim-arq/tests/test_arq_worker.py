@@ -10,10 +10,9 @@ import pytest
 from arq import create_pool
 from arq.jobs import JobStatus
 from arq.worker import func
-from arq_jobs import LOG, NOWHERE, add, always_retry, boom, clock, retried, slow
+from arq_jobs import LOG, NOWHERE, START, add, always_retry, boom, clock, retried, slow
 
 import jobsim
-from conftest import START
 
 
 def run(coro):

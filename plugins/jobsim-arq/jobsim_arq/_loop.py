@@ -1,0 +1,263 @@
+"""The simulated worker process: one asyncio loop on the simulation's clock, run by jobsim's kernel.
+
+arq's ``Worker.main()`` is a coroutine that polls Redis every ``poll_delay`` (``utils.poll``,
+``worker.py:365-375``), starts each due job as a task (``worker.py:436-476``) and waits for it with
+``asyncio.wait_for(..., timeout)`` (``worker.py:595-599``). That very code runs here, unchanged, on
+``WorkerLoop`` -- a ``jobsim._aio.VirtualLoop`` whose clock is the simulation's. Where a real loop
+would block in ``select`` until its next timer, this one stops and books a kernel timer at that
+instant (``pump``); a job enqueued by the test pokes it at once. Redis answers in no time, so the
+polls fall exactly every ``poll_delay`` from the worker's start, as on an idle real worker.
+
+Idle polls are skipped, not simulated one by one (a day of 0.5 s polls is 172,800 loop turns):
+while a worker runs no job, its poll timer is moved to the first instant *on its own poll grid*
+(start + k * ``poll_delay``) at which a poll can find something -- one poll before its first queued
+job is due, before a cron job falls inside the enqueue window (``worker.py:733-769``) or before the
+health check is due (``worker.py:773-777``). A skipped poll would have found nothing and written
+nothing but the health-check key, whose own instants are kept, so what the worker does and when
+is unchanged; a job enqueued meanwhile moves the timer back to the grid point that takes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import heapq
+import itertools
+import math
+from asyncio import events
+from collections.abc import AsyncGenerator, Callable
+from typing import TYPE_CHECKING, Any
+
+from jobsim._aio import VirtualLoop
+from jobsim._kernel import BACKGROUND, NORMAL
+from jobsim._time import SECOND
+
+if TYPE_CHECKING:
+    from ._world import ArqWorld, Driven
+
+CURRENT: contextvars.ContextVar[Any] = contextvars.ContextVar("jobsim_arq_job", default=None)
+"""The job (``Held``) whose ``run_job`` task is running: set by its wrapper, inherited by the tasks it makes."""
+
+CLOSING_JUMPS = 10_000
+"""While the simulation closes, how many timers the workers' shutdown may still wait for (then it is abandoned)."""
+
+
+class _KernelSelector:
+    """Where the loop would block for ``timeout`` seconds, it parks instead (the kernel wakes it then)."""
+
+    def __init__(self, inner: Any, park: Callable[[int | None], None]) -> None:
+        self._inner = inner
+        self._park = park
+
+    def select(self, timeout: float | None = None) -> list[Any]:
+        ready: list[Any] = self._inner.select(0)
+        if ready or (timeout is not None and timeout <= 0):
+            return ready
+        self._park(None if timeout is None else max(1, math.ceil(timeout * SECOND)))
+        return []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class WorkerLoop(VirtualLoop):
+    """An event loop on the simulation's clock that runs only when the kernel pumps it."""
+
+    _ready: Any
+    _scheduled: list[Any]
+
+    def __init__(self, world: ArqWorld) -> None:
+        self.world = world
+        self._skew = 0  # ns added to the clock while closing (time no longer matters then)
+        self.closing = False
+        self._wake: Any = None
+        self._wake_due: int | None = None
+        self.pumping = False
+        self._polling = False
+        self._seq = itertools.count()
+        super().__init__(world.now_ns, self._spend)
+        self._selector = _KernelSelector(self._selector, self._park)  # type: ignore[assignment]
+
+    def time(self) -> float:
+        return (self.world.now_ns() + self._skew - self._origin) / SECOND
+
+    def call_at(self, when: float, callback: Callable[..., Any], *args: Any,  # type: ignore[override]
+                context: contextvars.Context | None = None) -> asyncio.TimerHandle:  # fmt: skip
+        """``BaseEventLoop.call_at`` with a ``_Timer``: timers due at one instant fire polls first, then in the order
+        they were set (asyncio's heap leaves ties to chance)."""
+        self._check_closed()  # type: ignore[attr-defined]
+        timer = _Timer(when, callback, args, self, context, (0 if self._polling else 1, next(self._seq)))
+        heapq.heappush(self._scheduled, timer)
+        timer._scheduled = True  # type: ignore[attr-defined]
+        return timer
+
+    def due_ns(self, handle: asyncio.TimerHandle) -> int:
+        return int(self._origin + round(handle.when() * SECOND))
+
+    def _spend(self, ns: int) -> None:  # pragma: no cover - replaced by _park: the inner selector never blocks
+        raise AssertionError(ns)
+
+    def _park(self, ns: int | None) -> None:
+        if self.closing:
+            self._skew += ns or 0
+            return
+        self.stop()
+
+    # -- driven by the kernel -------------------------------------------------------------------
+    def pump(self) -> None:
+        """Run everything due now, until every task waits for a later instant; then book that instant."""
+        if self.pumping or self.is_closed():
+            return
+        self.pumping = True
+        outer = events._get_running_loop()
+        events._set_running_loop(None)
+        try:
+            with self.world.process():
+                self.run_forever()
+        finally:
+            events._set_running_loop(outer)
+            self.pumping = False
+        self.book()
+        escaped, self.world.escaped = self.world.escaped, None
+        if escaped is not None:
+            raise escaped
+
+    def book(self) -> None:
+        """Ask the kernel to pump at the next timer (or now, if callbacks are ready), idle polls skipped."""
+        if self.is_closed() or self.closing:
+            return
+        if not self._ready:
+            self._skip_idle_polls()
+        due = self.world.now_ns() if self._ready else self._next_timer_ns()
+        if due is None:
+            return
+        busy = self.world.busy()
+        wake = self._wake
+        if wake is not None and not wake.cancelled and self._wake_due == due and busy == (not wake.recurring):
+            return  # booked already
+        if wake is not None:
+            self.world.sim.kernel.cancel(wake)
+        self._wake_due = due
+        self._wake = self.world.sim.kernel.schedule(due, self.pump, owner="arq worker", recurring=not busy,
+                                                    priority=NORMAL if busy else BACKGROUND)  # fmt: skip
+
+    def poke(self) -> None:
+        """Something outside the loop changed what the workers will find: re-book (after what runs now)."""
+        if not self.pumping:
+            self.book()
+
+    def _next_timer_ns(self) -> int | None:
+        live = [h for h in self._scheduled if not h.cancelled()]
+        return min(self.due_ns(h) for h in live) if live else None
+
+    # -- idle polls ------------------------------------------------------------------------------
+    def _skip_idle_polls(self) -> None:
+        moved = False
+        now = self.world.now_ns()
+        for driven in self.world.driven:
+            handle = driven.poll_timer
+            if handle is None or handle.cancelled() or not handle._scheduled or driven.step_ns <= 0:  # type: ignore[attr-defined]
+                continue
+            if driven.anchor is None or driven.anchor[0] is not handle:
+                driven.anchor = (handle, self.due_ns(handle))
+            target = driven.anchor[1] if driven.running() else self.world.next_interest(driven)
+            anchor = driven.anchor[1]
+            # a poll skipped at this very instant counts as done (before whatever pokes now, as on a real worker)
+            done = now + 1 if self.due_ns(handle) > now else now
+            low = max(target, done, anchor)
+            at = anchor + math.ceil((low - anchor) / driven.step_ns) * driven.step_ns
+            if at != self.due_ns(handle):
+                handle._when = (at - self._origin) / SECOND  # type: ignore[attr-defined]
+                handle.key = (at - self._origin, handle.key[1])  # type: ignore[attr-defined]
+                moved = True
+        if moved:
+            heapq.heapify(self._scheduled)
+
+    def poll_for(self, driven: Driven) -> Callable[[float], AsyncGenerator[float, None]]:
+        """``arq.utils.poll`` (``utils.py:101-109``) for one worker: the same arithmetic, its sleep's timer kept on
+        ``driven.poll_timer`` so idle polls can be skipped."""
+        loop = self
+
+        async def poll(step: float = 0.5) -> AsyncGenerator[float, None]:
+            start = loop.time()
+            while True:
+                before = loop.time()
+                yield before - start
+                after = loop.time()
+                wait = max([0, step - after + before])
+                if wait <= 0:
+                    await asyncio.sleep(0)
+                    continue
+                future = loop.create_future()
+                loop._polling = True
+                try:
+                    driven.poll_timer = handle = loop.call_later(wait, _wake, future)
+                finally:
+                    loop._polling = False
+                try:
+                    await future
+                finally:
+                    handle.cancel()
+                    driven.poll_timer = None
+
+        return poll
+
+    # -- the end ---------------------------------------------------------------------------------
+    def close_down(self, closers: list[Any]) -> None:
+        """The simulation closes: each worker shuts down as on SIGTERM (``Worker.close``: its jobs cancelled,
+        ``on_shutdown`` awaited, ``worker.py:852-878``), then whatever is left is cancelled; time jumps as they wait."""
+        self.closing = True
+        outer = events._get_running_loop()
+        events._set_running_loop(None)
+        self.world.sim.wallclock.activate()  # on_shutdown reads the clock the simulation ends at
+        try:
+            with self.world.process():
+                tasks = [contextvars.Context().run(self.create_task, closer) for closer in closers]
+                pending = [t for t in asyncio.all_tasks(self) if not t.done()]
+                jumps = 0
+                while pending and jumps < CLOSING_JUMPS:
+                    self._stopping = False
+                    self.run_until_complete(asyncio.wait(pending, timeout=None))
+                    pending = [t for t in asyncio.all_tasks(self) if not t.done()]
+                    if all(t.done() for t in tasks):
+                        for task in pending:
+                            task.cancel()
+                    jumps += 1
+                for task in tasks:
+                    if task.done() and not task.cancelled() and task.exception() is not None:
+                        self.world.escaped = self.world.escaped or task.exception()
+        finally:
+            self.world.sim.wallclock.deactivate()
+            events._set_running_loop(outer)
+            if self._wake is not None:
+                self.world.sim.kernel.cancel(self._wake)
+            self.close()
+
+
+class _Timer(asyncio.TimerHandle):
+    """A timer ordered by its nanosecond, then polls before other timers, then by when it was set.
+
+    In virtual time Redis answers in no time, so a job that starts at a poll and sleeps a whole number of
+    poll periods ends at the very instant of a later poll. On a real worker it ends a little after it: the
+    job started a few Redis round trips after its poll (``worker.py:451-488``), while the poll loop keeps to
+    its grid (``utils.py:105-109``). Polls first keeps that order, so the job is seen at the next poll."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, when: float, callback: Callable[..., Any], args: tuple[Any, ...], loop: Any,
+                 context: contextvars.Context | None, rank: tuple[int, int]) -> None:  # fmt: skip
+        super().__init__(when, callback, args, loop, context)
+        self.key = (round(when * SECOND), rank)
+
+    def __lt__(self, other: asyncio.TimerHandle) -> bool:
+        if isinstance(other, _Timer):
+            return self.key < other.key
+        return super().__lt__(other)
+
+    def __le__(self, other: asyncio.TimerHandle) -> bool:
+        return self == other or self < other
+
+
+def _wake(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_result(None)

@@ -1,0 +1,168 @@
+"""What jobsim-arq replaces process-wide while a simulation with arq workers runs.
+
+* ``ArqRedis.execute_command`` and ``ArqRedis.pipeline``: every arq pool answers from the
+  simulated keyspace (``_client``, ``_redis``);
+* ``ArqRedis.enqueue_job``: arq's own, then the simulation records the job's run
+  (``ArqWorld.enqueued``) -- or, for ``None`` (the id exists, ``connections.py:156-160``), a duplicate;
+* ``create_pool`` (``arq``, ``arq.connections``, ``arq.worker``): a pool that never connects;
+* ``timestamp_ms`` (``arq.utils``, bound by name in ``connections``, ``jobs``, ``worker``) and
+  ``arq.worker.time``: the virtual clock, also between driving calls (a test's ``enqueue_job``
+  scores its job at the simulation's instant, not the real one; ``utils.py:29-30``);
+* ``arq.connections.uuid4``: job ids drawn from the simulation's seed, so they repeat;
+* ``arq.worker.poll``: a simulated worker's main loop keeps its poll timer where ``_loop`` can skip idle polls;
+* ``arq.jobs.poll``: ``Job.result()`` awaited by the test (not by job code) advances the simulation
+  ``poll_delay`` at a time instead of sleeping (``jobs.py:104-125``, ``utils.py:101-109``).
+
+One simulation with arq workers may run at a time in a process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import datetime as dt
+import uuid
+from collections.abc import AsyncGenerator
+from typing import TYPE_CHECKING, Any
+
+from jobsim.errors import JobsimError
+from jobsim.hooks import ProcessPatches
+
+if TYPE_CHECKING:
+    from ._world import ArqWorld
+
+_PATCHES: ProcessPatches[ArqWorld] = ProcessPatches(
+    "arq workers", "jobsim-arq routes every ArqRedis to the simulated Redis and arq's clock to the virtual one"
+)
+
+
+def push(world: ArqWorld) -> None:
+    _PATCHES.push(world, _patch)
+
+
+def pop(world: ArqWorld) -> None:
+    _PATCHES.pop(world)
+
+
+def active() -> ArqWorld | None:
+    return _PATCHES.current
+
+
+def world() -> ArqWorld:
+    current = _PATCHES.current
+    if current is None:  # pragma: no cover - the patches are only in place while a world is
+        raise JobsimError("no simulation with arq workers is running")
+    return current
+
+
+def _patch(w: ArqWorld) -> None:
+    import arq
+    import arq.connections
+    import arq.jobs
+    import arq.utils
+    import arq.worker
+
+    from . import _client
+
+    redis_cls = arq.connections.ArqRedis
+    original_enqueue = redis_cls.enqueue_job
+    _PATCHES.set(redis_cls, "execute_command", _client.execute_command)
+    _PATCHES.set(redis_cls, "pipeline", _client.pipeline)
+    _PATCHES.set(redis_cls, "enqueue_job", _enqueue_job(original_enqueue))
+    for module in (arq, arq.connections, arq.worker):
+        _PATCHES.set(module, "create_pool", create_pool)
+    for module in (arq.utils, arq.connections, arq.jobs, arq.worker):
+        _PATCHES.set(module, "timestamp_ms", w.timestamp_ms)
+    _PATCHES.set(arq.worker, "time", w.time)
+    _PATCHES.set(arq.connections, "uuid4", w.uuid4)
+    _PATCHES.set(arq.jobs, "poll", _poll(arq.utils.poll))
+    _PATCHES.set(arq.jobs.Job, "result", _result(arq.jobs.Job.result))
+    _PATCHES.set(arq.worker, "poll", w.worker_poll)
+    for name in ("run", "async_run", "run_check"):
+        _PATCHES.set(arq.worker.Worker, name, _refused_run(name))
+
+
+def _enqueue_job(original: Any) -> Any:
+    async def enqueue_job(pool: Any, function: str, *args: Any, **kwargs: Any) -> Any:
+        """``ArqRedis.enqueue_job`` (``connections.py:119-181``), then the run is recorded."""
+        job = await original(pool, function, *args, **kwargs)
+        world().enqueued(pool, job, function, args, kwargs)
+        return job
+
+    enqueue_job.__doc__ = original.__doc__
+    return enqueue_job
+
+
+async def create_pool(settings_: Any = None, *, retry: int = 0, job_serializer: Any = None,
+                      job_deserializer: Any = None, default_queue_name: str | None = None,
+                      expires_extra_ms: int | None = None) -> Any:  # fmt: skip
+    """``arq.create_pool`` in a simulation: the same ``ArqRedis`` settings, no connection and no ``PING``
+    (``connections.py:220-299``); its commands answer from the simulated Redis."""
+    from arq.connections import ArqRedis
+    from arq.constants import default_queue_name as default_queue
+    from arq.constants import expires_extra_ms as default_extra
+
+    return ArqRedis(job_serializer=job_serializer, job_deserializer=job_deserializer,
+                    default_queue_name=default_queue if default_queue_name is None else default_queue_name,
+                    expires_extra_ms=default_extra if expires_extra_ms is None else expires_extra_ms)  # fmt: skip
+
+
+_FOREVER: contextvars.ContextVar[bool] = contextvars.ContextVar("jobsim_arq_forever", default=False)
+"""``Job.result()`` was awaited without ``timeout=``: the test's poll refuses to wait on a job nothing will run."""
+
+
+def _result(real: Any) -> Any:
+    async def result(job: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+        token = _FOREVER.set(timeout is None)
+        try:
+            return await real(job, timeout, **kwargs)
+        finally:
+            _FOREVER.reset(token)
+
+    result.__doc__ = real.__doc__
+    return result
+
+
+def _poll(real: Any) -> Any:
+    async def poll(step: float = 0.5) -> AsyncGenerator[float, None]:
+        """``arq.utils.poll`` for ``Job.result()``: on the workers' loop (job code awaiting another job) arq's own,
+        elsewhere (the test) each wait is ``sim.advance(step)``, so the result is seen at the poll after it was
+        stored, as a real client sees it."""
+        w = active()
+        loop = asyncio.get_running_loop()
+        if w is None or loop is w.loop:
+            async for delay in real(step):
+                yield delay
+            return
+        sim = w.sim
+        start = sim.now_ns()
+        wait = dt.timedelta(seconds=step) if step > 0 else dt.timedelta(microseconds=1)
+        while True:
+            yield (sim.now_ns() - start) / 1e9
+            if _FOREVER.get() and not w.busy():
+                raise JobsimError(
+                    "Job.result() with no timeout would wait forever: no simulated arq worker has a job queued or "
+                    "running (is the job on a queue no worker reads, _queue_name=...?); pass timeout=, or enqueue it "
+                    "to a queue of a worker the simulation runs"
+                )  # fmt: skip
+            sim.advance(wait)
+
+    return poll
+
+
+def _refused_run(name: str) -> Any:
+    def refused(worker: Any, *args: Any, **kwargs: Any) -> Any:
+        from jobsim.errors import UnsupportedFeature
+
+        raise UnsupportedFeature(
+            f"Worker.{name}() inside a simulation: jobsim-arq runs the worker of the WorkerSettings (or Worker) "
+            "passed to Simulation(...) itself, on the virtual clock; enqueue jobs and drive time with "
+            "sim.advance(...) or sim.run_until_idle(), then read results (job.result(), sim.runs(...))",
+            system="arq", feature=f"Worker.{name}",
+        )  # fmt: skip
+
+    return refused
+
+
+def new_uuid(rng: Any) -> uuid.UUID:
+    return uuid.UUID(int=rng.getrandbits(128), version=4)

@@ -1,0 +1,569 @@
+"""One simulation's arq side (``sim.arq``): its workers, the simulated Redis, one run per job.
+
+``jobsim.Simulation(WorkerSettings)`` takes what ``arq`` itself runs (``arq worker.WorkerSettings``
+on the command line, ``create_worker``/``get_kwargs`` at ``worker.py:887-894``): a settings class
+or dict, or a ``Worker`` built from one. While the simulation runs, every ``ArqRedis`` talks to the
+simulated Redis (``_client``, ``_redis``) and each worker's **own** ``Worker.main()`` runs on the
+simulation's clock (``_loop``). So what happens is arq's code deciding: its polling and
+``queue_read_limit``/``max_jobs``, the in-progress key, ``job_try`` and ``max_tries``, ``Retry``,
+``job_timeout``, expiry, aborts, ``keep_result``, the hooks and the cron loop
+(``worker.py:349-771``). jobsim watches from a few seams arq calls by attribute:
+
+* ``ArqRedis.enqueue_job`` (``_patches``): a job accepted is a run of the function it names, with
+  the job id as run id (``sim.runs("send_email")``); a job refused for a duplicate id is an
+  ``arq.duplicate`` record;
+* ``Worker.run_job`` (``worker.py:478``): which job the task runs (``CURRENT``), so time its code
+  spends, ``sim.fail`` faults and jobsim's sinks name it;
+* each function's coroutine (``worker.py:595``): one call is one attempt (``run.attempts``), ending
+  with what it returned or raised -- a ``wait_for`` timeout as ``TimeoutError``, an abort as
+  ``CancelledError``;
+* ``Worker.finish_job``/``finish_failed_job`` (``worker.py:682-727``): the run ends there,
+  ``completed`` or ``failed``, or -- not finished -- a ``retry`` record with the instant its score
+  is due again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import dataclasses
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+import jobsim
+from jobsim._events import Event
+from jobsim._records import Attempt, Run
+from jobsim._steps import Execution
+from jobsim._time import MS, SECOND
+from jobsim.errors import InvalidArgument, JobsimError
+from jobsim.hooks import Adapted, end_run, escapes, output_bytes, refusing_handler
+
+from ._loop import CURRENT, WorkerLoop
+from ._redis import Store
+
+if TYPE_CHECKING:
+    from jobsim import Simulation
+
+BACKEND = "arq"
+
+MAIN: contextvars.ContextVar[Driven | None] = contextvars.ContextVar("jobsim_arq_main", default=None)
+"""The worker whose ``main()`` task (or a task it made) is running."""
+
+
+class _Process(Execution):
+    """``engine.x`` while the workers' loop runs: its clock is the process's (``time.sleep`` in a job blocks the
+    loop and moves it), and job code inside it is attributed to the job whose task is running."""
+
+    __slots__ = ("default",)
+
+    @property
+    def run_(self) -> Run:
+        held = CURRENT.get()
+        run: Run = held.run if held is not None else self.default
+        return run
+
+    @run_.setter
+    def run_(self, value: Run) -> None:
+        self.default = value
+
+
+@dataclasses.dataclass(eq=False)
+class Held:
+    """One job of the simulation: its run, and the attempt in flight."""
+
+    run: Run
+    queue: str
+    started: int | None = None
+    error: BaseException | None = None
+    value: Any = None
+
+
+@dataclasses.dataclass(eq=False)
+class Driven:
+    """One simulated arq worker process: its ``Worker``, its main task and its poll timer."""
+
+    target: Any
+    worker: Any = None
+    main: asyncio.Task[Any] | None = None
+    step_ns: int = 0
+    poll_timer: asyncio.TimerHandle | None = None
+    anchor: tuple[asyncio.TimerHandle, int] | None = None
+    closed: bool = False
+    saved: dict[str, Any] | None = None  # a Worker target's own attributes, restored at the end
+
+    def running(self) -> bool:
+        """A job of this worker is under way (its ``run_job`` task is not done)."""
+        return self.worker is not None and any(not t.done() for t in self.worker.tasks.values())
+
+    @property
+    def name(self) -> str:
+        return getattr(self.target, "__name__", None) or type(self.target).__name__
+
+
+def settings_kwargs(target: Any) -> dict[str, Any]:
+    """The ``Worker`` keyword arguments a settings class or dict gives (``get_kwargs``, ``worker.py:887-890``)."""
+    from arq.worker import get_kwargs
+
+    return dict(get_kwargs(target))
+
+
+class ArqWorld:
+    """``sim.arq``: the workers of one simulation, the Redis they share, and the runs of their jobs."""
+
+    def __init__(self, sim: Simulation) -> None:
+        self.sim = sim
+        self.app = jobsim.App("arq")
+        self.store = Store(self.timestamp_ms_floor, self._written)
+        self.driven: list[Driven] = []
+        self.functions: dict[str, jobsim.Function] = {}
+        self.jobs: dict[str, Held] = {}
+        self.loop: WorkerLoop | None = None
+        self.installed = False
+        self.closing = False
+        self.escaped: BaseException | None = None
+        self._process: _Process | None = None
+        self._placeholder_run: Run | None = None
+
+    # -- adapting --------------------------------------------------------------------------------
+    def adopt(self, target: Any) -> Adapted:
+        from arq.worker import Worker
+
+        if any(d.target is target for d in self.driven):
+            raise InvalidArgument.build("targets", target, "each arq WorkerSettings or Worker once")
+        names = list(target.functions) if isinstance(target, Worker) else self._check_settings(target)
+        self.driven.append(Driven(target))
+        new = [self._function(name, own=False) for name in names if name not in self.functions]
+        return Adapted(backend=BACKEND, functions=new, install=self.install, uninstall=self.uninstall,
+                       profile="arq", own_worker=True, dynamic=True)  # fmt: skip
+
+    def _check_settings(self, target: Any) -> list[str]:
+        """arq's own checks, at ``Simulation(...)`` rather than when the worker starts: every function a
+        coroutine function (``func``, ``worker.py:80-94``), every cron job a ``CronJob`` (``worker.py:230-234``)."""
+        from arq.cron import CronJob
+        from arq.worker import func
+
+        kwargs = settings_kwargs(target)
+        names = []
+        for item in kwargs.get("functions") or ():
+            try:
+                names.append(func(item).name)
+            except (RuntimeError, ImportError, AttributeError) as exc:
+                raise InvalidArgument.build("WorkerSettings.functions", item, f"arq job functions: async def "
+                                            f"functions or arq.worker.func(...) ({exc})") from None  # fmt: skip
+        for cj in kwargs.get("cron_jobs") or ():
+            if not isinstance(cj, CronJob):
+                raise InvalidArgument.build("WorkerSettings.cron_jobs", cj, "arq.cron.cron(...) objects")
+            names.append(cj.name)
+        if not names:
+            accepted = "arq WorkerSettings with at least one function or cron job (arq: 'at least one function or "
+            raise InvalidArgument.build("targets", target, accepted + "cron_job must be registered')")
+        for option in ("poll_delay", "job_timeout", "keep_result", "health_check_interval"):
+            value = kwargs.get(option)
+            if value is not None and not _duration_like(value):
+                raise InvalidArgument.build(f"WorkerSettings.{option}", value, "seconds (an int or float >= 0) or "
+                                            "a timedelta")  # fmt: skip
+        max_jobs = kwargs.get("max_jobs", 10)
+        if isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or max_jobs < 1:
+            raise InvalidArgument.build("WorkerSettings.max_jobs", max_jobs, "an int >= 1")
+        return names
+
+    def _function(self, name: str, own: bool = True) -> jobsim.Function:
+        fn = self.functions.get(name)
+        if fn is None:
+            message = f"arq function {name!r} runs in its arq worker (enqueue_job), not through jobsim events"
+            fn = jobsim.Function(id=name, handler=refusing_handler(message), app=self.app,
+                                 options={"arq": True, "native": self._native(name)})  # fmt: skip
+            self.app.functions[name] = fn
+            self.functions[name] = fn
+            if own:
+                self.sim.add_function(fn, own_worker=True)
+        return fn
+
+    def _native(self, name: str) -> Any:
+        """The coroutine function arq runs for ``name``, so ``sim.runs(send_email)`` finds its runs."""
+        from arq.worker import func
+
+        for d in self.driven:
+            if _is_worker(d.target):
+                items = list(d.target.functions.values())
+            else:
+                kwargs = settings_kwargs(d.target)
+                items = list(kwargs.get("functions") or ()) + list(kwargs.get("cron_jobs") or ())
+            for item in items:
+                f = item if hasattr(item, "next_run") else func(item)
+                if f.name == name:
+                    return f.coroutine
+        return None
+
+    # -- the simulation starts and ends ------------------------------------------------------------
+    def install(self, sim: Simulation) -> None:
+        if self.installed:
+            return
+        from . import _patches
+
+        _patches.push(self)
+        self.installed = True
+        self.loop = WorkerLoop(self)
+        try:
+            for d in self.driven:
+                self._start(d)
+        except BaseException:
+            self.uninstall(sim)
+            raise
+        self.loop.book()
+
+    def _start(self, d: Driven) -> None:
+        from arq.worker import Worker
+
+        assert self.loop is not None
+        outer = asyncio.events._get_running_loop()
+        asyncio.events._set_running_loop(self.loop)
+        try:
+            if isinstance(d.target, Worker):
+                worker = d.target  # given back as it was when the simulation closes (uninstall)
+                d.saved = {k: worker.__dict__[k] for k in _REBOUND if k in worker.__dict__}
+                worker.loop = self.loop
+            else:
+                kwargs = settings_kwargs(d.target)
+                kwargs["handle_signals"] = False  # no signal reaches a simulated process; close() stops it
+                if kwargs.get("timezone") is None:  # arq: the system zone (worker.py:304-305); here the simulation's,
+                    kwargs["timezone"] = self.sim.tz  # so cron hours do not depend on the machine running the test
+                try:
+                    worker = Worker(**kwargs)
+                except (RuntimeError, ValueError, TypeError) as exc:
+                    raise InvalidArgument(f"arq could not build a Worker from {d.name}: {exc}") from exc
+            worker._handle_signals = False
+            d.worker = worker
+            d.step_ns = round(worker.poll_delay_s * SECOND)
+            self._wrap(d, worker)
+            context = contextvars.Context()  # a fresh one (not the test's), where MAIN names this worker for the
+            context.run(MAIN.set, d)  # tasks main() makes: its cron enqueues (gathered, worker.py:771) among them
+            d.main = worker.main_task = context.run(self.loop.create_task, worker.main(),
+                                                    name=f"arq worker {worker.queue_name}")  # fmt: skip
+            d.main.add_done_callback(lambda task: self._main_done(d, task))
+        finally:
+            asyncio.events._set_running_loop(outer)
+
+    def _wrap(self, d: Driven, worker: Any) -> None:
+        """Fresh cron state for this process (``CronJob.next_run`` starts unset, ``cron.py:110``), the seams above,
+        and ``utils.poll`` as the worker's own (``_loop.poll_for``)."""
+        worker.cron_jobs = [dataclasses.replace(cj, next_run=None) for cj in worker.cron_jobs]
+        worker.functions = {name: dataclasses.replace(f, coroutine=self._attempts(d, name, f.coroutine))
+                            for name, f in worker.functions.items()}  # fmt: skip
+        run_job, finish_job, finish_failed = worker.run_job, worker.finish_job, worker.finish_failed_job
+        world = self
+
+        async def run_job_in_simulation(job_id: str, score: int) -> None:
+            held = world.jobs.get(job_id)
+            if held is not None:
+                held.error, held.value = None, None
+            CURRENT.set(held)
+            await run_job(job_id, score)
+
+        async def finish_job_in_simulation(job_id: str, finish: bool, *args: Any) -> None:
+            await finish_job(job_id, finish, *args)
+            world._finished(d, job_id, finish)
+
+        async def finish_failed_job_in_simulation(job_id: str, result_data: bytes | None) -> None:
+            await finish_failed(job_id, result_data)
+            world._failed(d, job_id, result_data)
+
+        worker.run_job = run_job_in_simulation
+        worker.finish_job = finish_job_in_simulation
+        worker.finish_failed_job = finish_failed_job_in_simulation
+
+    def _attempts(self, d: Driven, name: str, coroutine: Any) -> Any:
+        world = self
+
+        async def job_in_simulation(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+            held = CURRENT.get()
+            if held is None or world.closing:
+                return await coroutine(ctx, *args, **kwargs)
+            held.started = world.now_ns()
+            held.run.status = "running"
+            try:
+                fault = world.sim.engine.take_fault(held.run.function.id, None)
+                if fault is not None:
+                    raise fault
+                value = await coroutine(ctx, *args, **kwargs)
+            except BaseException as exc:
+                if escapes(exc) and not isinstance(exc, asyncio.CancelledError | GeneratorExit):
+                    world.escaped = exc  # jobsim's own errors stop the test (jobsim.hooks.escapes)
+                    asyncio.get_running_loop().stop()
+                    raise
+                if world.closing:
+                    raise
+                error: BaseException = exc
+                if isinstance(exc, asyncio.CancelledError) and ctx["job_id"] not in d.worker.aborting_tasks:
+                    error = asyncio.TimeoutError()  # wait_for's timeout cancelled it (worker.py:599)
+                held.error = error
+                world._end_attempt(held, error)
+                raise
+            held.value = value
+            world._end_attempt(held, None)
+            return value
+
+        job_in_simulation.__name__ = job_in_simulation.__qualname__ = getattr(coroutine, "__qualname__", name)
+        return job_in_simulation
+
+    def _main_done(self, d: Driven, task: asyncio.Task[Any]) -> None:
+        """The worker's ``main()`` ended: a burst worker found its queue empty (``worker.py:368-375``) and closes as
+        ``Worker.run()`` does; one that raised (an exception out of a job's ``run_job``, ``worker.py:400-404``)
+        would have killed its process, and stops the simulation saying so."""
+        if self.closing or task.cancelled():
+            return
+        error = task.exception()
+        if error is not None:
+            if isinstance(error, JobsimError):
+                self.escaped = self.escaped or error
+            else:
+                stop = JobsimError(f"the arq worker of queue {d.worker.queue_name!r} crashed: Worker.main() raised "
+                                   f"{type(error).__name__}: {error} (arq re-raises what a job's run_job raised, "
+                                   "worker.py:400-404; a hook such as on_job_start that raises does this)")  # fmt: skip
+                stop.__cause__ = error
+                self.escaped = self.escaped or stop
+            assert self.loop is not None
+            self.loop.stop()
+            return
+        d.closed = True
+        assert self.loop is not None
+        contextvars.Context().run(self.loop.create_task, d.worker.close())
+
+    def uninstall(self, sim: Simulation) -> None:
+        if not self.installed:
+            return
+        from . import _patches
+
+        self.closing = True
+        try:
+            if self.loop is not None and not self.loop.is_closed():
+                closers = [d.worker.close() for d in self.driven if d.worker is not None and not d.closed]
+                self.loop.close_down(closers)
+        finally:
+            _patches.pop(self)
+            self.installed = False
+            for d in self.driven:
+                if d.saved is not None and d.worker is not None:
+                    for key in _REBOUND:
+                        d.worker.__dict__.pop(key, None)
+                    d.worker.__dict__.update(d.saved)
+        escaped, self.escaped = self.escaped, None
+        if escaped is not None and not isinstance(escaped, asyncio.CancelledError):
+            raise escaped
+
+    def worker_poll(self, step: float = 0.5) -> Any:
+        """``arq.worker.poll`` while the simulation runs: a simulated worker's main loop polls with
+        ``WorkerLoop.poll_for`` (arq's arithmetic, its timer kept so idle polls can be skipped)."""
+        import arq.utils
+
+        task = asyncio.current_task() if self.loop is not None and self.loop.is_running() else None
+        for d in self.driven:
+            if task is not None and d.main is task and self.loop is not None:
+                return self.loop.poll_for(d)(step)
+        return arq.utils.poll(step)
+
+    # -- clock -----------------------------------------------------------------------------------
+    def now_ns(self) -> int:
+        return self.sim.now_ns()
+
+    def timestamp_ms(self) -> int:
+        """``arq.utils.timestamp_ms``: ``round(time() * 1000)`` (``utils.py:25-30``), on the virtual clock."""
+        return round(self.sim.now_ns() / MS)
+
+    def timestamp_ms_floor(self) -> int:
+        """Redis's own ``mstime()`` (whole milliseconds), for key expiry."""
+        return int(self.sim.now_ns() // MS)
+
+    def time(self) -> float:
+        return self.sim.now_ns() / SECOND
+
+    def uuid4(self) -> Any:
+        from ._patches import new_uuid
+
+        return new_uuid(self.sim.rng)
+
+    @contextlib.contextmanager
+    def process(self) -> Iterator[None]:
+        """While the loop runs: ``engine.x`` is the process, on the clock the process has reached."""
+        engine = self.sim.engine
+        outer = engine.x
+        if self._process is None:
+            self._process = _Process(engine, self._placeholder(), 0, self.sim.kernel.now)
+        x = self._process
+        x.now = max(x.now, self.sim.kernel.now) if outer is None else max(x.now, outer.now)
+        engine.x = x
+        engine.move_clock(x.now)
+        self.sim.wallclock.move(x.now)
+        try:
+            yield
+        finally:
+            engine.x = outer
+
+    def _placeholder(self) -> Run:
+        if self._placeholder_run is None:
+            fn = next(iter(self.functions.values()))
+            self._placeholder_run = Run(fn, "arq-worker", [Event("arq/worker", {})], self.sim.kernel.now)
+        return self._placeholder_run
+
+    def _written(self, key: bytes) -> None:
+        if self.loop is not None and not self.loop.closing:
+            self.loop.poke()
+
+    # -- what the kernel asks --------------------------------------------------------------------------
+    def busy(self) -> bool:
+        """Work ``run_until_idle`` waits for: a job under way, or one in a worker's queue (due or deferred)."""
+        for d in self.driven:
+            if d.worker is None:
+                continue
+            if d.running() or self.store.c_ZCARD(d.worker.queue_name):
+                return True
+        return False
+
+    def next_interest(self, d: Driven) -> int:
+        """The earliest instant (ns) one poll before which worker ``d`` must poll again: its first queued job is due,
+        a cron job enters the enqueue window ``next_run < now + 2 * max(poll_delay, 0.5 s)`` (``worker.py:733-754``),
+        its health check is due (``worker.py:773-777``). One poll and one millisecond early, so rounding never
+        skips the poll that acts."""
+        w = d.worker
+        now = self.now_ns()
+        if w.burst or not w.allow_pick_jobs:
+            return now  # a burst worker's next poll may end it (worker.py:368-375): no poll is idle
+        early = d.step_ns + MS
+        targets: list[int] = [round((w._last_health_check + w.health_check_interval) * SECOND) - early]
+        first = self.store.c_ZRANGE(w.queue_name, 0, 0, withscores=True)
+        if first:
+            targets.append(round(first[0][1]) * MS - early)
+        window = round(2 * max(w.poll_delay_s, 0.5) * SECOND)
+        for cj in w.cron_jobs:
+            if cj.next_run is None:
+                return now
+            at = round(cj.next_run.timestamp() * 1_000_000) * 1000
+            targets.append(at - window - early)
+        return min(targets)
+
+    # -- what arq tells ------------------------------------------------------------------------------
+    def enqueued(self, pool: Any, job: Any, function: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        now = self.now_ns()
+        if job is None:
+            self.record("arq.duplicate", name=function, job_id=kwargs.get("_job_id"))
+            return
+        fn = self._function(function)
+        job_id, queue = job.job_id, job._queue_name
+        score = self.store.c_ZSCORE(queue, job_id)
+        if kwargs.get("_defer_until") is not None:
+            self.store.unrank(queue, job_id)  # an instant chosen on purpose: ties go by job id, as in Redis
+        plain = {k: v for k, v in kwargs.items() if not k.startswith("_")}
+        data = _jsonable({"function": function, "args": list(args), "kwargs": plain, "queue": queue})
+        run = Run(fn, job_id, [Event("arq/job", data, id=job_id, ts=now // MS)], now)
+        cause = CURRENT.get()
+        if cause is not None:
+            self.sim.engine.descend(run, cause=cause.run)
+        runs = self.sim.engine.runs[fn.id]
+        runs.append(run)
+        self.jobs[job_id] = Held(run, queue)
+        main = MAIN.get()
+        if cause is not None:
+            origin = f"{cause.run.function.id}#{self.sim.runs(cause.run.function).index(cause.run) + 1}"
+        elif main is not None and main.worker is not None and any(cj.name == function for cj in main.worker.cron_jobs):
+            origin = "cron"
+        else:
+            origin = "enqueue_job"
+        self.record("run.start", function=fn.id, run=job_id, n=len(runs), event=origin)
+        due = None if score is None else round(score) * MS
+        self.record("arq.enqueued", function=fn.id, run=job_id, queue=queue, due=due, deferred=bool(due and due > now))
+
+    def _end_attempt(self, held: Held, error: BaseException | None) -> None:
+        start = held.started if held.started is not None else self.now_ns()
+        held.started = None
+        run = held.run
+        number = len(run.attempts)
+        run.attempts.append(Attempt(number, None, start, self.now_ns(), error))
+        data: dict[str, Any] = {"function": run.function.id, "run": run.id, "step": None, "attempt": number}
+        if error is not None:
+            data["error"] = f"{type(error).__name__}: {error}"
+        self.sim.trace.add(start, "attempt", data)
+
+    def _finished(self, d: Driven, job_id: str, finish: bool) -> None:
+        held = self.jobs.get(job_id)
+        if held is None or self.closing or held.run.done:
+            return
+        run, now = held.run, self.now_ns()
+        if finish:
+            if held.error is None:
+                run._payload = output_bytes(held.value)
+                end_run(self.sim, run, "completed", now)
+            else:
+                end_run(self.sim, run, "failed", now, held.error)
+            return
+        score = self.store.c_ZSCORE(held.queue, job_id)
+        at = max(now, round(score) * MS) if score is not None else now
+        error = held.error
+        said = "" if error is None else f"{type(error).__name__}: {error}"
+        run.status = "retrying"
+        data = {"function": run.function.id, "run": run.id, "step": None, "attempt": max(len(run.attempts) - 1, 0),
+                "at": at, "delay": at - now, "error": said}  # fmt: skip
+        self.sim.trace.add(now, "retry", data)
+
+    def _failed(self, d: Driven, job_id: str, result_data: bytes | None) -> None:
+        """``finish_failed_job``: the job ended without (another) attempt -- expired, ``max_tries`` used up, aborted
+        before it started, its function unknown (``worker.py:514-569``); the error is the one arq stored."""
+        from arq.jobs import deserialize_result
+        from arq.worker import JobExecutionFailed
+
+        held = self.jobs.get(job_id)
+        if held is None or self.closing or held.run.done:
+            return
+        error: BaseException = JobExecutionFailed("the job failed")
+        if result_data is not None:
+            result = deserialize_result(result_data, deserializer=d.worker.job_deserializer).result
+            if isinstance(result, BaseException):
+                error = result
+        end_run(self.sim, held.run, "failed", self.now_ns(), error)
+
+    def record(self, kind: str, **data: Any) -> None:
+        self.sim.trace.add(self.now_ns(), kind, data)
+
+    # -- for tests -----------------------------------------------------------------------------------
+    @property
+    def workers(self) -> list[Any]:
+        """The arq ``Worker`` objects of this simulation (built when it started)."""
+        return [d.worker for d in self.driven if d.worker is not None]
+
+    @property
+    def worker(self) -> Any:
+        """The simulation's arq ``Worker`` when it has one."""
+        workers = self.workers
+        if len(workers) != 1:
+            raise JobsimError(f"this simulation has {len(workers)} arq workers (built when it starts); "
+                              "use sim.arq.workers")  # fmt: skip
+        return workers[0]
+
+    def __repr__(self) -> str:
+        return f"<jobsim-arq world: {len(self.driven)} workers, {len(self.jobs)} jobs>"
+
+
+_REBOUND = ("loop", "functions", "cron_jobs", "_handle_signals", "run_job", "finish_job", "finish_failed_job",
+            "main_task", "_pool", "ctx")
+"""What the simulation changes on a ``Worker`` it was given: restored when it closes."""
+
+
+def _is_worker(target: Any) -> bool:
+    from arq.worker import Worker
+
+    return isinstance(target, Worker)
+
+
+def _duration_like(value: Any) -> bool:
+    import datetime as dt
+
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds() >= 0
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and value >= 0
+
+
+def _jsonable(value: Any) -> Any:
+    return orjson.loads(output_bytes(value))
+

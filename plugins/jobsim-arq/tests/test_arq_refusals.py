@@ -1,0 +1,130 @@
+"""What jobsim-arq refuses, by name, and the settings it rejects before anything runs."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from arq import create_pool
+from arq.worker import Worker, func
+from arq_jobs import NOWHERE, START, add, slow
+
+import jobsim
+from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
+
+
+def settings(*functions, **options):
+    return {"functions": list(functions), "redis_settings": NOWHERE, **options}
+
+
+def test_a_redis_command_arq_does_not_send_is_refused_by_name():
+    async def hashes(ctx):
+        await ctx["redis"].hset("h", "k", "v")
+
+    with jobsim.Simulation(settings(func(hashes, name="hashes")), start=START) as sim:
+        asyncio.run(_enqueue("hashes"))
+        with pytest.raises(UnsupportedFeature, match="the Redis command HSET is not simulated by jobsim-arq"):
+            sim.run_until_idle()
+
+
+def test_crashing_an_arq_worker_is_refused():
+    with jobsim.Simulation(settings(add), start=START) as sim:
+        with pytest.raises(UnsupportedFeature, match=r"crash_worker\(function='add'\) is not simulated for arq"):
+            sim.crash_worker(function="add")
+        with pytest.raises(UnsupportedFeature, match="not simulated for arq"):
+            sim.crash_worker()
+
+
+def test_downtime_and_duplicate_delivery_are_refused_for_arq_functions():
+    with jobsim.Simulation(settings(add), start=START) as sim, pytest.raises(
+            UnsupportedFeature, match=r"sim.downtime\(\) is not simulated for arq functions"):
+            sim.downtime("2025-03-01T10:00:00Z", "2025-03-01T11:00:00Z")
+
+
+@pytest.mark.parametrize("name", ["run_check", "async_run"])
+def test_running_another_worker_inside_the_simulation_is_refused(name):
+    async def run_another():
+        outer = Worker(functions=[add], redis_settings=NOWHERE, burst=True, handle_signals=False)
+        await getattr(outer, name)()
+
+    with jobsim.Simulation(settings(add), start=START), pytest.raises(
+            UnsupportedFeature, match=f"Worker.{name}\\(\\) inside a simulation"):
+            asyncio.run(run_another())
+
+
+def test_a_function_that_is_not_a_coroutine_function_is_rejected_at_simulation():
+    def plain(ctx):
+        return 1
+
+    with pytest.raises(InvalidArgument, match=r"WorkerSettings\.functions"):
+        jobsim.Simulation(settings(add, func(slow), plain), start=START)
+
+
+def test_bad_settings_are_rejected_naming_the_setting():
+    with pytest.raises(InvalidArgument, match=r"WorkerSettings.max_jobs=0 .*an int >= 1"):
+        jobsim.Simulation(settings(add, max_jobs=0), start=START)
+    with pytest.raises(InvalidArgument, match=r"WorkerSettings.poll_delay=-1 .*seconds"):
+        jobsim.Simulation(settings(add, poll_delay=-1), start=START)
+    with pytest.raises(InvalidArgument, match="at least one function or cron job"):
+        jobsim.Simulation({"functions": [], "cron_jobs": []}, start=START)
+
+
+def test_a_pool_or_job_passed_as_the_target_is_rejected_with_what_to_pass():
+    with jobsim.Simulation(settings(add), start=START):
+        pool = asyncio.run(create_pool(NOWHERE))
+        job = asyncio.run(pool.enqueue_job("add", 1, 1))
+    with pytest.raises(InvalidArgument, match="arq WorkerSettings"):
+        jobsim.Simulation(pool, start=START)
+    with pytest.raises(InvalidArgument, match="arq WorkerSettings"):
+        jobsim.Simulation(job, start=START)
+
+
+def test_two_simulations_with_arq_workers_cannot_run_at_once():
+    with jobsim.Simulation(settings(add), start=START):
+        other = jobsim.Simulation(settings(slow), start=START)
+        with pytest.raises(JobsimError, match="another simulation with arq workers is running"):
+            other.start()
+
+
+def test_a_hook_that_raises_stops_the_simulation_saying_the_worker_crashed():
+    async def bad_start(ctx):
+        raise RuntimeError("db unreachable")
+
+    with jobsim.Simulation(settings(add, on_job_start=bad_start), start=START) as sim:
+        asyncio.run(_enqueue("add", 1, 1))
+        crashed = r"the arq worker of queue 'arq:queue' crashed: .*RuntimeError: db unreachable"
+        with pytest.raises(JobsimError, match=crashed):
+            sim.run_until_idle()
+
+
+def test_a_worker_instance_is_accepted_too():
+    loop = asyncio.new_event_loop()  # Worker() takes the current event loop (worker.py:270-274)
+    asyncio.set_event_loop(loop)
+    try:
+        worker = Worker(functions=[add], redis_settings=NOWHERE, handle_signals=False, poll_delay=2)
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+    with jobsim.Simulation(worker, start=START) as sim:
+        asyncio.run(_enqueue("add", 1, 1, _defer_by=1))
+        sim.run_until_idle()
+        assert sim.arq.worker is worker
+    assert sim.runs(add)[0].attempts[0].start_ns - sim.start_ns == 2_000_000_000
+    assert worker.loop is loop and worker.functions["add"].coroutine is add and "run_job" not in vars(worker)
+
+
+def test_the_same_seed_gives_the_same_trace():
+    def trace(seed):
+        with jobsim.Simulation(settings(add, slow, max_jobs=2), start=START, seed=seed) as sim:
+            for i in range(4):
+                asyncio.run(_enqueue("slow", 0.3 * i))
+                asyncio.run(_enqueue("add", i, i, _defer_by=i))
+            sim.run_until_idle()
+        return [(r.at, r.kind, sorted(r.data.items())) for r in sim.trace]
+
+    assert trace(3) == trace(3)
+
+
+async def _enqueue(name, *args, **kwargs):
+    pool = await create_pool(NOWHERE)
+    return await pool.enqueue_job(name, *args, **kwargs)

@@ -157,7 +157,8 @@ class Simulation:
                 "pip install -e plugins/jobsim-apscheduler for an APScheduler 3 scheduler, "
                 "pip install -e plugins/jobsim-bullmq for bullmq Worker objects, "
                 "pip install -e plugins/jobsim-huey for a Huey instance, consumer or task, "
-                "pip install -e plugins/jobsim-dramatiq for a Dramatiq broker, actor or Worker)",
+                "pip install -e plugins/jobsim-dramatiq for a Dramatiq broker, actor or Worker, "
+                "pip install -e plugins/jobsim-arq for arq WorkerSettings or a Worker)",
             )  # fmt: skip
         if not isinstance(adapted, Adapted):
             raise PluginError(

@@ -19,6 +19,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from bullmq_events import record_events
+
 QUEUE = "jobsim-live-admin"
 JOB_IDS = [str(n) for n in range(1, 9)]
 WORK = 0.2
@@ -65,19 +67,10 @@ async def process(job: Any, token: str) -> Any:
 
 
 def listen(events: Any) -> None:
-    """Record what a QueueEvents emits (the delayed events' due time relative to the entry, in 0.1 s)."""
-    for name in ("added", "waiting", "delayed", "active", "completed", "failed", "retries-exhausted", "cleaned",
-                 "removed", "paused", "resumed", "drained"):  # fmt: skip
-        def record(*args: Any, name: str = name) -> None:
-            if name == "drained":
-                EVENTS.append([name])
-                return
-            payload = dict(args[0])
-            if name == "delayed":
-                payload["delay"] = round((int(payload["delay"]) - int(args[1].split("-")[0])) / 100)
-            EVENTS.append([name, payload])
-
-        events.on(name, record)
+    """Record what a QueueEvents emits (``bullmq_events.record_events``)."""
+    names = ("added", "waiting", "delayed", "active", "completed", "failed", "retries-exhausted", "cleaned", "removed",
+             "paused", "resumed", "drained")  # fmt: skip
+    record_events(events, names, EVENTS)
 
 
 async def produce(queue: Any) -> None:

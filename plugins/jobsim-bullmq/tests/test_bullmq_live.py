@@ -69,13 +69,25 @@ def test_the_simulation_predicts_bullmq_pythons_timing():
     assert states == {"1": "completed", "2": "completed", "3": "completed", "4": "completed", "5": "completed"}
 
 
+def live(redis_url: str, seconds: str, scenario_module: str = "bullmq_scenario") -> dict:
+    """What ``bullmq_live_worker.py`` printed after running ``scenario_module`` on a real Worker for ``seconds``."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
+    command = [sys.executable, str(HERE / "bullmq_live_worker.py"), redis_url, seconds, scenario_module]
+    done = subprocess.run(command, cwd=HERE, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def assert_same_outcome(observed: dict, expected: dict) -> None:
+    assert observed["log"] == expected["log"]
+    assert observed["adds"] == expected["adds"]
+    assert observed["events"] == expected["events"]  # QueueEvents' payloads, field by field, in stream order
+    assert observed["states"] == expected["states"]
+
+
 def test_a_real_bullmq_worker_does_what_the_simulation_predicts(redis_url):
     expected, polls, states = predicted()
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
-    done = subprocess.run([sys.executable, str(HERE / "bullmq_live_worker.py"), redis_url, "3.5"], cwd=HERE, env=env,
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
-    observed = json.loads(done.stdout.strip().splitlines()[-1])
+    observed = live(redis_url, "3.5")
     real = [{**e, "t": round(e["t"] - observed["t0"], 3)} for e in observed["log"]]
     print("observed", real)
     assert [(e["name"], e["attempt"]) for e in real] == [(e["name"], e["attempt"]) for e in expected]
@@ -121,15 +133,7 @@ def test_the_simulation_predicts_deduplication_and_queue_events():
 
 def test_a_real_bullmq_worker_deduplicates_and_emits_the_events_the_simulation_predicts(redis_url):
     expected, _ = predicted_dedup()
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
-    command = [sys.executable, str(HERE / "bullmq_live_worker.py"), redis_url, "3.4", "bullmq_dedup_scenario"]
-    done = subprocess.run(command, cwd=HERE, env=env, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stdout + done.stderr
-    observed = json.loads(done.stdout.strip().splitlines()[-1])
-    assert observed["log"] == expected["log"]
-    assert observed["adds"] == expected["adds"]
-    assert observed["events"] == expected["events"]  # QueueEvents' payloads, field by field, in stream order
-    assert observed["states"] == expected["states"]
+    assert_same_outcome(live(redis_url, "3.4", "bullmq_dedup_scenario"), expected)
 
 
 def predicted_admin() -> dict:
@@ -187,12 +191,4 @@ def test_the_simulation_predicts_the_admin_calls():
 
 def test_a_real_bullmq_queue_cleans_retries_promotes_reprioritizes_and_obliterates_as_predicted(redis_url):
     expected = predicted_admin()
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
-    command = [sys.executable, str(HERE / "bullmq_live_worker.py"), redis_url, "3", "bullmq_admin_scenario"]
-    done = subprocess.run(command, cwd=HERE, env=env, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stdout + done.stderr
-    observed = json.loads(done.stdout.strip().splitlines()[-1])
-    assert observed["log"] == expected["log"]
-    assert observed["adds"] == expected["adds"]
-    assert observed["events"] == expected["events"]  # QueueEvents' payloads, field by field, in stream order
-    assert observed["states"] == expected["states"]
+    assert_same_outcome(live(redis_url, "3", "bullmq_admin_scenario"), expected)

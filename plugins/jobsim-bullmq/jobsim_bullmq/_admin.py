@@ -124,17 +124,9 @@ def _remove_with_children(store: Store, q: QueueState, job_id: str, children: bo
 
 def _leave_parent(store: Store, q: QueueState, rec: JobHash) -> None:
     """``removeParentDependencyKey`` without ``hard``: the parent with no dependency left goes to wait."""
-    parent_key = rec.fields.get("parentKey")
-    found = store.job_by_key(parent_key) if parent_key else None
-    if found is None:
-        return
-    pq, prec = found
-    key = q.key(rec.id)
-    if key not in prec.dependencies:
-        return
-    prec.dependencies.discard(key)
-    if not prec.dependencies and prec.id in pq.waiting_children:
-        del pq.waiting_children[prec.id]
+    found = _bulk.released_parent(store, q, rec)
+    if found is not None:
+        pq, prec = found
         store.push_wait(pq, prec.id, lifo=True)  # _moveParentToWait: RPUSH, whatever its priority or delay
         store.xadd(pq, "waiting", jobId=prec.id, prev="waiting-children")
         store.world.on_queued(pq, prec, "waiting", None)

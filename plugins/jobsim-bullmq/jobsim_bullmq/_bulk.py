@@ -63,6 +63,25 @@ def _delete_keys(store: Store, q: QueueState, rec: JobHash, why: str) -> None:
         store.world.on_removed(q, rec, why=why)
 
 
+def released_parent(store: Store, q: QueueState, rec: JobHash) -> tuple[QueueState, JobHash] | None:
+    """What ``removeParentDependencyKey`` does first, hard or not (``cleanJobsInSet-3.lua:176-190``): the job
+    leaves its parent's dependencies; the parent (its queue and hash) if that was its last pending child and it was
+    waiting for its children (now taken out of ``waiting-children``), else None (no parent, ``EXISTS`` failed)."""
+    parent_key = rec.fields.get("parentKey")
+    found = store.job_by_key(parent_key) if parent_key else None
+    if found is None:  # EXISTS missedParentKey (:179-180)
+        return None
+    pq, prec = found
+    key = q.key(rec.id)
+    if key not in prec.dependencies:
+        return None
+    prec.dependencies.discard(key)
+    if prec.dependencies or prec.id not in pq.waiting_children:
+        return None
+    del pq.waiting_children[prec.id]
+    return found
+
+
 def _leave_parent_hard(store: Store, q: QueueState, rec: JobHash) -> None:
     """``removeParentDependencyKey(jobKey, hard=true, nil, baseKey)`` (``cleanJobsInSet-3.lua:176-207``).
 
@@ -71,18 +90,10 @@ def _leave_parent_hard(store: Store, q: QueueState, rec: JobHash) -> None:
     together with the ``de:`` key named by *this* job's ``deid`` (``:194-196``: the script reads the child's
     attributes there); a parent in another queue goes to the tail of its wait list (``_moveParentToWait``,
     ``RPUSH``) with no event (``:198``, ``emitEvent`` nil)."""
-    parent_key = rec.fields.get("parentKey")
-    found = store.job_by_key(parent_key) if parent_key else None
-    if found is None:  # EXISTS missedParentKey (:179-180)
+    found = released_parent(store, q, rec)
+    if found is None:
         return
     pq, prec = found
-    key = q.key(rec.id)
-    if key not in prec.dependencies:
-        return
-    prec.dependencies.discard(key)
-    if prec.dependencies or prec.id not in pq.waiting_children:
-        return
-    del pq.waiting_children[prec.id]
     if pq is q:
         _leave_parent_hard(store, q, prec)
         _delete_keys(store, q, prec, why="its last pending child was removed")

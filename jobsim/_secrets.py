@@ -72,18 +72,56 @@ SECRET_PATTERNS: tuple[tuple[str, str, str, str], ...] = (
     ("telegram bot token", r"/bot", r"/bot", r"\d{6,}:[A-Za-z0-9_-]{30,}"),  # api.telegram.org/bot<token>/...
     ("azure key", r"AccountKey=|SharedAccessKey=", r"\b(?:AccountKey|SharedAccessKey)=", r"[A-Za-z0-9+/]{20,}={0,2}"),
 )
+
+
+def _literals(trigger: str) -> list[str]:
+    """The literal strings a pattern's trigger stands for (``gh[pousr]_`` is five of them)."""
+    out: list[str] = []
+    for literal in trigger.replace("\\", "").split("|"):
+        out += [f"gh{c}_" for c in "pousr"] if literal == "gh[pousr]_" else [literal]
+    return out
+
+
+def _trie(literals: list[str]) -> str:
+    """One regex for many literals, as a trie: ``s(?:k(?:_|\\-)|h...)`` instead of ``sk_|sk-|shpat_|...``.
+
+    At each position the plain alternation tried every literal in turn (~40 of them, many
+    starting with a common letter: s, r, e, k); the trie tests one character per step:
+    0.2-0.4 µs instead of 1.7 µs on a 100-character error message. No literal is a prefix
+    of another, so at most one matches at any position, the one the alternation matched.
+    """
+    tree: dict[str, Any] = {}
+    for literal in literals:
+        node = tree
+        for char in literal:
+            node = node.setdefault(char, {})
+
+    def emit(node: dict[str, Any]) -> str:
+        branches = [re.escape(char) + emit(child) for char, child in node.items()]
+        if len(branches) <= 1:
+            return "".join(branches)
+        return "(?:" + "|".join(branches) + ")"
+
+    for literal in literals:
+        node = tree
+        for char in literal:
+            node = node[char]
+        assert not node, f"{literal!r} is a prefix of another trigger"
+    return emit(tree)
+
+
 # Named groups would tell which trigger matched, but they stop sre's literal-prefix
 # scan (60 µs instead of 3 µs on an email body): the matched text says it instead.
-TRIGGER = re.compile("|".join(trigger for _, trigger, _, _ in SECRET_PATTERNS))
+TRIGGER = re.compile(_trie([literal for _, trigger, _, _ in SECRET_PATTERNS for literal in _literals(trigger)]))
+TRIGGER_ALTERNATION = re.compile("|".join(trigger for _, trigger, _, _ in SECRET_PATTERNS))
+"""``TRIGGER`` as it was first written, an alternative per pattern: the same matches (the tests check it)."""
 TRIGGER_INDEX = {
-    literal: i for i, (_, trigger, _, _) in enumerate(SECRET_PATTERNS)
-    for literal in trigger.replace("\\", "").split("|")
+    literal: i for i, (_, trigger, _, _) in enumerate(SECRET_PATTERNS) for literal in _literals(trigger)
 }
 
 
 def _which(literal: str) -> int:
-    index = TRIGGER_INDEX.get(literal)
-    return index if index is not None else TRIGGER_INDEX["gh[pousr]_"]  # ghp_, gho_, ...
+    return TRIGGER_INDEX[literal]
 
 
 _PATTERNS = tuple(
@@ -104,8 +142,13 @@ def drop_secrets(text: str) -> str:
     """``text`` with every credential-looking value replaced by the marker (its prefix kept)."""
     hits = {_which(m.group(0)) for m in TRIGGER.finditer(text)}
     for index in sorted(hits):
+        if index == _URL_CREDENTIALS and "@" not in text:
+            continue  # user:password ends where the host starts, at an "@" (the pattern's look-ahead)
         text = _PATTERNS[index][1].sub(secret_repl, text)
     return text
+
+
+_URL_CREDENTIALS = next(i for i, (name, _, _, _) in enumerate(SECRET_PATTERNS) if name == "url credentials")
 
 
 QUERY_PARAM = re.compile(r"(^|[?&;\s])([A-Za-z0-9_.~%\[\]-]+)=([^&\s'\"#<>]*)", re.M)
@@ -155,7 +198,7 @@ def phone_number(match: re.Match[str]) -> bool:
 
 _UPPER = "".join(c for c in map(chr, range(0x2000)) if c.isupper())
 WORD = re.compile(
-    f"(?:[{_UPPER}]['\u2019])?[{_UPPER}][^\\W\\d_]+(?:(?:['\u2019](?![sS]\\b)|-)[^\\W\\d_]+)*"
+    f"[{_UPPER}](?:['\u2019][{_UPPER}])?[^\\W\\d_]+(?:(?:['\u2019](?![sS]\\b)|-)[^\\W\\d_]+)*"
 )  # fmt: skip
 """A capitalised word (a name's): O'Brien, D\u2019Angelo, Jean-Luc, Zoë, Ångström, and "Ada" in "Ada's".
 
@@ -163,6 +206,13 @@ The first letter is an upper-case one of the Latin, Greek, Cyrillic, Armenian an
 (Vietnamese) blocks, the rest letters of any script. With ASCII letters only, "Zoë Ångström" was
 the word "Zo" and nothing (pseudonymized as "Theodoreë Ångström"); a possessive was part of the
 word ("Lovelace's", an unknown word, kept the surname in clear), and "O'Brien" was "Brien"."""
+WORD_FIRST_WRITTEN = re.compile(
+    f"(?:[{_UPPER}]['\u2019])?[{_UPPER}][^\\W\\d_]+(?:(?:['\u2019](?![sS]\\b)|-)[^\\W\\d_]+)*"
+)  # fmt: skip
+"""``WORD`` as it was first written (the optional apostrophe prefix first): the same matches, without
+sre's scan for the first letter, ~5x slower. The tests check the two agree."""
+CAPITAL = re.compile(f"[{_UPPER}]")
+"""A letter ``WORD`` may start with: a string without one holds no name's word."""
 HONORIFICS = frozenset({"Mr", "Mrs", "Ms", "Miss", "Mx", "Dr", "Prof", "Sir", "Jr", "Sr", "II", "III", "IV"})
 
 _PII_KEYS: dict[str, str] = {

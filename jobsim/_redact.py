@@ -49,21 +49,21 @@ from ._codec import CE_CORE
 from ._pseudonyms import Pseudonyms, faker_version, key_fingerprint, reserved_domain
 from ._secrets import (
     CAPITAL,
-    EMAIL,
     HONORIFICS,
     MARKER,
     PHONE,
     PHONE_HINT,
-    QUERY_PARAM,
     TRIGGER,
     WORD,
     card_object,
     classify_key,
     drop_secrets,
     email_address,
+    email_sub,
     normalize_key,
     phone_number,
     query_repl,
+    query_sub,
     secret_header,
 )
 from .errors import InvalidArgument
@@ -214,11 +214,12 @@ class Redactor:
         self._structures: dict[bytes, Any] = {}
         # By identity, each entry holding its object (so its id is not reused while remembered): HTTP
         # messages and nested dicts and lists a trace repeats (one HttpCall's summary, an event's
-        # shared ``items`` list), and the HTTP messages ``learn`` has read. Emptied by ``_forget``
+        # shared ``items`` list), and the nested data and HTTP messages ``learn`` has read. Emptied by ``_forget``
         # whenever a new fake changes what a rewrite gives.
         self._messages: dict[int, tuple[Any, Any]] = {}
         self._nested: dict[int, tuple[Any, Any]] = {}
         self._learned: dict[int, Any] = {}
+        self._learned_messages: dict[int, Any] = {}
         self._emails: dict[str, str] = {}
         self._kinds = self._tables()
         event_line: tuple[tuple[str, Callable[[Any], Any]], ...] = (("ce", self._ce), ("user", self._walk))
@@ -239,7 +240,7 @@ class Redactor:
             if data.get("user") is not None:
                 self._learn(data["user"])
         elif kind == "http":
-            learned = self._learned
+            learned = self._learned_messages
             for part in ("request", "response"):
                 message = data.get(part) or {}
                 if learned.get(id(message)) is message:
@@ -602,7 +603,7 @@ class Redactor:
                     action = self._action(key)
                 if action is None:
                     if type(item) is dict or type(item) is list:
-                        self._learn(item)
+                        self._learn_nested(item)
                     elif type(item) is str and ("<" in item or item[:1] in ("{", "[")):
                         self._learn_string(item)
                     continue
@@ -618,9 +619,23 @@ class Redactor:
                     self._learn(item)
         elif isinstance(value, list):
             for item in value:
-                self._learn(item)
+                if type(item) is dict or type(item) is list:
+                    self._learn_nested(item)
+                else:
+                    self._learn(item)
         elif type(value) is str and ("<" in value or value[:1] in ("{", "[")):
             self._learn_string(value)
+
+    def _learn_nested(self, value: Any) -> None:
+        """``_learn`` of a dict or list inside another, once per object: learning it again finds nothing new
+        (every name, phone number, ... it holds was faked or queued the first time)."""
+        learned = self._learned
+        if learned.get(id(value)) is value:
+            return
+        if len(learned) >= _MEMO_ENTRIES:
+            learned.clear()
+        learned[id(value)] = value
+        self._learn(value)
 
     def _learn_string(self, text: str) -> None:
         """A string's people: those of JSON kept as a string (``{"user": {"name": ...}}``), else the
@@ -683,10 +698,10 @@ class Redactor:
         out = value
         out = drop_secrets(out)  # one scan for the triggers: the text itself when none is in it
         if "=" in out:
-            out = QUERY_PARAM.sub(query_repl, out)
+            out = query_sub(query_repl, out)
         if self.pseudo:
             if "@" in out or "%40" in out:
-                out = EMAIL.sub(self._email_repl, out)
+                out = email_sub(self._email_repl, out)
             words = self._words
             if words and any(word in words or (word.isupper() and word.title() in words)
                              for word in WORD.findall(out)):  # fmt: skip

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
@@ -154,11 +155,54 @@ _URL_CREDENTIALS = next(i for i, (name, _, _, _) in enumerate(SECRET_PATTERNS) i
 QUERY_PARAM = re.compile(r"(^|[?&;\s])([A-Za-z0-9_.~%\[\]-]+)=([^&\s'\"#<>]*)", re.M)
 """A URL query parameter, wherever a URL appears (a ``url`` field, an error message, a body),
 or a form field (``client_secret=...&grant_type=...``: the first one at the start of the text)."""
+_QUERY_NAME_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.~%[]-"
+
+
+def query_sub(repl: Callable[[re.Match[str]], str], text: str) -> str:
+    """``QUERY_PARAM.sub(repl, text)``, its scan started where the first match can start.
+
+    Every match is a name run ended by ``=`` (the name class holds no ``=``), after a
+    delimiter or at the very start: none starts before the character ahead of the name
+    before the first ``=``. That character is no name character, so ``^`` matches no name
+    at the cut. An error message quoting a URL is scanned from its query, not its start.
+    """
+    first = text.find("=")
+    if first < 0:
+        return text
+    start = len(text[:first].rstrip(_QUERY_NAME_CHARS)) - 1
+    if start <= 0:
+        return QUERY_PARAM.sub(repl, text)
+    return text[:start] + QUERY_PARAM.sub(repl, text[start:])
+
+
 EMAIL = re.compile(r"[\w.%+-]+(?:@|%40)[^\W_][\w-]*(?:\.[\w-]+)*\.[^\W\d_]{2,}")
 """An email address, internationalized ones too (RFC 6531: ``zoë@gmail.com``, ``ann@müller.de``):
 with ASCII letters only the match began after the last non-ASCII letter, leaving the name in front
 of it in clear (``josé.garcí`` + a fake), or found nothing at an IDN domain. Percent-encoded too
 (``ada%40gmail.com``), as a form body or a URL's query writes it: see ``email_address``."""
+
+
+_LOCAL_RUN = re.compile(r"[\w.%+-]*")
+
+
+def email_sub(repl: Callable[[re.Match[str]], str], text: str) -> str:
+    """``EMAIL.sub(repl, text)``, its scan started where the first match can start.
+
+    A match's local part is a run of ``[\\w.%+-]`` ending at an ``@`` or ``%40`` (``@`` is
+    not in it): none starts before the run that ends at the first of them, found by
+    matching the run on the text reversed from there. ``EMAIL`` has no anchor or look-behind,
+    so the cut text matches as the whole did. The words ahead of an address each cost a
+    greedy run and its backtracking.
+    """
+    at, encoded = text.find("@"), text.find("%40")
+    first = at if encoded < 0 else encoded if at < 0 else min(at, encoded)
+    if first < 0:
+        return text
+    run = _LOCAL_RUN.match(text[first - 1 :: -1] if first else "")
+    start = first - (run.end() if run is not None else 0)
+    if start <= 0:
+        return EMAIL.sub(repl, text)
+    return text[:start] + EMAIL.sub(repl, text[start:])
 
 
 def email_address(found: str) -> tuple[str, bool]:

@@ -503,7 +503,7 @@ class Redactor:
             action = actions.get(key, _UNSEEN)
             if action is _UNSEEN:
                 action = self._action(key)
-            if action is None:
+            if action is None or action == "email":  # an email field's value is free text as any other
                 kind = type(value)
                 if kind is int or kind is float or value is None or kind is bool:
                     continue

@@ -326,9 +326,10 @@ class Redactor:
         self._t_message = (("headers", self._same_headers), ("body", self._body))
         self._t_body = (("json", self._same_json), ("text", text), ("excerpt", text))
         http = (("url", text), ("error", text), ("request", self._message), ("response", self._message))
-        email = (("sender", text), ("to", walk), ("cc", walk), ("bcc", walk), ("reply_to", walk),
-                 ("subject", text), ("text", text), ("html", text), ("template_data", walk),
-                 ("headers", self._headers), ("attachments", walk))  # fmt: skip
+        shared = self._walk_shared  # an Email's summary is shared by the records of that Email
+        email = (("sender", text), ("to", shared), ("cc", shared), ("bcc", shared), ("reply_to", shared),
+                 ("subject", text), ("text", text), ("html", text), ("template_data", shared),
+                 ("headers", self._headers), ("attachments", shared))  # fmt: skip
         stepped = ("wait.end", "retry", "sleep", "wait", "invoke")
         plain = ("run.start", "cron", "run.queued", "advance")
         return {"event": event, "event.dropped": event, "http": http, "email": email,
@@ -379,6 +380,9 @@ class Redactor:
         if self._messages or self._nested:
             self._messages.clear()
             self._nested.clear()
+
+    def _walk_shared(self, value: Any) -> Any:
+        return self._shared(value) if type(value) is dict or type(value) is list else self._walk(value)
 
     def _shared(self, value: Any) -> Any:
         """``_walk`` of a dict or list inside another, remembered by identity (a trace's records share
@@ -612,7 +616,8 @@ class Redactor:
                         person = self._has_email(value)
                     action = "name" if person else None
                 if action == "name" and not isinstance(item, dict):
-                    self._pseudonym(action, item)
+                    if type(item) is not str or item not in self._names:  # a name faked before: nothing new
+                        self._pseudonym(action, item)
                 elif action in ("phone", "address", "ip", "username") and not isinstance(item, dict):
                     self._pending.append((action, item))  # faked once every name is known
                 else:

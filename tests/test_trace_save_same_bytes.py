@@ -21,9 +21,7 @@ from _redactcorpus import AT, SECOND, START_NS, awkward, corpus, save_all, shop
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobsim import traces
-from jobsim import Redaction, Trace
-from jobsim import _tracefile
+from jobsim import Redaction, Trace, _tracefile, traces
 from jobsim._codec import EXPAND, EXPAND_AS_IS
 from jobsim._email import Email
 from jobsim._http import HttpCall
@@ -98,7 +96,8 @@ class _Unmemoized(Redactor):
 def slow_path(monkeypatch):
     """Trace.save as written before the speed-up: no summaries remembered, no memos, no quiet test."""
     monkeypatch.setattr(_tracefile, "expanders", lambda *, as_is=False: dict(EXPAND_AS_IS if as_is else EXPAND))
-    monkeypatch.setattr(Redaction, "redactor", lambda self, keep=(), phones=frozenset(): _Unmemoized(self, keep, phones))
+    unmemoized = lambda policy, keep=(), phones=frozenset(): _Unmemoized(policy, keep, phones)  # noqa: E731
+    monkeypatch.setattr(Redaction, "redactor", unmemoized)
 
 
 def _save_both(trace: Trace, tmp_path, redact: Any, request) -> tuple[bytes, bytes]:
@@ -182,7 +181,8 @@ def test_records_of_one_call_or_email_share_its_summary_and_write_it_each_time(t
     for redact in (None, False):
         lines = [orjson.loads(line) for line in trace.save(tmp_path / "t.jobsim.jsonl", redact=redact)
                  .read_bytes().splitlines()[1:-1]]  # fmt: skip
-        https, emails = [line for line in lines if line["k"] == "http"], [line for line in lines if line["k"] == "email"]
+        https = [line for line in lines if line["k"] == "http"]
+        emails = [line for line in lines if line["k"] == "email"]
         assert [line["run"] for line in https] == ["r0", "r1"]
         assert https[0]["request"] == https[1]["request"] and emails[0]["to"] == emails[1]["to"]
         expected = "[redacted]" if redact is None else "Bearer abcdefghijkl"

@@ -26,7 +26,11 @@ The rules follow ``reference/traces.md`` §4 and §6.4:
 Work happens at save time, in two passes over the records: ``learn`` finds the
 names at named fields, ``apply`` rewrites each record (a new dict where anything
 changed; the in-memory records are never touched). Results are remembered per string
-and per HTTP header set or body, since traces repeat them endlessly.
+and per HTTP header set or body, since traces repeat them endlessly, and by identity
+for the objects records share (one ``HttpCall``'s summary, a nested list every event
+carries): each such entry holds its object, so no other object can take its id while
+it is remembered, and the identity memos are emptied whenever a new fake is made
+(``_forget``), so they give what walking the object again would.
 
 The key comes from ``Redaction(key=...)``, else the environment variable
 ``JOBSIM_REDACT_KEY``, else a built-in public key. With the public key anyone can
@@ -87,7 +91,7 @@ _UNSEEN: Any = object()
 _SAME: Any = object()
 _CACHED_LENGTH = 512
 _CACHE_ENTRIES = 250_000
-_MEMO_ENTRIES = 1 << 16
+_MEMO_ENTRIES = 1 << 14
 """Objects remembered by identity at a time (``Redactor._messages``, ``_nested``, ``_learned``)."""
 POLICY_NAME = "jobsim/1"
 KEY_ENV = "JOBSIM_REDACT_KEY"

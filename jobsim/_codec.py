@@ -110,6 +110,8 @@ def _http(data: dict[str, Any], calls: dict[int, tuple[Any, ...]] | None = None)
     if parts is None or parts[0] is not call:
         parts = _call_parts(call)
         if calls is not None:
+            if len(calls) >= SUMMARIES:
+                calls.clear()
             calls[id(call)] = parts
     out["elapsed"], out["request"] = parts[1], parts[2]
     if parts[3] is not None:
@@ -188,6 +190,8 @@ def _email(data: dict[str, Any], emails: dict[int, tuple[Any, dict[str, Any]]] |
     if entry is None or entry[0] is not email:
         entry = (email, _email_summary(email))  # the email kept alive with its summary: its id stays its own
         if emails is not None:
+            if len(emails) >= SUMMARIES:
+                emails.clear()
             emails[id(email)] = entry
     out.update(entry[1])
     return out
@@ -253,6 +257,11 @@ values (redaction, replay) needs ``canonical``.
 """
 
 
+SUMMARIES = 1 << 14
+"""Summaries ``expanders()`` remembers at a time, of calls and of emails: an unredacted save (or a
+diff) of a trace of a million distinct calls still streams in bounded memory."""
+
+
 def expanders(*, as_is: bool = False) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
     """``EXPAND`` (or ``EXPAND_AS_IS``) for one pass over one trace: each ``HttpCall`` and ``Email``
     object summarized once, however many records carry it.
@@ -260,7 +269,8 @@ def expanders(*, as_is: bool = False) -> dict[str, Callable[[dict[str, Any]], di
     A trace repeats them (a pooled client's calls, a retried request, the same welcome
     email): summarizing one walks its headers and decodes its bodies, 1.5 µs a record.
     The summaries are remembered by ``id()`` together with the object, which keeps the id
-    from being reused, and only for the pass (the caller drops the functions after it), so
+    from being reused, at most ``SUMMARIES`` at a time, and only for the pass (the caller
+    drops the functions after it), so
     a record changed between two saves is summarized afresh. Records carrying the same
     object share its summary's dicts: readers of the lines copy on change, as redaction does.
     """

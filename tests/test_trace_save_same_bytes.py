@@ -21,7 +21,7 @@ from _redactcorpus import AT, SECOND, START_NS, awkward, corpus, save_all, shop
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobsim import Redaction, Trace, _tracefile, traces
+from jobsim import Redaction, Trace, _codec, _tracefile, traces
 from jobsim._codec import EXPAND, EXPAND_AS_IS
 from jobsim._email import Email
 from jobsim._http import HttpCall
@@ -112,6 +112,13 @@ def _save_both(trace: Trace, tmp_path, redact: Any, request) -> tuple[bytes, byt
 def test_the_shortcuts_change_nothing(name, tmp_path, request):
     trace, redact = corpus(tmp_path / "corpus")[name]
     fast, slow = _save_both(trace, tmp_path, redact, request)
+    assert fast == slow
+
+
+@pytest.mark.parametrize("redact", [None, False])
+def test_summaries_forgotten_when_more_calls_than_remembered_change_nothing(redact, tmp_path, request, monkeypatch):
+    monkeypatch.setattr(_codec, "SUMMARIES", 3)  # the shop's 17 calls and emails: forgotten again and again
+    fast, slow = _save_both(shop(40), tmp_path, redact, request)
     assert fast == slow
 
 

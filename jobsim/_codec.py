@@ -91,7 +91,7 @@ def _run_end(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def _http(data: dict[str, Any]) -> dict[str, Any]:
+def _http(data: dict[str, Any], calls: dict[int, tuple[Any, ...]] | None = None) -> dict[str, Any]:
     call = data.get("call")
     if call is None:
         return data
@@ -106,14 +106,32 @@ def _http(data: dict[str, Any]) -> dict[str, Any]:
         out["error"] = data["error"]
     if data.get("mail"):
         out["mail"] = True
-    elapsed = call.elapsed
-    out["elapsed"] = (elapsed.days * 86_400 + elapsed.seconds) * 1_000_000_000 + elapsed.microseconds * 1000
-    request = call.request
-    out["request"] = _message(request.headers, _content(request))
-    if call.response is not None:
-        response = call.response
-        out["response"] = {"status": response.status_code, **_message(response.headers, _content(response))}
+    parts = None if calls is None else calls.get(id(call))
+    if parts is None or parts[0] is not call:
+        parts = _call_parts(call)
+        if calls is not None:
+            if len(calls) >= SUMMARIES:
+                calls.clear()
+            calls[id(call)] = parts
+    out["elapsed"], out["request"] = parts[1], parts[2]
+    if parts[3] is not None:
+        out["response"] = parts[3]
     return out
+
+
+def _call_parts(call: Any) -> tuple[Any, int, dict[str, Any], dict[str, Any] | None]:
+    """An ``HttpCall``'s summary: ``(call, elapsed ns, request, response or None)``.
+
+    The call itself is the first item: a pass that remembers summaries by ``id(call)``
+    keeps the call alive with it, so the id cannot be reused by another object.
+    """
+    elapsed = call.elapsed
+    ns = (elapsed.days * 86_400 + elapsed.seconds) * 1_000_000_000 + elapsed.microseconds * 1000
+    request = call.request
+    response = None
+    if call.response is not None:
+        response = {"status": call.response.status_code, **_message(call.response.headers, _content(call.response))}
+    return call, ns, _message(request.headers, _content(request)), response
 
 
 def _content(message: Any) -> bytes | None:
@@ -160,7 +178,7 @@ def summarize_body(content: bytes | None, content_type: str | None) -> dict[str,
         return {"base64": base64.b64encode(content).decode("ascii")}
 
 
-def _email(data: dict[str, Any]) -> dict[str, Any]:
+def _email(data: dict[str, Any], emails: dict[int, tuple[Any, dict[str, Any]]] | None = None) -> dict[str, Any]:
     email = data.get("email")
     if email is None:
         return data
@@ -168,6 +186,20 @@ def _email(data: dict[str, Any]) -> dict[str, Any]:
     for key in ("function", "run"):
         if key in data:
             out[key] = data[key]
+    entry = None if emails is None else emails.get(id(email))
+    if entry is None or entry[0] is not email:
+        entry = (email, _email_summary(email))  # the email kept alive with its summary: its id stays its own
+        if emails is not None:
+            if len(emails) >= SUMMARIES:
+                emails.clear()
+            emails[id(email)] = entry
+    out.update(entry[1])
+    return out
+
+
+def _email_summary(email: Any) -> dict[str, Any]:
+    """An ``Email``'s fields as an ``email`` record holds them, after ``function`` and ``run``."""
+    out: dict[str, Any] = {}
     out.update(provider=email.provider, message_id=email.message_id, sender=email.sender, to=list(email.to))
     for key in ("cc", "bcc", "reply_to"):
         value = getattr(email, key)
@@ -223,6 +255,29 @@ writes an ``orjson.Fragment`` of them verbatim: the same line as decoding and en
 them again, without the round trip. Only for writing: anything that reads or rewrites
 values (redaction, replay) needs ``canonical``.
 """
+
+
+SUMMARIES = 1 << 14
+"""Summaries ``expanders()`` remembers at a time, of calls and of emails: an unredacted save (or a
+diff) of a trace of a million distinct calls still streams in bounded memory."""
+
+
+def expanders(*, as_is: bool = False) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
+    """``EXPAND`` (or ``EXPAND_AS_IS``) for one pass over one trace: each ``HttpCall`` and ``Email``
+    object summarized once, however many records carry it.
+
+    A trace repeats them (a pooled client's calls, a retried request, the same welcome
+    email): summarizing one walks its headers and decodes its bodies, 1.5 µs a record.
+    The summaries are remembered by ``id()`` together with the object, which keeps the id
+    from being reused, at most ``SUMMARIES`` at a time, and only for the pass (the caller
+    drops the functions after it), so
+    a record changed between two saves is summarized afresh. Records carrying the same
+    object share its summary's dicts: readers of the lines copy on change, as redaction does.
+    """
+    calls: dict[int, tuple[Any, ...]] = {}
+    emails: dict[int, tuple[Any, dict[str, Any]]] = {}
+    return {**(EXPAND_AS_IS if as_is else EXPAND), "http": lambda data: _http(data, calls),
+            "email": lambda data: _email(data, emails)}  # fmt: skip
 
 
 # -- canonical -> line -------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from ._codec import BUILTIN, ENCODED, EXPAND, EXPAND_AS_IS, canonical, encode
+from ._codec import BUILTIN, ENCODED, encode, expanders
 from ._gc import paused_gc
 from ._redact import PhonesIn, Redaction, Redactor, policy_for, pseudonyms_in
 from ._safe import said
@@ -175,7 +175,7 @@ def records_out(trace: Trace, redactor: Redactor | None = None, *, verbatim: boo
     rows = trace._rows
     seqs = trace._seqs or range(len(rows))
     if redactor is None:
-        expand = EXPAND_AS_IS if verbatim else EXPAND
+        expand = expanders(as_is=verbatim)
         for seq, (at, kind, fields) in zip(seqs, rows, strict=True):
             if kind in expand:
                 fields = expand[kind](fields)
@@ -186,13 +186,24 @@ def records_out(trace: Trace, redactor: Redactor | None = None, *, verbatim: boo
                     _check_fields(seq, kind, fields)
                 yield seq, at, kind, fields, None
         return
-    data = [canonical(kind, fields) for _, kind, fields in rows]
+    expand = expanders()
+    # Canonical data is made once and kept for the second pass only where it is new: the
+    # kinds ``expand`` rewrites (an HTTP call's summary is shared by every record of the call).
+    canon: list[dict[str, Any] | None] = []
+    keep = canon.append
     learn, learned = redactor.learn, redactor.LEARNED
-    for (_, kind, _), fields in zip(rows, data, strict=True):
+    for _, kind, fields in rows:
+        if kind in expand:
+            fields = expand[kind](fields)
+            keep(fields)
+        else:
+            keep(None)
         if kind in learned or kind not in BUILTIN:
             learn(kind, fields)
     apply, apply_line, rewritten = redactor.apply, redactor.apply_line, redactor.rewritten
-    for seq, (at, kind, _), fields in zip(seqs, rows, data, strict=True):
+    for seq, (at, kind, fields), new in zip(seqs, rows, canon, strict=True):
+        if new is not None:
+            fields = new
         if kind in ENCODED:
             line = encode(seq, at, kind, fields)
             yield seq, at, kind, fields, (apply_line(kind, line) if kind in rewritten else line)

@@ -369,7 +369,7 @@ def _run_retries(sim: Any, run: Run, parallel: Mapping[str, list[tuple[int, list
     races = any(mode == "race" for _, _, mode in groups)
     problems = []
     order = run.attempts
-    retries = _race_retries(sim, run, grouped) if races else {}
+    retries = _race_retries(sim, run, grouped, groups) if races else {}
     for i, failed in enumerate(order):
         after = order[i + 1] if i + 1 < len(order) else None
         if failed.step is not None and failed.step in grouped:
@@ -389,7 +389,9 @@ def _run_retries(sim: Any, run: Run, parallel: Mapping[str, list[tuple[int, list
     return [f"  {describe(run)}: {problem}" for problem in problems]
 
 
-def _race_retries(sim: Any, run: Run, grouped: set[str]) -> dict[int, Attempt]:
+def _race_retries(
+    sim: Any, run: Run, grouped: set[str], groups: list[tuple[int, list[str], str]]
+) -> dict[int, Attempt]:
     """id() of each failed attempt of a run with a race-mode group -> its retry, where one ran.
 
     Two requests may fail the same step side by side and retry on their own counters
@@ -401,9 +403,11 @@ def _race_retries(sim: Any, run: Run, grouped: set[str]) -> dict[int, Attempt]:
     the policy's delay; the earliest, then the same step), then the failures left take
     what is left, to be reported. Delays of one attempt number share their bounds, so
     taking the earliest fitting retry in the order they failed pairs them as well as
-    any order could.
+    any order could. A retry that planned a group (its sleeps, waits, invokes) is one request:
+    the failure that takes one of the group's attempts takes them all.
     """
     targeted = {key for key in grouped if getattr(run.steps.get(key), "kind", "run") in ("run", "send_event")}
+    group_of = {key: index for index, (_, keys, _) in enumerate(groups) for key in keys}
     pool = [a for a in run.attempts if a.step not in targeted]
     failures = sorted((a for a in pool if a.error is not None and not isinstance(a.error, WorkerCrashed)
                        and not _final(sim, a.error)), key=lambda a: a.end_ns)  # fmt: skip
@@ -421,7 +425,10 @@ def _race_retries(sim: Any, run: Run, grouped: set[str]) -> dict[int, Attempt]:
             after = min(later, key=lambda a: (a.start_ns, a.step != failed.step), default=None)
             if after is not None:
                 taken[id(failed)] = after
-                claimed.add(id(after))
+                group = group_of.get(after.step or "")
+                claimed.update(id(a) for a in pool if a is after or (
+                    group is not None and group_of.get(a.step or "") == group
+                    and a.start_ns == after.start_ns and a.number == after.number))  # fmt: skip
     return taken
 
 

@@ -32,7 +32,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, event, given, note, settings
+from hypothesis import HealthCheck, Phase, event, example, given, note, settings
 from hypothesis import strategies as st
 
 import jobsim
@@ -388,6 +388,15 @@ def check_bookkeeping(spec: AppSpec, outcome: Outcome) -> None:
 @settings(max_examples=150, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(app_specs())
+@example(AppSpec(  # two race requests each fail r5; one's retry raises outside steps; the other's ends the run
+    functions=(FnSpec(actions=(Action(kind="sleep", id="s1"),)),
+               FnSpec(actions=(Action(kind="parallel", id="g4", error="race",
+                                      children=(Action(kind="run", id="p2"), Action(kind="run", id="p3"))),
+                               Action(kind="run", id="r5", fails=2), Action(kind="raise_once"),
+                               Action(kind="parallel", id="g8", error="wait",
+                                      children=(Action(kind="sleep", id="q6", seconds=1),
+                                                Action(kind="sleep", id="q7", seconds=1)))))),
+    profile="inngest", seed=1, faults=(), program=(("send", 1, 0),)))  # fmt: skip
 def test_features_in_combination_keep_every_property(spec: AppSpec) -> None:
     note(repr(spec))
     first = simulate(spec)

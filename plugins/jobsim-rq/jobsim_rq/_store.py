@@ -3,12 +3,12 @@
 RQ 3.0.0 keeps each queue as a Redis list (``rq:queue:<name>``), six registries per queue as sorted
 sets scored in whole UTC seconds (``rq/registry.py``) and each job's results as a Redis stream
 (``rq:results:<id>``, ``rq/results.py``). The simulation writes none of them: the worker loop
-(``_world.py``) appends what RQ would write to a **log** here, each entry stamped with the virtual
-instant RQ writes it, and a read (``queue.count``, ``registry.get_job_ids()``, ``job.latest_result()``)
-replays the log up to the reader's instant. That is what makes reads exact in virtual time: a job
-body runs in one go as it starts, so its outcome (a ``FinishedJobRegistry`` entry at 12:01:00) is
-known before the simulation reaches that instant, and must stay invisible until it does -- the same
-rule ``job.get_status()`` follows (``RQWorld.status``).
+(``_world.py``, ``_lifecycle.py``, ``_stop.py``) appends what RQ would write to a **log** here, each
+entry stamped with the virtual instant RQ writes it, and a read (``queue.count``,
+``registry.get_job_ids()``, ``job.latest_result()``) replays the log up to the reader's instant. That
+is what makes reads exact in virtual time: a job body runs in one go as it starts, so its outcome (a
+``FinishedJobRegistry`` entry at 12:01:00) is known before the simulation reaches that instant, and
+must stay invisible until it does -- the same rule ``job.get_status()`` follows (``RQWorld.status``).
 
 Registry cleanup. ``count``/``get_job_ids()`` first run the registry's ``cleanup()``
 (``rq/registry.py:104-116, 167-181``), which for the finished and failed registries is

@@ -12,11 +12,13 @@ and build the ``Job`` (``Queue.create_job``, so ``job_timeout``, ``retry``,
 function, ``Job.retry`` decides retries with its own interval rule
 (``Job.get_retry_interval``, rq 3.0.0 ``rq/job.py:1760-1773``).
 
-What the worker does is RQ 3.0.0's ``BaseWorker.perform_job`` (``rq/worker/base.py:1651-1678``)
-and the two ways out of it, ``_finalize_success`` (``:1582-1620``) and ``_finalize_failure``
-(``:1622-1649``), redone on the virtual clock; also what the forking ``Worker`` does when a
-``stop-job`` command kills the work horse (``_stopped``), and when Redis expires a job's key
-(``ttl`` while it waits, ``result_ttl``/``failure_ttl`` after it ends: the "expiry" section).
+What the worker does is RQ 3.0.0's ``BaseWorker.perform_job`` (``rq/worker/base.py:1651-1678``),
+redone on the virtual clock (``_execution.RQExecution`` stops it where RQ would); the two ways out
+of it, ``_finalize_success`` (``:1582-1620``) and ``_finalize_failure`` (``:1622-1649``), and when
+Redis expires a job's key (``ttl`` while it waits, ``result_ttl``/``failure_ttl`` after it ends) are
+``_lifecycle.py``; what the forking ``Worker`` does when a ``stop-job`` command kills the work horse
+(``_stopped``), and ``Job.cancel``, are ``_stop.py``. Both are mixins of ``RQWorld``: one object is
+``sim.rq``, split where its rules are read apart.
 What RQ keeps besides the job hash -- registries and result streams -- is logged in ``_store.py`` as
 the worker writes it and read at the reader's instant; the test's own calls on queues, registries
 and jobs (``queue.count``, ``requeue``, ``job.delete()``) are ``_admin.py``.
@@ -30,23 +32,26 @@ import calendar
 import contextlib
 import dataclasses
 import datetime as dt
-import inspect
 import random
 import uuid
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from rq.job import JobStatus
 
 import jobsim
 from jobsim._events import Event
-from jobsim._records import Attempt, Run
+from jobsim._records import Run
 from jobsim._time import MS, SECOND, iso, to_datetime
-from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
-from jobsim.hooks import Adapted, StoppableExecution, escapes, output_bytes, planned_instant, refusing_handler
+from jobsim.errors import InvalidArgument, UnsupportedFeature
+from jobsim.hooks import Adapted, escapes, refusing_handler
 
+from ._execution import NULL
+from ._execution import HorseKilled as HorseKilled  # re-exported: _store.py and _crash.py import these from here
+from ._execution import RQExecution as RQExecution
+from ._lifecycle import Lifecycle
 from ._pool import Line, Pool, Settings
-from ._store import HEARTBEAT, Store, held_kind, score_from_ttl, whole_seconds
+from ._stop import Stopping
+from ._store import HEARTBEAT, Store, whole_seconds
 
 if TYPE_CHECKING:
     from jobsim import Simulation
@@ -56,74 +61,6 @@ if TYPE_CHECKING:
 
 BACKEND = "rq"
 WORKER_NAME = "jobsim-rq"
-
-
-class JobTimeout(Exception):
-    """Internal marker: the body's virtual clock crossed ``job_timeout`` (replaced by RQ's ``JobTimeoutException``)."""
-
-
-class HorseKilled(BaseException):
-    """Raised in job code at the instant a ``stop-job`` command killed the work horse running it.
-
-    A ``BaseException``, so ``except Exception`` in job code does not swallow it; the message is
-    the failure RQ records for a stopped job (``rq/worker/worker_classes.py:164-166``)."""
-
-
-class RQExecution(StoppableExecution):
-    """An execution whose clock stops where RQ's death penalty fires (``arm``) or its horse is killed (``kill``).
-
-    RQ arms ``signal.alarm(timeout)`` around ``job.perform()`` (``UnixSignalDeathPenalty``,
-    ``rq/timeouts.py:61-70``) and the handler raises ``JobTimeoutException('Task exceeded
-    maximum timeout value (N seconds)')`` wherever the job is: from the call that would cross
-    the deadline, with the clock at the deadline (``jobsim.hooks.StoppableExecution``).
-    A ``stop-job`` command kills the work horse (``Worker.kill_horse``,
-    ``rq/worker/worker_classes.py:35-49``): the call that spends time across that instant
-    raises ``HorseKilled``, and so does every later one (a dead process does not run on).
-    """
-
-    __slots__ = ("alarm_at", "exception", "kill_at", "kill_reason", "killed")
-
-    def __init__(self, engine: Any, run: Any, attempt: int, start: int) -> None:
-        self.exception: Callable[[], BaseException] | None = None
-        self.alarm_at: int | None = None
-        self.kill_at: int | None = None
-        self.kill_reason: Any = None  # "stop" (a stop-job command), or the crash plan (``_crash.CrashPlan``)
-        self.killed = False
-        super().__init__(engine, run, attempt, start)
-
-    def _rearm(self) -> None:
-        stops = [t for t in (self.alarm_at, self.kill_at) if t is not None]
-        self.stop_at = min(stops) if stops else None
-
-    def stopped(self, at: int) -> BaseException:
-        self.engine.move_clock(at)  # what runs next (a handler, the worker) reads this instant
-        if self.kill_at is not None and at >= self.kill_at:
-            self.killed = True
-            if self.kill_reason == "stop":
-                return HorseKilled("Job stopped by user, work-horse terminated.")
-            return HorseKilled("the work horse was killed (SIGKILL)")
-        # SIGALRM fires once: job code that catches the exception runs on with no limit
-        self.alarm_at = None
-        self._rearm()
-        assert self.exception is not None
-        return self.exception()
-
-    def arm(self, seconds: int | None, exception: Callable[[], BaseException]) -> None:
-        """``death_penalty_class(seconds, ...)`` from now; ``None`` or ``-1`` is no limit (``signal.alarm(-1)``
-        never fires in a job's lifetime)."""
-        self.alarm_at = None if seconds is None or seconds < 0 else self.now + seconds * SECOND
-        self.exception = exception
-        self._rearm()
-
-    def kill(self, at: int | None, reason: Any = "stop") -> None:
-        """The work horse is killed at ``at`` (``None``: no kill, e.g. for the worker's own stopped callback);
-        the earliest kill planned wins; at the same instant a crash over a stop, else the first planned
-        (``reason``: ``"stop"`` or a ``_crash.CrashPlan``)."""
-        if at is None:
-            self.kill_at = self.kill_reason = None
-        elif self.kill_at is None or at < self.kill_at or (at == self.kill_at and self.kill_reason == "stop"):
-            self.kill_at, self.kill_reason = at, reason
-        self._rearm()
 
 
 @dataclasses.dataclass(eq=False)
@@ -146,20 +83,7 @@ class Held:
     stop_plan: int | None = None  # a stop-job command planned for this instant (``sim.rq.stop``)
 
 
-class Null:
-    """A Redis pipeline that records nothing: RQ's own ``Job.retry`` writes through it."""
-
-    def __getattr__(self, name: str) -> Any:
-        return self._nothing
-
-    def _nothing(self, *args: Any, **kwargs: Any) -> Null:
-        return self
-
-
-NULL = Null()
-
-
-class RQWorld:
+class RQWorld(Stopping, Lifecycle):
     """``sim.rq``: the queues of one simulation and the workers that read them (``_pool.py``), each with its
     scheduler; one worker reading the queues given in order unless ``jobsim_rq.Worker`` targets say more."""
 
@@ -561,445 +485,10 @@ class RQWorld:
             return JobStatus.STARTED
         return job._status
 
-    def _callback(self, x: RQExecution, kind: str, callback: Any, seconds: int, call: Callable[[], Any]) -> None:
-        """A callback runs under its own death penalty (``rq/callbacks.py:32-77``); a coroutine function
-        is refused with RQ's ``TypeError`` before it is called (``rq/callbacks.py:37-38, 50-51, 67-68``)."""
-        from rq.timeouts import JobTimeoutException
-
-        if inspect.iscoroutinefunction(callback):
-            raise TypeError(f"Coroutine {kind} callbacks are not supported")
-        x.arm(seconds, lambda: JobTimeoutException(f"Task exceeded maximum timeout value ({seconds} seconds)"))
-        try:
-            call()
-        finally:
-            x.arm(None, JobTimeoutException)
-
-    def _stopped(self, held: Held, x: RQExecution) -> None:
-        """The horse was killed on a ``stop-job`` command: ``_handle_stopped_job`` then
-        ``handle_job_failure`` (``rq/worker/worker_classes.py:139-166``, ``rq/worker/base.py:734-798``).
-
-        In the worker, not the horse: the ``on_stopped`` callback runs under its own timeout with
-        ``(job, connection)`` (``execute_stopped_callback``, ``rq/callbacks.py:62-77``), while the job's
-        status is still ``started`` (checked on a real worker); if it raises, that is logged and
-        swallowed. The job is ``stopped``, never retried whatever its retries
-        left, and goes to the failed registry (``failure_ttl``); no failure callback runs (that
-        one runs in the horse, which is dead); a stopped job does not meet its dependents'
-        dependency, so they stay deferred. ``job.ended_at`` is not set on this path.
-        """
-        job = held.job
-        x.kill(None)
-        x.arm(None, Exception)
-        self.sim.engine.move_clock(x.now)
-        job._status = JobStatus.STARTED  # the worker's Job, as it dequeued it: the callback sees "started"
-        held.stop_plan = None
-        self.sim.trace.add(x.now, "rq.stop", {"function": held.run.function.id, "run": job.id, "outcome": "killed"})
-        callback = job.stopped_callback
-        if callback is not None:
-            try:
-                self._callback(x, "stopped", callback, job.stopped_callback_timeout,
-                               lambda: callback(job, job.connection))  # fmt: skip
-            except BaseException as exc:
-                if escapes(exc):
-                    raise
-        job._status = JobStatus.STOPPED  # handle_job_failure, after the callback (rq/worker/base.py:753-755)
-        error = HorseKilled("Job stopped by user, work-horse terminated.")
-        self._attempt(held, x, error)
-        self._finish(held, "stopped", x.now, error, None)
-
-    # -- stop-job commands ------------------------------------------------------------------
-    def command(self, command: str, payload: dict[str, Any]) -> None:
-        """A command published to this worker's pub/sub channel (``rq/command.py:send_command``)."""
-        if command != "stop-job":
-            raise UnsupportedFeature(
-                f"the RQ worker command {command!r} is not simulated: jobsim-rq models 'stop-job' "
-                "(send_stop_job_command) only; see plugins/jobsim-rq/README.md",
-                system="rq", feature=f"command {command}",
-            )  # fmt: skip
-        self.stop(str(payload.get("job_id")))
-
-    def stop(self, job: Any, *, at: Any = None) -> None:
-        """Stop ``job`` (a ``Job``, a job id or its ``Run``) as ``send_stop_job_command`` does, at ``at``
-        (default: now; inside job code, that code's instant).
-
-        The worker handles the command (``handle_stop_job_command``, ``rq/command.py``): if it is running
-        that job, it kills the work horse there (``Worker.kill_horse``); otherwise it logs "Not working on
-        job" and ignores it. A job body runs to its end in one go when it starts, so a stop for an
-        instant when the job will be running must be known before it starts: plan it with ``at=``
-        (the test), or send it from job code before the job starts. A stop that arrives after the body
-        already ran past its instant is refused (``UnsupportedFeature``) rather than ignored.
-        """
-        from jobsim._kernel import BACKGROUND
-
-        held = self._held(job)
-        at_ns = planned_instant(self.sim, at, "a stop-job command")
-        if self.executing is held and self.sim.engine.x is not None:
-            x = self.sim.engine.x
-            assert isinstance(x, RQExecution)
-            x.kill(at_ns)  # the job stops itself: killed when it next spends virtual time past ``at``
-            return
-        begun, end = held.running_from, held.running_until
-        if self.executing is not None and at is None and not (begun is not None and end is not None
-                                                              and begun <= at_ns < end):  # fmt: skip
-            # sent by job code, for a job no worker is running now: its worker says "Not working on job"
-            self.record("rq.stop", function=held.run.function.id, run=held.job.id, outcome="ignored")
-            return
-        if begun is not None and end is not None and begun <= at_ns < end and held.job._status != JobStatus.STOPPED:
-            raise UnsupportedFeature(
-                f"stop-job for RQ job {held.job.id} ({held.job.func_name}) at {iso(at_ns)}: it has been running since "
-                f"{iso(begun)} until {iso(end)} in virtual time, and jobsim ran its body to the end when it started, "
-                f"so nothing can stop it part-way now. Plan the stop before it starts: sim.rq.stop(job, "
-                f"at={iso(at_ns)!r}), or send it from a job that runs before it",
-                system="rq", feature="stop-job",
-            )  # fmt: skip
-        held.stop_plan = at_ns
-        self.sim.kernel.schedule(at_ns, self._stop_arrives, held, at_ns, owner=f"{held.job.func_name} (stop-job)",
-                                 priority=BACKGROUND, recurring=True)  # fmt: skip
-
-    def cancel(self, job: Any, *, pipeline: Any, enqueue_dependents: bool, remove_from_dependencies: bool) -> Any:
-        """``Job.cancel`` (``rq/job.py:1213-1320``) of a simulated job: status ``canceled``, out of its queue
-        and the scheduler's registry (``_remove_from_registries(remove_from_queue=True)``), so no worker or
-        scheduler takes it; its run ends ``cancelled``. Deferred dependents stay deferred (a canceled
-        dependency is never met, ``rq/job.py:1891``) unless ``enqueue_dependents=True`` moves those whose
-        other dependencies are met to their queues (``move_dependents_to_ready``). A job that is running
-        is refused: RQ would mark it canceled while its work horse runs on and then reports it.
-        ``remove_from_dependencies`` needs nothing more here: a canceled dependent is never released."""
-        from rq.exceptions import InvalidJobOperation
-
-        held = self.jobs[job.id]
-        if pipeline is not None:
-            raise UnsupportedFeature(
-                f"job.cancel(pipeline=...) of RQ job {job.id}: jobsim-rq does not simulate Redis pipelines; "
-                "call job.cancel() without one", system="rq", feature="cancel(pipeline=)",
-            )  # fmt: skip
-        status = self.status(job)
-        if status == JobStatus.CANCELED:
-            raise InvalidJobOperation(f"Cannot cancel already canceled job: {job.id}")
-        if status == JobStatus.STARTED:
-            raise UnsupportedFeature(
-                f"job.cancel() of RQ job {job.id} ({job.func_name}) while it runs: RQ only marks it canceled, its "
-                "work horse runs on and reports it, which jobsim-rq does not model. Stop it instead: "
-                "sim.rq.stop(job, at=...) or send_stop_job_command(connection, job.id), planned before it starts",
-                system="rq", feature="cancel a started job",
-            )  # fmt: skip
-        now = self.sim.now_ns()
-        if held.due_timer is not None:
-            self.sim.kernel.cancel(held.due_timer)
-            held.due_timer = None
-        held.due = None
-        self.line(held.queue.name).discard(held)  # _remove_from_registries(remove_from_queue=True)
-        kind = held_kind(held, status)
-        if kind is not None:
-            self.store.remove(now, job.origin, kind, job.id)
-        self.store.add(now, job.origin, "canceled", job.id, whole_seconds(now))  # CanceledJobRegistry.add(ttl=0)
-        job._status = JobStatus.CANCELED
-        run = held.run
-        if run.status in ("queued", "waiting"):
-            run.status, run.end_ns = "cancelled", now
-            self.sim.trace.add(now, "run.end", {"function": run.function.id, "run": run.id, "status": "cancelled",
-                                                "rq": "canceled"})  # fmt: skip
-        moved: dict[str, list[str]] = {}
-        if enqueue_dependents:
-            for dependent in self.dependents.pop(job.id, []):
-                if dependent.job._status != JobStatus.DEFERRED or self.gone(dependent):
-                    continue
-                if any(dep_id != job.id for dep_id in self._unmet(dependent.job)):
-                    continue
-                self.push(dependent.queue, dependent.job, at_front=dependent.job.should_enqueue_at_front())
-                moved.setdefault(dependent.queue.name, []).append(dependent.job.id)
-        return moved
-
     def line(self, queue: str) -> Line:
         """The Redis list of ``queue``: the one workers read, or one only reads look at."""
         line = self.waiting.get(queue)
         return line if line is not None else self.unread.setdefault(queue, Line())
-
-    def _stop_arrives(self, held: Held, at: int) -> None:
-        """The command reaches the worker at ``at``: a job that was running then was killed by ``_perform``
-        (``stop_plan``); any other is not the worker's current job, so the command is ignored."""
-        if held.stop_plan != at:
-            return
-        held.stop_plan = None
-        self.sim.trace.add(at, "rq.stop", {"function": held.run.function.id, "run": held.job.id,
-                                           "outcome": "ignored"})  # fmt: skip
-
-    def _held(self, job: Any) -> Held:
-        job_id = job if isinstance(job, str) else getattr(job, "id", None)
-        held = self.jobs.get(job_id) if isinstance(job_id, str) else None
-        if held is None:
-            raise InvalidArgument.build("job", job, "an RQ Job, job id or Run of a job enqueued in this simulation")
-        return held
-
-    def _success(self, held: Held, x: RQExecution, value: Any) -> None:
-        """``_finalize_success`` (``rq/worker/base.py:1582-1605``)."""
-        from rq.job import Retry
-
-        job = held.job
-        x.arm(None, Exception)
-        self.sim.engine.move_clock(x.now)  # a death penalty stops the clock before the wall clock follows
-        job.ended_at = self.now()
-        job._result = value
-        if isinstance(value, Retry):
-            self._returned_retry(held, x, value)
-            return
-        job._status = JobStatus.FINISHED
-        callback = job.success_callback
-        if callback is not None:
-            try:  # raised inside perform_job's try: the job fails instead (rq/worker/base.py:1663-1676)
-                self._callback(x, "success", callback, job.success_callback_timeout,
-                               lambda: callback(job, job.connection, value))  # fmt: skip
-            except BaseException as exc:
-                if escapes(exc):
-                    raise
-                self._failure(held, x, exc)
-                return
-        self._attempt(held, x, None)
-        if job.repeats_left is not None and job.repeats_left > 0:
-            self._repeat(held, x.now)
-            return
-        self._finish(held, "finished", x.now, None, value)
-
-    def _repeat(self, held: Held, at: int) -> None:
-        """A success with repeats left (``repeat=Repeat(times, interval)``): ``handle_job_success``
-        (``rq/worker/base.py:1500-1545``) saves the ``SUCCESSFUL`` result and the ``FinishedJobRegistry`` entry
-        as for any success, moves the dependents that were waiting for it to their queues (this first success
-        meets their dependency), then RQ's own ``Repeat.schedule`` (``rq/repeat.py:82-126``) takes the next
-        interval (the first of ``repeat_intervals``, dropped if more follow: the last one repeats), decrements
-        ``repeats_left`` and queues the job at the back at once (interval 0) or schedules it. The key is not
-        expired (no ``job.cleanup(result_ttl)`` on that path), and a failure never repeats. The jobsim run goes
-        on: one more attempt per repeat, one end after the last."""
-        from rq.defaults import DEFAULT_RESULT_TTL
-        from rq.repeat import Repeat
-
-        job, run = held.job, held.run
-        queue = held.queue.name
-        self.store.remove(at, queue, "started", job.id)
-        ttl = job.get_result_ttl(DEFAULT_RESULT_TTL)
-        if ttl != 0:
-            self.store.save(held, at, "SUCCESSFUL", ttl, value=job._result)
-            self.store.add(at, queue, "finished", job.id, score_from_ttl(at, ttl, failed=False))
-        run.status = "queued"
-        left = job.repeats_left
-        Repeat.schedule(job, held.queue, pipeline=NULL)  # type: ignore[arg-type]  # writes nothing
-        due = self._next_due(held)
-        self.sim.trace.add(at, "rq.repeat", {"function": run.function.id, "run": job.id, "at": due,
-                                             "delay": max(0, due - at), "repeats_left": left - 1})  # fmt: skip
-        if job.id in self.dependents:
-            self.sim.kernel.schedule(at, self._release, held, True, owner=f"{job.func_name} (dependents)")
-
-    def _failure(self, held: Held, x: RQExecution, error: BaseException) -> None:
-        """``_finalize_failure`` then ``handle_job_failure`` (``rq/worker/base.py:1622-1649, 734-790``).
-
-        The failure callback runs on every failed attempt, also one that will be retried,
-        with ``(job, connection, type, value, traceback)``; if it raises, its exception is
-        the one recorded. Then ``job.should_retry`` (``retries_left > 0``) decides: RQ's own
-        ``Job.retry`` picks the interval (``get_retry_interval``: ``index = max(len(intervals)
-        - retries_left, 0)``, so the first interval repeats, ``rq/job.py:1760-1802``) and
-        reschedules or re-enqueues; otherwise the job is ``failed``.
-        """
-        job = held.job
-        x.arm(None, Exception)
-        self.sim.engine.move_clock(x.now)  # a death penalty stops the clock before the wall clock follows
-        job._status = JobStatus.FAILED
-        job.ended_at = self.now()
-        callback = job.failure_callback
-        if callback is not None:
-            exc_info = (type(error), error, error.__traceback__)
-            try:
-                self._callback(x, "failure", callback, job.failure_callback_timeout,
-                               lambda: callback(job, job.connection, *exc_info))  # fmt: skip
-            except BaseException as exc:
-                if escapes(exc):
-                    raise
-                error = exc
-        self._attempt(held, x, error)
-        if job.should_retry:
-            self._retry(held, x.now)
-            return
-        self._finish(held, "failed", x.now, error, None)
-
-    def _retry(self, held: Held, at: int) -> None:
-        """``Job.retry``: RQ's own rule picks the interval and reschedules or re-enqueues (it calls our
-        ``schedule``/``push``); a ``retry`` record says when."""
-        job = held.job
-        held.run.status = "retrying"
-        attempt = held.calls
-        self.store.remove(at, held.queue.name, "started", job.id)  # cleanup_execution (rq/worker/base.py:762)
-        job.retry(held.queue, NULL)
-        due = self._next_due(held)
-        self.sim.trace.add(at, "retry", {"function": held.run.function.id, "run": job.id, "step": None,
-                                         "attempt": attempt, "at": due, "delay": max(0, due - at),
-                                         "retries_left": job.retries_left})  # fmt: skip
-
-    def _returned_retry(self, held: Held, x: RQExecution, retry: Any) -> None:
-        """A job that returns ``Retry(...)`` (RQ >= 2.1): ``handle_job_retry`` (``rq/worker/base.py:1402-1450``)
-        and ``Job._handle_retry_result`` (``rq/job.py:1703-1757``).
-
-        No callback runs. Past ``retry.max`` returned retries the job is ``failed``;
-        otherwise the interval is ``Retry.get_interval(number_of_retries, intervals)``:
-        ``index = min(len(intervals) - 1, count)``, so the *last* interval repeats
-        (``rq/job.py:1957-1981``) -- the opposite of the enqueue-time rule.
-        """
-        from rq.job import Retry
-
-        job = held.job
-        self._attempt(held, x, None)
-        if job.number_of_retries and job.number_of_retries >= retry.max:
-            job._status = JobStatus.FAILED
-            error = JobsimError(f"RQ job returned Retry(max={retry.max}) after {job.number_of_retries} retries: "
-                                "maximum retry attempts exceeded")  # fmt: skip
-            self._finish(held, "failed", x.now, error, None, returned=retry)
-            return
-        self.store.remove(x.now, held.queue.name, "started", job.id)
-        self.store.save(held, x.now, "RETRIED", job.failure_ttl, value=retry)  # Job._handle_retry_result
-        interval = Retry.get_interval(job.number_of_retries or 0, retry.intervals)
-        job.number_of_retries = 1 if not job.number_of_retries else job.number_of_retries + 1
-        job.enqueue_at_front_on_retry = job.enqueue_at_front_on_retry or retry.enqueue_at_front
-        held.run.status = "retrying"
-        if interval:
-            job._status = JobStatus.SCHEDULED
-            held.queue.schedule_job(job, self.now() + dt.timedelta(seconds=interval))
-        else:
-            self.push(held.queue, job, at_front=job.enqueue_at_front_on_retry)
-        due = self._next_due(held)
-        self.sim.trace.add(x.now, "retry", {"function": held.run.function.id, "run": job.id, "step": None,
-                                            "attempt": held.calls, "at": due, "delay": max(0, due - x.now),
-                                            "returned": True})  # fmt: skip
-
-    def _next_due(self, held: Held) -> int:
-        """When the retry will be queued: its scheduled score, or now for an immediate re-enqueue."""
-        if held.job._status == JobStatus.SCHEDULED and held.due is not None:
-            return held.due
-        return self.sim.now_ns()
-
-    def _attempt(self, held: Held, x: RQExecution, error: BaseException | None) -> None:
-        run = held.run
-        run.attempts.append(Attempt(x.attempt, None, x.start, x.now, error))
-        data: dict[str, Any] = {"function": run.function.id, "run": run.id, "step": None, "attempt": x.attempt}
-        if error is not None:
-            data["error"] = f"{type(error).__name__}: {error}"
-        if self.show_workers:
-            data["worker"] = held.job.worker_name
-        self.sim.trace.add(x.start, "attempt", data)
-
-    def _finish(self, held: Held, status: str, at: int, error: BaseException | None, value: Any,
-                returned: Any = None) -> None:  # fmt: skip
-        run = held.run
-        run.status = {"finished": "completed", "stopped": "cancelled"}.get(status, "failed")
-        run.end_ns, run.error = at, error
-        if value is not None:
-            run._payload = output_bytes(value)
-        data: dict[str, Any] = {"function": run.function.id, "run": run.id, "status": run.status, "rq": status}
-        if error is not None:
-            data["error"] = f"{type(error).__name__}: {error}"
-        self.sim.trace.add(at, "run.end", data)
-        self.store.end(held, status, at, error, returned)
-        self._cleanup_after(held, status, at)
-        if held.job.id in self.dependents or at > self.sim.kernel.now:
-            # its dependents are looked at when its end is visible (a job deferred while it ran included)
-            self.sim.kernel.schedule(at, self._release, held, owner=f"{held.job.func_name} (dependents)")
-
-    # -- expiry: the Redis key of a job -------------------------------------------------------
-    def _cleanup_ttl(self, held: Held) -> None:
-        """``job.cleanup(ttl=job.ttl)``, which RQ calls each time it saves a job waiting to run: queued
-        (``_persist_job``, ``rq/queue.py:1397-1409``, by ``enqueue``, the scheduler, a retry and a released
-        dependent alike), scheduled (``rq/queue.py:1234``) or deferred (``rq/queue.py:706-710``). With a
-        ``ttl`` the key expires ``ttl`` seconds from now (``EXPIRE``, ``rq/job.py:1598-1602``), so the clock
-        restarts at each of them; without one (``cleanup(None)``) nothing changes."""
-        ttl = held.job.ttl
-        if ttl:
-            self._expire_in(held, ttl, self.sim.now_ns(), "ttl")
-
-    def _persist(self, held: Held) -> None:
-        """``PERSIST job.key``: no expiry. The worker does it as it starts a job (``prepare_job_execution``,
-        ``rq/worker/base.py:1390``), so a ``ttl`` only limits how long a job may wait."""
-        if held.expiry is not None:
-            self.sim.kernel.cancel(held.expiry)
-        held.expiry = held.expires_at = None
-
-    def _expire_in(self, held: Held, seconds: int, at: int, why: str) -> None:
-        """``EXPIRE job.key seconds`` issued at ``at``: it replaces the key's earlier expiry.
-
-        Redis keeps an expired key until the instant has passed, and a worker taking the job at
-        that very instant still finds it: the timer runs last at its instant (``BACKGROUND``) and,
-        like the other expiries, keeps nothing busy (``run_until_idle`` does not wait for it)."""
-        from jobsim._kernel import BACKGROUND
-
-        self._persist(held)
-        held.expires_at = at + seconds * SECOND
-        held.expiry = self.sim.kernel.schedule(held.expires_at, self._expired, held, held.expires_at, why, seconds,
-                                               owner=f"{held.job.func_name} (expiry)", priority=BACKGROUND,
-                                               recurring=True)  # fmt: skip
-
-    def _expired(self, held: Held, at: int, why: str, seconds: int) -> None:
-        if held.expires_at != at or held.gone_at is not None:
-            return
-        held.expiry = held.expires_at = None
-        self._gone(held, at, why, seconds)
-
-    def _gone(self, held: Held, at: int, why: str, seconds: int) -> None:
-        """RQ's key for the job is gone (expired, or deleted by ``cleanup(0)``): ``Job.fetch`` raises
-        ``NoSuchJobError``, ``get_status()`` raises ``InvalidJobOperation``, the worker and the scheduler
-        skip it. A job that had not started is dropped without a trace in RQ: its run is ``lost``."""
-        job, run = held.job, held.run
-        held.gone_at = at
-        held.gone_why = f"{why}={seconds}"
-        started = job._status not in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
-        self.sim.trace.add(at, "rq.expire", {"function": run.function.id, "run": job.id, "queue": held.queue.name,
-                                             "why": why, "ttl": seconds, "status": str(job._status.value)})  # fmt: skip
-        if started:
-            return
-        if held.due_timer is not None:
-            self.sim.kernel.cancel(held.due_timer)  # nothing is left for the scheduler to enqueue
-            held.due_timer = None
-        if job._status == JobStatus.SCHEDULED and held.due is not None:  # the scheduler drops the missing job
-            self.store.remove(max(held.due, at), held.queue.name, "scheduled", job.id)  # (rq/scheduler.py:264-266)
-        run.status = "lost"
-        run.end_ns = at
-        self.sim.trace.add(at, "run.end", {"function": run.function.id, "run": run.id, "status": "lost",
-                                           "rq": "expired"})  # fmt: skip
-
-    def _cleanup_after(self, held: Held, status: str, at: int) -> None:
-        """How long RQ keeps a job that ended (``at``): ``job.cleanup(result_ttl)`` after a success, with
-        ``result_ttl = job.get_result_ttl(worker.default_result_ttl)``, 500 s unless set
-        (``rq/worker/base.py:1522-1542``, ``rq/defaults.py:57``); ``FailedJobRegistry.add(job,
-        ttl=job.failure_ttl)`` after a final failure, a year unless set (``rq/registry.py:477-500``,
-        ``rq/defaults.py:64``). ``0`` deletes the job at once (``Job.delete``, ``rq/job.py:1594-1595``), a
-        negative ttl keeps it forever (its key was persisted when it started), a positive one expires it."""
-        from rq.defaults import DEFAULT_FAILURE_TTL, DEFAULT_RESULT_TTL
-
-        job = held.job
-        if status == "finished":
-            why, ttl = "result_ttl", job.get_result_ttl(DEFAULT_RESULT_TTL)  # a stopped job: as a failed one
-        else:
-            why, ttl = "failure_ttl", DEFAULT_FAILURE_TTL if job.failure_ttl is None else job.failure_ttl
-        if ttl == 0:
-            self._persist(held)
-            self._gone(held, at, why, 0)
-        elif ttl > 0:
-            self._expire_in(held, ttl, at, why)
-
-    def gone(self, held: Held) -> bool:
-        """True once RQ's key for the job is gone, as a reader at this instant sees it."""
-        return held.gone_at is not None and self.sim.now_ns() >= held.gone_at and self.executing is not held
-
-    def missing(self, held: Held) -> str:
-        """Why RQ no longer has the job: for the errors a read of a gone job raises."""
-        when = iso(held.gone_at) if held.gone_at is not None else "?"
-        what = "deleted" if held.gone_why.endswith(("=0", ")")) else "expired"
-        return (f"jobsim-rq: RQ {what} the job's key at {when} ({held.gone_why}); the Job you hold keeps its last "
-                "state (get_status(refresh=False)) and sim.runs(...) still has its run")  # fmt: skip
-
-    def return_value(self, job: Any, refresh: bool) -> Any:
-        """``Job.return_value`` (``rq/job.py:883-903``): the latest ``Result`` if it is a success. RQ caches
-        the ``Result`` on the Job object once read, so a Job that read its value keeps it after the result
-        expires unless ``refresh=True``; one that never did (or ``result_ttl=0``: no Result) gets None."""
-        held = self.jobs[job.id]
-        if self.status(job) != JobStatus.FINISHED:
-            return None
-        if self.gone(held):
-            return job._result if held.result_read and not refresh and held.gone_why != "result_ttl=0" else None
-        held.result_read = True
-        return job._result
 
     def execution_id(self, job_id: str, n: int) -> str:
         """The id of the ``n``-th execution of a job (``Execution.create``: ``uuid4().hex``,

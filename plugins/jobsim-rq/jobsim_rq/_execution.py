@@ -18,10 +18,6 @@ from jobsim._time import SECOND
 from jobsim.hooks import StoppableExecution
 
 
-class JobTimeout(Exception):
-    """Internal marker: the body's virtual clock crossed ``job_timeout`` (replaced by RQ's ``JobTimeoutException``)."""
-
-
 class HorseKilled(BaseException):
     """Raised in job code at the instant a ``stop-job`` command killed the work horse running it.
 

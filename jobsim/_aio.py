@@ -223,8 +223,9 @@ class PumpedLoop(VirtualLoop, Generic[W]):
     by another function -- calls ``poke`` at the instant it happens, so tasks interleave at their ``await`` points
     exactly as on one real worker process, with the backend's server answering in no time.
 
-    The booked wake is ``recurring`` (it keeps nothing busy) unless the world is ``busy()``, and then it runs at
-    ``NORMAL`` priority, before the kernel's background work at the same instant, as a job in flight would.
+    While the world is ``busy()`` (a job under way or waiting) the booked wake is one-off ``NORMAL`` work, which
+    ``run_until_idle`` waits for; otherwise it is ``recurring`` at ``BACKGROUND`` priority, like a cron tick, and
+    keeps nothing busy. ``book`` keeps a wake already booked for the same instant and kind.
     A subclass names itself in ``wake_owner``, sets ``current`` (the context variable holding the job whose task
     runs, an object with a ``run``), and may move the wake with ``next_wake_ns`` (skip what would change nothing)
     and shape the shutdown with ``_begin_close``, ``_leftovers``, ``_end_close`` and ``_closing_scope``.

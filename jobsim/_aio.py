@@ -14,18 +14,31 @@ Real I/O on such a loop (a request a test passes through to a real server) would
 race against the next virtual timer: the selector jumps to it without waiting for the
 socket. While an exchange holds ``VirtualLoop.hold_real_io()``, the loop waits for its I/O in
 real time instead, and virtual time stands still, as it does for a blocking call.
+
+``PumpedLoop`` is the other use of the same clock: a plugin's simulated worker process (jobsim-arq,
+jobsim-bullmq) whose backend code is one long-lived asyncio program. It runs only when jobsim's
+kernel pumps it, and books a kernel timer for its next instant instead of blocking.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
+import math
 import selectors
 from asyncio import events
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Callable, Coroutine, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
+from ._kernel import BACKGROUND, NORMAL
+from ._steps import Execution
 from ._time import SECOND
 from .errors import JobsimError
+
+if TYPE_CHECKING:
+    from ._records import Run
+    from ._simulation import Simulation
 
 REAL_IO_WAIT = 30.0
 """Seconds of real time job code may wait on real I/O with no virtual timer pending."""
@@ -132,3 +145,247 @@ def _created(task: asyncio.Task[Any]) -> tuple[int, str]:
     name = task.get_name()
     number = name[5:] if name.startswith("Task-") else ""
     return (int(number), "") if number.isdigit() else (1 << 62, name)
+
+
+# -- a plugin's worker process, pumped by the kernel ---------------------------------------------------------------
+
+CLOSING_JUMPS = 10_000
+"""While the simulation closes, how many timers the workers' shutdown may still wait for (then it is abandoned)."""
+
+
+class PumpedWorld(Protocol):
+    """What a ``PumpedLoop`` needs of the plugin's state for one simulation (its "world")."""
+
+    sim: Simulation
+    escaped: BaseException | None
+    """An exception job code raised that must stop the test (``jobsim.hooks.escapes``): ``pump`` re-raises it."""
+
+    def now_ns(self) -> int: ...
+
+    def busy(self) -> bool:
+        """Work ``run_until_idle`` waits for (then the loop's wake keeps the simulation busy)."""
+        ...
+
+    def placeholder_run(self) -> Run:
+        """The run ``engine.x`` names while no job's task is running (the worker's own code)."""
+        ...
+
+
+W = TypeVar("W", bound=PumpedWorld)
+
+
+class _KernelSelector:
+    """Where the loop would block for ``timeout`` seconds, it parks instead (the kernel wakes it then)."""
+
+    def __init__(self, inner: Any, park: Callable[[int | None], None]) -> None:
+        self._inner = inner
+        self._park = park
+
+    def select(self, timeout: float | None = None) -> list[Any]:
+        ready: list[Any] = self._inner.select(0)
+        if ready or (timeout is not None and timeout <= 0):
+            return ready
+        self._park(None if timeout is None else max(1, math.ceil(timeout * SECOND)))
+        return []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class _Process(Execution):
+    """``engine.x`` while the workers' loop runs: its clock is the process's (``time.sleep`` in job code blocks the
+    loop and moves it), and job code inside it is attributed to the job whose task is running."""
+
+    __slots__ = ("current", "default")
+
+    def __init__(self, engine: Any, run: Run, start: int, current: contextvars.ContextVar[Any]) -> None:
+        super().__init__(engine, run, 0, start)
+        self.current = current
+
+    @property
+    def run_(self) -> Run:
+        held = self.current.get()
+        run: Run = held.run if held is not None else self.default
+        return run
+
+    @run_.setter
+    def run_(self, value: Run) -> None:
+        self.default = value
+
+
+class PumpedLoop(VirtualLoop, Generic[W]):
+    """An event loop on the simulation's clock that runs only when the kernel pumps it: a plugin's worker process.
+
+    The backend's own worker code (arq's ``Worker.main()``, bullmq-python's ``Worker.run()``) runs here unchanged.
+    ``time()`` is the virtual clock; where a real loop would block in ``select`` until its next timer, this one stops
+    and books a kernel timer at that instant (``book``); the kernel calls ``pump`` then, which runs everything due
+    until every task waits for a later instant. Whatever wakes a blocked worker earlier -- a job added by the test or
+    by another function -- calls ``poke`` at the instant it happens, so tasks interleave at their ``await`` points
+    exactly as on one real worker process, with the backend's server answering in no time.
+
+    While the world is ``busy()`` (a job under way or waiting) the booked wake is one-off ``NORMAL`` work, which
+    ``run_until_idle`` waits for; otherwise it is ``recurring`` at ``BACKGROUND`` priority, like a cron tick, and
+    keeps nothing busy. ``book`` keeps a wake already booked for the same instant and kind.
+    A subclass names itself in ``wake_owner``, sets ``current`` (the context variable holding the job whose task
+    runs, an object with a ``run``), and may move the wake with ``next_wake_ns`` (skip what would change nothing)
+    and shape the shutdown with ``_begin_close``, ``_leftovers``, ``_end_close`` and ``_closing_scope``.
+    """
+
+    wake_owner: ClassVar[str] = "pumped loop"
+    """The kernel timer's owner (named in budget and trace messages)."""
+    current: ClassVar[contextvars.ContextVar[Any]]
+    moves_wallclock: ClassVar[bool] = False
+    """True when entering the process also moves the patched wall clock to the process's instant."""
+
+    _ready: Any
+    _scheduled: list[Any]
+
+    def __init__(self, world: W) -> None:
+        self.world = world
+        self._skew = 0  # ns added to the clock while closing (time no longer matters then)
+        self.closing = False
+        self._wake: Any = None
+        self._wake_due: int | None = None
+        self.pumping = False
+        self._process: _Process | None = None
+        super().__init__(world.now_ns, self._spend)
+        self._selector = _KernelSelector(self._selector, self._park)  # type: ignore[assignment]
+
+    # -- the clock ----------------------------------------------------------------------------------------------------
+    def time(self) -> float:
+        return (self.world.now_ns() + self._skew - self._origin) / SECOND
+
+    def timer_ns(self, handle: asyncio.TimerHandle) -> int:
+        """The instant (epoch ns) a timer of this loop is due."""
+        return int(self._origin + round(handle.when() * SECOND))
+
+    def next_timer_ns(self) -> int | None:
+        """The instant (epoch ns) of the loop's next live timer, or None."""
+        live = [h.when() for h in self._scheduled if not h.cancelled()]
+        return int(self._origin + round(min(live) * SECOND)) if live else None
+
+    def _spend(self, ns: int) -> None:  # pragma: no cover - replaced by _park: the inner selector never blocks
+        raise AssertionError(ns)
+
+    def _park(self, ns: int | None) -> None:
+        """The loop would block: stop, to be pumped again at its next instant; while closing, time jumps instead."""
+        if self.closing:
+            self._skew += ns or 0
+            return
+        self.stop()
+
+    @contextlib.contextmanager
+    def process(self) -> Iterator[None]:
+        """While the loop runs: ``engine.x`` is the process, on the clock the process has reached."""
+        sim = self.world.sim
+        engine = sim.engine
+        outer = engine.x
+        if self._process is None:
+            self._process = _Process(engine, self.world.placeholder_run(), sim.kernel.now, self.current)
+        x = self._process
+        x.now = max(x.now, sim.kernel.now) if outer is None else max(x.now, outer.now)
+        engine.x = x
+        engine.move_clock(x.now)
+        if self.moves_wallclock:
+            sim.wallclock.move(x.now)
+        try:
+            yield
+        finally:
+            engine.x = outer
+
+    # -- driven by the kernel -----------------------------------------------------------------------------------------
+    def pump(self) -> None:
+        """Run everything due now, until every task waits for a later instant; then book that instant."""
+        if self.pumping or self.is_closed():
+            return
+        self.pumping = True
+        outer = events._get_running_loop()
+        events._set_running_loop(None)
+        try:
+            with self.process():
+                self.run_forever()
+        finally:
+            events._set_running_loop(outer)
+            self.pumping = False
+        self.book()
+        escaped, self.world.escaped = self.world.escaped, None
+        if escaped is not None:
+            raise escaped
+
+    def next_wake_ns(self) -> int | None:
+        """When the kernel must pump next: now if callbacks are ready, else at the next timer (None: never)."""
+        return self.world.now_ns() if self._ready else self.next_timer_ns()
+
+    def book(self) -> None:
+        """Ask the kernel to pump at ``next_wake_ns`` (a wake booked already for that instant is kept)."""
+        if self.is_closed():
+            return
+        due = self.next_wake_ns()
+        if due is None:
+            return
+        busy = self.world.busy()
+        wake = self._wake
+        if wake is not None and not wake.cancelled and self._wake_due == due and busy == (not wake.recurring):
+            return  # booked already
+        if wake is not None:
+            self.world.sim.kernel.cancel(wake)
+        self._wake_due = due
+        self._wake = self.world.sim.kernel.schedule(due, self.pump, owner=self.wake_owner, recurring=not busy,
+                                                    priority=NORMAL if busy else BACKGROUND)  # fmt: skip
+
+    def poke(self) -> None:
+        """Something outside the loop changed what the workers will find (woke one of its futures): re-book, to
+        pump at once if something is ready (after what runs now)."""
+        if not self.pumping:
+            self.book()
+
+    # -- the end ------------------------------------------------------------------------------------------------------
+    def close_down(self, closing: Iterable[Any] = ()) -> None:
+        """The simulation closes: the workers shut down, time jumping as they wait, then the loop is closed.
+
+        ``_begin_close(closing)`` starts the shutdown and returns the tasks whose end matters; the loop then runs
+        until no task is pending, each timer it waits for reached at once (``_park`` adds the wait to the clock's
+        skew), up to ``CLOSING_JUMPS`` waits; between waits ``_leftovers`` decides what to cancel. ``_end_close``
+        collects what the watched tasks ended with."""
+        self.closing = True
+        outer = events._get_running_loop()
+        events._set_running_loop(None)
+        try:
+            with self._closing_scope():
+                tasks = self._begin_close(closing)
+                pending = [t for t in asyncio.all_tasks(self) if not t.done()]
+                jumps = 0
+                while pending and jumps < CLOSING_JUMPS:
+                    self._stopping = False
+                    self.run_until_complete(asyncio.wait(pending, timeout=None))
+                    pending = [t for t in asyncio.all_tasks(self) if not t.done()]
+                    self._leftovers(pending, tasks)
+                    jumps += 1
+                self._end_close(tasks)
+        finally:
+            events._set_running_loop(outer)
+            if self._wake is not None:
+                self.world.sim.kernel.cancel(self._wake)
+            self.close()
+
+    def _closing_scope(self) -> contextlib.AbstractContextManager[Any]:
+        """What the shutdown runs inside (by default nothing: not attributed to the process)."""
+        return contextlib.nullcontext()
+
+    def _begin_close(self, closing: Iterable[Any]) -> list[asyncio.Task[Any]]:
+        """Start the shutdown: by default every pending task is cancelled, as when the process is killed, and the
+        tasks in ``closing`` are watched."""
+        for task in [t for t in asyncio.all_tasks(self) if not t.done()]:
+            task.cancel()
+        return list(closing)
+
+    def _leftovers(self, pending: list[asyncio.Task[Any]], tasks: list[asyncio.Task[Any]]) -> None:
+        """Tasks still pending after a wait: by default cancelled again (clean-up code may have started more)."""
+        for task in pending:
+            task.cancel()
+
+    def _end_close(self, tasks: list[asyncio.Task[Any]]) -> None:
+        """The watched tasks' exceptions are retrieved: nothing is logged as "never retrieved"."""
+        for task in tasks:
+            if task.done() and not task.cancelled():
+                task.exception()

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import pluggy
 
+from ._aio import PumpedLoop, PumpedWorld
 from ._steps import StoppableExecution
 from .errors import JobsimError
 
@@ -39,8 +40,8 @@ if TYPE_CHECKING:
     from ._simulation import Simulation
 
 __all__ = [
-    "Adapted", "ProcessPatches", "RecordRenderer", "StoppableExecution", "end_run", "escapes", "hookimpl",
-    "hookspec", "output_bytes", "planned_instant", "refusing_handler",
+    "Adapted", "ProcessPatches", "PumpedLoop", "PumpedWorld", "RecordRenderer", "StoppableExecution", "end_run",
+    "escapes", "hookimpl", "hookspec", "output_bytes", "planned_instant", "refusing_handler",
 ]
 
 W = TypeVar("W")

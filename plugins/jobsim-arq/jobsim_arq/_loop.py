@@ -3,7 +3,7 @@
 arq's ``Worker.main()`` is a coroutine that polls Redis every ``poll_delay`` (``utils.poll``,
 ``worker.py:365-375``), starts each due job as a task (``worker.py:436-476``) and waits for it with
 ``asyncio.wait_for(..., timeout)`` (``worker.py:595-599``). That very code runs here, unchanged, on
-``WorkerLoop`` -- a ``jobsim._aio.VirtualLoop`` whose clock is the simulation's. Where a real loop
+``WorkerLoop`` -- a ``jobsim.hooks.PumpedLoop`` whose clock is the simulation's. Where a real loop
 would block in ``select`` until its next timer, this one stops and books a kernel timer at that
 instant (``pump``); a job enqueued by the test pokes it at once. Redis answers in no time, so the
 polls fall exactly every ``poll_delay`` from the worker's start, as on an idle real worker.
@@ -20,17 +20,16 @@ is unchanged; a job enqueued meanwhile moves the timer back to the grid point th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import heapq
 import itertools
 import math
-from asyncio import events
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from jobsim._aio import VirtualLoop
-from jobsim._kernel import BACKGROUND, NORMAL
 from jobsim._time import SECOND
+from jobsim.hooks import PumpedLoop
 
 if TYPE_CHECKING:
     from ._world import ArqWorld, Driven
@@ -38,48 +37,19 @@ if TYPE_CHECKING:
 CURRENT: contextvars.ContextVar[Any] = contextvars.ContextVar("jobsim_arq_job", default=None)
 """The job (``Held``) whose ``run_job`` task is running: set by its wrapper, inherited by the tasks it makes."""
 
-CLOSING_JUMPS = 10_000
-"""While the simulation closes, how many timers the workers' shutdown may still wait for (then it is abandoned)."""
 
+class WorkerLoop(PumpedLoop["ArqWorld"]):
+    """The arq workers' process (``jobsim.hooks.PumpedLoop``): its timers ordered as a real worker's would fire,
+    its idle polls skipped, and its shutdown that of ``Worker.close``."""
 
-class _KernelSelector:
-    """Where the loop would block for ``timeout`` seconds, it parks instead (the kernel wakes it then)."""
-
-    def __init__(self, inner: Any, park: Callable[[int | None], None]) -> None:
-        self._inner = inner
-        self._park = park
-
-    def select(self, timeout: float | None = None) -> list[Any]:
-        ready: list[Any] = self._inner.select(0)
-        if ready or (timeout is not None and timeout <= 0):
-            return ready
-        self._park(None if timeout is None else max(1, math.ceil(timeout * SECOND)))
-        return []
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-
-class WorkerLoop(VirtualLoop):
-    """An event loop on the simulation's clock that runs only when the kernel pumps it."""
-
-    _ready: Any
-    _scheduled: list[Any]
+    wake_owner = "arq worker"
+    current = CURRENT
+    moves_wallclock = True  # the simulation's wall clock follows the process's while it runs
 
     def __init__(self, world: ArqWorld) -> None:
-        self.world = world
-        self._skew = 0  # ns added to the clock while closing (time no longer matters then)
-        self.closing = False
-        self._wake: Any = None
-        self._wake_due: int | None = None
-        self.pumping = False
         self._polling = False
         self._seq = itertools.count()
-        super().__init__(world.now_ns, self._spend)
-        self._selector = _KernelSelector(self._selector, self._park)  # type: ignore[assignment]
-
-    def time(self) -> float:
-        return (self.world.now_ns() + self._skew - self._origin) / SECOND
+        super().__init__(world)
 
     def call_at(self, when: float, callback: Callable[..., Any], *args: Any,  # type: ignore[override]
                 context: contextvars.Context | None = None) -> asyncio.TimerHandle:  # fmt: skip
@@ -91,64 +61,13 @@ class WorkerLoop(VirtualLoop):
         timer._scheduled = True  # type: ignore[attr-defined]
         return timer
 
-    def due_ns(self, handle: asyncio.TimerHandle) -> int:
-        return int(self._origin + round(handle.when() * SECOND))
-
-    def _spend(self, ns: int) -> None:  # pragma: no cover - replaced by _park: the inner selector never blocks
-        raise AssertionError(ns)
-
-    def _park(self, ns: int | None) -> None:
+    def next_wake_ns(self) -> int | None:
+        """The next timer, idle polls skipped (none while closing: the shutdown runs the loop itself)."""
         if self.closing:
-            self._skew += ns or 0
-            return
-        self.stop()
-
-    # -- driven by the kernel -------------------------------------------------------------------
-    def pump(self) -> None:
-        """Run everything due now, until every task waits for a later instant; then book that instant."""
-        if self.pumping or self.is_closed():
-            return
-        self.pumping = True
-        outer = events._get_running_loop()
-        events._set_running_loop(None)
-        try:
-            with self.world.process():
-                self.run_forever()
-        finally:
-            events._set_running_loop(outer)
-            self.pumping = False
-        self.book()
-        escaped, self.world.escaped = self.world.escaped, None
-        if escaped is not None:
-            raise escaped
-
-    def book(self) -> None:
-        """Ask the kernel to pump at the next timer (or now, if callbacks are ready), idle polls skipped."""
-        if self.is_closed() or self.closing:
-            return
+            return None
         if not self._ready:
             self._skip_idle_polls()
-        due = self.world.now_ns() if self._ready else self._next_timer_ns()
-        if due is None:
-            return
-        busy = self.world.busy()
-        wake = self._wake
-        if wake is not None and not wake.cancelled and self._wake_due == due and busy == (not wake.recurring):
-            return  # booked already
-        if wake is not None:
-            self.world.sim.kernel.cancel(wake)
-        self._wake_due = due
-        self._wake = self.world.sim.kernel.schedule(due, self.pump, owner="arq worker", recurring=not busy,
-                                                    priority=NORMAL if busy else BACKGROUND)  # fmt: skip
-
-    def poke(self) -> None:
-        """Something outside the loop changed what the workers will find: re-book (after what runs now)."""
-        if not self.pumping:
-            self.book()
-
-    def _next_timer_ns(self) -> int | None:
-        live = [h for h in self._scheduled if not h.cancelled()]
-        return min(self.due_ns(h) for h in live) if live else None
+        return super().next_wake_ns()
 
     # -- idle polls ------------------------------------------------------------------------------
     def _skip_idle_polls(self) -> None:
@@ -159,14 +78,14 @@ class WorkerLoop(VirtualLoop):
             if handle is None or handle.cancelled() or not handle._scheduled or driven.step_ns <= 0:  # type: ignore[attr-defined]
                 continue
             if driven.anchor is None or driven.anchor[0] is not handle:
-                driven.anchor = (handle, self.due_ns(handle))
+                driven.anchor = (handle, self.timer_ns(handle))
             target = driven.anchor[1] if driven.running() else self.world.next_interest(driven)
             anchor = driven.anchor[1]
             # a poll skipped at this very instant counts as done (before whatever pokes now, as on a real worker)
-            done = now + 1 if self.due_ns(handle) > now else now
+            done = now + 1 if self.timer_ns(handle) > now else now
             low = max(target, done, anchor)
             at = anchor + math.ceil((low - anchor) / driven.step_ns) * driven.step_ns
-            if at != self.due_ns(handle):
+            if at != self.timer_ns(handle):
                 handle._when = (at - self._origin) / SECOND  # type: ignore[attr-defined]
                 handle.key = (at - self._origin, handle.key[1])  # type: ignore[attr-defined]
                 moved = True
@@ -203,35 +122,36 @@ class WorkerLoop(VirtualLoop):
         return poll
 
     # -- the end ---------------------------------------------------------------------------------
-    def close_down(self, closers: list[Any]) -> None:
+    def close_down(self, closing: Iterable[Any] = ()) -> None:
         """The simulation closes: each worker shuts down as on SIGTERM (``Worker.close``: its jobs cancelled,
-        ``on_shutdown`` awaited, ``worker.py:852-878``), then whatever is left is cancelled; time jumps as they wait."""
-        self.closing = True
-        outer = events._get_running_loop()
-        events._set_running_loop(None)
+        ``on_shutdown`` awaited, ``worker.py:852-878``), then whatever is left is cancelled; time jumps as they wait.
+        ``closing`` holds the workers' ``close()`` coroutines."""
+        super().close_down(closing)
+
+    @contextlib.contextmanager
+    def _closing_scope(self) -> Iterator[None]:
         self.world.sim.wallclock.activate()  # on_shutdown reads the clock the simulation ends at
         try:
-            with self.world.process():
-                tasks = [contextvars.Context().run(self.create_task, closer) for closer in closers]
-                pending = [t for t in asyncio.all_tasks(self) if not t.done()]
-                jumps = 0
-                while pending and jumps < CLOSING_JUMPS:
-                    self._stopping = False
-                    self.run_until_complete(asyncio.wait(pending, timeout=None))
-                    pending = [t for t in asyncio.all_tasks(self) if not t.done()]
-                    if all(t.done() for t in tasks):
-                        for task in pending:
-                            task.cancel()
-                    jumps += 1
-                for task in tasks:
-                    if task.done() and not task.cancelled() and task.exception() is not None:
-                        self.world.escaped = self.world.escaped or task.exception()
+            with self.process():
+                yield
         finally:
             self.world.sim.wallclock.deactivate()
-            events._set_running_loop(outer)
-            if self._wake is not None:
-                self.world.sim.kernel.cancel(self._wake)
-            self.close()
+
+    def _begin_close(self, closing: Iterable[Any]) -> list[asyncio.Task[Any]]:
+        """Each closer runs as a task of its own, in a fresh context (no job's, no worker's)."""
+        return [contextvars.Context().run(self.create_task, closer) for closer in closing]
+
+    def _leftovers(self, pending: list[asyncio.Task[Any]], tasks: list[asyncio.Task[Any]]) -> None:
+        """Once every ``Worker.close`` is done, what is left is cancelled (before, it may be what they wait for)."""
+        if all(t.done() for t in tasks):
+            for task in pending:
+                task.cancel()
+
+    def _end_close(self, tasks: list[asyncio.Task[Any]]) -> None:
+        """A closer that failed fails the close (``world.escaped``, raised by ``ArqWorld.close``)."""
+        for task in tasks:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                self.world.escaped = self.world.escaped or task.exception()
 
 
 class _Timer(asyncio.TimerHandle):

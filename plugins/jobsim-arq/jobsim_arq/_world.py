@@ -25,10 +25,8 @@ simulation's clock (``_loop``). So what happens is arq's code deciding: its poll
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import dataclasses
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -36,7 +34,6 @@ import orjson
 import jobsim
 from jobsim._events import Event
 from jobsim._records import Attempt, Run
-from jobsim._steps import Execution
 from jobsim._time import MS, SECOND
 from jobsim.errors import InvalidArgument, JobsimError
 from jobsim.hooks import Adapted, end_run, escapes, output_bytes, refusing_handler
@@ -51,23 +48,6 @@ BACKEND = "arq"
 
 MAIN: contextvars.ContextVar[Driven | None] = contextvars.ContextVar("jobsim_arq_main", default=None)
 """The worker whose ``main()`` task (or a task it made) is running."""
-
-
-class _Process(Execution):
-    """``engine.x`` while the workers' loop runs: its clock is the process's (``time.sleep`` in a job blocks the
-    loop and moves it), and job code inside it is attributed to the job whose task is running."""
-
-    __slots__ = ("default",)
-
-    @property
-    def run_(self) -> Run:
-        held = CURRENT.get()
-        run: Run = held.run if held is not None else self.default
-        return run
-
-    @run_.setter
-    def run_(self, value: Run) -> None:
-        self.default = value
 
 
 @dataclasses.dataclass(eq=False)
@@ -124,7 +104,6 @@ class ArqWorld:
         self.installed = False
         self.closing = False
         self.escaped: BaseException | None = None
-        self._process: _Process | None = None
         self._placeholder_run: Run | None = None
 
     # -- adapting --------------------------------------------------------------------------------
@@ -385,24 +364,8 @@ class ArqWorld:
 
         return new_uuid(self.sim.rng)
 
-    @contextlib.contextmanager
-    def process(self) -> Iterator[None]:
-        """While the loop runs: ``engine.x`` is the process, on the clock the process has reached."""
-        engine = self.sim.engine
-        outer = engine.x
-        if self._process is None:
-            self._process = _Process(engine, self._placeholder(), 0, self.sim.kernel.now)
-        x = self._process
-        x.now = max(x.now, self.sim.kernel.now) if outer is None else max(x.now, outer.now)
-        engine.x = x
-        engine.move_clock(x.now)
-        self.sim.wallclock.move(x.now)
-        try:
-            yield
-        finally:
-            engine.x = outer
-
-    def _placeholder(self) -> Run:
+    def placeholder_run(self) -> Run:
+        """The run ``engine.x`` names while the workers' own code runs (``PumpedLoop.process``)."""
         if self._placeholder_run is None:
             fn = next(iter(self.functions.values()))
             self._placeholder_run = Run(fn, "arq-worker", [Event("arq/worker", {})], self.sim.kernel.now)

@@ -18,17 +18,14 @@ that BullMQ retries is a ``retry`` record with its delay.
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import dataclasses
 import json
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import jobsim
 from jobsim._events import Event
 from jobsim._records import Attempt, Run
-from jobsim._steps import Execution
 from jobsim._time import MS
 from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
 from jobsim.hooks import Adapted, escapes, refusing_handler
@@ -48,23 +45,6 @@ BACKEND = "bullmq"
 
 class JobFailed(Exception):
     """A failure bullmq recorded without an exception jobsim saw (its ``failedReason``)."""
-
-
-class _Process(Execution):
-    """``engine.x`` while the workers' loop runs: its clock is the process's (``time.sleep`` in a processor
-    blocks the loop and moves it), and job code inside it is attributed to the job whose task is running."""
-
-    __slots__ = ("default",)
-
-    @property
-    def run_(self) -> Run:
-        held = CURRENT.get()
-        run: Run = held.run if held is not None else self.default
-        return run
-
-    @run_.setter
-    def run_(self, value: Run) -> None:
-        self.default = value
 
 
 @dataclasses.dataclass(eq=False)
@@ -101,7 +81,6 @@ class BullMQWorld:
         self.tasks: list[Any] = []
         self.saved: list[tuple[Any, dict[str, Any]]] = []
         self.installed = False
-        self._process: _Process | None = None
         self.polls: list[int] = []  # when a worker's BZPOPMIN timed out (ns): the live test's tolerance counts them
         self.fast_forward = True
         self.starting: Any = None  # the worker whose run() the simulation is calling (_start)
@@ -281,24 +260,8 @@ class BullMQWorld:
         """``round(time.time() * 1000)``, as bullmq reads the clock."""
         return round(self.sim.now_ns() / MS)
 
-    @contextlib.contextmanager
-    def process(self) -> Iterator[None]:
-        """While the loop runs: ``engine.x`` is the process, on the clock the process has reached."""
-        engine = self.sim.engine
-        outer = engine.x
-        if self._process is None:
-            placeholder = self._placeholder()
-            self._process = _Process(engine, placeholder, 0, self.sim.kernel.now)
-        x = self._process
-        x.now = max(x.now, self.sim.kernel.now) if outer is None else max(x.now, outer.now)
-        engine.x = x
-        engine.move_clock(x.now)
-        try:
-            yield
-        finally:
-            engine.x = outer
-
-    def _placeholder(self) -> Run:
+    def placeholder_run(self) -> Run:
+        """The run ``engine.x`` names while the workers' own code runs (``PumpedLoop.process``)."""
         fn = next(iter(self.functions.values()), None) or self._function("bullmq")
         return Run(fn, "bullmq-worker", [Event("bullmq/worker", {})], self.sim.kernel.now)
 

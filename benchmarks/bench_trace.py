@@ -70,17 +70,17 @@ FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken"
 LAST = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson", "Hamilton", "Backus"]
 
 
-def person(i: int) -> dict[str, Any]:
-    first, last = FIRST[i % 10], LAST[(i // 10) % 10]
+def person(i: int, names: tuple[list[str], list[str]] = (FIRST, LAST)) -> dict[str, Any]:
+    first, last = names[0][i % 10], names[1][(i // 10) % 10]
     return {"userId": f"user_{i:05d}", "email": f"{first}.{last}{i}@gmail.com".lower(), "name": f"{first} {last}"}
 
 
-def calls() -> list[Any]:
+def calls(pool: int = POOL, names: tuple[list[str], list[str]] = (FIRST, LAST)) -> list[Any]:
     from jobsim._http import HttpCall
 
     out = []
-    for i in range(POOL):
-        who = person(i)
+    for i in range(pool):
+        who = person(i, names)
         request = httpx.Request("POST", f"https://crm.example.com/contacts?api_key=k3y{i}&source=web",
                                 json={"email": who["email"], "name": who["name"], "plan": "pro"},
                                 headers={"Authorization": f"Bearer sk_live_{i:024d}"})  # fmt: skip
@@ -89,12 +89,12 @@ def calls() -> list[Any]:
     return out
 
 
-def emails() -> list[Any]:
+def emails(pool: int = POOL, names: tuple[list[str], list[str]] = (FIRST, LAST)) -> list[Any]:
     from jobsim._email import Email
 
     out = []
-    for i in range(POOL):
-        who = person(i)
+    for i in range(pool):
+        who = person(i, names)
         out.append(Email(sender="hello@acme.test", to=[who["email"]], subject=f"Welcome, {who['name']}!",
                          text=f"Hi {who['name']}, your order is on its way.", html=f"<p>Hi {who['name']}</p>",
                          sent_at=dt.datetime(2025, 3, 3, tzinfo=dt.timezone.utc), provider="resend",
@@ -102,22 +102,26 @@ def emails() -> list[Any]:
     return out
 
 
-def build(records: int) -> Any:
+def build(records: int, *, people: int = PEOPLE, pool: int = POOL,
+          names: tuple[list[str], list[str]] = (FIRST, LAST)) -> Any:  # fmt: skip
     """A trace of ``records`` records, in the live form the engine appends.
 
     25 records per story, in the proportions of the example shop's week
     (``jobsim run examples``): 36% attempts, 16% events, 12% run starts, 12% run
     ends, 8% HTTP calls, 4% emails, 4% each sleeps, retries and clock advances.
+    ``people`` distinct people, ``pool`` distinct HTTP calls and emails, names drawn
+    from ``names`` (first, last): the redaction tests build a small one with their own
+    (``tests/_redactcorpus.py``).
     """
     from jobsim import Trace
 
     trace = Trace()
     add = trace.add
-    pool_calls, pool_emails = calls(), emails()
+    pool_calls, pool_emails = calls(pool, names), emails(pool, names)
     items = [{"sku": "tee", "qty": 1, "price": 24.0}, {"sku": "mug", "qty": 2, "price": 9.25}]
     for story in range(records // 25):
         at = START_NS + story * SECOND
-        who = person(story % PEOPLE)
+        who = person(story % people, names)
         runs = [f"run_{story:08d}_{k}" for k in range(3)]
         for k, name in enumerate(("user/created", "order/placed", "cart/abandoned")):
             data = {**who, "plan": "pro", "amount": 42.5 + story % 7, "items": items}
@@ -135,10 +139,10 @@ def build(records: int) -> Any:
                 fields["error"] = f"RuntimeError: card declined for {who['email']}"
             add(at, "attempt", fields)
         for k in range(2):
-            call = pool_calls[(2 * story + k) % POOL]
+            call = pool_calls[(2 * story + k) % pool]
             add(at, "http", {"method": "POST", "url": str(call.request.url), "status": 200, "call": call,
                              "function": f"fn-{k}", "run": runs[k]})  # fmt: skip
-        email = pool_emails[story % POOL]
+        email = pool_emails[story % pool]
         add(at, "email", {"provider": "resend", "to": list(email.to), "subject": email.subject,
                           "message_id": email.message_id, "email": email, "function": "fn-0", "run": runs[0]})
         add(at, "sleep", {"function": "fn-0", "run": runs[0], "step": "pause", "until": at + 3600 * SECOND})

@@ -13,6 +13,7 @@ compares the files with the ones jobsim 707c1bb (before the save speed-up) wrote
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,9 @@ from jobsim import Redaction, Trace
 from jobsim._email import Email
 from jobsim._http import HttpCall
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import bench_trace  # benchmarks/ is no package: its builder is shared, not copied
+
 SECOND = 1_000_000_000
 START_NS = 1_740_960_000 * SECOND
 FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Zoë", "Frances", "Ken", "Margaret", "Seán"]
@@ -32,60 +36,10 @@ LAST = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Ångström", "O'B
 AT = dt.datetime(2025, 3, 3, tzinfo=dt.timezone.utc)
 
 
-def person(i: int) -> dict[str, Any]:
-    first, last = FIRST[i % 10], LAST[(i // 10) % 10]
-    return {"userId": f"user_{i:05d}", "email": f"{first}.{last}{i}@gmail.com".lower(), "name": f"{first} {last}"}
-
-
 def shop(stories: int, pool: int = 17) -> Trace:
-    """The benchmark's trace (``benchmarks/bench_trace.py``), small: 25 records a story, pooled objects."""
-    calls, emails = [], []
-    for i in range(pool):
-        who = person(i)
-        request = httpx.Request("POST", f"https://crm.example.com/contacts?api_key=k3y{i}&source=web",
-                                json={"email": who["email"], "name": who["name"], "plan": "pro"},
-                                headers={"Authorization": f"Bearer sk_live_{i:024d}"})  # fmt: skip
-        response = httpx.Response(200, json={"contact": i, "status": "subscribed"}, request=request)
-        calls.append(HttpCall(request=request, response=response, at=AT))
-        emails.append(Email(sender="hello@acme.test", to=[who["email"]], subject=f"Welcome, {who['name']}!",
-                            text=f"Hi {who['name']}, your order is on its way.", html=f"<p>Hi {who['name']}</p>",
-                            sent_at=AT, provider="resend", message_id=f"msg-{i}"))  # fmt: skip
-    trace = Trace()
-    add = trace.add
-    items = [{"sku": "tee", "qty": 1, "price": 24.0}, {"sku": "mug", "qty": 2, "price": 9.25}]
-    for story in range(stories):
-        at = START_NS + story * SECOND
-        who = person(story % 53)
-        runs = [f"run_{story:08d}_{k}" for k in range(3)]
-        for k, name in enumerate(("user/created", "order/placed", "cart/abandoned")):
-            data = {**who, "plan": "pro", "amount": 42.5 + story % 7, "items": items}
-            add(at, "event", {"name": name, "id": f"evt_{story}_{k}", "data": data, "ts": at // 1_000_000,
-                              "origin": "input"})  # fmt: skip
-            add(at, "run.start", {"function": f"fn-{k}", "run": runs[k], "n": story + 1, "event": name})
-        url = f"https://crm.example.com/contacts?api_key=k3y{story}&source=web"
-        add(at, "attempt", {"function": "fn-0", "run": runs[0], "step": "crm", "attempt": 0,
-                            "error": f"HTTPStatusError: Server error '503' for url '{url}'"})  # fmt: skip
-        add(at, "retry", {"function": "fn-0", "run": runs[0], "step": "crm", "attempt": 1, "at": at + SECOND,
-                          "delay": SECOND})  # fmt: skip
-        for k, step in enumerate(("crm", "mail", "pause", "reserve", "charge", "ship", "notify", "track")):
-            fields = {"function": f"fn-{k % 3}", "run": runs[k % 3], "step": step, "attempt": 0}
-            if k == 4:
-                fields["error"] = f"RuntimeError: card declined for {who['email']}"
-            add(at, "attempt", fields)
-        for k in range(2):
-            call = calls[(2 * story + k) % pool]
-            add(at, "http", {"method": "POST", "url": str(call.request.url), "status": 200, "call": call,
-                             "function": f"fn-{k}", "run": runs[k]})  # fmt: skip
-        email = emails[story % pool]
-        add(at, "email", {"provider": "resend", "to": list(email.to), "subject": email.subject,
-                          "message_id": email.message_id, "email": email, "function": "fn-0", "run": runs[0]})
-        add(at, "sleep", {"function": "fn-0", "run": runs[0], "step": "pause", "until": at + 3600 * SECOND})
-        add(at, "event", {"name": "user/welcomed", "id": f"emit_{story}", "data": {"email": who["email"]},
-                          "ts": at // 1_000_000, "origin": "job", "function": "fn-0", "run": runs[0]})  # fmt: skip
-        for k in range(3):
-            add(at, "run.end", {"function": f"fn-{k}", "run": runs[k], "status": "completed",
-                                "output": orjson.dumps({"contact": story, "email": who["email"]})})  # fmt: skip
-        add(at, "advance", {"until": at + SECOND, "idle": False})
+    """The benchmark's trace (``benchmarks/bench_trace.py``), small: 25 records a story, 53 people, ``pool``
+    pooled calls and emails, and names with accents and apostrophes."""
+    trace: Trace = bench_trace.build(stories * 25, people=53, pool=pool, names=(FIRST, LAST))
     return trace
 
 

@@ -259,7 +259,8 @@ def delete(world: RQWorld, job: Any, *, pipeline: Any, remove_from_queue: Any, d
     """``Job.delete`` (``rq/job.py:1415-1450``): out of its queue (unless ``remove_from_queue=False``) and of the
     registry its status puts it in (``_remove_from_registries``), ``delete_dependents=True`` deletes the
     dependents still waiting for it (each with ``remove_from_queue=False``, ``rq/job.py:1452-1467``), then
-    the hash, the dependents set and the result stream go. A job that had not run ends ``cancelled``.
+    the hash, the dependents set and the result stream go. A job that had not run ends ``cancelled``. A job whose key is
+    already gone (deleted, expired) raises ``InvalidJobOperation``, as ``_fetch_status`` does in RQ 3.0.
 
     A running job is refused: RQ would delete it while its work horse runs on and saves it again at the end."""
     if pipeline is not None:
@@ -270,8 +271,12 @@ def delete(world: RQWorld, job: Any, *, pipeline: Any, remove_from_queue: Any, d
         if not isinstance(value, bool):
             raise InvalidArgument.build(name, value, "True or False")
     held = world.jobs[job.id]
+    if world.gone(held):  # _remove_from_registries -> _fetch_status(): HGET finds no key (rq/job.py:432-437, 1359)
+        from rq.exceptions import InvalidJobOperation
+
+        raise InvalidJobOperation(f"Failed to retrieve status for job: {job.id} ({world.missing(held)})")
     status = world.status(job)
-    if status == JobStatus.STARTED and not world.gone(held):
+    if status == JobStatus.STARTED:
         raise UnsupportedFeature(
             f"job.delete() of RQ job {job.id} ({job.func_name}) while it runs: RQ deletes its key while the work "
             "horse runs on and saves it again as it ends, which jobsim-rq does not model. Stop it first "

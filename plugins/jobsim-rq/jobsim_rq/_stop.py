@@ -135,6 +135,8 @@ class Stopping(Lifecycle):
                 f"job.cancel(pipeline=...) of RQ job {job.id}: jobsim-rq does not simulate Redis pipelines; "
                 "call job.cancel() without one", system="rq", feature="cancel(pipeline=)",
             )  # fmt: skip
+        if self.gone(held):  # is_canceled -> get_status(): HGET finds no key (rq/job.py:432-437, 1255)
+            raise InvalidJobOperation(f"Failed to retrieve status for job: {job.id} ({self.missing(held)})")
         status = self.status(job)
         if status == JobStatus.CANCELED:
             raise InvalidJobOperation(f"Cannot cancel already canceled job: {job.id}")

@@ -418,3 +418,27 @@ def test_delete_without_leaving_the_list_and_entries_that_never_expire(queue):
         with pytest.raises(OverflowError):  # datetime.fromtimestamp(inf), as in RQ
             queue.finished_job_registry.get_expiration_time(kept)
         assert kept.latest_result().return_value == 4 and failed.get_status() == JobStatus.FAILED
+
+
+def test_cancel_and_delete_of_a_job_whose_key_is_gone_raise_as_rq_does(queue):
+    """RQ 3.0 reads the stored status first (``is_canceled``, ``_remove_from_registries`` -> ``_fetch_status``),
+    so ``cancel()``/``delete()`` of a deleted or expired job raise ``InvalidJobOperation`` (checked against a
+    real Redis) -- and nothing lands in the canceled registry."""
+    with jobsim.Simulation(queue, start=START) as sim:
+        deleted = queue.enqueue(double, 1)
+        deleted.delete()
+        for call in (deleted.cancel, deleted.delete):
+            with pytest.raises(InvalidJobOperation, match=f"Failed to retrieve status for job: {deleted.id}"):
+                call()
+        blocker = queue.enqueue(nap, 100)
+        expired = queue.enqueue(double, 2, ttl=10)
+        sim.advance("20s")  # the blocker runs; the queued job's key expired at 10 s
+        with pytest.raises(InvalidJobOperation, match="expired the job's key"):
+            expired.cancel()
+        with pytest.raises(InvalidJobOperation, match="Failed to retrieve status"):
+            queue.finished_job_registry.remove(expired, delete_job=True)
+        canceled = queue.canceled_job_registry
+        assert canceled.get_job_ids() == [] and canceled.count == 0 and expired not in canceled
+        assert queue.job_ids == [expired.id]  # its id stays listed until a worker pops and skips it
+        sim.run_until_idle()
+        assert blocker.get_status() == JobStatus.FINISHED and queue.count == 0

@@ -159,7 +159,7 @@ class Stopping(Lifecycle):
         self.store.add(now, job.origin, "canceled", job.id, whole_seconds(now))  # CanceledJobRegistry.add(ttl=0)
         job._status = JobStatus.CANCELED
         run = held.run
-        if run.status in ("queued", "waiting"):
+        if run.status in ("queued", "waiting", "retrying"):  # retrying: scheduled for its Retry's next attempt
             run.status, run.end_ns = "cancelled", now
             self.sim.trace.add(now, "run.end", {"function": run.function.id, "run": run.id, "status": "cancelled",
                                                 "rq": "canceled"})  # fmt: skip

@@ -442,3 +442,19 @@ def test_cancel_and_delete_of_a_job_whose_key_is_gone_raise_as_rq_does(queue):
         assert queue.job_ids == [expired.id]  # its id stays listed until a worker pops and skips it
         sim.run_until_idle()
         assert blocker.get_status() == JobStatus.FINISHED and queue.count == 0
+
+
+def test_cancel_of_a_job_waiting_for_its_retry_ends_its_run(queue):
+    """A job scheduled for its ``Retry``'s next attempt is canceled out of the scheduled registry; its run ends
+    ``cancelled`` at that instant (it stayed ``retrying`` for ever), and the scheduler never queues it."""
+    with jobsim.Simulation(queue, start=START) as sim:
+        job = queue.enqueue(broken, retry=Retry(max=1, interval=60))
+        sim.advance("10s")
+        assert job.get_status() == JobStatus.SCHEDULED and sim.runs()[0].status == "retrying"
+        assert job.cancel() == {}
+        assert queue.scheduled_job_registry.get_job_ids() == []
+        assert queue.canceled_job_registry.get_job_ids() == [job.id]
+        sim.run_until_idle()
+        (run,) = sim.runs()
+        assert run.status == "cancelled" and (run.end_ns - sim.start_ns) / SECOND == 10
+        assert len(run.attempts) == 1 and job.get_status() == JobStatus.CANCELED and queue.count == 0

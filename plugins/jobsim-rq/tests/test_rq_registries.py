@@ -458,3 +458,26 @@ def test_cancel_of_a_job_waiting_for_its_retry_ends_its_run(queue):
         (run,) = sim.runs()
         assert run.status == "cancelled" and (run.end_ns - sim.start_ns) / SECOND == 10
         assert len(run.attempts) == 1 and job.get_status() == JobStatus.CANCELED and queue.count == 0
+
+
+def test_a_finished_job_requeued_keeps_its_result_ttl_expiry(queue):
+    """``registry.requeue`` runs ``_enqueue_job``, whose ``job.cleanup(ttl=None)`` leaves the ``EXPIRE`` of the
+    job's ``result_ttl`` in place (checked on a real Redis: ``TTL`` 99 before and after the requeue); if the job
+    waits past it, the key is gone and the worker skips it. The timeline says so (not "after it failed")."""
+    with jobsim.Simulation(queue, start=START) as sim:
+        job = queue.enqueue(double, 1, result_ttl=100)
+        sim.advance("50s")
+        blocker = queue.enqueue(nap, 150)
+        sim.advance("1s")
+        queue.finished_job_registry.requeue(job)
+        assert queue.job_ids == [job.id] and job.get_status() == JobStatus.QUEUED
+        sim.advance("48s")
+        assert Job.exists(job.id)
+        sim.advance("1s")  # 100 s after it finished at 0 s
+        assert not Job.exists(job.id) and queue.count == 1
+        sim.run_until_idle()
+        run = next(r for r in sim.runs() if r.id == job.id)
+        assert run.status == "lost" and (run.end_ns - sim.start_ns) / SECOND == 100
+        assert blocker.get_status() == JobStatus.FINISHED and queue.count == 0
+    assert ("expired on queue 'default' (queued): result_ttl=100 s after it finished, before it ran again; RQ drops it"
+            in sim.timeline())  # fmt: skip

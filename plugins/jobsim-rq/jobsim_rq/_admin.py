@@ -144,8 +144,18 @@ def contains(world: RQWorld, registry: Any, item: Any) -> bool:
 
 
 def expiration_time(world: RQWorld, registry: Any, job: Any) -> dt.datetime:
-    """``BaseRegistry.get_expiration_time`` (``rq/registry.py:187-194``): the entry's score as a UTC datetime."""
+    """``BaseRegistry.get_expiration_time`` (``rq/registry.py:187-194``): the entry's score as a UTC datetime.
+    Refused for the started registry, where RQ's own ``ZSCORE key job.id`` misses the ``job_id:execution_id``
+    members and raises ``TypeError`` (checked on a real Redis)."""
     job_id = _job_id(job, "job")
+    if registry_kind(registry) == "started":
+        raise UnsupportedFeature(
+            f"StartedJobRegistry.get_expiration_time(job) of RQ job {job_id}: RQ 3.0 reads ZSCORE of the bare job id, "
+            "but the started registry's members are 'job_id:execution_id', so on a real Redis it finds no score and "
+            "raises TypeError. Read the entry's score with get_expired_job_ids(timestamp) (RQ parses the members "
+            "there) or check membership with `job in registry`", system="rq",
+            feature="StartedJobRegistry.get_expiration_time",
+        )  # fmt: skip
     score = entries(world, registry).get(job_id)
     if score is None:
         name = _REGISTRY_NAMES[registry_kind(registry)]

@@ -182,11 +182,14 @@ def test_started_registry_scores_follow_the_heartbeats(queue):
         sim.advance("10s")
         started = queue.started_job_registry
         # prepare_execution: floor(start) + min(timeout 180, job_monitoring_interval 30) + 60
-        assert started.get_expiration_time(job) == at(90)
+        assert started.get_expired_job_ids(T0 + 89) == [] and started.get_expired_job_ids(T0 + 90) == [job.id]
+        with pytest.raises(jobsim.UnsupportedFeature, match=r"members are 'job_id:execution_id'.*raises TypeError"):
+            started.get_expiration_time(job)  # RQ 3.0 looks the bare id up: TypeError on a real Redis
         [(job_id, execution_id)] = started.get_job_and_execution_ids()
         assert job_id == job.id and len(execution_id) == 32
         sim.advance("35s")  # one heartbeat at 30 s: 30 + 30 + 60
-        assert started.get_expiration_time(job) == at(120) and started.get_expired_job_ids() == []
+        assert started.get_expired_job_ids(T0 + 119) == [] and started.get_expired_job_ids(T0 + 120) == [job.id]
+        assert started.get_expired_job_ids() == []
         started.cleanup()  # nothing has expired: nothing to do
         sim.run_until_idle()
         assert started.count == 0 and job.latest_result().execution_id == execution_id
@@ -328,7 +331,8 @@ def test_stopped_dead_horse_and_abandoned_jobs_leave_rqs_own_failure_texts():
                                                     "(signal 9); ")  # fmt: skip
         assert queue.failed_job_registry.get_job_ids() == sorted([stopped.id, horse.id])
         assert queue.started_job_registry.get_job_ids() == [lost.id] and lost.latest_result() is None
-        assert queue.started_job_registry.get_expiration_time(lost) == at(100)  # 10 + 90: no heartbeat before 30
+        started = queue.started_job_registry  # lost's entry: 10 + 90, no heartbeat before the crash at 30
+        assert started.get_expired_job_ids(T0 + 99) == [] and started.get_expired_job_ids(T0 + 100) == [lost.id]
         sim.run_until_idle()
         result = lost.latest_result()
         assert result.type == Result.Type.FAILED and result.worker_name == ""

@@ -124,8 +124,9 @@ class Stopping(Lifecycle):
         and the scheduler's registry (``_remove_from_registries(remove_from_queue=True)``), so no worker or
         scheduler takes it; its run ends ``cancelled``. Deferred dependents stay deferred (a canceled
         dependency is never met, ``rq/job.py:1891``) unless ``enqueue_dependents=True`` moves those whose
-        other dependencies are met to their queues (``move_dependents_to_ready``). A job that is running
-        is refused: RQ would mark it canceled while its work horse runs on and then reports it.
+        other dependencies are met to their queues (``move_dependents_to_ready``; the others stay its dependents,
+        freed if it is requeued and ends). A job that is running is refused: RQ would mark it canceled while its
+        work horse runs on and then reports it.
         ``remove_from_dependencies`` needs nothing more here: a canceled dependent is never released."""
         from rq.exceptions import InvalidJobOperation
 
@@ -165,13 +166,17 @@ class Stopping(Lifecycle):
                                                 "rq": "canceled"})  # fmt: skip
         moved: dict[str, list[str]] = {}
         if enqueue_dependents:
+            kept = []  # move_dependents_to_ready SREMs only the jobs it moves (rq/queue.py:1604-1609)
             for dependent in self.dependents.pop(job.id, []):
                 if dependent.job._status != JobStatus.DEFERRED or self.gone(dependent):
                     continue
                 if any(dep_id != job.id for dep_id in self._unmet(dependent.job)):
+                    kept.append(dependent)  # still waiting for another job: freed if this one is requeued and ends
                     continue
                 self.push(dependent.queue, dependent.job, at_front=dependent.job.should_enqueue_at_front())
                 moved.setdefault(dependent.queue.name, []).append(dependent.job.id)
+            if kept:
+                self.dependents[job.id] = kept
         return moved
 
     def _stop_arrives(self, held: Held, at: int) -> None:

@@ -485,3 +485,22 @@ def test_a_finished_job_requeued_keeps_its_result_ttl_expiry(queue):
         assert blocker.get_status() == JobStatus.FINISHED and queue.count == 0
     assert ("expired on queue 'default' (queued): result_ttl=100 s after it finished, before it ran again; RQ drops it"
             in sim.timeline())  # fmt: skip
+
+
+def test_cancel_with_enqueue_dependents_keeps_the_dependents_it_does_not_move(queue):
+    """``move_dependents_to_ready`` only ``SREM``s the dependents it moves (``rq/queue.py:1604-1609``): one still
+    waiting for another job stays in the canceled job's dependents set, so once that job is requeued from the
+    canceled registry and finishes, it frees the dependent (checked with a real Redis and worker)."""
+    with jobsim.Simulation(queue, start=START) as sim:
+        blocker = queue.enqueue(nap, 10)
+        parent = queue.enqueue(double, 1)
+        other = queue.enqueue(double, 2)
+        child = queue.enqueue(double, 3, depends_on=[parent, other])
+        sim.advance("1s")
+        assert parent.cancel(enqueue_dependents=True) == {}  # other has not finished: child stays deferred
+        assert queue.deferred_job_registry.get_job_ids() == [child.id]
+        queue.canceled_job_registry.requeue(parent)
+        assert queue.job_ids == [other.id, parent.id]
+        sim.run_until_idle()
+        assert [j.get_status() for j in (blocker, other, parent, child)] == [JobStatus.FINISHED] * 4
+        assert (sim.runs(double)[2].attempts[0].start_ns - sim.start_ns) / SECOND == 10

@@ -504,3 +504,23 @@ def test_cancel_with_enqueue_dependents_keeps_the_dependents_it_does_not_move(qu
         sim.run_until_idle()
         assert [j.get_status() for j in (blocker, other, parent, child)] == [JobStatus.FINISHED] * 4
         assert (sim.runs(double)[2].attempts[0].start_ns - sim.start_ns) / SECOND == 10
+
+
+def test_requeue_of_a_canceled_job_whose_key_expired_saves_it_again(queue):
+    """A canceled job keeps its ``ttl`` expiry and its canceled entry (no cleanup); ``registry.requeue(job)`` of
+    the ``Job`` itself ZREMs the entry and ``_enqueue_job`` saves the hash again (checked on a real Redis: the
+    key is back with its ``ttl``, and a worker runs it). Its run, ``lost`` at the expiry, is queued again."""
+    with jobsim.Simulation(queue, start=START) as sim:
+        blocker = queue.enqueue(nap, 20)
+        job = queue.enqueue(double, 4, ttl=10)
+        sim.advance("1s")
+        job.cancel()
+        sim.advance("20s")  # the key expired at 10 s; the blocker ended at 20 s
+        assert not Job.exists(job.id) and queue.canceled_job_registry.get_job_ids() == [job.id]
+        assert queue.canceled_job_registry.requeue(job) is job
+        assert Job.exists(job.id) and queue.job_ids == [job.id] and job.get_status() == JobStatus.QUEUED
+        sim.run_until_idle()
+        assert job.get_status() == JobStatus.FINISHED and job.return_value() == 8
+        run = sim.runs(double)[0]
+        assert run.status == "completed" and (run.attempts[0].start_ns - sim.start_ns) / SECOND == 21
+        assert blocker.get_status() == JobStatus.FINISHED

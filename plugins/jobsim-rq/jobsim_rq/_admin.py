@@ -205,7 +205,9 @@ def requeue(world: RQWorld, registry: Any, job_or_id: Any, at_front: Any) -> Any
     The entry is removed (``ZREM``; nothing removed: ``InvalidJobOperation`` -- always so for the started
     registry, whose members are ``job_id:execution_id``), ``started_at``/``ended_at`` cleared and the job
     queued on its origin queue with ``_enqueue_job`` (``status`` ``queued``, ``enqueued_at`` now, ``ttl``
-    applied again; ``retries_left`` is not reset). Its jobsim run is open again: ``queued``, then a new
+    applied again; ``retries_left`` is not reset). Given the ``Job`` itself, RQ requeues it even once its key
+    has expired while the entry stayed (a canceled or deferred job's ``ttl``): ``job.save()`` writes the hash
+    back, so the job exists again and runs. Its jobsim run is open again: ``queued``, then a new
     attempt, then a new end.
     """
     from rq.exceptions import InvalidJobOperation, NoSuchJobError
@@ -227,6 +229,8 @@ def requeue(world: RQWorld, registry: Any, job_or_id: Any, at_front: Any) -> Any
                                   "from it")  # fmt: skip
     job = held.job
     world.store.remove(now, registry.name, kind, job_id)
+    if world.gone(held):  # a Job whose key expired (a canceled or deferred job's ttl): _enqueue_job saves it again
+        held.gone_at, held.gone_why = None, ""
     if held.due_timer is not None:  # requeued from the scheduled registry: the scheduler will not see it again
         world.sim.kernel.cancel(held.due_timer)
         held.due_timer = None

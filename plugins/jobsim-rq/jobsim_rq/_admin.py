@@ -228,6 +228,13 @@ def requeue(world: RQWorld, registry: Any, job_or_id: Any, at_front: Any) -> Any
                                   f"{registry.name!r} at {world.now().isoformat()}, so it cannot be requeued "
                                   "from it")  # fmt: skip
     job = held.job
+    if world.status(job) == JobStatus.STARTED and not world.gone(held):  # a Repeat run, still in the finished one
+        raise UnsupportedFeature(
+            f"{_REGISTRY_NAMES[kind]}.requeue() of RQ job {job_id} ({job.func_name}) while it runs (a repeat of a "
+            "Repeat job is still in the finished registry): RQ queues it again while its work horse runs on, so it "
+            "would run twice at once and end twice, which jobsim-rq does not model. Requeue it once it has ended",
+            system="rq", feature="requeue a started job",
+        )  # fmt: skip
     world.store.remove(now, registry.name, kind, job_id)
     if world.gone(held):  # a Job whose key expired (a canceled or deferred job's ttl): _enqueue_job saves it again
         held.gone_at, held.gone_why = None, ""

@@ -12,7 +12,7 @@ import datetime as dt
 import time
 
 import pytest
-from rq import Retry
+from rq import Repeat, Retry
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Dependency, Job, JobStatus
 from rq.registry import (
@@ -524,3 +524,23 @@ def test_requeue_of_a_canceled_job_whose_key_expired_saves_it_again(queue):
         run = sim.runs(double)[0]
         assert run.status == "completed" and (run.attempts[0].start_ns - sim.start_ns) / SECOND == 21
         assert blocker.get_status() == JobStatus.FINISHED
+
+
+def test_requeue_of_a_repeat_that_is_running_is_refused(queue):
+    """A ``Repeat`` job's repeat runs while its first success is still in the finished registry; requeueing it
+    then would queue it a second time while it runs (two executions at once, two ends of one run): refused by
+    name, and nothing changes -- the entry stays and the repeat ends as planned."""
+    with jobsim.Simulation(queue, start=START) as sim:
+        job = queue.enqueue(nap, 10, repeat=Repeat(times=1, interval=0))
+        sim.advance("15s")  # the repeat runs from 10 s to 20 s
+        finished = queue.finished_job_registry
+        assert job.get_status() == JobStatus.STARTED and job in finished
+        with pytest.raises(jobsim.UnsupportedFeature, match="while it runs"):
+            finished.requeue(job)
+        assert job in finished and queue.job_ids == []
+        sim.run_until_idle()
+        (run,) = sim.runs()
+        assert run.status == "completed" and (run.end_ns - sim.start_ns) / SECOND == 20 and len(run.attempts) == 2
+        assert finished.requeue(job) is job  # once it has ended
+        sim.run_until_idle()
+        assert len(run.attempts) == 3 and job.get_status() == JobStatus.FINISHED

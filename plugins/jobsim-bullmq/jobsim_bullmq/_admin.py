@@ -81,7 +81,7 @@ def _locked(store: Store, q: QueueState, rec: JobHash, children: bool) -> bool:
     if store.lock_of(rec) is not None:
         return True
     if children:
-        for key in rec.dependencies:
+        for key in sorted(rec.dependencies):  # SMEMBERS: any order gives the same answer; sorted for one trace
             found = store.job_by_key(key)
             if found is not None and _locked(store, found[0], found[1], children):
                 return True
@@ -101,14 +101,18 @@ def remove(store: Store, q: QueueState, job_id: str, children: bool) -> int:
 
 
 def _remove_with_children(store: Store, q: QueueState, job_id: str, children: bool) -> None:
-    """``removeJobWithChildren`` (``removeJob-2.lua:296-320``)."""
+    """``removeJobWithChildren`` (``removeJob-2.lua:296-320``), children depth first: ``processed`` and ``failed``
+    (hashes: insertion order), ``unsuccessful`` (``ZRANGE``: by score, then key), then the pending ones
+    (``SMEMBERS``, whose order Redis leaves unspecified: taken here by key, so one seed gives one trace -- a Python
+    ``set`` of strings would follow ``PYTHONHASHSEED``)."""
     rec = q.jobs.get(job_id)
     if rec is None:
         _state_of(store, q, job_id)
         return
     _leave_parent(store, q, rec)
     if children:
-        for key in [*rec.processed, *rec.failed_children, *rec.unsuccessful, *rec.dependencies]:
+        unsuccessful = sorted(rec.unsuccessful, key=lambda k: (rec.unsuccessful[k], k))
+        for key in [*rec.processed, *rec.failed_children, *unsuccessful, *sorted(rec.dependencies)]:
             found = store.job_by_key(key)
             if found is not None:
                 _remove_with_children(store, found[0], found[1].id, children)

@@ -157,3 +157,42 @@ def test_removing_a_flow_child_releases_its_parent_and_removing_a_parent_takes_i
     parents = [r for r in sim.runs("q") if r.event.data["name"] == "parent"]
     assert [((r.attempts[0].start_ns - sim.start_ns) / SECOND, r.output) for r in parents] == [
         (6.0, ["a", "b"]), (9.0, ["a"])]
+
+
+REMOVE_FLOW = """
+import asyncio, sys
+from bullmq import FlowProducer, Queue, Worker
+import jobsim
+NOWHERE = "redis://127.0.0.1:1/0"
+async def quick(job, token):
+    await asyncio.sleep(1)
+with jobsim.Simulation(Worker("q", quick, {"autorun": False, "connection": NOWHERE}), start="2025-03-01T00:00:00Z",
+                       seed=3) as sim:
+    children = [{"name": f"c{i}", "queueName": "q", "data": {}, "opts": {"delay": 5000}} for i in range(8)]
+    tree = asyncio.run(FlowProducer({"connection": NOWHERE}).add({"name": "p", "queueName": "q", "data": {},
+                                                                   "children": children}))
+    sim.advance("1s")
+    asyncio.run(tree["job"].remove({"removeChildren": True}))
+print([r.data["run"] for r in sim.trace if r.kind == "bullmq.removed"])
+"""
+
+
+def test_remove_with_children_takes_the_pending_children_in_one_order_whatever_the_hash_seed():
+    """``removeJobChildren`` reads the pending children with ``SMEMBERS`` (unspecified order); the simulation takes
+    them by key, so the same seed gives the same ``removed`` order in any process (it followed ``PYTHONHASHSEED``)."""
+    import os
+    import subprocess
+    import sys
+
+    outputs = set()
+    for hash_seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": os.pathsep.join(sys.path)}
+        done = subprocess.run([sys.executable, "-c", REMOVE_FLOW], env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        outputs.add(done.stdout.strip().splitlines()[-1])
+    assert len(outputs) == 1, outputs  # one order, whatever the hash seed
+    (removed,) = outputs
+    import ast
+
+    ids = ast.literal_eval(removed)  # the list the child process printed
+    assert len(ids) == 9 and ids[:8] == sorted(ids[:8])  # the children by key, then the parent

@@ -144,8 +144,18 @@ def contains(world: RQWorld, registry: Any, item: Any) -> bool:
 
 
 def expiration_time(world: RQWorld, registry: Any, job: Any) -> dt.datetime:
-    """``BaseRegistry.get_expiration_time`` (``rq/registry.py:187-194``): the entry's score as a UTC datetime."""
+    """``BaseRegistry.get_expiration_time`` (``rq/registry.py:187-194``): the entry's score as a UTC datetime.
+    Refused for the started registry, where RQ's own ``ZSCORE key job.id`` misses the ``job_id:execution_id``
+    members and raises ``TypeError`` (checked on a real Redis)."""
     job_id = _job_id(job, "job")
+    if registry_kind(registry) == "started":
+        raise UnsupportedFeature(
+            f"StartedJobRegistry.get_expiration_time(job) of RQ job {job_id}: RQ 3.0 reads ZSCORE of the bare job id, "
+            "but the started registry's members are 'job_id:execution_id', so on a real Redis it finds no score and "
+            "raises TypeError. Read the entry's score with get_expired_job_ids(timestamp) (RQ parses the members "
+            "there) or check membership with `job in registry`", system="rq",
+            feature="StartedJobRegistry.get_expiration_time",
+        )  # fmt: skip
     score = entries(world, registry).get(job_id)
     if score is None:
         name = _REGISTRY_NAMES[registry_kind(registry)]
@@ -195,7 +205,9 @@ def requeue(world: RQWorld, registry: Any, job_or_id: Any, at_front: Any) -> Any
     The entry is removed (``ZREM``; nothing removed: ``InvalidJobOperation`` -- always so for the started
     registry, whose members are ``job_id:execution_id``), ``started_at``/``ended_at`` cleared and the job
     queued on its origin queue with ``_enqueue_job`` (``status`` ``queued``, ``enqueued_at`` now, ``ttl``
-    applied again; ``retries_left`` is not reset). Its jobsim run is open again: ``queued``, then a new
+    applied again; ``retries_left`` is not reset). Given the ``Job`` itself, RQ requeues it even once its key
+    has expired while the entry stayed (a canceled or deferred job's ``ttl``): ``job.save()`` writes the hash
+    back, so the job exists again and runs. Its jobsim run is open again: ``queued``, then a new
     attempt, then a new end.
     """
     from rq.exceptions import InvalidJobOperation, NoSuchJobError
@@ -216,7 +228,16 @@ def requeue(world: RQWorld, registry: Any, job_or_id: Any, at_front: Any) -> Any
                                   f"{registry.name!r} at {world.now().isoformat()}, so it cannot be requeued "
                                   "from it")  # fmt: skip
     job = held.job
+    if world.status(job) == JobStatus.STARTED and not world.gone(held):  # a Repeat run, still in the finished one
+        raise UnsupportedFeature(
+            f"{_REGISTRY_NAMES[kind]}.requeue() of RQ job {job_id} ({job.func_name}) while it runs (a repeat of a "
+            "Repeat job is still in the finished registry): RQ queues it again while its work horse runs on, so it "
+            "would run twice at once and end twice, which jobsim-rq does not model. Requeue it once it has ended",
+            system="rq", feature="requeue a started job",
+        )  # fmt: skip
     world.store.remove(now, registry.name, kind, job_id)
+    if world.gone(held):  # a Job whose key expired (a canceled or deferred job's ttl): _enqueue_job saves it again
+        held.gone_at, held.gone_why = None, ""
     if held.due_timer is not None:  # requeued from the scheduled registry: the scheduler will not see it again
         world.sim.kernel.cancel(held.due_timer)
         held.due_timer = None
@@ -259,7 +280,8 @@ def delete(world: RQWorld, job: Any, *, pipeline: Any, remove_from_queue: Any, d
     """``Job.delete`` (``rq/job.py:1415-1450``): out of its queue (unless ``remove_from_queue=False``) and of the
     registry its status puts it in (``_remove_from_registries``), ``delete_dependents=True`` deletes the
     dependents still waiting for it (each with ``remove_from_queue=False``, ``rq/job.py:1452-1467``), then
-    the hash, the dependents set and the result stream go. A job that had not run ends ``cancelled``.
+    the hash, the dependents set and the result stream go. A job that had not run ends ``cancelled``. A job whose key is
+    already gone (deleted, expired) raises ``InvalidJobOperation``, as ``_fetch_status`` does in RQ 3.0.
 
     A running job is refused: RQ would delete it while its work horse runs on and saves it again at the end."""
     if pipeline is not None:
@@ -270,8 +292,12 @@ def delete(world: RQWorld, job: Any, *, pipeline: Any, remove_from_queue: Any, d
         if not isinstance(value, bool):
             raise InvalidArgument.build(name, value, "True or False")
     held = world.jobs[job.id]
+    if world.gone(held):  # _remove_from_registries -> _fetch_status(): HGET finds no key (rq/job.py:432-437, 1359)
+        from rq.exceptions import InvalidJobOperation
+
+        raise InvalidJobOperation(f"Failed to retrieve status for job: {job.id} ({world.missing(held)})")
     status = world.status(job)
-    if status == JobStatus.STARTED and not world.gone(held):
+    if status == JobStatus.STARTED:
         raise UnsupportedFeature(
             f"job.delete() of RQ job {job.id} ({job.func_name}) while it runs: RQ deletes its key while the work "
             "horse runs on and saves it again as it ends, which jobsim-rq does not model. Stop it first "

@@ -124,8 +124,9 @@ class Stopping(Lifecycle):
         and the scheduler's registry (``_remove_from_registries(remove_from_queue=True)``), so no worker or
         scheduler takes it; its run ends ``cancelled``. Deferred dependents stay deferred (a canceled
         dependency is never met, ``rq/job.py:1891``) unless ``enqueue_dependents=True`` moves those whose
-        other dependencies are met to their queues (``move_dependents_to_ready``). A job that is running
-        is refused: RQ would mark it canceled while its work horse runs on and then reports it.
+        other dependencies are met to their queues (``move_dependents_to_ready``; the others stay its dependents,
+        freed if it is requeued and ends). A job that is running is refused: RQ would mark it canceled while its
+        work horse runs on and then reports it.
         ``remove_from_dependencies`` needs nothing more here: a canceled dependent is never released."""
         from rq.exceptions import InvalidJobOperation
 
@@ -135,6 +136,8 @@ class Stopping(Lifecycle):
                 f"job.cancel(pipeline=...) of RQ job {job.id}: jobsim-rq does not simulate Redis pipelines; "
                 "call job.cancel() without one", system="rq", feature="cancel(pipeline=)",
             )  # fmt: skip
+        if self.gone(held):  # is_canceled -> get_status(): HGET finds no key (rq/job.py:432-437, 1255)
+            raise InvalidJobOperation(f"Failed to retrieve status for job: {job.id} ({self.missing(held)})")
         status = self.status(job)
         if status == JobStatus.CANCELED:
             raise InvalidJobOperation(f"Cannot cancel already canceled job: {job.id}")
@@ -157,19 +160,23 @@ class Stopping(Lifecycle):
         self.store.add(now, job.origin, "canceled", job.id, whole_seconds(now))  # CanceledJobRegistry.add(ttl=0)
         job._status = JobStatus.CANCELED
         run = held.run
-        if run.status in ("queued", "waiting"):
+        if run.status in ("queued", "waiting", "retrying"):  # retrying: scheduled for its Retry's next attempt
             run.status, run.end_ns = "cancelled", now
             self.sim.trace.add(now, "run.end", {"function": run.function.id, "run": run.id, "status": "cancelled",
                                                 "rq": "canceled"})  # fmt: skip
         moved: dict[str, list[str]] = {}
         if enqueue_dependents:
+            kept = []  # move_dependents_to_ready SREMs only the jobs it moves (rq/queue.py:1604-1609)
             for dependent in self.dependents.pop(job.id, []):
                 if dependent.job._status != JobStatus.DEFERRED or self.gone(dependent):
                     continue
                 if any(dep_id != job.id for dep_id in self._unmet(dependent.job)):
+                    kept.append(dependent)  # still waiting for another job: freed if this one is requeued and ends
                     continue
                 self.push(dependent.queue, dependent.job, at_front=dependent.job.should_enqueue_at_front())
                 moved.setdefault(dependent.queue.name, []).append(dependent.job.id)
+            if kept:
+                self.dependents[job.id] = kept
         return moved
 
     def _stop_arrives(self, held: Held, at: int) -> None:

@@ -38,7 +38,11 @@ def _expire(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
                 f"ttl={ttl} s of being queued; RQ drops it")  # fmt: skip
     if ttl == 0:
         return f"rq        {name} deleted at once ({why}=0)"
-    ended = {"finished": "finished", "stopped": "was stopped"}.get(str(d.get("status")), "failed")
+    status = str(d.get("status"))
+    ended = "finished" if why == "result_ttl" else "was stopped" if status == "stopped" else "failed"
+    if status in ("queued", "scheduled", "deferred"):  # requeued from a registry: the earlier EXPIRE still stands
+        return (f"rq        {name} expired on queue {d['queue']!r} ({status}): {why}={ttl} s after it {ended}, "
+                "before it ran again; RQ drops it")  # fmt: skip
     return f"rq        {name} expired: {why}={ttl} s after it {ended}"
 
 

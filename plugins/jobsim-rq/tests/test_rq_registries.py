@@ -12,7 +12,7 @@ import datetime as dt
 import time
 
 import pytest
-from rq import Retry
+from rq import Repeat, Retry
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Dependency, Job, JobStatus
 from rq.registry import (
@@ -182,11 +182,14 @@ def test_started_registry_scores_follow_the_heartbeats(queue):
         sim.advance("10s")
         started = queue.started_job_registry
         # prepare_execution: floor(start) + min(timeout 180, job_monitoring_interval 30) + 60
-        assert started.get_expiration_time(job) == at(90)
+        assert started.get_expired_job_ids(T0 + 89) == [] and started.get_expired_job_ids(T0 + 90) == [job.id]
+        with pytest.raises(jobsim.UnsupportedFeature, match=r"members are 'job_id:execution_id'.*raises TypeError"):
+            started.get_expiration_time(job)  # RQ 3.0 looks the bare id up: TypeError on a real Redis
         [(job_id, execution_id)] = started.get_job_and_execution_ids()
         assert job_id == job.id and len(execution_id) == 32
         sim.advance("35s")  # one heartbeat at 30 s: 30 + 30 + 60
-        assert started.get_expiration_time(job) == at(120) and started.get_expired_job_ids() == []
+        assert started.get_expired_job_ids(T0 + 119) == [] and started.get_expired_job_ids(T0 + 120) == [job.id]
+        assert started.get_expired_job_ids() == []
         started.cleanup()  # nothing has expired: nothing to do
         sim.run_until_idle()
         assert started.count == 0 and job.latest_result().execution_id == execution_id
@@ -328,7 +331,8 @@ def test_stopped_dead_horse_and_abandoned_jobs_leave_rqs_own_failure_texts():
                                                     "(signal 9); ")  # fmt: skip
         assert queue.failed_job_registry.get_job_ids() == sorted([stopped.id, horse.id])
         assert queue.started_job_registry.get_job_ids() == [lost.id] and lost.latest_result() is None
-        assert queue.started_job_registry.get_expiration_time(lost) == at(100)  # 10 + 90: no heartbeat before 30
+        started = queue.started_job_registry  # lost's entry: 10 + 90, no heartbeat before the crash at 30
+        assert started.get_expired_job_ids(T0 + 99) == [] and started.get_expired_job_ids(T0 + 100) == [lost.id]
         sim.run_until_idle()
         result = lost.latest_result()
         assert result.type == Result.Type.FAILED and result.worker_name == ""
@@ -418,3 +422,125 @@ def test_delete_without_leaving_the_list_and_entries_that_never_expire(queue):
         with pytest.raises(OverflowError):  # datetime.fromtimestamp(inf), as in RQ
             queue.finished_job_registry.get_expiration_time(kept)
         assert kept.latest_result().return_value == 4 and failed.get_status() == JobStatus.FAILED
+
+
+def test_cancel_and_delete_of_a_job_whose_key_is_gone_raise_as_rq_does(queue):
+    """RQ 3.0 reads the stored status first (``is_canceled``, ``_remove_from_registries`` -> ``_fetch_status``),
+    so ``cancel()``/``delete()`` of a deleted or expired job raise ``InvalidJobOperation`` (checked against a
+    real Redis) -- and nothing lands in the canceled registry."""
+    with jobsim.Simulation(queue, start=START) as sim:
+        deleted = queue.enqueue(double, 1)
+        deleted.delete()
+        for call in (deleted.cancel, deleted.delete):
+            with pytest.raises(InvalidJobOperation, match=f"Failed to retrieve status for job: {deleted.id}"):
+                call()
+        blocker = queue.enqueue(nap, 100)
+        expired = queue.enqueue(double, 2, ttl=10)
+        sim.advance("20s")  # the blocker runs; the queued job's key expired at 10 s
+        with pytest.raises(InvalidJobOperation, match="expired the job's key"):
+            expired.cancel()
+        with pytest.raises(InvalidJobOperation, match="Failed to retrieve status"):
+            queue.finished_job_registry.remove(expired, delete_job=True)
+        canceled = queue.canceled_job_registry
+        assert canceled.get_job_ids() == [] and canceled.count == 0 and expired not in canceled
+        assert queue.job_ids == [expired.id]  # its id stays listed until a worker pops and skips it
+        sim.run_until_idle()
+        assert blocker.get_status() == JobStatus.FINISHED and queue.count == 0
+
+
+def test_cancel_of_a_job_waiting_for_its_retry_ends_its_run(queue):
+    """A job scheduled for its ``Retry``'s next attempt is canceled out of the scheduled registry; its run ends
+    ``cancelled`` at that instant (it stayed ``retrying`` for ever), and the scheduler never queues it."""
+    with jobsim.Simulation(queue, start=START) as sim:
+        job = queue.enqueue(broken, retry=Retry(max=1, interval=60))
+        sim.advance("10s")
+        assert job.get_status() == JobStatus.SCHEDULED and sim.runs()[0].status == "retrying"
+        assert job.cancel() == {}
+        assert queue.scheduled_job_registry.get_job_ids() == []
+        assert queue.canceled_job_registry.get_job_ids() == [job.id]
+        sim.run_until_idle()
+        (run,) = sim.runs()
+        assert run.status == "cancelled" and (run.end_ns - sim.start_ns) / SECOND == 10
+        assert len(run.attempts) == 1 and job.get_status() == JobStatus.CANCELED and queue.count == 0
+
+
+def test_a_finished_job_requeued_keeps_its_result_ttl_expiry(queue):
+    """``registry.requeue`` runs ``_enqueue_job``, whose ``job.cleanup(ttl=None)`` leaves the ``EXPIRE`` of the
+    job's ``result_ttl`` in place (checked on a real Redis: ``TTL`` 99 before and after the requeue); if the job
+    waits past it, the key is gone and the worker skips it. The timeline says so (not "after it failed")."""
+    with jobsim.Simulation(queue, start=START) as sim:
+        job = queue.enqueue(double, 1, result_ttl=100)
+        sim.advance("50s")
+        blocker = queue.enqueue(nap, 150)
+        sim.advance("1s")
+        queue.finished_job_registry.requeue(job)
+        assert queue.job_ids == [job.id] and job.get_status() == JobStatus.QUEUED
+        sim.advance("48s")
+        assert Job.exists(job.id)
+        sim.advance("1s")  # 100 s after it finished at 0 s
+        assert not Job.exists(job.id) and queue.count == 1
+        sim.run_until_idle()
+        run = next(r for r in sim.runs() if r.id == job.id)
+        assert run.status == "lost" and (run.end_ns - sim.start_ns) / SECOND == 100
+        assert blocker.get_status() == JobStatus.FINISHED and queue.count == 0
+    assert ("expired on queue 'default' (queued): result_ttl=100 s after it finished, before it ran again; RQ drops it"
+            in sim.timeline())  # fmt: skip
+
+
+def test_cancel_with_enqueue_dependents_keeps_the_dependents_it_does_not_move(queue):
+    """``move_dependents_to_ready`` only ``SREM``s the dependents it moves (``rq/queue.py:1604-1609``): one still
+    waiting for another job stays in the canceled job's dependents set, so once that job is requeued from the
+    canceled registry and finishes, it frees the dependent (checked with a real Redis and worker)."""
+    with jobsim.Simulation(queue, start=START) as sim:
+        blocker = queue.enqueue(nap, 10)
+        parent = queue.enqueue(double, 1)
+        other = queue.enqueue(double, 2)
+        child = queue.enqueue(double, 3, depends_on=[parent, other])
+        sim.advance("1s")
+        assert parent.cancel(enqueue_dependents=True) == {}  # other has not finished: child stays deferred
+        assert queue.deferred_job_registry.get_job_ids() == [child.id]
+        queue.canceled_job_registry.requeue(parent)
+        assert queue.job_ids == [other.id, parent.id]
+        sim.run_until_idle()
+        assert [j.get_status() for j in (blocker, other, parent, child)] == [JobStatus.FINISHED] * 4
+        assert (sim.runs(double)[2].attempts[0].start_ns - sim.start_ns) / SECOND == 10
+
+
+def test_requeue_of_a_canceled_job_whose_key_expired_saves_it_again(queue):
+    """A canceled job keeps its ``ttl`` expiry and its canceled entry (no cleanup); ``registry.requeue(job)`` of
+    the ``Job`` itself ZREMs the entry and ``_enqueue_job`` saves the hash again (checked on a real Redis: the
+    key is back with its ``ttl``, and a worker runs it). Its run, ``lost`` at the expiry, is queued again."""
+    with jobsim.Simulation(queue, start=START) as sim:
+        blocker = queue.enqueue(nap, 20)
+        job = queue.enqueue(double, 4, ttl=10)
+        sim.advance("1s")
+        job.cancel()
+        sim.advance("20s")  # the key expired at 10 s; the blocker ended at 20 s
+        assert not Job.exists(job.id) and queue.canceled_job_registry.get_job_ids() == [job.id]
+        assert queue.canceled_job_registry.requeue(job) is job
+        assert Job.exists(job.id) and queue.job_ids == [job.id] and job.get_status() == JobStatus.QUEUED
+        sim.run_until_idle()
+        assert job.get_status() == JobStatus.FINISHED and job.return_value() == 8
+        run = sim.runs(double)[0]
+        assert run.status == "completed" and (run.attempts[0].start_ns - sim.start_ns) / SECOND == 21
+        assert blocker.get_status() == JobStatus.FINISHED
+
+
+def test_requeue_of_a_repeat_that_is_running_is_refused(queue):
+    """A ``Repeat`` job's repeat runs while its first success is still in the finished registry; requeueing it
+    then would queue it a second time while it runs (two executions at once, two ends of one run): refused by
+    name, and nothing changes -- the entry stays and the repeat ends as planned."""
+    with jobsim.Simulation(queue, start=START) as sim:
+        job = queue.enqueue(nap, 10, repeat=Repeat(times=1, interval=0))
+        sim.advance("15s")  # the repeat runs from 10 s to 20 s
+        finished = queue.finished_job_registry
+        assert job.get_status() == JobStatus.STARTED and job in finished
+        with pytest.raises(jobsim.UnsupportedFeature, match="while it runs"):
+            finished.requeue(job)
+        assert job in finished and queue.job_ids == []
+        sim.run_until_idle()
+        (run,) = sim.runs()
+        assert run.status == "completed" and (run.end_ns - sim.start_ns) / SECOND == 20 and len(run.attempts) == 2
+        assert finished.requeue(job) is job  # once it has ended
+        sim.run_until_idle()
+        assert len(run.attempts) == 3 and job.get_status() == JobStatus.FINISHED

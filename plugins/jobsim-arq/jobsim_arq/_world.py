@@ -38,6 +38,7 @@ from jobsim._time import MS, SECOND
 from jobsim.errors import InvalidArgument, JobsimError
 from jobsim.hooks import Adapted, end_run, escapes, output_bytes, refusing_handler
 
+from ._checks import check_cron, check_poll_delay
 from ._loop import CURRENT, WorkerLoop
 from ._redis import Store
 
@@ -112,7 +113,13 @@ class ArqWorld:
 
         if any(d.target is target for d in self.driven):
             raise InvalidArgument.build("targets", target, "each arq WorkerSettings or Worker once")
-        names = list(target.functions) if isinstance(target, Worker) else self._check_settings(target)
+        if isinstance(target, Worker):
+            check_poll_delay("Worker", target.poll_delay_s)
+            for cj in target.cron_jobs:
+                check_cron("Worker.cron_jobs", cj)
+            names = list(target.functions)
+        else:
+            names = self._check_settings(target)
         self.driven.append(Driven(target))
         new = [self._function(name, own=False) for name in names if name not in self.functions]
         return Adapted(backend=BACKEND, functions=new, install=self.install, uninstall=self.uninstall,
@@ -122,6 +129,7 @@ class ArqWorld:
         """arq's own checks, at ``Simulation(...)`` rather than when the worker starts: every function a
         coroutine function (``func``, ``worker.py:80-94``), every cron job a ``CronJob`` (``worker.py:230-234``)."""
         from arq.cron import CronJob
+        from arq.utils import to_seconds
         from arq.worker import func
 
         kwargs = settings_kwargs(target)
@@ -135,6 +143,7 @@ class ArqWorld:
         for cj in kwargs.get("cron_jobs") or ():
             if not isinstance(cj, CronJob):
                 raise InvalidArgument.build("WorkerSettings.cron_jobs", cj, "arq.cron.cron(...) objects")
+            check_cron("WorkerSettings.cron_jobs", cj)
             names.append(cj.name)
         if not names:
             accepted = "arq WorkerSettings with at least one function or cron job (arq: 'at least one function or "
@@ -144,6 +153,8 @@ class ArqWorld:
             if value is not None and not _duration_like(value):
                 raise InvalidArgument.build(f"WorkerSettings.{option}", value, "seconds (an int or float >= 0) or "
                                             "a timedelta")  # fmt: skip
+        if kwargs.get("poll_delay") is not None:
+            check_poll_delay("WorkerSettings", to_seconds(kwargs["poll_delay"]))
         max_jobs = kwargs.get("max_jobs", 10)
         if isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or max_jobs < 1:
             raise InvalidArgument.build("WorkerSettings.max_jobs", max_jobs, "an int >= 1")

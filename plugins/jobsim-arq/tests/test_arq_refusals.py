@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
 import pytest
 from arq import create_pool
+from arq.cron import cron
 from arq.worker import Worker, func
 from arq_jobs import NOWHERE, START, add, slow
 
@@ -67,6 +69,42 @@ def test_bad_settings_are_rejected_naming_the_setting():
         jobsim.Simulation(settings(add, poll_delay=-1), start=START)
     with pytest.raises(InvalidArgument, match="at least one function or cron job"):
         jobsim.Simulation({"functions": [], "cron_jobs": []}, start=START)
+
+
+def test_poll_delay_zero_is_rejected_not_a_hang():
+    """arq with poll_delay=0 polls back to back (utils.py:101-109): in virtual time the clock would never move."""
+    with pytest.raises(InvalidArgument, match=r"WorkerSettings.poll_delay=0 .*seconds > 0"):
+        jobsim.Simulation(settings(add, poll_delay=0), start=START)
+    with pytest.raises(InvalidArgument, match=r"WorkerSettings.poll_delay=0.0 .*seconds > 0"):
+        jobsim.Simulation(settings(add, poll_delay=dt.timedelta(0)), start=START)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        worker = Worker(functions=[add], redis_settings=NOWHERE, handle_signals=False, poll_delay=0)
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+    with pytest.raises(InvalidArgument, match=r"Worker.poll_delay=0 .*seconds > 0"):
+        jobsim.Simulation(worker, start=START)
+
+
+@pytest.mark.parametrize(("options", "field"), [
+    ({"minute": 60}, "minute"), ({"hour": {1, 24}}, "hour"), ({"second": set()}, "second"),
+    ({"weekday": "funday"}, "weekday"), ({"weekday": 7}, "weekday"), ({"month": 0}, "month"),
+    ({"day": 31, "month": {2, 4}}, "day"), ({"day": 30, "month": 2}, "day"), ({"minute": "5"}, "minute"),
+    ({"microsecond": 1_000_000}, "microsecond"),
+])  # fmt: skip
+def test_a_cron_job_no_instant_matches_is_rejected_not_a_hang(options, field):
+    """arq's next_cron (cron.py:43-48) would search forever in the worker's first heartbeat."""
+    with pytest.raises(InvalidArgument, match=rf"cron\('cron:add'\)\.{field}="):
+        jobsim.Simulation({"cron_jobs": [cron(add, **options)], "redis_settings": NOWHERE}, start=START)
+
+
+def test_cron_fields_arq_accepts_are_accepted():
+    jobs = [cron(add, weekday="SUN", hour={0, 23}, minute=[0, 59], second=(0,)), cron(slow, day=29, month=2),
+            cron(add, name="last", day=31, month={2, 3}, microsecond=0)]  # fmt: skip
+    with jobsim.Simulation({"cron_jobs": jobs, "redis_settings": NOWHERE}, start=START) as sim:
+        sim.advance(1)
 
 
 def test_a_pool_or_job_passed_as_the_target_is_rejected_with_what_to_pass():

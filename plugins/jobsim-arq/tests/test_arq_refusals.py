@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
+import subprocess
+import sys
+import textwrap
 
 import pytest
 from arq import create_pool
@@ -166,3 +170,27 @@ def test_the_same_seed_gives_the_same_trace():
 async def _enqueue(name, *args, **kwargs):
     pool = await create_pool(NOWHERE)
     return await pool.enqueue_job(name, *args, **kwargs)
+
+
+def test_settings_whose_module_never_imports_arq_are_still_arq_settings():
+    """``arq worker jobs.WorkerSettings`` runs a class of plain coroutine functions; so does the simulation,
+    even when nothing has imported arq yet (the plugin imports it to look)."""
+    code = textwrap.dedent("""
+        import sys
+        import jobsim
+
+        async def ping(ctx):
+            return "pong"
+
+        class WorkerSettings:
+            functions = [ping]
+
+        assert "arq" not in sys.modules
+        with jobsim.Simulation(WorkerSettings, start="2025-03-01T09:00:00Z") as sim:
+            sim.advance(1)
+        print(type(sim.arq).__name__, sim.arq.worker.queue_name)
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["ArqWorld", "arq:queue"]

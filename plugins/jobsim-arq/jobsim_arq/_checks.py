@@ -28,6 +28,18 @@ def check_poll_delay(where: str, seconds: float) -> None:
         raise InvalidArgument.build(f"{where}.poll_delay", seconds, accepted + "clock would never move)")
 
 
+def check_function(where: str, function: Any) -> None:
+    """``func(..., timeout=, keep_result=, max_tries=)``: arq compares these only when a job of the function runs
+    (``worker.py:549-590``, ``:642-646``), so a string there crashes the worker mid-simulation; refused up front."""
+    for field, value in (("timeout", function.timeout_s), ("keep_result", function.keep_result_s)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+            raise InvalidArgument.build(f"{where}: func({function.name!r}).{field}", value,
+                                        "None, seconds (an int or float >= 0) or a timedelta")  # fmt: skip
+    tries = function.max_tries
+    if tries is not None and (isinstance(tries, bool) or not isinstance(tries, int)):
+        raise InvalidArgument.build(f"{where}: func({function.name!r}).max_tries", tries, "None or an int")
+
+
 def check_cron(where: str, cron_job: Any) -> None:
     """Each field of ``cron_job`` is None, an int or a set/list/tuple of ints in its range (``weekday`` also
     ``'mon'``..``'sun'``), ``microsecond`` an int in 0..999999, and some date has its month and day."""

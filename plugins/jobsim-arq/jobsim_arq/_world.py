@@ -38,7 +38,7 @@ from jobsim._time import MS, SECOND
 from jobsim.errors import InvalidArgument, JobsimError
 from jobsim.hooks import Adapted, end_run, escapes, output_bytes, refusing_handler
 
-from ._checks import check_cron, check_poll_delay
+from ._checks import check_cron, check_function, check_poll_delay
 from ._loop import CURRENT, WorkerLoop
 from ._redis import Store
 
@@ -117,6 +117,8 @@ class ArqWorld:
             check_poll_delay("Worker", target.poll_delay_s)
             for cj in target.cron_jobs:
                 check_cron("Worker.cron_jobs", cj)
+            for function in target.functions.values():
+                check_function("Worker.functions", function)
             names = list(target.functions)
         else:
             names = self._check_settings(target)
@@ -136,10 +138,12 @@ class ArqWorld:
         names = []
         for item in kwargs.get("functions") or ():
             try:
-                names.append(func(item).name)
+                function = func(item)
             except (RuntimeError, ImportError, AttributeError) as exc:
                 raise InvalidArgument.build("WorkerSettings.functions", item, f"arq job functions: async def "
                                             f"functions or arq.worker.func(...) ({exc})") from None  # fmt: skip
+            check_function("WorkerSettings.functions", function)
+            names.append(function.name)
         for cj in kwargs.get("cron_jobs") or ():
             if not isinstance(cj, CronJob):
                 raise InvalidArgument.build("WorkerSettings.cron_jobs", cj, "arq.cron.cron(...) objects")
@@ -155,6 +159,9 @@ class ArqWorld:
                                             "a timedelta")  # fmt: skip
         if kwargs.get("poll_delay") is not None:
             check_poll_delay("WorkerSettings", to_seconds(kwargs["poll_delay"]))
+        max_tries = kwargs.get("max_tries", 5)
+        if isinstance(max_tries, bool) or not isinstance(max_tries, int):
+            raise InvalidArgument.build("WorkerSettings.max_tries", max_tries, "an int (tries a job may take)")
         max_jobs = kwargs.get("max_jobs", 10)
         if isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or max_jobs < 1:
             raise InvalidArgument.build("WorkerSettings.max_jobs", max_jobs, "an int >= 1")

@@ -71,6 +71,14 @@ def test_bad_settings_are_rejected_naming_the_setting():
         jobsim.Simulation(settings(add, max_jobs=0), start=START)
     with pytest.raises(InvalidArgument, match=r"WorkerSettings.poll_delay=-1 .*seconds"):
         jobsim.Simulation(settings(add, poll_delay=-1), start=START)
+    with pytest.raises(InvalidArgument, match=r"WorkerSettings.max_tries='3' .*an int"):
+        jobsim.Simulation(settings(add, max_tries="3"), start=START)
+    with pytest.raises(InvalidArgument, match=r"func\('add'\).max_tries='2' .*None or an int"):
+        jobsim.Simulation(settings(func(add, max_tries="2")), start=START)
+    with pytest.raises(InvalidArgument, match=r"func\('add'\).keep_result='x' .*seconds"):
+        jobsim.Simulation(settings(func(add, keep_result="x")), start=START)
+    with pytest.raises(InvalidArgument, match=r"func\('add'\).timeout=-1 .*seconds"):
+        jobsim.Simulation(settings(func(add, timeout=-1)), start=START)
     with pytest.raises(InvalidArgument, match="at least one function or cron job"):
         jobsim.Simulation({"functions": [], "cron_jobs": []}, start=START)
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
+import subprocess
+import sys
+import textwrap
 
 import pytest
 from arq import create_pool
@@ -290,3 +294,40 @@ def test_two_workers_on_two_queues_each_take_their_own_jobs():
         assert [w.queue_name for w in sim.arq.workers] == ["fast", "bulk"]
     starts = {r.id: secs(sim, r.attempts[0].start_ns) for r in sim.runs(add)}
     assert starts == {"f": 1.1, "b": 5.0}
+
+
+def test_a_job_outliving_its_in_progress_key_runs_again_and_the_simulation_still_closes():
+    """``job_timeout=None``: arq's in-progress key lasts ``0 + 10`` s (``worker.py:276-277``), so a job still running
+    then is taken again by the next poll, its new task replacing the old in ``worker.tasks``; the 6th take fails it
+    (``max 5 retries exceeded``). ``Worker.close`` cancels only ``worker.tasks``: the first runs go on until the
+    process exits, and closing the simulation must not wait for them (it used to loop for ever). In a subprocess,
+    so a regression fails on the timeout instead of hanging the suite."""
+    code = textwrap.dedent("""
+        import asyncio, datetime as dt, logging
+        import jobsim
+        from arq import create_pool
+
+        logging.disable(logging.CRITICAL)
+        STARTS = []
+
+        async def forever(ctx):
+            STARTS.append((ctx["job_try"], dt.datetime.now(dt.timezone.utc).timestamp()))
+            while True:
+                await asyncio.sleep(1)
+
+        async def main():
+            pool = await create_pool()
+            await pool.enqueue_job("forever")
+
+        with jobsim.Simulation({"functions": [forever], "job_timeout": None}, start="2025-03-01T09:00:00Z") as sim:
+            asyncio.run(main())
+            sim.run_until_idle(max_time="1h")
+        [run] = sim.runs(forever)
+        start = sim.start_ns / 1e9
+        print([(t, at - start) for t, at in STARTS], run.status, run.error, sim.now_ns() / 1e9 - start)
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ("[(1, 0.0), (2, 10.5), (3, 21.0), (4, 31.5), (5, 42.0)] failed max 5 retries "
+                                   "exceeded 52.5")  # fmt: skip

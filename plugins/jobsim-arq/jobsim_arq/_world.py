@@ -294,7 +294,7 @@ class ArqWorld:
                 if world.closing:
                     raise
                 error: BaseException = exc
-                if isinstance(exc, asyncio.CancelledError) and ctx["job_id"] not in d.worker.aborting_tasks:
+                if isinstance(exc, asyncio.CancelledError) and world._timed_out(d, name, held):
                     error = asyncio.TimeoutError()  # wait_for's timeout cancelled it (worker.py:599)
                 held.error = error
                 world._end_attempt(held, error)
@@ -305,6 +305,15 @@ class ArqWorld:
 
         job_in_simulation.__name__ = job_in_simulation.__qualname__ = getattr(coroutine, "__qualname__", name)
         return job_in_simulation
+
+    def _timed_out(self, d: Driven, name: str, held: Held) -> bool:
+        """A ``CancelledError`` out of a job is ``wait_for``'s timeout (``worker.py:574, 599``) when the job has run
+        for its timeout; else an abort, or the job's own (arq runs that job again, ``worker.py:625-627``)."""
+        function = d.worker.functions.get(name)
+        timeout = d.worker.job_timeout_s if function is None or function.timeout_s is None else function.timeout_s
+        if timeout is None or held.started is None or held.run.id in d.worker.aborting_tasks:
+            return False
+        return self.now_ns() - held.started >= round(timeout * SECOND)
 
     def _main_done(self, d: Driven, task: asyncio.Task[Any]) -> None:
         """The worker's ``main()`` ended: a burst worker found its queue empty (``worker.py:368-375``) and closes as

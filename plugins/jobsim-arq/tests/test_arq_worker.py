@@ -331,3 +331,22 @@ def test_a_job_outliving_its_in_progress_key_runs_again_and_the_simulation_still
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == ("[(1, 0.0), (2, 10.5), (3, 21.0), (4, 31.5), (5, 42.0)] failed max 5 retries "
                                    "exceeded 52.5")  # fmt: skip
+
+
+def test_a_job_raising_cancelled_error_itself_is_run_again_not_a_timeout():
+    """arq: a ``CancelledError`` that is neither the timeout nor an abort means "cancelled, will be run again"
+    (``worker.py:625-627``), at the next poll; the attempt says ``CancelledError``, not ``TimeoutError``."""
+    async def flaky(ctx):
+        if ctx["job_try"] == 1:
+            await asyncio.sleep(0.2)
+            raise asyncio.CancelledError()
+        return "second"
+
+    with jobsim.Simulation(settings(func(flaky, name="flaky")), start=START) as sim:
+        job = run(run_pool_enqueue("flaky"))
+        assert run(job.result(timeout=5)) == "second"
+    [r] = sim.runs(flaky)
+    assert [(secs(sim, a.start_ns), secs(sim, a.end_ns), type(a.error).__name__) for a in r.attempts] == [
+        (0.0, 0.2, "CancelledError"), (0.5, 0.5, "NoneType")]
+    [retry] = [x for x in sim.trace if x.kind == "retry"]
+    assert retry.data["error"] == "CancelledError: " and retry.data["at"] == sim.start_ns + 200_000_000

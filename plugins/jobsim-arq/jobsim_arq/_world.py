@@ -313,7 +313,7 @@ class ArqWorld:
         timeout = d.worker.job_timeout_s if function is None or function.timeout_s is None else function.timeout_s
         if timeout is None or held.started is None or held.run.id in d.worker.aborting_tasks:
             return False
-        return self.now_ns() - held.started >= round(timeout * SECOND)
+        return bool(self.now_ns() - held.started >= round(timeout * SECOND))
 
     def _main_done(self, d: Driven, task: asyncio.Task[Any]) -> None:
         """The worker's ``main()`` ended: a burst worker found its queue empty (``worker.py:368-375``) and closes as

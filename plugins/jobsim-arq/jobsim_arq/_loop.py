@@ -61,6 +61,24 @@ class WorkerLoop(PumpedLoop["ArqWorld"]):
         timer._scheduled = True  # type: ignore[attr-defined]
         return timer
 
+    def run_in_executor(self, executor: Any, func: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+        """``loop.run_in_executor`` (and ``asyncio.to_thread``, which calls it) runs ``func`` here and now, as a
+        blocking call: its ``time.sleep`` moves the process's clock like one in the job itself.
+
+        A real thread would finish in real time while the worker process waits for its next virtual timer: the
+        job's ``await`` would never be woken before that timer, and a job awaiting only the thread would run into
+        its ``job_timeout`` (300 s) instead of returning. Inline, the result is ready when the job awaits it, the
+        same on every run (a thread pool's interleaving would not be)."""
+        self._check_closed()  # type: ignore[attr-defined]
+        future = self.create_future()
+        try:
+            result = func(*args)
+        except (Exception, asyncio.CancelledError) as exc:
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+        return future
+
     def next_wake_ns(self) -> int | None:
         """The next timer, idle polls skipped (none while closing: the shutdown runs the loop itself)."""
         if self.closing:

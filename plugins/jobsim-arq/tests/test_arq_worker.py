@@ -350,3 +350,33 @@ def test_a_job_raising_cancelled_error_itself_is_run_again_not_a_timeout():
         (0.0, 0.2, "CancelledError"), (0.5, 0.5, "NoneType")]
     [retry] = [x for x in sim.trace if x.kind == "retry"]
     assert retry.data["error"] == "CancelledError: " and retry.data["at"] == sim.start_ns + 200_000_000
+
+
+def test_to_thread_and_run_in_executor_in_job_code_return_their_result():
+    """Sync library calls in a thread (``asyncio.to_thread``, ``loop.run_in_executor``) run as blocking calls on the
+    worker's clock: their ``time.sleep`` takes virtual time. (A real thread used to go unnoticed until the job's
+    300 s timeout, which then failed the job.)"""
+    import concurrent.futures
+    import time
+
+    def fetch(x):
+        time.sleep(0.25)
+        return x * 2
+
+    def broken():
+        raise ValueError("sync lib failed")
+
+    async def uses_threads(ctx, x):
+        doubled = await asyncio.to_thread(fetch, x)
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            again = await asyncio.get_running_loop().run_in_executor(pool, fetch, doubled)
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, broken)
+        except ValueError as exc:
+            return again, str(exc), clock()
+
+    with jobsim.Simulation(settings(func(uses_threads, name="uses_threads")), start=START) as sim:
+        job = run(run_pool_enqueue("uses_threads", 5))
+        assert run(job.result(timeout=5)) == (20, "sync lib failed", "09:00:00.500")
+    [r] = sim.runs(uses_threads)
+    assert [(secs(sim, a.start_ns), secs(sim, a.end_ns)) for a in r.attempts] == [(0.0, 0.5)]

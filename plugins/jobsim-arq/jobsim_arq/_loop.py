@@ -61,7 +61,7 @@ class WorkerLoop(PumpedLoop["ArqWorld"]):
         timer._scheduled = True  # type: ignore[attr-defined]
         return timer
 
-    def run_in_executor(self, executor: Any, func: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+    def run_in_executor(self, executor: Any, func: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:  # type: ignore[override]
         """``loop.run_in_executor`` (and ``asyncio.to_thread``, which calls it) runs ``func`` here and now, as a
         blocking call: its ``time.sleep`` moves the process's clock like one in the job itself.
 

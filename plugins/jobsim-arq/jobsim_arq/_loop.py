@@ -61,6 +61,24 @@ class WorkerLoop(PumpedLoop["ArqWorld"]):
         timer._scheduled = True  # type: ignore[attr-defined]
         return timer
 
+    def run_in_executor(self, executor: Any, func: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:  # type: ignore[override]
+        """``loop.run_in_executor`` (and ``asyncio.to_thread``, which calls it) runs ``func`` here and now, as a
+        blocking call: its ``time.sleep`` moves the process's clock like one in the job itself.
+
+        A real thread would finish in real time while the worker process waits for its next virtual timer: the
+        job's ``await`` would never be woken before that timer, and a job awaiting only the thread would run into
+        its ``job_timeout`` (300 s) instead of returning. Inline, the result is ready when the job awaits it, the
+        same on every run (a thread pool's interleaving would not be)."""
+        self._check_closed()  # type: ignore[attr-defined]
+        future = self.create_future()
+        try:
+            result = func(*args)
+        except (Exception, asyncio.CancelledError) as exc:
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+        return future
+
     def next_wake_ns(self) -> int | None:
         """The next timer, idle polls skipped (none while closing: the shutdown runs the loop itself)."""
         if self.closing:
@@ -138,8 +156,26 @@ class WorkerLoop(PumpedLoop["ArqWorld"]):
             self.world.sim.wallclock.deactivate()
 
     def _begin_close(self, closing: Iterable[Any]) -> list[asyncio.Task[Any]]:
-        """Each closer runs as a task of its own, in a fresh context (no job's, no worker's)."""
-        return [contextvars.Context().run(self.create_task, closer) for closer in closing]
+        """Each closer runs as a task of its own, in a fresh context (no job's, no worker's); once all are done the
+        process exits, and every task still running goes with it.
+
+        ``Worker.close`` cancels only the tasks in ``worker.tasks`` (``worker.py:852-878``). A job run again while
+        its first run goes on -- it outlived its in-progress key, ``in_progress_timeout_s = job timeout + 10``,
+        only 10 s with ``job_timeout=None`` (``worker.py:276-277``) -- replaced its first task there: ``Worker.run()``
+        returns with that task still running, and the process ends. Waiting for it here would never end."""
+        running = [t for t in asyncio.all_tasks(self) if not t.done()]
+        tasks = [contextvars.Context().run(self.create_task, closer) for closer in closing]
+
+        def exit_process(_: Any = None) -> None:
+            if all(t.done() for t in tasks):
+                for task in running:
+                    task.cancel()
+
+        for task in tasks:
+            task.add_done_callback(exit_process)
+        if not tasks:
+            exit_process()
+        return tasks
 
     def _leftovers(self, pending: list[asyncio.Task[Any]], tasks: list[asyncio.Task[Any]]) -> None:
         """Once every ``Worker.close`` is done, what is left is cancelled (before, it may be what they wait for)."""

@@ -38,6 +38,7 @@ from jobsim._time import MS, SECOND
 from jobsim.errors import InvalidArgument, JobsimError
 from jobsim.hooks import Adapted, end_run, escapes, output_bytes, refusing_handler
 
+from ._checks import check_cron, check_function, check_poll_delay
 from ._loop import CURRENT, WorkerLoop
 from ._redis import Store
 
@@ -112,7 +113,15 @@ class ArqWorld:
 
         if any(d.target is target for d in self.driven):
             raise InvalidArgument.build("targets", target, "each arq WorkerSettings or Worker once")
-        names = list(target.functions) if isinstance(target, Worker) else self._check_settings(target)
+        if isinstance(target, Worker):
+            check_poll_delay("Worker", target.poll_delay_s)
+            for cj in target.cron_jobs:
+                check_cron("Worker.cron_jobs", cj)
+            for function in target.functions.values():
+                check_function("Worker.functions", function)
+            names = list(target.functions)
+        else:
+            names = self._check_settings(target)
         self.driven.append(Driven(target))
         new = [self._function(name, own=False) for name in names if name not in self.functions]
         return Adapted(backend=BACKEND, functions=new, install=self.install, uninstall=self.uninstall,
@@ -122,19 +131,23 @@ class ArqWorld:
         """arq's own checks, at ``Simulation(...)`` rather than when the worker starts: every function a
         coroutine function (``func``, ``worker.py:80-94``), every cron job a ``CronJob`` (``worker.py:230-234``)."""
         from arq.cron import CronJob
+        from arq.utils import to_seconds
         from arq.worker import func
 
         kwargs = settings_kwargs(target)
         names = []
         for item in kwargs.get("functions") or ():
             try:
-                names.append(func(item).name)
+                function = func(item)
             except (RuntimeError, ImportError, AttributeError) as exc:
                 raise InvalidArgument.build("WorkerSettings.functions", item, f"arq job functions: async def "
                                             f"functions or arq.worker.func(...) ({exc})") from None  # fmt: skip
+            check_function("WorkerSettings.functions", function)
+            names.append(function.name)
         for cj in kwargs.get("cron_jobs") or ():
             if not isinstance(cj, CronJob):
                 raise InvalidArgument.build("WorkerSettings.cron_jobs", cj, "arq.cron.cron(...) objects")
+            check_cron("WorkerSettings.cron_jobs", cj)
             names.append(cj.name)
         if not names:
             accepted = "arq WorkerSettings with at least one function or cron job (arq: 'at least one function or "
@@ -144,6 +157,11 @@ class ArqWorld:
             if value is not None and not _duration_like(value):
                 raise InvalidArgument.build(f"WorkerSettings.{option}", value, "seconds (an int or float >= 0) or "
                                             "a timedelta")  # fmt: skip
+        if kwargs.get("poll_delay") is not None:
+            check_poll_delay("WorkerSettings", to_seconds(kwargs["poll_delay"]))
+        max_tries = kwargs.get("max_tries", 5)
+        if isinstance(max_tries, bool) or not isinstance(max_tries, int):
+            raise InvalidArgument.build("WorkerSettings.max_tries", max_tries, "an int (tries a job may take)")
         max_jobs = kwargs.get("max_jobs", 10)
         if isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or max_jobs < 1:
             raise InvalidArgument.build("WorkerSettings.max_jobs", max_jobs, "an int >= 1")
@@ -276,7 +294,7 @@ class ArqWorld:
                 if world.closing:
                     raise
                 error: BaseException = exc
-                if isinstance(exc, asyncio.CancelledError) and ctx["job_id"] not in d.worker.aborting_tasks:
+                if isinstance(exc, asyncio.CancelledError) and world._timed_out(d, name, held):
                     error = asyncio.TimeoutError()  # wait_for's timeout cancelled it (worker.py:599)
                 held.error = error
                 world._end_attempt(held, error)
@@ -287,6 +305,15 @@ class ArqWorld:
 
         job_in_simulation.__name__ = job_in_simulation.__qualname__ = getattr(coroutine, "__qualname__", name)
         return job_in_simulation
+
+    def _timed_out(self, d: Driven, name: str, held: Held) -> bool:
+        """A ``CancelledError`` out of a job is ``wait_for``'s timeout (``worker.py:574, 599``) when the job has run
+        for its timeout; else an abort, or the job's own (arq runs that job again, ``worker.py:625-627``)."""
+        function = d.worker.functions.get(name)
+        timeout = d.worker.job_timeout_s if function is None or function.timeout_s is None else function.timeout_s
+        if timeout is None or held.started is None or held.run.id in d.worker.aborting_tasks:
+            return False
+        return bool(self.now_ns() - held.started >= round(timeout * SECOND))
 
     def _main_done(self, d: Driven, task: asyncio.Task[Any]) -> None:
         """The worker's ``main()`` ended: a burst worker found its queue empty (``worker.py:368-375``) and closes as

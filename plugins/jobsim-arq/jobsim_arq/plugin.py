@@ -1,8 +1,9 @@
 """The ``jobsim`` entry point of jobsim-arq: claims arq worker settings and workers.
 
-arq is imported only when a target could be arq's, i.e. when ``arq`` is already in
-``sys.modules`` (settings naming arq functions cannot exist without it), so installing the
-plugin costs nothing to simulations of other targets.
+arq is imported only when a target could be arq's: ``arq`` is already in ``sys.modules``, or the
+target is a class or dict with ``functions``/``cron_jobs`` (settings need not import arq: ``class
+WorkerSettings: functions = [send_email]`` is all ``arq worker`` needs). So installing the plugin
+costs nothing to simulations of other targets.
 """
 
 from __future__ import annotations
@@ -15,6 +16,20 @@ from jobsim.hooks import Adapted, RecordRenderer, hookimpl
 
 if TYPE_CHECKING:
     from jobsim import Profile, Simulation
+
+
+def _may_be_settings(target: Any) -> bool:
+    """A class or dict with ``functions``/``cron_jobs``: settings ``arq worker`` runs need not import arq themselves
+    (``class WorkerSettings: functions = [send_email]``), so arq is imported to look closer (when installed)."""
+    import importlib.util
+
+    if isinstance(target, dict):
+        has = "functions" in target or "cron_jobs" in target
+    elif isinstance(target, type) or isinstance(getattr(type(target), "functions", None), (list, tuple)):
+        has = hasattr(target, "functions") or hasattr(target, "cron_jobs")
+    else:
+        return False
+    return has and importlib.util.find_spec("arq") is not None
 
 
 def _is_arq_target(target: Any) -> bool:
@@ -47,7 +62,7 @@ def _arq_items(items: Any) -> bool:
 
 @hookimpl
 def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
-    if "arq" not in sys.modules:
+    if "arq" not in sys.modules and not _may_be_settings(target):
         return None
     from arq.connections import ArqRedis
     from arq.jobs import Job

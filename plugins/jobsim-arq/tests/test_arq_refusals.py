@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import os
+import subprocess
+import sys
+import textwrap
 
 import pytest
 from arq import create_pool
+from arq.cron import cron
 from arq.worker import Worker, func
 from arq_jobs import NOWHERE, START, add, slow
 
@@ -65,8 +71,52 @@ def test_bad_settings_are_rejected_naming_the_setting():
         jobsim.Simulation(settings(add, max_jobs=0), start=START)
     with pytest.raises(InvalidArgument, match=r"WorkerSettings.poll_delay=-1 .*seconds"):
         jobsim.Simulation(settings(add, poll_delay=-1), start=START)
+    with pytest.raises(InvalidArgument, match=r"WorkerSettings.max_tries='3' .*an int"):
+        jobsim.Simulation(settings(add, max_tries="3"), start=START)
+    with pytest.raises(InvalidArgument, match=r"func\('add'\).max_tries='2' .*None or an int"):
+        jobsim.Simulation(settings(func(add, max_tries="2")), start=START)
+    with pytest.raises(InvalidArgument, match=r"func\('add'\).keep_result='x' .*seconds"):
+        jobsim.Simulation(settings(func(add, keep_result="x")), start=START)
+    with pytest.raises(InvalidArgument, match=r"func\('add'\).timeout=-1 .*seconds"):
+        jobsim.Simulation(settings(func(add, timeout=-1)), start=START)
     with pytest.raises(InvalidArgument, match="at least one function or cron job"):
         jobsim.Simulation({"functions": [], "cron_jobs": []}, start=START)
+
+
+def test_poll_delay_zero_is_rejected_not_a_hang():
+    """arq with poll_delay=0 polls back to back (utils.py:101-109): in virtual time the clock would never move."""
+    with pytest.raises(InvalidArgument, match=r"WorkerSettings.poll_delay=0 .*seconds > 0"):
+        jobsim.Simulation(settings(add, poll_delay=0), start=START)
+    with pytest.raises(InvalidArgument, match=r"WorkerSettings.poll_delay=0.0 .*seconds > 0"):
+        jobsim.Simulation(settings(add, poll_delay=dt.timedelta(0)), start=START)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        worker = Worker(functions=[add], redis_settings=NOWHERE, handle_signals=False, poll_delay=0)
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+    with pytest.raises(InvalidArgument, match=r"Worker.poll_delay=0 .*seconds > 0"):
+        jobsim.Simulation(worker, start=START)
+
+
+@pytest.mark.parametrize(("options", "field"), [
+    ({"minute": 60}, "minute"), ({"hour": {1, 24}}, "hour"), ({"second": set()}, "second"),
+    ({"weekday": "funday"}, "weekday"), ({"weekday": 7}, "weekday"), ({"month": 0}, "month"),
+    ({"day": 31, "month": {2, 4}}, "day"), ({"day": 30, "month": 2}, "day"), ({"minute": "5"}, "minute"),
+    ({"microsecond": 1_000_000}, "microsecond"),
+])  # fmt: skip
+def test_a_cron_job_no_instant_matches_is_rejected_not_a_hang(options, field):
+    """arq's next_cron (cron.py:43-48) would search forever in the worker's first heartbeat."""
+    with pytest.raises(InvalidArgument, match=rf"cron\('cron:add'\)\.{field}="):
+        jobsim.Simulation({"cron_jobs": [cron(add, **options)], "redis_settings": NOWHERE}, start=START)
+
+
+def test_cron_fields_arq_accepts_are_accepted():
+    jobs = [cron(add, weekday="SUN", hour={0, 23}, minute=[0, 59], second=(0,)), cron(slow, day=29, month=2),
+            cron(add, name="last", day=31, month={2, 3}, microsecond=0)]  # fmt: skip
+    with jobsim.Simulation({"cron_jobs": jobs, "redis_settings": NOWHERE}, start=START) as sim:
+        sim.advance(1)
 
 
 def test_a_pool_or_job_passed_as_the_target_is_rejected_with_what_to_pass():
@@ -128,3 +178,27 @@ def test_the_same_seed_gives_the_same_trace():
 async def _enqueue(name, *args, **kwargs):
     pool = await create_pool(NOWHERE)
     return await pool.enqueue_job(name, *args, **kwargs)
+
+
+def test_settings_whose_module_never_imports_arq_are_still_arq_settings():
+    """``arq worker jobs.WorkerSettings`` runs a class of plain coroutine functions; so does the simulation,
+    even when nothing has imported arq yet (the plugin imports it to look)."""
+    code = textwrap.dedent("""
+        import sys
+        import jobsim
+
+        async def ping(ctx):
+            return "pong"
+
+        class WorkerSettings:
+            functions = [ping]
+
+        assert "arq" not in sys.modules
+        with jobsim.Simulation(WorkerSettings, start="2025-03-01T09:00:00Z") as sim:
+            sim.advance(1)
+        print(type(sim.arq).__name__, sim.arq.worker.queue_name)
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["ArqWorld", "arq:queue"]

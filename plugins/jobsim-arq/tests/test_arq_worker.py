@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
+import subprocess
+import sys
+import textwrap
 
 import pytest
 from arq import create_pool
@@ -290,3 +294,89 @@ def test_two_workers_on_two_queues_each_take_their_own_jobs():
         assert [w.queue_name for w in sim.arq.workers] == ["fast", "bulk"]
     starts = {r.id: secs(sim, r.attempts[0].start_ns) for r in sim.runs(add)}
     assert starts == {"f": 1.1, "b": 5.0}
+
+
+def test_a_job_outliving_its_in_progress_key_runs_again_and_the_simulation_still_closes():
+    """``job_timeout=None``: arq's in-progress key lasts ``0 + 10`` s (``worker.py:276-277``), so a job still running
+    then is taken again by the next poll, its new task replacing the old in ``worker.tasks``; the 6th take fails it
+    (``max 5 retries exceeded``). ``Worker.close`` cancels only ``worker.tasks``: the first runs go on until the
+    process exits, and closing the simulation must not wait for them (it used to loop for ever). In a subprocess,
+    so a regression fails on the timeout instead of hanging the suite."""
+    code = textwrap.dedent("""
+        import asyncio, datetime as dt, logging
+        import jobsim
+        from arq import create_pool
+
+        logging.disable(logging.CRITICAL)
+        STARTS = []
+
+        async def forever(ctx):
+            STARTS.append((ctx["job_try"], dt.datetime.now(dt.timezone.utc).timestamp()))
+            while True:
+                await asyncio.sleep(1)
+
+        async def main():
+            pool = await create_pool()
+            await pool.enqueue_job("forever")
+
+        with jobsim.Simulation({"functions": [forever], "job_timeout": None}, start="2025-03-01T09:00:00Z") as sim:
+            asyncio.run(main())
+            sim.run_until_idle(max_time="1h")
+        [run] = sim.runs(forever)
+        start = sim.start_ns / 1e9
+        print([(t, at - start) for t, at in STARTS], run.status, run.error, sim.now_ns() / 1e9 - start)
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ("[(1, 0.0), (2, 10.5), (3, 21.0), (4, 31.5), (5, 42.0)] failed max 5 retries "
+                                   "exceeded 52.5")  # fmt: skip
+
+
+def test_a_job_raising_cancelled_error_itself_is_run_again_not_a_timeout():
+    """arq: a ``CancelledError`` that is neither the timeout nor an abort means "cancelled, will be run again"
+    (``worker.py:625-627``), at the next poll; the attempt says ``CancelledError``, not ``TimeoutError``."""
+    async def flaky(ctx):
+        if ctx["job_try"] == 1:
+            await asyncio.sleep(0.2)
+            raise asyncio.CancelledError()
+        return "second"
+
+    with jobsim.Simulation(settings(func(flaky, name="flaky")), start=START) as sim:
+        job = run(run_pool_enqueue("flaky"))
+        assert run(job.result(timeout=5)) == "second"
+    [r] = sim.runs(flaky)
+    assert [(secs(sim, a.start_ns), secs(sim, a.end_ns), type(a.error).__name__) for a in r.attempts] == [
+        (0.0, 0.2, "CancelledError"), (0.5, 0.5, "NoneType")]
+    [retry] = [x for x in sim.trace if x.kind == "retry"]
+    assert retry.data["error"] == "CancelledError: " and retry.data["at"] == sim.start_ns + 200_000_000
+
+
+def test_to_thread_and_run_in_executor_in_job_code_return_their_result():
+    """Sync library calls in a thread (``asyncio.to_thread``, ``loop.run_in_executor``) run as blocking calls on the
+    worker's clock: their ``time.sleep`` takes virtual time. (A real thread used to go unnoticed until the job's
+    300 s timeout, which then failed the job.)"""
+    import concurrent.futures
+    import time
+
+    def fetch(x):
+        time.sleep(0.25)
+        return x * 2
+
+    def broken():
+        raise ValueError("sync lib failed")
+
+    async def uses_threads(ctx, x):
+        doubled = await asyncio.to_thread(fetch, x)
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            again = await asyncio.get_running_loop().run_in_executor(pool, fetch, doubled)
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, broken)
+        except ValueError as exc:
+            return again, str(exc), clock()
+
+    with jobsim.Simulation(settings(func(uses_threads, name="uses_threads")), start=START) as sim:
+        job = run(run_pool_enqueue("uses_threads", 5))
+        assert run(job.result(timeout=5)) == (20, "sync lib failed", "09:00:00.500")
+    [r] = sim.runs(uses_threads)
+    assert [(secs(sim, a.start_ns), secs(sim, a.end_ns)) for a in r.attempts] == [(0.0, 0.5)]

@@ -107,17 +107,18 @@ async def create_pool(settings_: Any = None, *, retry: int = 0, job_serializer: 
                     expires_extra_ms=default_extra if expires_extra_ms is None else expires_extra_ms)  # fmt: skip
 
 
-_FOREVER: contextvars.ContextVar[bool] = contextvars.ContextVar("jobsim_arq_forever", default=False)
-"""``Job.result()`` was awaited without ``timeout=``: the test's poll refuses to wait on a job nothing will run."""
+_TIMEOUT: contextvars.ContextVar[float | None] = contextvars.ContextVar("jobsim_arq_result_timeout", default=None)
+"""The ``timeout=`` of the ``Job.result()`` the test awaits (None: it waits for ever, and the test's poll refuses
+to wait on a job nothing will run)."""
 
 
 def _result(real: Any) -> Any:
     async def result(job: Any, timeout: float | None = None, **kwargs: Any) -> Any:
-        token = _FOREVER.set(timeout is None)
+        token = _TIMEOUT.set(timeout)
         try:
             return await real(job, timeout, **kwargs)
         finally:
-            _FOREVER.reset(token)
+            _TIMEOUT.reset(token)
 
     result.__doc__ = real.__doc__
     return result
@@ -126,8 +127,14 @@ def _result(real: Any) -> Any:
 def _poll(real: Any) -> Any:
     async def poll(step: float = 0.5) -> AsyncGenerator[float, None]:
         """``arq.utils.poll`` for ``Job.result()``: on the workers' loop (job code awaiting another job) arq's own,
-        elsewhere (the test) each wait is ``sim.advance(step)``, so the result is seen at the poll after it was
-        stored, as a real client sees it."""
+        elsewhere (the test) the simulation advances from poll to poll, so the result is seen at the poll after it
+        was stored, as a real client sees it.
+
+        Polls before the simulation's next pending item are skipped, in one ``sim.advance``: nothing but a kernel
+        item (a worker's pump, a cron tick) changes what a poll reads (``jobs.py:104-125``: the result key and the
+        queue's score), so each would read what the last one read. The jump stops at the first poll at or after
+        that item, or at the first one past the ``timeout=`` (where ``result()`` gives up), whichever comes first:
+        a job deferred by a day is awaited in a few steps, not 172,800."""
         w = active()
         loop = asyncio.get_running_loop()
         if w is None or loop is w.loop:
@@ -137,15 +144,24 @@ def _poll(real: Any) -> Any:
         sim = w.sim
         start = sim.now_ns()
         wait = dt.timedelta(seconds=step) if step > 0 else dt.timedelta(microseconds=1)
+        step_ns = wait // dt.timedelta(microseconds=1) * 1000
+        timeout = _TIMEOUT.get()
         while True:
             yield (sim.now_ns() - start) / 1e9
-            if _FOREVER.get() and not w.busy():
+            if timeout is None and not w.busy():
                 raise JobsimError(
                     "Job.result() with no timeout would wait forever: no simulated arq worker has a job queued or "
                     "running (is the job on a queue no worker reads, _queue_name=...?); pass timeout=, or enqueue it "
                     "to a queue of a worker the simulation runs"
                 )  # fmt: skip
-            sim.advance(wait)
+            polls = 1
+            now, due = sim.now_ns(), sim.kernel.next_due()
+            if due is not None and due > now + step_ns:
+                polls = -(-(due - now) // step_ns)  # the first poll at or after the next item
+                if timeout is not None:  # ... or the first past the timeout, if sooner
+                    past = int(timeout * 1e9) - (now - start)
+                    polls = min(polls, max(1, past // step_ns + 1))
+            sim.advance(wait * polls)
 
     return poll
 

@@ -123,6 +123,28 @@ def test_result_timeout_counts_virtual_seconds():
         assert sim.now_ns() - sim.start_ns == 3_500_000_000  # the first poll past 3 s (jobs.py:124-125)
 
 
+@pytest.mark.parametrize("timeout", [None, 86_460.2, 86_400.1])
+def test_awaiting_a_job_deferred_by_a_day_skips_the_polls_that_read_nothing_new(timeout):
+    """The result is seen at the very poll stepping 0.5 s at a time would see it (or the timeout hits at the same
+    poll), in a few dozen advances instead of 172,800."""
+    with jobsim.Simulation(Settings, start=START) as sim:
+        pool = run(create_pool(NOWHERE))
+        sim.advance("0.2s")
+        job = run(pool.enqueue_job("slow", 1.2, _defer_by=dt.timedelta(days=1)))
+        if timeout == 86_400.1:  # the first poll past it, 86,400.5 s after the await began, is before the result
+            with pytest.raises(asyncio.TimeoutError):
+                run(job.result(timeout=timeout))
+            assert sim.now_ns() - sim.start_ns == 86_400_700_000_000
+            return
+        assert run(job.result(timeout=timeout)) == "slept 1.2"
+        # due 1 day + 0.2 s after the start: the worker's first poll at or after it is 1 day + 0.5 s; the job
+        # ends 1.2 s later, at 1 day + 1.7 s, which is a poll of the client (every 0.5 s from 0.2 s)
+        assert sim.now_ns() - sim.start_ns == 86_401_700_000_000
+        assert LOG[-1] == ("slow end", "09:00:01.700", job.job_id)
+        # the worker's health check (every 3,600 s) and its polls around it are the kernel items in between
+        assert len(sim.trace.of("advance")) < 100
+
+
 def test_a_job_enqueued_by_a_job_is_caused_by_it_and_goes_through_the_same_redis():
     with jobsim.Simulation(Settings, start=START) as sim:
         pool = run(create_pool(NOWHERE))

@@ -88,19 +88,27 @@ class AppRuntime:
         self.concurrency = concurrency
         self.queues = None if target.queues is None else frozenset(_queue_names(target.queues))
         self.beat_enabled = target.beat
+        # what `celery worker` and `celery beat` do as they start (Loader.init_worker): import the modules of
+        # `include`/`imports` and run `autodiscover_tasks`, whose tasks a test may only send by name
+        app.loader.import_default_modules()
         self.tasks = dict(app.tasks)  # finalizes the app: autodiscovered and shared tasks are in
         self.functions: dict[str, jobsim.Function] = {}
-        fapp = jobsim.App(f"celery:{app.main or 'app'}")
-        for name, task in self.tasks.items():
-            options = {"celery": True, "native": task}  # native: sim.runs(task) finds it
-            fn = jobsim.Function(id=name, handler=_not_an_event_handler(name), app=fapp, options=options)
-            fapp.functions[name] = fn
-            self.functions[name] = fn
+        self.fapp = jobsim.App(f"celery:{app.main or 'app'}")
+        for name in self.tasks:
+            self.declare(name)
         self.publisher = Publisher(world, self)
         self.worker: Worker | None = None
         self.beat: Beat | None = None
         self.saved: dict[str, Any] = {}
         self.wrapped: list[tuple[Any, str, Any]] = []
+
+    def declare(self, name: str) -> jobsim.Function:
+        task = self.tasks[name] = self.app.tasks[name]
+        options = {"celery": True, "native": task}  # native: sim.runs(task) finds it
+        fn = jobsim.Function(id=name, handler=_not_an_event_handler(name), app=self.fapp, options=options)
+        self.fapp.functions[name] = fn
+        self.functions[name] = fn
+        return fn
 
     def consumes(self, queue: str) -> bool:
         return self.queues is None or queue in self.queues
@@ -345,8 +353,9 @@ class CeleryWorld:
         task_id, name = headers["id"], headers["task"]
         now = self.sim.now_ns()
         run = self.runs.get(task_id)
-        if run is None and name in rt.functions:
-            run = self._new_run(rt.functions[name], task_id, headers, parent, now)
+        fn = self._function(rt, name)
+        if run is None and fn is not None:
+            run = self._new_run(fn, task_id, headers, parent, now)
         eta = headers.get("eta")
         self.record("celery.send", task=name, id=task_id, run=task_id if run else None, queue=queue,
                     retries=headers.get("retries", 0), eta=None if eta is None else _ns(eta, rt.app))  # fmt: skip
@@ -362,8 +371,22 @@ class CeleryWorld:
             del self.pending[held.task_id]
         if held.run is None:
             held.run = self.runs.get(held.task_id)
+        if held.run is None:  # sent by name before a module registering the task was imported
+            fn = self._function(rt, held.message.headers["task"])
+            if fn is not None:
+                held.run = self._new_run(fn, held.task_id, held.message.headers, None, self.sim.now_ns())
         assert rt.worker is not None
         rt.worker.receive(held)
+
+    def _function(self, rt: AppRuntime, name: str) -> jobsim.Function | None:
+        """The simulated function of task ``name``, declared now if the task was registered on the app after the
+        Simulation was built (a module of tasks imported inside the ``with``): a real worker runs it too."""
+        fn = rt.functions.get(name)
+        if fn is None and name in rt.app.tasks:
+            fn = rt.declare(name)
+            self.sim.add_function(fn, own_worker=True)
+            self._wrap(rt, rt.tasks[name])
+        return fn
 
     def _new_run(self, fn: jobsim.Function, task_id: str, headers: dict[str, Any], parent: Any, now: int) -> Run:
         origin = self._origin(headers, parent)

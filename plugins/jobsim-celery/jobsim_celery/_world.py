@@ -81,11 +81,11 @@ class AppRuntime:
     def __init__(self, world: CeleryWorld, target: CeleryTarget) -> None:
         self.app = app = target.app
         self.hostname = target.hostname
-        concurrency = target.concurrency if target.concurrency is not None else app.conf.worker_concurrency
+        concurrency = target.concurrency
         if concurrency is not None and (isinstance(concurrency, bool) or not isinstance(concurrency, int)
                                         or concurrency < 1):  # fmt: skip
             raise InvalidArgument.build("concurrency", concurrency, "an int >= 1, or None for no limit")
-        self.concurrency = concurrency
+        self.concurrency = concurrency if concurrency is not None else _conf_concurrency(app)
         self.queues = None if target.queues is None else frozenset(_queue_names(target.queues))
         self.beat_enabled = target.beat
         # what `celery worker` and `celery beat` do as they start (Loader.init_worker): import the modules of
@@ -693,6 +693,32 @@ def _ns(eta: str, app: Any) -> int:
     from celery.utils.time import maybe_make_aware
 
     return instant_ns(maybe_make_aware(maybe_iso8601(eta), app.conf.timezone))
+
+
+def _conf_concurrency(app: Any) -> int | None:
+    """``app.conf.worker_concurrency`` read as ``WorkController.setup_instance`` reads it (Celery 5.7).
+
+    A string of digits (set from an environment variable) is that number. Unset, ``0``
+    and ``"auto"`` size the pool from the machine's CPUs there; here they mean no limit,
+    so that a simulation's history does not depend on the machine. What Celery would
+    only log a warning about (another string, a negative number) is refused.
+    """
+    from celery.utils.sysinfo import is_auto_concurrency
+
+    value = app.conf.worker_concurrency
+    if isinstance(value, str) and not is_auto_concurrency(value):
+        try:
+            value = int(value)
+        except ValueError:
+            value = None if not value.strip() else value
+    if value is None or value == 0 or (isinstance(value, str) and is_auto_concurrency(value)):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidArgument.build(
+            "app.conf.worker_concurrency", value, "an int >= 1 (or a string of digits); 0, None or 'auto' for the "
+            "machine's CPU count on a real worker, no limit in jobsim. A fixed pool size for the simulation: "
+            "CeleryTarget(app, concurrency=N)")  # fmt: skip
+    return value
 
 
 def _queue_names(queues: Any) -> list[str]:

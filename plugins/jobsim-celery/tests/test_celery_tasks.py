@@ -246,6 +246,31 @@ def test_bad_options_are_named(app):
         jobsim.Simulation(jobsim_celery_target(app, concurrency=0))
 
 
+@pytest.mark.parametrize(("setting", "expected"), [("2", [0, 0, 30]), (0, [0, 0, 0]), ("auto", [0, 0, 0])])
+def test_worker_concurrency_is_read_as_the_worker_reads_it(app, setting, expected):
+    """``WorkController.setup_instance``: a digit string (from an environment variable) is that number; unset, 0
+    and ``"auto"`` mean the CPU count on a real worker, no limit here."""
+    app.conf.worker_concurrency = setting
+
+    @app.task(name="work")
+    def work():
+        time.sleep(30)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        for _ in range(3):
+            work.delay()
+        sim.run_until_idle()
+        assert starts(sim, "work") == [at(s) for s in expected]
+
+
+@pytest.mark.parametrize("setting", ["four", -1, 2.5])
+def test_a_worker_concurrency_celery_cannot_use_is_named_with_the_fix(app, setting):
+    app.conf.worker_concurrency = setting
+    with pytest.raises(jobsim.InvalidArgument, match=r"^app\.conf\.worker_concurrency=.* is not valid: .*"
+                       r"CeleryTarget\(app, concurrency=N\)"):
+        jobsim.Simulation(app)
+
+
 def jobsim_celery_target(app, **options):
     from jobsim_celery import CeleryTarget
 

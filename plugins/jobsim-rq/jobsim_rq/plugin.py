@@ -39,8 +39,23 @@ def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
                     "pass jobsim_rq.Worker([queue, ...], count=...) instead")  # fmt: skip
         raise InvalidArgument.build("targets", target, accepted)
     if not isinstance(target, Queue):
+        if _is_redis(target):  # another slip: the queue's connection
+            from jobsim.errors import InvalidArgument
+
+            raise InvalidArgument(
+                f"targets={type(target).__name__}(...) is not valid: a Redis connection; jobsim-rq runs RQ queues (and "
+                "nothing connects to Redis inside a simulation): pass the queues built on it, "
+                "jobsim.Simulation(queue) or jobsim.Simulation([high, default])")  # fmt: skip
         return None
     return _world(sim).adopt(target)
+
+
+def _is_redis(target: Any) -> bool:
+    if "redis" not in sys.modules:
+        return False
+    import redis
+
+    return isinstance(target, (redis.Redis, redis.ConnectionPool))
 
 
 def _world(sim: Simulation) -> RQWorld:

@@ -398,3 +398,13 @@ def test_an_rq_job_or_a_real_rq_worker_as_the_target_is_refused_naming_what_to_p
     with pytest.raises(InvalidArgument, match=r"is not valid: RQ's own Worker, which would work in real time "
                        r"against Redis; pass jobsim_rq.Worker\(\[queue, \.\.\.\], count=\.\.\.\) instead"):
         jobsim.Simulation(object.__new__(RQWorker))  # RQWorker(...) itself talks to Redis, which is not running
+
+
+def test_the_queues_redis_connection_as_the_target_is_refused_naming_what_to_pass(queue):
+    """It got the generic message, led by the connection's repr (hundreds of characters of pool options)."""
+    for target in (queue.connection, queue.connection.connection_pool):
+        with pytest.raises(InvalidArgument, match=r"^targets=(Redis|ConnectionPool)\(\.\.\.\) is not valid: a Redis "
+                           r"connection; jobsim-rq runs RQ queues .*: pass the queues built on it, "
+                           r"jobsim.Simulation\(queue\)") as excinfo:
+            jobsim.Simulation(target)
+        assert len(str(excinfo.value)) < 300

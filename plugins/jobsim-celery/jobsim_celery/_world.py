@@ -722,8 +722,11 @@ def _conf_concurrency(app: Any) -> int | None:
 
 
 def _queue_names(queues: Any) -> list[str]:
-    if isinstance(queues, str):
-        return [queues]
+    if isinstance(queues, str):  # as `celery worker -Q celery,emails` splits it (celery.utils.text.str_to_list)
+        names = [name.strip() for name in queues.split(",") if name.strip()]
+        if not names:
+            raise InvalidArgument.build("queues", queues, "queue names (or kombu Queues), e.g. ['celery', 'emails']")
+        return names
     names = []
     for queue in queues:
         name = getattr(queue, "name", queue)

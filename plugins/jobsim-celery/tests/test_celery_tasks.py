@@ -222,6 +222,28 @@ def test_a_queue_no_worker_consumes_keeps_its_messages(app):
         assert [h.queue for h in sim.celery.unconsumed] == ["reports"]
 
 
+def test_queues_as_a_string_are_split_like_the_worker_option(app):
+    """``CeleryTarget(app, queues="celery,reports")`` is ``celery worker -Q celery,reports``: it read one queue
+    named "celery,reports", and every message stayed unconsumed."""
+    app.conf.task_routes = {"report": {"queue": "reports"}, "mail": {"queue": "emails"}}
+
+    @app.task(name="report")
+    def report():
+        return 1
+
+    @app.task(name="mail")
+    def mail():
+        return 2
+
+    with jobsim.Simulation(jobsim_celery_target(app, queues="celery, reports"), start=START) as sim:
+        ping, first, second = app.send_task("report"), report.delay(), mail.delay()
+        sim.run_until_idle()
+        assert [ping.get(), first.get(), second.state] == [1, 1, "PENDING"]
+        assert [h.queue for h in sim.celery.unconsumed] == ["emails"]
+    with pytest.raises(jobsim.InvalidArgument, match=r"queues=' , ' is not valid: queue names"):
+        jobsim.Simulation(jobsim_celery_target(app, queues=" , "))
+
+
 def test_the_app_is_restored_after_the_simulation(app):
     @app.task(name="t")
     def t():

@@ -240,6 +240,7 @@ def test_queues_as_a_string_are_split_like_the_worker_option(app):
         sim.run_until_idle()
         assert [ping.get(), first.get(), second.state] == [1, 1, "PENDING"]
         assert [h.queue for h in sim.celery.unconsumed] == ["emails"]
+        assert repr(sim.celery.unconsumed) == f"[<celery message mail[{second.id}] on queue 'emails'>]"
     with pytest.raises(jobsim.InvalidArgument, match=r"queues=' , ' is not valid: queue names"):
         jobsim.Simulation(jobsim_celery_target(app, queues=" , "))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import smtplib
 import time
 from email.message import EmailMessage
@@ -380,6 +381,39 @@ def test_a_task_of_an_app_the_simulation_does_not_run_is_refused_not_sent_to_a_b
         assert "redis://:**@127.0.0.1:1/0" in str(sim.runs("t")[0].error)  # the password never reaches the trace
     other.conf.task_always_eager = True
     assert charge.delay().get() == 1  # outside a simulation the app is the user's again
+
+
+def test_a_simulation_without_the_app_refuses_its_tasks_instead_of_using_the_broker(app):
+    """The test forgot to pass the app: ``delay()`` went to the app's real broker (a local Redis would take it)."""
+    from celery import Celery
+
+    original = Celery.__dict__["send_task"]
+
+    @app.task(name="charge")
+    def charge():
+        return 1
+
+    billing = jobsim.App("billing")
+
+    @billing.function(id="bill", on="order/paid")
+    def bill(ctx):
+        return charge.delay().id
+
+    message = (r"^Celery app 'tests' is not part of this simulation: sending task 'charge' would go to its real "
+               r"broker \(redis://127.0.0.1:1/0\)\. This simulation runs no Celery app: pass it, e\.g\. "
+               r"jobsim\.Simulation\(app\)")  # fmt: skip
+    with jobsim.Simulation(billing, start=START) as sim:
+        with pytest.raises(jobsim.JobsimError, match=message):
+            charge.delay()
+        sim.send("order/paid", {})
+        sim.run_until_idle()
+        assert re.match(message, str(sim.runs("bill")[0].error))  # the function's own failure, retried
+    assert Celery.__dict__["send_task"] is original  # restored as the simulation closes
+    with jobsim.Simulation(app, start=START) as sim:  # and a Celery simulation after it works as before
+        assert charge.delay().get is not None
+        sim.run_until_idle()
+        assert sim.runs("charge")[0].status == "completed"
+    assert Celery.__dict__["send_task"] is original
 
 
 def test_runs_and_fail_take_the_task_itself(app):

@@ -69,6 +69,26 @@ def _world(sim: Simulation) -> RQWorld:
 
 
 @hookimpl
+def jobsim_install(sim: Simulation) -> None:
+    """A simulation that runs no RQ queue refuses RQ's enqueue calls while it runs (``_guard``)."""
+    if "rq" not in sys.modules:
+        return
+    world = sys.modules.get("jobsim_rq._world")  # not imported yet: no simulation has RQ queues
+    if world is None or not isinstance(getattr(sim, "rq", None), world.RQWorld):
+        from . import _guard
+
+        _guard.guard(sim)
+
+
+@hookimpl
+def jobsim_uninstall(sim: Simulation) -> None:
+    if "jobsim_rq._guard" in sys.modules:
+        from . import _guard
+
+        _guard.unguard(sim)
+
+
+@hookimpl
 def jobsim_crash_worker(sim: Simulation, at: int, function: str | None) -> bool | None:
     """``sim.crash_worker(at=..., function=...)`` kills the simulated RQ worker running that job function (any
     RQ job for ``function=None``) as ``sim.rq.crash_worker`` does: the whole worker dies, a new one starts."""

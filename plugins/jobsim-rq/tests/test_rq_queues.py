@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from typing import Any
 
@@ -408,3 +409,34 @@ def test_the_queues_redis_connection_as_the_target_is_refused_naming_what_to_pas
                            r"jobsim.Simulation\(queue\)") as excinfo:
             jobsim.Simulation(target)
         assert len(str(excinfo.value)) < 300
+
+
+def test_a_simulation_without_the_queue_refuses_enqueues_instead_of_using_redis(queue):
+    """The test forgot to pass the queue: ``enqueue`` went to the queue's real Redis (a local one would take it)."""
+    names = ("enqueue_call", "enqueue_at", "enqueue_many", "enqueue_job", "schedule_job")
+    originals = {name: Queue.__dict__[name] for name in names}
+    app = jobsim.App("shop")
+
+    @app.function(id="checkout", on="order/placed")
+    def checkout(ctx):
+        return queue.enqueue(note, "receipt").id
+
+    message = (r"^RQ queue 'default' is not part of this simulation: Queue\.enqueue_(call|at) would write to its "
+               r"real Redis \(127\.0\.0\.1:1/0\)\. This simulation runs no RQ queue: pass the queue, e\.g\. "
+               r"jobsim\.Simulation\(queue\)")  # fmt: skip
+    with jobsim.Simulation(app, start=START) as sim:
+        started = time.monotonic()
+        with pytest.raises(JobsimError, match=message):
+            queue.enqueue(note, "x")
+        with pytest.raises(JobsimError, match=message):
+            queue.enqueue_in(dt.timedelta(minutes=5), note, "x")
+        assert time.monotonic() - started < 1  # no connection attempt
+        sim.send("order/placed", {})
+        sim.run_until_idle()
+        assert re.match(message, str(sim.runs("checkout")[0].error))  # the function's own failure
+    assert {name: Queue.__dict__[name] for name in names} == originals
+    with jobsim.Simulation(queue, app, start=START) as sim:  # passed: both run
+        sim.send("order/placed", {})
+        sim.run_until_idle()
+        assert [r.status for r in sim.runs(note)] == ["completed"]
+    assert {name: Queue.__dict__[name] for name in names} == originals

@@ -46,6 +46,8 @@ class SimulatedBackend(KeyValueStoreBackend):  # type: ignore[misc]
         self._sim = sim
         self._data: dict[bytes, list[tuple[int, Any]]] = {}  # key -> (written at, value), in time order
         self._expires_at: dict[bytes, int] = {}
+        self._expired: dict[bytes, tuple[int, float]] = {}  # key -> when its expiry removed it, after how long
+        self._ttl: dict[bytes, float] = {}
         super().__init__(app=app, url="jobsim://")
 
     def as_uri(self, include_password: bool = False) -> str:
@@ -67,6 +69,7 @@ class SimulatedBackend(KeyValueStoreBackend):  # type: ignore[misc]
         return _GONE
 
     def _write(self, key: bytes, value: Any) -> None:
+        self._expired.pop(key, None)
         versions = self._data.setdefault(key, [])
         bisect.insort(versions, (self._sim.now_ns(), value), key=lambda version: version[0])
         floor = self._sim.kernel.now  # no reader is ever earlier: older writes are forgotten
@@ -78,6 +81,7 @@ class SimulatedBackend(KeyValueStoreBackend):  # type: ignore[misc]
         if deadline is not None and self._sim.now_ns() >= deadline:
             self._data.pop(key, None)
             self._expires_at.pop(key, None)
+            self._expired[key] = (deadline, self._ttl.pop(key, 0.0))
         return self._visible(key) is not _GONE
 
     def get(self, key: bytes) -> Any:
@@ -107,6 +111,7 @@ class SimulatedBackend(KeyValueStoreBackend):  # type: ignore[misc]
     def _expire(self, key: bytes, seconds: Any) -> None:
         if seconds:
             self._expires_at[key] = self._sim.now_ns() + round(float(seconds) * SECOND)
+            self._ttl[key] = float(seconds)
         else:
             self._expires_at.pop(key, None)
 
@@ -130,6 +135,13 @@ class SimulatedBackend(KeyValueStoreBackend):  # type: ignore[misc]
         meta = self.get_task_meta(task_id)
         if meta["status"] in states.READY_STATES:
             return meta
+        expired = self._expired.get(self.get_key_for_task(task_id))
+        if expired is not None:
+            raise JobsimError(
+                f"the result of task {task_id} expired at {iso(expired[0])} (result_expires: {expired[1]:g} s after it "
+                f"was stored), so at virtual time {iso(self._sim.now_ns())} it reads PENDING and a real .get() would "
+                "wait forever: read it before then, or raise app.conf.result_expires"
+            )  # fmt: skip
         raise JobsimError(
             f"the result of task {task_id} is not ready at virtual time {iso(self._sim.now_ns())} "
             f"(state {meta['status']}): advance the simulation first, e.g. sim.run_until_idle(), "

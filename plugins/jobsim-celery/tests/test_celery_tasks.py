@@ -119,6 +119,24 @@ def test_get_before_the_result_exists_says_to_advance(app):
         assert result.get() == 1
 
 
+def test_get_after_the_result_expired_says_it_expired_not_to_advance(app):
+    """``result_expires`` (a day by default) removes the result as Redis does: PENDING again. The error said
+    "not ready ... advance the simulation first", which more advancing never fixes."""
+    @app.task(name="quick")
+    def quick():
+        return 1
+
+    with jobsim.Simulation(app, start=START) as sim:
+        kept, lost = quick.delay(), quick.delay()
+        sim.advance("23h59m59s")
+        assert kept.get() == 1
+        sim.advance("1s")
+        with pytest.raises(JobsimError, match=r"^the result of task \S+ expired at 2025-03-02T00:00:00.000Z "
+                           r"\(result_expires: 86400 s after it was stored\), .* raise app\.conf\.result_expires$"):
+            lost.get()
+        assert lost.state == "PENDING"
+
+
 def test_waiting_on_a_result_inside_a_task_fails_as_on_a_worker(app):
     @app.task(name="inner")
     def inner():

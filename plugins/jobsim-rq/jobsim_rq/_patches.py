@@ -138,12 +138,15 @@ def _create_job(original: Any, world: RQWorld) -> Any:
         if len(args) < 9 and kwargs.get("job_id") is None:  # job_id is create_job's 10th parameter
             kwargs["job_id"] = world.new_id()
         try:
-            return original(self, func, *args, **kwargs)
+            job = original(self, func, *args, **kwargs)
         except InvalidArgument:
             raise
         except ValueError as exc:  # RQ's own checks: job_timeout=0, ttl <= 0, a bad job_id, on_failure=...
             name = getattr(func, "__qualname__", func)
             raise InvalidArgument(f"RQ refused the job {name!r} on queue {self.name!r}: {exc}") from exc
+        if callable(func):  # what the test names in sim.runs(func), also when RQ cannot import it back
+            job._jobsim_callable = func
+        return job
 
     return create_job
 

@@ -555,11 +555,12 @@ def _mixed(target: Any) -> InvalidArgument:
 
 def _resolve(job: Any) -> Any:
     """The callable RQ will call (``Job.func``: the instance's method, or ``import_attribute(func_name)``,
-    ``rq/job.py:527-537``), or None if it cannot be imported (then each attempt fails, as on a worker)."""
+    ``rq/job.py:527-537``); if RQ cannot import it (each attempt then fails, as on a worker), the callable the job
+    was made from, so that ``sim.runs(local_function)`` finds its runs, or None for a dotted path."""
     try:
         return job.func
     except Exception:
-        return None
+        return getattr(job, "_jobsim_callable", None)  # a local function the test passed: sim.runs(it) finds it
 
 
 def _not_an_event_handler(name: str) -> Any:

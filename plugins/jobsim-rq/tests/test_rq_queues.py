@@ -299,6 +299,8 @@ def test_an_unimportable_function_fails_as_on_a_worker(queue):
         assert job.get_status() == JobStatus.FAILED
         [run] = sim.runs()
         assert run.function.id.endswith("<locals>.local") and run.error is not None
+        assert sim.runs(local) == [run]  # the function itself finds its runs, though RQ cannot import it
+        assert str(run.error) == "Invalid attribute name: local"  # RQ's import_attribute, as on a worker
 
 
 def test_system_exit_in_a_job_is_a_failure_and_jobsim_errors_reach_the_test(queue):

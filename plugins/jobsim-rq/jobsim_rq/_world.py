@@ -352,6 +352,9 @@ class RQWorld(Stopping, Lifecycle):
 
     # -- runs --------------------------------------------------------------------------------
     def _hold(self, queue: Any, job: Any) -> Held:
+        # Job.save (enqueue, schedule, defer) writes RQ's `data` field: the serializer's dump of (func_name,
+        # instance, args, kwargs), rq/job.py:615-631. Arguments it cannot serialize raise here, as there.
+        job.data  # noqa: B018
         if job.id in self.jobs:
             gone = self.gone(self.jobs[job.id])
             raise InvalidArgument(
@@ -444,7 +447,7 @@ class RQWorld(Stopping, Lifecycle):
                         raise HorseKilled()
                     if fault is not None:
                         raise fault
-                    value = job.perform()
+                    value = _perform_fetched(job)
                 except BaseException as exc:  # perform_job's bare except (rq/worker/base.py:1677)
                     if x.killed:
                         raise HorseKilled() from None  # whatever the body did after: the process is dead
@@ -551,6 +554,20 @@ def _mixed(target: Any) -> InvalidArgument:
         "them, in that order) or Worker(...)s (each reads its own queues), not both; a queue no Worker reads can "
         "still be enqueued on (its jobs stay queued)"
     )
+
+
+def _perform_fetched(job: Any) -> Any:
+    """``job.perform()`` as the worker's ``Job``, fetched from Redis, runs it: on the arguments (and instance) read
+    back from the ``data`` saved at enqueue (``Job.restore`` -> ``_deserialize_data``, ``rq/job.py:602-612``), so the
+    job sees what the serializer kept (a copy; JSON's lists for tuples, ``str`` keys), not the enqueuer's objects
+    or later changes to them. The ``Job`` the test holds keeps its own, as the enqueuer's does."""
+    _, instance, args, kwargs = job.serializer.loads(job.data)
+    own = job._instance, job._args, job._kwargs
+    job._instance, job._args, job._kwargs = instance, args, kwargs
+    try:
+        return job.perform()
+    finally:
+        job._instance, job._args, job._kwargs = own
 
 
 def _resolve(job: Any) -> Any:

@@ -442,3 +442,31 @@ def test_a_simulation_without_the_queue_refuses_enqueues_instead_of_using_redis(
         sim.run_until_idle()
         assert [r.status for r in sim.runs(note)] == ["completed"]
     assert {name: Queue.__dict__[name] for name in names} == originals
+
+
+SEEN: list[Any] = []
+
+
+def keep(value: Any) -> None:
+    SEEN.append(value)
+
+
+def test_the_job_runs_on_its_arguments_as_the_serializer_saved_them_at_enqueue(queue):
+    """``Job.save`` writes ``serializer.dumps((func_name, instance, args, kwargs))`` and the worker runs the job it
+    fetched back: it saw the enqueuer's own objects, changed after the enqueue, and JSON's int keys unchanged."""
+    from rq.serializers import JSONSerializer
+
+    as_json = Queue("json", connection=queue.connection, serializer=JSONSerializer)
+    SEEN.clear()
+    with jobsim.Simulation(queue, as_json, start=START) as sim:
+        order = {"items": ["book"]}
+        job = queue.enqueue(keep, order)
+        order["items"].append("added after the enqueue")
+        as_json.enqueue(keep, {1: ("a", "b")})
+        sim.run_until_idle()
+        assert SEEN == [{"items": ["book"]}, {"1": ["a", "b"]}]
+        assert job.args[0] is order  # the test's Job keeps its own objects, as the enqueuer's does
+        with pytest.raises(TypeError, match="Object of type datetime is not JSON serializable"):
+            as_json.enqueue(keep, dt.datetime(2025, 3, 1))  # raised by Job.save, at the call, as in RQ
+        sim.run_until_idle()
+        assert len(sim.runs(keep)) == 2

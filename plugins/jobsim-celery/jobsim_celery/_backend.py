@@ -21,7 +21,7 @@ import bisect
 from typing import TYPE_CHECKING, Any
 
 from celery import states
-from celery.backends.base import KeyValueStoreBackend
+from celery.backends.base import E_CHORD_NO_BACKEND, E_NO_BACKEND, KeyValueStoreBackend
 
 from jobsim._time import SECOND, iso
 from jobsim.errors import JobsimError
@@ -147,3 +147,37 @@ class SimulatedBackend(KeyValueStoreBackend):  # type: ignore[misc]
             f"(state {meta['status']}): advance the simulation first, e.g. sim.run_until_idle(), "
             "then call .get() (a simulated backend never waits in real time)"
         )
+
+    def readable(self) -> SimulatedBackend:
+        """A backend over the same results that reads them: ``sim.celery.result`` when the app's own refuses to."""
+        view: SimulatedBackend = SimulatedBackend.__new__(SimulatedBackend)
+        view.__dict__.update(self.__dict__)  # the same dicts: one store
+        return view
+
+
+class NoResultBackend(SimulatedBackend):
+    """The backend of an app that configures none, where Celery uses ``DisabledBackend``
+    (``celery/backends/base.py``): whatever reads a result — ``result.get()``, ``.state``,
+    ``GroupResult.join`` — raises ``NotImplementedError("No result backend is configured.")``,
+    and a chord (or a group chained to a task, which Celery upgrades to one) is refused at
+    its call with ``NotImplementedError("Starting chords requires a result backend ...")``,
+    as in production; a test of such an app must not read results production cannot.
+    (Celery's own ``.state`` there is an ``AttributeError`` about ``_get_task_meta_for``.)
+    The worker's writes are kept all the same, for ``sim.celery.result(run)``.
+    """
+
+    def ensure_chords_allowed(self) -> None:
+        raise NotImplementedError(E_CHORD_NO_BACKEND.strip())
+
+    def _disabled(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(E_NO_BACKEND.strip() + " (jobsim: sim.celery.result(run) reads the result a "
+                                  "simulation kept anyway; configure result_backend if production reads them)")
+
+    get_task_meta = get_state = get_status = get_result = get_traceback = _disabled
+    get_task_meta_for = wait_for = get_many = _disabled
+
+
+def has_result_backend(app: Any) -> bool:
+    """Whether ``app`` configures a result backend: Celery uses ``DisabledBackend`` for none or ``disabled``."""
+    backend = app.conf.result_backend
+    return bool(backend) and str(backend).split(":", 1)[0].lower() != "disabled"

@@ -32,7 +32,7 @@ from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
 from jobsim.hooks import Adapted, end_run, output_bytes, planned_instant, refusing_handler
 
 from . import _patches
-from ._backend import SimulatedBackend
+from ._backend import NoResultBackend, SimulatedBackend, has_result_backend
 from ._beat import Beat
 from ._broker import Publisher, producer_or_acquire
 from ._worker import CeleryExecution, Held, ProcessTerminated, Worker, WorkerCrash
@@ -168,7 +168,8 @@ class CeleryWorld:
         app._jobsim_world = self
         app.send_task = rt.publisher.send_task
         app.producer_or_acquire = producer_or_acquire
-        app._backend_cache = SimulatedBackend(app, self.sim)
+        backend = SimulatedBackend if has_result_backend(app) else NoResultBackend
+        app._backend_cache = backend(app, self.sim)
         app.conf.task_always_eager = False
         app.control.revoke = self._revoker(rt)
         for task in rt.tasks.values():
@@ -643,7 +644,10 @@ class CeleryWorld:
         task_id = getattr(task, "id", task)
         for rt in self.apps:
             if task_id in self.runs and self.runs[task_id].function.id in rt.functions:
-                return rt.app.AsyncResult(task_id)
+                backend = rt.app.backend
+                if isinstance(backend, SimulatedBackend):  # NoResultBackend refuses to read: the simulation may
+                    backend = backend.readable()
+                return rt.app.AsyncResult(task_id, backend=backend)
         raise InvalidArgument.build("task", task, "a Run or a task id of this simulation")
 
     def __repr__(self) -> str:

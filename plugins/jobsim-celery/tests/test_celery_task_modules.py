@@ -50,8 +50,8 @@ def test_tasks_of_include_modules_run_as_on_a_worker(package):
     """)
     package("billing_include.app", """
         import celery
-        app = celery.Celery("billing", broker="redis://127.0.0.1:1/0", include=["billing_include.tasks"],
-                            set_as_current=False)
+        app = celery.Celery("billing", broker="redis://127.0.0.1:1/0", backend="redis://127.0.0.1:1/1",
+                            include=["billing_include.tasks"], set_as_current=False)
     """)
     from billing_include.app import app  # the tasks module is not imported by the test
 
@@ -71,7 +71,8 @@ def test_autodiscovered_shared_tasks_run_as_on_a_worker(package):
     """)
     state = celery._state  # type: ignore[attr-defined]
     finalizers, current = set(state._on_app_finalizers), state._tls.current_app
-    app = celery.Celery("shop_auto", broker="redis://127.0.0.1:1/0")  # current: the shared task binds to it
+    # current: the shared task binds to it
+    app = celery.Celery("shop_auto", broker="redis://127.0.0.1:1/0", backend="redis://127.0.0.1:1/1")
     app.autodiscover_tasks(["shop_auto.orders"])
     try:
         with jobsim.Simulation(app, start=START) as sim:

@@ -497,3 +497,35 @@ def test_a_task_passed_as_the_target_is_refused_naming_its_app(app):
                        r"Celery task; jobsim-celery simulates a whole app: pass its app, "
                        r"jobsim.Simulation\(send_invoice.app\)"):
         jobsim.Simulation(send_invoice)
+
+
+def test_an_app_without_a_result_backend_reads_no_results_as_in_production():
+    """Celery's ``DisabledBackend``: ``get()`` raises ``NotImplementedError`` and a chord (or a group chained to a
+    task) is refused at its call. The simulation's own backend answered both, so a test passed that production
+    fails. ``sim.celery.result(run)`` still reads what the simulation kept."""
+    import celery
+    from celery import chain, chord, group
+
+    app = celery.Celery("nobackend", broker="redis://127.0.0.1:1/0", set_as_current=False)
+
+    @app.task(name="part", shared=False)
+    def part(i):
+        return i
+
+    @app.task(name="total", shared=False)
+    def total(parts):
+        return sum(parts)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        result = part.delay(3)
+        sim.run_until_idle()
+        assert sim.runs("part")[0].status == "completed"
+        for read in (result.get, lambda: result.state, lambda: group([part.s(1)]).apply_async().join()):
+            with pytest.raises(NotImplementedError, match=r"^No result backend is configured\."):
+                read()
+        for canvas in (chord([part.s(1), part.s(2)], total.s()), chain(group(part.s(1), part.s(2)), total.s())):
+            with pytest.raises(NotImplementedError, match=r"^Starting chords requires a result backend"):
+                canvas.apply_async()
+        assert sim.celery.result(sim.runs("part")[0]).get() == 3
+        sim.run_until_idle()
+        assert len(sim.runs("total")) == 0

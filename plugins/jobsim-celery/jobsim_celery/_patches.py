@@ -62,20 +62,25 @@ def _uuid4() -> str:
 
 def _unsimulated_send_task(app: Any, name: str, *args: Any, **kwargs: Any) -> Any:
     """``Celery.send_task`` of an app no active simulation runs: refuse, naming the app and the task."""
+    from celery import _state
     from kombu.utils.url import maybe_sanitize_url  # a password in the URL would reach the run's error and trace
 
     from jobsim.errors import JobsimError
 
     label = app.main or "default"
-    hint = (" (a @shared_task bound to Celery's default app: pass your app to the Simulation, created before "
-            "the task is first used, or set_as_current)") if app.main is None else ""  # fmt: skip
+    where = f"would go to its real broker ({maybe_sanitize_url(app.conf.broker_url) or 'amqp://localhost'})"
+    # Celery's fallback app (celery/_state.py: Celery('default', set_as_current=False)): a @shared_task binds to it
+    # when no app of the user's is current
+    if app.main is None or (app.main == "default" and app is _state.default_app):
+        raise JobsimError(
+            f"task {name!r} was sent through Celery's default app, not yours: it {where}. A @shared_task uses the "
+            "current app, and none of yours was current: create your app with set_as_current=True (the default) "
+            "or call app.set_current() before the task is first used, and pass that app to the Simulation"
+        )
     fix = ("Pass it too, e.g. jobsim.Simulation(app, other_app)" if _active else
            "This simulation runs no Celery app: pass it, e.g. jobsim.Simulation(app) or jobsim.Simulation(app, "
            "other_target)")  # fmt: skip
-    raise JobsimError(
-        f"Celery app {label!r} is not part of this simulation: sending task {name!r} would go to its real broker "
-        f"({maybe_sanitize_url(app.conf.broker_url) or 'amqp://localhost'}){hint}. {fix}"
-    )
+    raise JobsimError(f"Celery app {label!r} is not part of this simulation: sending task {name!r} {where}. {fix}")
 
 
 def _postrun(original: Any) -> Any:

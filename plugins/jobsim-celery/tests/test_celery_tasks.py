@@ -529,3 +529,25 @@ def test_an_app_without_a_result_backend_reads_no_results_as_in_production():
         assert sim.celery.result(sim.runs("part")[0]).get() == 3
         sim.run_until_idle()
         assert len(sim.runs("total")) == 0
+
+
+def test_a_shared_task_bound_to_celerys_default_app_says_how_to_make_yours_current(app):
+    """With the user's app not current, a ``@shared_task`` sends through Celery's fallback app, named "default":
+    the hint for that case never showed (it checked for an app with no name), and the fix said to pass that app."""
+    from celery import _state, shared_task
+
+    finalizers, current = set(_state._on_app_finalizers), _state._tls.current_app
+    _state._set_current_app(None)  # no app of the user's is current (the fixture's is not set_as_current)
+    try:
+        @shared_task(name="shared.ping")
+        def ping():
+            return "pong"
+
+        message = (r"^task 'shared\.ping' was sent through Celery's default app, not yours: it would go to its "
+                   r"real broker \(amqp://.*app\.set_current\(\)")
+        with jobsim.Simulation(app, start=START), pytest.raises(JobsimError, match=message):
+            ping.delay()
+    finally:  # a shared task joins every app finalized later in the process: keep it to this test
+        _state._on_app_finalizers.clear()
+        _state._on_app_finalizers.update(finalizers)
+        _state._set_current_app(current)

@@ -42,7 +42,7 @@ import jobsim
 from jobsim._events import Event
 from jobsim._records import Run
 from jobsim._time import MS, SECOND, iso, to_datetime
-from jobsim.errors import InvalidArgument, UnsupportedFeature
+from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
 from jobsim.hooks import Adapted, escapes, refusing_handler
 
 from ._execution import NULL
@@ -170,6 +170,8 @@ class RQWorld(Stopping, Lifecycle):
 
         _patches.pop(self)
         self.installed = False
+        for held in self.jobs.values():  # what RQ would read of them now is in no Redis: say so, not ConnectionError
+            held.job.connection = _Closed(held.job.id, held.job.connection)
 
     # -- what the patches call -------------------------------------------------------------
     def new_id(self) -> str:
@@ -554,6 +556,28 @@ def _mixed(target: Any) -> InvalidArgument:
         "them, in that order) or Worker(...)s (each reads its own queues), not both; a queue no Worker reads can "
         "still be enqueued on (its jobs stay queued)"
     )
+
+
+class _Closed:
+    """The connection of a simulated job once its simulation has closed: RQ reads a job's state from Redis
+    (``get_status()``, ``return_value()``, ``latest_result()``, ``refresh()``), and this one's is nowhere --
+    redis-py would retry a server that may not exist, or read a real Redis that never had the job."""
+
+    __slots__ = ("_job_id", "_original")
+
+    def __init__(self, job_id: str, original: Any) -> None:
+        self._job_id = job_id
+        self._original = original
+
+    def __getattr__(self, name: str) -> Any:
+        raise JobsimError(
+            f"RQ job {self._job_id} belongs to a simulation that has closed, and RQ would read it from Redis "
+            f"(connection.{name}): read it inside the `with` block, or what the Job you hold last saw with "
+            "job.get_status(refresh=False), or its run in sim.runs(...)"
+        )
+
+    def __repr__(self) -> str:
+        return f"<closed simulation's stand-in for {self._original!r}>"
 
 
 def _perform_fetched(job: Any) -> Any:

@@ -470,3 +470,20 @@ def test_the_job_runs_on_its_arguments_as_the_serializer_saved_them_at_enqueue(q
             as_json.enqueue(keep, dt.datetime(2025, 3, 1))  # raised by Job.save, at the call, as in RQ
         sim.run_until_idle()
         assert len(sim.runs(keep)) == 2
+
+
+def test_reading_a_job_after_its_simulation_closed_says_so(queue):
+    """RQ reads ``get_status()``/``return_value()`` from Redis: after the ``with`` block that was a
+    ``redis.ConnectionError`` after redis-py's retries (or a real Redis that never had the job)."""
+    with jobsim.Simulation(queue, start=START) as sim:
+        job = queue.enqueue(note, "x")
+        sim.run_until_idle()
+        assert job.get_status() == JobStatus.FINISHED
+    message = (rf"^RQ job {job.id} belongs to a simulation that has closed, and RQ would read it from Redis "
+               r"\(connection\.\w+\): read it inside the `with` block, .*get_status\(refresh=False\)")
+    for read in (job.get_status, job.return_value, job.latest_result, job.refresh):
+        started = time.monotonic()
+        with pytest.raises(JobsimError, match=message):
+            read()
+        assert time.monotonic() - started < 0.1
+    assert job.get_status(refresh=False) == JobStatus.FINISHED and job.args == ("x",)

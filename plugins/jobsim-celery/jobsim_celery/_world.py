@@ -88,6 +88,13 @@ class AppRuntime:
         self.concurrency = concurrency if concurrency is not None else _conf_concurrency(app)
         self.queues = None if target.queues is None else frozenset(_queue_names(target.queues))
         self.beat_enabled = target.beat
+        try:  # read by the worker and beat as they start; a name zoneinfo does not know stops both
+            app.timezone  # noqa: B018
+        except (KeyError, ValueError) as exc:  # zoneinfo's ZoneInfoNotFoundError is a KeyError
+            raise InvalidArgument.build(
+                "app.conf.timezone", app.conf.timezone, "an IANA time zone name such as 'Europe/Berlin' or "
+                f"'America/New_York' (a real worker and beat would not start either: {type(exc).__name__})",
+            ) from exc
         # what `celery worker` and `celery beat` do as they start (Loader.init_worker): import the modules of
         # `include`/`imports` and run `autodiscover_tasks`, whose tasks a test may only send by name
         app.loader.import_default_modules()

@@ -250,6 +250,44 @@ class RQWorld(Stopping, Lifecycle):
         self.push(queue, job, at_front=at_front)
         return job
 
+    def enqueue_many(self, queue: Any, job_datas: Any, *, pipeline: Any, group_id: Any) -> list[Any]:
+        """``Queue.enqueue_many`` (``rq/queue.py:889-986``): the jobs without dependencies are queued first, in
+        order; then every job with dependencies is created and saved ``deferred`` before any is checked (so one
+        that depends on a later one of the same call waits for it), and those whose dependencies are met are
+        queued (at the front with ``at_front`` or ``Dependency(enqueue_at_front=True)``). Returned as RQ returns
+        them: the jobs without dependencies, then those still deferred, then those queued."""
+        if pipeline is not None or group_id is not None:
+            what, model = (("pipeline", "Redis pipelines") if pipeline is not None
+                           else ("group_id", "RQ's job groups (rq.group.Group)"))  # fmt: skip
+            raise UnsupportedFeature(
+                f"Queue.enqueue_many({what}=...) on RQ queue {queue.name!r}: jobsim-rq does not simulate {model}; "
+                "call enqueue_many without it", system="rq", feature=f"enqueue_many({what}=)",
+            )  # fmt: skip
+        datas = list(job_datas)  # may be a one-shot iterable
+        ids = [data.job_id for data in datas if data.job_id is not None]
+        for job_id in ids:
+            if ids.count(job_id) > 1:  # RQ's own check: both would be saved to one key
+                raise ValueError(f"Job ID '{job_id}' appears more than once in enqueue_many()")
+        alone = [queue.enqueue_job(queue.create_job(**_job_kwargs(data, JobStatus.QUEUED)), at_front=data.at_front)
+                 for data in datas if not data.depends_on]  # fmt: skip
+        waiting = [(queue.create_job(**_job_kwargs(data, JobStatus.DEFERRED)), data) for data in datas
+                   if data.depends_on]  # fmt: skip
+        held = []
+        for job, _ in waiting:
+            self.check_job(job, queue, pipeline=None, unique=False, what="enqueue_many")
+            job.origin = queue.name
+            held.append(self._hold(queue, job))
+        unmet, met = [], []
+        for one, (job, data) in zip(held, waiting, strict=True):
+            waiting_for = self._unmet(job)
+            if waiting_for:
+                self._defer(one, waiting_for)
+                unmet.append(job)
+            else:
+                self.push(queue, job, at_front=job.enqueue_at_front or data.at_front)
+                met.append(job)
+        return [*alone, *unmet, *met]
+
     # -- dependencies --------------------------------------------------------------------------
     def _unmet(self, job: Any) -> list[str]:
         """``Queue.setup_dependencies`` (``rq/queue.py:668-731``): the dependencies whose status is not
@@ -556,6 +594,14 @@ def _mixed(target: Any) -> InvalidArgument:
         "them, in that order) or Worker(...)s (each reads its own queues), not both; a queue no Worker reads can "
         "still be enqueued on (its jobs stay queued)"
     )
+
+
+def _job_kwargs(data: Any, status: Any) -> dict[str, Any]:
+    """``Queue.create_job`` arguments of an ``EnqueueData`` (``Queue.prepare_data``), as ``enqueue_many`` passes
+    them."""
+    fields = ("func", "args", "kwargs", "result_ttl", "ttl", "failure_ttl", "description", "depends_on", "job_id",
+              "meta", "retry", "on_success", "on_failure", "on_stopped", "webhooks", "repeat")  # fmt: skip
+    return {**{name: getattr(data, name) for name in fields}, "timeout": data.timeout, "status": status}
 
 
 class _Closed:

@@ -324,9 +324,31 @@ def test_downtime_is_refused_for_rq_jobs(queue):
             sim.downtime("2025-03-01T01:00:00Z", "2025-03-01T02:00:00Z")
 
 
-def test_enqueue_many_is_refused_by_name(queue):
-    with jobsim.Simulation(queue, start=START), pytest.raises(UnsupportedFeature, match=r"Queue\.enqueue_many"):
-        queue.enqueue_many([Queue.prepare_data(note, ("a",))])
+def test_enqueue_many_follows_rqs_order_of_queued_deferred_and_released_jobs(queue):
+    """``Queue.enqueue_many`` (``rq/queue.py:889-986``; it was refused): jobs without dependencies are queued first,
+    in order; every job with dependencies is saved deferred before any is checked, so "c", listed before the "b" it
+    depends on, waits for it; ``at_front`` of a deferred job applies only if it is met at once."""
+    from rq.job import JobStatus
+
+    with jobsim.Simulation(queue, start=START) as sim:
+        first = queue.enqueue(note, "first")
+        jobs = queue.enqueue_many([
+            Queue.prepare_data(note, ("c",), depends_on="id-b", job_id="id-c"),
+            Queue.prepare_data(note, ("a",), job_id="id-a"),
+            Queue.prepare_data(note, ("b",), depends_on="id-a", job_id="id-b"),
+            Queue.prepare_data(note, ("d",), depends_on=first, job_id="id-d", at_front=True),
+            Queue.prepare_data(note, ("e",), job_id="id-e", at_front=True),
+        ])  # fmt: skip
+        assert [job.id for job in jobs] == ["id-a", "id-e", "id-c", "id-b", "id-d"]  # RQ's return order
+        assert [job.get_status() for job in jobs] == [JobStatus.QUEUED] * 2 + [JobStatus.DEFERRED] * 3
+        assert queue.job_ids == ["id-e", first.id, "id-a"]
+        sim.run_until_idle()
+        assert [entry[0] for entry in seen] == ["e", "first", "a", "d", "b", "c"]
+        with pytest.raises(ValueError, match=r"^Job ID 'x' appears more than once in enqueue_many\(\)$"):
+            queue.enqueue_many([Queue.prepare_data(note, job_id="x"), Queue.prepare_data(note, job_id="x")])
+        with pytest.raises(UnsupportedFeature, match=r"^Queue\.enqueue_many\(pipeline=\.\.\.\) .* Redis pipelines"):
+            queue.enqueue_many([Queue.prepare_data(note, ("a",))], pipeline=queue.connection.pipeline())
+        assert len(sim.runs(note)) == 6
 
 
 def test_a_simulation_without_queues_does_not_import_rq():

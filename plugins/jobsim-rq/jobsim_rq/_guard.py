@@ -7,8 +7,8 @@ running, a job that a real worker may run while the simulation sees nothing. The
 calls every enqueue goes through (``Queue.enqueue_call``, ``enqueue_at``,
 ``enqueue_many``, ``enqueue_job``, ``schedule_job``) are wrapped while such a
 simulation runs; a wrapper left in place by an unusual closing order calls RQ's own
-method once no guarded simulation runs. A simulation with RQ queues replaces these
-methods with its own (``_patches``), on top of the guard.
+method once no guarded simulation runs, or while a simulation with RQ queues runs too
+(one started inside the other: its own patches, ``_patches``, take these calls).
 """
 
 from __future__ import annotations
@@ -49,7 +49,9 @@ def unguard(sim: Any) -> None:
 def _refusing(name: str, original: Any) -> Any:
     @functools.wraps(original)
     def refuse(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if not _guarded:
+        from . import _patches
+
+        if not _guarded or _patches.current() is not None:  # none runs, or a simulation with RQ queues does too
             return original(self, *args, **kwargs)
         raise JobsimError(
             f"RQ queue {self.name!r} is not part of this simulation: Queue.{name} would write to its real Redis "

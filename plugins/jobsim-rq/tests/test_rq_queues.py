@@ -509,3 +509,17 @@ def test_reading_a_job_after_its_simulation_closed_says_so(queue):
             read()
         assert time.monotonic() - started < 0.1
     assert job.get_status(refresh=False) == JobStatus.FINISHED and job.args == ("x",)
+
+
+def test_a_simulation_with_the_queue_inside_one_without_runs_its_jobs(queue):
+    """The guard of the outer simulation (no RQ queue) must not refuse the inner one's enqueues."""
+    outer_app = jobsim.App("outer")
+
+    @outer_app.function(id="noop", on="x")
+    def noop(ctx):
+        return None
+
+    with jobsim.Simulation(outer_app, start=START), jobsim.Simulation(queue, start=START) as inner:
+        queue.enqueue(note, "inner")
+        inner.run_until_idle()
+        assert [r.status for r in inner.runs(note)] == ["completed"]

@@ -369,6 +369,13 @@ def test_an_eta_or_expires_no_worker_could_read_is_refused_at_the_call(app):
             t.apply_async(expires="soon")
         with pytest.raises(jobsim.InvalidArgument, match=r"countdown='10' is not valid: a number of seconds"):
             t.apply_async(countdown="10")
+        five = dt.timedelta(minutes=5)  # a common slip: the message says what to pass instead
+        with pytest.raises(jobsim.InvalidArgument, match=r"countdown=.* for a timedelta, countdown=delta\.total_sec"):
+            t.apply_async(countdown=five)
+        with pytest.raises(jobsim.InvalidArgument, match=r"eta=.* for a timedelta from now, countdown=delta\.total"):
+            t.apply_async(eta=five)
+        with pytest.raises(jobsim.InvalidArgument, match=r"expires=.* for a timedelta, expires=delta\.total_second"):
+            t.apply_async(expires=five)
         ok = t.apply_async(eta="2025-03-01T00:00:30+00:00", expires="2025-03-01T01:00:00+00:00")
         sim.run_until_idle()
         assert ok.get() == 1

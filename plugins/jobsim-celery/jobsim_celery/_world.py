@@ -96,8 +96,11 @@ class AppRuntime:
                 f"'America/New_York' (a real worker and beat would not start either: {type(exc).__name__})",
             ) from exc
         # what `celery worker` and `celery beat` do as they start (Loader.init_worker): import the modules of
-        # `include`/`imports` and run `autodiscover_tasks`, whose tasks a test may only send by name
-        app.loader.import_default_modules()
+        # `include`/`imports` and run `autodiscover_tasks`, whose tasks a test may only send by name. Once per
+        # app, as a worker process does it once (Django's fixup runs its system checks there)
+        if not getattr(app.loader, "_jobsim_imported", False):
+            app.loader.import_default_modules()
+            app.loader._jobsim_imported = True
         self.tasks = dict(app.tasks)  # finalizes the app: autodiscovered and shared tasks are in
         self.functions: dict[str, jobsim.Function] = {}
         self.fapp = jobsim.App(f"celery:{app.main or 'app'}")

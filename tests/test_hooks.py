@@ -89,6 +89,20 @@ def test_an_unclaimed_target_names_the_installed_plugins(plugin):
         jobsim.Simulation(object())
 
 
+def test_an_unnamed_helper_plugin_is_not_listed_as_installed(plugin):
+    class Helper:  # like the pytest plugin's note-taker, registered with no name
+        pass
+
+    helper = Helper()
+    _plugins.register(helper)
+    try:
+        with pytest.raises(jobsim.InvalidArgument) as excinfo:
+            jobsim.Simulation(object())
+    finally:
+        _plugins.unregister(helper)
+    assert str(id(helper)) not in str(excinfo.value) and "legacy-test" in str(excinfo.value)
+
+
 def test_a_plugin_returning_the_wrong_type_is_named(plugin):
     class Bad:
         @hookimpl

@@ -21,7 +21,7 @@ import bisect
 from typing import TYPE_CHECKING, Any
 
 from celery import states
-from celery.backends.base import KeyValueStoreBackend
+from celery.backends.base import E_CHORD_NO_BACKEND, E_NO_BACKEND, KeyValueStoreBackend
 
 from jobsim._time import SECOND, iso
 from jobsim.errors import JobsimError
@@ -46,6 +46,8 @@ class SimulatedBackend(KeyValueStoreBackend):  # type: ignore[misc]
         self._sim = sim
         self._data: dict[bytes, list[tuple[int, Any]]] = {}  # key -> (written at, value), in time order
         self._expires_at: dict[bytes, int] = {}
+        self._expired: dict[bytes, tuple[int, float]] = {}  # key -> when its expiry removed it, after how long
+        self._ttl: dict[bytes, float] = {}
         super().__init__(app=app, url="jobsim://")
 
     def as_uri(self, include_password: bool = False) -> str:
@@ -67,6 +69,7 @@ class SimulatedBackend(KeyValueStoreBackend):  # type: ignore[misc]
         return _GONE
 
     def _write(self, key: bytes, value: Any) -> None:
+        self._expired.pop(key, None)
         versions = self._data.setdefault(key, [])
         bisect.insort(versions, (self._sim.now_ns(), value), key=lambda version: version[0])
         floor = self._sim.kernel.now  # no reader is ever earlier: older writes are forgotten
@@ -78,6 +81,7 @@ class SimulatedBackend(KeyValueStoreBackend):  # type: ignore[misc]
         if deadline is not None and self._sim.now_ns() >= deadline:
             self._data.pop(key, None)
             self._expires_at.pop(key, None)
+            self._expired[key] = (deadline, self._ttl.pop(key, 0.0))
         return self._visible(key) is not _GONE
 
     def get(self, key: bytes) -> Any:
@@ -107,6 +111,7 @@ class SimulatedBackend(KeyValueStoreBackend):  # type: ignore[misc]
     def _expire(self, key: bytes, seconds: Any) -> None:
         if seconds:
             self._expires_at[key] = self._sim.now_ns() + round(float(seconds) * SECOND)
+            self._ttl[key] = float(seconds)
         else:
             self._expires_at.pop(key, None)
 
@@ -130,8 +135,49 @@ class SimulatedBackend(KeyValueStoreBackend):  # type: ignore[misc]
         meta = self.get_task_meta(task_id)
         if meta["status"] in states.READY_STATES:
             return meta
+        expired = self._expired.get(self.get_key_for_task(task_id))
+        if expired is not None:
+            raise JobsimError(
+                f"the result of task {task_id} expired at {iso(expired[0])} (result_expires: {expired[1]:g} s after it "
+                f"was stored), so at virtual time {iso(self._sim.now_ns())} it reads PENDING and a real .get() would "
+                "wait forever: read it before then, or raise app.conf.result_expires"
+            )  # fmt: skip
         raise JobsimError(
             f"the result of task {task_id} is not ready at virtual time {iso(self._sim.now_ns())} "
             f"(state {meta['status']}): advance the simulation first, e.g. sim.run_until_idle(), "
             "then call .get() (a simulated backend never waits in real time)"
         )
+
+    def readable(self) -> SimulatedBackend:
+        """A backend over the same results that reads them: ``sim.celery.result`` when the app's own refuses to."""
+        view: SimulatedBackend = SimulatedBackend.__new__(SimulatedBackend)
+        view.__dict__.update(self.__dict__)  # the same dicts: one store
+        return view
+
+
+class NoResultBackend(SimulatedBackend):
+    """The backend of an app that configures none, where Celery uses ``DisabledBackend``
+    (``celery/backends/base.py``): whatever reads a result — ``result.get()``, ``.state``,
+    ``GroupResult.join`` — raises ``NotImplementedError("No result backend is configured.")``,
+    and a chord (or a group chained to a task, which Celery upgrades to one) is refused at
+    its call with ``NotImplementedError("Starting chords requires a result backend ...")``,
+    as in production; a test of such an app must not read results production cannot.
+    (Celery's own ``.state`` there is an ``AttributeError`` about ``_get_task_meta_for``.)
+    The worker's writes are kept all the same, for ``sim.celery.result(run)``.
+    """
+
+    def ensure_chords_allowed(self) -> None:
+        raise NotImplementedError(E_CHORD_NO_BACKEND.strip())
+
+    def _disabled(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(E_NO_BACKEND.strip() + " (jobsim: sim.celery.result(run) reads the result a "
+                                  "simulation kept anyway; configure result_backend if production reads them)")
+
+    get_task_meta = get_state = get_status = get_result = get_traceback = _disabled
+    get_task_meta_for = wait_for = get_many = _disabled
+
+
+def has_result_backend(app: Any) -> bool:
+    """Whether ``app`` configures a result backend: Celery uses ``DisabledBackend`` for none or ``disabled``."""
+    backend = app.conf.result_backend
+    return bool(backend) and str(backend).split(":", 1)[0].lower() != "disabled"

@@ -164,7 +164,8 @@ def _check_timing(countdown: Any, eta: Any, expires: Any) -> None:
     and the worker's ``Request`` refuses the message: work silently lost.
     """
     if countdown is not None and (isinstance(countdown, bool) or not isinstance(countdown, numbers.Real)):
-        raise InvalidArgument.build("countdown", countdown, "a number of seconds (int or float), or None")
+        hint = "; for a timedelta, countdown=delta.total_seconds()" if isinstance(countdown, dt.timedelta) else ""
+        raise InvalidArgument.build("countdown", countdown, f"a number of seconds (int or float), or None{hint}")
     for name, value in (("eta", eta), ("expires", expires)):
         if value is None or isinstance(value, dt.datetime):
             continue
@@ -179,6 +180,9 @@ def _check_timing(countdown: Any, eta: Any, expires: Any) -> None:
                 continue
             except (ValueError, TypeError, OverflowError):
                 accepted += "; " + _UNREADABLE
+        elif isinstance(value, dt.timedelta):
+            accepted += ("; for a timedelta, expires=delta.total_seconds()" if name == "expires"
+                         else "; for a timedelta from now, countdown=delta.total_seconds()")  # fmt: skip
         raise InvalidArgument.build(name, value, accepted)
 
 

@@ -177,6 +177,9 @@ class Held:
     def task_id(self) -> str:
         return self.message.headers["id"]  # type: ignore[no-any-return]
 
+    def __repr__(self) -> str:  # what a test printing sim.celery.unconsumed reads
+        return f"<celery message {self.message.headers['task']}[{self.task_id}] on queue {self.queue!r}>"
+
 
 class Bucket:
     """``kombu.utils.limits.TokenBucket(fill_rate, capacity=1)`` on the virtual clock, with its FIFO."""

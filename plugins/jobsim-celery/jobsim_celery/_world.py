@@ -32,7 +32,7 @@ from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
 from jobsim.hooks import Adapted, end_run, output_bytes, planned_instant, refusing_handler
 
 from . import _patches
-from ._backend import SimulatedBackend
+from ._backend import NoResultBackend, SimulatedBackend, has_result_backend
 from ._beat import Beat
 from ._broker import Publisher, producer_or_acquire
 from ._worker import CeleryExecution, Held, ProcessTerminated, Worker, WorkerCrash
@@ -81,26 +81,44 @@ class AppRuntime:
     def __init__(self, world: CeleryWorld, target: CeleryTarget) -> None:
         self.app = app = target.app
         self.hostname = target.hostname
-        concurrency = target.concurrency if target.concurrency is not None else app.conf.worker_concurrency
+        concurrency = target.concurrency
         if concurrency is not None and (isinstance(concurrency, bool) or not isinstance(concurrency, int)
                                         or concurrency < 1):  # fmt: skip
             raise InvalidArgument.build("concurrency", concurrency, "an int >= 1, or None for no limit")
-        self.concurrency = concurrency
+        self.concurrency = concurrency if concurrency is not None else _conf_concurrency(app)
         self.queues = None if target.queues is None else frozenset(_queue_names(target.queues))
         self.beat_enabled = target.beat
+        try:  # read by the worker and beat as they start; a name zoneinfo does not know stops both
+            app.timezone  # noqa: B018
+        except (KeyError, ValueError) as exc:  # zoneinfo's ZoneInfoNotFoundError is a KeyError
+            raise InvalidArgument.build(
+                "app.conf.timezone", app.conf.timezone, "an IANA time zone name such as 'Europe/Berlin' or "
+                f"'America/New_York' (a real worker and beat would not start either: {type(exc).__name__})",
+            ) from exc
+        # what `celery worker` and `celery beat` do as they start (Loader.init_worker): import the modules of
+        # `include`/`imports` and run `autodiscover_tasks`, whose tasks a test may only send by name. Once per
+        # app, as a worker process does it once (Django's fixup runs its system checks there)
+        if not getattr(app.loader, "_jobsim_imported", False):
+            app.loader.import_default_modules()
+            app.loader._jobsim_imported = True
         self.tasks = dict(app.tasks)  # finalizes the app: autodiscovered and shared tasks are in
         self.functions: dict[str, jobsim.Function] = {}
-        fapp = jobsim.App(f"celery:{app.main or 'app'}")
-        for name, task in self.tasks.items():
-            options = {"celery": True, "native": task}  # native: sim.runs(task) finds it
-            fn = jobsim.Function(id=name, handler=_not_an_event_handler(name), app=fapp, options=options)
-            fapp.functions[name] = fn
-            self.functions[name] = fn
+        self.fapp = jobsim.App(f"celery:{app.main or 'app'}")
+        for name in self.tasks:
+            self.declare(name)
         self.publisher = Publisher(world, self)
         self.worker: Worker | None = None
         self.beat: Beat | None = None
         self.saved: dict[str, Any] = {}
         self.wrapped: list[tuple[Any, str, Any]] = []
+
+    def declare(self, name: str) -> jobsim.Function:
+        task = self.tasks[name] = self.app.tasks[name]
+        options = {"celery": True, "native": task}  # native: sim.runs(task) finds it
+        fn = jobsim.Function(id=name, handler=_not_an_event_handler(name), app=self.fapp, options=options)
+        self.fapp.functions[name] = fn
+        self.functions[name] = fn
+        return fn
 
     def consumes(self, queue: str) -> bool:
         return self.queues is None or queue in self.queues
@@ -160,7 +178,8 @@ class CeleryWorld:
         app._jobsim_world = self
         app.send_task = rt.publisher.send_task
         app.producer_or_acquire = producer_or_acquire
-        app._backend_cache = SimulatedBackend(app, self.sim)
+        backend = SimulatedBackend if has_result_backend(app) else NoResultBackend
+        app._backend_cache = backend(app, self.sim)
         app.conf.task_always_eager = False
         app.control.revoke = self._revoker(rt)
         for task in rt.tasks.values():
@@ -345,8 +364,9 @@ class CeleryWorld:
         task_id, name = headers["id"], headers["task"]
         now = self.sim.now_ns()
         run = self.runs.get(task_id)
-        if run is None and name in rt.functions:
-            run = self._new_run(rt.functions[name], task_id, headers, parent, now)
+        fn = self._function(rt, name)
+        if run is None and fn is not None:
+            run = self._new_run(fn, task_id, headers, parent, now)
         eta = headers.get("eta")
         self.record("celery.send", task=name, id=task_id, run=task_id if run else None, queue=queue,
                     retries=headers.get("retries", 0), eta=None if eta is None else _ns(eta, rt.app))  # fmt: skip
@@ -362,8 +382,22 @@ class CeleryWorld:
             del self.pending[held.task_id]
         if held.run is None:
             held.run = self.runs.get(held.task_id)
+        if held.run is None:  # sent by name before a module registering the task was imported
+            fn = self._function(rt, held.message.headers["task"])
+            if fn is not None:
+                held.run = self._new_run(fn, held.task_id, held.message.headers, None, self.sim.now_ns())
         assert rt.worker is not None
         rt.worker.receive(held)
+
+    def _function(self, rt: AppRuntime, name: str) -> jobsim.Function | None:
+        """The simulated function of task ``name``, declared now if the task was registered on the app after the
+        Simulation was built (a module of tasks imported inside the ``with``): a real worker runs it too."""
+        fn = rt.functions.get(name)
+        if fn is None and name in rt.app.tasks:
+            fn = rt.declare(name)
+            self.sim.add_function(fn, own_worker=True)
+            self._wrap(rt, rt.tasks[name])
+        return fn
 
     def _new_run(self, fn: jobsim.Function, task_id: str, headers: dict[str, Any], parent: Any, now: int) -> Run:
         origin = self._origin(headers, parent)
@@ -620,7 +654,10 @@ class CeleryWorld:
         task_id = getattr(task, "id", task)
         for rt in self.apps:
             if task_id in self.runs and self.runs[task_id].function.id in rt.functions:
-                return rt.app.AsyncResult(task_id)
+                backend = rt.app.backend
+                if isinstance(backend, SimulatedBackend):  # NoResultBackend refuses to read: the simulation may
+                    backend = backend.readable()
+                return rt.app.AsyncResult(task_id, backend=backend)
         raise InvalidArgument.build("task", task, "a Run or a task id of this simulation")
 
     def __repr__(self) -> str:
@@ -672,9 +709,38 @@ def _ns(eta: str, app: Any) -> int:
     return instant_ns(maybe_make_aware(maybe_iso8601(eta), app.conf.timezone))
 
 
+def _conf_concurrency(app: Any) -> int | None:
+    """``app.conf.worker_concurrency`` read as ``WorkController.setup_instance`` reads it (Celery 5.7).
+
+    A string of digits (set from an environment variable) is that number. Unset, ``0``
+    and ``"auto"`` size the pool from the machine's CPUs there; here they mean no limit,
+    so that a simulation's history does not depend on the machine. What Celery would
+    only log a warning about (another string, a negative number) is refused.
+    """
+    from celery.utils.sysinfo import is_auto_concurrency
+
+    value = app.conf.worker_concurrency
+    if isinstance(value, str) and not is_auto_concurrency(value):
+        try:
+            value = int(value)
+        except ValueError:
+            value = None if not value.strip() else value
+    if value is None or value == 0 or (isinstance(value, str) and is_auto_concurrency(value)):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidArgument.build(
+            "app.conf.worker_concurrency", value, "an int >= 1 (or a string of digits); 0, None or 'auto' for the "
+            "machine's CPU count on a real worker, no limit in jobsim. A fixed pool size for the simulation: "
+            "CeleryTarget(app, concurrency=N)")  # fmt: skip
+    return value
+
+
 def _queue_names(queues: Any) -> list[str]:
-    if isinstance(queues, str):
-        return [queues]
+    if isinstance(queues, str):  # as `celery worker -Q celery,emails` splits it (celery.utils.text.str_to_list)
+        names = [name.strip() for name in queues.split(",") if name.strip()]
+        if not names:
+            raise InvalidArgument.build("queues", queues, "queue names (or kombu Queues), e.g. ['celery', 'emails']")
+        return names
     names = []
     for queue in queues:
         name = getattr(queue, "name", queue)

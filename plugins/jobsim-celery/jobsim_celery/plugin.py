@@ -44,6 +44,26 @@ def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
 
 
 @hookimpl
+def jobsim_install(sim: Simulation) -> None:
+    """A simulation that runs no Celery app refuses Celery's ``send_task`` while it runs (``_patches.guard``)."""
+    if "celery" not in sys.modules:
+        return
+    world = sys.modules.get("jobsim_celery._world")  # not imported yet: no simulation has a Celery app
+    if world is None or not isinstance(getattr(sim, "celery", None), world.CeleryWorld):
+        from . import _patches
+
+        _patches.guard(sim)
+
+
+@hookimpl
+def jobsim_uninstall(sim: Simulation) -> None:
+    if "jobsim_celery._patches" in sys.modules:
+        from . import _patches
+
+        _patches.unguard(sim)
+
+
+@hookimpl
 def jobsim_crash_worker(sim: Simulation, at: int, function: str | None) -> bool | None:
     """``sim.crash_worker(...)`` kills the Celery worker (``kind="worker"``) of this simulation."""
     world = getattr(sim, "celery", None)

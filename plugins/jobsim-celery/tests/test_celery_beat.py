@@ -90,3 +90,17 @@ def test_a_malformed_entry_is_named(app, tick):
     app.conf.beat_schedule = {"bad": {"task": "tick", "schedule": 10, "every": 5}}
     with pytest.raises(jobsim.InvalidArgument, match=r"beat_schedule\['bad'\]=.* unknown: \['every'\]"):
         jobsim.Simulation(app).start()
+
+
+def test_a_timezone_zoneinfo_does_not_know_is_named_at_the_simulation(app):
+    """It was a bare ZoneInfoNotFoundError from deep inside Celery's beat, as the simulation started."""
+    app.conf.timezone = "Europe/Berlinn"
+    app.conf.beat_schedule = {"morning": {"task": "morning", "schedule": crontab(hour=9, minute=0)}}
+
+    @app.task(name="morning")
+    def morning():
+        return 1
+
+    with pytest.raises(jobsim.InvalidArgument, match=r"^app\.conf\.timezone='Europe/Berlinn' is not valid: an IANA "
+                       r"time zone name .*\(a real worker and beat would not start either: ZoneInfoNotFoundError\)"):
+        jobsim.Simulation(app, start="2025-03-01T00:00:00Z")

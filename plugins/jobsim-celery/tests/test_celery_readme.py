@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 pytest_plugins = ["pytester"]
@@ -14,7 +15,9 @@ def test_quick_start_passes_as_written(pytester, monkeypatch, readme_files):
     assert sorted(files) == ["tasks.py", "test_tasks.py"]
     for name, source in files.items():
         pytester.makepyfile(**{name.removesuffix(".py"): source})
-    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # this checkout's jobsim, as the rest of the suite
+    # this checkout's jobsim and jobsim-celery, as the rest of the suite (the installed plugin may be another
+    # checkout's: the example would test that one)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), str(ROOT / "plugins" / "jobsim-celery")]))
     result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
     outcomes = result.parseoutcomes()
     ok = outcomes.get("passed", 0) >= 1 and not outcomes.get("failed") and not outcomes.get("errors")

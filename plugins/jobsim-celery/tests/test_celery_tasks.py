@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import smtplib
 import time
 from email.message import EmailMessage
@@ -118,6 +119,24 @@ def test_get_before_the_result_exists_says_to_advance(app):
         assert result.get() == 1
 
 
+def test_get_after_the_result_expired_says_it_expired_not_to_advance(app):
+    """``result_expires`` (a day by default) removes the result as Redis does: PENDING again. The error said
+    "not ready ... advance the simulation first", which more advancing never fixes."""
+    @app.task(name="quick")
+    def quick():
+        return 1
+
+    with jobsim.Simulation(app, start=START) as sim:
+        kept, lost = quick.delay(), quick.delay()
+        sim.advance("23h59m59s")
+        assert kept.get() == 1
+        sim.advance("1s")
+        with pytest.raises(JobsimError, match=r"^the result of task \S+ expired at 2025-03-02T00:00:00.000Z "
+                           r"\(result_expires: 86400 s after it was stored\), .* raise app\.conf\.result_expires$"):
+            lost.get()
+        assert lost.state == "PENDING"
+
+
 def test_waiting_on_a_result_inside_a_task_fails_as_on_a_worker(app):
     @app.task(name="inner")
     def inner():
@@ -222,6 +241,29 @@ def test_a_queue_no_worker_consumes_keeps_its_messages(app):
         assert [h.queue for h in sim.celery.unconsumed] == ["reports"]
 
 
+def test_queues_as_a_string_are_split_like_the_worker_option(app):
+    """``CeleryTarget(app, queues="celery,reports")`` is ``celery worker -Q celery,reports``: it read one queue
+    named "celery,reports", and every message stayed unconsumed."""
+    app.conf.task_routes = {"report": {"queue": "reports"}, "mail": {"queue": "emails"}}
+
+    @app.task(name="report")
+    def report():
+        return 1
+
+    @app.task(name="mail")
+    def mail():
+        return 2
+
+    with jobsim.Simulation(jobsim_celery_target(app, queues="celery, reports"), start=START) as sim:
+        ping, first, second = app.send_task("report"), report.delay(), mail.delay()
+        sim.run_until_idle()
+        assert [ping.get(), first.get(), second.state] == [1, 1, "PENDING"]
+        assert [h.queue for h in sim.celery.unconsumed] == ["emails"]
+        assert repr(sim.celery.unconsumed) == f"[<celery message mail[{second.id}] on queue 'emails'>]"
+    with pytest.raises(jobsim.InvalidArgument, match=r"queues=' , ' is not valid: queue names"):
+        jobsim.Simulation(jobsim_celery_target(app, queues=" , "))
+
+
 def test_the_app_is_restored_after_the_simulation(app):
     @app.task(name="t")
     def t():
@@ -244,6 +286,31 @@ def test_bad_options_are_named(app):
 
     with pytest.raises(jobsim.InvalidArgument, match=r"concurrency=0 is not valid: an int >= 1"):
         jobsim.Simulation(jobsim_celery_target(app, concurrency=0))
+
+
+@pytest.mark.parametrize(("setting", "expected"), [("2", [0, 0, 30]), (0, [0, 0, 0]), ("auto", [0, 0, 0])])
+def test_worker_concurrency_is_read_as_the_worker_reads_it(app, setting, expected):
+    """``WorkController.setup_instance``: a digit string (from an environment variable) is that number; unset, 0
+    and ``"auto"`` mean the CPU count on a real worker, no limit here."""
+    app.conf.worker_concurrency = setting
+
+    @app.task(name="work")
+    def work():
+        time.sleep(30)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        for _ in range(3):
+            work.delay()
+        sim.run_until_idle()
+        assert starts(sim, "work") == [at(s) for s in expected]
+
+
+@pytest.mark.parametrize("setting", ["four", -1, 2.5])
+def test_a_worker_concurrency_celery_cannot_use_is_named_with_the_fix(app, setting):
+    app.conf.worker_concurrency = setting
+    with pytest.raises(jobsim.InvalidArgument, match=r"^app\.conf\.worker_concurrency=.* is not valid: .*"
+                       r"CeleryTarget\(app, concurrency=N\)"):
+        jobsim.Simulation(app)
 
 
 def jobsim_celery_target(app, **options):
@@ -302,6 +369,13 @@ def test_an_eta_or_expires_no_worker_could_read_is_refused_at_the_call(app):
             t.apply_async(expires="soon")
         with pytest.raises(jobsim.InvalidArgument, match=r"countdown='10' is not valid: a number of seconds"):
             t.apply_async(countdown="10")
+        five = dt.timedelta(minutes=5)  # a common slip: the message says what to pass instead
+        with pytest.raises(jobsim.InvalidArgument, match=r"countdown=.* for a timedelta, countdown=delta\.total_sec"):
+            t.apply_async(countdown=five)
+        with pytest.raises(jobsim.InvalidArgument, match=r"eta=.* for a timedelta from now, countdown=delta\.total"):
+            t.apply_async(eta=five)
+        with pytest.raises(jobsim.InvalidArgument, match=r"expires=.* for a timedelta, expires=delta\.total_second"):
+            t.apply_async(expires=five)
         ok = t.apply_async(eta="2025-03-01T00:00:30+00:00", expires="2025-03-01T01:00:00+00:00")
         sim.run_until_idle()
         assert ok.get() == 1
@@ -332,6 +406,39 @@ def test_a_task_of_an_app_the_simulation_does_not_run_is_refused_not_sent_to_a_b
         assert "redis://:**@127.0.0.1:1/0" in str(sim.runs("t")[0].error)  # the password never reaches the trace
     other.conf.task_always_eager = True
     assert charge.delay().get() == 1  # outside a simulation the app is the user's again
+
+
+def test_a_simulation_without_the_app_refuses_its_tasks_instead_of_using_the_broker(app):
+    """The test forgot to pass the app: ``delay()`` went to the app's real broker (a local Redis would take it)."""
+    from celery import Celery
+
+    original = Celery.__dict__["send_task"]
+
+    @app.task(name="charge")
+    def charge():
+        return 1
+
+    billing = jobsim.App("billing")
+
+    @billing.function(id="bill", on="order/paid")
+    def bill(ctx):
+        return charge.delay().id
+
+    message = (r"^Celery app 'tests' is not part of this simulation: sending task 'charge' would go to its real "
+               r"broker \(redis://127.0.0.1:1/0\)\. This simulation runs no Celery app: pass it, e\.g\. "
+               r"jobsim\.Simulation\(app\)")  # fmt: skip
+    with jobsim.Simulation(billing, start=START) as sim:
+        with pytest.raises(jobsim.JobsimError, match=message):
+            charge.delay()
+        sim.send("order/paid", {})
+        sim.run_until_idle()
+        assert re.match(message, str(sim.runs("bill")[0].error))  # the function's own failure, retried
+    assert Celery.__dict__["send_task"] is original  # restored as the simulation closes
+    with jobsim.Simulation(app, start=START) as sim:  # and a Celery simulation after it works as before
+        assert charge.delay().get is not None
+        sim.run_until_idle()
+        assert sim.runs("charge")[0].status == "completed"
+    assert Celery.__dict__["send_task"] is original
 
 
 def test_runs_and_fail_take_the_task_itself(app):
@@ -397,3 +504,57 @@ def test_a_task_passed_as_the_target_is_refused_naming_its_app(app):
                        r"Celery task; jobsim-celery simulates a whole app: pass its app, "
                        r"jobsim.Simulation\(send_invoice.app\)"):
         jobsim.Simulation(send_invoice)
+
+
+def test_an_app_without_a_result_backend_reads_no_results_as_in_production():
+    """Celery's ``DisabledBackend``: ``get()`` raises ``NotImplementedError`` and a chord (or a group chained to a
+    task) is refused at its call. The simulation's own backend answered both, so a test passed that production
+    fails. ``sim.celery.result(run)`` still reads what the simulation kept."""
+    import celery
+    from celery import chain, chord, group
+
+    app = celery.Celery("nobackend", broker="redis://127.0.0.1:1/0", set_as_current=False)
+
+    @app.task(name="part", shared=False)
+    def part(i):
+        return i
+
+    @app.task(name="total", shared=False)
+    def total(parts):
+        return sum(parts)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        result = part.delay(3)
+        sim.run_until_idle()
+        assert sim.runs("part")[0].status == "completed"
+        for read in (result.get, lambda: result.state, lambda: group([part.s(1)]).apply_async().join()):
+            with pytest.raises(NotImplementedError, match=r"^No result backend is configured\."):
+                read()
+        for canvas in (chord([part.s(1), part.s(2)], total.s()), chain(group(part.s(1), part.s(2)), total.s())):
+            with pytest.raises(NotImplementedError, match=r"^Starting chords requires a result backend"):
+                canvas.apply_async()
+        assert sim.celery.result(sim.runs("part")[0]).get() == 3
+        sim.run_until_idle()
+        assert len(sim.runs("total")) == 0
+
+
+def test_a_shared_task_bound_to_celerys_default_app_says_how_to_make_yours_current(app):
+    """With the user's app not current, a ``@shared_task`` sends through Celery's fallback app, named "default":
+    the hint for that case never showed (it checked for an app with no name), and the fix said to pass that app."""
+    from celery import _state, shared_task
+
+    finalizers, current = set(_state._on_app_finalizers), _state._tls.current_app
+    _state._set_current_app(None)  # no app of the user's is current (the fixture's is not set_as_current)
+    try:
+        @shared_task(name="shared.ping")
+        def ping():
+            return "pong"
+
+        message = (r"^task 'shared\.ping' was sent through Celery's default app, not yours: it would go to its "
+                   r"real broker \(amqp://.*app\.set_current\(\)")
+        with jobsim.Simulation(app, start=START), pytest.raises(JobsimError, match=message):
+            ping.delay()
+    finally:  # a shared task joins every app finalized later in the process: keep it to this test
+        _state._on_app_finalizers.clear()
+        _state._on_app_finalizers.update(finalizers)
+        _state._set_current_app(current)

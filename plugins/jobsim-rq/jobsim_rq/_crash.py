@@ -280,15 +280,15 @@ class Crashes:
         try:
             world.record("rq.abandon", function=held.run.function.id, run=job.id, queue=entry.queue,
                          worker=worker.name, died=entry.worker, expired=entry.score)  # fmt: skip
-            callback = job.failure_callback
-            if callback is not None:
-                try:
+            try:  # logged and swallowed (rq/registry.py:302-307), also when RQ cannot import the callback
+                callback = job.failure_callback
+                if callback is not None:
                     world._callback(x, "failure", callback, job.failure_callback_timeout,
                                     lambda: callback(job, job.connection, AbandonedJobError, AbandonedJobError(),
                                                      None))  # fmt: skip
-                except BaseException as exc:  # logged and swallowed (rq/registry.py:302-307)
-                    if escapes(exc):
-                        raise
+            except BaseException as exc:
+                if escapes(exc):
+                    raise
             engine.move_clock(x.now)
             if job.retries_left and job.retries_left > 0:
                 world._retry(held, x.now)

@@ -67,16 +67,16 @@ class Lifecycle:
             self._returned_retry(held, x, value)
             return
         job._status = JobStatus.FINISHED
-        callback = job.success_callback
-        if callback is not None:
-            try:  # raised inside perform_job's try: the job fails instead (rq/worker/base.py:1663-1676)
+        try:  # raised inside perform_job's try: the job fails instead (rq/worker/base.py:1663-1676)
+            callback = job.success_callback  # imported here (execute_success_callback): a bad path fails the job
+            if callback is not None:
                 self._callback(x, "success", callback, job.success_callback_timeout,
                                lambda: callback(job, job.connection, value))  # fmt: skip
-            except BaseException as exc:
-                if escapes(exc):
-                    raise
-                self._failure(held, x, exc)
-                return
+        except BaseException as exc:
+            if escapes(exc):
+                raise
+            self._failure(held, x, exc)
+            return
         self._attempt(held, x, None)
         if job.repeats_left is not None and job.repeats_left > 0:
             self._repeat(held, x.now)
@@ -126,16 +126,16 @@ class Lifecycle:
         self.sim.engine.move_clock(x.now)  # a death penalty stops the clock before the wall clock follows
         job._status = JobStatus.FAILED
         job.ended_at = self.now()
-        callback = job.failure_callback
-        if callback is not None:
-            exc_info = (type(error), error, error.__traceback__)
-            try:
+        exc_info = (type(error), error, error.__traceback__)
+        try:  # a callback RQ cannot import raises in execute_failure_callback too: its error is recorded
+            callback = job.failure_callback
+            if callback is not None:
                 self._callback(x, "failure", callback, job.failure_callback_timeout,
                                lambda: callback(job, job.connection, *exc_info))  # fmt: skip
-            except BaseException as exc:
-                if escapes(exc):
-                    raise
-                error = exc
+        except BaseException as exc:
+            if escapes(exc):
+                raise
+            error = exc
         self._attempt(held, x, error)
         if job.should_retry:
             self._retry(held, x.now)

@@ -7,7 +7,8 @@ simulation does not hold:
 * ``Queue.create_job``: a job without ``job_id`` gets a seeded uuid4 instead of a
   random one, so the same seed gives the same ids; everything else is RQ's.
 * ``Queue.enqueue_job``, ``Queue._enqueue_job``, ``Queue.schedule_job``: the job goes
-  to the simulated worker's queue or to the scheduler, not to Redis.
+  to the simulated worker's queue or to the scheduler, not to Redis; ``Queue.enqueue_many``
+  (which writes through a pipeline) follows RQ's order with them (``RQWorld.enqueue_many``).
 * ``rq.queue.now``/``rq.job.now`` (``rq.utils.now``, the only clock RQ reads for
   ``enqueue_in``, ``enqueued_at``/``started_at`` and retry times): the virtual clock.
 * ``Queue.enqueue_in`` and ``Retry.__init__``: RQ's own, with bad values (``Retry(max=0)``,
@@ -83,6 +84,7 @@ def _patch(world: RQWorld) -> None:
         (Queue, "enqueue_job"): _enqueue_job(world),
         (Queue, "_enqueue_job"): _internal_enqueue(Queue._enqueue_job, world),
         (Queue, "schedule_job"): _schedule_job(world),
+        (Queue, "enqueue_many"): _enqueue_many(world),
         (Job, "set_status"): _set_status(Job.set_status, world),
         (Job, "get_status"): _get_status(Job.get_status, world),
         (Job, "result"): _result(vars(Job)["result"], world),
@@ -138,12 +140,15 @@ def _create_job(original: Any, world: RQWorld) -> Any:
         if len(args) < 9 and kwargs.get("job_id") is None:  # job_id is create_job's 10th parameter
             kwargs["job_id"] = world.new_id()
         try:
-            return original(self, func, *args, **kwargs)
+            job = original(self, func, *args, **kwargs)
         except InvalidArgument:
             raise
         except ValueError as exc:  # RQ's own checks: job_timeout=0, ttl <= 0, a bad job_id, on_failure=...
             name = getattr(func, "__qualname__", func)
             raise InvalidArgument(f"RQ refused the job {name!r} on queue {self.name!r}: {exc}") from exc
+        if callable(func):  # what the test names in sim.runs(func), also when RQ cannot import it back
+            job._jobsim_callable = func
+        return job
 
     return create_job
 
@@ -207,6 +212,13 @@ def _internal_enqueue(original: Any, world: RQWorld) -> Any:
         return world.push(self, job, at_front=at_front)
 
     return _enqueue_job
+
+
+def _enqueue_many(world: RQWorld) -> Any:
+    def enqueue_many(self: Any, job_datas: Any, pipeline: Any = None, group_id: Any = None) -> list[Any]:
+        return world.enqueue_many(self, job_datas, pipeline=pipeline, group_id=group_id)
+
+    return enqueue_many
 
 
 def _schedule_job(world: RQWorld) -> Any:

@@ -57,14 +57,14 @@ class Stopping(Lifecycle):
         job._status = JobStatus.STARTED  # the worker's Job, as it dequeued it: the callback sees "started"
         held.stop_plan = None
         self.sim.trace.add(x.now, "rq.stop", {"function": held.run.function.id, "run": job.id, "outcome": "killed"})
-        callback = job.stopped_callback
-        if callback is not None:
-            try:
+        try:  # logged and swallowed, also when RQ cannot import the callback (execute_stopped_callback)
+            callback = job.stopped_callback
+            if callback is not None:
                 self._callback(x, "stopped", callback, job.stopped_callback_timeout,
                                lambda: callback(job, job.connection))  # fmt: skip
-            except BaseException as exc:
-                if escapes(exc):
-                    raise
+        except BaseException as exc:
+            if escapes(exc):
+                raise
         job._status = JobStatus.STOPPED  # handle_job_failure, after the callback (rq/worker/base.py:753-755)
         error = HorseKilled("Job stopped by user, work-horse terminated.")
         self._attempt(held, x, error)

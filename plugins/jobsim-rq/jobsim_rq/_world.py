@@ -42,7 +42,7 @@ import jobsim
 from jobsim._events import Event
 from jobsim._records import Run
 from jobsim._time import MS, SECOND, iso, to_datetime
-from jobsim.errors import InvalidArgument, UnsupportedFeature
+from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
 from jobsim.hooks import Adapted, escapes, refusing_handler
 
 from ._execution import NULL
@@ -170,6 +170,8 @@ class RQWorld(Stopping, Lifecycle):
 
         _patches.pop(self)
         self.installed = False
+        for held in self.jobs.values():  # what RQ would read of them now is in no Redis: say so, not ConnectionError
+            held.job.connection = _Closed(held.job.id, held.job.connection)
 
     # -- what the patches call -------------------------------------------------------------
     def new_id(self) -> str:
@@ -247,6 +249,44 @@ class RQWorld(Stopping, Lifecycle):
             return job
         self.push(queue, job, at_front=at_front)
         return job
+
+    def enqueue_many(self, queue: Any, job_datas: Any, *, pipeline: Any, group_id: Any) -> list[Any]:
+        """``Queue.enqueue_many`` (``rq/queue.py:889-986``): the jobs without dependencies are queued first, in
+        order; then every job with dependencies is created and saved ``deferred`` before any is checked (so one
+        that depends on a later one of the same call waits for it), and those whose dependencies are met are
+        queued (at the front with ``at_front`` or ``Dependency(enqueue_at_front=True)``). Returned as RQ returns
+        them: the jobs without dependencies, then those still deferred, then those queued."""
+        if pipeline is not None or group_id is not None:
+            what, model = (("pipeline", "Redis pipelines") if pipeline is not None
+                           else ("group_id", "RQ's job groups (rq.group.Group)"))  # fmt: skip
+            raise UnsupportedFeature(
+                f"Queue.enqueue_many({what}=...) on RQ queue {queue.name!r}: jobsim-rq does not simulate {model}; "
+                "call enqueue_many without it", system="rq", feature=f"enqueue_many({what}=)",
+            )  # fmt: skip
+        datas = list(job_datas)  # may be a one-shot iterable
+        ids = [data.job_id for data in datas if data.job_id is not None]
+        for job_id in ids:
+            if ids.count(job_id) > 1:  # RQ's own check: both would be saved to one key
+                raise ValueError(f"Job ID '{job_id}' appears more than once in enqueue_many()")
+        alone = [queue.enqueue_job(queue.create_job(**_job_kwargs(data, JobStatus.QUEUED)), at_front=data.at_front)
+                 for data in datas if not data.depends_on]  # fmt: skip
+        waiting = [(queue.create_job(**_job_kwargs(data, JobStatus.DEFERRED)), data) for data in datas
+                   if data.depends_on]  # fmt: skip
+        held = []
+        for job, _ in waiting:
+            self.check_job(job, queue, pipeline=None, unique=False, what="enqueue_many")
+            job.origin = queue.name
+            held.append(self._hold(queue, job))
+        unmet, met = [], []
+        for one, (job, data) in zip(held, waiting, strict=True):
+            waiting_for = self._unmet(job)
+            if waiting_for:
+                self._defer(one, waiting_for)
+                unmet.append(job)
+            else:
+                self.push(queue, job, at_front=job.enqueue_at_front or data.at_front)
+                met.append(job)
+        return [*alone, *unmet, *met]
 
     # -- dependencies --------------------------------------------------------------------------
     def _unmet(self, job: Any) -> list[str]:
@@ -352,6 +392,9 @@ class RQWorld(Stopping, Lifecycle):
 
     # -- runs --------------------------------------------------------------------------------
     def _hold(self, queue: Any, job: Any) -> Held:
+        # Job.save (enqueue, schedule, defer) writes RQ's `data` field: the serializer's dump of (func_name,
+        # instance, args, kwargs), rq/job.py:615-631. Arguments it cannot serialize raise here, as there.
+        job.data  # noqa: B018
         if job.id in self.jobs:
             gone = self.gone(self.jobs[job.id])
             raise InvalidArgument(
@@ -444,7 +487,7 @@ class RQWorld(Stopping, Lifecycle):
                         raise HorseKilled()
                     if fault is not None:
                         raise fault
-                    value = job.perform()
+                    value = _perform_fetched(job)
                 except BaseException as exc:  # perform_job's bare except (rq/worker/base.py:1677)
                     if x.killed:
                         raise HorseKilled() from None  # whatever the body did after: the process is dead
@@ -553,13 +596,58 @@ def _mixed(target: Any) -> InvalidArgument:
     )
 
 
+def _job_kwargs(data: Any, status: Any) -> dict[str, Any]:
+    """``Queue.create_job`` arguments of an ``EnqueueData`` (``Queue.prepare_data``), as ``enqueue_many`` passes
+    them."""
+    fields = ("func", "args", "kwargs", "result_ttl", "ttl", "failure_ttl", "description", "depends_on", "job_id",
+              "meta", "retry", "on_success", "on_failure", "on_stopped", "webhooks", "repeat")  # fmt: skip
+    return {**{name: getattr(data, name) for name in fields}, "timeout": data.timeout, "status": status}
+
+
+class _Closed:
+    """The connection of a simulated job once its simulation has closed: RQ reads a job's state from Redis
+    (``get_status()``, ``return_value()``, ``latest_result()``, ``refresh()``), and this one's is nowhere --
+    redis-py would retry a server that may not exist, or read a real Redis that never had the job."""
+
+    __slots__ = ("_job_id", "_original")
+
+    def __init__(self, job_id: str, original: Any) -> None:
+        self._job_id = job_id
+        self._original = original
+
+    def __getattr__(self, name: str) -> Any:
+        raise JobsimError(
+            f"RQ job {self._job_id} belongs to a simulation that has closed, and RQ would read it from Redis "
+            f"(connection.{name}): read it inside the `with` block, or what the Job you hold last saw with "
+            "job.get_status(refresh=False), or its run in sim.runs(...)"
+        )
+
+    def __repr__(self) -> str:
+        return f"<closed simulation's stand-in for {self._original!r}>"
+
+
+def _perform_fetched(job: Any) -> Any:
+    """``job.perform()`` as the worker's ``Job``, fetched from Redis, runs it: on the arguments (and instance) read
+    back from the ``data`` saved at enqueue (``Job.restore`` -> ``_deserialize_data``, ``rq/job.py:602-612``), so the
+    job sees what the serializer kept (a copy; JSON's lists for tuples, ``str`` keys), not the enqueuer's objects
+    or later changes to them. The ``Job`` the test holds keeps its own, as the enqueuer's does."""
+    _, instance, args, kwargs = job.serializer.loads(job.data)
+    own = job._instance, job._args, job._kwargs
+    job._instance, job._args, job._kwargs = instance, args, kwargs
+    try:
+        return job.perform()
+    finally:
+        job._instance, job._args, job._kwargs = own
+
+
 def _resolve(job: Any) -> Any:
     """The callable RQ will call (``Job.func``: the instance's method, or ``import_attribute(func_name)``,
-    ``rq/job.py:527-537``), or None if it cannot be imported (then each attempt fails, as on a worker)."""
+    ``rq/job.py:527-537``); if RQ cannot import it (each attempt then fails, as on a worker), the callable the job
+    was made from, so that ``sim.runs(local_function)`` finds its runs, or None for a dotted path."""
     try:
         return job.func
     except Exception:
-        return None
+        return getattr(job, "_jobsim_callable", None)  # a local function the test passed: sim.runs(it) finds it
 
 
 def _not_an_event_handler(name: str) -> Any:

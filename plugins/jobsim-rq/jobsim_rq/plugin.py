@@ -39,8 +39,23 @@ def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
                     "pass jobsim_rq.Worker([queue, ...], count=...) instead")  # fmt: skip
         raise InvalidArgument.build("targets", target, accepted)
     if not isinstance(target, Queue):
+        if _is_redis(target):  # another slip: the queue's connection
+            from jobsim.errors import InvalidArgument
+
+            raise InvalidArgument(
+                f"targets={type(target).__name__}(...) is not valid: a Redis connection; jobsim-rq runs RQ queues (and "
+                "nothing connects to Redis inside a simulation): pass the queues built on it, "
+                "jobsim.Simulation(queue) or jobsim.Simulation([high, default])")  # fmt: skip
         return None
     return _world(sim).adopt(target)
+
+
+def _is_redis(target: Any) -> bool:
+    if "redis" not in sys.modules:
+        return False
+    import redis
+
+    return isinstance(target, (redis.Redis, redis.ConnectionPool))
 
 
 def _world(sim: Simulation) -> RQWorld:
@@ -51,6 +66,26 @@ def _world(sim: Simulation) -> RQWorld:
         world = RQWorld(sim)
         sim.rq = world  # type: ignore[attr-defined]
     return world
+
+
+@hookimpl
+def jobsim_install(sim: Simulation) -> None:
+    """A simulation that runs no RQ queue refuses RQ's enqueue calls while it runs (``_guard``)."""
+    if "rq" not in sys.modules:
+        return
+    world = sys.modules.get("jobsim_rq._world")  # not imported yet: no simulation has RQ queues
+    if world is None or not isinstance(getattr(sim, "rq", None), world.RQWorld):
+        from . import _guard
+
+        _guard.guard(sim)
+
+
+@hookimpl
+def jobsim_uninstall(sim: Simulation) -> None:
+    if "jobsim_rq._guard" in sys.modules:
+        from . import _guard
+
+        _guard.unguard(sim)
 
 
 @hookimpl

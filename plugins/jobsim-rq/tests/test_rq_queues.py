@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from typing import Any
 
@@ -298,6 +299,8 @@ def test_an_unimportable_function_fails_as_on_a_worker(queue):
         assert job.get_status() == JobStatus.FAILED
         [run] = sim.runs()
         assert run.function.id.endswith("<locals>.local") and run.error is not None
+        assert sim.runs(local) == [run]  # the function itself finds its runs, though RQ cannot import it
+        assert str(run.error) == "Invalid attribute name: local"  # RQ's import_attribute, as on a worker
 
 
 def test_system_exit_in_a_job_is_a_failure_and_jobsim_errors_reach_the_test(queue):
@@ -321,9 +324,31 @@ def test_downtime_is_refused_for_rq_jobs(queue):
             sim.downtime("2025-03-01T01:00:00Z", "2025-03-01T02:00:00Z")
 
 
-def test_enqueue_many_is_refused_by_name(queue):
-    with jobsim.Simulation(queue, start=START), pytest.raises(UnsupportedFeature, match=r"Queue\.enqueue_many"):
-        queue.enqueue_many([Queue.prepare_data(note, ("a",))])
+def test_enqueue_many_follows_rqs_order_of_queued_deferred_and_released_jobs(queue):
+    """``Queue.enqueue_many`` (``rq/queue.py:889-986``; it was refused): jobs without dependencies are queued first,
+    in order; every job with dependencies is saved deferred before any is checked, so "c", listed before the "b" it
+    depends on, waits for it; ``at_front`` of a deferred job applies only if it is met at once."""
+    from rq.job import JobStatus
+
+    with jobsim.Simulation(queue, start=START) as sim:
+        first = queue.enqueue(note, "first")
+        jobs = queue.enqueue_many([
+            Queue.prepare_data(note, ("c",), depends_on="id-b", job_id="id-c"),
+            Queue.prepare_data(note, ("a",), job_id="id-a"),
+            Queue.prepare_data(note, ("b",), depends_on="id-a", job_id="id-b"),
+            Queue.prepare_data(note, ("d",), depends_on=first, job_id="id-d", at_front=True),
+            Queue.prepare_data(note, ("e",), job_id="id-e", at_front=True),
+        ])  # fmt: skip
+        assert [job.id for job in jobs] == ["id-a", "id-e", "id-c", "id-b", "id-d"]  # RQ's return order
+        assert [job.get_status() for job in jobs] == [JobStatus.QUEUED] * 2 + [JobStatus.DEFERRED] * 3
+        assert queue.job_ids == ["id-e", first.id, "id-a"]
+        sim.run_until_idle()
+        assert [entry[0] for entry in seen] == ["e", "first", "a", "d", "b", "c"]
+        with pytest.raises(ValueError, match=r"^Job ID 'x' appears more than once in enqueue_many\(\)$"):
+            queue.enqueue_many([Queue.prepare_data(note, job_id="x"), Queue.prepare_data(note, job_id="x")])
+        with pytest.raises(UnsupportedFeature, match=r"^Queue\.enqueue_many\(pipeline=\.\.\.\) .* Redis pipelines"):
+            queue.enqueue_many([Queue.prepare_data(note, ("a",))], pipeline=queue.connection.pipeline())
+        assert len(sim.runs(note)) == 6
 
 
 def test_a_simulation_without_queues_does_not_import_rq():
@@ -398,3 +423,103 @@ def test_an_rq_job_or_a_real_rq_worker_as_the_target_is_refused_naming_what_to_p
     with pytest.raises(InvalidArgument, match=r"is not valid: RQ's own Worker, which would work in real time "
                        r"against Redis; pass jobsim_rq.Worker\(\[queue, \.\.\.\], count=\.\.\.\) instead"):
         jobsim.Simulation(object.__new__(RQWorker))  # RQWorker(...) itself talks to Redis, which is not running
+
+
+def test_the_queues_redis_connection_as_the_target_is_refused_naming_what_to_pass(queue):
+    """It got the generic message, led by the connection's repr (hundreds of characters of pool options)."""
+    for target in (queue.connection, queue.connection.connection_pool):
+        with pytest.raises(InvalidArgument, match=r"^targets=(Redis|ConnectionPool)\(\.\.\.\) is not valid: a Redis "
+                           r"connection; jobsim-rq runs RQ queues .*: pass the queues built on it, "
+                           r"jobsim.Simulation\(queue\)") as excinfo:
+            jobsim.Simulation(target)
+        assert len(str(excinfo.value)) < 300
+
+
+def test_a_simulation_without_the_queue_refuses_enqueues_instead_of_using_redis(queue):
+    """The test forgot to pass the queue: ``enqueue`` went to the queue's real Redis (a local one would take it)."""
+    names = ("enqueue_call", "enqueue_at", "enqueue_many", "enqueue_job", "schedule_job")
+    originals = {name: Queue.__dict__[name] for name in names}
+    app = jobsim.App("shop")
+
+    @app.function(id="checkout", on="order/placed")
+    def checkout(ctx):
+        return queue.enqueue(note, "receipt").id
+
+    message = (r"^RQ queue 'default' is not part of this simulation: Queue\.enqueue_(call|at) would write to its "
+               r"real Redis \(127\.0\.0\.1:1/0\)\. This simulation runs no RQ queue: pass the queue, e\.g\. "
+               r"jobsim\.Simulation\(queue\)")  # fmt: skip
+    with jobsim.Simulation(app, start=START) as sim:
+        started = time.monotonic()
+        with pytest.raises(JobsimError, match=message):
+            queue.enqueue(note, "x")
+        with pytest.raises(JobsimError, match=message):
+            queue.enqueue_in(dt.timedelta(minutes=5), note, "x")
+        assert time.monotonic() - started < 1  # no connection attempt
+        sim.send("order/placed", {})
+        sim.run_until_idle()
+        assert re.match(message, str(sim.runs("checkout")[0].error))  # the function's own failure
+    assert {name: Queue.__dict__[name] for name in names} == originals
+    with jobsim.Simulation(queue, app, start=START) as sim:  # passed: both run
+        sim.send("order/placed", {})
+        sim.run_until_idle()
+        assert [r.status for r in sim.runs(note)] == ["completed"]
+    assert {name: Queue.__dict__[name] for name in names} == originals
+
+
+SEEN: list[Any] = []
+
+
+def keep(value: Any) -> None:
+    SEEN.append(value)
+
+
+def test_the_job_runs_on_its_arguments_as_the_serializer_saved_them_at_enqueue(queue):
+    """``Job.save`` writes ``serializer.dumps((func_name, instance, args, kwargs))`` and the worker runs the job it
+    fetched back: it saw the enqueuer's own objects, changed after the enqueue, and JSON's int keys unchanged."""
+    from rq.serializers import JSONSerializer
+
+    as_json = Queue("json", connection=queue.connection, serializer=JSONSerializer)
+    SEEN.clear()
+    with jobsim.Simulation(queue, as_json, start=START) as sim:
+        order = {"items": ["book"]}
+        job = queue.enqueue(keep, order)
+        order["items"].append("added after the enqueue")
+        as_json.enqueue(keep, {1: ("a", "b")})
+        sim.run_until_idle()
+        assert SEEN == [{"items": ["book"]}, {"1": ["a", "b"]}]
+        assert job.args[0] is order  # the test's Job keeps its own objects, as the enqueuer's does
+        with pytest.raises(TypeError, match="Object of type datetime is not JSON serializable"):
+            as_json.enqueue(keep, dt.datetime(2025, 3, 1))  # raised by Job.save, at the call, as in RQ
+        sim.run_until_idle()
+        assert len(sim.runs(keep)) == 2
+
+
+def test_reading_a_job_after_its_simulation_closed_says_so(queue):
+    """RQ reads ``get_status()``/``return_value()`` from Redis: after the ``with`` block that was a
+    ``redis.ConnectionError`` after redis-py's retries (or a real Redis that never had the job)."""
+    with jobsim.Simulation(queue, start=START) as sim:
+        job = queue.enqueue(note, "x")
+        sim.run_until_idle()
+        assert job.get_status() == JobStatus.FINISHED
+    message = (rf"^RQ job {job.id} belongs to a simulation that has closed, and RQ would read it from Redis "
+               r"\(connection\.\w+\): read it inside the `with` block, .*get_status\(refresh=False\)")
+    for read in (job.get_status, job.return_value, job.latest_result, job.refresh):
+        started = time.monotonic()
+        with pytest.raises(JobsimError, match=message):
+            read()
+        assert time.monotonic() - started < 0.1
+    assert job.get_status(refresh=False) == JobStatus.FINISHED and job.args == ("x",)
+
+
+def test_a_simulation_with_the_queue_inside_one_without_runs_its_jobs(queue):
+    """The guard of the outer simulation (no RQ queue) must not refuse the inner one's enqueues."""
+    outer_app = jobsim.App("outer")
+
+    @outer_app.function(id="noop", on="x")
+    def noop(ctx):
+        return None
+
+    with jobsim.Simulation(outer_app, start=START), jobsim.Simulation(queue, start=START) as inner:
+        queue.enqueue(note, "inner")
+        inner.run_until_idle()
+        assert [r.status for r in inner.runs(note)] == ["completed"]

@@ -114,4 +114,7 @@ def registered(kind: type) -> list[Any]:
 
 
 def plugin_names() -> list[str]:
-    return sorted(n for n, p in manager().list_name_plugin() if n != "jobsim.builtins" and p is not None)
+    """The names of the installed plugins, for messages: not jobsim's own, nor one registered without a name (the
+    pytest plugin's note-taker), which pluggy names by its ``id()``."""
+    return sorted(n for n, p in manager().list_name_plugin()
+                  if n != "jobsim.builtins" and p is not None and n != str(id(p)))  # fmt: skip

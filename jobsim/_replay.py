@@ -38,7 +38,7 @@ from ._checks import check_callable
 from ._codec import canonical
 from ._events import Event
 from ._redact import PhonesIn, Redaction, pseudonyms_in
-from ._time import US, Duration, duration_ns, iso, to_datetime
+from ._time import MAX_NS, US, Duration, duration_ns, iso, to_datetime
 from ._trace import Trace
 from ._tracediff import Comparison, Divergence, compare_lines, declared
 from .errors import InjectedFault, InvalidArgument, JobsimError
@@ -89,9 +89,9 @@ class ReplayResult:
     def first(self, function: str) -> Divergence | None:
         return None if self.comparison is None else self.comparison.first(function)
 
-    def save(self, path: str | Path, **options: Any) -> Path:
-        """Save the replay's own trace (a new recording to compare later runs with)."""
-        return self.replayed.save(path, **options)
+    def save(self, path: str | Path, *, redact: Redaction | bool | None = None, compress: bool | None = None) -> Path:
+        """Save the replay's own trace (a new recording to compare later runs with), as ``Trace.save`` does."""
+        return self.replayed.save(path, redact=redact, compress=compress)
 
     def assert_same(self) -> None:
         """Raise ``AssertionError`` with the report when the replay differs from the recording."""
@@ -194,6 +194,9 @@ def replay(
     _check_options(setup, deliver, http, faults)
     tolerance_ns = duration_ns(tolerance, "tolerance")
     extra_ns = None if until is None else duration_ns(until, "until")
+    if extra_ns is not None and extra_ns > MAX_NS - _end(recorded):  # the clock would pass the year 9999
+        raise InvalidArgument.build("until", until, f"a duration that ends by {iso(MAX_NS)}, the last instant a "
+                                    f"datetime can show (the recording ends at {iso(_end(recorded))})")
     header = recorded.header_fields() if recorded.header is None else recorded.header
     start = int(header["start"])
     options: dict[str, Any] = {"start": to_datetime(start), "tz": header.get("tz") or "UTC",

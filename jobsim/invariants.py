@@ -294,9 +294,9 @@ def _emails(emails: Any) -> list[Email]:
     if isinstance(emails, (str, bytes, Mapping)) or not isinstance(emails, Iterable):
         raise InvalidArgument.build("emails", emails, accepted)
     items = list(emails)
-    wrong = next((item for item in items if not isinstance(item, Email)), None)
-    if wrong is not None:
-        raise InvalidArgument.build("emails", emails, f"{accepted}; it holds {shown(wrong, 200)}")
+    for item in items:
+        if not isinstance(item, Email):
+            raise InvalidArgument.build("emails", emails, f"{accepted}; it holds {shown(item, 200)}")
     return items
 
 

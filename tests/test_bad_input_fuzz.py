@@ -506,6 +506,7 @@ def _cases() -> list[Case]:
         Case("sim.advance_to(max_items)", in_sim(lambda s, v: s.advance_to("2025-01-01T00:00:01Z", max_items=v)),
              ("max_items",)),
         Case("sim.run_until_idle(max_items)", in_sim(lambda s, v: s.run_until_idle(max_items=v)), ("max_items",)),
+        Case("sim.add_function(fn)", in_sim(lambda s, v: s.add_function(v)), ("fn",)),
     ]  # fmt: skip
     return cases
 

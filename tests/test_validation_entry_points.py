@@ -147,7 +147,7 @@ def test_invariants_refuse_a_what_that_is_not_a_str_and_quote_keys_whose_repr_ra
     ]
 
 
-@pytest.mark.parametrize("emails", ["ada@example.com", 3, [{"to": ["ada@example.com"]}]])
+@pytest.mark.parametrize("emails", ["ada@example.com", 3, [{"to": ["ada@example.com"]}], (None,)])
 def test_no_email_after_event_takes_emails_as_emails(emails: Any) -> None:
     with jobsim.Simulation(_app(on="e")) as sim:
         sim.send("e", {"x": 1})

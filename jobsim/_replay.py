@@ -403,17 +403,17 @@ class _Script:
             return
         if fault == "fail":
             error = rebuild_error(data.get("error"))
-            sim.fail(function, data.get("step"), times=int(data.get("times", 1)), error=error)
+            sim.fail(function, data.get("step"), times=_given(data, "times", 1), error=error)
         elif fault == "crash":
             sim.crash_worker(at=to_datetime(int(data["when"])), function=function)
         elif fault == "downtime":
             sim.downtime(to_datetime(int(data["start"])), to_datetime(int(data["end"])))
         elif fault == "smtp":
-            sim.mail.smtp_fail(int(data.get("times", 1)), code=int(data.get("code", 451)),
+            sim.mail.smtp_fail(_given(data, "times", 1), code=_given(data, "code", 451),
                                message=str(data.get("message", "")), on=data.get("on", "DATA"))  # fmt: skip
         elif fault == "duplicate":
             sim.duplicate_delivery(function=function, at=to_datetime(int(data["when"])),
-                                   times=int(data.get("times", 1)))  # fmt: skip
+                                   times=_given(data, "times", 1))  # fmt: skip
         else:
             self.notes.append(f"a recorded fault of unknown kind {fault!r} was not re-armed")
 
@@ -434,6 +434,12 @@ class _Script:
         horizon = duration_ns(IDLE_HORIZON) if extra_ns is None else extra_ns
         self._drive(max(end, self.sim.kernel.now))
         self._drive(self.sim.kernel.now + horizon, idle=extra_ns is None)
+
+
+def _given(data: dict[str, Any], name: str, default: int) -> int:
+    """A recorded fault's count: its default when the field is absent or null (the reader checked its type)."""
+    value = data.get(name)
+    return default if value is None else int(value)
 
 
 _MAX_ITEMS = 50_000_000
@@ -550,7 +556,7 @@ def _serve_recorded_http(sim: Simulation, recorded: Trace, keeps: _Keeps) -> Rec
         policy = Redaction.from_header(info)  # a redacted recording holds redacted URLs: match like for like
     keep = keeps(policy) if policy is not None else frozenset()
     header = recorded.header or {}
-    legacy = recorded._owner is None and header.get("version") == 1 and header.get("minor", 0) < 1
+    legacy = recorded._owner is None and header.get("version") == 1 and (header.get("minor") or 0) < 1
     served = RecordedHttp(sim, calls, policy, keep, keeps.phones, legacy)
     sim.http.route(name="jobsim-recorded-responses").mock(side_effect=served)
     return served

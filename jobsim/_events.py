@@ -77,6 +77,9 @@ class Event:
                 raise InvalidArgument("pass either an Event or a name with data, not both")
             return value
         if isinstance(value, Mapping):
+            if data is not None or fields:  # the dict's own data/id would win: what was passed beside it was lost
+                raise InvalidArgument("pass either an event dict or a name with data, not both: put data, id, user, "
+                                      "ts and v in the dict, e.g. {'name': 'user/created', 'data': {...}, 'id': ...}")
             known = {"name", "data", "id", "user", "ts", "v"}
             unknown = set(value) - known
             if unknown:

@@ -260,3 +260,15 @@ def test_a_fault_armed_with_a_null_count_replays_once(tmp_path) -> None:
     armed["times"] = None  # was int(None): a TypeError out of the replay
     path.write_bytes(b"\n".join(map(orjson.dumps, lines)) + b"\n")
     assert jobsim.Simulation.replay(path, app).same
+
+
+@pytest.mark.parametrize(("data", "fields"), [({"x": 1}, {}), (None, {"id": "o-1"})])
+def test_an_event_dict_with_data_beside_it_is_refused(data: Any, fields: dict[str, Any]) -> None:
+    # the dict's own data (here none) was sent and what was passed beside it dropped without a word
+    message = ("pass either an event dict or a name with data, not both: put data, id, user, ts and v in the dict, "
+               "e.g. {'name': 'user/created', 'data': {...}, 'id': ...}")
+    with jobsim.Simulation(_app(on="e")) as sim:
+        with pytest.raises(jobsim.InvalidArgument) as info:
+            sim.send({"name": "e"}, data, **fields)
+        assert str(info.value) == message
+        assert sim.events == []

@@ -14,7 +14,6 @@ built by hand from a printed ``repr``, and applied without Hypothesis installed.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 from ._checks import check_callable
 from ._events import Event, as_sent
 from ._faults import Fail, Fault, call_code, value_code
-from ._time import MAX_NS, Duration, duration_ns, format_duration, iso
+from ._time import MAX_NS, Duration, duration_ns, format_duration, iso, zone_name
 from .errors import InvalidArgument, JobsimError
 
 SendHook = Callable[[Any, Event], Any]
@@ -333,7 +332,7 @@ def _header(sim: Any, targets: str) -> str:
     args = [targets, f"start={iso(sim.start_ns)!r}", f"seed={sim.seed!r}"]
     if sim.profile.name != "inngest":
         args.append(f"profile={sim.profile.name!r}")
-    zone = getattr(sim.tz, "key", None) or ("UTC" if sim.tz is dt.timezone.utc else str(sim.tz))
+    zone = zone_name(sim.tz)
     if zone != "UTC":
         args.append(f"tz={zone!r}")
     return f"with jobsim.Simulation({', '.join(args)}) as sim:"

@@ -8,6 +8,7 @@ raises broke the message quoting it.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -272,3 +273,22 @@ def test_an_event_dict_with_data_beside_it_is_refused(data: Any, fields: dict[st
             sim.send({"name": "e"}, data, **fields)
         assert str(info.value) == message
         assert sim.events == []
+
+
+@pytest.mark.parametrize(("tz", "written"), [
+    (dt.timezone(dt.timedelta(hours=5)), "UTC+05:00"),
+    (dt.timezone(dt.timedelta(hours=-3, minutes=-30), "NST"), "UTC-03:30"),  # its own name: no reader knows it
+    ("UTC+05:30", "UTC+05:30"),
+])  # fmt: skip
+def test_a_fixed_offset_zone_is_saved_as_one_a_replay_reads(tmp_path, tz: Any, written: str) -> None:
+    # Simulation(tz=timezone(timedelta(hours=5))) was accepted, its trace said "tz": "UTC+05:00", and replaying that
+    # trace failed with "tz='UTC+05:00' is not valid": a tz the replay's caller never gave
+    import orjson
+
+    app = _app(on="e")
+    with jobsim.Simulation(app, tz=tz) as sim:
+        sim.send("e")
+        sim.run_until_idle()
+    path = sim.trace.save(tmp_path / "t.jobsim.jsonl")
+    assert orjson.loads(path.read_bytes().splitlines()[0])["tz"] == written
+    assert jobsim.Simulation.replay(path, app).same

@@ -114,7 +114,7 @@ def registered(kind: type) -> list[Any]:
 
 
 def plugin_names() -> list[str]:
-    """The names of the installed plugins, for messages: not jobsim's own, nor one registered without a name (the
-    pytest plugin's note-taker), which pluggy names by its ``id()``."""
+    """Names of the registered plugins, not jobsim's own: an unnamed one (the pytest plugin's note-taker) is
+    named ``str(id(plugin))`` by pluggy, which would tell a user nothing."""
     return sorted(n for n, p in manager().list_name_plugin()
                   if n != "jobsim.builtins" and p is not None and n != str(id(p)))  # fmt: skip

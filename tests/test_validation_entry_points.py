@@ -168,20 +168,6 @@ def test_unknown_keywords_whose_repr_raises_are_still_named() -> None:
                                       "(its repr raised RuntimeError)>; profiles that take options: 'agenda'")
 
 
-def test_the_installed_plugins_listed_for_a_bad_target_leave_out_unnamed_ones() -> None:
-    from jobsim import _plugins
-
-    unnamed = object()  # as the pytest plugin registers its note-taker: pluggy names it str(id(unnamed))
-    _plugins.register(unnamed)
-    try:
-        with pytest.raises(jobsim.InvalidArgument) as info:
-            jobsim.Simulation(object())
-    finally:
-        _plugins.unregister(unnamed)
-    assert str(id(unnamed)) not in str(info.value)
-    assert "a jobsim.App or a target a backend plugin adapts (" in str(info.value)
-
-
 def test_a_marker_value_whose_repr_raises_fails_the_test_with_jobsims_message(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(
         """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeGuard
 
@@ -188,9 +189,19 @@ def _names(value: str | Sequence[str] | None, argument: str = "on") -> tuple[str
         items = [value] if isinstance(value, str) else list(value)
     except TypeError:  # on=3, cron=5: not a list either
         raise InvalidArgument.build(argument, value, "a non-empty string or a list of them") from None
+    seen: set[str] = set()
     for item in items:
         if not isinstance(item, str) or not item.strip():
             raise InvalidArgument.build(argument, value, "a non-empty string or a list of them")
+        if argument == "on" and re.search(r"(^|[/.])\*", item):
+            raise InvalidArgument.build(argument, value, f"{item!r} is a wildcard trigger (Inngest's 'app/*'), which "
+                                        "jobsim does not simulate: no event would ever start the function; list the "
+                                        "event names, e.g. on=['app/user.created', 'app/user.updated']")  # fmt: skip
+        if item in seen:  # each would start a run of its own
+            why = "each such event would start the function twice" if argument == "on" else \
+                "each of its ticks would start the function twice"
+            raise InvalidArgument.build(argument, value, f"{item!r} is given twice: {why}; give each once")
+        seen.add(item)
     return tuple(items)
 
 

@@ -49,6 +49,7 @@ from typing import Any
 
 import orjson
 
+from ._safe import shown
 from .errors import InvalidArgument
 
 BODY_LIMIT = 64 * 1024
@@ -420,8 +421,36 @@ def _decode_retry(fields: dict[str, Any]) -> dict[str, Any]:
     return {("at" if key == "next_at" else key): value for key, value in fields.items()}
 
 
+def _typed(kind: str, **types: type) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A decoder that checks the JSON type of the fields readers rely on (``None`` or absent passes): a line
+    edited by hand (``"run": []``) is named with its line when it is read, not as a ``TypeError`` in a timeline."""
+    names = {int: "an integer", str: "a string", dict: "a JSON object"}
+
+    def decode(fields: dict[str, Any]) -> dict[str, Any]:
+        for name, want in types.items():
+            value = fields.get(name)
+            if value is not None and type(value) is not want:
+                raise ValueError(f"a {kind!r} record's {name!r} must be {names[want]}, got {shown(value, 80)}")
+        needs = _ARMED_NEEDS.get(fields.get("fault") or "") if kind == "fault.armed" else None
+        missing = [name for name in needs or () if fields.get(name) is None]
+        if missing:
+            raise ValueError(f"a 'fault.armed' record of a {fields['fault']} needs the field(s) {', '.join(missing)}")
+        return fields  # orjson reads integers within 64 bits (others as floats): instants within datetime's range
+
+    return decode
+
+
+_ARMED_NEEDS = {"crash": ("when",), "duplicate": ("when",), "downtime": ("start", "end")}
+"""What a replay needs to arm each kind of fault again (``sim.fail`` and ``smtp_fail`` have defaults)."""
+_RUN_NAMED = {"function": str, "run": str}  # a timeline names runs by these
+
 DECODERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "event": _decode_event, "event.dropped": _decode_event, "retry": _decode_retry,
+    "run.start": _typed("run.start", **_RUN_NAMED), "run.queued": _typed("run.queued", **_RUN_NAMED),
+    "run.skipped": _typed("run.skipped", **_RUN_NAMED), "cancel": _typed("cancel", **_RUN_NAMED),
+    "http": _typed("http", method=str, url=str, request=dict, response=dict),
+    "fault.armed": _typed("fault.armed", fault=str, function=str, step=str, times=int, code=int, when=int,
+                          start=int, end=int, message=str, on=str, error=dict),
 }  # fmt: skip
 
 

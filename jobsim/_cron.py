@@ -293,6 +293,10 @@ def _validate(expr: str, fields: str, seconds: bool) -> None:
 
 
 def _explain(expr: str, parts: list[str], message: str) -> str:
+    if message == "Bad day-of-month" and _days_in_range(parts[-3]) and parts[-1].startswith("*"):
+        # a day-of-week field starting with '*' adds no day, as in every cron: the schedule never fires
+        return (f"cron expression {expr!r}: day-of-month {parts[-3]!r} never falls in month {parts[-2]!r}, so it "
+                "never fires; use a day that month has (or name days of the week in the last field)")  # fmt: skip
     if message == "Bad day-of-month" and _days_in_range(parts[-3]):
         # cronsim before 2.8 (the newest for Python 3.10) refuses a day of the month that the
         # month field never has ("30 2"), even when a day-of-week would still fire; 2.8 runs it

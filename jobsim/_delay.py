@@ -27,9 +27,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._events import Event, coerce_events, ulid
-from ._time import MS, Duration, duration_ns, format_duration
+from ._time import MAX_NS, MS, Duration, duration_ns, format_duration, iso
 from ._trace import event_fields
-from .errors import UnsupportedFeature
+from .errors import InvalidArgument, UnsupportedFeature
 
 if TYPE_CHECKING:
     from ._simulation import Simulation
@@ -49,6 +49,9 @@ def send_later(sim: Simulation, event: Any, data: Any, delay: Duration, fields: 
     x = sim.engine.x
     now = sim.now_ns()
     due = now + ns
+    if due > MAX_NS:  # delay=10**30: no instant could show when it is due (nor its id, a ULID of it)
+        raise InvalidArgument.build("delay", delay, f"a duration that ends by {iso(MAX_NS)}, the last instant a "
+                                    f"datetime can show (the simulation is at {iso(now)})")
     stamped = []
     for item in events:
         # counted with an id given or not: a replay re-sends a test's delayed event with the id it got, and the

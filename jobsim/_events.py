@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from ._safe import shown
 from ._time import _FIRST_SECONDS, DAY, MAX_NS, MS
 from .errors import InvalidArgument
 
@@ -76,6 +77,9 @@ class Event:
                 raise InvalidArgument("pass either an Event or a name with data, not both")
             return value
         if isinstance(value, Mapping):
+            if data is not None or fields:  # the dict's own data/id would win: what was passed beside it was lost
+                raise InvalidArgument("pass either an event dict or a name with data, not both: put data, id, user, "
+                                      "ts and v in the dict, e.g. {'name': 'user/created', 'data': {...}, 'id': ...}")
             known = {"name", "data", "id", "user", "ts", "v"}
             unknown = set(value) - known
             if unknown:
@@ -104,8 +108,8 @@ def check_send_fields(where: str, fields: Mapping[str, Any]) -> None:
         if key not in SEND_FIELDS:
             close = difflib.get_close_matches(key, (*SEND_FIELDS, "delay"), n=1)
             hint = f" (did you mean {close[0]}=?)" if close else ""
-            raise InvalidArgument(f"{where} got an unknown keyword argument {key}={fields[key]!r}{hint}; accepted: "
-                                  "data, delay, id, user, ts, v")
+            raise InvalidArgument(f"{where} got an unknown keyword argument {key}={shown(fields[key])}{hint}; "
+                                  "accepted: data, delay, id, user, ts, v")
 
 
 _PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]  # 10-bit chunks -> 2 characters

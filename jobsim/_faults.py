@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from ._checks import check_fault_error
-from ._time import Duration, duration_ns, format_duration, iso
+from ._time import MAX_NS, Duration, duration_ns, format_duration, iso
 from .errors import InvalidArgument, JobsimError, NonRetriableError, RetryAfterError
 
 FAULT_KINDS = ("fail", "crash", "downtime", "duplicate")
@@ -182,8 +182,13 @@ class Fault:
         return f"{type(self).__name__}({', '.join(shown)})"
 
 
-def _instant(origin_ns: int, offset: int | None) -> str | None:
-    return None if offset is None else iso(origin_ns + offset)
+def _instant(origin_ns: int, offset: int | None, name: str, value: Any) -> str | None:
+    if offset is None:
+        return None
+    if origin_ns + offset > MAX_NS:  # at=10**30: no instant could show it (nor could the call it makes)
+        raise InvalidArgument.build(name, value, f"an offset that ends by {iso(MAX_NS)}, the last instant a datetime "
+                                    f"can show (offsets count from {iso(origin_ns)})")
+    return iso(origin_ns + offset)
 
 
 def _given(**kwargs: Any) -> dict[str, Any]:
@@ -262,7 +267,7 @@ class Crash(Fault):
 
     def call(self, origin_ns: int) -> tuple[tuple[Any, ...], dict[str, Any]]:
         at = None if self.at is None else duration_ns(self.at)
-        return (), _given(at=_instant(origin_ns, at), function=self.function)
+        return (), _given(at=_instant(origin_ns, at, "at", self.at), function=self.function)
 
     def __repr__(self) -> str:
         return self._repr([("at", self.at, None), ("function", self.function, None)])
@@ -287,7 +292,8 @@ class Downtime(Fault):
         object.__setattr__(self, "end", format_duration(end))
 
     def call(self, origin_ns: int) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        return (_instant(origin_ns, duration_ns(self.start)), _instant(origin_ns, duration_ns(self.end))), {}
+        return (_instant(origin_ns, duration_ns(self.start), "start", self.start),
+                _instant(origin_ns, duration_ns(self.end), "end", self.end)), {}
 
     def __repr__(self) -> str:
         return f"Downtime(start={self.start!r}, end={self.end!r})"
@@ -317,7 +323,7 @@ class Duplicate(Fault):
     def call(self, origin_ns: int) -> tuple[tuple[Any, ...], dict[str, Any]]:
         at = None if self.at is None else duration_ns(self.at)
         times = None if self.times == 1 else self.times
-        return (), _given(function=self.function, at=_instant(origin_ns, at), times=times)
+        return (), _given(function=self.function, at=_instant(origin_ns, at, "at", self.at), times=times)
 
     def __repr__(self) -> str:
         return self._repr([("function", self.function, None), ("at", self.at, None), ("times", self.times, 1)])

@@ -14,15 +14,14 @@ built by hand from a printed ``repr``, and applied without Hypothesis installed.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from ._checks import check_callable
-from ._events import Event
+from ._events import Event, as_sent
 from ._faults import Fail, Fault, call_code, value_code
-from ._time import MAX_NS, Duration, duration_ns, format_duration, iso
+from ._time import MAX_NS, Duration, duration_ns, format_duration, iso, zone_name
 from .errors import InvalidArgument, JobsimError
 
 SendHook = Callable[[Any, Event], Any]
@@ -41,7 +40,9 @@ class Send:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "after", format_duration(duration_ns(self.after, "after")))
-        Event(self.name, self.data, id=self.id)  # validates name, data and id
+        as_sent(Event(self.name, self.data, id=self.id))  # validates name, data (JSON, as sim.send takes it) and id
+        if self.data is None:  # no data, as Event takes it: sent as {}
+            object.__setattr__(self, "data", {})
 
     @property
     def after_ns(self) -> int:
@@ -198,7 +199,11 @@ def apply(sim: Any, *pieces: Piece, send: SendHook | None = None, then: Then = "
                                     "datetime can show")
     if send is not None:  # called for each event, after the faults were armed: checked before anything runs
         check_callable("send", send, 2, "a function (sim, event) that sends the event")
+    if not isinstance(targets, str) or not targets.strip():  # the reproduction's `jobsim.Simulation(<targets>, ...)`
+        raise InvalidArgument.build("targets", targets, "how the printed reproduction names what is simulated, "
+                                    "e.g. 'app' or 'shop.app'")  # fmt: skip
     faults, sends = flatten(pieces)
+    _check_ends(sim.kernel.now, faults, sends)
     script = Script(sim, targets=targets)
     recorder = Recorder(sim, script)
     try:
@@ -206,6 +211,17 @@ def apply(sim: Any, *pieces: Piece, send: SendHook | None = None, then: Then = "
     finally:
         note(script.text())
     return script.text()
+
+
+def _check_ends(origin: int, faults: list[Fault], sends: list[tuple[int, Send]]) -> None:
+    """Offsets past the last instant a datetime can show are named before anything runs (``sim.advance``
+    would name its own ``by=``, and only after the events before it were sent)."""
+    for fault in faults:
+        fault.call(origin)  # Crash(at=), Downtime(start=, end=), Duplicate(at=) check their instants
+    late = next((item for offset, item in sends if offset > MAX_NS - origin), None)
+    if late is not None:
+        raise InvalidArgument.build("after", late.after, f"offsets that add up to an instant by {iso(MAX_NS)}, the "
+                                    f"last a datetime can show (the events' offsets count from {iso(origin)})")
 
 
 def play(recorder: Recorder, faults: list[Fault], sends: list[tuple[int, Send]], *,
@@ -316,7 +332,7 @@ def _header(sim: Any, targets: str) -> str:
     args = [targets, f"start={iso(sim.start_ns)!r}", f"seed={sim.seed!r}"]
     if sim.profile.name != "inngest":
         args.append(f"profile={sim.profile.name!r}")
-    zone = getattr(sim.tz, "key", None) or ("UTC" if sim.tz is dt.timezone.utc else str(sim.tz))
+    zone = zone_name(sim.tz)
     if zone != "UTC":
         args.append(f"tz={zone!r}")
     return f"with jobsim.Simulation({', '.join(args)}) as sim:"

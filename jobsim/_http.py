@@ -421,6 +421,9 @@ class _Router(respx.MockRouter):
 
     def route(self, *patterns: Any, name: str | None = None, **lookups: Any) -> respx.Route:
         """Every helper (``get``, ``post``, ``request``...) builds its route here: checked first."""
+        if name is not None and (not isinstance(name, str) or not name):  # respx keys its routes by name
+            raise InvalidArgument.build("name", name, "a non-empty str naming the route (sim.http[name] finds it), "
+                                        "or None")  # fmt: skip
         for pattern in patterns:
             _check_pattern(pattern)
         for key, value in lookups.items():

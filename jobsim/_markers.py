@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ._safe import shown
 from .errors import InvalidArgument
 
 Level = tuple[str, list[Any]]
@@ -91,14 +92,14 @@ def _one_level(where: str, marks: list[Any], usage: str) -> dict[str, Any]:
     given: dict[str, Any] = {}
     for mark in marks:
         if mark.args:
-            raise InvalidArgument(f"jobsim: @pytest.mark.jobsim takes keyword arguments only, got {mark.args!r}; "
+            raise InvalidArgument(f"jobsim: @pytest.mark.jobsim takes keyword arguments only, got {shown(mark.args)}; "
                                   f"usage: @pytest.mark.{usage}")  # fmt: skip
         for key, value in mark.kwargs.items():
             if key in given and not _same(given[key], value):
                 raise InvalidArgument(
                     f"jobsim: two @pytest.mark.jobsim markers on {where} give {key}= different values, "
-                    f"{given[key]!r} and {value!r}; keep one (a marker closer to the test overrides one farther "
-                    "out: pytest.param(marks=...), then the test, its class, its module)"
+                    f"{shown(given[key])} and {shown(value)}; keep one (a marker closer to the test overrides one "
+                    "farther out: pytest.param(marks=...), then the test, its class, its module)"
                 )
             given[key] = value
     return given

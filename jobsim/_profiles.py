@@ -511,7 +511,7 @@ class Profiles:
         root_name = base.name.partition("(")[0]
         root = self._by_name.get(root_name, base)
         if root.configure is None:
-            given = ", ".join(f"{key}={value!r}" for key, value in options.items())
+            given = ", ".join(f"{key}={shown(value)}" for key, value in options.items())
             takes = sorted(p.name for p in self._by_name.values() if p.configure is not None)
             raise InvalidArgument(
                 f"profile {base.name!r} takes no options, got {given}; "

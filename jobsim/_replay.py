@@ -38,7 +38,7 @@ from ._checks import check_callable
 from ._codec import canonical
 from ._events import Event
 from ._redact import PhonesIn, Redaction, pseudonyms_in
-from ._time import US, Duration, duration_ns, iso, to_datetime
+from ._time import MAX_NS, US, Duration, duration_ns, iso, to_datetime
 from ._trace import Trace
 from ._tracediff import Comparison, Divergence, compare_lines, declared
 from .errors import InjectedFault, InvalidArgument, JobsimError
@@ -89,9 +89,9 @@ class ReplayResult:
     def first(self, function: str) -> Divergence | None:
         return None if self.comparison is None else self.comparison.first(function)
 
-    def save(self, path: str | Path, **options: Any) -> Path:
-        """Save the replay's own trace (a new recording to compare later runs with)."""
-        return self.replayed.save(path, **options)
+    def save(self, path: str | Path, *, redact: Redaction | bool | None = None, compress: bool | None = None) -> Path:
+        """Save the replay's own trace (a new recording to compare later runs with), as ``Trace.save`` does."""
+        return self.replayed.save(path, redact=redact, compress=compress)
 
     def assert_same(self) -> None:
         """Raise ``AssertionError`` with the report when the replay differs from the recording."""
@@ -194,6 +194,9 @@ def replay(
     _check_options(setup, deliver, http, faults)
     tolerance_ns = duration_ns(tolerance, "tolerance")
     extra_ns = None if until is None else duration_ns(until, "until")
+    if extra_ns is not None and extra_ns > MAX_NS - _end(recorded):  # the clock would pass the year 9999
+        raise InvalidArgument.build("until", until, f"a duration that ends by {iso(MAX_NS)}, the last instant a "
+                                    f"datetime can show (the recording ends at {iso(_end(recorded))})")
     header = recorded.header_fields() if recorded.header is None else recorded.header
     start = int(header["start"])
     options: dict[str, Any] = {"start": to_datetime(start), "tz": header.get("tz") or "UTC",
@@ -400,17 +403,17 @@ class _Script:
             return
         if fault == "fail":
             error = rebuild_error(data.get("error"))
-            sim.fail(function, data.get("step"), times=int(data.get("times", 1)), error=error)
+            sim.fail(function, data.get("step"), times=_given(data, "times", 1), error=error)
         elif fault == "crash":
             sim.crash_worker(at=to_datetime(int(data["when"])), function=function)
         elif fault == "downtime":
             sim.downtime(to_datetime(int(data["start"])), to_datetime(int(data["end"])))
         elif fault == "smtp":
-            sim.mail.smtp_fail(int(data.get("times", 1)), code=int(data.get("code", 451)),
+            sim.mail.smtp_fail(_given(data, "times", 1), code=_given(data, "code", 451),
                                message=str(data.get("message", "")), on=data.get("on", "DATA"))  # fmt: skip
         elif fault == "duplicate":
             sim.duplicate_delivery(function=function, at=to_datetime(int(data["when"])),
-                                   times=int(data.get("times", 1)))  # fmt: skip
+                                   times=_given(data, "times", 1))  # fmt: skip
         else:
             self.notes.append(f"a recorded fault of unknown kind {fault!r} was not re-armed")
 
@@ -431,6 +434,12 @@ class _Script:
         horizon = duration_ns(IDLE_HORIZON) if extra_ns is None else extra_ns
         self._drive(max(end, self.sim.kernel.now))
         self._drive(self.sim.kernel.now + horizon, idle=extra_ns is None)
+
+
+def _given(data: dict[str, Any], name: str, default: int) -> int:
+    """A recorded fault's count: its default when the field is absent or null (the reader checked its type)."""
+    value = data.get(name)
+    return default if value is None else int(value)
 
 
 _MAX_ITEMS = 50_000_000
@@ -547,7 +556,7 @@ def _serve_recorded_http(sim: Simulation, recorded: Trace, keeps: _Keeps) -> Rec
         policy = Redaction.from_header(info)  # a redacted recording holds redacted URLs: match like for like
     keep = keeps(policy) if policy is not None else frozenset()
     header = recorded.header or {}
-    legacy = recorded._owner is None and header.get("version") == 1 and header.get("minor", 0) < 1
+    legacy = recorded._owner is None and header.get("version") == 1 and (header.get("minor") or 0) < 1
     served = RecordedHttp(sim, calls, policy, keep, keeps.phones, legacy)
     sim.http.route(name="jobsim-recorded-responses").mock(side_effect=served)
     return served

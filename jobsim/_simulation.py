@@ -194,6 +194,8 @@ class Simulation:
         registry of job functions, so they are learnt from use. ``own_worker`` as in
         ``Adapted.own_worker``. The function's app must already be one of ``self.apps``.
         """
+        if not isinstance(fn, Function):  # a plugin's mistake, named here rather than as an AttributeError inside
+            raise InvalidArgument.build("fn", fn, "a jobsim.Function, such as app.function(...)(handler) returns")
         self._add_functions([fn])
         fn = self.functions[fn.id] = self._limited(fn)
         if own_worker:

@@ -221,12 +221,32 @@ def zone(name: str | dt.tzinfo | None, argument: str = "tz") -> dt.tzinfo:
         raise InvalidArgument.build(argument, name, "expected an IANA time zone such as 'America/New_York'")
     if name.upper() == "UTC":
         return dt.timezone.utc
+    fixed = _FIXED.fullmatch(name)
+    if fixed is not None and int(fixed[2]) < 24 and int(fixed[3]) < 60:  # what zone_name writes for a fixed offset
+        offset = dt.timedelta(hours=int(fixed[2]), minutes=int(fixed[3]))
+        return dt.timezone(-offset if fixed[1] == "-" else offset)
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
         raise InvalidArgument.build(
             argument, name, "no such IANA time zone; expected e.g. 'America/New_York' or 'UTC'"
         ) from None
+
+
+_FIXED = re.compile(r"UTC([+-])(\d\d):(\d\d)")
+
+
+def zone_name(tz: dt.tzinfo) -> str:
+    """The name ``zone`` reads back: an IANA key, ``"UTC"``, or ``"UTC+05:30"`` for a fixed offset (its ``str`` may
+    be a name of its own, ``timezone(timedelta(hours=-3), "BRT")``, that no reader knows)."""
+    key = getattr(tz, "key", None) or getattr(tz, "zone", None)  # zoneinfo; pytz
+    if isinstance(key, str):
+        return key
+    if isinstance(tz, dt.timezone):
+        offset = tz.utcoffset(None)
+        minutes, sign = abs(offset) // dt.timedelta(minutes=1), "-" if offset < dt.timedelta(0) else "+"
+        return f"UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}" if minutes else "UTC"
+    return str(tz)
 
 
 def iso(ns: int, tz: dt.tzinfo | None = None) -> str:

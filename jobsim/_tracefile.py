@@ -26,6 +26,7 @@ the same simulation always writes the same bytes.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import gzip
 import operator
 import os
@@ -40,7 +41,7 @@ from ._codec import BUILTIN, ENCODED, encode, expanders
 from ._gc import paused_gc
 from ._redact import PhonesIn, Redaction, Redactor, policy_for, pseudonyms_in
 from ._safe import said
-from ._time import iso
+from ._time import iso, zone_name
 from ._trace import RESERVED_FIELDS, Trace
 from .errors import InvalidArgument, TraceError
 
@@ -294,7 +295,7 @@ def end_of(trace: Trace) -> int:
 
 
 def _zone_name(tz: Any) -> str:
-    return str(getattr(tz, "key", None) or ("UTC" if str(tz) in ("UTC", "UTC+00:00") else tz))
+    return zone_name(tz) if isinstance(tz, dt.tzinfo) else str(tz)
 
 
 def _default(value: Any) -> Any:

@@ -182,7 +182,7 @@ class TraceReader:
                              f"(version {VERSION}); upgrade jobsim: pip install -U jobsim")
         if version < 1:
             raise self._fail(f"trace format version {version} is not supported (this jobsim reads version {VERSION})")
-        for name, kind in (("start", int), ("seed", int), ("tz", str), ("profile", str)):
+        for name, kind in (("start", int), ("seed", int), ("tz", str), ("profile", str), ("minor", int)):
             value = header.get(name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, kind)):
                 raise self._fail(f"the header's {name!r} must be {'an int' if kind is int else 'a string'}, "

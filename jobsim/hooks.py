@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import pluggy
 
 from ._aio import PumpedLoop, PumpedWorld
+from ._safe import shown
 from ._steps import StoppableExecution
 from .errors import JobsimError
 
@@ -55,10 +56,20 @@ RecordRenderer = Callable[[dict[str, Any], dict[str, str], Any], "str | None"]
 
 def output_bytes(value: Any) -> bytes:
     """A run's output as a plugin stores it (``run._payload``): JSON bytes, with keys and values JSON
-    cannot hold (a ``datetime``, an object a task returned) written as their ``str``."""
+    cannot hold (a ``datetime``, an object a task returned) written as their ``str``. What orjson refuses even
+    so (an int past 64 bits, nesting past 254 levels, a ``str`` that raises) is written by the standard library's
+    encoder, or else as its ``repr``: the run keeps an output rather than losing it to a ``TypeError``."""
     import orjson
 
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str)
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str)
+    except TypeError:
+        import json
+
+        try:
+            return json.dumps(value, default=str, separators=(",", ":")).encode()
+        except Exception:  # RecursionError, a circular list, a key or str() that raises
+            return orjson.dumps(shown(value))
 
 
 def escapes(exc: BaseException | None) -> bool:

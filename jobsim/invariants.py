@@ -25,6 +25,7 @@ from ._checks import check_callable
 from ._email import Email, addressees
 from ._events import Event
 from ._records import Attempt, Run, RunStatus
+from ._safe import shown
 from ._simulation import Simulation
 from ._time import format_duration, instant_ns, iso
 from .errors import InvalidArgument, JobsimError, NonRetriableError, RetryAfterError, StepError, WorkerCrashed
@@ -128,7 +129,7 @@ def _stamp(moment: dt.datetime) -> str:
 
 
 def _short(value: Any, limit: int = 120) -> str:
-    text = repr(value)
+    text = shown(value)  # a row whose repr raises or recurses still gets its line
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -136,6 +137,11 @@ def _violation(title: str, lines: list[str], count: int) -> Violation:
     """Raised by each helper itself, so Hypothesis tells one invariant's failures from another's."""
     more = [f"  … and {count - _SHOWN} more"] if count > _SHOWN else []
     return Violation("\n".join([title, *lines, *more]))
+
+
+def _check_what(what: Any) -> None:
+    if not isinstance(what, str):  # shown in the violation's title, only when one is raised: checked first
+        raise InvalidArgument.build("what", what, "a str naming the effects in the message, such as 'confirmation'")
 
 
 def _grouped(effects: Iterable[Any], key: str | KeyFn) -> dict[Hashable, list[Any]]:
@@ -157,7 +163,7 @@ def _listing(groups: dict[Hashable, list[Any]], keys: list[Hashable]) -> list[st
     lines = []
     for key in keys[:_SHOWN]:
         items = groups.get(key, [])
-        lines.append(f"  {key!r}: {len(items)} time(s)" if items else f"  {key!r}: missing")
+        lines.append(f"  {shown(key)}: {len(items)} time(s)" if items else f"  {shown(key)}: missing")
         lines += [f"      {describe(item)}" for item in items[:_SHOWN]]
     return lines
 
@@ -171,6 +177,7 @@ def exactly_once(effects: Iterable[Any], key: str | KeyFn, *, expected: Iterable
     ``"to.0"``) or a callable. Without ``expected`` only duplicates are violations.
     """
     __tracebackhide__ = True
+    _check_what(what)
     wanted = [] if expected is None else _expected(expected)
     groups = _grouped(effects, key)
     broken = [k for k, items in groups.items() if len(items) > 1] + [k for k in wanted if k not in groups]
@@ -184,6 +191,7 @@ def at_least_once(effects: Iterable[Any], key: str | KeyFn, *, expected: Iterabl
                   what: str = "effect") -> dict[Hashable, list[Any]]:  # fmt: skip
     """Every ``expected`` key occurs at least once among ``effects``; returns key -> effects."""
     __tracebackhide__ = True
+    _check_what(what)
     wanted = _expected(expected)
     groups = _grouped(effects, key)
     missing = [k for k in wanted if k not in groups]
@@ -196,6 +204,7 @@ def at_least_once(effects: Iterable[Any], key: str | KeyFn, *, expected: Iterabl
 def at_most_once(effects: Iterable[Any], key: str | KeyFn, *, what: str = "effect") -> dict[Hashable, Any]:
     """No key occurs twice among ``effects``; returns key -> effect."""
     __tracebackhide__ = True
+    _check_what(what)
     groups = _grouped(effects, key)
     broken = [k for k, items in groups.items() if len(items) > 1]
     if broken:  # its own title: "exactly once" named a check the test never asked for
@@ -259,6 +268,7 @@ def no_email_after_event(sim: Any, event: str, *, key: str | KeyFn, email_key: K
         raise InvalidArgument.build("event", event, "an event name such as 'cart/completed'")
     read = _key_fn(key)
     check_callable("email_key", email_key, 1, "a callable taking an Email and returning its key (or None)")
+    checked = sim.mail.outbox if emails is None else _emails(emails)
     sent_at = {r.data.get("id"): r.at for r in sim.trace.of("event") if r.data.get("name") == event}
     cutoffs: dict[Hashable, tuple[int, Event]] = {}
     for item in sim.events:
@@ -266,7 +276,7 @@ def no_email_after_event(sim: Any, event: str, *, key: str | KeyFn, email_key: K
             cutoffs.setdefault(read(item), (sent_at[item.id], item))
     origins = _email_origins(sim)
     late = []
-    for email in sim.mail.outbox if emails is None else emails:
+    for email in checked:
         cutoff = cutoffs.get(email_key(email))
         if cutoff is None:
             continue
@@ -276,6 +286,18 @@ def no_email_after_event(sim: Any, event: str, *, key: str | KeyFn, email_key: K
     if late:
         title = f"no email after {event}: {len(late)} email(s) sent after their key's {event}"
         raise _violation(title, late[:_SHOWN], len(late))
+
+
+def _emails(emails: Any) -> list[Email]:
+    """``emails=``: some of the outbox, checked before ``email_key`` is called on each."""
+    accepted = "a list of jobsim.Email, such as sim.mail.outbox or the part of it the check is about"
+    if isinstance(emails, (str, bytes, Mapping)) or not isinstance(emails, Iterable):
+        raise InvalidArgument.build("emails", emails, accepted)
+    items = list(emails)
+    for item in items:
+        if not isinstance(item, Email):
+            raise InvalidArgument.build("emails", emails, f"{accepted}; it holds {shown(item, 200)}")
+    return items
 
 
 # -- retries ------------------------------------------------------------------------------------------

@@ -479,7 +479,9 @@ def _start(targets: Any, options: dict[str, Any], settings: _Settings) -> Simula
         return Simulation(targets, **kwargs).start()
     except JobsimError as error:
         problem = str(error)  # failing outside the except clause: no chained traceback
-    given = "".join(f", {key}={value!r}" for key, value in kwargs.items())
+    from jobsim._safe import shown
+
+    given = "".join(f", {key}={shown(value)}" for key, value in kwargs.items())  # a marker value's repr may raise
     pytest.fail(f"jobsim: Simulation(jobsim_app{given}) failed: {problem}", pytrace=False)
 
 

@@ -17,6 +17,7 @@ waits for the line that says it is ready, keeps what it prints, and stops it by 
 from __future__ import annotations
 
 import contextlib
+import math
 import shutil
 import socket
 import subprocess
@@ -25,7 +26,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 
-from .errors import JobsimError
+from .errors import InvalidArgument, JobsimError
 
 
 class ServerUnavailable(JobsimError):
@@ -41,6 +42,7 @@ def redis_server(*, start_timeout: float = 10.0) -> Iterator[str]:
     ``ServerUnavailable`` when ``redis-server`` is not on ``PATH`` or does not answer ``PING``
     within ``start_timeout`` seconds.
     """
+    _check_timeout(start_timeout)
     binary = shutil.which("redis-server")
     if binary is None:
         raise ServerUnavailable("redis-server is not on PATH (apt-get install -y redis-server)")
@@ -104,6 +106,13 @@ def worker_process(
     """Run ``argv`` (a backend's worker) with stdout and stderr merged, yield once it prints a line containing
     ``ready``; on exit terminate it by pid (killed after 15 s) and reap it. A worker that exits or stays silent
     for ``start_timeout`` seconds raises ``JobsimError`` with the end of its output."""
+    if isinstance(argv, (str, bytes)) or not isinstance(argv, Sequence) or not argv or \
+            not all(isinstance(arg, str) for arg in argv):
+        raise InvalidArgument.build("argv", argv, "the worker's command as a non-empty list of str, e.g. "
+                                    "[sys.executable, '-m', 'celery', '-A', 'tasks', 'worker'] (not one string)")
+    if not isinstance(ready, str) or not ready:  # a line of the worker's output contains it once it is ready
+        raise InvalidArgument.build("ready", ready, "a non-empty str the worker prints once it is ready, e.g. 'ready'")
+    _check_timeout(start_timeout)
     proc = subprocess.Popen(
         list(argv), cwd=cwd, env=None if env is None else dict(env),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -133,6 +142,13 @@ def worker_process(
         reader.join(timeout=10)
         if not reader.is_alive() and proc.stdout is not None:
             proc.stdout.close()
+
+
+def _check_timeout(start_timeout: float) -> None:
+    """A number of seconds: NaN would never time out, a str fail inside the wait."""
+    if isinstance(start_timeout, bool) or not isinstance(start_timeout, (int, float)) or \
+            not 0 < start_timeout < math.inf:
+        raise InvalidArgument.build("start_timeout", start_timeout, "a finite number of seconds greater than 0")
 
 
 def _answers_ping(port: int) -> bool:

@@ -122,5 +122,7 @@ def _trace(value: Any, argument: str, strict: bool) -> Trace:
 
 
 def _key_fp(trace: Trace) -> str | None:
-    info = (trace.header or {}).get("redaction") or {}
+    info = (trace.header or {}).get("redaction")
+    if not isinstance(info, dict):  # none, or a hand-edited header's: not pseudonymized as far as anyone can tell
+        return None
     return info.get("key_fp") if info.get("pii") == "pseudonymized" else None

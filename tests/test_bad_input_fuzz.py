@@ -430,9 +430,93 @@ def _cases() -> list[Case]:
              ("send",)),
         Case("machine(setup)", lambda v: js.machine(v, events=["e"]), ("setup",)),
         *[Case(f"machine({name})", lambda v, n=name: js.machine(app_with, **{"events": ["e"], n: v}), (name,))
-          for name in ("events", "invariants", "at_end", "rules", "send", "then")],
+          for name in ("events", "invariants", "at_end", "rules", "send", "then", "targets", "advance", "faults",
+                       "on_start", "seed", "start", "profile", "tz", "name", "settings")],
+        # -- the rest of the public API: a delayed send past the year 9999 was an IndexError, replay(until=) an
+        # OverflowError in report(), the pieces of a history an OverflowError, a TypeError or the wrong name, a
+        # value whose repr raises broke the messages that quote it
+        Case("sim.send(delay=)", lambda v: exercise(J.Simulation(app_with(), profile="bullmq"),
+                                                    lambda s: s.send("e", {}, delay=v)), ("delay",)),
+        Case("app.send(delay=) in job", _delayed_in_job, ("delay",)),
+        Case("sim.send(**unknown)", in_sim(lambda s, v: s.send("e", {}, colour=v)), ("colour",)),
+        Case("profile(name)", lambda v: J.profile(v), ("profile", "name")),
+        *[Case(f"profile({name!r}, **unknown)", lambda v, n=name: J.profile(n, colour=v), ("colour",))
+          for name in ("inngest", "agenda")],  # a profile without options, and one with
+        *[Case(f"profile('agenda', {name}=)", lambda v, n=name: exercise(J.Simulation(
+              app_with(), profile=J.profile("agenda", **{n: v}))), (name,))
+          for name in ("process_every", "default_concurrency", "max_concurrency")],
+        *[Case(f"Simulation.replay({name})",
+               lambda v, n=name: jobsim.Simulation.replay(_recorded(), app_with(), **{n: v}).report(), (name,))
+          for name in ("until", "strict", "functions", "exclude_functions")],
+        Case("ReplayResult.save(redact)",
+             lambda v: jobsim.Simulation.replay(_recorded(), app_with()).save(_TMP / "r.jsonl", redact=v), ("redact",)),
+        Case("trace.of(kinds)", lambda v: _ran().trace.of(v), ("kind",)),
+        Case("Comparison.of(profile)", lambda v: jobsim.compare(_scenario(), ["inngest"]).of(v), ("profile",)),
+        Case("Comparison.of(function)", lambda v: jobsim.compare(_scenario(), ["inngest"]).of("inngest", v),
+             ("function",)),
+        Case("Debounce(mode)", flow(J.Debounce, "debounce", "mode", period="1s"), ("mode",)),
+        Case("Every(interval)", lambda v: exercise(J.Simulation(_one(every=J.Every(v)), profile="bullmq")),
+             ("interval", "every")),
+        *[Case(f"TableBackoff({name})", lambda v, n=name: declared(retries=J.TableBackoff(**{n: v})), (name,))
+          for name in ("attempts", "table", "jitter_ms")],
+        Case("traces.compare(strict)", lambda v: traces.compare(_recorded(), _recorded(), strict=v), ("strict",)),
+        Case("traces.import_events(skip_invalid)", lambda v: traces.import_events(_recorded(), skip_invalid=v),
+             ("skip_invalid",)),
+        Case("traces.scan(pii)", lambda v: traces.scan(_recorded(), pii=v), ("pii",)),
+        Case("traces.to_cloudevent(data)", lambda v: traces.to_cloudevent(v)),
+        Case("traces.from_cloudevent(ce)", lambda v: traces.from_cloudevent(v)),
+        *[Case(f"{check.__name__}(what)", lambda v, c=check: c(_ran().events, "data.x", **(
+              {"expected": [1]} if c is invariants.at_least_once else {}), what=v), ("what",), (AssertionError,))
+          for check in (invariants.exactly_once, invariants.at_least_once, invariants.at_most_once)],
+        Case("at_most_once(effects)", lambda v: invariants.at_most_once(v, "data.x"), ("effects", "key")),
+        Case("at_most_once(key)", lambda v: invariants.at_most_once(_ran().events, v), ("key",)),
+        Case("no_email_after_event(emails)", lambda v: invariants.no_email_after_event(
+            _ran(), "e", key="data.x", email_key=lambda m: m.to, emails=v), ("emails",)),
+        *[Case(f"retry_policies({name})", strategy(lambda v, n=name: js.retry_policies(**{n: v})), (name,))
+          for name in ("attempts", "backoffs", "min_delay", "max_delay", "jitter", "profile_backoff")],
+        *[Case(f"faults({name})", strategy(lambda v, n=name: js.faults(functions=["f"], **{n: v})), (name,))
+          for name in ("errors", "max_times")],
+        Case("apply(targets)", in_sim(lambda s, v: js.apply(s, js.EventStream.at([(0, "e", {})]), targets=v,
+                                                             then=None)), ("targets",)),
+        *[Case(f"Send({name})", in_sim(lambda s, v, n=name: js.apply(
+              s, js.EventStream((js.Send(**{"after": 0, "name": "e", n: v}),)), then=None)), (name,))
+          for name in ("after", "name", "data", "id")],
+        *[Case(f"Fail({name})", in_sim(lambda s, v, n=name: js.apply(
+              s, js.FailurePattern((js.Fail(**{"function": "f", n: v}),)), then=None)), (name,))
+          for name in ("function", "step", "times", "error")],
+        *[Case(f"Crash({name})", in_sim(lambda s, v, n=name: js.apply(s, js.Crash(**{n: v}), then=None)), (name,))
+          for name in ("at", "function")],
+        *[Case(f"Downtime({name})", in_sim(lambda s, v, n=name: js.apply(
+              s, js.Downtime(**{"start": "1s", "end": "2s", n: v}), then=None)), (name,)) for name in ("start", "end")],
+        *[Case(f"Duplicate({name})", in_sim(lambda s, v, n=name: js.apply(s, js.Duplicate(**{n: v}), then=None)),
+               (name,)) for name in ("function", "at", "times")],
+        Case("step.wait_for_event(id)", in_handler(lambda c, v: c.step.wait_for_event(v, event="x", timeout="1s"))),
+        Case("step.sleep_until(id)", in_handler(lambda c, v: c.step.sleep_until(v, "2025-01-01T00:00:01Z"))),
+        Case("step.invoke(id)", in_handler(lambda c, v: c.step.invoke(v, function="other"))),
+        Case("step.run(*args)", in_handler(lambda c, v: c.step.run("s", lambda a: 1, v))),
+        Case("step.send_event({'name': v})", in_handler(lambda c, v: c.step.send_event("s", {"name": v}))),
+        Case("step.send_event({'data': v})", in_handler(lambda c, v: c.step.send_event("s", {"name": "o", "data": v}))),
+        *[Case(f"mail.assert_not_sent({name})", in_sim(lambda s, v, n=name: s.mail.assert_not_sent(**{n: v})), (name,),
+               (AssertionError,)) for name in ("to", "sender", "subject", "containing", "provider", "where")],
+        Case("http.post(url)", in_sim(lambda s, v: s.http.post(v)), ("url",)),
+        Case("http.route(name=)", in_sim(lambda s, v: s.http.route(name=v)), ("name",)),
+        *[Case(f"route.respond({name}=)", in_sim(lambda s, v, n=name: s.http.get("https://x.test").respond(
+              200, **{n: v})), (name,)) for name in ("headers", "text", "html")],
+        Case("jobsim.timeout(phase)", lambda v: jobsim.timeout(phase=v), ("phase",)),
+        Case("sim.advance_to(max_items)", in_sim(lambda s, v: s.advance_to("2025-01-01T00:00:01Z", max_items=v)),
+             ("max_items",)),
+        Case("sim.run_until_idle(max_items)", in_sim(lambda s, v: s.run_until_idle(max_items=v)), ("max_items",)),
+        Case("sim.add_function(fn)", in_sim(lambda s, v: s.add_function(v)), ("fn",)),
     ]  # fmt: skip
     return cases
+
+
+def _delayed_in_job(value: Any) -> None:
+    """``app.send(..., delay=value)`` in job code, on a profile that delays sends: a jobsim error fails the attempt."""
+    app = jobsim.App("fuzz")
+    app.function("f", on="e", retries=1)(lambda ctx: app.send("o", {}, delay=value))
+    app.function("other", on="o")(_plain_function)
+    exercise(jobsim.Simulation(app, profile="bullmq"))
 
 
 def _one(**options: Any) -> jobsim.App:

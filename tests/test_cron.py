@@ -149,7 +149,20 @@ def test_a_day_its_month_never_has_is_explained_as_such_not_as_a_bad_field():
     text = _explain("0 9 30 2 1", ["0", "9", "30", "2", "1"], "Bad day-of-month")
     assert "day-of-month '30' never falls in month '2'" in text and "Python 3.11+" in text
     assert "is not valid" not in text
-    ranged = _explain("0 9 1-30/2 2 *", ["0", "9", "1-30/2", "2", "*"], "Bad day-of-month")
+    ranged = _explain("0 9 1-30/2 2 1", ["0", "9", "1-30/2", "2", "1"], "Bad day-of-month")
     assert "never falls in month" in ranged
     bad = _explain("0 9 32 * *", ["0", "9", "32", "*", "*"], "Bad day-of-month")
     assert "day-of-month field '32' is not valid; accepted: 1-31" in bad
+
+
+@pytest.mark.parametrize("expr", ["0 9 30 2 *", "0 9 31 4,6 *", "0 9 30 2 ?", "0 0 9 30 2 */1"])
+def test_a_day_its_month_never_has_without_a_day_of_week_never_fires(expr):
+    # the message said "cronsim 2.8 refuses such a schedule even with a day-of-week; use ... Python 3.11+ (cronsim
+    # 2.8 fires on the day-of-week)" on Python 3.11 with cronsim 2.8, and there was no day-of-week to fire on
+    app = jobsim.App("a")
+    with pytest.raises(jobsim.InvalidArgument) as info:
+        app.function("x", cron=expr)(lambda ctx: None)
+    parts = expr.replace("?", "*").split()
+    assert str(info.value) == (f"cron expression {expr!r}: day-of-month {parts[-3]!r} never falls in month "
+                               f"{parts[-2]!r}, so it never fires; use a day that month has (or name days of the "
+                               "week in the last field)")

@@ -62,3 +62,34 @@ def test_a_silent_worker_times_out_with_what_it_printed():
     with pytest.raises(JobsimError, match=message), worker_process([sys.executable, "-c", script], ready="ready",
                                                                    start_timeout=0.5):  # fmt: skip
         pass
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"argv": "python worker.py"},
+     r"^argv='python worker.py' is not valid: the worker's command as a non-empty list of str, e.g. \[sys.executable, "
+     r"'-m', 'celery', '-A', 'tasks', 'worker'\] \(not one string\)$"),
+    ({"argv": []}, r"^argv=\[\] is not valid: the worker's command as a non-empty list of str"),
+    ({"argv": [sys.executable, 3]}, r"^argv=\[.*, 3\] is not valid: the worker's command as a non-empty list of str"),
+    ({"ready": ""}, r"^ready='' is not valid: a non-empty str the worker prints once it is ready, e.g. 'ready'$"),
+    ({"ready": b"ready"}, r"^ready=b'ready' is not valid: a non-empty str the worker prints"),
+    ({"start_timeout": float("nan")}, r"^start_timeout=nan is not valid: a finite number of seconds greater than 0$"),
+    ({"start_timeout": "30"}, r"^start_timeout='30' is not valid: a finite number of seconds greater than 0$"),
+    ({"start_timeout": 0}, r"^start_timeout=0 is not valid: a finite number of seconds greater than 0$"),
+])  # fmt: skip
+def test_a_worker_process_with_bad_arguments_is_refused_before_it_starts(monkeypatch, options, message):
+    # a str argv was split into characters (FileNotFoundError: 'p'), a bytes ready= died in the reader thread and
+    # the wait timed out saying the worker printed nothing, and start_timeout=nan waited for ever
+    import subprocess
+
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: pytest.fail("started"))
+    given = {"argv": [sys.executable, "-c", "print('ready')"], "ready": "ready", **options}
+    with pytest.raises(JobsimError, match=message), worker_process(given.pop("argv"), **given):
+        pass
+
+
+@pytest.mark.parametrize("start_timeout", [float("nan"), float("inf"), -1, "10", None])
+def test_redis_server_refuses_a_start_timeout_that_is_not_a_finite_number_of_seconds(monkeypatch, start_timeout):
+    monkeypatch.setattr(shutil, "which", lambda name: pytest.fail("looked for redis-server"))
+    message = r"^start_timeout=.* is not valid: a finite number of seconds greater than 0$"
+    with pytest.raises(JobsimError, match=message), redis_server(start_timeout=start_timeout):
+        pass

@@ -258,6 +258,7 @@ def test_an_empty_file(tmp_path):
                                                                           r"an integer, got '1'"),
     (b'{"k":"header","format":"jobsim-trace","version":1}\n', r":1: the header has no 'start'"),
     (b'{"k":"header","format":"jobsim-trace","version":1,"start":0,"seed":"7"}\n', r"'seed' must be an int, got '7'"),
+    (b'{"k":"header","format":"jobsim-trace","version":1,"start":0,"minor":"1"}\n', r"'minor' must be an int, got '1'"),
 ])  # fmt: skip
 def test_a_bad_header(tmp_path, first, message):
     path = tmp_path / "bad.jobsim.jsonl"

@@ -202,6 +202,19 @@ GOOD = b'{"k":"attempt","seq":SEQ,"at":1,"function":"f","run":"r","attempt":0}'
     (b'{"k":"event","seq":SEQ,"at":1,"ce":{"type":"x"}}\n', "the CloudEvent has no string 'id' attribute"),
     (GOOD.replace(b"SEQ", b"0") + b"\n", "seq 0 does not follow seq "),
     (b'{"k":"end","seq":SEQ,"at":1}\n', "a record follows the 'end' line; the end line must be last"),
+    # fields of the wrong JSON type were read, then failed as a TypeError in the timeline, replay or compare
+    (b'{"k":"run.start","seq":SEQ,"at":1,"function":"f","run":[]}\n', "a 'run.start' record's 'run' must be a "
+                                                                      "string, got []"),
+    (b'{"k":"cancel","seq":SEQ,"at":1,"function":{},"run":"r","reason":"event"}\n',
+     "a 'cancel' record's 'function' must be a string, got {}"),
+    (b'{"k":"http","seq":SEQ,"at":1,"method":"GET","url":"https://x.test","request":"x"}\n',
+     "a 'http' record's 'request' must be a JSON object, got 'x'"),
+    (b'{"k":"fault.armed","seq":SEQ,"at":1,"fault":"fail","function":"f","times":"2"}\n',
+     "a 'fault.armed' record's 'times' must be an integer, got '2'"),
+    (b'{"k":"fault.armed","seq":SEQ,"at":1,"fault":"crash","when":1000000000000000000000000000000}\n',
+     "a 'fault.armed' record's 'when' must be an integer, got 1e+30"),
+    (b'{"k":"fault.armed","seq":SEQ,"at":1,"fault":"downtime","start":5}\n',
+     "a 'fault.armed' record of a downtime needs the field(s) end"),
 ])  # fmt: skip
 def test_a_bad_line_in_a_block_is_reported_at_its_line(tmp_path, at, bad, message):
     records = [record(10 * seq, KINDS[seq % len(KINDS)]) for seq in range(60)]  # room for seqs between them

@@ -36,7 +36,7 @@ from ._steps import (
     strayed,
     unawaited,
 )  # fmt: skip
-from ._time import MS, format_duration, iso
+from ._time import MS, SECOND, format_duration, iso
 from .errors import BudgetExceeded, InjectedFault, InvalidArgument, NonRetriableError, RetryAfterError, StepError
 
 if TYPE_CHECKING:
@@ -92,6 +92,7 @@ class Engine:
         self.system: SystemRuntime | None = None  # profile semantics and faults beyond Inngest's defaults
         self._step_types: tuple[type[Step], type[Step]] = (Step, AsyncStep)  # (sync, async) ctx.step classes
         self._run_counter = 0
+        self._cron_seconds: dict[str, tuple[int, str]] = {}  # function id -> (second, cron) of its last tick
         self.calls = JobCalls()  # a sync step's job code is called through it (``_calls``)
         self.causes: dict[int, Run] = {}  # id() of an event job code sent (kept in the bus) -> the sending run
         self._outcomes: dict[str, Callable[[Run, Execution, tuple[Any, ...]], None]] = {
@@ -268,10 +269,27 @@ class Engine:
         now = self.kernel.now
         self.kernel.schedule(schedule.next_after(now), self._cron_tick, fn, schedule,
                              owner=f"{fn.id} (cron)", recurring=True)  # fmt: skip
+        if self.cron_overlaps(fn, schedule, now):
+            return
         when = iso(now)
         self.record(now, "cron", {"function": fn.id, "cron": schedule.expr, "scheduled": when})
         data = {"cron": schedule.expr, "scheduledAt": when}
         self.start_run(fn, [Event(CRON_EVENT, data, id=f"{fn.id}:{when}", ts=now // MS)])
+
+    def cron_overlaps(self, fn: Function, schedule: Any, nominal: int) -> bool:
+        """Whether another cron schedule of ``fn`` already ticked in ``nominal``'s second, where the
+        profile runs one of them (``profile.cron_overlap``); the skipped tick is recorded."""
+        if len(fn.crons) < 2 or self.profile.cron_overlap != "once":
+            return False
+        second = nominal // SECOND
+        first = self._cron_seconds.get(fn.id)
+        if first is not None and first[0] == second:
+            self.record(self.kernel.now, "cron.missed", {"function": fn.id, "cron": schedule.expr,
+                                                         "scheduled": iso(nominal), "outcome": "deduplicated",
+                                                         "by": first[1]})  # fmt: skip
+            return True
+        self._cron_seconds[fn.id] = (second, schedule.expr)
+        return False
 
     def now(self) -> int:
         x = self.x

@@ -207,6 +207,11 @@ class Profile:
     starts (the first instant strictly after that start); a retry overwrites it, and the document
     never runs twice at once: the instants a retry jumps over never run, and of those passing
     while a run holds the lock only the first runs, when it is released (Agenda, ``_jobdoc.py``)."""
+    cron_overlap: Literal["once", "each"] = "once"
+    """Two or more cron schedules of one function due in the same second: ``once`` starts one run, the
+    first schedule's (Inngest: "only one cron job will be run for each given second", guides/multiple-
+    triggers); the others' ticks are skipped (trace: ``cron.missed``, outcome ``deduplicated``). ``each``:
+    every schedule starts its own run (each is a scheduler, job or crontab entry of its own)."""
     interval: IntervalRule | None = None
     """How the system runs an interval schedule (``every=``): ``"bullmq"``, a job scheduler's ``every``
     (``_every.py``: the first job at once, one pending job, the next made when the current one starts);
@@ -367,7 +372,7 @@ _NUMBERS = {"retry_after_min_ns": (0, False), "cron_jitter_ns": (0, False), "ret
 _BOOLS = ("durable_steps", "checkpoints", "non_retriable", "retry_after", "persistent", "future_ts",
           "fail_count_per_job", "debounce_timeout_at_call", "debounce_timeout_splits")
 _CHOICES: dict[str, tuple[Any, ...]] = {"missed_cron": get_args(MissedCron), "cron_next": get_args(CronNext),
-                                        "debounce_mode": ("leading", "trailing")}
+                                        "debounce_mode": ("leading", "trailing"), "cron_overlap": ("once", "each")}
 
 
 def _check_profile(p: Profile) -> None:

@@ -648,6 +648,8 @@ class SystemRuntime:
         if end is not None:
             self._miss(fn, schedule, nominal, end)
             return
+        if self.engine.cron_overlaps(fn, schedule, nominal):
+            return
         when = iso(nominal)
         data = {"function": fn.id, "cron": schedule.expr, "scheduled": when}
         if late:

@@ -105,6 +105,9 @@ def _inngest() -> Profile:
     does not delay" is wrong there.
     Duplicate delivery: a tick creates at most one run (idempotency key = scheduled
     time, executor handleCron); an event's runs are keyed by its id: deduplicated.
+    Several cron triggers of one function due in the same second start one run
+    (docs, guides/multiple-triggers "Overlapping crons": "Only one cron job will be run
+    for each given second"): the first schedule's; the others' ticks are skipped.
     """
     return Profile(
         name="inngest", system="Inngest",
@@ -214,7 +217,7 @@ def _bullmq() -> Profile:
     final failure only) is not modelled apart: it is the worker's final 'failed' (state "failed").
     """
     return Profile(
-        name="bullmq", system="BullMQ",
+        name="bullmq", system="BullMQ", cron_overlap="each",
         description="BullMQ: no retries by default; fixed/exponential backoff; stalled jobs re-run once",
         default_retries=BullMQBackoff(attempts=1),
         durable_steps=False, cron=CRON_PARSER, retries=_bullmq_retries,
@@ -338,7 +341,7 @@ def _trigger_dev() -> Profile:
     the hook does not run.
     """
     return Profile(
-        name="trigger.dev", system="Trigger.dev",
+        name="trigger.dev", system="Trigger.dev", cron_overlap="each",
         description="Trigger.dev: no retries unless configured; R*min*factor^(n-1); retries start over",
         default_retries=TriggerDevRetry(attempts=1),
         durable_steps=False, checkpoints=True, sleep_holds_slot_ns=60 * SECOND, cron=CRON_PARSER_5,
@@ -419,7 +422,7 @@ def _quirrel() -> Profile:
     ID_ALREADY_EXISTS): deduplicated.
     """
     return Profile(
-        name="quirrel", system="Quirrel",
+        name="quirrel", system="Quirrel", cron_overlap="each",
         description="Quirrel: no retries by default; retry offsets from the original run time; stale after 60 min",
         default_retries=Retries(attempts=1),
         durable_steps=False, cron=CRON_PARSER, retries=_quirrel_retries, max_attempts=11,
@@ -613,7 +616,7 @@ def _agenda() -> Profile:
     expires calls no fail(): no event. Nothing is published on the bus.
     """
     return Profile(
-        name="agenda", system="Agenda",
+        name="agenda", system="Agenda", cron_overlap="each",
         description="Agenda: no retries by default (v6 backoff when configured); polls every 5s; 5 jobs of a name "
                     "and 20 in all at once; a crashed job re-runs after 10 min",
         default_retries=AgendaBackoff(max_retries=0),
@@ -684,7 +687,7 @@ def _node_cron() -> Profile:
     Duplicate delivery: the heartbeat never runs a slot twice (plan-beat.ts): deduplicated.
     """
     return Profile(
-        name="node-cron", system="node-cron",
+        name="node-cron", system="node-cron", cron_overlap="each",
         description="node-cron: in-process cron; no persistence, no retries; DOM AND DOW",
         default_retries=Retries(attempts=1),
         durable_steps=False, cron=NODE_CRON, retry_after=False, persistent=False, missed_cron="none",
@@ -712,7 +715,7 @@ _VERCEL_LACKS = {
 def _vercel(hobby: bool) -> Profile:
     plan = "Hobby" if hobby else "Pro"
     return Profile(
-        name="vercel-cron-hobby" if hobby else "vercel-cron", system=f"Vercel Cron ({plan})",
+        name="vercel-cron-hobby" if hobby else "vercel-cron", system=f"Vercel Cron ({plan})", cron_overlap="each",
         description=f"Vercel Cron, {plan} plan: UTC only, never retries, may miss or fire twice",
         default_retries=Retries(attempts=1),
         durable_steps=False, cron=VERCEL_HOBBY if hobby else VERCEL, retry_after=False,

@@ -123,6 +123,9 @@ def _missed(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     if d["outcome"] == "caught-up":  # first-missed policies: the late run stands for this tick too
         return f"cron      {d['function']} skips its {_hm(d['scheduled'], tz)} tick: the late run just now stands " \
                "for it, and the schedule resumes after it"
+    if d["outcome"] == "deduplicated":  # another of its schedules ticked this second (profile.cron_overlap)
+        return f"cron      {d['function']} skips its {_hm(d['scheduled'], tz)} tick ({d['cron']}): its " \
+               f"{d['by']} schedule ticked this second, and one run starts per second"
     if d["outcome"] == "skipped" and "next" in d:  # an every= scheduler's job started late (``_every.py``)
         count = d.get("count", 1)
         ticks = f"its {_hm(d['scheduled'], tz)} tick" if count == 1 else \

@@ -166,3 +166,69 @@ def test_a_day_its_month_never_has_without_a_day_of_week_never_fires(expr):
     assert str(info.value) == (f"cron expression {expr!r}: day-of-month {parts[-3]!r} never falls in month "
                                f"{parts[-2]!r}, so it never fires; use a day that month has (or name days of the "
                                "week in the last field)")
+
+
+def _overlapping_app():
+    app = jobsim.App("r")
+
+    @app.function("sync", cron=["0 * * * *", "*/30 * * * *"])
+    def sync(ctx):
+        return ctx.event.data["cron"]
+
+    return app
+
+
+def test_overlapping_cron_triggers_start_one_run_per_second_on_inngest():
+    """Inngest's docs (guides/multiple-triggers, "Overlapping crons"): only one cron job runs per second."""
+    with jobsim.Simulation(_overlapping_app(), start="2025-01-01T00:00:00Z") as sim:
+        sim.advance("2h")
+    runs = sim.runs("sync")
+    assert [(iso(r.start_ns), r.output) for r in runs] == [
+        ("2025-01-01T00:30:00.000Z", "*/30 * * * *"),
+        ("2025-01-01T01:00:00.000Z", "0 * * * *"),
+        ("2025-01-01T01:30:00.000Z", "*/30 * * * *"),
+        ("2025-01-01T02:00:00.000Z", "0 * * * *"),
+    ]
+    skipped = [r.data for r in sim.trace.of("cron.missed")]
+    assert skipped == [
+        {"function": "sync", "cron": "*/30 * * * *", "scheduled": at, "outcome": "deduplicated", "by": "0 * * * *"}
+        for at in ("2025-01-01T01:00:00.000Z", "2025-01-01T02:00:00.000Z")
+    ]
+    assert "sync skips its 01-01 01:00:00 tick (*/30 * * * *): its 0 * * * * schedule ticked this second" in \
+        sim.timeline()
+
+
+def test_overlapping_cron_triggers_each_run_where_each_schedule_is_its_own_job():
+    with jobsim.Simulation(_overlapping_app(), start="2025-01-01T00:00:00Z", profile="bullmq") as sim:
+        sim.advance("2h")
+    assert sorted(r.output for r in sim.runs("sync")) == ["*/30 * * * *"] * 4 + ["0 * * * *"] * 2
+    assert not sim.trace.of("cron.missed")
+
+
+def test_cron_triggers_of_one_function_in_different_seconds_all_run():
+    app = jobsim.App("r")
+
+    @app.function("sync", cron=["0 9 * * *", "1 9 * * *"])
+    def sync(ctx):
+        return None
+
+    with jobsim.Simulation(app, start="2025-01-01T00:00:00Z") as sim:
+        sim.advance("1d")
+    assert [iso(r.start_ns) for r in sim.runs("sync")] == ["2025-01-01T09:00:00.000Z", "2025-01-01T09:01:00.000Z"]
+
+
+def test_overlapping_ticks_missed_in_a_downtime_are_caught_up_once_per_second():
+    with jobsim.Simulation(_overlapping_app(), start="2025-01-01T00:00:00Z") as sim:
+        sim.downtime("2025-01-01T00:50:00Z", "2025-01-01T01:10:00Z")
+        sim.advance("1h15m")
+    assert [(iso(r.start_ns), r.output) for r in sim.runs("sync")] == [
+        ("2025-01-01T00:30:00.000Z", "*/30 * * * *"),
+        ("2025-01-01T01:10:00.000Z", "0 * * * *"),
+    ]
+    outcomes = [(r.data["cron"], r.data["outcome"]) for r in sim.trace.of("cron.missed")]
+    assert outcomes == [("0 * * * *", "down"), ("*/30 * * * *", "down"), ("*/30 * * * *", "deduplicated")]
+
+
+def test_profile_cron_overlap_is_checked():
+    with pytest.raises(InvalidArgument, match="cron_overlap"):
+        jobsim.profile("inngest", cron_overlap="twice")

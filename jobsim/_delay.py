@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._events import Event, coerce_events, ulid
+from ._events import Event, check_ts_units, coerce_events, ulid
 from ._time import MS, Duration, duration_ns, format_duration
 from ._trace import event_fields
 from .errors import UnsupportedFeature
@@ -48,6 +48,7 @@ def send_later(sim: Simulation, event: Any, data: Any, delay: Duration, fields: 
     events = coerce_events(event, data, fields)
     x = sim.engine.x
     now = sim.now_ns()
+    check_ts_units(events, now)
     due = now + ns
     stamped = []
     for item in events:

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from ._time import _FIRST_SECONDS, DAY, MAX_NS, MS
+from ._time import _FIRST_SECONDS, DAY, MAX_NS, MS, SECOND, iso
 from .errors import InvalidArgument
 
 _JSON_OPTIONS = orjson.OPT_NON_STR_KEYS  # as JSON.stringify does, an int key becomes a string
@@ -92,6 +92,31 @@ class Event:
         )
 
 
+
+
+SECONDS_LIKE_MS = (100_000_000, 100_000_000_000)
+"""An event ``ts`` from ``1e8`` to ``1e11`` ms is 1970-01-02 to 1973-03-03; sent while the clock is past
+those days it is a time in seconds (``int(time.time())``, ``datetime.timestamp()``), not a day of 1971."""
+
+
+def check_ts_units(events: Iterable[Event], now_ns: int) -> None:
+    """Refuse an event whose ``ts`` was written in seconds, sent by a simulation past 1973.
+
+    Taken as milliseconds it is a day of 1971: on Inngest a future ``ts`` would start
+    its runs at once instead of then, and a debounce would drop the event as older than
+    the one it holds, in silence. Events replayed at their own 1970s time (an import of
+    such a file) are not refused: the simulation's clock is then in those days too.
+    """
+    if now_ns < SECONDS_LIKE_MS[1] * MS:
+        return
+    for event in events:
+        ts = event.ts
+        if ts is not None and SECONDS_LIKE_MS[0] <= ts < SECONDS_LIKE_MS[1]:
+            raise InvalidArgument.build(
+                "ts", ts, f"an event's ts is milliseconds since the epoch, as on Inngest; {ts} reads as seconds "
+                f"({iso(ts * SECOND)}), while as milliseconds it is {iso(ts * MS)} and the simulation is at "
+                f"{iso(now_ns)}: give ts={ts * 1000} (e.g. sim.now_ns() // 1_000_000 for now)"
+            )
 
 
 SEND_FIELDS = ("id", "user", "ts", "v")

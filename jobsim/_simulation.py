@@ -15,7 +15,7 @@ from . import _gc, _plugins
 from ._aio import VirtualLoop
 from ._app import App, Function
 from ._checks import check_fault_error, is_async
-from ._events import Bus, Event, check_send_fields, coerce_events, json_copy
+from ._events import Bus, Event, check_send_fields, check_ts_units, coerce_events, json_copy
 from ._kernel import DEFAULT_MAX_CHAIN, DEFAULT_MAX_ITEMS, Kernel
 from ._profiles import Profile, Profiles, resolve
 from ._records import Run
@@ -474,6 +474,7 @@ class Simulation:
         else:
             events = coerce_events(event, data, fields)
         now, ids = self.now_ns(), []
+        check_ts_units(events, now)
         x = self.engine.x if _by is None else _by  # job code sent it (else a test or the traffic: an input)
         # job code that spent time first (time.sleep, a slow response) sends at its own clock: the event
         # reaches functions, waits and cancellations then, not at the instant its request began

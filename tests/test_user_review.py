@@ -1,0 +1,226 @@
+"""Mistakes a new user makes, from a review written as one: each now gets a jobsim error naming it and the fix."""
+
+import pytest
+
+import jobsim
+from jobsim import InvalidArgument, Retries, StepMisuse
+from jobsim._joberrors import failed_run_tracebacks
+
+pytest_plugins = ["pytester"]
+
+START = "2025-03-01T00:00:00Z"
+ONCE = Retries(attempts=3, backoff="constant", min="1s")
+
+
+# -- an event's ts given in seconds ------------------------------------------------------------
+
+
+def _reminders() -> jobsim.App:
+    app = jobsim.App("shop")
+
+    @app.function("remind", on="reminder/scheduled")
+    def remind(ctx):
+        return ctx.event.data["user"]
+
+    @app.function("sync-doc", on="doc/edited", debounce=jobsim.Debounce(period="5m", key="event.data.docId"))
+    def sync_doc(ctx):
+        return ctx.event.data["rev"]
+
+    return app
+
+
+def test_a_ts_in_seconds_is_refused_naming_the_milliseconds_to_give():
+    """``ts=int(time.time())`` is a day of 1971 in milliseconds: the future-ts run started at once, in silence."""
+    with jobsim.Simulation(_reminders(), start=START) as sim:
+        in_5_minutes = sim.now_ns() // 1_000_000_000 + 300  # seconds: the mistake
+        with pytest.raises(InvalidArgument) as info:
+            sim.send(jobsim.Event("reminder/scheduled", {"user": "u1"}, ts=in_5_minutes))
+        assert str(info.value) == (
+            "ts=1740787500 is not valid: an event's ts is milliseconds since the epoch, as on Inngest; 1740787500 "
+            "reads as seconds (2025-03-01T00:05:00.000Z), while as milliseconds it is 1970-01-21T03:33:07.500Z and "
+            "the simulation is at 2025-03-01T00:00:00.000Z: give ts=1740787500000 (e.g. sim.now_ns() // 1_000_000 "
+            "for now)"
+        )
+        assert sim.events == []
+        sim.send("reminder/scheduled", {"user": "u1"}, ts=in_5_minutes * 1000)  # the fix it names
+        sim.run_until_idle()
+        assert [r.start_ns - sim.runs("remind")[0].event.ts * 1_000_000 for r in sim.runs("remind")] == [0]
+
+
+def test_a_ts_in_seconds_is_refused_from_job_code_and_in_a_delayed_send():
+    """A debounce drops an event older than the one it holds: one stamped in seconds was lost in silence."""
+    app = _reminders()
+
+    @app.function("edit", on="doc/save", retries=1)
+    def edit(ctx):
+        app.send("doc/edited", {"docId": "d1", "rev": 2}, ts=1_740_787_200)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("doc/save")
+        sim.run_until_idle()
+        [run] = sim.runs("edit")
+        assert run.status == "failed" and "reads as seconds" in str(run.error)
+    with jobsim.Simulation(_reminders(), start=START, profile="bullmq") as sim, \
+            pytest.raises(InvalidArgument, match=r"give ts=1740787200000 "):
+        sim.send("doc/edited", {"docId": "d1"}, delay="1m", ts=1_740_787_200)
+
+
+def test_a_ts_in_the_early_1970s_is_taken_as_is_while_the_clock_is_there_too():
+    """An import of events stamped in seconds replays at those 1970s times: not refused then."""
+    with jobsim.Simulation(_reminders(), start=100_000) as sim:  # 1970-01-02
+        sim.send(jobsim.Event("reminder/scheduled", {"user": "u1"}, ts=200_000_000))
+        sim.run_until_idle()
+        assert sim.runs("remind")[0].start_ns == 200_000_000 * 1_000_000
+    with jobsim.Simulation(_reminders(), start=START) as sim:  # milliseconds outside that range: as given
+        sim.send(jobsim.Event("reminder/scheduled", {"user": "u1"}, ts=99_999_999))
+        sim.run_until_idle()
+        assert sim.runs("remind")[0].status == "completed"
+
+
+# -- an async step called without await names the method to await ------------------------------
+
+
+def test_an_unawaited_parallel_group_or_sleep_names_that_method():
+    app = jobsim.App("shop")
+
+    @app.function("group", on="go", retries=ONCE)
+    async def group(ctx):
+        ctx.step.parallel([lambda: ctx.step.run("a", lambda: 1), lambda: ctx.step.run("b", lambda: 2)])
+
+    @app.function("nap", on="go", retries=ONCE)
+    async def nap(ctx):
+        ctx.step.sleep("cool-off", "1h")
+        ctx.step.run("charge", lambda: 1)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    assert [str(a.error) for a in sim.runs("group")[0].attempts] == [
+        "ctx.step.parallel([...]) was called without `await` in async function 'group', so its code never ran: "
+        "write `await ctx.step.parallel(...)` (every ctx.step method of an async handler is awaited)"
+    ]
+    assert [str(a.error) for a in sim.runs("nap")[0].attempts] == [
+        "step 'cool-off', step 'charge' was called without `await` in async function 'nap', so its code never "
+        "ran: write `await ctx.step.sleep(...)` and `await ctx.step.run(...)` (every ctx.step method of an async "
+        "handler is awaited)"
+    ]
+
+
+def test_parallel_given_step_results_instead_of_callables_says_to_wrap_them_and_is_not_retried():
+    app = jobsim.App("shop")
+
+    @app.function("checkout", on="go", retries=ONCE)
+    def checkout(ctx):
+        return ctx.step.parallel([ctx.step.run("reserve", lambda: "r"), ctx.step.run("quote", lambda: "q")])
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("checkout")[0]
+    assert run.status == "failed" and isinstance(run.error, StepMisuse)
+    assert [a.step for a in run.attempts].count(None) == 1  # the body failed once: a retry would fail again
+    assert str(run.error).startswith(
+        "callables=['r', 'q'] is not valid: every item must be callable; 'r' is not: wrap each step in a lambda, "
+        "[lambda: ctx.step.run('a', a), lambda: ctx.step.run('b', b)], so that parallel calls it"
+    )
+
+
+# -- a route whose URL lacks its scheme ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["api.example.com/v1/charge", "localhost:8000/hook", "api.example.com"])
+def test_a_route_url_without_a_scheme_is_refused_where_declared(url):
+    """respx read it as a path no request has: every call failed as unmatched beside a route made for it."""
+    app = jobsim.App("shop")
+    app.function("noop", on="go")(lambda ctx: None)
+    with jobsim.Simulation(app, start=START) as sim:
+        with pytest.raises(InvalidArgument) as info:
+            sim.http.post(url)
+        assert str(info.value) == (
+            f"url={url!r} is not valid: it has no scheme, so respx reads it as the path '/{url}', which no request "
+            f"has; write 'https://{url}' (or http://), or a path starting with '/' to match it on any host"
+        )
+        with pytest.raises(InvalidArgument, match="it has no scheme"):
+            sim.http.route(url__startswith=url)
+        sim.http.post("/v1/charge").respond(200)  # a path alone still matches on any host
+        sim.http.post("https://" + url).respond(201)
+        assert len(sim.http.router.routes) == 2
+
+
+# -- a misspelt marker option ------------------------------------------------------------------
+
+
+def test_a_misspelt_marker_option_names_the_option_meant(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        "import jobsim, pytest\n"
+        "app = jobsim.App('a')\n"
+        "app.function('f', on='x')(lambda ctx: None)\n"
+        "@pytest.fixture\n"
+        "def jobsim_app():\n"
+        "    return app\n"
+    )
+    pytester.makepyfile(
+        "import pytest\n"
+        "@pytest.mark.jobsim(strat='2025-03-01T00:00:00Z', timezone='UTC', colour=1)\n"
+        "def test_x(jobsim):\n"
+        "    pass\n"
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([
+        "jobsim: @pytest.mark.jobsim got unknown option(s) colour, strat (did you mean start=?), timezone (did you "
+        "mean tz=?); it accepts start, tz, seed, profile, functions, exclude_functions, allow_unmatched_http"
+    ])
+
+
+# -- the report's traceback of an error jobsim raised under job code ----------------------------
+
+
+def test_the_report_cuts_the_library_frames_below_the_jobs_own_call():
+    """An unmatched request's traceback ran 13 frames through httpx, respx and jobsim past the job's line."""
+    import httpx
+
+    app = jobsim.App("shop")
+
+    @app.function("webhook", on="order/paid", retries=1)
+    def webhook(ctx):
+        return ctx.step.run("deliver", lambda: httpx.post("https://hooks.partner.test/orders").status_code)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("order/paid")
+        sim.run_until_idle()
+    lines = failed_run_tracebacks(sim)
+    assert lines[0] == "webhook#1 failed in step 'deliver', attempt 1:"
+    assert 'httpx.post("https://hooks.partner.test/orders")' in lines[3]
+    assert lines[4:] == [
+        f"      ... {_frames_below(sim)} frame(s) of httpx, respx and jobsim below, where jobsim "
+        "raised it",
+        "    jobsim._http.UnmatchedRequest: jobsim: no route matches POST https://hooks.partner.test/orders; add one "
+        "with sim.http.post('https://hooks.partner.test/orders').respond(200)",
+    ]
+    full = sim.runs("webhook")[0].attempts[1].traceback  # the attempt keeps it whole
+    assert "httpx/_client.py" in full and "respx" in full
+
+
+def test_the_report_keeps_a_traceback_whole_when_job_code_raised_it():
+    app = jobsim.App("shop")
+
+    @app.function("charge", on="go", retries=1)
+    def charge(ctx):
+        return ctx.step.run("charge", lambda: {}["card"])
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    lines = failed_run_tracebacks(sim)
+    assert lines[-1] == "    KeyError: 'card'" and not any("frame(s) of" in line for line in lines)
+
+
+def _frames_below(sim):
+    """Frames between the job's own last frame and where UnmatchedRequest was raised."""
+    import traceback
+
+    error = sim.runs("webhook")[0].attempts[1].error
+    frames = [frame.f_code.co_filename for frame, _ in traceback.walk_tb(error.__traceback__)]
+    own = max(index for index, name in enumerate(frames) if name == __file__)
+    return len(frames) - own - 1

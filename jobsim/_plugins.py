@@ -114,4 +114,7 @@ def registered(kind: type) -> list[Any]:
 
 
 def plugin_names() -> list[str]:
-    return sorted(n for n, p in manager().list_name_plugin() if n != "jobsim.builtins" and p is not None)
+    """The names of the backend plugins: those that adapt targets (the pytest plugin's note-taker of started
+    simulations, registered without a name, showed as a number among them)."""
+    return sorted(n for n, p in manager().list_name_plugin()
+                  if n != "jobsim.builtins" and p is not None and hasattr(p, "jobsim_adapt"))  # fmt: skip

@@ -224,3 +224,24 @@ def _frames_below(sim):
     frames = [frame.f_code.co_filename for frame, _ in traceback.walk_tb(error.__traceback__)]
     own = max(index for index, name in enumerate(frames) if name == __file__)
     return len(frames) - own - 1
+
+
+# -- a target no plugin adapts ----------------------------------------------------------------
+
+
+def test_an_unadapted_target_lists_backend_plugins_only_not_the_pytest_plugins_note_taker():
+    """Under pytest the list read 'installed plugins: 140182148030864, apscheduler, ...'."""
+    import re
+
+    from jobsim import _plugins
+    from jobsim._started import Started
+
+    started = Started()
+    _plugins.register(started)  # as the pytest plugin registers it: without a name
+    try:
+        with pytest.raises(InvalidArgument) as info:
+            jobsim.Simulation("shop.app")
+    finally:
+        _plugins.unregister(started)
+    listed = re.search(r"(installed plugins: [^;]*|no backend plugin is installed)", str(info.value))
+    assert listed and not re.search(r"\b\d+\b", listed[1]), listed

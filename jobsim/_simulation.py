@@ -24,7 +24,15 @@ from ._safe import shown
 from ._time import MAX_NS, Duration, Instant, duration_ns, format_duration, instant_ns, iso, to_datetime, zone
 from ._trace import RESERVED_FIELDS, RESERVED_KINDS, Trace, describe_error, event_fields
 from ._wallclock import WallClock
-from .errors import BudgetExceeded, FaultWarning, InvalidArgument, JobsimError, PluginError, UnsupportedFeature
+from .errors import (
+    BudgetExceeded,
+    FaultWarning,
+    InvalidArgument,
+    JobsimError,
+    PendingWorkWarning,
+    PluginError,
+    UnsupportedFeature,
+)
 from .hooks import Adapted
 
 if TYPE_CHECKING:
@@ -115,6 +123,7 @@ class Simulation:
         self._failure_handlers: dict[str, Function] = {}
         self._state = "new"
         self._sends = _gc.Sends()
+        self._undriven: int | None = None  # when the test first sent since its last driving call (``close`` warns)
         self._delayed_ids = 0  # ids given to delayed sends (``jobsim._delay``)
         self._spender: Any = None  # the execution that last spent virtual time, and how often (``consume``)
         self._spends = 0
@@ -280,6 +289,27 @@ class Simulation:
         self._sends.end()
         self._state = "closed"
         self._warn_unfired_faults()
+        self._warn_undriven()
+
+    def _warn_undriven(self) -> None:
+        """The test sent events and closed without driving the clock: the runs they queued never ran.
+
+        Only work due by now counts (a delayed send, a future ``ts``, is the test's business),
+        and not inside a Hypothesis test (``apply(..., then=None)`` stops there on purpose).
+        """
+        if self._undriven is None or _in_hypothesis():
+            return
+        now = self.kernel.now
+        due = [t for t in self.kernel.pending() if not t.recurring and t.due <= now]
+        if not due:
+            return
+        owners = ", ".join(dict.fromkeys(t.owner for t in due))
+        warnings.warn(
+            f"the simulation closed at {iso(now)} with {len(due)} item(s) of work due that never ran ({owners}), "
+            "queued by sim.send after the last driving call: send only queues, and runs start at the next "
+            "sim.advance(...) or sim.run_until_idle(); call one before asserting (advance(0) runs what is due now)",
+            PendingWorkWarning, stacklevel=_outside_jobsim(),
+        )  # fmt: skip
 
     def _warn_unfired_faults(self) -> None:
         """A ``sim.fail`` aimed at a step it can never reach: the test passes without its failure path.
@@ -311,7 +341,9 @@ class Simulation:
     def __enter__(self) -> Simulation:
         return self.start()
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(self, exc_type: object, *exc_info: object) -> None:
+        if exc_type is not None:  # the block failed: what it left queued is not the news
+            self._undriven = None
         self.close()
 
     def _require_running(self, what: str) -> None:
@@ -440,6 +472,7 @@ class Simulation:
                 f"time can't go backwards: {what}() to {iso(until)} but the simulation is at {iso(self.kernel.now)}"
             )
         self.trace.add(self.kernel.now, "advance", {"until": until, "idle": stop_when_idle})  # replayed as is
+        self._undriven = None
         self._sends.end()
         self.wallclock.activate()
         try:
@@ -459,6 +492,8 @@ class Simulation:
         self._require_running("send")
         if fields:
             check_send_fields("sim.send()", fields)
+        if self._undriven is None and self.engine.x is None:  # the test's send, not job code's
+            self._undriven = self.kernel.now
         self._sends.add(len(event) if isinstance(event, (list, tuple)) else 1)  # a loop of them: ``_gc.Sends``
         if delay is not None:
             from ._delay import send_later

@@ -374,6 +374,7 @@ def _close_left_running(item: pytest.Item, sims: list[Simulation]) -> None:
     notes = []
     for sim in sims:
         shown = repr(sim)
+        sim._undriven = None  # the warning below is the news; PendingWorkWarning would be a second one
         try:
             sim.close()
         except Exception as error:  # closing must not break the session; the warning says what happened

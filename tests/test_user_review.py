@@ -245,3 +245,46 @@ def test_an_unadapted_target_lists_backend_plugins_only_not_the_pytest_plugins_n
         _plugins.unregister(started)
     listed = re.search(r"(installed plugins: [^;]*|no backend plugin is installed)", str(info.value))
     assert listed and not re.search(r"\b\d+\b", listed[1]), listed
+
+
+# -- a test that sends and never drives the clock ---------------------------------------------
+
+
+def _welcome() -> jobsim.App:
+    app = jobsim.App("acme")
+
+    @app.function("send-welcome-email", on="user/created")
+    def welcome(ctx):
+        return ctx.event.data["email"]
+
+    return app
+
+
+def test_closing_with_sent_work_never_run_warns_naming_the_driving_calls():
+    """``assert sim.mail.outbox == []`` right after a send passed because nothing had run yet."""
+    with pytest.warns(jobsim.PendingWorkWarning) as caught, jobsim.Simulation(_welcome(), start=START) as sim:
+        sim.send("user/created", {"email": "ada@example.com"})
+        assert sim.mail.outbox == []  # the mistake: no advance, so the job never ran
+    assert [str(w.message) for w in caught] == [
+        "the simulation closed at 2025-03-01T00:00:00.000Z with 1 item(s) of work due that never ran "
+        "(send-welcome-email), queued by sim.send after the last driving call: send only queues, and runs start "
+        "at the next sim.advance(...) or sim.run_until_idle(); call one before asserting (advance(0) runs what is "
+        "due now)"
+    ]
+    assert caught[0].filename == __file__  # at the test's `with` line
+    assert [r.status for r in sim.runs("send-welcome-email")] == ["queued"]
+
+
+def test_no_pending_work_warning_once_driven_for_later_work_or_when_the_block_failed(recwarn):
+    with jobsim.Simulation(_welcome(), start=START) as sim:
+        sim.send("user/created", {"email": "ada@example.com"})
+        sim.advance(0)
+    with jobsim.Simulation(_welcome(), start=START, profile="bullmq") as sim:
+        sim.advance("1m")
+        sim.send("user/created", {"email": "ada@example.com"}, delay="1h")  # due later: the test's business
+    with pytest.raises(KeyError), jobsim.Simulation(_welcome(), start=START) as sim:
+        sim.send("user/created", {"email": "ada@example.com"})
+        raise KeyError("the test's own failure is the news")
+    with jobsim.Simulation(_welcome(), start=START) as sim:
+        sim.send("nobody/listens")
+    assert [w.message for w in recwarn if issubclass(w.category, jobsim.PendingWorkWarning)] == []

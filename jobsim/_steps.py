@@ -338,7 +338,7 @@ class Step(Execution):
         key, record = x.enter(step_id, "invoke")
         if record is not None:
             return record.output
-        target = x.engine.sim._function(function, "function")
+        target = _invoked(x, function)
         if data is not None and not isinstance(data, dict):
             raise InvalidArgument.build("data", data, "the invoked function's event data, a dict")
         # the profile's longest wait bounds it, as a wait_for_event's timeout (10**30 s overflowed the clock)
@@ -358,6 +358,19 @@ class Step(Execution):
         from ._parallel import parallel
 
         return parallel(self, callables, mode)
+
+
+def _invoked(x: Execution, function: Any) -> Any:
+    """The function an invoke names. One the simulation does not have (a typo in its id) is a ``StepMisuse``:
+    its functions do not change, so the run fails at once rather than through its backoff (as for one that
+    ``functions=`` left out), unless a backend declares its functions as user code first uses them (RQ)."""
+    sim = x.engine.sim
+    try:
+        return sim._function(function, "function")
+    except InvalidArgument as exc:
+        if isinstance(exc, NonRetriableError) or any(adapted.dynamic for adapted in sim.adapted):
+            raise
+        raise StepMisuse(str(exc)) from None
 
 
 def _done(key: str, value: Any, kind: str) -> tuple[Any, ...]:

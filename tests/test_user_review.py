@@ -288,3 +288,28 @@ def test_no_pending_work_warning_once_driven_for_later_work_or_when_the_block_fa
     with jobsim.Simulation(_welcome(), start=START) as sim:
         sim.send("nobody/listens")
     assert [w.message for w in recwarn if issubclass(w.category, jobsim.PendingWorkWarning)] == []
+
+
+# -- an invoke of a function id the simulation does not have ------------------------------------
+
+
+def test_an_invoke_of_an_unknown_function_id_fails_the_run_at_once_listing_the_ids():
+    """A typo in the id went through the whole backoff (Inngest's: 5 attempts over minutes) to the same error."""
+    app = jobsim.App("shop")
+
+    @app.function("checkout", on="cart/checkout", retries=ONCE)
+    def checkout(ctx):
+        return ctx.step.invoke("total", function="compute-totl", data={"prices": [1, 2]})
+
+    @app.function("compute-total", on="cart/total")
+    def compute_total(ctx):
+        return sum(ctx.event.data["prices"])
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("cart/checkout")
+        sim.run_until_idle()
+    run = sim.runs("checkout")[0]
+    assert (run.status, len(run.attempts), type(run.error)) == ("failed", 1, StepMisuse)
+    assert str(run.error) == (
+        "function='compute-totl' is not valid: one of the simulated function ids: 'checkout', 'compute-total'"
+    )

@@ -313,3 +313,35 @@ def test_an_invoke_of_an_unknown_function_id_fails_the_run_at_once_listing_the_i
     assert str(run.error) == (
         "function='compute-totl' is not valid: one of the simulated function ids: 'checkout', 'compute-total'"
     )
+
+
+# -- an ignore pattern whose kind is in neither trace -----------------------------------------
+
+
+def test_an_ignore_pattern_with_a_misspelt_kind_names_the_kind_meant(tmp_path):
+    """``ignore=["emails:subject"]`` matched nothing, and the note did not say that no record is of that kind."""
+    import smtplib
+    from email.message import EmailMessage
+
+    from jobsim import traces
+
+    app = jobsim.App("acme")
+
+    @app.function("welcome", on="user/created")
+    def welcome(ctx):
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = "hi@acme.test", ctx.event.data["email"], "Welcome!"
+        message.set_content("Hello")
+        with smtplib.SMTP("smtp.acme.test") as smtp:
+            smtp.send_message(message)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("user/created", {"email": "ada@example.com"})
+        sim.run_until_idle()
+    path = sim.trace.save(tmp_path / "welcome.jobsim.jsonl")
+    result = traces.compare(path, path, ignore=["emails:subject", "email:subject", "e*:nothing"])
+    assert result.notes == [
+        "--ignore 'emails:subject' matched nothing: no record of kind 'emails' is in either trace; did you mean "
+        "'email'?",
+        "--ignore 'e*:nothing' matched nothing",
+    ]

@@ -78,7 +78,20 @@ def call_side_effect(
                 "effect a plain def"
             )
         return _awaited(route, effect, request, result)
-    return _checked(route, effect, request, result)
+    return _checked(route, effect, request, _scripted(route, request, result))
+
+
+def _scripted(route: respx.Route, request: httpx.Request, result: Any) -> Any:
+    """A side-effect function that returned ``jobsim.delayed(...)`` or ``jobsim.timeout(...)`` (a latency it
+    chose per request): answered as that side effect would answer, instead of refused as not a Response."""
+    from ._http import Delayed, Timeout
+
+    if not isinstance(result, (Delayed, Timeout)):
+        return result
+    try:
+        return result(request)
+    except Exception as error:  # the scripted error reaches the job as respx raises a side effect's
+        raise SideEffectError(route, origin=error) from error
 
 
 async def _awaited(route: respx.Route, effect: Any, request: httpx.Request, result: Awaitable[Any]) -> Any:
@@ -88,7 +101,7 @@ async def _awaited(route: respx.Route, effect: Any, request: httpx.Request, resu
         if isinstance(error.__cause__, StopIteration):
             raise _stopped(route, effect, request) from None
         raise
-    return _checked(route, effect, request, answer)
+    return _checked(route, effect, request, _scripted(route, request, answer))
 
 
 def _checked(route: respx.Route, effect: Any, request: httpx.Request, result: Any) -> Any:

@@ -345,3 +345,51 @@ def test_an_ignore_pattern_with_a_misspelt_kind_names_the_kind_meant(tmp_path):
         "'email'?",
         "--ignore 'e*:nothing' matched nothing",
     ]
+
+
+# -- a side-effect function that returns jobsim.delayed(...) or jobsim.timeout() ----------------
+
+
+def test_a_side_effect_function_may_return_a_scripted_delay_or_timeout_chosen_per_request():
+    """It was refused as 'not an httpx.Response', though side_effect=jobsim.delayed(...) itself works."""
+    import asyncio
+
+    import httpx
+
+    app = jobsim.App("quotes")
+
+    def latency(request):  # a slow carrier, a fast one, and one that never answers
+        carrier = request.url.path.strip("/")
+        if carrier == "never":
+            return jobsim.timeout(after="10s")
+        return jobsim.delayed("5s" if carrier == "slow" else "1s", httpx.Response(200, json={"carrier": carrier}))
+
+    @app.function("quote-sync", on="go", retries=1)
+    def quote_sync(ctx):
+        return ctx.step.run("ask", lambda: [httpx.get(f"https://rates.test/{c}").json()["carrier"]
+                                            for c in ("slow", "fast")])
+
+    @app.function("quote-async", on="go", retries=1)
+    async def quote_async(ctx):
+        async def ask():
+            async with httpx.AsyncClient() as client:
+                answers = await asyncio.gather(*(client.get(f"https://rates.test/{c}") for c in ("slow", "fast")),
+                                               return_exceptions=False)
+                return [a.json()["carrier"] for a in answers]
+        return await ctx.step.run("ask", ask)
+
+    @app.function("quote-never", on="go", retries=1)
+    def quote_never(ctx):
+        return ctx.step.run("ask", lambda: httpx.get("https://rates.test/never").status_code)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.http.get(url__regex=r"https://rates\.test/\w+").mock(side_effect=latency)
+        sim.send("go")
+        sim.run_until_idle()
+    spent = {fn: (run.finished_at - run.started_at).total_seconds()
+             for fn in ("quote-sync", "quote-async") for run in sim.runs(fn)}  # fmt: skip
+    assert [sim.runs(fn)[0].output for fn in ("quote-sync", "quote-async")] == [["slow", "fast"]] * 2
+    assert spent == {"quote-sync": 6.0, "quote-async": 5.0}  # one after the other; side by side on the loop
+    never = sim.runs("quote-never")[0]
+    assert never.status == "failed" and isinstance(never.attempts[0].error, httpx.ReadTimeout)
+    assert (never.attempts[0].finished_at - never.attempts[0].started_at).total_seconds() == 10

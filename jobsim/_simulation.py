@@ -7,6 +7,7 @@ import datetime as dt
 import os
 import random
 import sys
+import types
 import warnings
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -155,6 +156,7 @@ class Simulation:
             return
         adapted = self._plugins.hook.jobsim_adapt(sim=self, target=target)
         if adapted is None:
+            _refuse_plain(target)
             installed = _plugins.plugin_names()
             have = f"installed plugins: {', '.join(installed)}" if installed else "no backend plugin is installed"
             raise InvalidArgument.build(
@@ -742,6 +744,19 @@ def _flatten(targets: Iterable[Any]) -> Iterable[Any]:
 
 _FAULTABLE = ("run", "send_event")
 """The step kinds ``sim.fail(function, step=...)`` can fail (``Execution.fault``)."""
+
+
+def _refuse_plain(target: Any) -> None:
+    """Two slips no backend plugin answers, named for what they are rather than with the plugins' install notes:
+    ``None`` (a ``jobsim_app`` fixture or factory without its ``return``), and the module that holds the app."""
+    if target is None:
+        raise InvalidArgument.build("targets", target, "a jobsim.App; None is what a jobsim_app fixture or a "
+                                    "factory without `return app` gives")  # fmt: skip
+    if isinstance(target, types.ModuleType):
+        apps = [name for name, value in vars(target).items() if isinstance(value, App)]
+        if apps:
+            raise InvalidArgument.build("targets", target, "a jobsim.App, not the module holding it: pass "
+                                        + " or ".join(f"{target.__name__}.{name}" for name in apps))  # fmt: skip
 
 
 def _in_hypothesis() -> bool:

@@ -393,3 +393,25 @@ def test_a_side_effect_function_may_return_a_scripted_delay_or_timeout_chosen_pe
     never = sim.runs("quote-never")[0]
     assert never.status == "failed" and isinstance(never.attempts[0].error, httpx.ReadTimeout)
     assert (never.attempts[0].finished_at - never.attempts[0].started_at).total_seconds() == 10
+
+
+# -- the module instead of its app, or a fixture without its return ----------------------------
+
+
+def test_a_module_or_none_as_the_target_is_named_for_what_it_is():
+    """Both got the backend plugins' install notes, which do not help with either."""
+    import types
+
+    jobs = types.ModuleType("jobs")
+    jobs.app = _welcome()
+    with pytest.raises(InvalidArgument) as info:
+        jobsim.Simulation(jobs)
+    assert str(info.value) == ("targets=<module 'jobs'> is not valid: a jobsim.App, not the module holding it: "
+                               "pass jobs.app")
+    with pytest.raises(InvalidArgument) as info:
+        jobsim.Simulation(None)
+    assert str(info.value) == ("targets=None is not valid: a jobsim.App; None is what a jobsim_app fixture or a "
+                               "factory without `return app` gives")
+    empty = types.ModuleType("empty")
+    with pytest.raises(InvalidArgument, match="a target a backend plugin adapts"):  # no app in it: as before
+        jobsim.Simulation(empty)

@@ -119,6 +119,18 @@ def check_ts_units(events: Iterable[Event], now_ns: int) -> None:
             )
 
 
+def check_no_wildcard(names: Iterable[str], argument: str, given: Any) -> None:
+    """Inngest's wildcard triggers (``app/*``, ``app/user.*``) are not simulated: such a name, taken as written,
+    would match no event, and the function would never run, in silence."""
+    for name in names:
+        if "*" in name:
+            raise InvalidArgument.build(
+                argument, given, f"{name!r} is a wildcard trigger (Inngest matches every event under a prefix), "
+                "which jobsim does not simulate: list the event names it should run on, e.g. "
+                "on=['user/created', 'user/updated']"
+            )
+
+
 SEND_FIELDS = ("id", "user", "ts", "v")
 """The keyword arguments ``send(name, data, ...)`` passes on to the ``Event`` (``delay`` is its own)."""
 

@@ -441,3 +441,29 @@ def test_a_backend_plugins_wildcard_trigger_is_refused_when_the_simulation_is_bu
     app.functions["forward"] = dataclasses.replace(forward, events=("app/user.*",))  # as a plugin may build it
     with pytest.raises(InvalidArgument, match=r"events=\['app/user\.\*'\] is not valid: 'app/user\.\*' is a wildcard"):
         jobsim.Simulation(app)
+
+
+# -- a duration that does not parse says what it was probably meant as -------------------------
+
+
+@pytest.mark.parametrize(("given", "why"), [
+    ("5 Mins", "units are lower case, as vercel/ms reads them: '5 mins'"),
+    ("5 minuets", "'minuets' is not a unit (did you mean 'minutes'?)"),
+    ("PT5M", "an ISO 8601 duration is not read: write its parts with units, e.g. 'PT1H30M' as '1h30m'"),
+    ("00:05:00", "a clock reading is not read as a duration: write it with units, e.g. '00:05:00' as '5m'"),
+    ("3 months", "a month has no fixed length, so it is not a unit: give days, e.g. '30d'"),
+    ("1h30", "every number needs its unit: '1h30' ends in a bare number ('1h30m'?)"),
+])
+def test_a_duration_that_does_not_parse_says_what_it_was_probably_meant_as(given, why):
+    with pytest.raises(InvalidArgument) as info:
+        Retries(attempts=3, min=given)
+    assert str(info.value) == (
+        f"min={given!r} is not valid: expected a duration such as '500ms', '30s', '5m', '1h30m', '7d', '2 weeks', a "
+        f"timedelta, or a number of seconds, not negative; {why}"
+    )
+
+
+def test_a_duration_nothing_resembles_keeps_the_plain_message():
+    with pytest.raises(InvalidArgument) as info:
+        Retries(attempts=3, min="3 fortnights")
+    assert str(info.value).endswith("or a number of seconds, not negative")

@@ -293,6 +293,9 @@ def _validate(expr: str, fields: str, seconds: bool) -> None:
 
 
 def _explain(expr: str, parts: list[str], message: str) -> str:
+    if message == "Bad day-of-month" and _days_in_range(parts[-3]) and parts[-1] in ("*", "?"):
+        return (f"cron expression {expr!r} never fires: day-of-month {parts[-3]!r} never falls in month "
+                f"{parts[-2]!r}; give a day that month has")  # no day-of-week to fire on: on any cronsim
     if message == "Bad day-of-month" and _days_in_range(parts[-3]):
         # cronsim before 2.8 (the newest for Python 3.10) refuses a day of the month that the
         # month field never has ("30 2"), even when a day-of-week would still fire; 2.8 runs it

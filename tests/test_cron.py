@@ -153,3 +153,12 @@ def test_a_day_its_month_never_has_is_explained_as_such_not_as_a_bad_field():
     assert "never falls in month" in ranged
     bad = _explain("0 9 32 * *", ["0", "9", "32", "*", "*"], "Bad day-of-month")
     assert "day-of-month field '32' is not valid; accepted: 1-31" in bad
+
+
+def test_a_day_its_month_never_has_without_a_day_of_week_never_fires_on_any_cronsim():
+    """'0 9 31 2 *' was told to use Python 3.11+ (cronsim 2.8 fires on the day-of-week), which it has none of."""
+    app = jobsim.App("a")
+    with pytest.raises(jobsim.InvalidArgument) as info:
+        app.function("x", cron="0 9 31 2 *")(lambda ctx: None)
+    assert str(info.value) == ("cron expression '0 9 31 2 *' never fires: day-of-month '31' never falls in month "
+                               "'2'; give a day that month has")

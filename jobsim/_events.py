@@ -266,11 +266,28 @@ def coerce_events(event: Any, data: Any, fields: Mapping[str, Any]) -> list[Even
 
 def json_copy(name: str, value: Mapping[str, Any]) -> Any:
     try:
-        return orjson.loads(orjson.dumps(value if type(value) is dict else dict(value), option=_JSON_OPTIONS))
+        text = orjson.dumps(value if type(value) is dict else dict(value), option=_JSON_OPTIONS)
     except TypeError as exc:
         raise InvalidArgument.build(
             name, value, f"event {name} must be JSON: dicts, lists, strings, numbers, bools, None and datetimes ({exc})"
         ) from None
+    if b"null" in text and _not_finite(value):  # orjson writes NaN and Infinity as null, in silence
+        raise InvalidArgument.build(
+            name, value, f"event {name} must be JSON, and NaN and Infinity are not: inngest-py's client (httpx) "
+            "refuses them when it sends the event; send None (or a string) for a missing number"
+        )
+    return orjson.loads(text)
+
+
+def _not_finite(value: Any) -> bool:
+    """Whether a float NaN or infinity is anywhere in ``value`` (checked only when the JSON has a null)."""
+    if isinstance(value, float):
+        return value != value or value in (float("inf"), float("-inf"))
+    if isinstance(value, Mapping):
+        return any(_not_finite(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_not_finite(item) for item in value)
+    return False
 
 
 class Bus:

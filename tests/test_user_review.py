@@ -467,3 +467,32 @@ def test_a_duration_nothing_resembles_keeps_the_plain_message():
     with pytest.raises(InvalidArgument) as info:
         Retries(attempts=3, min="3 fortnights")
     assert str(info.value).endswith("or a number of seconds, not negative")
+
+
+# -- NaN and Infinity in event data -----------------------------------------------------------
+
+
+def test_nan_or_infinity_in_event_data_is_refused_at_the_send_not_turned_into_null():
+    """orjson wrote them as null: the job read None where the test sent a number; inngest-py refuses them."""
+    app = _welcome()
+
+    @app.function("app-send", on="go", retries=1)
+    def app_send(ctx):
+        app.send("metrics/recorded", {"latency": [0.2, float("inf")]})
+
+    with jobsim.Simulation(app, start=START) as sim:
+        with pytest.raises(InvalidArgument) as info:
+            sim.send("user/created", {"email": "ada@example.com", "score": float("nan")})
+        assert str(info.value) == (
+            "data={'email': 'ada@example.com', 'score': nan} is not valid: event data must be JSON, and NaN and "
+            "Infinity are not: inngest-py's client (httpx) refuses them when it sends the event; send None (or a "
+            "string) for a missing number"
+        )
+        with pytest.raises(InvalidArgument, match="NaN and Infinity are not"):
+            sim.send(jobsim.Event("user/created", {"email": "ada@example.com", "nested": {"x": float("-inf")}}))
+        sim.send("user/created", {"email": "ada@example.com", "score": None})  # a null of its own is fine
+        sim.send("go")
+        sim.run_until_idle()
+        assert [(e.name, e.data.get("score", "-")) for e in sim.events][:2] == [("user/created", None), ("go", "-")]
+        assert "metrics/recorded" not in [e.name for e in sim.events]
+        assert "NaN and Infinity are not" in str(sim.runs("app-send")[0].error)

@@ -34,6 +34,7 @@ import httpx
 import respx
 from respx.models import SideEffectError
 
+from ._checks import TestAssertion
 from .errors import InvalidArgument
 
 __all__ = ["call_side_effect", "check_exception_class", "client_kind"]
@@ -66,6 +67,8 @@ def call_side_effect(
         result = effect(request, **kwargs)
     except StopIteration:
         raise _stopped(route, effect, request) from None
+    except AssertionError as error:  # the test's own check of the request: it fails the test, not the attempt
+        raise TestAssertion(error) from None
     except Exception as error:
         raise SideEffectError(route, origin=error) from error
     if inspect.isawaitable(result):
@@ -97,6 +100,8 @@ def _scripted(route: respx.Route, request: httpx.Request, result: Any) -> Any:
 async def _awaited(route: respx.Route, effect: Any, request: httpx.Request, result: Awaitable[Any]) -> Any:
     try:
         answer = await result
+    except AssertionError as error:
+        raise TestAssertion(error) from None
     except RuntimeError as error:  # a coroutine turns a StopIteration it raises into this
         if isinstance(error.__cause__, StopIteration):
             raise _stopped(route, effect, request) from None

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from . import _gc, _plugins
 from ._aio import VirtualLoop
 from ._app import App, Function
-from ._checks import check_fault_error, is_async
+from ._checks import TestAssertion, check_fault_error, is_async
 from ._events import Bus, Event, check_no_wildcard, check_send_fields, check_ts_units, coerce_events, json_copy
 from ._kernel import DEFAULT_MAX_CHAIN, DEFAULT_MAX_ITEMS, Kernel
 from ._profiles import Profile, Profiles, resolve
@@ -481,6 +481,8 @@ class Simulation:
         try:
             self.kernel.run(until, stop_when_idle=stop_when_idle, max_items=max_items,
                             max_chain=self.max_chain, what=what)  # fmt: skip
+        except TestAssertion as failed:  # an assert in a route's side effect: the test's own failure
+            raise failed.error from None
         finally:
             self.wallclock.deactivate()
 

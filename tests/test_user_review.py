@@ -496,3 +496,61 @@ def test_nan_or_infinity_in_event_data_is_refused_at_the_send_not_turned_into_nu
         assert [(e.name, e.data.get("score", "-")) for e in sim.events][:2] == [("user/created", None), ("go", "-")]
         assert "metrics/recorded" not in [e.name for e in sim.events]
         assert "NaN and Infinity are not" in str(sim.runs("app-send")[0].error)
+
+
+# -- an assert in a route's side effect --------------------------------------------------------
+
+
+@pytest.mark.parametrize("client", ["httpx", "httpx-async", "requests"])
+def test_an_assert_in_a_side_effect_fails_the_test_instead_of_the_attempt(client):
+    """The test's check of the request became a failed attempt, retried, and the test passed."""
+    import httpx
+    import requests
+
+    app = jobsim.App("hooks")
+
+    async def send_async():
+        async with httpx.AsyncClient() as http:
+            return (await http.post("https://hooks.test/x", headers={"Authorization": "Bearer old"})).status_code
+
+    if client == "httpx-async":
+        @app.function("notify", on="go")
+        async def notify_async(ctx):
+            return await ctx.step.run("post", send_async)
+    else:
+        post = httpx.post if client == "httpx" else requests.post
+
+        @app.function("notify", on="go")
+        def notify(ctx):
+            return ctx.step.run("post", lambda: post("https://hooks.test/x",
+                                                     headers={"Authorization": "Bearer old"}).status_code)
+
+    def check(request):
+        assert request.headers["Authorization"] == "Bearer new", "the job sent the old token"
+        return httpx.Response(200)
+
+    with pytest.raises(AssertionError, match="the job sent the old token"), \
+            jobsim.Simulation(app, start=START) as sim:
+        sim.http.post("https://hooks.test/x").mock(side_effect=check)
+        sim.send("go")
+        sim.run_until_idle()
+    assert [len(run.attempts) for run in sim.runs("notify")] == [0]  # stopped there: never retried
+
+
+def test_an_exception_a_side_effect_raises_still_reaches_the_job():
+    import httpx
+
+    app = jobsim.App("hooks")
+
+    @app.function("notify", on="go", retries=ONCE)
+    def notify(ctx):
+        return ctx.step.run("post", lambda: httpx.post("https://hooks.test/x").status_code)
+
+    def outage(request):
+        raise httpx.ConnectError("scripted outage", request=request)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.http.post("https://hooks.test/x").mock(side_effect=outage)
+        sim.send("go")
+        sim.run_until_idle()
+    assert [type(a.error) for a in sim.runs("notify")[0].steps["post"].attempts] == [httpx.ConnectError] * 3

@@ -160,6 +160,8 @@ class App:
             )
         if fields:
             check_send_fields("app.send()", fields)
+        if sim._undriven is None and sim.engine.x is None:  # the test's send, as sim.send's (``PendingWorkWarning``)
+            sim._undriven = sim.kernel.now
         if delay is not None:
             from ._delay import send_later
 

@@ -273,6 +273,9 @@ def test_closing_with_sent_work_never_run_warns_naming_the_driving_calls():
     ]
     assert caught[0].filename == __file__  # at the test's `with` line
     assert [r.status for r in sim.runs("send-welcome-email")] == ["queued"]
+    app = _welcome()
+    with pytest.warns(jobsim.PendingWorkWarning), jobsim.Simulation(app, start=START):
+        app.send("user/created", {"email": "ada@example.com"})  # the app's own send, from the test
 
 
 def test_no_pending_work_warning_once_driven_for_later_work_or_when_the_block_failed(recwarn):

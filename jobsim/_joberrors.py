@@ -62,9 +62,10 @@ def _library(frame: FrameType) -> str | None:
         return "jobsim"
     for root in _LIBRARIES:
         if path.startswith(root + os.sep):
-            first = path[len(root) + 1:].split(os.sep, 1)[0]
-            return first.removesuffix(".py") if first != "site-packages" else \
-                path[len(root) + 1:].split(os.sep)[1].removesuffix(".py")
+            parts = path[len(root) + 1:].split(os.sep)
+            if parts[0] in ("site-packages", "dist-packages") and len(parts) > 1:  # under the stdlib's folder
+                parts = parts[1:]
+            return parts[0].removesuffix(".py")
     return None
 
 

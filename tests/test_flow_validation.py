@@ -175,6 +175,7 @@ def test_key_expression_and_priority_callables_are_checked_where_they_are_given(
         make()
 
 
+@pytest.mark.filterwarnings("ignore::jobsim.PendingWorkWarning")  # the send that raised is the point
 @pytest.mark.parametrize("option", ["batch", "concurrency", "throttle", "idempotency"])
 def test_a_key_callable_that_raises_is_named_with_its_option(option):
     # a key callable that raised (a missing field: KeyError) escaped sim.send/advance as the bare KeyError,
@@ -200,6 +201,7 @@ def test_a_key_callable_that_raises_is_named_with_its_option(option):
         assert isinstance(caught.value.__cause__, KeyError)  # the user's own frame is in the chain
 
 
+@pytest.mark.filterwarnings("ignore::jobsim.PendingWorkWarning")  # the send that raised is the point
 def test_priority_and_condition_callables_that_raise_are_named_too():
     # each escaped the test's own sim.send as the bare KeyError (a wait's condition too: the candidate's send)
     def level(event):

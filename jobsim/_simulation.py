@@ -125,6 +125,7 @@ class Simulation:
         self._state = "new"
         self._sends = _gc.Sends()
         self._undriven: int | None = None  # when the test first sent since its last driving call (``close`` warns)
+        self._role = ""  # who runs it, when not the test itself: the pytest plugin names its fixture's
         self._delayed_ids = 0  # ids given to delayed sends (``jobsim._delay``)
         self._spender: Any = None  # the execution that last spent virtual time, and how often (``consume``)
         self._spends = 0
@@ -237,10 +238,16 @@ class Simulation:
             raise JobsimError(f"this simulation is {self._state}; create a new Simulation for another run")
         self._refuse_late_functions()
         for app in self.apps:
-            if app._simulation is not None:
+            other = app._simulation
+            if other is not None and other._role:
                 raise JobsimError(
-                    f"app {app.id!r} is already running in another simulation ({app._simulation!r}); "
-                    "close that one first"
+                    f"app {app.id!r} is already running in {other._role} ({other!r}): a test that takes the "
+                    "`jobsim` fixture uses that simulation (options by @pytest.mark.jobsim(...)); to build your own "
+                    "jobsim.Simulation of the app, leave the fixture out of the test's arguments"
+                )
+            if other is not None:
+                raise JobsimError(
+                    f"app {app.id!r} is already running in another simulation ({other!r}); close that one first"
                 )
         for app in self.apps:
             app._simulation = self

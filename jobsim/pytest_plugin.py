@@ -477,7 +477,9 @@ def _start(targets: Any, options: dict[str, Any], settings: _Settings) -> Simula
     if settings.seed is not None:
         kwargs["seed"] = settings.seed
     try:
-        return Simulation(targets, **kwargs).start()
+        sim = Simulation(targets, **kwargs)
+        sim._role = "the `jobsim` fixture's simulation"  # named when a test builds another of the same apps
+        return sim.start()
     except JobsimError as error:
         problem = str(error)  # failing outside the except clause: no chained traceback
     given = "".join(f", {key}={value!r}" for key, value in kwargs.items())

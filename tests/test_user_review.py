@@ -557,3 +557,31 @@ def test_an_exception_a_side_effect_raises_still_reaches_the_job():
         sim.send("go")
         sim.run_until_idle()
     assert [type(a.error) for a in sim.runs("notify")[0].steps["post"].attempts] == [httpx.ConnectError] * 3
+
+
+# -- the jobsim fixture and a Simulation of the same app ----------------------------------------
+
+
+def test_a_simulation_of_the_fixtures_app_says_the_fixture_runs_it(pytester: pytest.Pytester) -> None:
+    """'close that one first' could not be followed: the test does not hold the fixture's simulation to close."""
+    pytester.makeconftest(
+        "import jobsim, pytest\n"
+        "app = jobsim.App('acme')\n"
+        "app.function('f', on='x')(lambda ctx: None)\n"
+        "@pytest.fixture\n"
+        "def jobsim_app():\n"
+        "    return app\n"
+    )
+    pytester.makepyfile(
+        "import jobsim as js\n"
+        "from conftest import app\n"
+        "def test_x(jobsim):\n"
+        "    with js.Simulation(app, seed=3):\n"
+        "        pass\n"
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["E * jobsim.errors.JobsimError: app 'acme' is already running in the `jobsim` "
+                                 "fixture's simulation (<Simulation at *>): a test that takes the `jobsim` fixture "
+                                 "uses that simulation (options by @pytest.mark.jobsim(...)); to build your own "
+                                 "jobsim.Simulation of the app, leave the fixture out of the test's arguments"])

@@ -157,7 +157,7 @@ async def _async_key(event):
     "make, argument",
     [
         (lambda: Batch(max_size=2, timeout="1s", key=lambda: 1), "key"),
-        (lambda: Batch(max_size=2, timeout="1s", if_=lambda event: True), "if_"),
+        (lambda: Batch(max_size=2, timeout="1s", if_=lambda: True), "if_"),  # takes event -> bool, or two arguments
         (lambda: Debounce(period="1s", key=_async_key), "key"),
         (lambda: Throttle(limit=1, period="1s", key=lambda a, b: a), "key"),
         (lambda: RateLimit(limit=1, period="1s", key=lambda: 1), "key"),

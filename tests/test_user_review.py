@@ -585,3 +585,25 @@ def test_a_simulation_of_the_fixtures_app_says_the_fixture_runs_it(pytester: pyt
                                  "fixture's simulation (<Simulation at *>): a test that takes the `jobsim` fixture "
                                  "uses that simulation (options by @pytest.mark.jobsim(...)); to build your own "
                                  "jobsim.Simulation of the app, leave the fixture out of the test's arguments"])
+
+
+# -- a batch's if_ as a one-argument predicate --------------------------------------------------
+
+
+def test_a_batch_condition_may_be_a_callable_of_the_event():
+    """``if_=lambda event: ...`` was refused as '(event, candidate) -> bool (too many positional arguments)'."""
+    app = jobsim.App("digest")
+
+    @app.function("digest", on="note", batch=jobsim.Batch(max_size=3, timeout="10s", if_=lambda e: e.data["bulk"]))
+    def digest(ctx):
+        return [e.data["n"] for e in ctx.events]
+
+    with jobsim.Simulation(app, start=START) as sim:
+        for n, bulk in enumerate((True, False, True, True)):
+            sim.send("note", {"n": n, "bulk": bulk})
+        sim.run_until_idle()
+    assert sorted(r.output for r in sim.runs("digest")) == [[0, 2, 3], [1]]  # the urgent one at once, alone
+    with pytest.raises(InvalidArgument, match=r"if_=.* is not valid: a callable event -> bool \(or \(event, "
+                                              r"candidate\) -> bool\)"):
+        jobsim.Batch(max_size=2, timeout="1s", if_=lambda: True)
+    assert jobsim.Batch(max_size=2, timeout="1s", if_=lambda e, c: True).if_fn is not None  # both forms

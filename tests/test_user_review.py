@@ -607,3 +607,17 @@ def test_a_batch_condition_may_be_a_callable_of_the_event():
                                               r"candidate\) -> bool\)"):
         jobsim.Batch(max_size=2, timeout="1s", if_=lambda: True)
     assert jobsim.Batch(max_size=2, timeout="1s", if_=lambda e, c: True).if_fn is not None  # both forms
+
+
+# -- a plain value where a strategy goes --------------------------------------------------------
+
+
+def test_a_plain_value_where_a_strategy_goes_names_st_just():
+    from jobsim import strategies as js
+
+    with pytest.raises(InvalidArgument) as info:
+        js.event_streams({"order/placed": {"orderId": "o1"}})
+    assert str(info.value) == ("events['order/placed']={'orderId': 'o1'} is not valid: a Hypothesis strategy; for "
+                               "this one value every time, st.just({'orderId': 'o1'})")
+    with pytest.raises(InvalidArgument, match=r"gaps=<function .*> is not valid: a Hypothesis strategy$"):
+        js.event_streams(["order/placed"], gaps=lambda: 1)  # a callable is no one value: no st.just hint

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 
 from ._checks import check_callable, is_async
 from ._cron import CronSchedule
-from ._events import Event, check_send_fields
+from ._events import Event, check_no_wildcard, check_send_fields
 from ._every import Every
 from ._retries import MAX_ATTEMPTS, Retries, RetryPolicy
 from ._time import Duration, duration_ns
@@ -90,6 +90,7 @@ class App:
         timeout_ns = None if timeout is None else duration_ns(timeout, "timeout", allow_zero=False)
         flow = _flow(id, flow_options, timeout_ns is not None)  # first: a misspelt on= is not "no trigger"
         events = _names(on)
+        check_no_wildcard(events, "on", on)
         # six fields (leading seconds) parse here; the profile refuses them for systems without seconds
         crons = tuple(CronSchedule.parse(expr, tz, seconds=True) for expr in _names(cron, "cron"))
         interval = None if every is None else Every.coerce(every)
@@ -160,6 +161,8 @@ class App:
             )
         if fields:
             check_send_fields("app.send()", fields)
+        if sim._undriven is None and sim.engine.x is None:  # the test's send, as sim.send's (``PendingWorkWarning``)
+            sim._undriven = sim.kernel.now
         if delay is not None:
             from ._delay import send_later
 

@@ -56,6 +56,21 @@ def is_async(value: Any) -> bool:
 
 
 # -- exceptions --------------------------------------------------------------------------------------
+class TestAssertion(BaseException):
+    """An ``assert`` in a route's side-effect function failed: the test checking the request its job sent.
+
+    As an ``Exception`` it would be one more failed attempt, retried, and the test would pass
+    unless it looked at the run. As a ``BaseException`` it leaves job code as ``pytest.fail``
+    does; the driving call re-raises the ``AssertionError`` itself (``Simulation._drive``).
+    """
+
+    __test__ = False  # not a test class for pytest's collector
+
+    def __init__(self, error: AssertionError) -> None:
+        super().__init__(error)
+        self.error = error
+
+
 JOB_ERRORS: tuple[type[BaseException], ...] = (Exception, SystemExit, GeneratorExit, CancelledError)
 """What job code may raise to fail its attempt: every ``Exception``, and the three ``BaseException``s
 ordinary code raises to stop itself (``sys.exit()`` in a helper, a closed generator, a cancelled

@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _never_fail_to_encode()  # before parse_args: --help and usage errors print too
     args, unknown = parser.parse_known_args(_joined_negative_values(sys.argv[1:] if argv is None else argv))
     if unknown:  # argparse would blame the top-level parser and show its usage: name the command's options
-        _unrecognized(sub.choices[args.command], unknown)
+        _unrecognized(sub.choices[args.command], unknown, sub.choices)
     try:
         handler = getattr(args, "handler", None)  # the trace commands name their own
         if handler is not None:
@@ -116,14 +116,22 @@ def _joined_negative_values(argv: Sequence[str]) -> list[str]:
     return out
 
 
-def _unrecognized(command: argparse.ArgumentParser, unknown: list[str]) -> None:
-    """Exit 2 with the command's usage, naming what it does not take and the option meant, if close."""
+def _unrecognized(command: argparse.ArgumentParser, unknown: list[str],
+                  commands: Mapping[str, argparse.ArgumentParser] | None = None) -> None:
+    """Exit 2 with the command's usage, naming what it does not take and the option meant, if close
+    (or the commands that take it: ``jobsim run --until`` is ``replay``'s option, not a misspelt ``--functions``)."""
     known = [flag for action in command._actions for flag in action.option_strings]
     hints = []
     for word in unknown:
-        close = difflib.get_close_matches(word.split("=", 1)[0], known, n=1, cutoff=0.6) if word.startswith("-") else []
-        if close:
-            hints.append(f"{word.split('=', 1)[0]}: did you mean {close[0]}?")
+        flag = word.split("=", 1)[0]
+        others = [name for name, other in (commands or {}).items() if other is not command
+                  and flag in (f for action in other._actions for f in action.option_strings)] if flag.startswith(
+                      "--") else []  # fmt: skip
+        close = difflib.get_close_matches(flag, known, n=1, cutoff=0.6) if word.startswith("-") else []
+        if others:
+            hints.append(f"{flag} is an option of {' and '.join(f'`jobsim {name}`' for name in others)}")
+        elif close:
+            hints.append(f"{flag}: did you mean {close[0]}?")
     command.error(f"unrecognized arguments: {' '.join(unknown)}" + (f" ({'; '.join(hints)})" if hints else "")
                   + f"; `{command.prog} --help` lists its options")  # fmt: skip
 
@@ -236,6 +244,7 @@ def _run(args: argparse.Namespace) -> int:
         elif sim.kernel.now > end:  # the traffic drove the clock itself, past --days: say so rather than seem to obey
             note = (f"jobsim: note: {module.__name__}.jobsim_traffic played until {iso(sim.kernel.now)}, past the end "
                     f"--days {args.days:g} asked for ({iso(end)}): the run covers all the traffic played")
+        sim._undriven = None  # the run covers --days: work the traffic queued at its very end is not a test's mistake
     if not args.no_timeline:
         print(sim.timeline())
         print()

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._events import Event, coerce_events, ulid
+from ._events import Event, check_ts_units, coerce_events, ulid
 from ._time import MAX_NS, MS, Duration, duration_ns, format_duration, iso
 from ._trace import event_fields
 from .errors import InvalidArgument, UnsupportedFeature
@@ -48,6 +48,7 @@ def send_later(sim: Simulation, event: Any, data: Any, delay: Duration, fields: 
     events = coerce_events(event, data, fields)
     x = sim.engine.x
     now = sim.now_ns()
+    check_ts_units(events, now)
     due = now + ns
     if due > MAX_NS:  # delay=10**30: no instant could show when it is due (nor its id, a ULID of it)
         raise InvalidArgument.build("delay", delay, f"a duration that ends by {iso(MAX_NS)}, the last instant a "

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from ._safe import shown
-from ._time import _FIRST_SECONDS, DAY, MAX_NS, MS
+from ._time import _FIRST_SECONDS, DAY, MAX_NS, MS, SECOND, iso
 from .errors import InvalidArgument
 
 _JSON_OPTIONS = orjson.OPT_NON_STR_KEYS  # as JSON.stringify does, an int key becomes a string
@@ -96,6 +96,43 @@ class Event:
         )
 
 
+
+
+SECONDS_LIKE_MS = (100_000_000, 100_000_000_000)
+"""An event ``ts`` from ``1e8`` to ``1e11`` ms is 1970-01-02 to 1973-03-03; sent while the clock is past
+those days it is a time in seconds (``int(time.time())``, ``datetime.timestamp()``), not a day of 1971."""
+
+
+def check_ts_units(events: Iterable[Event], now_ns: int) -> None:
+    """Refuse an event whose ``ts`` was written in seconds, sent by a simulation past 1973.
+
+    Taken as milliseconds it is a day of 1971: on Inngest a future ``ts`` would start
+    its runs at once instead of then, and a debounce would drop the event as older than
+    the one it holds, in silence. Events replayed at their own 1970s time (an import of
+    such a file) are not refused: the simulation's clock is then in those days too.
+    """
+    if now_ns < SECONDS_LIKE_MS[1] * MS:
+        return
+    for event in events:
+        ts = event.ts
+        if ts is not None and SECONDS_LIKE_MS[0] <= ts < SECONDS_LIKE_MS[1]:
+            raise InvalidArgument.build(
+                "ts", ts, f"an event's ts is milliseconds since the epoch, as on Inngest; {ts} reads as seconds "
+                f"({iso(ts * SECOND)}), while as milliseconds it is {iso(ts * MS)} and the simulation is at "
+                f"{iso(now_ns)}: give ts={ts * 1000} (e.g. sim.now_ns() // 1_000_000 for now)"
+            )
+
+
+def check_no_wildcard(names: Iterable[str], argument: str, given: Any) -> None:
+    """Inngest's wildcard triggers (``app/*``, ``app/user.*``) are not simulated: such a name, taken as written,
+    would match no event, and the function would never run, in silence."""
+    for name in names:
+        if "*" in name:
+            raise InvalidArgument.build(
+                argument, given, f"{name!r} is a wildcard trigger (Inngest matches every event under a prefix), "
+                "which jobsim does not simulate: list the event names it should run on, e.g. "
+                "on=['user/created', 'user/updated']"
+            )
 
 
 SEND_FIELDS = ("id", "user", "ts", "v")
@@ -233,11 +270,28 @@ def coerce_events(event: Any, data: Any, fields: Mapping[str, Any]) -> list[Even
 
 def json_copy(name: str, value: Mapping[str, Any]) -> Any:
     try:
-        return orjson.loads(orjson.dumps(value if type(value) is dict else dict(value), option=_JSON_OPTIONS))
+        text = orjson.dumps(value if type(value) is dict else dict(value), option=_JSON_OPTIONS)
     except TypeError as exc:
         raise InvalidArgument.build(
             name, value, f"event {name} must be JSON: dicts, lists, strings, numbers, bools, None and datetimes ({exc})"
         ) from None
+    if b"null" in text and _not_finite(value):  # orjson writes NaN and Infinity as null, in silence
+        raise InvalidArgument.build(
+            name, value, f"event {name} must be JSON, and NaN and Infinity are not: inngest-py's client (httpx) "
+            "refuses them when it sends the event; send None (or a string) for a missing number"
+        )
+    return orjson.loads(text)
+
+
+def _not_finite(value: Any) -> bool:
+    """Whether a float NaN or infinity is anywhere in ``value`` (checked only when the JSON has a null)."""
+    if isinstance(value, float):
+        return value != value or value in (float("inf"), float("-inf"))
+    if isinstance(value, Mapping):
+        return any(_not_finite(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_not_finite(item) for item in value)
+    return False
 
 
 class Bus:

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import ast
+import inspect
 import operator
 import re
 from collections.abc import Callable, Hashable, Mapping
@@ -267,15 +268,21 @@ _BINOPS: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
 _ROOTS = {"event": "event", "_async": "async"}
 
 
-def compile_expression(expr: Any, argument: str = "if_exp") -> Callable[[Any, Any], bool]:
-    """A CEL-subset string (or a callable) -> ``(event, candidate) -> bool``."""
+def compile_expression(expr: Any, argument: str = "if_exp", *, one: bool = False) -> Callable[[Any, Any], bool]:
+    """A CEL-subset string (or a callable) -> ``(event, candidate) -> bool``.
+
+    ``one``: a condition on one event (a batch's ``if_``), where a callable ``event -> bool``
+    is the natural form; one of two arguments is still taken, called with the event twice.
+    """
     if callable(expr):
-        check_callable(argument, expr, 2, "a callable (event, candidate) -> bool")
+        single = one and _binds(expr, 1) and not _binds(expr, 2)
+        check_callable(argument, expr, 1 if single else 2, "a callable event -> bool (or (event, candidate) -> bool)"
+                       if one else "a callable (event, candidate) -> bool")  # fmt: skip
         fn, name = expr, f"{getattr(expr, '__qualname__', expr)!s}"
 
         def holds(event: Any, candidate: Any) -> bool:
             try:
-                return fn(event, candidate)  # type: ignore[no-any-return]
+                return fn(event) if single else fn(event, candidate)  # type: ignore[no-any-return]
             except Exception as exc:
                 raise raised(argument, name, exc, candidate, "answer") from exc
 
@@ -298,6 +305,15 @@ def compile_expression(expr: Any, argument: str = "if_exp") -> Callable[[Any, An
             return False
 
     return evaluate
+
+
+def _binds(fn: Any, arity: int) -> bool:
+    """``fn`` can be called with ``arity`` positional arguments (unknown without a signature: no)."""
+    try:
+        inspect.signature(fn).bind(*([None] * arity))
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 _STRINGS = re.compile(r"""("(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')""")

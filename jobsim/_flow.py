@@ -64,7 +64,7 @@ class Batch:
         timeout = _bounded("timeout", self.timeout, SECOND, why=" (Inngest's minimum batch timeout)")
         object.__setattr__(self, "timeout_ns", timeout)
         object.__setattr__(self, "key_fn", None if self.key is None else compile_key(self.key))
-        object.__setattr__(self, "if_fn", None if self.if_ is None else compile_expression(self.if_, "if_"))
+        object.__setattr__(self, "if_fn", None if self.if_ is None else compile_expression(self.if_, "if_", one=True))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

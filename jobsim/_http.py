@@ -293,6 +293,18 @@ def _check_lookup(key: str, value: Any) -> None:
                                     f"({type(error).__name__}: {error})") from None
 
 
+def _check_url_scheme(key: str, value: Any) -> None:
+    """``get("api.example.com/x")``: respx reads a URL without a scheme as a path, ``/api.example.com/x``,
+    that no request has; every call would then fail as unmatched although a route was declared for it."""
+    if not isinstance(value, str) or "://" in value or value.startswith("/"):
+        return
+    host = re.split(r"[/?#]", value, maxsplit=1)[0]
+    if "." in host or host == "localhost" or re.fullmatch(r"[^:]+:\d+", host):
+        raise InvalidArgument.build(key, value, f"it has no scheme, so respx reads it as the path '/{value}', "
+                                    f"which no request has; write 'https://{value}' (or http://), or a path "
+                                    "starting with '/' to match it on any host")  # fmt: skip
+
+
 def _check_scalar(key: str, name: str, lookup: str, value: Any) -> None:
     """Values respx would accept but that can never match (``port='443'``, ``host=5``)."""
     if name not in _SCALARS:
@@ -432,6 +444,8 @@ class _Router(respx.MockRouter):
                                             "route every request: leave url out (None) to mean any URL")
             if key != "url" or value is not None:
                 _check_lookup(key, value)
+            if key in ("url", "url__eq", "url__startswith"):
+                _check_url_scheme(key, value)
             if key.endswith("__in") and isinstance(value, (list, set, frozenset)):
                 lookups[key] = tuple(value)  # respx hashes patterns: a list would fail in add()
         return self.add(_Route(*patterns, **lookups), name=name)

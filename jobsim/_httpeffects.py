@@ -34,6 +34,7 @@ import httpx
 import respx
 from respx.models import SideEffectError
 
+from ._checks import TestAssertion
 from .errors import InvalidArgument
 
 __all__ = ["call_side_effect", "check_exception_class", "client_kind"]
@@ -66,6 +67,8 @@ def call_side_effect(
         result = effect(request, **kwargs)
     except StopIteration:
         raise _stopped(route, effect, request) from None
+    except AssertionError as error:  # the test's own check of the request: it fails the test, not the attempt
+        raise TestAssertion(error) from None
     except Exception as error:
         raise SideEffectError(route, origin=error) from error
     if inspect.isawaitable(result):
@@ -78,17 +81,32 @@ def call_side_effect(
                 "effect a plain def"
             )
         return _awaited(route, effect, request, result)
-    return _checked(route, effect, request, result)
+    return _checked(route, effect, request, _scripted(route, request, result))
+
+
+def _scripted(route: respx.Route, request: httpx.Request, result: Any) -> Any:
+    """A side-effect function that returned ``jobsim.delayed(...)`` or ``jobsim.timeout(...)`` (a latency it
+    chose per request): answered as that side effect would answer, instead of refused as not a Response."""
+    from ._http import Delayed, Timeout
+
+    if not isinstance(result, (Delayed, Timeout)):
+        return result
+    try:
+        return result(request)
+    except Exception as error:  # the scripted error reaches the job as respx raises a side effect's
+        raise SideEffectError(route, origin=error) from error
 
 
 async def _awaited(route: respx.Route, effect: Any, request: httpx.Request, result: Awaitable[Any]) -> Any:
     try:
         answer = await result
+    except AssertionError as error:
+        raise TestAssertion(error) from None
     except RuntimeError as error:  # a coroutine turns a StopIteration it raises into this
         if isinstance(error.__cause__, StopIteration):
             raise _stopped(route, effect, request) from None
         raise
-    return _checked(route, effect, request, answer)
+    return _checked(route, effect, request, _scripted(route, request, answer))
 
 
 def _checked(route: respx.Route, effect: Any, request: httpx.Request, result: Any) -> Any:

@@ -9,6 +9,10 @@ raised it (the first few runs; the rest are counted).
 
 from __future__ import annotations
 
+import os
+import sysconfig
+import traceback
+from types import FrameType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -25,7 +29,7 @@ def failed_run_tracebacks(sim: Simulation) -> list[str]:
     lines: list[str] = []
     for run in failed[:SHOWN]:
         attempt = _culprit(run)
-        text = None if attempt is None else attempt.traceback
+        text = None if attempt is None or attempt.error is None else _trimmed(attempt.error) or attempt.traceback
         if attempt is None or text is None:
             continue
         number = sim.runs(run.function_id).index(run) + 1  # as the timeline numbers it
@@ -44,3 +48,43 @@ def _culprit(run: Run) -> Attempt | None:
         if attempt.error is run.error:
             return attempt
     return failed[-1] if failed else None
+
+
+_JOBSIM = os.path.dirname(os.path.abspath(__file__))
+_LIBRARIES = sorted({os.path.abspath(path) for key in ("purelib", "platlib", "stdlib", "platstdlib")
+                     if (path := sysconfig.get_paths().get(key))}, key=len, reverse=True)  # fmt: skip
+
+
+def _library(frame: FrameType) -> str | None:
+    """The package a frame's code belongs to (``"httpx"``, ``"jobsim"``), or None for the project's own code."""
+    path = os.path.abspath(frame.f_code.co_filename)
+    if path == _JOBSIM or path.startswith(_JOBSIM + os.sep):
+        return "jobsim"
+    for root in _LIBRARIES:
+        if path.startswith(root + os.sep):
+            parts = path[len(root) + 1:].split(os.sep)
+            if parts[0] in ("site-packages", "dist-packages") and len(parts) > 1:  # under the stdlib's folder
+                parts = parts[1:]
+            return parts[0].removesuffix(".py")
+    return None
+
+
+def _trimmed(error: BaseException) -> str | None:
+    """The traceback of an error jobsim raised under job code (``UnmatchedRequest`` beneath httpx's client,
+    a ``StepMisuse``), cut after the job's last frame: the frames of httpx, respx and jobsim below it say
+    nothing about the job. ``None`` for any other error, whose traceback is shown whole."""
+    if error.__cause__ is not None or (error.__context__ is not None and not error.__suppress_context__):
+        return None
+    frames = [frame for frame, _ in traceback.walk_tb(error.__traceback__)]
+    if not frames or _library(frames[-1]) != "jobsim":
+        return None
+    own = [index for index, frame in enumerate(frames) if _library(frame) is None]
+    if not own or own[-1] == len(frames) - 1:
+        return None
+    cut = own[-1] + 1
+    below = list(dict.fromkeys(name for frame in frames[cut:] if (name := _library(frame)) is not None))
+    names = below[0] if len(below) == 1 else ", ".join(below[:-1]) + " and " + below[-1]
+    kept = traceback.StackSummary.extract(traceback.walk_tb(error.__traceback__), limit=cut)
+    return ("Traceback (most recent call last):\n" + "".join(kept.format())
+            + f"  ... {len(frames) - cut} frame(s) of {names} below, where jobsim raised it\n"
+            + "".join(traceback.format_exception_only(type(error), error)))

@@ -22,11 +22,16 @@ one option two values is an error rather than a guess.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from typing import Any
 
 from ._safe import shown
 from .errors import InvalidArgument
+
+_ALIASES = {"timezone": "tz", "time_zone": "tz", "zone": "tz", "start_time": "start", "at": "start",
+            "random_seed": "seed", "function": "functions", "only": "functions", "exclude": "exclude_functions"}
+"""Names other tools use for an option, which no spelling distance finds."""
 
 Level = tuple[str, list[Any]]
 """Where markers were given (for messages) and the marks given there."""
@@ -48,7 +53,12 @@ def merged_options(item: Any, *, usage: str, accepted: Sequence[str], one_choice
         options.update(given)
     unknown = sorted(set(options) - set(accepted))
     if unknown:
-        raise InvalidArgument(f"jobsim: @pytest.mark.jobsim got unknown option(s) {', '.join(unknown)}; "
+        named = []
+        for name in unknown:  # strat= and timezone= fail the test; name the option meant, as app.function does
+            close = difflib.get_close_matches(name, accepted, n=1, cutoff=0.6) or [
+                option for alias, option in _ALIASES.items() if name.lower() == alias and option in accepted]
+            named.append(f"{name} (did you mean {close[0]}=?)" if close else name)
+        raise InvalidArgument(f"jobsim: @pytest.mark.jobsim got unknown option(s) {', '.join(named)}; "
                               f"it accepts {', '.join(accepted)}")  # fmt: skip
     return options
 

@@ -64,7 +64,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ._kernel import Timer
 from ._safe import shown
 from ._steps import Suspend
-from .errors import InvalidArgument, JobsimError, StepError
+from .errors import InvalidArgument, JobsimError, StepError, StepMisuse
 
 if TYPE_CHECKING:
     from ._engine import Engine
@@ -133,8 +133,11 @@ def _check(callables: Any, mode: Any) -> list[Callable[[], Any]]:
             "callables", callables, "a list or tuple of callables, e.g. [lambda: ctx.step.run('a', a), ...]"
         )
     for cb in callables:
-        if not callable(cb):
-            raise InvalidArgument.build("callables", callables, f"every item must be callable; {shown(cb)} is not")
+        if not callable(cb):  # most often a step called in the list, which then ran alone: retrying cannot mend it
+            raise StepMisuse.build("callables", callables, f"every item must be callable; {shown(cb)} is not: wrap "
+                                   "each step in a lambda, [lambda: ctx.step.run('a', a), lambda: ctx.step.run('b', "
+                                   "b)], so that parallel calls it (a step called in the list runs before parallel "
+                                   "sees it, on its own)")  # fmt: skip
     return list(callables)
 
 

@@ -114,7 +114,7 @@ def registered(kind: type) -> list[Any]:
 
 
 def plugin_names() -> list[str]:
-    """Names of the registered plugins, not jobsim's own: an unnamed one (the pytest plugin's note-taker) is
-    named ``str(id(plugin))`` by pluggy, which would tell a user nothing."""
+    """The names of the backend plugins: those that adapt targets (the pytest plugin's note-taker of started
+    simulations, registered without a name, showed as a number among them)."""
     return sorted(n for n, p in manager().list_name_plugin()
-                  if n != "jobsim.builtins" and p is not None and n != str(id(p)))  # fmt: skip
+                  if n != "jobsim.builtins" and p is not None and hasattr(p, "jobsim_adapt"))  # fmt: skip

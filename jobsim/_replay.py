@@ -225,6 +225,7 @@ def replay(
             setup(sim)
         served = _serve_recorded_http(sim, recorded, keeps) if http == "recorded" else None
         stopped = script.run(extra_ns)
+        sim._undriven = None  # a replay stops where the recording stopped: events sent after it stay queued
     if served is not None and served.excerpts:
         notes.append(f"{served.excerpts} recorded HTTP response(s) had a body over 64 KiB, which a trace keeps "
                      "only as a digest and its first 1 KiB: the replay answered with that excerpt")  # fmt: skip

@@ -7,6 +7,7 @@ import datetime as dt
 import os
 import random
 import sys
+import types
 import warnings
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -14,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from . import _gc, _plugins
 from ._aio import VirtualLoop
 from ._app import App, Function
-from ._checks import check_fault_error, is_async
-from ._events import Bus, Event, check_send_fields, coerce_events, json_copy
+from ._checks import TestAssertion, check_fault_error, is_async
+from ._events import Bus, Event, check_no_wildcard, check_send_fields, check_ts_units, coerce_events, json_copy
 from ._kernel import DEFAULT_MAX_CHAIN, DEFAULT_MAX_ITEMS, Kernel
 from ._profiles import Profile, Profiles, resolve
 from ._records import Run
@@ -24,7 +25,15 @@ from ._safe import shown
 from ._time import MAX_NS, Duration, Instant, duration_ns, format_duration, instant_ns, iso, to_datetime, zone
 from ._trace import RESERVED_FIELDS, RESERVED_KINDS, Trace, describe_error, event_fields
 from ._wallclock import WallClock
-from .errors import BudgetExceeded, FaultWarning, InvalidArgument, JobsimError, PluginError, UnsupportedFeature
+from .errors import (
+    BudgetExceeded,
+    FaultWarning,
+    InvalidArgument,
+    JobsimError,
+    PendingWorkWarning,
+    PluginError,
+    UnsupportedFeature,
+)
 from .hooks import Adapted
 
 if TYPE_CHECKING:
@@ -115,6 +124,8 @@ class Simulation:
         self._failure_handlers: dict[str, Function] = {}
         self._state = "new"
         self._sends = _gc.Sends()
+        self._undriven: int | None = None  # when the test first sent since its last driving call (``close`` warns)
+        self._role = ""  # who runs it, when not the test itself: the pytest plugin names its fixture's
         self._delayed_ids = 0  # ids given to delayed sends (``jobsim._delay``)
         self._spender: Any = None  # the execution that last spent virtual time, and how often (``consume``)
         self._spends = 0
@@ -146,6 +157,7 @@ class Simulation:
             return
         adapted = self._plugins.hook.jobsim_adapt(sim=self, target=target)
         if adapted is None:
+            _refuse_plain(target)
             installed = _plugins.plugin_names()
             have = f"installed plugins: {', '.join(installed)}" if installed else "no backend plugin is installed"
             raise InvalidArgument.build(
@@ -179,6 +191,7 @@ class Simulation:
 
     def _add_functions(self, functions: Iterable[Function]) -> None:
         for fn in functions:
+            check_no_wildcard(fn.events, "events", list(fn.events))  # a backend plugin's trigger, as app.function's on=
             if fn.id in self.functions:
                 other = self.functions[fn.id].app
                 where = (f"in app {other.id!r} and in app {fn.app.id!r}" if other is not fn.app
@@ -227,10 +240,16 @@ class Simulation:
             raise JobsimError(f"this simulation is {self._state}; create a new Simulation for another run")
         self._refuse_late_functions()
         for app in self.apps:
-            if app._simulation is not None:
+            other = app._simulation
+            if other is not None and other._role:
                 raise JobsimError(
-                    f"app {app.id!r} is already running in another simulation ({app._simulation!r}); "
-                    "close that one first"
+                    f"app {app.id!r} is already running in {other._role} ({other!r}): a test that takes the "
+                    "`jobsim` fixture uses that simulation (options by @pytest.mark.jobsim(...)); to build your own "
+                    "jobsim.Simulation of the app, leave the fixture out of the test's arguments"
+                )
+            if other is not None:
+                raise JobsimError(
+                    f"app {app.id!r} is already running in another simulation ({other!r}); close that one first"
                 )
         for app in self.apps:
             app._simulation = self
@@ -282,6 +301,27 @@ class Simulation:
         self._sends.end()
         self._state = "closed"
         self._warn_unfired_faults()
+        self._warn_undriven()
+
+    def _warn_undriven(self) -> None:
+        """The test sent events and closed without driving the clock: the runs they queued never ran.
+
+        Only work due by now counts (a delayed send, a future ``ts``, is the test's business),
+        and not inside a Hypothesis test (``apply(..., then=None)`` stops there on purpose).
+        """
+        if self._undriven is None or _in_hypothesis():
+            return
+        now = self.kernel.now
+        due = [t for t in self.kernel.pending() if not t.recurring and t.due <= now]
+        if not due:
+            return
+        owners = ", ".join(dict.fromkeys(t.owner for t in due))
+        warnings.warn(
+            f"the simulation closed at {iso(now)} with {len(due)} item(s) of work due that never ran ({owners}), "
+            "queued by sim.send after the last driving call: send only queues, and runs start at the next "
+            "sim.advance(...) or sim.run_until_idle(); call one before asserting (advance(0) runs what is due now)",
+            PendingWorkWarning, stacklevel=_outside_jobsim(),
+        )  # fmt: skip
 
     def _warn_unfired_faults(self) -> None:
         """A ``sim.fail`` aimed at a step it can never reach: the test passes without its failure path.
@@ -313,7 +353,9 @@ class Simulation:
     def __enter__(self) -> Simulation:
         return self.start()
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(self, exc_type: object, *exc_info: object) -> None:
+        if exc_type is not None:  # the block failed: what it left queued is not the news
+            self._undriven = None
         self.close()
 
     def _require_running(self, what: str) -> None:
@@ -442,11 +484,14 @@ class Simulation:
                 f"time can't go backwards: {what}() to {iso(until)} but the simulation is at {iso(self.kernel.now)}"
             )
         self.trace.add(self.kernel.now, "advance", {"until": until, "idle": stop_when_idle})  # replayed as is
+        self._undriven = None
         self._sends.end()
         self.wallclock.activate()
         try:
             self.kernel.run(until, stop_when_idle=stop_when_idle, max_items=max_items,
                             max_chain=self.max_chain, what=what)  # fmt: skip
+        except TestAssertion as failed:  # an assert in a route's side effect: the test's own failure
+            raise failed.error from None
         finally:
             self.wallclock.deactivate()
 
@@ -461,6 +506,8 @@ class Simulation:
         self._require_running("send")
         if fields:
             check_send_fields("sim.send()", fields)
+        if self._undriven is None and self.engine.x is None:  # the test's send, not job code's
+            self._undriven = self.kernel.now
         self._sends.add(len(event) if isinstance(event, (list, tuple)) else 1)  # a loop of them: ``_gc.Sends``
         if delay is not None:
             from ._delay import send_later
@@ -476,6 +523,7 @@ class Simulation:
         else:
             events = coerce_events(event, data, fields)
         now, ids = self.now_ns(), []
+        check_ts_units(events, now)
         x = self.engine.x if _by is None else _by  # job code sent it (else a test or the traffic: an input)
         # job code that spent time first (time.sleep, a slow response) sends at its own clock: the event
         # reaches functions, waits and cancellations then, not at the instant its request began
@@ -708,6 +756,19 @@ def _flatten(targets: Iterable[Any]) -> Iterable[Any]:
 
 _FAULTABLE = ("run", "send_event")
 """The step kinds ``sim.fail(function, step=...)`` can fail (``Execution.fault``)."""
+
+
+def _refuse_plain(target: Any) -> None:
+    """Two slips no backend plugin answers, named for what they are rather than with the plugins' install notes:
+    ``None`` (a ``jobsim_app`` fixture or factory without its ``return``), and the module that holds the app."""
+    if target is None:
+        raise InvalidArgument.build("targets", target, "a jobsim.App; None is what a jobsim_app fixture or a "
+                                    "factory without `return app` gives")  # fmt: skip
+    if isinstance(target, types.ModuleType):
+        apps = [name for name, value in vars(target).items() if isinstance(value, App)]
+        if apps:
+            raise InvalidArgument.build("targets", target, "a jobsim.App, not the module holding it: pass "
+                                        + " or ".join(f"{target.__name__}.{name}" for name in apps))  # fmt: skip
 
 
 def _in_hypothesis() -> bool:

@@ -122,7 +122,7 @@ class Execution:
     """
 
     __slots__ = ("attempt", "engine", "in_step", "made", "now", "plan", "run_", "seen", "start", "strayed", "thread")
-    made: list[tuple[Any, Coroutine[Any, Any, Any]]]  # set only by an async handler's step calls (``awaited``)
+    made: list[tuple[Any, Coroutine[Any, Any, Any], str]]  # set only by an async handler's step calls (``awaited``)
 
     def __init__(self, engine: Engine, run: Run, attempt: int, start: int) -> None:
         self.engine = engine
@@ -338,7 +338,7 @@ class Step(Execution):
         key, record = x.enter(step_id, "invoke")
         if record is not None:
             return record.output
-        target = x.engine.sim._function(function, "function")
+        target = _invoked(x, function)
         if data is not None and not isinstance(data, dict):
             raise InvalidArgument.build("data", data, "the invoked function's event data, a dict")
         # the profile's longest wait bounds it, as a wait_for_event's timeout (10**30 s overflowed the clock)
@@ -360,6 +360,19 @@ class Step(Execution):
         return parallel(self, callables, mode)
 
 
+def _invoked(x: Execution, function: Any) -> Any:
+    """The function an invoke names. One the simulation does not have (a typo in its id) is a ``StepMisuse``:
+    its functions do not change, so the run fails at once rather than through its backoff (as for one that
+    ``functions=`` left out), unless a backend declares its functions as user code first uses them (RQ)."""
+    sim = x.engine.sim
+    try:
+        return sim._function(function, "function")
+    except InvalidArgument as exc:
+        if isinstance(exc, NonRetriableError) or any(adapted.dynamic for adapted in sim.adapted):
+            raise
+        raise StepMisuse(str(exc)) from None
+
+
 def _done(key: str, value: Any, kind: str) -> tuple[Any, ...]:
     try:
         return ("done", key, dump(value, f"step {key!r}"), kind)
@@ -376,19 +389,32 @@ def awaited(method: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., Coro
     request ends and fails the attempt naming the step instead.
     """
 
+    name = method.__name__
+    if name == "parallel":  # its first argument is the list of callables, not a step id
+        @functools.wraps(method)
+        def group(self: Execution, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, T]:
+            return track(self, None, method(self, *args, **kwargs), "step.parallel")
+
+        return group
+
     @functools.wraps(method)
     def call(self: Execution, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, T]:
-        return track(self, args[0] if args else kwargs.get("step_id", method.__name__), method(self, *args, **kwargs))
+        step_id = args[0] if args else kwargs.get("step_id", name)
+        return track(self, step_id, method(self, *args, **kwargs), f"step.{name}")
 
     return call
 
 
-def track(x: Execution, step_id: Any, coro: Coroutine[Any, Any, T]) -> Coroutine[Any, Any, T]:
-    """Remember a step call's coroutine on ``x`` for ``unawaited`` (a plugin's async ``ctx.step`` calls this too)."""
+def track(x: Execution, step_id: Any, coro: Coroutine[Any, Any, T], call: str = "step.run") -> Coroutine[Any, Any, T]:
+    """Remember a step call's coroutine on ``x`` for ``unawaited`` (a plugin's async ``ctx.step`` calls this too).
+
+    ``call`` is what was called on ``ctx`` (``"step.sleep"``), which the error names; a parallel group
+    (``"step.parallel"``, inngest-py's ``"group.parallel"``) has no step id: ``step_id`` is None.
+    """
     try:
-        x.made.append((step_id, coro))
+        x.made.append((step_id, coro, call))
     except AttributeError:  # the request's first step call
-        x.made = [(step_id, coro)]
+        x.made = [(step_id, coro, call)]
     return coro
 
 
@@ -401,16 +427,19 @@ def unawaited(x: Execution, function_id: str, op: tuple[Any, ...]) -> tuple[Any,
     """
     if op[0] == "unsupported":
         return op  # the refusal stops the simulation; the steps never ran anyway
-    missing = []
-    for step_id, coro in getattr(x, "made", ()):
+    missing, calls = [], []
+    for step_id, coro, call in getattr(x, "made", ()):
         if inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
             coro.close()
-            missing.append(repr(str(step_id)))
+            missing.append(f"ctx.{call}([...])" if step_id is None else f"step {str(step_id)!r}")
+            if call not in calls:
+                calls.append(call)
     if not missing:
         return op
+    fix = " and ".join(f"`await ctx.{call}(...)`" for call in calls)
     return _fails(op, StepMisuse(
-        f"step {', '.join(missing)} was called without `await` in async function {function_id!r}, so its code "
-        "never ran: write `await ctx.step.run(...)` (every ctx.step method of an async handler is awaited)"
+        f"{', '.join(missing)} was called without `await` in async function {function_id!r}, so its code "
+        f"never ran: write {fix} (every ctx.step method of an async handler is awaited)"
     ))  # fmt: skip
 
 

@@ -8,6 +8,7 @@ write times. Standard library only.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -112,7 +113,36 @@ def _parse_duration(value: Duration, name: str) -> int:
             raise InvalidArgument.build(name, value, f"{_DURATION_HELP}; a number in a string is ambiguous (Inngest's "
                                         f"TypeScript SDK reads '90' as 90 ms): give the number itself for seconds "
                                         f"({text}) or a unit ('{text}s', '{text}ms')")  # fmt: skip
+        why = _why_not_a_duration(value, text)
+        if why:
+            raise InvalidArgument.build(name, value, f"{_DURATION_HELP}; {why}")
     raise InvalidArgument.build(name, value, _DURATION_HELP)
+
+
+def _why_not_a_duration(value: str, text: str) -> str:
+    """What a duration string that does not parse was most likely meant as, or ``""``."""
+    lower = value.lower()
+    if lower != value:
+        try:
+            _parse_duration(lower, "duration")
+        except InvalidArgument:
+            pass
+        else:
+            return f"units are lower case, as vercel/ms reads them: {lower.strip()!r}"
+    if re.fullmatch(r"P(\d+[YMWD])*(T(\d+(\.\d+)?[HMS])+)?", text.upper()) and len(text) > 1:
+        return "an ISO 8601 duration is not read: write its parts with units, e.g. 'PT1H30M' as '1h30m'"
+    if re.fullmatch(r"\d+(:\d{1,2}){1,2}(\.\d+)?", text):
+        return "a clock reading is not read as a duration: write it with units, e.g. '00:05:00' as '5m'"
+    if re.fullmatch(r"(\d+(\.\d+)?)(mo|mos|month|months)", text.lower()):
+        return "a month has no fixed length, so it is not a unit: give days, e.g. '30d'"
+    if re.fullmatch(r"(\d+(\.\d+)?[a-zµ]+)+\d+(\.\d+)?", text):
+        return f"every number needs its unit: {text!r} ends in a bare number ('{text}m'?)"
+    for word in re.findall(r"[a-zµ]+", text.lower()):
+        if word not in _UNITS:
+            close = difflib.get_close_matches(word, [u for u in _UNITS if len(u) > 2], n=1, cutoff=0.75)
+            if close:
+                return f"{word!r} is not a unit (did you mean {close[0]!r}?)"
+    return ""
 
 
 def format_duration(ns: int) -> str:

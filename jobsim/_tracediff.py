@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import difflib
 import fnmatch
 import re
 from collections import defaultdict
@@ -492,10 +493,11 @@ def compare_lines(recorded: Iterable[dict[str, Any]], replayed: Iterable[dict[st
     elif not isinstance(ignore, Iterable) or isinstance(ignore, (bytes, Mapping)):
         raise InvalidArgument.build("ignore", ignore, "a 'KIND:PATH' string or a list of them")
     patterns = [Ignore.parse(text) for text in ignore]
-    a = Story(_ignored(recorded, patterns))
-    b = Story(_ignored(replayed, patterns))
+    kinds: set[str] = set()
+    a = Story(_ignored(recorded, patterns, kinds))
+    b = Story(_ignored(replayed, patterns, kinds))
     notes = list(notes or [])
-    notes += [f"--ignore {p.text!r} matched nothing" for p in patterns if p.hits == 0]
+    notes += [f"--ignore {p.text!r} matched nothing{_no_such_kind(p.kind, kinds)}" for p in patterns if p.hits == 0]
     functions: dict[str, FunctionResult] = {}
     for fn in _ordered(a, b):
         counts, found = {}, {}
@@ -527,11 +529,21 @@ def _ordered(a: Story, b: Story) -> list[str]:
     return list(seen)
 
 
-def _ignored(lines: Iterable[dict[str, Any]], patterns: list[Ignore]) -> Iterable[dict[str, Any]]:
+def _ignored(lines: Iterable[dict[str, Any]], patterns: list[Ignore], kinds: set[str]) -> Iterable[dict[str, Any]]:
     for line in lines:
+        kinds.add(line["k"])
         for pattern in patterns:
             line = pattern.apply(line)
         yield line
+
+
+def _no_such_kind(kind: str, kinds: set[str]) -> str:
+    """Why an ignore pattern matched nothing when its KIND is in neither trace (``emails:subject``)."""
+    if any(fnmatch.fnmatchcase(seen, kind) for seen in kinds):
+        return ""
+    close = difflib.get_close_matches(kind, sorted(kinds), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; the kinds there: {', '.join(sorted(kinds))}"
+    return f": no record of kind {kind!r} is in either trace{hint}"
 
 
 def _first(fn: str, mode: str, left: list[Item], right: list[Item], tolerance: int,

@@ -153,5 +153,14 @@ class FaultWarning(UserWarning):
     """
 
 
+class PendingWorkWarning(UserWarning):
+    """A simulation closed with work the test's own sends queued that never ran.
+
+    ``sim.send`` only queues; runs start at the next ``advance``/``run_until_idle``. A test
+    that sends and then asserts without driving the clock checks a world where nothing
+    ran, and an assertion that nothing happened (no email, no call) passes for that reason.
+    """
+
+
 class TraceWarning(UserWarning):
     """Something in a trace file was tolerated (a cut-off last line, an unknown record kind)."""

@@ -374,6 +374,7 @@ def _close_left_running(item: pytest.Item, sims: list[Simulation]) -> None:
     notes = []
     for sim in sims:
         shown = repr(sim)
+        sim._undriven = None  # the warning below is the news; PendingWorkWarning would be a second one
         try:
             sim.close()
         except Exception as error:  # closing must not break the session; the warning says what happened
@@ -476,7 +477,9 @@ def _start(targets: Any, options: dict[str, Any], settings: _Settings) -> Simula
     if settings.seed is not None:
         kwargs["seed"] = settings.seed
     try:
-        return Simulation(targets, **kwargs).start()
+        sim = Simulation(targets, **kwargs)
+        sim._role = "the `jobsim` fixture's simulation"  # named when a test builds another of the same apps
+        return sim.start()
     except JobsimError as error:
         problem = str(error)  # failing outside the except clause: no chained traceback
     from jobsim._safe import shown

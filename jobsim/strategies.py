@@ -65,6 +65,7 @@ from ._history import (
     play,
 )  # fmt: skip
 from ._retries import Retries
+from ._safe import shown as _shown
 from ._simulation import Simulation
 from ._time import Duration, Instant, duration_ns, format_duration, instant_ns, to_datetime, zone
 from .errors import InvalidArgument as _JobsimInvalidArgument
@@ -114,7 +115,8 @@ def _changed(**pairs: tuple[Any, Any]) -> dict[str, Any]:
 
 def _strategy(name: str, value: Any) -> SearchStrategy[Any]:
     if not isinstance(value, SearchStrategy):
-        raise InvalidArgument.build(name, value, "a Hypothesis strategy")
+        hint = "" if callable(value) else f"; for this one value every time, st.just({_shown(value)})"
+        raise InvalidArgument.build(name, value, f"a Hypothesis strategy{hint}")
     return value
 
 

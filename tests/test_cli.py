@@ -241,6 +241,12 @@ def test_version(capsys):
      "`jobsim replay --help` lists its options"),
     (["profiles", "inngest", "extra"],
      "jobsim profiles: error: unrecognized arguments: extra; `jobsim profiles --help` lists its options"),
+    (["run", "{m}", "--until", "3d"],  # was "(--until: did you mean --functions?)"
+     "jobsim run: error: unrecognized arguments: --until 3d (--until is an option of `jobsim replay`); "
+     "`jobsim run --help` lists its options"),
+    (["run", "{m}", "--tolerance=1s"],
+     "jobsim run: error: unrecognized arguments: --tolerance=1s (--tolerance is an option of `jobsim replay` and "
+     "`jobsim diff`); `jobsim run --help` lists its options"),
 ])  # fmt: skip
 def test_a_flag_the_command_lacks_is_named_with_the_commands_usage(module, capsys, argv, last):
     # argparse blamed the top-level parser: its usage, 'jobsim: error: unrecognized arguments: --no-timline'

@@ -181,6 +181,7 @@ def threshold_seen_by(driving: int) -> None:
             gc.set_threshold(*before)
 
 
+@pytest.mark.filterwarnings("ignore::jobsim.PendingWorkWarning")  # closing undriven is the point
 def test_a_loop_of_sends_raises_the_young_threshold_until_time_is_driven_or_the_simulation_closes():
     app = jobsim.App("gc")
     app.function("f", on="go")(lambda ctx: None)

@@ -102,6 +102,7 @@ def test_the_same_history_and_seed_give_the_same_trace():
     assert traces[0] == traces[1]
 
 
+@pytest.mark.filterwarnings("ignore::jobsim.PendingWorkWarning")  # then=None: stops after the last send
 def test_apply_takes_any_mix_of_pieces_and_merges_streams_by_time():
     a = EventStream((Send(after="1m", name="order/placed", data={"orderId": "a1"}),
                      Send(after="2m", name="order/placed", data={"orderId": "a2"})))  # fmt: skip
@@ -148,6 +149,7 @@ def test_a_send_hook_replaces_sim_send_and_is_printed_by_name():
     ]
 
 
+@pytest.mark.filterwarnings("ignore::jobsim.PendingWorkWarning")  # then=None: stops after the last send
 def test_a_history_applied_after_the_test_moved_the_clock_says_so():
     with jobsim.Simulation(shop_app(), start=START, seed=7) as sim:
         sim.advance("1h")

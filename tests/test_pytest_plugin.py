@@ -204,7 +204,7 @@ def test_bad_simulation_options_fail_the_test_clearly(pytester: pytest.Pytester)
             "jobsim: Simulation(jobsim_app, tz='Mars/Olympus_Mons') failed: "
             "tz='Mars/Olympus_Mons' is not valid: no such IANA time zone; "
             "expected e.g. 'America/New_York' or 'UTC'",
-            "jobsim: @pytest.mark.jobsim got unknown option(s) sede; "
+            "jobsim: @pytest.mark.jobsim got unknown option(s) sede (did you mean seed=?); "
             "it accepts start, tz, seed, profile, functions, exclude_functions, allow_unmatched_http",
             "jobsim: @pytest.mark.jobsim takes keyword arguments only, got (3,); "
             "usage: @pytest.mark.jobsim(*, start=None, tz=None, seed=None, profile=None, functions=None, "

@@ -133,6 +133,7 @@ def test_custom_field_rules(tmp_path):
     assert lines[0]["redaction"]["fields"] == {"customerref": "drop", "password": "keep"}
 
 
+@pytest.mark.filterwarnings("ignore::jobsim.PendingWorkWarning")  # only the event's record is read
 def test_a_plain_name_without_an_email_beside_it_is_not_a_person(tmp_path):
     app = jobsim.App("products")
 

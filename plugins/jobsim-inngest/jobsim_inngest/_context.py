@@ -282,10 +282,14 @@ def _awaited(method: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., Cor
     reached; the engine then fails the attempt naming the step (``jobsim._steps.unawaited``).
     """
 
+    name = method.__name__
+
     @functools.wraps(method)
     def call(self: Any, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, T]:
-        step_id = args[0] if args else kwargs.get("step_id", method.__name__)
-        return track(self._x, step_id, method(self, *args, **kwargs))
+        if name == "parallel":  # ctx.group.parallel(callables): no step id to name
+            return track(self._x, None, method(self, *args, **kwargs), "group.parallel")
+        step_id = args[0] if args else kwargs.get("step_id", name)
+        return track(self._x, step_id, method(self, *args, **kwargs), f"step.{name}")
 
     return call
 

@@ -98,6 +98,26 @@ def test_an_async_step_called_without_await_fails_the_attempt_naming_it(client):
     assert sim.runs(group)[0].output == [1, 2]
 
 
+def test_an_unawaited_group_or_sleep_names_what_to_await(client):
+    @client.create_function(fn_id="group", trigger=trigger(), retries=0)
+    async def group(ctx: inngest.Context) -> None:
+        ctx.group.parallel((lambda: ctx.step.run("a", lambda: 1), lambda: ctx.step.run("b", lambda: 2)))
+
+    @client.create_function(fn_id="nap", trigger=trigger(), retries=0)
+    async def nap(ctx: inngest.Context) -> None:
+        ctx.step.sleep("cool-off", dt.timedelta(hours=1))
+
+    with simulate([group, nap]) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    assert str(sim.runs(group)[0].error) == (
+        "ctx.group.parallel([...]) was called without `await` in async function 'shop-group', so its code never "
+        "ran: write `await ctx.group.parallel(...)` (every ctx.step method of an async handler is awaited)"
+    )
+    assert str(sim.runs(nap)[0].error).endswith("write `await ctx.step.sleep(...)` (every ctx.step method of an "
+                                                "async handler is awaited)")
+
+
 def test_a_sync_function_cannot_run_an_async_step_body(client):
     async def fetch():
         return 1

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 from ._checks import check_callable, is_async
 from ._cron import CronSchedule
-from ._events import Event, check_no_wildcard, check_send_fields
+from ._events import Event, check_send_fields, check_triggers, triggers_of
 from ._every import Every
 from ._retries import MAX_ATTEMPTS, Retries, RetryPolicy
 from ._time import Duration, duration_ns
@@ -43,6 +42,11 @@ class Function:
     """Options as the user wrote them (for profiles that validate features)."""
     event_if: Mapping[str, Callable[[Event], bool]] | None = None
     """Per event name, a condition the event must meet to start a run (Inngest's trigger ``if``)."""
+
+    def listens_to(self, name: str) -> bool:
+        """Whether an event named ``name`` triggers this function: by its name, or by a wildcard trigger."""
+        events = self.events
+        return name in events or any(trigger in events for trigger in triggers_of(name)[1:])
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Calling the decorated function calls the handler, as if undecorated."""
@@ -90,7 +94,7 @@ class App:
         timeout_ns = None if timeout is None else duration_ns(timeout, "timeout", allow_zero=False)
         flow = _flow(id, flow_options, timeout_ns is not None)  # first: a misspelt on= is not "no trigger"
         events = _names(on)
-        check_no_wildcard(events, "on", on)
+        check_triggers(events, "on", on)
         # six fields (leading seconds) parse here; the profile refuses them for systems without seconds
         crons = tuple(CronSchedule.parse(expr, tz, seconds=True) for expr in _names(cron, "cron"))
         interval = None if every is None else Every.coerce(every)
@@ -196,10 +200,6 @@ def _names(value: str | Sequence[str] | None, argument: str = "on") -> tuple[str
     for item in items:
         if not isinstance(item, str) or not item.strip():
             raise InvalidArgument.build(argument, value, "a non-empty string or a list of them")
-        if argument == "on" and re.search(r"(^|[/.])\*", item):
-            raise InvalidArgument.build(argument, value, f"{item!r} is a wildcard trigger (Inngest's 'app/*'), which "
-                                        "jobsim does not simulate: no event would ever start the function; list the "
-                                        "event names, e.g. on=['app/user.created', 'app/user.updated']")  # fmt: skip
         if item in seen:  # each would start a run of its own
             why = "each such event would start the function twice" if argument == "on" else \
                 "each of its ticks would start the function twice"

@@ -13,12 +13,12 @@ Inngest's executor creates each step's queue item with ``Attempt: 0``.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._calls import JobCalls
 from ._checks import JOB_ERRORS, fresh_error
-from ._events import Event, ulid
+from ._events import Event, is_wildcard, triggers_of, ulid
 from ._flowrt import FlowRuntime
 from ._kernel import URGENT
 from ._records import Attempt, Run, StepRecord
@@ -82,6 +82,8 @@ class Engine:
         self.cancellers = self.flowrt.cancellers
         self.runs: dict[str, list[Run]] = defaultdict(list)
         self.by_event: dict[str, list[Function]] = defaultdict(list)
+        self.wildcards = False  # a function has a wildcard trigger (``app/*``): events match by prefix too
+        self._order: dict[Function, int] = {}  # the order functions were added in
         self.waiters: dict[str, list[Waiter]] = defaultdict(list)
         self.faults: dict[tuple[str, str | None], list[list[Any]]] = {}
         self.groups: dict[Run, Any] = {}  # runs with parallel steps in flight (``_parallel.py``)
@@ -105,8 +107,11 @@ class Engine:
     def add_function(self, fn: Function) -> None:
         if fn.flow is not None:
             self.flowrt.of(fn)
+        self._order.setdefault(fn, len(self._order))
         for name in fn.events:
             self.by_event[name].append(fn)
+            if is_wildcard(name):
+                self.wildcards = True
         now = self.kernel.now
         for schedule in self.schedules.get(fn.id, fn.crons):
             due = schedule.next_after(now)
@@ -142,8 +147,8 @@ class Engine:
         """Fan an accepted event out to every subscribed function and every waiting run."""
         if self.cancellers:  # before new runs start: an event never cancels a run it starts
             self.flowrt.cancel_by(event)
-        for fn in self.by_event.get(event.name, ()):
-            if fn.event_if is not None and not fn.event_if.get(event.name, _always)(event):
+        for fn in self.subscribers(event.name):
+            if fn.event_if is not None and not self.accepts(fn, event):
                 continue  # the trigger's `if` is false: no run (Inngest's TriggerEvent expression)
             if fn.flow is None:
                 self.start_run(fn, [event])
@@ -155,6 +160,23 @@ class Engine:
                 run = waiter.run
                 if all(check(run.event, event) for check in waiter.checks):
                     self._resolve_wait(waiter, event)
+
+    def subscribers(self, name: str) -> Sequence[Function]:
+        """The functions an event named ``name`` triggers, each once, in the order they were added."""
+        if not self.wildcards:
+            return self.by_event.get(name, ())
+        found: dict[Function, None] = {}
+        for trigger in triggers_of(name):
+            found.update(dict.fromkeys(self.by_event.get(trigger, ())))
+        return sorted(found, key=self._order.__getitem__) if len(found) > 1 else list(found)
+
+    def accepts(self, fn: Function, event: Event) -> bool:
+        """Whether an ``if`` of a trigger of ``fn`` that ``event`` matches holds (any of them, as one run starts)."""
+        checks = fn.event_if
+        assert checks is not None
+        if not self.wildcards:
+            return checks.get(event.name, _always)(event)
+        return any(checks.get(trigger, _always)(event) for trigger in triggers_of(event.name) if trigger in fn.events)
 
     def start_run(self, fn: Function, events: list[Event], parent: tuple[Run, str] | None = None) -> Run:
         if fn.flow is not None:

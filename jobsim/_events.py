@@ -123,15 +123,18 @@ def check_ts_units(events: Iterable[Event], now_ns: int) -> None:
             )
 
 
-def check_no_wildcard(names: Iterable[str], argument: str, given: Any) -> None:
-    """Inngest's wildcard triggers (``app/*``, ``app/user.*``) are not simulated: such a name, taken as written,
-    would match no event, and the function would never run, in silence."""
+def check_triggers(names: Iterable[str], argument: str, given: Any) -> None:
+    """Refuse a ``*`` anywhere but where Inngest has wildcards: ending the name, right after ``/`` or ``.``.
+
+    Inngest refuses mid-word and mid-pattern wildcards (``app/user.update*``, ``app/*.published``);
+    taken as a plain name, such a trigger would match no event, and its function would never run.
+    """
     for name in names:
-        if "*" in name:
+        if "*" in name and not (is_wildcard(name) and name.count("*") == 1 and len(name) > 2):
             raise InvalidArgument.build(
-                argument, given, f"{name!r} is a wildcard trigger (Inngest matches every event under a prefix), "
-                "which jobsim does not simulate: list the event names it should run on, e.g. "
-                "on=['user/created', 'user/updated']"
+                argument, given, f"{name!r} puts a '*' where Inngest has no wildcard: a wildcard ends the name, "
+                "right after a '/' or '.', e.g. on='app/*' (every app/... event) or on='app/user.*'; mid-word and "
+                "mid-pattern wildcards ('app/user.update*', 'app/*.published') are not supported"
             )
 
 
@@ -292,6 +295,22 @@ def _not_finite(value: Any) -> bool:
     if isinstance(value, (list, tuple)):
         return any(_not_finite(item) for item in value)
     return False
+
+
+def is_wildcard(trigger: str) -> bool:
+    """An Inngest wildcard trigger: ``app/*``, ``app/user.*`` (a ``*`` ending the name, right after ``/`` or ``.``)."""
+    return trigger.endswith(("/*", ".*"))
+
+
+def triggers_of(name: str) -> list[str]:
+    """The triggers an event named ``name`` matches: the name, then a wildcard over each prefix that ends
+    at a ``/`` or ``.`` (``app/user.created`` -> ``app/user.created``, ``app/*``, ``app/user.*``), as
+    Inngest's docs define them (guides/multiple-triggers, "Wildcard event triggers")."""
+    out = [name]
+    for at, char in enumerate(name[:-1]):
+        if char == "/" or char == ".":
+            out.append(name[: at + 1] + "*")
+    return out
 
 
 class Bus:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from ._backoffs import AgendaBackoff, BullMQBackoff, QuirrelRetry, TriggerDevRetry
 from ._dialects import CronDialect
+from ._events import is_wildcard
 from ._retries import CheckedPolicy, Retries, RetryPolicy, TableBackoff, with_attempts
 from ._safe import shown
 from ._time import resolve_retry_after
@@ -45,6 +46,7 @@ IntervalRule = Literal["bullmq"]
 
 FEATURES: dict[str, str] = {
     "events": "event triggers (on=)",
+    "events.wildcard": "wildcard event triggers (on='app/*')",
     "every": "an interval schedule (every=)",
     "batch": "event batching (batch=)",
     "debounce": "debouncing (debounce=)",
@@ -427,6 +429,8 @@ def features_of(fn: Function) -> list[str]:
     used = []
     if fn.events:
         used.append("events")
+        if any(is_wildcard(name) for name in fn.events):
+            used.append("events.wildcard")
     if fn.every is not None:
         used.append("every")
     if fn.on_failure is not None:

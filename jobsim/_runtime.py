@@ -715,7 +715,9 @@ class SystemRuntime:
         engine = self.engine
         Engine.publish(engine, event)
         now = engine.now()
-        for fn in engine.by_event.get(event.name, ()):
+        for fn in engine.subscribers(event.name):
+            if fn.event_if is not None and not engine.accepts(fn, event):
+                continue  # its trigger's `if` is false: no copy either
             for _ in range(self._duplicates(fn, now, {"event": event.name, "id": event.id})):
                 if fn.flow is None:
                     engine.start_run(fn, [event])

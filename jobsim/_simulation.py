@@ -16,7 +16,7 @@ from . import _gc, _plugins
 from ._aio import VirtualLoop
 from ._app import App, Function
 from ._checks import TestAssertion, check_fault_error, is_async
-from ._events import Bus, Event, check_no_wildcard, check_send_fields, check_ts_units, coerce_events, json_copy
+from ._events import Bus, Event, check_send_fields, check_triggers, check_ts_units, coerce_events, json_copy
 from ._kernel import DEFAULT_MAX_CHAIN, DEFAULT_MAX_ITEMS, Kernel
 from ._profiles import Profile, Profiles, resolve
 from ._records import Run
@@ -191,7 +191,7 @@ class Simulation:
 
     def _add_functions(self, functions: Iterable[Function]) -> None:
         for fn in functions:
-            check_no_wildcard(fn.events, "events", list(fn.events))  # a backend plugin's trigger, as app.function's on=
+            check_triggers(fn.events, "events", list(fn.events))  # a backend plugin's trigger, as app.function's on=
             if fn.id in self.functions:
                 other = self.functions[fn.id].app
                 where = (f"in app {other.id!r} and in app {fn.app.id!r}" if other is not fn.app

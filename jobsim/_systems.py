@@ -224,6 +224,8 @@ def _bullmq() -> Profile:
         retry_after=False, missed_cron="first", cron_next="start", interval="bullmq",
         attempt_failure_hook=bullmq_failed,
         lacks={
+            "events.wildcard": "a job is added to a queue by its name (queue.add(name, data)); nothing matches names "
+                               "by a pattern: list the event names",
             "batch": "a BullMQ worker takes one job at a time; nothing collects events into one job",
             "debounce.timeout": "its debounce (deduplication with extend+replace) has no maximum wait",
             "debounce.leading": "its debounce (deduplication with extend+replace) keeps the last job; without "
@@ -348,6 +350,8 @@ def _trigger_dev() -> Profile:
         retries=_trigger_retries, max_attempts=250,
         missed_cron="first-and-due", failure_hook=_trigger_failure,
         lacks={
+            "events.wildcard": "a task is triggered by its id (tasks.trigger(id, payload)); nothing matches ids by "
+                               "a pattern: list the event names",
             "batch": "batchTrigger fans one call out into many runs; nothing collects events into one run",
             "throttle": "it has queue concurrency and TTLs, no throttle",
             "rate_limit": "it has queue concurrency and TTLs, no lossy rate limit",
@@ -428,6 +432,8 @@ def _quirrel() -> Profile:
         durable_steps=False, cron=CRON_PARSER, retries=_quirrel_retries, max_attempts=11,
         retry_after=False, missed_cron="all",
         lacks={
+            "events.wildcard": "a job is enqueued to one queue's endpoint; nothing matches names by a pattern: list "
+                               "the event names",
             "batch": "jobs are enqueued one by one; nothing collects them",
             "debounce": "there is no debounce (an id with override replaces a pending job instead)",
             "throttle": "there is no throttle", "rate_limit": "there is no rate limit",
@@ -625,6 +631,8 @@ def _agenda() -> Profile:
         debounce_timeout_at_call=True, attempt_failure_hook=agenda_fail, cron_next="job", poll_ns=AGENDA_POLL_NS,
         default_concurrency=5, max_concurrency=20, configure=_agenda_configure,
         lacks={
+            "events.wildcard": "a job is scheduled by its definition's name (agenda.now(name, data)); nothing "
+                               "matches names by a pattern: list the event names",
             "cron.several": "every() keeps one job document per name (type 'single', upserted by name), so a "
                             "second interval replaces the first; give each schedule a function of its own",
             "batch": "there is no batching", "throttle": "there is no throttle", "rate_limit": "there is no rate limit",

@@ -678,7 +678,7 @@ def every_event_handled(
     handled: dict[str, list[Run]] = {}
     for item in sim.events:
         for fn in fns:
-            if item.name not in fn.events or (wanted is not None and item.name not in wanted):
+            if not fn.listens_to(item.name) or (wanted is not None and item.name not in wanted):
                 continue
             runs = runs_of.get(f"{fn.id}\0{item.id}", [])
             handled.setdefault(item.id, []).extend(runs)

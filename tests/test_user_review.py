@@ -423,26 +423,27 @@ def test_a_module_or_none_as_the_target_is_named_for_what_it_is():
 # -- Inngest's wildcard triggers ----------------------------------------------------------------
 
 
-def test_a_wildcard_trigger_is_refused_where_declared_not_left_to_match_nothing():
-    """``on="user/*"`` was taken as an event name no event has: the function never ran, in silence."""
+def test_a_wildcard_where_inngest_has_none_is_refused_where_declared_not_left_to_match_nothing():
+    """``on="user*"`` would be taken as an event name no event has: the function would never run, in silence."""
     app = jobsim.App("etl")
     with pytest.raises(InvalidArgument) as info:
-        app.function("forward", on=["billing/paid", "user/*"])(lambda ctx: None)
+        app.function("forward", on=["billing/paid", "user*"])(lambda ctx: None)
     assert str(info.value) == (
-        "on=['billing/paid', 'user/*'] is not valid: 'user/*' is a wildcard trigger (Inngest matches every event "
-        "under a prefix), which jobsim does not simulate: list the event names it should run on, e.g. "
-        "on=['user/created', 'user/updated']"
+        "on=['billing/paid', 'user*'] is not valid: 'user*' puts a '*' where Inngest has no wildcard: a wildcard "
+        "ends the name, right after a '/' or '.', e.g. on='app/*' (every app/... event) or on='app/user.*'; "
+        "mid-word and mid-pattern wildcards ('app/user.update*', 'app/*.published') are not supported"
     )
     assert app.functions == {}
 
 
-def test_a_backend_plugins_wildcard_trigger_is_refused_when_the_simulation_is_built():
+def test_a_backend_plugins_misplaced_wildcard_is_refused_when_the_simulation_is_built():
     import dataclasses
 
     app = jobsim.App("etl")
     forward = app.function("forward", on="user/created")(lambda ctx: None)
-    app.functions["forward"] = dataclasses.replace(forward, events=("app/user.*",))  # as a plugin may build it
-    with pytest.raises(InvalidArgument, match=r"events=\['app/user\.\*'\] is not valid: 'app/user\.\*' is a wildcard"):
+    app.functions["forward"] = dataclasses.replace(forward, events=("app/*.created",))  # as a plugin may build it
+    message = r"events=\['app/\*\.created'\] is not valid: 'app/\*\.created' puts a '\*'"
+    with pytest.raises(InvalidArgument, match=message):
         jobsim.Simulation(app)
 
 

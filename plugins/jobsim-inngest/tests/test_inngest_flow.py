@@ -50,6 +50,22 @@ def test_trigger_expressions_filter_events_and_triggers_are_ored(client):
     assert [r.output for r in sim.runs("shop-vip")] == ["p1", "p2", "r0"]
 
 
+def test_wildcard_triggers_match_by_prefix_with_their_own_expressions(client):
+    @client.create_function(
+        fn_id="etl",
+        trigger=[on("app/user.*", "event.data.plan == 'pro'"), on("app/blog.*")],
+    )
+    def etl(ctx: inngest.ContextSync) -> str:
+        return ctx.event.name
+
+    with simulate(etl) as sim:
+        for name, plan in [("app/user.created", "pro"), ("app/user.updated", "free"),
+                           ("app/blog.post.published", "free"), ("app/billing.paid", "pro")]:  # fmt: skip
+            sim.send(name, {"plan": plan})
+        sim.run_until_idle()
+    assert [r.output for r in sim.runs("shop-etl")] == ["app/user.created", "app/blog.post.published"]
+
+
 # -- batch_events -----------------------------------------------------------------------------------
 def test_batch_events_by_size_timeout_key_and_if(client):
     batches = []

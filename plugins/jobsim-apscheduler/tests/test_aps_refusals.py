@@ -183,3 +183,35 @@ def test_a_job_passed_as_the_target_is_refused_naming_its_scheduler(scheduler):
                        r"APScheduler job; jobsim-apscheduler drives a whole scheduler: pass the scheduler its "
                        r"add_job\(\) was called on"):
         jobsim.Simulation(job)
+
+
+def _an_app():
+    app = jobsim.App("other")
+
+    @app.function("noop", on="noop")
+    def noop(ctx):
+        return None
+
+    return app
+
+
+def test_starting_a_scheduler_the_simulation_was_not_given_is_refused():
+    # a test that forgot jobsim.Simulation(scheduler) and starts it: a real thread firing jobs in real time
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(_noop, "interval", seconds=1, id="noop")
+    with jobsim.Simulation(_an_app()):
+        refused = r"BackgroundScheduler.start\(\) was called while a simulation that runs no APScheduler scheduler "
+        with pytest.raises(JobsimError, match=refused + r".*jobsim.Simulation\(scheduler\)"):
+            scheduler.start()
+        assert not scheduler.running
+    given, other = BackgroundScheduler(timezone="UTC"), BackgroundScheduler(timezone="UTC")
+    other.add_job(_noop, "interval", seconds=1, id="other-noop")
+    with jobsim.Simulation(given) as sim:
+        with pytest.raises(JobsimError, match=r"runs other schedulers but not this one"):
+            other.start()
+        given.pause()  # the given one is driven as before
+        given.resume()
+        sim.advance("1s")
+    assert not other.running and not given.running
+    other.start(paused=True)  # with no simulation running, APScheduler's own start
+    other.shutdown(wait=False)

@@ -36,6 +36,26 @@ def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
 
 
 @hookimpl
+def jobsim_install(sim: Simulation) -> None:
+    """A simulation that runs no Huey refuses Huey's enqueue and consumer start while it runs (``_guard``)."""
+    if "huey" not in sys.modules:
+        return
+    world = sys.modules.get("jobsim_huey._world")  # not imported yet: no simulation has a Huey
+    if world is None or not isinstance(getattr(sim, "huey", None), world.HueyWorld):
+        from . import _guard
+
+        _guard.guard(sim)
+
+
+@hookimpl
+def jobsim_uninstall(sim: Simulation) -> None:
+    if "jobsim_huey._guard" in sys.modules:
+        from . import _guard
+
+        _guard.unguard(sim)
+
+
+@hookimpl
 def jobsim_crash_worker(sim: Simulation, at: int, function: str | None) -> bool | None:
     """Worker crashes are not simulated for Huey tasks: naming one is refused, not ignored.
 

@@ -203,3 +203,35 @@ def test_the_same_huey_in_a_second_simulation_at_once_names_the_running_simulati
         assert not isinstance(caught.value, UnsupportedFeature)
         with pytest.raises(JobsimError, match=r"another simulation with Huey instances is running"):
             jobsim.Simulation(redis_huey.create_consumer(workers=2), start=START)
+
+
+def _an_app():
+    app = jobsim.App("other")
+
+    @app.function("noop", on="noop")
+    def noop(ctx):
+        return None
+
+    return app
+
+
+def test_a_huey_the_simulation_was_not_given_is_refused_when_none_is(tmp_path):
+    # a test that forgot jobsim.Simulation(huey): its task calls reached the real storage (Redis, a SQLite file)
+    from huey import SqliteHuey
+
+    sqlite = SqliteHuey("forgot", filename=str(tmp_path / "huey.db"))
+
+    @sqlite.task()
+    def charge(order_id):
+        return order_id
+
+    with jobsim.Simulation(_an_app()):
+        with pytest.raises(JobsimError, match=r"Huey 'forgot' \(SqliteHuey\) is not part of this simulation: "
+                                              r"enqueueing task '.*charge' .*jobsim.Simulation\(huey\)"):  # fmt: skip
+            charge("o-1")
+        with pytest.raises(JobsimError, match=r"huey Consumer was started .*jobsim.Simulation\(huey.create_consumer"):
+            sqlite.create_consumer().start()
+        immediate = MemoryHuey("inline", immediate=True)  # in memory, run inline: nothing real to reach
+        assert immediate.task()(lambda: 7)().get() == 7
+    assert sqlite.pending_count() == 0
+    assert charge("o-2").id and sqlite.pending_count() == 1  # with no simulation running, Huey's own enqueue

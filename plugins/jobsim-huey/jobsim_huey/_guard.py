@@ -1,0 +1,81 @@
+"""While a simulation that runs no Huey is running, Huey's enqueue and consumer start say so instead of
+reaching the real storage.
+
+A test that forgot ``jobsim.Simulation(huey)`` (it simulates a ``jobsim.App``, or another backend)
+would otherwise call a task into the Huey's real storage: a ``redis.ConnectionError`` at best; with a
+developer's local Redis running, or a ``SqliteHuey``'s file, a task written there that a real consumer
+may run while the simulation sees nothing. Every enqueue goes through ``Huey.enqueue``
+(``api.py:304-325``: task calls, ``schedule``, pipelines, ``huey.enqueue``), and every consumer through
+``Consumer.start`` (``consumer.py:400-425``; ``run`` calls it); both are wrapped while such a simulation
+runs. An immediate-mode Huey (``immediate=True``: in memory, inline) and a simulation with Hueys running
+inside pass through. A wrapper left in place by an unusual closing order calls Huey's own method once no
+guarded simulation runs.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Any
+
+from jobsim.errors import JobsimError
+
+_guarded: list[Any] = []  # running simulations with no Huey
+_saved: list[tuple[Any, str, Any]] = []
+
+
+def guard(sim: Any) -> None:
+    from huey.api import Huey
+    from huey.consumer import Consumer
+
+    if not _saved:
+        for owner, name, refuse in ((Huey, "enqueue", _refuse_enqueue), (Consumer, "start", _refuse_start)):
+            original = owner.__dict__[name]
+            _saved.append((owner, name, original))
+            setattr(owner, name, _wrap(original, refuse))
+    _guarded.append(sim)
+
+
+def unguard(sim: Any) -> None:
+    if sim in _guarded:
+        _guarded.remove(sim)
+    if _guarded:
+        return
+    for owner, name, original in _saved:
+        if getattr(owner.__dict__.get(name), "_jobsim_guard", False):  # else something else patched it since
+            setattr(owner, name, original)
+    _saved.clear()
+
+
+def _passes(huey: Any) -> bool:
+    patches = sys.modules.get("jobsim_huey._patches")  # a simulation with Hueys, inside, refuses on its own
+    return not _guarded or huey.immediate or (patches is not None and patches.current() is not None)
+
+
+def _wrap(original: Any, refuse: Any) -> Any:
+    @functools.wraps(original)
+    def guarded(self: Any, *args: Any) -> Any:
+        huey = getattr(self, "huey", self)  # a Consumer has its Huey
+        if _passes(huey):
+            return original(self, *args)
+        refuse(self, huey, *args)
+        return None
+
+    guarded._jobsim_guard = True  # type: ignore[attr-defined]
+    return guarded
+
+
+def _refuse_enqueue(_: Any, huey: Any, task: Any) -> None:
+    raise JobsimError(
+        f"Huey {huey.name!r} ({type(huey).__name__}) is not part of this simulation: enqueueing task "
+        f"{getattr(task, 'name', task)!r} would write to its real storage. This simulation runs no Huey: pass it, "
+        "e.g. jobsim.Simulation(huey) or jobsim.Simulation(huey.create_consumer(workers=2), other_target)"
+    )
+
+
+def _refuse_start(_: Any, huey: Any) -> None:
+    raise JobsimError(
+        f"a huey Consumer was started for Huey {huey.name!r} while a simulation that runs no Huey is running: its "
+        "threads would consume the real storage in real time. Pass the unstarted consumer to the simulation instead, "
+        "e.g. jobsim.Simulation(huey.create_consumer(workers=2)), and drop consumer.run()/start()"
+    )

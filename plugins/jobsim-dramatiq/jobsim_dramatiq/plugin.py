@@ -35,6 +35,27 @@ def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
 
 
 @hookimpl
+def jobsim_install(sim: Simulation) -> None:
+    """A simulation that runs no Dramatiq broker refuses enqueue on Redis and RabbitMQ brokers while it runs
+    (``_guard``)."""
+    if "dramatiq" not in sys.modules:
+        return
+    world = sys.modules.get("jobsim_dramatiq._world")  # not imported yet: no simulation has a Dramatiq broker
+    if world is None or not isinstance(getattr(sim, "dramatiq", None), world.DramatiqWorld):
+        from . import _guard
+
+        _guard.guard(sim)
+
+
+@hookimpl
+def jobsim_uninstall(sim: Simulation) -> None:
+    if "jobsim_dramatiq._guard" in sys.modules:
+        from . import _guard
+
+        _guard.unguard(sim)
+
+
+@hookimpl
 def jobsim_crash_worker(sim: Simulation, at: int, function: str | None) -> bool | None:
     """``sim.crash_worker(at=..., function=...)`` kills the simulated Dramatiq worker running that actor's message
     (any actor's for ``function=None``, on a Redis or RabbitMQ broker) as ``sim.dramatiq.crash_worker`` does: its

@@ -317,3 +317,27 @@ def test_a_worker_with_no_threads_is_refused_instead_of_leaving_every_message_qu
 
     with pytest.raises(InvalidArgument, match=rf"worker_threads={threads} is not valid: at least 1"):
         jobsim.Simulation(dramatiq.Worker(broker, worker_threads=threads), start=START)
+
+
+def test_a_redis_broker_the_simulation_was_not_given_is_refused_when_none_is():
+    # a test that forgot jobsim.Simulation(broker): actor.send reached the real Redis
+    from dramatiq.brokers.redis import RedisBroker
+    from dramatiq.brokers.stub import StubBroker
+
+    app = jobsim.App("other")
+
+    @app.function("noop", on="noop")
+    def noop(ctx):
+        return None
+
+    redis_broker = RedisBroker(url="redis://127.0.0.1:1/0")  # nothing listens there
+    charge = dramatiq.actor(lambda order_id: None, actor_name="charge", broker=redis_broker)
+    stub = StubBroker()
+    stub.emit_after("process_boot")
+    audit = dramatiq.actor(lambda: None, actor_name="audit", broker=stub)
+    with jobsim.Simulation(app):
+        with pytest.raises(JobsimError, match=r"message 'charge' was enqueued on a RedisBroker that is not part of "
+                                              r"this simulation.*jobsim.Simulation\(broker\)"):  # fmt: skip
+            charge.send("o-1")
+        audit.send()  # a StubBroker is in memory: nothing real to reach
+    assert stub.queues["default"].qsize() == 1

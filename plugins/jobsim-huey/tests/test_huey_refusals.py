@@ -235,3 +235,24 @@ def test_a_huey_the_simulation_was_not_given_is_refused_when_none_is(tmp_path):
         assert immediate.task()(lambda: 7)().get() == 7
     assert sqlite.pending_count() == 0
     assert charge("o-2").id and sqlite.pending_count() == 1  # with no simulation running, Huey's own enqueue
+
+
+def test_a_result_read_after_its_simulation_closed_says_so(redis_huey):
+    # the result lived in the simulated store; Huey would read the real Redis (port 1 here: ConnectionError)
+    @redis_huey.task()
+    def total(a, b):
+        return a + b
+
+    with jobsim.Simulation(redis_huey, start=START) as sim:
+        read, unread = total(1, 2), total(3, 4)
+        later = redis_huey.enqueue(total.s(5, 6).then(total, 7))
+        sim.run_until_idle()
+        assert read.get() == 3
+    assert read.get() == 3  # read inside the simulation: cached in the Result, as Huey caches it
+    for result in (unread, list(later)[1]):  # (later[1] itself blocks: ResultGroup.__getitem__ is get(True))
+        with pytest.raises(JobsimError, match=r"huey task .* belongs to a simulation that has closed, and Huey would "
+                                              r"read it from the real storage of Huey 'test-redis' \(huey.get_raw\): "
+                                              r"read the result inside the `with` block"):  # fmt: skip
+            result.get()
+    with pytest.raises(JobsimError, match=r"has closed.*\(huey.revoke\)"):
+        unread.revoke()

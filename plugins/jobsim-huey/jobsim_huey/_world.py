@@ -360,6 +360,15 @@ class HueyWorld:
         state = self.collecting[task.id] = _Execution(len(run.attempts))
         try:
             value = Huey.execute(hs.huey, task, timestamp)
+        except JobsimError:
+            raise
+        except Exception as exc:
+            # Huey's own code failed after the body: a result pickle cannot hold (put_result), a retry_delay
+            # timedelta cannot take (_requeue_task). The consumer logs "Unhandled error during execution" and
+            # drops the task (consumer.py:130-134): no result, no retry, no next pipeline task
+            if not run.done:
+                self._end(run, "failed", exc, why=f"huey's execute raised {type(exc).__name__}: the task is dropped")
+            raise
         finally:
             self.collecting.pop(task.id, None)
         if run.status == "completed" and value is not None:

@@ -21,8 +21,14 @@ if TYPE_CHECKING:
 def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
     if "dramatiq" not in sys.modules:
         return None
-    from dramatiq import Actor, Broker, Worker
+    from dramatiq import Actor, Broker, Message, Worker
 
+    if isinstance(target, Message):  # a common slip: what actor.message()/send() returned, not its broker
+        from jobsim.errors import InvalidArgument
+
+        fix = ("jobsim-dramatiq simulates a broker: pass the broker (or the actor, or an unstarted dramatiq.Worker), "
+               "then send the message inside the simulation")
+        raise InvalidArgument.build("targets", target, f"a Dramatiq message (of actor {target.actor_name!r}); {fix}")
     if not isinstance(target, Broker | Actor | Worker):
         return None
     from ._world import DramatiqWorld

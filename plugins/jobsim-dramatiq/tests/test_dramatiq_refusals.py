@@ -341,3 +341,13 @@ def test_a_redis_broker_the_simulation_was_not_given_is_refused_when_none_is():
             charge.send("o-1")
         audit.send()  # a StubBroker is in memory: nothing real to reach
     assert stub.queues["default"].qsize() == 1
+
+
+def test_a_message_passed_as_the_target_is_named(broker):
+    @dramatiq.actor
+    def charge(order_id):
+        return None
+
+    with pytest.raises(InvalidArgument, match=r"a Dramatiq message \(of actor 'charge'\); jobsim-dramatiq simulates "
+                                              r"a broker: pass the broker"):  # fmt: skip
+        jobsim.Simulation(charge.message("o-1"))

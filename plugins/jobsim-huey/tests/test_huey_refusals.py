@@ -256,3 +256,14 @@ def test_a_result_read_after_its_simulation_closed_says_so(redis_huey):
             result.get()
     with pytest.raises(JobsimError, match=r"has closed.*\(huey.revoke\)"):
         unread.revoke()
+
+
+def test_a_task_result_or_storage_passed_as_the_target_is_named(redis_huey):
+    @redis_huey.task()
+    def charge(order_id):
+        return order_id
+
+    for target, what in [(charge.s("o-1"), r"a huey Task \(what task.s\(\) returns\)"),
+                         (redis_huey.storage, "a huey storage")]:  # fmt: skip
+        with pytest.raises(InvalidArgument, match=what + r"; jobsim-huey simulates a Huey: pass the Huey"):
+            jobsim.Simulation(target, start=START)

@@ -106,6 +106,7 @@ class APSWorld(JobRuns):
         self.app = jobsim.App("apscheduler")
         self.functions: dict[str, jobsim.Function] = {}
         self.owner: dict[str, Driven] = {}  # function id -> the scheduler whose job it is
+        self.natives: list[_JobFunc] = []  # the job functions, each with the ids of the jobs that run it
         self.rng = random.Random(f"jobsim-apscheduler:{sim.seed}")
         self.ids = random.Random(f"jobsim-apscheduler-ids:{sim.seed}")
         self.installed = False
@@ -464,7 +465,8 @@ class APSWorld(JobRuns):
     def declare(self, driven: Driven, job: Any, *, adopting: bool = False) -> jobsim.Function:
         """The jobsim function of APScheduler job ``job_id`` (``sim.runs(job_id)``), declared on first sight
         (the jobs added before the simulation are given to it with ``Adapted.functions``: ``adopting``).
-        Its ``native`` is the job's function, so ``sim.runs(func)`` finds the first job that runs ``func``."""
+        Its ``native`` stands for the job's function, so ``sim.runs(func)`` finds the job that runs ``func``
+        (and, when several jobs run it, says so: ``_JobFunc``)."""
         job_id = job.id
         fn = self.functions.get(job_id)
         if fn is not None:
@@ -473,13 +475,24 @@ class APSWorld(JobRuns):
                                       "jobsim names runs by job id: give the jobs different ids")  # fmt: skip
             return fn
         fn = jobsim.Function(id=job_id, handler=_not_an_event_handler(job_id), app=self.app,
-                             options={"apscheduler": True, "native": getattr(job, "func", None)})  # fmt: skip
+                             options={"apscheduler": True, "native": self._native(job_id, job)})  # fmt: skip
         self.app.functions[job_id] = fn
         self.functions[job_id] = fn
         self.owner[job_id] = driven
         if not adopting:
             self.sim.add_function(fn, own_worker=True)
         return fn
+
+    def _native(self, job_id: str, job: Any) -> _JobFunc | None:
+        func = getattr(job, "func", None)
+        if func is None:
+            return None
+        native = next((n for n in self.natives if n.func is func or n.func == func), None)
+        if native is None:
+            native = _JobFunc(func)
+            self.natives.append(native)
+        native.job_ids.append(job_id)
+        return native
 
     def job(self, job_id: str) -> Any:
         """The APScheduler ``Job`` of ``job_id`` now (``scheduler.get_job``), or ``InvalidArgument``."""
@@ -491,6 +504,42 @@ class APSWorld(JobRuns):
 
     def __repr__(self) -> str:
         return f"<jobsim-apscheduler world: {len(self.driven)} scheduler(s), jobs {sorted(self.functions)}>"
+
+
+class _JobFunc:
+    """``options["native"]`` of a job's function: equal to the job's function, so ``sim.runs(func)`` and
+    ``sim.fail(func, ...)`` find its job -- unless several jobs run that function (one function added with
+    different ``args``, say), where naming it is ambiguous: then the comparison raises ``InvalidArgument``
+    naming the job ids to use instead (jobsim would otherwise take the first job's runs for all of them)."""
+
+    __slots__ = ("func", "job_ids")
+
+    def __init__(self, func: Any) -> None:
+        self.func = func
+        self.job_ids: list[str] = []
+
+    def __eq__(self, other: object) -> bool:
+        if other is not self.func and not (callable(other) and _same_callable(other, self.func)):
+            return False
+        if len(self.job_ids) > 1:
+            name = getattr(self.func, "__qualname__", repr(self.func))
+            raise InvalidArgument(f"{name} is the function of several APScheduler jobs in this simulation "
+                                  f"({', '.join(map(repr, self.job_ids))}): name the job by its id, e.g. "
+                                  f"sim.runs({self.job_ids[0]!r})")  # fmt: skip
+        return True
+
+    def __hash__(self) -> int:
+        return hash(self.func)
+
+    def __repr__(self) -> str:
+        return f"<APScheduler job function {getattr(self.func, '__qualname__', self.func)!r}>"
+
+
+def _same_callable(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)  # bound methods of one object compare equal, and are new objects each time
+    except Exception:
+        return False
 
 
 class _Clock:

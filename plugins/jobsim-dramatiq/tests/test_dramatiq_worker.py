@@ -192,6 +192,10 @@ def test_join_times_out_in_virtual_time(broker):
         with pytest.raises(QueueJoinTimeout):
             broker.join("default", timeout=60_000)
         assert ms(sim.now_ns()) == 60_000 and sim.runs(slow)[0].status == "running"
+        for timeout in ("5s", dt.timedelta(seconds=5)):  # was a bare TypeError from the division by 1000
+            with pytest.raises(jobsim.InvalidArgument, match=r"timeout=.* is not valid: a number of milliseconds"):
+                sim.dramatiq.join("default", timeout=timeout)
+        assert ms(sim.now_ns()) == 60_000
 
 
 def test_joining_a_queue_retried_for_ever_stops_after_a_year_of_virtual_time(broker):

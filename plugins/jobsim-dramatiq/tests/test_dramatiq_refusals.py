@@ -340,6 +340,18 @@ def test_a_redis_broker_the_simulation_was_not_given_is_refused_when_none_is():
                                               r"this simulation.*jobsim.Simulation\(broker\)"):  # fmt: skip
             charge.send("o-1")
         audit.send()  # a StubBroker is in memory: nothing real to reach
+        from dramatiq.rate_limits import ConcurrentRateLimiter
+        from dramatiq.rate_limits.backends import RedisBackend, StubBackend
+        from dramatiq.results.backends import RedisBackend as ResultsBackend
+
+        mutex = ConcurrentRateLimiter(RedisBackend(url="redis://127.0.0.1:1/0"), "export", limit=1)
+        refused = r"add\(\) on a rate-limiter RedisBackend would reach the real server.*jobsim.Simulation\(broker\)"
+        with pytest.raises(JobsimError, match=refused), mutex.acquire():
+            pass
+        with pytest.raises(JobsimError, match=r"get_result\(\) on a results RedisBackend would reach the real"):
+            charge.message("o-1").get_result(backend=ResultsBackend(url="redis://127.0.0.1:1/0"))
+        with ConcurrentRateLimiter(StubBackend(), "export", limit=1).acquire():  # in memory: passes
+            pass
     assert stub.queues["default"].qsize() == 1
 
 

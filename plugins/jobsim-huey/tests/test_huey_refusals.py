@@ -231,9 +231,12 @@ def test_a_huey_the_simulation_was_not_given_is_refused_when_none_is(tmp_path):
             charge("o-1")
         with pytest.raises(JobsimError, match=r"huey Consumer was started .*jobsim.Simulation\(huey.create_consumer"):
             sqlite.create_consumer().start()
+        locked = r"huey.put_if_empty\(\) \(a result read or stored, a revocation, a lock_task lock\) would reach"
+        with pytest.raises(JobsimError, match=locked), sqlite.lock_task("nightly"):  # in another backend's job code
+            pass
         immediate = MemoryHuey("inline", immediate=True)  # in memory, run inline: nothing real to reach
         assert immediate.task()(lambda: 7)().get() == 7
-    assert sqlite.pending_count() == 0
+    assert sqlite.pending_count() == 0 and not sqlite.is_locked("nightly")
     assert charge("o-2").id and sqlite.pending_count() == 1  # with no simulation running, Huey's own enqueue
 
 

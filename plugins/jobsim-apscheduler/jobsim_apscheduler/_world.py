@@ -46,7 +46,7 @@ from jobsim._time import MS, SECOND, iso, to_datetime
 from jobsim.errors import InvalidArgument, UnsupportedFeature
 from jobsim.hooks import Adapted, refusing_handler
 
-from ._executor import SimulatedAsyncIOExecutor, SimulatedPoolExecutor
+from ._executor import RefusedExecutor, SimulatedAsyncIOExecutor, SimulatedPoolExecutor
 from ._loop import LoopExecution
 from ._runs import JobRuns, epoch_ns
 
@@ -84,6 +84,7 @@ class Driven:
         self.wake_at: int | None = None
         self.keepalive: Any = None  # a one-off timer at the next date-trigger run: run_until_idle waits for it
         self.saved_executors: dict[str, Any] = {}
+        self.refused: dict[str, UnsupportedFeature] = {}  # unsimulated executors, by alias: no job may run there
         # as the scheduler was given (``_restore``): its pending jobs (copies), its executors and job stores
         self.saved_pending = [(_clone(job), store, replace) for job, store, replace in scheduler._pending_jobs]
         self.originals = [job for job, _store, _replace in scheduler._pending_jobs]  # as saved_pending
@@ -106,6 +107,7 @@ class APSWorld(JobRuns):
         self.app = jobsim.App("apscheduler")
         self.functions: dict[str, jobsim.Function] = {}
         self.owner: dict[str, Driven] = {}  # function id -> the scheduler whose job it is
+        self.refusal: UnsupportedFeature | None = None  # from a RefusedExecutor, raised after _process_jobs
         self.natives: list[_JobFunc] = []  # the job functions, each with the ids of the jobs that run it
         self.rng = random.Random(f"jobsim-apscheduler:{sim.seed}")
         self.ids = random.Random(f"jobsim-apscheduler-ids:{sim.seed}")
@@ -148,11 +150,18 @@ class APSWorld(JobRuns):
             self._check_jobstore(scheduler, alias, store)
         for alias, executor in list(scheduler._executors.items()):
             driven.saved_executors[alias] = executor
-            self._simulated_executor(driven, alias, executor)  # refused here, before the simulation starts
-        self.driven.append(driven)
+            try:
+                self._simulated_executor(driven, alias, executor)  # checked here, before the simulation starts
+            except UnsupportedFeature as refused:
+                if alias == "default":  # every job without executor= runs there
+                    raise
+                driven.refused[alias] = refused  # a process pool configured beside the threads: only its jobs
         # jobs waiting for start(), and those a scheduler that ran before (in an earlier simulation) keeps in its store
         known = [job for job, _store, _replace in scheduler._pending_jobs]
         known += [job for store in scheduler._jobstores.values() for job in store.get_all_jobs()]
+        for job in known:
+            _check_executor(driven, job)
+        self.driven.append(driven)
         functions = [self.declare(driven, job, adopting=True) for job in {job.id: job for job in known}.values()]
         return Adapted(backend=BACKEND, functions=functions, install=self.install, uninstall=self.uninstall,
                        profile="apscheduler", own_worker=True, dynamic=True)  # fmt: skip
@@ -273,7 +282,9 @@ class APSWorld(JobRuns):
 
         scheduler = driven.scheduler
         for alias, executor in list(scheduler._executors.items()):
-            scheduler._executors[alias] = self._simulated_executor(driven, alias, executor)
+            refused = driven.refused.get(alias)
+            scheduler._executors[alias] = (RefusedExecutor(self, alias, refused) if refused is not None
+                                           else self._simulated_executor(driven, alias, executor))  # fmt: skip
         own = scheduler.__dict__
         for name in CLOCKED:
             own[name] = self._clocked(driven, name, getattr(scheduler, name))
@@ -305,6 +316,7 @@ class APSWorld(JobRuns):
             add_jobstore(jobstore, alias, **jobstore_opts)
 
         def real_add_job_(job: Any, jobstore_alias: str, replace_existing: bool) -> None:
+            _check_executor(driven, job)
             self.declare(driven, job)
             real_add_job(job, jobstore_alias, replace_existing)
 
@@ -410,6 +422,9 @@ class APSWorld(JobRuns):
         driven.wake = driven.wake_at = None
         self.sim.wallclock.move(self.sim.kernel.now)
         wait_seconds = driven.scheduler._process_jobs()
+        if self.refusal is not None:  # a job moved to a refused executor (modify_job): APScheduler only logs it
+            refusal, self.refusal = self.refusal, None
+            raise refusal
         self._keep_alive(driven)
         if wait_seconds is not None:
             self._wake_at(driven, self._next_wakeup(driven, wait_seconds))
@@ -504,6 +519,14 @@ class APSWorld(JobRuns):
 
     def __repr__(self) -> str:
         return f"<jobsim-apscheduler world: {len(self.driven)} scheduler(s), jobs {sorted(self.functions)}>"
+
+
+def _check_executor(driven: Driven, job: Any) -> None:
+    """A job on an executor jobsim cannot simulate is refused by name; the executor alone is not."""
+    refused = driven.refused.get(getattr(job, "executor", None))  # type: ignore[arg-type]
+    if refused is not None:
+        raise UnsupportedFeature(f"APScheduler job {job.id!r} runs on {refused}", system=refused.system,
+                                 feature=refused.feature)  # fmt: skip
 
 
 class _JobFunc:

@@ -6,7 +6,8 @@ otherwise ``actor.send`` into the broker's real Redis or RabbitMQ: a connection 
 local Redis running, a message a real worker may run while the simulation sees nothing. Every send goes
 through the broker's ``enqueue`` (``brokers/redis.py:150-186``, ``brokers/rabbitmq.py:356-401``; ``send``,
 ``send_with_options``, pipelines, groups), wrapped on both classes while such a simulation runs -- also
-the ``RabbitmqBroker`` ``dramatiq.get_broker()`` makes when no global broker is set. So are the Redis and
+the ``RabbitmqBroker`` ``dramatiq.get_broker()`` makes when no global broker is set. So is ``Worker.start``
+(``worker.py:105-116``) for a worker on such a broker, and so are the Redis and
 Memcached results backends (``get_result``, ``_get``, ``_store``) and rate-limiter backends (``add``, ``incr``,
 ``decr``, ``incr_and_sum``, ``wait``, ``wait_notify``: a ``ConcurrentRateLimiter`` in job code of another
 backend), which a simulation with that broker keeps in memory on its virtual clock. A ``StubBroker`` and the
@@ -39,6 +40,9 @@ def guard(sim: Any) -> None:
             module = _broker_module(name, client)
             if module is not None:
                 _wrap(getattr(module, cls), "enqueue", _refuse_enqueue)
+        import dramatiq
+
+        _wrap(dramatiq.Worker, "start", _refuse_start)
         for package, names in (("rate_limits", _LIMITER), ("results", _RESULTS)):
             for backend_class in _network_backends(package, package):
                 for name in names:
@@ -58,7 +62,12 @@ def unguard(sim: Any) -> None:
     _saved.clear()
 
 
-def _passes() -> bool:
+def _passes(target: Any) -> bool:
+    from dramatiq import Worker
+    from dramatiq.brokers.stub import StubBroker
+
+    if isinstance(target, Worker) and isinstance(target.broker, StubBroker):
+        return True  # Dramatiq's own testing pattern: a real Worker on a StubBroker, in memory
     patches = sys.modules.get("jobsim_dramatiq._patches")
     return not _guarded or (patches is not None and patches.current() is not None)
 
@@ -69,7 +78,7 @@ def _wrap(owner: type, name: str, refuse: Any) -> None:
 
     @functools.wraps(original)
     def guarded(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if _passes():
+        if _passes(self):
             return original(self, *args, **kwargs)
         refuse(self, name, *args)
 
@@ -81,6 +90,15 @@ def _refuse_enqueue(broker: Any, _: str, message: Any, *args: Any) -> None:
     raise JobsimError(
         f"message {message.actor_name!r} was enqueued on a {type(broker).__name__} that is not part of this "
         f"simulation: it would go to the real server. {_FIX}"
+    )
+
+
+def _refuse_start(worker: Any, _: str, *args: Any) -> None:
+    raise JobsimError(
+        f"a dramatiq.Worker was started on a {type(worker.broker).__name__} while a simulation that runs no Dramatiq "
+        "broker is running: its threads would consume the real server in real time, unseen by the simulation. Pass "
+        "the unstarted Worker (or its broker) instead, e.g. jobsim.Simulation(dramatiq.Worker(broker, "
+        "worker_threads=2))"
     )
 
 

@@ -352,6 +352,9 @@ def test_a_redis_broker_the_simulation_was_not_given_is_refused_when_none_is():
             charge.message("o-1").get_result(backend=ResultsBackend(url="redis://127.0.0.1:1/0"))
         with ConcurrentRateLimiter(StubBackend(), "export", limit=1).acquire():  # in memory: passes
             pass
+        with pytest.raises(JobsimError, match=r"a dramatiq.Worker was started on a RedisBroker while a simulation "
+                                              r"that runs no Dramatiq broker is running"):  # fmt: skip
+            dramatiq.Worker(redis_broker, worker_threads=1).start()
     assert stub.queues["default"].qsize() == 1
 
 

@@ -68,7 +68,13 @@ def _redeliver(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     return f"dramatiq  {_name(d, names)} requeued by {how}, from dead {d['worker']}, on queue {d['queue']!r}"
 
 
+def _actor_not_found(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    return (f"dramatiq  no actor {d['actor']!r} on the broker (ActorNotFound): a callback naming it is dropped, a "
+            "message for it dead-lettered, as Dramatiq does; a worker knows it only if a module it imports declares it")
+
+
 KINDS = {
+    "dramatiq.actor_not_found": _actor_not_found,
     "dramatiq.crash": _crash, "dramatiq.redeliver": _redeliver,
     "dramatiq.enqueue": _enqueue, "dramatiq.unconsumed": _unconsumed, "dramatiq.dead_letter": _dead_letter,
     "dramatiq.dead_letter.expired": _expired, "dramatiq.worker": _worker,

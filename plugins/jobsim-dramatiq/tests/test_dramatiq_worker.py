@@ -264,3 +264,22 @@ def test_sim_dramatiq_finds_the_run_of_a_message(broker):
         broker.enqueue(message)  # the same message again: a second delivery, a second run
         sim.run_until_idle()
         assert [r.id for r in sim.dramatiq.runs_of(message)] == [message.message_id, message.message_id + "#2"]
+
+
+def test_a_callback_naming_an_actor_the_broker_does_not_know_is_on_the_timeline(broker):
+    # Callbacks' get_actor raises ActorNotFound, which emit_after logs and drops (broker.py:123-129): the alert
+    # vanished without a trace -- typically its module was never imported by the test, as a worker would import it
+    @dramatiq.actor(on_success="audit", on_failure="alert")
+    def charge(fail):
+        if fail:
+            raise ValueError("declined")
+
+    with jobsim.Simulation(broker, start=START) as sim:
+        charge.send(False)
+        charge.send_with_options(args=(True,), max_retries=0)
+        sim.run_until_idle()
+        assert [r.status for r in sim.runs(charge)] == ["completed", "failed"]  # as on Dramatiq: not the run's error
+        timeline = sim.timeline()
+        for name in ("audit", "alert"):
+            assert timeline.count(f"no actor {name!r} on the broker (ActorNotFound): a callback naming it is "
+                                  "dropped") == 1  # fmt: skip

@@ -66,7 +66,7 @@ CLOCKED = ("add_job", "modify_job", "reschedule_job", "pause_job", "resume_job",
            "pause", "resume")  # fmt: skip
 # What ``_patch`` puts on a scheduler instance (removed again by ``uninstall``)
 PATCHED = (*CLOCKED, "wakeup", "start", "shutdown", "_create_default_executor", "add_executor", "add_jobstore",
-           "_real_add_job", "_start_timer", "_stop_timer", "_timeout")  # fmt: skip
+           "_real_add_job", "_start_timer", "_stop_timer", "_timeout", "_lookup_executor")  # fmt: skip
 # The schedulers of other event loops and reactors, by module: refused naming what they run on
 FOREIGN = {"apscheduler.schedulers.gevent": "gevent hub", "apscheduler.schedulers.tornado": "Tornado IOLoop",
            "apscheduler.schedulers.twisted": "Twisted reactor",
@@ -321,6 +321,20 @@ class APSWorld(JobRuns):
             real_add_job(job, jobstore_alias, replace_existing)
 
         own["add_executor"], own["add_jobstore"], own["_real_add_job"] = add_executor_, add_jobstore_, real_add_job_
+        lookup_executor = scheduler._lookup_executor
+
+        def lookup_executor_(alias: str) -> Any:
+            """``_process_jobs`` looks a due job's executor up; an alias no executor has is logged and the job removed
+            (``schedulers/base.py:1178-1188``), which the timeline says (``apscheduler.no_executor``)."""
+            try:
+                return lookup_executor(alias)
+            except KeyError:
+                jobs = [job.id for job in scheduler.get_jobs() if job.executor == alias]  # the due one among them
+                self.sim.trace.add(self.sim.now_ns(), "apscheduler.no_executor",
+                                   {"alias": alias, "known": sorted(scheduler._executors), "jobs": jobs})  # fmt: skip
+                raise
+
+        own["_lookup_executor"] = lookup_executor_
 
     def clock(self) -> Any:
         """The wall-clock bridge for a call made from the test: ``datetime.now()`` reads the virtual instant."""

@@ -222,3 +222,14 @@ def test_a_function_run_by_several_jobs_is_named_by_job_id(scheduler):
                                                              r"by its id, e.g. sim.runs\('sync-eu'\)"):  # fmt: skip
                 call(_sync)
         assert len(sim.runs(time.monotonic)) == 2  # a function of one job is still found by it
+
+
+def test_a_job_on_an_executor_the_scheduler_does_not_have_is_removed_and_the_timeline_says_so(scheduler):
+    # _process_jobs logs "Executor lookup failed" and removes the job (schedulers/base.py:1178-1188): it never ran,
+    # with nothing in the simulation to say why
+    scheduler.add_job(_sync, "interval", minutes=1, id="crunch", args=("x",), executor="processpool")
+    with jobsim.Simulation(scheduler, start="2025-03-01T00:00:00Z") as sim:
+        sim.advance("2m")
+        assert sim.runs("crunch") == [] and scheduler.get_jobs() == []  # as APScheduler does
+        assert ("aps       job 'crunch' is due on executor 'processpool', which does not exist (executors: "
+                "'default'): APScheduler logs it and removes the job") in sim.timeline()  # fmt: skip

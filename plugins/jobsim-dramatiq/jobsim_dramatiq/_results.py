@@ -74,7 +74,17 @@ class ResultStore:
         else:
             seconds = int(ttl / 1000)
             expires = None if self.rule == "memcached" and seconds == 0 else now + seconds * SECOND
-        self.entries[message_key] = (self.backend.encoder.encode(result), now, expires)
+        try:
+            data = self.backend.encoder.encode(result)
+        except Exception as exc:  # emit_after logs it (broker.py:123-129): get_result raises ResultMissing for ever
+            item = self.world.current
+            run = getattr(getattr(getattr(item, "parcel", None), "held", None), "run", None)
+            text = f"{type(exc).__name__}: {exc}"
+            self.world.record("dramatiq.result_not_stored", run=getattr(run, "id", None),
+                              function=getattr(getattr(run, "function", None), "id", None),
+                              error=text if len(text) <= 200 else text[:199] + "…")  # fmt: skip
+            raise
+        self.entries[message_key] = (data, now, expires)
 
     def visible(self, message_key: str) -> bytes | None:
         entry = self.entries.get(message_key)

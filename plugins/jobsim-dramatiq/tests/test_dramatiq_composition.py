@@ -326,3 +326,27 @@ def test_a_result_read_after_its_simulation_closed_says_so(broker):
     with jobsim.Simulation(broker, start=START) as sim:  # a later simulation reads its own store again
         again = double.send(1)
         assert again.get_result(block=True) == 2
+
+
+def test_a_return_value_the_results_encoder_cannot_hold_is_on_the_timeline(broker):
+    # Results.after_process_message raises in the encoder; emit_after logs it (broker.py:123-129): the message is
+    # done and get_result raises ResultMissing for ever, with nothing in the simulation to say why
+    import datetime as dt
+
+    from dramatiq.results.backends import StubBackend
+
+    broker.add_middleware(Results(backend=StubBackend()))
+
+    @dramatiq.actor(store_results=True)
+    def stamp():
+        return dt.datetime(2026, 1, 1)
+
+    with jobsim.Simulation(broker, start=START) as sim:
+        message = stamp.send()
+        sim.run_until_idle()
+        assert sim.runs(stamp)[0].status == "completed"  # as on Dramatiq: the actor did return
+        with pytest.raises(ResultMissing):
+            message.get_result()
+        assert ("stamp#1's result was not stored: TypeError: Object of type datetime is not JSON serializable "
+                "(the results backend's encoder; Dramatiq logs it, and get_result raises ResultMissing)"
+                ) in sim.timeline()  # fmt: skip

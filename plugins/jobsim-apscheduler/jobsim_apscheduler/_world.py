@@ -566,7 +566,10 @@ class _JobFunc:
         return True
 
     def __hash__(self) -> int:
-        return hash(self.func)
+        try:
+            return hash(self.func)
+        except TypeError:  # a callable object with __eq__ and no __hash__
+            return id(self.func)
 
     def __repr__(self) -> str:
         return f"<APScheduler job function {getattr(self.func, '__qualname__', self.func)!r}>"

@@ -102,7 +102,7 @@ class RefusedExecutor(BaseExecutor):  # type: ignore[misc]
     """In place of an executor jobsim cannot simulate (a ``ProcessPoolExecutor`` beside the thread pool, as in
     APScheduler's user guide) for the simulation: nothing starts, no job is added on it (``_check_executor``), and
     a job moved onto it later (``modify_job(executor=...)``) stops the simulation with the refusal after the
-    scheduler's turn -- ``_process_jobs`` would only log the error of its ``submit_job`` (``base.py:1211-1216``)."""
+    scheduler's turn -- ``_process_jobs`` would only log the error of its ``submit_job`` (``base.py:1212-1217``)."""
 
     def __init__(self, world: APSWorld, alias: str, refusal: Exception) -> None:
         super().__init__()

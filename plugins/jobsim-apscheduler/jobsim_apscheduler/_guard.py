@@ -4,7 +4,7 @@ a real one.
 A test that forgot ``jobsim.Simulation(scheduler)`` (it simulates a ``jobsim.App``, another backend, or another
 scheduler of the app) and starts that scheduler would otherwise run its jobs on a real thread or loop in real
 time, beside a simulation that sees none of them (a ``BlockingScheduler`` never returns). Every scheduler
-starts through ``BaseScheduler.start`` (``schedulers/base.py:158-217``; ``BackgroundScheduler``,
+starts through ``BaseScheduler.start`` (``schedulers/base.py:176-219``; ``BackgroundScheduler``,
 ``BlockingScheduler`` and ``AsyncIOScheduler`` call it before their thread or loop), wrapped while a simulation
 runs; the schedulers a simulation drives pass. A wrapper left in place by an unusual closing order calls
 APScheduler's own method once no guarded simulation runs.

@@ -254,7 +254,7 @@ class DramatiqWorld:
     def _get_actor(self, broker: Any) -> Callable[[str], Any]:
         """``broker.get_actor``, recording each name it does not know (once): Dramatiq's middleware looks callbacks
         up by name -- ``on_success``/``on_failure`` (``callbacks.py:41-59``), ``on_retry_exhausted``
-        (``retries.py:125-127``) -- and an ``ActorNotFound`` there is logged and dropped (``broker.py:120-127``),
+        (``retries.py:126-128``) -- and an ``ActorNotFound`` there is logged and dropped (``broker.py:120-127``),
         so a callback whose module the test never imported (a worker imports the modules on its command line)
         would vanish without a trace."""
         from dramatiq.errors import ActorNotFound

@@ -42,8 +42,8 @@ def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
 
 @hookimpl
 def jobsim_install(sim: Simulation) -> None:
-    """A simulation that runs no Dramatiq broker refuses enqueue on Redis and RabbitMQ brokers while it runs
-    (``_guard``)."""
+    """A simulation that runs no Dramatiq broker refuses, while it runs, what would reach a Redis, RabbitMQ or
+    Memcached server: enqueue, ``Worker.start``, results and rate-limiter backends (``_guard``)."""
     if "dramatiq" not in sys.modules:
         return
     world = sys.modules.get("jobsim_dramatiq._world")  # not imported yet: no simulation has a Dramatiq broker

@@ -365,7 +365,7 @@ class HueyWorld:
         except Exception as exc:
             # Huey's own code failed after the body: a result pickle cannot hold (put_result), a retry_delay
             # timedelta cannot take (_requeue_task). The consumer logs "Unhandled error during execution" and
-            # drops the task (consumer.py:130-134): no result, no retry, no next pipeline task
+            # drops the task (consumer.py:131-135): no result, no retry, no next pipeline task
             if not run.done:
                 self._end(run, "failed", exc, why=f"huey's execute raised {type(exc).__name__}: the task is dropped")
             raise

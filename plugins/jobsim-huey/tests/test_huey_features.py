@@ -201,7 +201,7 @@ def test_the_huey_profile_gives_plain_functions_hueys_defaults(redis_huey):
 
 
 def test_a_failure_of_huey_s_own_code_after_the_body_ends_the_run_as_the_consumer_drops_the_task(redis_huey):
-    # Worker.loop logs "Unhandled error during execution" and goes on (consumer.py:130-134): the run was left
+    # Worker.loop logs "Unhandled error during execution" and goes on (consumer.py:131-135): the run was left
     # "running" for ever
     import threading
 

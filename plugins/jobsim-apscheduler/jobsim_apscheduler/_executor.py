@@ -96,3 +96,28 @@ class SimulatedAsyncIOExecutor(AsyncIOExecutor):  # type: ignore[misc]
 
     def __repr__(self) -> str:
         return f"<jobsim SimulatedAsyncIOExecutor {self.alias!r} on the simulation's event loop>"
+
+
+class RefusedExecutor(BaseExecutor):  # type: ignore[misc]
+    """In place of an executor jobsim cannot simulate (a ``ProcessPoolExecutor`` beside the thread pool, as in
+    APScheduler's user guide) for the simulation: nothing starts, no job is added on it (``_check_executor``), and
+    a job moved onto it later (``modify_job(executor=...)``) stops the simulation with the refusal after the
+    scheduler's turn -- ``_process_jobs`` would only log the error of its ``submit_job`` (``base.py:1212-1217``)."""
+
+    def __init__(self, world: APSWorld, alias: str, refusal: Exception) -> None:
+        super().__init__()
+        self.world = world
+        self.alias = alias
+        self.refusal = refusal
+
+    def _do_submit_job(self, job: Any, run_times: list[Any]) -> None:
+        from jobsim.errors import UnsupportedFeature
+
+        refusal = self.refusal
+        self.world.refusal = UnsupportedFeature(f"APScheduler job {job.id!r} runs on {refusal}",
+                                                system=getattr(refusal, "system", ""),
+                                                feature=getattr(refusal, "feature", ""))  # fmt: skip
+        raise self.world.refusal
+
+    def shutdown(self, wait: bool = True) -> None:
+        pass

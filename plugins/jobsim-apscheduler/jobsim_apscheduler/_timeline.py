@@ -26,4 +26,11 @@ def _max_instances(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> s
             "still running (EVENT_JOB_MAX_INSTANCES)")  # fmt: skip
 
 
-KINDS = {"apscheduler.missed": _missed, "apscheduler.max_instances": _max_instances}
+def _no_executor(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    jobs = " or ".join(map(repr, d.get("jobs") or ["?"]))
+    return (f"aps       job {jobs} is due on executor {d['alias']!r}, which does not exist (executors: "
+            f"{', '.join(map(repr, d['known']))}): APScheduler logs it and removes the job")  # fmt: skip
+
+
+KINDS = {"apscheduler.missed": _missed, "apscheduler.max_instances": _max_instances,
+         "apscheduler.no_executor": _no_executor}  # fmt: skip

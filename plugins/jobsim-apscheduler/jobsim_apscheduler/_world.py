@@ -46,7 +46,7 @@ from jobsim._time import MS, SECOND, iso, to_datetime
 from jobsim.errors import InvalidArgument, UnsupportedFeature
 from jobsim.hooks import Adapted, refusing_handler
 
-from ._executor import SimulatedAsyncIOExecutor, SimulatedPoolExecutor
+from ._executor import RefusedExecutor, SimulatedAsyncIOExecutor, SimulatedPoolExecutor
 from ._loop import LoopExecution
 from ._runs import JobRuns, epoch_ns
 
@@ -66,7 +66,7 @@ CLOCKED = ("add_job", "modify_job", "reschedule_job", "pause_job", "resume_job",
            "pause", "resume")  # fmt: skip
 # What ``_patch`` puts on a scheduler instance (removed again by ``uninstall``)
 PATCHED = (*CLOCKED, "wakeup", "start", "shutdown", "_create_default_executor", "add_executor", "add_jobstore",
-           "_real_add_job", "_start_timer", "_stop_timer", "_timeout")  # fmt: skip
+           "_real_add_job", "_start_timer", "_stop_timer", "_timeout", "_lookup_executor")  # fmt: skip
 # The schedulers of other event loops and reactors, by module: refused naming what they run on
 FOREIGN = {"apscheduler.schedulers.gevent": "gevent hub", "apscheduler.schedulers.tornado": "Tornado IOLoop",
            "apscheduler.schedulers.twisted": "Twisted reactor",
@@ -84,6 +84,7 @@ class Driven:
         self.wake_at: int | None = None
         self.keepalive: Any = None  # a one-off timer at the next date-trigger run: run_until_idle waits for it
         self.saved_executors: dict[str, Any] = {}
+        self.refused: dict[str, UnsupportedFeature] = {}  # unsimulated executors, by alias: no job may run there
         # as the scheduler was given (``_restore``): its pending jobs (copies), its executors and job stores
         self.saved_pending = [(_clone(job), store, replace) for job, store, replace in scheduler._pending_jobs]
         self.originals = [job for job, _store, _replace in scheduler._pending_jobs]  # as saved_pending
@@ -106,6 +107,8 @@ class APSWorld(JobRuns):
         self.app = jobsim.App("apscheduler")
         self.functions: dict[str, jobsim.Function] = {}
         self.owner: dict[str, Driven] = {}  # function id -> the scheduler whose job it is
+        self.refusal: UnsupportedFeature | None = None  # from a RefusedExecutor, raised after _process_jobs
+        self.natives: list[_JobFunc] = []  # the job functions, each with the ids of the jobs that run it
         self.rng = random.Random(f"jobsim-apscheduler:{sim.seed}")
         self.ids = random.Random(f"jobsim-apscheduler-ids:{sim.seed}")
         self.installed = False
@@ -147,11 +150,18 @@ class APSWorld(JobRuns):
             self._check_jobstore(scheduler, alias, store)
         for alias, executor in list(scheduler._executors.items()):
             driven.saved_executors[alias] = executor
-            self._simulated_executor(driven, alias, executor)  # refused here, before the simulation starts
-        self.driven.append(driven)
+            try:
+                self._simulated_executor(driven, alias, executor)  # checked here, before the simulation starts
+            except UnsupportedFeature as refused:
+                if alias == "default":  # every job without executor= runs there
+                    raise
+                driven.refused[alias] = refused  # a process pool configured beside the threads: only its jobs
         # jobs waiting for start(), and those a scheduler that ran before (in an earlier simulation) keeps in its store
         known = [job for job, _store, _replace in scheduler._pending_jobs]
         known += [job for store in scheduler._jobstores.values() for job in store.get_all_jobs()]
+        for job in known:
+            _check_executor(driven, job)
+        self.driven.append(driven)
         functions = [self.declare(driven, job, adopting=True) for job in {job.id: job for job in known}.values()]
         return Adapted(backend=BACKEND, functions=functions, install=self.install, uninstall=self.uninstall,
                        profile="apscheduler", own_worker=True, dynamic=True)  # fmt: skip
@@ -272,7 +282,9 @@ class APSWorld(JobRuns):
 
         scheduler = driven.scheduler
         for alias, executor in list(scheduler._executors.items()):
-            scheduler._executors[alias] = self._simulated_executor(driven, alias, executor)
+            refused = driven.refused.get(alias)
+            scheduler._executors[alias] = (RefusedExecutor(self, alias, refused) if refused is not None
+                                           else self._simulated_executor(driven, alias, executor))  # fmt: skip
         own = scheduler.__dict__
         for name in CLOCKED:
             own[name] = self._clocked(driven, name, getattr(scheduler, name))
@@ -304,10 +316,25 @@ class APSWorld(JobRuns):
             add_jobstore(jobstore, alias, **jobstore_opts)
 
         def real_add_job_(job: Any, jobstore_alias: str, replace_existing: bool) -> None:
+            _check_executor(driven, job)
             self.declare(driven, job)
             real_add_job(job, jobstore_alias, replace_existing)
 
         own["add_executor"], own["add_jobstore"], own["_real_add_job"] = add_executor_, add_jobstore_, real_add_job_
+        lookup_executor = scheduler._lookup_executor
+
+        def lookup_executor_(alias: str) -> Any:
+            """``_process_jobs`` looks a due job's executor up; an alias no executor has is logged and the job removed
+            (``schedulers/base.py:1178-1188``), which the timeline says (``apscheduler.no_executor``)."""
+            try:
+                return lookup_executor(alias)
+            except KeyError:
+                jobs = [job.id for job in scheduler.get_jobs() if job.executor == alias]  # the due one among them
+                self.sim.trace.add(self.sim.now_ns(), "apscheduler.no_executor",
+                                   {"alias": alias, "known": sorted(scheduler._executors), "jobs": jobs})  # fmt: skip
+                raise
+
+        own["_lookup_executor"] = lookup_executor_
 
     def clock(self) -> Any:
         """The wall-clock bridge for a call made from the test: ``datetime.now()`` reads the virtual instant."""
@@ -409,6 +436,9 @@ class APSWorld(JobRuns):
         driven.wake = driven.wake_at = None
         self.sim.wallclock.move(self.sim.kernel.now)
         wait_seconds = driven.scheduler._process_jobs()
+        if self.refusal is not None:  # a job moved to a refused executor (modify_job): APScheduler only logs it
+            refusal, self.refusal = self.refusal, None
+            raise refusal
         self._keep_alive(driven)
         if wait_seconds is not None:
             self._wake_at(driven, self._next_wakeup(driven, wait_seconds))
@@ -464,7 +494,8 @@ class APSWorld(JobRuns):
     def declare(self, driven: Driven, job: Any, *, adopting: bool = False) -> jobsim.Function:
         """The jobsim function of APScheduler job ``job_id`` (``sim.runs(job_id)``), declared on first sight
         (the jobs added before the simulation are given to it with ``Adapted.functions``: ``adopting``).
-        Its ``native`` is the job's function, so ``sim.runs(func)`` finds the first job that runs ``func``."""
+        Its ``native`` stands for the job's function, so ``sim.runs(func)`` finds the job that runs ``func``
+        (and, when several jobs run it, says so: ``_JobFunc``)."""
         job_id = job.id
         fn = self.functions.get(job_id)
         if fn is not None:
@@ -473,13 +504,24 @@ class APSWorld(JobRuns):
                                       "jobsim names runs by job id: give the jobs different ids")  # fmt: skip
             return fn
         fn = jobsim.Function(id=job_id, handler=_not_an_event_handler(job_id), app=self.app,
-                             options={"apscheduler": True, "native": getattr(job, "func", None)})  # fmt: skip
+                             options={"apscheduler": True, "native": self._native(job_id, job)})  # fmt: skip
         self.app.functions[job_id] = fn
         self.functions[job_id] = fn
         self.owner[job_id] = driven
         if not adopting:
             self.sim.add_function(fn, own_worker=True)
         return fn
+
+    def _native(self, job_id: str, job: Any) -> _JobFunc | None:
+        func = getattr(job, "func", None)
+        if func is None:
+            return None
+        native = next((n for n in self.natives if n.func is func or n.func == func), None)
+        if native is None:
+            native = _JobFunc(func)
+            self.natives.append(native)
+        native.job_ids.append(job_id)
+        return native
 
     def job(self, job_id: str) -> Any:
         """The APScheduler ``Job`` of ``job_id`` now (``scheduler.get_job``), or ``InvalidArgument``."""
@@ -491,6 +533,53 @@ class APSWorld(JobRuns):
 
     def __repr__(self) -> str:
         return f"<jobsim-apscheduler world: {len(self.driven)} scheduler(s), jobs {sorted(self.functions)}>"
+
+
+def _check_executor(driven: Driven, job: Any) -> None:
+    """A job on an executor jobsim cannot simulate is refused by name; the executor alone is not."""
+    refused = driven.refused.get(getattr(job, "executor", None))  # type: ignore[arg-type]
+    if refused is not None:
+        raise UnsupportedFeature(f"APScheduler job {job.id!r} runs on {refused}", system=refused.system,
+                                 feature=refused.feature)  # fmt: skip
+
+
+class _JobFunc:
+    """``options["native"]`` of a job's function: equal to the job's function, so ``sim.runs(func)`` and
+    ``sim.fail(func, ...)`` find its job -- unless several jobs run that function (one function added with
+    different ``args``, say), where naming it is ambiguous: then the comparison raises ``InvalidArgument``
+    naming the job ids to use instead (jobsim would otherwise take the first job's runs for all of them)."""
+
+    __slots__ = ("func", "job_ids")
+
+    def __init__(self, func: Any) -> None:
+        self.func = func
+        self.job_ids: list[str] = []
+
+    def __eq__(self, other: object) -> bool:
+        if other is not self.func and not (callable(other) and _same_callable(other, self.func)):
+            return False
+        if len(self.job_ids) > 1:
+            name = getattr(self.func, "__qualname__", repr(self.func))
+            raise InvalidArgument(f"{name} is the function of several APScheduler jobs in this simulation "
+                                  f"({', '.join(map(repr, self.job_ids))}): name the job by its id, e.g. "
+                                  f"sim.runs({self.job_ids[0]!r})")  # fmt: skip
+        return True
+
+    def __hash__(self) -> int:
+        try:
+            return hash(self.func)
+        except TypeError:  # a callable object with __eq__ and no __hash__
+            return id(self.func)
+
+    def __repr__(self) -> str:
+        return f"<APScheduler job function {getattr(self.func, '__qualname__', self.func)!r}>"
+
+
+def _same_callable(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)  # bound methods of one object compare equal, and are new objects each time
+    except Exception:
+        return False
 
 
 class _Clock:

@@ -41,6 +41,23 @@ def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
 
 
 @hookimpl
+def jobsim_install(sim: Simulation) -> None:
+    """While a simulation runs, ``start()`` of a scheduler it does not drive is refused (``_guard``)."""
+    if "apscheduler" in sys.modules:
+        from . import _guard
+
+        _guard.guard(sim)
+
+
+@hookimpl
+def jobsim_uninstall(sim: Simulation) -> None:
+    if "jobsim_apscheduler._guard" in sys.modules:
+        from . import _guard
+
+        _guard.unguard(sim)
+
+
+@hookimpl
 def jobsim_crash_worker(sim: Simulation, at: int, function: str | None) -> bool | None:
     """Worker crashes are not simulated for APScheduler jobs: naming one is refused, not ignored."""
     world = getattr(sim, "apscheduler", None)

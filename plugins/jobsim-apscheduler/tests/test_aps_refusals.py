@@ -43,8 +43,37 @@ def test_a_process_pool_or_debug_executor_is_refused_naming_the_fix():
     finally:
         pool.shutdown(wait=False)
     scheduler = BackgroundScheduler(timezone="UTC", executors={"inline": DebugExecutor()})
-    with pytest.raises(UnsupportedFeature, match=r"executor 'inline' .* is a DebugExecutor"):
+    scheduler.add_job(_noop, "interval", seconds=1, id="inline-job", executor="inline")
+    with pytest.raises(UnsupportedFeature, match=r"APScheduler job 'inline-job' runs on executor 'inline' .* is a "
+                                                 r"DebugExecutor"):  # fmt: skip
         jobsim.Simulation(scheduler)
+
+
+def test_a_process_pool_beside_the_threads_is_refused_only_for_the_jobs_that_use_it():
+    # APScheduler's user guide configures {'default': ThreadPoolExecutor(20), 'processpool': ProcessPoolExecutor(5)}:
+    # the whole scheduler was refused although no job ran on the process pool
+    from apscheduler.executors.pool import ThreadPoolExecutor
+
+    pool = ProcessPoolExecutor(max_workers=1)
+    try:
+        scheduler = BackgroundScheduler(timezone="UTC", executors={"default": ThreadPoolExecutor(20),
+                                                                   "processpool": pool})  # fmt: skip
+        scheduler.add_job(_noop, "interval", minutes=1, id="sync")
+        refused = r"APScheduler job '{}' runs on executor 'processpool' .* is a ProcessPoolExecutor"
+        with jobsim.Simulation(scheduler, start="2025-03-01T00:00:00Z") as sim:
+            sim.advance("2m")
+            assert [r.status for r in sim.runs("sync")] == ["completed", "completed"]
+            with pytest.raises(UnsupportedFeature, match=refused.format("crunch")):  # added while simulating
+                scheduler.add_job(_noop, "interval", minutes=1, id="crunch", executor="processpool")
+            scheduler.modify_job("sync", executor="processpool")  # APScheduler would only log the submit error
+            with pytest.raises(UnsupportedFeature, match=refused.format("sync")):
+                sim.advance("1m")
+        assert scheduler._executors["processpool"] is pool  # given back as it came, never started
+        scheduler.add_job(_noop, "interval", minutes=1, id="crunch", executor="processpool")
+        with pytest.raises(UnsupportedFeature, match=refused.format("crunch")):  # a job on it when given
+            jobsim.Simulation(scheduler)
+    finally:
+        pool.shutdown(wait=False)
 
 
 def test_an_executor_added_while_simulating_is_checked(scheduler):
@@ -97,9 +126,10 @@ def test_an_asyncio_executor_on_a_thread_scheduler_and_a_process_pool_on_an_asyn
     pool = ProcessPoolExecutor(max_workers=1)
     try:
         scheduler = AsyncIOScheduler(timezone="UTC", executors={"cpu": pool})
-        refused = (r"executor 'cpu' .* is a ProcessPoolExecutor: jobsim-apscheduler simulates ThreadPoolExecutor and "
-                   r"AsyncIOExecutor \(the defaults\) only .*ThreadPoolExecutor\(max_workers\)\} "
-                   r"or AsyncIOExecutor\(\)")  # fmt: skip
+        scheduler.add_job(_noop, "interval", seconds=1, id="hash", executor="cpu")
+        refused = (r"job 'hash' runs on executor 'cpu' .* is a ProcessPoolExecutor: jobsim-apscheduler simulates "
+                   r"ThreadPoolExecutor and AsyncIOExecutor \(the defaults\) only .*"
+                   r"ThreadPoolExecutor\(max_workers\)\} or AsyncIOExecutor\(\)")  # fmt: skip
         with pytest.raises(UnsupportedFeature, match=refused):
             jobsim.Simulation(scheduler)
     finally:
@@ -183,3 +213,35 @@ def test_a_job_passed_as_the_target_is_refused_naming_its_scheduler(scheduler):
                        r"APScheduler job; jobsim-apscheduler drives a whole scheduler: pass the scheduler its "
                        r"add_job\(\) was called on"):
         jobsim.Simulation(job)
+
+
+def _an_app():
+    app = jobsim.App("other")
+
+    @app.function("noop", on="noop")
+    def noop(ctx):
+        return None
+
+    return app
+
+
+def test_starting_a_scheduler_the_simulation_was_not_given_is_refused():
+    # a test that forgot jobsim.Simulation(scheduler) and starts it: a real thread firing jobs in real time
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(_noop, "interval", seconds=1, id="noop")
+    with jobsim.Simulation(_an_app()):
+        refused = r"BackgroundScheduler.start\(\) was called while a simulation that runs no APScheduler scheduler "
+        with pytest.raises(JobsimError, match=refused + r".*jobsim.Simulation\(scheduler\)"):
+            scheduler.start()
+        assert not scheduler.running
+    given, other = BackgroundScheduler(timezone="UTC"), BackgroundScheduler(timezone="UTC")
+    other.add_job(_noop, "interval", seconds=1, id="other-noop")
+    with jobsim.Simulation(given) as sim:
+        with pytest.raises(JobsimError, match=r"runs other schedulers but not this one"):
+            other.start()
+        given.pause()  # the given one is driven as before
+        given.resume()
+        sim.advance("1s")
+    assert not other.running and not given.running
+    other.start(paused=True)  # with no simulation running, APScheduler's own start
+    other.shutdown(wait=False)

@@ -201,3 +201,35 @@ def test_an_errors_traceback_is_the_jobs_own(scheduler):
         sim.run_until_idle()
     (tb,) = tracebacks
     assert [line.split(", in ")[-1] for line in tb.splitlines() if line.startswith("  File ")] == ["run_job", "broken"]
+
+
+def _sync(region):
+    return region
+
+
+def test_a_function_run_by_several_jobs_is_named_by_job_id(scheduler):
+    # one function added twice with other args: sim.runs(func) gave the first job's runs for both
+    scheduler.add_job(_sync, "interval", minutes=1, id="sync-eu", args=("eu",))
+    scheduler.add_job(_sync, "interval", minutes=2, id="sync-us", args=("us",))
+    scheduler.add_job(time.monotonic, "interval", minutes=1, id="clock")
+    with jobsim.Simulation(scheduler, start="2025-03-01T00:00:00Z") as sim:
+        sim.advance("2m")
+        assert [r.output for r in sim.runs("sync-eu")] == ["eu", "eu"]
+        assert [r.output for r in sim.runs("sync-us")] == ["us"]
+        for call in (sim.runs, sim.fail):
+            with pytest.raises(jobsim.InvalidArgument, match=r"_sync is the function of several APScheduler jobs in "
+                                                             r"this simulation \('sync-eu', 'sync-us'\): name the job "
+                                                             r"by its id, e.g. sim.runs\('sync-eu'\)"):  # fmt: skip
+                call(_sync)
+        assert len(sim.runs(time.monotonic)) == 2  # a function of one job is still found by it
+
+
+def test_a_job_on_an_executor_the_scheduler_does_not_have_is_removed_and_the_timeline_says_so(scheduler):
+    # _process_jobs logs "Executor lookup failed" and removes the job (schedulers/base.py:1178-1188): it never ran,
+    # with nothing in the simulation to say why
+    scheduler.add_job(_sync, "interval", minutes=1, id="crunch", args=("x",), executor="processpool")
+    with jobsim.Simulation(scheduler, start="2025-03-01T00:00:00Z") as sim:
+        sim.advance("2m")
+        assert sim.runs("crunch") == [] and scheduler.get_jobs() == []  # as APScheduler does
+        assert ("aps       job 'crunch' is due on executor 'processpool', which does not exist (executors: "
+                "'default'): APScheduler logs it and removes the job") in sim.timeline()  # fmt: skip

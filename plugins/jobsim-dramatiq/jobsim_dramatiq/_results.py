@@ -21,19 +21,26 @@ whole seconds (``redis.py:84-96``: a timeout under a second does not wait at all
 Dramatiq's own polling loop with its backoff (``results/backend.py:103-125``), whose sleeps are
 virtual. From actor code a blocking read of a result not there yet is refused: the actor's body runs
 in one go, so no other message can make progress while it waits.
+
+After the simulation: ``get_result`` of a message it ran raises ``JobsimError`` (``closed``): its result lived
+in the simulation's store, and the backend's own read would go to a server that may not exist, or to a real one
+that never had it. Other messages' reads are the backend's own.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from jobsim._time import MS, SECOND
-from jobsim.errors import UnsupportedFeature
+from jobsim.errors import JobsimError, UnsupportedFeature
 
 if TYPE_CHECKING:
     from ._world import DramatiqWorld
 
 METHODS = ("_store", "_get", "get_result")
+# the ids of the messages closed simulations ran, per backend object (``closed``)
+_CLOSED: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
 
 
 class ResultStore:
@@ -56,6 +63,9 @@ class ResultStore:
     def uninstall(self) -> None:
         for name in METHODS:
             self.backend.__dict__.pop(name, None)
+        closed = _CLOSED.setdefault(self.backend, set())
+        closed.update(self.world.deliveries)
+        self.backend.__dict__["get_result"] = _closed(self.backend, closed)
 
     def store(self, message_key: str, result: Any, ttl: int) -> None:
         now = self.world.sim.now_ns()
@@ -64,7 +74,17 @@ class ResultStore:
         else:
             seconds = int(ttl / 1000)
             expires = None if self.rule == "memcached" and seconds == 0 else now + seconds * SECOND
-        self.entries[message_key] = (self.backend.encoder.encode(result), now, expires)
+        try:
+            data = self.backend.encoder.encode(result)
+        except Exception as exc:  # emit_after logs it (broker.py:123-129): get_result raises ResultMissing for ever
+            item = self.world.current
+            run = getattr(getattr(getattr(item, "parcel", None), "held", None), "run", None)
+            text = f"{type(exc).__name__}: {exc}"
+            self.world.record("dramatiq.result_not_stored", run=getattr(run, "id", None),
+                              function=getattr(getattr(run, "function", None), "id", None),
+                              error=text if len(text) <= 200 else text[:199] + "…")  # fmt: skip
+            raise
+        self.entries[message_key] = (data, now, expires)
 
     def visible(self, message_key: str) -> bytes | None:
         entry = self.entries.get(message_key)
@@ -167,3 +187,21 @@ def _backend_class(module: str, name: str) -> Any:
     if full not in sys.modules:  # a backend object of that kind exists only once its module was imported
         return None
     return getattr(importlib.import_module(full), name)
+
+
+def _closed(backend: Any, ids: set[str]) -> Any:
+    """``backend.get_result`` once a simulation that ran it has closed: refused for its messages, the backend's
+    own for any other (a later simulation installs its store over it)."""
+    kind = type(backend)
+
+    def get_result(message: Any, *, block: bool = False, timeout: int | None = None) -> Any:
+        if getattr(message, "message_id", None) in ids:
+            raise JobsimError(
+                f"message {message.message_id} ({message.actor_name!r}) was run by a simulation that has closed, "
+                f"and {kind.__name__}.get_result would read it from the real backend: its result was stored in the "
+                "simulation. Read it inside the `with` block (get_result(block=True) runs the simulation until it "
+                "is stored), or its run in sim.runs(...)"
+            )
+        return kind.get_result(backend, message, block=block, timeout=timeout)
+
+    return get_result

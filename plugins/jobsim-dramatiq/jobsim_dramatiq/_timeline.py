@@ -68,7 +68,18 @@ def _redeliver(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     return f"dramatiq  {_name(d, names)} requeued by {how}, from dead {d['worker']}, on queue {d['queue']!r}"
 
 
+def _actor_not_found(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    return (f"dramatiq  no actor {d['actor']!r} on the broker (ActorNotFound): a callback naming it is dropped, a "
+            "message for it dead-lettered, as Dramatiq does; a worker knows it only if a module it imports declares it")
+
+
+def _result_not_stored(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    return (f"dramatiq  {_name(d, names)}'s result was not stored: {d['error']} (the results backend's encoder; "
+            "Dramatiq logs it, and get_result raises ResultMissing)")
+
+
 KINDS = {
+    "dramatiq.actor_not_found": _actor_not_found, "dramatiq.result_not_stored": _result_not_stored,
     "dramatiq.crash": _crash, "dramatiq.redeliver": _redeliver,
     "dramatiq.enqueue": _enqueue, "dramatiq.unconsumed": _unconsumed, "dramatiq.dead_letter": _dead_letter,
     "dramatiq.dead_letter.expired": _expired, "dramatiq.worker": _worker,

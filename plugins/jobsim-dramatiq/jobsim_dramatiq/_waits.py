@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from jobsim._time import DAY, SECOND, duration_ns, format_duration, iso, to_datetime
-from jobsim.errors import BudgetExceeded, JobsimError
+from jobsim.errors import BudgetExceeded, InvalidArgument, JobsimError
 
 if TYPE_CHECKING:
     from jobsim import Simulation
@@ -36,6 +36,9 @@ def join(world: DramatiqWorld, sb: SimBroker, queue_name: str, *, timeout: Any, 
     sim._require_running("dramatiq.join")
     if sb.kind == "stub" and queue_name not in sb.broker.queues:
         raise QueueNotFound(queue_name)  # brokers/stub.py:170-176
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float)):
+        raise InvalidArgument.build("timeout", timeout, "a number of milliseconds (Dramatiq's unit, as broker.join "
+                                    "takes it: timeout=5_000 for 5 s), or None")  # fmt: skip
     within = None if timeout is None else duration_ns(timeout / 1000, "timeout")
     start = sim.kernel.now
     if not wait_until(sim, lambda: sb.unacked[queue_name] <= 0, within, f"broker.join({queue_name!r})"):

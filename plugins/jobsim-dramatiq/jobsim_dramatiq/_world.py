@@ -69,6 +69,7 @@ class DramatiqWorld:
         self.finishing: Item | None = None  # the message whose after_process_message hooks are running
         self.move: Held | None = None  # the delivery whose delayed message is being moved to its queue
         self.deliveries: dict[str, list[Held]] = {}  # message id -> its deliveries, in order
+        self.unknown_actors: set[str] = set()  # names broker.get_actor did not know (``_get_actor``)
         self.dead: list[DeadLetter] = []
         self.crashes: Crashes | None = None  # from the first crash planned (``_crash``)
         self.minted: set[str] = set()  # the uuids drawn in the simulation (message ids among them)
@@ -247,7 +248,29 @@ class DramatiqWorld:
         own["flush"] = sb.flush
         own["flush_all"] = sb.flush_all
         own["consume"] = self._refuse_consume
-        sb.shadowed = ["enqueue", "join", "flush", "flush_all", "consume"]
+        own["get_actor"] = self._get_actor(sb.broker)
+        sb.shadowed = ["enqueue", "join", "flush", "flush_all", "consume", "get_actor"]
+
+    def _get_actor(self, broker: Any) -> Callable[[str], Any]:
+        """``broker.get_actor``, recording each name it does not know (once): Dramatiq's middleware looks callbacks
+        up by name -- ``on_success``/``on_failure`` (``callbacks.py:41-59``), ``on_retry_exhausted``
+        (``retries.py:126-128``) -- and an ``ActorNotFound`` there is logged and dropped (``broker.py:120-127``),
+        so a callback whose module the test never imported (a worker imports the modules on its command line)
+        would vanish without a trace."""
+        from dramatiq.errors import ActorNotFound
+
+        get_actor = broker.get_actor
+
+        def lookup(actor_name: str) -> Any:
+            try:
+                return get_actor(actor_name)
+            except ActorNotFound:
+                if actor_name not in self.unknown_actors:
+                    self.unknown_actors.add(actor_name)
+                    self.record("dramatiq.actor_not_found", actor=actor_name)
+                raise
+
+        return lookup
 
     def _take_waiting(self, sb: SimBroker) -> None:
         """Messages a ``StubBroker`` already holds (sent before the simulation started) are the simulation's from

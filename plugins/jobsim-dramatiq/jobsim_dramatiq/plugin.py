@@ -21,8 +21,14 @@ if TYPE_CHECKING:
 def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
     if "dramatiq" not in sys.modules:
         return None
-    from dramatiq import Actor, Broker, Worker
+    from dramatiq import Actor, Broker, Message, Worker
 
+    if isinstance(target, Message):  # a common slip: what actor.message()/send() returned, not its broker
+        from jobsim.errors import InvalidArgument
+
+        fix = ("jobsim-dramatiq simulates a broker: pass the broker (or the actor, or an unstarted dramatiq.Worker), "
+               "then send the message inside the simulation")
+        raise InvalidArgument.build("targets", target, f"a Dramatiq message (of actor {target.actor_name!r}); {fix}")
     if not isinstance(target, Broker | Actor | Worker):
         return None
     from ._world import DramatiqWorld
@@ -32,6 +38,27 @@ def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
         world = DramatiqWorld(sim)
         sim.dramatiq = world  # type: ignore[attr-defined]
     return world.adopt(target)
+
+
+@hookimpl
+def jobsim_install(sim: Simulation) -> None:
+    """A simulation that runs no Dramatiq broker refuses, while it runs, what would reach a Redis, RabbitMQ or
+    Memcached server: enqueue, ``Worker.start``, results and rate-limiter backends (``_guard``)."""
+    if "dramatiq" not in sys.modules:
+        return
+    world = sys.modules.get("jobsim_dramatiq._world")  # not imported yet: no simulation has a Dramatiq broker
+    if world is None or not isinstance(getattr(sim, "dramatiq", None), world.DramatiqWorld):
+        from . import _guard
+
+        _guard.guard(sim)
+
+
+@hookimpl
+def jobsim_uninstall(sim: Simulation) -> None:
+    if "jobsim_dramatiq._guard" in sys.modules:
+        from . import _guard
+
+        _guard.unguard(sim)
 
 
 @hookimpl

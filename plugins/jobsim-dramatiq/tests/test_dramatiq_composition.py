@@ -12,7 +12,7 @@ from dramatiq.results import ResultFailure, ResultMissing, Results, ResultTimeou
 from dramatiq_support import START, backoffs, ms, starts
 
 import jobsim
-from jobsim.errors import UnsupportedFeature
+from jobsim.errors import JobsimError, UnsupportedFeature
 
 
 @pytest.fixture(autouse=True)
@@ -300,3 +300,53 @@ def test_a_blocking_get_result_in_an_actor_is_refused_while_the_result_is_missin
         refused = r"get_result\(block=True\) was called from actor code \('parent'\)"
         with pytest.raises(UnsupportedFeature, match=refused):
             sim.run_until_idle()
+
+
+def test_a_result_read_after_its_simulation_closed_says_so(broker):
+    # the result was stored in the simulation; RedisBackend.get_result would read the real Redis (port 1 here)
+    from dramatiq.results.backends import RedisBackend
+
+    backend = RedisBackend(host="127.0.0.1", port=1)
+    broker.add_middleware(Results(backend=backend))
+
+    @dramatiq.actor(store_results=True)
+    def double(n):
+        return 2 * n
+
+    with jobsim.Simulation(broker, start=START) as sim:
+        message = double.send(21)
+        sim.run_until_idle()
+        assert message.get_result() == 42
+    refused = (r"message .* \('double'\) was run by a simulation that has closed, and RedisBackend.get_result would "
+               r"read it from the real backend.*inside the `with` block")  # fmt: skip
+    with pytest.raises(JobsimError, match=refused):
+        message.get_result()
+    with pytest.raises(JobsimError, match=refused):
+        list(dramatiq.group([message]).get_results())
+    with jobsim.Simulation(broker, start=START) as sim:  # a later simulation reads its own store again
+        again = double.send(1)
+        assert again.get_result(block=True) == 2
+
+
+def test_a_return_value_the_results_encoder_cannot_hold_is_on_the_timeline(broker):
+    # Results.after_process_message raises in the encoder; emit_after logs it (broker.py:123-129): the message is
+    # done and get_result raises ResultMissing for ever, with nothing in the simulation to say why
+    import datetime as dt
+
+    from dramatiq.results.backends import StubBackend
+
+    broker.add_middleware(Results(backend=StubBackend()))
+
+    @dramatiq.actor(store_results=True)
+    def stamp():
+        return dt.datetime(2026, 1, 1)
+
+    with jobsim.Simulation(broker, start=START) as sim:
+        message = stamp.send()
+        sim.run_until_idle()
+        assert sim.runs(stamp)[0].status == "completed"  # as on Dramatiq: the actor did return
+        with pytest.raises(ResultMissing):
+            message.get_result()
+        assert ("stamp#1's result was not stored: TypeError: Object of type datetime is not JSON serializable "
+                "(the results backend's encoder; Dramatiq logs it, and get_result raises ResultMissing)"
+                ) in sim.timeline()  # fmt: skip

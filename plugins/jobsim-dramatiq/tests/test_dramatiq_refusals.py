@@ -317,3 +317,52 @@ def test_a_worker_with_no_threads_is_refused_instead_of_leaving_every_message_qu
 
     with pytest.raises(InvalidArgument, match=rf"worker_threads={threads} is not valid: at least 1"):
         jobsim.Simulation(dramatiq.Worker(broker, worker_threads=threads), start=START)
+
+
+def test_a_redis_broker_the_simulation_was_not_given_is_refused_when_none_is():
+    # a test that forgot jobsim.Simulation(broker): actor.send reached the real Redis
+    from dramatiq.brokers.redis import RedisBroker
+    from dramatiq.brokers.stub import StubBroker
+
+    app = jobsim.App("other")
+
+    @app.function("noop", on="noop")
+    def noop(ctx):
+        return None
+
+    redis_broker = RedisBroker(url="redis://127.0.0.1:1/0")  # nothing listens there
+    charge = dramatiq.actor(lambda order_id: None, actor_name="charge", broker=redis_broker)
+    stub = StubBroker()
+    stub.emit_after("process_boot")
+    audit = dramatiq.actor(lambda: None, actor_name="audit", broker=stub)
+    with jobsim.Simulation(app):
+        with pytest.raises(JobsimError, match=r"message 'charge' was enqueued on a RedisBroker that is not part of "
+                                              r"this simulation.*jobsim.Simulation\(broker\)"):  # fmt: skip
+            charge.send("o-1")
+        audit.send()  # a StubBroker is in memory: nothing real to reach
+        from dramatiq.rate_limits import ConcurrentRateLimiter
+        from dramatiq.rate_limits.backends import RedisBackend, StubBackend
+        from dramatiq.results.backends import RedisBackend as ResultsBackend
+
+        mutex = ConcurrentRateLimiter(RedisBackend(url="redis://127.0.0.1:1/0"), "export", limit=1)
+        refused = r"add\(\) on a rate-limiter RedisBackend would reach the real server.*jobsim.Simulation\(broker\)"
+        with pytest.raises(JobsimError, match=refused), mutex.acquire():
+            pass
+        with pytest.raises(JobsimError, match=r"get_result\(\) on a results RedisBackend would reach the real"):
+            charge.message("o-1").get_result(backend=ResultsBackend(url="redis://127.0.0.1:1/0"))
+        with ConcurrentRateLimiter(StubBackend(), "export", limit=1).acquire():  # in memory: passes
+            pass
+        with pytest.raises(JobsimError, match=r"a dramatiq.Worker was started on a RedisBroker while a simulation "
+                                              r"that runs no Dramatiq broker is running"):  # fmt: skip
+            dramatiq.Worker(redis_broker, worker_threads=1).start()
+    assert stub.queues["default"].qsize() == 1
+
+
+def test_a_message_passed_as_the_target_is_named(broker):
+    @dramatiq.actor
+    def charge(order_id):
+        return None
+
+    with pytest.raises(InvalidArgument, match=r"a Dramatiq message \(of actor 'charge'\); jobsim-dramatiq simulates "
+                                              r"a broker: pass the broker"):  # fmt: skip
+        jobsim.Simulation(charge.message("o-1"))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import uuid
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import jobsim
@@ -94,6 +95,7 @@ class HueyWorld:
         self.ids = random.Random(f"jobsim-huey-ids:{sim.seed}")
         self.clock: Clock = None  # type: ignore[assignment]  # set by install
         self.installed = False
+        self.results: weakref.WeakSet[Any] = weakref.WeakSet()  # the Results enqueue gave, for _Closed
         self.tasks: dict[str, Run] = {}  # task id -> its run
         self.current: SimWorker | None = None  # the worker whose greenlet is running
         self.ticking: SimConsumer | None = None  # the consumer whose scheduler is ticking
@@ -277,6 +279,9 @@ class HueyWorld:
             hs.simulated = []
         _patches.pop(self)
         self.installed = False
+        for result in list(self.results):  # what Huey would read of them now is in no real storage: say so
+            if not isinstance(result.huey, _Closed):
+                result.huey = _Closed(result.id, result.huey)
 
     # -- Huey's calls, while the simulation runs --------------------------------------------------------
     def enqueue(self, hs: HueyState, task: Any) -> Any:
@@ -298,9 +303,21 @@ class HueyWorld:
         wallclock.activate()  # from the test too, signal receivers read the virtual clock (nested: free)
         wallclock.move(self.sim.now_ns())
         try:
-            return Huey.enqueue(hs.huey, task)
+            result = Huey.enqueue(hs.huey, task)
         finally:
             wallclock.deactivate()
+        self._keep(result)
+        return result
+
+    def _keep(self, result: Any) -> None:
+        """Remember the ``Result`` objects an enqueue returned (a ``ResultGroup``'s members too): see ``_Closed``."""
+        from huey.api import Result, ResultGroup
+
+        if isinstance(result, ResultGroup):
+            for member in result:
+                self._keep(member)
+        elif isinstance(result, Result):
+            self.results.add(result)
 
     def _check_registered(self, hs: HueyState, task: Any) -> None:
         from huey.api import Task, chord
@@ -343,6 +360,15 @@ class HueyWorld:
         state = self.collecting[task.id] = _Execution(len(run.attempts))
         try:
             value = Huey.execute(hs.huey, task, timestamp)
+        except JobsimError:
+            raise
+        except Exception as exc:
+            # Huey's own code failed after the body: a result pickle cannot hold (put_result), a retry_delay
+            # timedelta cannot take (_requeue_task). The consumer logs "Unhandled error during execution" and
+            # drops the task (consumer.py:131-135): no result, no retry, no next pipeline task
+            if not run.done:
+                self._end(run, "failed", exc, why=f"huey's execute raised {type(exc).__name__}: the task is dropped")
+            raise
         finally:
             self.collecting.pop(task.id, None)
         if run.status == "completed" and value is not None:
@@ -554,3 +580,27 @@ def _default_consumer(huey: Any, huey_class: Any) -> Any:
 def _instant(ns: int) -> str:
     """Epoch ns as an ISO instant ``advance_to`` reads to the nanosecond."""
     return to_datetime(ns - ns % SECOND).strftime("%Y-%m-%dT%H:%M:%S") + f".{ns % SECOND:09d}+00:00"
+
+
+class _Closed:
+    """The ``huey`` of a ``Result`` once its simulation has closed. ``result.get()``, ``is_ready``, ``revoke``,
+    ``reschedule`` read or write the Huey's storage (``api.py:1224-1306``), and this task's result lived in the
+    simulation's in-memory stand-in: the real storage would be a Redis that may not exist, or one (or a SQLite
+    file) that never had the task. A result already read is cached in the ``Result`` (``_get``) and still returned."""
+
+    __slots__ = ("_original", "_task_id")
+
+    def __init__(self, task_id: str, original: Any) -> None:
+        self._task_id = task_id
+        self._original = original
+
+    def __getattr__(self, name: str) -> Any:
+        raise JobsimError(
+            f"huey task {self._task_id} belongs to a simulation that has closed, and Huey would read it from the "
+            f"real storage of Huey {self._original.name!r} (huey.{name}): read the result inside the `with` block "
+            "(result.get(), or result.get(blocking=True) to run the simulation until it is stored), or its run "
+            "in sim.runs(...)"
+        )
+
+    def __repr__(self) -> str:
+        return f"<closed simulation's stand-in for {self._original!r}>"

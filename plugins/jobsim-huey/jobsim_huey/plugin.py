@@ -21,9 +21,18 @@ if TYPE_CHECKING:
 def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
     if "huey" not in sys.modules:
         return None
-    from huey.api import Huey, TaskWrapper
+    from huey.api import Huey, Result, ResultGroup, Task, TaskWrapper
     from huey.consumer import Consumer
+    from huey.storage import BaseStorage
 
+    if isinstance(target, Task | Result | ResultGroup | BaseStorage):  # common slips: what a call returned, .storage
+        from jobsim.errors import InvalidArgument
+
+        what = ("a huey storage" if isinstance(target, BaseStorage) else "a huey Task (what task.s() returns)"
+                if isinstance(target, Task) else f"a huey {type(target).__name__} (what calling a task returns)")
+        raise InvalidArgument.build("targets", target, f"{what}; jobsim-huey simulates a Huey: pass the Huey (or "
+                                    "huey.create_consumer(...), or a @huey.task() function), then enqueue the task "
+                                    "inside the simulation")  # fmt: skip
     if not isinstance(target, Huey | Consumer | TaskWrapper):
         return None
     from ._world import HueyWorld
@@ -33,6 +42,26 @@ def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
         world = HueyWorld(sim)
         sim.huey = world  # type: ignore[attr-defined]
     return world.adopt(target)
+
+
+@hookimpl
+def jobsim_install(sim: Simulation) -> None:
+    """A simulation that runs no Huey refuses Huey's enqueue and consumer start while it runs (``_guard``)."""
+    if "huey" not in sys.modules:
+        return
+    world = sys.modules.get("jobsim_huey._world")  # not imported yet: no simulation has a Huey
+    if world is None or not isinstance(getattr(sim, "huey", None), world.HueyWorld):
+        from . import _guard
+
+        _guard.guard(sim)
+
+
+@hookimpl
+def jobsim_uninstall(sim: Simulation) -> None:
+    if "jobsim_huey._guard" in sys.modules:
+        from . import _guard
+
+        _guard.unguard(sim)
 
 
 @hookimpl

@@ -198,3 +198,33 @@ def test_the_huey_profile_gives_plain_functions_hueys_defaults(redis_huey):
         assert run.status == "failed" and len(run.attempts) == 1  # no retry unless retries= (api.py:171-172)
     with jobsim.Simulation(redis_huey, start=START) as sim:
         assert sim.profile.name == "huey"  # a Huey target's default profile
+
+
+def test_a_failure_of_huey_s_own_code_after_the_body_ends_the_run_as_the_consumer_drops_the_task(redis_huey):
+    # Worker.loop logs "Unhandled error during execution" and goes on (consumer.py:131-135): the run was left
+    # "running" for ever
+    import threading
+
+    @redis_huey.task()
+    def open_lock():
+        time.sleep(2)
+        return threading.Lock()  # put_result cannot pickle it
+
+    @redis_huey.task(retries=2, retry_delay="5")  # _requeue_task: timedelta(seconds="5") raises
+    def flaky():
+        raise ConnectionError("down")
+
+    @redis_huey.task()
+    def after(value):
+        return value
+
+    with jobsim.Simulation(redis_huey, start=START) as sim:
+        locked = redis_huey.enqueue(open_lock.s().then(after))
+        flaky()
+        sim.run_until_idle()
+        (run,) = sim.runs(open_lock)
+        assert (run.status, type(run.error), secs(run.end_ns)) == ("failed", TypeError, 2.0)
+        assert "cannot pickle" in str(run.error) and sim.runs(after) == []  # no result, no next task
+        assert locked.get() == [None, None]
+        (run,) = sim.runs(flaky)
+        assert (run.status, type(run.error), len(run.attempts)) == ("failed", TypeError, 1)  # no retry

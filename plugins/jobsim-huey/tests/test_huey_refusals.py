@@ -203,3 +203,70 @@ def test_the_same_huey_in_a_second_simulation_at_once_names_the_running_simulati
         assert not isinstance(caught.value, UnsupportedFeature)
         with pytest.raises(JobsimError, match=r"another simulation with Huey instances is running"):
             jobsim.Simulation(redis_huey.create_consumer(workers=2), start=START)
+
+
+def _an_app():
+    app = jobsim.App("other")
+
+    @app.function("noop", on="noop")
+    def noop(ctx):
+        return None
+
+    return app
+
+
+def test_a_huey_the_simulation_was_not_given_is_refused_when_none_is(tmp_path):
+    # a test that forgot jobsim.Simulation(huey): its task calls reached the real storage (Redis, a SQLite file)
+    from huey import SqliteHuey
+
+    sqlite = SqliteHuey("forgot", filename=str(tmp_path / "huey.db"))
+
+    @sqlite.task()
+    def charge(order_id):
+        return order_id
+
+    with jobsim.Simulation(_an_app()):
+        with pytest.raises(JobsimError, match=r"Huey 'forgot' \(SqliteHuey\) is not part of this simulation: "
+                                              r"enqueueing task '.*charge' .*jobsim.Simulation\(huey\)"):  # fmt: skip
+            charge("o-1")
+        with pytest.raises(JobsimError, match=r"huey Consumer was started .*jobsim.Simulation\(huey.create_consumer"):
+            sqlite.create_consumer().start()
+        locked = r"huey.put_if_empty\(\) \(a result read or stored, a revocation, a lock_task lock\) would reach"
+        with pytest.raises(JobsimError, match=locked), sqlite.lock_task("nightly"):  # in another backend's job code
+            pass
+        immediate = MemoryHuey("inline", immediate=True)  # in memory, run inline: nothing real to reach
+        assert immediate.task()(lambda: 7)().get() == 7
+    assert sqlite.pending_count() == 0 and not sqlite.is_locked("nightly")
+    assert charge("o-2").id and sqlite.pending_count() == 1  # with no simulation running, Huey's own enqueue
+
+
+def test_a_result_read_after_its_simulation_closed_says_so(redis_huey):
+    # the result lived in the simulated store; Huey would read the real Redis (port 1 here: ConnectionError)
+    @redis_huey.task()
+    def total(a, b):
+        return a + b
+
+    with jobsim.Simulation(redis_huey, start=START) as sim:
+        read, unread = total(1, 2), total(3, 4)
+        later = redis_huey.enqueue(total.s(5, 6).then(total, 7))
+        sim.run_until_idle()
+        assert read.get() == 3
+    assert read.get() == 3  # read inside the simulation: cached in the Result, as Huey caches it
+    for result in (unread, list(later)[1]):  # (later[1] itself blocks: ResultGroup.__getitem__ is get(True))
+        with pytest.raises(JobsimError, match=r"huey task .* belongs to a simulation that has closed, and Huey would "
+                                              r"read it from the real storage of Huey 'test-redis' \(huey.get_raw\): "
+                                              r"read the result inside the `with` block"):  # fmt: skip
+            result.get()
+    with pytest.raises(JobsimError, match=r"has closed.*\(huey.revoke\)"):
+        unread.revoke()
+
+
+def test_a_task_result_or_storage_passed_as_the_target_is_named(redis_huey):
+    @redis_huey.task()
+    def charge(order_id):
+        return order_id
+
+    for target, what in [(charge.s("o-1"), r"a huey Task \(what task.s\(\) returns\)"),
+                         (redis_huey.storage, "a huey storage")]:  # fmt: skip
+        with pytest.raises(InvalidArgument, match=what + r"; jobsim-huey simulates a Huey: pass the Huey"):
+            jobsim.Simulation(target, start=START)

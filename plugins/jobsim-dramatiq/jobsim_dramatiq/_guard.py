@@ -1,0 +1,114 @@
+"""While a simulation that runs no Dramatiq broker is running, what would reach a Redis, RabbitMQ or Memcached
+server says so instead.
+
+A test that forgot ``jobsim.Simulation(broker)`` (it simulates a ``jobsim.App``, or another backend) would
+otherwise ``actor.send`` into the broker's real Redis or RabbitMQ: a connection error at best; with a developer's
+local Redis running, a message a real worker may run while the simulation sees nothing. Every send goes
+through the broker's ``enqueue`` (``brokers/redis.py:150-186``, ``brokers/rabbitmq.py:356-401``; ``send``,
+``send_with_options``, pipelines, groups), wrapped on both classes while such a simulation runs -- also
+the ``RabbitmqBroker`` ``dramatiq.get_broker()`` makes when no global broker is set. So is ``Worker.start``
+(``worker.py:105-116``) for a worker on such a broker, and so are the Redis and
+Memcached results backends (``get_result``, ``_get``, ``_store``) and rate-limiter backends (``add``, ``incr``,
+``decr``, ``incr_and_sum``, ``wait``, ``wait_notify``: a ``ConcurrentRateLimiter`` in job code of another
+backend), which a simulation with that broker keeps in memory on its virtual clock. A ``StubBroker`` and the
+stub backends (in memory, as Dramatiq's own tests use them) pass, and so does everything while a simulation
+with Dramatiq brokers runs inside (it refuses what it was not given on its own). A wrapper left in place by an
+unusual closing order calls Dramatiq's own method once no guarded simulation runs.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Any
+
+from jobsim.errors import JobsimError
+
+_guarded: list[Any] = []  # running simulations with no Dramatiq broker
+_saved: list[tuple[type, str, Any]] = []
+_LIMITER = ("add", "incr", "decr", "incr_and_sum", "wait", "wait_notify")
+_RESULTS = ("get_result", "_get", "_store")
+_FIX = ("This simulation runs no Dramatiq broker: pass the broker (or its actors), e.g. jobsim.Simulation(broker) or "
+        "jobsim.Simulation(broker, other_target)")  # fmt: skip
+
+
+def guard(sim: Any) -> None:
+    from ._patches import _broker_module, _network_backends
+
+    if not _saved:
+        for name, client, cls in (("redis", "redis", "RedisBroker"), ("rabbitmq", "pika", "RabbitmqBroker")):
+            module = _broker_module(name, client)
+            if module is not None:
+                _wrap(getattr(module, cls), "enqueue", _refuse_enqueue)
+        import dramatiq
+
+        _wrap(dramatiq.Worker, "start", _refuse_start)
+        for package, names in (("rate_limits", _LIMITER), ("results", _RESULTS)):
+            for backend_class in _network_backends(package, package):
+                for name in names:
+                    if name in vars(backend_class):
+                        _wrap(backend_class, name, _refuse_backend(backend_class, package))
+    _guarded.append(sim)
+
+
+def unguard(sim: Any) -> None:
+    if sim in _guarded:
+        _guarded.remove(sim)
+    if _guarded:
+        return
+    for owner, name, original in _saved:
+        if getattr(owner.__dict__.get(name), "_jobsim_guard", False):  # else something else patched it since
+            setattr(owner, name, original)
+    _saved.clear()
+
+
+def _passes(target: Any) -> bool:
+    from dramatiq import Worker
+    from dramatiq.brokers.stub import StubBroker
+
+    if isinstance(target, Worker) and isinstance(target.broker, StubBroker):
+        return True  # Dramatiq's own testing pattern: a real Worker on a StubBroker, in memory
+    patches = sys.modules.get("jobsim_dramatiq._patches")
+    return not _guarded or (patches is not None and patches.current() is not None)
+
+
+def _wrap(owner: type, name: str, refuse: Any) -> None:
+    original = owner.__dict__[name]
+    _saved.append((owner, name, original))
+
+    @functools.wraps(original)
+    def guarded(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if _passes(self):
+            return original(self, *args, **kwargs)
+        refuse(self, name, *args)
+
+    guarded._jobsim_guard = True  # type: ignore[attr-defined]
+    setattr(owner, name, guarded)
+
+
+def _refuse_enqueue(broker: Any, _: str, message: Any, *args: Any) -> None:
+    raise JobsimError(
+        f"message {message.actor_name!r} was enqueued on a {type(broker).__name__} that is not part of this "
+        f"simulation: it would go to the real server. {_FIX}"
+    )
+
+
+def _refuse_start(worker: Any, _: str, *args: Any) -> None:
+    raise JobsimError(
+        f"a dramatiq.Worker was started on a {type(worker.broker).__name__} while a simulation that runs no Dramatiq "
+        "broker is running: its threads would consume the real server in real time, unseen by the simulation. Pass "
+        "the unstarted Worker (or its broker) instead, e.g. jobsim.Simulation(dramatiq.Worker(broker, "
+        "worker_threads=2))"
+    )
+
+
+def _refuse_backend(backend_class: type, package: str) -> Any:
+    what = "results" if package == "results" else "rate-limiter"
+
+    def refuse(_: Any, name: str, *args: Any) -> None:
+        raise JobsimError(
+            f"{name}() on a {what} {backend_class.__name__} would reach the real server (a simulation with a "
+            f"Dramatiq broker keeps the {what} backends in memory, on its virtual clock). {_FIX}"
+        )
+
+    return refuse

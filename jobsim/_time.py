@@ -13,7 +13,7 @@ import re
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .errors import InvalidArgument
+from .errors import InvalidArgument, retry_after_header
 
 NS = 1
 US = 1_000
@@ -287,6 +287,7 @@ def iso(ns: int, tz: dt.tzinfo | None = None) -> str:
 
 def resolve_retry_after(after: Any, now: int) -> int:
     """``RetryAfterError.after`` -> delay in ns from ``now``."""
+    after = retry_after_header(after)
     if isinstance(after, dt.datetime):
         return instant_ns(after, "after") - now
     return duration_ns(after, "after")

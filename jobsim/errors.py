@@ -108,7 +108,10 @@ class RetryAfterError(Exception):
     """Raise from job code to retry after ``after`` instead of the backoff delay.
 
     ``after`` is a duration (``"30s"``, a ``timedelta``, seconds) or an aware
-    ``datetime`` at which to retry. The retry still consumes an attempt, as on Inngest.
+    ``datetime`` at which to retry; or an HTTP ``Retry-After`` header's value as it came
+    (RFC 9110 §10.2.3): delay-seconds (``"120"``) or an HTTP-date
+    (``"Wed, 21 Oct 2025 07:28:00 GMT"``), so ``RetryAfterError(response.headers["Retry-After"])``
+    works. ``after`` holds the value as given; the retry still consumes an attempt, as on Inngest.
     """
 
     def __init__(
@@ -118,16 +121,34 @@ class RetryAfterError(Exception):
 
         # checked here, where job code raises it: a bad value names itself in that attempt's error
         # (retried like any error) instead of surfacing later, inside the engine's retry decision
-        if isinstance(after, dt.datetime):
-            instant_ns(after, "after")
+        when = retry_after_header(after)
+        if isinstance(when, dt.datetime):
+            instant_ns(when, "after")
         else:
-            duration_ns(after, "after")
+            duration_ns(when, "after")
         super().__init__(message or f"retry after {after!r}")
         self.after = after
 
     def __reduce__(self) -> tuple[Any, ...]:
         # copy and pickle rebuild an exception from ``args`` (the message): give them ``after`` too
         return type(self), (self.after, *self.args[:1]), self.__dict__
+
+
+def retry_after_header(after: Any) -> Any:
+    """A ``Retry-After`` header's value as seconds (``"120"``) or an aware datetime (an HTTP-date); else ``after``."""
+    if not isinstance(after, str):
+        return after
+    text = after.strip()
+    if text.isascii() and text.isdigit():
+        return int(text)
+    if "," in text and text.endswith("GMT"):  # IMF-fixdate, as RFC 9110 says senders write it
+        from email.utils import parsedate_to_datetime
+
+        try:
+            return parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return after
+    return after
 
 
 class TraceError(JobsimError):

@@ -1128,6 +1128,29 @@ def test_a_bad_retry_after_fails_the_attempt_instead_of_the_simulation(after, me
     assert [a.started_at.second for a in run.attempts] == [0, 1]  # retried with FAST backoff: 1 s
 
 
+def test_a_retry_after_header_value_is_read_as_http_says():
+    """``RetryAfterError(response.headers["Retry-After"])``: delay-seconds or an HTTP-date (RFC 9110 §10.2.3);
+    "120" was refused as a bare number and the retry fell back to the backoff."""
+    app = jobsim.App("a")
+    headers = ["120", "Sat, 01 Mar 2025 01:00:00 GMT"]
+
+    @app.function("f", on="go", retries=FAST)
+    def f(ctx):
+        if ctx.attempt < len(headers):
+            raise RetryAfterError(headers[ctx.attempt])
+        return "ok"
+
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("f")[0]
+    assert run.status == "completed"
+    assert [(a.start_ns - T0) // SECOND for a in run.attempts] == [0, 120, 3600]
+    assert RetryAfterError("120").after == "120"  # kept as given
+    with pytest.raises(InvalidArgument, match="after='Sat, 01 Mar 2025 99:00:00 GMT' is not valid"):
+        RetryAfterError("Sat, 01 Mar 2025 99:00:00 GMT")
+
+
 def test_handlers_and_triggers_of_the_wrong_shape_are_refused_at_declaration():
     app = jobsim.App("a")
     with pytest.raises(InvalidArgument, match=r"handler=.* a function callable with one positional argument, ctx"):

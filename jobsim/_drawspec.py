@@ -192,6 +192,12 @@ def check_targets(targets: tuple[Any, ...]) -> None:
     for target in targets:
         if inspect.iscoroutinefunction(target) or inspect.isasyncgenfunction(target):
             check_callable("targets", target, 0, "an App, or a function of no arguments building one")
+        from ._simulation import _refuse_plain
+
+        _refuse_plain(target)  # None, the module holding the app: named here, not when Hypothesis draws
+        if isinstance(target, (str, bytes, int, float)):  # no backend plugin takes a name or a number
+            raise InvalidArgument.build("targets", target, "a jobsim.App (or a backend's app, queue or broker), or "
+                                        "a function of no arguments building one; not its name")  # fmt: skip
 
 
 def is_factory(target: Any) -> bool:

@@ -105,6 +105,10 @@ def test_repr_is_the_call_that_built_it(strategy, text):
         (lambda: js.cron_expressions(zones=["Mars/Base"]), "zones='Mars/Base' is not valid: no such IANA time zone"),
         (lambda: js.simulations(), "simulations() needs the targets to simulate"),
         (lambda: js.simulations(APP, seed="7"), "seed='7' is not valid: an int, or a strategy of ints"),
+        (lambda: js.simulations("app"), "targets='app' is not valid: a jobsim.App (or a backend's app, queue or "
+                                        "broker), or a function of no arguments building one; not its name"),
+        (lambda: js.simulations(APP, None), "targets=None is not valid: a jobsim.App; None is what a jobsim_app "
+                                            "fixture or a factory without `return app` gives"),
         (lambda: js.simulations(APP, start="yesterday"), "start='yesterday' is not valid: expected an aware datetime"),
         # was called for each example and refused by Simulation, its coroutine left never awaited
         (lambda: js.simulations(build_app_async), "is not valid: an App, or a function of no arguments building one, a "

@@ -196,6 +196,10 @@ class Cancel:
     def __post_init__(self) -> None:
         if not isinstance(self.event, str) or not self.event.strip():  # no event can be named ' ': it never cancels
             raise InvalidArgument.build("event", self.event, "the name of the event that cancels the run")
+        if "*" in self.event:  # matched by exact name: a pattern would never cancel
+            raise InvalidArgument.build("event", self.event, "the exact name of the event that cancels the run: "
+                                        "cancellations match names as they are, so a '*' (a trigger's wildcard) "
+                                        "would match no event")
         timeout = None if self.timeout is None else duration_ns(self.timeout, "timeout", allow_zero=False)
         object.__setattr__(self, "timeout_ns", timeout)
         checks = []

@@ -315,6 +315,9 @@ class Step(Execution):
             return None if output is None else Event(**output)
         if not isinstance(event, str) or not event.strip():  # no event can be named ' ': the wait would only time out
             raise InvalidArgument.build("event", event, "the name of the event to wait for")
+        if "*" in event:  # matched by exact name: a pattern would only time out
+            raise InvalidArgument.build("event", event, "the exact name of one event to wait for: a wait matches "
+                                        "names as they are, so a '*' (a trigger's wildcard) would match no event")
         checks = [compile_match(match)] if match is not None else []
         if if_exp is not None:
             checks.append(compile_expression(if_exp))

@@ -110,3 +110,20 @@ def test_a_wildcard_triggers_condition_is_keyed_by_the_pattern():
             sim.send(name, {"plan": plan})
         sim.run_until_idle()
     assert _names(sim, "etl") == ["app/user.created", "billing/paid"]
+
+
+def test_a_wait_or_a_cancellation_on_a_pattern_is_refused_rather_than_never_matching():
+    with pytest.raises(InvalidArgument, match=r"event='order/\*' is not valid: the exact name of the event that cancels"):
+        jobsim.Cancel("order/*")
+    app = jobsim.App("shop")
+
+    @app.function("wait", on="cart/abandoned", retries=jobsim.Retries(attempts=1))
+    def wait(ctx):
+        return ctx.step.wait_for_event("paid", event="order/*", timeout="1h")
+
+    with jobsim.Simulation(app) as sim:
+        sim.send("cart/abandoned", {})
+        sim.run_until_idle()
+    (run,) = sim.runs("wait")
+    assert run.status == "failed"
+    assert "event='order/*' is not valid: the exact name of one event to wait for" in str(run.error)

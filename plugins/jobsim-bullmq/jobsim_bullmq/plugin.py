@@ -37,6 +37,26 @@ def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
 
 
 @hookimpl
+def jobsim_install(sim: Simulation) -> None:
+    """A simulation that runs no BullMQ worker refuses bullmq's Redis calls while it runs (``_guard``)."""
+    if "bullmq" not in sys.modules:
+        return
+    world = sys.modules.get("jobsim_bullmq._world")  # not imported yet: no simulation has BullMQ workers
+    if world is None or not isinstance(getattr(sim, "bullmq", None), world.BullMQWorld):
+        from . import _guard
+
+        _guard.guard(sim)
+
+
+@hookimpl
+def jobsim_uninstall(sim: Simulation) -> None:
+    if "jobsim_bullmq._guard" in sys.modules:
+        from . import _guard
+
+        _guard.unguard(sim)
+
+
+@hookimpl
 def jobsim_crash_worker(sim: Simulation, at: int, function: str | None) -> bool | None:
     """``sim.crash_worker(at=..., function=<queue>)`` kills the simulated BullMQ worker of that queue mid-job, as
     ``sim.bullmq.crash_worker(at, queue)`` does, with a new worker started at once (``_crash``).

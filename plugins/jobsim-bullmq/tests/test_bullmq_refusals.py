@@ -134,3 +134,47 @@ def test_a_jobsim_error_in_a_processor_stops_the_test_instead_of_failing_the_job
         with pytest.raises(UnsupportedFeature, match=r"queue\.get_workers\(\) is not simulated"):
             sim.run_until_idle()
         assert [len(r.attempts) for r in sim.runs("q")] == [1]
+
+
+def test_a_simulation_without_a_bullmq_worker_refuses_bullmq_calls_instead_of_reaching_redis(worker_for, queue):
+    """A test that forgot to pass its worker: queue.add (and every other call of a Queue, Job, JobScheduler or
+    FlowProducer) would go to the queue's real Redis -- a local one would take the job. Refused, naming the fix."""
+    import re
+    import time
+
+    from bullmq import FlowProducer, Queue
+    from bullmq.backends.redis_backend import RedisBackend
+    from bullmq_support import NOWHERE
+
+    from jobsim.errors import JobsimError
+
+    originals = dict(vars(RedisBackend)), dict(vars(Queue))
+    app = jobsim.App("shop")
+
+    @app.function(id="checkout", on="order/placed")
+    async def checkout(ctx):
+        return (await queue.add("receipt", {})).id
+
+    message = (r"^BullMQ queue 'q' is not part of this simulation: bullmq would send (addJob|addFlow|addJobScheduler) "
+               r"to its real Redis \(127\.0\.0\.1:1/0\)\. This simulation runs no BullMQ worker: pass the worker\(s\), "
+               r"built with \{'autorun': False\}, e\.g\. jobsim\.Simulation\(worker\)")  # fmt: skip
+    with jobsim.Simulation(app, start=START) as sim:
+        started = time.monotonic()
+        with pytest.raises(JobsimError, match=message):
+            run(queue.add("x", {}))
+        with pytest.raises(JobsimError, match=message):
+            run(FlowProducer({"connection": NOWHERE}).add({"name": "p", "queueName": "q"}))
+        with pytest.raises(JobsimError, match=message):
+            run(queue.upsertJobScheduler("daily", {"every": 1000}))
+        with pytest.raises(JobsimError, match="bullmq would send setGlobalConcurrency"):
+            run(queue.setGlobalConcurrency(2))
+        assert time.monotonic() - started < 1  # no connection attempt
+        sim.send("order/placed", {})
+        sim.run_until_idle()
+        assert re.match(message, str(sim.runs("checkout")[0].error))  # the function's own failure
+    assert (dict(vars(RedisBackend)), dict(vars(Queue))) == originals
+    with jobsim.Simulation(app, worker_for(noop), start=START) as sim:  # passed: both run
+        sim.send("order/placed", {})
+        sim.run_until_idle()
+        assert [r.status for r in sim.runs("q")] == ["completed"]
+    assert (dict(vars(RedisBackend)), dict(vars(Queue))) == originals

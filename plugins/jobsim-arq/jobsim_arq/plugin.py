@@ -87,6 +87,26 @@ def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
 
 
 @hookimpl
+def jobsim_install(sim: Simulation) -> None:
+    """A simulation that runs no arq worker refuses ``ArqRedis`` commands while it runs (``_guard``)."""
+    if "arq" not in sys.modules:
+        return
+    world = sys.modules.get("jobsim_arq._world")  # not imported yet: no simulation has arq workers
+    if world is None or not isinstance(getattr(sim, "arq", None), world.ArqWorld):
+        from . import _guard
+
+        _guard.guard(sim)
+
+
+@hookimpl
+def jobsim_uninstall(sim: Simulation) -> None:
+    if "jobsim_arq._guard" in sys.modules:
+        from . import _guard
+
+        _guard.unguard(sim)
+
+
+@hookimpl
 def jobsim_crash_worker(sim: Simulation, at: int, function: str | None) -> bool | None:
     """Worker crashes are not simulated for arq jobs: naming one is refused, not ignored."""
     world = getattr(sim, "arq", None)

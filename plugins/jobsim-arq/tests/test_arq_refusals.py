@@ -202,3 +202,39 @@ def test_settings_whose_module_never_imports_arq_are_still_arq_settings():
                           env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["ArqWorld", "arq:queue"]
+
+
+def test_a_simulation_without_an_arq_worker_refuses_arq_pools_instead_of_reaching_redis():
+    """A test that forgot to pass its WorkerSettings: create_pool would connect to the real Redis of its
+    RedisSettings (five retries a second apart) and enqueue_job would write there -- a local Redis would take
+    the job. Refused at the first command, naming the fix; a simulation given the settings runs as before."""
+    import re
+    import time
+
+    from arq.connections import ArqRedis
+
+    originals = dict(vars(ArqRedis))
+    app = jobsim.App("shop")
+
+    @app.function(id="checkout", on="order/placed")
+    async def checkout(ctx):
+        pool = await create_pool(NOWHERE)
+        return (await pool.enqueue_job("add", 1, 2)).job_id
+
+    message = (r"^an arq Redis pool is not part of this simulation: arq would send the command PING to its real "
+               r"Redis \(127\.0\.0\.1:1/0\)\. This simulation runs no arq worker: pass the worker settings, e\.g\. "
+               r"jobsim\.Simulation\(WorkerSettings\)")  # fmt: skip
+    with jobsim.Simulation(app, start=START) as sim:
+        started = time.monotonic()
+        with pytest.raises(JobsimError, match=message):
+            asyncio.run(_enqueue("add", 1, 2))
+        assert time.monotonic() - started < 1  # no connection attempt, no retry
+        sim.send("order/placed", {})
+        sim.run_until_idle()
+        assert re.match(message, str(sim.runs("checkout")[0].error))  # the function's own failure
+    assert dict(vars(ArqRedis)) == originals
+    with jobsim.Simulation(app, settings(add), start=START) as sim:  # passed: both run
+        sim.send("order/placed", {})
+        sim.run_until_idle()
+        assert [r.output for r in sim.runs(add)] == [3]
+    assert dict(vars(ArqRedis)) == originals

@@ -1,7 +1,8 @@
 """What jobsim-arq replaces process-wide while a simulation with arq workers runs.
 
 * ``ArqRedis.execute_command`` and ``ArqRedis.pipeline``: every arq pool answers from the
-  simulated keyspace (``_client``, ``_redis``);
+  simulated keyspace (``_client``, ``_redis``); each pool used is noted, so that once the simulation closes it
+  says so instead of connecting to the Redis of its settings (``ArqWorld.uninstall``, ``_ClosedPool``);
 * ``ArqRedis.enqueue_job``: arq's own, then the simulation records the job's run
   (``ArqWorld.enqueued``) -- or, for ``None`` (the id exists, ``connections.py:156-160``), a duplicate;
 * ``create_pool`` (``arq``, ``arq.connections``, ``arq.worker``): a pool that never connects;

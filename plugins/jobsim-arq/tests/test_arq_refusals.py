@@ -238,3 +238,34 @@ def test_a_simulation_without_an_arq_worker_refuses_arq_pools_instead_of_reachin
         sim.run_until_idle()
         assert [r.output for r in sim.runs(add)] == [3]
     assert dict(vars(ArqRedis)) == originals
+
+
+def test_reading_a_job_after_its_simulation_closed_says_so_instead_of_reaching_redis():
+    """The pool (and its jobs) made inside the simulation hold no keys once it closes: arq would read them from
+    the Redis of the pool's settings (connection errors after redis-py's retries, or a real Redis that never had
+    the job). Refused naming what to do; closing the pool afterwards is fine."""
+    import time
+
+    async def enqueue():
+        pool = await create_pool(NOWHERE)
+        return pool, await pool.enqueue_job("add", 1, 2)
+
+    with jobsim.Simulation(settings(add), start=START) as sim:
+        pool, job = asyncio.run(enqueue())
+        sim.run_until_idle()
+        assert asyncio.run(job.result(timeout=5)) == 3
+    started = time.monotonic()
+    message = (r"^this arq pool was used inside a simulation that has closed, and arq would now send a command to its "
+               r"real Redis \(127\.0\.0\.1:1/0\), which never had the simulation's jobs: read jobs inside the `with` "
+               r"block")  # fmt: skip
+    with pytest.raises(JobsimError, match=message):
+        asyncio.run(job.status())
+    with pytest.raises(JobsimError, match=message):
+        asyncio.run(job.result(timeout=1))
+    with pytest.raises(JobsimError, match=message):
+        asyncio.run(pool.enqueue_job("add", 3, 4))
+    assert time.monotonic() - started < 1  # no connection attempt
+    asyncio.run(pool.aclose())
+    with jobsim.Simulation(settings(add), start=START) as sim:  # a later simulation's pools are its own
+        pool, job = asyncio.run(enqueue())
+        assert asyncio.run(job.result(timeout=5)) == 3

@@ -19,6 +19,8 @@ those the simulation models go to the in-memory store (``_store``), the others r
   a set's memory-address order, so a run is the same every time.
 * ``Job.moveToFailed``: bullmq's own, after noting the exception (the store only sees
   its ``failedReason`` text) so the run keeps the real error.
+* ``Job.__init__``: bullmq's own, and the job is noted; when the simulation closes, each job's ``backend`` is
+  replaced by one that raises a ``JobsimError`` saying so (``_ClosedBackend``) instead of reading a real Redis.
 
 One simulation with BullMQ workers may run at a time in a process (the patches are global).
 """
@@ -29,10 +31,11 @@ import json
 import random
 import time
 import uuid
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from jobsim._time import SECOND
-from jobsim.errors import InvalidArgument, UnsupportedFeature
+from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
 from jobsim.hooks import ProcessPatches
 
 from . import _admin, _bulk
@@ -95,6 +98,7 @@ def _patch(world: BullMQWorld) -> None:
         (bullmq.queue_events_producer.QueueEventsProducer, "publishEvent"): _publish_event(world),
         (bullmq.worker, "getCompleted"): _get_completed,
         (bullmq.worker.Worker, "run"): _worker_run(bullmq.worker.Worker.run, world),
+        (bullmq.job.Job, "__init__"): _tracked_job_init(bullmq.job.Job.__init__),
     }  # fmt: skip
     backend = _Backend(world)
     for name in dir(RedisBackend):
@@ -115,6 +119,50 @@ def _patch(world: BullMQWorld) -> None:
 
 def pop(world: BullMQWorld) -> None:
     _PATCHES.pop(world)
+    for job in list(_JOBS):  # what bullmq would read of them now is in no Redis: say so
+        if not isinstance(job.__dict__.get("backend"), _ClosedBackend):
+            job.backend = _ClosedBackend(job)
+    _JOBS.clear()
+
+
+_JOBS: weakref.WeakSet[Any] = weakref.WeakSet()
+"""The ``Job`` objects made while the simulation runs (``queue.add``'s, ``Job.fromId``'s, the processors')."""
+
+
+def _tracked_job_init(original: Any) -> Any:
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        """bullmq's ``Job.__init__``, and the job is noted: once the simulation closes, its backend says so."""
+        original(self, *args, **kwargs)
+        _JOBS.add(self)
+
+    return __init__
+
+
+class _ClosedBackend:
+    """A simulated job's backend once its simulation has closed: bullmq reads a job's state from Redis
+    (``job.getState()``, ``isCompleted()``, ``job.remove()``...), and this one's is nowhere -- redis-py would connect
+    to the queue's Redis, which may not exist, or read a real Redis that never had the job."""
+
+    def __init__(self, job: Any) -> None:
+        self._job_id, self._queue = job.id, getattr(job.queue, "name", "?")
+        self._original = job.backend
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._original, name)
+        if not callable(value):
+            return value
+
+        def refused(*args: Any, **kwargs: Any) -> Any:
+            raise JobsimError(
+                f"BullMQ job {self._job_id} of queue {self._queue!r} belongs to a simulation that has closed, and "
+                f"bullmq would read it from Redis ({name}): read it inside the `with` block (await job.getState()), or "
+                "after it with sim.bullmq.state(job.id) or its run in sim.runs(...)"
+            )  # fmt: skip
+
+        return refused
+
+    def __repr__(self) -> str:
+        return f"<closed simulation's stand-in for {self._original!r}>"
 
 
 def _refuse(what: str) -> Any:

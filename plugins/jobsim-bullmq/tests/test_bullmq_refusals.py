@@ -178,3 +178,30 @@ def test_a_simulation_without_a_bullmq_worker_refuses_bullmq_calls_instead_of_re
         sim.run_until_idle()
         assert [r.status for r in sim.runs("q")] == ["completed"]
     assert (dict(vars(RedisBackend)), dict(vars(Queue))) == originals
+
+
+def test_reading_a_job_after_its_simulation_closed_says_so_instead_of_reaching_redis(worker_for, queue):
+    """A Job made inside the simulation has no Redis once it closes: bullmq would read it from the queue's (connection
+    errors after redis-py's retries, or a real Redis that never had it). Refused naming what to read instead."""
+    import time
+
+    from jobsim.errors import JobsimError
+
+    async def double(job, token):
+        return job.data["n"] * 2
+
+    with jobsim.Simulation(worker_for(double), start=START) as sim:
+        job = run(queue.add("x", {"n": 21}))
+        sim.run_until_idle()
+        assert run(job.getState()) == "completed"
+    started = time.monotonic()
+    message = (r"^BullMQ job 1 of queue 'q' belongs to a simulation that has closed, and bullmq would read it from "
+               r"Redis \((getState|isJobInState)\): read it inside the `with` block")  # fmt: skip
+    with pytest.raises(JobsimError, match=message):
+        run(job.getState())
+    with pytest.raises(JobsimError, match=message):
+        run(job.isCompleted())
+    assert time.monotonic() - started < 1  # no connection attempt
+    assert sim.bullmq.state(job.id) == "completed" and sim.runs("q")[0].output == 42
+    with jobsim.Simulation(worker_for(double), start=START) as sim:  # the queue itself serves the next simulation
+        assert run(run(queue.add("x", {"n": 1})).getState()) == "waiting"

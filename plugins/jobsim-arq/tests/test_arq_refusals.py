@@ -65,6 +65,18 @@ def test_a_function_that_is_not_a_coroutine_function_is_rejected_at_simulation()
     with pytest.raises(InvalidArgument, match=r"WorkerSettings\.functions"):
         jobsim.Simulation(settings(add, func(slow), plain), start=START)
 
+    class WorkerSettings:  # plain functions only, one of them not `async def`: still arq's settings, the slip named
+        functions = [add, plain]
+
+    class OnlyPlain:
+        functions = [plain]
+        redis_settings = NOWHERE
+
+    for target in (WorkerSettings, OnlyPlain, {"functions": [plain, slow]}):
+        with pytest.raises(InvalidArgument, match=r"^WorkerSettings\.functions=<function .*plain.* is not valid: arq "
+                                                  r"job functions: async def functions .* is not a coroutine function"):
+            jobsim.Simulation(target, start=START)
+
 
 def test_bad_settings_are_rejected_naming_the_setting():
     with pytest.raises(InvalidArgument, match=r"WorkerSettings.max_jobs=0 .*an int >= 1"):

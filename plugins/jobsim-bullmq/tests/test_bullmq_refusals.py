@@ -205,3 +205,39 @@ def test_reading_a_job_after_its_simulation_closed_says_so_instead_of_reaching_r
     assert sim.bullmq.state(job.id) == "completed" and sim.runs("q")[0].output == 42
     with jobsim.Simulation(worker_for(double), start=START) as sim:  # the queue itself serves the next simulation
         assert run(run(queue.add("x", {"n": 1})).getState()) == "waiting"
+
+
+@pytest.mark.parametrize(("opts", "message"), [
+    ({"attempts": "3"}, r"opts\['attempts'\]='3' is not valid: a number of attempts"),
+    ({"attempts": 3, "backoff": 2000.0}, r"opts\['backoff'\]=2000\.0 is not valid: an int of milliseconds"),
+    ({"attempts": 3, "backoff": {"type": "exponential"}}, r"opts\['backoff'\]\['delay'\]=None is not valid"),
+    ({"attempts": 3, "backoff": {"type": "linear", "delay": 100}},
+     r"opts\['backoff'\]\['type'\]='linear' is not valid: 'fixed' or 'exponential'; a custom type needs "
+     r"settings=\{'backoffStrategy': fn\} in the options of the worker of queue 'q'"),
+    ({"repeat": {"every": 1000}}, r"opts\['repeat'\]=\{'every': 1000\} is not valid: no 'repeat': bullmq-python "
+                                  r"3\.4's queue\.add ignores it .* queue\.upsertJobScheduler"),
+])  # fmt: skip
+def test_retry_options_the_worker_would_choke_on_are_refused_at_the_add(worker_for, queue, opts, message):
+    """bullmq reads attempts/backoff only when the job fails, in Job.moveToFailed: these raise there, the worker
+    emits only 'error', and the job sat active (run 'running', no attempt) until the stalled check -- silently."""
+    async def failing(job, token):
+        raise ValueError("down")
+
+    with jobsim.Simulation(worker_for(failing), start=START) as sim:
+        with pytest.raises(InvalidArgument, match=r"^job 'x' on BullMQ queue 'q': " + message):
+            run(queue.add("x", {}, opts))
+        assert sim.runs("q") == []
+
+
+def test_a_custom_backoff_type_served_by_the_worker_is_accepted(worker_for, queue):
+    async def failing(job, token):
+        raise ValueError("down")
+
+    def strategy(attempts_made, kind, err, job):
+        return attempts_made * 10_000
+
+    with jobsim.Simulation(worker_for(failing, settings={"backoffStrategy": strategy}), start=START) as sim:
+        run(queue.add("x", {}, {"attempts": 3, "backoff": {"type": "linear"}}))
+        sim.run_until_idle()
+    # failures at 0 s, then 10 s and 20 s later (bullmq passes attemptsMade + 1 = 1, 2)
+    assert [a.started_at.strftime("%M:%S") for a in sim.runs("q")[0].attempts] == ["00:00", "00:10", "00:30"]

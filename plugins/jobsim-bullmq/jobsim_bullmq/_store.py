@@ -797,6 +797,11 @@ class Store:
         delayed, prioritized or waiting), and add the job for ``next_millis`` (``every``: computed here from the
         previous one). Returns ``[job id, delay]``; -10 when a ``pattern`` job of that id exists already."""
         q = self.queue(backend)
+        name = scheduler_opts.get("name")
+        if not isinstance(name, str):  # Redis would refuse the table in HSET (a Lua error); name the argument instead
+            raise InvalidArgument.build(f"queue.upsertJobScheduler({scheduler_id!r}, repeat_opts, job_name)", name,
+                                        "the jobs' name, a string: bullmq-python takes (job_scheduler_id, repeat_opts, "
+                                        "job_name, job_data, opts), not Node's template {'name', 'data', 'opts'}")  # fmt: skip
         job_opts = backend.scripts.encodeOpts(job_opts or {})
         template_opts = backend.scripts.encodeOpts(template_opts or {})
         prev = q.repeat.get(scheduler_id)

@@ -241,3 +241,17 @@ def test_a_custom_backoff_type_served_by_the_worker_is_accepted(worker_for, queu
         sim.run_until_idle()
     # failures at 0 s, then 10 s and 20 s later (bullmq passes attemptsMade + 1 = 1, 2)
     assert [a.started_at.strftime("%M:%S") for a in sim.runs("q")[0].attempts] == ["00:00", "00:10", "00:30"]
+
+
+def test_a_node_style_job_template_given_to_upsert_job_scheduler_is_refused_naming_the_arguments(worker_for, queue):
+    """Node's upsertJobScheduler(id, repeat, {name, data, opts}) ported as is: bullmq-python's third argument is the
+    jobs' name (the Lua script would fail on the table; here it was a redis-py DataError from the stream)."""
+    with jobsim.Simulation(worker_for(noop), start=START) as sim:
+        with pytest.raises(InvalidArgument, match=r"^queue\.upsertJobScheduler\('daily', repeat_opts, job_name\)="
+                                                  r"\{'name': 'report', 'data': \{\}\} is not valid: the jobs' name, a "
+                                                  r"string: bullmq-python takes \(job_scheduler_id, repeat_opts, "
+                                                  r"job_name, job_data, opts\)"):  # fmt: skip
+            run(queue.upsertJobScheduler("daily", {"pattern": "0 8 * * *"}, {"name": "report", "data": {}}))
+        run(queue.upsertJobScheduler("daily", {"pattern": "0 8 * * *"}, "report", {}))
+        sim.advance("1d")
+        assert [r.event.data["name"] for r in sim.runs("q")][:1] == ["report"]

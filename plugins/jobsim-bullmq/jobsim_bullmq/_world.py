@@ -527,14 +527,20 @@ class BullMQWorld:
                               "pass queue=...")  # fmt: skip
 
     def job(self, job_id: str, queue: Any = None) -> Any:
-        """A ``bullmq.Job`` read from the simulated Redis now (``Job.fromJSON``, as ``queue.getJob`` returns it)."""
+        """A ``bullmq.Job`` read from the simulated Redis now (``Job.fromJSON``, as ``queue.getJob`` returns it); once
+        the simulation has closed, its methods that would read Redis say so (``_patches._ClosedBackend``)."""
         from bullmq import Job
+
+        from ._patches import _ClosedBackend
 
         q, rec = self._hash(str(job_id), queue)
         owner = next((w for w in self.all_workers if w.qualifiedName == q.qualified), None)
         if owner is None:
             raise InvalidArgument(f"queue {q.name!r} has no simulated worker; read its jobs with queue.getJob(id)")
-        return Job.fromJSON(owner, rec.raw(), rec.id)
+        job = Job.fromJSON(owner, rec.raw(), rec.id)
+        if not self.installed and not isinstance(job.backend, _ClosedBackend):
+            job.backend = _ClosedBackend(job)
+        return job
 
     def state(self, job_id: str, queue: Any = None) -> str:
         """``job.getState()`` now: ``waiting``, ``delayed``, ``prioritized``, ``active``, ``completed``... and, as

@@ -203,6 +203,10 @@ def test_reading_a_job_after_its_simulation_closed_says_so_instead_of_reaching_r
         run(job.isCompleted())
     assert time.monotonic() - started < 1  # no connection attempt
     assert sim.bullmq.state(job.id) == "completed" and sim.runs("q")[0].output == 42
+    read = sim.bullmq.job(job.id)  # the simulated Redis read after the close: its fields, but no Redis behind it
+    assert read.returnvalue == 42
+    with pytest.raises(JobsimError, match=message):
+        run(read.getState())
     with jobsim.Simulation(worker_for(double), start=START) as sim:  # the queue itself serves the next simulation
         assert run(run(queue.add("x", {"n": 1})).getState()) == "waiting"
 

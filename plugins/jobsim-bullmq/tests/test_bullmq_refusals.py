@@ -259,3 +259,16 @@ def test_a_node_style_job_template_given_to_upsert_job_scheduler_is_refused_nami
         run(queue.upsertJobScheduler("daily", {"pattern": "0 8 * * *"}, "report", {}))
         sim.advance("1d")
         assert [r.event.data["name"] for r in sim.runs("q")][:1] == ["report"]
+
+
+def test_a_queue_or_flow_producer_passed_instead_of_the_worker_is_refused_naming_the_worker(queue):
+    from bullmq import FlowProducer
+    from bullmq_support import NOWHERE
+
+    accepted = (r" is not valid: jobsim-bullmq runs bullmq Worker objects, and while it runs one, every Queue, "
+                r"FlowProducer and QueueEvents talks to the simulated Redis by itself: pass the worker\(s\) of the "
+                r"queue, built with \{'autorun': False\}, e\.g\. jobsim\.Simulation\(worker\)$")  # fmt: skip
+    with pytest.raises(InvalidArgument, match=r"^targets=Queue\('q'\)" + accepted):
+        jobsim.Simulation(queue)
+    with pytest.raises(InvalidArgument, match=r"^targets=FlowProducer\(\.\.\.\)" + accepted):
+        jobsim.Simulation(FlowProducer({"connection": NOWHERE}))

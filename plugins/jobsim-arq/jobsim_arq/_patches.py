@@ -85,7 +85,17 @@ def _patch(w: ArqWorld) -> None:
 
 def _enqueue_job(original: Any) -> Any:
     async def enqueue_job(pool: Any, function: str, *args: Any, **kwargs: Any) -> Any:
-        """``ArqRedis.enqueue_job`` (``connections.py:119-181``), then the run is recorded."""
+        """``ArqRedis.enqueue_job`` (``connections.py:119-181``), then the run is recorded. A function object given
+        instead of its name is refused: arq would pickle it and the worker fail the job ('function <function
+        charge at 0x...> not found', ``worker.py:530-535``), looking up names only."""
+        if not isinstance(function, str):
+            from jobsim.errors import InvalidArgument
+
+            name = getattr(function, "__qualname__", None) or getattr(function, "name", None)
+            hint = f"enqueue_job({name!r}, ...)" if isinstance(name, str) else "enqueue_job('function_name', ...)"
+            raise InvalidArgument.build("enqueue_job(function)", function, f"the job function's name, a string: "
+                                        f"{hint} (the worker looks functions up by name and would fail the job "
+                                        "with 'function ... not found')")  # fmt: skip
         job = await original(pool, function, *args, **kwargs)
         world().enqueued(pool, job, function, args, kwargs)
         return job

@@ -281,3 +281,15 @@ def test_reading_a_job_after_its_simulation_closed_says_so_instead_of_reaching_r
     with jobsim.Simulation(settings(add), start=START) as sim:  # a later simulation's pools are its own
         pool, job = asyncio.run(enqueue())
         assert asyncio.run(job.result(timeout=5)) == 3
+
+
+def test_enqueueing_the_function_object_instead_of_its_name_is_refused_naming_the_name():
+    """arq's enqueue_job takes the name; given the function it pickles it and the worker fails the job with
+    "function <function add at 0x...> not found" (a run named by that repr)."""
+    with jobsim.Simulation(settings(add), start=START) as sim:
+        with pytest.raises(InvalidArgument, match=r"^enqueue_job\(function\)=<function add at .*> is not valid: the "
+                                                  r"job function's name, a string: enqueue_job\('add', \.\.\.\)"):
+            asyncio.run(_enqueue(add, 1, 2))
+        asyncio.run(_enqueue("add", 1, 2))
+        sim.run_until_idle()
+    assert [r.output for r in sim.runs(add)] == [3]

@@ -66,10 +66,10 @@ def test_a_function_that_is_not_a_coroutine_function_is_rejected_at_simulation()
         jobsim.Simulation(settings(add, func(slow), plain), start=START)
 
     class WorkerSettings:  # plain functions only, one of them not `async def`: still arq's settings, the slip named
-        functions = [add, plain]
+        functions = (add, plain)
 
     class OnlyPlain:
-        functions = [plain]
+        functions = (plain,)
         redis_settings = NOWHERE
 
     for target in (WorkerSettings, OnlyPlain, {"functions": [plain, slow]}):

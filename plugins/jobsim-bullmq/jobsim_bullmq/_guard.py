@@ -23,7 +23,8 @@ from jobsim.errors import JobsimError
 
 _LEFT_ALONE = frozenset({"close", "disconnect"})
 _QUEUE_NAMES = ("setGlobalConcurrency", "getGlobalConcurrency", "removeGlobalConcurrency", "setGlobalRateLimit",
-                "getGlobalRateLimit", "removeGlobalRateLimit", "rateLimit", "removeRateLimitKey", "getJobs")  # fmt: skip
+                "getGlobalRateLimit", "removeGlobalRateLimit", "rateLimit", "removeRateLimitKey",
+                "getJobs")  # fmt: skip
 _guarded: list[Any] = []  # running simulations with no BullMQ worker
 _saved: dict[tuple[Any, str], Any] = {}
 

@@ -315,11 +315,12 @@ class Store:
                                         "or {'pattern': cron, 'tz': zone}, name, data, opts)")  # fmt: skip
         attempts = opts.get("attempts")
         if isinstance(attempts, bool) or not isinstance(attempts, (int, float)):
-            raise InvalidArgument.build(f"{where}['attempts']", attempts, "a number of attempts (an int; 0 or 1: no "
-                                        "retry) -- bullmq compares attemptsMade + 1 < attempts when the job fails")  # fmt: skip
+            raise InvalidArgument.build(f"{where}['attempts']", attempts, "a number of attempts (an int; 0 or 1: "
+                                        "no retry) -- bullmq compares attemptsMade + 1 < attempts when the job "
+                                        "fails")  # fmt: skip
         backoff = opts.get("backoff")
-        accepted = ("an int of milliseconds (fixed) or {'type': 'fixed' | 'exponential', 'delay': ms}, or a custom "
-                    "{'type': name} with settings={'backoffStrategy': fn} in the worker's options")  # fmt: skip
+        accepted = ("an int of milliseconds (fixed) or {'type': 'fixed' | 'exponential', 'delay': ms}, or a "
+                    "custom {'type': name} with settings={'backoffStrategy': fn} in the worker's options")  # fmt: skip
         if not backoff:
             return
         if not isinstance(backoff, dict):  # Backoffs.normalize passes anything but an int through unchanged
@@ -333,8 +334,8 @@ class Store:
         workers = [w for w in self.world.all_workers if w.qualifiedName == q.qualified]
         if workers and not any((w.opts.get("settings") or {}).get("backoffStrategy") for w in workers):
             raise InvalidArgument.build(f"{where}['backoff']['type']", kind, f"'fixed' or 'exponential'; a custom "
-                                        f"type needs settings={{'backoffStrategy': fn}} in the options of the worker of "
-                                        f"queue {q.name!r} (bullmq: 'Unknown backoff strategy {kind}')")  # fmt: skip
+                                        f"type needs settings={{'backoffStrategy': fn}} in the options of the worker "
+                                        f"of queue {q.name!r} (bullmq: 'Unknown backoff strategy {kind}')")  # fmt: skip
 
     def remove_deduplicated(self, q: QueueState, job_id: str) -> None:
         """``removeDelayedJob`` (``addStandardJob-9.lua:245-256``): a delayed holder replaced (``replace``)."""
@@ -800,8 +801,9 @@ class Store:
         name = scheduler_opts.get("name")
         if not isinstance(name, str):  # Redis would refuse the table in HSET (a Lua error); name the argument instead
             raise InvalidArgument.build(f"queue.upsertJobScheduler({scheduler_id!r}, repeat_opts, job_name)", name,
-                                        "the jobs' name, a string: bullmq-python takes (job_scheduler_id, repeat_opts, "
-                                        "job_name, job_data, opts), not Node's template {'name', 'data', 'opts'}")  # fmt: skip
+                                        "the jobs' name, a string: bullmq-python takes (job_scheduler_id, "
+                                        "repeat_opts, job_name, job_data, opts), not Node's template {'name', "
+                                        "'data', 'opts'}")  # fmt: skip
         job_opts = backend.scripts.encodeOpts(job_opts or {})
         template_opts = backend.scripts.encodeOpts(template_opts or {})
         prev = q.repeat.get(scheduler_id)

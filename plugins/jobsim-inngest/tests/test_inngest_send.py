@@ -144,7 +144,8 @@ def test_a_simulation_without_inngest_functions_refuses_sends_instead_of_reachin
 
     message = (rf"^inngest client {client.app_id!r} is not part of this simulation: send(_sync)? would send "
                r"\['user/created'\] to its real event API \(http.*\)\. This simulation runs no inngest-py function: "
-               r"pass the functions \(and their client\), e\.g\. jobsim\.Simulation\(\[fn, \.\.\.\], client\)")  # fmt: skip
+               r"pass the functions \(and their client\), e\.g\. jobsim\.Simulation\(\[fn, \.\.\.\], "
+               r"client\)")  # fmt: skip
     with jobsim.Simulation(app) as sim:
         with pytest.raises(jobsim.JobsimError, match=message):
             client.send_sync(event("user/created", user="ada"))

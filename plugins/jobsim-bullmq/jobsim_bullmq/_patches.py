@@ -19,6 +19,9 @@ those the simulation models go to the in-memory store (``_store``), the others r
   a set's memory-address order, so a run is the same every time.
 * ``Job.moveToFailed``: bullmq's own, after noting the exception (the store only sees
   its ``failedReason`` text) so the run keeps the real error.
+* ``Worker.close``/``Worker.pause`` awaited by the test: bullmq's own, on the workers' loop, the simulation
+  advancing until they return (both wait for the jobs in flight); ``Worker.resume``: bullmq's own, then the
+  workers' loop is woken.
 * ``Job.__init__``: bullmq's own, and the job is noted; when the simulation closes, each job's ``backend`` is
   replaced by one that raises a ``JobsimError`` saying so (``_ClosedBackend``) instead of reading a real Redis.
 
@@ -99,6 +102,9 @@ def _patch(world: BullMQWorld) -> None:
         (bullmq.worker, "getCompleted"): _get_completed,
         (bullmq.worker.Worker, "run"): _worker_run(bullmq.worker.Worker.run, world),
         (bullmq.job.Job, "__init__"): _tracked_job_init(bullmq.job.Job.__init__),
+        (bullmq.worker.Worker, "close"): _on_worker_loop(bullmq.worker.Worker.close, world, "close"),
+        (bullmq.worker.Worker, "pause"): _on_worker_loop(bullmq.worker.Worker.pause, world, "pause"),
+        (bullmq.worker.Worker, "resume"): _resume(bullmq.worker.Worker.resume, world),
     }  # fmt: skip
     backend = _Backend(world)
     for name in dir(RedisBackend):
@@ -200,6 +206,37 @@ def _worker_run(original: Any, world: BullMQWorld) -> Any:
         )  # fmt: skip
 
     return run
+
+
+def _on_worker_loop(original: Any, world: BullMQWorld, what: str) -> Any:
+    """``worker.close()`` / ``worker.pause()`` of a simulated worker awaited by the test: bullmq's own, run on the
+    workers' loop while the simulation advances until it returns. Both wait for the jobs in flight
+    (``worker.py:600-642``, ``:644-671``), tasks of the workers' loop that only virtual time finishes: awaited on
+    the test's own loop they would wait for ever, in real time. From job code (the workers' loop) they run as
+    written."""
+
+    async def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        import asyncio
+
+        loop = world.loop
+        if loop is None or loop.is_closed() or asyncio.get_running_loop() is loop or not any(
+                w is self for w in world.all_workers):  # fmt: skip
+            return await original(self, *args, **kwargs)
+        return world.drive(original(self, *args, **kwargs), f"worker.{what}() of queue {self.name!r}")
+
+    method.__doc__ = original.__doc__
+    return method
+
+
+def _resume(original: Any, world: BullMQWorld) -> Any:
+    def resume(self: Any) -> None:
+        """bullmq's ``Worker.resume`` (it sets the worker's ``resume_event``), then the workers' loop is woken: called
+        from the test, nothing else would run the paused worker's loop on at once."""
+        original(self)
+        world.poke()
+
+    resume.__doc__ = original.__doc__
+    return resume
 
 
 async def _get_completed(tasks: set[Any], emit: Any) -> tuple[list[Any], set[Any]]:

@@ -272,3 +272,34 @@ def test_a_queue_or_flow_producer_passed_instead_of_the_worker_is_refused_naming
         jobsim.Simulation(queue)
     with pytest.raises(InvalidArgument, match=r"^targets=FlowProducer\(\.\.\.\)" + accepted):
         jobsim.Simulation(FlowProducer({"connection": NOWHERE}))
+
+
+def test_worker_close_pause_and_resume_from_the_test_run_in_virtual_time(worker_for, queue):
+    """worker.close() and worker.pause() wait for the jobs in flight -- tasks only virtual time finishes: awaited by
+    the test they waited for ever, in real time. They return once the job is done, the simulation advanced to it;
+    resume() wakes the worker at once; a closed worker given to a new simulation is refused."""
+    import asyncio
+
+    async def export(job, token):
+        await asyncio.sleep(10)
+        return job.name
+
+    worker = worker_for(export)
+    with jobsim.Simulation(worker, start=START) as sim:
+        run(queue.add("a", {}))
+        sim.advance("1s")
+        run(asyncio.wait_for(worker.pause(), 10))  # returns when 'a' is done (a real-time bound: it hung)
+        assert sim.now.strftime("%M:%S") == "00:10"
+        run(queue.add("b", {}))
+        sim.advance("50s")
+        assert [r.status for r in sim.runs("q")] == ["completed", "queued"]
+        worker.resume()  # at 01:00
+        sim.advance("1s")
+        run(queue.add("c", {}))
+        run(asyncio.wait_for(worker.close(), 10))  # waits for 'b' (01:00 - 01:10); 'c' is left waiting
+        assert sim.now.strftime("%M:%S") == "01:10" and worker.closed
+    assert [(r.attempts[0].started_at.strftime("%M:%S") if r.attempts else None, r.status)
+            for r in sim.runs("q")] == [("00:00", "completed"), ("01:00", "completed"), (None, "queued")]
+    with pytest.raises(InvalidArgument, match=r"^the BullMQ worker for queue 'q' was closed \(worker\.close\(\)\).*"
+                                              r"build a new Worker"):  # fmt: skip
+        jobsim.Simulation(worker, start=START)

@@ -81,6 +81,7 @@ def _patch(w: ArqWorld) -> None:
     _PATCHES.set(arq.worker, "poll", w.worker_poll)
     for name in ("run", "async_run", "run_check"):
         _PATCHES.set(arq.worker.Worker, name, _refused_run(name))
+    _PATCHES.set(arq.worker.Worker, "close", _close(arq.worker.Worker.close, w))
 
 
 def _enqueue_job(original: Any) -> Any:
@@ -189,6 +190,28 @@ def _refused_run(name: str) -> Any:
         )  # fmt: skip
 
     return refused
+
+
+def _close(original: Any, w: ArqWorld) -> Any:
+    async def close(worker: Any) -> None:
+        """``Worker.close`` (``worker.py:866-878``) as the simulation calls it, on the workers' loop, when it closes.
+        Awaited by the test on its own loop, arq's would cancel the running jobs (``handle_sig``) and then fail
+        gathering the worker's tasks, which belong to the other loop: refused before it touches anything."""
+        loop = w.loop
+        if loop is None or loop.is_closed() or asyncio.get_running_loop() is loop or not any(
+                d.worker is worker for d in w.driven):  # fmt: skip
+            return await original(worker)
+        from jobsim.errors import UnsupportedFeature
+
+        raise UnsupportedFeature(
+            "worker.close() was awaited by the test for an arq worker this simulation runs: the simulation closes "
+            "it itself when it closes, as on SIGTERM (jobs still running are cancelled, on_shutdown runs, "
+            "worker.py:852-878); leave the `with` block (or call sim.close()) instead, after driving time with "
+            "sim.advance(...) / sim.run_until_idle() as far as the test needs",
+            system="arq", feature="Worker.close",
+        )  # fmt: skip
+
+    return close
 
 
 def new_uuid(rng: Any) -> uuid.UUID:

@@ -293,3 +293,23 @@ def test_enqueueing_the_function_object_instead_of_its_name_is_refused_naming_th
         asyncio.run(_enqueue("add", 1, 2))
         sim.run_until_idle()
     assert [r.output for r in sim.runs(add)] == [3]
+
+
+def test_worker_close_awaited_by_the_test_is_refused_before_it_cancels_anything():
+    """arq's Worker.close awaited on the test's loop cancelled the running job (handle_sig), then failed with a bare
+    'got Future attached to a different loop' and left the run 'retrying' for good."""
+    loop = asyncio.new_event_loop()  # Worker() takes the current event loop (worker.py:270-274)
+    asyncio.set_event_loop(loop)
+    try:
+        worker = Worker(functions=[slow], redis_settings=NOWHERE, handle_signals=False)
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+    with jobsim.Simulation(worker, start=START) as sim:
+        asyncio.run(_enqueue("slow", 10))
+        sim.advance("1s")
+        with pytest.raises(UnsupportedFeature, match=r"^worker\.close\(\) was awaited by the test for an arq worker "
+                                                     r"this simulation runs: the simulation closes it itself"):
+            asyncio.run(worker.close())
+        sim.run_until_idle()
+    assert [(r.status, len(r.attempts)) for r in sim.runs(slow)] == [("completed", 1)]

@@ -200,7 +200,8 @@ def _close(original: Any, w: ArqWorld) -> Any:
         loop = w.loop
         if loop is None or loop.is_closed() or asyncio.get_running_loop() is loop or not any(
                 d.worker is worker for d in w.driven):  # fmt: skip
-            return await original(worker)
+            await original(worker)
+            return
         from jobsim.errors import UnsupportedFeature
 
         raise UnsupportedFeature(

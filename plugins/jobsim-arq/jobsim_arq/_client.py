@@ -122,7 +122,9 @@ def execute_command(pool: Any, *args: Any, **options: Any) -> Any:
     """``ArqRedis.execute_command`` while a simulation runs (a coroutine, as redis-py's is)."""
     from . import _patches
 
-    return _run(_patches.world().store, args, options)
+    w = _patches.world()
+    w.used(pool)
+    return _run(w.store, args, options)
 
 
 async def _run(store: Store, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
@@ -132,4 +134,6 @@ async def _run(store: Store, args: tuple[Any, ...], options: dict[str, Any]) -> 
 def pipeline(pool: Any, transaction: bool = True, shard_hint: Any = None) -> SimulatedPipeline:
     from . import _patches
 
-    return SimulatedPipeline(_patches.world().store, transaction)
+    w = _patches.world()
+    w.used(pool)
+    return SimulatedPipeline(w.store, transaction)

@@ -1,7 +1,8 @@
 """What jobsim-arq replaces process-wide while a simulation with arq workers runs.
 
 * ``ArqRedis.execute_command`` and ``ArqRedis.pipeline``: every arq pool answers from the
-  simulated keyspace (``_client``, ``_redis``);
+  simulated keyspace (``_client``, ``_redis``); each pool used is noted, so that once the simulation closes it
+  says so instead of connecting to the Redis of its settings (``ArqWorld.uninstall``, ``_ClosedPool``);
 * ``ArqRedis.enqueue_job``: arq's own, then the simulation records the job's run
   (``ArqWorld.enqueued``) -- or, for ``None`` (the id exists, ``connections.py:156-160``), a duplicate;
 * ``create_pool`` (``arq``, ``arq.connections``, ``arq.worker``): a pool that never connects;
@@ -80,11 +81,22 @@ def _patch(w: ArqWorld) -> None:
     _PATCHES.set(arq.worker, "poll", w.worker_poll)
     for name in ("run", "async_run", "run_check"):
         _PATCHES.set(arq.worker.Worker, name, _refused_run(name))
+    _PATCHES.set(arq.worker.Worker, "close", _close(arq.worker.Worker.close, w))
 
 
 def _enqueue_job(original: Any) -> Any:
     async def enqueue_job(pool: Any, function: str, *args: Any, **kwargs: Any) -> Any:
-        """``ArqRedis.enqueue_job`` (``connections.py:119-181``), then the run is recorded."""
+        """``ArqRedis.enqueue_job`` (``connections.py:119-181``), then the run is recorded. A function object given
+        instead of its name is refused: arq would pickle it and the worker fail the job ('function <function
+        charge at 0x...> not found', ``worker.py:530-535``), looking up names only."""
+        if not isinstance(function, str):
+            from jobsim.errors import InvalidArgument
+
+            name = getattr(function, "__qualname__", None) or getattr(function, "name", None)
+            hint = f"enqueue_job({name!r}, ...)" if isinstance(name, str) else "enqueue_job('function_name', ...)"
+            raise InvalidArgument.build("enqueue_job(function)", function, f"the job function's name, a string: "
+                                        f"{hint} (the worker looks functions up by name and would fail the job "
+                                        "with 'function ... not found')")  # fmt: skip
         job = await original(pool, function, *args, **kwargs)
         world().enqueued(pool, job, function, args, kwargs)
         return job
@@ -178,6 +190,29 @@ def _refused_run(name: str) -> Any:
         )  # fmt: skip
 
     return refused
+
+
+def _close(original: Any, w: ArqWorld) -> Any:
+    async def close(worker: Any) -> None:
+        """``Worker.close`` (``worker.py:866-878``) as the simulation calls it, on the workers' loop, when it closes.
+        Awaited by the test on its own loop, arq's would cancel the running jobs (``handle_sig``) and then fail
+        gathering the worker's tasks, which belong to the other loop: refused before it touches anything."""
+        loop = w.loop
+        if loop is None or loop.is_closed() or asyncio.get_running_loop() is loop or not any(
+                d.worker is worker for d in w.driven):  # fmt: skip
+            await original(worker)
+            return
+        from jobsim.errors import UnsupportedFeature
+
+        raise UnsupportedFeature(
+            "worker.close() was awaited by the test for an arq worker this simulation runs: the simulation closes "
+            "it itself when it closes, as on SIGTERM (jobs still running are cancelled, on_shutdown runs, "
+            "worker.py:852-878); leave the `with` block (or call sim.close()) instead, after driving time with "
+            "sim.advance(...) / sim.run_until_idle() as far as the test needs",
+            system="arq", feature="Worker.close",
+        )  # fmt: skip
+
+    return close
 
 
 def new_uuid(rng: Any) -> uuid.UUID:

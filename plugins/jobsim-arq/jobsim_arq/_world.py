@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import dataclasses
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -106,6 +107,7 @@ class ArqWorld:
         self.closing = False
         self.escaped: BaseException | None = None
         self._placeholder_run: Run | None = None
+        self.pools: dict[int, weakref.ref[Any]] = {}  # the ArqRedis pools used while the simulation runs, by id
 
     # -- adapting --------------------------------------------------------------------------------
     def adopt(self, target: Any) -> Adapted:
@@ -351,6 +353,11 @@ class ArqWorld:
         finally:
             _patches.pop(self)
             self.installed = False
+            for ref in self.pools.values():  # what arq would read of their jobs now is in no Redis: say so
+                pool = ref()
+                if pool is not None and not isinstance(pool.connection_pool, _ClosedPool):
+                    pool.connection_pool = _ClosedPool(pool.connection_pool)
+            self.pools.clear()
             for d in self.driven:
                 if d.saved is not None and d.worker is not None:
                     for key in _REBOUND:
@@ -359,6 +366,11 @@ class ArqWorld:
         escaped, self.escaped = self.escaped, None
         if escaped is not None and not isinstance(escaped, asyncio.CancelledError):
             raise escaped
+
+    def used(self, pool: Any) -> None:
+        """``pool`` sent a command to the simulated Redis: once the simulation closes, it says so (``_ClosedPool``)."""
+        if id(pool) not in self.pools:
+            self.pools[id(pool)] = weakref.ref(pool)
 
     def worker_poll(self, step: float = 0.5) -> Any:
         """``arq.worker.poll`` while the simulation runs: a simulated worker's main loop polls with
@@ -557,3 +569,37 @@ def _duration_like(value: Any) -> bool:
 def _jsonable(value: Any) -> Any:
     return orjson.loads(output_bytes(value))
 
+
+
+class _ClosedPool:
+    """The connection pool of an ``ArqRedis`` used inside a simulation, once that simulation has closed: arq reads
+    a job's status and result from Redis (``Job.status()``, ``result()``, ``info()``, a new ``enqueue_job``), and
+    this pool's keys are nowhere -- redis-py would connect to the Redis of its settings, which may not exist, or
+    read a real Redis that never had the job. Closing it (``pool.aclose()``) is fine: nothing is open."""
+
+    def __init__(self, original: Any) -> None:
+        self._original = original
+
+    async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs_ = getattr(self._original, "connection_kwargs", {}) or {}
+        where = f"{kwargs_.get('host', 'localhost')}:{kwargs_.get('port', 6379)}/{kwargs_.get('db', 0)}"
+        raise JobsimError(
+            f"this arq pool was used inside a simulation that has closed, and arq would now send a command to its "
+            f"real Redis ({where}), which never had the simulation's jobs: read jobs inside the `with` block "
+            "(await job.status(), job.result(), job.info()), or their runs with sim.runs(...) after it"
+        )  # fmt: skip
+
+    async def release(self, connection: Any) -> None:
+        return None
+
+    async def disconnect(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._original, name)
+
+    def __repr__(self) -> str:
+        return f"<closed simulation's stand-in for {self._original!r}>"

@@ -44,7 +44,16 @@ def _is_arq_target(target: Any) -> bool:
         found = {k: getattr(target, k) for k in ("functions", "cron_jobs") if hasattr(target, k)}
     else:
         return False
+    if found and _has_arq_redis_settings(target):  # `redis_settings = RedisSettings(...)`: arq's, whatever it lists
+        return True
     return bool(found) and all(_arq_items(v) for v in found.values())
+
+
+def _has_arq_redis_settings(target: Any) -> bool:
+    from arq.connections import RedisSettings
+
+    value = target.get("redis_settings") if isinstance(target, dict) else getattr(target, "redis_settings", None)
+    return isinstance(value, RedisSettings)
 
 
 def _arq_items(items: Any) -> bool:
@@ -56,8 +65,10 @@ def _arq_items(items: Any) -> bool:
 
     if not isinstance(items, (list, tuple)):
         return False
+    # one arq-like item is enough: a plain `def` beside `async def`s is a mistake in arq settings, which
+    # `_check_settings` names (arq's own 'is not a coroutine function'), not another kind of target
     return all(isinstance(i, (Function, CronJob, str)) or inspect.iscoroutinefunction(i) for i in items) or any(
-        isinstance(i, (Function, CronJob)) for i in items)
+        isinstance(i, (Function, CronJob)) or inspect.iscoroutinefunction(i) for i in items)
 
 
 @hookimpl
@@ -84,6 +95,26 @@ def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
         world = ArqWorld(sim)
         sim.arq = world  # type: ignore[attr-defined]
     return world.adopt(target)
+
+
+@hookimpl
+def jobsim_install(sim: Simulation) -> None:
+    """A simulation that runs no arq worker refuses ``ArqRedis`` commands while it runs (``_guard``)."""
+    if "arq" not in sys.modules:
+        return
+    world = sys.modules.get("jobsim_arq._world")  # not imported yet: no simulation has arq workers
+    if world is None or not isinstance(getattr(sim, "arq", None), world.ArqWorld):
+        from . import _guard
+
+        _guard.guard(sim)
+
+
+@hookimpl
+def jobsim_uninstall(sim: Simulation) -> None:
+    if "jobsim_arq._guard" in sys.modules:
+        from . import _guard
+
+        _guard.unguard(sim)
 
 
 @hookimpl

@@ -65,6 +65,18 @@ def test_a_function_that_is_not_a_coroutine_function_is_rejected_at_simulation()
     with pytest.raises(InvalidArgument, match=r"WorkerSettings\.functions"):
         jobsim.Simulation(settings(add, func(slow), plain), start=START)
 
+    class WorkerSettings:  # plain functions only, one of them not `async def`: still arq's settings, the slip named
+        functions = (add, plain)
+
+    class OnlyPlain:
+        functions = (plain,)
+        redis_settings = NOWHERE
+
+    for target in (WorkerSettings, OnlyPlain, {"functions": [plain, slow]}):
+        with pytest.raises(InvalidArgument, match=r"^WorkerSettings\.functions=<function .*plain.* is not valid: arq "
+                                                  r"job functions: async def functions .* is not a coroutine function"):
+            jobsim.Simulation(target, start=START)
+
 
 def test_bad_settings_are_rejected_naming_the_setting():
     with pytest.raises(InvalidArgument, match=r"WorkerSettings.max_jobs=0 .*an int >= 1"):
@@ -202,3 +214,102 @@ def test_settings_whose_module_never_imports_arq_are_still_arq_settings():
                           env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["ArqWorld", "arq:queue"]
+
+
+def test_a_simulation_without_an_arq_worker_refuses_arq_pools_instead_of_reaching_redis():
+    """A test that forgot to pass its WorkerSettings: create_pool would connect to the real Redis of its
+    RedisSettings (five retries a second apart) and enqueue_job would write there -- a local Redis would take
+    the job. Refused at the first command, naming the fix; a simulation given the settings runs as before."""
+    import re
+    import time
+
+    from arq.connections import ArqRedis
+
+    originals = dict(vars(ArqRedis))
+    app = jobsim.App("shop")
+
+    @app.function(id="checkout", on="order/placed")
+    async def checkout(ctx):
+        pool = await create_pool(NOWHERE)
+        return (await pool.enqueue_job("add", 1, 2)).job_id
+
+    message = (r"^an arq Redis pool is not part of this simulation: arq would send the command PING to its real "
+               r"Redis \(127\.0\.0\.1:1/0\)\. This simulation runs no arq worker: pass the worker settings, e\.g\. "
+               r"jobsim\.Simulation\(WorkerSettings\)")  # fmt: skip
+    with jobsim.Simulation(app, start=START) as sim:
+        started = time.monotonic()
+        with pytest.raises(JobsimError, match=message):
+            asyncio.run(_enqueue("add", 1, 2))
+        assert time.monotonic() - started < 1  # no connection attempt, no retry
+        sim.send("order/placed", {})
+        sim.run_until_idle()
+        assert re.match(message, str(sim.runs("checkout")[0].error))  # the function's own failure
+    assert dict(vars(ArqRedis)) == originals
+    with jobsim.Simulation(app, settings(add), start=START) as sim:  # passed: both run
+        sim.send("order/placed", {})
+        sim.run_until_idle()
+        assert [r.output for r in sim.runs(add)] == [3]
+    assert dict(vars(ArqRedis)) == originals
+
+
+def test_reading_a_job_after_its_simulation_closed_says_so_instead_of_reaching_redis():
+    """The pool (and its jobs) made inside the simulation hold no keys once it closes: arq would read them from
+    the Redis of the pool's settings (connection errors after redis-py's retries, or a real Redis that never had
+    the job). Refused naming what to do; closing the pool afterwards is fine."""
+    import time
+
+    async def enqueue():
+        pool = await create_pool(NOWHERE)
+        return pool, await pool.enqueue_job("add", 1, 2)
+
+    with jobsim.Simulation(settings(add), start=START) as sim:
+        pool, job = asyncio.run(enqueue())
+        sim.run_until_idle()
+        assert asyncio.run(job.result(timeout=5)) == 3
+    started = time.monotonic()
+    message = (r"^this arq pool was used inside a simulation that has closed, and arq would now send a command to its "
+               r"real Redis \(127\.0\.0\.1:1/0\), which never had the simulation's jobs: read jobs inside the `with` "
+               r"block")  # fmt: skip
+    with pytest.raises(JobsimError, match=message):
+        asyncio.run(job.status())
+    with pytest.raises(JobsimError, match=message):
+        asyncio.run(job.result(timeout=1))
+    with pytest.raises(JobsimError, match=message):
+        asyncio.run(pool.enqueue_job("add", 3, 4))
+    assert time.monotonic() - started < 1  # no connection attempt
+    asyncio.run(pool.aclose())
+    with jobsim.Simulation(settings(add), start=START) as sim:  # a later simulation's pools are its own
+        pool, job = asyncio.run(enqueue())
+        assert asyncio.run(job.result(timeout=5)) == 3
+
+
+def test_enqueueing_the_function_object_instead_of_its_name_is_refused_naming_the_name():
+    """arq's enqueue_job takes the name; given the function it pickles it and the worker fails the job with
+    "function <function add at 0x...> not found" (a run named by that repr)."""
+    with jobsim.Simulation(settings(add), start=START) as sim:
+        with pytest.raises(InvalidArgument, match=r"^enqueue_job\(function\)=<function add at .*> is not valid: the "
+                                                  r"job function's name, a string: enqueue_job\('add', \.\.\.\)"):
+            asyncio.run(_enqueue(add, 1, 2))
+        asyncio.run(_enqueue("add", 1, 2))
+        sim.run_until_idle()
+    assert [r.output for r in sim.runs(add)] == [3]
+
+
+def test_worker_close_awaited_by_the_test_is_refused_before_it_cancels_anything():
+    """arq's Worker.close awaited on the test's loop cancelled the running job (handle_sig), then failed with a bare
+    'got Future attached to a different loop' and left the run 'retrying' for good."""
+    loop = asyncio.new_event_loop()  # Worker() takes the current event loop (worker.py:270-274)
+    asyncio.set_event_loop(loop)
+    try:
+        worker = Worker(functions=[slow], redis_settings=NOWHERE, handle_signals=False)
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+    with jobsim.Simulation(worker, start=START) as sim:
+        asyncio.run(_enqueue("slow", 10))
+        sim.advance("1s")
+        with pytest.raises(UnsupportedFeature, match=r"^worker\.close\(\) was awaited by the test for an arq worker "
+                                                     r"this simulation runs: the simulation closes it itself"):
+            asyncio.run(worker.close())
+        sim.run_until_idle()
+    assert [(r.status, len(r.attempts)) for r in sim.runs(slow)] == [("completed", 1)]

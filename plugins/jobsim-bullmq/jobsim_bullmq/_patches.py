@@ -19,6 +19,11 @@ those the simulation models go to the in-memory store (``_store``), the others r
   a set's memory-address order, so a run is the same every time.
 * ``Job.moveToFailed``: bullmq's own, after noting the exception (the store only sees
   its ``failedReason`` text) so the run keeps the real error.
+* ``Worker.close``/``Worker.pause`` awaited by the test: bullmq's own, on the workers' loop, the simulation
+  advancing until they return (both wait for the jobs in flight); ``Worker.resume``: bullmq's own, then the
+  workers' loop is woken.
+* ``Job.__init__``: bullmq's own, and the job is noted; when the simulation closes, each job's ``backend`` is
+  replaced by one that raises a ``JobsimError`` saying so (``_ClosedBackend``) instead of reading a real Redis.
 
 One simulation with BullMQ workers may run at a time in a process (the patches are global).
 """
@@ -29,10 +34,11 @@ import json
 import random
 import time
 import uuid
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from jobsim._time import SECOND
-from jobsim.errors import InvalidArgument, UnsupportedFeature
+from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
 from jobsim.hooks import ProcessPatches
 
 from . import _admin, _bulk
@@ -95,6 +101,10 @@ def _patch(world: BullMQWorld) -> None:
         (bullmq.queue_events_producer.QueueEventsProducer, "publishEvent"): _publish_event(world),
         (bullmq.worker, "getCompleted"): _get_completed,
         (bullmq.worker.Worker, "run"): _worker_run(bullmq.worker.Worker.run, world),
+        (bullmq.job.Job, "__init__"): _tracked_job_init(bullmq.job.Job.__init__),
+        (bullmq.worker.Worker, "close"): _on_worker_loop(bullmq.worker.Worker.close, world, "close"),
+        (bullmq.worker.Worker, "pause"): _on_worker_loop(bullmq.worker.Worker.pause, world, "pause"),
+        (bullmq.worker.Worker, "resume"): _resume(bullmq.worker.Worker.resume, world),
     }  # fmt: skip
     backend = _Backend(world)
     for name in dir(RedisBackend):
@@ -115,6 +125,50 @@ def _patch(world: BullMQWorld) -> None:
 
 def pop(world: BullMQWorld) -> None:
     _PATCHES.pop(world)
+    for job in list(_JOBS):  # what bullmq would read of them now is in no Redis: say so
+        if not isinstance(job.__dict__.get("backend"), _ClosedBackend):
+            job.backend = _ClosedBackend(job)
+    _JOBS.clear()
+
+
+_JOBS: weakref.WeakSet[Any] = weakref.WeakSet()
+"""The ``Job`` objects made while the simulation runs (``queue.add``'s, ``Job.fromId``'s, the processors')."""
+
+
+def _tracked_job_init(original: Any) -> Any:
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        """bullmq's ``Job.__init__``, and the job is noted: once the simulation closes, its backend says so."""
+        original(self, *args, **kwargs)
+        _JOBS.add(self)
+
+    return __init__
+
+
+class _ClosedBackend:
+    """A simulated job's backend once its simulation has closed: bullmq reads a job's state from Redis
+    (``job.getState()``, ``isCompleted()``, ``job.remove()``...), and this one's is nowhere -- redis-py would connect
+    to the queue's Redis, which may not exist, or read a real Redis that never had the job."""
+
+    def __init__(self, job: Any) -> None:
+        self._job_id, self._queue = job.id, getattr(job.queue, "name", "?")
+        self._original = job.backend
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._original, name)
+        if not callable(value):
+            return value
+
+        def refused(*args: Any, **kwargs: Any) -> Any:
+            raise JobsimError(
+                f"BullMQ job {self._job_id} of queue {self._queue!r} belongs to a simulation that has closed, and "
+                f"bullmq would read it from Redis ({name}): read it inside the `with` block (await job.getState()), or "
+                "after it with sim.bullmq.state(job.id) or its run in sim.runs(...)"
+            )  # fmt: skip
+
+        return refused
+
+    def __repr__(self) -> str:
+        return f"<closed simulation's stand-in for {self._original!r}>"
 
 
 def _refuse(what: str) -> Any:
@@ -152,6 +206,37 @@ def _worker_run(original: Any, world: BullMQWorld) -> Any:
         )  # fmt: skip
 
     return run
+
+
+def _on_worker_loop(original: Any, world: BullMQWorld, what: str) -> Any:
+    """``worker.close()`` / ``worker.pause()`` of a simulated worker awaited by the test: bullmq's own, run on the
+    workers' loop while the simulation advances until it returns. Both wait for the jobs in flight
+    (``worker.py:600-642``, ``:644-671``), tasks of the workers' loop that only virtual time finishes: awaited on
+    the test's own loop they would wait for ever, in real time. From job code (the workers' loop) they run as
+    written."""
+
+    async def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        import asyncio
+
+        loop = world.loop
+        if loop is None or loop.is_closed() or asyncio.get_running_loop() is loop or not any(
+                w is self for w in world.all_workers):  # fmt: skip
+            return await original(self, *args, **kwargs)
+        return world.drive(original(self, *args, **kwargs), f"worker.{what}() of queue {self.name!r}")
+
+    method.__doc__ = original.__doc__
+    return method
+
+
+def _resume(original: Any, world: BullMQWorld) -> Any:
+    def resume(self: Any) -> None:
+        """bullmq's ``Worker.resume`` (it sets the worker's ``resume_event``), then the workers' loop is woken: called
+        from the test, nothing else would run the paused worker's loop on at once."""
+        original(self)
+        world.poke()
+
+    resume.__doc__ = original.__doc__
+    return resume
 
 
 async def _get_completed(tasks: set[Any], emit: Any) -> tuple[list[Any], set[Any]]:

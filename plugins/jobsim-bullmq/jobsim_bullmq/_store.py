@@ -281,7 +281,9 @@ class Store:
 
     def _check_options(self, q: QueueState, job: Any, opts: dict[str, Any]) -> None:
         """What bullmq's Lua would fail on with a Lua error (``opts.de.id`` of a non-table, ``ttl > 0`` of a
-        string): refused with the option named instead."""
+        string), and what would make ``Job.moveToFailed`` raise in the worker when the job fails (``_check_retry``):
+        refused with the option named instead."""
+        self._check_retry(q, job)
         de = opts.get("de")
         if de is None:
             return
@@ -295,6 +297,45 @@ class Store:
                                         "completes or fails")  # fmt: skip
         if de.get("id") is not None and not isinstance(de["id"], (str, int)):
             raise InvalidArgument.build(f"{where}['id']", de["id"], "a string")
+
+    def _check_retry(self, q: QueueState, job: Any) -> None:
+        """``attempts`` and ``backoff`` are read only when the job fails, by ``Job.moveToFailed`` (``job.py:204-266``,
+        ``backoffs.py``) in the worker: an ``attempts`` it cannot compare (``'3'``), a ``backoff`` it cannot look up
+        (``2000.0``: only an ``int`` is normalized) or compute (``exponential`` without a numeric ``delay``), or a
+        ``type`` that is neither built in nor served by the worker's ``settings.backoffStrategy`` raises there; the
+        worker only emits ``error`` (no listener: nothing shows), and the job stays active until the stalled check
+        takes it back. Refused at the add, naming the option. ``repeat`` is refused too: bullmq-python's ``add``
+        ignores it (the job runs once) -- a job scheduler is what repeats."""
+        opts = job.opts
+        where = f"job {job.name!r} on BullMQ queue {q.name!r}: opts"
+        if "repeat" in opts:
+            raise InvalidArgument.build(f"{where}['repeat']", opts["repeat"], "no 'repeat': bullmq-python 3.4's "
+                                        "queue.add ignores it (the job runs once, nothing repeats); make a job "
+                                        "scheduler instead: await queue.upsertJobScheduler(scheduler_id, {'every': ms} "
+                                        "or {'pattern': cron, 'tz': zone}, name, data, opts)")  # fmt: skip
+        attempts = opts.get("attempts")
+        if isinstance(attempts, bool) or not isinstance(attempts, (int, float)):
+            raise InvalidArgument.build(f"{where}['attempts']", attempts, "a number of attempts (an int; 0 or 1: "
+                                        "no retry) -- bullmq compares attemptsMade + 1 < attempts when the job "
+                                        "fails")  # fmt: skip
+        backoff = opts.get("backoff")
+        accepted = ("an int of milliseconds (fixed) or {'type': 'fixed' | 'exponential', 'delay': ms}, or a "
+                    "custom {'type': name} with settings={'backoffStrategy': fn} in the worker's options")  # fmt: skip
+        if not backoff:
+            return
+        if not isinstance(backoff, dict):  # Backoffs.normalize passes anything but an int through unchanged
+            raise InvalidArgument.build(f"{where}['backoff']", backoff, accepted)
+        kind, delay = backoff.get("type"), backoff.get("delay")
+        if kind in ("fixed", "exponential"):
+            if (delay is not None or kind == "exponential") and (
+                    isinstance(delay, bool) or not isinstance(delay, (int, float))):
+                raise InvalidArgument.build(f"{where}['backoff']['delay']", delay, "milliseconds (a number)")
+            return
+        workers = [w for w in self.world.all_workers if w.qualifiedName == q.qualified]
+        if workers and not any((w.opts.get("settings") or {}).get("backoffStrategy") for w in workers):
+            raise InvalidArgument.build(f"{where}['backoff']['type']", kind, f"'fixed' or 'exponential'; a custom "
+                                        f"type needs settings={{'backoffStrategy': fn}} in the options of the worker "
+                                        f"of queue {q.name!r} (bullmq: 'Unknown backoff strategy {kind}')")  # fmt: skip
 
     def remove_deduplicated(self, q: QueueState, job_id: str) -> None:
         """``removeDelayedJob`` (``addStandardJob-9.lua:245-256``): a delayed holder replaced (``replace``)."""
@@ -757,6 +798,12 @@ class Store:
         delayed, prioritized or waiting), and add the job for ``next_millis`` (``every``: computed here from the
         previous one). Returns ``[job id, delay]``; -10 when a ``pattern`` job of that id exists already."""
         q = self.queue(backend)
+        name = scheduler_opts.get("name")
+        if not isinstance(name, str):  # Redis would refuse the table in HSET (a Lua error); name the argument instead
+            raise InvalidArgument.build(f"queue.upsertJobScheduler({scheduler_id!r}, repeat_opts, job_name)", name,
+                                        "the jobs' name, a string: bullmq-python takes (job_scheduler_id, "
+                                        "repeat_opts, job_name, job_data, opts), not Node's template {'name', "
+                                        "'data', 'opts'}")  # fmt: skip
         job_opts = backend.scripts.encodeOpts(job_opts or {})
         template_opts = backend.scripts.encodeOpts(template_opts or {})
         prev = q.repeat.get(scheduler_id)

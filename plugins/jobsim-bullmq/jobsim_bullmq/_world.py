@@ -104,6 +104,11 @@ class BullMQWorld:
         if worker.processor is None:
             raise InvalidArgument(f"the BullMQ worker for queue {name!r} has no processor: build it as "
                                   "Worker(queue_name, processor, opts) with an async def processor(job, token)")
+        if getattr(worker, "closing", False) or getattr(worker, "closed", False):
+            raise InvalidArgument(
+                f"the BullMQ worker for queue {name!r} was closed (worker.close()), and a closed bullmq worker "
+                "takes no job again (its run() returns at once): build a new Worker for this simulation"
+            )
         if worker.running or worker.opts.get("autorun", True):
             raise InvalidArgument(
                 f"the BullMQ worker for queue {name!r} was built with autorun (the default): its run() was already "
@@ -186,6 +191,22 @@ class BullMQWorld:
             self.runners[worker] = task
         finally:
             asyncio.events._set_running_loop(outer)
+
+    def drive(self, coroutine: Any, what: str) -> Any:
+        """Run ``coroutine`` on the workers' loop, advancing the simulation to each next item until it returns (a
+        call the test awaits that waits for the workers' jobs: ``_patches._on_worker_loop``)."""
+        import datetime as dt
+
+        assert self.loop is not None
+        task = self.loop.create_task(coroutine, name=what)
+        self.poke()
+        while not task.done():
+            due = self.sim.kernel.next_due()
+            if due is None:
+                task.cancel()
+                raise JobsimError(f"{what} would wait for ever: nothing in the simulation is left to run")
+            self.sim.advance(dt.timedelta(microseconds=-(-(max(due - self.now_ns(), 0)) // 1000)))
+        return task.result()
 
     def start_worker(self, worker: Any) -> None:
         """A worker started while the simulation runs (a crashed one's replacement)."""
@@ -527,14 +548,20 @@ class BullMQWorld:
                               "pass queue=...")  # fmt: skip
 
     def job(self, job_id: str, queue: Any = None) -> Any:
-        """A ``bullmq.Job`` read from the simulated Redis now (``Job.fromJSON``, as ``queue.getJob`` returns it)."""
+        """A ``bullmq.Job`` read from the simulated Redis now (``Job.fromJSON``, as ``queue.getJob`` returns it); once
+        the simulation has closed, its methods that would read Redis say so (``_patches._ClosedBackend``)."""
         from bullmq import Job
+
+        from ._patches import _ClosedBackend
 
         q, rec = self._hash(str(job_id), queue)
         owner = next((w for w in self.all_workers if w.qualifiedName == q.qualified), None)
         if owner is None:
             raise InvalidArgument(f"queue {q.name!r} has no simulated worker; read its jobs with queue.getJob(id)")
-        return Job.fromJSON(owner, rec.raw(), rec.id)
+        job = Job.fromJSON(owner, rec.raw(), rec.id)
+        if not self.installed and not isinstance(job.backend, _ClosedBackend):
+            job.backend = _ClosedBackend(job)
+        return job
 
     def state(self, job_id: str, queue: Any = None) -> str:
         """``job.getState()`` now: ``waiting``, ``delayed``, ``prioritized``, ``active``, ``completed``... and, as

@@ -26,6 +26,7 @@ def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
     from bullmq import Worker
 
     if not isinstance(target, Worker):
+        _refuse_producer(target)
         return None
     from ._world import BullMQWorld
 
@@ -34,6 +35,43 @@ def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
         world = BullMQWorld(sim)
         sim.bullmq = world  # type: ignore[attr-defined]
     return world.adopt(target)
+
+
+def _refuse_producer(target: Any) -> None:
+    """A ``Queue``, ``FlowProducer``, ``QueueEvents`` or ``Job`` passed instead of the worker: say what to pass
+    (the generic 'not valid' message leads with the object's repr and lists every plugin)."""
+    from bullmq import FlowProducer, Job, Queue, QueueEvents
+
+    if isinstance(target, (Queue, FlowProducer, QueueEvents, Job)):
+        from jobsim.errors import InvalidArgument
+
+        name = getattr(target, "name", None)
+        what = f"{type(target).__name__}({name!r})" if isinstance(name, str) else f"{type(target).__name__}(...)"
+        raise InvalidArgument(
+            f"targets={what} is not valid: jobsim-bullmq runs bullmq Worker objects, and while it runs one, every "
+            "Queue, FlowProducer and QueueEvents talks to the simulated Redis by itself: pass the worker(s) of the "
+            "queue, built with {'autorun': False}, e.g. jobsim.Simulation(worker)"
+        )  # fmt: skip
+
+
+@hookimpl
+def jobsim_install(sim: Simulation) -> None:
+    """A simulation that runs no BullMQ worker refuses bullmq's Redis calls while it runs (``_guard``)."""
+    if "bullmq" not in sys.modules:
+        return
+    world = sys.modules.get("jobsim_bullmq._world")  # not imported yet: no simulation has BullMQ workers
+    if world is None or not isinstance(getattr(sim, "bullmq", None), world.BullMQWorld):
+        from . import _guard
+
+        _guard.guard(sim)
+
+
+@hookimpl
+def jobsim_uninstall(sim: Simulation) -> None:
+    if "jobsim_bullmq._guard" in sys.modules:
+        from . import _guard
+
+        _guard.unguard(sim)
 
 
 @hookimpl

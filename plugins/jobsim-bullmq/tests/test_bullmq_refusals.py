@@ -134,3 +134,172 @@ def test_a_jobsim_error_in_a_processor_stops_the_test_instead_of_failing_the_job
         with pytest.raises(UnsupportedFeature, match=r"queue\.get_workers\(\) is not simulated"):
             sim.run_until_idle()
         assert [len(r.attempts) for r in sim.runs("q")] == [1]
+
+
+def test_a_simulation_without_a_bullmq_worker_refuses_bullmq_calls_instead_of_reaching_redis(worker_for, queue):
+    """A test that forgot to pass its worker: queue.add (and every other call of a Queue, Job, JobScheduler or
+    FlowProducer) would go to the queue's real Redis -- a local one would take the job. Refused, naming the fix."""
+    import re
+    import time
+
+    from bullmq import FlowProducer, Queue
+    from bullmq.backends.redis_backend import RedisBackend
+    from bullmq_support import NOWHERE
+
+    from jobsim.errors import JobsimError
+
+    originals = dict(vars(RedisBackend)), dict(vars(Queue))
+    app = jobsim.App("shop")
+
+    @app.function(id="checkout", on="order/placed")
+    async def checkout(ctx):
+        return (await queue.add("receipt", {})).id
+
+    message = (r"^BullMQ queue 'q' is not part of this simulation: bullmq would send (addJob|addFlow|addJobScheduler) "
+               r"to its real Redis \(127\.0\.0\.1:1/0\)\. This simulation runs no BullMQ worker: pass the worker\(s\), "
+               r"built with \{'autorun': False\}, e\.g\. jobsim\.Simulation\(worker\)")  # fmt: skip
+    with jobsim.Simulation(app, start=START) as sim:
+        started = time.monotonic()
+        with pytest.raises(JobsimError, match=message):
+            run(queue.add("x", {}))
+        with pytest.raises(JobsimError, match=message):
+            run(FlowProducer({"connection": NOWHERE}).add({"name": "p", "queueName": "q"}))
+        with pytest.raises(JobsimError, match=message):
+            run(queue.upsertJobScheduler("daily", {"every": 1000}))
+        with pytest.raises(JobsimError, match="bullmq would send setGlobalConcurrency"):
+            run(queue.setGlobalConcurrency(2))
+        assert time.monotonic() - started < 1  # no connection attempt
+        sim.send("order/placed", {})
+        sim.run_until_idle()
+        assert re.match(message, str(sim.runs("checkout")[0].error))  # the function's own failure
+    assert (dict(vars(RedisBackend)), dict(vars(Queue))) == originals
+    with jobsim.Simulation(app, worker_for(noop), start=START) as sim:  # passed: both run
+        sim.send("order/placed", {})
+        sim.run_until_idle()
+        assert [r.status for r in sim.runs("q")] == ["completed"]
+    assert (dict(vars(RedisBackend)), dict(vars(Queue))) == originals
+
+
+def test_reading_a_job_after_its_simulation_closed_says_so_instead_of_reaching_redis(worker_for, queue):
+    """A Job made inside the simulation has no Redis once it closes: bullmq would read it from the queue's (connection
+    errors after redis-py's retries, or a real Redis that never had it). Refused naming what to read instead."""
+    import time
+
+    from jobsim.errors import JobsimError
+
+    async def double(job, token):
+        return job.data["n"] * 2
+
+    with jobsim.Simulation(worker_for(double), start=START) as sim:
+        job = run(queue.add("x", {"n": 21}))
+        sim.run_until_idle()
+        assert run(job.getState()) == "completed"
+    started = time.monotonic()
+    message = (r"^BullMQ job 1 of queue 'q' belongs to a simulation that has closed, and bullmq would read it from "
+               r"Redis \((getState|isJobInState)\): read it inside the `with` block")  # fmt: skip
+    with pytest.raises(JobsimError, match=message):
+        run(job.getState())
+    with pytest.raises(JobsimError, match=message):
+        run(job.isCompleted())
+    assert time.monotonic() - started < 1  # no connection attempt
+    assert sim.bullmq.state(job.id) == "completed" and sim.runs("q")[0].output == 42
+    read = sim.bullmq.job(job.id)  # the simulated Redis read after the close: its fields, but no Redis behind it
+    assert read.returnvalue == 42
+    with pytest.raises(JobsimError, match=message):
+        run(read.getState())
+    with jobsim.Simulation(worker_for(double), start=START) as sim:  # the queue itself serves the next simulation
+        assert run(run(queue.add("x", {"n": 1})).getState()) == "waiting"
+
+
+@pytest.mark.parametrize(("opts", "message"), [
+    ({"attempts": "3"}, r"opts\['attempts'\]='3' is not valid: a number of attempts"),
+    ({"attempts": 3, "backoff": 2000.0}, r"opts\['backoff'\]=2000\.0 is not valid: an int of milliseconds"),
+    ({"attempts": 3, "backoff": {"type": "exponential"}}, r"opts\['backoff'\]\['delay'\]=None is not valid"),
+    ({"attempts": 3, "backoff": {"type": "linear", "delay": 100}},
+     r"opts\['backoff'\]\['type'\]='linear' is not valid: 'fixed' or 'exponential'; a custom type needs "
+     r"settings=\{'backoffStrategy': fn\} in the options of the worker of queue 'q'"),
+    ({"repeat": {"every": 1000}}, r"opts\['repeat'\]=\{'every': 1000\} is not valid: no 'repeat': bullmq-python "
+                                  r"3\.4's queue\.add ignores it .* queue\.upsertJobScheduler"),
+])  # fmt: skip
+def test_retry_options_the_worker_would_choke_on_are_refused_at_the_add(worker_for, queue, opts, message):
+    """bullmq reads attempts/backoff only when the job fails, in Job.moveToFailed: these raise there, the worker
+    emits only 'error', and the job sat active (run 'running', no attempt) until the stalled check -- silently."""
+    async def failing(job, token):
+        raise ValueError("down")
+
+    with jobsim.Simulation(worker_for(failing), start=START) as sim:
+        with pytest.raises(InvalidArgument, match=r"^job 'x' on BullMQ queue 'q': " + message):
+            run(queue.add("x", {}, opts))
+        assert sim.runs("q") == []
+
+
+def test_a_custom_backoff_type_served_by_the_worker_is_accepted(worker_for, queue):
+    async def failing(job, token):
+        raise ValueError("down")
+
+    def strategy(attempts_made, kind, err, job):
+        return attempts_made * 10_000
+
+    with jobsim.Simulation(worker_for(failing, settings={"backoffStrategy": strategy}), start=START) as sim:
+        run(queue.add("x", {}, {"attempts": 3, "backoff": {"type": "linear"}}))
+        sim.run_until_idle()
+    # failures at 0 s, then 10 s and 20 s later (bullmq passes attemptsMade + 1 = 1, 2)
+    assert [a.started_at.strftime("%M:%S") for a in sim.runs("q")[0].attempts] == ["00:00", "00:10", "00:30"]
+
+
+def test_a_node_style_job_template_given_to_upsert_job_scheduler_is_refused_naming_the_arguments(worker_for, queue):
+    """Node's upsertJobScheduler(id, repeat, {name, data, opts}) ported as is: bullmq-python's third argument is the
+    jobs' name (the Lua script would fail on the table; here it was a redis-py DataError from the stream)."""
+    with jobsim.Simulation(worker_for(noop), start=START) as sim:
+        with pytest.raises(InvalidArgument, match=r"^queue\.upsertJobScheduler\('daily', repeat_opts, job_name\)="
+                                                  r"\{'name': 'report', 'data': \{\}\} is not valid: the jobs' name, a "
+                                                  r"string: bullmq-python takes \(job_scheduler_id, repeat_opts, "
+                                                  r"job_name, job_data, opts\)"):  # fmt: skip
+            run(queue.upsertJobScheduler("daily", {"pattern": "0 8 * * *"}, {"name": "report", "data": {}}))
+        run(queue.upsertJobScheduler("daily", {"pattern": "0 8 * * *"}, "report", {}))
+        sim.advance("1d")
+        assert [r.event.data["name"] for r in sim.runs("q")][:1] == ["report"]
+
+
+def test_a_queue_or_flow_producer_passed_instead_of_the_worker_is_refused_naming_the_worker(queue):
+    from bullmq import FlowProducer
+    from bullmq_support import NOWHERE
+
+    accepted = (r" is not valid: jobsim-bullmq runs bullmq Worker objects, and while it runs one, every Queue, "
+                r"FlowProducer and QueueEvents talks to the simulated Redis by itself: pass the worker\(s\) of the "
+                r"queue, built with \{'autorun': False\}, e\.g\. jobsim\.Simulation\(worker\)$")  # fmt: skip
+    with pytest.raises(InvalidArgument, match=r"^targets=Queue\('q'\)" + accepted):
+        jobsim.Simulation(queue)
+    with pytest.raises(InvalidArgument, match=r"^targets=FlowProducer\(\.\.\.\)" + accepted):
+        jobsim.Simulation(FlowProducer({"connection": NOWHERE}))
+
+
+def test_worker_close_pause_and_resume_from_the_test_run_in_virtual_time(worker_for, queue):
+    """worker.close() and worker.pause() wait for the jobs in flight -- tasks only virtual time finishes: awaited by
+    the test they waited for ever, in real time. They return once the job is done, the simulation advanced to it;
+    resume() wakes the worker at once; a closed worker given to a new simulation is refused."""
+    import asyncio
+
+    async def export(job, token):
+        await asyncio.sleep(10)
+        return job.name
+
+    worker = worker_for(export)
+    with jobsim.Simulation(worker, start=START) as sim:
+        run(queue.add("a", {}))
+        sim.advance("1s")
+        run(asyncio.wait_for(worker.pause(), 10))  # returns when 'a' is done (a real-time bound: it hung)
+        assert sim.now.strftime("%M:%S") == "00:10"
+        run(queue.add("b", {}))
+        sim.advance("50s")
+        assert [r.status for r in sim.runs("q")] == ["completed", "queued"]
+        worker.resume()  # at 01:00
+        sim.advance("1s")
+        run(queue.add("c", {}))
+        run(asyncio.wait_for(worker.close(), 10))  # waits for 'b' (01:00 - 01:10); 'c' is left waiting
+        assert sim.now.strftime("%M:%S") == "01:10" and worker.closed
+    assert [(r.attempts[0].started_at.strftime("%M:%S") if r.attempts else None, r.status)
+            for r in sim.runs("q")] == [("00:00", "completed"), ("01:00", "completed"), (None, "queued")]
+    with pytest.raises(InvalidArgument, match=r"^the BullMQ worker for queue 'q' was closed \(worker\.close\(\)\).*"
+                                              r"build a new Worker"):  # fmt: skip
+        jobsim.Simulation(worker, start=START)

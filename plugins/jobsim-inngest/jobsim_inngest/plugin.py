@@ -101,6 +101,24 @@ def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
     return None
 
 
+@hookimpl
+def jobsim_install(sim: Simulation) -> None:
+    """A simulation that runs no inngest-py function refuses ``Inngest.send``/``send_sync`` while it runs
+    (``_guard``)."""
+    if "inngest" in sys.modules and sim not in _STATES:
+        from . import _guard
+
+        _guard.guard(sim)
+
+
+@hookimpl
+def jobsim_uninstall(sim: Simulation) -> None:
+    if "jobsim_inngest._guard" in sys.modules:
+        from . import _guard
+
+        _guard.unguard(sim)
+
+
 def _adapted(sim: Simulation, functions: list[Any]) -> Adapted:
     return Adapted(backend=BACKEND, functions=functions, install=_install, uninstall=_uninstall, profile="inngest")
 

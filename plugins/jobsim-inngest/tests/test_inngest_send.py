@@ -123,3 +123,41 @@ def test_event_ids_dedupe_on_the_bus_as_on_inngest(client):
         assert client.send_sync([paid, paid]) == ["pay-1", "pay-1"]
         sim.run_until_idle()
     assert len(sim.runs("shop-pay")) == 1 and len(sim.bus.dropped) == 1
+
+
+def test_a_simulation_without_inngest_functions_refuses_sends_instead_of_reaching_the_event_api(client, no_network):
+    """A test that forgot to pass its inngest-py functions: send/send_sync would POST the events to the client's
+    event API (a running dev server would start real runs; Cloud with is_production=True). Refused, naming the
+    fix; a simulation given the functions routes them to its bus as before."""
+    import asyncio
+    import re
+
+    @client.create_function(fn_id="welcome", trigger=inngest.TriggerEvent(event="user/created"))
+    def welcome(ctx: inngest.ContextSync) -> str:
+        return "sent"
+
+    app = jobsim.App("signup")
+
+    @app.function(id="signup", on="form/submitted")
+    def signup(ctx):
+        return client.send_sync(event("user/created", user="ada"))
+
+    message = (rf"^inngest client {client.app_id!r} is not part of this simulation: send(_sync)? would send "
+               r"\['user/created'\] to its real event API \(http.*\)\. This simulation runs no inngest-py function: "
+               r"pass the functions \(and their client\), e\.g\. jobsim\.Simulation\(\[fn, \.\.\.\], "
+               r"client\)")  # fmt: skip
+    with jobsim.Simulation(app) as sim:
+        with pytest.raises(jobsim.JobsimError, match=message):
+            client.send_sync(event("user/created", user="ada"))
+        with pytest.raises(jobsim.JobsimError, match=message):
+            asyncio.run(client.send([event("user/created", user="ada")]))
+        sim.send("form/submitted", {})
+        sim.run_until_idle()
+        assert re.match(message, str(sim.runs("signup")[0].error))  # the function's own failure
+    assert no_network == []
+    assert (inngest.Inngest.send, inngest.Inngest.send_sync) == (ORIGINAL_SEND, ORIGINAL_SEND_SYNC)
+    with jobsim.Simulation(app, welcome, client) as sim:  # passed: both run
+        sim.send("form/submitted", {})
+        sim.run_until_idle()
+        assert [r.output for r in sim.runs(welcome)] == ["sent"]
+    assert (inngest.Inngest.send, inngest.Inngest.send_sync) == (ORIGINAL_SEND, ORIGINAL_SEND_SYNC)

@@ -238,6 +238,7 @@ def test_a_huey_the_simulation_was_not_given_is_refused_when_none_is(tmp_path):
         assert immediate.task()(lambda: 7)().get() == 7
     assert sqlite.pending_count() == 0 and not sqlite.is_locked("nightly")
     assert charge("o-2").id and sqlite.pending_count() == 1  # with no simulation running, Huey's own enqueue
+    sqlite.storage.close()  # its SQLite connection (Python 3.13 warns of one left to the collector)
 
 
 def test_a_result_read_after_its_simulation_closed_says_so(redis_huey):

@@ -175,6 +175,12 @@ def test_a_plain_name_without_an_email_beside_it_is_not_a_person(tmp_path):
      f"POST https://api.telegram.org/bot{MARKER}/sendMessage"),
     ("AccountName=acme;AccountKey=Ab3dEfGh1jKlMn0pQrStUvWx+/Yz0123==;EndpointSuffix=core.windows.net",
      f"AccountName=acme;AccountKey={MARKER};EndpointSuffix=core.windows.net"),
+    # percent- and form-encoded: a header value passed in a URL or a form body, a webhook URL as a callback
+    ("/proxy?auth=Bearer%20abcdefghijklmnop1234&x=1", f"/proxy?auth=Bearer%20{MARKER}&x=1"),
+    ("header=Authorization&value=Bearer+abcdefghijklmnop1234", f"header=Authorization&value=Bearer+{MARKER}"),
+    ("cb=https%3A%2F%2Fhooks.slack.com%2Fservices%2FT0000%2FB0000%2FXXXXXXXX&y=2",
+     f"cb=https%3A%2F%2Fhooks.slack.com%2Fservices%2F{MARKER}&y=2"),
+    ("plan=basic+monthly&tier=basic plan", "plan=basic+monthly&tier=basic plan"),
 ])  # fmt: skip
 def test_credential_patterns_in_free_text(text, expected):
     assert drop_secrets(text) == expected
@@ -557,6 +563,38 @@ def test_json_kept_as_a_string_is_redacted_inside(tmp_path):
     assert {(f.path, f.reason) for f in traces.scan(raw_path, pii=True)} == {
         ("ce.data.raw.api_key", "field 'api_key' is named like a secret and has a value"),
         ("ce.data.raw.customer.email", "an email address at a real domain (personal data)")}  # fmt: skip
+
+
+@pytest.mark.parametrize("pseudonymize", [True, False])
+def test_json_encoded_twice_is_redacted_inside_and_stays_encoded_twice(tmp_path, pseudonymize):
+    """``json.dumps`` of a body that already was JSON: a string literal holding JSON, in data and in a header."""
+    import json
+
+    import httpx
+
+    inner = json.dumps({"api_key": "nested2xSECRETvalue42", "email": "ada@gmail.com"})
+    app = jobsim.App("hooks")
+
+    @app.function("relay", on="webhook/received")
+    def relay(ctx):
+        httpx.post("https://relay.example.com/in", headers={"X-Payload": json.dumps(inner)}, json={"ok": 1})
+
+    with jobsim.Simulation(app) as sim:
+        sim.http.post("https://relay.example.com/in").respond(204)
+        sim.send("webhook/received", {"raw": json.dumps(inner), "quoted": '"plain words"'})
+        sim.run_until_idle()
+    text = sim.trace.save(tmp_path / "r.jobsim.jsonl", redact=jobsim.Redaction(pseudonymize=pseudonymize)).read_text()
+    assert "nested2xSECRETvalue42" not in text
+    assert ("ada@gmail.com" not in text) is pseudonymize
+    lines = [json.loads(line) for line in text.splitlines()]
+    data = lines[1]["ce"]["data"]
+    assert json.loads(json.loads(data["raw"]))["api_key"] == MARKER  # still JSON encoded twice
+    assert data["quoted"] == '"plain words"'
+    http = next(line for line in lines if line["k"] == "http")
+    assert json.loads(json.loads(http["request"]["headers"]["x-payload"]))["api_key"] == MARKER
+    from jobsim import traces
+
+    assert traces.scan(tmp_path / "r.jobsim.jsonl") == []
 
 
 def test_a_plain_name_beside_a_phone_or_a_street_address_is_a_person_s(tmp_path):

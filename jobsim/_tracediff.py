@@ -27,6 +27,7 @@ import datetime as dt
 import difflib
 import fnmatch
 import re
+import shlex
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -81,6 +82,12 @@ class Ignore:
     def parse(cls, text: Any) -> Ignore:
         if not isinstance(text, str) or not text.strip():
             raise InvalidArgument.build("ignore", text, "a path such as 'email:subject' or 'http:request.headers.date'")
+        parts = [part.strip() for part in text.split(",")]
+        if len(parts) > 1 and all(_KIND_PATH.match(part) for part in parts):  # --compare's commas, guessed
+            repeated = " ".join(f"--ignore {shlex.quote(part)}" for part in parts)
+            raise InvalidArgument(f"ignore={text!r} holds {len(parts)} KIND:PATH patterns joined by commas, one "
+                                  f"pattern it would never match; give each its own: {repeated} (ignore=[...] "
+                                  "in Python)")  # fmt: skip
         kind, _, path = text.strip().rpartition(":") if ":" in text else ("*", "", text.strip())
         path = re.sub(r"\[(\d+|\*)\]", r".\1", path)  # items[0].p, as reports print it, is items.0.p
         segments = tuple(path.split("."))
@@ -98,6 +105,10 @@ class Ignore:
             return base
         kept: dict[str, Any] = out
         return kept if kept is line else {**kept, **base}
+
+
+_KIND_PATH = re.compile(r"[\w.*?-]+:\S")
+"""What one ``--ignore`` pattern starts with: a kind (``email``, ``run.end``, ``*``), a colon, a path."""
 
 
 def _drop(value: Any, path: Sequence[str], ignore: Ignore) -> Any:

@@ -71,6 +71,24 @@ def test_replay_of_changed_code_exits_1_with_the_first_divergence(recording, app
     assert code == 0
 
 
+def test_ignore_patterns_joined_by_commas_are_refused_saying_to_repeat_the_flag(recording, app_module, capsys):
+    """--compare takes commas, so a user writes --ignore a:x,b:y too: that one pattern matched nothing, and a
+    regression it was meant to hide made CI fail with only a note about kind 'a:x,b'."""
+    code, out, err = run(capsys, "replay", recording["redacted"], "--app", app_module(plan="pro"),
+                         "--ignore", "http:request.body.json.plan,email:subject")  # fmt: skip
+    assert (code, out) == (2, "")
+    assert err == ("jobsim: error: ignore='http:request.body.json.plan,email:subject' holds 2 KIND:PATH patterns "
+                   "joined by commas, one pattern it would never match; give each its own: --ignore "
+                   "http:request.body.json.plan --ignore email:subject (ignore=[...] in Python)\n")
+    code, _, err = run(capsys, "diff", recording["redacted"], recording["raw"], "--ignore", "email:subject, *:**.ts")
+    assert code == 2 and "--ignore email:subject --ignore '*:**.ts'" in err
+    code, out, _ = run(capsys, "replay", recording["redacted"], "--app", app_module(plan="pro"), "--compare", "http",
+                       "--ignore", "http:request.body.json.plan", "--ignore", "email:subject")  # fmt: skip
+    assert code == 0, out
+    # a comma inside one pattern's path is still a path
+    assert run(capsys, "diff", recording["redacted"], recording["redacted"], "--ignore", "email:a,b")[0] == 0
+
+
 def test_replay_as_json_and_saved(recording, app_module, capsys, tmp_path):
     out_file = tmp_path / "replayed.jobsim.jsonl"
     code, out, _ = run(capsys, "replay", recording["redacted"], "--app", app_module(subject="Yo {name}"),

@@ -325,6 +325,9 @@ class Divergence:
     recorded_at: int | None
     replayed_at: int | None
     note: str
+    errors: tuple[Any, Any] | None = None
+    """A run whose status differs: each side's error (``None``: it had none), so the report says why the
+    replayed run failed, not only that it did."""
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -342,8 +345,13 @@ class Divergence:
         where = self.path or "(value)"
         a, b = labels
         width = max(len(a), len(b))
-        return [head, f"    {where}: {a:<{width}} {_short(self.recorded)}",
-                f"    {' ' * len(where)}  {b:<{width}} {_short(self.replayed)}"]  # fmt: skip
+        lines = [head, f"    {where}: {a:<{width}} {_short(self.recorded)}",
+                 f"    {' ' * len(where)}  {b:<{width}} {_short(self.replayed)}"]  # fmt: skip
+        if self.errors is not None:
+            ea, eb = ("(none)" if e is None else _short(e) for e in self.errors)
+            indent = " " * len(where)
+            lines += [f"    {indent}  error: {a:<{width}} {ea}", f"    {indent}         {b:<{width}} {eb}"]
+        return lines
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
@@ -583,8 +591,12 @@ def _first(fn: str, mode: str, left: list[Item], right: list[Item], tolerance: i
                 side = "the replay" if labels == ("recorded", "replayed") else labels[1]
                 note = f"only in {side}" if va is MISSING else f"missing from {side}"
                 va, vb = (None if va is MISSING else va), (None if vb is MISSING else vb)
+            errors = None
+            if mode == "runs" and path == "status" and a.value.get("error") != b.value.get("error"):
+                errors = (a.value.get("error"), b.value.get("error"))
             return Divergence(function=fn, mode=mode, index=index, label=a.label, path=path, recorded=va,
-                              replayed=vb, recorded_at=a.at, replayed_at=b.at, note=note)  # fmt: skip
+                              replayed=vb, recorded_at=a.at, replayed_at=b.at, note=note,
+                              errors=errors)  # fmt: skip
     return None
 
 

@@ -89,6 +89,27 @@ def test_ignore_patterns_joined_by_commas_are_refused_saying_to_repeat_the_flag(
     assert run(capsys, "diff", recording["redacted"], recording["redacted"], "--ignore", "email:a,b")[0] == 0
 
 
+def test_a_run_that_fails_in_the_replay_shows_the_error_it_failed_with(recording, app_module, capsys):
+    """'status: recorded "completed" / replayed "failed"' left the reader to rerun the code to learn why."""
+    code, out, _ = run(capsys, "replay", recording["redacted"], "--app", app_module(fails=True), "--compare", "runs")
+    assert code == 1
+    block = out[out.index("  DIFFERS  welcome"):].splitlines()[:5]
+    assert block == [
+        "  DIFFERS  welcome   runs: run #1 at 2025-03-03T10:00:00.000+01:00: differs",
+        '                         status: recorded "completed"',
+        '                                 replayed "failed"',
+        "                                 error: recorded (none)",
+        '                                        replayed "RuntimeError: mail is broken today"',
+    ]
+    code, out, _ = run(capsys, "replay", recording["redacted"], "--app", app_module(fails=True), "--compare", "runs",
+                       "--format", "json")  # fmt: skip
+    first = json.loads(out)["comparison"]["functions"]["welcome"]["first"]
+    assert (first["path"], first["errors"]) == ("status", [None, "RuntimeError: mail is broken today"])
+    code, out, _ = run(capsys, "replay", recording["redacted"], "--app", app_module(plan="pro"), "--compare", "http",
+                       "--format", "json")  # fmt: skip
+    assert json.loads(out)["comparison"]["functions"]["welcome"]["first"]["errors"] is None  # not a run's status
+
+
 def test_replay_as_json_and_saved(recording, app_module, capsys, tmp_path):
     out_file = tmp_path / "replayed.jobsim.jsonl"
     code, out, _ = run(capsys, "replay", recording["redacted"], "--app", app_module(subject="Yo {name}"),

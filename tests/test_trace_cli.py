@@ -191,6 +191,22 @@ def test_import_then_replay_events(capsys, tmp_path, app_module):
     assert code == 2 and "the file is a JSON array that does not parse" in err
 
 
+def test_a_warning_about_the_input_is_printed_before_the_replay_runs_not_after(capsys, tmp_path, app_module):
+    """A 'ts' in seconds puts an event in 1970: replaying from there with a daily cron takes ages, and the warning
+    that says why was held back until the replay ended (Ctrl-C lost it)."""
+    events = tmp_path / "prod.jsonl"
+    events.write_bytes(orjson.dumps({"name": "user/created", "ts": 1_741_000_000, "id": "e1",
+                                     "data": {"email": "a@example.com", "name": "A"}}) + b"\n")  # fmt: skip
+    spec = app_module()
+    with open(spec.rpartition(":")[0], "a") as f:
+        f.write("import sys\ndef jobsim_setup(sim):\n    print('setup ran', file=sys.stderr)\n")
+    code, _, err = run(capsys, "replay", events, "--app", spec, "--compare", "runs")
+    assert code == 0
+    lines = err.splitlines()
+    assert lines[0].startswith(f"jobsim: warning: {events}: 1 event(s) have a 'ts' in the first years after 1970")
+    assert lines[1] == "setup ran"
+
+
 def test_import_skip_invalid_imports_the_rest_and_lists_what_it_skipped(capsys, tmp_path):
     events = tmp_path / "prod.jsonl"
     events.write_bytes(orjson.dumps({"name": "user/created", "ts": 1_741_000_000_000, "data": {}}) + b"\n"

@@ -272,7 +272,9 @@ class Redactor:
         elif kind == "email":
             if data.get("template_data") is not None:
                 self._learn(data["template_data"])
-            for field in ("sender", "to", "cc", "bcc", "reply_to"):
+            # the headers too: an SMTP message's To/From/Cc hold the display names ("Linus Torvalds <...>")
+            # its sender/to fields, bare addresses, have lost
+            for field in ("sender", "to", "cc", "bcc", "reply_to", "headers"):
                 if data.get(field) is not None:
                     self._learn(data[field])
         elif kind == "run.end":

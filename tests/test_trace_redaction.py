@@ -528,6 +528,37 @@ def test_display_names_of_addresses_are_names(tmp_path):
     assert jobsim.Simulation.replay(path, app).same
 
 
+def test_display_names_in_an_smtp_message_s_headers_are_names(tmp_path):
+    """smtplib's To/From headers hold 'Linus Torvalds <...>', while the email record's ``to`` holds the bare
+    address: the address was faked and the name kept in clear, in the header, the subject and the body."""
+    import smtplib
+    from email.message import EmailMessage
+
+    customers = {"c1": "Linus Torvalds <linus@linux-foundation.org>"}  # the app's database, not the event
+    app = jobsim.App("mailer")
+
+    @app.function("invoice", on="invoice/due")
+    def invoice(ctx):
+        msg = EmailMessage()
+        msg["From"], msg["To"] = "Billing <billing@acme.test>", customers[ctx.event.data["customer"]]
+        msg["Subject"] = "Invoice for Linus"
+        msg.set_content("Dear Linus Torvalds,\nyour invoice is attached.")
+        with smtplib.SMTP("smtp.acme.test", 587) as smtp:
+            smtp.send_message(msg)
+
+    with jobsim.Simulation(app) as sim:
+        sim.send("invoice/due", {"customer": "c1"})
+        sim.run_until_idle()
+    text, lines = saved(sim, tmp_path)
+    for value in ("Linus", "Torvalds", "linux-foundation"):
+        assert value not in text, value
+    email = next(line for line in lines if line["k"] == "email")
+    name = email["headers"]["To"].split(" <")[0]
+    assert re.fullmatch(r"[A-Z][a-z]+ [A-Z][a-z]+", name) and email["subject"] == f"Invoice for {name.split()[0]}"
+    assert email["headers"]["From"] == "Billing <billing@acme.test>"  # a reserved domain's sender is no person
+    assert jobsim.Trace.load(tmp_path / "r.jobsim.jsonl").save(tmp_path / "again.jobsim.jsonl").read_text() == text
+
+
 def test_json_kept_as_a_string_is_redacted_inside(tmp_path):
     """A webhook's raw body or a queue message is often JSON in a string: its secrets and people were kept."""
     import json

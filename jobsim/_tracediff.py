@@ -516,7 +516,8 @@ def compare_lines(recorded: Iterable[dict[str, Any]], replayed: Iterable[dict[st
     a = Story(_ignored(recorded, patterns, kinds))
     b = Story(_ignored(replayed, patterns, kinds))
     notes = list(notes or [])
-    notes += [f"--ignore {p.text!r} matched nothing{_no_such_kind(p.kind, kinds)}" for p in patterns if p.hits == 0]
+    notes += [f"--ignore {p.text!r} matched nothing{_no_such_kind(p.kind, kinds)}{_kind_alone(p, kinds)}"
+              for p in patterns if p.hits == 0]  # fmt: skip
     functions: dict[str, FunctionResult] = {}
     for fn in _ordered(a, b):
         counts, found = {}, {}
@@ -554,6 +555,20 @@ def _ignored(lines: Iterable[dict[str, Any]], patterns: list[Ignore], kinds: set
         for pattern in patterns:
             line = pattern.apply(line)
         yield line
+
+
+def _kind_alone(pattern: Ignore, kinds: set[str]) -> str:
+    """A pattern that names a kind or a comparison and no field (``--ignore email``): read as a field
+    called ``email`` in every record, it matched nothing, and the emails were still compared."""
+    if pattern.kind != "*" or len(pattern.path) != 1:
+        return ""
+    name = pattern.path[0]
+    mode = name if name in COMPARISONS else f"{name}s" if f"{name}s" in COMPARISONS else None
+    if name not in kinds and mode is None:
+        return ""
+    leave = f"; to compare no {mode} at all, leave {mode!r} out of --compare" if mode is not None else ""
+    return (f": {name!r} is read as a field of that name in every record; --ignore takes KIND:PATH, a field of "
+            f"a kind of record (email:subject, http:request.headers.date){leave}")
 
 
 def _no_such_kind(kind: str, kinds: set[str]) -> str:

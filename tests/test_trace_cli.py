@@ -89,6 +89,19 @@ def test_ignore_patterns_joined_by_commas_are_refused_saying_to_repeat_the_flag(
     assert run(capsys, "diff", recording["redacted"], recording["redacted"], "--ignore", "email:a,b")[0] == 0
 
 
+def test_an_ignore_that_names_a_kind_and_no_field_says_how_to_write_it(recording, app_module, capsys):
+    """'--ignore email' reads as a field called 'email' in every record: it matched nothing, the changed emails were
+    still compared, and the note gave no clue why."""
+    code, out, _ = run(capsys, "replay", recording["redacted"], "--app", app_module(subject="Yo {name}"),
+                       "--ignore", "email")  # fmt: skip
+    assert code == 1
+    assert ("note: --ignore 'email' matched nothing: 'email' is read as a field of that name in every record; "
+            "--ignore takes KIND:PATH, a field of a kind of record (email:subject, http:request.headers.date); to "
+            "compare no emails at all, leave 'emails' out of --compare") in out.splitlines()
+    _, out, _ = run(capsys, "diff", recording["redacted"], recording["redacted"], "--ignore", "nosuchfield")
+    assert "note: --ignore 'nosuchfield' matched nothing" in out.splitlines()  # a field name: no hint about kinds
+
+
 def test_a_run_that_fails_in_the_replay_shows_the_error_it_failed_with(recording, app_module, capsys):
     """'status: recorded "completed" / replayed "failed"' left the reader to rerun the code to learn why."""
     code, out, _ = run(capsys, "replay", recording["redacted"], "--app", app_module(fails=True), "--compare", "runs")

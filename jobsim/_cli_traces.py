@@ -117,14 +117,17 @@ def _comparison_options(parser: argparse.ArgumentParser) -> None:
 @contextmanager
 def _warnings_to_stderr() -> Iterator[None]:
     """Warnings reading a trace (a cut-off last line, unknown kinds) as ``jobsim: warning: ...`` lines,
-    not Python's two-line format quoting jobsim's source; printed even when an error follows."""
-    with warnings.catch_warnings(record=True) as caught:
+    not Python's two-line format quoting jobsim's source; printed as they come, so a warning about the
+    input (an import's ``ts`` in seconds, which puts an event in 1970) is read before a long replay of
+    it ends, and printed even when an error follows."""
+
+    def show(message: Warning | str, *_: Any, **__: Any) -> None:
+        print(f"jobsim: warning: {message}", file=sys.stderr, flush=True)
+
+    with warnings.catch_warnings():
         warnings.simplefilter("always")
-        try:
-            yield
-        finally:
-            for warning in caught:
-                print(f"jobsim: warning: {warning.message}", file=sys.stderr)
+        warnings.showwarning = show
+        yield
 
 
 def _duration(text: str) -> int | float | str:

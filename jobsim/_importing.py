@@ -213,9 +213,11 @@ def _order_and_repeats(placed: list[tuple[int, int, dict[str, Any]]]) -> list[st
             kept[key] = (at, [line])
     if repeated:
         key, found = next(iter(repeated.items()))
+        # an earlier line later in time is the repeat: say which line is replayed, or "lines 3, 1" reads backwards
+        kept_line = f": line {found[0]}, the earliest in time, is the one replayed" if found[0] > min(found) else ""
         notes.append(f"{len(repeated)} event id(s) are given more than once (the first: {key!r} on lines "
-                     f"{', '.join(map(str, found[:5]))}); the bus drops a repeat within 24 h of the first, "
-                     "as Inngest does, so a replay runs it once")  # fmt: skip
+                     f"{', '.join(map(str, found[:5]))}{kept_line}); the bus drops a repeat within 24 h of the "
+                     "first, as Inngest does, so a replay runs it once")  # fmt: skip
     return notes
 
 

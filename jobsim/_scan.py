@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from ._pseudonyms import reserved_domain
-from ._redact import json_in
+from ._redact import json_in, json_string_in
 from ._secrets import (
     EMAIL,
     MARKER,
@@ -174,8 +174,11 @@ def _walk(value: Any, path: str, pii: frozenset[str], *, headers: bool) -> Itera
             yield from _walk(item, f"{path}[{index}]", pii, headers=False)
     elif isinstance(value, str):
         parsed = json_in(value) if value[:1] in ("{", "[") and value[-1:] in ("}", "]") else None
+        inner = json_string_in(value) if parsed is None else None
         if parsed is not None:  # JSON kept as a string: its fields, as redaction sees them
             yield from _walk(parsed, path, pii, headers=False)
+        elif inner is not None:  # JSON encoded twice: what the string literal holds
+            yield from _walk(inner, path, pii, headers=False)
         else:
             yield from _string(value, path, pii)
 

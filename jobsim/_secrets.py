@@ -44,8 +44,9 @@ _SECRET_QUERY = frozenset({
 # boundaries costs ~75 µs on a 270-character email body; the triggers ~3 µs).
 SECRET_PATTERNS: tuple[tuple[str, str, str, str], ...] = (
     # the schemes in any usual case ("authorization: bearer ...")
+    # "Bearer%20..." / "Bearer+..." too: a header value carried in a URL or a form body
     ("bearer", r"Bearer|bearer|BEARER|Basic|basic|BASIC",
-     r"\b(?:Bearer|bearer|BEARER|Basic|basic|BASIC)\s+", r"[A-Za-z0-9._~+/=-]{8,}"),
+     r"\b(?:Bearer|bearer|BEARER|Basic|basic|BASIC)(?:\s+|%20|\+)", r"[A-Za-z0-9._~+/=-]{8,}"),
     # "Token"/"Bot" are English words too: the credential must hold a digit or a symbol, so
     # "Token verification failed" stays text
     ("token scheme", r"Token|Bot", r"\b(?:Token|Bot)\s+", r"(?=[A-Za-z]*[0-9._~+/=-])[A-Za-z0-9._~+/=-]{8,}"),
@@ -53,7 +54,8 @@ SECRET_PATTERNS: tuple[tuple[str, str, str, str], ...] = (
     ("webhook secret", r"whsec_", "", r"\bwhsec_[A-Za-z0-9+/=]{8,}"),
     ("github token", r"gh[pousr]_|github_pat_", "", r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"),
     ("slack token", r"xox", "", r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),
-    ("slack webhook", r"hooks\.slack", r"hooks\.slack\.com/services/", r"[A-Za-z0-9_/-]+"),
+    # percent-encoded too, as a callback URL in another URL's query (``?cb=https%3A%2F%2Fhooks.slack.com%2F...``)
+    ("slack webhook", r"hooks\.slack", r"hooks\.slack\.com(?:/|%2[Ff])services(?:/|%2[Ff])", r"[A-Za-z0-9_/%-]+"),
     ("aws key", r"AKIA|ASIA", "", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
     ("google key", r"AIza", "", r"\bAIza[0-9A-Za-z_-]{35}"),
     ("sendgrid key", r"SG\.", "", r"\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}"),

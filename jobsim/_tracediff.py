@@ -27,6 +27,7 @@ import datetime as dt
 import difflib
 import fnmatch
 import re
+import shlex
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -81,6 +82,12 @@ class Ignore:
     def parse(cls, text: Any) -> Ignore:
         if not isinstance(text, str) or not text.strip():
             raise InvalidArgument.build("ignore", text, "a path such as 'email:subject' or 'http:request.headers.date'")
+        parts = [part.strip() for part in text.split(",")]
+        if len(parts) > 1 and all(_KIND_PATH.match(part) for part in parts):  # --compare's commas, guessed
+            repeated = " ".join(f"--ignore {shlex.quote(part)}" for part in parts)
+            raise InvalidArgument(f"ignore={text!r} holds {len(parts)} KIND:PATH patterns joined by commas, one "
+                                  f"pattern it would never match; give each its own: {repeated} (ignore=[...] "
+                                  "in Python)")  # fmt: skip
         kind, _, path = text.strip().rpartition(":") if ":" in text else ("*", "", text.strip())
         path = re.sub(r"\[(\d+|\*)\]", r".\1", path)  # items[0].p, as reports print it, is items.0.p
         segments = tuple(path.split("."))
@@ -98,6 +105,10 @@ class Ignore:
             return base
         kept: dict[str, Any] = out
         return kept if kept is line else {**kept, **base}
+
+
+_KIND_PATH = re.compile(r"[\w.*?-]+:\S")
+"""What one ``--ignore`` pattern starts with: a kind (``email``, ``run.end``, ``*``), a colon, a path."""
 
 
 def _drop(value: Any, path: Sequence[str], ignore: Ignore) -> Any:
@@ -314,6 +325,9 @@ class Divergence:
     recorded_at: int | None
     replayed_at: int | None
     note: str
+    errors: tuple[Any, Any] | None = None
+    """A run whose status differs: each side's error (``None``: it had none), so the report says why the
+    replayed run failed, not only that it did."""
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -331,8 +345,13 @@ class Divergence:
         where = self.path or "(value)"
         a, b = labels
         width = max(len(a), len(b))
-        return [head, f"    {where}: {a:<{width}} {_short(self.recorded)}",
-                f"    {' ' * len(where)}  {b:<{width}} {_short(self.replayed)}"]  # fmt: skip
+        lines = [head, f"    {where}: {a:<{width}} {_short(self.recorded)}",
+                 f"    {' ' * len(where)}  {b:<{width}} {_short(self.replayed)}"]  # fmt: skip
+        if self.errors is not None:
+            ea, eb = ("(none)" if e is None else _short(e) for e in self.errors)
+            indent = " " * len(where)
+            lines += [f"    {indent}  error: {a:<{width}} {ea}", f"    {indent}         {b:<{width}} {eb}"]
+        return lines
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
@@ -497,7 +516,8 @@ def compare_lines(recorded: Iterable[dict[str, Any]], replayed: Iterable[dict[st
     a = Story(_ignored(recorded, patterns, kinds))
     b = Story(_ignored(replayed, patterns, kinds))
     notes = list(notes or [])
-    notes += [f"--ignore {p.text!r} matched nothing{_no_such_kind(p.kind, kinds)}" for p in patterns if p.hits == 0]
+    notes += [f"--ignore {p.text!r} matched nothing{_no_such_kind(p.kind, kinds)}{_kind_alone(p, kinds)}"
+              for p in patterns if p.hits == 0]  # fmt: skip
     functions: dict[str, FunctionResult] = {}
     for fn in _ordered(a, b):
         counts, found = {}, {}
@@ -537,6 +557,20 @@ def _ignored(lines: Iterable[dict[str, Any]], patterns: list[Ignore], kinds: set
         yield line
 
 
+def _kind_alone(pattern: Ignore, kinds: set[str]) -> str:
+    """A pattern that names a kind or a comparison and no field (``--ignore email``): read as a field
+    called ``email`` in every record, it matched nothing, and the emails were still compared."""
+    if pattern.kind != "*" or len(pattern.path) != 1:
+        return ""
+    name = pattern.path[0]
+    mode = name if name in COMPARISONS else f"{name}s" if f"{name}s" in COMPARISONS else None
+    if name not in kinds and mode is None:
+        return ""
+    leave = f"; to compare no {mode} at all, leave {mode!r} out of --compare" if mode is not None else ""
+    return (f": {name!r} is read as a field of that name in every record; --ignore takes KIND:PATH, a field of "
+            f"a kind of record (email:subject, http:request.headers.date){leave}")
+
+
 def _no_such_kind(kind: str, kinds: set[str]) -> str:
     """Why an ignore pattern matched nothing when its KIND is in neither trace (``emails:subject``)."""
     if any(fnmatch.fnmatchcase(seen, kind) for seen in kinds):
@@ -572,8 +606,12 @@ def _first(fn: str, mode: str, left: list[Item], right: list[Item], tolerance: i
                 side = "the replay" if labels == ("recorded", "replayed") else labels[1]
                 note = f"only in {side}" if va is MISSING else f"missing from {side}"
                 va, vb = (None if va is MISSING else va), (None if vb is MISSING else vb)
+            errors = None
+            if mode == "runs" and path == "status" and a.value.get("error") != b.value.get("error"):
+                errors = (a.value.get("error"), b.value.get("error"))
             return Divergence(function=fn, mode=mode, index=index, label=a.label, path=path, recorded=va,
-                              replayed=vb, recorded_at=a.at, replayed_at=b.at, note=note)  # fmt: skip
+                              replayed=vb, recorded_at=a.at, replayed_at=b.at, note=note,
+                              errors=errors)  # fmt: skip
     return None
 
 

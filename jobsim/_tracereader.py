@@ -164,6 +164,7 @@ class TraceReader:
         raw = self._next_line()
         if raw is None:
             raise self._fail("the file is empty: a jobsim trace starts with its header line", line=None)
+        raw = raw.removeprefix(BOM)  # a trace saved again by a Windows editor (Notepad's "UTF-8 with BOM")
         try:
             header = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:

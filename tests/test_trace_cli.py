@@ -71,6 +71,58 @@ def test_replay_of_changed_code_exits_1_with_the_first_divergence(recording, app
     assert code == 0
 
 
+def test_ignore_patterns_joined_by_commas_are_refused_saying_to_repeat_the_flag(recording, app_module, capsys):
+    """--compare takes commas, so a user writes --ignore a:x,b:y too: that one pattern matched nothing, and a
+    regression it was meant to hide made CI fail with only a note about kind 'a:x,b'."""
+    code, out, err = run(capsys, "replay", recording["redacted"], "--app", app_module(plan="pro"),
+                         "--ignore", "http:request.body.json.plan,email:subject")  # fmt: skip
+    assert (code, out) == (2, "")
+    assert err == ("jobsim: error: ignore='http:request.body.json.plan,email:subject' holds 2 KIND:PATH patterns "
+                   "joined by commas, one pattern it would never match; give each its own: --ignore "
+                   "http:request.body.json.plan --ignore email:subject (ignore=[...] in Python)\n")
+    code, _, err = run(capsys, "diff", recording["redacted"], recording["raw"], "--ignore", "email:subject, *:**.ts")
+    assert code == 2 and "--ignore email:subject --ignore '*:**.ts'" in err
+    code, out, _ = run(capsys, "replay", recording["redacted"], "--app", app_module(plan="pro"), "--compare", "http",
+                       "--ignore", "http:request.body.json.plan", "--ignore", "email:subject")  # fmt: skip
+    assert code == 0, out
+    # a comma inside one pattern's path is still a path
+    assert run(capsys, "diff", recording["redacted"], recording["redacted"], "--ignore", "email:a,b")[0] == 0
+
+
+def test_an_ignore_that_names_a_kind_and_no_field_says_how_to_write_it(recording, app_module, capsys):
+    """'--ignore email' reads as a field called 'email' in every record: it matched nothing, the changed emails were
+    still compared, and the note gave no clue why."""
+    code, out, _ = run(capsys, "replay", recording["redacted"], "--app", app_module(subject="Yo {name}"),
+                       "--ignore", "email")  # fmt: skip
+    assert code == 1
+    assert ("note: --ignore 'email' matched nothing: 'email' is read as a field of that name in every record; "
+            "--ignore takes KIND:PATH, a field of a kind of record (email:subject, http:request.headers.date); to "
+            "compare no emails at all, leave 'emails' out of --compare") in out.splitlines()
+    _, out, _ = run(capsys, "diff", recording["redacted"], recording["redacted"], "--ignore", "nosuchfield")
+    assert "note: --ignore 'nosuchfield' matched nothing" in out.splitlines()  # a field name: no hint about kinds
+
+
+def test_a_run_that_fails_in_the_replay_shows_the_error_it_failed_with(recording, app_module, capsys):
+    """'status: recorded "completed" / replayed "failed"' left the reader to rerun the code to learn why."""
+    code, out, _ = run(capsys, "replay", recording["redacted"], "--app", app_module(fails=True), "--compare", "runs")
+    assert code == 1
+    block = out[out.index("  DIFFERS  welcome"):].splitlines()[:5]
+    assert block == [
+        "  DIFFERS  welcome   runs: run #1 at 2025-03-03T10:00:00.000+01:00: differs",
+        '                         status: recorded "completed"',
+        '                                 replayed "failed"',
+        "                                 error: recorded (none)",
+        '                                        replayed "RuntimeError: mail is broken today"',
+    ]
+    code, out, _ = run(capsys, "replay", recording["redacted"], "--app", app_module(fails=True), "--compare", "runs",
+                       "--format", "json")  # fmt: skip
+    first = json.loads(out)["comparison"]["functions"]["welcome"]["first"]
+    assert (first["path"], first["errors"]) == ("status", [None, "RuntimeError: mail is broken today"])
+    code, out, _ = run(capsys, "replay", recording["redacted"], "--app", app_module(plan="pro"), "--compare", "http",
+                       "--format", "json")  # fmt: skip
+    assert json.loads(out)["comparison"]["functions"]["welcome"]["first"]["errors"] is None  # not a run's status
+
+
 def test_replay_as_json_and_saved(recording, app_module, capsys, tmp_path):
     out_file = tmp_path / "replayed.jobsim.jsonl"
     code, out, _ = run(capsys, "replay", recording["redacted"], "--app", app_module(subject="Yo {name}"),
@@ -150,6 +202,22 @@ def test_import_then_replay_events(capsys, tmp_path, app_module):
     bad.write_text("[1, 2\n")
     code, _, err = run(capsys, "import", bad, "-o", tmp_path / "x.jobsim.jsonl")
     assert code == 2 and "the file is a JSON array that does not parse" in err
+
+
+def test_a_warning_about_the_input_is_printed_before_the_replay_runs_not_after(capsys, tmp_path, app_module):
+    """A 'ts' in seconds puts an event in 1970: replaying from there with a daily cron takes ages, and the warning
+    that says why was held back until the replay ended (Ctrl-C lost it)."""
+    events = tmp_path / "prod.jsonl"
+    events.write_bytes(orjson.dumps({"name": "user/created", "ts": 1_741_000_000, "id": "e1",
+                                     "data": {"email": "a@example.com", "name": "A"}}) + b"\n")  # fmt: skip
+    spec = app_module()
+    with open(spec.rpartition(":")[0], "a") as f:
+        f.write("import sys\ndef jobsim_setup(sim):\n    print('setup ran', file=sys.stderr)\n")
+    code, _, err = run(capsys, "replay", events, "--app", spec, "--compare", "runs")
+    assert code == 0
+    lines = err.splitlines()
+    assert lines[0].startswith(f"jobsim: warning: {events}: 1 event(s) have a 'ts' in the first years after 1970")
+    assert lines[1] == "setup ran"
 
 
 def test_import_skip_invalid_imports_the_rest_and_lists_what_it_skipped(capsys, tmp_path):

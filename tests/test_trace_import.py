@@ -192,6 +192,21 @@ def test_events_out_of_time_order_and_repeated_ids_are_said_once_each(tmp_path):
         assert len(traces.import_events(in_order).records) == 3
 
 
+def test_a_repeated_id_whose_later_line_is_earlier_in_time_says_which_line_is_replayed(tmp_path):
+    """'on lines 3, 1' read as a typo: the event of line 3 comes first in time, so line 1's is the one dropped."""
+    path = write(tmp_path / "events.jsonl",
+                 *[{"name": "order/paid", "data": {"n": n, "amount": n}, "id": "c1", "ts": T0 // MS + ms}
+                   for n, ms in enumerate([5000, 3000, 1000])])  # fmt: skip
+    with pytest.warns(TraceWarning) as caught:
+        trace = traces.import_events(path)
+    assert str(caught[-1].message).removeprefix(f"{path}: ") == (
+        "1 event id(s) are given more than once (the first: 'c1' on lines 3, 2, 1: line 3, the earliest in time, "
+        "is the one replayed); the bus drops a repeat within 24 h of the first, as Inngest does, so a replay runs "
+        "it once")  # fmt: skip
+    result = jobsim.Simulation.replay(trace, app())
+    assert [run.event.data["n"] for run in result.simulation.runs("on-order")] == [2]
+
+
 def test_an_id_repeated_more_than_24_h_later_is_no_repeat_the_replay_drops(tmp_path):
     """The bus drops a repeat within 24 h of the id's last accepted event (``Bus.accept``): a daily
     event that reuses its id is run every day, and the import must not say it runs once."""

@@ -150,6 +150,20 @@ def test_windows_line_ends_read_on_the_fast_path(tmp_path):
     assert len(read(path)["records"]) == 40 and read(path) == read(path, fast=False)
 
 
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_byte_order_mark_before_the_header_is_read_past(tmp_path, gz):
+    """A trace saved again by a Windows editor starts with a UTF-8 BOM (and CRLF line ends): it was refused as
+    'not a jobsim trace: the first line is not JSON', with a hint to import it as a file of events."""
+    data = b"\xef\xbb\xbf" + b"".join(orjson.dumps(line) + b"\r\n" for line in [HEADER, *many(40), end(40, 40)])
+    path = tmp_path / ("bom.jobsim.jsonl.gz" if gz else "bom.jobsim.jsonl")
+    path.write_bytes(gzip.compress(data) if gz else data)
+    plain = tmp_path / "plain.jobsim.jsonl"
+    plain.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in [HEADER, *many(40), end(40, 40)]))
+    assert read(path) == read(plain) and len(read(path)["records"]) == 40
+    loaded = jobsim.Trace.load(path)
+    assert loaded.header["format"] == "jobsim-trace" and loaded.complete and len(loaded.records) == 40
+
+
 def test_seq_numbers_with_gaps_are_kept_and_a_dense_file_keeps_none(tmp_path):
     gappy = [record(seq) for seq in range(0, 300, 3)]
     loaded = jobsim.Trace.load(write(tmp_path / "gaps.jobsim.jsonl", HEADER, *gappy, end(300, 100)))

@@ -175,6 +175,12 @@ def test_a_plain_name_without_an_email_beside_it_is_not_a_person(tmp_path):
      f"POST https://api.telegram.org/bot{MARKER}/sendMessage"),
     ("AccountName=acme;AccountKey=Ab3dEfGh1jKlMn0pQrStUvWx+/Yz0123==;EndpointSuffix=core.windows.net",
      f"AccountName=acme;AccountKey={MARKER};EndpointSuffix=core.windows.net"),
+    # percent- and form-encoded: a header value passed in a URL or a form body, a webhook URL as a callback
+    ("/proxy?auth=Bearer%20abcdefghijklmnop1234&x=1", f"/proxy?auth=Bearer%20{MARKER}&x=1"),
+    ("header=Authorization&value=Bearer+abcdefghijklmnop1234", f"header=Authorization&value=Bearer+{MARKER}"),
+    ("cb=https%3A%2F%2Fhooks.slack.com%2Fservices%2FT0000%2FB0000%2FXXXXXXXX&y=2",
+     f"cb=https%3A%2F%2Fhooks.slack.com%2Fservices%2F{MARKER}&y=2"),
+    ("plan=basic+monthly&tier=basic plan", "plan=basic+monthly&tier=basic plan"),
 ])  # fmt: skip
 def test_credential_patterns_in_free_text(text, expected):
     assert drop_secrets(text) == expected
@@ -522,6 +528,37 @@ def test_display_names_of_addresses_are_names(tmp_path):
     assert jobsim.Simulation.replay(path, app).same
 
 
+def test_display_names_in_an_smtp_message_s_headers_are_names(tmp_path):
+    """smtplib's To/From headers hold 'Linus Torvalds <...>', while the email record's ``to`` holds the bare
+    address: the address was faked and the name kept in clear, in the header, the subject and the body."""
+    import smtplib
+    from email.message import EmailMessage
+
+    customers = {"c1": "Linus Torvalds <linus@linux-foundation.org>"}  # the app's database, not the event
+    app = jobsim.App("mailer")
+
+    @app.function("invoice", on="invoice/due")
+    def invoice(ctx):
+        msg = EmailMessage()
+        msg["From"], msg["To"] = "Billing <billing@acme.test>", customers[ctx.event.data["customer"]]
+        msg["Subject"] = "Invoice for Linus"
+        msg.set_content("Dear Linus Torvalds,\nyour invoice is attached.")
+        with smtplib.SMTP("smtp.acme.test", 587) as smtp:
+            smtp.send_message(msg)
+
+    with jobsim.Simulation(app) as sim:
+        sim.send("invoice/due", {"customer": "c1"})
+        sim.run_until_idle()
+    text, lines = saved(sim, tmp_path)
+    for value in ("Linus", "Torvalds", "linux-foundation"):
+        assert value not in text, value
+    email = next(line for line in lines if line["k"] == "email")
+    name = email["headers"]["To"].split(" <")[0]
+    assert re.fullmatch(r"[A-Z][a-z]+ [A-Z][a-z]+", name) and email["subject"] == f"Invoice for {name.split()[0]}"
+    assert email["headers"]["From"] == "Billing <billing@acme.test>"  # a reserved domain's sender is no person
+    assert jobsim.Trace.load(tmp_path / "r.jobsim.jsonl").save(tmp_path / "again.jobsim.jsonl").read_text() == text
+
+
 def test_json_kept_as_a_string_is_redacted_inside(tmp_path):
     """A webhook's raw body or a queue message is often JSON in a string: its secrets and people were kept."""
     import json
@@ -557,6 +594,38 @@ def test_json_kept_as_a_string_is_redacted_inside(tmp_path):
     assert {(f.path, f.reason) for f in traces.scan(raw_path, pii=True)} == {
         ("ce.data.raw.api_key", "field 'api_key' is named like a secret and has a value"),
         ("ce.data.raw.customer.email", "an email address at a real domain (personal data)")}  # fmt: skip
+
+
+@pytest.mark.parametrize("pseudonymize", [True, False])
+def test_json_encoded_twice_is_redacted_inside_and_stays_encoded_twice(tmp_path, pseudonymize):
+    """``json.dumps`` of a body that already was JSON: a string literal holding JSON, in data and in a header."""
+    import json
+
+    import httpx
+
+    inner = json.dumps({"api_key": "nested2xSECRETvalue42", "email": "ada@gmail.com"})
+    app = jobsim.App("hooks")
+
+    @app.function("relay", on="webhook/received")
+    def relay(ctx):
+        httpx.post("https://relay.example.com/in", headers={"X-Payload": json.dumps(inner)}, json={"ok": 1})
+
+    with jobsim.Simulation(app) as sim:
+        sim.http.post("https://relay.example.com/in").respond(204)
+        sim.send("webhook/received", {"raw": json.dumps(inner), "quoted": '"plain words"'})
+        sim.run_until_idle()
+    text = sim.trace.save(tmp_path / "r.jobsim.jsonl", redact=jobsim.Redaction(pseudonymize=pseudonymize)).read_text()
+    assert "nested2xSECRETvalue42" not in text
+    assert ("ada@gmail.com" not in text) is pseudonymize
+    lines = [json.loads(line) for line in text.splitlines()]
+    data = lines[1]["ce"]["data"]
+    assert json.loads(json.loads(data["raw"]))["api_key"] == MARKER  # still JSON encoded twice
+    assert data["quoted"] == '"plain words"'
+    http = next(line for line in lines if line["k"] == "http")
+    assert json.loads(json.loads(http["request"]["headers"]["x-payload"]))["api_key"] == MARKER
+    from jobsim import traces
+
+    assert traces.scan(tmp_path / "r.jobsim.jsonl") == []
 
 
 def test_a_plain_name_beside_a_phone_or_a_street_address_is_a_person_s(tmp_path):

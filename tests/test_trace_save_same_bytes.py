@@ -56,7 +56,7 @@ WRITTEN_BY_707C1BB = {
     "awkward-key": "1950d9459029209bfa31468b9a4134a4ee6e46570ee0d6b071dfc1c3932936a6",
     "awkward-secrets": "5d889be300f6c0d863cf71c76bfdf6514229bec8b8b73554198533229a114f96",
     "app-again": "bc09de493c0bab688f8e7fff5b611ea1abafdbd2fd2ec840861d9430b75299a0",
-    "awkward-again": "16018fa49866666feb1d24660896d4e9c91de7857ff36f56a283756cd1c3f699",
+    "awkward-again": "375c6f60003ce4f1a2fd896efc5c2ca86c2cc48e3c6a9b23581f9a94f162f1c1",
 }
 
 

@@ -45,6 +45,11 @@ def record(**fields):
     ({"run": "06ANPEYAG00017HQF6WQYJKW2M", "uuid": "6513270e-269e-4d37-b2a7-4de452e6b438"}, []),
     ({"doc": "https://developer.mozilla.org/en-US/docs/Web/HTTP/Status/500"}, []),
     ({"to": ["ada@gmail.com", "bob@example.com"]}, []),
+    ({"proxy": "Bearer%20abcdefghijklmnop1234"}, [(2, "proxy", "looks like a bearer")]),
+    ({"url": "https://x.io/r?cb=https%3A%2F%2Fhooks.slack.com%2Fservices%2FT0000%2FB0000%2FXXXXXXXX"},
+     [(2, "url", "looks like a slack webhook")]),
+    ({"raw": '"{\\"Api-Key\\": \\"nested2xSECRETvalue42\\"}"'},  # JSON encoded twice
+     [(2, "raw.Api-Key", "field 'Api-Key' is named like a secret and has a value")]),
 ])  # fmt: skip
 def test_findings(tmp_path, fields, found):
     assert scan_lines(tmp_path, record(**fields)) == found

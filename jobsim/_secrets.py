@@ -141,6 +141,11 @@ def find_secrets(text: str) -> list[tuple[str, re.Match[str]]]:
     return found
 
 
+SECRET_TOKEN = re.compile(r"[A-Za-z0-9_.~+/-]{8,}={0,2}")
+"""A run of a credential's characters long enough to be one (8+): how a value dropped at a secret place
+(an ``X-Api-Key`` header, a ``password`` field, ``?api_key=``) is found again where it is echoed."""
+
+
 def drop_secrets(text: str) -> str:
     """``text`` with every credential-looking value replaced by the marker (its prefix kept)."""
     hits = {_which(m.group(0)) for m in TRIGGER.finditer(text)}

@@ -657,3 +657,37 @@ def test_a_card_number_is_dropped_when_its_object_is_a_card_and_only_then(pseudo
     assert out["card"] == {"number": MARKER, "exp_month": 12, "exp_year": 2030, "brand": "visa"}
     assert out["paymentMethod"] == {"PAN": MARKER, "expiry": "12/30"}
     assert out["order"] == {"number": "4242424242424242"} and out["page"] == {"number": 3}
+
+
+def _echoing_app() -> jobsim.App:
+    """A CRM call whose secrets sit at secret places (query, header, cookie, password field) and are echoed
+    back in the response body, the job's error and a later event."""
+    app = jobsim.App("echo")
+
+    @app.function("sync", on="go", retries=jobsim.Retries(attempts=1))
+    def sync(ctx):
+        response = httpx.post("https://crm.example.com/x?api_key=k3yEchoed123", json={"password": "pwEchoed0001"},
+                              headers={"X-Api-Key": "hdrEchoed4567",
+                                       "Cookie": "sid=cookieEchoed89; theme=darkmode1"})  # fmt: skip
+        app.send("crm/rejected", {"detail": response.text})
+        raise RuntimeError(f"crm said: {response.text}")
+
+    return app
+
+
+@pytest.mark.parametrize("policy", [Redaction(), Redaction(pseudonymize=False)], ids=["default", "secrets only"])
+def test_a_secret_dropped_at_its_place_is_dropped_where_it_is_echoed_too(tmp_path, policy):
+    # a 401 body quoting the key, the exception message and an event carrying it kept the value in clear
+    secrets = ["k3yEchoed123", "hdrEchoed4567", "cookieEchoed89"] + (["pwEchoed0001"] if policy.pseudonymize else [])
+    with jobsim.Simulation(_echoing_app()) as sim:
+        sim.http.route(host="crm.example.com").respond(401, json={"error": "bad credentials: " + " ".join(
+            ["k3yEchoed123", "hdrEchoed4567", "cookieEchoed89", "pwEchoed0001"]), "hint": "HttpOnly cookies"})
+        sim.send("go")
+        sim.run_until_idle()
+    path = sim.trace.save(tmp_path / "echo.jsonl", redact=policy)
+    text = path.read_text()
+    assert [secret for secret in secrets if secret in text] == []
+    assert "bad credentials: [redacted]" in text and "HttpOnly cookies" in text  # cookie attributes are no secret
+    from jobsim import traces
+
+    assert traces.scan(path) == []

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -67,7 +68,7 @@ from ._history import (
 from ._retries import Retries
 from ._safe import shown as _shown
 from ._simulation import Simulation
-from ._time import Duration, Instant, duration_ns, format_duration, instant_ns, to_datetime, zone
+from ._time import Duration, Instant, duration_ns, format_duration, instant_ns, to_datetime, zone, zone_name
 from .errors import InvalidArgument as _JobsimInvalidArgument
 from .errors import NonRetriableError, RetryAfterError
 
@@ -191,6 +192,56 @@ def seeds() -> SearchStrategy[int]:
 
 
 # -- simulations ---------------------------------------------------------------------------------
+class _Code:
+    """A value Hypothesis prints as the code ``text`` (a target's name in ``jobsim.Simulation(app, ...)``)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+class _Build:
+    """Builds each example's ``Simulation``. An object without ``__name__`` is printed by its ``repr``, so a
+    falsifying example shows ``sim=jobsim.Simulation(app, start=..., seed=0)``: code that runs as printed
+    (in Hypothesis's ``@example`` patch too), where a function's name (``simulation(seed=0)``) would not."""
+
+    __slots__ = ("profile", "targets", "tz")
+
+    def __init__(self, targets: tuple[Any, ...], profile: Any, tz: Any) -> None:
+        self.targets, self.profile, self.tz = targets, profile, tz
+
+    def __repr__(self) -> str:
+        return "jobsim.Simulation"
+
+    def __call__(self, *_names: _Code, start: Any, seed: int, **_shown: Any) -> Simulation:
+        made = [target() if spec.is_factory(target) else target for target in self.targets]
+        return Simulation(*made, start=start, seed=seed, profile=self.profile, tz=self.tz)
+
+
+def _target_code(target: Any, names: Mapping[str, Any]) -> _Code:
+    """How a printed example names a target: the name the calling module has for it (``app``; a factory
+    called, ``make_shop()``), else ``app`` as ``history.apply``'s reproduction does."""
+    name = next((key for key, value in names.items() if value is target and not key.startswith("_")), None)
+    if spec.is_factory(target):
+        return _Code(f"{name or getattr(target, '__name__', 'app')}()")
+    return _Code(name or "app")
+
+
+def _refuse_unrunnable(targets: tuple[Any, ...], chosen: Any) -> None:
+    """An app the profile cannot run (``UnsupportedFeature``), refused when the strategy is built: drawn, it
+    would fail every example, and Hypothesis would shrink and explain that one error for half a minute."""
+    from ._app import App
+    from ._profiles import resolve
+
+    apps = [target for target in targets if isinstance(target, App)]
+    if chosen is not None and apps and len(apps) == len(targets):  # factories and plugins' targets: per example
+        resolve(chosen, [fn for app in apps for fn in app.functions.values()])
+
+
 def simulations(*targets: Any, seed: int | SearchStrategy[int] | None = None,
                 start: Instant | SearchStrategy[Any] | None = None, profile: Any = None,
                 tz: str | dt.tzinfo | None = None) -> SearchStrategy[Simulation]:  # fmt: skip
@@ -199,26 +250,31 @@ def simulations(*targets: Any, seed: int | SearchStrategy[int] | None = None,
     ``seed`` and ``start`` are fixed values or strategies; by default ``seeds()`` and
     ``instants()``. A target that is a function of no arguments is called for each
     example, so state it builds (a database, an app) is fresh every time. Start the
-    drawn simulation with ``with sim:``.
+    drawn simulation with ``with sim:``. An app the profile cannot run is refused here.
+    A drawn simulation prints as the code that builds it, ``jobsim.Simulation(app,
+    start=..., seed=...)``, naming each target as the calling module does.
     """
     if not targets:
         raise InvalidArgument("simulations() needs the targets to simulate, e.g. simulations(app)")
     with _checking():
         spec.check_targets(targets)
-        if profile is not None:
-            spec.profile(profile)
+        chosen = spec.profile(profile) if profile is not None else None
         local = zone(tz)  # naive start times are read in it, as Simulation does
+        _refuse_unrunnable(targets, chosen)
     seed_st = seeds() if seed is None else _fixed_or_drawn("seed", seed, spec.check_seed)
     check_start: Callable[[Any], Any] = lambda value: instant_ns(value, "start", tz=local)  # noqa: E731
     start_st = instants() if start is None else _fixed_or_drawn("start", start, check_start)
 
-    def simulation(seed: int, start: Any) -> Simulation:  # named for Hypothesis's report: simulation(seed=..)
-        made = [target() if spec.is_factory(target) else target for target in targets]
-        return Simulation(*made, start=start, seed=seed, profile=profile, tz=tz)
-
-    inner = st.builds(simulation, seed=seed_st, start=start_st)
-    shown = _changed(seed=(seed, None), start=(start, None), profile=(profile, None), tz=(tz, None))
-    return _labelled("simulations", inner, *targets, **shown)
+    caller = sys._getframe(1).f_globals
+    names = [st.just(_target_code(target, caller)) for target in targets]
+    shown: dict[str, SearchStrategy[Any]] = {}
+    if chosen is not None:
+        shown["profile"] = st.just(chosen.name)
+    if tz is not None:
+        shown["tz"] = st.just(zone_name(local))
+    inner = st.builds(_Build(targets, profile, tz), *names, start=start_st, seed=seed_st, **shown)
+    described = _changed(seed=(seed, None), start=(start, None), profile=(profile, None), tz=(tz, None))
+    return _labelled("simulations", inner, *targets, **described)
 
 
 # -- failures and faults ------------------------------------------------------------------------------

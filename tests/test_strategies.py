@@ -231,6 +231,55 @@ def test_a_target_factory_is_called_for_every_example():
     assert len({app.id for app in built}) == len(built) >= 5
 
 
+def printed_simulation(test) -> str:
+    """The ``sim=`` argument of the falsifying example ``test`` prints, on one line."""
+    with pytest.raises(AssertionError) as info:
+        test()
+    example = "\n".join(getattr(info.value, "__notes__", []))
+    printed = example.split("sim=", 1)[1].rsplit(",\n)", 1)[0]
+    return " ".join(line.strip() for line in printed.splitlines()).replace("( ", "(").replace(", )", ")")
+
+
+def test_a_drawn_simulation_prints_as_code_that_builds_it():
+    # it printed "sim=simulation(seed=0, start=...)": Hypothesis's @example patch then failed with a NameError
+    @settings(database=None, derandomize=True, phases=[hypothesis.Phase.generate, hypothesis.Phase.shrink])
+    @given(sim=js.simulations(APP, start="2025-03-01T09:00:00Z", profile="bullmq", tz="Europe/Paris"))
+    def fails(sim):
+        raise AssertionError("boom")
+
+    printed = printed_simulation(fails)
+    assert printed == ("jobsim.Simulation(APP, start='2025-03-01T09:00:00Z', seed=0, profile='bullmq', "
+                       "tz='Europe/Paris')")  # fmt: skip
+    sim = eval(printed, {"jobsim": jobsim, "APP": APP})  # runs as printed: an @example of the test
+    assert (sim.seed, sim.profile.name, sim.tz.key, sim.now) == (0, "bullmq", "Europe/Paris",
+                                                                  dt.datetime(2025, 3, 1, 9, tzinfo=UTC))
+
+
+def test_a_printed_simulation_names_a_factory_as_a_call():
+    def make_shop():
+        return APP
+
+    @settings(database=None, derandomize=True, phases=[hypothesis.Phase.generate])
+    @given(sim=js.simulations(make_shop, seed=3, start="2025-03-01T00:00:00Z"))
+    def fails(sim):
+        raise AssertionError("boom")
+
+    printed = printed_simulation(fails)
+    assert printed == "jobsim.Simulation(make_shop(), start='2025-03-01T00:00:00Z', seed=3)"
+    assert eval(printed, {"jobsim": jobsim, "make_shop": make_shop}).apps == [APP]
+
+
+def test_an_app_the_profile_cannot_run_is_refused_when_the_strategy_is_built():
+    # it failed in every example instead, and Hypothesis shrank and explained it for 20 s
+    with pytest.raises(js.InvalidArgument, match=r"Quirrel cannot run function 'f': retries=Retries\(attempts=4\)"):
+        js.simulations(RETRIED, profile="quirrel")
+    assert js.simulations(RETRIED, profile="bullmq") is not None
+
+
+RETRIED = jobsim.App("strategies-retried")
+RETRIED.function("f", on="a/b", retries=3)(lambda ctx: None)
+
+
 # -- failure patterns, faults, errors ----------------------------------------------------------------------------
 PLACES = {"process-order": ["validate-order", "reserve-inventory", None], "send-email": ["send"]}
 

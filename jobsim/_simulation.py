@@ -125,6 +125,7 @@ class Simulation:
         self._state = "new"
         self._sends = _gc.Sends()
         self._undriven: int | None = None  # when the test first sent since its last driving call (``close`` warns)
+        self._warn_at: tuple[str, int] | None = None  # (file, line) to warn at when closed; else the caller's
         self._role = ""  # who runs it, when not the test itself: the pytest plugin names its fixture's
         self._delayed_ids = 0  # ids given to delayed sends (``jobsim._delay``)
         self._spender: Any = None  # the execution that last spent virtual time, and how often (``consume``)
@@ -316,11 +317,11 @@ class Simulation:
         if not due:
             return
         owners = ", ".join(dict.fromkeys(t.owner for t in due))
-        warnings.warn(
+        self._warn(
             f"the simulation closed at {iso(now)} with {len(due)} item(s) of work due that never ran ({owners}), "
             "queued by sim.send after the last driving call: send only queues, and runs start at the next "
             "sim.advance(...) or sim.run_until_idle(); call one before asserting (advance(0) runs what is due now)",
-            PendingWorkWarning, stacklevel=_outside_jobsim(),
+            PendingWorkWarning,
         )  # fmt: skip
 
     def _warn_unfired_faults(self) -> None:
@@ -347,8 +348,15 @@ class Simulation:
                 hint = f"no step of that id ran (a typo?); its steps that ran: {ran}"
             else:
                 hint = f"it is a {kind} step, which runs no code (sim.fail reaches step.run and step.send_event steps)"
-            warnings.warn(f"sim.fail({function_id!r}, step={step!r}) never fired: {hint}", FaultWarning,
-                          stacklevel=_outside_jobsim())  # fmt: skip
+            self._warn(f"sim.fail({function_id!r}, step={step!r}) never fired: {hint}", FaultWarning)
+
+    def _warn(self, message: str, category: type[Warning]) -> None:
+        """Warn at the test's line: the caller outside jobsim (its ``with`` or ``close()``), or ``_warn_at``, where
+        the pytest plugin points its fixture's warnings (the test's ``def``; the caller there is pytest's teardown)."""
+        if self._warn_at is None:
+            warnings.warn(message, category, stacklevel=_outside_jobsim())
+        else:
+            warnings.warn_explicit(message, category, *self._warn_at)
 
     def __enter__(self) -> Simulation:
         return self.start()

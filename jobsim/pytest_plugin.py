@@ -303,6 +303,7 @@ def jobsim(request: pytest.FixtureRequest, jobsim_app: Any) -> Iterator[Simulati
         pytest.fail(f"jobsim: @pytest.mark.jobsim(allow_unmatched_http={allow_unmatched_http!r}): "
                     "expected True or False", pytrace=False)  # fmt: skip
     sim = _start(jobsim_app, options, request.config.stash[_SETTINGS])
+    sim._warn_at = _test_line(request.node)  # closed in teardown, where the caller is pytest's own code
     run = request.node.stash[_RUN] = _Run(sim=sim, allow_unmatched_http=allow_unmatched_http)
     try:
         yield sim
@@ -486,6 +487,12 @@ def _start(targets: Any, options: dict[str, Any], settings: _Settings) -> Simula
 
     given = "".join(f", {key}={shown(value)}" for key, value in kwargs.items())  # a marker value's repr may raise
     pytest.fail(f"jobsim: Simulation(jobsim_app{given}) failed: {problem}", pytrace=False)
+
+
+def _test_line(item: pytest.Item) -> tuple[str, int] | None:
+    """Where a warning about the test's fixture points: the test's ``def`` (as ``item.warn`` does)."""
+    path, line, _ = item.reportinfo()
+    return (os.fspath(path), line + 1) if line is not None else None
 
 
 def _check_unmatched_http(sim: Simulation) -> None:

@@ -252,6 +252,37 @@ def test_marker_is_registered_with_its_signature(pytester: pytest.Pytester) -> N
     pytester.runpytest("--strict-markers").assert_outcomes(passed=1)
 
 
+def test_the_fixtures_warnings_at_close_point_at_the_test_not_at_pytest(pytester: pytest.Pytester) -> None:
+    """They pointed at ``_pytest/fixtures.py: next(it)``, the teardown that closed the simulation."""
+    pytester.makeconftest(APP)
+    pytester.makepyfile(test_warns="""
+        import pytest
+
+        def test_other(jobsim):
+            pass
+
+        def test_sends_only(jobsim):
+            jobsim.send("hello")
+
+        def test_fault_typo(jobsim):
+            jobsim.fail("hello", step="greeet")
+            jobsim.send("hello")
+            jobsim.advance("1m")
+    """)
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=3, warnings=2)
+    result.stdout.fnmatch_lines([
+        "test_warns.py::test_sends_only",
+        "  *test_warns.py:6: PendingWorkWarning: the simulation closed at * with 1 item(s) of work due*",
+        "    def test_sends_only(jobsim):",
+        "test_warns.py::test_fault_typo",
+        "  *test_warns.py:9: FaultWarning: sim.fail('hello', step='greeet') never fired: no step of that id ran*",
+    ])  # fmt: skip
+    result.stdout.no_fnmatch_line("*_pytest/fixtures.py*")
+    erred = pytester.runpytest("-p", "no:randomly", "-W", "error::jobsim.PendingWorkWarning")
+    erred.assert_outcomes(passed=3, errors=1)  # the test concerned, at its teardown
+
+
 # -- the report section ----------------------------------------------------------------------
 FAILING = """
 import pytest

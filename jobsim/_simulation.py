@@ -126,6 +126,7 @@ class Simulation:
         self._sends = _gc.Sends()
         self._undriven: int | None = None  # when the test first sent since its last driving call (``close`` warns)
         self._warn_at: tuple[str, int] | None = None  # (file, line) to warn at when closed; else the caller's
+        self._where = ""  # where it was started (file:line in function), for "already running" errors
         self._role = ""  # who runs it, when not the test itself: the pytest plugin names its fixture's
         self._delayed_ids = 0  # ids given to delayed sends (``jobsim._delay``)
         self._spender: Any = None  # the execution that last spent virtual time, and how often (``consume``)
@@ -250,10 +251,13 @@ class Simulation:
                 )
             if other is not None:
                 raise JobsimError(
-                    f"app {app.id!r} is already running in another simulation ({other!r}); close that one first"
+                    f"app {app.id!r} is already running in another simulation ({other!r}, started {other._where}); "
+                    "close that one first (one a module- or session-scoped fixture keeps holds its apps until its "
+                    "scope ends: give it an App of its own, or build it per test)"
                 )
         for app in self.apps:
             app._simulation = self
+        self._where = _caller_site()
         for fn in self.functions.values():
             self.engine.add_function(fn)
         self._state = "running"
@@ -792,6 +796,17 @@ def _outside_jobsim() -> int:
     while frame.f_back is not None and os.path.dirname(frame.f_code.co_filename) == here:
         frame, level = frame.f_back, level + 1
     return level
+
+
+def _caller_site() -> str:
+    """``at FILE:LINE in FUNCTION`` of the first caller outside the jobsim package (a test's ``with``, a fixture)."""
+    here = os.path.dirname(__file__)
+    frame: Any = sys._getframe(1)
+    while frame is not None and os.path.dirname(frame.f_code.co_filename) == here:
+        frame = frame.f_back
+    if frame is None:
+        return "by jobsim"
+    return f"at {frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"
 
 
 def _when(ns: int) -> str:

@@ -232,11 +232,40 @@ def test_app_already_running_elsewhere_fails_the_test_clearly(pytester: pytest.P
         [
             "*_ test_x _*",
             "jobsim: Simulation(jobsim_app) failed: app 't' is already running in another simulation "
-            "(<Simulation at 2025-01-01T00:00:00.000Z seed=0 profile='inngest' functions=['hello'] running>); "
-            "close that one first",
+            "(<Simulation at 2025-01-01T00:00:00.000Z seed=0 profile='inngest' functions=[[]'hello'] running>, "
+            "started at */test_app_already_running_elsewhere_fails_the_test_clearly.py:5 in test_x); "
+            "close that one first (*",
         ],
         consecutive=True,
     )
+
+
+def test_a_wider_fixtures_simulation_holding_the_app_is_named_where_it_started(pytester: pytest.Pytester) -> None:
+    """Every later test of the module failed with 'already running in another simulation', naming no culprit."""
+    pytester.makeconftest(APP)
+    pytester.makepyfile(test_wide="""
+        import pytest
+        import jobsim
+        from conftest import app
+
+        @pytest.fixture(scope="module")
+        def shared():
+            with jobsim.Simulation(app) as sim:
+                yield sim
+
+        def test_shared(shared):
+            pass
+
+        def test_own(jobsim):
+            pass
+    """)
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines([
+        "jobsim: Simulation(jobsim_app) failed: app 't' is already running in another simulation (<Simulation * "
+        "running>, started at */test_wide.py:7 in shared); close that one first (one a module- or session-scoped "
+        "fixture keeps holds its apps until its scope ends: give it an App of its own, or build it per test)",
+    ])  # fmt: skip
 
 
 def test_marker_is_registered_with_its_signature(pytester: pytest.Pytester) -> None:

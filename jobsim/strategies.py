@@ -114,9 +114,20 @@ def _changed(**pairs: tuple[Any, Any]) -> dict[str, Any]:
     return {key: value for key, (value, default) in pairs.items() if value is not default and value != default}
 
 
-def _strategy(name: str, value: Any) -> SearchStrategy[Any]:
+def _strategy(name: str, value: Any, drawn_by: str = "", drawn: type | tuple[type, ...] = (),
+              takes_list: bool = False) -> SearchStrategy[Any]:  # fmt: skip
+    """``value``, a strategy. ``drawn_by``: the strategy of this module that draws what ``name`` takes (values
+    of type ``drawn``; from a list or dict of places or names when ``takes_list``), named in the error for
+    anything else: ``histories(events=["a/b"])`` means ``event_streams(["a/b"])``, not ``st.just(["a/b"])``."""
     if not isinstance(value, SearchStrategy):
-        hint = "" if callable(value) else f"; for this one value every time, st.just({_shown(value)})"
+        if drawn_by and getattr(value, "__name__", None) == drawn_by and getattr(value, "__module__", "") == __name__:
+            hint = f"; call it: js.{drawn_by}(...)"
+        elif drawn_by and takes_list and isinstance(value, (list, tuple, dict)):
+            hint = f"; to draw them, js.{drawn_by}({_shown(value)})"
+        elif drawn_by and not isinstance(value, drawn):
+            hint = f"; e.g. js.{drawn_by}(...)"
+        else:
+            hint = "" if callable(value) else f"; for this one value every time, st.just({_shown(value)})"
         raise InvalidArgument.build(name, value, f"a Hypothesis strategy{hint}")
     return value
 
@@ -456,10 +467,12 @@ def histories(
 ) -> SearchStrategy[History]:
     """A whole story to ``apply``: an event stream, a failure pattern and up to ``max_faults`` faults."""
     with _checking():
-        event_st = st.just(EventStream()) if events is None else _strategy("events", events)
-        failure_st = st.just(FailurePattern()) if failures is None else _strategy("failures", failures)
+        event_st = st.just(EventStream()) if events is None else _strategy(
+            "events", events, "event_streams", EventStream, takes_list=True)
+        failure_st = st.just(FailurePattern()) if failures is None else _strategy(
+            "failures", failures, "failure_patterns", FailurePattern, takes_list=True)
         fault_st = st.just([]) if faults is None else st.lists(
-            _strategy("faults", faults), max_size=max_faults
+            _strategy("faults", faults, "faults", (Fail, Crash, Downtime, Duplicate)), max_size=max_faults
         ).filter(downtimes_disjoint)  # sim.downtime() refuses overlapping windows
         spec.size("max_faults", max_faults)
     inner = st.builds(lambda stream, pattern, more: History(faults=(*pattern, *more), events=tuple(stream)),

@@ -114,6 +114,15 @@ def test_repr_is_the_call_that_built_it(strategy, text):
         (lambda: js.simulations(build_app_async), "is not valid: an App, or a function of no arguments building one, a "
                                                   "plain function: jobsim calls it without awaiting"),
         (lambda: js.histories(events=js.failure_patterns(["f"]).example), "events=<bound method"),
+        # these suggested st.just(["a/b"]), which draws a list of names where a history needs an EventStream
+        (lambda: js.histories(events=["a/b"]), "events=['a/b'] is not valid: a Hypothesis strategy; to draw them, "
+                                               "js.event_streams(['a/b'])"),
+        (lambda: js.histories(failures={"f": ["s"]}), "failures={'f': ['s']} is not valid: a Hypothesis strategy; "
+                                                      "to draw them, js.failure_patterns({'f': ['s']})"),
+        (lambda: js.histories(events=js.event_streams), "a Hypothesis strategy; call it: js.event_streams(...)"),
+        (lambda: js.histories(faults=[js.Fail(function="f")]), "a Hypothesis strategy; e.g. js.faults(...)"),
+        (lambda: js.histories(faults=js.Fail(function="f")), "for this one value every time, "
+                                                             "st.just(Fail(function='f'))"),
         # these raised TypeError ('NoneType' / 'int' object is not iterable) from inside the strategy
         (lambda: js.durations(near=None), "near=None is not valid: a duration or a list of durations"),
         (lambda: js.durations(max_value=10**30), "max_value=1000000000000000000000000000000 is not valid: a duration "

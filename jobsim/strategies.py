@@ -220,17 +220,17 @@ class _Build:
     falsifying example shows ``sim=jobsim.Simulation(app, start=..., seed=0)``: code that runs as printed
     (in Hypothesis's ``@example`` patch too), where a function's name (``simulation(seed=0)``) would not."""
 
-    __slots__ = ("profile", "targets", "tz")
+    __slots__ = ("profile", "selection", "targets", "tz")
 
-    def __init__(self, targets: tuple[Any, ...], profile: Any, tz: Any) -> None:
-        self.targets, self.profile, self.tz = targets, profile, tz
+    def __init__(self, targets: tuple[Any, ...], profile: Any, tz: Any, selection: dict[str, Any]) -> None:
+        self.targets, self.profile, self.tz, self.selection = targets, profile, tz, selection
 
     def __repr__(self) -> str:
         return "jobsim.Simulation"
 
     def __call__(self, *_names: _Code, start: Any, seed: int, **_shown: Any) -> Simulation:
         made = [target() if spec.is_factory(target) else target for target in self.targets]
-        return Simulation(*made, start=start, seed=seed, profile=self.profile, tz=self.tz)
+        return Simulation(*made, start=start, seed=seed, profile=self.profile, tz=self.tz, **self.selection)
 
 
 def _target_code(target: Any, names: Mapping[str, Any]) -> _Code:
@@ -242,26 +242,35 @@ def _target_code(target: Any, names: Mapping[str, Any]) -> _Code:
     return _Code(name or "app")
 
 
-def _refuse_unrunnable(targets: tuple[Any, ...], chosen: Any) -> None:
-    """An app the profile cannot run (``UnsupportedFeature``), refused when the strategy is built: drawn, it
-    would fail every example, and Hypothesis would shrink and explain that one error for half a minute."""
+def _refuse_unrunnable(targets: tuple[Any, ...], chosen: Any, selection: dict[str, Any]) -> list[str] | None:
+    """A selection that names no function of the apps, or an app the profile cannot run (``UnsupportedFeature``),
+    refused when the strategy is built: drawn, it would fail every example, and Hypothesis would shrink and
+    explain that one error for half a minute. Returns the ids the selection named, to print."""
     from ._app import App
     from ._profiles import resolve
+    from ._selection import select
 
     apps = [target for target in targets if isinstance(target, App)]
-    if chosen is not None and apps and len(apps) == len(targets):  # factories and plugins' targets: per example
-        resolve(chosen, [fn for app in apps for fn in app.functions.values()])
+    if not apps or len(apps) != len(targets):  # factories and plugins' targets: checked per example
+        return None
+    functions = {fn_id: fn for app in apps for fn_id, fn in app.functions.items()}
+    chosen_by = select(functions, selection.get("functions"), selection.get("exclude_functions"), ())
+    if chosen is not None:
+        resolve(chosen, functions.values())
+    return chosen_by.ids if chosen_by is not None else None
 
 
 def simulations(*targets: Any, seed: int | SearchStrategy[int] | None = None,
                 start: Instant | SearchStrategy[Any] | None = None, profile: Any = None,
-                tz: str | dt.tzinfo | None = None) -> SearchStrategy[Simulation]:  # fmt: skip
+                tz: str | dt.tzinfo | None = None, functions: Any = None,
+                exclude_functions: Any = None) -> SearchStrategy[Simulation]:  # fmt: skip
     """New (not yet started) ``jobsim.Simulation`` of ``targets``, with a drawn seed and start time.
 
     ``seed`` and ``start`` are fixed values or strategies; by default ``seeds()`` and
     ``instants()``. A target that is a function of no arguments is called for each
     example, so state it builds (a database, an app) is fresh every time. Start the
-    drawn simulation with ``with sim:``. An app the profile cannot run is refused here.
+    drawn simulation with ``with sim:``. ``functions=``/``exclude_functions=`` select functions as
+    ``Simulation``'s do. An app the profile cannot run is refused here.
     A drawn simulation prints as the code that builds it, ``jobsim.Simulation(app,
     start=..., seed=...)``, naming each target as the calling module does.
     """
@@ -271,20 +280,27 @@ def simulations(*targets: Any, seed: int | SearchStrategy[int] | None = None,
         spec.check_targets(targets)
         chosen = spec.profile(profile) if profile is not None else None
         local = zone(tz)  # naive start times are read in it, as Simulation does
-        _refuse_unrunnable(targets, chosen)
+        selection = {key: value for key, value in (("functions", functions),
+                                                   ("exclude_functions", exclude_functions)) if value is not None}
+        named = _refuse_unrunnable(targets, chosen, selection)
     seed_st = seeds() if seed is None else _fixed_or_drawn("seed", seed, spec.check_seed)
     check_start: Callable[[Any], Any] = lambda value: instant_ns(value, "start", tz=local)  # noqa: E731
     start_st = instants() if start is None else _fixed_or_drawn("start", start, check_start)
 
-    caller = sys._getframe(1).f_globals
+    frame = sys._getframe(1)
+    caller = {**frame.f_globals, **frame.f_locals}  # a local app (a test's own) is what the example names
+    del frame
     names = [st.just(_target_code(target, caller)) for target in targets]
     shown: dict[str, SearchStrategy[Any]] = {}
     if chosen is not None:
         shown["profile"] = st.just(chosen.name)
     if tz is not None:
         shown["tz"] = st.just(zone_name(local))
-    inner = st.builds(_Build(targets, profile, tz), *names, start=start_st, seed=seed_st, **shown)
-    described = _changed(seed=(seed, None), start=(start, None), profile=(profile, None), tz=(tz, None))
+    for key, value in selection.items():  # the ids, as the reproduction prints them (objects print as no code)
+        shown[key] = st.just(named if named is not None else value)
+    inner = st.builds(_Build(targets, profile, tz, selection), *names, start=start_st, seed=seed_st, **shown)
+    described = _changed(seed=(seed, None), start=(start, None), profile=(profile, None), tz=(tz, None),
+                         functions=(functions, None), exclude_functions=(exclude_functions, None))
     return _labelled("simulations", inner, *targets, **described)
 
 

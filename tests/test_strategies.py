@@ -285,6 +285,28 @@ def test_an_app_the_profile_cannot_run_is_refused_when_the_strategy_is_built():
     assert js.simulations(RETRIED, profile="bullmq") is not None
 
 
+def test_simulations_select_functions_as_simulation_does():
+    # simulations() had no functions=: an app with one function a profile cannot run could not be drawn at all
+    mixed = jobsim.App("strategies-mixed")
+    mixed.function("plain", on="a/b")(lambda ctx: None)
+    once = mixed.function("once", on="a/b", idempotency="event.data.id")(lambda ctx: None)
+    with pytest.raises(js.InvalidArgument, match="Agenda cannot run function 'once'"):
+        js.simulations(mixed, profile="agenda")
+    with pytest.raises(js.InvalidArgument, match="'nope' is not among the targets' functions"):
+        js.simulations(mixed, functions=["nope"])
+
+    @settings(database=None, derandomize=True, phases=[hypothesis.Phase.generate])
+    @given(sim=js.simulations(mixed, profile="agenda", exclude_functions=[once], start="2025-03-01T00:00:00Z"))
+    def fails(sim):
+        assert list(sim.functions) == ["plain"]
+        raise AssertionError("boom")
+
+    printed = printed_simulation(fails)
+    assert printed == ("jobsim.Simulation(mixed, start='2025-03-01T00:00:00Z', seed=0, profile='agenda', "
+                       "exclude_functions=['once'])")  # fmt: skip
+    assert list(eval(printed, {"jobsim": jobsim, "mixed": mixed}).functions) == ["plain"]
+
+
 RETRIED = jobsim.App("strategies-retried")
 RETRIED.function("f", on="a/b", retries=3)(lambda ctx: None)
 

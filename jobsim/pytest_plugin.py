@@ -60,7 +60,7 @@ _PER_EXAMPLE = (
     "whole test: every example would share it (its clock only moves forward, its runs and outbox pile up). "
     "Draw a fresh simulation for each example instead:\n\n"
     "    from jobsim import strategies as js\n\n"
-    "    @given(sim=js.simulations(app), ...)\n"
+    "    @given(sim=js.simulations(app{options}), ...)\n"
     "    def {test}(sim, ...):\n"
     "        with sim:\n"
     "            ...\n\n"
@@ -363,7 +363,11 @@ def _refuse_sharing_across_examples(item: pytest.Item) -> None:
     if any(getattr(check, "name", "") == "function_scoped_fixture"
            for check in getattr(settings, "suppress_health_check", ())):  # fmt: skip
         return
-    pytest.fail(_PER_EXAMPLE.format(test=item.name), pytrace=False)
+    from jobsim._safe import shown
+
+    marked = _marker_options(item)  # the marker's options carry over to the strategy, which takes them all
+    options = "".join(f", {key}={shown(marked[key])}" for key in _SIMULATION_OPTIONS if key in marked)
+    pytest.fail(_PER_EXAMPLE.format(test=item.name, options=options), pytrace=False)
 
 
 def _close_left_running(item: pytest.Item, sims: list[Simulation]) -> None:

@@ -335,6 +335,9 @@ def _header(sim: Any, targets: str) -> str:
     zone = zone_name(sim.tz)
     if zone != "UTC":
         args.append(f"tz={zone!r}")
+    selection = getattr(sim, "_selection", None)
+    if selection is not None:  # without it, the left-out functions would run in the reproduction
+        args.append(f"{selection.argument}={selection.ids!r}")
     return f"with jobsim.Simulation({', '.join(args)}) as sim:"
 
 

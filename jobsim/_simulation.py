@@ -125,6 +125,8 @@ class Simulation:
         self._state = "new"
         self._sends = _gc.Sends()
         self._undriven: int | None = None  # when the test first sent since its last driving call (``close`` warns)
+        self._warn_at: tuple[str, int] | None = None  # (file, line) to warn at when closed; else the caller's
+        self._where = ""  # where it was started (file:line in function), for "already running" errors
         self._role = ""  # who runs it, when not the test itself: the pytest plugin names its fixture's
         self._delayed_ids = 0  # ids given to delayed sends (``jobsim._delay``)
         self._spender: Any = None  # the execution that last spent virtual time, and how often (``consume``)
@@ -249,10 +251,13 @@ class Simulation:
                 )
             if other is not None:
                 raise JobsimError(
-                    f"app {app.id!r} is already running in another simulation ({other!r}); close that one first"
+                    f"app {app.id!r} is already running in another simulation ({other!r}, started {other._where}); "
+                    "close that one first (one a module- or session-scoped fixture keeps holds its apps until its "
+                    "scope ends: give it an App of its own, or build it per test)"
                 )
         for app in self.apps:
             app._simulation = self
+        self._where = _caller_site()
         for fn in self.functions.values():
             self.engine.add_function(fn)
         self._state = "running"
@@ -316,11 +321,11 @@ class Simulation:
         if not due:
             return
         owners = ", ".join(dict.fromkeys(t.owner for t in due))
-        warnings.warn(
+        self._warn(
             f"the simulation closed at {iso(now)} with {len(due)} item(s) of work due that never ran ({owners}), "
             "queued by sim.send after the last driving call: send only queues, and runs start at the next "
             "sim.advance(...) or sim.run_until_idle(); call one before asserting (advance(0) runs what is due now)",
-            PendingWorkWarning, stacklevel=_outside_jobsim(),
+            PendingWorkWarning,
         )  # fmt: skip
 
     def _warn_unfired_faults(self) -> None:
@@ -347,8 +352,15 @@ class Simulation:
                 hint = f"no step of that id ran (a typo?); its steps that ran: {ran}"
             else:
                 hint = f"it is a {kind} step, which runs no code (sim.fail reaches step.run and step.send_event steps)"
-            warnings.warn(f"sim.fail({function_id!r}, step={step!r}) never fired: {hint}", FaultWarning,
-                          stacklevel=_outside_jobsim())  # fmt: skip
+            self._warn(f"sim.fail({function_id!r}, step={step!r}) never fired: {hint}", FaultWarning)
+
+    def _warn(self, message: str, category: type[Warning]) -> None:
+        """Warn at the test's line: the caller outside jobsim (its ``with`` or ``close()``), or ``_warn_at``, where
+        the pytest plugin points its fixture's warnings (the test's ``def``; the caller there is pytest's teardown)."""
+        if self._warn_at is None:
+            warnings.warn(message, category, stacklevel=_outside_jobsim())
+        else:
+            warnings.warn_explicit(message, category, *self._warn_at)
 
     def __enter__(self) -> Simulation:
         return self.start()
@@ -784,6 +796,17 @@ def _outside_jobsim() -> int:
     while frame.f_back is not None and os.path.dirname(frame.f_code.co_filename) == here:
         frame, level = frame.f_back, level + 1
     return level
+
+
+def _caller_site() -> str:
+    """``at FILE:LINE in FUNCTION`` of the first caller outside the jobsim package (a test's ``with``, a fixture)."""
+    here = os.path.dirname(__file__)
+    frame: Any = sys._getframe(1)
+    while frame is not None and os.path.dirname(frame.f_code.co_filename) == here:
+        frame = frame.f_back
+    if frame is None:
+        return "by jobsim"
+    return f"at {frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"
 
 
 def _when(ns: int) -> str:

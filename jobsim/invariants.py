@@ -71,9 +71,31 @@ def _key_fn(key: str | KeyFn, argument: str = "key") -> KeyFn:
                 value = getattr(value, part, None)
             if value is None:
                 return None
-        return value if isinstance(value, Hashable) else repr(value)
+        return value if isinstance(value, Hashable) else _Shown(value)
 
     return read
+
+
+class _Shown(str):
+    """The key of an unhashable value (a list, a dict): its repr, holding the value for the hint below."""
+
+    value: Any
+
+    def __new__(cls, value: Any) -> _Shown:
+        text = super().__new__(cls, repr(value))
+        text.value = value
+        return text
+
+
+def _whole_list_hint(key: str | KeyFn, groups: dict[Hashable, list[Any]], missing: list[Hashable]) -> list[str]:
+    """``key="to"`` reads an email's whole list of addressees: an expected address is then "missing" beside
+    a key ``"['a@example.com']"``, which says nothing of why. Name the path to one element."""
+    for read in groups:
+        if (isinstance(key, str) and isinstance(read, _Shown) and isinstance(read.value, list)
+                and any(m in read.value for m in missing)):  # fmt: skip
+            return [f"  key={key!r} reads a whole list from each effect ({read}); key={key + '.0'!r} keys "
+                        "by its first element, or pass a callable"]  # fmt: skip
+    return []
 
 
 _STATUSES = get_args(RunStatus)
@@ -133,10 +155,10 @@ def _short(value: Any, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _violation(title: str, lines: list[str], count: int) -> Violation:
+def _violation(title: str, lines: list[str], count: int, hint: list[str] | None = None) -> Violation:
     """Raised by each helper itself, so Hypothesis tells one invariant's failures from another's."""
     more = [f"  … and {count - _SHOWN} more"] if count > _SHOWN else []
-    return Violation("\n".join([title, *lines, *more]))
+    return Violation("\n".join([title, *lines, *more, *(hint or [])]))
 
 
 def _check_what(what: Any) -> None:
@@ -180,10 +202,12 @@ def exactly_once(effects: Iterable[Any], key: str | KeyFn, *, expected: Iterable
     _check_what(what)
     wanted = [] if expected is None else _expected(expected)
     groups = _grouped(effects, key)
-    broken = [k for k, items in groups.items() if len(items) > 1] + [k for k in wanted if k not in groups]
+    missing = [k for k in wanted if k not in groups]
+    broken = [k for k, items in groups.items() if len(items) > 1] + missing
     if broken:
         title = f"exactly once per key ({what}): {len(broken)} key(s) broken"
-        raise _violation(title, _listing(groups, broken), len(broken))
+        hint = _whole_list_hint(key, groups, missing)
+        raise _violation(title, _listing(groups, broken), len(broken), hint)
     return {k: items[0] for k, items in groups.items()}
 
 
@@ -197,7 +221,7 @@ def at_least_once(effects: Iterable[Any], key: str | KeyFn, *, expected: Iterabl
     missing = [k for k in wanted if k not in groups]
     if missing:
         title = f"at least once per key ({what}): {len(missing)} key(s) never happened"
-        raise _violation(title, _listing(groups, missing), len(missing))
+        raise _violation(title, _listing(groups, missing), len(missing), _whole_list_hint(key, groups, missing))
     return groups
 
 

@@ -60,7 +60,7 @@ _PER_EXAMPLE = (
     "whole test: every example would share it (its clock only moves forward, its runs and outbox pile up). "
     "Draw a fresh simulation for each example instead:\n\n"
     "    from jobsim import strategies as js\n\n"
-    "    @given(sim=js.simulations(app), ...)\n"
+    "    @given(sim=js.simulations(app{options}), ...)\n"
     "    def {test}(sim, ...):\n"
     "        with sim:\n"
     "            ...\n\n"
@@ -303,6 +303,7 @@ def jobsim(request: pytest.FixtureRequest, jobsim_app: Any) -> Iterator[Simulati
         pytest.fail(f"jobsim: @pytest.mark.jobsim(allow_unmatched_http={allow_unmatched_http!r}): "
                     "expected True or False", pytrace=False)  # fmt: skip
     sim = _start(jobsim_app, options, request.config.stash[_SETTINGS])
+    sim._warn_at = _test_line(request.node)  # closed in teardown, where the caller is pytest's own code
     run = request.node.stash[_RUN] = _Run(sim=sim, allow_unmatched_http=allow_unmatched_http)
     try:
         yield sim
@@ -362,7 +363,11 @@ def _refuse_sharing_across_examples(item: pytest.Item) -> None:
     if any(getattr(check, "name", "") == "function_scoped_fixture"
            for check in getattr(settings, "suppress_health_check", ())):  # fmt: skip
         return
-    pytest.fail(_PER_EXAMPLE.format(test=item.name), pytrace=False)
+    from jobsim._safe import shown
+
+    marked = _marker_options(item)  # the marker's options carry over to the strategy, which takes them all
+    options = "".join(f", {key}={shown(marked[key])}" for key in _SIMULATION_OPTIONS if key in marked)
+    pytest.fail(_PER_EXAMPLE.format(test=item.name, options=options), pytrace=False)
 
 
 def _close_left_running(item: pytest.Item, sims: list[Simulation]) -> None:
@@ -486,6 +491,12 @@ def _start(targets: Any, options: dict[str, Any], settings: _Settings) -> Simula
 
     given = "".join(f", {key}={shown(value)}" for key, value in kwargs.items())  # a marker value's repr may raise
     pytest.fail(f"jobsim: Simulation(jobsim_app{given}) failed: {problem}", pytrace=False)
+
+
+def _test_line(item: pytest.Item) -> tuple[str, int] | None:
+    """Where a warning about the test's fixture points: the test's ``def`` (as ``item.warn`` does)."""
+    path, line, _ = item.reportinfo()
+    return (os.fspath(path), line + 1) if line is not None else None
 
 
 def _check_unmatched_http(sim: Simulation) -> None:

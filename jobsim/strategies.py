@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -67,7 +68,7 @@ from ._history import (
 from ._retries import Retries
 from ._safe import shown as _shown
 from ._simulation import Simulation
-from ._time import Duration, Instant, duration_ns, format_duration, instant_ns, to_datetime, zone
+from ._time import Duration, Instant, duration_ns, format_duration, instant_ns, to_datetime, zone, zone_name
 from .errors import InvalidArgument as _JobsimInvalidArgument
 from .errors import NonRetriableError, RetryAfterError
 
@@ -113,9 +114,20 @@ def _changed(**pairs: tuple[Any, Any]) -> dict[str, Any]:
     return {key: value for key, (value, default) in pairs.items() if value is not default and value != default}
 
 
-def _strategy(name: str, value: Any) -> SearchStrategy[Any]:
+def _strategy(name: str, value: Any, drawn_by: str = "", drawn: type | tuple[type, ...] = (),
+              takes_list: bool = False) -> SearchStrategy[Any]:  # fmt: skip
+    """``value``, a strategy. ``drawn_by``: the strategy of this module that draws what ``name`` takes (values
+    of type ``drawn``; from a list or dict of places or names when ``takes_list``), named in the error for
+    anything else: ``histories(events=["a/b"])`` means ``event_streams(["a/b"])``, not ``st.just(["a/b"])``."""
     if not isinstance(value, SearchStrategy):
-        hint = "" if callable(value) else f"; for this one value every time, st.just({_shown(value)})"
+        if drawn_by and getattr(value, "__name__", None) == drawn_by and getattr(value, "__module__", "") == __name__:
+            hint = f"; call it: js.{drawn_by}(...)"
+        elif drawn_by and takes_list and isinstance(value, (list, tuple, dict)):
+            hint = f"; to draw them, js.{drawn_by}({_shown(value)})"
+        elif drawn_by and not isinstance(value, drawn):
+            hint = f"; e.g. js.{drawn_by}(...)"
+        else:
+            hint = "" if callable(value) else f"; for this one value every time, st.just({_shown(value)})"
         raise InvalidArgument.build(name, value, f"a Hypothesis strategy{hint}")
     return value
 
@@ -191,34 +203,105 @@ def seeds() -> SearchStrategy[int]:
 
 
 # -- simulations ---------------------------------------------------------------------------------
+class _Code:
+    """A value Hypothesis prints as the code ``text`` (a target's name in ``jobsim.Simulation(app, ...)``)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+class _Build:
+    """Builds each example's ``Simulation``. An object without ``__name__`` is printed by its ``repr``, so a
+    falsifying example shows ``sim=jobsim.Simulation(app, start=..., seed=0)``: code that runs as printed
+    (in Hypothesis's ``@example`` patch too), where a function's name (``simulation(seed=0)``) would not."""
+
+    __slots__ = ("profile", "selection", "targets", "tz")
+
+    def __init__(self, targets: tuple[Any, ...], profile: Any, tz: Any, selection: dict[str, Any]) -> None:
+        self.targets, self.profile, self.tz, self.selection = targets, profile, tz, selection
+
+    def __repr__(self) -> str:
+        return "jobsim.Simulation"
+
+    def __call__(self, *_names: _Code, start: Any, seed: int, **_shown: Any) -> Simulation:
+        made = [target() if spec.is_factory(target) else target for target in self.targets]
+        return Simulation(*made, start=start, seed=seed, profile=self.profile, tz=self.tz, **self.selection)
+
+
+def _target_code(target: Any, names: Mapping[str, Any]) -> _Code:
+    """How a printed example names a target: the name the calling module has for it (``app``; a factory
+    called, ``make_shop()``), else ``app`` as ``history.apply``'s reproduction does."""
+    name = next((key for key, value in names.items() if value is target and not key.startswith("_")), None)
+    if spec.is_factory(target):
+        return _Code(f"{name or getattr(target, '__name__', 'app')}()")
+    return _Code(name or "app")
+
+
+def _refuse_unrunnable(targets: tuple[Any, ...], chosen: Any, selection: dict[str, Any]) -> list[str] | None:
+    """A selection that names no function of the apps, or an app the profile cannot run (``UnsupportedFeature``),
+    refused when the strategy is built: drawn, it would fail every example, and Hypothesis would shrink and
+    explain that one error for half a minute. Returns the ids the selection named, to print."""
+    from ._app import App
+    from ._profiles import resolve
+    from ._selection import select
+
+    apps = [target for target in targets if isinstance(target, App)]
+    if not apps or len(apps) != len(targets):  # factories and plugins' targets: checked per example
+        return None
+    functions = {fn_id: fn for app in apps for fn_id, fn in app.functions.items()}
+    chosen_by = select(functions, selection.get("functions"), selection.get("exclude_functions"), ())
+    if chosen is not None:
+        resolve(chosen, functions.values())
+    return chosen_by.ids if chosen_by is not None else None
+
+
 def simulations(*targets: Any, seed: int | SearchStrategy[int] | None = None,
                 start: Instant | SearchStrategy[Any] | None = None, profile: Any = None,
-                tz: str | dt.tzinfo | None = None) -> SearchStrategy[Simulation]:  # fmt: skip
+                tz: str | dt.tzinfo | None = None, functions: Any = None,
+                exclude_functions: Any = None) -> SearchStrategy[Simulation]:  # fmt: skip
     """New (not yet started) ``jobsim.Simulation`` of ``targets``, with a drawn seed and start time.
 
     ``seed`` and ``start`` are fixed values or strategies; by default ``seeds()`` and
     ``instants()``. A target that is a function of no arguments is called for each
     example, so state it builds (a database, an app) is fresh every time. Start the
-    drawn simulation with ``with sim:``.
+    drawn simulation with ``with sim:``. ``functions=``/``exclude_functions=`` select functions as
+    ``Simulation``'s do. An app the profile cannot run is refused here.
+    A drawn simulation prints as the code that builds it, ``jobsim.Simulation(app,
+    start=..., seed=...)``, naming each target as the calling module does.
     """
     if not targets:
         raise InvalidArgument("simulations() needs the targets to simulate, e.g. simulations(app)")
     with _checking():
         spec.check_targets(targets)
-        if profile is not None:
-            spec.profile(profile)
+        chosen = spec.profile(profile) if profile is not None else None
         local = zone(tz)  # naive start times are read in it, as Simulation does
+        selection = {key: value for key, value in (("functions", functions),
+                                                   ("exclude_functions", exclude_functions)) if value is not None}
+        named = _refuse_unrunnable(targets, chosen, selection)
     seed_st = seeds() if seed is None else _fixed_or_drawn("seed", seed, spec.check_seed)
     check_start: Callable[[Any], Any] = lambda value: instant_ns(value, "start", tz=local)  # noqa: E731
     start_st = instants() if start is None else _fixed_or_drawn("start", start, check_start)
 
-    def simulation(seed: int, start: Any) -> Simulation:  # named for Hypothesis's report: simulation(seed=..)
-        made = [target() if spec.is_factory(target) else target for target in targets]
-        return Simulation(*made, start=start, seed=seed, profile=profile, tz=tz)
-
-    inner = st.builds(simulation, seed=seed_st, start=start_st)
-    shown = _changed(seed=(seed, None), start=(start, None), profile=(profile, None), tz=(tz, None))
-    return _labelled("simulations", inner, *targets, **shown)
+    frame = sys._getframe(1)
+    caller = {**frame.f_globals, **frame.f_locals}  # a local app (a test's own) is what the example names
+    del frame
+    names = [st.just(_target_code(target, caller)) for target in targets]
+    shown: dict[str, SearchStrategy[Any]] = {}
+    if chosen is not None:
+        shown["profile"] = st.just(chosen.name)
+    if tz is not None:
+        shown["tz"] = st.just(zone_name(local))
+    for key, value in selection.items():  # the ids, as the reproduction prints them (objects print as no code)
+        shown[key] = st.just(named if named is not None else value)
+    inner = st.builds(_Build(targets, profile, tz, selection), *names, start=start_st, seed=seed_st, **shown)
+    described = _changed(seed=(seed, None), start=(start, None), profile=(profile, None), tz=(tz, None),
+                         functions=(functions, None), exclude_functions=(exclude_functions, None))
+    return _labelled("simulations", inner, *targets, **described)
 
 
 # -- failures and faults ------------------------------------------------------------------------------
@@ -400,10 +483,12 @@ def histories(
 ) -> SearchStrategy[History]:
     """A whole story to ``apply``: an event stream, a failure pattern and up to ``max_faults`` faults."""
     with _checking():
-        event_st = st.just(EventStream()) if events is None else _strategy("events", events)
-        failure_st = st.just(FailurePattern()) if failures is None else _strategy("failures", failures)
+        event_st = st.just(EventStream()) if events is None else _strategy(
+            "events", events, "event_streams", EventStream, takes_list=True)
+        failure_st = st.just(FailurePattern()) if failures is None else _strategy(
+            "failures", failures, "failure_patterns", FailurePattern, takes_list=True)
         fault_st = st.just([]) if faults is None else st.lists(
-            _strategy("faults", faults), max_size=max_faults
+            _strategy("faults", faults, "faults", (Fail, Crash, Downtime, Duplicate)), max_size=max_faults
         ).filter(downtimes_disjoint)  # sim.downtime() refuses overlapping windows
         spec.size("max_faults", max_faults)
     inner = st.builds(lambda stream, pattern, more: History(faults=(*pattern, *more), events=tuple(stream)),

@@ -198,6 +198,26 @@ def test_values_check_their_fields(build, message):
         build()
 
 
+def test_the_reproduction_keeps_the_simulations_function_selection():
+    """It left ``functions=`` out: pasted, the reproduction also ran the functions the test had left out."""
+    app = shop_app()
+
+    @app.function("audit", on="order/placed")
+    def audit(ctx):
+        raise RuntimeError("audit is not part of this test")
+
+    with jobsim.Simulation(app, start=START, exclude_functions=[audit]) as sim:
+        code = js.apply(sim, EventStream.at([(0, "order/placed", {"orderId": "o1"})]))
+    header = code.splitlines()[1]
+    assert header == ("with jobsim.Simulation(app, start='2025-03-01T00:00:00.000Z', seed=0, "
+                      "exclude_functions=['audit']) as sim:")  # fmt: skip
+    replayed: dict[str, object] = {"jobsim": jobsim, "app": app}
+    exec(code, replayed)
+    assert [run.function_id for run in replayed["sim"].runs()] == ["charge"]  # type: ignore[attr-defined]
+    with jobsim.Simulation(app, start=START, functions=["charge"]) as sim:
+        assert "seed=0, functions=['charge']) as sim:" in js.apply(sim, EventStream())
+
+
 # -- inside Hypothesis: the reproduction is noted ------------------------------------------------------------
 def test_a_failing_property_prints_the_seed_and_the_history_as_a_test():
     orders = js.event_streams({"order/placed": st.fixed_dictionaries({"orderId": st.just("o1")})},
@@ -220,7 +240,8 @@ with jobsim.Simulation(app, start='2025-03-01T00:00:00.000Z', seed=0) as sim:
     sim.fail('charge', step='authorize', error=jobsim.NonRetriableError('declined'))
     sim.send('order/placed', {'orderId': 'o1'})
     sim.run_until_idle()"""
-    assert "sim=simulation(seed=0, start='2025-03-01T00:00:00Z')" in notes[0].replace("\n", "").replace("    ", "")
+    printed = notes[0].replace("\n", "").replace("    ", "")
+    assert "sim=jobsim.Simulation(shop_app(), start='2025-03-01T00:00:00Z', seed=0)," in printed
 
 
 def test_outside_hypothesis_nothing_is_noted():

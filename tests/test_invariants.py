@@ -70,6 +70,20 @@ def test_keys_are_paths_into_dicts_lists_and_attributes():
     assert invariants.at_most_once(events, key="data.ids.1") == {"y": events[0], None: events[1]}
 
 
+def test_a_key_that_reads_a_whole_list_says_how_to_key_by_an_element():
+    # key="to" grouped emails under "['a@example.com']" and listed the expected address as missing, saying no more
+    emails = [{"to": ["a@example.com"], "subject": "Welcome!"}]
+    hint = "  key='to' reads a whole list from each effect (['a@example.com']); key='to.0' keys by its first element"
+    for check in (invariants.exactly_once, invariants.at_least_once):
+        with pytest.raises(Violation) as info:
+            check(emails, key="to", expected=["a@example.com"])
+        assert str(info.value).splitlines()[1:] == ["  'a@example.com': missing", hint + ", or pass a callable"]
+    assert invariants.exactly_once(emails, key="to.0", expected=["a@example.com"]) == {"a@example.com": emails[0]}
+    with pytest.raises(Violation) as info:  # a list key that is not the confusion: no hint
+        invariants.exactly_once(emails, key="to", expected=["b@example.com"])
+    assert "reads a whole list" not in str(info.value)
+
+
 @pytest.mark.parametrize("check", [
     lambda effects, key: invariants.exactly_once(effects, key=key),
     lambda effects, key: invariants.at_most_once(effects, key=key),

@@ -232,11 +232,40 @@ def test_app_already_running_elsewhere_fails_the_test_clearly(pytester: pytest.P
         [
             "*_ test_x _*",
             "jobsim: Simulation(jobsim_app) failed: app 't' is already running in another simulation "
-            "(<Simulation at 2025-01-01T00:00:00.000Z seed=0 profile='inngest' functions=['hello'] running>); "
-            "close that one first",
+            "(<Simulation at 2025-01-01T00:00:00.000Z seed=0 profile='inngest' functions=[[]'hello'] running>, "
+            "started at */test_app_already_running_elsewhere_fails_the_test_clearly.py:5 in test_x); "
+            "close that one first (*",
         ],
         consecutive=True,
     )
+
+
+def test_a_wider_fixtures_simulation_holding_the_app_is_named_where_it_started(pytester: pytest.Pytester) -> None:
+    """Every later test of the module failed with 'already running in another simulation', naming no culprit."""
+    pytester.makeconftest(APP)
+    pytester.makepyfile(test_wide="""
+        import pytest
+        import jobsim
+        from conftest import app
+
+        @pytest.fixture(scope="module")
+        def shared():
+            with jobsim.Simulation(app) as sim:
+                yield sim
+
+        def test_shared(shared):
+            pass
+
+        def test_own(jobsim):
+            pass
+    """)
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines([
+        "jobsim: Simulation(jobsim_app) failed: app 't' is already running in another simulation (<Simulation * "
+        "running>, started at */test_wide.py:7 in shared); close that one first (one a module- or session-scoped "
+        "fixture keeps holds its apps until its scope ends: give it an App of its own, or build it per test)",
+    ])  # fmt: skip
 
 
 def test_marker_is_registered_with_its_signature(pytester: pytest.Pytester) -> None:
@@ -250,6 +279,37 @@ def test_marker_is_registered_with_its_signature(pytester: pytest.Pytester) -> N
     pytester.makeconftest(APP)
     pytester.makepyfile("import pytest\n@pytest.mark.jobsim(seed=1)\ndef test_x(jobsim): pass\n")
     pytester.runpytest("--strict-markers").assert_outcomes(passed=1)
+
+
+def test_the_fixtures_warnings_at_close_point_at_the_test_not_at_pytest(pytester: pytest.Pytester) -> None:
+    """They pointed at ``_pytest/fixtures.py: next(it)``, the teardown that closed the simulation."""
+    pytester.makeconftest(APP)
+    pytester.makepyfile(test_warns="""
+        import pytest
+
+        def test_other(jobsim):
+            pass
+
+        def test_sends_only(jobsim):
+            jobsim.send("hello")
+
+        def test_fault_typo(jobsim):
+            jobsim.fail("hello", step="greeet")
+            jobsim.send("hello")
+            jobsim.advance("1m")
+    """)
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=3, warnings=2)
+    result.stdout.fnmatch_lines([
+        "test_warns.py::test_sends_only",
+        "  *test_warns.py:6: PendingWorkWarning: the simulation closed at * with 1 item(s) of work due*",
+        "    def test_sends_only(jobsim):",
+        "test_warns.py::test_fault_typo",
+        "  *test_warns.py:9: FaultWarning: sim.fail('hello', step='greeet') never fired: no step of that id ran*",
+    ])  # fmt: skip
+    result.stdout.no_fnmatch_line("*_pytest/fixtures.py*")
+    erred = pytester.runpytest("-p", "no:randomly", "-W", "error::jobsim.PendingWorkWarning")
+    erred.assert_outcomes(passed=3, errors=1)  # the test concerned, at its teardown
 
 
 # -- the report section ----------------------------------------------------------------------

@@ -196,10 +196,16 @@ def test_a_given_test_using_the_fixture_fails_at_setup_naming_the_strategy_to_us
     pytester.makeconftest(APP)
     pytester.makepyfile(
         """
+        import pytest
         from hypothesis import HealthCheck, given, settings, strategies as st
 
         @given(st.integers())
         def test_shares(jobsim, n):
+            pass
+
+        @pytest.mark.jobsim(profile="bullmq", start="2025-03-01T00:00:00Z", functions=["hello"])
+        @given(st.integers())
+        def test_shares_marked(jobsim, n):
             pass
 
         @settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=5)
@@ -209,8 +215,14 @@ def test_a_given_test_using_the_fixture_fails_at_setup_naming_the_strategy_to_us
             jobsim.run_until_idle()
         """
     )
-    result = pytester.runpytest()
-    result.assert_outcomes(passed=1, errors=1)
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=1, errors=2)
+    # the test's marker options, which the strategy takes too: the suggestion left them out
+    result.stdout.fnmatch_lines([
+        "    @given(sim=js.simulations(app, start='2025-03-01T00:00:00Z', profile='bullmq', functions=[[]'hello']), "
+        "...)",
+        "    def test_shares_marked(sim, ...):",
+    ], consecutive=True)  # fmt: skip
     result.stdout.fnmatch_lines(
         [
             "*_ ERROR at setup of test_shares _*",

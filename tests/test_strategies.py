@@ -114,6 +114,15 @@ def test_repr_is_the_call_that_built_it(strategy, text):
         (lambda: js.simulations(build_app_async), "is not valid: an App, or a function of no arguments building one, a "
                                                   "plain function: jobsim calls it without awaiting"),
         (lambda: js.histories(events=js.failure_patterns(["f"]).example), "events=<bound method"),
+        # these suggested st.just(["a/b"]), which draws a list of names where a history needs an EventStream
+        (lambda: js.histories(events=["a/b"]), "events=['a/b'] is not valid: a Hypothesis strategy; to draw them, "
+                                               "js.event_streams(['a/b'])"),
+        (lambda: js.histories(failures={"f": ["s"]}), "failures={'f': ['s']} is not valid: a Hypothesis strategy; "
+                                                      "to draw them, js.failure_patterns({'f': ['s']})"),
+        (lambda: js.histories(events=js.event_streams), "a Hypothesis strategy; call it: js.event_streams(...)"),
+        (lambda: js.histories(faults=[js.Fail(function="f")]), "a Hypothesis strategy; e.g. js.faults(...)"),
+        (lambda: js.histories(faults=js.Fail(function="f")), "for this one value every time, "
+                                                             "st.just(Fail(function='f'))"),
         # these raised TypeError ('NoneType' / 'int' object is not iterable) from inside the strategy
         (lambda: js.durations(near=None), "near=None is not valid: a duration or a list of durations"),
         (lambda: js.durations(max_value=10**30), "max_value=1000000000000000000000000000000 is not valid: a duration "
@@ -229,6 +238,77 @@ def test_a_target_factory_is_called_for_every_example():
 
     draw()
     assert len({app.id for app in built}) == len(built) >= 5
+
+
+def printed_simulation(test) -> str:
+    """The ``sim=`` argument of the falsifying example ``test`` prints, on one line."""
+    with pytest.raises(AssertionError) as info:
+        test()
+    example = "\n".join(getattr(info.value, "__notes__", []))
+    printed = example.split("sim=", 1)[1].rsplit(",\n)", 1)[0]
+    return " ".join(line.strip() for line in printed.splitlines()).replace("( ", "(").replace(", )", ")")
+
+
+def test_a_drawn_simulation_prints_as_code_that_builds_it():
+    # it printed "sim=simulation(seed=0, start=...)": Hypothesis's @example patch then failed with a NameError
+    @settings(database=None, derandomize=True, phases=[hypothesis.Phase.generate, hypothesis.Phase.shrink])
+    @given(sim=js.simulations(APP, start="2025-03-01T09:00:00Z", profile="bullmq", tz="Europe/Paris"))
+    def fails(sim):
+        raise AssertionError("boom")
+
+    printed = printed_simulation(fails)
+    assert printed == ("jobsim.Simulation(APP, start='2025-03-01T09:00:00Z', seed=0, profile='bullmq', "
+                       "tz='Europe/Paris')")  # fmt: skip
+    sim = eval(printed, {"jobsim": jobsim, "APP": APP})  # runs as printed: an @example of the test
+    assert (sim.seed, sim.profile.name, sim.tz.key, sim.now) == (0, "bullmq", "Europe/Paris",
+                                                                  dt.datetime(2025, 3, 1, 9, tzinfo=UTC))
+
+
+def test_a_printed_simulation_names_a_factory_as_a_call():
+    def make_shop():
+        return APP
+
+    @settings(database=None, derandomize=True, phases=[hypothesis.Phase.generate])
+    @given(sim=js.simulations(make_shop, seed=3, start="2025-03-01T00:00:00Z"))
+    def fails(sim):
+        raise AssertionError("boom")
+
+    printed = printed_simulation(fails)
+    assert printed == "jobsim.Simulation(make_shop(), start='2025-03-01T00:00:00Z', seed=3)"
+    assert eval(printed, {"jobsim": jobsim, "make_shop": make_shop}).apps == [APP]
+
+
+def test_an_app_the_profile_cannot_run_is_refused_when_the_strategy_is_built():
+    # it failed in every example instead, and Hypothesis shrank and explained it for 20 s
+    with pytest.raises(js.InvalidArgument, match=r"Quirrel cannot run function 'f': retries=Retries\(attempts=4\)"):
+        js.simulations(RETRIED, profile="quirrel")
+    assert js.simulations(RETRIED, profile="bullmq") is not None
+
+
+def test_simulations_select_functions_as_simulation_does():
+    # simulations() had no functions=: an app with one function a profile cannot run could not be drawn at all
+    mixed = jobsim.App("strategies-mixed")
+    mixed.function("plain", on="a/b")(lambda ctx: None)
+    once = mixed.function("once", on="a/b", idempotency="event.data.id")(lambda ctx: None)
+    with pytest.raises(js.InvalidArgument, match="Agenda cannot run function 'once'"):
+        js.simulations(mixed, profile="agenda")
+    with pytest.raises(js.InvalidArgument, match="'nope' is not among the targets' functions"):
+        js.simulations(mixed, functions=["nope"])
+
+    @settings(database=None, derandomize=True, phases=[hypothesis.Phase.generate])
+    @given(sim=js.simulations(mixed, profile="agenda", exclude_functions=[once], start="2025-03-01T00:00:00Z"))
+    def fails(sim):
+        assert list(sim.functions) == ["plain"]
+        raise AssertionError("boom")
+
+    printed = printed_simulation(fails)
+    assert printed == ("jobsim.Simulation(mixed, start='2025-03-01T00:00:00Z', seed=0, profile='agenda', "
+                       "exclude_functions=['once'])")  # fmt: skip
+    assert list(eval(printed, {"jobsim": jobsim, "mixed": mixed}).functions) == ["plain"]
+
+
+RETRIED = jobsim.App("strategies-retried")
+RETRIED.function("f", on="a/b", retries=3)(lambda ctx: None)
 
 
 # -- failure patterns, faults, errors ----------------------------------------------------------------------------

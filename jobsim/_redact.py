@@ -241,6 +241,7 @@ class Redactor:
         self._learned_messages: dict[int, Any] = {}
         self._emails: dict[str, str] = {}
         self.dropped: set[str] = set()
+        self._queried: set[str] = set()  # URLs ``learn`` read the secret query parameters of
         """Tokens of the values dropped at secret places (a secret header, field or query parameter), found by
         ``learn``: the same token anywhere else (a response body echoing the key, an error message) is dropped too."""
         self._kinds = self._tables()
@@ -696,6 +697,12 @@ class Redactor:
                     self._learn_secret(_cookie_values(name, value))
 
     def _learn_secret_query(self, url: str) -> None:
+        seen = self._queried
+        if url in seen:  # an HttpCall's URL again (calls repeat): nothing new in it
+            return
+        if len(seen) >= _MEMO_ENTRIES:
+            seen.clear()
+        seen.add(url)
         for match in QUERY_PARAM.finditer(url):
             if match.group(3) and secret_query(match.group(2)):
                 self._learn_secret(unquote_plus(match.group(3)))
@@ -747,7 +754,7 @@ class Redactor:
         capital letter (every learned name's word has one) and no whole value faked before. ~0.5 µs for an id,
         where ``_text`` took 1.2 µs."""
         dropped = self.dropped
-        if dropped and any(token in dropped for token in SECRET_TOKEN.findall(value)):
+        if dropped and not dropped.isdisjoint(SECRET_TOKEN.findall(value)):
             return False
         return (TRIGGER.search(value) is None and "=" not in value and value[:1] not in "{[\""
                 and (not self.pseudo or ("@" not in value and "%40" not in value and PHONE_HINT.search(value) is None
@@ -768,7 +775,7 @@ class Redactor:
                 return value if new_inner == inner else orjson.dumps(new_inner).decode()
         out = value
         out = drop_secrets(out)  # one scan for the triggers: the text itself when none is in it
-        if self.dropped:
+        if self.dropped and not self.dropped.isdisjoint(SECRET_TOKEN.findall(out)):
             out = SECRET_TOKEN.sub(self._dropped_repl, out)
         if "=" in out:
             out = query_sub(query_repl, out)

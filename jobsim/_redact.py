@@ -450,13 +450,11 @@ class Redactor:
         if not isinstance(headers, dict):
             return headers
         out: dict[str, Any] | None = None
-        keep, extra = self.policy.keep_headers, self.policy.headers
         known = self._secret_headers
         for name, value in headers.items():
             secret = known.get(name)
             if secret is None:
-                lowered = name.lower()
-                secret = known[name] = lowered not in keep and (lowered in extra or secret_header(lowered))
+                secret = self._secret_header(name)
             if secret:
                 new: Any = MARKER
             elif self.pseudo and type(value) is str and self._action(name) == "ip":
@@ -687,14 +685,20 @@ class Redactor:
 
     def _learn_secret_headers(self, headers: Any) -> None:
         if isinstance(headers, dict):
-            known, keep, extra = self._secret_headers, self.policy.keep_headers, self.policy.headers
+            known = self._secret_headers
             for name, value in headers.items():
                 secret = known.get(name)
                 if secret is None:
-                    lowered = name.lower()
-                    secret = known[name] = lowered not in keep and (lowered in extra or secret_header(lowered))
+                    secret = self._secret_header(name)
                 if secret:
                     self._learn_secret(_cookie_values(name, value))
+
+    def _secret_header(self, name: str) -> bool:
+        """Whether the policy drops header ``name`` (remembered per name)."""
+        lowered = name.lower()
+        secret = lowered not in self.policy.keep_headers and (lowered in self.policy.headers or secret_header(lowered))
+        self._secret_headers[name] = secret
+        return secret
 
     def _learn_secret_query(self, url: str) -> None:
         seen = self._queried

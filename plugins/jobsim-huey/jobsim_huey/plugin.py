@@ -44,7 +44,7 @@ def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
     return world.adopt(target)
 
 
-# a simulation that runs no Huey refuses Huey's enqueue and consumer start while it runs (_guard)
+# a simulation that runs no Huey refuses Huey's enqueue, consumer start and storage calls while it runs (_guard)
 jobsim_install, jobsim_uninstall = guard_hooks("huey", "jobsim_huey._guard:GUARD", world="jobsim_huey._world:HueyWorld")
 
 

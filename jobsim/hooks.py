@@ -169,12 +169,17 @@ class ProcessPatches(Generic[W]):
         if self.current is not world:
             return
         for owner, name, original in reversed(self._saved):
-            if original is _MISSING:
-                delattr(owner, name)
-            else:
-                setattr(owner, name, original)
+            _put_back(owner, name, original)
         self._saved.clear()
         self.current = None
+
+
+def _put_back(owner: Any, name: str, own: Any) -> None:
+    """``owner.name`` as it was: its own value set again, or deleted when it had none (inherited, or new)."""
+    if own is _MISSING:
+        delattr(owner, name)
+    else:
+        setattr(owner, name, own)
 
 
 class ClassGuard:
@@ -253,10 +258,7 @@ class ClassGuard:
     def _restore(self) -> None:
         for owner, name, own, replacement in reversed(self._saved):
             if vars(owner).get(name) is replacement:  # else something else patched it since: leave theirs
-                if own is _MISSING:
-                    delattr(owner, name)
-                else:
-                    setattr(owner, name, own)
+                _put_back(owner, name, own)
         self._saved.clear()
         self._installed = False
 

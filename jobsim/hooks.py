@@ -235,7 +235,7 @@ class ClassGuard:
     def _guarded(self, original: Any, name: str, refusal: Callable[..., BaseException],
                  passes: Callable[[Any], bool] | None) -> Any:
         def refused(obj: Any) -> bool:
-            return bool(self._running) and not (passes is not None and passes(obj))
+            return self.active and not (passes is not None and passes(obj))
 
         if inspect.iscoroutinefunction(original):
 
@@ -263,8 +263,11 @@ class ClassGuard:
         self._installed = False
 
 
+_Hook = Callable[["Simulation"], None]
+
+
 def guard_hooks(library: str, guard: str, *, world: str | None = None,
-                runs: Callable[[Simulation], bool] | None = None) -> tuple[Callable[..., None], Callable[..., None]]:
+                runs: Callable[[Simulation], bool] | None = None) -> tuple[_Hook, _Hook]:
     """The ``jobsim_install``/``jobsim_uninstall`` pair of a plugin that guards its backend with a ``ClassGuard``::
 
         jobsim_install, jobsim_uninstall = guard_hooks("acme", "jobsim_acme._guard:GUARD",

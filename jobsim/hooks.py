@@ -25,6 +25,10 @@ register after the built-ins, so their ``jobsim_install`` runs first; jobsim cal
 from __future__ import annotations
 
 import dataclasses
+import functools
+import importlib
+import inspect
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -33,7 +37,7 @@ import pluggy
 from ._aio import PumpedLoop, PumpedWorld
 from ._safe import shown
 from ._steps import StoppableExecution
-from .errors import JobsimError
+from .errors import InvalidArgument, JobsimError
 
 if TYPE_CHECKING:
     from ._app import Function
@@ -41,8 +45,9 @@ if TYPE_CHECKING:
     from ._simulation import Simulation
 
 __all__ = [
-    "Adapted", "ProcessPatches", "PumpedLoop", "PumpedWorld", "RecordRenderer", "StoppableExecution", "end_run",
-    "escapes", "hookimpl", "hookspec", "output_bytes", "planned_instant", "refusing_handler",
+    "Adapted", "ClassGuard", "ProcessPatches", "PumpedLoop", "PumpedWorld", "RecordRenderer", "StoppableExecution",
+    "end_run", "escapes", "guard_hooks", "hookimpl", "hookspec", "output_bytes", "planned_instant",
+    "refusing_handler",
 ]
 
 W = TypeVar("W")
@@ -164,12 +169,147 @@ class ProcessPatches(Generic[W]):
         if self.current is not world:
             return
         for owner, name, original in reversed(self._saved):
-            if original is _MISSING:
-                delattr(owner, name)
-            else:
-                setattr(owner, name, original)
+            _put_back(owner, name, original)
         self._saved.clear()
         self.current = None
+
+
+def _put_back(owner: Any, name: str, own: Any) -> None:
+    """``owner.name`` as it was: its own value set again, or deleted when it had none (inherited, or new)."""
+    if own is _MISSING:
+        delattr(owner, name)
+    else:
+        setattr(owner, name, own)
+
+
+class ClassGuard:
+    """Backend methods refused while a simulation that does not run the backend is running (a plugin's
+    ``_guard.py``): a test that forgot to pass its queue is told so instead of reaching the real server.
+
+    ``GUARD = ClassGuard(install)``; the first ``add(sim)`` calls ``install(GUARD)`` (the backend is imported
+    then, not with the plugin), which calls ``wrap(owner, name, refusal, passes)`` for each method. While
+    any simulation added is running (``active``), a call of a wrapped method raises ``refusal(obj, name,
+    *args, **kwargs)`` (the error to raise; a coroutine method stays one) unless ``passes(obj)``. If
+    ``install`` raises, what it wrapped is restored. ``remove(sim)`` of the last one restores every method,
+    the last wrapped first, as it was (an inherited one is deleted again), unless something else patched it
+    since: that patch is left alone (a wrapper it puts back later calls the method it wrapped, as it does
+    while no simulation added is running). Removing a simulation never added changes nothing.
+    """
+
+    def __init__(self, install: Callable[[ClassGuard], None]) -> None:
+        self._install = install
+        self._running: list[object] = []
+        self._saved: list[tuple[type, str, Any, Any]] = []  # owner, name, the owner's own value, the wrapper
+        self._installed = False
+
+    @property
+    def active(self) -> bool:
+        """A simulation added is running: wrapped methods refuse (what ``passes`` lets through aside)."""
+        return bool(self._running)
+
+    def add(self, sim: object) -> None:
+        if not self._installed:
+            self._installed = True
+            try:
+                self._install(self)
+            except BaseException:
+                self._restore()
+                raise
+        self._running.append(sim)
+
+    def remove(self, sim: object) -> None:
+        if sim in self._running:
+            self._running.remove(sim)
+        if not self._running and self._installed:
+            self._restore()
+
+    def wrap(self, owner: type, name: str, refusal: Callable[..., BaseException],
+             passes: Callable[[Any], bool] | None = None) -> None:
+        """Wrap the method ``name`` of ``owner`` (its own or inherited); the wrapper is marked ``_jobsim_guard``."""
+        original = inspect.getattr_static(owner, name)
+        replacement = self._guarded(original, name, refusal, passes)
+        replacement._jobsim_guard = True
+        self._saved.append((owner, name, vars(owner).get(name, _MISSING), replacement))
+        setattr(owner, name, replacement)
+
+    def _guarded(self, original: Any, name: str, refusal: Callable[..., BaseException],
+                 passes: Callable[[Any], bool] | None) -> Any:
+        def refused(obj: Any) -> bool:
+            return self.active and not (passes is not None and passes(obj))
+
+        if inspect.iscoroutinefunction(original):
+
+            @functools.wraps(original)
+            async def guarded_coroutine(obj: Any, *args: Any, **kwargs: Any) -> Any:
+                if refused(obj):
+                    raise refusal(obj, name, *args, **kwargs)
+                return await original(obj, *args, **kwargs)
+
+            return guarded_coroutine
+
+        @functools.wraps(original)
+        def guarded(obj: Any, *args: Any, **kwargs: Any) -> Any:
+            if refused(obj):
+                raise refusal(obj, name, *args, **kwargs)
+            return original(obj, *args, **kwargs)
+
+        return guarded
+
+    def _restore(self) -> None:
+        for owner, name, own, replacement in reversed(self._saved):
+            if vars(owner).get(name) is replacement:  # else something else patched it since: leave theirs
+                _put_back(owner, name, own)
+        self._saved.clear()
+        self._installed = False
+
+
+_Hook = Callable[["Simulation"], None]
+
+
+def guard_hooks(library: str, guard: str, *, world: str | None = None,
+                runs: Callable[[Simulation], bool] | None = None) -> tuple[_Hook, _Hook]:
+    """The ``jobsim_install``/``jobsim_uninstall`` pair of a plugin that guards its backend with a ``ClassGuard``::
+
+        jobsim_install, jobsim_uninstall = guard_hooks("acme", "jobsim_acme._guard:GUARD",
+                                                       world="jobsim_acme._world:AcmeWorld")
+
+    Install adds the simulation to the guard (``"module:name"``, imported then) once ``library`` is in
+    ``sys.modules`` (nothing of it exists before), unless the simulation runs the backend: ``sim.<library>`` is
+    a ``world`` (``"module:class"``; while that module is not imported, no simulation runs the backend), or
+    ``runs(sim)``. Without either, every simulation is added. Uninstall removes it, if the guard's module was
+    imported at all. Assign the pair at module level under these names: pluggy registers them by name.
+    """
+    guard_module, guard_name = _reference(guard, "guard", "jobsim_acme._guard:GUARD")
+    world_module, world_class = _reference(world, "world", "jobsim_acme._world:AcmeWorld") if world else ("", "")
+
+    def runs_backend(sim: Simulation) -> bool:
+        module = sys.modules.get(world_module) if world_module else None
+        if module is not None and isinstance(getattr(sim, library, None), getattr(module, world_class)):
+            return True
+        return runs is not None and runs(sim)
+
+    @hookimpl
+    def jobsim_install(sim: Simulation) -> None:
+        if library in sys.modules and not runs_backend(sim):
+            getattr(importlib.import_module(guard_module), guard_name).add(sim)
+
+    @hookimpl
+    def jobsim_uninstall(sim: Simulation) -> None:
+        module = sys.modules.get(guard_module)
+        if module is not None:
+            getattr(module, guard_name).remove(sim)
+
+    jobsim_install.__doc__ = (f"A simulation that does not run {library} gets ``{guard}`` while it runs: what "
+                              "that module wraps is refused (its docstring says what and why).")
+    jobsim_uninstall.__doc__ = f"The simulation is closing: ``{guard}`` lets go of it."
+    return jobsim_install, jobsim_uninstall
+
+
+def _reference(value: str, argument: str, example: str) -> tuple[str, str]:
+    module, _, name = value.partition(":")
+    if not module or not name:
+        raise InvalidArgument(f"{argument}={value!r} is not valid: name a module and an attribute, e.g. {example!r}")
+    return module, name
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.metadata
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -371,3 +372,104 @@ def test_end_run_writes_the_run_end_record_as_the_engine_does():
         (7, {"function": "f", "run": second.id, "status": "failed", "error": "Unprintable: <exception str() failed>"}),
     ]
     assert (first.status, first.end_ns - sim.start_ns, second.status) == ("completed", 5, "failed")
+
+
+class _AcmeWorld:
+    """What a plugin's ``jobsim_adapt`` keeps on ``sim.acme`` for a simulation that runs Acme."""
+
+
+class _Guarded:
+    """Records what a ``ClassGuard`` would be asked to do."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, object]] = []
+
+    def add(self, sim: object) -> None:
+        self.calls.append(("add", sim))
+
+    def remove(self, sim: object) -> None:
+        self.calls.append(("remove", sim))
+
+
+@pytest.fixture
+def acme(monkeypatch):
+    """Modules named as a plugin names them to ``guard_hooks``: the guard's and the world's (set per test)."""
+    guard_module, world_module = types.ModuleType("acme_guard"), types.ModuleType("acme_world")
+    guard_module.GUARD = _Guarded()  # type: ignore[attr-defined]
+    world_module.AcmeWorld = _AcmeWorld  # type: ignore[attr-defined]
+    monkeypatch.delitem(sys.modules, "acme", raising=False)
+
+    def imported(*modules: types.ModuleType) -> None:
+        for module in modules:
+            monkeypatch.setitem(sys.modules, module.__name__, module)
+
+    return guard_module.GUARD, imported, guard_module, world_module
+
+
+def test_guard_hooks_guard_a_simulation_that_does_not_run_the_backend(acme):
+    from jobsim.hooks import guard_hooks
+
+    guard, imported, guard_module, world_module = acme
+    install, uninstall = guard_hooks("acme", "acme_guard:GUARD", world="acme_world:AcmeWorld")
+    plain, running = types.SimpleNamespace(), types.SimpleNamespace(acme=_AcmeWorld())
+    install(plain)  # the library is not imported: nothing of it can exist, the guard's module is not imported
+    uninstall(plain)
+    assert "acme_guard" not in sys.modules
+    imported(types.ModuleType("acme"), guard_module)
+    install(plain)
+    install(running)  # the world's module is not imported yet: no simulation runs Acme, this one is guarded too
+    imported(world_module)
+    install(types.SimpleNamespace(acme=_AcmeWorld()))  # skipped: it runs Acme
+    uninstall(plain)
+    assert guard.calls == [("add", plain), ("add", running), ("remove", plain)]
+
+
+def test_guard_hooks_ask_runs_and_guard_every_simulation_without_a_world(acme):
+    from jobsim.hooks import guard_hooks
+
+    guard, imported, guard_module, _ = acme
+    imported(types.ModuleType("acme"), guard_module)
+    mine: list[object] = []
+    every, _ = guard_hooks("acme", "acme_guard:GUARD")
+    some, _ = guard_hooks("acme", "acme_guard:GUARD", runs=lambda sim: sim in mine)
+    a, b = object(), object()
+    mine.append(b)
+    every(a), every(b), some(a), some(b)
+    assert guard.calls == [("add", a), ("add", b), ("add", a)]
+
+
+@pytest.mark.parametrize(("guard", "world", "message"), [
+    ("acme_guard.GUARD", None, r"^guard='acme_guard.GUARD' is not valid: name a module and an attribute, e\.g\. "
+                               r"'jobsim_acme\._guard:GUARD'$"),
+    ("acme_guard:GUARD", "AcmeWorld", r"^world='AcmeWorld' is not valid: name a module and an attribute, e\.g\. "
+                                      r"'jobsim_acme\._world:AcmeWorld'$"),
+])  # fmt: skip
+def test_guard_hooks_refuse_a_reference_without_its_module(guard, world, message):
+    from jobsim.hooks import guard_hooks
+
+    with pytest.raises(jobsim.InvalidArgument, match=message):
+        guard_hooks("acme", guard, world=world)
+
+
+def test_a_plugin_module_using_guard_hooks_registers_and_guards_simulations(acme, monkeypatch):
+    from jobsim.hooks import ClassGuard
+
+    _, imported, guard_module, _ = acme
+    installs: list[str] = []
+    guard_module.GUARD = ClassGuard(lambda guard: installs.append("install"))  # type: ignore[attr-defined]
+    plugin = types.ModuleType("acme_plugin")
+    exec("from jobsim.hooks import guard_hooks\n"
+         "jobsim_install, jobsim_uninstall = guard_hooks('acme', 'acme_guard:GUARD', world='acme_world:AcmeWorld')\n",
+         plugin.__dict__)  # fmt: skip
+    imported(types.ModuleType("acme"), guard_module)
+    _plugins.register(plugin, name="acme-test")
+    try:
+        pm = _plugins.manager()
+        assert plugin in [impl.plugin for impl in pm.hook.jobsim_install.get_hookimpls()]
+        assert plugin in [impl.plugin for impl in pm.hook.jobsim_uninstall.get_hookimpls()]
+        assert "does not run acme" in (plugin.jobsim_install.__doc__ or "")
+        with jobsim.Simulation(_app()):
+            assert installs == ["install"] and guard_module.GUARD.active
+        assert not guard_module.GUARD.active
+    finally:
+        _plugins.unregister(plugin)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import inspect
 
 import orjson
 import pytest
 from _deep import nested
 
 from jobsim.errors import JobsimError
-from jobsim.hooks import escapes, output_bytes, refusing_handler
+from jobsim.hooks import ClassGuard, escapes, output_bytes, refusing_handler
 
 
 def test_output_bytes_is_json_with_what_json_cannot_hold_as_text():
@@ -49,3 +51,121 @@ def test_a_refusing_handler_raises_its_message_when_an_event_reaches_it():
 )  # fmt: skip
 def test_escapes_lets_jobsims_own_errors_and_interrupts_leave_a_plugins_worker(error, leaves):
     assert escapes(error) is leaves
+
+
+class _Client:
+    """A stand-in for a backend class: a method of its own, a coroutine method, and one its base gives it."""
+
+    def send(self, event: str, *, to: str = "server") -> str:
+        return f"sent {event} to {to}"
+
+    async def fetch(self, key: str) -> str:
+        return f"real {key}"
+
+
+class _Base:
+    def ping(self) -> str:
+        return "pong"
+
+
+class _Pool(_Base):
+    pass
+
+
+def _refusal(obj: object, name: str, *args: object, **kwargs: object) -> JobsimError:
+    return JobsimError(f"{type(obj).__name__}.{name}{args}{kwargs} is not part of this simulation")
+
+
+def _client_guard(calls: list[str] | None = None) -> ClassGuard:
+    def install(guard: ClassGuard) -> None:
+        if calls is not None:
+            calls.append("install")
+        guard.wrap(_Client, "send", _refusal, passes=lambda client: getattr(client, "simulated", False))
+        guard.wrap(_Client, "fetch", _refusal)
+        guard.wrap(_Pool, "ping", _refusal)  # inherited: set on _Pool while guarded, deleted again after
+
+    return ClassGuard(install)
+
+
+_ORIGINALS = (_Client.__dict__["send"], _Client.__dict__["fetch"], _Base.__dict__["ping"])
+
+
+def _restored() -> bool:
+    return (vars(_Client)["send"], vars(_Client)["fetch"], _Base.__dict__["ping"]) == _ORIGINALS and \
+        "ping" not in vars(_Pool)
+
+
+def test_a_class_guard_installs_on_first_use_and_refuses_while_a_simulation_is_added():
+    calls: list[str] = []
+    guard = _client_guard(calls)
+    assert (calls, guard.active) == ([], False) and _restored()  # nothing wrapped before a simulation is added
+    guard.add("sim")
+    assert (calls, guard.active, vars(_Client)["send"]._jobsim_guard) == (["install"], True, True)
+    with pytest.raises(JobsimError, match=r"^_Client.send\('e',\){'to': 'x'} is not part of this simulation$"):
+        _Client().send("e", to="x")
+    with pytest.raises(JobsimError, match=r"^_Pool.ping\(\){} is not"):
+        _Pool().ping()
+    assert _Base().ping() == "pong"  # the base class itself is left alone
+    simulated = _Client()
+    simulated.simulated = True  # type: ignore[attr-defined]
+    assert simulated.send("e") == "sent e to server"  # passes
+    coroutine = _Client().fetch("k")  # a coroutine method stays one: the refusal comes when it is awaited
+    assert inspect.iscoroutine(coroutine) and inspect.iscoroutinefunction(_Client.fetch)
+    with pytest.raises(JobsimError, match=r"^_Client.fetch\('k',\){} is not"):
+        asyncio.run(coroutine)
+    guard.remove("sim")
+    assert not guard.active and _restored()
+    assert _Client().send("e") == "sent e to server" and asyncio.run(_Client().fetch("k")) == "real k"
+
+
+def test_a_class_guard_restores_only_once_the_last_simulation_is_removed():
+    calls: list[str] = []
+    guard = _client_guard(calls)
+    guard.add("outer")
+    guard.add("inner")
+    guard.remove("outer")  # closed first (an unusual order): the inner one still runs
+    with pytest.raises(JobsimError):
+        _Client().send("e")
+    guard.remove("never added")
+    assert guard.active and not _restored()
+    guard.remove("inner")
+    assert calls == ["install"] and _restored()
+    guard.remove("never added")  # nothing running, nothing installed: nothing happens
+    guard.add("again")  # installs again (the backend may have changed since)
+    assert calls == ["install", "install"]
+    guard.remove("again")
+    assert _restored()
+
+
+def test_a_class_guard_leaves_a_method_something_else_patched_since():
+    guard = _client_guard()
+    guard.add("sim")
+    wrapper = vars(_Client)["send"]
+
+    def theirs(self: _Client, event: str, **kwargs: object) -> str:
+        return "theirs"
+
+    _Client.send = theirs  # type: ignore[method-assign]  # a test's own patch, made while the simulation ran
+    try:
+        guard.remove("sim")
+        assert vars(_Client)["send"] is theirs  # left as it is: undoing it is the patcher's business
+        assert vars(_Client)["fetch"] is _ORIGINALS[1] and "ping" not in vars(_Pool)  # the others restored
+        _Client.send = wrapper  # type: ignore[method-assign]  # the patcher puts back what it found
+        assert _Client().send("e") == "sent e to server"  # a wrapper left in place calls the method it wrapped
+    finally:
+        _Client.send = _ORIGINALS[0]  # type: ignore[method-assign]
+
+
+def test_a_class_guard_undoes_an_install_that_fails_halfway():
+    def install(guard: ClassGuard) -> None:
+        guard.wrap(_Client, "send", _refusal)
+        guard.wrap(_Pool, "ping", _refusal)
+        guard.wrap(_Client, "missing", _refusal)
+
+    guard = ClassGuard(install)
+    with pytest.raises(AttributeError, match="missing"):
+        guard.add("sim")
+    assert not guard.active and _restored()
+    with pytest.raises(AttributeError, match="missing"):  # the next simulation tries again
+        guard.add("sim")
+    assert _restored()

@@ -12,52 +12,35 @@ APScheduler's own method once no guarded simulation runs.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from jobsim.errors import JobsimError
-
-_guarded: list[Any] = []  # running simulations
-_saved: list[Any] = []
+from jobsim.hooks import ClassGuard
 
 
-def guard(sim: Any) -> None:
+def _install(guard: ClassGuard) -> None:
     from apscheduler.schedulers.base import BaseScheduler
 
-    if not _saved:
-        original = BaseScheduler.__dict__["start"]
-        _saved.append(original)
-        BaseScheduler.start = _refusing(original)
-    _guarded.append(sim)
+    guard.wrap(BaseScheduler, "start", _refusal, passes=_driven)
 
 
-def unguard(sim: Any) -> None:
-    if sim in _guarded:
-        _guarded.remove(sim)
-    if _guarded or not _saved:
-        return
-    from apscheduler.schedulers.base import BaseScheduler
-
-    if getattr(BaseScheduler.__dict__.get("start"), "_jobsim_guard", False):  # else something else patched it since
-        BaseScheduler.start = _saved[0]
-    _saved.clear()
+GUARD = ClassGuard(_install)  # every running simulation
 
 
-def _refusing(original: Any) -> Any:
-    @functools.wraps(original)
-    def start(self: Any, *args: Any, **kwargs: Any) -> Any:
-        from . import _patches
+def _driven(scheduler: Any) -> bool:
+    from . import _patches
 
-        world = _patches.active()
-        if not _guarded or (world is not None and any(d.scheduler is self for d in world.driven)):
-            return original(self, *args, **kwargs)
-        which = "no APScheduler scheduler" if world is None else "other schedulers but not this one"
-        raise JobsimError(
-            f"{type(self).__name__}.start() was called while a simulation that runs {which} is running: it would "
-            "run its jobs on a real thread or loop, in real time, unseen by the simulation. Pass the unstarted "
-            "scheduler instead, e.g. jobsim.Simulation(scheduler) or jobsim.Simulation(scheduler, other_target): "
-            "the simulation starts it in virtual time"
-        )
+    world = _patches.active()
+    return world is not None and any(d.scheduler is scheduler for d in world.driven)
 
-    start._jobsim_guard = True  # type: ignore[attr-defined]
-    return start
+
+def _refusal(scheduler: Any, _: str, *args: Any, **kwargs: Any) -> JobsimError:
+    from . import _patches
+
+    which = "no APScheduler scheduler" if _patches.active() is None else "other schedulers but not this one"
+    return JobsimError(
+        f"{type(scheduler).__name__}.start() was called while a simulation that runs {which} is running: it would "
+        "run its jobs on a real thread or loop, in real time, unseen by the simulation. Pass the unstarted "
+        "scheduler instead, e.g. jobsim.Simulation(scheduler) or jobsim.Simulation(scheduler, other_target): "
+        "the simulation starts it in virtual time"
+    )

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jobsim.hooks import Adapted, RecordRenderer, hookimpl
+from jobsim.hooks import Adapted, RecordRenderer, guard_hooks, hookimpl
 
 if TYPE_CHECKING:
     from jobsim import Profile, Simulation
@@ -40,21 +40,8 @@ def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
     return world.adopt(target)
 
 
-@hookimpl
-def jobsim_install(sim: Simulation) -> None:
-    """While a simulation runs, ``start()`` of a scheduler it does not drive is refused (``_guard``)."""
-    if "apscheduler" in sys.modules:
-        from . import _guard
-
-        _guard.guard(sim)
-
-
-@hookimpl
-def jobsim_uninstall(sim: Simulation) -> None:
-    if "jobsim_apscheduler._guard" in sys.modules:
-        from . import _guard
-
-        _guard.unguard(sim)
+# while a simulation runs, start() of a scheduler it does not drive is refused (_guard)
+jobsim_install, jobsim_uninstall = guard_hooks("apscheduler", "jobsim_apscheduler._guard:GUARD")
 
 
 @hookimpl

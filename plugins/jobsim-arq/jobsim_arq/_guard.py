@@ -14,58 +14,30 @@ arq workers started inside a guarded one replaces them with its own (``_patches`
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from jobsim.errors import JobsimError
-
-_NAMES = ("execute_command", "pipeline")
-_guarded: list[Any] = []  # running simulations with no arq worker
-_saved: dict[str, Any] = {}  # name -> ArqRedis's own attribute, or _MISSING when inherited from redis-py's Redis
-_MISSING = object()
+from jobsim.hooks import ClassGuard
 
 
-def guard(sim: Any) -> None:
+def _install(guard: ClassGuard) -> None:
     from arq.connections import ArqRedis
 
-    if not _saved:
-        for name in _NAMES:
-            _saved[name] = ArqRedis.__dict__.get(name, _MISSING)
-            setattr(ArqRedis, name, _refusing(name, getattr(ArqRedis, name)))
-    _guarded.append(sim)
+    for name in ("execute_command", "pipeline"):  # execute_command is inherited from redis-py's Redis
+        guard.wrap(ArqRedis, name, _refusal)
 
 
-def unguard(sim: Any) -> None:
-    if sim in _guarded:
-        _guarded.remove(sim)
-    if _guarded or not _saved:
-        return
-    from arq.connections import ArqRedis
-
-    for name, own in _saved.items():
-        if getattr(ArqRedis.__dict__.get(name), "_jobsim_guard", False):  # else something else patched it since
-            if own is _MISSING:
-                delattr(ArqRedis, name)
-            else:
-                setattr(ArqRedis, name, own)
-    _saved.clear()
+GUARD = ClassGuard(_install)  # running simulations with no arq worker
 
 
-def _refusing(name: str, original: Any) -> Any:
-    @functools.wraps(original)
-    def refuse(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if not _guarded:
-            return original(self, *args, **kwargs)
-        what = f"the command {args[0]}" if name == "execute_command" and args else "a pipeline"
-        raise JobsimError(
-            f"an arq Redis pool is not part of this simulation: arq would send {what} to its real Redis "
-            f"({_where(self)}). This simulation runs no arq worker: pass the worker settings, e.g. "
-            "jobsim.Simulation(WorkerSettings) or jobsim.Simulation(WorkerSettings, other_target); while a simulation "
-            "runs an arq worker, every ArqRedis (arq.create_pool's, ctx['redis']) answers from its simulated Redis"
-        )  # fmt: skip
-
-    refuse._jobsim_guard = True  # type: ignore[attr-defined]
-    return refuse
+def _refusal(pool: Any, name: str, *args: Any, **kwargs: Any) -> JobsimError:
+    what = f"the command {args[0]}" if name == "execute_command" and args else "a pipeline"
+    return JobsimError(
+        f"an arq Redis pool is not part of this simulation: arq would send {what} to its real Redis "
+        f"({_where(pool)}). This simulation runs no arq worker: pass the worker settings, e.g. "
+        "jobsim.Simulation(WorkerSettings) or jobsim.Simulation(WorkerSettings, other_target); while a simulation "
+        "runs an arq worker, every ArqRedis (arq.create_pool's, ctx['redis']) answers from its simulated Redis"
+    )  # fmt: skip
 
 
 def _where(pool: Any) -> str:

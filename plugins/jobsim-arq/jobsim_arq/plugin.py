@@ -12,7 +12,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jobsim.hooks import Adapted, RecordRenderer, hookimpl
+from jobsim.hooks import Adapted, RecordRenderer, guard_hooks, hookimpl
 
 if TYPE_CHECKING:
     from jobsim import Profile, Simulation
@@ -97,24 +97,8 @@ def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
     return world.adopt(target)
 
 
-@hookimpl
-def jobsim_install(sim: Simulation) -> None:
-    """A simulation that runs no arq worker refuses ``ArqRedis`` commands while it runs (``_guard``)."""
-    if "arq" not in sys.modules:
-        return
-    world = sys.modules.get("jobsim_arq._world")  # not imported yet: no simulation has arq workers
-    if world is None or not isinstance(getattr(sim, "arq", None), world.ArqWorld):
-        from . import _guard
-
-        _guard.guard(sim)
-
-
-@hookimpl
-def jobsim_uninstall(sim: Simulation) -> None:
-    if "jobsim_arq._guard" in sys.modules:
-        from . import _guard
-
-        _guard.unguard(sim)
+# a simulation that runs no arq worker refuses ArqRedis commands while it runs (_guard)
+jobsim_install, jobsim_uninstall = guard_hooks("arq", "jobsim_arq._guard:GUARD", world="jobsim_arq._world:ArqWorld")
 
 
 @hookimpl

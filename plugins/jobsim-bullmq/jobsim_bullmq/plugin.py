@@ -13,7 +13,7 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from jobsim.hooks import Adapted, RecordRenderer, hookimpl
+from jobsim.hooks import Adapted, RecordRenderer, guard_hooks, hookimpl
 
 if TYPE_CHECKING:
     from jobsim import Simulation
@@ -54,24 +54,9 @@ def _refuse_producer(target: Any) -> None:
         )  # fmt: skip
 
 
-@hookimpl
-def jobsim_install(sim: Simulation) -> None:
-    """A simulation that runs no BullMQ worker refuses bullmq's Redis calls while it runs (``_guard``)."""
-    if "bullmq" not in sys.modules:
-        return
-    world = sys.modules.get("jobsim_bullmq._world")  # not imported yet: no simulation has BullMQ workers
-    if world is None or not isinstance(getattr(sim, "bullmq", None), world.BullMQWorld):
-        from . import _guard
-
-        _guard.guard(sim)
-
-
-@hookimpl
-def jobsim_uninstall(sim: Simulation) -> None:
-    if "jobsim_bullmq._guard" in sys.modules:
-        from . import _guard
-
-        _guard.unguard(sim)
+# a simulation that runs no BullMQ worker refuses bullmq's Redis calls while it runs (_guard)
+jobsim_install, jobsim_uninstall = guard_hooks("bullmq", "jobsim_bullmq._guard:GUARD",
+                                                world="jobsim_bullmq._world:BullMQWorld")
 
 
 @hookimpl

@@ -17,9 +17,9 @@
   ``delay()`` would try the app's real broker and result backend (19 s of
   reconnecting to a closed Redis port, then a ``RuntimeError`` about the result store).
   This one is also in place while a simulation that runs no Celery app at all is
-  running (``guard``), once Celery is imported: a test that forgot to pass its app is
-  told so, where its task would otherwise reach a real broker — a developer's local
-  Redis, where a worker may even run it.
+  running (``SENDING``, a ``ClassGuard``), once Celery is imported: a test that forgot
+  to pass its app is told so, where its task would otherwise reach a real broker — a
+  developer's local Redis, where a worker may even run it.
 
 * **No ``task_postrun`` from a killed process.** ``revoke(terminate=True)`` stops a
   body by raising ``ProcessTerminated`` from the call that spends virtual time; Python
@@ -39,11 +39,12 @@ import random
 import uuid as _uuid
 from typing import Any
 
+from jobsim.errors import JobsimError
+from jobsim.hooks import ClassGuard
+
 _TARGETS = (("celery.app.task", "uuid"), ("celery.app.base", "uuid"), ("celery.canvas", "uuid"))
 _active: list[Any] = []  # the worlds of running simulations, innermost last
-_guarded: list[Any] = []  # running simulations with no Celery app: only Celery.send_task is refused
 _saved: dict[tuple[str, str], Any] = {}
-_CLASS = ("celery.app.base", "Celery.send_task")
 
 
 class _Jitter:
@@ -60,19 +61,28 @@ def _uuid4() -> str:
     return str(_uuid.UUID(int=_active[-1].ids.getrandbits(128), version=4))
 
 
-def _unsimulated_send_task(app: Any, name: str, *args: Any, **kwargs: Any) -> Any:
-    """``Celery.send_task`` of an app no active simulation runs: refuse, naming the app and the task."""
+def _refuse_sending(guard: ClassGuard) -> None:
+    from celery import Celery
+
+    guard.wrap(Celery, "send_task", _unsimulated_send_task)
+
+
+SENDING = ClassGuard(_refuse_sending)
+"""``Celery.send_task`` refused while a simulation runs: the worlds of running Celery simulations and the running
+simulations with no Celery app (``jobsim_install``) are added."""
+
+
+def _unsimulated_send_task(app: Any, _: str, name: str, *args: Any, **kwargs: Any) -> JobsimError:
+    """``Celery.send_task(name, ...)`` of an app no active simulation runs: refused, naming the app and the task."""
     from celery import _state
     from kombu.utils.url import maybe_sanitize_url  # a password in the URL would reach the run's error and trace
-
-    from jobsim.errors import JobsimError
 
     label = app.main or "default"
     where = f"would go to its real broker ({maybe_sanitize_url(app.conf.broker_url) or 'amqp://localhost'})"
     # Celery's fallback app (celery/_state.py: Celery('default', set_as_current=False)): a @shared_task binds to it
     # when no app of the user's is current
     if app.main is None or (app.main == "default" and app is _state.default_app):
-        raise JobsimError(
+        return JobsimError(
             f"task {name!r} was sent through Celery's default app, not yours: it {where}. A @shared_task uses the "
             "current app, and none of yours was current: create your app with set_as_current=True (the default) "
             "or call app.set_current() before the task is first used, and pass that app to the Simulation"
@@ -80,7 +90,7 @@ def _unsimulated_send_task(app: Any, name: str, *args: Any, **kwargs: Any) -> An
     fix = ("Pass it too, e.g. jobsim.Simulation(app, other_app)" if _active else
            "This simulation runs no Celery app: pass it, e.g. jobsim.Simulation(app) or jobsim.Simulation(app, "
            "other_target)")  # fmt: skip
-    raise JobsimError(f"Celery app {label!r} is not part of this simulation: sending task {name!r} {where}. {fix}")
+    return JobsimError(f"Celery app {label!r} is not part of this simulation: sending task {name!r} {where}. {fix}")
 
 
 def _postrun(original: Any) -> Any:
@@ -102,7 +112,7 @@ def push(world: Any) -> None:
         trace = importlib.import_module("celery.app.trace")
         _saved["celery.app.trace", "send_postrun"] = trace.send_postrun
         setattr(trace, "send_postrun", _postrun(trace.send_postrun))  # noqa: B010 (the module is untyped)
-    _refuse_sending()
+    SENDING.add(world)
     _active.append(world)
 
 
@@ -110,38 +120,10 @@ def pop(world: Any) -> None:
     if world in _active:
         _active.remove(world)
     if not _active:
-        for (module_name, attr), original in list(_saved.items()):
-            if (module_name, attr) != _CLASS:
-                setattr(importlib.import_module(module_name), attr, original)
-                del _saved[module_name, attr]
-    _allow_sending()
-
-
-def guard(sim: Any) -> None:
-    """``sim`` runs no Celery app: while it runs, an app's ``send_task`` says so instead of using its broker."""
-    _refuse_sending()
-    _guarded.append(sim)
-
-
-def unguard(sim: Any) -> None:
-    if sim in _guarded:
-        _guarded.remove(sim)
-    _allow_sending()
-
-
-def _refuse_sending() -> None:
-    if _CLASS not in _saved:
-        from celery import Celery
-
-        _saved[_CLASS] = Celery.__dict__["send_task"]
-        Celery.send_task = _unsimulated_send_task
-
-
-def _allow_sending() -> None:
-    if not _active and not _guarded and _CLASS in _saved:
-        from celery import Celery
-
-        Celery.send_task = _saved.pop(_CLASS)
+        for (module_name, attr), original in _saved.items():
+            setattr(importlib.import_module(module_name), attr, original)
+        _saved.clear()
+    SENDING.remove(world)
 
 
 def active() -> list[Any]:

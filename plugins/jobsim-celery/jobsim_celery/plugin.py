@@ -12,7 +12,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jobsim.hooks import Adapted, RecordRenderer, hookimpl
+from jobsim.hooks import Adapted, RecordRenderer, guard_hooks, hookimpl
 
 if TYPE_CHECKING:
     from jobsim import Profile, Simulation
@@ -43,24 +43,9 @@ def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
     return world.adopt(target)
 
 
-@hookimpl
-def jobsim_install(sim: Simulation) -> None:
-    """A simulation that runs no Celery app refuses Celery's ``send_task`` while it runs (``_patches.guard``)."""
-    if "celery" not in sys.modules:
-        return
-    world = sys.modules.get("jobsim_celery._world")  # not imported yet: no simulation has a Celery app
-    if world is None or not isinstance(getattr(sim, "celery", None), world.CeleryWorld):
-        from . import _patches
-
-        _patches.guard(sim)
-
-
-@hookimpl
-def jobsim_uninstall(sim: Simulation) -> None:
-    if "jobsim_celery._patches" in sys.modules:
-        from . import _patches
-
-        _patches.unguard(sim)
+# a simulation that runs no Celery app refuses Celery's send_task while it runs (_patches.SENDING)
+jobsim_install, jobsim_uninstall = guard_hooks("celery", "jobsim_celery._patches:SENDING",
+                                                world="jobsim_celery._world:CeleryWorld")
 
 
 @hookimpl

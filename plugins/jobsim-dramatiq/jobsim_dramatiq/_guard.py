@@ -18,48 +18,36 @@ unusual closing order calls Dramatiq's own method once no guarded simulation run
 
 from __future__ import annotations
 
-import functools
 import sys
 from typing import Any
 
 from jobsim.errors import JobsimError
+from jobsim.hooks import ClassGuard
 
-_guarded: list[Any] = []  # running simulations with no Dramatiq broker
-_saved: list[tuple[type, str, Any]] = []
 _LIMITER = ("add", "incr", "decr", "incr_and_sum", "wait", "wait_notify")
 _RESULTS = ("get_result", "_get", "_store")
 _FIX = ("This simulation runs no Dramatiq broker: pass the broker (or its actors), e.g. jobsim.Simulation(broker) or "
         "jobsim.Simulation(broker, other_target)")  # fmt: skip
 
 
-def guard(sim: Any) -> None:
+def _install(guard: ClassGuard) -> None:
     from ._patches import _broker_module, _network_backends
 
-    if not _saved:
-        for name, client, cls in (("redis", "redis", "RedisBroker"), ("rabbitmq", "pika", "RabbitmqBroker")):
-            module = _broker_module(name, client)
-            if module is not None:
-                _wrap(getattr(module, cls), "enqueue", _refuse_enqueue)
-        import dramatiq
+    for name, client, cls in (("redis", "redis", "RedisBroker"), ("rabbitmq", "pika", "RabbitmqBroker")):
+        module = _broker_module(name, client)
+        if module is not None:
+            guard.wrap(getattr(module, cls), "enqueue", _refuse_enqueue, passes=_passes)
+    import dramatiq
 
-        _wrap(dramatiq.Worker, "start", _refuse_start)
-        for package, names in (("rate_limits", _LIMITER), ("results", _RESULTS)):
-            for backend_class in _network_backends(package, package):
-                for name in names:
-                    if name in vars(backend_class):
-                        _wrap(backend_class, name, _refuse_backend(backend_class, package))
-    _guarded.append(sim)
+    guard.wrap(dramatiq.Worker, "start", _refuse_start, passes=_passes)
+    for package, names in (("rate_limits", _LIMITER), ("results", _RESULTS)):
+        for backend_class in _network_backends(package, package):
+            for name in names:
+                if name in vars(backend_class):
+                    guard.wrap(backend_class, name, _refuse_backend(backend_class, package), passes=_passes)
 
 
-def unguard(sim: Any) -> None:
-    if sim in _guarded:
-        _guarded.remove(sim)
-    if _guarded:
-        return
-    for owner, name, original in _saved:
-        if getattr(owner.__dict__.get(name), "_jobsim_guard", False):  # else something else patched it since
-            setattr(owner, name, original)
-    _saved.clear()
+GUARD = ClassGuard(_install)  # running simulations with no Dramatiq broker
 
 
 def _passes(target: Any) -> bool:
@@ -68,33 +56,19 @@ def _passes(target: Any) -> bool:
 
     if isinstance(target, Worker) and isinstance(target.broker, StubBroker):
         return True  # Dramatiq's own testing pattern: a real Worker on a StubBroker, in memory
-    patches = sys.modules.get("jobsim_dramatiq._patches")
-    return not _guarded or (patches is not None and patches.current() is not None)
+    patches = sys.modules.get("jobsim_dramatiq._patches")  # a simulation with Dramatiq brokers, inside, refuses
+    return patches is not None and patches.current() is not None  # on its own
 
 
-def _wrap(owner: type, name: str, refuse: Any) -> None:
-    original = owner.__dict__[name]
-    _saved.append((owner, name, original))
-
-    @functools.wraps(original)
-    def guarded(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if _passes(self):
-            return original(self, *args, **kwargs)
-        refuse(self, name, *args)
-
-    guarded._jobsim_guard = True  # type: ignore[attr-defined]
-    setattr(owner, name, guarded)
-
-
-def _refuse_enqueue(broker: Any, _: str, message: Any, *args: Any) -> None:
-    raise JobsimError(
+def _refuse_enqueue(broker: Any, _: str, message: Any, *args: Any, **kwargs: Any) -> JobsimError:
+    return JobsimError(
         f"message {message.actor_name!r} was enqueued on a {type(broker).__name__} that is not part of this "
         f"simulation: it would go to the real server. {_FIX}"
     )
 
 
-def _refuse_start(worker: Any, _: str, *args: Any) -> None:
-    raise JobsimError(
+def _refuse_start(worker: Any, *args: Any, **kwargs: Any) -> JobsimError:
+    return JobsimError(
         f"a dramatiq.Worker was started on a {type(worker.broker).__name__} while a simulation that runs no Dramatiq "
         "broker is running: its threads would consume the real server in real time, unseen by the simulation. Pass "
         "the unstarted Worker (or its broker) instead, e.g. jobsim.Simulation(dramatiq.Worker(broker, "
@@ -105,10 +79,10 @@ def _refuse_start(worker: Any, _: str, *args: Any) -> None:
 def _refuse_backend(backend_class: type, package: str) -> Any:
     what = "results" if package == "results" else "rate-limiter"
 
-    def refuse(_: Any, name: str, *args: Any) -> None:
-        raise JobsimError(
+    def refusal(_: Any, name: str, *args: Any, **kwargs: Any) -> JobsimError:
+        return JobsimError(
             f"{name}() on a {what} {backend_class.__name__} would reach the real server (a simulation with a "
             f"Dramatiq broker keeps the {what} backends in memory, on its virtual clock). {_FIX}"
         )
 
-    return refuse
+    return refusal

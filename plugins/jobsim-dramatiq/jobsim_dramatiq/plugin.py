@@ -11,7 +11,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jobsim.hooks import Adapted, RecordRenderer, hookimpl
+from jobsim.hooks import Adapted, RecordRenderer, guard_hooks, hookimpl
 
 if TYPE_CHECKING:
     from jobsim import Profile, Simulation
@@ -40,25 +40,10 @@ def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
     return world.adopt(target)
 
 
-@hookimpl
-def jobsim_install(sim: Simulation) -> None:
-    """A simulation that runs no Dramatiq broker refuses, while it runs, what would reach a Redis, RabbitMQ or
-    Memcached server: enqueue, ``Worker.start``, results and rate-limiter backends (``_guard``)."""
-    if "dramatiq" not in sys.modules:
-        return
-    world = sys.modules.get("jobsim_dramatiq._world")  # not imported yet: no simulation has a Dramatiq broker
-    if world is None or not isinstance(getattr(sim, "dramatiq", None), world.DramatiqWorld):
-        from . import _guard
-
-        _guard.guard(sim)
-
-
-@hookimpl
-def jobsim_uninstall(sim: Simulation) -> None:
-    if "jobsim_dramatiq._guard" in sys.modules:
-        from . import _guard
-
-        _guard.unguard(sim)
+# a simulation that runs no Dramatiq broker refuses, while it runs, what would reach a Redis, RabbitMQ or
+# Memcached server: enqueue, Worker.start, results and rate-limiter backends (_guard)
+jobsim_install, jobsim_uninstall = guard_hooks("dramatiq", "jobsim_dramatiq._guard:GUARD",
+                                                world="jobsim_dramatiq._world:DramatiqWorld")
 
 
 @hookimpl

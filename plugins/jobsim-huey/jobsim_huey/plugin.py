@@ -11,7 +11,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jobsim.hooks import Adapted, RecordRenderer, hookimpl
+from jobsim.hooks import Adapted, RecordRenderer, guard_hooks, hookimpl
 
 if TYPE_CHECKING:
     from jobsim import Profile, Simulation
@@ -44,24 +44,8 @@ def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
     return world.adopt(target)
 
 
-@hookimpl
-def jobsim_install(sim: Simulation) -> None:
-    """A simulation that runs no Huey refuses Huey's enqueue and consumer start while it runs (``_guard``)."""
-    if "huey" not in sys.modules:
-        return
-    world = sys.modules.get("jobsim_huey._world")  # not imported yet: no simulation has a Huey
-    if world is None or not isinstance(getattr(sim, "huey", None), world.HueyWorld):
-        from . import _guard
-
-        _guard.guard(sim)
-
-
-@hookimpl
-def jobsim_uninstall(sim: Simulation) -> None:
-    if "jobsim_huey._guard" in sys.modules:
-        from . import _guard
-
-        _guard.unguard(sim)
+# a simulation that runs no Huey refuses Huey's enqueue, consumer start and storage calls while it runs (_guard)
+jobsim_install, jobsim_uninstall = guard_hooks("huey", "jobsim_huey._guard:GUARD", world="jobsim_huey._world:HueyWorld")
 
 
 @hookimpl

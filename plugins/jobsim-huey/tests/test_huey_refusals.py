@@ -271,3 +271,48 @@ def test_a_task_result_or_storage_passed_as_the_target_is_named(redis_huey):
                          (redis_huey.storage, "a huey storage")]:  # fmt: skip
         with pytest.raises(InvalidArgument, match=what + r"; jobsim-huey simulates a Huey: pass the Huey"):
             jobsim.Simulation(target, start=START)
+
+
+_LOOK = "a look at its queue, schedule, results, revocations or locks"
+
+
+@pytest.mark.parametrize(("call", "refused"), [
+    (lambda huey, task: huey.pending(), f"huey.pending() ({_LOOK})"),
+    (lambda huey, task: huey.pending_count(), f"huey.pending_count() ({_LOOK})"),
+    (lambda huey, task: len(huey), f"huey.pending_count() ({_LOOK})"),
+    (lambda huey, task: huey.scheduled(), f"huey.scheduled() ({_LOOK})"),
+    (lambda huey, task: huey.scheduled_count(), f"huey.scheduled_count() ({_LOOK})"),
+    (lambda huey, task: huey.all_results(), f"huey.all_results() ({_LOOK})"),
+    (lambda huey, task: huey.result_count(), f"huey.result_count() ({_LOOK})"),
+    (lambda huey, task: task.is_revoked(), f"huey.is_revoked() ({_LOOK})"),
+    (lambda huey, task: huey.is_locked("nightly"), f"huey.is_locked() ({_LOOK})"),
+    (lambda huey, task: huey.lock_task("nightly").is_locked(), "huey.lock_task(...).is_locked() (a lock_task lock)"),
+    (lambda huey, task: huey.lock_task("nightly").locked(), "huey.lock_task(...).locked() (a lock_task lock)"),
+    (lambda huey, task: huey.rate_limit("api", 5, 60).current_usage(),
+     "huey.rate_limit(...).current_usage() (a rate limit)"),
+    (lambda huey, task: huey.flush(), "huey.flush() (emptying it)"),
+    (lambda huey, task: huey.dequeue(), "huey.dequeue() (a consumer's own work)"),
+    (lambda huey, task: huey.read_schedule(), "huey.read_schedule() (a consumer's own work)"),
+    (lambda huey, task: huey.add_schedule(task.s(1)), "huey.add_schedule() (a consumer's own work)"),
+])  # fmt: skip
+def test_a_look_at_the_storage_of_a_huey_the_simulation_was_not_given_is_refused_when_none_is(tmp_path, call, refused):
+    # a test that forgot jobsim.Simulation(huey) read (or flushed, or dequeued from) the real storage
+    from huey import SqliteHuey
+
+    sqlite = SqliteHuey("forgot", filename=str(tmp_path / "huey.db"))
+
+    @sqlite.task()
+    def charge(order_id):
+        return order_id
+
+    charge("o-1")  # before the simulation: Huey's own enqueue, into the file
+    with jobsim.Simulation(_an_app()):
+        with pytest.raises(JobsimError) as caught:
+            call(sqlite, charge)
+        assert str(caught.value) == (f"Huey 'forgot' (SqliteHuey) is not part of this simulation: {refused} would "
+                                     "reach its real storage. This simulation runs no Huey: pass it, e.g. "
+                                     "jobsim.Simulation(huey) or jobsim.Simulation(huey, other_target)")  # fmt: skip
+        assert MemoryHuey("inline", immediate=True).pending() == []  # in memory, inline: nothing real to read
+    assert len(sqlite) == 1 and sqlite.scheduled_count() == 0  # nothing was flushed, dequeued or scheduled
+    call(sqlite, charge)  # with no simulation running: Huey's own method, on the real storage
+    sqlite.storage.close()

@@ -12,64 +12,23 @@ as it does otherwise.
 
 from __future__ import annotations
 
-import functools
-import inspect
 from typing import Any
 
 from jobsim.errors import JobsimError
-
-_NAMES = ("send", "send_sync")
-_guarded: list[Any] = []  # running simulations with no inngest-py function
-_saved: dict[str, Any] = {}
+from jobsim.hooks import ClassGuard
 
 
-def guard(sim: Any) -> None:
+def _install(guard: ClassGuard) -> None:
     import inngest
 
-    if not _saved:
-        for name in _NAMES:
-            original = _saved[name] = inngest.Inngest.__dict__[name]
-            setattr(inngest.Inngest, name, _refusing(name, original))
-    _guarded.append(sim)
+    for name in ("send", "send_sync"):
+        guard.wrap(inngest.Inngest, name, _refusal)
 
 
-def unguard(sim: Any) -> None:
-    if sim in _guarded:
-        _guarded.remove(sim)
-    if _guarded or not _saved:
-        return
-    import inngest
-
-    for name, original in _saved.items():
-        if getattr(inngest.Inngest.__dict__.get(name), "_jobsim_guard", False):  # else something patched it since
-            setattr(inngest.Inngest, name, original)
-    _saved.clear()
+GUARD = ClassGuard(_install)  # running simulations with no inngest-py function
 
 
-def _refusing(name: str, original: Any) -> Any:
-    if inspect.iscoroutinefunction(original):
-
-        @functools.wraps(original)
-        async def refuse_async(self: Any, events: Any, *args: Any, **kwargs: Any) -> Any:
-            if not _guarded:
-                return await original(self, events, *args, **kwargs)
-            raise _refusal(self, name, events)
-
-        refuse: Any = refuse_async
-    else:
-
-        @functools.wraps(original)
-        def refuse_sync(self: Any, events: Any, *args: Any, **kwargs: Any) -> Any:
-            if not _guarded:
-                return original(self, events, *args, **kwargs)
-            raise _refusal(self, name, events)
-
-        refuse = refuse_sync
-    refuse._jobsim_guard = True
-    return refuse
-
-
-def _refusal(client: Any, name: str, events: Any) -> JobsimError:
+def _refusal(client: Any, name: str, events: Any, *args: Any, **kwargs: Any) -> JobsimError:
     names = [getattr(e, "name", "?") for e in (events if isinstance(events, list) else [events])]
     return JobsimError(
         f"inngest client {getattr(client, 'app_id', '?')!r} is not part of this simulation: {name} would send "

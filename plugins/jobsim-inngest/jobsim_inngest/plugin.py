@@ -27,7 +27,7 @@ import warnings
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from jobsim.hooks import Adapted, hookimpl
+from jobsim.hooks import Adapted, guard_hooks, hookimpl
 
 if TYPE_CHECKING:
     import inngest
@@ -101,22 +101,8 @@ def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
     return None
 
 
-@hookimpl
-def jobsim_install(sim: Simulation) -> None:
-    """A simulation that runs no inngest-py function refuses ``Inngest.send``/``send_sync`` while it runs
-    (``_guard``)."""
-    if "inngest" in sys.modules and sim not in _STATES:
-        from . import _guard
-
-        _guard.guard(sim)
-
-
-@hookimpl
-def jobsim_uninstall(sim: Simulation) -> None:
-    if "jobsim_inngest._guard" in sys.modules:
-        from . import _guard
-
-        _guard.unguard(sim)
+# a simulation that runs no inngest-py function refuses Inngest.send/send_sync while it runs (_guard)
+jobsim_install, jobsim_uninstall = guard_hooks("inngest", "jobsim_inngest._guard:GUARD", runs=_STATES.__contains__)
 
 
 def _adapted(sim: Simulation, functions: list[Any]) -> Adapted:

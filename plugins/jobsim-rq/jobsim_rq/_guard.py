@@ -13,54 +13,36 @@ method once no guarded simulation runs, or while a simulation with RQ queues run
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from jobsim.errors import JobsimError
+from jobsim.hooks import ClassGuard
 
 _NAMES = ("enqueue_call", "enqueue_at", "enqueue_many", "enqueue_job", "schedule_job")
-_guarded: list[Any] = []  # running simulations with no RQ queue
-_saved: dict[str, Any] = {}
 
 
-def guard(sim: Any) -> None:
+def _install(guard: ClassGuard) -> None:
     from rq.queue import Queue
 
-    if not _saved:
-        for name in _NAMES:
-            original = _saved[name] = Queue.__dict__[name]
-            setattr(Queue, name, _refusing(name, original))
-    _guarded.append(sim)
+    for name in _NAMES:
+        guard.wrap(Queue, name, _refusal, passes=_rq_simulation_runs)
 
 
-def unguard(sim: Any) -> None:
-    if sim in _guarded:
-        _guarded.remove(sim)
-    if _guarded or not _saved:
-        return
-    from rq.queue import Queue
-
-    for name, original in _saved.items():
-        if getattr(Queue.__dict__.get(name), "_jobsim_guard", False):  # else something else patched it since
-            setattr(Queue, name, original)
-    _saved.clear()
+GUARD = ClassGuard(_install)  # running simulations with no RQ queue
 
 
-def _refusing(name: str, original: Any) -> Any:
-    @functools.wraps(original)
-    def refuse(self: Any, *args: Any, **kwargs: Any) -> Any:
-        from . import _patches
+def _rq_simulation_runs(_: Any) -> bool:
+    from . import _patches
 
-        if not _guarded or _patches.current() is not None:  # none runs, or a simulation with RQ queues does too
-            return original(self, *args, **kwargs)
-        raise JobsimError(
-            f"RQ queue {self.name!r} is not part of this simulation: Queue.{name} would write to its real Redis "
-            f"({_where(self.connection)}). This simulation runs no RQ queue: pass the queue, e.g. "
-            f"jobsim.Simulation(queue) or jobsim.Simulation(queue, other_target)"
-        )
+    return _patches.current() is not None  # one started inside the other: its patches take these calls
 
-    refuse._jobsim_guard = True  # type: ignore[attr-defined]
-    return refuse
+
+def _refusal(queue: Any, name: str, *args: Any, **kwargs: Any) -> JobsimError:
+    return JobsimError(
+        f"RQ queue {queue.name!r} is not part of this simulation: Queue.{name} would write to its real Redis "
+        f"({_where(queue.connection)}). This simulation runs no RQ queue: pass the queue, e.g. "
+        f"jobsim.Simulation(queue) or jobsim.Simulation(queue, other_target)"
+    )
 
 
 def _where(connection: Any) -> str:

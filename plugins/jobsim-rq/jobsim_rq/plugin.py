@@ -11,7 +11,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jobsim.hooks import Adapted, RecordRenderer, hookimpl
+from jobsim.hooks import Adapted, RecordRenderer, guard_hooks, hookimpl
 
 if TYPE_CHECKING:
     from jobsim import Profile, Simulation
@@ -68,24 +68,8 @@ def _world(sim: Simulation) -> RQWorld:
     return world
 
 
-@hookimpl
-def jobsim_install(sim: Simulation) -> None:
-    """A simulation that runs no RQ queue refuses RQ's enqueue calls while it runs (``_guard``)."""
-    if "rq" not in sys.modules:
-        return
-    world = sys.modules.get("jobsim_rq._world")  # not imported yet: no simulation has RQ queues
-    if world is None or not isinstance(getattr(sim, "rq", None), world.RQWorld):
-        from . import _guard
-
-        _guard.guard(sim)
-
-
-@hookimpl
-def jobsim_uninstall(sim: Simulation) -> None:
-    if "jobsim_rq._guard" in sys.modules:
-        from . import _guard
-
-        _guard.unguard(sim)
+# a simulation that runs no RQ queue refuses RQ's enqueue calls while it runs (_guard)
+jobsim_install, jobsim_uninstall = guard_hooks("rq", "jobsim_rq._guard:GUARD", world="jobsim_rq._world:RQWorld")
 
 
 @hookimpl

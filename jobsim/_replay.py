@@ -34,7 +34,7 @@ from urllib.parse import unquote_plus
 
 import orjson
 
-from ._checks import check_callable
+from ._checks import check_callable, keywords_checked
 from ._codec import canonical
 from ._events import Event
 from ._redact import PhonesIn, Redaction, pseudonyms_in
@@ -146,6 +146,7 @@ def _end(trace: Trace) -> int:
 
 
 # -- replay ---------------------------------------------------------------------------------------
+@keywords_checked("replay()")
 def replay(
     trace: Trace | str | Path,
     *targets: Any,

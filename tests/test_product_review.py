@@ -1,0 +1,108 @@
+"""Found building an e-commerce job layer from the README alone: each now behaves as a new user expects."""
+
+import dataclasses
+
+import pytest
+
+import jobsim
+from jobsim import InvalidArgument
+
+START = "2025-03-01T00:00:00Z"
+
+
+def _app() -> jobsim.App:
+    app = jobsim.App("shop")
+
+    @app.function("charge", on="order/placed")
+    def charge(ctx):
+        return ctx.step.run("charge", lambda: "charged")
+
+    return app
+
+
+# -- a misspelt keyword of an entry point names the one meant -------------------------------------
+# Python's own "TypeError: Batch.__init__() got an unexpected keyword argument 'timout'" named neither
+# what Batch takes nor the word meant, and was no jobsim error (InvalidArgument is also a ValueError).
+
+MISSPELT = [
+    (lambda: jobsim.App("shop", nam="x"), "App() got an unknown keyword argument nam='x'; accepted: id"),
+    (lambda: jobsim.Retries(attempts=3, backof="linear"),
+     "Retries() got an unknown keyword argument backof='linear' (did you mean backoff=?); "
+     "accepted: attempts, backoff, min, max, jitter"),
+    (lambda: jobsim.Retries(attempts=3, min_delay="1s"),
+     "Retries() got an unknown keyword argument min_delay='1s' (did you mean min=?); "
+     "accepted: attempts, backoff, min, max, jitter"),
+    (lambda: jobsim.Retries(retries=3),
+     "Retries() got an unknown keyword argument retries=3 (did you mean attempts=?); "
+     "accepted: attempts, backoff, min, max, jitter"),
+    (lambda: jobsim.Event("order/placed", {}, idd="o1"),
+     "Event() got an unknown keyword argument idd='o1' (did you mean id=?); accepted: name, data, id, user, ts, v"),
+    (lambda: jobsim.Event("order/placed", timestamp=1),
+     "Event() got an unknown keyword argument timestamp=1 (did you mean ts=?); accepted: name, data, id, user, ts, v"),
+    (lambda: jobsim.Simulation(_app(), strat=START),
+     f"Simulation() got an unknown keyword argument strat='{START}' (did you mean start=?); "
+     "accepted: start, seed, profile, tz, max_chain, functions, exclude_functions"),
+    (lambda: jobsim.Simulation(_app(), timezone="UTC"),
+     "Simulation() got an unknown keyword argument timezone='UTC' (did you mean tz=?); "
+     "accepted: start, seed, profile, tz, max_chain, functions, exclude_functions"),
+    (lambda: jobsim.Batch(maxSize=3, timeout="1s"),  # Inngest's spelling
+     "Batch() got an unknown keyword argument maxSize=3 (did you mean max_size=?); "
+     "accepted: max_size, timeout, key, if_"),
+    (lambda: jobsim.Batch(max_size=3, timeout="1s", if_exp="event.data.x"),
+     "Batch() got an unknown keyword argument if_exp='event.data.x' (did you mean if_=?); "
+     "accepted: max_size, timeout, key, if_"),
+    (lambda: jobsim.Debounce(perod="1m"),
+     "Debounce() got an unknown keyword argument perod='1m' (did you mean period=?); "
+     "accepted: period, key, timeout, mode"),
+    (lambda: jobsim.Throttle(limit=1, period="1s", brust=2),
+     "Throttle() got an unknown keyword argument brust=2 (did you mean burst=?); accepted: limit, period, key, burst"),
+    (lambda: jobsim.RateLimit(limit=1, perid="1h"),
+     "RateLimit() got an unknown keyword argument perid='1h' (did you mean period=?); accepted: limit, period, key"),
+    (lambda: jobsim.Concurrency(limt=1),
+     "Concurrency() got an unknown keyword argument limt=1 (did you mean limit=?); accepted: limit, key, scope"),
+    (lambda: jobsim.Cancel("order/placed", if_="event.data.x == async.data.x"),
+     "Cancel() got an unknown keyword argument if_='event.data.x == async.data.x' (did you mean if_exp=?); "
+     "accepted: event, match, timeout, if_exp"),
+    (lambda: jobsim.Timeouts(strat="1m"),
+     "Timeouts() got an unknown keyword argument strat='1m' (did you mean start=?); accepted: start, finish"),
+    (lambda: jobsim.Every("5m", ofset="1m"),
+     "Every() got an unknown keyword argument ofset='1m' (did you mean offset=?); "
+     "accepted: interval, offset, start, end, limit"),
+]
+
+
+@pytest.mark.parametrize("call, message", MISSPELT, ids=[m.split("(")[0] + "-" + str(i) for i, (_, m) in
+                                                         enumerate(MISSPELT)])
+def test_a_misspelt_keyword_of_a_constructor_names_the_one_meant(call, message):
+    with pytest.raises(InvalidArgument) as info:
+        call()
+    assert str(info.value) == message
+    assert info.value.__context__ is None or info.value.__suppress_context__  # no TypeError shown under it
+
+
+def test_a_misspelt_keyword_of_sims_fault_methods_names_the_one_meant():
+    with jobsim.Simulation(_app(), start=START) as sim:
+        with pytest.raises(InvalidArgument, match=r"^sim\.fail\(\) got an unknown keyword argument time=2 \(did "
+                                                  r"you mean times=\?\); accepted: function_id, step, times, error$"):
+            sim.fail("charge", step="charge", time=2)
+        with pytest.raises(InvalidArgument, match=r"^sim\.mail\.smtp_fail\(\) got an unknown keyword argument "
+                                                  r"cod=550 \(did you mean code=\?\)"):
+            sim.mail.smtp_fail(cod=550)
+        with pytest.raises(InvalidArgument, match=r"^sim\.duplicate_delivery\(\) got an unknown keyword argument "
+                                                  r"function_id='charge' \(did you mean function=\?\)"):
+            sim.duplicate_delivery(function_id="charge")
+        with pytest.raises(InvalidArgument, match=r"^replay\(\) got an unknown keyword argument compar=\['runs'\] "
+                                                  r"\(did you mean compare=\?\)"):
+            jobsim.Simulation.replay(sim.trace, _app(), compar=["runs"])
+
+
+def test_the_checked_entry_points_still_work_and_raise_their_own_type_errors():
+    """The check wraps only the binding: right calls work as before, and a TypeError raised inside is not renamed."""
+    event = jobsim.Event("order/placed", {"orderId": "o1"}, id="pay-o1", ts=1_740_787_200_000, v="1", user={"a": 1})
+    assert dataclasses.replace(event, id="other").id == "other"
+    assert jobsim.Event("x").data == {}
+    assert jobsim.Retries(attempts=3, backoff="linear", min="1s").backoff == "linear"
+    with pytest.raises(TypeError, match="missing 1 required positional argument"):
+        jobsim.Batch(timeout="1s")  # a missing argument is still Python's error: it names it
+    with pytest.raises(TypeError, match="takes 2 positional arguments but 3 were given"):
+        jobsim.App("shop", "extra")

@@ -59,7 +59,7 @@ import respx
 from respx.models import AllMockedAssertionError, PassThrough, SideEffectError
 from respx.patterns import Lookup, M, PathPattern, Pattern
 
-from . import _bridges
+from . import _bridges, _httpxtls
 from ._aio import VirtualLoop
 from ._host import Host
 from ._httpeffects import call_side_effect, check_exception_class, client_kind
@@ -612,6 +612,7 @@ class HttpSink:
         if not self._installed:
             self._router.start()
             _HOLDS.install(self, _holds)
+            _httpxtls.install(self)  # one TLS context for the clients httpx.post(...) makes per call
             _bridges.install(self)  # urllib3, aiohttp, http.client: each once it is imported
             self._installed = True
 
@@ -623,6 +624,7 @@ class HttpSink:
             # made after the simulation closed (respx would roll them back).
             self._router.stop(clear=False, reset=False, quiet=True)
             _HOLDS.uninstall(self)
+            _httpxtls.uninstall(self)
             _bridges.uninstall(self)
 
     @property

@@ -1,7 +1,9 @@
 """Found building an e-commerce job layer from the README alone: each now behaves as a new user expects."""
 
 import dataclasses
+import ssl
 
+import httpx
 import pytest
 
 import jobsim
@@ -106,3 +108,35 @@ def test_the_checked_entry_points_still_work_and_raise_their_own_type_errors():
         jobsim.Batch(timeout="1s")  # a missing argument is still Python's error: it names it
     with pytest.raises(TypeError, match="takes 2 positional arguments but 3 were given"):
         jobsim.App("shop", "extra")
+
+
+# -- httpx.post(...) in job code: one TLS context, not one per call ---------------------------------
+# The quick start's httpx.post makes a client per call, and httpx loads certifi's CA bundle for each
+# (22 ms): a daily report that posted once took 7 s to simulate for eight months.
+
+def _tls_context(client: httpx.Client) -> ssl.SSLContext:
+    return client._transport._pool._ssl_context
+
+
+@pytest.mark.skipif(not hasattr(httpx._transports.default, "create_ssl_context"), reason="httpx < 0.28")
+def test_clients_made_while_a_simulation_runs_share_one_tls_context():
+    app = jobsim.App("shop")
+    contexts = []
+
+    @app.function("report", on="report/due")
+    def report(ctx):
+        for _ in range(3):
+            with httpx.Client() as client:  # what httpx.post(...) does on every call
+                contexts.append(_tls_context(client))
+                client.get("https://reports.example.com/daily")
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.http.get("https://reports.example.com/daily").respond(200)
+        sim.send("report/due")
+        sim.run_until_idle()
+        with httpx.Client(verify=False) as own:  # any other verify= is httpx's own, made for that client
+            assert _tls_context(own) is not contexts[0] and _tls_context(own).verify_mode == ssl.CERT_NONE
+    assert [c is contexts[0] for c in contexts] == [True, True, True]
+    assert [call.response.status_code for call in sim.http.calls] == [200, 200, 200]
+    with httpx.Client() as after:  # httpx is restored when the simulation closes
+        assert _tls_context(after) is not contexts[0]

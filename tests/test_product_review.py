@@ -140,3 +140,46 @@ def test_clients_made_while_a_simulation_runs_share_one_tls_context():
     assert [call.response.status_code for call in sim.http.calls] == [200, 200, 200]
     with httpx.Client() as after:  # httpx is restored when the simulation closes
         assert _tls_context(after) is not contexts[0]
+
+
+# -- a jittered retry on the timeline ---------------------------------------------------------------
+
+def test_a_jittered_retry_shows_its_due_time_and_delay_to_the_millisecond():
+    """Retries(jitter=) draws nanoseconds: the line read "attempt 1 at 12:00:36 (+36s888ms784125ns)" for a retry
+    stamped 12:00:36.888 two lines down."""
+    app = jobsim.App("hooks")
+
+    @app.function("deliver", on="webhook/queued",
+                  retries=jobsim.Retries(attempts=2, backoff="exponential", min="30s", jitter="10s"))
+    def deliver(ctx):
+        ctx.step.run("post", lambda: 1 / 0)
+
+    with jobsim.Simulation(app, start="2025-03-03T12:00:00Z", seed=3) as sim:
+        sim.send("webhook/queued")
+        sim.run_until_idle()
+    [retry] = sim.trace.of("retry")
+    assert retry.data["delay"] % 1_000_000  # the drawn jitter has nanoseconds: the case this is about
+    due = sim.runs("deliver")[0].attempts[1].started_at
+    line = next(line for line in sim.timeline().splitlines() if "  retry  " in line)
+    shown = line.split(" at ")[1]
+    delay_ms = retry.data["delay"] // 1_000_000
+    assert shown == f"{due:%H:%M:%S}.{due.microsecond // 1000:03d} (+{delay_ms // 1000}s{delay_ms % 1000}ms)"
+    assert f"{due:%H:%M:%S}.{due.microsecond // 1000:03d}" in sim.timeline().splitlines()[-3]
+
+
+def test_a_sleep_of_a_debounced_run_shows_its_end_to_the_millisecond():
+    """A debounced run starts 1.05 s after its quiet period (Inngest's job): its sleep's line read "until ... 13:00:01"
+    and the run woke at 13:00:01.050."""
+    app = jobsim.App("shop")
+
+    @app.function("remind", on="cart/updated", debounce=jobsim.Debounce(period="1h", key="event.data.cartId"))
+    def remind(ctx):
+        ctx.step.sleep("later", "23h")
+        ctx.step.wait_for_event("paid", event="order/placed", timeout="1h")
+
+    with jobsim.Simulation(app, start="2025-03-03T12:00:00Z") as sim:
+        sim.send("cart/updated", {"cartId": "c1"})
+        sim.run_until_idle()
+    lines = sim.timeline().splitlines()
+    assert any(line.endswith("sleep     remind#1 step 'later' until 2025-03-04 12:00:01.050 UTC") for line in lines)
+    assert any(line.endswith("for order/placed until 2025-03-04 13:00:01.050 UTC") for line in lines)

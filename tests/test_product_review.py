@@ -183,3 +183,25 @@ def test_a_sleep_of_a_debounced_run_shows_its_end_to_the_millisecond():
     lines = sim.timeline().splitlines()
     assert any(line.endswith("sleep     remind#1 step 'later' until 2025-03-04 12:00:01.050 UTC") for line in lines)
     assert any(line.endswith("for order/placed until 2025-03-04 13:00:01.050 UTC") for line in lines)
+
+
+# -- cancel_on and debounce: the run, and its cancellation, exist once the debounce fires --------------
+
+def test_cancel_on_listens_from_when_a_debounced_run_is_created_as_the_readme_says():
+    app = jobsim.App("shop")
+
+    @app.function("remind", on="cart/updated", debounce=jobsim.Debounce(period="24h", key="event.data.cartId"),
+                  cancel_on=[jobsim.Cancel("order/placed", match="data.cartId")])
+    def remind(ctx):
+        ctx.step.sleep("later", "1h")
+
+    with jobsim.Simulation(app, start="2025-03-03T12:00:00Z") as sim:
+        sim.send("cart/updated", {"cartId": "c1"})
+        sim.send("cart/updated", {"cartId": "c2"})
+        sim.advance("1h")
+        sim.send("order/placed", {"cartId": "c1"})  # in the debounce period: no run yet, nothing to cancel
+        sim.advance("23h30m")
+        sim.send("order/placed", {"cartId": "c2"})  # the run sleeps: cancelled
+        sim.run_until_idle()
+    assert {run.event.data["cartId"]: run.status for run in sim.runs("remind")} == {"c1": "completed",
+                                                                                   "c2": "cancelled"}

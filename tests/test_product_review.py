@@ -205,3 +205,20 @@ def test_cancel_on_listens_from_when_a_debounced_run_is_created_as_the_readme_sa
         sim.run_until_idle()
     assert {run.event.data["cartId"]: run.status for run in sim.runs("remind")} == {"c1": "completed",
                                                                                    "c2": "cancelled"}
+
+
+# -- functions= naming an on_failure handler ----------------------------------------------------------
+
+def test_selecting_an_on_failure_handler_by_id_says_it_comes_with_its_function():
+    """sim.runs('deliver-failure') lists the handler's runs, so a user selects it by that id too; the error listed the
+    known ids, which do not hold it, and said nothing of why."""
+    app = jobsim.App("hooks")
+
+    @app.function("deliver", on="webhook/queued", on_failure=lambda ctx: None)
+    def deliver(ctx):
+        return 1
+
+    with pytest.raises(InvalidArgument) as info:
+        jobsim.Simulation(app, functions=["deliver", "deliver-failure"])
+    assert str(info.value).endswith("known function ids: 'deliver'; 'deliver-failure' is the on_failure handler of "
+                                    "'deliver', simulated with it: select 'deliver'")

@@ -222,3 +222,30 @@ def test_selecting_an_on_failure_handler_by_id_says_it_comes_with_its_function()
         jobsim.Simulation(app, functions=["deliver", "deliver-failure"])
     assert str(info.value).endswith("known function ids: 'deliver'; 'deliver-failure' is the on_failure handler of "
                                     "'deliver', simulated with it: select 'deliver'")
+
+
+# -- delayed(duration, status, json=...) --------------------------------------------------------------
+
+def test_delayed_takes_a_body_beside_its_status_as_respond_does():
+    """``route.respond(200, json=...)`` takes a body; ``delayed("3s", 200, json=...)`` raised Python's TypeError inside
+    the side effect, which failed every attempt of the job with "unexpected keyword argument 'json'"."""
+    app = jobsim.App("shop")
+
+    @app.function("charge", on="order/placed")
+    def charge(ctx):
+        return ctx.step.run("charge", lambda: httpx.post("https://pay.example.com/charges").json()["id"])
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.http.post("https://pay.example.com/charges").mock(
+            side_effect=lambda request: jobsim.delayed("3s", 201, json={"id": "ch_1"}, headers={"X-Req": "1"}))
+        sim.send("order/placed")
+        sim.run_until_idle()
+    [run] = sim.runs("charge")
+    assert (run.output, (run.finished_at - run.started_at).total_seconds()) == ("ch_1", 3)
+    [call] = sim.http.calls
+    assert (call.response.status_code, call.response.headers["X-Req"]) == (201, "1")
+    with pytest.raises(InvalidArgument, match=r"^delayed\(\) got an unknown keyword argument jsn=\{\} \(did you mean "
+                                              r"json=\?\); accepted: duration, response, json, text, html, content"):
+        jobsim.delayed("1s", 200, jsn={})
+    with pytest.raises(InvalidArgument, match=r"^delayed\(\) got json= beside response=<Response \[200 OK\]>: a body"):
+        jobsim.delayed("1s", httpx.Response(200), json={})

@@ -249,3 +249,29 @@ def test_delayed_takes_a_body_beside_its_status_as_respond_does():
         jobsim.delayed("1s", 200, jsn={})
     with pytest.raises(InvalidArgument, match=r"^delayed\(\) got json= beside response=<Response \[200 OK\]>: a body"):
         jobsim.delayed("1s", httpx.Response(200), json={})
+
+
+# -- replaying imported events: a failed run says why ------------------------------------------------
+
+def test_the_replay_of_imported_events_says_why_a_run_failed(tmp_path):
+    """The report listed 'daily-sales-report: 1 failed' and nothing more: the reason (no route for the reports API)
+    took a `jobsim show` of the saved replay."""
+    app = jobsim.App("shop")
+
+    @app.function("report", on="order/placed", retries=0)
+    def report(ctx):
+        ctx.step.run("fetch", lambda: httpx.get("https://reports.example.com/daily").json())
+
+    @app.function("ack", on="order/placed")
+    def ack(ctx):
+        return "ok"
+
+    events = tmp_path / "export.jsonl"
+    events.write_text('{"name": "order/placed", "data": {"orderId": "o1"}, "id": "e1", "ts": 1741003200000}\n')
+    report_text = jobsim.Simulation.replay(events, app).report()
+    assert report_text.splitlines()[-3:] == [
+        "  report: 1 failed",
+        "      the first failed at 2025-03-03T12:00:00.000Z: UnmatchedRequest: jobsim: no route matches GET "
+        "https://reports.example.com/daily; add one with sim.http.get('https://reports.example.com/daily').respond(200)",
+        "  ack: 1 completed",
+    ]

@@ -59,7 +59,7 @@ _KEYWORD_ALIASES = {
     "timestamp": "ts", "time": "ts", "payload": "data", "body": "data", "timezone": "tz", "zone": "tz",
     "retries": "attempts", "max_retries": "attempts", "count": "times", "delay": "min", "base": "min",
     "initial": "min", "cap": "max", "seconds": "period", "window": "period", "size": "max_size",
-    "condition": "if_exp", "expression": "if_exp", "when": "at",
+    "condition": "if_exp", "expression": "if_exp", "when": "at", "fn": "function", "func": "function",
 }  # fmt: skip
 """Other systems' words for a keyword (Inngest's ``maxSize`` is found by its spelling, see ``_squash``)."""
 

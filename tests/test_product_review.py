@@ -275,3 +275,44 @@ def test_the_replay_of_imported_events_says_why_a_run_failed(tmp_path):
         "https://reports.example.com/daily; add one with sim.http.get('https://reports.example.com/daily').respond(200)",
         "  ack: 1 completed",
     ]
+
+
+# -- a ctx.step call Python cannot bind fails at once, naming the keyword meant --------------------------
+
+def test_a_step_call_with_a_misspelt_keyword_fails_at_once_naming_the_keyword_meant():
+    """``timeot=`` raised Python's TypeError, which failed the attempt and was retried five times over five minutes of
+    Inngest's backoff, each failing the same way; the message named neither the keyword meant nor the signature."""
+    app = jobsim.App("shop")
+
+    @app.function("onboarding", on="user/signed-up")
+    def onboarding(ctx):
+        ctx.step.wait_for_event("activated", event="user/activated", timeot="3d")
+
+    @app.function("review", on="user/signed-up")
+    async def review(ctx):
+        await ctx.step.invoke("score", fn="onboarding")
+
+    @app.function("positional", on="user/signed-up")
+    def positional(ctx):
+        ctx.step.wait_for_event("activated", "user/activated", timeout="3d")
+
+    @app.function("own-type-error", on="user/signed-up", retries=1)
+    def own_type_error(ctx):
+        raise TypeError("Step.run() got an unexpected keyword argument, said the job")  # not Python's whole message
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("user/signed-up")
+        sim.run_until_idle()
+    errors = {run.function_id: (len(run.attempts), type(run.error).__name__, str(run.error)) for run in sim.runs()}
+    assert errors == {
+        "onboarding": (1, "StepMisuse", "ctx.step.wait_for_event() got an unknown keyword argument timeot= (did you "
+                       "mean timeout=?); it takes ctx.step.wait_for_event(step_id, *, event, timeout, match=None, "
+                       "if_exp=None)"),
+        "review": (1, "StepMisuse", "ctx.step.invoke() got an unknown keyword argument fn= (did you mean function=?); "
+                   "it takes ctx.step.invoke(step_id, *, function, data=None, timeout=None)"),
+        "positional": (1, "StepMisuse", "ctx.step.wait_for_event() takes 2 positional arguments but 3 positional "
+                       "arguments (and 1 keyword-only argument) were given; it takes ctx.step.wait_for_event(step_id, "
+                       "*, event, timeout, match=None, if_exp=None)"),
+        "own-type-error": (2, "TypeError", "Step.run() got an unexpected keyword argument, said the job"),
+    }
+    assert isinstance(sim.runs("onboarding")[0].error.__cause__, TypeError)  # Python's own error, under it

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 import jobsim
-from jobsim import InvalidArgument
+from jobsim import InvalidArgument, traces
 
 START = "2025-03-01T00:00:00Z"
 
@@ -316,3 +316,33 @@ def test_a_step_call_with_a_misspelt_keyword_fails_at_once_naming_the_keyword_me
         "own-type-error": (2, "TypeError", "Step.run() got an unexpected keyword argument, said the job"),
     }
     assert isinstance(sim.runs("onboarding")[0].error.__cause__, TypeError)  # Python's own error, under it
+
+
+def test_a_timing_divergence_of_a_jittered_retry_reads_to_the_millisecond():
+    """The report said "979ms509296ns later in the replay" beside instants shown as .780 and .760."""
+    def build(minimum: str) -> jobsim.App:
+        app = jobsim.App("hooks")
+
+        @app.function("deliver", on="webhook/queued",
+                      retries=jobsim.Retries(attempts=2, backoff="exponential", min=minimum, jitter="10s"))
+        def deliver(ctx):
+            ctx.step.run("post", lambda: 1 / 0)
+
+        return app
+
+    with jobsim.Simulation(build("30s"), start="2025-03-03T12:00:00Z", seed=3) as sim:
+        sim.send("webhook/queued")
+        sim.run_until_idle()
+    result = jobsim.Simulation.replay(sim.trace, build("30.5s"), compare=["timing"])
+    assert not result.same
+    assert "retry 1 due step 'post' of run #1: 500ms later in the replay" in result.report()
+    with jobsim.Simulation(build("30s"), start="2025-03-03T12:00:00Z", seed=3) as other:
+        other.fail("deliver", step="post", times=1, error=jobsim.RetryAfterError("45s"))  # 45 s flat, no jitter
+        other.send("webhook/queued")
+        other.run_until_idle()
+    [retry] = sim.trace.of("retry")
+    apart = 45_000_000_000 - retry.data["delay"]
+    assert apart % 1_000_000  # nanoseconds apart: the case this is about
+    rounded = (apart + 500_000) // 1_000_000
+    report = traces.compare(sim.trace, other.trace, compare=["timing"]).report()
+    assert f"retry 1 due step 'post' of run #1: {rounded // 1000}s{rounded % 1000}ms later in B" in report

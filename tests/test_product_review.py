@@ -346,3 +346,21 @@ def test_a_timing_divergence_of_a_jittered_retry_reads_to_the_millisecond():
     rounded = (apart + 500_000) // 1_000_000
     report = traces.compare(sim.trace, other.trace, compare=["timing"]).report()
     assert f"retry 1 due step 'post' of run #1: {rounded // 1000}s{rounded % 1000}ms later in B" in report
+
+
+# -- run.steps with a mistyped step id ----------------------------------------------------------------
+
+def test_a_missing_step_id_names_the_steps_the_run_has():
+    """``run.steps["chrage"]`` in a test's assertion raised ``KeyError: 'chrage'``, naming neither the run's steps nor
+    the one meant."""
+    with jobsim.Simulation(_app(), start=START) as sim:
+        sim.send("order/placed")
+        sim.run_until_idle()
+    [run] = sim.runs("charge")
+    assert run.steps["charge"].output == "charged" and list(run.steps) == ["charge"]
+    with pytest.raises(KeyError) as info:
+        run.steps["chrage"]
+    assert isinstance(info.value, jobsim.JobsimError)
+    assert str(info.value) == (f"run {run.id} of 'charge' has no step 'chrage' (did you mean 'charge'?); "
+                               "its steps: 'charge'")
+    assert run.steps.get("chrage") is None and "chrage" not in run.steps  # the rest of the dict is a dict's

@@ -69,6 +69,12 @@ class SleepTooLong(InvalidArgument, NonRetriableError):
     (executor.go: shouldFailEarly for ErrTimeoutTooLong sets NoRetry), so it is not retried here either."""
 
 
+def zone_of(schedule: Any) -> dict[str, str]:
+    """The cron record's ``tz``, when the schedule has one other than UTC (a plugin's own schedule may have none)."""
+    fields = getattr(schedule, "zone_fields", None)
+    return fields() if fields is not None else {}
+
+
 class Engine:
     def __init__(self, sim: Simulation) -> None:
         self.sim = sim
@@ -294,7 +300,7 @@ class Engine:
         if self.cron_overlaps(fn, schedule, now):
             return
         when = iso(now)
-        self.record(now, "cron", {"function": fn.id, "cron": schedule.expr, "scheduled": when})
+        self.record(now, "cron", {"function": fn.id, "cron": schedule.expr, "scheduled": when, **zone_of(schedule)})
         data = {"cron": schedule.expr, "scheduledAt": when}
         self.start_run(fn, [Event(CRON_EVENT, data, id=f"{fn.id}:{when}", ts=now // MS)])
 

@@ -11,7 +11,7 @@ import orjson
 
 from ._email import addressees
 from ._safe import said, shown
-from ._time import MS, format_duration, to_datetime
+from ._time import MS, format_duration, to_datetime, zone_name
 from ._trace import Record, Trace
 from .errors import PluginError
 
@@ -98,12 +98,15 @@ def _dropped(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 
 
 def _cron(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    expr = d["cron"]
+    if d.get("tz") and d["tz"] != zone_name(tz) and "TZ=" not in expr:  # "0 9 * * *" firing at 14:00 UTC
+        expr = f"{expr} in {d['tz']}"
     if d.get("held_by"):  # one job document (Agenda): the run that locked it has just ended
-        return f"cron      {d['function']} fires late for its {_hm(d['scheduled'], tz)} tick ({d['cron']}): " \
+        return f"cron      {d['function']} fires late for its {_hm(d['scheduled'], tz)} tick ({expr}): " \
                f"{names.get(d['held_by'], d['function'])} held the job's lock until now"
     if d.get("late"):
-        return f"cron      {d['function']} fires late for its {_hm(d['scheduled'], tz)} tick ({d['cron']})"
-    return f"cron      {d['function']} fires ({d['cron']})"
+        return f"cron      {d['function']} fires late for its {_hm(d['scheduled'], tz)} tick ({expr})"
+    return f"cron      {d['function']} fires ({expr})"
 
 
 def _hm(when: str, tz: dt.tzinfo) -> str:

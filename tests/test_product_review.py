@@ -364,3 +364,27 @@ def test_a_missing_step_id_names_the_steps_the_run_has():
     assert str(info.value) == (f"run {run.id} of 'charge' has no step 'chrage' (did you mean 'charge'?); "
                                "its steps: 'charge'")
     assert run.steps.get("chrage") is None and "chrage" not in run.steps  # the rest of the dict is a dict's
+
+
+# -- a cron tick on a timeline of another zone names its own ----------------------------------------------
+
+def test_a_cron_tick_names_its_zone_on_a_timeline_in_another():
+    """``jobsim run`` prints in UTC: "daily-sales-report fires (0 9 * * *)" at 14:00 read as a schedule gone wrong."""
+    app = jobsim.App("shop")
+
+    @app.function("daily-sales-report", cron="0 9 * * *", tz="America/New_York")
+    def report(ctx):
+        return 1
+
+    @app.function("hourly", cron="0 * * * *")
+    def hourly(ctx):
+        return 1
+
+    with jobsim.Simulation(app, start="2025-03-03T13:30:00Z") as sim:
+        sim.advance("1h")
+    utc = [line.split("  ", 1)[1] for line in sim.timeline().splitlines() if "  cron  " in line]
+    assert utc == ["cron      daily-sales-report fires (0 9 * * * in America/New_York)",
+                   "cron      hourly fires (0 * * * *)"]
+    local = [line for line in sim.timeline(tz="America/New_York").splitlines() if "  cron  " in line]
+    assert local[0].endswith("EST  cron      daily-sales-report fires (0 9 * * *)")
+    assert [r.data.get("tz") for r in sim.trace.of("cron")] == ["America/New_York", None]  # UTC: no field

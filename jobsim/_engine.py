@@ -33,6 +33,7 @@ from ._steps import (
     UnserializableOutput,
     dump,
     failure,
+    misused_step,
     strayed,
     unawaited,
 )  # fmt: skip
@@ -349,6 +350,8 @@ class Engine:
         except Suspend as suspend:
             op = suspend.op
         except JOB_ERRORS as exc:  # SystemExit too; KeyboardInterrupt goes to the test (``_checks.JOB_ERRORS``)
+            if type(exc) is TypeError and "native" not in fn.options:  # jobsim's own ctx.step, not a plugin's
+                exc = misused_step(exc)
             op = failure(None, exc)  # a refusal (UnsupportedFeature) is raised by the driving call
         finally:
             self.x = None

@@ -83,8 +83,6 @@ def failure(key: str | None, exc: BaseException) -> tuple[Any, ...]:
     it among job errors, so it leaves the simulation: the driving call raises it."""
     if isinstance(exc, UnsupportedFeature):
         return ("unsupported", exc)
-    if type(exc) is TypeError:
-        exc = _misused_step(exc)
     return ("error", _from_job(exc)) if key is None else ("failed", key, _from_job(exc))
 
 
@@ -110,7 +108,7 @@ def _shape(parameters: Mapping[str, inspect.Parameter]) -> str:
     return ", ".join(shown_)
 
 
-def _misused_step(error: TypeError) -> BaseException:
+def misused_step(error: TypeError) -> BaseException:
     """A ``ctx.step`` call Python could not bind (``timeot=``, the event of ``wait_for_event`` by position) as a
     ``StepMisuse``: retried, it failed the same way on every attempt, minutes of backoff later, with
     Python's message. Looked at only once an attempt has failed, so a step call pays nothing for it."""

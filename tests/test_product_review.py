@@ -318,6 +318,28 @@ def test_a_step_call_with_a_misspelt_keyword_fails_at_once_naming_the_keyword_me
     assert isinstance(sim.runs("onboarding")[0].error.__cause__, TypeError)  # Python's own error, under it
 
 
+def test_a_backend_plugins_step_call_python_cannot_bind_stays_its_type_error():
+    """A plugin's own ``ctx.step`` (inngest-py's class is called ``Step`` too) has its own signature, and on the real
+    system that TypeError is retried: only jobsim's own functions get the StepMisuse."""
+    app = jobsim.App("shop")
+
+    class Step:  # what an adapted inngest-py handler calls
+        def wait_for_event(self, step_id, *, event, if_exp=None, timeout):
+            return None
+
+    @app.function("native", on="user/signed-up", retries=1)
+    def native(ctx):
+        Step().wait_for_event("activated", event="user/activated", timeot="3d")
+
+    app.functions["native"] = dataclasses.replace(app.functions["native"],
+                                                  options={**app.functions["native"].options, "native": Step})
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("user/signed-up")
+        sim.run_until_idle()
+    [run] = sim.runs("native")
+    assert (len(run.attempts), type(run.error)) == (2, TypeError)
+
+
 def test_a_timing_divergence_of_a_jittered_retry_reads_to_the_millisecond():
     """The report said "979ms509296ns later in the replay" beside instants shown as .780 and .760."""
     def build(minimum: str) -> jobsim.App:

@@ -91,7 +91,8 @@ _STEP_CALL = re.compile(
     r"(got an unexpected keyword argument '\w+'|got multiple values for argument '\w+'"
     r"|takes (?:from )?\d+ (?:to \d+ )?positional arguments? but .+ (?:was|were) given"
     r"|missing \d+ required (?:positional|keyword-only) arguments?: '\w+'(?:(?:, | and )'\w+')*)"
-)  # Python's own words for a call it could not bind
+    r"(?:\. Did you mean '\w+'\?)?"
+)  # Python's own words for a call it could not bind (3.13 adds its own guess, which jobsim's replaces)
 _UNEXPECTED = re.compile(r"got an unexpected keyword argument '(\w+)'")
 
 

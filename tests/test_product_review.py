@@ -410,3 +410,16 @@ def test_a_cron_tick_names_its_zone_on_a_timeline_in_another():
     local = [line for line in sim.timeline(tz="America/New_York").splitlines() if "  cron  " in line]
     assert local[0].endswith("EST  cron      daily-sales-report fires (0 9 * * *)")
     assert [r.data.get("tz") for r in sim.trace.of("cron")] == ["America/New_York", None]  # UTC: no field
+
+
+@pytest.mark.parametrize("python_says", [
+    "Step.wait_for_event() got an unexpected keyword argument 'timeot'",  # 3.10 to 3.12
+    "Step.wait_for_event() got an unexpected keyword argument 'timeot'. Did you mean 'timeout'?",  # 3.13
+])
+def test_the_step_misuse_reads_pythons_message_of_each_version(python_says):
+    from jobsim._steps import misused_step
+
+    misuse = misused_step(TypeError(python_says))
+    assert isinstance(misuse, jobsim.StepMisuse)
+    assert str(misuse).startswith("ctx.step.wait_for_event() got an unknown keyword argument timeot= (did you mean "
+                                  "timeout=?); it takes")

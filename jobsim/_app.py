@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeGuard
 
-from ._checks import check_callable, is_async
+from ._checks import check_callable, is_async, keywords_checked
 from ._cron import CronSchedule
 from ._events import Event, check_send_fields, check_triggers, triggers_of
 from ._every import Every
@@ -63,6 +63,7 @@ class App:
     the bus of the simulation the app is running in.
     """
 
+    @keywords_checked("App()")
     def __init__(self, id: str) -> None:
         if not isinstance(id, str) or not id.strip():
             raise InvalidArgument.build("id", id, "an app id is a non-empty string such as 'acme'")

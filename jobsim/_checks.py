@@ -11,9 +11,13 @@ once, at declaration, never on the hot path.
 from __future__ import annotations
 
 import copy
+import difflib
+import functools
 import inspect
+import re
 from asyncio import CancelledError
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 from ._safe import said, shown
 from .errors import InvalidArgument
@@ -45,6 +49,97 @@ def check_callable(argument: str, value: Any, arity: int, shape: str, *, async_o
         signature.bind(*([None] * arity))
     except TypeError as exc:
         raise InvalidArgument.build(argument, value, f"{shape} ({exc})") from None
+
+
+# -- misspelt keyword arguments -------------------------------------------------------------------
+_T = TypeVar("_T")
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+_KEYWORD_ALIASES = {
+    "timestamp": "ts", "time": "ts", "payload": "data", "body": "data", "timezone": "tz", "zone": "tz",
+    "retries": "attempts", "max_retries": "attempts", "count": "times", "delay": "min", "base": "min",
+    "initial": "min", "cap": "max", "seconds": "period", "window": "period", "size": "max_size",
+    "condition": "if_exp", "expression": "if_exp", "when": "at", "fn": "function", "func": "function",
+}  # fmt: skip
+"""Other systems' words for a keyword (Inngest's ``maxSize`` is found by its spelling, see ``_squash``)."""
+
+
+def _squash(name: str) -> str:
+    """``maxSize``, ``max_size`` and ``MAX_SIZE`` alike; a trailing ``_`` (``if_``) dropped."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower().replace("_", "")
+
+
+def closest_keyword(given: str, accepted: Iterable[str]) -> str | None:
+    """The accepted keyword ``given`` was probably meant as: the same word spelt another way
+    (``maxSize``, ``if_`` for ``if_exp``), a known other name (``timezone``), or a close misspelling."""
+    names = list(accepted)
+    squashed = {_squash(name): name for name in names}
+    key = _squash(given)
+    if key in squashed:
+        return squashed[key]
+    alias = _KEYWORD_ALIASES.get(given.lower()) or _KEYWORD_ALIASES.get(key)
+    if alias in names:
+        return alias
+    close = difflib.get_close_matches(key, list(squashed), n=1, cutoff=0.7)
+    if close:
+        return squashed[close[0]]
+    prefixed = [name for short, name in squashed.items() if len(key) >= 2 and len(short) >= 2
+                and (short.startswith(key) or key.startswith(short))]  # if_ -> if_exp, min_delay -> min
+    return prefixed[0] if len(prefixed) == 1 else None
+
+
+def keyword_error(where: str, key: str, value: Any, accepted: Iterable[str]) -> InvalidArgument:
+    """``Retries() got an unknown keyword argument backof='linear' (did you mean backoff=?); accepted: ...``"""
+    names = list(accepted)
+    guess = closest_keyword(key, names)
+    hint = f" (did you mean {guess}=?)" if guess else ""
+    return InvalidArgument(f"{where} got an unknown keyword argument {key}={shown(value)}{hint}; "
+                           f"accepted: {', '.join(names)}")
+
+
+def unknown_keyword(where: str, given: Mapping[str, Any], accepted: Iterable[str]) -> InvalidArgument | None:
+    """The error for the first keyword of ``given`` that ``accepted`` lacks, or ``None``."""
+    names = list(accepted)
+    return next((keyword_error(where, key, value, names) for key, value in given.items() if key not in names), None)
+
+
+def _keywords(function: Callable[..., Any]) -> list[str]:
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return [name for name, parameter in inspect.signature(function).parameters.items()
+            if parameter.kind in kinds and name != "self" and not name.startswith("_")]
+
+
+def keywords_checked(where: str) -> Callable[[_F], _F]:
+    """Decorate a one-time entry point (a constructor, ``sim.fail``) so that a keyword it does not take
+    is an ``InvalidArgument`` naming it and the closest valid one, not Python's bare ``TypeError``.
+
+    The check runs only once the call has failed to bind; a call that binds pays one frame. Not for
+    hot paths (``ctx.step.run``, ``Event``, which takes ``**unknown`` itself)."""
+    def decorate(function: _F) -> _F:
+        accepted = _keywords(function)
+
+        @functools.wraps(function)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return function(*args, **kwargs)
+            except TypeError:
+                error = unknown_keyword(where, kwargs, accepted)
+                if error is None:
+                    raise
+                raise error from None
+
+        return checked  # type: ignore[return-value]
+
+    return decorate
+
+
+def init_keywords_checked(where: str) -> Callable[[type[_T]], type[_T]]:
+    """:func:`keywords_checked` for a class's ``__init__`` (a dataclass's generated one included)."""
+    def decorate(cls: type[_T]) -> type[_T]:
+        cls.__init__ = keywords_checked(where)(cls.__init__)  # type: ignore[method-assign]
+        return cls
+
+    return decorate
 
 
 def is_async(value: Any) -> bool:

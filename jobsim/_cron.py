@@ -48,7 +48,7 @@ from typing import Literal
 
 from cronsim import CronSim, CronSimError
 
-from ._time import DAY, SECOND, US, instant_ns, to_datetime, zone
+from ._time import DAY, SECOND, US, instant_ns, to_datetime, zone, zone_name
 from .errors import InvalidArgument
 
 Rule = Literal["isc", "shift", "instant", "wall"]
@@ -92,6 +92,12 @@ class CronSchedule:
     """How wall times map to instants across DST (see the module docstring)."""
     dom_and: bool = field(default=False, repr=False)
     """Day-of-month AND day-of-week even when both are restricted (node-cron); else Vixie's OR."""
+
+    def zone_fields(self) -> dict[str, str]:
+        """``{"tz": "America/New_York"}`` for a tick's trace record, ``{}`` in UTC: a timeline in another zone
+        (``jobsim run``'s UTC, say) names the zone of a ``0 9 * * *`` it shows firing at 14:00."""
+        name = zone_name(self.tz)
+        return {} if name == "UTC" else {"tz": name}
 
     @classmethod
     def parse(cls, expr: str, tz: str | dt.tzinfo | None = None, *, seconds: bool = False) -> CronSchedule:

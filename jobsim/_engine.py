@@ -33,6 +33,7 @@ from ._steps import (
     UnserializableOutput,
     dump,
     failure,
+    misused_step,
     strayed,
     unawaited,
 )  # fmt: skip
@@ -67,6 +68,12 @@ class SleepTooLong(InvalidArgument, NonRetriableError):
     """A sleep or wait past the profile's maximum. Inngest rejects the opcode (state/opcode.go
     boundedSleepDuration, ErrTimeoutTooLong) and its executor fails the function at once, with no retry
     (executor.go: shouldFailEarly for ErrTimeoutTooLong sets NoRetry), so it is not retried here either."""
+
+
+def zone_of(schedule: Any) -> dict[str, str]:
+    """The cron record's ``tz``, when the schedule has one other than UTC (a plugin's own schedule may have none)."""
+    fields = getattr(schedule, "zone_fields", None)
+    return fields() if fields is not None else {}
 
 
 class Engine:
@@ -294,7 +301,7 @@ class Engine:
         if self.cron_overlaps(fn, schedule, now):
             return
         when = iso(now)
-        self.record(now, "cron", {"function": fn.id, "cron": schedule.expr, "scheduled": when})
+        self.record(now, "cron", {"function": fn.id, "cron": schedule.expr, "scheduled": when, **zone_of(schedule)})
         data = {"cron": schedule.expr, "scheduledAt": when}
         self.start_run(fn, [Event(CRON_EVENT, data, id=f"{fn.id}:{when}", ts=now // MS)])
 
@@ -343,6 +350,8 @@ class Engine:
         except Suspend as suspend:
             op = suspend.op
         except JOB_ERRORS as exc:  # SystemExit too; KeyboardInterrupt goes to the test (``_checks.JOB_ERRORS``)
+            if type(exc) is TypeError and "native" not in fn.options:  # jobsim's own ctx.step, not a plugin's
+                exc = misused_step(exc)
             op = failure(None, exc)  # a refusal (UnsupportedFeature) is raised by the driving call
         finally:
             self.x = None

@@ -45,6 +45,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
+from ._checks import init_keywords_checked
 from ._time import MS, Duration, Instant, duration_ns, format_duration, instant_ns, iso
 from .errors import InvalidArgument
 
@@ -68,6 +69,7 @@ def _instant_ms(value: Instant, name: str) -> int:
     return instant_ns(value, name) // MS  # BullMQ keeps dates as whole ms (new Date(...).getTime())
 
 
+@init_keywords_checked("Every()")
 @dataclasses.dataclass(frozen=True, slots=True)
 class Every:
     """``every=jobsim.Every("15m", offset="3m", start=..., end=..., limit=10)``: an interval schedule.

@@ -10,7 +10,7 @@ import dataclasses
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, Literal
 
-from ._checks import check_callable
+from ._checks import check_callable, init_keywords_checked
 from ._expr import Key, compile_expression, compile_key, compile_match, compile_path, raised
 from ._time import DAY, SECOND, WEEK, Duration, duration_ns, format_duration
 from .errors import InvalidArgument
@@ -35,6 +35,7 @@ def _bounded(name: str, value: Duration, low: int, high: int | None = None, why:
     return ns
 
 
+@init_keywords_checked("Batch()")
 @dataclasses.dataclass(frozen=True, slots=True)
 class Batch:
     """``Batch(max_size, timeout, key=None, if_=None)``: run once per batch of events.
@@ -67,6 +68,7 @@ class Batch:
         object.__setattr__(self, "if_fn", None if self.if_ is None else compile_expression(self.if_, "if_", one=True))
 
 
+@init_keywords_checked("Debounce()")
 @dataclasses.dataclass(frozen=True, slots=True)
 class Debounce:
     """``Debounce(period, key=None, timeout=None, mode=None)``: run once things go quiet.
@@ -97,6 +99,7 @@ class Debounce:
                                         "(the first) or None (the system's default)")  # fmt: skip
 
 
+@init_keywords_checked("Throttle()")
 @dataclasses.dataclass(frozen=True, slots=True)
 class Throttle:
     """``Throttle(limit, period, key=None, burst=None)``: GCRA on run starts; excess waits, FIFO.
@@ -128,6 +131,7 @@ class Throttle:
         object.__setattr__(self, "key_fn", None if self.key is None else compile_key(self.key))
 
 
+@init_keywords_checked("RateLimit()")
 @dataclasses.dataclass(frozen=True, slots=True)
 class RateLimit:
     """``RateLimit(limit, period, key=None)``: GCRA with burst ⌊limit/10⌋; excess runs are skipped."""
@@ -147,6 +151,7 @@ class RateLimit:
         object.__setattr__(self, "key_fn", None if self.key is None else compile_key(self.key))
 
 
+@init_keywords_checked("Concurrency()")
 @dataclasses.dataclass(frozen=True, slots=True)
 class Concurrency:
     """``Concurrency(limit, key=None, scope="fn")``: at most ``limit`` steps executing code at once.
@@ -182,6 +187,7 @@ class Concurrency:
 SCOPES = ("fn", "env", "account")
 
 
+@init_keywords_checked("Cancel()")
 @dataclasses.dataclass(frozen=True, slots=True)
 class Cancel:
     """``Cancel(event, match=None, timeout=None, if_exp=None)``: a later matching event cancels the run."""
@@ -210,6 +216,7 @@ class Cancel:
         object.__setattr__(self, "matches", lambda event, candidate: all(c(event, candidate) for c in checks))
 
 
+@init_keywords_checked("Timeouts()")
 @dataclasses.dataclass(frozen=True, slots=True)
 class Timeouts:
     """``Timeouts(start=None, finish=None)``: Inngest's ``timeouts``; a run past either is cancelled.

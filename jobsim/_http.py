@@ -59,12 +59,13 @@ import respx
 from respx.models import AllMockedAssertionError, PassThrough, SideEffectError
 from respx.patterns import Lookup, M, PathPattern, Pattern
 
-from . import _bridges
+from . import _bridges, _httpxtls
 from ._aio import VirtualLoop
+from ._checks import keyword_error
 from ._host import Host
 from ._httpeffects import call_side_effect, check_exception_class, client_kind
 from ._patching import SinkPatches
-from ._safe import said
+from ._safe import said, shown
 from ._steps import Suspend
 from ._time import SECOND, Duration, duration_ns, format_duration, instant_ns, iso, to_datetime
 from .errors import InvalidArgument, JobsimError
@@ -195,20 +196,32 @@ class Timeout:
             f"{format_duration(after_ns)} ({source})", request=request)
 
 
-def delayed(duration: Duration, response: httpx.Response | int | Outcome = 200) -> Delayed:
+_BODY = ("json", "text", "html", "content", "headers")
+"""What ``delayed(duration, status, ...)`` passes on to ``httpx.Response``, as ``route.respond(status, ...)`` does."""
+
+
+def delayed(duration: Duration, response: httpx.Response | int | Outcome = 200, **body: Any) -> Delayed:
     """A respx side effect that answers ``response`` after ``duration`` of virtual time.
 
-    ``response`` is an ``httpx.Response``, a status code, or an exception (instance
-    or class) to raise after the delay::
+    ``response`` is an ``httpx.Response``, a status code (with ``json=``, ``text=``,
+    ``html=``, ``content=`` or ``headers=``, as ``route.respond`` takes them), or an
+    exception (instance or class) to raise after the delay::
 
-        sim.http.post(url).mock(side_effect=delayed("2s", httpx.Response(200)))
+        sim.http.post(url).mock(side_effect=delayed("2s", 200, json={"id": "ch_1"}))
         sim.http.post(url).mock(side_effect=[delayed("30s", 503), httpx.Response(200)])
     """
     accepted = "an httpx.Response, a status code from 100 to 599, or an exception"
+    for key, value in body.items():
+        if key not in _BODY:
+            raise keyword_error("delayed()", key, value, ("duration", "response", *_BODY))
     if isinstance(response, int) and not isinstance(response, bool):
         if not 100 <= response <= 599:  # httpx builds any int, then fails far from here
             raise InvalidArgument.build("response", response, accepted)
-        response = httpx.Response(response)
+        response = httpx.Response(response, **body)
+    elif body:
+        given = ", ".join(f"{key}=" for key in body)
+        raise InvalidArgument(f"delayed() got {given} beside response={shown(response)}: a body or headers go with "
+                              "a status code, delayed('2s', 200, json={...}); an httpx.Response carries its own")
     if not isinstance(response, (httpx.Response, BaseException)) and not (
             isinstance(response, type) and issubclass(response, BaseException)):
         raise InvalidArgument.build("response", response, accepted)
@@ -612,6 +625,7 @@ class HttpSink:
         if not self._installed:
             self._router.start()
             _HOLDS.install(self, _holds)
+            _httpxtls.install(self)  # one TLS context for the clients httpx.post(...) makes per call
             _bridges.install(self)  # urllib3, aiohttp, http.client: each once it is imported
             self._installed = True
 
@@ -623,6 +637,7 @@ class HttpSink:
             # made after the simulation closed (respx would roll them back).
             self._router.stop(clear=False, reset=False, quiet=True)
             _HOLDS.uninstall(self)
+            _httpxtls.uninstall(self)
             _bridges.uninstall(self)
 
     @property

@@ -14,7 +14,7 @@ from typing import overload
 
 import httpx
 
-from ._checks import check_callable
+from ._checks import check_callable, keywords_checked
 from ._email import PROVIDERS, Attachment, Email, Provider, format_email, random_uuid
 from ._host import Host
 from ._providers import ProviderApis
@@ -92,6 +92,7 @@ class MailSink:
         """A route of the test, not the provider, answered ``request`` with success (the HTTP sink calls this)."""
         self._routed.append(f"  {request.method} {request.url} -> {status} at {iso(at_ns, self._host.tz)}")
 
+    @keywords_checked("sim.mail.smtp_fail()")
     def smtp_fail(self, times: int = 1, *, code: int = 451, message: str | None = None,
                   on: FaultPoint = "DATA") -> None:
         """Make the next ``times`` SMTP commands at ``on`` answer ``code message``.

@@ -7,12 +7,14 @@ through the properties of the contract (``started_at``, ``finished_at``).
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import traceback
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._safe import message
 from ._steps import load
 from ._time import to_datetime
+from .errors import JobsimError
 
 if TYPE_CHECKING:
     from ._app import Function
@@ -115,6 +117,30 @@ class StepRecord(_Stored):
         return f"StepRecord(id={self.id!r}, kind={self.kind!r}, status={self.status!r}, attempts={len(self.attempts)})"
 
 
+class MissingStep(JobsimError, KeyError):
+    """``run.steps['chrage']``: says which steps the run has (a ``KeyError`` shows its message as a repr)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class Steps(dict[str, StepRecord]):
+    """``run.steps``: step id -> ``StepRecord``, a plain dict but for a missing id, which names the ids the
+    run has and the one probably meant (``KeyError: 'chrage'`` said neither)."""
+
+    __slots__ = ("_function", "_run")
+
+    def __init__(self, run: str, function: str) -> None:
+        super().__init__()
+        self._run, self._function = run, function  # for the message, made only if it is needed
+
+    def __missing__(self, key: str) -> StepRecord:
+        close = difflib.get_close_matches(str(key), list(self), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        held = ", ".join(map(repr, self)) or "none: no step of it ran"
+        raise MissingStep(f"run {self._run} of {self._function!r} has no step {key!r}{hint}; its steps: {held}")
+
+
 class Run(_Stored):
     """A run of a function, as the contract describes it.
 
@@ -154,7 +180,7 @@ class Run(_Stored):
         self.start_ns = start_ns
         self.end_ns: int | None = None
         self.attempts: list[Attempt] = []
-        self.steps: dict[str, StepRecord] = {}
+        self.steps: dict[str, StepRecord] = Steps(run_id, function.id)
         self.parent: tuple[Run, str] | None = None
         self._step_counter: dict[str, int] = {}
         self._wake: Any = None

@@ -34,11 +34,13 @@ from urllib.parse import unquote_plus
 
 import orjson
 
-from ._checks import check_callable
+from ._checks import check_callable, keywords_checked
 from ._codec import canonical
 from ._events import Event
 from ._redact import PhonesIn, Redaction, pseudonyms_in
+from ._safe import said
 from ._time import MAX_NS, US, Duration, duration_ns, iso, to_datetime
+from ._timeline import _clip
 from ._trace import Trace
 from ._tracediff import Comparison, Divergence, compare_lines, declared
 from .errors import InjectedFault, InvalidArgument, JobsimError
@@ -129,8 +131,15 @@ class ReplayResult:
             lines.append(f"STOPPED: {self.stopped}")
         if self.comparison is None:
             lines += ["", "nothing to compare: the trace holds input events only; runs of the replay:", ""]
-            lines += [f"  {fn}: " + ", ".join(f"{n} {status}" for status, n in counts.items())
-                      for fn, counts in self._statuses().items()] or ["  (no runs)"]  # fmt: skip
+            end = len(lines)
+            for fn, counts in self._statuses().items():
+                lines.append(f"  {fn}: " + ", ".join(f"{n} {status}" for status, n in counts.items()))
+                # "1 failed" alone sent the reader to `jobsim show` to learn why
+                failed = next((run for run in sim.runs(fn) if run.status == "failed"), None)
+                if failed is not None and failed.end_ns is not None:
+                    lines.append(f"      the first failed at {iso(failed.end_ns, sim.tz)}: {_clip(said(failed.error))}")
+            if len(lines) == end:
+                lines.append("  (no runs)")
             return "\n".join(lines)
         return "\n".join([*lines, self.comparison.report(sim.tz)])
 
@@ -146,6 +155,7 @@ def _end(trace: Trace) -> int:
 
 
 # -- replay ---------------------------------------------------------------------------------------
+@keywords_checked("replay()")
 def replay(
     trace: Trace | str | Path,
     *targets: Any,

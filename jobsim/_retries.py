@@ -11,6 +11,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from ._checks import init_keywords_checked
 from ._safe import shown
 from ._time import MINUTE, MS, SECOND, Duration, duration_ns, format_duration
 from .errors import InvalidArgument
@@ -31,6 +32,7 @@ class RetryPolicy(Protocol):
         ...
 
 
+@init_keywords_checked("Retries()")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Retries:
     """``Retries(attempts, backoff, min, max, jitter)`` of the contract.

@@ -36,7 +36,7 @@ import dataclasses
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ._engine import CRON_EVENT, Engine
+from ._engine import CRON_EVENT, Engine, zone_of
 from ._events import Event
 from ._every import Every, Intervals, Scheduler
 from ._failhooks import AttemptFailure
@@ -651,7 +651,7 @@ class SystemRuntime:
         if self.engine.cron_overlaps(fn, schedule, nominal):
             return
         when = iso(nominal)
-        data = {"function": fn.id, "cron": schedule.expr, "scheduled": when}
+        data = {"function": fn.id, "cron": schedule.expr, "scheduled": when, **zone_of(schedule)}
         if late:
             data["late"] = True
         if held_by is not None:

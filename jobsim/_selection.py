@@ -126,6 +126,10 @@ def _resolve(argument: str, given: Any, items: list[Any], functions: dict[str, F
             if isinstance(item, Function) and item.id in functions:
                 hints.append(f"{item!r} is not the function of that id the targets hold (a second copy of it: "
                              "was its module imported twice, or the app rebuilt?)")  # fmt: skip
+            owner = _failure_owner(item, functions)
+            if owner is not None:  # sim.runs("x-failure") finds it, so it reads as a function id
+                hints.append(f"{item!r} is the on_failure handler of {owner!r}, simulated with it: "
+                             f"select {owner!r}")
         elif fn.id not in ids:
             ids.append(fn.id)
     if unknown:
@@ -137,6 +141,14 @@ def _resolve(argument: str, given: Any, items: list[Any], functions: dict[str, F
             f"known function ids: {_known(functions)}{note}"
         )
     return ids
+
+
+def _failure_owner(item: Any, functions: Mapping[str, Function]) -> str | None:
+    """The id of the function whose ``on_failure`` handler ``item`` names (``'<id>-failure'``), if any."""
+    if not isinstance(item, str) or not item.endswith("-failure"):
+        return None
+    owner = functions.get(item.removesuffix("-failure"))
+    return None if owner is None or owner.on_failure is None else owner.id
 
 
 def _lookup(item: Any, functions: Mapping[str, Function]) -> Function | None:

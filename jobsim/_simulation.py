@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from . import _gc, _plugins
 from ._aio import VirtualLoop
 from ._app import App, Function
-from ._checks import TestAssertion, check_fault_error, is_async
+from ._checks import TestAssertion, check_fault_error, is_async, keywords_checked
 from ._events import Bus, Event, check_send_fields, check_triggers, check_ts_units, coerce_events, json_copy
 from ._kernel import DEFAULT_MAX_CHAIN, DEFAULT_MAX_ITEMS, Kernel
 from ._profiles import Profile, Profiles, resolve
@@ -59,6 +59,7 @@ class Simulation:
     others never run, and events sent to them stay on the bus (``_selection.py``).
     """
 
+    @keywords_checked("Simulation()")
     def __init__(
         self,
         *targets: Any,
@@ -612,6 +613,7 @@ class Simulation:
             self._failure_handlers[fn.id] = self.functions[handler.id] = handler
         return handler
 
+    @keywords_checked("sim.fail()")
     def fail(self, function_id: Any, step: str | None = None, *, times: int = 1, error: Any = None) -> None:
         """Make the next ``times`` attempts of that function (or of its ``step``) fail with ``error``."""
         if self._state == "closed":  # armed before start is fine; after close it could never fire
@@ -640,6 +642,7 @@ class Simulation:
         return replay(trace, *targets, **options)
 
     # -- faults beyond sim.fail (the profile decides how the system answers) ------------------------
+    @keywords_checked("sim.crash_worker()")
     def crash_worker(self, at: Instant | None = None, function: Any = None) -> None:
         """Kill the worker running the attempt in flight at ``at`` (default: now).
 
@@ -672,6 +675,7 @@ class Simulation:
                 system=backend, feature=fault,
             )
 
+    @keywords_checked("sim.downtime()")
     def downtime(self, start: Instant, end: Instant) -> None:
         """The system is down in ``[start, end)``: nothing starts, in-flight attempts die.
 
@@ -688,6 +692,7 @@ class Simulation:
         self._system().arm_downtime(start_ns, end_ns)
         self.trace.add(self.kernel.now, "fault.armed", {"fault": "downtime", "start": start_ns, "end": end_ns})
 
+    @keywords_checked("sim.duplicate_delivery()")
     def duplicate_delivery(self, function: Any = None, at: Instant | None = None, times: int = 1) -> None:
         """Deliver the next cron tick or event start of ``function`` (any, by default) ``times`` extra times.
 

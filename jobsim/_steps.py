@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 import threading
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
-from ._checks import JOB_ERRORS
+from ._checks import JOB_ERRORS, closest_keyword
 from ._events import Event, for_run, json_copy, refresh
 from ._expr import compile_expression, compile_match
 from ._safe import shown
@@ -83,6 +84,50 @@ def failure(key: str | None, exc: BaseException) -> tuple[Any, ...]:
     if isinstance(exc, UnsupportedFeature):
         return ("unsupported", exc)
     return ("error", _from_job(exc)) if key is None else ("failed", key, _from_job(exc))
+
+
+_STEP_CALL = re.compile(
+    r"(?:Async)?Step\.(run|sleep|sleep_until|wait_for_event|send_event|invoke|parallel)\(\) "
+    r"(got an unexpected keyword argument '\w+'|got multiple values for argument '\w+'"
+    r"|takes (?:from )?\d+ (?:to \d+ )?positional arguments? but .+ (?:was|were) given"
+    r"|missing \d+ required (?:positional|keyword-only) arguments?: '\w+'(?:(?:, | and )'\w+')*)"
+    r"(?:\. Did you mean '\w+'\?)?"
+)  # Python's own words for a call it could not bind (3.13 adds its own guess, which jobsim's replaces)
+_UNEXPECTED = re.compile(r"got an unexpected keyword argument '(\w+)'")
+
+
+def _shape(parameters: Mapping[str, inspect.Parameter]) -> str:
+    """``step_id, *, event, timeout, match=None, if_exp=None``: a signature without its annotations."""
+    shown_: list[str] = []
+    for name, p in parameters.items():
+        if name == "self":
+            continue
+        if p.kind is p.KEYWORD_ONLY and not any(part.startswith("*") for part in shown_):
+            shown_.append("*")
+        prefix = "*" if p.kind is p.VAR_POSITIONAL else "**" if p.kind is p.VAR_KEYWORD else ""
+        shown_.append(prefix + name + ("" if p.default is p.empty else f"={p.default!r}"))
+    return ", ".join(shown_)
+
+
+def misused_step(error: TypeError) -> BaseException:
+    """A ``ctx.step`` call Python could not bind (``timeot=``, the event of ``wait_for_event`` by position) as a
+    ``StepMisuse``: retried, it failed the same way on every attempt, minutes of backoff later, with
+    Python's message. Looked at only once an attempt has failed, so a step call pays nothing for it."""
+    called = _STEP_CALL.fullmatch(str(error))
+    if called is None:
+        return error
+    method, problem = called.groups()
+    parameters = inspect.signature(getattr(Step, method)).parameters
+    accepted = [name for name, p in parameters.items() if name != "self" and p.kind is not p.VAR_POSITIONAL
+                and p.kind is not p.VAR_KEYWORD]  # fmt: skip
+    unexpected = _UNEXPECTED.fullmatch(problem)
+    if unexpected is not None:
+        guess = closest_keyword(unexpected.group(1), accepted)
+        problem = f"got an unknown keyword argument {unexpected.group(1)}=" + (
+            f" (did you mean {guess}=?)" if guess else "")
+    misuse = StepMisuse(f"ctx.step.{method}() {problem}; it takes ctx.step.{method}({_shape(parameters)})")
+    misuse.__cause__ = error
+    return misuse.with_traceback(error.__traceback__)
 
 
 def _from_job(exc: BaseException) -> BaseException:

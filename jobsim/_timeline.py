@@ -11,7 +11,7 @@ import orjson
 
 from ._email import addressees
 from ._safe import said, shown
-from ._time import format_duration, to_datetime
+from ._time import MS, format_duration, to_datetime, zone_name
 from ._trace import Record, Trace
 from .errors import PluginError
 
@@ -98,12 +98,15 @@ def _dropped(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 
 
 def _cron(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    expr = d["cron"]
+    if d.get("tz") and d["tz"] != zone_name(tz) and "TZ=" not in expr:  # "0 9 * * *" firing at 14:00 UTC
+        expr = f"{expr} in {d['tz']}"
     if d.get("held_by"):  # one job document (Agenda): the run that locked it has just ended
-        return f"cron      {d['function']} fires late for its {_hm(d['scheduled'], tz)} tick ({d['cron']}): " \
+        return f"cron      {d['function']} fires late for its {_hm(d['scheduled'], tz)} tick ({expr}): " \
                f"{names.get(d['held_by'], d['function'])} held the job's lock until now"
     if d.get("late"):
-        return f"cron      {d['function']} fires late for its {_hm(d['scheduled'], tz)} tick ({d['cron']})"
-    return f"cron      {d['function']} fires ({d['cron']})"
+        return f"cron      {d['function']} fires late for its {_hm(d['scheduled'], tz)} tick ({expr})"
+    return f"cron      {d['function']} fires ({expr})"
 
 
 def _hm(when: str, tz: dt.tzinfo) -> str:
@@ -192,20 +195,24 @@ def _attempt(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str | N
 
 
 def _retry(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
-    at = to_datetime(d["at"], tz).strftime("%H:%M:%S")
-    line = f"retry     {_run(d, names)}{_step(d)} attempt {d['attempt']} at {at} (+{format_duration(d['delay'])})"
+    """The due time to the millisecond, as the line that runs it is stamped ("at 12:00:36 (+36s888ms784125ns)"
+    for a jittered retry of 12:00:36.888 misled and read as noise); a jitter's nanoseconds stay in the trace."""
+    due = to_datetime(d["at"], tz)
+    at = due.strftime("%H:%M:%S") + (f".{due.microsecond // 1000:03d}" if due.microsecond else "")
+    delay = d["delay"] - d["delay"] % MS or d["delay"]  # under a millisecond: shown as it is
+    line = f"retry     {_run(d, names)}{_step(d)} attempt {d['attempt']} at {at} (+{format_duration(delay)})"
     if d.get("poll") is not None:  # Agenda: found by a later poll (``_polling.py``)
         line += f", found by the poll at {_instant(d['poll'], tz)}"
     return line
 
 
 def _sleep(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
-    until = to_datetime(d["until"], tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+    until = _instant(d["until"], tz)  # with its milliseconds: a run a debounce started at 13:00:01.050 sleeps to .050
     return f"sleep     {_run(d, names)}{_step(d)} until {until}"
 
 
 def _wait(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
-    until = to_datetime(d["until"], tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+    until = _instant(d["until"], tz)
     return f"wait      {_run(d, names)}{_step(d)} for {d['event']} until {until}"
 
 

@@ -34,7 +34,7 @@ from typing import Any
 
 import orjson
 
-from ._time import format_duration, iso
+from ._time import MS, format_duration, iso
 from .errors import InvalidArgument
 
 COMPARISONS = ("runs", "outputs", "emails", "http", "events", "timing")
@@ -628,7 +628,10 @@ def _timing_difference(a: dict[str, Any], b: dict[str, Any], tolerance: int, sid
         if abs(ta - tb) <= tolerance:
             return None
         sign = "later" if tb > ta else "earlier"
-        return "at", iso(ta, tz), iso(tb, tz), f"{format_duration(abs(tb - ta))} {sign} in {side}"
+        apart = abs(tb - ta)
+        if apart > MS and apart % MS:  # a jittered retry: "979ms509296ns" beside two instants shown to the ms
+            apart = (apart + MS // 2) // MS * MS
+        return "at", iso(ta, tz), iso(tb, tz), f"{format_duration(apart)} {sign} in {side}"
     return None if ta == tb else ("at", ta, tb, "differs")
 
 

@@ -191,7 +191,8 @@ def test_driving_time_block_runs_as_written(capsys):
     namespace = {"app": app, "jobsim": jobsim}
     exec(compile(python_blocks("### Driving time")[0], "README.md", "exec"), namespace)
     sim = namespace["sim"]
-    assert (sim.now, sim.seed) == (at("2025-03-10T14:00:00Z"), 7)
+    assert (sim.now, sim.seed) == (at("2025-03-10T13:00:00Z"), 7)  # 09:00 EDT: -05:00 there was 10:00 local
+    assert sim.now.astimezone(sim.tz).hour == 9
     assert [e.name for e in sim.events] == ["user/created", "order/paid"]
     assert sim.runs("send-welcome-email")[0].output == "ada@example.com"
     assert "send-welcome-email#1 completed" in capsys.readouterr().out

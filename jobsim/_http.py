@@ -12,7 +12,10 @@ through it, whatever the job imported. A request is resolved in this order:
    sent through Resend & co. lands in the outbox with no route (a route for the
    same URL wins: ``side_effect=[httpx.Response(500)] * 2`` scripts an outage,
    after which the provider answers again);
-3. anything else raises ``UnmatchedRequest`` *inside the job*: an
+3. for an httpx request, the test's own respx routers (the ``respx_mock`` fixture,
+   ``respx.mock``): routes a team already had answer it, recorded like the others
+   (this router is kept ahead of theirs whichever started first, ``HttpSink.install``);
+4. anything else raises ``UnmatchedRequest`` *inside the job*: an
    ``httpx.ConnectError``, so the job's retry logic runs as for a network failure,
    and the request is kept in ``unmatched`` for the teardown check.
 
@@ -43,6 +46,7 @@ concurrent simulations in other threads or tasks cannot see each other's clock).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import difflib
 import inspect
@@ -52,7 +56,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 import httpx
 import respx
@@ -64,6 +68,7 @@ from ._aio import VirtualLoop
 from ._checks import keyword_error
 from ._host import Host
 from ._httpeffects import call_side_effect, check_exception_class, client_kind
+from ._othermocks import reached
 from ._patching import SinkPatches
 from ._safe import said, shown
 from ._steps import Suspend
@@ -464,17 +469,24 @@ class _Router(respx.MockRouter):
         return self.add(_Route(*patterns, **lookups), name=name)
 
     def handler(self, request: httpx.Request) -> httpx.Response:
+        reached()
         with self._sink._capture(request) as outcome, client_kind(asynchronous=False):
             try:
                 outcome.response = super().handler(request)
             except AllMockedAssertionError:
-                self._sink._fallback(request, outcome, exhausted=False)
+                if not self._sink._provided(request, outcome):
+                    for router in self._others(request):
+                        with contextlib.suppress(AllMockedAssertionError):
+                            outcome.response = router.handler(request)
+                            return outcome.response
+                    self._sink._unmatched(request, exhausted=False)
             except StopIteration:
                 self._sink._fallback(request, outcome, exhausted=True)
         return outcome.response
 
     async def async_handler(self, request: httpx.Request, wait: Wait | None = None) -> httpx.Response:
         """respx's call for async clients; ``wait`` spends the answer's time on a virtual loop (``Wait``)."""
+        reached()
         with self._sink._capture(request) as outcome, client_kind(asynchronous=True):
             awaited: list[int] | None = [] if isinstance(asyncio.get_running_loop(), VirtualLoop) else None
             token = _AWAITED.set(awaited)
@@ -490,11 +502,25 @@ class _Router(respx.MockRouter):
                     await (wait or _sleep)(sum(awaited), raised)
         return outcome.response
 
+    def _others(self, request: httpx.Request) -> list[respx.Router]:
+        """The test's own respx routers (``respx_mock``, ``respx.mock``), asked after this one's routes and the
+        mail providers: an httpx request is theirs too. Other simulations' routers are not (their requests would
+        land in the wrong simulation), nor are the requests of other clients, which respx never sees."""
+        mocker = self.Mocker
+        if mocker is None or request.extensions.get("jobsim_client", "httpx") != "httpx":
+            return []
+        return [router for router in mocker.routers if not isinstance(router, _Router)]
+
     async def _resolve_async(self, request: httpx.Request, outcome: _Outcome) -> None:
         try:
             outcome.response = await super().async_handler(request)
         except AllMockedAssertionError:
-            self._sink._fallback(request, outcome, exhausted=False)
+            if not self._sink._provided(request, outcome):
+                for router in self._others(request):
+                    with contextlib.suppress(AllMockedAssertionError):
+                        outcome.response = await router.async_handler(request)
+                        return
+                self._sink._unmatched(request, exhausted=False)
         except InvalidArgument as error:  # jobsim's check of an awaited side effect: respx wrapped it
             if isinstance(error.__cause__, SideEffectError):
                 raise error from None
@@ -624,6 +650,11 @@ class HttpSink:
         intercepted from its import on (``jobsim._bridges``)."""
         if not self._installed:
             self._router.start()
+            # ahead of the test's own respx routers (a respx_mock fixture set up before this simulation started):
+            # else theirs answered job code unrecorded, or ours, depending on the order of the test's arguments
+            mocker = self._router.Mocker
+            if mocker is not None:  # set by start()
+                mocker.routers.insert(0, mocker.routers.pop(mocker.routers.index(self._router)))
             _HOLDS.install(self, _holds)
             _httpxtls.install(self)  # one TLS context for the clients httpx.post(...) makes per call
             _bridges.install(self)  # urllib3, aiohttp, http.client: each once it is imported
@@ -737,11 +768,19 @@ class HttpSink:
         self._record(request, outcome.response, started, None, mail=outcome.mail)
 
     def _fallback(self, request: httpx.Request, outcome: _Outcome, *, exhausted: bool) -> None:
+        if not self._provided(request, outcome):
+            self._unmatched(request, exhausted=exhausted)
+
+    def _provided(self, request: httpx.Request, outcome: _Outcome) -> bool:
+        """A mail provider's URL: its answer is the outcome."""
         if self._mail is not None:
             response = self._mail.handle_provider_request(request)
             if response is not None:
                 outcome.response, outcome.mail = response, True
-                return
+                return True
+        return False
+
+    def _unmatched(self, request: httpx.Request, *, exhausted: bool) -> NoReturn:
         self.unmatched.append(request)
         # Called while respx's AllMockedAssertionError (or the StopIteration of a used-up
         # side_effect list) is being handled: the job's traceback shows jobsim's error alone.

@@ -18,6 +18,8 @@ from ._app import App, Function
 from ._checks import TestAssertion, check_fault_error, is_async, keywords_checked
 from ._events import Bus, Event, check_send_fields, check_triggers, check_ts_units, coerce_events, json_copy
 from ._kernel import DEFAULT_MAX_CHAIN, DEFAULT_MAX_ITEMS, Kernel
+from ._othermocks import guard as guard_other_mocks
+from ._othermocks import unguard as unguard_other_mocks
 from ._profiles import Profile, Profiles, resolve
 from ._records import Run
 from ._retries import Retries
@@ -501,6 +503,7 @@ class Simulation:
         self._undriven = None
         self._sends.end()
         outside = self._swap_in_job_random()
+        guarded = guard_other_mocks(self)  # responses, requests-mock, pytest-httpx: job code must reach sim.http
         self.wallclock.activate()
         try:
             self.kernel.run(until, stop_when_idle=stop_when_idle, max_items=max_items,
@@ -509,6 +512,8 @@ class Simulation:
             raise failed.error from None
         finally:
             self.wallclock.deactivate()
+            if guarded:
+                unguard_other_mocks(guarded)
             self._job_random = random.getstate()
             random.setstate(outside)
 

@@ -7,7 +7,14 @@ pytest-asyncio.
 
 from __future__ import annotations
 
+import pathlib
 import random
+import sys
+import types
+
+import httpx
+import pytest
+import respx
 
 import jobsim
 
@@ -52,3 +59,176 @@ def test_driving_calls_leave_the_tests_random_where_it_was() -> None:
         got.append(random.random())
     got.append(random.random())
     assert got == expected
+
+
+# -- the test's own respx routers --------------------------------------------------------------------
+http_app = jobsim.App("interop-http")
+
+
+@http_app.function("sync-crm", on="crm/sync", retries=0)
+def sync_crm(ctx: jobsim.Context) -> int:
+    return ctx.step.run("get", lambda: httpx.get("https://crm.example.com/sync").status_code)
+
+
+@http_app.function("sync-crm-async", on="crm/sync-async", retries=0)
+async def sync_crm_async(ctx: jobsim.Context) -> int:
+    async def get() -> int:
+        async with httpx.AsyncClient() as client:
+            return (await client.get("https://crm.example.com/sync")).status_code
+
+    return await ctx.step.run("get", get)
+
+
+@http_app.function("welcome", on="user/created", retries=0)
+def welcome(ctx: jobsim.Context) -> int:
+    email = {"from": "hi@acme.test", "to": ["ada@example.com"], "subject": "Welcome!", "text": "Hello"}
+    return ctx.step.run("send", lambda: httpx.post("https://api.resend.com/emails", json=email,
+                                                    headers={"Authorization": "Bearer re_test"}).status_code)
+
+
+def test_a_respx_router_started_before_the_simulation_does_not_answer_ahead_of_sim_http() -> None:
+    """The `respx_mock` fixture listed before `jobsim` answered job code unrecorded; listed after, sim.http did."""
+    with respx.mock(assert_all_called=False) as theirs:
+        theirs.get("https://crm.example.com/sync").respond(418)
+        with jobsim.Simulation(http_app) as sim:
+            sim.http.get("https://crm.example.com/sync").respond(200)
+            sim.send("crm/sync")
+            sim.send("crm/sync-async")
+            sim.run_until_idle()
+    assert [run.output for run in sim.runs()] == [200, 200]
+    assert len(sim.http.calls) == 2
+    assert not theirs.calls
+
+
+@pytest.mark.parametrize("event", ["crm/sync", "crm/sync-async"])
+def test_the_tests_own_respx_routes_answer_what_sim_http_does_not_recorded(event: str) -> None:
+    """A route the team had in its own respx router was ignored: the job got UnmatchedRequest, pointing at sim.http."""
+    with jobsim.Simulation(http_app) as sim, respx.mock(assert_all_called=False) as theirs:
+        theirs.get("https://crm.example.com/sync").respond(202)
+        sim.send(event)
+        sim.run_until_idle()
+        assert httpx.get("https://crm.example.com/sync").status_code == 202  # the test's own call, between drives
+        assert theirs.calls.call_count == 2  # read before the with block ends: respx resets them
+    assert [run.output for run in sim.runs()] == [202]
+    assert [call.response.status_code for call in sim.http.calls if call.response] == [202, 202]
+    assert not sim.http.unmatched
+
+
+def test_mail_providers_answer_before_the_tests_own_catch_all_respx_router() -> None:
+    with jobsim.Simulation(http_app) as sim, respx.mock(assert_all_mocked=False, assert_all_called=False):
+        sim.send("user/created")
+        sim.run_until_idle()
+    sim.mail.assert_sent(to="ada@example.com", subject="Welcome!")
+
+
+def test_the_tests_own_respx_routes_do_not_answer_requests_sent_with_other_clients() -> None:
+    """respx only ever saw httpx: a requests call stays unmatched rather than meeting the test's httpx routes."""
+    requests = pytest.importorskip("requests")
+    other = jobsim.App("interop-requests")
+
+    @other.function("ping", on="ping", retries=0)
+    def ping(ctx: jobsim.Context) -> int:
+        return ctx.step.run("get", lambda: requests.get("https://crm.example.com/sync", timeout=5).status_code)
+
+    with jobsim.Simulation(other) as sim, respx.mock(assert_all_called=False) as theirs:
+        theirs.get("https://crm.example.com/sync").respond(202)
+        sim.send("ping")
+        sim.run_until_idle()
+    assert sim.runs("ping")[0].status == "failed"
+    assert len(sim.http.unmatched) == 1
+    assert not theirs.calls
+
+
+# -- mocks that sit above the sink: responses, requests-mock, pytest-httpx ---------------------------
+FAKE_RESPONSES = '''
+import requests
+
+def fake_send(adapter, request, **kwargs):
+    answer = requests.Response()
+    answer.status_code, answer._content, answer.url = 418, b"", request.url
+    return answer
+
+def passing_send(adapter, request, **kwargs):
+    return ORIGINAL(adapter, request, **kwargs)
+'''
+
+
+@pytest.fixture
+def fake_responses(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
+    """A stand-in for responses: a package of that name whose code replaces HTTPAdapter.send (the real one
+    need not be installed)."""
+    pytest.importorskip("requests")
+    import requests.adapters
+
+    folder = tmp_path / "responses"
+    folder.mkdir()
+    init = folder / "__init__.py"
+    init.write_text(FAKE_RESPONSES)
+    module = types.ModuleType("responses")
+    module.__file__ = str(init)
+    exec(compile(FAKE_RESPONSES, str(init), "exec"), module.__dict__)
+    module.ORIGINAL = requests.adapters.HTTPAdapter.send
+    monkeypatch.setitem(sys.modules, "responses", module)
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", module.fake_send)
+    return module
+
+
+def _partner_app() -> jobsim.App:
+    import requests
+
+    app = jobsim.App("interop-partner")
+
+    @app.function("notify", on="order/paid", retries=3)
+    def notify(ctx: jobsim.Context) -> int:
+        return ctx.step.run("post", lambda: requests.post("https://partner.example.com/hooks", timeout=5).status_code)
+
+    return app
+
+
+def test_job_code_answered_by_responses_is_refused_naming_it_and_the_way_out(fake_responses: types.ModuleType) -> None:
+    """responses answered job code above the sink: sim.http's route was ignored, nothing recorded, no warning."""
+    import requests
+
+    with jobsim.Simulation(_partner_app()) as sim:
+        sim.http.post("https://partner.example.com/hooks").respond(200)
+        sim.send("order/paid")
+        with pytest.raises(jobsim.UnsupportedFeature) as refused:
+            sim.run_until_idle()
+        # the test's own requests still meet its mock, between driving calls
+        assert requests.get("https://partner.example.com/status").status_code == 418
+    message = str(refused.value)
+    assert "POST https://partner.example.com/hooks was answered by responses" in message
+    assert "sim.http.post('https://partner.example.com/hooks').respond(...)" in message
+    assert "responses.add_passthru('https://partner.example.com')" in message
+    assert requests.adapters.HTTPAdapter.send is fake_responses.fake_send  # put back after the driving call
+
+
+def test_a_mock_that_passes_job_code_on_reaches_sim_http(fake_responses: types.ModuleType,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import requests.adapters
+
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", fake_responses.passing_send)
+    with jobsim.Simulation(_partner_app()) as sim:
+        sim.http.post("https://partner.example.com/hooks").respond(200)
+        sim.send("order/paid")
+        sim.run_until_idle()
+    assert sim.runs("notify")[0].output == 200
+    assert [call.response.status_code for call in sim.http.calls if call.response] == [200]
+
+
+def test_the_real_responses_library_is_refused_too() -> None:
+    responses = pytest.importorskip("responses")
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.post("https://partner.example.com/hooks", status=418)
+        with jobsim.Simulation(_partner_app()) as sim:
+            sim.send("order/paid")
+            with pytest.raises(jobsim.UnsupportedFeature, match="was answered by responses"):
+                sim.run_until_idle()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.get("https://other.example.com/", status=418)  # the test's own routes stay
+        mock.add_passthru("https://partner.example.com")  # the way out the error names
+        with jobsim.Simulation(_partner_app()) as sim:
+            sim.http.post("https://partner.example.com/hooks").respond(201)
+            sim.send("order/paid")
+            sim.run_until_idle()
+        assert sim.runs("notify")[0].output == 201

@@ -73,7 +73,8 @@ from ._patching import SinkPatches
 from ._safe import said, shown
 from ._steps import Suspend
 from ._time import SECOND, Duration, duration_ns, format_duration, instant_ns, iso, to_datetime
-from .errors import InvalidArgument, JobsimError
+from ._wallclock import serving_on_blocked_loop
+from .errors import InvalidArgument, JobsimError, UnsupportedFeature
 
 if TYPE_CHECKING:
     from ._mail import MailSink
@@ -91,6 +92,12 @@ _REFUSED = {"httpx": "httpx.ConnectError", "urllib3": "a refused connection (req
             "http.client": "a refused connection (ConnectionRefusedError; urllib.error.URLError from urlopen)"}
 """What job code got for an unmatched request, by the client that sent it (``format_unmatched``): keyed by
 each bridge's ``CLIENT``, written out so that reporting imports no client library."""
+_BLOCKED_SERVER = (
+    "jobsim: job code's request {request} passes through to a server that runs on the async test's own event "
+    "loop, and the driving call blocks that loop while job code runs: the server could never answer (the job "
+    "would wait for its timeout, or for good). Drive the simulation from a thread, "
+    "`await asyncio.to_thread(sim.run_until_idle)` (or advance), or run the server in a thread of its own."
+)
 _RESOLVING: ContextVar[Host] = ContextVar("jobsim_http_resolving")
 _AWAITED: ContextVar[list[int] | None] = ContextVar("jobsim_http_awaited", default=None)
 """Set while an async client's request is resolved on a virtual loop: the time its answer takes,
@@ -759,6 +766,10 @@ class HttpSink:
             # The route sends it to the real network. respx's transport then asks the
             # router again from inside the connection pool, so recording here would
             # count it twice; it is not simulated, so it is left out of calls/trace.
+            if self._host.in_job_code() and serving_on_blocked_loop(
+                    request.url.host, request.url.port or (443 if request.url.scheme == "https" else 80)):
+                raise UnsupportedFeature(_BLOCKED_SERVER.format(request=f"{request.method} {request.url}"),
+                                         feature="pass_through to the test's own event loop") from None
             raise
         except BaseException as error:
             self._record(request, None, started, _ended_by(error))

@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
+import socket
 import sys
 import threading
 import time
@@ -103,6 +105,7 @@ class WallClock:
         self._rebound: list[tuple[dict[str, Any], str, Any]] = []
         self._real_new_loop = asyncio.events.new_event_loop
         self._outer_loop: asyncio.AbstractEventLoop | None = None
+        self._blocked_before: asyncio.AbstractEventLoop | None = None
         if time_machine is None:  # pragma: no cover - PyPy
             self.move = self._move_freezegun  # type: ignore[method-assign]
         elif not _FAST_MOVE:  # pragma: no cover - other time-machine versions
@@ -136,13 +139,16 @@ class WallClock:
         # outside it (asyncio.run in a sync handler raised "cannot be called from a running event loop")
         self._outer_loop = asyncio.events._get_running_loop()
         asyncio.events._set_running_loop(None)
+        self._blocked_before = getattr(_BLOCKED, "loop", None)
+        _BLOCKED.loop = self._outer_loop
 
     def deactivate(self) -> None:
         self._depth -= 1
         if self._depth:
             return
         asyncio.events._set_running_loop(self._outer_loop)
-        self._outer_loop = None
+        _BLOCKED.loop = self._blocked_before
+        self._outer_loop = self._blocked_before = None
         time.sleep = self._real_sleep
         for namespace, key, old in self._rebound:
             if namespace.get(key) is self._virtual:
@@ -206,6 +212,41 @@ class WallClock:
             real: dt.datetime = time_machine.escape_hatch.datetime.datetime.now(dt.timezone.utc)
             return real
         return dt.datetime.now(dt.timezone.utc)  # pragma: no cover
+
+
+_BLOCKED = threading.local()
+"""``loop``: the event loop of an async test that a driving call on this thread is blocking, if any."""
+
+_LOOPBACK = ("localhost", "127.0.0.1", "::1", "0.0.0.0", "::")
+
+
+def serving_on_blocked_loop(host: str, port: int | None) -> bool:
+    """``host:port`` is a server listening on the async test's own event loop, which the driving call on this
+    thread blocks: a request job code passes through to it can never be answered."""
+    loop = getattr(_BLOCKED, "loop", None)
+    selector = getattr(loop, "_selector", None)  # asyncio's selector loops; uvloop and trio keep theirs hidden
+    if selector is None or port is None:
+        return False
+    try:
+        keys = list(selector.get_map().values())
+    except Exception:  # pragma: no cover - a closed loop
+        return False
+    for key in keys:
+        try:  # asyncio registers a server's socket by its file descriptor: look at a duplicate of it
+            with socket.socket(fileno=os.dup(key.fd)) as sock:
+                if not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+                    continue
+                address = sock.getsockname()
+        except (OSError, ValueError):
+            continue
+        if isinstance(address, tuple) and address[1] == port and (
+                host == address[0] or (_loopback(host) and _loopback(address[0]))):  # fmt: skip
+            return True
+    return False
+
+
+def _loopback(host: str) -> bool:
+    return host in _LOOPBACK or host.startswith("127.")
 
 
 def _freezegun_active() -> bool:

@@ -7,10 +7,13 @@ pytest-asyncio.
 
 from __future__ import annotations
 
+import asyncio
 import pathlib
 import random
 import sys
+import time
 import types
+from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
@@ -232,3 +235,63 @@ def test_the_real_responses_library_is_refused_too() -> None:
             sim.send("order/paid")
             sim.run_until_idle()
         assert sim.runs("notify")[0].output == 201
+
+
+# -- a server on the async test's own event loop --------------------------------------------------------
+local_app = jobsim.App("interop-local")
+
+
+@local_app.function("ping-local", on="local/ping", retries=0)
+def ping_local(ctx: jobsim.Context) -> int:
+    return ctx.step.run("get", lambda: httpx.get(ctx.event.data["url"], timeout=2).status_code)
+
+
+async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.readuntil(b"\r\n\r\n")
+    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+    await writer.drain()
+    writer.close()
+
+
+def _on_the_tests_loop(drive: Callable[[jobsim.Simulation], Awaitable[None]]) -> jobsim.Simulation:
+    """An async test (asyncio.run stands for pytest-asyncio's loop) serving on its loop and driving a job
+    that passes a request through to that server."""
+
+    async def test() -> jobsim.Simulation:
+        server = await asyncio.start_server(_answer, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            with jobsim.Simulation(local_app) as sim:
+                sim.http.route(host="localhost").pass_through()  # the server listens on 127.0.0.1
+                sim.send("local/ping", {"url": f"http://localhost:{port}/health"})
+                await drive(sim)
+                return sim
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    return asyncio.run(test())
+
+
+def test_passing_through_to_a_server_on_the_blocked_test_loop_is_refused_at_once() -> None:
+    """The driving call blocks the test's loop: the job waited for its timeout (30 s on a virtual loop), failing
+    with a ReadTimeout or 'is it running?' that never named the cause."""
+
+    async def in_the_test(sim: jobsim.Simulation) -> None:
+        sim.run_until_idle()
+
+    started = time.monotonic()
+    with pytest.raises(jobsim.UnsupportedFeature, match="runs on the async test's own event loop") as refused:
+        _on_the_tests_loop(in_the_test)
+    assert time.monotonic() - started < 1.5  # not the client's 2 s timeout
+    assert "await asyncio.to_thread(sim.run_until_idle)" in str(refused.value)
+
+
+def test_driving_from_a_thread_lets_the_tests_loop_serve() -> None:
+    """The way out the refusal names."""
+
+    async def from_a_thread(sim: jobsim.Simulation) -> None:
+        await asyncio.to_thread(sim.run_until_idle)
+
+    sim = _on_the_tests_loop(from_a_thread)
+    assert sim.runs("ping-local")[0].output == 200

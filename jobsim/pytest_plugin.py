@@ -637,7 +637,17 @@ def _reproduce(item: pytest.Item, seed: int) -> str:
     _, sep, rest = item.nodeid.partition("::")
     path = os.path.relpath(item.path, item.config.invocation_params.dir) if sep else item.nodeid
     test = (path + sep + rest).replace("'", "'\\''")
-    return f"pytest '{test}' --jobsim-seed={seed}"
+    return f"pytest '{test}' --jobsim-seed={seed}{_doctest_option(item)}"
+
+
+def _doctest_option(item: pytest.Item) -> str:
+    """A doctest is collected only with ``--doctest-modules`` (a module's) or a ``--doctest-glob`` its file
+    matches (a text file's): without it the reproduction line ran nothing ("not found")."""
+    if type(item).__name__ != "DoctestItem":
+        return ""
+    if item.path.suffix == ".py":
+        return " --doctest-modules"
+    return " --doctest-glob='" + item.path.name.replace("'", "'\\''") + "'"
 
 
 def _shorten(timeline: list[str], everything: bool) -> list[str]:

@@ -625,3 +625,24 @@ def test_the_plugin_is_the_only_module_that_imports_pytest() -> None:
     package = pathlib.Path(jobsim.__file__).parent
     pattern = re.compile(r"^\s*(from|import) _?pytest\b", re.M)
     assert sorted(p.name for p in package.glob("*.py") if pattern.search(p.read_text())) == ["pytest_plugin.py"]
+
+
+def test_a_failing_doctests_reproduction_line_collects_it(pytester: pytest.Pytester) -> None:
+    """The line lacked --doctest-modules (or the text file's --doctest-glob): run as printed, it found nothing."""
+    pytester.makeconftest(APP)
+    doc = '''
+    >>> sim = getfixture("jobsim")
+    >>> _ = sim.send("hello"); sim.run_until_idle()
+    >>> sim.runs("hello")[0].output
+    'bye'
+    '''
+    pytester.makepyfile(shop=f'def greet():\n    """{doc}"""\n')
+    pytester.maketxtfile(guide=doc)
+    result = pytester.runpytest("--doctest-modules", "--doctest-glob=guide.txt")
+    result.assert_outcomes(failed=2)
+    lines = [line.strip() for line in result.outlines if "--jobsim-seed=0" in line]
+    assert lines == ["pytest 'guide.txt::guide.txt' --jobsim-seed=0 --doctest-glob='guide.txt'",
+                     "pytest 'shop.py::shop.greet' --jobsim-seed=0 --doctest-modules"]
+    for line in lines:  # as printed, from where pytest ran: the doctest runs again (and fails again)
+        args = [arg.strip("'") for arg in line.split()[1:]]
+        pytester.runpytest(*args).assert_outcomes(failed=1)

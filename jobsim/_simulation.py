@@ -114,7 +114,7 @@ class Simulation:
         resolved = resolve(self.profile, self.functions.values(), now=self.start_ns)
         from ._engine import Engine
 
-        self.wallclock = WallClock(self.now_ns, self.consume)
+        self.wallclock = WallClock(self.now_ns, self.consume, self.loop)
         self.engine = Engine(self)
         self.engine._policies.update(resolved.policies)
         self.engine.schedules.update(resolved.schedules)

@@ -93,9 +93,12 @@ _SLEEP_NAMES = _SleepNames()
 class WallClock:
     """Makes the process's wall clock follow ``now()`` while active."""
 
-    def __init__(self, now: Callable[[], int], sleep: Callable[[int], None]) -> None:
+    def __init__(self, now: Callable[[], int], sleep: Callable[[int], None],
+                 loop: Callable[[], asyncio.AbstractEventLoop] | None = None) -> None:  # fmt: skip
         self._now = now
         self._sleep = sleep
+        self._job_loop = loop
+        """The loop ``asyncio.get_event_loop()`` gives sync job code (the simulation's own virtual loop)."""
         self._depth = 0
         self._thread = 0
         self._travel: Any = None
@@ -104,6 +107,9 @@ class WallClock:
         self._virtual = self._virtual_sleep  # one bound method: module globals are given back by identity
         self._rebound: list[tuple[dict[str, Any], str, Any]] = []
         self._real_new_loop = asyncio.events.new_event_loop
+        self._real_get_loop = asyncio.events.get_event_loop
+        self._policy_local: Any = None
+        self._policy_loop: Any = None
         self._outer_loop: asyncio.AbstractEventLoop | None = None
         self._blocked_before: asyncio.AbstractEventLoop | None = None
         if time_machine is None:  # pragma: no cover - PyPy
@@ -135,6 +141,12 @@ class WallClock:
                 self._rebound.append((namespace, key, old))
         self._real_new_loop = asyncio.events.new_event_loop
         asyncio.events.new_event_loop = asyncio.new_event_loop = self._new_loop
+        # the thread's current loop, as asyncio.set_event_loop set it (pytest-asyncio: the test's): job code may
+        # set its own (asyncio.run sets one, then None), which must not outlive the call
+        self._policy_local = getattr(asyncio.events.get_event_loop_policy(), "_local", None)
+        self._policy_loop = getattr(self._policy_local, "_loop", None)
+        self._real_get_loop = asyncio.events.get_event_loop
+        asyncio.events.get_event_loop = asyncio.get_event_loop = self._get_loop
         # a driving call made from an async test blocks that test's loop: job code runs as on a worker,
         # outside it (asyncio.run in a sync handler raised "cannot be called from a running event loop")
         self._outer_loop = asyncio.events._get_running_loop()
@@ -155,6 +167,10 @@ class WallClock:
                 namespace[key] = old
         self._rebound.clear()
         asyncio.events.new_event_loop = asyncio.new_event_loop = self._real_new_loop
+        asyncio.events.get_event_loop = asyncio.get_event_loop = self._real_get_loop
+        if self._policy_local is not None and getattr(self._policy_local, "_loop", None) is not self._policy_loop:
+            self._policy_local._loop = self._policy_loop
+        self._policy_local = self._policy_loop = None
         self._travel.stop()
         self._travel = self._traveller = None
 
@@ -194,6 +210,20 @@ class WallClock:
         from ._aio import VirtualLoop
 
         return VirtualLoop(self._loop_now, self._loop_spend)
+
+    def _get_loop(self) -> asyncio.AbstractEventLoop:
+        """``asyncio.get_event_loop()`` in sync job code (``get_event_loop().run_until_complete(...)``, older
+        code's way of calling async code): the simulation's virtual loop, as a worker's thread has a loop of
+        its own. It got the test's loop instead: a real one, whose ``asyncio.sleep`` waited in real time and
+        spent no virtual time, or, in an async test, the running test loop ("This event loop is already
+        running"). A loop job code set itself (``asyncio.set_event_loop``) is its own; elsewhere, asyncio's."""
+        if (self._job_loop is None or threading.get_ident() != self._thread
+                or asyncio.events._get_running_loop() is not None):  # fmt: skip
+            return self._real_get_loop()
+        own = getattr(self._policy_local, "_loop", None)
+        if own is not None and own is not self._policy_loop:
+            return own  # type: ignore[no-any-return]
+        return self._job_loop()
 
     def _loop_now(self) -> int:
         # monotonic, not time.time(): another simulation's bridge may be holding that still meanwhile

@@ -14,12 +14,14 @@ import sys
 import time
 import types
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 import pytest
 import respx
 
 import jobsim
+from jobsim._aio import VirtualLoop
 
 app = jobsim.App("interop")
 
@@ -295,3 +297,65 @@ def test_driving_from_a_thread_lets_the_tests_loop_serve() -> None:
 
     sim = _on_the_tests_loop(from_a_thread)
     assert sim.runs("ping-local")[0].output == 200
+
+
+# -- asyncio.get_event_loop() in sync job code ---------------------------------------------------------
+loop_app = jobsim.App("interop-loop")
+
+
+@loop_app.function("legacy", on="legacy", retries=0)
+def legacy(ctx: jobsim.Context) -> list[Any]:
+    def call_async_code() -> list[Any]:  # older code's way of calling a coroutine from sync code
+        started = time.time()
+        asyncio.get_event_loop().run_until_complete(asyncio.sleep(3))
+        return [time.time() - started, isinstance(asyncio.get_event_loop(), VirtualLoop)]
+
+    return ctx.step.run("call", call_async_code)
+
+
+@loop_app.function("own-loop", on="own-loop", retries=0)
+def own_loop(ctx: jobsim.Context) -> str:
+    def run() -> str:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)  # job code making a loop the thread's current one, as a worker may
+        try:
+            return loop.run_until_complete(asyncio.sleep(1, result="slept"))
+        finally:
+            loop.close()
+
+    return ctx.step.run("run", run)
+
+
+def test_get_event_loop_in_sync_job_code_is_the_simulations_virtual_loop() -> None:
+    """It was the test's real loop: asyncio.sleep(3) waited 3 s of real time and spent no virtual time."""
+    started = time.monotonic()
+    with jobsim.Simulation(loop_app) as sim:
+        sim.send("legacy")
+        sim.run_until_idle()
+    assert sim.runs("legacy")[0].output == [3.0, True]
+    assert time.monotonic() - started < 2
+
+
+def test_get_event_loop_in_sync_job_code_driven_from_an_async_test() -> None:
+    """It was the async test's own running loop: "This event loop is already running"."""
+
+    async def test() -> jobsim.Simulation:
+        with jobsim.Simulation(loop_app) as sim:
+            sim.send("legacy")
+            sim.run_until_idle()
+            return sim
+
+    sim = asyncio.run(test())
+    [run] = sim.runs("legacy")
+    assert (run.status, run.output) == ("completed", [3.0, True])
+
+
+def test_a_loop_job_code_makes_current_is_not_the_tests_after_the_driving_call() -> None:
+    async def test() -> tuple[str | None, bool]:
+        with jobsim.Simulation(loop_app) as sim:
+            sim.send("own-loop")
+            sim.run_until_idle()
+            current = asyncio.get_event_loop_policy().get_event_loop()
+            return sim.runs("own-loop")[0].output, current is asyncio.get_running_loop()
+
+    assert asyncio.run(test()) == ("slept", True)  # it was the job's closed loop

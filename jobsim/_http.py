@@ -137,9 +137,13 @@ class HttpCall:
 
 
 class UnmatchedRequest(httpx.ConnectError, JobsimError):
-    """Raised in job code for a request no route matches; behaves as a network failure."""
+    """Raised in job code for a request no route matches; behaves as a network failure.
 
-    def __init__(self, request: httpx.Request, *, exhausted: bool = False) -> None:
+    Also in the test's own code, for a request it sends between driving calls while the
+    simulation runs (``test_code``): the sink answers whoever sends it.
+    """
+
+    def __init__(self, request: httpx.Request, *, exhausted: bool = False, test_code: bool = False) -> None:
         method, url = request.method, str(request.url)
         if exhausted:
             reason = (f"jobsim: the route for {method} {url} has used up its side_effect "
@@ -147,8 +151,17 @@ class UnmatchedRequest(httpx.ConnectError, JobsimError):
         else:
             reason = (f"jobsim: no route matches {method} {url}; add one with "
                       f"{_route_helper(request)}.respond(200)")
+        if test_code:
+            reason += f" ({_TEST_CODE})"
         super().__init__(reason, request=request)
         self.exhausted = exhausted
+
+
+_TEST_CODE = (
+    "sent by the test itself, between driving calls: while a simulation runs, its HTTP sink answers every "
+    "request, the test's too; to reach a real server from the test, route its host to the network: "
+    "sim.http.route(host=...).pass_through()"
+)
 
 
 def _route_helper(request: httpx.Request) -> str:
@@ -743,14 +756,21 @@ class HttpSink:
         noun = "request" if len(missed) == 1 else "requests"
         clients = {call.request.extensions.get("jobsim_client", "httpx") for call in missed}
         got = " or ".join(_REFUSED[client] for client in sorted(clients))
-        lines = [f"jobsim: {len(missed)} HTTP {noun} matched no route (the job got {got} for each):"]
+        by_test = [bool(call.request.extensions.get("jobsim_test_code")) for call in missed]
+        who = "the test" if all(by_test) else "the job or the test" if any(by_test) else "the job"
+        lines = [f"jobsim: {len(missed)} HTTP {noun} matched no route ({who} got {got} for each):"]
         lines += [f"  {call.request.method} {call.request.url}  at "
                   f"{iso(instant_ns(call.at), self._host.tz)}"
                   + ("  (its route's side_effect list was used up)"
                      if getattr(call.error, "exhausted", False) else "")
+                  + ("  (sent by the test itself, between driving calls)"
+                     if call.request.extensions.get("jobsim_test_code") else "")
                   for call in missed]
         lines.append(f"Add a route for each, e.g. {_route_helper(missed[0].request)}"
                      ".respond(200).")
+        if any(by_test):
+            lines.append("The test's own requests meet the simulation's sink too while it runs; to let one reach a "
+                         "real server, route its host to the network: sim.http.route(host=...).pass_through().")
         return "\n".join(lines)
 
     # -- resolution (called by _Router) ------------------------------------------------
@@ -793,9 +813,12 @@ class HttpSink:
 
     def _unmatched(self, request: httpx.Request, *, exhausted: bool) -> NoReturn:
         self.unmatched.append(request)
+        test_code = not self._host.driving()
+        if test_code:
+            request.extensions["jobsim_test_code"] = True  # the listing tells it from the jobs' own
         # Called while respx's AllMockedAssertionError (or the StopIteration of a used-up
         # side_effect list) is being handled: the job's traceback shows jobsim's error alone.
-        raise UnmatchedRequest(request, exhausted=exhausted) from None
+        raise UnmatchedRequest(request, exhausted=exhausted, test_code=test_code) from None
 
     def _record(self, request: httpx.Request, response: httpx.Response | None, started: int,
                 error: BaseException | None, *, mail: bool = False) -> None:

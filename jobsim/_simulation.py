@@ -392,6 +392,10 @@ class Simulation:
         """Job code is running on the calling thread: an execution is under way in a driving call on it."""
         return self.engine.x is not None and self.wallclock.drives_this_thread()
 
+    def driving(self) -> bool:
+        """A driving call is under way (``advance``, ``run_until_idle``...), on any thread."""
+        return self.wallclock.active()
+
     def consume(self, ns: int) -> None:
         """Job code spends ``ns`` of virtual time (``time.sleep``, a slow response)."""
         x = self.engine.x

@@ -174,6 +174,10 @@ class WallClock:
         self._travel.stop()
         self._travel = self._traveller = None
 
+    def active(self) -> bool:
+        """A driving call is under way, on whatever thread."""
+        return self._depth > 0
+
     def drives_this_thread(self) -> bool:
         """A driving call is under way and the calling thread is the one it runs job code on."""
         return self._depth > 0 and threading.get_ident() == self._thread

@@ -8,6 +8,7 @@ pytest-asyncio.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import pathlib
 import random
 import sys
@@ -359,3 +360,39 @@ def test_a_loop_job_code_makes_current_is_not_the_tests_after_the_driving_call()
             return sim.runs("own-loop")[0].output, current is asyncio.get_running_loop()
 
     assert asyncio.run(test()) == ("slept", True)  # it was the job's closed loop
+
+
+# -- the test's own requests while a simulation runs ---------------------------------------------------
+def test_an_unmatched_request_the_test_sent_itself_is_not_blamed_on_the_job() -> None:
+    """The teardown listing said "the job got httpx.ConnectError" for a request the test's own code sent."""
+    with jobsim.Simulation(http_app) as sim:
+        sim.http.get("https://crm.example.com/sync").respond(200)
+        sim.send("crm/sync")
+        sim.run_until_idle()
+        with pytest.raises(httpx.ConnectError) as refused:
+            httpx.get("http://localhost:8000/health")  # the team's local service, from the test body
+    assert "sent by the test itself, between driving calls" in str(refused.value)
+    assert "sim.http.route(host=...).pass_through()" in str(refused.value)
+    listing = sim.http.format_unmatched().splitlines()
+    assert listing[0] == "jobsim: 1 HTTP request matched no route (the test got httpx.ConnectError for each):"
+    assert listing[1].endswith("GET http://localhost:8000/health  at 2025-01-01T00:00:00.000Z"
+                               "  (sent by the test itself, between driving calls)")
+
+
+def test_a_request_job_code_sends_from_a_thread_of_its_own_is_the_jobs() -> None:
+    threaded = jobsim.App("interop-threads")
+
+    @threaded.function("fan-out", on="fan-out", retries=0)
+    def fan_out(ctx: jobsim.Context) -> None:
+        def call() -> None:
+            with concurrent.futures.ThreadPoolExecutor(2) as pool:
+                list(pool.map(lambda path: httpx.get(f"https://crm.example.com/{path}"), ["a", "b"]))
+
+        ctx.step.run("call", call)
+
+    with jobsim.Simulation(threaded) as sim:
+        sim.send("fan-out")
+        sim.run_until_idle()
+    listing = sim.http.format_unmatched()
+    assert listing.startswith("jobsim: 2 HTTP requests matched no route (the job got")
+    assert "by the test" not in listing

@@ -99,6 +99,9 @@ _OUTER = pytest.StashKey[contextlib.ExitStack]()
 _SAVED = pytest.StashKey[bool]()
 """The test's own simulations were saved (at its first failing phase)."""
 _MARKED = pytest.StashKey[bool]()
+_SHADOWED = pytest.StashKey[str]()
+"""The test has its own ``jobsim`` marker and gets a ``jobsim`` fixture of the project's that never asks for
+the plugin's: where that fixture is defined (the marker configures nothing)."""
 """The test has its own ``jobsim`` marker but does not name the fixture; True once the fixture ran anyway."""
 
 
@@ -155,10 +158,33 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     the teardown (:func:`_warn_unused_marker`): a test may still get the fixture with
     ``request.getfixturevalue("jobsim")``, and then the marker does configure it.
     """
-    if "jobsim" in getattr(item, "fixturenames", ("jobsim",)):
+    if not any(mark.name == "jobsim" for mark in item.own_markers):
         return
-    if any(mark.name == "jobsim" for mark in item.own_markers):
+    if "jobsim" not in getattr(item, "fixturenames", ("jobsim",)):
         item.stash[_MARKED] = False
+        return
+    shadowing = _shadowing_fixture(item)
+    if shadowing:
+        item.stash[_SHADOWED] = shadowing
+
+
+def _shadowing_fixture(item: pytest.Item) -> str:
+    """Where the ``jobsim`` fixture the test gets is defined, when it is the project's own and never reaches
+    the plugin's (a fixture overriding it that does not request it); else ``""``."""
+    import inspect
+
+    definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {}).get("jobsim") or ()
+    for definition in reversed(definitions):
+        func = getattr(definition, "func", None)
+        if getattr(func, "__module__", None) == __name__:
+            return ""  # the chain reaches the plugin's own fixture
+        if "jobsim" not in getattr(definition, "argnames", ()):
+            try:
+                file, line = inspect.getsourcefile(func) or "?", inspect.getsourcelines(func)[1]  # type: ignore[arg-type]
+            except (OSError, TypeError):
+                return "a fixture of your own"
+            return f"{_shown(file, item.config)}:{line}"
+    return ""
 
 
 def _warn_unused_marker(item: pytest.Item) -> None:
@@ -169,6 +195,15 @@ def _warn_unused_marker(item: pytest.Item) -> None:
     session (INTERNALERROR).
     """
     __tracebackhide__ = True  # under -W error: the message, not this hook's code
+    shadowing = item.stash.get(_SHADOWED, "")
+    if shadowing:
+        del item.stash[_SHADOWED]
+        item.warn(pytest.PytestWarning(
+            f"jobsim: @pytest.mark.jobsim on {item.name} does nothing: the `jobsim` fixture this test gets is the "
+            f"one defined at {shadowing}, which does not request jobsim's own, and the marker only configures "
+            "jobsim's. Rename that fixture, or build it on jobsim's: `def jobsim(jobsim): ...` receives the "
+            "plugin's simulation, marker applied"
+        ))  # fmt: skip
     if item.stash.get(_MARKED, True):
         return
     del item.stash[_MARKED]

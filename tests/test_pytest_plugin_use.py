@@ -190,6 +190,49 @@ def test_a_marker_on_a_test_without_the_fixture_warns_that_it_does_nothing(pytes
     )
 
 
+
+def test_a_marker_on_a_test_whose_jobsim_fixture_is_the_projects_own_warns(pytester: pytest.Pytester) -> None:
+    """A project fixture named `jobsim` that never requests the plugin's: the marker was ignored without a word."""
+    pytester.makeconftest(APP)
+    pytester.makepyfile(
+        test_shop="""
+        import pytest
+        import jobsim as js
+
+        shop = js.App("shop")
+        shop.function("f", on="x")(lambda ctx: None)
+
+        @pytest.fixture
+        def jobsim():
+            with js.Simulation(shop, seed=9) as sim:
+                yield sim
+
+        @pytest.mark.jobsim(seed=3)
+        def test_shadowed(jobsim):
+            assert jobsim.seed == 9
+        """,
+        test_layers="""
+        import pytest
+
+        @pytest.fixture
+        def jobsim(jobsim):  # the documented override: builds on the plugin's, no warning
+            return jobsim
+
+        @pytest.mark.jobsim(seed=3)
+        def test_layered(jobsim):
+            assert jobsim.seed == 3
+        """,
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines([
+        "*test_shop.py:12: PytestWarning: jobsim: @pytest.mark.jobsim on test_shadowed does nothing: the "
+        "`jobsim` fixture this test gets is the one defined at test_shop.py:7, which does not request "
+        "jobsim's own, and the marker only configures jobsim's. Rename that fixture, or build it on jobsim's: "
+        "`def jobsim(jobsim): ...` receives the plugin's simulation, marker applied",
+        "*1 warning*",
+    ])
+
 # -- Hypothesis ------------------------------------------------------------------------------
 def test_a_given_test_using_the_fixture_fails_at_setup_naming_the_strategy_to_use(pytester: pytest.Pytester) -> None:
     pytest.importorskip("hypothesis")

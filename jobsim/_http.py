@@ -63,9 +63,13 @@ import respx
 from respx.models import AllMockedAssertionError, PassThrough, SideEffectError
 from respx.patterns import Lookup, M, PathPattern, Pattern
 
-from . import _bridges, _httpxtls
 from ._aio import VirtualLoop
+from ._bridges import Abandoned
+from ._bridges import install as install_bridges
+from ._bridges import uninstall as uninstall_bridges
 from ._checks import keyword_error
+from ._httpxtls import install as install_tls
+from ._httpxtls import uninstall as uninstall_tls
 from ._host import Host
 from ._httpeffects import call_side_effect, check_exception_class, client_kind
 from ._othermocks import reached
@@ -560,7 +564,7 @@ def _ended_by(error: BaseException) -> BaseException:
     response's wait short arrives as the engine's ``Suspend``, carrying the error the
     attempt records (``WorkerCrashed``, ``TimeoutError``); the call records that one,
     not jobsim's control flow. A client that gave up on the answer (``Abandoned``) says why."""
-    if isinstance(error, _bridges.Abandoned):
+    if isinstance(error, Abandoned):
         error = error.error
     if isinstance(error, asyncio.CancelledError):  # a task of an async client cancelled as its loop stopped
         loop = asyncio.events._get_running_loop()
@@ -676,8 +680,8 @@ class HttpSink:
             if mocker is not None:  # set by start()
                 mocker.routers.insert(0, mocker.routers.pop(mocker.routers.index(self._router)))
             _HOLDS.install(self, _holds)
-            _httpxtls.install(self)  # one TLS context for the clients httpx.post(...) makes per call
-            _bridges.install(self)  # urllib3, aiohttp, http.client: each once it is imported
+            install_tls(self)  # one TLS context for the clients httpx.post(...) makes per call
+            install_bridges(self)  # urllib3, aiohttp, http.client: each once it is imported
             self._installed = True
 
     def uninstall(self) -> None:
@@ -688,8 +692,8 @@ class HttpSink:
             # made after the simulation closed (respx would roll them back).
             self._router.stop(clear=False, reset=False, quiet=True)
             _HOLDS.uninstall(self)
-            _httpxtls.uninstall(self)
-            _bridges.uninstall(self)
+            uninstall_tls(self)
+            uninstall_bridges(self)
 
     @property
     def installed(self) -> bool:

@@ -241,11 +241,35 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     try:
         return (yield)
     finally:
+        _keep_jobsim_modules(item)
         try:
             if started is not None:
                 _close_left_running(item, started.left_running())
         finally:
             _warn_unused_marker(item)
+
+
+def _keep_jobsim_modules(item: pytest.Item) -> None:
+    """Put back in ``sys.modules`` the jobsim modules a pytester test imported first, which its snapshot dropped.
+
+    pytester gives each test the ``sys.modules`` it started with, so a module of jobsim's that the test
+    loaded (the HTTP sink, loaded at the first simulation) was imported a second time by a later test, while
+    the ``jobsim`` package (and objects made from the first copy: ``jobsim.delayed``, a sink) kept the first.
+    Two copies of one module do not know each other's classes and context variables: an aiohttp timeout was
+    recorded as jobsim's internal ``Abandoned``, ``delayed`` found no simulation. One copy is kept.
+    """
+    if "pytester" not in getattr(item, "fixturenames", ()) and "testdir" not in getattr(item, "fixturenames", ()):
+        return
+    import sys
+    import types
+
+    packages = [(name, module) for name, module in list(sys.modules.items())
+                if name.partition(".")[0].startswith("jobsim") and hasattr(module, "__path__")]  # and the plugins'
+    for name, package in packages:
+        for attribute, value in list(vars(package).items()):
+            full = f"{name}.{attribute}"
+            if isinstance(value, types.ModuleType) and value.__name__ == full and full not in sys.modules:
+                sys.modules[full] = value
 
 
 @pytest.hookimpl(wrapper=True)

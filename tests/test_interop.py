@@ -396,3 +396,4 @@ def test_a_request_job_code_sends_from_a_thread_of_its_own_is_the_jobs() -> None
     listing = sim.http.format_unmatched()
     assert listing.startswith("jobsim: 2 HTTP requests matched no route (the job got")
     assert "by the test" not in listing
+

@@ -689,3 +689,40 @@ def test_a_failing_doctests_reproduction_line_collects_it(pytester: pytest.Pytes
     for line in lines:  # as printed, from where pytest ran: the doctest runs again (and fails again)
         args = [arg.strip("'") for arg in line.split()[1:]]
         pytester.runpytest(*args).assert_outcomes(failed=1)
+
+
+def test_jobsims_modules_stay_one_copy_after_a_pytester_test_loaded_them_first(pytester: pytest.Pytester) -> None:
+    """pytester gives each test back the sys.modules it started with: the HTTP sink's modules, loaded by a
+    pytester test's first simulation, were imported again by a later test while `jobsim.delayed` and the package
+    kept the first copy. `delayed` then found "no simulation", and an aiohttp timeout was recorded as jobsim's
+    internal `Abandoned` (this repository's README test failed after any pytester test in its xdist worker)."""
+    aiohttp = pytest.importorskip("aiohttp")
+    if not hasattr(aiohttp, "SocketTimeoutError"):
+        pytest.skip(f"aiohttp {aiohttp.__version__} calls it ServerTimeoutError")
+    pytester.makepyfile(
+        """
+        import aiohttp
+        import jobsim
+
+        pytest_plugins = ["pytester"]
+        app = jobsim.App("quotes")
+
+        @app.function("quote", on="quote", retries=0)
+        async def quote(ctx):
+            timeout = aiohttp.ClientTimeout(total=30, sock_read=5)
+            async with aiohttp.ClientSession(timeout=timeout) as session, session.get("https://fedex.example.com/q"):
+                pass
+
+        def test_first_simulation_of_the_process(pytester):
+            with jobsim.Simulation(app):
+                pass
+
+        def test_later():
+            with jobsim.Simulation(app) as sim:
+                sim.http.get("https://fedex.example.com/q").mock(side_effect=jobsim.delayed("1m", 200))
+                sim.send("quote")
+                sim.run_until_idle()
+            assert [type(call.error).__name__ for call in sim.http.calls] == ["SocketTimeoutError"]
+        """
+    )
+    pytester.runpytest_subprocess("-p", "no:randomly", "-p", "no:cacheprovider").assert_outcomes(passed=2)

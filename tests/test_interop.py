@@ -397,3 +397,21 @@ def test_a_request_job_code_sends_from_a_thread_of_its_own_is_the_jobs() -> None
     assert listing.startswith("jobsim: 2 HTTP requests matched no route (the job got")
     assert "by the test" not in listing
 
+
+
+def test_pytest_timeouts_failure_raised_inside_job_code_fails_the_test_not_the_attempt() -> None:
+    """pytest-timeout's signal method calls pytest.fail wherever the test is: here, inside job code."""
+    stuck = jobsim.App("interop-stuck")
+
+    @stuck.function("stuck", on="stuck", retries=3)
+    def stuck_job(ctx: jobsim.Context) -> None:
+        def poll() -> None:
+            pytest.fail("Timeout (>2.0s) from pytest-timeout.")  # what its SIGALRM handler raises
+
+        ctx.step.run("poll", poll)
+
+    with jobsim.Simulation(stuck) as sim:
+        sim.send("stuck")
+        with pytest.raises(pytest.fail.Exception, match="pytest-timeout"):
+            sim.run_until_idle()
+        assert [attempt.error for attempt in sim.runs("stuck")[0].attempts if attempt.error] == []

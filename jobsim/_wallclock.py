@@ -104,6 +104,7 @@ class WallClock:
         self._travel: Any = None
         self._traveller: Any = None
         self._real_sleep = time.sleep
+        self._told: Any = None  # the test's mock of time.sleep, told of each sleep (``_virtual_sleep``)
         self._virtual = self._virtual_sleep  # one bound method: module globals are given back by identity
         self._rebound: list[tuple[dict[str, Any], str, Any]] = []
         self._real_new_loop = asyncio.events.new_event_loop
@@ -133,6 +134,7 @@ class WallClock:
             factory = self._travel.start()
             self._traveller = factory if time_machine is None else _Frozen(factory)
         self._real_sleep = time.sleep
+        self._told = self._real_sleep if _is_mock(self._real_sleep) else None
         time.sleep = self._virtual  # type: ignore[assignment]
         for namespace, key in _SLEEP_NAMES.refresh():  # `from time import sleep` in job code and its libraries
             old = namespace.get(key)
@@ -162,6 +164,7 @@ class WallClock:
         _BLOCKED.loop = self._blocked_before
         self._outer_loop = self._blocked_before = None
         time.sleep = self._real_sleep
+        self._told = None
         for namespace, key, old in self._rebound:
             if namespace.get(key) is self._virtual:
                 namespace[key] = old
@@ -201,6 +204,8 @@ class WallClock:
             return
         if seconds < 0:
             raise ValueError("sleep length must be non-negative")
+        if self._told is not None:  # the test patched time.sleep with a mock to assert on: it sees the call too
+            self._told(seconds)
         self._sleep(round(seconds * SECOND))
 
     def _new_loop(self) -> asyncio.AbstractEventLoop:
@@ -281,6 +286,15 @@ def serving_on_blocked_loop(host: str, port: int | None) -> bool:
 
 def _loopback(host: str) -> bool:
     return host in _LOOPBACK or host.startswith("127.")
+
+
+def _is_mock(sleep: Any) -> bool:
+    """``time.sleep`` is a ``unittest.mock`` mock (``mock.patch("time.sleep")``, pytest-mock's ``mocker``), or an
+    autospec'd function around one: the test asserts on its calls, so job code's sleeps must still reach it."""
+    mock = sys.modules.get("unittest.mock")
+    if mock is None:
+        return False
+    return isinstance(sleep, mock.NonCallableMock) or isinstance(getattr(sleep, "mock", None), mock.NonCallableMock)
 
 
 def _freezegun_active() -> bool:

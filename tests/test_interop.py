@@ -16,6 +16,7 @@ import time
 import types
 from collections.abc import Awaitable, Callable
 from typing import Any
+from unittest import mock
 
 import httpx
 import pytest
@@ -415,3 +416,26 @@ def test_pytest_timeouts_failure_raised_inside_job_code_fails_the_test_not_the_a
         with pytest.raises(pytest.fail.Exception, match="pytest-timeout"):
             sim.run_until_idle()
         assert [attempt.error for attempt in sim.runs("stuck")[0].attempts if attempt.error] == []
+
+
+# -- the test's own mock of time.sleep ------------------------------------------------------------------
+nap_app = jobsim.App("interop-nap")
+
+
+@nap_app.function("nap", on="nap", retries=0)
+def nap(ctx: jobsim.Context) -> float:
+    def wait_then_read() -> float:
+        time.sleep(5)
+        return time.time()
+
+    return ctx.step.run("nap", wait_then_read)
+
+
+@pytest.mark.parametrize("autospec", [False, True])
+def test_a_mock_the_test_put_on_time_sleep_still_sees_job_codes_sleeps(autospec: bool) -> None:
+    """The virtual sleep replaced the test's mock for the driving call: `sleep.assert_called_once_with(5)` failed."""
+    with mock.patch("time.sleep", autospec=autospec) as sleep, jobsim.Simulation(nap_app) as sim:
+        sim.send("nap")
+        sim.run_until_idle()
+    sleep.assert_called_once_with(5)
+    assert sim.runs("nap")[0].output == sim.start_ns / 1e9 + 5  # and the sleep still spent virtual time

@@ -68,10 +68,10 @@ from ._bridges import Abandoned
 from ._bridges import install as install_bridges
 from ._bridges import uninstall as uninstall_bridges
 from ._checks import keyword_error
-from ._httpxtls import install as install_tls
-from ._httpxtls import uninstall as uninstall_tls
 from ._host import Host
 from ._httpeffects import call_side_effect, check_exception_class, client_kind
+from ._httpxtls import install as install_tls
+from ._httpxtls import uninstall as uninstall_tls
 from ._othermocks import reached
 from ._patching import SinkPatches
 from ._safe import said, shown

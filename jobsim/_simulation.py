@@ -114,7 +114,7 @@ class Simulation:
         resolved = resolve(self.profile, self.functions.values(), now=self.start_ns)
         from ._engine import Engine
 
-        self.wallclock = WallClock(self.now_ns, self.consume, self.loop)
+        self.wallclock = WallClock(self.now_ns, self.consume)
         self.engine = Engine(self)
         self.engine._policies.update(resolved.policies)
         self.engine.schedules.update(resolved.schedules)
@@ -307,6 +307,7 @@ class Simulation:
             impl.function(sim=self)
         if self._loop is not None:
             self._loop.close()
+        self.wallclock.close()
         self._sends.end()
         self._state = "closed"
         self._warn_unfired_faults()

@@ -93,12 +93,12 @@ _SLEEP_NAMES = _SleepNames()
 class WallClock:
     """Makes the process's wall clock follow ``now()`` while active."""
 
-    def __init__(self, now: Callable[[], int], sleep: Callable[[int], None],
-                 loop: Callable[[], asyncio.AbstractEventLoop] | None = None) -> None:  # fmt: skip
+    def __init__(self, now: Callable[[], int], sleep: Callable[[int], None]) -> None:
         self._now = now
         self._sleep = sleep
-        self._job_loop = loop
-        """The loop ``asyncio.get_event_loop()`` gives sync job code (the simulation's own virtual loop)."""
+        self._job_loop: asyncio.AbstractEventLoop | None = None
+        """The loop ``asyncio.get_event_loop()`` gives sync job code: a virtual one of its own, made when first
+        asked for (not the one async handlers run on: older code closes what it got when it is done)."""
         self._depth = 0
         self._thread = 0
         self._travel: Any = None
@@ -222,17 +222,26 @@ class WallClock:
 
     def _get_loop(self) -> asyncio.AbstractEventLoop:
         """``asyncio.get_event_loop()`` in sync job code (``get_event_loop().run_until_complete(...)``, older
-        code's way of calling async code): the simulation's virtual loop, as a worker's thread has a loop of
-        its own. It got the test's loop instead: a real one, whose ``asyncio.sleep`` waited in real time and
-        spent no virtual time, or, in an async test, the running test loop ("This event loop is already
-        running"). A loop job code set itself (``asyncio.set_event_loop``) is its own; elsewhere, asyncio's."""
-        if (self._job_loop is None or threading.get_ident() != self._thread
-                or asyncio.events._get_running_loop() is not None):  # fmt: skip
+        code's way of calling async code): a virtual loop, as a worker's thread has a loop of its own. It got
+        the test's loop instead: a real one, whose ``asyncio.sleep`` waited in real time and spent no virtual
+        time, or, in an async test, the running test loop ("This event loop is already running"). A loop job
+        code set itself (``asyncio.set_event_loop``) is its own; elsewhere, asyncio's."""
+        if threading.get_ident() != self._thread or asyncio.events._get_running_loop() is not None:
             return self._real_get_loop()
         own = getattr(self._policy_local, "_loop", None)
         if own is not None and own is not self._policy_loop:
             return own  # type: ignore[no-any-return]
-        return self._job_loop()
+        if self._job_loop is None or self._job_loop.is_closed():  # job code closes it when done: a fresh one
+            from ._aio import VirtualLoop
+
+            self._job_loop = VirtualLoop(self._loop_now, self._loop_spend)
+        return self._job_loop
+
+    def close(self) -> None:
+        """The simulation closes: so does the loop ``asyncio.get_event_loop()`` gave its job code."""
+        if self._job_loop is not None and not self._job_loop.is_closed():
+            self._job_loop.close()
+        self._job_loop = None
 
     def _loop_now(self) -> int:
         # monotonic, not time.time(): another simulation's bridge may be holding that still meanwhile

@@ -439,3 +439,31 @@ def test_a_mock_the_test_put_on_time_sleep_still_sees_job_codes_sleeps(autospec:
         sim.run_until_idle()
     sleep.assert_called_once_with(5)
     assert sim.runs("nap")[0].output == sim.start_ns / 1e9 + 5  # and the sleep still spent virtual time
+
+
+@loop_app.function("legacy-closing", on="legacy-closing", retries=0)
+def legacy_closing(ctx: jobsim.Context) -> str:
+    def run() -> str:
+        loop = asyncio.get_event_loop()
+        try:
+            return loop.run_until_complete(asyncio.sleep(2, result="done"))
+        finally:
+            loop.close()  # older code's habit
+
+    return ctx.step.run("run", run)
+
+
+@loop_app.function("modern", on="modern", retries=0)
+async def modern(ctx: jobsim.Context) -> str:
+    await asyncio.sleep(1)
+    return "awaited"
+
+
+def test_job_code_closing_the_loop_get_event_loop_gave_it_breaks_nothing_else() -> None:
+    with jobsim.Simulation(loop_app) as sim:
+        sim.send("legacy-closing")
+        sim.run_until_idle()
+        sim.send("modern")  # async handlers run on the simulation's own loop, still open
+        sim.send("legacy-closing")  # and the next get_event_loop() gives an open one
+        sim.run_until_idle()
+    assert [run.output for run in sim.runs()] == ["done", "awaited", "done"]

@@ -508,17 +508,19 @@ class Simulation:
         self._undriven = None
         self._sends.end()
         outside = self._swap_in_job_random()
-        guarded = guard_other_mocks(self)  # responses, requests-mock, pytest-httpx: job code must reach sim.http
-        self.wallclock.activate()
+        guarded: list[Any] = []
         try:
-            self.kernel.run(until, stop_when_idle=stop_when_idle, max_items=max_items,
-                            max_chain=self.max_chain, what=what)  # fmt: skip
-        except TestAssertion as failed:  # an assert in a route's side effect: the test's own failure
-            raise failed.error from None
+            guarded = guard_other_mocks(self)  # responses, requests-mock, pytest-httpx: job code must reach sim.http
+            self.wallclock.activate()
+            try:
+                self.kernel.run(until, stop_when_idle=stop_when_idle, max_items=max_items,
+                                max_chain=self.max_chain, what=what)  # fmt: skip
+            except TestAssertion as failed:  # an assert in a route's side effect: the test's own failure
+                raise failed.error from None
+            finally:
+                self.wallclock.deactivate()
         finally:
-            self.wallclock.deactivate()
-            if guarded:
-                unguard_other_mocks(guarded)
+            unguard_other_mocks(guarded)
             self._job_random = random.getstate()
             random.setstate(outside)
 

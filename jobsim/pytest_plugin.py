@@ -99,10 +99,10 @@ _OUTER = pytest.StashKey[contextlib.ExitStack]()
 _SAVED = pytest.StashKey[bool]()
 """The test's own simulations were saved (at its first failing phase)."""
 _MARKED = pytest.StashKey[bool]()
+"""The test has its own ``jobsim`` marker but does not name the fixture; True once the fixture ran anyway."""
 _SHADOWED = pytest.StashKey[str]()
 """The test has its own ``jobsim`` marker and gets a ``jobsim`` fixture of the project's that never asks for
 the plugin's: where that fixture is defined (the marker configures nothing)."""
-"""The test has its own ``jobsim`` marker but does not name the fixture; True once the fixture ran anyway."""
 
 
 # -- hooks ------------------------------------------------------------------------------------

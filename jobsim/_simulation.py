@@ -114,7 +114,7 @@ class Simulation:
         resolved = resolve(self.profile, self.functions.values(), now=self.start_ns)
         from ._engine import Engine
 
-        self.wallclock = WallClock(self.now_ns, self.consume)
+        self.wallclock = WallClock(self.now_ns, self.consume, seed)
         self.engine = Engine(self)
         self.engine._policies.update(resolved.policies)
         self.engine.schedules.update(resolved.schedules)
@@ -134,7 +134,6 @@ class Simulation:
         self._delayed_ids = 0  # ids given to delayed sends (``jobsim._delay``)
         self._spender: Any = None  # the execution that last spent virtual time, and how often (``consume``)
         self._spends = 0
-        self._job_random: tuple[Any, ...] | None = None  # the global ``random``'s state for job code (``_drive``)
         self._install_sinks()
 
     def record_kinds(self) -> dict[str, Any]:
@@ -507,10 +506,8 @@ class Simulation:
         self.trace.add(self.kernel.now, "advance", {"until": until, "idle": stop_when_idle})  # replayed as is
         self._undriven = None
         self._sends.end()
-        outside = self._swap_in_job_random()
-        guarded: list[Any] = []
+        guarded = guard_other_mocks(self)  # responses, requests-mock, pytest-httpx: job code must reach sim.http
         try:
-            guarded = guard_other_mocks(self)  # responses, requests-mock, pytest-httpx: job code must reach sim.http
             self.wallclock.activate()
             try:
                 self.kernel.run(until, stop_when_idle=stop_when_idle, max_items=max_items,
@@ -520,26 +517,8 @@ class Simulation:
             finally:
                 self.wallclock.deactivate()
         finally:
-            unguard_other_mocks(guarded)
-            self._job_random = random.getstate()
-            random.setstate(outside)
-
-    def _swap_in_job_random(self) -> tuple[Any, ...]:
-        """Give job code the global ``random`` of this simulation's seed; return the test's, to put back.
-
-        Job code and the libraries it calls draw from the module's generator (``random.random()``,
-        a retry helper's jitter, ``email.generator``'s MIME boundaries): it is seeded from the
-        simulation's seed and carried from one driving call to the next, so the same seed gives
-        the same draws whatever the test did with ``random`` (pytest-randomly reseeds it before
-        every test, Hypothesis per example) and in whichever order the tests run. The test's own
-        state is set aside meanwhile: test code between driving calls draws as if none happened.
-        A stream of its own, not ``sim.rng``'s: jobsim's jitter draws stay what they were.
-        """
-        if self._job_random is None:
-            self._job_random = random.Random(f"jobsim job code {self.seed}").getstate()
-        outside = random.getstate()
-        random.setstate(self._job_random)
-        return outside
+            if guarded:
+                unguard_other_mocks(guarded)
 
     # -- events --------------------------------------------------------------------------------
     def send(self, event: Any, data: Any = None, *, delay: Duration | None = None, **fields: Any) -> list[str]:

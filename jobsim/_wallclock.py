@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import random
 import socket
 import sys
 import threading
@@ -93,9 +94,14 @@ _SLEEP_NAMES = _SleepNames()
 class WallClock:
     """Makes the process's wall clock follow ``now()`` while active."""
 
-    def __init__(self, now: Callable[[], int], sleep: Callable[[int], None]) -> None:
+    def __init__(self, now: Callable[[], int], sleep: Callable[[int], None], seed: int = 0) -> None:
         self._now = now
         self._sleep = sleep
+        self._seed = seed
+        self._job_random: tuple[Any, ...] | None = None
+        """The global ``random``'s state for job code, carried from one driving call to the next."""
+        self._random_outside: tuple[Any, ...] | None = None
+        """The test's state of the global ``random``, set aside while job code has it (``_take_random``)."""
         self._job_loop: asyncio.AbstractEventLoop | None = None
         """The loop ``asyncio.get_event_loop()`` gives sync job code: a virtual one of its own, made when first
         asked for (not the one async handlers run on: older code closes what it got when it is done)."""
@@ -160,6 +166,10 @@ class WallClock:
         self._depth -= 1
         if self._depth:
             return
+        if self._random_outside is not None:
+            self._job_random = random.getstate()
+            random.setstate(self._random_outside)
+            self._random_outside = None
         asyncio.events._set_running_loop(self._outer_loop)
         _BLOCKED.loop = self._blocked_before
         self._outer_loop = self._blocked_before = None
@@ -189,14 +199,36 @@ class WallClock:
         """Point the wall clock at ``ns`` (epoch ns); cheap, called before each execution."""
         if self._traveller is not None:
             self._traveller._destination_timestamp_ns = ns
+            if self._random_outside is None:
+                self._take_random()
+
+    def _take_random(self) -> None:
+        """Give job code the global ``random`` of the simulation's seed, at the driving call's first execution
+        (a driving call that runs no job code pays nothing); ``deactivate`` gives the test its own back.
+
+        Job code and the libraries it calls draw from the module's generator (``random.random()``, a retry
+        helper's jitter, ``email.generator``'s MIME boundaries). Seeded from the simulation's seed and carried
+        from one driving call to the next, the same seed gives the same draws whatever the test did with
+        ``random`` (pytest-randomly reseeds it before every test, Hypothesis per example) and in whichever
+        order the tests run; test code between driving calls draws as if none happened. A stream of its own,
+        not ``sim.rng``'s: jobsim's jitter draws stay what they were.
+        """
+        if self._job_random is None:
+            self._job_random = random.Random(f"jobsim job code {self._seed}").getstate()
+        self._random_outside = random.getstate()
+        random.setstate(self._job_random)
 
     def _move_public(self, ns: int) -> None:  # pragma: no cover - older time-machine
         if self._traveller is not None:
             self._traveller.move_to(to_datetime(ns), tick=False)
+            if self._random_outside is None:
+                self._take_random()
 
     def _move_freezegun(self, ns: int) -> None:  # pragma: no cover - PyPy
         if self._traveller is not None:
             self._traveller.move_to(to_datetime(ns).replace(tzinfo=None))
+            if self._random_outside is None:
+                self._take_random()
 
     def _virtual_sleep(self, seconds: float) -> None:
         if threading.get_ident() != self._thread:

@@ -31,6 +31,10 @@ class Host(Protocol):
         """Job code of this simulation is running on the calling thread (a library's draw follows the seed)."""
         ...
 
+    def driving(self) -> bool:
+        """A driving call of this simulation is under way, on any thread: what is sent now, job code sent."""
+        ...
+
     def record(self, kind: str, **fields: Any) -> None:
         """Append a record of ``kind`` to the trace, stamped with ``now_ns()``."""
         ...

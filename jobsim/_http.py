@@ -12,7 +12,10 @@ through it, whatever the job imported. A request is resolved in this order:
    sent through Resend & co. lands in the outbox with no route (a route for the
    same URL wins: ``side_effect=[httpx.Response(500)] * 2`` scripts an outage,
    after which the provider answers again);
-3. anything else raises ``UnmatchedRequest`` *inside the job*: an
+3. for an httpx request, the test's own respx routers (the ``respx_mock`` fixture,
+   ``respx.mock``): routes a team already had answer it, recorded like the others
+   (this router is kept ahead of theirs whichever started first, ``HttpSink.install``);
+4. anything else raises ``UnmatchedRequest`` *inside the job*: an
    ``httpx.ConnectError``, so the job's retry logic runs as for a network failure,
    and the request is kept in ``unmatched`` for the teardown check.
 
@@ -43,6 +46,7 @@ concurrent simulations in other threads or tasks cannot see each other's clock).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import difflib
 import inspect
@@ -52,23 +56,29 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 import httpx
 import respx
 from respx.models import AllMockedAssertionError, PassThrough, SideEffectError
 from respx.patterns import Lookup, M, PathPattern, Pattern
 
-from . import _bridges, _httpxtls
 from ._aio import VirtualLoop
+from ._bridges import Abandoned
+from ._bridges import install as install_bridges
+from ._bridges import uninstall as uninstall_bridges
 from ._checks import keyword_error
 from ._host import Host
 from ._httpeffects import call_side_effect, check_exception_class, client_kind
+from ._httpxtls import install as install_tls
+from ._httpxtls import uninstall as uninstall_tls
+from ._othermocks import reached
 from ._patching import SinkPatches
 from ._safe import said, shown
 from ._steps import Suspend
 from ._time import SECOND, Duration, duration_ns, format_duration, instant_ns, iso, to_datetime
-from .errors import InvalidArgument, JobsimError
+from ._wallclock import serving_on_blocked_loop
+from .errors import InvalidArgument, JobsimError, UnsupportedFeature
 
 if TYPE_CHECKING:
     from ._mail import MailSink
@@ -86,6 +96,12 @@ _REFUSED = {"httpx": "httpx.ConnectError", "urllib3": "a refused connection (req
             "http.client": "a refused connection (ConnectionRefusedError; urllib.error.URLError from urlopen)"}
 """What job code got for an unmatched request, by the client that sent it (``format_unmatched``): keyed by
 each bridge's ``CLIENT``, written out so that reporting imports no client library."""
+_BLOCKED_SERVER = (
+    "jobsim: job code's request {request} passes through to a server that runs on the async test's own event "
+    "loop, and the driving call blocks that loop while job code runs: the server could never answer (the job "
+    "would wait for its timeout, or for good). Drive the simulation from a thread, "
+    "`await asyncio.to_thread(sim.run_until_idle)` (or advance), or run the server in a thread of its own."
+)
 _RESOLVING: ContextVar[Host] = ContextVar("jobsim_http_resolving")
 _AWAITED: ContextVar[list[int] | None] = ContextVar("jobsim_http_awaited", default=None)
 """Set while an async client's request is resolved on a virtual loop: the time its answer takes,
@@ -125,9 +141,13 @@ class HttpCall:
 
 
 class UnmatchedRequest(httpx.ConnectError, JobsimError):
-    """Raised in job code for a request no route matches; behaves as a network failure."""
+    """Raised in job code for a request no route matches; behaves as a network failure.
 
-    def __init__(self, request: httpx.Request, *, exhausted: bool = False) -> None:
+    Also in the test's own code, for a request it sends between driving calls while the
+    simulation runs (``test_code``): the sink answers whoever sends it.
+    """
+
+    def __init__(self, request: httpx.Request, *, exhausted: bool = False, test_code: bool = False) -> None:
         method, url = request.method, str(request.url)
         if exhausted:
             reason = (f"jobsim: the route for {method} {url} has used up its side_effect "
@@ -135,8 +155,17 @@ class UnmatchedRequest(httpx.ConnectError, JobsimError):
         else:
             reason = (f"jobsim: no route matches {method} {url}; add one with "
                       f"{_route_helper(request)}.respond(200)")
+        if test_code:
+            reason += f" ({_TEST_CODE})"
         super().__init__(reason, request=request)
         self.exhausted = exhausted
+
+
+_TEST_CODE = (
+    "sent by the test itself, between driving calls: while a simulation runs, its HTTP sink answers every "
+    "request, the test's too; to reach a real server from the test, route its host to the network: "
+    "sim.http.route(host=...).pass_through()"
+)
 
 
 def _route_helper(request: httpx.Request) -> str:
@@ -464,17 +493,24 @@ class _Router(respx.MockRouter):
         return self.add(_Route(*patterns, **lookups), name=name)
 
     def handler(self, request: httpx.Request) -> httpx.Response:
+        reached()
         with self._sink._capture(request) as outcome, client_kind(asynchronous=False):
             try:
                 outcome.response = super().handler(request)
             except AllMockedAssertionError:
-                self._sink._fallback(request, outcome, exhausted=False)
+                if not self._sink._provided(request, outcome):
+                    for router in self._others(request):
+                        with contextlib.suppress(AllMockedAssertionError):
+                            outcome.response = router.handler(request)
+                            return outcome.response
+                    self._sink._unmatched(request, exhausted=False)
             except StopIteration:
                 self._sink._fallback(request, outcome, exhausted=True)
         return outcome.response
 
     async def async_handler(self, request: httpx.Request, wait: Wait | None = None) -> httpx.Response:
         """respx's call for async clients; ``wait`` spends the answer's time on a virtual loop (``Wait``)."""
+        reached()
         with self._sink._capture(request) as outcome, client_kind(asynchronous=True):
             awaited: list[int] | None = [] if isinstance(asyncio.get_running_loop(), VirtualLoop) else None
             token = _AWAITED.set(awaited)
@@ -490,11 +526,25 @@ class _Router(respx.MockRouter):
                     await (wait or _sleep)(sum(awaited), raised)
         return outcome.response
 
+    def _others(self, request: httpx.Request) -> list[respx.Router]:
+        """The test's own respx routers (``respx_mock``, ``respx.mock``), asked after this one's routes and the
+        mail providers: an httpx request is theirs too. Other simulations' routers are not (their requests would
+        land in the wrong simulation), nor are the requests of other clients, which respx never sees."""
+        mocker = self.Mocker
+        if mocker is None or request.extensions.get("jobsim_client", "httpx") != "httpx":
+            return []
+        return [router for router in mocker.routers if not isinstance(router, _Router)]
+
     async def _resolve_async(self, request: httpx.Request, outcome: _Outcome) -> None:
         try:
             outcome.response = await super().async_handler(request)
         except AllMockedAssertionError:
-            self._sink._fallback(request, outcome, exhausted=False)
+            if not self._sink._provided(request, outcome):
+                for router in self._others(request):
+                    with contextlib.suppress(AllMockedAssertionError):
+                        outcome.response = await router.async_handler(request)
+                        return
+                self._sink._unmatched(request, exhausted=False)
         except InvalidArgument as error:  # jobsim's check of an awaited side effect: respx wrapped it
             if isinstance(error.__cause__, SideEffectError):
                 raise error from None
@@ -514,7 +564,7 @@ def _ended_by(error: BaseException) -> BaseException:
     response's wait short arrives as the engine's ``Suspend``, carrying the error the
     attempt records (``WorkerCrashed``, ``TimeoutError``); the call records that one,
     not jobsim's control flow. A client that gave up on the answer (``Abandoned``) says why."""
-    if isinstance(error, _bridges.Abandoned):
+    if isinstance(error, Abandoned):
         error = error.error
     if isinstance(error, asyncio.CancelledError):  # a task of an async client cancelled as its loop stopped
         loop = asyncio.events._get_running_loop()
@@ -624,9 +674,14 @@ class HttpSink:
         intercepted from its import on (``jobsim._bridges``)."""
         if not self._installed:
             self._router.start()
+            # ahead of the test's own respx routers (a respx_mock fixture set up before this simulation started):
+            # else theirs answered job code unrecorded, or ours, depending on the order of the test's arguments
+            mocker = self._router.Mocker
+            if mocker is not None:  # set by start()
+                mocker.routers.insert(0, mocker.routers.pop(mocker.routers.index(self._router)))
             _HOLDS.install(self, _holds)
-            _httpxtls.install(self)  # one TLS context for the clients httpx.post(...) makes per call
-            _bridges.install(self)  # urllib3, aiohttp, http.client: each once it is imported
+            install_tls(self)  # one TLS context for the clients httpx.post(...) makes per call
+            install_bridges(self)  # urllib3, aiohttp, http.client: each once it is imported
             self._installed = True
 
     def uninstall(self) -> None:
@@ -637,8 +692,8 @@ class HttpSink:
             # made after the simulation closed (respx would roll them back).
             self._router.stop(clear=False, reset=False, quiet=True)
             _HOLDS.uninstall(self)
-            _httpxtls.uninstall(self)
-            _bridges.uninstall(self)
+            uninstall_tls(self)
+            uninstall_bridges(self)
 
     @property
     def installed(self) -> bool:
@@ -705,14 +760,21 @@ class HttpSink:
         noun = "request" if len(missed) == 1 else "requests"
         clients = {call.request.extensions.get("jobsim_client", "httpx") for call in missed}
         got = " or ".join(_REFUSED[client] for client in sorted(clients))
-        lines = [f"jobsim: {len(missed)} HTTP {noun} matched no route (the job got {got} for each):"]
+        by_test = [bool(call.request.extensions.get("jobsim_test_code")) for call in missed]
+        who = "the test" if all(by_test) else "the job or the test" if any(by_test) else "the job"
+        lines = [f"jobsim: {len(missed)} HTTP {noun} matched no route ({who} got {got} for each):"]
         lines += [f"  {call.request.method} {call.request.url}  at "
                   f"{iso(instant_ns(call.at), self._host.tz)}"
                   + ("  (its route's side_effect list was used up)"
                      if getattr(call.error, "exhausted", False) else "")
+                  + ("  (sent by the test itself, between driving calls)"
+                     if call.request.extensions.get("jobsim_test_code") else "")
                   for call in missed]
         lines.append(f"Add a route for each, e.g. {_route_helper(missed[0].request)}"
                      ".respond(200).")
+        if any(by_test):
+            lines.append("The test's own requests meet the simulation's sink too while it runs; to let one reach a "
+                         "real server, route its host to the network: sim.http.route(host=...).pass_through().")
         return "\n".join(lines)
 
     # -- resolution (called by _Router) ------------------------------------------------
@@ -728,6 +790,10 @@ class HttpSink:
             # The route sends it to the real network. respx's transport then asks the
             # router again from inside the connection pool, so recording here would
             # count it twice; it is not simulated, so it is left out of calls/trace.
+            if self._host.in_job_code() and serving_on_blocked_loop(
+                    request.url.host, request.url.port or (443 if request.url.scheme == "https" else 80)):
+                raise UnsupportedFeature(_BLOCKED_SERVER.format(request=f"{request.method} {request.url}"),
+                                         feature="pass_through to the test's own event loop") from None
             raise
         except BaseException as error:
             self._record(request, None, started, _ended_by(error))
@@ -737,15 +803,26 @@ class HttpSink:
         self._record(request, outcome.response, started, None, mail=outcome.mail)
 
     def _fallback(self, request: httpx.Request, outcome: _Outcome, *, exhausted: bool) -> None:
+        if not self._provided(request, outcome):
+            self._unmatched(request, exhausted=exhausted)
+
+    def _provided(self, request: httpx.Request, outcome: _Outcome) -> bool:
+        """A mail provider's URL: its answer is the outcome."""
         if self._mail is not None:
             response = self._mail.handle_provider_request(request)
             if response is not None:
                 outcome.response, outcome.mail = response, True
-                return
+                return True
+        return False
+
+    def _unmatched(self, request: httpx.Request, *, exhausted: bool) -> NoReturn:
         self.unmatched.append(request)
+        test_code = not self._host.driving()
+        if test_code:
+            request.extensions["jobsim_test_code"] = True  # the listing tells it from the jobs' own
         # Called while respx's AllMockedAssertionError (or the StopIteration of a used-up
         # side_effect list) is being handled: the job's traceback shows jobsim's error alone.
-        raise UnmatchedRequest(request, exhausted=exhausted) from None
+        raise UnmatchedRequest(request, exhausted=exhausted, test_code=test_code) from None
 
     def _record(self, request: httpx.Request, response: httpx.Response | None, started: int,
                 error: BaseException | None, *, mail: bool = False) -> None:

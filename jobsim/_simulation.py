@@ -18,6 +18,8 @@ from ._app import App, Function
 from ._checks import TestAssertion, check_fault_error, is_async, keywords_checked
 from ._events import Bus, Event, check_send_fields, check_triggers, check_ts_units, coerce_events, json_copy
 from ._kernel import DEFAULT_MAX_CHAIN, DEFAULT_MAX_ITEMS, Kernel
+from ._othermocks import guard as guard_other_mocks
+from ._othermocks import unguard as unguard_other_mocks
 from ._profiles import Profile, Profiles, resolve
 from ._records import Run
 from ._retries import Retries
@@ -112,7 +114,7 @@ class Simulation:
         resolved = resolve(self.profile, self.functions.values(), now=self.start_ns)
         from ._engine import Engine
 
-        self.wallclock = WallClock(self.now_ns, self.consume)
+        self.wallclock = WallClock(self.now_ns, self.consume, seed)
         self.engine = Engine(self)
         self.engine._policies.update(resolved.policies)
         self.engine.schedules.update(resolved.schedules)
@@ -304,6 +306,7 @@ class Simulation:
             impl.function(sim=self)
         if self._loop is not None:
             self._loop.close()
+        self.wallclock.close()
         self._sends.end()
         self._state = "closed"
         self._warn_unfired_faults()
@@ -388,6 +391,10 @@ class Simulation:
     def in_job_code(self) -> bool:
         """Job code is running on the calling thread: an execution is under way in a driving call on it."""
         return self.engine.x is not None and self.wallclock.drives_this_thread()
+
+    def driving(self) -> bool:
+        """A driving call is under way (``advance``, ``run_until_idle``...), on any thread."""
+        return self.wallclock.active()
 
     def consume(self, ns: int) -> None:
         """Job code spends ``ns`` of virtual time (``time.sleep``, a slow response)."""
@@ -499,14 +506,19 @@ class Simulation:
         self.trace.add(self.kernel.now, "advance", {"until": until, "idle": stop_when_idle})  # replayed as is
         self._undriven = None
         self._sends.end()
-        self.wallclock.activate()
+        guarded = guard_other_mocks(self)  # responses, requests-mock, pytest-httpx: job code must reach sim.http
         try:
-            self.kernel.run(until, stop_when_idle=stop_when_idle, max_items=max_items,
-                            max_chain=self.max_chain, what=what)  # fmt: skip
-        except TestAssertion as failed:  # an assert in a route's side effect: the test's own failure
-            raise failed.error from None
+            self.wallclock.activate()
+            try:
+                self.kernel.run(until, stop_when_idle=stop_when_idle, max_items=max_items,
+                                max_chain=self.max_chain, what=what)  # fmt: skip
+            except TestAssertion as failed:  # an assert in a route's side effect: the test's own failure
+                raise failed.error from None
+            finally:
+                self.wallclock.deactivate()
         finally:
-            self.wallclock.deactivate()
+            if guarded:
+                unguard_other_mocks(guarded)
 
     # -- events --------------------------------------------------------------------------------
     def send(self, event: Any, data: Any = None, *, delay: Duration | None = None, **fields: Any) -> list[str]:

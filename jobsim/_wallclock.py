@@ -30,6 +30,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
+import random
+import socket
 import sys
 import threading
 import time
@@ -91,18 +94,31 @@ _SLEEP_NAMES = _SleepNames()
 class WallClock:
     """Makes the process's wall clock follow ``now()`` while active."""
 
-    def __init__(self, now: Callable[[], int], sleep: Callable[[int], None]) -> None:
+    def __init__(self, now: Callable[[], int], sleep: Callable[[int], None], seed: int = 0) -> None:
         self._now = now
         self._sleep = sleep
+        self._seed = seed
+        self._job_random: tuple[Any, ...] | None = None
+        """The global ``random``'s state for job code, carried from one driving call to the next."""
+        self._random_outside: tuple[Any, ...] | None = None
+        """The test's state of the global ``random``, set aside while job code has it (``_take_random``)."""
+        self._job_loop: asyncio.AbstractEventLoop | None = None
+        """The loop ``asyncio.get_event_loop()`` gives sync job code: a virtual one of its own, made when first
+        asked for (not the one async handlers run on: older code closes what it got when it is done)."""
         self._depth = 0
         self._thread = 0
         self._travel: Any = None
         self._traveller: Any = None
         self._real_sleep = time.sleep
+        self._told: Any = None  # the test's mock of time.sleep, told of each sleep (``_virtual_sleep``)
         self._virtual = self._virtual_sleep  # one bound method: module globals are given back by identity
         self._rebound: list[tuple[dict[str, Any], str, Any]] = []
         self._real_new_loop = asyncio.events.new_event_loop
+        self._real_get_loop = asyncio.events.get_event_loop
+        self._policy_local: Any = None
+        self._policy_loop: Any = None
         self._outer_loop: asyncio.AbstractEventLoop | None = None
+        self._blocked_before: asyncio.AbstractEventLoop | None = None
         if time_machine is None:  # pragma: no cover - PyPy
             self.move = self._move_freezegun  # type: ignore[method-assign]
         elif not _FAST_MOVE:  # pragma: no cover - other time-machine versions
@@ -124,6 +140,7 @@ class WallClock:
             factory = self._travel.start()
             self._traveller = factory if time_machine is None else _Frozen(factory)
         self._real_sleep = time.sleep
+        self._told = self._real_sleep if _is_mock(self._real_sleep) else None
         time.sleep = self._virtual  # type: ignore[assignment]
         for namespace, key in _SLEEP_NAMES.refresh():  # `from time import sleep` in job code and its libraries
             old = namespace.get(key)
@@ -132,25 +149,47 @@ class WallClock:
                 self._rebound.append((namespace, key, old))
         self._real_new_loop = asyncio.events.new_event_loop
         asyncio.events.new_event_loop = asyncio.new_event_loop = self._new_loop
+        # the thread's current loop, as asyncio.set_event_loop set it (pytest-asyncio: the test's): job code may
+        # set its own (asyncio.run sets one, then None), which must not outlive the call
+        self._policy_local = getattr(asyncio.events.get_event_loop_policy(), "_local", None)
+        self._policy_loop = getattr(self._policy_local, "_loop", None)
+        self._real_get_loop = asyncio.events.get_event_loop
+        asyncio.events.get_event_loop = asyncio.get_event_loop = self._get_loop
         # a driving call made from an async test blocks that test's loop: job code runs as on a worker,
         # outside it (asyncio.run in a sync handler raised "cannot be called from a running event loop")
         self._outer_loop = asyncio.events._get_running_loop()
         asyncio.events._set_running_loop(None)
+        self._blocked_before = getattr(_BLOCKED, "loop", None)
+        _BLOCKED.loop = self._outer_loop
 
     def deactivate(self) -> None:
         self._depth -= 1
         if self._depth:
             return
+        if self._random_outside is not None:
+            self._job_random = random.getstate()
+            random.setstate(self._random_outside)
+            self._random_outside = None
         asyncio.events._set_running_loop(self._outer_loop)
-        self._outer_loop = None
+        _BLOCKED.loop = self._blocked_before
+        self._outer_loop = self._blocked_before = None
         time.sleep = self._real_sleep
+        self._told = None
         for namespace, key, old in self._rebound:
             if namespace.get(key) is self._virtual:
                 namespace[key] = old
         self._rebound.clear()
         asyncio.events.new_event_loop = asyncio.new_event_loop = self._real_new_loop
+        asyncio.events.get_event_loop = asyncio.get_event_loop = self._real_get_loop
+        if self._policy_local is not None and getattr(self._policy_local, "_loop", None) is not self._policy_loop:
+            self._policy_local._loop = self._policy_loop
+        self._policy_local = self._policy_loop = None
         self._travel.stop()
         self._travel = self._traveller = None
+
+    def active(self) -> bool:
+        """A driving call is under way, on whatever thread."""
+        return self._depth > 0
 
     def drives_this_thread(self) -> bool:
         """A driving call is under way and the calling thread is the one it runs job code on."""
@@ -160,14 +199,36 @@ class WallClock:
         """Point the wall clock at ``ns`` (epoch ns); cheap, called before each execution."""
         if self._traveller is not None:
             self._traveller._destination_timestamp_ns = ns
+            if self._random_outside is None:
+                self._take_random()
+
+    def _take_random(self) -> None:
+        """Give job code the global ``random`` of the simulation's seed, at the driving call's first execution
+        (a driving call that runs no job code pays nothing); ``deactivate`` gives the test its own back.
+
+        Job code and the libraries it calls draw from the module's generator (``random.random()``, a retry
+        helper's jitter, ``email.generator``'s MIME boundaries). Seeded from the simulation's seed and carried
+        from one driving call to the next, the same seed gives the same draws whatever the test did with
+        ``random`` (pytest-randomly reseeds it before every test, Hypothesis per example) and in whichever
+        order the tests run; test code between driving calls draws as if none happened. A stream of its own,
+        not ``sim.rng``'s: jobsim's jitter draws stay what they were.
+        """
+        if self._job_random is None:
+            self._job_random = random.Random(f"jobsim job code {self._seed}").getstate()
+        self._random_outside = random.getstate()
+        random.setstate(self._job_random)
 
     def _move_public(self, ns: int) -> None:  # pragma: no cover - older time-machine
         if self._traveller is not None:
             self._traveller.move_to(to_datetime(ns), tick=False)
+            if self._random_outside is None:
+                self._take_random()
 
     def _move_freezegun(self, ns: int) -> None:  # pragma: no cover - PyPy
         if self._traveller is not None:
             self._traveller.move_to(to_datetime(ns).replace(tzinfo=None))
+            if self._random_outside is None:
+                self._take_random()
 
     def _virtual_sleep(self, seconds: float) -> None:
         if threading.get_ident() != self._thread:
@@ -175,6 +236,8 @@ class WallClock:
             return
         if seconds < 0:
             raise ValueError("sleep length must be non-negative")
+        if self._told is not None:  # the test patched time.sleep with a mock to assert on: it sees the call too
+            self._told(seconds)
         self._sleep(round(seconds * SECOND))
 
     def _new_loop(self) -> asyncio.AbstractEventLoop:
@@ -188,6 +251,29 @@ class WallClock:
         from ._aio import VirtualLoop
 
         return VirtualLoop(self._loop_now, self._loop_spend)
+
+    def _get_loop(self) -> asyncio.AbstractEventLoop:
+        """``asyncio.get_event_loop()`` in sync job code (``get_event_loop().run_until_complete(...)``, older
+        code's way of calling async code): a virtual loop, as a worker's thread has a loop of its own. It got
+        the test's loop instead: a real one, whose ``asyncio.sleep`` waited in real time and spent no virtual
+        time, or, in an async test, the running test loop ("This event loop is already running"). A loop job
+        code set itself (``asyncio.set_event_loop``) is its own; elsewhere, asyncio's."""
+        if threading.get_ident() != self._thread or asyncio.events._get_running_loop() is not None:
+            return self._real_get_loop()
+        own = getattr(self._policy_local, "_loop", None)
+        if own is not None and own is not self._policy_loop:
+            return own  # type: ignore[no-any-return]
+        if self._job_loop is None or self._job_loop.is_closed():  # job code closes it when done: a fresh one
+            from ._aio import VirtualLoop
+
+            self._job_loop = VirtualLoop(self._loop_now, self._loop_spend)
+        return self._job_loop
+
+    def close(self) -> None:
+        """The simulation closes: so does the loop ``asyncio.get_event_loop()`` gave its job code."""
+        if self._job_loop is not None and not self._job_loop.is_closed():
+            self._job_loop.close()
+        self._job_loop = None
 
     def _loop_now(self) -> int:
         # monotonic, not time.time(): another simulation's bridge may be holding that still meanwhile
@@ -206,6 +292,50 @@ class WallClock:
             real: dt.datetime = time_machine.escape_hatch.datetime.datetime.now(dt.timezone.utc)
             return real
         return dt.datetime.now(dt.timezone.utc)  # pragma: no cover
+
+
+_BLOCKED = threading.local()
+"""``loop``: the event loop of an async test that a driving call on this thread is blocking, if any."""
+
+_LOOPBACK = ("localhost", "127.0.0.1", "::1", "0.0.0.0", "::")
+
+
+def serving_on_blocked_loop(host: str, port: int | None) -> bool:
+    """``host:port`` is a server listening on the async test's own event loop, which the driving call on this
+    thread blocks: a request job code passes through to it can never be answered."""
+    loop = getattr(_BLOCKED, "loop", None)
+    selector = getattr(loop, "_selector", None)  # asyncio's selector loops; uvloop and trio keep theirs hidden
+    if selector is None or port is None:
+        return False
+    try:
+        keys = list(selector.get_map().values())
+    except Exception:  # pragma: no cover - a closed loop
+        return False
+    for key in keys:
+        try:  # asyncio registers a server's socket by its file descriptor: look at a duplicate of it
+            with socket.socket(fileno=os.dup(key.fd)) as sock:
+                if not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+                    continue
+                address = sock.getsockname()
+        except (OSError, ValueError):
+            continue
+        if isinstance(address, tuple) and address[1] == port and (
+                host == address[0] or (_loopback(host) and _loopback(address[0]))):  # fmt: skip
+            return True
+    return False
+
+
+def _loopback(host: str) -> bool:
+    return host in _LOOPBACK or host.startswith("127.")
+
+
+def _is_mock(sleep: Any) -> bool:
+    """``time.sleep`` is a ``unittest.mock`` mock (``mock.patch("time.sleep")``, pytest-mock's ``mocker``), or an
+    autospec'd function around one: the test asserts on its calls, so job code's sleeps must still reach it."""
+    mock = sys.modules.get("unittest.mock")
+    if mock is None:
+        return False
+    return isinstance(sleep, mock.NonCallableMock) or isinstance(getattr(sleep, "mock", None), mock.NonCallableMock)
 
 
 def _freezegun_active() -> bool:

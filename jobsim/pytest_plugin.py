@@ -100,6 +100,9 @@ _SAVED = pytest.StashKey[bool]()
 """The test's own simulations were saved (at its first failing phase)."""
 _MARKED = pytest.StashKey[bool]()
 """The test has its own ``jobsim`` marker but does not name the fixture; True once the fixture ran anyway."""
+_SHADOWED = pytest.StashKey[str]()
+"""The test has its own ``jobsim`` marker and gets a ``jobsim`` fixture of the project's that never asks for
+the plugin's: where that fixture is defined (the marker configures nothing)."""
 
 
 # -- hooks ------------------------------------------------------------------------------------
@@ -155,10 +158,33 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     the teardown (:func:`_warn_unused_marker`): a test may still get the fixture with
     ``request.getfixturevalue("jobsim")``, and then the marker does configure it.
     """
-    if "jobsim" in getattr(item, "fixturenames", ("jobsim",)):
+    if not any(mark.name == "jobsim" for mark in item.own_markers):
         return
-    if any(mark.name == "jobsim" for mark in item.own_markers):
+    if "jobsim" not in getattr(item, "fixturenames", ("jobsim",)):
         item.stash[_MARKED] = False
+        return
+    shadowing = _shadowing_fixture(item)
+    if shadowing:
+        item.stash[_SHADOWED] = shadowing
+
+
+def _shadowing_fixture(item: pytest.Item) -> str:
+    """Where the ``jobsim`` fixture the test gets is defined, when it is the project's own and never reaches
+    the plugin's (a fixture overriding it that does not request it); else ``""``."""
+    import inspect
+
+    definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {}).get("jobsim") or ()
+    for definition in reversed(definitions):
+        func = getattr(definition, "func", None)
+        if getattr(func, "__module__", None) == __name__:
+            return ""  # the chain reaches the plugin's own fixture
+        if "jobsim" not in getattr(definition, "argnames", ()):
+            try:
+                file, line = inspect.getsourcefile(func) or "?", inspect.getsourcelines(func)[1]  # type: ignore[arg-type]
+            except (OSError, TypeError):
+                return "a fixture of your own"
+            return f"{_shown(file, item.config)}:{line}"
+    return ""
 
 
 def _warn_unused_marker(item: pytest.Item) -> None:
@@ -169,6 +195,15 @@ def _warn_unused_marker(item: pytest.Item) -> None:
     session (INTERNALERROR).
     """
     __tracebackhide__ = True  # under -W error: the message, not this hook's code
+    shadowing = item.stash.get(_SHADOWED, "")
+    if shadowing:
+        del item.stash[_SHADOWED]
+        item.warn(pytest.PytestWarning(
+            f"jobsim: @pytest.mark.jobsim on {item.name} does nothing: the `jobsim` fixture this test gets is the "
+            f"one defined at {shadowing}, which does not request jobsim's own, and the marker only configures "
+            "jobsim's. Rename that fixture, or build it on jobsim's: `def jobsim(jobsim): ...` receives the "
+            "plugin's simulation, marker applied"
+        ))  # fmt: skip
     if item.stash.get(_MARKED, True):
         return
     del item.stash[_MARKED]
@@ -206,11 +241,35 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     try:
         return (yield)
     finally:
+        _keep_jobsim_modules(item)
         try:
             if started is not None:
                 _close_left_running(item, started.left_running())
         finally:
             _warn_unused_marker(item)
+
+
+def _keep_jobsim_modules(item: pytest.Item) -> None:
+    """Put back in ``sys.modules`` the jobsim modules a pytester test imported first, which its snapshot dropped.
+
+    pytester gives each test the ``sys.modules`` it started with, so a module of jobsim's that the test
+    loaded (the HTTP sink, loaded at the first simulation) was imported a second time by a later test, while
+    the ``jobsim`` package (and objects made from the first copy: ``jobsim.delayed``, a sink) kept the first.
+    Two copies of one module do not know each other's classes and context variables: an aiohttp timeout was
+    recorded as jobsim's internal ``Abandoned``, ``delayed`` found no simulation. One copy is kept.
+    """
+    if "pytester" not in getattr(item, "fixturenames", ()) and "testdir" not in getattr(item, "fixturenames", ()):
+        return
+    import sys
+    import types
+
+    packages = [(name, module) for name, module in list(sys.modules.items())
+                if name.partition(".")[0].startswith("jobsim") and hasattr(module, "__path__")]  # and the plugins'
+    for name, package in packages:
+        for attribute, value in list(vars(package).items()):
+            full = f"{name}.{attribute}"
+            if isinstance(value, types.ModuleType) and value.__name__ == full and full not in sys.modules:
+                sys.modules[full] = value
 
 
 @pytest.hookimpl(wrapper=True)
@@ -637,7 +696,17 @@ def _reproduce(item: pytest.Item, seed: int) -> str:
     _, sep, rest = item.nodeid.partition("::")
     path = os.path.relpath(item.path, item.config.invocation_params.dir) if sep else item.nodeid
     test = (path + sep + rest).replace("'", "'\\''")
-    return f"pytest '{test}' --jobsim-seed={seed}"
+    return f"pytest '{test}' --jobsim-seed={seed}{_doctest_option(item)}"
+
+
+def _doctest_option(item: pytest.Item) -> str:
+    """A doctest is collected only with ``--doctest-modules`` (a module's) or a ``--doctest-glob`` its file
+    matches (a text file's): without it the reproduction line ran nothing ("not found")."""
+    if type(item).__name__ != "DoctestItem":
+        return ""
+    if item.path.suffix == ".py":
+        return " --doctest-modules"
+    return " --doctest-glob='" + item.path.name.replace("'", "'\\''") + "'"
 
 
 def _shorten(timeline: list[str], everything: bool) -> list[str]:

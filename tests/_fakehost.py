@@ -27,6 +27,9 @@ class FakeHost:
     def in_job_code(self) -> bool:
         return False
 
+    def driving(self) -> bool:
+        return True  # requests reach the sink as job code's would
+
     def record(self, kind: str, **fields: Any) -> None:
         self.records.append((kind, fields))
 

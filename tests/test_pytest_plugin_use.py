@@ -190,6 +190,49 @@ def test_a_marker_on_a_test_without_the_fixture_warns_that_it_does_nothing(pytes
     )
 
 
+
+def test_a_marker_on_a_test_whose_jobsim_fixture_is_the_projects_own_warns(pytester: pytest.Pytester) -> None:
+    """A project fixture named `jobsim` that never requests the plugin's: the marker was ignored without a word."""
+    pytester.makeconftest(APP)
+    pytester.makepyfile(
+        test_shop="""
+        import pytest
+        import jobsim as js
+
+        shop = js.App("shop")
+        shop.function("f", on="x")(lambda ctx: None)
+
+        @pytest.fixture
+        def jobsim():
+            with js.Simulation(shop, seed=9) as sim:
+                yield sim
+
+        @pytest.mark.jobsim(seed=3)
+        def test_shadowed(jobsim):
+            assert jobsim.seed == 9
+        """,
+        test_layers="""
+        import pytest
+
+        @pytest.fixture
+        def jobsim(jobsim):  # the documented override: builds on the plugin's, no warning
+            return jobsim
+
+        @pytest.mark.jobsim(seed=3)
+        def test_layered(jobsim):
+            assert jobsim.seed == 3
+        """,
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines([
+        "*test_shop.py:12: PytestWarning: jobsim: @pytest.mark.jobsim on test_shadowed does nothing: the "
+        "`jobsim` fixture this test gets is the one defined at test_shop.py:7, which does not request "
+        "jobsim's own, and the marker only configures jobsim's. Rename that fixture, or build it on jobsim's: "
+        "`def jobsim(jobsim): ...` receives the plugin's simulation, marker applied",
+        "*1 warning*",
+    ])
+
 # -- Hypothesis ------------------------------------------------------------------------------
 def test_a_given_test_using_the_fixture_fails_at_setup_naming_the_strategy_to_use(pytester: pytest.Pytester) -> None:
     pytest.importorskip("hypothesis")
@@ -625,3 +668,61 @@ def test_the_plugin_is_the_only_module_that_imports_pytest() -> None:
     package = pathlib.Path(jobsim.__file__).parent
     pattern = re.compile(r"^\s*(from|import) _?pytest\b", re.M)
     assert sorted(p.name for p in package.glob("*.py") if pattern.search(p.read_text())) == ["pytest_plugin.py"]
+
+
+def test_a_failing_doctests_reproduction_line_collects_it(pytester: pytest.Pytester) -> None:
+    """The line lacked --doctest-modules (or the text file's --doctest-glob): run as printed, it found nothing."""
+    pytester.makeconftest(APP)
+    doc = '''
+    >>> sim = getfixture("jobsim")
+    >>> _ = sim.send("hello"); sim.run_until_idle()
+    >>> sim.runs("hello")[0].output
+    'bye'
+    '''
+    pytester.makepyfile(shop=f'def greet():\n    """{doc}"""\n')
+    pytester.maketxtfile(guide=doc)
+    result = pytester.runpytest("--doctest-modules", "--doctest-glob=guide.txt")
+    result.assert_outcomes(failed=2)
+    lines = [line.strip() for line in result.outlines if "--jobsim-seed=0" in line]
+    assert lines == ["pytest 'guide.txt::guide.txt' --jobsim-seed=0 --doctest-glob='guide.txt'",
+                     "pytest 'shop.py::shop.greet' --jobsim-seed=0 --doctest-modules"]
+    for line in lines:  # as printed, from where pytest ran: the doctest runs again (and fails again)
+        args = [arg.strip("'") for arg in line.split()[1:]]
+        pytester.runpytest(*args).assert_outcomes(failed=1)
+
+
+def test_jobsims_modules_stay_one_copy_after_a_pytester_test_loaded_them_first(pytester: pytest.Pytester) -> None:
+    """pytester gives each test back the sys.modules it started with: the HTTP sink's modules, loaded by a
+    pytester test's first simulation, were imported again by a later test while `jobsim.delayed` and the package
+    kept the first copy. `delayed` then found "no simulation", and an aiohttp timeout was recorded as jobsim's
+    internal `Abandoned` (this repository's README test failed after any pytester test in its xdist worker)."""
+    aiohttp = pytest.importorskip("aiohttp")
+    if not hasattr(aiohttp, "SocketTimeoutError"):
+        pytest.skip(f"aiohttp {aiohttp.__version__} calls it ServerTimeoutError")
+    pytester.makepyfile(
+        """
+        import aiohttp
+        import jobsim
+
+        pytest_plugins = ["pytester"]
+        app = jobsim.App("quotes")
+
+        @app.function("quote", on="quote", retries=0)
+        async def quote(ctx):
+            timeout = aiohttp.ClientTimeout(total=30, sock_read=5)
+            async with aiohttp.ClientSession(timeout=timeout) as session, session.get("https://fedex.example.com/q"):
+                pass
+
+        def test_first_simulation_of_the_process(pytester):
+            with jobsim.Simulation(app):
+                pass
+
+        def test_later():
+            with jobsim.Simulation(app) as sim:
+                sim.http.get("https://fedex.example.com/q").mock(side_effect=jobsim.delayed("1m", 200))
+                sim.send("quote")
+                sim.run_until_idle()
+            assert [type(call.error).__name__ for call in sim.http.calls] == ["SocketTimeoutError"]
+        """
+    )
+    pytester.runpytest_subprocess("-p", "no:randomly", "-p", "no:cacheprovider").assert_outcomes(passed=2)

@@ -492,6 +492,36 @@ def test_a_result_is_seen_only_once_its_task_has_finished_in_virtual_time(app):
         assert seen == ["PENDING", "RETRY"]
 
 
+
+def test_task_track_started_shows_started_from_the_body_s_virtual_start_until_it_ends(app):
+    """With ``task_track_started`` Celery's tracer stores STARTED (with the worker's pid and hostname) as
+    the body starts: the test and other tasks see it for the body's virtual 30 s, then SUCCESS. The README
+    listed these states among what is not simulated."""
+    app.conf.task_track_started = True
+    seen = []
+
+    @app.task(name="slow")
+    def slow():
+        time.sleep(30)
+        return "done"
+
+    @app.task(name="peek")
+    def peek(task_id):
+        seen.append(app.AsyncResult(task_id).state)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        result = slow.apply_async(countdown=5)
+        peek.apply_async((result.id,), countdown=10)
+        sim.advance("4s")
+        assert result.state == "PENDING"
+        sim.advance("2s")
+        assert result.state == "STARTED" and set(result.info) == {"pid", "hostname"}
+        sim.advance("28s")
+        assert result.state == "STARTED"
+        sim.advance("1s")
+        assert (result.state, result.get()) == ("SUCCESS", "done")
+        assert seen == ["STARTED"]
+
 def test_a_task_passed_as_the_target_is_refused_naming_its_app(app):
     """``Simulation(send_invoice)`` instead of ``Simulation(app)`` said only "a jobsim.App or a target a
     backend plugin adapts", with the install line of every plugin, though jobsim-celery is installed."""

@@ -441,6 +441,51 @@ def test_a_simulation_without_the_app_refuses_its_tasks_instead_of_using_the_bro
     assert Celery.__dict__["send_task"] is original
 
 
+
+def test_remote_control_other_than_revoke_is_refused_not_broadcast_through_the_real_broker(app):
+    """``app.control.rate_limit``/``ping``/``inspect()``/``purge`` went to the app's real broker (6 s of
+    reconnecting to a closed port, then kombu's ``OperationalError``; a developer's local Redis would get the
+    command, and ``purge`` would empty its queues), from the test and from task code, in a simulation of the
+    app or of something else."""
+    from celery.app.control import Control
+
+    originals = {name: Control.__dict__[name] for name in ("broadcast", "purge", "discard_all")}
+
+    @app.task(name="t")
+    def t():
+        app.control.rate_limit("t", "1/m")
+
+    broadcast = (r"^app\.control's {!r} command \(Celery remote control\) is not simulated by jobsim-celery, which "
+                 r"simulates revoke only: it would be broadcast through the real broker \(redis://127\.0\.0\.1:1/0\) "
+                 r"to the workers listening there\. ")  # fmt: skip
+    purge = (r"^app\.control\.(purge|discard_all)\(\) is not simulated by jobsim-celery: it would delete the "
+             r"messages waiting in the real broker's queues \(redis://127\.0\.0\.1:1/0\)\. ")  # fmt: skip
+    with jobsim.Simulation(app, start=START) as sim:
+        with pytest.raises(jobsim.UnsupportedFeature, match=broadcast.format("rate_limit")):
+            app.control.rate_limit("t", "1/m")
+        with pytest.raises(jobsim.UnsupportedFeature, match=broadcast.format("ping")):
+            app.control.ping(timeout=0.1)
+        with pytest.raises(jobsim.UnsupportedFeature, match=broadcast.format("active")):
+            app.control.inspect(timeout=0.1).active()
+        for call in (app.control.purge, app.control.discard_all):
+            with pytest.raises(jobsim.UnsupportedFeature, match=purge):
+                call()
+        t.delay()
+        sim.run_until_idle()
+        assert re.match(broadcast.format("rate_limit"), str(sim.runs("t")[0].error))  # the task's failure
+        t.apply_async(countdown=60).revoke()  # revoke is simulated
+        sim.run_until_idle()
+        assert sim.runs("t")[1].status == "cancelled"
+    other = jobsim.App("other")
+
+    @other.function(id="f", on="e")
+    def f(ctx):
+        return None
+
+    with jobsim.Simulation(other, start=START), pytest.raises(jobsim.UnsupportedFeature, match=purge):
+        app.control.purge()  # a test that forgot the app
+    assert {name: Control.__dict__[name] for name in originals} == originals  # restored as the simulation closes
+
 def test_runs_and_fail_take_the_task_itself(app):
     """``sim.runs(sync_invoice)``, ``sim.fail(sync_invoice)``: the task object (even as Celery's lazy proxy) works."""
 

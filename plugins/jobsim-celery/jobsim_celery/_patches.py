@@ -71,11 +71,29 @@ def _refuse_sending(guard: ClassGuard) -> None:
     guard.wrap(Control, "broadcast", _unsimulated_control)
     guard.wrap(Control, "purge", _unsimulated_control)
     guard.wrap(Control, "discard_all", _unsimulated_control)
+    # what else opens a broker connection: app.connection(), connection_for_read/_write, connection_or_acquire
+    guard.wrap(Celery, "_connection", _unsimulated_connection)
+    guard.wrap(Celery, "_acquire_connection", _unsimulated_connection)  # from app.pool, made before maybe
 
 
 SENDING = ClassGuard(_refuse_sending)
 """``Celery.send_task`` and remote control (``Control.broadcast``, ``purge``) refused while a simulation runs: the
 worlds of running Celery simulations and the running simulations with no Celery app (``jobsim_install``) are added."""
+
+
+def _unsimulated_connection(app: Any, _: str, *args: Any, **kwargs: Any) -> UnsupportedFeature:
+    """``Celery._connection``, which every broker connection an app opens goes through: nothing in a simulation
+    needs one (sending, results and revoke are simulated), and user code using it would reach the real broker."""
+    from kombu.utils.url import maybe_sanitize_url
+
+    broker = maybe_sanitize_url(app.conf.broker_url) or "amqp://localhost"
+    return UnsupportedFeature(
+        f"a connection to the real broker of Celery app {app.main or 'default'!r} ({broker}) was opened while a "
+        "simulation runs (app.connection(), connection_for_read/_write or connection_or_acquire): jobsim-celery "
+        "simulates the broker for sending tasks and revoke only, and code that talks to the broker itself (queue "
+        "lengths, consumers, events) would reach the real one. Leave it out of the simulated code; messages sent to "
+        "queues no simulated worker reads are in sim.celery.unconsumed"
+    )
 
 
 def _unsimulated_control(control: Any, name: str, *args: Any, **kwargs: Any) -> UnsupportedFeature:

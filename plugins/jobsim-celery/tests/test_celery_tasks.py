@@ -486,6 +486,38 @@ def test_remote_control_other_than_revoke_is_refused_not_broadcast_through_the_r
         app.control.purge()  # a test that forgot the app
     assert {name: Control.__dict__[name] for name in originals} == originals  # restored as the simulation closes
 
+
+def test_a_broker_connection_opened_in_a_simulation_is_refused_not_made_to_the_real_broker(app):
+    """User code that talks to the broker itself -- a queue's length through ``app.connection_or_acquire()``, a
+    consumer on ``app.connection()`` -- reached the app's real broker (a local Redis would answer) while sending,
+    results and revoke were simulated."""
+    from celery import Celery
+
+    original = Celery.__dict__["_connection"]
+
+    @app.task(name="backlog")
+    def backlog():
+        with app.connection_or_acquire() as conn:
+            return conn.default_channel.client.llen("celery")
+
+    message = (r"^a connection to the real broker of Celery app 'tests' \(redis://127\.0\.0\.1:1/0\) was opened "
+               r"while a simulation runs \(app\.connection\(\), connection_for_read/_write or "
+               r"connection_or_acquire\): jobsim-celery simulates the broker for sending tasks and revoke "
+               r"only")  # fmt: skip
+    with jobsim.Simulation(app, start=START) as sim:
+        for call in (app.connection, app.connection_for_write, app.connection_for_read,
+                     app.connection_or_acquire().__enter__):  # fmt: skip
+            with pytest.raises(jobsim.UnsupportedFeature, match=message):
+                call()
+        backlog.delay()
+        sim.run_until_idle()
+        assert re.match(message, str(sim.runs("backlog")[0].error))
+    assert Celery.__dict__["_connection"] is original
+    app.pool  # noqa: B018 (a pool made before a simulation: its connections are handed out by _acquire_connection)
+    with jobsim.Simulation(app, start=START), pytest.raises(jobsim.UnsupportedFeature, match=message):
+        app.connection_or_acquire().__enter__()
+    assert app.connection_for_write().as_uri().endswith("@127.0.0.1:1/0")  # outside a simulation: the app's own
+
 def test_runs_and_fail_take_the_task_itself(app):
     """``sim.runs(sync_invoice)``, ``sim.fail(sync_invoice)``: the task object (even as Celery's lazy proxy) works."""
 

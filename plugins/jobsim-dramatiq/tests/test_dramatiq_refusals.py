@@ -267,6 +267,26 @@ def test_consuming_the_broker_in_a_simulation_is_refused(broker):
         broker.consume("default")
 
 
+
+def test_rabbitmq_queue_counts_in_a_simulation_are_refused_not_read_from_the_server():
+    """``RabbitmqBroker.get_queue_message_counts`` (a queue's depth, a common health check) opened a connection to
+    the real server: an AMQPConnectionError here, a developer's local RabbitMQ's counts elsewhere."""
+    pytest.importorskip("pika")
+    from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+    broker = RabbitmqBroker(host="127.0.0.1", port=1)
+
+    @dramatiq.actor(broker=broker)
+    def ping():
+        return None
+
+    message = (r"^broker\.get_queue_message_counts\('default'\) while a simulation runs this broker: it would ask the "
+               r"real RabbitMQ server")  # fmt: skip
+    with jobsim.Simulation(broker, start=START), pytest.raises(UnsupportedFeature, match=message):
+        ping.send_with_options(delay=1000)
+        broker.get_queue_message_counts("default")
+    assert "get_queue_message_counts" not in vars(broker)  # the broker's own method again
+
 def test_one_simulation_with_dramatiq_at_a_time(broker):
     with jobsim.Simulation(broker, start=START), pytest.raises(JobsimError, match="another simulation with Dramatiq"):
         jobsim.Simulation(broker).start()

@@ -186,6 +186,35 @@ def test_enqueue_on_a_redis_broker_the_simulation_does_not_run_is_refused(broker
         elsewhere.send()
 
 
+
+def test_flush_join_and_counts_of_a_broker_the_simulation_does_not_run_are_refused_not_sent_to_the_server(broker):
+    """Only ``enqueue`` was guarded: ``flush_all()`` of a Redis broker the simulation was not given (or of any, in a
+    simulation that runs none: a test that forgot its broker) emptied the real server's queues, and ``join()``
+    waited on them."""
+    from dramatiq.brokers.redis import RedisBroker
+
+    other = RedisBroker(host="127.0.0.1", port=1)
+    simulated = RedisBroker(host="127.0.0.1", port=1)
+    calls = (lambda: other.flush("default"), lambda: other.flush_all(), lambda: other.join("default", timeout=100))
+    refused = r"^broker\.{}\(\) on a RedisBroker that this simulation does not run would reach the real server"
+    with jobsim.Simulation(broker, simulated, start=START):
+        for name, call in zip(("flush", "flush_all", "join"), calls, strict=True):
+            with pytest.raises(UnsupportedFeature, match=refused.format(name)):
+                call()
+        simulated.flush_all()  # the simulated broker's own
+        simulated.join("default")
+    app = jobsim.App("other")
+
+    @app.function("noop", on="noop")
+    def noop(ctx):
+        return None
+
+    with jobsim.Simulation(app):
+        for name, call in zip(("flush", "flush_all", "join"), calls, strict=True):
+            with pytest.raises(JobsimError, match=rf"^broker\.{name}\(\) on a RedisBroker that is not part of this "
+                                                  r"simulation would reach the real server"):  # fmt: skip
+                call()
+
 def test_no_global_broker_is_refused_instead_of_making_a_rabbitmq_broker(broker):
     import dramatiq.broker
 

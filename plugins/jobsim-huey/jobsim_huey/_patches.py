@@ -207,6 +207,13 @@ def _refuse_start(original: Any, world: HueyWorld) -> Any:
                 "(huey.create_consumer(workers=...)) to jobsim.Simulation and drop consumer.run()",
                 system="huey", feature="Consumer.start",
             )  # fmt: skip
+        if not self.huey.immediate:
+            raise UnsupportedFeature(
+                f"a huey Consumer was started for Huey {self.huey.name!r}, which this simulation does not run: its "
+                "threads would consume its real storage in real time. Pass that Huey's unstarted consumer "
+                "(huey.create_consumer(workers=...)) to jobsim.Simulation too, and drop consumer.run()",
+                system="huey", feature="Consumer.start of another Huey",
+            )  # fmt: skip
         original(self)
 
     return start

@@ -66,6 +66,20 @@ def test_starting_a_real_consumer_for_a_simulated_huey_is_refused(redis_huey):
         consumer.start()
 
 
+
+def test_starting_a_real_consumer_for_another_huey_in_a_simulation_is_refused(redis_huey):
+    """Only a simulated Huey's consumer was refused: another's started its real threads on its real storage."""
+    other = RedisHuey("elsewhere", host="127.0.0.1", port=1)
+    consumer = other.create_consumer()
+    with (
+        jobsim.Simulation(redis_huey, start=START),
+        pytest.raises(UnsupportedFeature, match=r"^a huey Consumer was started for Huey 'elsewhere', which this "
+                                                r"simulation does not run: its threads would consume its real "
+                                                r"storage in real time"),  # fmt: skip
+    ):
+        consumer.start()
+    assert not consumer.scheduler.is_alive()  # nothing was started
+
 @pytest.mark.parametrize(("options", "error", "match"), [
     ({"worker_type": "greenlet"}, UnsupportedFeature, r"greenlet \(gevent\) workers are not simulated"),
     ({"max_tasks": 10}, UnsupportedFeature, r"max_tasks=10 .* not simulated"),

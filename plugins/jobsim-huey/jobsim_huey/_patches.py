@@ -21,7 +21,7 @@ there):
 * ``uuid.uuid4`` in ``api.py`` (task ids, ``api.py:859-860``; chord ids, ``api.py:328``): drawn from the seed;
 * ``Huey.enqueue`` on a Huey the simulation does not run is refused (it would reach its real storage), as
   are its other storage calls (``_guard._STORAGE``, ``TaskLock.is_locked``, ``RateLimit.current_usage``),
-  and so is ``Consumer.start``/``run`` for one it runs (its threads would consume in real time).
+  and so is ``Consumer.start``/``run`` for one it runs or any other (its threads would consume in real time).
 
 One simulation with Huey instances may run at a time in a process (the patches are global).
 """

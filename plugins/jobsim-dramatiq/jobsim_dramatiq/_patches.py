@@ -157,6 +157,15 @@ def _refuse_start(original: Any, world: DramatiqWorld) -> Any:
                 "to simulate its worker_threads and queues",
                 system="dramatiq", feature="Worker.start",
             )  # fmt: skip
+        from dramatiq.brokers.stub import StubBroker
+
+        if not isinstance(self.broker, StubBroker):  # a real Worker on a StubBroker: Dramatiq's own testing pattern
+            raise UnsupportedFeature(
+                f"dramatiq.Worker(...).start() was called for a {type(self.broker).__name__} that this simulation "
+                "does not run: its threads would consume the real server in real time. Pass that broker (or the "
+                "unstarted Worker) to jobsim.Simulation too",
+                system="dramatiq", feature="Worker.start on another broker",
+            )  # fmt: skip
         original(self)
 
     return start

@@ -215,6 +215,23 @@ def test_flush_join_and_counts_of_a_broker_the_simulation_does_not_run_are_refus
                                                   r"simulation would reach the real server"):  # fmt: skip
                 call()
 
+
+def test_starting_a_real_worker_on_a_redis_broker_the_simulation_does_not_run_is_refused(broker):
+    """Only a worker on a simulated broker was refused: one on another Redis broker started its real threads."""
+    from dramatiq.brokers.redis import RedisBroker
+    from dramatiq.brokers.stub import StubBroker
+
+    other = RedisBroker(host="127.0.0.1", port=1)
+    worker = dramatiq.Worker(other, worker_threads=1)
+    with jobsim.Simulation(broker, start=START):
+        with pytest.raises(UnsupportedFeature, match=r"^dramatiq\.Worker\(\.\.\.\)\.start\(\) was called for a "
+                                                     r"RedisBroker that this simulation does not run"):  # fmt: skip
+            worker.start()
+        stub_worker = dramatiq.Worker(StubBroker(), worker_threads=1)
+        stub_worker.start()  # in memory: Dramatiq's own testing pattern passes
+        stub_worker.stop()
+    assert not worker.workers and not worker.consumers  # nothing was started
+
 def test_no_global_broker_is_refused_instead_of_making_a_rabbitmq_broker(broker):
     import dramatiq.broker
 

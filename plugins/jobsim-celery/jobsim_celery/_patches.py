@@ -39,7 +39,7 @@ import random
 import uuid as _uuid
 from typing import Any
 
-from jobsim.errors import JobsimError
+from jobsim.errors import JobsimError, UnsupportedFeature
 from jobsim.hooks import ClassGuard
 
 _TARGETS = (("celery.app.task", "uuid"), ("celery.app.base", "uuid"), ("celery.canvas", "uuid"))
@@ -63,13 +63,59 @@ def _uuid4() -> str:
 
 def _refuse_sending(guard: ClassGuard) -> None:
     from celery import Celery
+    from celery.app.control import Control
 
     guard.wrap(Celery, "send_task", _unsimulated_send_task)
+    # remote control: every command but revoke (the simulated apps' own ``control.revoke``) goes through
+    # ``Control.broadcast`` (inspect() too); ``purge`` (alias ``discard_all``) empties the broker's queues
+    guard.wrap(Control, "broadcast", _unsimulated_control)
+    guard.wrap(Control, "purge", _unsimulated_control)
+    guard.wrap(Control, "discard_all", _unsimulated_control)
+    # what else opens a broker connection: app.connection(), connection_for_read/_write, connection_or_acquire
+    guard.wrap(Celery, "_connection", _unsimulated_connection)
+    guard.wrap(Celery, "_acquire_connection", _unsimulated_connection)  # from app.pool, made before maybe
 
 
 SENDING = ClassGuard(_refuse_sending)
-"""``Celery.send_task`` refused while a simulation runs: the worlds of running Celery simulations and the running
-simulations with no Celery app (``jobsim_install``) are added."""
+"""``Celery.send_task`` and remote control (``Control.broadcast``, ``purge``) refused while a simulation runs: the
+worlds of running Celery simulations and the running simulations with no Celery app (``jobsim_install``) are added."""
+
+
+def _unsimulated_connection(app: Any, _: str, *args: Any, **kwargs: Any) -> UnsupportedFeature:
+    """``Celery._connection``, which every broker connection an app opens goes through: nothing in a simulation
+    needs one (sending, results and revoke are simulated), and user code using it would reach the real broker."""
+    from kombu.utils.url import maybe_sanitize_url
+
+    broker = maybe_sanitize_url(app.conf.broker_url) or "amqp://localhost"
+    return UnsupportedFeature(
+        f"a connection to the real broker of Celery app {app.main or 'default'!r} ({broker}) was opened while a "
+        "simulation runs (app.connection(), connection_for_read/_write or connection_or_acquire): jobsim-celery "
+        "simulates the broker for sending tasks and revoke only, and code that talks to the broker itself (queue "
+        "lengths, consumers, events) would reach the real one. Leave it out of the simulated code; messages sent to "
+        "queues no simulated worker reads are in sim.celery.unconsumed"
+    )
+
+
+def _unsimulated_control(control: Any, name: str, *args: Any, **kwargs: Any) -> UnsupportedFeature:
+    """``app.control.broadcast(command, ...)`` or ``app.control.purge()``, of any app: nothing in a simulation answers
+    remote control but revoke, and the real broker must not get the command (a developer's local Redis would)."""
+    from kombu.utils.url import maybe_sanitize_url
+
+    broker = maybe_sanitize_url(control.app.conf.broker_url) or "amqp://localhost"
+    if name != "broadcast":
+        return UnsupportedFeature(
+            f"app.control.{name}() is not simulated by jobsim-celery: it would delete the messages waiting in the "
+            f"real broker's queues ({broker}). Messages sent to queues no simulated worker reads are kept in "
+            "sim.celery.unconsumed; leave purging out of the simulated code"
+        )
+    command = args[0] if args else kwargs.get("command")
+    return UnsupportedFeature(
+        f"app.control's {command!r} command (Celery remote control) is not simulated by jobsim-celery, which "
+        f"simulates revoke only: it would be broadcast through the real broker ({broker}) to the workers listening "
+        "there. Set what it changes on the app or task under test instead (rate_limit=, time_limit= on the task; "
+        "CeleryTarget(app, concurrency=N, queues=[...]) for the worker), or leave remote control out of the "
+        "simulated code"
+    )
 
 
 def _unsimulated_send_task(app: Any, _: str, name: str, *args: Any, **kwargs: Any) -> JobsimError:

@@ -441,6 +441,83 @@ def test_a_simulation_without_the_app_refuses_its_tasks_instead_of_using_the_bro
     assert Celery.__dict__["send_task"] is original
 
 
+
+def test_remote_control_other_than_revoke_is_refused_not_broadcast_through_the_real_broker(app):
+    """``app.control.rate_limit``/``ping``/``inspect()``/``purge`` went to the app's real broker (6 s of
+    reconnecting to a closed port, then kombu's ``OperationalError``; a developer's local Redis would get the
+    command, and ``purge`` would empty its queues), from the test and from task code, in a simulation of the
+    app or of something else."""
+    from celery.app.control import Control
+
+    originals = {name: Control.__dict__[name] for name in ("broadcast", "purge", "discard_all")}
+
+    @app.task(name="t")
+    def t():
+        app.control.rate_limit("t", "1/m")
+
+    broadcast = (r"^app\.control's {!r} command \(Celery remote control\) is not simulated by jobsim-celery, which "
+                 r"simulates revoke only: it would be broadcast through the real broker \(redis://127\.0\.0\.1:1/0\) "
+                 r"to the workers listening there\. ")  # fmt: skip
+    purge = (r"^app\.control\.(purge|discard_all)\(\) is not simulated by jobsim-celery: it would delete the "
+             r"messages waiting in the real broker's queues \(redis://127\.0\.0\.1:1/0\)\. ")  # fmt: skip
+    with jobsim.Simulation(app, start=START) as sim:
+        with pytest.raises(jobsim.UnsupportedFeature, match=broadcast.format("rate_limit")):
+            app.control.rate_limit("t", "1/m")
+        with pytest.raises(jobsim.UnsupportedFeature, match=broadcast.format("ping")):
+            app.control.ping(timeout=0.1)
+        with pytest.raises(jobsim.UnsupportedFeature, match=broadcast.format("active")):
+            app.control.inspect(timeout=0.1).active()
+        for call in (app.control.purge, app.control.discard_all):
+            with pytest.raises(jobsim.UnsupportedFeature, match=purge):
+                call()
+        t.delay()
+        sim.run_until_idle()
+        assert re.match(broadcast.format("rate_limit"), str(sim.runs("t")[0].error))  # the task's failure
+        t.apply_async(countdown=60).revoke()  # revoke is simulated
+        sim.run_until_idle()
+        assert sim.runs("t")[1].status == "cancelled"
+    other = jobsim.App("other")
+
+    @other.function(id="f", on="e")
+    def f(ctx):
+        return None
+
+    with jobsim.Simulation(other, start=START), pytest.raises(jobsim.UnsupportedFeature, match=purge):
+        app.control.purge()  # a test that forgot the app
+    assert {name: Control.__dict__[name] for name in originals} == originals  # restored as the simulation closes
+
+
+def test_a_broker_connection_opened_in_a_simulation_is_refused_not_made_to_the_real_broker(app):
+    """User code that talks to the broker itself -- a queue's length through ``app.connection_or_acquire()``, a
+    consumer on ``app.connection()`` -- reached the app's real broker (a local Redis would answer) while sending,
+    results and revoke were simulated."""
+    from celery import Celery
+
+    original = Celery.__dict__["_connection"]
+
+    @app.task(name="backlog")
+    def backlog():
+        with app.connection_or_acquire() as conn:
+            return conn.default_channel.client.llen("celery")
+
+    message = (r"^a connection to the real broker of Celery app 'tests' \(redis://127\.0\.0\.1:1/0\) was opened "
+               r"while a simulation runs \(app\.connection\(\), connection_for_read/_write or "
+               r"connection_or_acquire\): jobsim-celery simulates the broker for sending tasks and revoke "
+               r"only")  # fmt: skip
+    with jobsim.Simulation(app, start=START) as sim:
+        for call in (app.connection, app.connection_for_write, app.connection_for_read,
+                     app.connection_or_acquire().__enter__):  # fmt: skip
+            with pytest.raises(jobsim.UnsupportedFeature, match=message):
+                call()
+        backlog.delay()
+        sim.run_until_idle()
+        assert re.match(message, str(sim.runs("backlog")[0].error))
+    assert Celery.__dict__["_connection"] is original
+    app.pool  # noqa: B018 (a pool made before a simulation: its connections are handed out by _acquire_connection)
+    with jobsim.Simulation(app, start=START), pytest.raises(jobsim.UnsupportedFeature, match=message):
+        app.connection_or_acquire().__enter__()
+    assert app.connection_for_write().as_uri().endswith("@127.0.0.1:1/0")  # outside a simulation: the app's own
+
 def test_runs_and_fail_take_the_task_itself(app):
     """``sim.runs(sync_invoice)``, ``sim.fail(sync_invoice)``: the task object (even as Celery's lazy proxy) works."""
 
@@ -491,6 +568,36 @@ def test_a_result_is_seen_only_once_its_task_has_finished_in_virtual_time(app):
         assert (result.state, result.get()) == ("SUCCESS", "done")
         assert seen == ["PENDING", "RETRY"]
 
+
+
+def test_task_track_started_shows_started_from_the_body_s_virtual_start_until_it_ends(app):
+    """With ``task_track_started`` Celery's tracer stores STARTED (with the worker's pid and hostname) as
+    the body starts: the test and other tasks see it for the body's virtual 30 s, then SUCCESS. The README
+    listed these states among what is not simulated."""
+    app.conf.task_track_started = True
+    seen = []
+
+    @app.task(name="slow")
+    def slow():
+        time.sleep(30)
+        return "done"
+
+    @app.task(name="peek")
+    def peek(task_id):
+        seen.append(app.AsyncResult(task_id).state)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        result = slow.apply_async(countdown=5)
+        peek.apply_async((result.id,), countdown=10)
+        sim.advance("4s")
+        assert result.state == "PENDING"
+        sim.advance("2s")
+        assert result.state == "STARTED" and set(result.info) == {"pid", "hostname"}
+        sim.advance("28s")
+        assert result.state == "STARTED"
+        sim.advance("1s")
+        assert (result.state, result.get()) == ("SUCCESS", "done")
+        assert seen == ["STARTED"]
 
 def test_a_task_passed_as_the_target_is_refused_naming_its_app(app):
     """``Simulation(send_invoice)`` instead of ``Simulation(app)`` said only "a jobsim.App or a target a

@@ -5,7 +5,8 @@ A test that forgot ``jobsim.Simulation(broker)`` (it simulates a ``jobsim.App``,
 otherwise ``actor.send`` into the broker's real Redis or RabbitMQ: a connection error at best; with a developer's
 local Redis running, a message a real worker may run while the simulation sees nothing. Every send goes
 through the broker's ``enqueue`` (``brokers/redis.py:150-186``, ``brokers/rabbitmq.py:356-401``; ``send``,
-``send_with_options``, pipelines, groups), wrapped on both classes while such a simulation runs -- also
+``send_with_options``, pipelines, groups), wrapped on both classes while such a simulation runs, with the other
+calls that reach the server (``flush``, ``flush_all``, ``join``, ``get_queue_message_counts``) -- also
 the ``RabbitmqBroker`` ``dramatiq.get_broker()`` makes when no global broker is set. So is ``Worker.start``
 (``worker.py:105-116``) for a worker on such a broker, and so are the Redis and
 Memcached results backends (``get_result``, ``_get``, ``_store``) and rate-limiter backends (``add``, ``incr``,
@@ -31,12 +32,15 @@ _FIX = ("This simulation runs no Dramatiq broker: pass the broker (or its actors
 
 
 def _install(guard: ClassGuard) -> None:
-    from ._patches import _broker_module, _network_backends
+    from ._patches import SERVER_CALLS, _broker_module, _network_backends
 
     for name, client, cls in (("redis", "redis", "RedisBroker"), ("rabbitmq", "pika", "RabbitmqBroker")):
         module = _broker_module(name, client)
         if module is not None:
             guard.wrap(getattr(module, cls), "enqueue", _refuse_enqueue, passes=_passes)
+            for method in SERVER_CALLS:
+                if hasattr(getattr(module, cls), method):
+                    guard.wrap(getattr(module, cls), method, _refuse_server_call, passes=_passes)
     import dramatiq
 
     guard.wrap(dramatiq.Worker, "start", _refuse_start, passes=_passes)
@@ -64,6 +68,13 @@ def _refuse_enqueue(broker: Any, _: str, message: Any, *args: Any, **kwargs: Any
     return JobsimError(
         f"message {message.actor_name!r} was enqueued on a {type(broker).__name__} that is not part of this "
         f"simulation: it would go to the real server. {_FIX}"
+    )
+
+
+def _refuse_server_call(broker: Any, name: str, *args: Any, **kwargs: Any) -> JobsimError:
+    return JobsimError(
+        f"broker.{name}() on a {type(broker).__name__} that is not part of this simulation would reach the real "
+        f"server (flush_all() would empty its queues). {_FIX}"
     )
 
 

@@ -89,6 +89,12 @@ def _patch(world: DramatiqWorld) -> None:
     rabbit_module = _broker_module("rabbitmq", "pika")
     if rabbit_module is not None:
         _set(rabbit_module.RabbitmqBroker, "enqueue", _guard(rabbit_module.RabbitmqBroker.enqueue, world))
+    for module in (redis_module, rabbit_module):
+        if module is not None:
+            broker_class = module.RedisBroker if module is redis_module else module.RabbitmqBroker
+            for name in SERVER_CALLS:
+                if hasattr(broker_class, name):
+                    _set(broker_class, name, _refuse_server_call(name, world))
     for backend_class in _network_backends("rate_limits", "rate limiter"):
         for name in ("add", "incr", "decr", "incr_and_sum", "wait_notify"):
             _set(backend_class, name, _in_memory_limiter(world, name))
@@ -150,6 +156,15 @@ def _refuse_start(original: Any, world: DramatiqWorld) -> Any:
                 "use sim.run_until_idle() or broker.join(queue)), or pass the unstarted Worker to jobsim.Simulation "
                 "to simulate its worker_threads and queues",
                 system="dramatiq", feature="Worker.start",
+            )  # fmt: skip
+        from dramatiq.brokers.stub import StubBroker
+
+        if not isinstance(self.broker, StubBroker):  # a real Worker on a StubBroker: Dramatiq's own testing pattern
+            raise UnsupportedFeature(
+                f"dramatiq.Worker(...).start() was called for a {type(self.broker).__name__} that this simulation "
+                "does not run: its threads would consume the real server in real time. Pass that broker (or the "
+                "unstarted Worker) to jobsim.Simulation too",
+                system="dramatiq", feature="Worker.start on another broker",
             )  # fmt: skip
         original(self)
 
@@ -245,6 +260,25 @@ def _refuse_result_backend(backend_class: type, name: str) -> Any:
             f"reach a real server{hint}: pass backend=<the simulated broker>.get_results_backend() to get_result, "
             "or dramatiq.set_broker(<the broker under test>), or pass that broker to jobsim.Simulation too",
             system="dramatiq", feature="results backend of another broker",
+        )  # fmt: skip
+
+    refuse.__name__ = name
+    return refuse
+
+
+SERVER_CALLS = ("flush", "flush_all", "join", "get_queue_message_counts")
+"""Broker methods besides ``enqueue`` that talk to the server: a simulated broker's are shadowed on the instance
+(``DramatiqWorld._shadow``), so the class's are reached only for a broker the simulation does not run."""
+
+
+def _refuse_server_call(name: str, world: DramatiqWorld) -> Any:
+    def refuse(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if world.owns(self) and name in vars(self):  # a subclass's super(): the simulated broker's own
+            return vars(self)[name](*args, **kwargs)
+        raise UnsupportedFeature(
+            f"broker.{name}() on a {type(self).__name__} that this simulation does not run would reach the real "
+            "server: pass that broker (or its actors) to jobsim.Simulation too",
+            system="dramatiq", feature=f"{name} on another broker",
         )  # fmt: skip
 
     refuse.__name__ = name

@@ -250,6 +250,9 @@ class DramatiqWorld:
         own["consume"] = self._refuse_consume
         own["get_actor"] = self._get_actor(sb.broker)
         sb.shadowed = ["enqueue", "join", "flush", "flush_all", "consume", "get_actor"]
+        if hasattr(sb.broker, "get_queue_message_counts"):  # RabbitmqBroker's: it asks the server
+            own["get_queue_message_counts"] = self._refuse_counts
+            sb.shadowed.append("get_queue_message_counts")
 
     def _get_actor(self, broker: Any) -> Callable[[str], Any]:
         """``broker.get_actor``, recording each name it does not know (once): Dramatiq's middleware looks callbacks
@@ -297,6 +300,14 @@ class DramatiqWorld:
             f"broker.consume({queue_name!r}) while a simulation runs this broker: its messages are the simulated "
             "workers'. Inspect them with sim.runs(...) and sim.dramatiq instead",
             system=BACKEND, feature="consume",
+        )  # fmt: skip
+
+    def _refuse_counts(self, queue_name: str) -> Any:
+        raise UnsupportedFeature(
+            f"broker.get_queue_message_counts({queue_name!r}) while a simulation runs this broker: it would ask the "
+            "real RabbitMQ server, whose queues the simulated workers do not use. The messages are the simulation's: "
+            "count them with sim.runs(...) (status 'queued' or 'retrying') and sim.dramatiq.dead_letters",
+            system=BACKEND, feature="get_queue_message_counts",
         )  # fmt: skip
 
     def uninstall(self, sim: Simulation) -> None:

@@ -186,6 +186,52 @@ def test_enqueue_on_a_redis_broker_the_simulation_does_not_run_is_refused(broker
         elsewhere.send()
 
 
+
+def test_flush_join_and_counts_of_a_broker_the_simulation_does_not_run_are_refused_not_sent_to_the_server(broker):
+    """Only ``enqueue`` was guarded: ``flush_all()`` of a Redis broker the simulation was not given (or of any, in a
+    simulation that runs none: a test that forgot its broker) emptied the real server's queues, and ``join()``
+    waited on them."""
+    from dramatiq.brokers.redis import RedisBroker
+
+    other = RedisBroker(host="127.0.0.1", port=1)
+    simulated = RedisBroker(host="127.0.0.1", port=1)
+    calls = (lambda: other.flush("default"), lambda: other.flush_all(), lambda: other.join("default", timeout=100))
+    refused = r"^broker\.{}\(\) on a RedisBroker that this simulation does not run would reach the real server"
+    with jobsim.Simulation(broker, simulated, start=START):
+        for name, call in zip(("flush", "flush_all", "join"), calls, strict=True):
+            with pytest.raises(UnsupportedFeature, match=refused.format(name)):
+                call()
+        simulated.flush_all()  # the simulated broker's own
+        simulated.join("default")
+    app = jobsim.App("other")
+
+    @app.function("noop", on="noop")
+    def noop(ctx):
+        return None
+
+    with jobsim.Simulation(app):
+        for name, call in zip(("flush", "flush_all", "join"), calls, strict=True):
+            with pytest.raises(JobsimError, match=rf"^broker\.{name}\(\) on a RedisBroker that is not part of this "
+                                                  r"simulation would reach the real server"):  # fmt: skip
+                call()
+
+
+def test_starting_a_real_worker_on_a_redis_broker_the_simulation_does_not_run_is_refused(broker):
+    """Only a worker on a simulated broker was refused: one on another Redis broker started its real threads."""
+    from dramatiq.brokers.redis import RedisBroker
+    from dramatiq.brokers.stub import StubBroker
+
+    other = RedisBroker(host="127.0.0.1", port=1)
+    worker = dramatiq.Worker(other, worker_threads=1)
+    with jobsim.Simulation(broker, start=START):
+        with pytest.raises(UnsupportedFeature, match=r"^dramatiq\.Worker\(\.\.\.\)\.start\(\) was called for a "
+                                                     r"RedisBroker that this simulation does not run"):  # fmt: skip
+            worker.start()
+        stub_worker = dramatiq.Worker(StubBroker(), worker_threads=1)
+        stub_worker.start()  # in memory: Dramatiq's own testing pattern passes
+        stub_worker.stop()
+    assert not worker.workers and not worker.consumers  # nothing was started
+
 def test_no_global_broker_is_refused_instead_of_making_a_rabbitmq_broker(broker):
     import dramatiq.broker
 
@@ -266,6 +312,26 @@ def test_consuming_the_broker_in_a_simulation_is_refused(broker):
     with jobsim.Simulation(broker, start=START), pytest.raises(UnsupportedFeature, match=r"broker.consume\('default'"):
         broker.consume("default")
 
+
+
+def test_rabbitmq_queue_counts_in_a_simulation_are_refused_not_read_from_the_server():
+    """``RabbitmqBroker.get_queue_message_counts`` (a queue's depth, a common health check) opened a connection to
+    the real server: an AMQPConnectionError here, a developer's local RabbitMQ's counts elsewhere."""
+    pytest.importorskip("pika")
+    from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+    broker = RabbitmqBroker(host="127.0.0.1", port=1)
+
+    @dramatiq.actor(broker=broker)
+    def ping():
+        return None
+
+    message = (r"^broker\.get_queue_message_counts\('default'\) while a simulation runs this broker: it would ask the "
+               r"real RabbitMQ server")  # fmt: skip
+    with jobsim.Simulation(broker, start=START), pytest.raises(UnsupportedFeature, match=message):
+        ping.send_with_options(delay=1000)
+        broker.get_queue_message_counts("default")
+    assert "get_queue_message_counts" not in vars(broker)  # the broker's own method again
 
 def test_one_simulation_with_dramatiq_at_a_time(broker):
     with jobsim.Simulation(broker, start=START), pytest.raises(JobsimError, match="another simulation with Dramatiq"):

@@ -19,8 +19,9 @@ there):
   ``is_timed_out``, ``check_timeout``, ``api.py:867-879``) and ``consumer.py`` (the scheduler's 1-second
   loop and 60-second periodic check, ``consumer.py:163-197``); ``time.time`` in ``RateLimit`` (``api.py:1128``);
 * ``uuid.uuid4`` in ``api.py`` (task ids, ``api.py:859-860``; chord ids, ``api.py:328``): drawn from the seed;
-* ``Huey.enqueue`` on a Huey the simulation does not run is refused (it would reach its real storage),
-  and so is ``Consumer.start``/``run`` for one it runs (its threads would consume in real time).
+* ``Huey.enqueue`` on a Huey the simulation does not run is refused (it would reach its real storage), as
+  are its other storage calls (``_guard._STORAGE``, ``TaskLock.is_locked``, ``RateLimit.current_usage``),
+  and so is ``Consumer.start``/``run`` for one it runs or any other (its threads would consume in real time).
 
 One simulation with Huey instances may run at a time in a process (the patches are global).
 """
@@ -89,6 +90,16 @@ def _patch(world: HueyWorld) -> None:
     _set(huey.api.Huey, "_get_timestamp", lambda self: clock.timestamp(self.utc))
     _set(huey.api.Huey, "enqueue", _guard_enqueue(huey.api.Huey.enqueue, world))
     _set(huey.consumer.Consumer, "start", _refuse_start(huey.consumer.Consumer.start, world))
+    from ._guard import _STORAGE  # what else reaches a Huey's storage: another Huey's would reach the real one
+
+    for what, names in _STORAGE.items():
+        for name in names:
+            _set(huey.api.Huey, name, _guard_storage(getattr(huey.api.Huey, name), world, f"huey.{name}()", what))
+    for name in ("is_locked", "locked"):
+        _set(huey.api.TaskLock, name, _guard_storage(getattr(huey.api.TaskLock, name), world,
+                                                     f"huey.lock_task(...).{name}()", "a lock_task lock"))  # fmt: skip
+    _set(huey.api.RateLimit, "current_usage", _guard_storage(huey.api.RateLimit.current_usage, world,
+                                                             "huey.rate_limit(...).current_usage()", "a rate limit"))
 
 
 class Clock:
@@ -172,6 +183,21 @@ def _guard_enqueue(original: Any, world: HueyWorld) -> Any:
     return enqueue
 
 
+def _guard_storage(original: Any, world: HueyWorld, call: str, what: str) -> Any:
+    def guarded(self: Any, *args: Any, **kwargs: Any) -> Any:
+        huey = getattr(self, "_huey", None) or self  # a TaskLock's or RateLimit's Huey
+        if world.owns(huey) or huey.immediate:
+            return original(self, *args, **kwargs)
+        raise UnsupportedFeature(
+            f"{call} ({what}) on Huey {huey.name!r} ({type(huey).__name__}), which this simulation does not run, "
+            "would reach its real storage: pass that Huey (or a consumer of it) to jobsim.Simulation too",
+            system="huey", feature="storage of another Huey",
+        )  # fmt: skip
+
+    guarded.__name__ = getattr(original, "__name__", call)
+    return guarded
+
+
 def _refuse_start(original: Any, world: HueyWorld) -> Any:
     def start(self: Any) -> None:
         if world.owns(self.huey):
@@ -180,6 +206,13 @@ def _refuse_start(original: Any, world: HueyWorld) -> Any:
                 "would consume the tasks in real time. The simulation is the consumer: pass the unstarted consumer "
                 "(huey.create_consumer(workers=...)) to jobsim.Simulation and drop consumer.run()",
                 system="huey", feature="Consumer.start",
+            )  # fmt: skip
+        if not self.huey.immediate:
+            raise UnsupportedFeature(
+                f"a huey Consumer was started for Huey {self.huey.name!r}, which this simulation does not run: its "
+                "threads would consume its real storage in real time. Pass that Huey's unstarted consumer "
+                "(huey.create_consumer(workers=...)) to jobsim.Simulation too, and drop consumer.run()",
+                system="huey", feature="Consumer.start of another Huey",
             )  # fmt: skip
         original(self)
 

@@ -66,6 +66,20 @@ def test_starting_a_real_consumer_for_a_simulated_huey_is_refused(redis_huey):
         consumer.start()
 
 
+
+def test_starting_a_real_consumer_for_another_huey_in_a_simulation_is_refused(redis_huey):
+    """Only a simulated Huey's consumer was refused: another's started its real threads on its real storage."""
+    other = RedisHuey("elsewhere", host="127.0.0.1", port=1)
+    consumer = other.create_consumer()
+    with (
+        jobsim.Simulation(redis_huey, start=START),
+        pytest.raises(UnsupportedFeature, match=r"^a huey Consumer was started for Huey 'elsewhere', which this "
+                                                r"simulation does not run: its threads would consume its real "
+                                                r"storage in real time"),  # fmt: skip
+    ):
+        consumer.start()
+    assert not consumer.scheduler.is_alive()  # nothing was started
+
 @pytest.mark.parametrize(("options", "error", "match"), [
     ({"worker_type": "greenlet"}, UnsupportedFeature, r"greenlet \(gevent\) workers are not simulated"),
     ({"max_tasks": 10}, UnsupportedFeature, r"max_tasks=10 .* not simulated"),
@@ -276,7 +290,7 @@ def test_a_task_result_or_storage_passed_as_the_target_is_named(redis_huey):
 _LOOK = "a look at its queue, schedule, results, revocations or locks"
 
 
-@pytest.mark.parametrize(("call", "refused"), [
+_STORAGE_CALLS = [
     (lambda huey, task: huey.pending(), f"huey.pending() ({_LOOK})"),
     (lambda huey, task: huey.pending_count(), f"huey.pending_count() ({_LOOK})"),
     (lambda huey, task: len(huey), f"huey.pending_count() ({_LOOK})"),
@@ -294,7 +308,11 @@ _LOOK = "a look at its queue, schedule, results, revocations or locks"
     (lambda huey, task: huey.dequeue(), "huey.dequeue() (a consumer's own work)"),
     (lambda huey, task: huey.read_schedule(), "huey.read_schedule() (a consumer's own work)"),
     (lambda huey, task: huey.add_schedule(task.s(1)), "huey.add_schedule() (a consumer's own work)"),
-])  # fmt: skip
+    (lambda huey, task: huey.put("k", 1), "huey.put() (a result read or stored, a revocation, a lock_task lock)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("call", "refused"), _STORAGE_CALLS)
 def test_a_look_at_the_storage_of_a_huey_the_simulation_was_not_given_is_refused_when_none_is(tmp_path, call, refused):
     # a test that forgot jobsim.Simulation(huey) read (or flushed, or dequeued from) the real storage
     from huey import SqliteHuey
@@ -315,4 +333,32 @@ def test_a_look_at_the_storage_of_a_huey_the_simulation_was_not_given_is_refused
         assert MemoryHuey("inline", immediate=True).pending() == []  # in memory, inline: nothing real to read
     assert len(sqlite) == 1 and sqlite.scheduled_count() == 0  # nothing was flushed, dequeued or scheduled
     call(sqlite, charge)  # with no simulation running: Huey's own method, on the real storage
+    sqlite.storage.close()
+
+
+@pytest.mark.parametrize(("call", "refused"), _STORAGE_CALLS)
+def test_the_storage_of_another_huey_than_the_simulated_ones_is_refused(tmp_path, redis_huey, call, refused):
+    """Only its enqueue was refused: in a simulation of one Huey, another's ``flush()``, ``pending()``, ``put()``...
+    reached that Huey's real storage (a developer's local Redis, a SqliteHuey's file)."""
+    from huey import SqliteHuey
+
+    sqlite = SqliteHuey("other", filename=str(tmp_path / "huey.db"))
+
+    @sqlite.task()
+    def charge(order_id):
+        return order_id
+
+    @redis_huey.task()
+    def refund(order_id):
+        return order_id
+
+    charge("o-1")  # before the simulation: Huey's own enqueue, into the file
+    with jobsim.Simulation(redis_huey, start=START):
+        with pytest.raises(UnsupportedFeature) as caught:
+            call(sqlite, charge)
+        assert str(caught.value).startswith(f"{refused} on Huey 'other' (SqliteHuey), which this simulation does not "
+                                            "run, would reach its real storage: pass that Huey")  # fmt: skip
+        call(redis_huey, refund)  # the simulated Huey's storage: the simulation's own
+        assert MemoryHuey("inline", immediate=True).pending() == []
+    assert len(sqlite) == 1 and sqlite.scheduled_count() == 0  # nothing was flushed, dequeued or scheduled
     sqlite.storage.close()

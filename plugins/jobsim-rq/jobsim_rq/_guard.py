@@ -5,9 +5,10 @@ another backend) would otherwise enqueue into the queue's real Redis: a
 ``redis.ConnectionError`` after redis-py's retries, or, with a developer's local Redis
 running, a job that a real worker may run while the simulation sees nothing. The
 calls every enqueue goes through (``Queue.enqueue_call``, ``enqueue_at``,
-``enqueue_many``, ``enqueue_job``, ``schedule_job``) are wrapped while such a
-simulation runs; a wrapper left in place by an unusual closing order calls RQ's own
-method once no guarded simulation runs, or while a simulation with RQ queues runs too
+``enqueue_many``, ``enqueue_job``, ``schedule_job``), and ``Queue.empty``/``delete``,
+which would delete its jobs there, are wrapped while such a simulation runs; a
+wrapper left in place by an unusual closing order calls RQ's own method once no
+guarded simulation runs, or while a simulation with RQ queues runs too
 (one started inside the other: its own patches, ``_patches``, take these calls).
 """
 
@@ -18,7 +19,7 @@ from typing import Any
 from jobsim.errors import JobsimError
 from jobsim.hooks import ClassGuard
 
-_NAMES = ("enqueue_call", "enqueue_at", "enqueue_many", "enqueue_job", "schedule_job")
+_NAMES = ("enqueue_call", "enqueue_at", "enqueue_many", "enqueue_job", "schedule_job", "empty", "delete")
 
 
 def _install(guard: ClassGuard) -> None:

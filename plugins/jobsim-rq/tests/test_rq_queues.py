@@ -466,6 +466,29 @@ def test_a_simulation_without_the_queue_refuses_enqueues_instead_of_using_redis(
     assert {name: Queue.__dict__[name] for name in names} == originals
 
 
+
+def test_a_simulation_without_the_queue_refuses_emptying_or_deleting_it_in_redis(queue):
+    """Only the enqueues were guarded: ``queue.empty()`` (a common clean-up at a test's start) and ``queue.delete()``
+    ran against the queue's real Redis, where a developer's local one would lose its jobs."""
+    originals = {name: Queue.__dict__[name] for name in ("empty", "delete")}
+    app = jobsim.App("shop")
+
+    @app.function(id="checkout", on="order/placed")
+    def checkout(ctx):
+        return None
+
+    message = (r"^RQ queue 'default' is not part of this simulation: Queue\.{} would write to its real Redis "
+               r"\(127\.0\.0\.1:1/0\)\. This simulation runs no RQ queue")  # fmt: skip
+    with jobsim.Simulation(app, start=START):
+        with pytest.raises(JobsimError, match=message.format("empty")):
+            queue.empty()
+        with pytest.raises(JobsimError, match=message.format("delete")):
+            queue.delete(delete_jobs=True)
+    assert {name: Queue.__dict__[name] for name in originals} == originals
+    with jobsim.Simulation(queue, start=START) as sim:  # passed: the simulation's own
+        queue.enqueue_in(dt.timedelta(minutes=5), note, "x")
+        assert queue.empty() == 0 and sim.runs(note)[0].status == "queued"
+
 SEEN: list[Any] = []
 
 

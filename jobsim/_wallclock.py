@@ -1,8 +1,9 @@
 """The wall-clock bridge: while a simulation drives job code, the wall clock is virtual.
 
 ``datetime.now()``, ``datetime.utcnow()``, ``date.today()`` and ``time.time()``
-return the virtual time of the code that is executing, and ``time.sleep(x)`` spends
-``x`` of virtual time without blocking.
+return the virtual time of the code that is executing, ``time.monotonic()`` moves with
+it (``_monotonic_ns``), and ``time.sleep(x)`` spends ``x`` of virtual time without
+blocking.
 
 Why time-machine and not freezegun (``benchmarks/bench_wallclock.py`` measures it):
 freezegun's ``start()`` walks every loaded module to rebind ``from time import
@@ -89,6 +90,15 @@ class _SleepNames:
 
 
 _SLEEP_NAMES = _SleepNames()
+_MONOTONIC_HIGH = [0]
+"""The highest ``time.monotonic_ns()`` job code of any simulation of this process was given: the next
+simulation's job code starts above it, so a value kept across tests never sees that clock go back."""
+
+
+def _virtual_loop_class() -> type:
+    from ._aio import VirtualLoop
+
+    return VirtualLoop
 
 
 class WallClock:
@@ -115,6 +125,10 @@ class WallClock:
         self._rebound: list[tuple[dict[str, Any], str, Any]] = []
         self._real_new_loop = asyncio.events.new_event_loop
         self._real_get_loop = asyncio.events.get_event_loop
+        self._real_monotonic = time.monotonic
+        self._real_monotonic_ns = time.monotonic_ns
+        self._monotonic_origin: int | None = None
+        """Job code's ``time.monotonic_ns()`` is this plus the virtual now (``_monotonic_ns``)."""
         self._policy_local: Any = None
         self._policy_loop: Any = None
         self._outer_loop: asyncio.AbstractEventLoop | None = None
@@ -149,6 +163,10 @@ class WallClock:
                 self._rebound.append((namespace, key, old))
         self._real_new_loop = asyncio.events.new_event_loop
         asyncio.events.new_event_loop = asyncio.new_event_loop = self._new_loop
+        self._real_monotonic, self._real_monotonic_ns = time.monotonic, time.monotonic_ns
+        if self._monotonic_origin is None:
+            self._monotonic_origin = max(self._real_monotonic_ns(), _MONOTONIC_HIGH[0]) - start
+        time.monotonic, time.monotonic_ns = self._monotonic, self._monotonic_ns
         # the thread's current loop, as asyncio.set_event_loop set it (pytest-asyncio: the test's): job code may
         # set its own (asyncio.run sets one, then None), which must not outlive the call
         self._policy_local = getattr(asyncio.events.get_event_loop_policy(), "_local", None)
@@ -181,6 +199,9 @@ class WallClock:
         self._rebound.clear()
         asyncio.events.new_event_loop = asyncio.new_event_loop = self._real_new_loop
         asyncio.events.get_event_loop = asyncio.get_event_loop = self._real_get_loop
+        time.monotonic, time.monotonic_ns = self._real_monotonic, self._real_monotonic_ns
+        if self._monotonic_origin is not None:
+            _MONOTONIC_HIGH[0] = max(_MONOTONIC_HIGH[0], self._monotonic_origin + self._now())
         if self._policy_local is not None and getattr(self._policy_local, "_loop", None) is not self._policy_loop:
             self._policy_local._loop = self._policy_loop
         self._policy_local = self._policy_loop = None
@@ -239,6 +260,24 @@ class WallClock:
         if self._told is not None:  # the test patched time.sleep with a mock to assert on: it sees the call too
             self._told(seconds)
         self._sleep(round(seconds * SECOND))
+
+    def _monotonic_ns(self) -> int:
+        """``time.monotonic_ns()`` in job code: the virtual clock, from near the real one at the simulation's
+        first driving call, so a deadline job code measures with it (tenacity's ``stop_after_delay``, a
+        poll loop's timeout) runs out as its virtual waits add up, as on a worker. It gave the real clock:
+        virtual waits never added up, and such a helper called a failing service for the delay in *real*
+        seconds. Other threads, and a real event loop job code made itself while it runs (its timers wait
+        in real time), keep the real clock."""
+        origin = self._monotonic_origin
+        if origin is None or threading.get_ident() != self._thread or not self._depth:
+            return self._real_monotonic_ns()
+        loop = asyncio.events._get_running_loop()
+        if loop is not None and not isinstance(loop, _virtual_loop_class()):
+            return self._real_monotonic_ns()
+        return origin + self._now()
+
+    def _monotonic(self) -> float:
+        return self._monotonic_ns() / SECOND
 
     def _new_loop(self) -> asyncio.AbstractEventLoop:
         """A loop job code starts itself (``asyncio.run`` in a sync handler) keeps virtual time too:

@@ -2172,3 +2172,77 @@ def test_a_record_with_a_line_break_stays_one_timeline_line():
     assert all(line.startswith("2026-03-02 ") for line in lines[2:])
     assert any("event     multi\\nline" in line for line in lines)
     assert any(line.endswith("failed: ValueError: first line") for line in lines)  # a message: its first line
+
+
+def test_a_deadline_job_code_measures_with_time_monotonic_runs_out_as_its_virtual_waits_add_up():
+    # tenacity's stop_after_delay and hand-written poll loops read time.monotonic(): it stayed real, so
+    # the loop below called its service for 6 *real* seconds (thousands of calls) where a worker makes 6
+    app = jobsim.App("a")
+
+    @app.function("poll", on="go")
+    def poll(ctx):
+        calls, deadline = [], time.monotonic() + 6
+        while time.monotonic() < deadline:
+            calls.append(time.time())
+            time.sleep(1)
+        return [round(t - calls[0]) for t in calls]
+
+    with simulate(app) as sim:
+        sim.send("go")
+        started = time.perf_counter()
+        sim.run_until_idle()
+        assert time.perf_counter() - started < 3
+    assert sim.runs("poll")[0].output == [0, 1, 2, 3, 4, 5]
+
+
+def test_time_monotonic_in_job_code_moves_with_virtual_time_and_is_real_again_for_the_test():
+    app = jobsim.App("a")
+
+    @app.function("mono", on="go")
+    def mono(ctx):
+        before = ctx.step.run("before", time.monotonic)
+        ctx.step.sleep("pause", "1d")
+        return [before, ctx.step.run("after", time.monotonic_ns) / SECOND]
+
+    with simulate(app) as sim:
+        real = time.monotonic()
+        sim.send("go")
+        sim.run_until_idle()
+        after = time.monotonic()
+    seen = sim.runs("mono")[0].output
+    assert seen[0] >= real  # from the real clock, or where an earlier simulation's job code left it
+    assert seen[1] - seen[0] == pytest.approx(86400, abs=1e-3)
+    assert real <= after < seen[1]  # the test's own clock stayed real
+    with simulate(app) as later:  # another simulation's job code never sees that clock go back
+        later.send("go")
+        later.run_until_idle()
+    assert later.runs("mono")[0].output[0] >= seen[1]
+
+
+def test_a_real_event_loop_or_another_thread_in_job_code_keeps_the_real_monotonic_clock():
+    import threading
+
+    app = jobsim.App("a")
+
+    @app.function("real", on="go")
+    def real(ctx):
+        loop = asyncio.SelectorEventLoop()  # a loop of its own: its timers wait in real time, and must end
+        try:
+            loop.run_until_complete(asyncio.sleep(0.01))
+        finally:
+            loop.close()
+        other = []
+        thread = threading.Thread(target=lambda: other.append(time.monotonic()))
+        thread.start()
+        thread.join()
+        return [other[0], time.monotonic()]
+
+    with simulate(app) as sim:
+        sim.advance("2h")
+        sim.send("go")
+        started, real = time.perf_counter(), time.monotonic()
+        sim.run_until_idle()
+        assert time.perf_counter() - started < 3
+    other, job = sim.runs("real")[0].output
+    assert abs(other - real) < 3
+    assert job >= real + 7200

@@ -458,6 +458,7 @@ class Simulation:
         """The simulation's current virtual time (aware, UTC)."""
         return to_datetime(self.kernel.now)
 
+    @keywords_checked("sim.advance()")
     def advance(self, by: Duration, *, max_items: int = DEFAULT_MAX_ITEMS) -> None:
         """Run everything due in the next ``by`` of virtual time."""
         self._require_running("advance")
@@ -467,11 +468,13 @@ class Simulation:
                                         f"datetime can show (the simulation is at {iso(self.kernel.now)})")
         self._drive(until, max_items=max_items, what="advance")
 
+    @keywords_checked("sim.advance_to()")
     def advance_to(self, at: Instant, *, max_items: int = DEFAULT_MAX_ITEMS) -> None:
         """Run everything due up to the instant ``at``; naive times are read in ``tz``."""
         self._require_running("advance_to")
         self._drive(instant_ns(at, "at", tz=self.tz), max_items=max_items, what="advance_to")
 
+    @keywords_checked("sim.run_until_idle()")
     def run_until_idle(self, max_time: Duration = "366d", *, max_items: int = DEFAULT_MAX_ITEMS) -> None:
         """Run until no one-off work is pending (recurring cron ticks do not count).
 

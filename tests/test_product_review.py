@@ -423,3 +423,21 @@ def test_the_step_misuse_reads_pythons_message_of_each_version(python_says):
     assert isinstance(misuse, jobsim.StepMisuse)
     assert str(misuse).startswith("ctx.step.wait_for_event() got an unknown keyword argument timeot= (did you mean "
                                   "timeout=?); it takes")
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda sim: sim.advance("1s", max_item=3), "sim.advance() got an unknown keyword argument max_item=3 (did you "
+                                                "mean max_items=?); accepted: by, max_items"),
+    (lambda sim: sim.advance_to("2025-03-02", max_itmes=1), "sim.advance_to() got an unknown keyword argument "
+                                                            "max_itmes=1 (did you mean max_items=?); accepted: at, "
+                                                            "max_items"),
+    (lambda sim: sim.run_until_idle(max_tme="1d"), "sim.run_until_idle() got an unknown keyword argument "
+                                                    "max_tme='1d' (did you mean max_time=?); accepted: max_time, "
+                                                    "max_items"),
+])
+def test_a_misspelt_keyword_of_a_driving_call_names_the_one_meant(call, message):
+    with jobsim.Simulation(_app(), start=START) as sim:
+        with pytest.raises(InvalidArgument) as info:
+            call(sim)
+        assert str(info.value) == message
+        assert sim.now == jobsim.Simulation(_app(), start=START).now  # nothing ran

@@ -231,6 +231,10 @@ def replay(
         notes = [f"the recording left out {', '.join(map(repr, left_out))} (functions=/exclude_functions=): "
                  "so does the replay"] if left_out else []  # fmt: skip
     notes += _cut_off(recorded)
+    if sim.random_streams == "shared":
+        notes.append("the recording drew every random number from one stream (random_streams='shared', as traces "
+                     "of format minor < 2 were recorded): so does the replay, where a function drawing more moves "
+                     "the jitter and ids of the others; a recording made today gives each function its own stream")
     sim.start_ns = sim.kernel.now = start  # to the nanosecond (a datetime stops at microseconds)
     keeps = _Keeps(recorded)
     with sim:

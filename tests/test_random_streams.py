@@ -128,6 +128,7 @@ def test_a_trace_of_an_older_minor_replays_with_one_stream_as_it_was_recorded(tm
     result = jobsim.Simulation.replay(jobsim.Trace.load(old), shop())
     assert result.same, result.report()
     assert result.simulation.random_streams == "shared"
+    assert "the recording drew every random number from one stream (random_streams='shared'" in result.report()
     # saved again (redacted, say), it still says how it was recorded
     again = jobsim.Trace.load(jobsim.Trace.load(old).save(tmp_path / "again.jobsim.jsonl"))
     assert again.header["minor"] == 2 and again.header["random_streams"] == "shared"
@@ -143,7 +144,7 @@ def test_a_trace_of_this_minor_replays_clean_with_a_stream_per_function(tmp_path
     assert '"random_streams"' not in path.read_text().splitlines()[0]
     result = jobsim.Simulation.replay(jobsim.Trace.load(path), shop())
     assert result.same, result.report()
-    assert result.simulation.random_streams == "function"
+    assert result.simulation.random_streams == "function" and "random_streams" not in result.report()
 
 
 @pytest.mark.parametrize("value", ["per-function", None, 1, "Function"])

@@ -17,7 +17,7 @@ flaky-email: the digest's email provider answers 503 twice each morning (3 days,
 (times in UTC, seed 0)
 profile      runs  done  failed  lost  dupes  emails  first done          last done
 -----------  ----  ----  ------  ----  -----  ------  ------------------  ------------------
-inngest         3     3       0     0      0       3  03-03 09:01:25.293  03-05 09:01:22.130
+inngest         3     3       0     0      0       3  03-03 09:01:01.906  03-05 09:01:10.595
 bullmq          3     0       3     0      0       0  -                   -
 trigger.dev     3     0       3     0      0       0  -                   -
 quirrel         3     0       3     0      0       0  -                   -
@@ -44,7 +44,7 @@ agenda       sync-inventory    44    44       0     4      0       0  03-03 00:3
 node-cron    daily-report       0     0       0     1      0       0  -                   -
 node-cron    sync-inventory    44    44       0     4      0       0  03-03 00:30:00.000  03-04 00:00:00.000
 vercel-cron  daily-report       0     0       0     1      0       0  -                   -
-vercel-cron  sync-inventory    43    43       0     4      0       0  03-03 00:30:55.340  03-03 23:30:21.639
+vercel-cron  sync-inventory    43    43       0     4      0       0  03-03 00:30:53.117  03-03 23:30:08.873
 """
 
 CRASH_MID_STEP = """\
@@ -52,7 +52,7 @@ crash-mid-step: the billing worker dies at 09:00:10, 10 s into 'send-receipts' (
 (times in UTC, seed 0)
 profile      runs  done  failed  lost  dupes  emails  charges  first done          last done
 -----------  ----  ----  ------  ----  -----  ------  -------  ------------------  ------------------
-inngest         1     1       0     0      0       2        1  03-03 09:00:58.781  03-03 09:00:58.781
+inngest         1     1       0     0      0       2        1  03-03 09:00:54.310  03-03 09:00:54.310
 bullmq          1     1       0     0      0       2        2  03-03 09:00:50.000  03-03 09:00:50.000
 trigger.dev     1     0       1     0      0       1        1  -                   -
 quirrel         1     0       1     0      0       1        1  -                   -
@@ -93,7 +93,7 @@ trigger.dev     2     2       0     0      0       2  03-03 09:00:00.000  03-04 
 quirrel         2     2       0     0      0       2  03-03 09:00:00.000  03-04 09:00:00.000
 agenda          2     2       0     0      0       2  03-03 09:00:00.000  03-04 09:00:00.000
 node-cron       2     2       0     0      0       2  03-03 09:00:00.000  03-04 09:00:00.000
-vercel-cron     3     3       0     0      1       3  03-03 09:00:55.340  03-04 09:00:31.845
+vercel-cron     3     3       0     0      1       3  03-03 09:00:02.652  03-04 09:00:29.098
 """
 
 

@@ -80,7 +80,7 @@ class Engine:
     def __init__(self, sim: Simulation) -> None:
         self.sim = sim
         self.kernel = sim.kernel
-        self.rng = sim.rng
+        self.rng_for = sim.rng_for  # function id -> the generator its draws come from
         self.profile = sim.profile
         self.record = sim.trace.add
         self.x: Execution | None = None
@@ -444,7 +444,7 @@ class Engine:
             return None
         if isinstance(error, RetryAfterError):
             return self.profile.retry_after_delay(error.after, x.now)
-        return policy.delay_ns(x.attempt + 1, self.rng)
+        return policy.delay_ns(x.attempt + 1, self.rng_for(run.function.id))
 
     def _retry(self, run: Run, x: Execution, key: str | None, delay: int) -> None:
         at = x.now + delay

@@ -335,6 +335,9 @@ def _header(sim: Any, targets: str) -> str:
     zone = zone_name(sim.tz)
     if zone != "UTC":
         args.append(f"tz={zone!r}")
+    streams = getattr(sim, "random_streams", "function")
+    if streams != "function":  # without it, the reproduction would draw other jitter
+        args.append(f"random_streams={streams!r}")
     selection = getattr(sim, "_selection", None)
     if selection is not None:  # without it, the left-out functions would run in the reproduction
         args.append(f"{selection.argument}={selection.ids!r}")

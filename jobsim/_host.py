@@ -14,7 +14,7 @@ class Host(Protocol):
     """The simulation as seen by a sink."""
 
     rng: random.Random
-    """The simulation's seeded generator: the only source of randomness allowed."""
+    """The simulation's seeded generator for draws made outside any function's runs."""
 
     tz: dt.tzinfo
     """The zone timelines are displayed in."""
@@ -25,6 +25,11 @@ class Host(Protocol):
 
     def consume(self, ns: int) -> None:
         """Job code spends ``ns`` of virtual time (a sleep, a slow HTTP response)."""
+        ...
+
+    def job_rng(self) -> random.Random:
+        """The generator for a draw made now: the running function's own stream while its job code runs, else
+        ``rng``; with ``rng``, the only sources of randomness allowed."""
         ...
 
     def in_job_code(self) -> bool:

@@ -700,9 +700,9 @@ class HttpSink:
         return self._installed
 
     def job_random(self) -> random.Random | None:
-        """The simulation's seeded generator while its job code runs on this thread, else None: where a client
+        """The running function's seeded stream while its job code runs on this thread, else None: where a client
         library's own random draw goes (urllib3's ``Retry(backoff_jitter=...)``, ``jobsim._urllib3``)."""
-        return self._host.rng if self._host.in_job_code() else None
+        return self._host.job_rng() if self._host.in_job_code() else None
 
     def clear(self) -> None:
         """Forget recorded ``calls`` and ``unmatched`` (routes stay)."""

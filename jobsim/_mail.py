@@ -126,7 +126,7 @@ class MailSink:
     def _deliver_smtp(self, mail_from: str, rcpts: list[str], data: bytes) -> str:
         sent_at = to_datetime(self._host.now_ns())
         email = parse_message(mail_from, rcpts, data, sent_at=sent_at,
-                              new_id=lambda: random_uuid(self._host.rng))
+                              new_id=lambda: random_uuid(self._host.job_rng()))
         self._accept(email)
         return email.message_id
 

@@ -152,7 +152,7 @@ class ProviderApis:
                                          "The batch must be an array of 1 to 100 emails."))
         items = payload if batch else [payload]
         drafts = [_resend_fields(item) for item in items]
-        emails = [self._stamp("resend", str(random_uuid(self._host.rng)), fields)
+        emails = [self._stamp("resend", str(random_uuid(self._host.job_rng())), fields)
                   for fields in drafts]
         ids = [{"id": email.message_id} for email in emails]
         body = {"data": ids} if batch else ids[0]
@@ -194,7 +194,7 @@ class ProviderApis:
         settings = payload.get("mail_settings") or {}
         if isinstance(settings, dict) and (settings.get("sandbox_mode") or {}).get("enable"):
             return Handled(httpx.Response(200))  # validated, not sent: SendGrid's sandbox
-        raw = self._host.rng.getrandbits(128).to_bytes(16, "big")
+        raw = self._host.job_rng().getrandbits(128).to_bytes(16, "big")
         message_id = base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
         emails = [self._stamp("sendgrid", message_id, fields) for fields in drafts]
         return Handled(httpx.Response(202, headers={"X-Message-Id": message_id}), emails)
@@ -230,7 +230,7 @@ class ProviderApis:
         return Handled(_json_response(200, answers), emails)
 
     def _postmark_send(self, payload: Mapping[str, Any], fields: Fields) -> tuple[Email, Any]:
-        email = self._stamp("postmark", str(random_uuid(self._host.rng)), fields)
+        email = self._stamp("postmark", str(random_uuid(self._host.job_rng())), fields)
         submitted = email.sent_at.astimezone(_EASTERN)
         stamp = submitted.strftime("%Y-%m-%dT%H:%M:%S") + f".{submitted.microsecond:06d}0"
         offset = submitted.strftime("%z")
@@ -248,7 +248,7 @@ class ProviderApis:
         if form.get("o:testmode", [""])[-1].lower() in ("yes", "true"):
             fields = {}  # accepted, never delivered: Mailgun's test mode
         now = to_datetime(self._host.now_ns())
-        message_id = f"<{now:%Y%m%d%H%M%S}.{self._host.rng.getrandbits(64):016x}@{domain}>"
+        message_id = f"<{now:%Y%m%d%H%M%S}.{self._host.job_rng().getrandbits(64):016x}@{domain}>"
         answer = {"id": message_id, "message": "Queued. Thank you."}
         emails = [self._stamp("mailgun", message_id, fields)] if fields else []
         return Handled(_json_response(200, answer), emails)

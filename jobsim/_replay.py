@@ -43,6 +43,7 @@ from ._time import MAX_NS, US, Duration, duration_ns, iso, to_datetime
 from ._timeline import _clip
 from ._trace import Trace
 from ._tracediff import Comparison, Divergence, compare_lines, declared
+from ._tracefile import random_streams_of
 from .errors import InjectedFault, InvalidArgument, JobsimError
 
 if TYPE_CHECKING:
@@ -187,8 +188,10 @@ def replay(
     database write, then the send). ``http``: ``"recorded"`` serves recorded
     responses, ``"routes"`` only the routes ``setup`` adds. ``faults``: re-arm the
     faults the recording armed with ``sim.fail``. ``seed``/``profile``: override the
-    recorded ones. ``until``: keep simulating this long after the trace's end (a
-    trace of input events only runs until idle, at most 30 days, by default).
+    recorded ones (the random streams are the recording's: ``"shared"`` for a trace of
+    format minor < 2, see ``Simulation(random_streams=...)``). ``until``: keep
+    simulating this long after the trace's end (a trace of input events only runs until
+    idle, at most 30 days, by default).
     ``redact``: the policy that redacts the replay's outcome before comparing
     (default: the one the trace's header describes, key from ``JOBSIM_REDACT_KEY``).
     ``functions``/``exclude_functions``: which functions to simulate, as in ``Simulation``;
@@ -211,7 +214,8 @@ def replay(
     start = int(header["start"])
     options: dict[str, Any] = {"start": to_datetime(start), "tz": header.get("tz") or "UTC",
                                "seed": header.get("seed", 0) if seed is None else seed,
-                               "profile": header.get("profile") if profile is None else profile}  # fmt: skip
+                               "profile": header.get("profile") if profile is None else profile,
+                               "random_streams": random_streams_of(header)}  # fmt: skip
     recorded_out = header.get("left_out")
     if functions is not None or exclude_functions is not None:
         sim = Simulation(*targets, functions=functions, exclude_functions=exclude_functions,
@@ -227,6 +231,10 @@ def replay(
         notes = [f"the recording left out {', '.join(map(repr, left_out))} (functions=/exclude_functions=): "
                  "so does the replay"] if left_out else []  # fmt: skip
     notes += _cut_off(recorded)
+    if sim.random_streams == "shared":
+        notes.append("the recording drew every random number from one stream (random_streams='shared', as traces "
+                     "of format minor < 2 were recorded): so does the replay, where a function drawing more moves "
+                     "the jitter and ids of the others; a recording made today gives each function its own stream")
     sim.start_ns = sim.kernel.now = start  # to the nanosecond (a datetime stops at microseconds)
     keeps = _Keeps(recorded)
     with sim:

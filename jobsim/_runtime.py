@@ -79,7 +79,6 @@ class SystemRuntime:
         self.engine: Engine = sim.engine
         self.kernel = sim.kernel
         self.profile = sim.profile
-        self.rng = sim.rng
         self.record = sim.trace.add
         self.states: dict[Run, RunState] = {}
         self.fail_counts: dict[str, int] = {}  # cron function -> failures so far (profile.fail_count_per_job)
@@ -486,7 +485,7 @@ class SystemRuntime:
             return None
         if isinstance(error, RetryAfterError) and profile.retry_after:
             return now + profile.retry_after_delay(error.after, now)
-        delay = policy.delay_ns(attempt + 1, engine.rng)
+        delay = policy.delay_ns(attempt + 1, engine.rng_for(run.function.id))
         if getattr(policy, "from_scheduled", False):
             return max(now, self.state(run).scheduled + delay)
         return now + delay
@@ -634,7 +633,7 @@ class SystemRuntime:
         copies = 1 + self._duplicates(fn, now, {"cron": schedule.expr, "scheduled": iso(now)})
         jitter = self.profile.cron_jitter_ns
         if jitter:
-            at = now + self.rng.randrange(jitter // MS) * MS
+            at = now + self.engine.rng_for(fn.id).randrange(jitter // MS) * MS
             self.kernel.schedule(at, self._deliver, fn, schedule, now, copies, owner=f"{fn.id} (cron)",
                                  recurring=True)  # fmt: skip
         else:

@@ -46,6 +46,8 @@ DEFAULT_START = "2025-01-01T00:00:00Z"
 MAX_SPENDS = 250_000
 """How often one attempt's code may spend virtual time (``time.sleep``, ``asyncio.sleep``): a poll every second
 for almost three days, far past any worker's time limit; a fraction of a second of real time (sync code)."""
+RANDOM_STREAMS = ("function", "shared")
+"""``Simulation(random_streams=...)``: per-function streams derived from the seed, or the one generator of old."""
 MAX_DUPLICATES = 10_000
 """``duplicate_delivery(times=...)`` at most: the copies of one delivery are runs made at once, uncounted by budgets."""
 
@@ -59,6 +61,10 @@ class Simulation:
     ``functions=[...]`` simulates only those of the targets' functions (ids, or the
     objects ``@app.function`` returned), ``exclude_functions=[...]`` all but those: the
     others never run, and events sent to them stay on the bus (``_selection.py``).
+
+    ``random_streams="function"`` (the default): each function draws from its own
+    generator derived from the seed (``rng_for``); ``"shared"``: every draw from
+    ``sim.rng``, as traces of format minor < 2 were recorded (their replay sets it).
     """
 
     @keywords_checked("Simulation()")
@@ -72,13 +78,21 @@ class Simulation:
         max_chain: int = DEFAULT_MAX_CHAIN,
         functions: Any = None,
         exclude_functions: Any = None,
+        random_streams: str = "function",
     ) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int) or not -(1 << 63) <= seed < 1 << 64:
             # the trace header holds it as a JSON number: past 64 bits, trace.save could not write it
             raise InvalidArgument.build("seed", seed, "an int within 64 bits")
         self.tz = zone(tz)
         self.seed = seed
-        self.rng = random.Random(seed)
+        if random_streams not in RANDOM_STREAMS:
+            raise InvalidArgument.build(
+                "random_streams", random_streams,
+                "'function' (each function draws from its own stream derived from the seed: the default) or "
+                "'shared' (one stream for every draw, as traces of format minor < 2 were recorded with)")  # fmt: skip
+        self.random_streams = random_streams
+        self.rng = random.Random(seed)  # draws made outside any function's runs (and every draw when "shared")
+        self._streams: dict[str, random.Random] = {}  # function id -> its own stream (``rng_for``)
         self._plugins = _plugins.manager()
         self.profiles = Profiles()
         for contributed in self._plugins.hook.jobsim_profiles():
@@ -387,6 +401,25 @@ class Simulation:
     def now_ns(self) -> int:
         """Virtual time as job code sees it: the execution's own clock while code runs."""
         return self.engine.now()
+
+    def rng_for(self, function_id: str) -> random.Random:
+        """The generator of the draws made for function ``function_id``'s runs: its retry jitter, the jitter of
+        its schedule, the ids its job code's emails and HTTP answers get. Each function has its own, seeded
+        from the seed and its id (a string seed is hashed with SHA-512: the same in every process), so that
+        one function drawing more (an extra retry, an extra email) moves no other function's draws, and a
+        replay of yesterday's trace against changed code shows no noise in the functions nobody changed.
+        With ``random_streams="shared"`` every function draws from ``sim.rng``, as before trace minor 2."""
+        rng = self._streams.get(function_id)
+        if rng is None:
+            rng = self.rng if self.random_streams == "shared" else random.Random(f"jobsim:{self.seed}:{function_id}")
+            self._streams[function_id] = rng
+        return rng
+
+    def job_rng(self) -> random.Random:
+        """The generator for a draw made now: the stream of the function whose job code is running
+        (``rng_for``), else ``sim.rng`` (test code, a broker's own draws)."""
+        x = self.engine.x
+        return self.rng if x is None else self.rng_for(x.run_.function.id)
 
     def in_job_code(self) -> bool:
         """Job code is running on the calling thread: an execution is under way in a driving call on it."""

@@ -49,8 +49,10 @@ Row = tuple[int, int, str, dict[str, Any], "dict[str, Any] | None"]
 
 FORMAT = "jobsim-trace"
 VERSION = 1
-MINOR = 1
-"""1: ``http`` records answered by jobsim's mail provider say so (``"mail": true``)."""
+MINOR = 2
+"""1: ``http`` records answered by jobsim's mail provider say so (``"mail": true``). 2: each function draws from
+its own random stream (``Simulation.rng_for``); a header says ``"random_streams": "shared"`` when the simulation
+drew every number from one generator, as every trace of an earlier minor did (``random_streams_of``)."""
 _BUFFER = 1 << 20  # bytes written at a time
 _AT, _KIND = operator.itemgetter(0), operator.itemgetter(1)  # of a row (at, kind, data)
 _OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
@@ -267,11 +269,15 @@ def header_of(trace: Trace, policy: Redaction | None = None) -> dict[str, Any]:
         header.update(start=sim.start_ns, start_time=iso(sim.start_ns), tz=_zone_name(sim.tz), seed=sim.seed,
                       profile=sim.profile.name, clock="ns", apps=[app.id for app in sim.apps],
                       functions=list(sim.functions))  # fmt: skip
+        if sim.random_streams != "function":  # only then: the default keeps the header as it was
+            header["random_streams"] = sim.random_streams
         selection = sim._selection
         if selection is not None:  # replay leaves them out too (only then: older traces stay byte for byte)
             header["left_out"] = list(selection.left_out)
     elif trace.header is not None:
         header.update({k: v for k, v in trace.header.items() if k not in header and k != "redaction"})
+        if random_streams_of(trace.header) == "shared":  # saved again under this minor: still replays as recorded
+            header["random_streams"] = "shared"
     else:
         start = min(map(_AT, trace._rows), default=0)
         header.update(start=start, start_time=iso(start), tz="UTC", seed=0, profile="inngest", clock="ns")
@@ -282,6 +288,17 @@ def header_of(trace: Trace, policy: Redaction | None = None) -> dict[str, Any]:
     else:
         header["redaction"] = {"policy": None, "secrets": "kept", "pii": "kept"}
     return header
+
+
+def random_streams_of(header: Mapping[str, Any]) -> str:
+    """How the simulation a trace header describes drew its random numbers (``Simulation(random_streams=...)``):
+    as the header says, else ``"shared"`` for a trace of format minor < 2 (one generator for every draw). Every
+    header jobsim wrote has a minor: one without (made by hand or by another tool) is taken as this jobsim's."""
+    given = header.get("random_streams")
+    if given in ("function", "shared"):
+        return str(given)
+    minor = header.get("minor")
+    return "shared" if isinstance(minor, int) and minor < 2 else "function"
 
 
 def end_of(trace: Trace) -> int:

@@ -24,6 +24,9 @@ class FakeHost:
     def consume(self, ns: int) -> None:
         self.now += ns
 
+    def job_rng(self) -> random.Random:
+        return self.rng
+
     def in_job_code(self) -> bool:
         return False
 

@@ -98,9 +98,10 @@ def awkward() -> Trace:
     return trace
 
 
-def corpus(folder: Path) -> dict[str, tuple[Trace, Any]]:
-    """Every trace to save and the ``redact=`` to save it with (``folder`` holds the pseudonymized round trip)."""
-    sim = record(build())
+def corpus(folder: Path, **options: Any) -> dict[str, tuple[Trace, Any]]:
+    """Every trace to save and the ``redact=`` to save it with (``folder`` holds the pseudonymized round trip);
+    ``options`` go to the example app's Simulation."""
+    sim = record(build(), **options)
     out: dict[str, tuple[Trace, Any]] = {
         "app": (sim.trace, None),
         "app-kept": (sim.trace, Redaction(keep_domains=("navy.mil",), fields={"plan": "drop", "email": "keep"})),
@@ -119,10 +120,10 @@ def corpus(folder: Path) -> dict[str, tuple[Trace, Any]]:
     return out
 
 
-def save_all(folder: Path) -> dict[str, bytes]:
+def save_all(folder: Path, **options: Any) -> dict[str, bytes]:
     """Each corpus trace saved, its file's bytes without the header line (which names the jobsim version)."""
     files = {}
-    for name, (trace, redact) in corpus(folder).items():
+    for name, (trace, redact) in corpus(folder, **options).items():
         path = trace.save(folder / f"{name}.jobsim.jsonl", redact=redact)
         files[name] = path.read_bytes().split(b"\n", 1)[1]
     return files

@@ -308,7 +308,8 @@ def test_a_scenario_whose_own_code_raises_exits_2_naming_it(tmp_path, monkeypatc
 
 @pytest.mark.parametrize(("options", "message"), [
     ("{'strat': '2025-01-01T00:00:00Z'}", "{m}.jobsim_options: 'strat' is not a Simulation option; accepted: "
-                                          "start, seed, profile, tz, max_chain, functions, exclude_functions"),
+                                          "start, seed, profile, tz, max_chain, functions, exclude_functions, "
+                                          "random_streams"),
     ("['start']", "{m}.jobsim_options=['start'] is not valid: a dict of Simulation keyword arguments, such as "
                   "{{'start': '2025-03-03T00:00:00Z', 'tz': 'America/New_York'}}"),
 ])  # fmt: skip

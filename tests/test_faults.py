@@ -200,8 +200,9 @@ def test_inngest_retries_the_step_and_keeps_the_memoized_ones():
     assert log == [("charge", 0), ("receipt", 0), ("receipt", 1), ("receipt done", 1)]
     assert run.status == "completed"
     retry = sim.trace.of("retry")[0].data
-    assert (retry["step"], retry["attempt"], iso(retry["at"])) == ("receipt", 1, "2025-03-03T09:00:29.402Z")
-    assert iso(run.end_ns) == "2025-03-03T09:00:49.402Z"  # 15 s + U[0, 30 s) after the crash, then 20 s
+    assert (retry["step"], retry["attempt"], iso(retry["at"])) == ("receipt", 1, "2025-03-03T09:00:34.454Z")
+    assert 15 * 10**9 <= retry["delay"] < 45 * 10**9  # 15 s + U[0, 30 s) after the crash (09:00:10)
+    assert iso(run.end_ns) == "2025-03-03T09:00:54.454Z"  # then 20 s
 
 
 def test_bullmq_stalled_job_runs_again_from_the_start_once():
@@ -314,7 +315,7 @@ def test_trigger_dev_notices_five_minutes_after_the_last_heartbeat_and_retries_f
     _, log, run = crash_run("trigger.dev", at="2025-03-03T09:00:45Z", sleep=60, retries=Retries(2))
     assert run.status == "completed"
     assert log == [("charge", 0), ("receipt", 0), ("charge", 1), ("receipt", 1), ("receipt done", 1)]
-    assert iso(run.attempts[1].start_ns) == "2025-03-03T09:05:31.134Z"  # + R * 1 s, R in [1, 2)
+    assert iso(run.attempts[1].start_ns) == "2025-03-03T09:05:31.289Z"  # + R * 1 s, R in [1, 2)
 
 
 @pytest.mark.parametrize("profile", ["node-cron", "vercel-cron"])
@@ -375,7 +376,7 @@ def test_nothing_starts_while_down_a_persistent_system_runs_it_at_the_end():
         sim.run_until_idle()
     first, second = sim.runs("f")
     # asleep until 00:30 (down): woken at 02:00, fails, retried 15 s + U[0, 30 s) later
-    assert [iso(a.start_ns)[11:19] for a in first.attempts][:3] == ["00:00:00", "02:00:00", "02:00:19"]
+    assert [iso(a.start_ns)[11:19] for a in first.attempts][:3] == ["00:00:00", "02:00:00", "02:00:23"]
     assert iso(second.attempts[0].start_ns)[11:19] == "02:00:00"
     assert [r.data["phase"] for r in sim.trace.of("fault")] == ["begins", "ends"]
 

@@ -218,6 +218,17 @@ def test_the_reproduction_keeps_the_simulations_function_selection():
         assert "seed=0, functions=['charge']) as sim:" in js.apply(sim, EventStream())
 
 
+def test_the_reproduction_keeps_one_shared_random_stream():
+    """A simulation drawing every number from one stream is reproduced so: by default each function has its own,
+    and the pasted reproduction would retry at other instants."""
+    with jobsim.Simulation(shop_app(), start=START, random_streams="shared") as sim:
+        header = js.apply(sim, EventStream()).splitlines()[1]
+    assert header == ("with jobsim.Simulation(app, start='2025-03-01T00:00:00.000Z', seed=0, "
+                      "random_streams='shared') as sim:")  # fmt: skip
+    with jobsim.Simulation(shop_app(), start=START) as sim:
+        assert "random_streams" not in js.apply(sim, EventStream())
+
+
 # -- inside Hypothesis: the reproduction is noted ------------------------------------------------------------
 def test_a_failing_property_prints_the_seed_and_the_history_as_a_test():
     orders = js.event_streams({"order/placed": st.fixed_dictionaries({"orderId": st.just("o1")})},

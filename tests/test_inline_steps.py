@@ -41,9 +41,10 @@ def test_trigger_dev_resumes_where_it_paused_and_a_retry_starts_over():
     assert log == [("a", 0), ("child", 21), ("b", 0, 42), ("a", 1), ("child", 21), ("b", 1, 42)]
     assert run.status == "completed" and run.output == 1
     # one Attempt per attempt (Trigger.dev: attempts = retries only), each from its process's start to its end:
-    # the sleep and the invoke checkpointed attempt 0 and the restored process went on with it
+    # the sleep and the invoke checkpointed attempt 0 and the restored process went on with it; the retry
+    # came 1 s x U[1, 2) after the failure at 01:00:00
     assert [(a.number, a.step, iso(a.start_ns)[11:23], iso(a.end_ns)[11:23]) for a in run.attempts] == [
-        (0, "b", "00:00:00.000", "01:00:00.000"), (1, None, "01:00:01.134", "02:00:01.134"),
+        (0, "b", "00:00:00.000", "01:00:00.000"), (1, None, "01:00:01.573", "02:00:01.573"),
     ]  # fmt: skip
     assert run.retries == 1 and [a.number for a in run.steps["nap"].attempts] == [0, 1]  # each attempt slept
 

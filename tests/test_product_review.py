@@ -43,10 +43,10 @@ MISSPELT = [
      "Event() got an unknown keyword argument timestamp=1 (did you mean ts=?); accepted: name, data, id, user, ts, v"),
     (lambda: jobsim.Simulation(_app(), strat=START),
      f"Simulation() got an unknown keyword argument strat='{START}' (did you mean start=?); "
-     "accepted: start, seed, profile, tz, max_chain, functions, exclude_functions"),
+     "accepted: start, seed, profile, tz, max_chain, functions, exclude_functions, random_streams"),
     (lambda: jobsim.Simulation(_app(), timezone="UTC"),
      "Simulation() got an unknown keyword argument timezone='UTC' (did you mean tz=?); "
-     "accepted: start, seed, profile, tz, max_chain, functions, exclude_functions"),
+     "accepted: start, seed, profile, tz, max_chain, functions, exclude_functions, random_streams"),
     (lambda: jobsim.Batch(maxSize=3, timeout="1s"),  # Inngest's spelling
      "Batch() got an unknown keyword argument maxSize=3 (did you mean max_size=?); "
      "accepted: max_size, timeout, key, if_"),

@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import jobsim
+import jobsim.invariants
 from jobsim import (
     AgendaBackoff,
     BullMQBackoff,
@@ -36,39 +37,40 @@ def attempt_offsets(profile, retries=None, seed=7, error=None):
         sim.run_until_idle()
     run = sim.runs("f")[0]
     assert run.status == "failed"
+    jobsim.invariants.retries_respect_policy(sim)  # the exact values below: within the jitter's bounds too
     return [(a.start_ns - run.start_ns) // MS for a in run.attempts]
 
 
-# -- exact delays for a fixed seed ----------------------------------------------------------------------
+# -- exact delays for a fixed seed (from function 'f's own stream of seed 7) -----------------------------
 
 
 @pytest.mark.parametrize(
     ("profile", "retries", "expected"),
     [
-        ("inngest", None, [0, 25_611, 60_554, 133_491, 274_820]),  # 15s/30s/1m/2m + U[0,30s)
+        ("inngest", None, [0, 36_997, 78_486, 149_169, 289_515]),  # 15s/30s/1m/2m + U[0,30s)
         ("bullmq", None, [0]),  # attempts: 1
-        ("bullmq", BullMQBackoff(5, "exponential", "1s", jitter=0.5), [0, 661, 1_811, 5_112, 9_401]),
-        ("bullmq", BullMQBackoff(4, "fixed", "2s", jitter=0.25), [0, 1_661, 3_236, 5_061]),
+        ("bullmq", BullMQBackoff(5, "exponential", "1s", jitter=0.5), [0, 835, 2_161, 4_383, 11_701]),
+        ("bullmq", BullMQBackoff(4, "fixed", "2s", jitter=0.25), [0, 1_835, 3_498, 5_053]),
         ("bullmq", Retries(4, "exponential", "1s"), [0, 1_000, 3_000, 7_000]),
         ("bullmq", Retries(3, "constant", 2), [0, 2_000, 4_000]),  # Retries' bare number: seconds, as ever
         ("bullmq", Retries(3), [0, 0, 0]),  # no backoff type: straight back to wait
         ("trigger.dev", None, [0]),  # off unless configured
-        ("trigger.dev", Retries(4), [0, 1_324, 3_626, 10_230]),  # defaultRetryOptions, R in [1, 2)
-        ("trigger.dev", TriggerDevRetry(5, factor=3, min="500ms", max="5s"), [0, 662, 2_388, 7_388, 12_388]),
+        ("trigger.dev", Retries(4), [0, 1_671, 4_323, 8_769]),  # defaultRetryOptions, R in [1, 2)
+        ("trigger.dev", TriggerDevRetry(5, factor=3, min="500ms", max="5s"), [0, 836, 2_825, 7_825, 12_825]),
         ("quirrel", None, [0]),
         ("quirrel", QuirrelRetry(["10s", "5m", "1h"]), [0, 10_000, 300_000, 3_600_000]),
         ("quirrel", Retries(4, "exponential", "10s"), [0, 10_000, 30_000, 70_000]),  # retry: 10s, 30s, 70s
         ("agenda", None, [0]),
         # the backoff formulas, polled every millisecond so that every retry starts when it is due
-        ("agenda(process_every=1ms)", AgendaBackoff.standard(), [0, 965, 2_825, 6_946, 14_262, 30_377]),
+        ("agenda(process_every=1ms)", AgendaBackoff.standard(), [0, 1_034, 2_964, 6_653, 15_181, 32_542]),
         ("agenda(process_every=1ms)", Retries(4), [0, 1_000, 3_000, 7_000]),  # exponential from 1 s, x2
         # 100 * 1.5^3 = 337.5 ms: Job.ts handleRetry's new Date(Date.now() + 337.5) drops the fraction
         ("agenda(process_every=1ms)", AgendaBackoff("exponential", "100ms", factor=1.5, max_retries=4),
          [0, 100, 250, 475, 812]),
         # Agenda's default 5 s poll (jobsim/_polling.py): a retry due sooner than the poll after its failure
-        # starts at that poll (965 ms, 1.86 s and 4.12 s here; the poll that started an attempt has already
-        # looked); one due later (7.3 s and 16.1 s) was found ahead by a poll and starts on time
-        ("agenda", AgendaBackoff.standard(), [0, 5_000, 10_000, 15_000, 22_316, 38_431]),
+        # starts at that poll (1.03 s, 1.93 s and 3.69 s here; the poll that started an attempt has already
+        # looked); one due later (8.5 s and 17.4 s) was found ahead by a poll and starts on time
+        ("agenda", AgendaBackoff.standard(), [0, 5_000, 10_000, 15_000, 23_528, 40_889]),
         ("agenda", Retries(4), [0, 5_000, 10_000, 15_000]),
         ("agenda", Retries(4, "linear", "10s", max="25s"), [0, 10_000, 30_000, 55_000]),  # >= 5 s: on time
     ],

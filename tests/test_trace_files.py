@@ -45,7 +45,7 @@ def test_the_header_says_where_the_trace_comes_from(recorded, tmp_path):
     path = recorded.trace.save(tmp_path / "run.jobsim.jsonl", redact=False)
     header = lines_of(path)[0]
     assert header == {
-        "k": "header", "format": "jobsim-trace", "version": 1, "minor": 1, "jobsim": jobsim.__version__,
+        "k": "header", "format": "jobsim-trace", "version": 1, "minor": 2, "jobsim": jobsim.__version__,
         "start": T0, "start_time": "2025-03-03T09:00:00.000Z", "tz": "Europe/Berlin", "seed": 7,
         "profile": "inngest", "clock": "ns", "apps": ["traced"], "functions": ["welcome", "digest", "audit"],
         "redaction": {"policy": None, "secrets": "kept", "pii": "kept"},

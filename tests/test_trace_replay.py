@@ -477,15 +477,21 @@ def test_a_route_the_test_put_on_a_mail_provider_answers_again_instead_of_the_pr
 
 
 def test_provider_answers_are_marked_and_older_files_without_the_mark_still_replay(tmp_path):
-    with jobsim.Simulation(resend_app(), start=START) as sim:
-        sim.send("go", {})
-        sim.run_until_idle()
-    path = sim.trace.save(tmp_path / "provider.jobsim.jsonl")
-    text = path.read_text()
-    assert '"minor":1' in text and text.count('"mail":true') == 1
+    def recorded(**options):
+        with jobsim.Simulation(resend_app(), start=START, **options) as sim:
+            sim.send("go", {})
+            sim.run_until_idle()
+        return sim.trace.save(tmp_path / "provider.jobsim.jsonl").read_text()
+
+    text = recorded()
+    assert '"minor":2' in text and text.count('"mail":true') == 1
+    path = tmp_path / "new.jobsim.jsonl"
+    path.write_text(text)
     assert len(jobsim.Simulation.replay(jobsim.Trace.load(path), resend_app()).simulation.mail.outbox) == 1
-    old = tmp_path / "old.jobsim.jsonl"  # written by jobsim before the mark: every provider 2xx was its own
-    old.write_text(text.replace('"minor":1', '"minor":0').replace(',"mail":true', ""))
+    # written by jobsim before the mark (minor 0): every provider 2xx was its own, every draw from one stream
+    text = recorded(random_streams="shared").replace(',"random_streams":"shared"', "")
+    old = tmp_path / "old.jobsim.jsonl"
+    old.write_text(text.replace('"minor":2', '"minor":0').replace(',"mail":true', ""))
     result = jobsim.Simulation.replay(jobsim.Trace.load(old), resend_app())
     assert result.same and len(result.simulation.mail.outbox) == 1
 

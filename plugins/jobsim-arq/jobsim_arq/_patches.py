@@ -9,7 +9,8 @@
 * ``timestamp_ms`` (``arq.utils``, bound by name in ``connections``, ``jobs``, ``worker``) and
   ``arq.worker.time``: the virtual clock, also between driving calls (a test's ``enqueue_job``
   scores its job at the simulation's instant, not the real one; ``utils.py:29-30``);
-* ``arq.connections.uuid4``: job ids drawn from the simulation's seed, so they repeat;
+* ``arq.connections.uuid4``: job ids drawn from the simulation's seed, so they repeat (job code's from its
+  function's own stream, ``sim.rng_for``);
 * ``arq.worker.poll``: a simulated worker's main loop keeps its poll timer where ``_loop`` can skip idle polls;
 * ``arq.jobs.poll``: ``Job.result()`` awaited by the test (not by job code) advances the simulation
   ``poll_delay`` at a time instead of sleeping (``jobs.py:104-125``, ``utils.py:101-109``).

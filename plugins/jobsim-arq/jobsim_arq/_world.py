@@ -399,9 +399,15 @@ class ArqWorld:
         return self.sim.now_ns() / SECOND
 
     def uuid4(self) -> Any:
+        """A job id: from the stream of the function whose job code enqueues (``sim.rng_for``), else (the test,
+        the workers' own code: a cron job's enqueue) from ``sim.rng``."""
         from ._patches import new_uuid
 
-        return new_uuid(self.sim.rng)
+        x = self.sim.engine.x
+        run = None if x is None else x.run_
+        if run is None or run is self._placeholder_run:
+            return new_uuid(self.sim.rng)
+        return new_uuid(self.sim.rng_for(run.function.id))
 
     def placeholder_run(self) -> Run:
         """The run ``engine.x`` names while the workers' own code runs (``PumpedLoop.process``)."""

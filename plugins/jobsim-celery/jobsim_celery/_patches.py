@@ -3,8 +3,9 @@
 * **Jitter.** Celery draws retry jitter with the module-level ``random.randrange`` of
   ``celery.utils.time`` (``get_exponential_backoff_interval``:
   ``countdown = random.randrange(countdown + 1)`` when ``full_jitter``). While a
-  simulation is active that name points at the simulation's seeded generator, so
-  Celery's own function makes the same draws for the same seed.
+  simulation is active that name points at the simulation's seeded generator (the
+  retried task's own stream, ``sim.job_rng()``, while its body runs), so Celery's own
+  function makes the same draws for the same seed, whatever other tasks draw.
 * **Task ids.** Celery names tasks, groups and chords with ``kombu.utils.uuid.uuid``
   (a uuid4), imported by name into ``celery.app.task``, ``celery.app.base`` and
   ``celery.canvas``. They are replaced by uuid4-shaped ids from a generator seeded
@@ -51,7 +52,7 @@ class _Jitter:
     """Stands in for the ``random`` module inside ``celery.utils.time``."""
 
     def __getattr__(self, name: str) -> Any:
-        source = _active[-1].sim.rng if _active else random
+        source = _active[-1].sim.job_rng() if _active else random
         return getattr(source, name)
 
 

@@ -3,7 +3,7 @@
 Formula (``celery/utils/time.py: get_exponential_backoff_interval``, called by
 ``celery/app/autoretry.py``): ``countdown = min(retry_backoff_max, factor * 2**retries)``,
 then with ``retry_jitter`` (default True) ``random.randrange(countdown + 1)`` — drawn,
-in a simulation, from the simulation's seeded generator.
+in a simulation, from the retried task's own stream of the seed (``sim.rng_for``).
 """
 
 from __future__ import annotations
@@ -25,26 +25,40 @@ def offsets(run):
     return [(a.started_at - T0).total_seconds() for a in run.attempts]
 
 
-def run_flaky(app, seed, **options):
+def run_flaky(app, seed, with_noise=False, **options):
     @app.task(name="flaky", bind=True, shared=False, **options)
     def flaky(self):
         raise OSError(f"down {self.request.retries}")
 
+    @app.task(name="noisy", bind=True, shared=False, **options)
+    def noisy(self):
+        raise OSError(f"also down {self.request.retries}")
+
     with jobsim.Simulation(app, start=START, seed=seed) as sim:
+        if with_noise:  # another task retrying with jitter at the same instants
+            noisy.delay()
         flaky.delay()
         sim.run_until_idle()
+        assert len(sim.runs("noisy")) == with_noise
         return sim.runs("flaky")[0]
 
 
 def test_backoff_with_full_jitter_is_celerys_formula_on_the_seeded_generator(app):
     run = run_flaky(app, 7, autoretry_for=(OSError,), retry_backoff=3, retry_backoff_max=20, max_retries=5)
-    rng, t, expected = random.Random(7), 0, [0.0]
+    rng, t, expected = random.Random("jobsim:7:flaky"), 0, [0.0]  # the task's own stream of seed 7 (rng_for)
     for retries in range(5):
         t += rng.randrange(min(20, 3 * 2**retries) + 1)
         expected.append(float(t))
-    assert offsets(run) == expected == [0, 2, 3, 9, 29, 30]  # draws 2, 1, 6, 20, 1 from U{0..3, 6, 12, 20, 20}
+    assert offsets(run) == expected == [0, 1, 7, 19, 32, 37]  # draws 1, 6, 12, 13, 5 from U{0..3, 6, 12, 20, 20}
     assert [a.number for a in run.attempts] == [0, 1, 2, 3, 4, 5]
     assert run.status == "failed" and isinstance(run.error, OSError) and str(run.error) == "down 5"
+
+
+def test_another_task_retrying_with_jitter_moves_none_of_this_tasks_draws(app):
+    options = {"autoretry_for": (OSError,), "retry_backoff": 3, "retry_backoff_max": 20, "max_retries": 5}
+    alone = offsets(run_flaky(app, 7, **options))
+    app2 = type(app)("again", broker="redis://127.0.0.1:1/0", set_as_current=False)
+    assert offsets(run_flaky(app2, 7, with_noise=True, **options)) == alone == [0, 1, 7, 19, 32, 37]
 
 
 def test_the_same_seed_gives_the_same_history_and_another_seed_another(app):

@@ -12,7 +12,8 @@ instant is virtual -- also for calls made from the test between driving calls
 * ``time.time()`` in ``dramatiq/message.py:84`` (``message_timestamp``, which ``AgeLimit``
   compares) and ``middleware/retries.py:112`` (``requeue_timestamp``);
 * ``uniform`` in ``dramatiq/common.py:64,67``: ``compute_backoff``'s jitter draws from the
-  simulation's seeded generator (``sim.rng``);
+  simulation's seeded generator (the stream of the actor whose message is processed,
+  ``sim.job_rng()``; ``sim.rng`` outside job code);
 * ``uuid4`` for message ids (``message.py:58-60``), group barriers (``composition.py:286``)
   and Redis message ids (``brokers/redis.py:168``): drawn from the seed;
 * ``dramatiq.asyncio.get_event_loop_thread`` (``asyncio.py:42-69``): an ``async def``
@@ -70,7 +71,7 @@ def _patch(world: DramatiqWorld) -> None:
     import dramatiq.worker
 
     clock = _Time(world)
-    _set(dramatiq.common, "uniform", world.sim.rng.uniform)
+    _set(dramatiq.common, "uniform", lambda a, b: world.sim.job_rng().uniform(a, b))
     _set(dramatiq.message, "uuid", _Uuid(world))
     _set(dramatiq.message, "time", clock)
     _set(dramatiq.middleware.retries, "time", clock)

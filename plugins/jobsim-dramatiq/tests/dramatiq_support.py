@@ -22,10 +22,16 @@ def starts(run) -> list[int]:
     return [ms(a.start_ns) for a in run.attempts]
 
 
-def backoffs(seed: int, min_backoff: int, max_backoff: int, retries: int) -> list[int]:
+def stream(seed: int, function: str) -> str:
+    """What seeds ``function``'s own generator in a simulation of ``seed`` (``Simulation.rng_for``): its retry
+    backoffs draw from it; draws outside job code (a test's blocking ``get_result``) from ``random.Random(seed)``."""
+    return f"jobsim:{seed}:{function}"
+
+
+def backoffs(seed: int | str, min_backoff: int, max_backoff: int, retries: int) -> list[int]:
     """Dramatiq's ``compute_backoff`` (``dramatiq/common.py:41-72``) restated from its documentation, drawing
     from ``random.Random(seed)`` as the simulation's generator does: ``int(min * 2**k * U[1, 2))``, and past
-    ``max_backoff`` ``int(max * U[0.5, 1))``."""
+    ``max_backoff`` ``int(max * U[0.5, 1))``. ``seed``: a ``stream(seed, function)`` for an actor's retries."""
     rng = random.Random(seed)
     delays = []
     for k in range(retries):

@@ -108,7 +108,7 @@ def predicted(delays: list[int]) -> tuple[list[tuple], list[float]]:
     """The simulation of the same scenario, with the real worker's two threads and the real delays."""
     actors.LOCAL.clear()
     worker = dramatiq.Worker(actors.broker, worker_threads=2, worker_timeout=actors.WORKER_TIMEOUT)
-    sim = jobsim.Simulation(worker, start=START)
+    sim = jobsim.Simulation(worker, start=START, random_streams="shared")  # every draw from sim.rng: scripted
     sim.rng = Scripted([(delay + 0.5) / (200 * 2**k) for k, delay in enumerate(delays)])  # type: ignore[assignment]
     with sim:
         send(lambda message, delay: actors.broker.enqueue(message, delay=delay))

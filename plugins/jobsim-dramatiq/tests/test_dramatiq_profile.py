@@ -6,7 +6,7 @@ import logging
 
 import dramatiq
 import pytest
-from dramatiq_support import START, WEEK_MS, backoffs, gaps, ms, starts
+from dramatiq_support import START, WEEK_MS, backoffs, gaps, ms, starts, stream
 
 import jobsim
 from jobsim import traces
@@ -33,7 +33,7 @@ def test_plain_jobsim_functions_retry_as_on_dramatiq_under_its_profile():
         sim.run_until_idle(max_time="60d")
         run = sim.runs("charge")[0]
         assert len(run.attempts) == 21 and run.status == "failed"
-        assert gaps(starts(run)) == backoffs(12, 15_000, WEEK_MS, 20)
+        assert gaps(starts(run)) == backoffs(stream(12, "charge"), 15_000, WEEK_MS, 20)
 
 
 def test_a_simulation_of_dramatiq_targets_uses_the_dramatiq_profile(broker):

@@ -6,7 +6,7 @@ import logging
 
 import dramatiq
 import pytest
-from dramatiq_support import START, WEEK_MS, backoffs, gaps, ms, starts
+from dramatiq_support import START, WEEK_MS, backoffs, gaps, ms, starts, stream
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -34,9 +34,10 @@ def test_a_failing_actor_is_retried_20_times_on_dramatiqs_default_backoff(broker
         run = sim.runs(charge)[0]
         assert run.id == message.message_id and run.status == "failed"
         assert len(run.attempts) == 21  # max_retries=20 (middleware/retries.py:75)
-        expected = backoffs(3, 15_000, WEEK_MS, 20)  # min_backoff 15 s, max_backoff 7 days (retries.py:30-34)
+        # min_backoff 15 s, max_backoff 7 days (retries.py:30-34), drawn from charge's own stream
+        expected = backoffs(stream(3, "charge"), 15_000, WEEK_MS, 20)
         assert gaps(starts(run)) == expected
-        assert expected[:2] == [18_569, 46_326]  # seed 3: 15 s x U[1,2), then 30 s x U[1,2)
+        assert expected[:2] == [19_231, 58_869]  # seed 3: 15 s x U[1,2), then 30 s x U[1,2)
         assert all(WEEK_MS // 2 <= d <= WEEK_MS for d in expected[15:])  # 15 s x 2^15 x 2 > 7 days: capped
         assert [a.number for a in run.attempts] == list(range(21))
         assert isinstance(run.error, ConnectionError) and run.finished_at == run.attempts[-1].finished_at
@@ -60,9 +61,9 @@ def test_the_first_retries_land_at_exact_virtual_instants_for_a_seed(broker):
         flaky.send()
         sim.run_until_idle()
         run = sim.runs(flaky)[0]
-        assert starts(run) == [0, 1323, 3624]  # 1000 x 1.323..., then 2000 x 1.150...
+        assert starts(run) == [0, 1947, 5569]  # 1000 x 1.947..., then 2000 x 1.811...
         assert (run.status, run.output) == ("completed", "ok")
-        assert "retry     flaky#1 attempt 1 at 00:00:01.323 (+1s323ms)" in sim.timeline()
+        assert "retry     flaky#1 attempt 1 at 00:00:01.947 (+1s947ms)" in sim.timeline()
 
 
 @given(seed=st.integers(0, 2**32), min_backoff=st.integers(1, 60_000), cap=st.integers(1, 200),
@@ -81,7 +82,7 @@ def test_every_delay_is_compute_backoffs_and_within_its_bounds(seed, min_backoff
         fails.send()
         sim.run_until_idle(max_time="3650d")
         delays = gaps(starts(sim.runs(fails)[0]))
-    assert delays == backoffs(seed, min_backoff, max_backoff, retries)
+    assert delays == backoffs(stream(seed, "fails"), min_backoff, max_backoff, retries)
     for k, delay in enumerate(delays):
         base = min_backoff * 2**k
         # common.py:62-67: within [base, 2 base) when that fits under the cap, else within [max/2, max]

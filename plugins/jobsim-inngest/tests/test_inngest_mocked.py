@@ -69,7 +69,7 @@ def test_mocked_retries_at_once_jobsim_waits_the_backoff_table():
     with simulate(push, client, seed=11) as sim:
         sim.send("go")
         sim.run_until_idle()
-    rng = random.Random(11)
+    rng = random.Random("jobsim:11:shop-push")  # the function's own stream of seed 11 (Simulation.rng_for)
     first = (15 * SECOND + rng.randrange(30_000) * MS) / SECOND
     second = (30 * SECOND + rng.randrange(30_000) * MS) / SECOND
     assert flaky.calls == [0, first, round(first + second, 3)]  # right: 15 s, then 30 s, + U[0, 30 s)

@@ -15,12 +15,13 @@ from jobsim._time import MS, SECOND
 TABLE = [15, 30, 60, 120, 300, 600, 1200, 2400, 3600, 7200]  # seconds: pkg/backoff/backoff.go BackoffTable
 
 
-def expected_delays(seed: int, retries: int | list[int]) -> list[float]:
-    """Inngest's TableBackoff: T[min(k, 9)] + U[0, 30 s) in whole ms, drawn from the simulation's seed.
+def expected_delays(seed: int, function: str, retries: int | list[int]) -> list[float]:
+    """Inngest's TableBackoff: T[min(k, 9)] + U[0, 30 s) in whole ms, drawn from ``function``'s own stream of
+    the simulation's seed (``Simulation.rng_for``).
 
     ``retries`` is a count (k = 0, 1, ...) or the table index of each retry, in the order they happen.
     """
-    rng = random.Random(seed)
+    rng = random.Random(f"jobsim:{seed}:{function}")
     indexes = range(retries) if isinstance(retries, int) else retries
     return [(TABLE[min(k, 9)] * SECOND + rng.randrange(30_000) * MS) / SECOND for k in indexes]
 
@@ -45,9 +46,9 @@ def test_default_retries_follow_the_backoff_table_with_seeded_jitter(client):
         sim.run_until_idle()
     run = sim.runs("shop-sync")[0]
     assert run.status == "completed" and run.output == "ok"
-    assert retry_delays(sim, "push") == expected_delays(7, 4) == [25.611, 34.943, 72.937, 141.329]
+    assert retry_delays(sim, "push") == expected_delays(7, "shop-sync", 4) == [15.126, 58.025, 61.956, 131.696]
     calls = [0.0]
-    for delay in expected_delays(7, 4):
+    for delay in expected_delays(7, "shop-sync", 4):
         calls.append(round(calls[-1] + delay, 3))
     assert flaky.calls == calls  # each retry starts exactly when the table says
     assert [a.number for a in run.steps["push"].attempts] == [0, 1, 2, 3, 4]
@@ -68,7 +69,7 @@ def test_each_step_has_its_own_retry_counter(client):
     assert [a.number for a in run.steps["a"].attempts] == [0, 1, 2, 3]
     assert [a.number for a in run.steps["b"].attempts] == [0, 1, 2, 3]
     # b starts again at T[0] (15 s + jitter); the jitter draws continue after a's three
-    assert retry_delays(sim, "a") + retry_delays(sim, "b") == expected_delays(1, [0, 1, 2, 0, 1, 2])
+    assert retry_delays(sim, "a") + retry_delays(sim, "b") == expected_delays(1, "shop-two", [0, 1, 2, 0, 1, 2])
 
 
 def test_retries_option_counts_retries_and_is_clamped_to_20(client):
@@ -102,7 +103,7 @@ def test_a_failure_outside_steps_retries_the_request_on_the_table(client):
         sim.send("go")
         sim.run_until_idle()
     run = sim.runs("shop-outside")[0]
-    delays = expected_delays(3, 2)
+    delays = expected_delays(3, "shop-outside", 2)
     assert body == [(0, 0), (1, delays[0]), (2, round(delays[0] + delays[1], 3))]
     assert run.status == "failed" and str(run.error) == "between steps"
 
@@ -292,6 +293,6 @@ def test_an_output_json_cannot_store_fails_the_request_and_is_retried_like_any_e
     assert calls == [0, 1, 2] and caught == [] and run.status == "failed"
     assert type(run.error).__name__ == "OutputUnserializableError"
     assert str(run.error) == '"when" returned unserializable data' and "when" not in run.steps
-    assert retry_delays(sim, None) == expected_delays(6, 2)
+    assert retry_delays(sim, None) == expected_delays(6, "shop-stamp", 2)
     (tags_run,) = sim.runs("shop-tags")
     assert tags_run.status == "failed" and str(tags_run.error) == "returned unserializable data"

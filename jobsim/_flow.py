@@ -10,7 +10,7 @@ import dataclasses
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, Literal
 
-from ._checks import check_callable, init_keywords_checked
+from ._checks import check_callable, init_keywords_checked, swapped
 from ._expr import Key, compile_expression, compile_key, compile_match, compile_path, raised
 from ._time import DAY, SECOND, WEEK, Duration, duration_ns, format_duration
 from .errors import InvalidArgument
@@ -390,5 +390,5 @@ def _did_you_mean(name: str, accepted: list[str]) -> str:
         import difflib
 
         close = difflib.get_close_matches(key, accepted, n=1, cutoff=0.75)
-        guess = close[0] if close else None
+        guess = close[0] if close else swapped(key, accepted)
     return f" (did you mean {guess}=?)" if guess else ""

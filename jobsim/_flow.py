@@ -48,7 +48,7 @@ class Batch:
     max_size: int
     timeout: Duration | None = None  # required: a default only so that leaving it out gets a clear message
     key: Key | None = None
-    if_: str | Callable[[Any, Any], bool] | None = None
+    if_: str | Callable[[Any], bool] | Callable[[Any, Any], bool] | None = None
     timeout_ns: int = dataclasses.field(init=False, repr=False, compare=False)
     key_fn: Callable[[Any], Hashable] | None = dataclasses.field(init=False, repr=False, compare=False)
     if_fn: Callable[[Any, Any], bool] | None = dataclasses.field(init=False, repr=False, compare=False)

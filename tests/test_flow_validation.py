@@ -269,3 +269,13 @@ def test_two_letters_swapped_are_named_as_the_keyword_meant(make, message):
     # `kye` and `no` are too short for difflib's ratio (0.67, 0.5): a swap of two neighbours is the typo
     with pytest.raises(InvalidArgument, match=f"^{re.escape(message)}$"):
         make()
+
+
+def test_a_batch_if_callable_of_one_event_is_typed_as_accepted():
+    # the README's `event -> bool`: annotated (event, candidate) -> bool only, mypy --strict refused `if_=is_vip`
+    import typing
+    from collections.abc import Callable
+
+    accepted = typing.get_args(typing.get_type_hints(Batch)["if_"])
+    assert Callable[[typing.Any], bool] in accepted and Callable[[typing.Any, typing.Any], bool] in accepted
+    assert Batch(2, "1s", if_=lambda event: event.data.get("vip")).if_fn is not None

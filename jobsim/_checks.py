@@ -69,6 +69,18 @@ def _squash(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower().replace("_", "")
 
 
+def swapped(given: str, names: Iterable[str]) -> str | None:
+    """The one of ``names`` that ``given`` spells with two neighbouring letters swapped (``kye`` for ``key``,
+    ``no`` for ``on``): difflib's ratio misses that typo in short words (0.67 and 0.5)."""
+    for name in names:
+        if len(name) == len(given) and name != given:
+            diff = [i for i, (a, b) in enumerate(zip(name, given, strict=True)) if a != b]
+            if len(diff) == 2 and diff[1] == diff[0] + 1 and name[diff[0]] == given[diff[1]] \
+                    and name[diff[1]] == given[diff[0]]:
+                return name
+    return None
+
+
 def closest_keyword(given: str, accepted: Iterable[str]) -> str | None:
     """The accepted keyword ``given`` was probably meant as: the same word spelt another way
     (``maxSize``, ``if_`` for ``if_exp``), a known other name (``timezone``), or a close misspelling."""
@@ -80,9 +92,9 @@ def closest_keyword(given: str, accepted: Iterable[str]) -> str | None:
     alias = _KEYWORD_ALIASES.get(given.lower()) or _KEYWORD_ALIASES.get(key)
     if alias in names:
         return alias
-    close = difflib.get_close_matches(key, list(squashed), n=1, cutoff=0.7)
-    if close:
-        return squashed[close[0]]
+    close = next(iter(difflib.get_close_matches(key, list(squashed), n=1, cutoff=0.7)), None) or swapped(key, squashed)
+    if close is not None:
+        return squashed[close]
     prefixed = [name for short, name in squashed.items() if len(key) >= 2 and len(short) >= 2
                 and (short.startswith(key) or key.startswith(short))]  # if_ -> if_exp, min_delay -> min
     return prefixed[0] if len(prefixed) == 1 else None

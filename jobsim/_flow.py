@@ -10,7 +10,7 @@ import dataclasses
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, Literal
 
-from ._checks import check_callable, init_keywords_checked
+from ._checks import check_callable, init_keywords_checked, swapped
 from ._expr import Key, compile_expression, compile_key, compile_match, compile_path, raised
 from ._time import DAY, SECOND, WEEK, Duration, duration_ns, format_duration
 from .errors import InvalidArgument
@@ -48,7 +48,7 @@ class Batch:
     max_size: int
     timeout: Duration | None = None  # required: a default only so that leaving it out gets a clear message
     key: Key | None = None
-    if_: str | Callable[[Any, Any], bool] | None = None
+    if_: str | Callable[[Any], bool] | Callable[[Any, Any], bool] | None = None
     timeout_ns: int = dataclasses.field(init=False, repr=False, compare=False)
     key_fn: Callable[[Any], Hashable] | None = dataclasses.field(init=False, repr=False, compare=False)
     if_fn: Callable[[Any, Any], bool] | None = dataclasses.field(init=False, repr=False, compare=False)
@@ -390,5 +390,5 @@ def _did_you_mean(name: str, accepted: list[str]) -> str:
         import difflib
 
         close = difflib.get_close_matches(key, accepted, n=1, cutoff=0.75)
-        guess = close[0] if close else None
+        guess = close[0] if close else swapped(key, accepted)
     return f" (did you mean {guess}=?)" if guess else ""

@@ -207,10 +207,18 @@ def _warn_unused_marker(item: pytest.Item) -> None:
     if item.stash.get(_MARKED, True):
         return
     del item.stash[_MARKED]
+    from jobsim._safe import shown
+
+    marked: dict[str, Any] = {}
+    for mark in item.own_markers:  # unchecked: a marker that configures nothing fails nothing either
+        if mark.name == "jobsim":
+            for key, value in mark.kwargs.items():
+                marked.setdefault(key, value)
+    options = "".join(f", {key}={shown(marked[key])}" for key in _SIMULATION_OPTIONS if key in marked)
     item.warn(pytest.PytestWarning(
         f"jobsim: @pytest.mark.jobsim on {item.name} does nothing: the test does not use the `jobsim` "
         "fixture, and the marker only configures that fixture's simulation (a Simulation the test "
-        "builds itself takes its options as arguments: jobsim.Simulation(app, seed=3))"
+        f"builds itself takes its options as arguments: jobsim.Simulation(app{options or ', seed=3'}))"
     ))  # fmt: skip
 
 

@@ -253,3 +253,29 @@ def test_a_priority_callable_returning_no_number_names_itself():
 def test_a_quoted_constant_key_gives_every_event_the_same_key(key):
     limit = Concurrency(1, key=key)
     assert {limit.key_fn(jobsim.Event("go", data)) for data in ({}, {"openai": "x"}, {"a": 1})} == {"openai"}
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [(lambda: RateLimit(limit=1, period="1h", kye="a"),
+      "RateLimit() got an unknown keyword argument kye='a' (did you mean key=?); accepted: limit, period, key"),
+     (lambda: Concurrency(1, kye="a"),
+      "Concurrency() got an unknown keyword argument kye='a' (did you mean key=?); accepted: limit, key, scope"),
+     (lambda: jobsim.App("a").function("f", no="user/created"),
+      f"app.function('f') got an unknown option no=... (did you mean on=?); accepted: {ACCEPTED}")],
+    ids=["RateLimit", "Concurrency", "app.function"],
+)  # fmt: skip
+def test_two_letters_swapped_are_named_as_the_keyword_meant(make, message):
+    # `kye` and `no` are too short for difflib's ratio (0.67, 0.5): a swap of two neighbours is the typo
+    with pytest.raises(InvalidArgument, match=f"^{re.escape(message)}$"):
+        make()
+
+
+def test_a_batch_if_callable_of_one_event_is_typed_as_accepted():
+    # the README's `event -> bool`: annotated (event, candidate) -> bool only, mypy --strict refused `if_=is_vip`
+    import typing
+    from collections.abc import Callable
+
+    accepted = typing.get_args(typing.get_type_hints(Batch)["if_"])
+    assert Callable[[typing.Any], bool] in accepted and Callable[[typing.Any, typing.Any], bool] in accepted
+    assert Batch(2, "1s", if_=lambda event: event.data.get("vip")).if_fn is not None

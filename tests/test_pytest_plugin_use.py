@@ -191,6 +191,38 @@ def test_a_marker_on_a_test_without_the_fixture_warns_that_it_does_nothing(pytes
 
 
 
+def test_the_unused_marker_warning_shows_the_markers_own_options_as_simulation_arguments(
+        pytester: pytest.Pytester) -> None:
+    # it used to show `jobsim.Simulation(app, seed=3)` whatever the marker said
+    pytester.makeconftest(APP)
+    pytester.makepyfile(
+        """
+        import pytest
+        import jobsim
+        from conftest import app
+
+        @pytest.mark.jobsim(seed=1, tz="Europe/Paris", allow_unmatched_http=True)
+        def test_own_simulation():
+            with jobsim.Simulation(app) as sim:
+                assert sim.seed == 0
+
+        @pytest.mark.jobsim(allow_unmatched_http=True)
+        def test_no_simulation_option():
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*on test_own_simulation does nothing: *takes its options as arguments: "
+            "jobsim.Simulation(app, tz='Europe/Paris', seed=1))",
+            "*on test_no_simulation_option does nothing: *takes its options as arguments: "
+            "jobsim.Simulation(app, seed=3))",
+        ]
+    )
+
+
 def test_a_marker_on_a_test_whose_jobsim_fixture_is_the_projects_own_warns(pytester: pytest.Pytester) -> None:
     """A project fixture named `jobsim` that never requests the plugin's: the marker was ignored without a word."""
     pytester.makeconftest(APP)

@@ -128,7 +128,7 @@ class Simulation:
         resolved = resolve(self.profile, self.functions.values(), now=self.start_ns)
         from ._engine import Engine
 
-        self.wallclock = WallClock(self.now_ns, self.consume, seed)
+        self.wallclock = WallClock(self.now_ns, self.consume, seed, self._job_code_rng)
         self.engine = Engine(self)
         self.engine._policies.update(resolved.policies)
         self.engine.schedules.update(resolved.schedules)
@@ -420,6 +420,11 @@ class Simulation:
         (``rng_for``), else ``sim.rng`` (test code, a broker's own draws)."""
         x = self.engine.x
         return self.rng if x is None else self.rng_for(x.run_.function.id)
+
+    def _job_code_rng(self) -> random.Random | None:
+        """The running function's stream while job code runs, else None: ``uuid.uuid4()`` in job code."""
+        x = self.engine.x
+        return None if x is None else self.rng_for(x.run_.function.id)
 
     def in_job_code(self) -> bool:
         """Job code is running on the calling thread: an execution is under way in a driving call on it."""

@@ -2,8 +2,9 @@
 
 ``datetime.now()``, ``datetime.utcnow()``, ``date.today()`` and ``time.time()``
 return the virtual time of the code that is executing, ``time.monotonic()`` moves with
-it (``_monotonic_ns``), and ``time.sleep(x)`` spends ``x`` of virtual time without
-blocking.
+it (``_monotonic_ns``), ``time.sleep(x)`` spends ``x`` of virtual time without
+blocking, and ``uuid.uuid4()`` draws from the running function's seeded stream
+(``_seeded_uuid4``).
 
 Why time-machine and not freezegun (``benchmarks/bench_wallclock.py`` measures it):
 freezegun's ``start()`` walks every loaded module to rebind ``from time import
@@ -16,7 +17,8 @@ other interpreters, started once per driving call and moved, never per step.
 The bridge is active only inside ``sim.advance``/``advance_to``/``run_until_idle``;
 test code between those calls sees the real clock. ``time.sleep`` is patched on the
 ``time`` module, and so are module globals bound to it by ``from time import sleep``
-(``_SleepNames``); it only acts virtually on the simulation's own thread.
+(``_BuiltinNames``; ``from uuid import uuid4`` likewise); it only acts virtually on the
+simulation's own thread.
 
 A test may hold the clock itself around those calls. time-machine nests: its
 ``travel`` (or the ``time_machine`` fixture) in the test and jobsim's inside both
@@ -37,6 +39,7 @@ import socket
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -57,11 +60,13 @@ _FAST_MOVE = time_machine is not None and "_destination_timestamp_ns" in vars(
 
 
 _BUILTIN_SLEEP = time.sleep
+_BUILTIN_UUID4 = uuid.uuid4
 
 
-class _SleepNames:
-    """Module globals bound to ``time.sleep`` itself (``from time import sleep``, ``sleep =
-    time.sleep``): patching the ``time`` module does not reach them, so they slept in real time.
+class _BuiltinNames:
+    """Module globals bound to ``time.sleep`` or ``uuid.uuid4`` themselves (``from time import sleep``,
+    ``sleep = time.sleep``, ``from uuid import uuid4``): patching the module does not reach them, so
+    they slept in real time (drew from ``os.urandom``).
 
     Each module is looked at once per process, when a driving call first finds it in
     ``sys.modules`` (about 8 µs a module: what freezegun pays at every start, paid here once), and
@@ -72,9 +77,10 @@ class _SleepNames:
     def __init__(self) -> None:
         self.seen: set[str] = set()
         self.count = 0
-        self.found: list[tuple[dict[str, Any], str]] = []
+        self.found: list[tuple[dict[str, Any], str, Any]] = []
+        """``(namespace, key, builtin)``: ``namespace[key]`` was ``builtin`` when first seen."""
 
-    def refresh(self) -> list[tuple[dict[str, Any], str]]:
+    def refresh(self) -> list[tuple[dict[str, Any], str, Any]]:
         modules = sys.modules
         if len(modules) != self.count:
             for name, module in list(modules.items()):
@@ -82,14 +88,15 @@ class _SleepNames:
                     continue
                 self.seen.add(name)
                 namespace = getattr(module, "__dict__", None)
-                if name == "time" or name.startswith("jobsim") or type(namespace) is not dict:
+                if name in ("time", "uuid") or name.startswith("jobsim") or type(namespace) is not dict:
                     continue
-                self.found.extend((namespace, key) for key, value in list(namespace.items()) if value is _BUILTIN_SLEEP)
+                self.found.extend((namespace, key, value) for key, value in list(namespace.items())
+                                  if value is _BUILTIN_SLEEP or value is _BUILTIN_UUID4)
             self.count = len(modules)
         return self.found
 
 
-_SLEEP_NAMES = _SleepNames()
+_BUILTIN_NAMES = _BuiltinNames()
 _MONOTONIC_HIGH = [0]
 """The highest ``time.monotonic_ns()`` job code of any simulation of this process was given: the next
 simulation's job code starts above it, so a value kept across tests never sees that clock go back."""
@@ -104,8 +111,11 @@ def _virtual_loop_class() -> type:
 class WallClock:
     """Makes the process's wall clock follow ``now()`` while active."""
 
-    def __init__(self, now: Callable[[], int], sleep: Callable[[int], None], seed: int = 0) -> None:
+    def __init__(self, now: Callable[[], int], sleep: Callable[[int], None], seed: int = 0,
+                 job_rng: Callable[[], random.Random | None] = lambda: None) -> None:
         self._now = now
+        self._job_rng = job_rng
+        """The running function's stream while job code runs, else None (``_seeded_uuid4``)."""
         self._sleep = sleep
         self._seed = seed
         self._job_random: tuple[Any, ...] | None = None
@@ -122,7 +132,9 @@ class WallClock:
         self._real_sleep = time.sleep
         self._told: Any = None  # the test's mock of time.sleep, told of each sleep (``_virtual_sleep``)
         self._virtual = self._virtual_sleep  # one bound method: module globals are given back by identity
-        self._rebound: list[tuple[dict[str, Any], str, Any]] = []
+        self._real_uuid4 = uuid.uuid4
+        self._uuid4 = self._seeded_uuid4
+        self._rebound: list[tuple[dict[str, Any], str, Any, Any]] = []
         self._real_new_loop = asyncio.events.new_event_loop
         self._real_get_loop = asyncio.events.get_event_loop
         self._real_monotonic = time.monotonic
@@ -156,11 +168,17 @@ class WallClock:
         self._real_sleep = time.sleep
         self._told = self._real_sleep if _is_mock(self._real_sleep) else None
         time.sleep = self._virtual  # type: ignore[assignment]
-        for namespace, key in _SLEEP_NAMES.refresh():  # `from time import sleep` in job code and its libraries
+        self._real_uuid4 = uuid.uuid4
+        uuid.uuid4 = self._uuid4
+        # `from time import sleep`, `from uuid import uuid4` in job code and its libraries
+        for namespace, key, builtin in _BUILTIN_NAMES.refresh():
             old = namespace.get(key)
-            if old is _BUILTIN_SLEEP or old is self._real_sleep:
+            if builtin is _BUILTIN_SLEEP and (old is _BUILTIN_SLEEP or old is self._real_sleep):
                 namespace[key] = self._virtual
-                self._rebound.append((namespace, key, old))
+                self._rebound.append((namespace, key, old, self._virtual))
+            elif builtin is _BUILTIN_UUID4 and (old is _BUILTIN_UUID4 or old is self._real_uuid4):
+                namespace[key] = self._uuid4
+                self._rebound.append((namespace, key, old, self._uuid4))
         self._real_new_loop = asyncio.events.new_event_loop
         asyncio.events.new_event_loop = asyncio.new_event_loop = self._new_loop
         self._real_monotonic, self._real_monotonic_ns = time.monotonic, time.monotonic_ns
@@ -193,8 +211,9 @@ class WallClock:
         self._outer_loop = self._blocked_before = None
         time.sleep = self._real_sleep
         self._told = None
-        for namespace, key, old in self._rebound:
-            if namespace.get(key) is self._virtual:
+        uuid.uuid4 = self._real_uuid4
+        for namespace, key, old, new in self._rebound:
+            if namespace.get(key) is new:
                 namespace[key] = old
         self._rebound.clear()
         asyncio.events.new_event_loop = asyncio.new_event_loop = self._real_new_loop
@@ -260,6 +279,17 @@ class WallClock:
         if self._told is not None:  # the test patched time.sleep with a mock to assert on: it sees the call too
             self._told(seconds)
         self._sleep(round(seconds * SECOND))
+
+    def _seeded_uuid4(self) -> uuid.UUID:
+        """``uuid.uuid4()`` in job code: drawn from the running function's stream (``sim.rng_for``), so
+        the same seed gives the same ids and a replay of the trace sees the idempotency keys, file names
+        and correlation ids job code made with it again. It drew from ``os.urandom``: every run of a test
+        gave other ids, and every replay diverged where a request or an email carried one. Test code,
+        other threads and draws outside job code keep the real one."""
+        rng = self._job_rng() if threading.get_ident() == self._thread else None
+        if rng is None:
+            return self._real_uuid4()
+        return uuid.UUID(int=rng.getrandbits(128), version=4)
 
     def _monotonic_ns(self) -> int:
         """``time.monotonic_ns()`` in job code: the virtual clock, from near the real one at the simulation's

@@ -11,8 +11,10 @@ from __future__ import annotations
 import itertools
 import random
 import smtplib
+import uuid
 from email.message import EmailMessage
 from typing import Any
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -153,3 +155,44 @@ def test_random_streams_takes_function_or_shared(value):
         jobsim.Simulation(shop(), random_streams=value)
     assert str(caught.value).startswith(f"random_streams={value!r}")
     assert "'function' (each function draws from its own stream derived from the seed" in str(caught.value)
+
+
+def _keyed_app() -> jobsim.App:
+    """``charge`` posts with an idempotency key from ``uuid.uuid4()`` (by attribute and imported by name)."""
+    app = jobsim.App("keyed")
+
+    @app.function("charge", on="go")
+    def charge(ctx: Any) -> list[str]:
+        key = ctx.step.run("key", lambda: str(uuid.uuid4()))
+        other = str(uuid4())  # outside a step: drawn again on every request, as Inngest runs it
+        httpx.post("https://pay.example.com/charges", json={"amount": 5}, headers={"Idempotency-Key": key})
+        return [key, other]
+
+    return app
+
+
+def test_uuid4_in_job_code_follows_the_seed_and_the_test_keeps_the_real_one():
+    def keys(seed: int) -> tuple[list[str], list[str]]:
+        with jobsim.Simulation(_keyed_app(), start=START, seed=seed) as sim:
+            sim.http.post("https://pay.example.com/charges").respond(200)
+            sim.send("go")
+            sim.run_until_idle()
+            sent = [call.request.headers["Idempotency-Key"] for call in sim.http.calls]
+            return sim.runs("charge")[0].output, sent
+
+    first, again, other = keys(3), keys(3), keys(4)
+    assert first == again  # it drew from os.urandom: another key on every run of the test
+    assert first[0][0] != other[0][0]
+    assert first[1] == [first[0][0]]
+    assert all(uuid.UUID(k).version == 4 for k in first[0])
+    assert uuid.uuid4 is uuid.UUID.__init__.__globals__["uuid4"]  # the module's own is back after the calls
+    assert uuid.uuid4() != uuid.uuid4()  # test code draws real ones
+
+
+def test_a_replay_of_a_job_sending_a_uuid4_idempotency_key_is_the_same():
+    with jobsim.Simulation(_keyed_app(), start=START, seed=5) as sim:
+        sim.http.post("https://pay.example.com/charges").respond(200)
+        sim.send("go")
+        sim.run_until_idle()
+    result = jobsim.Simulation.replay(sim.trace, _keyed_app())
+    assert result.same, result.report()

@@ -392,6 +392,30 @@ def test_a_bad_compare_mode_is_named_as_the_flag(capsys, tmp_path, monkeypatch):
                    "timing (or 'all')\n")
 
 
+@pytest.mark.parametrize("sends", [1, 400])  # one block read line by line; blocks read whole, then line by line
+def test_strict_prints_only_the_error_for_an_unknown_kind(module, capsys, tmp_path, sends):
+    import jobsim
+
+    app = jobsim.App("t")
+    app.function("hello", on="hello")(lambda ctx: "hi")
+    with jobsim.Simulation(app) as sim:
+        for _ in range(sends):
+            sim.send("hello")
+        sim.record("acme.audit", note="a kind no plugin declares")
+        sim.run_until_idle()
+    sim.trace.save(tmp_path / "t.jsonl", redact=False)
+    line = next(n for n, text in enumerate((tmp_path / "t.jsonl").read_text().splitlines(), 1) if "acme.audit" in text)
+    for argv in (["diff", "t.jsonl", "t.jsonl", "--strict"], ["replay", "t.jsonl", "--app", module, "--strict"]):
+        code, out, err = run(capsys, *argv)
+        assert (code, out) == (2, "")
+        assert err.startswith(f"jobsim: error: t.jsonl:{line}: unknown record kind 'acme.audit' "
+                              "(strict=True); known kinds: advance, ") and err.count("\n") == 1  # no warning first
+    code, out, err = run(capsys, "diff", "t.jsonl", "t.jsonl")
+    assert code == 0 and err == (f"jobsim: warning: t.jsonl: 1 record(s) of unknown kind 'acme.audit' "
+                                 f"(first on line {line}) were read as generic records; install the plugin that "
+                                 "declares the kind to draw them in timelines\n") * 2
+
+
 def test_a_file_that_is_not_python_exits_2(module, capsys, tmp_path):
     (tmp_path / "README.md").write_text("# hi\n")
     code, out, err = run(capsys, "run", "README.md")

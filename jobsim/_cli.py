@@ -28,7 +28,7 @@ from ._checks import check_callable
 from ._cli_select import add_selection_options, selection
 from ._cli_traces import add_trace_commands
 from ._simulation import DEFAULT_START, Simulation
-from ._time import MAX_NS, duration_ns, instant_ns, iso, to_datetime
+from ._time import MAX_NS, duration_ns, instant_ns, iso, to_datetime, zone
 from .errors import InvalidArgument, JobsimError
 
 
@@ -214,6 +214,8 @@ def _run(args: argparse.Namespace) -> int:
         check_output("--save", args.save, "simulating")
     if args.start is not None:
         check_instant("--start", args.start)
+    if args.tz:
+        zone(args.tz, "--tz")  # in the flag's words, not the tz= Simulation would name
     module, target = load_target(args.target)
     options = simulation_options(module)
     chosen = selection(args, target)

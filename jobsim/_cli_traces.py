@@ -137,6 +137,19 @@ def _duration(text: str) -> int | float | str:
     return number_or_text(text)
 
 
+def _check_flags(args: argparse.Namespace) -> None:
+    """``--compare``, ``--tolerance`` (and ``replay``'s ``--until``) checked in the flag's words, not the keyword
+    the API names."""
+    from ._time import duration_ns
+    from ._tracediff import parse_compare
+
+    parse_compare(args.compare, "--compare")
+    duration_ns(args.tolerance, "--tolerance")
+    until = getattr(args, "until", None)
+    if until is not None:
+        duration_ns(until, "--until")
+
+
 def _print_json(value: Any) -> None:
     sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
 
@@ -146,6 +159,7 @@ def _replay(args: argparse.Namespace) -> int:
     from ._cli_select import selection
     from ._replay import replay
 
+    _check_flags(args)
     if args.out:
         check_output("--out", args.out, "replaying")
         check_not_input("--out", args.out, args.trace)
@@ -176,6 +190,7 @@ def _replay(args: argparse.Namespace) -> int:
 def _diff(args: argparse.Namespace) -> int:
     from .traces import compare
 
+    _check_flags(args)
     with _warnings_to_stderr():
         result = compare(args.a, args.b, compare=args.compare, ignore=args.ignore, tolerance=args.tolerance,
                          strict=args.strict)  # fmt: skip
@@ -190,10 +205,12 @@ def _diff(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from ._cli import check_instant, check_not_input
     from ._importing import import_events
+    from ._time import zone
 
     check_not_input("--out", args.out, args.events)
     if args.start is not None:
         check_instant("--start", args.start)
+    zone(args.tz, "--tz")  # in the flag's words, not the tz= import_events would name
     with _warnings_to_stderr():
         trace = import_events(args.events, format=args.format, start=args.start, tz=args.tz, seed=args.seed,
                               profile=args.profile, skip_invalid=args.skip_invalid)  # fmt: skip

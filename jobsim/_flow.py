@@ -35,6 +35,19 @@ def _bounded(name: str, value: Duration, low: int, high: int | None = None, why:
     return ns
 
 
+def _whole_seconds(value: Duration, high: int, high_text: str, what: str) -> int:
+    """A throttle or rate limit ``period`` in ns: from 1 s to ``high``, Inngest's documented range, in whole
+    seconds, which is all Inngest keeps (its constraint API stores ``int(period.Seconds())``)."""
+    period = duration_ns(value, "period", allow_zero=False)
+    if not SECOND <= period <= high:
+        raise InvalidArgument.build("period", value, f"expected a duration between 1s and {high_text} (Inngest's "
+                                    f"{what} period range)")
+    if period % SECOND:
+        raise InvalidArgument.build("period", value, "expected a whole number of seconds (Inngest drops the fraction, "
+                                    f"so this period would {what} as {format_duration(period - period % SECOND)})")
+    return period
+
+
 @init_keywords_checked("Batch()")
 @dataclasses.dataclass(frozen=True, slots=True)
 class Batch:
@@ -119,14 +132,7 @@ class Throttle:
         _positive_int("limit", self.limit)
         if self.burst is not None:
             _positive_int("burst", self.burst, 0)
-        period = _bounded("period", self.period, SECOND, why=" (Inngest throttles in whole seconds)")
-        if period % SECOND:  # Inngest passes `int(Period.Seconds())` to its GCRA (executor.go : Schedule)
-            raise InvalidArgument.build(
-                "period",
-                self.period,
-                "expected a whole number of seconds (Inngest drops the fraction, so this "
-                f"period would throttle as {format_duration(period - period % SECOND)})",
-            )
+        period = _whole_seconds(self.period, WEEK, "7d", "throttle")
         object.__setattr__(self, "period_ns", period)
         object.__setattr__(self, "key_fn", None if self.key is None else compile_key(self.key))
 
@@ -144,9 +150,7 @@ class RateLimit:
 
     def __post_init__(self) -> None:
         _positive_int("limit", self.limit)
-        period = duration_ns(self.period, "period", allow_zero=False)
-        if period > DAY:
-            raise InvalidArgument.build("period", self.period, "at most 24h, as on Inngest")
+        period = _whole_seconds(self.period, DAY, "24h", "rate limit")
         object.__setattr__(self, "period_ns", period)
         object.__setattr__(self, "key_fn", None if self.key is None else compile_key(self.key))
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from ._events import Event, ulid
 from ._expr import FALSE_KEY
 from ._flow import Concurrency
-from ._kernel import URGENT, Kernel, Timer
+from ._kernel import LAST, URGENT, Kernel, Timer
 from ._records import FINAL, Run
 from ._time import DAY, MS, SECOND, format_duration
 from .errors import JobsimError
@@ -440,7 +440,8 @@ class FlowRuntime:
             until = None if cancel.timeout_ns is None else now + cancel.timeout_ns
             self.cancellers.setdefault(cancel.event, []).append((run, cancel, until))
         if state.start_timeout is not None:
-            ctl.start_timer = self.kernel.schedule(now + state.start_timeout, self._start_timeout, ctl, owner=fn.id)
+            ctl.start_timer = self.kernel.schedule(now + state.start_timeout, self._start_timeout, ctl, owner=fn.id,
+                                                  priority=LAST)  # fmt: skip
         due = now if batch else self.engine.due(events, now)  # a batch's run never waits (BatchID set)
         if due > now:  # a future event ts (Inngest): limits, cancellations and timeouts.start counted already
             self._queued(ctl, "ts", now, due)
@@ -525,7 +526,8 @@ class FlowRuntime:
         finish = self.of(run.function).finish_timeout
         if finish is not None:
             ctl.deadline = now + finish
-            ctl.finish_timer = self.kernel.schedule(ctl.deadline, self._finish_timeout, ctl, owner=run.function.id)
+            ctl.finish_timer = self.kernel.schedule(ctl.deadline, self._finish_timeout, ctl, owner=run.function.id,
+                                                   priority=LAST)  # fmt: skip
         self.record(now, "run.start", {"function": run.function.id, "run": run.id, "n": ctl.n,
                                        "event": run.event.name})  # fmt: skip
 

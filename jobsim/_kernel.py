@@ -32,6 +32,7 @@ from .errors import BudgetExceeded, InvalidArgument
 URGENT = 0
 NORMAL = 1
 BACKGROUND = 2  # recurring work (cron ticks) that does not keep `run_until_idle` busy
+LAST = 3  # after all other work due at the same instant: a deadline that work due at it still meets
 
 DEFAULT_MAX_ITEMS = 5_000_000
 DEFAULT_MAX_CHAIN = 10_000

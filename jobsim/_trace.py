@@ -96,7 +96,8 @@ class Trace:
         return found
 
     def _check_kinds(self, owner: Simulation, kinds: tuple[str, ...], present: set[str]) -> None:
-        """A kind that matched nothing must be one the simulation can write: ``of("retries")`` matching
+        """A kind that matched nothing must be one jobsim or an installed plugin (``jobsim_record_kinds``)
+        declares, or one this trace holds (``sim.record``): ``of("retries")`` matching
         nothing for ever would make ``assert not sim.trace.of("retries")`` a test that cannot fail.
         (A loaded trace is not checked: its file may come from plugins this process lacks.)"""
         known = set(owner.record_kinds()) | {kind for _, kind, _ in self._rows}
@@ -104,8 +105,8 @@ class Trace:
             if kind not in present and kind not in known:
                 close = difflib.get_close_matches(kind, sorted(known), n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise InvalidArgument.build("kinds", kind, f"a record kind this simulation writes{hint}; known kinds: "
-                                            + ", ".join(map(repr, sorted(known))))
+                raise InvalidArgument.build("kinds", kind, f"a record kind jobsim or an installed plugin writes{hint}; "
+                                            "known kinds: " + ", ".join(map(repr, sorted(known))))
 
     # -- files ----------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str], *, redact: Redaction | bool | None = None,

@@ -53,8 +53,8 @@ MISSING: Any = _Missing()
 
 
 # -- options --------------------------------------------------------------------------------------
-def parse_compare(value: Any) -> tuple[str, ...]:
-    """``"runs,emails"``, a list of names, ``"all"`` or ``None`` (all) -> mode names."""
+def parse_compare(value: Any, name: str = "compare") -> tuple[str, ...]:
+    """``"runs,emails"``, a list of names, ``"all"`` or ``None`` (all) -> mode names (``name``: the argument's)."""
     if value is None or value == "all":
         return COMPARISONS
     items = value.split(",") if isinstance(value, str) else value
@@ -64,7 +64,7 @@ def parse_compare(value: Any) -> tuple[str, ...]:
         names = ()
     bad = [name for name in names if name not in COMPARISONS]
     if bad or not names:
-        raise InvalidArgument.build("compare", value, "one or more of " + ", ".join(COMPARISONS) + " (or 'all')")
+        raise InvalidArgument.build(name, value, "one or more of " + ", ".join(COMPARISONS) + " (or 'all')")
     return names
 
 

@@ -31,15 +31,19 @@ if TYPE_CHECKING:
 
 _MARKER = (
     "jobsim(*, start=None, tz=None, seed=None, profile=None, functions=None, exclude_functions=None, "
-    "allow_unmatched_http=False): "
+    "max_chain=None, random_streams=None, allow_unmatched_http=False): "
     "options of the simulation the `jobsim` fixture builds (start instant, display and naive-time "
-    "zone, seed, profile); functions=[ids] simulates only those of jobsim_app's functions, "
+    "zone, seed, profile, and every other jobsim.Simulation keyword); functions=[ids] simulates only those of "
+    "jobsim_app's functions, "
     "exclude_functions=[ids] all but those; allow_unmatched_http=True keeps HTTP requests that matched no route "
     "from failing the test. The closest marker wins, keyword by keyword (functions= and exclude_functions= as one)."
 )
 _SELECTION_OPTIONS = ("functions", "exclude_functions")
 """One choice: a closer marker giving either replaces what farther ones gave for both."""
-_SIMULATION_OPTIONS = ("start", "tz", "seed", "profile", *_SELECTION_OPTIONS)
+_STRATEGY_OPTIONS = ("start", "tz", "seed", "profile", *_SELECTION_OPTIONS)
+"""The marker's options ``strategies.simulations`` takes too (the @given advice carries them over)."""
+_SIMULATION_OPTIONS = (*_STRATEGY_OPTIONS, "max_chain", "random_streams")
+"""Every keyword of ``jobsim.Simulation`` (a test pins it to the signature)."""
 _MARKER_OPTIONS = (*_SIMULATION_OPTIONS, "allow_unmatched_http")
 _INI_OPTIONS = ("tz", "start", "profile")  # tz first: a naive jobsim_start is read in it
 _TIMELINE_HEAD, _TIMELINE_TAIL = 20, 80
@@ -432,8 +436,8 @@ def _refuse_sharing_across_examples(item: pytest.Item) -> None:
         return
     from jobsim._safe import shown
 
-    marked = _marker_options(item)  # the marker's options carry over to the strategy, which takes them all
-    options = "".join(f", {key}={shown(marked[key])}" for key in _SIMULATION_OPTIONS if key in marked)
+    marked = _marker_options(item)  # the marker's options carry over to the strategy, those it takes
+    options = "".join(f", {key}={shown(marked[key])}" for key in _STRATEGY_OPTIONS if key in marked)
     pytest.fail(_PER_EXAMPLE.format(test=item.name, options=options), pytrace=False)
 
 

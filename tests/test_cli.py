@@ -358,6 +358,64 @@ def test_a_start_that_is_not_iso_is_named_as_start(module, capsys):
                    "or 2025-03-01T09:00:00-05:00 (without an offset: in --tz)\n")
 
 
+def test_a_bad_tz_is_named_as_the_flag(module, capsys, tmp_path):
+    (tmp_path / "ev.jsonl").write_text('{"name": "hello", "data": {}, "ts": 1740787200000}\n')
+    for argv in (["run", module, "--tz", "Mars/Base"], ["import", "ev.jsonl", "-o", "t.jsonl", "--tz", "Mars/Base"]):
+        code, out, err = run(capsys, *argv)
+        assert (code, out) == (2, "")  # was "tz='Mars/Base'", the keyword of the API under the flag
+        assert err == ("jobsim: error: --tz='Mars/Base' is not valid: no such IANA time zone; expected e.g. "
+                       "'America/New_York' or 'UTC'\n")
+
+
+@pytest.mark.parametrize(("argv", "flag", "value"), [
+    (["diff", "t.jsonl", "t.jsonl", "--tolerance", "soon"], "--tolerance", "'soon'"),
+    (["diff", "t.jsonl", "t.jsonl", "--tolerance", "-1s"], "--tolerance", "'-1s'"),
+    (["replay", "t.jsonl", "--app", "{m}", "--until", "-5m"], "--until", "'-5m'"),
+    (["replay", "t.jsonl", "--app", "{m}", "--until", "later"], "--until", "'later'"),
+])  # fmt: skip
+def test_a_bad_duration_flag_is_named_as_the_flag(module, capsys, tmp_path, argv, flag, value):
+    (tmp_path / "ev.jsonl").write_text('{"name": "hello", "data": {}, "ts": 1740787200000}\n')
+    assert run(capsys, "import", "ev.jsonl", "-o", "t.jsonl", "--no-redact")[0] == 0
+    code, out, err = run(capsys, *(a.format(m=module) for a in argv))
+    assert (code, out) == (2, "")  # was "tolerance=..." / "until=...", replay()'s keywords
+    assert err == (f"jobsim: error: {flag}={value} is not valid: expected a duration such as '500ms', '30s', '5m', "
+                   "'1h30m', '7d', '2 weeks', a timedelta, or a number of seconds, not negative\n")
+
+
+def test_a_bad_compare_mode_is_named_as_the_flag(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ev.jsonl").write_text('{"name": "hello", "data": {}, "ts": 1740787200000}\n')
+    assert run(capsys, "import", "ev.jsonl", "-o", "t.jsonl", "--no-redact")[0] == 0
+    code, out, err = run(capsys, "diff", "t.jsonl", "t.jsonl", "--compare", "run")
+    assert (code, out) == (2, "")
+    assert err == ("jobsim: error: --compare='run' is not valid: one or more of runs, outputs, emails, http, events, "
+                   "timing (or 'all')\n")
+
+
+@pytest.mark.parametrize("sends", [1, 400])  # one block read line by line; blocks read whole, then line by line
+def test_strict_prints_only_the_error_for_an_unknown_kind(module, capsys, tmp_path, sends):
+    import jobsim
+
+    app = jobsim.App("t")
+    app.function("hello", on="hello")(lambda ctx: "hi")
+    with jobsim.Simulation(app) as sim:
+        for _ in range(sends):
+            sim.send("hello")
+        sim.record("acme.audit", note="a kind no plugin declares")
+        sim.run_until_idle()
+    sim.trace.save(tmp_path / "t.jsonl", redact=False)
+    line = next(n for n, text in enumerate((tmp_path / "t.jsonl").read_text().splitlines(), 1) if "acme.audit" in text)
+    for argv in (["diff", "t.jsonl", "t.jsonl", "--strict"], ["replay", "t.jsonl", "--app", module, "--strict"]):
+        code, out, err = run(capsys, *argv)
+        assert (code, out) == (2, "")
+        assert err.startswith(f"jobsim: error: t.jsonl:{line}: unknown record kind 'acme.audit' "
+                              "(strict=True); known kinds: advance, ") and err.count("\n") == 1  # no warning first
+    code, out, err = run(capsys, "diff", "t.jsonl", "t.jsonl")
+    assert code == 0 and err == (f"jobsim: warning: t.jsonl: 1 record(s) of unknown kind 'acme.audit' "
+                                 f"(first on line {line}) were read as generic records; install the plugin that "
+                                 "declares the kind to draw them in timelines\n") * 2
+
+
 def test_a_file_that_is_not_python_exits_2(module, capsys, tmp_path):
     (tmp_path / "README.md").write_text("# hi\n")
     code, out, err = run(capsys, "run", "README.md")

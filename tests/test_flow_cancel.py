@@ -202,6 +202,35 @@ def test_a_step_running_past_the_timeout_cancels_the_run_at_the_deadline():
     assert str(attempt.error) == "the run exceeded its timeout of 10m"
 
 
+def test_a_step_ending_exactly_at_the_deadline_is_in_time():
+    # Inngest cancels once the time since the start exceeds the timeout (`validate.go :
+    # checkFinishTimeout`): a response at the deadline, and a request due at it, still count
+    app = jobsim.App("a")
+
+    @app.function("slow", on="go", timeout="10m")
+    def slow(ctx):
+        ctx.step.run("crunch", time.sleep, 10 * 60)
+        ctx.step.run("report", lambda: "sent")
+        return "done"
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    (run,) = sim.runs("slow")
+    assert (run.status, run.output, secs(run.end_ns)) == ("completed", "done", 600)
+    assert [(a.step, a.error) for a in run.attempts] == [("crunch", None), ("report", None), (None, None)]
+    assert sim.trace.of("cancel") == []
+
+
+def test_a_run_starting_exactly_at_timeouts_start_is_in_time():
+    app = reminder_app(throttle=Throttle(limit=1, period="1h"), timeouts=Timeouts(start="1h"))
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("order/created", {"orderId": "o1"})
+        sim.send("order/created", {"orderId": "o2"})  # starts at 01:00, the start deadline itself
+        sim.run_until_idle()
+    assert [(r.status, secs(r.start_ns)) for r in sim.runs("remind")] == [("completed", 0), ("completed", 3600)]
+
+
 def test_timeouts_start_cancels_a_run_that_waits_too_long_to_start():
     app = reminder_app(throttle=Throttle(limit=1, period="1h"), timeouts=Timeouts(start="30m"))
     with jobsim.Simulation(app, start=START) as sim:

@@ -49,7 +49,17 @@ KEY_HELP = (
         (lambda: Throttle(limit=10, period=90.25),
          "period=90.25 is not valid: expected a whole number of seconds (Inngest drops the fraction, "
          "so this period would throttle as 1m30s)"),
-        (lambda: RateLimit(limit=10, period="25h"), "period='25h' is not valid: at most 24h, as on Inngest"),
+        (lambda: RateLimit(limit=10, period="25h"),
+         "period='25h' is not valid: expected a duration between 1s and 24h (Inngest's rate limit period range)"),
+        (lambda: RateLimit(limit=10, period="500ms"),
+         "period='500ms' is not valid: expected a duration between 1s and 24h (Inngest's rate limit period range)"),
+        (lambda: RateLimit(limit=10, period=1.5),
+         "period=1.5 is not valid: expected a whole number of seconds (Inngest drops the fraction, "
+         "so this period would rate limit as 1s)"),
+        (lambda: Throttle(limit=1, period="500ms"),
+         "period='500ms' is not valid: expected a duration between 1s and 7d (Inngest's throttle period range)"),
+        (lambda: Throttle(limit=1, period="8d"),
+         "period='8d' is not valid: expected a duration between 1s and 7d (Inngest's throttle period range)"),
         (lambda: RateLimit(limit=True, period="1h"), "limit=True is not valid: expected an int >= 1"),
         (lambda: Concurrency(0), "limit=0 is not valid: expected an int >= 1"),
         (lambda: Concurrency(2, key="event.data.account", scope="acount"),

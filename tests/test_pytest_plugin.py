@@ -205,13 +205,45 @@ def test_bad_simulation_options_fail_the_test_clearly(pytester: pytest.Pytester)
             "tz='Mars/Olympus_Mons' is not valid: no such IANA time zone; "
             "expected e.g. 'America/New_York' or 'UTC'",
             "jobsim: @pytest.mark.jobsim got unknown option(s) sede (did you mean seed=?); "
-            "it accepts start, tz, seed, profile, functions, exclude_functions, allow_unmatched_http",
+            "it accepts start, tz, seed, profile, functions, exclude_functions, max_chain, random_streams, "
+            "allow_unmatched_http",
             "jobsim: @pytest.mark.jobsim takes keyword arguments only, got (3,); "
             "usage: @pytest.mark.jobsim(*, start=None, tz=None, seed=None, profile=None, functions=None, "
-            "exclude_functions=None, allow_unmatched_http=False)",
+            "exclude_functions=None, max_chain=None, random_streams=None, allow_unmatched_http=False)",
         ]
     )
     result.stdout.no_fnmatch_line("*During handling*")
+
+
+def test_the_marker_takes_every_simulation_keyword(pytester):
+    pytester.makeconftest(APP)
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.jobsim(random_streams="shared", max_chain=7)
+        def test_options(jobsim):
+            assert (jobsim.random_streams, jobsim.max_chain) == ("shared", 7)
+
+        @pytest.mark.jobsim(random_stream="shared")
+        def test_typo(jobsim):
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["jobsim: @pytest.mark.jobsim got unknown option(s) random_stream (did you mean "
+                                 "random_streams=?); it accepts start, tz, seed, profile, functions, "
+                                 "exclude_functions, max_chain, random_streams, allow_unmatched_http"])
+
+
+def test_the_marker_options_are_the_simulation_keywords():
+    import inspect
+
+    from jobsim.pytest_plugin import _SIMULATION_OPTIONS
+
+    keywords = [n for n, p in inspect.signature(jobsim.Simulation).parameters.items() if p.kind is p.KEYWORD_ONLY]
+    assert sorted(_SIMULATION_OPTIONS) == sorted(keywords)  # a new Simulation keyword is a marker option too
 
 
 def test_app_already_running_elsewhere_fails_the_test_clearly(pytester: pytest.Pytester) -> None:
@@ -273,7 +305,8 @@ def test_marker_is_registered_with_its_signature(pytester: pytest.Pytester) -> N
     result.stdout.fnmatch_lines(
         [
             "@pytest.mark.jobsim(*, start=None, tz=None, seed=None, profile=None, functions=None, "
-            "exclude_functions=None, allow_unmatched_http=False): options of the simulation*"
+            "exclude_functions=None, max_chain=None, random_streams=None, allow_unmatched_http=False): options of "
+            "the simulation*"
         ]
     )
     pytester.makeconftest(APP)

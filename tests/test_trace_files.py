@@ -530,8 +530,9 @@ def test_trace_of_takes_kinds_as_separate_strings(recorded):
 
 def test_trace_of_refuses_a_kind_no_simulation_writes_instead_of_matching_nothing(recorded, tmp_path):
     # sim.trace.of("retries") was [] whatever happened, so `assert not sim.trace.of("retries")` could never fail
-    with pytest.raises(jobsim.InvalidArgument, match=r"^kinds='retries' is not valid: a record kind this simulation "
-                                                     r"writes \(did you mean 'retry'\?\); known kinds: 'advance', "):
+    with pytest.raises(jobsim.InvalidArgument, match=r"^kinds='retries' is not valid: a record kind jobsim or an "
+                                                     r"installed plugin writes \(did you mean 'retry'\?\); known "
+                                                     r"kinds: 'advance', "):
         recorded.trace.of("attempt", "retries")
     assert recorded.trace.of("wait.end", "cron.missed") == []  # known kinds this story has none of
     app = jobsim.App("custom")

@@ -40,7 +40,8 @@ CEL_IF = "is not valid: expected a CEL-like expression over 'event' and 'async'"
         ({"throttle": inngest.Throttle(limit=1, period=60_000, key="lower(event.data.a)")},
          f"throttle: key='lower(event.data.a)' {CEL_KEY}"),
         ({"rate_limit": inngest.RateLimit(limit=1, period=dt.timedelta(days=2))},
-         "rate_limit: period=datetime.timedelta(days=2) is not valid: at most 24h, as on Inngest"),
+         "rate_limit: period=datetime.timedelta(days=2) is not valid: expected a duration between 1s and 24h "
+         "(Inngest's rate limit period range)"),
         ({"concurrency": [inngest.Concurrency(limit=1), inngest.Concurrency(limit=2, key="event.data.a"),
                           inngest.Concurrency(limit=3)]},
          "concurrency: concurrency has 3 limits; Inngest allows at most 2 (consts.MaxConcurrencyLimits)"),

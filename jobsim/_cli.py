@@ -26,7 +26,7 @@ from . import __version__
 from ._app import App
 from ._checks import check_callable
 from ._cli_select import add_selection_options, selection
-from ._cli_traces import add_trace_commands
+from ._cli_traces import add_trace_commands, check_profile
 from ._simulation import DEFAULT_START, Simulation
 from ._time import MAX_NS, duration_ns, instant_ns, iso, to_datetime, zone
 from .errors import InvalidArgument, JobsimError
@@ -230,6 +230,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.tz:
         options["tz"] = args.tz
     if args.profile is not None:
+        check_profile(args.profile)
         options["profile"] = args.profile
     sim = Simulation(target, **options)
     note = None

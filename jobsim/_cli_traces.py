@@ -114,6 +114,14 @@ def _comparison_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strict", action="store_true", help="unknown record kinds are errors")
 
 
+def check_profile(name: str | None) -> None:
+    """``--profile NAME``: an unknown one is named as the flag the user typed, before anything runs."""
+    if name is not None:
+        from ._profiles import Profiles
+
+        Profiles.registered().get(name, "--profile")
+
+
 @contextmanager
 def _warnings_to_stderr() -> Iterator[None]:
     """Warnings reading a trace (a cut-off last line, unknown kinds) as ``jobsim: warning: ...`` lines,
@@ -163,6 +171,7 @@ def _replay(args: argparse.Namespace) -> int:
     if args.out:
         check_output("--out", args.out, "replaying")
         check_not_input("--out", args.out, args.trace)
+    check_profile(args.profile)
     module, target = load_target(args.app)
     chosen = selection(args, target)
     setup = user_hook(module, "jobsim_setup", 1, "a function taking the simulation")
@@ -211,6 +220,7 @@ def _import(args: argparse.Namespace) -> int:
     if args.start is not None:
         check_instant("--start", args.start)
     zone(args.tz, "--tz")  # in the flag's words, not the tz= import_events would name
+    check_profile(args.profile)
     with _warnings_to_stderr():
         trace = import_events(args.events, format=args.format, start=args.start, tz=args.tz, seed=args.seed,
                               profile=args.profile, skip_invalid=args.skip_invalid)  # fmt: skip

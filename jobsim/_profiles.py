@@ -498,8 +498,9 @@ class Profiles:
                               "jobsim.Profile objects")
         self._by_name[profile.name] = profile
 
-    def get(self, name: str | Profile) -> Profile:
-        """A profile by name, or by ``NAME(option=value, ...)`` for a variant (``configure``)."""
+    def get(self, name: str | Profile, argument: str = "profile") -> Profile:
+        """A profile by name, or by ``NAME(option=value, ...)`` for a variant (``configure``); an unknown one is
+        an ``InvalidArgument`` naming ``argument`` (the CLI's ``--profile``)."""
         if isinstance(name, Profile):
             return name
         found = self._by_name.get(name) if isinstance(name, str) else None
@@ -508,7 +509,7 @@ class Profiles:
         spec = _spec(name) if isinstance(name, str) else None
         if spec is not None and spec[0] in self._by_name:
             return self.configure(spec[0], spec[1])
-        raise InvalidArgument.build("profile", name, "one of " + ", ".join(repr(n) for n in sorted(self._by_name))
+        raise InvalidArgument.build(argument, name, "one of " + ", ".join(repr(n) for n in sorted(self._by_name))
                                     + " (a profile that takes options also as NAME(option=value), e.g. "
                                     "'agenda(process_every=1s)')")  # fmt: skip
 

@@ -558,4 +558,16 @@ def test_run_simulates_under_the_profile_given_and_saves_it_in_the_trace(module,
     assert (code, err) == (0, "")
     assert out.splitlines()[0] == "jobsim timeline · UTC · seed 0 · profile agenda(process_every=1s)"
     code, out, err = run(capsys, "run", "profiled.py", "--profile", "bullmqq")
-    assert (code, out) == (2, "") and err.startswith("jobsim: error: profile='bullmqq' is not valid: one of 'agenda', ")
+    assert (code, out) == (2, "") and err.startswith("jobsim: error: --profile='bullmqq' is not valid: one of 'agenda', ")
+
+
+@pytest.mark.parametrize("command", [
+    ["replay", "week.jsonl", "--app", "examples"],
+    ["import", "events.jsonl", "-o", "out.jsonl"],
+])
+def test_an_unknown_profile_of_replay_or_import_is_named_as_the_flag_typed(capsys, tmp_path, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "events.jsonl").write_text('{"name": "go", "data": {}, "ts": 1740960000000}\n')
+    code, out, err = run(capsys, *command, "--profile", "bullmqq")
+    assert (code, out) == (2, "")
+    assert err.startswith("jobsim: error: --profile='bullmqq' is not valid: one of 'agenda', ")  # was profile=

@@ -478,7 +478,7 @@ def test_a_setup_hook_that_raises_is_one_line_naming_its_line(recording, app_mod
 def test_a_negative_duration_is_refused_by_its_own_check(recording, app_module, capsys, flag, value):
     code, out, err = run(capsys, "replay", recording["raw"], "--app", app_module(), flag, value)
     assert (code, out) == (2, "")  # argparse read '-1s' as an option: "argument --tolerance: expected one argument"
-    assert err == (f"jobsim: error: {flag[2:]}={value!r} is not valid: expected a duration such as '500ms', '30s', "
+    assert err == (f"jobsim: error: {flag}={value!r} is not valid: expected a duration such as '500ms', '30s', "
                    "'5m', '1h30m', '7d', '2 weeks', a timedelta, or a number of seconds, not negative\n")
 
 
@@ -515,7 +515,7 @@ def test_import_refuses_a_profile_no_replay_could_use(capsys, tmp_path):
     code, out, err = run(capsys, "import", events, "-o", tmp_path / "t.jobsim.jsonl", "--profile", "bulmq")
     assert (code, out) == (2, "")  # it wrote the file, and every replay of it failed on its header
     # the list names every registered profile, installed plugins' too (jobsim-apscheduler's 'apscheduler')
-    assert err.startswith("jobsim: error: profile='bulmq' is not valid: one of 'agenda', ")
+    assert err.startswith("jobsim: error: --profile='bulmq' is not valid: one of 'agenda', ")
     assert "'bullmq', 'celery', " in err and "'inngest', " in err  # and those of the other plugins installed
     assert not (tmp_path / "t.jobsim.jsonl").exists()
 

@@ -169,7 +169,8 @@ def test_a_misspelt_marker_option_names_the_option_meant(pytester: pytest.Pytest
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines([
         "jobsim: @pytest.mark.jobsim got unknown option(s) colour, strat (did you mean start=?), timezone (did you "
-        "mean tz=?); it accepts start, tz, seed, profile, functions, exclude_functions, allow_unmatched_http"
+        "mean tz=?); it accepts start, tz, seed, profile, functions, exclude_functions, max_chain, random_streams, "
+        "allow_unmatched_http"
     ])
 
 

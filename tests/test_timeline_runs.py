@@ -121,3 +121,27 @@ def test_a_trace_whose_lines_name_no_run_shows_replays_and_diffs_as_before(tmp_p
 
     assert jobsim.Simulation.replay(jobsim.Trace.load(old), build()).same
     assert traces.compare(path, old).same and traces.compare(old, path).same
+
+
+def test_an_event_job_code_sent_that_the_bus_drops_names_its_run_too() -> None:
+    app = jobsim.App("dupes")
+
+    @app.function("notify", on="go")
+    def notify(ctx: Any) -> None:
+        ctx.step.send_event("once", {"name": "user/notified", "id": "n-1", "data": {}})
+        ctx.step.send_event("again", {"name": "user/notified", "id": "n-1", "data": {}})  # the same id: dropped
+
+    with jobsim.Simulation(app, start="2025-03-03T09:00:00Z") as sim:
+        sim.send("go")
+        sim.send("go", id="go-1")
+        sim.send("go", id="go-1")  # the test's own duplicate: dropped, no run's
+        sim.run_until_idle()
+    assert said(sim.timeline(), "event") == [
+        "event     go {}",
+        "event     go {}",
+        "event     go id='go-1' dropped: duplicate id within 24h",
+        "event     notify#1: user/notified {}",
+        "event     notify#2: user/notified id='n-1' dropped: duplicate id within 24h",  # the runs interleave
+        "event     notify#1: user/notified id='n-1' dropped: duplicate id within 24h",
+        "event     notify#2: user/notified id='n-1' dropped: duplicate id within 24h",
+    ]

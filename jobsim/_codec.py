@@ -404,9 +404,9 @@ def _decode_event(fields: dict[str, Any]) -> dict[str, Any]:
         out["user"] = user
     origin = out["origin"] = fields.get("origin", "input")
     if "function" in fields:
-        out["function"] = fields["function"]
+        out["function"] = _named(fields, "function")
     if "run" in fields:
-        out["run"] = fields["run"]
+        out["run"] = _named(fields, "run")
     if "sent" in fields:
         out["sent"] = fields["sent"]
     if "pending" in fields:
@@ -415,6 +415,14 @@ def _decode_event(fields: dict[str, Any]) -> dict[str, Any]:
     if source is not None and not (source == "/jobsim/input" and origin == "input") and source != default_source(out):
         out["source"] = source
     return out
+
+
+def _named(fields: dict[str, Any], name: str) -> Any:
+    """The ``function`` or ``run`` that emitted an event: a string (or null), which its timeline line names."""
+    value = fields[name]
+    if value is not None and type(value) is not str:
+        raise ValueError(f"an event record's {name!r} must be a string, got {shown(value, 80)}")
+    return value
 
 
 def _decode_retry(fields: dict[str, Any]) -> dict[str, Any]:
@@ -448,7 +456,8 @@ DECODERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "event": _decode_event, "event.dropped": _decode_event, "retry": _decode_retry,
     "run.start": _typed("run.start", **_RUN_NAMED), "run.queued": _typed("run.queued", **_RUN_NAMED),
     "run.skipped": _typed("run.skipped", **_RUN_NAMED), "cancel": _typed("cancel", **_RUN_NAMED),
-    "http": _typed("http", method=str, url=str, request=dict, response=dict),
+    "http": _typed("http", method=str, url=str, request=dict, response=dict, **_RUN_NAMED),
+    "email": _typed("email", **_RUN_NAMED),
     "fault.armed": _typed("fault.armed", fault=str, function=str, step=str, times=int, code=int, when=int,
                           start=int, end=int, message=str, on=str, error=dict),
 }  # fmt: skip

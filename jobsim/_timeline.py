@@ -83,18 +83,25 @@ def _run(d: dict[str, Any], names: dict[str, str]) -> str:
     return str(names.get(d.get("run", ""), d.get("function", "?")))
 
 
+def _by(d: dict[str, Any], names: dict[str, str]) -> str:
+    """``"send-welcome-email#1: "`` before what a run did (an email, an HTTP call, an event), at the column
+    where every other line names its run; nothing for what the test or jobsim itself did (no ``run`` field)."""
+    return f"{_run(d, names)}: " if d.get("run") is not None else ""
+
+
 def _step(d: dict[str, Any]) -> str:
     return f" step {d['step']!r}" if d.get("step") else ""
 
 
 def _event(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
-    return f"event     {d['name']} {_short(d.get('data', {}))}"
+    return f"event     {_by(d, names)}{d['name']} {_short(d.get('data', {}))}"
 
 
 def _dropped(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    event = f"event     {_by(d, names)}{d['name']} id={d['id']!r} dropped"
     if d.get("pending"):
-        return f"event     {d['name']} id={d['id']!r} dropped: a delayed send of that id is still pending"
-    return f"event     {d['name']} id={d['id']!r} dropped: duplicate id within 24h"
+        return f"{event}: a delayed send of that id is still pending"
+    return f"{event}: duplicate id within 24h"
 
 
 def _cron(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
@@ -238,7 +245,8 @@ def _end(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 def _email(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     email = d.get("email")  # in memory: the Email itself; read from a file: its summary's fields
     cc, bcc = (email.cc, email.bcc) if email is not None else (d.get("cc", ()), d.get("bcc", ()))
-    return f"email     {d.get('provider', '?')} {addressees(d.get('to', ()), cc, bcc)}: {d.get('subject', '')!r}"
+    to = addressees(d.get("to", ()), cc, bcc)
+    return f"email     {_by(d, names)}{d.get('provider', '?')} {to}: {d.get('subject', '')!r}"
 
 
 def _http(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
@@ -247,7 +255,7 @@ def _http(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
         used_up = "has used up its side_effect list" in str(outcome)
         outcome = ("its route's side_effect list was used up" if used_up else "no route matched") \
             + " (UnmatchedRequest)"
-    return f"http      {d.get('method')} {d.get('url')} -> {outcome}"
+    return f"http      {_by(d, names)}{d.get('method')} {d.get('url')} -> {outcome}"
 
 
 def _fault(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:

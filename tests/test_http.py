@@ -473,9 +473,9 @@ def test_the_timeline_says_no_route_once_instead_of_repeating_the_url_and_the_ad
         sim.send("go")
         sim.run_until_idle()
     lines = [line.split("  ", 1)[1] for line in sim.timeline().splitlines() if " http " in line]
-    assert lines == ["http      GET https://api.test/a -> no route matched (UnmatchedRequest)",
-                     f"http      POST {HOOK} -> 200",
-                     f"http      POST {HOOK} -> its route's side_effect list was used up (UnmatchedRequest)"]
+    assert lines == ["http      ping#1: GET https://api.test/a -> no route matched (UnmatchedRequest)",
+                     f"http      hook#1: POST {HOOK} -> 200",
+                     f"http      hook#1: POST {HOOK} -> its route's side_effect list was used up (UnmatchedRequest)"]
 
 
 def test_unmatched_request_is_retried_by_job_code(sink: HttpSink) -> None:

@@ -1076,7 +1076,7 @@ def test_an_email_with_no_to_header_shows_who_got_it() -> None:
         sim.send("news/send", {})
         sim.run_until_idle()
         assert sim.timeline().splitlines()[4] == (
-            "2025-03-01 00:00:00.000 UTC  email     smtp cc ed@acme.test; bcc ada@example.com, "
+            "2025-03-01 00:00:00.000 UTC  email     letter#1: smtp cc ed@acme.test; bcc ada@example.com, "
             "bob@example.com: 'Issue 1'")
         assert invariants.describe(sim.mail.outbox[0]) == (
             "email cc ed@acme.test; bcc ada@example.com, bob@example.com 'Issue 1' at 2025-03-01T00:00:00.000Z")

@@ -393,8 +393,16 @@ def test_the_timeline_shown_is_what_such_a_run_prints():
         sends.append(1)
         if len(sends) == 1:
             raise RuntimeError("smtp down")
+        mail = {"from": "welcome@acme.test", "to": ["ada@example.com"], "subject": "Welcome to Acme!", "text": "Hi"}
+        return httpx.post("https://api.resend.com/emails", json=mail, headers={"Authorization": "Bearer re_1"}).json()
+
+    @app.function("process-user-signup", on="user/created")
+    def signup(ctx):  # runs beside the welcome: each line of a call, email or event names its run
+        ctx.step.run("crm", lambda: httpx.post("https://crm.example.com/contacts").status_code)
+        ctx.step.send_event("profile", {"name": "user/profile/create", "data": ctx.event.data})
 
     with jobsim.Simulation(app, start="2025-03-07T00:00:00Z", seed=7, tz="America/New_York") as sim:
+        sim.http.post("https://crm.example.com/contacts").respond(201)
         sim.send("user/created", {"email": "ada@example.com"})
         sim.run_until_idle()
         assert sim.timeline() + "\n" == shown

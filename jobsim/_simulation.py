@@ -418,8 +418,7 @@ class Simulation:
     def job_rng(self) -> random.Random:
         """The generator for a draw made now: the stream of the function whose job code is running
         (``rng_for``), else ``sim.rng`` (test code, a broker's own draws)."""
-        x = self.engine.x
-        return self.rng if x is None else self.rng_for(x.run_.function.id)
+        return self._job_code_rng() or self.rng
 
     def _job_code_rng(self) -> random.Random | None:
         """The running function's stream while job code runs, else None: ``uuid.uuid4()`` in job code."""

@@ -18,10 +18,12 @@ own calls between driving calls, and calls from other threads.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import os
 import sys
+from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -96,17 +98,8 @@ def _guard(host: Host, patched: Any, what: str, fix: str) -> Any:
         async def guard_async(*args: Any, **kwargs: Any) -> Any:
             if not host.in_job_code():
                 return await patched(*args, **kwargs)
-            marks: list[bool] = []
-            token = _REACHED.set(marks)
-            try:
-                answer = await patched(*args, **kwargs)
-            except BaseException as error:
-                _refuse_unless(marks, args, what, fix, error)
-                raise
-            finally:
-                _REACHED.reset(token)
-            _refuse_unless(marks, args, what, fix, None)
-            return answer
+            with _watched(args, what, fix):
+                return await patched(*args, **kwargs)
 
         return guard_async
 
@@ -114,19 +107,25 @@ def _guard(host: Host, patched: Any, what: str, fix: str) -> Any:
     def guard(*args: Any, **kwargs: Any) -> Any:
         if not host.in_job_code():
             return patched(*args, **kwargs)
-        marks: list[bool] = []
-        token = _REACHED.set(marks)
-        try:
-            answer = patched(*args, **kwargs)
-        except BaseException as error:
-            _refuse_unless(marks, args, what, fix, error)
-            raise
-        finally:
-            _REACHED.reset(token)
-        _refuse_unless(marks, args, what, fix, None)
-        return answer
+        with _watched(args, what, fix):
+            return patched(*args, **kwargs)
 
     return guard
+
+
+@contextlib.contextmanager
+def _watched(args: tuple[Any, ...], what: str, fix: str) -> Iterator[None]:
+    """Job code's call of the mock: refused unless the mock passed the request on to jobsim's sink."""
+    marks: list[bool] = []
+    token = _REACHED.set(marks)
+    try:
+        yield
+    except BaseException as error:
+        _REACHED.reset(token)
+        _refuse_unless(marks, args, what, fix, error)
+        raise
+    _REACHED.reset(token)
+    _refuse_unless(marks, args, what, fix, None)
 
 
 def _refuse_unless(marks: list[bool], args: tuple[Any, ...], what: str, fix: str, error: BaseException | None) -> None:

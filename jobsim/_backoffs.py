@@ -45,12 +45,12 @@ def _ms(name: str, value: Duration) -> int:
     return duration_ns(value, name) // MS
 
 
-def _bullmq_delay_ms(delay: Duration) -> int:
-    """A BullMQ backoff's ``delay`` in ms; a bare non-zero number is refused: BullMQ counts it in
-    milliseconds, other jobsim durations in seconds, so it is ambiguous."""
+def _library_delay_ms(delay: Duration, library: str) -> int:
+    """A BullMQ or Agenda backoff's ``delay`` in ms; a bare non-zero number is refused: the library
+    counts it in milliseconds, other jobsim durations in seconds, so it is ambiguous."""
     if type(delay) in (int, float) and delay != 0:
         raise InvalidArgument.build(
-            "delay", delay, f"a duration with its unit: '{delay:g}ms' for BullMQ's {{delay: {delay:g}}}, which "
+            "delay", delay, f"a duration with its unit: '{delay:g}ms' for {library}'s {{delay: {delay:g}}}, which "
             f"counts milliseconds, or '{delay:g}s' if you meant seconds, as other jobsim durations count")
     return _ms("delay", delay)
 
@@ -102,7 +102,7 @@ class BullMQBackoff:
         _attempts("attempts", self.attempts, 1_000, "; it counts the first attempt")
         if self.type not in (None, "fixed", "exponential"):
             raise InvalidArgument.build("type", self.type, "'fixed', 'exponential' or None (retry at once)")
-        object.__setattr__(self, "_delay_ms", _bullmq_delay_ms(self.delay))
+        object.__setattr__(self, "_delay_ms", _library_delay_ms(self.delay, "BullMQ"))
         _fraction("jitter", self.jitter)
 
     def delay_ns(self, retry: int, rng: random.Random) -> int:
@@ -224,7 +224,7 @@ class AgendaBackoff:
     def __post_init__(self) -> None:
         if self.type not in ("constant", "linear", "exponential"):
             raise InvalidArgument.build("type", self.type, "'constant', 'linear' or 'exponential'")
-        object.__setattr__(self, "_delay_ms", _bullmq_delay_ms(self.delay))
+        object.__setattr__(self, "_delay_ms", _library_delay_ms(self.delay, "Agenda"))
         object.__setattr__(self, "_max_ms", None if self.max_delay is None else _ms("max_delay", self.max_delay))
         increment = self.delay if self.increment is None else self.increment
         object.__setattr__(self, "_increment_ms", _ms("increment", increment))

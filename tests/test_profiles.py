@@ -591,3 +591,9 @@ def test_a_delay_past_what_a_float_holds_is_the_cap_or_never_not_an_overflow():
         sim.run_until_idle()
     run = sim.runs("f")[0]
     assert [(a.start_ns - run.start_ns) // SECOND for a in run.attempts] == [0, 1, 61, 121, 181]
+
+
+def test_agendas_bare_number_delay_is_refused_naming_agenda():
+    # Agenda's backoff {delay: 1000} counts milliseconds too: the refusal names Agenda, not BullMQ
+    with pytest.raises(InvalidArgument, match=r"delay=1000 is not valid: .*'1000ms' for Agenda's \{delay: 1000\}"):
+        AgendaBackoff("exponential", 1000)

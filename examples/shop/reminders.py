@@ -137,6 +137,8 @@ def register(shop: Shop) -> None:
     def send_trial_expiration_reminder(ctx: Any) -> dict[str, Any]:
         user_id, trial_ends_at = ctx.event.data["userId"], ctx.event.data["trialEndsAt"]
         trial_end = parse_time(trial_ends_at)
+        # date-fns formats in the host's zone: UTC on Inngest's serverless hosts, as here.
+        trial_end_date = trial_end.astimezone(dt.timezone.utc)
         scheduled_at = parse_time(ctx.step.run("get-schedule-time", lambda: iso(utcnow())))
         for days, kind in TRIAL_REMINDERS:
             reminder_date = trial_end - dt.timedelta(days=days)
@@ -146,8 +148,10 @@ def register(shop: Shop) -> None:
             user = ctx.step.run(f"check-subscription-{days}-days", db.find_user, user_id)
             if user and user.get("subscriptionStatus") == "ACTIVE":
                 continue  # already subscribed: skip this reminder
+            # The seed's one id for every reminder; its n-th reuse is `send-trial-reminder:n`, as on
+            # Inngest, which is stable because the subscription check above is a step.
             ctx.step.send_event(
-                f"send-trial-reminder-{days}-days",
+                "send-trial-reminder",
                 jobsim.Event(
                     "email/send",
                     {
@@ -156,7 +160,7 @@ def register(shop: Shop) -> None:
                         "subject": trial_subject(days),
                         "data": {
                             "daysLeft": days,
-                            "trialEndDate": f"{trial_end:%B} {trial_end.day}, {trial_end.year}",
+                            "trialEndDate": f"{trial_end_date:%B} {trial_end_date.day}, {trial_end_date.year}",
                         },
                         "metadata": {"userId": user_id, "reminderType": kind},
                     },

@@ -25,7 +25,7 @@ from typing import Any
 
 import jobsim
 
-from .core import APP_URL, Shop, utcnow
+from .core import APP_URL, Shop, js_number, utcnow
 from .db import iso, parse_time
 
 TRIAL_REMINDERS = [
@@ -110,7 +110,7 @@ def register(shop: Shop) -> None:
                     "data": {
                         "userName": user["name"],
                         "itemCount": len(items),
-                        "itemList": "\n".join(f"- {i['name']} (${i['price']})" for i in items),
+                        "itemList": "\n".join(f"- {i['name']} (${js_number(i['price'])})" for i in items),
                         "total": f"{sum(i['price'] for i in items):.2f}",
                         "cartUrl": f"{APP_URL}/cart/{cart_id}",
                     },

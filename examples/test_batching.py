@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -93,3 +94,20 @@ def test_a_thousand_analytics_events_post_immediately(sim: jobsim.Simulation) ->
     post = only(analytics_posts(sim))
     assert post.at == T0
     assert len(json.loads(post.request.content)["batch"]) == 1000
+
+
+def test_a_digest_run_that_keeps_failing_stops_after_the_seeds_three_attempts(
+    sim: jobsim.Simulation,
+) -> None:
+    """``retries: { attempts: 3 }``: the batch body fails at 30 s, retries on Inngest's table (15 s, 30 s + jitter)."""
+    sim.fail("send-batch-notifications", times=5)
+    notify(sim, "u1", "New follower")
+    sim.advance("5m")
+
+    run = only(sim.runs("send-batch-notifications"))
+    first, second, third = (a.started_at for a in run.attempts)
+    assert first == at(30)
+    assert dt.timedelta(seconds=15) <= second - first < dt.timedelta(seconds=45)
+    assert dt.timedelta(seconds=30) <= third - second < dt.timedelta(seconds=60)
+    assert (run.status, run.finished_at) == ("failed", third)
+    assert mail(sim, "You have") == []

@@ -11,7 +11,7 @@ import jobsim
 from examples.shop import Shop
 from examples.shop.core import js_number
 from examples.shop.db import iso
-from examples.support import T0, at, mail, only
+from examples.support import T0, at, mail, only, step_times
 
 ITEMS = [
     {"productId": "prod_tee", "name": "Organic Cotton Tee", "price": 24.0},
@@ -149,6 +149,24 @@ def test_two_abandoned_carts_get_one_reminder_each(shop: Shop, sim: jobsim.Simul
         (at(hours=24), "https://shop.example.com/cart/cart_1"),
         (at(hours=25, minutes=30), "https://shop.example.com/cart/cart_2"),
     ]
+
+
+def test_the_seeds_three_attempts_retry_on_inngests_backoff_table(
+    shop: Shop, sim: jobsim.Simulation
+) -> None:
+    """``retries: { attempts: 3 }`` and no backoff: Inngest's table, 15 s then 30 s, each + U[0, 30 s)."""
+    sim.fail("send-cart-abandonment-reminder", step="get-user-email", times=5)
+    shop.storefront(sim, "cart/abandoned", cart())
+    sim.advance("25h")
+
+    run = only(sim.runs("send-cart-abandonment-reminder"))
+    first, second, third = step_times(run, "get-user-email")
+    assert first == at(hours=24)
+    assert dt.timedelta(seconds=15) <= second - first < dt.timedelta(seconds=45)
+    assert dt.timedelta(seconds=30) <= third - second < dt.timedelta(seconds=60)
+    assert all((t - first) % dt.timedelta(milliseconds=1) == dt.timedelta(0) for t in (second, third))
+    assert (run.status, run.finished_at) == ("failed", third)
+    assert mail(sim, "Did you forget something?") == []
 
 
 @pytest.mark.parametrize(

@@ -111,3 +111,20 @@ def test_a_digest_run_that_keeps_failing_stops_after_the_seeds_three_attempts(
     assert dt.timedelta(seconds=30) <= third - second < dt.timedelta(seconds=60)
     assert (run.status, run.finished_at) == ("failed", third)
     assert mail(sim, "You have") == []
+
+
+def test_a_user_whose_step_fails_for_good_is_reported_with_the_steps_own_message(
+    sim: jobsim.Simulation,
+) -> None:
+    """The seed catches the step's ``StepError`` and reports ``error.message``: the step's own error's message."""
+    sim.fail("send-batch-notifications", step="get-user-u1", times=3, error=RuntimeError("user service down"))
+    notify(sim, "u1", "New follower")
+    sim.advance("5m")
+
+    run = only(sim.runs("send-batch-notifications"))
+    assert run.status == "completed"
+    assert run.output["results"] == [
+        {"userId": "u1", "success": False, "error": "user service down", "notificationsCount": 1}
+    ]
+    assert (run.output["successful"], run.output["failed"]) == (0, 1)
+    assert mail(sim, "You have") == []

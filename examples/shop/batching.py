@@ -124,9 +124,10 @@ def _send_digest(ctx: Any, shop: Shop, user_id: str, notes: list[dict[str, Any]]
             "notificationsCount": len(notes),
         }
     except (StepError, RuntimeError) as exc:
+        # A failed step surfaces as inngest-js's StepError, whose message is the step's own error's.
         return {
             "userId": user_id,
             "success": False,
-            "error": str(exc),
+            "error": str(exc.error if isinstance(exc, StepError) else exc),
             "notificationsCount": len(notes),
         }

@@ -6,8 +6,11 @@ import datetime as dt
 import json
 from typing import Any
 
+import httpx
+
 import jobsim
 from examples.shop.core import ANALYTICS_BATCH_URL
+from examples.shop.mailer import RESEND_EMAILS
 from examples.support import T0, at, mail, only
 
 
@@ -93,7 +96,10 @@ def test_a_thousand_analytics_events_post_immediately(sim: jobsim.Simulation) ->
 
     post = only(analytics_posts(sim))
     assert post.at == T0
-    assert len(json.loads(post.request.content)["batch"]) == 1000
+    batch = json.loads(post.request.content)["batch"]
+    assert len(batch) == 1000
+    # No `properties` in these events: JSON.stringify leaves the undefined member out, it does not send null.
+    assert batch[0] == {"userId": "u0", "event": "view", "timestamp": "x"}
 
 
 def test_a_digest_run_that_keeps_failing_stops_after_the_seeds_three_attempts(
@@ -128,3 +134,13 @@ def test_a_user_whose_step_fails_for_good_is_reported_with_the_steps_own_message
     ]
     assert (run.output["successful"], run.output["failed"]) == (0, 1)
     assert mail(sim, "You have") == []
+
+
+def test_a_digest_without_a_message_id_leaves_it_out(sim: jobsim.Simulation) -> None:
+    """``messageId: data?.id`` with no id is undefined, and the run's JSON output has no such member."""
+    sim.http.post(RESEND_EMAILS).mock(return_value=httpx.Response(200, json={}))
+    notify(sim, "u1", "New follower")
+    sim.advance("1m")
+
+    run = only(sim.runs("send-batch-notifications"))
+    assert run.output["results"] == [{"userId": "u1", "success": True, "notificationsCount": 1}]

@@ -63,7 +63,11 @@ def test_subscribing_skips_the_later_reminders(shop: Shop, sim: jobsim.Simulatio
         "send-trial-reminder",
         "send-trial-reminder:1",
     ]
-    assert run.steps["check-subscription-0-days"].output["subscriptionStatus"] == "ACTIVE"
+    # The seed's `select: { subscriptionStatus: true, email: true }`: those two fields, no more.
+    assert run.steps["check-subscription-0-days"].output == {
+        "subscriptionStatus": "ACTIVE",
+        "email": "ada@example.com",
+    }
 
 
 def test_the_steps_are_the_seeds_in_the_seeds_order(shop: Shop, sim: jobsim.Simulation) -> None:

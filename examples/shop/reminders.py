@@ -133,6 +133,11 @@ def register(shop: Shop) -> None:
             "itemsCount": len(cart["items"]),
         }
 
+    def subscription(user_id: str) -> dict[str, Any] | None:
+        """``prisma.user.findUnique({ where: { id }, select: { subscriptionStatus: true, email: true } })``."""
+        user = db.find_user(user_id)
+        return None if user is None else {k: user[k] for k in ("subscriptionStatus", "email")}
+
     @app.function("send-trial-expiration-reminder", on="trial/started")
     def send_trial_expiration_reminder(ctx: Any) -> dict[str, Any]:
         user_id, trial_ends_at = ctx.event.data["userId"], ctx.event.data["trialEndsAt"]
@@ -145,7 +150,7 @@ def register(shop: Shop) -> None:
             if reminder_date <= scheduled_at:
                 continue  # only schedule reminders in the future
             ctx.step.sleep_until(f"wait-for-{days}-days", reminder_date)
-            user = ctx.step.run(f"check-subscription-{days}-days", db.find_user, user_id)
+            user = ctx.step.run(f"check-subscription-{days}-days", subscription, user_id)
             if user and user.get("subscriptionStatus") == "ACTIVE":
                 continue  # already subscribed: skip this reminder
             # The seed's one id for every reminder; its n-th reuse is `send-trial-reminder:n`, as on

@@ -151,7 +151,7 @@ class BackgroundJobsService:
             for result in settled:
                 if isinstance(result, BaseException):
                     errors.append(str(result) or "Batch item failed")
-                elif result.success and js_truthy(result.data):
+                elif result.success and result.data is not None and js_truthy(result.data):
                     results.append(result.data)
         return ProcessResult(
             success=not errors,

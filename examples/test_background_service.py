@@ -134,3 +134,24 @@ def test_outside_jobsim_the_same_service_really_sleeps_but_not_with_zero_retries
 
     result = asyncio.run(BackgroundJobsService(max_retries=0).execute("op", 1, boom))
     assert (result.success, result.error, result.retries) == (False, "no", 0)
+
+
+def test_an_error_without_a_message_is_reported_as_such() -> None:
+    """``error.message`` of an ``Error``, even ``""``: ``"Operation failed"`` is only for thrown non-Errors."""
+
+    async def boom(_: int) -> int:
+        raise RuntimeError()
+
+    result = asyncio.run(BackgroundJobsService(max_retries=0).execute("op", 1, boom))
+    assert (result.success, result.error) == (False, "")
+
+
+def test_the_batch_keeps_the_results_javascript_finds_truthy() -> None:
+    """``result.value.data`` is tested as JavaScript does: ``{}`` and ``[]`` are kept, ``0`` and ``""`` dropped."""
+    values: dict[int, Any] = {0: {}, 1: [], 2: 0, 3: "", 4: {"n": 4}, 5: False, 6: 0.5}
+
+    async def fetch(n: int) -> Any:
+        return values[n]
+
+    result = asyncio.run(BackgroundJobsService(max_retries=0).execute_batch("op", list(values), fetch))
+    assert result.data == [{}, [], {"n": 4}, 0.5]

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
+import httpx
+
 import jobsim
 from examples.shop.core import ANALYTICS_BATCH_URL
+from examples.shop.mailer import RESEND_EMAILS
 from examples.support import T0, at, mail, only
 
 
@@ -92,4 +96,51 @@ def test_a_thousand_analytics_events_post_immediately(sim: jobsim.Simulation) ->
 
     post = only(analytics_posts(sim))
     assert post.at == T0
-    assert len(json.loads(post.request.content)["batch"]) == 1000
+    batch = json.loads(post.request.content)["batch"]
+    assert len(batch) == 1000
+    # No `properties` in these events: JSON.stringify leaves the undefined member out, it does not send null.
+    assert batch[0] == {"userId": "u0", "event": "view", "timestamp": "x"}
+
+
+def test_a_digest_run_that_keeps_failing_stops_after_the_seeds_three_attempts(
+    sim: jobsim.Simulation,
+) -> None:
+    """``retries: { attempts: 3 }``: the batch body fails at 30 s, retries on Inngest's table (15 s, 30 s + jitter)."""
+    sim.fail("send-batch-notifications", times=5)
+    notify(sim, "u1", "New follower")
+    sim.advance("5m")
+
+    run = only(sim.runs("send-batch-notifications"))
+    first, second, third = (a.started_at for a in run.attempts)
+    assert first == at(30)
+    assert dt.timedelta(seconds=15) <= second - first < dt.timedelta(seconds=45)
+    assert dt.timedelta(seconds=30) <= third - second < dt.timedelta(seconds=60)
+    assert (run.status, run.finished_at) == ("failed", third)
+    assert mail(sim, "You have") == []
+
+
+def test_a_user_whose_step_fails_for_good_is_reported_with_the_steps_own_message(
+    sim: jobsim.Simulation,
+) -> None:
+    """The seed catches the step's ``StepError`` and reports ``error.message``: the step's own error's message."""
+    sim.fail("send-batch-notifications", step="get-user-u1", times=3, error=RuntimeError("user service down"))
+    notify(sim, "u1", "New follower")
+    sim.advance("5m")
+
+    run = only(sim.runs("send-batch-notifications"))
+    assert run.status == "completed"
+    assert run.output["results"] == [
+        {"userId": "u1", "success": False, "error": "user service down", "notificationsCount": 1}
+    ]
+    assert (run.output["successful"], run.output["failed"]) == (0, 1)
+    assert mail(sim, "You have") == []
+
+
+def test_a_digest_without_a_message_id_leaves_it_out(sim: jobsim.Simulation) -> None:
+    """``messageId: data?.id`` with no id is undefined, and the run's JSON output has no such member."""
+    sim.http.post(RESEND_EMAILS).mock(return_value=httpx.Response(200, json={}))
+    notify(sim, "u1", "New follower")
+    sim.advance("1m")
+
+    run = only(sim.runs("send-batch-notifications"))
+    assert run.output["results"] == [{"userId": "u1", "success": True, "notificationsCount": 1}]

@@ -9,8 +9,9 @@ import pytest
 
 import jobsim
 from examples.shop import Shop
+from examples.shop.core import js_number
 from examples.shop.db import iso
-from examples.support import T0, at, mail, only
+from examples.support import T0, at, mail, only, step_times
 
 ITEMS = [
     {"productId": "prod_tee", "name": "Organic Cotton Tee", "price": 24.0},
@@ -51,7 +52,7 @@ def test_reminder_goes_out_exactly_24h_later(shop: Shop, sim: jobsim.Simulation)
     assert (email.to, email.sent_at) == (["ada@example.com"], at(hours=24))
     assert email.text == (
         "Hi Ada Lovelace, you left 2 item(s) in your cart:\n"
-        "- Organic Cotton Tee ($24.0)\n- Stoneware Mug ($18.5)\n"
+        "- Organic Cotton Tee ($24)\n- Stoneware Mug ($18.5)\n"
         "Total: $42.50\nhttps://shop.example.com/cart/cart_1"
     )
     assert run.output == {
@@ -148,3 +149,43 @@ def test_two_abandoned_carts_get_one_reminder_each(shop: Shop, sim: jobsim.Simul
         (at(hours=24), "https://shop.example.com/cart/cart_1"),
         (at(hours=25, minutes=30), "https://shop.example.com/cart/cart_2"),
     ]
+
+
+def test_the_seeds_three_attempts_retry_on_inngests_backoff_table(
+    shop: Shop, sim: jobsim.Simulation
+) -> None:
+    """``retries: { attempts: 3 }`` and no backoff: Inngest's table, 15 s then 30 s, each + U[0, 30 s)."""
+    sim.fail("send-cart-abandonment-reminder", step="get-user-email", times=5)
+    shop.storefront(sim, "cart/abandoned", cart())
+    sim.advance("25h")
+
+    run = only(sim.runs("send-cart-abandonment-reminder"))
+    first, second, third = step_times(run, "get-user-email")
+    assert first == at(hours=24)
+    assert dt.timedelta(seconds=15) <= second - first < dt.timedelta(seconds=45)
+    assert dt.timedelta(seconds=30) <= third - second < dt.timedelta(seconds=60)
+    assert all((t - first) % dt.timedelta(milliseconds=1) == dt.timedelta(0) for t in (second, third))
+    assert (run.status, run.finished_at) == ("failed", third)
+    assert mail(sim, "Did you forget something?") == []
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (24.0, "24"),
+        (18.5, "18.5"),
+        (7, "7"),
+        (-0.0, "0"),
+        (0.1 + 0.2, "0.30000000000000004"),
+        (1e-5, "0.00001"),
+        (1e-6, "0.000001"),
+        (1.5e-7, "1.5e-7"),
+        (1e21, "1e+21"),
+        (123456789012345680000.0, "123456789012345680000"),
+        (float("nan"), "NaN"),
+        (float("-inf"), "-Infinity"),
+    ],
+)
+def test_prices_are_written_as_javascript_writes_numbers(value: float, text: str) -> None:
+    """The seed's ``${item.price}``: ``String(24)`` is ``"24"``, where Python's ``str(24.0)`` is ``"24.0"``."""
+    assert js_number(value) == text

@@ -113,7 +113,7 @@ def seed_variant_shop() -> Shop:
         user = ctx.step.run("get-user-email", lambda: {"email": db.users[user_id]["email"], "name": "Ada"})
         ctx.step.run("send-reminder-email", lambda: app.send("email/send", {
             "to": user["email"], "template": "cart_reminder", "subject": SUBJECT,
-            "data": {"userName": user["name"], "itemCount": 1, "itemList": "- Organic Cotton Tee ($24.0)",
+            "data": {"userName": user["name"], "itemCount": 1, "itemList": "- Organic Cotton Tee ($24)",
                      "total": "24.00", "cartUrl": f"https://shop.example.com/cart/{cart_id}"},
         }))  # fmt: skip
         return {"success": True, "reminderSentAt": iso(dt.datetime.now(dt.timezone.utc))}

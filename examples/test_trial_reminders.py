@@ -58,8 +58,53 @@ def test_subscribing_skips_the_later_reminders(shop: Shop, sim: jobsim.Simulatio
     assert reminders(sim) == [(at(days=7), SUBJECTS[0]), (at(days=11), SUBJECTS[1])]
     run = only(sim.runs("send-trial-expiration-reminder"))
     assert (run.status, run.finished_at) == ("completed", at(days=14))
-    assert "send-trial-reminder-1-days" not in run.steps
-    assert run.steps["check-subscription-0-days"].output["subscriptionStatus"] == "ACTIVE"
+    # The seed's single step id, reused: the 1-day reminder was skipped, so only two sends.
+    assert [s for s in run.steps if s.startswith("send-trial-reminder")] == [
+        "send-trial-reminder",
+        "send-trial-reminder:1",
+    ]
+    # The seed's `select: { subscriptionStatus: true, email: true }`: those two fields, no more.
+    assert run.steps["check-subscription-0-days"].output == {
+        "subscriptionStatus": "ACTIVE",
+        "email": "ada@example.com",
+    }
+
+
+def test_the_steps_are_the_seeds_in_the_seeds_order(shop: Shop, sim: jobsim.Simulation) -> None:
+    """``wait-for-N-days`` then ``send-trial-reminder`` (reused, so Inngest numbers it ``:1``, ``:2``...).
+
+    The port adds ``get-schedule-time`` and ``check-subscription-N-days`` (the seed's ``new Date()``
+    and Prisma query, made steps so that replay does not change them).
+    """
+    shop.storefront(sim, "trial/started", TRIAL)
+    sim.advance("15d")
+
+    run = only(sim.runs("send-trial-expiration-reminder"))
+    assert list(run.steps) == [
+        "get-schedule-time",
+        "wait-for-7-days",
+        "check-subscription-7-days",
+        "send-trial-reminder",
+        "wait-for-3-days",
+        "check-subscription-3-days",
+        "send-trial-reminder:1",
+        "wait-for-1-days",
+        "check-subscription-1-days",
+        "send-trial-reminder:2",
+        "wait-for-0-days",
+        "check-subscription-0-days",
+        "send-trial-reminder:3",
+    ]
+
+
+def test_the_trial_end_date_is_written_as_a_utc_date(shop: Shop, sim: jobsim.Simulation) -> None:
+    """date-fns ``format`` uses the host's zone (UTC on Inngest's hosts), not the offset the event was sent with."""
+    shop.storefront(
+        sim, "trial/started", {"userId": "user_ada", "trialEndsAt": "2025-03-16T20:00:00-05:00"}
+    )
+    sim.advance("15d")
+
+    assert {e.data["data"]["trialEndDate"] for e in events(sim, "email/send")} == {"March 17, 2025"}
 
 
 def test_a_short_trial_only_gets_the_reminders_still_ahead(

@@ -75,6 +75,15 @@ class ProcessResult(Generic[O]):
         return {**dataclasses.asdict(self), "timestamp": iso(self.timestamp)}
 
 
+def js_truthy(value: Any) -> bool:
+    """JavaScript's truthiness: ``{}`` and ``[]`` are true there, only ``0``, ``""``, ``NaN``, null are false."""
+    if value is None or value is False or value == "":
+        return False
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value == value and value != 0  # NaN != NaN
+    return True
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
@@ -110,7 +119,9 @@ class BackgroundJobsService:
                 if retries > self.config.max_retries:
                     return ProcessResult(
                         success=False,
-                        error=str(error) or "Operation failed",
+                        # `error instanceof Error ? error.message : "Operation failed"`: whatever Python
+                        # raises is an Error, so its message, even an empty one.
+                        error=str(error),
                         duration=now_ms() - start,
                         retries=retries - 1,
                         timestamp=_now(),
@@ -140,7 +151,7 @@ class BackgroundJobsService:
             for result in settled:
                 if isinstance(result, BaseException):
                     errors.append(str(result) or "Batch item failed")
-                elif result.success and result.data:
+                elif result.success and result.data is not None and js_truthy(result.data):
                     results.append(result.data)
         return ProcessResult(
             success=not errors,

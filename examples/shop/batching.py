@@ -63,8 +63,9 @@ def register(shop: Shop) -> None:
 
         def send_to_analytics_service() -> None:
             payload = {
+                # JSON.stringify drops the optional members an event left out (undefined), not null ones
                 "batch": [
-                    {k: e.get(k) for k in ("userId", "event", "properties", "timestamp")}
+                    {k: e[k] for k in ("userId", "event", "properties", "timestamp") if k in e}
                     for e in events
                 ],
                 "sentAt": iso(utcnow()),
@@ -120,13 +121,15 @@ def _send_digest(ctx: Any, shop: Shop, user_id: str, notes: list[dict[str, Any]]
         return {
             "userId": user_id,
             "success": True,
-            "messageId": (data or {}).get("id"),
+            # `data?.id`: undefined without an id, a member JSON drops
+            **({"messageId": data["id"]} if data is not None and "id" in data else {}),
             "notificationsCount": len(notes),
         }
     except (StepError, RuntimeError) as exc:
+        # A failed step surfaces as inngest-js's StepError, whose message is the step's own error's.
         return {
             "userId": user_id,
             "success": False,
-            "error": str(exc),
+            "error": str(exc.error if isinstance(exc, StepError) else exc),
             "notificationsCount": len(notes),
         }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from decimal import Decimal
 
 import httpx
 
@@ -44,3 +45,22 @@ class Shop:
 def utcnow() -> dt.datetime:
     """``new Date()``: virtual inside job code (jobsim's wall-clock bridge)."""
     return dt.datetime.now(dt.timezone.utc)
+
+
+def js_number(value: float) -> str:
+    """A number as a JavaScript template literal writes it: ``${24}`` and ``${24.0}`` are ``24``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"js_number() takes an int or a float, not {value!r}")
+    if isinstance(value, int):
+        return str(value)
+    if value != value:
+        return "NaN"
+    if value in (float("inf"), float("-inf")):
+        return "Infinity" if value > 0 else "-Infinity"
+    if value == 0:
+        return "0"  # -0 too
+    if 1e-6 <= abs(value) < 1e21:  # fixed notation there, with the shortest digits that read back the same
+        digits = Decimal(repr(value))
+        return format(digits.to_integral_value() if value.is_integer() else digits, "f")
+    mantissa, exponent = repr(value).split("e")
+    return f"{mantissa}e{'+' if int(exponent) > 0 else '-'}{abs(int(exponent))}"

@@ -25,7 +25,7 @@ from typing import Any
 
 import jobsim
 
-from .core import APP_URL, Shop, utcnow
+from .core import APP_URL, Shop, js_number, utcnow
 from .db import iso, parse_time
 
 TRIAL_REMINDERS = [
@@ -110,7 +110,7 @@ def register(shop: Shop) -> None:
                     "data": {
                         "userName": user["name"],
                         "itemCount": len(items),
-                        "itemList": "\n".join(f"- {i['name']} (${i['price']})" for i in items),
+                        "itemList": "\n".join(f"- {i['name']} (${js_number(i['price'])})" for i in items),
                         "total": f"{sum(i['price'] for i in items):.2f}",
                         "cartUrl": f"{APP_URL}/cart/{cart_id}",
                     },
@@ -133,21 +133,30 @@ def register(shop: Shop) -> None:
             "itemsCount": len(cart["items"]),
         }
 
+    def subscription(user_id: str) -> dict[str, Any] | None:
+        """``prisma.user.findUnique({ where: { id }, select: { subscriptionStatus: true, email: true } })``."""
+        user = db.find_user(user_id)
+        return None if user is None else {k: user[k] for k in ("subscriptionStatus", "email")}
+
     @app.function("send-trial-expiration-reminder", on="trial/started")
     def send_trial_expiration_reminder(ctx: Any) -> dict[str, Any]:
         user_id, trial_ends_at = ctx.event.data["userId"], ctx.event.data["trialEndsAt"]
         trial_end = parse_time(trial_ends_at)
+        # date-fns formats in the host's zone: UTC on Inngest's serverless hosts, as here.
+        trial_end_date = trial_end.astimezone(dt.timezone.utc)
         scheduled_at = parse_time(ctx.step.run("get-schedule-time", lambda: iso(utcnow())))
         for days, kind in TRIAL_REMINDERS:
             reminder_date = trial_end - dt.timedelta(days=days)
             if reminder_date <= scheduled_at:
                 continue  # only schedule reminders in the future
             ctx.step.sleep_until(f"wait-for-{days}-days", reminder_date)
-            user = ctx.step.run(f"check-subscription-{days}-days", db.find_user, user_id)
+            user = ctx.step.run(f"check-subscription-{days}-days", subscription, user_id)
             if user and user.get("subscriptionStatus") == "ACTIVE":
                 continue  # already subscribed: skip this reminder
+            # The seed's one id for every reminder; its n-th reuse is `send-trial-reminder:n`, as on
+            # Inngest, which is stable because the subscription check above is a step.
             ctx.step.send_event(
-                f"send-trial-reminder-{days}-days",
+                "send-trial-reminder",
                 jobsim.Event(
                     "email/send",
                     {
@@ -156,7 +165,7 @@ def register(shop: Shop) -> None:
                         "subject": trial_subject(days),
                         "data": {
                             "daysLeft": days,
-                            "trialEndDate": f"{trial_end:%B} {trial_end.day}, {trial_end.year}",
+                            "trialEndDate": f"{trial_end_date:%B} {trial_end_date.day}, {trial_end_date.year}",
                         },
                         "metadata": {"userId": user_id, "reminderType": kind},
                     },

@@ -129,6 +129,24 @@ class SimulatedBackend(KeyValueStoreBackend):  # type: ignore[misc]
         """
         return self._live(self.get_key_for_task(task_id))
 
+    # -- chords: count header tasks in virtual-time order ---------------------------------
+    later: Any = None  # ``Worker.later`` of the app's simulated worker, set when the simulation starts
+
+    def on_chord_part_return(self, request: Any, state: str, result: Any, **kwargs: Any) -> Any:
+        """Celery's ``on_chord_part_return``, at the virtual instant the header task finished.
+
+        Bodies run in one go, so a header task that sleeps 30 s reports before the one
+        that starts next at the same instant and takes no time. Counted as it comes, the
+        instant task would read the counter before the slow task's increment (a write
+        30 s ahead) and the slow one would not see the instant one's: neither reaches
+        the chord's size, and the body never runs. Redis counts them in the order they
+        finish, so the part return of a task whose body spent time waits until then.
+        """
+        base = super().on_chord_part_return
+        if self.later is None or self._sim.now_ns() <= self._sim.kernel.now:
+            return base(request, state, result, **kwargs)
+        return self.later(self._sim.now_ns(), base, request, state, result, **kwargs)
+
     # -- never block a test ------------------------------------------------------------
     def wait_for(self, task_id: str, timeout: Any = None, interval: float = 0.5, no_ack: bool = True,
                  on_interval: Any = None) -> Any:  # fmt: skip

@@ -29,11 +29,12 @@ from __future__ import annotations
 import collections
 import os
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from billiard.einfo import ExceptionInfo, ExceptionWithTraceback
 from celery import signals
-from celery._state import _set_task_join_will_block, task_join_will_block
+from celery._state import _set_task_join_will_block, _task_stack, task_join_will_block
 from celery.app.trace import trace_task_ret
 from celery.exceptions import (
     Ignore,
@@ -404,6 +405,48 @@ class Worker:
             self.world.crashed(held, x, crash)
         else:
             self._settle(held, x)
+
+    def later(self, at: int, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Call ``fn`` at ``at`` as the running task's worker would then: in its context.
+
+        For what the tracer reports once a body that spent virtual time has ended (a
+        chord's part return, ``_backend``): the task and its request are current again,
+        so a chord body it sends has it as parent, and an errback called inline runs as
+        its code (its sleeps and HTTP calls are the task's).
+        """
+        held = self.world.executing
+        task = self.app.current_worker_task
+        if held is None or task is None:  # pragma: no cover - only the tracer of a running body defers
+            fn(*args, **kwargs)
+            return
+        self.kernel.schedule(at, self._later, held, task, task.request, fn, args, kwargs,
+                             owner=f"{task.name} (reporting)")  # fmt: skip
+
+    def _later(self, held: Held, task: Any, request: Any, fn: Callable[..., Any], args: tuple[Any, ...],
+               kwargs: dict[str, Any]) -> None:  # fmt: skip
+        engine = self.sim.engine
+        now = self.kernel.now
+        x = CeleryExecution(engine, held.run, held.req.request_dict.get("retries", 0) or 0, now)
+        blocks = task_join_will_block()
+        engine.x = x
+        engine.move_clock(now)
+        _set_task_join_will_block(True)
+        self.world.executing = held
+        _task_stack.push(task)
+        task.request_stack.push(request)
+        try:
+            fn(*args, **kwargs)
+        finally:
+            task.request_stack.pop()
+            _task_stack.pop()
+            engine.x = None
+            self.world.executing = None
+            _set_task_join_will_block(blocks)
+        if self.world.fatal is not None:
+            fatal, self.world.fatal = self.world.fatal, None
+            raise fatal
+        if x.now > now:  # an errback called inline spent time: results it wrote are readable then
+            self.kernel.schedule(x.now, _reported, owner=f"{task.name} (reporting)")
 
     # -- 4. outcomes ---------------------------------------------------------------------------
     def _settle(self, held: Held, x: Execution) -> None:

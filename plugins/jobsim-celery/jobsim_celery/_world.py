@@ -185,6 +185,7 @@ class CeleryWorld:
         for task in rt.tasks.values():
             self._wrap(rt, task)
         rt.worker = Worker(self, rt)
+        app._backend_cache.later = rt.worker.later
         if rt.beat_enabled and app.conf.beat_schedule:
             rt.beat = Beat(self, rt)
             rt.beat.start()

@@ -84,6 +84,55 @@ def test_a_chord_calls_its_body_once_every_header_task_is_done(app):
         assert "total#1 started by add#3" in sim.timeline()
 
 
+def test_a_chord_whose_header_tasks_sleep_calls_its_body_when_the_last_one_finishes(app):
+    """A header task that spends virtual time reports at its end: the counter reaches the size then.
+
+    Bodies run in one go, so the 30 s task ran (and finished, at 00:00:30) before the
+    instant one; the chord's counter must still count both, in virtual-time order.
+    """
+    import time
+
+    add, total, *_ = define(app)
+
+    @app.task(name="slow_add")
+    def slow_add(x, y, seconds):
+        time.sleep(seconds)
+        return x + y
+
+    with jobsim.Simulation(app, start=START) as sim:
+        result = chord([slow_add.s(1, 1, 30), add.s(2, 2), slow_add.s(3, 3, 10)], total.s()).apply_async()
+        sim.advance("29s")
+        assert result.state == "PENDING" and sim.runs("total") == []
+        sim.run_until_idle()
+        assert result.get() == 12
+        assert seconds(sim.runs("total")[0].attempts[0].started_at) == 30
+        assert "total#1 started by slow_add#1" in sim.timeline()
+
+
+def test_a_chord_whose_failed_header_task_finishes_first_fails_when_the_slow_one_is_done(app):
+    """Redis's counter fails the body once every header task returned: here at 00:00:20, when the slow one ends."""
+    import time
+
+    _, total, _, on_error, _ = define(app)
+
+    @app.task(name="slow_add")
+    def slow_add(x, y, seconds):
+        time.sleep(seconds)
+        return x + y
+
+    @app.task(name="explode")
+    def explode():
+        raise KeyError("missing")
+
+    with jobsim.Simulation(app, start=START) as sim:
+        result = chord([slow_add.s(1, 1, 20), explode.s()], total.s().on_error(on_error.s())).apply_async()
+        sim.run_until_idle()
+        culprit = sim.runs("explode")[0].id
+        assert repr(result.result) == f"ChordError(\"Dependency {culprit} raised KeyError('missing')\")"
+        assert [seconds(at) for *_, at in on_error.errors] == [20]
+        assert sim.runs("total") == []
+
+
 def test_a_chord_with_a_failing_header_fails_its_body(app):
     add, total, boom, *_ = define(app)
     with jobsim.Simulation(app, start=START) as sim:

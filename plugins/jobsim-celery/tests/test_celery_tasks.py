@@ -98,7 +98,7 @@ def test_the_request_is_a_workers_request(app):
         result = parent.delay()
         sim.run_until_idle()
     assert seen["parent"]["id"] == result.id and seen["parent"]["retries"] == 0
-    assert seen["parent"]["eager"] is False
+    assert seen["parent"]["eager"] is False and seen["parent"]["hostname"] == "celery@jobsim"
     delivery = {"exchange": "", "routing_key": "celery", "priority": None, "redelivered": False}
     assert seen["parent"]["delivery"] == delivery
     assert seen["child"]["root"] == result.id and seen["child"]["parent"] == result.id
@@ -568,6 +568,27 @@ def test_a_result_is_seen_only_once_its_task_has_finished_in_virtual_time(app):
         assert (result.state, result.get()) == ("SUCCESS", "done")
         assert seen == ["PENDING", "RETRY"]
 
+
+
+def test_the_request_and_started_state_name_the_worker_not_the_machine(app):
+    """``celery worker -n w1@box`` runs tasks with ``fast_trace_task``, whose hostname is the node name
+    (``app/trace.py: setup_worker_optimizations``), in ``self.request.hostname`` and the STARTED meta:
+    jobsim used ``trace_task_ret``, which reads ``socket.gethostname()`` — the machine running the test."""
+    from jobsim_celery import CeleryTarget
+
+    app.conf.task_track_started = True
+    seen = []
+
+    @app.task(bind=True, name="where")
+    def where(self):
+        seen.append(self.request.hostname)
+        time.sleep(10)
+
+    with jobsim.Simulation(CeleryTarget(app, hostname="w1@box"), start=START) as sim:
+        result = where.delay()
+        sim.advance("5s")
+        assert result.info["hostname"] == "w1@box"
+    assert seen == ["w1@box"]
 
 
 def test_task_track_started_shows_started_from_the_body_s_virtual_start_until_it_ends(app):

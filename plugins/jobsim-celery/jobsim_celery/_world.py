@@ -31,7 +31,7 @@ from jobsim._time import MS, SECOND, instant_ns, iso
 from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
 from jobsim.hooks import Adapted, end_run, output_bytes, planned_instant, refusing_handler
 
-from . import _patches
+from . import _lifecycle, _patches
 from ._backend import NoResultBackend, SimulatedBackend, has_result_backend
 from ._beat import Beat
 from ._broker import Publisher, producer_or_acquire
@@ -186,12 +186,15 @@ class CeleryWorld:
             self._wrap(rt, task)
         rt.worker = Worker(self, rt)
         app._backend_cache.later = rt.worker.later
-        if rt.beat_enabled and app.conf.beat_schedule:
+        beat = bool(rt.beat_enabled and app.conf.beat_schedule)
+        _lifecycle.started(rt, beat)
+        if beat:
             rt.beat = Beat(self, rt)
             rt.beat.start()
 
     def uninstall(self, rt: AppRuntime) -> None:
         app = rt.app
+        _lifecycle.stopping(rt)
         for task, attr, original in reversed(rt.wrapped):
             if original is None:
                 task.__dict__.pop(attr, None)

@@ -59,11 +59,15 @@ class Beat:
             raise InvalidArgument.build(
                 f"beat_schedule[{name!r}]", spec, f"keys among {sorted(_KEYS)}; unknown: {sorted(unknown)}"
             )
-        schedule = copy.copy(maybe_schedule(spec["schedule"], spec.get("relative", False), app=self.app))
+        try:  # Celery's maybe_schedule sets .app on anything but a number or timedelta: a string fails there
+            schedule = copy.copy(maybe_schedule(spec["schedule"], spec.get("relative", False), app=self.app))
+        except AttributeError:
+            schedule = None
         if not hasattr(schedule, "is_due"):
             raise InvalidArgument.build(
                 f"beat_schedule[{name!r}]['schedule']", spec["schedule"],
-                "seconds, a timedelta, or a celery.schedules schedule/crontab/solar",
+                "seconds, a timedelta, or a celery.schedules schedule/crontab/solar (for a cron line, "
+                "crontab(minute=..., hour=...) or crontab.from_string('*/5 * * * *'))",
             )  # fmt: skip
         schedule.nowfun = self._now
         fields = {k: v for k, v in spec.items() if k not in ("schedule", "relative")}

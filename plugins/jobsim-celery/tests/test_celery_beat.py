@@ -92,6 +92,16 @@ def test_a_malformed_entry_is_named(app, tick):
         jobsim.Simulation(app).start()
 
 
+@pytest.mark.parametrize("schedule", ["every 5 minutes", "*/5 * * * *"])
+def test_a_schedule_that_is_not_one_is_named_not_an_attribute_error(app, tick, schedule):
+    """Celery's ``maybe_schedule`` sets ``.app`` on whatever it is given: a string (a cron line pasted in) ended
+    in ``AttributeError: 'str' object has no attribute 'app'`` from inside Celery, as real beat crashes."""
+    app.conf.beat_schedule = {"report": {"task": "tick", "schedule": schedule}}
+    with pytest.raises(jobsim.InvalidArgument, match=r"^beat_schedule\['report'\]\['schedule'\]=.* is not valid: "
+                       r"seconds, a timedelta, or a celery.schedules schedule/crontab/solar"):
+        jobsim.Simulation(app).start()
+
+
 def test_a_timezone_zoneinfo_does_not_know_is_named_at_the_simulation(app):
     """It was a bare ZoneInfoNotFoundError from deep inside Celery's beat, as the simulation started."""
     app.conf.timezone = "Europe/Berlinn"

@@ -26,6 +26,7 @@ from celery.app.base import _OMITTED
 from celery.utils.functional import maybe_list
 from celery.utils.time import maybe_iso8601
 from kombu import serialization
+from kombu.exceptions import ContentDisallowed
 from kombu.message import Message
 
 from jobsim._time import SECOND, to_datetime
@@ -140,11 +141,12 @@ class Publisher:
             headers=headers, properties=properties, retry_policy=dict(app.conf.task_publish_retry_policy),
         )  # fmt: skip
         content_type, content_encoding, data = serialization.dumps(body, serializer)  # type: ignore[no-untyped-call]
+        accept = _accepted(app, name, serializer, content_type, content_encoding, data)
         self._tag += 1
         message = Message(  # type: ignore[no-untyped-call]
             body=data, delivery_tag=self._tag, content_type=content_type, content_encoding=content_encoding,
             delivery_info={"exchange": exchange, "routing_key": routing_key, "redelivered": False},
-            properties=properties, headers=headers,
+            properties=properties, headers=headers, accept=accept,
         )  # fmt: skip
         signals.after_task_publish.send(sender=name, body=body, exchange=exchange, routing_key=routing_key)
         return message, qname
@@ -154,6 +156,23 @@ _UNREADABLE = (
     "a real worker could not read it: it would reject the message (InvalidTaskError, "
     "celery/worker/request.py) and the task would never run"
 )
+
+
+def _accepted(app: Any, name: str, serializer: str, content_type: str, content_encoding: str, data: Any) -> Any:
+    """The content types the worker's consumer accepts (``amqp.TaskConsumer``: ``accept_content``), which the
+    message decodes with; a message it would not decode is refused here, at the call."""
+    accept = serialization.prepare_accept_content(app.conf.accept_content)  # type: ignore[no-untyped-call]
+    try:
+        serialization.loads(data, content_type, content_encoding, accept=accept)  # type: ignore[no-untyped-call]
+    except ContentDisallowed:
+        raise InvalidArgument(
+            f"task {name!r} is serialized with {serializer!r} ({content_type}), which the worker's "
+            f"app.conf.accept_content {list(app.conf.accept_content or [])!r} does not accept: a real worker would "
+            "refuse to decode the message (kombu's ContentDisallowed) and the task would never run. Add "
+            f"{serializer!r} to accept_content, or send it with a serializer accept_content lists (task_serializer, "
+            "the task's serializer=, or apply_async(serializer=...))"
+        ) from None
+    return accept
 
 
 def _check_timing(countdown: Any, eta: Any, expires: Any) -> None:

@@ -591,6 +591,41 @@ def test_the_request_and_started_state_name_the_worker_not_the_machine(app):
     assert seen == ["w1@box"]
 
 
+def test_a_pickled_message_runs_when_accept_content_lists_pickle_as_on_a_worker(app):
+    """A worker's consumer decodes with ``accept_content`` (``amqp.TaskConsumer``); jobsim's messages had no
+    ``accept``, so kombu refused pickle (disabled by default) with ``ContentDisallowed`` from inside the worker."""
+    app.conf.update(task_serializer="pickle", result_serializer="pickle", accept_content=["pickle", "json"])
+
+    @app.task(name="next_day")
+    def next_day(when):
+        return when + dt.timedelta(days=1)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        result = next_day.delay(T0)
+        sim.run_until_idle()
+        assert result.get() == at(86400)
+
+
+def test_a_serializer_the_worker_does_not_accept_is_refused_at_the_call(app):
+    """``task_serializer='pickle'`` with the default ``accept_content=['json']``: a real worker cannot decode the
+    message ("Can't decode message body", ContentDisallowed) and discards it; the task never runs."""
+    app.conf.task_serializer = "pickle"
+
+    @app.task(name="noop")
+    def noop():
+        return None
+
+    expected = (
+        "task 'noop' is serialized with 'pickle' (application/x-python-serialize), which the worker's "
+        "app.conf.accept_content ['json'] does not accept: a real worker would refuse to decode the message "
+        "(kombu's ContentDisallowed) and the task would never run. Add 'pickle' to accept_content, or send it with "
+        "a serializer accept_content lists (task_serializer, the task's serializer=, or apply_async(serializer=...))"
+    )
+    with jobsim.Simulation(app, start=START) as sim, pytest.raises(jobsim.InvalidArgument, match=re.escape(expected)):
+        noop.delay()
+    assert sim.runs("noop") == []
+
+
 def test_task_track_started_shows_started_from_the_body_s_virtual_start_until_it_ends(app):
     """With ``task_track_started`` Celery's tracer stores STARTED (with the worker's pid and hostname) as
     the body starts: the test and other tasks see it for the body's virtual 30 s, then SUCCESS. The README

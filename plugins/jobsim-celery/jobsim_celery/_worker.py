@@ -27,6 +27,7 @@ attributed to the run. Retries are whatever the task does: ``self.retry`` and
 from __future__ import annotations
 
 import collections
+import numbers
 import os
 import time
 from collections.abc import Callable
@@ -55,7 +56,7 @@ from kombu.message import Message
 import jobsim_celery
 from jobsim._steps import Execution
 from jobsim._time import SECOND, instant_ns, iso
-from jobsim.errors import BudgetExceeded
+from jobsim.errors import BudgetExceeded, InvalidArgument
 from jobsim.hooks import StoppableExecution
 
 if TYPE_CHECKING:
@@ -229,6 +230,13 @@ class Pool:
         if accept_callback is not None:
             accept_callback(os.getpid(), time.monotonic())
         x = self.worker.sim.engine.x
+        for option, limit in (("soft_time_limit", soft_timeout), ("time_limit", timeout)):
+            if limit and (isinstance(limit, bool) or not isinstance(limit, numbers.Real)):
+                raise InvalidArgument.build(
+                    f"{option} of task {args[0]!r}", limit, f"a number of seconds (the task's {option}=, "
+                    f"apply_async({option}=...) or app.conf.task_{option}): a real worker's pool cannot arm a timer "
+                    "with it",
+                )  # fmt: skip
         if (soft_timeout or timeout) and isinstance(x, CeleryExecution):
             x.limit(soft_timeout, timeout)
         try:
@@ -276,6 +284,9 @@ class Worker:
         self.buckets: dict[str, Bucket | None] = {}
         self._request_classes: dict[str, Any] = {}
         self.rate_limits = not self.app.conf.worker_disable_rate_limits
+        if self.rate_limits:  # a worker reads every task's rate_limit as it starts (Consumer.reset_rate_limits)
+            for task in rt.tasks.values():
+                _fill_rate(task)
 
     # -- 1. receive -------------------------------------------------------------------
     def receive(self, held: Held) -> None:
@@ -326,7 +337,7 @@ class Worker:
 
     def _bucket(self, task: Any) -> Bucket | None:
         if task.name not in self.buckets:
-            fill = rate(getattr(task, "rate_limit", None))
+            fill = _fill_rate(task)
             self.buckets[task.name] = Bucket(fill, self.kernel.now) if fill else None
         return self.buckets[task.name]
 
@@ -531,6 +542,22 @@ class Worker:
         self.waiting.clear()
         self.held.clear()
         return lost
+
+
+def _fill_rate(task: Any) -> float:
+    """``rate(task.rate_limit)``, tokens per second, or ``InvalidArgument`` where Celery's ``rate`` fails (a real
+    worker does not start: ``Consumer.reset_rate_limits``)."""
+    limit = getattr(task, "rate_limit", None)
+    try:
+        fill = rate(limit)
+    except (KeyError, ValueError, TypeError):
+        fill = None
+    if not isinstance(fill, numbers.Real) or isinstance(fill, bool) or fill < 0:
+        raise InvalidArgument.build(
+            f"rate_limit of task {task.name!r}", limit, "tasks per second as a number, or a string such as '10/s', "
+            "'100/m' or '1000/h' (also task_default_rate_limit and task_annotations); a real worker would not start",
+        )  # fmt: skip
+    return float(fill)
 
 
 def _reported() -> None:

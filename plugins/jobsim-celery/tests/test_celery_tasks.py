@@ -626,6 +626,34 @@ def test_a_serializer_the_worker_does_not_accept_is_refused_at_the_call(app):
     assert sim.runs("noop") == []
 
 
+@pytest.mark.parametrize("limit", ["10/x", "ten/m", [10]])
+def test_a_rate_limit_celery_cannot_read_is_named_when_the_worker_starts(app, limit):
+    """A real worker reads every task's rate_limit as it starts and fails on one Celery's ``rate`` cannot read;
+    jobsim raised Celery's bare ``KeyError: 'x'`` from deep inside its worker at the first message."""
+
+    @app.task(name="ping", rate_limit=limit)
+    def ping():
+        return None
+
+    with pytest.raises(jobsim.InvalidArgument, match=r"^rate_limit of task 'ping'=.* is not valid: tasks per second"):
+        jobsim.Simulation(app, start=START).start()
+
+
+@pytest.mark.parametrize("option", ["time_limit", "soft_time_limit"])
+def test_a_time_limit_that_is_not_a_number_is_named(app, option):
+    """``time_limit="30s"`` reached the pool's timer arithmetic: a ``TypeError`` from inside jobsim's worker."""
+
+    @app.task(name="work")
+    def work():
+        return None
+
+    with jobsim.Simulation(app, start=START) as sim:
+        work.apply_async(**{option: "30s"})
+        with pytest.raises(jobsim.InvalidArgument, match=rf"^{option} of task 'work'='30s' is not valid: a number of "
+                           rf"seconds \(the task's {option}=, apply_async\({option}=...\) or app.conf.task_{option}\)"):
+            sim.run_until_idle()
+
+
 def test_task_track_started_shows_started_from_the_body_s_virtual_start_until_it_ends(app):
     """With ``task_track_started`` Celery's tracer stores STARTED (with the worker's pid and hostname) as
     the body starts: the test and other tasks see it for the body's virtual 30 s, then SUCCESS. The README

@@ -95,6 +95,13 @@ class AppRuntime:
                 "app.conf.timezone", app.conf.timezone, "an IANA time zone name such as 'Europe/Berlin' or "
                 f"'America/New_York' (a real worker and beat would not start either: {type(exc).__name__})",
             ) from exc
+        if app.conf.task_protocol != 2:  # as_task_v1 takes other arguments, and its messages another worker path
+            raise UnsupportedFeature(
+                f"app.conf.task_protocol={app.conf.task_protocol!r} is not simulated by jobsim-celery, which builds "
+                "and reads messages of Celery's protocol 2 (the default since Celery 4.0; a Celery 4+ worker reads "
+                "both): set app.conf.task_protocol = 2 for the simulation",
+                system="Celery", feature="task_protocol",
+            )  # fmt: skip
         # what `celery worker` and `celery beat` do as they start (Loader.init_worker): import the modules of
         # `include`/`imports` and run `autodiscover_tasks`, whose tasks a test may only send by name. Once per
         # app, as a worker process does it once (Django's fixup runs its system checks there)

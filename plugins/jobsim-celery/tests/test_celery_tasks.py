@@ -654,6 +654,15 @@ def test_a_time_limit_that_is_not_a_number_is_named(app, option):
             sim.run_until_idle()
 
 
+def test_message_protocol_1_is_refused_naming_the_setting(app):
+    """``task_protocol = 1`` (a Celery 3 era setting) ended in ``TypeError: AMQP.as_task_v1() got multiple values
+    for argument 'now'`` at the first ``delay()``."""
+    app.conf.task_protocol = 1
+    with pytest.raises(jobsim.UnsupportedFeature, match=r"^app.conf.task_protocol=1 is not simulated .* set "
+                       r"app.conf.task_protocol = 2 for the simulation$"):
+        jobsim.Simulation(app, start=START).start()
+
+
 def test_task_track_started_shows_started_from_the_body_s_virtual_start_until_it_ends(app):
     """With ``task_track_started`` Celery's tracer stores STARTED (with the worker's pid and hostname) as
     the body starts: the test and other tasks see it for the body's virtual 30 s, then SUCCESS. The README

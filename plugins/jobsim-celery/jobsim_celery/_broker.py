@@ -28,9 +28,10 @@ from celery.utils.time import maybe_iso8601
 from kombu import serialization
 from kombu.exceptions import ContentDisallowed
 from kombu.message import Message
+from kombu.transport.virtual.exchange import STANDARD_EXCHANGE_TYPES
 
 from jobsim._time import SECOND, to_datetime
-from jobsim.errors import InvalidArgument
+from jobsim.errors import InvalidArgument, UnsupportedFeature
 
 if TYPE_CHECKING:
     from ._world import AppRuntime, CeleryWorld
@@ -131,11 +132,18 @@ class Publisher:
                     "event_dispatcher", "timeout", "confirm_timeout", "producer", "connection"):  # fmt: skip
             options.pop(key, None)
         properties.update(options)
+        exchange = getattr(exchange, "name", exchange)  # a route may give a kombu Exchange
         if queue is None and exchange is None:
             queue = amqp.default_queue
         qname = queue if isinstance(queue, str) else getattr(queue, "name", None) or app.conf.task_default_queue
-        if not exchange or not routing_key:
-            exchange, routing_key = "", qname
+        queue_exchange = getattr(queue, "exchange", None)
+        if (not exchange or not routing_key) and getattr(queue_exchange, "type", "direct") == "direct":
+            exchange, routing_key = "", qname  # amqp.send_task_message: the anonymous exchange, to the queue
+        elif exchange is None:
+            exchange = getattr(queue_exchange, "name", "") or amqp.default_exchange.name
+            routing_key = routing_key or queue.routing_key or app.conf.task_default_routing_key
+        if exchange:  # the broker delivers by the exchange's bindings, whatever queue the route named
+            qname = _bound_queue(app, name, exchange, routing_key)
         signals.before_task_publish.send(
             sender=name, body=body, exchange=exchange, routing_key=routing_key, declare=[],
             headers=headers, properties=properties, retry_policy=dict(app.conf.task_publish_retry_policy),
@@ -156,6 +164,41 @@ _UNREADABLE = (
     "a real worker could not read it: it would reject the message (InvalidTaskError, "
     "celery/worker/request.py) and the task would never run"
 )
+
+
+def _bound_queue(app: Any, name: str, exchange: str, routing_key: str) -> str:
+    """The queue the broker delivers a message published to ``exchange`` with ``routing_key``: the one of the
+    app's queues (``task_queues``, as the worker declares them) whose binding matches, by kombu's own exchange
+    types. None or several (a fanout or topic exchange copying it to each) are refused: a real broker would drop
+    the message, or a worker on each queue would run the task."""
+    bound: list[tuple[str, str, str]] = []  # (exchange type, binding key, queue)
+    for queue in app.amqp.queues.values():
+        bindings = [(queue.exchange, queue.routing_key)] + [(b.exchange, b.routing_key) for b in queue.bindings]
+        bound += [(ex.type, key or "", queue.name) for ex, key in bindings if ex is not None and ex.name == exchange]
+    kind = bound[0][0] if bound else "direct"
+    if kind not in STANDARD_EXCHANGE_TYPES:
+        raise UnsupportedFeature(
+            f"task {name!r} was sent to the {kind!r} exchange {exchange!r}: jobsim-celery routes through direct, topic "
+            "and fanout exchanges only; route the task to its queue instead (task_routes {'queue': ...} or "
+            "apply_async(queue=...))", system="Celery", feature="exchange type",
+        )  # fmt: skip
+    rules = STANDARD_EXCHANGE_TYPES[kind](None)  # type: ignore[no-untyped-call]
+    table = [rules.prepare_bind(queue, exchange, key, None) for _, key, queue in bound]  # type: ignore[no-untyped-call]
+    queues = sorted(rules.lookup(table, exchange, routing_key, None))  # type: ignore[no-untyped-call]
+    where = f"task {name!r} was sent to exchange {exchange!r} with routing key {routing_key!r}"
+    if not queues:
+        raise InvalidArgument(
+            f"{where}, and no queue of the app is bound to them (app.conf.task_queues: "
+            f"{sorted(app.amqp.queues)}): the broker would drop the message and the task would never run. Bind a "
+            "queue to it in task_queues (Queue(name, Exchange(...), routing_key=...)) or route the task with a queue"
+        )
+    if len(queues) > 1:
+        raise UnsupportedFeature(
+            f"{where}, which the broker copies to {len(queues)} queues ({queues}): a worker on each would run the "
+            "task, with one id; jobsim-celery delivers a message to one queue. Route the task to one queue "
+            "(task_routes {'queue': ...} or apply_async(queue=...))", system="Celery", feature="exchange fan-out",
+        )  # fmt: skip
+    return str(queues[0])
 
 
 def _accepted(app: Any, name: str, serializer: str, content_type: str, content_encoding: str, data: Any) -> Any:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from celery.exceptions import TaskRevokedError, WorkerLostError
 from celery.platforms import signals as celery_signals
+from celery.utils.nodenames import default_nodename
 from celery.utils.time import maybe_iso8601
 from celery.worker import state as worker_state
 from celery.worker.control import _revoke
@@ -80,7 +81,12 @@ class AppRuntime:
 
     def __init__(self, world: CeleryWorld, target: CeleryTarget) -> None:
         self.app = app = target.app
-        self.hostname = target.hostname
+        if not isinstance(target.hostname, str) or not target.hostname.rpartition("@")[2]:  # '' or 'w1@': no host
+            raise InvalidArgument.build("hostname", target.hostname, "the worker's node name, as `celery worker -n` "
+                                        "takes it: 'w1@box', or 'w1' (read as 'celery@w1')")  # fmt: skip
+        self.hostname = default_nodename(target.hostname)  # `-n w1` names the worker celery@w1
+        if not isinstance(target.beat, bool):
+            raise InvalidArgument.build("beat", target.beat, "True (run app.conf.beat_schedule) or False")
         concurrency = target.concurrency
         if concurrency is not None and (isinstance(concurrency, bool) or not isinstance(concurrency, int)
                                         or concurrency < 1):  # fmt: skip
@@ -753,6 +759,8 @@ def _queue_names(queues: Any) -> list[str]:
             raise InvalidArgument.build("queues", queues, "queue names (or kombu Queues), e.g. ['celery', 'emails']")
         return names
     names = []
+    if not isinstance(queues, (list, tuple, set, frozenset)):
+        raise InvalidArgument.build("queues", queues, "queue names (or kombu Queues), e.g. ['celery', 'emails']")
     for queue in queues:
         name = getattr(queue, "name", queue)
         if not isinstance(name, str) or not name:

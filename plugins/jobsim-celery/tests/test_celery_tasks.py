@@ -663,6 +663,34 @@ def test_message_protocol_1_is_refused_naming_the_setting(app):
         jobsim.Simulation(app, start=START).start()
 
 
+def test_a_node_name_without_its_prefix_is_read_as_celery_worker_n_reads_it(app):
+    from jobsim_celery import CeleryTarget
+
+    @app.task(bind=True, name="where")
+    def where(self):
+        return self.request.hostname
+
+    with jobsim.Simulation(CeleryTarget(app, hostname="w1"), start=START) as sim:
+        result = where.delay()
+        sim.run_until_idle()
+        assert result.get() == "celery@w1"
+
+
+@pytest.mark.parametrize(("option", "value", "accepted"), [
+    ("queues", 5, "queue names (or kombu Queues), e.g. ['celery', 'emails']"),
+    ("hostname", 5, "the worker's node name, as `celery worker -n` takes it: 'w1@box', or 'w1' (read as 'celery@w1')"),
+    ("hostname", "w1@", "the worker's node name, as `celery worker -n` takes it"),
+    ("beat", "no", "True (run app.conf.beat_schedule) or False"),
+])  # fmt: skip
+def test_celery_target_options_of_the_wrong_kind_are_named(app, option, value, accepted):
+    """``queues=5`` was a bare ``TypeError: 'int' object is not iterable``; ``hostname=5`` and ``beat="no"`` were
+    taken as they were (the hostname ended in ``self.request.hostname``; ``"w1@"`` would read the machine's name)."""
+    from jobsim_celery import CeleryTarget
+
+    with pytest.raises(jobsim.InvalidArgument, match=re.escape(f"{option}={value!r} is not valid: {accepted}")):
+        jobsim.Simulation(CeleryTarget(app, **{option: value}), start=START).start()
+
+
 def test_task_track_started_shows_started_from_the_body_s_virtual_start_until_it_ends(app):
     """With ``task_track_started`` Celery's tracer stores STARTED (with the worker's pid and hostname) as
     the body starts: the test and other tasks see it for the body's virtual 30 s, then SUCCESS. The README

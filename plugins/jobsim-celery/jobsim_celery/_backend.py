@@ -48,6 +48,7 @@ class SimulatedBackend(KeyValueStoreBackend):  # type: ignore[misc]
         self._expires_at: dict[bytes, int] = {}
         self._expired: dict[bytes, tuple[int, float]] = {}  # key -> when its expiry removed it, after how long
         self._ttl: dict[bytes, float] = {}
+        self._chord_parts: set[tuple[Any, Any, Any]] = set()  # (group, task id, group index) counted in a chord
         super().__init__(app=app, url="jobsim://")
 
     def as_uri(self, include_password: bool = False) -> str:
@@ -141,7 +142,17 @@ class SimulatedBackend(KeyValueStoreBackend):  # type: ignore[misc]
         30 s ahead) and the slow one would not see the instant one's: neither reaches
         the chord's size, and the body never runs. Redis counts them in the order they
         finish, so the part return of a task whose body spent time waits until then.
+
+        A task is counted once, as Redis's script does (Celery 5.7, ``backends/redis.py:
+        CHORD_PART_RETURN_LUA``): a hard time limit reports the task twice
+        (``Request.on_failure``, then ``on_timeout``), which the generic code counted
+        twice, firing the chord early, and then failed it again with ``GroupResult ...
+        no longer exists``.
         """
+        member = (request.group, request.id, request.group_index)
+        if member in self._chord_parts:  # counted already: Redis's part-return script (SADD of tid:index) skips it
+            return None
+        self._chord_parts.add(member)
         base = super().on_chord_part_return
         if self.later is None or self._sim.now_ns() <= self._sim.kernel.now:
             return base(request, state, result, **kwargs)

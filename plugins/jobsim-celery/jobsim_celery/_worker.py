@@ -420,18 +420,20 @@ class Worker:
     def later(self, at: int, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """Call ``fn`` at ``at`` as the running task's worker would then: in its context.
 
-        For what the tracer reports once a body that spent virtual time has ended (a
-        chord's part return, ``_backend``): the task and its request are current again,
-        so a chord body it sends has it as parent, and an errback called inline runs as
-        its code (its sleeps and HTTP calls are the task's).
+        For what is reported once a body that spent virtual time has ended (a chord's
+        part return, ``_backend``): from the tracer, the task and its request are current
+        again, so a chord body it sends has it as parent, and an errback called inline
+        runs as its code (its sleeps and HTTP calls are the task's); from the pool (a
+        hard time limit's ``Request.on_failure``/``on_timeout``), no task is current.
         """
         held = self.world.executing
-        task = self.app.current_worker_task
-        if held is None or task is None:  # pragma: no cover - only the tracer of a running body defers
+        if held is None:  # pragma: no cover - only what runs for a message's execution defers
             fn(*args, **kwargs)
             return
-        self.kernel.schedule(at, self._later, held, task, task.request, fn, args, kwargs,
-                             owner=f"{task.name} (reporting)")  # fmt: skip
+        task = self.app.current_worker_task
+        request = None if task is None else task.request
+        self.kernel.schedule(at, self._later, held, task, request, fn, args, kwargs,
+                             owner=f"{held.message.headers['task']} (reporting)")  # fmt: skip
 
     def _later(self, held: Held, task: Any, request: Any, fn: Callable[..., Any], args: tuple[Any, ...],
                kwargs: dict[str, Any]) -> None:  # fmt: skip
@@ -443,13 +445,15 @@ class Worker:
         engine.move_clock(now)
         _set_task_join_will_block(True)
         self.world.executing = held
-        _task_stack.push(task)
-        task.request_stack.push(request)
+        if task is not None:
+            _task_stack.push(task)
+            task.request_stack.push(request)
         try:
             fn(*args, **kwargs)
         finally:
-            task.request_stack.pop()
-            _task_stack.pop()
+            if task is not None:
+                task.request_stack.pop()
+                _task_stack.pop()
             engine.x = None
             self.world.executing = None
             _set_task_join_will_block(blocks)
@@ -457,7 +461,7 @@ class Worker:
             fatal, self.world.fatal = self.world.fatal, None
             raise fatal
         if x.now > now:  # an errback called inline spent time: results it wrote are readable then
-            self.kernel.schedule(x.now, _reported, owner=f"{task.name} (reporting)")
+            self.kernel.schedule(x.now, _reported, owner=f"{held.message.headers['task']} (reporting)")
 
     # -- 4. outcomes ---------------------------------------------------------------------------
     def _settle(self, held: Held, x: Execution) -> None:

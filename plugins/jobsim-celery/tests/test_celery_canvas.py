@@ -133,6 +133,31 @@ def test_a_chord_whose_failed_header_task_finishes_first_fails_when_the_slow_one
         assert sim.runs("total") == []
 
 
+def test_a_chord_whose_header_task_hits_its_time_limit_fails_when_it_is_killed(app):
+    """billiard reports the kill at the hard limit from the pool, outside the tracer, twice (``Request.on_failure``,
+    then ``on_timeout``); Redis counts the task once (its part-return script dedupes task id and index), so the
+    body fails when the last header task returns. Counted twice, it failed at 20 s, before nap had returned."""
+    import time
+
+    add, total, _, on_error, _ = define(app)
+
+    @app.task(name="stuck", time_limit=20)
+    def stuck():
+        time.sleep(60)
+
+    @app.task(name="nap")
+    def nap(seconds):
+        time.sleep(seconds)
+        return 0
+
+    with jobsim.Simulation(app, start=START) as sim:
+        result = chord([stuck.s(), nap.s(30), add.s(1, 1)], total.s().on_error(on_error.s())).apply_async()
+        sim.run_until_idle()
+        culprit = sim.runs("stuck")[0].id
+        assert repr(result.result) == f"ChordError('Dependency {culprit} raised TimeLimitExceeded(20)')"
+        assert [seconds(at) for *_, at in on_error.errors] == [30]  # when the last header task, nap, returned
+
+
 def test_a_chord_with_a_failing_header_fails_its_body(app):
     add, total, boom, *_ = define(app)
     with jobsim.Simulation(app, start=START) as sim:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from celery import states
 from celery.backends.base import E_CHORD_NO_BACKEND, E_NO_BACKEND, KeyValueStoreBackend
+from celery.backends.rpc import E_NO_CHORD_SUPPORT
 
 from jobsim._time import SECOND, iso
 from jobsim.errors import JobsimError
@@ -204,6 +205,24 @@ class NoResultBackend(SimulatedBackend):
 
     get_task_meta = get_state = get_status = get_result = get_traceback = _disabled
     get_task_meta_for = wait_for = get_many = _disabled
+
+
+class RpcResultBackend(SimulatedBackend):
+    """``result_backend = "rpc://"``: Celery's ``RPCBackend`` refuses chords (``backends/rpc.py:
+    ensure_chords_allowed``), also a group chained to a task, which Celery upgrades to one; the rest reads
+    as the simulation's key/value backend (the RPC backend's own limits, such as results readable only by
+    the client that sent the task, are not simulated)."""
+
+    def ensure_chords_allowed(self) -> None:
+        raise NotImplementedError(E_NO_CHORD_SUPPORT.strip())
+
+
+def backend_class(app: Any) -> type[SimulatedBackend]:
+    """The simulated stand-in for the app's ``result_backend``."""
+    if not has_result_backend(app):
+        return NoResultBackend
+    scheme = str(app.conf.result_backend).split(":", 1)[0].lower()
+    return RpcResultBackend if scheme == "rpc" else SimulatedBackend
 
 
 def has_result_backend(app: Any) -> bool:

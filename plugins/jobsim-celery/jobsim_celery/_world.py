@@ -33,7 +33,7 @@ from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
 from jobsim.hooks import Adapted, end_run, output_bytes, planned_instant, refusing_handler
 
 from . import _lifecycle, _patches
-from ._backend import NoResultBackend, SimulatedBackend, has_result_backend
+from ._backend import SimulatedBackend, backend_class
 from ._beat import Beat
 from ._broker import Publisher, producer_or_acquire
 from ._worker import CeleryExecution, Held, ProcessTerminated, Worker, WorkerCrash
@@ -191,8 +191,7 @@ class CeleryWorld:
         app._jobsim_world = self
         app.send_task = rt.publisher.send_task
         app.producer_or_acquire = producer_or_acquire
-        backend = SimulatedBackend if has_result_backend(app) else NoResultBackend
-        app._backend_cache = backend(app, self.sim)
+        app._backend_cache = backend_class(app)(app, self.sim)
         app.conf.task_always_eager = False
         app.control.revoke = self._revoker(rt)
         for task in rt.tasks.values():

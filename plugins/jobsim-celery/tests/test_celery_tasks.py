@@ -766,6 +766,31 @@ def test_an_app_without_a_result_backend_reads_no_results_as_in_production():
         assert len(sim.runs("total")) == 0
 
 
+def test_the_rpc_result_backend_refuses_chords_as_in_production():
+    """Celery's ``RPCBackend`` (``result_backend = "rpc://"``, common with RabbitMQ) raises ``NotImplementedError``
+    for a chord; the simulation's backend ran it, so a test passed that production fails."""
+    import celery
+    from celery import chain, chord, group
+
+    app = celery.Celery("rpc", broker="amqp://127.0.0.1:1//", backend="rpc://", set_as_current=False)
+
+    @app.task(name="part", shared=False)
+    def part(i):
+        return i
+
+    @app.task(name="total", shared=False)
+    def total(parts):
+        return sum(parts)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        for canvas in (chord([part.s(1), part.s(2)], total.s()), chain(group(part.s(1), part.s(2)), total.s())):
+            with pytest.raises(NotImplementedError, match=r'^The "rpc" result backend does not support chords!'):
+                canvas.apply_async()
+        result = group(part.s(1), part.s(2)).apply_async()
+        sim.run_until_idle()
+        assert result.get() == [1, 2] and sim.runs("total") == []
+
+
 def test_a_shared_task_bound_to_celerys_default_app_says_how_to_make_yours_current(app):
     """With the user's app not current, a ``@shared_task`` sends through Celery's fallback app, named "default":
     the hint for that case never showed (it checked for an app with no name), and the fix said to pass that app."""

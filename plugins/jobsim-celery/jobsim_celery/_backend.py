@@ -50,6 +50,9 @@ class SimulatedBackend(KeyValueStoreBackend):  # type: ignore[misc]
         self._expired: dict[bytes, tuple[int, float]] = {}  # key -> when its expiry removed it, after how long
         self._ttl: dict[bytes, float] = {}
         self._chord_parts: set[tuple[Any, Any, Any]] = set()  # (group, task id, group index) counted in a chord
+        self._kept: dict[bytes, Any] = {}  # header results stored for their chord only (ignore_result=True)
+        self._joining = False
+        self._kept_ids: set[str] = set()
         super().__init__(app=app, url="jobsim://")
 
     def as_uri(self, include_password: bool = False) -> str:
@@ -87,7 +90,8 @@ class SimulatedBackend(KeyValueStoreBackend):  # type: ignore[misc]
         return self._visible(key) is not _GONE
 
     def get(self, key: bytes) -> Any:
-        return self._visible(key) if self._live(key) else None
+        value = self._visible(key) if self._live(key) else None
+        return self._kept.get(key) if value is None and self._joining else value
 
     def mget(self, keys: list[bytes]) -> list[Any]:
         return [self.get(key) for key in keys]
@@ -129,7 +133,8 @@ class SimulatedBackend(KeyValueStoreBackend):  # type: ignore[misc]
         (``backends/redis.py: _unpack_chord_result``, confirmed with a real worker) —
         with every result in this dict, the generic code gives that same message.
         """
-        return self._live(self.get_key_for_task(task_id))
+        key = self.get_key_for_task(task_id)
+        return self._live(key) or (self._joining and key in self._kept)
 
     # -- chords: count header tasks in virtual-time order ---------------------------------
     later: Any = None  # ``Worker.later`` of the app's simulated worker, set when the simulation starts
@@ -149,15 +154,33 @@ class SimulatedBackend(KeyValueStoreBackend):  # type: ignore[misc]
         (``Request.on_failure``, then ``on_timeout``), which the generic code counted
         twice, firing the chord early, and then failed it again with ``GroupResult ...
         no longer exists``.
+
+        Redis also keeps each header task's result in the chord's own list, and the body
+        gets it from there, so a header task with ``ignore_result=True`` (whose result is
+        never stored as its own) still gives it: here it is kept for the chord's join
+        (``_kept``), and nowhere else.
         """
         member = (request.group, request.id, request.group_index)
         if member in self._chord_parts:  # counted already: Redis's part-return script (SADD of tid:index) skips it
             return None
         self._chord_parts.add(member)
-        base = super().on_chord_part_return
+        key = self.get_key_for_task(request.id)
+        if self.get(key) is None:
+            meta = self._get_result_meta(self.encode_result(result, state), state, None, request)  # as store_result
+            self._kept[key] = self.encode(dict(meta, task_id=request.id))
+            self._kept_ids.add(request.id)
         if self.later is None or self._sim.now_ns() <= self._sim.kernel.now:
-            return base(request, state, result, **kwargs)
-        return self.later(self._sim.now_ns(), base, request, state, result, **kwargs)
+            return self._part_returned(request, state, result, **kwargs)
+        return self.later(self._sim.now_ns(), self._part_returned, request, state, result, **kwargs)
+
+    def _part_returned(self, request: Any, state: str, result: Any, **kwargs: Any) -> Any:
+        self._joining = True  # the chord's join reads the results kept for it
+        try:
+            return super().on_chord_part_return(request, state, result, **kwargs)
+        finally:
+            self._joining = False
+            for task_id in self._kept_ids:  # get_task_meta caches a SUCCESS it read: not the kept ones
+                self._cache.pop(task_id, None)
 
     # -- never block a test ------------------------------------------------------------
     def wait_for(self, task_id: str, timeout: Any = None, interval: float = 0.5, no_ack: bool = True,

@@ -76,6 +76,11 @@ def make_app(url: str, sink: Callable[[dict[str, Any]], None] | None = None) -> 
         record(self, label + ":end")
         return label
 
+    @app.task(name="live.quiet", bind=True, ignore_result=True, shared=False)
+    def quiet(self: Any, label: str) -> str:
+        record(self, label)
+        return label
+
     @app.task(name="live.gather", bind=True, shared=False)
     def gather(self: Any, labels: list[str]) -> list[str]:
         record(self, "+".join(labels))

@@ -158,6 +158,29 @@ def test_a_chord_whose_header_task_hits_its_time_limit_fails_when_it_is_killed(a
         assert [seconds(at) for *_, at in on_error.errors] == [30]  # when the last header task, nap, returned
 
 
+def test_a_header_task_that_ignores_its_result_still_gives_it_to_the_body_as_redis_does(app):
+    """Redis keeps each header result in the chord's own list (``backends/redis.py: on_chord_part_return``), so
+    ``ignore_result=True`` on a header task does not starve the body (``test_celery_live_chord.py`` checks it on
+    a real worker); the result is still not stored as the task's own. jobsim's join found it missing and failed
+    the body with a ``ChordError`` about a JobsimError."""
+    add, total, *_ = define(app)
+
+    @app.task(name="quiet", ignore_result=True)
+    def quiet(x):
+        if x < 0:
+            raise KeyError("negative")
+        return x
+
+    with jobsim.Simulation(app, start=START) as sim:
+        result = chord([quiet.s(5), add.s(1, 1)], total.s()).apply_async()
+        failed = chord([quiet.s(-1), add.s(1, 1)], total.s()).apply_async()
+        sim.run_until_idle()
+        assert result.get() == 7
+        culprit = sim.runs("quiet")[1].id
+        assert repr(failed.result) == f"ChordError(\"Dependency {culprit} raised KeyError('negative')\")"
+        assert [app.AsyncResult(run.id).state for run in sim.runs("quiet")] == ["PENDING", "PENDING"]
+
+
 def test_a_chord_with_a_failing_header_fails_its_body(app):
     add, total, boom, *_ = define(app)
     with jobsim.Simulation(app, start=START) as sim:

@@ -55,3 +55,28 @@ def test_a_chord_body_runs_when_its_slow_header_task_ends_on_a_real_worker(redis
     observed = summary([json.loads(raw) for raw in client.lrange(celery_live_app.LOG_KEY, 0, -1)])
     print("observed", observed)
     assert observed == predicted
+
+
+def test_a_header_task_that_ignores_its_result_still_gives_it_to_the_body(redis_url, celery_threads_worker):
+    """Redis's part return stashes each header result in the chord's own list (``backends/redis.py``), so the
+    body gets the result of a header task with ``ignore_result=True``, which is never stored as its own."""
+    import redis
+
+    def launch_quiet(app):
+        t = app.tasks
+        return chord([t["live.quiet"].s("hushed"), t["live.ping"].s("loud")], t["live.gather"].s()).apply_async()
+
+    app = celery_live_app.make_app("redis://127.0.0.1:1/0", sink=[].append)
+    with jobsim.Simulation(app, start="2025-03-01T00:00:00Z") as sim:
+        result = launch_quiet(app)
+        sim.run_until_idle()
+        predicted = (result.state, result.result)
+    assert predicted == ("SUCCESS", ["hushed", "loud"])
+
+    real = launch_quiet(celery_live_app.make_app(redis_url))
+    deadline = time.monotonic() + 20
+    while not real.ready() and time.monotonic() < deadline:
+        celery_threads_worker.check()
+        time.sleep(0.05)
+    assert (real.state, real.result) == predicted
+    assert redis.Redis.from_url(redis_url).llen(celery_live_app.LOG_KEY) == 3

@@ -321,10 +321,12 @@ class Worker:
         self._admit(held)
 
     def _unregistered(self, held: Held, name: str) -> None:
-        """``Consumer.on_unknown_task``: reject the message and store ``NotRegistered`` as the result."""
+        """``Consumer.on_unknown_task``: reject the message, store ``NotRegistered`` as the result, send
+        ``task_unknown`` (``exc`` is the ``KeyError`` of the worker's lookup of the task's strategy)."""
         self._forget(held, acked=True)
         self.app.backend.mark_as_failure(held.task_id, NotRegistered(name))
         self.world.record("celery.unregistered", task=name, id=held.task_id)
+        signals.task_unknown.send(sender=self, message=held.message, exc=KeyError(name), name=name, id=held.task_id)
 
     # -- 2. rate limits ---------------------------------------------------------------------
     def _admit(self, held: Held) -> None:

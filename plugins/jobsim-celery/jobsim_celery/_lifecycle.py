@@ -5,7 +5,8 @@ Code that prepares a worker process connects to them — a database engine creat
 ``worker_init`` — and the tasks depend on it. A real ``celery worker`` sends, in this
 order (Celery 5.7): ``celeryd_init`` (``apps/worker.py: on_before_init``),
 ``worker_init`` (``worker/worker.py: setup_instance``), ``celeryd_after_setup``
-(``apps/worker.py: on_start``), ``worker_process_init`` in each pool process
+(``apps/worker.py: on_start``), ``worker_before_create_process`` in the worker before
+it forks a pool process (``concurrency/asynpool.py``), ``worker_process_init`` in each pool process
 (``concurrency/prefork.py: process_initializer``; the solo pool sends it too) and
 ``worker_ready`` (``apps/worker.py: on_consumer_ready``); ``beat_init`` as beat starts
 (``beat.py: Service.start``); ``worker_process_shutdown`` and ``worker_shutdown`` as
@@ -29,7 +30,8 @@ if TYPE_CHECKING:
 
 
 class SimulatedWorker:
-    """The ``sender`` of ``worker_init``, ``worker_ready``, ``worker_shutdown`` and ``beat_init``."""
+    """The ``sender`` of ``worker_init``, ``worker_before_create_process``, ``worker_ready``, ``worker_shutdown``
+    and ``beat_init``."""
 
     def __init__(self, app: Any, hostname: str, role: str) -> None:
         self.app = app
@@ -48,6 +50,7 @@ def started(rt: AppRuntime, beat: bool) -> None:
     signals.celeryd_init.send(sender=hostname, instance=worker, conf=app.conf, options={})
     signals.worker_init.send(sender=worker)
     signals.celeryd_after_setup.send(sender=hostname, instance=worker, conf=app.conf)
+    signals.worker_before_create_process.send(sender=SimulatedWorker(app, hostname, "pool"))
     signals.worker_process_init.send(sender=hostname)
     signals.worker_ready.send(sender=SimulatedWorker(app, hostname, "consumer"))
     if beat:

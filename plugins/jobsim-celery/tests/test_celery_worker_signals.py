@@ -10,8 +10,8 @@ from jobsim_celery import CeleryTarget
 import jobsim
 
 START = "2025-03-01T00:00:00Z"
-NAMES = ("celeryd_init", "worker_init", "celeryd_after_setup", "worker_process_init", "worker_ready", "beat_init",
-         "worker_process_shutdown", "worker_shutdown")  # fmt: skip
+NAMES = ("celeryd_init", "worker_init", "celeryd_after_setup", "worker_before_create_process", "worker_process_init",
+         "worker_ready", "beat_init", "worker_process_shutdown", "worker_shutdown")  # fmt: skip
 
 
 def listen(seen):
@@ -65,11 +65,12 @@ def test_start_and_stop_signals_come_in_a_real_worker_s_order_naming_the_worker(
     disconnect = listen(seen)
     try:
         with jobsim.Simulation(CeleryTarget(app, hostname="w1@box"), start=START) as sim:
-            assert [name for name, _ in seen] == list(NAMES[:6])
+            assert [name for name, _ in seen] == list(NAMES[:7])
             sim.advance("1h")
         worker = ("<simulated celery worker w1@box>", "w1@box")
         assert seen == [
             ("celeryd_init", "w1@box"), ("worker_init", worker), ("celeryd_after_setup", "w1@box"),
+            ("worker_before_create_process", ("<simulated celery pool w1@box>", "w1@box")),
             ("worker_process_init", "w1@box"), ("worker_ready", ("<simulated celery consumer w1@box>", "w1@box")),
             ("beat_init", ("<simulated celery beat w1@box>", "w1@box")), ("worker_process_shutdown", "w1@box"),
             ("worker_shutdown", worker),
@@ -77,6 +78,6 @@ def test_start_and_stop_signals_come_in_a_real_worker_s_order_naming_the_worker(
         seen.clear()
         with jobsim.Simulation(CeleryTarget(app, beat=False), start=START):
             pass
-        assert "beat_init" not in [name for name, _ in seen] and len(seen) == 7
+        assert "beat_init" not in [name for name, _ in seen] and len(seen) == 8
     finally:
         disconnect()

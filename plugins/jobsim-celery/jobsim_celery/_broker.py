@@ -169,8 +169,8 @@ _UNREADABLE = (
 def _bound_queue(app: Any, name: str, exchange: str, routing_key: str) -> str:
     """The queue the broker delivers a message published to ``exchange`` with ``routing_key``: the one of the
     app's queues (``task_queues``, as the worker declares them) whose binding matches, by kombu's own exchange
-    types. None or several (a fanout or topic exchange copying it to each) are refused: a real broker would drop
-    the message, or a worker on each queue would run the task."""
+    types. None or several (a fanout or topic exchange copying it to each) are refused: a real broker would
+    deliver it to no queue a worker reads, or a worker on each queue would run the task."""
     bound: list[tuple[str, str, str]] = []  # (exchange type, binding key, queue)
     for queue in app.amqp.queues.values():
         bindings = [(queue.exchange, queue.routing_key)] + [(b.exchange, b.routing_key) for b in queue.bindings]
@@ -189,8 +189,9 @@ def _bound_queue(app: Any, name: str, exchange: str, routing_key: str) -> str:
     if not queues:
         raise InvalidArgument(
             f"{where}, and no queue of the app is bound to them (app.conf.task_queues: "
-            f"{sorted(app.amqp.queues)}): the broker would drop the message and the task would never run. Bind a "
-            "queue to it in task_queues (Queue(name, Exchange(...), routing_key=...)) or route the task with a queue"
+            f"{sorted(app.amqp.queues)}): the broker would deliver it to no queue a worker reads (RabbitMQ drops it, "
+            "kombu's Redis transport parks it in 'ae.undeliver') and the task would never run. Bind a queue to it in "
+            "task_queues (Queue(name, Exchange(...), routing_key=...)) or route the task with a queue"
         )
     if len(queues) > 1:
         raise UnsupportedFeature(

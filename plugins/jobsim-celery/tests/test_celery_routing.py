@@ -45,11 +45,12 @@ def test_a_topic_exchange_matches_its_binding_patterns(app):
         assert result.get() == "media.video.4k"
 
 
-def test_a_routing_key_no_queue_is_bound_to_is_refused_as_a_dropped_message(app):
+def test_a_routing_key_no_queue_is_bound_to_is_refused_as_an_undelivered_message(app):
     encode = media_app(app, "direct", ("videos", "media.video"))
     with jobsim.Simulation(app, start=START), pytest.raises(jobsim.InvalidArgument, match=re.escape(
             "task 'encode' was sent to exchange 'media' with routing key 'media.audio', and no queue of the app is "
-            "bound to them (app.conf.task_queues: ['celery', 'videos']): the broker would drop the message")):
+            "bound to them (app.conf.task_queues: ['celery', 'videos']): the broker would deliver it to no queue a "
+            "worker reads (RabbitMQ drops it, kombu's Redis transport parks it in 'ae.undeliver')")):
         encode.apply_async(exchange="media", routing_key="media.audio")
 
 

@@ -34,7 +34,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from billiard.einfo import ExceptionInfo, ExceptionWithTraceback
-from celery import signals
+from celery import _state, signals
 from celery._state import _set_task_join_will_block, _task_stack, task_join_will_block
 from celery.app.trace import trace_task_ret
 from celery.exceptions import (
@@ -391,6 +391,7 @@ class Worker:
         self.pool.outcome = None
         self.world.executing = held
         crash: WorkerCrash | None = None
+        apps = self._make_current()
         try:
             req.execute_using_pool(self.pool)
         except (TaskRevokedError, ProcessTerminated):
@@ -398,6 +399,7 @@ class Worker:
         except WorkerCrash as exc:
             crash = exc
         finally:
+            _restore_apps(apps)
             engine.x = None
             self.world.executing = None
             _set_task_join_will_block(blocks)
@@ -450,9 +452,11 @@ class Worker:
         if task is not None:
             _task_stack.push(task)
             task.request_stack.push(request)
+        apps = self._make_current()
         try:
             fn(*args, **kwargs)
         finally:
+            _restore_apps(apps)
             if task is not None:
                 task.request_stack.pop()
                 _task_stack.pop()
@@ -464,6 +468,15 @@ class Worker:
             raise fatal
         if x.now > now:  # an errback called inline spent time: results it wrote are readable then
             self.kernel.schedule(x.now, _reported, owner=f"{held.message.headers['task']} (reporting)")
+
+    def _make_current(self) -> tuple[Any, Any]:
+        """The app is current and default in a worker's pool process (``concurrency/prefork.py:
+        process_initializer``), so canvas, ``@shared_task`` and ``current_app`` in task code resolve to it
+        there, also for an app made with ``set_as_current=False``; returns what to restore."""
+        saved = (getattr(_state._tls, "current_app", None), _state.default_app)
+        self.app.set_current()
+        _state.set_default_app(self.app)
+        return saved
 
     # -- 4. outcomes ---------------------------------------------------------------------------
     def _settle(self, held: Held, x: Execution) -> None:
@@ -548,6 +561,11 @@ class Worker:
         self.waiting.clear()
         self.held.clear()
         return lost
+
+
+def _restore_apps(saved: tuple[Any, Any]) -> None:
+    _state._set_current_app(saved[0])
+    _state.set_default_app(saved[1])
 
 
 def _fill_rate(task: Any) -> float:

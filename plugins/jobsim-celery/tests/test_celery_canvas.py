@@ -181,6 +181,41 @@ def test_a_header_task_that_ignores_its_result_still_gives_it_to_the_body_as_red
         assert [app.AsyncResult(run.id).state for run in sim.runs("quiet")] == ["PENDING", "PENDING"]
 
 
+def test_task_code_runs_with_its_app_current_as_in_a_pool_process(app):
+    """A prefork pool process makes the worker's app current and default (``concurrency/prefork.py:
+    process_initializer``). A group chained to a chain (its body a chain) is rebuilt from the message by
+    ``maybe_signature`` and sent through ``current_app``, and so is a ``@shared_task`` called in a task: with an
+    app made ``set_as_current=False`` both went to Celery's fallback app, refused as not part of the simulation."""
+    from celery import _state, current_app, shared_task
+
+    add, total, *_ = define(app)
+
+    @app.task(name="inc")
+    def inc(x):
+        return x + 1
+
+    @app.task(name="uses_shared")
+    def uses_shared(x):
+        return (current_app.main, double.delay(x).id is not None)
+
+    finalizers = set(_state._on_app_finalizers)
+    try:
+        @shared_task(name="tests.double")
+        def double(x):
+            return x * 2
+
+        with jobsim.Simulation(app, start=START) as sim:
+            result = chain(group(add.s(1, 1), add.s(2, 2)), total.s(), inc.s()).apply_async()
+            shared = uses_shared.delay(4)
+            sim.run_until_idle()
+            assert result.get() == 7
+            assert shared.get() == ["tests", True] and [r.output for r in sim.runs("tests.double")] == [8]
+        assert current_app.main != "tests"  # the test's own current app is left as it was
+    finally:  # a shared task joins every app finalized later in the process: keep it to this test
+        _state._on_app_finalizers.clear()
+        _state._on_app_finalizers.update(finalizers)
+
+
 def test_a_chord_with_a_failing_header_fails_its_body(app):
     add, total, boom, *_ = define(app)
     with jobsim.Simulation(app, start=START) as sim:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from celery import states
 from celery.backends.base import E_CHORD_NO_BACKEND, E_NO_BACKEND, KeyValueStoreBackend
+from celery.backends.rpc import E_NO_CHORD_SUPPORT
 
 from jobsim._time import SECOND, iso
 from jobsim.errors import JobsimError
@@ -48,6 +49,10 @@ class SimulatedBackend(KeyValueStoreBackend):  # type: ignore[misc]
         self._expires_at: dict[bytes, int] = {}
         self._expired: dict[bytes, tuple[int, float]] = {}  # key -> when its expiry removed it, after how long
         self._ttl: dict[bytes, float] = {}
+        self._chord_parts: set[tuple[Any, Any, Any]] = set()  # (group, task id, group index) counted in a chord
+        self._kept: dict[bytes, Any] = {}  # header results stored for their chord only (ignore_result=True)
+        self._joining = False
+        self._kept_ids: set[str] = set()
         super().__init__(app=app, url="jobsim://")
 
     def as_uri(self, include_password: bool = False) -> str:
@@ -85,7 +90,8 @@ class SimulatedBackend(KeyValueStoreBackend):  # type: ignore[misc]
         return self._visible(key) is not _GONE
 
     def get(self, key: bytes) -> Any:
-        return self._visible(key) if self._live(key) else None
+        value = self._visible(key) if self._live(key) else None
+        return self._kept.get(key) if value is None and self._joining else value
 
     def mget(self, keys: list[bytes]) -> list[Any]:
         return [self.get(key) for key in keys]
@@ -127,7 +133,54 @@ class SimulatedBackend(KeyValueStoreBackend):  # type: ignore[misc]
         (``backends/redis.py: _unpack_chord_result``, confirmed with a real worker) —
         with every result in this dict, the generic code gives that same message.
         """
-        return self._live(self.get_key_for_task(task_id))
+        key = self.get_key_for_task(task_id)
+        return self._live(key) or (self._joining and key in self._kept)
+
+    # -- chords: count header tasks in virtual-time order ---------------------------------
+    later: Any = None  # ``Worker.later`` of the app's simulated worker, set when the simulation starts
+
+    def on_chord_part_return(self, request: Any, state: str, result: Any, **kwargs: Any) -> Any:
+        """Celery's ``on_chord_part_return``, at the virtual instant the header task finished.
+
+        Bodies run in one go, so a header task that sleeps 30 s reports before the one
+        that starts next at the same instant and takes no time. Counted as it comes, the
+        instant task would read the counter before the slow task's increment (a write
+        30 s ahead) and the slow one would not see the instant one's: neither reaches
+        the chord's size, and the body never runs. Redis counts them in the order they
+        finish, so the part return of a task whose body spent time waits until then.
+
+        A task is counted once, as Redis's script does (Celery 5.7, ``backends/redis.py:
+        CHORD_PART_RETURN_LUA``): a hard time limit reports the task twice
+        (``Request.on_failure``, then ``on_timeout``), which the generic code counted
+        twice, firing the chord early, and then failed it again with ``GroupResult ...
+        no longer exists``.
+
+        Redis also keeps each header task's result in the chord's own list, and the body
+        gets it from there, so a header task with ``ignore_result=True`` (whose result is
+        never stored as its own) still gives it: here it is kept for the chord's join
+        (``_kept``), and nowhere else.
+        """
+        member = (request.group, request.id, request.group_index)
+        if member in self._chord_parts:  # counted already: Redis's part-return script (SADD of tid:index) skips it
+            return None
+        self._chord_parts.add(member)
+        key = self.get_key_for_task(request.id)
+        if self.get(key) is None:
+            meta = self._get_result_meta(self.encode_result(result, state), state, None, request)  # as store_result
+            self._kept[key] = self.encode(dict(meta, task_id=request.id))
+            self._kept_ids.add(request.id)
+        if self.later is None or self._sim.now_ns() <= self._sim.kernel.now:
+            return self._part_returned(request, state, result, **kwargs)
+        return self.later(self._sim.now_ns(), self._part_returned, request, state, result, **kwargs)
+
+    def _part_returned(self, request: Any, state: str, result: Any, **kwargs: Any) -> Any:
+        self._joining = True  # the chord's join reads the results kept for it
+        try:
+            return super().on_chord_part_return(request, state, result, **kwargs)
+        finally:
+            self._joining = False
+            for task_id in self._kept_ids:  # get_task_meta caches a SUCCESS it read: not the kept ones
+                self._cache.pop(task_id, None)
 
     # -- never block a test ------------------------------------------------------------
     def wait_for(self, task_id: str, timeout: Any = None, interval: float = 0.5, no_ack: bool = True,
@@ -175,6 +228,24 @@ class NoResultBackend(SimulatedBackend):
 
     get_task_meta = get_state = get_status = get_result = get_traceback = _disabled
     get_task_meta_for = wait_for = get_many = _disabled
+
+
+class RpcResultBackend(SimulatedBackend):
+    """``result_backend = "rpc://"``: Celery's ``RPCBackend`` refuses chords (``backends/rpc.py:
+    ensure_chords_allowed``), also a group chained to a task, which Celery upgrades to one; the rest reads
+    as the simulation's key/value backend (the RPC backend's own limits, such as results readable only by
+    the client that sent the task, are not simulated)."""
+
+    def ensure_chords_allowed(self) -> None:
+        raise NotImplementedError(E_NO_CHORD_SUPPORT.strip())
+
+
+def backend_class(app: Any) -> type[SimulatedBackend]:
+    """The simulated stand-in for the app's ``result_backend``."""
+    if not has_result_backend(app):
+        return NoResultBackend
+    scheme = str(app.conf.result_backend).split(":", 1)[0].lower()
+    return RpcResultBackend if scheme == "rpc" else SimulatedBackend
 
 
 def has_result_backend(app: Any) -> bool:

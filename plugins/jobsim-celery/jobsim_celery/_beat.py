@@ -24,7 +24,7 @@ import copy
 from typing import TYPE_CHECKING, Any
 
 from celery.beat import Scheduler
-from celery.schedules import maybe_schedule
+from celery.schedules import crontab, maybe_schedule
 
 from jobsim._time import US, to_datetime
 from jobsim.errors import InvalidArgument
@@ -59,12 +59,23 @@ class Beat:
             raise InvalidArgument.build(
                 f"beat_schedule[{name!r}]", spec, f"keys among {sorted(_KEYS)}; unknown: {sorted(unknown)}"
             )
-        schedule = copy.copy(maybe_schedule(spec["schedule"], spec.get("relative", False), app=self.app))
+        try:  # Celery's maybe_schedule sets .app on anything but a number or timedelta: a string fails there
+            schedule = copy.copy(maybe_schedule(spec["schedule"], spec.get("relative", False), app=self.app))
+        except AttributeError:
+            schedule = None
         if not hasattr(schedule, "is_due"):
             raise InvalidArgument.build(
                 f"beat_schedule[{name!r}]['schedule']", spec["schedule"],
-                "seconds, a timedelta, or a celery.schedules schedule/crontab/solar",
+                "seconds, a timedelta, or a celery.schedules schedule/crontab/solar (for a cron line, "
+                "crontab(minute=..., hour=...) or crontab.from_string('*/5 * * * *'))",
             )  # fmt: skip
+        if isinstance(schedule, crontab) and not self.app.conf.timezone and not self.app.conf.enable_utc:
+            raise InvalidArgument(
+                f"beat_schedule[{name!r}] is a crontab, and with app.conf.enable_utc=False and no app.conf.timezone "
+                f"Celery reads it in this machine's local time zone ({self.app.timezone}): the simulation's history "
+                "would depend on the machine running the test. Set app.conf.timezone to the zone your workers and "
+                "beat run in, e.g. 'America/Chicago'"
+            )
         schedule.nowfun = self._now
         fields = {k: v for k, v in spec.items() if k not in ("schedule", "relative")}
         return self.scheduler.Entry(name=name, schedule=schedule, last_run_at=self._now(), app=self.app, **fields)

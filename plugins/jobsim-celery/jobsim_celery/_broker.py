@@ -26,10 +26,12 @@ from celery.app.base import _OMITTED
 from celery.utils.functional import maybe_list
 from celery.utils.time import maybe_iso8601
 from kombu import serialization
+from kombu.exceptions import ContentDisallowed
 from kombu.message import Message
+from kombu.transport.virtual.exchange import STANDARD_EXCHANGE_TYPES
 
 from jobsim._time import SECOND, to_datetime
-from jobsim.errors import InvalidArgument
+from jobsim.errors import InvalidArgument, UnsupportedFeature
 
 if TYPE_CHECKING:
     from ._world import AppRuntime, CeleryWorld
@@ -130,21 +132,29 @@ class Publisher:
                     "event_dispatcher", "timeout", "confirm_timeout", "producer", "connection"):  # fmt: skip
             options.pop(key, None)
         properties.update(options)
+        exchange = getattr(exchange, "name", exchange)  # a route may give a kombu Exchange
         if queue is None and exchange is None:
             queue = amqp.default_queue
         qname = queue if isinstance(queue, str) else getattr(queue, "name", None) or app.conf.task_default_queue
-        if not exchange or not routing_key:
-            exchange, routing_key = "", qname
+        queue_exchange = getattr(queue, "exchange", None)
+        if (not exchange or not routing_key) and getattr(queue_exchange, "type", "direct") == "direct":
+            exchange, routing_key = "", qname  # amqp.send_task_message: the anonymous exchange, to the queue
+        elif exchange is None:
+            exchange = getattr(queue_exchange, "name", "") or amqp.default_exchange.name
+            routing_key = routing_key or queue.routing_key or app.conf.task_default_routing_key
+        if exchange:  # the broker delivers by the exchange's bindings, whatever queue the route named
+            qname = _bound_queue(app, name, exchange, routing_key)
         signals.before_task_publish.send(
             sender=name, body=body, exchange=exchange, routing_key=routing_key, declare=[],
             headers=headers, properties=properties, retry_policy=dict(app.conf.task_publish_retry_policy),
         )  # fmt: skip
         content_type, content_encoding, data = serialization.dumps(body, serializer)  # type: ignore[no-untyped-call]
+        accept = _accepted(app, name, serializer, content_type, content_encoding, data)
         self._tag += 1
         message = Message(  # type: ignore[no-untyped-call]
             body=data, delivery_tag=self._tag, content_type=content_type, content_encoding=content_encoding,
             delivery_info={"exchange": exchange, "routing_key": routing_key, "redelivered": False},
-            properties=properties, headers=headers,
+            properties=properties, headers=headers, accept=accept,
         )  # fmt: skip
         signals.after_task_publish.send(sender=name, body=body, exchange=exchange, routing_key=routing_key)
         return message, qname
@@ -154,6 +164,59 @@ _UNREADABLE = (
     "a real worker could not read it: it would reject the message (InvalidTaskError, "
     "celery/worker/request.py) and the task would never run"
 )
+
+
+def _bound_queue(app: Any, name: str, exchange: str, routing_key: str) -> str:
+    """The queue the broker delivers a message published to ``exchange`` with ``routing_key``: the one of the
+    app's queues (``task_queues``, as the worker declares them) whose binding matches, by kombu's own exchange
+    types. None or several (a fanout or topic exchange copying it to each) are refused: a real broker would
+    deliver it to no queue a worker reads, or a worker on each queue would run the task."""
+    bound: list[tuple[str, str, str]] = []  # (exchange type, binding key, queue)
+    for queue in app.amqp.queues.values():
+        bindings = [(queue.exchange, queue.routing_key)] + [(b.exchange, b.routing_key) for b in queue.bindings]
+        bound += [(ex.type, key or "", queue.name) for ex, key in bindings if ex is not None and ex.name == exchange]
+    kind = bound[0][0] if bound else "direct"
+    if kind not in STANDARD_EXCHANGE_TYPES:
+        raise UnsupportedFeature(
+            f"task {name!r} was sent to the {kind!r} exchange {exchange!r}: jobsim-celery routes through direct, topic "
+            "and fanout exchanges only; route the task to its queue instead (task_routes {'queue': ...} or "
+            "apply_async(queue=...))", system="Celery", feature="exchange type",
+        )  # fmt: skip
+    rules = STANDARD_EXCHANGE_TYPES[kind](None)  # type: ignore[no-untyped-call]
+    table = [rules.prepare_bind(queue, exchange, key, None) for _, key, queue in bound]  # type: ignore[no-untyped-call]
+    queues = sorted(rules.lookup(table, exchange, routing_key, None))  # type: ignore[no-untyped-call]
+    where = f"task {name!r} was sent to exchange {exchange!r} with routing key {routing_key!r}"
+    if not queues:
+        raise InvalidArgument(
+            f"{where}, and no queue of the app is bound to them (app.conf.task_queues: "
+            f"{sorted(app.amqp.queues)}): the broker would deliver it to no queue a worker reads (RabbitMQ drops it, "
+            "kombu's Redis transport parks it in 'ae.undeliver') and the task would never run. Bind a queue to it in "
+            "task_queues (Queue(name, Exchange(...), routing_key=...)) or route the task with a queue"
+        )
+    if len(queues) > 1:
+        raise UnsupportedFeature(
+            f"{where}, which the broker copies to {len(queues)} queues ({queues}): a worker on each would run the "
+            "task, with one id; jobsim-celery delivers a message to one queue. Route the task to one queue "
+            "(task_routes {'queue': ...} or apply_async(queue=...))", system="Celery", feature="exchange fan-out",
+        )  # fmt: skip
+    return str(queues[0])
+
+
+def _accepted(app: Any, name: str, serializer: str, content_type: str, content_encoding: str, data: Any) -> Any:
+    """The content types the worker's consumer accepts (``amqp.TaskConsumer``: ``accept_content``), which the
+    message decodes with; a message it would not decode is refused here, at the call."""
+    accept = serialization.prepare_accept_content(app.conf.accept_content)  # type: ignore[no-untyped-call]
+    try:
+        serialization.loads(data, content_type, content_encoding, accept=accept)  # type: ignore[no-untyped-call]
+    except ContentDisallowed:
+        raise InvalidArgument(
+            f"task {name!r} is serialized with {serializer!r} ({content_type}), which the worker's "
+            f"app.conf.accept_content {list(app.conf.accept_content or [])!r} does not accept: a real worker would "
+            "refuse to decode the message (kombu's ContentDisallowed) and the task would never run. Add "
+            f"{serializer!r} to accept_content, or send it with a serializer accept_content lists (task_serializer, "
+            "the task's serializer=, or apply_async(serializer=...))"
+        ) from None
+    return accept
 
 
 def _check_timing(countdown: Any, eta: Any, expires: Any) -> None:

@@ -22,6 +22,13 @@
   to pass its app is told so, where its task would otherwise reach a real broker — a
   developer's local Redis, where a worker may even run it.
 
+* **The worker's name.** A ``celery worker`` runs tasks with ``fast_trace_task``, which
+  puts the node name (``-n``, ``celery@<host>``) in ``self.request.hostname`` and the
+  STARTED meta (``celery.app.trace: setup_worker_optimizations``). The simulated worker
+  runs ``trace_task_ret``, whose module-level ``gethostname`` reads the machine's name:
+  while a task runs there, it answers that worker's ``CeleryTarget.hostname``, so what a
+  task sees and stores does not depend on the machine running the test.
+
 * **No ``task_postrun`` from a killed process.** ``revoke(terminate=True)`` stops a
   body by raising ``ProcessTerminated`` from the call that spends virtual time; Python
   unwinds through the tracer, whose ``finally`` sends ``task_postrun``
@@ -140,6 +147,13 @@ def _unsimulated_send_task(app: Any, _: str, name: str, *args: Any, **kwargs: An
     return JobsimError(f"Celery app {label!r} is not part of this simulation: sending task {name!r} {where}. {fix}")
 
 
+def _hostname() -> str:
+    held = _active[-1].executing if _active else None
+    if held is None:  # pragma: no cover - the tracer asks only while a task runs
+        return _saved["celery.app.trace", "gethostname"]()  # type: ignore[no-any-return]
+    return held.rt.hostname  # type: ignore[no-any-return]
+
+
 def _postrun(original: Any) -> Any:
     def send_postrun(*args: Any, **kwargs: Any) -> Any:
         x = _active[-1].sim.engine.x if _active else None
@@ -159,6 +173,8 @@ def push(world: Any) -> None:
         trace = importlib.import_module("celery.app.trace")
         _saved["celery.app.trace", "send_postrun"] = trace.send_postrun
         setattr(trace, "send_postrun", _postrun(trace.send_postrun))  # noqa: B010 (the module is untyped)
+        _saved["celery.app.trace", "gethostname"] = trace.gethostname
+        setattr(trace, "gethostname", _hostname)  # noqa: B010
     SENDING.add(world)
     _active.append(world)
 

@@ -27,13 +27,15 @@ attributed to the run. Retries are whatever the task does: ``self.retry`` and
 from __future__ import annotations
 
 import collections
+import numbers
 import os
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from billiard.einfo import ExceptionInfo, ExceptionWithTraceback
-from celery import signals
-from celery._state import _set_task_join_will_block, task_join_will_block
+from celery import _state, signals
+from celery._state import _set_task_join_will_block, _task_stack, task_join_will_block
 from celery.app.trace import trace_task_ret
 from celery.exceptions import (
     Ignore,
@@ -54,7 +56,7 @@ from kombu.message import Message
 import jobsim_celery
 from jobsim._steps import Execution
 from jobsim._time import SECOND, instant_ns, iso
-from jobsim.errors import BudgetExceeded
+from jobsim.errors import BudgetExceeded, InvalidArgument
 from jobsim.hooks import StoppableExecution
 
 if TYPE_CHECKING:
@@ -228,6 +230,13 @@ class Pool:
         if accept_callback is not None:
             accept_callback(os.getpid(), time.monotonic())
         x = self.worker.sim.engine.x
+        for option, limit in (("soft_time_limit", soft_timeout), ("time_limit", timeout)):
+            if limit and (isinstance(limit, bool) or not isinstance(limit, numbers.Real)):
+                raise InvalidArgument.build(
+                    f"{option} of task {args[0]!r}", limit, f"a number of seconds (the task's {option}=, "
+                    f"apply_async({option}=...) or app.conf.task_{option}): a real worker's pool cannot arm a timer "
+                    "with it",
+                )  # fmt: skip
         if (soft_timeout or timeout) and isinstance(x, CeleryExecution):
             x.limit(soft_timeout, timeout)
         try:
@@ -275,6 +284,9 @@ class Worker:
         self.buckets: dict[str, Bucket | None] = {}
         self._request_classes: dict[str, Any] = {}
         self.rate_limits = not self.app.conf.worker_disable_rate_limits
+        if self.rate_limits:  # a worker reads every task's rate_limit as it starts (Consumer.reset_rate_limits)
+            for task in rt.tasks.values():
+                _fill_rate(task)
 
     # -- 1. receive -------------------------------------------------------------------
     def receive(self, held: Held) -> None:
@@ -309,10 +321,12 @@ class Worker:
         self._admit(held)
 
     def _unregistered(self, held: Held, name: str) -> None:
-        """``Consumer.on_unknown_task``: reject the message and store ``NotRegistered`` as the result."""
+        """``Consumer.on_unknown_task``: reject the message, store ``NotRegistered`` as the result, send
+        ``task_unknown`` (``exc`` is the ``KeyError`` of the worker's lookup of the task's strategy)."""
         self._forget(held, acked=True)
         self.app.backend.mark_as_failure(held.task_id, NotRegistered(name))
         self.world.record("celery.unregistered", task=name, id=held.task_id)
+        signals.task_unknown.send(sender=self, message=held.message, exc=KeyError(name), name=name, id=held.task_id)
 
     # -- 2. rate limits ---------------------------------------------------------------------
     def _admit(self, held: Held) -> None:
@@ -325,7 +339,7 @@ class Worker:
 
     def _bucket(self, task: Any) -> Bucket | None:
         if task.name not in self.buckets:
-            fill = rate(getattr(task, "rate_limit", None))
+            fill = _fill_rate(task)
             self.buckets[task.name] = Bucket(fill, self.kernel.now) if fill else None
         return self.buckets[task.name]
 
@@ -377,6 +391,7 @@ class Worker:
         self.pool.outcome = None
         self.world.executing = held
         crash: WorkerCrash | None = None
+        apps = self._make_current()
         try:
             req.execute_using_pool(self.pool)
         except (TaskRevokedError, ProcessTerminated):
@@ -384,6 +399,7 @@ class Worker:
         except WorkerCrash as exc:
             crash = exc
         finally:
+            _restore_apps(apps)
             engine.x = None
             self.world.executing = None
             _set_task_join_will_block(blocks)
@@ -404,6 +420,63 @@ class Worker:
             self.world.crashed(held, x, crash)
         else:
             self._settle(held, x)
+
+    def later(self, at: int, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Call ``fn`` at ``at`` as the running task's worker would then: in its context.
+
+        For what is reported once a body that spent virtual time has ended (a chord's
+        part return, ``_backend``): from the tracer, the task and its request are current
+        again, so a chord body it sends has it as parent, and an errback called inline
+        runs as its code (its sleeps and HTTP calls are the task's); from the pool (a
+        hard time limit's ``Request.on_failure``/``on_timeout``), no task is current.
+        """
+        held = self.world.executing
+        if held is None:  # pragma: no cover - only what runs for a message's execution defers
+            fn(*args, **kwargs)
+            return
+        task = self.app.current_worker_task
+        request = None if task is None else task.request
+        self.kernel.schedule(at, self._later, held, task, request, fn, args, kwargs,
+                             owner=f"{held.message.headers['task']} (reporting)")  # fmt: skip
+
+    def _later(self, held: Held, task: Any, request: Any, fn: Callable[..., Any], args: tuple[Any, ...],
+               kwargs: dict[str, Any]) -> None:  # fmt: skip
+        engine = self.sim.engine
+        now = self.kernel.now
+        x = CeleryExecution(engine, held.run, held.req.request_dict.get("retries", 0) or 0, now)
+        blocks = task_join_will_block()
+        engine.x = x
+        engine.move_clock(now)
+        _set_task_join_will_block(True)
+        self.world.executing = held
+        if task is not None:
+            _task_stack.push(task)
+            task.request_stack.push(request)
+        apps = self._make_current()
+        try:
+            fn(*args, **kwargs)
+        finally:
+            _restore_apps(apps)
+            if task is not None:
+                task.request_stack.pop()
+                _task_stack.pop()
+            engine.x = None
+            self.world.executing = None
+            _set_task_join_will_block(blocks)
+        if self.world.fatal is not None:
+            fatal, self.world.fatal = self.world.fatal, None
+            raise fatal
+        if x.now > now:  # an errback called inline spent time: results it wrote are readable then
+            self.kernel.schedule(x.now, _reported, owner=f"{held.message.headers['task']} (reporting)")
+
+    def _make_current(self) -> tuple[Any, Any]:
+        """The app is current and default in a worker's pool process (``concurrency/prefork.py:
+        process_initializer``), so canvas, ``@shared_task`` and ``current_app`` in task code resolve to it
+        there, also for an app made with ``set_as_current=False``; returns what to restore."""
+        saved = (getattr(_state._tls, "current_app", None), _state.default_app)
+        self.app.set_current()
+        _state.set_default_app(self.app)
+        return saved
 
     # -- 4. outcomes ---------------------------------------------------------------------------
     def _settle(self, held: Held, x: Execution) -> None:
@@ -488,6 +561,27 @@ class Worker:
         self.waiting.clear()
         self.held.clear()
         return lost
+
+
+def _restore_apps(saved: tuple[Any, Any]) -> None:
+    _state._set_current_app(saved[0])
+    _state.set_default_app(saved[1])
+
+
+def _fill_rate(task: Any) -> float:
+    """``rate(task.rate_limit)``, tokens per second, or ``InvalidArgument`` where Celery's ``rate`` fails (a real
+    worker does not start: ``Consumer.reset_rate_limits``)."""
+    limit = getattr(task, "rate_limit", None)
+    try:
+        fill = rate(limit)
+    except (KeyError, ValueError, TypeError):
+        fill = None
+    if not isinstance(fill, numbers.Real) or isinstance(fill, bool) or fill < 0:
+        raise InvalidArgument.build(
+            f"rate_limit of task {task.name!r}", limit, "tasks per second as a number, or a string such as '10/s', "
+            "'100/m' or '1000/h' (also task_default_rate_limit and task_annotations); a real worker would not start",
+        )  # fmt: skip
+    return float(fill)
 
 
 def _reported() -> None:

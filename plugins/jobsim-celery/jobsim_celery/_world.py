@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from celery.exceptions import TaskRevokedError, WorkerLostError
 from celery.platforms import signals as celery_signals
+from celery.utils.nodenames import default_nodename
 from celery.utils.time import maybe_iso8601
 from celery.worker import state as worker_state
 from celery.worker.control import _revoke
@@ -31,8 +32,8 @@ from jobsim._time import MS, SECOND, instant_ns, iso
 from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
 from jobsim.hooks import Adapted, end_run, output_bytes, planned_instant, refusing_handler
 
-from . import _patches
-from ._backend import NoResultBackend, SimulatedBackend, has_result_backend
+from . import _lifecycle, _patches
+from ._backend import SimulatedBackend, backend_class
 from ._beat import Beat
 from ._broker import Publisher, producer_or_acquire
 from ._worker import CeleryExecution, Held, ProcessTerminated, Worker, WorkerCrash
@@ -80,7 +81,12 @@ class AppRuntime:
 
     def __init__(self, world: CeleryWorld, target: CeleryTarget) -> None:
         self.app = app = target.app
-        self.hostname = target.hostname
+        if not isinstance(target.hostname, str) or not target.hostname.rpartition("@")[2]:  # '' or 'w1@': no host
+            raise InvalidArgument.build("hostname", target.hostname, "the worker's node name, as `celery worker -n` "
+                                        "takes it: 'w1@box', or 'w1' (read as 'celery@w1')")  # fmt: skip
+        self.hostname = default_nodename(target.hostname)  # `-n w1` names the worker celery@w1
+        if not isinstance(target.beat, bool):
+            raise InvalidArgument.build("beat", target.beat, "True (run app.conf.beat_schedule) or False")
         concurrency = target.concurrency
         if concurrency is not None and (isinstance(concurrency, bool) or not isinstance(concurrency, int)
                                         or concurrency < 1):  # fmt: skip
@@ -95,6 +101,13 @@ class AppRuntime:
                 "app.conf.timezone", app.conf.timezone, "an IANA time zone name such as 'Europe/Berlin' or "
                 f"'America/New_York' (a real worker and beat would not start either: {type(exc).__name__})",
             ) from exc
+        if app.conf.task_protocol != 2:  # as_task_v1 takes other arguments, and its messages another worker path
+            raise UnsupportedFeature(
+                f"app.conf.task_protocol={app.conf.task_protocol!r} is not simulated by jobsim-celery, which builds "
+                "and reads messages of Celery's protocol 2 (the default since Celery 4.0; a Celery 4+ worker reads "
+                "both): set app.conf.task_protocol = 2 for the simulation",
+                system="Celery", feature="task_protocol",
+            )  # fmt: skip
         # what `celery worker` and `celery beat` do as they start (Loader.init_worker): import the modules of
         # `include`/`imports` and run `autodiscover_tasks`, whose tasks a test may only send by name. Once per
         # app, as a worker process does it once (Django's fixup runs its system checks there)
@@ -178,19 +191,22 @@ class CeleryWorld:
         app._jobsim_world = self
         app.send_task = rt.publisher.send_task
         app.producer_or_acquire = producer_or_acquire
-        backend = SimulatedBackend if has_result_backend(app) else NoResultBackend
-        app._backend_cache = backend(app, self.sim)
+        app._backend_cache = backend_class(app)(app, self.sim)
         app.conf.task_always_eager = False
         app.control.revoke = self._revoker(rt)
         for task in rt.tasks.values():
             self._wrap(rt, task)
         rt.worker = Worker(self, rt)
-        if rt.beat_enabled and app.conf.beat_schedule:
+        app._backend_cache.later = rt.worker.later
+        beat = bool(rt.beat_enabled and app.conf.beat_schedule)
+        _lifecycle.started(rt, beat)
+        if beat:
             rt.beat = Beat(self, rt)
             rt.beat.start()
 
     def uninstall(self, rt: AppRuntime) -> None:
         app = rt.app
+        _lifecycle.stopping(rt)
         for task, attr, original in reversed(rt.wrapped):
             if original is None:
                 task.__dict__.pop(attr, None)
@@ -742,6 +758,8 @@ def _queue_names(queues: Any) -> list[str]:
             raise InvalidArgument.build("queues", queues, "queue names (or kombu Queues), e.g. ['celery', 'emails']")
         return names
     names = []
+    if not isinstance(queues, (list, tuple, set, frozenset)):
+        raise InvalidArgument.build("queues", queues, "queue names (or kombu Queues), e.g. ['celery', 'emails']")
     for queue in queues:
         name = getattr(queue, "name", queue)
         if not isinstance(name, str) or not name:

@@ -69,6 +69,23 @@ def make_app(url: str, sink: Callable[[dict[str, Any]], None] | None = None) -> 
         record(self, label + ":end")
         return label
 
+    @app.task(name="live.nap", bind=True, shared=False)
+    def nap(self: Any, label: str, seconds: float) -> str:
+        record(self, label + ":start")
+        time.sleep(seconds)
+        record(self, label + ":end")
+        return label
+
+    @app.task(name="live.quiet", bind=True, ignore_result=True, shared=False)
+    def quiet(self: Any, label: str) -> str:
+        record(self, label)
+        return label
+
+    @app.task(name="live.gather", bind=True, shared=False)
+    def gather(self: Any, labels: list[str]) -> list[str]:
+        record(self, "+".join(labels))
+        return labels
+
     def failed(sender: Any = None, exception: Any = None, **_: Any) -> None:
         if getattr(sender, "name", None) == "live.limited" and sender.app is app:
             log({"task": "failure", "label": type(exception).__name__, "retries": 0, "t": time.time()})

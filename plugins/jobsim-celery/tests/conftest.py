@@ -74,7 +74,13 @@ def celery_prefork_worker(redis_url):
     yield from _worker(redis_url, "prefork")
 
 
-def _worker(redis_url, pool):
+@pytest.fixture
+def celery_threads_worker(redis_url):
+    """``--pool=threads --concurrency=2``: two tasks run side by side, as in a simulation without a pool limit."""
+    yield from _worker(redis_url, "threads", concurrency=2)
+
+
+def _worker(redis_url, pool, concurrency=1):
     import os
     import subprocess
     import sys
@@ -89,9 +95,9 @@ def _worker(redis_url, pool):
     path = os.pathsep.join([str(here), os.environ.get("PYTHONPATH", "")])
     env = dict(os.environ, JOBSIM_LIVE_REDIS=redis_url, PYTHONPATH=path)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "celery_live_app", "worker", f"--pool={pool}", "--concurrency=1",
-         "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
-         "-n", f"jobsim-live-{os.getpid()}@%h"],
+        [sys.executable, "-m", "celery", "-A", "celery_live_app", "worker", f"--pool={pool}",
+         f"--concurrency={concurrency}", "--loglevel=INFO", "--without-gossip", "--without-mingle",
+         "--without-heartbeat", "-n", f"jobsim-live-{os.getpid()}@%h"],
         cwd=here, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     lines: list[str] = []

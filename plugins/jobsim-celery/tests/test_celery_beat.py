@@ -92,6 +92,31 @@ def test_a_malformed_entry_is_named(app, tick):
         jobsim.Simulation(app).start()
 
 
+@pytest.mark.parametrize("schedule", ["every 5 minutes", "*/5 * * * *"])
+def test_a_schedule_that_is_not_one_is_named_not_an_attribute_error(app, tick, schedule):
+    """Celery's ``maybe_schedule`` sets ``.app`` on whatever it is given: a string (a cron line pasted in) ended
+    in ``AttributeError: 'str' object has no attribute 'app'`` from inside Celery, as real beat crashes."""
+    app.conf.beat_schedule = {"report": {"task": "tick", "schedule": schedule}}
+    with pytest.raises(jobsim.InvalidArgument, match=r"^beat_schedule\['report'\]\['schedule'\]=.* is not valid: "
+                       r"seconds, a timedelta, or a celery.schedules schedule/crontab/solar"):
+        jobsim.Simulation(app).start()
+
+
+def test_a_crontab_in_the_machine_s_local_time_zone_is_refused_naming_the_setting(app, tick):
+    """``enable_utc=False`` and no ``timezone``: Celery uses ``LocalTimezone``, so ``crontab(hour=9)`` fired at
+    09:00 UTC on a UTC machine and 15:00 UTC under ``TZ=America/Chicago``, one seed, two histories."""
+    app.conf.update(enable_utc=False, timezone=None)
+    app.conf.beat_schedule = {"report": {"task": "tick", "schedule": crontab(hour=9, minute=0)}}
+    with pytest.raises(jobsim.InvalidArgument, match=r"^beat_schedule\['report'\] is a crontab, and with "
+                       r"app.conf.enable_utc=False and no app.conf.timezone Celery reads it in this machine's local "
+                       r"time zone \(.*\): .* Set app.conf.timezone"):
+        jobsim.Simulation(app).start()
+    app.conf.beat_schedule = {"poll": {"task": "tick", "schedule": dt.timedelta(minutes=5)}}
+    with jobsim.Simulation(app, start="2025-03-01T00:00:00Z") as sim:  # an interval is the same in any zone
+        sim.advance("5m")
+        assert len(sim.runs("tick")) == 1
+
+
 def test_a_timezone_zoneinfo_does_not_know_is_named_at_the_simulation(app):
     """It was a bare ZoneInfoNotFoundError from deep inside Celery's beat, as the simulation started."""
     app.conf.timezone = "Europe/Berlinn"

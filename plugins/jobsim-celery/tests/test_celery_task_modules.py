@@ -105,8 +105,21 @@ def test_a_task_registered_inside_the_simulation_runs_and_is_listed(app):
 
 
 def test_a_name_no_module_registers_is_still_discarded_as_unregistered(app):
-    with jobsim.Simulation(app, start=START) as sim:
-        result = app.send_task("reports.nighlty")
-        sim.run_until_idle()
-        assert result.state == "FAILURE" and type(result.result).__name__ == "NotRegistered"
-        assert "received unregistered task 'reports.nighlty': message discarded" in sim.timeline()
+    """As ``Consumer.on_unknown_task``: NotRegistered stored, and ``task_unknown`` sent (it was not)."""
+    from celery.signals import task_unknown
+
+    unknown = []
+
+    def on_unknown(sender=None, name=None, id=None, exc=None, message=None, **kwargs):
+        unknown.append((name, id, repr(exc), message.headers["task"]))
+
+    task_unknown.connect(on_unknown, weak=False)
+    try:
+        with jobsim.Simulation(app, start=START) as sim:
+            result = app.send_task("reports.nighlty")
+            sim.run_until_idle()
+            assert result.state == "FAILURE" and type(result.result).__name__ == "NotRegistered"
+            assert "received unregistered task 'reports.nighlty': message discarded" in sim.timeline()
+    finally:
+        task_unknown.disconnect(on_unknown)
+    assert unknown == [("reports.nighlty", result.id, "KeyError('reports.nighlty')", "reports.nighlty")]

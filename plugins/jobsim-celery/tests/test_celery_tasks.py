@@ -98,7 +98,7 @@ def test_the_request_is_a_workers_request(app):
         result = parent.delay()
         sim.run_until_idle()
     assert seen["parent"]["id"] == result.id and seen["parent"]["retries"] == 0
-    assert seen["parent"]["eager"] is False
+    assert seen["parent"]["eager"] is False and seen["parent"]["hostname"] == "celery@jobsim"
     delivery = {"exchange": "", "routing_key": "celery", "priority": None, "redelivered": False}
     assert seen["parent"]["delivery"] == delivery
     assert seen["child"]["root"] == result.id and seen["child"]["parent"] == result.id
@@ -570,6 +570,127 @@ def test_a_result_is_seen_only_once_its_task_has_finished_in_virtual_time(app):
 
 
 
+def test_the_request_and_started_state_name_the_worker_not_the_machine(app):
+    """``celery worker -n w1@box`` runs tasks with ``fast_trace_task``, whose hostname is the node name
+    (``app/trace.py: setup_worker_optimizations``), in ``self.request.hostname`` and the STARTED meta:
+    jobsim used ``trace_task_ret``, which reads ``socket.gethostname()`` — the machine running the test."""
+    from jobsim_celery import CeleryTarget
+
+    app.conf.task_track_started = True
+    seen = []
+
+    @app.task(bind=True, name="where")
+    def where(self):
+        seen.append(self.request.hostname)
+        time.sleep(10)
+
+    with jobsim.Simulation(CeleryTarget(app, hostname="w1@box"), start=START) as sim:
+        result = where.delay()
+        sim.advance("5s")
+        assert result.info["hostname"] == "w1@box"
+    assert seen == ["w1@box"]
+
+
+def test_a_pickled_message_runs_when_accept_content_lists_pickle_as_on_a_worker(app):
+    """A worker's consumer decodes with ``accept_content`` (``amqp.TaskConsumer``); jobsim's messages had no
+    ``accept``, so kombu refused pickle (disabled by default) with ``ContentDisallowed`` from inside the worker."""
+    app.conf.update(task_serializer="pickle", result_serializer="pickle", accept_content=["pickle", "json"])
+
+    @app.task(name="next_day")
+    def next_day(when):
+        return when + dt.timedelta(days=1)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        result = next_day.delay(T0)
+        sim.run_until_idle()
+        assert result.get() == at(86400)
+
+
+def test_a_serializer_the_worker_does_not_accept_is_refused_at_the_call(app):
+    """``task_serializer='pickle'`` with the default ``accept_content=['json']``: a real worker cannot decode the
+    message ("Can't decode message body", ContentDisallowed) and discards it; the task never runs."""
+    app.conf.task_serializer = "pickle"
+
+    @app.task(name="noop")
+    def noop():
+        return None
+
+    expected = (
+        "task 'noop' is serialized with 'pickle' (application/x-python-serialize), which the worker's "
+        "app.conf.accept_content ['json'] does not accept: a real worker would refuse to decode the message "
+        "(kombu's ContentDisallowed) and the task would never run. Add 'pickle' to accept_content, or send it with "
+        "a serializer accept_content lists (task_serializer, the task's serializer=, or apply_async(serializer=...))"
+    )
+    with jobsim.Simulation(app, start=START) as sim, pytest.raises(jobsim.InvalidArgument, match=re.escape(expected)):
+        noop.delay()
+    assert sim.runs("noop") == []
+
+
+@pytest.mark.parametrize("limit", ["10/x", "ten/m", [10]])
+def test_a_rate_limit_celery_cannot_read_is_named_when_the_worker_starts(app, limit):
+    """A real worker reads every task's rate_limit as it starts and fails on one Celery's ``rate`` cannot read;
+    jobsim raised Celery's bare ``KeyError: 'x'`` from deep inside its worker at the first message."""
+
+    @app.task(name="ping", rate_limit=limit)
+    def ping():
+        return None
+
+    with pytest.raises(jobsim.InvalidArgument, match=r"^rate_limit of task 'ping'=.* is not valid: tasks per second"):
+        jobsim.Simulation(app, start=START).start()
+
+
+@pytest.mark.parametrize("option", ["time_limit", "soft_time_limit"])
+def test_a_time_limit_that_is_not_a_number_is_named(app, option):
+    """``time_limit="30s"`` reached the pool's timer arithmetic: a ``TypeError`` from inside jobsim's worker."""
+
+    @app.task(name="work")
+    def work():
+        return None
+
+    with jobsim.Simulation(app, start=START) as sim:
+        work.apply_async(**{option: "30s"})
+        with pytest.raises(jobsim.InvalidArgument, match=rf"^{option} of task 'work'='30s' is not valid: a number of "
+                           rf"seconds \(the task's {option}=, apply_async\({option}=...\) or app.conf.task_{option}\)"):
+            sim.run_until_idle()
+
+
+def test_message_protocol_1_is_refused_naming_the_setting(app):
+    """``task_protocol = 1`` (a Celery 3 era setting) ended in ``TypeError: AMQP.as_task_v1() got multiple values
+    for argument 'now'`` at the first ``delay()``."""
+    app.conf.task_protocol = 1
+    with pytest.raises(jobsim.UnsupportedFeature, match=r"^app.conf.task_protocol=1 is not simulated .* set "
+                       r"app.conf.task_protocol = 2 for the simulation$"):
+        jobsim.Simulation(app, start=START).start()
+
+
+def test_a_node_name_without_its_prefix_is_read_as_celery_worker_n_reads_it(app):
+    from jobsim_celery import CeleryTarget
+
+    @app.task(bind=True, name="where")
+    def where(self):
+        return self.request.hostname
+
+    with jobsim.Simulation(CeleryTarget(app, hostname="w1"), start=START) as sim:
+        result = where.delay()
+        sim.run_until_idle()
+        assert result.get() == "celery@w1"
+
+
+@pytest.mark.parametrize(("option", "value", "accepted"), [
+    ("queues", 5, "queue names (or kombu Queues), e.g. ['celery', 'emails']"),
+    ("hostname", 5, "the worker's node name, as `celery worker -n` takes it: 'w1@box', or 'w1' (read as 'celery@w1')"),
+    ("hostname", "w1@", "the worker's node name, as `celery worker -n` takes it"),
+    ("beat", "no", "True (run app.conf.beat_schedule) or False"),
+])  # fmt: skip
+def test_celery_target_options_of_the_wrong_kind_are_named(app, option, value, accepted):
+    """``queues=5`` was a bare ``TypeError: 'int' object is not iterable``; ``hostname=5`` and ``beat="no"`` were
+    taken as they were (the hostname ended in ``self.request.hostname``; ``"w1@"`` would read the machine's name)."""
+    from jobsim_celery import CeleryTarget
+
+    with pytest.raises(jobsim.InvalidArgument, match=re.escape(f"{option}={value!r} is not valid: {accepted}")):
+        jobsim.Simulation(CeleryTarget(app, **{option: value}), start=START).start()
+
+
 def test_task_track_started_shows_started_from_the_body_s_virtual_start_until_it_ends(app):
     """With ``task_track_started`` Celery's tracer stores STARTED (with the worker's pid and hostname) as
     the body starts: the test and other tasks see it for the body's virtual 30 s, then SUCCESS. The README
@@ -643,6 +764,31 @@ def test_an_app_without_a_result_backend_reads_no_results_as_in_production():
         assert sim.celery.result(sim.runs("part")[0]).get() == 3
         sim.run_until_idle()
         assert len(sim.runs("total")) == 0
+
+
+def test_the_rpc_result_backend_refuses_chords_as_in_production():
+    """Celery's ``RPCBackend`` (``result_backend = "rpc://"``, common with RabbitMQ) raises ``NotImplementedError``
+    for a chord; the simulation's backend ran it, so a test passed that production fails."""
+    import celery
+    from celery import chain, chord, group
+
+    app = celery.Celery("rpc", broker="amqp://127.0.0.1:1//", backend="rpc://", set_as_current=False)
+
+    @app.task(name="part", shared=False)
+    def part(i):
+        return i
+
+    @app.task(name="total", shared=False)
+    def total(parts):
+        return sum(parts)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        for canvas in (chord([part.s(1), part.s(2)], total.s()), chain(group(part.s(1), part.s(2)), total.s())):
+            with pytest.raises(NotImplementedError, match=r'^The "rpc" result backend does not support chords!'):
+                canvas.apply_async()
+        result = group(part.s(1), part.s(2)).apply_async()
+        sim.run_until_idle()
+        assert result.get() == [1, 2] and sim.runs("total") == []
 
 
 def test_a_shared_task_bound_to_celerys_default_app_says_how_to_make_yours_current(app):

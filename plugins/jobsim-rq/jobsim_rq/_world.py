@@ -433,22 +433,35 @@ class RQWorld(Stopping, Lifecycle):
     def _scheduled_due(self, held: Held) -> None:
         """The scheduler enqueues a due job: ``queue._enqueue_job(job, at_front=job.should_enqueue_at_front())``
         (``rq/scheduler.py:267``; ``Job.should_enqueue_at_front``, ``rq/job.py:595-600``) -- if a live
-        scheduler holds the queue's lock; otherwise the job waits for one (``scheduler_resumes``)."""
+        scheduler holds the queue's lock; otherwise the job waits for one (``scheduler_resumes``). It takes
+        every job of the queue due by then in one go (``enqueue_due``), so jobs due in the same second go
+        by id, not in the order they were scheduled."""
         job = held.job
         held.due_timer = None
         if job._status != JobStatus.SCHEDULED or self.gone(held):
             return  # the scheduler removes a missing job from the registry (rq/scheduler.py:250-266)
         if not self.pool.scheduling(held.queue.name):
             return  # its scheduler died with its worker: it stays scheduled (in the ScheduledJobRegistry)
-        self.push(held.queue, job, at_front=job.should_enqueue_at_front())
+        self.enqueue_due(held.queue.name)
 
     def scheduler_resumes(self, queue: str) -> None:
-        """A scheduler took ``queue``'s lock: ``enqueue_scheduled_jobs`` moves every job due by now, by score
-        then id (``get_jobs_to_schedule``, a ``ZRANGEBYSCORE``, ``rq/scheduler.py:232-267``)."""
+        """A scheduler took ``queue``'s lock: it moves every job due by now (``enqueue_due``)."""
+        self.enqueue_due(queue)
+
+    def enqueue_due(self, queue: str) -> None:
+        """``RQScheduler.enqueue_scheduled_jobs`` for ``queue`` (``rq/scheduler.py:232-267``): every job due by now
+        (whole-second score ``<= now``), by score then id -- ``get_jobs_to_schedule`` is a ``ZRANGEBYSCORE``,
+        and Redis orders equal scores by member -- each queued as ``_enqueue_job`` does, in that order. A job
+        whose own timer is due at this instant too is taken now, with the others."""
         now = self.sim.now_ns()
         due = [h for h in self.jobs.values() if h.queue.name == queue and h.job._status == JobStatus.SCHEDULED
-               and h.due_timer is None and h.due is not None and h.due <= now and not self.gone(h)]  # fmt: skip
-        for held in sorted(due, key=lambda h: (h.due, h.job.id)):
+               and h.due is not None and h.due <= now and not self.gone(h)]  # fmt: skip
+        scores = self.store.entries(queue, "scheduled", now)
+        for held in due:
+            if held.due_timer is not None:
+                self.sim.kernel.cancel(held.due_timer)
+                held.due_timer = None
+        for held in sorted(due, key=lambda h: (scores.get(h.job.id, now // SECOND), h.job.id)):
             self.push(held.queue, held.job, at_front=held.job.should_enqueue_at_front())
 
     # -- the worker ----------------------------------------------------------------------------

@@ -73,6 +73,25 @@ def test_scheduled_times_are_whole_seconds(queue):
     assert seen[0][1] == dt.timedelta(seconds=1)
 
 
+def test_jobs_due_in_the_same_second_are_queued_by_score_then_id(queue):
+    """The scheduler takes due jobs with ZRANGEBYSCORE (rq/scheduler.py:244): by score, equal scores by job id --
+    not in the order they were scheduled (checked on a real scheduler by test_rq_live_scheduler.py)."""
+    with jobsim.Simulation(queue, start=START) as sim:
+        queue.enqueue(busy, "busy", 10)  # the worker is busy until 10 s: the due jobs wait in the queue
+        for label, at in (("c", 5.9), ("a", 5.0), ("b", 5.5), ("late", 6.0)):
+            queue.enqueue_at(T0 + dt.timedelta(seconds=at), note, label, job_id=f"id-{label}")
+        sim.advance("5s")
+        assert queue.job_ids == ["id-a", "id-b", "id-c"]
+        sim.advance("1s")
+        # due at once: the one scored 0 s (in the past) goes before the one scored 6 s, whatever their ids
+        queue.enqueue_at(T0 + dt.timedelta(seconds=6), note, "now", job_id="id-0-now")
+        queue.enqueue_at(T0, note, "past", job_id="id-z-past")
+        sim.advance("1ms")
+        assert queue.job_ids == ["id-a", "id-b", "id-c", "id-late", "id-z-past", "id-0-now"]
+        sim.run_until_idle()
+    assert [label for label, *_ in seen[1:]] == ["a", "b", "c", "late", "past", "now"]
+
+
 def test_a_naive_enqueue_at_is_machine_local_time(queue, monkeypatch):
     monkeypatch.setenv("TZ", "America/New_York")
     time.tzset()

@@ -221,21 +221,25 @@ class RQWorld(Stopping, Lifecycle):
 
     def check_job(self, job: Any, queue: Any, *, pipeline: Any, unique: bool, what: str) -> None:
         """Refuse what the simulated worker does not model, naming the option, before anything is recorded."""
-        unsupported = []
+        unsupported: list[tuple[str, str]] = []  # (what, the fix)
         if pipeline is not None:
-            unsupported.append("a Redis pipeline (pipeline=, or Queue.enqueue_many which uses one)")
+            unsupported.append(("a Redis pipeline (pipeline=, or Queue.enqueue_many which uses one)",
+                                "enqueue without pipeline="))  # fmt: skip
         if unique:
-            unsupported.append("unique=True")
+            unsupported.append(("unique=True", "drop unique=True"))
         if job.has_rate_limit:
-            unsupported.append("rate_limit=")
+            unsupported.append(("rate_limit=", "drop rate_limit="))
         if job.webhooks:
-            unsupported.append("webhooks=")
+            unsupported.append(("webhooks=", "drop webhooks="))
         if not queue._is_async:
-            unsupported.append("a queue built with is_async=False")
+            unsupported.append(("a queue built with is_async=False",
+                                "build the queue with is_async=True (the default): the simulation is the worker "
+                                "that runs its jobs"))  # fmt: skip
         if unsupported:
             raise UnsupportedFeature(
-                f"{what} of {job.func_name!r} on RQ queue {queue.name!r} uses {', '.join(unsupported)}, which "
-                "jobsim-rq does not simulate; see plugins/jobsim-rq/README.md for what is modelled"
+                f"{what} of {job.func_name!r} on RQ queue {queue.name!r} uses {', '.join(w for w, _ in unsupported)}, "
+                f"which jobsim-rq does not simulate: {'; '.join(fix for _, fix in unsupported)} (see "
+                "plugins/jobsim-rq/README.md for what is modelled)"
             )
 
     def enqueue(self, queue: Any, job: Any, *, at_front: bool, pipeline: Any = None, unique: bool = False) -> Any:

@@ -185,6 +185,10 @@ def test_refused_options_name_themselves(queue):
             queue.enqueue(note, "b", rate_limit=RateLimit(key="k", concurrency=1))
         with pytest.raises(UnsupportedFeature, match=r"unique=True"):
             queue.enqueue(note, "b", job_id="u", unique=True)
+        synchronous = Queue("default", connection=queue.connection, is_async=False)  # another object, same name
+        with pytest.raises(UnsupportedFeature, match=r"is_async=False, which jobsim-rq does not simulate: build the "
+                                                     r"queue with is_async=True \(the default\)"):  # fmt: skip
+            synchronous.enqueue(note, "c")
         sim.run_until_idle()
         assert len(sim.runs(note)) == 1
 

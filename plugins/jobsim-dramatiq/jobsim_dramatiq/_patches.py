@@ -95,7 +95,7 @@ def _patch(world: DramatiqWorld) -> None:
             broker_class = module.RedisBroker if module is redis_module else module.RabbitmqBroker
             for name in SERVER_CALLS:
                 if hasattr(broker_class, name):
-                    _set(broker_class, name, _refuse_server_call(name, world))
+                    _set(broker_class, name, _refuse_server_call(name, world, getattr(broker_class, name)))
     for backend_class in _network_backends("rate_limits", "rate limiter"):
         for name in ("add", "incr", "decr", "incr_and_sum", "wait_notify"):
             _set(backend_class, name, _in_memory_limiter(world, name))
@@ -272,7 +272,7 @@ SERVER_CALLS = ("flush", "flush_all", "join", "get_queue_message_counts")
 (``DramatiqWorld._shadow``), so the class's are reached only for a broker the simulation does not run."""
 
 
-def _refuse_server_call(name: str, world: DramatiqWorld) -> Any:
+def _refuse_server_call(name: str, world: DramatiqWorld, original: Any) -> Any:
     def refuse(self: Any, *args: Any, **kwargs: Any) -> Any:
         if world.owns(self) and name in vars(self):  # a subclass's super(): the simulated broker's own
             return vars(self)[name](*args, **kwargs)
@@ -283,6 +283,7 @@ def _refuse_server_call(name: str, world: DramatiqWorld) -> Any:
         )  # fmt: skip
 
     refuse.__name__ = name
+    refuse.__wrapped__ = original  # type: ignore[attr-defined]  # inspect.signature: the broker's own (_shadow)
     return refuse
 
 

@@ -11,6 +11,7 @@ each re-enqueue by ``Retries`` a ``retry`` record with its delay.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import itertools
 import math
 import random
@@ -242,9 +243,7 @@ class DramatiqWorld:
         """Instance attributes shadow the broker's methods while the simulation runs."""
         own = sb.broker.__dict__
         own["enqueue"] = lambda message, *, delay=None: self.enqueue(sb.broker, message, delay=delay)
-        own["join"] = lambda queue_name, *, timeout=None, fail_fast=None, **_: self.join(
-            queue_name, broker=sb.broker, timeout=timeout, fail_fast=fail_fast
-        )
+        own["join"] = self._broker_join(sb)
         own["flush"] = sb.flush
         own["flush_all"] = sb.flush_all
         own["consume"] = self._refuse_consume
@@ -294,6 +293,24 @@ class DramatiqWorld:
                 data = message.encode()
                 held = self._new_delivery(sb, message, queue_name, None, origin="before the simulation")
                 self._post(held, queue_name, data, 0, message.actor_name)
+
+    def _broker_join(self, sb: SimBroker) -> Callable[..., None]:
+        """``broker.join`` with the broker's own signature: ``StubBroker.join(queue_name, *, timeout, fail_fast)``,
+        ``RedisBroker.join(queue_name, *, interval, timeout)``, ``RabbitmqBroker.join(queue_name, min_successes,
+        idle_time, *, timeout)`` -- an argument the broker's ``join`` does not take raises its ``TypeError``, as
+        the real call would (``fail_fast`` is the stub broker's only). Polling settings change nothing here."""
+        signature = inspect.signature(type(sb.broker).join)
+
+        def join(*args: Any, **kwargs: Any) -> None:
+            try:
+                bound = signature.bind(sb.broker, *args, **kwargs)
+            except TypeError as error:
+                raise TypeError(f"{type(sb.broker).__name__}.join() {error}") from None
+            given = bound.arguments
+            self.join(given["queue_name"], broker=sb.broker, timeout=given.get("timeout"),
+                      fail_fast=given.get("fail_fast"))  # fmt: skip
+
+        return join
 
     def _refuse_consume(self, queue_name: str, *args: Any, **kwargs: Any) -> Any:
         raise UnsupportedFeature(

@@ -198,6 +198,42 @@ def test_join_times_out_in_virtual_time(broker):
         assert ms(sim.now_ns()) == 60_000
 
 
+def test_join_with_timeout_0_waits_with_no_deadline_as_dramatiq_does(broker):
+    """``deadline = timeout and ...`` (brokers/stub.py:178, redis.py:226): ``timeout=0`` is no timeout."""
+
+    @dramatiq.actor
+    def later():
+        pass
+
+    with jobsim.Simulation(broker, start=START) as sim:
+        later.send_with_options(delay=10_000)
+        broker.join("default", timeout=0)
+        assert ms(sim.now_ns()) == 10_000 and sim.runs(later)[0].status == "completed"
+
+
+def test_join_takes_the_arguments_of_the_brokers_own_join():
+    """Each broker's ``join`` has its own signature: ``fail_fast`` is the stub broker's only, ``interval`` the Redis
+    broker's, ``min_successes``/``idle_time`` RabbitMQ's. One the broker does not take raises its TypeError."""
+    from dramatiq.brokers.redis import RedisBroker
+    from dramatiq.errors import QueueJoinTimeout
+
+    broker = RedisBroker(host="127.0.0.1", port=1)
+
+    @dramatiq.actor(broker=broker)
+    def later():
+        pass
+
+    with jobsim.Simulation(broker, start=START) as sim:
+        later.send_with_options(delay=5_000)
+        with pytest.raises(TypeError, match=r"RedisBroker.join\(\) got an unexpected keyword argument 'fail_fast'"):
+            broker.join("default", fail_fast=False)
+        with pytest.raises(QueueJoinTimeout):
+            broker.join("default", interval=50, timeout=1_000)
+        assert ms(sim.now_ns()) == 1_000
+        broker.join("default", timeout=0)
+        assert ms(sim.now_ns()) == 5_000 and sim.runs(later)[0].status == "completed"
+
+
 def test_joining_a_queue_retried_for_ever_stops_after_a_year_of_virtual_time(broker):
     from jobsim.errors import BudgetExceeded
 

@@ -138,6 +138,18 @@ def test_a_queue_no_worker_reads_keeps_its_jobs_queued(queue):
         assert "no simulated worker reads it" in sim.timeline()
 
 
+def test_a_job_scheduled_on_a_queue_no_worker_reads_stays_scheduled(queue):
+    """A worker's scheduler takes the locks of its own queues only (``RQScheduler.acquire_locks``,
+    rq/scheduler.py:126-152): no worker reads 'elsewhere', so no scheduler ever moves its due jobs."""
+    elsewhere = other_queue("elsewhere")
+    with jobsim.Simulation(queue, start=START) as sim:
+        job = elsewhere.enqueue_in(dt.timedelta(minutes=5), note, "later")
+        sim.advance("1h")
+        assert job.get_status() == JobStatus.SCHEDULED and elsewhere.count == 0
+        assert elsewhere.scheduled_job_registry.get_job_ids() == [job.id]
+        assert "no simulated worker reads it, so no scheduler: stays scheduled" in sim.timeline()
+
+
 def test_runs_attempts_trace_and_timeline(queue):
     with jobsim.Simulation(queue, start=START, seed=7) as sim:
         job = queue.enqueue(fails, retry=Retry(max=2, interval=[5, 20]))

@@ -247,3 +247,85 @@ class SimBroker:
             for letters in self.broker.dead_letters_by_queue.values():
                 letters.clear()
             self.world.forget_dead_letters(self.broker, None)
+
+
+class StubQueueView:
+    """What ``stub_broker.queues[name]`` is while the simulation runs the broker: its ``queue.Queue`` as a reader
+    sees it at the virtual instant (``brokers/stub.py:85-94``). The messages are the simulation's: ``qsize()``,
+    ``empty()`` and ``queue`` are the ones no consumer has fetched yet (encoded, as the broker put them),
+    ``unfinished_tasks`` those and the ones fetched and not yet acked or dead-lettered (``task_done`` comes with the
+    ack, ``brokers/stub.py:224-232``). Taking or putting messages, or waiting on the queue, is refused: that is
+    the simulated workers' and the broker's own job."""
+
+    maxsize = 0
+
+    def __init__(self, sb: SimBroker, name: str, real: Any) -> None:
+        self._sb = sb
+        self._name = name
+        self.real = real  # the broker's own queue.Queue, put back when the simulation ends
+
+    def qsize(self) -> int:
+        return len(self._sb.backlogs.get(self._name, ()))
+
+    def empty(self) -> bool:
+        return self.qsize() == 0
+
+    def full(self) -> bool:
+        return False
+
+    @property
+    def queue(self) -> collections.deque[bytes]:
+        return collections.deque(parcel.data for parcel in self._sb.backlogs.get(self._name, ()))
+
+    @property
+    def unfinished_tasks(self) -> int:
+        fetched = sum(consumer.outstanding for worker in self._sb.workers
+                      for name, consumer in worker.consumers.items() if name == self._name)  # fmt: skip
+        return self.qsize() + fetched
+
+    def _refuse(self, what: str) -> Any:
+        from jobsim.errors import UnsupportedFeature
+
+        raise UnsupportedFeature(
+            f"broker.queues[{self._name!r}].{what} on a StubBroker this simulation runs: its messages are the "
+            "simulated workers', which take them in virtual time. Send with actor.send(...), wait with "
+            "broker.join(queue) or sim.run_until_idle(), and read what ran with sim.runs(actor); qsize(), empty() "
+            "and unfinished_tasks read the queue",
+            system="dramatiq", feature="StubBroker queue access",
+        )  # fmt: skip
+
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        return self._refuse("get()")
+
+    def get_nowait(self) -> Any:
+        return self._refuse("get_nowait()")
+
+    def put(self, *args: Any, **kwargs: Any) -> Any:
+        return self._refuse("put()")
+
+    def put_nowait(self, *args: Any) -> Any:
+        return self._refuse("put_nowait()")
+
+    def task_done(self) -> Any:
+        return self._refuse("task_done()")
+
+    def join(self) -> Any:
+        return self._refuse("join() (use broker.join(queue))")
+
+
+class StubQueues(dict[str, Any]):
+    """``stub_broker.queues`` while the simulation runs it: each queue a ``StubQueueView``; a queue declared
+    meanwhile (``declare_queue`` stores a new ``queue.Queue``) is viewed too."""
+
+    def __init__(self, sb: SimBroker, real: dict[str, Any]) -> None:
+        super().__init__()
+        self._sb = sb
+        for name, queue in real.items():
+            self[name] = queue
+
+    def __setitem__(self, name: str, queue: Any) -> None:
+        view = queue if isinstance(queue, StubQueueView) else StubQueueView(self._sb, name, queue)
+        super().__setitem__(name, view)
+
+    def originals(self) -> dict[str, Any]:
+        return {name: view.real for name, view in self.items()}

@@ -28,7 +28,7 @@ from jobsim.errors import InvalidArgument, UnsupportedFeature
 from jobsim.hooks import Adapted, end_run, output_bytes, refusing_handler
 
 from . import _middleware
-from ._broker import DeadLetter, Parcel, SimBroker
+from ._broker import DeadLetter, Parcel, SimBroker, StubQueues
 
 if TYPE_CHECKING:
     from jobsim import Simulation
@@ -235,6 +235,8 @@ class DramatiqWorld:
                 _middleware.install(self, sb)
                 self._shadow(sb)
                 self._take_waiting(sb)
+                if sb.kind == "stub":  # its queue.Queue objects, as a reader sees them in the simulation
+                    sb.broker.queues = StubQueues(sb, sb.broker.queues)
         except BaseException:
             self.uninstall(sim)
             raise
@@ -336,6 +338,8 @@ class DramatiqWorld:
             for name in sb.shadowed:
                 sb.broker.__dict__.pop(name, None)
             sb.shadowed = []
+            if isinstance(sb.broker.__dict__.get("queues"), StubQueues):
+                sb.broker.queues = sb.broker.queues.originals()
             _middleware.uninstall(sb)
         _patches.pop(self)
         self.installed = False

@@ -234,6 +234,55 @@ def test_join_takes_the_arguments_of_the_brokers_own_join():
         assert ms(sim.now_ns()) == 5_000 and sim.runs(later)[0].status == "completed"
 
 
+def test_a_stub_brokers_queues_read_as_a_real_worker_leaves_them():
+    """``stub_broker.queues[name]`` during the simulation: what no consumer has fetched (``qsize``, ``queue``), and
+    that plus what is fetched and not acked (``unfinished_tasks``) -- the same numbers as a real ``Worker`` on a
+    real ``StubBroker`` leaves (in memory: checked here on one, in real time). Taking messages is refused."""
+    from dramatiq.brokers.stub import StubBroker
+
+    def scenario(broker):
+        @dramatiq.actor(broker=broker)
+        def hold():
+            time.sleep(0.5)
+
+        @dramatiq.actor(broker=broker, queue_name="emails")
+        def mail():
+            pass
+
+        for _ in range(4):
+            hold.send()
+        mail.send()
+        mail.send_with_options(delay=60_000)
+
+    def read(broker):
+        return {name: (q.qsize(), q.empty(), len(q.queue), q.unfinished_tasks) for name, q in broker.queues.items()}
+
+    # one thread, so a prefetch of 2: one message running, one waiting for the thread, two still on the queue;
+    # no worker reads "emails": its messages stay where they were sent
+    expected = {"default": (2, False, 2, 4), "default.DQ": (0, True, 0, 0), "emails": (1, False, 1, 1),
+                "emails.DQ": (1, False, 1, 1)}  # fmt: skip
+    real = StubBroker()
+    worker = dramatiq.Worker(real, worker_threads=1, queues={"default"}, worker_timeout=50)
+    worker.start()
+    try:
+        scenario(real)
+        time.sleep(0.2)
+        assert read(real) == expected
+    finally:
+        worker.stop()
+    stub = StubBroker()
+    with jobsim.Simulation(dramatiq.Worker(stub, worker_threads=1, queues={"default"}), start=START) as sim:
+        scenario(stub)
+        sim.advance("200ms")
+        assert read(stub) == expected
+        refused = r"broker.queues\['default'\].get_nowait\(\) on a StubBroker"
+        with pytest.raises(jobsim.UnsupportedFeature, match=refused):
+            stub.queues["default"].get_nowait()
+        sim.run_until_idle()
+        assert read(stub)["default"] == (0, True, 0, 0)
+    assert type(stub.queues["default"]).__name__ == "Queue"  # the broker's own again
+
+
 def test_joining_a_queue_retried_for_ever_stops_after_a_year_of_virtual_time(broker):
     from jobsim.errors import BudgetExceeded
 

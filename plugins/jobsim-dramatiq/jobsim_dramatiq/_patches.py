@@ -79,6 +79,9 @@ def _patch(world: DramatiqWorld) -> None:
     _set(dramatiq.rate_limits.backends.stub, "time", clock)
     _set(dramatiq.asyncio, "get_event_loop_thread", world.event_loop_thread(dramatiq.asyncio.get_event_loop_thread))
     _set(dramatiq.worker.Worker, "start", _refuse_start(dramatiq.worker.Worker.start, world))
+    _set(dramatiq.worker.Worker, "join", _worker_join(dramatiq.worker.Worker.join, world))
+    for name in ("stop", "pause", "resume"):
+        _set(dramatiq.worker.Worker, name, _refuse_control(name, getattr(dramatiq.worker.Worker, name), world))
     original_millis = dramatiq.common.current_millis
     for name, module in list(sys.modules.items()):
         if name.startswith("dramatiq.") and getattr(module, "current_millis", None) is original_millis:
@@ -170,6 +173,32 @@ def _refuse_start(original: Any, world: DramatiqWorld) -> Any:
         original(self)
 
     return start
+
+
+def _worker_join(original: Any, world: DramatiqWorld) -> Any:
+    def join(self: Any) -> None:
+        if not world.owns(self.broker):
+            return original(self)  # type: ignore[no-any-return]
+        world.join_worker(self)
+        return None
+
+    return join
+
+
+def _refuse_control(name: str, original: Any, world: DramatiqWorld) -> Any:
+    def control(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not world.simulates(self):
+            return original(self, *args, **kwargs)
+        fix = ("plan it with sim.dramatiq.stop_worker(at=..., worker=..., timeout=...)" if name == "stop" else
+               "plan a stop and a start instead: sim.dramatiq.stop_worker(at=...), sim.dramatiq.start_worker(at=...)")
+        raise UnsupportedFeature(
+            f"dramatiq.Worker(...).{name}() of a Worker this simulation runs: its threads are simulated, in virtual "
+            f"time, so this call from the test would change nothing; {fix}",
+            system="dramatiq", feature=f"Worker.{name}",
+        )  # fmt: skip
+
+    control.__name__ = name
+    return control
 
 
 def _broker_module(name: str, client: str) -> Any:

@@ -24,7 +24,7 @@ from jobsim._events import Event
 from jobsim._kernel import BACKGROUND
 from jobsim._records import Run
 from jobsim._time import MS, duration_ns, iso
-from jobsim.errors import InvalidArgument, UnsupportedFeature
+from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
 from jobsim.hooks import Adapted, end_run, output_bytes, refusing_handler
 
 from . import _middleware
@@ -554,6 +554,37 @@ class DramatiqWorld:
     def run(self, message: Any) -> Run:
         """The run of a message (its latest delivery)."""
         return self.runs_of(message)[-1]
+
+    def simulates(self, worker: Any) -> bool:
+        """Whether the ``dramatiq.Worker`` object is one this simulation runs (given as a target)."""
+        return any(w.settings is worker for sb in self.brokers for w in sb.workers)
+
+    def join_worker(self, worker: Any) -> None:
+        """``Worker.join()`` (``worker.py:190-209``) from the test: it waits until the worker holds no delayed
+        message, none waiting for a thread and none running -- what it has fetched, including what it fetches
+        meanwhile; a message sent and not fetched yet is not waited for (Dramatiq's "this could still miss
+        stuff": ``broker.join(queue)`` first is its testing pattern). Here the simulation runs until the simulated
+        worker (and the workers restarted in its place) holds nothing. Of a ``Worker`` this simulation does not
+        run -- never started, it would return at once, having waited for nothing -- refused."""
+        from ._waits import wait_until
+
+        mine = [w for sb in self.brokers for w in sb.workers if w.settings is worker]
+        if not mine:
+            raise UnsupportedFeature(
+                "dramatiq.Worker(...).join() of a Worker this simulation does not run: never started, it would "
+                "return at once, having waited for nothing. Pass that Worker to jobsim.Simulation, or wait with "
+                "broker.join(queue) or sim.run_until_idle()",
+                system=BACKEND, feature="Worker.join",
+            )  # fmt: skip
+
+        def holds_nothing() -> bool:
+            return all(w.dead or not any(c.outstanding for c in w.consumers.values()) for w in mine)
+
+        if not wait_until(self.sim, holds_nothing, None, "worker.join()"):
+            raise JobsimError(
+                "worker.join() would wait forever: the worker holds messages that nothing pending in the simulation "
+                "can finish"
+            )
 
     def stop_worker(self, at: Any = None, *, worker: SimWorker | None = None, timeout: int = 600_000) -> None:
         """``worker.stop(timeout)`` at ``at`` (default: now), for one simulated worker or all of them.

@@ -283,6 +283,67 @@ def test_a_stub_brokers_queues_read_as_a_real_worker_leaves_them():
     assert type(stub.queues["default"]).__name__ == "Queue"  # the broker's own again
 
 
+def test_worker_join_waits_for_what_the_worker_holds_as_a_started_worker_does():
+    """``Worker.join()`` (worker.py:190-209): it returns once the worker's delay and work queues are empty -- here
+    the simulation runs until then (it used to return at once, whatever the worker held). Checked against a real
+    Worker on a real StubBroker (in memory): 100 ms after the sends the worker holds the delayed message, due at
+    300 ms, and join waits for it."""
+    from dramatiq.brokers.stub import StubBroker
+
+    def scenario(broker):
+        done = []
+
+        @dramatiq.actor(broker=broker)
+        def record(x):
+            done.append(x)
+
+        record.send(1)
+        record.send_with_options(args=(2,), delay=300)
+        return done
+
+    real = StubBroker()
+    worker = dramatiq.Worker(real, worker_threads=1, worker_timeout=20)
+    worker.start()
+    try:
+        began = time.monotonic()
+        done = scenario(real)
+        time.sleep(0.1)
+        assert done == [1]
+        worker.join()
+        assert done == [1, 2] and time.monotonic() - began >= 0.29
+    finally:
+        worker.stop()
+    stub = StubBroker()
+    worker = dramatiq.Worker(stub, worker_threads=1)
+    with jobsim.Simulation(worker, start=START) as sim:
+        done = scenario(stub)
+        sim.advance("100ms")
+        assert done == [1]
+        worker.join()
+        assert done == [1, 2] and ms(sim.now_ns()) == 300
+
+
+def test_joining_stopping_or_pausing_a_worker_the_simulation_does_not_drive_says_so(broker):
+    @dramatiq.actor
+    def record(x):
+        pass
+
+    other = dramatiq.Worker(broker)  # never started, not given to the simulation
+    simulated = dramatiq.Worker(broker, worker_threads=1)
+    with jobsim.Simulation([broker, simulated], start=START):
+        record.send(1)
+        with pytest.raises(jobsim.UnsupportedFeature, match=r"join\(\) of a Worker this simulation does not run: "
+                                                            r"never started, it would return at once"):  # fmt: skip
+            other.join()
+        with pytest.raises(jobsim.UnsupportedFeature, match=r"stop\(\) of a Worker this simulation runs: .* plan it "
+                                                            r"with sim.dramatiq.stop_worker"):  # fmt: skip
+            simulated.stop()
+        for name in ("pause", "resume"):
+            with pytest.raises(jobsim.UnsupportedFeature, match=rf"{name}\(\) of a Worker this simulation runs"):
+                getattr(simulated, name)()
+        other.stop()  # Dramatiq's own on a worker never started: nothing to stop
+
+
 def test_joining_a_queue_retried_for_ever_stops_after_a_year_of_virtual_time(broker):
     from jobsim.errors import BudgetExceeded
 

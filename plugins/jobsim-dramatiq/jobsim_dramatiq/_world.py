@@ -563,9 +563,10 @@ class DramatiqWorld:
         """``Worker.join()`` (``worker.py:190-209``) from the test: it waits until the worker holds no delayed
         message, none waiting for a thread and none running -- what it has fetched, including what it fetches
         meanwhile; a message sent and not fetched yet is not waited for (Dramatiq's "this could still miss
-        stuff": ``broker.join(queue)`` first is its testing pattern). Here the simulation runs until the simulated
-        worker (and the workers restarted in its place) holds nothing. Of a ``Worker`` this simulation does not
-        run -- never started, it would return at once, having waited for nothing -- refused."""
+        stuff": ``broker.join(queue)`` first is its testing pattern), nor, if the race goes that way, a delayed
+        message just moved to its queue. Here the simulation runs until the simulated worker (and the workers
+        restarted in its place) holds nothing, fetching what it can at each instant first. Of a ``Worker`` this
+        simulation does not run -- never started, it would return at once, having waited for nothing -- refused."""
         from ._waits import wait_until
 
         mine = [w for sb in self.brokers for w in sb.workers if w.settings is worker]
@@ -586,8 +587,8 @@ class DramatiqWorld:
                 "can finish"
             )
 
-    def stop_worker(self, at: Any = None, *, worker: SimWorker | None = None, timeout: int = 600_000) -> None:
-        """``worker.stop(timeout)`` at ``at`` (default: now), for one simulated worker or all of them.
+    def stop_worker(self, at: Any = None, *, worker: SimWorker | str | None = None, timeout: int = 600_000) -> None:
+        """``worker.stop(timeout)`` at ``at`` (default: now), for one simulated worker (or its name) or all of them.
 
         From that instant the worker takes no new message; actors with ``notify_shutdown=True`` that are
         running then get ``Shutdown`` raised where they are (Retries retries them like any failure); the
@@ -613,7 +614,7 @@ class DramatiqWorld:
             for item in list(target.running):
                 target._check_stop(item)
 
-    def crash_worker(self, at: Any = None, function: Any = None, *, worker: SimWorker | None = None,
+    def crash_worker(self, at: Any = None, function: Any = None, *, worker: SimWorker | str | None = None,
                      restart: Any = 0) -> None:  # fmt: skip
         """Kill a worker process at ``at`` (default: now), with its unacknowledged messages (``_crash``).
 
@@ -626,7 +627,7 @@ class DramatiqWorld:
         default 0; ``None``: never). Actor bodies run in one go when they start: plan a crash before the
         messages it cuts short start (refused otherwise, never ignored)."""
         self.sim._require_running("dramatiq.crash_worker")
-        self.ensure_crashes().plan(at, function, worker, restart)
+        self.ensure_crashes().plan(at, function, None if worker is None else self._named_worker(worker), restart)
 
     def ensure_crashes(self) -> Crashes:
         if self.crashes is None:
@@ -647,7 +648,7 @@ class DramatiqWorld:
         self.sim.kernel.schedule(at, new.start, owner=f"dramatiq {new.name} (restart)")
         return new.name
 
-    def start_worker(self, at: Any = None, *, worker: SimWorker | None = None) -> None:
+    def start_worker(self, at: Any = None, *, worker: SimWorker | str | None = None) -> None:
         """Start a stopped worker again at ``at`` (default: now): it fetches what waits on its queues."""
         when = self._planned(at, "at")
         for target in self._targets(worker):
@@ -663,12 +664,19 @@ class DramatiqWorld:
             raise InvalidArgument(f"{name}={at!r} is in the past: the simulation is at {iso(now)}")
         return when
 
-    def _targets(self, worker: SimWorker | None) -> list[SimWorker]:
+    def _targets(self, worker: SimWorker | str | None) -> list[SimWorker]:
         if worker is None:
             return self.workers
-        if worker not in self.workers:
-            raise InvalidArgument.build("worker", worker, "one of sim.dramatiq.workers")
-        return [worker]
+        return [self._named_worker(worker)]
+
+    def _named_worker(self, worker: SimWorker | str) -> SimWorker:
+        """A live simulated worker, given as one of ``sim.dramatiq.workers`` or by its name (``"worker-1"``)."""
+        live = self.workers
+        found = next((w for w in live if w is worker or (isinstance(worker, str) and w.name == worker)), None)
+        if found is None:
+            raise InvalidArgument.build("worker", worker, "one of sim.dramatiq.workers (a live simulated worker) or "
+                                        "its name: " + ", ".join(repr(w.name) for w in live))  # fmt: skip
+        return found
 
     @property
     def workers(self) -> list[SimWorker]:

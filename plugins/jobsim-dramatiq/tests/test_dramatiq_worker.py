@@ -284,10 +284,10 @@ def test_a_stub_brokers_queues_read_as_a_real_worker_leaves_them():
 
 
 def test_worker_join_waits_for_what_the_worker_holds_as_a_started_worker_does():
-    """``Worker.join()`` (worker.py:190-209): it returns once the worker's delay and work queues are empty -- here
+    """``Worker.join()`` (worker.py:190-209): it returns once the worker's work and delay queues are empty -- here
     the simulation runs until then (it used to return at once, whatever the worker held). Checked against a real
-    Worker on a real StubBroker (in memory): 100 ms after the sends the worker holds the delayed message, due at
-    300 ms, and join waits for it."""
+    Worker on a real StubBroker (in memory): 100 ms after the send the worker runs the message, busy until 300 ms,
+    and join waits for it."""
     from dramatiq.brokers.stub import StubBroker
 
     def scenario(broker):
@@ -295,10 +295,10 @@ def test_worker_join_waits_for_what_the_worker_holds_as_a_started_worker_does():
 
         @dramatiq.actor(broker=broker)
         def record(x):
+            time.sleep(0.3)
             done.append(x)
 
         record.send(1)
-        record.send_with_options(args=(2,), delay=300)
         return done
 
     real = StubBroker()
@@ -308,9 +308,9 @@ def test_worker_join_waits_for_what_the_worker_holds_as_a_started_worker_does():
         began = time.monotonic()
         done = scenario(real)
         time.sleep(0.1)
-        assert done == [1]
+        assert done == []
         worker.join()
-        assert done == [1, 2] and time.monotonic() - began >= 0.29
+        assert done == [1] and time.monotonic() - began >= 0.29
     finally:
         worker.stop()
     stub = StubBroker()
@@ -318,9 +318,9 @@ def test_worker_join_waits_for_what_the_worker_holds_as_a_started_worker_does():
     with jobsim.Simulation(worker, start=START) as sim:
         done = scenario(stub)
         sim.advance("100ms")
-        assert done == [1]
+        assert done == [1] and sim.runs("record")[0].status == "running"  # the body ran in one go; ends at 300 ms
         worker.join()
-        assert done == [1, 2] and ms(sim.now_ns()) == 300
+        assert ms(sim.now_ns()) == 300 and sim.runs("record")[0].status == "completed"
 
 
 def test_joining_stopping_or_pausing_a_worker_the_simulation_does_not_drive_says_so(broker):
@@ -330,7 +330,7 @@ def test_joining_stopping_or_pausing_a_worker_the_simulation_does_not_drive_says
 
     other = dramatiq.Worker(broker)  # never started, not given to the simulation
     simulated = dramatiq.Worker(broker, worker_threads=1)
-    with jobsim.Simulation([broker, simulated], start=START):
+    with jobsim.Simulation([broker, simulated], start=START) as sim:
         record.send(1)
         with pytest.raises(jobsim.UnsupportedFeature, match=r"join\(\) of a Worker this simulation does not run: "
                                                             r"never started, it would return at once"):  # fmt: skip
@@ -342,6 +342,9 @@ def test_joining_stopping_or_pausing_a_worker_the_simulation_does_not_drive_says
             with pytest.raises(jobsim.UnsupportedFeature, match=rf"{name}\(\) of a Worker this simulation runs"):
                 getattr(simulated, name)()
         other.stop()  # Dramatiq's own on a worker never started: nothing to stop
+        sim.dramatiq.stop_worker(worker="worker-1")  # what to do instead; a worker by its name too
+        sim.run_until_idle()
+        assert "worker-1 stopped" in sim.timeline()
 
 
 def test_joining_a_queue_retried_for_ever_stops_after_a_year_of_virtual_time(broker):

@@ -125,6 +125,7 @@ class SimBroker:
         self.set_aside: list[tuple[int, Any]] = []  # middleware taken out for the simulation (index, middleware)
         self.swaps: list[tuple[Any, str, Any]] = []  # (middleware, attribute, original) swapped for virtual stand-ins
         self.stores: list[ResultStore] = []  # Results backends kept in virtual time
+        self.posted: list[tuple[int, Parcel]] = []  # (instant, parcel) stored by the broker, its arrival not run yet
 
     # -- enqueue --------------------------------------------------------------------------------
     def prepare(self, message: Any, delay: int | float | None) -> tuple[Any, str]:
@@ -154,6 +155,12 @@ class SimBroker:
 
     def arrive(self, parcel: Parcel) -> None:
         """The message is on its queue: the first worker with room fetches it (a worker polls at once here)."""
+        for i, (_, posted) in enumerate(self.posted):
+            if posted is parcel:
+                del self.posted[i]
+                break
+        else:
+            return  # flushed before its arrival ran (``_drop``)
         self.world.tick()
         backlog = self.backlog(parcel.queue)
         backlog.push(parcel)
@@ -225,28 +232,53 @@ class SimBroker:
 
         return q_name(queue) in self.broker.queues
 
+    def waiting(self, queue: str, *, arriving: bool = False) -> list[Parcel]:
+        """The messages on ``queue`` no consumer has fetched, in the broker's order, as of the simulation's instant:
+        its backlog, then those the broker stored by now whose arrival has not run yet. ``arriving``: those only."""
+        now = self.world.sim.now_ns()
+        stored = [parcel for at, parcel in self.posted if parcel.queue == queue and at <= now]
+        return stored if arriving else [*self.backlogs.get(queue, ()), *stored]
+
     def flush(self, queue_name: str) -> None:
-        """``broker.flush(queue)``: drop the queue's and its delay queue's waiting messages."""
+        """``broker.flush(queue)``: drop the waiting messages (those no consumer fetched) of the queue -- on a
+        ``StubBroker`` that queue alone, not its delay queue (``brokers/stub.py:128-135``; a queue it never
+        declared is its ``KeyError``); on Redis the queue and its delay queue with their dead letters (``purge``,
+        ``brokers/redis.py:197-204``, ``dispatch.lua:216-217``); on RabbitMQ the queue, its ``.DQ`` and its ``.XQ``
+        (``brokers/rabbitmq.py:457-471``)."""
         from dramatiq.common import dq_name
 
+        if self.kind == "stub":
+            if queue_name not in self.broker.queues:
+                raise KeyError(queue_name)
+            self._drop(queue_name, queue_name)
+            return
         for name in (queue_name, dq_name(queue_name)):
-            backlog = self.backlogs.get(name)
-            for parcel in backlog.clear() if backlog is not None else ():
-                self.world.lost(parcel, f"broker.flush({queue_name!r}) dropped it")
-            if self.world.crashes is not None and self.kind == "redis":
-                self.world.crashes.flushed(self, name)
-        if self.kind == "redis":  # the purge command deletes the queue's dead letters too (dispatch.lua:216-217)
-            self.world.forget_dead_letters(self.broker, queue_name)
+            self._drop(name, queue_name)
+        self.world.forget_dead_letters(self.broker, queue_name)
+
+    def _drop(self, name: str, flushed: str) -> None:
+        backlog = self.backlogs.get(name)
+        for parcel in [*(backlog.clear() if backlog is not None else ()), *self.waiting(name, arriving=True)]:
+            self.posted = [(at, p) for at, p in self.posted if p is not parcel]
+            self.world.lost(parcel, f"broker.flush({flushed!r}) dropped it")
+        if self.world.crashes is not None and self.kind == "redis":
+            self.world.crashes.flushed(self, name)
 
     def flush_all(self) -> None:
+        """``broker.flush_all()``: ``flush`` of every declared queue -- on a ``StubBroker`` every queue and delay
+        queue, then its dead letters cleared in place (``brokers/stub.py:137-144``)."""
         from dramatiq.common import q_name
 
-        for name in sorted({q_name(name) for name in self.backlogs}):
-            self.flush(name)
-        if self.kind == "stub":  # brokers/stub.py:142-144: dead letters cleared in place
+        names = {*self.backlogs, *(parcel.queue for _, parcel in self.posted), *self.broker.get_declared_queues()}
+        if self.kind == "stub":
+            for name in sorted(names):
+                self._drop(name, name)
             for letters in self.broker.dead_letters_by_queue.values():
                 letters.clear()
             self.world.forget_dead_letters(self.broker, None)
+            return
+        for name in sorted({q_name(name) for name in names}):
+            self.flush(name)
 
 
 class StubQueueView:
@@ -265,7 +297,7 @@ class StubQueueView:
         self.real = real  # the broker's own queue.Queue, put back when the simulation ends
 
     def qsize(self) -> int:
-        return len(self._sb.backlogs.get(self._name, ()))
+        return len(self._sb.waiting(self._name))
 
     def empty(self) -> bool:
         return self.qsize() == 0
@@ -275,7 +307,7 @@ class StubQueueView:
 
     @property
     def queue(self) -> collections.deque[bytes]:
-        return collections.deque(parcel.data for parcel in self._sb.backlogs.get(self._name, ()))
+        return collections.deque(parcel.data for parcel in self._sb.waiting(self._name))
 
     @property
     def unfinished_tasks(self) -> int:

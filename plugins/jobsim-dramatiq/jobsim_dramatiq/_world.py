@@ -396,6 +396,7 @@ class DramatiqWorld:
         parcel = Parcel(held, queue_name, data, priority, self.next_seq())
         held.unacked += 1
         held.sb.unacked[_canonical(queue_name)] += 1
+        held.sb.posted.append((self.sim.now_ns(), parcel))
         self.sim.kernel.schedule(self.sim.now_ns(), held.sb.arrive, parcel, owner=f"{actor_name} (dramatiq message)")
 
     def _delivery(self, sb: SimBroker, message: Any, queue_name: str, delay: int | float | None) -> Held:

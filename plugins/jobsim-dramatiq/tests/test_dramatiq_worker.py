@@ -382,6 +382,46 @@ def test_a_redis_dead_letter_is_kept_for_dead_message_ttl():
         assert "dead letter of broken#1 dropped from default.XQ (dead message ttl)" in sim.timeline()
 
 
+def test_flush_drops_what_each_broker_drops():
+    """``broker.flush(queue)``: a StubBroker drains that queue alone -- not its ``.DQ``, not its dead letters
+    (brokers/stub.py:128-135) -- and a message sent at this very instant is on it already; RabbitMQ purges the
+    queue, its ``.DQ`` and its ``.XQ`` (brokers/rabbitmq.py:457-471), so its dead letters go too."""
+    from dramatiq.brokers.stub import StubBroker
+
+    stub = StubBroker()
+
+    @dramatiq.actor(broker=stub)
+    def record(x):
+        pass
+
+    with jobsim.Simulation(dramatiq.Worker(stub, queues={"elsewhere"}), start=START) as sim:
+        record.send(1)
+        record.send_with_options(args=(2,), delay=1_000)
+        stub.flush("default")  # at once: message 1 was sent now, and is dropped
+        assert [r.status for r in sim.runs(record)] == ["lost", "queued"]
+        assert (stub.queues["default"].qsize(), stub.queues["default.DQ"].qsize()) == (0, 1)
+        with pytest.raises(KeyError):
+            stub.flush("nowhere")  # as the stub broker's own
+        stub.flush_all()
+        assert [r.status for r in sim.runs(record)] == ["lost", "lost"]
+
+    pytest.importorskip("pika", reason="RabbitmqBroker needs pika: pip install -e 'plugins/jobsim-dramatiq[rabbitmq]'")
+    from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+    rabbit = RabbitmqBroker(host="127.0.0.1", port=1)
+
+    @dramatiq.actor(broker=rabbit, max_retries=0)
+    def broken():
+        raise RuntimeError("always")
+
+    with jobsim.Simulation(rabbit, start=START) as sim:
+        broken.send()
+        sim.run_until_idle()
+        assert len(sim.dramatiq.dead_letters) == 1
+        rabbit.flush("default")
+        assert sim.dramatiq.dead_letters == []
+
+
 def test_a_rabbitmq_queue_hands_out_higher_broker_priority_first():
     pytest.importorskip("pika", reason="RabbitmqBroker needs pika: pip install -e 'plugins/jobsim-dramatiq[rabbitmq]'")
     from dramatiq.brokers.rabbitmq import RabbitmqBroker

@@ -125,6 +125,7 @@ class SimBroker:
         self.set_aside: list[tuple[int, Any]] = []  # middleware taken out for the simulation (index, middleware)
         self.swaps: list[tuple[Any, str, Any]] = []  # (middleware, attribute, original) swapped for virtual stand-ins
         self.stores: list[ResultStore] = []  # Results backends kept in virtual time
+        self.posted: list[tuple[int, Parcel]] = []  # (instant, parcel) stored by the broker, its arrival not run yet
 
     # -- enqueue --------------------------------------------------------------------------------
     def prepare(self, message: Any, delay: int | float | None) -> tuple[Any, str]:
@@ -154,6 +155,12 @@ class SimBroker:
 
     def arrive(self, parcel: Parcel) -> None:
         """The message is on its queue: the first worker with room fetches it (a worker polls at once here)."""
+        for i, (_, posted) in enumerate(self.posted):
+            if posted is parcel:
+                del self.posted[i]
+                break
+        else:
+            return  # flushed before its arrival ran (``_drop``)
         self.world.tick()
         backlog = self.backlog(parcel.queue)
         backlog.push(parcel)
@@ -225,25 +232,132 @@ class SimBroker:
 
         return q_name(queue) in self.broker.queues
 
+    def waiting(self, queue: str, *, arriving: bool = False) -> list[Parcel]:
+        """The messages on ``queue`` no consumer has fetched, in the broker's order, as of the simulation's instant:
+        its backlog, then those the broker stored by now whose arrival has not run yet. ``arriving``: those only."""
+        now = self.world.sim.now_ns()
+        stored = [parcel for at, parcel in self.posted if parcel.queue == queue and at <= now]
+        return stored if arriving else [*self.backlogs.get(queue, ()), *stored]
+
     def flush(self, queue_name: str) -> None:
-        """``broker.flush(queue)``: drop the queue's and its delay queue's waiting messages."""
+        """``broker.flush(queue)``: drop the waiting messages (those no consumer fetched) of the queue -- on a
+        ``StubBroker`` that queue alone, not its delay queue (``brokers/stub.py:128-135``; a queue it never
+        declared is its ``KeyError``); on Redis the queue and its delay queue with their dead letters (``purge``,
+        ``brokers/redis.py:197-204``, ``dispatch.lua:216-217``); on RabbitMQ the queue, its ``.DQ`` and its ``.XQ``
+        (``brokers/rabbitmq.py:457-471``)."""
         from dramatiq.common import dq_name
 
+        if self.kind == "stub":
+            if queue_name not in self.broker.queues:
+                raise KeyError(queue_name)
+            self._drop(queue_name, queue_name)
+            return
         for name in (queue_name, dq_name(queue_name)):
-            backlog = self.backlogs.get(name)
-            for parcel in backlog.clear() if backlog is not None else ():
-                self.world.lost(parcel, f"broker.flush({queue_name!r}) dropped it")
-            if self.world.crashes is not None and self.kind == "redis":
-                self.world.crashes.flushed(self, name)
-        if self.kind == "redis":  # the purge command deletes the queue's dead letters too (dispatch.lua:216-217)
-            self.world.forget_dead_letters(self.broker, queue_name)
+            self._drop(name, queue_name)
+        self.world.forget_dead_letters(self.broker, queue_name)
+
+    def _drop(self, name: str, flushed: str) -> None:
+        backlog = self.backlogs.get(name)
+        for parcel in [*(backlog.clear() if backlog is not None else ()), *self.waiting(name, arriving=True)]:
+            self.posted = [(at, p) for at, p in self.posted if p is not parcel]
+            self.world.lost(parcel, f"broker.flush({flushed!r}) dropped it")
+        if self.world.crashes is not None and self.kind == "redis":
+            self.world.crashes.flushed(self, name)
 
     def flush_all(self) -> None:
+        """``broker.flush_all()``: ``flush`` of every declared queue -- on a ``StubBroker`` every queue and delay
+        queue, then its dead letters cleared in place (``brokers/stub.py:137-144``)."""
         from dramatiq.common import q_name
 
-        for name in sorted({q_name(name) for name in self.backlogs}):
-            self.flush(name)
-        if self.kind == "stub":  # brokers/stub.py:142-144: dead letters cleared in place
+        names = {*self.backlogs, *(parcel.queue for _, parcel in self.posted), *self.broker.get_declared_queues()}
+        if self.kind == "stub":
+            for name in sorted(names):
+                self._drop(name, name)
             for letters in self.broker.dead_letters_by_queue.values():
                 letters.clear()
             self.world.forget_dead_letters(self.broker, None)
+            return
+        for name in sorted({q_name(name) for name in names}):
+            self.flush(name)
+
+
+class StubQueueView:
+    """What ``stub_broker.queues[name]`` is while the simulation runs the broker: its ``queue.Queue`` as a reader
+    sees it at the virtual instant (``brokers/stub.py:85-94``). The messages are the simulation's: ``qsize()``,
+    ``empty()`` and ``queue`` are the ones no consumer has fetched yet (encoded, as the broker put them),
+    ``unfinished_tasks`` those and the ones fetched and not yet acked or dead-lettered (``task_done`` comes with the
+    ack, ``brokers/stub.py:224-232``). Taking or putting messages, or waiting on the queue, is refused: that is
+    the simulated workers' and the broker's own job."""
+
+    maxsize = 0
+
+    def __init__(self, sb: SimBroker, name: str, real: Any) -> None:
+        self._sb = sb
+        self._name = name
+        self.real = real  # the broker's own queue.Queue, put back when the simulation ends
+
+    def qsize(self) -> int:
+        return len(self._sb.waiting(self._name))
+
+    def empty(self) -> bool:
+        return self.qsize() == 0
+
+    def full(self) -> bool:
+        return False
+
+    @property
+    def queue(self) -> collections.deque[bytes]:
+        return collections.deque(parcel.data for parcel in self._sb.waiting(self._name))
+
+    @property
+    def unfinished_tasks(self) -> int:
+        fetched = sum(consumer.outstanding for worker in self._sb.workers
+                      for name, consumer in worker.consumers.items() if name == self._name)  # fmt: skip
+        return self.qsize() + fetched
+
+    def _refuse(self, what: str) -> Any:
+        from jobsim.errors import UnsupportedFeature
+
+        raise UnsupportedFeature(
+            f"broker.queues[{self._name!r}].{what} on a StubBroker this simulation runs: its messages are the "
+            "simulated workers', which take them in virtual time. Send with actor.send(...), wait with "
+            "broker.join(queue) or sim.run_until_idle(), and read what ran with sim.runs(actor); qsize(), empty() "
+            "and unfinished_tasks read the queue",
+            system="dramatiq", feature="StubBroker queue access",
+        )  # fmt: skip
+
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        return self._refuse("get()")
+
+    def get_nowait(self) -> Any:
+        return self._refuse("get_nowait()")
+
+    def put(self, *args: Any, **kwargs: Any) -> Any:
+        return self._refuse("put()")
+
+    def put_nowait(self, *args: Any) -> Any:
+        return self._refuse("put_nowait()")
+
+    def task_done(self) -> Any:
+        return self._refuse("task_done()")
+
+    def join(self) -> Any:
+        return self._refuse("join() (use broker.join(queue))")
+
+
+class StubQueues(dict[str, Any]):
+    """``stub_broker.queues`` while the simulation runs it: each queue a ``StubQueueView``; a queue declared
+    meanwhile (``declare_queue`` stores a new ``queue.Queue``) is viewed too."""
+
+    def __init__(self, sb: SimBroker, real: dict[str, Any]) -> None:
+        super().__init__()
+        self._sb = sb
+        for name, queue in real.items():
+            self[name] = queue
+
+    def __setitem__(self, name: str, queue: Any) -> None:
+        view = queue if isinstance(queue, StubQueueView) else StubQueueView(self._sb, name, queue)
+        super().__setitem__(name, view)
+
+    def originals(self) -> dict[str, Any]:
+        return {name: view.real for name, view in self.items()}

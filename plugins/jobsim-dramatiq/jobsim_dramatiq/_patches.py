@@ -79,6 +79,9 @@ def _patch(world: DramatiqWorld) -> None:
     _set(dramatiq.rate_limits.backends.stub, "time", clock)
     _set(dramatiq.asyncio, "get_event_loop_thread", world.event_loop_thread(dramatiq.asyncio.get_event_loop_thread))
     _set(dramatiq.worker.Worker, "start", _refuse_start(dramatiq.worker.Worker.start, world))
+    _set(dramatiq.worker.Worker, "join", _worker_join(dramatiq.worker.Worker.join, world))
+    for name in ("stop", "pause", "resume"):
+        _set(dramatiq.worker.Worker, name, _refuse_control(name, getattr(dramatiq.worker.Worker, name), world))
     original_millis = dramatiq.common.current_millis
     for name, module in list(sys.modules.items()):
         if name.startswith("dramatiq.") and getattr(module, "current_millis", None) is original_millis:
@@ -95,7 +98,7 @@ def _patch(world: DramatiqWorld) -> None:
             broker_class = module.RedisBroker if module is redis_module else module.RabbitmqBroker
             for name in SERVER_CALLS:
                 if hasattr(broker_class, name):
-                    _set(broker_class, name, _refuse_server_call(name, world))
+                    _set(broker_class, name, _refuse_server_call(name, world, getattr(broker_class, name)))
     for backend_class in _network_backends("rate_limits", "rate limiter"):
         for name in ("add", "incr", "decr", "incr_and_sum", "wait_notify"):
             _set(backend_class, name, _in_memory_limiter(world, name))
@@ -170,6 +173,32 @@ def _refuse_start(original: Any, world: DramatiqWorld) -> Any:
         original(self)
 
     return start
+
+
+def _worker_join(original: Any, world: DramatiqWorld) -> Any:
+    def join(self: Any) -> None:
+        if not world.owns(self.broker):
+            return original(self)  # type: ignore[no-any-return]
+        world.join_worker(self)
+        return None
+
+    return join
+
+
+def _refuse_control(name: str, original: Any, world: DramatiqWorld) -> Any:
+    def control(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not world.simulates(self):
+            return original(self, *args, **kwargs)
+        fix = ("plan it with sim.dramatiq.stop_worker(at=..., worker=..., timeout=...)" if name == "stop" else
+               "plan a stop and a start instead: sim.dramatiq.stop_worker(at=...), sim.dramatiq.start_worker(at=...)")
+        raise UnsupportedFeature(
+            f"dramatiq.Worker(...).{name}() of a Worker this simulation runs: its threads are simulated, in virtual "
+            f"time, so this call from the test would change nothing; {fix}",
+            system="dramatiq", feature=f"Worker.{name}",
+        )  # fmt: skip
+
+    control.__name__ = name
+    return control
 
 
 def _broker_module(name: str, client: str) -> Any:
@@ -272,7 +301,7 @@ SERVER_CALLS = ("flush", "flush_all", "join", "get_queue_message_counts")
 (``DramatiqWorld._shadow``), so the class's are reached only for a broker the simulation does not run."""
 
 
-def _refuse_server_call(name: str, world: DramatiqWorld) -> Any:
+def _refuse_server_call(name: str, world: DramatiqWorld, original: Any) -> Any:
     def refuse(self: Any, *args: Any, **kwargs: Any) -> Any:
         if world.owns(self) and name in vars(self):  # a subclass's super(): the simulated broker's own
             return vars(self)[name](*args, **kwargs)
@@ -283,6 +312,7 @@ def _refuse_server_call(name: str, world: DramatiqWorld) -> Any:
         )  # fmt: skip
 
     refuse.__name__ = name
+    refuse.__wrapped__ = original  # type: ignore[attr-defined]  # inspect.signature: the broker's own (_shadow)
     return refuse
 
 

@@ -26,10 +26,10 @@ def join(world: DramatiqWorld, sb: SimBroker, queue_name: str, *, timeout: Any, 
     """``broker.join(queue_name)``: run the simulation until every message enqueued on the queue and its delay
     queue was acked or dead-lettered (``brokers/stub.py:146-196``).
 
-    ``timeout`` (ms, virtual) raises ``QueueJoinTimeout`` as the broker does. On a ``StubBroker`` ``fail_fast``
-    (default: the broker's ``fail_fast_default``, True) re-raises the exception of a message dead-lettered on
-    that queue (``stub.py:192-194``). A queue whose messages no simulated worker consumes is an error, not a
-    hang."""
+    ``timeout`` (ms, virtual) raises ``QueueJoinTimeout`` as the broker does (``0``, falsy, is none). On a
+    ``StubBroker`` ``fail_fast`` (default: the broker's ``fail_fast_default``, True) re-raises the exception of
+    a message dead-lettered on that queue (``stub.py:192-194``). A queue whose messages no simulated worker
+    consumes is an error, not a hang."""
     from dramatiq.errors import QueueJoinTimeout, QueueNotFound
 
     sim = world.sim
@@ -39,7 +39,9 @@ def join(world: DramatiqWorld, sb: SimBroker, queue_name: str, *, timeout: Any, 
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float)):
         raise InvalidArgument.build("timeout", timeout, "a number of milliseconds (Dramatiq's unit, as broker.join "
                                     "takes it: timeout=5_000 for 5 s), or None")  # fmt: skip
-    within = None if timeout is None else duration_ns(timeout / 1000, "timeout")
+    # `deadline = timeout and time.monotonic() + timeout / 1000` (stub.py:178, redis.py:226, rabbitmq.py:499): 0 is
+    # no timeout at all
+    within = None if not timeout else duration_ns(timeout / 1000, "timeout")
     start = sim.kernel.now
     if not wait_until(sim, lambda: sb.unacked[queue_name] <= 0, within, f"broker.join({queue_name!r})"):
         if within is not None and sim.kernel.now >= start + within:

@@ -11,6 +11,7 @@ each re-enqueue by ``Retries`` a ``retry`` record with its delay.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import itertools
 import math
 import random
@@ -23,11 +24,11 @@ from jobsim._events import Event
 from jobsim._kernel import BACKGROUND
 from jobsim._records import Run
 from jobsim._time import MS, duration_ns, iso
-from jobsim.errors import InvalidArgument, UnsupportedFeature
+from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
 from jobsim.hooks import Adapted, end_run, output_bytes, refusing_handler
 
 from . import _middleware
-from ._broker import DeadLetter, Parcel, SimBroker
+from ._broker import DeadLetter, Parcel, SimBroker, StubQueues
 
 if TYPE_CHECKING:
     from jobsim import Simulation
@@ -234,6 +235,8 @@ class DramatiqWorld:
                 _middleware.install(self, sb)
                 self._shadow(sb)
                 self._take_waiting(sb)
+                if sb.kind == "stub":  # its queue.Queue objects, as a reader sees them in the simulation
+                    sb.broker.queues = StubQueues(sb, sb.broker.queues)
         except BaseException:
             self.uninstall(sim)
             raise
@@ -242,9 +245,7 @@ class DramatiqWorld:
         """Instance attributes shadow the broker's methods while the simulation runs."""
         own = sb.broker.__dict__
         own["enqueue"] = lambda message, *, delay=None: self.enqueue(sb.broker, message, delay=delay)
-        own["join"] = lambda queue_name, *, timeout=None, fail_fast=None, **_: self.join(
-            queue_name, broker=sb.broker, timeout=timeout, fail_fast=fail_fast
-        )
+        own["join"] = self._broker_join(sb)
         own["flush"] = sb.flush
         own["flush_all"] = sb.flush_all
         own["consume"] = self._refuse_consume
@@ -295,6 +296,24 @@ class DramatiqWorld:
                 held = self._new_delivery(sb, message, queue_name, None, origin="before the simulation")
                 self._post(held, queue_name, data, 0, message.actor_name)
 
+    def _broker_join(self, sb: SimBroker) -> Callable[..., None]:
+        """``broker.join`` with the broker's own signature: ``StubBroker.join(queue_name, *, timeout, fail_fast)``,
+        ``RedisBroker.join(queue_name, *, interval, timeout)``, ``RabbitmqBroker.join(queue_name, min_successes,
+        idle_time, *, timeout)`` -- an argument the broker's ``join`` does not take raises its ``TypeError``, as
+        the real call would (``fail_fast`` is the stub broker's only). Polling settings change nothing here."""
+        signature = inspect.signature(type(sb.broker).join)
+
+        def join(*args: Any, **kwargs: Any) -> None:
+            try:
+                bound = signature.bind(sb.broker, *args, **kwargs)
+            except TypeError as error:
+                raise TypeError(f"{type(sb.broker).__name__}.join() {error}") from None
+            given = bound.arguments
+            self.join(given["queue_name"], broker=sb.broker, timeout=given.get("timeout"),
+                      fail_fast=given.get("fail_fast"))  # fmt: skip
+
+        return join
+
     def _refuse_consume(self, queue_name: str, *args: Any, **kwargs: Any) -> Any:
         raise UnsupportedFeature(
             f"broker.consume({queue_name!r}) while a simulation runs this broker: its messages are the simulated "
@@ -319,6 +338,8 @@ class DramatiqWorld:
             for name in sb.shadowed:
                 sb.broker.__dict__.pop(name, None)
             sb.shadowed = []
+            if isinstance(sb.broker.__dict__.get("queues"), StubQueues):
+                sb.broker.queues = sb.broker.queues.originals()
             _middleware.uninstall(sb)
         _patches.pop(self)
         self.installed = False
@@ -375,6 +396,7 @@ class DramatiqWorld:
         parcel = Parcel(held, queue_name, data, priority, self.next_seq())
         held.unacked += 1
         held.sb.unacked[_canonical(queue_name)] += 1
+        held.sb.posted.append((self.sim.now_ns(), parcel))
         self.sim.kernel.schedule(self.sim.now_ns(), held.sb.arrive, parcel, owner=f"{actor_name} (dramatiq message)")
 
     def _delivery(self, sb: SimBroker, message: Any, queue_name: str, delay: int | float | None) -> Held:
@@ -534,8 +556,40 @@ class DramatiqWorld:
         """The run of a message (its latest delivery)."""
         return self.runs_of(message)[-1]
 
-    def stop_worker(self, at: Any = None, *, worker: SimWorker | None = None, timeout: int = 600_000) -> None:
-        """``worker.stop(timeout)`` at ``at`` (default: now), for one simulated worker or all of them.
+    def simulates(self, worker: Any) -> bool:
+        """Whether the ``dramatiq.Worker`` object is one this simulation runs (given as a target)."""
+        return any(w.settings is worker for sb in self.brokers for w in sb.workers)
+
+    def join_worker(self, worker: Any) -> None:
+        """``Worker.join()`` (``worker.py:190-209``) from the test: it waits until the worker holds no delayed
+        message, none waiting for a thread and none running -- what it has fetched, including what it fetches
+        meanwhile; a message sent and not fetched yet is not waited for (Dramatiq's "this could still miss
+        stuff": ``broker.join(queue)`` first is its testing pattern), nor, if the race goes that way, a delayed
+        message just moved to its queue. Here the simulation runs until the simulated worker (and the workers
+        restarted in its place) holds nothing, fetching what it can at each instant first. Of a ``Worker`` this
+        simulation does not run -- never started, it would return at once, having waited for nothing -- refused."""
+        from ._waits import wait_until
+
+        mine = [w for sb in self.brokers for w in sb.workers if w.settings is worker]
+        if not mine:
+            raise UnsupportedFeature(
+                "dramatiq.Worker(...).join() of a Worker this simulation does not run: never started, it would "
+                "return at once, having waited for nothing. Pass that Worker to jobsim.Simulation, or wait with "
+                "broker.join(queue) or sim.run_until_idle()",
+                system=BACKEND, feature="Worker.join",
+            )  # fmt: skip
+
+        def holds_nothing() -> bool:
+            return all(w.dead or not any(c.outstanding for c in w.consumers.values()) for w in mine)
+
+        if not wait_until(self.sim, holds_nothing, None, "worker.join()"):
+            raise JobsimError(
+                "worker.join() would wait forever: the worker holds messages that nothing pending in the simulation "
+                "can finish"
+            )
+
+    def stop_worker(self, at: Any = None, *, worker: SimWorker | str | None = None, timeout: int = 600_000) -> None:
+        """``worker.stop(timeout)`` at ``at`` (default: now), for one simulated worker (or its name) or all of them.
 
         From that instant the worker takes no new message; actors with ``notify_shutdown=True`` that are
         running then get ``Shutdown`` raised where they are (Retries retries them like any failure); the
@@ -561,7 +615,7 @@ class DramatiqWorld:
             for item in list(target.running):
                 target._check_stop(item)
 
-    def crash_worker(self, at: Any = None, function: Any = None, *, worker: SimWorker | None = None,
+    def crash_worker(self, at: Any = None, function: Any = None, *, worker: SimWorker | str | None = None,
                      restart: Any = 0) -> None:  # fmt: skip
         """Kill a worker process at ``at`` (default: now), with its unacknowledged messages (``_crash``).
 
@@ -574,7 +628,7 @@ class DramatiqWorld:
         default 0; ``None``: never). Actor bodies run in one go when they start: plan a crash before the
         messages it cuts short start (refused otherwise, never ignored)."""
         self.sim._require_running("dramatiq.crash_worker")
-        self.ensure_crashes().plan(at, function, worker, restart)
+        self.ensure_crashes().plan(at, function, None if worker is None else self._named_worker(worker), restart)
 
     def ensure_crashes(self) -> Crashes:
         if self.crashes is None:
@@ -595,7 +649,7 @@ class DramatiqWorld:
         self.sim.kernel.schedule(at, new.start, owner=f"dramatiq {new.name} (restart)")
         return new.name
 
-    def start_worker(self, at: Any = None, *, worker: SimWorker | None = None) -> None:
+    def start_worker(self, at: Any = None, *, worker: SimWorker | str | None = None) -> None:
         """Start a stopped worker again at ``at`` (default: now): it fetches what waits on its queues."""
         when = self._planned(at, "at")
         for target in self._targets(worker):
@@ -611,12 +665,19 @@ class DramatiqWorld:
             raise InvalidArgument(f"{name}={at!r} is in the past: the simulation is at {iso(now)}")
         return when
 
-    def _targets(self, worker: SimWorker | None) -> list[SimWorker]:
+    def _targets(self, worker: SimWorker | str | None) -> list[SimWorker]:
         if worker is None:
             return self.workers
-        if worker not in self.workers:
-            raise InvalidArgument.build("worker", worker, "one of sim.dramatiq.workers")
-        return [worker]
+        return [self._named_worker(worker)]
+
+    def _named_worker(self, worker: SimWorker | str) -> SimWorker:
+        """A live simulated worker, given as one of ``sim.dramatiq.workers`` or by its name (``"worker-1"``)."""
+        live = self.workers
+        found = next((w for w in live if w is worker or (isinstance(worker, str) and w.name == worker)), None)
+        if found is None:
+            raise InvalidArgument.build("worker", worker, "one of sim.dramatiq.workers (a live simulated worker) or "
+                                        "its name: " + ", ".join(repr(w.name) for w in live))  # fmt: skip
+        return found
 
     @property
     def workers(self) -> list[SimWorker]:

@@ -55,7 +55,10 @@ def jobsim_crash_worker(sim: Simulation, at: int, function: str | None) -> bool 
     if world is None or (function is not None and function not in world.functions):
         return None
     if function is None and all(w.sb.kind == "stub" for w in world.workers):
-        return None  # nothing of Dramatiq's can crash: jobsim's own functions only, as before
+        others = [fn_id for fn_id in sim.functions if fn_id not in world.functions]
+        if others:  # nothing of Dramatiq's can crash: the crash is for the other functions of the simulation
+            return None
+        # only a stub broker's actors could be hit: refused (``Crashes.plan``) rather than armed for nothing
     from jobsim._time import to_datetime
 
     world.crash_worker(at=to_datetime(at), function=function)

@@ -260,7 +260,10 @@ def test_refusals_and_bad_arguments():
             sim.crash_worker(at="2025-03-01T00:00:30Z", function=slow)
         with pytest.raises(InvalidArgument, match=r"at=.* is in the past"):
             sim.dramatiq.crash_worker(at="2025-03-01T00:00:00Z")
-        with pytest.raises(InvalidArgument, match=r"worker.*one of sim.dramatiq.workers"):
+        with pytest.raises(InvalidArgument, match=r"worker='worker-9'.*one of sim.dramatiq.workers .* or its name: "
+                                                  r"'worker-1'"):  # fmt: skip
+            sim.dramatiq.crash_worker(worker="worker-9")
+        with pytest.raises(UnsupportedFeature, match=r"would hit actor 'slow'"):  # by name, as RQ's crash_worker
             sim.dramatiq.crash_worker(worker="worker-1")
         with pytest.raises(InvalidArgument, match=r"restart"):
             sim.dramatiq.crash_worker(worker=sim.dramatiq.workers[0], restart=-1)

@@ -273,14 +273,33 @@ def test_a_crash_of_a_stub_brokers_worker_is_refused(broker):
     def job():
         pass
 
+    @dramatiq.actor
+    def slow():
+        time.sleep(10)
+
     refused = r"crash_worker\(\.\.\.\) of a Dramatiq worker on a StubBroker \(worker-1\): a StubBroker's queues live"
     with jobsim.Simulation(broker, start=START) as sim, pytest.raises(UnsupportedFeature, match=refused):
         sim.crash_worker(function=job)
     with jobsim.Simulation(broker, start=START) as sim:
-        sim.crash_worker()  # jobsim's own functions only: nothing of a stub broker's can crash
-        job.send()
+        # no function: only the stub broker's actors could be hit (it was armed for nothing, and the message
+        # running across the instant ran on, uncrashed)
+        with pytest.raises(UnsupportedFeature, match=refused):
+            sim.crash_worker(at="2025-03-01T00:00:01Z")
+        slow.send()
         sim.run_until_idle()
-        assert [r.status for r in sim.runs(job)] == ["completed"]
+        assert [r.status for r in sim.runs(slow)] == ["completed"]
+    other = jobsim.App("other")
+
+    @other.function("beat", cron="* * * * *")
+    def beat(ctx):
+        time.sleep(5)
+
+    with jobsim.Simulation([broker, other], start=START) as sim:
+        sim.crash_worker(at="2025-03-01T00:01:01Z")  # for jobsim's own functions: nothing of a stub broker's
+        slow.send()
+        sim.advance("2m")
+        assert [r.status for r in sim.runs(slow)] == ["completed"]
+        assert isinstance(sim.runs(beat)[0].attempts[0].error, jobsim.WorkerCrashed)  # the crash hit it instead
 
 
 def test_a_stop_that_comes_after_the_body_already_ran_past_it_is_refused(broker):

@@ -198,6 +198,155 @@ def test_join_times_out_in_virtual_time(broker):
         assert ms(sim.now_ns()) == 60_000
 
 
+def test_join_with_timeout_0_waits_with_no_deadline_as_dramatiq_does(broker):
+    """``deadline = timeout and ...`` (brokers/stub.py:178, redis.py:226): ``timeout=0`` is no timeout."""
+
+    @dramatiq.actor
+    def later():
+        pass
+
+    with jobsim.Simulation(broker, start=START) as sim:
+        later.send_with_options(delay=10_000)
+        broker.join("default", timeout=0)
+        assert ms(sim.now_ns()) == 10_000 and sim.runs(later)[0].status == "completed"
+
+
+def test_join_takes_the_arguments_of_the_brokers_own_join():
+    """Each broker's ``join`` has its own signature: ``fail_fast`` is the stub broker's only, ``interval`` the Redis
+    broker's, ``min_successes``/``idle_time`` RabbitMQ's. One the broker does not take raises its TypeError."""
+    from dramatiq.brokers.redis import RedisBroker
+    from dramatiq.errors import QueueJoinTimeout
+
+    broker = RedisBroker(host="127.0.0.1", port=1)
+
+    @dramatiq.actor(broker=broker)
+    def later():
+        pass
+
+    with jobsim.Simulation(broker, start=START) as sim:
+        later.send_with_options(delay=5_000)
+        with pytest.raises(TypeError, match=r"RedisBroker.join\(\) got an unexpected keyword argument 'fail_fast'"):
+            broker.join("default", fail_fast=False)
+        with pytest.raises(QueueJoinTimeout):
+            broker.join("default", interval=50, timeout=1_000)
+        assert ms(sim.now_ns()) == 1_000
+        broker.join("default", timeout=0)
+        assert ms(sim.now_ns()) == 5_000 and sim.runs(later)[0].status == "completed"
+
+
+def test_a_stub_brokers_queues_read_as_a_real_worker_leaves_them():
+    """``stub_broker.queues[name]`` during the simulation: what no consumer has fetched (``qsize``, ``queue``), and
+    that plus what is fetched and not acked (``unfinished_tasks``) -- the same numbers as a real ``Worker`` on a
+    real ``StubBroker`` leaves (in memory: checked here on one, in real time). Taking messages is refused."""
+    from dramatiq.brokers.stub import StubBroker
+
+    def scenario(broker):
+        @dramatiq.actor(broker=broker)
+        def hold():
+            time.sleep(0.5)
+
+        @dramatiq.actor(broker=broker, queue_name="emails")
+        def mail():
+            pass
+
+        for _ in range(4):
+            hold.send()
+        mail.send()
+        mail.send_with_options(delay=60_000)
+
+    def read(broker):
+        return {name: (q.qsize(), q.empty(), len(q.queue), q.unfinished_tasks) for name, q in broker.queues.items()}
+
+    # one thread, so a prefetch of 2: one message running, one waiting for the thread, two still on the queue;
+    # no worker reads "emails": its messages stay where they were sent
+    expected = {"default": (2, False, 2, 4), "default.DQ": (0, True, 0, 0), "emails": (1, False, 1, 1),
+                "emails.DQ": (1, False, 1, 1)}  # fmt: skip
+    real = StubBroker()
+    worker = dramatiq.Worker(real, worker_threads=1, queues={"default"}, worker_timeout=50)
+    worker.start()
+    try:
+        scenario(real)
+        time.sleep(0.2)
+        assert read(real) == expected
+    finally:
+        worker.stop()
+    stub = StubBroker()
+    with jobsim.Simulation(dramatiq.Worker(stub, worker_threads=1, queues={"default"}), start=START) as sim:
+        scenario(stub)
+        sim.advance("200ms")
+        assert read(stub) == expected
+        refused = r"broker.queues\['default'\].get_nowait\(\) on a StubBroker"
+        with pytest.raises(jobsim.UnsupportedFeature, match=refused):
+            stub.queues["default"].get_nowait()
+        sim.run_until_idle()
+        assert read(stub)["default"] == (0, True, 0, 0)
+    assert type(stub.queues["default"]).__name__ == "Queue"  # the broker's own again
+
+
+def test_worker_join_waits_for_what_the_worker_holds_as_a_started_worker_does():
+    """``Worker.join()`` (worker.py:190-209): it returns once the worker's work and delay queues are empty -- here
+    the simulation runs until then (it used to return at once, whatever the worker held). Checked against a real
+    Worker on a real StubBroker (in memory): 100 ms after the send the worker runs the message, busy until 300 ms,
+    and join waits for it."""
+    from dramatiq.brokers.stub import StubBroker
+
+    def scenario(broker):
+        done = []
+
+        @dramatiq.actor(broker=broker)
+        def record(x):
+            time.sleep(0.3)
+            done.append(x)
+
+        record.send(1)
+        return done
+
+    real = StubBroker()
+    worker = dramatiq.Worker(real, worker_threads=1, worker_timeout=20)
+    worker.start()
+    try:
+        began = time.monotonic()
+        done = scenario(real)
+        time.sleep(0.1)
+        assert done == []
+        worker.join()
+        assert done == [1] and time.monotonic() - began >= 0.29
+    finally:
+        worker.stop()
+    stub = StubBroker()
+    worker = dramatiq.Worker(stub, worker_threads=1)
+    with jobsim.Simulation(worker, start=START) as sim:
+        done = scenario(stub)
+        sim.advance("100ms")
+        assert done == [1] and sim.runs("record")[0].status == "running"  # the body ran in one go; ends at 300 ms
+        worker.join()
+        assert ms(sim.now_ns()) == 300 and sim.runs("record")[0].status == "completed"
+
+
+def test_joining_stopping_or_pausing_a_worker_the_simulation_does_not_drive_says_so(broker):
+    @dramatiq.actor
+    def record(x):
+        pass
+
+    other = dramatiq.Worker(broker)  # never started, not given to the simulation
+    simulated = dramatiq.Worker(broker, worker_threads=1)
+    with jobsim.Simulation([broker, simulated], start=START) as sim:
+        record.send(1)
+        with pytest.raises(jobsim.UnsupportedFeature, match=r"join\(\) of a Worker this simulation does not run: "
+                                                            r"never started, it would return at once"):  # fmt: skip
+            other.join()
+        with pytest.raises(jobsim.UnsupportedFeature, match=r"stop\(\) of a Worker this simulation runs: .* plan it "
+                                                            r"with sim.dramatiq.stop_worker"):  # fmt: skip
+            simulated.stop()
+        for name in ("pause", "resume"):
+            with pytest.raises(jobsim.UnsupportedFeature, match=rf"{name}\(\) of a Worker this simulation runs"):
+                getattr(simulated, name)()
+        other.stop()  # Dramatiq's own on a worker never started: nothing to stop
+        sim.dramatiq.stop_worker(worker="worker-1")  # what to do instead; a worker by its name too
+        sim.run_until_idle()
+        assert "worker-1 stopped" in sim.timeline()
+
+
 def test_joining_a_queue_retried_for_ever_stops_after_a_year_of_virtual_time(broker):
     from jobsim.errors import BudgetExceeded
 
@@ -231,6 +380,46 @@ def test_a_redis_dead_letter_is_kept_for_dead_message_ttl():
         sim.advance("1h")
         assert sim.dramatiq.dead_letters == []
         assert "dead letter of broken#1 dropped from default.XQ (dead message ttl)" in sim.timeline()
+
+
+def test_flush_drops_what_each_broker_drops():
+    """``broker.flush(queue)``: a StubBroker drains that queue alone -- not its ``.DQ``, not its dead letters
+    (brokers/stub.py:128-135) -- and a message sent at this very instant is on it already; RabbitMQ purges the
+    queue, its ``.DQ`` and its ``.XQ`` (brokers/rabbitmq.py:457-471), so its dead letters go too."""
+    from dramatiq.brokers.stub import StubBroker
+
+    stub = StubBroker()
+
+    @dramatiq.actor(broker=stub)
+    def record(x):
+        pass
+
+    with jobsim.Simulation(dramatiq.Worker(stub, queues={"elsewhere"}), start=START) as sim:
+        record.send(1)
+        record.send_with_options(args=(2,), delay=1_000)
+        stub.flush("default")  # at once: message 1 was sent now, and is dropped
+        assert [r.status for r in sim.runs(record)] == ["lost", "queued"]
+        assert (stub.queues["default"].qsize(), stub.queues["default.DQ"].qsize()) == (0, 1)
+        with pytest.raises(KeyError):
+            stub.flush("nowhere")  # as the stub broker's own
+        stub.flush_all()
+        assert [r.status for r in sim.runs(record)] == ["lost", "lost"]
+
+    pytest.importorskip("pika", reason="RabbitmqBroker needs pika: pip install -e 'plugins/jobsim-dramatiq[rabbitmq]'")
+    from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+    rabbit = RabbitmqBroker(host="127.0.0.1", port=1)
+
+    @dramatiq.actor(broker=rabbit, max_retries=0)
+    def broken():
+        raise RuntimeError("always")
+
+    with jobsim.Simulation(rabbit, start=START) as sim:
+        broken.send()
+        sim.run_until_idle()
+        assert len(sim.dramatiq.dead_letters) == 1
+        rabbit.flush("default")
+        assert sim.dramatiq.dead_letters == []
 
 
 def test_a_rabbitmq_queue_hands_out_higher_broker_priority_first():

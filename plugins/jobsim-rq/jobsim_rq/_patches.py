@@ -256,11 +256,19 @@ def _result(original: property, world: RQWorld) -> property:
     def result(self: Any) -> Any:
         """``Job.result`` (``rq/job.py:905-940``): the latest ``Result``'s value if it is a success, else
         the job hash's ``result`` field, which the worker fills only on success (``rq/worker/base.py:1587``):
-        for a simulated job, ``return_value()``."""
+        for a simulated job, ``return_value()`` -- the value as the serializer saved it, from the ``Result``
+        cached on the Job (``_cached_result``), not the object the job returned."""
+        from rq.results import Result
+
         if not world.owns(self):
             return original.__get__(self, type(self))
         warnings.warn("job.result is deprecated, use job.return_value instead.", DeprecationWarning, stacklevel=2)
-        return world.return_value(self, False)
+        if world.return_value(self, False) is None:
+            return None
+        if not self._cached_result:
+            self._cached_result = self.latest_result()
+        cached = self._cached_result
+        return cached.return_value if cached is not None and cached.type == Result.Type.SUCCESSFUL else None
 
     return property(result)
 

@@ -392,10 +392,11 @@ class Pool:
 
     # -- scheduler locks -----------------------------------------------------------------------------
     def scheduling(self, queue: str) -> bool:
-        """Whether a live scheduler moves due jobs of ``queue`` to it (a queue no worker reads: as before,
-        always -- jobsim then queues them where no worker takes them)."""
+        """Whether a live scheduler moves due jobs of ``queue`` to it. A worker's scheduler takes the locks of
+        its own queues only (``RQScheduler.acquire_locks``, ``rq/scheduler.py:126-152``), so on a queue no
+        worker reads nothing moves them: they stay ``scheduled``."""
         lock = self.locks.get(queue)
-        return lock is None or (lock.holder is not None and lock.holder.alive)
+        return lock is not None and lock.holder is not None and lock.holder.alive
 
     def assign_locks(self) -> None:
         """All workers start with the simulation: for each queue, the first worker given that reads it

@@ -49,12 +49,12 @@ class Op:
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class SavedResult:
-    """One ``Result`` as the worker saves it (``Result.create*``, ``rq/results.py:63-160``). The return value
-    goes through the job's serializer when read, so each read gets a fresh copy as ``Result.restore`` does
-    (serialized then, not as the job ends: a job that mutates an object after returning it is not modelled)."""
+    """One ``Result`` as the worker saves it (``Result.create*``, ``rq/results.py:63-160``). The return value is
+    kept as the job's serializer wrote it then (``Result.serialize``, at the job's end: an object changed after
+    it was returned is saved as it was), and each read loads a fresh copy, as ``Result.restore`` does."""
 
     type: str  # a ``Result.Type`` member name
-    value: Any
+    value: bytes | None  # ``serialized(job, return value)``: None when there was none
     error: BaseException | None  # formatted into ``exc_string`` when read (``exc_string``)
     worker_name: str
     execution: int  # which execution of the job (its id is drawn from the seed when read: ``execution_id``)
@@ -148,8 +148,8 @@ class Store:
 
         job = held.job
         worker = "" if isinstance(error, AbandonedJobError) else job.worker_name or ""
-        saved = SavedResult(type=kind, value=value, error=error, worker_name=worker, execution=held.calls,
-                            started_at=held.running_from, ended_at=job.ended_at)
+        saved = SavedResult(type=kind, value=serialized(job, value), error=error, worker_name=worker,
+                            execution=held.calls, started_at=held.running_from, ended_at=job.ended_at)
         self.save_result(at, job.id, saved, ttl)
 
     # -- reading ---------------------------------------------------------------------------------------
@@ -220,8 +220,7 @@ class Store:
             kept = []
         out = []
         for stream_id, _, saved in reversed(kept):
-            raw = serialized(job, saved.value)
-            value = None if raw is None else job.serializer.loads(raw)
+            value = None if saved.value is None else job.serializer.loads(saved.value)
             created = dt.datetime.fromtimestamp(int(stream_id.split("-")[0]) / 1000, dt.timezone.utc)
             out.append(Result(job.id, Result.Type[saved.type], connection=job.connection, id=stream_id,
                               created_at=created, return_value=value, exc_string=exc_string(saved.error),

@@ -23,7 +23,8 @@ def _enqueue(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 
 
 def _schedule(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
-    return f"rq        {_name(d, names)} scheduled on queue {d['queue']!r} for {_at(d['at'], tz)}"
+    unread = "" if d.get("listened", True) else " (no simulated worker reads it, so no scheduler: stays scheduled)"
+    return f"rq        {_name(d, names)} scheduled on queue {d['queue']!r} for {_at(d['at'], tz)}{unread}"
 
 
 def _defer(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:

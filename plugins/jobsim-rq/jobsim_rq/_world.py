@@ -221,21 +221,25 @@ class RQWorld(Stopping, Lifecycle):
 
     def check_job(self, job: Any, queue: Any, *, pipeline: Any, unique: bool, what: str) -> None:
         """Refuse what the simulated worker does not model, naming the option, before anything is recorded."""
-        unsupported = []
+        unsupported: list[tuple[str, str]] = []  # (what, the fix)
         if pipeline is not None:
-            unsupported.append("a Redis pipeline (pipeline=, or Queue.enqueue_many which uses one)")
+            unsupported.append(("a Redis pipeline (pipeline=, or Queue.enqueue_many which uses one)",
+                                "enqueue without pipeline="))  # fmt: skip
         if unique:
-            unsupported.append("unique=True")
+            unsupported.append(("unique=True", "drop unique=True"))
         if job.has_rate_limit:
-            unsupported.append("rate_limit=")
+            unsupported.append(("rate_limit=", "drop rate_limit="))
         if job.webhooks:
-            unsupported.append("webhooks=")
+            unsupported.append(("webhooks=", "drop webhooks="))
         if not queue._is_async:
-            unsupported.append("a queue built with is_async=False")
+            unsupported.append(("a queue built with is_async=False",
+                                "build the queue with is_async=True (the default): the simulation is the worker "
+                                "that runs its jobs"))  # fmt: skip
         if unsupported:
             raise UnsupportedFeature(
-                f"{what} of {job.func_name!r} on RQ queue {queue.name!r} uses {', '.join(unsupported)}, which "
-                "jobsim-rq does not simulate; see plugins/jobsim-rq/README.md for what is modelled"
+                f"{what} of {job.func_name!r} on RQ queue {queue.name!r} uses {', '.join(w for w, _ in unsupported)}, "
+                f"which jobsim-rq does not simulate: {'; '.join(fix for _, fix in unsupported)} (see "
+                "plugins/jobsim-rq/README.md for what is modelled)"
             )
 
     def enqueue(self, queue: Any, job: Any, *, at_front: bool, pipeline: Any = None, unique: bool = False) -> Any:
@@ -360,7 +364,7 @@ class RQWorld(Stopping, Lifecycle):
         held.due = max(due, now)
         self.store.add(now, queue.name, "scheduled", job.id, due // SECOND)  # ScheduledJobRegistry.schedule
         self.record("rq.schedule", function=held.run.function.id, run=job.id, queue=queue.name, at=due,
-                    requested=iso(int(aware.timestamp() * SECOND)))  # fmt: skip
+                    requested=iso(int(aware.timestamp() * SECOND)), listened=queue.name in self.waiting)  # fmt: skip
         self._cleanup_ttl(held)  # _persist_job: job.cleanup(ttl=job.ttl) (rq/queue.py:1234, 1409)
         held.due_timer = self.sim.kernel.schedule(max(due, now), self._scheduled_due, held,
                                                   owner=f"{job.func_name} (scheduled)")  # fmt: skip
@@ -433,22 +437,35 @@ class RQWorld(Stopping, Lifecycle):
     def _scheduled_due(self, held: Held) -> None:
         """The scheduler enqueues a due job: ``queue._enqueue_job(job, at_front=job.should_enqueue_at_front())``
         (``rq/scheduler.py:267``; ``Job.should_enqueue_at_front``, ``rq/job.py:595-600``) -- if a live
-        scheduler holds the queue's lock; otherwise the job waits for one (``scheduler_resumes``)."""
+        scheduler holds the queue's lock; otherwise the job waits for one (``scheduler_resumes``). It takes
+        every job of the queue due by then in one go (``enqueue_due``), so jobs due in the same second go
+        by id, not in the order they were scheduled."""
         job = held.job
         held.due_timer = None
         if job._status != JobStatus.SCHEDULED or self.gone(held):
             return  # the scheduler removes a missing job from the registry (rq/scheduler.py:250-266)
         if not self.pool.scheduling(held.queue.name):
             return  # its scheduler died with its worker: it stays scheduled (in the ScheduledJobRegistry)
-        self.push(held.queue, job, at_front=job.should_enqueue_at_front())
+        self.enqueue_due(held.queue.name)
 
     def scheduler_resumes(self, queue: str) -> None:
-        """A scheduler took ``queue``'s lock: ``enqueue_scheduled_jobs`` moves every job due by now, by score
-        then id (``get_jobs_to_schedule``, a ``ZRANGEBYSCORE``, ``rq/scheduler.py:232-267``)."""
+        """A scheduler took ``queue``'s lock: it moves every job due by now (``enqueue_due``)."""
+        self.enqueue_due(queue)
+
+    def enqueue_due(self, queue: str) -> None:
+        """``RQScheduler.enqueue_scheduled_jobs`` for ``queue`` (``rq/scheduler.py:232-267``): every job due by now
+        (whole-second score ``<= now``), by score then id -- ``get_jobs_to_schedule`` is a ``ZRANGEBYSCORE``,
+        and Redis orders equal scores by member -- each queued as ``_enqueue_job`` does, in that order. A job
+        whose own timer is due at this instant too is taken now, with the others."""
         now = self.sim.now_ns()
         due = [h for h in self.jobs.values() if h.queue.name == queue and h.job._status == JobStatus.SCHEDULED
-               and h.due_timer is None and h.due is not None and h.due <= now and not self.gone(h)]  # fmt: skip
-        for held in sorted(due, key=lambda h: (h.due, h.job.id)):
+               and h.due is not None and h.due <= now and not self.gone(h)]  # fmt: skip
+        scores = self.store.entries(queue, "scheduled", now)
+        for held in due:
+            if held.due_timer is not None:
+                self.sim.kernel.cancel(held.due_timer)
+                held.due_timer = None
+        for held in sorted(due, key=lambda h: (scores.get(h.job.id, now // SECOND), h.job.id)):
             self.push(held.queue, held.job, at_front=held.job.should_enqueue_at_front())
 
     # -- the worker ----------------------------------------------------------------------------

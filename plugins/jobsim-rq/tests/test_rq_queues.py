@@ -73,6 +73,25 @@ def test_scheduled_times_are_whole_seconds(queue):
     assert seen[0][1] == dt.timedelta(seconds=1)
 
 
+def test_jobs_due_in_the_same_second_are_queued_by_score_then_id(queue):
+    """The scheduler takes due jobs with ZRANGEBYSCORE (rq/scheduler.py:244): by score, equal scores by job id --
+    not in the order they were scheduled (checked on a real scheduler by test_rq_live_scheduler.py)."""
+    with jobsim.Simulation(queue, start=START) as sim:
+        queue.enqueue(busy, "busy", 10)  # the worker is busy until 10 s: the due jobs wait in the queue
+        for label, at in (("c", 5.9), ("a", 5.0), ("b", 5.5), ("late", 6.0)):
+            queue.enqueue_at(T0 + dt.timedelta(seconds=at), note, label, job_id=f"id-{label}")
+        sim.advance("5s")
+        assert queue.job_ids == ["id-a", "id-b", "id-c"]
+        sim.advance("1s")
+        # due at once: the one scored 0 s (in the past) goes before the one scored 6 s, whatever their ids
+        queue.enqueue_at(T0 + dt.timedelta(seconds=6), note, "now", job_id="id-0-now")
+        queue.enqueue_at(T0, note, "past", job_id="id-z-past")
+        sim.advance("1ms")
+        assert queue.job_ids == ["id-a", "id-b", "id-c", "id-late", "id-z-past", "id-0-now"]
+        sim.run_until_idle()
+    assert [label for label, *_ in seen[1:]] == ["a", "b", "c", "late", "past", "now"]
+
+
 def test_a_naive_enqueue_at_is_machine_local_time(queue, monkeypatch):
     monkeypatch.setenv("TZ", "America/New_York")
     time.tzset()
@@ -117,6 +136,18 @@ def test_a_queue_no_worker_reads_keeps_its_jobs_queued(queue):
         sim.run_until_idle()
         assert job.get_status() == JobStatus.QUEUED and seen == []
         assert "no simulated worker reads it" in sim.timeline()
+
+
+def test_a_job_scheduled_on_a_queue_no_worker_reads_stays_scheduled(queue):
+    """A worker's scheduler takes the locks of its own queues only (``RQScheduler.acquire_locks``,
+    rq/scheduler.py:126-152): no worker reads 'elsewhere', so no scheduler ever moves its due jobs."""
+    elsewhere = other_queue("elsewhere")
+    with jobsim.Simulation(queue, start=START) as sim:
+        job = elsewhere.enqueue_in(dt.timedelta(minutes=5), note, "later")
+        sim.advance("1h")
+        assert job.get_status() == JobStatus.SCHEDULED and elsewhere.count == 0
+        assert elsewhere.scheduled_job_registry.get_job_ids() == [job.id]
+        assert "no simulated worker reads it, so no scheduler: stays scheduled" in sim.timeline()
 
 
 def test_runs_attempts_trace_and_timeline(queue):
@@ -166,6 +197,10 @@ def test_refused_options_name_themselves(queue):
             queue.enqueue(note, "b", rate_limit=RateLimit(key="k", concurrency=1))
         with pytest.raises(UnsupportedFeature, match=r"unique=True"):
             queue.enqueue(note, "b", job_id="u", unique=True)
+        synchronous = Queue("default", connection=queue.connection, is_async=False)  # another object, same name
+        with pytest.raises(UnsupportedFeature, match=r"is_async=False, which jobsim-rq does not simulate: build the "
+                                                     r"queue with is_async=True \(the default\)"):  # fmt: skip
+            synchronous.enqueue(note, "c")
         sim.run_until_idle()
         assert len(sim.runs(note)) == 1
 

@@ -48,6 +48,44 @@ def test_the_deprecated_result_property_reads_the_simulated_result(queue):
             assert expiring.result == 10 and expiring.return_value(refresh=True) is None
 
 
+SEEN: list[int] = []
+
+
+def seen_so_far() -> list[int]:
+    SEEN.append(len(SEEN))
+    return SEEN  # a module-level list: later jobs change it after this one returned
+
+
+def pair() -> tuple[int, dict[int, str]]:
+    return (1, {2: "two"})
+
+
+def test_a_result_is_the_value_as_serialized_when_the_job_ended(queue):
+    """The worker serializes the return value as it saves the ``Result`` (``Result.serialize``,
+    ``rq/results.py:297-306``), at the job's end: an object changed later is read as it was then. Every read,
+    ``job.result`` too, gets what the serializer gives back, not the object the job returned."""
+    from redis import Redis
+    from rq import Queue
+    from rq.serializers import JSONSerializer
+
+    SEEN.clear()
+    with jobsim.Simulation(queue, start=START) as sim:
+        first = queue.enqueue(seen_so_far)
+        sim.run_until_idle()
+        second = queue.enqueue(seen_so_far)
+        sim.run_until_idle()
+        assert SEEN == [0, 1]
+        assert first.latest_result().return_value == first.return_value() == [0]
+        assert second.return_value() == [0, 1] and second.return_value() is not SEEN
+    json_queue = Queue("json", connection=Redis(host="127.0.0.1", port=1), serializer=JSONSerializer)
+    with jobsim.Simulation(json_queue, start=START) as sim:
+        job = json_queue.enqueue(pair)
+        sim.run_until_idle()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            assert job.result == job.return_value() == [1, {"2": "two"}]  # JSON's list and string keys
+
+
 def test_latest_result_and_results_read_the_simulated_result_stream(queue):
     """They used to be refused; now they read what the worker saved (``test_rq_registries.py`` has more)."""
     from rq.results import Result

@@ -114,3 +114,12 @@ def test_the_status_quotes_the_benchmark_figures():
                        "at 10,000", status)
     low, high, low10, high10 = (float(x) for x in ranges.groups())
     assert low <= float(latest[1]) <= high and low10 <= float(latest[2]) <= high10  # the latest run is in the range
+
+
+def test_every_link_to_a_section_names_a_heading():
+    text = README.read_text()
+    text_outside_code = re.sub(r"```.*?```", "", text, flags=re.S)
+    anchors = {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+               for heading in re.findall(r"^#{2,4} (.*)$", text_outside_code, re.M)}  # fmt: skip
+    links = re.findall(r"\]\(#([^)]+)\)", text_outside_code)
+    assert len(links) >= 30 and [link for link in links if link not in anchors] == []

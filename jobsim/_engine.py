@@ -76,6 +76,20 @@ def zone_of(schedule: Any) -> dict[str, str]:
     return fields() if fields is not None else {}
 
 
+def timer_event(fn: Function, schedule: Any, due: int, ts: int) -> Event:
+    """The ``inngest/scheduled.timer`` event of ``fn``'s tick that fires at ``due`` (delivered at ``ts``, in ns).
+
+    Its data is what Inngest's ``handleCron`` (``pkg/execution/executor/service.go``) sends:
+    ``cron``, ``scheduledAt`` (the expression's tick) and ``fireAt`` (when the run is due: the
+    tick moved by the trigger's own jitter, the ``offset_ns`` of a jittered schedule such as
+    jobsim-inngest's; the same instant without one). The event id, like Inngest's idempotency
+    key, names the tick.
+    """
+    scheduled = iso(due - getattr(schedule, "offset_ns", 0))
+    data = {"cron": schedule.expr, "scheduledAt": scheduled, "fireAt": iso(due)}
+    return Event(CRON_EVENT, data, id=f"{fn.id}:{scheduled}", ts=ts // MS)
+
+
 class Engine:
     def __init__(self, sim: Simulation) -> None:
         self.sim = sim
@@ -302,8 +316,7 @@ class Engine:
             return
         when = iso(now)
         self.record(now, "cron", {"function": fn.id, "cron": schedule.expr, "scheduled": when, **zone_of(schedule)})
-        data = {"cron": schedule.expr, "scheduledAt": when}
-        self.start_run(fn, [Event(CRON_EVENT, data, id=f"{fn.id}:{when}", ts=now // MS)])
+        self.start_run(fn, [timer_event(fn, schedule, now, now)])
 
     def cron_overlaps(self, fn: Function, schedule: Any, nominal: int) -> bool:
         """Whether another cron schedule of ``fn`` already ticked in ``nominal``'s second, where the

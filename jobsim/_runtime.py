@@ -36,7 +36,7 @@ import dataclasses
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ._engine import CRON_EVENT, Engine, zone_of
+from ._engine import CRON_EVENT, Engine, timer_event, zone_of
 from ._events import Event
 from ._every import Every, Intervals, Scheduler
 from ._failhooks import AttemptFailure
@@ -657,9 +657,7 @@ class SystemRuntime:
             data["held_by"] = held_by
         for _ in range(copies):
             self.record(now, "cron", data)
-            event = Event(CRON_EVENT, {"cron": schedule.expr, "scheduledAt": when}, id=f"{fn.id}:{when}",
-                          ts=now // MS)  # fmt: skip
-            run = self.engine.start_run(fn, [event])
+            run = self.engine.start_run(fn, [timer_event(fn, schedule, nominal, now)])
             if self.chained and fn.id not in self.sim._own_worker and run.status not in FINAL:
                 self.pending[run] = (fn.id, schedule.expr)
                 self.began[fn.id, schedule.expr] = (None, nominal)

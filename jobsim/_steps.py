@@ -166,7 +166,8 @@ class Execution:
     saves an object per request on the hot path.
     """
 
-    __slots__ = ("attempt", "engine", "in_step", "made", "now", "plan", "run_", "seen", "start", "strayed", "thread")
+    __slots__ = ("attempt", "ended", "engine", "in_step", "made", "now", "plan", "run_", "seen", "start", "strayed",
+                 "thread")
     made: list[tuple[Any, Coroutine[Any, Any, Any], str]]  # set only by an async handler's step calls (``awaited``)
 
     def __init__(self, engine: Engine, run: Run, attempt: int, start: int) -> None:
@@ -179,7 +180,8 @@ class Execution:
         self.in_step: str | bool = False  # the step whose code is running (a crash names it)
         self.plan: Plan | None = None  # set only around parallel steps (``_parallel.py``)
         self.thread = threading.get_ident()  # the thread running the handler: only it may start steps
-        self.strayed: StepMisuse | None = None  # a step another thread called (``stray``, ``strayed``)
+        self.strayed: StepMisuse | None = None  # a step lost outside the request (``stray``, ``together``)
+        self.ended: str | None = None  # what ended an async handler's request (``end``), while tasks still run
 
     def key(self, step_id: Any) -> str:
         """The step id, with ``:n`` appended on its n-th reuse in this request."""
@@ -210,6 +212,8 @@ class Execution:
                 raise self.stray(key)
             if self.plan is not None:  # planning a parallel group, or a request targeting one step
                 self.plan.new_step(self, key, kind)
+            elif self.ended is not None:  # a task of an async handler, after another step ended the request
+                raise self.together(key)
             return None
         if record.kind != kind:
             raise JobsimError(
@@ -233,6 +237,33 @@ class Execution:
             f"{threading.current_thread().name!r}, not the thread running the handler, so its request would end "
             "in that thread and the step be lost: call steps from the handler's own thread; for concurrency use "
             "ctx.step.parallel([...])"
+        )
+        if self.strayed is None:
+            self.strayed = error
+        return error
+
+    def end(self, suspend: Suspend) -> Suspend:
+        """``suspend`` ends this request (an async handler's step); remembered for ``together``. Not while
+        a parallel group plans or targets its steps: those suspensions stay inside the group."""
+        if self.plan is None and self.ended is None:
+            op = suspend.op
+            self.ended = f"step {op[1]!r}" if len(op) > 1 and isinstance(op[1], str) else "ctx.step.parallel([...])"
+        return suspend
+
+    def together(self, key: str) -> StepMisuse:
+        """The error for a new step called after another ended the request (``end``): steps awaited together.
+
+        ``asyncio.gather`` (or ``create_task``) starts every step's coroutine; the first new one
+        ends the request, but the loop still runs the others' code before the handler returns,
+        and their results are thrown away: the next request would run that code again. Inngest's
+        SDKs report the steps of one request together only through a parallel group, so refuse.
+        Remembered for ``strayed``: ``gather`` keeps only the first error it sees.
+        """
+        error = StepMisuse(
+            f"step {key!r} of function {self.run_.function.id!r} was called after {self.ended} ended the request: "
+            "steps awaited together (asyncio.gather, create_task) would all run in it, and every one but the first "
+            "lose its result and run again on the next request: use ctx.step.parallel([...]) to run steps side by "
+            "side, or await them one after another"
         )
         if self.strayed is None:
             self.strayed = error
@@ -492,7 +523,8 @@ def unawaited(x: Execution, function_id: str, op: tuple[Any, ...]) -> tuple[Any,
 
 
 def strayed(stray: StepMisuse, op: tuple[Any, ...]) -> tuple[Any, ...]:
-    """``op``, or the attempt's failure: a thread the handler started called a new step (``Execution.stray``).
+    """``op``, or the attempt's failure: a thread the handler started called a new step (``Execution.stray``),
+    or an async handler's task did after another step ended the request (``Execution.together``).
 
     The request's own outcome cannot stand: the step it lost never ran. When the handler
     collected the error (``future.result()``) and let it propagate, ``op`` already says so;
@@ -535,30 +567,50 @@ class AsyncStep(Step):
             if inspect.isawaitable(value):
                 value = await value
         except JOB_ERRORS as exc:  # SystemExit too: the step fails (``_checks.JOB_ERRORS``)
-            raise Suspend(failure(key, exc)) from None
+            raise x.end(Suspend(failure(key, exc))) from None
         finally:
             x.in_step = False
-        raise Suspend(_done(key, value, "run"))
+        raise x.end(Suspend(_done(key, value, "run")))
 
     @awaited
     async def sleep(self, step_id: str, duration: Duration) -> None:  # type: ignore[override]
-        return Step.sleep(self, step_id, duration)
+        try:
+            return Step.sleep(self, step_id, duration)
+        except Suspend as suspend:
+            self.end(suspend)
+            raise
 
     @awaited
     async def sleep_until(self, step_id: str, when: Instant) -> None:  # type: ignore[override]
-        return Step.sleep_until(self, step_id, when)
+        try:
+            return Step.sleep_until(self, step_id, when)
+        except Suspend as suspend:
+            self.end(suspend)
+            raise
 
     @awaited
     async def wait_for_event(self, step_id: str, **kwargs: Any) -> Event | None:  # type: ignore[override]
-        return Step.wait_for_event(self, step_id, **kwargs)
+        try:
+            return Step.wait_for_event(self, step_id, **kwargs)
+        except Suspend as suspend:
+            self.end(suspend)
+            raise
 
     @awaited
     async def send_event(self, step_id: str, events: Any) -> dict[str, list[str]]:  # type: ignore[override]
-        return Step.send_event(self, step_id, events)
+        try:
+            return Step.send_event(self, step_id, events)
+        except Suspend as suspend:
+            self.end(suspend)
+            raise
 
     @awaited
     async def invoke(self, step_id: str, **kwargs: Any) -> Any:
-        return Step.invoke(self, step_id, **kwargs)
+        try:
+            return Step.invoke(self, step_id, **kwargs)
+        except Suspend as suspend:
+            self.end(suspend)
+            raise
 
     @awaited
     async def parallel(  # type: ignore[override]
@@ -566,7 +618,11 @@ class AsyncStep(Step):
     ) -> tuple[Any, ...]:
         from ._parallel import parallel_async
 
-        return await parallel_async(self, callables, mode)
+        try:
+            return await parallel_async(self, callables, mode)
+        except Suspend as suspend:
+            self.end(suspend)
+            raise
 
 
 class Context:

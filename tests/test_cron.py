@@ -141,6 +141,25 @@ def test_cron_function_runs_at_each_fire_time_in_virtual_time():
     assert SECOND
 
 
+@pytest.mark.parametrize("profile", ["inngest", "vercel-cron"])
+def test_the_timer_event_carries_cron_scheduled_at_and_fire_at_as_inngests_handle_cron_sends_them(profile):
+    # pkg/execution/executor/service.go : handleCron sends data {cron, scheduledAt, fireAt}; fireAt is the tick
+    # moved by the trigger's jitter (none here). On vercel-cron the run is delivered late (its per-minute
+    # precision): scheduledAt and fireAt still name the tick, the event's ts the delivery
+    app = jobsim.App("r")
+
+    @app.function("tick", cron="0 9 * * *")
+    def tick(ctx):
+        return ctx.event.data
+
+    with jobsim.Simulation(app, start="2025-03-07T00:00:00Z", profile=profile) as sim:
+        sim.advance("1d")
+    (run,) = sim.runs("tick")
+    assert run.output == {"cron": "0 9 * * *", "scheduledAt": "2025-03-07T09:00:00.000Z",
+                          "fireAt": "2025-03-07T09:00:00.000Z"}  # fmt: skip
+    assert run.event.id == "tick:2025-03-07T09:00:00.000Z" and run.event.ts == run.start_ns // 1_000_000
+
+
 def test_a_day_its_month_never_has_is_explained_as_such_not_as_a_bad_field():
     """cronsim < 2.8 (Python 3.10) reports 'Bad day-of-month' for '30 2' even beside a day-of-week;
     an out-of-range day still gets the field message. Checked on the message itself, whatever cronsim is installed."""

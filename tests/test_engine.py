@@ -1238,6 +1238,64 @@ def test_steps_awaited_together_are_pointed_to_step_parallel():
     assert "nor awaited together (asyncio.gather, create_task): use ctx.step.parallel([...])" in error
 
 
+@pytest.mark.parametrize("kind", ["run", "sleep", "send_event", "create_task"])
+def test_steps_awaited_together_whose_code_does_not_overlap_are_refused_too(kind):
+    # gather starts every step's coroutine: the first new step ends the request, yet the loop still runs the
+    # second one's code before the handler returns. That result was thrown away and the next request ran the
+    # code again: 'b' charged twice, a second send_event sent twice, two sleeps slept one after the other
+    app, charged, sent = jobsim.App("a"), [], []
+
+    async def step(key):
+        if kind == "sleep":
+            return await ctx_of[0].step.sleep(key, "1m")
+        if kind == "send_event":
+            return await ctx_of[0].step.send_event(key, {"name": f"sent/{key}"})
+        return await ctx_of[0].step.run(key, lambda: charged.append(key) or key)
+
+    ctx_of = []
+
+    @app.function("f", on="go", retries=3)
+    async def f(ctx):
+        ctx_of[:] = [ctx]
+        if kind == "create_task":
+            later = asyncio.create_task(step("b"))
+            first = await step("a")
+            return first, await later
+        return await asyncio.gather(step("a"), step("b"))
+
+    @app.function("listener", on="sent/b")
+    def listener(ctx):
+        sent.append(ctx.event.name)
+
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("f")[0]
+    assert (run.status, type(run.error), len(run.attempts)) == ("failed", jobsim.StepMisuse, 1)  # not retried
+    assert str(run.error).startswith("step 'b' of function 'f' was called after step 'a' ended the request: steps "
+                                     "awaited together (asyncio.gather, create_task) would all run in it")
+    assert str(run.error).endswith("use ctx.step.parallel([...]) to run steps side by side, or await them one "
+                                   "after another")
+    assert "b" not in charged and sent == []  # refused before its code ran: nothing done twice
+
+
+def test_a_stored_step_read_in_a_task_after_a_new_step_ended_the_request_is_fine():
+    app, calls = jobsim.App("a"), []
+
+    @app.function("f", on="go", retries=0)
+    async def f(ctx):
+        calls.append(1)
+        if len(calls) == 1:
+            await ctx.step.run("b", lambda: "B")
+        return await asyncio.gather(ctx.step.run("a", lambda: "A"), ctx.step.run("b", lambda: "again"))
+
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("f")[0]
+    assert (run.status, run.output, list(run.steps)) == ("completed", ["A", "B"], ["b", "a"])
+
+
 def test_job_code_cannot_drive_the_simulation_it_runs_in():
     app = jobsim.App("a")
     sims = []

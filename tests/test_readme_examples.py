@@ -21,12 +21,14 @@ import time
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
 import jobsim
 from jobsim._cli import main
+from jobsim._time import instant_ns, iso
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -72,9 +74,113 @@ def test_triggers_block_fires_as_its_comments_say():
         # 09:00 New York is 14:00Z until 2025-03-08 and 13:00Z from 2025-03-09 (the README's DST bullet)
         assert [run.started_at for run in daily] == [at(f"2025-03-0{d}T14:00:00Z") for d in range(1, 8)]
         assert daily[0].event.name == "inngest/scheduled.timer"
-        assert daily[0].event.data == {"cron": "0 9 * * *", "scheduledAt": "2025-03-01T14:00:00.000Z"}
+        assert daily[0].event.data == {"cron": "0 9 * * *", "scheduledAt": "2025-03-01T14:00:00.000Z",
+                                       "fireAt": "2025-03-01T14:00:00.000Z"}  # fmt: skip
         assert [run.started_at for run in sim.runs("weekly")] == [at("2025-03-07T11:00:00Z")]  # Friday 12:00 Paris
         assert len(sim.runs("hourly")) == 7 * 24
+
+
+def prose(heading: str) -> str:
+    """A section's text with its line breaks and indents folded into single spaces."""
+    return " ".join(section(heading).split())
+
+
+def test_wildcard_examples_match_and_refuse_as_the_text_says():
+    text = prose("### Functions and triggers")
+    examples = re.findall(r'\(?`on="([^"]+)"`: ([^;)]+)', text)
+    assert [pattern for pattern, _ in examples] == ["app/*", "app/user.*"]
+    for pattern, listed in examples:
+        matched = re.findall(r"`([^`]+)`", listed.split(", not ")[0])
+        unmatched = re.findall(r"`([^`]+)`", listed.split(", not ")[1]) if ", not " in listed else []
+        app = jobsim.App("acme")
+        app.function("f", on=pattern)(lambda ctx: ctx.event.name)
+        with jobsim.Simulation(app, start="2025-03-01T00:00:00Z") as sim:
+            for name in matched + unmatched:
+                sim.send(name, {})
+            sim.run_until_idle()
+        assert [run.output for run in sim.runs("f")] == matched, pattern
+    refused = re.search(r"A `\*` anywhere else \(([^)]+)\) is refused", text)[1]
+    assert re.findall(r"`([^`]+)`", refused) == ["app/user.update*", "app/*.published", "report*s"]
+    for pattern in re.findall(r"`([^`]+)`", refused):
+        with pytest.raises(jobsim.InvalidArgument, match="puts a '\\*' where Inngest has no wildcard"):
+            jobsim.App("acme").function("f", on=pattern)(lambda ctx: None)
+
+
+def test_every_cron_descriptor_the_triggers_block_names_fires():
+    (comment,) = re.findall(r'cron="@hourly"\)\s+# (.*)', python_blocks("### Functions and triggers")[0])
+    daily = {"@yearly": 0, "@annually": 0, "@monthly": 0, "@weekly": 1, "@daily": 2, "@midnight": 2, "@hourly": 48}
+    assert sorted(re.findall(r"@[a-z]+", comment)) == sorted(set(daily) - {"@hourly"})
+    for descriptor, count in daily.items():  # 2025-03-01 is a Saturday: two days hold one Sunday midnight
+        app = jobsim.App("acme")
+        app.function("c", cron=descriptor)(lambda ctx: None)
+        with jobsim.Simulation(app, start="2025-03-01T00:00:00Z") as sim:
+            sim.advance("2d")
+        assert len(sim.runs("c")) == count, descriptor
+
+
+def fired_at(expr: str, start: str, span: str, profile: str = "inngest") -> list[str]:
+    new_york = ZoneInfo("America/New_York")
+    app = jobsim.App("acme")
+    app.function("c", cron=expr, tz="America/New_York")(lambda ctx: None)
+    with jobsim.Simulation(app, start=start, profile=profile) as sim:
+        sim.advance(span)
+    return [f"{run.started_at.astimezone(new_york):%m-%d %H:%M %Z}" for run in sim.runs("c")]
+
+
+CRON_PARSER_PROFILES = ["bullmq", "trigger.dev", "quirrel", "agenda"]
+
+
+def test_the_dst_bullets_hold_on_each_profile_they_name():
+    from jobsim._cron import CronSchedule
+
+    text = prose("### Functions and triggers")
+    assert ("does not fire that day, as on node-cron (the cron-parser systems — BullMQ, Trigger.dev, Quirrel, Agenda "
+            "— fire it shifted by the gap, at 03:30 EDT; Debian/ISC cron at 03:00 EDT)") in text  # fmt: skip
+    gap = ("30 2 * * *", "2025-03-08T12:00:00Z", "2d")
+    for profile in ["inngest", "node-cron"]:
+        assert fired_at(*gap, profile) == ["03-10 02:30 EDT"], profile
+    for profile in CRON_PARSER_PROFILES:
+        assert fired_at(*gap, profile) == ["03-09 03:30 EDT", "03-10 02:30 EDT"], profile
+    isc = CronSchedule.parse("30 2 * * *", "America/New_York").bound("isc")
+    assert iso(isc.next_after(instant_ns("2025-03-08T12:00:00Z"))) == "2025-03-09T07:00:00.000Z"  # 03:00 EDT
+
+    assert ("fires twice, at 01:30 EDT and 01:30 EST (the cron-parser systems, ISC cron and node-cron: once, at "
+            "01:30 EDT); a wildcard-hour schedule (`0 * * * *`) fires at both 01:00s (node-cron: at the first "
+            "only)") in text  # fmt: skip
+    twice = ("30 1 * * *", "2025-11-01T12:00:00Z", "1d")
+    assert fired_at(*twice) == ["11-02 01:30 EDT", "11-02 01:30 EST"]
+    for profile in [*CRON_PARSER_PROFILES, "node-cron"]:
+        assert fired_at(*twice, profile) == ["11-02 01:30 EDT"], profile
+    isc = CronSchedule.parse("30 1 * * *", "America/New_York").bound("isc")
+    assert isc.fires_between(instant_ns("2025-11-01T12:00:00Z"), instant_ns("2025-11-02T12:00:00Z")) == [
+        instant_ns("2025-11-02T05:30:00Z")]  # 01:30 EDT only
+    hourly = ("0 * * * *", "2025-11-02T04:30:00Z", "2h")  # 00:30 EDT to 01:30 EST
+    assert fired_at(*hourly) == ["11-02 01:00 EDT", "11-02 01:00 EST"]
+    assert fired_at(*hourly, "node-cron") == ["11-02 01:00 EDT"]
+
+    assert "A schedule fires strictly after the instant the simulation starts." in text
+    assert fired_at("0 9 * * *", "2025-03-06T14:00:00Z", "1d") == ["03-07 09:00 EST"]
+
+
+def test_schedules_due_in_one_second_start_one_run_on_inngest_each_elsewhere_and_agenda_refuses_two():
+    text = prose("### Functions and triggers")
+    assert "except on `agenda`, which refuses a second schedule on one function (`UnsupportedFeature`" in text
+
+    def runs(profile: str) -> list[tuple[str, str]]:
+        app = jobsim.App("acme")
+        app.function("c", cron=["0 * * * *", "*/30 * * * *"])(lambda ctx: ctx.event.data["cron"])
+        with jobsim.Simulation(app, start="2025-03-06T00:00:00Z", profile=profile) as sim:
+            sim.advance("61m")
+            assert sim.profile.cron_overlap == ("once" if profile == "inngest" else "each")
+            missed = [(m.data["cron"], m.data["outcome"]) for m in sim.trace.of("cron.missed")]
+        assert missed == ([("*/30 * * * *", "deduplicated")] if profile == "inngest" else [])
+        return [(f"{run.started_at:%H:%M}", run.output) for run in sim.runs("c")]
+
+    assert runs("inngest") == [("00:30", "*/30 * * * *"), ("01:00", "0 * * * *")]
+    for profile in ["bullmq", "trigger.dev", "quirrel", "node-cron"]:
+        assert runs(profile) == [("00:30", "*/30 * * * *"), ("01:00", "0 * * * *"), ("01:00", "*/30 * * * *")]
+    with pytest.raises(jobsim.UnsupportedFeature, match="more than one cron schedule"):
+        runs("agenda")
 
 
 # --- Durable steps -------------------------------------------------------------------------
@@ -121,6 +227,47 @@ def test_an_async_step_without_await_fails_with_the_message_quoted():
         sim.send("go", {})
         sim.run_until_idle()
         assert quoted and str(sim.runs("pay")[0].attempts[0].error).startswith(quoted[1])
+
+
+def waited(match: str | None = None, if_exp: Any = None, trigger: Any = None, candidate: Any = None) -> Any:
+    """What a wait_for_event started by ``trigger`` data returns for a ``candidate`` sent a second later."""
+    app = jobsim.App("acme")
+
+    @app.function("w", on="start", retries=0)
+    def w(ctx):
+        got = ctx.step.wait_for_event("p", event="pay", match=match, if_exp=if_exp, timeout="1h")
+        return None if got is None else got.data
+
+    with jobsim.Simulation(app, start="2025-03-01T00:00:00Z") as sim:
+        sim.send("start", trigger or {})
+        sim.advance("1s")
+        sim.send("pay", candidate or {})
+        sim.run_until_idle()
+    run = sim.runs("w")[0]
+    return run.output if run.status == "completed" else run.error
+
+
+def test_the_wait_for_event_examples_and_rules_hold():
+    text = prose("### Durable steps (Inngest's model)")
+    (example,) = re.findall(r'`if_exp=` takes a CEL-style expression \(`"(.*?)"`\)', text)
+    pro = {"userId": "u1", "plan": "pro"}
+    assert waited(if_exp=example, trigger={"userId": "u1"}, candidate=pro) == pro
+    assert waited(if_exp=example, trigger={"userId": "u1"}, candidate={"userId": "u1", "plan": "free"}) is None
+    assert waited(if_exp=lambda event, candidate: candidate.data["plan"] == "pro", candidate=pro) == pro
+    roots = re.search(r"`match` is a path into the event that starts with (.*?), optionally after `event\.`", text)[1]
+    assert re.findall(r"`(\w+)`", roots) == ["data", "user", "id", "name", "ts", "v"]
+    for root in ["data", "user", "id", "name", "ts", "v"]:
+        assert not isinstance(waited(match=f"{root}.x" if root in ("data", "user") else root), Exception), root
+    assert waited(match="event.data.userId", trigger={"userId": "u1"}, candidate={"userId": "u1"}) == {"userId": "u1"}
+    assert isinstance(waited(match="async.data.userId"), jobsim.InvalidArgument)
+    # unknowns, as in Inngest's pkg/expressions/unknown.go: a field both events lack pairs nothing
+    assert "neither `match` nor `==` pairs two events that both lack the field" in text
+    assert waited(match="data.userId") is None and waited(if_exp="event.data.x == async.data.x") is None
+    assert waited(if_exp="async.data.x == null") == {} and waited(if_exp="async.data.x != 5") == {}
+    assert waited(if_exp="async.data.x != null") is None
+    assert waited(if_exp="async.data.x < -5") == {} and waited(if_exp="5 < async.data.x") is None
+    assert waited(if_exp="async.data.x < 1", candidate={"x": None}) == {"x": None}  # null stands for 0
+    assert waited(if_exp="async.data.x >= ''", candidate={"x": None}) == {"x": None}  # and for ""
 
 
 # --- Retries ---------------------------------------------------------------------------------

@@ -29,7 +29,8 @@ def test_tz_prefix_across_spring_forward(client):
     assert fired(sim, "shop-report") == ["03-08 02:30 EST", "03-10 02:30 EDT", "03-11 02:30 EDT"]
     first = sim.runs("shop-report")[0]
     assert first.event.name == "inngest/scheduled.timer"
-    assert first.output == {"cron": "TZ=America/New_York 30 2 * * *", "scheduledAt": "2025-03-08T07:30:00.000Z"}
+    assert first.output == {"cron": "TZ=America/New_York 30 2 * * *", "scheduledAt": "2025-03-08T07:30:00.000Z",
+                            "fireAt": "2025-03-08T07:30:00.000Z"}  # fmt: skip
 
 
 def test_tz_prefix_across_fall_back_fires_at_both_0130s(client):
@@ -82,6 +83,14 @@ def test_cron_jitter_delays_every_tick_by_one_offset_within_range(client):
 
     (offset,), count = offsets(1)
     assert 1 <= offset < 300 and count == 5
+    with simulate(poll, client, seed=1) as sim:
+        sim.advance("2h")
+    # Inngest's handleCron: scheduledAt is the expression's tick, fireAt the tick moved by the jitter, when
+    # the run is due; the event id (Inngest's idempotency key) names the tick
+    first = sim.runs("shop-poll")[0]
+    fire_at = f"2025-03-01T00:{offset // 60:02d}:{offset % 60:02d}"  # the 00:00 tick, due after the start
+    assert (first.event.data["scheduledAt"], first.event.data["fireAt"][:19]) == ("2025-03-01T00:00:00.000Z", fire_at)
+    assert first.event.id == "shop-poll:2025-03-01T00:00:00.000Z" and first.started_at.isoformat()[:19] == fire_at
     assert offsets(1) == ({offset}, 5)  # the same seed, the same offset
     assert len({next(iter(offsets(seed)[0])) for seed in range(2, 8)}) > 1  # it depends on the seed
 

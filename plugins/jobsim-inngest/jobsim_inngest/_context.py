@@ -35,15 +35,17 @@ from inngest._internal import execution_lib
 from inngest._internal import types as inngest_types
 
 import jobsim
-from jobsim._steps import track
+from jobsim._steps import Suspend, load, track
 
 from ._errors import BUBBLES, Abort, Bubble, Unsupported, bridge, json_checked, to_inngest_step_error
 from ._events import events_from_inngest, to_inngest
+from ._middleware import Request, check_sync, declared, function_result, raise_if
 
 if TYPE_CHECKING:
     from .plugin import Binding
 
 EMPTY = inngest_types.EmptySentinel
+EMPTY_OUTPUT = inngest_types.empty_sentinel
 T = TypeVar("T")
 DEFAULT_LOGGER = "inngest._internal.client_lib.client"  # what an inngest.Inngest() logs to by default
 _LOG_METHODS = frozenset({"critical", "debug", "error", "exception", "fatal", "info", "log", "warn", "warning"})
@@ -114,11 +116,32 @@ class _AI:
 class _StepBase:
     """What the sync and async ``ctx.step`` share: conversions around jobsim's step."""
 
-    def __init__(self, x: Any, binding: Binding, replay: _Replay) -> None:
+    def __init__(self, x: Any, binding: Binding, replay: _Replay, mw: Request | None = None) -> None:
         self._x = x
         self._binding = binding
         self._replay = replay
+        self._mw = mw
         self.ai = _AI()
+
+    def _report(self, step_id: Any) -> tuple[bool, Any]:
+        """With middleware: the step's memo as ``transform_input`` left it; ``before_execution`` when
+        no memo is left (sync hooks; the async ``ctx.step`` awaits them in ``_report_async``)."""
+        mw = self._mw
+        if mw is None or not isinstance(step_id, str):
+            return False, None
+        hit, data = mw.report(step_id)
+        if mw.replayed:
+            mw.manager.before_execution_sync()  # report_step ignores its error
+        return hit, data
+
+    async def _report_async(self, step_id: Any) -> tuple[bool, Any]:
+        mw = self._mw
+        if mw is None or not isinstance(step_id, str):
+            return False, None
+        hit, data = mw.report(step_id)
+        if mw.replayed:
+            await mw.manager.before_execution()
+        return hit, data
 
     @property
     def parallel(self) -> Any:
@@ -204,8 +227,11 @@ class StepSync(_StepBase):
 
     def run(self, step_id: str, handler: Callable[..., Any], *handler_args: Any, output_type: object = EMPTY) -> Any:
         """Run ``handler(*handler_args)`` once, durably; retried on the step's own counter."""
+        hit, data = self._report(step_id)
         try:
             value = self._x.run(step_id, self._body(step_id, handler, handler_args, output_type))
+            if hit:
+                value = data
         except Bubble as bubble:
             raise bubble.error from None
         except jobsim.StepError as err:
@@ -216,10 +242,12 @@ class StepSync(_StepBase):
 
     def sleep(self, step_id: str, duration: int | dt.timedelta) -> None:
         """Sleep ``duration`` (int milliseconds or timedelta) of virtual time."""
+        self._report(step_id)
         self._x.sleep(step_id, self._sleep_args(duration))
         self._replay.seen += 1
 
     def sleep_until(self, step_id: str, until: dt.datetime) -> None:
+        self._report(step_id)
         self._x.sleep_until(step_id, self._until(until))
         self._replay.seen += 1
 
@@ -227,15 +255,27 @@ class StepSync(_StepBase):
         self, step_id: str, *, event: str, if_exp: str | None = None, timeout: int | dt.timedelta
     ) -> inngest.Event | None:
         """The first matching event sent after the wait starts, or ``None`` at the timeout."""
+        hit, data = self._report(step_id)
         got = self._x.wait_for_event(step_id, **self._wait_args(event, if_exp, timeout))
         self._replay.seen += 1
-        return None if got is None else to_inngest(got)
+        return _waited(got, hit, data)
 
     def send_event(self, step_id: str, events: inngest.Event | list[inngest.Event]) -> list[str]:
         """Send events once (memoized); returns their ids."""
-        out = self._x.send_event(step_id, events_from_inngest(events))
-        self._replay.seen += 1
-        return list(out["ids"])
+        hit, data = self._report(step_id)
+        mw = self._mw
+        if mw is None or hit:
+            out = self._x.send_event(step_id, events_from_inngest(events))
+            self._replay.seen += 1
+            return list(data if hit else out["ids"])
+        batch = events if isinstance(events, list) else [events]
+        raise_if(mw.manager.before_send_events_sync(batch))  # inside the step, as step_sync.send_event
+        try:
+            self._x.send_event(step_id, events_from_inngest(batch))
+        except Suspend as suspend:
+            raise_if(mw.manager.after_send_events_sync(_sent(suspend)))
+            raise
+        raise AssertionError("unreachable: a new send_event step ends the request")  # pragma: no cover
 
     def invoke(
         self,
@@ -266,8 +306,11 @@ class StepSync(_StepBase):
 
     def _invoke(self, step_id: str, function_id: str, data: Any, timeout: Any, output_type: Any) -> Any:
         kwargs = self._invoke_args(function_id, data, timeout)
+        hit, memo = self._report(step_id)
         try:
             value = self._x.invoke(step_id, **kwargs)
+            if hit:
+                value = memo
         except jobsim.StepError as err:
             self._replay.seen += 1
             raise to_inngest_step_error(err) from None
@@ -303,8 +346,11 @@ class Step(_StepBase):
     async def run(
         self, step_id: str, handler: Callable[..., Any], *handler_args: Any, output_type: object = EMPTY
     ) -> Any:
+        hit, data = await self._report_async(step_id)
         try:
             value = await self._x.run(step_id, self._body(step_id, handler, handler_args, output_type))
+            if hit:
+                value = data
         except Bubble as bubble:
             raise bubble.error from None
         except jobsim.StepError as err:
@@ -315,11 +361,13 @@ class Step(_StepBase):
 
     @_awaited
     async def sleep(self, step_id: str, duration: int | dt.timedelta) -> None:
+        await self._report_async(step_id)
         await self._x.sleep(step_id, self._sleep_args(duration))
         self._replay.seen += 1
 
     @_awaited
     async def sleep_until(self, step_id: str, until: dt.datetime) -> None:
+        await self._report_async(step_id)
         await self._x.sleep_until(step_id, self._until(until))
         self._replay.seen += 1
 
@@ -327,15 +375,27 @@ class Step(_StepBase):
     async def wait_for_event(
         self, step_id: str, *, event: str, if_exp: str | None = None, timeout: int | dt.timedelta
     ) -> inngest.Event | None:
+        hit, data = await self._report_async(step_id)
         got = await self._x.wait_for_event(step_id, **self._wait_args(event, if_exp, timeout))
         self._replay.seen += 1
-        return None if got is None else to_inngest(got)
+        return _waited(got, hit, data)
 
     @_awaited
     async def send_event(self, step_id: str, events: inngest.Event | list[inngest.Event]) -> list[str]:
-        out = await self._x.send_event(step_id, events_from_inngest(events))
-        self._replay.seen += 1
-        return list(out["ids"])
+        hit, data = await self._report_async(step_id)
+        mw = self._mw
+        if mw is None or hit:
+            out = await self._x.send_event(step_id, events_from_inngest(events))
+            self._replay.seen += 1
+            return list(data if hit else out["ids"])
+        batch = events if isinstance(events, list) else [events]
+        raise_if(await mw.manager.before_send_events(batch))
+        try:
+            await self._x.send_event(step_id, events_from_inngest(batch))
+        except Suspend as suspend:
+            raise_if(await mw.manager.after_send_events(_sent(suspend)))
+            raise
+        raise AssertionError("unreachable: a new send_event step ends the request")  # pragma: no cover
 
     @_awaited
     async def invoke(
@@ -367,8 +427,11 @@ class Step(_StepBase):
 
     async def _invoke(self, step_id: str, function_id: str, data: Any, timeout: Any, output_type: Any) -> Any:
         kwargs = self._invoke_args(function_id, data, timeout)
+        hit, memo = await self._report_async(step_id)
         try:
             value = await self._x.invoke(step_id, **kwargs)
+            if hit:
+                value = memo
         except jobsim.StepError as err:
             self._replay.seen += 1
             raise to_inngest_step_error(err) from None
@@ -414,11 +477,33 @@ class Group:
         return await self._x.parallel(callables, mode=_mode(parallel_mode))  # type: ignore[no-any-return]
 
 
+def _waited(got: Any, hit: bool, data: Any) -> inngest.Event | None:
+    if hit:  # the memo as the middleware's transform_input left it
+        return None if data is None else inngest.Event.model_validate(data)
+    return None if got is None else to_inngest(got)
+
+
+def _sent(suspend: Suspend) -> Any:
+    """``after_send_events``'s ``SendEventsResult`` from a new ``send_event`` step's outcome."""
+    from inngest._internal.client_lib import SendEventsResult
+
+    op = suspend.op
+    ids = load(op[2])["ids"] if op[0] == "done" else []
+    return SendEventsResult(ids=ids, error=None if op[0] == "done" else str(op[2]))
+
+
 def make_handler(binding: Binding, user: Callable[..., Any], output_type: Any) -> Callable[[Any], Any]:
-    """The jobsim handler that runs ``user`` (an inngest-py handler) with an inngest-py ``ctx``."""
+    """The jobsim handler that runs ``user`` (an inngest-py handler) with an inngest-py ``ctx``.
+
+    With middleware (the client's, then the function's), each request runs their hooks
+    around the handler in inngest-py's order (``_middleware``).
+    """
     if inspect.iscoroutinefunction(user):
 
         async def handler_async(ctx: Any) -> Any:
+            middleware = declared(binding)
+            if middleware:
+                return await _with_middleware_async(binding, user, output_type, ctx, middleware)
             step, ictx = _context(binding, ctx.step, is_async=True)
             try:
                 with execution_lib.set_step_context(step):
@@ -432,6 +517,9 @@ def make_handler(binding: Binding, user: Callable[..., Any], output_type: Any) -
         return handler_async
 
     def handler(ctx: Any) -> Any:
+        middleware = declared(binding)
+        if middleware:
+            return _with_middleware(binding, user, output_type, ctx, middleware)
         step, ictx = _context(binding, ctx.step, is_async=False)
         try:
             with execution_lib.set_step_context(step):
@@ -443,6 +531,85 @@ def make_handler(binding: Binding, user: Callable[..., Any], output_type: Any) -
         return _output(binding, output, output_type)
 
     return handler
+
+
+def _with_middleware(
+    binding: Binding, user: Callable[..., Any], output_type: Any, ctx: Any, middleware: list[Any]
+) -> Any:
+    """One request of a sync function with middleware (``execution_lib/v0.py``, ``function.py : call_sync``)."""
+    check_sync(binding, middleware)
+    mw = Request(binding, ctx.step, middleware)
+    step, ictx = _context(binding, ctx.step, is_async=False, mw=mw)
+    manager = mw.manager
+    raise_if(manager.transform_input_sync(ictx, binding.fn, mw.memos))
+    if mw.replayed:
+        raise_if(manager.before_execution_sync())
+    try:
+        with execution_lib.set_step_context(step):
+            output = user(ictx)
+        output = binding.serialize(output, output_type)
+    except Suspend as suspend:  # the first new step ended the request
+        raise_if(manager.after_execution_sync())
+        result, op = mw.step_result(suspend)
+        if result is not None:
+            raise_if(manager.transform_output_sync(result))
+            op = mw.rebuilt(result, op)
+        raise_if(manager.before_response_sync())
+        raise Suspend(op) from None
+    except Abort as abort:
+        raise abort.error from None
+    except Exception as err:
+        failed = function_result(error=err)
+        raise_if(manager.transform_output_sync(failed))
+        raise_if(manager.before_response_sync())
+        error = failed.error if failed.error is not None else err
+        raise _leaving(error) from error.__cause__
+    raise_if(manager.after_execution_sync())
+    done = function_result(output=output)
+    raise_if(manager.transform_output_sync(done))
+    raise_if(manager.before_response_sync())
+    if done.error is not None:
+        raise _leaving(done.error)
+    return _output(binding, None if done.output is EMPTY_OUTPUT else done.output, EMPTY)
+
+
+async def _with_middleware_async(
+    binding: Binding, user: Callable[..., Any], output_type: Any, ctx: Any, middleware: list[Any]
+) -> Any:
+    """One request of an ``async def`` function with middleware (``execution_lib/v0.py``, ``function.py : call``)."""
+    mw = Request(binding, ctx.step, middleware)
+    step, ictx = _context(binding, ctx.step, is_async=True, mw=mw)
+    manager = mw.manager
+    raise_if(await manager.transform_input(ictx, binding.fn, mw.memos))
+    if mw.replayed:
+        raise_if(await manager.before_execution())
+    try:
+        with execution_lib.set_step_context(step):
+            output = await user(ictx)
+        output = binding.serialize(output, output_type)
+    except Suspend as suspend:
+        raise_if(await manager.after_execution())
+        result, op = mw.step_result(suspend)
+        if result is not None:
+            raise_if(await manager.transform_output(result))
+            op = mw.rebuilt(result, op)
+        raise_if(await manager.before_response())
+        raise Suspend(op) from None
+    except Abort as abort:
+        raise abort.error from None
+    except Exception as err:
+        failed = function_result(error=err)
+        raise_if(await manager.transform_output(failed))
+        raise_if(await manager.before_response())
+        error = failed.error if failed.error is not None else err
+        raise _leaving(error) from error.__cause__
+    raise_if(await manager.after_execution())
+    done = function_result(output=output)
+    raise_if(await manager.transform_output(done))
+    raise_if(await manager.before_response())
+    if done.error is not None:
+        raise _leaving(done.error)
+    return _output(binding, None if done.output is EMPTY_OUTPUT else done.output, EMPTY)
 
 
 def _output(binding: Binding, output: Any, output_type: Any) -> Any:
@@ -457,7 +624,7 @@ def _leaving(err: Exception) -> BaseException:
     return err if bridged is err else bridged
 
 
-def _context(binding: Binding, x: Any, *, is_async: bool) -> tuple[Any, Any]:
+def _context(binding: Binding, x: Any, *, is_async: bool, mw: Request | None = None) -> tuple[Any, Any]:
     """A real ``inngest.Context``/``ContextSync`` (dataclasses, so they take our duck-typed parts)."""
     run = x.run_
     events = [to_inngest(e) for e in run.events]
@@ -469,9 +636,9 @@ def _context(binding: Binding, x: Any, *, is_async: bool) -> tuple[Any, Any]:
         "run_id": run.id, "logger": logger,
     }  # fmt: skip
     if is_async:
-        step: Any = Step(x, binding, replay)
+        step: Any = Step(x, binding, replay, mw)
         fields["group"] = Group(x)
         return step, inngest.Context(**fields, step=step)
-    step = StepSync(x, binding, replay)
+    step = StepSync(x, binding, replay, mw)
     fields["group"] = GroupSync(x)
     return step, inngest.ContextSync(**fields, step=step)

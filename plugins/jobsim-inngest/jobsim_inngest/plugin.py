@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-import warnings
 import weakref
 from typing import TYPE_CHECKING, Any
 
@@ -96,7 +95,6 @@ def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
         state = state_of(sim)
         if target not in state.clients:
             state.clients.append(target)
-        _warn_middleware(f"client {target.app_id!r}", target.middleware)
         return _adapted(sim, [])
     return None
 
@@ -111,11 +109,29 @@ def _adapted(sim: Simulation, functions: list[Any]) -> Adapted:
 
 def _install(sim: Simulation) -> None:
     state = state_of(sim)
+    _check_middleware(state)
     if not state.attached:
         from ._send import ROUTER
 
         ROUTER.attach(sim)
         state.attached = True
+
+
+def _check_middleware(state: SimState) -> None:
+    """Function middleware is built with the function's client (``middleware(client, raw_request)``), and
+    the client's own middleware runs first: without the client, neither can run as inngest-py runs them."""
+    from ._config import ConfigError
+
+    for fn_id, fn in state.inngest_functions.items():
+        local_id = fn.local_id
+        app_id = fn_id[: -len(local_id) - 1] if fn_id.endswith(f"-{local_id}") else fn_id
+        if fn._middleware and state.client_for(app_id) is None:
+            names = ", ".join(getattr(m, "__name__", repr(m)) for m in fn._middleware)
+            raise ConfigError(
+                f"inngest function {fn_id!r} has middleware ({names}) but the simulation has no client of app "
+                f"{app_id!r}: inngest-py builds middleware with the client and runs the client's middleware "
+                f"first; pass the client too, e.g. jobsim.Simulation([{local_id.replace('-', '_')}, client])"
+            )
 
 
 def _uninstall(sim: Simulation) -> None:
@@ -159,15 +175,4 @@ def _adapt_function(sim: Simulation, fn: Any) -> Adapted:
         changes["crons"] = crons  # the same schedules, jittered where the trigger asks for it
     declared = app.functions[fn.id] = dataclasses.replace(declared, **changes)
     state.inngest_functions[fn.id] = fn
-    _warn_middleware(f"function {fn.id!r}", fn._middleware)
     return _adapted(sim, [declared])
-
-
-def _warn_middleware(owner: str, middleware: list[Any]) -> None:
-    if middleware:
-        names = ", ".join(getattr(m, "__name__", repr(m)) for m in middleware)
-        warnings.warn(
-            f"jobsim-inngest: the middleware of inngest {owner} ({names}) does not run in the simulation",
-            UserWarning,
-            stacklevel=4,
-        )

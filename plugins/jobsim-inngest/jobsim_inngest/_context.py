@@ -39,7 +39,7 @@ from jobsim._steps import Suspend, load, track
 
 from ._errors import BUBBLES, Abort, Bubble, Unsupported, bridge, json_checked, to_inngest_step_error
 from ._events import events_from_inngest, to_inngest
-from ._middleware import Request, check_sync, declared, function_result, raise_if
+from ._middleware import Request, check_sync, declared, function_result, invoke_opts, raise_if, wait_opts
 
 if TYPE_CHECKING:
     from .plugin import Binding
@@ -123,22 +123,22 @@ class _StepBase:
         self._mw = mw
         self.ai = _AI()
 
-    def _report(self, step_id: Any) -> tuple[bool, Any]:
+    def _report(self, step_id: Any, opts: Callable[[], Any] | None = None) -> tuple[bool, Any]:
         """With middleware: the step's memo as ``transform_input`` left it; ``before_execution`` when
         no memo is left (sync hooks; the async ``ctx.step`` awaits them in ``_report_async``)."""
         mw = self._mw
         if mw is None or not isinstance(step_id, str):
             return False, None
-        hit, data = mw.report(step_id)
+        hit, data = mw.report(step_id, opts)
         if mw.replayed:
             mw.manager.before_execution_sync()  # report_step ignores its error
         return hit, data
 
-    async def _report_async(self, step_id: Any) -> tuple[bool, Any]:
+    async def _report_async(self, step_id: Any, opts: Callable[[], Any] | None = None) -> tuple[bool, Any]:
         mw = self._mw
         if mw is None or not isinstance(step_id, str):
             return False, None
-        hit, data = mw.report(step_id)
+        hit, data = mw.report(step_id, opts)
         if mw.replayed:
             await mw.manager.before_execution()
         return hit, data
@@ -158,6 +158,8 @@ class _StepBase:
         serialize, awaits = self._binding.serialize, self._awaits
         if not callable(handler):
             raise jobsim.InvalidArgument.build("handler", handler, "the function the step runs")
+        mw = self._mw
+        checked: Callable[[Any, str | None], Any] = json_checked if mw is None else mw.raw_output
 
         def body() -> Any:
             try:
@@ -166,14 +168,14 @@ class _StepBase:
                 raise Bubble(err) from None
             if inspect.isawaitable(value):
                 if awaits:
-                    return _awaiting(value, serialize, output_type, step_id)
+                    return _awaiting(value, serialize, output_type, checked, step_id)
                 if inspect.iscoroutine(value):
                     value.close()
                 raise jobsim.InvalidArgument(
                     f"step.run: {getattr(handler, '__qualname__', handler)} is async; "
                     "use an `async def` Inngest function and `await ctx.step.run(...)`"
                 )
-            return json_checked(serialize(value, output_type), step_id)
+            return checked(serialize(value, output_type), step_id)
 
         return body
 
@@ -214,12 +216,18 @@ class _StepBase:
         return target, EMPTY if fn is None else fn._output_type
 
 
-async def _awaiting(value: Any, serialize: Callable[[Any, Any], Any], output_type: Any, step_id: str) -> Any:
+async def _awaiting(
+    value: Any,
+    serialize: Callable[[Any, Any], Any],
+    output_type: Any,
+    checked: Callable[[Any, str | None], Any],
+    step_id: str,
+) -> Any:
     try:
         result = await value
     except BUBBLES as err:
         raise Bubble(err) from None
-    return json_checked(serialize(result, output_type), step_id)
+    return checked(serialize(result, output_type), step_id)
 
 
 class StepSync(_StepBase):
@@ -255,7 +263,7 @@ class StepSync(_StepBase):
         self, step_id: str, *, event: str, if_exp: str | None = None, timeout: int | dt.timedelta
     ) -> inngest.Event | None:
         """The first matching event sent after the wait starts, or ``None`` at the timeout."""
-        hit, data = self._report(step_id)
+        hit, data = self._report(step_id, lambda: wait_opts(if_exp, timeout))
         got = self._x.wait_for_event(step_id, **self._wait_args(event, if_exp, timeout))
         self._replay.seen += 1
         return _waited(got, hit, data)
@@ -306,7 +314,7 @@ class StepSync(_StepBase):
 
     def _invoke(self, step_id: str, function_id: str, data: Any, timeout: Any, output_type: Any) -> Any:
         kwargs = self._invoke_args(function_id, data, timeout)
-        hit, memo = self._report(step_id)
+        hit, memo = self._report(step_id, lambda: invoke_opts(function_id, data, timeout))
         try:
             value = self._x.invoke(step_id, **kwargs)
             if hit:
@@ -375,7 +383,7 @@ class Step(_StepBase):
     async def wait_for_event(
         self, step_id: str, *, event: str, if_exp: str | None = None, timeout: int | dt.timedelta
     ) -> inngest.Event | None:
-        hit, data = await self._report_async(step_id)
+        hit, data = await self._report_async(step_id, lambda: wait_opts(if_exp, timeout))
         got = await self._x.wait_for_event(step_id, **self._wait_args(event, if_exp, timeout))
         self._replay.seen += 1
         return _waited(got, hit, data)
@@ -427,7 +435,7 @@ class Step(_StepBase):
 
     async def _invoke(self, step_id: str, function_id: str, data: Any, timeout: Any, output_type: Any) -> Any:
         kwargs = self._invoke_args(function_id, data, timeout)
-        hit, memo = await self._report_async(step_id)
+        hit, memo = await self._report_async(step_id, lambda: invoke_opts(function_id, data, timeout))
         try:
             value = await self._x.invoke(step_id, **kwargs)
             if hit:
@@ -536,80 +544,81 @@ def make_handler(binding: Binding, user: Callable[..., Any], output_type: Any) -
 def _with_middleware(
     binding: Binding, user: Callable[..., Any], output_type: Any, ctx: Any, middleware: list[Any]
 ) -> Any:
-    """One request of a sync function with middleware (``execution_lib/v0.py``, ``function.py : call_sync``)."""
+    """One request of a sync function with middleware (``execution_lib/v0.py : run``, ``function.py : call_sync``).
+
+    A hook's error replaces the request's result, which still goes through
+    ``transform_output`` and ``before_response`` (``CallResult(err)``); an error of
+    ``transform_output`` skips ``before_response``.
+    """
     check_sync(binding, middleware)
     mw = Request(binding, ctx.step, middleware)
     step, ictx = _context(binding, ctx.step, is_async=False, mw=mw)
     manager = mw.manager
-    raise_if(manager.transform_input_sync(ictx, binding.fn, mw.memos))
-    if mw.replayed:
-        raise_if(manager.before_execution_sync())
-    try:
-        with execution_lib.set_step_context(step):
-            output = user(ictx)
-        output = binding.serialize(output, output_type)
-    except Suspend as suspend:  # the first new step ended the request
-        raise_if(manager.after_execution_sync())
-        result, op = mw.step_result(suspend)
-        if result is not None:
-            raise_if(manager.transform_output_sync(result))
-            op = mw.rebuilt(result, op)
-        raise_if(manager.before_response_sync())
-        raise Suspend(op) from None
-    except Abort as abort:
-        raise abort.error from None
-    except Exception as err:
-        failed = function_result(error=err)
-        raise_if(manager.transform_output_sync(failed))
-        raise_if(manager.before_response_sync())
-        error = failed.error if failed.error is not None else err
-        raise _leaving(error) from error.__cause__
-    raise_if(manager.after_execution_sync())
-    done = function_result(output=output)
-    raise_if(manager.transform_output_sync(done))
+    op: tuple[Any, ...] | None = None
+    err = manager.transform_input_sync(ictx, binding.fn, mw.memos)
+    if err is None and mw.replayed:
+        err = manager.before_execution_sync()
+    if err is not None:
+        result: Any = function_result(error=err)
+    else:
+        try:
+            with execution_lib.set_step_context(step):
+                output = user(ictx)
+            output = binding.serialize(output, output_type)
+        except Suspend as suspend:  # the first new step ended the request
+            err = manager.after_execution_sync()
+            result, op = (function_result(error=err), None) if err is not None else mw.step_result(suspend)
+        except Exception as error:  # UserError: no after_execution
+            result = function_result(error=error)
+        else:
+            err = manager.after_execution_sync()
+            result = function_result(error=err) if err is not None else function_result(output=output)
+    if result is not None:
+        raise_if(manager.transform_output_sync(result))
     raise_if(manager.before_response_sync())
-    if done.error is not None:
-        raise _leaving(done.error)
-    return _output(binding, None if done.output is EMPTY_OUTPUT else done.output, EMPTY)
+    return _outcome(binding, mw, result, op)
 
 
 async def _with_middleware_async(
     binding: Binding, user: Callable[..., Any], output_type: Any, ctx: Any, middleware: list[Any]
 ) -> Any:
-    """One request of an ``async def`` function with middleware (``execution_lib/v0.py``, ``function.py : call``)."""
+    """One request of an ``async def`` function with middleware (``function.py : call``); as ``_with_middleware``."""
     mw = Request(binding, ctx.step, middleware)
     step, ictx = _context(binding, ctx.step, is_async=True, mw=mw)
     manager = mw.manager
-    raise_if(await manager.transform_input(ictx, binding.fn, mw.memos))
-    if mw.replayed:
-        raise_if(await manager.before_execution())
-    try:
-        with execution_lib.set_step_context(step):
-            output = await user(ictx)
-        output = binding.serialize(output, output_type)
-    except Suspend as suspend:
-        raise_if(await manager.after_execution())
-        result, op = mw.step_result(suspend)
-        if result is not None:
-            raise_if(await manager.transform_output(result))
-            op = mw.rebuilt(result, op)
-        raise_if(await manager.before_response())
-        raise Suspend(op) from None
-    except Abort as abort:
-        raise abort.error from None
-    except Exception as err:
-        failed = function_result(error=err)
-        raise_if(await manager.transform_output(failed))
-        raise_if(await manager.before_response())
-        error = failed.error if failed.error is not None else err
-        raise _leaving(error) from error.__cause__
-    raise_if(await manager.after_execution())
-    done = function_result(output=output)
-    raise_if(await manager.transform_output(done))
+    op: tuple[Any, ...] | None = None
+    err = await manager.transform_input(ictx, binding.fn, mw.memos)
+    if err is None and mw.replayed:
+        err = await manager.before_execution()
+    if err is not None:
+        result: Any = function_result(error=err)
+    else:
+        try:
+            with execution_lib.set_step_context(step):
+                output = await user(ictx)
+            output = binding.serialize(output, output_type)
+        except Suspend as suspend:
+            err = await manager.after_execution()
+            result, op = (function_result(error=err), None) if err is not None else mw.step_result(suspend)
+        except Exception as error:
+            result = function_result(error=error)
+        else:
+            err = await manager.after_execution()
+            result = function_result(error=err) if err is not None else function_result(output=output)
+    if result is not None:
+        raise_if(await manager.transform_output(result))
     raise_if(await manager.before_response())
-    if done.error is not None:
-        raise _leaving(done.error)
-    return _output(binding, None if done.output is EMPTY_OUTPUT else done.output, EMPTY)
+    return _outcome(binding, mw, result, op)
+
+
+def _outcome(binding: Binding, mw: Request, result: Any, op: tuple[Any, ...] | None) -> Any:
+    """What the request returns to jobsim's engine once the middleware is done with its result."""
+    if op is not None:  # a new step: its (possibly transformed) result; a parallel group's plan as it was
+        raise Suspend(op if result is None else mw.rebuilt(result, op))
+    if result.error is not None:
+        error = result.error
+        raise _leaving(error) from error.__cause__
+    return _output(binding, None if result.output is EMPTY_OUTPUT else result.output, EMPTY)
 
 
 def _output(binding: Binding, output: Any, output_type: Any) -> Any:

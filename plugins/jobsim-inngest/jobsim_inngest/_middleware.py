@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import inspect
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import inngest
@@ -104,6 +105,9 @@ class Request:
         self.memos = step_base.StepMemos(memos)
         self.given = dict(memos)  # what replayed steps return: the memos as transform_input left them
         self.names: dict[str, str] = {}  # step key -> the id the user gave
+        self.opts: dict[str, Callable[[], Any]] = {}  # step key -> its StepInfo.opts, made when needed
+        self.raw: dict[str, Any] = {}  # step key -> what its code returned, before any JSON encoding
+        self.last: str | None = None  # the key of the step reported last
 
     def _hash(self, key: str) -> str:
         hashed = self.hashes.get(key)
@@ -111,12 +115,15 @@ class Request:
             hashed = self.hashes[key] = transforms.hash_step_id(key)
         return hashed
 
-    def report(self, step_id: str) -> tuple[bool, Any]:
+    def report(self, step_id: str, opts: Callable[[], Any] | None = None) -> tuple[bool, Any]:
         """A step call begins (``report_step``): its memo (``(True, data)``) or ``(False, None)``;
         ``before_execution`` is then due if no memo is left (``pop_due`` says whether)."""
         count = self.x.seen.get(step_id, 0)
         key = step_id if count == 0 else f"{step_id}:{count}"
         self.names[key] = step_id
+        self.last = key
+        if opts is not None:
+            self.opts[key] = opts
         hashed = self._hash(key)
         memo = self.memos.pop(hashed)
         if isinstance(memo, step_base.Output) and memo.error is None:
@@ -128,6 +135,17 @@ class Request:
         """No memo left to replay: new code runs from here (``before_execution`` is due)."""
         return self.memos.size == 0
 
+    def raw_output(self, value: Any, step_id: str | None) -> Any:
+        """A new step's output as its code returned it (after the client's serializer): the SDK hands it to
+        ``transform_output`` as it is and JSON-encodes what the middleware left (``checked``)."""
+        if self.last is not None:
+            self.raw[self.last] = value
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            return None  # stored as null unless the middleware fixes it; the request then fails (``rebuilt``)
+        return value
+
     # -- results ---------------------------------------------------------------------
     def step_result(self, suspend: Suspend) -> tuple[execution_lib.CallResult | None, tuple[Any, ...]]:
         op = suspend.op
@@ -136,15 +154,22 @@ class Request:
             return None, op  # a parallel group's plan: the SDK's transform_output skips those (``multi``)
         key = op[1]
         name = self.names.get(key, key)
-        if kind == "done":
+        make_opts = self.opts.get(key)
+        opts = None if make_opts is None else make_opts()
+        if key in self.raw:  # step.run's code returned (its op is a failure if jobsim could not store the value)
+            opcode, output, error = server_lib.Opcode.STEP_RUN, self.raw[key], None
+        elif kind == "done":
             opcode, output, error = server_lib.Opcode.STEP_RUN, load(op[2]), None
             if op[3] == "send_event":
                 output = output["ids"]
         elif kind == "failed":
-            opcode, output, error = server_lib.Opcode.STEP_ERROR, EMPTY, op[2]
+            x = self.x
+            last = x.attempt + 1 >= x.engine.policy(x.run_.function).attempts  # step_sync.run: max_attempts
+            opcode = server_lib.Opcode.STEP_FAILED if last else server_lib.Opcode.STEP_ERROR
+            output, error = EMPTY, op[2]
         else:
             opcode, output, error = _OPCODES[kind], EMPTY, None
-        info = step_base.StepInfo(display_name=name, id=self._hash(key), name=name, op=opcode)
+        info = step_base.StepInfo(display_name=name, id=self._hash(key), name=name, op=opcode, opts=opts)
         return execution_lib.CallResult(error=error, output=output, step=info), op
 
     def rebuilt(self, result: execution_lib.CallResult, op: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -156,7 +181,7 @@ class Request:
             error = result.error
             return op if kind == "failed" and error is op[2] else ("failed", key, error)
         output = None if result.output is EMPTY else result.output
-        checked(output, key)
+        checked(output, self.names.get(key, key))
         step_kind = op[3] if kind == "done" else "run"
         if step_kind == "send_event":
             output = {"ids": output}
@@ -170,6 +195,27 @@ def checked(output: Any, step_id: str | None) -> None:
     except (TypeError, ValueError):
         what = "returned unserializable data" if step_id is None else f'"{step_id}" returned unserializable data'
         raise inngest_errors.OutputUnserializableError(what) from None
+
+
+def wait_opts(if_exp: str | None, timeout: Any) -> Any:
+    """``wait_for_event``'s ``StepInfo.opts`` (``step_sync.py : wait_for_event``)."""
+    return step_base.WaitForEventOpts(if_exp=if_exp, timeout=_duration(timeout)).to_dict()
+
+
+def invoke_opts(function_id: str, data: Any, timeout: Any) -> Any:
+    """``invoke``'s ``StepInfo.opts`` (``step_sync.py : invoke_by_id``)."""
+    payload = step_base.InvokeOptsPayload(data=data, v=None)
+    opts = step_base.InvokeOpts(function_id=function_id, payload=payload, timeout=_duration(timeout))
+    return opts.to_dict()
+
+
+def _duration(timeout: Any) -> Any:
+    """inngest-py's duration string; ``None`` stays ``None`` (the step's own checks ran already)."""
+    if timeout is None:
+        return None
+    text = transforms.to_duration_str(timeout)
+    raise_if(text if isinstance(text, Exception) else None)
+    return text
 
 
 def raise_if(err: Exception | None) -> None:

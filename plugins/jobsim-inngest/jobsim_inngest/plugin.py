@@ -22,6 +22,7 @@ is already imported.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import sys
 import weakref
 from typing import TYPE_CHECKING, Any
@@ -109,7 +110,7 @@ def _adapted(sim: Simulation, functions: list[Any]) -> Adapted:
 
 def _install(sim: Simulation) -> None:
     state = state_of(sim)
-    _check_middleware(state)
+    _check_clients(state)
     if not state.attached:
         from ._send import ROUTER
 
@@ -117,21 +118,65 @@ def _install(sim: Simulation) -> None:
         state.attached = True
 
 
-def _check_middleware(state: SimState) -> None:
-    """Function middleware is built with the function's client (``middleware(client, raw_request)``), and
-    the client's own middleware runs first: without the client, neither can run as inngest-py runs them."""
+def _check_clients(state: SimState) -> None:
+    """Refuse what would not run as inngest-py runs it for lack of the function's client.
+
+    Function middleware is built with the function's client (``middleware(client, raw_request)``)
+    and runs after the client's own. A client is found only when passed to ``Simulation``
+    (functions do not know theirs); one in the handler's module with middleware or a
+    serializer would be silently left out, so it is named with the fix.
+    """
     from ._config import ConfigError
 
     for fn_id, fn in state.inngest_functions.items():
         local_id = fn.local_id
         app_id = fn_id[: -len(local_id) - 1] if fn_id.endswith(f"-{local_id}") else fn_id
-        if fn._middleware and state.client_for(app_id) is None:
+        if state.client_for(app_id) is not None:
+            continue
+        fix = f"pass the client too, e.g. jobsim.Simulation([{local_id.replace('-', '_')}, client])"
+        if fn._middleware:
             names = ", ".join(getattr(m, "__name__", repr(m)) for m in fn._middleware)
             raise ConfigError(
                 f"inngest function {fn_id!r} has middleware ({names}) but the simulation has no client of app "
-                f"{app_id!r}: inngest-py builds middleware with the client and runs the client's middleware "
-                f"first; pass the client too, e.g. jobsim.Simulation([{local_id.replace('-', '_')}, client])"
+                f"{app_id!r}: inngest-py builds middleware with the client and runs the client's middleware first; "
+                f"{fix}"
             )
+        for client in _nearby_clients(fn, app_id):
+            lost = [f"middleware ({', '.join(getattr(m, '__name__', repr(m)) for m in client.middleware)})"]
+            lost = lost if client.middleware else []
+            if client._serializer is not None:
+                lost.append(f"serializer ({type(client._serializer).__name__})")
+            if lost:
+                raise ConfigError(
+                    f"inngest function {fn_id!r}: its client {app_id!r} is not passed to the simulation, so its "
+                    f"{' and '.join(lost)} would not run; {fix}"
+                )
+
+
+def _nearby_clients(fn: Any, app_id: str) -> list[Any]:
+    """``inngest.Inngest`` clients of ``app_id`` that the function's handlers reach by name (module globals,
+    closures): where ``@client.create_function`` puts them."""
+    import inngest
+
+    found: list[Any] = []
+    for handler in (fn._handler, fn._opts.on_failure):
+        if handler is None:
+            continue
+        handler = inspect.unwrap(handler)
+        values = list(getattr(handler, "__globals__", {}).values())
+        values += [cell.cell_contents for cell in getattr(handler, "__closure__", None) or () if _filled(cell)]
+        for value in values:
+            if isinstance(value, inngest.Inngest) and value.app_id == app_id and value not in found:
+                found.append(value)
+    return found
+
+
+def _filled(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 - an empty cell raises
+    except ValueError:
+        return False
+    return True
 
 
 def _uninstall(sim: Simulation) -> None:

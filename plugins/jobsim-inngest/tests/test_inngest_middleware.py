@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import inngest
 import pytest
@@ -192,3 +193,134 @@ def test_function_middleware_without_its_client_is_refused():
     )(lambda ctx: None)
     with pytest.raises(jobsim.InvalidArgument, match=r"has middleware \(Recorder\) but the simulation has no client"):
         jobsim.Simulation(fn).start()
+
+
+def test_a_hook_error_still_goes_through_transform_output_and_before_response():
+    """``CallResult(err)``: function.py runs transform_output and before_response on it too."""
+    log: list[str] = []
+    calls: list[int] = []
+
+    class Broken(inngest.MiddlewareSync):
+        def transform_input(self, ctx, function, steps):  # type: ignore[no-untyped-def]
+            calls.append(1)
+            if len(calls) == 1:
+                raise RuntimeError("vault sealed")
+
+        def transform_output(self, result):  # type: ignore[no-untyped-def]
+            log.append(f"transform_output:{type(result.error).__name__}:{result.has_output() and result.output}")
+
+        def before_response(self) -> None:
+            log.append("before_response")
+
+    client = inngest.Inngest(app_id="shop", is_production=False, middleware=[Broken])
+
+    @client.create_function(fn_id="m", trigger=inngest.TriggerEvent(event="go"))
+    def fn(ctx: inngest.ContextSync) -> str:
+        log.append("body")
+        return "ok"
+
+    with simulate(fn, client, seed=1) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    (run,) = sim.runs(fn)
+    assert run.output == "ok" and len(run.attempts) == 2
+    assert str(run.attempts[0].error) == "vault sealed"
+    assert log == ["transform_output:RuntimeError:False", "before_response",
+                   "body", "transform_output:NoneType:ok", "before_response"]  # fmt: skip
+
+
+def test_transform_output_gets_a_steps_output_before_json_encoding():
+    """inngest-py encodes what the middleware leaves: a datetime made JSON there is stored; left alone, it fails."""
+
+    class Iso(inngest.MiddlewareSync):
+        def transform_output(self, result):  # type: ignore[no-untyped-def]
+            if isinstance(result.output, dt.datetime):
+                result.output = result.output.isoformat()
+
+    client = inngest.Inngest(app_id="shop", is_production=False, middleware=[Iso])
+    when = dt.datetime(2025, 3, 1, 12, tzinfo=dt.timezone.utc)
+
+    @client.create_function(fn_id="m", trigger=inngest.TriggerEvent(event="go"))
+    def fn(ctx: inngest.ContextSync) -> str:
+        return ctx.step.run("when", lambda: when)  # type: ignore[no-any-return]
+
+    with simulate(fn, client) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    (run,) = sim.runs(fn)
+    assert run.output == "2025-03-01T12:00:00+00:00" and run.steps["when"].output == run.output
+
+
+def test_unserializable_step_output_left_by_the_middleware_fails_the_request_and_is_retried():
+    seen: list[object] = []
+
+    class Look(inngest.MiddlewareSync):
+        def transform_output(self, result):  # type: ignore[no-untyped-def]
+            seen.append(result.output)
+
+    client = inngest.Inngest(app_id="shop", is_production=False, middleware=[Look])
+
+    @client.create_function(fn_id="m", trigger=inngest.TriggerEvent(event="go"), retries=1)
+    def fn(ctx: inngest.ContextSync) -> None:
+        ctx.step.run("tags", lambda: {"a"})
+
+    with simulate(fn, client, seed=1) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    (run,) = sim.runs(fn)
+    assert run.status == "failed" and len(run.attempts) == 2
+    assert isinstance(run.error, inngest._internal.errors.OutputUnserializableError)
+    assert str(run.error) == '"tags" returned unserializable data'
+    assert seen == [{"a"}, {"a"}]  # the middleware saw the set itself, as in inngest-py
+
+
+def test_step_info_names_the_op_and_opts_and_a_last_failing_attempt():
+    infos: list[tuple[str, str, object]] = []
+
+    class Look(inngest.MiddlewareSync):
+        def transform_output(self, result):  # type: ignore[no-untyped-def]
+            if result.step is not None:
+                infos.append((result.step.id, result.step.op.value, result.step.opts))
+
+    client = inngest.Inngest(app_id="shop", is_production=False, middleware=[Look])
+
+    @client.create_function(fn_id="m", trigger=inngest.TriggerEvent(event="go"), retries=1)
+    def fn(ctx: inngest.ContextSync) -> None:
+        ctx.step.wait_for_event("paid", event="pay", if_exp="async.data.x == 1", timeout=dt.timedelta(minutes=1))
+        ctx.step.run("boom", Flaky(5))
+
+    with simulate(fn, client, seed=1) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    assert infos == [
+        ("paid", "WaitForEvent", {"if": "async.data.x == 1", "timeout": "1m"}),
+        ("boom", "StepError", None),
+        ("boom", "StepFailed", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("extra", "what"),
+    [
+        ({"middleware": [recorder([], "c")]}, "middleware (Recorder)"),
+        ({"serializer": inngest.PydanticSerializer()}, "serializer (PydanticSerializer)"),
+    ],
+)
+def test_a_client_with_middleware_or_serializer_left_out_of_the_simulation_is_named(extra, what):  # type: ignore[no-untyped-def]
+    """Functions do not know their client: one the handler reaches (a closure here, a module global in
+    an app) whose middleware or serializer would silently not run is refused with the fix."""
+    original = inngest.Inngest.send_sync
+    client = inngest.Inngest(app_id="shop", is_production=False, **extra)
+
+    @client.create_function(fn_id="order", trigger=inngest.TriggerEvent(event="go"))
+    def order(ctx: inngest.ContextSync) -> str:
+        return client.app_id
+
+    with pytest.raises(jobsim.InvalidArgument, match=rf"its client 'shop' is not passed to the simulation, so its "
+                       rf"{re.escape(what)} would not run; pass the client too"):
+        jobsim.Simulation(order).start()
+    assert inngest.Inngest.send_sync is original  # nothing left patched
+    with simulate(order, client) as sim:  # the fix
+        sim.send("go")
+        sim.run_until_idle()
+    assert sim.runs(order)[0].output == "shop"

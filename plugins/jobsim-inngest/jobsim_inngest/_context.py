@@ -210,10 +210,23 @@ class _StepBase:
             kwargs["timeout"] = whole_seconds(timeout, "timeout")
         return kwargs
 
+    def _invoked(self, function: Any) -> str:
+        """``step.invoke(function=fn)`` names ``fn`` by the *calling* client's app id and ``fn``'s local id
+        (``step_sync.py : invoke``); for a function of another app that is not ``fn``."""
+        target = f"{self._binding.app_id}-{function._opts.local_id}"
+        if target != function.id:
+            other = function.id[: -len(function._opts.local_id) - 1]
+            raise jobsim.InvalidArgument(
+                f"step.invoke(function=...) of {function.id!r} from app {self._binding.app_id!r}: inngest-py invokes "
+                f"{target!r} (the calling client's app id with the function's id), not {function.id!r}; for a "
+                f"function of app {other!r} use step.invoke_by_id(..., app_id={other!r}, "
+                f"function_id={function._opts.local_id!r})"
+            )
+        return target
+
     def _by_id(self, app_id: str | None, function_id: str) -> tuple[str, Any]:
-        target = f"{app_id or self._binding.app_id}-{function_id}"
-        fn = self._binding.state.inngest_functions.get(target)
-        return target, EMPTY if fn is None else fn._output_type
+        """``invoke_by_id``'s target; its output is returned as stored, not deserialized (``step_sync.py``)."""
+        return f"{app_id or self._binding.app_id}-{function_id}", EMPTY
 
 
 async def _awaiting(
@@ -297,7 +310,7 @@ class StepSync(_StepBase):
         """Run another simulated function with ``data`` as its event data; its output."""
         if not isinstance(function, inngest.Function):
             raise jobsim.InvalidArgument.build("function", function, "an inngest.Function (use invoke_by_id for an id)")
-        return self._invoke(step_id, function.id, data, timeout, function._output_type)
+        return self._invoke(step_id, self._invoked(function), data, timeout, function._output_type)
 
     def invoke_by_id(
         self,
@@ -417,7 +430,7 @@ class Step(_StepBase):
     ) -> Any:
         if not isinstance(function, inngest.Function):
             raise jobsim.InvalidArgument.build("function", function, "an inngest.Function (use invoke_by_id for an id)")
-        return await self._invoke(step_id, function.id, data, timeout, function._output_type)
+        return await self._invoke(step_id, self._invoked(function), data, timeout, function._output_type)
 
     @_awaited
     async def invoke_by_id(

@@ -37,7 +37,7 @@ from inngest._internal import types as inngest_types
 import jobsim
 from jobsim._steps import Suspend, load, track
 
-from ._errors import BUBBLES, Abort, Bubble, Unsupported, bridge, json_checked, to_inngest_step_error
+from ._errors import BUBBLES, Abort, Bubble, Unsupported, bridge, in_inngest_words, json_checked, to_inngest_step_error
 from ._events import events_from_inngest, to_inngest
 from ._middleware import Request, check_sync, declared, function_result, invoke_opts, raise_if, wait_opts
 
@@ -523,33 +523,39 @@ def make_handler(binding: Binding, user: Callable[..., Any], output_type: Any) -
 
         async def handler_async(ctx: Any) -> Any:
             middleware = declared(binding)
-            if middleware:
-                return await _with_middleware_async(binding, user, output_type, ctx, middleware)
-            step, ictx = _context(binding, ctx.step, is_async=True)
             try:
-                with execution_lib.set_step_context(step):
-                    output = await user(ictx)
-            except Abort as abort:
-                raise abort.error from None
-            except Exception as err:
-                raise _leaving(err) from err.__cause__
-            return _output(binding, output, output_type)
+                if middleware:
+                    return await _with_middleware_async(binding, user, output_type, ctx, middleware)
+                step, ictx = _context(binding, ctx.step, is_async=True)
+                try:
+                    with execution_lib.set_step_context(step):
+                        output = await user(ictx)
+                except Abort as abort:
+                    raise abort.error from None
+                except Exception as err:
+                    raise _leaving(err) from err.__cause__
+                return _output(binding, output, output_type)
+            finally:
+                in_inngest_words(ctx.step.strayed)  # a step another thread called
 
         return handler_async
 
     def handler(ctx: Any) -> Any:
         middleware = declared(binding)
-        if middleware:
-            return _with_middleware(binding, user, output_type, ctx, middleware)
-        step, ictx = _context(binding, ctx.step, is_async=False)
         try:
-            with execution_lib.set_step_context(step):
-                output = user(ictx)
-        except Abort as abort:
-            raise abort.error from None
-        except Exception as err:
-            raise _leaving(err) from err.__cause__
-        return _output(binding, output, output_type)
+            if middleware:
+                return _with_middleware(binding, user, output_type, ctx, middleware)
+            step, ictx = _context(binding, ctx.step, is_async=False)
+            try:
+                with execution_lib.set_step_context(step):
+                    output = user(ictx)
+            except Abort as abort:
+                raise abort.error from None
+            except Exception as err:
+                raise _leaving(err) from err.__cause__
+            return _output(binding, output, output_type)
+        finally:
+            in_inngest_words(ctx.step.strayed)
 
     return handler
 

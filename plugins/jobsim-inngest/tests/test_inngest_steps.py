@@ -566,3 +566,27 @@ def test_bad_step_arguments_are_named(client):
     assert str(error) == (
         "timeout=500 is not valid: inngest-py requires a whole number of seconds, at least 1 s (ints are milliseconds)"
     )
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the thread's step raises
+def test_step_misuse_names_inngest_pys_parallel_api(client):
+    """jobsim's own message points at ``ctx.step.parallel``, which inngest-py 0.5 does not have."""
+    import threading
+
+    @client.create_function(fn_id="nested", trigger=trigger(), retries=0)
+    def nested(ctx: inngest.ContextSync) -> None:
+        ctx.step.run("outer", lambda: ctx.step.run("inner", lambda: 1))
+
+    @client.create_function(fn_id="threaded", trigger=trigger(), retries=0)
+    def threaded(ctx: inngest.ContextSync) -> None:
+        worker = threading.Thread(target=lambda: ctx.step.run("t", lambda: 1))
+        worker.start()
+        worker.join()
+
+    with simulate([nested, threaded], client) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    for fn in (nested, threaded):
+        message = str(sim.runs(fn)[0].error)
+        assert "ctx.group.parallel((lambda: ctx.step.run(...), ...)) (inngest-py has no step.parallel)" in message
+        assert "ctx.step.parallel(" not in message

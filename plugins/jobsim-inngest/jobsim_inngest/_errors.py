@@ -104,10 +104,7 @@ def in_inngest_words(error: BaseException | None) -> None:
         seen.add(id(error))
         if isinstance(error, jobsim.StepMisuse) and error.args and isinstance(error.args[0], str):
             error.args = (error.args[0].replace(_JOBSIM_PARALLEL, _INNGEST_PARALLEL), *error.args[1:])
-        if isinstance(error, jobsim.StepError):
-            error = error.error
-        else:
-            error = getattr(error, "_jobsim_error", None)
+        error = error.error if isinstance(error, jobsim.StepError) else getattr(error, "_jobsim_error", None)
 
 
 def bridge(error: BaseException) -> BaseException:

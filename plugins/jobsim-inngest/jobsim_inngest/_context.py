@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import inngest
 from inngest._internal import execution_lib
 from inngest._internal import types as inngest_types
+from inngest._internal.step_lib import base as step_base
 
 import jobsim
 from jobsim._steps import Suspend, load, track
@@ -205,7 +206,14 @@ class _StepBase:
             )
         if data is not None and not isinstance(data, Mapping):
             raise jobsim.InvalidArgument.build("data", data, "a mapping: it becomes the invoked function's event.data")
-        kwargs: dict[str, Any] = {"function": function_id, "data": dict(data or {})}
+        # inngest-py sends it through pydantic's JSON mode (``InvokeOpts.to_dict``): a datetime becomes its ISO
+        # string ("Z" for UTC), a set a list, a Decimal or a timedelta a string
+        payload = step_base.InvokeOptsPayload(data=dict(data or {}), v=None).to_dict()
+        if isinstance(payload, Exception):
+            raise jobsim.InvalidArgument.build(
+                "data", data, f"inngest-py sends it as JSON (pydantic's JSON mode), which fails: {payload}"
+            )
+        kwargs: dict[str, Any] = {"function": function_id, "data": payload["data"]}
         if timeout is not None:
             kwargs["timeout"] = whole_seconds(timeout, "timeout")
         return kwargs

@@ -26,7 +26,13 @@ def from_inngest(event: Any, argument: str = "events") -> jobsim.Event:
         raise jobsim.InvalidArgument.build(
             argument, event, "inngest.Event(name=..., data={...}) or a list of them, as inngest-py accepts"
         )
-    return jobsim.Event(event.name, dict(event.data or {}), id=event.id or None, ts=event.ts or None)
+    encoded = event.to_dict()  # as client.py : _build_send_request encodes it: pydantic's JSON mode
+    if isinstance(encoded, Exception):
+        raise jobsim.InvalidArgument.build(
+            argument, event, f"inngest-py sends events as JSON (pydantic's JSON mode), which fails: {encoded}"
+        )
+    data: Any = encoded.get("data") or {}
+    return jobsim.Event(event.name, data, id=event.id or None, ts=event.ts or None)
 
 
 def events_from_inngest(events: Any, argument: str = "events") -> list[jobsim.Event]:

@@ -69,7 +69,7 @@ def whole_seconds(value: Any, argument: str) -> dt.timedelta:
         raise jobsim.InvalidArgument.build(
             argument, value, "inngest-py requires a whole number of seconds, at least 1 s (ints are milliseconds)"
         )
-    return delta
+    return dt.timedelta(milliseconds=ms)  # what it sends: below a millisecond is cut, as its int() cuts it
 
 
 class _Replay:

@@ -590,3 +590,15 @@ def test_step_misuse_names_inngest_pys_parallel_api(client):
         message = str(sim.runs(fn)[0].error)
         assert "ctx.group.parallel((lambda: ctx.step.run(...), ...)) (inngest-py has no step.parallel)" in message
         assert "ctx.step.parallel(" not in message
+
+
+def test_a_timeout_is_what_inngest_py_sends_whole_milliseconds(client):
+    """``to_duration_str`` takes ``int(total_seconds() * 1000)``: 1 s and 500 µs is sent as "1s"."""
+    @client.create_function(fn_id="waiter", trigger=trigger())
+    def waiter(ctx: inngest.ContextSync) -> None:
+        ctx.step.wait_for_event("w", event="never", timeout=dt.timedelta(seconds=1, microseconds=500))
+
+    with simulate(waiter, client) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    assert secs(sim.runs(waiter)[0].end_ns) == 1

@@ -663,7 +663,7 @@ def _leaving(err: Exception) -> BaseException:
 def _context(binding: Binding, x: Any, *, is_async: bool, mw: Request | None = None) -> tuple[Any, Any]:
     """A real ``inngest.Context``/``ContextSync`` (dataclasses, so they take our duck-typed parts)."""
     run = x.run_
-    events = [to_inngest(e) for e in run.events]
+    events = [to_inngest(e, x.engine) for e in run.events]
     replay = _Replay(x)
     client = binding.client()
     logger = ReplayLogger(client.logger if client is not None else logging.getLogger(DEFAULT_LOGGER), replay)

@@ -577,8 +577,8 @@ def _with_middleware(
     ``transform_output`` and ``before_response`` (``CallResult(err)``); an error of
     ``transform_output`` skips ``before_response``.
     """
-    check_sync(binding, middleware)
     mw = Request(binding, ctx.step, middleware)
+    check_sync(binding, mw.manager.middleware)
     step, ictx = _context(binding, ctx.step, is_async=False, mw=mw)
     manager = mw.manager
     op: tuple[Any, ...] | None = None

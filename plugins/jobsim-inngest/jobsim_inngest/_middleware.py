@@ -56,6 +56,12 @@ _OPCODES = {
 }
 
 
+_HOOKS = (
+    "transform_input", "before_execution", "after_execution", "transform_output", "before_response",
+    "before_send_events", "after_send_events",
+)  # fmt: skip
+
+
 class MiddlewareError(jobsim.JobsimError, jobsim.NonRetriableError):
     """Middleware the SDK itself refuses for this function (an async hook on a sync function)."""
 
@@ -66,17 +72,18 @@ def declared(binding: Binding) -> list[Any]:
     return [*(client.middleware if client is not None else []), *binding.fn._middleware]
 
 
-def check_sync(binding: Binding, middleware: list[Any]) -> None:
+def check_sync(binding: Binding, instances: list[Any]) -> None:
     """A sync function's request fails in inngest-py on any async hook (``_mismatched_sync``): say so at once."""
-    for m in middleware:
-        cls = m if isinstance(m, type) else type(m)
-        hooks = [name for name, value in vars(cls).items() if inspect.iscoroutinefunction(value)]
-        if issubclass(cls, inngest.Middleware) or hooks:
+    for instance in instances:
+        cls = type(instance)
+        hooks = [name for name in _HOOKS if inspect.iscoroutinefunction(getattr(instance, name, None))]
+        if isinstance(instance, inngest.Middleware) or hooks:
+            kind = "an inngest.Middleware" if isinstance(instance, inngest.Middleware) else "middleware"
             raise MiddlewareError(
-                f"inngest function {binding.fn.id!r} is not async but its middleware {cls.__name__} is "
-                f"inngest.Middleware (async hooks{': ' + ', '.join(hooks) if hooks else ''}); inngest-py fails every "
-                "request of such a function ('encountered async middleware in non-async context'): subclass "
-                "inngest.MiddlewareSync for sync functions, or make the function `async def`"
+                f"inngest function {binding.fn.id!r} is not async but its middleware {cls.__name__} is {kind}"
+                f"{' with async hooks (' + ', '.join(hooks) + ')' if hooks else ''}; inngest-py fails every request "
+                "of such a function ('encountered async middleware in non-async context'): subclass "
+                "inngest.MiddlewareSync with plain `def` hooks for sync functions, or make the function `async def`"
             )
 
 

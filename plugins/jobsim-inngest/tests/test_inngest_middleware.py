@@ -160,7 +160,30 @@ def test_async_middleware_on_a_sync_function_is_refused_with_the_fix():
         sim.run_until_idle()
     (run,) = sim.runs(fn)
     assert run.status == "failed" and len(run.attempts) == 1
-    assert "subclass inngest.MiddlewareSync" in str(run.error)
+    assert str(run.error) == (
+        "inngest function 'shop-m' is not async but its middleware Timing is an inngest.Middleware with async hooks "
+        "(transform_input, before_execution, after_execution, transform_output, before_response, before_send_events, "
+        "after_send_events); inngest-py fails every request of such a function ('encountered async middleware in "
+        "non-async context'): subclass inngest.MiddlewareSync with plain `def` hooks for sync functions, or make the "
+        "function `async def`"
+    )
+
+
+def test_an_async_hook_on_a_sync_middleware_made_by_a_factory_is_refused_too():
+    class Half(inngest.MiddlewareSync):
+        async def before_response(self) -> None:  # type: ignore[override]
+            return None
+
+    client = inngest.Inngest(app_id="shop", is_production=False)
+    fn = client.create_function(
+        fn_id="m", trigger=inngest.TriggerEvent(event="go"), middleware=[lambda c, r: Half(c, r)]
+    )(lambda ctx: None)
+    with simulate(fn, client) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    (run,) = sim.runs(fn)
+    assert run.status == "failed" and len(run.attempts) == 1
+    assert "its middleware Half is middleware with async hooks (before_response);" in str(run.error)
 
 
 def test_async_function_awaits_async_middleware():

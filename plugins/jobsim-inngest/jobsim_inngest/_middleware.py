@@ -110,7 +110,6 @@ class Request:
                     )
                 )
         self.memos = step_base.StepMemos(memos)
-        self.given = dict(memos)  # what replayed steps return: the memos as transform_input left them
         self.names: dict[str, str] = {}  # step key -> the id the user gave
         self.opts: dict[str, Callable[[], Any]] = {}  # step key -> its StepInfo.opts, made when needed
         self.raw: dict[str, Any] = {}  # step key -> what its code returned, before any JSON encoding
@@ -123,8 +122,8 @@ class Request:
         return hashed
 
     def report(self, step_id: str, opts: Callable[[], Any] | None = None) -> tuple[bool, Any]:
-        """A step call begins (``report_step``): its memo (``(True, data)``) or ``(False, None)``;
-        ``before_execution`` is then due if no memo is left (``pop_due`` says whether)."""
+        """A step call begins (``report_step``): its memo as ``transform_input`` left it (``(True, data)``),
+        or ``(False, None)`` (new, or failed); ``before_execution`` is then due if no memo is left (``replayed``)."""
         count = self.x.seen.get(step_id, 0)
         key = step_id if count == 0 else f"{step_id}:{count}"
         self.names[key] = step_id

@@ -18,7 +18,10 @@ Where the two differ, inngest-py wins:
 * ``wait_for_event`` returns an ``inngest.Event``; ``send_event`` returns the ids;
 * ``ctx.logger`` is silent while memoized steps replay (``middleware_lib/log.py``);
 * parallel steps are ``ctx.group.parallel(callables, parallel_mode)`` — inngest-py
-  0.5 has no ``step.parallel``.
+  0.5 has no ``step.parallel``;
+* the client's and the function's middleware run around every request (``_middleware``);
+* ``invoke`` data goes out as inngest-py encodes it (pydantic's JSON mode), and
+  ``invoke_by_id`` returns the output as stored.
 """
 
 from __future__ import annotations

@@ -175,6 +175,11 @@ _PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]  # 10-bit chunks -> 2 c
 _MASK40, _MASK80 = (1 << 40) - 1, (1 << 80) - 1
 
 
+RUN_IDS = 1 << 41
+"""Run ids count in their own range (``ulid(ms, RUN_IDS | n)``), as ``_delay`` does with ``1 << 40``: the n-th run
+and the n-th event of the same millisecond would otherwise share an id (``ctx.run_id == ctx.event.id``)."""
+
+
 def ulid(ms: int, counter: int) -> str:
     """A ULID-shaped id (48-bit ms time, 80-bit suffix) from a counter, never from randomness.
 

@@ -2304,3 +2304,19 @@ def test_a_real_event_loop_or_another_thread_in_job_code_keeps_the_real_monotoni
     other, job = sim.runs("real")[0].output
     assert abs(other - real) < 3
     assert job >= real + 7200
+
+
+def test_a_run_id_is_not_its_events_id():
+    """The first run and the first event of a millisecond counted 1 each: ``ctx.run_id == ctx.event.id``."""
+    app = jobsim.App("ids")
+    seen = []
+
+    @app.function("f", on="go")
+    def f(ctx):  # type: ignore[no-untyped-def]
+        seen.append((ctx.run_id, ctx.event.id))
+
+    with jobsim.Simulation(app, start="2025-03-01T00:00:00Z") as sim:
+        sim.send("go", {})
+        sim.run_until_idle()
+    ((run_id, event_id),) = seen
+    assert run_id != event_id

@@ -18,7 +18,10 @@ Where the two differ, inngest-py wins:
 * ``wait_for_event`` returns an ``inngest.Event``; ``send_event`` returns the ids;
 * ``ctx.logger`` is silent while memoized steps replay (``middleware_lib/log.py``);
 * parallel steps are ``ctx.group.parallel(callables, parallel_mode)`` — inngest-py
-  0.5 has no ``step.parallel``.
+  0.5 has no ``step.parallel``;
+* the client's and the function's middleware run around every request (``_middleware``);
+* ``invoke`` data goes out as inngest-py encodes it (pydantic's JSON mode), and
+  ``invoke_by_id`` returns the output as stored.
 """
 
 from __future__ import annotations
@@ -33,17 +36,20 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import inngest
 from inngest._internal import execution_lib
 from inngest._internal import types as inngest_types
+from inngest._internal.step_lib import base as step_base
 
 import jobsim
-from jobsim._steps import track
+from jobsim._steps import Suspend, load, track
 
-from ._errors import BUBBLES, Abort, Bubble, Unsupported, bridge, json_checked, to_inngest_step_error
+from ._errors import BUBBLES, Abort, Bubble, Unsupported, bridge, in_inngest_words, json_checked, to_inngest_step_error
 from ._events import events_from_inngest, to_inngest
+from ._middleware import Request, check_sync, declared, function_result, invoke_opts, raise_if, wait_opts
 
 if TYPE_CHECKING:
     from .plugin import Binding
 
 EMPTY = inngest_types.EmptySentinel
+EMPTY_OUTPUT = inngest_types.empty_sentinel
 T = TypeVar("T")
 DEFAULT_LOGGER = "inngest._internal.client_lib.client"  # what an inngest.Inngest() logs to by default
 _LOG_METHODS = frozenset({"critical", "debug", "error", "exception", "fatal", "info", "log", "warn", "warning"})
@@ -66,7 +72,7 @@ def whole_seconds(value: Any, argument: str) -> dt.timedelta:
         raise jobsim.InvalidArgument.build(
             argument, value, "inngest-py requires a whole number of seconds, at least 1 s (ints are milliseconds)"
         )
-    return delta
+    return dt.timedelta(milliseconds=ms)  # what it sends: below a millisecond is cut, as its int() cuts it
 
 
 class _Replay:
@@ -114,11 +120,32 @@ class _AI:
 class _StepBase:
     """What the sync and async ``ctx.step`` share: conversions around jobsim's step."""
 
-    def __init__(self, x: Any, binding: Binding, replay: _Replay) -> None:
+    def __init__(self, x: Any, binding: Binding, replay: _Replay, mw: Request | None = None) -> None:
         self._x = x
         self._binding = binding
         self._replay = replay
+        self._mw = mw
         self.ai = _AI()
+
+    def _report(self, step_id: Any, opts: Callable[[], Any] | None = None) -> tuple[bool, Any]:
+        """With middleware: the step's memo as ``transform_input`` left it; ``before_execution`` when
+        no memo is left (sync hooks; the async ``ctx.step`` awaits them in ``_report_async``)."""
+        mw = self._mw
+        if mw is None or not isinstance(step_id, str):
+            return False, None
+        hit, data = mw.report(step_id, opts)
+        if mw.replayed:
+            mw.manager.before_execution_sync()  # report_step ignores its error
+        return hit, data
+
+    async def _report_async(self, step_id: Any, opts: Callable[[], Any] | None = None) -> tuple[bool, Any]:
+        mw = self._mw
+        if mw is None or not isinstance(step_id, str):
+            return False, None
+        hit, data = mw.report(step_id, opts)
+        if mw.replayed:
+            await mw.manager.before_execution()
+        return hit, data
 
     @property
     def parallel(self) -> Any:
@@ -135,6 +162,8 @@ class _StepBase:
         serialize, awaits = self._binding.serialize, self._awaits
         if not callable(handler):
             raise jobsim.InvalidArgument.build("handler", handler, "the function the step runs")
+        mw = self._mw
+        checked: Callable[[Any, str | None], Any] = json_checked if mw is None else mw.raw_output
 
         def body() -> Any:
             try:
@@ -143,14 +172,14 @@ class _StepBase:
                 raise Bubble(err) from None
             if inspect.isawaitable(value):
                 if awaits:
-                    return _awaiting(value, serialize, output_type, step_id)
+                    return _awaiting(value, serialize, output_type, checked, step_id)
                 if inspect.iscoroutine(value):
                     value.close()
                 raise jobsim.InvalidArgument(
                     f"step.run: {getattr(handler, '__qualname__', handler)} is async; "
                     "use an `async def` Inngest function and `await ctx.step.run(...)`"
                 )
-            return json_checked(serialize(value, output_type), step_id)
+            return checked(serialize(value, output_type), step_id)
 
         return body
 
@@ -180,23 +209,49 @@ class _StepBase:
             )
         if data is not None and not isinstance(data, Mapping):
             raise jobsim.InvalidArgument.build("data", data, "a mapping: it becomes the invoked function's event.data")
-        kwargs: dict[str, Any] = {"function": function_id, "data": dict(data or {})}
+        # inngest-py sends it through pydantic's JSON mode (``InvokeOpts.to_dict``): a datetime becomes its ISO
+        # string ("Z" for UTC), a set a list, a Decimal or a timedelta a string
+        payload = step_base.InvokeOptsPayload(data=dict(data or {}), v=None).to_dict()
+        if isinstance(payload, Exception):
+            raise jobsim.InvalidArgument.build(
+                "data", data, f"inngest-py sends it as JSON (pydantic's JSON mode), which fails: {payload}"
+            )
+        kwargs: dict[str, Any] = {"function": function_id, "data": payload["data"]}
         if timeout is not None:
             kwargs["timeout"] = whole_seconds(timeout, "timeout")
         return kwargs
 
+    def _invoked(self, function: Any) -> str:
+        """``step.invoke(function=fn)`` names ``fn`` by the *calling* client's app id and ``fn``'s local id
+        (``step_sync.py : invoke``); for a function of another app that is not ``fn``."""
+        target = f"{self._binding.app_id}-{function._opts.local_id}"
+        if target != function.id:
+            other = function.id[: -len(function._opts.local_id) - 1]
+            raise jobsim.InvalidArgument(
+                f"step.invoke(function=...) of {function.id!r} from app {self._binding.app_id!r}: inngest-py invokes "
+                f"{target!r} (the calling client's app id with the function's id), not {function.id!r}; for a "
+                f"function of app {other!r} use step.invoke_by_id(..., app_id={other!r}, "
+                f"function_id={function._opts.local_id!r})"
+            )
+        return target
+
     def _by_id(self, app_id: str | None, function_id: str) -> tuple[str, Any]:
-        target = f"{app_id or self._binding.app_id}-{function_id}"
-        fn = self._binding.state.inngest_functions.get(target)
-        return target, EMPTY if fn is None else fn._output_type
+        """``invoke_by_id``'s target; its output is returned as stored, not deserialized (``step_sync.py``)."""
+        return f"{app_id or self._binding.app_id}-{function_id}", EMPTY
 
 
-async def _awaiting(value: Any, serialize: Callable[[Any, Any], Any], output_type: Any, step_id: str) -> Any:
+async def _awaiting(
+    value: Any,
+    serialize: Callable[[Any, Any], Any],
+    output_type: Any,
+    checked: Callable[[Any, str | None], Any],
+    step_id: str,
+) -> Any:
     try:
         result = await value
     except BUBBLES as err:
         raise Bubble(err) from None
-    return json_checked(serialize(result, output_type), step_id)
+    return checked(serialize(result, output_type), step_id)
 
 
 class StepSync(_StepBase):
@@ -204,8 +259,11 @@ class StepSync(_StepBase):
 
     def run(self, step_id: str, handler: Callable[..., Any], *handler_args: Any, output_type: object = EMPTY) -> Any:
         """Run ``handler(*handler_args)`` once, durably; retried on the step's own counter."""
+        hit, data = self._report(step_id)
         try:
             value = self._x.run(step_id, self._body(step_id, handler, handler_args, output_type))
+            if hit:
+                value = data
         except Bubble as bubble:
             raise bubble.error from None
         except jobsim.StepError as err:
@@ -216,10 +274,12 @@ class StepSync(_StepBase):
 
     def sleep(self, step_id: str, duration: int | dt.timedelta) -> None:
         """Sleep ``duration`` (int milliseconds or timedelta) of virtual time."""
+        self._report(step_id)
         self._x.sleep(step_id, self._sleep_args(duration))
         self._replay.seen += 1
 
     def sleep_until(self, step_id: str, until: dt.datetime) -> None:
+        self._report(step_id)
         self._x.sleep_until(step_id, self._until(until))
         self._replay.seen += 1
 
@@ -227,15 +287,27 @@ class StepSync(_StepBase):
         self, step_id: str, *, event: str, if_exp: str | None = None, timeout: int | dt.timedelta
     ) -> inngest.Event | None:
         """The first matching event sent after the wait starts, or ``None`` at the timeout."""
+        hit, data = self._report(step_id, lambda: wait_opts(if_exp, timeout))
         got = self._x.wait_for_event(step_id, **self._wait_args(event, if_exp, timeout))
         self._replay.seen += 1
-        return None if got is None else to_inngest(got)
+        return _waited(got, hit, data)
 
     def send_event(self, step_id: str, events: inngest.Event | list[inngest.Event]) -> list[str]:
         """Send events once (memoized); returns their ids."""
-        out = self._x.send_event(step_id, events_from_inngest(events))
-        self._replay.seen += 1
-        return list(out["ids"])
+        hit, data = self._report(step_id)
+        mw = self._mw
+        if mw is None or hit:
+            out = self._x.send_event(step_id, events_from_inngest(events))
+            self._replay.seen += 1
+            return list(data if hit else out["ids"])
+        batch = events if isinstance(events, list) else [events]
+        raise_if(mw.manager.before_send_events_sync(batch))  # inside the step, as step_sync.send_event
+        try:
+            self._x.send_event(step_id, events_from_inngest(batch))
+        except Suspend as suspend:
+            raise_if(mw.manager.after_send_events_sync(_sent(suspend)))
+            raise
+        raise AssertionError("unreachable: a new send_event step ends the request")  # pragma: no cover
 
     def invoke(
         self,
@@ -249,7 +321,7 @@ class StepSync(_StepBase):
         """Run another simulated function with ``data`` as its event data; its output."""
         if not isinstance(function, inngest.Function):
             raise jobsim.InvalidArgument.build("function", function, "an inngest.Function (use invoke_by_id for an id)")
-        return self._invoke(step_id, function.id, data, timeout, function._output_type)
+        return self._invoke(step_id, self._invoked(function), data, timeout, function._output_type)
 
     def invoke_by_id(
         self,
@@ -266,8 +338,11 @@ class StepSync(_StepBase):
 
     def _invoke(self, step_id: str, function_id: str, data: Any, timeout: Any, output_type: Any) -> Any:
         kwargs = self._invoke_args(function_id, data, timeout)
+        hit, memo = self._report(step_id, lambda: invoke_opts(function_id, data, timeout))
         try:
             value = self._x.invoke(step_id, **kwargs)
+            if hit:
+                value = memo
         except jobsim.StepError as err:
             self._replay.seen += 1
             raise to_inngest_step_error(err) from None
@@ -303,8 +378,11 @@ class Step(_StepBase):
     async def run(
         self, step_id: str, handler: Callable[..., Any], *handler_args: Any, output_type: object = EMPTY
     ) -> Any:
+        hit, data = await self._report_async(step_id)
         try:
             value = await self._x.run(step_id, self._body(step_id, handler, handler_args, output_type))
+            if hit:
+                value = data
         except Bubble as bubble:
             raise bubble.error from None
         except jobsim.StepError as err:
@@ -315,11 +393,13 @@ class Step(_StepBase):
 
     @_awaited
     async def sleep(self, step_id: str, duration: int | dt.timedelta) -> None:
+        await self._report_async(step_id)
         await self._x.sleep(step_id, self._sleep_args(duration))
         self._replay.seen += 1
 
     @_awaited
     async def sleep_until(self, step_id: str, until: dt.datetime) -> None:
+        await self._report_async(step_id)
         await self._x.sleep_until(step_id, self._until(until))
         self._replay.seen += 1
 
@@ -327,15 +407,27 @@ class Step(_StepBase):
     async def wait_for_event(
         self, step_id: str, *, event: str, if_exp: str | None = None, timeout: int | dt.timedelta
     ) -> inngest.Event | None:
+        hit, data = await self._report_async(step_id, lambda: wait_opts(if_exp, timeout))
         got = await self._x.wait_for_event(step_id, **self._wait_args(event, if_exp, timeout))
         self._replay.seen += 1
-        return None if got is None else to_inngest(got)
+        return _waited(got, hit, data)
 
     @_awaited
     async def send_event(self, step_id: str, events: inngest.Event | list[inngest.Event]) -> list[str]:
-        out = await self._x.send_event(step_id, events_from_inngest(events))
-        self._replay.seen += 1
-        return list(out["ids"])
+        hit, data = await self._report_async(step_id)
+        mw = self._mw
+        if mw is None or hit:
+            out = await self._x.send_event(step_id, events_from_inngest(events))
+            self._replay.seen += 1
+            return list(data if hit else out["ids"])
+        batch = events if isinstance(events, list) else [events]
+        raise_if(await mw.manager.before_send_events(batch))
+        try:
+            await self._x.send_event(step_id, events_from_inngest(batch))
+        except Suspend as suspend:
+            raise_if(await mw.manager.after_send_events(_sent(suspend)))
+            raise
+        raise AssertionError("unreachable: a new send_event step ends the request")  # pragma: no cover
 
     @_awaited
     async def invoke(
@@ -349,7 +441,7 @@ class Step(_StepBase):
     ) -> Any:
         if not isinstance(function, inngest.Function):
             raise jobsim.InvalidArgument.build("function", function, "an inngest.Function (use invoke_by_id for an id)")
-        return await self._invoke(step_id, function.id, data, timeout, function._output_type)
+        return await self._invoke(step_id, self._invoked(function), data, timeout, function._output_type)
 
     @_awaited
     async def invoke_by_id(
@@ -367,8 +459,11 @@ class Step(_StepBase):
 
     async def _invoke(self, step_id: str, function_id: str, data: Any, timeout: Any, output_type: Any) -> Any:
         kwargs = self._invoke_args(function_id, data, timeout)
+        hit, memo = await self._report_async(step_id, lambda: invoke_opts(function_id, data, timeout))
         try:
             value = await self._x.invoke(step_id, **kwargs)
+            if hit:
+                value = memo
         except jobsim.StepError as err:
             self._replay.seen += 1
             raise to_inngest_step_error(err) from None
@@ -414,35 +509,146 @@ class Group:
         return await self._x.parallel(callables, mode=_mode(parallel_mode))  # type: ignore[no-any-return]
 
 
+def _waited(got: Any, hit: bool, data: Any) -> inngest.Event | None:
+    if hit:  # the memo as the middleware's transform_input left it
+        return None if data is None else inngest.Event.model_validate(data)
+    return None if got is None else to_inngest(got)
+
+
+def _sent(suspend: Suspend) -> Any:
+    """``after_send_events``'s ``SendEventsResult`` from a new ``send_event`` step's outcome."""
+    from inngest._internal.client_lib import SendEventsResult
+
+    op = suspend.op
+    ids = load(op[2])["ids"] if op[0] == "done" else []
+    return SendEventsResult(ids=ids, error=None if op[0] == "done" else str(op[2]))
+
+
 def make_handler(binding: Binding, user: Callable[..., Any], output_type: Any) -> Callable[[Any], Any]:
-    """The jobsim handler that runs ``user`` (an inngest-py handler) with an inngest-py ``ctx``."""
+    """The jobsim handler that runs ``user`` (an inngest-py handler) with an inngest-py ``ctx``.
+
+    With middleware (the client's, then the function's), each request runs their hooks
+    around the handler in inngest-py's order (``_middleware``).
+    """
     if inspect.iscoroutinefunction(user):
 
         async def handler_async(ctx: Any) -> Any:
-            step, ictx = _context(binding, ctx.step, is_async=True)
+            middleware = declared(binding)
+            try:
+                if middleware:
+                    return await _with_middleware_async(binding, user, output_type, ctx, middleware)
+                step, ictx = _context(binding, ctx.step, is_async=True)
+                try:
+                    with execution_lib.set_step_context(step):
+                        output = await user(ictx)
+                except Abort as abort:
+                    raise abort.error from None
+                except Exception as err:
+                    raise _leaving(err) from err.__cause__
+                return _output(binding, output, output_type)
+            finally:
+                in_inngest_words(ctx.step.strayed)  # a step another thread called
+
+        return handler_async
+
+    def handler(ctx: Any) -> Any:
+        middleware = declared(binding)
+        try:
+            if middleware:
+                return _with_middleware(binding, user, output_type, ctx, middleware)
+            step, ictx = _context(binding, ctx.step, is_async=False)
             try:
                 with execution_lib.set_step_context(step):
-                    output = await user(ictx)
+                    output = user(ictx)
             except Abort as abort:
                 raise abort.error from None
             except Exception as err:
                 raise _leaving(err) from err.__cause__
             return _output(binding, output, output_type)
+        finally:
+            in_inngest_words(ctx.step.strayed)
 
-        return handler_async
+    return handler
 
-    def handler(ctx: Any) -> Any:
-        step, ictx = _context(binding, ctx.step, is_async=False)
+
+def _with_middleware(
+    binding: Binding, user: Callable[..., Any], output_type: Any, ctx: Any, middleware: list[Any]
+) -> Any:
+    """One request of a sync function with middleware (``execution_lib/v0.py : run``, ``function.py : call_sync``).
+
+    A hook's error replaces the request's result, which still goes through
+    ``transform_output`` and ``before_response`` (``CallResult(err)``); an error of
+    ``transform_output`` skips ``before_response``.
+    """
+    mw = Request(binding, ctx.step, middleware)
+    check_sync(binding, mw.manager.middleware)
+    step, ictx = _context(binding, ctx.step, is_async=False, mw=mw)
+    manager = mw.manager
+    op: tuple[Any, ...] | None = None
+    err = manager.transform_input_sync(ictx, binding.fn, mw.memos)
+    if err is None and mw.replayed:
+        err = manager.before_execution_sync()
+    if err is not None:
+        result: Any = function_result(error=err)
+    else:
         try:
             with execution_lib.set_step_context(step):
                 output = user(ictx)
-        except Abort as abort:
-            raise abort.error from None
-        except Exception as err:
-            raise _leaving(err) from err.__cause__
-        return _output(binding, output, output_type)
+            output = binding.serialize(output, output_type)
+        except Suspend as suspend:  # the first new step ended the request
+            err = manager.after_execution_sync()
+            result, op = (function_result(error=err), None) if err is not None else mw.step_result(suspend)
+        except Exception as error:  # UserError: no after_execution
+            result = function_result(error=error)
+        else:
+            err = manager.after_execution_sync()
+            result = function_result(error=err) if err is not None else function_result(output=output)
+    if result is not None:
+        raise_if(manager.transform_output_sync(result))
+    raise_if(manager.before_response_sync())
+    return _outcome(binding, mw, result, op)
 
-    return handler
+
+async def _with_middleware_async(
+    binding: Binding, user: Callable[..., Any], output_type: Any, ctx: Any, middleware: list[Any]
+) -> Any:
+    """One request of an ``async def`` function with middleware (``function.py : call``); as ``_with_middleware``."""
+    mw = Request(binding, ctx.step, middleware)
+    step, ictx = _context(binding, ctx.step, is_async=True, mw=mw)
+    manager = mw.manager
+    op: tuple[Any, ...] | None = None
+    err = await manager.transform_input(ictx, binding.fn, mw.memos)
+    if err is None and mw.replayed:
+        err = await manager.before_execution()
+    if err is not None:
+        result: Any = function_result(error=err)
+    else:
+        try:
+            with execution_lib.set_step_context(step):
+                output = await user(ictx)
+            output = binding.serialize(output, output_type)
+        except Suspend as suspend:
+            err = await manager.after_execution()
+            result, op = (function_result(error=err), None) if err is not None else mw.step_result(suspend)
+        except Exception as error:
+            result = function_result(error=error)
+        else:
+            err = await manager.after_execution()
+            result = function_result(error=err) if err is not None else function_result(output=output)
+    if result is not None:
+        raise_if(await manager.transform_output(result))
+    raise_if(await manager.before_response())
+    return _outcome(binding, mw, result, op)
+
+
+def _outcome(binding: Binding, mw: Request, result: Any, op: tuple[Any, ...] | None) -> Any:
+    """What the request returns to jobsim's engine once the middleware is done with its result."""
+    if op is not None:  # a new step: its (possibly transformed) result; a parallel group's plan as it was
+        raise Suspend(op if result is None else mw.rebuilt(result, op))
+    if result.error is not None:
+        error = result.error
+        raise _leaving(error) from error.__cause__
+    return _output(binding, None if result.output is EMPTY_OUTPUT else result.output, EMPTY)
 
 
 def _output(binding: Binding, output: Any, output_type: Any) -> Any:
@@ -457,10 +663,10 @@ def _leaving(err: Exception) -> BaseException:
     return err if bridged is err else bridged
 
 
-def _context(binding: Binding, x: Any, *, is_async: bool) -> tuple[Any, Any]:
+def _context(binding: Binding, x: Any, *, is_async: bool, mw: Request | None = None) -> tuple[Any, Any]:
     """A real ``inngest.Context``/``ContextSync`` (dataclasses, so they take our duck-typed parts)."""
     run = x.run_
-    events = [to_inngest(e) for e in run.events]
+    events = [to_inngest(e, x.engine) for e in run.events]
     replay = _Replay(x)
     client = binding.client()
     logger = ReplayLogger(client.logger if client is not None else logging.getLogger(DEFAULT_LOGGER), replay)
@@ -469,9 +675,9 @@ def _context(binding: Binding, x: Any, *, is_async: bool) -> tuple[Any, Any]:
         "run_id": run.id, "logger": logger,
     }  # fmt: skip
     if is_async:
-        step: Any = Step(x, binding, replay)
+        step: Any = Step(x, binding, replay, mw)
         fields["group"] = Group(x)
         return step, inngest.Context(**fields, step=step)
-    step = StepSync(x, binding, replay)
+    step = StepSync(x, binding, replay, mw)
     fields["group"] = GroupSync(x)
     return step, inngest.ContextSync(**fields, step=step)

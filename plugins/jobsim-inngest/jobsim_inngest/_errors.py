@@ -93,8 +93,23 @@ def to_inngest_step_error(error: jobsim.StepError) -> inngest.StepError:
     return converted
 
 
+_JOBSIM_PARALLEL = "ctx.step.parallel([...])"
+_INNGEST_PARALLEL = "ctx.group.parallel((lambda: ctx.step.run(...), ...)) (inngest-py has no step.parallel)"
+
+
+def in_inngest_words(error: BaseException | None) -> None:
+    """A ``jobsim.StepMisuse`` names jobsim's ``ctx.step.parallel``; inngest-py's is ``ctx.group.parallel``."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:  # through a replayed step failure to its cause
+        seen.add(id(error))
+        if isinstance(error, jobsim.StepMisuse) and error.args and isinstance(error.args[0], str):
+            error.args = (error.args[0].replace(_JOBSIM_PARALLEL, _INNGEST_PARALLEL), *error.args[1:])
+        error = error.error if isinstance(error, jobsim.StepError) else getattr(error, "_jobsim_error", None)
+
+
 def bridge(error: BaseException) -> BaseException:
     """The exception to give jobsim's engine for ``error`` leaving an inngest-py handler."""
+    in_inngest_words(error)
     if isinstance(error, inngest.StepError):
         original = getattr(error, "_jobsim_error", None)
         if original is not None:

@@ -19,10 +19,13 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 import inngest
+from inngest._internal import middleware_lib, net
+from inngest._internal.client_lib import SendEventsResult
 
 import jobsim
 
 from ._events import events_from_inngest
+from ._middleware import raise_if
 
 if TYPE_CHECKING:
     from jobsim import Simulation
@@ -64,10 +67,38 @@ ROUTER = _Router()
 
 
 def _send_sync(self: inngest.Inngest, events: Any, *, skip_middleware: bool = False) -> list[str]:
-    """``Inngest.send_sync`` inside a jobsim simulation: onto the bus, returns the event ids."""
-    return ROUTER.emit(events)
+    """``Inngest.send_sync`` inside a jobsim simulation: onto the bus, returns the event ids.
+
+    As in inngest-py (``client.py : send_sync``), the client's middleware sees the
+    events first (``before_send_events``, which may change them) and the result after
+    (``after_send_events``), unless ``skip_middleware``.
+    """
+    batch = events if isinstance(events, list) else [events]
+    if skip_middleware or not self.middleware:
+        return ROUTER.emit(batch)
+    manager = _manager(self)
+    raise_if(manager.before_send_events_sync(batch))
+    ids = ROUTER.emit(batch)
+    raise_if(manager.after_send_events_sync(SendEventsResult(ids=ids)))
+    return ids
 
 
 async def _send(self: inngest.Inngest, events: Any, *, skip_middleware: bool = False) -> list[str]:
     """``Inngest.send`` inside a jobsim simulation: onto the bus, returns the event ids."""
-    return ROUTER.emit(events)
+    batch = events if isinstance(events, list) else [events]
+    if skip_middleware or not self.middleware:
+        return ROUTER.emit(batch)
+    manager = _manager(self)
+    raise_if(await manager.before_send_events(batch))
+    ids = ROUTER.emit(batch)
+    raise_if(await manager.after_send_events(SendEventsResult(ids=ids)))
+    return ids
+
+
+def _manager(client: inngest.Inngest) -> Any:
+    """The client's middleware, fresh, as ``MiddlewareManager.from_client`` makes them (without the SDK's
+    own ``LoggerMiddleware``, which only toggles its log filter)."""
+    manager = middleware_lib.MiddlewareManager(client, None, net.ServerTimings())
+    for m in client.middleware:
+        manager.add(m)
+    return manager

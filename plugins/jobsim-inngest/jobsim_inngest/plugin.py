@@ -22,8 +22,8 @@ is already imported.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import sys
-import warnings
 import weakref
 from typing import TYPE_CHECKING, Any
 
@@ -96,7 +96,6 @@ def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
         state = state_of(sim)
         if target not in state.clients:
             state.clients.append(target)
-        _warn_middleware(f"client {target.app_id!r}", target.middleware)
         return _adapted(sim, [])
     return None
 
@@ -111,11 +110,73 @@ def _adapted(sim: Simulation, functions: list[Any]) -> Adapted:
 
 def _install(sim: Simulation) -> None:
     state = state_of(sim)
+    _check_clients(state)
     if not state.attached:
         from ._send import ROUTER
 
         ROUTER.attach(sim)
         state.attached = True
+
+
+def _check_clients(state: SimState) -> None:
+    """Refuse what would not run as inngest-py runs it for lack of the function's client.
+
+    Function middleware is built with the function's client (``middleware(client, raw_request)``)
+    and runs after the client's own. A client is found only when passed to ``Simulation``
+    (functions do not know theirs); one in the handler's module with middleware or a
+    serializer would be silently left out, so it is named with the fix.
+    """
+    from ._config import ConfigError
+
+    for fn_id, fn in state.inngest_functions.items():
+        local_id = fn.local_id
+        app_id = fn_id[: -len(local_id) - 1] if fn_id.endswith(f"-{local_id}") else fn_id
+        if state.client_for(app_id) is not None:
+            continue
+        fix = f"pass the client too, e.g. jobsim.Simulation([{local_id.replace('-', '_')}, client])"
+        if fn._middleware:
+            names = ", ".join(getattr(m, "__name__", repr(m)) for m in fn._middleware)
+            raise ConfigError(
+                f"inngest function {fn_id!r} has middleware ({names}) but the simulation has no client of app "
+                f"{app_id!r}: inngest-py builds middleware with the client and runs the client's middleware first; "
+                f"{fix}"
+            )
+        for client in _nearby_clients(fn, app_id):
+            lost = [f"middleware ({', '.join(getattr(m, '__name__', repr(m)) for m in client.middleware)})"]
+            lost = lost if client.middleware else []
+            if client._serializer is not None:
+                lost.append(f"serializer ({type(client._serializer).__name__})")
+            if lost:
+                raise ConfigError(
+                    f"inngest function {fn_id!r}: its client {app_id!r} is not passed to the simulation, so its "
+                    f"{' and '.join(lost)} would not run; {fix}"
+                )
+
+
+def _nearby_clients(fn: Any, app_id: str) -> list[Any]:
+    """``inngest.Inngest`` clients of ``app_id`` that the function's handlers reach by name (module globals,
+    closures): where ``@client.create_function`` puts them."""
+    import inngest
+
+    found: list[Any] = []
+    for handler in (fn._handler, fn._opts.on_failure):
+        if handler is None:
+            continue
+        handler = inspect.unwrap(handler)
+        values = list(getattr(handler, "__globals__", {}).values())
+        values += [cell.cell_contents for cell in getattr(handler, "__closure__", None) or () if _filled(cell)]
+        for value in values:
+            if isinstance(value, inngest.Inngest) and value.app_id == app_id and value not in found:
+                found.append(value)
+    return found
+
+
+def _filled(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 - an empty cell raises
+    except ValueError:
+        return False
+    return True
 
 
 def _uninstall(sim: Simulation) -> None:
@@ -159,15 +220,4 @@ def _adapt_function(sim: Simulation, fn: Any) -> Adapted:
         changes["crons"] = crons  # the same schedules, jittered where the trigger asks for it
     declared = app.functions[fn.id] = dataclasses.replace(declared, **changes)
     state.inngest_functions[fn.id] = fn
-    _warn_middleware(f"function {fn.id!r}", fn._middleware)
     return _adapted(sim, [declared])
-
-
-def _warn_middleware(owner: str, middleware: list[Any]) -> None:
-    if middleware:
-        names = ", ".join(getattr(m, "__name__", repr(m)) for m in middleware)
-        warnings.warn(
-            f"jobsim-inngest: the middleware of inngest {owner} ({names}) does not run in the simulation",
-            UserWarning,
-            stacklevel=4,
-        )

@@ -73,17 +73,6 @@ def test_the_jobsim_pytest_fixture_simulates_inngest_functions(jobsim):
     assert run.output == "hello ada" and run.finished_at.isoformat() == "2025-03-01T09:01:00+00:00"
 
 
-def test_middleware_that_will_not_run_is_announced(client):
-    class Audit(inngest.MiddlewareSync):
-        pass
-
-    fn = client.create_function(fn_id="m", trigger=inngest.TriggerEvent(event="x"), middleware=[Audit])(
-        lambda ctx: None
-    )
-    with pytest.warns(UserWarning, match=r"the middleware of inngest function 'shop-m' \(Audit\) does not run"):
-        jobsim.Simulation(fn)
-
-
 def test_runs_and_fail_take_the_inngest_function_itself():
     """``sim.runs(onboarding)`` as well as ``sim.runs(onboarding.id)``: a user holds the function, not its id."""
     client = inngest.Inngest(app_id="shop", is_production=False)

@@ -264,8 +264,12 @@ def test_on_failure_runs_once_with_the_failure_event(client, kind):
     ((name, data, attempt, at),) = failures
     assert name == "inngest/function.failed" and attempt == 0 and at == secs(run.end_ns)
     assert data["function_id"] == "shop-import" and data["run_id"] == run.id
+    # as the server builds it from inngest-py's error (state.UserError keeps name, message, stack)
+    stack = data["error"].pop("stack")
     assert data["error"] == {"name": "ValueError", "message": "bad csv"}
+    assert stack.startswith("Traceback (most recent call last):") and stack.endswith("ValueError: bad csv\n")
     assert data["event"]["name"] == "go" and data["event"]["data"] == {"file": "a.csv"}
+    assert data["events"] == [data["event"]]  # functionFinishedData.Events: the run's input events
     assert [r.status for r in sim.runs("shop-import-failure")] == ["failed"]  # one attempt, not retried
 
 

@@ -161,3 +161,32 @@ def test_a_simulation_without_inngest_functions_refuses_sends_instead_of_reachin
         sim.run_until_idle()
         assert [r.output for r in sim.runs(welcome)] == ["sent"]
     assert (inngest.Inngest.send, inngest.Inngest.send_sync) == (ORIGINAL_SEND, ORIGINAL_SEND_SYNC)
+
+
+def test_event_and_invoke_data_are_encoded_as_inngest_py_encodes_them(client):
+    """inngest-py sends event and invoke data through pydantic's JSON mode (``to_dict``): a UTC datetime
+    ends in "Z", a Decimal and a timedelta become strings, a set a list — where jobsim alone refused some."""
+    import datetime as dt
+    import decimal
+
+    seen = []
+
+    @client.create_function(fn_id="callee", trigger=inngest.TriggerEvent(event="never/sent"))
+    def callee(ctx: inngest.ContextSync) -> dict:
+        return ctx.event.data
+
+    @client.create_function(fn_id="caller", trigger=inngest.TriggerEvent(event="go"))
+    def caller(ctx: inngest.ContextSync) -> None:
+        seen.append(ctx.event.data)
+        seen.append(ctx.step.invoke("i", function=callee, data={
+            "at": dt.datetime(2025, 3, 1, 12, tzinfo=dt.timezone.utc), "price": decimal.Decimal("1.50"),
+            "wait": dt.timedelta(seconds=90), "tags": {"a"},
+        }))  # fmt: skip
+
+    with simulate([caller, callee], client) as sim:
+        event = inngest.Event(name="go", data={})
+        event.data["at"] = dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc)  # set after validation, as apps do
+        client.send_sync(event)
+        sim.run_until_idle()
+    assert seen[0] == {"at": "2025-03-01T00:00:00Z"}
+    assert seen[-1] == {"at": "2025-03-01T12:00:00Z", "price": "1.50", "wait": "PT1M30S", "tags": ["a"]}

@@ -293,6 +293,57 @@ def test_invoke_runs_another_function_and_returns_its_output(client, kind):
     assert secs(run.end_ns) == 60  # two invocations of 30 s, one after the other
 
 
+def test_invoke_deserializes_with_the_functions_output_type_and_invoke_by_id_does_not():
+    """step_sync.py: ``invoke`` passes the output through ``_deserialize(output, function._output_type)``;
+    ``invoke_by_id`` returns it as stored."""
+    client = inngest.Inngest(app_id="shop", is_production=False, serializer=inngest.PydanticSerializer())
+    seen = []
+
+    @client.create_function(fn_id="bill", trigger=trigger("never/sent"), output_type=Receipt)
+    def bill(ctx: inngest.ContextSync) -> Receipt:
+        return Receipt(total=ctx.event.data["total"])
+
+    @client.create_function(fn_id="quote", trigger=trigger())
+    def quote(ctx: inngest.ContextSync) -> None:
+        seen.append(ctx.step.invoke("by-fn", function=bill, data={"total": 1}))
+        seen.append(ctx.step.invoke_by_id("by-id", function_id="bill", data={"total": 2}))
+
+    with simulate([quote, bill], client) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    assert seen[-2:] == [Receipt(total=1), {"total": 2}]
+
+
+def test_invoke_of_another_apps_function_names_the_function_inngest_py_would_invoke():
+    """``step.invoke(function=fn)`` builds ``<calling app>-<fn's local id>``: another app's ``fn`` is not invoked."""
+    shop = inngest.Inngest(app_id="shop", is_production=False)
+    billing = inngest.Inngest(app_id="billing", is_production=False)
+
+    @billing.create_function(fn_id="charge", trigger=trigger("never/sent"))
+    def charge(ctx: inngest.ContextSync) -> int:
+        return 1
+
+    @shop.create_function(fn_id="order", trigger=trigger(), retries=0)
+    def order(ctx: inngest.ContextSync) -> int:
+        return ctx.step.invoke("pay", function=charge)  # type: ignore[no-any-return]
+
+    @shop.create_function(fn_id="order-by-id", trigger=trigger())
+    def order_by_id(ctx: inngest.ContextSync) -> object:
+        return ctx.step.invoke_by_id("pay", app_id="billing", function_id="charge")
+
+    with simulate([order, order_by_id, charge], shop, billing) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    error = sim.runs(order)[0].error
+    assert isinstance(error, jobsim.InvalidArgument)
+    assert str(error) == (
+        "step.invoke(function=...) of 'billing-charge' from app 'shop': inngest-py invokes 'shop-charge' (the "
+        "calling client's app id with the function's id), not 'billing-charge'; for a function of app 'billing' "
+        "use step.invoke_by_id(..., app_id='billing', function_id='charge')"
+    )
+    assert sim.runs(order_by_id)[0].output == 1
+
+
 def test_invoke_timeout_and_failure_surface_as_step_error(client):
     seen = []
 
@@ -515,3 +566,39 @@ def test_bad_step_arguments_are_named(client):
     assert str(error) == (
         "timeout=500 is not valid: inngest-py requires a whole number of seconds, at least 1 s (ints are milliseconds)"
     )
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the thread's step raises
+def test_step_misuse_names_inngest_pys_parallel_api(client):
+    """jobsim's own message points at ``ctx.step.parallel``, which inngest-py 0.5 does not have."""
+    import threading
+
+    @client.create_function(fn_id="nested", trigger=trigger(), retries=0)
+    def nested(ctx: inngest.ContextSync) -> None:
+        ctx.step.run("outer", lambda: ctx.step.run("inner", lambda: 1))
+
+    @client.create_function(fn_id="threaded", trigger=trigger(), retries=0)
+    def threaded(ctx: inngest.ContextSync) -> None:
+        worker = threading.Thread(target=lambda: ctx.step.run("t", lambda: 1))
+        worker.start()
+        worker.join()
+
+    with simulate([nested, threaded], client) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    for fn in (nested, threaded):
+        message = str(sim.runs(fn)[0].error)
+        assert "ctx.group.parallel((lambda: ctx.step.run(...), ...)) (inngest-py has no step.parallel)" in message
+        assert "ctx.step.parallel(" not in message
+
+
+def test_a_timeout_is_what_inngest_py_sends_whole_milliseconds(client):
+    """``to_duration_str`` takes ``int(total_seconds() * 1000)``: 1 s and 500 µs is sent as "1s"."""
+    @client.create_function(fn_id="waiter", trigger=trigger())
+    def waiter(ctx: inngest.ContextSync) -> None:
+        ctx.step.wait_for_event("w", event="never", timeout=dt.timedelta(seconds=1, microseconds=500))
+
+    with simulate(waiter, client) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    assert secs(sim.runs(waiter)[0].end_ns) == 1

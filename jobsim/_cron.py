@@ -65,9 +65,9 @@ DESCRIPTORS = {
 _FIELDS = (
     ("minute", "0-59"),
     ("hour", "0-23"),
-    ("day-of-month", "1-31"),
+    ("day-of-month", "1-31, 'L' (the last day) or 'LW' (its last weekday; no other 'W')"),
     ("month", "1-12 or JAN-DEC"),
-    ("day-of-week", "0-7 or SUN-SAT"),
+    ("day-of-week", "0-7 or SUN-SAT, 'FRI#2' (the 2nd Friday), '5L' (the last Friday)"),
 )
 _SECONDS = ("second", "0-59")
 _HELP = "expected 5 fields 'minute hour day-of-month month day-of-week' or one of " + ", ".join(DESCRIPTORS)

@@ -43,6 +43,8 @@ class CronDialect:
     ``W``, ``#`` or ``?`` (Vercel).
     ``specials``: ``L``, ``W``, ``#`` and day-of-week 7 (Sunday) are accepted; robfig/cron
     has none of them (its fields take ``* / , - ?`` and names, day-of-week 0-6).
+    ``no_descriptors``: why ``@daily`` & co. are refused, when ``descriptors`` is false (default:
+    the parser has none).
     """
 
     parser: str
@@ -56,6 +58,7 @@ class CronDialect:
     once_a_day: bool = False
     numeric: bool = False
     specials: bool = True
+    no_descriptors: str = ""
 
     def bind(self, schedule: CronSchedule, *, system: str, function: str, tz_option: object = None) -> CronSchedule:
         """``schedule`` as the system runs it, or ``UnsupportedFeature`` for syntax it refuses.
@@ -79,8 +82,10 @@ class CronDialect:
             raise refuse("cron.seconds", f"cron {schedule.expr!r} has a seconds field; {self.parser} takes 5 fields "
                                          "'minute hour day-of-month month day-of-week'")  # fmt: skip
         if body.startswith("@") and not self.descriptors:
-            raise refuse("cron.descriptor", f"cron {schedule.expr!r}: {self.parser} has no @descriptors; "
-                                            f"write the 5 fields ({schedule.fields!r})")  # fmt: skip
+            why = self.no_descriptors or f"{self.parser} has no @descriptors"
+            written = schedule.expr.strip()
+            fields = written[: len(written) - len(body)] + schedule.fields  # with its TZ= prefix, if any
+            raise refuse("cron.descriptor", f"cron {schedule.expr!r}: {why}; write the 5 fields ({fields!r})")
         if not self.names and any(_NAME.search(part) for part in body.split()[-2:]):
             raise refuse("cron.names", f"cron {schedule.expr!r} uses names; {self.parser} takes numbers only "
                                        "(months 1-12, days of week 0-6)")  # fmt: skip
@@ -145,10 +150,20 @@ class CronDialect:
             raise refuse("cron.tz", f"{given}: schedules are always UTC; write the schedule in UTC")  # type: ignore[operator]
 
 
-ROBFIG = CronDialect(parser="robfig/cron v3", tz_prefix=True, rule="instant", specials=False)
-"""Inngest: ``cron.Minute|Hour|Dom|Month|Dow|Descriptor`` (``pkg/execution/cron/cron.go : parser``);
-robfig's ``getRange`` reads ``*``/``?``, numbers, names, ``a-b`` and ``/n``, and ``spec.go`` bounds
-day-of-week to 0-6, so ``L``, ``W``, ``#`` and ``7`` fail to parse there."""
+ROBFIG = CronDialect(
+    parser="robfig/cron v3", tz_prefix=True, rule="instant", specials=False, descriptors=False,
+    no_descriptors="Inngest refuses @descriptors when it registers the function (\"isn't a valid cron schedule\": "
+                   "its check parses without robfig's Descriptor option)",
+)  # fmt: skip
+"""Inngest: its scheduler parses with ``cron.Minute|Hour|Dom|Month|Dow|Descriptor``
+(``pkg/execution/cron/cron.go : parser``), but registration first validates every cron trigger with
+``cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow)`` -- no ``Descriptor`` --
+(``pkg/inngest/trigger.go : CronTrigger.Validate``, called by ``Function.Validate`` from
+``pkg/registration/process.go : ProcessFunctions``, shared by the dev server and Cloud), and robfig's
+``Parser.Parse`` refuses a spec starting with ``@`` then ("parser does not accept descriptors"), so a
+function with ``@hourly`` is never registered. robfig's ``getRange`` reads ``*``/``?``, numbers, names,
+``a-b`` and ``/n``, and ``spec.go`` bounds day-of-week to 0-6, so ``L``, ``W``, ``#`` and ``7`` fail to
+parse there."""
 
 CRON_PARSER = CronDialect(parser="cron-parser", seconds=True, rule="shift")
 """BullMQ, Agenda, Quirrel: cron-parser 5 (5 or 6 fields, names, ``L``/``#``, an IANA zone option)."""

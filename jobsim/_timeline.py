@@ -117,8 +117,16 @@ def _cron(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 
 
 def _hm(when: str, tz: dt.tzinfo) -> str:
-    """An ISO instant of the trace as a short local time."""
-    return dt.datetime.fromisoformat(when.replace("Z", "+00:00")).astimezone(tz).strftime("%m-%d %H:%M:%S")
+    """An ISO instant of the trace as a short local time (with its zone when the clocks show it twice)."""
+    moment = dt.datetime.fromisoformat(when.replace("Z", "+00:00")).astimezone(tz)
+    return moment.strftime("%m-%d %H:%M:%S") + repeated_zone(moment)
+
+
+def repeated_zone(moment: dt.datetime) -> str:
+    """``" EDT"`` when ``moment``'s wall time happens twice (01:30 on a fall-back night), else ``""``: a tick
+    named "01:30:00" alone could be either, while the line's own stamp always names its zone."""
+    other = moment.replace(fold=1 - moment.fold)
+    return f" {moment.tzname()}" if other.utcoffset() != moment.utcoffset() else ""
 
 
 def _instant(ns: int, tz: dt.tzinfo) -> str:

@@ -1,7 +1,7 @@
 """The wall-clock bridge: while a simulation drives job code, the wall clock is virtual.
 
-``datetime.now()``, ``datetime.utcnow()``, ``date.today()`` and ``time.time()``
-return the virtual time of the code that is executing, ``time.monotonic()`` moves with
+``datetime.now()``, ``datetime.utcnow()``, ``date.today()``, ``time.time()``, ``time.ctime()``
+and ``time.asctime()`` return the virtual time of the code that is executing, ``time.monotonic()`` moves with
 it (``_monotonic_ns``), ``time.sleep(x)`` spends ``x`` of virtual time without
 blocking, and ``uuid.uuid4()`` draws from the running function's seeded stream
 (``_seeded_uuid4``).
@@ -61,6 +61,18 @@ _FAST_MOVE = time_machine is not None and "_destination_timestamp_ns" in vars(
 
 _BUILTIN_SLEEP = time.sleep
 _BUILTIN_UUID4 = uuid.uuid4
+_BUILTIN_CTIME = time.ctime
+_BUILTIN_ASCTIME = time.asctime
+
+
+def _ctime(secs: float | None = None) -> str:
+    """``time.ctime()`` reads the C clock itself, which time-machine does not reach: now is ``time.time()``."""
+    return _BUILTIN_CTIME(time.time() if secs is None else secs)
+
+
+def _asctime(t: Any = None) -> str:
+    """``time.asctime()`` with no argument formats the C library's ``localtime()``: now is ``time.localtime()``."""
+    return _BUILTIN_ASCTIME(time.localtime() if t is None else t)
 
 
 class _BuiltinNames:
@@ -139,6 +151,7 @@ class WallClock:
         self._real_get_loop = asyncio.events.get_event_loop
         self._real_monotonic = time.monotonic
         self._real_monotonic_ns = time.monotonic_ns
+        self._real_ctime, self._real_asctime = time.ctime, time.asctime
         self._monotonic_origin: int | None = None
         """Job code's ``time.monotonic_ns()`` is this plus the virtual now (``_monotonic_ns``)."""
         self._policy_local: Any = None
@@ -185,6 +198,8 @@ class WallClock:
         if self._monotonic_origin is None:
             self._monotonic_origin = max(self._real_monotonic_ns(), _MONOTONIC_HIGH[0]) - start
         time.monotonic, time.monotonic_ns = self._monotonic, self._monotonic_ns
+        self._real_ctime, self._real_asctime = time.ctime, time.asctime
+        time.ctime, time.asctime = _ctime, _asctime  # type: ignore[assignment]
         # the thread's current loop, as asyncio.set_event_loop set it (pytest-asyncio: the test's): job code may
         # set its own (asyncio.run sets one, then None), which must not outlive the call
         self._policy_local = getattr(asyncio.events.get_event_loop_policy(), "_local", None)
@@ -219,6 +234,7 @@ class WallClock:
         asyncio.events.new_event_loop = asyncio.new_event_loop = self._real_new_loop
         asyncio.events.get_event_loop = asyncio.get_event_loop = self._real_get_loop
         time.monotonic, time.monotonic_ns = self._real_monotonic, self._real_monotonic_ns
+        time.ctime, time.asctime = self._real_ctime, self._real_asctime
         if self._monotonic_origin is not None:
             _MONOTONIC_HIGH[0] = max(_MONOTONIC_HIGH[0], self._monotonic_origin + self._now())
         if self._policy_local is not None and getattr(self._policy_local, "_loop", None) is not self._policy_loop:

@@ -564,7 +564,8 @@ def cron_expressions(*, zones: Sequence[str] | SearchStrategy[str] | None = None
 
     Fields are ``*``, values, steps, ranges and lists; a restricted month keeps the
     day of month at 1-28 so every expression fires. ``descriptors`` adds ``@daily`` and
-    friends; ``zones`` (names or a strategy) adds ``TZ=Zone`` prefixes; ``both_days=False``
+    friends (pass ``descriptors=False`` for the ``inngest`` profile, which refuses them as
+    Inngest's registration does); ``zones`` (names or a strategy) adds ``TZ=Zone`` prefixes; ``both_days=False``
     never restricts day-of-month and day-of-week together (Vercel forbids it).
     """
     with _checking():

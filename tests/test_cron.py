@@ -102,6 +102,11 @@ def test_descriptors():
         ("61 * * * *", "cron expression '61 * * * *': minute field '61' is not valid; accepted: 0-59"),
         ("0 24 * * *", "cron expression '0 24 * * *': hour field '24' is not valid; accepted: 0-23"),
         ("0 9 * * 8", "day-of-week field '8' is not valid; accepted: 0-7 or SUN-SAT"),
+        # 'W' and 'L-n' are not read: the message names what is (it listed neither 'L' nor 'LW' nor '#')
+        ("0 9 15W * *", "day-of-month field '15W' is not valid; accepted: 1-31, 'L' (the last day) or 'LW' (its "
+                        "last weekday; no other 'W'), '*'"),
+        ("0 9 * * 1#6", "day-of-week field '1#6' is not valid; accepted: 0-7 or SUN-SAT, 'FRI#2' (the 2nd Friday), "
+                        "'5L' (the last Friday), '*'"),
         ("* * *", "cron expression '* * *': has 3 field(s); expected 5 fields"),
         ("0 * * * * *",
          "has 6 field(s); expected 5 fields 'minute hour day-of-month month day-of-week' or one of @yearly"),
@@ -251,3 +256,29 @@ def test_overlapping_ticks_missed_in_a_downtime_are_caught_up_once_per_second():
 def test_profile_cron_overlap_is_checked():
     with pytest.raises(InvalidArgument, match="cron_overlap"):
         jobsim.profile("inngest", cron_overlap="twice")
+
+
+def test_a_recurring_schedule_walks_one_cronsim_iterator_instead_of_parsing_per_tick(monkeypatch):
+    # each tick asks for the wall time after the one it fired at: the iterator that gave it yields that next;
+    # building a CronSim per tick (parsing the expression again) was a third of a simulated year of cron
+    import jobsim._cron as cron
+
+    built = []
+
+    class Counting(cron.CronSim):
+        def __init__(self, *args, **kwargs):
+            built.append(args[0])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(cron, "CronSim", Counting)
+    app = jobsim.App("c")
+    app.function("kolkata", cron="0 * * * *", tz="Asia/Kolkata")(lambda ctx: None)
+    app.function("sydney", cron="*/15 9-17 * * 1-5", tz="Australia/Sydney")(lambda ctx: None)
+    app.function("utc", cron="30 0 28-31 * *")(lambda ctx: None)
+    with jobsim.Simulation(app, start="2025-03-25T00:00:00Z") as sim:
+        built.clear()  # validation parses each expression once
+        sim.advance("20d")  # across Sydney's fall back on 2025-04-06
+    # 20 x 24 hours; 14 weekdays x 36 quarters, less the 9 up to 11:00 AEDT on 03-25 (the start), plus the 5
+    # of 04-14 up to 10:00 AEST (the end); 28-31 March
+    assert [len(sim.runs(f)) for f in ("kolkata", "sydney", "utc")] == [480, 14 * 36 - 9 + 5, 4]
+    assert len(built) <= 12, built  # a few per schedule (each DST change starts one afresh), not one per tick

@@ -680,3 +680,20 @@ def test_no_run_starts_and_no_attempt_begins_inside_a_downtime(profile, faults, 
         queued = [r for r in sim.trace.of("run.queued") if r.data["run"] == run.id and r.data["reason"] == "downtime"]
         if queued and run.id in started:  # one that never started (a Quirrel queue jammed for good) keeps its queuing
             assert run.start_ns == started[run.id] >= queued[0].data["until"]
+
+
+def test_a_tick_in_the_repeated_hour_names_its_zone_on_the_timeline():
+    # on the fall-back night 01:30 happens twice in New York: "misses its 11-02 01:30:00 tick" twice, then
+    # "fires late for its 11-02 01:30:00 tick" twice, did not say which was which
+    app = jobsim.App("t")
+    app.function("late-night", cron="30 1 * * *", tz="America/New_York")(lambda ctx: None)
+    with jobsim.Simulation(app, start="2025-11-02T05:00:00Z", tz="America/New_York") as sim:
+        sim.downtime("2025-11-02T05:20:00Z", "2025-11-02T06:50:00Z")
+        sim.advance_to("2025-11-02T07:00:00Z")
+    ticks = [line[29:] for line in sim.timeline().splitlines() if "cron " in line]
+    assert ticks == [
+        "cron      late-night misses its 11-02 01:30:00 EDT tick (the system is down)",
+        "cron      late-night misses its 11-02 01:30:00 EST tick (the system is down)",
+        "cron      late-night fires late for its 11-02 01:30:00 EDT tick (30 1 * * *)",
+        "cron      late-night fires late for its 11-02 01:30:00 EST tick (30 1 * * *)",
+    ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -42,3 +43,26 @@ def test_naive_now_in_job_code_is_utc_wall_time(machine_in_new_york, tz):
         assert os.environ["TZ"] == "America/New_York"  # test code between driving calls: the machine's zone
     assert seen == [("2026-03-02T12:00:00", 12, "UTC")]
     assert time.localtime(0).tm_zone == "EST"  # restored after the simulation
+
+
+def test_ctime_and_asctime_in_job_code_read_the_virtual_clock_across_dst(machine_in_new_york):
+    # time.ctime() and time.asctime() with no argument read the C clock and localtime() themselves, which
+    # time-machine does not patch: job code writing "generated at {time.ctime()}" got the real date
+    app = jobsim.App("t")
+    seen = []
+
+    @app.function("cleanup", cron="30 2 * * *", tz="Australia/Sydney")
+    def cleanup(ctx):
+        sydney = dt.datetime.now(ZoneInfo("Australia/Sydney")).isoformat()
+        seen.append((time.ctime(), time.asctime(), time.ctime(0), sydney))
+
+    real_ctime = time.ctime
+    with jobsim.Simulation(app, start="2025-04-05T15:00:00Z") as sim:
+        sim.advance("2h")  # 02:30 happens twice in Sydney: AEDT (15:30Z), then AEST (16:30Z)
+    assert seen == [
+        ("Sat Apr  5 15:30:00 2025", "Sat Apr  5 15:30:00 2025", "Thu Jan  1 00:00:00 1970",
+         "2025-04-06T02:30:00+11:00"),
+        ("Sat Apr  5 16:30:00 2025", "Sat Apr  5 16:30:00 2025", "Thu Jan  1 00:00:00 1970",
+         "2025-04-06T02:30:00+10:00"),
+    ]  # fmt: skip
+    assert time.ctime is real_ctime and time.ctime(0) == "Wed Dec 31 19:00:00 1969"  # given back: the machine's zone

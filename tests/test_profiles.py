@@ -511,10 +511,36 @@ def test_inngest_refuses_cron_syntax_robfig_cannot_parse(cron, detail):
         "'?', lists 'a,b', ranges 'a-b' and steps '/n' only (day-of-week 0-6, SUN-SAT)"
     )
     assert info.value.feature == "cron.syntax"
-    for fine in ("0 8 ? JUL WED", "0 8 * * MON-FRI", "@weekly", "*/5 * * * 0,6"):
+    for fine in ("0 8 ? JUL WED", "0 8 * * MON-FRI", "TZ=Asia/Kolkata 0 * * * *", "*/5 * * * 0,6"):
         app = jobsim.App("ok")
         app.function("f", cron=fine)(lambda ctx: None)
         jobsim.Simulation(app).close()  # names that hold an L or a W are names
+
+
+@pytest.mark.parametrize(
+    ("cron", "fields"),
+    [("@hourly", "0 * * * *"), ("@daily", "0 0 * * *"),
+     ("TZ=Australia/Sydney @weekly", "TZ=Australia/Sydney 0 0 * * 0")],
+)
+def test_inngest_refuses_descriptors_its_registration_cannot_parse(cron, fields):
+    # Inngest's scheduler parses descriptors, but registration validates each cron trigger with robfig's
+    # Minute|Hour|Dom|Month|Dow parser (pkg/inngest/trigger.go: CronTrigger.Validate), which refuses a spec
+    # starting with '@': the function never registers, so it never fires '@hourly'
+    app = jobsim.App("i")
+    app.function("f", cron=cron)(lambda ctx: None)
+    with pytest.raises(UnsupportedFeature) as info:
+        jobsim.Simulation(app)
+    assert str(info.value) == (
+        f"Inngest cannot run function 'f': cron {cron!r}: Inngest refuses @descriptors when it registers the "
+        "function (\"isn't a valid cron schedule\": its check parses without robfig's Descriptor option); "
+        f"write the 5 fields ({fields!r})"
+    )
+    assert info.value.feature == "cron.descriptor"
+    other = jobsim.App("b")
+    other.function("f", cron=cron.split(" ")[-1])(lambda ctx: None)
+    with jobsim.Simulation(other, profile="bullmq", start="2025-01-01T00:00:00Z") as sim:  # cron-parser has them
+        sim.advance("8d")
+    assert sim.runs("f")
 
 
 def _profile(**fields):

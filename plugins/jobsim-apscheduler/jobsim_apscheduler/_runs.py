@@ -166,8 +166,10 @@ class JobRuns:
         run = Run(fn, run_id, [Event("apscheduler/job", data, id=run_id, ts=now // MS)], now)
         run.status = "running"
         runs.append(run)
+        # the run time as APScheduler gave it, in the trigger's zone (as event.data["run_time"]): a Sydney job on a
+        # New York timeline reads "run time 2025-04-06T02:30:00+10:00", the wall time its trigger matched
         self.sim.trace.add(now, "run.start", {"function": fn.id, "run": run_id, "n": len(runs),
-                                              "event": f"run time {iso(epoch_ns(run_time))}"})  # fmt: skip
+                                              "event": f"run time {data['run_time']}"})  # fmt: skip
         return run
 
 

@@ -6,10 +6,14 @@ import datetime as dt
 from typing import Any
 
 from jobsim._time import to_datetime
+from jobsim._timeline import repeated_zone
 
 
 def _at(ns: int, tz: dt.tzinfo) -> str:
-    return to_datetime(ns, tz).strftime("%Y-%m-%d %H:%M:%S")
+    """A run time, local; with its zone when the clocks show it twice (the two 01:30 run times of a
+    fall-back night)."""
+    moment = to_datetime(ns, tz)
+    return moment.strftime("%Y-%m-%d %H:%M:%S") + repeated_zone(moment)
 
 
 def _name(d: dict[str, Any], names: dict[str, str]) -> str:

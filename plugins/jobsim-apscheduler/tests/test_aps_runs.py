@@ -233,3 +233,31 @@ def test_a_job_on_an_executor_the_scheduler_does_not_have_is_removed_and_the_tim
         assert sim.runs("crunch") == [] and scheduler.get_jobs() == []  # as APScheduler does
         assert ("aps       job 'crunch' is due on executor 'processpool', which does not exist (executors: "
                 "'default'): APScheduler logs it and removes the job") in sim.timeline()  # fmt: skip
+
+
+def test_a_run_time_in_the_repeated_hour_names_its_zone_on_the_timeline():
+    """01:30 happens twice in New York on 2025-11-02: the miss of the first names EDT, as the line's stamp does."""
+    scheduler = BackgroundScheduler(timezone="UTC", executors={"default": ThreadPoolExecutor(max_workers=1)})
+    scheduler.add_job(lambda: time.sleep(5400), "cron", hour=0, minute=50, timezone="America/New_York", id="backup")
+    scheduler.add_job(lambda: None, "cron", hour=1, minute=30, timezone="America/New_York", id="late",
+                      misfire_grace_time=60)  # fmt: skip
+    with jobsim.Simulation(scheduler, start="2025-11-02T04:00:00Z", tz="America/New_York") as sim:
+        sim.advance_to("2025-11-02T07:00:00Z")
+        assert [r.status for r in sim.runs("late")] == ["skipped", "completed"]
+        assert ("01:20:00.000 EST  aps       late#1 missed its run time 2025-11-02 01:30:00 EDT: 3000 s late, "
+                "misfire_grace_time=60 s (EVENT_JOB_MISSED)") in sim.timeline()  # fmt: skip
+
+
+def test_a_run_names_its_run_time_in_its_triggers_zone_on_the_timeline():
+    """The timeline is in New York; the Sydney job's runs name the wall time their trigger matched, with its
+    offset, as ``run.event.data["run_time"]`` holds it: 02:30 twice on 2025-04-06 (AEDT, then AEST)."""
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(lambda: None, "cron", hour=2, minute=30, timezone="Australia/Sydney", id="cleanup")
+    with jobsim.Simulation(scheduler, start="2025-04-05T12:00:00Z", tz="America/New_York") as sim:
+        sim.advance("6h")
+        started = [line for line in sim.timeline().splitlines() if "started by" in line]
+        assert started == [
+            "2025-04-05 11:30:00.000 EDT  run       cleanup#1 started by run time 2025-04-06T02:30:00+11:00",
+            "2025-04-05 12:30:00.000 EDT  run       cleanup#2 started by run time 2025-04-06T02:30:00+10:00",
+        ]
+        assert [r.event.data["run_time"] for r in sim.runs("cleanup")] == [line[-25:] for line in started]

@@ -207,3 +207,93 @@ def test_a_calendar_interval_job_added_before_the_simulation_counts_from_the_sim
         sim.advance("3d")
         assert starts(sim.runs("nightly")) == ["2025-03-01T03:00:00Z", "2025-03-02T03:00:00Z", "2025-03-03T03:00:00Z"]
         assert starts(sim.runs("mine")) == ["2025-03-03T03:00:00Z"]
+
+
+ZONES = ("America/New_York", "Europe/London", "Australia/Sydney", "Asia/Kolkata")
+
+
+def _schedulers_own(trigger, start, end, coalesce):
+    """The run times a scheduler on time gives ``trigger``: ``Job._get_run_times(now)`` at each wakeup
+    (``job.py:141-155``), the last of them when coalescing, then ``get_next_fire_time(run_times[-1], now)``
+    (``schedulers/base.py:1191-1219``). Compared in UTC, as ``_get_run_times`` does: within one zone Python
+    compares wall times and ignores ``fold``, so the EST 01:30 would be "not after" the EDT one."""
+    utc = dt.timezone.utc
+    out, due = [], trigger.get_next_fire_time(None, start)
+    while due is not None and due <= end:
+        now, run_times, fire = due, [], due
+        while fire is not None and fire.astimezone(utc) <= now.astimezone(utc):
+            run_times.append(fire)
+            fire = trigger.get_next_fire_time(fire, now)
+        out += run_times[-1:] if coalesce else run_times
+        due = trigger.get_next_fire_time(run_times[-1], now)
+    return out
+
+
+def test_a_year_in_four_zones_fires_where_the_triggers_say_across_every_dst_change(scheduler):
+    """New York and London spring forward in March and fall back in October/November, Sydney (southern
+    hemisphere) falls back on 2025-04-06 and springs forward on 2025-10-05, Kolkata has no DST: 01:30 and
+    02:30 fall in each gap or repeated hour once. Every run is at the instant, and with the run time, that
+    APScheduler's own trigger and run-time loop give."""
+    start = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+    end = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    for zone in ZONES:
+        city = zone.split("/")[1].lower()
+        scheduler.add_job(_noop, "cron", hour="1,2", minute=30, timezone=zone, id=f"night-{city}")
+        scheduler.add_job(_noop, "cron", hour="1,2", minute=30, timezone=zone, id=f"each-{city}", coalesce=False)
+        scheduler.add_job(_noop, "cron", day="last", hour=0, minute=30, timezone=zone, id=f"billing-{city}")
+    with jobsim.Simulation(scheduler, start=start) as sim:
+        sim.advance_to(end)
+        for job in scheduler.get_jobs():
+            own = _schedulers_own(job.trigger, start, end, job.coalesce)
+            runs = sim.runs(job.id)
+            assert [r.started_at for r in runs] == [t.astimezone(dt.timezone.utc) for t in own], job.id
+            assert [r.event.data["run_time"] for r in runs] == [t.isoformat() for t in own], job.id
+        def night(city, day):
+            return [t[11:] for r in sim.runs(f"night-{city}") if (t := r.event.data["run_time"]).startswith(day)]
+
+        # a repeated 01:30 (or 02:30 in Sydney) runs twice; but a gap time does NOT run when the trigger reaches it
+        # from the night's 01:30: get_next_fire_time steps from 01:30:01 to the next hour by adding in UTC
+        # (_increment_field_value, datetime_utc_add), lands on 03:00, and hour 3 is not in "1,2" -- while
+        # hour=2 alone reaches the gap day through the day field and builds 02:30 at fold=0 (it runs, 03:30
+        # on the wall: test_a_wall_time_in_the_spring_forward_gap_fires_once_an_hour_later_on_the_wall)
+        assert night("new_york", "2025-03-09") == ["01:30:00-05:00"]
+        assert night("new_york", "2025-11-02") == ["01:30:00-04:00", "01:30:00-05:00", "02:30:00-05:00"]
+        assert night("sydney", "2025-04-06") == ["01:30:00+11:00", "02:30:00+11:00", "02:30:00+10:00"]
+        assert night("sydney", "2025-10-05") == ["01:30:00+10:00"]
+        # London's gap is 01:00-02:00: reached from the day before, 01:30 is built at fold=0, 01:30 GMT, the
+        # instant of 02:30 BST, which the trigger then gives too: coalescing (the default) runs it once, with
+        # the later run time; coalesce=False runs both, at 01:30Z
+        assert night("london", "2025-03-30") == ["02:30:00+01:00"]
+        assert [t for r in sim.runs("each-london") if (t := r.event.data["run_time"]).startswith("2025-03-30")] == [
+            "2025-03-30T01:30:00+00:00", "2025-03-30T02:30:00+01:00",
+        ]  # fmt: skip
+        assert night("london", "2025-10-26") == ["01:30:00+01:00", "01:30:00+00:00", "02:30:00+00:00"]
+        assert len(sim.runs("night-kolkata")) == 730
+        assert len(sim.runs("billing-kolkata")) == 12
+
+
+def test_a_name_with_a_suffix_apscheduler_does_not_read_fires_as_the_bare_name(scheduler):
+    """APScheduler 3.11's weekday and month name patterns have no end anchor (``triggers/cron/expressions.py``
+    ``WeekdayRangeExpression``/``MonthRangeExpression.value_re``, read with ``re.match``): ``day_of_week="mon#2"``
+    is read as ``"mon"``, every Monday, in production too. The simulation runs APScheduler's reading; the second
+    Monday of the month is ``day="2nd mon"``."""
+    scheduler.add_job(_noop, "cron", day_of_week="mon#2", hour=9, id="misread")
+    scheduler.add_job(_noop, "cron", day="2nd mon", hour=9, id="second-monday")
+    with jobsim.Simulation(scheduler, start="2025-01-01T00:00:00Z") as sim:
+        sim.advance("31d")
+        assert str(scheduler.get_job("misread").trigger) == "cron[day_of_week='mon', hour='9']"
+        assert starts(sim.runs("misread")) == [
+            "2025-01-06T09:00:00Z", "2025-01-13T09:00:00Z", "2025-01-20T09:00:00Z", "2025-01-27T09:00:00Z",
+        ]  # fmt: skip
+        assert starts(sim.runs("second-monday")) == ["2025-01-13T09:00:00Z"]
+
+
+def test_a_cron_trigger_that_never_fires_leaves_its_job_paused_without_a_word(scheduler):
+    """``day=31`` in 30-day months: ``get_next_fire_time`` finds nothing up to year 9999 and returns None, and
+    ``_real_add_job`` stores the job with ``next_run_time=None`` -- paused, no error, no log
+    (``schedulers/base.py``), as in production; ``get_job(id).next_run_time is None`` tells."""
+    scheduler.add_job(_noop, "cron", month="4,6,9,11", day=31, id="never")
+    with jobsim.Simulation(scheduler, start="2025-01-01T00:00:00Z") as sim:
+        sim.advance("366d")
+        assert sim.runs("never") == []
+        assert sim.apscheduler.job("never").next_run_time is None

@@ -6,8 +6,10 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import inngest
+import pytest
 from inngest_support import simulate
 
+import jobsim
 from jobsim._time import SECOND
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -96,7 +98,7 @@ def test_cron_jitter_delays_every_tick_by_one_offset_within_range(client):
 
 
 def test_timer_event_ids_follow_the_schedule(client):
-    @client.create_function(fn_id="tick", trigger=inngest.TriggerCron(cron="@daily"))
+    @client.create_function(fn_id="tick", trigger=inngest.TriggerCron(cron="0 0 * * *"))
     def tick(ctx: inngest.ContextSync) -> str:
         return ctx.event.id
 
@@ -105,3 +107,14 @@ def test_timer_event_ids_follow_the_schedule(client):
     assert [r.output for r in sim.runs("shop-tick")] == [
         "shop-tick:2025-03-02T00:00:00.000Z", "shop-tick:2025-03-03T00:00:00.000Z"
     ]  # fmt: skip
+
+
+def test_a_descriptor_is_refused_as_inngest_registration_refuses_it(client):
+    # pkg/inngest/trigger.go CronTrigger.Validate parses without robfig's Descriptor option: "@daily" never registers
+    @client.create_function(fn_id="tick", trigger=inngest.TriggerCron(cron="@daily"))
+    def tick(ctx: inngest.ContextSync) -> None:
+        pass
+
+    with pytest.raises(jobsim.UnsupportedFeature, match=r"cron '@daily': Inngest refuses @descriptors .* "
+                                                         r"write the 5 fields \('0 0 \* \* \*'\)"):
+        simulate(tick).close()

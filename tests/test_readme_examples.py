@@ -106,16 +106,20 @@ def test_wildcard_examples_match_and_refuse_as_the_text_says():
             jobsim.App("acme").function("f", on=pattern)(lambda ctx: None)
 
 
-def test_every_cron_descriptor_the_triggers_block_names_fires():
-    (comment,) = re.findall(r'cron="@hourly"\)\s+# (.*)', python_blocks("### Functions and triggers")[0])
+def test_every_cron_descriptor_the_triggers_block_names_fires_off_inngest_and_is_refused_on_it():
+    block = python_blocks("### Functions and triggers")[0]
+    (comment,) = re.findall(r'cron="0 \* \* \* \*"\)\s+# (.*\n\s+# .*)', block)
+    assert comment.endswith("not on Inngest (below)")
     daily = {"@yearly": 0, "@annually": 0, "@monthly": 0, "@weekly": 1, "@daily": 2, "@midnight": 2, "@hourly": 48}
-    assert sorted(re.findall(r"@[a-z]+", comment)) == sorted(set(daily) - {"@hourly"})
+    assert sorted(re.findall(r"@[a-z]+", comment)) == sorted(daily)
     for descriptor, count in daily.items():  # 2025-03-01 is a Saturday: two days hold one Sunday midnight
         app = jobsim.App("acme")
         app.function("c", cron=descriptor)(lambda ctx: None)
-        with jobsim.Simulation(app, start="2025-03-01T00:00:00Z") as sim:
+        with jobsim.Simulation(app, start="2025-03-01T00:00:00Z", profile="bullmq") as sim:
             sim.advance("2d")
         assert len(sim.runs("c")) == count, descriptor
+        with pytest.raises(jobsim.UnsupportedFeature, match="Inngest refuses @descriptors"):
+            jobsim.Simulation(app, start="2025-03-01T00:00:00Z").start()
 
 
 def fired_at(expr: str, start: str, span: str, profile: str = "inngest") -> list[str]:

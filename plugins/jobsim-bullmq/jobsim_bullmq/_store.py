@@ -487,11 +487,13 @@ class Store:
                 for old in list(reversed(ordered(finished)))[count:]:
                     self._remove(q, finished, old)
         else:
-            self._remove(q, None, job_id)
+            q.jobs.pop(job_id, None)  # removeJobKeys: the run ends as it finished, then is recorded removed
         self.xadd(q, target, **{"jobId": job_id, prop: value, "prev": "active"})  # moveToFinished-14.lua:1001
         if target == "failed" and rec.int("atm") >= int(opts.get("attempts") or 0):  # :1002-1007
             self.xadd(q, "retries-exhausted", jobId=job_id, attemptsMade=rec.int("atm"))
         self.world.on_finished(q, rec, target, value, timestamp, gone=count == 0)
+        if count == 0:
+            self.world.on_removed(q, rec)
         if not q.wait and not q.active and not q.prioritized:
             self.xadd(q, "drained")  # :1022-1031
             self.world.on_drained(q)

@@ -211,6 +211,24 @@ def test_remove_on_complete_keeps_the_last_n(worker_for, queue):
     assert sum(1 for rec in sim.trace.records if rec.kind == "bullmq.removed") == 2
 
 
+@pytest.mark.parametrize(("option", "data", "status"), [("removeOnComplete", {}, "completed"),
+                                                      ("removeOnFail", {"fail": 1}, "failed")])
+def test_remove_on_finish_true_ends_the_run_once_as_it_finished(worker_for, queue, option, data, status):
+    """``removeOnComplete: True`` (keepJobs count 0, moveToFinished-14.lua:980-990) deletes the job as it finishes:
+    its run is completed (failed) in one attempt -- it was ended as cancelled ("the job was removed") first, and then
+    given a second attempt."""
+    with jobsim.Simulation(worker_for(flaky), start=START) as sim:
+        job = run(queue.add("x", data, {option: True}))
+        sim.run_until_idle()
+        assert sim.bullmq.state(job.id) == "unknown"
+    (r,) = sim.runs("q")
+    assert r.status == status and len(r.attempts) == 1
+    ends = [rec.data["status"] for rec in sim.trace.records if rec.kind == "run.end"]
+    assert ends == [status]
+    assert [rec.kind for rec in sim.trace.records if rec.kind in ("run.end", "bullmq.removed")] == [
+        "run.end", "bullmq.removed"]
+
+
 def test_the_state_of_a_removed_job_is_unknown_as_job_get_state_answers(worker_for, queue):
     """``sim.bullmq.state(id)`` is ``job.getState()`` now: for a job removeOnComplete deleted, bullmq's
     ``getStateV2-8.lua`` finds it in no set and answers ``"unknown"`` -- the simulation raised InvalidArgument

@@ -318,11 +318,16 @@ class BullMQWorld:
         """
         assert self.loop is not None
         wakes = []
+        now_ms = self.now_ms()
         for q in self.store.queues.values():
-            if q.qualified in self.listened and (q.active or q.wait or q.prioritized or q.meta or q.limiter[1]):
+            # a rate-limit window still open makes moveToActive answer its TTL and hide the next delayed job's
+            # time (moveToActive-11.lua: getRateLimitTTL before getNextDelayedTimestamp): pump until it lapses. A
+            # worker's limiter option alone changes nothing while no job is fetched.
+            limited = q.limiter[1] is not None and q.limiter[1] > now_ms
+            if q.qualified in self.listened and (q.active or q.wait or q.prioritized or q.meta or limited):
                 return due
         for worker in self.workers:
-            if worker.opts.get("limiter") or self.loop.job_timers():
+            if self.loop.job_timers():
                 return due
             waiting = [(f, qt) for f, qt in self.store.blocked.items() if not f.done()]
             mine = [qt for f, qt in waiting if qt[0].qualified == worker.qualifiedName]
@@ -612,6 +617,10 @@ def _first_wake(wake: int, due_ms: int) -> int:
     ``worker.py:355-361, 394-415``."""
     import math
 
+    if round(wake / MS) < due_ms:
+        # the 10 s blocks, at once: each leaves the same sub-millisecond part, and while due - int(wake) >= 10 s
+        # the block is min(..., 10 s) = 10 s (the loop below did them one by one: a job due in a day cost 8,640)
+        wake += (due_ms - int(wake / MS)) // 10_000 * 10_000_000_000
     while round(wake / MS) < due_ms:
         delay_ms = due_ms - int(wake / MS)
         seconds = 0.001 if delay_ms < 1 else min(delay_ms / 1000, 10)

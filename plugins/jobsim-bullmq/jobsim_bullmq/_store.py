@@ -194,7 +194,7 @@ class Store:
             self.blocked.pop(future, None)
 
     # -- adding jobs ------------------------------------------------------------------------------
-    def add_job(self, backend: Any, job: Any) -> str:
+    def add_job(self, backend: Any, job: Any) -> str | int:
         """``Scripts.addJob`` (``scripts.py:95-111``): a delay picks ``addDelayedJob``, else a priority
         ``addPrioritizedJob``, else ``addStandardJob``; each stores the job (``addStandardJob-9.lua:519-559``)."""
         packed_args, data, packed_opts = backend.scripts.addJobArgs(job)  # bullmq's own encoding and its errors
@@ -206,11 +206,11 @@ class Store:
         if parent_key is not None and self.job_by_key(parent_key) is None:
             raise backend.scripts.finishedErrors({"code": -5, "parentKey": parent_key, "command": "addJob"})
         q.counter += 1  # INCR id, for custom ids too (addStandardJob-9.lua:523)
-        job_id = args[1] or str(q.counter)
+        job_id = self._custom_id(q, job, args[1]) or str(q.counter)
         if job_id in q.jobs:  # handleDuplicatedJob: nothing is added, the existing id comes back
             self.world.on_duplicated(q, job_id)
             self.xadd(q, "duplicated", jobId=job_id)  # addStandardJob-9.lua:485-486
-            return job_id
+            return job_id  # `jobId .. ""` (:487): a string, an int id's too
         parent_data = json.dumps(parent, separators=(",", ":")) if parent_key is not None else None
         if (opts.get("de") or {}).get("id"):  # deduplicateJob (addStandardJob-9.lua:539-544)
             holder = _dedup.Deduplication(self, q, job_id, args[2], data, opts, (parent_key, parent_data, args[5]),
@@ -227,7 +227,22 @@ class Store:
             found = self.job_by_key(parent_key)
             assert found is not None
             found[1].dependencies.add(q.key(job_id))
+        if isinstance(args[1], int):
+            return args[1]  # `return jobId` (:559): Redis replies a Lua number as an int
         return job_id
+
+    @staticmethod
+    def _custom_id(q: QueueState, job: Any, raw: Any) -> str:
+        """``opts["jobId"]`` as the scripts key the job: ``prefix .. jobId`` makes an int (msgpack sends it as a Lua
+        number) the string ``"42"``, so ``jobId: 42`` and ``jobId: "42"`` are one job. What the Lua cannot make a key
+        of, or makes another number's key of (``%.14g``: an int of 15 digits or more), is refused."""
+        if isinstance(raw, str):
+            return raw
+        if isinstance(raw, int) and not isinstance(raw, bool) and abs(raw) < 10**14:
+            return str(raw)
+        raise InvalidArgument.build(f"job {job.name!r} on BullMQ queue {q.name!r}: opts['jobId']", raw,
+                                    "a str (or an int of at most 14 digits, which bullmq's Lua keys as its "
+                                    "decimal string; a larger one it writes as '1.2345678901234e+14')")  # fmt: skip
 
     def _store(self, q: QueueState, job_id: str, name: str, data: str, opts: dict[str, Any], timestamp: int,
                repeat_key: str | None) -> JobHash:  # fmt: skip
@@ -729,7 +744,7 @@ class Store:
         q = self.queue(backend)
         self._check_options(q, job, opts)
         q.counter += 1
-        job_id = args[1] or str(q.counter)
+        job_id = self._custom_id(q, job, args[1]) or str(q.counter)
         if job_id in q.jobs:
             self.world.on_duplicated(q, job_id)
             self.xadd(q, "duplicated", jobId=job_id)

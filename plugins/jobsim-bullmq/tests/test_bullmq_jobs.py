@@ -246,6 +246,29 @@ def test_the_state_of_a_removed_job_is_unknown_as_job_get_state_answers(worker_f
             sim.bullmq.state("9")
 
 
+def test_an_int_job_id_is_the_same_job_as_its_string(worker_for, queue):
+    """``prefix .. jobId`` keys ``jobId: 42`` as ``"42"`` (addStandardJob-9.lua:531-532): one job. The first add
+    returns the Lua number (an int), a duplicate ``jobId .. ""`` (a str) -- measured on Redis 7 with bullmq 3.4.4.
+    The simulation made two jobs, 42 and "42"."""
+    async def processor(job, token):
+        return job.id
+
+    with jobsim.Simulation(worker_for(processor), start=START) as sim:
+        ids = [run(queue.add("x", {}, {"jobId": j})).id for j in (42, 42, "42")]
+        sim.run_until_idle()
+    assert ids == [42, "42", "42"]
+    assert [(r.id, r.output) for r in sim.runs("q")] == [("42", "42")]
+
+
+@pytest.mark.parametrize("job_id", [True, 1.5, 123_456_789_012_345, {"id": 1}])
+def test_a_job_id_bullmqs_lua_cannot_key_is_refused(worker_for, queue, job_id):
+    """A bool or a dict fails the script ("attempt to concatenate"), a float or an int of 15 digits is keyed as
+    Lua's %.14g writes it ('1.2345678901234e+14', another job's key): refused, naming the option."""
+    with jobsim.Simulation(worker_for(flaky), start=START), pytest.raises(
+            jobsim.InvalidArgument, match=r"opts\['jobId'\].*a str"):
+        run(queue.add("x", {}, {"jobId": job_id}))
+
+
 def test_a_custom_job_id_is_added_once(worker_for, queue):
     with jobsim.Simulation(worker_for(flaky), start=START) as sim:
         first = run(queue.add("x", {"n": 1}, {"jobId": "order-1"}))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+import inspect
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -133,6 +134,15 @@ class BullMQWorld:
                                         and _positive(limiter.get("duration"))):  # fmt: skip
             raise InvalidArgument.build("Worker opts['limiter']", limiter,
                                         "{'max': jobs, 'duration': milliseconds}, both > 0")  # fmt: skip
+        settings = worker.opts.get("settings")
+        strategy = settings.get("backoffStrategy") if isinstance(settings, dict) else None
+        if strategy is not None and (not callable(strategy) or inspect.iscoroutinefunction(strategy)):
+            # backoffs.py: Backoffs.calculate calls it without await; a coroutine (truthy) goes to moveToDelayed as
+            # the delay, redis-py cannot send it, Job.moveToFailed raises: only an 'error' event, the job stuck active
+            raise InvalidArgument.build("Worker opts['settings']['backoffStrategy']", strategy,
+                                        "a plain (not async) def (attempts_made, type, err, job) -> delay in ms, "
+                                        "-1 to fail the job, 0 or None to retry at once: bullmq-python calls it "
+                                        f"without await (backoffs.py) (queue {name!r})")  # fmt: skip
 
     def _function(self, queue: str, worker: Any = None) -> jobsim.Function:
         fn = self.functions.get(queue)

@@ -26,6 +26,10 @@ def test_an_autorun_worker_is_refused():
     ({"concurrency": 0}, r"Worker opts\['concurrency'\]=0 is not valid: a number >= 1"),
     ({"concurrency": 1.5}, r"an int >= 1"),
     ({"limiter": {"max": 1}}, r"Worker opts\['limiter'\].*'duration': milliseconds"),
+    # bullmq-python calls backoffStrategy without await (backoffs.py): an async def's coroutine reached
+    # moveToDelayed as the delay, the worker emitted only 'error' and the job sat active until it stalled
+    ({"settings": {"backoffStrategy": noop}}, r"backoffStrategy'\].*a plain \(not async\) def"),
+    ({"settings": {"backoffStrategy": 1000}}, r"backoffStrategy'\]=1000 is not valid"),
 ])  # fmt: skip
 def test_bad_worker_options_are_refused(worker_for, opts, message):
     with pytest.raises(InvalidArgument, match=message):

@@ -330,11 +330,13 @@ class BullMQWorld:
         wakes = []
         now_ms = self.now_ms()
         for q in self.store.queues.values():
-            # a rate-limit window still open makes moveToActive answer its TTL and hide the next delayed job's
-            # time (moveToActive-11.lua: getRateLimitTTL before getNextDelayedTimestamp): pump until it lapses. A
-            # worker's limiter option alone changes nothing while no job is fetched.
+            # a rate-limit window still open, a paused queue or one at its global concurrency makes moveToActive
+            # answer before getNextDelayedTimestamp (moveToActive-11.lua), so the worker blocks drainDelay, not
+            # until the next delayed job: pump those. A limiter or a global rate limit or concurrency alone
+            # changes nothing while no job is fetched.
             limited = q.limiter[1] is not None and q.limiter[1] > now_ms
-            if q.qualified in self.listened and (q.active or q.wait or q.prioritized or q.meta or limited):
+            if q.qualified in self.listened and (q.active or q.wait or q.prioritized or q.paused_or_maxed()
+                                                 or limited):  # fmt: skip
                 return due
         for worker in self.workers:
             if self.loop.job_timers():

@@ -422,21 +422,28 @@ def test_idle_workers_are_woken_when_their_next_job_is_due_as_if_every_poll_ran(
     assert fast[2] < slow[2] / 3  # most idle polls were skipped
 
 
-def test_an_idle_worker_with_a_limiter_is_fast_forwarded_once_its_window_lapses(worker_for, queue):
-    """A worker's ``limiter`` changes nothing while no job is fetched; only an open rate-limit window makes
-    ``moveToActive`` hide the next delayed job's time. The fast path skipped no poll of a worker with a limiter (a
-    day of an idle rate-limited worker took 17,000 loop turns; 3 virtual hours next to a nightly scheduler 47 s),
-    and gives the same trace now that it does."""
+@pytest.mark.parametrize("setup", ["limiter", "global-concurrency", "global-rate-limit"])
+def test_an_idle_worker_with_a_limiter_is_fast_forwarded_once_its_window_lapses(worker_for, setup):
+    """A worker's ``limiter`` (or the queue's global rate limit or concurrency) changes nothing while no job is
+    fetched; only an open rate-limit window, a pause or a queue at its concurrency make ``moveToActive`` answer
+    before it reads the next delayed job's time. The fast path skipped no poll of a worker with a limiter or a queue
+    with a global setting (a day of an idle rate-limited worker took 17,000 loop turns; 3 virtual hours next to a
+    nightly scheduler 47 s), and gives the same trace now that it does."""
     import bullmq_scenario as scenario
 
     def once(fast):
         scenario.LOG.clear()
-        worker = worker_for(scenario.process, queue=scenario.QUEUE, limiter={"max": 2, "duration": 3000})
+        opts = {"limiter": {"max": 2, "duration": 3000}} if setup == "limiter" else {}
+        worker = worker_for(scenario.process, queue=scenario.QUEUE, **opts)
         with jobsim.Simulation(worker, start=START) as sim:
             sim.bullmq.fast_forward = fast
             from bullmq import Queue
 
             live = Queue(scenario.QUEUE, {"connection": "redis://127.0.0.1:1/0"})
+            if setup == "global-concurrency":
+                run(live.setGlobalConcurrency(1))
+            elif setup == "global-rate-limit":
+                run(live.setGlobalRateLimit(2, 3000))
             run(scenario.produce(live))
             run(live.add("much-later", {}, {"delay": 3 * 3600_000 + 300}))
             sim.advance("4h")
@@ -447,6 +454,31 @@ def test_an_idle_worker_with_a_limiter_is_fast_forwarded_once_its_window_lapses(
     assert fast[:2] == slow[:2]
     assert slow[1][-1]["name"] == "much-later"
     assert fast[2] < 60 < 1000 < slow[2]  # 4 h of 5 s and 10 s polls
+
+
+def test_a_paused_queue_is_polled_as_bullmq_polls_it(worker_for, queue):
+    """Paused, ``moveToActive`` promotes the due delayed jobs and answers before ``getNextDelayedTimestamp``: the
+    idle worker blocks ``drainDelay`` (5 s), so the promotion lands on that grid -- the fast path must not skip it."""
+    from bullmq import QueueEvents
+
+    def once(fast):
+        heard = []
+        with jobsim.Simulation(worker_for(flaky), start=START) as sim:
+            sim.bullmq.fast_forward = fast
+            events = QueueEvents("q", {"connection": "redis://127.0.0.1:1/0"})
+            events.on("waiting", lambda args, entry_id: heard.append((args.get("prev"), sim.now_ns() - sim.start_ns)))
+            run(queue.add("later", {}, {"delay": 7_300}))
+            run(queue.pause())
+            sim.advance("30s")
+            run(queue.resume())
+            sim.advance("30s")
+        return [(r.kind, r.at, r.data) for r in sim.trace.records], heard
+
+    fast = once(True)
+    assert fast == once(False)
+    # blocked 5 s at 0 and at 5 (paused: no delayed time comes back); the 10 s wake-up promotes it
+    assert fast[1] == [("delayed", 10 * SECOND)]
+    assert [(rec[1] - T0 * SECOND) / SECOND for rec in fast[0] if rec[0] == "attempt"] == [30.0]
 
 
 @pytest.mark.parametrize("offset_ns", [0, 1, 499_999, 500_000, 999_999])

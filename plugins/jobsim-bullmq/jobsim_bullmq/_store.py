@@ -294,11 +294,35 @@ class Store:
             q.wait.appendleft(job_id)
         self.base_marker(q, q.paused_or_maxed())
 
+    @staticmethod
+    def _check_placement(q: QueueState, job: Any) -> None:
+        """``delay``, ``priority`` and ``timestamp`` bullmq-python sends unchecked (``Scripts.addJob`` picks the script
+        by truthiness): a negative ``delay`` goes through the delayed set (``addDelayedJob``, due at the timestamp), a
+        negative ``priority`` is scored ahead of every prioritized job (``addJobWithPriority``), one above 2^21 past
+        a double's 53 bits (``priority * 2^32 + counter``: FIFO within it lost), a ``timestamp`` that is not a number
+        is stored as is. Refused, naming the option."""
+        where = f"job {job.name!r} on BullMQ queue {q.name!r}: opts"
+        for option, accepted in (("delay", "milliseconds >= 0"), ("priority", "0 (none) or 1 (highest) .. 2,097,152")):
+            value = job.opts.get(option)
+            if value is None:
+                continue
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise InvalidArgument.build(f"{where}[{option!r}]", value, accepted) from None
+            if isinstance(value, bool) or not 0 <= number <= (2_097_152 if option == "priority" else float("inf")):
+                raise InvalidArgument.build(f"{where}[{option!r}]", value, accepted)
+        stamp = job.timestamp
+        if isinstance(stamp, bool) or not isinstance(stamp, (int, float)):
+            raise InvalidArgument.build(f"{where}['timestamp']", stamp, "epoch milliseconds (an int); leave it out "
+                                        "for now")  # fmt: skip
+
     def _check_options(self, q: QueueState, job: Any, opts: dict[str, Any]) -> None:
         """What bullmq's Lua would fail on with a Lua error (``opts.de.id`` of a non-table, ``ttl > 0`` of a
         string), and what would make ``Job.moveToFailed`` raise in the worker when the job fails (``_check_retry``):
         refused with the option named instead."""
         self._check_retry(q, job)
+        self._check_placement(q, job)
         de = opts.get("de")
         if de is None:
             return

@@ -335,6 +335,11 @@ class HueyWorld:
                     "of this Huey could not run it. Decorate it with @huey.task() on this Huey, or enqueue it on "
                     "the Huey it belongs to"
                 )
+            priority = task.priority
+            if priority is not None and (isinstance(priority, bool) or not isinstance(priority, (int, float))):
+                # Huey sends it to the storage unchecked: MemoryStorage fails on -priority, Redis on the ZADD score
+                raise InvalidArgument.build(f"priority of task {type(task).__name__!r}", priority,
+                                            "a number (higher runs first), or None")  # fmt: skip
             if task.on_error is not None:
                 self._check_registered(hs, task.on_error)
             task = task.on_complete

@@ -389,3 +389,22 @@ def test_the_storage_of_another_huey_than_the_simulated_ones_is_refused(tmp_path
         assert MemoryHuey("inline", immediate=True).pending() == []
     assert len(sqlite) == 1 and sqlite.scheduled_count() == 0  # nothing was flushed, dequeued or scheduled
     sqlite.storage.close()
+
+
+@pytest.mark.parametrize("priority", ["high", [1], {"p": 1}])
+def test_a_priority_that_is_not_a_number_is_refused_naming_it(priority):
+    """Huey sends ``priority`` to the storage unchecked: MemoryStorage fails on ``-priority`` with a TypeError,
+    PriorityRedisStorage on the ZADD score; the stand-in raised a bare ValueError/TypeError from ``float()``."""
+    h = MemoryHuey("prio")
+
+    @h.task()
+    def work():
+        return 1
+
+    with jobsim.Simulation(h, start=START) as sim:
+        with pytest.raises(InvalidArgument, match=r"priority of task 'work'=.* is not valid: a number \(higher"):
+            h.enqueue(work.s(priority=priority))
+        with pytest.raises(InvalidArgument, match=r"priority of task 'work'=.* is not valid"):  # a pipeline's, too
+            h.enqueue(work.s().then(work, priority=priority))
+        assert work(priority=2.5).get(blocking=True) == 1  # a number, any number: as Huey's storages take it
+    assert [r.status for r in sim.runs(work)] == ["completed"]

@@ -258,9 +258,9 @@ class SimStorage:
         return True
 
     def wait_result(self, key: str, timeout: Any = None, backoff: float = 1.15, max_delay: float = 1.0) -> bool:
-        """``Result.get(blocking=True)``: from the test, the simulation runs until the result is stored or
-        ``timeout`` (virtual seconds) passed -- a real wait polls the storage in real time (``storage.py:198-216``)."""
-        return self.world.wait_result(self, key, timeout)
+        """``Result.get(blocking=True)``: from the test, the simulation runs while the test waits as Huey's waits
+        (``HueyWorld.wait_result``)."""
+        return self.world.wait_result(self, key, timeout, backoff, max_delay)
 
     # -- counters -------------------------------------------------------------------------------
     def incr(self, key: str, amount: int = 1) -> int:

@@ -175,10 +175,7 @@ class Store:
         while i < len(words):
             word = words[i]
             if word in ("EX", "PX"):
-                amount = int(words[i + 1])
-                if amount <= 0:
-                    raise _response_error("invalid expire time in 'set' command")
-                px = amount * 1000 if word == "EX" else amount
+                px = self._expiry_ms(words[i + 1], "set", 1000 if word == "EX" else 1)
                 i += 1
             elif word in ("EXAT", "PXAT"):
                 at = int(words[i + 1]) * (1000 if word == "EXAT" else 1)
@@ -202,18 +199,29 @@ class Store:
         return old if options.get("get") else True
 
     def c_PSETEX(self, key: Any, ms: Any, value: Any, **_: Any) -> bool:
-        amount = int(ms.total_seconds() * 1000) if hasattr(ms, "total_seconds") else int(ms)
-        if amount <= 0:
-            raise _response_error("invalid expire time in 'psetex' command")
-        self._put(_b(key), _b(value), amount)
+        amount = int(ms.total_seconds() * 1000) if hasattr(ms, "total_seconds") else ms
+        self._put(_b(key), _b(value), self._expiry_ms(amount, "psetex", 1))
         return True
 
     def c_SETEX(self, key: Any, seconds: Any, value: Any, **_: Any) -> bool:
-        amount = int(seconds.total_seconds()) if hasattr(seconds, "total_seconds") else int(seconds)
-        if amount <= 0:
-            raise _response_error("invalid expire time in 'setex' command")
-        self._put(_b(key), _b(value), amount * 1000)
+        amount = int(seconds.total_seconds()) if hasattr(seconds, "total_seconds") else seconds
+        self._put(_b(key), _b(value), self._expiry_ms(amount, "setex", 1000))
         return True
+
+    def _expiry_ms(self, raw: Any, command: str, unit: int) -> int:
+        """An expiry argument as Redis reads it (``getExpireMillisecondsOrReply``, ``t_string.c``): a 64-bit integer
+        as redis-py writes it (``repr`` of a float, ``1.5`` or ``2.0``, is not one), above 0, whose instant
+        ``now + ms`` does not overflow -- arq's ``_defer_by=1e20`` fails the enqueue there."""
+        text = raw.decode() if isinstance(raw, bytes) else repr(raw) if isinstance(raw, float) else str(raw)
+        try:
+            amount = int(text) if text.lstrip("-").isdigit() else None
+        except ValueError:  # pragma: no cover - isdigit() keeps int() from failing
+            amount = None
+        if amount is None or not -(2**63) <= amount < 2**63:
+            raise _response_error("value is not an integer or out of range")
+        if amount <= 0 or amount > (2**63 - 1) // unit or amount * unit > 2**63 - 1 - self.now_ms():
+            raise _response_error(f"invalid expire time in '{command}' command")
+        return amount * unit
 
     def c_INCRBY(self, key: Any, amount: Any = 1, **_: Any) -> int:
         k = _b(key)

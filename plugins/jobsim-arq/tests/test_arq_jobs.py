@@ -216,3 +216,24 @@ def test_ties_enqueue_order_for_jobs_enqueued_at_one_instant_job_id_order_for_on
 
 def vars_of(settings):
     return {k: v for k, v in vars(settings).items() if not k.startswith("_")}
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"_defer_by": 1e20}, "value is not an integer or out of range"),  # PSETEX's ms past 64 bits
+    ({"_expires": 9.2233719e15}, "invalid expire time in 'psetex' command"),  # now + ms overflows
+    ({"_expires": -5}, "invalid expire time in 'psetex' command"),
+    ({"_defer_until": dt.datetime(2025, 2, 1, tzinfo=dt.timezone.utc)}, "invalid expire time"),  # a month ago: < 0
+])  # fmt: skip
+def test_an_expiry_redis_rejects_fails_the_enqueue_as_redis_fails_it(options, message):
+    """enqueue_job's ``PSETEX`` (``connections.py:166-170``) with an expiry Redis rejects raises redis-py's
+    ResponseError (measured on Redis 7 for each); a 1e20 s defer (1e23 ms) was accepted here and the job queued.
+    As in Redis, the transaction's ``ZADD`` still ran: the id is queued with no job, which the worker fails as
+    expired (``worker.py:514-516``) when it is due."""
+    from redis.exceptions import ResponseError
+
+    with jobsim.Simulation(Settings, start=START) as sim:
+        pool = run(create_pool(NOWHERE))
+        with pytest.raises(ResponseError, match=message):
+            run(pool.enqueue_job("add", 1, 2, **options))
+        sim.advance("1s")
+    assert sim.runs(add) == []

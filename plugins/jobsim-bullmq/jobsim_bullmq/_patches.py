@@ -337,10 +337,10 @@ class _Backend:
         async def nothing(self: Any, *args: Any, **kwargs: Any) -> None:
             return None
 
-        async def addJob(self: Any, job: Any) -> str:
+        async def addJob(self: Any, job: Any) -> str | int:
             return store.add_job(self, job)
 
-        async def addJobs(self: Any, jobs: list[Any]) -> list[str]:
+        async def addJobs(self: Any, jobs: list[Any]) -> list[str | int]:
             ids = [store.add_job(self, job) for job in jobs]
             for job, job_id in zip(jobs, ids, strict=True):
                 job.id = job_id

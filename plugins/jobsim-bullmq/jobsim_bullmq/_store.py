@@ -194,7 +194,7 @@ class Store:
             self.blocked.pop(future, None)
 
     # -- adding jobs ------------------------------------------------------------------------------
-    def add_job(self, backend: Any, job: Any) -> str:
+    def add_job(self, backend: Any, job: Any) -> str | int:
         """``Scripts.addJob`` (``scripts.py:95-111``): a delay picks ``addDelayedJob``, else a priority
         ``addPrioritizedJob``, else ``addStandardJob``; each stores the job (``addStandardJob-9.lua:519-559``)."""
         packed_args, data, packed_opts = backend.scripts.addJobArgs(job)  # bullmq's own encoding and its errors
@@ -206,11 +206,11 @@ class Store:
         if parent_key is not None and self.job_by_key(parent_key) is None:
             raise backend.scripts.finishedErrors({"code": -5, "parentKey": parent_key, "command": "addJob"})
         q.counter += 1  # INCR id, for custom ids too (addStandardJob-9.lua:523)
-        job_id = args[1] or str(q.counter)
+        job_id = self._custom_id(q, job, args[1]) or str(q.counter)
         if job_id in q.jobs:  # handleDuplicatedJob: nothing is added, the existing id comes back
             self.world.on_duplicated(q, job_id)
             self.xadd(q, "duplicated", jobId=job_id)  # addStandardJob-9.lua:485-486
-            return job_id
+            return job_id  # `jobId .. ""` (:487): a string, an int id's too
         parent_data = json.dumps(parent, separators=(",", ":")) if parent_key is not None else None
         if (opts.get("de") or {}).get("id"):  # deduplicateJob (addStandardJob-9.lua:539-544)
             holder = _dedup.Deduplication(self, q, job_id, args[2], data, opts, (parent_key, parent_data, args[5]),
@@ -227,7 +227,22 @@ class Store:
             found = self.job_by_key(parent_key)
             assert found is not None
             found[1].dependencies.add(q.key(job_id))
+        if isinstance(args[1], int):
+            return args[1]  # `return jobId` (:559): Redis replies a Lua number as an int
         return job_id
+
+    @staticmethod
+    def _custom_id(q: QueueState, job: Any, raw: Any) -> str:
+        """``opts["jobId"]`` as the scripts key the job: ``prefix .. jobId`` makes an int (msgpack sends it as a Lua
+        number) the string ``"42"``, so ``jobId: 42`` and ``jobId: "42"`` are one job. What the Lua cannot make a key
+        of, or makes another number's key of (``%.14g``: an int of 15 digits or more), is refused."""
+        if isinstance(raw, str):
+            return raw
+        if isinstance(raw, int) and not isinstance(raw, bool) and abs(raw) < 10**14:
+            return str(raw)
+        raise InvalidArgument.build(f"job {job.name!r} on BullMQ queue {q.name!r}: opts['jobId']", raw,
+                                    "a str (or an int of at most 14 digits, which bullmq's Lua keys as its "
+                                    "decimal string; a larger one it writes as '1.2345678901234e+14')")  # fmt: skip
 
     def _store(self, q: QueueState, job_id: str, name: str, data: str, opts: dict[str, Any], timestamp: int,
                repeat_key: str | None) -> JobHash:  # fmt: skip
@@ -279,11 +294,35 @@ class Store:
             q.wait.appendleft(job_id)
         self.base_marker(q, q.paused_or_maxed())
 
+    @staticmethod
+    def _check_placement(q: QueueState, job: Any) -> None:
+        """``delay``, ``priority`` and ``timestamp`` bullmq-python sends unchecked (``Scripts.addJob`` picks the script
+        by truthiness): a negative ``delay`` goes through the delayed set (``addDelayedJob``, due at the timestamp), a
+        negative ``priority`` is scored ahead of every prioritized job (``addJobWithPriority``), one above 2^21 past
+        a double's 53 bits (``priority * 2^32 + counter``: FIFO within it lost), a ``timestamp`` that is not a number
+        is stored as is. Refused, naming the option."""
+        where = f"job {job.name!r} on BullMQ queue {q.name!r}: opts"
+        for option, accepted in (("delay", "milliseconds >= 0"), ("priority", "0 (none) or 1 (highest) .. 2,097,152")):
+            value = job.opts.get(option)
+            if value is None:
+                continue
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise InvalidArgument.build(f"{where}[{option!r}]", value, accepted) from None
+            if isinstance(value, bool) or not 0 <= number <= (2_097_152 if option == "priority" else float("inf")):
+                raise InvalidArgument.build(f"{where}[{option!r}]", value, accepted)
+        stamp = job.timestamp
+        if isinstance(stamp, bool) or not isinstance(stamp, (int, float)):
+            raise InvalidArgument.build(f"{where}['timestamp']", stamp, "epoch milliseconds (an int); leave it out "
+                                        "for now")  # fmt: skip
+
     def _check_options(self, q: QueueState, job: Any, opts: dict[str, Any]) -> None:
         """What bullmq's Lua would fail on with a Lua error (``opts.de.id`` of a non-table, ``ttl > 0`` of a
         string), and what would make ``Job.moveToFailed`` raise in the worker when the job fails (``_check_retry``):
         refused with the option named instead."""
         self._check_retry(q, job)
+        self._check_placement(q, job)
         de = opts.get("de")
         if de is None:
             return
@@ -487,11 +526,13 @@ class Store:
                 for old in list(reversed(ordered(finished)))[count:]:
                     self._remove(q, finished, old)
         else:
-            self._remove(q, None, job_id)
+            q.jobs.pop(job_id, None)  # removeJobKeys: the run ends as it finished, then is recorded removed
         self.xadd(q, target, **{"jobId": job_id, prop: value, "prev": "active"})  # moveToFinished-14.lua:1001
         if target == "failed" and rec.int("atm") >= int(opts.get("attempts") or 0):  # :1002-1007
             self.xadd(q, "retries-exhausted", jobId=job_id, attemptsMade=rec.int("atm"))
         self.world.on_finished(q, rec, target, value, timestamp, gone=count == 0)
+        if count == 0:
+            self.world.on_removed(q, rec)
         if not q.wait and not q.active and not q.prioritized:
             self.xadd(q, "drained")  # :1022-1031
             self.world.on_drained(q)
@@ -727,7 +768,7 @@ class Store:
         q = self.queue(backend)
         self._check_options(q, job, opts)
         q.counter += 1
-        job_id = args[1] or str(q.counter)
+        job_id = self._custom_id(q, job, args[1]) or str(q.counter)
         if job_id in q.jobs:
             self.world.on_duplicated(q, job_id)
             self.xadd(q, "duplicated", jobId=job_id)

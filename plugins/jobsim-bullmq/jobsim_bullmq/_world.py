@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+import inspect
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -133,6 +134,15 @@ class BullMQWorld:
                                         and _positive(limiter.get("duration"))):  # fmt: skip
             raise InvalidArgument.build("Worker opts['limiter']", limiter,
                                         "{'max': jobs, 'duration': milliseconds}, both > 0")  # fmt: skip
+        settings = worker.opts.get("settings")
+        strategy = settings.get("backoffStrategy") if isinstance(settings, dict) else None
+        if strategy is not None and (not callable(strategy) or inspect.iscoroutinefunction(strategy)):
+            # backoffs.py: Backoffs.calculate calls it without await; a coroutine (truthy) goes to moveToDelayed as
+            # the delay, redis-py cannot send it, Job.moveToFailed raises: only an 'error' event, the job stuck active
+            raise InvalidArgument.build("Worker opts['settings']['backoffStrategy']", strategy,
+                                        "a plain (not async) def (attempts_made, type, err, job) -> delay in ms, "
+                                        "-1 to fail the job, 0 or None to retry at once: bullmq-python calls it "
+                                        f"without await (backoffs.py) (queue {name!r})")  # fmt: skip
 
     def _function(self, queue: str, worker: Any = None) -> jobsim.Function:
         fn = self.functions.get(queue)
@@ -318,11 +328,18 @@ class BullMQWorld:
         """
         assert self.loop is not None
         wakes = []
+        now_ms = self.now_ms()
         for q in self.store.queues.values():
-            if q.qualified in self.listened and (q.active or q.wait or q.prioritized or q.meta or q.limiter[1]):
+            # a rate-limit window still open, a paused queue or one at its global concurrency makes moveToActive
+            # answer before getNextDelayedTimestamp (moveToActive-11.lua), so the worker blocks drainDelay, not
+            # until the next delayed job: pump those. A limiter or a global rate limit or concurrency alone
+            # changes nothing while no job is fetched.
+            limited = q.limiter[1] is not None and q.limiter[1] > now_ms
+            if q.qualified in self.listened and (q.active or q.wait or q.prioritized or q.paused_or_maxed()
+                                                 or limited):  # fmt: skip
                 return due
         for worker in self.workers:
-            if worker.opts.get("limiter") or self.loop.job_timers():
+            if self.loop.job_timers():
                 return due
             waiting = [(f, qt) for f, qt in self.store.blocked.items() if not f.done()]
             mine = [qt for f, qt in waiting if qt[0].qualified == worker.qualifiedName]
@@ -612,6 +629,10 @@ def _first_wake(wake: int, due_ms: int) -> int:
     ``worker.py:355-361, 394-415``."""
     import math
 
+    if round(wake / MS) < due_ms:
+        # the 10 s blocks, at once: each leaves the same sub-millisecond part, and while due - int(wake) >= 10 s
+        # the block is min(..., 10 s) = 10 s (the loop below did them one by one: a job due in a day cost 8,640)
+        wake += (due_ms - int(wake / MS)) // 10_000 * 10_000_000_000
     while round(wake / MS) < due_ms:
         delay_ms = due_ms - int(wake / MS)
         seconds = 0.001 if delay_ms < 1 else min(delay_ms / 1000, 10)

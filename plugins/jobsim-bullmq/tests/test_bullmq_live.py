@@ -192,3 +192,26 @@ def test_the_simulation_predicts_the_admin_calls():
 def test_a_real_bullmq_queue_cleans_retries_promotes_reprioritizes_and_obliterates_as_predicted(redis_url):
     expected = predicted_admin()
     assert_same_outcome(live(redis_url, "3", "bullmq_admin_scenario"), expected)
+
+
+async def _int_ids(queue: Queue) -> tuple[list[object], dict[str, int]]:
+    ids = [(await queue.add("x", {}, {"jobId": j})).id for j in (42, 42, "42", 7)]
+    counts = await queue.getJobCounts("waiting", "completed")
+    return ids, counts
+
+
+def test_a_real_queue_keys_an_int_job_id_as_its_string_as_predicted(redis_url):
+    """``jobId: 42`` and ``"42"`` are one job on Redis (``prefix .. jobId``); the first add returns the Lua number, a
+    duplicate the string. The simulation made two jobs of them."""
+    async def real():
+        queue = Queue("jobsim-live-ids", {"connection": redis_url})
+        try:
+            return await _int_ids(queue)
+        finally:
+            await queue.close()
+
+    with jobsim.Simulation(Worker("jobsim-live-ids", scenario.process, {"autorun": False, "connection": NOWHERE}),
+                           start=START):  # fmt: skip
+        predicted = run(_int_ids(Queue("jobsim-live-ids", {"connection": NOWHERE})))
+    assert predicted == ([42, "42", "42", 7], {"waiting": 2, "completed": 0})
+    assert run(real()) == predicted

@@ -26,6 +26,10 @@ def test_an_autorun_worker_is_refused():
     ({"concurrency": 0}, r"Worker opts\['concurrency'\]=0 is not valid: a number >= 1"),
     ({"concurrency": 1.5}, r"an int >= 1"),
     ({"limiter": {"max": 1}}, r"Worker opts\['limiter'\].*'duration': milliseconds"),
+    # bullmq-python calls backoffStrategy without await (backoffs.py): an async def's coroutine reached
+    # moveToDelayed as the delay, the worker emitted only 'error' and the job sat active until it stalled
+    ({"settings": {"backoffStrategy": noop}}, r"backoffStrategy'\].*a plain \(not async\) def"),
+    ({"settings": {"backoffStrategy": 1000}}, r"backoffStrategy'\]=1000 is not valid"),
 ])  # fmt: skip
 def test_bad_worker_options_are_refused(worker_for, opts, message):
     with pytest.raises(InvalidArgument, match=message):
@@ -231,6 +235,26 @@ def test_retry_options_the_worker_would_choke_on_are_refused_at_the_add(worker_f
         with pytest.raises(InvalidArgument, match=r"^job 'x' on BullMQ queue 'q': " + message):
             run(queue.add("x", {}, opts))
         assert sim.runs("q") == []
+
+
+@pytest.mark.parametrize(("opts", "message"), [
+    # addDelayedJob: due at the timestamp, through the delayed set (a 'delayed' event, promoted at the next fetch)
+    ({"delay": -1000}, r"opts\['delay'\]=-1000 is not valid: milliseconds >= 0"),
+    # addJobWithPriority: scored ahead of every prioritized job / past a double's 53 bits
+    ({"priority": -1}, r"opts\['priority'\]=-1 is not valid: 0 \(none\) or 1"),
+    ({"priority": 2_097_153}, r"opts\['priority'\]=2097153 is not valid"),
+    ({"priority": "high"}, r"opts\['priority'\]='high' is not valid"),
+    ({"timestamp": "now"}, r"opts\['timestamp'\]='now' is not valid: epoch milliseconds"),
+])  # fmt: skip
+def test_placement_options_bullmq_python_sends_unchecked_are_refused_at_the_add(worker_for, queue, opts, message):
+    """bullmq-python checks none of them (``Scripts.addJob`` picks the script by truthiness); a real Redis took each
+    (measured), with the effects above -- the simulation had queued the first two as plain waiting jobs and failed
+    on the last with a ValueError from int()."""
+    with jobsim.Simulation(worker_for(noop), start=START) as sim:
+        with pytest.raises(InvalidArgument, match=message):
+            run(queue.add("x", {}, opts))
+        run(queue.add("y", {}, {"delay": "500", "priority": 2_097_152}))  # as Lua's tonumber reads it: accepted
+        assert sim.bullmq.counts("q")["delayed"] == 1
 
 
 def test_a_custom_backoff_type_served_by_the_worker_is_accepted(worker_for, queue):

@@ -35,7 +35,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from jobsim._time import SECOND, to_datetime
-from jobsim.errors import UnsupportedFeature
+from jobsim.errors import InvalidArgument, UnsupportedFeature
 from jobsim.hooks import ProcessPatches
 
 if TYPE_CHECKING:
@@ -90,6 +90,7 @@ def _patch(world: HueyWorld) -> None:
     _set(huey.api.Huey, "_get_timestamp", lambda self: clock.timestamp(self.utc))
     _set(huey.api.Huey, "enqueue", _guard_enqueue(huey.api.Huey.enqueue, world))
     _set(huey.consumer.Consumer, "start", _refuse_start(huey.consumer.Consumer.start, world))
+    _set(huey.api.Huey, "immediate", _guard_immediate(huey.api.Huey.__dict__["immediate"], world))
     from ._guard import _STORAGE  # what else reaches a Huey's storage: another Huey's would reach the real one
 
     for what, names in _STORAGE.items():
@@ -196,6 +197,25 @@ def _guard_storage(original: Any, world: HueyWorld, call: str, what: str) -> Any
 
     guarded.__name__ = getattr(original, "__name__", call)
     return guarded
+
+
+def _guard_immediate(original: property, world: HueyWorld) -> property:
+    """``Huey.immediate``'s setter (``api.py:159-166``) builds a new storage (``create_storage``): on a simulated
+    Huey it would drop the simulated storage for a real ``MemoryStorage`` (tasks run inline, refused by the
+    simulated consumer and stored as their error) or the real Redis/SQL one, and leave the Huey inconsistent
+    after the simulation. Refused instead; another Huey's mode may change."""
+
+    def set_immediate(self: Any, value: Any) -> None:
+        if world.owns(self) and bool(value) != bool(self._immediate):
+            raise InvalidArgument(
+                f"huey.immediate = {value!r} on Huey {self.name!r}, which this simulation runs: Huey would replace "
+                "its storage (the simulated one) with a new one and run tasks inline. Set immediate mode outside "
+                "the `with jobsim.Simulation(...)` block -- the simulation is the consumer, in virtual time",
+            )  # fmt: skip
+        assert original.fset is not None
+        original.fset(self, value)
+
+    return property(original.fget, set_immediate, original.fdel, original.__doc__)
 
 
 def _refuse_start(original: Any, world: HueyWorld) -> Any:

@@ -33,7 +33,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from jobsim._time import SECOND
-from jobsim.errors import UnsupportedFeature
+from jobsim.errors import InvalidArgument, UnsupportedFeature
 
 if TYPE_CHECKING:
     from ._world import HueyWorld
@@ -253,14 +253,33 @@ class SimStorage:
             return False
         expires = None
         if ttl is not None and self.kind.ttl == "honour":
-            expires = self.world.sim.now_ns() + math.ceil(float(ttl) * SECOND)
+            expires = self.world.sim.now_ns() + self._hexpire_seconds(ttl) * SECOND
         self._data[key] = (value, expires)
         return True
 
+    def _hexpire_seconds(self, ttl: Any) -> int:
+        """``RedisStorage.put_if_empty(ttl=)`` (``storage.py:629-637``): ``HSETNX`` then ``HEXPIRE`` -- which needs a
+        redis-py with ``hexpire`` (else Huey raises ``NotImplementedError``, as here) and a Redis 7.4+ server (assumed:
+        on an older one Huey raises it too), and takes whole seconds: redis-py turns a timedelta into
+        ``int(total_seconds())``, and sends a float as is, which Redis refuses *after* ``HSETNX`` took the lock
+        (held for good, no ttl): refused here instead."""
+        import datetime as dt
+
+        if not hasattr(getattr(self.real, "conn", None), "hexpire"):
+            raise NotImplementedError("ttl requires hash-field TTL support (redis 7.4+ or valkey 9+).")
+        if isinstance(ttl, dt.timedelta):
+            return int(ttl.total_seconds())
+        if isinstance(ttl, bool) or not isinstance(ttl, int):
+            raise InvalidArgument.build("lock_task(..., ttl=...)", ttl,
+                                        "whole seconds (an int, or a timedelta): Huey passes it to Redis's HEXPIRE, "
+                                        "which fails on anything else after the lock is taken, leaving it held "
+                                        "with no ttl")  # fmt: skip
+        return ttl
+
     def wait_result(self, key: str, timeout: Any = None, backoff: float = 1.15, max_delay: float = 1.0) -> bool:
-        """``Result.get(blocking=True)``: from the test, the simulation runs until the result is stored or
-        ``timeout`` (virtual seconds) passed -- a real wait polls the storage in real time (``storage.py:198-216``)."""
-        return self.world.wait_result(self, key, timeout)
+        """``Result.get(blocking=True)``: from the test, the simulation runs while the test waits as Huey's waits
+        (``HueyWorld.wait_result``)."""
+        return self.world.wait_result(self, key, timeout, backoff, max_delay)
 
     # -- counters -------------------------------------------------------------------------------
     def incr(self, key: str, amount: int = 1) -> int:

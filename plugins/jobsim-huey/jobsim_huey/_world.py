@@ -14,6 +14,7 @@ a lock or rate limit with no retry left), ``cancelled`` (``SIGNAL_CANCELED`` wit
 from __future__ import annotations
 
 import datetime as dt
+import math
 import random
 import uuid
 import weakref
@@ -335,6 +336,11 @@ class HueyWorld:
                     "of this Huey could not run it. Decorate it with @huey.task() on this Huey, or enqueue it on "
                     "the Huey it belongs to"
                 )
+            priority = task.priority
+            if priority is not None and (isinstance(priority, bool) or not isinstance(priority, (int, float))):
+                # Huey sends it to the storage unchecked: MemoryStorage fails on -priority, Redis on the ZADD score
+                raise InvalidArgument.build(f"priority of task {type(task).__name__!r}", priority,
+                                            "a number (higher runs first), or None")  # fmt: skip
             if task.on_error is not None:
                 self._check_registered(hs, task.on_error)
             task = task.on_complete
@@ -514,9 +520,15 @@ class HueyWorld:
             consumer.arm()
 
     # -- waits from the test -----------------------------------------------------------------------------
-    def wait_result(self, storage: SimStorage, key: str, timeout: Any) -> bool:
-        """``Result.get(blocking=True, timeout=...)``: run the simulation, instant by instant, until the result is
-        stored or ``timeout`` virtual seconds passed (then Huey raises ``ResultTimeout``, ``api.py:1240-1255``)."""
+    def wait_result(self, storage: SimStorage, key: str, timeout: Any, backoff: float = 1.15,
+                    max_delay: float = 1.0) -> bool:  # fmt: skip
+        """``Result.get(blocking=True, timeout=...)`` from the test: the simulation runs while the test waits as
+        ``BaseStorage.wait_result`` waits (``storage.py:198-216``): it looks at the store at once, then after sleeps
+        of 0.05 s x ``backoff``^n, at most ``max_delay``, and answers at the first look that finds the result, or
+        (False: Huey raises ``ResultTimeout``, ``api.py:1240-1255``) at the first look at or past ``timeout``. A
+        ``RedisStorage(notify_result=True)`` waits in ``BLPOP`` instead (``storage.py:607-624``): it answers at the
+        instant the result is stored, or at the timeout. Looks before the simulation's next work cannot see a new
+        result and are skipped in one advance."""
         sim = self.sim
         if sim.engine.x is not None or self.current is not None:
             raise UnsupportedFeature(
@@ -527,28 +539,50 @@ class HueyWorld:
             )  # fmt: skip
         sim._require_running("Result.get(blocking=True)")
         within = None if timeout is None else duration_ns(timeout, "timeout")
-        deadline = sim.kernel.now + (WAIT_HORIZON if within is None else within)
-        while not storage.has_data_for_key(key):
+        deadline = None if within is None else sim.kernel.now + within
+        for name, value, least in (("backoff", backoff, 1.0), ("max_delay", max_delay, 0.001)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not least <= value < math.inf:
+                raise InvalidArgument.build(f"Result.get(blocking=True, {name}=...)", value,
+                                            f"a number >= {least} (Huey would poll the store back to back)")
+        horizon = sim.kernel.now + WAIT_HORIZON
+        notify = bool(getattr(storage.real, "notify_result", False))
+        look, delay = sim.kernel.now, 0.05
+        while True:
+            if not notify or (deadline is not None and look >= deadline):
+                sim.advance_to(_instant(look))
+                if storage.has_data_for_key(key):
+                    return True
+                if deadline is not None and look >= deadline:
+                    return False
             due = sim.kernel.next_due()
-            if due is None or (within is None and sim.kernel.idle):
-                if within is None:
-                    raise JobsimError(
-                        f"Result.get(blocking=True) for task {key} would wait forever: no result is stored and "
-                        "nothing but periodic checks is pending in the simulation (the task was never enqueued, "
-                        "is a periodic task, or its result was read already?). Pass timeout= to get ResultTimeout"
-                    )
-                sim.advance_to(_instant(deadline))
-                break
-            if due > deadline:
-                if within is None:
-                    raise BudgetExceeded(
-                        f"Result.get(blocking=True) for task {key} was still waiting after "
-                        f"{format_duration(WAIT_HORIZON)} of virtual time (next work at {iso(due)}): pass timeout="
-                    )
-                sim.advance_to(_instant(deadline))
-                break
-            sim.advance_to(_instant(due))
-        return storage.has_data_for_key(key)
+            if deadline is None and (due is None or sim.kernel.idle):
+                raise JobsimError(
+                    f"Result.get(blocking=True) for task {key} would wait forever: no result is stored and "
+                    "nothing but periodic checks is pending in the simulation (the task was never enqueued, "
+                    "is a periodic task, or its result was read already?). Pass timeout= to get ResultTimeout"
+                )
+            if notify:  # BLPOP: woken by the store, or given up at the deadline
+                if due is None or (deadline is not None and due > deadline):
+                    look = deadline if deadline is not None else horizon
+                else:
+                    sim.advance_to(_instant(due))
+                    if storage.has_data_for_key(key):
+                        return True
+                    look = sim.kernel.now
+            else:
+                step = round(min(delay, max_delay) * SECOND)
+                delay *= backoff
+                look += max(step, 1)
+                if (step == round(max_delay * SECOND) or backoff == 1) and due is not None:
+                    # every later look is one max_delay apart: skip those before the next work (or the deadline)
+                    until = due if deadline is None else min(due, deadline)
+                    if until > look:
+                        look += (until - look) // step * step
+            if deadline is None and look > horizon:
+                raise BudgetExceeded(
+                    f"Result.get(blocking=True) for task {key} was still waiting after "
+                    f"{format_duration(WAIT_HORIZON)} of virtual time (next work at {iso(due or look)}): pass timeout="
+                )
 
     # -- for tests -------------------------------------------------------------------------------------
     def run_of_task(self, task: Any) -> Run:

@@ -3,6 +3,7 @@ variants, rate limits, a polled SQLite storage, and the trace."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 import pytest
@@ -13,6 +14,7 @@ from huey_support import START, T0_NS, secs
 import jobsim
 from jobsim._time import SECOND
 from jobsim._trace import Trace
+from jobsim.errors import InvalidArgument
 
 
 def test_map_groups_and_chords(redis_huey):
@@ -228,3 +230,42 @@ def test_a_failure_of_huey_s_own_code_after_the_body_ends_the_run_as_the_consume
         assert locked.get() == [None, None]
         (run,) = sim.runs(flaky)
         assert (run.status, type(run.error), len(run.attempts)) == ("failed", TypeError, 1)  # no retry
+
+
+@pytest.mark.parametrize("ttl", [5, dt.timedelta(seconds=5, milliseconds=900)])
+def test_a_lock_ttl_expires_in_virtual_time_on_redis_in_whole_seconds(redis_huey, ttl):
+    """``put_if_empty(ttl=)`` on Redis is ``HSETNX`` + ``HEXPIRE`` (``storage.py:629-637``): whole seconds, a timedelta
+    as ``int(total_seconds())`` (redis-py). A timedelta raised a bare TypeError from float()."""
+    h = redis_huey
+    took = []
+
+    @h.task()
+    def grab(n):
+        took.append((n, h.lock_task("report", ttl=ttl).acquire() is not False))  # held, never released
+
+    @h.task()
+    def probe():
+        took.append(("probe", h.is_locked("report")))
+
+    with jobsim.Simulation(h, start=START) as sim:
+        grab(1)
+        probe.schedule(delay=4)
+        probe.schedule(delay=6)
+        sim.run_until_idle()
+    assert took == [(1, True), ("probe", True), ("probe", False)]
+
+
+def test_a_lock_ttl_that_is_not_whole_seconds_is_refused_on_redis_and_ignored_in_memory(redis_huey):
+    """Huey hands ``ttl`` to ``HEXPIRE`` as is: a float fails there *after* ``HSETNX`` took the lock (held for good).
+    ``MemoryStorage`` ignores ``ttl`` (``storage.py:235-253``)."""
+    from huey import MemoryHuey
+
+    with jobsim.Simulation(redis_huey, start=START):
+        with pytest.raises(InvalidArgument, match=r"ttl=...\)=1.5 is not valid: whole seconds"):
+            redis_huey.lock_task("x", ttl=1.5).acquire()
+        assert not redis_huey.is_locked("x")
+    memory = MemoryHuey("locks")
+    with jobsim.Simulation(memory, start=START) as sim:
+        memory.lock_task("x", ttl=1.5).acquire()
+        sim.advance("1m")
+        assert memory.is_locked("x")

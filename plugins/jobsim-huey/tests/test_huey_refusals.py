@@ -16,6 +16,33 @@ def test_an_immediate_mode_huey_is_refused():
         jobsim.Simulation(h, start=START)
 
 
+@pytest.mark.parametrize("value", [True, 1])
+def test_switching_a_simulated_huey_to_immediate_mode_is_refused(redis_huey, value):
+    """``huey.immediate = True`` (``api.py:159-166``) swapped the simulated storage for a real MemoryStorage: the
+    task then ran inline, was refused by the simulated consumer and stored as a TaskException, and after the
+    simulation the Huey stayed immediate over its Redis storage (the next test's ``immediate = True`` changed
+    nothing, and its tasks reached Redis). Refused at the assignment; the Huey is untouched."""
+
+    @redis_huey.task()
+    def add(a, b):
+        return a + b
+
+    storage = redis_huey.storage
+    with jobsim.Simulation(redis_huey, start=START) as sim:
+        with pytest.raises(InvalidArgument, match=r"huey.immediate = .* which this simulation runs.*outside the"):
+            redis_huey.immediate = value
+        redis_huey.immediate = False  # no change: allowed
+        result = add(1, 2)
+        sim.run_until_idle()
+        assert result.get() == 3
+    assert redis_huey.storage is storage and not redis_huey.immediate
+    redis_huey.immediate = True  # outside the simulation: Huey's own setter, an in-memory inline Huey
+    try:
+        assert add(2, 2).get() == 4
+    finally:
+        redis_huey.immediate = False
+
+
 @pytest.mark.parametrize("make", [lambda: BlackHoleHuey("bh"), lambda tmp="/tmp/jobsim-huey-file": FileHuey(
     "file", path=tmp)])  # fmt: skip
 def test_storages_whose_semantics_are_not_simulated_are_refused_by_name(make):
@@ -362,3 +389,22 @@ def test_the_storage_of_another_huey_than_the_simulated_ones_is_refused(tmp_path
         assert MemoryHuey("inline", immediate=True).pending() == []
     assert len(sqlite) == 1 and sqlite.scheduled_count() == 0  # nothing was flushed, dequeued or scheduled
     sqlite.storage.close()
+
+
+@pytest.mark.parametrize("priority", ["high", [1], {"p": 1}])
+def test_a_priority_that_is_not_a_number_is_refused_naming_it(priority):
+    """Huey sends ``priority`` to the storage unchecked: MemoryStorage fails on ``-priority`` with a TypeError,
+    PriorityRedisStorage on the ZADD score; the stand-in raised a bare ValueError/TypeError from ``float()``."""
+    h = MemoryHuey("prio")
+
+    @h.task()
+    def work():
+        return 1
+
+    with jobsim.Simulation(h, start=START) as sim:
+        with pytest.raises(InvalidArgument, match=r"priority of task 'work'=.* is not valid: a number \(higher"):
+            h.enqueue(work.s(priority=priority))
+        with pytest.raises(InvalidArgument, match=r"priority of task 'work'=.* is not valid"):  # a pipeline's, too
+            h.enqueue(work.s().then(work, priority=priority))
+        assert work(priority=2.5).get(blocking=True) == 1  # a number, any number: as Huey's storages take it
+    assert [r.status for r in sim.runs(work)] == ["completed"]

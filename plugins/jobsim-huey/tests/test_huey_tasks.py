@@ -12,6 +12,7 @@ from huey_support import START, T0_NS, polls, secs
 
 import jobsim
 from jobsim._time import SECOND
+from jobsim.errors import InvalidArgument
 
 
 def spans(runs):
@@ -242,11 +243,55 @@ def test_the_result_store_is_read_in_virtual_time(redis_huey):
         result = slow()
         assert result.get() is None  # not yet: nothing ran
         with pytest.raises(ResultTimeout):
-            result.get(blocking=True, timeout=10)  # the test waits 10 virtual seconds
-        assert sim.now_ns() == T0_NS + 10 * SECOND
-        assert result.get(blocking=True) == "done"
-        assert sim.now_ns() == T0_NS + 30 * SECOND
+            result.get(blocking=True, timeout=10)  # the test waits 10 virtual seconds: its first look past them
+        assert sim.now_ns() == first_look(T0_NS, T0_NS + 10 * SECOND) == T0_NS + 10_881_581_899
+        waited_from = sim.now_ns()
+        assert result.get(blocking=True) == "done"  # stored at 30 s, seen at the next look
+        assert sim.now_ns() == first_look(waited_from, T0_NS + 30 * SECOND) == T0_NS + 30_763_163_798
         assert h.result_count() == 0  # get() popped it, as on the real storage
+
+
+def first_look(start_ns, at_ns, backoff=1.15, max_delay=1.0):
+    """When ``BaseStorage.wait_result`` (``storage.py:198-216``) started at ``start_ns`` first looks at or after
+    ``at_ns``: at once, then after sleeps of min(0.05 x backoff^n, max_delay) seconds."""
+    look, delay = start_ns, 0.05
+    while look < at_ns:
+        look += round(min(delay, max_delay) * SECOND)
+        delay *= backoff
+    return look
+
+
+def test_a_blocking_get_sees_the_result_at_hueys_next_look_and_a_notifying_redis_at_once():
+    """The test that waits on a result regains control when Huey's wait would: at its first look after the store
+    (polled with backoff); with ``RedisHuey(notify_result=True)`` the instant it is stored (``BLPOP``). It returned
+    at the store instant in both, up to max_delay earlier than a real test -- a task it then schedules with a delay
+    could land on an earlier scheduler tick."""
+    from huey import RedisHuey
+
+    for notify in (False, True):
+        h = RedisHuey("wait", host="127.0.0.1", port=1, notify_result=notify)
+
+        @h.task()
+        def slow(seconds):
+            time.sleep(seconds)
+            return seconds
+
+        with jobsim.Simulation(h, start=START) as sim:
+            assert slow(86_400.5).get(blocking=True) == 86_400.5  # a day: the 1 s looks are skipped in one advance
+            day = sim.now_ns()
+            assert slow(2.5).get(blocking=True, backoff=2, max_delay=0.3) == 2.5
+            custom = sim.now_ns()
+            with pytest.raises(ResultTimeout):
+                slow(9).get(blocking=True, timeout=4)
+            timed_out = sim.now_ns()
+            with pytest.raises(InvalidArgument, match=r"backoff=...\)=0.5 is not valid: a number >= 1.0"):
+                slow(1).get(blocking=True, backoff=0.5)
+        if notify:
+            assert (day, custom, timed_out) == (T0_NS + 86_400_500_000_000, day + 2_500_000_000, custom + 4 * SECOND)
+        else:
+            assert day == first_look(T0_NS, T0_NS + 86_400_500_000_000)
+            assert custom == first_look(day, day + 2_500_000_000, backoff=2, max_delay=0.3)
+            assert timed_out == first_look(custom, custom + 4 * SECOND)
 
 
 def test_the_same_seed_gives_the_same_task_ids(redis_huey):

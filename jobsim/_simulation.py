@@ -85,12 +85,7 @@ class Simulation:
             raise InvalidArgument.build("seed", seed, "an int within 64 bits")
         self.tz = zone(tz)
         self.seed = seed
-        if random_streams not in RANDOM_STREAMS:
-            raise InvalidArgument.build(
-                "random_streams", random_streams,
-                "'function' (each function draws from its own stream derived from the seed: the default) or "
-                "'shared' (one stream for every draw, as traces of format minor < 2 were recorded with)")  # fmt: skip
-        self.random_streams = random_streams
+        self.random_streams = _check_random_streams(random_streams)
         self.rng = random.Random(seed)  # draws made outside any function's runs (and every draw when "shared")
         self._streams: dict[str, random.Random] = {}  # function id -> its own stream (``rng_for``)
         self._plugins = _plugins.manager()
@@ -145,6 +140,7 @@ class Simulation:
         self._warn_at: tuple[str, int] | None = None  # (file, line) to warn at when closed; else the caller's
         self._where = ""  # where it was started (file:line in function), for "already running" errors
         self._role = ""  # who runs it, when not the test itself: the pytest plugin names its fixture's
+        self._drawn_as = ""  # its targets as code, when strategies.simulations() drew it (apply's reproduction)
         self._delayed_ids = 0  # ids given to delayed sends (``jobsim._delay``)
         self._spender: Any = None  # the execution that last spent virtual time, and how often (``consume``)
         self._spends = 0
@@ -869,6 +865,15 @@ def _caller_site() -> str:
 def _when(ns: int) -> str:
     """An instant for a message; work due past the last instant a datetime can show is due never."""
     return iso(ns) if ns <= MAX_NS else f"never (past {iso(MAX_NS)})"
+
+
+def _check_random_streams(value: Any) -> str:
+    if value not in RANDOM_STREAMS:
+        raise InvalidArgument.build(
+            "random_streams", value,
+            "'function' (each function draws from its own stream derived from the seed: the default) or "
+            "'shared' (one stream for every draw, as traces of format minor < 2 were recorded with)")  # fmt: skip
+    return str(value)
 
 
 def _check_budget(name: str, value: Any) -> int:

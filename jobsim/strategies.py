@@ -220,17 +220,19 @@ class _Build:
     falsifying example shows ``sim=jobsim.Simulation(app, start=..., seed=0)``: code that runs as printed
     (in Hypothesis's ``@example`` patch too), where a function's name (``simulation(seed=0)``) would not."""
 
-    __slots__ = ("profile", "selection", "targets", "tz")
+    __slots__ = ("options", "profile", "targets", "tz")
 
-    def __init__(self, targets: tuple[Any, ...], profile: Any, tz: Any, selection: dict[str, Any]) -> None:
-        self.targets, self.profile, self.tz, self.selection = targets, profile, tz, selection
+    def __init__(self, targets: tuple[Any, ...], profile: Any, tz: Any, options: dict[str, Any]) -> None:
+        self.targets, self.profile, self.tz, self.options = targets, profile, tz, options
 
     def __repr__(self) -> str:
         return "jobsim.Simulation"
 
-    def __call__(self, *_names: _Code, start: Any, seed: int, **_shown: Any) -> Simulation:
+    def __call__(self, *names: _Code, start: Any, seed: int, **_shown: Any) -> Simulation:
         made = [target() if spec.is_factory(target) else target for target in self.targets]
-        return Simulation(*made, start=start, seed=seed, profile=self.profile, tz=self.tz, **self.selection)
+        sim = Simulation(*made, start=start, seed=seed, profile=self.profile, tz=self.tz, **self.options)
+        sim._drawn_as = ", ".join(name.text for name in names)  # the reproduction's targets, as printed here
+        return sim
 
 
 def _target_code(target: Any, names: Mapping[str, Any]) -> _Code:
@@ -262,15 +264,17 @@ def _refuse_unrunnable(targets: tuple[Any, ...], chosen: Any, selection: dict[st
 
 def simulations(*targets: Any, seed: int | SearchStrategy[int] | None = None,
                 start: Instant | SearchStrategy[Any] | None = None, profile: Any = None,
-                tz: str | dt.tzinfo | None = None, functions: Any = None,
-                exclude_functions: Any = None) -> SearchStrategy[Simulation]:  # fmt: skip
+                tz: str | dt.tzinfo | None = None, functions: Any = None, exclude_functions: Any = None,
+                max_chain: int | None = None,
+                random_streams: str | None = None) -> SearchStrategy[Simulation]:  # fmt: skip
     """New (not yet started) ``jobsim.Simulation`` of ``targets``, with a drawn seed and start time.
 
     ``seed`` and ``start`` are fixed values or strategies; by default ``seeds()`` and
     ``instants()``. A target that is a function of no arguments is called for each
     example, so state it builds (a database, an app) is fresh every time. Start the
     drawn simulation with ``with sim:``. ``functions=``/``exclude_functions=`` select functions as
-    ``Simulation``'s do. An app the profile cannot run is refused here.
+    ``Simulation``'s do; ``max_chain=`` and ``random_streams=`` are ``Simulation``'s too (fixed, not
+    drawn). An app the profile cannot run is refused here.
     A drawn simulation prints as the code that builds it, ``jobsim.Simulation(app,
     start=..., seed=...)``, naming each target as the calling module does.
     """
@@ -283,6 +287,9 @@ def simulations(*targets: Any, seed: int | SearchStrategy[int] | None = None,
         selection = {key: value for key, value in (("functions", functions),
                                                    ("exclude_functions", exclude_functions)) if value is not None}
         named = _refuse_unrunnable(targets, chosen, selection)
+        kept = {key: value for key, value in (("max_chain", max_chain), ("random_streams", random_streams))
+                if value is not None}  # fmt: skip
+        spec.check_simulation_keywords(kept)  # Simulation's own checks, at the test's line rather than per example
     seed_st = seeds() if seed is None else _fixed_or_drawn("seed", seed, spec.check_seed)
     check_start: Callable[[Any], Any] = lambda value: instant_ns(value, "start", tz=local)  # noqa: E731
     start_st = instants() if start is None else _fixed_or_drawn("start", start, check_start)
@@ -298,9 +305,13 @@ def simulations(*targets: Any, seed: int | SearchStrategy[int] | None = None,
         shown["tz"] = st.just(zone_name(local))
     for key, value in selection.items():  # the ids, as the reproduction prints them (objects print as no code)
         shown[key] = st.just(named if named is not None else value)
-    inner = st.builds(_Build(targets, profile, tz, selection), *names, start=start_st, seed=seed_st, **shown)
+    for key, value in kept.items():
+        shown[key] = st.just(value)
+    inner = st.builds(_Build(targets, profile, tz, {**selection, **kept}), *names, start=start_st, seed=seed_st,
+                      **shown)  # fmt: skip
     described = _changed(seed=(seed, None), start=(start, None), profile=(profile, None), tz=(tz, None),
-                         functions=(functions, None), exclude_functions=(exclude_functions, None))
+                         functions=(functions, None), exclude_functions=(exclude_functions, None),
+                         max_chain=(max_chain, None), random_streams=(random_streams, None))  # fmt: skip
     return _labelled("simulations", inner, *targets, **described)
 
 

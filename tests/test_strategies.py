@@ -307,6 +307,35 @@ def test_simulations_select_functions_as_simulation_does():
     assert list(eval(printed, {"jobsim": jobsim, "mixed": mixed}).functions) == ["plain"]
 
 
+def test_simulations_take_max_chain_and_random_streams_as_simulation_does():
+    # simulations() had neither: a property of a long legitimate chain, or of a shared-stream replay, could not be
+    # drawn, and the pytest plugin's advice to use simulations() dropped the marker's max_chain=/random_streams=
+    @settings(database=None, derandomize=True, phases=[hypothesis.Phase.generate])
+    @given(sim=js.simulations(APP, start="2025-03-01T00:00:00Z", max_chain=50, random_streams="shared"))
+    def fails(sim):
+        assert (sim.max_chain, sim.random_streams) == (50, "shared")
+        raise AssertionError("boom")
+
+    printed = printed_simulation(fails)
+    assert printed == ("jobsim.Simulation(APP, start='2025-03-01T00:00:00Z', seed=0, max_chain=50, "
+                       "random_streams='shared')")  # fmt: skip
+    sim = eval(printed, {"jobsim": jobsim, "APP": APP})
+    assert (sim.max_chain, sim.random_streams) == (50, "shared")
+    assert repr(js.simulations(APP, max_chain=50)) == "simulations(App('strategies', functions=['f']), max_chain=50)"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"max_chain": 0}, "max_chain=0 is not valid: an int >= 1"),
+        ({"random_streams": "per-function"}, "random_streams='per-function' is not valid: 'function'"),
+    ],
+)
+def test_simulations_check_max_chain_and_random_streams_when_built(kwargs, message):
+    with pytest.raises(js.InvalidArgument, match=re.escape(message)):
+        js.simulations(APP, **kwargs)
+
+
 RETRIED = jobsim.App("strategies-retried")
 RETRIED.function("f", on="a/b", retries=3)(lambda ctx: None)
 

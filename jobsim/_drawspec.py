@@ -216,6 +216,12 @@ def check_seed(seed: Any) -> None:
         raise InvalidArgument.build("seed", seed, "an int, or a strategy of ints")
 
 
+def check_drawn_seed(seed: Any) -> None:
+    """A seed a strategy drew: ``Simulation``'s own rule (a JSON number in the trace header)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not -(1 << 63) <= seed < 1 << 64:
+        raise InvalidArgument.build("seed", seed, "an int within 64 bits")
+
+
 def check_simulation_keywords(options: Mapping[str, Any]) -> None:
     """``max_chain=``/``random_streams=`` given to ``simulations()``: ``Simulation``'s own checks, made once."""
     from ._simulation import _check_budget, _check_random_streams

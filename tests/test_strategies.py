@@ -19,6 +19,8 @@ from jobsim._cron import CronSchedule
 from jobsim._faults import METHODS
 from jobsim._time import MS, duration_ns, instant_ns
 
+pytest_plugins = ["pytester"]
+
 UTC = dt.timezone.utc
 APP = jobsim.App("strategies")
 
@@ -148,6 +150,65 @@ def test_bad_arguments_raise_invalid_argument_naming_them(build, message):
     assert message in str(caught.value)
     assert isinstance(caught.value, jobsim.InvalidArgument)
     assert isinstance(caught.value, hypothesis.errors.InvalidArgument)
+
+
+@pytest.mark.parametrize(
+    ("strategy", "message"),
+    [
+        # these raised TypeError: 'int' object is not iterable, from the strategy's insides
+        (js.event_streams({"a/b": st.integers(0, 0)}, min_size=1),
+         "events['a/b']=integers(min_value=0, max_value=0) drew 0, which is not valid: event data is a mapping; a "
+         "payload strategy draws the event's data, a dict: st.fixed_dictionaries({...})"),
+        (js.event_streams({"a/b": st.just({"x": {1}})}, min_size=1),
+         "events['a/b']=just({'x': {1}}) drew {'x': {1}}, which is not valid: event data must be JSON"),
+        # these named an argument the test never gave (after=-1, id=0, attempts=0, min_delay='x') and no strategy
+        (js.event_streams(["a/b"], min_size=1, gaps=st.just(-1)),
+         "gaps=just(-1) drew -1, which is not valid: expected a duration such as '500ms'"),
+        (js.event_streams(["a/b"], min_size=1, ids=st.just(0)),
+         "ids=just(0) drew 0, which is not valid: an event id is a non-empty string (or None: the bus assigns one)"),
+        (js.retry_policies(attempts=st.just(0)),
+         "attempts=just(0) drew 0, which is not valid: expected an int from 1 to 1000"),
+        (js.retry_policies(min_delay=st.just("x"), profile_backoff=False),
+         "min_delay=just('x') drew 'x', which is not valid: expected a duration"),
+        (js.simulations(APP, seed=st.just("7")), "seed=just('7') drew '7', which is not valid: an int within 64 bits; "
+                                                 "draw them with js.seeds()"),
+        (js.simulations(APP, start=st.just("yesterday")),
+         "start=just('yesterday') drew 'yesterday', which is not valid: expected an aware datetime"),
+        # this one drew 'TZ=Mars/Base ...' expressions, refused only where a function declared one
+        (js.cron_expressions(zones=st.just("Mars/Base")),
+         "zones=just('Mars/Base') drew 'Mars/Base', which is not valid: no such IANA time zone"),
+    ],
+)
+def test_a_bad_value_a_given_strategy_draws_raises_invalid_argument_naming_the_argument(strategy, message):
+    @settings(database=None, max_examples=3, phases=[hypothesis.Phase.generate])
+    @given(strategy)
+    def draws(value):
+        pass
+
+    with pytest.raises(js.InvalidArgument) as caught:
+        draws()
+    assert message in str(caught.value)
+
+
+def test_a_bad_drawn_value_reports_from_the_check_not_through_hypothesis_frames(pytester):
+    # the traceback ran through a dozen of Hypothesis's drawing frames, and pytest parsed each one's file for every
+    # failing example Hypothesis shrank and explained: 35-87 s before a one-line mistake was reported
+    pytester.makepyfile(
+        """
+        from hypothesis import Phase, given, settings, strategies as st
+        from jobsim import strategies as js
+
+        @settings(database=None, phases=[Phase.generate, Phase.shrink])
+        @given(js.event_streams(["a/b"], min_size=1, gaps=st.just(-1)))
+        def test_gaps(stream):
+            pass
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["E   *InvalidArgument: gaps=just(-1) drew -1, which is not valid: *"])
+    result.stdout.no_fnmatch_line("*hypothesis*: in *")
+    result.stdout.no_fnmatch_line("*jobsim*: in *")
 
 
 def test_an_unknown_profile_is_refused_with_the_registered_names():

@@ -132,6 +132,7 @@ class History:
 
     def apply(self, sim: Any, *, send: SendHook | None = None, then: Then = "idle", targets: str | None = None) -> str:
         """``apply(sim, self, ...)``: play this history on ``sim``; returns it as test code."""
+        __tracebackhide__ = True  # a driving frame: pytest shows the test's line (see Simulation._drive)
         return apply(sim, self, send=send, then=then, targets=targets)
 
     def __repr__(self) -> str:
@@ -195,6 +196,7 @@ def apply(sim: Any, *pieces: Piece, send: SendHook | None = None, then: Then = "
     The code is what ran, call by call. Inside a Hypothesis test it is also noted
     (even when a call raises), so a failing example prints it.
     """
+    __tracebackhide__ = True  # a driving frame: pytest shows the test's line (see Simulation._drive)
     if getattr(sim, "_state", "running") != "running":
         raise JobsimError("apply() needs a running simulation: use `with sim:` (or sim.start()) first")
     if then is not None and then != "idle" and duration_ns(then, "then") > MAX_NS - sim.kernel.now:
@@ -233,6 +235,7 @@ def _check_ends(origin: int, faults: list[Fault], sends: list[tuple[int, Send]])
 
 def play(recorder: Recorder, faults: list[Fault], sends: list[tuple[int, Send]], *,
          send: SendHook | None, then: Then) -> None:  # fmt: skip
+    __tracebackhide__ = True  # a driving frame: pytest shows the test's line (see Simulation._drive)
     origin = recorder.kernel.now
     for fault in faults:
         fault.apply(recorder, origin)
@@ -299,6 +302,7 @@ class Recorder:
         script = self.script
 
         def recorded(*args: Any, **kwargs: Any) -> Any:
+            __tracebackhide__ = True  # a driving frame: pytest shows the test's line (see Simulation._drive)
             script.add(call_code(name, args, kwargs))
             return value(*args, **kwargs)
 

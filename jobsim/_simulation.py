@@ -494,6 +494,7 @@ class Simulation:
     @keywords_checked("sim.advance()")
     def advance(self, by: Duration, *, max_items: int = DEFAULT_MAX_ITEMS) -> None:
         """Run everything due in the next ``by`` of virtual time."""
+        __tracebackhide__ = True  # a driving frame: pytest shows the test's line (see Simulation._drive)
         self._require_running("advance")
         until = self.kernel.now + duration_ns(by, "by")
         if until > MAX_NS:
@@ -504,6 +505,7 @@ class Simulation:
     @keywords_checked("sim.advance_to()")
     def advance_to(self, at: Instant, *, max_items: int = DEFAULT_MAX_ITEMS) -> None:
         """Run everything due up to the instant ``at``; naive times are read in ``tz``."""
+        __tracebackhide__ = True  # a driving frame: pytest shows the test's line (see Simulation._drive)
         self._require_running("advance_to")
         self._drive(instant_ns(at, "at", tz=self.tz), max_items=max_items, what="advance_to")
 
@@ -513,6 +515,7 @@ class Simulation:
 
         Stops with ``BudgetExceeded`` if work is still pending ``max_time`` from now.
         """
+        __tracebackhide__ = True  # a driving frame: pytest shows the test's line (see Simulation._drive)
         self._require_running("run_until_idle")
         horizon = duration_ns(max_time, "max_time")
         deadline = min(self.kernel.now + horizon, MAX_NS)  # a huge max_time means "no limit"
@@ -528,6 +531,11 @@ class Simulation:
             )
 
     def _drive(self, until: int, *, max_items: int, what: str, stop_when_idle: bool = False) -> None:
+        # pytest leaves hidden frames out of a failure's traceback and parses no source for them. An error that
+        # leaves a driving call (an assert in a route's side effect, BudgetExceeded) passed through eight of
+        # jobsim's frames, from the test's `history.apply(sim)` down; Hypothesis has pytest format the traceback
+        # of each failing example it shrinks and explains, and parsing those files took 30 of a property's 46 s.
+        __tracebackhide__ = True
         _check_budget("max_items", max_items)
         x = self.engine.x
         if x is not None:  # re-entering the kernel from a request would run other work inside it

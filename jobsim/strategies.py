@@ -69,7 +69,7 @@ from ._history import (
 from ._retries import Retries
 from ._safe import shown as _shown
 from ._simulation import Simulation
-from ._time import Duration, Instant, duration_ns, format_duration, instant_ns, to_datetime, zone, zone_name
+from ._time import Duration, Instant, duration_ns, format_duration, instant_ns, iso, to_datetime, zone, zone_name
 from .errors import InvalidArgument as _JobsimInvalidArgument
 from .errors import NonRetriableError, RetryAfterError
 
@@ -260,6 +260,20 @@ class _Build:
         return sim
 
 
+class _IsoStart:
+    """A drawn start as the ISO text the reproduction's header shows (``'2024-01-01T00:00:00.000Z'``): a
+    falsifying example printed ``start=datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)``,
+    which Hypothesis's ``@example`` patch pasted into a module that need not import ``datetime``."""
+
+    __slots__ = ("tz",)
+
+    def __init__(self, tz: dt.tzinfo) -> None:
+        self.tz = tz
+
+    def __call__(self, value: Any) -> str:
+        return iso(instant_ns(value, "start", tz=self.tz))
+
+
 def _target_code(target: Any, names: Mapping[str, Any]) -> _Code:
     """How a printed example names a target: the name the calling module has for it (``app``; a factory
     called, ``make_shop()``), else ``app`` as ``history.apply``'s reproduction does."""
@@ -320,6 +334,8 @@ def simulations(*targets: Any, seed: int | SearchStrategy[int] | None = None,
     check_start: Callable[[Any], Any] = lambda value: instant_ns(value, "start", tz=local)  # noqa: E731
     start_st = instants() if start is None else _fixed_or_drawn("start", start, check_start,
                                                                 "draw them with js.instants(...)")  # fmt: skip
+    if start is None or isinstance(start, SearchStrategy):  # a fixed start prints as it was given
+        start_st = start_st.map(_IsoStart(local))
 
     frame = sys._getframe(1)
     caller = {**frame.f_globals, **frame.f_locals}  # a local app (a test's own) is what the example names

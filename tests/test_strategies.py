@@ -325,6 +325,22 @@ def test_a_drawn_simulation_prints_as_code_that_builds_it():
                                                                   dt.datetime(2025, 3, 1, 9, tzinfo=UTC))
 
 
+def test_a_drawn_start_prints_as_iso_text_the_example_can_run_without_importing_datetime():
+    # it printed start=datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc): Hypothesis's @example
+    # patch, pasted into a test module that does not import datetime, failed with a NameError
+    @settings(database=None, derandomize=True, phases=[hypothesis.Phase.generate, hypothesis.Phase.shrink])
+    @given(sim=js.simulations(APP), other=js.simulations(APP, start=js.instants("2025-06-01T12:00:00Z"),
+                                                          tz="Europe/Paris"))
+    def fails(sim, other):
+        raise AssertionError("boom")
+
+    printed = printed_simulation(fails)
+    assert printed.startswith("jobsim.Simulation(APP, start='2024-01-01T00:00:00.000Z', seed=0), other=jobsim.")
+    assert "other=jobsim.Simulation(APP, start='2025-06-01T12:00:00.000Z', seed=0, tz='Europe/Paris')" in printed
+    sim = eval(printed.split("), other=")[0] + ")", {"jobsim": jobsim, "APP": APP})
+    assert sim.now == dt.datetime(2024, 1, 1, tzinfo=UTC)
+
+
 def test_a_printed_simulation_names_a_factory_as_a_call():
     def make_shop():
         return APP

@@ -22,6 +22,7 @@ from ._checks import check_callable
 from ._events import Event, as_sent
 from ._faults import Fail, Fault, call_code, value_code
 from ._kernel import DEFAULT_MAX_CHAIN
+from ._selection import FunctionNotSimulated
 from ._time import MAX_NS, Duration, duration_ns, format_duration, iso, zone_name
 from .errors import InvalidArgument, JobsimError
 
@@ -238,7 +239,12 @@ def play(recorder: Recorder, faults: list[Fault], sends: list[tuple[int, Send]],
     __tracebackhide__ = True  # a driving frame: pytest shows the test's line (see Simulation._drive)
     origin = recorder.kernel.now
     for fault in faults:
-        fault.apply(recorder, origin)
+        try:
+            fault.apply(recorder, origin)
+        except FunctionNotSimulated as error:  # drawn by a strategy given the whole app: say where it came from
+            raise FunctionNotSimulated(
+                f"{error}; or, if {fault!r} was drawn, give failure_patterns()/faults() only the functions the "
+                "simulation runs (a dict or list of them, not the App)") from None  # fmt: skip
     clock = origin
     for offset, item in sends:
         if origin + offset > clock:

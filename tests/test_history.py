@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 import jobsim
 from jobsim import strategies as js
+from jobsim._selection import FunctionNotSimulated
 from jobsim.strategies import EventStream, Fail, FailurePattern, History, Send
 
 START = "2025-03-01T00:00:00Z"
@@ -247,6 +248,21 @@ def test_the_reproduction_keeps_max_chain():
         exec(pasted, {"jobsim": jobsim, "app": app})
     with jobsim.Simulation(app, start=START) as sim:
         assert "max_chain" not in js.apply(sim, EventStream())
+
+
+def test_a_fault_for_a_function_the_simulation_left_out_says_to_narrow_the_strategy():
+    """``failure_patterns(app)`` with ``simulations(app, functions=[...])`` drew faults for left-out functions: the
+    error only said to add the function to ``functions=``, not that the pattern's places could be narrowed."""
+    app = shop_app()
+    app.function("audit", on="order/placed")(lambda ctx: None)
+    with jobsim.Simulation(app, start=START, functions=["charge"]) as sim:
+        with pytest.raises(FunctionNotSimulated) as caught:
+            js.apply(sim, Fail(function="audit"), EventStream.at([(0, "order/placed", {"orderId": "o1"})]))
+        assert sim.events == []  # faults are armed first: nothing was sent
+    assert str(caught.value).startswith("function_id='audit': function 'audit' is not simulated")
+    assert str(caught.value).endswith(
+        "; or, if Fail(function='audit') was drawn, give failure_patterns()/faults() only the functions the "
+        "simulation runs (a dict or list of them, not the App)")
 
 
 # -- inside Hypothesis: the reproduction is noted ------------------------------------------------------------

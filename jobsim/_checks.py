@@ -132,6 +132,7 @@ def keywords_checked(where: str) -> Callable[[_F], _F]:
 
         @functools.wraps(function)
         def checked(*args: Any, **kwargs: Any) -> Any:
+            __tracebackhide__ = True  # a wrapper: pytest shows the caller's line, then the function's own frames
             try:
                 return function(*args, **kwargs)
             except TypeError:

@@ -216,6 +216,22 @@ def check_seed(seed: Any) -> None:
         raise InvalidArgument.build("seed", seed, "an int, or a strategy of ints")
 
 
+def check_drawn_seed(seed: Any) -> None:
+    """A seed a strategy drew: ``Simulation``'s own rule (a JSON number in the trace header)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not -(1 << 63) <= seed < 1 << 64:
+        raise InvalidArgument.build("seed", seed, "an int within 64 bits")
+
+
+def check_simulation_keywords(options: Mapping[str, Any]) -> None:
+    """``max_chain=``/``random_streams=`` given to ``simulations()``: ``Simulation``'s own checks, made once."""
+    from ._simulation import _check_budget, _check_random_streams
+
+    if "max_chain" in options:
+        _check_budget("max_chain", options["max_chain"])
+    if "random_streams" in options:
+        _check_random_streams(options["random_streams"])
+
+
 def targets_code(targets: Any) -> tuple[Callable[[Any], Any], str]:
     """How to get the simulated targets from the world, and how the printed code spells it."""
     from ._history import callable_name

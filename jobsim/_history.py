@@ -21,6 +21,8 @@ from typing import Any
 from ._checks import check_callable
 from ._events import Event, as_sent
 from ._faults import Fail, Fault, call_code, value_code
+from ._kernel import DEFAULT_MAX_CHAIN
+from ._selection import FunctionNotSimulated
 from ._time import MAX_NS, Duration, duration_ns, format_duration, iso, zone_name
 from .errors import InvalidArgument, JobsimError
 
@@ -129,8 +131,9 @@ class History:
     faults: tuple[Fault, ...] = ()
     events: tuple[Send, ...] = ()
 
-    def apply(self, sim: Any, *, send: SendHook | None = None, then: Then = "idle", targets: str = "app") -> str:
+    def apply(self, sim: Any, *, send: SendHook | None = None, then: Then = "idle", targets: str | None = None) -> str:
         """``apply(sim, self, ...)``: play this history on ``sim``; returns it as test code."""
+        __tracebackhide__ = True  # a driving frame: pytest shows the test's line (see Simulation._drive)
         return apply(sim, self, send=send, then=then, targets=targets)
 
     def __repr__(self) -> str:
@@ -176,7 +179,8 @@ def flatten(pieces: Iterable[Any]) -> tuple[list[Fault], list[tuple[int, Send]]]
     return faults, sends
 
 
-def apply(sim: Any, *pieces: Piece, send: SendHook | None = None, then: Then = "idle", targets: str = "app") -> str:
+def apply(sim: Any, *pieces: Piece, send: SendHook | None = None, then: Then = "idle",
+          targets: str | None = None) -> str:  # fmt: skip
     """Play drawn pieces of history on a running ``sim``; return the story as test code.
 
     Faults are registered first (their offsets count from now), then each event is
@@ -186,11 +190,14 @@ def apply(sim: Any, *pieces: Piece, send: SendHook | None = None, then: Then = "
 
     ``send(sim, event)`` replaces ``sim.send`` for each event — e.g. to write the
     storefront's database row first, as the web app would. ``targets`` is how the
-    returned code names what is simulated (``"app"``, ``"shop.app"``).
+    returned code names what is simulated (``"app"``, ``"shop.app"``); by default, as the
+    falsifying example names it for a simulation ``strategies.simulations()`` drew
+    (``make_shop()`` for a factory), else ``"app"``.
 
     The code is what ran, call by call. Inside a Hypothesis test it is also noted
     (even when a call raises), so a failing example prints it.
     """
+    __tracebackhide__ = True  # a driving frame: pytest shows the test's line (see Simulation._drive)
     if getattr(sim, "_state", "running") != "running":
         raise JobsimError("apply() needs a running simulation: use `with sim:` (or sim.start()) first")
     if then is not None and then != "idle" and duration_ns(then, "then") > MAX_NS - sim.kernel.now:
@@ -199,6 +206,9 @@ def apply(sim: Any, *pieces: Piece, send: SendHook | None = None, then: Then = "
                                     "datetime can show")
     if send is not None:  # called for each event, after the faults were armed: checked before anything runs
         check_callable("send", send, 2, "a function (sim, event) that sends the event")
+    if targets is None:  # a drawn simulation: its targets as the falsifying example printed them
+        drawn_as = getattr(sim, "_drawn_as", None)
+        targets = drawn_as if isinstance(drawn_as, str) and drawn_as else "app"
     if not isinstance(targets, str) or not targets.strip():  # the reproduction's `jobsim.Simulation(<targets>, ...)`
         raise InvalidArgument.build("targets", targets, "how the printed reproduction names what is simulated, "
                                     "e.g. 'app' or 'shop.app'")  # fmt: skip
@@ -226,9 +236,15 @@ def _check_ends(origin: int, faults: list[Fault], sends: list[tuple[int, Send]])
 
 def play(recorder: Recorder, faults: list[Fault], sends: list[tuple[int, Send]], *,
          send: SendHook | None, then: Then) -> None:  # fmt: skip
+    __tracebackhide__ = True  # a driving frame: pytest shows the test's line (see Simulation._drive)
     origin = recorder.kernel.now
     for fault in faults:
-        fault.apply(recorder, origin)
+        try:
+            fault.apply(recorder, origin)
+        except FunctionNotSimulated as error:  # drawn by a strategy given the whole app: say where it came from
+            raise FunctionNotSimulated(
+                f"{error}; or, if {fault!r} was drawn, give failure_patterns()/faults() only the functions the "
+                "simulation runs (a dict or list of them, not the App)") from None  # fmt: skip
     clock = origin
     for offset, item in sends:
         if origin + offset > clock:
@@ -292,6 +308,7 @@ class Recorder:
         script = self.script
 
         def recorded(*args: Any, **kwargs: Any) -> Any:
+            __tracebackhide__ = True  # a driving frame: pytest shows the test's line (see Simulation._drive)
             script.add(call_code(name, args, kwargs))
             return value(*args, **kwargs)
 
@@ -335,6 +352,9 @@ def _header(sim: Any, targets: str) -> str:
     zone = zone_name(sim.tz)
     if zone != "UTC":
         args.append(f"tz={zone!r}")
+    max_chain = getattr(sim, "max_chain", DEFAULT_MAX_CHAIN)
+    if max_chain != DEFAULT_MAX_CHAIN:  # without it, a chain would stop at another link (BudgetExceeded)
+        args.append(f"max_chain={max_chain!r}")
     streams = getattr(sim, "random_streams", "function")
     if streams != "function":  # without it, the reproduction would draw other jitter
         args.append(f"random_streams={streams!r}")

@@ -58,6 +58,7 @@ def call_side_effect(
     route: respx.Route, effect: Callable[..., Any], request: httpx.Request, kwargs: dict[str, Any]
 ) -> Any:
     """``effect(request, **kwargs)`` as respx's ``Route._call_side_effect``, its result checked."""
+    __tracebackhide__ = True  # a failing side effect: pytest shows the test's line, then the side effect's own
     signature = _signature(effect)
     if signature is not None:
         if "route" in signature.parameters:

@@ -128,6 +128,7 @@ class Kernel:
         With ``stop_when_idle`` it stops (leaving ``now`` at the last processed
         item) as soon as no one-off work is pending.
         """
+        __tracebackhide__ = True  # a driving frame: pytest shows the test's line (see Simulation._drive)
         if until < self.now:
             raise InvalidArgument(
                 f"time can't go backwards: asked to move to {iso(until)} but the "
@@ -168,6 +169,7 @@ class Kernel:
             self.now = until
 
     def _runaway(self, what: str, limit: int, total: bool) -> None:
+        __tracebackhide__ = True  # the message names what ran away; pytest shows the test's driving call
         pending = [t for t in self.pending() if not t.recurring] or self.pending()
         owners = Counter(t.owner for t in pending)
         first: dict[str, int] = {}

@@ -85,12 +85,7 @@ class Simulation:
             raise InvalidArgument.build("seed", seed, "an int within 64 bits")
         self.tz = zone(tz)
         self.seed = seed
-        if random_streams not in RANDOM_STREAMS:
-            raise InvalidArgument.build(
-                "random_streams", random_streams,
-                "'function' (each function draws from its own stream derived from the seed: the default) or "
-                "'shared' (one stream for every draw, as traces of format minor < 2 were recorded with)")  # fmt: skip
-        self.random_streams = random_streams
+        self.random_streams = _check_random_streams(random_streams)
         self.rng = random.Random(seed)  # draws made outside any function's runs (and every draw when "shared")
         self._streams: dict[str, random.Random] = {}  # function id -> its own stream (``rng_for``)
         self._plugins = _plugins.manager()
@@ -145,6 +140,7 @@ class Simulation:
         self._warn_at: tuple[str, int] | None = None  # (file, line) to warn at when closed; else the caller's
         self._where = ""  # where it was started (file:line in function), for "already running" errors
         self._role = ""  # who runs it, when not the test itself: the pytest plugin names its fixture's
+        self._drawn_as = ""  # its targets as code, when strategies.simulations() drew it (apply's reproduction)
         self._delayed_ids = 0  # ids given to delayed sends (``jobsim._delay``)
         self._spender: Any = None  # the execution that last spent virtual time, and how often (``consume``)
         self._spends = 0
@@ -498,6 +494,7 @@ class Simulation:
     @keywords_checked("sim.advance()")
     def advance(self, by: Duration, *, max_items: int = DEFAULT_MAX_ITEMS) -> None:
         """Run everything due in the next ``by`` of virtual time."""
+        __tracebackhide__ = True  # a driving frame: pytest shows the test's line (see Simulation._drive)
         self._require_running("advance")
         until = self.kernel.now + duration_ns(by, "by")
         if until > MAX_NS:
@@ -508,6 +505,7 @@ class Simulation:
     @keywords_checked("sim.advance_to()")
     def advance_to(self, at: Instant, *, max_items: int = DEFAULT_MAX_ITEMS) -> None:
         """Run everything due up to the instant ``at``; naive times are read in ``tz``."""
+        __tracebackhide__ = True  # a driving frame: pytest shows the test's line (see Simulation._drive)
         self._require_running("advance_to")
         self._drive(instant_ns(at, "at", tz=self.tz), max_items=max_items, what="advance_to")
 
@@ -517,6 +515,7 @@ class Simulation:
 
         Stops with ``BudgetExceeded`` if work is still pending ``max_time`` from now.
         """
+        __tracebackhide__ = True  # a driving frame: pytest shows the test's line (see Simulation._drive)
         self._require_running("run_until_idle")
         horizon = duration_ns(max_time, "max_time")
         deadline = min(self.kernel.now + horizon, MAX_NS)  # a huge max_time means "no limit"
@@ -532,6 +531,11 @@ class Simulation:
             )
 
     def _drive(self, until: int, *, max_items: int, what: str, stop_when_idle: bool = False) -> None:
+        # pytest leaves hidden frames out of a failure's traceback and parses no source for them. An error that
+        # leaves a driving call (an assert in a route's side effect, BudgetExceeded) passed through eight of
+        # jobsim's frames, from the test's `history.apply(sim)` down; Hypothesis has pytest format the traceback
+        # of each failing example it shrinks and explains, and parsing those files took 30 of a property's 46 s.
+        __tracebackhide__ = True
         _check_budget("max_items", max_items)
         x = self.engine.x
         if x is not None:  # re-entering the kernel from a request would run other work inside it
@@ -869,6 +873,15 @@ def _caller_site() -> str:
 def _when(ns: int) -> str:
     """An instant for a message; work due past the last instant a datetime can show is due never."""
     return iso(ns) if ns <= MAX_NS else f"never (past {iso(MAX_NS)})"
+
+
+def _check_random_streams(value: Any) -> str:
+    if value not in RANDOM_STREAMS:
+        raise InvalidArgument.build(
+            "random_streams", value,
+            "'function' (each function draws from its own stream derived from the seed: the default) or "
+            "'shared' (one stream for every draw, as traces of format minor < 2 were recorded with)")  # fmt: skip
+    return str(value)
 
 
 def _check_budget(name: str, value: Any) -> int:

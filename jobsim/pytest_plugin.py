@@ -40,10 +40,9 @@ _MARKER = (
 )
 _SELECTION_OPTIONS = ("functions", "exclude_functions")
 """One choice: a closer marker giving either replaces what farther ones gave for both."""
-_STRATEGY_OPTIONS = ("start", "tz", "seed", "profile", *_SELECTION_OPTIONS)
-"""The marker's options ``strategies.simulations`` takes too (the @given advice carries them over)."""
-_SIMULATION_OPTIONS = (*_STRATEGY_OPTIONS, "max_chain", "random_streams")
-"""Every keyword of ``jobsim.Simulation`` (a test pins it to the signature)."""
+_SIMULATION_OPTIONS = ("start", "tz", "seed", "profile", *_SELECTION_OPTIONS, "max_chain", "random_streams")
+"""Every keyword of ``jobsim.Simulation`` (a test pins it to the signature); ``strategies.simulations`` takes
+each of them too, so the @given advice carries them all over (a test pins that as well)."""
 _MARKER_OPTIONS = (*_SIMULATION_OPTIONS, "allow_unmatched_http")
 _INI_OPTIONS = ("tz", "start", "profile")  # tz first: a naive jobsim_start is read in it
 _TIMELINE_HEAD, _TIMELINE_TAIL = 20, 80
@@ -219,10 +218,14 @@ def _warn_unused_marker(item: pytest.Item) -> None:
             for key, value in mark.kwargs.items():
                 marked.setdefault(key, value)
     options = "".join(f", {key}={shown(marked[key])}" for key in _SIMULATION_OPTIONS if key in marked)
+    options = options or ", seed=3"
+    if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):  # it draws its simulations, per example
+        builds = f"the simulations a @given test draws take them as arguments: js.simulations(app{options})"
+    else:
+        builds = f"a Simulation the test builds itself takes its options as arguments: jobsim.Simulation(app{options})"
     item.warn(pytest.PytestWarning(
         f"jobsim: @pytest.mark.jobsim on {item.name} does nothing: the test does not use the `jobsim` "
-        "fixture, and the marker only configures that fixture's simulation (a Simulation the test "
-        f"builds itself takes its options as arguments: jobsim.Simulation(app{options or ', seed=3'}))"
+        f"fixture, and the marker only configures that fixture's simulation ({builds})"
     ))  # fmt: skip
 
 
@@ -437,7 +440,7 @@ def _refuse_sharing_across_examples(item: pytest.Item) -> None:
     from jobsim._safe import shown
 
     marked = _marker_options(item)  # the marker's options carry over to the strategy, those it takes
-    options = "".join(f", {key}={shown(marked[key])}" for key in _STRATEGY_OPTIONS if key in marked)
+    options = "".join(f", {key}={shown(marked[key])}" for key in _SIMULATION_OPTIONS if key in marked)
     pytest.fail(_PER_EXAMPLE.format(test=item.name, options=options), pytrace=False)
 
 

@@ -48,7 +48,8 @@ from hypothesis.strategies import SearchStrategy
 
 from . import _drawspec as spec
 from ._cron import DESCRIPTORS
-from ._events import Event
+from ._drawframes import drawing
+from ._events import Event, json_copy
 from ._fakedata import FakeData
 from ._faults import FAULT_KINDS, Crash, Downtime, Duplicate, Fail, Fault, downtimes_disjoint
 from ._history import (
@@ -68,7 +69,7 @@ from ._history import (
 from ._retries import Retries
 from ._safe import shown as _shown
 from ._simulation import Simulation
-from ._time import Duration, Instant, duration_ns, format_duration, instant_ns, to_datetime, zone, zone_name
+from ._time import Duration, Instant, duration_ns, format_duration, instant_ns, iso, to_datetime, zone, zone_name
 from .errors import InvalidArgument as _JobsimInvalidArgument
 from .errors import NonRetriableError, RetryAfterError
 
@@ -98,14 +99,9 @@ def _checking() -> Iterator[None]:
 
 
 def _labelled(name: str, inner: SearchStrategy[T], *args: Any, **kwargs: Any) -> SearchStrategy[T]:
-    """``inner``, whose repr is the call that built it: ``failure_patterns({...}, max_faults=2)``."""
-
-    def draw_inner(draw: Any, *_args: Any, **_kwargs: Any) -> T:
-        value: T = draw(inner)
-        return value
-
-    draw_inner.__name__ = draw_inner.__qualname__ = name
-    labelled: SearchStrategy[T] = st.composite(draw_inner)(*args, **kwargs)
+    """``inner``, whose repr is the call that built it: ``failure_patterns({...}, max_faults=2)``. It draws
+    through a frame Hypothesis trims from a failure's traceback (``_drawframes``)."""
+    labelled: SearchStrategy[T] = st.composite(drawing(name, inner))(*args, **kwargs)
     return labelled
 
 
@@ -132,10 +128,39 @@ def _strategy(name: str, value: Any, drawn_by: str = "", drawn: type | tuple[typ
     return value
 
 
-def _fixed_or_drawn(name: str, value: Any, check: Callable[[Any], Any]) -> SearchStrategy[Any]:
-    """A strategy as given, or one fixed value (checked now) as ``st.just``."""
-    if isinstance(value, SearchStrategy):
+class _Drawn:
+    """Checks each value a strategy the user gave for ``argument`` draws, and returns it as drawn. A bad one
+    raises ``InvalidArgument`` naming the argument, its strategy, the value and the way out: the check the value
+    would meet later named another argument (``after=-1`` for a gap) or none (``TypeError`` for a payload that
+    is no mapping), and Hypothesis shrank and explained it as if it were the property's failure. An object, not
+    a lambda, so that a falsifying example prints the value rather than the lambda's body."""
+
+    __slots__ = ("argument", "check", "hint", "strategy")
+
+    def __init__(self, argument: str, strategy: SearchStrategy[Any], check: Callable[[Any], Any], hint: str) -> None:
+        self.argument, self.strategy, self.check, self.hint = argument, strategy, check, hint
+
+    def __call__(self, value: Any) -> Any:
+        try:
+            self.check(value)
+        except (_JobsimInvalidArgument, TypeError, ValueError) as exc:
+            reason = str(exc).split(" is not valid: ", 1)[-1]
+            raise InvalidArgument(f"{self.argument}={self.strategy!r} drew {_shown(value)}, which is not valid: "
+                                  f"{reason}; {self.hint}") from None  # fmt: skip
         return value
+
+
+def _checked(argument: str, strategy: SearchStrategy[T], check: Callable[[Any], Any], hint: str) -> SearchStrategy[T]:
+    """``strategy``, each of its values checked as it is drawn (``_Drawn``)."""
+    return strategy.map(_Drawn(argument, strategy, check, hint))
+
+
+def _fixed_or_drawn(name: str, value: Any, check: Callable[[Any], Any], hint: str = "",
+                    drawn_check: Callable[[Any], Any] | None = None) -> SearchStrategy[Any]:  # fmt: skip
+    """A strategy as given (each value checked as it is drawn, by ``drawn_check`` or ``check``, when ``hint``
+    says how to draw good ones), or one fixed value (checked now) as ``st.just``."""
+    if isinstance(value, SearchStrategy):
+        return _checked(name, value, drawn_check or check, hint) if hint else value
     with _checking():
         check(value)
     return st.just(value)
@@ -220,17 +245,33 @@ class _Build:
     falsifying example shows ``sim=jobsim.Simulation(app, start=..., seed=0)``: code that runs as printed
     (in Hypothesis's ``@example`` patch too), where a function's name (``simulation(seed=0)``) would not."""
 
-    __slots__ = ("profile", "selection", "targets", "tz")
+    __slots__ = ("options", "profile", "targets", "tz")
 
-    def __init__(self, targets: tuple[Any, ...], profile: Any, tz: Any, selection: dict[str, Any]) -> None:
-        self.targets, self.profile, self.tz, self.selection = targets, profile, tz, selection
+    def __init__(self, targets: tuple[Any, ...], profile: Any, tz: Any, options: dict[str, Any]) -> None:
+        self.targets, self.profile, self.tz, self.options = targets, profile, tz, options
 
     def __repr__(self) -> str:
         return "jobsim.Simulation"
 
-    def __call__(self, *_names: _Code, start: Any, seed: int, **_shown: Any) -> Simulation:
+    def __call__(self, *names: _Code, start: Any, seed: int, **_shown: Any) -> Simulation:
         made = [target() if spec.is_factory(target) else target for target in self.targets]
-        return Simulation(*made, start=start, seed=seed, profile=self.profile, tz=self.tz, **self.selection)
+        sim = Simulation(*made, start=start, seed=seed, profile=self.profile, tz=self.tz, **self.options)
+        sim._drawn_as = ", ".join(name.text for name in names)  # the reproduction's targets, as printed here
+        return sim
+
+
+class _IsoStart:
+    """A drawn start as the ISO text the reproduction's header shows (``'2024-01-01T00:00:00.000Z'``): a
+    falsifying example printed ``start=datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)``,
+    which Hypothesis's ``@example`` patch pasted into a module that need not import ``datetime``."""
+
+    __slots__ = ("tz",)
+
+    def __init__(self, tz: dt.tzinfo) -> None:
+        self.tz = tz
+
+    def __call__(self, value: Any) -> str:
+        return iso(instant_ns(value, "start", tz=self.tz))
 
 
 def _target_code(target: Any, names: Mapping[str, Any]) -> _Code:
@@ -262,15 +303,17 @@ def _refuse_unrunnable(targets: tuple[Any, ...], chosen: Any, selection: dict[st
 
 def simulations(*targets: Any, seed: int | SearchStrategy[int] | None = None,
                 start: Instant | SearchStrategy[Any] | None = None, profile: Any = None,
-                tz: str | dt.tzinfo | None = None, functions: Any = None,
-                exclude_functions: Any = None) -> SearchStrategy[Simulation]:  # fmt: skip
+                tz: str | dt.tzinfo | None = None, functions: Any = None, exclude_functions: Any = None,
+                max_chain: int | None = None,
+                random_streams: str | None = None) -> SearchStrategy[Simulation]:  # fmt: skip
     """New (not yet started) ``jobsim.Simulation`` of ``targets``, with a drawn seed and start time.
 
     ``seed`` and ``start`` are fixed values or strategies; by default ``seeds()`` and
     ``instants()``. A target that is a function of no arguments is called for each
     example, so state it builds (a database, an app) is fresh every time. Start the
     drawn simulation with ``with sim:``. ``functions=``/``exclude_functions=`` select functions as
-    ``Simulation``'s do. An app the profile cannot run is refused here.
+    ``Simulation``'s do; ``max_chain=`` and ``random_streams=`` are ``Simulation``'s too (fixed, not
+    drawn). An app the profile cannot run is refused here.
     A drawn simulation prints as the code that builds it, ``jobsim.Simulation(app,
     start=..., seed=...)``, naming each target as the calling module does.
     """
@@ -283,9 +326,16 @@ def simulations(*targets: Any, seed: int | SearchStrategy[int] | None = None,
         selection = {key: value for key, value in (("functions", functions),
                                                    ("exclude_functions", exclude_functions)) if value is not None}
         named = _refuse_unrunnable(targets, chosen, selection)
-    seed_st = seeds() if seed is None else _fixed_or_drawn("seed", seed, spec.check_seed)
+        kept = {key: value for key, value in (("max_chain", max_chain), ("random_streams", random_streams))
+                if value is not None}  # fmt: skip
+        spec.check_simulation_keywords(kept)  # Simulation's own checks, at the test's line rather than per example
+    seed_st = seeds() if seed is None else _fixed_or_drawn("seed", seed, spec.check_seed, "draw them with js.seeds()",
+                                                           drawn_check=spec.check_drawn_seed)  # fmt: skip
     check_start: Callable[[Any], Any] = lambda value: instant_ns(value, "start", tz=local)  # noqa: E731
-    start_st = instants() if start is None else _fixed_or_drawn("start", start, check_start)
+    start_st = instants() if start is None else _fixed_or_drawn("start", start, check_start,
+                                                                "draw them with js.instants(...)")  # fmt: skip
+    if start is None or isinstance(start, SearchStrategy):  # a fixed start prints as it was given
+        start_st = start_st.map(_IsoStart(local))
 
     frame = sys._getframe(1)
     caller = {**frame.f_globals, **frame.f_locals}  # a local app (a test's own) is what the example names
@@ -298,9 +348,13 @@ def simulations(*targets: Any, seed: int | SearchStrategy[int] | None = None,
         shown["tz"] = st.just(zone_name(local))
     for key, value in selection.items():  # the ids, as the reproduction prints them (objects print as no code)
         shown[key] = st.just(named if named is not None else value)
-    inner = st.builds(_Build(targets, profile, tz, selection), *names, start=start_st, seed=seed_st, **shown)
+    for key, value in kept.items():
+        shown[key] = st.just(value)
+    inner = st.builds(_Build(targets, profile, tz, {**selection, **kept}), *names, start=start_st, seed=seed_st,
+                      **shown)  # fmt: skip
     described = _changed(seed=(seed, None), start=(start, None), profile=(profile, None), tz=(tz, None),
-                         functions=(functions, None), exclude_functions=(exclude_functions, None))
+                         functions=(functions, None), exclude_functions=(exclude_functions, None),
+                         max_chain=(max_chain, None), random_streams=(random_streams, None))  # fmt: skip
     return _labelled("simulations", inner, *targets, **described)
 
 
@@ -433,9 +487,23 @@ def _named_payloads(events: Any) -> SearchStrategy[tuple[str, Mapping[str, Any]]
     for name, payload in items:
         if not isinstance(name, str) or not name.strip():
             raise InvalidArgument.build("events", events, f"event name {name!r} is not a non-empty string")
-        payload_st = fake_payloads() if payload is None else _strategy(f"events[{name!r}]", payload)
+        argument = f"events[{name!r}]"
+        payload_st = fake_payloads() if payload is None else _checked(
+            argument, _strategy(argument, payload), _check_payload,
+            "a payload strategy draws the event's data, a dict: st.fixed_dictionaries({...}), st.builds(dict, ...)")
         choices.append(st.tuples(st.just(name), payload_st))
     return st.one_of(choices)
+
+
+def _check_payload(data: Any) -> None:
+    if not isinstance(data, Mapping):
+        raise InvalidArgument.build("data", data, "event data is a mapping")
+    json_copy("data", data)  # what sim.send would refuse (a set, NaN), named here
+
+
+def _check_id(value: Any) -> None:
+    if value is not None and (not isinstance(value, str) or not value):
+        raise InvalidArgument.build("id", value, "an event id is a non-empty string (or None: the bus assigns one)")
 
 
 def _as_pair(value: Any) -> tuple[Any, ...]:
@@ -466,8 +534,10 @@ def event_streams(events: Any, *, min_size: int = 0, max_size: int = 10, gaps: S
     with _checking():
         low, high = spec.sizes(min_size, max_size)
         pairs = events.map(_as_pair) if isinstance(events, SearchStrategy) else _named_payloads(events)
-        gap_st = durations(0, "1h") if gaps is None else _strategy("gaps", gaps)
-        id_st = st.none() if ids is None else _strategy("ids", ids)
+        gap_st = durations(0, "1h") if gaps is None else _checked(
+            "gaps", _strategy("gaps", gaps), lambda gap: duration_ns(gap, "gaps"), "draw them with js.durations(...)")
+        id_st = st.none() if ids is None else _checked(
+            "ids", _strategy("ids", ids), _check_id, "e.g. st.text(min_size=1) or st.sampled_from(['e1', 'e2'])")
     send = st.builds(_send, gap_st, pairs, id_st)
     inner = st.lists(send, min_size=low, max_size=high).map(lambda sends: EventStream(tuple(sends)))
     shown = _changed(min_size=(min_size, 0), max_size=(max_size, 10), gaps=(gaps, None), ids=(ids, None))
@@ -519,13 +589,19 @@ def retry_policies(
         if attempts is None:
             attempts_st = st.integers(1, 10)
         else:
-            attempts_st = _fixed_or_drawn("attempts", attempts, lambda n: Retries(n))
+            attempts_st = _fixed_or_drawn("attempts", attempts, lambda n: Retries(n), "e.g. st.integers(1, 10)")
         chosen = [backoffs] if isinstance(backoffs, str) else list(backoffs) if isinstance(backoffs, Sequence) else []
         if not chosen or any(not isinstance(b, str) or b not in BACKOFFS for b in chosen):
             raise InvalidArgument.build("backoffs", backoffs, "some of " + ", ".join(map(repr, BACKOFFS)))
-        min_st = durations("100ms", "1m") if min_delay is None else _strategy("min_delay", min_delay)
-        cap_st = st.one_of(st.none(), durations(0, "1h") if max_delay is None else _strategy("max_delay", max_delay))
-        jitter_st = st.one_of(st.none(), durations("1ms", "30s") if jitter is None else _strategy("jitter", jitter))
+        def delays(name: str, given: Any, default: SearchStrategy[dt.timedelta]) -> SearchStrategy[Any]:
+            if given is None:
+                return default
+            return _checked(name, _strategy(name, given), lambda value: duration_ns(value, name),
+                            "draw them with js.durations(...)")  # fmt: skip
+
+        min_st = delays("min_delay", min_delay, durations("100ms", "1m"))
+        cap_st = st.one_of(st.none(), delays("max_delay", max_delay, durations(0, "1h")))
+        jitter_st = st.one_of(st.none(), delays("jitter", jitter, durations("1ms", "30s")))
         if not isinstance(profile_backoff, bool):
             raise InvalidArgument.build("profile_backoff", profile_backoff, "True or False")
 
@@ -589,10 +665,18 @@ def cron_expressions(*, zones: Sequence[str] | SearchStrategy[str] | None = None
                        _cron_field(1, 31), _cron_field(1, 28), _cron_field(0, 6))  # fmt: skip
     expr = st.one_of(fields, st.sampled_from(sorted(DESCRIPTORS))) if descriptors else fields
     if zones is not None:
-        zone_st = zones if isinstance(zones, SearchStrategy) else st.sampled_from(names)
+        zone_st = _checked("zones", zones, _check_zone_name, "e.g. st.sampled_from(['UTC', 'America/New_York'])") \
+            if isinstance(zones, SearchStrategy) else st.sampled_from(names)
         expr = st.builds(lambda z, e: f"TZ={z} {e}", zone_st, expr)
     shown = _changed(zones=(zones, None), descriptors=(descriptors, True), both_days=(both_days, True))
     return _labelled("cron_expressions", expr, **shown)
+
+
+def _check_zone_name(name: Any) -> None:
+    """A ``TZ=`` prefix takes an IANA name (a ``tzinfo`` would print as no zone)."""
+    if not isinstance(name, str):
+        raise InvalidArgument.build("zones", name, "an IANA time zone name such as 'America/New_York'")
+    zone(name, "zones")
 
 
 # -- rule-based state machines -----------------------------------------------------------------------

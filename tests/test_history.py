@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 import jobsim
 from jobsim import strategies as js
+from jobsim._selection import FunctionNotSimulated
 from jobsim.strategies import EventStream, Fail, FailurePattern, History, Send
 
 START = "2025-03-01T00:00:00Z"
@@ -142,7 +143,8 @@ def test_a_send_hook_replaces_sim_send_and_is_printed_by_name():
                         targets="shop.app")  # fmt: skip
     assert written == [(T0 + dt.timedelta(seconds=1), "o1")]
     assert code.splitlines()[1:] == [
-        "with jobsim.Simulation(shop.app, start='2025-03-01T00:00:00.000Z', seed=7, tz='America/New_York') as sim:",
+        "with jobsim.Simulation(shop.app, start='2025-03-01T00:00:00.000Z', seed=7, tz='America/New_York', "
+        "max_chain=500) as sim:",
         "    sim.advance('1s')",
         "    storefront.send(sim, jobsim.Event('order/placed', {'orderId': 'o1'}))",
         "    sim.run_until_idle()",
@@ -229,6 +231,40 @@ def test_the_reproduction_keeps_one_shared_random_stream():
         assert "random_streams" not in js.apply(sim, EventStream())
 
 
+def test_the_reproduction_keeps_max_chain():
+    """A chain stops after ``max_chain`` links: pasted without it, the reproduction ran 10,000 links instead."""
+    app = jobsim.App("history-chain")
+
+    @app.function("again", on="tick/again")
+    def again(ctx):
+        app.send("tick/again", {})
+
+    with jobsim.Simulation(app, start=START, max_chain=5) as sim:
+        code = js.apply(sim, EventStream(), then=None)
+    assert code.splitlines()[1] == ("with jobsim.Simulation(app, start='2025-03-01T00:00:00.000Z', seed=0, "
+                                    "max_chain=5) as sim:")  # fmt: skip
+    pasted = code.replace("    pass", "    sim.send('tick/again')\n    sim.run_until_idle()")
+    with pytest.raises(jobsim.BudgetExceeded, match="a chain of 5 items"):
+        exec(pasted, {"jobsim": jobsim, "app": app})
+    with jobsim.Simulation(app, start=START) as sim:
+        assert "max_chain" not in js.apply(sim, EventStream())
+
+
+def test_a_fault_for_a_function_the_simulation_left_out_says_to_narrow_the_strategy():
+    """``failure_patterns(app)`` with ``simulations(app, functions=[...])`` drew faults for left-out functions: the
+    error only said to add the function to ``functions=``, not that the pattern's places could be narrowed."""
+    app = shop_app()
+    app.function("audit", on="order/placed")(lambda ctx: None)
+    with jobsim.Simulation(app, start=START, functions=["charge"]) as sim:
+        with pytest.raises(FunctionNotSimulated) as caught:
+            js.apply(sim, Fail(function="audit"), EventStream.at([(0, "order/placed", {"orderId": "o1"})]))
+        assert sim.events == []  # faults are armed first: nothing was sent
+    assert str(caught.value).startswith("function_id='audit': function 'audit' is not simulated")
+    assert str(caught.value).endswith(
+        "; or, if Fail(function='audit') was drawn, give failure_patterns()/faults() only the functions the "
+        "simulation runs (a dict or list of them, not the App)")
+
+
 # -- inside Hypothesis: the reproduction is noted ------------------------------------------------------------
 def test_a_failing_property_prints_the_seed_and_the_history_as_a_test():
     orders = js.event_streams({"order/placed": st.fixed_dictionaries({"orderId": st.just("o1")})},
@@ -245,9 +281,11 @@ def test_a_failing_property_prints_the_seed_and_the_history_as_a_test():
     with pytest.raises(AssertionError) as caught:
         every_order_is_charged()
     notes = caught.value.__notes__
+    # the factory, called as the falsifying example calls it: `app` was no name of the test's (a NameError when
+    # pasted), and a module-level app would have carried state from the search into the pasted test
     assert reproduction(notes) == """\
 # jobsim reproduction · seed 0 · profile inngest — paste into a test:
-with jobsim.Simulation(app, start='2025-03-01T00:00:00.000Z', seed=0) as sim:
+with jobsim.Simulation(shop_app(), start='2025-03-01T00:00:00.000Z', seed=0) as sim:
     sim.fail('charge', step='authorize', error=jobsim.NonRetriableError('declined'))
     sim.send('order/placed', {'orderId': 'o1'})
     sim.run_until_idle()"""

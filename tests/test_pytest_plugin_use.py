@@ -278,7 +278,8 @@ def test_a_given_test_using_the_fixture_fails_at_setup_naming_the_strategy_to_us
         def test_shares(jobsim, n):
             pass
 
-        @pytest.mark.jobsim(profile="bullmq", start="2025-03-01T00:00:00Z", functions=["hello"])
+        @pytest.mark.jobsim(profile="bullmq", start="2025-03-01T00:00:00Z", functions=["hello"], max_chain=50,
+                            random_streams="shared")
         @given(st.integers())
         def test_shares_marked(jobsim, n):
             pass
@@ -292,10 +293,11 @@ def test_a_given_test_using_the_fixture_fails_at_setup_naming_the_strategy_to_us
     )
     result = pytester.runpytest("-p", "no:randomly")
     result.assert_outcomes(passed=1, errors=2)
-    # the test's marker options, which the strategy takes too: the suggestion left them out
+    # the test's marker options, which the strategy takes too: the suggestion left them out (max_chain= and
+    # random_streams= too, until simulations() took them)
     result.stdout.fnmatch_lines([
-        "    @given(sim=js.simulations(app, start='2025-03-01T00:00:00Z', profile='bullmq', functions=[[]'hello']), "
-        "...)",
+        "    @given(sim=js.simulations(app, start='2025-03-01T00:00:00Z', profile='bullmq', functions=[[]'hello'], "
+        "max_chain=50, random_streams='shared'), ...)",
         "    def test_shares_marked(sim, ...):",
     ], consecutive=True)  # fmt: skip
     result.stdout.fnmatch_lines(
@@ -319,6 +321,34 @@ def test_a_given_test_using_the_fixture_fails_at_setup_naming_the_strategy_to_us
     )
     result.stdout.no_fnmatch_line("*FailedHealthCheck*")
     result.stdout.no_fnmatch_line("*- jobsim -*")  # no seed or timeline of a simulation that never was
+
+
+def test_a_marker_on_a_given_test_without_the_fixture_points_to_the_strategy(pytester: pytest.Pytester) -> None:
+    """The warning showed `jobsim.Simulation(app, ...)`: built in a @given test, one simulation per example is
+    what js.simulations() draws, with every one of the marker's options."""
+    pytest.importorskip("hypothesis")
+    pytester.makeconftest(APP)
+    pytester.makepyfile(
+        """
+        import pytest
+        from hypothesis import given, settings
+        from jobsim import strategies as js
+        from conftest import app
+
+        @pytest.mark.jobsim(seed=1, max_chain=50, random_streams="shared")
+        @settings(max_examples=2, database=None)
+        @given(sim=js.simulations(app))
+        def test_draws(sim):
+            pass
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([
+        "*PytestWarning: jobsim: @pytest.mark.jobsim on test_draws does nothing: the test does not use the `jobsim` "
+        "fixture, and the marker only configures that fixture's simulation (the simulations a @given test draws "
+        "take them as arguments: js.simulations(app, seed=1, max_chain=50, random_streams='shared'))",
+    ])  # fmt: skip
 
 
 # -- a simulation left running -----------------------------------------------------------------

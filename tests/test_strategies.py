@@ -19,6 +19,8 @@ from jobsim._cron import CronSchedule
 from jobsim._faults import METHODS
 from jobsim._time import MS, duration_ns, instant_ns
 
+pytest_plugins = ["pytester"]
+
 UTC = dt.timezone.utc
 APP = jobsim.App("strategies")
 
@@ -150,6 +152,65 @@ def test_bad_arguments_raise_invalid_argument_naming_them(build, message):
     assert isinstance(caught.value, hypothesis.errors.InvalidArgument)
 
 
+@pytest.mark.parametrize(
+    ("strategy", "message"),
+    [
+        # these raised TypeError: 'int' object is not iterable, from the strategy's insides
+        (js.event_streams({"a/b": st.integers(0, 0)}, min_size=1),
+         "events['a/b']=integers(min_value=0, max_value=0) drew 0, which is not valid: event data is a mapping; a "
+         "payload strategy draws the event's data, a dict: st.fixed_dictionaries({...})"),
+        (js.event_streams({"a/b": st.just({"x": {1}})}, min_size=1),
+         "events['a/b']=just({'x': {1}}) drew {'x': {1}}, which is not valid: event data must be JSON"),
+        # these named an argument the test never gave (after=-1, id=0, attempts=0, min_delay='x') and no strategy
+        (js.event_streams(["a/b"], min_size=1, gaps=st.just(-1)),
+         "gaps=just(-1) drew -1, which is not valid: expected a duration such as '500ms'"),
+        (js.event_streams(["a/b"], min_size=1, ids=st.just(0)),
+         "ids=just(0) drew 0, which is not valid: an event id is a non-empty string (or None: the bus assigns one)"),
+        (js.retry_policies(attempts=st.just(0)),
+         "attempts=just(0) drew 0, which is not valid: expected an int from 1 to 1000"),
+        (js.retry_policies(min_delay=st.just("x"), profile_backoff=False),
+         "min_delay=just('x') drew 'x', which is not valid: expected a duration"),
+        (js.simulations(APP, seed=st.just("7")), "seed=just('7') drew '7', which is not valid: an int within 64 bits; "
+                                                 "draw them with js.seeds()"),
+        (js.simulations(APP, start=st.just("yesterday")),
+         "start=just('yesterday') drew 'yesterday', which is not valid: expected an aware datetime"),
+        # this one drew 'TZ=Mars/Base ...' expressions, refused only where a function declared one
+        (js.cron_expressions(zones=st.just("Mars/Base")),
+         "zones=just('Mars/Base') drew 'Mars/Base', which is not valid: no such IANA time zone"),
+    ],
+)
+def test_a_bad_value_a_given_strategy_draws_raises_invalid_argument_naming_the_argument(strategy, message):
+    @settings(database=None, max_examples=3, phases=[hypothesis.Phase.generate])
+    @given(strategy)
+    def draws(value):
+        pass
+
+    with pytest.raises(js.InvalidArgument) as caught:
+        draws()
+    assert message in str(caught.value)
+
+
+def test_a_bad_drawn_value_reports_from_the_check_not_through_hypothesis_frames(pytester):
+    # the traceback ran through a dozen of Hypothesis's drawing frames, and pytest parsed each one's file for every
+    # failing example Hypothesis shrank and explained: 35-87 s before a one-line mistake was reported
+    pytester.makepyfile(
+        """
+        from hypothesis import Phase, given, settings, strategies as st
+        from jobsim import strategies as js
+
+        @settings(database=None, phases=[Phase.generate, Phase.shrink])
+        @given(js.event_streams(["a/b"], min_size=1, gaps=st.just(-1)))
+        def test_gaps(stream):
+            pass
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["E   *InvalidArgument: gaps=just(-1) drew -1, which is not valid: *"])
+    result.stdout.no_fnmatch_line("*hypothesis*: in *")
+    result.stdout.no_fnmatch_line("*jobsim*: in *")
+
+
 def test_an_unknown_profile_is_refused_with_the_registered_names():
     with pytest.raises(js.InvalidArgument, match=r"profile='nope' is not valid: one of .*'inngest'"):
         js.faults(functions=["f"], profile="nope")
@@ -264,6 +325,22 @@ def test_a_drawn_simulation_prints_as_code_that_builds_it():
                                                                   dt.datetime(2025, 3, 1, 9, tzinfo=UTC))
 
 
+def test_a_drawn_start_prints_as_iso_text_the_example_can_run_without_importing_datetime():
+    # it printed start=datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc): Hypothesis's @example
+    # patch, pasted into a test module that does not import datetime, failed with a NameError
+    @settings(database=None, derandomize=True, phases=[hypothesis.Phase.generate, hypothesis.Phase.shrink])
+    @given(sim=js.simulations(APP), other=js.simulations(APP, start=js.instants("2025-06-01T12:00:00Z"),
+                                                          tz="Europe/Paris"))
+    def fails(sim, other):
+        raise AssertionError("boom")
+
+    printed = printed_simulation(fails)
+    assert printed.startswith("jobsim.Simulation(APP, start='2024-01-01T00:00:00.000Z', seed=0), other=jobsim.")
+    assert "other=jobsim.Simulation(APP, start='2025-06-01T12:00:00.000Z', seed=0, tz='Europe/Paris')" in printed
+    sim = eval(printed.split("), other=")[0] + ")", {"jobsim": jobsim, "APP": APP})
+    assert sim.now == dt.datetime(2024, 1, 1, tzinfo=UTC)
+
+
 def test_a_printed_simulation_names_a_factory_as_a_call():
     def make_shop():
         return APP
@@ -305,6 +382,35 @@ def test_simulations_select_functions_as_simulation_does():
     assert printed == ("jobsim.Simulation(mixed, start='2025-03-01T00:00:00Z', seed=0, profile='agenda', "
                        "exclude_functions=['once'])")  # fmt: skip
     assert list(eval(printed, {"jobsim": jobsim, "mixed": mixed}).functions) == ["plain"]
+
+
+def test_simulations_take_max_chain_and_random_streams_as_simulation_does():
+    # simulations() had neither: a property of a long legitimate chain, or of a shared-stream replay, could not be
+    # drawn, and the pytest plugin's advice to use simulations() dropped the marker's max_chain=/random_streams=
+    @settings(database=None, derandomize=True, phases=[hypothesis.Phase.generate])
+    @given(sim=js.simulations(APP, start="2025-03-01T00:00:00Z", max_chain=50, random_streams="shared"))
+    def fails(sim):
+        assert (sim.max_chain, sim.random_streams) == (50, "shared")
+        raise AssertionError("boom")
+
+    printed = printed_simulation(fails)
+    assert printed == ("jobsim.Simulation(APP, start='2025-03-01T00:00:00Z', seed=0, max_chain=50, "
+                       "random_streams='shared')")  # fmt: skip
+    sim = eval(printed, {"jobsim": jobsim, "APP": APP})
+    assert (sim.max_chain, sim.random_streams) == (50, "shared")
+    assert repr(js.simulations(APP, max_chain=50)) == "simulations(App('strategies', functions=['f']), max_chain=50)"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"max_chain": 0}, "max_chain=0 is not valid: an int >= 1"),
+        ({"random_streams": "per-function"}, "random_streams='per-function' is not valid: 'function'"),
+    ],
+)
+def test_simulations_check_max_chain_and_random_streams_when_built(kwargs, message):
+    with pytest.raises(js.InvalidArgument, match=re.escape(message)):
+        js.simulations(APP, **kwargs)
 
 
 RETRIED = jobsim.App("strategies-retried")
@@ -529,3 +635,53 @@ def test_apply_names_then_when_it_would_run_past_the_last_datetime():
     message = r"^then=1000000000000000000000000000000 is not valid: a duration that ends by 9999-12-31"
     with jobsim.Simulation(APP) as sim, pytest.raises(jobsim.InvalidArgument, match=message):
         js.apply(sim, then=10**30)
+
+
+def test_a_property_failing_inside_a_driving_call_shows_the_tests_line_not_jobsims_frames(pytester):
+    # the traceback of an assert in a route's side effect ran through eight of jobsim's frames (apply, play, the
+    # recorder, run_until_idle, _drive ...); Hypothesis has pytest format it for each failing example it shrinks and
+    # explains, and parsing those files for every one took 30 of the property's 46 s
+    pytester.makepyfile(
+        """
+        import httpx
+        import jobsim
+        from hypothesis import Phase, given, settings, strategies as st
+        from jobsim import strategies as js
+
+        app = jobsim.App("frames")
+
+        @app.function("post", on="a/b")
+        def post(ctx):
+            httpx.post("https://hooks.example.com/in", json=ctx.event.data)
+
+        def check(request):
+            assert b"3" not in request.content, "3 is never posted"
+            return httpx.Response(200)
+
+        @settings(database=None, derandomize=True, phases=[Phase.generate, Phase.shrink])
+        @given(sim=js.simulations(app), history=js.histories(
+            events=js.event_streams({"a/b": st.fixed_dictionaries({"n": st.integers(0, 5)})}, min_size=1)))
+        def test_property(sim, history):
+            with sim:
+                sim.http.post("https://hooks.example.com/in").mock(side_effect=check)
+                history.apply(sim)
+
+        def test_runaway():
+            loop = jobsim.App("loop")
+            loop.function("again", on="x/y")(lambda ctx: loop.send("x/y", {}))
+            with jobsim.Simulation(loop, max_chain=3) as sim:
+                sim.send("x/y")
+                sim.run_until_idle()
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines([
+        "test_a_property_failing_inside_a_driving_call_shows_the_tests_line_not_jobsims_frames.py:*: in test_property",
+        "    history.apply(sim)",
+        '>       assert b"3" not in request.content, "3 is never posted"',
+        "E       AssertionError: 3 is never posted",
+    ])  # fmt: skip
+    result.stdout.fnmatch_lines(["E  * jobsim.errors.BudgetExceeded: run-away simulation: a chain of 3 items*",
+                                 "*.py:29: BudgetExceeded"])  # the test's line, where Kernel._runaway's was
+    result.stdout.no_fnmatch_line("*jobsim/*.py:*")

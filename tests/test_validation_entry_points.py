@@ -114,13 +114,16 @@ def test_a_send_without_data_and_one_that_json_cannot_carry() -> None:
         js.Send(after=0, name="e", data={"s": {1}})
 
 
-@pytest.mark.parametrize("targets", ["", "  ", None, 3])
+@pytest.mark.parametrize("targets", ["", "  ", 3])
 def test_apply_targets_must_name_what_is_simulated(targets: Any) -> None:
     with jobsim.Simulation(_app(on="e")) as sim:
         with pytest.raises(jobsim.InvalidArgument, match=r"^targets=.* is not valid: how the printed reproduction "
                                                          r"names what is simulated, e.g. 'app' or 'shop.app'$"):
             js.apply(sim, js.Send(after=0, name="e"), targets=targets)
         assert sim.events == []
+        # None is the default: the names a drawn simulation printed, else `app`
+        assert js.apply(sim, js.Send(after=0, name="e"), targets=None).splitlines()[1].startswith(
+            "with jobsim.Simulation(app, ")
 
 
 @pytest.mark.parametrize("name", ["", [], {"a": 1}, 3])

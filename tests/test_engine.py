@@ -1742,6 +1742,25 @@ def test_malformed_events_are_refused_when_made(make, message):
     assert str(info.value).startswith(message)
 
 
+def test_another_librarys_event_no_plugin_converts_is_named_as_not_jobsims():
+    # "an Event" was all the message said, to a test that had passed an Event (another library's)
+    Foreign = type("Event", (), {"__module__": "billing.events"})
+    app = jobsim.App("a")
+    app.function("f", on="go")(lambda ctx: None)
+    with simulate(app) as sim:
+        with pytest.raises(InvalidArgument) as info:
+            sim.send(Foreign())
+        with pytest.raises(InvalidArgument) as plain:
+            sim.send(3)
+    assert str(info.value).endswith(
+        "is not valid: an event name with data, a jobsim.Event, or a dict like {'name': ..., 'data': ...} "
+        "(billing.events.Event is not jobsim.Event, and no installed jobsim plugin converts it: send "
+        "jobsim.Event(name, data) or {'name': ..., 'data': ...})"
+    )
+    assert str(plain.value) == (
+        "event=3 is not valid: an event name with data, a jobsim.Event, or a dict like {'name': ..., 'data': ...}")
+
+
 def test_sending_a_dict_without_a_name_is_an_invalid_argument_from_a_test_or_a_step():
     app = jobsim.App("a")
     app.function("f", on="go", retries=1)(lambda ctx: ctx.step.send_event("s", {"data": {}}))

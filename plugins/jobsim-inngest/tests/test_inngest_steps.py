@@ -61,6 +61,28 @@ def test_every_request_reads_the_event_as_sent_nested_data_too(client):
     assert sim.runs("shop-order")[0].event.data == {"id": 1, "items": ["mug"]}
 
 
+def test_integers_past_64_bits_round_trip_as_inngest_py_json_keeps_them(client):
+    """json.dumps takes them and the server keeps the raw JSON: jobsim failed such a run (orjson's 64-bit limit)."""
+    big = 2**64 + 1
+
+    @client.create_function(fn_id="ledger", trigger=trigger())
+    def ledger(ctx: inngest.ContextSync) -> dict:
+        balance = ctx.step.run("balance", lambda: {"cents": big})
+        ctx.step.sleep("later", dt.timedelta(minutes=1))
+        return {"balance": balance, "debt": -(2**80)}
+
+    @client.create_function(fn_id="ledger-async", trigger=trigger())
+    async def ledger_async(ctx: inngest.Context) -> int:
+        return await ctx.step.run("balance", lambda: big) + 1
+
+    with simulate([ledger, ledger_async], client) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    assert sim.runs(ledger)[0].output == {"balance": {"cents": big}, "debt": -(2**80)}
+    assert sim.runs(ledger_async)[0].output == big + 1
+    assert sim.runs(ledger)[0].steps["balance"].output == {"cents": big}
+
+
 def test_async_step_run_awaits_async_and_sync_bodies(client):
     async def fetch(n):
         return n * 2

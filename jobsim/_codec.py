@@ -87,8 +87,8 @@ def canonical(kind: str, data: dict[str, Any]) -> dict[str, Any]:
 
 def _run_end(data: dict[str, Any]) -> dict[str, Any]:
     output = data.get("output")
-    if isinstance(output, bytes):
-        return {**data, "output": orjson.loads(output)}
+    if isinstance(output, bytes):  # a BigJson too (``_steps.dump``): orjson reads an int past 64 bits as a float
+        return {**data, "output": orjson.loads(output if type(output) is bytes else bytes(output))}
     return data
 
 
@@ -241,9 +241,9 @@ _EXPAND: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 
 def _run_end_as_is(data: dict[str, Any]) -> dict[str, Any]:
     output = data.get("output")
-    if isinstance(output, bytes):
+    if type(output) is bytes:
         return {**data, "output": orjson.Fragment(output)}
-    return data
+    return _run_end(data)  # a BigJson: written as any save writes it, its big ints as floats
 
 
 EXPAND = _EXPAND

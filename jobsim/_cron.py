@@ -9,8 +9,9 @@ a DST change — the ``rule``:
 ``"isc"`` (Debian/ISC cron, cronsim; the default for a plugin's profile):
   a wall time that does not exist (02:30 on 2025-03-09 in New York) fires once,
   at the first instant after the gap (03:00 EDT); a wall time that happens twice
-  (01:30 on 2025-11-02) fires once, at its first occurrence — for schedules with a
-  fixed hour. A wildcard-hour schedule (``0 * * * *``) fires at both 01:00s.
+  (01:30 on 2025-11-02) fires once, at its first occurrence — for schedules whose
+  minute and hour fields both name fixed values. Debian's "wildcard" jobs, whose minute
+  or hour field starts with ``*`` (``0 * * * *``, ``*/20 1 * * *``), run in both 01:xx hours.
 
 ``"shift"`` (cron-parser 5.10, pinned by BullMQ 6 and resolved by Agenda's ``^5``;
 ``src/CronExpression.ts`` evaluates the skipped hour's minutes in the hour after the
@@ -19,7 +20,10 @@ gap — tests ``CronExpression.test.ts`` "should handle DST gap (02:30 does not 
   as ``"isc"``, except that a wall time in a spring-forward gap fires shifted by the
   gap, as if the clock had not moved: 02:30 on 2025-03-09 in New York fires at 03:30
   EDT, and ``*/20 2 * * *`` fires at 03:00, 03:20 and 03:40. A shifted time that
-  coincides with a real one fires once.
+  coincides with a real one fires once. The repeated hour of a fall-back runs again only
+  when the hour field holds all 24 hours (``0 * * * *``, ``0 0-23 * * *``): ``*/20 1 * * *``
+  fires at 01:00, 01:20 and 01:40 EDT only (``_repeats``: ``src/CronDate.ts:583-585``,
+  ``src/CronExpression.ts:451-455``, test ``CronExpressionParser.test.ts:1442`` "*/20 3").
 
 ``"instant"`` (Go's robfig/cron v3, Inngest — ``spec.go : Next`` walks absolute
 time and matches wall fields; ``spec_test.go`` "2am nightly job (skipped)",
@@ -42,6 +46,7 @@ scheduler computing ``Next(now)``. Six fields mean a leading seconds field
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -163,10 +168,23 @@ class CronSchedule:
         return instant_ns(next(CronSim(self.fields, local)))
 
     def _shift(self, ns: int) -> int:
-        """cron-parser: ISC, except near a spring-forward gap whose shifted times may still come after ``ns``."""
+        """cron-parser: ISC, except near a spring-forward gap whose shifted times may still come after ``ns``,
+        and in a fall-back's repeated hour, which its own hour field decides (``_repeats``)."""
         fire = self._isc(ns)
         if self.tz is _UTC:
             return fire
+        fire = self._shift_gap(ns, fire)
+        repeats = _repeats(self.fields)
+        if repeats == "skip":
+            if to_datetime(fire, self.tz).fold:  # in the repeated hour, the second time round
+                change = _next_transition(self.tz, fire - DAY, fire, _offset(self.tz, fire - DAY))
+                assert change is not None
+                return self._shift(change + _offset(self.tz, change - SECOND) - _offset(self.tz, change) - SECOND)
+        elif repeats == "fill" and (to_datetime(ns, self.tz).fold or _offset(self.tz, ns) > _offset(self.tz, fire)):
+            fire = min(fire, self._instant(ns))  # cronsim ran the repeated hour once: every matching instant
+        return fire
+
+    def _shift_gap(self, ns: int, fire: int) -> int:
         start = ns - DAY  # gaps are shorter than a day, so only one that began after this can matter
         offset = _offset(self.tz, start)
         while (change := _next_transition(self.tz, start, fire, offset)) is not None:
@@ -227,6 +245,26 @@ class CronSchedule:
             if at > ns:
                 return at
         raise StopIteration  # pragma: no cover - _walls is endless for a validated schedule
+
+
+@functools.lru_cache(maxsize=256)
+def _repeats(fields: str) -> Literal["skip", "fill"] | None:
+    """How cron-parser's ``"shift"`` rule differs from cronsim's ISC in a fall-back's repeated hour.
+
+    cron-parser 5.10 runs it again only when the hour field holds all 24 hours: stepping into
+    it marks the hour ``dstEnd`` unless ``hoursLength === 24`` (``src/CronDate.ts:583-585``),
+    and ``#matchHour`` then steps over that hour (``src/CronExpression.ts:451-455``); its test
+    ``tests/CronExpressionParser.test.ts:1442`` ("*/20 3" in Athens) fires 03:00, 03:20, 03:40 once.
+    cronsim (ISC) instead runs it again when the minute *or* hour field starts with ``*``.
+    ``"skip"``: cronsim's fires in the repeated hour's second pass are dropped; ``"fill"``: the
+    hours are all there but cronsim ran the hour once (``0 0-23 * * *``); None: they agree.
+    """
+    parts = fields.split()
+    full = len(CronSim(fields, dt.datetime(2000, 1, 1)).hours) == 24
+    isc_twice = len(parts) == 6 or parts[0].startswith("*") or parts[1].startswith("*")
+    if full:
+        return None if isc_twice else "fill"
+    return "skip" if isc_twice else None
 
 
 def _both(a: Iterator[dt.datetime], b: Iterator[dt.datetime], last_year: int) -> Iterator[dt.datetime]:

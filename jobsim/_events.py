@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -109,8 +110,28 @@ class Event:
             return cls(**value)
         if isinstance(value, str):
             return cls(value, data, **fields)
+        return cls._foreign(value, data, fields)
+
+    @classmethod
+    def _foreign(cls, value: Any, data: Any, fields: Mapping[str, Any]) -> Event:
+        """Another library's event (``inngest.Event``), as an installed plugin converts it (``hooks.jobsim_event``)."""
+        from ._plugins import manager
+
+        converted = manager().hook.jobsim_event(value=value)
+        if isinstance(converted, Event):
+            if data is not None or fields:
+                raise InvalidArgument("pass either an event or a name with data, not both")
+            return converted
+        kind, own = type(value), ""
+        if kind.__name__ == "Event":  # inngest.Event without jobsim-inngest: "an Event" would not say what is wrong
+            library = kind.__module__.partition(".")[0]
+            exported = getattr(sys.modules.get(library), "Event", None) is kind
+            name = f"{library}.Event" if exported else f"{kind.__module__}.{kind.__qualname__}"
+            own = (f" ({name} is not jobsim.Event, and no installed jobsim plugin converts it: send "
+                   "jobsim.Event(name, data) or {'name': ..., 'data': ...}"
+                   + (", or install jobsim-inngest (plugins/jobsim-inngest)" if library == "inngest" else "") + ")")
         raise InvalidArgument.build(
-            "event", value, "an event name with data, an Event, or a dict like {'name': ..., 'data': ...}"
+            "event", value, "an event name with data, a jobsim.Event, or a dict like {'name': ..., 'data': ...}" + own
         )
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import re
 import threading
 from collections.abc import Callable, Coroutine, Mapping, Sequence
@@ -52,13 +53,40 @@ class UnserializableOutput(NonRetriableError, JobsimError):
     """A step or handler returned something that cannot be stored as JSON."""
 
 
+class BigJson(bytes):
+    """Stored JSON that holds an integer past 64 bits: ``load`` reads it with the standard library,
+    which keeps the integer exact (orjson would read it as a float)."""
+
+    __slots__ = ()
+
+
+_BIG = ("Integer exceeds 64-bit range", "Dict integer key must be within 64-bit range")  # orjson's TypeErrors
+
+
+def _big_ints(value: Any) -> Any:
+    """``value`` with every int past 64 bits as an ``orjson.Fragment`` of its digits (a key: its ``str``),
+    as Python's ``json.dumps`` writes them; containers orjson walks itself are copied only along the way."""
+    kind = type(value)
+    if kind is int:
+        return value if -(1 << 63) <= value < (1 << 64) else orjson.Fragment(str(value))
+    if kind is dict:
+        return {(str(k) if type(k) is int and not -(1 << 63) <= k < (1 << 64) else k): _big_ints(v)
+                for k, v in value.items()}  # fmt: skip
+    if kind is list or kind is tuple:
+        return [_big_ints(v) for v in value]
+    return value
+
+
 def dump(value: Any, what: str) -> Any:
     """Serialize as Inngest stores outputs: JSON, so datetimes come back as strings.
 
     Values whose JSON round trip is the identity (``None``, bools, 64-bit ints, finite
     floats, ASCII strings) are kept as they are, and ``load`` hands them back: the
     replay semantics are unchanged and the hot path skips two codec calls. Anything
-    else is stored as JSON bytes.
+    else is stored as JSON bytes. An int past 64 bits, which orjson refuses, is written
+    with its digits as Python's ``json`` (inngest-py's encoder) writes it, and comes back
+    exact: the server keeps a step's output as the raw JSON the SDK sent
+    (``state/opcode.go : GeneratorOpcode.Data json.RawMessage``) and hands it back so.
     """
     kind = type(value)
     if value is None or kind is bool or (kind is str and value.isascii()):
@@ -70,6 +98,11 @@ def dump(value: Any, what: str) -> Any:
     try:
         return orjson.dumps(value, option=_DUMP_OPTIONS)
     except TypeError as exc:
+        if str(exc) in _BIG:
+            try:
+                return BigJson(orjson.dumps(_big_ints(value), option=_DUMP_OPTIONS))
+            except TypeError as again:  # a big int orjson reached inside another type (a dataclass)
+                exc = again
         raise UnserializableOutput(
             f"{what} returned {shown(value)}, which cannot be stored as JSON ({exc}); Inngest memoizes "
             "outputs as JSON, so return plain data (dict, list, str, number, bool, None, datetime)"
@@ -156,7 +189,10 @@ def refuse_coroutine(key: str, fn: Any, value: Any) -> None:
 
 def load(payload: Any) -> Any:
     """The stored output, as a fresh JSON round trip (see ``dump``)."""
-    return orjson.loads(payload) if type(payload) is bytes else payload
+    kind = type(payload)
+    if kind is bytes:
+        return orjson.loads(payload)
+    return json.loads(payload) if kind is BigJson else payload
 
 
 class Execution:

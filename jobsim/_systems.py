@@ -162,8 +162,9 @@ def _bullmq() -> Profile:
     Cron (job schedulers): cron-parser, 5 or 6 fields (leading seconds), names, L/#,
     tz option; DOM/DOW OR (NOT VERIFIED: cron-parser's documented Vixie rule chosen);
     across DST as cron-parser 5.10 (pinned in package.json): a wall time in a spring-forward gap fires
-    shifted by the gap (02:30 -> 03:30; tests/CronExpression.test.ts "DST gap"), a repeated one once
-    (a wildcard hour: twice). UTC when tz is not given.
+    shifted by the gap (02:30 -> 03:30; tests/CronExpression.test.ts "DST gap"), a repeated hour once
+    unless the hour field holds all 24 hours (src/CronDate.ts:583-585 dstEnd, src/CronExpression.ts:451-455;
+    "*/20 1" runs in the first 01:xx only). UTC when tz is not given.
     One pending job per scheduler (cron_next="start"), read from 6.2.0 @ 352d3c72: the next iteration's
     delayed job is made when the current one moves to active — the worker's nextJobFromJobData
     (worker.ts, run right after moveToActive and after moveToFinished fetches the next job) calls

@@ -41,6 +41,7 @@ from .errors import InvalidArgument, JobsimError
 
 if TYPE_CHECKING:
     from ._app import Function
+    from ._events import Event
     from ._profiles import Profile
     from ._simulation import Simulation
 
@@ -356,6 +357,16 @@ class JobsimSpec:
         Return an ``Adapted`` for targets this plugin understands and ``None`` for
         anything else; the first non-None answer wins. Raise ``InvalidArgument``
         for a target that is yours but malformed, naming what to fix.
+        """
+
+    @hookspec(firstresult=True)
+    def jobsim_event(self, value: Any) -> Event | None:
+        """An event object of this plugin's library (``inngest.Event``) as the ``jobsim.Event`` it stands for.
+
+        Asked only for a value ``sim.send`` (or a core ``step.send_event``) does not know
+        itself: not a ``jobsim.Event``, dict or name. Return ``None`` for anything else; the
+        first non-None answer wins. Raise ``InvalidArgument`` for an event of yours that
+        cannot be sent (the library's own encoding fails), naming what to fix.
         """
 
     @hookspec

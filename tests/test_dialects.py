@@ -265,3 +265,46 @@ def test_one_thirty_on_the_fall_back_sunday_per_system():
     assert runs["inngest"] == ["2025-11-02T05:30:00.000Z", "2025-11-02T06:30:00.000Z"]  # twice
     assert runs["agenda"] == ["2025-11-02T05:30:00.000Z"]
     assert runs["node-cron"] == ["2025-11-02T05:30:00.000Z"]
+
+
+def _fall_back_hour(expr, rule, tz=NY):
+    """The fires from 00:00 to 03:00 local on New York's 2025 fall-back night, as UTC hh:mm:ss."""
+    start, end = instant_ns("2025-11-02T04:00:00Z"), instant_ns("2025-11-02T08:00:00Z")
+    schedule = CronSchedule.parse(expr, tz, seconds=True).bound(rule)
+    return [iso(t)[11:19] for t in schedule.fires_between(start, end)]
+
+
+@pytest.mark.parametrize(
+    ("expr", "expected"),
+    [
+        # a fixed hour: the repeated 01:xx (06:00-07:00Z) is skipped, whatever the minute field
+        ("*/20 1 * * *", ["05:00:00", "05:20:00", "05:40:00"]),
+        ("*/30 0-2 * * *", ["04:30:00", "05:00:00", "05:30:00", "07:00:00", "07:30:00"]),
+        ("0 */20 1 * * *", ["05:00:00", "05:20:00", "05:40:00"]),
+        ("0 30 1 * * *", ["05:30:00"]),
+        ("30 1 * * *", ["05:30:00"]),
+        # all 24 hours: both 01:xx, however the hour field is spelled
+        ("0 * * * *", ["05:00:00", "06:00:00", "07:00:00", "08:00:00"]),
+        ("0 0-23 * * *", ["05:00:00", "06:00:00", "07:00:00", "08:00:00"]),
+        ("30 */1 * * *", ["04:30:00", "05:30:00", "06:30:00", "07:30:00"]),
+    ],
+)
+def test_cron_parser_runs_the_repeated_hour_again_only_when_the_hour_field_has_all_24(expr, expected):
+    # cron-parser 5.10 marks the repeated hour dstEnd unless hoursLength === 24 (src/CronDate.ts:583-585) and
+    # #matchHour steps over it (src/CronExpression.ts:451-455); tests/CronExpressionParser.test.ts:1442 runs
+    # "*/20 3" in Athens at 03:00, 03:20, 03:40 once. jobsim ran "*/20 1" in both 01:xx hours (ISC's rule)
+    assert _fall_back_hour(expr, "shift") == expected
+
+
+def test_isc_still_runs_a_wildcard_minute_in_both_repeated_hours():
+    # Debian cron's wildcard jobs (minute or hour starting with '*') run by the clock: cronsim's rule
+    assert _fall_back_hour("*/20 1 * * *", "isc") == ["05:00:00", "05:20:00", "05:40:00", "06:00:00", "06:20:00",
+                                                     "06:40:00"]  # fmt: skip
+    assert _fall_back_hour("0 0-23 * * *", "isc") == ["05:00:00", "07:00:00", "08:00:00"]
+
+
+def test_a_fixed_hour_every_20_minutes_on_the_fall_back_night_per_system():
+    start = "2025-11-01T12:00:00-04:00"
+    for profile in ("bullmq", "agenda", "trigger.dev", "quirrel"):
+        runs = [t for t in sim_fires(profile, days=1, start=start, cron="*/20 1 * * *", tz=NY) if "11-02" in t]
+        assert runs == ["2025-11-02T05:00:00.000Z", "2025-11-02T05:20:00.000Z", "2025-11-02T05:40:00.000Z"], profile

@@ -1742,6 +1742,25 @@ def test_malformed_events_are_refused_when_made(make, message):
     assert str(info.value).startswith(message)
 
 
+def test_another_librarys_event_no_plugin_converts_is_named_as_not_jobsims():
+    # "an Event" was all the message said, to a test that had passed an Event (another library's)
+    Foreign = type("Event", (), {"__module__": "billing.events"})
+    app = jobsim.App("a")
+    app.function("f", on="go")(lambda ctx: None)
+    with simulate(app) as sim:
+        with pytest.raises(InvalidArgument) as info:
+            sim.send(Foreign())
+        with pytest.raises(InvalidArgument) as plain:
+            sim.send(3)
+    assert str(info.value).endswith(
+        "is not valid: an event name with data, a jobsim.Event, or a dict like {'name': ..., 'data': ...} "
+        "(billing.events.Event is not jobsim.Event, and no installed jobsim plugin converts it: send "
+        "jobsim.Event(name, data) or {'name': ..., 'data': ...})"
+    )
+    assert str(plain.value) == (
+        "event=3 is not valid: an event name with data, a jobsim.Event, or a dict like {'name': ..., 'data': ...}")
+
+
 def test_sending_a_dict_without_a_name_is_an_invalid_argument_from_a_test_or_a_step():
     app = jobsim.App("a")
     app.function("f", on="go", retries=1)(lambda ctx: ctx.step.send_event("s", {"data": {}}))
@@ -1977,6 +1996,42 @@ def test_an_output_nested_too_deep_or_too_big_to_show_fails_with_a_short_message
     assert str(errors["step"]).startswith("step 's' returned <dict object (its repr raised RecursionError)>")
     assert "... (58,890 characters), which cannot be stored as JSON" in str(errors["big"])
     assert len(str(errors["big"])) < 1300
+
+
+def test_integers_past_64_bits_come_back_exact_as_inngest_py_stores_them(tmp_path):
+    # orjson refuses ints past 64 bits: such a step or run output failed the run with UnserializableOutput,
+    # where inngest-py's json.dumps writes the digits and the server keeps the raw JSON (opcode.go:
+    # GeneratorOpcode.Data json.RawMessage), so json.loads gives the same int back on the next request
+    big, seen = 2**64 + 1, []
+    app = jobsim.App("a")
+
+    @app.function("sum", on="never/sent")
+    def total(ctx):
+        return {"big": -(2**70), "n": 7, 2**65: "key"}
+
+    @app.function("steps", on="go")
+    def steps(ctx):
+        x = ctx.step.run("x", lambda: big)
+        nested = ctx.step.run("nested", lambda: {"l": [big, 1.5, "s"], "t": (2**100,)})
+        seen.append((x, nested))
+        ctx.step.sleep("later", "1m")
+        return [x, ctx.step.invoke("sum", function=total, data={})]
+
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("steps")[0]
+    assert run.status == "completed", run.error
+    want = {"big": -(2**70), "n": 7, str(2**65): "key"}  # Python's json writes an int key as a string
+    assert run.output == [big, want] and type(run.output[0]) is int
+    assert seen[-1] == (big, {"l": [big, 1.5, "s"], "t": [2**100]}) and len(seen) == 3  # replayed exact
+    assert run.steps["nested"].output == {"l": [big, 1.5, "s"], "t": [2**100]}
+    # a trace holds such an int as orjson (and JavaScript's JSON.parse) reads it: a float
+    for redact in (False, True):
+        path = sim.trace.save(tmp_path / f"t{redact}.jsonl", redact=redact)
+        ends = [r for r in jobsim.Trace.load(path) if r.kind == "run.end"]
+        floats = {**want, "big": -float(2**70)}
+        assert [r.data["output"] for r in ends] == [floats, [float(big), floats]]  # the invoked run ends first
 
 
 def test_a_callable_object_with_an_async_call_is_an_async_handler_and_generators_are_refused():

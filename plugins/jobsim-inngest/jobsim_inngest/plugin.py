@@ -32,7 +32,7 @@ from jobsim.hooks import Adapted, guard_hooks, hookimpl
 if TYPE_CHECKING:
     import inngest
 
-    from jobsim import App, Simulation
+    from jobsim import App, Event, Simulation
 
 BACKEND = "inngest-py"
 _UNSET: Any = object()
@@ -83,6 +83,17 @@ class Binding:
     def deserialize(self, value: Any, output_type: Any) -> Any:
         client = self.client()
         return value if client is None else client._deserialize(value, output_type)
+
+
+@hookimpl
+def jobsim_event(value: Any) -> Event | None:
+    """``sim.send(inngest.Event(...))``: the event as inngest-py's client would send it (``_events.from_inngest``)."""
+    inngest_module = sys.modules.get("inngest")
+    if inngest_module is None or not isinstance(value, inngest_module.Event):
+        return None
+    from ._events import from_inngest
+
+    return from_inngest(value, "event")
 
 
 @hookimpl

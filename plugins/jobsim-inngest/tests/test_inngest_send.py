@@ -116,6 +116,27 @@ def test_sending_something_that_is_not_an_inngest_event_is_named(client):
     )
 
 
+def test_sim_send_takes_an_inngest_event_as_client_send_would_send_it(client):
+    """sim.send(inngest.Event(...)) was refused as "not ... an Event": the plugin converts it (hook jobsim_event),
+    encoded as inngest-py encodes it (a datetime in pydantic's JSON mode), with its id; a list of them too."""
+    import datetime as dt
+
+    @client.create_function(fn_id="paid", trigger=inngest.TriggerEvent(event="order/paid"))
+    def paid(ctx: inngest.ContextSync) -> dict:
+        return ctx.event.data
+
+    with simulate(paid, client) as sim:
+        first = inngest.Event(name="order/paid", data={"order": 1}, id="pay-1")
+        first.data["at"] = dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc)  # set after validation, as apps do
+        assert sim.send(first) == ["pay-1"]
+        sim.send([inngest.Event(name="order/paid", data={"order": 2})])
+        with pytest.raises(jobsim.InvalidArgument, match=r"^pass either an event or a name with data, not both$"):
+            sim.send(inngest.Event(name="order/paid"), {"order": 3})
+        sim.run_until_idle()
+    assert [r.output for r in sim.runs(paid)] == [{"order": 1, "at": "2025-03-01T00:00:00Z"}, {"order": 2}]
+    assert sim.events[0].id == "pay-1"
+
+
 def test_event_ids_dedupe_on_the_bus_as_on_inngest(client):
     fn = client.create_function(fn_id="pay", trigger=inngest.TriggerEvent(event="order/paid"))(lambda ctx: None)
     with simulate(fn) as sim:

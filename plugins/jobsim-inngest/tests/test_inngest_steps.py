@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 
@@ -60,6 +61,28 @@ def test_every_request_reads_the_event_as_sent_nested_data_too(client):
     assert sim.runs("shop-order")[0].event.data == {"id": 1, "items": ["mug"]}
 
 
+def test_integers_past_64_bits_round_trip_as_inngest_py_json_keeps_them(client):
+    """json.dumps takes them and the server keeps the raw JSON: jobsim failed such a run (orjson's 64-bit limit)."""
+    big = 2**64 + 1
+
+    @client.create_function(fn_id="ledger", trigger=trigger())
+    def ledger(ctx: inngest.ContextSync) -> dict:
+        balance = ctx.step.run("balance", lambda: {"cents": big})
+        ctx.step.sleep("later", dt.timedelta(minutes=1))
+        return {"balance": balance, "debt": -(2**80)}
+
+    @client.create_function(fn_id="ledger-async", trigger=trigger())
+    async def ledger_async(ctx: inngest.Context) -> int:
+        return await ctx.step.run("balance", lambda: big) + 1
+
+    with simulate([ledger, ledger_async], client) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    assert sim.runs(ledger)[0].output == {"balance": {"cents": big}, "debt": -(2**80)}
+    assert sim.runs(ledger_async)[0].output == big + 1
+    assert sim.runs(ledger)[0].steps["balance"].output == {"cents": big}
+
+
 def test_async_step_run_awaits_async_and_sync_bodies(client):
     async def fetch(n):
         return n * 2
@@ -96,6 +119,48 @@ def test_an_async_step_called_without_await_fails_the_attempt_naming_it(client):
     assert run.status == "failed" and charged == []
     assert str(run.error).startswith("step 'charge' was called without `await` in async function 'shop-order'")
     assert sim.runs(group)[0].output == [1, 2]
+
+
+def test_async_steps_awaited_together_are_refused_before_the_second_steps_code_runs(client):
+    """asyncio.gather/create_task of two new steps: the first ends the request, so the second's code ran and
+    lost its result (the core refuses it since "Async steps awaited together..."; the plugin's steps too)."""
+    ran = []
+
+    def charge():
+        ran.append("charge")
+        return 1
+
+    async def ship():
+        ran.append("ship")
+        return 2
+
+    @client.create_function(fn_id="gathered", trigger=trigger())
+    async def gathered(ctx: inngest.Context) -> list:
+        return list(await asyncio.gather(ctx.step.run("charge", charge), ctx.step.run("ship", ship)))
+
+    @client.create_function(fn_id="notified", trigger=trigger())
+    async def notified(ctx: inngest.Context) -> list:
+        return list(await asyncio.gather(
+            ctx.step.run("charge", charge), ctx.step.send_event("notify", inngest.Event(name="order/shipped"))))
+
+    @client.create_function(fn_id="tasks", trigger=trigger())
+    async def tasks(ctx: inngest.Context) -> list:
+        first = asyncio.create_task(ctx.step.run("charge", charge))
+        second = asyncio.create_task(ctx.step.run("ship", ship))
+        return [await first, await second]
+
+    for function, second in ((gathered, "ship"), (notified, "notify"), (tasks, "ship")):
+        ran.clear()
+        with simulate(function) as sim:
+            sim.send("go")
+            sim.run_until_idle()
+        run = sim.runs(function)[0]
+        assert run.status == "failed" and type(run.error) is jobsim.StepMisuse
+        assert len(run.attempts) == 1 and ran == ["charge"]  # not retried; the second step's code never ran
+        assert str(run.error).startswith(
+            f"step {second!r} of function {function.id!r} was called after step 'charge' ended the request")
+        assert "ctx.group.parallel(" in str(run.error)
+        assert [e.name for e in sim.events] == ["go", "inngest/function.failed"]  # order/shipped never sent
 
 
 def test_an_unawaited_group_or_sleep_names_what_to_await(client):

@@ -128,7 +128,7 @@ class Simulation:
         resolved = resolve(self.profile, self.functions.values(), now=self.start_ns)
         from ._engine import Engine
 
-        self.wallclock = WallClock(self.now_ns, self.consume, seed, self._job_code_rng)
+        self.wallclock = WallClock(self.now_ns, self.consume, seed, self._job_code_rng, self.start_ns)
         self.engine = Engine(self)
         self.engine._policies.update(resolved.policies)
         self.engine.schedules.update(resolved.schedules)

@@ -2219,6 +2219,47 @@ def test_time_monotonic_in_job_code_moves_with_virtual_time_and_is_real_again_fo
     assert later.runs("mono")[0].output[0] >= seen[1]
 
 
+def test_log_records_of_job_code_count_relative_created_from_the_simulation_start(caplog):
+    # relativeCreated counted from logging's real import while created was virtual: -55288269375 ms for a
+    # record job code wrote at 2025-03-01 in a process started in 2026
+    import logging
+
+    app = jobsim.App("a")
+    log = logging.getLogger("jobsim-test-job")
+
+    @app.function("logs", on="go")
+    def logs(ctx):
+        log.warning("first")
+        time.sleep(1.25)
+        log.warning("later")
+
+    made = []
+    outer = logging.getLogRecordFactory()
+
+    def tagged(*args, **kwargs):  # the test's own factory: kept for job code's records, and given back
+        record = outer(*args, **kwargs)
+        record.tag = "test's"
+        made.append(record)
+        return record
+
+    logging.setLogRecordFactory(tagged)
+    try:
+        with simulate(app, start="2025-03-01T00:00:00Z") as sim:
+            sim.advance("1h")
+            log.warning("test code")
+            sim.send("go")
+            sim.run_until_idle()
+        assert logging.getLogRecordFactory() is tagged
+    finally:
+        logging.setLogRecordFactory(outer)
+    job = [r for r in caplog.records if r.getMessage() in ("first", "later")]
+    assert [(r.created, r.msecs, r.relativeCreated, r.tag) for r in job] == [
+        (1740790800.0, 0.0, 3_600_000.0, "test's"), (1740790801.25, 250.0, 3_601_250.0, "test's")]
+    own = next(r for r in caplog.records if r.getMessage() == "test code")
+    assert own.relativeCreated > 0 and abs(own.created - time.time()) < 60  # the test's record: real, as made
+    assert len(made) == 3
+
+
 def test_a_real_event_loop_or_another_thread_in_job_code_keeps_the_real_monotonic_clock():
     import threading
 

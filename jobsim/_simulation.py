@@ -677,8 +677,17 @@ class Simulation:
             raise InvalidArgument.build("times", times, "an int >= 1")
         check_fault_error("error", error, error)  # one that fails each attempt as asked, not a TypeError
         self.engine.add_fault(fn.id, step, times, error)
-        self.trace.add(self.now_ns(), "fault.armed", {"fault": "fail", "function": fn.id, "step": step, "times": times,
-                                                      "error": describe_error(error)})  # fmt: skip
+        self._armed(self.now_ns(), {"fault": "fail", "function": fn.id, "step": step, "times": times,
+                                    "error": describe_error(error)})  # fmt: skip
+
+    def _armed(self, at: int, data: dict[str, Any]) -> None:
+        """The ``fault.armed`` record of a fault; armed by job code rather than the test, it names that ``run``
+        (as ``sim.record`` does, which ``sim.mail.smtp_fail`` records with): a replay arms again only the faults
+        from outside the jobs, since today's job code arms its own (it was armed twice, once by each)."""
+        x = self.engine.x
+        if x is not None:
+            data["run"] = x.run_.id
+        self.trace.add(at, "fault.armed", data)
 
     @classmethod
     def replay(cls, trace: Any, *targets: Any, **options: Any) -> ReplayResult:
@@ -713,7 +722,7 @@ class Simulation:
         claimed = any(self._plugins.hook.jobsim_crash_worker(sim=self, at=at_ns, function=fn_id))
         if fn_id is None or not claimed:  # a backend plugin's worker is not the engine's
             self._system().arm_crash(at_ns, fn_id)
-        self.trace.add(self.kernel.now, "fault.armed", {"fault": "crash", "when": at_ns, "function": fn_id})
+        self._armed(self.kernel.now, {"fault": "crash", "when": at_ns, "function": fn_id})
 
     def _refuse_for_own_workers(self, fault: str, fn_id: str | None) -> None:
         """A fault the engine cannot apply to functions a plugin's own worker runs is refused, not ignored."""
@@ -742,7 +751,7 @@ class Simulation:
         if end_ns <= start_ns:
             raise InvalidArgument(f"downtime end={end!r} is not after start={start!r}; give start < end")
         self._system().arm_downtime(start_ns, end_ns)
-        self.trace.add(self.kernel.now, "fault.armed", {"fault": "downtime", "start": start_ns, "end": end_ns})
+        self._armed(self.kernel.now, {"fault": "downtime", "start": start_ns, "end": end_ns})
 
     @keywords_checked("sim.duplicate_delivery()")
     def duplicate_delivery(self, function: Any = None, at: Instant | None = None, times: int = 1) -> None:
@@ -760,8 +769,7 @@ class Simulation:
             raise InvalidArgument.build("times", times, f"an int from 1 to {MAX_DUPLICATES:,}: how many extra "
                                         "deliveries (each copy is a run, made at once)")  # fmt: skip
         self._system().arm_duplicate(at_ns, fn_id, times)
-        self.trace.add(self.kernel.now, "fault.armed", {"fault": "duplicate", "when": at_ns, "function": fn_id,
-                                                        "times": times})  # fmt: skip
+        self._armed(self.kernel.now, {"fault": "duplicate", "when": at_ns, "function": fn_id, "times": times})
 
     def _fault_instant(self, at: Instant | None, name: str) -> int:
         now = self.kernel.now

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._calls import JobCalls
 from ._checks import JOB_ERRORS, fresh_error
-from ._events import Event, is_wildcard, triggers_of, ulid
+from ._events import RUN_IDS, Event, is_wildcard, triggers_of, ulid
 from ._flowrt import FlowRuntime
 from ._kernel import URGENT
 from ._records import Attempt, Run, StepRecord
@@ -190,7 +190,7 @@ class Engine:
             return self.flowrt.start(fn, events, parent)
         self._run_counter += 1
         now = self.now()
-        run = Run(fn, ulid(now // MS, self._run_counter), events, now)
+        run = Run(fn, ulid(now // MS, RUN_IDS | self._run_counter), events, now)
         run.parent = parent
         if parent is not None or self.causes:
             self.descend(run, events, None if parent is None else parent[0])

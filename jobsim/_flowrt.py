@@ -27,7 +27,7 @@ from contextlib import nullcontext
 from heapq import heappop, heappush
 from typing import TYPE_CHECKING, Any
 
-from ._events import Event, ulid
+from ._events import RUN_IDS, Event, ulid
 from ._expr import FALSE_KEY
 from ._flow import Concurrency
 from ._kernel import LAST, URGENT, Kernel, Timer
@@ -423,7 +423,7 @@ class FlowRuntime:
         engine, state = self.engine, self.of(fn)
         now = engine.now()
         engine._run_counter += 1
-        run = Run(fn, ulid(now // MS, engine._run_counter), events, now)
+        run = Run(fn, ulid(now // MS, RUN_IDS | engine._run_counter), events, now)
         run.parent = parent
         if parent is not None or engine.causes:
             engine.descend(run, events, None if parent is None else parent[0])

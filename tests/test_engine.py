@@ -2068,6 +2068,28 @@ def test_ulid_pinned():
     assert ulid(253_402_300_799_999, 1 << 40 | 3) == "76EZ91ZPZZQ60JA8M25HYXYX1Z"
 
 
+def test_run_ids_never_coincide_with_event_ids(tmp_path):
+    # both counted from 1 through the same ulid(ms, counter): a simulation's first event and its first run had
+    # one id, 01JGFJJZ000009WDVSQ5ZMMZ0N, and so did the n-th of each made in one millisecond
+    app = jobsim.App("a")
+
+    @app.function("fan", on="go")
+    def fan(ctx):
+        ctx.step.send_event("out", [jobsim.Event("more", {}) for _ in range(3)])
+
+    @app.function("more", on="more")
+    def more(ctx):
+        return None
+
+    with simulate(app) as sim:
+        sim.send([jobsim.Event("go", {}) for _ in range(3)])
+        sim.run_until_idle()
+    events = [r.data["id"] for r in sim.trace if r.kind == "event"]
+    runs = [run.id for run in sim.runs()]
+    assert (len(events), len(runs)) == (12, 12) and len({*events, *runs}) == 24
+    assert {i[:10] for i in events + runs} == {events[0][:10]}  # one millisecond: the suffixes tell them apart
+
+
 def test_a_failed_step_keeps_no_request_alive():
     # the error's traceback starts in job code, and its frame's callers stop at the frame that calls
     # job code (jobsim._calls): no Step.run, handler or _request frame, no ctx, no ctx.step

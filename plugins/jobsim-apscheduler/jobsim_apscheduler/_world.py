@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import jobsim
 from jobsim._kernel import BACKGROUND, URGENT
 from jobsim._time import MS, SECOND, iso, to_datetime
-from jobsim.errors import InvalidArgument, UnsupportedFeature
+from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
 from jobsim.hooks import Adapted, refusing_handler
 
 from ._draws import Draws
@@ -200,8 +200,19 @@ class APSWorld(JobRuns):
     def install(self, sim: Simulation) -> None:
         if self.installed:
             return
+        from apscheduler.schedulers.base import STATE_STOPPED
+
         from . import _patches
 
+        for driven in self.driven:  # started by the test between building the simulation and starting it
+            if driven.scheduler.state != STATE_STOPPED:
+                kind = type(driven.scheduler).__name__
+                raise JobsimError(
+                    f"the APScheduler {kind} of this simulation was started (scheduler.start()) after the "
+                    "Simulation was built from it and before the simulation started: it has been firing jobs in "
+                    "real time since. Do not start it -- the simulation starts it in virtual time when it starts "
+                    "(`with sim:`) -- and shut it down (scheduler.shutdown())"
+                )  # fmt: skip
         _patches.push(self)
         self.installed = True
         if any(driven.is_async for driven in self.driven):

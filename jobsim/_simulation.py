@@ -9,7 +9,7 @@ import random
 import sys
 import types
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import _gc, _plugins
@@ -149,6 +149,23 @@ class Simulation:
         self._spender: Any = None  # the execution that last spent virtual time, and how often (``consume``)
         self._spends = 0
         self._install_sinks()
+        self._releases = self._hold_backends()
+
+    def _hold_backends(self) -> list[Callable[[], None]]:
+        """Until it starts, the backends this simulation runs refuse their calls (``ClassGuard.hold``): a
+        ``task.delay()`` made between building and starting it reached the real broker, unguarded."""
+        where, releases = _caller_site(), []
+        for impl in self._plugins.hook.jobsim_install.get_hookimpls():
+            hold = getattr(impl.function, "_jobsim_hold", None)
+            release = None if hold is None else hold(self, where)
+            if release is not None:
+                releases.append(release)
+        return releases
+
+    def _release_backends(self) -> None:
+        releases, self._releases = getattr(self, "_releases", []), []  # a simulation half built has none
+        for release in releases:
+            release()
 
     def record_kinds(self) -> dict[str, Any]:
         """Trace record kinds and their timeline renderers, from every plugin."""
@@ -272,6 +289,7 @@ class Simulation:
                     "close that one first (one a module- or session-scoped fixture keeps holds its apps until its "
                     "scope ends: give it an App of its own, or build it per test)"
                 )
+        self._release_backends()  # its own patches take the backends' calls from here
         for app in self.apps:
             app._simulation = self
         self._where = _caller_site()
@@ -303,6 +321,7 @@ class Simulation:
 
     def close(self) -> None:
         if self._state != "running":
+            self._release_backends()  # one never started: the backends are the test's again
             return
         x = self.engine.x
         if x is not None:  # closing inside a driving call would pull the loop and the apps from under it

@@ -695,3 +695,25 @@ def test_a_task_sending_more_moves_no_other_tasks_ids(app):
     assert _ids_of_b(app2, 3) == alone
     rng = random.Random("jobsim:3:b")  # b's own stream of seed 3 (sim.rng_for)
     assert alone[0] == str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def test_a_task_sent_before_its_simulation_starts_is_refused_not_sent_to_the_real_broker(app):
+    # an unstarted simulation guarded nothing: delay() reached the app's broker (a connection error here, a real
+    # message with a developer's Redis running)
+    @app.task(name="add")
+    def add(x, y):
+        return x + y
+
+    sim = jobsim.Simulation(app, start=START)
+    with pytest.raises(JobsimError, match=r"^Celery.send_task\(\) was called while a jobsim.Simulation that runs this "
+                                          r"celery code \(built at .*test_celery_tasks.py:\d+ in test_a_task_sent_.*\) "
+                                          r"has not started: .* Start the simulation first"):  # fmt: skip
+        add.delay(1, 2)
+    with sim:
+        result = add.delay(1, 2)
+        sim.run_until_idle()
+        assert result.get() == 3
+    unused = jobsim.Simulation(app, start=START)
+    assert getattr(type(app).send_task, "_jobsim_guard", False)  # held (ClassGuard marks its wrappers)
+    unused.close()  # built and closed, never started: the app is the test's again, Celery's own send_task
+    assert not getattr(type(app).send_task, "_jobsim_guard", False)

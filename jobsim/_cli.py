@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--seed", type=int, default=None, help="the simulation's seed (default: the target's, or 0)")
     run.add_argument("--start", default=None,
                      help=f"virtual start time, ISO 8601 (default: the target's, or {DEFAULT_START})")
-    run.add_argument("--days", type=float, default=7.0, help="how long to simulate (default 7 days; traffic that "
+    run.add_argument("--days", type=_days, default="7", help="how long to simulate (default 7 days; traffic that "
                      "jobsim_traffic plays past it runs to its end)")
     run.add_argument("--profile", default=None,
                      help="the system whose rules to simulate (default: the target's, or inngest), e.g. bullmq or "
@@ -204,8 +204,19 @@ def _call_factory(where: str, factory: Any) -> Any:
 _MAX_DAYS = 3_652_059  # 0001-01-01 to 9999-12-31: no simulation can run longer
 
 
+def _days(text: str) -> str:
+    """``--days``: kept as typed, so a refusal echoes what the user wrote (``'-1'``, not ``-1.0``), as the
+    other flags do; a word that is no number at all is argparse's to refuse, as before."""
+    try:
+        float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid float value: {text!r}") from None
+    return text
+
+
 def _run(args: argparse.Namespace) -> int:
-    if not (math.isfinite(args.days) and 0 <= args.days <= _MAX_DAYS):  # duration_ns would speak of seconds
+    days = float(args.days)
+    if not (math.isfinite(days) and 0 <= days <= _MAX_DAYS):  # duration_ns would speak of seconds
         raise InvalidArgument.build("--days", args.days, f"expected a number of days from 0 to {_MAX_DAYS:,} "
                                     "(virtual time ends at 9999-12-31)")
     if args.no_redact and not args.save:
@@ -238,7 +249,7 @@ def _run(args: argparse.Namespace) -> int:
         traffic = user_hook(module, "jobsim_traffic", 1, "a function taking the simulation")
         if traffic is not None:
             traffic(sim)  # may itself move the clock through the traffic it plays
-        end = sim.start_ns + duration_ns(args.days * 86_400, "--days")
+        end = sim.start_ns + duration_ns(days * 86_400, "--days")
         if end > MAX_NS:
             raise InvalidArgument.build("--days", args.days, f"a span that ends by {iso(MAX_NS)}, the last "
                                         f"instant a datetime can show (the simulation starts {iso(sim.start_ns)})")
@@ -246,7 +257,7 @@ def _run(args: argparse.Namespace) -> int:
             sim.advance_to(to_datetime(end))
         elif sim.kernel.now > end:  # the traffic drove the clock itself, past --days: say so rather than seem to obey
             note = (f"jobsim: note: {module.__name__}.jobsim_traffic played until {iso(sim.kernel.now)}, past the end "
-                    f"--days {args.days:g} asked for ({iso(end)}): the run covers all the traffic played")
+                    f"--days {args.days} asked for ({iso(end)}): the run covers all the traffic played")
         sim._undriven = None  # the run covers --days: work the traffic queued at its very end is not a test's mistake
     if not args.no_timeline:
         print(sim.timeline())

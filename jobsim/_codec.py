@@ -459,7 +459,7 @@ DECODERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "http": _typed("http", method=str, url=str, request=dict, response=dict, **_RUN_NAMED),
     "email": _typed("email", **_RUN_NAMED),
     "fault.armed": _typed("fault.armed", fault=str, function=str, step=str, times=int, code=int, when=int,
-                          start=int, end=int, message=str, on=str, error=dict),
+                          start=int, end=int, message=str, on=str, error=dict, run=str),
 }  # fmt: skip
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._events import Event, check_ts_units, coerce_events, ulid
+from ._events import DELAYED_IDS, Event, check_ts_units, coerce_events, ulid
 from ._time import MAX_NS, MS, Duration, duration_ns, format_duration, iso
 from ._trace import event_fields
 from .errors import InvalidArgument, UnsupportedFeature
@@ -59,7 +59,7 @@ def send_later(sim: Simulation, event: Any, data: Any, delay: Duration, fields: 
         # ids given to job code's delayed sends after it must not change
         sim._delayed_ids += 1
         if item.id is None:  # the id a queue gives at add time; every id is claimed at add time below
-            item = Event(item.name, item.data, id=ulid(due // MS, 1 << 40 | sim._delayed_ids), user=item.user,
+            item = Event(item.name, item.data, id=ulid(due // MS, DELAYED_IDS | sim._delayed_ids), user=item.user,
                          ts=item.ts, v=item.v)  # fmt: skip
         stamped.append(item)
     owner = f"{x.run_.function.id} (send, delay {format_duration(ns)})" if x is not None else \

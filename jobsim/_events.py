@@ -196,15 +196,19 @@ _PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]  # 10-bit chunks -> 2 c
 _MASK40, _MASK80 = (1 << 40) - 1, (1 << 80) - 1
 
 
-RUN_IDS = 1 << 41
-"""Run ids count in their own range (``ulid(ms, RUN_IDS | n)``), as ``_delay`` does with ``1 << 40``: the n-th run
-and the n-th event of the same millisecond would otherwise share an id (``ctx.run_id == ctx.event.id``)."""
+DELAYED_IDS, IMPORTED_IDS, RUN_IDS = 1 << 40, 1 << 41, 1 << 42
+"""The namespaces of ``ulid``'s counters, one bit above 40 bits of count each: ids the bus gives events (a bare
+count), delayed sends, runs, events an import gave an id. The suffix is a bijection of the counter, so ids of
+different namespaces never coincide, even made in one millisecond: a simulation's first event and its first run
+had the same id, where Inngest's (random ULIDs) never share one."""
 
 
 def ulid(ms: int, counter: int) -> str:
     """A ULID-shaped id (48-bit ms time, 80-bit suffix) from a counter, never from randomness.
 
-    Sorted by time like a ULID; the suffix scrambles the counter so ids don't look alike.
+    Sorted by time like a ULID; the suffix scrambles the counter so ids don't look alike, one to one (an odd
+    multiplier modulo 2**80): distinct counters below 2**80 give distinct ids, and each kind of id counts in a
+    namespace of its own (``RUN_IDS``...).
     The 128-bit value ``ms << 80 | suffix`` is written as 26 Crockford base-32 characters,
     most significant first: 10 for the time (``_time_part``) and 16 for the suffix, 10
     bits at a time. The two parts are cut apart first, so no operation touches a 128-bit

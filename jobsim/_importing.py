@@ -35,7 +35,7 @@ import orjson
 
 from ._codec import from_cloudevent, rfc3339_ns
 from ._drawspec import registered_profiles
-from ._events import _FIRST_MS, _LAST_MS, DEDUPE_WINDOW, ulid
+from ._events import _FIRST_MS, _LAST_MS, DEDUPE_WINDOW, IMPORTED_IDS, ulid
 from ._replay import SYNTHESIZED_ID
 from ._time import MS, Instant, instant_ns, iso, zone
 from ._trace import Trace
@@ -148,7 +148,7 @@ def import_events(
         if data.get("ts") is None:
             data["ts"] = at // MS
         if data.get("id") in (None, ""):
-            data["id"] = ulid(at // MS, line)
+            data["id"] = ulid(at // MS, IMPORTED_IDS | line)
             data["attributes"] = {**(data.get("attributes") or {}), SYNTHESIZED_ID: True}
         placed.append((at, line, data))
     notes = _order_and_repeats(placed)

@@ -4,7 +4,8 @@ What a trace holds falls in two parts. The **inputs** came from outside job code
 are fed again: events sent by tests or traffic (``origin: "input"``, duplicates
 dropped by the bus included), how the test drove the clock (``advance`` records:
 ``advance``, ``advance_to``, ``run_until_idle``), and faults it armed with
-``sim.fail``. The **environment** answered: HTTP responses are served from the
+``sim.fail`` (not those job code armed: their record names the ``run``, and today's
+code arms them again). The **environment** answered: HTTP responses are served from the
 trace (matched by method and URL, identical requests in recorded order, with their
 recorded virtual latency), except mail-provider calls that succeeded, which
 jobsim's own providers answer again so the email reaches the outbox. Everything
@@ -362,7 +363,7 @@ class _Script:
                 elif kind in ("event", "event.dropped") and data.get("origin", "input") == "input":
                     if not isinstance(data.get("sent"), int):
                         self._input(at, data)
-                elif kind == "fault.armed" and self.faults:
+                elif kind == "fault.armed" and self.faults and data.get("run") is None:  # else job code armed it
                     self._arm(data)
             self._send_delayed(None)
             self._finish(driven, extra_ns)

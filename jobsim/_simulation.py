@@ -9,7 +9,7 @@ import random
 import sys
 import types
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import _gc, _plugins
@@ -123,7 +123,7 @@ class Simulation:
         resolved = resolve(self.profile, self.functions.values(), now=self.start_ns)
         from ._engine import Engine
 
-        self.wallclock = WallClock(self.now_ns, self.consume, seed, self._job_code_rng)
+        self.wallclock = WallClock(self.now_ns, self.consume, seed, self._job_code_rng, self.start_ns)
         self.engine = Engine(self)
         self.engine._policies.update(resolved.policies)
         self.engine.schedules.update(resolved.schedules)
@@ -145,6 +145,23 @@ class Simulation:
         self._spender: Any = None  # the execution that last spent virtual time, and how often (``consume``)
         self._spends = 0
         self._install_sinks()
+        self._releases = self._hold_backends()
+
+    def _hold_backends(self) -> list[Callable[[], None]]:
+        """Until it starts, the backends this simulation runs refuse their calls (``ClassGuard.hold``): a
+        ``task.delay()`` made between building and starting it reached the real broker, unguarded."""
+        where, releases = _caller_site(), []
+        for impl in self._plugins.hook.jobsim_install.get_hookimpls():
+            hold = getattr(impl.function, "_jobsim_hold", None)
+            release = None if hold is None else hold(self, where)
+            if release is not None:
+                releases.append(release)
+        return releases
+
+    def _release_backends(self) -> None:
+        releases, self._releases = getattr(self, "_releases", []), []  # a simulation half built has none
+        for release in releases:
+            release()
 
     def record_kinds(self) -> dict[str, Any]:
         """Trace record kinds and their timeline renderers, from every plugin."""
@@ -268,6 +285,7 @@ class Simulation:
                     "close that one first (one a module- or session-scoped fixture keeps holds its apps until its "
                     "scope ends: give it an App of its own, or build it per test)"
                 )
+        self._release_backends()  # its own patches take the backends' calls from here
         for app in self.apps:
             app._simulation = self
         self._where = _caller_site()
@@ -299,6 +317,7 @@ class Simulation:
 
     def close(self) -> None:
         if self._state != "running":
+            self._release_backends()  # one never started: the backends are the test's again
             return
         x = self.engine.x
         if x is not None:  # closing inside a driving call would pull the loop and the apps from under it
@@ -681,8 +700,17 @@ class Simulation:
             raise InvalidArgument.build("times", times, "an int >= 1")
         check_fault_error("error", error, error)  # one that fails each attempt as asked, not a TypeError
         self.engine.add_fault(fn.id, step, times, error)
-        self.trace.add(self.now_ns(), "fault.armed", {"fault": "fail", "function": fn.id, "step": step, "times": times,
-                                                      "error": describe_error(error)})  # fmt: skip
+        self._armed(self.now_ns(), {"fault": "fail", "function": fn.id, "step": step, "times": times,
+                                    "error": describe_error(error)})  # fmt: skip
+
+    def _armed(self, at: int, data: dict[str, Any]) -> None:
+        """The ``fault.armed`` record of a fault; armed by job code rather than the test, it names that ``run``
+        (as ``sim.record`` does, which ``sim.mail.smtp_fail`` records with): a replay arms again only the faults
+        from outside the jobs, since today's job code arms its own (it was armed twice, once by each)."""
+        x = self.engine.x
+        if x is not None:
+            data["run"] = x.run_.id
+        self.trace.add(at, "fault.armed", data)
 
     @classmethod
     def replay(cls, trace: Any, *targets: Any, **options: Any) -> ReplayResult:
@@ -717,7 +745,7 @@ class Simulation:
         claimed = any(self._plugins.hook.jobsim_crash_worker(sim=self, at=at_ns, function=fn_id))
         if fn_id is None or not claimed:  # a backend plugin's worker is not the engine's
             self._system().arm_crash(at_ns, fn_id)
-        self.trace.add(self.kernel.now, "fault.armed", {"fault": "crash", "when": at_ns, "function": fn_id})
+        self._armed(self.kernel.now, {"fault": "crash", "when": at_ns, "function": fn_id})
 
     def _refuse_for_own_workers(self, fault: str, fn_id: str | None) -> None:
         """A fault the engine cannot apply to functions a plugin's own worker runs is refused, not ignored."""
@@ -746,7 +774,7 @@ class Simulation:
         if end_ns <= start_ns:
             raise InvalidArgument(f"downtime end={end!r} is not after start={start!r}; give start < end")
         self._system().arm_downtime(start_ns, end_ns)
-        self.trace.add(self.kernel.now, "fault.armed", {"fault": "downtime", "start": start_ns, "end": end_ns})
+        self._armed(self.kernel.now, {"fault": "downtime", "start": start_ns, "end": end_ns})
 
     @keywords_checked("sim.duplicate_delivery()")
     def duplicate_delivery(self, function: Any = None, at: Instant | None = None, times: int = 1) -> None:
@@ -764,8 +792,7 @@ class Simulation:
             raise InvalidArgument.build("times", times, f"an int from 1 to {MAX_DUPLICATES:,}: how many extra "
                                         "deliveries (each copy is a run, made at once)")  # fmt: skip
         self._system().arm_duplicate(at_ns, fn_id, times)
-        self.trace.add(self.kernel.now, "fault.armed", {"fault": "duplicate", "when": at_ns, "function": fn_id,
-                                                        "times": times})  # fmt: skip
+        self._armed(self.kernel.now, {"fault": "duplicate", "when": at_ns, "function": fn_id, "times": times})
 
     def _fault_instant(self, at: Instant | None, name: str) -> int:
         now = self.kernel.now

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import os
 import random
 import socket
@@ -124,8 +125,12 @@ class WallClock:
     """Makes the process's wall clock follow ``now()`` while active."""
 
     def __init__(self, now: Callable[[], int], sleep: Callable[[int], None], seed: int = 0,
-                 job_rng: Callable[[], random.Random | None] = lambda: None) -> None:
+                 job_rng: Callable[[], random.Random | None] = lambda: None, start_ns: int | None = None) -> None:
         self._now = now
+        self._start_s = (now() if start_ns is None else start_ns) / SECOND
+        """A log record's ``relativeCreated`` in job code counts from here, the simulation's start (``_log_record``)."""
+        self._real_log_record: Callable[..., logging.LogRecord] = logging.getLogRecordFactory()
+        self._log_record_factory = self._log_record  # one bound method: deactivate gives the factory back by identity
         self._job_rng = job_rng
         """The running function's stream while job code runs, else None (``_seeded_uuid4``)."""
         self._sleep = sleep
@@ -212,6 +217,8 @@ class WallClock:
         asyncio.events._set_running_loop(None)
         self._blocked_before = getattr(_BLOCKED, "loop", None)
         _BLOCKED.loop = self._outer_loop
+        self._real_log_record = logging.getLogRecordFactory()
+        logging.setLogRecordFactory(self._log_record_factory)
 
     def deactivate(self) -> None:
         self._depth -= 1
@@ -231,6 +238,8 @@ class WallClock:
             if namespace.get(key) is new:
                 namespace[key] = old
         self._rebound.clear()
+        if logging.getLogRecordFactory() is self._log_record_factory:  # job code may have set one of its own
+            logging.setLogRecordFactory(self._real_log_record)
         asyncio.events.new_event_loop = asyncio.new_event_loop = self._real_new_loop
         asyncio.events.get_event_loop = asyncio.get_event_loop = self._real_get_loop
         time.monotonic, time.monotonic_ns = self._real_monotonic, self._real_monotonic_ns
@@ -306,6 +315,18 @@ class WallClock:
         if rng is None:
             return self._real_uuid4()
         return uuid.UUID(int=rng.getrandbits(128), version=4)
+
+    def _log_record(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        """A log record made while a driving call runs: its ``created`` (so ``msecs`` and ``asctime``) is the
+        virtual wall clock, and ``relativeCreated`` counts the milliseconds since the simulation's start, not
+        since logging was imported in real time: a simulation set in the past gave -55288269375 (a record of
+        job code at 2025-03-01 in a process started in 2026). Every thread's records, as ``time.time()`` is
+        virtual for them all meanwhile; the test's records between driving calls are left as logging makes
+        them. Wraps the factory in place (the test's own, pytest's), so what it adds stays."""
+        record = self._real_log_record(*args, **kwargs)
+        if self._depth:  # a factory job code installed on top of this one outlives the call: then it is a no-op
+            record.relativeCreated = (record.created - self._start_s) * 1000
+        return record
 
     def _monotonic_ns(self) -> int:
         """``time.monotonic_ns()`` in job code: the virtual clock, from near the real one at the simulation's

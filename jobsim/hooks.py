@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import gc
 import importlib
 import inspect
 import sys
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -191,7 +193,9 @@ class ClassGuard:
     then, not with the plugin), which calls ``wrap(owner, name, refusal, passes)`` for each method. While
     any simulation added is running (``active``), a call of a wrapped method raises ``refusal(obj, name,
     *args, **kwargs)`` (the error to raise; a coroutine method stays one) unless ``passes(obj)``. If
-    ``install`` raises, what it wrapped is restored. ``remove(sim)`` of the last one restores every method,
+    ``install`` raises, what it wrapped is restored. A simulation built to run the backend and not started yet
+    is held (``hold``, by ``guard_hooks``): while no simulation runs, the wrapped methods refuse for it too,
+    saying it has not started. ``remove(sim)`` of the last one restores every method,
     the last wrapped first, as it was (an inherited one is deleted again), unless something else patched it
     since: that patch is left alone (a wrapper it puts back later calls the method it wrapped, as it does
     while no simulation added is running). Removing a simulation never added changes nothing.
@@ -200,29 +204,94 @@ class ClassGuard:
     def __init__(self, install: Callable[[ClassGuard], None]) -> None:
         self._install = install
         self._running: list[object] = []
+        self._busy: list[object] = []  # every simulation running in the process, whatever it runs (``started``)
+        self._unstarted: list[tuple[weakref.ref[Any], str, str]] = []  # (simulation, library, where it was built)
         self._saved: list[tuple[type, str, Any, Any]] = []  # owner, name, the owner's own value, the wrapper
         self._installed = False
 
     @property
     def active(self) -> bool:
-        """A simulation added is running: wrapped methods refuse (what ``passes`` lets through aside)."""
-        return bool(self._running)
+        """A simulation added is running, or, while none runs, one held is not started yet: wrapped methods
+        refuse (what ``passes`` lets through aside)."""
+        return bool(self._running) or (bool(self._unstarted) and not self._busy)
 
     def add(self, sim: object) -> None:
-        if not self._installed:
+        self._join(self._running, sim)
+
+    def _join(self, members: list[Any], member: Any) -> None:
+        members.append(member)
+        try:
+            self._settle()
+        except BaseException:  # the install failed (and was undone): it is not counted
+            members.remove(member)
+            raise
+
+    def remove(self, sim: object) -> None:
+        if sim in self._running:
+            self._running.remove(sim)
+        self._settle()
+
+    def started(self, sim: object) -> None:
+        """Any simulation starts (``guard_hooks``), before its plugins patch the backend: the holds of unstarted
+        ones step aside while it runs (a running simulation's own patches, or its guard, take the calls), so no
+        patch of it is made over theirs."""
+        self._join(self._busy, sim)
+
+    def stopped(self, sim: object) -> None:
+        """A simulation closed, after its plugins gave the backend back."""
+        if sim in self._busy:
+            self._busy.remove(sim)
+        self._settle()
+
+    def hold(self, sim: object, library: str, where: str) -> None:
+        """``sim`` runs the backend and is built, not started: until it starts (``release``), or is closed or
+        collected, the wrapped methods refuse -- while no simulation runs -- with a ``JobsimError`` saying so, as
+        the call would reach the real backend. Held by weak reference: a simulation dropped unstarted holds
+        nothing."""
+        self._join(self._unstarted, (weakref.ref(sim), library, where))
+
+    def release(self, sim: object) -> None:
+        """``sim`` starts or closes: it no longer holds the backend's calls."""
+        self._unstarted = [entry for entry in self._unstarted if entry[0]() not in (sim, None)]
+        self._settle()
+
+    def _settle(self) -> None:
+        """Wrapped while ``active``, given back as soon as not."""
+        if self.active and not self._installed:
             self._installed = True
             try:
                 self._install(self)
             except BaseException:
                 self._restore()
                 raise
-        self._running.append(sim)
-
-    def remove(self, sim: object) -> None:
-        if sim in self._running:
-            self._running.remove(sim)
-        if not self._running and self._installed:
+        elif not self.active and self._installed:
             self._restore()
+
+    def _held(self) -> tuple[str, str] | None:
+        """``(library, where)`` of an unstarted simulation still alive; the garbage among them (a dropped
+        simulation waits in reference cycles for the collector) is collected first, and lets go."""
+        if any(ref() is not None for ref, _library, _where in self._unstarted):
+            gc.collect()
+        self._unstarted = [entry for entry in self._unstarted if entry[0]() is not None]
+        self._settle()
+        return self._unstarted[0][1:] if self._unstarted else None
+
+    def _refusal(self, refusal: Callable[..., BaseException], obj: Any, name: str, *args: Any,
+                 **kwargs: Any) -> BaseException | None:
+        """What a refused call raises: the plugin's refusal while a guarded simulation runs, else the one of a
+        simulation built and not started (None: it was only garbage, and the call goes through)."""
+        if self._running:
+            return refusal(obj, name, *args, **kwargs)
+        held = self._held()
+        if held is None:
+            return None
+        library, where = held
+        return JobsimError(
+            f"{type(obj).__name__}.{name}() was called while a jobsim.Simulation that runs this {library} code "
+            f"(built {where}) has not started: nothing is simulated yet, and the call would reach the real "
+            f"{library} backend. Start the simulation first (`with sim:` or sim.start()), then call it; or close "
+            "the simulation (sim.close()) to use the backend for real"
+        )  # fmt: skip
 
     def wrap(self, owner: type, name: str, refusal: Callable[..., BaseException],
              passes: Callable[[Any], bool] | None = None) -> None:
@@ -243,7 +312,9 @@ class ClassGuard:
             @functools.wraps(original)
             async def guarded_coroutine(obj: Any, *args: Any, **kwargs: Any) -> Any:
                 if refused(obj):
-                    raise refusal(obj, name, *args, **kwargs)
+                    error = self._refusal(refusal, obj, name, *args, **kwargs)
+                    if error is not None:
+                        raise error
                 return await original(obj, *args, **kwargs)
 
             return guarded_coroutine
@@ -251,7 +322,9 @@ class ClassGuard:
         @functools.wraps(original)
         def guarded(obj: Any, *args: Any, **kwargs: Any) -> Any:
             if refused(obj):
-                raise refusal(obj, name, *args, **kwargs)
+                error = self._refusal(refusal, obj, name, *args, **kwargs)
+                if error is not None:
+                    raise error
             return original(obj, *args, **kwargs)
 
         return guarded
@@ -278,7 +351,9 @@ def guard_hooks(library: str, guard: str, *, world: str | None = None,
     ``sys.modules`` (nothing of it exists before), unless the simulation runs the backend: ``sim.<library>`` is
     a ``world`` (``"module:class"``; while that module is not imported, no simulation runs the backend), or
     ``runs(sim)``. Without either, every simulation is added. Uninstall removes it, if the guard's module was
-    imported at all. Assign the pair at module level under these names: pluggy registers them by name.
+    imported at all. Every simulation's start and close is told to the guard (``started``/``stopped``), and a
+    simulation built to run the backend is held by it until it starts (``Simulation()`` finds ``hold`` on the
+    install hook). Assign the pair at module level under these names: pluggy registers them by name.
     """
     guard_module, guard_name = _reference(guard, "guard", "jobsim_acme._guard:GUARD")
     world_module, world_class = _reference(world, "world", "jobsim_acme._world:AcmeWorld") if world else ("", "")
@@ -291,15 +366,30 @@ def guard_hooks(library: str, guard: str, *, world: str | None = None,
 
     @hookimpl
     def jobsim_install(sim: Simulation) -> None:
-        if library in sys.modules and not runs_backend(sim):
-            getattr(importlib.import_module(guard_module), guard_name).add(sim)
+        if library in sys.modules:
+            guarding = getattr(importlib.import_module(guard_module), guard_name)
+            guarding.started(sim)
+            if not runs_backend(sim):
+                guarding.add(sim)
 
     @hookimpl
     def jobsim_uninstall(sim: Simulation) -> None:
         module = sys.modules.get(guard_module)
         if module is not None:
-            getattr(module, guard_name).remove(sim)
+            guarding = getattr(module, guard_name)
+            guarding.remove(sim)
+            guarding.stopped(sim)
 
+    def hold(sim: Simulation, where: str) -> Callable[[], None] | None:
+        """A simulation built to run the backend, not started yet: the guard refuses the backend's calls until it
+        starts (they would reach the real backend). Gives the release to call when it starts or closes."""
+        if library not in sys.modules or not runs_backend(sim):
+            return None
+        held = getattr(importlib.import_module(guard_module), guard_name)
+        held.hold(sim, library, where)
+        return lambda: held.release(sim)
+
+    jobsim_install._jobsim_hold = hold  # type: ignore[attr-defined]  # Simulation() finds it on the hookimpl
     jobsim_install.__doc__ = (f"A simulation that does not run {library} gets ``{guard}`` while it runs: what "
                               "that module wraps is refused (its docstring says what and why).")
     jobsim_uninstall.__doc__ = f"The simulation is closing: ``{guard}`` lets go of it."

@@ -65,19 +65,28 @@ def test_a_target_without_a_module_exits_2(module, capsys):
     assert err == "jobsim: error: ':app' names no module before ':'; give e.g. app.jobs:app or a folder\n"
 
 
-@pytest.mark.parametrize("days", ["-1", "nan", "inf", "1e300", "4000000"])
+@pytest.mark.parametrize("days", ["-1", "nan", "inf", "1e300", "4000000", "-0.5e1", "1_000_000_0"])
 def test_a_bad_number_of_days_is_named_as_days(module, capsys, days):
-    # 1e300 used to be reported in seconds (--days=8.64e+304), 4000000 raised OverflowError with a traceback
+    # 1e300 used to be reported in seconds (--days=8.64e+304), 4000000 raised OverflowError with a traceback;
+    # the value is echoed as typed, as the other flags' are (it was -1.0 for -1, -5.0 for -0.5e1)
     code, out, err = run(capsys, "run", module, "--days", days)
     assert (code, out) == (2, "")
-    assert err == (f"jobsim: error: --days={float(days)!r} is not valid: expected a number of days from 0 to "
+    assert err == (f"jobsim: error: --days={days!r} is not valid: expected a number of days from 0 to "
                    "3,652,059 (virtual time ends at 9999-12-31)\n")
+
+
+def test_days_that_are_no_number_are_refused_by_argparse_as_before(module, capsys):
+    with pytest.raises(SystemExit) as done:
+        run(capsys, "run", module, "--days", "week")
+    out, err = capsys.readouterr()
+    assert (done.value.code, out) == (2, "")
+    assert err.endswith("jobsim run: error: argument --days: invalid float value: 'week'\n")
 
 
 def test_days_that_run_past_the_year_9999_exit_2_naming_the_end(module, capsys):
     code, out, err = run(capsys, "run", module, "--days", "3000000")
     assert (code, out) == (2, "")
-    assert err.startswith("jobsim: error: --days=3000000.0 is not valid: a span that ends by 9999-12-31T23:59:59.999Z")
+    assert err.startswith("jobsim: error: --days='3000000' is not valid: a span that ends by 9999-12-31T23:59:59.999Z")
 
 
 def test_compare_checks_the_timeline_profile_before_simulating(capsys):
@@ -558,7 +567,8 @@ def test_run_simulates_under_the_profile_given_and_saves_it_in_the_trace(module,
     assert (code, err) == (0, "")
     assert out.splitlines()[0] == "jobsim timeline · UTC · seed 0 · profile agenda(process_every=1s)"
     code, out, err = run(capsys, "run", "profiled.py", "--profile", "bullmqq")
-    assert (code, out) == (2, "") and err.startswith("jobsim: error: --profile='bullmqq' is not valid: one of 'agenda', ")
+    assert (code, out) == (2, "")
+    assert err.startswith("jobsim: error: --profile='bullmqq' is not valid: one of 'agenda', ")
 
 
 @pytest.mark.parametrize("command", [

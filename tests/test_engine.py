@@ -2181,6 +2181,28 @@ def test_ulid_pinned():
     assert ulid(253_402_300_799_999, 1 << 40 | 3) == "76EZ91ZPZZQ60JA8M25HYXYX1Z"
 
 
+def test_run_ids_never_coincide_with_event_ids(tmp_path):
+    # both counted from 1 through the same ulid(ms, counter): a simulation's first event and its first run had
+    # one id, 01JGFJJZ000009WDVSQ5ZMMZ0N, and so did the n-th of each made in one millisecond
+    app = jobsim.App("a")
+
+    @app.function("fan", on="go")
+    def fan(ctx):
+        ctx.step.send_event("out", [jobsim.Event("more", {}) for _ in range(3)])
+
+    @app.function("more", on="more")
+    def more(ctx):
+        return None
+
+    with simulate(app) as sim:
+        sim.send([jobsim.Event("go", {}) for _ in range(3)])
+        sim.run_until_idle()
+    events = [r.data["id"] for r in sim.trace if r.kind == "event"]
+    runs = [run.id for run in sim.runs()]
+    assert (len(events), len(runs)) == (12, 12) and len({*events, *runs}) == 24
+    assert {i[:10] for i in events + runs} == {events[0][:10]}  # one millisecond: the suffixes tell them apart
+
+
 def test_a_failed_step_keeps_no_request_alive():
     # the error's traceback starts in job code, and its frame's callers stop at the frame that calls
     # job code (jobsim._calls): no Step.run, handler or _request frame, no ctx, no ctx.step
@@ -2330,6 +2352,47 @@ def test_time_monotonic_in_job_code_moves_with_virtual_time_and_is_real_again_fo
         later.send("go")
         later.run_until_idle()
     assert later.runs("mono")[0].output[0] >= seen[1]
+
+
+def test_log_records_of_job_code_count_relative_created_from_the_simulation_start(caplog):
+    # relativeCreated counted from logging's real import while created was virtual: -55288269375 ms for a
+    # record job code wrote at 2025-03-01 in a process started in 2026
+    import logging
+
+    app = jobsim.App("a")
+    log = logging.getLogger("jobsim-test-job")
+
+    @app.function("logs", on="go")
+    def logs(ctx):
+        log.warning("first")
+        time.sleep(1.25)
+        log.warning("later")
+
+    made = []
+    outer = logging.getLogRecordFactory()
+
+    def tagged(*args, **kwargs):  # the test's own factory: kept for job code's records, and given back
+        record = outer(*args, **kwargs)
+        record.tag = "test's"
+        made.append(record)
+        return record
+
+    logging.setLogRecordFactory(tagged)
+    try:
+        with simulate(app, start="2025-03-01T00:00:00Z") as sim:
+            sim.advance("1h")
+            log.warning("test code")
+            sim.send("go")
+            sim.run_until_idle()
+        assert logging.getLogRecordFactory() is tagged
+    finally:
+        logging.setLogRecordFactory(outer)
+    job = [r for r in caplog.records if r.getMessage() in ("first", "later")]
+    assert [(r.created, r.msecs, r.relativeCreated, r.tag) for r in job] == [
+        (1740790800.0, 0.0, 3_600_000.0, "test's"), (1740790801.25, 250.0, 3_601_250.0, "test's")]
+    own = next(r for r in caplog.records if r.getMessage() == "test code")
+    assert own.relativeCreated > 0 and abs(own.created - time.time()) < 60  # the test's record: real, as made
+    assert len(made) == 3
 
 
 def test_a_real_event_loop_or_another_thread_in_job_code_keeps_the_real_monotonic_clock():

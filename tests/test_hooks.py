@@ -390,6 +390,12 @@ class _Guarded:
     def remove(self, sim: object) -> None:
         self.calls.append(("remove", sim))
 
+    def started(self, sim: object) -> None:
+        self.calls.append(("started", sim))
+
+    def stopped(self, sim: object) -> None:
+        self.calls.append(("stopped", sim))
+
 
 @pytest.fixture
 def acme(monkeypatch):
@@ -419,9 +425,11 @@ def test_guard_hooks_guard_a_simulation_that_does_not_run_the_backend(acme):
     install(plain)
     install(running)  # the world's module is not imported yet: no simulation runs Acme, this one is guarded too
     imported(world_module)
-    install(types.SimpleNamespace(acme=_AcmeWorld()))  # skipped: it runs Acme
+    acme_sim = types.SimpleNamespace(acme=_AcmeWorld())
+    install(acme_sim)  # not added: it runs Acme (only noted as started, which lets an unstarted one's hold step aside)
     uninstall(plain)
-    assert guard.calls == [("add", plain), ("add", running), ("remove", plain)]
+    assert guard.calls == [("started", plain), ("add", plain), ("started", running), ("add", running),
+                           ("started", acme_sim), ("remove", plain), ("stopped", plain)]  # fmt: skip
 
 
 def test_guard_hooks_ask_runs_and_guard_every_simulation_without_a_world(acme):
@@ -435,7 +443,8 @@ def test_guard_hooks_ask_runs_and_guard_every_simulation_without_a_world(acme):
     a, b = object(), object()
     mine.append(b)
     every(a), every(b), some(a), some(b)
-    assert guard.calls == [("add", a), ("add", b), ("add", a)]
+    assert [call for call in guard.calls if call[0] == "add"] == [("add", a), ("add", b), ("add", a)]
+    assert [call for call in guard.calls if call[0] == "started"] == [("started", a), ("started", b)] * 2
 
 
 @pytest.mark.parametrize(("guard", "world", "message"), [

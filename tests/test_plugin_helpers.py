@@ -118,6 +118,34 @@ def test_a_class_guard_installs_on_first_use_and_refuses_while_a_simulation_is_a
     assert _Client().send("e") == "sent e to server" and asyncio.run(_Client().fetch("k")) == "real k"
 
 
+class _Sim:
+    """A simulation, as a guard holds it: by weak reference."""
+
+
+def test_a_class_guard_holds_the_backend_for_an_unstarted_simulation_while_none_runs():
+    # a backend call made between building a simulation and starting it reached the real backend, unguarded
+    guard, built = _client_guard(), _Sim()
+    guard.hold(built, "acme", "at test.py:1 in test")
+    message = (r"^_Client.send\(\) was called while a jobsim.Simulation that runs this acme code \(built at test.py:1 "
+               r"in test\) has not started: nothing is simulated yet, and the call would reach the real acme backend\. "
+               r"Start the simulation first \(`with sim:` or sim.start\(\)\), then call it; or close the simulation "
+               r"\(sim.close\(\)\) to use the backend for real$")  # fmt: skip
+    with pytest.raises(JobsimError, match=message):
+        _Client().send("e")
+    running = _Sim()
+    guard.started(running)  # another simulation runs: its patches take the calls, over none of the hold's
+    assert not guard.active and _restored()
+    guard.stopped(running)
+    with pytest.raises(JobsimError, match=message):
+        _Client().send("e")
+    guard.release(built)  # it starts (or closes)
+    assert not guard.active and _restored()
+    dropped = _Sim()
+    guard.hold(dropped, "acme", "at test.py:2 in test")
+    del dropped  # never started, and gone: the call goes through, and the methods are given back
+    assert _Client().send("e") == "sent e to server" and _restored()
+
+
 def test_a_class_guard_restores_only_once_the_last_simulation_is_removed():
     calls: list[str] = []
     guard = _client_guard(calls)

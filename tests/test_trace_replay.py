@@ -400,6 +400,37 @@ def test_smtp_faults_are_recorded_and_armed_again(tmp_path):
     assert [(d.function, d.label) for d in without.divergences] == [("receipt", "retry 1 due step 'send' of run #1")]
 
 
+def test_faults_job_code_armed_are_armed_once_in_a_replay(tmp_path):
+    """A fault job code arms is not an input: the replay's job code arms it again, so the trace's record of it
+    must not be armed too (sim.fail's fault applied twice: 3 attempts of 'pay' where the recording had 2)."""
+    app, current = jobsim.App("chaos"), {}
+
+    @app.function("chaos", on="chaos")
+    def chaos(ctx):
+        current["sim"].fail("pay", times=1, error=ConnectionError("db down"))
+        current["sim"].mail.smtp_fail(times=1, code=451)
+
+    @app.function("pay", on="pay")
+    def pay(ctx):
+        return ctx.step.run("charge", lambda: "paid")
+
+    with jobsim.Simulation(app, start=START) as sim:
+        current["sim"] = sim
+        sim.send("chaos")
+        sim.advance("1m")
+        sim.send("pay")
+        sim.advance("10m")
+    chaos_run = sim.runs("chaos")[0].id
+    assert [r.data.get("run") for r in sim.trace if r.kind == "fault.armed"] == [chaos_run, chaos_run]
+    assert [a.error is None for a in sim.runs("pay")[0].attempts] == [False, True, True]  # failed once, then its step
+    path = sim.trace.save(tmp_path / "chaos.jobsim.jsonl")
+    result = jobsim.Simulation.replay(jobsim.Trace.load(path), app, setup=lambda again: current.update(sim=again))
+    assert result.same, result.report()
+    assert [a.error is None for a in result.simulation.runs("pay")[0].attempts] == [False, True, True]
+    replayed = result.simulation  # each fault armed once, by the replay's job code: none from the trace
+    assert [r.data.get("run") for r in replayed.trace if r.kind == "fault.armed"] == [replayed.runs("chaos")[0].id] * 2
+
+
 def test_recorded_responses_are_found_for_urls_holding_pseudonymized_phone_numbers(tmp_path):
     app = jobsim.App("lookup")
 

@@ -1,12 +1,13 @@
 """What jobsim-apscheduler replaces process-wide while a simulation with a scheduler runs.
 
 The id of a job added without ``id=``: ``Job.__init__`` takes ``uuid4().hex`` (``job.py:65``); while
-a simulation runs it is drawn from the simulation's seed, so runs and traces are named the same
-every time. And the ``random`` module the triggers draw their jitter from: ``BaseTrigger._apply_jitter``
-(``triggers/base.py:21-35``, cron and date triggers) and ``IntervalTrigger.get_next_fire_time``
-(``triggers/interval.py:87-88``) call ``random.uniform(0, jitter)`` on the global module.
-While a simulation runs they draw from a ``random.Random`` seeded from the simulation's seed,
-so the same seed gives the same fire times. Everything else is patched on the scheduler
+a simulation runs it is drawn from the seed first (``_draws.job_init``), so runs and traces are named
+the same every time. And the ``random`` module the triggers draw their jitter from:
+``BaseTrigger._apply_jitter`` (``triggers/base.py:21-35``, cron and date triggers) and
+``IntervalTrigger.get_next_fire_time`` (``triggers/interval.py:87-88``) call
+``random.uniform(0, jitter)`` on the global module. While a simulation runs they draw from the
+stream of the job whose trigger draws (``_draws.Jitter``), so the same seed gives the same fire
+times, and one job's draws move no other's. Everything else is patched on the scheduler
 instance itself (``_world.APSWorld._patch``).
 
 While an ``AsyncIOScheduler`` is driven, ``apscheduler.executors.asyncio.run_coroutine_job`` is
@@ -22,6 +23,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from jobsim.hooks import ProcessPatches
+
+from ._draws import Jitter, job_init
 
 if TYPE_CHECKING:
     from ._world import APSWorld
@@ -40,9 +43,10 @@ def _patch(world: APSWorld) -> None:
     import apscheduler.triggers.base
     import apscheduler.triggers.interval
 
+    jitter = Jitter(world.draws)
     for module in (apscheduler.triggers.base, apscheduler.triggers.interval):
-        _PATCHES.set(module, "random", world.rng)
-    _PATCHES.set(apscheduler.job, "uuid4", world.new_uuid)
+        _PATCHES.set(module, "random", jitter)
+    _PATCHES.set(apscheduler.job.Job, "__init__", job_init(apscheduler.job.Job.__init__, world.draws))
 
 
 def active() -> APSWorld | None:

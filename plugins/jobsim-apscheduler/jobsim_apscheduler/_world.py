@@ -12,7 +12,7 @@ APScheduler's code, not a re-implementation:
   ``job.py:141-155``; ``base.py:1191-1193``);
 * the next fire time of every trigger (``get_next_fire_time``: cron ``triggers/cron/__init__.py:212-262``,
   interval ``triggers/interval.py:75-91``, date), with its DST behaviour and its jitter --
-  whose ``random.uniform`` draws come from the simulation's seed;
+  whose ``random.uniform`` draws come from the job's own stream of the seed (``_draws``);
 * ``max_instances``: ``BaseExecutor.submit_job`` counts instances at submission and raises
   ``MaxInstancesReachedError``, which ``_process_jobs`` turns into ``EVENT_JOB_MAX_INSTANCES``
   (``executors/base.py:58-75``, ``base.py:1198-1211``);
@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import uuid
 import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -43,9 +42,10 @@ from typing import TYPE_CHECKING, Any
 import jobsim
 from jobsim._kernel import BACKGROUND, URGENT
 from jobsim._time import MS, SECOND, iso, to_datetime
-from jobsim.errors import InvalidArgument, UnsupportedFeature
+from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
 from jobsim.hooks import Adapted, refusing_handler
 
+from ._draws import Draws
 from ._executor import RefusedExecutor, SimulatedAsyncIOExecutor, SimulatedPoolExecutor
 from ._loop import LoopExecution
 from ._runs import JobRuns, epoch_ns
@@ -109,15 +109,12 @@ class APSWorld(JobRuns):
         self.owner: dict[str, Driven] = {}  # function id -> the scheduler whose job it is
         self.refusal: UnsupportedFeature | None = None  # from a RefusedExecutor, raised after _process_jobs
         self.natives: list[_JobFunc] = []  # the job functions, each with the ids of the jobs that run it
-        self.rng = random.Random(f"jobsim-apscheduler:{sim.seed}")
-        self.ids = random.Random(f"jobsim-apscheduler-ids:{sim.seed}")
+        self.rng = random.Random(f"jobsim-apscheduler:{sim.seed}")  # jitter no driven job's (``_draws``)
+        self.ids = random.Random(f"jobsim-apscheduler-ids:{sim.seed}")  # job ids, under random_streams="shared"
+        self.draws = Draws(self)
         self.installed = False
         self.closing = False  # uninstall: a job cut short now is neither an error nor a run that ended
         self.aio: Any = None  # ``_asyncio.AsyncSide``, while an AsyncIOScheduler is driven
-
-    def new_uuid(self) -> uuid.UUID:
-        """``uuid4()`` for the id of a job added without one (``job.py:65``), drawn from the simulation's seed."""
-        return uuid.UUID(int=self.ids.getrandbits(128), version=4)
 
     # -- adapting --------------------------------------------------------------------------
     def adopt(self, scheduler: Any) -> Adapted:
@@ -203,8 +200,19 @@ class APSWorld(JobRuns):
     def install(self, sim: Simulation) -> None:
         if self.installed:
             return
+        from apscheduler.schedulers.base import STATE_STOPPED
+
         from . import _patches
 
+        for driven in self.driven:  # started by the test between building the simulation and starting it
+            if driven.scheduler.state != STATE_STOPPED:
+                kind = type(driven.scheduler).__name__
+                raise JobsimError(
+                    f"the APScheduler {kind} of this simulation was started (scheduler.start()) after the "
+                    "Simulation was built from it and before the simulation started: it has been firing jobs in "
+                    "real time since. Do not start it -- the simulation starts it in virtual time when it starts "
+                    "(`with sim:`) -- and shut it down (scheduler.shutdown())"
+                )  # fmt: skip
         _patches.push(self)
         self.installed = True
         if any(driven.is_async for driven in self.driven):
@@ -288,6 +296,7 @@ class APSWorld(JobRuns):
         own = scheduler.__dict__
         for name in CLOCKED:
             own[name] = self._clocked(driven, name, getattr(scheduler, name))
+        own["reschedule_job"] = self.draws.rescheduling(own["reschedule_job"])
         if driven.is_async:  # its wakeups and shutdown go through jobsim's loop, as through a real one
             self.aio.patch(driven, self._clocked)
         else:
@@ -318,6 +327,7 @@ class APSWorld(JobRuns):
         def real_add_job_(job: Any, jobstore_alias: str, replace_existing: bool) -> None:
             _check_executor(driven, job)
             self.declare(driven, job)
+            self.draws.note(job.trigger, job.id)  # its first fire time is drawn before the job is in a store
             real_add_job(job, jobstore_alias, replace_existing)
 
         own["add_executor"], own["add_jobstore"], own["_real_add_job"] = add_executor_, add_jobstore_, real_add_job_

@@ -30,6 +30,23 @@ def test_a_running_scheduler_is_refused():
         scheduler.shutdown(wait=False)
 
 
+def test_a_scheduler_started_after_its_simulation_was_built_is_refused_at_the_simulations_start():
+    # an unstarted simulation guards nothing: the test's scheduler.start() ran a real thread, and `with sim:`
+    # failed with APScheduler's own SchedulerAlreadyRunningError
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(_noop, "interval", minutes=1, id="tick")
+    sim = jobsim.Simulation(scheduler)
+    scheduler.start(paused=True)
+    try:
+        with pytest.raises(JobsimError, match=r"^the APScheduler BackgroundScheduler of this simulation was started "
+                                              r"\(scheduler.start\(\)\) after the Simulation was built .* shut it "
+                                              r"down \(scheduler.shutdown\(\)\)$"):  # fmt: skip
+            sim.start()
+        assert repr(sim).endswith(" closed>")
+    finally:
+        scheduler.shutdown(wait=False)
+
+
 def test_a_process_pool_or_debug_executor_is_refused_naming_the_fix():
     pool = ProcessPoolExecutor(max_workers=2)
     try:

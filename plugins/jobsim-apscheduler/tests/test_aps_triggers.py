@@ -123,6 +123,35 @@ def test_interval_jitter_is_drawn_from_the_simulations_seed():
     assert all(t % 1000 == 0 for t in first)  # datetimes are whole microseconds
 
 
+def _other():
+    return None
+
+
+def _poll_and_nameless(with_others):
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(_noop, "interval", minutes=10, jitter=60, id="poll")
+    if with_others:  # jobs of another callable: one firing (and drawing jitter) more often, one without an id
+        scheduler.add_job(_other, "interval", minutes=3, jitter=30, id="busy")
+        scheduler.add_job(_other, "cron", minute="*/5", jitter=20)
+    with jobsim.Simulation(scheduler, start="2025-03-01T00:00:00Z", seed=4) as sim:
+        nameless = scheduler.add_job(_noop, "cron", minute="*/20", jitter=10).id
+        sim.advance("1h")
+        scheduler.reschedule_job("poll", trigger="interval", minutes=10, jitter=60)  # a new trigger, drawn at once
+        sim.advance("1h")
+        assert not with_others or len(sim.runs("busy")) > 30
+        return [r.start_ns for r in sim.runs("poll")], nameless, [r.start_ns for r in sim.runs(nameless)]
+
+
+def test_another_job_drawing_jitter_or_an_id_moves_none_of_this_jobs():
+    # every job's jitter came from one generator of the plugin, and every id-less job's id from another:
+    # a job that fires more often (or one more job without an id) moved every other job's fire times and ids
+    alone = _poll_and_nameless(False)
+    assert _poll_and_nameless(True) == alone
+    assert len(alone[0]) == 10 and len(alone[2]) == 6
+
+
 def test_a_date_job_runs_once_at_its_instant_and_run_until_idle_waits_for_it(scheduler):
     scheduler.add_job(_noop, "date", run_date=dt.datetime(2025, 3, 2, 8, 15, tzinfo=dt.timezone.utc), id="once")
     scheduler.add_job(_noop, "interval", minutes=1, id="busy")  # recurring: does not keep run_until_idle going

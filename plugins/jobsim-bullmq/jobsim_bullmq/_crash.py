@@ -145,7 +145,10 @@ class Crashes:
         self.restarts += 1
         processor = world.originals[dead]
         worker = Worker(dead.name, processor, dict(dead.opts))
-        rng = random.Random(f"jobsim-bullmq-restart:{self.sim.seed}:{self.restarts}")
+        # the queue's own stream: restarting another queue's worker renames none of this queue's (the plugin's
+        # numbered generators, counted across queues, under random_streams="shared")
+        rng = (random.Random(f"jobsim-bullmq-restart:{self.sim.seed}:{self.restarts}")
+               if self.sim.random_streams == "shared" else self.sim.rng_for(dead.name))  # fmt: skip
         worker.id = uuid.UUID(int=rng.getrandbits(128), version=4).hex
         worker._callbacks = dead._callbacks  # the listeners the process registers at start
         world.workers.append(worker)

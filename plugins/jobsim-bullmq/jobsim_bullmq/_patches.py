@@ -14,7 +14,8 @@ those the simulation models go to the in-memory store (``_store``), the others r
 * ``time`` as seen by ``bullmq.job``, ``bullmq.job_scheduler``, ``bullmq.scripts``,
   ``bullmq.worker`` and ``bullmq.lock_manager``: ``time.time()`` is the virtual clock,
   also for producer code a test runs between ``sim.advance`` calls.
-* ``uuid4`` in ``bullmq.flow_producer`` (a flow's job ids): drawn from the simulation's seed.
+* ``uuid4`` in ``bullmq.flow_producer`` (a flow's job ids): drawn from the stream of the job's queue
+  (``sim.rng_for``), which ``FlowProducer.addNode`` notes while it builds each node.
 * ``worker.getCompleted``: the jobs fetched together are started in the order their fetches were issued, not in
   a set's memory-address order, so a run is the same every time.
 * ``Job.moveToFailed``: bullmq's own, after noting the exception (the store only sees
@@ -30,6 +31,7 @@ One simulation with BullMQ workers may run at a time in a process (the patches a
 
 from __future__ import annotations
 
+import contextvars
 import json
 import random
 import time
@@ -89,10 +91,19 @@ def _patch(world: BullMQWorld) -> None:
 
     clock = _Clock(world)
     ids = random.Random(f"jobsim-bullmq-ids:{world.sim.seed}")
+
+    def flow_uuid4() -> uuid.UUID:
+        """A flow's job id: from the stream of the queue whose job it is (``sim.rng_for``), so a flow that adds
+        more jobs to one queue renames none of another's; the plugin's own stream under ``"shared"``."""
+        queue = _NODE_QUEUE.get()
+        shared = world.sim.random_streams == "shared" or not isinstance(queue, str)
+        return uuid.UUID(int=(ids if shared else world.sim.rng_for(queue)).getrandbits(128), version=4)
+
     patches: dict[tuple[Any, str], Any] = {
         (bullmq.job, "time"): clock, (bullmq.job_scheduler, "time"): clock, (bullmq.scripts, "time"): clock,
         (bullmq.worker, "time"): clock, (bullmq.lock_manager, "time"): clock,
-        (bullmq.flow_producer, "uuid4"): lambda: uuid.UUID(int=ids.getrandbits(128), version=4),
+        (bullmq.flow_producer, "uuid4"): flow_uuid4,
+        (bullmq.flow_producer.FlowProducer, "addNode"): _queue_noted(bullmq.flow_producer.FlowProducer.addNode),
         (bullmq.job.Job, "moveToFailed"): _move_to_failed(bullmq.job.Job.moveToFailed, world),
         (bullmq.queue_events.QueueEvents, "__init__"): _queue_events_init(bullmq.queue_events.QueueEvents.__init__,
                                                                            world),
@@ -129,6 +140,22 @@ def pop(world: BullMQWorld) -> None:
         if not isinstance(job.__dict__.get("backend"), _ClosedBackend):
             job.backend = _ClosedBackend(job)
     _JOBS.clear()
+
+
+_NODE_QUEUE: contextvars.ContextVar[Any] = contextvars.ContextVar("jobsim_bullmq_node_queue", default=None)
+"""The queue of the flow node ``FlowProducer.addNode`` is building (its job id is drawn meanwhile)."""
+
+
+def _queue_noted(original: Any) -> Any:
+    async def addNode(self: Any, node: Any, *args: Any, **kwargs: Any) -> Any:
+        """bullmq's own; the node's queue is noted while it runs (not its children's: each is an ``addNode``)."""
+        token = _NODE_QUEUE.set(node.get("queueName") if isinstance(node, dict) else None)
+        try:
+            return await original(self, node, *args, **kwargs)
+        finally:
+            _NODE_QUEUE.reset(token)
+
+    return addNode
 
 
 _JOBS: weakref.WeakSet[Any] = weakref.WeakSet()

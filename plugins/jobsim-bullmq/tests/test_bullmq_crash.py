@@ -116,3 +116,31 @@ def test_bad_crash_arguments_are_refused(worker_for, queue):
         sim.advance("1s")
         with pytest.raises(InvalidArgument, match="in the past"):
             sim.bullmq.crash_worker(at=START, queue="q")
+
+
+
+def _ids_of_b(worker_for, with_a):
+    """The restarted worker of queue 'b' and b's flow job ids, with or without queue 'a' drawing first."""
+    from bullmq import FlowProducer
+
+    with jobsim.Simulation([worker_for(minute, "a"), worker_for(minute, "b")], start=START, seed=5) as sim:
+        flows = FlowProducer({"connection": NOWHERE})
+        if with_a:  # another queue's flow and crash, before b's
+            run(flows.add({"name": "pa", "queueName": "a", "data": {}, "children": [
+                {"name": "ca", "queueName": "a", "data": {}}]}))
+            sim.crash_worker(at="2025-03-01T00:00:10Z", function="a")
+        tree = run(flows.add({"name": "pb", "queueName": "b", "data": {}, "children": [
+            {"name": "cb", "queueName": "b", "data": {}}]}))
+        sim.crash_worker(at="2025-03-01T00:00:20Z", function="b")
+        sim.run_until_idle()
+        restarted = next(w.id for w in sim.bullmq.workers if w.name == "b")
+    assert [type(a.error).__name__ for r in sim.runs("b") for a in r.attempts].count("WorkerCrashed") == 1  # killed
+    return restarted, tree["job"].id, [c["job"].id for c in tree["children"]]
+
+
+def test_another_queue_drawing_first_renames_none_of_this_queues_workers_or_flow_jobs(worker_for):
+    # the restarted worker's id came from a generator numbered by restarts across queues, a flow's job ids from
+    # one generator of the plugin: a's crash and flow renamed b's worker and jobs
+    alone = _ids_of_b(worker_for, False)
+    assert _ids_of_b(worker_for, True) == alone
+    assert len({alone[0], alone[1], *alone[2]}) == 3

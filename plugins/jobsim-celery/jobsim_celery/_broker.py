@@ -77,7 +77,7 @@ class Publisher:
         app = self.app
         amqp = app.amqp
         _check_timing(countdown, eta, None if expires is _OMITTED else expires)
-        task_id = task_id or self.world.new_id()
+        task_id = task_id or self.world.new_id(name)
         if task_type is None:
             task_type = app._tasks.get(name)
             if task_type is not None:

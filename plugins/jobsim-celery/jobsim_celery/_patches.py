@@ -8,9 +8,10 @@
   function makes the same draws for the same seed, whatever other tasks draw.
 * **Task ids.** Celery names tasks, groups and chords with ``kombu.utils.uuid.uuid``
   (a uuid4), imported by name into ``celery.app.task``, ``celery.app.base`` and
-  ``celery.canvas``. They are replaced by uuid4-shaped ids from a generator seeded
-  with the simulation's seed (separate from the jitter generator, so adding a task
-  does not change the jitter of another), which makes traces reproducible.
+  ``celery.canvas``. They are replaced by uuid4-shaped ids drawn from the stream of the
+  task they name (``sim.rng_for(name)``: the caller's ``self`` says which, a task or a
+  signature of one; a group's and a chord's are ``celery.group``'s and ``celery.chord``'s),
+  which makes traces reproducible, and a task that sends more moves no other task's ids.
 
 * **Apps outside the simulation.** ``Celery.send_task`` (the class attribute) refuses
   to send: a simulated app has its own ``send_task`` on the instance, so only an app
@@ -44,6 +45,7 @@ from __future__ import annotations
 
 import importlib
 import random
+import sys
 import uuid as _uuid
 from typing import Any
 
@@ -66,7 +68,23 @@ class _Jitter:
 def _uuid4() -> str:
     if not _active:  # pragma: no cover - patches are removed with the last world
         return str(_uuid.uuid4())
-    return str(_uuid.UUID(int=_active[-1].ids.getrandbits(128), version=4))
+    return str(_active[-1].new_id(_task_of(sys._getframe(1).f_locals.get("self"))))
+
+
+def _task_of(owner: Any) -> str | None:
+    """Whose id Celery draws, from the caller's ``self``: a task's (``Task.apply``, eager ``apply_async``) or a
+    signature's (``freeze``: a task's, or ``celery.group``/``celery.chord``/``celery.chain``'s), else None."""
+    name = getattr(owner, "name", None) if isinstance(owner, _task_class()) else None
+    if name is None and isinstance(owner, dict):  # a Signature is a dict holding its task's name
+        name = owner.get("task")
+    return name if isinstance(name, str) else None
+
+
+def _task_class() -> type:
+    from celery import Task
+
+    task: type = Task
+    return task
 
 
 def _refuse_sending(guard: ClassGuard) -> None:

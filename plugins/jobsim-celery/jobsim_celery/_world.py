@@ -171,8 +171,13 @@ class CeleryWorld:
             own_worker=True,
         )  # fmt: skip
 
-    def new_id(self) -> str:
-        return str(uuid.UUID(int=self.ids.getrandbits(128), version=4))
+    def new_id(self, task: str | None = None) -> str:
+        """A uuid4-shaped id for a message of ``task`` (a task name), drawn from that task's own stream
+        (``sim.rng_for``): a task that sends more moves no other task's ids. An id of no one task (a chord's
+        when Celery gives none) and every id under ``random_streams="shared"`` come from the plugin's own."""
+        sim = self.sim
+        rng = self.ids if task is None or sim.random_streams == "shared" else sim.rng_for(task)
+        return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
     def install(self, rt: AppRuntime) -> None:
         app = rt.app

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 import re
 import smtplib
 import time
+import uuid
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
@@ -811,3 +813,53 @@ def test_a_shared_task_bound_to_celerys_default_app_says_how_to_make_yours_curre
         _state._on_app_finalizers.clear()
         _state._on_app_finalizers.update(finalizers)
         _state._set_current_app(current)
+
+
+def _ids_of_b(app, extra_a):
+    @app.task(name="a")
+    def a():
+        return None
+
+    @app.task(name="b")
+    def b():
+        return None
+
+    with jobsim.Simulation(app, start=START, seed=3) as sim:
+        for _ in range(extra_a):
+            a.delay()
+        sent = b.delay().id
+        frozen = b.s().freeze().id  # canvas draws its id with kombu's uuid(): the signature's task's stream too
+        chained = (b.si() | b.si()).apply_async().id
+        sim.run_until_idle()
+    return sent, frozen, chained, [run.id for run in sim.runs("b")]
+
+
+def test_a_task_sending_more_moves_no_other_tasks_ids(app):
+    # every id came from one generator of the plugin: one more a.delay() renamed every b after it
+    alone = _ids_of_b(app, 0)
+    app2 = type(app)("again", broker="redis://127.0.0.1:1/0", set_as_current=False)
+    assert _ids_of_b(app2, 3) == alone
+    rng = random.Random("jobsim:3:b")  # b's own stream of seed 3 (sim.rng_for)
+    assert alone[0] == str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def test_a_task_sent_before_its_simulation_starts_is_refused_not_sent_to_the_real_broker(app):
+    # an unstarted simulation guarded nothing: delay() reached the app's broker (a connection error here, a real
+    # message with a developer's Redis running)
+    @app.task(name="add")
+    def add(x, y):
+        return x + y
+
+    sim = jobsim.Simulation(app, start=START)
+    with pytest.raises(JobsimError, match=r"^Celery.send_task\(\) was called while a jobsim.Simulation that runs this "
+                                          r"celery code \(built at .*test_celery_tasks.py:\d+ in test_a_task_sent_.*\) "
+                                          r"has not started: .* Start the simulation first"):  # fmt: skip
+        add.delay(1, 2)
+    with sim:
+        result = add.delay(1, 2)
+        sim.run_until_idle()
+        assert result.get() == 3
+    unused = jobsim.Simulation(app, start=START)
+    assert getattr(type(app).send_task, "_jobsim_guard", False)  # held (ClassGuard marks its wrappers)
+    unused.close()  # built and closed, never started: the app is the test's again, Celery's own send_task
+    assert not getattr(type(app).send_task, "_jobsim_guard", False)

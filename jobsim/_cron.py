@@ -162,10 +162,9 @@ class CronSchedule:
 
     # -- the rules ---------------------------------------------------------------------------
     def _isc(self, ns: int) -> int:
-        local = to_datetime(ns, self.tz)
-        if ns % US:  # to_datetime truncated; CronSim is strictly-after at whole microseconds
-            local += _ONE_US
-        return instant_ns(next(CronSim(self.fields, local)))
+        # to_datetime truncates to the microsecond below ns; CronSim is strictly after it, and a tick, a whole
+        # second, that is after the truncated instant is after ns too (none lies between them)
+        return instant_ns(next(CronSim(self.fields, to_datetime(ns, self.tz))))
 
     def _shift(self, ns: int) -> int:
         """cron-parser: ISC, except near a spring-forward gap whose shifted times may still come after ``ns``,

@@ -282,3 +282,13 @@ def test_a_recurring_schedule_walks_one_cronsim_iterator_instead_of_parsing_per_
     # of 04-14 up to 10:00 AEST (the end); 28-31 March
     assert [len(sim.runs(f)) for f in ("kolkata", "sydney", "utc")] == [480, 14 * 36 - 9 + 5, 4]
     assert len(built) <= 12, built  # a few per schedule (each DST change starts one afresh), not one per tick
+
+
+@pytest.mark.parametrize("rule", ["isc", "shift", "instant", "wall"])
+@pytest.mark.parametrize("before_ns", [1, 999, 1_000, 1_001, 500_000_000])
+def test_the_next_fire_from_a_sub_microsecond_instant_before_a_tick_is_that_tick(rule, before_ns):
+    # 1 ns before 07:00 the 07:00 tick is still ahead (it skipped to 08:00: the truncated instant was moved up a us)
+    schedule = CronSchedule.parse("0 * * * *", "America/New_York").bound(rule)
+    seven = instant_ns(dt.datetime(2025, 1, 1, 7, tzinfo=ZoneInfo("America/New_York")))
+    assert schedule.next_after(seven - before_ns) == seven
+    assert schedule.next_after(seven) == seven + 3600 * SECOND

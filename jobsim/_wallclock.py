@@ -127,7 +127,7 @@ class WallClock:
     def __init__(self, now: Callable[[], int], sleep: Callable[[int], None], seed: int = 0,
                  job_rng: Callable[[], random.Random | None] = lambda: None, start_ns: int | None = None) -> None:
         self._now = now
-        self._start_s = (now() if start_ns is None else start_ns) / SECOND
+        self._start_ns = now() if start_ns is None else start_ns
         """A log record's ``relativeCreated`` in job code counts from here, the simulation's start (``_log_record``)."""
         self._real_log_record: Callable[..., logging.LogRecord] = logging.getLogRecordFactory()
         self._log_record_factory = self._log_record  # one bound method: deactivate gives the factory back by identity
@@ -325,7 +325,8 @@ class WallClock:
         them. Wraps the factory in place (the test's own, pytest's), so what it adds stays."""
         record = self._real_log_record(*args, **kwargs)
         if self._depth:  # a factory job code installed on top of this one outlives the call: then it is a no-op
-            record.relativeCreated = (record.created - self._start_s) * 1000
+            # from the clock's integer ns, as Python 3.13's logging counts (``created`` is a float, rounded)
+            record.relativeCreated = (self._now() - self._start_ns) / 1_000_000
         return record
 
     def _monotonic_ns(self) -> int:

@@ -2388,8 +2388,9 @@ def test_log_records_of_job_code_count_relative_created_from_the_simulation_star
     finally:
         logging.setLogRecordFactory(outer)
     job = [r for r in caplog.records if r.getMessage() in ("first", "later")]
-    assert [(r.created, r.msecs, r.relativeCreated, r.tag) for r in job] == [
-        (1740790800.0, 0.0, 3_600_000.0, "test's"), (1740790801.25, 250.0, 3_601_250.0, "test's")]
+    assert [(r.created, r.msecs, r.relativeCreated, r.tag) for r in job] == [  # created: 3.13 divides ns by 1e9
+        (1740790800.0, 0.0, 3_600_000.0, "test's"),
+        (pytest.approx(1740790801.25, abs=1e-6), 250.0, 3_601_250.0, "test's")]
     own = next(r for r in caplog.records if r.getMessage() == "test code")
     assert own.relativeCreated > 0 and abs(own.created - time.time()) < 60  # the test's record: real, as made
     assert len(made) == 3

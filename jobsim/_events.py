@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+import json
 import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -293,8 +294,11 @@ def fresh(value: Mapping[str, Any]) -> dict[str, Any]:
         if type(item) not in scalars:
             try:
                 return orjson.loads(orjson.dumps(value, option=_JSON_OPTIONS))  # type: ignore[no-any-return]
-            except TypeError:  # not JSON (a plugin's own event): a shallow copy, as before
-                break
+            except TypeError:
+                try:  # an int past 64 bits, as the server's double of a wider one can be (``json_copy``)
+                    return json.loads(json.dumps(value))  # type: ignore[no-any-return]
+                except (TypeError, ValueError):  # not JSON (a plugin's own event): a shallow copy, as before
+                    break
     return dict(value)
 
 
@@ -320,19 +324,79 @@ def coerce_events(event: Any, data: Any, fields: Mapping[str, Any]) -> list[Even
     return [as_sent(Event.coerce(event, data, **fields))]
 
 
+_STRICT = _JSON_OPTIONS | orjson.OPT_STRICT_INTEGER  # an int past 53 bits raises: the rare path below takes it
+_WIDE = ("Integer exceeds 53-bit range", "Integer exceeds 64-bit range", "Dict integer key must be within 64-bit range")
+
+
 def json_copy(name: str, value: Mapping[str, Any]) -> Any:
+    """An event's ``data`` or ``user`` as Inngest hands it to job code: a JSON copy, its numbers as doubles.
+
+    The server reads an event's JSON into Go values, where every number is a float64 (``pkg/event/event.go``:
+    ``Data map[string]any``), and writes each request's events back out through JCS (``driver.go: MarshalV1``,
+    ``jcs.Transform`` -> ``es6numfmt.go``), which prints a number as JavaScript does: digits below 1e21, an
+    exponent from there. So an int past 53 bits, which inngest-py sends with all its digits, reaches the
+    function as the nearest double: an int (``2**53 + 1`` -> ``2**53``; ``10**20 + 1`` -> ``10**20``) or, from
+    1e21, a float (``10**30`` -> ``1e30``). One past a double's range is refused, as Go's parser refuses it.
+    """
+    plain = value if type(value) is dict else dict(value)
     try:
-        text = orjson.dumps(value if type(value) is dict else dict(value), option=_JSON_OPTIONS)
+        text = orjson.dumps(plain, option=_STRICT)
     except TypeError as exc:
-        raise InvalidArgument.build(
-            name, value, f"event {name} must be JSON: dicts, lists, strings, numbers, bools, None and datetimes ({exc})"
-        ) from None
+        if str(exc) not in _WIDE:
+            raise InvalidArgument.build(
+                name, value, f"event {name} must be JSON: dicts, lists, strings, numbers, bools, None and datetimes "
+                f"({exc})"
+            ) from None
+        text = b""
+    if not text:
+        text = _through_doubles(name, plain)
     if b"null" in text and _not_finite(value):  # orjson writes NaN and Infinity as null, in silence
         raise InvalidArgument.build(
             name, value, f"event {name} must be JSON, and NaN and Infinity are not: inngest-py's client (httpx) "
             "refuses them when it sends the event; send None (or a string) for a missing number"
         )
-    return orjson.loads(text)
+    return orjson.loads(text) if type(text) is bytes else json.loads(text)  # json: an int past 64 bits stays one
+
+
+def _through_doubles(name: str, plain: dict[str, Any]) -> bytes:
+    """``json_copy`` of data holding an int past 53 bits: each as the server's double, the rest as orjson copies it.
+    Ints the double leaves past 64 bits (below 1e21) are written as digits and read back by ``json``, exactly."""
+
+    def wide(number: int) -> Any:
+        try:
+            double = float(number)
+        except OverflowError:
+            raise InvalidArgument.build(
+                name, plain, f"event {name} must be JSON Inngest can read, and {shown(number)} is past a float64's "
+                "range (the server reads every number as one and refuses the event); send it as a string"
+            ) from None
+        if not -1e21 < double < 1e21:
+            return double  # JavaScript's (JCS's) exponent form: inngest-py's json reads a float
+        rounded = int(double)
+        return rounded if -(1 << 63) <= rounded < (1 << 64) else orjson.Fragment(str(rounded))
+
+    def walk(item: Any) -> Any:
+        kind = type(item)
+        if kind is int:
+            return item if -(1 << 53) <= item <= (1 << 53) else wide(item)
+        if kind is dict or isinstance(item, Mapping):
+            return {(str(k) if type(k) is int else k): walk(v) for k, v in item.items()}  # JSON keys are strings
+        if kind is list or kind is tuple:
+            return [walk(v) for v in item]
+        return item
+
+    try:
+        return _Wide(orjson.dumps(walk(plain), option=_JSON_OPTIONS))
+    except TypeError as exc:  # an int subclass or a big int inside another type orjson walks itself
+        raise InvalidArgument.build(
+            name, plain, f"event {name} must be JSON: dicts, lists, strings, numbers, bools, None and datetimes ({exc})"
+        ) from None
+
+
+class _Wide(bytes):
+    """JSON text ``_through_doubles`` wrote: read with ``json``, which keeps an int past 64 bits exact."""
+
+    __slots__ = ()
 
 
 def _not_finite(value: Any) -> bool:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gzip
+import json
 import operator
 import os
 from collections import Counter
@@ -124,10 +125,17 @@ def _write(trace: Trace, out: BinaryIO, policy: Redaction | None) -> None:
                 else:
                     buf += prefix[1] % (seq, at)
         except TypeError:
+            whole = line if line is not None else encode(seq, at, kind, fields)
             try:
-                buf += dumps(line if line is not None else encode(seq, at, kind, fields), default=default,
-                             option=options)
-            except TypeError as exc:  # an int past 64 bits in a plugin's sim.record(...): the file cannot hold it
+                try:
+                    buf += dumps(whole, default=default, option=options)
+                except TypeError:
+                    if kind not in BUILTIN:
+                        raise
+                    # an event's data past 64 bits (the server's double of a wider int, ``_events.json_copy``):
+                    # held as a float, as orjson and JSON.parse read it -- as a run's output is (``_codec``)
+                    buf += dumps(orjson.loads(json.dumps(whole)), option=options)
+            except (TypeError, ValueError) as exc:  # an int past 64 bits in a plugin's sim.record(...)
                 raise TraceError(f"record {seq} of kind {kind!r} cannot be written as JSON ({exc}); "
                                  "record plain JSON data (ints within 64 bits)") from None
         if len(buf) >= _BUFFER:

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import copy
 import datetime as dt
 import itertools
 import json
@@ -974,6 +975,38 @@ def test_sent_event_data_is_a_json_copy_taken_at_send_time():
     assert received[0] == {"n": 0, "at": "2025-03-01T00:00:00+00:00", "7": "seven"}
     assert [e.data["n"] for e in sim.events] == [0, 1, 2, 3] and sim.events[3].user == {"id": "u1"}
     assert len(sim.events) == 4  # refused events never reached the bus
+
+
+def test_event_data_past_53_bit_ints_reaches_job_code_as_inngests_server_hands_it_on(tmp_path):
+    # an int past 64 bits was refused (orjson's TypeError), where inngest-py sends its digits and the server takes
+    # the event: it reads every number into a float64 (pkg/event/event.go: Data map[string]any) and writes each
+    # request's events through JCS (driver.go: MarshalV1, jcs.Transform), JavaScript's number format -- digits
+    # below 1e21, an exponent from there -- so job code gets the nearest double, an int or from 1e21 a float
+    app = jobsim.App("a")
+    seen = []
+
+    @app.function("f", on="go")
+    def f(ctx):
+        seen.append((copy.deepcopy(ctx.event.data), ctx.event.user))
+        ctx.event.data["l"].append("changed")  # the next request gets a fresh copy: its own list
+        ctx.step.sleep("later", "1m")
+
+    data = {"n": 10**30, "neg": -(2**70), "k": 10**20 + 1, "s": 2**53 + 1, "exact": 2**53, "l": [2**64 - 1, 1.5],
+            2**70: "key"}
+    want = {"n": 1e30, "neg": -float(2**70), "k": 10**20, "s": 2**53, "exact": 2**53, "l": [2**64, 1.5],
+            str(2**70): "key"}
+    with simulate(app) as sim:
+        sim.send("go", data, user={"id": 10**25})
+        sim.run_until_idle()
+        with pytest.raises(InvalidArgument, match=r"past a float64's range .* send it as a string"):
+            sim.send("go", {"n": 10**400})
+    assert seen == [(want, {"id": 1e25})] * 2
+    assert [type(v) for v in seen[0][0].values()] == [float, float, int, int, int, list, str]
+    assert sim.events[0].data == want and len(sim.events) == 1
+    for redact in (False, True):  # a trace holds an int past 64 bits as a float, as orjson and JSON.parse read it
+        path = sim.trace.save(tmp_path / f"t{redact}.jsonl", redact=redact)
+        (event,) = [r for r in jobsim.Trace.load(path) if r.kind == "event"]
+        assert event.data["data"] == {**want, "k": 1e20, "l": [float(2**64), 1.5]}
 
 
 def test_an_empty_data_dict_is_copied_at_send_time_too():

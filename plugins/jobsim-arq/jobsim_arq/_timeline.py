@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 from typing import Any
 
 from jobsim._time import to_datetime
@@ -24,4 +25,13 @@ def _duplicate(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
             "that id exists")  # fmt: skip
 
 
-KINDS = {"arq.enqueued": _enqueued, "arq.duplicate": _duplicate}
+def _unread(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    read = list(d.get("read") or [])
+    close = difflib.get_close_matches(d["queue"], read, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    workers = f"the workers read {', '.join(map(repr, read))}" if read else "the simulation has no worker"
+    return (f"arq       queue {d['queue']!r} has no simulated worker ({workers}{hint}): its jobs stay queued, "
+            "as in Redis with no worker on it")  # fmt: skip
+
+
+KINDS = {"arq.enqueued": _enqueued, "arq.duplicate": _duplicate, "arq.unread": _unread}

@@ -108,6 +108,7 @@ class ArqWorld:
         self.escaped: BaseException | None = None
         self._placeholder_run: Run | None = None
         self.pools: dict[int, weakref.ref[Any]] = {}  # the ArqRedis pools used while the simulation runs, by id
+        self.unread: set[str] = set()  # queues given jobs that no simulated worker reads (told once each)
 
     # -- adapting --------------------------------------------------------------------------------
     def adopt(self, target: Any) -> Adapted:
@@ -482,6 +483,10 @@ class ArqWorld:
         self.record("run.start", function=fn.id, run=job_id, n=len(runs), event=origin)
         due = None if score is None else round(score) * MS
         self.record("arq.enqueued", function=fn.id, run=job_id, queue=queue, due=due, deferred=bool(due and due > now))
+        read = sorted({w.queue_name for w in self.workers})
+        if queue not in read and queue not in self.unread:  # stays queued, as in Redis; a typo should not pass unseen
+            self.unread.add(queue)
+            self.record("arq.unread", function=fn.id, run=job_id, queue=queue, read=read)
 
     def _end_attempt(self, held: Held, error: BaseException | None) -> None:
         start = held.started if held.started is not None else self.now_ns()

@@ -240,6 +240,22 @@ def test_a_job_on_a_queue_no_worker_reads_stays_queued():
     assert sim.runs(add)[0].status == "queued"
 
 
+def test_a_queue_no_worker_reads_is_named_once_on_the_timeline_with_the_read_queues_and_a_close_match():
+    """Faithful to Redis (the jobs wait), but a typo in ``_queue_name`` shows: once per queue, naming the queues
+    the workers read and the one it looks like."""
+    with jobsim.Simulation(settings(add), start=START) as sim:
+        jobs = [run(run_pool_enqueue("add", i, 1, _queue_name="arq:queeu")) for i in range(3)]
+        run(run_pool_enqueue("add", 1, 1, _queue_name="reports"))
+        run(run_pool_enqueue("add", 2, 2))  # the queue the worker reads: nothing to say
+        sim.run_until_idle()
+        assert [run(job.status()) for job in jobs] == [JobStatus.queued] * 3
+        lines = [line for line in sim.timeline().splitlines() if "has no simulated worker" in line]
+    assert len(lines) == 2
+    assert ("queue 'arq:queeu' has no simulated worker (the workers read 'arq:queue'; did you mean "
+            "'arq:queue'?)") in lines[0]
+    assert "queue 'reports' has no simulated worker (the workers read 'arq:queue'): its jobs stay queued" in lines[1]
+
+
 def test_boom_is_one_attempt():
     with jobsim.Simulation(settings(boom), start=START) as sim:
         run(run_pool_enqueue("boom"))

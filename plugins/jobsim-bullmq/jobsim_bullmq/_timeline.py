@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 from typing import Any
 
 from jobsim._time import to_datetime
@@ -23,6 +24,21 @@ def _queued(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
         where += f" (priority {d['priority']})"
     unread = "" if d.get("listened", True) else " (no simulated worker reads this queue: it stays there)"
     return f"bullmq    {_name(d, names)} {where} on queue {d['queue']!r}{unread}"
+
+
+def _shown(qualified: str) -> str:
+    """A queue as the test names it: ``emails`` under the default ``bull`` prefix, else ``prefix:emails``."""
+    return qualified.removeprefix("bull:")
+
+
+def _unread(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    read = [_shown(q) for q in d.get("read") or []]
+    queue = _shown(d["queue"])
+    close = difflib.get_close_matches(queue, read, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    workers = f"the workers read {', '.join(map(repr, read))}" if read else "the simulation has no worker"
+    return (f"bullmq    queue {queue!r} has no simulated worker ({workers}{hint}): its jobs stay there, as in "
+            "Redis with no worker on it")  # fmt: skip
 
 
 def _moved(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
@@ -89,8 +105,8 @@ def _resumed(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     return f"bullmq    queue {d['queue']!r} resumed"
 
 
-KINDS = {"bullmq.queued": _queued, "bullmq.moved": _moved, "bullmq.stalled": _stalled, "bullmq.progress": _progress,
-         "bullmq.log": _log, "bullmq.removed": _removed, "bullmq.duplicated": _duplicated, "bullmq.paused": _paused,
-         "bullmq.resumed": _resumed, "bullmq.deduplicated": _deduplicated, "bullmq.crash": _crash,
-         "bullmq.reprocessed": _reprocessed, "bullmq.priority": _priority,
-         "bullmq.obliterated": _obliterated}  # fmt: skip
+KINDS = {"bullmq.queued": _queued, "bullmq.unread": _unread, "bullmq.moved": _moved, "bullmq.stalled": _stalled,
+         "bullmq.progress": _progress, "bullmq.log": _log, "bullmq.removed": _removed,
+         "bullmq.duplicated": _duplicated, "bullmq.paused": _paused, "bullmq.resumed": _resumed,
+         "bullmq.deduplicated": _deduplicated, "bullmq.crash": _crash, "bullmq.reprocessed": _reprocessed,
+         "bullmq.priority": _priority, "bullmq.obliterated": _obliterated}  # fmt: skip

@@ -76,6 +76,7 @@ class BullMQWorld:
         self.orphans: set[tuple[str, str]] = set()  # jobs a killed worker left active: work until a check takes them
         self.functions: dict[str, jobsim.Function] = {}  # queue name -> function
         self.listened: set[str] = set()  # qualified names of the queues a worker reads
+        self.unread: set[str] = set()  # qualified names of queues given jobs no simulated worker reads (told once)
         self.jobs: dict[tuple[str, str], Held] = {}
         self.errors: dict[tuple[str, str], BaseException] = {}
         self.loop: WorkerLoop | None = None
@@ -402,6 +403,11 @@ class BullMQWorld:
         if due is not None:
             data["due"] = due * MS
         self.record("bullmq.queued", **data)
+        if not data["listened"] and q.qualified not in self.unread:
+            read = sorted({w.qualifiedName for w in self.all_workers})
+            if q.qualified not in read:  # no worker ever (one crashed is still a worker): say so once, typo or not
+                self.unread.add(q.qualified)
+                self.record("bullmq.unread", function=held.run.function.id, run=rec.id, queue=q.qualified, read=read)
         self.poke()  # work for the workers: the loop's next wake keeps run_until_idle busy
 
     def on_promoted(self, q: QueueState, rec: JobHash) -> None:

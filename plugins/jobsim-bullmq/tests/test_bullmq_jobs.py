@@ -7,8 +7,8 @@ import datetime as dt
 import time
 
 import pytest
-from bullmq import DelayedError, UnrecoverableError
-from bullmq_support import START, T0, run
+from bullmq import DelayedError, Queue, UnrecoverableError
+from bullmq_support import NOWHERE, START, T0, run
 
 import jobsim
 
@@ -500,3 +500,20 @@ def test_the_first_wake_up_is_the_worker_s_own_step_by_step_arithmetic(offset_ns
         due = T0 * 1000 + ahead_ms
         assert _first_wake(start, due) == stepwise(start, due), ahead_ms
     assert _first_wake(T0 * SECOND, T0 * 1000 + 10 * 365 * 86_400_000) == T0 * SECOND + 10 * 365 * 86_400 * SECOND
+
+
+def test_a_queue_no_worker_reads_is_named_once_on_the_timeline_with_the_read_queues_and_a_close_match(worker_for):
+    """Faithful to Redis (the jobs wait), but a typo in a Queue name shows: once per queue, naming the queues
+    the workers read and the one it looks like; another prefix shows as ``prefix:name``."""
+    with jobsim.Simulation(worker_for(flaky, queue="emails"), start=START) as sim:
+        typo = Queue("emials", {"connection": NOWHERE})
+        jobs = [run(typo.add("send", {})) for _ in range(3)]
+        run(Queue("emails", {"connection": NOWHERE, "prefix": "app"}).add("send", {}))
+        run(Queue("emails", {"connection": NOWHERE}).add("send", {}))  # the queue the worker reads: nothing to say
+        sim.run_until_idle()
+        assert [run(typo.getJobState(job.id)) for job in jobs] == ["waiting"] * 3
+        lines = [line for line in sim.timeline().splitlines() if "has no simulated worker" in line]
+    assert len(lines) == 2
+    assert ("queue 'emials' has no simulated worker (the workers read 'emails'; did you mean 'emails'?): its jobs "
+            "stay there") in lines[0]
+    assert "queue 'app:emails' has no simulated worker (the workers read 'emails'; did you mean 'emails'?)" in lines[1]

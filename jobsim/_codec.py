@@ -87,7 +87,7 @@ def canonical(kind: str, data: dict[str, Any]) -> dict[str, Any]:
 
 def _run_end(data: dict[str, Any]) -> dict[str, Any]:
     output = data.get("output")
-    if isinstance(output, bytes):  # a BigJson too (``_steps.dump``): orjson reads an int past 64 bits as a float
+    if isinstance(output, bytes):  # a ``Wide`` too (``_steps.dump``): orjson reads an int past 64 bits as a float
         return {**data, "output": orjson.loads(output if type(output) is bytes else bytes(output))}
     return data
 
@@ -243,7 +243,7 @@ def _run_end_as_is(data: dict[str, Any]) -> dict[str, Any]:
     output = data.get("output")
     if type(output) is bytes:
         return {**data, "output": orjson.Fragment(output)}
-    return _run_end(data)  # a BigJson: written as any save writes it, its big ints as floats
+    return _run_end(data)  # a ``Wide``: written as any save writes it, its big ints as floats
 
 
 EXPAND = _EXPAND

@@ -7,7 +7,7 @@ import difflib
 import functools
 import json
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -359,17 +359,32 @@ def json_copy(name: str, value: Mapping[str, Any]) -> Any:
 
 
 def _through_doubles(name: str, plain: dict[str, Any]) -> bytes:
-    """``json_copy`` of data holding an int past 53 bits: each as the server's double, the rest as orjson copies it.
-    Ints the double leaves past 64 bits (below 1e21) are written as digits and read back by ``json``, exactly."""
+    """``json_copy`` of data holding an int past 53 bits: each as the server's double, the rest as orjson copies it."""
+
+    def too_big(number: int) -> Exception:
+        return InvalidArgument.build(
+            name, plain, f"event {name} must be JSON Inngest can read, and {shown(number)} is past a float64's "
+            "range (the server reads every number as one and refuses the event); send it as a string")
+
+    try:
+        return through_doubles(plain, too_big)
+    except TypeError as exc:  # an int subclass or a big int inside another type orjson walks itself
+        raise InvalidArgument.build(
+            name, plain, f"event {name} must be JSON: dicts, lists, strings, numbers, bools, None and datetimes ({exc})"
+        ) from None
+
+
+def through_doubles(value: Any, too_big: Callable[[int], Exception], option: int = _JSON_OPTIONS) -> bytes:
+    """``value`` as JSON whose ints past 53 bits are the doubles Inngest's JCS pass makes of them (``json_copy``,
+    and step outputs: ``_steps.dump``): the nearest double, digits below 1e21, a float from there; ``too_big(n)``
+    is raised for one past a float64's range. Ints the double leaves past 64 bits are written as digits and read
+    back by ``json``, exactly (``Wide``). orjson's own ``TypeError`` for what it cannot write passes through."""
 
     def wide(number: int) -> Any:
         try:
             double = float(number)
         except OverflowError:
-            raise InvalidArgument.build(
-                name, plain, f"event {name} must be JSON Inngest can read, and {shown(number)} is past a float64's "
-                "range (the server reads every number as one and refuses the event); send it as a string"
-            ) from None
+            raise too_big(number) from None
         if not -1e21 < double < 1e21:
             return double  # JavaScript's (JCS's) exponent form: inngest-py's json reads a float
         rounded = int(double)
@@ -385,16 +400,11 @@ def _through_doubles(name: str, plain: dict[str, Any]) -> bytes:
             return [walk(v) for v in item]
         return item
 
-    try:
-        return _Wide(orjson.dumps(walk(plain), option=_JSON_OPTIONS))
-    except TypeError as exc:  # an int subclass or a big int inside another type orjson walks itself
-        raise InvalidArgument.build(
-            name, plain, f"event {name} must be JSON: dicts, lists, strings, numbers, bools, None and datetimes ({exc})"
-        ) from None
+    return Wide(orjson.dumps(walk(value), option=option))
 
 
-class _Wide(bytes):
-    """JSON text ``_through_doubles`` wrote: read with ``json``, which keeps an int past 64 bits exact."""
+class Wide(bytes):
+    """JSON text ``through_doubles`` wrote: read with ``json``, which keeps an int past 64 bits exact."""
 
     __slots__ = ()
 

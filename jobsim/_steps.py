@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import orjson
 
 from ._checks import JOB_ERRORS, closest_keyword
-from ._events import Event, for_run, json_copy, refresh
+from ._events import _WIDE, Event, Wide, for_run, json_copy, refresh, through_doubles
 from ._expr import compile_expression, compile_match
 from ._safe import shown
 from ._time import Duration, Instant, duration_ns, instant_ns
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from ._parallel import Plan
     from ._records import Run, StepRecord
 
-_DUMP_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+_DUMP_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_STRICT_INTEGER  # past 53 bits: dump
 
 
 class Suspend(BaseException):
@@ -53,54 +53,37 @@ class UnserializableOutput(NonRetriableError, JobsimError):
     """A step or handler returned something that cannot be stored as JSON."""
 
 
-class BigJson(bytes):
-    """Stored JSON that holds an integer past 64 bits: ``load`` reads it with the standard library,
-    which keeps the integer exact (orjson would read it as a float)."""
-
-    __slots__ = ()
-
-
-_BIG = ("Integer exceeds 64-bit range", "Dict integer key must be within 64-bit range")  # orjson's TypeErrors
-
-
-def _big_ints(value: Any) -> Any:
-    """``value`` with every int past 64 bits as an ``orjson.Fragment`` of its digits (a key: its ``str``),
-    as Python's ``json.dumps`` writes them; containers orjson walks itself are copied only along the way."""
-    kind = type(value)
-    if kind is int:
-        return value if -(1 << 63) <= value < (1 << 64) else orjson.Fragment(str(value))
-    if kind is dict:
-        return {(str(k) if type(k) is int and not -(1 << 63) <= k < (1 << 64) else k): _big_ints(v)
-                for k, v in value.items()}  # fmt: skip
-    if kind is list or kind is tuple:
-        return [_big_ints(v) for v in value]
-    return value
-
-
 def dump(value: Any, what: str) -> Any:
     """Serialize as Inngest stores outputs: JSON, so datetimes come back as strings.
 
     Values whose JSON round trip is the identity (``None``, bools, 64-bit ints, finite
     floats, ASCII strings) are kept as they are, and ``load`` hands them back: the
     replay semantics are unchanged and the hot path skips two codec calls. Anything
-    else is stored as JSON bytes. An int past 64 bits, which orjson refuses, is written
-    with its digits as Python's ``json`` (inngest-py's encoder) writes it, and comes back
-    exact: the server keeps a step's output as the raw JSON the SDK sent
-    (``state/opcode.go : GeneratorOpcode.Data json.RawMessage``) and hands it back so.
+    else is stored as JSON bytes. An int past 53 bits comes back as the double Inngest hands
+    on: the server keeps a step's output as the raw JSON the SDK sent (``state/opcode.go :
+    GeneratorOpcode.Data json.RawMessage``), but writes each request to the SDK through JCS
+    (``driver.go : MarshalV1`` -> ``jcs.Transform``), which prints every number as a
+    JavaScript double (``_events.through_doubles``, as for event data).
     """
     kind = type(value)
     if value is None or kind is bool or (kind is str and value.isascii()):
         return value
-    if kind is int and -(1 << 63) <= value < (1 << 64):
+    if kind is int and -(1 << 53) <= value <= (1 << 53):
         return value
     if kind is float and value - value == 0.0:
         return value
     try:
         return orjson.dumps(value, option=_DUMP_OPTIONS)
     except TypeError as exc:
-        if str(exc) in _BIG:
+        if str(exc) in _WIDE:
+
+            def too_big(number: int) -> Exception:
+                return UnserializableOutput(
+                    f"{what} returned {shown(value)}, which holds {shown(number)}, past a float64's range: Inngest "
+                    "reads every number as one and cannot hand it back; return it as a string")
+
             try:
-                return BigJson(orjson.dumps(_big_ints(value), option=_DUMP_OPTIONS))
+                return through_doubles(value, too_big, _DUMP_OPTIONS & ~orjson.OPT_STRICT_INTEGER)
             except TypeError as again:  # a big int orjson reached inside another type (a dataclass)
                 exc = again
         raise UnserializableOutput(
@@ -192,7 +175,7 @@ def load(payload: Any) -> Any:
     kind = type(payload)
     if kind is bytes:
         return orjson.loads(payload)
-    return json.loads(payload) if kind is BigJson else payload
+    return json.loads(payload) if kind is Wide else payload  # json: an int past 64 bits stays exact
 
 
 class Execution:

@@ -2031,16 +2031,17 @@ def test_an_output_nested_too_deep_or_too_big_to_show_fails_with_a_short_message
     assert len(str(errors["big"])) < 1300
 
 
-def test_integers_past_64_bits_come_back_exact_as_inngest_py_stores_them(tmp_path):
-    # orjson refuses ints past 64 bits: such a step or run output failed the run with UnserializableOutput,
-    # where inngest-py's json.dumps writes the digits and the server keeps the raw JSON (opcode.go:
-    # GeneratorOpcode.Data json.RawMessage), so json.loads gives the same int back on the next request
+def test_integers_past_53_bits_come_back_as_the_doubles_inngests_jcs_pass_makes(tmp_path):
+    # orjson refused ints past 64 bits (the run failed with UnserializableOutput), and ints past 53 bits came back
+    # exact; the server keeps a step's raw JSON (opcode.go: GeneratorOpcode.Data json.RawMessage) but writes every
+    # request to the SDK through JCS (driver.go: MarshalV1 -> jcs.Transform), a number as a JavaScript double:
+    # digits below 1e21, an exponent from there -- as event data reaches job code
     big, seen = 2**64 + 1, []
     app = jobsim.App("a")
 
     @app.function("sum", on="never/sent")
     def total(ctx):
-        return {"big": -(2**70), "n": 7, 2**65: "key"}
+        return {"big": -(2**70), "n": 7, 2**65: "key", "odd": 2**53 + 1}
 
     @app.function("steps", on="go")
     def steps(ctx):
@@ -2050,21 +2051,26 @@ def test_integers_past_64_bits_come_back_exact_as_inngest_py_stores_them(tmp_pat
         ctx.step.sleep("later", "1m")
         return [x, ctx.step.invoke("sum", function=total, data={})]
 
+    @app.function("huge", on="go")
+    def huge(ctx):
+        return ctx.step.run("x", lambda: 10**400)
+
     with simulate(app) as sim:
         sim.send("go")
         sim.run_until_idle()
     run = sim.runs("steps")[0]
     assert run.status == "completed", run.error
-    want = {"big": -(2**70), "n": 7, str(2**65): "key"}  # Python's json writes an int key as a string
-    assert run.output == [big, want] and type(run.output[0]) is int
-    assert seen[-1] == (big, {"l": [big, 1.5, "s"], "t": [2**100]}) and len(seen) == 3  # replayed exact
-    assert run.steps["nested"].output == {"l": [big, 1.5, "s"], "t": [2**100]}
-    # a trace holds such an int as orjson (and JavaScript's JSON.parse) reads it: a float
-    for redact in (False, True):
+    want = {"big": -float(2**70), "n": 7, str(2**65): "key", "odd": 2**53}  # an int key is written as a string
+    assert run.output == [2**64, want] and type(run.output[0]) is int  # 2**64 + 1's double, below 1e21: digits
+    assert seen[-1] == (2**64, {"l": [2**64, 1.5, "s"], "t": [float(2**100)]}) and len(seen) == 3
+    assert type(seen[-1][1]["t"][0]) is float  # past 1e21: JCS's exponent form, which json reads as a float
+    assert run.steps["nested"].output == {"l": [2**64, 1.5, "s"], "t": [float(2**100)]}
+    failed = sim.runs("huge")[0]
+    assert failed.status == "failed" and "past a float64's range" in str(failed.error)
+    for redact in (False, True):  # a trace holds 2**64 as orjson and JavaScript's JSON.parse read it: a float
         path = sim.trace.save(tmp_path / f"t{redact}.jsonl", redact=redact)
-        ends = [r for r in jobsim.Trace.load(path) if r.kind == "run.end"]
-        floats = {**want, "big": -float(2**70)}
-        assert [r.data["output"] for r in ends] == [floats, [float(big), floats]]  # the invoked run ends first
+        ends = [r for r in jobsim.Trace.load(path) if r.kind == "run.end" and r.data["function"] != "huge"]
+        assert [r.data["output"] for r in ends] == [want, [float(2**64), want]]  # the invoked run ends first
 
 
 def test_a_callable_object_with_an_async_call_is_an_async_handler_and_generators_are_refused():

@@ -61,8 +61,9 @@ def test_every_request_reads_the_event_as_sent_nested_data_too(client):
     assert sim.runs("shop-order")[0].event.data == {"id": 1, "items": ["mug"]}
 
 
-def test_integers_past_64_bits_round_trip_as_inngest_py_json_keeps_them(client):
-    """json.dumps takes them and the server keeps the raw JSON: jobsim failed such a run (orjson's 64-bit limit)."""
+def test_integers_past_53_bits_come_back_as_the_server_hands_them_on(client):
+    """json.dumps writes the digits, but the server writes each request through JCS: the nearest double. jobsim
+    failed such a run (orjson's 64-bit limit)."""
     big = 2**64 + 1
 
     @client.create_function(fn_id="ledger", trigger=trigger())
@@ -78,9 +79,9 @@ def test_integers_past_64_bits_round_trip_as_inngest_py_json_keeps_them(client):
     with simulate([ledger, ledger_async], client) as sim:
         sim.send("go")
         sim.run_until_idle()
-    assert sim.runs(ledger)[0].output == {"balance": {"cents": big}, "debt": -(2**80)}
-    assert sim.runs(ledger_async)[0].output == big + 1
-    assert sim.runs(ledger)[0].steps["balance"].output == {"cents": big}
+    assert sim.runs(ledger)[0].output == {"balance": {"cents": 2**64}, "debt": -(2**80)}
+    assert sim.runs(ledger_async)[0].output == 2**64  # the step's 2**64 plus one: the output's double again
+    assert sim.runs(ledger)[0].steps["balance"].output == {"cents": 2**64}
 
 
 def test_async_step_run_awaits_async_and_sync_bodies(client):

@@ -80,7 +80,7 @@ def _inngest() -> Profile:
     (Inngest itself only lets you set the count).
     Steps: durable and memoized (replay model, §1.5); sleeps and waits up to 366 days — a longer one
     fails the function at once, not retried (state/opcode.go ErrTimeoutTooLong; executor.go shouldFailEarly).
-    Cron: robfig/cron v3, 5 fields, names, @descriptors, TZ=/CRON_TZ= prefix, UTC by
+    Cron: robfig/cron v3, 5 fields, names, no @descriptors (registration refuses them), TZ=/CRON_TZ= prefix, UTC by
     default; DOM/DOW OR when both restricted (spec.go dayMatches); across DST robfig's
     Next walks absolute time: a wall time in the spring-forward gap never fires, one
     repeated at fall-back fires twice (spec_test.go "2am nightly job (skipped)",
@@ -121,9 +121,9 @@ def _inngest() -> Profile:
                         recovery="the request failed"),
         lacks={"debounce.leading": "its debounce always runs with the last event (debounce.go: each event "
                                    "replaces the stored one)",
-               "every": "its schedules are cron triggers; robfig's parser also reads '@every <duration>', but whether "
-                        "Inngest accepts it is NOT VERIFIED (reference §1.1), so jobsim refuses it: write a cron "
-                        "expression, e.g. cron='*/5 * * * *'",
+               "every": "its schedules are cron triggers, and its registration refuses robfig's '@every <duration>' "
+                        "as it refuses every @descriptor (pkg/inngest/trigger.go : CronTrigger.Validate): write a "
+                        "cron expression, e.g. cron='*/5 * * * *'",
                "send.delay": "Inngest has no delay option on send; give the event a future ts instead (its "
                              "runs then start at that time), or sleep at the start of the function"},
         dedupe="Inngest makes one run per cron tick (idempotency key = scheduled time) and per event id",

@@ -329,7 +329,7 @@ def test_compare_counts_every_skipped_slot_as_lost():
 # -- the other systems, and bad input -----------------------------------------------------------------------
 
 REASONS = {
-    "inngest": "whether Inngest accepts it is NOT VERIFIED",
+    "inngest": "its registration refuses robfig's '@every <duration>' as it refuses every @descriptor",
     "trigger.dev": "schedules.task takes a cron pattern only",
     "quirrel": "is an option of queue.enqueue",
     "agenda": "lastRunAt + interval",

@@ -53,6 +53,7 @@ from typing import Literal
 
 from cronsim import CronSim, CronSimError
 
+from ._checks import closest_keyword
 from ._time import DAY, SECOND, US, instant_ns, to_datetime, zone, zone_name
 from .errors import InvalidArgument
 
@@ -67,6 +68,22 @@ DESCRIPTORS = {
     "@midnight": "0 0 * * *",
     "@hourly": "0 * * * *",
 }
+
+
+def _unknown_descriptor(expr: str, text: str) -> str:
+    """What is wrong with ``@every 5m`` or ``@weekdays``, and what to write instead."""
+    head, _, interval = text.partition(" ")
+    if head.lower() == "@every":
+        return (f"cron expression {expr!r}: @every is robfig's interval form, not a cron schedule (Inngest's "
+                "registration refuses it; cron-parser and the others have none): give every="
+                f"{interval.strip() or '5m'!r} where the profile has intervals (bullmq), or the 5 fields of a cron "
+                "such as '*/5 * * * *'")  # fmt: skip
+    guess = closest_keyword(head, DESCRIPTORS)
+    known = ", ".join(DESCRIPTORS)
+    return (f"cron expression {expr!r}: {head!r} is not a descriptor" + (f" (did you mean {guess!r}?)" if guess else "")
+            + f"; the descriptors are {known}, or write the 5 fields 'minute hour day-of-month month day-of-week'")
+
+
 _FIELDS = (
     ("minute", "0-59"),
     ("hour", "0-23"),
@@ -122,6 +139,8 @@ class CronSchedule:
             text = rest.strip()
         if prefix_zone is not None and tz is not None and zone(tz) != prefix_zone:
             raise InvalidArgument(f"cron={expr!r} names its own time zone and tz={tz!r} names another; give one")
+        if text.startswith("@") and text.lower() not in DESCRIPTORS:
+            raise InvalidArgument(_unknown_descriptor(expr, text))
         fields = _question_marks(DESCRIPTORS.get(text.lower(), text))
         _validate(expr, fields, seconds)
         return cls(expr=expr, fields=fields, tz=prefix_zone or zone(tz))

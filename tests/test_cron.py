@@ -292,3 +292,15 @@ def test_the_next_fire_from_a_sub_microsecond_instant_before_a_tick_is_that_tick
     seven = instant_ns(dt.datetime(2025, 1, 1, 7, tzinfo=ZoneInfo("America/New_York")))
     assert schedule.next_after(seven - before_ns) == seven
     assert schedule.next_after(seven) == seven + 3600 * SECOND
+
+
+@pytest.mark.parametrize(("expr", "message"), [
+    ("@every 5m", r"@every is robfig's interval form, not a cron schedule .*every='5m'"),
+    ("TZ=Europe/Paris @every 90s", r"every='90s'"),
+    ("@weekdays", r"'@weekdays' is not a descriptor \(did you mean '@weekly'\?\); the descriptors are @yearly"),
+    ("@dialy", r"did you mean '@daily'"),
+])  # fmt: skip
+def test_an_interval_or_unknown_descriptor_says_what_to_write(expr, message):
+    # they were counted as fields: "has 2 field(s); expected 5 fields", naming neither every= nor the descriptors
+    with pytest.raises(InvalidArgument, match=message):
+        CronSchedule.parse(expr)

@@ -55,6 +55,9 @@ __all__ = [
 
 W = TypeVar("W")
 
+_GUARDS: weakref.WeakSet[ClassGuard] = weakref.WeakSet()
+"""Every ``ClassGuard`` made (``ClassGuard.release_unstarted``)."""
+
 hookspec = pluggy.HookspecMarker("jobsim")
 hookimpl = pluggy.HookimplMarker("jobsim")
 
@@ -208,6 +211,7 @@ class ClassGuard:
         self._unstarted: list[tuple[weakref.ref[Any], str, str]] = []  # (simulation, library, where it was built)
         self._saved: list[tuple[type, str, Any, Any]] = []  # owner, name, the owner's own value, the wrapper
         self._installed = False
+        _GUARDS.add(self)
 
     @property
     def active(self) -> bool:
@@ -254,6 +258,16 @@ class ClassGuard:
         """``sim`` starts or closes: it no longer holds the backend's calls."""
         self._unstarted = [entry for entry in self._unstarted if entry[0]() not in (sim, None)]
         self._settle()
+
+    @staticmethod
+    def release_unstarted() -> None:
+        """Every guard lets go of the simulations built and never started (the pytest plugin, after each test):
+        one a failed test built stays alive in ``sys.last_traceback`` until the next failure, and held the
+        backend for every later test in the process, live tests of the real broker included."""
+        for guard in list(_GUARDS):
+            if guard._unstarted:
+                guard._unstarted = []
+                guard._settle()
 
     def _settle(self) -> None:
         """Wrapped while ``active``, given back as soon as not."""

@@ -257,11 +257,22 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
         return (yield)
     finally:
         _keep_jobsim_modules(item)
+        _release_unstarted()
         try:
             if started is not None:
                 _close_left_running(item, started.left_running())
         finally:
             _warn_unused_marker(item)
+
+
+def _release_unstarted() -> None:
+    """A simulation the test built and never started guards its backend no longer (``ClassGuard.release_unstarted``).
+    No guard exists while ``jobsim.hooks`` is not imported, and this plugin imports nothing of jobsim eagerly."""
+    import sys
+
+    hooks = sys.modules.get("jobsim.hooks")
+    if hooks is not None:
+        hooks.ClassGuard.release_unstarted()
 
 
 def _keep_jobsim_modules(item: pytest.Item) -> None:

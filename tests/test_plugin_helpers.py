@@ -9,9 +9,12 @@ import inspect
 import orjson
 import pytest
 from _deep import nested
+from _innerruns import quiet_inner_run  # noqa: F401 (used by name)
 
 from jobsim.errors import JobsimError
 from jobsim.hooks import ClassGuard, escapes, output_bytes, refusing_handler
+
+pytest_plugins = ["pytester"]
 
 
 def test_output_bytes_is_json_with_what_json_cannot_hold_as_text():
@@ -144,6 +147,46 @@ def test_a_class_guard_holds_the_backend_for_an_unstarted_simulation_while_none_
     guard.hold(dropped, "acme", "at test.py:2 in test")
     del dropped  # never started, and gone: the call goes through, and the methods are given back
     assert _Client().send("e") == "sent e to server" and _restored()
+
+
+def test_every_class_guard_lets_go_of_its_unstarted_simulations_at_once():
+    # what the pytest plugin calls after each test: a failed test's unstarted simulation stays alive in
+    # sys.last_traceback and held the backend for every later test in the process (live tests included)
+    guard, built = _client_guard(), _Sim()
+    guard.hold(built, "acme", "at test.py:1 in test")
+    with pytest.raises(JobsimError, match="has not started"):
+        _Client().send("e")
+    ClassGuard.release_unstarted()
+    assert not guard.active and _restored()
+    assert _Client().send("e") == "sent e to server"
+
+
+@pytest.mark.usefixtures("quiet_inner_run")
+def test_the_pytest_plugin_lets_go_of_a_failed_tests_unstarted_simulation(pytester):
+    pytester.makepyfile(test_held="""
+        from jobsim.hooks import ClassGuard
+
+        class Client:
+            def send(self):
+                return "sent"
+
+        def refuse(obj, name, *args, **kwargs):
+            return RuntimeError("refused")
+
+        GUARD = ClassGuard(lambda guard: guard.wrap(Client, "send", refuse))
+
+        class Sim:
+            pass
+
+        def test_builds_a_simulation_and_fails_before_starting_it():
+            sim = Sim()  # kept alive by the failure's traceback (sys.last_traceback) after the test
+            GUARD.hold(sim, "acme", "at test_held.py")
+            assert False
+
+        def test_a_later_test_reaches_the_backend():
+            assert not GUARD.active and Client().send() == "sent"
+    """)
+    pytester.runpytest().assert_outcomes(passed=1, failed=1)
 
 
 def test_a_class_guard_restores_only_once_the_last_simulation_is_removed():

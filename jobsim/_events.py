@@ -419,10 +419,22 @@ def canonical(value: Any) -> Any:
     ``value`` is left as it is."""
     kind = type(value)
     if kind is dict:
-        keys = sorted(value)
-        if any(key and max(key) > "\uffff" for key in keys):  # past the BMP, UTF-16's order is not code points
-            keys.sort(key=_utf16)
-        return {key: canonical(value[key]) for key in keys}
+        keys: Iterable[str] = value
+        if len(value) > 1:
+            keys = sorted(value)
+            joined = "".join(keys)  # past the BMP, UTF-16's order is not code points':
+            if not joined.isascii() and max(joined) > "\uffff":
+                keys.sort(key=_utf16)
+        out = {}
+        for key in keys:  # inline for the common flat dict: a call per item would double its cost
+            item = value[key]
+            kind = type(item)
+            if kind is dict or kind is list:
+                item = canonical(item)
+            elif kind is float and item.is_integer() and -1e21 < item < 1e21:
+                item = int(item)
+            out[key] = item
+        return out
     if kind is list:
         return [canonical(item) for item in value]
     if kind is float and value.is_integer() and -1e21 < value < 1e21:

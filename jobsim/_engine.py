@@ -31,6 +31,7 @@ from ._steps import (
     Step,
     Suspend,
     UnserializableOutput,
+    as_requested,
     dump,
     failure,
     misused_step,
@@ -96,6 +97,7 @@ class Engine:
         self.kernel = sim.kernel
         self.rng_for = sim.rng_for  # function id -> the generator its draws come from
         self.profile = sim.profile
+        self.jcs = sim.profile.jcs  # outputs as the next request carries them (``_steps.as_requested``)
         self.record = sim.trace.add
         self.x: Execution | None = None
         self.move_clock = sim.wallclock.move
@@ -414,6 +416,8 @@ class Engine:
     # -- outcomes -------------------------------------------------------------------------
     def _done(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
         _, key, payload, kind = op
+        if self.jcs:
+            payload = as_requested(payload)
         record = self._step(run, key, kind, x.start)
         record.attempts.append(self._attempt(run, x, key, None))
         record.status, record._payload, record.end_ns = "completed", payload, x.now
@@ -505,7 +509,8 @@ class Engine:
             self.kernel.cancel(waiter.timer)
         record = run.steps[waiter.key]
         record.status, record.end_ns = "completed", self.now()
-        record._payload = dump(None if event is None else event.to_dict(), "wait_for_event")
+        payload = dump(None if event is None else event.to_dict(), "wait_for_event")
+        record._payload = as_requested(payload) if self.jcs else payload
         run._wake = None
         self.record(self.now(), "wait.end", {"function": run.function.id, "run": run.id, "step": waiter.key,
                                             "event": None if event is None else event.id})  # fmt: skip
@@ -546,7 +551,7 @@ class Engine:
         record = run.steps[key]
         record.end_ns = at = self.now() if at is None else at
         if error is None:
-            record.status, record._payload = "completed", payload
+            record.status, record._payload = "completed", as_requested(payload) if self.jcs else payload
         else:
             record.status, record.error = "failed", error
         self._next(run, at)

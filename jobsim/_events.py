@@ -270,18 +270,24 @@ def as_sent(event: Event) -> Event:
     return out
 
 
-def for_run(event: Event) -> Event:
+def for_run(event: Event, jcs: bool = False) -> Event:
     """Job code's own copy of an event that starts its run (Inngest hands each request the stored event).
 
     Job code that changes ``ctx.event.data`` then changes neither the run's event
     (``run.event``, which waits, cancellations and ``function.failed`` read), nor the
     event's other runs (fan-out), nor ``sim.events``, nor the trace. ``refresh`` gives
-    each later request of the run a fresh ``data`` again, as Inngest does.
+    each later request of the run a fresh ``data`` again, as Inngest does. ``jcs``: the profile's
+    requests are written through JCS (``Profile.jcs``, ``canonical``).
     """
     try:
-        return as_sent(event)  # the same JSON copy the bus made of what was sent
+        own = as_sent(event)  # the same JSON copy the bus made of what was sent
     except InvalidArgument:  # not JSON (a plugin's own event): shared, as before
         return event
+    if jcs:  # as the request writes it (``canonical``): sorted keys, an integral float an int
+        _set(own, "data", canonical(own.data))
+        if own.user is not None:
+            _set(own, "user", canonical(own.user))
+    return own
 
 
 _SCALARS = frozenset((str, int, float, bool, type(None)))
@@ -302,7 +308,7 @@ def fresh(value: Mapping[str, Any]) -> dict[str, Any]:
     return dict(value)
 
 
-def refresh(own: list[Event], sent: list[Event]) -> None:
+def refresh(own: list[Event], sent: list[Event], jcs: bool = False) -> None:
     """A later request of a run: its copies of the events get their data as sent again.
 
     A copy still equal to what was sent is kept (comparing costs ~40 ns, copying ~600):
@@ -311,8 +317,9 @@ def refresh(own: list[Event], sent: list[Event]) -> None:
     """
     for mine, event in zip(own, sent, strict=True):
         if mine is not event and (mine.data != event.data or mine.user != event.user):
-            _set(mine, "data", fresh(event.data))
-            _set(mine, "user", None if event.user is None else fresh(event.user))
+            data, user = fresh(event.data), None if event.user is None else fresh(event.user)
+            _set(mine, "data", canonical(data) if jcs else data)
+            _set(mine, "user", canonical(user) if jcs and user is not None else user)
 
 
 def coerce_events(event: Any, data: Any, fields: Mapping[str, Any]) -> list[Event]:
@@ -401,6 +408,42 @@ def through_doubles(value: Any, too_big: Callable[[int], Exception], option: int
         return item
 
     return Wide(orjson.dumps(walk(value), option=option))
+
+
+def canonical(value: Any) -> Any:
+    """A JSON value as job code on Inngest reads it: the server writes every request through JCS (RFC 8785;
+    ``driver.go : MarshalV1`` -> ``jcs.Transform``), which sorts each object's keys by their UTF-16 code
+    units (``jcs.go``) and prints each number as JavaScript does (``es6numfmt.go``): digits, no ``.0``,
+    below 1e21. So inngest-py's ``json`` reads a float with no fraction below 1e21 as an int (``1.0`` -> ``1``,
+    ``-0.0`` -> ``0``, ``1e20`` -> ``10**20``), and every dict in its keys' sorted order. A new value;
+    ``value`` is left as it is."""
+    kind = type(value)
+    if kind is dict:
+        keys: Iterable[str] = value
+        if len(value) > 1:
+            keys = sorted(value)
+            joined = "".join(keys)  # past the BMP, UTF-16's order is not code points':
+            if not joined.isascii() and max(joined) > "\uffff":
+                keys.sort(key=_utf16)
+        out = {}
+        for key in keys:  # inline for the common flat dict: a call per item would double its cost
+            item = value[key]
+            kind = type(item)
+            if kind is dict or kind is list:
+                item = canonical(item)
+            elif kind is float and item.is_integer() and -1e21 < item < 1e21:
+                item = int(item)
+            out[key] = item
+        return out
+    if kind is list:
+        return [canonical(item) for item in value]
+    if kind is float and value.is_integer() and -1e21 < value < 1e21:
+        return int(value)
+    return value
+
+
+def _utf16(key: str) -> bytes:
+    return key.encode("utf-16-be", "surrogatepass")
 
 
 class Wide(bytes):

@@ -238,6 +238,9 @@ class Profile:
     pulled in to the deadline and the event joins it (Inngest)."""
     future_ts: bool = False
     """An event whose ``ts`` is in the future starts its runs at that time (Inngest); else ``ts`` is data."""
+    jcs: bool = False
+    """Job code gets its events and memoized step outputs as the system's JCS pass (RFC 8785) writes them: every
+    object's keys sorted, an integral float as an int (Inngest: ``driver.go : MarshalV1`` -> ``jcs.Transform``)."""
     cron_jitter_ns: int = 0
     """A cron tick is delivered at its time + U[0, this) (Vercel's precision)."""
     max_duration_ns: int | None = None

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import orjson
 
 from ._checks import JOB_ERRORS, closest_keyword
-from ._events import _WIDE, Event, Wide, for_run, json_copy, refresh, through_doubles
+from ._events import _WIDE, Event, Wide, canonical, for_run, json_copy, refresh, through_doubles
 from ._expr import compile_expression, compile_match
 from ._safe import shown
 from ._time import Duration, Instant, duration_ns, instant_ns
@@ -90,6 +90,32 @@ def dump(value: Any, what: str) -> Any:
             f"{what} returned {shown(value)}, which cannot be stored as JSON ({exc}); Inngest memoizes "
             "outputs as JSON, so return plain data (dict, list, str, number, bool, None, datetime)"
         ) from None
+
+
+_REWRITTEN = re.compile(rb"[0-9][.e]|[{]")  # what JCS may change in orjson's text: a float ("1.0", "1e+20"), an object
+
+
+def as_requested(payload: Any) -> Any:
+    """A stored output (``dump``) as the next request hands it to job code on Inngest: a step's output,
+    a wait's event and an invoked function's output are saved as step state, sent in the request's
+    ``steps`` through JCS (``driver.go : MarshalV1``: ``req.Actions[stepId] = steps[stepId]``, then
+    ``jcs.Transform``), so their keys come sorted and an integral float comes as an int
+    (``_events.canonical``). The same object when nothing changes, which is the common case."""
+    kind = type(payload)
+    if kind is float:
+        return canonical(payload)
+    if kind is bytes:
+        if _REWRITTEN.search(payload) is None:
+            return payload
+        value = canonical(orjson.loads(payload))
+    elif kind is Wide:
+        value = canonical(json.loads(payload))
+    else:
+        return payload
+    try:
+        return orjson.dumps(value, option=orjson.OPT_STRICT_INTEGER)
+    except TypeError:  # an int past 53 bits: a double's value already, kept as through_doubles writes it
+        return through_doubles(value, OverflowError)
 
 
 def failure(key: str | None, exc: BaseException) -> tuple[Any, ...]:
@@ -665,13 +691,14 @@ class Context:
         run = self.step.run_
         own = run._own
         if own is None:
-            own = run._own = [for_run(event) for event in run.events]
+            jcs = self.step.engine.jcs
+            own = run._own = [for_run(event, jcs) for event in run.events]
             self._fresh = True
         elif not self._fresh:
             self._fresh = True
             mine, sent = own[0], run.event  # one event, unchanged: the common case, checked inline
             if len(own) > 1 or (mine is not sent and (mine.data != sent.data or mine.user != sent.user)):
-                refresh(own, run.events)
+                refresh(own, run.events, self.step.engine.jcs)
         return own
 
     @property

@@ -1001,7 +1001,8 @@ def test_event_data_past_53_bit_ints_reaches_job_code_as_inngests_server_hands_i
         with pytest.raises(InvalidArgument, match=r"past a float64's range .* send it as a string"):
             sim.send("go", {"n": 10**400})
     assert seen == [(want, {"id": 1e25})] * 2
-    assert [type(v) for v in seen[0][0].values()] == [float, float, int, int, int, list, str]
+    assert [type(seen[0][0][k]) for k in want] == [float, float, int, int, int, list, str]
+    assert list(seen[0][0]) == sorted(want)  # JCS sorts the keys
     assert sim.events[0].data == want and len(sim.events) == 1
     for redact in (False, True):  # a trace holds an int past 64 bits as a float, as orjson and JSON.parse read it
         path = sim.trace.save(tmp_path / f"t{redact}.jsonl", redact=redact)
@@ -2029,6 +2030,94 @@ def test_an_output_nested_too_deep_or_too_big_to_show_fails_with_a_short_message
     assert str(errors["step"]).startswith("step 's' returned <dict object (its repr raised RecursionError)>")
     assert "... (58,890 characters), which cannot be stored as JSON" in str(errors["big"])
     assert len(str(errors["big"])) < 1300
+
+
+def test_inngest_requests_hand_job_code_events_and_step_outputs_as_jcs_writes_them():
+    # job code got event data, step outputs, a wait's event and an invoked run's output with their keys in the
+    # order they were written and 1.0 as a float; Inngest writes every request to the SDK through JCS
+    # (driver.go: MarshalV1 -> jcs.Transform: events, events[], steps), which sorts each object's keys by UTF-16
+    # code units and prints a number as JavaScript does (1.0 -> 1, -0.0 -> 0), so inngest-py's json reads ints
+    app = jobsim.App("a")
+    seen = []
+    data = {"b": 1.0, "a": {"z": -0.0, "y": [2.0, 1.5, 1e21]}, "a\uff00": 1, "a\U0001F600": 2, "c": 1e20}
+    keys = ["a", "a\U0001F600", "a\uff00", "b", "c"]  # U+1F600 is D83D DE00 in UTF-16: before U+FF00
+
+    def shape(value):  # keys in order, and every number's type
+        if isinstance(value, dict):
+            return [(k, shape(v)) for k, v in value.items()]
+        if isinstance(value, list):
+            return [shape(v) for v in value]
+        return (type(value).__name__, value)
+
+    @app.function("child", on="never/sent")
+    def child(ctx):
+        return {"y": 3.0, "x": 4}
+
+    @app.function("f", on="go")
+    def f(ctx):
+        out = ctx.step.run("out", lambda: {"q": 5.0, "p": [6.0, -0.0]})
+        scalar = ctx.step.run("scalar", lambda: 7.0)
+        got = ctx.step.wait_for_event("w", event="more", timeout="1h")
+        invoked = ctx.step.invoke("i", function=child, data={"n": 8.0, "m": 1})
+        seen.append(shape([ctx.event.data, out, scalar, got.data, invoked]))
+
+    want = shape([
+        {"a": {"y": [2, 1.5, 1e21], "z": 0}, "a\U0001F600": 2, "a\uff00": 1, "b": 1, "c": 10**20},
+        {"p": [6, 0], "q": 5}, 7, {"a": 1, "b": 2}, {"x": 4, "y": 3},
+    ])
+    assert [k for k, _ in want[0]] == keys
+    with simulate(app) as sim:
+        sim.send("go", data)
+        sim.advance("1m")
+        sim.send("more", {"b": 2.0, "a": 1})
+        sim.run_until_idle()
+    assert seen == [want], seen
+    run = sim.runs("f")[0]
+    assert run.status == "completed", run.error
+    # a run's own output is no request, nor is the event as the bus keeps it
+    assert shape(sim.runs("child")[0].output) == [("y", ("float", 3.0)), ("x", ("int", 4))]
+    assert shape(sim.events[0].data) == shape(data)
+
+
+def test_jcs_is_inngests_alone_other_profiles_hand_data_as_written():
+    # BullMQ, Trigger.dev, Quirrel and Agenda pass a job's payload through JSON.stringify / their own store: no JCS
+    app = jobsim.App("a")
+    seen = []
+
+    @app.function("f", on="go")
+    def f(ctx):
+        seen.append([(k, type(v)) for k, v in ctx.event.data.items()])
+        return {"y": 1.0}
+
+    for profile in ("bullmq", "trigger.dev", "quirrel", "agenda"):
+        with simulate(app, profile=profile) as sim:
+            sim.send("go", {"b": 1.0, "a": 2})
+            sim.run_until_idle()
+        assert seen.pop() == [("b", float), ("a", int)], profile
+        assert type(sim.runs("f")[0].output["y"]) is float
+
+
+def test_jcs_canonical_sorts_utf16_and_prints_numbers_as_javascript():
+    from jobsim._events import canonical
+    from jobsim._steps import as_requested, dump, load
+
+    value = {"\uffff": 1.0, "\U00010000": -0.0, "e": [1e20, 1e21, 0.5, 2**60], "d": {"b": True, "a": None}}
+    assert list(canonical(value)) == ["d", "e", "\U00010000", "\uffff"]  # D800 DC00 before FFFF
+    assert canonical(value)["d"] == {"a": None, "b": True} and list(canonical(value)["d"]) == ["a", "b"]
+    assert [type(v) for v in canonical(value)["e"]] == [int, float, float, int]
+    assert type(canonical(value)["\uffff"]) is int and canonical(value)["\U00010000"] == 0
+    assert value["\uffff"] == 1.0 and type(value["\uffff"]) is float  # a new value
+    stored = dump(value, "x")
+    assert load(as_requested(stored)) == canonical(value)
+    assert list(load(as_requested(stored))) == list(canonical(value))
+    plain = dump([1, "a.b", "ü"], "x")
+    assert as_requested(plain) is plain  # nothing JCS would change: no copy
+    wide = dump({"b": 2**70, "a": 2.0}, "x")  # an int past 64 bits: kept as the server's double writes it
+    assert shape_of(load(as_requested(wide))) == [("a", int), ("b", float)]
+
+
+def shape_of(value):
+    return [(k, type(v)) for k, v in value.items()]
 
 
 def test_integers_past_53_bits_come_back_as_the_doubles_inngests_jcs_pass_makes(tmp_path):

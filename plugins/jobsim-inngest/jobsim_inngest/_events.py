@@ -13,17 +13,20 @@ from typing import Any
 import inngest
 
 import jobsim
-from jobsim._events import fresh
+from jobsim._events import canonical, fresh
 
 FAILED = "inngest/function.failed"
 
 
 def to_inngest(event: jobsim.Event, engine: Any = None) -> inngest.Event:
     """A bus event as inngest-py hands it to a handler: its data as sent, afresh at every request
-    (nested lists and dicts too), as the executor sends each request the stored event."""
+    (nested lists and dicts too), as the executor sends each request the stored event, through JCS
+    under the inngest profile (``jobsim._events.canonical``: sorted keys, an integral float an int)."""
     data = fresh(event.data)
     if event.name == FAILED and engine is not None:
         _as_inngest_sends_it(data, engine)
+    if engine is not None and engine.jcs:
+        data = canonical(data)
     return inngest.Event.model_construct(name=event.name, data=data, id=event.id or "", ts=event.ts or 0)
 
 

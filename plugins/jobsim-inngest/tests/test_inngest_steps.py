@@ -84,6 +84,24 @@ def test_integers_past_53_bits_come_back_as_the_server_hands_them_on(client):
     assert sim.runs(ledger)[0].steps["balance"].output == {"cents": 2**64}
 
 
+def test_event_data_and_step_outputs_come_as_jcs_writes_them_sorted_keys_integral_floats_as_ints(client):
+    """The server writes each request through JCS (driver.go: MarshalV1 -> jcs.Transform): keys sorted, 1.0 as 1,
+    so inngest-py's json reads an int. jobsim handed the function its keys as written and 1.0 as a float."""
+    seen = []
+
+    @client.create_function(fn_id="prices", trigger=trigger())
+    def prices(ctx: inngest.ContextSync) -> dict:
+        totals = ctx.step.run("totals", lambda: {"net": 10.0, "gross": 12.5, "tax": -0.0})
+        seen.append([(k, type(v)) for d in (ctx.event.data, totals) for k, v in d.items()])
+        return totals
+
+    with simulate(prices, client) as sim:
+        sim.send("go", {"qty": 2.0, "price": 1.5})
+        sim.run_until_idle()
+    assert seen == [[("price", float), ("qty", int), ("gross", float), ("net", int), ("tax", int)]]
+    assert sim.runs(prices)[0].output == {"gross": 12.5, "net": 10, "tax": 0}
+
+
 def test_async_step_run_awaits_async_and_sync_bodies(client):
     async def fetch(n):
         return n * 2

@@ -27,10 +27,11 @@ attributed to the run. Retries are whatever the task does: ``self.retry`` and
 from __future__ import annotations
 
 import collections
+import contextlib
 import numbers
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from billiard.einfo import ExceptionInfo, ExceptionWithTraceback
@@ -384,28 +385,15 @@ class Worker:
         planned = self.world.cuts.get(held.task_id)
         if planned is not None and planned[0] >= start:
             x.cut(*planned)
-        blocks = task_join_will_block()
-        engine.x = x
-        engine.move_clock(start)
-        _set_task_join_will_block(True)  # a worker forbids result.get() inside a task
         self.pool.outcome = None
-        self.world.executing = held
         crash: WorkerCrash | None = None
-        apps = self._make_current()
-        try:
-            req.execute_using_pool(self.pool)
-        except (TaskRevokedError, ProcessTerminated):
-            pass
-        except WorkerCrash as exc:
-            crash = exc
-        finally:
-            _restore_apps(apps)
-            engine.x = None
-            self.world.executing = None
-            _set_task_join_will_block(blocks)
-        if self.world.fatal is not None:
-            fatal, self.world.fatal = self.world.fatal, None
-            raise fatal
+        with self._executing(held, x):
+            try:
+                req.execute_using_pool(self.pool)
+            except (TaskRevokedError, ProcessTerminated):
+                pass
+            except WorkerCrash as exc:
+                crash = exc
         if self.concurrency is not None:
             self.slots.append(x.now if crash is None else crash.at)  # a dead process frees its slot as it dies
         if x.now > start:  # the body spent virtual time: the worker reports then, and the clock gets there
@@ -444,30 +432,41 @@ class Worker:
         engine = self.sim.engine
         now = self.kernel.now
         x = CeleryExecution(engine, held.run, held.req.request_dict.get("retries", 0) or 0, now)
+        with self._executing(held, x):
+            if task is not None:
+                _task_stack.push(task)
+                task.request_stack.push(request)
+            try:
+                fn(*args, **kwargs)
+            finally:
+                if task is not None:
+                    task.request_stack.pop()
+                    _task_stack.pop()
+        if x.now > now:  # an errback called inline spent time: results it wrote are readable then
+            self.kernel.schedule(x.now, _reported, owner=f"{held.message.headers['task']} (reporting)")
+
+    @contextlib.contextmanager
+    def _executing(self, held: Held, x: CeleryExecution) -> Iterator[None]:
+        """Job code of ``held`` runs in ``x``: the engine's execution, the clock at its start, result.get()
+        forbidden inside a task as a worker forbids it, the task's app current; all put back after. A fatal
+        error the pool noted (``world.fatal``) is raised once the body ended without one of its own."""
+        engine = self.sim.engine
         blocks = task_join_will_block()
         engine.x = x
-        engine.move_clock(now)
+        engine.move_clock(x.now)
         _set_task_join_will_block(True)
         self.world.executing = held
-        if task is not None:
-            _task_stack.push(task)
-            task.request_stack.push(request)
         apps = self._make_current()
         try:
-            fn(*args, **kwargs)
+            yield
         finally:
             _restore_apps(apps)
-            if task is not None:
-                task.request_stack.pop()
-                _task_stack.pop()
             engine.x = None
             self.world.executing = None
             _set_task_join_will_block(blocks)
         if self.world.fatal is not None:
             fatal, self.world.fatal = self.world.fatal, None
             raise fatal
-        if x.now > now:  # an errback called inline spent time: results it wrote are readable then
-            self.kernel.schedule(x.now, _reported, owner=f"{held.message.headers['task']} (reporting)")
 
     def _make_current(self) -> tuple[Any, Any]:
         """The app is current and default in a worker's pool process (``concurrency/prefork.py:

@@ -601,6 +601,14 @@ class AsyncStep(Step):
 
     __slots__ = ()
 
+    def _ending(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``method`` of the sync ``Step``, whose suspension ends this request (``Execution.end``)."""
+        try:
+            return method(self, *args, **kwargs)
+        except Suspend as suspend:
+            self.end(suspend)
+            raise
+
     @awaited
     async def run(self, step_id: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         x = self
@@ -619,43 +627,23 @@ class AsyncStep(Step):
 
     @awaited
     async def sleep(self, step_id: str, duration: Duration) -> None:  # type: ignore[override]
-        try:
-            return Step.sleep(self, step_id, duration)
-        except Suspend as suspend:
-            self.end(suspend)
-            raise
+        return self._ending(Step.sleep, step_id, duration)
 
     @awaited
     async def sleep_until(self, step_id: str, when: Instant) -> None:  # type: ignore[override]
-        try:
-            return Step.sleep_until(self, step_id, when)
-        except Suspend as suspend:
-            self.end(suspend)
-            raise
+        return self._ending(Step.sleep_until, step_id, when)
 
     @awaited
     async def wait_for_event(self, step_id: str, **kwargs: Any) -> Event | None:  # type: ignore[override]
-        try:
-            return Step.wait_for_event(self, step_id, **kwargs)
-        except Suspend as suspend:
-            self.end(suspend)
-            raise
+        return self._ending(Step.wait_for_event, step_id, **kwargs)
 
     @awaited
     async def send_event(self, step_id: str, events: Any) -> dict[str, list[str]]:  # type: ignore[override]
-        try:
-            return Step.send_event(self, step_id, events)
-        except Suspend as suspend:
-            self.end(suspend)
-            raise
+        return self._ending(Step.send_event, step_id, events)
 
     @awaited
     async def invoke(self, step_id: str, **kwargs: Any) -> Any:
-        try:
-            return Step.invoke(self, step_id, **kwargs)
-        except Suspend as suspend:
-            self.end(suspend)
-            raise
+        return self._ending(Step.invoke, step_id, **kwargs)
 
     @awaited
     async def parallel(  # type: ignore[override]

@@ -736,14 +736,9 @@ def test_a_task_passed_as_the_target_is_refused_naming_its_app(app):
         jobsim.Simulation(send_invoice)
 
 
-def test_an_app_without_a_result_backend_reads_no_results_as_in_production():
-    """Celery's ``DisabledBackend``: ``get()`` raises ``NotImplementedError`` and a chord (or a group chained to a
-    task) is refused at its call. The simulation's own backend answered both, so a test passed that production
-    fails. ``sim.celery.result(run)`` still reads what the simulation kept."""
-    import celery
-    from celery import chain, chord, group
 
-    app = celery.Celery("nobackend", broker="redis://127.0.0.1:1/0", set_as_current=False)
+def _parts_and_total(app):
+    """``app`` with a ``part`` task (returns its argument) and a ``total`` one (sums a chord's results)."""
 
     @app.task(name="part", shared=False)
     def part(i):
@@ -753,6 +748,17 @@ def test_an_app_without_a_result_backend_reads_no_results_as_in_production():
     def total(parts):
         return sum(parts)
 
+    return app, part, total
+
+def test_an_app_without_a_result_backend_reads_no_results_as_in_production():
+    """Celery's ``DisabledBackend``: ``get()`` raises ``NotImplementedError`` and a chord (or a group chained to a
+    task) is refused at its call. The simulation's own backend answered both, so a test passed that production
+    fails. ``sim.celery.result(run)`` still reads what the simulation kept."""
+    import celery
+    from celery import chain, chord, group
+
+    app, part, total = _parts_and_total(
+        celery.Celery("nobackend", broker="redis://127.0.0.1:1/0", set_as_current=False))
     with jobsim.Simulation(app, start=START) as sim:
         result = part.delay(3)
         sim.run_until_idle()
@@ -774,16 +780,8 @@ def test_the_rpc_result_backend_refuses_chords_as_in_production():
     import celery
     from celery import chain, chord, group
 
-    app = celery.Celery("rpc", broker="amqp://127.0.0.1:1//", backend="rpc://", set_as_current=False)
-
-    @app.task(name="part", shared=False)
-    def part(i):
-        return i
-
-    @app.task(name="total", shared=False)
-    def total(parts):
-        return sum(parts)
-
+    app, part, total = _parts_and_total(
+        celery.Celery("rpc", broker="amqp://127.0.0.1:1//", backend="rpc://", set_as_current=False))
     with jobsim.Simulation(app, start=START) as sim:
         for canvas in (chord([part.s(1), part.s(2)], total.s()), chain(group(part.s(1), part.s(2)), total.s())):
             with pytest.raises(NotImplementedError, match=r'^The "rpc" result backend does not support chords!'):

@@ -272,7 +272,7 @@ class Debouncer:
         if system is not None and system.polls is not None:  # Agenda: the job was saved at the last call
             saved = system.saved(self.kernel.now - (self.period if why == "quiet" else 0))
         with saved:
-            run = self.rt.start(self.fn, [pending.event])  # the last event, or the first (mode="leading")
+            run = self.rt.start(self.fn, [pending.event], limited=False)  # the last event, or the first (leading)
         self.rt.record(run.start_ns, "debounce", {"function": self.fn.id, "run": run.id, "size": pending.count,
                                                   "key": _plain(key), "why": why, "period": self.period,
                                                   **({} if self.last else {"gets": "first"})})  # fmt: skip
@@ -413,24 +413,44 @@ class FlowRuntime:
         if state.batcher is not None:
             state.batcher.add(event)
         elif state.debouncer is not None:
-            state.debouncer.add(event)
+            # Inngest checks the rate limit (and so idempotency) on each event, before the debounce
+            # (executor.go schedule), and the debounced run starts with PreventRateLimit (service.go)
+            if state.limiter is None or self._within_limit(fn, state, event):
+                state.debouncer.add(event)
         else:
             self.start(fn, [event])
 
-    def start(self, fn: Function, events: list[Event], parent: tuple[Run, str] | None = None, *,
-              batch: bool = False) -> Run:
-        """A run of ``fn`` is due now: skip it, hold it, or schedule its first request."""
-        engine, state = self.engine, self.of(fn)
-        now = engine.now()
+    def _within_limit(self, fn: Function, state: FunctionFlow, event: Event) -> bool:
+        """Debounce: the event passes the function's rate limit, or it ends here as a skipped run."""
+        assert state.limiter is not None
+        key = None if state.limit_key is None else state.limit_key(event)
+        now = self.engine.now()
+        if key is FALSE_KEY or state.limiter.take(key, now):  # a CEL `false` is not limited
+            return True
+        run = self._new_run(fn, [event], None, now)
+        self._skip(run, len(self.engine.runs[fn.id]), state.limit_reason, key, now)
+        return False
+
+    def _new_run(self, fn: Function, events: list[Event], parent: tuple[Run, str] | None, now: int) -> Run:
+        engine = self.engine
         engine._run_counter += 1
         run = Run(fn, ulid(now // MS, RUN_IDS | engine._run_counter), events, now)
         run.parent = parent
         if parent is not None or engine.causes:
             engine.descend(run, events, None if parent is None else parent[0])
+        engine.runs[fn.id].append(run)
+        return run
+
+    def start(self, fn: Function, events: list[Event], parent: tuple[Run, str] | None = None, *,
+              batch: bool = False, limited: bool = True) -> Run:
+        """A run of ``fn`` is due now: skip it, hold it, or schedule its first request. ``limited``: the
+        rate limit applies here (a debounced run's was checked on each of its events, in ``publish``)."""
+        engine, state = self.engine, self.of(fn)
+        now = engine.now()
+        run = self._new_run(fn, events, parent, now)
         runs = engine.runs[fn.id]
-        runs.append(run)
         event = run.event
-        if state.limiter is not None:
+        if state.limiter is not None and limited:
             key = None if state.limit_key is None else state.limit_key(event)
             if key is not FALSE_KEY and not state.limiter.take(key, now):  # a CEL `false` is not limited
                 self._skip(run, len(runs), state.limit_reason, key, now)

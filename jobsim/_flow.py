@@ -292,6 +292,17 @@ class FlowControl:
             raise InvalidArgument(
                 f"function {function_id!r}: batch= and debounce= cannot be combined (Inngest rejects it too)"
             )
+        if "batch" in values and "cancel_on" in values:  # pkg/inngest/function.go : Function.Validate
+            raise InvalidArgument(
+                f"function {function_id!r}: batch= and cancel_on= cannot be combined (Inngest rejects it: "
+                '"Batching and cancellation are mutually exclusive"); drop cancel_on=, or check for a '
+                "cancellation inside the batch's run (ctx.step.wait_for_event)"
+            )
+        if "batch" in values and "priority" in values:
+            raise InvalidArgument(
+                f"function {function_id!r}: batch= and priority= cannot be combined (Inngest rejects it: "
+                '"A function cannot specify Priority.Run and Batch together"); drop one of them'
+            )
         if "idempotency" in values and "rate_limit" in values:
             raise InvalidArgument(
                 f"function {function_id!r}: idempotency= and rate_limit= cannot be combined; on Inngest "

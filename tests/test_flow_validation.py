@@ -105,6 +105,14 @@ def declare(**options):
          "limit (1 run per key per 24h) and silently replaces rate_limit="),
         ({"batch": Batch(2, "1s"), "debounce": Debounce("1s")},
          "function 'f': batch= and debounce= cannot be combined (Inngest rejects it too)"),
+        # inngest/inngest pkg/inngest/function.go : Function.Validate refuses both combinations at registration
+        ({"batch": Batch(2, "1s"), "cancel_on": [Cancel("stop")]},
+         "function 'f': batch= and cancel_on= cannot be combined (Inngest rejects it: \"Batching and cancellation "
+         "are mutually exclusive\"); drop cancel_on=, or check for a cancellation inside the batch's run "
+         "(ctx.step.wait_for_event)"),
+        ({"batch": Batch(2, "1s"), "priority": 5},
+         "function 'f': batch= and priority= cannot be combined (Inngest rejects it: \"A function cannot specify "
+         "Priority.Run and Batch together\"); drop one of them"),
         ({"timeout": "1m", "timeouts": Timeouts(finish="1m")},
          "function 'f': timeout= and timeouts=Timeouts(finish=...) say the same thing; give one"),
         ({"cancel_on": [Cancel("stop")] * 6}, "cancel_on has 6 cancellations; Inngest allows at most 5 per function"),

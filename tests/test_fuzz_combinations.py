@@ -153,7 +153,7 @@ FLOW: dict[str, st.SearchStrategy[Any]] = {
     "priority": st.sampled_from([5, "event.data.k"]),
     "timeout": st.sampled_from(["30s", "2h"]),
 }
-EXCLUSIVE = [{"batch", "debounce"}, {"idempotency", "rate_limit"}]
+EXCLUSIVE = [{"batch", "debounce"}, {"idempotency", "rate_limit"}, {"batch", "cancel_on"}, {"batch", "priority"}]
 
 RETRIES = st.one_of(
     st.none(), st.integers(0, 2), st.builds(jobsim.Retries, attempts=st.integers(1, 3)),

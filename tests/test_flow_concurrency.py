@@ -134,6 +134,29 @@ def test_priority_shifts_the_concurrency_queue():
     assert [r.output for r in by_start] == [0, 3, 2, 1]
 
 
+def test_a_priority_expression_converts_the_event_number_as_cel_int_does():
+    """Inngest's Priority.run must give an int (pkg/inngest/function.go : RunPriorityFactor: a double is
+    "returned non-int", which executor.go ``schedule`` ignores, leaving factor 0); event numbers are JSON doubles
+    (pkg/event/event.go, encoding/json), so the expression converts: int(30.9) = 30 (toward zero), int("45") = 45,
+    int("high") / int(missing) are errors (0), 50000 clamps to consts.PriorityFactorMax = 43200. Queued together
+    at 1 s behind a 100 s run, they start in order of 1 s - factor, FIFO on ties."""
+    app = jobsim.App("a")
+
+    @app.function("job", on="go", concurrency=1, priority="int(event.data.p)")
+    def job(ctx):
+        ctx.step.run("work", time.sleep, 100 if ctx.event.data["i"] == "first" else 1)
+        return ctx.event.data["i"]
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("go", {"i": "first"})
+        sim.advance("1s")
+        for name, p in [("a", 30.9), ("b", "45"), ("c", "high"), ("d", None), ("e", 50_000), ("f", -7.9)]:
+            sim.send("go", {"i": name} if p is None else {"i": name, "p": p})
+        sim.run_until_idle()
+    started = sorted((secs(r.start_ns), r.output) for r in sim.runs("job"))
+    assert started == [(0, "first"), (100, "e"), (101, "b"), (102, "a"), (103, "c"), (104, "d"), (105, "f")]
+
+
 def test_a_queued_run_is_visible_as_queued():
     app = jobsim.App("a")
 

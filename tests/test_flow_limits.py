@@ -82,7 +82,7 @@ def test_throttle_is_per_key():
 
 
 def test_priority_moves_a_throttled_run_ahead_in_the_queue():
-    app = app_with(throttle=Throttle(limit=1, period="1m"), priority="event.data.priority")
+    app = app_with(throttle=Throttle(limit=1, period="1m"), priority="int(event.data.priority)")
     with jobsim.Simulation(app, start=START) as sim:
         for i, priority in enumerate([0, 0, 0, 120]):
             sim.send("job/go", {"i": i, "priority": priority})

@@ -247,7 +247,7 @@ def test_priority_and_condition_callables_that_raise_are_named_too():
 
 def test_a_priority_path_to_a_value_that_is_not_a_number_counts_as_zero():
     app = jobsim.App("a")
-    app.function("job", on="go", concurrency=1, priority="event.data.priority")(lambda ctx: None)
+    app.function("job", on="go", concurrency=1, priority="int(event.data.priority)")(lambda ctx: None)
     with jobsim.Simulation(app) as sim:
         for priority in ["high", None, float("nan"), "30"]:
             sim.send("go", {"priority": priority} if priority == priority else {"priority": "nan"})
@@ -265,6 +265,28 @@ def test_a_priority_callable_returning_no_number_names_itself():
     message = r"^priority .*level\(event\)='high' is not valid: a number of seconds"
     with jobsim.Simulation(app) as sim, pytest.raises(InvalidArgument, match=message):
         sim.send("go", {"level": "high"})  # the run is created (and prioritized) at the send
+
+
+def test_a_bare_priority_path_is_refused_with_the_int_conversion_it_needs():
+    # pkg/inngest/function.go : RunPriorityFactor accepts int results only; event data numbers are float64
+    # (pkg/event/event.go : Event.Map, encoding/json), so 'event.data.priority' gives every run priority 0
+    message = ("priority='event.data.priority' is not valid: an event's numbers are JSON doubles on Inngest and "
+               "Priority.run must give an int (pkg/inngest/function.go : RunPriorityFactor, \"returned non-int\"), "
+               "so every run would get priority 0; convert it as in CEL: priority='int(event.data.priority)'")
+    with pytest.raises(InvalidArgument, match=f"^{re.escape(message)}$"):
+        declare(priority="event.data.priority")
+    bad = ("priority='int(data.p)' is not valid: int() of a dotted path rooted at 'event', "
+           "e.g. 'int(event.data.priority)'")
+    with pytest.raises(InvalidArgument, match=f"^{re.escape(bad)}$"):
+        declare(priority="int(data.p)")
+
+
+def test_a_priority_callable_returning_a_float_is_refused():
+    app = jobsim.App("a")
+    app.function("job", on="go", concurrency=1, priority=lambda event: 2.5)(lambda ctx: None)
+    message = r"^priority .*<lambda>\(event\)=2\.5 is not valid: a number of seconds as an int \(Inngest runs"
+    with jobsim.Simulation(app) as sim, pytest.raises(InvalidArgument, match=message):
+        sim.send("go")
 
 
 @pytest.mark.parametrize("key", ['"openai"', "'openai'"])

@@ -105,6 +105,18 @@ def test_events_failing_the_batch_if_run_at_once_unbatched():
     assert got == [(1_000, [1]), (10_000, [0, 2])]
 
 
+def test_an_event_whose_batch_if_gives_no_bool_runs_at_once():
+    """runner.go ``initialize``: an event is batched only if ``EvaluateBoolean(EventBatch.If)`` gives true
+    without error; a non-bool result (here the string "gold") is ErrInvalidResult (expressions.go :
+    booleanEvaluator), so that event runs at once, alone, like one whose ``if`` is false."""
+    app = batched_app(Batch(max_size=5, timeout="10s", if_="event.data.tier"))
+    with jobsim.Simulation(app, start=START) as sim:
+        send_at(sim, [(0, {"i": 0, "tier": "gold"}), (1_000, {"i": 1, "tier": True}), (2_000, {"i": 2, "tier": True})])
+        sim.run_until_idle()
+    got = [(offset(r.start_ns), [e.data["i"] for e in r.events]) for r in sim.runs("digest")]
+    assert got == [(0, [0]), (11_000, [1, 2])]
+
+
 def test_an_event_sent_by_a_step_joins_a_batch_at_the_steps_virtual_time():
     app = jobsim.App("a")
 

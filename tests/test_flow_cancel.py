@@ -149,6 +149,29 @@ def test_cancel_with_an_if_expression():
     assert sim.runs("remind")[0].status == "cancelled"
 
 
+def test_an_if_expression_cancels_only_when_it_gives_the_bool_true():
+    """Inngest evaluates a cancellation's ``if`` with its boolean evaluator (pkg/expressions/expressions.go :
+    booleanEvaluator.Evaluate): a result that is not a bool is ErrInvalidResult, no match. ``&&``/``||`` on
+    non-bools are JS-like and give an operand's *value* (unknown.go : evalTruthyLogical); ``!`` on a string has
+    no overload (an error); a comparison error inside ``||`` is falsy, not fatal."""
+    cases = [
+        ("async.data.reason", {"reason": "fraud"}, "sleeping"),  # a string, not true
+        ("async.data.reason && async.data.note", {"reason": "fraud", "note": "x"}, "sleeping"),  # gives "x"
+        ("async.data.reason || async.data.void", {"reason": "fraud", "void": True}, "sleeping"),  # gives "fraud"
+        ("async.data.missing || async.data.void", {"void": True}, "cancelled"),  # unknown is falsy: gives true
+        ("!async.data.reason", {"reason": ""}, "sleeping"),  # !'' is an error, not true
+        ("async.data.n < 'a' || async.data.void", {"n": 1, "void": True}, "cancelled"),  # 1 < 'a' errs: falsy
+        ("!async.data.void", {"void": False}, "cancelled"),
+    ]
+    for if_exp, data, status in cases:
+        app = reminder_app(cancel_on=[Cancel("order/updated", if_exp=if_exp)])
+        with jobsim.Simulation(app, start=START) as sim:
+            sim.send("order/created", {"orderId": "o1"})
+            sim.advance("1m")
+            sim.send("order/updated", data)
+            assert (if_exp, sim.runs("remind")[0].status) == (if_exp, status)
+
+
 def test_a_queued_run_is_cancelled_before_it_starts():
     app = reminder_app(throttle=Throttle(limit=1, period="1h"),
                        cancel_on=[Cancel("order/cancelled", match="data.orderId")])  # fmt: skip

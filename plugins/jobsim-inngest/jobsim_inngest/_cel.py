@@ -43,7 +43,7 @@ def compile_value(expr: Any, argument: str) -> Callable[[Any], Any]:
     branches = _split_conditional(expr)
     if branches is not None:
         condition, then, otherwise = branches
-        check = compile_expression(condition, argument)
+        check = compile_expression(condition, argument, truthy=True)  # JS-like, as unknown.go evalTruthyCondition
         yes, no = compile_value(then, argument), compile_value(otherwise, argument)
         return lambda event: yes(event) if check(event, event) else no(event)
     source = expr.strip()

@@ -386,15 +386,21 @@ def _priority_call(fn: Callable[[Any], Any]) -> Callable[[Any], int]:
 
 
 def cel_int(value: Any) -> int:
-    """CEL's ``int(value)`` for a JSON value, and 0 where it is an error (Inngest then runs at priority 0):
-    a number truncated toward zero inside int64, a base-10 integer string; not a bool, null or missing."""
+    """CEL's ``int(value)`` for a JSON value, and 0 where it is an error (Inngest then runs at priority 0)."""
+    number = cel_int_or_none(value)
+    return 0 if number is None else number
+
+
+def cel_int_or_none(value: Any) -> int | None:
+    """CEL's ``int(value)``: a number truncated toward zero inside int64, a base-10 integer string; ``None``
+    (a CEL error) for anything else: a bool, null, a missing field, ``"3.5"``, NaN."""
     if isinstance(value, bool) or value is None:
-        return 0
+        return None
     if isinstance(value, str):
         value = int(value) if re.fullmatch(r"[+-]?[0-9]+", value) else None  # Go's strconv.ParseInt(s, 10, 64)
     elif isinstance(value, float):
         value = int(value) if -_INT64 < value < _INT64 else None  # NaN fails both comparisons
-    return value if type(value) is int and -_INT64 <= value < _INT64 else 0
+    return value if type(value) is int and -_INT64 <= value < _INT64 else None
 
 
 def _cancels(value: Any) -> tuple[Cancel, ...]:

@@ -19,6 +19,10 @@ from .errors import InvalidArgument
 MAX_CANCELLATIONS = 5
 """Inngest's ``consts.MaxCancellations``."""
 
+CANCEL_TIMEOUT = 365 * DAY
+"""How long a cancellation without ``timeout`` listens: Inngest's pause ``Expires`` is ``now +
+consts.CancelTimeout`` (365 days) then (executor.go, the ``range req.Function.Cancel`` loop)."""
+
 
 def _positive_int(name: str, value: Any, minimum: int = 1, why: str = "") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._events import RUN_IDS, Event, ulid
 from ._expr import FALSE_KEY
-from ._flow import Concurrency
+from ._flow import CANCEL_TIMEOUT, Concurrency
 from ._kernel import LAST, URGENT, Kernel, Timer
 from ._records import FINAL, Run
 from ._time import DAY, MS, SECOND, format_duration
@@ -392,7 +392,7 @@ class FlowRuntime:
         self.record = engine.record
         self.functions: dict[str, FunctionFlow] = {}
         self.controls: dict[Run, RunControl] = {}
-        self.cancellers: dict[str, list[tuple[Run, Cancel, int | None]]] = {}
+        self.cancellers: dict[str, list[tuple[Run, Cancel, int]]] = {}
         self.pools: dict[tuple[Hashable, ...], Pool] = {}  # every concurrency queue, by ``FunctionFlow.slots``' name
         self.sleep_hold = engine.profile.sleep_holds_slot_ns
         self.crash_holds = engine.profile.crash.holds_slot
@@ -457,7 +457,7 @@ class FlowRuntime:
                 return run
         ctl = self.controls[run] = RunControl(run, len(runs), state.priority_ns(event), state.slots(event))
         for cancel in state.cancels:
-            until = None if cancel.timeout_ns is None else now + cancel.timeout_ns
+            until = now + (CANCEL_TIMEOUT if cancel.timeout_ns is None else cancel.timeout_ns)
             self.cancellers.setdefault(cancel.event, []).append((run, cancel, until))
         if state.start_timeout is not None:
             ctl.start_timer = self.kernel.schedule(now + state.start_timeout, self._start_timeout, ctl, owner=fn.id,
@@ -654,7 +654,7 @@ class FlowRuntime:
         keep = []
         for entry in entries:
             run, cancel, until = entry
-            if run.status in FINAL or (until is not None and now > until):
+            if run.status in FINAL or now > until:  # Inngest: expired once Expires is before now
                 continue
             if cancel.matches(run.event, event):
                 self.cancel(run, {"reason": "cancel_on", "event": event.name, "id": event.id}, now)

@@ -136,6 +136,30 @@ def test_a_cancellation_expires_after_its_timeout():
     assert [r.status for r in sim.runs("remind")] == ["cancelled", "completed"]
 
 
+def test_a_cancellation_without_timeout_listens_365_days():
+    """executor.go (the ``range req.Function.Cancel`` loop): ``expires := now + consts.CancelTimeout``
+    (24 h x 365) unless ``timeout`` is set, and a pause is expired once ``Expires.Before(now)``: an event at
+    exactly 365 d still cancels, one a second later does not (a run may sleep up to 366 d)."""
+    app = jobsim.App("a")
+
+    @app.function("remind", on="order/created",
+                  cancel_on=[Cancel("order/cancelled", match="data.orderId")])
+    def remind(ctx):
+        ctx.step.sleep("wait", "366d")
+        return ctx.event.data["orderId"]
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("order/created", {"orderId": "o1"})
+        sim.send("order/created", {"orderId": "o2"})
+        sim.advance("365d")
+        sim.send("order/cancelled", {"orderId": "o1"})
+        sim.advance("1s")
+        sim.send("order/cancelled", {"orderId": "o2"})
+        sim.run_until_idle()
+    assert [(r.status, secs(r.end_ns) / 86_400) for r in sim.runs("remind")] == [
+        ("cancelled", 365), ("completed", 366)]
+
+
 def test_cancel_with_an_if_expression():
     cancel = Cancel("order/updated", if_exp="event.data.orderId == async.data.orderId && async.data.void")
     app = reminder_app(cancel_on=[cancel])

@@ -50,19 +50,23 @@ class Gcra:
 
     A start at ``now`` is allowed iff ``max(TAT, now) - now <= e·(capacity - 1)``
     with ``e = period / limit``; it then moves ``TAT`` to ``max(TAT, now) + e``.
-    ``capacity`` starts are allowed at once from rest, then one per ``e``.
+    ``capacity`` starts are allowed at once from rest, then one per ``e``. ``grain``: the
+    clock it reads, in ns: the rate limit's is nanoseconds (ratelimit.lua gets ``now.UnixNano()``),
+    the throttle's milliseconds (constraintapi/acquire.go passes ``now.UnixMilli()`` and the period
+    ``* 1000`` to gcra.lua ``throttle``), so a throttled run starts on a whole millisecond.
     """
 
-    __slots__ = ("limit", "period", "slack", "tat")
+    __slots__ = ("grain", "limit", "period", "slack", "tat")
 
-    def __init__(self, limit: int, period_ns: int, capacity: int) -> None:
+    def __init__(self, limit: int, period_ns: int, capacity: int, grain: int = 1) -> None:
         self.limit = limit
-        self.period = period_ns
-        self.slack = period_ns * (capacity - 1)  # e·(capacity-1), scaled by limit
-        self.tat: dict[Hashable, int] = {}  # theoretical arrival time · limit
+        self.grain = grain
+        self.period = period_ns // grain  # whole seconds (``_whole_seconds``): exact in ms
+        self.slack = self.period * (capacity - 1)  # e·(capacity-1), scaled by limit
+        self.tat: dict[Hashable, int] = {}  # theoretical arrival time · limit, in grains
 
     def take(self, key: Hashable, now: int) -> bool:
-        scaled = now * self.limit
+        scaled = now // self.grain * self.limit  # UnixMilli floors
         tat = self.tat.get(key, scaled)
         if tat < scaled:
             tat = scaled
@@ -74,7 +78,7 @@ class Gcra:
     def next_free(self, key: Hashable, now: int) -> int:
         """The earliest instant at or after ``now`` when ``take`` succeeds."""
         tat = self.tat.get(key, 0)
-        return max(now, -((self.slack - tat) // self.limit))  # ceil((tat - slack) / limit)
+        return max(now, -((self.slack - tat) // self.limit) * self.grain)  # ceil((tat - slack) / limit) grains
 
 
 class Pool:
@@ -287,7 +291,7 @@ class Throttler:
         self.rt = rt
         self.fn = fn
         self.kernel = rt.kernel
-        self.gcra = Gcra(throttle.limit, throttle.period_ns, throttle.limit + (throttle.burst or 0))
+        self.gcra = Gcra(throttle.limit, throttle.period_ns, throttle.limit + (throttle.burst or 0), MS)
         self.key_fn = throttle.key_fn
         self.owner = f"{fn.id} (throttle)"
         self.queues: dict[Hashable, list[tuple[int, int, Run]]] = {}

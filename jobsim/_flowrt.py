@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from ._events import RUN_IDS, Event, ulid
 from ._expr import FALSE_KEY
 from ._flow import CANCEL_TIMEOUT, Concurrency
-from ._kernel import LAST, URGENT, Kernel, Timer
+from ._kernel import LAST, NORMAL, URGENT, Kernel, Timer
 from ._records import FINAL, Run
 from ._time import DAY, MS, SECOND, format_duration
 from .errors import JobsimError
@@ -94,7 +94,7 @@ class Pool:
 
     def __init__(self) -> None:
         self.busy = 0
-        self.waiting: list[tuple[int, int, Run, int, Any]] = []  # (queued at - priority, seq, run, attempt, plan)
+        self.waiting: list[tuple[int, int, Run, int, Any]] = []  # (score: created - priority, seq, run, attempt, plan)
 
 
 Slots = tuple[tuple[Pool, int], ...]
@@ -124,12 +124,16 @@ def _blocking(slots: Slots, entry: tuple[int, int] | None = None) -> Pool | None
 class RunControl:
     """What flow control keeps about one live run."""
 
-    __slots__ = ("deadline", "finish_timer", "kept", "n", "priority", "run", "slots", "start_timer", "started")
+    __slots__ = ("deadline", "finish_timer", "kept", "n", "priority", "run", "score", "slots", "start_timer",
+                 "started")  # fmt: skip
 
-    def __init__(self, run: Run, n: int, priority: int, slots: Slots) -> None:
+    def __init__(self, run: Run, n: int, priority: int, slots: Slots, created: int) -> None:
         self.run = run
         self.n = n
         self.priority = priority  # ns; earlier in every queue by this much
+        # Inngest's queue score for a request due now (pkg/execution/queue/item.go : QueueItem.Score): the run's
+        # creation time (its ULID's ms), less the priority factor; a sleep's wake-up item takes no factor
+        self.score = created - created % MS
         self.slots = slots
         self.started = False
         self.kept = False  # asleep with its slots still taken (``Profile.sleep_holds_slot_ns``)
@@ -305,7 +309,8 @@ class Throttler:
             if self.gcra.take(key, now):
                 return True
             queue = self.queues[key] = []
-        heappush(queue, (now - ctl.priority, next(self.rt.seq), run))
+        score = ctl.score if self.rt.by_run_age else now  # QueueItem.Score, as in ``FlowRuntime.enter``
+        heappush(queue, (score - ctl.priority, next(self.rt.seq), run))
         if key not in self.timers:
             self.timers[key] = self.kernel.schedule(self.gcra.next_free(key, now), self._release, key, owner=self.owner)
         return False
@@ -399,6 +404,7 @@ class FlowRuntime:
         self.cancellers: dict[str, list[tuple[Run, Cancel, int]]] = {}
         self.pools: dict[tuple[Hashable, ...], Pool] = {}  # every concurrency queue, by ``FunctionFlow.slots``' name
         self.sleep_hold = engine.profile.sleep_holds_slot_ns
+        self.by_run_age = engine.profile.oldest_run_first
         self.crash_holds = engine.profile.crash.holds_slot
         default = engine.profile.default_concurrency
         self.default_concurrency: tuple[Concurrency, ...] = (Concurrency(default),) if default else ()
@@ -459,7 +465,7 @@ class FlowRuntime:
             if key is not FALSE_KEY and not state.limiter.take(key, now):  # a CEL `false` is not limited
                 self._skip(run, len(runs), state.limit_reason, key, now)
                 return run
-        ctl = self.controls[run] = RunControl(run, len(runs), state.priority_ns(event), state.slots(event))
+        ctl = self.controls[run] = RunControl(run, len(runs), state.priority_ns(event), state.slots(event), now)
         for cancel in state.cancels:
             until = now + (CANCEL_TIMEOUT if cancel.timeout_ns is None else cancel.timeout_ns)
             self.cancellers.setdefault(cancel.event, []).append((run, cancel, until))
@@ -525,7 +531,10 @@ class FlowRuntime:
                 blocking = _blocking(slots)
                 if blocking is not None:
                     now = self.kernel.now
-                    heappush(blocking.waiting, (now - ctl.priority, next(self.seq), run, attempt, plan))
+                    # the oldest run first, whenever this request of it came (QueueItem.Score); a sleep's wake-up
+                    # without the priority factor (queue/item.go : Item.GetPriorityFactor has no KindSleep)
+                    score = (ctl.score if self.by_run_age else now) - (0 if run.status == "sleeping" else ctl.priority)
+                    heappush(blocking.waiting, (score, next(self.seq), run, attempt, plan))
                     run.status = "queued"
                     self._queued(ctl, "concurrency", now)
                     return None
@@ -585,9 +594,18 @@ class FlowRuntime:
         return True
 
     def _release(self, slots: Slots) -> None:
-        """A request ended: its slots are free, and the oldest waiters that now fit run."""
+        """A request ended: its slots are free, and the oldest waiters that now fit run. With ``by_run_age``
+        (Inngest) only once the run's own next request, due at this instant, has joined the queue (Inngest
+        enqueues it before the finished item's lease ends): an older run goes on ahead of newer runs' waiting
+        work (``QueueItem.Score``)."""
         for pool, _ in slots:
             pool.busy -= 1
+        if self.by_run_age:
+            self.kernel.schedule(self.kernel.now, self._grant_all, slots, owner="concurrency", priority=NORMAL)
+        else:  # in queue order: who waited first goes first, before anything else due now
+            self._grant_all(slots)
+
+    def _grant_all(self, slots: Slots) -> None:
         todo = [pool for pool, _ in slots]
         while todo:
             self._grant(todo.pop(0), todo)

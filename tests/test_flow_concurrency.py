@@ -157,6 +157,29 @@ def test_a_priority_expression_converts_the_event_number_as_cel_int_does():
     assert started == [(0, "first"), (100, "e"), (101, "b"), (102, "a"), (103, "c"), (104, "d"), (105, "f")]
 
 
+def test_a_runs_next_step_goes_ahead_of_newer_runs_waiting_for_the_slot():
+    """pkg/execution/queue/item.go ``QueueItem.Score``: a queue item due now is scored by its *run's* creation
+    time (the run ID's ms) less the priority factor, "to prioritize finishing older function runs"; the finished
+    step's next item is enqueued before its lease ends. Limit 1, two 10 s steps per run, runs created at 0, 1
+    and 2 s: run 0 does both steps (0-20 s) before run 1 starts; before, its second step queued behind runs 1
+    and 2 (0-10, 10-20, 20-30, then 30-40)."""
+    app = jobsim.App("a")
+
+    @app.function("job", on="go", concurrency=1)
+    def job(ctx):
+        ctx.step.run("one", time.sleep, 10)
+        ctx.step.run("two", time.sleep, 10)
+        return ctx.event.data["i"]
+
+    with jobsim.Simulation(app, start=START) as sim:
+        for i in range(3):
+            sim.send("go", {"i": i})
+            sim.advance("1s")
+        sim.run_until_idle()
+    steps = [(r.output, secs(r.steps["one"].start_ns), secs(r.steps["two"].start_ns)) for r in sim.runs("job")]
+    assert steps == [(0, 0, 10), (1, 20, 30), (2, 40, 50)]
+
+
 def test_a_queued_run_is_visible_as_queued():
     app = jobsim.App("a")
 

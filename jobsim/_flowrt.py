@@ -41,6 +41,9 @@ if TYPE_CHECKING:
     from ._flow import Batch, Cancel, Debounce, Throttle
     from ._steps import Execution
 
+FUTURE_AT_LIMIT = 2 * SECOND
+"""Inngest's ``consts.FutureAtLimit``: a queue item due within this of its enqueueing is scored by its run's age."""
+
 PRIORITY_MAX_S = 43_200
 """Inngest clamps a run's priority factor to ±12 h (``consts.PriorityFactorMax``)."""
 
@@ -124,8 +127,8 @@ def _blocking(slots: Slots, entry: tuple[int, int] | None = None) -> Pool | None
 class RunControl:
     """What flow control keeps about one live run."""
 
-    __slots__ = ("deadline", "finish_timer", "kept", "n", "priority", "run", "score", "slots", "start_timer",
-                 "started")  # fmt: skip
+    __slots__ = ("ahead", "deadline", "finish_timer", "kept", "n", "parked", "priority", "run", "score", "slots",
+                 "start_timer", "started")  # fmt: skip
 
     def __init__(self, run: Run, n: int, priority: int, slots: Slots, created: int) -> None:
         self.run = run
@@ -134,6 +137,8 @@ class RunControl:
         # Inngest's queue score for a request due now (pkg/execution/queue/item.go : QueueItem.Score): the run's
         # creation time (its ULID's ms), less the priority factor; a sleep's wake-up item takes no factor
         self.score = created - created % MS
+        self.parked = created  # when its next request was enqueued: the end of the last one
+        self.ahead = False  # its first request was enqueued more than FUTURE_AT_LIMIT ahead (a future ts)
         self.slots = slots
         self.started = False
         self.kept = False  # asleep with its slots still taken (``Profile.sleep_holds_slot_ns``)
@@ -309,8 +314,7 @@ class Throttler:
             if self.gcra.take(key, now):
                 return True
             queue = self.queues[key] = []
-        score = ctl.score if self.rt.by_run_age else now  # QueueItem.Score, as in ``FlowRuntime.enter``
-        heappush(queue, (score - ctl.priority, next(self.rt.seq), run))
+        heappush(queue, (self.rt.score(ctl, now), next(self.rt.seq), run))
         if key not in self.timers:
             self.timers[key] = self.kernel.schedule(self.gcra.next_free(key, now), self._release, key, owner=self.owner)
         return False
@@ -473,6 +477,7 @@ class FlowRuntime:
             ctl.start_timer = self.kernel.schedule(now + state.start_timeout, self._start_timeout, ctl, owner=fn.id,
                                                   priority=LAST)  # fmt: skip
         due = now if batch else self.engine.due(events, now)  # a batch's run never waits (BatchID set)
+        ctl.ahead = due - now > FUTURE_AT_LIMIT
         if due > now:  # a future event ts (Inngest): limits, cancellations and timeouts.start counted already
             self._queued(ctl, "ts", now, due)
             run._wake = self.kernel.schedule(due, self._admit, ctl, owner=f"{fn.id} (its event's ts)")
@@ -531,10 +536,7 @@ class FlowRuntime:
                 blocking = _blocking(slots)
                 if blocking is not None:
                     now = self.kernel.now
-                    # the oldest run first, whenever this request of it came (QueueItem.Score); a sleep's wake-up
-                    # without the priority factor (queue/item.go : Item.GetPriorityFactor has no KindSleep)
-                    score = (ctl.score if self.by_run_age else now) - (0 if run.status == "sleeping" else ctl.priority)
-                    heappush(blocking.waiting, (score, next(self.seq), run, attempt, plan))
+                    heappush(blocking.waiting, (self.score(ctl, now), next(self.seq), run, attempt, plan))
                     run.status = "queued"
                     self._queued(ctl, "concurrency", now)
                     return None
@@ -564,6 +566,20 @@ class FlowRuntime:
         self.record(now, "run.start", {"function": run.function.id, "run": run.id, "n": ctl.n,
                                        "event": run.event.name})  # fmt: skip
 
+    def score(self, ctl: RunControl, now: int) -> int:
+        """Where a request due ``now`` waits in a queue: ``now`` less the run's priority, or on Inngest
+        (``by_run_age``) pkg/execution/queue/item.go ``QueueItem.Score``: an item enqueued at most
+        ``consts.FutureAtLimit`` (2 s) ahead of its time scores the run's creation time, less the priority
+        factor but for a sleep's wake-up (``Item.GetPriorityFactor`` has no KindSleep), so an older run's next
+        step goes ahead of newer runs; one enqueued further ahead (a retry after its backoff, a longer sleep, a
+        future ``ts``) keeps its own time, without the factor (job promotion is off by default:
+        ``queue/enqueue.go``, ``enableJobPromotion``)."""
+        if not self.by_run_age:
+            return now - ctl.priority
+        if (now - ctl.parked > FUTURE_AT_LIMIT) if ctl.started else ctl.ahead:  # a throttle's wait is no delay
+            return now
+        return ctl.score - (0 if ctl.run.status == "sleeping" else ctl.priority)
+
     def leave(self, ctl: RunControl | None, x: Execution, op: tuple[Any, ...]) -> bool:
         """After a request ran: give its slot back at ``x.now``; False to discard its outcome.
 
@@ -571,6 +587,7 @@ class FlowRuntime:
         until it is checkpointed, 60 s into a ``wait.for``), through the whole wait when that is no longer.
         """
         assert ctl is not None  # `enter` gave it
+        ctl.parked = x.now  # its next request is enqueued as this one ends
         if ctl.slots:
             at = x.now
             if op[0] == "sleep" and self.sleep_hold:

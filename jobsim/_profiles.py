@@ -27,7 +27,7 @@ from ._dialects import CronDialect
 from ._events import is_wildcard
 from ._retries import CheckedPolicy, Retries, RetryPolicy, TableBackoff, with_attempts
 from ._safe import shown
-from ._time import resolve_retry_after
+from ._time import SECOND, resolve_retry_after
 from .errors import InvalidArgument, PluginError, UnsupportedFeature
 
 if TYPE_CHECKING:
@@ -52,6 +52,7 @@ FEATURES: dict[str, str] = {
     "debounce": "debouncing (debounce=)",
     "debounce.timeout": "a debounce timeout (Debounce(timeout=...))",
     "debounce.leading": "a debounce run with the first event (Debounce(mode='leading'))",
+    "debounce.fraction": "a debounce period that is not a whole number of seconds",
     "throttle": "throttling (throttle=)",
     "rate_limit": "a lossy rate limit (rate_limit=)",
     "idempotency": "idempotency keys (idempotency=)",
@@ -457,6 +458,8 @@ def features_of(fn: Function) -> list[str]:
         used.append("debounce.timeout")
     if flow.debounce is not None and flow.debounce.mode == "leading":
         used.append("debounce.leading")
+    if flow.debounce is not None and flow.debounce.period_ns % SECOND:
+        used.append("debounce.fraction")
     if flow.idempotency is not None:
         used.append("idempotency")
     if flow.priority is not None:

@@ -121,6 +121,10 @@ def _inngest() -> Profile:
                         recovery="the request failed"),
         lacks={"debounce.leading": "its debounce always runs with the last event (debounce.go: each event "
                                    "replaces the stored one)",
+               "debounce.fraction": "it keeps a debounce's ttl in whole seconds (redis_state/debounce.go passes "
+                                    "int(ttl.Seconds()) to newDebounce.lua and updateDebounce.lua), so a later "
+                                    "event would push the run by the period's whole seconds only: give a whole "
+                                    "number of seconds, e.g. period='2s'",
                "every": "its schedules are cron triggers, and its registration refuses robfig's '@every <duration>' "
                         "as it refuses every @descriptor (pkg/inngest/trigger.go : CronTrigger.Validate): write a "
                         "cron expression, e.g. cron='*/5 * * * *'",

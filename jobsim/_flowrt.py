@@ -580,6 +580,13 @@ class FlowRuntime:
             return now
         return ctl.score - (0 if ctl.run.status == "sleeping" else ctl.priority)
 
+    def resumed(self, run: Run, at: int) -> None:
+        """An event or an invoked run's end resumed ``run`` at ``at``: Inngest enqueues its next item then
+        (due at once, so scored by the run's age), unlike a wait's timeout, enqueued when the wait began."""
+        ctl = self.controls.get(run)
+        if ctl is not None:
+            ctl.parked = at
+
     def leave(self, ctl: RunControl | None, x: Execution, op: tuple[Any, ...]) -> bool:
         """After a request ran: give its slot back at ``x.now``; False to discard its outcome.
 

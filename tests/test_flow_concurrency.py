@@ -209,6 +209,33 @@ def test_a_wake_up_scheduled_more_than_2s_ahead_keeps_its_own_time():
     assert story("5s") == [(0, "A"), (10, "B"), (20, "C"), (30, "A")]
 
 
+def test_a_run_resumed_by_an_event_keeps_its_age():
+    """A wait resolved by an event enqueues the run's next item then, due at once, so it is scored by the run's
+    age (QueueItem.Score); only the wait's timeout item was enqueued ahead. Limit 1; run A: a 10 s step, a wait
+    resolved at 15 s, a 10 s step; B and C (created 1 and 2 s): one 10 s step. A's second step goes at 20 s,
+    ahead of C."""
+    app = jobsim.App("a")
+
+    @app.function("job", on="go", concurrency=1)
+    def job(ctx):
+        ctx.step.run("one", time.sleep, 10)
+        if ctx.event.data["i"] == "A":
+            ctx.step.wait_for_event("ok", event="ok", timeout="1h")
+            ctx.step.run("two", time.sleep, 10)
+        return ctx.event.data["i"]
+
+    with jobsim.Simulation(app, start=START) as sim:
+        for i in "ABC":
+            sim.send("go", {"i": i})
+            sim.advance("1s")
+        sim.advance_to(to_datetime(T0 + 15 * SECOND))
+        sim.send("ok")
+        sim.run_until_idle()
+    steps = sorted((secs(r.steps[key].start_ns), r.output) for r in sim.runs("job") for key in ("one", "two")
+                   if key in r.steps)  # fmt: skip
+    assert steps == [(0, "A"), (10, "B"), (20, "A"), (30, "C")]
+
+
 def test_a_throttled_run_keeps_its_age_in_the_concurrency_queue():
     """The throttle holds the start item, enqueued at the run's creation, where it is: once let through, it is
     scored by its run's age (QueueItem.Score), however long it was held. One slot shared by two functions

@@ -195,7 +195,9 @@ class Batcher:
         self._flush(key, batch.events, "timeout")
 
     def _flush(self, key: Hashable, events: list[Event], why: str) -> None:
-        run = self.rt.start(self.fn, events, batch=True)
+        # "Batching does not work with rate limiting": executor.go RetrieveAndScheduleBatch schedules the batch's run
+        # with PreventRateLimit (an event its `if` keeps out of batches is still limited, via ``start``)
+        run = self.rt.start(self.fn, events, batch=True, limited=False)
         self.rt.record(run.start_ns, "batch", {"function": self.fn.id, "run": run.id, "size": len(events),
                                                "key": _plain(key), "why": why})  # fmt: skip
 

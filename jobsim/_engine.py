@@ -514,6 +514,8 @@ class Engine:
         run._wake = None
         self.record(self.now(), "wait.end", {"function": run.function.id, "run": run.id, "step": waiter.key,
                                             "event": None if event is None else event.id})  # fmt: skip
+        if event is not None and run.function.flow is not None:
+            self.flowrt.resumed(run, self.now())  # its next request is enqueued now, not at the timeout
         self._next(run, self.now())
 
     def _wait_timeout(self, waiter: Waiter, name: str) -> None:
@@ -554,6 +556,8 @@ class Engine:
             record.status, record._payload = "completed", as_requested(payload) if self.jcs else payload
         else:
             record.status, record.error = "failed", error
+        if run.function.flow is not None:
+            self.flowrt.resumed(run, at)
         self._next(run, at)
 
     def _parallel(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:

@@ -268,11 +268,17 @@ _BINOPS: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
 _ROOTS = {"event": "event", "_async": "async"}
 
 
-def compile_expression(expr: Any, argument: str = "if_exp", *, one: bool = False) -> Callable[[Any, Any], bool]:
+def compile_expression(expr: Any, argument: str = "if_exp", *, one: bool = False,
+                       truthy: bool = False) -> Callable[[Any, Any], bool]:
     """A CEL-subset string (or a callable) -> ``(event, candidate) -> bool``.
 
     ``one``: a condition on one event (a batch's ``if_``), where a callable ``event -> bool``
     is the natural form; one of two arguments is still taken, called with the event twice.
+    A string holds only when it gives the bool ``true``, as Inngest's boolean evaluator demands
+    (``pkg/expressions/expressions.go : booleanEvaluator.Evaluate``: any other result is
+    ``ErrInvalidResult``, so no match): ``event.data.name`` alone never holds, nor does
+    ``event.data.a && event.data.b`` on two strings, which gives the second string. ``truthy``: the
+    condition of a ternary, which Inngest reads JS-like (``unknown.go : evalTruthyCondition``).
     """
     if callable(expr):
         single = one and _binds(expr, 1) and not _binds(expr, 2)
@@ -299,10 +305,8 @@ def compile_expression(expr: Any, argument: str = "if_exp", *, one: bool = False
     _check(tree, expr, argument)
 
     def evaluate(event: Any, candidate: Any) -> bool:
-        try:
-            return bool(_eval(tree, {"event": event, "_async": candidate}))
-        except TypeError:  # comparing None with a number, etc.: CEL says no match
-            return False
+        result = _eval(tree, {"event": event, "_async": candidate})
+        return _truthy(result) if truthy else result is True
 
     return evaluate
 
@@ -359,21 +363,47 @@ def _eval(node: ast.AST, scope: dict[str, Any]) -> Any:
         return _lookup(value, [str(index)])
     if isinstance(node, ast.UnaryOp):
         operand = _eval(node.operand, scope)
-        if isinstance(node.op, ast.USub):  # -5, -x: a number, else no match (TypeError)
+        if isinstance(node.op, ast.USub):  # -5, -x: a number, else a CEL error
             if isinstance(operand, bool) or not isinstance(operand, (int, float)):
-                raise TypeError(f"cannot negate {operand!r}")
+                return UNKNOWN
             return -operand
-        return False if operand is UNKNOWN else not operand  # !unknown: a call on an unknown, false
+        if operand is UNKNOWN:  # !unknown: a call on an unknown, false (``handleUnknownCall``)
+            return False
+        return not operand if isinstance(operand, bool) else UNKNOWN  # !'x': no such overload, an error
     if isinstance(node, ast.BoolOp):
-        values = (_eval(v, scope) for v in node.values)
-        return all(values) if isinstance(node.op, ast.And) else any(values)
+        return _logical(node, scope)
     assert isinstance(node, ast.Compare)
     left = _eval(node.left, scope)
     for op, right_node in zip(node.ops, node.comparators, strict=True):
         right = _eval(right_node, scope)
-        if not _compare(op, left, right):
-            return False
+        try:
+            if not _compare(op, left, right):
+                return False
+        except TypeError:  # 1 < 'a': a CEL error, which the operators around it treat as an unknown
+            return UNKNOWN
         left = right
+    return True
+
+
+def _logical(node: ast.BoolOp, scope: dict[str, Any]) -> Any:
+    """``&&`` / ``||`` as Inngest evaluates them (``pkg/expressions/unknown.go : evalTruthyLogical``): on bools,
+    CEL's own; otherwise JS-like, ``||`` giving the first truthy operand or the last, ``&&`` the first falsy
+    operand or the last: the *value*, not a bool."""
+    values = [_eval(v, scope) for v in node.values]
+    want = isinstance(node.op, ast.Or)  # the truthiness that decides
+    for value in values:
+        if _truthy(value) is want:
+            return value
+    return values[-1]
+
+
+def _truthy(value: Any) -> bool:
+    """Inngest's ``isTruthy``: unknown, an error, null, false, "", 0 are falsy; anything else (a list, a map,
+    empty or not) is truthy."""
+    if value is UNKNOWN or value is None:
+        return False
+    if isinstance(value, (bool, int, float, str)):
+        return bool(value)
     return True
 
 

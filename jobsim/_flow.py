@@ -7,6 +7,7 @@ that applies them lives in ``_flowrt.py``.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, Literal
 
@@ -17,6 +18,10 @@ from .errors import InvalidArgument
 
 MAX_CANCELLATIONS = 5
 """Inngest's ``consts.MaxCancellations``."""
+
+CANCEL_TIMEOUT = 365 * DAY
+"""How long a cancellation without ``timeout`` listens: Inngest's pause ``Expires`` is ``now +
+consts.CancelTimeout`` (365 days) then (executor.go, the ``range req.Function.Cancel`` loop)."""
 
 
 def _positive_int(name: str, value: Any, minimum: int = 1, why: str = "") -> int:
@@ -292,6 +297,17 @@ class FlowControl:
             raise InvalidArgument(
                 f"function {function_id!r}: batch= and debounce= cannot be combined (Inngest rejects it too)"
             )
+        if "batch" in values and "cancel_on" in values:  # pkg/inngest/function.go : Function.Validate
+            raise InvalidArgument(
+                f"function {function_id!r}: batch= and cancel_on= cannot be combined (Inngest rejects it: "
+                '"Batching and cancellation are mutually exclusive"); drop cancel_on=, or check for a '
+                "cancellation inside the batch's run (ctx.step.wait_for_event)"
+            )
+        if "batch" in values and "priority" in values:
+            raise InvalidArgument(
+                f"function {function_id!r}: batch= and priority= cannot be combined (Inngest rejects it: "
+                '"A function cannot specify Priority.Run and Batch together"); drop one of them'
+            )
         if "idempotency" in values and "rate_limit" in values:
             raise InvalidArgument(
                 f"function {function_id!r}: idempotency= and rate_limit= cannot be combined; on Inngest "
@@ -322,44 +338,73 @@ def _concurrency(value: Any) -> tuple[Concurrency, ...]:
     )
 
 
+_INT_CALL = re.compile(r"int\((.*)\)")
+_INT64 = 1 << 63
+
+
 def _priority(value: Any) -> Callable[[Any], int]:
+    """``priority=``: Inngest's ``Priority.run``, whose result must be an int (``RunPriorityFactor``)."""
     if isinstance(value, int) and not isinstance(value, bool):
         return lambda event: value
     if callable(value):
         check_callable("priority", value, 1, "a callable taking the event and returning seconds (an int)")
-        fn = value
-
-        def call(event: Any) -> int:
-            try:
-                factor = fn(event)
-            except Exception as exc:  # a bare KeyError out of sim.send would not say it was the priority
-                raise raised("priority", str(getattr(fn, "__qualname__", fn)), exc, event, "give seconds") from exc
-            if type(factor) is int:
-                return factor
-            number = _seconds(factor)
-            if number is None:  # raised where the run is created: the message names the callable
-                raise InvalidArgument.build(f"priority {getattr(fn, '__qualname__', fn)}(event)", factor,
-                                            "a number of seconds (an int); it returned something else")
-            return number
-
-        return call
-    if isinstance(value, str):
-        key = compile_path(value, "priority")
-        # Inngest's priority expression that does not give a number (a string, a missing field) counts as 0
-        return lambda event: _seconds(key(event)) or 0
+        return _priority_call(value)
+    call = _INT_CALL.fullmatch(value.strip()) if isinstance(value, str) else None
+    if call is not None:
+        try:
+            key = compile_path(call.group(1).strip(), "priority")
+        except InvalidArgument:
+            raise InvalidArgument.build("priority", value, "int() of a dotted path rooted at 'event', "
+                                        "e.g. 'int(event.data.priority)'") from None
+        return lambda event: cel_int(key(event))
+    if isinstance(value, str) and value.startswith("event."):
+        compile_path(value, "priority")  # a bad path is told first
+        raise InvalidArgument.build(
+            "priority", value, "an event's numbers are JSON doubles on Inngest and Priority.run must give an int "
+            "(pkg/inngest/function.go : RunPriorityFactor, \"returned non-int\"), so every run would get priority 0; "
+            f"convert it as in CEL: priority='int({value})'"
+        )
     raise InvalidArgument.build(
-        "priority", value, "an int of seconds, an 'event.' path, or a callable taking the event"
+        "priority", value, "an int of seconds, 'int(event.data.<field>)', or a callable taking the event"
     )
 
 
-def _seconds(value: Any) -> int | None:
-    """A priority factor as whole seconds, or ``None`` when ``value`` is not a finite number."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        return None if value is not None else 0
-    try:
-        return int(value)
-    except (ValueError, OverflowError):  # "high", nan, inf
+def _priority_call(fn: Callable[[Any], Any]) -> Callable[[Any], int]:
+    name = str(getattr(fn, "__qualname__", fn))
+
+    def call(event: Any) -> int:
+        try:
+            factor = fn(event)
+        except Exception as exc:  # a bare KeyError out of sim.send would not say it was the priority
+            raise raised("priority", name, exc, event, "give seconds") from exc
+        if type(factor) is int:
+            return factor
+        if factor is None:
+            return 0
+        # raised where the run is created: the message names the callable
+        raise InvalidArgument.build(f"priority {name}(event)", factor, "a number of seconds as an int (Inngest runs "
+                                    "a priority that is not an int, a double included, with priority 0); it "
+                                    "returned something else: return int(...)")  # fmt: skip
+
+    return call
+
+
+def cel_int(value: Any) -> int:
+    """CEL's ``int(value)`` for a JSON value, and 0 where it is an error (Inngest then runs at priority 0)."""
+    number = cel_int_or_none(value)
+    return 0 if number is None else number
+
+
+def cel_int_or_none(value: Any) -> int | None:
+    """CEL's ``int(value)``: a number truncated toward zero inside int64, a base-10 integer string; ``None``
+    (a CEL error) for anything else: a bool, null, a missing field, ``"3.5"``, NaN."""
+    if isinstance(value, bool) or value is None:
         return None
+    if isinstance(value, str):
+        value = int(value) if re.fullmatch(r"[+-]?[0-9]+", value) else None  # Go's strconv.ParseInt(s, 10, 64)
+    elif isinstance(value, float):
+        value = int(value) if -_INT64 < value < _INT64 else None  # NaN fails both comparisons
+    return value if type(value) is int and -_INT64 <= value < _INT64 else None
 
 
 def _cancels(value: Any) -> tuple[Cancel, ...]:

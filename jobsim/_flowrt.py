@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 from ._events import RUN_IDS, Event, ulid
 from ._expr import FALSE_KEY
-from ._flow import Concurrency
-from ._kernel import LAST, URGENT, Kernel, Timer
+from ._flow import CANCEL_TIMEOUT, Concurrency
+from ._kernel import LAST, NORMAL, URGENT, Kernel, Timer
 from ._records import FINAL, Run
 from ._time import DAY, MS, SECOND, format_duration
 from .errors import JobsimError
@@ -41,6 +41,9 @@ if TYPE_CHECKING:
     from ._flow import Batch, Cancel, Debounce, Throttle
     from ._steps import Execution
 
+FUTURE_AT_LIMIT = 2 * SECOND
+"""Inngest's ``consts.FutureAtLimit``: a queue item due within this of its enqueueing is scored by its run's age."""
+
 PRIORITY_MAX_S = 43_200
 """Inngest clamps a run's priority factor to ±12 h (``consts.PriorityFactorMax``)."""
 
@@ -50,19 +53,23 @@ class Gcra:
 
     A start at ``now`` is allowed iff ``max(TAT, now) - now <= e·(capacity - 1)``
     with ``e = period / limit``; it then moves ``TAT`` to ``max(TAT, now) + e``.
-    ``capacity`` starts are allowed at once from rest, then one per ``e``.
+    ``capacity`` starts are allowed at once from rest, then one per ``e``. ``grain``: the
+    clock it reads, in ns: the rate limit's is nanoseconds (ratelimit.lua gets ``now.UnixNano()``),
+    the throttle's milliseconds (constraintapi/acquire.go passes ``now.UnixMilli()`` and the period
+    ``* 1000`` to gcra.lua ``throttle``), so a throttled run starts on a whole millisecond.
     """
 
-    __slots__ = ("limit", "period", "slack", "tat")
+    __slots__ = ("grain", "limit", "period", "slack", "tat")
 
-    def __init__(self, limit: int, period_ns: int, capacity: int) -> None:
+    def __init__(self, limit: int, period_ns: int, capacity: int, grain: int = 1) -> None:
         self.limit = limit
-        self.period = period_ns
-        self.slack = period_ns * (capacity - 1)  # e·(capacity-1), scaled by limit
-        self.tat: dict[Hashable, int] = {}  # theoretical arrival time · limit
+        self.grain = grain
+        self.period = period_ns // grain  # whole seconds (``_whole_seconds``): exact in ms
+        self.slack = self.period * (capacity - 1)  # e·(capacity-1), scaled by limit
+        self.tat: dict[Hashable, int] = {}  # theoretical arrival time · limit, in grains
 
     def take(self, key: Hashable, now: int) -> bool:
-        scaled = now * self.limit
+        scaled = now // self.grain * self.limit  # UnixMilli floors
         tat = self.tat.get(key, scaled)
         if tat < scaled:
             tat = scaled
@@ -74,7 +81,7 @@ class Gcra:
     def next_free(self, key: Hashable, now: int) -> int:
         """The earliest instant at or after ``now`` when ``take`` succeeds."""
         tat = self.tat.get(key, 0)
-        return max(now, -((self.slack - tat) // self.limit))  # ceil((tat - slack) / limit)
+        return max(now, -((self.slack - tat) // self.limit) * self.grain)  # ceil((tat - slack) / limit) grains
 
 
 class Pool:
@@ -90,7 +97,7 @@ class Pool:
 
     def __init__(self) -> None:
         self.busy = 0
-        self.waiting: list[tuple[int, int, Run, int, Any]] = []  # (queued at - priority, seq, run, attempt, plan)
+        self.waiting: list[tuple[int, int, Run, int, Any]] = []  # (score: created - priority, seq, run, attempt, plan)
 
 
 Slots = tuple[tuple[Pool, int], ...]
@@ -120,12 +127,18 @@ def _blocking(slots: Slots, entry: tuple[int, int] | None = None) -> Pool | None
 class RunControl:
     """What flow control keeps about one live run."""
 
-    __slots__ = ("deadline", "finish_timer", "kept", "n", "priority", "run", "slots", "start_timer", "started")
+    __slots__ = ("ahead", "deadline", "finish_timer", "kept", "n", "parked", "priority", "run", "score", "slots",
+                 "start_timer", "started")  # fmt: skip
 
-    def __init__(self, run: Run, n: int, priority: int, slots: Slots) -> None:
+    def __init__(self, run: Run, n: int, priority: int, slots: Slots, created: int) -> None:
         self.run = run
         self.n = n
         self.priority = priority  # ns; earlier in every queue by this much
+        # Inngest's queue score for a request due now (pkg/execution/queue/item.go : QueueItem.Score): the run's
+        # creation time (its ULID's ms), less the priority factor; a sleep's wake-up item takes no factor
+        self.score = created - created % MS
+        self.parked = created  # when its next request was enqueued: the end of the last one
+        self.ahead = False  # its first request was enqueued more than FUTURE_AT_LIMIT ahead (a future ts)
         self.slots = slots
         self.started = False
         self.kept = False  # asleep with its slots still taken (``Profile.sleep_holds_slot_ns``)
@@ -182,7 +195,9 @@ class Batcher:
         self._flush(key, batch.events, "timeout")
 
     def _flush(self, key: Hashable, events: list[Event], why: str) -> None:
-        run = self.rt.start(self.fn, events, batch=True)
+        # "Batching does not work with rate limiting": executor.go RetrieveAndScheduleBatch schedules the batch's run
+        # with PreventRateLimit (an event its `if` keeps out of batches is still limited, via ``start``)
+        run = self.rt.start(self.fn, events, batch=True, limited=False)
         self.rt.record(run.start_ns, "batch", {"function": self.fn.id, "run": run.id, "size": len(events),
                                                "key": _plain(key), "why": why})  # fmt: skip
 
@@ -272,7 +287,7 @@ class Debouncer:
         if system is not None and system.polls is not None:  # Agenda: the job was saved at the last call
             saved = system.saved(self.kernel.now - (self.period if why == "quiet" else 0))
         with saved:
-            run = self.rt.start(self.fn, [pending.event])  # the last event, or the first (mode="leading")
+            run = self.rt.start(self.fn, [pending.event], limited=False)  # the last event, or the first (leading)
         self.rt.record(run.start_ns, "debounce", {"function": self.fn.id, "run": run.id, "size": pending.count,
                                                   "key": _plain(key), "why": why, "period": self.period,
                                                   **({} if self.last else {"gets": "first"})})  # fmt: skip
@@ -287,7 +302,7 @@ class Throttler:
         self.rt = rt
         self.fn = fn
         self.kernel = rt.kernel
-        self.gcra = Gcra(throttle.limit, throttle.period_ns, throttle.limit + (throttle.burst or 0))
+        self.gcra = Gcra(throttle.limit, throttle.period_ns, throttle.limit + (throttle.burst or 0), MS)
         self.key_fn = throttle.key_fn
         self.owner = f"{fn.id} (throttle)"
         self.queues: dict[Hashable, list[tuple[int, int, Run]]] = {}
@@ -301,7 +316,7 @@ class Throttler:
             if self.gcra.take(key, now):
                 return True
             queue = self.queues[key] = []
-        heappush(queue, (now - ctl.priority, next(self.rt.seq), run))
+        heappush(queue, (self.rt.score(ctl, now), next(self.rt.seq), run))
         if key not in self.timers:
             self.timers[key] = self.kernel.schedule(self.gcra.next_free(key, now), self._release, key, owner=self.owner)
         return False
@@ -392,9 +407,10 @@ class FlowRuntime:
         self.record = engine.record
         self.functions: dict[str, FunctionFlow] = {}
         self.controls: dict[Run, RunControl] = {}
-        self.cancellers: dict[str, list[tuple[Run, Cancel, int | None]]] = {}
+        self.cancellers: dict[str, list[tuple[Run, Cancel, int]]] = {}
         self.pools: dict[tuple[Hashable, ...], Pool] = {}  # every concurrency queue, by ``FunctionFlow.slots``' name
         self.sleep_hold = engine.profile.sleep_holds_slot_ns
+        self.by_run_age = engine.profile.oldest_run_first
         self.crash_holds = engine.profile.crash.holds_slot
         default = engine.profile.default_concurrency
         self.default_concurrency: tuple[Concurrency, ...] = (Concurrency(default),) if default else ()
@@ -413,36 +429,57 @@ class FlowRuntime:
         if state.batcher is not None:
             state.batcher.add(event)
         elif state.debouncer is not None:
-            state.debouncer.add(event)
+            # Inngest checks the rate limit (and so idempotency) on each event, before the debounce
+            # (executor.go schedule), and the debounced run starts with PreventRateLimit (service.go)
+            if state.limiter is None or self._within_limit(fn, state, event):
+                state.debouncer.add(event)
         else:
             self.start(fn, [event])
 
-    def start(self, fn: Function, events: list[Event], parent: tuple[Run, str] | None = None, *,
-              batch: bool = False) -> Run:
-        """A run of ``fn`` is due now: skip it, hold it, or schedule its first request."""
-        engine, state = self.engine, self.of(fn)
-        now = engine.now()
+    def _within_limit(self, fn: Function, state: FunctionFlow, event: Event) -> bool:
+        """Debounce: the event passes the function's rate limit, or it ends here as a skipped run."""
+        assert state.limiter is not None
+        key = None if state.limit_key is None else state.limit_key(event)
+        now = self.engine.now()
+        if key is FALSE_KEY or state.limiter.take(key, now):  # a CEL `false` is not limited
+            return True
+        run = self._new_run(fn, [event], None, now)
+        self._skip(run, len(self.engine.runs[fn.id]), state.limit_reason, key, now)
+        return False
+
+    def _new_run(self, fn: Function, events: list[Event], parent: tuple[Run, str] | None, now: int) -> Run:
+        engine = self.engine
         engine._run_counter += 1
         run = Run(fn, ulid(now // MS, RUN_IDS | engine._run_counter), events, now)
         run.parent = parent
         if parent is not None or engine.causes:
             engine.descend(run, events, None if parent is None else parent[0])
+        engine.runs[fn.id].append(run)
+        return run
+
+    def start(self, fn: Function, events: list[Event], parent: tuple[Run, str] | None = None, *,
+              batch: bool = False, limited: bool = True) -> Run:
+        """A run of ``fn`` is due now: skip it, hold it, or schedule its first request. ``limited``: the
+        rate limit applies here (a debounced run's was checked on each of its events, in ``publish``)."""
+        engine, state = self.engine, self.of(fn)
+        now = engine.now()
+        run = self._new_run(fn, events, parent, now)
         runs = engine.runs[fn.id]
-        runs.append(run)
         event = run.event
-        if state.limiter is not None:
+        if state.limiter is not None and limited:
             key = None if state.limit_key is None else state.limit_key(event)
             if key is not FALSE_KEY and not state.limiter.take(key, now):  # a CEL `false` is not limited
                 self._skip(run, len(runs), state.limit_reason, key, now)
                 return run
-        ctl = self.controls[run] = RunControl(run, len(runs), state.priority_ns(event), state.slots(event))
+        ctl = self.controls[run] = RunControl(run, len(runs), state.priority_ns(event), state.slots(event), now)
         for cancel in state.cancels:
-            until = None if cancel.timeout_ns is None else now + cancel.timeout_ns
+            until = now + (CANCEL_TIMEOUT if cancel.timeout_ns is None else cancel.timeout_ns)
             self.cancellers.setdefault(cancel.event, []).append((run, cancel, until))
         if state.start_timeout is not None:
             ctl.start_timer = self.kernel.schedule(now + state.start_timeout, self._start_timeout, ctl, owner=fn.id,
                                                   priority=LAST)  # fmt: skip
         due = now if batch else self.engine.due(events, now)  # a batch's run never waits (BatchID set)
+        ctl.ahead = due - now > FUTURE_AT_LIMIT
         if due > now:  # a future event ts (Inngest): limits, cancellations and timeouts.start counted already
             self._queued(ctl, "ts", now, due)
             run._wake = self.kernel.schedule(due, self._admit, ctl, owner=f"{fn.id} (its event's ts)")
@@ -501,7 +538,7 @@ class FlowRuntime:
                 blocking = _blocking(slots)
                 if blocking is not None:
                     now = self.kernel.now
-                    heappush(blocking.waiting, (now - ctl.priority, next(self.seq), run, attempt, plan))
+                    heappush(blocking.waiting, (self.score(ctl, now), next(self.seq), run, attempt, plan))
                     run.status = "queued"
                     self._queued(ctl, "concurrency", now)
                     return None
@@ -531,6 +568,27 @@ class FlowRuntime:
         self.record(now, "run.start", {"function": run.function.id, "run": run.id, "n": ctl.n,
                                        "event": run.event.name})  # fmt: skip
 
+    def score(self, ctl: RunControl, now: int) -> int:
+        """Where a request due ``now`` waits in a queue: ``now`` less the run's priority, or on Inngest
+        (``by_run_age``) pkg/execution/queue/item.go ``QueueItem.Score``: an item enqueued at most
+        ``consts.FutureAtLimit`` (2 s) ahead of its time scores the run's creation time, less the priority
+        factor but for a sleep's wake-up (``Item.GetPriorityFactor`` has no KindSleep), so an older run's next
+        step goes ahead of newer runs; one enqueued further ahead (a retry after its backoff, a longer sleep, a
+        future ``ts``) keeps its own time, without the factor (job promotion is off by default:
+        ``queue/enqueue.go``, ``enableJobPromotion``)."""
+        if not self.by_run_age:
+            return now - ctl.priority
+        if (now - ctl.parked > FUTURE_AT_LIMIT) if ctl.started else ctl.ahead:  # a throttle's wait is no delay
+            return now
+        return ctl.score - (0 if ctl.run.status == "sleeping" else ctl.priority)
+
+    def resumed(self, run: Run, at: int) -> None:
+        """An event or an invoked run's end resumed ``run`` at ``at``: Inngest enqueues its next item then
+        (due at once, so scored by the run's age), unlike a wait's timeout, enqueued when the wait began."""
+        ctl = self.controls.get(run)
+        if ctl is not None:
+            ctl.parked = at
+
     def leave(self, ctl: RunControl | None, x: Execution, op: tuple[Any, ...]) -> bool:
         """After a request ran: give its slot back at ``x.now``; False to discard its outcome.
 
@@ -538,6 +596,7 @@ class FlowRuntime:
         until it is checkpointed, 60 s into a ``wait.for``), through the whole wait when that is no longer.
         """
         assert ctl is not None  # `enter` gave it
+        ctl.parked = x.now  # its next request is enqueued as this one ends
         if ctl.slots:
             at = x.now
             if op[0] == "sleep" and self.sleep_hold:
@@ -561,9 +620,18 @@ class FlowRuntime:
         return True
 
     def _release(self, slots: Slots) -> None:
-        """A request ended: its slots are free, and the oldest waiters that now fit run."""
+        """A request ended: its slots are free, and the oldest waiters that now fit run. With ``by_run_age``
+        (Inngest) only once the run's own next request, due at this instant, has joined the queue (Inngest
+        enqueues it before the finished item's lease ends): an older run goes on ahead of newer runs' waiting
+        work (``QueueItem.Score``)."""
         for pool, _ in slots:
             pool.busy -= 1
+        if self.by_run_age:
+            self.kernel.schedule(self.kernel.now, self._grant_all, slots, owner="concurrency", priority=NORMAL)
+        else:  # in queue order: who waited first goes first, before anything else due now
+            self._grant_all(slots)
+
+    def _grant_all(self, slots: Slots) -> None:
         todo = [pool for pool, _ in slots]
         while todo:
             self._grant(todo.pop(0), todo)
@@ -634,7 +702,7 @@ class FlowRuntime:
         keep = []
         for entry in entries:
             run, cancel, until = entry
-            if run.status in FINAL or (until is not None and now > until):
+            if run.status in FINAL or now > until:  # Inngest: expired once Expires is before now
                 continue
             if cancel.matches(run.event, event):
                 self.cancel(run, {"reason": "cancel_on", "event": event.name, "id": event.id}, now)

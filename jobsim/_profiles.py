@@ -27,7 +27,7 @@ from ._dialects import CronDialect
 from ._events import is_wildcard
 from ._retries import CheckedPolicy, Retries, RetryPolicy, TableBackoff, with_attempts
 from ._safe import shown
-from ._time import resolve_retry_after
+from ._time import SECOND, resolve_retry_after
 from .errors import InvalidArgument, PluginError, UnsupportedFeature
 
 if TYPE_CHECKING:
@@ -52,6 +52,7 @@ FEATURES: dict[str, str] = {
     "debounce": "debouncing (debounce=)",
     "debounce.timeout": "a debounce timeout (Debounce(timeout=...))",
     "debounce.leading": "a debounce run with the first event (Debounce(mode='leading'))",
+    "debounce.fraction": "a debounce period that is not a whole number of seconds",
     "throttle": "throttling (throttle=)",
     "rate_limit": "a lossy rate limit (rate_limit=)",
     "idempotency": "idempotency keys (idempotency=)",
@@ -241,6 +242,11 @@ class Profile:
     jcs: bool = False
     """Job code gets its events and memoized step outputs as the system's JCS pass (RFC 8785) writes them: every
     object's keys sorted, an integral float as an int (Inngest: ``driver.go : MarshalV1`` -> ``jcs.Transform``)."""
+    oldest_run_first: bool = False
+    """Work waiting for a concurrency slot or a throttle goes in the order its *run* was created (less its
+    priority), whenever that request of the run was queued: Inngest scores a queue item due now by its run
+    ID's time (``pkg/execution/queue/item.go : QueueItem.Score``, "prioritize finishing older function runs"),
+    so a run's next step goes ahead of newer runs' waiting work. False: in the order each request was queued."""
     cron_jitter_ns: int = 0
     """A cron tick is delivered at its time + U[0, this) (Vercel's precision)."""
     max_duration_ns: int | None = None
@@ -375,7 +381,7 @@ _NUMBERS = {"retry_after_min_ns": (0, False), "cron_jitter_ns": (0, False), "ret
             "max_sleep_ns": (1, True), "max_duration_ns": (1, True), "max_attempts": (1, True)}
 """Int fields: the least value, and whether ``None`` (no limit) is allowed."""
 _BOOLS = ("durable_steps", "checkpoints", "non_retriable", "retry_after", "persistent", "future_ts",
-          "fail_count_per_job", "debounce_timeout_at_call", "debounce_timeout_splits")
+          "fail_count_per_job", "debounce_timeout_at_call", "debounce_timeout_splits", "oldest_run_first")
 _CHOICES: dict[str, tuple[Any, ...]] = {"missed_cron": get_args(MissedCron), "cron_next": get_args(CronNext),
                                         "debounce_mode": ("leading", "trailing"), "cron_overlap": ("once", "each")}
 
@@ -452,6 +458,8 @@ def features_of(fn: Function) -> list[str]:
         used.append("debounce.timeout")
     if flow.debounce is not None and flow.debounce.mode == "leading":
         used.append("debounce.leading")
+    if flow.debounce is not None and flow.debounce.period_ns % SECOND:
+        used.append("debounce.fraction")
     if flow.idempotency is not None:
         used.append("idempotency")
     if flow.priority is not None:

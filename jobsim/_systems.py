@@ -116,11 +116,15 @@ def _inngest() -> Profile:
         retry_after_min_ns=1 * SECOND, retry_after_max_ns=1 * DAY, retry_after_precision_ns=MS,
         retry_after_clamp_grid_ns=SECOND, max_sleep_ns=366 * DAY, cron=ROBFIG,
         retries=_inngest_retries, max_attempts=21,
-        missed_cron="all", future_ts=True, jcs=True, debounce_job_delay_ns=1050 * MS,
+        missed_cron="all", future_ts=True, jcs=True, debounce_job_delay_ns=1050 * MS, oldest_run_first=True,
         crash=CrashRule(reason="the worker died mid-request; Inngest saw the SDK request fail",
                         recovery="the request failed"),
         lacks={"debounce.leading": "its debounce always runs with the last event (debounce.go: each event "
                                    "replaces the stored one)",
+               "debounce.fraction": "it keeps a debounce's ttl in whole seconds (redis_state/debounce.go passes "
+                                    "int(ttl.Seconds()) to newDebounce.lua and updateDebounce.lua), so a later "
+                                    "event would push the run by the period's whole seconds only: give a whole "
+                                    "number of seconds, e.g. period='2s'",
                "every": "its schedules are cron triggers, and its registration refuses robfig's '@every <duration>' "
                         "as it refuses every @descriptor (pkg/inngest/trigger.go : CronTrigger.Validate): write a "
                         "cron expression, e.g. cron='*/5 * * * *'",

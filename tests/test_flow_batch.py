@@ -105,6 +105,41 @@ def test_events_failing_the_batch_if_run_at_once_unbatched():
     assert got == [(1_000, [1]), (10_000, [0, 2])]
 
 
+def test_an_event_whose_batch_if_gives_no_bool_runs_at_once():
+    """runner.go ``initialize``: an event is batched only if ``EvaluateBoolean(EventBatch.If)`` gives true
+    without error; a non-bool result (here the string "gold") is ErrInvalidResult (expressions.go :
+    booleanEvaluator), so that event runs at once, alone, like one whose ``if`` is false."""
+    app = batched_app(Batch(max_size=5, timeout="10s", if_="event.data.tier"))
+    with jobsim.Simulation(app, start=START) as sim:
+        send_at(sim, [(0, {"i": 0, "tier": "gold"}), (1_000, {"i": 1, "tier": True}), (2_000, {"i": 2, "tier": True})])
+        sim.run_until_idle()
+    got = [(offset(r.start_ns), [e.data["i"] for e in r.events]) for r in sim.runs("digest")]
+    assert got == [(0, [0]), (11_000, [1, 2])]
+
+
+def test_a_batchs_run_is_never_rate_limited_but_an_unbatched_event_is():
+    """executor.go ``RetrieveAndScheduleBatch`` schedules a batch's run with ``PreventRateLimit: true``
+    ("Batching does not work with rate limiting"), and runner.go ``initialize`` appends a batched event without
+    calling Schedule; an event the batch's ``if`` keeps out goes through ``Initialize`` -> Schedule, rate limit
+    included. idempotency= is that rate limit: three batches with key "a" all run; of the two unbatched "a"
+    events the second is skipped."""
+    app = jobsim.App("a")
+
+    @app.function("digest", on="go", batch=Batch(max_size=2, timeout="10s", if_="event.data.batch == true"),
+                  idempotency="event.data.k")
+    def digest(ctx):
+        return [event.data["i"] for event in ctx.events]
+
+    with jobsim.Simulation(app, start=START) as sim:
+        for i in range(6):
+            sim.send("go", {"i": i, "k": "a", "batch": True})
+        sim.send("go", {"i": 6, "k": "a", "batch": False})
+        sim.send("go", {"i": 7, "k": "a", "batch": False})
+        sim.run_until_idle()
+    assert [(r.status, r.output) for r in sim.runs("digest")] == [
+        ("completed", [0, 1]), ("completed", [2, 3]), ("completed", [4, 5]), ("completed", [6]), ("skipped", None)]
+
+
 def test_an_event_sent_by_a_step_joins_a_batch_at_the_steps_virtual_time():
     app = jobsim.App("a")
 

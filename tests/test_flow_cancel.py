@@ -136,6 +136,30 @@ def test_a_cancellation_expires_after_its_timeout():
     assert [r.status for r in sim.runs("remind")] == ["cancelled", "completed"]
 
 
+def test_a_cancellation_without_timeout_listens_365_days():
+    """executor.go (the ``range req.Function.Cancel`` loop): ``expires := now + consts.CancelTimeout``
+    (24 h x 365) unless ``timeout`` is set, and a pause is expired once ``Expires.Before(now)``: an event at
+    exactly 365 d still cancels, one a second later does not (a run may sleep up to 366 d)."""
+    app = jobsim.App("a")
+
+    @app.function("remind", on="order/created",
+                  cancel_on=[Cancel("order/cancelled", match="data.orderId")])
+    def remind(ctx):
+        ctx.step.sleep("wait", "366d")
+        return ctx.event.data["orderId"]
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("order/created", {"orderId": "o1"})
+        sim.send("order/created", {"orderId": "o2"})
+        sim.advance("365d")
+        sim.send("order/cancelled", {"orderId": "o1"})
+        sim.advance("1s")
+        sim.send("order/cancelled", {"orderId": "o2"})
+        sim.run_until_idle()
+    assert [(r.status, secs(r.end_ns) / 86_400) for r in sim.runs("remind")] == [
+        ("cancelled", 365), ("completed", 366)]
+
+
 def test_cancel_with_an_if_expression():
     cancel = Cancel("order/updated", if_exp="event.data.orderId == async.data.orderId && async.data.void")
     app = reminder_app(cancel_on=[cancel])
@@ -147,6 +171,29 @@ def test_cancel_with_an_if_expression():
         sim.send("order/updated", {"orderId": "o1", "void": True})
         sim.run_until_idle()
     assert sim.runs("remind")[0].status == "cancelled"
+
+
+def test_an_if_expression_cancels_only_when_it_gives_the_bool_true():
+    """Inngest evaluates a cancellation's ``if`` with its boolean evaluator (pkg/expressions/expressions.go :
+    booleanEvaluator.Evaluate): a result that is not a bool is ErrInvalidResult, no match. ``&&``/``||`` on
+    non-bools are JS-like and give an operand's *value* (unknown.go : evalTruthyLogical); ``!`` on a string has
+    no overload (an error); a comparison error inside ``||`` is falsy, not fatal."""
+    cases = [
+        ("async.data.reason", {"reason": "fraud"}, "sleeping"),  # a string, not true
+        ("async.data.reason && async.data.note", {"reason": "fraud", "note": "x"}, "sleeping"),  # gives "x"
+        ("async.data.reason || async.data.void", {"reason": "fraud", "void": True}, "sleeping"),  # gives "fraud"
+        ("async.data.missing || async.data.void", {"void": True}, "cancelled"),  # unknown is falsy: gives true
+        ("!async.data.reason", {"reason": ""}, "sleeping"),  # !'' is an error, not true
+        ("async.data.n < 'a' || async.data.void", {"n": 1, "void": True}, "cancelled"),  # 1 < 'a' errs: falsy
+        ("!async.data.void", {"void": False}, "cancelled"),
+    ]
+    for if_exp, data, status in cases:
+        app = reminder_app(cancel_on=[Cancel("order/updated", if_exp=if_exp)])
+        with jobsim.Simulation(app, start=START) as sim:
+            sim.send("order/created", {"orderId": "o1"})
+            sim.advance("1m")
+            sim.send("order/updated", data)
+            assert (if_exp, sim.runs("remind")[0].status) == (if_exp, status)
 
 
 def test_a_queued_run_is_cancelled_before_it_starts():

@@ -224,7 +224,7 @@ def test_every_run_ends_with_shared_limits_priorities_retries_cancellations_and_
     configs = {"x": [Concurrency(own), shared[0]], "y": [shared[0], shared[1]], "z": [shared[1]]}
     for name, config in configs.items():
 
-        @app.function(name, on=f"go.{name}", concurrency=config, priority="event.data.priority", retries=1,
+        @app.function(name, on=f"go.{name}", concurrency=config, priority="int(event.data.priority)", retries=1,
                       cancel_on=[jobsim.Cancel("stop", match="data.tenant")], timeout="2m")  # fmt: skip
         def job(ctx):
             for k, seconds in enumerate(ctx.event.data["steps"]):

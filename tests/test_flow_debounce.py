@@ -139,3 +139,47 @@ def test_debounce_keys_1_and_the_string_1_share_one_debounce_and_a_missing_key_i
         sim.run_until_idle()
     assert summary(sim) == [(12_000 + JOB_MS, 2, 1), (14_000 + JOB_MS, 4, 1)]
     assert [r.data["key"] for r in sim.trace.of("debounce")] == ["1", "false"]
+
+
+def test_the_rate_limit_drops_events_before_they_reach_the_debounce():
+    """Inngest checks rateLimit (and idempotency, which is a rate limit) on each event *before* the
+    debounce: inngest/inngest executor.go ``schedule`` runs ``ratelimit.RateLimitKey``/``RateLimit`` and
+    only then ``if req.Function.Debounce != nil`` (returning ErrFunctionDebounced); the debounced run is
+    scheduled with ``PreventRateLimit: true`` (executor/service.go ``handleDebounce``: "Rate limit was
+    already enforced for this"). So 1 per minute: the 0 s event passes and opens the debounce, the 5 s
+    event is dropped (it neither replaces the stored event nor pushes the run back), and the run starts at
+    0 s + 10 s + 1.05 s with the 0 s event; the 70 s event passes again (TAT 60 s <= 70 s)."""
+    app = jobsim.App("a")
+
+    @app.function("sync", on="doc/edited", debounce=Debounce(period="10s"),
+                  rate_limit=jobsim.RateLimit(limit=1, period="1m"))
+    def sync(ctx):
+        return ctx.event.data["i"]
+
+    with jobsim.Simulation(app, start=START) as sim:
+        send_at(sim, [(0, {"i": 0}), (5_000, {"i": 1}), (70_000, {"i": 2})])
+        sim.run_until_idle()
+    runs = sorted(sim.runs("sync"), key=lambda r: r.start_ns)
+    assert [(r.status, (r.start_ns - T0) // MS, r.event.data["i"]) for r in runs] == [
+        ("skipped", 5_000, 1), ("completed", 10_000 + JOB_MS, 0), ("completed", 80_000 + JOB_MS, 2)]
+    assert [r.data["reason"] for r in sim.trace.of("run.skipped")] == ["rate_limit"]
+    assert [r.data["size"] for r in sim.trace.of("debounce")] == [1, 1]
+
+
+def test_idempotency_keeps_the_first_event_of_a_debounce_not_the_last():
+    """idempotency= is rateLimit{limit: 1, period: 24h, key} (pkg/sdk/function.go), checked per event
+    before the debounce (executor.go ``schedule``): a second event with the same key within 24 h is dropped,
+    so the debounced run gets the first event and is not pushed back; another key debounces on its own."""
+    app = jobsim.App("a")
+
+    @app.function("sync", on="doc/edited", debounce=Debounce(period="10s", key="event.data.doc"),
+                  idempotency="event.data.doc")
+    def sync(ctx):
+        return ctx.event.data["i"]
+
+    with jobsim.Simulation(app, start=START) as sim:
+        send_at(sim, [(0, {"i": 0, "doc": "a"}), (4_000, {"i": 1, "doc": "a"}), (6_000, {"i": 2, "doc": "b"})])
+        sim.run_until_idle()
+    done = [((r.start_ns - T0) // MS, r.output) for r in sim.runs("sync") if r.status == "completed"]
+    assert done == [(10_000 + JOB_MS, 0), (16_000 + JOB_MS, 2)]
+    assert [(r.data["reason"], r.data["key"]) for r in sim.trace.of("run.skipped")] == [("idempotency", "a")]

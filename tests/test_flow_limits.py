@@ -70,6 +70,31 @@ def test_throttle_burst_adds_to_the_capacity_at_rest():
     assert starts(sim.runs("job")) == [0, 0, 0, 10, 20]
 
 
+def test_a_throttled_run_starts_on_a_whole_millisecond():
+    """Inngest's throttle reads a millisecond clock: constraintapi/acquire.go passes ``now.UnixMilli()`` and
+    lua.go the period ``* 1000`` to helper/gcra.lua ``throttle``, whose check is ``floor((dvt - ttl) / e) >= 1``
+    with ``e = period / limit``. limit 3 per 1 s: three at once, then e = 333.33 ms: the 4th is allowed at the
+    first whole ms with 3t >= 1000, 334 ms (not 333.333334 ms), then 667, 1000 and 1334 ms."""
+    app = app_with(throttle=Throttle(limit=3, period="1s"))
+    with jobsim.Simulation(app, start=START) as sim:
+        for i in range(7):
+            sim.send("job/go", {"i": i})
+        sim.run_until_idle()
+    assert [r.start_ns - T0 for r in sim.runs("job")] == [0, 0, 0, 334 * MS, 667 * MS, 1000 * MS, 1334 * MS]
+
+
+def test_a_throttle_floors_the_send_instant_to_the_millisecond():
+    """UnixMilli floors: two runs at 0.4 ms, limit 1 per 1 s: the first takes the slot at 0 ms, so the TAT is
+    1000 ms and the second starts at 1000 ms, not 1000.4 ms."""
+    app = app_with(throttle=Throttle(limit=1, period="1s"))
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.advance_to(to_datetime(T0 + 400_000))
+        sim.send("job/go", {"i": 0})
+        sim.send("job/go", {"i": 1})
+        sim.run_until_idle()
+    assert [r.start_ns - T0 for r in sim.runs("job")] == [400_000, 1000 * MS]
+
+
 def test_throttle_is_per_key():
     app = app_with(throttle=Throttle(limit=1, period="1m", key="event.data.user"))
     with jobsim.Simulation(app, start=START) as sim:
@@ -82,7 +107,7 @@ def test_throttle_is_per_key():
 
 
 def test_priority_moves_a_throttled_run_ahead_in_the_queue():
-    app = app_with(throttle=Throttle(limit=1, period="1m"), priority="event.data.priority")
+    app = app_with(throttle=Throttle(limit=1, period="1m"), priority="int(event.data.priority)")
     with jobsim.Simulation(app, start=START) as sim:
         for i, priority in enumerate([0, 0, 0, 120]):
             sim.send("job/go", {"i": i, "priority": priority})

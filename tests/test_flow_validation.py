@@ -105,6 +105,14 @@ def declare(**options):
          "limit (1 run per key per 24h) and silently replaces rate_limit="),
         ({"batch": Batch(2, "1s"), "debounce": Debounce("1s")},
          "function 'f': batch= and debounce= cannot be combined (Inngest rejects it too)"),
+        # inngest/inngest pkg/inngest/function.go : Function.Validate refuses both combinations at registration
+        ({"batch": Batch(2, "1s"), "cancel_on": [Cancel("stop")]},
+         "function 'f': batch= and cancel_on= cannot be combined (Inngest rejects it: \"Batching and cancellation "
+         "are mutually exclusive\"); drop cancel_on=, or check for a cancellation inside the batch's run "
+         "(ctx.step.wait_for_event)"),
+        ({"batch": Batch(2, "1s"), "priority": 5},
+         "function 'f': batch= and priority= cannot be combined (Inngest rejects it: \"A function cannot specify "
+         "Priority.Run and Batch together\"); drop one of them"),
         ({"timeout": "1m", "timeouts": Timeouts(finish="1m")},
          "function 'f': timeout= and timeouts=Timeouts(finish=...) say the same thing; give one"),
         ({"cancel_on": [Cancel("stop")] * 6}, "cancel_on has 6 cancellations; Inngest allows at most 5 per function"),
@@ -239,7 +247,7 @@ def test_priority_and_condition_callables_that_raise_are_named_too():
 
 def test_a_priority_path_to_a_value_that_is_not_a_number_counts_as_zero():
     app = jobsim.App("a")
-    app.function("job", on="go", concurrency=1, priority="event.data.priority")(lambda ctx: None)
+    app.function("job", on="go", concurrency=1, priority="int(event.data.priority)")(lambda ctx: None)
     with jobsim.Simulation(app) as sim:
         for priority in ["high", None, float("nan"), "30"]:
             sim.send("go", {"priority": priority} if priority == priority else {"priority": "nan"})
@@ -257,6 +265,28 @@ def test_a_priority_callable_returning_no_number_names_itself():
     message = r"^priority .*level\(event\)='high' is not valid: a number of seconds"
     with jobsim.Simulation(app) as sim, pytest.raises(InvalidArgument, match=message):
         sim.send("go", {"level": "high"})  # the run is created (and prioritized) at the send
+
+
+def test_a_bare_priority_path_is_refused_with_the_int_conversion_it_needs():
+    # pkg/inngest/function.go : RunPriorityFactor accepts int results only; event data numbers are float64
+    # (pkg/event/event.go : Event.Map, encoding/json), so 'event.data.priority' gives every run priority 0
+    message = ("priority='event.data.priority' is not valid: an event's numbers are JSON doubles on Inngest and "
+               "Priority.run must give an int (pkg/inngest/function.go : RunPriorityFactor, \"returned non-int\"), "
+               "so every run would get priority 0; convert it as in CEL: priority='int(event.data.priority)'")
+    with pytest.raises(InvalidArgument, match=f"^{re.escape(message)}$"):
+        declare(priority="event.data.priority")
+    bad = ("priority='int(data.p)' is not valid: int() of a dotted path rooted at 'event', "
+           "e.g. 'int(event.data.priority)'")
+    with pytest.raises(InvalidArgument, match=f"^{re.escape(bad)}$"):
+        declare(priority="int(data.p)")
+
+
+def test_a_priority_callable_returning_a_float_is_refused():
+    app = jobsim.App("a")
+    app.function("job", on="go", concurrency=1, priority=lambda event: 2.5)(lambda ctx: None)
+    message = r"^priority .*<lambda>\(event\)=2\.5 is not valid: a number of seconds as an int \(Inngest runs"
+    with jobsim.Simulation(app) as sim, pytest.raises(InvalidArgument, match=message):
+        sim.send("go")
 
 
 @pytest.mark.parametrize("key", ['"openai"', "'openai'"])

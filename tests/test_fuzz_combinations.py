@@ -150,10 +150,10 @@ FLOW: dict[str, st.SearchStrategy[Any]] = {
     "cancel_on": st.builds(lambda m, t: [jobsim.Cancel(CANCEL, match=m, timeout=t)],
                            st.sampled_from([None, "data.k"]), st.sampled_from([None, "10m"])),
     "idempotency": st.just("event.data.k"),
-    "priority": st.sampled_from([5, "event.data.k"]),
+    "priority": st.sampled_from([5, "int(event.data.k)"]),
     "timeout": st.sampled_from(["30s", "2h"]),
 }
-EXCLUSIVE = [{"batch", "debounce"}, {"idempotency", "rate_limit"}]
+EXCLUSIVE = [{"batch", "debounce"}, {"idempotency", "rate_limit"}, {"batch", "cancel_on"}, {"batch", "priority"}]
 
 RETRIES = st.one_of(
     st.none(), st.integers(0, 2), st.builds(jobsim.Retries, attempts=st.integers(1, 3)),

@@ -260,6 +260,7 @@ FEATURE_OPTIONS = {
     "debounce": {"on": "go", "debounce": jobsim.Debounce("5s")},
     "debounce.timeout": {"on": "go", "debounce": jobsim.Debounce("5s", timeout="1m")},
     "debounce.leading": {"on": "go", "debounce": jobsim.Debounce("5s", mode="leading")},
+    "debounce.fraction": {"on": "go", "debounce": jobsim.Debounce("1500ms")},
     "throttle": {"on": "go", "throttle": jobsim.Throttle(1, "1s")},
     "rate_limit": {"on": "go", "rate_limit": jobsim.RateLimit(1, "1s")},
     "idempotency": {"on": "go", "idempotency": "event.data.id"},
@@ -273,12 +274,14 @@ FEATURE_OPTIONS = {
     "every": {"every": "5m"},
 }
 SUPPORTED = {
-    "inngest": set(FEATURE_OPTIONS) - {"debounce.leading", "every"},
-    "bullmq": {"events", "debounce", "concurrency", "concurrency.limit", "on_failure", "every"},
-    "trigger.dev": {"events", "debounce", "debounce.timeout", "debounce.leading", "concurrency", "concurrency.key",
-                    "concurrency.limit", "priority", "on_failure"},
+    # Inngest: redis_state/debounce.go passes the debounce ttl as int(ttl.Seconds())
+    "inngest": set(FEATURE_OPTIONS) - {"debounce.leading", "debounce.fraction", "every"},
+    "bullmq": {"events", "debounce", "debounce.fraction", "concurrency", "concurrency.limit", "on_failure", "every"},
+    "trigger.dev": {"events", "debounce", "debounce.timeout", "debounce.leading", "debounce.fraction", "concurrency",
+                    "concurrency.key", "concurrency.limit", "priority", "on_failure"},
     "quirrel": {"events", "concurrency"},
-    "agenda": {"events", "debounce", "debounce.timeout", "concurrency", "concurrency.limit", "on_failure"},
+    "agenda": {"events", "debounce", "debounce.timeout", "debounce.fraction", "concurrency", "concurrency.limit",
+               "on_failure"},
     "node-cron": set(),
     "vercel-cron": set(),
 }  # fmt: skip

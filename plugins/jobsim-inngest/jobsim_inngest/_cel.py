@@ -9,7 +9,9 @@ against the event. Supported here, safely (no ``eval``):
 * ``+``: string concatenation or number addition, ``-`` on numbers:
   ``event.data.org + "-" + event.data.region``;
 * the conditional ``cond ? a : b`` with ``cond`` in jobsim's expression subset
-  (``== != < <= > >= && || !``): ``event.data.plan == "pro" ? 120 : 0``.
+  (``== != < <= > >= && || !``): ``event.data.plan == "pro" ? 120 : 0``;
+* ``int(x)``, CEL's conversion: an event's numbers are JSON doubles on Inngest's server, and a
+  priority must be an int (``int(event.data.priority)``; a bare path gives priority 0 there).
 
 Anything else is refused with an ``InvalidArgument`` that names the option, rather
 than being read as something it is not.
@@ -24,10 +26,11 @@ from typing import Any
 
 from jobsim import InvalidArgument
 from jobsim._expr import compile_expression
+from jobsim._flow import cel_int_or_none
 
 _HELP = (
     "a CEL key: a path such as 'event.data.user_id', a literal such as '\"openai\"', '+' between them, "
-    "or 'cond ? a : b'"
+    "'cond ? a : b' or int(x)"
 )
 _MISSING = object()
 
@@ -43,7 +46,7 @@ def compile_value(expr: Any, argument: str) -> Callable[[Any], Any]:
     branches = _split_conditional(expr)
     if branches is not None:
         condition, then, otherwise = branches
-        check = compile_expression(condition, argument)
+        check = compile_expression(condition, argument, truthy=True)  # JS-like, as unknown.go evalTruthyCondition
         yes, no = compile_value(then, argument), compile_value(otherwise, argument)
         return lambda event: yes(event) if check(event, event) else no(event)
     source = expr.strip()
@@ -85,11 +88,17 @@ def _split_conditional(expr: str) -> tuple[str, str, str] | None:
 
 def _check(node: ast.AST, expr: str, argument: str) -> None:
     allowed = (ast.BinOp, ast.Add, ast.Sub, ast.Constant, ast.Attribute, ast.Name, ast.Load, ast.Subscript,
-               ast.UnaryOp, ast.USub)  # fmt: skip
+               ast.UnaryOp, ast.USub, ast.Call)  # fmt: skip
+    calls = set()
     for child in ast.walk(node):
         if not isinstance(child, allowed):
             raise InvalidArgument.build(argument, expr, _HELP)
-        if isinstance(child, ast.Name) and child.id not in ("event", "None", "True", "False"):
+        if isinstance(child, ast.Call):  # CEL's int(x) only: what a priority needs for an event's number
+            if not (isinstance(child.func, ast.Name) and child.func.id == "int" and len(child.args) == 1
+                    and not child.keywords):  # fmt: skip
+                raise InvalidArgument.build(argument, expr, _HELP)
+            calls.add(child.func)
+        if isinstance(child, ast.Name) and child not in calls and child.id not in ("event", "None", "True", "False"):
             raise InvalidArgument(f"{argument}={expr!r}: unknown name {child.id!r}; paths start with 'event.'")
         if isinstance(child, ast.Subscript) and not isinstance(child.slice, ast.Constant):
             raise InvalidArgument.build(argument, expr, _HELP)
@@ -101,9 +110,14 @@ def _eval(node: ast.AST, event: Any) -> Any:
     if isinstance(node, ast.Name):
         return event if node.id == "event" else {"None": None, "True": True, "False": False}[node.id]
     if isinstance(node, ast.Attribute):
-        return _field(_eval(node.value, event), node.attr)
+        return _json(_field(_eval(node.value, event), node.attr))
     if isinstance(node, ast.Subscript):
-        return _field(_eval(node.value, event), node.slice.value)  # type: ignore[attr-defined]
+        return _json(_field(_eval(node.value, event), node.slice.value))  # type: ignore[attr-defined]
+    if isinstance(node, ast.Call):  # int(x), the one call _check lets through
+        number = cel_int_or_none(_eval(node.args[0], event))
+        if number is None:
+            raise TypeError("int() of a value CEL cannot convert")
+        return number
     if isinstance(node, ast.UnaryOp):
         return -_eval(node.operand, event)
     assert isinstance(node, ast.BinOp)
@@ -124,3 +138,9 @@ def _field(value: Any, name: Any) -> Any:
         return None
     found = getattr(value, str(name), _MISSING)  # the event itself: event.data, event.name, ...
     return None if found is _MISSING else found
+
+
+def _json(value: Any) -> Any:
+    """A number read from the event as Inngest's server holds it: a JSON double (``pkg/event/event.go``,
+    ``encoding/json``), so ``event.data.boost`` is ``30.0``, not ``30``; a literal ``30`` stays an int."""
+    return float(value) if type(value) is int else value

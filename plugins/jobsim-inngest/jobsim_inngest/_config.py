@@ -258,12 +258,14 @@ def _idempotency(expression: str) -> str | Callable[[Any], Any] | None:
 
 
 def _priority(priority: inngest.Priority) -> Callable[[Any], int]:
-    """``Priority(run=...)``: seconds to move the run ahead; a non-number counts as 0."""
+    """``Priority(run=...)``: seconds to move the run ahead. Anything but an int counts as 0, a double
+    included (pkg/inngest/function.go : RunPriorityFactor, "returned non-int", which the executor ignores): an
+    event's number is a double there, so ``event.data.boost`` is 0 and ``int(event.data.boost)`` its seconds."""
     factor = compile_value(priority.run, "run")
 
     def seconds(event: Any) -> int:
         value = factor(event)
-        return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+        return value if type(value) is int else 0
 
     return seconds
 

@@ -14,7 +14,7 @@ GO = inngest.TriggerEvent(event="go")
 SECONDS = "is not valid: inngest-py requires a whole number of seconds, at least 1 s (ints are milliseconds)"
 CEL_KEY = (
     "is not valid: a CEL key: a path such as 'event.data.user_id', a literal such as '\"openai\"', '+' between them, "
-    "or 'cond ? a : b'"
+    "'cond ? a : b' or int(x)"
 )
 CEL_IF = "is not valid: expected a CEL-like expression over 'event' and 'async'"
 
@@ -102,6 +102,22 @@ def test_the_same_function_twice_is_refused(client):
         simulate([fn, fn])
 
 
+def test_a_priority_converts_an_event_number_with_int_as_cel_does(client):
+    """pkg/inngest/function.go : RunPriorityFactor takes int results only, and an event's numbers are float64
+    (pkg/event/event.go, encoding/json): int(event.data.boost) truncates toward zero, parses "45", and errs
+    (priority 0) on "high"; a ternary's condition is truthy (unknown.go : evalTruthyCondition)."""
+    @client.create_function(fn_id="job", trigger=GO, priority=inngest.Priority(
+        run="event.data.vip ? 600 : int(event.data.boost)"))
+    def job(ctx: inngest.ContextSync) -> None:
+        return None
+
+    with simulate([job]) as sim:
+        flow = sim.engine.flowrt.of(sim.functions["shop-job"])
+        seconds = [flow.priority_ns(jobsim.Event("go", data)) // 10**9 for data in (
+            {"boost": 30.9}, {"boost": -2.5}, {"boost": "45"}, {"boost": "high"}, {}, {"vip": "yes"}, {"vip": ""})]
+        assert seconds == [30, -2, 45, 0, 0, 600, 0]
+
+
 def test_key_expressions_concatenate_read_brackets_and_share_literal_keys(client):
     @client.create_function(
         fn_id="keyed", trigger=GO,
@@ -120,7 +136,8 @@ def test_key_expressions_concatenate_read_brackets_and_share_literal_keys(client
         flow = sim.engine.flowrt.of(sim.functions["shop-keyed"])
         event = jobsim.Event("go", {"org": "acme", "the-region": "eu", "plan": "free", "boost": 30})
         assert sim.functions["shop-keyed"].flow.concurrency[0].key_fn(event) == "acme/eu"
-        assert flow.priority_ns(event) == 30 * 10**9
+        # event.data.boost is a JSON double on Inngest: RunPriorityFactor's "returned non-int", priority 0
+        assert flow.priority_ns(event) == 0
         assert flow.priority_ns(jobsim.Event("go", {"plan": "pro"})) == 600 * 10**9
         assert flow.priority_ns(jobsim.Event("go", {"boost": "high"})) == 0  # not a number: no priority
         assert sim.functions["shop-shared"].flow.throttle.key_fn(event) == "openai"

@@ -38,7 +38,7 @@ from ._steps import (
     strayed,
     unawaited,
 )  # fmt: skip
-from ._time import MS, SECOND, format_duration, iso
+from ._time import MS, SECOND, format_duration, iso, to_datetime
 from .errors import BudgetExceeded, InjectedFault, InvalidArgument, NonRetriableError, RetryAfterError, StepError
 
 if TYPE_CHECKING:
@@ -83,12 +83,19 @@ def timer_event(fn: Function, schedule: Any, due: int, ts: int) -> Event:
     Its data is what Inngest's ``handleCron`` (``pkg/execution/executor/service.go``) sends:
     ``cron``, ``scheduledAt`` (the expression's tick) and ``fireAt`` (when the run is due: the
     tick moved by the trigger's own jitter, the ``offset_ns`` of a jittered schedule such as
-    jobsim-inngest's; the same instant without one). The event id, like Inngest's idempotency
-    key, names the tick.
+    jobsim-inngest's; the same instant without one), both written as Go's ``time.RFC3339``
+    writes them: whole seconds, the fraction cut off (``2025-03-01T14:00:00Z``). The event id,
+    like Inngest's idempotency key (the same RFC3339 string), names the tick; jobsim puts the
+    function's id before it, as its bus and traces tell events apart by id.
     """
-    scheduled = iso(due - getattr(schedule, "offset_ns", 0))
-    data = {"cron": schedule.expr, "scheduledAt": scheduled, "fireAt": iso(due)}
+    scheduled = rfc3339(due - getattr(schedule, "offset_ns", 0))
+    data = {"cron": schedule.expr, "scheduledAt": scheduled, "fireAt": rfc3339(due)}
     return Event(CRON_EVENT, data, id=f"{fn.id}:{scheduled}", ts=ts // MS)
+
+
+def rfc3339(ns: int) -> str:
+    """Epoch nanoseconds as Go's ``t.UTC().Format(time.RFC3339)``: whole seconds (truncated), ``Z``."""
+    return to_datetime(ns).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 class Engine:

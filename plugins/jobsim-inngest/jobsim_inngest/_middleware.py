@@ -216,9 +216,9 @@ def wait_opts(if_exp: str | None, timeout: Any) -> Any:
     return step_base.WaitForEventOpts(if_exp=if_exp, timeout=_duration(timeout)).to_dict()
 
 
-def invoke_opts(function_id: str, data: Any, timeout: Any) -> Any:
+def invoke_opts(function_id: str, data: Any, timeout: Any, v: str | None = None) -> Any:
     """``invoke``'s ``StepInfo.opts`` (``step_sync.py : invoke_by_id``)."""
-    payload = step_base.InvokeOptsPayload(data=data, v=None)
+    payload = step_base.InvokeOptsPayload(data=data, v=v)
     opts = step_base.InvokeOpts(function_id=function_id, payload=payload, timeout=_duration(timeout))
     return opts.to_dict()
 

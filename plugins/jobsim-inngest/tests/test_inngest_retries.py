@@ -270,7 +270,9 @@ def test_on_failure_runs_once_with_the_failure_event(client, kind):
     assert data["error"] == {"name": "ValueError", "message": "bad csv"}
     assert stack.startswith("Traceback (most recent call last):") and stack.endswith("ValueError: bad csv\n")
     assert data["event"]["name"] == "go" and data["event"]["data"] == {"file": "a.csv"}
-    assert data["events"] == [data["event"]]  # functionFinishedData.Events: the run's input events
+    # functionFinishedData: `event` as Event.Map() writes it (a `user` always), `events` the run's input events
+    assert data["event"]["user"] == {} and data["events"] == [{k: v for k, v in data["event"].items() if k != "user"}]
+    assert data["_inngest"] == {"status": "Failed"}  # finalize.go: the run's enums.StepStatus
     assert [r.status for r in sim.runs("shop-import-failure")] == ["failed"]  # one attempt, not retried
 
 

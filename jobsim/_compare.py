@@ -26,7 +26,7 @@ from typing import Any
 from ._checks import check_callable
 from ._profiles import Profiles, split_names
 from ._simulation import DEFAULT_START, Simulation
-from ._time import Instant, to_datetime, zone
+from ._time import Instant, instant_ns, iso, to_datetime, zone
 from .errors import InvalidArgument, JobsimError, UnsupportedFeature
 
 Metric = Callable[[Simulation, str], Any]
@@ -250,6 +250,8 @@ def _measure(scenario: Scenario, sim: Simulation, function: str) -> Outcome:
 
 def _key(run: Any) -> str:
     scheduled = run.event.data.get("scheduledAt") if run.event.name == "inngest/scheduled.timer" else None
+    if isinstance(scheduled, str):  # the timer event's whole seconds (Inngest's RFC3339) as the records' iso()
+        return iso(instant_ns(scheduled))
     return str(scheduled) if scheduled is not None else f"event:{run.event.id}"
 
 

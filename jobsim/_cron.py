@@ -183,15 +183,31 @@ class CronSchedule:
     def _isc(self, ns: int) -> int:
         # to_datetime truncates to the microsecond below ns; CronSim is strictly after it, and a tick, a whole
         # second, that is after the truncated instant is after ns too (none lies between them)
-        return instant_ns(next(CronSim(self.fields, to_datetime(ns, self.tz))))
+        ticks = CronSim(self.fields, to_datetime(ns, self.tz))
+        fire = instant_ns(next(ticks))
+        while fire <= ns:  # from a repeated hour's second pass cronsim may name its first pass (01:45 EDT)
+            fire = instant_ns(next(ticks))
+        return fire
 
     def _shift(self, ns: int) -> int:
         """cron-parser: ISC, except near a spring-forward gap whose shifted times may still come after ``ns``,
-        and in a fall-back's repeated hour, which its own hour field decides (``_repeats``)."""
-        fire = self._isc(ns)
+        and in a fall-back's repeated hour, which its own hour field decides (``_repeats``).
+
+        A search that *starts* in the repeated hour's second pass (a BullMQ worker or an Agenda
+        job that computes its next run at 01:30 EST) is the exception: cron-parser marks the hour
+        ``dstEnd`` only when one of its steps lands on it (``CronDate.applyDateOperation``: the
+        same wall hour, at :00:00), so the rest of that pass fires (``*/20 1 * * *`` at 01:40 EST,
+        ``45 1 * * *`` at 01:45 EST) and the search goes on normally from its end."""
         if self.tz is _UTC:
-            return fire
-        fire = self._shift_gap(ns, fire)
+            return self._isc(ns)
+        if to_datetime(ns, self.tz).fold:
+            again = self._instant(ns)
+            if to_datetime(again, self.tz).fold:
+                return again
+            change = _next_transition(self.tz, ns - DAY, ns, _offset(self.tz, ns - DAY))
+            assert change is not None
+            ns = change + _offset(self.tz, change - SECOND) - _offset(self.tz, change) - 1  # the pass's last ns
+        fire = self._shift_gap(ns, self._isc(ns))
         repeats = _repeats(self.fields)
         if repeats == "skip":
             if to_datetime(fire, self.tz).fold:  # in the repeated hour, the second time round

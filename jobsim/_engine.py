@@ -12,6 +12,9 @@ Inngest's executor creates each step's queue item with ``Attempt: 0``.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -34,11 +37,12 @@ from ._steps import (
     as_requested,
     dump,
     failure,
+    load,
     misused_step,
     strayed,
     unawaited,
 )  # fmt: skip
-from ._time import MS, SECOND, format_duration, iso
+from ._time import MS, SECOND, format_duration, iso, to_datetime
 from .errors import BudgetExceeded, InjectedFault, InvalidArgument, NonRetriableError, RetryAfterError, StepError
 
 if TYPE_CHECKING:
@@ -47,8 +51,12 @@ if TYPE_CHECKING:
     from ._simulation import Simulation
 
 FAILED_EVENT = "inngest/function.failed"
+FINISHED_EVENT = "inngest/function.finished"
+CANCELLED_EVENT = "inngest/function.cancelled"
 INVOKED_EVENT = "inngest/function.invoked"
 CRON_EVENT = "inngest/scheduled.timer"
+_STATUS = {"completed": "Completed", "failed": "Failed", "cancelled": "Cancelled"}  # enums.StepStatus's JSON
+_LIFECYCLE = (FAILED_EVENT, FINISHED_EVENT)  # runs they start announce nothing (finalize.go: no recursion)
 
 
 def _always(event: Event) -> bool:
@@ -77,18 +85,55 @@ def zone_of(schedule: Any) -> dict[str, str]:
     return fields() if fields is not None else {}
 
 
+def correlation_id(run: Run, key: str) -> str:
+    """Inngest's id for the invoke step ``key`` of ``run`` (``handleGeneratorInvokeFunction``): the run's id, a dot,
+    the step's id as the SDKs send it (the SHA-1 of the id the code gave, ``:n`` on a repeat, in hex)."""
+    return f"{run.id}.{hashlib.sha1(key.encode()).hexdigest()}"
+
+
+def _stand_in_uuid(*parts: str) -> str:
+    """A UUID where Inngest has one of its own database ids (an app's, a function's): fixed for the names."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "jobsim:" + "/".join(parts)))
+
+
+def _one_year_later(ns: int) -> int:
+    """Go's ``t.AddDate(1, 0, 0)``: the same date and time a year on (29 February becomes 1 March)."""
+    moment = to_datetime(ns)
+    try:
+        later = moment.replace(year=moment.year + 1)
+    except ValueError:
+        later = moment.replace(year=moment.year + 1, month=3, day=1)
+    return ns + (later - moment) // dt.timedelta(microseconds=1) * 1000
+
+
+def event_map(event: Event) -> dict[str, Any]:
+    """``event.Event.Map()``: the event as the server hands it on in lifecycle events (``user`` always there)."""
+    out: dict[str, Any] = {"name": event.name, "data": dict(event.data), "user": dict(event.user or {}),
+                           "id": event.id or "", "ts": event.ts or 0}  # fmt: skip
+    if event.v:
+        out["v"] = event.v
+    return out
+
+
 def timer_event(fn: Function, schedule: Any, due: int, ts: int) -> Event:
     """The ``inngest/scheduled.timer`` event of ``fn``'s tick that fires at ``due`` (delivered at ``ts``, in ns).
 
     Its data is what Inngest's ``handleCron`` (``pkg/execution/executor/service.go``) sends:
     ``cron``, ``scheduledAt`` (the expression's tick) and ``fireAt`` (when the run is due: the
     tick moved by the trigger's own jitter, the ``offset_ns`` of a jittered schedule such as
-    jobsim-inngest's; the same instant without one). The event id, like Inngest's idempotency
-    key, names the tick.
+    jobsim-inngest's; the same instant without one), both written as Go's ``time.RFC3339``
+    writes them: whole seconds, the fraction cut off (``2025-03-01T14:00:00Z``). The event id,
+    like Inngest's idempotency key (the same RFC3339 string), names the tick; jobsim puts the
+    function's id before it, as its bus and traces tell events apart by id.
     """
-    scheduled = iso(due - getattr(schedule, "offset_ns", 0))
-    data = {"cron": schedule.expr, "scheduledAt": scheduled, "fireAt": iso(due)}
+    scheduled = rfc3339(due - getattr(schedule, "offset_ns", 0))
+    data = {"cron": schedule.expr, "scheduledAt": scheduled, "fireAt": rfc3339(due)}
     return Event(CRON_EVENT, data, id=f"{fn.id}:{scheduled}", ts=ts // MS)
+
+
+def rfc3339(ns: int) -> str:
+    """Epoch nanoseconds as Go's ``t.UTC().Format(time.RFC3339)``: whole seconds (truncated), ``Z``."""
+    return to_datetime(ns).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 class Engine:
@@ -98,6 +143,10 @@ class Engine:
         self.rng_for = sim.rng_for  # function id -> the generator its draws come from
         self.profile = sim.profile
         self.jcs = sim.profile.jcs  # outputs as the next request carries them (``_steps.as_requested``)
+        profile = sim.profile
+        # Inngest's lifecycle: function.failed, function.finished, the invoke event's _inngest metadata
+        self.lifecycle = (profile.failure_hook is None and profile.attempt_failure_hook is None
+                          and "on_failure" not in profile.lacks)  # fmt: skip
         self.record = sim.trace.add
         self.x: Execution | None = None
         self.move_clock = sim.wallclock.move
@@ -522,7 +571,7 @@ class Engine:
         self._resolve_wait(waiter, None, name)
 
     def _invoke(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
-        _, key, target, data, deadline = op
+        _, key, target, data, deadline, v, name = op
         record = self._step(run, key, "invoke", x.now)
         record.attempts.append(self._attempt(run, x, key, None))
         if record.status == "invoking":  # as in _sleep: one child run
@@ -531,7 +580,9 @@ class Engine:
         record.status = run.status = "invoking"
         self.x = x  # the child starts at the parent's execution time
         try:
-            event = Event(INVOKED_EVENT, data, ts=x.now // MS)
+            if self.lifecycle:
+                data = {**data, "_inngest": self._invoke_metadata(run, key, name, target, x.now, deadline)}
+            event = Event(INVOKED_EVENT, data, ts=x.now // MS, v=v)
             child = self.start_run(target, [event], parent=(run, key))
         finally:
             self.x = None
@@ -539,6 +590,25 @@ class Engine:
                                       "target": target.id, "child": child.id})  # fmt: skip
         if deadline is not None:
             self.kernel.schedule(deadline, self._invoke_timeout, child, owner=run.function.id)
+
+    def _invoke_metadata(
+        self, run: Run, key: str, name: str, target: Function, now: int, deadline: int | None
+    ) -> dict[str, Any]:
+        """The ``_inngest`` object Inngest's ``NewInvocationEvent`` puts in the invoke event's data
+        (``event.InngestMetadata``). Its database ids (the calling app's and function's, the
+        request group's) are stand-in UUIDs fixed by the names; the OpenTelemetry carrier
+        ``tc`` is left out: jobsim has no trace context to carry."""
+        fn = run.function
+        return {
+            "source_app_id": _stand_in_uuid("app", fn.app.id),
+            "source_fn_id": _stand_in_uuid("function", fn.id),
+            "source_fn_v": 1,
+            "fn_id": target.id,
+            "correlation_id": correlation_id(run, key),
+            "expire": (deadline if deadline is not None else _one_year_later(now)) // MS,
+            "gid": _stand_in_uuid("group", run.id, key),
+            "name": name,  # the step's id as the code gave it (the SDK's displayName)
+        }
 
     def _invoke_timeout(self, child: Run) -> None:
         if child.parent is not None and not child.done:
@@ -603,6 +673,57 @@ class Engine:
                 self.kernel.schedule(at, self._announce_failure, run, error, owner=fn.id)
             else:
                 self._announce_failure(run, error)
+        elif self.lifecycle and status in _STATUS:
+            if at > self.now():
+                self.kernel.schedule(at, self._announce_end, run, status, None, owner=fn.id)
+            else:
+                self._announce_end(run, status, None)
+
+    def _announce_end(self, run: Run, status: str, error: BaseException | None) -> dict[str, Any] | None:
+        """Inngest's ``finalizeEvents`` (``executor/finalize.go``): a run that ends emits
+        ``inngest/function.finished`` (and ``inngest/function.cancelled`` when cancelled), with the
+        data ``_finished_data`` builds; returned for ``inngest/function.failed``, which carries the same.
+
+        They are published here only when a function of the simulation is triggered by them, or a
+        run waits for them or is cancelled by them: one event per run would crowd ``sim.events`` and
+        timelines that nothing reads."""
+        data = self._finished_data(run, status, error)
+        if data is None:
+            return None
+        if self._heard(FINISHED_EVENT):
+            self.sim._emit(Event(FINISHED_EVENT, dict(data)), _origin="system")
+        if status == "cancelled" and self._heard(CANCELLED_EVENT):
+            self.sim._emit(Event(CANCELLED_EVENT, dict(data), id=run.id), _origin="system")
+        return data
+
+    def _heard(self, name: str) -> bool:
+        """Whether an event named ``name`` would start a run, resolve a wait or cancel a run."""
+        return bool(self.subscribers(name) or self.waiters.get(name) or self.cancellers.get(name))
+
+    def _finished_data(self, run: Run, status: str, error: BaseException | None) -> dict[str, Any] | None:
+        """``functionFinishedData`` as ``finalizeEvents`` sends it: ``function_id``, ``run_id``, ``event``
+        (the run's first event, as ``Event.Map()`` writes it), ``events`` (all its events), ``error``
+        (a failure) or ``result`` (the output), ``correlation_id`` (an invoked run's) and
+        ``_inngest.status``; ``None`` for a run started by ``function.failed``/``function.finished``,
+        which announces nothing ("Don't recursively trigger internal finish handlers")."""
+        first = run.event
+        if first.name in _LIFECYCLE:
+            return None
+        data: dict[str, Any] = {
+            "function_id": run.function.id,
+            "run_id": run.id,
+            "event": event_map(first),
+            "events": [event.to_dict() for event in run.events],
+        }
+        if error is not None:
+            data["error"] = {"name": type(error).__name__, "message": message(error)}
+        elif status == "completed":
+            data["result"] = load(run._payload)
+        meta = first.data.get("_inngest") if first.name == INVOKED_EVENT else None
+        if isinstance(meta, dict) and isinstance(meta.get("correlation_id"), str):
+            data["correlation_id"] = meta["correlation_id"]
+        data["_inngest"] = {"status": _STATUS[status]}
+        return data
 
     def _announce_failure(self, run: Run, error: BaseException | None) -> None:
         """Inngest emits ``inngest/function.failed``; ``on_failure`` handlers run from it.
@@ -621,15 +742,14 @@ class Engine:
             if event is not None:
                 self.start_run(self.sim._failure_handler(fn), [event])
             return
-        data = {
-            "function_id": fn.id,
-            "run_id": run.id,
-            "error": {"name": type(error).__name__, "message": message(error)},
-            "event": run.event.to_dict(),
-        }
-        self.sim._emit(Event(FAILED_EVENT, data), _origin="system")
+        data = self._announce_end(run, "failed", error)
+        if data is None:  # the run of an on_failure handler, or of a function triggered by these events
+            return
+        # its id is the run's ("prevents duped runs for parallel steps"), after function.finished
+        self.sim._emit(Event(FAILED_EVENT, dict(data), id=run.id), _origin="system")
         if fn.on_failure is not None:
-            self.start_run(self.sim._failure_handler(fn), [Event(FAILED_EVENT, data, ts=self.now() // MS)])
+            event = Event(FAILED_EVENT, dict(data), id=run.id, ts=self.now() // MS)
+            self.start_run(self.sim._failure_handler(fn), [event])
 
     # -- fault injection ------------------------------------------------------------------
     def add_fault(self, function_id: str, step: str | None, times: int, error: Any) -> None:

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING
 
 from ._events import Event
 from ._safe import message
-from ._time import MS, iso
+from ._time import MS, instant_ns, iso
 from .errors import NonRetriableError, WorkerCrashed
 
 if TYPE_CHECKING:
@@ -149,7 +149,8 @@ def node_cron_failed(failure: AttemptFailure) -> Event:
     """
     run, error = failure.run, failure.error
     scheduled = run.event.data.get("scheduledAt") if isinstance(run.event.data, dict) else None
-    date = scheduled if isinstance(scheduled, str) else iso(failure.started)
+    # the timer event's whole seconds (Inngest's RFC3339) as node-cron's Date.toISOString() writes them
+    date = iso(instant_ns(scheduled)) if isinstance(scheduled, str) else iso(failure.started)
     schedule = run.function.crons[0] if run.function.crons else None
     tz = schedule.tz if schedule is not None else dt.timezone.utc
     moment = dt.datetime.fromisoformat(date.replace("Z", "+00:00")).astimezone(tz)

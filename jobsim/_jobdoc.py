@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._kernel import BACKGROUND
 from ._records import FINAL
-from ._time import iso
+from ._time import instant_ns, iso
 from .errors import WorkerCrashed
 
 if TYPE_CHECKING:
@@ -121,7 +121,8 @@ class JobDocuments:
         if tick is not None:
             data["tick"] = iso(tick)
         elif reason == "waiting":
-            data["tick"] = run.event.data.get("scheduledAt")
+            scheduled = run.event.data.get("scheduledAt")  # the timer event's whole seconds, as the record's ms
+            data["tick"] = iso(instant_ns(scheduled)) if isinstance(scheduled, str) else scheduled
         self.system.record(now, "cron.missed", data)
         return True
 

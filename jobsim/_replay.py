@@ -340,6 +340,12 @@ def _has_outcomes(trace: Trace) -> bool:
     return not (isinstance(source, dict) and "import" in source)
 
 
+def _armed_key(at: int, data: dict[str, Any]) -> str:
+    """A ``fault.armed`` record's instant and fields, but the ``run`` that armed it, as one comparable string."""
+    fields = {key: value for key, value in data.items() if key != "run"}
+    return f"{at} {orjson.dumps(fields, option=orjson.OPT_SORT_KEYS, default=str).decode()}"
+
+
 class _Script:
     """Walks the recording in order and does again what came from outside the jobs."""
 
@@ -352,6 +358,11 @@ class _Script:
         self.inputs = 0
         self.late: list[str] = []
         self.delayed = _delayed_inputs(recorded)
+        # faults job code armed: the recording's (they name their run) and the replay's, read as it records them
+        self.recorded_by_jobs = Counter(_armed_key(at, data) for at, kind, data in recorded._rows
+                                        if kind == "fault.armed" and data.get("run") is not None)  # fmt: skip
+        self.replayed_by_jobs: Counter[str] = Counter()
+        self._read = 0  # how many of the replay's own records were looked at for them
 
     def run(self, extra_ns: int | None) -> str | None:
         driven = any(kind == "advance" for _, kind, _ in self.recorded._rows)
@@ -363,7 +374,8 @@ class _Script:
                 elif kind in ("event", "event.dropped") and data.get("origin", "input") == "input":
                     if not isinstance(data.get("sent"), int):
                         self._input(at, data)
-                elif kind == "fault.armed" and self.faults and data.get("run") is None:  # else job code armed it
+                elif (kind == "fault.armed" and self.faults and data.get("run") is None  # else job code armed it
+                      and not self._armed_again_by_jobs(at, data)):  # fmt: skip
                     self._arm(data)
             self._send_delayed(None)
             self._finish(driven, extra_ns)
@@ -412,6 +424,22 @@ class _Script:
                 sim.send(event, delay=f"{max(at - now, 0)}ns")  # exact: the recorded delay to the nanosecond
             else:
                 sim.kernel.schedule(max(at, now), self.deliver, sim, event, owner="replay (a delayed input)")
+
+    def _armed_again_by_jobs(self, at: int, data: dict[str, Any]) -> bool:
+        """Whether the replay's job code already armed this fault, which a trace saved before job code's
+        ``fault.armed`` named its ``run`` records as if the test had: the same fault at the same instant,
+        more often than the recording says job code did. It has, if at all, by now: job code runs
+        while the test drives the clock, and ``advance`` is recorded before the drive it starts."""
+        rows = self.sim.trace._rows
+        for at_, kind, row in rows[self._read:]:
+            if kind == "fault.armed" and row.get("run") is not None:
+                self.replayed_by_jobs[_armed_key(at_, canonical(kind, row))] += 1
+        self._read = len(rows)
+        key = _armed_key(at, data)
+        if self.replayed_by_jobs[key] > self.recorded_by_jobs[key]:
+            self.replayed_by_jobs[key] -= 1  # this record is that arming: matched once
+            return True
+        return False
 
     def _arm(self, data: dict[str, Any]) -> None:
         """Arm again what the recording armed: ``sim.fail``, ``crash_worker``, ``downtime``, ``duplicate_delivery``,

@@ -456,8 +456,10 @@ class Step(Execution):
         ids = x.engine.sim._emit(events)
         raise Suspend(_done(key, {"ids": ids}, "send_event"))
 
-    def invoke(self, step_id: str, *, function: Any, data: Any = None, timeout: Duration | None = None) -> Any:
-        """Run another function with ``data`` as its event data and return its output."""
+    def invoke(
+        self, step_id: str, *, function: Any, data: Any = None, timeout: Duration | None = None, v: str | None = None
+    ) -> Any:
+        """Run another function with ``data`` as its event data and return its output; ``v`` is its event's ``v``."""
         x = self
         key, record = x.enter(step_id, "invoke")
         if record is not None:
@@ -465,11 +467,13 @@ class Step(Execution):
         target = _invoked(x, function)
         if data is not None and not isinstance(data, dict):
             raise InvalidArgument.build("data", data, "the invoked function's event data, a dict")
+        if v is not None and not isinstance(v, str):
+            raise InvalidArgument.build("v", v, "the invoked function's event version, a string such as '2024-01-01.1'")
         # the profile's longest wait bounds it, as a wait_for_event's timeout (10**30 s overflowed the clock)
         deadline = None if timeout is None else x.now + x.engine.sleep_ns(duration_ns(timeout, "timeout",
                                                                                        allow_zero=False))
         data = json_copy("data", data) if data else {}  # sent as JSON, as every event (``_events.as_sent``)
-        raise Suspend(("invoke", key, target, data, deadline))
+        raise Suspend(("invoke", key, target, data, deadline, v, step_id))
 
     def parallel(self, callables: Sequence[Callable[[], Any]], *, mode: str = "wait") -> tuple[Any, ...]:
         """Run the steps the ``callables`` call in parallel; their outputs, in order.

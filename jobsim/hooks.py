@@ -69,7 +69,9 @@ def output_bytes(value: Any) -> bytes:
     """A run's output as a plugin stores it (``run._payload``): JSON bytes, with keys and values JSON
     cannot hold (a ``datetime``, an object a task returned) written as their ``str``. What orjson refuses even
     so (an int past 64 bits, nesting past 254 levels, a ``str`` that raises) is written by the standard library's
-    encoder, or else as its ``repr``: the run keeps an output rather than losing it to a ``TypeError``."""
+    encoder, or else as its ``repr``: the run keeps an output rather than losing it to a ``TypeError``. The
+    standard library's text is a ``Wide``, which ``run.output`` reads back with it: an int past 64 bits stays
+    that int (orjson would read it as a float); a saved trace holds it as a float, as it does every output."""
     import orjson
 
     try:
@@ -77,8 +79,10 @@ def output_bytes(value: Any) -> bytes:
     except TypeError:
         import json
 
+        from ._events import Wide
+
         try:
-            return json.dumps(value, default=str, separators=(",", ":")).encode()
+            return Wide(json.dumps(value, default=str, separators=(",", ":")).encode())
         except Exception:  # RecursionError, a circular list, a key or str() that raises
             return orjson.dumps(shown(value))
 

@@ -296,6 +296,36 @@ def test_cron_parser_runs_the_repeated_hour_again_only_when_the_hour_field_has_a
     assert _fall_back_hour(expr, "shift") == expected
 
 
+@pytest.mark.parametrize(
+    ("expr", "start", "expected"),
+    [
+        # the rest of the second pass fires: nothing marked the hour dstEnd, as no step landed on it
+        ("*/20 1 * * *", "06:30:00", "2025-11-02T06:40:00"),  # 01:40 EST
+        ("45 1 * * *", "06:30:00", "2025-11-02T06:45:00"),  # 01:45 EST
+        ("*/20 1 * * *", "06:00:00", "2025-11-02T06:20:00"),  # from 01:00 EST itself: strictly after
+        # no match left in the pass: on from its end, as ever
+        ("*/20 1 * * *", "06:50:00", "2025-11-03T06:00:00"),
+        ("30 1 * * *", "06:30:00", "2025-11-03T06:30:00"),
+        ("0 2 * * *", "06:59:59", "2025-11-02T07:00:00"),
+        ("0 0-23 * * *", "06:30:00", "2025-11-02T07:00:00"),
+    ],
+)
+def test_cron_parser_searching_from_inside_the_repeated_hour_fires_the_rest_of_it(expr, start, expected):
+    # cron-parser 5.10: a new CronDate starts with dstEnd null; #matchHour skips the repeated hour only when
+    # applyDateOperation landed on it (same wall hour, :00:00, src/CronDate.ts), so a search that starts at
+    # 01:30 EST (BullMQ's next() after a restart, Agenda's computeNextRunAt) walks 01:40 EST. jobsim walked on
+    # to the next day ("*/20 1"), and for "45 1" named 01:45 EDT, before the instant it was asked about
+    schedule = CronSchedule.parse(expr, NY).bound("shift")
+    assert iso(schedule.next_after(instant_ns(f"2025-11-02T{start}Z")))[:19] == expected
+
+
+@pytest.mark.parametrize("rule", ["isc", "shift", "instant", "wall"])
+def test_every_rule_fires_after_an_instant_in_the_repeated_hour(rule):
+    # cronsim read 01:30 EST's wall time and named 01:45 EDT (05:45Z), an hour before the instant asked about
+    ns = instant_ns("2025-11-02T06:30:00Z")
+    assert CronSchedule.parse("45 1 * * *", NY).bound(rule).next_after(ns) > ns
+
+
 def test_isc_still_runs_a_wildcard_minute_in_both_repeated_hours():
     # Debian cron's wildcard jobs (minute or hour starting with '*') run by the clock: cronsim's rule
     assert _fall_back_hour("*/20 1 * * *", "isc") == ["05:00:00", "05:20:00", "05:40:00", "06:00:00", "06:20:00",

@@ -552,7 +552,7 @@ def test_duplicate_delivery_refuses_more_copies_than_a_simulation_can_hold():
             sim.duplicate_delivery(times=10**9)
         sim.duplicate_delivery(times=10_000)
         sim.advance("2m")
-    first = [r for r in sim.runs("f") if r.event.data["scheduledAt"] == "2025-03-03T00:01:00.000Z"]
+    first = [r for r in sim.runs("f") if r.event.data["scheduledAt"] == "2025-03-03T00:01:00Z"]
     assert len(first) == 10_001  # the duplicated tick and its copies
 
 
@@ -583,7 +583,7 @@ def test_a_duplicated_tick_runs_only_where_the_system_does_not_dedupe(profile, c
     with jobsim.Simulation(digest_app(emails), start=START, profile=profile, seed=4) as sim:
         sim.duplicate_delivery("digest", at="2025-03-04T00:00:00Z", times=2)
         sim.advance("3d")
-    assert emails.count("2025-03-04T09:00:00.000Z") == copies
+    assert emails.count("2025-03-04T09:00:00Z") == copies
     assert len(emails) == copies + 2
     (fault,) = sim.trace.of("fault")
     assert (fault.data["outcome"], fault.data["scheduled"]) == (outcome, "2025-03-04T09:00:00.000Z")

@@ -11,6 +11,7 @@ import pytest
 from _deep import nested
 from _innerruns import quiet_inner_run  # noqa: F401 (used by name)
 
+from jobsim._steps import load
 from jobsim.errors import JobsimError
 from jobsim.hooks import ClassGuard, escapes, output_bytes, refusing_handler
 
@@ -38,6 +39,12 @@ class _Unprintable:
 def test_output_bytes_keeps_an_output_orjson_refuses(value, stored):
     out = output_bytes(value)
     assert out == stored if stored is not None else out.startswith(b'{"a":{"a":{"a":')
+
+
+@pytest.mark.parametrize("value", [10**30, {"n": -(10**20), "ok": [2**64, 1.5]}])
+def test_an_output_past_64_bits_reads_back_exact_not_as_a_float(value):
+    # Celery's JSON, RQ's pickle hand a task's 10**30 back as that int; orjson read the stored text as 1e30
+    assert load(output_bytes(value)) == value and type(load(output_bytes(value))) is type(value)
 
 
 def test_a_refusing_handler_raises_its_message_when_an_event_reaches_it():

@@ -309,7 +309,7 @@ def test_a_step_call_with_a_misspelt_keyword_fails_at_once_naming_the_keyword_me
                        "mean timeout=?); it takes ctx.step.wait_for_event(step_id, *, event, timeout, match=None, "
                        "if_exp=None)"),
         "review": (1, "StepMisuse", "ctx.step.invoke() got an unknown keyword argument fn= (did you mean function=?); "
-                   "it takes ctx.step.invoke(step_id, *, function, data=None, timeout=None)"),
+                   "it takes ctx.step.invoke(step_id, *, function, data=None, timeout=None, v=None)"),
         "positional": (1, "StepMisuse", "ctx.step.wait_for_event() takes 2 positional arguments but 3 positional "
                        "arguments (and 1 keyword-only argument) were given; it takes ctx.step.wait_for_event(step_id, "
                        "*, event, timeout, match=None, if_exp=None)"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import time
 
@@ -429,6 +430,40 @@ def test_faults_job_code_armed_are_armed_once_in_a_replay(tmp_path):
     assert [a.error is None for a in result.simulation.runs("pay")[0].attempts] == [False, True, True]
     replayed = result.simulation  # each fault armed once, by the replay's job code: none from the trace
     assert [r.data.get("run") for r in replayed.trace if r.kind == "fault.armed"] == [replayed.runs("chaos")[0].id] * 2
+
+
+def test_a_trace_saved_before_job_code_armed_faults_named_their_run_arms_them_once_too(tmp_path):
+    """Such a trace records a fault job code armed like one the test armed (no `run`): the replay's job code
+    arms it again at the same instant, so the recorded one is not armed a second time; the test's own are."""
+    app, current = jobsim.App("chaos"), {}
+
+    @app.function("chaos", on="chaos")
+    def chaos(ctx):
+        current["sim"].fail("pay", times=1, error=ConnectionError("db down"))
+
+    @app.function("pay", on="pay")
+    def pay(ctx):
+        return ctx.step.run("charge", lambda: "paid")
+
+    with jobsim.Simulation(app, start=START) as sim:
+        current["sim"] = sim
+        sim.send("chaos")
+        sim.advance("1m")
+        sim.fail("pay", times=1, error=ConnectionError("db down"))  # the test's own, the same fault
+        sim.send("pay")
+        sim.advance("10m")
+    assert [a.error is None for a in sim.runs("pay")[0].attempts] == [False, False, True, True]
+    lines = [json.loads(line) for line in sim.trace.save(tmp_path / "new.jobsim.jsonl").read_text().splitlines()]
+    armed = [line for line in lines if line["k"] == "fault.armed"]
+    assert [line.get("run") for line in armed] == [sim.runs("chaos")[0].id, None]
+    del armed[0]["run"]  # as traces were written before job code's arming named its run
+    old = tmp_path / "old.jobsim.jsonl"
+    old.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    result = jobsim.Simulation.replay(jobsim.Trace.load(old), app, setup=lambda again: current.update(sim=again))
+    assert result.same, result.report()
+    assert [a.error is None for a in result.simulation.runs("pay")[0].attempts] == [False, False, True, True]
+    kinds = [(r.data.get("run") is None) for r in result.simulation.trace if r.kind == "fault.armed"]
+    assert kinds == [False, True]  # job code's arming, then the test's from the trace: neither twice
 
 
 def test_recorded_responses_are_found_for_urls_holding_pseudonymized_phone_numbers(tmp_path):

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import dataclasses
+import json
 import weakref
 from typing import TYPE_CHECKING, Any
 
@@ -578,7 +579,8 @@ def _duration_like(value: Any) -> bool:
 
 
 def _jsonable(value: Any) -> Any:
-    return orjson.loads(output_bytes(value))
+    raw = output_bytes(value)  # a ``Wide`` (an int past 64 bits): the standard library reads that int exact
+    return orjson.loads(raw) if type(raw) is bytes else json.loads(raw)
 
 
 

@@ -197,7 +197,7 @@ class _StepBase:
             raise jobsim.InvalidArgument.build("if_exp", if_exp, "a CEL expression string over event and async")
         return {"event": event, "if_exp": if_exp, "timeout": whole_seconds(timeout, "timeout")}
 
-    def _invoke_args(self, function_id: str, data: Any, timeout: Any) -> dict[str, Any]:
+    def _invoke_args(self, function_id: str, data: Any, timeout: Any, v: Any = None) -> dict[str, Any]:
         sim = self._x.engine.sim
         if function_id not in sim.functions:
             selection = sim._selection  # one the test left out (functions=/exclude_functions=): say how to select it
@@ -211,12 +211,13 @@ class _StepBase:
             raise jobsim.InvalidArgument.build("data", data, "a mapping: it becomes the invoked function's event.data")
         # inngest-py sends it through pydantic's JSON mode (``InvokeOpts.to_dict``): a datetime becomes its ISO
         # string ("Z" for UTC), a set a list, a Decimal or a timedelta a string
-        payload = step_base.InvokeOptsPayload(data=dict(data or {}), v=None).to_dict()
+        # v: the invoked function's event.v (``InvokeOptsPayload``, strict: a non-string fails there, as in the SDK)
+        payload = step_base.InvokeOptsPayload(data=dict(data or {}), v=v).to_dict()
         if isinstance(payload, Exception):
             raise jobsim.InvalidArgument.build(
                 "data", data, f"inngest-py sends it as JSON (pydantic's JSON mode), which fails: {payload}"
             )
-        kwargs: dict[str, Any] = {"function": function_id, "data": payload["data"]}
+        kwargs: dict[str, Any] = {"function": function_id, "data": payload["data"], "v": payload.get("v")}
         if timeout is not None:
             kwargs["timeout"] = whole_seconds(timeout, "timeout")
         return kwargs
@@ -321,7 +322,7 @@ class StepSync(_StepBase):
         """Run another simulated function with ``data`` as its event data; its output."""
         if not isinstance(function, inngest.Function):
             raise jobsim.InvalidArgument.build("function", function, "an inngest.Function (use invoke_by_id for an id)")
-        return self._invoke(step_id, self._invoked(function), data, timeout, function._output_type)
+        return self._invoke(step_id, self._invoked(function), data, timeout, function._output_type, v)
 
     def invoke_by_id(
         self,
@@ -334,11 +335,11 @@ class StepSync(_StepBase):
         v: str | None = None,
     ) -> object:
         target, output_type = self._by_id(app_id, function_id)
-        return self._invoke(step_id, target, data, timeout, output_type)
+        return self._invoke(step_id, target, data, timeout, output_type, v)
 
-    def _invoke(self, step_id: str, function_id: str, data: Any, timeout: Any, output_type: Any) -> Any:
-        kwargs = self._invoke_args(function_id, data, timeout)
-        hit, memo = self._report(step_id, lambda: invoke_opts(function_id, data, timeout))
+    def _invoke(self, step_id: str, function_id: str, data: Any, timeout: Any, output_type: Any, v: Any) -> Any:
+        kwargs = self._invoke_args(function_id, data, timeout, v)
+        hit, memo = self._report(step_id, lambda: invoke_opts(function_id, data, timeout, v))
         try:
             value = self._x.invoke(step_id, **kwargs)
             if hit:
@@ -441,7 +442,7 @@ class Step(_StepBase):
     ) -> Any:
         if not isinstance(function, inngest.Function):
             raise jobsim.InvalidArgument.build("function", function, "an inngest.Function (use invoke_by_id for an id)")
-        return await self._invoke(step_id, self._invoked(function), data, timeout, function._output_type)
+        return await self._invoke(step_id, self._invoked(function), data, timeout, function._output_type, v)
 
     @_awaited
     async def invoke_by_id(
@@ -455,11 +456,11 @@ class Step(_StepBase):
         v: str | None = None,
     ) -> object:
         target, output_type = self._by_id(app_id, function_id)
-        return await self._invoke(step_id, target, data, timeout, output_type)
+        return await self._invoke(step_id, target, data, timeout, output_type, v)
 
-    async def _invoke(self, step_id: str, function_id: str, data: Any, timeout: Any, output_type: Any) -> Any:
-        kwargs = self._invoke_args(function_id, data, timeout)
-        hit, memo = await self._report_async(step_id, lambda: invoke_opts(function_id, data, timeout))
+    async def _invoke(self, step_id: str, function_id: str, data: Any, timeout: Any, output_type: Any, v: Any) -> Any:
+        kwargs = self._invoke_args(function_id, data, timeout, v)
+        hit, memo = await self._report_async(step_id, lambda: invoke_opts(function_id, data, timeout, v))
         try:
             value = await self._x.invoke(step_id, **kwargs)
             if hit:

@@ -69,13 +69,63 @@ def json_checked(value: Any, step_id: str | None) -> Any:
     The SDK answers such a request with a plain 500 (``from_error`` sets no
     ``x-inngest-no-retry``), so the server retries it like any error, re-running the
     code each time, until the attempts run out.
+
+    ``json.dumps`` takes a float NaN or infinity and writes the bare token (``NaN``), which
+    the server then cannot read (``unreadable``): a step's output fails the request, and a
+    function's is kept as the text of the SDK's answer.
     """
     try:
-        json.dumps(value)
+        json.dumps(value, allow_nan=False)
     except (TypeError, ValueError):
-        what = "returned unserializable data" if step_id is None else f'"{step_id}" returned unserializable data'
-        raise Abort(inngest_errors.OutputUnserializableError(what)) from None
+        try:
+            text = json.dumps(value)
+        except (TypeError, ValueError):
+            what = "returned unserializable data" if step_id is None else f'"{step_id}" returned unserializable data'
+            raise Abort(inngest_errors.OutputUnserializableError(what)) from None
+        if step_id is None:
+            return text
+        raise Abort(unreadable(value, step_id)) from None
     return value
+
+
+class UnreadableResponse(jobsim.JobsimError):
+    """A request whose answer Inngest's server cannot read as JSON; retried like any error."""
+
+
+def unreadable(value: Any, step_id: str) -> UnreadableResponse:
+    """The failure of a request whose step returned a float NaN or infinity.
+
+    inngest-py writes its answer with ``json.dumps`` (``comm_lib/models.py``), so the step's
+    ``data`` holds the bare token ``NaN``, ``Infinity`` or ``-Infinity``. The server reads a
+    step's answer (status 206) with Go's ``json.Unmarshal`` (``httpdriver/parse.go :
+    parseGenerator``), which refuses it; ``executeDriverV1`` makes that error the request's,
+    which is retried like any error and, once the attempts run out, fails the run.
+    """
+    number = _first_non_finite(value)
+    token, char, where = (
+        ("NaN", "N", "looking for beginning of value") if number != number
+        else ("Infinity", "I", "looking for beginning of value") if number > 0
+        else ("-Infinity", "I", "in numeric literal")
+    )  # fmt: skip
+    return UnreadableResponse(
+        f'step "{step_id}" returned {token}: inngest-py writes it as the bare token {token} (json.dumps), which '
+        f"Inngest's server cannot read (\"error reading generator opcode response: invalid character '{char}' "
+        f'{where}"), so the request fails and is retried like any error; return None or a string instead'
+    )
+
+
+def _first_non_finite(value: Any) -> float:
+    """The first float NaN or infinity in ``value``, in the order ``json.dumps`` writes it."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and item - item != 0.0:
+            return item
+        if isinstance(item, dict):
+            stack.extend(reversed(list(item.values())))
+        elif isinstance(item, (list, tuple)):
+            stack.extend(reversed(item))
+    return float("nan")  # pragma: no cover - only called when json.dumps(allow_nan=False) refused a float
 
 
 class Unsupported(jobsim.JobsimError, jobsim.NonRetriableError):

@@ -45,6 +45,8 @@ from inngest._internal.step_lib import base as step_base
 import jobsim
 from jobsim._steps import Suspend, _done, load
 
+from ._errors import unreadable
+
 if TYPE_CHECKING:
     from .plugin import Binding
 
@@ -195,12 +197,18 @@ class Request:
 
 
 def checked(output: Any, step_id: str | None) -> None:
-    """The SDK dumps what the middleware left (``comm_lib/models.py : _prep_call_result``)."""
+    """The SDK dumps what the middleware left (``comm_lib/models.py : _prep_call_result``); a NaN or
+    infinity it writes as a bare token, which the server cannot read (``_errors.unreadable``)."""
     try:
-        json.dumps(output)
+        json.dumps(output, allow_nan=False)
     except (TypeError, ValueError):
-        what = "returned unserializable data" if step_id is None else f'"{step_id}" returned unserializable data'
-        raise inngest_errors.OutputUnserializableError(what) from None
+        try:
+            json.dumps(output)
+        except (TypeError, ValueError):
+            what = "returned unserializable data" if step_id is None else f'"{step_id}" returned unserializable data'
+            raise inngest_errors.OutputUnserializableError(what) from None
+        if step_id is not None:
+            raise unreadable(output, step_id) from None
 
 
 def wait_opts(if_exp: str | None, timeout: Any) -> Any:
@@ -208,9 +216,9 @@ def wait_opts(if_exp: str | None, timeout: Any) -> Any:
     return step_base.WaitForEventOpts(if_exp=if_exp, timeout=_duration(timeout)).to_dict()
 
 
-def invoke_opts(function_id: str, data: Any, timeout: Any) -> Any:
+def invoke_opts(function_id: str, data: Any, timeout: Any, v: str | None = None) -> Any:
     """``invoke``'s ``StepInfo.opts`` (``step_sync.py : invoke_by_id``)."""
-    payload = step_base.InvokeOptsPayload(data=data, v=None)
+    payload = step_base.InvokeOptsPayload(data=data, v=v)
     opts = step_base.InvokeOpts(function_id=function_id, payload=payload, timeout=_duration(timeout))
     return opts.to_dict()
 

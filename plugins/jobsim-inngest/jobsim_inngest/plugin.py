@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import sys
+import types
 import weakref
 from typing import TYPE_CHECKING, Any
 
@@ -166,7 +167,8 @@ def _check_clients(state: SimState) -> None:
 
 def _nearby_clients(fn: Any, app_id: str) -> list[Any]:
     """``inngest.Inngest`` clients of ``app_id`` that the function's handlers reach by name (module globals,
-    closures): where ``@client.create_function`` puts them."""
+    closures), directly or as an attribute of a module they reach (``import app.clients as clients``,
+    ``@clients.inngest_client.create_function``): where ``@client.create_function`` puts them."""
     import inngest
 
     found: list[Any] = []
@@ -176,6 +178,7 @@ def _nearby_clients(fn: Any, app_id: str) -> list[Any]:
         handler = inspect.unwrap(handler)
         values = list(getattr(handler, "__globals__", {}).values())
         values += [cell.cell_contents for cell in getattr(handler, "__closure__", None) or () if _filled(cell)]
+        values += [inner for value in values if isinstance(value, types.ModuleType) for inner in vars(value).values()]
         for value in values:
             if isinstance(value, inngest.Inngest) and value.app_id == app_id and value not in found:
                 found.append(value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import types
 
 import inngest
 import pytest
@@ -347,3 +348,25 @@ def test_a_client_with_middleware_or_serializer_left_out_of_the_simulation_is_na
         sim.send("go")
         sim.run_until_idle()
     assert sim.runs(order)[0].output == "shop"
+
+
+def test_a_client_reached_through_a_module_the_handler_uses_is_named_too():
+    """The common layout: the client lives in its own module (``app/clients.py``), the handler's module
+    imports that module and decorates with ``@clients.inngest_client.create_function``; the handler then
+    holds the module, not the client. inngest-py would run the served client's middleware on every request."""
+    clients = types.ModuleType("shop_clients")
+    clients.inngest_client = inngest.Inngest(  # type: ignore[attr-defined]
+        app_id="shop", is_production=False, middleware=[recorder([], "c")])
+
+    @clients.inngest_client.create_function(fn_id="order", trigger=inngest.TriggerEvent(event="go"))  # type: ignore[attr-defined]
+    def order(ctx: inngest.ContextSync) -> str:
+        return clients.__name__
+
+    with pytest.raises(jobsim.InvalidArgument, match=r"its client 'shop' is not passed to the simulation, so its "
+                       r"middleware \(Recorder\) would not run; pass the client too"):
+        jobsim.Simulation(order).start()
+    with simulate(order, clients.inngest_client) as sim:  # type: ignore[attr-defined]
+        sim.send("go")
+        sim.run_until_idle()
+    assert sim.runs(order)[0].output == "shop_clients"
+

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import random
 
 import inngest
@@ -269,7 +270,9 @@ def test_on_failure_runs_once_with_the_failure_event(client, kind):
     assert data["error"] == {"name": "ValueError", "message": "bad csv"}
     assert stack.startswith("Traceback (most recent call last):") and stack.endswith("ValueError: bad csv\n")
     assert data["event"]["name"] == "go" and data["event"]["data"] == {"file": "a.csv"}
-    assert data["events"] == [data["event"]]  # functionFinishedData.Events: the run's input events
+    # functionFinishedData: `event` as Event.Map() writes it (a `user` always), `events` the run's input events
+    assert data["event"]["user"] == {} and data["events"] == [{k: v for k, v in data["event"].items() if k != "user"}]
+    assert data["_inngest"] == {"status": "Failed"}  # finalize.go: the run's enums.StepStatus
     assert [r.status for r in sim.runs("shop-import-failure")] == ["failed"]  # one attempt, not retried
 
 
@@ -300,3 +303,49 @@ def test_an_output_json_cannot_store_fails_the_request_and_is_retried_like_any_e
     assert retry_delays(sim, None) == expected_delays(6, "shop-stamp", 2)
     (tags_run,) = sim.runs("shop-tags")
     assert tags_run.status == "failed" and str(tags_run.error) == "returned unserializable data"
+
+
+@pytest.mark.parametrize(
+    ("value", "token", "go_error"),
+    [
+        ({"ratio": 0.5, "score": math.nan}, "NaN", "invalid character 'N' looking for beginning of value"),
+        ([1, math.inf], "Infinity", "invalid character 'I' looking for beginning of value"),
+        (-math.inf, "-Infinity", "invalid character 'I' in numeric literal"),
+    ],
+)
+def test_a_nan_or_infinite_step_output_fails_the_request_as_the_server_cannot_read_it(client, value, token, go_error):
+    """inngest-py's json.dumps writes NaN as a bare token; the server's json.Unmarshal of the step's answer
+    (httpdriver/parse.go : parseGenerator) refuses it, and the request is retried like any error."""
+    calls, caught = [], []
+
+    @client.create_function(fn_id="score", trigger=go(), retries=1)
+    def score(ctx: inngest.ContextSync) -> None:
+        try:
+            ctx.step.run("score", lambda: calls.append(ctx.attempt) or value)
+        except Exception as exc:  # the answer fails after the request: job code never sees it
+            caught.append(exc)
+
+    with simulate(score, seed=6) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    (run,) = sim.runs("shop-score")
+    assert calls == [0, 1] and caught == [] and run.status == "failed" and "score" not in run.steps
+    assert type(run.error).__name__ == "UnreadableResponse"
+    assert str(run.error).startswith(f'step "score" returned {token}: inngest-py writes it as the bare token {token} '
+                                     f"(json.dumps), which Inngest's server cannot read (\"error reading generator "
+                                     f"opcode response: {go_error}\")")  # fmt: skip
+
+
+def test_a_function_returning_nan_completes_with_the_sdks_text_as_its_output(client):
+    """A function's answer (status 200) the server cannot read as JSON is kept as its text
+    (httpdriver/parse.go : ParseResponse; fastjson's validator refuses NaN too)."""
+
+    @client.create_function(fn_id="ratio", trigger=go())
+    def ratio(ctx: inngest.ContextSync) -> dict[str, float]:
+        return {"ratio": math.nan, "max": math.inf}
+
+    with simulate(ratio) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    (run,) = sim.runs("shop-ratio")
+    assert run.status == "completed" and run.output == '{"ratio": NaN, "max": Infinity}'

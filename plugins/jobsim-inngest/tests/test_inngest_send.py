@@ -210,4 +210,5 @@ def test_event_and_invoke_data_are_encoded_as_inngest_py_encodes_them(client):
         client.send_sync(event)
         sim.run_until_idle()
     assert seen[0] == {"at": "2025-03-01T00:00:00Z"}
+    assert seen[-1].pop("_inngest")["fn_id"] == "shop-callee"  # the server's invoke metadata (test_inngest_steps)
     assert seen[-1] == {"at": "2025-03-01T12:00:00Z", "price": "1.50", "wait": "PT1M30S", "tags": ["a"]}

@@ -377,6 +377,42 @@ def test_invoke_runs_another_function_and_returns_its_output(client, kind):
     assert secs(run.end_ns) == 60  # two invocations of 30 s, one after the other
 
 
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_invoke_sends_v_and_the_invoked_run_reads_the_servers_invoke_metadata(client, kind):
+    """NewInvocationEvent (pkg/event/invoke.go): the payload's data and v, plus data._inngest, whose
+    correlation_id is '<run id>.<the step's hashed id>' (handleGeneratorInvokeFunction); inngest-py's Event
+    has no `v`, so job code reads it nowhere but the run's event."""
+    from inngest._internal import transforms
+
+    @client.create_function(fn_id="price", trigger=inngest.TriggerEvent(event="never/sent"))
+    def price(ctx: inngest.ContextSync) -> dict:
+        return dict(ctx.event.data)
+
+    if kind == "sync":
+
+        @client.create_function(fn_id="quote", trigger=inngest.TriggerEvent(event="go"))
+        def quote(ctx: inngest.ContextSync) -> object:
+            return ctx.step.invoke("by-fn", function=price, data={"sku": "a"}, v="2025-01-01.1")
+
+    else:
+
+        @client.create_function(fn_id="quote", trigger=inngest.TriggerEvent(event="go"))
+        async def quote(ctx: inngest.Context) -> object:
+            return await ctx.step.invoke_by_id("by-fn", function_id="price", data={"sku": "a"}, v="2025-01-01.1")
+
+    with simulate([quote, price], client) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    (parent,) = sim.runs("shop-quote")
+    (child,) = sim.runs("shop-price")
+    assert child.event.v == "2025-01-01.1"
+    output = parent.output
+    meta = output.pop("_inngest")
+    assert output == {"sku": "a"}
+    assert meta["correlation_id"] == f"{parent.id}.{transforms.hash_step_id('by-fn')}"
+    assert (meta["fn_id"], meta["name"]) == ("shop-price", "by-fn")
+
+
 def test_invoke_deserializes_with_the_functions_output_type_and_invoke_by_id_does_not():
     """step_sync.py: ``invoke`` passes the output through ``_deserialize(output, function._output_type)``;
     ``invoke_by_id`` returns it as stored."""

@@ -190,7 +190,15 @@ class Delayed:
     outcome: Outcome
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        spend(_resolving_host("delayed"), self.after_ns)
+        host = _resolving_host("delayed")
+        cut = _client_limit(request, self.outcome, self.after_ns)
+        if cut is not None:  # the client stops waiting first, as it would for a real server this slow
+            phase, limit_ns = cut
+            spend(host, limit_ns)
+            raise _TIMEOUTS[phase](
+                f"timed out: jobsim.delayed() scripted an answer after {format_duration(self.after_ns)}, "
+                f"later than the client's {phase} timeout ({format_duration(limit_ns)})", request=request)
+        spend(host, self.after_ns)
         if isinstance(self.outcome, httpx.Response):
             return self.outcome
         if isinstance(self.outcome, BaseException):
@@ -198,6 +206,32 @@ class Delayed:
         if issubclass(self.outcome, httpx.RequestError):
             raise self.outcome(f"jobsim: scripted {self.outcome.__name__}", request=request)
         raise self.outcome()
+
+
+_CONNECT_PHASE = (httpx.ConnectError, httpx.ConnectTimeout, httpx.ProxyError)
+_RESETS = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
+
+
+def _client_limit(request: httpx.Request, outcome: Outcome, after_ns: int) -> tuple[Phase, int] | None:
+    """The phase and timeout of the client that gives up on a ``delayed`` answer before it comes, or None.
+
+    A response, or an error met reading it, is waited for through the read timeout; an error of the
+    connect (refused, TLS, DNS: an ``OSError`` other than a reset) through the connect timeout. Each
+    client's bridge puts its own timeouts in ``request.extensions["timeout"]`` (httpx's, urllib3's
+    ``(connect, read)``, ``http.client``'s one ``timeout``); no timeout (``None``) waits as long as it
+    takes. aiohttp's connection measures the wait itself (``jobsim._aiohttp``: ``sock_read``,
+    ``sock_connect``, ``total``), so it is left to it.
+    """
+    if request.extensions.get("jobsim_client") == "aiohttp":
+        return None
+    kind = outcome if isinstance(outcome, type) else type(outcome)
+    phase: Phase = "connect" if issubclass(kind, _CONNECT_PHASE) or (
+        issubclass(kind, OSError) and not issubclass(kind, _RESETS)) else "read"
+    seconds = (request.extensions.get("timeout") or {}).get(phase)
+    if seconds is None:
+        return None
+    limit_ns = round(seconds * SECOND)
+    return (phase, limit_ns) if after_ns > limit_ns else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -336,7 +336,7 @@ def test_delayed_accepts_status_codes_and_exceptions(sink: HttpSink, host: FakeH
         delayed(dt.timedelta(seconds=3), ValueError("boom")),
         sink.delayed(1.5, httpx.Response(200)),
     ])
-    assert post_with_retries(HOOK, attempts=2) == [503, "RemoteProtocolError"]
+    assert post_with_retries(HOOK, attempts=2, timeout=90) == [503, "RemoteProtocolError"]
     with pytest.raises(ValueError, match="boom"):
         httpx.post(HOOK)
     assert httpx.post(HOOK).status_code == 200
@@ -368,6 +368,40 @@ def test_timeout_phases_and_explicit_waits(sink: HttpSink, host: FakeHost) -> No
         with pytest.raises(httpx.PoolTimeout):
             client.post(HOOK)
     assert host.now == START_NS + 49 * SECOND
+
+
+def test_a_delayed_answer_later_than_the_clients_timeout_times_out_at_that_timeout(
+        sink: HttpSink, host: FakeHost) -> None:
+    """A server slower than the client's read timeout: httpx raises ReadTimeout at the timeout, not the
+    answer at its delay; one due at the very instant arrives; a refused connect waits the connect timeout."""
+    sink.post(HOOK).mock(side_effect=[delayed("30s", 200), delayed("10s", 201),
+                                      delayed("1m", httpx.ConnectError), delayed("1h", 202)])
+    with httpx.Client(timeout=httpx.Timeout(10.0, connect=3.0)) as client:
+        with pytest.raises(httpx.ReadTimeout, match=r"delayed\(\) scripted an answer after 30s, later than the "
+                                                    r"client's read timeout \(10s\)"):
+            client.post(HOOK)
+        assert host.now == START_NS + 10 * SECOND
+        assert client.post(HOOK).status_code == 201
+        with pytest.raises(httpx.ConnectTimeout, match=r"connect timeout \(3s\)"):
+            client.post(HOOK)
+    assert host.now == START_NS + 23 * SECOND
+    with httpx.Client(timeout=None) as client:  # no timeout: the client waits as long as the answer takes
+        assert client.post(HOOK).status_code == 202
+    assert host.now == START_NS + 23 * SECOND + 3600 * SECOND
+    assert [(type(call.error).__name__, call.elapsed.seconds) for call in sink.calls] == [
+        ("ReadTimeout", 10), ("NoneType", 10), ("ConnectTimeout", 3), ("NoneType", 3600)]
+
+
+def test_a_delayed_answer_later_than_an_async_clients_timeout_times_out(sink: HttpSink, host: FakeHost) -> None:
+    sink.get(HOOK).mock(side_effect=delayed("1m", 200))
+
+    async def call() -> None:
+        async with httpx.AsyncClient() as client:  # httpx's default: 5 s
+            await client.get(HOOK)
+
+    with pytest.raises(httpx.ReadTimeout, match=r"read timeout \(5s\)"):
+        asyncio.run(call())
+    assert sink.calls[0].elapsed == dt.timedelta(seconds=5)
 
 
 def test_timeout_with_httpx_default_timeout_in_an_async_client(sink: HttpSink,
@@ -428,7 +462,7 @@ def test_virtual_time_spent_is_the_sum_of_the_delays(delays: list[int]) -> None:
                                       for us in delays])
     http.install()
     try:
-        with httpx.Client() as client:
+        with httpx.Client(timeout=None) as client:  # no timeout: every answer is waited for
             for _ in delays:
                 client.post(HOOK)
     finally:

@@ -116,6 +116,20 @@ def test_delayed_answers_spend_virtual_time():
     assert sim.runs("job")[0].output == 2.5
 
 
+def test_a_delayed_answer_later_than_the_read_timeout_is_requests_read_timeout():
+    def job(ctx):
+        try:
+            requests.get("https://api.example.com/a", timeout=(3, 10))
+        except requests.exceptions.ReadTimeout as error:
+            return [str(error), _seconds(dt.datetime.now(dt.timezone.utc))]
+        return None
+
+    sim = simulate(job, routes=lambda sim: sim.http.get("https://api.example.com/a").mock(
+        side_effect=delayed("30s", 200)))  # fmt: skip
+    message, at = sim.runs("job")[0].output
+    assert at == 10.0 and "Read timed out." in message and "later than the client's read timeout (10s)" in message
+
+
 def test_urllib3_retry_runs_its_own_backoff_and_retry_after_in_virtual_time():
     """urllib3's Retry: no wait before the first retry, then backoff_factor * 2^(n-1), and a Retry-After
     header instead of the backoff (urllib3/util/retry.py get_backoff_time, sleep_for_retry)."""

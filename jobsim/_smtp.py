@@ -420,17 +420,22 @@ def _make_starttls(original: Callable[..., tuple[int, bytes]]) -> Callable[..., 
 
 def parse_message(mail_from: str, rcpts: list[str], data: bytes, *,
                   sent_at: dt.datetime, new_id: Callable[[], uuid.UUID]) -> Email:
-    """An accepted DATA -> ``Email``; ``bcc`` = envelope recipients not in To/Cc.
+    """An accepted DATA -> ``Email``, delivered to the envelope's accepted recipients (``rcpts``) only.
 
-    ``new_id`` is only called when the message carries no ``Message-ID`` header.
+    SMTP delivers to RCPT TO, not to the headers: ``to``/``cc`` are the To/Cc addresses the envelope
+    names, ``bcc`` the envelope recipients in neither. A To, Cc or Bcc address the envelope lacks
+    (``sendmail(sender, [customer], msg)`` with more in the headers, or a recipient the server refused)
+    received nothing, so it is in none of them; a Bcc header left in the message stays in ``headers``,
+    as every recipient got it. ``new_id`` is only called when the message carries no ``Message-ID`` header.
     """
     message = BytesParser(policy=policy.default).parsebytes(data)
     assert isinstance(message, EmailMessage)
-    to = _header_addresses(message, "To")
-    cc = _header_addresses(message, "Cc")
+    delivered = {address.lower() for address in rcpts}
+    to = [address for address in _header_addresses(message, "To") if address.lower() in delivered]
+    cc = [address for address in _header_addresses(message, "Cc") if address.lower() in delivered]
     shown = {address.lower() for address in (*to, *cc)}
     bcc: list[str] = []
-    for address in (*rcpts, *_header_addresses(message, "Bcc")):
+    for address in rcpts:
         if address.lower() not in shown:
             shown.add(address.lower())
             bcc.append(address)

@@ -1075,11 +1075,10 @@ def test_an_email_with_no_to_header_shows_who_got_it() -> None:
     with jobsim.Simulation(app, start="2025-03-01T00:00:00Z") as sim:
         sim.send("news/send", {})
         sim.run_until_idle()
-        assert sim.timeline().splitlines()[4] == (
-            "2025-03-01 00:00:00.000 UTC  email     letter#1: smtp cc ed@acme.test; bcc ada@example.com, "
-            "bob@example.com: 'Issue 1'")
+        assert sim.timeline().splitlines()[4] == (  # ed, in the Cc header but not the envelope, got nothing
+            "2025-03-01 00:00:00.000 UTC  email     letter#1: smtp bcc ada@example.com, bob@example.com: 'Issue 1'")
         assert invariants.describe(sim.mail.outbox[0]) == (
-            "email cc ed@acme.test; bcc ada@example.com, bob@example.com 'Issue 1' at 2025-03-01T00:00:00.000Z")
+            "email bcc ada@example.com, bob@example.com 'Issue 1' at 2025-03-01T00:00:00.000Z")
 
 
 @pytest.mark.parametrize("sender", [" ", "\t\n"])
@@ -1090,3 +1089,37 @@ def test_postmark_refuses_a_from_without_an_address_as_postmark_does(http: HttpS
     response = httpx.post(POSTMARK, json=payload, headers=POSTMARK_AUTH)
     assert (response.status_code, response.json()) == (422, {"ErrorCode": 300, "Message": "Invalid 'From' value."})
     assert mail.outbox == []
+
+
+def test_smtp_delivers_to_the_envelope_not_to_the_headers() -> None:
+    """``sendmail(sender, [customer, ...], msg)`` with a Bcc (or Cc) header the envelope lacks: smtplib sends it to
+    the envelope alone, so the audit copy never leaves, and the Bcc header reaches everyone. The header's addresses
+    counted as recipients, so ``assert_sent(to="audit@acme.test")`` passed; so did one for a refused RCPT."""
+    import jobsim
+
+    app = jobsim.App("receipts")
+
+    @app.function("receipt", on="billing/paid", retries=0)
+    def receipt(ctx):
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = "billing@acme.test", "ada@example.com", "Receipt"
+        message["Cc"], message["Bcc"] = "Ops <ops@acme.test>", "audit@acme.test"
+        message.set_content("paid")
+        with smtplib.SMTP("smtp.acme.test") as smtp:
+            refused = smtp.sendmail("billing@acme.test", ["ada@example.com", "OPS@acme.test", "bob@example.com"],
+                                    message.as_bytes())
+            smtp.sendmail("billing@acme.test", ["ada@example.com"], message.as_bytes())
+        return sorted(refused)
+
+    with jobsim.Simulation(app, start="2025-03-01T00:00:00Z") as sim:
+        sim.mail.smtp_fail(times=1, code=550, on="RCPT")  # the first RCPT, ada's, is refused
+        sim.send("billing/paid", {})
+        sim.run_until_idle()
+    assert sim.runs("receipt")[0].output == ["ada@example.com"]
+    first, second = sim.mail.outbox
+    assert (first.to, first.cc, first.bcc) == ([], ["ops@acme.test"], ["bob@example.com"])
+    assert (second.to, second.cc, second.bcc) == (["ada@example.com"], [], [])
+    assert first.headers["Bcc"] == second.headers["Bcc"] == "audit@acme.test"  # the leaked header
+    sim.mail.assert_not_sent(to="audit@acme.test")
+    assert sim.mail.find(to="ada@example.com") == [second]
+    assert sim.mail.find(to="ops@acme.test") == [first]

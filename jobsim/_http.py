@@ -60,6 +60,7 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 import httpx
 import respx
+from httpcore._sync.connection import RETRIES_BACKOFF_FACTOR, exponential_backoff
 from respx.models import AllMockedAssertionError, PassThrough, SideEffectError
 from respx.patterns import Lookup, M, PathPattern, Pattern
 
@@ -618,12 +619,42 @@ and the request failed with ``ReadTimeout`` while the server was still answering
 respx makes that real call (its ``target_spec``) in ``HTTPCoreMocker._send_async_request`` after every
 router passed the request on; while any sink is installed that class method hands respx a ``target_spec``
 that takes the hold first. Elsewhere (no virtual loop running) nothing changes.
+
+The same two class methods (sync and async) retry a connect the sink failed, as httpcore's own connection
+does for a transport built with ``retries=N`` (``httpx.HTTPTransport(retries=2)``): respx answers at the
+connection pool, above ``HTTPConnection._connect``, whose loop retries a ``ConnectError``/``ConnectTimeout``
+after httpcore's backoff (0 s, 0.5 s, 1 s, ...; ``exponential_backoff``), slept with the pool's network
+backend: in virtual time in job code. Without it such a transport gave up at the first refused connection.
+A pass-through request's real connect is retried by httpcore itself (its errors are httpcore's, not httpx's).
 """
 _SEND = "_send_async_request"
+_SEND_SYNC = "_send_sync_request"
+_CONNECT_FAILED = (httpx.ConnectError, httpx.ConnectTimeout)
 
 
 def _holds() -> list[tuple[type, str, Any]]:
-    return [(respx.mocks.HTTPCoreMocker, _SEND, classmethod(_send_async_holding))]
+    return [(respx.mocks.HTTPCoreMocker, _SEND, classmethod(_send_async_holding)),
+            (respx.mocks.HTTPCoreMocker, _SEND_SYNC, classmethod(_send_sync_retrying))]
+
+
+def _connect_retries(instance: Any) -> tuple[int, Iterator[float]]:
+    """The ``retries`` of the httpcore pool (or connection) respx patched, and httpcore's delays between them."""
+    retries = getattr(instance, "_retries", 0)
+    return (retries if isinstance(retries, int) else 0), exponential_backoff(factor=RETRIES_BACKOFF_FACTOR)
+
+
+def _send_sync_retrying(mocker: Any, httpx_request: httpx.Request, /, *, target_spec: Any, instance: Any,
+                        **kwargs: Any) -> Any:  # fmt: skip
+    send = _HOLDS.original(respx.mocks.HTTPCoreMocker, _SEND_SYNC).__get__(None, mocker)
+    retries_left, delays = _connect_retries(instance)
+    while True:
+        try:
+            return send(httpx_request, target_spec=target_spec, instance=instance, **kwargs)
+        except _CONNECT_FAILED:
+            if retries_left <= 0:
+                raise
+            retries_left -= 1
+            instance._network_backend.sleep(next(delays))
 
 
 async def _send_async_holding(mocker: Any, httpx_request: httpx.Request, /, *, target_spec: Any, instance: Any,
@@ -632,7 +663,15 @@ async def _send_async_holding(mocker: Any, httpx_request: httpx.Request, /, *, t
     if isinstance(loop, VirtualLoop):
         target_spec = _holding(loop, target_spec)
     send = _HOLDS.original(respx.mocks.HTTPCoreMocker, _SEND).__get__(None, mocker)
-    return await send(httpx_request, target_spec=target_spec, instance=instance, **kwargs)
+    retries_left, delays = _connect_retries(instance)
+    while True:
+        try:
+            return await send(httpx_request, target_spec=target_spec, instance=instance, **kwargs)
+        except _CONNECT_FAILED:
+            if retries_left <= 0:
+                raise
+            retries_left -= 1
+            await instance._network_backend.sleep(next(delays))
 
 
 def _holding(loop: VirtualLoop, real: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:

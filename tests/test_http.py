@@ -404,6 +404,38 @@ def test_a_delayed_answer_later_than_an_async_clients_timeout_times_out(sink: Ht
     assert sink.calls[0].elapsed == dt.timedelta(seconds=5)
 
 
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_a_transport_with_retries_retries_a_refused_connect_after_httpcores_backoff(asynchronous: bool) -> None:
+    """``httpx.HTTPTransport(retries=3)``: httpcore's connection retries a ConnectError or ConnectTimeout after 0 s,
+    0.5 s, 1 s; respx answers above it, so the client gave up at the first refused connection."""
+    app = jobsim.App("transport-retries")
+    url = "https://flaky.example.com/hook"
+
+    @app.function("sync", on="go", retries=0)
+    def sync(ctx: jobsim.Context) -> int:
+        with httpx.Client(transport=httpx.HTTPTransport(retries=3), timeout=httpx.Timeout(5.0, connect=2.0)) as c:
+            return c.post(url).status_code
+
+    @app.function("async", on="go-async", retries=0)
+    async def asynchronous_(ctx: jobsim.Context) -> int:
+        transport = httpx.AsyncHTTPTransport(retries=3)
+        async with httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(5.0, connect=2.0)) as c:
+            return (await c.post(url)).status_code
+
+    with jobsim.Simulation(app, start="2025-03-01T00:00:00Z") as sim:
+        sim.http.post(url).mock(side_effect=[httpx.ConnectError("refused"), timeout(phase="connect"),
+                                             httpx.ConnectError("refused"), httpx.Response(204),
+                                             httpx.ConnectError("refused")])
+        sim.send("go-async" if asynchronous else "go")
+        sim.run_until_idle()
+        with httpx.Client() as plain, pytest.raises(httpx.ConnectError):  # no retries: the client's error
+            plain.post(url)
+    assert sim.runs()[0].output == 204
+    # 0 s; 0 s later a connect timeout (2 s); 0.5 s later refused; 1 s later the answer
+    assert [(call.at - T0).total_seconds() for call in sim.http.calls[:4]] == [0, 0, 2.5, 3.5]
+    assert len(sim.http.calls) == 5
+
+
 def test_timeout_with_httpx_default_timeout_in_an_async_client(sink: HttpSink,
                                                                host: FakeHost) -> None:
     sink.get(HOOK).mock(side_effect=timeout())

@@ -62,7 +62,7 @@ import httpx
 import respx
 from httpcore._sync.connection import RETRIES_BACKOFF_FACTOR, exponential_backoff
 from respx.models import AllMockedAssertionError, PassThrough, SideEffectError
-from respx.patterns import Lookup, M, PathPattern, Pattern
+from respx.patterns import Lookup, M, PathPattern, Pattern, _And, _Invert, _Or
 
 from ._aio import VirtualLoop
 from ._bridges import Abandoned
@@ -148,18 +148,72 @@ class UnmatchedRequest(httpx.ConnectError, JobsimError):
     simulation runs (``test_code``): the sink answers whoever sends it.
     """
 
-    def __init__(self, request: httpx.Request, *, exhausted: bool = False, test_code: bool = False) -> None:
+    def __init__(self, request: httpx.Request, *, exhausted: bool = False, test_code: bool = False,
+                 closest: str = "") -> None:
         method, url = request.method, str(request.url)
         if exhausted:
             reason = (f"jobsim: the route for {method} {url} has used up its side_effect "
                       "list; give it one more response")
         else:
-            reason = (f"jobsim: no route matches {method} {url}; add one with "
-                      f"{_route_helper(request)}.respond(200)")
+            reason = (f"jobsim: no route matches {method} {url}; "
+                      + (f"{closest}; fix that route, or add one with " if closest else "add one with ")
+                      + f"{_route_helper(request)}.respond(200)")
         if test_code:
             reason += f" ({_TEST_CODE})"
         super().__init__(reason, request=request)
         self.exhausted = exhausted
+        self.closest = closest
+        """The routes that miss the request by one or two of their patterns, and by which (``closest_routes``)."""
+
+
+def closest_routes(routes: Sequence[respx.Route], request: httpx.Request) -> str:
+    """The declared routes that a request missed by one or two of their patterns, and by which, or ``""``.
+
+    A route is a conjunction of respx patterns (method, scheme, host, path, params, ...); the ones the request
+    fails say why it went unmatched: a trailing slash, ``http`` for ``https``, another method, a query
+    parameter. Routes with ``|`` or ``~`` patterns, and catch-alls, are left out: no one pattern is to blame.
+    """
+    found: list[tuple[int, int, str]] = []
+    for index, route in enumerate(routes):
+        leaves = _leaves(route.pattern)
+        if not leaves:
+            continue
+        missed = [leaf for leaf in leaves if not _matches(leaf, request)]
+        if not 0 < len(missed) <= 2 or len(missed) == len(leaves):
+            continue
+        name = f" {route.name!r}" if route.name else ""
+        declared = ", ".join(_shown_leaf(leaf) for leaf in leaves)
+        wants = " and ".join(_shown_leaf(leaf) for leaf in missed)
+        found.append((len(missed), index, f"the route{name} ({declared}) wants {wants}"))
+    if not found:
+        return ""
+    found.sort()
+    best = [text for count, _, text in found if count == found[0][0]][:2]
+    return "closest: " + "; ".join(best)
+
+
+def _leaves(pattern: Any) -> list[Pattern]:
+    if pattern is None:
+        return []
+    if isinstance(pattern, (_Or, _Invert)):
+        return []
+    if isinstance(pattern, _And):
+        parts = [_leaves(part) for part in pattern.value]
+        return [] if any(not part for part in parts) else [leaf for part in parts for leaf in part]
+    return [pattern] if isinstance(pattern, Pattern) else []
+
+
+def _matches(leaf: Pattern, request: httpx.Request) -> bool:
+    try:
+        return bool(leaf.match(request))
+    except Exception:  # a JSON pattern on a body that is not JSON: it does not match
+        return False
+
+
+def _shown_leaf(leaf: Pattern) -> str:
+    lookup = "" if leaf.lookup is Lookup.EQUAL else f"__{leaf.lookup.value}"
+    value = leaf.value.pattern if isinstance(leaf.value, re.Pattern) else leaf.value
+    return f"{leaf.key}{lookup}={str(value) if isinstance(value, httpx.QueryParams) else value!r}"
 
 
 _TEST_CODE = (
@@ -843,6 +897,12 @@ class HttpSink:
                   + ("  (sent by the test itself, between driving calls)"
                      if call.request.extensions.get("jobsim_test_code") else "")
                   for call in missed]
+        hinted: set[str] = set()
+        for call in missed:  # each near-missed route once, under the listing: why no route took the request
+            closest = getattr(call.error, "closest", "")
+            if closest and closest not in hinted:
+                hinted.add(closest)
+                lines.append(f"  {call.request.method} {call.request.url}: {closest}")
         lines.append(f"Add a route for each, e.g. {_route_helper(missed[0].request)}"
                      ".respond(200).")
         if any(by_test):
@@ -895,7 +955,8 @@ class HttpSink:
             request.extensions["jobsim_test_code"] = True  # the listing tells it from the jobs' own
         # Called while respx's AllMockedAssertionError (or the StopIteration of a used-up
         # side_effect list) is being handled: the job's traceback shows jobsim's error alone.
-        raise UnmatchedRequest(request, exhausted=exhausted, test_code=test_code) from None
+        closest = "" if exhausted else closest_routes(list(self._router.routes), request)
+        raise UnmatchedRequest(request, exhausted=exhausted, test_code=test_code, closest=closest) from None
 
     def _record(self, request: httpx.Request, response: httpx.Response | None, started: int,
                 error: BaseException | None, *, mail: bool = False) -> None:

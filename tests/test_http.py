@@ -507,6 +507,31 @@ def test_virtual_time_spent_is_the_sum_of_the_delays(delays: list[int]) -> None:
 # -- unmatched requests ----------------------------------------------------------------------
 
 
+def test_an_unmatched_request_names_the_routes_it_just_missed_and_by_what(sink: HttpSink) -> None:
+    """A trailing slash, http for https, another method, a query parameter: the request went unmatched although
+    the test declared a route for it, and the error only said to add one."""
+    sink.post("https://hooks.example.com/orders").respond(200)
+    sink.put("https://hooks.example.com/orders/", name="update").respond(200)
+    sink.get("https://api.example.com/v1/items", params={"page": "1"}).respond(200)
+    with pytest.raises(UnmatchedRequest) as caught:
+        httpx.post("https://hooks.example.com/orders/")
+    assert str(caught.value) == (
+        "jobsim: no route matches POST https://hooks.example.com/orders/; closest: the route (scheme='https', "
+        "host='hooks.example.com', path='/orders', method='POST') wants path='/orders'; the route 'update' "
+        "(scheme='https', host='hooks.example.com', path='/orders/', method='PUT') wants method='PUT'; fix that "
+        "route, or add one with sim.http.post('https://hooks.example.com/orders/').respond(200)")
+    with pytest.raises(UnmatchedRequest, match=r"closest: the route \(scheme='https', host='hooks\.example\.com', "
+                                               r"path='/orders', method='POST'\) wants scheme='https'; fix"):
+        httpx.post("http://hooks.example.com/orders")
+    with pytest.raises(UnmatchedRequest, match=r"wants params__contains='page=1'; fix"):
+        httpx.get("https://api.example.com/v1/items?page=2")
+    with pytest.raises(UnmatchedRequest, match=r"no route matches DELETE https://else\.example\.com/; add one"):
+        httpx.delete("https://else.example.com/")  # nothing close: no hint
+    report = sink.format_unmatched()
+    assert "  POST https://hooks.example.com/orders/: closest: the route (scheme='https'" in report
+    assert "  DELETE https://else.example.com/: " not in report
+
+
 def test_unmatched_request_fails_like_a_network_error(sink: HttpSink, host: FakeHost) -> None:
     url = "https://x.test/hook?attempt=1"
     with pytest.raises(httpx.ConnectError) as caught:

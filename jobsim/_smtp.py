@@ -88,10 +88,13 @@ class SmtpSession:
     """One SMTP conversation: command lines in, reply lines out (RFC 5321 subset).
 
     Implements EHLO/HELO (advertising SIZE, 8BITMIME, STARTTLS before TLS, AUTH
-    PLAIN LOGIN, ENHANCEDSTATUSCODES, SMTPUTF8), STARTTLS, AUTH PLAIN/LOGIN with
+    PLAIN LOGIN once TLS is on, ENHANCEDSTATUSCODES, SMTPUTF8), STARTTLS, AUTH PLAIN/LOGIN with
     and without an initial response, MAIL, RCPT, DATA with dot-unstuffing, RSET,
     NOOP, VRFY and QUIT. Any credentials are accepted; inject ``AUTH`` faults to
-    test refused logins.
+    test refused logins. AUTH is offered and accepted only over TLS (after STARTTLS, or on
+    ``SMTP_SSL``), as RFC 4954 §4 asks of a server with plaintext mechanisms and as Gmail, Office 365
+    and Amazon SES do on port 587: a job that logs in without ``starttls()`` gets smtplib's
+    ``SMTPNotSupportedError`` ("SMTP AUTH extension not supported by server") here as there.
     """
 
     def __init__(self, server: SmtpServer, *, tls: bool) -> None:
@@ -165,7 +168,7 @@ class SmtpSession:
         self._reset()
         self._greeted = True
         features = [f"{self.server.hostname} greets {arg or 'client'}", f"SIZE {_SIZE_LIMIT}",
-                    "8BITMIME", *(() if self.tls else ("STARTTLS",)), "AUTH PLAIN LOGIN",
+                    "8BITMIME", *(("AUTH PLAIN LOGIN",) if self.tls else ("STARTTLS",)),
                     "ENHANCEDSTATUSCODES", "SMTPUTF8"]
         self._reply(250, *features)
 
@@ -185,7 +188,9 @@ class SmtpSession:
     def _auth(self, arg: str) -> None:
         mechanism, _, initial = arg.partition(" ")
         mechanism = mechanism.upper()
-        if self.user is not None:
+        if not self.tls:  # Postfix's reply with smtpd_tls_auth_only, Gmail's too
+            self._reply(530, "5.7.0 Must issue a STARTTLS command first")
+        elif self.user is not None:
             self._reply(503, "5.5.1 Error: already authenticated")
         elif mechanism not in ("PLAIN", "LOGIN"):
             self._reply(504, "5.5.4 Unrecognized authentication type")

@@ -132,11 +132,31 @@ def test_starttls_makes_the_client_forget_the_first_ehlo(mail: MailSink) -> None
         assert smtp.has_extn("auth")
 
 
+def test_auth_is_offered_over_tls_only_so_a_login_without_starttls_fails_as_in_production(mail: MailSink) -> None:
+    """A job that forgot ``starttls()`` on port 587 logged in and sent here; Gmail, Office 365 and SES offer AUTH
+    only once TLS is on, so smtplib raises SMTPNotSupportedError there (RFC 4954 §4)."""
+    with smtplib.SMTP("smtp.example.com", 587) as smtp:
+        smtp.ehlo()
+        assert smtp.has_extn("starttls") and not smtp.has_extn("auth")
+        with pytest.raises(smtplib.SMTPNotSupportedError, match="SMTP AUTH extension not supported by server"):
+            smtp.login("mailer", "s3cret")
+        assert smtp.docmd("AUTH", "PLAIN " + base64.b64encode(b"\0a\0b").decode()) == (
+            530, b"5.7.0 Must issue a STARTTLS command first")
+        smtp.starttls()
+        smtp.ehlo()
+        assert smtp.has_extn("auth")
+        assert smtp.login("mailer", "s3cret")[0] == 235
+    with smtplib.SMTP_SSL("smtp.example.com") as smtp:
+        assert smtp.login("mailer", "s3cret")[0] == 235
+    assert mail.outbox == []
+
+
 @pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
 @pytest.mark.parametrize("initial_response_ok", [True, False])
 def test_login_with_each_mechanism(mail: MailSink, mechanism: str,
                                    initial_response_ok: bool) -> None:
     with smtplib.SMTP("smtp.example.com", 587) as smtp:
+        smtp.starttls()
         smtp.ehlo()
         smtp.esmtp_features["auth"] = mechanism  # make smtplib pick this mechanism
         code, reply = smtp.login("mailer", "s3cret", initial_response_ok=initial_response_ok)
@@ -235,7 +255,7 @@ def test_without_a_message_the_reply_text_matches_the_codes_class(mail: MailSink
 
 def test_auth_fault_raises_authentication_error(mail: MailSink) -> None:
     mail.smtp_fail(code=535, message="5.7.8 Authentication credentials invalid", on="AUTH")
-    with smtplib.SMTP("smtp.example.com") as smtp, \
+    with smtplib.SMTP_SSL("smtp.example.com") as smtp, \
             pytest.raises(smtplib.SMTPAuthenticationError) as caught:
         smtp.login("mailer", "wrong")
     assert caught.value.smtp_code == 535

@@ -130,6 +130,33 @@ def test_a_delayed_answer_later_than_the_read_timeout_is_requests_read_timeout()
     assert at == 10.0 and "Read timed out." in message and "later than the client's read timeout (10s)" in message
 
 
+def test_the_request_the_sink_sees_is_the_one_urllib3_puts_on_the_wire():
+    """A str body goes out as UTF-8, as urllib3 2 encodes it (it raised UnicodeEncodeError past Latin-1, and sent
+    Latin-1 below it, so an HMAC of the UTF-8 body did not match); a generator body is chunked, with no
+    Content-Length beside Transfer-Encoding (httpx added one); a GET without a body has neither."""
+    seen = []
+
+    def record(request):
+        seen.append((request.url.path, request.content, request.headers.get("content-length"),
+                     request.headers.get("transfer-encoding")))
+        return httpx.Response(200)
+
+    def job(ctx):
+        requests.post("https://api.example.com/text", data="naïve ✓", timeout=5)
+        urllib3.PoolManager().request("POST", "https://api.example.com/raw", body="naïve ✓")
+        requests.post("https://api.example.com/stream", data=(part for part in [b"ab", "c✓"]), timeout=5)
+        urllib3.PoolManager().request("POST", "https://api.example.com/forced", body=b"xyz", chunked=True)
+        urllib3.PoolManager().request("POST", "https://api.example.com/empty")
+        urllib3.PoolManager().request("GET", "https://api.example.com/get")
+
+    sim = simulate(job, routes=lambda sim: sim.http.route(host="api.example.com").mock(side_effect=record))
+    assert sim.runs("job")[0].status == "completed", sim.runs("job")[0].error
+    utf8 = "naïve ✓".encode()
+    assert seen == [("/text", utf8, "10", None), ("/raw", utf8, "10", None),
+                    ("/stream", "abc✓".encode(), None, "chunked"), ("/forced", b"xyz", None, "chunked"),
+                    ("/empty", b"", "0", None), ("/get", b"", None, None)]
+
+
 def test_urllib3_retry_runs_its_own_backoff_and_retry_after_in_virtual_time():
     """urllib3's Retry: no wait before the first retry, then backoff_factor * 2^(n-1), and a Retry-After
     header instead of the backoff (urllib3/util/retry.py get_backoff_time, sleep_for_retry)."""

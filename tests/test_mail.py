@@ -1143,3 +1143,21 @@ def test_smtp_delivers_to_the_envelope_not_to_the_headers() -> None:
     sim.mail.assert_not_sent(to="audit@acme.test")
     assert sim.mail.find(to="ada@example.com") == [second]
     assert sim.mail.find(to="ops@acme.test") == [first]
+
+
+def test_an_emails_links_are_read_as_a_reader_follows_them(mail: MailSink) -> None:
+    """``email.links``: the HTML's hrefs, entities decoded (a regex over the HTML gave ``&amp;``), then the text's
+    URLs without the sentence's punctuation; each once. The HTML goes out quoted-printable: the links are read
+    from the decoded body."""
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "hi@acme.test", "ada@example.com", "Verify"
+    message.set_content("Verify: https://acme.test/verify?u=1&t=2.\nHelp (https://help.acme.test/verify).\n")
+    message.add_alternative('<p><a href="https://acme.test/verify?u=1&amp;t=2">Verify</a> ' + "x" * 100
+                            + ' <A HREF="mailto:help@acme.test">help</A> <a name="top">top</a></p>',
+                            subtype="html", cte="quoted-printable")
+    with smtplib.SMTP("smtp.example.com") as smtp:
+        smtp.send_message(message)
+    [email] = mail.outbox
+    assert "=\n" in message.get_body(("html",)).as_string()  # soft line breaks on the wire
+    assert email.links == ["https://acme.test/verify?u=1&t=2", "mailto:help@acme.test",
+                           "https://help.acme.test/verify"]

@@ -52,6 +52,7 @@ import difflib
 import inspect
 import random
 import re
+import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -686,9 +687,27 @@ _SEND_SYNC = "_send_sync_request"
 _CONNECT_FAILED = (httpx.ConnectError, httpx.ConnectTimeout)
 
 
-def _holds() -> list[tuple[type, str, Any]]:
+def _holds() -> list[tuple[Any, str, Any]]:
     return [(respx.mocks.HTTPCoreMocker, _SEND, classmethod(_send_async_holding)),
-            (respx.mocks.HTTPCoreMocker, _SEND_SYNC, classmethod(_send_sync_retrying))]
+            (respx.mocks.HTTPCoreMocker, _SEND_SYNC, classmethod(_send_sync_retrying)),
+            (httpx._client, "time", _ElapsedClock())]
+
+
+class _ElapsedClock:
+    """``httpx._client``'s ``time`` while a sink is installed: ``response.elapsed`` follows virtual time.
+
+    httpx times a response with ``time.perf_counter()`` from sending the request to closing the response,
+    and ``perf_counter`` stays real in job code (for profilers), so a ``delayed("3s", ...)`` answer had an
+    ``elapsed`` of a few real milliseconds. Here it reads ``time.monotonic()``, which moves with virtual
+    time in job code and is the real clock elsewhere. Every other name is the ``time`` module's.
+    """
+
+    @staticmethod
+    def perf_counter() -> float:
+        return time.monotonic()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
 
 
 def _connect_retries(instance: Any) -> tuple[int, Iterator[float]]:

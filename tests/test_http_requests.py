@@ -3,6 +3,7 @@ each library raises them, and the libraries' own retries, redirects, cookies and
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import gzip
 import random
@@ -155,6 +156,26 @@ def test_the_request_the_sink_sees_is_the_one_urllib3_puts_on_the_wire():
     assert seen == [("/text", utf8, "10", None), ("/raw", utf8, "10", None),
                     ("/stream", "abc✓".encode(), None, "chunked"), ("/forced", b"xyz", None, "chunked"),
                     ("/empty", b"", "0", None), ("/get", b"", None, None)]
+
+
+def test_response_elapsed_is_the_virtual_time_the_answer_took():
+    """httpx times ``response.elapsed`` with ``time.perf_counter()``, which stays real: a 3 s ``delayed`` answer
+    had an elapsed of a few milliseconds, so job code that flags slow endpoints never did. (requests times it with
+    ``time.time()`` except on Windows, which follows virtual time.)"""
+    def job(ctx):
+        plain = requests.get("https://api.example.com/slow", timeout=10).elapsed.total_seconds()
+        sync = httpx.get("https://api.example.com/slow").elapsed.total_seconds()
+
+        async def call():
+            async with httpx.AsyncClient() as client:
+                return (await client.get("https://api.example.com/slow")).elapsed.total_seconds()
+
+        return [plain, sync, asyncio.run(call())]
+
+    sim = simulate(job, routes=lambda sim: sim.http.get("https://api.example.com/slow").mock(
+        side_effect=delayed("3s", 200)))  # fmt: skip
+    assert sim.runs("job")[0].output == [3.0, 3.0, 3.0]
+    assert [call.elapsed.total_seconds() for call in sim.http.calls] == [3.0, 3.0, 3.0]
 
 
 def test_urllib3_retry_runs_its_own_backoff_and_retry_after_in_virtual_time():

@@ -247,13 +247,7 @@ class Delayed:
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         host = _resolving_host("delayed")
-        cut = _client_limit(request, self.outcome, self.after_ns)
-        if cut is not None:  # the client stops waiting first, as it would for a real server this slow
-            phase, limit_ns = cut
-            spend(host, limit_ns)
-            raise _TIMEOUTS[phase](
-                f"timed out: jobsim.delayed() scripted an answer after {format_duration(self.after_ns)}, "
-                f"later than the client's {phase} timeout ({format_duration(limit_ns)})", request=request)
+        give_up(host, request, self.outcome, self.after_ns, "jobsim.delayed() scripted")
         spend(host, self.after_ns)
         if isinstance(self.outcome, httpx.Response):
             return self.outcome
@@ -268,7 +262,20 @@ _CONNECT_PHASE = (httpx.ConnectError, httpx.ConnectTimeout, httpx.ProxyError)
 _RESETS = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
 
 
-def _client_limit(request: httpx.Request, outcome: Outcome, after_ns: int) -> tuple[Phase, int] | None:
+def give_up(host: Host, request: httpx.Request, outcome: Outcome | None, after_ns: int, source: str) -> None:
+    """Where the client stops waiting before an answer due in ``after_ns`` comes, as it would for a real server
+    that slow (``_client_limit``; ``outcome`` None: a response): spend its timeout and raise its timeout error;
+    else return."""
+    cut = _client_limit(request, outcome, after_ns)
+    if cut is not None:
+        phase, limit_ns = cut
+        spend(host, limit_ns)
+        raise _TIMEOUTS[phase](
+            f"timed out: {source} an answer after {format_duration(after_ns)}, "
+            f"later than the client's {phase} timeout ({format_duration(limit_ns)})", request=request)
+
+
+def _client_limit(request: httpx.Request, outcome: Outcome | None, after_ns: int) -> tuple[Phase, int] | None:
     """The phase and timeout of the client that gives up on a ``delayed`` answer before it comes, or None.
 
     A response, or an error met reading it, is waited for through the read timeout; an error of the
@@ -280,7 +287,7 @@ def _client_limit(request: httpx.Request, outcome: Outcome, after_ns: int) -> tu
     """
     if request.extensions.get("jobsim_client") == "aiohttp":
         return None
-    kind = outcome if isinstance(outcome, type) else type(outcome)
+    kind = httpx.Response if outcome is None else outcome if isinstance(outcome, type) else type(outcome)
     phase: Phase = "connect" if issubclass(kind, _CONNECT_PHASE) or (
         issubclass(kind, OSError) and not issubclass(kind, _RESETS)) else "read"
     seconds = (request.extensions.get("timeout") or {}).get(phase)

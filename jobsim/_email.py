@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from email.utils import getaddresses
+from html.parser import HTMLParser
 from typing import Any, Literal
 
 from ._time import instant_ns, iso
@@ -81,6 +82,38 @@ class Email:
     def body(self) -> str:
         """The plain-text body, else the HTML body, else ``""``."""
         return self.text if self.text is not None else (self.html or "")
+
+    @property
+    def links(self) -> list[str]:
+        """The links a reader can follow, in order, each once: the HTML body's ``<a href>`` targets, with
+        entities decoded (``&amp;`` is ``&``, as a browser reads it), then the ``http(s)://`` URLs of the
+        plain-text body that the HTML did not already give."""
+        found: dict[str, None] = {}
+        if self.html:
+            collector = _Hrefs()
+            collector.feed(self.html)
+            collector.close()
+            found.update(dict.fromkeys(collector.hrefs))
+        if self.text:
+            found.update(dict.fromkeys(match.rstrip(".,;:!?") for match in _URL.findall(self.text)))
+        return list(found)
+
+
+_URL = re.compile(r"https?://[^\s<>\"')\]]+")
+
+
+class _Hrefs(HTMLParser):
+    """The ``href`` of every ``<a>``, as the parser decodes it (``convert_charrefs``)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            href = dict(attrs).get("href")
+            if href and href.strip():
+                self.hrefs.append(href.strip())
 
 
 def parse_addresses(value: str | Iterable[str] | None) -> list[str]:

@@ -52,6 +52,7 @@ import difflib
 import inspect
 import random
 import re
+import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -60,6 +61,7 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 import httpx
 import respx
+from httpcore._sync.connection import RETRIES_BACKOFF_FACTOR, exponential_backoff
 from respx.models import AllMockedAssertionError, PassThrough, SideEffectError
 from respx.patterns import Lookup, M, PathPattern, Pattern
 
@@ -70,6 +72,7 @@ from ._bridges import uninstall as uninstall_bridges
 from ._checks import keyword_error
 from ._host import Host
 from ._httpeffects import call_side_effect, check_exception_class, client_kind
+from ._httpmatch import closest_routes
 from ._httpxtls import install as install_tls
 from ._httpxtls import uninstall as uninstall_tls
 from ._othermocks import reached
@@ -147,18 +150,22 @@ class UnmatchedRequest(httpx.ConnectError, JobsimError):
     simulation runs (``test_code``): the sink answers whoever sends it.
     """
 
-    def __init__(self, request: httpx.Request, *, exhausted: bool = False, test_code: bool = False) -> None:
+    def __init__(self, request: httpx.Request, *, exhausted: bool = False, test_code: bool = False,
+                 closest: str = "") -> None:
         method, url = request.method, str(request.url)
         if exhausted:
             reason = (f"jobsim: the route for {method} {url} has used up its side_effect "
                       "list; give it one more response")
         else:
-            reason = (f"jobsim: no route matches {method} {url}; add one with "
-                      f"{_route_helper(request)}.respond(200)")
+            reason = (f"jobsim: no route matches {method} {url}; "
+                      + (f"{closest}; fix that route, or add one with " if closest else "add one with ")
+                      + f"{_route_helper(request)}.respond(200)")
         if test_code:
             reason += f" ({_TEST_CODE})"
         super().__init__(reason, request=request)
         self.exhausted = exhausted
+        self.closest = closest
+        """The routes that miss the request by one or two of their patterns, and by which (``closest_routes``)."""
 
 
 _TEST_CODE = (
@@ -190,7 +197,9 @@ class Delayed:
     outcome: Outcome
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        spend(_resolving_host("delayed"), self.after_ns)
+        host = _resolving_host("delayed")
+        give_up(host, request, self.outcome, self.after_ns, "jobsim.delayed() scripted")
+        spend(host, self.after_ns)
         if isinstance(self.outcome, httpx.Response):
             return self.outcome
         if isinstance(self.outcome, BaseException):
@@ -198,6 +207,45 @@ class Delayed:
         if issubclass(self.outcome, httpx.RequestError):
             raise self.outcome(f"jobsim: scripted {self.outcome.__name__}", request=request)
         raise self.outcome()
+
+
+_CONNECT_PHASE = (httpx.ConnectError, httpx.ConnectTimeout, httpx.ProxyError)
+_RESETS = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
+
+
+def give_up(host: Host, request: httpx.Request, outcome: Outcome | None, after_ns: int, source: str) -> None:
+    """Where the client stops waiting before an answer due in ``after_ns`` comes, as it would for a real server
+    that slow (``_client_limit``; ``outcome`` None: a response): spend its timeout and raise its timeout error;
+    else return."""
+    cut = _client_limit(request, outcome, after_ns)
+    if cut is not None:
+        phase, limit_ns = cut
+        spend(host, limit_ns)
+        raise _TIMEOUTS[phase](
+            f"timed out: {source} an answer after {format_duration(after_ns)}, "
+            f"later than the client's {phase} timeout ({format_duration(limit_ns)})", request=request)
+
+
+def _client_limit(request: httpx.Request, outcome: Outcome | None, after_ns: int) -> tuple[Phase, int] | None:
+    """The phase and timeout of the client that gives up on a ``delayed`` answer before it comes, or None.
+
+    A response, or an error met reading it, is waited for through the read timeout; an error of the
+    connect (refused, TLS, DNS: an ``OSError`` other than a reset) through the connect timeout. Each
+    client's bridge puts its own timeouts in ``request.extensions["timeout"]`` (httpx's, urllib3's
+    ``(connect, read)``, ``http.client``'s one ``timeout``); no timeout (``None``) waits as long as it
+    takes. aiohttp's connection measures the wait itself (``jobsim._aiohttp``: ``sock_read``,
+    ``sock_connect``, ``total``), so it is left to it.
+    """
+    if request.extensions.get("jobsim_client") == "aiohttp":
+        return None
+    kind = httpx.Response if outcome is None else outcome if isinstance(outcome, type) else type(outcome)
+    phase: Phase = "connect" if issubclass(kind, _CONNECT_PHASE) or (
+        issubclass(kind, OSError) and not issubclass(kind, _RESETS)) else "read"
+    seconds = (request.extensions.get("timeout") or {}).get(phase)
+    if seconds is None:
+        return None
+    limit_ns = round(seconds * SECOND)
+    return (phase, limit_ns) if after_ns > limit_ns else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -584,12 +632,60 @@ and the request failed with ``ReadTimeout`` while the server was still answering
 respx makes that real call (its ``target_spec``) in ``HTTPCoreMocker._send_async_request`` after every
 router passed the request on; while any sink is installed that class method hands respx a ``target_spec``
 that takes the hold first. Elsewhere (no virtual loop running) nothing changes.
+
+The same two class methods (sync and async) retry a connect the sink failed, as httpcore's own connection
+does for a transport built with ``retries=N`` (``httpx.HTTPTransport(retries=2)``): respx answers at the
+connection pool, above ``HTTPConnection._connect``, whose loop retries a ``ConnectError``/``ConnectTimeout``
+after httpcore's backoff (0 s, 0.5 s, 1 s, ...; ``exponential_backoff``), slept with the pool's network
+backend: in virtual time in job code. Without it such a transport gave up at the first refused connection.
+A pass-through request's real connect is retried by httpcore itself (its errors are httpcore's, not httpx's).
 """
 _SEND = "_send_async_request"
+_SEND_SYNC = "_send_sync_request"
+_CONNECT_FAILED = (httpx.ConnectError, httpx.ConnectTimeout)
 
 
-def _holds() -> list[tuple[type, str, Any]]:
-    return [(respx.mocks.HTTPCoreMocker, _SEND, classmethod(_send_async_holding))]
+def _holds() -> list[tuple[Any, str, Any]]:
+    return [(respx.mocks.HTTPCoreMocker, _SEND, classmethod(_send_async_holding)),
+            (respx.mocks.HTTPCoreMocker, _SEND_SYNC, classmethod(_send_sync_retrying)),
+            (httpx._client, "time", _ElapsedClock())]
+
+
+class _ElapsedClock:
+    """``httpx._client``'s ``time`` while a sink is installed: ``response.elapsed`` follows virtual time.
+
+    httpx times a response with ``time.perf_counter()`` from sending the request to closing the response,
+    and ``perf_counter`` stays real in job code (for profilers), so a ``delayed("3s", ...)`` answer had an
+    ``elapsed`` of a few real milliseconds. Here it reads ``time.monotonic()``, which moves with virtual
+    time in job code and is the real clock elsewhere. Every other name is the ``time`` module's.
+    """
+
+    @staticmethod
+    def perf_counter() -> float:
+        return time.monotonic()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+def _connect_retries(instance: Any) -> tuple[int, Iterator[float]]:
+    """The ``retries`` of the httpcore pool (or connection) respx patched, and httpcore's delays between them."""
+    retries = getattr(instance, "_retries", 0)
+    return (retries if isinstance(retries, int) else 0), exponential_backoff(factor=RETRIES_BACKOFF_FACTOR)
+
+
+def _send_sync_retrying(mocker: Any, httpx_request: httpx.Request, /, *, target_spec: Any, instance: Any,
+                        **kwargs: Any) -> Any:  # fmt: skip
+    send = _HOLDS.original(respx.mocks.HTTPCoreMocker, _SEND_SYNC).__get__(None, mocker)
+    retries_left, delays = _connect_retries(instance)
+    while True:
+        try:
+            return send(httpx_request, target_spec=target_spec, instance=instance, **kwargs)
+        except _CONNECT_FAILED:
+            if retries_left <= 0:
+                raise
+            retries_left -= 1
+            instance._network_backend.sleep(next(delays))
 
 
 async def _send_async_holding(mocker: Any, httpx_request: httpx.Request, /, *, target_spec: Any, instance: Any,
@@ -598,7 +694,15 @@ async def _send_async_holding(mocker: Any, httpx_request: httpx.Request, /, *, t
     if isinstance(loop, VirtualLoop):
         target_spec = _holding(loop, target_spec)
     send = _HOLDS.original(respx.mocks.HTTPCoreMocker, _SEND).__get__(None, mocker)
-    return await send(httpx_request, target_spec=target_spec, instance=instance, **kwargs)
+    retries_left, delays = _connect_retries(instance)
+    while True:
+        try:
+            return await send(httpx_request, target_spec=target_spec, instance=instance, **kwargs)
+        except _CONNECT_FAILED:
+            if retries_left <= 0:
+                raise
+            retries_left -= 1
+            await instance._network_backend.sleep(next(delays))
 
 
 def _holding(loop: VirtualLoop, real: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
@@ -770,6 +874,12 @@ class HttpSink:
                   + ("  (sent by the test itself, between driving calls)"
                      if call.request.extensions.get("jobsim_test_code") else "")
                   for call in missed]
+        hinted: set[str] = set()
+        for call in missed:  # each near-missed route once, under the listing: why no route took the request
+            closest = getattr(call.error, "closest", "")
+            if closest and closest not in hinted:
+                hinted.add(closest)
+                lines.append(f"  {call.request.method} {call.request.url}: {closest}")
         lines.append(f"Add a route for each, e.g. {_route_helper(missed[0].request)}"
                      ".respond(200).")
         if any(by_test):
@@ -822,7 +932,8 @@ class HttpSink:
             request.extensions["jobsim_test_code"] = True  # the listing tells it from the jobs' own
         # Called while respx's AllMockedAssertionError (or the StopIteration of a used-up
         # side_effect list) is being handled: the job's traceback shows jobsim's error alone.
-        raise UnmatchedRequest(request, exhausted=exhausted, test_code=test_code) from None
+        closest = "" if exhausted else closest_routes(list(self._router.routes), request)
+        raise UnmatchedRequest(request, exhausted=exhausted, test_code=test_code, closest=closest) from None
 
     def _record(self, request: httpx.Request, response: httpx.Response | None, started: int,
                 error: BaseException | None, *, mail: bool = False) -> None:

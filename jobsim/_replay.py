@@ -536,7 +536,7 @@ class RecordedHttp:
 
     def __call__(self, request: httpx.Request) -> httpx.Response | None:
         from ._bridges import cut_short
-        from ._http import spend
+        from ._http import give_up, spend
 
         url = str(request.url)
         if self.redactor is not None:
@@ -551,6 +551,8 @@ class RecordedHttp:
         if _crashed(call) or cut is not None:  # a crash or the client cut the wait there: wait across that
             elapsed += US  # instant, so the same cut ends it (a float loop time keeps microseconds)
         if elapsed and self.sim.engine.x is not None:
+            if "error" not in call:  # today's client may give up sooner than the recorded one did
+                give_up(self.sim, request, None, elapsed, "the trace recorded")
             spend(self.sim, elapsed)
         if "error" in call:
             if str(call["error"]).startswith("UnmatchedRequest"):

@@ -88,10 +88,13 @@ class SmtpSession:
     """One SMTP conversation: command lines in, reply lines out (RFC 5321 subset).
 
     Implements EHLO/HELO (advertising SIZE, 8BITMIME, STARTTLS before TLS, AUTH
-    PLAIN LOGIN, ENHANCEDSTATUSCODES, SMTPUTF8), STARTTLS, AUTH PLAIN/LOGIN with
+    PLAIN LOGIN once TLS is on, ENHANCEDSTATUSCODES, SMTPUTF8), STARTTLS, AUTH PLAIN/LOGIN with
     and without an initial response, MAIL, RCPT, DATA with dot-unstuffing, RSET,
     NOOP, VRFY and QUIT. Any credentials are accepted; inject ``AUTH`` faults to
-    test refused logins.
+    test refused logins. AUTH is offered and accepted only over TLS (after STARTTLS, or on
+    ``SMTP_SSL``), as RFC 4954 §4 asks of a server with plaintext mechanisms and as Gmail, Office 365
+    and Amazon SES do on port 587: a job that logs in without ``starttls()`` gets smtplib's
+    ``SMTPNotSupportedError`` ("SMTP AUTH extension not supported by server") here as there.
     """
 
     def __init__(self, server: SmtpServer, *, tls: bool) -> None:
@@ -165,7 +168,7 @@ class SmtpSession:
         self._reset()
         self._greeted = True
         features = [f"{self.server.hostname} greets {arg or 'client'}", f"SIZE {_SIZE_LIMIT}",
-                    "8BITMIME", *(() if self.tls else ("STARTTLS",)), "AUTH PLAIN LOGIN",
+                    "8BITMIME", *(("AUTH PLAIN LOGIN",) if self.tls else ("STARTTLS",)),
                     "ENHANCEDSTATUSCODES", "SMTPUTF8"]
         self._reply(250, *features)
 
@@ -185,7 +188,9 @@ class SmtpSession:
     def _auth(self, arg: str) -> None:
         mechanism, _, initial = arg.partition(" ")
         mechanism = mechanism.upper()
-        if self.user is not None:
+        if not self.tls:  # Postfix's reply with smtpd_tls_auth_only, Gmail's too
+            self._reply(530, "5.7.0 Must issue a STARTTLS command first")
+        elif self.user is not None:
             self._reply(503, "5.5.1 Error: already authenticated")
         elif mechanism not in ("PLAIN", "LOGIN"):
             self._reply(504, "5.5.4 Unrecognized authentication type")
@@ -420,17 +425,22 @@ def _make_starttls(original: Callable[..., tuple[int, bytes]]) -> Callable[..., 
 
 def parse_message(mail_from: str, rcpts: list[str], data: bytes, *,
                   sent_at: dt.datetime, new_id: Callable[[], uuid.UUID]) -> Email:
-    """An accepted DATA -> ``Email``; ``bcc`` = envelope recipients not in To/Cc.
+    """An accepted DATA -> ``Email``, delivered to the envelope's accepted recipients (``rcpts``) only.
 
-    ``new_id`` is only called when the message carries no ``Message-ID`` header.
+    SMTP delivers to RCPT TO, not to the headers: ``to``/``cc`` are the To/Cc addresses the envelope
+    names, ``bcc`` the envelope recipients in neither. A To, Cc or Bcc address the envelope lacks
+    (``sendmail(sender, [customer], msg)`` with more in the headers, or a recipient the server refused)
+    received nothing, so it is in none of them; a Bcc header left in the message stays in ``headers``,
+    as every recipient got it. ``new_id`` is only called when the message carries no ``Message-ID`` header.
     """
     message = BytesParser(policy=policy.default).parsebytes(data)
     assert isinstance(message, EmailMessage)
-    to = _header_addresses(message, "To")
-    cc = _header_addresses(message, "Cc")
+    delivered = {address.lower() for address in rcpts}
+    to = [address for address in _header_addresses(message, "To") if address.lower() in delivered]
+    cc = [address for address in _header_addresses(message, "Cc") if address.lower() in delivered]
     shown = {address.lower() for address in (*to, *cc)}
     bcc: list[str] = []
-    for address in (*rcpts, *_header_addresses(message, "Bcc")):
+    for address in rcpts:
         if address.lower() not in shown:
             shown.add(address.lower())
             bcc.append(address)

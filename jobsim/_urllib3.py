@@ -57,6 +57,7 @@ try:
     from urllib3 import connectionpool, exceptions
     from urllib3.util import retry
     from urllib3.util.proxy import connection_requires_http_tunnel
+    from urllib3.util.request import body_to_chunks
     from urllib3.util.timeout import Timeout
 
     if not hasattr(urllib3, "BaseHTTPResponse"):  # 1.26: its _make_request takes other arguments
@@ -128,10 +129,16 @@ def _make_request(pool: Any, conn: Any, method: str, url: str, body: Any = None,
         return original(pool, conn, method, url, body, headers, retries, timeout, chunked, response_conn,
                         preload_content, decode_content, enforce_content_length)  # fmt: skip
     timeouts = pool._get_timeout(timeout)
+    framing = _framing(method, body, headers or {}, chunked)
     request = httpx.Request(
         method, _absolute(pool, url), headers=list((headers or {}).items()), content=_body(body),
         extensions={"timeout": _httpx_timeouts(timeouts), "jobsim_client": CLIENT},
     )  # fmt: skip
+    for name in ("Content-Length", "Transfer-Encoding"):  # as urllib3 frames it on the wire, not as httpx would
+        if name.lower() not in {key.lower() for key in (headers or {})}:
+            request.headers.pop(name, None)
+            if name in framing:
+                request.headers[name] = framing[name]
     try:
         answer = sink._router.handler(request)
     except PassThrough:
@@ -155,6 +162,21 @@ def _make_request(pool: Any, conn: Any, method: str, url: str, body: Any = None,
     return response
 
 
+def _framing(method: str, body: Any, headers: Any, chunked: bool) -> dict[str, str]:
+    """The ``Content-Length`` or ``Transfer-Encoding`` urllib3's ``HTTPConnection.request`` adds to the headers
+    it was given: none when they frame the body already; chunked for ``chunked=True`` or a body of unknown length
+    (a generator, as requests sends one); else the body's length (``0`` for a POST without one, none for a GET)."""
+    keys = {str(key).lower() for key in headers}
+    if chunked:
+        return {} if "transfer-encoding" in keys else {"Transfer-Encoding": "chunked"}
+    if "content-length" in keys or "transfer-encoding" in keys:
+        return {}
+    length = body_to_chunks(body, method=method, blocksize=8192).content_length  # reads nothing of an iterable
+    if length is not None:
+        return {"Content-Length": str(length)}
+    return {} if body is None else {"Transfer-Encoding": "chunked"}
+
+
 def _absolute(pool: Any, url: str) -> str:
     """The request target as a full URL (a proxied request's target is one already)."""
     if url.startswith(("http://", "https://")):
@@ -166,17 +188,19 @@ def _absolute(pool: Any, url: str) -> str:
 
 
 def _body(body: Any) -> bytes:
-    """What ``http.client`` would put on the wire: str as ISO-8859-1 (its own rule), files and iterables read."""
+    """What urllib3 2's ``HTTPConnection.request`` puts on the wire: it sends the body itself, in chunks from
+    ``body_to_chunks``, and encodes a str (the body, a chunk, a text file's read) as UTF-8 (``to_bytes``), where
+    ``http.client`` would use ISO-8859-1 (``requests.post(url, data="naïve ✓")`` raised UnicodeEncodeError)."""
     if body is None:
         return b""
     if isinstance(body, str):
-        return body.encode("iso-8859-1")
+        return body.encode("utf-8")
     if isinstance(body, (bytes, bytearray, memoryview)):
         return bytes(body)
     if hasattr(body, "read"):
         data = body.read()
-        return data.encode("iso-8859-1") if isinstance(data, str) else bytes(data)
-    return b"".join(chunk.encode("iso-8859-1") if isinstance(chunk, str) else bytes(chunk) for chunk in body)
+        return data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    return b"".join(chunk.encode("utf-8") if isinstance(chunk, str) else bytes(chunk) for chunk in body)
 
 
 def _httpx_timeouts(timeouts: Any) -> dict[str, float | None]:

@@ -124,6 +124,12 @@ class RetryAfterError(Exception):
         when = retry_after_header(after)
         if isinstance(when, dt.datetime):
             instant_ns(when, "after")
+        elif isinstance(when, str):
+            try:
+                duration_ns(when, "after")
+            except InvalidArgument as error:  # a Retry-After header the server garbled reads as a bad duration
+                reason = str(error).partition(" is not valid: ")[2] or str(error)
+                raise InvalidArgument.build("after", after, f"{_NOT_A_DURATION}; as a duration: {reason}") from None
         else:
             duration_ns(when, "after")
         super().__init__(message or f"retry after {after!r}")
@@ -134,21 +140,34 @@ class RetryAfterError(Exception):
         return type(self), (self.after, *self.args[:1]), self.__dict__
 
 
+_NOT_A_DURATION = (
+    "a str is a duration ('90s') or a Retry-After header's value: delay-seconds ('120') or an HTTP-date "
+    "in any of its three forms ('Wed, 21 Oct 2025 07:28:00 GMT', 'Wednesday, 21-Oct-25 07:28:00 GMT', "
+    "'Wed Oct 21 07:28:00 2025')"
+)
+
+
 def retry_after_header(after: Any) -> Any:
-    """A ``Retry-After`` header's value as seconds (``"120"``) or an aware datetime (an HTTP-date); else ``after``."""
+    """A ``Retry-After`` header's value as seconds (``"120"``) or an aware datetime (an HTTP-date); else ``after``.
+
+    RFC 9110 §5.6.7: a recipient must accept all three HTTP-date forms, IMF-fixdate and the obsolete
+    RFC 850 and asctime ones (asctime has no zone: it is GMT). They are read with ``email.utils.parsedate_tz``,
+    as urllib3's ``Retry.parse_retry_after`` reads them, a missing zone as GMT as urllib3 takes it too.
+    """
     if not isinstance(after, str):
         return after
     text = after.strip()
     if text.isascii() and text.isdigit():
         return int(text)
-    if "," in text and text.endswith("GMT"):  # IMF-fixdate, as RFC 9110 says senders write it
-        from email.utils import parsedate_to_datetime
+    from email.utils import parsedate_tz
 
-        try:
-            return parsedate_to_datetime(text)
-        except (TypeError, ValueError):
-            return after
-    return after
+    parts = parsedate_tz(text)  # None for every duration ("2 days", "1h30m"): a date needs a month and a time
+    if parts is None:
+        return after
+    try:
+        return dt.datetime(*parts[:6], tzinfo=dt.timezone(dt.timedelta(seconds=parts[9] or 0)))
+    except (ValueError, OverflowError):  # hour 99, day 31 of February: refused as not a duration either
+        return after
 
 
 class TraceError(JobsimError):

@@ -1138,7 +1138,7 @@ def test_a_ctx_step_kept_past_its_request_refuses_new_steps():
 @pytest.mark.parametrize(
     ("after", "message"),
     [
-        ("soonish", "after='soonish' is not valid: expected a duration"),
+        ("soonish", "after='soonish' is not valid: a str is a duration ('90s') or a Retry-After header's value"),
         (-5, "after=-5 is not valid"),
         (dt.datetime(2025, 3, 1, 0, 5), "after=datetime.datetime(2025, 3, 1, 0, 5) is not valid: expected an aware"),
     ],
@@ -1183,6 +1183,33 @@ def test_a_retry_after_header_value_is_read_as_http_says():
     assert RetryAfterError("120").after == "120"  # kept as given
     with pytest.raises(InvalidArgument, match="after='Sat, 01 Mar 2025 99:00:00 GMT' is not valid"):
         RetryAfterError("Sat, 01 Mar 2025 99:00:00 GMT")
+
+
+def test_a_retry_after_http_date_is_read_in_all_three_forms_rfc_9110_names():
+    """RFC 9110 §5.6.7: a recipient accepts the obsolete RFC 850 and asctime forms too (urllib3's Retry does);
+    asctime, which has no zone, is GMT whatever the simulation's tz. It was refused as not a duration, and the
+    retry fell back to the backoff."""
+    app = jobsim.App("a")
+    headers = ["Saturday, 01-Mar-25 00:02:00 GMT", "Sat Mar  1 00:05:00 2025", "Sat, 01 Mar 2025 00:10:00 +0000"]
+
+    @app.function("f", on="go", retries=Retries(attempts=4))
+    def f(ctx):
+        if ctx.attempt < len(headers):
+            raise RetryAfterError(headers[ctx.attempt])
+        return "ok"
+
+    with simulate(app, tz="America/New_York") as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("f")[0]
+    assert [(a.start_ns - T0) // SECOND for a in run.attempts] == [0, 120, 300, 600]
+    with pytest.raises(InvalidArgument) as caught:
+        RetryAfterError("soon")
+    assert str(caught.value) == (
+        "after='soon' is not valid: a str is a duration ('90s') or a Retry-After header's value: delay-seconds "
+        "('120') or an HTTP-date in any of its three forms ('Wed, 21 Oct 2025 07:28:00 GMT', 'Wednesday, "
+        "21-Oct-25 07:28:00 GMT', 'Wed Oct 21 07:28:00 2025'); as a duration: expected a duration such as "
+        "'500ms', '30s', '5m', '1h30m', '7d', '2 weeks', a timedelta, or a number of seconds, not negative")
 
 
 def test_handlers_and_triggers_of_the_wrong_shape_are_refused_at_declaration():

@@ -336,7 +336,7 @@ def test_delayed_accepts_status_codes_and_exceptions(sink: HttpSink, host: FakeH
         delayed(dt.timedelta(seconds=3), ValueError("boom")),
         sink.delayed(1.5, httpx.Response(200)),
     ])
-    assert post_with_retries(HOOK, attempts=2) == [503, "RemoteProtocolError"]
+    assert post_with_retries(HOOK, attempts=2, timeout=90) == [503, "RemoteProtocolError"]
     with pytest.raises(ValueError, match="boom"):
         httpx.post(HOOK)
     assert httpx.post(HOOK).status_code == 200
@@ -368,6 +368,72 @@ def test_timeout_phases_and_explicit_waits(sink: HttpSink, host: FakeHost) -> No
         with pytest.raises(httpx.PoolTimeout):
             client.post(HOOK)
     assert host.now == START_NS + 49 * SECOND
+
+
+def test_a_delayed_answer_later_than_the_clients_timeout_times_out_at_that_timeout(
+        sink: HttpSink, host: FakeHost) -> None:
+    """A server slower than the client's read timeout: httpx raises ReadTimeout at the timeout, not the
+    answer at its delay; one due at the very instant arrives; a refused connect waits the connect timeout."""
+    sink.post(HOOK).mock(side_effect=[delayed("30s", 200), delayed("10s", 201),
+                                      delayed("1m", httpx.ConnectError), delayed("1h", 202)])
+    with httpx.Client(timeout=httpx.Timeout(10.0, connect=3.0)) as client:
+        with pytest.raises(httpx.ReadTimeout, match=r"delayed\(\) scripted an answer after 30s, later than the "
+                                                    r"client's read timeout \(10s\)"):
+            client.post(HOOK)
+        assert host.now == START_NS + 10 * SECOND
+        assert client.post(HOOK).status_code == 201
+        with pytest.raises(httpx.ConnectTimeout, match=r"connect timeout \(3s\)"):
+            client.post(HOOK)
+    assert host.now == START_NS + 23 * SECOND
+    with httpx.Client(timeout=None) as client:  # no timeout: the client waits as long as the answer takes
+        assert client.post(HOOK).status_code == 202
+    assert host.now == START_NS + 23 * SECOND + 3600 * SECOND
+    assert [(type(call.error).__name__, call.elapsed.seconds) for call in sink.calls] == [
+        ("ReadTimeout", 10), ("NoneType", 10), ("ConnectTimeout", 3), ("NoneType", 3600)]
+
+
+def test_a_delayed_answer_later_than_an_async_clients_timeout_times_out(sink: HttpSink, host: FakeHost) -> None:
+    sink.get(HOOK).mock(side_effect=delayed("1m", 200))
+
+    async def call() -> None:
+        async with httpx.AsyncClient() as client:  # httpx's default: 5 s
+            await client.get(HOOK)
+
+    with pytest.raises(httpx.ReadTimeout, match=r"read timeout \(5s\)"):
+        asyncio.run(call())
+    assert sink.calls[0].elapsed == dt.timedelta(seconds=5)
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_a_transport_with_retries_retries_a_refused_connect_after_httpcores_backoff(asynchronous: bool) -> None:
+    """``httpx.HTTPTransport(retries=3)``: httpcore's connection retries a ConnectError or ConnectTimeout after 0 s,
+    0.5 s, 1 s; respx answers above it, so the client gave up at the first refused connection."""
+    app = jobsim.App("transport-retries")
+    url = "https://flaky.example.com/hook"
+
+    @app.function("sync", on="go", retries=0)
+    def sync(ctx: jobsim.Context) -> int:
+        with httpx.Client(transport=httpx.HTTPTransport(retries=3), timeout=httpx.Timeout(5.0, connect=2.0)) as c:
+            return c.post(url).status_code
+
+    @app.function("async", on="go-async", retries=0)
+    async def asynchronous_(ctx: jobsim.Context) -> int:
+        transport = httpx.AsyncHTTPTransport(retries=3)
+        async with httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(5.0, connect=2.0)) as c:
+            return (await c.post(url)).status_code
+
+    with jobsim.Simulation(app, start="2025-03-01T00:00:00Z") as sim:
+        sim.http.post(url).mock(side_effect=[httpx.ConnectError("refused"), timeout(phase="connect"),
+                                             httpx.ConnectError("refused"), httpx.Response(204),
+                                             httpx.ConnectError("refused")])
+        sim.send("go-async" if asynchronous else "go")
+        sim.run_until_idle()
+        with httpx.Client() as plain, pytest.raises(httpx.ConnectError):  # no retries: the client's error
+            plain.post(url)
+    assert sim.runs()[0].output == 204
+    # 0 s; 0 s later a connect timeout (2 s); 0.5 s later refused; 1 s later the answer
+    assert [(call.at - T0).total_seconds() for call in sim.http.calls[:4]] == [0, 0, 2.5, 3.5]
+    assert len(sim.http.calls) == 5
 
 
 def test_timeout_with_httpx_default_timeout_in_an_async_client(sink: HttpSink,
@@ -428,7 +494,7 @@ def test_virtual_time_spent_is_the_sum_of_the_delays(delays: list[int]) -> None:
                                       for us in delays])
     http.install()
     try:
-        with httpx.Client() as client:
+        with httpx.Client(timeout=None) as client:  # no timeout: every answer is waited for
             for _ in delays:
                 client.post(HOOK)
     finally:
@@ -439,6 +505,31 @@ def test_virtual_time_spent_is_the_sum_of_the_delays(delays: list[int]) -> None:
 
 
 # -- unmatched requests ----------------------------------------------------------------------
+
+
+def test_an_unmatched_request_names_the_routes_it_just_missed_and_by_what(sink: HttpSink) -> None:
+    """A trailing slash, http for https, another method, a query parameter: the request went unmatched although
+    the test declared a route for it, and the error only said to add one."""
+    sink.post("https://hooks.example.com/orders").respond(200)
+    sink.put("https://hooks.example.com/orders/", name="update").respond(200)
+    sink.get("https://api.example.com/v1/items", params={"page": "1"}).respond(200)
+    with pytest.raises(UnmatchedRequest) as caught:
+        httpx.post("https://hooks.example.com/orders/")
+    assert str(caught.value) == (
+        "jobsim: no route matches POST https://hooks.example.com/orders/; closest: the route (scheme='https', "
+        "host='hooks.example.com', path='/orders', method='POST') wants path='/orders'; the route 'update' "
+        "(scheme='https', host='hooks.example.com', path='/orders/', method='PUT') wants method='PUT'; fix that "
+        "route, or add one with sim.http.post('https://hooks.example.com/orders/').respond(200)")
+    with pytest.raises(UnmatchedRequest, match=r"closest: the route \(scheme='https', host='hooks\.example\.com', "
+                                               r"path='/orders', method='POST'\) wants scheme='https'; fix"):
+        httpx.post("http://hooks.example.com/orders")
+    with pytest.raises(UnmatchedRequest, match=r"wants params__contains='page=1'; fix"):
+        httpx.get("https://api.example.com/v1/items?page=2")
+    with pytest.raises(UnmatchedRequest, match=r"no route matches DELETE https://else\.example\.com/; add one"):
+        httpx.delete("https://else.example.com/")  # nothing close: no hint
+    report = sink.format_unmatched()
+    assert "  POST https://hooks.example.com/orders/: closest: the route (scheme='https'" in report
+    assert "  DELETE https://else.example.com/: " not in report
 
 
 def test_unmatched_request_fails_like_a_network_error(sink: HttpSink, host: FakeHost) -> None:

@@ -3,6 +3,7 @@ each library raises them, and the libraries' own retries, redirects, cookies and
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import gzip
 import random
@@ -114,6 +115,67 @@ def test_delayed_answers_spend_virtual_time():
     sim = simulate(job, routes=lambda sim: sim.http.get("https://api.example.com/a").mock(
         side_effect=delayed("2.5s", 204)))  # fmt: skip
     assert sim.runs("job")[0].output == 2.5
+
+
+def test_a_delayed_answer_later_than_the_read_timeout_is_requests_read_timeout():
+    def job(ctx):
+        try:
+            requests.get("https://api.example.com/a", timeout=(3, 10))
+        except requests.exceptions.ReadTimeout as error:
+            return [str(error), _seconds(dt.datetime.now(dt.timezone.utc))]
+        return None
+
+    sim = simulate(job, routes=lambda sim: sim.http.get("https://api.example.com/a").mock(
+        side_effect=delayed("30s", 200)))  # fmt: skip
+    message, at = sim.runs("job")[0].output
+    assert at == 10.0 and "Read timed out." in message and "later than the client's read timeout (10s)" in message
+
+
+def test_the_request_the_sink_sees_is_the_one_urllib3_puts_on_the_wire():
+    """A str body goes out as UTF-8, as urllib3 2 encodes it (it raised UnicodeEncodeError past Latin-1, and sent
+    Latin-1 below it, so an HMAC of the UTF-8 body did not match); a generator body is chunked, with no
+    Content-Length beside Transfer-Encoding (httpx added one); a GET without a body has neither."""
+    seen = []
+
+    def record(request):
+        seen.append((request.url.path, request.content, request.headers.get("content-length"),
+                     request.headers.get("transfer-encoding")))
+        return httpx.Response(200)
+
+    def job(ctx):
+        requests.post("https://api.example.com/text", data="naïve ✓", timeout=5)
+        urllib3.PoolManager().request("POST", "https://api.example.com/raw", body="naïve ✓")
+        requests.post("https://api.example.com/stream", data=(part for part in [b"ab", "c✓"]), timeout=5)
+        urllib3.PoolManager().request("POST", "https://api.example.com/forced", body=b"xyz", chunked=True)
+        urllib3.PoolManager().request("POST", "https://api.example.com/empty")
+        urllib3.PoolManager().request("GET", "https://api.example.com/get")
+
+    sim = simulate(job, routes=lambda sim: sim.http.route(host="api.example.com").mock(side_effect=record))
+    assert sim.runs("job")[0].status == "completed", sim.runs("job")[0].error
+    utf8 = "naïve ✓".encode()
+    assert seen == [("/text", utf8, "10", None), ("/raw", utf8, "10", None),
+                    ("/stream", "abc✓".encode(), None, "chunked"), ("/forced", b"xyz", None, "chunked"),
+                    ("/empty", b"", "0", None), ("/get", b"", None, None)]
+
+
+def test_response_elapsed_is_the_virtual_time_the_answer_took():
+    """httpx times ``response.elapsed`` with ``time.perf_counter()``, which stays real: a 3 s ``delayed`` answer
+    had an elapsed of a few milliseconds, so job code that flags slow endpoints never did. (requests times it with
+    ``time.time()`` except on Windows, which follows virtual time.)"""
+    def job(ctx):
+        plain = requests.get("https://api.example.com/slow", timeout=10).elapsed.total_seconds()
+        sync = httpx.get("https://api.example.com/slow").elapsed.total_seconds()
+
+        async def call():
+            async with httpx.AsyncClient() as client:
+                return (await client.get("https://api.example.com/slow")).elapsed.total_seconds()
+
+        return [plain, sync, asyncio.run(call())]
+
+    sim = simulate(job, routes=lambda sim: sim.http.get("https://api.example.com/slow").mock(
+        side_effect=delayed("3s", 200)))  # fmt: skip
+    assert sim.runs("job")[0].output == [3.0, 3.0, 3.0]
+    assert [call.elapsed.total_seconds() for call in sim.http.calls] == [3.0, 3.0, 3.0]
 
 
 def test_urllib3_retry_runs_its_own_backoff_and_retry_after_in_virtual_time():

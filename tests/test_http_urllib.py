@@ -167,6 +167,20 @@ def test_delayed_answers_spend_virtual_time():
     assert sim.http.calls[0].elapsed == dt.timedelta(seconds=2.5)
 
 
+def test_a_delayed_answer_later_than_the_timeout_times_out_where_the_socket_would():
+    def job(ctx):
+        try:
+            urllib.request.urlopen("https://api.example.com/a", timeout=7)
+        except TimeoutError as error:  # met in getresponse: urllib does not wrap it
+            return [str(error), _now()]
+        return None
+
+    sim = simulate(job, routes=lambda sim: sim.http.get("https://api.example.com/a").mock(
+        side_effect=delayed("30s", 200)))  # fmt: skip
+    assert output(sim) == ["timed out", 7.0]
+    assert sim.http.calls[0].elapsed == dt.timedelta(seconds=7)
+
+
 def test_gzip_stays_compressed_and_chunked_answers_are_decoded_as_http_client_does():
     def job(ctx):
         with urllib.request.urlopen("https://files.example.com/zipped", timeout=5) as r:

@@ -132,11 +132,31 @@ def test_starttls_makes_the_client_forget_the_first_ehlo(mail: MailSink) -> None
         assert smtp.has_extn("auth")
 
 
+def test_auth_is_offered_over_tls_only_so_a_login_without_starttls_fails_as_in_production(mail: MailSink) -> None:
+    """A job that forgot ``starttls()`` on port 587 logged in and sent here; Gmail, Office 365 and SES offer AUTH
+    only once TLS is on, so smtplib raises SMTPNotSupportedError there (RFC 4954 §4)."""
+    with smtplib.SMTP("smtp.example.com", 587) as smtp:
+        smtp.ehlo()
+        assert smtp.has_extn("starttls") and not smtp.has_extn("auth")
+        with pytest.raises(smtplib.SMTPNotSupportedError, match="SMTP AUTH extension not supported by server"):
+            smtp.login("mailer", "s3cret")
+        assert smtp.docmd("AUTH", "PLAIN " + base64.b64encode(b"\0a\0b").decode()) == (
+            530, b"5.7.0 Must issue a STARTTLS command first")
+        smtp.starttls()
+        smtp.ehlo()
+        assert smtp.has_extn("auth")
+        assert smtp.login("mailer", "s3cret")[0] == 235
+    with smtplib.SMTP_SSL("smtp.example.com") as smtp:
+        assert smtp.login("mailer", "s3cret")[0] == 235
+    assert mail.outbox == []
+
+
 @pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
 @pytest.mark.parametrize("initial_response_ok", [True, False])
 def test_login_with_each_mechanism(mail: MailSink, mechanism: str,
                                    initial_response_ok: bool) -> None:
     with smtplib.SMTP("smtp.example.com", 587) as smtp:
+        smtp.starttls()
         smtp.ehlo()
         smtp.esmtp_features["auth"] = mechanism  # make smtplib pick this mechanism
         code, reply = smtp.login("mailer", "s3cret", initial_response_ok=initial_response_ok)
@@ -235,7 +255,7 @@ def test_without_a_message_the_reply_text_matches_the_codes_class(mail: MailSink
 
 def test_auth_fault_raises_authentication_error(mail: MailSink) -> None:
     mail.smtp_fail(code=535, message="5.7.8 Authentication credentials invalid", on="AUTH")
-    with smtplib.SMTP("smtp.example.com") as smtp, \
+    with smtplib.SMTP_SSL("smtp.example.com") as smtp, \
             pytest.raises(smtplib.SMTPAuthenticationError) as caught:
         smtp.login("mailer", "wrong")
     assert caught.value.smtp_code == 535
@@ -1075,11 +1095,10 @@ def test_an_email_with_no_to_header_shows_who_got_it() -> None:
     with jobsim.Simulation(app, start="2025-03-01T00:00:00Z") as sim:
         sim.send("news/send", {})
         sim.run_until_idle()
-        assert sim.timeline().splitlines()[4] == (
-            "2025-03-01 00:00:00.000 UTC  email     letter#1: smtp cc ed@acme.test; bcc ada@example.com, "
-            "bob@example.com: 'Issue 1'")
+        assert sim.timeline().splitlines()[4] == (  # ed, in the Cc header but not the envelope, got nothing
+            "2025-03-01 00:00:00.000 UTC  email     letter#1: smtp bcc ada@example.com, bob@example.com: 'Issue 1'")
         assert invariants.describe(sim.mail.outbox[0]) == (
-            "email cc ed@acme.test; bcc ada@example.com, bob@example.com 'Issue 1' at 2025-03-01T00:00:00.000Z")
+            "email bcc ada@example.com, bob@example.com 'Issue 1' at 2025-03-01T00:00:00.000Z")
 
 
 @pytest.mark.parametrize("sender", [" ", "\t\n"])
@@ -1090,3 +1109,55 @@ def test_postmark_refuses_a_from_without_an_address_as_postmark_does(http: HttpS
     response = httpx.post(POSTMARK, json=payload, headers=POSTMARK_AUTH)
     assert (response.status_code, response.json()) == (422, {"ErrorCode": 300, "Message": "Invalid 'From' value."})
     assert mail.outbox == []
+
+
+def test_smtp_delivers_to_the_envelope_not_to_the_headers() -> None:
+    """``sendmail(sender, [customer, ...], msg)`` with a Bcc (or Cc) header the envelope lacks: smtplib sends it to
+    the envelope alone, so the audit copy never leaves, and the Bcc header reaches everyone. The header's addresses
+    counted as recipients, so ``assert_sent(to="audit@acme.test")`` passed; so did one for a refused RCPT."""
+    import jobsim
+
+    app = jobsim.App("receipts")
+
+    @app.function("receipt", on="billing/paid", retries=0)
+    def receipt(ctx):
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = "billing@acme.test", "ada@example.com", "Receipt"
+        message["Cc"], message["Bcc"] = "Ops <ops@acme.test>", "audit@acme.test"
+        message.set_content("paid")
+        with smtplib.SMTP("smtp.acme.test") as smtp:
+            refused = smtp.sendmail("billing@acme.test", ["ada@example.com", "OPS@acme.test", "bob@example.com"],
+                                    message.as_bytes())
+            smtp.sendmail("billing@acme.test", ["ada@example.com"], message.as_bytes())
+        return sorted(refused)
+
+    with jobsim.Simulation(app, start="2025-03-01T00:00:00Z") as sim:
+        sim.mail.smtp_fail(times=1, code=550, on="RCPT")  # the first RCPT, ada's, is refused
+        sim.send("billing/paid", {})
+        sim.run_until_idle()
+    assert sim.runs("receipt")[0].output == ["ada@example.com"]
+    first, second = sim.mail.outbox
+    assert (first.to, first.cc, first.bcc) == ([], ["ops@acme.test"], ["bob@example.com"])
+    assert (second.to, second.cc, second.bcc) == (["ada@example.com"], [], [])
+    assert first.headers["Bcc"] == second.headers["Bcc"] == "audit@acme.test"  # the leaked header
+    sim.mail.assert_not_sent(to="audit@acme.test")
+    assert sim.mail.find(to="ada@example.com") == [second]
+    assert sim.mail.find(to="ops@acme.test") == [first]
+
+
+def test_an_emails_links_are_read_as_a_reader_follows_them(mail: MailSink) -> None:
+    """``email.links``: the HTML's hrefs, entities decoded (a regex over the HTML gave ``&amp;``), then the text's
+    URLs without the sentence's punctuation; each once. The HTML goes out quoted-printable: the links are read
+    from the decoded body."""
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "hi@acme.test", "ada@example.com", "Verify"
+    message.set_content("Verify: https://acme.test/verify?u=1&t=2.\nHelp (https://help.acme.test/verify).\n")
+    message.add_alternative('<p><a href="https://acme.test/verify?u=1&amp;t=2">Verify</a> ' + "x" * 100
+                            + ' <A HREF="mailto:help@acme.test">help</A> <a name="top">top</a></p>',
+                            subtype="html", cte="quoted-printable")
+    with smtplib.SMTP("smtp.example.com") as smtp:
+        smtp.send_message(message)
+    [email] = mail.outbox
+    assert "=\n" in message.get_body(("html",)).as_string()  # soft line breaks on the wire
+    assert email.links == ["https://acme.test/verify?u=1&t=2", "mailto:help@acme.test",
+                           "https://help.acme.test/verify"]

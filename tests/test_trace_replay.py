@@ -164,6 +164,32 @@ def test_recorded_latency_is_spent_again_in_virtual_time(tmp_path):
     assert (run.output, run.finished_at - run.started_at) == (204, dt.timedelta(seconds=2.5))
 
 
+def test_a_recorded_answer_later_than_todays_timeout_times_out_in_the_replay(tmp_path):
+    """The partner answered in 15 s; today's code waits 10 s: the replay's client gives up at 10 s, as it would
+    against that partner (and as aiohttp's already did), instead of getting the answer at 15 s."""
+    def build_app(wait: float) -> jobsim.App:
+        app = jobsim.App("partner")
+
+        @app.function("notify", on="go", retries=0)
+        def notify(ctx):
+            return httpx.post("https://partner.example.com/hook", timeout=wait).status_code
+
+        return app
+
+    with jobsim.Simulation(build_app(30), start=START) as sim:
+        sim.http.post("https://partner.example.com/hook").mock(side_effect=jobsim.delayed("15s", 200))
+        sim.send("go")
+        sim.run_until_idle()
+    trace = sim.trace.save(tmp_path / "partner.jobsim.jsonl")
+    assert jobsim.Simulation.replay(trace, build_app(30)).same
+    result = jobsim.Simulation.replay(trace, build_app(10), compare="runs")
+    assert not result.same
+    run = result.simulation.runs("notify")[0]
+    assert (run.status, type(run.error).__name__, run.finished_at - run.started_at) == (
+        "failed", "ReadTimeout", dt.timedelta(seconds=10))
+    assert "the trace recorded an answer after 15s, later than the client's read timeout (10s)" in str(run.error)
+
+
 def test_the_order_of_sends_and_advances_at_one_instant_is_kept():
     app = jobsim.App("order")
     seen = []

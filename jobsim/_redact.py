@@ -110,6 +110,12 @@ _MEMO_ENTRIES = 1 << 14
 """Objects remembered by identity at a time (``Redactor._messages``, ``_nested``, ``_learned``)."""
 _PLANS = 1 << 12
 """Dict shapes (tuples of keys) whose plan ``Redactor._dict`` remembers at a time."""
+_Table = tuple[tuple[str, Callable[[Any], Any] | None], ...]
+"""What ``Redactor._fields`` rewrites in a record: (field, function), the function ``_TEXT`` for free text."""
+_LATER = frozenset(("phone", "address", "ip", "username"))
+"""Pseudonyms ``Redactor.learn`` queues, to fake once every name is known."""
+_TEXT = None
+"""In ``Redactor._tables``: the field is free text (``Redactor.text``), looked up in the per-string cache inline."""
 _WALK: Any = object()
 """``Redactor._plan``: walk the value afresh (a plain ``name`` or ``number`` that is no person's or card's)."""
 POLICY_NAME = "jobsim/1"
@@ -245,12 +251,13 @@ class Redactor:
         self._learned_messages: dict[int, Any] = {}
         self._emails: dict[str, str] = {}
         self._plans: dict[tuple[Any, ...], tuple[str | None, ...]] = {}  # a dict's keys -> what _dict does at each
+        self._learn_plans: dict[tuple[Any, ...], tuple[str | None, ...]] = {}  # ... and what _learn does
         self.dropped: set[str] = set()
         self._queried: set[str] = set()  # URLs ``learn`` read the secret query parameters of
         """Tokens of the values dropped at secret places (a secret header, field or query parameter), found by
         ``learn``: the same token anywhere else (a response body echoing the key, an error message) is dropped too."""
         self._kinds = self._tables()
-        event_line: tuple[tuple[str, Callable[[Any], Any]], ...] = (("ce", self._ce), ("user", self._walk))
+        event_line: _Table = (("ce", self._ce), ("user", self._walk))
         self._lines = {**self._kinds, "event": event_line, "event.dropped": event_line}  # fields under "ce"
         self.rewritten = frozenset(kind for kind, how in self._kinds.items() if how)
         """Built-in kinds whose records may change; the others hold only names jobsim gives and times."""
@@ -323,7 +330,7 @@ class Redactor:
         for name, fn in self._lines[kind]:
             value = line.get(name)
             if value is not None:
-                new = fn(value)
+                new = self.text(value) if fn is None else fn(value)
                 if new is not value:
                     line[name] = new
         return line
@@ -336,26 +343,29 @@ class Redactor:
 
     def _ce(self, ce: dict[str, Any]) -> dict[str, Any]:
         """An event line's CloudEvents envelope (the writer's own dict): id, data and extension attributes."""
-        text = self.text
         value = ce.get("id")
         if value is not None:
-            ce["id"] = text(value)
+            hit = self._texts.get(value) if type(value) is str else None  # ids are free text, most of them new
+            if hit is None:
+                ce["id"] = self.text(value)
+            elif hit is not _SAME:
+                ce["id"] = hit
         value = ce.get("data")
         if value is not None:
-            ce["data"] = self._walk(value)
+            ce["data"] = self._dict(value) if type(value) is dict else self._walk(value)
         if not CE_CORE.issuperset(ce):
             extra = {key: value for key, value in ce.items() if key not in CE_CORE}
             ce.update(self._dict(extra))
         return ce
 
     # -- per kind ---------------------------------------------------------------------------------
-    def _tables(self) -> dict[str, tuple[tuple[str, Callable[[Any], Any]], ...]]:
+    def _tables(self) -> dict[str, _Table]:
         """Which fields of each built-in kind hold what, as (field, function) pairs built once.
 
         An empty table: the kind holds only names jobsim gives (functions, steps, runs)
         and times, nothing to rewrite.
         """
-        walk, text = self._walk, self.text
+        walk, text = self._walk, _TEXT
         event = (("data", walk), ("user", walk), ("id", text), ("attributes", walk))
         error = (("error", text),)
         step = (("step", text),)  # step ids are the developer's, and may embed a user's email
@@ -437,13 +447,22 @@ class Redactor:
     def _body(self, body: Any) -> Any:
         return self._fields(body, self._t_body) if type(body) is dict else body
 
-    def _fields(self, record: dict[str, Any], how: tuple[tuple[str, Callable[[Any], Any]], ...]) -> dict[str, Any]:
+    def _fields(self, record: dict[str, Any], how: _Table) -> dict[str, Any]:
         out: dict[str, Any] | None = None
+        texts = self._texts
         for name, fn in how:
             value = record.get(name)
             if value is None:
                 continue
-            new = fn(value)
+            if fn is not None:
+                new = fn(value)
+            elif type(value) is str:  # free text (``_TEXT``), most of it met before: its remembered form
+                hit = texts.get(value)
+                if hit is _SAME:
+                    continue
+                new = self.text(value) if hit is None else hit
+            else:
+                new = self.text(value)
             if new is not value:
                 if out is None:
                     out = dict(record)
@@ -652,32 +671,49 @@ class Redactor:
             leading[0] = False
         return fake
 
+    def _learn_plan(self, keys: tuple[Any, ...], data: dict[Any, Any]) -> tuple[str | None, ...]:
+        """What ``_learn`` does at each key of a dict with these keys: as ``_plan`` for ``_dict``, a plain
+        ``name`` that is no person's read as any other value (``_WALK``), the other actions as they are."""
+        plan: list[str | None] = []
+        person: bool | None = None
+        actions = self._actions
+        for key in keys:
+            action = actions.get(key, _UNSEEN)
+            if action is _UNSEEN:
+                action = self._action(key)
+            if action == "name?":
+                if person is None:
+                    person = self._has_email(data)
+                action = "name" if person else _WALK
+            plan.append(action)
+        plans = self._learn_plans
+        if len(plans) >= _PLANS:
+            plans.clear()
+        out = plans[keys] = tuple(plan)
+        return out
+
     def _learn(self, value: Any) -> None:
         if type(value) is dict:
-            person: bool | None = None
-            actions = self._actions
-            for key, item in value.items():
-                action = actions.get(key, _UNSEEN)
-                if action is _UNSEEN:
-                    action = self._action(key)
+            keys = tuple(value)
+            plan = self._learn_plans.get(keys)
+            if plan is None:
+                plan = self._learn_plan(keys, value)
+            for action, item in zip(plan, value.values(), strict=True):
                 if action is None:
                     if type(item) is dict or type(item) is list:
                         self._learn_nested(item)
                     elif type(item) is str and ("<" in item or item[:1] in ("{", "[")):
                         self._learn_string(item)
-                    continue
-                if action == "name?":
-                    if person is None:
-                        person = self._has_email(value)
-                    action = "name" if person else None
-                if action == "drop":
+                elif action == "drop":
                     self._learn_secret(item)
-                    continue
-                if action == "name" and not isinstance(item, dict):
+                elif action == "name" and not isinstance(item, dict):
                     if type(item) is not str or item not in self._names:  # a name faked before: nothing new
                         self._pseudonym(action, item)
-                elif action in ("phone", "address", "ip", "username") and not isinstance(item, dict):
+                elif action in _LATER and not isinstance(item, dict):
                     self._pending.append((action, item))  # faked once every name is known
+                elif type(item) is str:  # what _learn does with a string, without the call
+                    if "<" in item or item[:1] in ("{", "["):
+                        self._learn_string(item)
                 else:
                     self._learn(item)
         elif isinstance(value, list):

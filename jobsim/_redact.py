@@ -345,11 +345,14 @@ class Redactor:
         """An event line's CloudEvents envelope (the writer's own dict): id, data and extension attributes."""
         value = ce.get("id")
         if value is not None:
-            hit = self._texts.get(value) if type(value) is str else None  # ids are free text, most of them new
-            if hit is None:
+            if type(value) is not str:
                 ce["id"] = self.text(value)
-            elif hit is not _SAME:
-                ce["id"] = hit
+            else:  # free text, most of it new
+                hit = self._texts.get(value)
+                if hit is None:
+                    ce["id"] = self._new_text(value)
+                elif hit is not _SAME:
+                    ce["id"] = hit
         value = ce.get("data")
         if value is not None:
             ce["data"] = self._dict(value) if type(value) is dict else self._walk(value)
@@ -460,7 +463,7 @@ class Redactor:
                 hit = texts.get(value)
                 if hit is _SAME:
                     continue
-                new = self.text(value) if hit is None else hit
+                new = self._new_text(value) if hit is None else hit
             else:
                 new = self.text(value)
             if new is not value:
@@ -598,7 +601,7 @@ class Redactor:
                     hit = texts.get(value)
                     if hit is _SAME:
                         continue
-                    new = self.text(value) if hit is None else hit
+                    new = self._new_text(value) if hit is None else hit
                 elif kind is dict or kind is list:
                     new = self._shared(value)
                 else:
@@ -806,6 +809,10 @@ class Redactor:
         hit = self._texts.get(value)
         if hit is not None:
             return value if hit is _SAME else hit
+        return self._new_text(value)
+
+    def _new_text(self, value: str) -> str:
+        """``text`` of a string not in the per-string cache (the callers that looked it up inline)."""
         out = value if self._quiet(value) else self._text(value)
         if len(value) <= _CACHED_LENGTH:
             if len(self._texts) >= _CACHE_ENTRIES:
@@ -826,7 +833,7 @@ class Redactor:
         if TRIGGER.search(value) is not None:
             return False
         dropped = self.dropped
-        return not dropped or dropped.isdisjoint(SECRET_TOKEN.findall(value))
+        return not dropped or len(value) < 8 or dropped.isdisjoint(SECRET_TOKEN.findall(value))  # tokens: 8+ chars
 
     def _text(self, value: str) -> str:
         if len(value) < 3:

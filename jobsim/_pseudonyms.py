@@ -123,9 +123,13 @@ class Pseudonyms:
         digest = self._digest("email", address)
         self._lists()
         first, last = _ascii(self._pick(digest, self._firsts, 0)), _ascii(self._pick(digest, self._lasts, 4))
-        number = f"{digest[8] % 100:02d}"
-        local = (f"{first}.{last}{number}", f"{first[0]}{last}{number}", f"{first}{number}",
-                 f"{first}_{last}")[digest[9] % 4]  # fmt: skip
+        number, shape = f"{digest[8] % 100:02d}", digest[9] % 4  # only the local part's chosen shape is built
+        if shape == 0:
+            local = f"{first}.{last}{number}"
+        elif shape == 1:
+            local = f"{first[0]}{last}{number}"
+        else:
+            local = f"{first}{number}" if shape == 2 else f"{first}_{last}"
         return f"{local}@{_FAKE_DOMAINS[digest[10] % 3]}"
 
     def _make_token(self, token: str, leading: bool = False) -> str:

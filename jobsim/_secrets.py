@@ -148,8 +148,10 @@ SECRET_TOKEN = re.compile(r"[A-Za-z0-9_.~+/-]{8,}={0,2}")
 
 def drop_secrets(text: str) -> str:
     """``text`` with every credential-looking value replaced by the marker (its prefix kept)."""
-    hits = {_which(m.group(0)) for m in TRIGGER.finditer(text)}
-    for index in sorted(hits):
+    found = TRIGGER.findall(text)  # the matched literals (no groups), without a match object each
+    if not found:
+        return text
+    for index in sorted(set(map(TRIGGER_INDEX.__getitem__, found))):
         if index == _URL_CREDENTIALS and "@" not in text:
             continue  # user:password ends where the host starts, at an "@" (the pattern's look-ahead)
         text = _PATTERNS[index][1].sub(secret_repl, text)
@@ -307,6 +309,7 @@ def secret_key(key: str) -> bool:
     return norm in _SECRET_KEYS or norm.endswith(_SECRET_KEY_SUFFIXES)
 
 
+@functools.lru_cache(maxsize=4096)
 def secret_query(name: str) -> bool:
     norm = normalize_key(unquote(name))
     return norm in _SECRET_QUERY or norm.endswith(("token", "secret", "password", "apikey", "signature"))

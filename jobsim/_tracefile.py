@@ -103,7 +103,8 @@ def _write(trace: Trace, out: BinaryIO, policy: Redaction | None) -> None:
         redactor = policy.redactor(trace._keep | already_pseudonymized(trace, policy), phones_kept(trace, policy))
     dumps, default, options = orjson.dumps, _default, _OPTIONS
     header = header_of(trace, policy)
-    _check_span(header.get("start"), end_of(trace))
+    last = end_of(trace)  # once: without a simulation or an end line, a walk over every record
+    _check_span(header.get("start"), last)
     out.write(dumps(header, default=default, option=options))
     # Lines are appended to one buffer and each orjson result is dropped at once: keeping
     # thousands of them alive for a join doubled the time at a million records (measured).
@@ -145,7 +146,7 @@ def _write(trace: Trace, out: BinaryIO, policy: Redaction | None) -> None:
     counts = Counter(map(_KIND, rows))  # a line per row, "k" its kind: counted in one C loop
     seqs = trace._seqs
     next_seq = (seqs[-1] + 1 if seqs else len(rows)) if rows else 0
-    end = {"k": "end", "seq": next_seq, "at": end_of(trace), "records": len(rows),
+    end = {"k": "end", "seq": next_seq, "at": last, "records": len(rows),
            "counts": dict(sorted(counts.items()))}  # fmt: skip
     out.write(dumps(end, option=options))
 
@@ -203,27 +204,37 @@ def records_out(trace: Trace, redactor: Redactor | None = None, *, verbatim: boo
     canon: list[dict[str, Any] | None] = []
     keep = canon.append
     learn, learned = redactor.learn, redactor.LEARNED
+    # What each built-in kind needs, one lookup a record: 1 made canonical, 2 read by ``learn``
+    # (a plugin's kind, missing here, is read whole)
+    steps = {kind: (kind in expand) + 2 * (kind in learned) for kind in BUILTIN}
     for _, kind, fields in rows:
-        if kind in expand:
+        step = steps.get(kind, 2)
+        if step & 1:
             fields = expand[kind](fields)
             keep(fields)
         else:
             keep(None)
-        if kind in learned or kind not in BUILTIN:
+        if step & 2:
             learn(kind, fields)
     apply, apply_line, rewritten = redactor.apply, redactor.apply_line, redactor.rewritten
+    # 1 rewritten, 2 a line of its own layout, 3 both, 0 neither (only names jobsim gives and times);
+    # a plugin's kind, missing here, is rewritten whole and its field names checked
+    route = {kind: (kind in rewritten) + 2 * (kind in ENCODED) for kind in BUILTIN}
     for seq, (at, kind, fields), new in zip(seqs, rows, canon, strict=True):
         if new is not None:
             fields = new
-        if kind in ENCODED:
-            line = encode(seq, at, kind, fields)
-            yield seq, at, kind, fields, (apply_line(kind, line) if kind in rewritten else line)
-        elif kind in BUILTIN:  # kinds holding only names jobsim gives and times are not rewritten
-            yield seq, at, kind, (apply(kind, fields) if kind in rewritten else fields), None
-        else:
+        how = route.get(kind, 4)
+        if how == 1:
+            yield seq, at, kind, apply(kind, fields), None
+        elif how == 0:
+            yield seq, at, kind, fields, None
+        elif how == 4:
             fields = apply(kind, fields)
             _check_fields(seq, kind, fields)
             yield seq, at, kind, fields, None
+        else:
+            line = encode(seq, at, kind, fields)
+            yield seq, at, kind, fields, (apply_line(kind, line) if how == 3 else line)
 
 
 def lines(trace: Trace, redactor: Redactor | None = None) -> Iterator[dict[str, Any]]:

@@ -24,7 +24,7 @@ from _redactcorpus import AT, SECOND, START_NS, awkward, corpus, save_all, shop
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobsim import Redaction, Trace, _codec, _tracefile, traces
+from jobsim import Redaction, Trace, _codec, _redact, _tracefile, traces
 from jobsim._codec import EXPAND, EXPAND_AS_IS
 from jobsim._email import Email
 from jobsim._http import HttpCall
@@ -115,6 +115,14 @@ class _Unmemoized(Redactor):
     def _quiet(self, value: str) -> bool:
         return False
 
+    def _dict(self, data: dict[str, Any]) -> dict[str, Any]:
+        self._plans.clear()  # each dict's keys read one by one, as before plans per shape
+        return super()._dict(data)
+
+    def _learn(self, value: Any) -> None:
+        self._learn_plans.clear()
+        super()._learn(value)
+
     def learn(self, kind: str, data: dict[str, Any]) -> None:
         self._learned_messages.clear()  # every HTTP message read again
         super().learn(kind, data)
@@ -182,6 +190,29 @@ def test_many_distinct_nested_outputs_each_get_their_own_fakes(tmp_path, request
     assert fast == slow
     emails = {orjson.loads(line)["output"]["user"]["email"] for line in fast.splitlines()[1:-1]}
     assert len(emails) > 19_000  # distinct people keep distinct fakes (a few may collide by chance)
+
+
+def test_dicts_of_one_shape_share_a_plan_and_others_get_their_own(tmp_path, request, monkeypatch):
+    """What ``_dict`` and ``_learn`` do at each key is planned once per tuple of keys (a plain ``name`` is a
+    person's beside an email, phone or address; a ``number`` a card's beside ``cvc``): dicts of one length
+    and other keys, of the same keys in another order, and more shapes than are remembered at once."""
+    monkeypatch.setattr(_redact, "_PLANS", 3)
+    shapes = [{"name": "Ada Lovelace", "email": "ada@gmail.com"}, {"name": "Blue Mug", "sku": "mug"},
+              {"email": "grace@navy.mil", "name": "Grace Hopper"}, {"name": "Grace Hopper", "phone": "+1 415 555 0100"},
+              {"number": "4242424242424242", "cvc": "123"}, {"number": "A-1001", "total": 12.5},
+              {"customer": {"name": "Edsger Dijkstra", "address": "1 Main St"}, "name": "Edsger's order"}]  # fmt: skip
+    trace = Trace()
+    for i in range(3 * len(shapes)):
+        trace.add(START_NS + i, "run.end", {"function": "f", "run": f"r{i}", "status": "completed",
+                                            "output": orjson.dumps(shapes[i % len(shapes)])})  # fmt: skip
+    fast, slow = _save_both(trace, tmp_path, None, request)
+    assert fast == slow
+    outputs = [orjson.loads(line)["output"] for line in fast.splitlines()[1:-1]]
+    assert outputs[1]["name"] == "Blue Mug" and outputs[1 + len(shapes)] == outputs[1]  # a product's name
+    assert outputs[0]["name"] != "Ada Lovelace" and outputs[2]["name"] not in ("Grace Hopper", outputs[0]["name"])
+    assert outputs[3]["name"] == outputs[2]["name"] and outputs[3]["phone"] != "+1 415 555 0100"
+    assert outputs[4]["number"] == "[redacted]" and outputs[5]["number"] == "A-1001"
+    assert outputs[6]["customer"]["name"] != "Edsger Dijkstra" and "Edsger" not in outputs[6]["name"]
 
 
 def test_a_shared_object_changed_between_two_saves_is_saved_as_it_is_then(tmp_path):

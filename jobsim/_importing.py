@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import json
 import os
 import re
@@ -29,7 +30,7 @@ import warnings
 from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -240,8 +241,9 @@ def _objects(path: Path, cut: list[str]) -> Iterator[tuple[int, Any]]:
     Windows tools write first) is skipped."""
     chunks = []
     with open_trace(path) as f:
-        try:
-            while chunk := f.read(_CHUNK):
+        try:  # read1: what a gzip stream cut off decompresses to before its cut is kept (read() dropped it)
+            read1 = cast("io.BufferedIOBase", f).read1
+            while chunk := read1(_CHUNK):
                 chunks.append(chunk)
         except GZIP_ERRORS as exc:
             if not chunks:

@@ -386,3 +386,23 @@ def test_a_json_array_names_the_line_its_bad_item_is_on(tmp_path):
     with pytest.warns(TraceWarning, match=r"skipped 1 invalid line\(s\): .*batch\.json:3: "):
         trace = traces.import_events(path, skip_invalid=True)
     assert [record.data["id"] for record in trace.records] == ["e1"]
+
+
+@pytest.mark.parametrize("events", [7, 2000])
+def test_a_gzip_export_cut_off_keeps_every_whole_line_it_decompresses_to(tmp_path, events):
+    """A chunk read whole with ``read()`` lost what it had decompressed when the stream ended inside it:
+    a small export cut off was refused ("damaged or cut off", nothing imported), a large one lost up to
+    64 KiB of events before the cut, though the README says either is read as far as it goes."""
+    import os
+    import zlib
+
+    lines = [orjson.dumps({"name": "order/paid", "data": {"amount": n, "noise": os.urandom(48).hex()},
+                           "id": f"o{n}", "ts": T0 // MS + n}) + b"\n" for n in range(events)]  # fmt: skip
+    whole = gzip.compress(b"".join(lines))
+    path = tmp_path / "events.jsonl.gz"
+    path.write_bytes(whole[: len(whole) - 40])  # the gzip trailer and the end of the last lines are gone
+    readable = zlib.decompressobj(wbits=31).decompress(path.read_bytes()).count(b"\n")
+    assert 0 < readable < events
+    with pytest.warns(TraceWarning, match=rf"the gzip stream ends early after line {readable} "):
+        trace = traces.import_events(path)
+    assert [r.data["id"] for r in trace.records] == [f"o{n}" for n in range(readable)] and trace.truncated

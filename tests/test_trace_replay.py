@@ -595,3 +595,36 @@ def test_a_falsy_profile_is_refused_not_read_as_the_recorded_one(recorded, profi
     # `profile or header["profile"]` replayed under the recorded profile whatever empty value was given
     with pytest.raises(jobsim.InvalidArgument, match=rf"^profile={re.escape(repr(profile))} is not valid: one of "):
         jobsim.Simulation.replay(recorded.trace, build(), profile=profile)
+
+
+def test_a_recording_cut_off_anywhere_replays_the_same_up_to_its_cut(trace_file, tmp_path):
+    """A replay of unchanged code into a recording cut off (a crash while it was written) ran on past
+    the cut: the runs the recording had in flight read 'pending' there and 'completed' in the replay,
+    and work the recording never got to read 'only in the replay', so the replay differed (exit 1) with
+    nothing changed. A file that stopped at a line's end (no 'end' line) had no note in the report either.
+    Now the replay is compared up to the recording's last record, and a note says so."""
+    whole = trace_file.read_bytes()
+    ends = [i + 1 for i, byte in enumerate(whole) if byte == ord("\n")]
+    assert len(ends) > 12
+    cuts = [(ends[n], "no 'end' line") for n in range(1, len(ends) - 1, 3)]  # at a line's end
+    cuts += [(ends[n] + 25, "is cut off") for n in range(2, len(ends) - 2, 3)]  # in the middle of a line
+    differed = []
+    for size, said in cuts:
+        cut = tmp_path / f"cut{size}.jobsim.jsonl"
+        cut.write_bytes(whole[:size])
+        with pytest.warns(jobsim.errors.TraceWarning):
+            trace = jobsim.Trace.load(cut)
+        result = jobsim.Simulation.replay(trace, build())
+        last = len(trace) - 1
+        assert result.notes[0].startswith("the recording is incomplete (") and said in result.notes[0]
+        assert f"the replay is compared only up to the recording's last record (seq {last}, at " in result.notes[1]
+        if not result.same:
+            differed.append((size, result.report()))
+        with pytest.warns(jobsim.errors.TraceWarning):
+            diff = traces.compare(trace_file, cut)
+        assert diff.same and any(f"both are compared only up to B's last record (seq {last}" in n for n in diff.notes)
+    assert differed == []
+    changed = tmp_path / "changed.jobsim.jsonl"  # what the recording holds is still compared
+    changed.write_bytes(whole[: ends[len(ends) // 2]])
+    with pytest.warns(jobsim.errors.TraceWarning):
+        assert not jobsim.Simulation.replay(changed, build(plan="pro")).same

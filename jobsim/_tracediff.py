@@ -15,9 +15,13 @@ comparison mode:
              ``tolerance``
 
 Runs are matched by their order within their function, not by id, so a replay
-whose ids differ still lines up. Each mode reports its *first* divergence per
-function (as Temporal's replayer reports the first non-deterministic command):
-what differs further on usually follows from it.
+whose ids differ still lines up. A run's emails, HTTP calls, events and timing are
+compared with those of the run it lines up with, matched by what they are (method
+and URL, recipients, event type, step), so a call a new step adds is one item only
+in the replay (``http call #2 of run #1``), not a change to every call after it.
+Each mode reports its *first* divergence per function (as Temporal's replayer
+reports the first non-deterministic command): what differs further on usually
+follows from it.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import fnmatch
 import re
 import shlex
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -171,6 +175,8 @@ class Item:
     value: Any
     at: int | None
     label: str
+    run: int | None = None
+    """The number of the run it belongs to within its function (``None``: made outside a run)."""
 
 
 @dataclasses.dataclass(slots=True)
@@ -191,6 +197,7 @@ class Story:
         self.runs: dict[str, list[_Run]] = defaultdict(list)
         self.items: dict[str, dict[str, list[Item]]] = {mode: defaultdict(list) for mode in COMPARISONS}
         self.by_id: dict[str, _Run] = {}
+        self._numbers: dict[tuple[str, str, int | None], int] = {}
         self.records = 0
         for line in lines:
             self.records += 1
@@ -204,9 +211,9 @@ class Story:
                     value["error"] = run.error
                 if run.reason is not None:
                     value["reason"] = run.reason
-                self.items["runs"][fn].append(Item(value, run.at, f"run #{run.n}"))
+                self.items["runs"][fn].append(Item(value, run.at, f"run #{run.n}", run.n))
                 output = None if run.output is MISSING else run.output
-                self.items["outputs"][fn].append(Item(output, run.at, f"run #{run.n}"))
+                self.items["outputs"][fn].append(Item(output, run.at, f"run #{run.n}", run.n))
 
     def functions(self) -> set[str]:
         return {fn for per_fn in self.items.values() for fn, items in per_fn.items() if items}
@@ -215,10 +222,14 @@ class Story:
         run_id = line.get("run")
         return self.by_id.get(run_id) if isinstance(run_id, str) else None
 
-    def _label(self, line: dict[str, Any], what: str, fn: str, mode: str) -> str:
-        number = len(self.items[mode][fn]) + 1
+    def _label(self, line: dict[str, Any], what: str, fn: str, mode: str) -> tuple[str, int | None]:
+        """``http call #2 of run #1`` and the run's number: numbered within its run, as the runs' items
+        are compared (``_first``); one made outside a run, within its function (``email #3``)."""
         run = self._run(line)
-        return f"{what} #{number}" + (f" (run #{run.n})" if run is not None else "")
+        n = None if run is None else run.n
+        key = (mode, fn, n)
+        number = self._numbers[key] = self._numbers.get(key, 0) + 1
+        return f"{what} #{number}" + (f" of run #{n}" if n is not None else ""), n
 
     # -- readers, one per record kind ---------------------------------------------------------------
     def _start(self, line: dict[str, Any]) -> None:
@@ -252,7 +263,8 @@ class Story:
         run = self._run(line)
         step = line.get("step")
         label = what + (f" step {step!r}" if step else "") + (f" of run #{run.n}" if run else "") + then
-        self.items["timing"][fn].append(Item({"what": label, "at": at}, line["at"], label))
+        self.items["timing"][fn].append(Item({"what": label, "at": at}, line["at"], label,
+                                             None if run is None else run.n))  # fmt: skip
 
     def _attempt(self, line: dict[str, Any]) -> None:
         self._timing(line, str(line.get("function")), f"attempt {line.get('attempt')}", line["at"])
@@ -266,7 +278,7 @@ class Story:
     def _email(self, line: dict[str, Any]) -> None:
         fn = str(line.get("function") or OUTSIDE)
         value = {k: v for k, v in line.items() if k not in ("k", "seq", "at", "function", "run", "message_id")}
-        self.items["emails"][fn].append(Item(value, line["at"], self._label(line, "email", fn, "emails")))
+        self.items["emails"][fn].append(Item(value, line["at"], *self._label(line, "email", fn, "emails")))
 
     def _http(self, line: dict[str, Any]) -> None:
         fn = str(line.get("function") or OUTSIDE)
@@ -283,7 +295,7 @@ class Story:
             value["status"] = line["status"]
         if "error" in line:
             value["error"] = str(line["error"]).partition(":")[0]
-        self.items["http"][fn].append(Item(value, line["at"], self._label(line, "http call", fn, "http")))
+        self.items["http"][fn].append(Item(value, line["at"], *self._label(line, "http call", fn, "http")))
 
     def _event(self, line: dict[str, Any]) -> None:
         origin = line.get("origin", "input")
@@ -294,7 +306,7 @@ class Story:
         value = {"type": ce.get("type"), "data": ce.get("data")}
         if line["k"] == "event.dropped":
             value["dropped"] = True
-        self.items["events"][fn].append(Item(value, line["at"], self._label(line, "event", fn, "events")))
+        self.items["events"][fn].append(Item(value, line["at"], *self._label(line, "event", fn, "events")))
 
 
 _READERS = {
@@ -582,9 +594,84 @@ def _no_such_kind(kind: str, kinds: set[str]) -> str:
 
 def _first(fn: str, mode: str, left: list[Item], right: list[Item], tolerance: int,
            labels: tuple[str, str], tz: dt.tzinfo | None = None) -> Divergence | None:
-    for index in range(max(len(left), len(right))):
-        a = left[index] if index < len(left) else None
-        b = right[index] if index < len(right) else None
+    """The earliest divergence of one function in one mode: each run's items against those of the run
+    it lines up with (by number), aligned by what they are (``_KEYS``), and the items made outside
+    runs against each other. Compared over the function's whole sequence instead, an HTTP call a
+    new step added to run #1 was read as run #2's first call with another URL, and every later
+    pair was off by one."""
+    if len(left) == len(right) and all(a.run == b.run and a.value == b.value for a, b in zip(left, right, strict=True)):
+        # the common case, nothing changed: in order is lined up already (still compared exactly: True is not 1)
+        return _first_of(fn, mode, (((i, a), (i, b)) for i, (a, b) in enumerate(zip(left, right, strict=True))),
+                         tolerance, labels, tz)  # fmt: skip
+    found: list[Divergence] = []
+    for a_items, b_items in _by_run(left, right):
+        divergence = _first_of(fn, mode, _aligned(mode, a_items, b_items), tolerance, labels, tz)
+        if divergence is not None:
+            found.append(divergence)
+    return min(found, key=lambda d: (_time(d), d.index)) if found else None
+
+
+def _by_run(left: list[Item], right: list[Item]) -> Iterable[tuple[list[tuple[int, Item]], list[tuple[int, Item]]]]:
+    """Each side's items (with their index in the function's sequence) per run number, in run order;
+    those made outside a run last."""
+    groups: dict[int | None, tuple[list[tuple[int, Item]], list[tuple[int, Item]]]] = {}
+    for side, items in enumerate((left, right)):
+        for index, item in enumerate(items):
+            groups.setdefault(item.run, ([], []))[side].append((index, item))
+    return [groups[n] for n in sorted(groups, key=lambda n: (n is None, n or 0))]
+
+
+_Pair = tuple[tuple[int, Item] | None, tuple[int, Item] | None]
+_KEYS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "http": lambda v: (v.get("method"), v.get("url")),
+    "emails": lambda v: orjson.dumps(v.get("to"), default=repr),
+    "events": lambda v: v.get("type"),
+    "timing": lambda v: v.get("what"),
+}
+"""What an item is, for lining up the items of one run: an item with no match is only on one side."""
+_ALIGN_MAX = 2_000
+"""Past this many items left unmatched in a run, they are compared in order (lining up is quadratic)."""
+
+
+def _aligned(mode: str, left: list[tuple[int, Item]], right: list[tuple[int, Item]],
+             ) -> list[_Pair]:
+    """Pairs of one run's items: in order while they are the same thing (``_KEYS``); past the first that
+    is not, lined up by ``difflib`` so a call added or dropped reads as one, not as every later pair."""
+    key = _KEYS.get(mode)
+    n = min(len(left), len(right))
+    same = 0
+    if key is not None:
+        while same < n and (left[same][1].value == right[same][1].value  # equal: the same thing, and cheaper
+                            or key(left[same][1].value) == key(right[same][1].value)):  # fmt: skip
+            same += 1
+    else:
+        same = n
+    pairs: list[_Pair] = list(zip(left[:same], right[:same], strict=True))
+    rest_a, rest_b = left[same:], right[same:]
+    if key is None or not (rest_a and rest_b) or len(rest_a) + len(rest_b) > _ALIGN_MAX:
+        pairs += [(rest_a[i] if i < len(rest_a) else None, rest_b[i] if i < len(rest_b) else None)
+                  for i in range(max(len(rest_a), len(rest_b)))]  # fmt: skip
+        return pairs
+    matcher = difflib.SequenceMatcher(None, [key(i.value) for _, i in rest_a], [key(i.value) for _, i in rest_b],
+                                      autojunk=False)  # fmt: skip
+    for op, a0, a1, b0, b1 in matcher.get_opcodes():
+        if op == "equal" or op == "replace":
+            width = max(a1 - a0, b1 - b0)
+            pairs += [(rest_a[a0 + i] if a0 + i < a1 else None, rest_b[b0 + i] if b0 + i < b1 else None)
+                      for i in range(width)]  # fmt: skip
+        elif op == "delete":
+            pairs += [(item, None) for item in rest_a[a0:a1]]
+        else:
+            pairs += [(None, item) for item in rest_b[b0:b1]]
+    return pairs
+
+
+def _first_of(fn: str, mode: str, pairs: Iterable[_Pair],
+              tolerance: int, labels: tuple[str, str], tz: dt.tzinfo | None) -> Divergence | None:
+    for left, right in pairs:
+        a = None if left is None else left[1]
+        b = None if right is None else right[1]
+        index = left[0] if left is not None else right[0] if right is not None else 0
         if a is None or b is None:
             note = "missing from the replay" if b is None else "only in the replay"
             if labels != ("recorded", "replayed"):

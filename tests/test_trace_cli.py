@@ -62,7 +62,7 @@ def test_replay_of_the_same_code_exits_0(recording, app_module, capsys):
 def test_replay_of_changed_code_exits_1_with_the_first_divergence(recording, app_module, capsys):
     code, out, _ = run(capsys, "replay", recording["redacted"], "--app", app_module(plan="pro"), "--compare", "http")
     assert code == 1
-    assert "  DIFFERS  welcome  http: http call #1 (run #1) at 2025-03-03T10:00:00.000+01:00: differs" in out
+    assert "  DIFFERS  welcome  http: http call #1 of run #1 at 2025-03-03T10:00:00.000+01:00: differs" in out
     assert '                        request.body.json.plan: recorded "free"' in out
     assert '                                                replayed "pro"' in out
     assert out.splitlines()[-1] == "DIFFERS: 1 of 3 function(s) (http 1)"
@@ -174,8 +174,8 @@ def test_diff_exit_codes_and_report(recording, capsys, tmp_path):
     code, out, _ = run(capsys, "diff", recording["redacted"], other)
     assert code == 1
     assert out.splitlines()[:2] == [f"jobsim diff  A: {recording['redacted']}", f"             B: {other}"]
-    assert "  DIFFERS  welcome  emails: email #1 (run #1) at 2025-03-03T10:00:10.000+01:00: differs" in out
-    assert "                    also differs: http (http call #3 (run #1))" in out
+    assert "  DIFFERS  welcome  emails: email #1 of run #1 at 2025-03-03T10:00:10.000+01:00: differs" in out
+    assert "                    also differs: http (http call #3 of run #1)" in out
     code, out, _ = run(capsys, "diff", recording["redacted"], other, "--format", "json", "--compare", "emails")
     assert code == 1 and json.loads(out)["functions"]["welcome"]["first"]["mode"] == "emails"
 

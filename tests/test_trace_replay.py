@@ -54,11 +54,11 @@ def test_replaying_a_redacted_file_feeds_the_fakes_and_still_compares_equal(trac
 @pytest.mark.parametrize(("change", "mode", "label", "path", "values", "note", "differing"), [
     ({"fails": True}, "runs", "run #1", "status", ("completed", "failed"), "differs", ["welcome", "audit"]),
     ({"output_extra": {"v": 2}}, "outputs", "run #1", "v", (None, 2), "only in the replay", ["welcome"]),
-    ({"subject": "Hello {name}"}, "emails", "email #1 (run #1)", "subject",
+    ({"subject": "Hello {name}"}, "emails", "email #1 of run #1", "subject",
      ("Welcome, Ada Lovelace!", "Hello Ada Lovelace"), "differs", ["welcome"]),
-    ({"plan": "pro"}, "http", "http call #1 (run #1)", "request.body.json.plan", ("free", "pro"), "differs",
+    ({"plan": "pro"}, "http", "http call #1 of run #1", "request.body.json.plan", ("free", "pro"), "differs",
      ["welcome"]),
-    ({"emitted": "user/greeted"}, "events", "event #1 (run #1)", "type", ("user/welcomed", "user/greeted"),
+    ({"emitted": "user/greeted"}, "events", "event #1 of run #1", "type", ("user/welcomed", "user/greeted"),
      "differs", ["welcome"]),
     ({"pause": "2h"}, "timing", "sleep step 'pause' of run #1 ends", "at",
      ("2025-03-03T11:00:10.000+01:00", "2025-03-03T12:00:10.000+01:00"), "1h later in the replay",
@@ -82,7 +82,7 @@ def test_the_report_shows_the_first_divergence_per_function(recorded):
     assert lines[3:] == [
         "compared: emails, runs",
         "",
-        "  DIFFERS  welcome  emails: email #1 (run #1) at 2025-03-03T10:00:10.000+01:00: differs",
+        "  DIFFERS  welcome  emails: email #1 of run #1 at 2025-03-03T10:00:10.000+01:00: differs",
         '                        subject: recorded "Welcome, Ada Lovelace!"',
         '                                 replayed "Hello Ada Lovelace"',
         "  same     audit    2 runs",
@@ -628,3 +628,55 @@ def test_a_recording_cut_off_anywhere_replays_the_same_up_to_its_cut(trace_file,
     changed.write_bytes(whole[: ends[len(ends) // 2]])
     with pytest.warns(jobsim.errors.TraceWarning):
         assert not jobsim.Simulation.replay(changed, build(plan="pro")).same
+
+
+def _two_signups(extra_for: str | None = None, drop_for: str | None = None) -> jobsim.App:
+    """Two runs side by side, each calling the CRM then the mailer; today's code may add a call to one run
+    (``extra_for``: that user's run) or drop the mailer call of one."""
+    app = jobsim.App("aligned")
+
+    @app.function("signup", on="user/created")
+    def signup(ctx):
+        email = ctx.event.data["email"]
+        ctx.step.run("crm", lambda: httpx.post("https://crm.test/contacts", json={"email": email}).status_code)
+        if email == extra_for:
+            ctx.step.run("audit", lambda: httpx.post("https://audit.test/log", json={"email": email}).status_code)
+        ctx.step.sleep("pause", "1m")
+        if email != drop_for:
+            ctx.step.run("mail", lambda: httpx.post("https://mail.test/send", json={"to": email}).status_code)
+
+    return app
+
+
+def _record_two_signups() -> jobsim.Trace:
+    with jobsim.Simulation(_two_signups(), start=START) as sim:
+        sim.http.route(host__regex=r".*\.test").mock(return_value=httpx.Response(200))
+        sim.send("user/created", {"email": "ada@example.com"})
+        sim.send("user/created", {"email": "bob@example.com"})
+        sim.run_until_idle()
+    return sim.trace
+
+
+def _routes(sim):
+    sim.http.route(host="audit.test").mock(return_value=httpx.Response(200))
+
+
+def test_a_call_added_to_one_run_is_reported_in_that_run_not_as_another_run_s_call():
+    """Items were paired over the function's whole sequence: the audit call a new step added to run #1 was
+    reported as 'http call #2 (run #2): url differs' (run #2's CRM call, recorded, beside run #1's audit
+    call, replayed), a run that changed in nothing."""
+    trace = _record_two_signups()
+    first = jobsim.Simulation.replay(trace, _two_signups(extra_for="ada@example.com"), setup=_routes)
+    http = first.comparison.functions["signup"].divergences["http"]
+    assert (http.label, http.note, http.recorded, http.replayed["url"]) == (
+        "http call #2 of run #1", "only in the replay", None, "https://audit.test/log")
+    timing = first.comparison.functions["signup"].divergences["timing"]
+    assert (timing.label, timing.note) == ("attempt 0 step 'audit' of run #1", "only in the replay")
+    second = jobsim.Simulation.replay(trace, _two_signups(extra_for="bob@example.com"), setup=_routes)
+    http = second.comparison.functions["signup"].divergences["http"]
+    assert (http.label, http.note, http.replayed["url"]) == ("http call #2 of run #2", "only in the replay",
+                                                              "https://audit.test/log")  # fmt: skip
+    dropped = jobsim.Simulation.replay(trace, _two_signups(drop_for="ada@example.com"))
+    http = dropped.comparison.functions["signup"].divergences["http"]
+    assert (http.label, http.note, http.recorded["url"], http.replayed) == (
+        "http call #2 of run #1", "missing from the replay", "https://mail.test/send", None)

@@ -330,11 +330,14 @@ class Redactor:
             self._pseudonym(action, value)
 
     def _ce(self, ce: dict[str, Any]) -> dict[str, Any]:
-        """An event line's CloudEvents envelope (the writer's own dict): id, data and extension attributes."""
+        """An event line's CloudEvents envelope (the writer's own dict): id, source, data and extension attributes."""
         text = self.text
         value = ce.get("id")
         if value is not None:
             ce["id"] = text(value)
+        value = ce.get("source")  # an imported event's own: a webhook URL may carry user:password@
+        if isinstance(value, str) and not value.startswith("/jobsim/"):
+            ce["source"] = text(value)
         value = ce.get("data")
         if value is not None:
             ce["data"] = self._walk(value)

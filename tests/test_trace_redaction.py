@@ -691,3 +691,19 @@ def test_a_secret_dropped_at_its_place_is_dropped_where_it_is_echoed_too(tmp_pat
     from jobsim import traces
 
     assert traces.scan(path) == []
+
+
+def test_an_imported_cloudevent_s_source_url_loses_its_credentials(tmp_path):
+    """The envelope's id, data and extensions were redacted, its ``source`` not: a webhook URL with
+    ``user:password@`` in an export reached the redacted trace as it was, and ``jobsim scan`` then
+    failed on the file jobsim itself had written redacted."""
+    from jobsim import traces
+
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(orjson.dumps({"specversion": "1.0", "id": "e1", "type": "user/created",
+                                     "source": "https://hooks:hunter2pass@hooks.shop.test/in",
+                                     "time": "2025-06-01T12:00:00Z", "data": {"plan": "pro"}}) + b"\n")  # fmt: skip
+    saved = traces.import_events(events).save(tmp_path / "events.jobsim.jsonl")
+    text = saved.read_text()
+    assert "hunter2pass" not in text and "hooks.shop.test/in" in text
+    assert traces.scan(saved) == []

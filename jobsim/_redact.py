@@ -227,6 +227,8 @@ class Redactor:
         self._words: dict[str, str] = {}  # a word of a person's name -> its fake
         self._exact: dict[str, str] = {}  # a phone number, street address, ... -> its fake
         self._names: dict[str, str] = {}  # a whole name -> its fake (fixed once its words are)
+        self._uncased: dict[str, str] = {}  # a name with no capitalised word (李小龙) -> its fake, for free text
+        self._uncased_re: re.Pattern[str] | None = None
         self._pending: list[tuple[str, Any]] = []
         self._texts: dict[str, Any] = {}  # string -> its redacted form (_SAME: unchanged)
         self._secret_headers: dict[str, bool] = {}
@@ -610,11 +612,15 @@ class Redactor:
         return fake
 
     def _fake_name(self, value: str) -> str:
-        if WORD.search(value) is None:  # no capitalised words ("ada lovelace"): fake it whole
+        if WORD.search(value) is None:  # no capitalised words ("ada lovelace", 李小龙): fake it whole
             fake = self._exact.get(value)
             if fake is None:
                 fake = self._exact[value] = self.fakes.full_name(value)
                 self._forget()
+            name = value.strip()
+            if sum(c.isalpha() for c in name) >= 2 and name not in self._uncased:  # found in free text too
+                self._uncased[name] = fake if name == value else self.fakes.full_name(name)
+                self._uncased_re = None
             return fake
         leading = [True]
         return WORD.sub(lambda match: self._word(match.group(0), leading), value)
@@ -755,6 +761,14 @@ class Redactor:
             self._texts[value] = _SAME if out is value else out
         return out
 
+    def _uncased_names(self) -> re.Pattern[str]:
+        """The learned names with no capitalised word, longest first; a Latin letter or digit may not touch
+        either end ("bob" is not in "bobsled"), any other character may (Chinese and Japanese need no spaces)."""
+        if self._uncased_re is None:
+            names = sorted(self._uncased, key=len, reverse=True)
+            self._uncased_re = re.compile("(?<![A-Za-z0-9])(?:" + "|".join(map(re.escape, names)) + ")(?![A-Za-z0-9])")
+        return self._uncased_re
+
     def _quiet(self, value: str) -> bool:
         """``_text`` would give ``value`` back, told by cheaper tests than its own: no secret's trigger, no
         ``=``, not JSON (nor a JSON string literal), and (pseudonymizing) no ``@``, no phone number's start, no
@@ -765,7 +779,8 @@ class Redactor:
             return False
         return (TRIGGER.search(value) is None and "=" not in value and value[:1] not in "{[\""
                 and (not self.pseudo or ("@" not in value and "%40" not in value and PHONE_HINT.search(value) is None
-                                         and CAPITAL.search(value) is None and value not in self._exact)))  # fmt: skip
+                                         and CAPITAL.search(value) is None and value not in self._exact
+                                         and not (self._uncased and self._uncased_names().search(value)))))  # fmt: skip
 
     def _text(self, value: str) -> str:
         if len(value) < 3:
@@ -797,6 +812,8 @@ class Redactor:
                 out = PHONE.sub(self._phone_repl, out)
             if self._exact:
                 out = self._exact.get(out, out)
+            if self._uncased:  # "Welcome, 李小龙!" kept the real name its event's faked 'name' field held
+                out = self._uncased_names().sub(lambda match: self._uncased[match.group(0)], out)
         return value if out == value else out
 
     def _dropped_repl(self, match: re.Match[str]) -> str:

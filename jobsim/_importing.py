@@ -48,6 +48,8 @@ FORMATS = ("auto", "inngest", "cloudevents")
 _LISTED = 20  # skipped lines named in the warning; the header counts them all
 _INNGEST_KEYS = frozenset({"name", "data", "id", "ts", "v", "user"})
 _CHUNK = 1 << 16
+INTERNAL_PREFIX = "inngest/"
+"""Names of the events Inngest makes itself (``consts.InternalNamePrefix``)."""
 _SECONDS_LIKE = (100_000_000 * MS, 100_000_000_000 * MS)
 """1970-01-02 to 1973-03-03 in ns: an Inngest ``ts`` (ms) from ``1e8`` to ``1e11`` is far likelier a time in
 seconds (1973 to 5138; today's ~1.7e9) than one of those days."""
@@ -112,6 +114,7 @@ def import_events(
     skipped: list[TraceError] = []
     seconds: list[tuple[int, int]] = []
     cut: list[str] = []
+    internal: dict[str, list[int]] = {}
     for line, obj in _objects(source, cut):
         if isinstance(obj, dict) and obj.get("k") == "header" and obj.get("format") == "jobsim-trace":
             raise TraceError("this is a jobsim trace already, not a file of events to import: replay, diff or "
@@ -128,6 +131,9 @@ def import_events(
                                  path=exc.path, line=exc.line) from None  # fmt: skip
             skipped.append(exc)
             continue
+        if str(data.get("name", "")).startswith(INTERNAL_PREFIX):  # Inngest's own: the replay makes its own
+            internal.setdefault(data["name"], []).append(line)
+            continue
         kinds.add(kind)
         at = data.pop("_at")
         if kind == "inngest" and at is not None and _SECONDS_LIKE[0] <= at < _SECONDS_LIKE[1]:
@@ -137,6 +143,7 @@ def import_events(
         events.append((at, line, data))
     if not events:
         also = f" ({len(skipped)} invalid line(s) skipped, the first: {skipped[0]})" if skipped else ""
+        also += f" ({_internal(internal)})" if internal else ""
         raise TraceError("no events in the file: expected Inngest events or CloudEvents, one JSON object per "
                          f"line{also}", path=str(source))  # fmt: skip
     start_ns = instant_ns(start, "start", tz=zone(tz)) if start is not None else _first_time(events)
@@ -153,6 +160,8 @@ def import_events(
             data["attributes"] = {**(data.get("attributes") or {}), SYNTHESIZED_ID: True}
         placed.append((at, line, data))
     notes = _order_and_repeats(placed)
+    if internal:
+        notes.append(_internal(internal))
     if seconds:
         line, ts = seconds[0]
         notes.insert(0, f"{len(seconds)} event(s) have a 'ts' in the first years after 1970 (the first: line "
@@ -190,6 +199,18 @@ def import_events(
         trace.warnings.append(message)
         warnings.warn(f"{source}: {message}", TraceWarning, stacklevel=2)
     return trace
+
+
+def _internal(internal: dict[str, list[int]]) -> str:
+    """Why events named ``inngest/...`` were left out: Inngest makes them itself (a run's failure or end, a
+    cron tick, an invocation) and refuses them from any sender (``pkg/event/inbound.go : NormalizeInbound``,
+    ``ErrInternalEventName``); replayed as inputs, a function triggered by ``inngest/function.failed`` ran
+    for yesterday's failures as well as for those today's code has."""
+    count = sum(len(lines) for lines in internal.values())
+    names = ", ".join(f"{name} ×{len(lines)}" for name, lines in internal.items())
+    first = min(line for lines in internal.values() for line in lines)
+    return (f"left out {count} event(s) Inngest makes itself ({names}; the first on line {first}): the replay "
+            "makes its own as today's code runs, and Inngest accepts no 'inngest/' event from a sender")
 
 
 def _order_and_repeats(placed: list[tuple[int, int, dict[str, Any]]]) -> list[str]:

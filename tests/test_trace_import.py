@@ -406,3 +406,31 @@ def test_a_gzip_export_cut_off_keeps_every_whole_line_it_decompresses_to(tmp_pat
     with pytest.warns(TraceWarning, match=rf"the gzip stream ends early after line {readable} "):
         trace = traces.import_events(path)
     assert [r.data["id"] for r in trace.records] == [f"o{n}" for n in range(readable)] and trace.truncated
+
+
+def test_events_inngest_makes_itself_are_left_out_of_an_import_with_a_warning(tmp_path):
+    """An export of an Inngest environment's events holds the ones Inngest made (a run's failure or end):
+    imported as inputs, a function triggered by ``inngest/function.failed`` ran for yesterday's failures
+    too, beside the ones today's code has; Inngest itself refuses such names from a sender."""
+    shop = jobsim.App("internal")
+
+    @shop.function("charge", on="order/paid", retries=0)
+    def charge(ctx):
+        raise ValueError("card declined")
+
+    @shop.function("all-failures", on="inngest/function.failed")
+    def all_failures(ctx):
+        return ctx.event.data["function_id"]
+
+    path = write(tmp_path / "events.jsonl",
+                 {"name": "order/paid", "data": {"amount": 4}, "id": "o1", "ts": T0 // MS},
+                 {"name": "inngest/function.failed", "data": {"function_id": "charge", "run_id": "01J"}, "id": "f1",
+                  "ts": T0 // MS + 10},
+                 {"specversion": "1.0", "id": "f2", "source": "inngest", "type": "inngest/function.finished",
+                  "time": "2025-06-01T12:00:01Z", "data": {"function_id": "charge"}})  # fmt: skip
+    with pytest.warns(TraceWarning, match=r"left out 2 event\(s\) Inngest makes itself \(inngest/function\.failed "
+                                          r"×1, inngest/function\.finished ×1; the first on line 2\)"):  # fmt: skip
+        trace = traces.import_events(path)
+    assert [r.data["name"] for r in trace.records] == ["order/paid"]
+    result = jobsim.Simulation.replay(trace, shop)
+    assert [run.output for run in result.simulation.runs("all-failures")] == ["charge"]

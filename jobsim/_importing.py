@@ -207,7 +207,7 @@ def _internal(internal: dict[str, list[int]]) -> str:
     ``ErrInternalEventName``); replayed as inputs, a function triggered by ``inngest/function.failed`` ran
     for yesterday's failures as well as for those today's code has."""
     count = sum(len(lines) for lines in internal.values())
-    names = ", ".join(f"{name} ×{len(lines)}" for name, lines in internal.items())
+    names = ", ".join(f"{len(lines)} {name}" for name, lines in internal.items())
     first = min(line for lines in internal.values() for line in lines)
     return (f"left out {count} event(s) Inngest makes itself ({names}; the first on line {first}): the replay "
             "makes its own as today's code runs, and Inngest accepts no 'inngest/' event from a sender")

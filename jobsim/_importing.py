@@ -50,9 +50,10 @@ _INNGEST_KEYS = frozenset({"name", "data", "id", "ts", "v", "user"})
 _CHUNK = 1 << 16
 INTERNAL_PREFIX = "inngest/"
 """Names of the events Inngest makes itself (``consts.InternalNamePrefix``)."""
-_SECONDS_LIKE = (100_000_000 * MS, 100_000_000_000 * MS)
-"""1970-01-02 to 1973-03-03 in ns: an Inngest ``ts`` (ms) from ``1e8`` to ``1e11`` is far likelier a time in
-seconds (1973 to 5138; today's ~1.7e9) than one of those days."""
+_INNGEST_TS = (315_532_800_000, 4_102_444_800_000)
+"""1980-01-01 and 2100-01-01 in ms: Inngest refuses an event whose ``ts`` is not between them (``pkg/event/event.go :
+Validate``, "timestamp is before Jan 1, 1980" / "after Jan 1, 2100"), so no export of its events holds one; a ``ts``
+in seconds (today's ~1.7e9 reads as January 1970) or in microseconds is a file written by hand."""
 
 
 def read_any(path: str | os.PathLike[str], *, strict: bool = False) -> Trace:
@@ -112,7 +113,6 @@ def import_events(
     kinds: set[str] = set()
     ignored: dict[str, int] = {}
     skipped: list[TraceError] = []
-    seconds: list[tuple[int, int]] = []
     cut: list[str] = []
     internal: dict[str, list[int]] = {}
     for line, obj in _objects(source, cut):
@@ -136,8 +136,6 @@ def import_events(
             continue
         kinds.add(kind)
         at = data.pop("_at")
-        if kind == "inngest" and at is not None and _SECONDS_LIKE[0] <= at < _SECONDS_LIKE[1]:
-            seconds.append((line, data["ts"]))
         for key in data.pop("_ignored", ()):
             ignored.setdefault(key, line)
         events.append((at, line, data))
@@ -162,11 +160,6 @@ def import_events(
     notes = _order_and_repeats(placed)
     if internal:
         notes.append(_internal(internal))
-    if seconds:
-        line, ts = seconds[0]
-        notes.insert(0, f"{len(seconds)} event(s) have a 'ts' in the first years after 1970 (the first: line "
-                        f"{line}, ts {ts} = {iso(ts * MS)}); 'ts' is milliseconds since the epoch: were these "
-                        "seconds?")  # fmt: skip
     placed.sort(key=lambda item: (item[0], item[1]))
     if placed[0][0] < start_ns:
         raise InvalidArgument(f"start={iso(start_ns)} is after the first event ({iso(placed[0][0])}, line "
@@ -415,11 +408,23 @@ def _inngest(obj: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError(f"the event's data must be a JSON object, got {type(data).__name__}")
     ts = obj.get("ts")
+    if ts == 0 and type(ts) is int:  # Go's zero value: Inngest gives such an event the time it receives it
+        ts = None
     if ts is not None and (isinstance(ts, bool) or not isinstance(ts, int)):
         raise ValueError(f"'ts' must be milliseconds since the epoch (an integer), got {ts!r}")
     if ts is not None and not _FIRST_MS <= ts <= _LAST_MS:  # a ULID or a datetime of it failed with a traceback
         hint = " (microseconds or nanoseconds?)" if ts > _LAST_MS else ""
         raise ValueError(f"'ts' {ts} is past the years 1 to 9999 in milliseconds since the epoch{hint}")
+    if ts is not None and not _INNGEST_TS[0] <= ts < _INNGEST_TS[1]:
+        early = ts < _INNGEST_TS[0]
+        unit, scale = ("seconds", 1000) if early else ("microseconds", 1 / 1000)
+        meant = ts * scale
+        hint = (f": were these {unit}? (as {unit}, {iso(int(meant) * MS)}; multiply 'ts' by 1000)" if early else
+                f": were these {unit}? (as {unit}, {iso(int(meant) * MS)}; divide 'ts' by 1000)"
+                ) if _INNGEST_TS[0] <= meant < _INNGEST_TS[1] else ""  # fmt: skip
+        raise ValueError(f"'ts' {ts} is {iso(ts * MS)} in milliseconds since the epoch, which Inngest refuses "
+                         f"(\"timestamp is {'before' if early else 'after'} Jan 1, {1980 if early else 2100}\"), so "
+                         f"no export of its events holds it{hint}")  # fmt: skip
     event_id = obj.get("id")
     if event_id is not None and not isinstance(event_id, str):
         raise ValueError(f"'id' must be a string, got {event_id!r}")

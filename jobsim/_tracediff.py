@@ -528,7 +528,7 @@ def compare_lines(recorded: Iterable[dict[str, Any]], replayed: Iterable[dict[st
     a = Story(_ignored(recorded, patterns, kinds))
     b = Story(_ignored(replayed, patterns, kinds))
     notes = list(notes or [])
-    notes += [f"--ignore {p.text!r} matched nothing{_no_such_kind(p.kind, kinds)}{_kind_alone(p, kinds)}"
+    notes += [f"--ignore {p.text!r} matched nothing{_no_such_kind(p, kinds)}{_kind_alone(p, kinds)}"
               for p in patterns if p.hits == 0]  # fmt: skip
     functions: dict[str, FunctionResult] = {}
     for fn in _ordered(a, b):
@@ -583,13 +583,30 @@ def _kind_alone(pattern: Ignore, kinds: set[str]) -> str:
             f"a kind of record (email:subject, http:request.headers.date){leave}")
 
 
-def _no_such_kind(kind: str, kinds: set[str]) -> str:
-    """Why an ignore pattern matched nothing when its KIND is in neither trace (``emails:subject``)."""
+def _no_such_kind(pattern: Ignore, kinds: set[str]) -> str:
+    """Why an ignore pattern matched nothing when its KIND is in neither trace (``emails:subject``), and the
+    pattern meant when KIND names a comparison whose records are of another kind and shape: a run's output
+    is ``run.end:output.PATH``, an emitted event's data ``event:ce.data.PATH``."""
+    kind = pattern.kind
     if any(fnmatch.fnmatchcase(seen, kind) for seen in kinds):
         return ""
+    meant = _MEANT.get(kind)
+    if meant is not None:
+        path = ".".join(pattern.path)
+        record, prefix = meant(path)
+        return (f": no record of kind {kind!r} is in either trace; {kind} are compared from {record!r} records: "
+                f"--ignore {record}:{prefix}{path}")
     close = difflib.get_close_matches(kind, sorted(kinds), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else f"; the kinds there: {', '.join(sorted(kinds))}"
     return f": no record of kind {kind!r} is in either trace{hint}"
+
+
+_MEANT: dict[str, Callable[[str], tuple[str, str]]] = {
+    "outputs": lambda path: ("run.end", "output."),
+    "runs": lambda path: ("run.end", ""),
+    "events": lambda path: ("event", "ce." if path.split(".")[0] in ("type", "data") else "ce.data."),
+}
+"""The record kind (and the prefix of its paths) a comparison named as an ``--ignore`` KIND reads."""
 
 
 def _first(fn: str, mode: str, left: list[Item], right: list[Item], tolerance: int,

@@ -89,6 +89,24 @@ def test_ignore_patterns_joined_by_commas_are_refused_saying_to_repeat_the_flag(
     assert run(capsys, "diff", recording["redacted"], recording["redacted"], "--ignore", "email:a,b")[0] == 0
 
 
+def test_an_ignore_that_names_a_comparison_as_its_kind_gives_the_pattern_meant(recording, app_module, capsys):
+    """'outputs:plan' (the comparison's name, as the report prints 'outputs: run #1') matched nothing with the
+    hint 'the kinds there: advance, attempt, ...', which names no output; 'events:data.email' was told 'did you
+    mean event?', and 'event:data.email' matched nothing either (an event's data is under 'ce')."""
+    code, out, _ = run(capsys, "replay", recording["redacted"], "--app", app_module(plan="pro"),
+                       "--compare", "outputs,events", "--ignore", "outputs:plan", "--ignore", "events:data.email")
+    assert code == 1
+    lines = out.splitlines()
+    assert ("note: --ignore 'outputs:plan' matched nothing: no record of kind 'outputs' is in either trace; outputs "
+            "are compared from 'run.end' records: --ignore run.end:output.plan") in lines
+    assert ("note: --ignore 'events:data.email' matched nothing: no record of kind 'events' is in either trace; "
+            "events are compared from 'event' records: --ignore event:ce.data.email") in lines
+    code, out, _ = run(capsys, "replay", recording["redacted"], "--app", app_module(plan="pro"),
+                       "--compare", "outputs,events", "--ignore", "run.end:output.plan",
+                       "--ignore", "event:ce.data.email")  # what the notes said to write: it works
+    assert code == 0 and "matched nothing" not in out, out
+
+
 def test_an_ignore_that_names_a_kind_and_no_field_says_how_to_write_it(recording, app_module, capsys):
     """'--ignore email' reads as a field called 'email' in every record: it matched nothing, the changed emails were
     still compared, and the note gave no clue why."""

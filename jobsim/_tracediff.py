@@ -357,8 +357,11 @@ class Divergence:
         where = self.path or "(value)"
         a, b = labels
         width = max(len(a), len(b))
-        lines = [head, f"    {where}: {a:<{width}} {_short(self.recorded)}",
-                 f"    {' ' * len(where)}  {b:<{width}} {_short(self.replayed)}"]  # fmt: skip
+        # a field one side lacks reads "(absent)", not "null": a person must tell it from a field set to null
+        recorded = "(absent)" if self.note.startswith("only in") else _short(self.recorded)
+        replayed = "(absent)" if self.note.startswith("missing from") else _short(self.replayed)
+        lines = [head, f"    {where}: {a:<{width}} {recorded}",
+                 f"    {' ' * len(where)}  {b:<{width}} {replayed}"]  # fmt: skip
         if self.errors is not None:
             ea, eb = ("(none)" if e is None else _short(e) for e in self.errors)
             indent = " " * len(where)

@@ -680,3 +680,16 @@ def test_a_call_added_to_one_run_is_reported_in_that_run_not_as_another_run_s_ca
     http = dropped.comparison.functions["signup"].divergences["http"]
     assert (http.label, http.note, http.recorded["url"], http.replayed) == (
         "http call #2 of run #1", "missing from the replay", "https://mail.test/send", None)
+
+
+def test_a_field_one_side_lacks_reads_absent_not_null(recorded):
+    """An output field added today was shown as 'recorded null': the same words as a field recorded as null."""
+    result = jobsim.Simulation.replay(recorded.trace, build(output_extra={"tier": "gold", "coupon": None}),
+                                      compare="outputs")  # fmt: skip
+    first = result.first("welcome")
+    assert (first.path, first.note, first.recorded, first.replayed) == ("tier", "only in the replay", None, "gold")
+    assert first.describe()[1:] == ["    tier: recorded (absent)", '          replayed "gold"']
+    dropped = jobsim.Simulation.replay(record(build(output_extra={"tier": "gold"})).trace, build(),
+                                       compare="outputs").first("welcome")  # fmt: skip
+    assert dropped.note == "missing from the replay"
+    assert dropped.describe()[1:] == ['    tier: recorded "gold"', "          replayed (absent)"]

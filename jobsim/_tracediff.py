@@ -348,6 +348,8 @@ class Divergence:
         """The lines a report shows for it: what, when, and the two values."""
         at = self.recorded_at if self.recorded_at is not None else self.replayed_at
         when = f" at {iso(at, tz)}" if at is not None else ""
+        if self.recorded_at is not None and self.replayed_at is not None and self.replayed_at != self.recorded_at:
+            when += f" ({labels[1]}: at {iso(self.replayed_at, tz)})"  # a call made on day 1 in place of day 3's
         if self.mode == "timing" and self.path == "at":  # the times compared are below; the record's own instant
             when = ""  # (when a sleep began, a retry was decided) read as the time it ends or is due
         head = f"{self.mode}: {self.label}{when}: {self.note}"
@@ -628,7 +630,13 @@ def _first(fn: str, mode: str, left: list[Item], right: list[Item], tolerance: i
         divergence = _first_of(fn, mode, _aligned(mode, a_items, b_items), tolerance, labels, tz)
         if divergence is not None:
             found.append(divergence)
-    return min(found, key=lambda d: (_time(d), d.index)) if found else None
+    return min(found, key=lambda d: (_earliest(d), d.index)) if found else None
+
+
+def _earliest(d: Divergence) -> int:
+    """When a divergence first shows, on either side: a call today's code makes at 00:00 in place of one
+    recorded on day 3 comes before a call another run makes only in the replay at 00:10."""
+    return min((at for at in (d.recorded_at, d.replayed_at) if at is not None), default=0)
 
 
 def _by_run(left: list[Item], right: list[Item]) -> Iterable[tuple[list[tuple[int, Item]], list[tuple[int, Item]]]]:

@@ -693,3 +693,28 @@ def test_a_field_one_side_lacks_reads_absent_not_null(recorded):
                                        compare="outputs").first("welcome")  # fmt: skip
     assert dropped.note == "missing from the replay"
     assert dropped.describe()[1:] == ['    tier: recorded "gold"', "          replayed (absent)"]
+
+
+def test_the_first_divergence_is_the_earliest_on_either_side_and_says_both_times():
+    """Run #1 made a call at 09:00 in place of the one recorded on day 3, run #2 an extra one at 09:10: the
+    report led with run #2 (its divergence dated by its replayed time, run #1's by its recorded one), and
+    printed run #1's as 'at' day 3 only, with no word of the replayed call's own time."""
+    from jobsim._tracediff import compare_lines
+
+    day = 86_400 * SECOND
+
+    def story(calls):
+        lines = [{"k": "run.start", "seq": n, "at": T0, "function": "f", "run": f"r{n}", "event": "e"} for n in (1, 2)]
+        lines += [{"k": "http", "seq": 10 + i, "at": T0 + at, "function": "f", "run": run, "method": "GET",
+                   "url": url, "status": 200} for i, (run, url, at) in enumerate(calls)]  # fmt: skip
+        return lines
+
+    recorded = story([("r1", "https://a.test/", 0), ("r2", "https://a.test/", 0),
+                      ("r1", "https://late.test/", 3 * day)])  # fmt: skip
+    replayed = story([("r1", "https://a.test/", 0), ("r1", "https://new.test/", 0), ("r2", "https://a.test/", 0),
+                      ("r2", "https://extra.test/", 600 * SECOND)])  # fmt: skip
+    first = compare_lines(recorded, replayed, compare="http").first("f")
+    assert (first.label, first.path, first.recorded, first.replayed) == (
+        "http call #2 of run #1", "url", "https://late.test/", "https://new.test/")
+    assert first.describe()[0] == ("http: http call #2 of run #1 at 2025-03-06T09:00:00.000Z (replayed: at "
+                                   "2025-03-03T09:00:00.000Z): differs")

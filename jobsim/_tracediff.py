@@ -34,6 +34,7 @@ import re
 import shlex
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import zip_longest
 from typing import Any
 
 import orjson
@@ -621,9 +622,13 @@ def _first(fn: str, mode: str, left: list[Item], right: list[Item], tolerance: i
     runs against each other. Compared over the function's whole sequence instead, an HTTP call a
     new step added to run #1 was read as run #2's first call with another URL, and every later
     pair was off by one."""
-    if len(left) == len(right) and all(a.run == b.run and a.value == b.value for a, b in zip(left, right, strict=True)):
-        # the common case, nothing changed: in order is lined up already (still compared exactly: True is not 1)
-        return _first_of(fn, mode, (((i, a), (i, b)) for i, (a, b) in enumerate(zip(left, right, strict=True))),
+    same = len(left) == len(right) and all(a.run == b.run and a.value == b.value for a, b in zip(left, right,
+                                                                                                   strict=True))
+    if same or any(a.run is None for a in left) != any(b.run is None for b in right):
+        # the common case, nothing changed: in order is lined up already (still compared exactly: True is not 1);
+        # or one side's lines name no run (a file written before they did): compared in order, as then
+        return _first_of(fn, mode, (((i, a) if i < len(left) else None, (i, b) if i < len(right) else None)
+                                    for i, (a, b) in enumerate(zip_longest(left, right))),
                          tolerance, labels, tz)  # fmt: skip
     found: list[Divergence] = []
     for a_items, b_items in _by_run(left, right):

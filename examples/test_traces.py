@@ -88,7 +88,7 @@ def test_a_code_change_is_the_first_divergence_of_its_function(tmp_path: Path, m
     assert not result.same
     first = result.first("process-order")  # its first order with an e-book asks to ship it
     # the event's items reach job code with their keys sorted (Inngest's JCS pass): price comes first
-    assert (first.mode, first.label, first.path) == ("events", "event #2 (run #1)", "data.items[0].price")
+    assert (first.mode, first.label, first.path) == ("events", "event #2 of run #1", "data.items[0].price")
     assert (first.recorded, first.replayed) == (18.5, 12)  # the mug's price, then the e-book's
     assert result.first("daily-report").path == "metrics.orders"  # more orders complete
     unaffected = ["send-welcome-email", "send-email", "send-trial-expiration-reminder"]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import json
 import os
 import re
@@ -29,7 +30,7 @@ import warnings
 from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -47,9 +48,12 @@ FORMATS = ("auto", "inngest", "cloudevents")
 _LISTED = 20  # skipped lines named in the warning; the header counts them all
 _INNGEST_KEYS = frozenset({"name", "data", "id", "ts", "v", "user"})
 _CHUNK = 1 << 16
-_SECONDS_LIKE = (100_000_000 * MS, 100_000_000_000 * MS)
-"""1970-01-02 to 1973-03-03 in ns: an Inngest ``ts`` (ms) from ``1e8`` to ``1e11`` is far likelier a time in
-seconds (1973 to 5138; today's ~1.7e9) than one of those days."""
+INTERNAL_PREFIX = "inngest/"
+"""Names of the events Inngest makes itself (``consts.InternalNamePrefix``)."""
+_INNGEST_TS = (315_532_800_000, 4_102_444_800_000)
+"""1980-01-01 and 2100-01-01 in ms: Inngest refuses an event whose ``ts`` is not between them (``pkg/event/event.go :
+Validate``, "timestamp is before Jan 1, 1980" / "after Jan 1, 2100"), so no export of its events holds one; a ``ts``
+in seconds (today's ~1.7e9 reads as January 1970) or in microseconds is a file written by hand."""
 
 
 def read_any(path: str | os.PathLike[str], *, strict: bool = False) -> Trace:
@@ -109,8 +113,8 @@ def import_events(
     kinds: set[str] = set()
     ignored: dict[str, int] = {}
     skipped: list[TraceError] = []
-    seconds: list[tuple[int, int]] = []
     cut: list[str] = []
+    internal: dict[str, list[int]] = {}
     for line, obj in _objects(source, cut):
         if isinstance(obj, dict) and obj.get("k") == "header" and obj.get("format") == "jobsim-trace":
             raise TraceError("this is a jobsim trace already, not a file of events to import: replay, diff or "
@@ -127,15 +131,17 @@ def import_events(
                                  path=exc.path, line=exc.line) from None  # fmt: skip
             skipped.append(exc)
             continue
+        if str(data.get("name", "")).startswith(INTERNAL_PREFIX):  # Inngest's own: the replay makes its own
+            internal.setdefault(data["name"], []).append(line)
+            continue
         kinds.add(kind)
         at = data.pop("_at")
-        if kind == "inngest" and at is not None and _SECONDS_LIKE[0] <= at < _SECONDS_LIKE[1]:
-            seconds.append((line, data["ts"]))
         for key in data.pop("_ignored", ()):
             ignored.setdefault(key, line)
         events.append((at, line, data))
     if not events:
         also = f" ({len(skipped)} invalid line(s) skipped, the first: {skipped[0]})" if skipped else ""
+        also += f" ({_internal(internal)})" if internal else ""
         raise TraceError("no events in the file: expected Inngest events or CloudEvents, one JSON object per "
                          f"line{also}", path=str(source))  # fmt: skip
     start_ns = instant_ns(start, "start", tz=zone(tz)) if start is not None else _first_time(events)
@@ -152,11 +158,8 @@ def import_events(
             data["attributes"] = {**(data.get("attributes") or {}), SYNTHESIZED_ID: True}
         placed.append((at, line, data))
     notes = _order_and_repeats(placed)
-    if seconds:
-        line, ts = seconds[0]
-        notes.insert(0, f"{len(seconds)} event(s) have a 'ts' in the first years after 1970 (the first: line "
-                        f"{line}, ts {ts} = {iso(ts * MS)}); 'ts' is milliseconds since the epoch: were these "
-                        "seconds?")  # fmt: skip
+    if internal:
+        notes.append(_internal(internal))
     placed.sort(key=lambda item: (item[0], item[1]))
     if placed[0][0] < start_ns:
         raise InvalidArgument(f"start={iso(start_ns)} is after the first event ({iso(placed[0][0])}, line "
@@ -189,6 +192,18 @@ def import_events(
         trace.warnings.append(message)
         warnings.warn(f"{source}: {message}", TraceWarning, stacklevel=2)
     return trace
+
+
+def _internal(internal: dict[str, list[int]]) -> str:
+    """Why events named ``inngest/...`` were left out: Inngest makes them itself (a run's failure or end, a
+    cron tick, an invocation) and refuses them from any sender (``pkg/event/inbound.go : NormalizeInbound``,
+    ``ErrInternalEventName``); replayed as inputs, a function triggered by ``inngest/function.failed`` ran
+    for yesterday's failures as well as for those today's code has."""
+    count = sum(len(lines) for lines in internal.values())
+    names = ", ".join(f"{len(lines)} {name}" for name, lines in internal.items())
+    first = min(line for lines in internal.values() for line in lines)
+    return (f"left out {count} event(s) Inngest makes itself ({names}; the first on line {first}): the replay "
+            "makes its own as today's code runs, and Inngest accepts no 'inngest/' event from a sender")
 
 
 def _order_and_repeats(placed: list[tuple[int, int, dict[str, Any]]]) -> list[str]:
@@ -240,8 +255,9 @@ def _objects(path: Path, cut: list[str]) -> Iterator[tuple[int, Any]]:
     Windows tools write first) is skipped."""
     chunks = []
     with open_trace(path) as f:
-        try:
-            while chunk := f.read(_CHUNK):
+        try:  # read1: what a gzip stream cut off decompresses to before its cut is kept (read() dropped it)
+            read1 = cast("io.BufferedIOBase", f).read1
+            while chunk := read1(_CHUNK):
                 chunks.append(chunk)
         except GZIP_ERRORS as exc:
             if not chunks:
@@ -392,11 +408,23 @@ def _inngest(obj: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError(f"the event's data must be a JSON object, got {type(data).__name__}")
     ts = obj.get("ts")
+    if ts == 0 and type(ts) is int:  # Go's zero value: Inngest gives such an event the time it receives it
+        ts = None
     if ts is not None and (isinstance(ts, bool) or not isinstance(ts, int)):
         raise ValueError(f"'ts' must be milliseconds since the epoch (an integer), got {ts!r}")
     if ts is not None and not _FIRST_MS <= ts <= _LAST_MS:  # a ULID or a datetime of it failed with a traceback
         hint = " (microseconds or nanoseconds?)" if ts > _LAST_MS else ""
         raise ValueError(f"'ts' {ts} is past the years 1 to 9999 in milliseconds since the epoch{hint}")
+    if ts is not None and not _INNGEST_TS[0] <= ts < _INNGEST_TS[1]:
+        early = ts < _INNGEST_TS[0]
+        unit, scale = ("seconds", 1000) if early else ("microseconds", 1 / 1000)
+        meant = ts * scale
+        hint = (f": were these {unit}? (as {unit}, {iso(int(meant) * MS)}; multiply 'ts' by 1000)" if early else
+                f": were these {unit}? (as {unit}, {iso(int(meant) * MS)}; divide 'ts' by 1000)"
+                ) if _INNGEST_TS[0] <= meant < _INNGEST_TS[1] else ""  # fmt: skip
+        raise ValueError(f"'ts' {ts} is {iso(ts * MS)} in milliseconds since the epoch, which Inngest refuses "
+                         f"(\"timestamp is {'before' if early else 'after'} Jan 1, {1980 if early else 2100}\"), so "
+                         f"no export of its events holds it{hint}")  # fmt: skip
     event_id = obj.get("id")
     if event_id is not None and not isinstance(event_id, str):
         raise ValueError(f"'id' must be a string, got {event_id!r}")

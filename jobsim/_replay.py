@@ -232,6 +232,8 @@ def replay(
         notes = [f"the recording left out {', '.join(map(repr, left_out))} (functions=/exclude_functions=): "
                  "so does the replay"] if left_out else []  # fmt: skip
     notes += _cut_off(recorded)
+    cut_at, cut_note = compared_up_to([("the recording", recorded)], "the replay is")
+    notes += cut_note
     if sim.random_streams == "shared":
         notes.append("the recording drew every random number from one stream (random_streams='shared', as traces "
                      "of format minor < 2 were recorded): so does the replay, where a function drawing more moves "
@@ -250,7 +252,7 @@ def replay(
                      "only as a digest and its first 1 KiB: the replay answered with that excerpt")  # fmt: skip
     comparison = None
     if _has_outcomes(recorded):
-        comparison = _compare(recorded, sim, compare, ignore, tolerance_ns, redact, notes, keeps)
+        comparison = _compare(recorded, sim, compare, ignore, tolerance_ns, redact, notes, keeps, cut_at)
     else:  # nothing to compare (imported events): a saved replay, the baseline, still keeps the trace's fakes
         _keep_fakes(recorded, sim, redact, notes, keeps)
     return ReplayResult(comparison=comparison, recorded=recorded, simulation=sim, inputs=script.inputs,
@@ -260,11 +262,44 @@ def replay(
 def _cut_off(trace: Trace, label: str = "the recording", done: str = "replayed") -> list[str]:
     """A note for a trace cut off while it was written (said on stderr as it loaded, but not in the
     report or its JSON: a replay of half a recording read 'same' as if it were whole)."""
-    if not trace.truncated:
+    if not incomplete(trace):
         return []
-    where = next((w for w in trace.warnings if "cut off" in w or "ends early" in w), "it was cut off")
+    where = next((w for w in trace.warnings if "cut off" in w or "ends early" in w or "no 'end' line" in w),
+                 "it was cut off")  # fmt: skip
     where = where.removesuffix("; the records before it were read").removesuffix(": the events before it were imported")
     return [f"{label} is incomplete ({where}): only what it holds is {done}"]
+
+
+def incomplete(trace: Trace) -> bool:
+    """A recording read from a file that stopped before its ``end`` line: cut off mid-line, or at a line's end.
+
+    Imported events have no ``end`` line and are not a recording (nothing of theirs is compared)."""
+    return trace._owner is None and (trace.truncated or not trace.complete) and _has_outcomes(trace)
+
+
+def last_seq(trace: Trace) -> int:
+    """The ``seq`` of a trace's last record (-1 when it has none)."""
+    return trace._seqs[-1] if trace._seqs else len(trace._rows) - 1
+
+
+def up_to(lines: Iterable[dict[str, Any]], seq: int | None) -> Iterable[dict[str, Any]]:
+    """The lines of a trace up to record ``seq`` (all of them for ``None``): the part of a story an
+    incomplete recording holds, so what happened after its cut is not read as a difference."""
+    if seq is None:
+        return lines
+    return (line for line in lines if line["seq"] <= seq)
+
+
+def compared_up_to(traces: list[tuple[str, Trace]], others: str) -> tuple[int | None, list[str]]:
+    """The last record of the shortest incomplete trace among ``traces`` (label, trace), and the note
+    saying that ``others`` are compared only up to it; ``(None, [])`` when every trace is whole."""
+    cut = [(last_seq(trace), label, trace) for label, trace in traces if incomplete(trace)]
+    if not cut:
+        return None, []
+    seq, label, trace = min(cut, key=lambda item: item[0])
+    at = f", at {iso(trace._rows[-1][0])}" if trace._rows else ""
+    return seq, [f"{others} compared only up to {label}'s last record (seq {seq}{at}), where it stops: "
+                 "what happened after it is not a difference"]
 
 
 def _given_selection(sim: Simulation, recorded_out: Any) -> str:
@@ -652,14 +687,14 @@ def _http_error(text: str, request: httpx.Request) -> BaseException:
 
 # -- comparing -----------------------------------------------------------------------------------
 def _compare(recorded: Trace, sim: Simulation, compare: Any, ignore: Any, tolerance: int,
-             redact: Redaction | bool | None, notes: list[str], keeps: _Keeps) -> Comparison:
+             redact: Redaction | bool | None, notes: list[str], keeps: _Keeps, cut_at: int | None) -> Comparison:
     from ._gc import paused_gc
     from ._tracefile import lines
 
     policy = _keep_fakes(recorded, sim, redact, notes, keeps)
     redactor = None if policy is None else policy.redactor(sim.trace._keep, keeps.phones)
     with paused_gc():
-        return compare_lines(lines(recorded), lines(sim.trace, redactor), compare=compare, ignore=ignore,
+        return compare_lines(lines(recorded), up_to(lines(sim.trace, redactor), cut_at), compare=compare, ignore=ignore,
                              tolerance=tolerance, notes=notes, tz=sim.tz,
                              known=[*declared(recorded.header_fields()), *sim.functions])  # fmt: skip
 

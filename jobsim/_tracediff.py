@@ -15,9 +15,13 @@ comparison mode:
              ``tolerance``
 
 Runs are matched by their order within their function, not by id, so a replay
-whose ids differ still lines up. Each mode reports its *first* divergence per
-function (as Temporal's replayer reports the first non-deterministic command):
-what differs further on usually follows from it.
+whose ids differ still lines up. A run's emails, HTTP calls, events and timing are
+compared with those of the run it lines up with, matched by what they are (method
+and URL, recipients, event type, step), so a call a new step adds is one item only
+in the replay (``http call #2 of run #1``), not a change to every call after it.
+Each mode reports its *first* divergence per function (as Temporal's replayer
+reports the first non-deterministic command): what differs further on usually
+follows from it.
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ import fnmatch
 import re
 import shlex
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import zip_longest
 from typing import Any
 
 import orjson
@@ -171,6 +176,8 @@ class Item:
     value: Any
     at: int | None
     label: str
+    run: int | None = None
+    """The number of the run it belongs to within its function (``None``: made outside a run)."""
 
 
 @dataclasses.dataclass(slots=True)
@@ -191,6 +198,7 @@ class Story:
         self.runs: dict[str, list[_Run]] = defaultdict(list)
         self.items: dict[str, dict[str, list[Item]]] = {mode: defaultdict(list) for mode in COMPARISONS}
         self.by_id: dict[str, _Run] = {}
+        self._numbers: dict[tuple[str, str, int | None], int] = {}
         self.records = 0
         for line in lines:
             self.records += 1
@@ -204,9 +212,9 @@ class Story:
                     value["error"] = run.error
                 if run.reason is not None:
                     value["reason"] = run.reason
-                self.items["runs"][fn].append(Item(value, run.at, f"run #{run.n}"))
+                self.items["runs"][fn].append(Item(value, run.at, f"run #{run.n}", run.n))
                 output = None if run.output is MISSING else run.output
-                self.items["outputs"][fn].append(Item(output, run.at, f"run #{run.n}"))
+                self.items["outputs"][fn].append(Item(output, run.at, f"run #{run.n}", run.n))
 
     def functions(self) -> set[str]:
         return {fn for per_fn in self.items.values() for fn, items in per_fn.items() if items}
@@ -215,10 +223,14 @@ class Story:
         run_id = line.get("run")
         return self.by_id.get(run_id) if isinstance(run_id, str) else None
 
-    def _label(self, line: dict[str, Any], what: str, fn: str, mode: str) -> str:
-        number = len(self.items[mode][fn]) + 1
+    def _label(self, line: dict[str, Any], what: str, fn: str, mode: str) -> tuple[str, int | None]:
+        """``http call #2 of run #1`` and the run's number: numbered within its run, as the runs' items
+        are compared (``_first``); one made outside a run, within its function (``email #3``)."""
         run = self._run(line)
-        return f"{what} #{number}" + (f" (run #{run.n})" if run is not None else "")
+        n = None if run is None else run.n
+        key = (mode, fn, n)
+        number = self._numbers[key] = self._numbers.get(key, 0) + 1
+        return f"{what} #{number}" + (f" of run #{n}" if n is not None else ""), n
 
     # -- readers, one per record kind ---------------------------------------------------------------
     def _start(self, line: dict[str, Any]) -> None:
@@ -252,7 +264,8 @@ class Story:
         run = self._run(line)
         step = line.get("step")
         label = what + (f" step {step!r}" if step else "") + (f" of run #{run.n}" if run else "") + then
-        self.items["timing"][fn].append(Item({"what": label, "at": at}, line["at"], label))
+        self.items["timing"][fn].append(Item({"what": label, "at": at}, line["at"], label,
+                                             None if run is None else run.n))  # fmt: skip
 
     def _attempt(self, line: dict[str, Any]) -> None:
         self._timing(line, str(line.get("function")), f"attempt {line.get('attempt')}", line["at"])
@@ -266,7 +279,7 @@ class Story:
     def _email(self, line: dict[str, Any]) -> None:
         fn = str(line.get("function") or OUTSIDE)
         value = {k: v for k, v in line.items() if k not in ("k", "seq", "at", "function", "run", "message_id")}
-        self.items["emails"][fn].append(Item(value, line["at"], self._label(line, "email", fn, "emails")))
+        self.items["emails"][fn].append(Item(value, line["at"], *self._label(line, "email", fn, "emails")))
 
     def _http(self, line: dict[str, Any]) -> None:
         fn = str(line.get("function") or OUTSIDE)
@@ -283,7 +296,7 @@ class Story:
             value["status"] = line["status"]
         if "error" in line:
             value["error"] = str(line["error"]).partition(":")[0]
-        self.items["http"][fn].append(Item(value, line["at"], self._label(line, "http call", fn, "http")))
+        self.items["http"][fn].append(Item(value, line["at"], *self._label(line, "http call", fn, "http")))
 
     def _event(self, line: dict[str, Any]) -> None:
         origin = line.get("origin", "input")
@@ -294,7 +307,7 @@ class Story:
         value = {"type": ce.get("type"), "data": ce.get("data")}
         if line["k"] == "event.dropped":
             value["dropped"] = True
-        self.items["events"][fn].append(Item(value, line["at"], self._label(line, "event", fn, "events")))
+        self.items["events"][fn].append(Item(value, line["at"], *self._label(line, "event", fn, "events")))
 
 
 _READERS = {
@@ -336,6 +349,8 @@ class Divergence:
         """The lines a report shows for it: what, when, and the two values."""
         at = self.recorded_at if self.recorded_at is not None else self.replayed_at
         when = f" at {iso(at, tz)}" if at is not None else ""
+        if self.recorded_at is not None and self.replayed_at is not None and self.replayed_at != self.recorded_at:
+            when += f" ({labels[1]}: at {iso(self.replayed_at, tz)})"  # a call made on day 1 in place of day 3's
         if self.mode == "timing" and self.path == "at":  # the times compared are below; the record's own instant
             when = ""  # (when a sleep began, a retry was decided) read as the time it ends or is due
         head = f"{self.mode}: {self.label}{when}: {self.note}"
@@ -345,8 +360,11 @@ class Divergence:
         where = self.path or "(value)"
         a, b = labels
         width = max(len(a), len(b))
-        lines = [head, f"    {where}: {a:<{width}} {_short(self.recorded)}",
-                 f"    {' ' * len(where)}  {b:<{width}} {_short(self.replayed)}"]  # fmt: skip
+        # a field one side lacks reads "(absent)", not "null": a person must tell it from a field set to null
+        recorded = "(absent)" if self.note.startswith("only in") else _short(self.recorded)
+        replayed = "(absent)" if self.note.startswith("missing from") else _short(self.replayed)
+        lines = [head, f"    {where}: {a:<{width}} {recorded}",
+                 f"    {' ' * len(where)}  {b:<{width}} {replayed}"]  # fmt: skip
         if self.errors is not None:
             ea, eb = ("(none)" if e is None else _short(e) for e in self.errors)
             indent = " " * len(where)
@@ -516,7 +534,7 @@ def compare_lines(recorded: Iterable[dict[str, Any]], replayed: Iterable[dict[st
     a = Story(_ignored(recorded, patterns, kinds))
     b = Story(_ignored(replayed, patterns, kinds))
     notes = list(notes or [])
-    notes += [f"--ignore {p.text!r} matched nothing{_no_such_kind(p.kind, kinds)}{_kind_alone(p, kinds)}"
+    notes += [f"--ignore {p.text!r} matched nothing{_no_such_kind(p, kinds)}{_kind_alone(p, kinds)}"
               for p in patterns if p.hits == 0]  # fmt: skip
     functions: dict[str, FunctionResult] = {}
     for fn in _ordered(a, b):
@@ -571,20 +589,122 @@ def _kind_alone(pattern: Ignore, kinds: set[str]) -> str:
             f"a kind of record (email:subject, http:request.headers.date){leave}")
 
 
-def _no_such_kind(kind: str, kinds: set[str]) -> str:
-    """Why an ignore pattern matched nothing when its KIND is in neither trace (``emails:subject``)."""
+def _no_such_kind(pattern: Ignore, kinds: set[str]) -> str:
+    """Why an ignore pattern matched nothing when its KIND is in neither trace (``emails:subject``), and the
+    pattern meant when KIND names a comparison whose records are of another kind and shape: a run's output
+    is ``run.end:output.PATH``, an emitted event's data ``event:ce.data.PATH``."""
+    kind = pattern.kind
     if any(fnmatch.fnmatchcase(seen, kind) for seen in kinds):
         return ""
+    meant = _MEANT.get(kind)
+    if meant is not None:
+        path = ".".join(pattern.path)
+        record, prefix = meant(path)
+        return (f": no record of kind {kind!r} is in either trace; {kind} are compared from {record!r} records: "
+                f"--ignore {record}:{prefix}{path}")
     close = difflib.get_close_matches(kind, sorted(kinds), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else f"; the kinds there: {', '.join(sorted(kinds))}"
     return f": no record of kind {kind!r} is in either trace{hint}"
 
 
+_MEANT: dict[str, Callable[[str], tuple[str, str]]] = {
+    "outputs": lambda path: ("run.end", "output."),
+    "runs": lambda path: ("run.end", ""),
+    "events": lambda path: ("event", "ce." if path.split(".")[0] in ("type", "data") else "ce.data."),
+}
+"""The record kind (and the prefix of its paths) a comparison named as an ``--ignore`` KIND reads."""
+
+
 def _first(fn: str, mode: str, left: list[Item], right: list[Item], tolerance: int,
            labels: tuple[str, str], tz: dt.tzinfo | None = None) -> Divergence | None:
-    for index in range(max(len(left), len(right))):
-        a = left[index] if index < len(left) else None
-        b = right[index] if index < len(right) else None
+    """The earliest divergence of one function in one mode: each run's items against those of the run
+    it lines up with (by number), aligned by what they are (``_KEYS``), and the items made outside
+    runs against each other. Compared over the function's whole sequence instead, an HTTP call a
+    new step added to run #1 was read as run #2's first call with another URL, and every later
+    pair was off by one."""
+    same = len(left) == len(right) and all(a.run == b.run and a.value == b.value for a, b in zip(left, right,
+                                                                                                   strict=True))
+    if same or any(a.run is None for a in left) != any(b.run is None for b in right):
+        # the common case, nothing changed: in order is lined up already (still compared exactly: True is not 1);
+        # or one side's lines name no run (a file written before they did): compared in order, as then
+        return _first_of(fn, mode, (((i, a) if i < len(left) else None, (i, b) if i < len(right) else None)
+                                    for i, (a, b) in enumerate(zip_longest(left, right))),
+                         tolerance, labels, tz)  # fmt: skip
+    found: list[Divergence] = []
+    for a_items, b_items in _by_run(left, right):
+        divergence = _first_of(fn, mode, _aligned(mode, a_items, b_items), tolerance, labels, tz)
+        if divergence is not None:
+            found.append(divergence)
+    return min(found, key=lambda d: (_earliest(d), d.index)) if found else None
+
+
+def _earliest(d: Divergence) -> int:
+    """When a divergence first shows, on either side: a call today's code makes at 00:00 in place of one
+    recorded on day 3 comes before a call another run makes only in the replay at 00:10."""
+    return min((at for at in (d.recorded_at, d.replayed_at) if at is not None), default=0)
+
+
+def _by_run(left: list[Item], right: list[Item]) -> Iterable[tuple[list[tuple[int, Item]], list[tuple[int, Item]]]]:
+    """Each side's items (with their index in the function's sequence) per run number, in run order;
+    those made outside a run last."""
+    groups: dict[int | None, tuple[list[tuple[int, Item]], list[tuple[int, Item]]]] = {}
+    for side, items in enumerate((left, right)):
+        for index, item in enumerate(items):
+            groups.setdefault(item.run, ([], []))[side].append((index, item))
+    return [groups[n] for n in sorted(groups, key=lambda n: (n is None, n or 0))]
+
+
+_Pair = tuple[tuple[int, Item] | None, tuple[int, Item] | None]
+_KEYS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "http": lambda v: (v.get("method"), v.get("url")),
+    "emails": lambda v: orjson.dumps(v.get("to"), default=repr),
+    "events": lambda v: v.get("type"),
+    "timing": lambda v: v.get("what"),
+}
+"""What an item is, for lining up the items of one run: an item with no match is only on one side."""
+_ALIGN_MAX = 2_000
+"""Past this many items left unmatched in a run, they are compared in order (lining up is quadratic)."""
+
+
+def _aligned(mode: str, left: list[tuple[int, Item]], right: list[tuple[int, Item]],
+             ) -> list[_Pair]:
+    """Pairs of one run's items: in order while they are the same thing (``_KEYS``); past the first that
+    is not, lined up by ``difflib`` so a call added or dropped reads as one, not as every later pair."""
+    key = _KEYS.get(mode)
+    n = min(len(left), len(right))
+    same = 0
+    if key is not None:
+        while same < n and (left[same][1].value == right[same][1].value  # equal: the same thing, and cheaper
+                            or key(left[same][1].value) == key(right[same][1].value)):  # fmt: skip
+            same += 1
+    else:
+        same = n
+    pairs: list[_Pair] = list(zip(left[:same], right[:same], strict=True))
+    rest_a, rest_b = left[same:], right[same:]
+    if key is None or not (rest_a and rest_b) or len(rest_a) + len(rest_b) > _ALIGN_MAX:
+        pairs += [(rest_a[i] if i < len(rest_a) else None, rest_b[i] if i < len(rest_b) else None)
+                  for i in range(max(len(rest_a), len(rest_b)))]  # fmt: skip
+        return pairs
+    matcher = difflib.SequenceMatcher(None, [key(i.value) for _, i in rest_a], [key(i.value) for _, i in rest_b],
+                                      autojunk=False)  # fmt: skip
+    for op, a0, a1, b0, b1 in matcher.get_opcodes():
+        if op == "equal" or op == "replace":
+            width = max(a1 - a0, b1 - b0)
+            pairs += [(rest_a[a0 + i] if a0 + i < a1 else None, rest_b[b0 + i] if b0 + i < b1 else None)
+                      for i in range(width)]  # fmt: skip
+        elif op == "delete":
+            pairs += [(item, None) for item in rest_a[a0:a1]]
+        else:
+            pairs += [(None, item) for item in rest_b[b0:b1]]
+    return pairs
+
+
+def _first_of(fn: str, mode: str, pairs: Iterable[_Pair],
+              tolerance: int, labels: tuple[str, str], tz: dt.tzinfo | None) -> Divergence | None:
+    for left, right in pairs:
+        a = None if left is None else left[1]
+        b = None if right is None else right[1]
+        index = left[0] if left is not None else right[0] if right is not None else 0
         if a is None or b is None:
             note = "missing from the replay" if b is None else "only in the replay"
             if labels != ("recorded", "replayed"):

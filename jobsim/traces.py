@@ -34,7 +34,7 @@ from ._codec import from_cloudevent, to_cloudevent
 from ._gc import paused_gc
 from ._importing import import_events, read_any
 from ._redact import Redaction
-from ._replay import ReplayResult, _cut_off, _has_outcomes, replay
+from ._replay import ReplayResult, _cut_off, _has_outcomes, compared_up_to, replay, up_to
 from ._scan import Finding, scan
 from ._secrets import MARKER
 from ._time import Duration, duration_ns, zone
@@ -99,6 +99,8 @@ def compare(
         notes.append(f"the traces were pseudonymized differently ({fp_a or 'not at all'} vs {fp_b or 'not at all'}): "
                      "personal values will differ")  # fmt: skip
     notes += _cut_off(a, "A", "compared") + _cut_off(b, "B", "compared")
+    cut_at, cut_note = compared_up_to([("A", a), ("B", b)], "both are")
+    notes += cut_note
     inputs_only = [(label, trace) for label, trace in (("A", a), ("B", b)) if not _has_outcomes(trace)]
     if len(inputs_only) == 1:  # each run of the other then reads 'only in', as if the code had changed
         (one, events), other_label = inputs_only[0], "B" if inputs_only[0][0] == "A" else "A"
@@ -108,7 +110,7 @@ def compare(
                      f"{name} --app MODULE --out FILE) and diff FILE with {other_label}")  # fmt: skip
     tz = zone((a.header or {}).get("tz") or (b.header or {}).get("tz") or "UTC")
     with paused_gc():
-        return compare_lines(lines(a), lines(b), compare=compare, ignore=ignore,
+        return compare_lines(up_to(lines(a), cut_at), up_to(lines(b), cut_at), compare=compare, ignore=ignore,
                              tolerance=duration_ns(tolerance, "tolerance"), notes=notes, labels=("A", "B"),
                              tz=tz, known=[*declared(a.header_fields()), *declared(b.header_fields())])  # fmt: skip
 

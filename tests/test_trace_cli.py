@@ -62,7 +62,7 @@ def test_replay_of_the_same_code_exits_0(recording, app_module, capsys):
 def test_replay_of_changed_code_exits_1_with_the_first_divergence(recording, app_module, capsys):
     code, out, _ = run(capsys, "replay", recording["redacted"], "--app", app_module(plan="pro"), "--compare", "http")
     assert code == 1
-    assert "  DIFFERS  welcome  http: http call #1 (run #1) at 2025-03-03T10:00:00.000+01:00: differs" in out
+    assert "  DIFFERS  welcome  http: http call #1 of run #1 at 2025-03-03T10:00:00.000+01:00: differs" in out
     assert '                        request.body.json.plan: recorded "free"' in out
     assert '                                                replayed "pro"' in out
     assert out.splitlines()[-1] == "DIFFERS: 1 of 3 function(s) (http 1)"
@@ -87,6 +87,24 @@ def test_ignore_patterns_joined_by_commas_are_refused_saying_to_repeat_the_flag(
     assert code == 0, out
     # a comma inside one pattern's path is still a path
     assert run(capsys, "diff", recording["redacted"], recording["redacted"], "--ignore", "email:a,b")[0] == 0
+
+
+def test_an_ignore_that_names_a_comparison_as_its_kind_gives_the_pattern_meant(recording, app_module, capsys):
+    """'outputs:plan' (the comparison's name, as the report prints 'outputs: run #1') matched nothing with the
+    hint 'the kinds there: advance, attempt, ...', which names no output; 'events:data.email' was told 'did you
+    mean event?', and 'event:data.email' matched nothing either (an event's data is under 'ce')."""
+    code, out, _ = run(capsys, "replay", recording["redacted"], "--app", app_module(plan="pro"),
+                       "--compare", "outputs,events", "--ignore", "outputs:plan", "--ignore", "events:data.email")
+    assert code == 1
+    lines = out.splitlines()
+    assert ("note: --ignore 'outputs:plan' matched nothing: no record of kind 'outputs' is in either trace; outputs "
+            "are compared from 'run.end' records: --ignore run.end:output.plan") in lines
+    assert ("note: --ignore 'events:data.email' matched nothing: no record of kind 'events' is in either trace; "
+            "events are compared from 'event' records: --ignore event:ce.data.email") in lines
+    code, out, _ = run(capsys, "replay", recording["redacted"], "--app", app_module(plan="pro"),
+                       "--compare", "outputs,events", "--ignore", "run.end:output.plan",
+                       "--ignore", "event:ce.data.email")  # what the notes said to write: it works
+    assert code == 0 and "matched nothing" not in out, out
 
 
 def test_an_ignore_that_names_a_kind_and_no_field_says_how_to_write_it(recording, app_module, capsys):
@@ -174,8 +192,8 @@ def test_diff_exit_codes_and_report(recording, capsys, tmp_path):
     code, out, _ = run(capsys, "diff", recording["redacted"], other)
     assert code == 1
     assert out.splitlines()[:2] == [f"jobsim diff  A: {recording['redacted']}", f"             B: {other}"]
-    assert "  DIFFERS  welcome  emails: email #1 (run #1) at 2025-03-03T10:00:10.000+01:00: differs" in out
-    assert "                    also differs: http (http call #3 (run #1))" in out
+    assert "  DIFFERS  welcome  emails: email #1 of run #1 at 2025-03-03T10:00:10.000+01:00: differs" in out
+    assert "                    also differs: http (http call #3 of run #1)" in out
     code, out, _ = run(capsys, "diff", recording["redacted"], other, "--format", "json", "--compare", "emails")
     assert code == 1 and json.loads(out)["functions"]["welcome"]["first"]["mode"] == "emails"
 
@@ -205,18 +223,19 @@ def test_import_then_replay_events(capsys, tmp_path, app_module):
 
 
 def test_a_warning_about_the_input_is_printed_before_the_replay_runs_not_after(capsys, tmp_path, app_module):
-    """A 'ts' in seconds puts an event in 1970: replaying from there with a daily cron takes ages, and the warning
-    that says why was held back until the replay ended (Ctrl-C lost it)."""
+    """A warning about the file (here: an id given twice) was held back until the replay ended, however long
+    that took (Ctrl-C lost it)."""
     events = tmp_path / "prod.jsonl"
-    events.write_bytes(orjson.dumps({"name": "user/created", "ts": 1_741_000_000, "id": "e1",
-                                     "data": {"email": "a@example.com", "name": "A"}}) + b"\n")  # fmt: skip
+    line = orjson.dumps({"name": "user/created", "ts": 1_741_000_000_000, "id": "e1",
+                         "data": {"email": "a@example.com", "name": "A"}}) + b"\n"  # fmt: skip
+    events.write_bytes(line * 2)
     spec = app_module()
     with open(spec.rpartition(":")[0], "a") as f:
         f.write("import sys\ndef jobsim_setup(sim):\n    print('setup ran', file=sys.stderr)\n")
     code, _, err = run(capsys, "replay", events, "--app", spec, "--compare", "runs")
     assert code == 0
     lines = err.splitlines()
-    assert lines[0].startswith(f"jobsim: warning: {events}: 1 event(s) have a 'ts' in the first years after 1970")
+    assert lines[0].startswith(f"jobsim: warning: {events}: 1 event id(s) are given more than once")
     assert lines[1] == "setup ran"
 
 
@@ -614,8 +633,9 @@ def test_a_replay_or_diff_of_a_cut_off_recording_says_so_in_its_report(recording
     assert f"note: {note} is replayed" in out.splitlines() and "cut off" in err
     code, out, _ = run(capsys, "replay", cut, "--app", app_module(), "--format", "json")
     assert f"{note} is replayed" in json.loads(out)["notes"]
+    assert code == 0  # the code is unchanged: compared up to where the recording stops, the same story
     code, out, _ = run(capsys, "diff", recording["redacted"], cut)
-    assert code == 1 and f"note: B is incomplete (line {line} is cut off (the recording did not finish)): only " \
+    assert code == 0 and f"note: B is incomplete (line {line} is cut off (the recording did not finish)): only " \
         "what it holds is compared" in out.splitlines()
     code, out, _ = run(capsys, "replay", recording["redacted"], "--app", app_module())
     assert code == 0 and "incomplete" not in out

@@ -126,7 +126,7 @@ def test_bad_event_files_name_the_line(tmp_path, line, message):
 
 
 def test_format_can_be_forced_and_unknown_inngest_fields_are_ignored_with_a_warning(tmp_path):
-    path = write(tmp_path / "events.jsonl", {"name": "order/paid", "data": {}, "received_at": 1, "ts": 1})
+    path = write(tmp_path / "events.jsonl", {"name": "order/paid", "data": {}, "received_at": 1, "ts": T0 // MS})
     with pytest.raises(TraceError, match="not a CloudEvent: it has no 'specversion'"):
         traces.import_events(path, format="cloudevents")
     with pytest.warns(TraceWarning, match=r"fields Inngest events do not have were ignored: 'received_at' \(first on"):
@@ -338,17 +338,31 @@ def test_a_time_no_datetime_can_show_names_the_line(tmp_path, event, message):
         traces.import_events(write(tmp_path / "events.jsonl", event))
 
 
-def test_a_ts_that_reads_as_seconds_is_warned_about(tmp_path):
-    path = write(tmp_path / "events.jsonl", {"name": "order/paid", "data": {"amount": 1}, "ts": 1_740_819_600},
-                 {"name": "order/paid", "data": {"amount": 2}, "ts": 1_740_819_601})  # fmt: skip
-    with pytest.warns(TraceWarning, match=r"events\.jsonl: 2 event\(s\) have a 'ts' in the first years after 1970 "
-                                          r"\(the first: line 1, ts 1740819600 = 1970-01-21T03:33:39\.600Z\); 'ts' "
-                                          r"is milliseconds since the epoch: were these seconds\?"):  # fmt: skip
-        trace = traces.import_events(path)
-    assert [r.at for r in trace.records] == [1_740_819_600 * MS, 1_740_819_601 * MS]  # as given: only a warning
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        traces.import_events(write(tmp_path / "ok.jsonl", {"name": "order/paid", "ts": T0 // MS}))
+def test_a_ts_inngest_refuses_is_an_invalid_line_that_says_what_it_reads_as(tmp_path):
+    """Inngest refuses a ``ts`` before 1980 or from 2100 on (``pkg/event/event.go : Validate``), so no export of
+    its events holds one. A ``ts`` in seconds was imported with a warning as an event in January 1970: the
+    replay then started in 1970 and simulated 55 years (a daily cron: ages) before the file's other events."""
+    path = write(tmp_path / "events.jsonl", {"name": "order/paid", "data": {"amount": 1}, "ts": T0 // MS},
+                 {"name": "order/paid", "data": {"amount": 2}, "ts": T0 // SECOND})  # fmt: skip
+    refused = (r"events\.jsonl:2: 'ts' 1748779200 is 1970-01-21T05:46:19\.200Z in milliseconds since the epoch, "
+               r"which Inngest refuses \(\"timestamp is before Jan 1, 1980\"\), so no export of its events holds it: "
+               r"were these seconds\? \(as seconds, 2025-06-01T12:00:00\.000Z; multiply 'ts' by 1000\)")
+    with pytest.raises(TraceError, match=refused):
+        traces.import_events(path)
+    late = write(tmp_path / "late.jsonl", {"name": "order/paid", "ts": T0 // MS + 4_200_000_000_000})
+    with pytest.raises(TraceError, match=r"late\.jsonl:1: 'ts' \d+ is 2\d{3}-.* which Inngest refuses \(\"timestamp "
+                                         r"is after Jan 1, 2100\"\), so no export of its events holds it;"):
+        traces.import_events(late)
+    with pytest.warns(TraceWarning, match=r"skipped 1 invalid line\(s\): .*events\.jsonl:2: 'ts' 1748779200"):
+        trace = traces.import_events(path, skip_invalid=True)
+    assert [r.at for r in trace.records] == [T0]
+    zero = write(tmp_path / "zero.jsonl", {"name": "order/paid", "ts": T0 // MS}, {"name": "order/paid", "ts": 0})
+    assert [r.at for r in traces.import_events(zero).records] == [T0, T0]  # 0: not given, as on Inngest
+    for edge in (315_532_800_000, 4_102_444_799_999):  # Inngest's first and last accepted milliseconds
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert traces.import_events(write(tmp_path / "ok.jsonl", {"name": "order/paid", "ts": edge})).records[
+                0].at == edge * MS  # fmt: skip
 
 
 def test_a_cloudevent_s_dataversion_that_is_not_a_string_becomes_v_as_text(tmp_path):
@@ -386,3 +400,51 @@ def test_a_json_array_names_the_line_its_bad_item_is_on(tmp_path):
     with pytest.warns(TraceWarning, match=r"skipped 1 invalid line\(s\): .*batch\.json:3: "):
         trace = traces.import_events(path, skip_invalid=True)
     assert [record.data["id"] for record in trace.records] == ["e1"]
+
+
+@pytest.mark.parametrize("events", [7, 2000])
+def test_a_gzip_export_cut_off_keeps_every_whole_line_it_decompresses_to(tmp_path, events):
+    """A chunk read whole with ``read()`` lost what it had decompressed when the stream ended inside it:
+    a small export cut off was refused ("damaged or cut off", nothing imported), a large one lost up to
+    64 KiB of events before the cut, though the README says either is read as far as it goes."""
+    import os
+    import zlib
+
+    lines = [orjson.dumps({"name": "order/paid", "data": {"amount": n, "noise": os.urandom(48).hex()},
+                           "id": f"o{n}", "ts": T0 // MS + n}) + b"\n" for n in range(events)]  # fmt: skip
+    whole = gzip.compress(b"".join(lines))
+    path = tmp_path / "events.jsonl.gz"
+    path.write_bytes(whole[: len(whole) - 40])  # the gzip trailer and the end of the last lines are gone
+    readable = zlib.decompressobj(wbits=31).decompress(path.read_bytes()).count(b"\n")
+    assert 0 < readable < events
+    with pytest.warns(TraceWarning, match=rf"the gzip stream ends early after line {readable} "):
+        trace = traces.import_events(path)
+    assert [r.data["id"] for r in trace.records] == [f"o{n}" for n in range(readable)] and trace.truncated
+
+
+def test_events_inngest_makes_itself_are_left_out_of_an_import_with_a_warning(tmp_path):
+    """An export of an Inngest environment's events holds the ones Inngest made (a run's failure or end):
+    imported as inputs, a function triggered by ``inngest/function.failed`` ran for yesterday's failures
+    too, beside the ones today's code has; Inngest itself refuses such names from a sender."""
+    shop = jobsim.App("internal")
+
+    @shop.function("charge", on="order/paid", retries=0)
+    def charge(ctx):
+        raise ValueError("card declined")
+
+    @shop.function("all-failures", on="inngest/function.failed")
+    def all_failures(ctx):
+        return ctx.event.data["function_id"]
+
+    path = write(tmp_path / "events.jsonl",
+                 {"name": "order/paid", "data": {"amount": 4}, "id": "o1", "ts": T0 // MS},
+                 {"name": "inngest/function.failed", "data": {"function_id": "charge", "run_id": "01J"}, "id": "f1",
+                  "ts": T0 // MS + 10},
+                 {"specversion": "1.0", "id": "f2", "source": "inngest", "type": "inngest/function.finished",
+                  "time": "2025-06-01T12:00:01Z", "data": {"function_id": "charge"}})  # fmt: skip
+    with pytest.warns(TraceWarning, match=r"left out 2 event\(s\) Inngest makes itself \(1 inngest/function\.failed, "
+                                          r"1 inngest/function\.finished; the first on line 2\)"):  # fmt: skip
+        trace = traces.import_events(path)
+    assert [r.data["name"] for r in trace.records] == ["order/paid"]
+    result = jobsim.Simulation.replay(trace, shop)
+    assert [run.output for run in result.simulation.runs("all-failures")] == ["charge"]

@@ -691,3 +691,45 @@ def test_a_secret_dropped_at_its_place_is_dropped_where_it_is_echoed_too(tmp_pat
     from jobsim import traces
 
     assert traces.scan(path) == []
+
+
+def test_an_imported_cloudevent_s_source_url_loses_its_credentials(tmp_path):
+    """The envelope's id, data and extensions were redacted, its ``source`` not: a webhook URL with
+    ``user:password@`` in an export reached the redacted trace as it was, and ``jobsim scan`` then
+    failed on the file jobsim itself had written redacted."""
+    from jobsim import traces
+
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(orjson.dumps({"specversion": "1.0", "id": "e1", "type": "user/created",
+                                     "source": "https://hooks:hunter2pass@hooks.shop.test/in",
+                                     "time": "2025-06-01T12:00:00Z", "data": {"plan": "pro"}}) + b"\n")  # fmt: skip
+    saved = traces.import_events(events).save(tmp_path / "events.jobsim.jsonl")
+    text = saved.read_text()
+    assert "hunter2pass" not in text and "hooks.shop.test/in" in text
+    assert traces.scan(saved) == []
+
+
+@pytest.mark.parametrize("name", ["李小龙", "山田 太郎", "محمد علي", "ada lovelace"])
+def test_a_name_with_no_capitalised_word_is_faked_in_free_text_too(tmp_path, name):
+    """A name in a script without capitals (Chinese, Japanese, Arabic) or written in lower case was
+    faked whole in its ``name`` field but left as it was in the email's subject and the mail API's
+    request body: the real name stayed in the redacted trace, and the trace's replay differed from it
+    (the replayed subject held the fake the event now carries)."""
+    app = jobsim.App("names")
+
+    @app.function("welcome", on="user/created")
+    def welcome(ctx):
+        user = ctx.event.data
+        ctx.step.run("mail", lambda: httpx.post("https://api.resend.com/emails", json={
+            "from": "hi@acme.test", "to": [user["email"]], "subject": f"Welcome, {user['name']}!",
+            "text": f"{user['name']}さん、ようこそ"}).json()["id"])  # fmt: skip
+
+    with jobsim.Simulation(app, start="2025-03-01T09:00:00Z") as sim:
+        sim.send("user/created", {"email": "someone@gmail.com", "name": name})
+        sim.run_until_idle()
+    saved = sim.trace.save(tmp_path / "names.jobsim.jsonl")
+    text = saved.read_text()
+    assert name not in text and orjson.dumps(name).decode()[1:-1] not in text
+    fake = next(r.data["data"]["name"] for r in jobsim.Trace.load(saved) if r.kind == "event")
+    assert f"Welcome, {fake}!" in text and f"{fake}さん" in text
+    assert jobsim.Simulation.replay(saved, app).same

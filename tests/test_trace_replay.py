@@ -55,11 +55,11 @@ def test_replaying_a_redacted_file_feeds_the_fakes_and_still_compares_equal(trac
 @pytest.mark.parametrize(("change", "mode", "label", "path", "values", "note", "differing"), [
     ({"fails": True}, "runs", "run #1", "status", ("completed", "failed"), "differs", ["welcome", "audit"]),
     ({"output_extra": {"v": 2}}, "outputs", "run #1", "v", (None, 2), "only in the replay", ["welcome"]),
-    ({"subject": "Hello {name}"}, "emails", "email #1 (run #1)", "subject",
+    ({"subject": "Hello {name}"}, "emails", "email #1 of run #1", "subject",
      ("Welcome, Ada Lovelace!", "Hello Ada Lovelace"), "differs", ["welcome"]),
-    ({"plan": "pro"}, "http", "http call #1 (run #1)", "request.body.json.plan", ("free", "pro"), "differs",
+    ({"plan": "pro"}, "http", "http call #1 of run #1", "request.body.json.plan", ("free", "pro"), "differs",
      ["welcome"]),
-    ({"emitted": "user/greeted"}, "events", "event #1 (run #1)", "type", ("user/welcomed", "user/greeted"),
+    ({"emitted": "user/greeted"}, "events", "event #1 of run #1", "type", ("user/welcomed", "user/greeted"),
      "differs", ["welcome"]),
     ({"pause": "2h"}, "timing", "sleep step 'pause' of run #1 ends", "at",
      ("2025-03-03T11:00:10.000+01:00", "2025-03-03T12:00:10.000+01:00"), "1h later in the replay",
@@ -83,7 +83,7 @@ def test_the_report_shows_the_first_divergence_per_function(recorded):
     assert lines[3:] == [
         "compared: emails, runs",
         "",
-        "  DIFFERS  welcome  emails: email #1 (run #1) at 2025-03-03T10:00:10.000+01:00: differs",
+        "  DIFFERS  welcome  emails: email #1 of run #1 at 2025-03-03T10:00:10.000+01:00: differs",
         '                        subject: recorded "Welcome, Ada Lovelace!"',
         '                                 replayed "Hello Ada Lovelace"',
         "  same     audit    2 runs",
@@ -656,3 +656,126 @@ def test_a_falsy_profile_is_refused_not_read_as_the_recorded_one(recorded, profi
     # `profile or header["profile"]` replayed under the recorded profile whatever empty value was given
     with pytest.raises(jobsim.InvalidArgument, match=rf"^profile={re.escape(repr(profile))} is not valid: one of "):
         jobsim.Simulation.replay(recorded.trace, build(), profile=profile)
+
+
+def test_a_recording_cut_off_anywhere_replays_the_same_up_to_its_cut(trace_file, tmp_path):
+    """A replay of unchanged code into a recording cut off (a crash while it was written) ran on past
+    the cut: the runs the recording had in flight read 'pending' there and 'completed' in the replay,
+    and work the recording never got to read 'only in the replay', so the replay differed (exit 1) with
+    nothing changed. A file that stopped at a line's end (no 'end' line) had no note in the report either.
+    Now the replay is compared up to the recording's last record, and a note says so."""
+    whole = trace_file.read_bytes()
+    ends = [i + 1 for i, byte in enumerate(whole) if byte == ord("\n")]
+    assert len(ends) > 12
+    cuts = [(ends[n], "no 'end' line") for n in range(1, len(ends) - 1, 3)]  # at a line's end
+    cuts += [(ends[n] + 25, "is cut off") for n in range(2, len(ends) - 2, 3)]  # in the middle of a line
+    differed = []
+    for size, said in cuts:
+        cut = tmp_path / f"cut{size}.jobsim.jsonl"
+        cut.write_bytes(whole[:size])
+        with pytest.warns(jobsim.errors.TraceWarning):
+            trace = jobsim.Trace.load(cut)
+        result = jobsim.Simulation.replay(trace, build())
+        last = len(trace) - 1
+        assert result.notes[0].startswith("the recording is incomplete (") and said in result.notes[0]
+        assert f"the replay is compared only up to the recording's last record (seq {last}, at " in result.notes[1]
+        if not result.same:
+            differed.append((size, result.report()))
+        with pytest.warns(jobsim.errors.TraceWarning):
+            diff = traces.compare(trace_file, cut)
+        assert diff.same and any(f"both are compared only up to B's last record (seq {last}" in n for n in diff.notes)
+    assert differed == []
+    changed = tmp_path / "changed.jobsim.jsonl"  # what the recording holds is still compared
+    changed.write_bytes(whole[: ends[len(ends) // 2]])
+    with pytest.warns(jobsim.errors.TraceWarning):
+        assert not jobsim.Simulation.replay(changed, build(plan="pro")).same
+
+
+def _two_signups(extra_for: str | None = None, drop_for: str | None = None) -> jobsim.App:
+    """Two runs side by side, each calling the CRM then the mailer; today's code may add a call to one run
+    (``extra_for``: that user's run) or drop the mailer call of one."""
+    app = jobsim.App("aligned")
+
+    @app.function("signup", on="user/created")
+    def signup(ctx):
+        email = ctx.event.data["email"]
+        ctx.step.run("crm", lambda: httpx.post("https://crm.test/contacts", json={"email": email}).status_code)
+        if email == extra_for:
+            ctx.step.run("audit", lambda: httpx.post("https://audit.test/log", json={"email": email}).status_code)
+        ctx.step.sleep("pause", "1m")
+        if email != drop_for:
+            ctx.step.run("mail", lambda: httpx.post("https://mail.test/send", json={"to": email}).status_code)
+
+    return app
+
+
+def _record_two_signups() -> jobsim.Trace:
+    with jobsim.Simulation(_two_signups(), start=START) as sim:
+        sim.http.route(host__regex=r".*\.test").mock(return_value=httpx.Response(200))
+        sim.send("user/created", {"email": "ada@example.com"})
+        sim.send("user/created", {"email": "bob@example.com"})
+        sim.run_until_idle()
+    return sim.trace
+
+
+def _routes(sim):
+    sim.http.route(host="audit.test").mock(return_value=httpx.Response(200))
+
+
+def test_a_call_added_to_one_run_is_reported_in_that_run_not_as_another_run_s_call():
+    """Items were paired over the function's whole sequence: the audit call a new step added to run #1 was
+    reported as 'http call #2 (run #2): url differs' (run #2's CRM call, recorded, beside run #1's audit
+    call, replayed), a run that changed in nothing."""
+    trace = _record_two_signups()
+    first = jobsim.Simulation.replay(trace, _two_signups(extra_for="ada@example.com"), setup=_routes)
+    http = first.comparison.functions["signup"].divergences["http"]
+    assert (http.label, http.note, http.recorded, http.replayed["url"]) == (
+        "http call #2 of run #1", "only in the replay", None, "https://audit.test/log")
+    timing = first.comparison.functions["signup"].divergences["timing"]
+    assert (timing.label, timing.note) == ("attempt 0 step 'audit' of run #1", "only in the replay")
+    second = jobsim.Simulation.replay(trace, _two_signups(extra_for="bob@example.com"), setup=_routes)
+    http = second.comparison.functions["signup"].divergences["http"]
+    assert (http.label, http.note, http.replayed["url"]) == ("http call #2 of run #2", "only in the replay",
+                                                              "https://audit.test/log")  # fmt: skip
+    dropped = jobsim.Simulation.replay(trace, _two_signups(drop_for="ada@example.com"))
+    http = dropped.comparison.functions["signup"].divergences["http"]
+    assert (http.label, http.note, http.recorded["url"], http.replayed) == (
+        "http call #2 of run #1", "missing from the replay", "https://mail.test/send", None)
+
+
+def test_a_field_one_side_lacks_reads_absent_not_null(recorded):
+    """An output field added today was shown as 'recorded null': the same words as a field recorded as null."""
+    result = jobsim.Simulation.replay(recorded.trace, build(output_extra={"tier": "gold", "coupon": None}),
+                                      compare="outputs")  # fmt: skip
+    first = result.first("welcome")
+    assert (first.path, first.note, first.recorded, first.replayed) == ("tier", "only in the replay", None, "gold")
+    assert first.describe()[1:] == ["    tier: recorded (absent)", '          replayed "gold"']
+    dropped = jobsim.Simulation.replay(record(build(output_extra={"tier": "gold"})).trace, build(),
+                                       compare="outputs").first("welcome")  # fmt: skip
+    assert dropped.note == "missing from the replay"
+    assert dropped.describe()[1:] == ['    tier: recorded "gold"', "          replayed (absent)"]
+
+
+def test_the_first_divergence_is_the_earliest_on_either_side_and_says_both_times():
+    """Run #1 made a call at 09:00 in place of the one recorded on day 3, run #2 an extra one at 09:10: the
+    report led with run #2 (its divergence dated by its replayed time, run #1's by its recorded one), and
+    printed run #1's as 'at' day 3 only, with no word of the replayed call's own time."""
+    from jobsim._tracediff import compare_lines
+
+    day = 86_400 * SECOND
+
+    def story(calls):
+        lines = [{"k": "run.start", "seq": n, "at": T0, "function": "f", "run": f"r{n}", "event": "e"} for n in (1, 2)]
+        lines += [{"k": "http", "seq": 10 + i, "at": T0 + at, "function": "f", "run": run, "method": "GET",
+                   "url": url, "status": 200} for i, (run, url, at) in enumerate(calls)]  # fmt: skip
+        return lines
+
+    recorded = story([("r1", "https://a.test/", 0), ("r2", "https://a.test/", 0),
+                      ("r1", "https://late.test/", 3 * day)])  # fmt: skip
+    replayed = story([("r1", "https://a.test/", 0), ("r1", "https://new.test/", 0), ("r2", "https://a.test/", 0),
+                      ("r2", "https://extra.test/", 600 * SECOND)])  # fmt: skip
+    first = compare_lines(recorded, replayed, compare="http").first("f")
+    assert (first.label, first.path, first.recorded, first.replayed) == (
+        "http call #2 of run #1", "url", "https://late.test/", "https://new.test/")
+    assert first.describe()[0] == ("http: http call #2 of run #1 at 2025-03-06T09:00:00.000Z (replayed: at "
+                                   "2025-03-03T09:00:00.000Z): differs")

@@ -458,6 +458,10 @@ def _import_module(spec: str) -> Any:
     try:
         return importlib.import_module(name)
     except ImportError as exc:
+        if spec == "examples" and exc.name == "examples":  # the README's first command, run away from the sources
+            raise JobsimError("cannot import 'examples': the seed scenarios are the examples/ folder of jobsim's "
+                              "repository and sdist, not part of the installed package; run `jobsim run examples` "
+                              "from the root of either") from None  # fmt: skip
         raise JobsimError(f"cannot import {spec!r} ({exc}); give a module path like 'app.jobs' or a folder") from None
     except Exception as exc:  # the module itself is broken: say where, with its own words
         raise JobsimError(

@@ -11,7 +11,7 @@ import datetime as dt
 import difflib
 import re
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from .errors import InvalidArgument, retry_after_header
 
@@ -258,6 +258,9 @@ def zone(name: str | dt.tzinfo | None, argument: str = "tz") -> dt.tzinfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
+        if not available_timezones():  # a slim image with neither the system's zoneinfo nor the tzdata package
+            raise InvalidArgument.build(argument, name, "this Python finds no time zone database at all (no system "
+                                        "zoneinfo, no tzdata package): pip install tzdata") from None  # fmt: skip
         raise InvalidArgument.build(
             argument, name, "no such IANA time zone; expected e.g. 'America/New_York' or 'UTC'"
         ) from None

@@ -180,7 +180,8 @@ class TraceReader:
             from . import __version__
 
             raise self._fail(f"trace format version {version} is newer than this jobsim ({__version__}) reads "
-                             f"(version {VERSION}); upgrade jobsim: pip install -U jobsim")
+                             f"(version {VERSION}); upgrade jobsim: reinstall it from a newer checkout of its "
+                             "repository (pip install -U jobsim would install PyPI's jobsim, another project)")
         if version < 1:
             raise self._fail(f"trace format version {version} is not supported (this jobsim reads version {VERSION})")
         for name, kind in (("start", int), ("seed", int), ("tz", str), ("profile", str), ("minor", int)):

@@ -132,6 +132,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    _check_pytest(pytest.__version__)
     config.addinivalue_line("markers", _MARKER)
     config.stash[_SETTINGS] = _Settings(
         seed=config.getoption("jobsim_seed"),
@@ -140,6 +141,15 @@ def pytest_configure(config: pytest.Config) -> None:
         trace_dir=_trace_dir(config),
     )
     _watch_simulations(config)
+
+
+def _check_pytest(version: str) -> None:
+    """Refuse a pytest before 8 up front (pytest 7 lacked ``Config.get_verbosity``: a failing test's report
+    section was an INTERNALERROR), naming the upgrade and how to run without the plugin."""
+    major = version.split(".", 1)[0]
+    if major.isdigit() and int(major) < 8:
+        raise pytest.UsageError(f"jobsim's pytest plugin needs pytest 8 or later, and this is pytest {version}: "
+                                "pip install -U 'pytest>=8' (or run without the plugin: pytest -p no:jobsim)")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

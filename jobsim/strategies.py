@@ -39,8 +39,8 @@ except ModuleNotFoundError as exc:  # pragma: no cover - exercised in a subproce
     from .errors import JobsimError
 
     raise JobsimError(
-        "jobsim.strategies needs Hypothesis, which is not installed: pip install 'jobsim[hypothesis]' "
-        "(or pip install hypothesis)"
+        "jobsim.strategies needs Hypothesis, which is not installed: pip install 'hypothesis>=6.100.1' (what "
+        "jobsim's [hypothesis] extra brings; not pip install 'jobsim[hypothesis]': PyPI's jobsim is another project)"
     ) from exc
 from hypothesis.errors import InvalidArgument as _HypothesisInvalidArgument
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule

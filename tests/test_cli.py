@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -423,6 +424,23 @@ def test_strict_prints_only_the_error_for_an_unknown_kind(module, capsys, tmp_pa
     assert code == 0 and err == (f"jobsim: warning: t.jsonl: 1 record(s) of unknown kind 'acme.audit' "
                                  f"(first on line {line}) were read as generic records; install the plugin that "
                                  "declares the kind to draw them in timelines\n") * 2
+
+
+def test_run_examples_away_from_the_sources_says_where_the_examples_are(capsys, tmp_path, monkeypatch):
+    # an installed wheel holds no examples/: it said only "cannot import 'examples' (No module named 'examples')"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", os.getcwd()) and not
+                                      (Path(p or ".") / "examples" / "__init__.py").is_file()])  # fmt: skip
+    for name in [name for name in sys.modules if name == "examples" or name.startswith("examples.")]:
+        monkeypatch.delitem(sys.modules, name)
+    code, out, err = run(capsys, "run", "examples")
+    assert (code, out) == (2, "")
+    assert err == ("jobsim: error: cannot import 'examples': the seed scenarios are the examples/ folder of jobsim's "
+                   "repository and sdist, not part of the installed package; run `jobsim run examples` from the "
+                   "root of either\n")
+    code, out, err = run(capsys, "run", "examples_x")  # any other module: as before
+    assert err == ("jobsim: error: cannot import 'examples_x' (No module named 'examples_x'); give a module path "
+                   "like 'app.jobs' or a folder\n")
 
 
 def test_a_file_that_is_not_python_exits_2(module, capsys, tmp_path):

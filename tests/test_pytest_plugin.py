@@ -1047,3 +1047,16 @@ def test_the_readme_selection_example_runs_and_without_the_marker_the_report_fai
     # the README's shared-routes conftest keeps the cron job in every test instead
     pytester.makeconftest(files["conftest.py, with shared routes"])
     pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=4)
+
+
+def test_a_pytest_before_8_is_refused_up_front_naming_the_upgrade():
+    # on pytest 7.4.4 the plugin loaded, and a failing test's jobsim section was an INTERNALERROR
+    # ('Config' object has no attribute 'get_verbosity')
+    from jobsim.pytest_plugin import _check_pytest
+
+    with pytest.raises(pytest.UsageError) as info:
+        _check_pytest("7.4.4")
+    assert str(info.value) == ("jobsim's pytest plugin needs pytest 8 or later, and this is pytest 7.4.4: "
+                               "pip install -U 'pytest>=8' (or run without the plugin: pytest -p no:jobsim)")
+    for version in ("8.0.0", "8.0.0rc1", "9.1.dev3+g1234", pytest.__version__):
+        _check_pytest(version)

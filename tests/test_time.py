@@ -161,3 +161,24 @@ def test_a_simulation_started_at_a_skipped_wall_time_says_so():
     app.function("f", on="go")(lambda ctx: None)
     with pytest.raises(InvalidArgument, match=r"start='2026-03-08T02:15:00' does not exist in America/New_York"):
         jobsim.Simulation(app, start="2026-03-08T02:15:00", tz="America/New_York")
+
+
+def test_a_machine_without_a_time_zone_database_is_told_to_install_tzdata(monkeypatch):
+    # a slim image without /usr/share/zoneinfo nor the tzdata package said "'America/New_York' ... no such IANA
+    # time zone", a name that is valid
+    from zoneinfo import ZoneInfoNotFoundError
+
+    from jobsim import _time
+
+    def missing(name):
+        raise ZoneInfoNotFoundError(f"No time zone found with key {name}")
+
+    monkeypatch.setattr(_time, "ZoneInfo", missing)
+    monkeypatch.setattr(_time, "available_timezones", set)
+    with pytest.raises(InvalidArgument) as info:
+        zone("America/New_York")
+    assert str(info.value) == ("tz='America/New_York' is not valid: this Python finds no time zone database at all "
+                               "(no system zoneinfo, no tzdata package): pip install tzdata")
+    monkeypatch.undo()
+    with pytest.raises(InvalidArgument, match=r"^tz='Mars/Base' is not valid: no such IANA time zone; expected e\.g\."):
+        zone("Mars/Base")

@@ -280,7 +280,8 @@ def test_a_newer_major_version_is_refused_with_the_upgrade_hint(tmp_path):
         jobsim.Trace.load(path)
     assert [f.closed for f in opened] == [True]  # a refused header leaves no file open
     assert str(info.value) == (f"{path}:1: trace format version 2 is newer than this jobsim ({jobsim.__version__}) "
-                               "reads (version 1); upgrade jobsim: pip install -U jobsim")  # fmt: skip
+                               "reads (version 1); upgrade jobsim: reinstall it from a newer checkout of its "
+                               "repository (pip install -U jobsim would install PyPI's jobsim, another project)")
     assert (info.value.path, info.value.line) == (str(path), 1)
 
 

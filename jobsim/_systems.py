@@ -684,9 +684,13 @@ def _node_cron() -> Profile:
     Steps: none; a task is a plain call (ctx.step.run runs inline).
     Cron: its own parser: 5 or 6 fields (leading seconds), names, timezone option;
     day-of-month AND day-of-week must both match (time-matcher.ts — not Vixie's OR);
-    across DST (src/time/dst.test.ts): a wall time in the spring-forward gap is
-    skipped, a repeated one fires at its first occurrence only, a wildcard hour does
-    not fire again in the repeated hour.
+    across DST (src/time/matcher-walker.ts, localized-time.ts localTimeToTimestamp): a wall
+    time in the spring-forward gap is skipped, a repeated one fires once, a wildcard hour does
+    not fire again in the repeated hour. Which occurrence fires is where localTimeToTimestamp
+    lands (the wall time read as UTC, minus the offset in force there): the first (daylight
+    time) in New York (dst.test.ts "fires on the first occurrence"), the second (standard time)
+    in London, Berlin, Athens — 01:30 Europe/London on 2025-10-26 runs at 01:30 GMT, and an
+    hourly job in Berlin runs 01:00 CEST then 02:00 CET, not at 02:00 CEST.
     Features: cron only. noOverlap skips a tick instead of queueing, so concurrency=
     is refused. Not simulated: missedExecutionTolerance (a tick more than 1 s late
     because the event loop was blocked is skipped) and maxRandomDelay.

@@ -140,25 +140,86 @@ def test_instant_rule_fires_exactly_where_the_local_wall_time_matches(zone, minu
         t += MINUTE
 
 
-@settings(max_examples=40, deadline=None)
+def _node_cron_resolves(wall, tz):
+    """localTimeToTimestamp (node-cron 4 src/time/localized-time.ts), restated: the wall time read as UTC,
+    minus the offset at that instant; if the offset there differs, the candidate that reads back, else the later."""
+    guess = wall.replace(tzinfo=UTC)
+    first = guess - guess.astimezone(tz).utcoffset()
+    second = guess - first.astimezone(tz).utcoffset()
+    if first == second:
+        return first
+    for candidate in (first, second):
+        if candidate.astimezone(tz).replace(tzinfo=None) == wall:
+            return candidate
+    return max(first, second)
+
+
+@settings(max_examples=60, deadline=None)
 @given(
-    zone=st.sampled_from([NY, "Europe/London", "Australia/Lord_Howe", "America/Havana"]),
+    zone=st.sampled_from([NY, "Europe/London", "Europe/Berlin", "Australia/Lord_Howe", "America/Havana"]),
     minute=st.sampled_from([0, 15, 30, 45]),
-    hour=st.sampled_from([0, 1, 2, "*"]),
+    hour=st.sampled_from([0, 1, 2, 3, "*"]),
+    fold_day=st.booleans(),
     day=st.integers(0, 365),
+    offset=st.integers(-600, 180),
 )
-def test_wall_rule_fires_at_the_first_occurrence_of_each_matching_wall_time(zone, minute, hour, day):
-    """node-cron's rule, checked by brute force: the first later minute whose wall time matches and is not a repeat."""
+def test_wall_rule_fires_where_node_cron_resolves_each_matching_wall_time(zone, minute, hour, fold_day, day, offset):
+    """node-cron's walk (matcher-walker.ts firstTimeOnDay), by brute force over minutes: the first later matching
+    wall time whose resolved instant is after the start and whose own wall time matches. Starts are drawn near the
+    zone's 2025 transitions half the time."""
     schedule = CronSchedule.parse(f"{minute} {hour} * * *", zone).bound("wall")
     tz = ZoneInfo(zone)
-    start = instant_ns(dt.datetime(2025, 1, 1, tzinfo=UTC) + dt.timedelta(days=day, minutes=13))
-    t = start - start % MINUTE + MINUTE
+    if fold_day:
+        changes = [t for t in (dt.datetime(2025, 1, 1, tzinfo=UTC) + dt.timedelta(hours=h) for h in range(8760))
+                   if t.astimezone(tz).utcoffset() != (t - dt.timedelta(hours=1)).astimezone(tz).utcoffset()]
+        base = changes[day % len(changes)] + dt.timedelta(minutes=offset)
+    else:
+        base = dt.datetime(2025, 1, 1, tzinfo=UTC) + dt.timedelta(days=day, minutes=13)
+    start = instant_ns(base)
+    wall = base.astimezone(tz).replace(tzinfo=None, second=0, microsecond=0)
     while True:
-        local = dt.datetime.fromtimestamp(t / SECOND, tz)
-        if local.fold == 0 and _matches(schedule, local.replace(tzinfo=None)):
+        wall += dt.timedelta(minutes=1)
+        if not _matches(schedule, wall):
+            continue
+        at = _node_cron_resolves(wall, tz)
+        if instant_ns(at) > start and _matches(schedule, at.astimezone(tz).replace(tzinfo=None)):
             break
-        t += MINUTE
-    assert schedule.next_after(start) == t
+    assert schedule.next_after(start) == instant_ns(at)
+
+
+@pytest.mark.parametrize(
+    ("expr", "zone", "start", "expected"),
+    [
+        # New York: the wall time read as UTC lands before the change (06:00 UTC): the first, EDT occurrence
+        ("30 1 * * *", NY, "2025-11-01T12:00:00Z", ["2025-11-02T05:30:00.000Z", "2025-11-03T06:30:00.000Z"]),
+        # London: 01:30 read as UTC lands after the change (01:00 UTC): GMT, the second occurrence
+        ("30 1 * * *", "Europe/London", "2025-10-25T12:00:00Z",
+         ["2025-10-26T01:30:00.000Z", "2025-10-27T01:30:00.000Z"]),
+        ("30 2 * * *", "Europe/Berlin", "2025-10-25T12:00:00Z",
+         ["2025-10-26T01:30:00.000Z", "2025-10-27T01:30:00.000Z"]),
+        ("30 3 * * *", "Europe/Athens", "2025-10-25T12:00:00Z",
+         ["2025-10-26T01:30:00.000Z", "2025-10-27T01:30:00.000Z"]),
+        # hourly in Berlin: 02:00 CEST (00:00 UTC) resolves to 02:00 CET, so 01:00 CEST is followed by 02:00 CET
+        ("0 * * * *", "Europe/Berlin", "2025-10-25T23:30:00Z",
+         ["2025-10-26T01:00:00.000Z", "2025-10-26T02:00:00.000Z", "2025-10-26T03:00:00.000Z"]),
+        ("*/20 2 * * *", "Europe/Berlin", "2025-10-25T23:30:00Z",
+         ["2025-10-26T01:00:00.000Z", "2025-10-26T01:20:00.000Z", "2025-10-26T01:40:00.000Z",
+          "2025-10-27T01:00:00.000Z"]),
+    ],
+)  # fmt: skip
+def test_node_cron_fires_the_occurrence_of_a_repeated_time_its_conversion_lands_on(expr, zone, start, expected):
+    """node-cron 4.5 src/time/localized-time.ts localTimeToTimestamp, walked by matcher-walker.ts matchNext; the
+    instants are what node-cron 4.6.0's TimeMatcher.getNextMatch returns (run under Node 20)."""
+    assert fires(expr, zone, start, len(expected), "wall") == expected
+
+
+def test_node_cron_profile_runs_londons_repeated_hour_in_gmt():
+    """The profile end to end: under node-cron, 01:30 Europe/London on 2025-10-26 runs at 01:30 GMT (01:30 UTC),
+    the second time the clocks read 01:30 (localTimeToTimestamp); the other cron-parser systems run the first."""
+    start = "2025-10-25T00:00:00Z"
+    runs = {p: sim_fires(p, days=2, start=start, cron="30 1 * * *", tz="Europe/London") for p in ("node-cron", "bullmq")}
+    assert runs["node-cron"] == ["2025-10-25T00:30:00.000Z", "2025-10-26T01:30:00.000Z"]
+    assert runs["bullmq"] == ["2025-10-25T00:30:00.000Z", "2025-10-26T00:30:00.000Z"]
 
 
 @settings(max_examples=40, deadline=None)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._backoffs import AgendaBackoff, BullMQBackoff, QuirrelRetry, TriggerDevRetry
-from ._dialects import CRON_PARSER, CRON_PARSER_5, NODE_CRON, ROBFIG, VERCEL, VERCEL_HOBBY
+from ._dialects import CRON_PARSER, CRON_PARSER_5, NODE_CRON, QUIRREL_CRON, ROBFIG, VERCEL, VERCEL_HOBBY
 from ._events import Event
 from ._failhooks import agenda_fail, bullmq_failed, node_cron_failed
 from ._polling import process_every_ns
@@ -159,8 +159,8 @@ def _bullmq() -> Profile:
     RetryAfterError is not special (a custom backoffStrategy would be needed).
     Steps: none. A job is one call: ctx.step.run runs inline, nothing is memoized,
     a retry runs the whole handler again. No sleep, wait_for_event or invoke.
-    Cron (job schedulers): cron-parser, 5 or 6 fields (leading seconds), names, L/#,
-    tz option; DOM/DOW OR (NOT VERIFIED: cron-parser's documented Vixie rule chosen);
+    Cron (job schedulers): cron-parser, 5 or 6 fields (leading seconds), names, L/# (no W, no '#'
+    beside a list or range, no @midnight: refused, as cron-parser throws), tz option; DOM/DOW OR (NOT VERIFIED: cron-parser's documented Vixie rule chosen);
     across DST as cron-parser 5.10 (pinned in package.json): a wall time in a spring-forward gap fires
     shifted by the gap (02:30 -> 03:30; tests/CronExpression.test.ts "DST gap"), a repeated hour once
     unless the hour field holds all 24 hours (src/CronDate.ts:583-585 dstEnd, src/CronExpression.ts:451-455;
@@ -306,9 +306,12 @@ def _trigger_dev() -> Profile:
     Steps: not a replay model (§3.5). ctx.step.run runs inline; waits (sleep, invoke =
     triggerAndWait) checkpoint and resume exactly where they paused; a retry starts the
     task over from the beginning (earlier steps and waits run again).
-    Cron (schedules): 5 fields, no seconds, L, timezone option (UTC default), DST as
-    cron-parser (a time in the spring-forward gap shifted by the gap; the version Trigger.dev
-    resolves is NOT VERIFIED: 5.10's rule chosen).
+    Cron (schedules): 5 fields, no seconds (schedules.ts CronPattern), then cron-parser ^4.9.0's
+    parseExpression (apps/webapp/package.json, schedule-engine scheduleCalculation.ts): names, L, '#'
+    alone, @yearly/@monthly/@weekly/@daily/@hourly only, no W; timezone option (UTC default). DST as
+    cron-parser: a time in the spring-forward gap shifted by the gap; jobsim uses 5.10's rule, which
+    4.9 matches in New York and Europe (measured; they differ in rarer zones such as Havana's
+    midnight gap and Chatham, and when a query starts inside a repeated hour).
     Features: debounce (mode "leading", the default, keeps the first payload, "trailing" the last:
     docs/triggering.mdx "Leading vs Trailing mode"; maxDelay = timeout: a trigger that would push the
     delayed run past its creation + maxDelay leaves it at the time it had and makes a new run,
@@ -407,8 +410,11 @@ def _quirrel() -> Profile:
     have no Quirrel meaning. 'retry' and 'repeat' cannot be used together: a cron job
     with retries is refused. A 404 = NonRetriableError; RetryAfterError is not special.
     Steps: none (one HTTP POST per job): ctx.step.run runs inline.
-    Cron (CronJob / repeat.cron): cron-parser; 5 or 6 fields (6 NOT VERIFIED end-to-end:
-    accepted), [expr, tz] with Etc/UTC default; DST as cron-parser.
+    Cron (CronJob / repeat.cron): cron-parser ^4.6.0 (package.json; 4.6.0 in package-lock.json;
+    shared/repeat.ts cron(), shared/is-valid-cron.ts); 5 or 6 fields (6 NOT VERIFIED end-to-end:
+    accepted), names, L, '#' alone, @yearly/@monthly/@weekly/@daily/@hourly only (no @annually,
+    @midnight), no W; [expr, tz] with Etc/UTC default; DST as cron-parser (5.10's rule, which 4.6
+    matches in New York and Europe, measured).
     Features: concurrency=1 only (exclusive: one job of the queue at a time). No
     batching, debounce, throttle, rate limit, idempotency window, priority, cancel_on,
     timeouts, failure hook, sleep, wait_for_event, invoke.
@@ -430,7 +436,7 @@ def _quirrel() -> Profile:
         name="quirrel", system="Quirrel", cron_overlap="each",
         description="Quirrel: no retries by default; retry offsets from the original run time; stale after 60 min",
         default_retries=Retries(attempts=1),
-        durable_steps=False, cron=CRON_PARSER, retries=_quirrel_retries, max_attempts=11,
+        durable_steps=False, cron=QUIRREL_CRON, retries=_quirrel_retries, max_attempts=11,
         retry_after=False, missed_cron="all",
         lacks={
             "events.wildcard": "a job is enqueued to one queue's endpoint; nothing matches names by a pattern: list "
@@ -551,7 +557,8 @@ def _agenda() -> Profile:
     attempt number, and once failCount > maxRetries no failure of it is retried again.
     jobsim models 6.2.2 (profile.fail_count_per_job); one-off jobs start at failCount 0.
     Steps: none; ctx.step.run runs inline.
-    Cron (every): cron-parser 5, 5 or 6 fields, timezone option, DST as cron-parser. One
+    Cron (every): cron-parser 5, 5 or 6 fields, timezone option, DST as cron-parser (no W, no
+    '#' beside a list or range, no @midnight: refused). One
     schedule per function: every() saves one 'single' job per name (MongoJobRepository.ts
     saveJob 658-687 upserts by name), so a second interval would replace the first.
     Recurring jobs and retries (cron_next="job", _jobdoc.py): the job document has one

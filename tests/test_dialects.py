@@ -1,6 +1,7 @@
 """Cron dialects per system: syntax each accepts, and each scheduler's rule across DST."""
 
 import datetime as dt
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -238,6 +239,55 @@ def test_every_rule_agrees_away_from_transitions(zone, minute, hour, day):
 
 
 # -- syntax each system accepts -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("profile", "cron", "message"),
+    [
+        # node-cron 4.5 src/pattern/conversion/range-conversion.ts expands only '*' (made '0-59') and 'a-b/n';
+        # pattern-validation.ts then refuses '5/15' ("5/15 is a invalid expression for minute")
+        ("node-cron", "5/15 * * * *", "node-cron cannot run function 'job': cron '5/15 * * * *': minute '5/15' steps "
+                                      "from a single value, which node-cron refuses"),
+        ("node-cron", "0 9 * * FRI/2", "day-of-week 'FRI/2' steps from a single value"),
+        # cron-parser has no W: src/CronExpressionParser.ts "Invalid characters, got value: LW" (4.9 and 5.10)
+        ("bullmq", "0 9 LW * *", "BullMQ cannot run function 'job': cron '0 9 LW * *': day-of-month 'LW' uses 'W'"),
+        ("agenda", "0 9 LW * *", "which cron-parser does not have"),
+        ("quirrel", "0 9 LW * *", "which cron-parser 4 does not have"),
+        ("trigger.dev", "0 9 LW * *", "day-of-month 'LW' uses 'W'"),
+        # cron-parser #parseNthDay: "'#' and ',' special characters are incompatible"
+        ("bullmq", "0 9 * * 1#1,5#3", "day-of-week '1#1,5#3' combines '#' with a list, range or step"),
+        ("trigger.dev", "0 9 * * MON#1,FRI", "combines '#' with a list, range or step"),
+        # cron-parser 5 PredefinedExpressions has no @midnight; cron-parser 4 has neither it nor @annually
+        ("bullmq", "@midnight", "cron '@midnight': cron-parser knows only @yearly, @annually, @monthly, @weekly, "
+                                "@daily, @hourly; write '0 0 * * *'"),
+        ("quirrel", "@annually", "cron '@annually': cron-parser 4 knows only @yearly, @monthly, @weekly, @daily, "
+                                 "@hourly; write '0 0 1 1 *'"),
+        ("trigger.dev", "@midnight", "knows only @yearly, @monthly, @weekly, @daily, @hourly"),
+    ],
+)  # fmt: skip
+def test_syntax_the_parser_refuses_is_refused_naming_the_system(profile, cron, message):
+    """Each of these throws in the real parser (checked against node-cron 4.6.0, cron-parser 4.6.0/4.9.0/5.10.6);
+    jobsim used to run them (5/15 from minute 5, LW on the last weekday, both '#' days)."""
+    with pytest.raises(UnsupportedFeature, match=re.escape(message)):
+        sim_fires(profile, cron=cron)
+
+
+@pytest.mark.parametrize(
+    ("profile", "cron", "first"),
+    [
+        ("node-cron", "5-59/15 * * * *", "2025-03-07T00:05:00.000Z"),
+        ("node-cron", "0 9 LW * *", "2025-03-31T09:00:00.000Z"),  # node-cron's day-of-month.ts has LW
+        ("bullmq", "5/15 * * * *", "2025-03-07T00:05:00.000Z"),  # cron-parser reads 5/15 as 5-59/15
+        ("bullmq", "@annually", None),
+        ("quirrel", "0 9 * * 5#2", "2025-03-14T09:00:00.000Z"),
+        ("quirrel", "@weekly", "2025-03-09T00:00:00.000Z"),
+        ("trigger.dev", "0 9 L * *", "2025-03-31T09:00:00.000Z"),
+    ],
+)  # fmt: skip
+def test_syntax_the_parser_accepts_still_runs(profile, cron, first):
+    runs = sim_fires(profile, days=30, cron=cron)
+    assert (runs[0] if runs else None) == first
+
 
 
 def test_seconds_field_on_the_systems_that_have_it():

@@ -113,6 +113,11 @@ class CrashRule:
     owl's stale checker loops over the stale jobs but reads ``staleJobs[0]`` every time
     (``src/shared/stale-checker.ts`` ``check``), so it reports the first N times and never the others.
     Then, with more than one, every exclusive queue among them is blocked for good (see ``_runtime``)."""
+    retry_ns: int | None = None
+    """With ``then="fail"``: the failure is retried this long after it is noticed, whatever the retry policy's
+    backoff, as long as the policy has attempts left (Trigger.dev: 250 ms — run-engine ``index.ts``
+    ``#handleStalledSnapshot`` fails the attempt with ``retry: {delay: 250}``, and ``retrying.ts``
+    ``retryOutcomeFromCompletion`` uses those settings when ``maxAttempts`` allows). None: the policy decides."""
     reason: str = "the worker died mid-request; the connection dropped"
     recovery: str = "noticed at once"
 

@@ -485,6 +485,8 @@ class SystemRuntime:
             return None
         if isinstance(error, RetryAfterError) and profile.retry_after:
             return now + profile.retry_after_delay(error.after, now)
+        if isinstance(error, WorkerCrashed) and profile.crash.retry_ns is not None:
+            return now + profile.crash.retry_ns  # the system's own retry of a dead worker (Trigger.dev's stall)
         delay = policy.delay_ns(attempt + 1, engine.rng_for(run.function.id))
         if getattr(policy, "from_scheduled", False):
             return max(now, self.state(run).scheduled + delay)

@@ -323,10 +323,16 @@ def _trigger_dev() -> Profile:
     checkpoints at once), priority (seconds of queue credit), on_failure,
     sleep, invoke. No batching into one run, throttle, rate limit, 24 h idempotency,
     cancel_on, run timeouts, wait_for_event (wait.forToken has no event matching).
-    Crash: heartbeats every 30 s; none for 5 minutes = TASK_RUN_STALLED_EXECUTING, a
-    retriable error (errors.ts shouldRetryError): the retry settings decide — with the
-    default none, the run fails. jobsim chose the heartbeat path (a vanished machine);
-    a process that exits under a live supervisor is reported at once.
+    Crash: heartbeats every 30 s; none for 5 minutes (webapp env.server.ts
+    RUN_ENGINE_TIMEOUT_EXECUTING = 300_000) = TASK_RUN_STALLED_EXECUTING, a retriable error
+    (errors.ts shouldRetryError). run-engine index.ts #handleStalledSnapshot fails the attempt
+    with its own retry settings, {delay: 250} ms, forceRequeue — not the task's backoff — and
+    retrying.ts retryOutcomeFromCompletion takes them while attempts are left (attemptNumber <
+    maxAttempts): so a configured task runs again 250 ms after the stall is noticed
+    (CrashRule.retry_ns), and with the default (no retries) the run fails. Production
+    environments only: a dev run's stall never retries (not modelled). jobsim chose the
+    heartbeat path (a vanished machine); a process that exits under a live supervisor is
+    reported at once.
     Downtime: the platform keeps runs. Missed schedules: a schedule keeps one worker job, for
     its next tick; it runs late when the platform is back, as one late catch-up for the first
     missed tick (triggerScheduledTask: payload timestamp = that tick). Its next is then the latest
@@ -369,7 +375,7 @@ def _trigger_dev() -> Profile:
             "every": "schedules.task takes a cron pattern only; write the interval as cron= (e.g. '*/5 * * * *')",
         },
         debounce_mode="leading", debounce_timeout_splits=True,
-        crash=CrashRule(lease_ns=5 * MINUTE, renew_ns=30 * SECOND, then="fail",
+        crash=CrashRule(lease_ns=5 * MINUTE, renew_ns=30 * SECOND, then="fail", retry_ns=250 * MS,
                         reason="TASK_RUN_STALLED_EXECUTING: no heartbeat for 5 minutes",
                         recovery="heartbeats stopped 5 minutes ago"),
         dedupe="Trigger.dev makes one run per schedule instance and per trigger (not verified)",

@@ -315,7 +315,22 @@ def test_trigger_dev_notices_five_minutes_after_the_last_heartbeat_and_retries_f
     _, log, run = crash_run("trigger.dev", at="2025-03-03T09:00:45Z", sleep=60, retries=Retries(2))
     assert run.status == "completed"
     assert log == [("charge", 0), ("receipt", 0), ("charge", 1), ("receipt", 1), ("receipt done", 1)]
-    assert iso(run.attempts[1].start_ns) == "2025-03-03T09:05:31.289Z"  # + R * 1 s, R in [1, 2)
+    assert iso(run.attempts[1].start_ns) == "2025-03-03T09:05:30.250Z"  # the stall's own retry: + 250 ms
+
+
+def test_trigger_dev_retries_a_stalled_run_after_250_ms_whatever_the_backoff():
+    """triggerdotdev/trigger.dev internal-packages/run-engine/src/engine/index.ts #handleStalledSnapshot (EXECUTING):
+    attemptFailed with retry {timestamp: Date.now() + 250, delay: 250} and forceRequeue; retrying.ts
+    retryOutcomeFromCompletion returns those settings (not calculateNextRetryDelay's) while attemptNumber <
+    maxAttempts. A one-minute backoff, which an error would wait, does not apply to a stall."""
+    slow = jobsim.TriggerDevRetry(3, factor=1, min="1m", max="1m", randomize=False)
+    _, log, run = crash_run("trigger.dev", at="2025-03-03T09:00:45Z", sleep=60, retries=slow)
+    assert run.status == "completed"
+    assert [iso(a.start_ns) for a in run.attempts] == ["2025-03-03T09:00:00.000Z", "2025-03-03T09:05:30.250Z"]
+    # the last attempt stalls: no attempt left, the run fails as the stall is noticed
+    _, log, run = crash_run("trigger.dev", at="2025-03-03T09:00:45Z", sleep=60,
+                            retries=jobsim.TriggerDevRetry(1))  # fmt: skip
+    assert run.status == "failed" and iso(run.end_ns) == "2025-03-03T09:05:30.000Z"
 
 
 @pytest.mark.parametrize("profile", ["node-cron", "vercel-cron"])

@@ -207,8 +207,8 @@ parse there."""
 _CRON_PARSER_5_DESCRIPTORS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@hourly")
 _CRON_PARSER_4_DESCRIPTORS = ("@yearly", "@monthly", "@weekly", "@daily", "@hourly")
 
-CRON_PARSER = CronDialect(parser="cron-parser", seconds=True, rule="shift", known_descriptors=_CRON_PARSER_5_DESCRIPTORS,
-                          nearest_weekday=False, nth_alone=True)
+CRON_PARSER = CronDialect(parser="cron-parser", seconds=True, rule="shift", nearest_weekday=False, nth_alone=True,
+                          known_descriptors=_CRON_PARSER_5_DESCRIPTORS)
 """BullMQ, Agenda: cron-parser 5 (5 or 6 fields, names, ``L``/``#``, an IANA zone option). It has no ``W``
 (``src/CronExpressionParser.ts`` refuses the character), no ``#`` beside ``,``/``-``/``/`` (``#parseNthDay``)
 and no ``@midnight`` (``PredefinedExpressions``)."""

@@ -40,7 +40,7 @@ ANY_CRON = CronDialect(parser="cron", seconds=True)
 """A plugin profile's default dialect: 5 or 6 fields, Vixie's DOM/DOW rule, ISC across DST."""
 
 MissedCron = Literal["all", "first", "first-and-due", "latest", "none"]
-CronNext = Literal["clock", "start", "job"]
+CronNext = Literal["clock", "start", "job", "end"]
 CrashThen = Literal["fail", "rerun", "lose"]
 IntervalRule = Literal["bullmq"]
 
@@ -213,7 +213,11 @@ class Profile:
     ``job``: a schedule is one job document with one next-run time, computed as each of its runs
     starts (the first instant strictly after that start); a retry overwrites it, and the document
     never runs twice at once: the instants a retry jumps over never run, and of those passing
-    while a run holds the lock only the first runs, when it is released (Agenda, ``_jobdoc.py``)."""
+    while a run holds the lock only the first runs, when it is released (Agenda, ``_jobdoc.py``).
+    ``end``: a schedule is one job whose next repetition is made when its run ends (acknowledged or failed
+    for good), due at the first match strictly after that run's *scheduled* time: runs never overlap, and the
+    ticks that pass while one runs (or waits) all run, late, one after another as each ends (Quirrel: owl
+    ``worker.ts`` computes ``nextExecutionDate`` from ``runAt`` and ``acknowledge.lua`` re-adds the job)."""
     cron_overlap: Literal["once", "each"] = "once"
     """Two or more cron schedules of one function due in the same second: ``once`` starts one run, the
     first schedule's (Inngest: "only one cron job will be run for each given second", guides/multiple-

@@ -42,6 +42,7 @@ from ._every import Every, Intervals, Scheduler
 from ._failhooks import AttemptFailure
 from ._inline import PENDING, AsyncInlineStep, InlineStep, RunState
 from ._jobdoc import JobDocuments
+from ._kernel import BACKGROUND
 from ._polling import Polls
 from ._records import FINAL, Attempt
 from ._steps import Suspend
@@ -93,6 +94,11 @@ class SystemRuntime:
         self.pending: dict[Run, tuple[str, str] | Scheduler] = {}
         # (function, cron) -> (when its latest job started, None until it does; that job's scheduled time)
         self.began: dict[tuple[str, str], tuple[int | None, int]] = {}
+        # profile.cron_next == "end" (Quirrel): a cron function's next repetition is made as its run ends
+        self.serial = self.profile.cron_next == "end"
+        self.cron_runs: dict[str, Run] = {}  # function id -> its latest cron run
+        # function id -> the ticks held behind its latest cron run: (schedule, nominal, copies)
+        self.backlog: dict[str, list[tuple[Any, int, int]]] = {}
         # profile.cron_next == "job" (Agenda): a cron function is one job document (``_jobdoc.py``)
         self.docs = JobDocuments(self) if self.profile.cron_next == "job" else None
         # profile.poll_ns (Agenda's processEvery): a job starts when a poll finds it (``_polling.py``)
@@ -642,12 +648,22 @@ class SystemRuntime:
             self._deliver(fn, schedule, now, copies)
 
     def _deliver(self, fn: Function, schedule: Any, nominal: int, copies: int, late: bool = False,
-                 held_by: str | None = None) -> None:  # fmt: skip
-        """Start the run(s) of a tick (``late``: after a downtime, or ``held_by`` a run that locked the job)."""
+                 held_by: str | None = None, released: bool = False) -> None:  # fmt: skip
+        """Start the run(s) of a tick (``late``: after a downtime, or ``held_by`` a run that locked the job;
+        ``released``: a held tick whose turn has come, ``cron_next == "end"``)."""
         now = self.kernel.now
         end = self.down_until(now)
         if end is not None:
             self._miss(fn, schedule, nominal, end)
+            return
+        serial = self.serial and fn.id not in self.sim._own_worker
+        if serial and not released and self._busy(fn.id, now):
+            run, held = self.cron_runs[fn.id], self.backlog.setdefault(fn.id, [])
+            held.append((schedule, nominal, copies))
+            self.record(now, "cron.missed", {"function": fn.id, "cron": schedule.expr, "scheduled": iso(nominal),
+                                             "outcome": "held", "run": run.id})  # fmt: skip
+            if len(held) == 1 and run.status in FINAL and run.end_ns is not None:  # its end is known already
+                self._release_at(run, run.end_ns)
             return
         if self.engine.cron_overlaps(fn, schedule, nominal):
             return
@@ -657,6 +673,8 @@ class SystemRuntime:
             data["late"] = True
         if held_by is not None:
             data["held_by"] = held_by
+        if released:
+            data["released"] = True
         for _ in range(copies):
             self.record(now, "cron", data)
             run = self.engine.start_run(fn, [timer_event(fn, schedule, nominal, now)])
@@ -665,6 +683,40 @@ class SystemRuntime:
                 self.began[fn.id, schedule.expr] = (None, nominal)
             if self.docs is not None and fn.id not in self.sim._own_worker:
                 self.docs.delivered(fn, run)
+            if serial:
+                self.cron_runs[fn.id] = run
+
+    # -- one repetition at a time (profile.cron_next == "end") -------------------------------------------------
+    def _busy(self, fn_id: str, now: int) -> bool:
+        """Whether ``fn``'s job is taken: its latest cron run has not ended by ``now`` (waiting, running, backing
+        off, or dead and not yet noticed), or ticks are already held behind it."""
+        if self.backlog.get(fn_id):
+            return True
+        run = self.cron_runs.get(fn_id)
+        return run is not None and (run.status not in FINAL or run.end_ns is None or now < run.end_ns)
+
+    def finished(self, run: Run, at: int) -> None:
+        """``run`` ended at ``at`` (``Engine.finish``): if it holds ticks back, the first of them runs then."""
+        fn_id = run.function.id
+        if self.serial and self.cron_runs.get(fn_id) is run and self.backlog.get(fn_id):
+            self._release_at(run, at)
+
+    def _release_at(self, run: Run, at: int) -> None:
+        # a cron delivery like the ticks (recurring): a job always longer than its interval never ends its
+        # backlog, and must not keep run_until_idle busy for ever
+        self.kernel.schedule(at, self._release, run, owner=f"{run.function.id} (cron)", priority=BACKGROUND,
+                             recurring=True)  # fmt: skip
+
+    def _release(self, run: Run) -> None:
+        """owl's ``acknowledge.lua`` re-adds the job at the next repetition after the run's ``runAt``, which is
+        in the past when ticks were held: the first of them runs now (after a downtime, when it is back)."""
+        now, fn = self.kernel.now, run.function
+        end = self.down_until(now)
+        if end is not None:
+            self._release_at(run, end)
+            return
+        schedule, nominal, copies = self.backlog[fn.id].pop(0)
+        self._deliver(fn, schedule, nominal, copies, late=True, held_by=run.id, released=True)
 
     # -- one pending job per schedule (profile.cron_next == "start") ----------------------------------------
     def _holds(self, fn: Function, schedule: Any, now: int) -> bool:

@@ -160,7 +160,8 @@ def _bullmq() -> Profile:
     Steps: none. A job is one call: ctx.step.run runs inline, nothing is memoized,
     a retry runs the whole handler again. No sleep, wait_for_event or invoke.
     Cron (job schedulers): cron-parser, 5 or 6 fields (leading seconds), names, L/# (no W, no '#'
-    beside a list or range, no @midnight: refused, as cron-parser throws), tz option; DOM/DOW OR (NOT VERIFIED: cron-parser's documented Vixie rule chosen);
+    beside a list or range, no @midnight: refused, as cron-parser throws), tz option;
+    DOM/DOW OR (NOT VERIFIED: cron-parser's documented Vixie rule chosen);
     across DST as cron-parser 5.10 (pinned in package.json): a wall time in a spring-forward gap fires
     shifted by the gap (02:30 -> 03:30; tests/CronExpression.test.ts "DST gap"), a repeated hour once
     unless the hour field holds all 24 hours (src/CronDate.ts:583-585 dstEnd, src/CronExpression.ts:451-455;
@@ -432,9 +433,15 @@ def _quirrel() -> Profile:
     staleJobs[0] every time: the earliest is reported once per stale job, the others are
     lost, and every exclusive queue among them is blocked for good (its soft-block count
     left off zero; CrashRule.first_only, Runtime._scan).
-    Downtime: Redis keeps jobs; the next repetition is computed from the scheduled time,
-    so missed repetitions all run when the server is back — source inference, NOT
-    VERIFIED; jobsim chose catch-up-all.
+    One repetition at a time (cron_next="end"): a CronJob is one job id; owl's worker.ts computes
+    nextExecutionDate = the next cron match after the job's scheduled runAt (shared/repeat.ts cron())
+    and acknowledge.lua re-adds the job at it only when the run is acknowledged or fails for good (a
+    dead run: when the stale checker fails it). So runs never overlap, and the ticks passing while a
+    run waits or runs are held ("cron.missed", outcome "held") and run late, one after another, each
+    as the one before ends: a job longer than its interval falls further behind every time.
+    Downtime: Redis keeps jobs; the pending repetition runs when the server is back and the
+    missed ones follow it back to back by the rule above (a tick due the instant it is back is a
+    link of that chain) — read from owl's source, not run.
     Duplicate delivery: a job id exists once in the queue (owl schedule.lua
     ID_ALREADY_EXISTS): deduplicated.
     """
@@ -443,7 +450,7 @@ def _quirrel() -> Profile:
         description="Quirrel: no retries by default; retry offsets from the original run time; stale after 60 min",
         default_retries=Retries(attempts=1),
         durable_steps=False, cron=QUIRREL_CRON, retries=_quirrel_retries, max_attempts=11,
-        retry_after=False, missed_cron="all",
+        retry_after=False, missed_cron="all", cron_next="end",
         lacks={
             "events.wildcard": "a job is enqueued to one queue's endpoint; nothing matches names by a pattern: list "
                                "the event names",

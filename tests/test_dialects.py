@@ -218,7 +218,8 @@ def test_node_cron_profile_runs_londons_repeated_hour_in_gmt():
     """The profile end to end: under node-cron, 01:30 Europe/London on 2025-10-26 runs at 01:30 GMT (01:30 UTC),
     the second time the clocks read 01:30 (localTimeToTimestamp); the other cron-parser systems run the first."""
     start = "2025-10-25T00:00:00Z"
-    runs = {p: sim_fires(p, days=2, start=start, cron="30 1 * * *", tz="Europe/London") for p in ("node-cron", "bullmq")}
+    runs = {p: sim_fires(p, days=2, start=start, cron="30 1 * * *", tz="Europe/London")
+            for p in ("node-cron", "bullmq")}
     assert runs["node-cron"] == ["2025-10-25T00:30:00.000Z", "2025-10-26T01:30:00.000Z"]
     assert runs["bullmq"] == ["2025-10-25T00:30:00.000Z", "2025-10-26T00:30:00.000Z"]
 

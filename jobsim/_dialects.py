@@ -181,8 +181,9 @@ class CronDialect:
     def _check_zone(self, schedule: CronSchedule, tz_option: object, refuse: object) -> None:
         prefixed = schedule.expr.strip().startswith(("TZ=", "CRON_TZ="))
         if prefixed and not self.tz_prefix:
-            hint = (f"give the zone as {self.tz_option}= (jobsim: tz=)" if self.tz_option
-                    else "its schedules are always UTC")  # fmt: skip
+            option = self.tz_option
+            hint = ("its schedules are always UTC" if option is None else
+                    f"give the zone as {option}{'=' if option.isidentifier() else ''} (jobsim: tz=)")  # fmt: skip
             raise refuse("cron.tz", f"cron {schedule.expr!r}: {self.parser} has no TZ= prefix; {hint}")  # type: ignore[operator]
         if self.tz_option is None and schedule.tz is not dt.timezone.utc:
             given = f"tz={tz_option!r}" if tz_option is not None else f"cron {schedule.expr!r}"
@@ -213,7 +214,11 @@ CRON_PARSER = CronDialect(parser="cron-parser", seconds=True, rule="shift", near
 (``src/CronExpressionParser.ts`` refuses the character), no ``#`` beside ``,``/``-``/``/`` (``#parseNthDay``)
 and no ``@midnight`` (``PredefinedExpressions``)."""
 
-QUIRREL_CRON = dataclasses.replace(CRON_PARSER, parser="cron-parser 4", known_descriptors=_CRON_PARSER_4_DESCRIPTORS)
+AGENDA_CRON = dataclasses.replace(CRON_PARSER, tz_option="timezone")
+"""Agenda 6: cron-parser 5, the zone given as ``every(interval, name, data, {timezone})``."""
+
+QUIRREL_CRON = dataclasses.replace(CRON_PARSER, parser="cron-parser 4", known_descriptors=_CRON_PARSER_4_DESCRIPTORS,
+                                   tz_option="the second item of CronJob's [schedule, timezone]")
 """Quirrel 1.14: cron-parser ^4.6.0 (``package.json``; 4.6.0 in its ``package-lock.json``), whose aliases are
 @yearly, @monthly, @weekly, @daily and @hourly only (no @annually, @midnight)."""
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._backoffs import AgendaBackoff, BullMQBackoff, QuirrelRetry, TriggerDevRetry
-from ._dialects import CRON_PARSER, CRON_PARSER_5, NODE_CRON, QUIRREL_CRON, ROBFIG, VERCEL, VERCEL_HOBBY
+from ._dialects import AGENDA_CRON, CRON_PARSER, CRON_PARSER_5, NODE_CRON, QUIRREL_CRON, ROBFIG, VERCEL, VERCEL_HOBBY
 from ._events import Event
 from ._failhooks import agenda_fail, bullmq_failed, node_cron_failed
 from ._polling import process_every_ns
@@ -647,7 +647,7 @@ def _agenda() -> Profile:
         description="Agenda: no retries by default (v6 backoff when configured); polls every 5s; 5 jobs of a name "
                     "and 20 in all at once; a crashed job re-runs after 10 min",
         default_retries=AgendaBackoff(max_retries=0),
-        durable_steps=False, cron=CRON_PARSER, retries=_agenda_retries,
+        durable_steps=False, cron=AGENDA_CRON, retries=_agenda_retries,
         non_retriable=False, retry_after=False, missed_cron="first", fail_count_per_job=True,
         debounce_timeout_at_call=True, attempt_failure_hook=agenda_fail, cron_next="job", poll_ns=AGENDA_POLL_NS,
         default_concurrency=5, max_concurrency=20, configure=_agenda_configure,

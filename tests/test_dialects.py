@@ -319,6 +319,10 @@ def test_seconds_field_on_the_systems_that_have_it():
         ("bullmq", {"cron": "TZ=Europe/Paris 0 9 * * *"},
          "cron 'TZ=Europe/Paris 0 9 * * *': cron-parser has no TZ= prefix; give the zone as tz= (jobsim: tz=)"),
         ("node-cron", {"cron": "TZ=Europe/Paris 0 9 * * *"}, "give the zone as timezone= (jobsim: tz=)"),
+        # agenda.every(interval, name, data, {timezone}); Quirrel's CronJob(route, [schedule, timezone], ...)
+        ("agenda", {"cron": "TZ=Europe/Paris 0 9 * * *"}, "give the zone as timezone= (jobsim: tz=)"),
+        ("quirrel", {"cron": "TZ=Europe/Paris 0 9 * * *"},
+         "give the zone as the second item of CronJob's [schedule, timezone] (jobsim: tz=)"),
     ],
 )  # fmt: skip
 def test_syntax_a_system_refuses_names_the_system(profile, function, message):

@@ -185,8 +185,23 @@ class CronSchedule:
     # -- the rules ---------------------------------------------------------------------------
     def _isc(self, ns: int) -> int:
         # to_datetime truncates to the microsecond below ns; CronSim is strictly after it, and a tick, a whole
-        # second, that is after the truncated instant is after ns too (none lies between them)
-        return instant_ns(next(CronSim(self.fields, to_datetime(ns, self.tz))))
+        # second, that is after the truncated instant is after ns too (none lies between them). Asked from the
+        # second pass of a repeated hour (fold=1), CronSim compares wall times and may yield a time of the first
+        # pass, before ns (01:30 EDT asked at 01:00 EST), or loop on it: ``_after_fold`` answers then.
+        fire = instant_ns(next(CronSim(self.fields, to_datetime(ns, self.tz))))
+        return fire if fire > ns else self._after_fold(ns)
+
+    def _after_fold(self, ns: int) -> int:
+        """The first instant after ``ns`` at which a matching wall time occurs, either time round: what
+        cron-parser gives when asked from inside a repeated hour (``30 1 * * *`` asked at 01:00 EST on
+        2025-11-02 in New York: 01:30 EST)."""
+        for wall in self._walls(_naive(ns, self.tz)):
+            for fold in (0, 1):
+                local = wall.replace(tzinfo=self.tz, fold=fold)
+                at = instant_ns(local)
+                if at > ns and to_datetime(at, self.tz).replace(tzinfo=None) == wall:
+                    return at
+        raise StopIteration  # pragma: no cover - _walls is endless for a validated schedule
 
     def _shift(self, ns: int) -> int:
         """cron-parser: ISC, except near a spring-forward gap whose shifted times may still come after ``ns``,
@@ -196,7 +211,7 @@ class CronSchedule:
             return fire
         fire = self._shift_gap(ns, fire)
         repeats = _repeats(self.fields)
-        if repeats == "skip":
+        if repeats == "skip" and not to_datetime(ns, self.tz).fold:  # asked from inside the second pass: it goes on
             if to_datetime(fire, self.tz).fold:  # in the repeated hour, the second time round
                 change = _next_transition(self.tz, fire - DAY, fire, _offset(self.tz, fire - DAY))
                 assert change is not None

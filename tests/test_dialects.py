@@ -239,6 +239,41 @@ def test_every_rule_agrees_away_from_transitions(zone, minute, hour, day):
     assert len(set(results.values())) == 1, results
 
 
+@settings(max_examples=150, deadline=None)
+@given(
+    zone=st.sampled_from([NY, "Europe/London", "Europe/Berlin", "Australia/Sydney", "Pacific/Chatham",
+                          "Australia/Lord_Howe", "America/Havana"]),
+    expr=st.sampled_from(["0,30 0-23 * * *", "30 1 * * *", "*/15 3 * * *", "0 * * * *", "*/20 1-3 * * *",
+                          "15,45 2 * * *", "0 0-4 * * *", "* 1 * * *"]),
+    rule=st.sampled_from(["isc", "shift", "instant", "wall"]),
+    index=st.integers(0, 1),
+    minutes=st.integers(-180, 180),
+)
+def test_every_rule_moves_forward_from_any_instant_near_a_transition(zone, expr, rule, index, minutes):
+    """Asked from inside a repeated hour, CronSim compared wall times and gave a time of the first pass, before the
+    instant asked about (01:30 EDT asked at 01:00 EST): a cron-parser profile ran '0,30 0-23 * * *' in New York
+    into a run-away simulation on 2025-11-02, and '*/15 3 * * *' in Chatham looped."""
+    tz = ZoneInfo(zone)
+    changes = [t for t in (dt.datetime(2025, 1, 1, tzinfo=UTC) + dt.timedelta(hours=h) for h in range(8760))
+               if t.astimezone(tz).utcoffset() != (t - dt.timedelta(hours=1)).astimezone(tz).utcoffset()]
+    t = instant_ns(changes[index] + dt.timedelta(minutes=minutes))
+    schedule = CronSchedule.parse(expr, zone).bound(rule)
+    for _ in range(8):
+        fire = schedule.next_after(t)
+        assert fire > t
+        t = fire
+
+
+def test_cron_parser_profiles_run_half_hourly_through_new_yorks_fall_back():
+    """cron-parser 5.10 (CronExpressionParser.parse('0,30 0-23 * * *', {tz: 'America/New_York'}), run under Node 20):
+    the hour field holds all 24 hours, so the repeated hour runs twice; 05:00, 05:30, 06:00, 06:30, 07:00 UTC."""
+    runs = sim_fires("agenda", days=1, start="2025-11-02T04:50:00Z", cron="0,30 0-23 * * *", tz=NY)
+    assert runs[:5] == ["2025-11-02T05:00:00.000Z", "2025-11-02T05:30:00.000Z", "2025-11-02T06:00:00.000Z",
+                        "2025-11-02T06:30:00.000Z", "2025-11-02T07:00:00.000Z"]  # fmt: skip
+    assert fires("30 1 * * *", NY, "2025-11-02T06:00:00Z", 2, "shift") == [
+        "2025-11-02T06:30:00.000Z", "2025-11-03T06:30:00.000Z"]  # cron-parser asked from 01:00 EST
+
+
 # -- syntax each system accepts -----------------------------------------------------------------------
 
 

@@ -245,6 +245,10 @@ class Profile:
     starts at the time it had) and starts a new debounced run of its own (Trigger.dev's ``maxDelay``:
     debounceSystem.ts returns ``max_duration_exceeded`` and the trigger creates a new run). False: the run is
     pulled in to the deadline and the event joins it (Inngest)."""
+    debounce_timeout_over_period: bool = False
+    """A ``Debounce`` timeout must be longer than its period, or the function is refused (Trigger.dev:
+    ``triggerTask.server.ts`` ``#validateDebounceWindow`` rejects ``maxDelay <= delay``: every trigger would
+    make its own run). False: any timeout is taken."""
     future_ts: bool = False
     """An event whose ``ts`` is in the future starts its runs at that time (Inngest); else ``ts`` is data."""
     jcs: bool = False
@@ -333,6 +337,7 @@ def resolve(profile: Profile, functions: Iterable[Function], *, now: int | None 
         for feature in features_of(fn):
             if feature in profile.lacks:
                 raise profile.refuse(fn.id, feature)
+        _check_debounce(profile, fn)
         if fn.every is not None:
             if profile.interval is None:
                 raise profile.refuse(fn.id, "every")
@@ -346,6 +351,19 @@ def resolve(profile: Profile, functions: Iterable[Function], *, now: int | None 
             )
         policies[fn.id] = _policy(profile, fn)
     return Resolved(policies, schedules)
+
+
+def _check_debounce(profile: Profile, fn: Function) -> None:
+    debounce = fn.flow.debounce if fn.flow is not None else None
+    if not profile.debounce_timeout_over_period or debounce is None or debounce.timeout_ns is None \
+            or debounce.timeout_ns > debounce.period_ns:
+        return
+    raise UnsupportedFeature(
+        f"{profile.label} cannot run function {fn.id!r}: Debounce(period={debounce.period!r}, "
+        f"timeout={debounce.timeout!r}): {profile.label} rejects a trigger whose maxDelay is not longer than its "
+        "delay (every trigger would make its own run); give a timeout longer than the period",
+        system=profile.label, feature="debounce.timeout",
+    )  # fmt: skip
 
 
 def _policy(profile: Profile, fn: Function) -> RetryPolicy:
@@ -384,7 +402,7 @@ _NUMBERS = {"retry_after_min_ns": (0, False), "cron_jitter_ns": (0, False), "ret
             "max_sleep_ns": (1, True), "max_duration_ns": (1, True), "max_attempts": (1, True)}
 """Int fields: the least value, and whether ``None`` (no limit) is allowed."""
 _BOOLS = ("durable_steps", "checkpoints", "non_retriable", "retry_after", "persistent", "future_ts",
-          "fail_count_per_job", "debounce_timeout_at_call", "debounce_timeout_splits")
+          "fail_count_per_job", "debounce_timeout_at_call", "debounce_timeout_splits", "debounce_timeout_over_period")
 _CHOICES: dict[str, tuple[Any, ...]] = {"missed_cron": get_args(MissedCron), "cron_next": get_args(CronNext),
                                         "debounce_mode": ("leading", "trailing"), "cron_overlap": ("once", "each")}
 

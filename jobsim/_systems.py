@@ -316,7 +316,8 @@ def _trigger_dev() -> Profile:
     Features: debounce (mode "leading", the default, keeps the first payload, "trailing" the last:
     docs/triggering.mdx "Leading vs Trailing mode"; maxDelay = timeout: a trigger that would push the
     delayed run past its creation + maxDelay leaves it at the time it had and makes a new run,
-    run-engine debounceSystem.ts handleExistingRun max_duration_exceeded), concurrency (queue
+    run-engine debounceSystem.ts handleExistingRun max_duration_exceeded; a maxDelay not longer than the
+    delay is rejected, triggerTask.server.ts #validateDebounceWindow: refused), concurrency (queue
     concurrencyLimit, concurrencyKey; only executing runs hold a slot, and a run waiting on wait.for or
     wait.until stays executing until it is checkpointed 60 s into the wait, so a shorter sleep keeps its
     slot throughout and a longer one gives it back after 60 s and queues for one again as it wakes:
@@ -375,7 +376,7 @@ def _trigger_dev() -> Profile:
             "step.wait_for_event": "wait.forToken waits for a token completed by id; nothing matches events",
             "every": "schedules.task takes a cron pattern only; write the interval as cron= (e.g. '*/5 * * * *')",
         },
-        debounce_mode="leading", debounce_timeout_splits=True,
+        debounce_mode="leading", debounce_timeout_splits=True, debounce_timeout_over_period=True,
         crash=CrashRule(lease_ns=5 * MINUTE, renew_ns=30 * SECOND, then="fail", retry_ns=250 * MS,
                         reason="TASK_RUN_STALLED_EXECUTING: no heartbeat for 5 minutes",
                         recovery="heartbeats stopped 5 minutes ago"),

@@ -96,9 +96,11 @@ class SystemRuntime:
         self.began: dict[tuple[str, str], tuple[int | None, int]] = {}
         # profile.cron_next == "end" (Quirrel): a cron function's next repetition is made as its run ends
         self.serial = self.profile.cron_next == "end"
-        self.cron_runs: dict[str, Run] = {}  # function id -> its latest cron run
-        # function id -> the ticks held behind its latest cron run: (schedule, nominal, copies)
-        self.backlog: dict[str, list[tuple[Any, int, int]]] = {}
+        # (function id, cron) -> the schedule's latest run, and back (each schedule is a job of its own)
+        self.cron_runs: dict[tuple[str, str], Run] = {}
+        self.run_keys: dict[Run, tuple[str, str]] = {}
+        # (function id, cron) -> the ticks held behind its latest run: (schedule, nominal, copies)
+        self.backlog: dict[tuple[str, str], list[tuple[Any, int, int]]] = {}
         # profile.cron_next == "job" (Agenda): a cron function is one job document (``_jobdoc.py``)
         self.docs = JobDocuments(self) if self.profile.cron_next == "job" else None
         # profile.poll_ns (Agenda's processEvery): a job starts when a poll finds it (``_polling.py``)
@@ -657,8 +659,9 @@ class SystemRuntime:
             self._miss(fn, schedule, nominal, end)
             return
         serial = self.serial and fn.id not in self.sim._own_worker
-        if serial and not released and self._busy(fn.id, now):
-            run, held = self.cron_runs[fn.id], self.backlog.setdefault(fn.id, [])
+        key = (fn.id, schedule.expr)
+        if serial and not released and self._busy(key, now):
+            run, held = self.cron_runs[key], self.backlog.setdefault(key, [])
             held.append((schedule, nominal, copies))
             self.record(now, "cron.missed", {"function": fn.id, "cron": schedule.expr, "scheduled": iso(nominal),
                                              "outcome": "held", "run": run.id})  # fmt: skip
@@ -684,21 +687,22 @@ class SystemRuntime:
             if self.docs is not None and fn.id not in self.sim._own_worker:
                 self.docs.delivered(fn, run)
             if serial:
-                self.cron_runs[fn.id] = run
+                self.cron_runs[key] = run
+                self.run_keys[run] = key
 
     # -- one repetition at a time (profile.cron_next == "end") -------------------------------------------------
-    def _busy(self, fn_id: str, now: int) -> bool:
-        """Whether ``fn``'s job is taken: its latest cron run has not ended by ``now`` (waiting, running, backing
+    def _busy(self, key: tuple[str, str], now: int) -> bool:
+        """Whether a schedule's job is taken: its latest run has not ended by ``now`` (waiting, running, backing
         off, or dead and not yet noticed), or ticks are already held behind it."""
-        if self.backlog.get(fn_id):
+        if self.backlog.get(key):
             return True
-        run = self.cron_runs.get(fn_id)
+        run = self.cron_runs.get(key)
         return run is not None and (run.status not in FINAL or run.end_ns is None or now < run.end_ns)
 
     def finished(self, run: Run, at: int) -> None:
         """``run`` ended at ``at`` (``Engine.finish``): if it holds ticks back, the first of them runs then."""
-        fn_id = run.function.id
-        if self.serial and self.cron_runs.get(fn_id) is run and self.backlog.get(fn_id):
+        key = self.run_keys.get(run)
+        if key is not None and self.cron_runs.get(key) is run and self.backlog.get(key):
             self._release_at(run, at)
 
     def _release_at(self, run: Run, at: int) -> None:
@@ -715,7 +719,7 @@ class SystemRuntime:
         if end is not None:
             self._release_at(run, end)
             return
-        schedule, nominal, copies = self.backlog[fn.id].pop(0)
+        schedule, nominal, copies = self.backlog[self.run_keys[run]].pop(0)
         self._deliver(fn, schedule, nominal, copies, late=True, held_by=run.id, released=True)
 
     # -- one pending job per schedule (profile.cron_next == "start") ----------------------------------------

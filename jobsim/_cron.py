@@ -31,10 +31,13 @@ time and matches wall fields; ``spec_test.go`` "2am nightly job (skipped)",
   a fire is any instant whose local wall time matches. A wall time that does not
   exist never fires; one that happens twice fires twice.
 
-``"wall"`` (node-cron 4, ``src/time/dst.test.ts``, spec 05-spec-dst):
-  matching wall times in order, each at its first instant: a time in the gap is
-  skipped, a repeated time fires at its first occurrence only, and a wildcard
-  hour does not fire again in the repeated hour.
+``"wall"`` (node-cron 4, ``src/time/matcher-walker.ts``, ``src/time/localized-time.ts``):
+  matching wall times in order, each once, at the instant node-cron resolves it to
+  (``_node_cron_instant``): a time in the gap is skipped, a repeated time fires once,
+  and a wildcard hour does not fire again in the repeated hour. Which occurrence of a
+  repeated time fires depends on the zone: the first (daylight time) in New York
+  (``src/time/dst.test.ts`` "fires on the first occurrence"), the second (standard
+  time) in London, Berlin or Athens, where the hour before it then does not fire either.
 
 ``TZ=Zone `` / ``CRON_TZ=Zone `` prefixes (robfig/Inngest) and ``tz=`` select the
 zone; without either the schedule runs in UTC (Inngest Cloud's ``time.Local``).
@@ -182,12 +185,23 @@ class CronSchedule:
     # -- the rules ---------------------------------------------------------------------------
     def _isc(self, ns: int) -> int:
         # to_datetime truncates to the microsecond below ns; CronSim is strictly after it, and a tick, a whole
-        # second, that is after the truncated instant is after ns too (none lies between them)
-        ticks = CronSim(self.fields, to_datetime(ns, self.tz))
-        fire = instant_ns(next(ticks))
-        while fire <= ns:  # from a repeated hour's second pass cronsim may name its first pass (01:45 EDT)
-            fire = instant_ns(next(ticks))
-        return fire
+        # second, that is after the truncated instant is after ns too (none lies between them). Asked from the
+        # second pass of a repeated hour (fold=1), CronSim compares wall times and may yield a time of the first
+        # pass, before ns (01:30 EDT asked at 01:00 EST), or loop on it: ``_after_fold`` answers then.
+        fire = instant_ns(next(CronSim(self.fields, to_datetime(ns, self.tz))))
+        return fire if fire > ns else self._after_fold(ns)
+
+    def _after_fold(self, ns: int) -> int:
+        """The first instant after ``ns`` at which a matching wall time occurs, either time round: what
+        cron-parser gives when asked from inside a repeated hour (``30 1 * * *`` asked at 01:00 EST on
+        2025-11-02 in New York: 01:30 EST)."""
+        for wall in self._walls(_naive(ns, self.tz)):
+            for fold in (0, 1):
+                local = wall.replace(tzinfo=self.tz, fold=fold)
+                at = instant_ns(local)
+                if at > ns and to_datetime(at, self.tz).replace(tzinfo=None) == wall:
+                    return at
+        raise StopIteration  # pragma: no cover - _walls is endless for a validated schedule
 
     def _shift(self, ns: int) -> int:
         """cron-parser: ISC, except near a spring-forward gap whose shifted times may still come after ``ns``,
@@ -209,7 +223,7 @@ class CronSchedule:
             ns = change + _offset(self.tz, change - SECOND) - _offset(self.tz, change) - 1  # the pass's last ns
         fire = self._shift_gap(ns, self._isc(ns))
         repeats = _repeats(self.fields)
-        if repeats == "skip":
+        if repeats == "skip" and not to_datetime(ns, self.tz).fold:  # asked from inside the second pass: it goes on
             if to_datetime(fire, self.tz).fold:  # in the repeated hour, the second time round
                 change = _next_transition(self.tz, fire - DAY, fire, _offset(self.tz, fire - DAY))
                 assert change is not None
@@ -270,15 +284,41 @@ class CronSchedule:
             start, inclusive = change, True  # no match before the change: look again from it
 
     def _wall_first(self, ns: int) -> int:
-        """node-cron: matching wall times in order, each at its first instant; gaps skipped."""
+        """node-cron: matching wall times in order, each at the instant ``_node_cron_instant`` gives it; one
+        that instant does not read back as (a time in a gap) counts only if the instant's own wall time
+        matches, and one at or before ``ns`` is passed over (``src/time/matcher-walker.ts : firstTimeOnDay``)."""
         for wall in self._walls(_naive(ns, self.tz)):
-            first = wall.replace(tzinfo=self.tz, fold=0)
-            if first.astimezone(_UTC).astimezone(self.tz).replace(tzinfo=None) != wall:
-                continue  # in a spring-forward gap: this wall time does not exist
-            at = instant_ns(first)
-            if at > ns:
+            at = _node_cron_instant(self.tz, wall)
+            if at <= ns:
+                continue
+            real = _naive(at, self.tz)
+            if real == wall or next(self._walls(real - _ONE_US)) == real:
                 return at
         raise StopIteration  # pragma: no cover - _walls is endless for a validated schedule
+
+
+def _node_cron_instant(tz: dt.tzinfo, wall: dt.datetime) -> int:
+    """The instant node-cron 4 gives a wall time (``src/time/localized-time.ts : localTimeToTimestamp``).
+
+    It reads the wall time as UTC, subtracts the offset in force at that instant, and keeps the result
+    if the offset there is the same; else it tries the other offset, and takes the first of the two
+    that reads back as the wall time, or the later of them when neither does (a time in a gap). So a
+    repeated wall time resolves to whichever occurrence that guess lands on: the first (daylight time)
+    west of Greenwich, where the wall time read as UTC still falls before the change (New York's 01:30
+    on 2025-11-02 is 05:30 UTC, EDT), and the second (standard time) where it falls after it (London's
+    01:30 on 2025-10-26 is 01:30 UTC, GMT; Berlin's 02:30 is 01:30 UTC, CET).
+    """
+    guess = _naive_ns(wall)
+    first = _offset(tz, guess)
+    one = guess - first
+    second = _offset(tz, one)
+    if second == first:
+        return one
+    other = guess - second
+    for candidate in (one, other):
+        if _naive(candidate, tz) == wall:
+            return candidate
+    return max(one, other)
 
 
 @functools.lru_cache(maxsize=256)

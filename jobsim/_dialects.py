@@ -26,6 +26,9 @@ _NAME = re.compile(r"[A-Za-z]{3}")
 _SINGLE = re.compile(r"\d+")
 _PLAIN = frozenset("0123456789*,-/")
 _FIELD_NAMES = ("minute", "hour", "day-of-month", "month", "day-of-week")
+_SECONDS_NAME = "second"
+_BARE_STEP = re.compile(r"[^*/-]+/\S*")
+"""A step after a single value or name (``5/15``, ``FRI/2``), not after ``*`` or a range ``a-b``."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,6 +48,13 @@ class CronDialect:
     has none of them (its fields take ``* / , - ?`` and names, day-of-week 0-6).
     ``no_descriptors``: why ``@daily`` & co. are refused, when ``descriptors`` is false (default:
     the parser has none).
+    ``known_descriptors``: the @descriptors the parser knows, when not all of jobsim's (cron-parser
+    has no ``@midnight``; cron-parser 4 no ``@annually`` either).
+    ``nearest_weekday``: ``W`` (``LW``, ``15W``) is accepted; cron-parser has none.
+    ``nth_alone``: ``#`` must be the whole day-of-week field (cron-parser: "``#`` and ``,`` special
+    characters are incompatible").
+    ``bare_steps``: a step may follow a single value (``5/15``: from 5 to the end); node-cron takes
+    a step only after ``*`` or a range ``a-b``.
     """
 
     parser: str
@@ -59,6 +69,10 @@ class CronDialect:
     numeric: bool = False
     specials: bool = True
     no_descriptors: str = ""
+    known_descriptors: tuple[str, ...] | None = None
+    nearest_weekday: bool = True
+    nth_alone: bool = False
+    bare_steps: bool = True
 
     def bind(self, schedule: CronSchedule, *, system: str, function: str, tz_option: object = None) -> CronSchedule:
         """``schedule`` as the system runs it, or ``UnsupportedFeature`` for syntax it refuses.
@@ -86,6 +100,10 @@ class CronDialect:
             written = schedule.expr.strip()
             fields = written[: len(written) - len(body)] + schedule.fields  # with its TZ= prefix, if any
             raise refuse("cron.descriptor", f"cron {schedule.expr!r}: {why}; write the 5 fields ({fields!r})")
+        if body.startswith("@") and self.known_descriptors is not None \
+                and body.lower() not in self.known_descriptors:
+            raise refuse("cron.descriptor", f"cron {schedule.expr!r}: {self.parser} knows only "
+                                            f"{', '.join(self.known_descriptors)}; write {schedule.fields!r}")
         if not self.names and any(_NAME.search(part) for part in body.split()[-2:]):
             raise refuse("cron.names", f"cron {schedule.expr!r} uses names; {self.parser} takes numbers only "
                                        "(months 1-12, days of week 0-6)")  # fmt: skip
@@ -93,6 +111,7 @@ class CronDialect:
             self._check_numeric(schedule, refuse)
         if not self.specials:
             self._check_specials(schedule, refuse)
+        self._check_parser_specials(schedule, refuse)
         self._check_zone(schedule, tz_option, refuse)
         dom, dow = parts[-3], parts[-1]
         if self.dom_dow == "exclusive" and not dom.startswith("*") and not dow.startswith("*"):
@@ -139,11 +158,32 @@ class CronDialect:
                                         "'?', lists 'a,b', ranges 'a-b' and steps '/n' only (day-of-week 0-6, "
                                         "SUN-SAT)")  # fmt: skip
 
+    def _check_parser_specials(self, schedule: CronSchedule, refuse: object) -> None:
+        """``W``, ``#`` in a list and steps after a single value, for the parsers that refuse them."""
+        fields = schedule.fields.split()
+        names = (_SECONDS_NAME, *_FIELD_NAMES) if len(fields) == 6 else _FIELD_NAMES
+        for name, part in zip(names, fields, strict=True):
+            bare = _NAME.sub("", part)  # WED is a name, not W
+            if not self.nearest_weekday and name == "day-of-month" and "W" in bare.upper():
+                detail = (f"{name} {part!r} uses 'W' (the nearest weekday), which {self.parser} does not have "
+                          "(\"Invalid characters\"); name the days, or use 'L' for the last day")
+            elif self.nth_alone and name == "day-of-week" and "#" in part and any(c in part for c in ",-/"):
+                detail = (f"{name} {part!r} combines '#' with a list, range or step, which {self.parser} refuses "
+                          "(\"'#' and ',' special characters are incompatible\"); give one 'weekday#n' per "
+                          "schedule")
+            elif not self.bare_steps and any(_BARE_STEP.fullmatch(item) for item in part.split(",")):
+                detail = (f"{name} {part!r} steps from a single value, which {self.parser} refuses (\"is a "
+                          "invalid expression\"); put a range before the step ('a-b/n': minute '5-59/15', not '5/15')")
+            else:
+                continue
+            raise refuse("cron.syntax", f"cron {schedule.expr!r}: {detail}")  # type: ignore[operator]
+
     def _check_zone(self, schedule: CronSchedule, tz_option: object, refuse: object) -> None:
         prefixed = schedule.expr.strip().startswith(("TZ=", "CRON_TZ="))
         if prefixed and not self.tz_prefix:
-            hint = (f"give the zone as {self.tz_option}= (jobsim: tz=)" if self.tz_option
-                    else "its schedules are always UTC")  # fmt: skip
+            option = self.tz_option
+            hint = ("its schedules are always UTC" if option is None else
+                    f"give the zone as {option}{'=' if option.isidentifier() else ''} (jobsim: tz=)")  # fmt: skip
             raise refuse("cron.tz", f"cron {schedule.expr!r}: {self.parser} has no TZ= prefix; {hint}")  # type: ignore[operator]
         if self.tz_option is None and schedule.tz is not dt.timezone.utc:
             given = f"tz={tz_option!r}" if tz_option is not None else f"cron {schedule.expr!r}"
@@ -165,14 +205,34 @@ function with ``@hourly`` is never registered. robfig's ``getRange`` reads ``*``
 ``a-b`` and ``/n``, and ``spec.go`` bounds day-of-week to 0-6, so ``L``, ``W``, ``#`` and ``7`` fail to
 parse there."""
 
-CRON_PARSER = CronDialect(parser="cron-parser", seconds=True, rule="shift")
-"""BullMQ, Agenda, Quirrel: cron-parser 5 (5 or 6 fields, names, ``L``/``#``, an IANA zone option)."""
+_CRON_PARSER_5_DESCRIPTORS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@hourly")
+_CRON_PARSER_4_DESCRIPTORS = ("@yearly", "@monthly", "@weekly", "@daily", "@hourly")
 
-CRON_PARSER_5 = CronDialect(parser="Trigger.dev's cron-parser schedules", tz_option="timezone", rule="shift")
-"""Trigger.dev: 5 fields, no seconds (``docs/tasks/scheduled.mdx``)."""
+CRON_PARSER = CronDialect(parser="cron-parser", seconds=True, rule="shift", nearest_weekday=False, nth_alone=True,
+                          known_descriptors=_CRON_PARSER_5_DESCRIPTORS)
+"""BullMQ, Agenda: cron-parser 5 (5 or 6 fields, names, ``L``/``#``, an IANA zone option). It has no ``W``
+(``src/CronExpressionParser.ts`` refuses the character), no ``#`` beside ``,``/``-``/``/`` (``#parseNthDay``)
+and no ``@midnight`` (``PredefinedExpressions``)."""
 
-NODE_CRON = CronDialect(parser="node-cron", seconds=True, tz_option="timezone", dom_dow="and", rule="wall")
-"""node-cron 4: own parser, 5/6 fields, DOM AND DOW (``src/time/time-matcher.ts``)."""
+AGENDA_CRON = dataclasses.replace(CRON_PARSER, tz_option="timezone")
+"""Agenda 6: cron-parser 5, the zone given as ``every(interval, name, data, {timezone})``."""
+
+QUIRREL_CRON = dataclasses.replace(CRON_PARSER, parser="cron-parser 4", known_descriptors=_CRON_PARSER_4_DESCRIPTORS,
+                                   tz_option="the second item of CronJob's [schedule, timezone]")
+"""Quirrel 1.14: cron-parser ^4.6.0 (``package.json``; 4.6.0 in its ``package-lock.json``), whose aliases are
+@yearly, @monthly, @weekly, @daily and @hourly only (no @annually, @midnight)."""
+
+CRON_PARSER_5 = CronDialect(parser="Trigger.dev's cron-parser schedules", tz_option="timezone", rule="shift",
+                            known_descriptors=_CRON_PARSER_4_DESCRIPTORS, nearest_weekday=False, nth_alone=True)
+"""Trigger.dev: 5 fields, no seconds (``apps/webapp/app/v3/schedules.ts : CronPattern`` refuses more than
+5 space-separated parts), then cron-parser ^4.9.0's ``parseExpression`` (``apps/webapp/package.json``,
+``internal-packages/schedule-engine``): the aliases of cron-parser 4, no ``W``, ``#`` alone."""
+
+NODE_CRON = CronDialect(parser="node-cron", seconds=True, tz_option="timezone", dom_dow="and", rule="wall",
+                        bare_steps=False)
+"""node-cron 4: own parser, 5/6 fields, DOM AND DOW (``src/time/time-matcher.ts``). A step only after ``*`` or
+a range: ``range-conversion.ts`` expands ``a-b/n`` and ``*`` became ``0-59`` first; ``5/15`` stays as it is and
+``pattern-validation.ts`` refuses it ("5/15 is a invalid expression for minute")."""
 
 VERCEL = CronDialect(parser="Vercel Cron", names=False, descriptors=False, tz_option=None, dom_dow="exclusive",
                      numeric=True)

@@ -40,7 +40,7 @@ ANY_CRON = CronDialect(parser="cron", seconds=True)
 """A plugin profile's default dialect: 5 or 6 fields, Vixie's DOM/DOW rule, ISC across DST."""
 
 MissedCron = Literal["all", "first", "first-and-due", "latest", "none"]
-CronNext = Literal["clock", "start", "job"]
+CronNext = Literal["clock", "start", "job", "end"]
 CrashThen = Literal["fail", "rerun", "lose"]
 IntervalRule = Literal["bullmq"]
 
@@ -114,6 +114,11 @@ class CrashRule:
     owl's stale checker loops over the stale jobs but reads ``staleJobs[0]`` every time
     (``src/shared/stale-checker.ts`` ``check``), so it reports the first N times and never the others.
     Then, with more than one, every exclusive queue among them is blocked for good (see ``_runtime``)."""
+    retry_ns: int | None = None
+    """With ``then="fail"``: the failure is retried this long after it is noticed, whatever the retry policy's
+    backoff, as long as the policy has attempts left (Trigger.dev: 250 ms — run-engine ``index.ts``
+    ``#handleStalledSnapshot`` fails the attempt with ``retry: {delay: 250}``, and ``retrying.ts``
+    ``retryOutcomeFromCompletion`` uses those settings when ``maxAttempts`` allows). None: the policy decides."""
     reason: str = "the worker died mid-request; the connection dropped"
     recovery: str = "noticed at once"
 
@@ -209,7 +214,11 @@ class Profile:
     ``job``: a schedule is one job document with one next-run time, computed as each of its runs
     starts (the first instant strictly after that start); a retry overwrites it, and the document
     never runs twice at once: the instants a retry jumps over never run, and of those passing
-    while a run holds the lock only the first runs, when it is released (Agenda, ``_jobdoc.py``)."""
+    while a run holds the lock only the first runs, when it is released (Agenda, ``_jobdoc.py``).
+    ``end``: a schedule is one job whose next repetition is made when its run ends (acknowledged or failed
+    for good), due at the first match strictly after that run's *scheduled* time: runs never overlap, and the
+    ticks that pass while one runs (or waits) all run, late, one after another as each ends (Quirrel: owl
+    ``worker.ts`` computes ``nextExecutionDate`` from ``runAt`` and ``acknowledge.lua`` re-adds the job)."""
     cron_overlap: Literal["once", "each"] = "once"
     """Two or more cron schedules of one function due in the same second: ``once`` starts one run, the
     first schedule's (Inngest: "only one cron job will be run for each given second", guides/multiple-
@@ -237,6 +246,10 @@ class Profile:
     starts at the time it had) and starts a new debounced run of its own (Trigger.dev's ``maxDelay``:
     debounceSystem.ts returns ``max_duration_exceeded`` and the trigger creates a new run). False: the run is
     pulled in to the deadline and the event joins it (Inngest)."""
+    debounce_timeout_over_period: bool = False
+    """A ``Debounce`` timeout must be longer than its period, or the function is refused (Trigger.dev:
+    ``triggerTask.server.ts`` ``#validateDebounceWindow`` rejects ``maxDelay <= delay``: every trigger would
+    make its own run). False: any timeout is taken."""
     future_ts: bool = False
     """An event whose ``ts`` is in the future starts its runs at that time (Inngest); else ``ts`` is data."""
     jcs: bool = False
@@ -330,6 +343,7 @@ def resolve(profile: Profile, functions: Iterable[Function], *, now: int | None 
         for feature in features_of(fn):
             if feature in profile.lacks:
                 raise profile.refuse(fn.id, feature)
+        _check_debounce(profile, fn)
         if fn.every is not None:
             if profile.interval is None:
                 raise profile.refuse(fn.id, "every")
@@ -343,6 +357,19 @@ def resolve(profile: Profile, functions: Iterable[Function], *, now: int | None 
             )
         policies[fn.id] = _policy(profile, fn)
     return Resolved(policies, schedules)
+
+
+def _check_debounce(profile: Profile, fn: Function) -> None:
+    debounce = fn.flow.debounce if fn.flow is not None else None
+    if not profile.debounce_timeout_over_period or debounce is None or debounce.timeout_ns is None \
+            or debounce.timeout_ns > debounce.period_ns:
+        return
+    raise UnsupportedFeature(
+        f"{profile.label} cannot run function {fn.id!r}: Debounce(period={debounce.period!r}, "
+        f"timeout={debounce.timeout!r}): {profile.label} rejects a trigger whose maxDelay is not longer than its "
+        "delay (every trigger would make its own run); give a timeout longer than the period",
+        system=profile.label, feature="debounce.timeout",
+    )  # fmt: skip
 
 
 def _policy(profile: Profile, fn: Function) -> RetryPolicy:
@@ -381,7 +408,8 @@ _NUMBERS = {"retry_after_min_ns": (0, False), "cron_jitter_ns": (0, False), "ret
             "max_sleep_ns": (1, True), "max_duration_ns": (1, True), "max_attempts": (1, True)}
 """Int fields: the least value, and whether ``None`` (no limit) is allowed."""
 _BOOLS = ("durable_steps", "checkpoints", "non_retriable", "retry_after", "persistent", "future_ts",
-          "fail_count_per_job", "debounce_timeout_at_call", "debounce_timeout_splits", "oldest_run_first")
+          "fail_count_per_job", "debounce_timeout_at_call", "debounce_timeout_splits", "oldest_run_first",
+          "debounce_timeout_over_period")
 _CHOICES: dict[str, tuple[Any, ...]] = {"missed_cron": get_args(MissedCron), "cron_next": get_args(CronNext),
                                         "debounce_mode": ("leading", "trailing"), "cron_overlap": ("once", "each")}
 

@@ -42,6 +42,7 @@ from ._every import Every, Intervals, Scheduler
 from ._failhooks import AttemptFailure
 from ._inline import PENDING, AsyncInlineStep, InlineStep, RunState
 from ._jobdoc import JobDocuments
+from ._kernel import BACKGROUND
 from ._polling import Polls
 from ._records import FINAL, Attempt
 from ._steps import Suspend
@@ -93,6 +94,13 @@ class SystemRuntime:
         self.pending: dict[Run, tuple[str, str] | Scheduler] = {}
         # (function, cron) -> (when its latest job started, None until it does; that job's scheduled time)
         self.began: dict[tuple[str, str], tuple[int | None, int]] = {}
+        # profile.cron_next == "end" (Quirrel): a cron function's next repetition is made as its run ends
+        self.serial = self.profile.cron_next == "end"
+        # (function id, cron) -> the schedule's latest run, and back (each schedule is a job of its own)
+        self.cron_runs: dict[tuple[str, str], Run] = {}
+        self.run_keys: dict[Run, tuple[str, str]] = {}
+        # (function id, cron) -> the ticks held behind its latest run: (schedule, nominal, copies)
+        self.backlog: dict[tuple[str, str], list[tuple[Any, int, int]]] = {}
         # profile.cron_next == "job" (Agenda): a cron function is one job document (``_jobdoc.py``)
         self.docs = JobDocuments(self) if self.profile.cron_next == "job" else None
         # profile.poll_ns (Agenda's processEvery): a job starts when a poll finds it (``_polling.py``)
@@ -485,6 +493,8 @@ class SystemRuntime:
             return None
         if isinstance(error, RetryAfterError) and profile.retry_after:
             return now + profile.retry_after_delay(error.after, now)
+        if isinstance(error, WorkerCrashed) and profile.crash.retry_ns is not None:
+            return now + profile.crash.retry_ns  # the system's own retry of a dead worker (Trigger.dev's stall)
         delay = policy.delay_ns(attempt + 1, engine.rng_for(run.function.id))
         if getattr(policy, "from_scheduled", False):
             return max(now, self.state(run).scheduled + delay)
@@ -640,12 +650,23 @@ class SystemRuntime:
             self._deliver(fn, schedule, now, copies)
 
     def _deliver(self, fn: Function, schedule: Any, nominal: int, copies: int, late: bool = False,
-                 held_by: str | None = None) -> None:  # fmt: skip
-        """Start the run(s) of a tick (``late``: after a downtime, or ``held_by`` a run that locked the job)."""
+                 held_by: str | None = None, released: bool = False) -> None:  # fmt: skip
+        """Start the run(s) of a tick (``late``: after a downtime, or ``held_by`` a run that locked the job;
+        ``released``: a held tick whose turn has come, ``cron_next == "end"``)."""
         now = self.kernel.now
         end = self.down_until(now)
         if end is not None:
             self._miss(fn, schedule, nominal, end)
+            return
+        serial = self.serial and fn.id not in self.sim._own_worker
+        key = (fn.id, schedule.expr)
+        if serial and not released and self._busy(key, now):
+            run, held = self.cron_runs[key], self.backlog.setdefault(key, [])
+            held.append((schedule, nominal, copies))
+            self.record(now, "cron.missed", {"function": fn.id, "cron": schedule.expr, "scheduled": iso(nominal),
+                                             "outcome": "held", "run": run.id})  # fmt: skip
+            if len(held) == 1 and run.status in FINAL and run.end_ns is not None:  # its end is known already
+                self._release_at(run, run.end_ns)
             return
         if self.engine.cron_overlaps(fn, schedule, nominal):
             return
@@ -655,6 +676,8 @@ class SystemRuntime:
             data["late"] = True
         if held_by is not None:
             data["held_by"] = held_by
+        if released:
+            data["released"] = True
         for _ in range(copies):
             self.record(now, "cron", data)
             run = self.engine.start_run(fn, [timer_event(fn, schedule, nominal, now)])
@@ -663,6 +686,41 @@ class SystemRuntime:
                 self.began[fn.id, schedule.expr] = (None, nominal)
             if self.docs is not None and fn.id not in self.sim._own_worker:
                 self.docs.delivered(fn, run)
+            if serial:
+                self.cron_runs[key] = run
+                self.run_keys[run] = key
+
+    # -- one repetition at a time (profile.cron_next == "end") -------------------------------------------------
+    def _busy(self, key: tuple[str, str], now: int) -> bool:
+        """Whether a schedule's job is taken: its latest run has not ended by ``now`` (waiting, running, backing
+        off, or dead and not yet noticed), or ticks are already held behind it."""
+        if self.backlog.get(key):
+            return True
+        run = self.cron_runs.get(key)
+        return run is not None and (run.status not in FINAL or run.end_ns is None or now < run.end_ns)
+
+    def finished(self, run: Run, at: int) -> None:
+        """``run`` ended at ``at`` (``Engine.finish``): if it holds ticks back, the first of them runs then."""
+        key = self.run_keys.get(run)
+        if key is not None and self.cron_runs.get(key) is run and self.backlog.get(key):
+            self._release_at(run, at)
+
+    def _release_at(self, run: Run, at: int) -> None:
+        # a cron delivery like the ticks (recurring): a job always longer than its interval never ends its
+        # backlog, and must not keep run_until_idle busy for ever
+        self.kernel.schedule(at, self._release, run, owner=f"{run.function.id} (cron)", priority=BACKGROUND,
+                             recurring=True)  # fmt: skip
+
+    def _release(self, run: Run) -> None:
+        """owl's ``acknowledge.lua`` re-adds the job at the next repetition after the run's ``runAt``, which is
+        in the past when ticks were held: the first of them runs now (after a downtime, when it is back)."""
+        now, fn = self.kernel.now, run.function
+        end = self.down_until(now)
+        if end is not None:
+            self._release_at(run, end)
+            return
+        schedule, nominal, copies = self.backlog[self.run_keys[run]].pop(0)
+        self._deliver(fn, schedule, nominal, copies, late=True, held_by=run.id, released=True)
 
     # -- one pending job per schedule (profile.cron_next == "start") ----------------------------------------
     def _holds(self, fn: Function, schedule: Any, now: int) -> bool:

@@ -128,7 +128,7 @@ class Simulation:
         self.engine._policies.update(resolved.policies)
         self.engine.schedules.update(resolved.schedules)
         p = self.profile
-        if (not p.durable_steps or p.cron_jitter_ns or p.max_duration_ns is not None or p.cron_next == "start"
+        if (not p.durable_steps or p.cron_jitter_ns or p.max_duration_ns is not None or p.cron_next in ("start", "end")
                 or p.interval is not None):  # fmt: skip
             self._system()
         self.bus = Bus()

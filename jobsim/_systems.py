@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._backoffs import AgendaBackoff, BullMQBackoff, QuirrelRetry, TriggerDevRetry
-from ._dialects import CRON_PARSER, CRON_PARSER_5, NODE_CRON, ROBFIG, VERCEL, VERCEL_HOBBY
+from ._dialects import AGENDA_CRON, CRON_PARSER, CRON_PARSER_5, NODE_CRON, QUIRREL_CRON, ROBFIG, VERCEL, VERCEL_HOBBY
 from ._events import Event
 from ._failhooks import agenda_fail, bullmq_failed, node_cron_failed
 from ._polling import process_every_ns
@@ -163,8 +163,9 @@ def _bullmq() -> Profile:
     RetryAfterError is not special (a custom backoffStrategy would be needed).
     Steps: none. A job is one call: ctx.step.run runs inline, nothing is memoized,
     a retry runs the whole handler again. No sleep, wait_for_event or invoke.
-    Cron (job schedulers): cron-parser, 5 or 6 fields (leading seconds), names, L/#,
-    tz option; DOM/DOW OR (NOT VERIFIED: cron-parser's documented Vixie rule chosen);
+    Cron (job schedulers): cron-parser, 5 or 6 fields (leading seconds), names, L/# (no W, no '#'
+    beside a list or range, no @midnight: refused, as cron-parser throws), tz option;
+    DOM/DOW OR (NOT VERIFIED: cron-parser's documented Vixie rule chosen);
     across DST as cron-parser 5.10 (pinned in package.json): a wall time in a spring-forward gap fires
     shifted by the gap (02:30 -> 03:30; tests/CronExpression.test.ts "DST gap"), a repeated hour once
     unless the hour field holds all 24 hours (src/CronDate.ts:583-585 dstEnd, src/CronExpression.ts:451-455;
@@ -310,13 +311,17 @@ def _trigger_dev() -> Profile:
     Steps: not a replay model (§3.5). ctx.step.run runs inline; waits (sleep, invoke =
     triggerAndWait) checkpoint and resume exactly where they paused; a retry starts the
     task over from the beginning (earlier steps and waits run again).
-    Cron (schedules): 5 fields, no seconds, L, timezone option (UTC default), DST as
-    cron-parser (a time in the spring-forward gap shifted by the gap; the version Trigger.dev
-    resolves is NOT VERIFIED: 5.10's rule chosen).
+    Cron (schedules): 5 fields, no seconds (schedules.ts CronPattern), then cron-parser ^4.9.0's
+    parseExpression (apps/webapp/package.json, schedule-engine scheduleCalculation.ts): names, L, '#'
+    alone, @yearly/@monthly/@weekly/@daily/@hourly only, no W; timezone option (UTC default). DST as
+    cron-parser: a time in the spring-forward gap shifted by the gap; jobsim uses 5.10's rule, which
+    4.9 matches in New York and Europe (measured; they differ in rarer zones such as Havana's
+    midnight gap and Chatham, and when a query starts inside a repeated hour).
     Features: debounce (mode "leading", the default, keeps the first payload, "trailing" the last:
     docs/triggering.mdx "Leading vs Trailing mode"; maxDelay = timeout: a trigger that would push the
     delayed run past its creation + maxDelay leaves it at the time it had and makes a new run,
-    run-engine debounceSystem.ts handleExistingRun max_duration_exceeded), concurrency (queue
+    run-engine debounceSystem.ts handleExistingRun max_duration_exceeded; a maxDelay not longer than the
+    delay is rejected, triggerTask.server.ts #validateDebounceWindow: refused), concurrency (queue
     concurrencyLimit, concurrencyKey; only executing runs hold a slot, and a run waiting on wait.for or
     wait.until stays executing until it is checkpointed 60 s into the wait, so a shorter sleep keeps its
     slot throughout and a longer one gives it back after 60 s and queues for one again as it wakes:
@@ -324,10 +329,16 @@ def _trigger_dev() -> Profile:
     checkpoints at once), priority (seconds of queue credit), on_failure,
     sleep, invoke. No batching into one run, throttle, rate limit, 24 h idempotency,
     cancel_on, run timeouts, wait_for_event (wait.forToken has no event matching).
-    Crash: heartbeats every 30 s; none for 5 minutes = TASK_RUN_STALLED_EXECUTING, a
-    retriable error (errors.ts shouldRetryError): the retry settings decide — with the
-    default none, the run fails. jobsim chose the heartbeat path (a vanished machine);
-    a process that exits under a live supervisor is reported at once.
+    Crash: heartbeats every 30 s; none for 5 minutes (webapp env.server.ts
+    RUN_ENGINE_TIMEOUT_EXECUTING = 300_000) = TASK_RUN_STALLED_EXECUTING, a retriable error
+    (errors.ts shouldRetryError). run-engine index.ts #handleStalledSnapshot fails the attempt
+    with its own retry settings, {delay: 250} ms, forceRequeue — not the task's backoff — and
+    retrying.ts retryOutcomeFromCompletion takes them while attempts are left (attemptNumber <
+    maxAttempts): so a configured task runs again 250 ms after the stall is noticed
+    (CrashRule.retry_ns), and with the default (no retries) the run fails. Production
+    environments only: a dev run's stall never retries (not modelled). jobsim chose the
+    heartbeat path (a vanished machine); a process that exits under a live supervisor is
+    reported at once.
     Downtime: the platform keeps runs. Missed schedules: a schedule keeps one worker job, for
     its next tick; it runs late when the platform is back, as one late catch-up for the first
     missed tick (triggerScheduledTask: payload timestamp = that tick). Its next is then the latest
@@ -369,8 +380,8 @@ def _trigger_dev() -> Profile:
             "step.wait_for_event": "wait.forToken waits for a token completed by id; nothing matches events",
             "every": "schedules.task takes a cron pattern only; write the interval as cron= (e.g. '*/5 * * * *')",
         },
-        debounce_mode="leading", debounce_timeout_splits=True,
-        crash=CrashRule(lease_ns=5 * MINUTE, renew_ns=30 * SECOND, then="fail",
+        debounce_mode="leading", debounce_timeout_splits=True, debounce_timeout_over_period=True,
+        crash=CrashRule(lease_ns=5 * MINUTE, renew_ns=30 * SECOND, then="fail", retry_ns=250 * MS,
                         reason="TASK_RUN_STALLED_EXECUTING: no heartbeat for 5 minutes",
                         recovery="heartbeats stopped 5 minutes ago"),
         dedupe="Trigger.dev makes one run per schedule instance and per trigger (not verified)",
@@ -411,8 +422,11 @@ def _quirrel() -> Profile:
     have no Quirrel meaning. 'retry' and 'repeat' cannot be used together: a cron job
     with retries is refused. A 404 = NonRetriableError; RetryAfterError is not special.
     Steps: none (one HTTP POST per job): ctx.step.run runs inline.
-    Cron (CronJob / repeat.cron): cron-parser; 5 or 6 fields (6 NOT VERIFIED end-to-end:
-    accepted), [expr, tz] with Etc/UTC default; DST as cron-parser.
+    Cron (CronJob / repeat.cron): cron-parser ^4.6.0 (package.json; 4.6.0 in package-lock.json;
+    shared/repeat.ts cron(), shared/is-valid-cron.ts); 5 or 6 fields (6 NOT VERIFIED end-to-end:
+    accepted), names, L, '#' alone, @yearly/@monthly/@weekly/@daily/@hourly only (no @annually,
+    @midnight), no W; [expr, tz] with Etc/UTC default; DST as cron-parser (5.10's rule, which 4.6
+    matches in New York and Europe, measured).
     Features: concurrency=1 only (exclusive: one job of the queue at a time). No
     batching, debounce, throttle, rate limit, idempotency window, priority, cancel_on,
     timeouts, failure hook, sleep, wait_for_event, invoke.
@@ -424,9 +438,15 @@ def _quirrel() -> Profile:
     staleJobs[0] every time: the earliest is reported once per stale job, the others are
     lost, and every exclusive queue among them is blocked for good (its soft-block count
     left off zero; CrashRule.first_only, Runtime._scan).
-    Downtime: Redis keeps jobs; the next repetition is computed from the scheduled time,
-    so missed repetitions all run when the server is back — source inference, NOT
-    VERIFIED; jobsim chose catch-up-all.
+    One repetition at a time (cron_next="end"): a CronJob is one job id; owl's worker.ts computes
+    nextExecutionDate = the next cron match after the job's scheduled runAt (shared/repeat.ts cron())
+    and acknowledge.lua re-adds the job at it only when the run is acknowledged or fails for good (a
+    dead run: when the stale checker fails it). So runs never overlap, and the ticks passing while a
+    run waits or runs are held ("cron.missed", outcome "held") and run late, one after another, each
+    as the one before ends: a job longer than its interval falls further behind every time.
+    Downtime: Redis keeps jobs; the pending repetition runs when the server is back and the
+    missed ones follow it back to back by the rule above (a tick due the instant it is back is a
+    link of that chain) — read from owl's source, not run.
     Duplicate delivery: a job id exists once in the queue (owl schedule.lua
     ID_ALREADY_EXISTS): deduplicated.
     """
@@ -434,8 +454,8 @@ def _quirrel() -> Profile:
         name="quirrel", system="Quirrel", cron_overlap="each",
         description="Quirrel: no retries by default; retry offsets from the original run time; stale after 60 min",
         default_retries=Retries(attempts=1),
-        durable_steps=False, cron=CRON_PARSER, retries=_quirrel_retries, max_attempts=11,
-        retry_after=False, missed_cron="all",
+        durable_steps=False, cron=QUIRREL_CRON, retries=_quirrel_retries, max_attempts=11,
+        retry_after=False, missed_cron="all", cron_next="end",
         lacks={
             "events.wildcard": "a job is enqueued to one queue's endpoint; nothing matches names by a pattern: list "
                                "the event names",
@@ -555,7 +575,8 @@ def _agenda() -> Profile:
     attempt number, and once failCount > maxRetries no failure of it is retried again.
     jobsim models 6.2.2 (profile.fail_count_per_job); one-off jobs start at failCount 0.
     Steps: none; ctx.step.run runs inline.
-    Cron (every): cron-parser 5, 5 or 6 fields, timezone option, DST as cron-parser. One
+    Cron (every): cron-parser 5, 5 or 6 fields, timezone option, DST as cron-parser (no W, no
+    '#' beside a list or range, no @midnight: refused). One
     schedule per function: every() saves one 'single' job per name (MongoJobRepository.ts
     saveJob 658-687 upserts by name), so a second interval would replace the first.
     Recurring jobs and retries (cron_next="job", _jobdoc.py): the job document has one
@@ -631,7 +652,7 @@ def _agenda() -> Profile:
         description="Agenda: no retries by default (v6 backoff when configured); polls every 5s; 5 jobs of a name "
                     "and 20 in all at once; a crashed job re-runs after 10 min",
         default_retries=AgendaBackoff(max_retries=0),
-        durable_steps=False, cron=CRON_PARSER, retries=_agenda_retries,
+        durable_steps=False, cron=AGENDA_CRON, retries=_agenda_retries,
         non_retriable=False, retry_after=False, missed_cron="first", fail_count_per_job=True,
         debounce_timeout_at_call=True, attempt_failure_hook=agenda_fail, cron_next="job", poll_ns=AGENDA_POLL_NS,
         default_concurrency=5, max_concurrency=20, configure=_agenda_configure,
@@ -688,9 +709,13 @@ def _node_cron() -> Profile:
     Steps: none; a task is a plain call (ctx.step.run runs inline).
     Cron: its own parser: 5 or 6 fields (leading seconds), names, timezone option;
     day-of-month AND day-of-week must both match (time-matcher.ts — not Vixie's OR);
-    across DST (src/time/dst.test.ts): a wall time in the spring-forward gap is
-    skipped, a repeated one fires at its first occurrence only, a wildcard hour does
-    not fire again in the repeated hour.
+    across DST (src/time/matcher-walker.ts, localized-time.ts localTimeToTimestamp): a wall
+    time in the spring-forward gap is skipped, a repeated one fires once, a wildcard hour does
+    not fire again in the repeated hour. Which occurrence fires is where localTimeToTimestamp
+    lands (the wall time read as UTC, minus the offset in force there): the first (daylight
+    time) in New York (dst.test.ts "fires on the first occurrence"), the second (standard time)
+    in London, Berlin, Athens — 01:30 Europe/London on 2025-10-26 runs at 01:30 GMT, and an
+    hourly job in Berlin runs 01:00 CEST then 02:00 CET, not at 02:00 CEST.
     Features: cron only. noOverlap skips a tick instead of queueing, so concurrency=
     is refused. Not simulated: missedExecutionTolerance (a tick more than 1 s late
     because the event loop was blocked is skipped) and maxRandomDelay.

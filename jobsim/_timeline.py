@@ -108,6 +108,9 @@ def _cron(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     expr = d["cron"]
     if d.get("tz") and d["tz"] != zone_name(tz) and "TZ=" not in expr:  # "0 9 * * *" firing at 14:00 UTC
         expr = f"{expr} in {d['tz']}"
+    if d.get("released"):  # one repetition at a time (Quirrel): the run before it has just ended
+        return f"cron      {d['function']} fires late for its {_hm(d['scheduled'], tz)} tick ({expr}): " \
+               f"{names.get(d['held_by'], d['function'])} has ended, and the next repetition is made now"
     if d.get("held_by"):  # one job document (Agenda): the run that locked it has just ended
         return f"cron      {d['function']} fires late for its {_hm(d['scheduled'], tz)} tick ({expr}): " \
                f"{names.get(d['held_by'], d['function'])} held the job's lock until now"
@@ -144,6 +147,9 @@ def _missed(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     if d["outcome"] == "deduplicated":  # another of its schedules ticked this second (profile.cron_overlap)
         return f"cron      {d['function']} skips its {_hm(d['scheduled'], tz)} tick ({d['cron']}): its " \
                f"{d['by']} schedule ticked this second, and one run starts per second"
+    if d["outcome"] == "held":  # one repetition at a time (profile.cron_next == "end")
+        return f"cron      {d['function']} holds its {_hm(d['scheduled'], tz)} tick: {_run(d, names)} has not " \
+               "ended; the next repetition is made when it does, and runs then"
     if d["outcome"] == "skipped" and "next" in d:  # an every= scheduler's job started late (``_every.py``)
         count = d.get("count", 1)
         ticks = f"its {_hm(d['scheduled'], tz)} tick" if count == 1 else \

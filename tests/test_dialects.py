@@ -1,6 +1,7 @@
 """Cron dialects per system: syntax each accepts, and each scheduler's rule across DST."""
 
 import datetime as dt
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -140,25 +141,87 @@ def test_instant_rule_fires_exactly_where_the_local_wall_time_matches(zone, minu
         t += MINUTE
 
 
-@settings(max_examples=40, deadline=None)
+def _node_cron_resolves(wall, tz):
+    """localTimeToTimestamp (node-cron 4 src/time/localized-time.ts), restated: the wall time read as UTC,
+    minus the offset at that instant; if the offset there differs, the candidate that reads back, else the later."""
+    guess = wall.replace(tzinfo=UTC)
+    first = guess - guess.astimezone(tz).utcoffset()
+    second = guess - first.astimezone(tz).utcoffset()
+    if first == second:
+        return first
+    for candidate in (first, second):
+        if candidate.astimezone(tz).replace(tzinfo=None) == wall:
+            return candidate
+    return max(first, second)
+
+
+@settings(max_examples=60, deadline=None)
 @given(
-    zone=st.sampled_from([NY, "Europe/London", "Australia/Lord_Howe", "America/Havana"]),
+    zone=st.sampled_from([NY, "Europe/London", "Europe/Berlin", "Australia/Lord_Howe", "America/Havana"]),
     minute=st.sampled_from([0, 15, 30, 45]),
-    hour=st.sampled_from([0, 1, 2, "*"]),
+    hour=st.sampled_from([0, 1, 2, 3, "*"]),
+    fold_day=st.booleans(),
     day=st.integers(0, 365),
+    offset=st.integers(-600, 180),
 )
-def test_wall_rule_fires_at_the_first_occurrence_of_each_matching_wall_time(zone, minute, hour, day):
-    """node-cron's rule, checked by brute force: the first later minute whose wall time matches and is not a repeat."""
+def test_wall_rule_fires_where_node_cron_resolves_each_matching_wall_time(zone, minute, hour, fold_day, day, offset):
+    """node-cron's walk (matcher-walker.ts firstTimeOnDay), by brute force over minutes: the first later matching
+    wall time whose resolved instant is after the start and whose own wall time matches. Starts are drawn near the
+    zone's 2025 transitions half the time."""
     schedule = CronSchedule.parse(f"{minute} {hour} * * *", zone).bound("wall")
     tz = ZoneInfo(zone)
-    start = instant_ns(dt.datetime(2025, 1, 1, tzinfo=UTC) + dt.timedelta(days=day, minutes=13))
-    t = start - start % MINUTE + MINUTE
+    if fold_day:
+        changes = [t for t in (dt.datetime(2025, 1, 1, tzinfo=UTC) + dt.timedelta(hours=h) for h in range(8760))
+                   if t.astimezone(tz).utcoffset() != (t - dt.timedelta(hours=1)).astimezone(tz).utcoffset()]
+        base = changes[day % len(changes)] + dt.timedelta(minutes=offset)
+    else:
+        base = dt.datetime(2025, 1, 1, tzinfo=UTC) + dt.timedelta(days=day, minutes=13)
+    start = instant_ns(base)
+    wall = base.astimezone(tz).replace(tzinfo=None, second=0, microsecond=0)
     while True:
-        local = dt.datetime.fromtimestamp(t / SECOND, tz)
-        if local.fold == 0 and _matches(schedule, local.replace(tzinfo=None)):
+        wall += dt.timedelta(minutes=1)
+        if not _matches(schedule, wall):
+            continue
+        at = _node_cron_resolves(wall, tz)
+        if instant_ns(at) > start and _matches(schedule, at.astimezone(tz).replace(tzinfo=None)):
             break
-        t += MINUTE
-    assert schedule.next_after(start) == t
+    assert schedule.next_after(start) == instant_ns(at)
+
+
+@pytest.mark.parametrize(
+    ("expr", "zone", "start", "expected"),
+    [
+        # New York: the wall time read as UTC lands before the change (06:00 UTC): the first, EDT occurrence
+        ("30 1 * * *", NY, "2025-11-01T12:00:00Z", ["2025-11-02T05:30:00.000Z", "2025-11-03T06:30:00.000Z"]),
+        # London: 01:30 read as UTC lands after the change (01:00 UTC): GMT, the second occurrence
+        ("30 1 * * *", "Europe/London", "2025-10-25T12:00:00Z",
+         ["2025-10-26T01:30:00.000Z", "2025-10-27T01:30:00.000Z"]),
+        ("30 2 * * *", "Europe/Berlin", "2025-10-25T12:00:00Z",
+         ["2025-10-26T01:30:00.000Z", "2025-10-27T01:30:00.000Z"]),
+        ("30 3 * * *", "Europe/Athens", "2025-10-25T12:00:00Z",
+         ["2025-10-26T01:30:00.000Z", "2025-10-27T01:30:00.000Z"]),
+        # hourly in Berlin: 02:00 CEST (00:00 UTC) resolves to 02:00 CET, so 01:00 CEST is followed by 02:00 CET
+        ("0 * * * *", "Europe/Berlin", "2025-10-25T23:30:00Z",
+         ["2025-10-26T01:00:00.000Z", "2025-10-26T02:00:00.000Z", "2025-10-26T03:00:00.000Z"]),
+        ("*/20 2 * * *", "Europe/Berlin", "2025-10-25T23:30:00Z",
+         ["2025-10-26T01:00:00.000Z", "2025-10-26T01:20:00.000Z", "2025-10-26T01:40:00.000Z",
+          "2025-10-27T01:00:00.000Z"]),
+    ],
+)  # fmt: skip
+def test_node_cron_fires_the_occurrence_of_a_repeated_time_its_conversion_lands_on(expr, zone, start, expected):
+    """node-cron 4.5 src/time/localized-time.ts localTimeToTimestamp, walked by matcher-walker.ts matchNext; the
+    instants are what node-cron 4.6.0's TimeMatcher.getNextMatch returns (run under Node 20)."""
+    assert fires(expr, zone, start, len(expected), "wall") == expected
+
+
+def test_node_cron_profile_runs_londons_repeated_hour_in_gmt():
+    """The profile end to end: under node-cron, 01:30 Europe/London on 2025-10-26 runs at 01:30 GMT (01:30 UTC),
+    the second time the clocks read 01:30 (localTimeToTimestamp); the other cron-parser systems run the first."""
+    start = "2025-10-25T00:00:00Z"
+    runs = {p: sim_fires(p, days=2, start=start, cron="30 1 * * *", tz="Europe/London")
+            for p in ("node-cron", "bullmq")}
+    assert runs["node-cron"] == ["2025-10-25T00:30:00.000Z", "2025-10-26T01:30:00.000Z"]
+    assert runs["bullmq"] == ["2025-10-25T00:30:00.000Z", "2025-10-26T00:30:00.000Z"]
 
 
 @settings(max_examples=40, deadline=None)
@@ -176,7 +239,91 @@ def test_every_rule_agrees_away_from_transitions(zone, minute, hour, day):
     assert len(set(results.values())) == 1, results
 
 
+@settings(max_examples=150, deadline=None)
+@given(
+    zone=st.sampled_from([NY, "Europe/London", "Europe/Berlin", "Australia/Sydney", "Pacific/Chatham",
+                          "Australia/Lord_Howe", "America/Havana"]),
+    expr=st.sampled_from(["0,30 0-23 * * *", "30 1 * * *", "*/15 3 * * *", "0 * * * *", "*/20 1-3 * * *",
+                          "15,45 2 * * *", "0 0-4 * * *", "* 1 * * *"]),
+    rule=st.sampled_from(["isc", "shift", "instant", "wall"]),
+    index=st.integers(0, 1),
+    minutes=st.integers(-180, 180),
+)
+def test_every_rule_moves_forward_from_any_instant_near_a_transition(zone, expr, rule, index, minutes):
+    """Asked from inside a repeated hour, CronSim compared wall times and gave a time of the first pass, before the
+    instant asked about (01:30 EDT asked at 01:00 EST): a cron-parser profile ran '0,30 0-23 * * *' in New York
+    into a run-away simulation on 2025-11-02, and '*/15 3 * * *' in Chatham looped."""
+    tz = ZoneInfo(zone)
+    changes = [t for t in (dt.datetime(2025, 1, 1, tzinfo=UTC) + dt.timedelta(hours=h) for h in range(8760))
+               if t.astimezone(tz).utcoffset() != (t - dt.timedelta(hours=1)).astimezone(tz).utcoffset()]
+    t = instant_ns(changes[index] + dt.timedelta(minutes=minutes))
+    schedule = CronSchedule.parse(expr, zone).bound(rule)
+    for _ in range(8):
+        fire = schedule.next_after(t)
+        assert fire > t
+        t = fire
+
+
+def test_cron_parser_profiles_run_half_hourly_through_new_yorks_fall_back():
+    """cron-parser 5.10 (CronExpressionParser.parse('0,30 0-23 * * *', {tz: 'America/New_York'}), run under Node 20):
+    the hour field holds all 24 hours, so the repeated hour runs twice; 05:00, 05:30, 06:00, 06:30, 07:00 UTC."""
+    runs = sim_fires("agenda", days=1, start="2025-11-02T04:50:00Z", cron="0,30 0-23 * * *", tz=NY)
+    assert runs[:5] == ["2025-11-02T05:00:00.000Z", "2025-11-02T05:30:00.000Z", "2025-11-02T06:00:00.000Z",
+                        "2025-11-02T06:30:00.000Z", "2025-11-02T07:00:00.000Z"]  # fmt: skip
+    assert fires("30 1 * * *", NY, "2025-11-02T06:00:00Z", 2, "shift") == [
+        "2025-11-02T06:30:00.000Z", "2025-11-03T06:30:00.000Z"]  # cron-parser asked from 01:00 EST
+
+
 # -- syntax each system accepts -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("profile", "cron", "message"),
+    [
+        # node-cron 4.5 src/pattern/conversion/range-conversion.ts expands only '*' (made '0-59') and 'a-b/n';
+        # pattern-validation.ts then refuses '5/15' ("5/15 is a invalid expression for minute")
+        ("node-cron", "5/15 * * * *", "node-cron cannot run function 'job': cron '5/15 * * * *': minute '5/15' steps "
+                                      "from a single value, which node-cron refuses"),
+        ("node-cron", "0 9 * * FRI/2", "day-of-week 'FRI/2' steps from a single value"),
+        # cron-parser has no W: src/CronExpressionParser.ts "Invalid characters, got value: LW" (4.9 and 5.10)
+        ("bullmq", "0 9 LW * *", "BullMQ cannot run function 'job': cron '0 9 LW * *': day-of-month 'LW' uses 'W'"),
+        ("agenda", "0 9 LW * *", "which cron-parser does not have"),
+        ("quirrel", "0 9 LW * *", "which cron-parser 4 does not have"),
+        ("trigger.dev", "0 9 LW * *", "day-of-month 'LW' uses 'W'"),
+        # cron-parser #parseNthDay: "'#' and ',' special characters are incompatible"
+        ("bullmq", "0 9 * * 1#1,5#3", "day-of-week '1#1,5#3' combines '#' with a list, range or step"),
+        ("trigger.dev", "0 9 * * MON#1,FRI", "combines '#' with a list, range or step"),
+        # cron-parser 5 PredefinedExpressions has no @midnight; cron-parser 4 has neither it nor @annually
+        ("bullmq", "@midnight", "cron '@midnight': cron-parser knows only @yearly, @annually, @monthly, @weekly, "
+                                "@daily, @hourly; write '0 0 * * *'"),
+        ("quirrel", "@annually", "cron '@annually': cron-parser 4 knows only @yearly, @monthly, @weekly, @daily, "
+                                 "@hourly; write '0 0 1 1 *'"),
+        ("trigger.dev", "@midnight", "knows only @yearly, @monthly, @weekly, @daily, @hourly"),
+    ],
+)  # fmt: skip
+def test_syntax_the_parser_refuses_is_refused_naming_the_system(profile, cron, message):
+    """Each of these throws in the real parser (checked against node-cron 4.6.0, cron-parser 4.6.0/4.9.0/5.10.6);
+    jobsim used to run them (5/15 from minute 5, LW on the last weekday, both '#' days)."""
+    with pytest.raises(UnsupportedFeature, match=re.escape(message)):
+        sim_fires(profile, cron=cron)
+
+
+@pytest.mark.parametrize(
+    ("profile", "cron", "first"),
+    [
+        ("node-cron", "5-59/15 * * * *", "2025-03-07T00:05:00.000Z"),
+        ("node-cron", "0 9 LW * *", "2025-03-31T09:00:00.000Z"),  # node-cron's day-of-month.ts has LW
+        ("bullmq", "5/15 * * * *", "2025-03-07T00:05:00.000Z"),  # cron-parser reads 5/15 as 5-59/15
+        ("bullmq", "@annually", None),
+        ("quirrel", "0 9 * * 5#2", "2025-03-14T09:00:00.000Z"),
+        ("quirrel", "@weekly", "2025-03-09T00:00:00.000Z"),
+        ("trigger.dev", "0 9 L * *", "2025-03-31T09:00:00.000Z"),
+    ],
+)  # fmt: skip
+def test_syntax_the_parser_accepts_still_runs(profile, cron, first):
+    runs = sim_fires(profile, days=30, cron=cron)
+    assert (runs[0] if runs else None) == first
+
 
 
 def test_seconds_field_on_the_systems_that_have_it():
@@ -207,6 +354,10 @@ def test_seconds_field_on_the_systems_that_have_it():
         ("bullmq", {"cron": "TZ=Europe/Paris 0 9 * * *"},
          "cron 'TZ=Europe/Paris 0 9 * * *': cron-parser has no TZ= prefix; give the zone as tz= (jobsim: tz=)"),
         ("node-cron", {"cron": "TZ=Europe/Paris 0 9 * * *"}, "give the zone as timezone= (jobsim: tz=)"),
+        # agenda.every(interval, name, data, {timezone}); Quirrel's CronJob(route, [schedule, timezone], ...)
+        ("agenda", {"cron": "TZ=Europe/Paris 0 9 * * *"}, "give the zone as timezone= (jobsim: tz=)"),
+        ("quirrel", {"cron": "TZ=Europe/Paris 0 9 * * *"},
+         "give the zone as the second item of CronJob's [schedule, timezone] (jobsim: tz=)"),
     ],
 )  # fmt: skip
 def test_syntax_a_system_refuses_names_the_system(profile, function, message):

@@ -315,7 +315,21 @@ def test_trigger_dev_notices_five_minutes_after_the_last_heartbeat_and_retries_f
     _, log, run = crash_run("trigger.dev", at="2025-03-03T09:00:45Z", sleep=60, retries=Retries(2))
     assert run.status == "completed"
     assert log == [("charge", 0), ("receipt", 0), ("charge", 1), ("receipt", 1), ("receipt done", 1)]
-    assert iso(run.attempts[1].start_ns) == "2025-03-03T09:05:31.289Z"  # + R * 1 s, R in [1, 2)
+    assert iso(run.attempts[1].start_ns) == "2025-03-03T09:05:30.250Z"  # the stall's own retry: + 250 ms
+
+
+def test_trigger_dev_retries_a_stalled_run_after_250_ms_whatever_the_backoff():
+    """triggerdotdev/trigger.dev internal-packages/run-engine/src/engine/index.ts #handleStalledSnapshot (EXECUTING):
+    attemptFailed with retry {timestamp: Date.now() + 250, delay: 250} and forceRequeue; retrying.ts
+    retryOutcomeFromCompletion returns those settings (not calculateNextRetryDelay's) while attemptNumber <
+    maxAttempts. A one-minute backoff, which an error would wait, does not apply to a stall."""
+    slow = jobsim.TriggerDevRetry(3, factor=1, min="1m", max="1m", randomize=False)
+    _, _, run = crash_run("trigger.dev", at="2025-03-03T09:00:45Z", sleep=60, retries=slow)
+    assert run.status == "completed"
+    assert [iso(a.start_ns) for a in run.attempts] == ["2025-03-03T09:00:00.000Z", "2025-03-03T09:05:30.250Z"]
+    # the last attempt stalls: no attempt left, the run fails as the stall is noticed
+    _, _, run = crash_run("trigger.dev", at="2025-03-03T09:00:45Z", sleep=60, retries=jobsim.TriggerDevRetry(1))
+    assert run.status == "failed" and iso(run.end_ns) == "2025-03-03T09:05:30.000Z"
 
 
 @pytest.mark.parametrize("profile", ["node-cron", "vercel-cron"])
@@ -465,9 +479,13 @@ def test_missed_cron_ticks_per_system(profile, late):
     late_runs = [r.output[11:16] for r in sim.runs("sync") if r.output and "T08" <= r.output[10:13] < "T10"]
     assert late_runs == late
     assert all(r.started_at.strftime("%H:%M") == "09:50" for r in sim.runs("sync") if r.output[11:16] in late)
-    assert len(sim.trace.of("cron.missed")) == 4
-    outcome = {r.data["outcome"] for r in sim.trace.of("cron.missed")}
+    missed = [r for r in sim.trace.of("cron.missed") if r.data["outcome"] != "held"]
+    assert len(missed) == 4
+    outcome = {r.data["outcome"] for r in missed}
     assert outcome == ({"lost"} if profile in ("node-cron", "vercel-cron") else {"down"})
+    # Quirrel's job is one at a time: the three after the first wait for it to end (instantly, here)
+    held = [r.data["scheduled"][11:16] for r in sim.trace.of("cron.missed") if r.data["outcome"] == "held"]
+    assert held == (["08:30", "09:00", "09:30"] if profile == "quirrel" else [])
 
 
 @pytest.mark.parametrize(
@@ -697,3 +715,53 @@ def test_a_tick_in_the_repeated_hour_names_its_zone_on_the_timeline():
         "cron      late-night fires late for its 11-02 01:30:00 EDT tick (30 1 * * *)",
         "cron      late-night fires late for its 11-02 01:30:00 EST tick (30 1 * * *)",
     ]
+
+
+def _quirrel_sync(sleep, **simulate):
+    app = jobsim.App("q")
+
+    @app.function("sync", cron="*/10 * * * *")
+    def sync(ctx):
+        time.sleep(sleep)
+
+    with jobsim.Simulation(app, start="2025-03-03T08:59:30Z", profile="quirrel") as sim:
+        if "down" in simulate:
+            sim.downtime(*simulate["down"])
+        if "crash" in simulate:
+            sim.crash_worker(at=simulate["crash"], function="sync")
+        sim.advance(simulate.get("until", "2h"))
+    return sim, [(r.event.data["scheduledAt"][11:16], r.started_at.strftime("%H:%M"), r.status)
+                 for r in sim.runs("sync")]
+
+
+def test_quirrel_runs_a_cron_job_one_repetition_at_a_time_each_from_the_last_ones_scheduled_time():
+    """quirrel-dev/owl src/worker/worker.ts (run-job): nextExecutionDate = getNextExecutionDate(schedule_meta, runAt),
+    from the job's *scheduled* runAt (quirrel src/shared/repeat.ts cron(): cron-parser next() after lastDate), handed
+    to acknowledge.lua, which ZADDs the job back to the queue only when the run is acknowledged (or failed). A
+    CronJob is one job id, so its runs never overlap, and every repetition that passed while one ran runs late,
+    back to back: a 25-minute job every 10 minutes starts at 09:00, 09:25 (for 09:10), 09:50 (for 09:20), ..."""
+    sim, runs = _quirrel_sync(25 * 60)
+    assert [(tick, start) for tick, start, _ in runs[:5]] == [
+        ("09:00", "09:00"), ("09:10", "09:25"), ("09:20", "09:50"), ("09:30", "10:15"), ("09:40", "10:40")]
+    assert "sync holds its 03-03 09:10:00 tick: sync#1 has not ended" in sim.timeline()
+    # a job shorter than its interval is never held
+    _, runs = _quirrel_sync(5 * 60)
+    assert [(tick, start) for tick, start, _ in runs[:3]] == [
+        ("09:00", "09:00"), ("09:10", "09:10"), ("09:20", "09:20")]
+
+
+def test_quirrel_runs_the_ticks_missed_while_down_one_after_another():
+    """owl: the pending repetition (runAt 09:00) runs when Quirrel is back; its acknowledgement re-adds the job at
+    cron(09:00) = 09:10, already past, so it runs at once, and so on until the chain catches up with the clock; the
+    09:30 tick due the instant it is back is one link of that chain, not a run of its own."""
+    _, runs = _quirrel_sync(120, down=("2025-03-03T09:00:00Z", "2025-03-03T09:30:00Z"), until="1h")
+    assert [(tick, start) for tick, start, _ in runs] == [
+        ("09:00", "09:30"), ("09:10", "09:32"), ("09:20", "09:34"), ("09:30", "09:36"), ("09:40", "09:40"),
+        ("09:50", "09:50")]  # fmt: skip
+
+
+def test_quirrel_holds_a_crashed_cron_jobs_repetitions_until_the_stale_checker_fails_it():
+    """The dead run stays in owl's processing set until stale-checker.ts fails it (60 min, checked each minute from
+    the simulation's start); only then does acknowledge.lua re-add the job, at cron(09:00) = 09:10."""
+    _, runs = _quirrel_sync(120, crash="2025-03-03T09:01:00Z", until="2h")
+    assert runs[:3] == [("09:00", "09:00", "failed"), ("09:10", "10:00", "completed"), ("09:20", "10:02", "completed")]

@@ -4,6 +4,7 @@ Each test names the rule it pins and the source line it comes from.
 """
 
 import datetime as dt
+import re
 import time
 
 import pytest
@@ -222,3 +223,16 @@ def test_retry_after_is_exact_where_the_system_names_no_such_rules():
         sim.run_until_idle()
     first, second = sim.runs("sync")[0].attempts
     assert second.start_ns - first.end_ns == 200_000_000
+
+
+@pytest.mark.parametrize("timeout", ["10s", "5s"])
+def test_trigger_dev_refuses_a_debounce_timeout_not_longer_than_its_period(timeout):
+    """triggerdotdev/trigger.dev apps/webapp/app/runEngine/services/triggerTask.server.ts #validateDebounceWindow:
+    `if (maxDelayMs <= delayMs) throw new ServiceValidationError("debounce.maxDelay (...) must be longer than
+    debounce.delay ...")` (docs/triggering.mdx: "the trigger is rejected"). jobsim ran such a function."""
+    with pytest.raises(jobsim.UnsupportedFeature, match=re.escape(
+            f"Trigger.dev cannot run function 'index': Debounce(period='10s', timeout='{timeout}'): Trigger.dev "
+            "rejects a trigger whose maxDelay is not longer than its delay")):
+        _debounced("trigger.dev", EDITS, timeout=timeout)
+    assert _debounced("trigger.dev", EDITS, timeout="11s")  # longer: taken
+    assert _debounced("inngest", EDITS, timeout="10s")  # Inngest has no such rule

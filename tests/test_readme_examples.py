@@ -115,7 +115,7 @@ def test_every_cron_descriptor_the_triggers_block_names_fires_off_inngest_and_is
     for descriptor, count in daily.items():  # 2025-03-01 is a Saturday: two days hold one Sunday midnight
         app = jobsim.App("acme")
         app.function("c", cron=descriptor)(lambda ctx: None)
-        with jobsim.Simulation(app, start="2025-03-01T00:00:00Z", profile="bullmq") as sim:
+        with jobsim.Simulation(app, start="2025-03-01T00:00:00Z", profile="node-cron") as sim:  # knows all seven
             sim.advance("2d")
         assert len(sim.runs("c")) == count, descriptor
         with pytest.raises(jobsim.UnsupportedFeature, match="Inngest refuses @descriptors"):

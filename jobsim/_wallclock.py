@@ -38,6 +38,7 @@ import os
 import random
 import socket
 import sys
+import sysconfig
 import threading
 import time
 import uuid
@@ -62,6 +63,8 @@ _FAST_MOVE = time_machine is not None and "_destination_timestamp_ns" in vars(
 
 _BUILTIN_SLEEP = time.sleep
 _BUILTIN_UUID4 = uuid.uuid4
+_BUILTIN_MONOTONIC = time.monotonic
+_BUILTIN_MONOTONIC_NS = time.monotonic_ns
 _BUILTIN_CTIME = time.ctime
 _BUILTIN_ASCTIME = time.asctime
 
@@ -79,7 +82,10 @@ def _asctime(t: Any = None) -> str:
 class _BuiltinNames:
     """Module globals bound to ``time.sleep`` or ``uuid.uuid4`` themselves (``from time import sleep``,
     ``sleep = time.sleep``, ``from uuid import uuid4``): patching the module does not reach them, so
-    they slept in real time (drew from ``os.urandom``).
+    they slept in real time (drew from ``os.urandom``). Likewise ``time.monotonic``/``monotonic_ns``
+    (``from time import monotonic``), which measured no virtual wait, but only in the application's
+    modules (``_application``): the standard library's (``threading``, ``queue``: a ``Condition.wait``
+    timeout) and installed libraries' measure real waits and keep the real clock, as before.
 
     Each module is looked at once per process, when a driving call first finds it in
     ``sys.modules`` (about 8 µs a module: what freezegun pays at every start, paid here once), and
@@ -88,25 +94,45 @@ class _BuiltinNames:
     """
 
     def __init__(self) -> None:
-        self.seen: set[str] = set()
-        self.count = 0
+        self.seen: dict[str, int] = {}  # module name -> id() of the module looked at under it
+        self.state: tuple[int, str, int] = (0, "", 0)
         self.found: list[tuple[dict[str, Any], str, Any]] = []
         """``(namespace, key, builtin)``: ``namespace[key]`` was ``builtin`` when first seen."""
 
     def refresh(self) -> list[tuple[dict[str, Any], str, Any]]:
+        """The names to rebind, after looking at the modules new in ``sys.modules``: its size, last key and last
+        module tell (a new import goes last), also when a module was dropped and another imported since (the
+        size alone stayed the same) or one was imported again under its old name (a new module object)."""
         modules = sys.modules
-        if len(modules) != self.count:
+        last = next(reversed(modules), "")
+        state = (len(modules), last, id(modules.get(last)))
+        if state != self.state:
             for name, module in list(modules.items()):
-                if name in self.seen:
+                if self.seen.get(name) == id(module):
                     continue
-                self.seen.add(name)
+                self.seen[name] = id(module)
                 namespace = getattr(module, "__dict__", None)
                 if name in ("time", "uuid") or name.startswith("jobsim") or type(namespace) is not dict:
                     continue
+                builtins = _CAPTURED + (_CLOCKS if _application(name, module) else ())
                 self.found.extend((namespace, key, value) for key, value in list(namespace.items())
-                                  if value is _BUILTIN_SLEEP or value is _BUILTIN_UUID4)
-            self.count = len(modules)
+                                  if any(value is builtin for builtin in builtins))
+            self.state = state
         return self.found
+
+
+_CAPTURED = (_BUILTIN_SLEEP, _BUILTIN_UUID4)
+_CLOCKS = (_BUILTIN_MONOTONIC, _BUILTIN_MONOTONIC_NS)
+_LIBRARIES = tuple({os.path.realpath(sysconfig.get_paths()[key]) + os.sep
+                    for key in ("stdlib", "platstdlib", "purelib", "platlib")})  # fmt: skip
+
+
+def _application(name: str, module: Any) -> bool:
+    """A module of the application or its tests: neither the standard library nor an installed distribution."""
+    if name.partition(".")[0] in sys.stdlib_module_names:
+        return False
+    path = getattr(module, "__file__", None)
+    return isinstance(path, str) and not os.path.realpath(path).startswith(_LIBRARIES)
 
 
 _BUILTIN_NAMES = _BuiltinNames()
@@ -203,6 +229,12 @@ class WallClock:
         if self._monotonic_origin is None:
             self._monotonic_origin = max(self._real_monotonic_ns(), _MONOTONIC_HIGH[0]) - start
         time.monotonic, time.monotonic_ns = self._monotonic, self._monotonic_ns
+        for namespace, key, builtin in _BUILTIN_NAMES.found:  # `from time import monotonic` in the application
+            old = namespace.get(key)
+            for real, virtual in ((_BUILTIN_MONOTONIC, self._monotonic), (_BUILTIN_MONOTONIC_NS, self._monotonic_ns)):
+                if builtin is real and old is real:
+                    namespace[key] = virtual
+                    self._rebound.append((namespace, key, old, virtual))
         self._real_ctime, self._real_asctime = time.ctime, time.asctime
         time.ctime, time.asctime = _ctime, _asctime  # type: ignore[assignment]
         # the thread's current loop, as asyncio.set_event_loop set it (pytest-asyncio: the test's): job code may

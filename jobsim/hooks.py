@@ -359,7 +359,7 @@ _Hook = Callable[["Simulation"], None]
 
 
 def guard_hooks(library: str, guard: str, *, world: str | None = None,
-                runs: Callable[[Simulation], bool] | None = None) -> tuple[_Hook, _Hook]:
+                runs: Callable[[Simulation], bool] | None = None, every: bool = False) -> tuple[_Hook, _Hook]:
     """The ``jobsim_install``/``jobsim_uninstall`` pair of a plugin that guards its backend with a ``ClassGuard``::
 
         jobsim_install, jobsim_uninstall = guard_hooks("acme", "jobsim_acme._guard:GUARD",
@@ -371,7 +371,10 @@ def guard_hooks(library: str, guard: str, *, world: str | None = None,
     ``runs(sim)``. Without either, every simulation is added. Uninstall removes it, if the guard's module was
     imported at all. Every simulation's start and close is told to the guard (``started``/``stopped``), and a
     simulation built to run the backend is held by it until it starts (``Simulation()`` finds ``hold`` on the
-    install hook). Assign the pair at module level under these names: pluggy registers them by name.
+    install hook). With ``every=True`` a simulation that runs the backend is added too, for a guard whose
+    ``passes`` lets that simulation's own objects through (an APScheduler simulation refuses ``start()`` of the
+    schedulers it does not drive): ``world``/``runs`` then only say which simulations are held until they start.
+    Assign the pair at module level under these names: pluggy registers them by name.
     """
     guard_module, guard_name = _reference(guard, "guard", "jobsim_acme._guard:GUARD")
     world_module, world_class = _reference(world, "world", "jobsim_acme._world:AcmeWorld") if world else ("", "")
@@ -387,7 +390,7 @@ def guard_hooks(library: str, guard: str, *, world: str | None = None,
         if library in sys.modules:
             guarding = getattr(importlib.import_module(guard_module), guard_name)
             guarding.started(sim)
-            if not runs_backend(sim):
+            if every or not runs_backend(sim):
                 guarding.add(sim)
 
     @hookimpl

@@ -6,6 +6,7 @@ import copy
 import datetime as dt
 import itertools
 import json
+import sys
 import time
 import warnings
 
@@ -558,6 +559,35 @@ def test_a_sleep_imported_by_name_spends_virtual_time_too_and_is_real_again_afte
         assert time.perf_counter() - started < 1.0
     assert sim.runs("slow")[0].output == T0 / SECOND + 3600
     assert napper.sleep is time.sleep  # the builtin again, outside the driving call
+
+
+def test_a_monotonic_imported_by_name_in_job_code_measures_virtual_waits(tmp_path, monkeypatch):
+    # `from time import monotonic` in the application kept the builtin, which patching the time module does not
+    # reach: a virtual hour's sleep measured as 0 s. The standard library's own (threading, queue) stays real.
+    import queue
+    import threading
+
+    (tmp_path / "timer.py").write_text("import time\nfrom time import monotonic, monotonic_ns\n\n"
+                                       "def timed(seconds):\n    a, b = monotonic(), monotonic_ns()\n"
+                                       "    time.sleep(seconds)\n    return monotonic() - a, monotonic_ns() - b\n")
+    (tmp_path / "dropped.py").write_text("")
+    import_from(tmp_path, monkeypatch)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import dropped  # noqa: F401
+
+    app = jobsim.App("a")
+    app.function("timed", on="go")(lambda ctx: ctx.step.run("work", sys.modules["timer"].timed, 3600))
+    with simulate(app) as sim:
+        sim.advance("1s")  # the bridge looks at the modules; then one goes and one comes: as many as it saw
+        del sys.modules["dropped"]
+        import timer
+
+        sim.send("go")
+        sim.run_until_idle()
+    seconds, ns = sim.runs("timed")[0].output
+    assert (seconds, ns) == (pytest.approx(3600.0), 3600 * SECOND)
+    assert timer.monotonic is time.monotonic and timer.monotonic_ns is time.monotonic_ns  # the builtins again
+    assert threading._time is queue.time is time.monotonic  # never rebound
 
 
 def test_time_sleep_in_job_code_spends_virtual_time_without_blocking():

@@ -8,6 +8,10 @@ starts through ``BaseScheduler.start`` (``schedulers/base.py:176-219``; ``Backgr
 ``BlockingScheduler`` and ``AsyncIOScheduler`` call it before their thread or loop), wrapped while a simulation
 runs; the schedulers a simulation drives pass. A wrapper left in place by an unusual closing order calls
 APScheduler's own method once no guarded simulation runs.
+
+Before a simulation that drives schedulers starts (built, not yet ``with sim:``), while no simulation runs,
+``start()`` of any scheduler is refused too (``ClassGuard.hold``, as every backend's guard does): the scheduler
+the simulation was given would start for real, in real time, and the simulation would then drive a running one.
 """
 
 from __future__ import annotations

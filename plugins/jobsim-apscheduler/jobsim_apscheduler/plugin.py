@@ -40,8 +40,10 @@ def jobsim_adapt(sim: Simulation, target: Any) -> Adapted | None:
     return world.adopt(target)
 
 
-# while a simulation runs, start() of a scheduler it does not drive is refused (_guard)
-jobsim_install, jobsim_uninstall = guard_hooks("apscheduler", "jobsim_apscheduler._guard:GUARD")
+# while a simulation runs, start() of a scheduler it does not drive is refused; while one that drives schedulers
+# is built and not started, start() of any (_guard)
+jobsim_install, jobsim_uninstall = guard_hooks("apscheduler", "jobsim_apscheduler._guard:GUARD",
+                                               world="jobsim_apscheduler._world:APSWorld", every=True)
 
 
 @hookimpl

@@ -18,6 +18,7 @@ import time
 
 import pytest
 from aps_log import listen
+from aps_own import ZONES, schedulers_own
 from apscheduler import events as ev
 from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -211,6 +212,34 @@ def test_cron_coroutine_job_follows_new_york_time_across_dst(aio):
         assert days[-3:] == ["11-01 13:00", "11-02 14:00", "11-03 14:00"]
         assert [r.output for r in runs[-3:]] == ["13:00:00", "14:00:00", "14:00:00"]  # the job's own clock
         assert len(runs) == (dt.date(2025, 11, 4) - dt.date(2025, 3, 7)).days
+
+
+async def _tick():
+    await asyncio.sleep(1)
+
+
+def test_an_asyncio_scheduler_fires_where_the_triggers_say_across_every_dst_change(aio):
+    """Coroutine jobs on cron and calendar-interval triggers in four zones for a year: every run is at the instant,
+    and with the run time, that APScheduler's own trigger and run-time loop give (``aps_own.schedulers_own``), as
+    on the thread scheduler (``test_aps_triggers.py``): the AsyncIOScheduler wakes on jobsim's loop, not on the
+    kernel's timers."""
+    start = dt.datetime(2024, 12, 31, tzinfo=dt.timezone.utc)
+    end = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    for zone in ZONES:
+        city = zone.split("/")[1].lower()
+        aio.add_job(_tick, "cron", hour="1,2", minute=30, timezone=zone, id=f"night-{city}")
+        aio.add_job(_tick, "calendarinterval", days=1, hour=2, minute=30, start_date="2025-01-01", timezone=zone,
+                    id=f"daily-{city}")  # fmt: skip
+    with jobsim.Simulation(aio, start=start) as sim:
+        sim.advance_to(end)
+        for job in aio.get_jobs():
+            own = schedulers_own(job.trigger, start, end, job.coalesce)
+            runs = sim.runs(job.id)
+            assert [r.started_at for r in runs] == [t.astimezone(dt.timezone.utc) for t in own], job.id
+            assert [r.event.data["run_time"] for r in runs] == [t.isoformat() for t in own], job.id
+            assert {r.status for r in runs} == {"completed"}, job.id
+        ny = [t for r in sim.runs("night-new_york") if (t := r.event.data["run_time"]).startswith("2025-11-02")]
+        assert ny == ["2025-11-02T01:30:00-04:00", "2025-11-02T01:30:00-05:00", "2025-11-02T02:30:00-05:00"]
 
 
 def _jittered(seed):

@@ -10,9 +10,11 @@ from apscheduler.executors.pool import ProcessPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
 
 import jobsim
 from jobsim.errors import JobsimError, UnsupportedFeature
+from jobsim.hooks import ClassGuard
 
 
 def _noop():
@@ -30,12 +32,33 @@ def test_a_running_scheduler_is_refused():
         scheduler.shutdown(wait=False)
 
 
-def test_a_scheduler_started_after_its_simulation_was_built_is_refused_at_the_simulations_start():
-    # an unstarted simulation guards nothing: the test's scheduler.start() ran a real thread, and `with sim:`
-    # failed with APScheduler's own SchedulerAlreadyRunningError
+def test_starting_a_scheduler_before_its_simulation_starts_is_refused_not_run_for_real():
+    # an unstarted simulation guarded nothing: the test's scheduler.start() ran a real thread (the other backends'
+    # calls were refused so, APScheduler's were not)
     scheduler = BackgroundScheduler(timezone="UTC")
     scheduler.add_job(_noop, "interval", minutes=1, id="tick")
     sim = jobsim.Simulation(scheduler)
+    with pytest.raises(JobsimError, match=r"^BackgroundScheduler.start\(\) was called while a jobsim.Simulation that "
+                                          r"runs this apscheduler code \(built at .*test_aps_refusals.py:\d+ in "
+                                          r"test_starting_.*\) has not started: .* Start the simulation first"):
+        scheduler.start(paused=True)
+    assert not scheduler.running
+    with sim:
+        sim.advance("1min")
+        assert len(sim.runs(_noop)) == 1
+    unused = jobsim.Simulation(BackgroundScheduler(timezone="UTC"))
+    assert getattr(BaseScheduler.start, "_jobsim_guard", False)  # held (ClassGuard marks its wrappers)
+    unused.close()  # built and closed, never started: APScheduler's own start() again
+    assert not getattr(BaseScheduler.start, "_jobsim_guard", False)
+
+
+def test_a_scheduler_started_after_its_simulation_was_built_is_refused_at_the_simulations_start():
+    # once the hold is let go of (the pytest plugin does after each test), start() runs a real thread, and
+    # `with sim:` failed with APScheduler's own SchedulerAlreadyRunningError
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(_noop, "interval", minutes=1, id="tick")
+    sim = jobsim.Simulation(scheduler)
+    ClassGuard.release_unstarted()
     scheduler.start(paused=True)
     try:
         with pytest.raises(JobsimError, match=r"^the APScheduler BackgroundScheduler of this simulation was started "

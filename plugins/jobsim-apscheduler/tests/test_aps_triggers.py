@@ -1,4 +1,5 @@
-"""APScheduler's own triggers, fired in virtual time: cron across DST, jitter, date, start/end dates."""
+"""APScheduler's own triggers, fired in virtual time: cron and calendar intervals across DST, jitter, date,
+start/end dates."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import datetime as dt
 import itertools
 from zoneinfo import ZoneInfo
 
+from aps_own import ZONES, schedulers_own
 from apscheduler.triggers.cron import CronTrigger
 
 import jobsim
@@ -238,26 +240,6 @@ def test_a_calendar_interval_job_added_before_the_simulation_counts_from_the_sim
         assert starts(sim.runs("mine")) == ["2025-03-03T03:00:00Z"]
 
 
-ZONES = ("America/New_York", "Europe/London", "Australia/Sydney", "Asia/Kolkata")
-
-
-def _schedulers_own(trigger, start, end, coalesce):
-    """The run times a scheduler on time gives ``trigger``: ``Job._get_run_times(now)`` at each wakeup
-    (``job.py:141-155``), the last of them when coalescing, then ``get_next_fire_time(run_times[-1], now)``
-    (``schedulers/base.py:1191-1219``). Compared in UTC, as ``_get_run_times`` does: within one zone Python
-    compares wall times and ignores ``fold``, so the EST 01:30 would be "not after" the EDT one."""
-    utc = dt.timezone.utc
-    out, due = [], trigger.get_next_fire_time(None, start)
-    while due is not None and due <= end:
-        now, run_times, fire = due, [], due
-        while fire is not None and fire.astimezone(utc) <= now.astimezone(utc):
-            run_times.append(fire)
-            fire = trigger.get_next_fire_time(fire, now)
-        out += run_times[-1:] if coalesce else run_times
-        due = trigger.get_next_fire_time(run_times[-1], now)
-    return out
-
-
 def test_a_year_in_four_zones_fires_where_the_triggers_say_across_every_dst_change(scheduler):
     """New York and London spring forward in March and fall back in October/November, Sydney (southern
     hemisphere) falls back on 2025-04-06 and springs forward on 2025-10-05, Kolkata has no DST: 01:30 and
@@ -273,7 +255,7 @@ def test_a_year_in_four_zones_fires_where_the_triggers_say_across_every_dst_chan
     with jobsim.Simulation(scheduler, start=start) as sim:
         sim.advance_to(end)
         for job in scheduler.get_jobs():
-            own = _schedulers_own(job.trigger, start, end, job.coalesce)
+            own = schedulers_own(job.trigger, start, end, job.coalesce)
             runs = sim.runs(job.id)
             assert [r.started_at for r in runs] == [t.astimezone(dt.timezone.utc) for t in own], job.id
             assert [r.event.data["run_time"] for r in runs] == [t.isoformat() for t in own], job.id
@@ -326,3 +308,45 @@ def test_a_cron_trigger_that_never_fires_leaves_its_job_paused_without_a_word(sc
         sim.advance("366d")
         assert sim.runs("never") == []
         assert sim.apscheduler.job("never").next_run_time is None
+
+
+def test_calendar_intervals_in_four_zones_fire_where_the_triggers_say_across_every_dst_change(scheduler):
+    """``CalendarIntervalTrigger.get_next_fire_time`` combines the next date with the wall time and normalizes it
+    through a timestamp (``triggers/calendarinterval.py:138-146``): a time in the spring-forward gap comes back
+    as another wall time, and that date is skipped (the interval counts on from it); a time in the repeated hour
+    is its first occurrence (``combine`` makes fold=0). Every run is where the trigger itself, driven by
+    APScheduler's run-time loop, puts it. (The simulation starts a day early: Sydney's first 01:30 is
+    2024-12-31 in UTC.)"""
+    start = dt.datetime(2024, 12, 31, tzinfo=dt.timezone.utc)
+    end = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    for zone in ZONES:
+        city = zone.split("/")[1].lower()
+        for hour in (1, 2):
+            scheduler.add_job(_noop, "calendarinterval", days=1, hour=hour, minute=30, start_date="2025-01-01",
+                              timezone=zone, id=f"daily-{hour}-{city}")  # fmt: skip
+        scheduler.add_job(_noop, "calendarinterval", weeks=1, hour=2, minute=30, start_date="2025-01-05",
+                          timezone=zone, id=f"sundays-{city}")  # fmt: skip
+        scheduler.add_job(_noop, "calendarinterval", months=1, hour=2, minute=30, start_date="2025-01-30",
+                          timezone=zone, id=f"monthly-{city}")  # fmt: skip
+    with jobsim.Simulation(scheduler, start=start) as sim:
+        sim.advance_to(end)
+        for job in scheduler.get_jobs():
+            own = schedulers_own(job.trigger, start, end, job.coalesce)
+            runs = sim.runs(job.id)
+            assert [r.started_at for r in runs] == [t.astimezone(dt.timezone.utc) for t in own], job.id
+            assert [r.event.data["run_time"] for r in runs] == [t.isoformat() for t in own], job.id
+
+        def days(job_id, prefix):
+            return [t for r in sim.runs(job_id) if (t := r.event.data["run_time"]).startswith(prefix)]
+
+        # 03-09's 02:30 does not exist: that day is skipped
+        assert days("daily-2-new_york", "2025-03-0") == [f"2025-03-0{d}T02:30:00-05:00" for d in range(1, 9)]
+        assert days("daily-2-new_york", "2025-03-10") == ["2025-03-10T02:30:00-04:00"]
+        assert days("daily-1-new_york", "2025-11-02") == ["2025-11-02T01:30:00-04:00"]  # the first 01:30 only
+        assert days("sundays-new_york", "2025-03-") == ["2025-03-02T02:30:00-05:00", "2025-03-16T02:30:00-04:00",
+                                                        "2025-03-23T02:30:00-04:00", "2025-03-30T02:30:00-04:00"]
+        assert days("daily-2-sydney", "2025-10-05") == [] and days("daily-2-sydney", "2025-04-06") == [
+            "2025-04-06T02:30:00+11:00"]  # fmt: skip
+        assert [r.event.data["run_time"][:10] for r in sim.runs("monthly-london")][:3] == [
+            "2025-01-30", "2025-03-30", "2025-04-30"]  # no February 30; March 30's 02:30 BST exists
+        assert len(sim.runs("daily-2-kolkata")) == 366  # to 2026-01-01 02:30 IST, 2025-12-31 21:00 UTC

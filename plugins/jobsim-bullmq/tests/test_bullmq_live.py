@@ -107,7 +107,7 @@ def predicted_dedup() -> tuple[dict, list[float]]:
     with jobsim.Simulation(worker, start=START) as sim:
         dedup.listen(QueueEvents(dedup.QUEUE, {"connection": NOWHERE, "lastEventId": "0"}))
         run(dedup.produce(queue))
-        sim.advance("3.5s")
+        sim.advance("6s")
         states = {job_id: run(queue.getJobState(job_id)) for job_id in dedup.JOB_IDS}
         starts = [round((a.start_ns - sim.start_ns) / 1e9, 3) for r in sim.runs(dedup.QUEUE) for a in r.attempts]
     return {"log": dedup.LOG, "adds": dedup.ADDS, "events": dedup.EVENTS, "states": states}, sorted(starts)
@@ -121,7 +121,7 @@ def test_the_simulation_predicts_deduplication_and_queue_events():
         ("keep", {"n": 3}),  # the last add made while job 6 was active, added when it completed
         ("late", {}), ("simple", {"n": 4}), ("throttle", {"n": 2}),
     ]  # fmt: skip
-    assert starts == [0.0, 0.4, 0.8, 1.2, 1.6, 2.0, 2.4, 2.8]
+    assert starts == [0.0, 0.4, 1.9, 2.3, 2.7, 4.2, 4.6, 5.0]  # two processings take 1.5 s
     assert dict(map(tuple, expected["adds"])) == {
         "simple": "1", "simple duplicate": "1", "throttle": "3", "debounce": "4", "debounce again": "5",
         "throttle key": "3", "keep": "6", "late": "7", "simple while active": "1", "keep while active": "6",
@@ -133,7 +133,9 @@ def test_the_simulation_predicts_deduplication_and_queue_events():
 
 def test_a_real_bullmq_worker_deduplicates_and_emits_the_events_the_simulation_predicts(redis_url):
     expected, _ = predicted_dedup()
-    assert_same_outcome(live(redis_url, "3.4", "bullmq_dedup_scenario"), expected)
+    # until settled, not for 3.4 s: its last job ends 3.2 s in, and a loaded machine left it unfinished or the last
+    # events unread (bullmq_dedup_scenario.py)
+    assert_same_outcome(live(redis_url, "settled", "bullmq_dedup_scenario"), expected)
 
 
 def predicted_admin() -> dict:

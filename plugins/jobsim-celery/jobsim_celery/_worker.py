@@ -268,7 +268,7 @@ class Pool:
 
 
 class Worker:
-    """One worker consuming every queue (or ``queues``) of one Celery app."""
+    """One worker consuming the queues of one Celery app that ``AppRuntime.consumes`` says it reads."""
 
     def __init__(self, world: CeleryWorld, rt: AppRuntime) -> None:
         self.world = world

@@ -63,7 +63,8 @@ class CrashPlan:
 class CeleryTarget:
     """A Celery app with worker options, e.g. ``CeleryTarget(app, beat=False, concurrency=4, queues=["emails"])``.
 
-    ``Simulation(app)`` is ``CeleryTarget(app)``: one worker consuming every queue,
+    ``Simulation(app)`` is ``CeleryTarget(app)``: one worker consuming the queues ``celery worker`` reads
+    without ``-Q`` (``task_queues``, else ``task_default_queue``),
     no concurrency limit (``app.conf.worker_concurrency`` when set), beat running
     ``app.conf.beat_schedule``.
     """
@@ -93,6 +94,7 @@ class AppRuntime:
             raise InvalidArgument.build("concurrency", concurrency, "an int >= 1, or None for no limit")
         self.concurrency = concurrency if concurrency is not None else _conf_concurrency(app)
         self.queues = None if target.queues is None else frozenset(_queue_names(target.queues))
+        self.consumed: frozenset[str] | None = None  # the queues the worker reads, known once it started
         self.beat_enabled = target.beat
         try:  # read by the worker and beat as they start; a name zoneinfo does not know stops both
             app.timezone  # noqa: B018
@@ -134,7 +136,11 @@ class AppRuntime:
         return fn
 
     def consumes(self, queue: str) -> bool:
-        return self.queues is None or queue in self.queues
+        """The worker reads ``queue``: the queues it consumes (``_lifecycle.queues``), or before it set them up
+        (a task sent by a ``celeryd_init``/``worker_init`` handler) those of ``-Q``, if given."""
+        if self.consumed is None:
+            return self.queues is None or queue in self.queues
+        return queue in self.consumed
 
 
 class CeleryWorld:
@@ -204,7 +210,7 @@ class CeleryWorld:
         rt.worker = Worker(self, rt)
         app._backend_cache.later = rt.worker.later
         beat = bool(rt.beat_enabled and app.conf.beat_schedule)
-        _lifecycle.started(rt, beat)
+        rt.consumed = _lifecycle.started(rt, beat)
         if beat:
             rt.beat = Beat(self, rt)
             rt.beat.start()

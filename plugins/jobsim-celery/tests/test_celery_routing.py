@@ -83,3 +83,67 @@ def test_the_routing_guide_s_topic_setup_delivers_by_routing_key(app):
         sim.run_until_idle()
         assert feed.get()["exchange"] == "tasks" and feed.get()["routing_key"] == "feed.import"
         assert other.state == "PENDING" and [held.queue for held in sim.celery.unconsumed] == ["default"]
+
+
+def test_a_worker_without_queues_reads_what_celery_worker_without_q_reads(app):
+    """``celery worker`` with no ``-Q`` consumes ``app.amqp.queues`` as the worker process builds it: the declared
+    ``task_queues``, else ``task_default_queue`` alone; a queue a route names is declared by the sender
+    (``task_create_missing_queues``) but not consumed (``Queues._default_consume_from``, celery/app/amqp.py)."""
+    app.conf.task_routes = {"report": {"queue": "reports"}}
+
+    @app.task(name="report")
+    def report():
+        return 1
+
+    @app.task(name="ping")
+    def ping():
+        return 2
+
+    with jobsim.Simulation(app, start=START) as sim:
+        routed, default = report.delay(), ping.delay()
+        sim.run_until_idle()
+        assert routed.state == "PENDING" and default.get() == 2
+        assert [held.queue for held in sim.celery.unconsumed] == ["reports"]
+    app.conf.task_queues = [Queue("celery"), Queue("reports")]
+    with jobsim.Simulation(app, start=START) as sim:
+        routed = report.delay()
+        sim.run_until_idle()
+        assert routed.get() == 1 and sim.celery.unconsumed == []
+
+
+def test_queues_added_at_worker_start_and_the_direct_queue_are_read(app):
+    """``worker_direct`` adds ``<node>.dq2`` (worker/worker.py: setup_queues); a ``celeryd_after_setup`` handler's
+    ``select_add`` adds its queue, even with ``-Q``; the test process's own ``app.amqp.queues`` is not touched."""
+    from celery import signals
+    from celery.utils.nodenames import worker_direct
+
+    app.conf.worker_direct = True
+
+    @app.task(name="job")
+    def job():
+        return 3
+
+    def add_queue(sender, instance, **kwargs):
+        instance.app.amqp.queues.select_add("hipri")
+
+    signals.celeryd_after_setup.connect(add_queue)
+    try:
+        own = app.amqp.queues
+        with jobsim.Simulation(CeleryTarget(app, queues=["celery"], hostname="w1@box"), start=START) as sim:
+            results = [job.apply_async(queue=q) for q in ("hipri", worker_direct("w1@box").name, "other")]
+            sim.run_until_idle()
+            assert [r.state for r in results] == ["SUCCESS", "SUCCESS", "PENDING"]
+        assert app.amqp.queues is own and "hipri" not in own.consume_from
+    finally:
+        signals.celeryd_after_setup.disconnect(add_queue)
+
+
+def test_a_q_queue_the_app_cannot_create_is_refused_as_the_worker_refuses_to_start(app):
+    app.conf.update(task_create_missing_queues=False, task_queues=[Queue("celery")])
+    refused = re.escape("CeleryTarget(queues=['videos']): queue 'videos' is not in app.conf.task_queues (['celery']) "
+                        "and task_create_missing_queues is False, so `celery worker -Q` would not start")
+    with pytest.raises(jobsim.InvalidArgument, match=refused), jobsim.Simulation(
+            CeleryTarget(app, queues=["videos"]), start=START):  # fmt: skip
+        pass
+    with jobsim.Simulation(app, start=START) as sim:  # nothing of the refused one is left behind
+        assert sim.celery.unconsumed == []

@@ -69,6 +69,7 @@ def _patch(world: DramatiqWorld) -> None:
     import dramatiq.middleware.retries
     import dramatiq.rate_limits.backends.stub
     import dramatiq.worker
+    from dramatiq.results.backends import StubBackend
 
     clock = _Time(world)
     _set(dramatiq.common, "uniform", lambda a, b: world.sim.job_rng().uniform(a, b))
@@ -106,6 +107,11 @@ def _patch(world: DramatiqWorld) -> None:
     for backend_class in _network_backends("results", "results"):
         for name in ("get_result", "_get", "_store"):
             _set(backend_class, name, _refuse_result_backend(backend_class, name))
+    _set(StubBackend, "_get", lambda self, message_key: world.stub_store(self).get(message_key))
+    _set(StubBackend, "_store", lambda self, message_key, result, ttl: world.stub_store(self).store(
+        message_key, result, ttl))  # fmt: skip
+    _set(StubBackend, "get_result", lambda self, message, *, block=False, timeout=None: world.stub_store(
+        self).get_result_polling(message, block=block, timeout=timeout))  # fmt: skip
     import dramatiq.actor
     import dramatiq.broker
 

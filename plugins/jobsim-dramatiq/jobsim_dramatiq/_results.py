@@ -10,7 +10,11 @@ an in-memory map on the virtual clock, with that backend's expiry rule:
   after it was stored;
 * ``StubBackend``: ``monotonic() + int(ttl / 1000)`` (``results/backends/stub.py:48-51``), whole
   seconds truncated, and read while ``now < expiration``: a ``result_ttl`` under 1000 ms is never
-  readable, exactly as with the real stub backend;
+  readable, exactly as with the real stub backend. Its ``results`` dict is a class attribute
+  (``stub.py:39``), so every ``StubBackend`` reads what any other stored: here every instance reads
+  the simulation's one map (``DramatiqWorld.stub_entries``), also one no simulated broker uses
+  (``Message.get_result(backend=StubBackend())``, through ``_patches``). Not across simulations:
+  message ids are drawn from the seed, so a later simulation's ids are an earlier one's;
 * ``MemcachedBackend``: ``time=int(ttl / 1000)`` seconds (``results/backends/memcached.py:64-68``),
   ``0`` meaning no expiry.
 
@@ -50,7 +54,9 @@ class ResultStore:
         self.world = world
         self.backend = backend
         self.rule = _rule(backend)
-        self.entries: dict[str, tuple[bytes, int, int | None]] = {}
+        # a StubBackend's results live in a class attribute: all its instances share them (``stub_entries``)
+        self.entries: dict[str, tuple[bytes, int, int | None]] = (
+            world.stub_entries(backend) if self.rule == "stub" else {})  # fmt: skip
 
     def install(self) -> None:
         own = self.backend.__dict__

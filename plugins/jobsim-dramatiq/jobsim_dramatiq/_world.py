@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
     from ._crash import Crashes
     from ._execution import DramatiqExecution
+    from ._results import ResultStore
     from ._worker import Item, SimWorker
 
 BACKEND = "dramatiq"
@@ -77,6 +78,8 @@ class DramatiqWorld:
         self.begin_ms = 0  # the virtual start, and real-clock ms -> virtual ms (set at install)
         self.real_shift_ms = 0
         self.limiters: dict[int, tuple[Any, Any]] = {}  # id(rate-limiter backend) -> (it, its StubBackend)
+        self.stub_results: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (a StubBackend.results, its entries)
+        self.stub_stores: dict[int, tuple[Any, ResultStore]] = {}  # id(results StubBackend) -> (it, its store)
 
     # -- ids, clock, context --------------------------------------------------------------------
     def new_uuid(self) -> uuid.UUID:
@@ -92,6 +95,25 @@ class DramatiqWorld:
             from ._limiters import versioned_stub
 
             entry = self.limiters[id(backend)] = (backend, versioned_stub(self))
+        return entry[1]
+
+    def stub_entries(self, backend: Any) -> dict[str, Any]:
+        """The simulation's entries for a results ``StubBackend``: one map per ``results`` dict, which Dramatiq
+        declares on the class (``results/backends/stub.py:39``), so every instance reads what any other stored."""
+        shared = backend.results
+        for results, entries in self.stub_results:
+            if results is shared:
+                return entries
+        self.stub_results.append((shared, {}))
+        return self.stub_results[-1][1]
+
+    def stub_store(self, backend: Any) -> ResultStore:
+        """The store a results ``StubBackend`` no simulated broker's ``Results`` uses reads (``_patches``)."""
+        entry = self.stub_stores.get(id(backend))
+        if entry is None or entry[0] is not backend:
+            from ._results import ResultStore
+
+            entry = self.stub_stores[id(backend)] = (backend, ResultStore(self, backend))
         return entry[1]
 
     def current_millis(self) -> int:

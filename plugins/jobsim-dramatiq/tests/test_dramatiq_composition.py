@@ -226,6 +226,36 @@ def test_the_stub_backend_keeps_a_result_for_whole_seconds_only(broker, results)
             one.get_result()
 
 
+def test_every_stub_backend_reads_the_results_any_other_stored():
+    # StubBackend.results is a class attribute (results/backends/stub.py:39): one dict for every instance
+    from dramatiq.brokers.stub import StubBroker
+    from dramatiq.results.backends import StubBackend
+
+    first, second = StubBroker(), StubBroker()
+    first.add_middleware(Results(backend=StubBackend()))
+    second.add_middleware(Results(backend=StubBackend()))
+
+    @dramatiq.actor(broker=first, store_results=True)
+    def double(n):
+        return 2 * n
+
+    with jobsim.Simulation([first, second], start=START) as sim:
+        message = double.send(21)
+        sim.run_until_idle()
+        assert message.get_result(backend=second.get_results_backend()) == 42
+        assert message.get_result(backend=StubBackend()) == 42  # one no broker uses
+        sim.advance("10min")  # result_ttl: gone for all of them
+        with pytest.raises(ResultMissing):
+            message.get_result(backend=StubBackend())
+    outside = StubBackend()  # what the simulation mirrors: Dramatiq's own StubBackend, outside it
+    key = outside.build_message_key(message)
+    try:
+        outside._store(key, 1, 60_000)
+        assert StubBackend()._get(key) == 1
+    finally:
+        StubBackend.results.pop(key, None)
+
+
 def test_a_message_that_failed_for_good_stores_its_exception(broker, results):
     @dramatiq.actor(store_results=True, max_retries=0)
     def parse(text):

@@ -14,8 +14,10 @@ simulation does not hold:
 * ``Queue.enqueue_in`` and ``Retry.__init__``: RQ's own, with bad values (``Retry(max=0)``,
   a negative interval, ``job_timeout=0``...) raised as ``jobsim.InvalidArgument`` naming
   them (still a ``ValueError``, as RQ raises).
-* ``Job.set_status``/``get_status``/``save_meta``/``get_meta``/``refresh``: the
-  state of a simulated job lives on the ``Job`` object, not in a Redis hash. The deprecated
+* ``Job.set_status``/``get_status``/``refresh``: the state of a simulated job lives on the ``Job``
+  object, not in a Redis hash -- but for ``meta``: ``save_meta`` writes it to the store at the
+  writer's instant, the worker runs with the meta saved when it starts the job, and ``get_meta()``,
+  ``refresh()`` and ``Job.fetch`` read it back there (``Store.meta``), as from the hash. The deprecated
   ``Job.result`` property is ``return_value()`` (its fallback reads the hash's ``result`` field).
 * ``Result.all``/``fetch_latest``/``count``/``delete_all``: the job's result stream as the worker saved
   it, at the reader's instant (``_store.py``); so ``job.results()``, ``job.latest_result()``,
@@ -331,17 +333,25 @@ def _rq_call(frame: Any) -> str | None:
 
 def _save_meta(original: Any, world: RQWorld) -> Any:
     def save_meta(self: Any) -> None:
+        """``HSET meta`` (``rq/job.py:1200-1203``): in the job's hash at this instant (the job's clock in job code)."""
         if not world.owns(self):
             original(self)
+            return
+        world.store.save_meta(world.sim.now_ns(), self, whole_job=False)
 
     return save_meta
 
 
 def _get_meta(original: Any, world: RQWorld) -> Any:
     def get_meta(self: Any, refresh: bool = True) -> Any:
-        if world.owns(self):
-            return self.meta
-        return original(self, refresh)
+        """``HGET meta`` with ``refresh`` (``rq/job.py:450-463``): what was saved by this instant, ``{}`` once the
+        job's key is gone; without, the ``meta`` this ``Job`` holds."""
+        if not world.owns(self):
+            return original(self, refresh)
+        if refresh:
+            held = world.jobs[self.id]
+            self.meta = {} if world.gone(held) else world.store.meta(self, world.sim.now_ns())
+        return self.meta
 
     return get_meta
 
@@ -375,13 +385,15 @@ def _send_command(original: Any, world: RQWorld) -> Any:
 def _refresh(original: Any, world: RQWorld) -> Any:
     def refresh(self: Any) -> None:
         """``Job.refresh`` (``rq/job.py:1076-1085``): re-reads the hash, ``NoSuchJobError`` once it is gone. The
-        hash of a simulated job is the ``Job`` the simulation holds, so there is nothing else to read."""
+        simulation keeps a simulated job's other fields on the ``Job`` itself; its ``meta`` is re-read as saved
+        by this instant (``Store.meta``): what job code saved, not what it only set on its own ``Job``."""
         if not world.owns(self):
             return original(self)  # type: ignore[no-any-return]
         if world.gone(world.jobs[self.id]):
             from rq.exceptions import NoSuchJobError
 
             raise NoSuchJobError(f"No such job: {self.key} ({world.missing(world.jobs[self.id])})")
+        self.meta = world.store.meta(self, world.sim.now_ns())
 
     return refresh
 

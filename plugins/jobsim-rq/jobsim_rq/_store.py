@@ -70,6 +70,13 @@ class StreamOp:
     ttl: int | None  # EXPIRE after the XADD: None leaves the stream's expiry as it was, -1 PERSISTs it
 
 
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class MetaOp:
+    at: int
+    seq: int
+    meta: bytes  # the serializer's dump of ``job.meta`` (``Job._serialize_meta``)
+
+
 class Store:
     """The registry and result-stream logs of one simulation (``RQWorld.store``)."""
 
@@ -78,6 +85,7 @@ class Store:
         self.seq = 0
         self.registries: dict[tuple[str, str], list[Op]] = {}  # (queue, registry kind) -> ops in (at, seq) order
         self.streams: dict[str, list[StreamOp]] = {}
+        self.metas: dict[str, list[MetaOp]] = {}  # job id -> its hash's ``meta`` field, as written
         self.listed: set[tuple[str, str, str]] = set()  # (queue, kind, job id) ever added: removals worth logging
 
     # -- writing ---------------------------------------------------------------------------------------
@@ -103,6 +111,23 @@ class Store:
 
     def delete_results(self, at: int, job_id: str) -> None:
         _insert(self.streams.setdefault(job_id, []), StreamOp(at=at, seq=self._next(), result=None, ttl=None))
+
+    def save_meta(self, at: int, job: Any, *, whole_job: bool) -> None:
+        """``HSET rq:job:<id> meta ...`` at ``at``: ``Job.save_meta`` always writes it (``rq/job.py:1200-1203``);
+        ``Job.save`` (``whole_job``: at enqueue and at each retry's ``_persist_job``, ``rq/queue.py:1397-1409``)
+        only when ``job.meta`` is not empty (``to_dict``, ``rq/job.py:1164-1165``) -- HSET leaves the old one."""
+        if whole_job and not job.meta:
+            return
+        _insert(self.metas.setdefault(job.id, []), MetaOp(at=at, seq=self._next(), meta=job._serialize_meta()))
+
+    def meta(self, job: Any, now: int) -> dict[str, Any]:
+        """``job.get_meta()`` at ``now``: the field as last written by then, loaded afresh (``rq/job.py:450-463``)."""
+        written = None
+        for op in self.metas.get(job.id, ()):
+            if op.at > now:
+                break
+            written = op.meta
+        return job.serializer.loads(written) if written else {}
 
     # -- what the end of a job writes besides its hash ---------------------------------------------------
     def end(self, held: Held, status: str, at: int, error: BaseException | None, returned: Any) -> None:

@@ -361,6 +361,8 @@ class RQWorld(Stopping, Lifecycle):
         job.origin = queue.name
         held = self.jobs[job.id] if retrying else self._hold(queue, job)
         now = self.sim.now_ns()
+        if retrying and self.executing is held:  # Job.retry's _persist_job saves the worker's Job, meta and all
+            self.store.save_meta(now, job, whole_job=True)
         held.due = max(due, now)
         self.store.add(now, queue.name, "scheduled", job.id, due // SECOND)  # ScheduledJobRegistry.schedule
         self.record("rq.schedule", function=held.run.function.id, run=job.id, queue=queue.name, at=due,
@@ -384,6 +386,8 @@ class RQWorld(Stopping, Lifecycle):
                     listened=line is not None)  # fmt: skip
         self._cleanup_ttl(held)  # _persist_job: job.cleanup(ttl=job.ttl) (rq/queue.py:1409, 1440)
         now = self.sim.now_ns()
+        if self.executing is held:  # Job.retry's _persist_job saves the worker's Job, meta and all
+            self.store.save_meta(now, job, whole_job=True)
         # the scheduler (rq/scheduler.py:262-266) and a released dependent (rq/registry.py:546-563) leave their registry
         self.store.remove(now, queue.name, "scheduled", job.id)
         self.store.remove(now, queue.name, "deferred", job.id)
@@ -417,6 +421,7 @@ class RQWorld(Stopping, Lifecycle):
         runs = self.sim.engine.runs[fn.id]
         runs.append(run)
         held = self.jobs[job.id] = Held(job, queue, run)
+        self.store.save_meta(now, job, whole_job=True)  # Job.save at enqueue (rq/queue.py:1397-1409)
         origin = "enqueue" if cause is None else f"{cause.function.id}#{self.sim.runs(cause.function).index(cause) + 1}"
         self.record("run.start", function=fn.id, run=job.id, n=len(runs), event=origin)
         return held
@@ -497,6 +502,9 @@ class RQWorld(Stopping, Lifecycle):
         engine.x = x
         engine.move_clock(start)
         self.executing, self.executing_worker = held, worker
+        # the worker runs the Job it fetched (Job.fetch in Worker.dequeue_job_and_maintain_ttl): the meta saved by
+        # now, not the test's Job's own (which sees what the job saves on refresh()/get_meta(): _patches.py)
+        mine, job.meta = job.meta, self.store.meta(job, start)
         try:
             try:
                 try:
@@ -518,6 +526,7 @@ class RQWorld(Stopping, Lifecycle):
             except HorseKilled:  # in the body or in a callback it ran (the horse runs both)
                 if not x.killed:
                     raise  # raised by job code itself, not by a kill: not ours to interpret
+                job.meta = self.store.meta(job, start)  # the worker's own Job, fetched before the horse forked
                 if x.kill_reason == "stop":
                     self._stopped(held, x)
                 else:
@@ -525,6 +534,7 @@ class RQWorld(Stopping, Lifecycle):
         finally:
             engine.x = None
             self.executing = self.executing_worker = None
+            job.meta = mine
         if x.now > start:  # the job spent virtual time: until then, the test sees it running
             held.running_until = x.now
             final, attempts = run.status, len(run.attempts)
@@ -590,6 +600,8 @@ class RQWorld(Stopping, Lifecycle):
             from rq.exceptions import NoSuchJobError
 
             raise NoSuchJobError(f"No such job: {held.job.key} ({self.missing(held)})")
+        if self.executing is not held:  # read from the job's hash, as Job.fetch does: the meta saved by now
+            held.job.meta = self.store.meta(held.job, self.sim.now_ns())
         return held.job
 
     def __repr__(self) -> str:

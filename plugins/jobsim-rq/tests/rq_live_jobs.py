@@ -119,6 +119,20 @@ def fails_once(label: str) -> str:
     return f"{label} ok"
 
 
+def saves_meta(label: str) -> str:
+    """Counts its executions in ``meta["saved"]`` (saved at once), then sets ``meta["unsaved"]`` without saving
+    it; fails on its first execution. Logs the ``meta`` each execution starts with."""
+    job = get_current_job()
+    assert job is not None
+    _log({"kind": "attempt", "label": label, "meta": dict(job.meta)})
+    job.meta["saved"] = job.meta.get("saved", 0) + 1
+    job.save_meta()
+    job.meta["unsaved"] = job.meta["saved"]
+    if job.meta["saved"] == 1:
+        raise ValueError(f"{label} failed once")
+    return label
+
+
 def returns(label: str) -> str:
     _log({"kind": "attempt", "label": label, "t": time.time()})
     return f"{label} ok"

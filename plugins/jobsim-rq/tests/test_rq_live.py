@@ -1,6 +1,6 @@
 """Live conformance: RQ jobs on a real worker and Redis vs the simulation's prediction.
 
-Thirteen scenarios: a job that always fails with ``Retry(max=3, interval=[1, 2])`` and a
+Fourteen scenarios: a job that always fails with ``Retry(max=3, interval=[1, 2])`` and a
 failure callback; a job that *returns* ``Retry(max=2, interval=[1, 2])`` (the other
 interval rule); a job that sleeps past ``job_timeout=1`` with ``Retry(max=1, interval=1)``;
 an ``async def`` job awaiting ``asyncio.sleep``, once within its time and once past
@@ -10,7 +10,7 @@ RQ's forking ``Worker``; two forking workers sharing one queue; a work horse kil
 with ``SIGKILL`` (twice: retried, then failed); a whole worker killed with its horse (the
 job is abandoned in the ``StartedJobRegistry``); a job with ``Repeat(times=2, interval=[1, 2])``; and
 the registries, results and ``job.requeue()`` of a job failing once, its dependent and a job that
-returns.
+returns; and the ``meta`` a retried job saves, as the enqueuer's ``Job`` sees it.
 
 Run with the rest of the suite (marker ``live``); skipped, with the reason, when
 ``redis-server`` is not installed. The worker is RQ's ``SimpleWorker`` with its
@@ -601,6 +601,23 @@ def registries_scenario(queue: Queue, settle: Callable[[], None]) -> list[dict]:
     return views
 
 
+def settler(queue: Queue, worker) -> Callable[[], None]:
+    """Waits until nothing is queued, started or waiting for the scheduler on the real worker."""
+
+    def settle() -> None:
+        deadline = time.monotonic() + 30
+        time.sleep(0.2)
+        while time.monotonic() < deadline:
+            worker.check()
+            if not (queue.count or queue.started_job_registry.count or queue.scheduled_job_registry.count):
+                time.sleep(0.3)
+                return
+            time.sleep(0.02)
+        pytest.fail("the real worker did not settle in 30 s")
+
+    return settle
+
+
 def test_registries_results_and_requeue_on_the_real_worker(redis_url, rq_worker):
     import redis
 
@@ -612,19 +629,7 @@ def test_registries_results_and_requeue_on_the_real_worker(redis_url, rq_worker)
     client = redis.Redis.from_url(redis_url)
     try:
         queue = Queue(rq_live_jobs.LIVE_QUEUE, connection=client)
-
-        def settle() -> None:  # until nothing is queued, started or waiting for the scheduler
-            deadline = time.monotonic() + 30
-            time.sleep(0.2)
-            while time.monotonic() < deadline:
-                rq_worker.check()
-                if not (queue.count or queue.started_job_registry.count or queue.scheduled_job_registry.count):
-                    time.sleep(0.3)
-                    return
-                time.sleep(0.02)
-            pytest.fail("the real worker did not settle in 30 s")
-
-        actual = registries_scenario(queue, settle)
+        actual = registries_scenario(queue, settler(queue, rq_worker))
     finally:
         client.close()
     assert actual == expected
@@ -635,3 +640,33 @@ def test_registries_results_and_requeue_on_the_real_worker(redis_url, rq_worker)
     assert expected[3] == {"scheduled in": True, "at": 600}
     assert expected[4] == {"scheduled": True, "canceled": True, "status": JobStatus.CANCELED, "done exists": False,
                            "done finished": False}  # fmt: skip
+
+
+def meta_scenario(queue: Queue, settle: Callable[[], None], log: Callable[[], list[dict]]) -> dict:
+    """A job that saves a count in ``meta``, sets a key it does not save and fails once (retried at once): what
+    each execution starts with and what the enqueuer's ``Job`` sees before and after ``get_meta()``."""
+    rq_live_jobs.LOCAL.clear()
+    job = queue.enqueue(rq_live_jobs.saves_meta, "meta", meta={"owner": "ops"}, retry=Retry(max=1))
+    settle()
+    held = dict(job.meta)
+    return {"held": held, "stored": job.get_meta(), "status": job.get_status(),
+            "attempts": [e["meta"] for e in log() if e["kind"] == "attempt"]}
+
+
+def test_job_meta_on_the_real_worker(redis_url, rq_worker):
+    import redis
+
+    sim_queue = Queue(rq_live_jobs.LIVE_QUEUE, connection=redis.Redis(host="127.0.0.1", port=1))
+    with jobsim.Simulation(sim_queue, start="2025-03-01T00:00:00Z") as sim:
+        expected = meta_scenario(sim_queue, sim.run_until_idle, lambda: rq_live_jobs.LOCAL)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        queue = Queue(rq_live_jobs.LIVE_QUEUE, connection=client)
+        actual = meta_scenario(queue, settler(queue, rq_worker), lambda: read_log(client))
+    finally:
+        client.close()
+    assert actual == expected
+    # the enqueuer's Job keeps its own meta; the retry's Job.save wrote the key job code never saved
+    assert expected == {"held": {"owner": "ops"}, "status": JobStatus.FINISHED,
+                        "stored": {"owner": "ops", "saved": 2, "unsaved": 1},
+                        "attempts": [{"owner": "ops"}, {"owner": "ops", "saved": 1, "unsaved": 1}]}  # fmt: skip

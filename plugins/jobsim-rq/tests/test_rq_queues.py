@@ -267,7 +267,7 @@ def keeps_progress(steps: int) -> int:
     assert job is not None
     for step in range(steps):
         job.meta["progress"] = step + 1
-        job.save_meta()  # writes Redis on a real worker; the Job in memory here
+        job.save_meta()  # the job's hash: the test's Job reads it with get_meta()
         time.sleep(1)
     return steps
 
@@ -285,6 +285,44 @@ def test_meta_is_finished_and_at_front(queue):
         sim.run_until_idle()
         assert job.is_finished and job.return_value() == 3 and job.get_meta()["progress"] == 3
     assert [entry[0] for entry in seen] == ["front", "back"]
+
+
+def counts_in_meta() -> None:
+    """Saves its execution count in ``meta``, sets a key it does not save, saves again 2 s later; fails once."""
+    job = get_current_job()
+    assert job is not None
+    seen.append(dict(job.meta))
+    job.meta["saved"] = job.meta.get("saved", 0) + 1
+    job.save_meta()
+    job.meta["unsaved"] = True
+    time.sleep(2)
+    job.meta["late"] = job.meta["saved"]
+    job.save_meta()
+    if job.meta["saved"] == 1:
+        raise ValueError("first execution")
+
+
+def test_the_tests_job_reads_meta_as_job_code_saved_it(queue):
+    # the worker runs its own Job, fetched from Redis: the one the test holds sees what job code saved (HSET meta)
+    # only through get_meta()/refresh()/Job.fetch, at the instant it was saved (rq/job.py:450-463, 1076-1085, 1200)
+    from rq.job import Job
+
+    with jobsim.Simulation(queue, start=START) as sim:
+        job = queue.enqueue(counts_in_meta, meta={"owner": "ops"}, retry=Retry(max=1, interval=10))
+        sim.advance("1s")
+        assert job.meta == job.get_meta(refresh=False) == {"owner": "ops"}
+        assert job.get_meta() == job.meta == {"owner": "ops", "saved": 1}  # saved at 0 s; not yet the one at 2 s
+        job.meta["mine"] = True  # never saved: the worker's Job does not see it
+        sim.advance("2s")
+        assert job.meta == {"owner": "ops", "saved": 1, "mine": True}
+        job.refresh()  # Job.retry saved the whole Job at 2 s: the key job code never saved too (rq/queue.py:1408)
+        assert job.meta == {"owner": "ops", "saved": 1, "unsaved": True, "late": 1}
+        sim.run_until_idle()
+        assert job.is_finished and job.meta == {"owner": "ops", "saved": 1, "unsaved": True, "late": 1}
+        final = {"owner": "ops", "saved": 2, "unsaved": True, "late": 2}
+        assert Job.fetch(job.id, connection=queue.connection).meta == final  # the success saved no meta
+        assert job.get_meta() == final
+    assert seen == [{"owner": "ops"}, {"owner": "ops", "saved": 1, "unsaved": True, "late": 1}]
 
 
 class Mailer:

@@ -561,10 +561,11 @@ class Redactor:
                 out[i] = new
         return value if out is None else out
 
-    def _plan(self, keys: tuple[Any, ...], data: dict[Any, Any]) -> tuple[str | None, ...]:
+    def _plan(self, keys: tuple[Any, ...], data: dict[Any, Any], learning: bool = False) -> tuple[str | None, ...]:
         """What ``_dict`` does at each key of a dict with these keys, in order: ``None`` (free text, a number, a
         nested value remembered by identity), ``_WALK`` (walked afresh: a plain ``name`` or ``number`` that is
-        no person's or card's), or the action (``drop``, ``keep``, ``name``, ``phone``, ...).
+        no person's or card's), or the action (``drop``, ``keep``, ``name``, ``phone``, ...). ``learning``: what
+        ``_learn`` does instead, where an email or a card's number is read as any other value.
 
         It depends on the keys alone (a plain ``name`` is a person's when a sibling key says email, phone or
         address; a ``number`` a card's beside ``exp_month``, ``cvc``, ...), so dicts of one shape share it."""
@@ -575,16 +576,18 @@ class Redactor:
             action = actions.get(key, _UNSEEN)
             if action is _UNSEEN:
                 action = self._action(key)
-            if action == "email":  # an email field's value is free text as any other
-                action = None
-            elif action == "name?":
+            if action == "name?":
                 if person is None:
                     person = self._has_email(data)
                 action = "name" if person else _WALK
+            elif learning:
+                pass
+            elif action == "email":  # an email field's value is free text as any other
+                action = None
             elif action == "card?":  # a card object's number (beside exp_month, cvc, ...): a secret
                 action = "drop" if card_object(data) else _WALK
             plan.append(action)
-        plans = self._plans
+        plans = self._learn_plans if learning else self._plans
         if len(plans) >= _PLANS:
             plans.clear()
         out = plans[keys] = tuple(plan)
@@ -683,33 +686,12 @@ class Redactor:
             leading[0] = False
         return fake
 
-    def _learn_plan(self, keys: tuple[Any, ...], data: dict[Any, Any]) -> tuple[str | None, ...]:
-        """What ``_learn`` does at each key of a dict with these keys: as ``_plan`` for ``_dict``, a plain
-        ``name`` that is no person's read as any other value (``_WALK``), the other actions as they are."""
-        plan: list[str | None] = []
-        person: bool | None = None
-        actions = self._actions
-        for key in keys:
-            action = actions.get(key, _UNSEEN)
-            if action is _UNSEEN:
-                action = self._action(key)
-            if action == "name?":
-                if person is None:
-                    person = self._has_email(data)
-                action = "name" if person else _WALK
-            plan.append(action)
-        plans = self._learn_plans
-        if len(plans) >= _PLANS:
-            plans.clear()
-        out = plans[keys] = tuple(plan)
-        return out
-
     def _learn(self, value: Any) -> None:
         if type(value) is dict:
             keys = tuple(value)
             plan = self._learn_plans.get(keys)
             if plan is None:
-                plan = self._learn_plan(keys, value)
+                plan = self._plan(keys, value, learning=True)
             for action, item in zip(plan, value.values(), strict=True):
                 if action is None:
                     if type(item) is dict or type(item) is list:

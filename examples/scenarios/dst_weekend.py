@@ -3,10 +3,10 @@
 On 2025-11-02 01:30 happens twice; on 2026-03-08 02:30 does not happen. Inngest's
 scheduler (robfig/cron) matches wall time instant by instant: billing runs twice
 on the fall-back Sunday and the backup is skipped on the spring-forward Sunday.
-The cron-parser systems (BullMQ, Trigger.dev, Quirrel, Agenda) behave like ISC
-cron: once, at the first 01:30, and at 03:00 for the missing 02:30. node-cron
-fires a repeated time once and skips a missing one. Vercel Cron has no time zones
-at all. Run it: ``jobsim compare examples/scenarios/dst_weekend.py``.
+The cron-parser systems (BullMQ, Trigger.dev, Quirrel, Agenda) run 01:30 once, the
+first, as ISC cron does, and the missing 02:30 at 03:30, shifted by the gap (ISC cron
+at 03:00). node-cron fires a repeated time once and skips a missing one. Vercel
+Cron has no time zones at all. Run it: ``jobsim compare examples/scenarios/dst_weekend.py``.
 """
 
 from __future__ import annotations

@@ -71,7 +71,7 @@ def test_crontab_across_fall_back(app, tick):
 
 
 def test_solar_events_fire_at_sunrise(app, tick):
-    pytest.importorskip("ephem", reason="solar() schedules need PyEphem: pip install 'jobsim-celery[solar]'")
+    pytest.importorskip("ephem", reason="solar() schedules need PyEphem: pip install -e 'plugins/jobsim-celery[solar]'")
     app.conf.beat_schedule = {"dawn": {"task": "tick", "schedule": solar("sunrise", 48.8566, 2.3522)}}
     with jobsim.Simulation(app, start="2025-06-20T12:00:00Z") as sim:
         sim.advance("2d")

@@ -269,6 +269,7 @@ FEATURE_OPTIONS = {
     "concurrency.limit": {"on": "go", "concurrency": 3},
     "priority": {"on": "go", "priority": 10},
     "cancel_on": {"on": "go", "cancel_on": [jobsim.Cancel("stop")]},
+    "singleton": {"on": "go", "singleton": jobsim.Singleton(mode="skip")},
     "timeouts": {"on": "go", "timeout": "1h"},
     "on_failure": {"on": "go", "on_failure": lambda ctx: None},
     "every": {"every": "5m"},

@@ -86,7 +86,10 @@ def _inngest() -> Profile:
     repeated at fall-back fires twice (spec_test.go "2am nightly job (skipped)",
     "1am nightly job (runs twice)").
     Features: every one (batch, debounce, throttle, rate limit, idempotency,
-    concurrency, priority, cancel_on, timeouts, wait_for_event, invoke, on_failure).
+    concurrency, priority, cancel_on, timeouts, singleton, wait_for_event, invoke, on_failure).
+    Singleton (executor.go schedule, after the rate limit; enqueue.lua/dequeue.lua): a run holds its
+    key from when it is enqueued until its last queue item goes; "skip" skips a newer run
+    (SkipReasonSingleton), "cancel" cancels the holder and starts the newer one.
     Debounce timing (debounce.go newDebounce/updateDebounce, updateDebounce.lua): the debounce
     pointer lives ttl = the period; the job that starts the run is enqueued at now + ttl + 50 ms
     + 1 s, so the run starts 1.05 s after the quiet period. Under a timeout, a new debounce whose

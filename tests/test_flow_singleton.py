@@ -226,3 +226,33 @@ def test_a_profile_that_does_not_say_refuses_a_singleton():
     profile = jobsim.Profile(name="mine", description="a system of mine", default_retries=jobsim.Retries(attempts=1))
     with pytest.raises(UnsupportedFeature, match=r"mine cannot run function 'f': it uses one run at a time"):
         resolve(profile, [fn])
+
+
+def test_a_debounced_run_meets_the_singleton_when_its_debounce_fires():
+    """Inngest schedules a debounced run when its debounce fires (the job enqueued at ttl + 50 ms + 1 s), and
+    only then does ``schedule`` reach the singleton block: the key is that of the event the run gets."""
+    from jobsim import Debounce
+
+    app, _ = sync_app(singleton=Singleton(mode="skip"), debounce=Debounce("10s"))
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("user/changed", {"i": 1})  # runs at 11.05 s, sleeps 1 h
+        sim.advance("5m")
+        sim.send("user/changed", {"i": 2})  # fires at 5 m 11.05 s: #1 holds the key
+        sim.run_until_idle()
+    first, second = sim.runs("sync")
+    assert (first.status, first.start_ns - T0) == ("completed", 11_050_000_000)
+    assert (second.status, second.end_ns - T0) == ("skipped", 5 * MINUTE + 11_050_000_000)
+    assert second.event.data == {"i": 2}
+
+
+def test_a_run_waiting_for_its_events_future_ts_holds_the_key_already():
+    """executor.go : schedule enqueues a run whose event ts is ahead at that time, and enqueue.lua takes the
+    key then: a second event before the first run starts is skipped."""
+    app, _ = sync_app(singleton=Singleton(mode="skip"))
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("user/changed", {"i": 1}, ts=(T0 + 10 * MINUTE) // 1_000_000)
+        sim.advance("1m")
+        sim.send("user/changed", {"i": 2})
+        sim.run_until_idle()
+    first, second = sim.runs("sync")
+    assert (first.status, at(first.start_ns), second.status, at(second.end_ns)) == ("completed", 600, "skipped", 60)

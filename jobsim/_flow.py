@@ -171,7 +171,8 @@ class Singleton:
 
     A run takes the key when it is scheduled (pkg/execution/state/redis_state/lua/queue/enqueue.lua sets the
     singleton key to the run's id as its first queue item is enqueued) and keeps it until it ends, whatever
-    the end (dequeue.lua deletes it with the run's last queue item): through throttle and concurrency
+    the end (dequeue.lua deletes it with the run's last queue item, and a cancelled run's items are all
+    dequeued by pkg/execution/executor/finalize.go : doRemoveRunJobs): through throttle and concurrency
     queues, sleeps and waits. A run due while another holds its key is, with ``mode="skip"``, skipped
     (``enums.SkipReasonSingleton``); with ``mode="cancel"``, the holder is cancelled and the new run
     starts (pkg/execution/executor/executor.go : schedule, ``HandleSingleton`` then ``e.Cancel``).

@@ -549,9 +549,11 @@ class FlowRuntime:
             data["existing"] = holder.id  # Inngest's SkipExistingRunID span attribute
         self.record(now, "run.skipped", data)
         if reason == "singleton":
-            what = f"run {holder.id if holder is not None else '?'} holds its singleton key"
-        else:
-            what = "its idempotency key was used in the last 24h" if reason == "idempotency" else "its rate limit"
+            # runner.go fails the invoker of a rate-limited run (InvokeFailHandler, "If we don't do this, it'll
+            # hang forever") but returns on ErrFunctionSkipped without it: the caller waits out its invoke's
+            # timeout (engine._invoke arms it; a year when none was given, opcode.go : InvokeFunctionOpts.Expires)
+            return
+        what = "its idempotency key was used in the last 24h" if reason == "idempotency" else "its rate limit"
         self._settle_parent(run, f"invoked function {fn.id!r} was skipped: {what}")
 
     def _queued(self, ctl: RunControl, reason: str, now: int, until: int | None = None) -> None:
@@ -729,7 +731,9 @@ class FlowRuntime:
             if timer is not None:
                 self.kernel.cancel(timer)
         ctl.start_timer = ctl.finish_timer = None
-        if ctl.holds is not None:  # dequeue.lua frees the key with the run's last queue item, however it ended
+        # dequeue.lua frees the key with the run's last queue item; a run finalized early (cancelled, timed out)
+        # has its remaining items dequeued by finalize.go : doRemoveRunJobs, so the key is free as it ends
+        if ctl.holds is not None:
             holders = self.of(run.function).holders
             if holders.get(ctl.holds[0]) is run:
                 del holders[ctl.holds[0]]

@@ -170,24 +170,28 @@ def test_the_rate_limit_is_checked_before_the_singleton():
     assert [s.data["reason"] for s in sim.trace.of("run.skipped")] == ["rate_limit"]
 
 
-def test_an_invoke_whose_run_is_skipped_raises_in_the_caller():
+@pytest.mark.parametrize(("timeout", "fails_at"), [("2h", 2 * HOUR), (None, 365 * 24 * HOUR)])
+def test_an_invoke_whose_run_is_skipped_waits_out_its_timeout(timeout, fails_at):
+    """runner.go fails the invoker of a rate-limited run at once, but on ErrFunctionSkipped (a singleton's
+    skip) it returns without a word: the caller's invoke pause expires at its timeout, a year without one
+    (opcode.go : InvokeFunctionOpts.Expires, ``AddDate(1, 0, 0)``)."""
     app, _ = sync_app(singleton=Singleton(mode="skip"))
 
-    @app.function("caller", on="go")
+    @app.function("caller", on="go", retries=0)
     def caller(ctx):
         try:
-            ctx.step.invoke("call", function="sync", data={"i": 9})
+            ctx.step.invoke("call", function="sync", data={"i": 9}, timeout=timeout)
         except jobsim.StepError as exc:
-            return str(exc)
+            return f"{exc.step_id}: {exc.error}"
         return "ran"
 
-    with jobsim.Simulation(app, start=START) as sim:
+    with jobsim.Simulation(app, start=START) as sim:  # 2025-03-01 + 1 year: 365 days
         sim.send("user/changed", {"i": 1})
         sim.send("go", {})
         sim.run_until_idle()
     (run,) = sim.runs("caller")
-    assert "invoked function 'sync' was skipped" in run.output
-    assert f"run {sim.runs('sync')[0].id} holds its singleton key" in run.output
+    assert sim.runs("sync")[1].status == "skipped"
+    assert (run.output, run.end_ns - T0) == ("call: invoked function 'sync' timed out", fails_at)
 
 
 # -- validation ---------------------------------------------------------------------------------

@@ -260,3 +260,22 @@ def test_a_run_waiting_for_its_events_future_ts_holds_the_key_already():
         sim.run_until_idle()
     first, second = sim.runs("sync")
     assert (first.status, at(first.start_ns), second.status, at(second.end_ns)) == ("completed", 600, "skipped", 60)
+
+
+def test_a_saved_trace_keeps_the_singleton_records_and_their_timeline(tmp_path):
+    import datetime as dt
+
+    from jobsim._timeline import render_trace
+
+    app, _ = sync_app(singleton=Singleton(mode="cancel"))
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("user/changed", {"i": 1})
+        sim.advance("10m")
+        sim.send("user/changed", {"i": 2})
+        sim.run_until_idle()
+        sim.trace.save(tmp_path / "t.jsonl")
+    loaded = jobsim.Trace.load(tmp_path / "t.jsonl")
+    (cancel,) = loaded.of("cancel")
+    assert (cancel.data["reason"], cancel.data["by"]) == ("singleton", sim.runs("sync")[1].id)
+    text = render_trace(loaded, dt.timezone.utc, seed=None, profile="inngest", kinds=sim.record_kinds())
+    assert "cancel    sync#1: sync#2 takes its singleton key (event user/changed)" in text

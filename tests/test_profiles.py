@@ -563,6 +563,7 @@ def _profile(**fields):
                                        "int >= 0 of nanoseconds"),
         ({"max_attempts": 0}, "max_attempts=0 is not valid: Profile.max_attempts must be an int >= 1, or None"),
         ({"durable_steps": "yes"}, "durable_steps='yes' is not valid: Profile.durable_steps must be True or False"),
+        ({"singleton": "skip"}, "singleton='skip' is not valid: Profile.singleton must be True or False"),
         ({"missed_cron": "some"}, "missed_cron='some' is not valid: Profile.missed_cron must be one of 'all', 'first', "
                                   "'first-and-due', 'latest', 'none'"),
         ({"lacks": None}, "lacks=None is not valid: Profile.lacks must be a mapping of feature key"),

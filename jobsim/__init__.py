@@ -6,7 +6,7 @@ from ._compare import Comparison, Outcome, Scenario, compare
 from ._email import Email
 from ._events import Event
 from ._every import Every
-from ._flow import Batch, Cancel, Concurrency, Debounce, RateLimit, Throttle, Timeouts
+from ._flow import Batch, Cancel, Concurrency, Debounce, RateLimit, Singleton, Throttle, Timeouts
 from ._profiles import Profile, profile
 from ._records import Attempt, Run, StepRecord
 from ._retries import Retries, RetryPolicy, TableBackoff
@@ -82,6 +82,7 @@ __all__ = [
     "Run",
     "Scenario",
     "Simulation",
+    "Singleton",
     "StepError",
     "StepMisuse",
     "StepRecord",

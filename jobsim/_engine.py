@@ -588,6 +588,8 @@ class Engine:
             self.x = None
         self.record(x.now, "invoke", {"function": run.function.id, "run": run.id, "step": key,
                                       "target": target.id, "child": child.id})  # fmt: skip
+        if deadline is None and child.status == "skipped" and child.parent is not None:
+            deadline = _one_year_later(x.now)  # a singleton skipped it: nothing but the pause's expiry ends the wait
         if deadline is not None:
             self.kernel.schedule(deadline, self._invoke_timeout, child, owner=run.function.id)
 
@@ -611,7 +613,7 @@ class Engine:
         }
 
     def _invoke_timeout(self, child: Run) -> None:
-        if child.parent is not None and not child.done:
+        if child.parent is not None and (not child.done or child.status == "skipped"):  # skipped: a singleton's
             parent, key = child.parent
             child.parent = None
             self._settle_invoke(parent, key, None, TimeoutError(f"invoked function {child.function.id!r} timed out"))

@@ -160,6 +160,41 @@ class RateLimit:
         object.__setattr__(self, "key_fn", None if self.key is None else compile_key(self.key))
 
 
+SINGLETON_MODES = ("skip", "cancel")
+"""Inngest's ``enums.SingletonMode`` (pkg/enums/singleton_mode.go)."""
+
+
+@init_keywords_checked("Singleton()")
+@dataclasses.dataclass(frozen=True, slots=True)
+class Singleton:
+    """``Singleton(mode, key=None)``: at most one run of the function per key at a time (Inngest's ``singleton``).
+
+    A run takes the key when it is scheduled (pkg/execution/state/redis_state/lua/queue/enqueue.lua sets the
+    singleton key to the run's id as its first queue item is enqueued) and keeps it until it ends, whatever
+    the end (dequeue.lua deletes it with the run's last queue item, and a cancelled run's items are all
+    dequeued by pkg/execution/executor/finalize.go : doRemoveRunJobs): through throttle and concurrency
+    queues, sleeps and waits. A run due while another holds its key is, with ``mode="skip"``, skipped
+    (``enums.SkipReasonSingleton``); with ``mode="cancel"``, the holder is cancelled and the new run
+    starts (pkg/execution/executor/executor.go : schedule, ``HandleSingleton`` then ``e.Cancel``).
+    No ``key``: one run of the function at a time. A key that evaluates to ``False`` (a missing field
+    included) makes the run no singleton at all (pkg/execution/singleton/singleton.go : SingletonKey,
+    ``ErrNotASingleton``).
+    """
+
+    mode: Literal["skip", "cancel"] | None = None  # required: a default only so that leaving it out is told clearly
+    key: Key | None = None
+    key_fn: Callable[[Any], Hashable] | None = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.mode not in SINGLETON_MODES:
+            raise InvalidArgument.build(
+                "mode", self.mode, "'skip' (a run due while another holds its key is skipped) or 'cancel' (the "
+                "running one is cancelled and the new one starts), Inngest's two singleton modes, e.g. "
+                "Singleton(mode='skip', key='event.data.userId')"
+            )
+        object.__setattr__(self, "key_fn", None if self.key is None else compile_key(self.key))
+
+
 @init_keywords_checked("Concurrency()")
 @dataclasses.dataclass(frozen=True, slots=True)
 class Concurrency:
@@ -262,13 +297,14 @@ class FlowControl:
     cancel_on: tuple[Cancel, ...] = ()
     idempotency: Callable[[Any], Hashable] | None = None
     timeouts: Timeouts | None = None
+    singleton: Singleton | None = None
 
     @classmethod
     def build(cls, function_id: str, options: dict[str, Any], *, timeout: bool = False) -> FlowControl:
         """Validate ``options``; ``timeout`` says whether ``app.function`` also got ``timeout=``."""
         kinds: dict[str, type] = {
             "batch": Batch, "debounce": Debounce, "throttle": Throttle,
-            "rate_limit": RateLimit, "concurrency": Concurrency, "timeouts": Timeouts,
+            "rate_limit": RateLimit, "concurrency": Concurrency, "timeouts": Timeouts, "singleton": Singleton,
         }  # fmt: skip
         known = [*kinds, "priority", "cancel_on", "idempotency"]
         values: dict[str, Any] = {}
@@ -302,6 +338,11 @@ class FlowControl:
                 f"function {function_id!r}: batch= and cancel_on= cannot be combined (Inngest rejects it: "
                 '"Batching and cancellation are mutually exclusive"); drop cancel_on=, or check for a '
                 "cancellation inside the batch's run (ctx.step.wait_for_event)"
+            )
+        if "batch" in values and "singleton" in values:  # pkg/inngest/function.go : Function.Validate
+            raise InvalidArgument(
+                f"function {function_id!r}: batch= and singleton= cannot be combined (Inngest rejects it: "
+                '"Batching and singletons are mutually exclusive"); drop one of them'
             )
         if "batch" in values and "priority" in values:
             raise InvalidArgument(
@@ -419,7 +460,7 @@ def _cancels(value: Any) -> tuple[Cancel, ...]:
 
 
 __all__ = [
-    "Batch", "Cancel", "Concurrency", "Debounce", "FlowControl", "RateLimit", "Throttle", "Timeouts",
+    "Batch", "Cancel", "Concurrency", "Debounce", "FlowControl", "RateLimit", "Singleton", "Throttle", "Timeouts",
 ]  # fmt: skip
 
 

@@ -5,13 +5,14 @@ control and no timeout never gets here):
 
 * ``publish`` — an event for the function: batch it, debounce it, or ``start`` a run.
 * ``start`` — a run is due: idempotency or the rate limit may skip it (a run with
-  status ``"skipped"`` and ``run.skipped`` on the trace); the throttle may hold it,
-  FIFO; ``cancel_on`` and timeouts are armed.
+  status ``"skipped"`` and ``run.skipped`` on the trace); a singleton whose key another
+  run holds skips it or cancels that run; the throttle may hold it, FIFO; ``cancel_on``
+  and timeouts are armed.
 * ``enter``/``leave`` — around every request: a concurrency slot is taken before the
   code runs and given back by a timer at the execution's end (``x.now``), so time
   spent in ``time.sleep`` holds the slot. A request without a slot waits in a FIFO
   queue (shifted by priority) and runs the moment one frees.
-* ``finished`` — the run ended: its timers are disarmed.
+* ``finished`` — the run ended: its timers are disarmed, its singleton key freed.
 * ``cancel_by`` — an event that some ``cancel_on`` listens for was published.
 
 Every limiter is exact integer arithmetic on nanoseconds: GCRA keeps its
@@ -38,7 +39,7 @@ from .errors import JobsimError
 if TYPE_CHECKING:
     from ._app import Function
     from ._engine import Engine
-    from ._flow import Batch, Cancel, Debounce, Throttle
+    from ._flow import Batch, Cancel, Debounce, Singleton, Throttle
     from ._steps import Execution
 
 FUTURE_AT_LIMIT = 2 * SECOND
@@ -127,8 +128,8 @@ def _blocking(slots: Slots, entry: tuple[int, int] | None = None) -> Pool | None
 class RunControl:
     """What flow control keeps about one live run."""
 
-    __slots__ = ("ahead", "deadline", "finish_timer", "kept", "n", "parked", "priority", "run", "score", "slots",
-                 "start_timer", "started")  # fmt: skip
+    __slots__ = ("ahead", "deadline", "finish_timer", "holds", "kept", "n", "parked", "priority", "run", "score",
+                 "slots", "start_timer", "started")  # fmt: skip
 
     def __init__(self, run: Run, n: int, priority: int, slots: Slots, created: int) -> None:
         self.run = run
@@ -145,6 +146,7 @@ class RunControl:
         self.start_timer: Timer | None = None
         self.finish_timer: Timer | None = None
         self.deadline: int | None = None
+        self.holds: tuple[Hashable] | None = None  # the singleton key it holds, until it ends
 
 
 class _Open:
@@ -370,6 +372,8 @@ class FunctionFlow:
         self.start_timeout = None if timeouts is None else timeouts.start_ns
         finish = None if timeouts is None else timeouts.finish_ns
         self.finish_timeout = fn.timeout_ns if fn.timeout_ns is not None else finish
+        self.singleton: Singleton | None = flow.singleton
+        self.holders: dict[Hashable, Run] = {}  # singleton key -> the live run holding it
 
     def slots(self, event: Event) -> Slots:
         """The queues a run of this event takes a slot in for each request, with the limit in each."""
@@ -471,7 +475,16 @@ class FlowRuntime:
             if key is not FALSE_KEY and not state.limiter.take(key, now):  # a CEL `false` is not limited
                 self._skip(run, len(runs), state.limit_reason, key, now)
                 return run
+        single = state.singleton
+        held: tuple[Hashable] | None = None
+        if single is not None:
+            held = self._singleton(state, single, run, len(runs), now)
+            if run.status == "skipped":
+                return run
         ctl = self.controls[run] = RunControl(run, len(runs), state.priority_ns(event), state.slots(event), now)
+        if held is not None:
+            ctl.holds = held
+            state.holders[held[0]] = run
         for cancel in state.cancels:
             until = now + (CANCEL_TIMEOUT if cancel.timeout_ns is None else cancel.timeout_ns)
             self.cancellers.setdefault(cancel.event, []).append((run, cancel, until))
@@ -486,6 +499,26 @@ class FlowRuntime:
         else:
             self._admit(ctl)
         return run
+
+    def _singleton(self, state: FunctionFlow, single: Singleton, run: Run, n: int, now: int) -> tuple[Hashable] | None:
+        """Inngest's singleton, as its executor's ``schedule`` applies it after the rate limit: the key the new
+        run will hold (``None``: it is no singleton), once any run holding it is dealt with. ``skip``: the new
+        run is skipped (``enums.SkipReasonSingleton``, the holder's id as ``SkipExistingRunID``). ``cancel``:
+        the holder is cancelled first (``e.Cancel`` with the new run's event id, then ``OnSingletonCancelled``)
+        and the new run takes the key (pkg/execution/executor/executor.go : schedule, the
+        ``req.Function.Singleton`` block; pkg/execution/singleton/singleton.go : singleton)."""
+        key = None if single.key_fn is None else single.key_fn(run.event)
+        if key is FALSE_KEY:  # SingletonKey's ErrNotASingleton: the run goes on as no singleton
+            return None
+        holder = state.holders.get(key)
+        if holder is not None and holder.status not in FINAL:
+            if single.mode == "skip":
+                self._skip(run, n, "singleton", key, now, holder)
+                return None
+            event = run.event
+            self.cancel(holder, {"reason": "singleton", "event": event.name, "id": event.id, "key": _plain(key),
+                                 "by": run.id}, now)  # fmt: skip
+        return (key,)
 
     def _admit(self, ctl: RunControl) -> None:
         """Past its rate limit and due: the throttle lets the run start now, or queues it."""
@@ -508,11 +541,18 @@ class FlowRuntime:
                 run.status, at = "queued", poll
         self.kernel.schedule(at, self.engine._request, run, 0, owner=run.function.id)
 
-    def _skip(self, run: Run, n: int, reason: str, key: Hashable, now: int) -> None:
+    def _skip(self, run: Run, n: int, reason: str, key: Hashable, now: int, holder: Run | None = None) -> None:
         run.status, run.end_ns = "skipped", now
         fn = run.function
-        self.record(now, "run.skipped", {"function": fn.id, "run": run.id, "n": n, "event": run.event.name,
-                                         "reason": reason, "key": _plain(key)})  # fmt: skip
+        data = {"function": fn.id, "run": run.id, "n": n, "event": run.event.name, "reason": reason, "key": _plain(key)}
+        if holder is not None:
+            data["existing"] = holder.id  # Inngest's SkipExistingRunID span attribute
+        self.record(now, "run.skipped", data)
+        if reason == "singleton":
+            # runner.go fails the invoker of a rate-limited run (InvokeFailHandler, "If we don't do this, it'll
+            # hang forever") but returns on ErrFunctionSkipped without it: the caller waits out its invoke's
+            # timeout (engine._invoke arms it; a year when none was given, opcode.go : InvokeFunctionOpts.Expires)
+            return
         what = "its idempotency key was used in the last 24h" if reason == "idempotency" else "its rate limit"
         self._settle_parent(run, f"invoked function {fn.id!r} was skipped: {what}")
 
@@ -691,6 +731,13 @@ class FlowRuntime:
             if timer is not None:
                 self.kernel.cancel(timer)
         ctl.start_timer = ctl.finish_timer = None
+        # dequeue.lua frees the key with the run's last queue item; a run finalized early (cancelled, timed out)
+        # has its remaining items dequeued by finalize.go : doRemoveRunJobs, so the key is free as it ends
+        if ctl.holds is not None:
+            holders = self.of(run.function).holders
+            if holders.get(ctl.holds[0]) is run:
+                del holders[ctl.holds[0]]
+            ctl.holds = None
 
     # -- cancellation -------------------------------------------------------------------------
     def cancel_by(self, event: Event) -> None:

@@ -63,6 +63,7 @@ FEATURES: dict[str, str] = {
     "concurrency.two": "two concurrency limits on one function (concurrency=[..., ...])",
     "priority": "priorities (priority=)",
     "cancel_on": "cancellation by event (cancel_on=)",
+    "singleton": "one run at a time per key (singleton=)",
     "timeouts": "run timeouts (timeout= / timeouts=)",
     "on_failure": "a failure handler (on_failure=)",
     "retries": "retries (retries=)",
@@ -255,6 +256,10 @@ class Profile:
     jcs: bool = False
     """Job code gets its events and memoized step outputs as the system's JCS pass (RFC 8785) writes them: every
     object's keys sorted, an integral float as an int (Inngest: ``driver.go : MarshalV1`` -> ``jcs.Transform``)."""
+    singleton: bool = False
+    """The system keeps one run of a function per key at a time, skipping or cancelling (Inngest's
+    ``singleton``). False: ``singleton=`` is refused, with ``lacks["singleton"]`` as the reason when given
+    (opt-in, so that a profile written before it existed refuses it rather than ignoring it)."""
     oldest_run_first: bool = False
     """Work waiting for a concurrency slot or a throttle goes in the order its *run* was created (less its
     priority), whenever that request of the run was queued: Inngest scores a queue item due now by its run
@@ -341,7 +346,7 @@ def resolve(profile: Profile, functions: Iterable[Function], *, now: int | None 
     schedules: dict[str, tuple[Any, ...]] = {}
     for fn in functions:
         for feature in features_of(fn):
-            if feature in profile.lacks:
+            if feature in profile.lacks or (feature == "singleton" and not profile.singleton):
                 raise profile.refuse(fn.id, feature)
         _check_debounce(profile, fn)
         if fn.every is not None:
@@ -409,7 +414,7 @@ _NUMBERS = {"retry_after_min_ns": (0, False), "cron_jitter_ns": (0, False), "ret
 """Int fields: the least value, and whether ``None`` (no limit) is allowed."""
 _BOOLS = ("durable_steps", "checkpoints", "non_retriable", "retry_after", "persistent", "future_ts",
           "fail_count_per_job", "debounce_timeout_at_call", "debounce_timeout_splits", "oldest_run_first",
-          "debounce_timeout_over_period")
+          "debounce_timeout_over_period", "singleton")
 _CHOICES: dict[str, tuple[Any, ...]] = {"missed_cron": get_args(MissedCron), "cron_next": get_args(CronNext),
                                         "debounce_mode": ("leading", "trailing"), "cron_overlap": ("once", "each")}
 
@@ -479,7 +484,7 @@ def features_of(fn: Function) -> list[str]:
     flow = fn.flow
     if flow is None:
         return used
-    for name in ("batch", "debounce", "throttle", "rate_limit", "cancel_on", "timeouts"):
+    for name in ("batch", "debounce", "throttle", "rate_limit", "cancel_on", "timeouts", "singleton"):
         if getattr(flow, name):
             used.append(name)
     if flow.debounce is not None and flow.debounce.timeout_ns is not None:

@@ -86,7 +86,10 @@ def _inngest() -> Profile:
     repeated at fall-back fires twice (spec_test.go "2am nightly job (skipped)",
     "1am nightly job (runs twice)").
     Features: every one (batch, debounce, throttle, rate limit, idempotency,
-    concurrency, priority, cancel_on, timeouts, wait_for_event, invoke, on_failure).
+    concurrency, priority, cancel_on, timeouts, singleton, wait_for_event, invoke, on_failure).
+    Singleton (executor.go schedule, after the rate limit; enqueue.lua/dequeue.lua): a run holds its
+    key from when it is enqueued until its last queue item goes; "skip" skips a newer run
+    (SkipReasonSingleton), "cancel" cancels the holder and starts the newer one.
     Debounce timing (debounce.go newDebounce/updateDebounce, updateDebounce.lua): the debounce
     pointer lives ttl = the period; the job that starts the run is enqueued at now + ttl + 50 ms
     + 1 s, so the run starts 1.05 s after the quiet period. Under a timeout, a new debounce whose
@@ -117,6 +120,7 @@ def _inngest() -> Profile:
         retry_after_clamp_grid_ns=SECOND, max_sleep_ns=366 * DAY, cron=ROBFIG,
         retries=_inngest_retries, max_attempts=21,
         missed_cron="all", future_ts=True, jcs=True, debounce_job_delay_ns=1050 * MS, oldest_run_first=True,
+        singleton=True,
         crash=CrashRule(reason="the worker died mid-request; Inngest saw the SDK request fail",
                         recovery="the request failed"),
         lacks={"debounce.leading": "its debounce always runs with the last event (debounce.go: each event "
@@ -246,6 +250,8 @@ def _bullmq() -> Profile:
             "priority": "its priorities order the wait list (lower first), they are not a time shift",
             "cancel_on": "there is no cancellation by event",
             "timeouts": "there are no run timeouts",
+            "singleton": "a job id or deduplication id drops a duplicate add; nothing skips or cancels a job "
+                         "while another of its key runs",
             "step.sleep": "a job cannot sleep and resume: moveToDelayed runs it again from the start",
             "step.wait_for_event": "there is no wait-for-event",
             "step.invoke": "a job cannot call another and wait inline",
@@ -373,6 +379,8 @@ def _trigger_dev() -> Profile:
             "rate_limit": "it has queue concurrency and TTLs, no lossy rate limit",
             "idempotency": "its idempotency keys last 30 days and return the existing run",
             "cancel_on": "runs are cancelled through the API, not by a matching event",
+            "singleton": "a queue with concurrencyLimit 1 runs one at a time and queues the rest; nothing skips "
+                         "or cancels a run while another of its key runs: use concurrency=1",
             "timeouts": "maxDuration bounds CPU time per attempt, not the run",
             "concurrency.scope": "tasks share a limit through a named queue (queue({name, concurrencyLimit})), "
                                  "which jobsim does not simulate",
@@ -468,6 +476,7 @@ def _quirrel() -> Profile:
             "concurrency.scope": "exclusive: true is per queue; nothing is shared across queues",
             "concurrency.two": "a queue is exclusive or not; there is no second limit",
             "priority": "there are no priorities", "cancel_on": "jobs are deleted by id, not by an event",
+            "singleton": "exclusive: true queues the next job, it never skips or cancels one",
             "timeouts": "there are no run timeouts", "on_failure": "there is no failure hook",
             "step.sleep": "a job is one HTTP request; it cannot sleep and resume",
             "step.wait_for_event": "there is no wait-for-event",
@@ -671,6 +680,7 @@ def _agenda() -> Profile:
             "concurrency.two": "a job definition has one concurrency",
             "priority": "its priorities order ready jobs, they are not a time shift",
             "cancel_on": "jobs are cancelled by query, not by an event", "timeouts": "there are no run timeouts",
+            "singleton": "concurrency: 1 queues the next job, it never skips or cancels one",
             "step.sleep": "a job cannot sleep and resume (schedule() makes a new job)",
             "step.wait_for_event": "there is no wait-for-event", "step.invoke": "a job cannot call another and wait",
             "every": "agenda.every('5 minutes') runs next at lastRunAt + interval, from when the last run actually "
@@ -692,6 +702,7 @@ _CRON_ONLY = {
     "throttle": "it only runs cron schedules", "rate_limit": "it only runs cron schedules",
     "idempotency": "it only runs cron schedules", "priority": "it only runs cron schedules",
     "cancel_on": "it only runs cron schedules", "timeouts": "it has no run timeouts",
+    "singleton": "nothing skips or cancels a run while another is running",
     "step.sleep": "a task is a plain function call", "step.wait_for_event": "a task is a plain function call",
     "step.invoke": "a task is a plain function call",
     "every": "it schedules cron expressions only: write the interval as cron= (e.g. '*/5 * * * *')",
@@ -732,6 +743,8 @@ def _node_cron() -> Profile:
         attempt_failure_hook=node_cron_failed,
         lacks={**_CRON_ONLY,
                "concurrency": "noOverlap skips a tick while the previous run is pending; it never queues",
+               "singleton": "noOverlap skips a tick while the previous run is pending, but jobsim does not "
+                            "simulate it (and it has no key and no cancel mode)",
                "retries": "errors emit execution:failed; nothing is retried"},
         crash=CrashRule(then="lose", reason="the process died with the run; node-cron keeps nothing",
                         recovery="never"),

@@ -304,6 +304,10 @@ def _queued(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 def _skipped(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     if d["reason"] == "idempotency":
         return f"skipped   {_run(d, names)}: idempotency key {d['key']!r} already ran in the last 24h"
+    if d["reason"] == "singleton":  # Inngest's SkipReasonSingleton
+        key = "" if d.get("key") is None else f" {d['key']!r}"
+        holder = names.get(d.get("existing", ""), "another run")
+        return f"skipped   {_run(d, names)}: {holder} holds its singleton key{key}"
     key = "" if d.get("key") is None else f" (key {d['key']!r})"
     return f"skipped   {_run(d, names)}: over its rate limit{key}"
 
@@ -324,6 +328,10 @@ def _cancel(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     reason = d["reason"]
     if reason == "cancel_on":
         return f"cancel    {_run(d, names)} by event {d['event']} (id {d['id']!r})"
+    if reason == "singleton":  # a singleton in mode 'cancel': the new run takes the key
+        key = "" if d.get("key") is None else f" {d['key']!r}"
+        newer = names.get(d.get("by", ""), "a new run")
+        return f"cancel    {_run(d, names)}: {newer} takes its singleton key{key} (event {d['event']})"
     why = "did not start within timeouts.start" if reason == "timeouts.start" else "ran past its timeout"
     return f"cancel    {_run(d, names)} {why}"
 

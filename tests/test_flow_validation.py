@@ -119,7 +119,8 @@ def declare(**options):
         ({"cancel_on": "stop"}, "cancel_on='stop' is not valid: a list of jobsim.Cancel(event=..., match=...)"),
         ({"bogus": 1},
          "app.function('f') got an unknown option bogus=...; accepted: on, cron, tz, every, retries, timeout, "
-         "on_failure, batch, debounce, throttle, rate_limit, concurrency, timeouts, priority, cancel_on, idempotency"),
+         "on_failure, batch, debounce, throttle, rate_limit, concurrency, timeouts, singleton, priority, cancel_on, "
+         "idempotency"),
     ],
 )  # fmt: skip
 def test_app_function_rejects_bad_flow_options(options, message):
@@ -128,7 +129,7 @@ def test_app_function_rejects_bad_flow_options(options, message):
 
 
 ACCEPTED = ("on, cron, tz, every, retries, timeout, on_failure, batch, debounce, throttle, rate_limit, concurrency, "
-            "timeouts, priority, cancel_on, idempotency")
+            "timeouts, singleton, priority, cancel_on, idempotency")
 
 
 @pytest.mark.parametrize(

@@ -152,8 +152,10 @@ FLOW: dict[str, st.SearchStrategy[Any]] = {
     "idempotency": st.just("event.data.k"),
     "priority": st.sampled_from([5, "int(event.data.k)"]),
     "timeout": st.sampled_from(["30s", "2h"]),
+    "singleton": st.builds(jobsim.Singleton, mode=st.sampled_from(["skip", "cancel"]), key=KEY),
 }
-EXCLUSIVE = [{"batch", "debounce"}, {"idempotency", "rate_limit"}, {"batch", "cancel_on"}, {"batch", "priority"}]
+EXCLUSIVE = [{"batch", "debounce"}, {"idempotency", "rate_limit"}, {"batch", "cancel_on"}, {"batch", "priority"},
+             {"batch", "singleton"}]
 
 RETRIES = st.one_of(
     st.none(), st.integers(0, 2), st.builds(jobsim.Retries, attempts=st.integers(1, 3)),

@@ -269,6 +269,7 @@ FEATURE_OPTIONS = {
     "concurrency.limit": {"on": "go", "concurrency": 3},
     "priority": {"on": "go", "priority": 10},
     "cancel_on": {"on": "go", "cancel_on": [jobsim.Cancel("stop")]},
+    "singleton": {"on": "go", "singleton": jobsim.Singleton(mode="skip")},
     "timeouts": {"on": "go", "timeout": "1h"},
     "on_failure": {"on": "go", "on_failure": lambda ctx: None},
     "every": {"every": "5m"},
@@ -562,6 +563,7 @@ def _profile(**fields):
                                        "int >= 0 of nanoseconds"),
         ({"max_attempts": 0}, "max_attempts=0 is not valid: Profile.max_attempts must be an int >= 1, or None"),
         ({"durable_steps": "yes"}, "durable_steps='yes' is not valid: Profile.durable_steps must be True or False"),
+        ({"singleton": "skip"}, "singleton='skip' is not valid: Profile.singleton must be True or False"),
         ({"missed_cron": "some"}, "missed_cron='some' is not valid: Profile.missed_cron must be one of 'all', 'first', "
                                   "'first-and-due', 'latest', 'none'"),
         ({"lacks": None}, "lacks=None is not valid: Profile.lacks must be a mapping of feature key"),

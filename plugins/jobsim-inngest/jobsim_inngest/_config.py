@@ -18,6 +18,7 @@ inngest-py                  jobsim
 ``idempotency``             ``idempotency=`` (1 run per key per 24 h)
 ``priority``                ``priority=`` (``Priority(run=...)``)
 ``timeouts``                ``Timeouts(start, finish)``
+``singleton``               ``Singleton(mode, key)`` (``"skip"`` or ``"cancel"``)
 ``on_failure``              ``on_failure=`` (1 attempt, as the Python SDK registers it)
 ==========================  ==================================================
 
@@ -71,16 +72,12 @@ def options(fn: inngest.Function[Any], seed: int) -> dict[str, Any]:
         "idempotency": (opts.idempotency, _idempotency),
         "priority": (opts.priority, _priority),
         "timeouts": (opts.timeouts, _timeouts),
+        "singleton": (opts.singleton, _singleton),
     }
     names = {"batch": "batch_events", "cancel_on": "cancel"}
     for key, (value, convert) in flow.items():
         if value is not None:
             _guard(where, names.get(key, key), lambda v=value, c=convert: c(v), out, key)  # type: ignore[misc]
-    if opts.singleton is not None:
-        raise ConfigError(
-            f"{where}: singleton={opts.singleton!r} is not simulated yet (one active run per key, mode "
-            "'skip' or 'cancel'); remove it from the function under test or simulate without it"
-        )
     return {k: v for k, v in out.items() if v is not None}
 
 
@@ -255,6 +252,13 @@ def _key(expression: str | None, argument: str = "key") -> str | Callable[[Any],
 
 def _idempotency(expression: str) -> str | Callable[[Any], Any] | None:
     return _key(expression, "idempotency")
+
+
+def _singleton(singleton: inngest.Singleton) -> jobsim.Singleton:
+    """``Singleton(key, mode)``: the key is a CEL expression on the event, as for every flow key (its value
+    hashed with the function id: pkg/execution/singleton/singleton.go : SingletonKey); the mode is checked
+    again here, as a model built without validation would reach the server unchecked."""
+    return jobsim.Singleton(mode=singleton.mode, key=_key(singleton.key))
 
 
 def _priority(priority: inngest.Priority) -> Callable[[Any], int]:

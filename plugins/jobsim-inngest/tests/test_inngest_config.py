@@ -56,8 +56,14 @@ CEL_IF = "is not valid: expected a CEL-like expression over 'event' and 'async'"
         ({"idempotency": "data.user"}, "idempotency: idempotency='data.user': unknown name 'data'"),
         ({"priority": inngest.Priority(run="size(event.data)")}, f"priority: run='size(event.data)' {CEL_KEY}"),
         ({"timeouts": inngest.Timeouts(finish=0)}, f"timeouts: finish=0 {SECONDS}"),
-        ({"singleton": inngest.Singleton(mode="skip")},
-         "singleton=Singleton(key=None, mode='skip') is not simulated yet (one active run per key"),
+        ({"singleton": inngest.Singleton.model_construct(mode="drop")},
+         "singleton: mode='drop' is not valid: 'skip' (a run due while another holds its key is skipped) or "
+         "'cancel'"),
+        ({"singleton": inngest.Singleton(mode="skip", key="size(event.data)")},
+         f"singleton: key='size(event.data)' {CEL_KEY}"),
+        ({"singleton": inngest.Singleton(mode="skip"), "batch_events": inngest.Batch(max_size=5, timeout=5000)},
+         "batch= and singleton= cannot be combined (Inngest rejects it: \"Batching and singletons are mutually "
+         "exclusive\")"),
         ({"batch_events": inngest.Batch(max_size=5, timeout=5000), "debounce": inngest.Debounce(period=5000)},
          "batch= and debounce= cannot be combined (Inngest rejects it too)"),
         ({"idempotency": "event.data.a", "rate_limit": inngest.RateLimit(limit=1, period=60_000)},

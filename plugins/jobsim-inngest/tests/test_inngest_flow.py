@@ -243,6 +243,37 @@ def test_cancel_on_a_matching_event_within_its_timeout(client):
     ]  # fmt: skip
 
 
+# -- singleton ----------------------------------------------------------------------------------------
+def test_singleton_skip_and_cancel_per_key(client):
+    """pkg/execution/executor/executor.go : schedule: ``skip`` skips a run while another of its key runs,
+    ``cancel`` cancels that run and starts the new one; a key held is free again when its run ends."""
+    made = {}
+    for mode in ("skip", "cancel"):
+
+        @client.create_function(fn_id=f"sync-{mode}", trigger=on(f"{mode}/go"),
+                                singleton=inngest.Singleton(key="event.data.user", mode=mode))  # fmt: skip
+        def sync(ctx: inngest.ContextSync) -> str:
+            ctx.step.sleep("settle", dt.timedelta(minutes=30))
+            return ctx.event.data["n"]
+
+        made[mode] = sync
+
+    with simulate(made["skip"], made["cancel"]) as sim:
+        for mode in ("skip", "cancel"):
+            send_at(sim, [(0, {"user": "u1", "n": "a"}), (0, {"user": "u2", "n": "b"})], f"{mode}/go")
+        for mode in ("skip", "cancel"):
+            send_at(sim, [(10 * MIN, {"user": "u1", "n": "c"})], f"{mode}/go")
+        for mode in ("skip", "cancel"):
+            send_at(sim, [(60 * MIN, {"user": "u1", "n": "d"})], f"{mode}/go")  # u1's run ended: free
+        sim.run_until_idle()
+    ends = {mode: [(r.output, r.status, secs(r.end_ns) / MIN) for r in sim.runs(f"shop-sync-{mode}")]
+            for mode in ("skip", "cancel")}  # fmt: skip
+    assert ends["skip"] == [("a", "completed", 30), ("b", "completed", 30), (None, "skipped", 10),
+                            ("d", "completed", 90)]  # fmt: skip
+    assert ends["cancel"] == [(None, "cancelled", 10), ("b", "completed", 30), ("c", "completed", 40),
+                              ("d", "completed", 90)]  # fmt: skip
+
+
 # -- idempotency and priority -----------------------------------------------------------------------
 def test_idempotency_allows_one_run_per_key_per_24h(client):
     @client.create_function(fn_id="charge", trigger=on(), idempotency="event.data.order")

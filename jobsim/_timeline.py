@@ -304,6 +304,8 @@ def _queued(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 def _skipped(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     if d["reason"] == "idempotency":
         return f"skipped   {_run(d, names)}: idempotency key {d['key']!r} already ran in the last 24h"
+    if d["reason"] == "event_id":
+        return f"skipped   {_run(d, names)}: event id {d['key']!r} already started a run in the last 24h"
     key = "" if d.get("key") is None else f" (key {d['key']!r})"
     return f"skipped   {_run(d, names)}: over its rate limit{key}"
 

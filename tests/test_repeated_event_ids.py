@@ -6,7 +6,7 @@ import pytest
 
 import jobsim
 from jobsim import Batch, Cancel, Debounce, Event, RateLimit
-from jobsim._time import HOUR, MINUTE, SECOND, instant_ns
+from jobsim._time import HOUR, SECOND, instant_ns
 
 START = "2025-03-01T00:00:00Z"
 T0 = instant_ns(START)

@@ -152,6 +152,8 @@ class Engine:
         self.move_clock = sim.wallclock.move
         self.flowrt = FlowRuntime(self)  # flow control; only functions with `fn.flow` reach it
         self.cancellers = self.flowrt.cancellers
+        # (function id, event id) -> when a run of it was made, on a profile that skips a repeated id's runs only
+        self.run_ids: dict[tuple[str, str | None], int] | None = {} if profile.repeated_ids == "runs" else None
         self.runs: dict[str, list[Run]] = defaultdict(list)
         self.by_event: dict[str, list[Function]] = defaultdict(list)
         self.wildcards = False  # a function has a wildcard trigger (``app/*``): events match by prefix too
@@ -223,7 +225,8 @@ class Engine:
             if fn.event_if is not None and not self.accepts(fn, event):
                 continue  # the trigger's `if` is false: no run (Inngest's TriggerEvent expression)
             if fn.flow is None:
-                self.start_run(fn, [event])
+                if self.run_ids is None or not self.flowrt.repeated(fn, event):
+                    self.start_run(fn, [event])
             else:
                 self.flowrt.publish(fn, event)
         waiting = self.waiters.get(event.name)

@@ -480,9 +480,11 @@ def triggers_of(name: str) -> list[str]:
 
 
 class Bus:
-    """Every event of a simulation, in order, with deduplication by id."""
+    """Every event of a simulation, in order, with deduplication by id (unless ``dedupe`` is False: Inngest
+    keeps a repeated id's event and skips only the runs it would start, ``Engine.repeated``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, dedupe: bool = True) -> None:
+        self.dedupe = dedupe
         self.history: list[Event] = []
         self.dropped: list[Event] = []
         self._seen: dict[str, int] = {}
@@ -517,7 +519,8 @@ class Bus:
             del self._seen[key]
 
     def accept(self, event: Event, now: int) -> Event | None:
-        """Stamp the event with its id and ts and keep it; ``None`` if it is a duplicate within 24 h.
+        """Stamp the event with its id and ts and keep it; ``None`` if it is a duplicate within 24 h
+        (never when the bus does not ``dedupe``).
 
         ``event`` is the sender's own copy, seen by no one yet (``Simulation._emit`` makes one of
         every event sent, ``as_sent``): it is stamped in place, not copied again. A duplicate is
@@ -528,7 +531,7 @@ class Bus:
         key = event.id
         if key is None:
             _set(event, "id", ulid(ms, self._counter))
-        else:
+        elif self.dedupe:
             seen = self._seen.get(key)
             if (seen is not None and now - seen < DEDUPE_WINDOW) or (self._held and key in self._held):
                 self._drop(event, now)

@@ -45,6 +45,9 @@ if TYPE_CHECKING:
 FUTURE_AT_LIMIT = 2 * SECOND
 """Inngest's ``consts.FutureAtLimit``: a queue item due within this of its enqueueing is scored by its run's age."""
 
+RATE_LIMIT_IDEMPOTENCY = 30 * 60 * SECOND
+"""Inngest's rate limiter lets a run's idempotency key through again for this long (``RateLimitIdempotencyTTL``)."""
+
 PRIORITY_MAX_S = 43_200
 """Inngest clamps a run's priority factor to ±12 h (``consts.PriorityFactorMax``)."""
 
@@ -175,7 +178,7 @@ class Batcher:
 
     def add(self, event: Event) -> None:
         if self.if_fn is not None and not self.if_fn(event, event):
-            self.rt.start(self.fn, [event])  # events failing the batch's `if` run at once, alone
+            self.rt.start(self.fn, [event], repeat=True)  # events failing the batch's `if` run at once, alone
             return
         key = None if self.key_fn is None else self.key_fn(event)
         batch = self.open.get(key)
@@ -438,7 +441,26 @@ class FlowRuntime:
             if state.limiter is None or self._within_limit(fn, state, event):
                 state.debouncer.add(event)
         else:
-            self.start(fn, [event])
+            self.start(fn, [event], repeat=True)
+
+    def _first(self, fn: Function, event: Event, now: int) -> int | None:
+        """When ``fn``'s run for ``event``'s id was made, if that was under 24 h ago (``Engine.run_ids``)."""
+        ids = self.engine.run_ids
+        at = None if ids is None else ids.get((fn.id, event.id))
+        return at if at is not None and now - at < DAY else None
+
+    def repeated(self, fn: Function, event: Event) -> bool:
+        """A function without flow control: ``event``'s id already made a run of ``fn`` in the last 24 h, so this
+        one ends as a skipped run (``True``); else the id is ``fn``'s from now on."""
+        now = self.engine.now()
+        if self._first(fn, event, now) is None:
+            ids = self.engine.run_ids
+            assert ids is not None
+            ids[fn.id, event.id] = now
+            return False
+        run = self._new_run(fn, [event], None, now)
+        self._skip(run, len(self.engine.runs[fn.id]), "event_id", event.id, now)
+        return True
 
     def _within_limit(self, fn: Function, state: FunctionFlow, event: Event) -> bool:
         """Debounce: the event passes the function's rate limit, or it ends here as a skipped run."""
@@ -462,15 +484,21 @@ class FlowRuntime:
         return run
 
     def start(self, fn: Function, events: list[Event], parent: tuple[Run, str] | None = None, *,
-              batch: bool = False, limited: bool = True) -> Run:
+              batch: bool = False, limited: bool = True, repeat: bool = False) -> Run:
         """A run of ``fn`` is due now: skip it, hold it, or schedule its first request. ``limited``: the
-        rate limit applies here (a debounced run's was checked on each of its events, in ``publish``)."""
+        rate limit applies here (a debounced run's was checked on each of its events, in ``publish``).
+        ``repeat``: the run is keyed by its event's id (Inngest's ``Initialize``: one event, not a batch's run
+        nor a debounced one), so a repeated id's is skipped (``Engine.run_ids``)."""
         engine, state = self.engine, self.of(fn)
         now = engine.now()
         run = self._new_run(fn, events, parent, now)
         runs = engine.runs[fn.id]
         event = run.event
-        if state.limiter is not None and limited:
+        repeat = repeat and engine.run_ids is not None
+        first = self._first(fn, event, now) if repeat else None
+        # Inngest's rate limiter takes the run's idempotency key for 30 min (executor.go schedule,
+        # RateLimitIdempotencyTTL): a repeat within that passes it untouched, a later one is counted first
+        if state.limiter is not None and limited and (first is None or now - first >= RATE_LIMIT_IDEMPOTENCY):
             key = None if state.limit_key is None else state.limit_key(event)
             if key is not FALSE_KEY and not state.limiter.take(key, now):  # a CEL `false` is not limited
                 self._skip(run, len(runs), state.limit_reason, key, now)
@@ -481,6 +509,12 @@ class FlowRuntime:
             held = self._singleton(state, single, run, len(runs), now)
             if run.status == "skipped":
                 return run
+        if first is not None:  # the state store has a run for this key (redis_state.go idempotencyCheck)
+            self._skip(run, len(runs), "event_id", event.id, now)
+            return run
+        if repeat:
+            assert engine.run_ids is not None
+            engine.run_ids[fn.id, event.id] = now
         ctl = self.controls[run] = RunControl(run, len(runs), state.priority_ns(event), state.slots(event), now)
         if held is not None:
             ctl.holds = held
@@ -553,7 +587,8 @@ class FlowRuntime:
             # hang forever") but returns on ErrFunctionSkipped without it: the caller waits out its invoke's
             # timeout (engine._invoke arms it; a year when none was given, opcode.go : InvokeFunctionOpts.Expires)
             return
-        what = "its idempotency key was used in the last 24h" if reason == "idempotency" else "its rate limit"
+        what = {"idempotency": "its idempotency key was used in the last 24h",
+                "event_id": f"its event id {key!r} started a run of it in the last 24h"}.get(reason, "its rate limit")
         self._settle_parent(run, f"invoked function {fn.id!r} was skipped: {what}")
 
     def _queued(self, ctl: RunControl, reason: str, now: int, until: int | None = None) -> None:

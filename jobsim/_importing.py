@@ -208,14 +208,14 @@ def _internal(internal: dict[str, list[int]]) -> str:
 
 def _order_and_repeats(placed: list[tuple[int, int, dict[str, Any]]]) -> list[str]:
     """What the import changes or the replay will drop, said once each: events out of time
-    order (replayed sorted), and ids given more than once (the bus keeps the first in 24 h)."""
+    order (replayed sorted), and ids given more than once (the first in 24 h starts runs)."""
     notes = []
     late = [(line, at, prev) for (prev, _, _), (at, line, _) in pairwise(placed) if at < prev]
     if late:
         line, at, prev = late[0]
         notes.append(f"{len(late)} event(s) come before the line above them in time (the first: line {line}, "
                      f"{iso(at)}, after {iso(prev)}); they are replayed in time order")  # fmt: skip
-    # as the bus will see them: in time order, a repeat within 24 h of the id's last accepted event is dropped
+    # as Inngest will see them: in time order, a repeat within 24 h of the id's last run-starting event starts none
     kept: dict[str, tuple[int, list[int]]] = {}  # id -> (when it was last accepted, that line and its repeats)
     repeated: dict[str, list[int]] = {}  # id -> the lines of its first accepted event with repeats dropped
     for at, line, data in sorted(placed, key=lambda item: (item[0], item[1])):
@@ -229,10 +229,12 @@ def _order_and_repeats(placed: list[tuple[int, int, dict[str, Any]]]) -> list[st
     if repeated:
         key, found = next(iter(repeated.items()))
         # an earlier line later in time is the repeat: say which line is replayed, or "lines 3, 1" reads backwards
-        kept_line = f": line {found[0]}, the earliest in time, is the one replayed" if found[0] > min(found) else ""
+        kept_line = f": line {found[0]}, the earliest in time, is the one that starts runs" if found[0] > min(found) \
+            else ""
         notes.append(f"{len(repeated)} event id(s) are given more than once (the first: {key!r} on lines "
-                     f"{', '.join(map(str, found[:5]))}{kept_line}); the bus drops a repeat within 24 h of the "
-                     "first, as Inngest does, so a replay runs it once")  # fmt: skip
+                     f"{', '.join(map(str, found[:5]))}{kept_line}); Inngest starts no run for a repeat within "
+                     "24 h of the first (it still resumes waits and cancels runs), so a replay runs it "
+                     "once")  # fmt: skip
     return notes
 
 

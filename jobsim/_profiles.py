@@ -232,6 +232,13 @@ class Profile:
     crash: CrashRule = IMMEDIATE
     dedupe: str | None = "deduplicated"
     """Why a duplicated delivery starts no run; ``None`` when every delivery runs."""
+    repeated_ids: Literal["drop", "runs"] = "drop"
+    """An event whose ``id`` repeats one sent in the last 24 h. ``drop``: the bus drops it whole (an add with a
+    job id already taken is a no-op: BullMQ's ``jobId``, Trigger.dev's ``idempotencyKey``, Quirrel's ``id``).
+    ``runs``: the bus keeps it (``sim.events``, waits, cancellations, batches, debounces all see it) and only
+    the run it would start is skipped, per function, while that function's run for the id is under 24 h old
+    (Inngest: the run's idempotency key is function + event id, set when the run is made; runner.go
+    ``Initialize``, executor.go ``idempotencyKey``, redis_state.go ``idempotencyCheck``)."""
     debounce_mode: Literal["leading", "trailing"] = "trailing"
     """The event a debounced run gets when ``Debounce(mode=None)``: the ``trailing`` (last) or ``leading`` (first)."""
     debounce_timeout_at_call: bool = False
@@ -416,7 +423,8 @@ _BOOLS = ("durable_steps", "checkpoints", "non_retriable", "retry_after", "persi
           "fail_count_per_job", "debounce_timeout_at_call", "debounce_timeout_splits", "oldest_run_first",
           "debounce_timeout_over_period", "singleton")
 _CHOICES: dict[str, tuple[Any, ...]] = {"missed_cron": get_args(MissedCron), "cron_next": get_args(CronNext),
-                                        "debounce_mode": ("leading", "trailing"), "cron_overlap": ("once", "each")}
+                                        "debounce_mode": ("leading", "trailing"), "cron_overlap": ("once", "each"),
+                                        "repeated_ids": ("drop", "runs")}
 
 
 def _check_profile(p: Profile) -> None:

@@ -131,7 +131,7 @@ class Simulation:
         if (not p.durable_steps or p.cron_jitter_ns or p.max_duration_ns is not None or p.cron_next in ("start", "end")
                 or p.interval is not None):  # fmt: skip
             self._system()
-        self.bus = Bus()
+        self.bus = Bus(dedupe=p.repeated_ids == "drop")
         self._loop: VirtualLoop | None = None
         self._failure_handlers: dict[str, Function] = {}
         self._state = "new"

@@ -107,7 +107,9 @@ def _inngest() -> Profile:
     `ts` field"; docs: "Scheduling a one-off function"). Reference §1.1's "ts can be set but
     does not delay" is wrong there.
     Duplicate delivery: a tick creates at most one run (idempotency key = scheduled
-    time, executor handleCron); an event's runs are keyed by its id: deduplicated.
+    time, executor handleCron); an event's runs are keyed by function + its id, for 24 h:
+    a repeated id starts no run of a function that already ran for it, but the event is
+    still stored and reaches waits, cancellations, batches and debounces (runner.go).
     Several cron triggers of one function due in the same second start one run
     (docs, guides/multiple-triggers "Overlapping crons": "Only one cron job will be run
     for each given second"): the first schedule's; the others' ticks are skipped.
@@ -120,7 +122,7 @@ def _inngest() -> Profile:
         retry_after_clamp_grid_ns=SECOND, max_sleep_ns=366 * DAY, cron=ROBFIG,
         retries=_inngest_retries, max_attempts=21,
         missed_cron="all", future_ts=True, jcs=True, debounce_job_delay_ns=1050 * MS, oldest_run_first=True,
-        singleton=True,
+        singleton=True, repeated_ids="runs",
         crash=CrashRule(reason="the worker died mid-request; Inngest saw the SDK request fail",
                         recovery="the request failed"),
         lacks={"debounce.leading": "its debounce always runs with the last event (debounce.go: each event "

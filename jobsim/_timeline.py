@@ -308,6 +308,8 @@ def _skipped(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
         key = "" if d.get("key") is None else f" {d['key']!r}"
         holder = names.get(d.get("existing", ""), "another run")
         return f"skipped   {_run(d, names)}: {holder} holds its singleton key{key}"
+    if d["reason"] == "event_id":
+        return f"skipped   {_run(d, names)}: event id {d['key']!r} already started a run in the last 24h"
     key = "" if d.get("key") is None else f" (key {d['key']!r})"
     return f"skipped   {_run(d, names)}: over its rate limit{key}"
 

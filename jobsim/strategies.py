@@ -529,7 +529,8 @@ def event_streams(events: Any, *, min_size: int = 0, max_size: int = 10, gaps: S
     ``None`` draws ``fake_payloads()``), a list of names (all faker-backed), or a strategy
     of ``jobsim.Event``. ``gaps`` draws the time before each event (default
     ``durations(0, "1h")``: 0 puts events at the same instant). ``ids`` draws explicit
-    event ids (the bus drops a repeated id within 24 h); by default the bus assigns them.
+    event ids (a repeated id within 24 h starts no run of a function that ran for it, or a queue's profile
+    drops it); by default the bus assigns them.
     """
     with _checking():
         low, high = spec.sizes(min_size, max_size)

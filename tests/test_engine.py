@@ -369,10 +369,10 @@ def test_fan_out_runs_every_subscribed_function():
     assert {r.output for r in sim.runs()} == {"welcome", "crm", "analytics", "slack", "trial"}
 
 
-def test_duplicate_event_ids_are_dropped_within_24h():
+def test_duplicate_event_ids_are_dropped_within_24h_by_a_queue():
     app = jobsim.App("a")
     app.function("pay", on="order/paid")(lambda ctx: None)
-    with simulate(app) as sim:
+    with simulate(app, profile="bullmq") as sim:  # Inngest keeps them: test_repeated_event_ids.py
         sim.send(Event("order/paid", {"o": 1}, id="pay-o1"))
         sim.advance("23h")
         sim.send(Event("order/paid", {"o": 1}, id="pay-o1"))

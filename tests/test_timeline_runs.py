@@ -123,7 +123,7 @@ def test_a_trace_whose_lines_name_no_run_shows_replays_and_diffs_as_before(tmp_p
     assert traces.compare(path, old).same and traces.compare(old, path).same
 
 
-def test_an_event_job_code_sent_that_the_bus_drops_names_its_run_too() -> None:
+def dupes() -> jobsim.App:
     app = jobsim.App("dupes")
 
     @app.function("notify", on="go")
@@ -131,7 +131,12 @@ def test_an_event_job_code_sent_that_the_bus_drops_names_its_run_too() -> None:
         ctx.step.send_event("once", {"name": "user/notified", "id": "n-1", "data": {}})
         ctx.step.send_event("again", {"name": "user/notified", "id": "n-1", "data": {}})  # the same id: dropped
 
-    with jobsim.Simulation(app, start="2025-03-03T09:00:00Z") as sim:
+    return app
+
+
+def test_an_event_job_code_sent_that_the_bus_drops_names_its_run_too() -> None:
+    # a queue's profile drops a repeated id whole (Inngest keeps it: the test below)
+    with jobsim.Simulation(dupes(), start="2025-03-03T09:00:00Z", profile="bullmq") as sim:
         sim.send("go")
         sim.send("go", id="go-1")
         sim.send("go", id="go-1")  # the test's own duplicate: dropped, no run's
@@ -141,7 +146,29 @@ def test_an_event_job_code_sent_that_the_bus_drops_names_its_run_too() -> None:
         "event     go {}",
         "event     go id='go-1' dropped: duplicate id within 24h",
         "event     notify#1: user/notified {}",
-        "event     notify#2: user/notified id='n-1' dropped: duplicate id within 24h",  # the runs interleave
-        "event     notify#1: user/notified id='n-1' dropped: duplicate id within 24h",
+        "event     notify#1: user/notified id='n-1' dropped: duplicate id within 24h",  # one worker: no interleaving
         "event     notify#2: user/notified id='n-1' dropped: duplicate id within 24h",
+        "event     notify#2: user/notified id='n-1' dropped: duplicate id within 24h",
+    ]
+
+
+def test_on_inngest_a_repeated_id_job_code_sent_is_an_event_of_its_run_and_skips_runs() -> None:
+    app = dupes()
+    app.function("log", on="user/notified")(lambda ctx: None)
+    with jobsim.Simulation(app, start="2025-03-03T09:00:00Z") as sim:
+        sim.send("go")
+        sim.send("go", id="go-1")
+        sim.send("go", id="go-1")  # the test's own repeat: a run of notify is skipped
+        sim.run_until_idle()
+    timeline = sim.timeline()
+    assert said(timeline, "event") == [
+        "event     go {}", "event     go {}", "event     go {}",
+        "event     notify#1: user/notified {}", "event     notify#2: user/notified {}",
+        "event     notify#1: user/notified {}", "event     notify#2: user/notified {}",
+    ]
+    assert said(timeline, "skipped") == [
+        "skipped   notify#3: event id 'go-1' already started a run in the last 24h",
+        "skipped   log#2: event id 'n-1' already started a run in the last 24h",
+        "skipped   log#3: event id 'n-1' already started a run in the last 24h",
+        "skipped   log#4: event id 'n-1' already started a run in the last 24h",
     ]

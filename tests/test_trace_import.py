@@ -94,10 +94,11 @@ def test_replaying_imported_events_runs_today_s_code_and_reports_its_runs(tmp_pa
         result = jobsim.Simulation.replay(path, app())
     assert result.same and result.comparison is None and result.inputs == 3
     sim = result.simulation
-    assert [r.output for r in sim.runs("on-order")] == [42]  # the duplicate id was dropped, as Inngest would
+    # the repeated id starts no run, as on Inngest
+    assert [(r.status, r.output) for r in sim.runs("on-order")] == [("completed", 42), ("skipped", None)]
     (signup,) = sim.runs("on-signup")
     assert (signup.status, signup.finished_at - signup.started_at) == ("completed", dt.timedelta(hours=1))
-    assert result.report().splitlines()[-2:] == ["  on-signup: 1 completed", "  on-order: 1 completed"]
+    assert result.report().splitlines()[-2:] == ["  on-signup: 1 completed", "  on-order: 1 completed, 1 skipped"]
     baseline = result.save(tmp_path / "baseline.jobsim.jsonl")
     again = jobsim.Simulation.replay(baseline, app())
     assert again.same and again.comparison is not None
@@ -180,8 +181,8 @@ def test_events_out_of_time_order_and_repeated_ids_are_said_once_each(tmp_path):
     assert [str(w.message).removeprefix(f"{path}: ") for w in caught] == [
         "2 event(s) come before the line above them in time (the first: line 3, 2025-06-01T12:00:02.000Z, after "
         "2025-06-01T12:00:05.000Z); they are replayed in time order",
-        "2 event id(s) are given more than once (the first: 'a' on lines 1, 4); the bus drops a repeat within 24 h "
-        "of the first, as Inngest does, so a replay runs it once",
+        "2 event id(s) are given more than once (the first: 'a' on lines 1, 4); Inngest starts no run for a repeat "
+        "within 24 h of the first (it still resumes waits and cancels runs), so a replay runs it once",
     ]
     assert trace.warnings == [str(w.message).removeprefix(f"{path}: ") for w in caught]
     assert [r.data["data"]["n"] for r in trace.records] == [0, 4, 2, 1, 3, 5]
@@ -193,7 +194,7 @@ def test_events_out_of_time_order_and_repeated_ids_are_said_once_each(tmp_path):
 
 
 def test_a_repeated_id_whose_later_line_is_earlier_in_time_says_which_line_is_replayed(tmp_path):
-    """'on lines 3, 1' read as a typo: the event of line 3 comes first in time, so line 1's is the one dropped."""
+    """'on lines 3, 1' read as a typo: the event of line 3 comes first in time, so line 1's starts no run."""
     path = write(tmp_path / "events.jsonl",
                  *[{"name": "order/paid", "data": {"n": n, "amount": n}, "id": "c1", "ts": T0 // MS + ms}
                    for n, ms in enumerate([5000, 3000, 1000])])  # fmt: skip
@@ -201,14 +202,15 @@ def test_a_repeated_id_whose_later_line_is_earlier_in_time_says_which_line_is_re
         trace = traces.import_events(path)
     assert str(caught[-1].message).removeprefix(f"{path}: ") == (
         "1 event id(s) are given more than once (the first: 'c1' on lines 3, 2, 1: line 3, the earliest in time, "
-        "is the one replayed); the bus drops a repeat within 24 h of the first, as Inngest does, so a replay runs "
-        "it once")  # fmt: skip
+        "is the one that starts runs); Inngest starts no run for a repeat within 24 h of the first (it still resumes "
+        "waits and cancels runs), so a replay runs it once")  # fmt: skip
     result = jobsim.Simulation.replay(trace, app())
-    assert [run.event.data["n"] for run in result.simulation.runs("on-order")] == [2]
+    runs = [(run.event.data["n"], run.status) for run in result.simulation.runs("on-order")]
+    assert runs == [(2, "completed"), (1, "skipped"), (0, "skipped")]
 
 
 def test_an_id_repeated_more_than_24_h_later_is_no_repeat_the_replay_drops(tmp_path):
-    """The bus drops a repeat within 24 h of the id's last accepted event (``Bus.accept``): a daily
+    """A repeat within 24 h of the run its id started starts none (``FlowRuntime.repeated``): a daily
     event that reuses its id is run every day, and the import must not say it runs once."""
     day = 24 * 3600 * 1000
     path = write(tmp_path / "events.jsonl",
@@ -218,8 +220,8 @@ def test_an_id_repeated_more_than_24_h_later_is_no_repeat_the_replay_drops(tmp_p
     with pytest.warns(TraceWarning) as caught:
         traces.import_events(path)
     assert [str(w.message).removeprefix(f"{path}: ") for w in caught] == [
-        "1 event id(s) are given more than once (the first: 'daily' on lines 3, 4); the bus drops a repeat within "
-        "24 h of the first, as Inngest does, so a replay runs it once",
+        "1 event id(s) are given more than once (the first: 'daily' on lines 3, 4); Inngest starts no run for a "
+        "repeat within 24 h of the first (it still resumes waits and cancels runs), so a replay runs it once",
     ]
     daily = [{"name": "order/paid", "data": {}, "id": "daily", "ts": T0 // MS + k * day} for k in range(3)]
     spaced = write(tmp_path / "daily.jsonl", *daily)

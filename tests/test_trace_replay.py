@@ -33,7 +33,7 @@ def test_replaying_the_same_code_gives_the_same_story(recorded):
     assert result.same, result.report()
     assert result.inputs == 3 and result.stopped is None
     sim = result.simulation
-    assert [r.status for r in sim.runs("welcome")] == ["completed", "completed"]
+    assert [r.status for r in sim.runs("welcome")] == ["completed", "skipped", "completed"]  # signup-ada repeats
     assert [(a.step, a.number, (a.start_ns - T0) // SECOND) for a in sim.runs("welcome")[0].attempts][:2] == [
         ("crm", 0, 0), ("crm", 1, 10)]  # the recorded 500, served again: the same retry, 10 s later
     assert [m.to for m in sim.mail.outbox] == [["ada.lovelace@gmail.com"], ["grace@navy.mil"]]
@@ -47,7 +47,7 @@ def test_replaying_a_redacted_file_feeds_the_fakes_and_still_compares_equal(trac
     assert all(r.endswith(("@example.com", "@example.net", "@example.org")) for r in recipients)
     report = result.report()
     assert report.splitlines()[0] == f"jobsim replay of {trace_file}"
-    assert "  same     welcome  2 runs, 2 emails, 5 http calls, 2 events emitted" in report
+    assert "  same     welcome  3 runs, 2 emails, 5 http calls, 2 events emitted" in report
     assert report.endswith("same: 3 function(s), recorded and replayed agree on runs, outputs, emails, http, "
                            "events, timing")  # fmt: skip
 
@@ -276,7 +276,7 @@ def test_replay_result_as_data_and_saved(recorded, tmp_path):
     result = jobsim.Simulation.replay(recorded.trace, build(plan="pro"), compare="http")
     data = result.to_dict()
     assert data["same"] is False and data["inputs"] == 3
-    assert data["runs"]["welcome"] == {"completed": 2}
+    assert data["runs"]["welcome"] == {"completed": 2, "skipped": 1}
     first = data["comparison"]["functions"]["welcome"]["first"]
     assert (first["mode"], first["path"], first["recorded"], first["replayed"]) == (
         "http", "request.body.json.plan", "free", "pro")

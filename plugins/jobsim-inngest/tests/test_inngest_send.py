@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import socket
 
 import inngest
@@ -137,13 +138,47 @@ def test_sim_send_takes_an_inngest_event_as_client_send_would_send_it(client):
     assert sim.events[0].id == "pay-1"
 
 
-def test_event_ids_dedupe_on_the_bus_as_on_inngest(client):
+def test_a_repeated_event_id_starts_no_second_run_but_stays_on_the_bus_as_on_inngest(client):
     fn = client.create_function(fn_id="pay", trigger=inngest.TriggerEvent(event="order/paid"))(lambda ctx: None)
     with simulate(fn) as sim:
         paid = inngest.Event(name="order/paid", data={"order": 1}, id="pay-1")
         assert client.send_sync([paid, paid]) == ["pay-1", "pay-1"]
         sim.run_until_idle()
-    assert len(sim.runs("shop-pay")) == 1 and len(sim.bus.dropped) == 1
+    assert [r.status for r in sim.runs("shop-pay")] == ["completed", "skipped"]
+    assert [e.id for e in sim.events] == ["pay-1", "pay-1"] and sim.bus.dropped == []
+
+
+def test_a_repeated_event_id_resumes_a_wait_and_cancels_a_run_and_is_keyed_per_function(client):
+    """runner.go: a repeat is stored and matched against waits and cancellations (pauses); only
+    ``Initialize`` skips, by function + event id, so a function whose `if` refused the first runs."""
+    @client.create_function(fn_id="cart", trigger=inngest.TriggerEvent(event="cart/opened"))
+    def cart(ctx: inngest.ContextSync) -> object:
+        paid = ctx.step.wait_for_event("paid", event="cart/paid", if_exp="event.data.cart == async.data.cart",
+                                       timeout=dt.timedelta(hours=1))
+        return None if paid is None else paid.data["total"]
+
+    @client.create_function(fn_id="remind", trigger=inngest.TriggerEvent(event="cart/opened"),
+                            cancel=[inngest.Cancel(event="cart/paid", if_exp="event.data.cart == async.data.cart")])
+    def remind(ctx: inngest.ContextSync) -> str:
+        ctx.step.sleep("wait", dt.timedelta(hours=2))
+        return "reminded"
+
+    @client.create_function(fn_id="big", trigger=inngest.TriggerEvent(event="cart/paid",
+                                                                       expression="event.data.total > 100"))
+    def big(ctx: inngest.ContextSync) -> object:
+        return ctx.event.data["total"]
+
+    with simulate(cart, remind, big) as sim:
+        client.send_sync(inngest.Event(name="cart/paid", data={"cart": "c0", "total": 5}, id="pay-1"))
+        client.send_sync(inngest.Event(name="cart/opened", data={"cart": "c1"}))
+        sim.advance("10m")
+        client.send_sync(inngest.Event(name="cart/paid", data={"cart": "c1", "total": 150}, id="pay-1"))
+        sim.run_until_idle()
+    (waited,) = sim.runs("shop-cart")
+    (reminded,) = sim.runs("shop-remind")
+    assert (waited.status, waited.output, secs(waited.end_ns)) == ("completed", 150, 600)
+    assert (reminded.status, secs(reminded.end_ns)) == ("cancelled", 600)
+    assert [r.output for r in sim.runs("shop-big")] == [150]  # its `if` was false for the first: no run for pay-1
 
 
 def test_a_simulation_without_inngest_functions_refuses_sends_instead_of_reaching_the_event_api(client, no_network):

@@ -1,0 +1,132 @@
+"""An event whose id repeats one sent in the last 24 h: Inngest keeps it and skips only the runs it would
+start (runner.go ``Initialize``: the run's idempotency key is function + event id, 24 h); the other profiles'
+queues drop it whole (an add with a job id already taken is a no-op)."""
+
+import pytest
+
+import jobsim
+from jobsim import Batch, Cancel, Debounce, Event, RateLimit
+from jobsim._time import HOUR, SECOND, instant_ns
+
+START = "2025-03-01T00:00:00Z"
+T0 = instant_ns(START)
+
+
+def secs(ns):
+    return (ns - T0) / SECOND
+
+
+def test_a_repeated_id_resumes_a_waiting_run():
+    app = jobsim.App("a")
+
+    @app.function("checkout", on="cart/created")
+    def checkout(ctx):
+        done = ctx.step.wait_for_event("paid", event="cart/paid", match="data.cartId", timeout="1d")
+        return None if done is None else done.data["total"]
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send(Event("cart/paid", {"cartId": "c0", "total": 1}, id="pay-1"))  # no wait yet
+        sim.send("cart/created", {"cartId": "c1"})
+        sim.advance("1h")
+        sim.send(Event("cart/paid", {"cartId": "c1", "total": 42}, id="pay-1"))  # the same id, 1 h later
+        sim.run_until_idle()
+    (run,) = sim.runs("checkout")
+    assert (run.status, run.output, secs(run.end_ns)) == ("completed", 42, 3600)
+    assert [e.id for e in sim.events if e.name == "cart/paid"] == ["pay-1", "pay-1"]
+    assert sim.bus.dropped == [] and not sim.trace.of("event.dropped")
+
+
+def test_a_repeated_id_cancels_a_run():
+    app = jobsim.App("a")
+
+    @app.function("remind", on="order/created", cancel_on=[Cancel("order/cancelled", match="data.orderId")])
+    def remind(ctx):
+        ctx.step.sleep("wait", "1h")
+        return "sent"
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send(Event("order/cancelled", {"orderId": "o0"}, id="c-1"))
+        sim.send("order/created", {"orderId": "o1"})
+        sim.advance("10m")
+        sim.send(Event("order/cancelled", {"orderId": "o1"}, id="c-1"))
+        sim.run_until_idle()
+    (run,) = sim.runs("remind")
+    assert (run.status, secs(run.end_ns)) == ("cancelled", 600)
+
+
+def test_a_repeated_id_starts_no_run_of_a_function_that_ran_for_it():
+    app = jobsim.App("a")
+    app.function("pay", on="order/paid")(lambda ctx: ctx.event.data["n"])
+    app.function("refund", on="order/refunded")(lambda ctx: ctx.event.data["n"])
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send(Event("order/paid", {"n": 1}, id="o1"))
+        sim.advance("1h")
+        sim.send(Event("order/paid", {"n": 2}, id="o1"))
+        sim.send(Event("order/refunded", {"n": 3}, id="o1"))  # the key is per function: `refund` has none for o1
+        sim.run_until_idle()
+    first, repeat = sim.runs("pay")
+    assert first.output == 1 and (repeat.status, repeat.attempts) == ("skipped", [])
+    assert repeat.start_ns == repeat.end_ns == T0 + HOUR
+    assert [r.output for r in sim.runs("refund")] == [3]
+    (skipped,) = sim.trace.of("run.skipped")
+    assert skipped.data["reason"] == "event_id" and skipped.data["key"] == "o1"
+    timeline = sim.timeline()
+    assert "skipped   pay#2: event id 'o1' already started a run in the last 24h" in timeline
+    assert "dropped" not in timeline
+    assert [e.data["n"] for e in sim.events] == [1, 2, 3]
+
+
+def test_the_24h_count_from_the_run_and_a_repeat_does_not_extend_them():
+    app = jobsim.App("a")
+    app.function("pay", on="order/paid")(lambda ctx: None)
+    with jobsim.Simulation(app, start=START) as sim:
+        for _ in range(3):
+            sim.send(Event("order/paid", {}, id="o1"))
+            sim.advance("12h")  # 0 h runs, 12 h is skipped, 24 h runs again (the key's 24 h have passed)
+        sim.run_until_idle()
+    assert [(r.status, secs(r.start_ns) / 3600) for r in sim.runs("pay")] == [
+        ("completed", 0), ("skipped", 12), ("completed", 24)]
+
+
+def test_a_repeated_id_joins_a_batch_and_a_debounce():
+    app = jobsim.App("a")
+    app.function("batched", on="e/x", batch=Batch(max_size=2, timeout="10s"))(lambda ctx: len(ctx.events))
+    app.function("quiet", on="e/x", debounce=Debounce(period="5s"))(lambda ctx: ctx.event.data["n"])
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send(Event("e/x", {"n": 1}, id="same"))
+        sim.send(Event("e/x", {"n": 2}, id="same"))  # appended and debounced as any event (internal ids)
+        sim.run_until_idle()
+    assert [r.output for r in sim.runs("batched")] == [2]
+    assert [r.output for r in sim.runs("quiet")] == [2]
+
+
+def test_a_repeat_within_30_min_passes_the_rate_limit_untouched():
+    app = jobsim.App("a")
+    app.function("alert", on="e/x", rate_limit=RateLimit(limit=1, period="1h"))(lambda ctx: ctx.event.id)
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send(Event("e/x", {}, id="a"))
+        sim.advance("10m")
+        sim.send(Event("e/x", {}, id="a"))  # within 30 min: skipped for its id, the limit is not counted
+        sim.advance("40m")
+        sim.send(Event("e/x", {}, id="a"))  # 50 min: counted first, and over the limit (1 per hour)
+        sim.run_until_idle()
+    reasons = [r.data["reason"] for r in sim.trace.of("run.skipped")]
+    assert reasons == ["event_id", "rate_limit"]
+
+
+OTHERS = ["bullmq", "trigger.dev", "quirrel", "agenda"]
+
+
+@pytest.mark.parametrize("profile", OTHERS)
+def test_queues_drop_a_repeated_id_whole(profile):
+    app = jobsim.App("a")
+    app.function("pay", on="order/paid")(lambda ctx: ctx.event.data["n"])
+    with jobsim.Simulation(app, start=START, profile=profile) as sim:
+        sim.send(Event("order/paid", {"n": 1}, id="o1"))
+        sim.advance("1h")
+        sim.send(Event("order/paid", {"n": 2}, id="o1"))
+        sim.run_until_idle()
+    assert [r.output for r in sim.runs("pay")] == [1]
+    assert [e.data["n"] for e in sim.events] == [1] and [e.data["n"] for e in sim.bus.dropped] == [2]
+    assert not sim.trace.of("run.skipped")
+    assert "event     order/paid id='o1' dropped: duplicate id within 24h" in sim.timeline()

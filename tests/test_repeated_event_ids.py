@@ -130,3 +130,26 @@ def test_queues_drop_a_repeated_id_whole(profile):
     assert [e.data["n"] for e in sim.events] == [1] and [e.data["n"] for e in sim.bus.dropped] == [2]
     assert not sim.trace.of("run.skipped")
     assert "event     order/paid id='o1' dropped: duplicate id within 24h" in sim.timeline()
+
+
+def test_a_repeated_id_in_singleton_cancel_mode_cancels_the_holder_then_is_skipped():
+    """executor.go ``schedule``: singletons are handled "prior to creating state" (in cancel mode ``e.Cancel``
+    runs on the holder there), and the repeat's skip comes after, when ``smv2.Create`` finds the run's
+    idempotency key (``state.ErrIdentifierExists``): the holder is cancelled and no run replaces it."""
+    app = jobsim.App("a")
+
+    @app.function("sync", on="user/updated", singleton=jobsim.Singleton(mode="cancel"))
+    def sync(ctx):
+        ctx.step.sleep("wait", "1h")
+        return "synced"
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send(Event("user/updated", {"n": 1}, id="u-1"))
+        sim.advance("10m")
+        sim.send(Event("user/updated", {"n": 2}, id="u-1"))
+        sim.run_until_idle()
+    first, second = sim.runs("sync")
+    assert (first.status, secs(first.end_ns)) == ("cancelled", 600)
+    assert (second.status, secs(second.end_ns)) == ("skipped", 600)
+    (skip,) = sim.trace.of("run.skipped")
+    assert skip.data["reason"] == "event_id"

@@ -16,12 +16,13 @@ import datetime as dt
 import hashlib
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._calls import JobCalls
 from ._checks import JOB_ERRORS, fresh_error
 from ._events import RUN_IDS, Event, is_wildcard, triggers_of, ulid
+from ._expr import Keyed, key_of
 from ._flowrt import FlowRuntime
 from ._kernel import URGENT
 from ._records import Attempt, Run, StepRecord
@@ -64,13 +65,88 @@ def _always(event: Event) -> bool:
 
 
 class Waiter:
-    __slots__ = ("checks", "key", "run", "timer")
+    __slots__ = ("checks", "filed", "key", "run", "timer")
 
     def __init__(self, run: Run, key: str, checks: list[Callable[[Event, Event], bool]]) -> None:
         self.run = run
         self.key = key
         self.checks = checks
         self.timer: Any = None
+        self.filed: tuple[tuple[str, ...], Any] | None = None  # (path into the candidate, value): see Waiters
+
+
+class Waiters:
+    """The runs waiting for events of one name, in the order they started waiting.
+
+    A wait whose first check is ``Keyed`` (``match=``, or an ``if_exp`` that needs ``event.<a> ==
+    async.<b>``) is filed under its run's value at ``<a>``, so an event is checked against the waits filed
+    under its own value at ``<b>`` and the unfiled ones only: with 10,000 runs waiting for their own
+    ``order/created``, each order checked all of them (quadratic in the traffic). The first check is pure and
+    the others run only after it held, so a wait that is not checked would not have matched, and the waits
+    that are checked go in the order they started waiting, as before.
+    """
+
+    __slots__ = ("_filed", "_order", "_seq", "_unfiled")
+
+    def __init__(self) -> None:
+        self._order: dict[Waiter, int] = {}
+        self._seq = 0
+        self._unfiled: dict[Waiter, None] = {}
+        self._filed: dict[tuple[str, ...], dict[Any, dict[Waiter, None]]] = {}
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __iter__(self) -> Iterator[Waiter]:
+        return iter(self._order)
+
+    def __contains__(self, waiter: object) -> bool:
+        return waiter in self._order
+
+    def append(self, waiter: Waiter) -> None:
+        self._seq += 1
+        self._order[waiter] = self._seq
+        first = waiter.checks[0] if waiter.checks else None
+        if isinstance(first, Keyed):
+            try:
+                value = key_of(waiter.run.event, first.mine)
+            except TypeError:  # a list or a map: checked against every event
+                pass
+            else:
+                waiter.filed = (first.theirs, value)
+                self._filed.setdefault(first.theirs, {}).setdefault(value, {})[waiter] = None
+                return
+        self._unfiled[waiter] = None
+
+    def remove(self, waiter: Waiter) -> None:
+        del self._order[waiter]
+        if waiter.filed is None:
+            del self._unfiled[waiter]
+            return
+        theirs, value = waiter.filed
+        values = self._filed[theirs]
+        same = values[value]
+        del same[waiter]
+        if not same:
+            del values[value]
+            if not values:
+                del self._filed[theirs]
+
+    def candidates(self, event: Event) -> list[Waiter]:
+        """The waits ``event`` may match, in the order they started waiting."""
+        found = list(self._unfiled)
+        if not self._filed:
+            return found
+        for theirs, values in self._filed.items():
+            try:
+                same = values.get(key_of(event, theirs))
+            except TypeError:  # the event's value is a list or a map: every wait filed on that path
+                found.extend(waiter for same in values.values() for waiter in same)
+                continue
+            if same:
+                found.extend(same)
+        found.sort(key=self._order.__getitem__)
+        return found
 
 
 class SleepTooLong(InvalidArgument, NonRetriableError):
@@ -158,7 +234,7 @@ class Engine:
         self.by_event: dict[str, list[Function]] = defaultdict(list)
         self.wildcards = False  # a function has a wildcard trigger (``app/*``): events match by prefix too
         self._order: dict[Function, int] = {}  # the order functions were added in
-        self.waiters: dict[str, list[Waiter]] = defaultdict(list)
+        self.waiters: dict[str, Waiters] = defaultdict(Waiters)
         self.faults: dict[tuple[str, str | None], list[list[Any]]] = {}
         self.groups: dict[Run, Any] = {}  # runs with parallel steps in flight (``_parallel.py``)
         self.raced: set[Run] = set()  # runs that planned a race-mode group: their requests may overlap
@@ -231,7 +307,7 @@ class Engine:
                 self.flowrt.publish(fn, event)
         waiting = self.waiters.get(event.name)
         if waiting:
-            for waiter in list(waiting):
+            for waiter in waiting.candidates(event):
                 run = waiter.run
                 if all(check(run.event, event) for check in waiter.checks):
                     self._resolve_wait(waiter, event)

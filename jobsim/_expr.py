@@ -254,7 +254,33 @@ def compile_match(path: str, argument: str = "match") -> Callable[[Any, Any], bo
     def matches(event: Any, candidate: Any) -> bool:  # Inngest's rewrite: event.<path> == async.<path>
         return _compare(ast.Eq(), _lookup(event, parts), _lookup(candidate, parts))
 
-    return matches
+    return Keyed(matches, tuple(parts), tuple(parts))
+
+
+class Keyed:
+    """A compiled ``(event, candidate) -> bool`` condition that holds only if ``mine`` (a path into the run's
+    event) equals ``theirs`` (a path into the candidate), as ``_compare`` decides ``==``: the engine files a
+    waiting run under that value (``key_of``) and checks only the waits filed under the candidate's value,
+    not every wait for the event's name. The condition is pure, so a wait left unchecked changes nothing.
+    """
+
+    __slots__ = ("fn", "mine", "theirs")
+
+    def __init__(self, fn: Callable[[Any, Any], bool], mine: tuple[str, ...], theirs: tuple[str, ...]) -> None:
+        self.fn, self.mine, self.theirs = fn, mine, theirs
+
+    def __call__(self, event: Any, candidate: Any) -> bool:
+        return self.fn(event, candidate)
+
+
+def key_of(value: Any, parts: tuple[str, ...]) -> Any:
+    """The value at ``parts`` that a ``Keyed`` condition compares, as a dict key: ``==`` holds between two
+    known values only when Python's ``==`` does, and an unknown equals only ``null``, so an unknown is filed
+    as ``None``. Raises ``TypeError`` for a value that cannot be a dict key (a list, a map)."""
+    found = _lookup(value, list(parts))
+    found = None if found is UNKNOWN else found
+    hash(found)
+    return found
 
 
 _BINOPS: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
@@ -308,7 +334,34 @@ def compile_expression(expr: Any, argument: str = "if_exp", *, one: bool = False
         result = _eval(tree, {"event": event, "_async": candidate})
         return _truthy(result) if truthy else result is True
 
-    return evaluate
+    paths = _equality(tree)
+    return evaluate if paths is None else Keyed(evaluate, *paths)
+
+
+def _path(node: ast.AST) -> tuple[str, list[str]] | None:
+    """``event.data.userId`` -> ``("event", ["data", "userId"])``; ``None`` for anything but a dotted path."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name) or node.id not in _ROOTS or not parts:
+        return None
+    return node.id, parts[::-1]
+
+
+def _equality(tree: ast.AST) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """The two paths of an ``event.<a> == async.<b>`` that must hold for the expression to hold: the whole
+    expression, or one operand of a top-level ``&&`` (which holds, or is truthy, only if every operand is;
+    a comparison gives ``True``, ``False`` or an unknown, so only ``True``). ``None`` if there is none."""
+    for node in tree.values if isinstance(tree, ast.BoolOp) and isinstance(tree.op, ast.And) else [tree]:
+        if not (isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.Eq)):
+            continue
+        left, right = _path(node.left), _path(node.comparators[0])
+        if left is None or right is None or left[0] == right[0]:
+            continue
+        mine, theirs = (left, right) if left[0] == "event" else (right, left)
+        return tuple(mine[1]), tuple(theirs[1])
+    return None
 
 
 def _binds(fn: Any, arity: int) -> bool:

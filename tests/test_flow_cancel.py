@@ -63,7 +63,7 @@ def test_a_waiting_run_is_cancelled_and_its_wait_never_resolves():
         sim.run_until_idle()
     (run,) = sim.runs("checkout")
     assert run.status == "cancelled" and secs(run.end_ns) == 60
-    assert sim.engine.waiters.get("cart/paid", []) == []
+    assert list(sim.engine.waiters.get("cart/paid", [])) == []
     assert sim.trace.of("wait.end") == []
 
 

@@ -167,7 +167,7 @@ def test_cancelling_a_run_disarms_every_step_of_its_group():
         sim.advance("5m")
         sim.send("stop")
         sim.run_until_idle()
-        assert sim.kernel.idle and sim.engine.waiters["never"] == []
+        assert sim.kernel.idle and list(sim.engine.waiters["never"]) == []
     run = sim.runs("f")[0]
     assert run.status == "cancelled" and secs(sim.kernel.now) == 300
 
@@ -416,7 +416,7 @@ def test_race_mode_requests_that_meet_one_sleep_wait_or_invoke_arm_it_once(kind)
     with jobsim.Simulation(app, start=START) as sim:
         sim.send("go")
         sim.run_until_idle()
-        assert sim.kernel.idle and sim.engine.waiters["never"] == []
+        assert sim.kernel.idle and list(sim.engine.waiters["never"]) == []
     run = sim.runs("fan")[0]
     resumed = 30 if kind == "invoke" else 60
     assert log == ([("child", 0)] if kind == "invoke" else []) + [("last", resumed), ("last", resumed + 10)]

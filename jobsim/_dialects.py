@@ -55,6 +55,9 @@ class CronDialect:
     characters are incompatible").
     ``bare_steps``: a step may follow a single value (``5/15``: from 5 to the end); node-cron takes
     a step only after ``*`` or a range ``a-b``.
+    ``node_cron_syntax``: what only node-cron reads is accepted (``CronSchedule.node_cron``: full month
+    and day names, reversed ranges, which it wraps round the field, and day-of-month ``nW`` and ``L-n``).
+    ``lower_l``: ``l`` is read as ``L``; cron-parser takes the capital only ("Invalid characters").
     """
 
     parser: str
@@ -73,6 +76,8 @@ class CronDialect:
     nearest_weekday: bool = True
     nth_alone: bool = False
     bare_steps: bool = True
+    node_cron_syntax: bool = False
+    lower_l: bool = True
 
     def bind(self, schedule: CronSchedule, *, system: str, function: str, tz_option: object = None) -> CronSchedule:
         """``schedule`` as the system runs it, or ``UnsupportedFeature`` for syntax it refuses.
@@ -95,6 +100,8 @@ class CronDialect:
         if schedule.has_seconds and not self.seconds:
             raise refuse("cron.seconds", f"cron {schedule.expr!r} has a seconds field; {self.parser} takes 5 fields "
                                          "'minute hour day-of-month month day-of-week'")  # fmt: skip
+        if schedule.node_cron and not self.node_cron_syntax:
+            raise refuse("cron.syntax", f"cron {schedule.expr!r}: {schedule.node_cron} ({self.parser} refuses it)")
         if body.startswith("@") and not self.descriptors:
             why = self.no_descriptors or f"{self.parser} has no @descriptors"
             written = schedule.expr.strip()
@@ -164,7 +171,10 @@ class CronDialect:
         names = (_SECONDS_NAME, *_FIELD_NAMES) if len(fields) == 6 else _FIELD_NAMES
         for name, part in zip(names, fields, strict=True):
             bare = _NAME.sub("", part)  # WED is a name, not W
-            if not self.nearest_weekday and name == "day-of-month" and "W" in bare.upper():
+            if not self.lower_l and name in ("day-of-month", "day-of-week") and "l" in bare:
+                detail = (f"{name} {part!r} uses a lower-case 'l', which {self.parser} refuses (\"Invalid "
+                          "characters\"); write 'L'")
+            elif not self.nearest_weekday and name == "day-of-month" and "W" in bare.upper():
                 detail = (f"{name} {part!r} uses 'W' (the nearest weekday), which {self.parser} does not have "
                           "(\"Invalid characters\"); name the days, or use 'L' for the last day")
             elif self.nth_alone and name == "day-of-week" and "#" in part and any(c in part for c in ",-/"):
@@ -209,7 +219,7 @@ _CRON_PARSER_5_DESCRIPTORS = ("@yearly", "@annually", "@monthly", "@weekly", "@d
 _CRON_PARSER_4_DESCRIPTORS = ("@yearly", "@monthly", "@weekly", "@daily", "@hourly")
 
 CRON_PARSER = CronDialect(parser="cron-parser", seconds=True, rule="shift", nearest_weekday=False, nth_alone=True,
-                          known_descriptors=_CRON_PARSER_5_DESCRIPTORS)
+                          known_descriptors=_CRON_PARSER_5_DESCRIPTORS, lower_l=False)
 """BullMQ, Agenda: cron-parser 5 (5 or 6 fields, names, ``L``/``#``, an IANA zone option). It has no ``W``
 (``src/CronExpressionParser.ts`` refuses the character), no ``#`` beside ``,``/``-``/``/`` (``#parseNthDay``)
 and no ``@midnight`` (``PredefinedExpressions``)."""
@@ -223,13 +233,14 @@ QUIRREL_CRON = dataclasses.replace(CRON_PARSER, parser="cron-parser 4", known_de
 @yearly, @monthly, @weekly, @daily and @hourly only (no @annually, @midnight)."""
 
 CRON_PARSER_5 = CronDialect(parser="Trigger.dev's cron-parser schedules", tz_option="timezone", rule="shift",
-                            known_descriptors=_CRON_PARSER_4_DESCRIPTORS, nearest_weekday=False, nth_alone=True)
+                            known_descriptors=_CRON_PARSER_4_DESCRIPTORS, nearest_weekday=False, nth_alone=True,
+                            lower_l=False)
 """Trigger.dev: 5 fields, no seconds (``apps/webapp/app/v3/schedules.ts : CronPattern`` refuses more than
 5 space-separated parts), then cron-parser ^4.9.0's ``parseExpression`` (``apps/webapp/package.json``,
 ``internal-packages/schedule-engine``): the aliases of cron-parser 4, no ``W``, ``#`` alone."""
 
 NODE_CRON = CronDialect(parser="node-cron", seconds=True, tz_option="timezone", dom_dow="and", rule="wall",
-                        bare_steps=False)
+                        bare_steps=False, node_cron_syntax=True)
 """node-cron 4: own parser, 5/6 fields, DOM AND DOW (``src/time/time-matcher.ts``). A step only after ``*`` or
 a range: ``range-conversion.ts`` expands ``a-b/n`` and ``*`` became ``0-59`` first; ``5/15`` stays as it is and
 ``pattern-validation.ts`` refuses it ("5/15 is a invalid expression for minute")."""

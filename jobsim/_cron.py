@@ -463,11 +463,14 @@ def _node_cron(parts: list[str]) -> tuple[str, tuple[str, ...], str] | None:
     """
     if len(parts) not in (5, 6):
         return None
-    out, dom_days, whats = [], (), []
+    out: list[str] = []
+    dom_days: tuple[str, ...] = ()
+    whats: list[str] = []
     for (name, low, high), part in zip(_NODE_FIELDS[-len(parts):], parts, strict=True):
         words = _NODE_NAMES.get(name)
         if words is not None:
-            def number(match: re.Match[str], words: tuple[str, ...] = words, part: str = part) -> str:
+            def number(match: re.Match[str], words: tuple[str, ...] = words, part: str = part,
+                       name: str = name) -> str:
                 word = match.group().lower()
                 index = next((i for i, full in enumerate(words) if word in (full, full[:3])), None)
                 if index is None:
@@ -477,7 +480,7 @@ def _node_cron(parts: list[str]) -> tuple[str, tuple[str, ...], str] | None:
                                  f"write {words[index][:3].upper()!r}")  # fmt: skip
                 return str(index + (name == "month"))
             part = re.sub(r"[A-Za-z]{3,}", number, part)
-        items = []
+        items: list[str] = []
         for item in part.split(","):
             wrapped = _node_range(item, low, high)
             if wrapped is not None:

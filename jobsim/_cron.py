@@ -152,7 +152,7 @@ class CronSchedule:
             raise InvalidArgument(f"cron={expr!r} names its own time zone and tz={tz!r} names another; give one")
         if text.startswith("@") and text.lower() not in DESCRIPTORS:
             raise InvalidArgument(_unknown_descriptor(expr, text))
-        fields = _question_marks(DESCRIPTORS.get(text.lower(), text))
+        fields = _one_value_ranges(_question_marks(DESCRIPTORS.get(text.lower(), text)))
         try:
             _validate(expr, fields, seconds)
         except InvalidArgument:
@@ -437,6 +437,15 @@ def _question_marks(fields: str) -> str:
         if parts[index] == "?":
             parts[index] = "*"
     return " ".join(parts)
+
+
+_ONE_VALUE_RANGE = re.compile(r"(?<![^\s,])(\d+)-\1/0*[1-9]\d*(?![^\s,])")
+
+
+def _one_value_ranges(fields: str) -> str:
+    """``7-7/4`` is the one value 7 for cron-parser 4/5, node-cron 4.6 and robfig (a range from 7 to 7, stepped);
+    cronsim reads it as ``7/4`` (7, 11, 15, ...), so it is spelled ``7`` for cronsim."""
+    return _ONE_VALUE_RANGE.sub(r"\1", fields)
 
 
 _NODE_FIELDS = (("second", 0, 59), ("minute", 0, 59), ("hour", 0, 23), ("day-of-month", 1, 31), ("month", 1, 12),

@@ -58,6 +58,13 @@ class CronDialect:
     ``node_cron_syntax``: what only node-cron reads is accepted (``CronSchedule.node_cron``: full month
     and day names, reversed ranges, which it wraps round the field, and day-of-month ``nW`` and ``L-n``).
     ``lower_l``: ``l`` is read as ``L``; cron-parser takes the capital only ("Invalid characters").
+    ``star_steps_restrict``: a day field that starts with ``*`` but is not ``*`` alone (``*/2``) restricts
+    the days, so with the other day field restricted either one fires (cron-parser's ``isWildcard`` is the
+    raw value ``*`` or ``?``); Vixie cron and cronsim count any ``*...`` field as unrestricted.
+    ``full_days_unrestrict``: cron-parser 4's reading of the day fields (``lib/expression.js``
+    ``_findSchedule``): a day-of-week holding all of 0-7 (``*``, ``*/1``, ``0-7``, not ``0-6``) or a
+    day-of-month holding every day of the month (``1-31``, ``*/1``) is unrestricted, and ``weekday#n``
+    keeps only the days that are some weekday's n-th, including the day-of-month's.
     """
 
     parser: str
@@ -78,6 +85,8 @@ class CronDialect:
     bare_steps: bool = True
     node_cron_syntax: bool = False
     lower_l: bool = True
+    star_steps_restrict: bool = False
+    full_days_unrestrict: bool = False
 
     def bind(self, schedule: CronSchedule, *, system: str, function: str, tz_option: object = None) -> CronSchedule:
         """``schedule`` as the system runs it, or ``UnsupportedFeature`` for syntax it refuses.
@@ -128,6 +137,12 @@ class CronDialect:
             raise refuse("cron.frequency", f"cron {schedule.expr!r} fires more than once a day; {self.parser} allows "
                                            "at most one run a day (a single minute and hour)")  # fmt: skip
         bound = schedule.bound(self.rule, dom_and=self.dom_dow == "and")
+        if self.full_days_unrestrict:
+            dom, dow = self._cron_parser_4_days(schedule, dom, dow, refuse)
+            bound = dataclasses.replace(bound, fields=" ".join([*parts[:-3], dom, parts[-2], dow]))
+        if self.star_steps_restrict and all(p != "*" for p in (dom, dow)):
+            restricted = [*parts[:-3], dom.replace("*", "1-31"), parts[-2], dow.replace("*", "0-6")]
+            bound = dataclasses.replace(bound, fields=" ".join(restricted))
         if bound.dom_and:
             try:
                 bound.next_after(0)
@@ -188,6 +203,28 @@ class CronDialect:
                 continue
             raise refuse("cron.syntax", f"cron {schedule.expr!r}: {detail}")  # type: ignore[operator]
 
+    def _cron_parser_4_days(self, schedule: CronSchedule, dom: str, dow: str, refuse: object) -> tuple[str, str]:
+        """The day fields as cronsim reads cron-parser 4's (``full_days_unrestrict``)."""
+        if sorted(_values(dow, 0, 7) or ()) == list(range(8)):  # cron-parser 4 counts them: 0-7,1 is not '*'
+            dow = "*"
+        days = _values(dom, 1, 31)
+        if days is not None and len(days) >= 31:
+            dom = "*"
+        elif days is not None and len(days) >= 28 and dow != "*":
+            raise refuse("cron.dom_dow", f"cron {schedule.expr!r}: day-of-month {dom!r} holds {len(days)} days, "  # type: ignore[operator]
+                                         f"which {self.parser} counts as '*' in the months that have no more and "
+                                         "as a restriction in the others; jobsim does not simulate that: give "
+                                         "'*' or fewer days")  # fmt: skip
+        if "#" in dow and dom != "*":
+            nth = int(dow.rsplit("#", 1)[1])
+            if days is None:
+                raise refuse("cron.dom_dow", f"cron {schedule.expr!r}: {self.parser} keeps only the days that are "  # type: ignore[operator]
+                                             f"a weekday's {nth}th, and jobsim reads that for day numbers only; give "
+                                             "day numbers or '*'")  # fmt: skip
+            kept = [str(d) for d in sorted(set(days)) if (d - 1) // 7 + 1 == nth]
+            dom = ",".join(kept) or "*"
+        return dom, dow
+
     def _check_zone(self, schedule: CronSchedule, tz_option: object, refuse: object) -> None:
         prefixed = schedule.expr.strip().startswith(("TZ=", "CRON_TZ="))
         if prefixed and not self.tz_prefix:
@@ -198,6 +235,26 @@ class CronDialect:
         if self.tz_option is None and schedule.tz is not dt.timezone.utc:
             given = f"tz={tz_option!r}" if tz_option is not None else f"cron {schedule.expr!r}"
             raise refuse("cron.tz", f"{given}: schedules are always UTC; write the schedule in UTC")  # type: ignore[operator]
+
+
+def _values(field: str, low: int, high: int) -> list[int] | None:
+    """The numbers a field of numbers, ``*``, ranges and steps lists, repeats included (day-of-week 7 kept
+    apart from 0), or None for names, ``L``, ``#`` and the like."""
+    out: list[int] = []
+    for item in field.split(","):
+        head, _, step = item.partition("/")
+        if head == "*":
+            start, end = low, high
+        elif head.isdigit():
+            start, end = int(head), (high if step else int(head))
+        elif re.fullmatch(r"\d+-\d+", head):
+            start, end = map(int, head.split("-"))
+        else:
+            return None
+        if (step and not step.isdigit()) or step == "0":
+            return None
+        out.extend(range(start, end + 1, int(step or 1)))
+    return out
 
 
 ROBFIG = CronDialect(
@@ -219,7 +276,8 @@ _CRON_PARSER_5_DESCRIPTORS = ("@yearly", "@annually", "@monthly", "@weekly", "@d
 _CRON_PARSER_4_DESCRIPTORS = ("@yearly", "@monthly", "@weekly", "@daily", "@hourly")
 
 CRON_PARSER = CronDialect(parser="cron-parser", seconds=True, rule="shift", nearest_weekday=False, nth_alone=True,
-                          known_descriptors=_CRON_PARSER_5_DESCRIPTORS, lower_l=False)
+                          known_descriptors=_CRON_PARSER_5_DESCRIPTORS, lower_l=False,
+                          star_steps_restrict=True)
 """BullMQ, Agenda: cron-parser 5 (5 or 6 fields, names, ``L``/``#``, an IANA zone option). It has no ``W``
 (``src/CronExpressionParser.ts`` refuses the character), no ``#`` beside ``,``/``-``/``/`` (``#parseNthDay``)
 and no ``@midnight`` (``PredefinedExpressions``)."""
@@ -228,13 +286,14 @@ AGENDA_CRON = dataclasses.replace(CRON_PARSER, tz_option="timezone")
 """Agenda 6: cron-parser 5, the zone given as ``every(interval, name, data, {timezone})``."""
 
 QUIRREL_CRON = dataclasses.replace(CRON_PARSER, parser="cron-parser 4", known_descriptors=_CRON_PARSER_4_DESCRIPTORS,
+                                   full_days_unrestrict=True,
                                    tz_option="the second item of CronJob's [schedule, timezone]")
 """Quirrel 1.14: cron-parser ^4.6.0 (``package.json``; 4.6.0 in its ``package-lock.json``), whose aliases are
 @yearly, @monthly, @weekly, @daily and @hourly only (no @annually, @midnight)."""
 
 CRON_PARSER_5 = CronDialect(parser="Trigger.dev's cron-parser schedules", tz_option="timezone", rule="shift",
                             known_descriptors=_CRON_PARSER_4_DESCRIPTORS, nearest_weekday=False, nth_alone=True,
-                            lower_l=False)
+                            lower_l=False, star_steps_restrict=True, full_days_unrestrict=True)
 """Trigger.dev: 5 fields, no seconds (``apps/webapp/app/v3/schedules.ts : CronPattern`` refuses more than
 5 space-separated parts), then cron-parser ^4.9.0's ``parseExpression`` (``apps/webapp/package.json``,
 ``internal-packages/schedule-engine``): the aliases of cron-parser 4, no ``W``, ``#`` alone."""

@@ -579,3 +579,48 @@ def test_a_range_from_a_value_to_itself_is_that_value_even_with_a_step(profile):
     likewise); cronsim read it as '7/4' (07:07, 07:11, ...). Found comparing 600 random expressions."""
     assert sim_fires(profile, days=2, cron="7-7/4 7 * * *") == ["2025-03-07T07:07:00.000Z",
                                                                 "2025-03-08T07:07:00.000Z"]  # fmt: skip
+
+
+def _days(runs):
+    return [run[:10] for run in runs]
+
+
+@pytest.mark.parametrize("profile", ["bullmq", "agenda", "quirrel", "trigger.dev"])
+def test_cron_parser_counts_a_stepped_star_day_field_as_a_restriction(profile):
+    """cron-parser's day fields are unrestricted only as the raw '*' (5.10 ``CronField.#isWildcardValue``;
+    4.x counts the values): '*/2' restricts, so with the day-of-month set either one fires. cronsim (Vixie)
+    reads any '*...' as unrestricted and fired '15 * */2' on the 15th only. Fire dates from cron-parser 4.9.0
+    and 5.10.6 from 2025-03-07."""
+    assert _days(sim_fires(profile, days=7, cron="0 9 15 * */2")) == [
+        "2025-03-08", "2025-03-09", "2025-03-11", "2025-03-13"]  # fmt: skip
+    assert _days(sim_fires(profile, days=15, cron="0 9 */10 * 1")) == [
+        "2025-03-10", "2025-03-11", "2025-03-17", "2025-03-21"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("cron", "days", "cron_parser_4", "cron_parser_5"),
+    [
+        # 4.9.0 lib/expression.js: a day-of-week of all 8 values 0-7 is '*' (0-6 is not), so is a full month
+        ("0 9 15 * 0-7", 11, ["2025-03-15"], None),
+        ("0 9 1-31 * 1", 11, ["2025-03-10", "2025-03-17"], None),
+        ("0 9 */1 * 1", 11, ["2025-03-10", "2025-03-17"], None),
+        # 4.9.0 keeps only the days that are a weekday's n-th, the day-of-month's too; 5.10.6 ORs them
+        ("0 9 25 * 4#5", 85, ["2025-05-29"], ["2025-03-25", "2025-04-25", "2025-05-25", "2025-05-29"]),
+        ("0 9 1,25 * 4#4", 35, ["2025-03-25", "2025-03-27"], ["2025-03-25", "2025-03-27", "2025-04-01"]),
+    ],
+)  # fmt: skip
+def test_cron_parser_4_day_fields(cron, days, cron_parser_4, cron_parser_5):
+    """Quirrel and Trigger.dev run cron-parser 4, BullMQ 5: dates measured with both from 2025-03-07."""
+    assert _days(sim_fires("quirrel", days=days, cron=cron)) == cron_parser_4
+    assert _days(sim_fires("trigger.dev", days=days, cron=cron)) == cron_parser_4
+    if cron_parser_5 is not None:
+        assert _days(sim_fires("bullmq", days=days, cron=cron)) == cron_parser_5
+    else:
+        assert len(sim_fires("bullmq", days=days, cron=cron)) == days  # every day (5.10.6 ORs them)
+
+
+def test_cron_parser_4_month_dependent_day_of_month_is_refused():
+    """cron-parser 4.9.0 fires '0 9 1-30 * 1' every day in March (31 days: restricted, OR) and only on
+    Mondays in April (30 days: '*'); jobsim refuses that rather than run one reading."""
+    with pytest.raises(UnsupportedFeature, match=r"day-of-month '1-30' holds 30 days, which cron-parser 4 counts"):
+        sim_fires("quirrel", cron="0 9 1-30 * 1")

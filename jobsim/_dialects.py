@@ -65,6 +65,8 @@ class CronDialect:
     ``_findSchedule``): a day-of-week holding all of 0-7 (``*``, ``*/1``, ``0-7``, not ``0-6``) or a
     day-of-month holding every day of the month (``1-31``, ``*/1``) is unrestricted, and ``weekday#n``
     keeps only the days that are some weekday's n-th, including the day-of-month's.
+    ``no_repeats``: a field that lists a value twice (``12,3-15``, ``*/5,6``) is refused, as cron-parser 5
+    does ("duplicate values found"); checked for numeric fields other than the day-of-week.
     """
 
     parser: str
@@ -87,6 +89,7 @@ class CronDialect:
     lower_l: bool = True
     star_steps_restrict: bool = False
     full_days_unrestrict: bool = False
+    no_repeats: bool = False
 
     def bind(self, schedule: CronSchedule, *, system: str, function: str, tz_option: object = None) -> CronSchedule:
         """``schedule`` as the system runs it, or ``UnsupportedFeature`` for syntax it refuses.
@@ -128,6 +131,8 @@ class CronDialect:
         if not self.specials:
             self._check_specials(schedule, refuse)
         self._check_parser_specials(schedule, refuse)
+        if self.no_repeats:
+            self._check_repeats(schedule, refuse)
         self._check_zone(schedule, tz_option, refuse)
         dom, dow = parts[-3], parts[-1]
         if self.dom_dow == "exclusive" and not dom.startswith("*") and not dow.startswith("*"):
@@ -203,6 +208,20 @@ class CronDialect:
                 continue
             raise refuse("cron.syntax", f"cron {schedule.expr!r}: {detail}")  # type: ignore[operator]
 
+    def _check_repeats(self, schedule: CronSchedule, refuse: object) -> None:
+        fields = schedule.fields.split()
+        names = (_SECONDS_NAME, *_FIELD_NAMES) if len(fields) == 6 else _FIELD_NAMES
+        bounds = {"second": (0, 59), "minute": (0, 59), "hour": (0, 23), "day-of-month": (1, 31), "month": (1, 12)}
+        for name, part in zip(names, fields, strict=True):
+            if name not in bounds or "," not in part:
+                continue
+            values = _values(part, *bounds[name]) or []
+            twice = next((v for i, v in enumerate(values) if v in values[:i]), None)
+            if twice is not None:
+                raise refuse("cron.syntax", f"cron {schedule.expr!r}: {name} {part!r} lists {twice} more than once, "  # type: ignore[operator]
+                                            f"which {self.parser} refuses (\"duplicate values found: {twice}\"); "
+                                            "give each value once")  # fmt: skip
+
     def _cron_parser_4_days(self, schedule: CronSchedule, dom: str, dow: str, refuse: object) -> tuple[str, str]:
         """The day fields as cronsim reads cron-parser 4's (``full_days_unrestrict``)."""
         if sorted(_values(dow, 0, 7) or ()) == list(range(8)):  # cron-parser 4 counts them: 0-7,1 is not '*'
@@ -277,7 +296,7 @@ _CRON_PARSER_4_DESCRIPTORS = ("@yearly", "@monthly", "@weekly", "@daily", "@hour
 
 CRON_PARSER = CronDialect(parser="cron-parser", seconds=True, rule="shift", nearest_weekday=False, nth_alone=True,
                           known_descriptors=_CRON_PARSER_5_DESCRIPTORS, lower_l=False,
-                          star_steps_restrict=True)
+                          star_steps_restrict=True, no_repeats=True)
 """BullMQ, Agenda: cron-parser 5 (5 or 6 fields, names, ``L``/``#``, an IANA zone option). It has no ``W``
 (``src/CronExpressionParser.ts`` refuses the character), no ``#`` beside ``,``/``-``/``/`` (``#parseNthDay``)
 and no ``@midnight`` (``PredefinedExpressions``)."""
@@ -286,7 +305,7 @@ AGENDA_CRON = dataclasses.replace(CRON_PARSER, tz_option="timezone")
 """Agenda 6: cron-parser 5, the zone given as ``every(interval, name, data, {timezone})``."""
 
 QUIRREL_CRON = dataclasses.replace(CRON_PARSER, parser="cron-parser 4", known_descriptors=_CRON_PARSER_4_DESCRIPTORS,
-                                   full_days_unrestrict=True,
+                                   full_days_unrestrict=True, no_repeats=False,
                                    tz_option="the second item of CronJob's [schedule, timezone]")
 """Quirrel 1.14: cron-parser ^4.6.0 (``package.json``; 4.6.0 in its ``package-lock.json``), whose aliases are
 @yearly, @monthly, @weekly, @daily and @hourly only (no @annually, @midnight)."""

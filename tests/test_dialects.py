@@ -624,3 +624,20 @@ def test_cron_parser_4_month_dependent_day_of_month_is_refused():
     Mondays in April (30 days: '*'); jobsim refuses that rather than run one reading."""
     with pytest.raises(UnsupportedFeature, match=r"day-of-month '1-30' holds 30 days, which cron-parser 4 counts"):
         sim_fires("quirrel", cron="0 9 1-30 * 1")
+
+
+@pytest.mark.parametrize(
+    ("cron", "message"),
+    [
+        ("10 12-17,14 * * *", "hour '12-17,14' lists 14 more than once"),
+        ("27 20 */5,6 * *", "day-of-month '*/5,6' lists 6 more than once"),
+        ("9 * * 2-3/1,*/2 *", "month '2-3/1,*/2' lists 3 more than once"),
+    ],
+)
+def test_cron_parser_5_refuses_a_value_listed_twice(cron, message):
+    """cron-parser 5.10.6 ``CronField`` validation: "CronHour Validation error, duplicate values found: 14" (and
+    likewise); cron-parser 4.9.0 runs them, so Quirrel and Trigger.dev still do."""
+    for profile in ("bullmq", "agenda"):
+        with pytest.raises(UnsupportedFeature, match=re.escape(message + ", which cron-parser refuses")):
+            sim_fires(profile, cron=cron)
+    assert sim_fires("quirrel", days=40, cron=cron)

@@ -224,7 +224,7 @@ class CronDialect:
 
     def _cron_parser_4_days(self, schedule: CronSchedule, dom: str, dow: str, refuse: object) -> tuple[str, str]:
         """The day fields as cronsim reads cron-parser 4's (``full_days_unrestrict``)."""
-        if sorted(_values(dow, 0, 7) or ()) == list(range(8)):  # cron-parser 4 counts them: 0-7,1 is not '*'
+        if len(_values(dow, 0, 7) or ()) == 8:  # cron-parser 4 counts the values, repeats too: 0-7,1 is not '*'
             dow = "*"
         days = _values(dom, 1, 31)
         if days is not None and len(days) >= 31:
@@ -257,8 +257,8 @@ class CronDialect:
 
 
 def _values(field: str, low: int, high: int) -> list[int] | None:
-    """The numbers a field of numbers, ``*``, ranges and steps lists, repeats included (day-of-week 7 kept
-    apart from 0), or None for names, ``L``, ``#`` and the like."""
+    """The numbers a field of numbers, ``*``, ranges and steps lists, repeats included, as cron-parser lists
+    them (day-of-week 7 kept apart from 0), or None for names, ``L``, ``#`` and the like."""
     out: list[int] = []
     for item in field.split(","):
         head, _, step = item.partition("/")
@@ -272,7 +272,10 @@ def _values(field: str, low: int, high: int) -> list[int] | None:
             return None
         if (step and not step.isdigit()) or step == "0":
             return None
-        out.extend(range(start, end + 1, int(step or 1)))
+        values = range(start, end + 1, int(step or 1))
+        if high == 7 and end % 7 == 0 and (head == "*" or step or "-" in head) and 0 not in values:
+            out.append(0)  # cron-parser 4 (lib/expression.js parseRange): a day-of-week range to 7 also holds 0
+        out.extend(values)
     return out
 
 

@@ -604,6 +604,8 @@ def test_cron_parser_counts_a_stepped_star_day_field_as_a_restriction(profile):
         ("0 9 15 * 0-7", 11, ["2025-03-15"], None),
         ("0 9 1-31 * 1", 11, ["2025-03-10", "2025-03-17"], None),
         ("0 9 */1 * 1", 11, ["2025-03-10", "2025-03-17"], None),
+        # lib/expression.js parseRange: a day-of-week range to 7 also holds 0, so 1-7 lists 8 values: '*'
+        ("0 9 */7 * 1-7", 11, ["2025-03-08", "2025-03-15"], None),
         # 4.9.0 keeps only the days that are a weekday's n-th, the day-of-month's too; 5.10.6 ORs them
         ("0 9 25 * 4#5", 85, ["2025-05-29"], ["2025-03-25", "2025-04-25", "2025-05-25", "2025-05-29"]),
         ("0 9 1,25 * 4#4", 35, ["2025-03-25", "2025-03-27"], ["2025-03-25", "2025-03-27", "2025-04-01"]),

@@ -302,7 +302,9 @@ CRON_PARSER = CronDialect(parser="cron-parser", seconds=True, rule="shift", near
                           star_steps_restrict=True, no_repeats=True)
 """BullMQ, Agenda: cron-parser 5 (5 or 6 fields, names, ``L``/``#``, an IANA zone option). It has no ``W``
 (``src/CronExpressionParser.ts`` refuses the character), no ``#`` beside ``,``/``-``/``/`` (``#parseNthDay``)
-and no ``@midnight`` (``PredefinedExpressions``)."""
+and no ``@midnight`` (``PredefinedExpressions``). It takes ``L`` in capitals only, refuses a value listed twice
+(``CronField`` "duplicate values found") and counts a day field unrestricted only as the raw ``*``/``?``
+(``CronField.#isWildcardValue``); checked against cron-parser 5.10.6 from npm."""
 
 AGENDA_CRON = dataclasses.replace(CRON_PARSER, tz_option="timezone")
 """Agenda 6: cron-parser 5, the zone given as ``every(interval, name, data, {timezone})``."""
@@ -324,7 +326,11 @@ NODE_CRON = CronDialect(parser="node-cron", seconds=True, tz_option="timezone", 
                         bare_steps=False, node_cron_syntax=True)
 """node-cron 4: own parser, 5/6 fields, DOM AND DOW (``src/time/time-matcher.ts``). A step only after ``*`` or
 a range: ``range-conversion.ts`` expands ``a-b/n`` and ``*`` became ``0-59`` first; ``5/15`` stays as it is and
-``pattern-validation.ts`` refuses it ("5/15 is a invalid expression for minute")."""
+``pattern-validation.ts`` refuses it ("5/15 is a invalid expression for minute").
+
+Checked against node-cron 4.6.0 from npm (``src/pattern/conversion/*``: names in any case, a reversed range
+wrapped round the field -- 4.5.0 swapped it, and the newest source snapshot still does; ``time/day-of-month.ts``:
+``L``, ``LW``, ``nW``, ``L-n``): ``_cron._node_cron`` reads what cronsim cannot."""
 
 VERCEL = CronDialect(parser="Vercel Cron", names=False, descriptors=False, tz_option=None, dom_dow="exclusive",
                      numeric=True)

@@ -48,8 +48,10 @@ scheduler computing ``Next(now)``. Six fields mean a leading seconds field
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import functools
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -117,6 +119,12 @@ class CronSchedule:
     """How wall times map to instants across DST (see the module docstring)."""
     dom_and: bool = field(default=False, repr=False)
     """Day-of-month AND day-of-week even when both are restricted (node-cron); else Vixie's OR."""
+    node_cron: str = field(default="", repr=False)
+    """The first construct only node-cron reads (a full name, a reversed range, ``L-3``, ``15W``), with how
+    to write it for the others; "" when the expression is common cron. ``fields`` holds node-cron's reading."""
+    dom_days: tuple[str, ...] = field(default=(), repr=False)
+    """node-cron's day-of-month items when they include ``nW`` or ``L-n``, which cronsim lacks (``fields``
+    then has ``*`` there): day numbers, ``L``, ``LW``, ``nW``, ``L-n`` (``_dom_day``)."""
     _last: list[tuple[dt.datetime, Iterator[dt.datetime]]] = field(
         default_factory=list, init=False, repr=False, compare=False, hash=False)  # fmt: skip
     """The last wall time ``_next_wall`` gave and the cronsim iterator that gave it: a recurring schedule
@@ -144,8 +152,15 @@ class CronSchedule:
             raise InvalidArgument(f"cron={expr!r} names its own time zone and tz={tz!r} names another; give one")
         if text.startswith("@") and text.lower() not in DESCRIPTORS:
             raise InvalidArgument(_unknown_descriptor(expr, text))
-        fields = _question_marks(DESCRIPTORS.get(text.lower(), text))
-        _validate(expr, fields, seconds)
+        fields = _one_value_ranges(_question_marks(DESCRIPTORS.get(text.lower(), text)))
+        try:
+            _validate(expr, fields, seconds)
+        except InvalidArgument:
+            node = _node_cron(fields.split())
+            if node is None:
+                raise
+            fields, dom_days, what = node
+            return cls(expr=expr, fields=fields, tz=prefix_zone or zone(tz), node_cron=what, dom_days=dom_days)
         return cls(expr=expr, fields=fields, tz=prefix_zone or zone(tz))
 
     @property
@@ -164,7 +179,7 @@ class CronSchedule:
 
     def next_after(self, ns: int) -> int:
         """The first fire time strictly after ``ns`` (epoch ns)."""
-        if self.rule == "isc" and not self.dom_and:
+        if self.rule == "isc" and not self.dom_and and not self.dom_days:
             return self._isc(ns)
         if self.rule == "shift":
             return self._shift(ns)
@@ -261,6 +276,8 @@ class CronSchedule:
 
     def _walls(self, after: dt.datetime) -> Iterator[dt.datetime]:
         """Matching naive wall times strictly after the naive ``after``, in order."""
+        if self.dom_days:
+            return self._dom_day_walls(after)
         parts = self.fields.split()
         dom, dow = parts[-3], parts[-1]
         if not self.dom_and or dom.startswith("*") or dow.startswith("*"):
@@ -268,6 +285,20 @@ class CronSchedule:
         only_dom = " ".join([*parts[:-1], "*"])
         only_dow = " ".join([*parts[:-3], "*", parts[-2], dow])
         return _both(CronSim(only_dom, after), CronSim(only_dow, after), after.year + _SEARCH_YEARS)
+
+    def _dom_day_walls(self, after: dt.datetime) -> Iterator[dt.datetime]:
+        """``_walls`` for node-cron's ``nW``/``L-n`` days: cronsim walks the other fields (``*`` in the
+        day-of-month, so a day-of-week ANDs), a day at a time, on the days ``dom_days`` names."""
+        months = CronSim(self.fields, after).months
+        day, start, last_year = after.date(), after, after.year + _SEARCH_YEARS
+        while day.year <= last_year:
+            if day.month in months and _dom_day(self.dom_days, day):
+                for wall in CronSim(self.fields, start):
+                    if wall.date() != day:
+                        break
+                    yield wall
+            day += dt.timedelta(days=1)
+            start = dt.datetime.combine(day, dt.time()) - _ONE_US
 
     def _instant(self, ns: int) -> int:
         """robfig: the first instant after ``ns`` whose wall time matches, one offset segment at a time."""
@@ -406,6 +437,148 @@ def _question_marks(fields: str) -> str:
         if parts[index] == "?":
             parts[index] = "*"
     return " ".join(parts)
+
+
+_ONE_VALUE_RANGE = re.compile(r"(?<![^\s,])(\d+)-\1/0*[1-9]\d*(?![^\s,])")
+
+
+def _one_value_ranges(fields: str) -> str:
+    """``7-7/4`` is the one value 7 for cron-parser 4/5, node-cron 4.6 and robfig (a range from 7 to 7, stepped);
+    cronsim reads it as ``7/4`` (7, 11, 15, ...), so it is spelled ``7`` for cronsim."""
+    return _ONE_VALUE_RANGE.sub(r"\1", fields)
+
+
+_NODE_FIELDS = (("second", 0, 59), ("minute", 0, 59), ("hour", 0, 23), ("day-of-month", 1, 31), ("month", 1, 12),
+                ("day-of-week", 0, 6))  # fmt: skip
+_NODE_NAMES = {
+    "month": ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+              "november", "december"),
+    "day-of-week": ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"),
+}  # fmt: skip
+_NODE_RANGE = re.compile(r"(\d+)-(\d+)(?:/(\d+))?")
+_NODE_DOM_DAY = re.compile(r"(?:(\d{1,2}|L)W|L-(\d{1,2})|L)", re.IGNORECASE)
+
+
+def _node_cron(parts: list[str]) -> tuple[str, tuple[str, ...], str] | None:
+    """node-cron 4.6's reading of what cronsim refuses: ``(fields, dom_days, what)``, or None if node-cron
+    refuses it too (the caller then gives cronsim's error).
+
+    Its ``pattern/conversion`` replaces full and short month and day names, in any case, by numbers
+    (``month-names-conversion.ts``, ``week-day-names-conversion.ts``), and ``range-conversion.ts`` wraps a
+    reversed range ``a-b[/n]`` round the field (day-of-week ``6-1``: 6, 0, 1; hour ``22-2``: 22, 23, 0, 1,
+    2). Its day-of-month also takes ``nW`` (the weekday nearest day n, within the month), ``L-n`` (n days
+    before the last) and ``LW`` in a list, never in a range or step (``pattern-validation.ts``,
+    ``time/day-of-month.ts``); ``fields`` then has ``*`` there and ``dom_days`` the items.
+    """
+    if len(parts) not in (5, 6):
+        return None
+    out: list[str] = []
+    dom_days: tuple[str, ...] = ()
+    whats: list[str] = []
+    for (name, low, high), part in zip(_NODE_FIELDS[-len(parts):], parts, strict=True):
+        words = _NODE_NAMES.get(name)
+        if words is not None:
+            def number(match: re.Match[str], words: tuple[str, ...] = words, part: str = part,
+                       name: str = name) -> str:
+                word = match.group().lower()
+                index = next((i for i, full in enumerate(words) if word in (full, full[:3])), None)
+                if index is None:
+                    return match.group()
+                if len(word) > 3:
+                    whats.append(f"{name} {part!r} uses the full name {match.group()!r}, which only node-cron reads; "
+                                 f"write {words[index][:3].upper()!r}")  # fmt: skip
+                return str(index + (name == "month"))
+            part = re.sub(r"[A-Za-z]{3,}", number, part)
+        items: list[str] = []
+        for item in part.split(","):
+            wrapped = _node_range(item, low, high)
+            if wrapped is not None:
+                whats.append(f"{name} {item!r} is a reversed range, which node-cron wraps round the field and the "
+                             f"others refuse; write the list {','.join(map(str, wrapped))!r}")  # fmt: skip
+                items.extend(map(str, wrapped))
+            else:
+                items.append(item)
+        if name == "day-of-month" and any(_NODE_DOM_DAY.fullmatch(i) and i.upper() not in ("L", "LW") for i in items):
+            days = _node_dom_days(items)
+            if days is None:
+                return None
+            dom_days = days
+            whats.append(f"day-of-month {part!r} uses 'nW' (the weekday nearest day n) or 'L-n' (n days before the "
+                         "last day), which only node-cron reads; name the days, or use 'L' or 'LW'")  # fmt: skip
+            items = ["*"]
+        out.append(",".join(items))
+    if not whats:
+        return None
+    fields = " ".join(out)
+    try:
+        next(CronSim(fields, dt.datetime(2000, 1, 1)))
+    except (CronSimError, StopIteration):
+        return None
+    return fields, dom_days, whats[0]
+
+
+def _node_range(item: str, low: int, high: int) -> list[int] | None:
+    """The values of node-cron's reversed range ``a-b[/n]`` (``range-conversion.ts : expandRange``), else None."""
+    match = _NODE_RANGE.fullmatch(item)
+    if match is None:
+        return None
+    first, last, step = int(match[1]), int(match[2]), int(match[3] or 1)
+    if first <= last or step < 1 or not (low <= first <= high + 1 and low <= last <= high):
+        return None
+    size = high - low + 1
+    return [v - size if v > high else v for v in range(first, first + (last - first) % size + 1, step)]
+
+
+def _node_dom_days(items: list[str]) -> tuple[str, ...] | None:
+    """node-cron's day-of-month items as ``_dom_day`` reads them, or None where its validation refuses one."""
+    days: list[str] = []
+    for item in items:
+        token = _NODE_DOM_DAY.fullmatch(item)
+        if token is not None:
+            n = token[1] if token[1] not in (None, "L", "l") else token[2]
+            if n is not None and not (1 <= int(n) <= (31 if token[1] else 30)):
+                return None
+            days.append(item.upper())
+            continue
+        if item.startswith("*"):
+            item = "1-31" + item[1:]
+        match = _NODE_RANGE.fullmatch(item)
+        if match is not None and int(match[1]) <= int(match[2]) and int(match[3] or 1) >= 1:
+            values = range(int(match[1]), int(match[2]) + 1, int(match[3] or 1))
+        elif item.isdigit():
+            values = range(int(item), int(item) + 1)
+        else:
+            return None
+        if not all(1 <= v <= 31 for v in values):
+            return None
+        days.extend(map(str, values))
+    return tuple(days)
+
+
+def _dom_day(days: tuple[str, ...], date: dt.date) -> bool:
+    """Whether node-cron's day-of-month items match ``date`` (``time/day-of-month.ts : matchesDayOfMonth``):
+    ``L`` the last day, ``nW``/``LW`` the weekday nearest day n (or the last) without leaving the month (a
+    Saturday the 1st moves to Monday the 3rd, a Sunday the last to Friday), ``L-n`` n days before the last."""
+    last = calendar.monthrange(date.year, date.month)[1]
+    for item in days:
+        if item.isdigit():
+            target = int(item)
+        elif item == "L":
+            target = last
+        elif item.startswith("L-"):
+            target = last - int(item[2:])
+        else:  # nW, LW
+            target = last if item == "LW" else int(item[:-1])
+            if target > last:
+                continue
+            weekday = dt.date(date.year, date.month, target).weekday()  # Monday 0
+            if weekday == 5:
+                target = target + 2 if target == 1 else target - 1
+            elif weekday == 6:
+                target = target - 2 if target == last else target + 1
+        if target == date.day:
+            return True
+    return False
 
 
 def _validate(expr: str, fields: str, seconds: bool) -> None:

@@ -55,6 +55,18 @@ class CronDialect:
     characters are incompatible").
     ``bare_steps``: a step may follow a single value (``5/15``: from 5 to the end); node-cron takes
     a step only after ``*`` or a range ``a-b``.
+    ``node_cron_syntax``: what only node-cron reads is accepted (``CronSchedule.node_cron``: full month
+    and day names, reversed ranges, which it wraps round the field, and day-of-month ``nW`` and ``L-n``).
+    ``lower_l``: ``l`` is read as ``L``; cron-parser takes the capital only ("Invalid characters").
+    ``star_steps_restrict``: a day field that starts with ``*`` but is not ``*`` alone (``*/2``) restricts
+    the days, so with the other day field restricted either one fires (cron-parser's ``isWildcard`` is the
+    raw value ``*`` or ``?``); Vixie cron and cronsim count any ``*...`` field as unrestricted.
+    ``full_days_unrestrict``: cron-parser 4's reading of the day fields (``lib/expression.js``
+    ``_findSchedule``): a day-of-week holding all of 0-7 (``*``, ``*/1``, ``0-7``, not ``0-6``) or a
+    day-of-month holding every day of the month (``1-31``, ``*/1``) is unrestricted, and ``weekday#n``
+    keeps only the days that are some weekday's n-th, including the day-of-month's.
+    ``no_repeats``: a field that lists a value twice (``12,3-15``, ``*/5,6``) is refused, as cron-parser 5
+    does ("duplicate values found"); checked for numeric fields other than the day-of-week.
     """
 
     parser: str
@@ -73,6 +85,11 @@ class CronDialect:
     nearest_weekday: bool = True
     nth_alone: bool = False
     bare_steps: bool = True
+    node_cron_syntax: bool = False
+    lower_l: bool = True
+    star_steps_restrict: bool = False
+    full_days_unrestrict: bool = False
+    no_repeats: bool = False
 
     def bind(self, schedule: CronSchedule, *, system: str, function: str, tz_option: object = None) -> CronSchedule:
         """``schedule`` as the system runs it, or ``UnsupportedFeature`` for syntax it refuses.
@@ -95,6 +112,8 @@ class CronDialect:
         if schedule.has_seconds and not self.seconds:
             raise refuse("cron.seconds", f"cron {schedule.expr!r} has a seconds field; {self.parser} takes 5 fields "
                                          "'minute hour day-of-month month day-of-week'")  # fmt: skip
+        if schedule.node_cron and not self.node_cron_syntax:
+            raise refuse("cron.syntax", f"cron {schedule.expr!r}: {schedule.node_cron} ({self.parser} refuses it)")
         if body.startswith("@") and not self.descriptors:
             why = self.no_descriptors or f"{self.parser} has no @descriptors"
             written = schedule.expr.strip()
@@ -112,6 +131,8 @@ class CronDialect:
         if not self.specials:
             self._check_specials(schedule, refuse)
         self._check_parser_specials(schedule, refuse)
+        if self.no_repeats:
+            self._check_repeats(schedule, refuse)
         self._check_zone(schedule, tz_option, refuse)
         dom, dow = parts[-3], parts[-1]
         if self.dom_dow == "exclusive" and not dom.startswith("*") and not dow.startswith("*"):
@@ -121,6 +142,12 @@ class CronDialect:
             raise refuse("cron.frequency", f"cron {schedule.expr!r} fires more than once a day; {self.parser} allows "
                                            "at most one run a day (a single minute and hour)")  # fmt: skip
         bound = schedule.bound(self.rule, dom_and=self.dom_dow == "and")
+        if self.full_days_unrestrict:
+            dom, dow = self._cron_parser_4_days(schedule, dom, dow, refuse)
+            bound = dataclasses.replace(bound, fields=" ".join([*parts[:-3], dom, parts[-2], dow]))
+        if self.star_steps_restrict and all(p != "*" for p in (dom, dow)):
+            restricted = [*parts[:-3], dom.replace("*", "1-31"), parts[-2], dow.replace("*", "0-6")]
+            bound = dataclasses.replace(bound, fields=" ".join(restricted))
         if bound.dom_and:
             try:
                 bound.next_after(0)
@@ -164,7 +191,10 @@ class CronDialect:
         names = (_SECONDS_NAME, *_FIELD_NAMES) if len(fields) == 6 else _FIELD_NAMES
         for name, part in zip(names, fields, strict=True):
             bare = _NAME.sub("", part)  # WED is a name, not W
-            if not self.nearest_weekday and name == "day-of-month" and "W" in bare.upper():
+            if not self.lower_l and name in ("day-of-month", "day-of-week") and "l" in bare:
+                detail = (f"{name} {part!r} uses a lower-case 'l', which {self.parser} refuses (\"Invalid "
+                          "characters\"); write 'L'")
+            elif not self.nearest_weekday and name == "day-of-month" and "W" in bare.upper():
                 detail = (f"{name} {part!r} uses 'W' (the nearest weekday), which {self.parser} does not have "
                           "(\"Invalid characters\"); name the days, or use 'L' for the last day")
             elif self.nth_alone and name == "day-of-week" and "#" in part and any(c in part for c in ",-/"):
@@ -178,6 +208,42 @@ class CronDialect:
                 continue
             raise refuse("cron.syntax", f"cron {schedule.expr!r}: {detail}")  # type: ignore[operator]
 
+    def _check_repeats(self, schedule: CronSchedule, refuse: object) -> None:
+        fields = schedule.fields.split()
+        names = (_SECONDS_NAME, *_FIELD_NAMES) if len(fields) == 6 else _FIELD_NAMES
+        bounds = {"second": (0, 59), "minute": (0, 59), "hour": (0, 23), "day-of-month": (1, 31), "month": (1, 12)}
+        for name, part in zip(names, fields, strict=True):
+            if name not in bounds or "," not in part:
+                continue
+            values = _values(part, *bounds[name]) or []
+            twice = next((v for i, v in enumerate(values) if v in values[:i]), None)
+            if twice is not None:
+                raise refuse("cron.syntax", f"cron {schedule.expr!r}: {name} {part!r} lists {twice} more than once, "  # type: ignore[operator]
+                                            f"which {self.parser} refuses (\"duplicate values found: {twice}\"); "
+                                            "give each value once")  # fmt: skip
+
+    def _cron_parser_4_days(self, schedule: CronSchedule, dom: str, dow: str, refuse: object) -> tuple[str, str]:
+        """The day fields as cronsim reads cron-parser 4's (``full_days_unrestrict``)."""
+        if len(_values(dow, 0, 7) or ()) == 8:  # cron-parser 4 counts the values, repeats too: 0-7,1 is not '*'
+            dow = "*"
+        days = _values(dom, 1, 31)
+        if days is not None and len(days) >= 31:
+            dom = "*"
+        elif days is not None and len(days) >= 28 and dow != "*":
+            raise refuse("cron.dom_dow", f"cron {schedule.expr!r}: day-of-month {dom!r} holds {len(days)} days, "  # type: ignore[operator]
+                                         f"which {self.parser} counts as '*' in the months that have no more and "
+                                         "as a restriction in the others; jobsim does not simulate that: give "
+                                         "'*' or fewer days")  # fmt: skip
+        if "#" in dow and dom != "*":
+            nth = int(dow.rsplit("#", 1)[1])
+            if days is None:
+                raise refuse("cron.dom_dow", f"cron {schedule.expr!r}: {self.parser} keeps only the days that are "  # type: ignore[operator]
+                                             f"a weekday's {nth}th, and jobsim reads that for day numbers only; give "
+                                             "day numbers or '*'")  # fmt: skip
+            kept = [str(d) for d in sorted(set(days)) if (d - 1) // 7 + 1 == nth]
+            dom = ",".join(kept) or "*"
+        return dom, dow
+
     def _check_zone(self, schedule: CronSchedule, tz_option: object, refuse: object) -> None:
         prefixed = schedule.expr.strip().startswith(("TZ=", "CRON_TZ="))
         if prefixed and not self.tz_prefix:
@@ -188,6 +254,29 @@ class CronDialect:
         if self.tz_option is None and schedule.tz is not dt.timezone.utc:
             given = f"tz={tz_option!r}" if tz_option is not None else f"cron {schedule.expr!r}"
             raise refuse("cron.tz", f"{given}: schedules are always UTC; write the schedule in UTC")  # type: ignore[operator]
+
+
+def _values(field: str, low: int, high: int) -> list[int] | None:
+    """The numbers a field of numbers, ``*``, ranges and steps lists, repeats included, as cron-parser lists
+    them (day-of-week 7 kept apart from 0), or None for names, ``L``, ``#`` and the like."""
+    out: list[int] = []
+    for item in field.split(","):
+        head, _, step = item.partition("/")
+        if head == "*":
+            start, end = low, high
+        elif head.isdigit():
+            start, end = int(head), (high if step else int(head))
+        elif re.fullmatch(r"\d+-\d+", head):
+            start, end = map(int, head.split("-"))
+        else:
+            return None
+        if (step and not step.isdigit()) or step == "0":
+            return None
+        values = range(start, end + 1, int(step or 1))
+        if high == 7 and end % 7 == 0 and (head == "*" or step or "-" in head) and 0 not in values:
+            out.append(0)  # cron-parser 4 (lib/expression.js parseRange): a day-of-week range to 7 also holds 0
+        out.extend(values)
+    return out
 
 
 ROBFIG = CronDialect(
@@ -209,30 +298,39 @@ _CRON_PARSER_5_DESCRIPTORS = ("@yearly", "@annually", "@monthly", "@weekly", "@d
 _CRON_PARSER_4_DESCRIPTORS = ("@yearly", "@monthly", "@weekly", "@daily", "@hourly")
 
 CRON_PARSER = CronDialect(parser="cron-parser", seconds=True, rule="shift", nearest_weekday=False, nth_alone=True,
-                          known_descriptors=_CRON_PARSER_5_DESCRIPTORS)
+                          known_descriptors=_CRON_PARSER_5_DESCRIPTORS, lower_l=False,
+                          star_steps_restrict=True, no_repeats=True)
 """BullMQ, Agenda: cron-parser 5 (5 or 6 fields, names, ``L``/``#``, an IANA zone option). It has no ``W``
 (``src/CronExpressionParser.ts`` refuses the character), no ``#`` beside ``,``/``-``/``/`` (``#parseNthDay``)
-and no ``@midnight`` (``PredefinedExpressions``)."""
+and no ``@midnight`` (``PredefinedExpressions``). It takes ``L`` in capitals only, refuses a value listed twice
+(``CronField`` "duplicate values found") and counts a day field unrestricted only as the raw ``*``/``?``
+(``CronField.#isWildcardValue``); checked against cron-parser 5.10.6 from npm."""
 
 AGENDA_CRON = dataclasses.replace(CRON_PARSER, tz_option="timezone")
 """Agenda 6: cron-parser 5, the zone given as ``every(interval, name, data, {timezone})``."""
 
 QUIRREL_CRON = dataclasses.replace(CRON_PARSER, parser="cron-parser 4", known_descriptors=_CRON_PARSER_4_DESCRIPTORS,
+                                   full_days_unrestrict=True, no_repeats=False,
                                    tz_option="the second item of CronJob's [schedule, timezone]")
 """Quirrel 1.14: cron-parser ^4.6.0 (``package.json``; 4.6.0 in its ``package-lock.json``), whose aliases are
 @yearly, @monthly, @weekly, @daily and @hourly only (no @annually, @midnight)."""
 
 CRON_PARSER_5 = CronDialect(parser="Trigger.dev's cron-parser schedules", tz_option="timezone", rule="shift",
-                            known_descriptors=_CRON_PARSER_4_DESCRIPTORS, nearest_weekday=False, nth_alone=True)
+                            known_descriptors=_CRON_PARSER_4_DESCRIPTORS, nearest_weekday=False, nth_alone=True,
+                            lower_l=False, star_steps_restrict=True, full_days_unrestrict=True)
 """Trigger.dev: 5 fields, no seconds (``apps/webapp/app/v3/schedules.ts : CronPattern`` refuses more than
 5 space-separated parts), then cron-parser ^4.9.0's ``parseExpression`` (``apps/webapp/package.json``,
 ``internal-packages/schedule-engine``): the aliases of cron-parser 4, no ``W``, ``#`` alone."""
 
 NODE_CRON = CronDialect(parser="node-cron", seconds=True, tz_option="timezone", dom_dow="and", rule="wall",
-                        bare_steps=False)
+                        bare_steps=False, node_cron_syntax=True)
 """node-cron 4: own parser, 5/6 fields, DOM AND DOW (``src/time/time-matcher.ts``). A step only after ``*`` or
 a range: ``range-conversion.ts`` expands ``a-b/n`` and ``*`` became ``0-59`` first; ``5/15`` stays as it is and
-``pattern-validation.ts`` refuses it ("5/15 is a invalid expression for minute")."""
+``pattern-validation.ts`` refuses it ("5/15 is a invalid expression for minute").
+
+Checked against node-cron 4.6.0 from npm (``src/pattern/conversion/*``: names in any case, a reversed range
+wrapped round the field -- 4.5.0 swapped it, and the newest source snapshot still does; ``time/day-of-month.ts``:
+``L``, ``LW``, ``nW``, ``L-n``): ``_cron._node_cron`` reads what cronsim cannot."""
 
 VERCEL = CronDialect(parser="Vercel Cron", names=False, descriptors=False, tz_option=None, dom_dow="exclusive",
                      numeric=True)

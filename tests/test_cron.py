@@ -102,9 +102,10 @@ def test_descriptors():
         ("61 * * * *", "cron expression '61 * * * *': minute field '61' is not valid; accepted: 0-59"),
         ("0 24 * * *", "cron expression '0 24 * * *': hour field '24' is not valid; accepted: 0-23"),
         ("0 9 * * 8", "day-of-week field '8' is not valid; accepted: 0-7 or SUN-SAT"),
-        # 'W' and 'L-n' are not read: the message names what is (it listed neither 'L' nor 'LW' nor '#')
-        ("0 9 15W * *", "day-of-month field '15W' is not valid; accepted: 1-31, 'L' (the last day) or 'LW' (its "
-                        "last weekday; no other 'W'), '*'"),
+        # 'W' on a range is no cron's (node-cron 4.6: "1-15W is a invalid expression for day of month"); the
+        # message names what is read (it listed neither 'L' nor 'LW' nor '#')
+        ("0 9 1-15W * *", "day-of-month field '1-15W' is not valid; accepted: 1-31, 'L' (the last day) or 'LW' (its "
+                          "last weekday; no other 'W'), '*'"),
         ("0 9 * * 1#6", "day-of-week field '1#6' is not valid; accepted: 0-7 or SUN-SAT, 'FRI#2' (the 2nd Friday), "
                         "'5L' (the last Friday), '*'"),
         ("* * *", "cron expression '* * *': has 3 field(s); expected 5 fields"),

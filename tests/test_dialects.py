@@ -489,3 +489,157 @@ def test_a_fixed_hour_every_20_minutes_on_the_fall_back_night_per_system():
     for profile in ("bullmq", "agenda", "trigger.dev", "quirrel"):
         runs = [t for t in sim_fires(profile, days=1, start=start, cron="*/20 1 * * *", tz=NY) if "11-02" in t]
         assert runs == ["2025-11-02T05:00:00.000Z", "2025-11-02T05:20:00.000Z", "2025-11-02T05:40:00.000Z"], profile
+
+
+# node-cron 4.6.0 (``npm i node-cron@4.6.0``), run once with ``createTask(expr).timeMatcher.getNextMatch`` from
+# 2025-03-07T00:00:00Z in UTC, gave these fire times; jobsim's node-cron dialect gives the same.
+@pytest.mark.parametrize(
+    ("cron", "expected"),
+    [
+        # month-names-conversion.ts / week-day-names-conversion.ts: full and short names, any case
+        ("0 9 1 september,January *", ["2025-09-01T09", "2026-01-01T09", "2026-09-01T09"]),
+        ("0 9 * * MONDAY", ["2025-03-10T09", "2025-03-17T09", "2025-03-24T09"]),
+        # range-conversion.ts wraps a reversed range round the field (4.5.0 swapped it: 6-1 was Monday-Saturday)
+        ("0 9 * * saturday-monday", ["2025-03-08T09", "2025-03-09T09", "2025-03-10T09", "2025-03-15T09"]),
+        ("0 9 * * 6-1", ["2025-03-08T09", "2025-03-09T09", "2025-03-10T09", "2025-03-15T09"]),
+        ("0 9 * * 7-1", ["2025-03-09T09", "2025-03-10T09", "2025-03-16T09"]),
+        ("0 22-1 * * *", ["2025-03-07T01", "2025-03-07T22", "2025-03-07T23", "2025-03-08T00"]),
+        ("50-10/5 9 * * *", ["2025-03-07T09:00", "2025-03-07T09:05", "2025-03-07T09:10", "2025-03-07T09:50"]),
+        ("0 9 * 11-2 *", ["2025-11-01T09", "2025-11-02T09"]),
+        # time/day-of-month.ts: L-n is n days before the last; nW the nearest weekday, not leaving the month
+        ("0 9 L-3 * *", ["2025-03-28T09", "2025-04-27T09", "2025-05-28T09", "2025-06-27T09"]),
+        ("0 9 l-3 * *", ["2025-03-28T09", "2025-04-27T09"]),
+        ("0 9 15W * *", ["2025-03-14T09", "2025-04-15T09", "2025-05-15T09", "2025-06-16T09"]),  # Sat 15th: Fri
+        ("0 9 1W * *", ["2025-04-01T09", "2025-05-01T09", "2025-06-02T09", "2025-07-01T09"]),  # Sun 1st: Mon
+        ("0 9 31W * *", ["2025-03-31T09", "2025-05-30T09", "2025-07-31T09", "2025-08-29T09"]),  # no 31st: none
+        ("0 9 L-3,1 * 1", ["2025-07-28T09", "2025-09-01T09", "2025-12-01T09", "2026-04-27T09"]),  # AND Monday
+    ],
+)  # fmt: skip
+def test_node_cron_reads_names_reversed_ranges_and_its_day_of_month_forms(cron, expected):
+    schedule = jobsim._dialects.NODE_CRON.bind(CronSchedule.parse(cron, seconds=True), system="node-cron",
+                                                function="job")  # fmt: skip
+    out, t = [], instant_ns("2025-03-07T00:00:00Z")
+    for _ in expected:
+        t = schedule.next_after(t)
+        out.append(iso(t))
+    assert [got[: len(want)] for got, want in zip(out, expected, strict=True)] == expected
+
+
+def test_node_cron_day_of_month_forms_in_new_york_and_in_the_profile():
+    assert fires("0 9 15W * *", NY, "2025-03-07T00:00:00Z", 2, "wall", dom_and=True) == [
+        "2025-03-14T13:00:00.000Z", "2025-04-15T13:00:00.000Z",
+    ]  # fmt: skip
+    assert sim_fires("node-cron", days=60, cron="0 9 L-3 * *") == ["2025-03-28T09:00:00.000Z",
+                                                                   "2025-04-27T09:00:00.000Z"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("cron", "message"),
+    [
+        ("0 9 * * monday", "cron '0 9 * * monday': day-of-week 'monday' uses the full name 'monday', which only "
+                           "node-cron reads; write 'MON' (cron-parser refuses it)"),
+        ("0 9 * January *", "month 'January' uses the full name 'January', which only node-cron reads; write 'JAN'"),
+        ("0 9 * * 6-1", "day-of-week '6-1' is a reversed range, which node-cron wraps round the field and the "
+                        "others refuse; write the list '6,0,1'"),
+        ("0 22-1 * * *", "write the list '22,23,0,1'"),
+        ("0 9 L-3 * *", "day-of-month 'L-3' uses 'nW' (the weekday nearest day n) or 'L-n' (n days before the last "
+                        "day), which only node-cron reads; name the days, or use 'L' or 'LW'"),
+        ("0 9 15W * *", "day-of-month '15W' uses 'nW'"),
+    ],
+)  # fmt: skip
+def test_what_only_node_cron_reads_is_refused_elsewhere(cron, message):
+    """cron-parser 4.9.0 and 5.10.6 throw on each ("cannot resolve alias", "Invalid range: 6-1", "Constraint
+    error, got range NaN-3", "Invalid characters, got value: 15W"); robfig/cron has none of them either."""
+    with pytest.raises(UnsupportedFeature, match=re.escape(message)):
+        sim_fires("bullmq", cron=cron)
+    for profile in ("inngest", "quirrel"):
+        with pytest.raises(UnsupportedFeature, match=r"which only node-cron reads|node-cron wraps"):
+            sim_fires(profile, cron=cron)
+
+
+@pytest.mark.parametrize("cron", ["0 9 1-15W * *", "0 9 L-31 * *", "0 9 32W * *", "0 9 * * thurs", "0 9 15W * 1W"])
+def test_node_cron_forms_node_cron_refuses_stay_invalid(cron):
+    """node-cron 4.6.0: "1-15W is a invalid expression for day of month", likewise L-31, 32W, "thurs ... for week
+    day"."""
+    with pytest.raises(jobsim.InvalidArgument, match="is not valid"):
+        CronSchedule.parse(cron, seconds=True)
+
+
+@pytest.mark.parametrize(("profile", "cron"), [("bullmq", "0 9 l * *"), ("trigger.dev", "0 9 * * 5l")])
+def test_cron_parser_refuses_a_lower_case_l(profile, cron):
+    """cron-parser 4.9.0 and 5.10.6: "Invalid characters, got value: l" (node-cron and cronsim read 'l' as 'L')."""
+    with pytest.raises(UnsupportedFeature, match=r"uses a lower-case 'l', which .*cron-parser.* refuses .*; write 'L'"):
+        sim_fires(profile, cron=cron)
+    assert sim_fires("node-cron", days=30, cron=cron)
+
+
+@pytest.mark.parametrize("profile", ["bullmq", "quirrel", "node-cron", "inngest"])
+def test_a_range_from_a_value_to_itself_is_that_value_even_with_a_step(profile):
+    """cron-parser 4.9.0/5.10.6 and node-cron 4.6.0 fire '7-7/4 7 * * *' at 07:07 only (robfig's getRange
+    likewise); cronsim read it as '7/4' (07:07, 07:11, ...). Found comparing 600 random expressions."""
+    assert sim_fires(profile, days=2, cron="7-7/4 7 * * *") == ["2025-03-07T07:07:00.000Z",
+                                                                "2025-03-08T07:07:00.000Z"]  # fmt: skip
+
+
+def _days(runs):
+    return [run[:10] for run in runs]
+
+
+@pytest.mark.parametrize("profile", ["bullmq", "agenda", "quirrel", "trigger.dev"])
+def test_cron_parser_counts_a_stepped_star_day_field_as_a_restriction(profile):
+    """cron-parser's day fields are unrestricted only as the raw '*' (5.10 ``CronField.#isWildcardValue``;
+    4.x counts the values): '*/2' restricts, so with the day-of-month set either one fires. cronsim (Vixie)
+    reads any '*...' as unrestricted and fired '15 * */2' on the 15th only. Fire dates from cron-parser 4.9.0
+    and 5.10.6 from 2025-03-07."""
+    assert _days(sim_fires(profile, days=7, cron="0 9 15 * */2")) == [
+        "2025-03-08", "2025-03-09", "2025-03-11", "2025-03-13"]  # fmt: skip
+    assert _days(sim_fires(profile, days=15, cron="0 9 */10 * 1")) == [
+        "2025-03-10", "2025-03-11", "2025-03-17", "2025-03-21"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("cron", "days", "cron_parser_4", "cron_parser_5"),
+    [
+        # 4.9.0 lib/expression.js: a day-of-week of all 8 values 0-7 is '*' (0-6 is not), so is a full month
+        ("0 9 15 * 0-7", 11, ["2025-03-15"], None),
+        ("0 9 1-31 * 1", 11, ["2025-03-10", "2025-03-17"], None),
+        ("0 9 */1 * 1", 11, ["2025-03-10", "2025-03-17"], None),
+        # lib/expression.js parseRange: a day-of-week range to 7 also holds 0, so 1-7 lists 8 values: '*'
+        ("0 9 */7 * 1-7", 11, ["2025-03-08", "2025-03-15"], None),
+        # 4.9.0 keeps only the days that are a weekday's n-th, the day-of-month's too; 5.10.6 ORs them
+        ("0 9 25 * 4#5", 85, ["2025-05-29"], ["2025-03-25", "2025-04-25", "2025-05-25", "2025-05-29"]),
+        ("0 9 1,25 * 4#4", 35, ["2025-03-25", "2025-03-27"], ["2025-03-25", "2025-03-27", "2025-04-01"]),
+    ],
+)  # fmt: skip
+def test_cron_parser_4_day_fields(cron, days, cron_parser_4, cron_parser_5):
+    """Quirrel and Trigger.dev run cron-parser 4, BullMQ 5: dates measured with both from 2025-03-07."""
+    assert _days(sim_fires("quirrel", days=days, cron=cron)) == cron_parser_4
+    assert _days(sim_fires("trigger.dev", days=days, cron=cron)) == cron_parser_4
+    if cron_parser_5 is not None:
+        assert _days(sim_fires("bullmq", days=days, cron=cron)) == cron_parser_5
+    else:
+        assert len(sim_fires("bullmq", days=days, cron=cron)) == days  # every day (5.10.6 ORs them)
+
+
+def test_cron_parser_4_month_dependent_day_of_month_is_refused():
+    """cron-parser 4.9.0 fires '0 9 1-30 * 1' every day in March (31 days: restricted, OR) and only on
+    Mondays in April (30 days: '*'); jobsim refuses that rather than run one reading."""
+    with pytest.raises(UnsupportedFeature, match=r"day-of-month '1-30' holds 30 days, which cron-parser 4 counts"):
+        sim_fires("quirrel", cron="0 9 1-30 * 1")
+
+
+@pytest.mark.parametrize(
+    ("cron", "message"),
+    [
+        ("10 12-17,14 * * *", "hour '12-17,14' lists 14 more than once"),
+        ("27 20 */5,6 * *", "day-of-month '*/5,6' lists 6 more than once"),
+        ("9 * * 2-3/1,*/2 *", "month '2-3/1,*/2' lists 3 more than once"),
+    ],
+)
+def test_cron_parser_5_refuses_a_value_listed_twice(cron, message):
+    """cron-parser 5.10.6 ``CronField`` validation: "CronHour Validation error, duplicate values found: 14" (and
+    likewise); cron-parser 4.9.0 runs them, so Quirrel and Trigger.dev still do."""
+    for profile in ("bullmq", "agenda"):
+        with pytest.raises(UnsupportedFeature, match=re.escape(message + ", which cron-parser refuses")):
+            sim_fires(profile, cron=cron)
+    assert sim_fires("quirrel", days=40, cron=cron)

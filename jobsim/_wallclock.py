@@ -377,7 +377,10 @@ class WallClock:
         return origin + self._now()
 
     def _monotonic(self) -> float:
-        return self._monotonic_ns() / SECOND
+        # as CPython's _PyTime_AsSecondsDouble turns ns into seconds (the double of ns, divided by 1e9): int / int
+        # rounds once, exactly, and could give 1 ulp less than the real time.monotonic() of a smaller ns
+        ns = self._monotonic_ns()
+        return float(ns // SECOND) if ns % SECOND == 0 else float(ns) / 1e9
 
     def _new_loop(self) -> asyncio.AbstractEventLoop:
         """A loop job code starts itself (``asyncio.run`` in a sync handler) keeps virtual time too:

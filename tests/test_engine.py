@@ -2539,6 +2539,32 @@ def test_time_monotonic_in_job_code_moves_with_virtual_time_and_is_real_again_fo
     assert later.runs("mono")[0].output[0] >= seen[1]
 
 
+def test_time_monotonic_in_job_code_is_its_ns_converted_as_cpython_converts_them():
+    # int / int rounds once: past 2**53 ns, 1 ulp under the real time.monotonic() of a smaller ns in about one
+    # read of four, so a test comparing a real reading with job code's later one failed now and then (above)
+    app = jobsim.App("a")
+
+    def reads():
+        pairs = []
+        for _ in range(50):
+            time.sleep(1.23e-7)
+            pairs.append((time.monotonic(), time.monotonic_ns()))
+        return pairs
+
+    @app.function("mono", on="go")
+    def mono(ctx):
+        return ctx.step.run("reads", reads)
+
+    with simulate(app) as sim:
+        sim.advance("1500d")  # past 2**53 ns (104 days) the double of ns is inexact and the two roundings differ
+        sim.send("go")
+        sim.run_until_idle()
+    pairs = sim.runs("mono")[0].output
+    assert len({ns for _, ns in pairs}) == 50 and pairs[0][1] > 2**53
+    assert [seconds for seconds, _ in pairs] == [float(ns) / 1e9 if ns % SECOND else float(ns // SECOND)
+                                                 for _, ns in pairs]  # _PyTime_AsSecondsDouble
+
+
 def test_log_records_of_job_code_count_relative_created_from_the_simulation_start(caplog):
     # relativeCreated counted from logging's real import while created was virtual: -55288269375 ms for a
     # record job code wrote at 2025-03-01 in a process started in 2026

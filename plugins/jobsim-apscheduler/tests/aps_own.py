@@ -23,3 +23,12 @@ def schedulers_own(trigger: Any, start: dt.datetime, end: dt.datetime, coalesce:
         out += run_times[-1:] if coalesce else run_times
         due = trigger.get_next_fire_time(run_times[-1], now)
     return out
+
+
+def assert_runs_are_schedulers_own(sim: Any, scheduler: Any, start: dt.datetime, end: dt.datetime) -> None:
+    """Every job's runs in ``sim`` start at the instants, and carry the run times, of ``schedulers_own``."""
+    for job in scheduler.get_jobs():
+        own = schedulers_own(job.trigger, start, end, job.coalesce)
+        runs = sim.runs(job.id)
+        assert [r.started_at for r in runs] == [t.astimezone(dt.timezone.utc) for t in own], job.id
+        assert [r.event.data["run_time"] for r in runs] == [t.isoformat() for t in own], job.id

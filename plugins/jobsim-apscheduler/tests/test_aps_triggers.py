@@ -7,7 +7,7 @@ import datetime as dt
 import itertools
 from zoneinfo import ZoneInfo
 
-from aps_own import ZONES, schedulers_own
+from aps_own import ZONES, assert_runs_are_schedulers_own
 from apscheduler.triggers.cron import CronTrigger
 
 import jobsim
@@ -254,11 +254,7 @@ def test_a_year_in_four_zones_fires_where_the_triggers_say_across_every_dst_chan
         scheduler.add_job(_noop, "cron", day="last", hour=0, minute=30, timezone=zone, id=f"billing-{city}")
     with jobsim.Simulation(scheduler, start=start) as sim:
         sim.advance_to(end)
-        for job in scheduler.get_jobs():
-            own = schedulers_own(job.trigger, start, end, job.coalesce)
-            runs = sim.runs(job.id)
-            assert [r.started_at for r in runs] == [t.astimezone(dt.timezone.utc) for t in own], job.id
-            assert [r.event.data["run_time"] for r in runs] == [t.isoformat() for t in own], job.id
+        assert_runs_are_schedulers_own(sim, scheduler, start, end)
         def night(city, day):
             return [t[11:] for r in sim.runs(f"night-{city}") if (t := r.event.data["run_time"]).startswith(day)]
 
@@ -330,11 +326,7 @@ def test_calendar_intervals_in_four_zones_fire_where_the_triggers_say_across_eve
                           timezone=zone, id=f"monthly-{city}")  # fmt: skip
     with jobsim.Simulation(scheduler, start=start) as sim:
         sim.advance_to(end)
-        for job in scheduler.get_jobs():
-            own = schedulers_own(job.trigger, start, end, job.coalesce)
-            runs = sim.runs(job.id)
-            assert [r.started_at for r in runs] == [t.astimezone(dt.timezone.utc) for t in own], job.id
-            assert [r.event.data["run_time"] for r in runs] == [t.isoformat() for t in own], job.id
+        assert_runs_are_schedulers_own(sim, scheduler, start, end)
 
         def days(job_id, prefix):
             return [t for r in sim.runs(job_id) if (t := r.event.data["run_time"]).startswith(prefix)]

@@ -26,11 +26,12 @@ Where the two differ, inngest-py wins:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import inspect
 import logging
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import inngest
@@ -539,13 +540,8 @@ def make_handler(binding: Binding, user: Callable[..., Any], output_type: Any) -
                 if middleware:
                     return await _with_middleware_async(binding, user, output_type, ctx, middleware)
                 step, ictx = _context(binding, ctx.step, is_async=True)
-                try:
-                    with execution_lib.set_step_context(step):
-                        output = await user(ictx)
-                except Abort as abort:
-                    raise abort.error from None
-                except Exception as err:
-                    raise _leaving(err) from err.__cause__
+                with _running(step):
+                    output = await user(ictx)
                 return _output(binding, output, output_type)
             finally:
                 in_inngest_words(ctx.step.strayed)  # a step another thread called
@@ -558,13 +554,8 @@ def make_handler(binding: Binding, user: Callable[..., Any], output_type: Any) -
             if middleware:
                 return _with_middleware(binding, user, output_type, ctx, middleware)
             step, ictx = _context(binding, ctx.step, is_async=False)
-            try:
-                with execution_lib.set_step_context(step):
-                    output = user(ictx)
-            except Abort as abort:
-                raise abort.error from None
-            except Exception as err:
-                raise _leaving(err) from err.__cause__
+            with _running(step):
+                output = user(ictx)
             return _output(binding, output, output_type)
         finally:
             in_inngest_words(ctx.step.strayed)
@@ -657,6 +648,19 @@ def _output(binding: Binding, output: Any, output_type: Any) -> Any:
         return json_checked(binding.serialize(output, output_type), None)
     except Abort as abort:
         raise abort.error from None
+
+
+@contextlib.contextmanager
+def _running(step: Any) -> Iterator[None]:
+    """The user's function runs with ``step`` as the SDK's step context; what it raises leaves as jobsim reads it
+    (an ``Abort``'s error; an SDK error bridged to jobsim's own)."""
+    try:
+        with execution_lib.set_step_context(step):
+            yield
+    except Abort as abort:
+        raise abort.error from None
+    except Exception as err:
+        raise _leaving(err) from err.__cause__
 
 
 def _leaving(err: Exception) -> BaseException:

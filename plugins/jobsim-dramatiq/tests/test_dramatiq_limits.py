@@ -311,3 +311,42 @@ def test_a_rate_limiter_on_a_redis_backend_works_in_virtual_time(broker):
         with pytest.raises(jobsim.errors.UnsupportedFeature, match=r"wait\(\) on a RedisBackend rate-limiter"):
             barrier.wait(timeout=1_000)
         assert barrier.wait(block=False) is True  # the second party clears it
+
+
+def test_a_rate_limiter_on_dramatiqs_stub_backend_holds_across_virtual_time(broker):
+    """The in-memory ``StubBackend`` (Dramatiq's rate limiter backend for tests) is what a test suite on a
+    ``StubBroker`` builds its mutex on. An actor's body runs in one go when it starts, so a mutex taken at 0 s
+    and released after ``time.sleep(2)`` was already released, in the backend's dict, when the second message
+    starting at 0 s ran: both held the "mutex" at once, where a real worker's second thread gets
+    ``RateLimitExceeded``. While the simulation runs, a ``StubBackend`` keeps each write at its virtual instant
+    (as the stand-ins for Redis do); after it, the backend holds the latest state."""
+    from dramatiq.rate_limits import ConcurrentRateLimiter
+    from dramatiq.rate_limits.backends import StubBackend
+    from dramatiq_support import backoffs, stream
+
+    backend = StubBackend()
+    backend.db["mutex:left-over"] = (1, time.monotonic() + 3_600)  # a key written before the simulation
+    mutex = ConcurrentRateLimiter(backend, "invoices", limit=1)
+    held = []
+
+    @dramatiq.actor(max_retries=3, min_backoff=1_000)
+    def invoice(n):
+        with mutex.acquire():
+            held.append((n, now_ms()))
+            time.sleep(2)
+
+    with jobsim.Simulation(dramatiq.Worker(broker, worker_threads=2), start=START, seed=2) as sim:
+        invoice.send(1)
+        invoice.send(2)
+        sim.run_until_idle()
+        first, second = sim.runs(invoice)
+        b1, b2 = backoffs(stream(2, "invoice"), 1_000, 7 * 86_400_000, 2)
+        assert b1 < 2_000 <= b1 + b2
+        assert (first.status, starts(first)) == ("completed", [0])
+        assert (second.status, starts(second)) == ("completed", [0, b1, b1 + b2])
+        assert [type(a.error).__name__ for a in second.attempts] == ["RateLimitExceeded", "RateLimitExceeded",
+                                                                     "NoneType"]  # fmt: skip
+        assert held == [(1, 0), (2, b1 + b2)]
+        assert backend._get("mutex:left-over") == 1  # what the backend held before the simulation still reads
+    assert backend._get("mutex:left-over") == 1
+    assert backend._get("invoices") in (None, 0)  # released: the last write, at b1 + b2 + 2 s

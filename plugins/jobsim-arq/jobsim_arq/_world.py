@@ -517,8 +517,8 @@ class ArqWorld:
         error = held.error
         said = "" if error is None else f"{type(error).__name__}: {error}"
         run.status = "retrying"
-        data = {"function": run.function.id, "run": run.id, "step": None, "attempt": max(len(run.attempts) - 1, 0),
-                "at": at, "delay": at - now, "error": said}  # fmt: skip
+        data = {"function": run.function.id, "run": run.id, "step": None, "attempt": len(run.attempts),
+                "at": at, "delay": at - now, "error": said}  # the attempt it plans, as the core's records  # fmt: skip
         self.sim.trace.add(now, "retry", data)
 
     def _failed(self, d: Driven, job_id: str, result_data: bytes | None) -> None:

@@ -42,6 +42,21 @@ def test_retry_defer_reruns_the_job_that_much_later_with_job_try_counting_up():
     assert retries == [(0.0, 5.0, 5_000_000_000), (5.0, 10.0, 5_000_000_000)]
 
 
+def test_a_retry_record_names_the_attempt_it_plans():
+    """A ``retry`` record's ``attempt`` is the attempt it schedules, as the core's and the other plugins' records
+    say it (the timeline's "retry charge#1 attempt 1 at ..."; ``jobsim.invariants`` finds the retry that planned
+    attempt N by it): jobsim-arq wrote the number of the try that had just failed, one less."""
+    with jobsim.Simulation(settings(retried), start=START) as sim:
+        run(run_pool_enqueue("retried", 5))
+        sim.run_until_idle()
+        timeline = sim.timeline()
+    [r] = sim.runs(retried)
+    planned = [(x.data["attempt"], x.data["at"]) for x in sim.trace.of("retry")]
+    assert planned == [(a.number, a.start_ns) for a in r.attempts[1:]] == [(1, sim.start_ns + 5 * 10**9),
+                                                                          (2, sim.start_ns + 10 * 10**9)]  # fmt: skip
+    assert "retried#1 attempt 1 at 09:00:05 (+5s)" in timeline
+
+
 def test_retry_without_defer_runs_again_at_the_next_poll():
     with jobsim.Simulation(settings(retried, poll_delay=2), start=START) as sim:
         run(run_pool_enqueue("retried", None))

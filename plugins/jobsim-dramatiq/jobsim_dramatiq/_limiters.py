@@ -25,43 +25,71 @@ _BEFORE = -(1 << 63)  # the instant of what a backend held before the simulation
 
 
 class Versions:
-    """One ``StubBackend``'s keys as of each virtual instant: ``key -> [(at, seq, value, expires), ...]``.
+    """One ``StubBackend``'s keys as of each virtual instant: ``key -> [(at, seq, op, amount, bound, expires)]``.
+
+    ``add``, ``incr`` and ``decr`` are kept as the conditional operations they are (``stub.py:35-57``), and a
+    key's value at ``t`` is every operation at or before ``t`` applied in instant order, each with its own check
+    (and a value whose ttl has passed read as absent, ``stub.py:83-87``): a release an actor plans at 10 s counts
+    down whatever holders arrived before then, not the count its body read at its start. ``_put`` (what
+    ``incr_and_sum`` writes) is a plain ``set``.
 
     A key's first use in the simulation takes what the backend's ``db`` held (its expiry on ``time.monotonic``,
-    which ``monotonic_origin_ns`` turns into a virtual instant). Each write also goes to ``db`` when it is the
-    key's latest, so the backend holds the latest state once the simulation is over."""
+    which ``monotonic_origin_ns`` turns into a virtual instant). After each write ``db`` holds the key's latest
+    state, so the backend holds it once the simulation is over."""
 
     def __init__(self, backend: Any, now_ns: Callable[[], int], monotonic_origin_ns: int) -> None:
         self.backend = backend
         self.now_ns = now_ns
         self.origin = monotonic_origin_ns  # time.monotonic_ns() - virtual ns, as ``_patches._Time`` reads it
-        self.history: dict[str, list[tuple[int, int, Any, int]]] = {}
+        self.history: dict[str, list[tuple[int, int, str, Any, Any, int]]] = {}
         self.seq = 0
 
-    def writes(self, key: str) -> list[tuple[int, int, Any, int]]:
+    def writes(self, key: str) -> list[tuple[int, int, str, Any, Any, int]]:
         writes = self.history.get(key)
         if writes is None:
             writes = self.history[key] = []
             value, expiration = self.backend.db.get(key, (None, None))
             if expiration:
-                writes.append((_BEFORE, 0, value, int(expiration * SECOND) - self.origin))
+                writes.append((_BEFORE, 0, "set", value, None, int(expiration * SECOND) - self.origin))
         return writes
 
-    def get(self, key: str, default: Any) -> Any:
+    def state(self, key: str, at: int | None = None) -> tuple[Any, int]:
+        """The key's ``(value, expires)`` as of ``at`` (default: now; ``(None, 0)`` when it has none)."""
         writes = self.writes(key)
+        end = len(writes) if at is None else bisect.bisect_right(writes, (at, self.seq + 1))
+        value, expires = None, 0
+        for when, _, op, amount, bound, until in writes[:end]:
+            current = value if when < expires else None
+            if op == "set" or (op == "add" and current is None):
+                value, expires = amount, until
+            elif op in ("incr", "decr"):
+                counted = (current or 0) + (amount if op == "incr" else -amount)
+                if counted <= bound if op == "incr" else counted >= bound:
+                    value, expires = counted, until
+        return value, expires
+
+    def get(self, key: str, default: Any) -> Any:
         now = self.now_ns()
-        index = bisect.bisect_right(writes, (now, self.seq + 1)) - 1
-        if index < 0:
-            return default
-        _, _, value, expires = writes[index]
-        return value if now < expires else default
+        value, expires = self.state(key, now)
+        return value if now < expires and value is not None else default
 
     def put(self, key: str, value: Any, ttl: int) -> bool:
-        writes = self.writes(key)
+        return self.record(key, "set", value, None, ttl)
+
+    def apply(self, key: str, op: str, amount: Any, bound: Any, ttl: int) -> bool:
+        """``StubBackend.add``/``incr``/``decr``: checked against the value now, kept if it passes."""
+        current = self.get(key, None)
+        if op == "add":
+            passes = current is None
+        else:
+            counted = (current or 0) + (amount if op == "incr" else -amount)
+            passes = counted <= bound if op == "incr" else counted >= bound
+        return passes and self.record(key, op, amount, bound, ttl)
+
+    def record(self, key: str, op: str, amount: Any, bound: Any, ttl: int) -> bool:
         now = self.now_ns()
         self.seq += 1
-        expires = now + int(ttl * MS)
-        bisect.insort(writes, (now, self.seq, value, expires))
-        if writes[-1][1] == self.seq:
-            self.backend.db[key] = (value, (self.origin + expires) / SECOND)
+        bisect.insort(self.writes(key), (now, self.seq, op, amount, bound, now + int(ttl * MS)))
+        value, expires = self.state(key, None)
+        self.backend.db[key] = (value, (self.origin + expires) / SECOND)
         return True

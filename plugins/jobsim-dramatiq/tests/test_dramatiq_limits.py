@@ -350,3 +350,32 @@ def test_a_rate_limiter_on_dramatiqs_stub_backend_holds_across_virtual_time(brok
         assert backend._get("mutex:left-over") == 1  # what the backend held before the simulation still reads
     assert backend._get("mutex:left-over") == 1
     assert backend._get("invoices") in (None, 0)  # released: the last write, at b1 + b2 + 2 s
+
+
+@pytest.mark.parametrize("server", [False, True])
+def test_a_concurrent_rate_limiter_counts_holders_at_each_instant(broker, server):
+    """``ConcurrentRateLimiter(limit=2)``: a release planned by an actor that started earlier (its body ran in one
+    go) was stored as the count *it* read then, so a holder arriving in between was forgotten from that release on
+    and a third message got in while two held. ``incr``/``decr``/``add`` are kept as the operations they are and
+    counted in instant order: at 11 s B (2-12 s) and D hold, and E is refused, as on a real worker."""
+    from dramatiq.rate_limits import ConcurrentRateLimiter
+    from dramatiq.rate_limits.backends import RedisBackend, StubBackend
+
+    backend = RedisBackend(host="127.0.0.1", port=1) if server else StubBackend()
+    limiter = ConcurrentRateLimiter(backend, "crm-calls", limit=2)
+    held = []
+
+    @dramatiq.actor(max_retries=0)
+    def call(name, seconds):
+        with limiter.acquire():
+            held.append((name, now_ms()))
+            time.sleep(seconds)
+
+    with jobsim.Simulation(dramatiq.Worker(broker, worker_threads=4), start=START) as sim:
+        for name, at, seconds in (("A", 0, 10), ("B", 2_000, 10), ("C", 5_000, 1), ("D", 11_000, 5),
+                                  ("E", 11_500, 1), ("F", 12_500, 1)):  # fmt: skip
+            call.send_with_options(args=(name, seconds), delay=at)
+        sim.run_until_idle()
+        assert held == [("A", 0), ("B", 2_000), ("D", 11_000), ("F", 12_500)]  # B has left at 12 s
+        assert [r.status for r in sim.runs(call)] == ["completed", "completed", "failed", "completed", "failed",
+                                                      "completed"]  # fmt: skip

@@ -42,6 +42,7 @@ class Versions:
         self.now_ns = now_ns
         self.origin = monotonic_origin_ns  # time.monotonic_ns() - virtual ns, as ``_patches._Time`` reads it
         self.history: dict[str, list[tuple[int, int, str, Any, Any, int]]] = {}
+        self.folded: dict[str, list[tuple[Any, int]]] = {}  # key -> (value, expires) after each of its writes
         self.seq = 0
 
     def writes(self, key: str) -> list[tuple[int, int, str, Any, Any, int]]:
@@ -54,11 +55,15 @@ class Versions:
         return writes
 
     def state(self, key: str, at: int | None = None) -> tuple[Any, int]:
-        """The key's ``(value, expires)`` as of ``at`` (default: now; ``(None, 0)`` when it has none)."""
+        """The key's ``(value, expires)`` as of ``at`` (default: after its last write; ``(None, 0)`` when none).
+
+        The states after each write are kept (``folded``) and recomputed only from a write inserted before
+        later ones, so a limiter used by thousands of messages is not refolded from its first write each time."""
         writes = self.writes(key)
         end = len(writes) if at is None else bisect.bisect_right(writes, (at, self.seq + 1))
-        value, expires = None, 0
-        for when, _, op, amount, bound, until in writes[:end]:
+        folded = self.folded.setdefault(key, [])
+        value, expires = folded[-1] if folded else (None, 0)
+        for when, _, op, amount, bound, until in writes[len(folded):end]:
             current = value if when < expires else None
             if op == "set" or (op == "add" and current is None):
                 value, expires = amount, until
@@ -66,7 +71,8 @@ class Versions:
                 counted = (current or 0) + (amount if op == "incr" else -amount)
                 if counted <= bound if op == "incr" else counted >= bound:
                     value, expires = counted, until
-        return value, expires
+            folded.append((value, expires))
+        return folded[end - 1] if end else (None, 0)
 
     def get(self, key: str, default: Any) -> Any:
         now = self.now_ns()
@@ -89,7 +95,10 @@ class Versions:
     def record(self, key: str, op: str, amount: Any, bound: Any, ttl: int) -> bool:
         now = self.now_ns()
         self.seq += 1
-        bisect.insort(self.writes(key), (now, self.seq, op, amount, bound, now + int(ttl * MS)))
+        writes = self.writes(key)
+        index = bisect.bisect_right(writes, (now, self.seq))
+        writes.insert(index, (now, self.seq, op, amount, bound, now + int(ttl * MS)))
+        del self.folded.setdefault(key, [])[index:]  # the states after it are folded again when read
         value, expires = self.state(key, None)
         self.backend.db[key] = (value, (self.origin + expires) / SECOND)
         return True

@@ -12,6 +12,8 @@ import dramatiq
 import pytest
 from dramatiq.middleware import Middleware, Shutdown, SkipMessage, TimeLimitExceeded
 from dramatiq_support import START, ms, starts
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import jobsim
 
@@ -379,3 +381,49 @@ def test_a_concurrent_rate_limiter_counts_holders_at_each_instant(broker, server
         assert held == [("A", 0), ("B", 2_000), ("D", 11_000), ("F", 12_500)]  # B has left at 12 s
         assert [r.status for r in sim.runs(call)] == ["completed", "completed", "failed", "completed", "failed",
                                                       "completed"]  # fmt: skip
+
+
+def _fold(ops, at):
+    """Dramatiq's ``StubBackend`` rules (``rate_limits/backends/stub.py:35-91``) applied to ``ops`` (instant, op,
+    amount, bound, expires) in instant order up to ``at``, from scratch: the reference for ``Versions``."""
+    value, expires = None, 0
+    for when, op, amount, bound, until in sorted(ops, key=lambda o: o[0]):
+        if when > at:
+            break
+        current = value if when < expires else None
+        if op == "set" or (op == "add" and current is None):
+            value, expires = amount, until
+        elif op == "incr" and (current or 0) + amount <= bound:
+            value, expires = (current or 0) + amount, until
+        elif op == "decr" and (current or 0) - amount >= bound:
+            value, expires = (current or 0) - amount, until
+    return value if at < expires else None
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 20), st.sampled_from(["add", "incr", "decr", "set"]), st.integers(1, 3),
+                          st.integers(0, 4), st.integers(1, 15)), max_size=25),
+       st.lists(st.integers(0, 40), max_size=10))  # fmt: skip
+def test_versions_read_what_a_fold_from_scratch_reads(writes, reads):
+    """``Versions`` keeps the state after each write and refolds only after a write inserted before later ones:
+    whatever the order the writes arrive in, every read is what applying every write up to that instant, in
+    instant order, gives (ties in arrival order). Instants and ttls in ms."""
+    from jobsim_dramatiq._limiters import Versions
+
+    class Backend:
+        def __init__(self):
+            self.db = {}
+
+    now = [0]
+    versions = Versions(Backend(), lambda: now[0] * 1_000_000, 0)
+    applied = []
+    for at, op, amount, bound, ttl in writes:
+        now[0] = at
+        if op == "set":
+            versions.put("k", amount, ttl)
+            applied.append((at, op, amount, None, at + ttl))
+        elif versions.apply("k", op, amount, bound, ttl):
+            applied.append((at, op, amount, bound, at + ttl))
+        for at_read in reads:
+            now[0] = at_read
+            assert versions.get("k", None) == _fold(applied, at_read)

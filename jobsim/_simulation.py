@@ -674,6 +674,9 @@ class Simulation:
             listed = accepted if self.functions else "no function is known yet"
             accepted = (f"{listed}: {' and '.join(dynamic)} functions are only known once user code has used them "
                         "(enqueued or added a job of it, say); do that first, then name it")
+            if not isinstance(function, str):  # a backend's own object: it may be declared on a target not passed
+                accepted += (" -- or, if it is declared on a broker, app or queue this simulation was not given "
+                             "(its functions are known from the start), pass that to jobsim.Simulation(...) too")
         raise InvalidArgument.build(argument, function, accepted)
 
     def _failure_handler(self, fn: Function) -> Function:

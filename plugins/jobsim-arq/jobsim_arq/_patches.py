@@ -83,6 +83,7 @@ def _patch(w: ArqWorld) -> None:
     for name in ("run", "async_run", "run_check"):
         _PATCHES.set(arq.worker.Worker, name, _refused_run(name))
     _PATCHES.set(arq.worker.Worker, "close", _close(arq.worker.Worker.close, w))
+    _PATCHES.set(arq.worker.Worker, "main", _main(arq.worker.Worker.main, w))
 
 
 def _enqueue_job(original: Any) -> Any:
@@ -191,6 +192,19 @@ def _refused_run(name: str) -> Any:
         )  # fmt: skip
 
     return refused
+
+
+def _main(original: Any, w: ArqWorld) -> Any:
+    async def main(worker: Any) -> None:
+        """``Worker.main`` (``worker.py:345-380``): the simulation runs it on the workers' loop; awaited anywhere
+        else (``await worker.main()``, as arq's own tests drive a burst worker) it would be a second worker loop
+        on the simulated Redis, taking jobs outside virtual time, and its polls would wait for a clock that does
+        not move: refused as ``run_check`` is."""
+        if w.loop is None or asyncio.get_running_loop() is not w.loop:
+            _refused_run("main")(worker)
+        await original(worker)
+
+    return main
 
 
 def _close(original: Any, w: ArqWorld) -> Any:

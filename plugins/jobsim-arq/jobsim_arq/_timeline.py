@@ -34,4 +34,13 @@ def _unread(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
             "as in Redis with no worker on it")  # fmt: skip
 
 
-KINDS = {"arq.enqueued": _enqueued, "arq.duplicate": _duplicate, "arq.unread": _unread}
+def _unknown(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    known = list(d.get("known") or [])
+    close = difflib.get_close_matches(d["name"], known, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return (f"arq       no simulated worker of queue {d['queue']!r} has a function {d['name']!r}{hint}: arq fails "
+            f"its jobs with \"function {d['name']!r} not found\"; add it to the worker's functions (it has "
+            f"{', '.join(map(repr, known))})")  # fmt: skip
+
+
+KINDS = {"arq.enqueued": _enqueued, "arq.duplicate": _duplicate, "arq.unread": _unread, "arq.unknown": _unknown}

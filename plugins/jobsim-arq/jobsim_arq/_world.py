@@ -110,6 +110,7 @@ class ArqWorld:
         self._placeholder_run: Run | None = None
         self.pools: dict[int, weakref.ref[Any]] = {}  # the ArqRedis pools used while the simulation runs, by id
         self.unread: set[str] = set()  # queues given jobs that no simulated worker reads (told once each)
+        self.unknown: set[tuple[str, str]] = set()  # (queue, function) no worker of the queue has (told once)
 
     # -- adapting --------------------------------------------------------------------------------
     def adopt(self, target: Any) -> Adapted:
@@ -488,6 +489,10 @@ class ArqWorld:
         if queue not in read and queue not in self.unread:  # stays queued, as in Redis; a typo should not pass unseen
             self.unread.add(queue)
             self.record("arq.unread", function=fn.id, run=job_id, queue=queue, read=read)
+        known = sorted({name for w in self.workers if w.queue_name == queue for name in w.functions})
+        if queue in read and function not in known and (queue, function) not in self.unknown:  # failed by its poll
+            self.unknown.add((queue, function))
+            self.record("arq.unknown", function=fn.id, run=job_id, queue=queue, name=function, known=known)
 
     def _end_attempt(self, held: Held, error: BaseException | None) -> None:
         start = held.started if held.started is not None else self.now_ns()
@@ -517,8 +522,8 @@ class ArqWorld:
         error = held.error
         said = "" if error is None else f"{type(error).__name__}: {error}"
         run.status = "retrying"
-        data = {"function": run.function.id, "run": run.id, "step": None, "attempt": max(len(run.attempts) - 1, 0),
-                "at": at, "delay": at - now, "error": said}  # fmt: skip
+        data = {"function": run.function.id, "run": run.id, "step": None, "attempt": len(run.attempts),
+                "at": at, "delay": at - now, "error": said}  # the attempt it plans, as the core's records  # fmt: skip
         self.sim.trace.add(now, "retry", data)
 
     def _failed(self, d: Driven, job_id: str, result_data: bytes | None) -> None:

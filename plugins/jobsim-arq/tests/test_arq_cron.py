@@ -140,5 +140,5 @@ def test_jobsim_run_prints_the_timeline_of_a_worker_settings_class(capsys):
     out = capsys.readouterr().out
     assert "2025-03-01 02:00:00.500 UTC  run       retried#1 started by cron:nightly#1" in out
     # enqueued by the cron job at 02:00:00.5, after that instant's poll: taken by the 02:00:01 poll
-    assert "2025-03-01 02:00:31.000 UTC  retry     retried#1 attempt 1 at 02:01:01 (+30s)" in out
+    assert "2025-03-01 02:00:31.000 UTC  retry     retried#1 attempt 2 at 02:01:01 (+30s)" in out
     assert "retried          1          1       0      0        2" in out

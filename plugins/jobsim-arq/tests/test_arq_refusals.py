@@ -47,7 +47,7 @@ def test_downtime_and_duplicate_delivery_are_refused_for_arq_functions():
             sim.downtime("2025-03-01T10:00:00Z", "2025-03-01T11:00:00Z")
 
 
-@pytest.mark.parametrize("name", ["run_check", "async_run"])
+@pytest.mark.parametrize("name", ["run_check", "async_run", "main"])
 def test_running_another_worker_inside_the_simulation_is_refused(name):
     async def run_another():
         outer = Worker(functions=[add], redis_settings=NOWHERE, burst=True, handle_signals=False)
@@ -56,6 +56,29 @@ def test_running_another_worker_inside_the_simulation_is_refused(name):
     with jobsim.Simulation(settings(add), start=START), pytest.raises(
             UnsupportedFeature, match=f"Worker.{name}\\(\\) inside a simulation"):
             asyncio.run(run_another())
+
+
+def test_awaiting_the_simulated_workers_own_main_from_the_test_is_refused():
+    """``await worker.main()`` -- what arq's own tests do with a ``burst=True`` worker -- on the Worker the
+    simulation runs started a second copy of its loop on the test's event loop against the simulated Redis,
+    whose polls wait for a virtual clock nothing moves: the test hung (and another Worker's burst ``main()`` ran
+    unrefused, outside virtual time). Refused like ``run_check``; the simulation's own ``main()`` is untouched."""
+    with jobsim.Simulation(settings(add), start=START) as sim:
+        worker = sim.arq.worker
+
+        async def enqueue_then_main():
+            from arq import create_pool
+
+            pool = await create_pool(NOWHERE)
+            job = await pool.enqueue_job("add", 1, 2)
+            with pytest.raises(UnsupportedFeature, match=r"Worker.main\(\) inside a simulation"):
+                await worker.main()
+            return job
+
+        job = asyncio.run(enqueue_then_main())
+        sim.run_until_idle()
+        assert asyncio.run(job.result()) == 3
+    assert [r.status for r in sim.runs(add)] == ["completed"]
 
 
 def test_a_function_that_is_not_a_coroutine_function_is_rejected_at_simulation():

@@ -42,6 +42,21 @@ def test_retry_defer_reruns_the_job_that_much_later_with_job_try_counting_up():
     assert retries == [(0.0, 5.0, 5_000_000_000), (5.0, 10.0, 5_000_000_000)]
 
 
+def test_a_retry_record_names_the_attempt_it_plans():
+    """A ``retry`` record's ``attempt`` is the attempt it schedules, as the core's and the other plugins' records
+    say it (the timeline's "retry charge#1 attempt 1 at ..."; ``jobsim.invariants`` finds the retry that planned
+    attempt N by it): jobsim-arq wrote the number of the try that had just failed, one less."""
+    with jobsim.Simulation(settings(retried), start=START) as sim:
+        run(run_pool_enqueue("retried", 5))
+        sim.run_until_idle()
+        timeline = sim.timeline()
+    [r] = sim.runs(retried)
+    planned = [(x.data["attempt"], x.data["at"]) for x in sim.trace.of("retry")]
+    assert planned == [(a.number, a.start_ns) for a in r.attempts[1:]] == [(1, sim.start_ns + 5 * 10**9),
+                                                                          (2, sim.start_ns + 10 * 10**9)]  # fmt: skip
+    assert "retried#1 attempt 1 at 09:00:05 (+5s)" in timeline
+
+
 def test_retry_without_defer_runs_again_at_the_next_poll():
     with jobsim.Simulation(settings(retried, poll_delay=2), start=START) as sim:
         run(run_pool_enqueue("retried", None))
@@ -254,6 +269,28 @@ def test_a_queue_no_worker_reads_is_named_once_on_the_timeline_with_the_read_que
     assert ("queue 'arq:queeu' has no simulated worker (the workers read 'arq:queue'; did you mean "
             "'arq:queue'?)") in lines[0]
     assert "queue 'reports' has no simulated worker (the workers read 'arq:queue'): its jobs stay queued" in lines[1]
+
+
+def test_a_function_no_worker_of_its_queue_has_is_named_once_on_the_timeline_with_the_fix():
+    """A job for a function the worker was not given (a name the test forgot in ``WorkerSettings.functions``, or
+    misspelled) fails as arq fails it, ``function 'x' not found`` -- at the poll, far from the cause. The timeline
+    says so once per name and queue, at the enqueue, with the worker's functions, a close match and the fix."""
+    from arq.cron import cron
+
+    with jobsim.Simulation(settings(add, slow, cron_jobs=[cron(boom, hour=3)]), start=START) as sim:
+        for _ in range(2):
+            run(run_pool_enqueue("ad", 1, 1))
+        run(run_pool_enqueue("send_mail"))
+        run(run_pool_enqueue("add", 1, 1))  # a function the worker has: nothing to say
+        run(run_pool_enqueue("ad", 1, 1, _queue_name="reports"))  # no worker reads it: said by arq.unread
+        sim.run_until_idle()
+        lines = [line for line in sim.timeline().splitlines() if "not found" in line and "arq  " in line]
+    assert [r.status for r in sim.runs("ad")] == ["failed", "failed", "queued"]
+    assert len(lines) == 2
+    assert ("arq       no simulated worker of queue 'arq:queue' has a function 'ad' (did you mean 'add'?): arq "
+            "fails its jobs with \"function 'ad' not found\"; add it to the worker's functions (it has 'add', "
+            "'cron:boom', 'slow')") in lines[0]
+    assert "has a function 'send_mail': arq fails its jobs" in lines[1]
 
 
 def test_boom_is_one_attempt():

@@ -1,9 +1,11 @@
-"""Server rate-limiter backends (Redis, Memcached) in virtual time, for Dramatiq's rate limiters in actor code.
+"""Rate-limiter backends in virtual time, for Dramatiq's rate limiters and barriers.
 
 While the simulation runs, each ``RedisBackend``/``MemcachedBackend`` rate-limiter object answers from its own
-``VersionedStub`` (``_patches._in_memory_limiter``): Dramatiq's in-memory ``StubBackend``
-(``rate_limits/backends/stub.py:27-95``), whose ``add``/``incr``/``decr``/``incr_and_sum`` are the same
-read-modify-write rules the Redis scripts apply, with its two storage primitives made time-aware.
+Dramatiq in-memory ``StubBackend`` (``_patches._in_memory_limiter``, ``rate_limits/backends/stub.py:27-95``),
+whose ``add``/``incr``/``decr``/``incr_and_sum`` are the same read-modify-write rules the Redis scripts apply;
+and every ``StubBackend`` -- those stand-ins, the one a test suite builds itself, the one ``GroupCallbacks`` gets
+in place of a server's -- has its two storage primitives, ``_get``/``_put`` (``stub.py:83-91``), made
+time-aware by ``Versions``.
 
 Why versioned: an actor's body runs in one go when it starts (``_worker``), so a mutex taken at 0 s and released
 after a ``time.sleep(2)`` is released, in the store, before a second message starting at 0 s runs. Each write
@@ -14,40 +16,89 @@ sees the last write at or before ``t``: the second message sees the mutex held, 
 from __future__ import annotations
 
 import bisect
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
-from jobsim._time import MS
+from jobsim._time import MS, SECOND
 
-if TYPE_CHECKING:
-    from ._world import DramatiqWorld
+_BEFORE = -(1 << 63)  # the instant of what a backend held before the simulation: before any write in it
 
 
-def versioned_stub(world: DramatiqWorld) -> Any:
-    from dramatiq.rate_limits.backends import StubBackend
+class Versions:
+    """One ``StubBackend``'s keys as of each virtual instant: ``key -> [(at, seq, op, amount, bound, expires)]``.
 
-    class VersionedStub(StubBackend):  # type: ignore[misc]
-        """``StubBackend`` whose ``_get``/``_put`` (``stub.py:83-91``) keep each key's writes by virtual instant."""
+    ``add``, ``incr`` and ``decr`` are kept as the conditional operations they are (``stub.py:35-57``), and a
+    key's value at ``t`` is every operation at or before ``t`` applied in instant order, each with its own check
+    (and a value whose ttl has passed read as absent, ``stub.py:83-87``): a release an actor plans at 10 s counts
+    down whatever holders arrived before then, not the count its body read at its start. ``_put`` (what
+    ``incr_and_sum`` writes) is a plain ``set``.
 
-        def __init__(self) -> None:
-            super().__init__()
-            self.history: dict[str, list[tuple[int, int, Any, int]]] = {}  # key -> (at, seq, value, expires)
-            self.seq = 0
+    A key's first use in the simulation takes what the backend's ``db`` held (its expiry on ``time.monotonic``,
+    which ``monotonic_origin_ns`` turns into a virtual instant). After each write ``db`` holds the key's latest
+    state, so the backend holds it once the simulation is over."""
 
-        def _get(self, key: str, *, default: Any = None) -> Any:
-            writes = self.history.get(key)
-            if not writes:
-                return default
-            now = world.sim.now_ns()
-            index = bisect.bisect_right(writes, (now, self.seq + 1)) - 1
-            if index < 0:
-                return default
-            _, _, value, expires = writes[index]
-            return value if now < expires else default
+    def __init__(self, backend: Any, now_ns: Callable[[], int], monotonic_origin_ns: int) -> None:
+        self.backend = backend
+        self.now_ns = now_ns
+        self.origin = monotonic_origin_ns  # time.monotonic_ns() - virtual ns, as ``_patches._Time`` reads it
+        self.history: dict[str, list[tuple[int, int, str, Any, Any, int]]] = {}
+        self.folded: dict[str, list[tuple[Any, int]]] = {}  # key -> (value, expires) after each of its writes
+        self.seq = 0
 
-        def _put(self, key: str, value: Any, ttl: int) -> bool:
-            now = world.sim.now_ns()
-            self.seq += 1
-            bisect.insort(self.history.setdefault(key, []), (now, self.seq, value, now + int(ttl * MS)))
-            return True
+    def writes(self, key: str) -> list[tuple[int, int, str, Any, Any, int]]:
+        writes = self.history.get(key)
+        if writes is None:
+            writes = self.history[key] = []
+            value, expiration = self.backend.db.get(key, (None, None))
+            if expiration:
+                writes.append((_BEFORE, 0, "set", value, None, int(expiration * SECOND) - self.origin))
+        return writes
 
-    return VersionedStub()
+    def state(self, key: str, at: int | None = None) -> tuple[Any, int]:
+        """The key's ``(value, expires)`` as of ``at`` (default: after its last write; ``(None, 0)`` when none).
+
+        The states after each write are kept (``folded``) and recomputed only from a write inserted before
+        later ones, so a limiter used by thousands of messages is not refolded from its first write each time."""
+        writes = self.writes(key)
+        end = len(writes) if at is None else bisect.bisect_right(writes, (at, self.seq + 1))
+        folded = self.folded.setdefault(key, [])
+        value, expires = folded[-1] if folded else (None, 0)
+        for when, _, op, amount, bound, until in writes[len(folded):end]:
+            current = value if when < expires else None
+            if op == "set" or (op == "add" and current is None):
+                value, expires = amount, until
+            elif op in ("incr", "decr"):
+                counted = (current or 0) + (amount if op == "incr" else -amount)
+                if counted <= bound if op == "incr" else counted >= bound:
+                    value, expires = counted, until
+            folded.append((value, expires))
+        return folded[end - 1] if end else (None, 0)
+
+    def get(self, key: str, default: Any) -> Any:
+        now = self.now_ns()
+        value, expires = self.state(key, now)
+        return value if now < expires and value is not None else default
+
+    def put(self, key: str, value: Any, ttl: int) -> bool:
+        return self.record(key, "set", value, None, ttl)
+
+    def apply(self, key: str, op: str, amount: Any, bound: Any, ttl: int) -> bool:
+        """``StubBackend.add``/``incr``/``decr``: checked against the value now, kept if it passes."""
+        current = self.get(key, None)
+        if op == "add":
+            passes = current is None
+        else:
+            counted = (current or 0) + (amount if op == "incr" else -amount)
+            passes = counted <= bound if op == "incr" else counted >= bound
+        return passes and self.record(key, op, amount, bound, ttl)
+
+    def record(self, key: str, op: str, amount: Any, bound: Any, ttl: int) -> bool:
+        now = self.now_ns()
+        self.seq += 1
+        writes = self.writes(key)
+        index = bisect.bisect_right(writes, (now, self.seq))
+        writes.insert(index, (now, self.seq, op, amount, bound, now + int(ttl * MS)))
+        del self.folded.setdefault(key, [])[index:]  # the states after it are folded again when read
+        value, expires = self.state(key, None)
+        self.backend.db[key] = (value, (self.origin + expires) / SECOND)
+        return True

@@ -19,7 +19,9 @@ instant is virtual -- also for calls made from the test between driving calls
 * ``dramatiq.asyncio.get_event_loop_thread`` (``asyncio.py:42-69``): an ``async def``
   actor of a broker with the ``AsyncIO`` middleware runs on jobsim's virtual event loop;
 * ``time.monotonic`` in the in-memory rate limiter backend (``rate_limits/backends/stub.py:85,90``),
-  so limiters and barriers on a ``StubBackend`` expire in virtual time;
+  so limiters and barriers on a ``StubBackend`` expire in virtual time, and its ``add``/``incr``/
+  ``decr``/``_put`` keep each write at its virtual instant (``_limiters.Versions``: a mutex held
+  across a ``time.sleep`` is held then);
 * ``Worker.start`` is refused for a broker the simulation runs, and ``enqueue`` on a
   ``RedisBroker``/``RabbitmqBroker`` it does not run is refused instead of reaching a
   server.
@@ -78,6 +80,15 @@ def _patch(world: DramatiqWorld) -> None:
     _set(dramatiq.middleware.retries, "time", clock)
     _set(dramatiq.composition, "uuid4", world.new_uuid)
     _set(dramatiq.rate_limits.backends.stub, "time", clock)
+    limiter_stub = dramatiq.rate_limits.backends.stub.StubBackend
+    _set(limiter_stub, "_get", lambda self, key, *, default=None: world.versions(self, clock.origin).get(key, default))
+    _set(limiter_stub, "_put", lambda self, key, value, ttl: world.versions(self, clock.origin).put(key, value, ttl))
+    _set(limiter_stub, "add", lambda self, key, value, ttl: world.versions(self, clock.origin).apply(
+        key, "add", value, None, ttl))  # fmt: skip
+    _set(limiter_stub, "incr", lambda self, key, amount, maximum, ttl: world.versions(self, clock.origin).apply(
+        key, "incr", amount, maximum, ttl))  # fmt: skip
+    _set(limiter_stub, "decr", lambda self, key, amount, minimum, ttl: world.versions(self, clock.origin).apply(
+        key, "decr", amount, minimum, ttl))  # fmt: skip
     _set(dramatiq.asyncio, "get_event_loop_thread", world.event_loop_thread(dramatiq.asyncio.get_event_loop_thread))
     _set(dramatiq.worker.Worker, "start", _refuse_start(dramatiq.worker.Worker.start, world))
     _set(dramatiq.worker.Worker, "join", _worker_join(dramatiq.worker.Worker.join, world))
@@ -130,13 +141,13 @@ class _Time:
 
     def __init__(self, world: DramatiqWorld) -> None:
         self._now = world.sim.now_ns
-        self._origin = time.monotonic_ns() - world.sim.now_ns()
+        self.origin = time.monotonic_ns() - world.sim.now_ns()
 
     def time(self) -> float:
         return self._now() / SECOND
 
     def monotonic(self) -> float:
-        return (self._origin + self._now()) / SECOND
+        return (self.origin + self._now()) / SECOND
 
     def __getattr__(self, name: str) -> Any:
         return getattr(time, name)

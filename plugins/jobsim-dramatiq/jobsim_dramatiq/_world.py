@@ -29,6 +29,7 @@ from jobsim.hooks import Adapted, end_run, output_bytes, refusing_handler
 
 from . import _middleware
 from ._broker import DeadLetter, Parcel, SimBroker, StubQueues
+from ._limiters import Versions
 
 if TYPE_CHECKING:
     from jobsim import Simulation
@@ -78,6 +79,7 @@ class DramatiqWorld:
         self.begin_ms = 0  # the virtual start, and real-clock ms -> virtual ms (set at install)
         self.real_shift_ms = 0
         self.limiters: dict[int, tuple[Any, Any]] = {}  # id(rate-limiter backend) -> (it, its StubBackend)
+        self.stub_versions: dict[int, Versions] = {}  # id(rate-limiter StubBackend) -> its writes
         self.stub_results: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (a StubBackend.results, its entries)
         self.stub_stores: dict[int, tuple[Any, ResultStore]] = {}  # id(results StubBackend) -> (it, its store)
 
@@ -89,13 +91,20 @@ class DramatiqWorld:
         return drawn
 
     def limiter(self, backend: Any) -> Any:
-        """The in-memory stand-in for the server rate-limiter ``backend`` (``_patches``, ``_limiters``)."""
+        """The in-memory stand-in for the server rate-limiter ``backend``: a ``StubBackend`` (``_patches``)."""
         entry = self.limiters.get(id(backend))
         if entry is None or entry[0] is not backend:
-            from ._limiters import versioned_stub
+            from dramatiq.rate_limits.backends import StubBackend
 
-            entry = self.limiters[id(backend)] = (backend, versioned_stub(self))
+            entry = self.limiters[id(backend)] = (backend, StubBackend())
         return entry[1]
+
+    def versions(self, stub: Any, monotonic_origin_ns: int) -> Versions:
+        """The writes of the rate-limiter ``StubBackend`` ``stub`` by virtual instant (``_limiters``)."""
+        entry = self.stub_versions.get(id(stub))
+        if entry is None or entry.backend is not stub:
+            entry = self.stub_versions[id(stub)] = Versions(stub, self.sim.now_ns, monotonic_origin_ns)
+        return entry
 
     def stub_entries(self, backend: Any) -> dict[str, Any]:
         """The simulation's entries for a results ``StubBackend``: one map per ``results`` dict, which Dramatiq

@@ -12,6 +12,8 @@ import dramatiq
 import pytest
 from dramatiq.middleware import Middleware, Shutdown, SkipMessage, TimeLimitExceeded
 from dramatiq_support import START, ms, starts
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import jobsim
 
@@ -311,3 +313,117 @@ def test_a_rate_limiter_on_a_redis_backend_works_in_virtual_time(broker):
         with pytest.raises(jobsim.errors.UnsupportedFeature, match=r"wait\(\) on a RedisBackend rate-limiter"):
             barrier.wait(timeout=1_000)
         assert barrier.wait(block=False) is True  # the second party clears it
+
+
+def test_a_rate_limiter_on_dramatiqs_stub_backend_holds_across_virtual_time(broker):
+    """The in-memory ``StubBackend`` (Dramatiq's rate limiter backend for tests) is what a test suite on a
+    ``StubBroker`` builds its mutex on. An actor's body runs in one go when it starts, so a mutex taken at 0 s
+    and released after ``time.sleep(2)`` was already released, in the backend's dict, when the second message
+    starting at 0 s ran: both held the "mutex" at once, where a real worker's second thread gets
+    ``RateLimitExceeded``. While the simulation runs, a ``StubBackend`` keeps each write at its virtual instant
+    (as the stand-ins for Redis do); after it, the backend holds the latest state."""
+    from dramatiq.rate_limits import ConcurrentRateLimiter
+    from dramatiq.rate_limits.backends import StubBackend
+    from dramatiq_support import backoffs, stream
+
+    backend = StubBackend()
+    backend.db["mutex:left-over"] = (1, time.monotonic() + 3_600)  # a key written before the simulation
+    mutex = ConcurrentRateLimiter(backend, "invoices", limit=1)
+    held = []
+
+    @dramatiq.actor(max_retries=3, min_backoff=1_000)
+    def invoice(n):
+        with mutex.acquire():
+            held.append((n, now_ms()))
+            time.sleep(2)
+
+    with jobsim.Simulation(dramatiq.Worker(broker, worker_threads=2), start=START, seed=2) as sim:
+        invoice.send(1)
+        invoice.send(2)
+        sim.run_until_idle()
+        first, second = sim.runs(invoice)
+        b1, b2 = backoffs(stream(2, "invoice"), 1_000, 7 * 86_400_000, 2)
+        assert b1 < 2_000 <= b1 + b2
+        assert (first.status, starts(first)) == ("completed", [0])
+        assert (second.status, starts(second)) == ("completed", [0, b1, b1 + b2])
+        assert [type(a.error).__name__ for a in second.attempts] == ["RateLimitExceeded", "RateLimitExceeded",
+                                                                     "NoneType"]  # fmt: skip
+        assert held == [(1, 0), (2, b1 + b2)]
+        assert backend._get("mutex:left-over") == 1  # what the backend held before the simulation still reads
+    assert backend._get("mutex:left-over") == 1
+    assert backend._get("invoices") in (None, 0)  # released: the last write, at b1 + b2 + 2 s
+
+
+@pytest.mark.parametrize("server", [False, True])
+def test_a_concurrent_rate_limiter_counts_holders_at_each_instant(broker, server):
+    """``ConcurrentRateLimiter(limit=2)``: a release planned by an actor that started earlier (its body ran in one
+    go) was stored as the count *it* read then, so a holder arriving in between was forgotten from that release on
+    and a third message got in while two held. ``incr``/``decr``/``add`` are kept as the operations they are and
+    counted in instant order: at 11 s B (2-12 s) and D hold, and E is refused, as on a real worker."""
+    from dramatiq.rate_limits import ConcurrentRateLimiter
+    from dramatiq.rate_limits.backends import RedisBackend, StubBackend
+
+    backend = RedisBackend(host="127.0.0.1", port=1) if server else StubBackend()
+    limiter = ConcurrentRateLimiter(backend, "crm-calls", limit=2)
+    held = []
+
+    @dramatiq.actor(max_retries=0)
+    def call(name, seconds):
+        with limiter.acquire():
+            held.append((name, now_ms()))
+            time.sleep(seconds)
+
+    with jobsim.Simulation(dramatiq.Worker(broker, worker_threads=4), start=START) as sim:
+        for name, at, seconds in (("A", 0, 10), ("B", 2_000, 10), ("C", 5_000, 1), ("D", 11_000, 5),
+                                  ("E", 11_500, 1), ("F", 12_500, 1)):  # fmt: skip
+            call.send_with_options(args=(name, seconds), delay=at)
+        sim.run_until_idle()
+        assert held == [("A", 0), ("B", 2_000), ("D", 11_000), ("F", 12_500)]  # B has left at 12 s
+        assert [r.status for r in sim.runs(call)] == ["completed", "completed", "failed", "completed", "failed",
+                                                      "completed"]  # fmt: skip
+
+
+def _fold(ops, at):
+    """Dramatiq's ``StubBackend`` rules (``rate_limits/backends/stub.py:35-91``) applied to ``ops`` (instant, op,
+    amount, bound, expires) in instant order up to ``at``, from scratch: the reference for ``Versions``."""
+    value, expires = None, 0
+    for when, op, amount, bound, until in sorted(ops, key=lambda o: o[0]):
+        if when > at:
+            break
+        current = value if when < expires else None
+        if op == "set" or (op == "add" and current is None):
+            value, expires = amount, until
+        elif op == "incr" and (current or 0) + amount <= bound:
+            value, expires = (current or 0) + amount, until
+        elif op == "decr" and (current or 0) - amount >= bound:
+            value, expires = (current or 0) - amount, until
+    return value if at < expires else None
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 20), st.sampled_from(["add", "incr", "decr", "set"]), st.integers(1, 3),
+                          st.integers(0, 4), st.integers(1, 15)), max_size=25),
+       st.lists(st.integers(0, 40), max_size=10))  # fmt: skip
+def test_versions_read_what_a_fold_from_scratch_reads(writes, reads):
+    """``Versions`` keeps the state after each write and refolds only after a write inserted before later ones:
+    whatever the order the writes arrive in, every read is what applying every write up to that instant, in
+    instant order, gives (ties in arrival order). Instants and ttls in ms."""
+    from jobsim_dramatiq._limiters import Versions
+
+    class Backend:
+        def __init__(self):
+            self.db = {}
+
+    now = [0]
+    versions = Versions(Backend(), lambda: now[0] * 1_000_000, 0)
+    applied = []
+    for at, op, amount, bound, ttl in writes:
+        now[0] = at
+        if op == "set":
+            versions.put("k", amount, ttl)
+            applied.append((at, op, amount, None, at + ttl))
+        elif versions.apply("k", op, amount, bound, ttl):
+            applied.append((at, op, amount, bound, at + ttl))
+        for at_read in reads:
+            now[0] = at_read
+            assert versions.get("k", None) == _fold(applied, at_read)

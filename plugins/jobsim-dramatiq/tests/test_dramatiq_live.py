@@ -205,3 +205,54 @@ def test_a_killed_workers_message_is_redelivered_by_another_workers_maintenance(
     assert hb - poll - SLACK <= real_gap <= hb + poll + SLACK, (
         f"redelivered {real_gap * 1000:.0f} ms after the kill on the real workers, {hb * 1000:.0f} ms in the simulation"
     )
+
+
+LIMITED = (("A", 0, 10), ("B", 2_000, 10), ("C", 5_000, 1), ("D", 11_000, 5), ("E", 11_500, 1), ("F", 12_500, 1))
+
+
+def _limited_calls(broker, scale):
+    """``LIMITED`` (name, delay ms, seconds held) on ``broker`` through a ``ConcurrentRateLimiter(limit=2)`` on
+    Dramatiq's in-memory ``StubBackend``, times scaled by ``scale``; returns the names in the order they got in
+    or were refused."""
+    from dramatiq.rate_limits import ConcurrentRateLimiter
+    from dramatiq.rate_limits.backends import StubBackend
+
+    limiter = ConcurrentRateLimiter(StubBackend(), "crm-calls", limit=2)
+    seen = []
+
+    @dramatiq.actor(broker=broker, max_retries=0)
+    def call(name, seconds):
+        with limiter.acquire(raise_on_failure=False) as acquired:
+            seen.append((name, acquired))
+            if acquired:
+                time.sleep(seconds)
+
+    for name, delay, seconds in LIMITED:
+        call.send_with_options(args=(name, seconds * scale), delay=int(delay * scale))
+    return seen
+
+
+def test_a_concurrent_rate_limiter_admits_the_holders_a_real_worker_admits():
+    """``ConcurrentRateLimiter(limit=2)`` on a ``StubBackend``: who gets in and who is refused, on a real
+    ``dramatiq.Worker`` (4 threads, in memory on a ``StubBroker``, the schedule at 0.3 x: 150 ms between the
+    closest events, about 4 s) and in the simulation -- the same (A, B in; C out; D in; E out; F in after B
+    left). Needs no server."""
+    from dramatiq.brokers.stub import StubBroker
+
+    real = StubBroker()
+    real.emit_after("process_boot")
+    seen_real = _limited_calls(real, 0.3)
+    worker = dramatiq.Worker(real, worker_threads=4, worker_timeout=10)
+    worker.start()
+    try:
+        real.join("default", fail_fast=False)
+        worker.join()
+    finally:
+        worker.stop()
+    simulated = StubBroker()
+    with jobsim.Simulation(dramatiq.Worker(simulated, worker_threads=4), start=START) as sim:
+        seen_sim = _limited_calls(simulated, 1)
+        sim.run_until_idle()
+    expected = [("A", True), ("B", True), ("C", False), ("D", True), ("E", False), ("F", True)]
+    assert seen_sim == expected
+    assert seen_real == expected

@@ -451,3 +451,26 @@ def test_a_message_passed_as_the_target_is_named(broker):
     with pytest.raises(InvalidArgument, match=r"a Dramatiq message \(of actor 'charge'\); jobsim-dramatiq simulates "
                                               r"a broker: pass the broker"):  # fmt: skip
         jobsim.Simulation(charge.message("o-1"))
+
+
+def test_naming_an_actor_of_a_broker_the_simulation_does_not_run_says_to_pass_that_broker(broker):
+    """``sim.runs(actor)`` of an actor on another broker said only that Dramatiq functions "are only known once
+    user code has used them; do that first" -- the actors of a simulated broker are known from the start, so it
+    is the other broker that is missing, and the message says so."""
+    from dramatiq.brokers.redis import RedisBroker
+
+    other = RedisBroker(url="redis://127.0.0.1:1/0")
+
+    @dramatiq.actor(broker=other)
+    def elsewhere():
+        pass
+
+    @dramatiq.actor
+    def here():
+        pass
+
+    with jobsim.Simulation(broker, start=START) as sim:
+        assert sim.runs(here) == []  # known before it is used
+        with pytest.raises(jobsim.errors.InvalidArgument, match=r"or, if it is declared on a broker, app or queue "
+                           r"this simulation was not given .*, pass that to jobsim.Simulation\(...\) too"):
+            sim.runs(elsewhere)

@@ -70,6 +70,30 @@ def test_a_task_of_another_huey_enqueued_here_is_refused(redis_huey):
         assert sim.runs(local) == []
 
 
+def test_naming_a_task_of_a_huey_the_simulation_does_not_run_says_to_pass_that_huey(redis_huey):
+    """``sim.runs(task)`` of a task declared on another Huey said only that Huey functions "are only known once
+    user code has used them; do that first" -- but enqueueing it would be refused too: it is that Huey which is
+    missing, and the message says so."""
+    other = RedisHuey("other", host="127.0.0.1", port=1)
+
+    @other.task()
+    def stranger():
+        pass
+
+    @redis_huey.task()
+    def local():
+        pass
+
+    with jobsim.Simulation(redis_huey, start=START) as sim:
+        for call in (lambda: sim.runs(stranger), lambda: sim.fail(stranger)):
+            with pytest.raises(InvalidArgument, match=r"or, if it is declared on a broker, app or queue this "
+                               r"simulation was not given \(its functions are known from the start\), pass that "
+                               r"to jobsim.Simulation\(...\) too"):
+                call()
+        with pytest.raises(InvalidArgument, match=r"do that first, then name it$"):
+            sim.runs("stranger")  # a name: nothing to add
+
+
 def test_enqueueing_on_a_huey_the_simulation_does_not_run_is_refused(redis_huey):
     other = RedisHuey("elsewhere", host="127.0.0.1", port=1)
 

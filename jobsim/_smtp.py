@@ -12,6 +12,10 @@ methods *on the classes* are replaced, which every import style shares:
   the 220 check, forgetting the EHLO answer as RFC 3207 requires) but skips
   wrapping the socket in TLS, which cannot wrap an in-memory object.
 
+``smtplib``'s own reference to the ``socket`` module is swapped too, for one whose
+``getfqdn()`` answers a fixed name (``_SmtplibSocket``): ``SMTP()`` without
+``local_hostname`` would otherwise do a reverse DNS lookup in real time.
+
 Everything else (``login``, ``sendmail``, ``send_message``, ``quit``, the context
 manager) is the standard library's own code reading real SMTP replies from
 ``SmtpSession``, a small server state machine. Each accepted ``DATA`` is handed
@@ -350,17 +354,46 @@ class FakeSocket:
         self.session.closed = True
 
 
-class SmtpPatch:
-    """Installs the three class methods described in the module docstring, and undoes it.
+LOCAL_HOSTNAME = "worker.jobsim.test"
+"""The name ``smtplib`` greets the server with (EHLO/HELO) when job code gives no ``local_hostname``."""
 
-    Originals are taken from each class's own ``__dict__`` and put back there, so
-    uninstalling restores the classes attribute for attribute. Installs nest
-    (last in, first out) like any monkeypatch.
+
+class _SmtplibSocket:
+    """``smtplib``'s global ``socket`` (the module) while a simulation's mail sink is installed.
+
+    ``SMTP.__init__`` without ``local_hostname`` asks ``socket.getfqdn()`` for the name it sends in
+    EHLO, and, for a name without a dot, ``socket.gethostbyname(socket.gethostname())``: a reverse DNS
+    lookup that takes seconds (or hangs until the resolver's timeout) on a closed network, in real
+    time, for every connection, and whose answer differs from machine to machine. Here ``getfqdn()``
+    answers ``LOCAL_HOSTNAME`` at once; every other name is the module's, and the ``socket`` module
+    itself, which the job and everything else use, is left alone.
+    """
+
+    def __init__(self, module: Any) -> None:
+        self._module = module
+
+    def getfqdn(self, name: str = "") -> str:
+        if name and name != "0.0.0.0":  # smtplib asks for its own name only; any other is the real answer
+            answer: str = self._module.getfqdn(name)
+            return answer
+        return LOCAL_HOSTNAME
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._module, name)
+
+
+class SmtpPatch:
+    """Installs the three class methods described in the module docstring, and ``smtplib``'s view of
+    ``socket`` (``_SmtplibSocket``), and undoes it.
+
+    Originals are taken from each class's (and the module's) own ``__dict__`` and put back there, so
+    uninstalling restores them attribute for attribute. Installs nest (last in, first out) like any
+    monkeypatch.
     """
 
     def __init__(self, server: SmtpServer) -> None:
         self._server = server
-        self._saved: list[tuple[type, str, Any]] = []
+        self._saved: list[tuple[Any, str, Any]] = []
 
     @property
     def installed(self) -> bool:
@@ -370,14 +403,15 @@ class SmtpPatch:
         if self._saved:
             return
         ssl_class: type[smtplib.SMTP] | None = getattr(smtplib, "SMTP_SSL", None)
-        targets: list[tuple[type, str, Any]] = [
+        targets: list[tuple[Any, str, Any]] = [
             (smtplib.SMTP, "_get_socket", self._socket_factory(tls=False)),
             (smtplib.SMTP, "starttls", _make_starttls(smtplib.SMTP.__dict__["starttls"])),
+            (smtplib, "socket", _SmtplibSocket(vars(smtplib)["socket"])),
         ]
         if ssl_class is not None:
             targets.append((ssl_class, "_get_socket", self._socket_factory(tls=True)))
         for cls, name, replacement in targets:
-            self._saved.append((cls, name, cls.__dict__[name]))
+            self._saved.append((cls, name, vars(cls)[name]))
             setattr(cls, name, replacement)
 
     def uninstall(self) -> None:

@@ -105,6 +105,8 @@ def _http(data: dict[str, Any], calls: dict[int, tuple[Any, ...]] | None = None)
         out["status"] = data["status"]
     else:
         out["error"] = data["error"]
+    if "lost" in data:
+        out["lost"] = data["lost"]
     if data.get("mail"):
         out["mail"] = True
     parts = None if calls is None else calls.get(id(call))
@@ -456,7 +458,7 @@ DECODERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "event": _decode_event, "event.dropped": _decode_event, "retry": _decode_retry,
     "run.start": _typed("run.start", **_RUN_NAMED), "run.queued": _typed("run.queued", **_RUN_NAMED),
     "run.skipped": _typed("run.skipped", **_RUN_NAMED), "cancel": _typed("cancel", **_RUN_NAMED),
-    "http": _typed("http", method=str, url=str, request=dict, response=dict, **_RUN_NAMED),
+    "http": _typed("http", method=str, url=str, request=dict, response=dict, lost=int, **_RUN_NAMED),
     "email": _typed("email", **_RUN_NAMED),
     "fault.armed": _typed("fault.armed", fault=str, function=str, step=str, times=int, code=int, when=int,
                           start=int, end=int, message=str, on=str, error=dict, run=str),

@@ -50,6 +50,7 @@ from .errors import InjectedFault, InvalidArgument, JobsimError
 if TYPE_CHECKING:
     import httpx
 
+    from ._httplost import AnswerLost, How
     from ._simulation import Simulation
 
 Setup = Callable[["Simulation"], Any]
@@ -569,7 +570,9 @@ class RecordedHttp:
         for call in calls:
             self.queues[(str(call.get("method")), unquote_plus(str(call.get("url"))))].append(call)
 
-    def __call__(self, request: httpx.Request) -> httpx.Response | None:
+    def __call__(self, request: httpx.Request) -> Any:
+        """The recorded answer (an ``httpx.Response``), None to let jobsim's providers or the unmatched check answer,
+        or an ``answer_lost()`` side effect that ``_httpeffects`` answers as its own."""
         from ._bridges import cut_short
         from ._http import give_up, spend
 
@@ -582,6 +585,8 @@ class RecordedHttp:
             return None  # not recorded (any more): mail providers, then "unmatched", as without a recording
         call = queue.popleft()
         elapsed = int(call.get("elapsed") or 0)
+        if call.get("lost") is not None and call.get("mail"):  # jobsim's mail provider got it, its answer was lost:
+            return _lost_again(call, elapsed)  # it gets it again (the email reaches the outbox), loses it again
         cut = cut_short(call.get("error"))  # aiohttp's own timeout ended the call (jobsim._bridges)
         if _crashed(call) or cut is not None:  # a crash or the client cut the wait there: wait across that
             elapsed += US  # instant, so the same cut ends it (a float loop time keeps microseconds)
@@ -600,6 +605,16 @@ class RecordedHttp:
         if "excerpt" in (response.get("body") or {}):
             self.excerpts += 1
         return _response(status, response)
+
+
+def _lost_again(call: dict[str, Any], elapsed: int) -> AnswerLost:
+    """``answer_lost()`` passing the request on to the mail provider, the client meeting what it met, as long after."""
+    from ._httplost import AnswerLost
+
+    name = str(call.get("error")).partition(":")[0]
+    how: How = "reset" if name in ("ReadError", "ConnectionResetError") else "closed" if name in (
+        "RemoteProtocolError", "RemoteDisconnected") else "timeout"
+    return AnswerLost(None, how, elapsed, None)
 
 
 def _crashed(call: dict[str, Any]) -> bool:

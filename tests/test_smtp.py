@@ -13,7 +13,6 @@ from _fakehost import START_NS, FakeHost
 
 from jobsim._mail import MailSink
 from jobsim._smtp import LOCAL_HOSTNAME
-from jobsim.errors import InvalidArgument
 
 SECOND = 1_000_000_000
 

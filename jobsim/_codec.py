@@ -434,7 +434,7 @@ def _decode_retry(fields: dict[str, Any]) -> dict[str, Any]:
 def _typed(kind: str, **types: type) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """A decoder that checks the JSON type of the fields readers rely on (``None`` or absent passes): a line
     edited by hand (``"run": []``) is named with its line when it is read, not as a ``TypeError`` in a timeline."""
-    names = {int: "an integer", str: "a string", dict: "a JSON object"}
+    names = {int: "an integer", str: "a string", dict: "a JSON object", bool: "true or false"}
 
     def decode(fields: dict[str, Any]) -> dict[str, Any]:
         for name, want in types.items():
@@ -450,7 +450,7 @@ def _typed(kind: str, **types: type) -> Callable[[dict[str, Any]], dict[str, Any
     return decode
 
 
-_ARMED_NEEDS = {"crash": ("when",), "duplicate": ("when",), "downtime": ("start", "end")}
+_ARMED_NEEDS = {"crash": ("when",), "duplicate": ("when",), "downtime": ("start", "end"), "smtp.delay": ("after",)}
 """What a replay needs to arm each kind of fault again (``sim.fail`` and ``smtp_fail`` have defaults)."""
 _RUN_NAMED = {"function": str, "run": str}  # a timeline names runs by these
 
@@ -461,7 +461,7 @@ DECODERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "http": _typed("http", method=str, url=str, request=dict, response=dict, lost=int, **_RUN_NAMED),
     "email": _typed("email", **_RUN_NAMED),
     "fault.armed": _typed("fault.armed", fault=str, function=str, step=str, times=int, code=int, when=int,
-                          start=int, end=int, message=str, on=str, error=dict, run=str),
+                          start=int, end=int, message=str, on=str, error=dict, run=str, after=int, delivered=bool),
 }  # fmt: skip
 
 

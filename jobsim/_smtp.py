@@ -20,7 +20,16 @@ Everything else (``login``, ``sendmail``, ``send_message``, ``quit``, the contex
 manager) is the standard library's own code reading real SMTP replies from
 ``SmtpSession``, a small server state machine. Each accepted ``DATA`` is handed
 to a ``deliver`` callback; ``SmtpFault`` makes chosen commands answer with an
-error code so ``smtplib`` raises in job code exactly as against a real server.
+error code so ``smtplib`` raises in job code exactly as against a real server
+(a ``421`` closes the connection after its reply, as RFC 5321 §3.8 has servers do).
+
+Time and dropped connections. ``SmtpDelay`` holds a command's reply back for some
+virtual time, spent when ``smtplib`` reads it (``FakeSocket.wait``): past the
+connection's ``timeout=`` the read fails at that timeout with the socket's own
+``TimeoutError("timed out")``, which ``smtplib`` turns into ``SMTPServerDisconnected``.
+``SmtpDrop`` closes the connection instead of replying (at DATA after queueing the
+message, or not): ``smtplib`` reads the end of the stream and raises
+``SMTPServerDisconnected("Connection unexpectedly closed")``.
 """
 
 from __future__ import annotations
@@ -30,23 +39,28 @@ import binascii
 import datetime as dt
 import re
 import smtplib
+import socket
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 from ._email import Attachment, Email, normalise_newlines, parse_addresses
 
-__all__ = ["FakeSocket", "SmtpFault", "SmtpPatch", "SmtpServer", "SmtpSession", "parse_message"]
+__all__ = ["FakeSocket", "SmtpDelay", "SmtpDrop", "SmtpFault", "SmtpPatch", "SmtpServer", "SmtpSession",
+           "parse_message"]
 
 FaultPoint = Literal["CONNECT", "AUTH", "MAIL", "RCPT", "DATA"]
 FAULT_POINTS: tuple[FaultPoint, ...] = ("CONNECT", "AUTH", "MAIL", "RCPT", "DATA")
 
 Deliver = Callable[[str, list[str], bytes], str]
 """``(mail_from, rcpt_tos, data) -> message id``: called for each accepted DATA."""
+Spend = Callable[[int], None]
+"""Spends ``ns`` of virtual time on the calling job's clock (``Host.consume``)."""
+_SECOND = 1_000_000_000
 
 _PATH = re.compile(r"(?i)(FROM|TO):\s*<([^>]*)>(.*)")
 _SIZE_LIMIT = 36_700_160
@@ -69,23 +83,61 @@ class SmtpFault:
         return self.message.splitlines()
 
 
-class SmtpServer:
-    """What every connection shares: the hostname, the delivery callback, the faults."""
+@dataclass(slots=True)
+class SmtpDrop:
+    """The next ``remaining`` commands at ``point`` get no reply: the server closes the connection (at
+    ``DATA`` having queued the message first when ``delivered``)."""
 
-    def __init__(self, deliver: Deliver, hostname: str = "smtp.jobsim.test") -> None:
+    point: FaultPoint
+    delivered: bool
+    remaining: int
+
+
+@dataclass(slots=True)
+class SmtpDelay:
+    """The replies to the next ``remaining`` commands at ``point`` come ``after_ns`` of virtual time late."""
+
+    point: FaultPoint
+    after_ns: int
+    remaining: int
+
+
+class SmtpServer:
+    """What every connection shares: the hostname, the delivery callback, the faults and delays."""
+
+    def __init__(self, deliver: Deliver, hostname: str = "smtp.jobsim.test", spend: Spend | None = None) -> None:
         self.deliver = deliver
         self.hostname = hostname
-        self.faults: list[SmtpFault] = []
+        self.spend = spend
+        self.faults: list[SmtpFault | SmtpDrop] = []
+        self.delays: list[SmtpDelay] = []
 
-    def take_fault(self, point: FaultPoint) -> SmtpFault | None:
-        """The first pending fault for ``point``, using up one of its repetitions."""
-        for fault in self.faults:
-            if fault.point == point and fault.remaining > 0:
-                fault.remaining -= 1
-                if fault.remaining == 0:
-                    self.faults.remove(fault)
-                return fault
-        return None
+    def take_fault(self, point: FaultPoint) -> SmtpFault | SmtpDrop | None:
+        """The first pending fault (an error reply, or a drop) for ``point``, using up one of its repetitions."""
+        return _take(self.faults, point)
+
+    def take_delay(self, point: FaultPoint) -> int:
+        """How late the reply at ``point`` comes (ns), using up one repetition of the first pending delay."""
+        delay = _take(self.delays, point)
+        return 0 if delay is None else delay.after_ns
+
+
+class _Pending(Protocol):
+    point: FaultPoint
+    remaining: int
+
+
+_P = TypeVar("_P", bound=_Pending)
+
+
+def _take(pending: list[_P], point: FaultPoint) -> _P | None:
+    for item in pending:
+        if item.point == point and item.remaining > 0:
+            item.remaining -= 1
+            if item.remaining == 0:
+                pending.remove(item)
+            return item
+    return None
 
 
 class SmtpSession:
@@ -105,19 +157,18 @@ class SmtpSession:
         self.server = server
         self.tls = tls
         self.closed = False
+        self.wait_ns = 0  # how late the reply the client reads next comes (SmtpDelay)
         self.user: str | None = None
         self._out = bytearray()
         self._in = bytearray()
         self._mode = "command"
         self._greeted = False
         self._login_name = ""
-        self._auth_fault: SmtpFault | None = None
+        self._auth_fault: SmtpFault | SmtpDrop | None = None
         self._reset()
-        fault = server.take_fault("CONNECT")
-        if fault is None:
+        if self._refused("CONNECT") is None:
             self._reply(220, f"{server.hostname} ESMTP jobsim")
-        else:
-            self._reply(fault.code, *fault.lines)
+        else:  # a refused greeting ends the connection, whatever its code
             self.closed = True
 
     # -- bytes in, bytes out -------------------------------------------------------
@@ -145,6 +196,19 @@ class SmtpSession:
         for index, text in enumerate(texts):
             sep = " " if index == len(texts) - 1 else "-"
             self._out += f"{code}{sep}{text}\r\n".encode("utf-8", "surrogateescape")
+
+    def _refused(self, point: FaultPoint, fault: SmtpFault | SmtpDrop | None = None) -> SmtpFault | SmtpDrop | None:
+        """The command at ``point`` meets its pending delay, then its pending fault (or ``fault``), returned if any:
+        an error reply (a 421 closes the connection after it, as servers do) or no reply and a closed connection."""
+        self.wait_ns += self.server.take_delay(point)
+        if fault is None:
+            fault = self.server.take_fault(point)
+        if isinstance(fault, SmtpDrop):
+            self.closed = True
+        elif fault is not None:
+            self._reply(fault.code, *fault.lines)
+            self.closed = self.closed or fault.code == 421
+        return fault
 
     def _reset(self) -> None:
         self._mail_from: str | None = None
@@ -198,9 +262,8 @@ class SmtpSession:
             self._reply(503, "5.5.1 Error: already authenticated")
         elif mechanism not in ("PLAIN", "LOGIN"):
             self._reply(504, "5.5.4 Unrecognized authentication type")
-        elif (fault := self._auth_fault or self.server.take_fault("AUTH")) is not None:
+        elif (fault := self._refused("AUTH", self._auth_fault)) is not None:
             self._auth_fault = fault  # smtplib tries each mechanism: refuse them all
-            self._reply(fault.code, *fault.lines)
         elif not initial:
             self._mode = "auth-plain" if mechanism == "PLAIN" else "auth-login-user"
             self._reply(334, "" if mechanism == "PLAIN" else _b64("Username:"))
@@ -249,9 +312,7 @@ class SmtpSession:
             self._reply(503, "5.5.1 Error: nested MAIL command")
         elif match is None or match.group(1).upper() != "FROM":
             self._reply(501, "5.5.4 Syntax: MAIL FROM:<address>")
-        elif (fault := self.server.take_fault("MAIL")) is not None:
-            self._reply(fault.code, *fault.lines)
-        else:
+        elif self._refused("MAIL") is None:
             self._mail_from = match.group(2)
             self._reply(250, "2.1.0 Ok")
 
@@ -261,9 +322,7 @@ class SmtpSession:
             self._reply(503, "5.5.1 Error: need MAIL command")
         elif match is None or match.group(1).upper() != "TO" or not match.group(2):
             self._reply(501, "5.5.4 Syntax: RCPT TO:<address>")
-        elif (fault := self.server.take_fault("RCPT")) is not None:
-            self._reply(fault.code, *fault.lines)
-        else:
+        elif self._refused("RCPT") is None:
             self._rcpts.append(match.group(2))
             self._reply(250, "2.1.5 Ok")
 
@@ -282,9 +341,9 @@ class SmtpSession:
         mail_from, rcpts, data = self._mail_from or "", self._rcpts, bytes(self._data)
         self._reset()
         fault = self.server.take_fault("DATA")
-        if fault is not None:
-            self._reply(fault.code, *fault.lines)
-        else:
+        if isinstance(fault, SmtpDrop) and fault.delivered:  # queued, then the connection went before the reply
+            self.server.deliver(mail_from, rcpts, data)
+        if self._refused("DATA", fault) is None:
             queued = self.server.deliver(mail_from, rcpts, data)
             self._reply(250, f"2.0.0 Ok: queued as {queued}")
 
@@ -323,21 +382,41 @@ def _unb64(text: str) -> str | None:
 class _Reader:
     """What ``socket.makefile("rb")`` returns: ``smtplib`` only calls ``readline``."""
 
-    def __init__(self, session: SmtpSession) -> None:
-        self._session = session
+    def __init__(self, sock: FakeSocket) -> None:
+        self._sock = sock
 
     def readline(self, limit: int = -1) -> bytes:
-        return self._session.readline(limit)
+        self._sock.wait()
+        return self._sock.session.readline(limit)
 
     def close(self) -> None:
         pass
 
 
 class FakeSocket:
-    """Stands where ``smtplib`` keeps its socket; bytes go to an ``SmtpSession``."""
+    """Stands where ``smtplib`` keeps its socket; bytes go to an ``SmtpSession``.
 
-    def __init__(self, session: SmtpSession) -> None:
+    ``timeout``: the connection's (``SMTP(..., timeout=10)``, else ``socket.getdefaulttimeout()``), in
+    seconds; ``None`` waits for a late reply however late it comes.
+    """
+
+    def __init__(self, session: SmtpSession, timeout: float | None = None) -> None:
         self.session = session
+        self.timeout = timeout
+
+    def wait(self) -> None:
+        """Spend the time the reply the client reads next is late (``SmtpDelay``); past the socket's timeout,
+        spend that and fail as a socket does (smtplib closes the connection: ``SMTPServerDisconnected``)."""
+        late, self.session.wait_ns = self.session.wait_ns, 0
+        spend = self.session.server.spend
+        if not late or spend is None:
+            return
+        limit = None if self.timeout is None else round(self.timeout * _SECOND)
+        if limit is not None and late > limit:
+            spend(limit)
+            self.session.closed = True
+            raise TimeoutError("timed out")
+        spend(late)
 
     def sendall(self, data: bytes) -> None:
         if self.session.closed:
@@ -345,10 +424,10 @@ class FakeSocket:
         self.session.feed(bytes(data))
 
     def makefile(self, mode: str = "rb") -> _Reader:
-        return _Reader(self.session)
+        return _Reader(self)
 
     def settimeout(self, timeout: float | None) -> None:
-        pass
+        self.timeout = timeout
 
     def close(self) -> None:
         self.session.closed = True
@@ -426,7 +505,9 @@ class SmtpPatch:
                         timeout: float | None) -> FakeSocket:
             if timeout is not None and not timeout:  # as smtplib's own check
                 raise ValueError("Non-blocking socket (timeout=0) is not supported")
-            return FakeSocket(SmtpSession(server, tls=tls))
+            if timeout is getattr(socket, "_GLOBAL_DEFAULT_TIMEOUT", None):
+                timeout = socket.getdefaulttimeout()
+            return FakeSocket(SmtpSession(server, tls=tls), timeout)
 
         return _get_socket
 

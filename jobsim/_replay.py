@@ -590,8 +590,8 @@ class RecordedHttp:
             return None  # not recorded (any more): mail providers, then "unmatched", as without a recording
         call = queue.popleft()
         elapsed = int(call.get("elapsed") or 0)
-        if call.get("lost") is not None and call.get("mail"):  # jobsim's mail provider got it, its answer was lost:
-            return _lost_again(call, elapsed)  # it gets it again (the email reaches the outbox), loses it again
+        if call.get("lost") is not None:  # the server got it and its answer was lost (answer_lost): lost again
+            return _lost_again(call, elapsed)
         cut = cut_short(call.get("error"))  # aiohttp's own timeout ended the call (jobsim._bridges)
         if _crashed(call) or cut is not None:  # a crash or the client cut the wait there: wait across that
             elapsed += US  # instant, so the same cut ends it (a float loop time keeps microseconds)
@@ -613,13 +613,16 @@ class RecordedHttp:
 
 
 def _lost_again(call: dict[str, Any], elapsed: int) -> AnswerLost:
-    """``answer_lost()`` passing the request on to the mail provider, the client meeting what it met, as long after."""
+    """``answer_lost()`` answering what the server answered (jobsim's mail provider answers again, so the email
+    reaches the outbox), the client meeting what it met instead, as long after."""
+    import httpx
+
     from ._httplost import AnswerLost
 
     name = str(call.get("error")).partition(":")[0]
     how: How = "reset" if name in ("ReadError", "ConnectionResetError") else "closed" if name in (
         "RemoteProtocolError", "RemoteDisconnected") else "timeout"
-    return AnswerLost(None, how, elapsed, None)
+    return AnswerLost(None if call.get("mail") else httpx.Response(int(call["lost"])), how, elapsed, None)
 
 
 def _crashed(call: dict[str, Any]) -> bool:

@@ -81,6 +81,25 @@ def test_the_retry_carries_the_same_key_and_the_provider_charges_once():
         (None, 200, "ReadTimeout"), (200, None, "")]
 
 
+@pytest.mark.parametrize("how", ["timeout", "reset", "closed"])
+def test_a_replay_loses_the_same_answers_again(tmp_path, how):
+    def job(ctx):
+        try:
+            return requests.post(CHARGES, headers={"Idempotency-Key": "k1"}, timeout=(3, 8)).status_code
+        except requests.RequestException as error:
+            return type(error).__name__
+
+    sim = simulate(job, routes=lambda sim: sim.http.post(CHARGES).mock(
+        side_effect=answer_lost(201, how=how, after="2s" if how != "timeout" else None)))
+    app = jobsim.App("http-client")
+    app.function("job", on="go", retries=0)(job)
+    result = jobsim.Simulation.replay(sim.trace.save(tmp_path / f"{how}.jobsim.jsonl"), app)
+    assert result.same, result.report()
+    (call,) = result.simulation.http.calls
+    assert (call.lost.status_code, call.elapsed) == (201, sim.http.calls[0].elapsed)
+    assert result.simulation.runs("job")[0].output == sim.runs("job")[0].output
+
+
 def test_a_new_key_per_try_is_what_the_assertion_catches():
     provider = FakeProvider()
 

@@ -423,6 +423,9 @@ def _check_side_effect(effect: Any) -> None:
     items = effect if isinstance(effect, Sequence) and not isinstance(effect, (str, bytes)) else [
         effect]
     for item in items:
+        if item is delayed or item is timeout or item is answer_lost:  # respx would call it with the request
+            raise InvalidArgument.build("side_effect", effect, f"jobsim.{item.__name__} is a function that makes a "
+                                        f"side effect: call it, side_effect=jobsim.{item.__name__}(...)")
         if not (isinstance(item, (httpx.Response, Exception)) or (
                 isinstance(item, type) and issubclass(item, Exception)) or (
                 callable(item) and not isinstance(item, type))):

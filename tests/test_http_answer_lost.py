@@ -337,6 +337,17 @@ def test_bad_arguments_are_refused_where_declared(args, kwargs, message):
     assert message in str(caught.value)
 
 
+@pytest.mark.parametrize("helper", [jobsim.answer_lost, jobsim.delayed, jobsim.timeout])
+def test_the_helper_itself_as_a_side_effect_is_refused_where_declared(helper):
+    """respx would call it with the request at the first request: ``after=<Request ...> is not valid``, in the job."""
+    app = jobsim.App("x")
+    app.function("noop", on="go")(lambda ctx: None)
+    with jobsim.Simulation(app, start=START) as sim, pytest.raises(jobsim.InvalidArgument) as caught:
+        sim.http.post(CHARGES).mock(side_effect=[httpx.Response(500), helper])
+    assert str(caught.value).endswith(f"is not valid: jobsim.{helper.__name__} is a function that makes a side "
+                                      f"effect: call it, side_effect=jobsim.{helper.__name__}(...)")
+
+
 # -- a mail provider: the email is sent, the answer lost; Resend's idempotency keeps it one email ---------------
 
 

@@ -12,9 +12,10 @@ methods *on the classes* are replaced, which every import style shares:
   the 220 check, forgetting the EHLO answer as RFC 3207 requires) but skips
   wrapping the socket in TLS, which cannot wrap an in-memory object.
 
-``smtplib``'s own reference to the ``socket`` module is swapped too, for one whose
-``getfqdn()`` answers a fixed name (``_SmtplibSocket``): ``SMTP()`` without
-``local_hostname`` would otherwise do a reverse DNS lookup in real time.
+``smtplib``'s own reference to the ``socket`` module is swapped too, and
+``email.utils``'s, for one whose ``getfqdn()`` answers a fixed name (``_SmtplibSocket``):
+``SMTP()`` without ``local_hostname``, and ``email.utils.make_msgid()`` without
+``domain``, would otherwise do a reverse DNS lookup in real time.
 
 Everything else (``login``, ``sendmail``, ``send_message``, ``quit``, the context
 manager) is the standard library's own code reading real SMTP replies from
@@ -37,6 +38,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import email.utils
 import re
 import smtplib
 import socket
@@ -434,18 +436,21 @@ class FakeSocket:
 
 
 LOCAL_HOSTNAME = "worker.jobsim.test"
-"""The name ``smtplib`` greets the server with (EHLO/HELO) when job code gives no ``local_hostname``."""
+"""The name ``smtplib`` greets the server with (EHLO/HELO) when job code gives no ``local_hostname``, and the
+domain of ``email.utils.make_msgid()`` without one."""
 
 
 class _SmtplibSocket:
-    """``smtplib``'s global ``socket`` (the module) while a simulation's mail sink is installed.
+    """``smtplib``'s and ``email.utils``'s global ``socket`` (the module) while a simulation's mail sink is
+    installed.
 
     ``SMTP.__init__`` without ``local_hostname`` asks ``socket.getfqdn()`` for the name it sends in
     EHLO, and, for a name without a dot, ``socket.gethostbyname(socket.gethostname())``: a reverse DNS
     lookup that takes seconds (or hangs until the resolver's timeout) on a closed network, in real
-    time, for every connection, and whose answer differs from machine to machine. Here ``getfqdn()``
-    answers ``LOCAL_HOSTNAME`` at once; every other name is the module's, and the ``socket`` module
-    itself, which the job and everything else use, is left alone.
+    time, for every connection, and whose answer differs from machine to machine. ``make_msgid()``
+    without ``domain`` asks the same for the right side of a Message-ID. Here ``getfqdn()`` answers
+    ``LOCAL_HOSTNAME`` at once; every other name is the module's, and the ``socket`` module itself,
+    which the job and everything else use, is left alone.
     """
 
     def __init__(self, module: Any) -> None:
@@ -486,6 +491,7 @@ class SmtpPatch:
             (smtplib.SMTP, "_get_socket", self._socket_factory(tls=False)),
             (smtplib.SMTP, "starttls", _make_starttls(smtplib.SMTP.__dict__["starttls"])),
             (smtplib, "socket", _SmtplibSocket(vars(smtplib)["socket"])),
+            (email.utils, "socket", _SmtplibSocket(vars(email.utils)["socket"])),
         ]
         if ssl_class is not None:
             targets.append((ssl_class, "_get_socket", self._socket_factory(tls=True)))

@@ -3,6 +3,7 @@ closing the connection), and the EHLO name ``smtplib`` finds without a DNS looku
 
 from __future__ import annotations
 
+import email.utils
 import smtplib
 import socket
 from collections.abc import Iterator
@@ -69,6 +70,14 @@ def test_smtp_without_local_hostname_greets_with_a_fixed_name_and_asks_no_dns(
     assert len(mail.outbox) == 1
 
 
+def test_make_msgid_without_a_domain_asks_no_dns_either(mail: MailSink, monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[str] = []
+    monkeypatch.setattr(socket, "getfqdn", lambda name="": asked.append(name) or "build-42.corp")
+    assert email.utils.make_msgid().endswith("@worker.jobsim.test>")
+    assert email.utils.make_msgid(domain="acme.test").endswith("@acme.test>")
+    assert asked == []
+
+
 def test_a_local_hostname_the_job_gives_is_kept(mail: MailSink) -> None:
     with smtplib.SMTP("smtp.example.com", local_hostname="mailer.acme.test") as smtp:
         assert smtp.ehlo()[1].splitlines()[0] == b"smtp.jobsim.test greets mailer.acme.test"
@@ -83,7 +92,7 @@ def test_only_smtplibs_view_of_socket_changes_and_uninstall_puts_it_back(host: F
         assert smtplib.socket.create_connection is socket.create_connection
     finally:
         sink.uninstall()
-    assert vars(smtplib)["socket"] is socket
+    assert vars(smtplib)["socket"] is socket and vars(email.utils)["socket"] is socket
 
 
 # -- a slow server: replies late, in virtual time --------------------------------------------

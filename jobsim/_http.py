@@ -552,7 +552,8 @@ class _Router(respx.MockRouter):
         reached()
         with self._sink._capture(request) as outcome, client_kind(asynchronous=False):
             self._resolve(request, outcome)
-            self._sink._lose(request, outcome)
+            if _LOST in request.extensions:  # an answer_lost side effect marked it
+                self._sink._lose(request, outcome)
         return outcome.response
 
     def _resolve(self, request: httpx.Request, outcome: _Outcome) -> None:
@@ -577,7 +578,8 @@ class _Router(respx.MockRouter):
             raised: BaseException | None = None
             try:
                 await self._resolve_async(request, outcome)
-                self._sink._lose(request, outcome)
+                if _LOST in request.extensions:
+                    self._sink._lose(request, outcome)
             except BaseException as error:
                 raised = error
                 raise
@@ -959,10 +961,9 @@ class HttpSink:
 
     def _lose(self, request: httpx.Request, outcome: _Outcome) -> None:
         """An ``answer_lost`` side effect marked the request: the client does not get its answer (``_httplost``)."""
-        if _LOST in request.extensions:
-            outcome.lost = outcome.response
-            lose(self._host, self._lost, request, outcome.response)
-            outcome.lost = None  # its times= are used up: this answer is delivered
+        outcome.lost = outcome.response
+        lose(self._host, self._lost, request, outcome.response)
+        outcome.lost = None  # its times= are used up: this answer is delivered
 
     def _fallback(self, request: httpx.Request, outcome: _Outcome, *, exhausted: bool) -> None:
         if not self._provided(request, outcome):

@@ -124,8 +124,13 @@ def test_a_new_key_per_try_is_what_the_assertion_catches():
 def test_the_assertion_counts_requests_and_wants_the_header_on_each():
     def job(ctx):
         httpx.post(CHARGES, headers={"Idempotency-Key": "k1"}, timeout=5)
+        httpx.post(CHARGES + "/ch_1/refunds", headers={"Idempotency-Key": "k2"}, timeout=5)  # another route's
 
-    sim = simulate(job, routes=lambda sim: sim.http.post(CHARGES, name="charge").respond(200))
+    def routes(sim):
+        sim.http.post(CHARGES, name="charge").respond(200)
+        sim.http.post(CHARGES + "/ch_1/refunds").respond(200)
+
+    sim = simulate(job, routes=routes)
     with pytest.raises(AssertionError, match=r"expected a request and its retries \(2 or more\), found 1; pass count="):
         sim.http.assert_same_idempotency_key("charge")
     with pytest.raises(AssertionError, match="'charge': 1 carried no Idem-Key header"):

@@ -41,6 +41,8 @@ They are plain values, usable in any ``side_effect`` list; the host they charge 
 the one whose router is resolving the request, found through a ``ContextVar`` that
 the sink sets only for the duration of that resolution (so nothing is global, and
 concurrent simulations in other threads or tasks cannot see each other's clock).
+``answer_lost(...)`` (``jobsim._httplost``) marks the request instead; once the router
+has the answer, ``HttpSink._lose`` takes it from the client, inside the same resolution.
 """
 
 from __future__ import annotations

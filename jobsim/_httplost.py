@@ -138,7 +138,7 @@ def lose(host: Host, counts: dict[tuple[int, int], int], request: httpx.Request,
     if lost.times is not None and counts.get(key, 0) >= lost.times:
         return  # its answers are delivered from now on
     counts[key] = counts.get(key, 0) + 1
-    from ._http import give_up, spend
+    from ._http import _client_limit, spend
 
     told = (f"jobsim.answer_lost(): the server got the request and answered {answer.status_code} "
             f"{answer.reason_phrase}".rstrip() + ", but the answer never reached the client")
@@ -156,7 +156,12 @@ def lose(host: Host, counts: dict[tuple[int, int], int], request: httpx.Request,
         raise httpx.ReadTimeout(f"timed out: {told}; it waited {format_duration(after_ns)} ({source})",
                                 request=request)
     if lost.after_ns:
-        give_up(host, request, None, lost.after_ns, f"jobsim.answer_lost() scripted the connection's {lost.how} at")
+        cut = _client_limit(request, None, lost.after_ns)  # the client's read timeout runs out first
+        if cut is not None:
+            spend(host, cut[1])
+            raise httpx.ReadTimeout(f"timed out: {told}; the connection's {lost.how} was due after "
+                                    f"{format_duration(lost.after_ns)}, later than the client's read timeout "
+                                    f"({format_duration(cut[1])})", request=request)
         spend(host, lost.after_ns)
     raise _dropped(request, lost.how, told)
 

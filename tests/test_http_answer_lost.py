@@ -217,12 +217,15 @@ def test_after_sets_the_wait_and_a_later_reset_meets_the_clients_timeout_first()
                 httpx.post(CHARGES, timeout=10)
             except httpx.TransportError as error:
                 out.append([type(error).__name__, now()])
-        return out
+                last = str(error)
+        return [*out, last]
 
     sim = simulate(job, routes=lambda sim: sim.http.post(CHARGES).mock(side_effect=[
         answer_lost(200, after="3s"), answer_lost(200, how="reset", after="2s"),
         answer_lost(200, how="reset", after="1m")]))
-    assert output(sim) == [["ReadTimeout", 3.0], ["ReadError", 5.0], ["ReadTimeout", 15.0]]
+    assert output(sim) == [["ReadTimeout", 3.0], ["ReadError", 5.0], ["ReadTimeout", 15.0], (
+        "timed out: jobsim.answer_lost(): the server got the request and answered 200 OK, but the answer never "
+        "reached the client; the connection's reset was due after 1m, later than the client's read timeout (10s)")]
     assert [call.lost.status_code for call in sim.http.calls] == [200, 200, 200]
 
 

@@ -105,6 +105,8 @@ def _http(data: dict[str, Any], calls: dict[int, tuple[Any, ...]] | None = None)
         out["status"] = data["status"]
     else:
         out["error"] = data["error"]
+    if "lost" in data:
+        out["lost"] = data["lost"]
     if data.get("mail"):
         out["mail"] = True
     parts = None if calls is None else calls.get(id(call))
@@ -432,7 +434,7 @@ def _decode_retry(fields: dict[str, Any]) -> dict[str, Any]:
 def _typed(kind: str, **types: type) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """A decoder that checks the JSON type of the fields readers rely on (``None`` or absent passes): a line
     edited by hand (``"run": []``) is named with its line when it is read, not as a ``TypeError`` in a timeline."""
-    names = {int: "an integer", str: "a string", dict: "a JSON object"}
+    names = {int: "an integer", str: "a string", dict: "a JSON object", bool: "true or false"}
 
     def decode(fields: dict[str, Any]) -> dict[str, Any]:
         for name, want in types.items():
@@ -448,7 +450,7 @@ def _typed(kind: str, **types: type) -> Callable[[dict[str, Any]], dict[str, Any
     return decode
 
 
-_ARMED_NEEDS = {"crash": ("when",), "duplicate": ("when",), "downtime": ("start", "end")}
+_ARMED_NEEDS = {"crash": ("when",), "duplicate": ("when",), "downtime": ("start", "end"), "smtp.delay": ("after",)}
 """What a replay needs to arm each kind of fault again (``sim.fail`` and ``smtp_fail`` have defaults)."""
 _RUN_NAMED = {"function": str, "run": str}  # a timeline names runs by these
 
@@ -456,10 +458,10 @@ DECODERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "event": _decode_event, "event.dropped": _decode_event, "retry": _decode_retry,
     "run.start": _typed("run.start", **_RUN_NAMED), "run.queued": _typed("run.queued", **_RUN_NAMED),
     "run.skipped": _typed("run.skipped", **_RUN_NAMED), "cancel": _typed("cancel", **_RUN_NAMED),
-    "http": _typed("http", method=str, url=str, request=dict, response=dict, **_RUN_NAMED),
+    "http": _typed("http", method=str, url=str, request=dict, response=dict, lost=int, **_RUN_NAMED),
     "email": _typed("email", **_RUN_NAMED),
     "fault.armed": _typed("fault.armed", fault=str, function=str, step=str, times=int, code=int, when=int,
-                          start=int, end=int, message=str, on=str, error=dict, run=str),
+                          start=int, end=int, message=str, on=str, error=dict, run=str, after=int, delivered=bool),
 }  # fmt: skip
 
 

@@ -41,6 +41,8 @@ They are plain values, usable in any ``side_effect`` list; the host they charge 
 the one whose router is resolving the request, found through a ``ContextVar`` that
 the sink sets only for the duration of that resolution (so nothing is global, and
 concurrent simulations in other threads or tasks cannot see each other's clock).
+``answer_lost(...)`` (``jobsim._httplost``) marks the request instead; once the router
+has the answer, ``HttpSink._lose`` takes it from the client, inside the same resolution.
 """
 
 from __future__ import annotations
@@ -72,6 +74,8 @@ from ._bridges import uninstall as uninstall_bridges
 from ._checks import keyword_error
 from ._host import Host
 from ._httpeffects import call_side_effect, check_exception_class, client_kind
+from ._httplost import KEY as _LOST
+from ._httplost import answer_lost, lose, refuse_pass_through, same_key
 from ._httpmatch import closest_routes
 from ._httpxtls import install as install_tls
 from ._httpxtls import uninstall as uninstall_tls
@@ -133,7 +137,9 @@ class HttpCall:
     """One request the job made: its response or the error it got, at virtual time ``at``.
 
     ``at`` is when the request was sent; ``elapsed`` the virtual time it took
-    (non-zero only for scripted ``delayed``/``timeout`` side effects).
+    (non-zero only for scripted ``delayed``/``timeout``/``answer_lost`` side effects).
+    ``lost``: the answer the server sent that never reached the client (``jobsim.answer_lost``):
+    the server got the request and acted on it, the client got ``error``.
     """
 
     request: httpx.Request
@@ -141,6 +147,7 @@ class HttpCall:
     at: dt.datetime
     error: BaseException | None = None
     elapsed: dt.timedelta = dt.timedelta(0)
+    lost: httpx.Response | None = None
 
 
 class UnmatchedRequest(httpx.ConnectError, JobsimError):
@@ -418,6 +425,9 @@ def _check_side_effect(effect: Any) -> None:
     items = effect if isinstance(effect, Sequence) and not isinstance(effect, (str, bytes)) else [
         effect]
     for item in items:
+        if item is delayed or item is timeout or item is answer_lost:  # respx would call it with the request
+            raise InvalidArgument.build("side_effect", effect, f"jobsim.{item.__name__} is a function that makes a "
+                                        f"side effect: call it, side_effect=jobsim.{item.__name__}(...)")
         if not (isinstance(item, (httpx.Response, Exception)) or (
                 isinstance(item, type) and issubclass(item, Exception)) or (
                 callable(item) and not isinstance(item, type))):
@@ -543,18 +553,23 @@ class _Router(respx.MockRouter):
     def handler(self, request: httpx.Request) -> httpx.Response:
         reached()
         with self._sink._capture(request) as outcome, client_kind(asynchronous=False):
-            try:
-                outcome.response = super().handler(request)
-            except AllMockedAssertionError:
-                if not self._sink._provided(request, outcome):
-                    for router in self._others(request):
-                        with contextlib.suppress(AllMockedAssertionError):
-                            outcome.response = router.handler(request)
-                            return outcome.response
-                    self._sink._unmatched(request, exhausted=False)
-            except StopIteration:
-                self._sink._fallback(request, outcome, exhausted=True)
+            self._resolve(request, outcome)
+            if _LOST in request.extensions:  # an answer_lost side effect marked it
+                self._sink._lose(request, outcome)
         return outcome.response
+
+    def _resolve(self, request: httpx.Request, outcome: _Outcome) -> None:
+        try:
+            outcome.response = super().handler(request)
+        except AllMockedAssertionError:
+            if not self._sink._provided(request, outcome):
+                for router in self._others(request):
+                    with contextlib.suppress(AllMockedAssertionError):
+                        outcome.response = router.handler(request)
+                        return
+                self._sink._unmatched(request, exhausted=False)
+        except StopIteration:
+            self._sink._fallback(request, outcome, exhausted=True)
 
     async def async_handler(self, request: httpx.Request, wait: Wait | None = None) -> httpx.Response:
         """respx's call for async clients; ``wait`` spends the answer's time on a virtual loop (``Wait``)."""
@@ -565,6 +580,8 @@ class _Router(respx.MockRouter):
             raised: BaseException | None = None
             try:
                 await self._resolve_async(request, outcome)
+                if _LOST in request.extensions:
+                    self._sink._lose(request, outcome)
             except BaseException as error:
                 raised = error
                 raise
@@ -745,6 +762,7 @@ class _ReleasingStream:
 class _Outcome:
     response: httpx.Response
     mail: bool = False  # jobsim's mail provider answered (no route did)
+    lost: httpx.Response | None = None  # the answer answer_lost() took from the client
 
 
 class HttpSink:
@@ -759,6 +777,7 @@ class HttpSink:
 
     delayed = staticmethod(delayed)
     timeout = staticmethod(timeout)
+    answer_lost = staticmethod(answer_lost)
 
     def __init__(self, host: Host, mail: MailSink | None = None) -> None:
         self._host = host
@@ -769,6 +788,7 @@ class HttpSink:
         """Every request, in the order they were sent."""
         self.unmatched: list[httpx.Request] = []
         """Requests no route and no mail provider answered."""
+        self._lost: dict[tuple[int, int], int] = {}  # answers each answer_lost(times=) took, by (route, it)
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -856,6 +876,32 @@ class HttpSink:
 
     # -- reporting -----------------------------------------------------------------
 
+    def assert_same_idempotency_key(self, route: str | respx.Route, *, count: int | None = None,
+                                    header: str = "Idempotency-Key") -> str:
+        """Assert that every request ``route`` matches carried one and the same ``header``, and return it.
+
+        ``route`` is a route's name (``sim.http.post(url, name="charge")``) or the route itself; the requests
+        are those in ``calls`` its patterns match, whatever answered them (a lost answer, an error, another
+        route). ``count``: exactly that many requests (else at least two: a request and its retry). The
+        failure lists each request with its key and what the client got.
+        """
+        __tracebackhide__ = True
+        if isinstance(route, str):
+            if route not in self._router.routes:
+                known = ", ".join(repr(each.name) for each in self._router.routes if each.name) or "none"
+                raise InvalidArgument.build("route", route, f"the name of a route of sim.http (named: {known}), "
+                                            "or the route itself")
+            name, route = repr(route), self._router.routes[route]
+        elif isinstance(route, respx.Route):
+            name = repr(route.name) if route.name else str(route.pattern)
+        else:
+            raise InvalidArgument.build("route", route, "a route of sim.http, or its name")
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
+            raise InvalidArgument.build("count", count, "an int >= 1")
+        if not isinstance(header, str) or not header:
+            raise InvalidArgument.build("header", header, "a header name such as 'Idempotency-Key'")
+        return same_key(self.calls, route, name, header, count, self._host.tz)
+
     def format_unmatched(self) -> str:
         """The teardown report listing every unmatched request; ``""`` when there are none."""
         missed = [call for call in self.calls if isinstance(call.error, UnmatchedRequest)]
@@ -897,6 +943,7 @@ class HttpSink:
         try:
             yield outcome
         except PassThrough:
+            refuse_pass_through(request)
             # The route sends it to the real network. respx's transport then asks the
             # router again from inside the connection pool, so recording here would
             # count it twice; it is not simulated, so it is left out of calls/trace.
@@ -906,11 +953,19 @@ class HttpSink:
                                          feature="pass_through to the test's own event loop") from None
             raise
         except BaseException as error:
-            self._record(request, None, started, _ended_by(error))
+            request.extensions.pop(_LOST, None)
+            self._record(request, None, started, _ended_by(error), mail=outcome.mail and outcome.lost is not None,
+                         lost=outcome.lost)
             raise
         finally:
             _RESOLVING.reset(token)
         self._record(request, outcome.response, started, None, mail=outcome.mail)
+
+    def _lose(self, request: httpx.Request, outcome: _Outcome) -> None:
+        """An ``answer_lost`` side effect marked the request: the client does not get its answer (``_httplost``)."""
+        outcome.lost = outcome.response
+        lose(self._host, self._lost, request, outcome.response)
+        outcome.lost = None  # its times= are used up: this answer is delivered
 
     def _fallback(self, request: httpx.Request, outcome: _Outcome, *, exhausted: bool) -> None:
         if not self._provided(request, outcome):
@@ -936,25 +991,29 @@ class HttpSink:
         raise UnmatchedRequest(request, exhausted=exhausted, test_code=test_code, closest=closest) from None
 
     def _record(self, request: httpx.Request, response: httpx.Response | None, started: int,
-                error: BaseException | None, *, mail: bool = False) -> None:
+                error: BaseException | None, *, mail: bool = False, lost: httpx.Response | None = None) -> None:
         """One ``HttpCall`` and one ``"http"`` trace record; exactly one of response/error.
 
         ``mail``: jobsim's mail provider answered, not a route: a replay lets it answer again.
+        ``lost``: the server's answer ``answer_lost`` took from the client (which got ``error``).
         """
         now = self._host.now_ns()
         call = HttpCall(request=request, response=response, error=error, at=to_datetime(started),
-                        elapsed=dt.timedelta(microseconds=(now - started) // 1000))
+                        elapsed=dt.timedelta(microseconds=(now - started) // 1000), lost=lost)
         self.calls.append(call)
         fields: dict[str, Any] = {"method": request.method, "url": str(request.url)}
         if response is not None:
             fields["status"] = response.status_code
         else:
             fields["error"] = said(error)
+        if lost is not None:
+            fields["lost"] = lost.status_code
+        answered = response if lost is None else lost
         if mail:
             fields["mail"] = True
-        elif response is not None and 200 <= response.status_code < 300 and self._mail is not None \
+        elif answered is not None and 200 <= answered.status_code < 300 and self._mail is not None \
                 and self._mail.provides(request):
-            self._mail.routed_elsewhere(request, response.status_code, started)
+            self._mail.routed_elsewhere(request, answered.status_code, started)
         # The call itself rides along: headers and bodies become the saved record's
         # request/response summaries only if the trace is written (jobsim._codec).
         self._host.record("http", **fields, call=call)

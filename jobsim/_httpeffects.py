@@ -86,14 +86,16 @@ def call_side_effect(
 
 
 def _scripted(route: respx.Route, request: httpx.Request, result: Any) -> Any:
-    """A side-effect function that returned ``jobsim.delayed(...)`` or ``jobsim.timeout(...)`` (a latency it
-    chose per request): answered as that side effect would answer, instead of refused as not a Response."""
+    """A side-effect function that returned ``jobsim.delayed(...)``, ``jobsim.timeout(...)`` or
+    ``jobsim.answer_lost(...)`` (chosen per request): answered as that side effect would answer, instead of
+    refused as not a Response."""
     from ._http import Delayed, Timeout
+    from ._httplost import AnswerLost
 
-    if not isinstance(result, (Delayed, Timeout)):
+    if not isinstance(result, (Delayed, Timeout, AnswerLost)):
         return result
     try:
-        return result(request)
+        return result(request, route=route) if isinstance(result, AnswerLost) else result(request)
     except Exception as error:  # the scripted error reaches the job as respx raises a side effect's
         raise SideEffectError(route, origin=error) from error
 

@@ -19,8 +19,8 @@ from ._email import PROVIDERS, Attachment, Email, Provider, format_email, random
 from ._host import Host
 from ._providers import ProviderApis
 from ._safe import shown
-from ._smtp import FAULT_POINTS, FaultPoint, SmtpFault, SmtpPatch, SmtpServer, parse_message
-from ._time import iso, to_datetime
+from ._smtp import FAULT_POINTS, FaultPoint, SmtpDelay, SmtpDrop, SmtpFault, SmtpPatch, SmtpServer, parse_message
+from ._time import Duration, duration_ns, iso, to_datetime
 from .errors import InvalidArgument
 
 __all__ = ["Attachment", "Email", "MailSink"]
@@ -41,7 +41,7 @@ class MailSink:
         self._host = host
         self.outbox: list[Email] = []
         """Every accepted email, oldest first."""
-        self._smtp = SmtpServer(self._deliver_smtp)
+        self._smtp = SmtpServer(self._deliver_smtp, spend=host.consume)
         self._patch = SmtpPatch(self._smtp)
         self._providers = ProviderApis(host)
         # provider requests a test's route answered with success: no email exists for them,
@@ -63,7 +63,7 @@ class MailSink:
         return self._patch.installed
 
     def clear(self) -> None:
-        """Empty the outbox (pending ``smtp_fail`` faults stay)."""
+        """Empty the outbox (pending ``smtp_fail``, ``smtp_delay`` and ``smtp_drop`` faults stay)."""
         self.outbox.clear()
         self._routed.clear()
 
@@ -109,12 +109,9 @@ class MailSink:
         text matches the code's class (RFC 3463: ``4.3.0 Temporary ...`` or ``5.0.0
         Permanent ...``), so a 550 never reads "temporary" in the job's error.
         """
-        if isinstance(times, bool) or not isinstance(times, int) or times < 1:
-            raise InvalidArgument.build("times", times, "an int >= 1")
+        _check_times_on(times, on)
         if isinstance(code, bool) or not isinstance(code, int) or not 400 <= code <= 599:
             raise InvalidArgument.build("code", code, "an SMTP error code from 400 to 599")
-        if on not in FAULT_POINTS:
-            raise InvalidArgument.build("on", on, "one of " + ", ".join(map(repr, FAULT_POINTS)))
         if message is None:
             message = _TEMPORARY if code < 500 else _PERMANENT
         elif not isinstance(message, str):
@@ -122,6 +119,44 @@ class MailSink:
         self._smtp.faults.append(SmtpFault(on, code, message, times))
         # an input to the jobs, like sim.fail: a replay of the trace arms it again
         self._host.record("fault.armed", fault="smtp", on=on, code=code, message=message, times=times)
+
+    @keywords_checked("sim.mail.smtp_delay()")
+    def smtp_delay(self, after: Duration, *, on: FaultPoint = "DATA", times: int = 1) -> None:
+        """Make the server's reply to the next ``times`` commands at ``on`` come ``after`` of virtual time late.
+
+        The job's ``smtplib`` waits for it in virtual time. Past the connection's own timeout
+        (``smtplib.SMTP(host, timeout=10)``; without one it waits as long as it takes) the client gives up
+        at that timeout, as its socket does: ``SMTPServerDisconnected("Connection unexpectedly closed:
+        timed out")``. At ``"DATA"`` the server has queued the message already (it is in the outbox): a
+        client that gave up and sends again sends it twice. ``"CONNECT"`` delays the greeting (the error
+        comes from the ``SMTP(...)`` constructor). A ``smtp_fail`` or ``smtp_drop`` at the same command
+        still applies, after the delay.
+        """
+        _check_times_on(times, on)
+        after_ns = duration_ns(after, "after")
+        self._smtp.delays.append(SmtpDelay(on, after_ns, times))
+        self._host.record("fault.armed", fault="smtp.delay", on=on, after=after_ns, times=times)
+
+    @keywords_checked("sim.mail.smtp_drop()")
+    def smtp_drop(self, times: int = 1, *, on: FaultPoint = "DATA", delivered: bool | None = None) -> None:
+        """Make the server close the connection instead of replying to the next ``times`` commands at ``on``.
+
+        ``smtplib`` reads the end of the stream and raises ``SMTPServerDisconnected("Connection unexpectedly
+        closed")`` in the job (from the ``SMTP(...)`` constructor for ``"CONNECT"``). At ``"DATA"`` the
+        connection drops after the whole message was sent: ``delivered`` (the default there) says the
+        server had queued it, so it is in the outbox although the job saw an error (a retry sends it
+        twice); ``delivered=False`` that it was lost with the connection. At other commands nothing was
+        delivered.
+        """
+        _check_times_on(times, on)
+        if delivered is not None and not isinstance(delivered, bool):
+            raise InvalidArgument.build("delivered", delivered, "True or False (or None: True at DATA)")
+        if delivered and on != "DATA":
+            raise InvalidArgument.build("delivered", delivered, f"only a drop at 'DATA' can follow a delivery; "
+                                        f"at {on!r} no message was sent yet: leave delivered out")
+        delivered = on == "DATA" if delivered is None else delivered
+        self._smtp.faults.append(SmtpDrop(on, delivered, times))
+        self._host.record("fault.armed", fault="smtp.drop", on=on, delivered=delivered, times=times)
 
     def _deliver_smtp(self, mail_from: str, rcpts: list[str], data: bytes) -> str:
         sent_at = to_datetime(self._host.now_ns())
@@ -249,6 +284,13 @@ class MailSink:
                        + "\n".join(self._routed) + "\nTo script an outage and then let the provider send, "
                        "list only the failures: side_effect=[httpx.Response(500)] * 2")
         return report
+
+
+def _check_times_on(times: int, on: str) -> None:
+    if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+        raise InvalidArgument.build("times", times, "an int >= 1")
+    if on not in FAULT_POINTS:
+        raise InvalidArgument.build("on", on, "one of " + ", ".join(map(repr, FAULT_POINTS)))
 
 
 def _addresses(to: str | Iterable[str] | None) -> list[str]:

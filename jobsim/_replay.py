@@ -50,6 +50,7 @@ from .errors import InjectedFault, InvalidArgument, JobsimError
 if TYPE_CHECKING:
     import httpx
 
+    from ._httplost import AnswerLost, How
     from ._simulation import Simulation
 
 Setup = Callable[["Simulation"], Any]
@@ -478,7 +479,7 @@ class _Script:
 
     def _arm(self, data: dict[str, Any]) -> None:
         """Arm again what the recording armed: ``sim.fail``, ``crash_worker``, ``downtime``, ``duplicate_delivery``,
-        ``sim.mail.smtp_fail``."""
+        ``sim.mail.smtp_fail``, ``smtp_delay``, ``smtp_drop``."""
         sim, fault, function = self.sim, data.get("fault", "fail"), data.get("function")
         if function is not None and function not in sim.functions:
             self.notes.append(f"a recorded {_ARMING.get(fault, fault)} for function {function!r} was not "
@@ -494,6 +495,10 @@ class _Script:
         elif fault == "smtp":
             sim.mail.smtp_fail(_given(data, "times", 1), code=_given(data, "code", 451),
                                message=str(data.get("message", "")), on=data.get("on", "DATA"))  # fmt: skip
+        elif fault == "smtp.delay":
+            sim.mail.smtp_delay(_given(data, "after", 0), on=data.get("on", "DATA"), times=_given(data, "times", 1))
+        elif fault == "smtp.drop":
+            sim.mail.smtp_drop(_given(data, "times", 1), on=data.get("on", "DATA"), delivered=data.get("delivered"))
         elif fault == "duplicate":
             sim.duplicate_delivery(function=function, at=to_datetime(int(data["when"])),
                                    times=_given(data, "times", 1))  # fmt: skip
@@ -527,7 +532,8 @@ def _given(data: dict[str, Any], name: str, default: int) -> int:
 
 _MAX_ITEMS = 50_000_000
 _ARMING = {"fail": "sim.fail()", "crash": "sim.crash_worker()", "downtime": "sim.downtime()",
-           "duplicate": "sim.duplicate_delivery()", "smtp": "sim.mail.smtp_fail()"}  # fmt: skip
+           "duplicate": "sim.duplicate_delivery()", "smtp": "sim.mail.smtp_fail()",
+           "smtp.delay": "sim.mail.smtp_delay()", "smtp.drop": "sim.mail.smtp_drop()"}  # fmt: skip
 
 
 def rebuild_error(info: Any) -> Any:
@@ -569,7 +575,9 @@ class RecordedHttp:
         for call in calls:
             self.queues[(str(call.get("method")), unquote_plus(str(call.get("url"))))].append(call)
 
-    def __call__(self, request: httpx.Request) -> httpx.Response | None:
+    def __call__(self, request: httpx.Request) -> Any:
+        """The recorded answer (an ``httpx.Response``), None to let jobsim's providers or the unmatched check answer,
+        or an ``answer_lost()`` side effect that ``_httpeffects`` answers as its own."""
         from ._bridges import cut_short
         from ._http import give_up, spend
 
@@ -582,6 +590,8 @@ class RecordedHttp:
             return None  # not recorded (any more): mail providers, then "unmatched", as without a recording
         call = queue.popleft()
         elapsed = int(call.get("elapsed") or 0)
+        if call.get("lost") is not None:  # the server got it and its answer was lost (answer_lost): lost again
+            return _lost_again(call, elapsed)
         cut = cut_short(call.get("error"))  # aiohttp's own timeout ended the call (jobsim._bridges)
         if _crashed(call) or cut is not None:  # a crash or the client cut the wait there: wait across that
             elapsed += US  # instant, so the same cut ends it (a float loop time keeps microseconds)
@@ -600,6 +610,19 @@ class RecordedHttp:
         if "excerpt" in (response.get("body") or {}):
             self.excerpts += 1
         return _response(status, response)
+
+
+def _lost_again(call: dict[str, Any], elapsed: int) -> AnswerLost:
+    """``answer_lost()`` answering what the server answered (jobsim's mail provider answers again, so the email
+    reaches the outbox), the client meeting what it met instead, as long after."""
+    import httpx
+
+    from ._httplost import AnswerLost
+
+    name = str(call.get("error")).partition(":")[0]
+    how: How = "reset" if name in ("ReadError", "ConnectionResetError") else "closed" if name in (
+        "RemoteProtocolError", "RemoteDisconnected") else "timeout"
+    return AnswerLost(None if call.get("mail") else httpx.Response(int(call["lost"])), how, elapsed, None)
 
 
 def _crashed(call: dict[str, Any]) -> bool:

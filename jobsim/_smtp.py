@@ -12,11 +12,25 @@ methods *on the classes* are replaced, which every import style shares:
   the 220 check, forgetting the EHLO answer as RFC 3207 requires) but skips
   wrapping the socket in TLS, which cannot wrap an in-memory object.
 
+``smtplib``'s own reference to the ``socket`` module is swapped too, and
+``email.utils``'s, for one whose ``getfqdn()`` answers a fixed name (``_SmtplibSocket``):
+``SMTP()`` without ``local_hostname``, and ``email.utils.make_msgid()`` without
+``domain``, would otherwise do a reverse DNS lookup in real time.
+
 Everything else (``login``, ``sendmail``, ``send_message``, ``quit``, the context
 manager) is the standard library's own code reading real SMTP replies from
 ``SmtpSession``, a small server state machine. Each accepted ``DATA`` is handed
 to a ``deliver`` callback; ``SmtpFault`` makes chosen commands answer with an
-error code so ``smtplib`` raises in job code exactly as against a real server.
+error code so ``smtplib`` raises in job code exactly as against a real server
+(a ``421`` closes the connection after its reply, as RFC 5321 §3.8 has servers do).
+
+Time and dropped connections. ``SmtpDelay`` holds a command's reply back for some
+virtual time, spent when ``smtplib`` reads it (``FakeSocket.wait``): past the
+connection's ``timeout=`` the read fails at that timeout with the socket's own
+``TimeoutError("timed out")``, which ``smtplib`` turns into ``SMTPServerDisconnected``.
+``SmtpDrop`` closes the connection instead of replying (at DATA after queueing the
+message, or not): ``smtplib`` reads the end of the stream and raises
+``SMTPServerDisconnected("Connection unexpectedly closed")``.
 """
 
 from __future__ import annotations
@@ -24,25 +38,31 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import email.utils
 import re
 import smtplib
+import socket
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 from ._email import Attachment, Email, normalise_newlines, parse_addresses
 
-__all__ = ["FakeSocket", "SmtpFault", "SmtpPatch", "SmtpServer", "SmtpSession", "parse_message"]
+__all__ = ["FakeSocket", "SmtpDelay", "SmtpDrop", "SmtpFault", "SmtpPatch", "SmtpServer", "SmtpSession",
+           "parse_message"]
 
 FaultPoint = Literal["CONNECT", "AUTH", "MAIL", "RCPT", "DATA"]
 FAULT_POINTS: tuple[FaultPoint, ...] = ("CONNECT", "AUTH", "MAIL", "RCPT", "DATA")
 
 Deliver = Callable[[str, list[str], bytes], str]
 """``(mail_from, rcpt_tos, data) -> message id``: called for each accepted DATA."""
+Spend = Callable[[int], None]
+"""Spends ``ns`` of virtual time on the calling job's clock (``Host.consume``)."""
+_SECOND = 1_000_000_000
 
 _PATH = re.compile(r"(?i)(FROM|TO):\s*<([^>]*)>(.*)")
 _SIZE_LIMIT = 36_700_160
@@ -65,23 +85,61 @@ class SmtpFault:
         return self.message.splitlines()
 
 
-class SmtpServer:
-    """What every connection shares: the hostname, the delivery callback, the faults."""
+@dataclass(slots=True)
+class SmtpDrop:
+    """The next ``remaining`` commands at ``point`` get no reply: the server closes the connection (at
+    ``DATA`` having queued the message first when ``delivered``)."""
 
-    def __init__(self, deliver: Deliver, hostname: str = "smtp.jobsim.test") -> None:
+    point: FaultPoint
+    delivered: bool
+    remaining: int
+
+
+@dataclass(slots=True)
+class SmtpDelay:
+    """The replies to the next ``remaining`` commands at ``point`` come ``after_ns`` of virtual time late."""
+
+    point: FaultPoint
+    after_ns: int
+    remaining: int
+
+
+class SmtpServer:
+    """What every connection shares: the hostname, the delivery callback, the faults and delays."""
+
+    def __init__(self, deliver: Deliver, hostname: str = "smtp.jobsim.test", spend: Spend | None = None) -> None:
         self.deliver = deliver
         self.hostname = hostname
-        self.faults: list[SmtpFault] = []
+        self.spend = spend
+        self.faults: list[SmtpFault | SmtpDrop] = []
+        self.delays: list[SmtpDelay] = []
 
-    def take_fault(self, point: FaultPoint) -> SmtpFault | None:
-        """The first pending fault for ``point``, using up one of its repetitions."""
-        for fault in self.faults:
-            if fault.point == point and fault.remaining > 0:
-                fault.remaining -= 1
-                if fault.remaining == 0:
-                    self.faults.remove(fault)
-                return fault
-        return None
+    def take_fault(self, point: FaultPoint) -> SmtpFault | SmtpDrop | None:
+        """The first pending fault (an error reply, or a drop) for ``point``, using up one of its repetitions."""
+        return _take(self.faults, point)
+
+    def take_delay(self, point: FaultPoint) -> int:
+        """How late the reply at ``point`` comes (ns), using up one repetition of the first pending delay."""
+        delay = _take(self.delays, point)
+        return 0 if delay is None else delay.after_ns
+
+
+class _Pending(Protocol):
+    point: FaultPoint
+    remaining: int
+
+
+_P = TypeVar("_P", bound=_Pending)
+
+
+def _take(pending: list[_P], point: FaultPoint) -> _P | None:
+    for item in pending:
+        if item.point == point and item.remaining > 0:
+            item.remaining -= 1
+            if item.remaining == 0:
+                pending.remove(item)
+            return item
+    return None
 
 
 class SmtpSession:
@@ -101,19 +159,18 @@ class SmtpSession:
         self.server = server
         self.tls = tls
         self.closed = False
+        self.wait_ns = 0  # how late the reply the client reads next comes (SmtpDelay)
         self.user: str | None = None
         self._out = bytearray()
         self._in = bytearray()
         self._mode = "command"
         self._greeted = False
         self._login_name = ""
-        self._auth_fault: SmtpFault | None = None
+        self._auth_fault: SmtpFault | SmtpDrop | None = None
         self._reset()
-        fault = server.take_fault("CONNECT")
-        if fault is None:
+        if self._refused("CONNECT") is None:
             self._reply(220, f"{server.hostname} ESMTP jobsim")
-        else:
-            self._reply(fault.code, *fault.lines)
+        else:  # a refused greeting ends the connection, whatever its code
             self.closed = True
 
     # -- bytes in, bytes out -------------------------------------------------------
@@ -141,6 +198,19 @@ class SmtpSession:
         for index, text in enumerate(texts):
             sep = " " if index == len(texts) - 1 else "-"
             self._out += f"{code}{sep}{text}\r\n".encode("utf-8", "surrogateescape")
+
+    def _refused(self, point: FaultPoint, fault: SmtpFault | SmtpDrop | None = None) -> SmtpFault | SmtpDrop | None:
+        """The command at ``point`` meets its pending delay, then its pending fault (or ``fault``), returned if any:
+        an error reply (a 421 closes the connection after it, as servers do) or no reply and a closed connection."""
+        self.wait_ns += self.server.take_delay(point)
+        if fault is None:
+            fault = self.server.take_fault(point)
+        if isinstance(fault, SmtpDrop):
+            self.closed = True
+        elif fault is not None:
+            self._reply(fault.code, *fault.lines)
+            self.closed = self.closed or fault.code == 421
+        return fault
 
     def _reset(self) -> None:
         self._mail_from: str | None = None
@@ -194,9 +264,8 @@ class SmtpSession:
             self._reply(503, "5.5.1 Error: already authenticated")
         elif mechanism not in ("PLAIN", "LOGIN"):
             self._reply(504, "5.5.4 Unrecognized authentication type")
-        elif (fault := self._auth_fault or self.server.take_fault("AUTH")) is not None:
+        elif (fault := self._refused("AUTH", self._auth_fault)) is not None:
             self._auth_fault = fault  # smtplib tries each mechanism: refuse them all
-            self._reply(fault.code, *fault.lines)
         elif not initial:
             self._mode = "auth-plain" if mechanism == "PLAIN" else "auth-login-user"
             self._reply(334, "" if mechanism == "PLAIN" else _b64("Username:"))
@@ -245,9 +314,7 @@ class SmtpSession:
             self._reply(503, "5.5.1 Error: nested MAIL command")
         elif match is None or match.group(1).upper() != "FROM":
             self._reply(501, "5.5.4 Syntax: MAIL FROM:<address>")
-        elif (fault := self.server.take_fault("MAIL")) is not None:
-            self._reply(fault.code, *fault.lines)
-        else:
+        elif self._refused("MAIL") is None:
             self._mail_from = match.group(2)
             self._reply(250, "2.1.0 Ok")
 
@@ -257,9 +324,7 @@ class SmtpSession:
             self._reply(503, "5.5.1 Error: need MAIL command")
         elif match is None or match.group(1).upper() != "TO" or not match.group(2):
             self._reply(501, "5.5.4 Syntax: RCPT TO:<address>")
-        elif (fault := self.server.take_fault("RCPT")) is not None:
-            self._reply(fault.code, *fault.lines)
-        else:
+        elif self._refused("RCPT") is None:
             self._rcpts.append(match.group(2))
             self._reply(250, "2.1.5 Ok")
 
@@ -278,9 +343,9 @@ class SmtpSession:
         mail_from, rcpts, data = self._mail_from or "", self._rcpts, bytes(self._data)
         self._reset()
         fault = self.server.take_fault("DATA")
-        if fault is not None:
-            self._reply(fault.code, *fault.lines)
-        else:
+        if isinstance(fault, SmtpDrop) and fault.delivered:  # queued, then the connection went before the reply
+            self.server.deliver(mail_from, rcpts, data)
+        if self._refused("DATA", fault) is None:
             queued = self.server.deliver(mail_from, rcpts, data)
             self._reply(250, f"2.0.0 Ok: queued as {queued}")
 
@@ -319,21 +384,41 @@ def _unb64(text: str) -> str | None:
 class _Reader:
     """What ``socket.makefile("rb")`` returns: ``smtplib`` only calls ``readline``."""
 
-    def __init__(self, session: SmtpSession) -> None:
-        self._session = session
+    def __init__(self, sock: FakeSocket) -> None:
+        self._sock = sock
 
     def readline(self, limit: int = -1) -> bytes:
-        return self._session.readline(limit)
+        self._sock.wait()
+        return self._sock.session.readline(limit)
 
     def close(self) -> None:
         pass
 
 
 class FakeSocket:
-    """Stands where ``smtplib`` keeps its socket; bytes go to an ``SmtpSession``."""
+    """Stands where ``smtplib`` keeps its socket; bytes go to an ``SmtpSession``.
 
-    def __init__(self, session: SmtpSession) -> None:
+    ``timeout``: the connection's (``SMTP(..., timeout=10)``, else ``socket.getdefaulttimeout()``), in
+    seconds; ``None`` waits for a late reply however late it comes.
+    """
+
+    def __init__(self, session: SmtpSession, timeout: float | None = None) -> None:
         self.session = session
+        self.timeout = timeout
+
+    def wait(self) -> None:
+        """Spend the time the reply the client reads next is late (``SmtpDelay``); past the socket's timeout,
+        spend that and fail as a socket does (smtplib closes the connection: ``SMTPServerDisconnected``)."""
+        late, self.session.wait_ns = self.session.wait_ns, 0
+        spend = self.session.server.spend
+        if not late or spend is None:
+            return
+        limit = None if self.timeout is None else round(self.timeout * _SECOND)
+        if limit is not None and late > limit:
+            spend(limit)
+            self.session.closed = True
+            raise TimeoutError("timed out")
+        spend(late)
 
     def sendall(self, data: bytes) -> None:
         if self.session.closed:
@@ -341,26 +426,58 @@ class FakeSocket:
         self.session.feed(bytes(data))
 
     def makefile(self, mode: str = "rb") -> _Reader:
-        return _Reader(self.session)
+        return _Reader(self)
 
     def settimeout(self, timeout: float | None) -> None:
-        pass
+        self.timeout = timeout
 
     def close(self) -> None:
         self.session.closed = True
 
 
-class SmtpPatch:
-    """Installs the three class methods described in the module docstring, and undoes it.
+LOCAL_HOSTNAME = "worker.jobsim.test"
+"""The name ``smtplib`` greets the server with (EHLO/HELO) when job code gives no ``local_hostname``, and the
+domain of ``email.utils.make_msgid()`` without one."""
 
-    Originals are taken from each class's own ``__dict__`` and put back there, so
-    uninstalling restores the classes attribute for attribute. Installs nest
-    (last in, first out) like any monkeypatch.
+
+class _SmtplibSocket:
+    """``smtplib``'s and ``email.utils``'s global ``socket`` (the module) while a simulation's mail sink is
+    installed.
+
+    ``SMTP.__init__`` without ``local_hostname`` asks ``socket.getfqdn()`` for the name it sends in
+    EHLO, and, for a name without a dot, ``socket.gethostbyname(socket.gethostname())``: a reverse DNS
+    lookup that takes seconds (or hangs until the resolver's timeout) on a closed network, in real
+    time, for every connection, and whose answer differs from machine to machine. ``make_msgid()``
+    without ``domain`` asks the same for the right side of a Message-ID. Here ``getfqdn()`` answers
+    ``LOCAL_HOSTNAME`` at once; every other name is the module's, and the ``socket`` module itself,
+    which the job and everything else use, is left alone.
+    """
+
+    def __init__(self, module: Any) -> None:
+        self._module = module
+
+    def getfqdn(self, name: str = "") -> str:
+        if name and name != "0.0.0.0":  # smtplib asks for its own name only; any other is the real answer
+            answer: str = self._module.getfqdn(name)
+            return answer
+        return LOCAL_HOSTNAME
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._module, name)
+
+
+class SmtpPatch:
+    """Installs the three class methods described in the module docstring, and ``smtplib``'s view of
+    ``socket`` (``_SmtplibSocket``), and undoes it.
+
+    Originals are taken from each class's (and the module's) own ``__dict__`` and put back there, so
+    uninstalling restores them attribute for attribute. Installs nest (last in, first out) like any
+    monkeypatch.
     """
 
     def __init__(self, server: SmtpServer) -> None:
         self._server = server
-        self._saved: list[tuple[type, str, Any]] = []
+        self._saved: list[tuple[Any, str, Any]] = []
 
     @property
     def installed(self) -> bool:
@@ -370,14 +487,16 @@ class SmtpPatch:
         if self._saved:
             return
         ssl_class: type[smtplib.SMTP] | None = getattr(smtplib, "SMTP_SSL", None)
-        targets: list[tuple[type, str, Any]] = [
+        targets: list[tuple[Any, str, Any]] = [
             (smtplib.SMTP, "_get_socket", self._socket_factory(tls=False)),
             (smtplib.SMTP, "starttls", _make_starttls(smtplib.SMTP.__dict__["starttls"])),
+            (smtplib, "socket", _SmtplibSocket(vars(smtplib)["socket"])),
+            (email.utils, "socket", _SmtplibSocket(vars(email.utils)["socket"])),
         ]
         if ssl_class is not None:
             targets.append((ssl_class, "_get_socket", self._socket_factory(tls=True)))
         for cls, name, replacement in targets:
-            self._saved.append((cls, name, cls.__dict__[name]))
+            self._saved.append((cls, name, vars(cls)[name]))
             setattr(cls, name, replacement)
 
     def uninstall(self) -> None:
@@ -392,7 +511,9 @@ class SmtpPatch:
                         timeout: float | None) -> FakeSocket:
             if timeout is not None and not timeout:  # as smtplib's own check
                 raise ValueError("Non-blocking socket (timeout=0) is not supported")
-            return FakeSocket(SmtpSession(server, tls=tls))
+            if timeout is getattr(socket, "_GLOBAL_DEFAULT_TIMEOUT", None):
+                timeout = socket.getdefaulttimeout()
+            return FakeSocket(SmtpSession(server, tls=tls), timeout)
 
         return _get_socket
 

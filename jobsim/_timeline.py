@@ -269,6 +269,8 @@ def _http(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
         used_up = "has used up its side_effect list" in str(outcome)
         outcome = ("its route's side_effect list was used up" if used_up else "no route matched") \
             + " (UnmatchedRequest)"
+    elif d.get("lost") is not None:  # its message retells the answer: say it once
+        outcome = f"{str(outcome).partition(':')[0]} (answer lost: the server answered {d['lost']})"
     return f"http      {_by(d, names)}{d.get('method')} {d.get('url')} -> {outcome}"
 
 

@@ -296,6 +296,8 @@ class Story:
             value["status"] = line["status"]
         if "error" in line:
             value["error"] = str(line["error"]).partition(":")[0]
+        if "lost" in line:
+            value["lost"] = line["lost"]
         self.items["http"][fn].append(Item(value, line["at"], *self._label(line, "http call", fn, "http")))
 
     def _event(self, line: dict[str, Any]) -> None:

@@ -456,6 +456,19 @@ def test_mail_assertions_block_and_exactly_one_rule():
         assert len(sim.mail.assert_sent(to="ADA@example.com", subject=re.compile("Order"), count=2)) == 2
 
 
+def test_the_smtp_delay_block_runs_as_written_and_the_retry_sends_twice():
+    block = python_blocks("### Mail outbox")[1]
+    assert 'smtp_delay("1m", on="DATA")' in block
+    namespace = {"app": jobsim.App("acme"), "jobsim": jobsim}
+    exec(compile(block, "README.md", "exec"), namespace)
+    sim = namespace["sim"]
+    second = sim.runs("send-receipt")[0].attempts[1]
+    assert second.error is None
+    assert [email.sent_at for email in sim.mail.outbox] == [sim.runs("send-receipt")[0].attempts[0].started_at,
+                                                            second.started_at]  # queued at once, both times
+    assert "worker.jobsim.test" in section("### Mail outbox")
+
+
 # --- HTTP sink -------------------------------------------------------------------------------
 
 
@@ -523,6 +536,16 @@ def test_the_urllib_block_runs_as_written_with_the_standard_librarys_own_redirec
     exec(compile(block, "README.md", "exec"), namespace)
     sim = namespace["sim"]
     assert [call.request.extensions["jobsim_client"] for call in sim.http.calls] == ["http.client"] * 4
+
+
+def test_the_answer_lost_block_runs_as_written_a_retried_webhook_with_one_key():
+    block = python_blocks("### HTTP sink")[5]
+    assert "answer_lost(partner, times=1)" in block
+    namespace = {"app": jobsim.App("acme"), "jobsim": jobsim}
+    exec(compile(block, "README.md", "exec"), namespace)
+    sim = namespace["sim"]
+    assert sim.http["partner"].call_count == 2
+    assert [record.data.get("lost") for record in sim.trace if record.kind == "http"] == [200, None]
 
 
 # --- Timeline --------------------------------------------------------------------------------

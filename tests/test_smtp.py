@@ -1,0 +1,230 @@
+"""The in-memory SMTP server's timing and failures in virtual time (``smtp_delay``, ``smtp_drop``, a 421
+closing the connection), and the EHLO name ``smtplib`` finds without a DNS lookup."""
+
+from __future__ import annotations
+
+import email.utils
+import smtplib
+import socket
+from collections.abc import Iterator
+from email.message import EmailMessage
+
+import pytest
+from _fakehost import START_NS, FakeHost
+
+from jobsim._mail import MailSink
+from jobsim._smtp import LOCAL_HOSTNAME
+from jobsim.errors import InvalidArgument
+
+SECOND = 1_000_000_000
+
+
+@pytest.fixture
+def host() -> FakeHost:
+    return FakeHost()
+
+
+@pytest.fixture
+def mail(host: FakeHost) -> Iterator[MailSink]:
+    sink = MailSink(host)
+    sink.install()
+    yield sink
+    sink.uninstall()
+
+
+def receipt(number: int = 1) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = "billing@acme.test"
+    msg["To"] = "ada@example.com"
+    msg["Subject"] = f"Receipt #{number}"
+    msg.set_content("Thanks for your order.\n")
+    return msg
+
+
+def elapsed(host: FakeHost) -> float:
+    return (host.now - START_NS) / SECOND
+
+
+# -- the EHLO name: no DNS lookup -----------------------------------------------------------
+
+
+def test_smtp_without_local_hostname_greets_with_a_fixed_name_and_asks_no_dns(
+        mail: MailSink, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``SMTP()`` asked ``socket.getfqdn()`` (a reverse DNS lookup, seconds on a closed network) for every
+    connection; the answer, and so the EHLO line, differed from machine to machine."""
+    asked: list[str] = []
+
+    def lookup(name: str = "") -> str:
+        asked.append(f"getfqdn({name!r})")
+        return "build-42"  # no dot: smtplib would go on to gethostbyname(gethostname())
+
+    monkeypatch.setattr(socket, "getfqdn", lookup)
+    monkeypatch.setattr(socket, "gethostbyname", lambda name: asked.append(f"gethostbyname({name!r})") or "10.0.0.7")
+    with smtplib.SMTP("smtp.example.com", 587) as smtp:
+        assert smtp.local_hostname == LOCAL_HOSTNAME == "worker.jobsim.test"
+        assert smtp.ehlo()[1].splitlines()[0] == b"smtp.jobsim.test greets worker.jobsim.test"
+        smtp.send_message(receipt())
+    with smtplib.SMTP_SSL("smtp.example.com") as smtp:
+        assert smtp.local_hostname == "worker.jobsim.test"
+    assert asked == []
+    assert len(mail.outbox) == 1
+
+
+def test_make_msgid_without_a_domain_asks_no_dns_either(mail: MailSink, monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[str] = []
+    monkeypatch.setattr(socket, "getfqdn", lambda name="": asked.append(name) or "build-42.corp")
+    assert email.utils.make_msgid().endswith("@worker.jobsim.test>")
+    assert email.utils.make_msgid(domain="acme.test").endswith("@acme.test>")
+    assert asked == []
+
+
+def test_a_local_hostname_the_job_gives_is_kept(mail: MailSink) -> None:
+    with smtplib.SMTP("smtp.example.com", local_hostname="mailer.acme.test") as smtp:
+        assert smtp.ehlo()[1].splitlines()[0] == b"smtp.jobsim.test greets mailer.acme.test"
+
+
+def test_only_smtplibs_view_of_socket_changes_and_uninstall_puts_it_back(host: FakeHost) -> None:
+    sink = MailSink(host)
+    sink.install()
+    try:
+        assert socket.getfqdn is socket.getfqdn and vars(smtplib)["socket"] is not socket
+        assert smtplib.socket.getfqdn("localhost") == socket.getfqdn("localhost")  # other names: the real answer
+        assert smtplib.socket.create_connection is socket.create_connection
+    finally:
+        sink.uninstall()
+    assert vars(smtplib)["socket"] is socket and vars(email.utils)["socket"] is socket
+
+
+# -- a slow server: replies late, in virtual time --------------------------------------------
+
+
+def test_a_reply_later_than_the_timeout_fails_at_the_timeout_after_the_message_was_queued(
+        mail: MailSink, host: FakeHost) -> None:
+    """The SMTP duplicate: the server queued the message and was slow to say so; the client gave up and will
+    send it again."""
+    mail.smtp_delay("30s", on="DATA")
+    with smtplib.SMTP("smtp.example.com", 587, timeout=10) as smtp, \
+            pytest.raises(smtplib.SMTPServerDisconnected) as caught:
+        smtp.send_message(receipt())
+    assert str(caught.value) == "Connection unexpectedly closed: timed out"
+    assert elapsed(host) == 10
+    mail.assert_sent(subject="Receipt #1")  # queued before the reply that never came in time
+    with smtplib.SMTP("smtp.example.com", 587, timeout=10) as smtp:  # the delay was used up: the retry is quick
+        smtp.send_message(receipt())
+    assert elapsed(host) == 10
+    assert len(mail.assert_sent(subject="Receipt #1", count=2)) == 2
+
+
+def test_a_reply_within_the_timeout_arrives_late_and_without_a_timeout_the_client_waits(
+        mail: MailSink, host: FakeHost) -> None:
+    mail.smtp_delay("4s", on="RCPT", times=2)
+    with smtplib.SMTP("smtp.example.com", timeout=5) as smtp:
+        assert smtp.sendmail("a@acme.test", ["ada@example.com", "bob@example.com"], "Subject: hi\r\n\r\nhi\r\n") == {}
+    assert elapsed(host) == 8  # two late RCPT replies
+    mail.smtp_delay("1h", on="MAIL")
+    with smtplib.SMTP("smtp.example.com") as smtp:  # no timeout: it waits as long as it takes
+        smtp.send_message(receipt())
+    assert elapsed(host) == 8 + 3600
+    assert len(mail.outbox) == 2
+
+
+def test_a_slow_greeting_fails_the_constructor_and_a_slow_refusal_still_refuses(
+        mail: MailSink, host: FakeHost) -> None:
+    mail.smtp_delay("2m", on="CONNECT")
+    with pytest.raises(smtplib.SMTPServerDisconnected, match=r"^Connection unexpectedly closed: timed out$"):
+        smtplib.SMTP("smtp.example.com", timeout=30)
+    assert elapsed(host) == 30
+    mail.smtp_delay("3s", on="MAIL")
+    mail.smtp_fail(code=451, message="4.7.1 Greylisted", on="MAIL")
+    with smtplib.SMTP("smtp.example.com", timeout=30) as smtp, pytest.raises(smtplib.SMTPSenderRefused) as caught:
+        smtp.send_message(receipt())
+    assert (caught.value.smtp_code, elapsed(host)) == (451, 33)
+
+
+# -- a dropped connection ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("delivered", "outbox"), [(None, 1), (True, 1), (False, 0)])
+def test_a_connection_dropped_after_data_is_an_error_with_the_message_delivered_or_not(
+        mail: MailSink, delivered: bool | None, outbox: int) -> None:
+    mail.smtp_drop(on="DATA", delivered=delivered)
+    with smtplib.SMTP("smtp.example.com") as smtp, pytest.raises(smtplib.SMTPServerDisconnected) as caught:
+        smtp.send_message(receipt())
+    assert str(caught.value) == "Connection unexpectedly closed"
+    assert len(mail.outbox) == outbox
+
+
+def test_a_connection_dropped_at_another_command_delivers_nothing(mail: MailSink) -> None:
+    mail.smtp_drop(on="RCPT")
+    with smtplib.SMTP("smtp.example.com") as smtp, pytest.raises(smtplib.SMTPServerDisconnected):
+        smtp.send_message(receipt())
+    mail.smtp_drop(on="CONNECT")
+    with pytest.raises(smtplib.SMTPServerDisconnected, match=r"^Connection unexpectedly closed$"):
+        smtplib.SMTP("smtp.example.com")
+    assert mail.outbox == []
+    with smtplib.SMTP("smtp.example.com") as smtp:  # both used up
+        smtp.send_message(receipt())
+    assert len(mail.outbox) == 1
+
+
+@pytest.mark.parametrize("on", ["MAIL", "RCPT", "DATA"])
+def test_a_421_closes_the_connection_after_its_reply(mail: MailSink, on: str) -> None:
+    """RFC 5321 §3.8: a server replying 421 closes the connection; smtplib closes its side only inside
+    sendmail, so a job that goes on (RSET and try again on the same connection) meets the closed one."""
+    mail.smtp_fail(code=421, message="4.4.2 Closing connection", on=on)  # type: ignore[arg-type]
+    commands = {"MAIL": lambda smtp: smtp.docmd("MAIL", "FROM:<a@acme.test>"),
+                "RCPT": lambda smtp: smtp.docmd("RCPT", "TO:<ada@example.com>"),
+                "DATA": lambda smtp: smtp.data(b"Subject: hi\r\n\r\nhi\r\n")}
+    with smtplib.SMTP("smtp.example.com") as smtp:
+        smtp.ehlo()
+        replies = [command(smtp) for command in list(commands.values())[:list(commands).index(on) + 1]]
+        assert replies[-1] == (421, b"4.4.2 Closing connection")
+        with pytest.raises(smtplib.SMTPServerDisconnected):
+            smtp.noop()
+    assert mail.outbox == []
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda mail: mail.smtp_delay("soon"), "after='soon' is not valid"),
+    (lambda mail: mail.smtp_delay("1s", on="QUIT"),
+     "on='QUIT' is not valid: one of 'CONNECT', 'AUTH', 'MAIL', 'RCPT', 'DATA'"),
+    (lambda mail: mail.smtp_delay("1s", times=0), "times=0 is not valid: an int >= 1"),
+    (lambda mail: mail.smtp_drop(on="MAIL", delivered=True),
+     "delivered=True is not valid: only a drop at 'DATA' can follow a delivery; at 'MAIL' no message was sent "
+     "yet: leave delivered out"),
+    (lambda mail: mail.smtp_drop(delivered="yes"), "delivered='yes' is not valid: True or False"),
+    (lambda mail: mail.smtp_drop(deliverd=True), "deliverd"),
+])
+def test_bad_arguments_are_refused(mail: MailSink, call, message: str) -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        call(mail)
+    assert message in str(caught.value)
+    assert mail._smtp.faults == [] and mail._smtp.delays == []
+
+
+# -- in a simulation: job code waits in virtual time, and a replay arms the same faults -----------
+
+
+def test_a_job_retrying_after_a_slow_data_reply_sends_twice_and_a_replay_tells_the_same_story(tmp_path) -> None:
+    import jobsim
+
+    app = jobsim.App("mailer")
+
+    @app.function("send-receipt", on="order/paid", retries=2)
+    def send_receipt(ctx):
+        with smtplib.SMTP("smtp.example.com", 587, timeout=20) as smtp:
+            smtp.send_message(receipt(ctx.event.data["order"]))
+
+    with jobsim.Simulation(app, start="2026-03-02T00:00:00Z") as sim:
+        sim.mail.smtp_delay("1m", on="DATA")  # the first DATA: slow, then dropped; the client gave up first
+        sim.mail.smtp_drop(2, on="DATA")  # the second: dropped at once
+        sim.send("order/paid", {"order": 7})
+        sim.run_until_idle()
+    run = sim.runs("send-receipt")[0]
+    assert [str(attempt.error or "") for attempt in run.attempts] == [
+        "Connection unexpectedly closed: timed out", "Connection unexpectedly closed", ""]
+    assert (run.attempts[0].finished_at - run.started_at).seconds == 20
+    assert len(sim.mail.assert_sent(subject="Receipt #7", count=3)) == 3  # each attempt's message was queued
+    result = jobsim.Simulation.replay(sim.trace.save(tmp_path / "mailer.jobsim.jsonl"), app)
+    assert result.same, result.report()
+    assert len(result.simulation.mail.outbox) == 3

@@ -25,9 +25,10 @@ from ._events import RUN_IDS, Event, is_wildcard, triggers_of, ulid
 from ._expr import Keyed, key_of
 from ._flowrt import FlowRuntime
 from ._kernel import URGENT
+from ._lifecycle import failure_fields
 from ._records import Attempt, Run, StepRecord
 from ._retries import Retries, RetryPolicy, with_attempts
-from ._safe import message, said, shown
+from ._safe import said, shown
 from ._steps import (
     AsyncStep,
     Context,
@@ -811,8 +812,8 @@ class Engine:
             "event": event_map(first),
             "events": [event.to_dict() for event in run.events],
         }
-        if error is not None:
-            data["error"] = {"name": type(error).__name__, "message": message(error)}
+        if error is not None:  # the server's reading of the SDK's error answer, and that answer
+            data["error"], data["result"] = failure_fields(run, error)
         elif status == "completed":
             data["result"] = load(run._payload)
         meta = first.data.get("_inngest") if first.name == INVOKED_EVENT else None

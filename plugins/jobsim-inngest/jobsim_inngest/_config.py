@@ -39,7 +39,7 @@ import inngest
 
 import jobsim
 from jobsim._cron import CronSchedule
-from jobsim._expr import compile_expression
+from jobsim._expr import Unevaluable, compile_expression
 from jobsim._time import MINUTE, MS, SECOND, duration_ns, format_duration
 
 from ._cel import compile_value
@@ -196,12 +196,13 @@ def _batch(batch: inngest.Batch) -> jobsim.Batch:
     if batch.timeout is None:
         raise jobsim.InvalidArgument.build("timeout", None, "Inngest needs a batch timeout, e.g. timedelta(seconds=30)")
     timeout = whole_seconds(batch.timeout, "timeout")
-    return jobsim.Batch(batch.max_size, timeout, key=_key(batch.key), if_=batch.if_exp)
+    return jobsim.Batch(batch.max_size, timeout, key=_key(batch.key, on_error=_unscheduled), if_=batch.if_exp)
 
 
 def _debounce(debounce: inngest.Debounce) -> jobsim.Debounce:
     timeout = None if debounce.timeout is None else whole_seconds(debounce.timeout, "timeout")
-    return jobsim.Debounce(whole_seconds(debounce.period, "period"), key=_key(debounce.key), timeout=timeout)
+    key = _key(debounce.key, on_error=lambda: "<invalid>")  # debounce.go : debounceKey, on an error
+    return jobsim.Debounce(whole_seconds(debounce.period, "period"), key=key, timeout=timeout)
 
 
 def _throttle(throttle: inngest.Throttle) -> jobsim.Throttle:
@@ -211,7 +212,8 @@ def _throttle(throttle: inngest.Throttle) -> jobsim.Throttle:
 
 
 def _rate_limit(rate_limit: inngest.RateLimit) -> jobsim.RateLimit:
-    return jobsim.RateLimit(rate_limit.limit, whole_seconds(rate_limit.period, "period"), key=_key(rate_limit.key))
+    key = _key(rate_limit.key, on_error=_unscheduled)
+    return jobsim.RateLimit(rate_limit.limit, whole_seconds(rate_limit.period, "period"), key=key)
 
 
 def _concurrency(limits: list[inngest.Concurrency]) -> list[jobsim.Concurrency] | None:
@@ -240,18 +242,31 @@ def _cancel(cancels: list[inngest.Cancel]) -> list[jobsim.Cancel]:
 _PATH = re.compile(r"event(?:\.[A-Za-z_]\w*)+")
 
 
-def _key(expression: str | None, argument: str = "key") -> str | Callable[[Any], Any] | None:
+def _key(
+    expression: str | None, argument: str = "key", on_error: Callable[[], Any] = lambda: False
+) -> str | Callable[[Any], Any] | None:
     """A flow-control key: a plain ``event.…`` path as jobsim reads one (Inngest's rules: a missing
-    field is ``false``), any other CEL expression compiled here (jobsim turns its value into the key)."""
+    field is ``false``), any other CEL expression compiled here (jobsim turns its value into the key).
+
+    A CEL error is the option's own (``on_error``): ``false`` for a concurrency or throttle key, which
+    ignore it (``concurrency.go : StepConcurrency.Evaluate``, ``queue/item.go : GetThrottleConfig``), and
+    for a singleton, which is then no singleton (``singleton.go : ErrEvaluatingSingletonExpression``);
+    ``"<invalid>"`` for a debounce; no run for a rate limit, ``idempotency`` or a batch (``_unscheduled``)."""
     if expression is None:
         return None
     if isinstance(expression, str) and _PATH.fullmatch(expression.strip()):
         return expression.strip()
-    return compile_value(expression, argument)
+    return compile_value(expression, argument, on_error)
+
+
+def _unscheduled() -> Any:
+    """``ratelimit.go : RateLimitKey`` and ``batch/redis.go : batchKey`` return the error, which the executor's
+    ``schedule`` and the runner's ``initialize`` pass on: the event makes no run of the function."""
+    raise Unevaluable("the key expression failed to evaluate")
 
 
 def _idempotency(expression: str) -> str | Callable[[Any], Any] | None:
-    return _key(expression, "idempotency")
+    return _key(expression, "idempotency", _unscheduled)
 
 
 def _singleton(singleton: inngest.Singleton) -> jobsim.Singleton:

@@ -152,6 +152,7 @@ def error_body(error: BaseException, stepped: bool) -> tuple[Any, str | None]:
         return text, read
     if isinstance(error, inngest_errors.OutputUnserializableError):
         return {"code": error.code.value, "message": str(error), "name": type(error).__name__}, None
+    stack: str | None
     if stepped:
         cause = error
         while isinstance(cause, jobsim.StepError):  # an invoked run's failure arrives wrapped

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import random
 
@@ -398,10 +399,11 @@ def test_function_finished_of_a_failed_run_holds_inngest_py_s_error_answer_and_t
         "code": "output_unserializable", "message": "returned unserializable data", "name": "OutputUnserializableError",
     }  # fmt: skip
     assert heard["shop-stamp"]["error"] == {
-        "error": "invalid status code: 500", "name": "OutputUnserializableError", "message": "returned unserializable data",
+        "error": "invalid status code: 500", "name": "OutputUnserializableError",
+        "message": "returned unserializable data",
     }  # fmt: skip
     # the server could not read the step's answer: executeDriverV1 keeps its own error, serialized, as the output
     read = "error reading generator opcode response: invalid character 'N' looking for beginning of value"
-    serialized = '{"error":{"error":"%s","name":"Error","message":"%s"}}' % (read, read)
+    serialized = json.dumps({"error": {"error": read, "name": "Error", "message": read}}, separators=(",", ":"))
     assert heard["shop-ratio"]["result"] == serialized
     assert heard["shop-ratio"]["error"] == {"error": read, "name": "Error", "message": serialized}

@@ -197,15 +197,18 @@ def timer_event(fn: Function, schedule: Any, due: int, ts: int) -> Event:
 
     Its data is what Inngest's ``handleCron`` (``pkg/execution/executor/service.go``) sends:
     ``cron``, ``scheduledAt`` (the expression's tick) and ``fireAt`` (when the run is due: the
-    tick moved by the trigger's own jitter, the ``offset_ns`` of a jittered schedule such as
-    jobsim-inngest's; the same instant without one), both written as Go's ``time.RFC3339``
-    writes them: whole seconds, the fraction cut off (``2025-03-01T14:00:00Z``). The event id,
-    like Inngest's idempotency key (the same RFC3339 string), names the tick; jobsim puts the
-    function's id before it, as its bus and traces tell events apart by id.
+    tick moved by the trigger's own jitter, ``schedule.fire_at(due)`` of a jittered schedule such
+    as jobsim-inngest's; the same instant without one), both written as Go's ``time.RFC3339``
+    writes them: whole seconds, the fraction cut off (``2025-03-01T14:00:00Z``). A jittered tick's
+    event has ``fireAt`` as its ``ts``, as there, so its run, made at the tick, waits for it. The
+    event id, like Inngest's idempotency key (the same RFC3339 string), names the tick; jobsim puts
+    the function's id before it, as its bus and traces tell events apart by id.
     """
-    scheduled = rfc3339(due - getattr(schedule, "offset_ns", 0))
-    data = {"cron": schedule.expr, "scheduledAt": scheduled, "fireAt": rfc3339(due)}
-    return Event(CRON_EVENT, data, id=f"{fn.id}:{scheduled}", ts=ts // MS)
+    scheduled = rfc3339(due)
+    fire_at = getattr(schedule, "fire_at", None)
+    fire = due if fire_at is None else fire_at(due)
+    data = {"cron": schedule.expr, "scheduledAt": scheduled, "fireAt": rfc3339(fire)}
+    return Event(CRON_EVENT, data, id=f"{fn.id}:{scheduled}", ts=(ts if fire == due else fire) // MS)
 
 
 def rfc3339(ns: int) -> str:

@@ -30,7 +30,7 @@ Every refusal is a ``jobsim.InvalidArgument`` naming the function and the option
 from __future__ import annotations
 
 import dataclasses
-import random
+import hashlib
 import re
 from collections.abc import Callable
 from typing import Any
@@ -40,7 +40,7 @@ import inngest
 import jobsim
 from jobsim._cron import CronSchedule
 from jobsim._expr import Unevaluable, compile_expression
-from jobsim._time import MINUTE, MS, SECOND, duration_ns, format_duration
+from jobsim._time import MINUTE, SECOND, duration_ns, format_duration
 
 from ._cel import compile_value
 from ._context import whole_seconds
@@ -134,29 +134,40 @@ def _any(checks: list[Any]) -> Callable[[Any], bool]:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class JitteredCron:
-    """A cron trigger with ``jitter``: every tick moves by one fixed offset in [1 s, jitter).
+    """A cron trigger with ``jitter``: each tick's run is made at the tick, due at its own offset.
 
-    Inngest derives the offset deterministically from the job (``pkg/execution/cron/cron.go :
-    DeterministicJitter``); its hash is not reproduced, so the offset is drawn once per
-    function from the simulation's seed: fixed for the function, different across seeds.
+    Inngest's ``handleCron`` (``executor/service.go``) schedules a tick's run when the tick comes, with
+    ``At: fireAt`` and the event's ``ts`` at ``fireAt = scheduledAt + DeterministicJitter(jobID, 1s,
+    jitter)`` (``cron/cron.go``): xxhash64 of the tick's cron job id modulo the range, in nanoseconds, so
+    every tick has its own offset in [1 s, jitter). That id hashes the tick's time, the expression, the
+    function's UUID and its version (``cron/manager.go : CronProcessJobID``); the UUID is random in Inngest
+    Cloud (in the dev server, SHA-1 of the function's name and serve URL), so no simulation can know the
+    offsets: each is a hash of the simulation's seed, the function and the tick instead (blake2b), fixed
+    for a seed, different per tick.
     """
 
     schedule: CronSchedule
-    offset_ns: int
+    seed: str
+    low_ns: int
+    span_ns: int
 
     @property
     def expr(self) -> str:
         return self.schedule.expr
 
     def next_after(self, ns: int) -> int:
-        return self.schedule.next_after(ns - self.offset_ns) + self.offset_ns
+        return self.schedule.next_after(ns)
 
     def fires_between(self, start: int, end: int) -> list[int]:
-        out, t = [], self.next_after(start)
-        while t <= end:
-            out.append(t)
-            t = self.next_after(t)
-        return out
+        return self.schedule.fires_between(start, end)
+
+    def zone_fields(self) -> dict[str, str]:
+        return self.schedule.zone_fields()
+
+    def fire_at(self, tick_ns: int) -> int:
+        """When the run of the tick at ``tick_ns`` is due: the tick plus its offset in [1 s, jitter)."""
+        digest = hashlib.blake2b(f"{self.seed}:{tick_ns}".encode(), digest_size=8).digest()
+        return tick_ns + self.low_ns + int.from_bytes(digest, "big") % self.span_ns
 
 
 def _cron(trigger: inngest.TriggerCron, where: str, seed: str) -> Any:
@@ -177,8 +188,7 @@ def _cron(trigger: inngest.TriggerCron, where: str, seed: str) -> Any:
             f"{where}: {argument}: jitter={trigger.jitter!r} is not valid: Inngest accepts "
             f"{format_duration(low)} to {format_duration(high)}"
         )
-    span_ms = max((jitter - low) // MS, 1)  # the offset is in [1 s, jitter), in whole milliseconds
-    return JitteredCron(schedule, low + random.Random(seed).randrange(span_ms) * MS)
+    return JitteredCron(schedule, seed, low, max(jitter - low, 1))  # offsets in [1 s, jitter), in ns
 
 
 # -- options -----------------------------------------------------------------------------

@@ -10,8 +10,9 @@ against the event. Supported here, safely (no ``eval``):
   runtimeUnknownCall``, ``exprenv/overloads.go``): ``+`` of two values of one CEL type adds or
   joins them, of two types joins their Go ``%v`` (``"a" + 1`` is ``"a1"``, and an event's number,
   a double, plus the int literal ``1`` is ``"51"`` for 5: write ``1.0``); a missing field is CEL
-  unknown, which ``+`` drops (``event.data.org + "-" + event.data.missing`` is ``"acme-"``); ``-`` only
-  on two ints or two doubles: ``event.data.org + "-" + event.data.region``;
+  unknown, which ``+`` drops (``event.data.org + "-" + event.data.missing`` is ``"acme-"``; two
+  unknowns give ``false``); ``-`` takes two ints or two doubles (``event.data.total - 1.0``), and is
+  ``false`` with an unknown operand, as every other call is (``handleUnknownCall``);
 * the conditional ``cond ? a : b`` with ``cond`` in jobsim's expression subset
   (``== != < <= > >= && || !``): ``event.data.plan == "pro" ? 120 : 0``;
 * ``int(x)``, CEL's conversion: an event's numbers are JSON doubles on Inngest's server, and a
@@ -37,7 +38,7 @@ from jobsim._expr import UNKNOWN, compile_expression, go_string
 from jobsim._flow import cel_int_or_none
 
 _HELP = (
-    "a CEL key: a path such as 'event.data.user_id', a literal such as '\"openai\"', '+' between them, "
+    "a CEL key: a path such as 'event.data.user_id', a literal such as '\"openai\"', '+' or '-' between them, "
     "'cond ? a : b' or int(x)"
 )
 

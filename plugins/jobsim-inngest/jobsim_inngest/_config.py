@@ -266,7 +266,13 @@ def _key(
         return None
     if isinstance(expression, str) and _PATH.fullmatch(expression.strip()):
         return expression.strip()
-    return compile_value(expression, argument, on_error)
+    value = compile_value(expression, argument, on_error)
+
+    def key(event: Any) -> Any:
+        got = value(event)
+        return str(got) if type(got) is int else got  # a CEL int is an int64, which %v writes in full
+
+    return key
 
 
 def _unscheduled() -> Any:

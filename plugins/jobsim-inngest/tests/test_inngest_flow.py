@@ -416,3 +416,18 @@ def test_key_expressions_evaluate_as_inngests_cel_and_an_error_is_each_options_o
     # "x" - 1.0, "y" - 1.0: both "<invalid>", one debounce; 1.0 - 1.0 is 0 and missing - 1.0 false, keys of their own
     fired = sorted((r.data["key"], r.data["size"]) for r in sim.trace if r.kind == "debounce")
     assert fired == [("0", 1), ("<invalid>", 2), ("false", 1)]
+
+
+def test_a_cel_int_key_is_written_in_full_as_go_writes_an_int64(client):
+    """int() gives a CEL int, an int64, which fmt.Sprintf("%v") writes digit for digit; only an event's own
+    numbers are doubles (1.2345678e+07 as a bare path key)."""
+
+    @client.create_function(fn_id="once", trigger=on(), idempotency="int(event.data.id)")
+    def once(ctx: inngest.ContextSync) -> None:
+        return None
+
+    with simulate(once) as sim:
+        send_at(sim, [(0, {"id": 12345678}), (1, {"id": "12345678"})])
+        sim.run_until_idle()
+    skipped = [r.data["key"] for r in sim.trace if r.kind == "run.skipped"]
+    assert [r.status for r in sim.runs("shop-once")] == ["completed", "skipped"] and skipped == ["12345678"]

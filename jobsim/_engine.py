@@ -25,9 +25,10 @@ from ._events import RUN_IDS, Event, is_wildcard, triggers_of, ulid
 from ._expr import Keyed, key_of
 from ._flowrt import FlowRuntime
 from ._kernel import URGENT
+from ._lifecycle import failure_fields
 from ._records import Attempt, Run, StepRecord
 from ._retries import Retries, RetryPolicy, with_attempts
-from ._safe import message, said, shown
+from ._safe import said, shown
 from ._steps import (
     AsyncStep,
     Context,
@@ -196,15 +197,18 @@ def timer_event(fn: Function, schedule: Any, due: int, ts: int) -> Event:
 
     Its data is what Inngest's ``handleCron`` (``pkg/execution/executor/service.go``) sends:
     ``cron``, ``scheduledAt`` (the expression's tick) and ``fireAt`` (when the run is due: the
-    tick moved by the trigger's own jitter, the ``offset_ns`` of a jittered schedule such as
-    jobsim-inngest's; the same instant without one), both written as Go's ``time.RFC3339``
-    writes them: whole seconds, the fraction cut off (``2025-03-01T14:00:00Z``). The event id,
-    like Inngest's idempotency key (the same RFC3339 string), names the tick; jobsim puts the
-    function's id before it, as its bus and traces tell events apart by id.
+    tick moved by the trigger's own jitter, ``schedule.fire_at(due)`` of a jittered schedule such
+    as jobsim-inngest's; the same instant without one), both written as Go's ``time.RFC3339``
+    writes them: whole seconds, the fraction cut off (``2025-03-01T14:00:00Z``). A jittered tick's
+    event has ``fireAt`` as its ``ts``, as there, so its run, made at the tick, waits for it. The
+    event id, like Inngest's idempotency key (the same RFC3339 string), names the tick; jobsim puts
+    the function's id before it, as its bus and traces tell events apart by id.
     """
-    scheduled = rfc3339(due - getattr(schedule, "offset_ns", 0))
-    data = {"cron": schedule.expr, "scheduledAt": scheduled, "fireAt": rfc3339(due)}
-    return Event(CRON_EVENT, data, id=f"{fn.id}:{scheduled}", ts=ts // MS)
+    scheduled = rfc3339(due)
+    fire_at = getattr(schedule, "fire_at", None)
+    fire = due if fire_at is None else fire_at(due)
+    data = {"cron": schedule.expr, "scheduledAt": scheduled, "fireAt": rfc3339(fire)}
+    return Event(CRON_EVENT, data, id=f"{fn.id}:{scheduled}", ts=(ts if fire == due else fire) // MS)
 
 
 def rfc3339(ns: int) -> str:
@@ -811,8 +815,8 @@ class Engine:
             "event": event_map(first),
             "events": [event.to_dict() for event in run.events],
         }
-        if error is not None:
-            data["error"] = {"name": type(error).__name__, "message": message(error)}
+        if error is not None:  # the server's reading of the SDK's error answer, and that answer
+            data["error"], data["result"] = failure_fields(run, error)
         elif status == "completed":
             data["result"] = load(run._payload)
         meta = first.data.get("_inngest") if first.name == INVOKED_EVENT else None

@@ -89,6 +89,13 @@ class _FalseKey(str):
 FALSE_KEY = _FalseKey("false")
 
 
+class Unevaluable(Exception):
+    """Raised by a key function (``key=`` of ``RateLimit`` or ``Batch``, ``idempotency=``) for an event its
+    expression fails to evaluate on, where Inngest schedules no run for the event: ``ratelimit.go :
+    RateLimitKey`` and ``batch/redis.go : batchKey`` return the error, which ``executor.go : schedule`` and
+    ``runner.go : initialize`` hand back instead of a run. jobsim records a skipped run (reason ``key_error``)."""
+
+
 def raised(argument: str, name: str, exc: Exception, event: Any, must: str) -> JobsimError:
     """The error for a user's callable (a key, a priority, a condition) that raised on an event: it is called
     by sim.send or advance, where a bare ``KeyError`` would not say which option of which function broke."""
@@ -141,6 +148,8 @@ def compile_key(key: Key, argument: str = "key") -> Callable[[Any], str]:
         def call(event: Any) -> str:
             try:
                 value = fn(event)
+            except Unevaluable:
+                raise
             except Exception as exc:  # a raw KeyError out of sim.send or advance would not say which option broke
                 raise raised(argument, call.__name__, exc, event, "give a key") from exc
             return value if type(value) is str else go_string(value)

@@ -29,7 +29,7 @@ from heapq import heappop, heappush
 from typing import TYPE_CHECKING, Any
 
 from ._events import RUN_IDS, Event, ulid
-from ._expr import FALSE_KEY
+from ._expr import FALSE_KEY, Unevaluable
 from ._flow import CANCEL_TIMEOUT, Concurrency
 from ._kernel import LAST, NORMAL, URGENT, Kernel, Timer
 from ._records import FINAL, Run
@@ -180,7 +180,11 @@ class Batcher:
         if self.if_fn is not None and not self.if_fn(event, event):
             self.rt.start(self.fn, [event], repeat=True)  # events failing the batch's `if` run at once, alone
             return
-        key = None if self.key_fn is None else self.key_fn(event)
+        try:
+            key = None if self.key_fn is None else self.key_fn(event)
+        except Unevaluable:  # batchKey's error: runner.go's initialize returns it, and no run is made
+            self.rt.unevaluable(self.fn, event)
+            return
         batch = self.open.get(key)
         if batch is None:  # the first event opens the batch and starts its timeout
             batch = self.open[key] = _Open(event)
@@ -465,13 +469,24 @@ class FlowRuntime:
     def _within_limit(self, fn: Function, state: FunctionFlow, event: Event) -> bool:
         """Debounce: the event passes the function's rate limit, or it ends here as a skipped run."""
         assert state.limiter is not None
-        key = None if state.limit_key is None else state.limit_key(event)
+        try:
+            key = None if state.limit_key is None else state.limit_key(event)
+        except Unevaluable:
+            self.unevaluable(fn, event)
+            return False
         now = self.engine.now()
         if key is FALSE_KEY or state.limiter.take(key, now):  # a CEL `false` is not limited
             return True
         run = self._new_run(fn, [event], None, now)
         self._skip(run, len(self.engine.runs[fn.id]), state.limit_reason, key, now)
         return False
+
+    def unevaluable(self, fn: Function, event: Event) -> None:
+        """``event``'s rate-limit or batch key failed to evaluate: Inngest makes no run of ``fn`` for it."""
+        now = self.engine.now()
+        run = self._new_run(fn, [event], None, now)
+        option = "batch" if self.of(fn).batcher is not None else self.of(fn).limit_reason
+        self._skip(run, len(self.engine.runs[fn.id]), "key_error", None, now, option=option)
 
     def _new_run(self, fn: Function, events: list[Event], parent: tuple[Run, str] | None, now: int) -> Run:
         engine = self.engine
@@ -499,7 +514,11 @@ class FlowRuntime:
         # Inngest's rate limiter takes the run's idempotency key for 30 min (executor.go schedule,
         # RateLimitIdempotencyTTL): a repeat within that passes it untouched, a later one is counted first
         if state.limiter is not None and limited and (first is None or now - first >= RATE_LIMIT_IDEMPOTENCY):
-            key = None if state.limit_key is None else state.limit_key(event)
+            try:
+                key = None if state.limit_key is None else state.limit_key(event)
+            except Unevaluable:
+                self._skip(run, len(runs), "key_error", None, now, option=state.limit_reason)
+                return run
             if key is not FALSE_KEY and not state.limiter.take(key, now):  # a CEL `false` is not limited
                 self._skip(run, len(runs), state.limit_reason, key, now)
                 return run
@@ -575,17 +594,21 @@ class FlowRuntime:
                 run.status, at = "queued", poll
         self.kernel.schedule(at, self.engine._request, run, 0, owner=run.function.id)
 
-    def _skip(self, run: Run, n: int, reason: str, key: Hashable, now: int, holder: Run | None = None) -> None:
+    def _skip(self, run: Run, n: int, reason: str, key: Hashable, now: int, holder: Run | None = None,
+              option: str | None = None) -> None:
         run.status, run.end_ns = "skipped", now
         fn = run.function
         data = {"function": fn.id, "run": run.id, "n": n, "event": run.event.name, "reason": reason, "key": _plain(key)}
         if holder is not None:
             data["existing"] = holder.id  # Inngest's SkipExistingRunID span attribute
+        if option is not None:
+            data["option"] = option  # the option whose key failed to evaluate (reason key_error)
         self.record(now, "run.skipped", data)
-        if reason == "singleton":
+        if reason == "singleton" or reason == "key_error":
             # runner.go fails the invoker of a rate-limited run (InvokeFailHandler, "If we don't do this, it'll
             # hang forever") but returns on ErrFunctionSkipped without it: the caller waits out its invoke's
-            # timeout (engine._invoke arms it; a year when none was given, opcode.go : InvokeFunctionOpts.Expires)
+            # timeout (engine._invoke arms it; a year when none was given, opcode.go : InvokeFunctionOpts.Expires);
+            # a key that fails to evaluate is a plain error there, which tells the caller nothing either
             return
         what = {"idempotency": "its idempotency key was used in the last 24h",
                 "event_id": f"its event id {key!r} started a run of it in the last 24h"}.get(reason, "its rate limit")

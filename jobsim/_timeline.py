@@ -313,6 +313,8 @@ def _skipped(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     if d["reason"] == "event_id":
         return f"skipped   {_run(d, names)}: event id {d['key']!r} already started a run in the last 24h"
     key = "" if d.get("key") is None else f" (key {d['key']!r})"
+    if d["reason"] == "key_error":
+        return f"skipped   {_run(d, names)}: its {d.get('option')} key failed to evaluate (Inngest makes no run)"
     return f"skipped   {_run(d, names)}: over its rate limit{key}"
 
 

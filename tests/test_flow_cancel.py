@@ -324,7 +324,8 @@ def test_on_failure_is_called_once_with_the_error_and_the_original_event():
     assert run.status == "failed" and len(run.attempts) == 4  # 3 attempts of the step, then the body
     (data,) = calls
     assert data["function_id"] == "charge" and data["run_id"] == run.id
-    assert data["error"] == {"name": "RuntimeError", "message": "card declined"}
+    # the step's failure, let through the handler (a StepError: not retried, "NonRetriableError")
+    assert data["error"] == {"error": "NonRetriableError", "name": "RuntimeError", "message": "card declined"}
     assert data["event"]["name"] == "order/paid" and data["event"]["data"] == {"orderId": "o1"}
     assert data["event"]["id"] == "evt-1"
     (handler_run,) = sim.runs("charge-failure")

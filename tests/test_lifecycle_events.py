@@ -46,8 +46,12 @@ def test_function_finished_carries_the_servers_data_for_a_completed_and_a_failed
         "events": [{"name": "order/paid", "data": {"cents": 1299}, "id": "evt-1", "ts": 1740787200000}],
         "result": {"charged": 1299}, "_inngest": {"status": "Completed"},
     }  # fmt: skip
-    assert by_run[failed.id]["error"] == {"name": "ValueError", "message": "card declined"}
-    assert by_run[failed.id]["_inngest"] == {"status": "Failed"} and "result" not in by_run[failed.id]
+    # setResponse: `error` is StandardError() of the last response (Err "invalid status code: 500": the
+    # error was retriable, its attempts ran out), `result` that response's body, the SDK's error
+    assert by_run[failed.id]["error"] == {"error": "invalid status code: 500", "name": "ValueError",
+                                          "message": "card declined"}  # fmt: skip
+    assert by_run[failed.id]["result"] == {"name": "ValueError", "message": "card declined"}
+    assert by_run[failed.id]["_inngest"] == {"status": "Failed"}
     # the watcher's own runs end too, but a run started by function.finished announces nothing (no loop)
     assert len(sim.runs("watch")) == 2
     names = [e.name for e in sim.events]
@@ -149,3 +153,39 @@ def test_an_invoke_v_that_is_not_a_string_is_refused(v):
         sim.run_until_idle()
     (run,) = sim.runs("checkout")
     assert run.status == "failed" and "the invoked function's event version, a string" in str(run.error)
+
+
+def test_a_failed_run_s_error_names_the_no_retry_answer_and_an_empty_message_takes_the_driver_s_error():
+    """httpdriver.go : HandleHttpResponse sets Err "NonRetriableError" for an answer with x-inngest-no-retry
+    (a NonRetriableError, or a step's failure the handler lets through: StepError is not retriable);
+    StandardError() fills an empty message with Err."""
+    app = jobsim.App("shop")
+    heard: dict[str, dict] = {}
+
+    @app.function("give-up", on="go", retries=3)
+    def give_up(ctx):
+        raise jobsim.NonRetriableError("no such card")
+
+    @app.function("step-fails", on="go", retries=0)
+    def step_fails(ctx):
+        ctx.step.run("charge", lambda: 1 / 0)
+
+    @app.function("silent", on="go", retries=0)
+    def silent(ctx):
+        raise KeyError()
+
+    @app.function("watch", on="inngest/function.finished")
+    def watch(ctx):
+        heard[ctx.event.data["function_id"]] = dict(ctx.event.data)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    assert heard["give-up"]["error"] == {"error": "NonRetriableError", "name": "NonRetriableError",
+                                         "message": "no such card"}  # fmt: skip
+    assert heard["step-fails"]["error"] == {"error": "NonRetriableError", "name": "ZeroDivisionError",
+                                            "message": "division by zero"}  # fmt: skip
+    assert heard["step-fails"]["result"] == {"name": "ZeroDivisionError", "message": "division by zero"}
+    assert heard["silent"]["error"] == {"error": "invalid status code: 500", "name": "KeyError",
+                                        "message": "invalid status code: 500"}  # fmt: skip
+    assert heard["silent"]["result"] == {"name": "KeyError", "message": ""}

@@ -6,12 +6,21 @@ against the event. Supported here, safely (no ``eval``):
 
 * paths rooted at ``event``: ``event.data.user_id``, ``event.data["user-id"]``;
 * string, number, bool and null literals: ``"openai"`` (one shared key), ``0``;
-* ``+``: string concatenation or number addition, ``-`` on numbers:
-  ``event.data.org + "-" + event.data.region``;
+* ``+`` and ``-``, as Inngest's evaluator runs them (``pkg/expressions/unknown.go :
+  runtimeUnknownCall``, ``exprenv/overloads.go``): ``+`` of two values of one CEL type adds or
+  joins them, of two types joins their Go ``%v`` (``"a" + 1`` is ``"a1"``, and an event's number,
+  a double, plus the int literal ``1`` is ``"51"`` for 5: write ``1.0``); a missing field is CEL
+  unknown, which ``+`` drops (``event.data.org + "-" + event.data.missing`` is ``"acme-"``; two
+  unknowns give ``false``); ``-`` takes two ints or two doubles (``event.data.total - 1.0``), and is
+  ``false`` with an unknown operand, as every other call is (``handleUnknownCall``);
 * the conditional ``cond ? a : b`` with ``cond`` in jobsim's expression subset
   (``== != < <= > >= && || !``): ``event.data.plan == "pro" ? 120 : 0``;
 * ``int(x)``, CEL's conversion: an event's numbers are JSON doubles on Inngest's server, and a
   priority must be an int (``int(event.data.priority)``; a bare path gives priority 0 there).
+
+A value still unknown at the end is ``false``, as ``pkg/expressions/cel.go : eval`` makes it. A CEL
+error (``-`` of a string, ``int("abc")``, ``true + true``) is ``false`` with an error there, which each
+option reads its own way: ``on_error`` gives the option's value for it (``_config.py``).
 
 Anything else is refused with an ``InvalidArgument`` that names the option, rather
 than being read as something it is not.
@@ -25,21 +34,29 @@ from collections.abc import Callable
 from typing import Any
 
 from jobsim import InvalidArgument
-from jobsim._expr import compile_expression
+from jobsim._expr import UNKNOWN, compile_expression, go_string
 from jobsim._flow import cel_int_or_none
 
 _HELP = (
-    "a CEL key: a path such as 'event.data.user_id', a literal such as '\"openai\"', '+' between them, "
+    "a CEL key: a path such as 'event.data.user_id', a literal such as '\"openai\"', '+' or '-' between them, "
     "'cond ? a : b' or int(x)"
 )
-_MISSING = object()
 
 
-def compile_value(expr: Any, argument: str) -> Callable[[Any], Any]:
+class CelError(Exception):
+    """A CEL evaluation error (``types.Err``): no overload for the operands, a failed conversion."""
+
+
+def _false() -> Any:
+    return False
+
+
+def compile_value(expr: Any, argument: str, on_error: Callable[[], Any] = _false) -> Callable[[Any], Any]:
     """``expr`` -> ``event -> value``; raises ``InvalidArgument`` naming ``argument``.
 
     The value is CEL's, raw: jobsim turns a flow-control key into Inngest's string of it
-    (``jobsim._expr.compile_key``), and a priority reads the number.
+    (``jobsim._expr.compile_key``), and a priority reads the number. ``on_error()`` is the value of an
+    evaluation that fails (it may raise ``jobsim._expr.Unevaluable``).
     """
     if not isinstance(expr, str) or not expr.strip():
         raise InvalidArgument.build(argument, expr, _HELP)
@@ -47,7 +64,7 @@ def compile_value(expr: Any, argument: str) -> Callable[[Any], Any]:
     if branches is not None:
         condition, then, otherwise = branches
         check = compile_expression(condition, argument, truthy=True)  # JS-like, as unknown.go evalTruthyCondition
-        yes, no = compile_value(then, argument), compile_value(otherwise, argument)
+        yes, no = compile_value(then, argument, on_error), compile_value(otherwise, argument, on_error)
         return lambda event: yes(event) if check(event, event) else no(event)
     source = expr.strip()
     for cel, python in (("null", "None"), ("true", "True"), ("false", "False")):
@@ -60,9 +77,10 @@ def compile_value(expr: Any, argument: str) -> Callable[[Any], Any]:
 
     def value(event: Any) -> Any:
         try:
-            return _eval(tree, event)
-        except TypeError:  # "a" + 1, a missing field + "x": a CEL error, which Inngest evaluates as false
-            return False
+            got = _eval(tree, event)
+        except CelError:
+            return on_error()
+        return False if got is UNKNOWN else got
 
     return value
 
@@ -109,35 +127,81 @@ def _eval(node: ast.AST, event: Any) -> Any:
         return node.value
     if isinstance(node, ast.Name):
         return event if node.id == "event" else {"None": None, "True": True, "False": False}[node.id]
-    if isinstance(node, ast.Attribute):
-        return _json(_field(_eval(node.value, event), node.attr))
-    if isinstance(node, ast.Subscript):
-        return _json(_field(_eval(node.value, event), node.slice.value))  # type: ignore[attr-defined]
+    if isinstance(node, (ast.Attribute, ast.Subscript)):
+        base = _eval(node.value, event)
+        name = node.attr if isinstance(node, ast.Attribute) else node.slice.value  # type: ignore[attr-defined]
+        return UNKNOWN if base is UNKNOWN else _json(_field(base, name))
     if isinstance(node, ast.Call):  # int(x), the one call _check lets through
-        number = cel_int_or_none(_eval(node.args[0], event))
+        got = _eval(node.args[0], event)
+        if got is UNKNOWN:  # handleUnknownCall: any call but +, ==, <, size of an unknown is false
+            return False
+        number = cel_int_or_none(got)
         if number is None:
-            raise TypeError("int() of a value CEL cannot convert")
+            raise CelError("int() of a value CEL cannot convert")
         return number
     if isinstance(node, ast.UnaryOp):
-        return -_eval(node.operand, event)
+        got = _eval(node.operand, event)
+        if got is UNKNOWN:
+            return False
+        if _kind(got) not in ("int", "double"):
+            raise CelError("no such overload: -")
+        return -got
     assert isinstance(node, ast.BinOp)
     left, right = _eval(node.left, event), _eval(node.right, event)
-    if isinstance(node.op, ast.Add):
-        if isinstance(left, str) != isinstance(right, str):
-            raise TypeError("CEL adds strings to strings and numbers to numbers only")
+    return _add(left, right) if isinstance(node.op, ast.Add) else _subtract(left, right)
+
+
+def _add(left: Any, right: Any) -> Any:
+    """``+``: unknowns dropped (both unknown: false); one CEL type added (``traits.Adder``); two types
+    joined as ``fmt.Sprintf("%v%v")`` (``runtimeUnknownCall``: "concatenation of distinct types")."""
+    if left is UNKNOWN or right is UNKNOWN:
+        return False if left is right else (right if left is UNKNOWN else left)
+    kind = _kind(left)
+    if kind != _kind(right):
+        return _go(left) + _go(right)
+    if kind in ("string", "int", "double", "list"):
         return left + right
-    return left - right
+    raise CelError(f"no such overload: {kind} + {kind}")
+
+
+def _subtract(left: Any, right: Any) -> Any:
+    if left is UNKNOWN or right is UNKNOWN:
+        return False
+    kind = _kind(left)
+    if kind in ("int", "double") and kind == _kind(right):
+        return left - right
+    raise CelError("no such overload: -")
+
+
+def _kind(value: Any) -> str:
+    """The CEL type of a value: a literal ``1`` is an int, an event's number (``_json``) a double."""
+    if isinstance(value, bool):
+        return "bool"
+    if value is None:
+        return "null"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "double"
+    if isinstance(value, str):
+        return "string"
+    return "list" if isinstance(value, list) else "map"
+
+
+def _go(value: Any) -> str:
+    """Go's ``%v`` of a CEL value's native form: an int64 in full, a float64 as ``%g`` writes it."""
+    return str(value) if _kind(value) == "int" else go_string(value)
 
 
 def _field(value: Any, name: Any) -> Any:
-    if value is None:
-        return None
+    """A field of a JSON object or of the event; ``UNKNOWN`` where the path does not exist (the
+    attribute is marked unknown: ``expressions/data.go : partialWithPatterns``), ``None`` for a null."""
     if isinstance(value, dict):
-        return value.get(name)
-    if isinstance(value, (list, str, int, float, bool)):  # JSON values have no fields: not `list.count`
-        return None
-    found = getattr(value, str(name), _MISSING)  # the event itself: event.data, event.name, ...
-    return None if found is _MISSING else found
+        return value.get(name, UNKNOWN)
+    if value is None or isinstance(value, (list, str, int, float, bool)):  # JSON values have no fields
+        return UNKNOWN
+    found = getattr(value, str(name), UNKNOWN)  # the event itself: event.data, event.name, ...
+    return found
 
 
 def _json(value: Any) -> Any:

@@ -30,7 +30,7 @@ Every refusal is a ``jobsim.InvalidArgument`` naming the function and the option
 from __future__ import annotations
 
 import dataclasses
-import random
+import hashlib
 import re
 from collections.abc import Callable
 from typing import Any
@@ -39,8 +39,8 @@ import inngest
 
 import jobsim
 from jobsim._cron import CronSchedule
-from jobsim._expr import compile_expression
-from jobsim._time import MINUTE, MS, SECOND, duration_ns, format_duration
+from jobsim._expr import Unevaluable, compile_expression
+from jobsim._time import MINUTE, SECOND, duration_ns, format_duration
 
 from ._cel import compile_value
 from ._context import whole_seconds
@@ -134,29 +134,40 @@ def _any(checks: list[Any]) -> Callable[[Any], bool]:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class JitteredCron:
-    """A cron trigger with ``jitter``: every tick moves by one fixed offset in [1 s, jitter).
+    """A cron trigger with ``jitter``: each tick's run is made at the tick, due at its own offset.
 
-    Inngest derives the offset deterministically from the job (``pkg/execution/cron/cron.go :
-    DeterministicJitter``); its hash is not reproduced, so the offset is drawn once per
-    function from the simulation's seed: fixed for the function, different across seeds.
+    Inngest's ``handleCron`` (``executor/service.go``) schedules a tick's run when the tick comes, with
+    ``At: fireAt`` and the event's ``ts`` at ``fireAt = scheduledAt + DeterministicJitter(jobID, 1s,
+    jitter)`` (``cron/cron.go``): xxhash64 of the tick's cron job id modulo the range, in nanoseconds, so
+    every tick has its own offset in [1 s, jitter). That id hashes the tick's time, the expression, the
+    function's UUID and its version (``cron/manager.go : CronProcessJobID``); the UUID is random in Inngest
+    Cloud (in the dev server, SHA-1 of the function's name and serve URL), so no simulation can know the
+    offsets: each is a hash of the simulation's seed, the function and the tick instead (blake2b), fixed
+    for a seed, different per tick.
     """
 
     schedule: CronSchedule
-    offset_ns: int
+    seed: str
+    low_ns: int
+    span_ns: int
 
     @property
     def expr(self) -> str:
         return self.schedule.expr
 
     def next_after(self, ns: int) -> int:
-        return self.schedule.next_after(ns - self.offset_ns) + self.offset_ns
+        return self.schedule.next_after(ns)
 
     def fires_between(self, start: int, end: int) -> list[int]:
-        out, t = [], self.next_after(start)
-        while t <= end:
-            out.append(t)
-            t = self.next_after(t)
-        return out
+        return self.schedule.fires_between(start, end)
+
+    def zone_fields(self) -> dict[str, str]:
+        return self.schedule.zone_fields()
+
+    def fire_at(self, tick_ns: int) -> int:
+        """When the run of the tick at ``tick_ns`` is due: the tick plus its offset in [1 s, jitter)."""
+        digest = hashlib.blake2b(f"{self.seed}:{tick_ns}".encode(), digest_size=8).digest()
+        return tick_ns + self.low_ns + int.from_bytes(digest, "big") % self.span_ns
 
 
 def _cron(trigger: inngest.TriggerCron, where: str, seed: str) -> Any:
@@ -177,8 +188,7 @@ def _cron(trigger: inngest.TriggerCron, where: str, seed: str) -> Any:
             f"{where}: {argument}: jitter={trigger.jitter!r} is not valid: Inngest accepts "
             f"{format_duration(low)} to {format_duration(high)}"
         )
-    span_ms = max((jitter - low) // MS, 1)  # the offset is in [1 s, jitter), in whole milliseconds
-    return JitteredCron(schedule, low + random.Random(seed).randrange(span_ms) * MS)
+    return JitteredCron(schedule, seed, low, max(jitter - low, 1))  # offsets in [1 s, jitter), in ns
 
 
 # -- options -----------------------------------------------------------------------------
@@ -196,12 +206,13 @@ def _batch(batch: inngest.Batch) -> jobsim.Batch:
     if batch.timeout is None:
         raise jobsim.InvalidArgument.build("timeout", None, "Inngest needs a batch timeout, e.g. timedelta(seconds=30)")
     timeout = whole_seconds(batch.timeout, "timeout")
-    return jobsim.Batch(batch.max_size, timeout, key=_key(batch.key), if_=batch.if_exp)
+    return jobsim.Batch(batch.max_size, timeout, key=_key(batch.key, on_error=_unscheduled), if_=batch.if_exp)
 
 
 def _debounce(debounce: inngest.Debounce) -> jobsim.Debounce:
     timeout = None if debounce.timeout is None else whole_seconds(debounce.timeout, "timeout")
-    return jobsim.Debounce(whole_seconds(debounce.period, "period"), key=_key(debounce.key), timeout=timeout)
+    key = _key(debounce.key, on_error=lambda: "<invalid>")  # debounce.go : debounceKey, on an error
+    return jobsim.Debounce(whole_seconds(debounce.period, "period"), key=key, timeout=timeout)
 
 
 def _throttle(throttle: inngest.Throttle) -> jobsim.Throttle:
@@ -211,7 +222,8 @@ def _throttle(throttle: inngest.Throttle) -> jobsim.Throttle:
 
 
 def _rate_limit(rate_limit: inngest.RateLimit) -> jobsim.RateLimit:
-    return jobsim.RateLimit(rate_limit.limit, whole_seconds(rate_limit.period, "period"), key=_key(rate_limit.key))
+    key = _key(rate_limit.key, on_error=_unscheduled)
+    return jobsim.RateLimit(rate_limit.limit, whole_seconds(rate_limit.period, "period"), key=key)
 
 
 def _concurrency(limits: list[inngest.Concurrency]) -> list[jobsim.Concurrency] | None:
@@ -240,18 +252,37 @@ def _cancel(cancels: list[inngest.Cancel]) -> list[jobsim.Cancel]:
 _PATH = re.compile(r"event(?:\.[A-Za-z_]\w*)+")
 
 
-def _key(expression: str | None, argument: str = "key") -> str | Callable[[Any], Any] | None:
+def _key(
+    expression: str | None, argument: str = "key", on_error: Callable[[], Any] = lambda: False
+) -> str | Callable[[Any], Any] | None:
     """A flow-control key: a plain ``event.…`` path as jobsim reads one (Inngest's rules: a missing
-    field is ``false``), any other CEL expression compiled here (jobsim turns its value into the key)."""
+    field is ``false``), any other CEL expression compiled here (jobsim turns its value into the key).
+
+    A CEL error is the option's own (``on_error``): ``false`` for a concurrency or throttle key, which
+    ignore it (``concurrency.go : StepConcurrency.Evaluate``, ``queue/item.go : GetThrottleConfig``), and
+    for a singleton, which is then no singleton (``singleton.go : ErrEvaluatingSingletonExpression``);
+    ``"<invalid>"`` for a debounce; no run for a rate limit, ``idempotency`` or a batch (``_unscheduled``)."""
     if expression is None:
         return None
     if isinstance(expression, str) and _PATH.fullmatch(expression.strip()):
         return expression.strip()
-    return compile_value(expression, argument)
+    value = compile_value(expression, argument, on_error)
+
+    def key(event: Any) -> Any:
+        got = value(event)
+        return str(got) if type(got) is int else got  # a CEL int is an int64, which %v writes in full
+
+    return key
+
+
+def _unscheduled() -> Any:
+    """``ratelimit.go : RateLimitKey`` and ``batch/redis.go : batchKey`` return the error, which the executor's
+    ``schedule`` and the runner's ``initialize`` pass on: the event makes no run of the function."""
+    raise Unevaluable("the key expression failed to evaluate")
 
 
 def _idempotency(expression: str) -> str | Callable[[Any], Any] | None:
-    return _key(expression, "idempotency")
+    return _key(expression, "idempotency", _unscheduled)
 
 
 def _singleton(singleton: inngest.Singleton) -> jobsim.Singleton:

@@ -89,7 +89,13 @@ def json_checked(value: Any, step_id: str | None) -> Any:
 
 
 class UnreadableResponse(jobsim.JobsimError):
-    """A request whose answer Inngest's server cannot read as JSON; retried like any error."""
+    """A request whose answer Inngest's server cannot read as JSON; retried like any error.
+
+    ``read`` is the server's error (``parseGenerator``), which it makes the request's."""
+
+    def __init__(self, message: str, read: str = "") -> None:
+        super().__init__(message)
+        self.read = read
 
 
 def unreadable(value: Any, step_id: str) -> UnreadableResponse:
@@ -107,10 +113,12 @@ def unreadable(value: Any, step_id: str) -> UnreadableResponse:
         else ("Infinity", "I", "looking for beginning of value") if number > 0
         else ("-Infinity", "I", "in numeric literal")
     )  # fmt: skip
+    read = f"error reading generator opcode response: invalid character '{char}' {where}"
     return UnreadableResponse(
         f'step "{step_id}" returned {token}: inngest-py writes it as the bare token {token} (json.dumps), which '
-        f"Inngest's server cannot read (\"error reading generator opcode response: invalid character '{char}' "
-        f'{where}"), so the request fails and is retried like any error; return None or a string instead'
+        f'Inngest\'s server cannot read ("{read}"), so the request fails and is retried like any error; '
+        "return None or a string instead",
+        read,
     )
 
 
@@ -130,6 +138,35 @@ def _first_non_finite(value: Any) -> float:
 
 class Unsupported(jobsim.JobsimError, jobsim.NonRetriableError):
     """An inngest-py feature the simulation does not reproduce; fails the run at once."""
+
+
+def error_body(error: BaseException, stepped: bool) -> tuple[Any, str | None]:
+    """inngest-py's answer to a request that failed with ``error`` (``comm_lib/models.py``): the
+    ``ErrorData`` of the error (``code``, ``message``, ``name``, ``stack``), of the ``StepError``
+    the handler let through when a step failed for good (``stepped``), or ``from_error``'s body,
+    without ``stack``, for an output ``json.dumps`` refuses. A step's NaN is the server's own
+    failure: ``executeDriverV1`` stores its read error as a serialized ``StandardError`` (text)."""
+    if isinstance(error, UnreadableResponse):
+        read = error.read
+        text = json.dumps({"error": {"error": read, "name": "Error", "message": read}}, separators=(",", ":"))
+        return text, read
+    if isinstance(error, inngest_errors.OutputUnserializableError):
+        return {"code": error.code.value, "message": str(error), "name": type(error).__name__}, None
+    stack: str | None
+    if stepped:
+        cause = error
+        while isinstance(cause, jobsim.StepError):  # an invoked run's failure arrives wrapped
+            cause = cause.error
+        code, name, text, stack = "step_errored", type(cause).__name__, str(cause), _stack(cause)
+    elif isinstance(error, inngest_errors.Error):
+        code, name, text, stack = error.code.value, error.name, error.message, error.stack
+    else:
+        code, name, text, stack = "unknown", type(error).__name__, str(error), _stack(error)
+    return {"code": code, "message": text, "name": name, "stack": stack}, None
+
+
+def _stack(error: BaseException) -> str:
+    return "".join(traceback.format_exception(type(error), error, error.__traceback__))
 
 
 def to_inngest_step_error(error: jobsim.StepError) -> inngest.StepError:

@@ -207,6 +207,7 @@ def _adapt_function(sim: Simulation, fn: Any) -> Adapted:
 
     from ._config import ConfigError, options
     from ._context import EMPTY, make_handler
+    from ._errors import error_body
 
     state = state_of(sim)
     local_id = fn.local_id
@@ -227,7 +228,8 @@ def _adapt_function(sim: Simulation, fn: Any) -> Adapted:
     except jobsim.InvalidArgument as exc:
         message = str(exc).removeprefix(f"function {fn.id!r}: ")
         raise ConfigError(f"inngest function {fn.id!r}: {message}") from None
-    changes: dict[str, Any] = {"options": {**declared.options, "inngest": fn, "native": fn}}
+    options_ = {**declared.options, "inngest": fn, "native": fn, "error_body": error_body}
+    changes: dict[str, Any] = {"options": options_}
     if event_if is not None:
         changes["event_if"] = event_if
     if crons:

@@ -13,8 +13,8 @@ import jobsim
 GO = inngest.TriggerEvent(event="go")
 SECONDS = "is not valid: inngest-py requires a whole number of seconds, at least 1 s (ints are milliseconds)"
 CEL_KEY = (
-    "is not valid: a CEL key: a path such as 'event.data.user_id', a literal such as '\"openai\"', '+' between them, "
-    "'cond ? a : b' or int(x)"
+    "is not valid: a CEL key: a path such as 'event.data.user_id', a literal such as '\"openai\"', "
+    "'+' or '-' between them, 'cond ? a : b' or int(x)"
 )
 CEL_IF = "is not valid: expected a CEL-like expression over 'event' and 'async'"
 

@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 
 import inngest
 import pytest
-from inngest_support import simulate
+from inngest_support import T0, simulate
 
 import jobsim
-from jobsim._time import SECOND
+from jobsim._time import MS, SECOND
 
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -73,29 +73,37 @@ def test_without_a_zone_cron_runs_in_utc_and_mixes_with_event_triggers(client):
     ]  # fmt: skip
 
 
-def test_cron_jitter_delays_every_tick_by_one_offset_within_range(client):
+def test_cron_jitter_gives_each_tick_its_own_offset_and_the_run_waits_for_it_from_the_tick(client):
+    """executor/service.go : handleCron schedules the tick's run at the tick with At: fireAt, fireAt being the
+    tick plus DeterministicJitter(the tick's job id) in [1 s, jitter), in nanoseconds: one offset per tick."""
+
     @client.create_function(fn_id="poll", trigger=inngest.TriggerCron(cron="0 * * * *", jitter="5m"))
     def poll(ctx: inngest.ContextSync) -> None:
         return None
 
     def offsets(seed):
         with simulate(poll, client, seed=seed) as sim:
-            sim.advance("5h")
-        return {(r.start_ns // SECOND) % 3600 for r in sim.runs("shop-poll")}, len(sim.runs("shop-poll"))
+            sim.advance("6h")
+        return [r.start_ns - int(r.event.data["scheduledAt"][11:13]) * 3600 * SECOND - T0
+                for r in sim.runs("shop-poll") if r.status == "completed"]  # fmt: skip
 
-    (offset,), count = offsets(1)
-    assert 1 <= offset < 300 and count == 5
+    first = offsets(1)
+    assert len(first) == 5 and all(SECOND <= offset < 300 * SECOND for offset in first)  # 06:00's is due later
+    assert len(set(first)) == 5  # a different offset for every tick
+    assert offsets(1) == first and offsets(2) != first  # fixed by the seed
     with simulate(poll, client, seed=1) as sim:
-        sim.advance("2h")
-    # Inngest's handleCron: scheduledAt is the expression's tick, fireAt the tick moved by the jitter, when
-    # the run is due; the event id (Inngest's idempotency key) names the tick
-    first = sim.runs("shop-poll")[0]
-    fire_at = f"2025-03-01T00:{offset // 60:02d}:{offset % 60:02d}"  # the 00:00 tick, due after the start
-    # both as Go's time.RFC3339 writes them: whole seconds, the jitter's milliseconds cut off
-    assert (first.event.data["scheduledAt"], first.event.data["fireAt"]) == ("2025-03-01T00:00:00Z", f"{fire_at}Z")
-    assert first.event.id == "shop-poll:2025-03-01T00:00:00Z" and first.started_at.isoformat()[:19] == fire_at
-    assert offsets(1) == ({offset}, 5)  # the same seed, the same offset
-    assert len({next(iter(offsets(seed)[0])) for seed in range(2, 8)}) > 1  # it depends on the seed
+        sim.advance("1h")
+        (run,) = sim.runs("shop-poll")
+        assert run.status == "queued"  # made at the 01:00 tick, due at its fireAt
+        sim.advance("5m")
+    fire = T0 + 3600 * SECOND + first[0]
+    # fireAt is the event's ts (milliseconds) and, as Go's time.RFC3339 writes it, whole seconds
+    assert run.event.ts == fire // MS and run.start_ns == fire // MS * MS
+    fire_at = dt.datetime.fromtimestamp(fire // SECOND, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert (run.event.data["scheduledAt"], run.event.data["fireAt"]) == ("2025-03-01T01:00:00Z", fire_at)
+    assert run.event.id == "shop-poll:2025-03-01T01:00:00Z"
+    queued = [(r.at, r.data["reason"]) for r in sim.trace if r.kind == "run.queued"]
+    assert queued == [(T0 + 3600 * SECOND, "ts")]
 
 
 def test_timer_event_ids_follow_the_schedule(client):

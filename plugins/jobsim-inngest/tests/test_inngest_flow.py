@@ -311,8 +311,9 @@ def test_keys_follow_inngests_string_rule_for_paths_and_expressions(client):
         sim.run_until_idle()
     assert [r.status for r in sim.runs("shop-charge")] == ["completed", "skipped", "skipped", "completed", "completed"]
     assert [r.status for r in sim.runs("shop-tagged")] == ["completed"] * 5
-    # 1 + 1 and 2 + 0 share the key "2"; "2" + missing and missing + missing are CEL errors, false: never limited
-    assert [r.status for r in sim.runs("shop-sum")] == ["completed", "skipped", "completed", "completed", "completed"]
+    # 1 + 1 and 2 + 0 share the key "2"; "2" + missing is "2" too (unknown.go: + drops an unknown operand);
+    # missing + missing is false: never limited
+    assert [r.status for r in sim.runs("shop-sum")] == ["completed", "skipped", "skipped", "completed", "completed"]
 
 
 def test_priority_moves_runs_ahead_in_the_concurrency_queue(client):
@@ -365,3 +366,68 @@ def test_a_plain_function_keeps_jobsims_fast_path(client):
     with simulate(plain) as sim:
         assert sim.functions["shop-plain"].flow is None  # no flow control: no flow runtime per request
         assert isinstance(sim.functions["shop-plain"], jobsim.Function)
+
+
+def test_key_expressions_evaluate_as_inngests_cel_and_an_error_is_each_options_own(client):
+    """unknown.go : runtimeUnknownCall: + of two CEL types joins their %v ("a" + 1.0 is "a1", an event's
+    double 5 + the int 1 is "51"); - of a string is a CEL error. On an error a concurrency or throttle key
+    is "false", a singleton none, a debounce key "<invalid>" (debounce.go : debounceKey), and a rate limit's,
+    idempotency's or batch's key makes no run (ratelimit.go : RateLimitKey, batch/redis.go : batchKey)."""
+
+    @client.create_function(fn_id="once", trigger=on(), idempotency="event.data.n + 1")
+    def once(ctx: inngest.ContextSync) -> None:
+        return None
+
+    @client.create_function(fn_id="limited", trigger=on(), rate_limit=inngest.RateLimit(
+        limit=100, period=dt.timedelta(hours=1), key="event.data.n - 1.0"))
+    def limited(ctx: inngest.ContextSync) -> None:
+        return None
+
+    @client.create_function(fn_id="batched", trigger=on(), batch_events=inngest.Batch(
+        max_size=2, timeout=dt.timedelta(seconds=10), key="-event.data.name"))
+    def batched(ctx: inngest.ContextSync) -> None:
+        return None
+
+    @client.create_function(fn_id="single", trigger=on(), singleton=inngest.Singleton(
+        key="event.data.name - 1.0", mode="skip"))
+    def single(ctx: inngest.ContextSync) -> None:
+        ctx.step.sleep("hold", dt.timedelta(seconds=30))
+
+    @client.create_function(fn_id="slow", trigger=on(), debounce=inngest.Debounce(
+        period=dt.timedelta(seconds=5), key="event.data.name - 1.0"))
+    def slow(ctx: inngest.ContextSync) -> None:
+        return None
+
+    with simulate([once, limited, batched, single, slow]) as sim:
+        send_at(sim, [(0, {"n": 5, "name": "x"}), (1, {"n": "5", "name": "y"}), (2, {"n": 51, "name": 1}),
+                      (3, {"n": 52})])  # fmt: skip
+        sim.run_until_idle()
+    # "51", "51" (a string 5 + the int 1), 52
+    assert [r.status for r in sim.runs("shop-once")] == ["completed", "skipped", "completed", "completed"]
+    # 5 - 1.0 is 4; "5" - 1.0 is an error: no run (a skipped one, reason key_error); 51 - 1.0 is 50
+    assert [r.status for r in sim.runs("shop-limited")] == ["completed", "skipped", "completed", "completed"]
+    assert [r.status for r in sim.runs("shop-single")] == ["completed"] * 4  # no singleton at all
+    # -"x", -"y": errors, no run; -1.0 and -missing (false) are keys of their own: a batch of one each
+    assert [(r.status, len(r.events)) for r in sim.runs("shop-batched")] == [
+        ("skipped", 1), ("skipped", 1), ("completed", 1), ("completed", 1)]  # fmt: skip
+    skipped = [r for r in sim.trace if r.kind == "run.skipped" and r.data["reason"] == "key_error"]
+    assert sorted(r.data["option"] for r in skipped) == ["batch", "batch", "rate_limit"]
+    assert "shop-batched#1: its batch key failed to evaluate (Inngest makes no run)" in sim.timeline()
+    # "x" - 1.0, "y" - 1.0: both "<invalid>", one debounce; 1.0 - 1.0 is 0 and missing - 1.0 false, keys of their own
+    fired = sorted((r.data["key"], r.data["size"]) for r in sim.trace if r.kind == "debounce")
+    assert fired == [("0", 1), ("<invalid>", 2), ("false", 1)]
+
+
+def test_a_cel_int_key_is_written_in_full_as_go_writes_an_int64(client):
+    """int() gives a CEL int, an int64, which fmt.Sprintf("%v") writes digit for digit; only an event's own
+    numbers are doubles (1.2345678e+07 as a bare path key)."""
+
+    @client.create_function(fn_id="once", trigger=on(), idempotency="int(event.data.id)")
+    def once(ctx: inngest.ContextSync) -> None:
+        return None
+
+    with simulate(once) as sim:
+        send_at(sim, [(0, {"id": 12345678}), (1, {"id": "12345678"})])
+        sim.run_until_idle()
+    skipped = [r.data["key"] for r in sim.trace if r.kind == "run.skipped"]
+    assert [r.status for r in sim.runs("shop-once")] == ["completed", "skipped"] and skipped == ["12345678"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import random
 
@@ -265,10 +266,13 @@ def test_on_failure_runs_once_with_the_failure_event(client, kind):
     ((name, data, attempt, at),) = failures
     assert name == "inngest/function.failed" and attempt == 0 and at == secs(run.end_ns)
     assert data["function_id"] == "shop-import" and data["run_id"] == run.id
-    # as the server builds it from inngest-py's error (state.UserError keeps name, message, stack)
+    # as the server builds it (executor.go : setResponse) from inngest-py's answer to the request that
+    # failed: the StepError the handler let through (ErrorData, x-inngest-no-retry: Err "NonRetriableError");
+    # `error` is StandardError() of that answer, `result` the answer itself
     stack = data["error"].pop("stack")
-    assert data["error"] == {"name": "ValueError", "message": "bad csv"}
+    assert data["error"] == {"error": "NonRetriableError", "name": "ValueError", "message": "bad csv"}
     assert stack.startswith("Traceback (most recent call last):") and stack.endswith("ValueError: bad csv\n")
+    assert data["result"] == {"code": "step_errored", "message": "bad csv", "name": "ValueError", "stack": stack}
     assert data["event"]["name"] == "go" and data["event"]["data"] == {"file": "a.csv"}
     # functionFinishedData: `event` as Event.Map() writes it (a `user` always), `events` the run's input events
     assert data["event"]["user"] == {} and data["events"] == [{k: v for k, v in data["event"].items() if k != "user"}]
@@ -349,3 +353,57 @@ def test_a_function_returning_nan_completes_with_the_sdks_text_as_its_output(cli
         sim.run_until_idle()
     (run,) = sim.runs("shop-ratio")
     assert run.status == "completed" and run.output == '{"ratio": NaN, "max": Infinity}'
+
+
+def test_function_finished_of_a_failed_run_holds_inngest_py_s_error_answer_and_the_server_s_reading(client):
+    """inngest-py answers a failed request with ErrorData (comm_lib/models.py): `code`, `message`, `name`,
+    `stack`; from_error's body, without `stack`, for an output json.dumps refuses. The server keeps that
+    answer as `result` and StandardError() of it as `error` (executor.go : setResponse), whose `error` is the
+    driver's Err: "invalid status code: 500", or "NonRetriableError" after x-inngest-no-retry."""
+    heard: dict[str, dict] = {}
+
+    @client.create_function(fn_id="flaky", trigger=go(), retries=1)
+    def flaky(ctx: inngest.ContextSync) -> None:
+        raise KeyError("sku")
+
+    @client.create_function(fn_id="refuse", trigger=go(), retries=0)
+    def refuse(ctx: inngest.ContextSync) -> None:
+        raise inngest.NonRetriableError("card declined")
+
+    @client.create_function(fn_id="stamp", trigger=go(), retries=0)
+    def stamp(ctx: inngest.ContextSync) -> dt.datetime:
+        return dt.datetime(2025, 3, 1)
+
+    @client.create_function(fn_id="ratio", trigger=go(), retries=0)
+    def ratio(ctx: inngest.ContextSync) -> None:
+        ctx.step.run("divide", lambda: math.nan)
+
+    @client.create_function(fn_id="watch", trigger=inngest.TriggerEvent(event="inngest/function.finished"))
+    def watch(ctx: inngest.ContextSync) -> None:
+        heard[ctx.event.data["function_id"]] = dict(ctx.event.data)
+
+    with simulate([flaky, refuse, stamp, ratio, watch], seed=3) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    flaky_, refuse_ = heard["shop-flaky"], heard["shop-refuse"]
+    assert flaky_["result"].pop("stack").endswith("KeyError: 'sku'\n")
+    assert flaky_["result"] == {"code": "unknown", "message": "'sku'", "name": "KeyError"}
+    assert flaky_["error"].pop("stack").endswith("KeyError: 'sku'\n")
+    assert flaky_["error"] == {"error": "invalid status code: 500", "name": "KeyError", "message": "'sku'"}
+    assert refuse_["result"].pop("stack").endswith("NonRetriableError: card declined\n")
+    assert refuse_["result"] == {"code": "non_retriable_error", "message": "card declined", "name": "NonRetriableError"}
+    assert refuse_["error"].pop("stack").endswith("NonRetriableError: card declined\n")
+    assert refuse_["error"] == {"error": "NonRetriableError", "name": "NonRetriableError", "message": "card declined"}
+    # from_error: a plain 500 (retried), no stack
+    assert heard["shop-stamp"]["result"] == {
+        "code": "output_unserializable", "message": "returned unserializable data", "name": "OutputUnserializableError",
+    }  # fmt: skip
+    assert heard["shop-stamp"]["error"] == {
+        "error": "invalid status code: 500", "name": "OutputUnserializableError",
+        "message": "returned unserializable data",
+    }  # fmt: skip
+    # the server could not read the step's answer: executeDriverV1 keeps its own error, serialized, as the output
+    read = "error reading generator opcode response: invalid character 'N' looking for beginning of value"
+    serialized = json.dumps({"error": {"error": read, "name": "Error", "message": read}}, separators=(",", ":"))
+    assert heard["shop-ratio"]["result"] == serialized
+    assert heard["shop-ratio"]["error"] == {"error": read, "name": "Error", "message": serialized}

@@ -560,6 +560,26 @@ def test_group_parallel_runs_steps_side_by_side_each_with_its_own_retries(client
     assert [x.number for x in run.steps["a"].attempts] == [0, 1, 2, 3]
 
 
+def test_a_step_after_a_group_runs_inline_without_a_request_to_plan_it(client):
+    """The group's plan sets ForceStepPlan (disable_immediate_execution); for request version 2, which
+    inngest-py's answers carry, force_step_plan.go : maybeResetForceStepPlan clears it before the discovery
+    request after the group, so "c" runs in that request: plan, a, b, discovery running c, the return."""
+    seen = {"top": 0, "after": 0}
+
+    @client.create_function(fn_id="fan", trigger=trigger())
+    def fan(ctx: inngest.ContextSync) -> str:
+        seen["top"] += 1
+        ctx.group.parallel((lambda: ctx.step.run("a", lambda: 1), lambda: ctx.step.run("b", lambda: 2)))
+        seen["after"] += 1
+        ctx.step.run("c", lambda: 3)
+        return "done"
+
+    with simulate(fan) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    assert sim.runs("shop-fan")[0].output == "done" and seen == {"top": 5, "after": 2}
+
+
 def test_group_parallel_race_mode_lets_a_chain_advance_alone(client):
     log = []
 

@@ -2519,7 +2519,15 @@ def test_a_deadline_job_code_measures_with_time_monotonic_runs_out_as_its_virtua
     assert sim.runs("poll")[0].output == [0, 1, 2, 3, 4, 5]
 
 
-def test_time_monotonic_in_job_code_moves_with_virtual_time_and_is_real_again_for_the_test():
+@pytest.fixture
+def fresh_monotonic(monkeypatch):
+    """Job code's clock as in a fresh process: no earlier simulation of this worker gave it a value."""
+    from jobsim import _wallclock
+
+    monkeypatch.setattr(_wallclock, "_MONOTONIC_HIGH", [0])
+
+
+def test_time_monotonic_in_job_code_moves_with_virtual_time_and_is_real_again_for_the_test(fresh_monotonic):
     app = jobsim.App("a")
 
     @app.function("mono", on="go")
@@ -2541,6 +2549,34 @@ def test_time_monotonic_in_job_code_moves_with_virtual_time_and_is_real_again_fo
         later.send("go")
         later.run_until_idle()
     assert later.runs("mono")[0].output[0] >= seen[1]
+
+
+def test_time_monotonic_in_job_code_is_not_moved_by_how_far_earlier_simulations_went(fresh_monotonic):
+    # every simulation's span counted, read or not: over a suite the clock of job code went thousands of years
+    # past the real one, where a double of seconds holds microseconds only (a 3 s response.elapsed read 3.000004)
+    app = jobsim.App("a")
+
+    @app.function("mono", on="go")
+    def mono(ctx):
+        return ctx.step.run("read", time.monotonic_ns)
+
+    with simulate(app) as far:
+        far.advance(dt.timedelta(days=365_000))
+    real = time.monotonic_ns()
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    assert real <= sim.runs("mono")[0].output < real + 3600 * SECOND
+    with simulate(app) as read_far:  # a value job code was given is the floor of the next simulation's clock
+        read_far.advance(dt.timedelta(days=365_000))
+        read_far.send("go")
+        read_far.run_until_idle()
+    given = read_far.runs("mono")[0].output
+    assert given >= real + 365_000 * 86400 * SECOND
+    with simulate(app) as later:
+        later.send("go")
+        later.run_until_idle()
+    assert later.runs("mono")[0].output >= given
 
 
 def test_time_monotonic_in_job_code_is_its_ns_converted_as_cpython_converts_them():

@@ -66,7 +66,8 @@ class CronDialect:
     day-of-month holding every day of the month (``1-31``, ``*/1``) is unrestricted, and ``weekday#n``
     keeps only the days that are some weekday's n-th, including the day-of-month's.
     ``no_repeats``: a field that lists a value twice (``12,3-15``, ``*/5,6``) is refused, as cron-parser 5
-    does ("duplicate values found"); checked for numeric fields other than the day-of-week.
+    does ("duplicate values found"); checked for numeric fields, and for the day-of-week as cron-parser 5 lists
+    it (``0,7``, ``5-7,0``: ``_cron_parser_5_days_of_week``).
     """
 
     parser: str
@@ -213,14 +214,21 @@ class CronDialect:
         names = (_SECONDS_NAME, *_FIELD_NAMES) if len(fields) == 6 else _FIELD_NAMES
         bounds = {"second": (0, 59), "minute": (0, 59), "hour": (0, 23), "day-of-month": (1, 31), "month": (1, 12)}
         for name, part in zip(names, fields, strict=True):
-            if name not in bounds or "," not in part:
+            if "," not in part:
                 continue
-            values = _values(part, *bounds[name]) or []
-            twice = next((v for i, v in enumerate(values) if v in values[:i]), None)
-            if twice is not None:
-                raise refuse("cron.syntax", f"cron {schedule.expr!r}: {name} {part!r} lists {twice} more than once, "  # type: ignore[operator]
-                                            f"which {self.parser} refuses (\"duplicate values found: {twice}\"); "
-                                            "give each value once")  # fmt: skip
+            if name == "day-of-week":
+                values: list[int | str] = list(_cron_parser_5_days_of_week(part) or [])
+                hint = " (to cron-parser 5 a 7 is 0, Sunday, and a range to 7 such as '5-7' or '*' holds 0 too)"
+            elif name in bounds:
+                values, hint = list(_values(part, *bounds[name]) or []), ""
+            else:
+                continue
+            repeated = {v for i, v in enumerate(values) if v in values[:i]}
+            if repeated:  # cron-parser sorts the values, numbers first, and names the first repeated one
+                twice = min(repeated, key=lambda v: (isinstance(v, str), v if isinstance(v, int) else 0, str(v)))
+                raise refuse("cron.syntax", f"cron {schedule.expr!r}: {name} {part!r} lists {twice} more than once"  # type: ignore[operator]
+                                            f"{hint}, which {self.parser} refuses (\"duplicate values found: "
+                                            f"{twice}\"); give each value once")  # fmt: skip
 
     def _cron_parser_4_days(self, schedule: CronSchedule, dom: str, dow: str, refuse: object) -> tuple[str, str]:
         """The day fields as cronsim reads cron-parser 4's (``full_days_unrestrict``)."""
@@ -275,6 +283,37 @@ def _values(field: str, low: int, high: int) -> list[int] | None:
         values = range(start, end + 1, int(step or 1))
         if high == 7 and end % 7 == 0 and (head == "*" or step or "-" in head) and 0 not in values:
             out.append(0)  # cron-parser 4 (lib/expression.js parseRange): a day-of-week range to 7 also holds 0
+        out.extend(values)
+    return out
+
+
+_DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def _cron_parser_5_days_of_week(field: str) -> list[int | str] | None:
+    """The values cron-parser 5 lists for a day-of-week field, repeats included, or None for what it
+    cannot read (``src/CronExpressionParser.ts``): names become numbers; ``*`` is ``0-7``; a step after a
+    single value runs to 7 (``1/2`` is ``1-7/2``); a single 7 becomes 0 (``v % 7``), but a range keeps its 7
+    and also lists 0 first when its step lands on 7 (``#createRange``: ``5-7`` is 0, 5, 6, 7); ``5L`` stays
+    as it is. Its ``CronField.validate`` then refuses a value listed twice: ``0,7``, ``5-7,0``, ``*,1``."""
+    text = re.sub(r"[A-Za-z]{3}", lambda m: str(_DAY_NAMES.index(m[0].lower())) if m[0].lower() in _DAY_NAMES
+                  else m[0], field.split("#", 1)[0])  # fmt: skip
+    out: list[int | str] = []
+    for item in text.split(","):
+        head, slash, step = item.partition("/")
+        if head in ("*", "?"):
+            head = "0-7"
+        elif slash and "-" not in head:
+            head = f"{head}-7"
+        if not slash and "-" not in head:
+            out.append(int(head) % 7 if head.isdigit() else head)
+            continue
+        match = re.fullmatch(r"(\d+)-(\d+)", head)
+        if match is None or (slash and (not step.isdigit() or int(step) == 0)):
+            return None
+        low, high, every = int(match[1]), int(match[2]), int(step or 1)
+        values = [0] if high % 7 == 0 and (high - low) % every == 0 else []
+        values.extend(v for v in range(low, high + 1, every) if v not in values)
         out.extend(values)
     return out
 

@@ -643,3 +643,26 @@ def test_cron_parser_5_refuses_a_value_listed_twice(cron, message):
         with pytest.raises(UnsupportedFeature, match=re.escape(message + ", which cron-parser refuses")):
             sim_fires(profile, cron=cron)
     assert sim_fires("quirrel", days=40, cron=cron)
+
+
+@pytest.mark.parametrize(
+    ("cron", "twice"),
+    [("0 0 * * 0,7", 0), ("0 0 * * SUN,7", 0), ("0 0 * * 5-7,0", 0), ("0 0 * * */2,0", 0), ("0 0 * * 1/2,7", 0),
+     ("0 0 * * MON,1", 1), ("0 0 * * 1-3,3", 3), ("0 0 * * 5L,5L", "5L")],
+)  # fmt: skip
+def test_cron_parser_5_refuses_a_day_of_week_listed_twice(cron, twice):
+    """cron-parser 5.10.6 lists a single 7 as 0 and a range to 7 with 0 first ('5-7': 0, 5, 6, 7; '1/2': 0, 1, 3,
+    5, 7), and refuses a repeat: "CronDayOfWeek Validation error, duplicate values found: 0"; cron-parser 4.9.0
+    runs them, so Quirrel still does."""
+    for profile in ("bullmq", "agenda"):
+        with pytest.raises(UnsupportedFeature, match=re.escape(f"lists {twice} more than once")) as caught:
+            sim_fires(profile, cron=cron)
+        assert f'"duplicate values found: {twice}"' in str(caught.value)
+    assert sim_fires("quirrel", days=40, cron=cron)
+
+
+@pytest.mark.parametrize("cron", ["0 0 * * 7", "0 0 * * 0-7", "0 0 * * */7", "0 0 * * 5-7,1", "0 0 * * 5,5L",
+                                  "0 0 * * 0L,7L", "0 0 * * 2-7/2,0"])  # fmt: skip
+def test_cron_parser_5_runs_days_of_week_it_lists_once(cron):
+    """What cron-parser 5.10.6 parses: '*/7' is 0, 7 (no repeat), '2-7/2' is 2, 4, 6 (its step misses 7, so no 0)."""
+    assert sim_fires("bullmq", days=40, cron=cron)

@@ -19,8 +19,12 @@ gap — tests ``CronExpression.test.ts`` "should handle DST gap (02:30 does not 
 ``CronExpressionParser.test.ts`` "*/20 3" in Athens):
   as ``"isc"``, except that a wall time in a spring-forward gap fires shifted by the
   gap, as if the clock had not moved: 02:30 on 2025-03-09 in New York fires at 03:30
-  EDT, and ``*/20 2 * * *`` fires at 03:00, 03:20 and 03:40. A shifted time that
-  coincides with a real one fires once. The repeated hour of a fall-back runs again only
+  EDT. Only a search that starts before the gap's end shifts: BullMQ and Agenda parse the
+  expression again from each run, so ``*/20 2 * * *`` fires at 03:00 EDT and then the next
+  day (cron-parser's own iterator goes on to 03:20 and 03:40), and a search from 03:00 EDT
+  or later finds 02:30 the next day (measured with cron-parser 5.10.6 and 4.9.0,
+  ``tests/data/cron_dst_golden.json``). A shifted time that coincides with a real one fires
+  once. The repeated hour of a fall-back runs again only
   when the hour field holds all 24 hours (``0 * * * *``, ``0 0-23 * * *``): ``*/20 1 * * *``
   fires at 01:00, 01:20 and 01:40 EDT only (``_repeats``: ``src/CronDate.ts:583-585``,
   ``src/CronExpression.ts:451-455``, test ``CronExpressionParser.test.ts:1442`` "*/20 3").
@@ -252,7 +256,7 @@ class CronSchedule:
         offset = _offset(self.tz, start)
         while (change := _next_transition(self.tz, start, fire, offset)) is not None:
             after = _offset(self.tz, change)
-            if after > offset and change + after - offset > ns:
+            if after > offset and change > ns:  # asked from the gap's end or later: no shifted times
                 return self._around_gap(ns, fire, change, offset, after)
             start, offset = change, after
         return fire

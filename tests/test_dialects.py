@@ -666,3 +666,14 @@ def test_cron_parser_5_refuses_a_day_of_week_listed_twice(cron, twice):
 def test_cron_parser_5_runs_days_of_week_it_lists_once(cron):
     """What cron-parser 5.10.6 parses: '*/7' is 0, 7 (no repeat), '2-7/2' is 2, 4, 6 (its step misses 7, so no 0)."""
     assert sim_fires("bullmq", days=40, cron=cron)
+
+
+def test_cron_parser_shifts_a_gap_only_for_a_search_that_starts_before_it():
+    """cron-parser 5.10.6 and 4.9.0, parsed afresh from each run as BullMQ and Agenda do: '*/20 2 * * *' fires
+    at 03:00 EDT (02:00 shifted) and then the next day, not at 03:20 and 03:40; asked at 03:00 EDT,
+    '30 2 * * *' answers 02:30 the next day, not 03:30 (``tests/data/cron_dst_golden.json`` has more zones)."""
+    assert fires("*/20 2 * * *", NY, dt.datetime(2025, 3, 9, 6, 30, tzinfo=UTC), 2, "shift") == [
+        "2025-03-09T07:00:00.000Z", "2025-03-10T06:00:00.000Z"]  # fmt: skip
+    assert fires("30 2 * * *", NY, dt.datetime(2025, 3, 9, 7, tzinfo=UTC), 1, "shift") == ["2025-03-10T06:30:00.000Z"]
+    assert fires("30 2 * * *", NY, dt.datetime(2025, 3, 9, 6, 59, tzinfo=UTC), 1, "shift") == [
+        "2025-03-09T07:30:00.000Z"]  # fmt: skip

@@ -28,6 +28,7 @@ gap — tests ``CronExpression.test.ts`` "should handle DST gap (02:30 does not 
   when the hour field holds all 24 hours (``0 * * * *``, ``0 0-23 * * *``): ``*/20 1 * * *``
   fires at 01:00, 01:20 and 01:40 EDT only (``_repeats``: ``src/CronDate.ts:583-585``,
   ``src/CronExpression.ts:451-455``, test ``CronExpressionParser.test.ts:1442`` "*/20 3").
+  Clocks that change at midnight (Santiago, Havana) split cron-parser 4 from 5: ``midnight``.
 
 ``"instant"`` (Go's robfig/cron v3, Inngest — ``spec.go : Next`` walks absolute
 time and matches wall fields; ``spec_test.go`` "2am nightly job (skipped)",
@@ -67,6 +68,7 @@ from ._time import DAY, SECOND, US, instant_ns, to_datetime, zone, zone_name
 from .errors import InvalidArgument
 
 Rule = Literal["isc", "shift", "instant", "wall"]
+Midnight = Literal["", "skip_gap", "second"]
 
 DESCRIPTORS = {
     "@yearly": "0 0 1 1 *",
@@ -126,6 +128,11 @@ class CronSchedule:
     node_cron: str = field(default="", repr=False)
     """The first construct only node-cron reads (a full name, a reversed range, ``L-3``, ``15W``), with how
     to write it for the others; "" when the expression is common cron. ``fields`` holds node-cron's reading."""
+    midnight: Midnight = field(default="", repr=False)
+    """``"shift"`` rule, where the clocks change at midnight (Santiago, Havana): ``"skip_gap"``, cron-parser 4,
+    skips a gap that starts at midnight instead of shifting it (``30 0 * * *`` next runs the day after);
+    ``"second"``, cron-parser 5, runs a repeated midnight hour's times at their second occurrence when the
+    search starts the day before (Havana, 2025-11-02: ``0 0 * * *`` at 00:00 CST, not CDT); "": neither."""
     dom_days: tuple[str, ...] = field(default=(), repr=False)
     """node-cron's day-of-month items when they include ``nW`` or ``L-n``, which cronsim lacks (``fields``
     then has ``*`` there): day numbers, ``L``, ``LW``, ``nW``, ``L-n`` (``_dom_day``)."""
@@ -177,9 +184,9 @@ class CronSchedule:
     def has_seconds(self) -> bool:
         return len(self.fields.split()) == 6
 
-    def bound(self, rule: Rule, *, dom_and: bool = False) -> CronSchedule:
+    def bound(self, rule: Rule, *, dom_and: bool = False, midnight: Midnight = "") -> CronSchedule:
         """This schedule under another dialect's rule."""
-        return replace(self, rule=rule, dom_and=dom_and)
+        return replace(self, rule=rule, dom_and=dom_and, midnight=midnight)
 
     def next_after(self, ns: int) -> int:
         """The first fire time strictly after ``ns`` (epoch ns)."""
@@ -241,6 +248,8 @@ class CronSchedule:
             assert change is not None
             ns = change + _offset(self.tz, change - SECOND) - _offset(self.tz, change) - 1  # the pass's last ns
         fire = self._shift_gap(ns, self._isc(ns))
+        if self.midnight == "second":
+            fire = self._second_midnight(ns, fire)
         repeats = _repeats(self.fields)
         if repeats == "skip" and not to_datetime(ns, self.tz).fold:  # asked from inside the second pass: it goes on
             if to_datetime(fire, self.tz).fold:  # in the repeated hour, the second time round
@@ -250,6 +259,19 @@ class CronSchedule:
         elif repeats == "fill" and (to_datetime(ns, self.tz).fold or _offset(self.tz, ns) > _offset(self.tz, fire)):
             fire = min(fire, self._instant(ns))  # cronsim ran the repeated hour once: every matching instant
         return fire
+
+    def _second_midnight(self, ns: int, fire: int) -> int:
+        """cron-parser 5 steps into a new day at its midnight, which is the second occurrence when the clocks went
+        back at 01:00 to 00:00 (Havana): a fire in that repeated hour's first pass moves to its second when
+        the search started the day before, unless the hour field holds all 24 hours (both passes run)."""
+        local = to_datetime(fire, self.tz)
+        if local.fold or local.hour != 0 or to_datetime(ns, self.tz).date() >= local.date():
+            return fire
+        second = instant_ns(local.replace(fold=1))
+        if second == fire or len(CronSim(self.fields, dt.datetime(2000, 1, 1)).hours) == 24:
+            return fire
+        midnight = instant_ns(local.replace(hour=0, minute=0, second=0, microsecond=0, fold=1))
+        return second if _offset(self.tz, midnight - SECOND) > _offset(self.tz, midnight) else fire
 
     def _shift_gap(self, ns: int, fire: int) -> int:
         start = ns - DAY  # gaps are shorter than a day, so only one that began after this can matter
@@ -267,6 +289,8 @@ class CronSchedule:
         regular = fire
         if fire == change and next(self._walls(_wall(gap_end - SECOND))) != _wall(gap_end):
             regular = self._isc(change)  # cronsim moved a gap time to the gap's end: not a real fire
+        if self.midnight == "skip_gap" and gap_start % DAY == 0:
+            return regular
         wall = _naive_ns(next(self._walls(_wall(max(gap_start - SECOND, ns + before)))))
         return min(regular, wall - before) if wall < gap_end else regular
 

@@ -18,7 +18,7 @@ from typing import Literal
 
 from cronsim import CronSimError
 
-from ._cron import CronSchedule, Rule
+from ._cron import CronSchedule, Midnight, Rule
 from .errors import InvalidArgument, UnsupportedFeature
 
 DomDow = Literal["or", "and", "exclusive"]
@@ -65,6 +65,7 @@ class CronDialect:
     ``_findSchedule``): a day-of-week holding all of 0-7 (``*``, ``*/1``, ``0-7``, not ``0-6``) or a
     day-of-month holding every day of the month (``1-31``, ``*/1``) is unrestricted, and ``weekday#n``
     keeps only the days that are some weekday's n-th, including the day-of-month's.
+    ``midnight``: how the ``"shift"`` rule treats clocks that change at midnight (``CronSchedule.midnight``).
     ``no_repeats``: a field that lists a value twice (``12,3-15``, ``*/5,6``) is refused, as cron-parser 5
     does ("duplicate values found"); checked for numeric fields, and for the day-of-week as cron-parser 5 lists
     it (``0,7``, ``5-7,0``: ``_cron_parser_5_days_of_week``).
@@ -91,6 +92,7 @@ class CronDialect:
     star_steps_restrict: bool = False
     full_days_unrestrict: bool = False
     no_repeats: bool = False
+    midnight: Midnight = ""
 
     def bind(self, schedule: CronSchedule, *, system: str, function: str, tz_option: object = None) -> CronSchedule:
         """``schedule`` as the system runs it, or ``UnsupportedFeature`` for syntax it refuses.
@@ -142,7 +144,7 @@ class CronDialect:
         if self.once_a_day and not (_SINGLE.fullmatch(parts[-5]) and _SINGLE.fullmatch(parts[-4])):
             raise refuse("cron.frequency", f"cron {schedule.expr!r} fires more than once a day; {self.parser} allows "
                                            "at most one run a day (a single minute and hour)")  # fmt: skip
-        bound = schedule.bound(self.rule, dom_and=self.dom_dow == "and")
+        bound = schedule.bound(self.rule, dom_and=self.dom_dow == "and", midnight=self.midnight)
         if self.full_days_unrestrict:
             dom, dow = self._cron_parser_4_days(schedule, dom, dow, refuse)
             bound = dataclasses.replace(bound, fields=" ".join([*parts[:-3], dom, parts[-2], dow]))
@@ -338,7 +340,7 @@ _CRON_PARSER_4_DESCRIPTORS = ("@yearly", "@monthly", "@weekly", "@daily", "@hour
 
 CRON_PARSER = CronDialect(parser="cron-parser", seconds=True, rule="shift", nearest_weekday=False, nth_alone=True,
                           known_descriptors=_CRON_PARSER_5_DESCRIPTORS, lower_l=False,
-                          star_steps_restrict=True, no_repeats=True)
+                          star_steps_restrict=True, no_repeats=True, midnight="second")
 """BullMQ, Agenda: cron-parser 5 (5 or 6 fields, names, ``L``/``#``, an IANA zone option). It has no ``W``
 (``src/CronExpressionParser.ts`` refuses the character), no ``#`` beside ``,``/``-``/``/`` (``#parseNthDay``)
 and no ``@midnight`` (``PredefinedExpressions``). It takes ``L`` in capitals only, refuses a value listed twice
@@ -349,14 +351,14 @@ AGENDA_CRON = dataclasses.replace(CRON_PARSER, tz_option="timezone")
 """Agenda 6: cron-parser 5, the zone given as ``every(interval, name, data, {timezone})``."""
 
 QUIRREL_CRON = dataclasses.replace(CRON_PARSER, parser="cron-parser 4", known_descriptors=_CRON_PARSER_4_DESCRIPTORS,
-                                   full_days_unrestrict=True, no_repeats=False,
+                                   full_days_unrestrict=True, no_repeats=False, midnight="skip_gap",
                                    tz_option="the second item of CronJob's [schedule, timezone]")
 """Quirrel 1.14: cron-parser ^4.6.0 (``package.json``; 4.6.0 in its ``package-lock.json``), whose aliases are
 @yearly, @monthly, @weekly, @daily and @hourly only (no @annually, @midnight)."""
 
 CRON_PARSER_5 = CronDialect(parser="Trigger.dev's cron-parser schedules", tz_option="timezone", rule="shift",
                             known_descriptors=_CRON_PARSER_4_DESCRIPTORS, nearest_weekday=False, nth_alone=True,
-                            lower_l=False, star_steps_restrict=True, full_days_unrestrict=True)
+                            lower_l=False, star_steps_restrict=True, full_days_unrestrict=True, midnight="skip_gap")
 """Trigger.dev: 5 fields, no seconds (``apps/webapp/app/v3/schedules.ts : CronPattern`` refuses more than
 5 space-separated parts), then cron-parser ^4.9.0's ``parseExpression`` (``apps/webapp/package.json``,
 ``internal-packages/schedule-engine``): the aliases of cron-parser 4, no ``W``, ``#`` alone."""

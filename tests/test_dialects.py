@@ -677,3 +677,23 @@ def test_cron_parser_shifts_a_gap_only_for_a_search_that_starts_before_it():
     assert fires("30 2 * * *", NY, dt.datetime(2025, 3, 9, 7, tzinfo=UTC), 1, "shift") == ["2025-03-10T06:30:00.000Z"]
     assert fires("30 2 * * *", NY, dt.datetime(2025, 3, 9, 6, 59, tzinfo=UTC), 1, "shift") == [
         "2025-03-09T07:30:00.000Z"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("profile", "zone", "start", "expected"),
+    [  # cron-parser 4.9.0 skips Santiago's missing midnight (2025-09-07 starts at 01:00), 5.10.6 shifts it to 01:00
+        ("trigger.dev", "America/Santiago", "2025-09-06T12:00:00Z", "2025-09-08T03:00:00.000Z"),
+        ("quirrel", "America/Santiago", "2025-09-06T12:00:00Z", "2025-09-08T03:00:00.000Z"),
+        ("bullmq", "America/Santiago", "2025-09-06T12:00:00Z", "2025-09-07T04:00:00.000Z"),
+        # Havana goes back from 01:00 CDT to 00:00 CST on 2025-11-02: 5.10.6 runs the second midnight, 4.9.0 the first
+        ("bullmq", "America/Havana", "2025-11-02T02:00:00Z", "2025-11-02T05:00:00.000Z"),
+        ("agenda", "America/Havana", "2025-11-02T02:00:00Z", "2025-11-02T05:00:00.000Z"),
+        ("trigger.dev", "America/Havana", "2025-11-02T02:00:00Z", "2025-11-02T04:00:00.000Z"),
+    ],
+)
+def test_cron_parser_midnight_changes(profile, zone, start, expected):
+    """Measured with cron-parser 4.9.0 and 5.10.6 (``tests/data/cron_dst_golden.json``): '0 0 * * *' where the
+    clocks change at midnight, asked from the day before."""
+    dialect = jobsim.profile(profile).cron
+    bound = dialect.bind(CronSchedule.parse("0 0 * * *", zone), system=profile, function="f")
+    assert iso(bound.next_after(instant_ns(dt.datetime.fromisoformat(start)))) == expected

@@ -34,7 +34,8 @@ gap — tests ``CronExpression.test.ts`` "should handle DST gap (02:30 does not 
 time and matches wall fields; ``spec_test.go`` "2am nightly job (skipped)",
 "1am nightly job (runs twice)"):
   a fire is any instant whose local wall time matches. A wall time that does not
-  exist never fires; one that happens twice fires twice.
+  exist never fires; one that happens twice fires twice. Across a change by part of an
+  hour (Lord Howe) robfig's own steps are followed instead (``_robfig``).
 
 ``"wall"`` (node-cron 4, ``src/time/matcher-walker.ts``, ``src/time/localized-time.ts``):
   matching wall times in order, each once, at the instant node-cron resolves it to
@@ -64,7 +65,7 @@ from typing import Literal
 from cronsim import CronSim, CronSimError
 
 from ._checks import closest_keyword
-from ._time import DAY, SECOND, US, instant_ns, to_datetime, zone, zone_name
+from ._time import DAY, HOUR, MINUTE, SECOND, US, instant_ns, to_datetime, zone, zone_name
 from .errors import InvalidArgument
 
 Rule = Literal["isc", "shift", "instant", "wall"]
@@ -197,7 +198,8 @@ class CronSchedule:
         if self.tz is _UTC:  # no DST: every rule agrees
             return _naive_ns(self._next_wall(_naive(ns, _UTC)))
         if self.rule == "instant":
-            return self._instant(ns)
+            fire = self._instant(ns)
+            return self._robfig(ns) if _part_hour_change(self.tz, ns - DAY, fire) else fire
         return self._wall_first(ns)  # "wall"; no dialect pairs "isc" with DOM AND DOW
 
     def fires_between(self, start: int, end: int) -> list[int]:
@@ -342,6 +344,65 @@ class CronSchedule:
                 return candidate
             start, inclusive = change, True  # no match before the change: look again from it
 
+    def _robfig(self, ns: int) -> int:
+        """robfig/cron v3's ``SpecSchedule.Next`` step by step, for a search that crosses a change of offset by
+        part of an hour (Lord Howe's 30 minutes), where matching wall times instant by instant is not what it does.
+
+        It matches month, day, hour, minute and second in turn, moving months and days by calendar (Go's
+        ``AddDate``, ``Date``: ``_go_date``), hours and minutes by absolute time (``t.Add(time.Hour)``), and starts
+        over from the month after a field wraps to 0. Hours added across a 30-minute change land on the half
+        hour, so in the first matching hour after it the minutes before :30 are passed over: ``0 3 * * *`` in
+        ``Australia/Lord_Howe`` does not run on 2025-04-06 or 2025-10-05 (it reaches 03:30, and its minute
+        steps go on to 04:00), while ``30 3 * * *`` runs at 03:30."""
+        sim = CronSim(self.fields, dt.datetime(2000, 1, 1))
+        t, added = (ns // SECOND + 1) * SECOND, False
+        last_year = _naive(t, self.tz).year + 5
+        while True:  # robfig's WRAP
+            local = _naive(t, self.tz)
+            if local.year > last_year:
+                raise StopIteration
+            while local.month not in sim.months:
+                if not added:
+                    added, t = True, _go_date(self.tz, local.year, local.month, 1)
+                    local = _naive(t, self.tz)
+                month = local.year * 12 + local.month  # AddDate(0, 1, 0): Date(y, m+1, d, h, m, s)
+                t = _go_date(self.tz, month // 12, month % 12 + 1, local.day, local.hour, local.minute, local.second)
+                local = _naive(t, self.tz)
+                if local.month == 1:
+                    break
+            else:
+                while not sim.match_day(local.date()):
+                    if not added:
+                        added, t = True, _go_date(self.tz, local.year, local.month, local.day)
+                        local = _naive(t, self.tz)
+                    t = _go_date(self.tz, local.year, local.month, local.day + 1, local.hour, local.minute,
+                                 local.second)  # fmt: skip
+                    hour = _naive(t, self.tz).hour  # a midnight the clocks skipped or repeated: back to 0
+                    t += (24 - hour) * HOUR if hour > 12 else -hour * HOUR
+                    local = _naive(t, self.tz)
+                    if local.day == 1:
+                        break
+                else:
+                    while local.hour not in sim.hours:
+                        if not added:
+                            added, t = True, _go_date(self.tz, local.year, local.month, local.day, local.hour)
+                        t += HOUR
+                        local = _naive(t, self.tz)
+                        if local.hour == 0:
+                            break
+                    else:
+                        while local.minute not in sim.minutes:
+                            if not added:
+                                added, t = True, t - t % MINUTE
+                            t += MINUTE
+                            local = _naive(t, self.tz)
+                            if local.minute == 0:
+                                break
+                        else:
+                            if local.second == 0:
+                                return t
+                            added, t = True, t - t % MINUTE + MINUTE  # the seconds run on to the next minute
+
     def _wall_first(self, ns: int) -> int:
         """node-cron: matching wall times in order, each at the instant ``_node_cron_instant`` gives it; one
         that instant does not read back as (a time in a gap) counts only if the instant's own wall time
@@ -378,6 +439,30 @@ def _node_cron_instant(tz: dt.tzinfo, wall: dt.datetime) -> int:
         if _naive(candidate, tz) == wall:
             return candidate
     return max(one, other)
+
+
+def _go_date(tz: dt.tzinfo, year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> int:
+    """Go's ``time.Date`` in ``tz`` (epoch ns), the day overflowing into the next month as Go's does: it reads
+    the wall time as UTC, subtracts the offset in force there, and if the result falls in a period with
+    another offset subtracts that one instead (a time in a gap lands after it, a repeated one on either)."""
+    wall = dt.datetime(year, month, 1) + dt.timedelta(days=day - 1, hours=hour, minutes=minute, seconds=second)
+    guess = _naive_ns(wall)
+    first = _offset(tz, guess)
+    second_offset = _offset(tz, guess - first)
+    return guess - (first if second_offset == first else second_offset)
+
+
+def _part_hour_change(tz: dt.tzinfo, start: int, end: int) -> bool:
+    """Whether the UTC offset changes by part of an hour in ``(start, end]`` (Lord Howe's 30 minutes)."""
+    if tz is _UTC:
+        return False
+    offset = _offset(tz, start)
+    while (change := _next_transition(tz, start, end, offset)) is not None:
+        after = _offset(tz, change)
+        if (after - offset) % HOUR:
+            return True
+        start, offset = change, after
+    return False
 
 
 @functools.lru_cache(maxsize=256)

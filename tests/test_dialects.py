@@ -697,3 +697,24 @@ def test_cron_parser_midnight_changes(profile, zone, start, expected):
     dialect = jobsim.profile(profile).cron
     bound = dialect.bind(CronSchedule.parse("0 0 * * *", zone), system=profile, function="f")
     assert iso(bound.next_after(instant_ns(dt.datetime.fromisoformat(start)))) == expected
+
+
+LORD_HOWE = "Australia/Lord_Howe"
+
+
+@pytest.mark.parametrize(
+    ("expr", "start", "expected"),
+    [  # 2025-04-06: 02:00 +11 back to 01:30 +10:30 (15:00Z); 2025-10-05: 02:00 +10:30 on to 02:30 +11 (15:30Z)
+        ("0 3 * * *", "2025-04-04T12:00:00Z", ["2025-04-04T16:00:00.000Z", "2025-04-06T16:30:00.000Z"]),  # not 04-06
+        ("0 3 * * *", "2025-10-03T12:00:00Z", ["2025-10-03T16:30:00.000Z", "2025-10-05T16:00:00.000Z"]),  # not 10-05
+        ("30 3 * * *", "2025-04-04T12:00:00Z", ["2025-04-04T16:30:00.000Z", "2025-04-05T17:00:00.000Z"]),
+        ("0 0 * * *", "2025-04-05T00:00:00Z", ["2025-04-05T13:00:00.000Z", "2025-04-07T13:30:00.000Z"]),  # not 04-07
+        ("45 1 * * *", "2025-10-04T00:00:00Z", ["2025-10-04T15:15:00.000Z", "2025-10-04T15:45:00.000Z"]),  # 02:45 +11
+    ],
+)
+def test_robfig_across_lord_howes_half_hour_change(expr, start, expected):
+    """Go's robfig/cron v3 ``SpecSchedule.Next`` traced by hand with Go's time semantics (``t.Add(time.Hour)`` is
+    absolute): hours added across the 30-minute change land on :30, so '0 3' reaches 03:30 and its minutes run
+    on to 04:00 (skipped that day); a ':00' schedule stays on :30 until its minute field wraps ('0 0' skips
+    04-07); and minutes that jump from 01:59 to 02:30 never wrap, so '45 1' also runs at 02:45 +11."""
+    assert fires(expr, LORD_HOWE, dt.datetime.fromisoformat(start), 2, "instant") == expected

@@ -710,11 +710,12 @@ LORD_HOWE = "Australia/Lord_Howe"
         ("30 3 * * *", "2025-04-04T12:00:00Z", ["2025-04-04T16:30:00.000Z", "2025-04-05T17:00:00.000Z"]),
         ("0 0 * * *", "2025-04-05T00:00:00Z", ["2025-04-05T13:00:00.000Z", "2025-04-07T13:30:00.000Z"]),  # not 04-07
         ("45 1 * * *", "2025-10-04T00:00:00Z", ["2025-10-04T15:15:00.000Z", "2025-10-04T15:45:00.000Z"]),  # 02:45 +11
+        ("0 0 * * 0", "2025-04-05T00:00:00Z", ["2025-04-05T13:00:00.000Z", "2025-04-19T13:30:00.000Z"]),  # not 04-13
     ],
 )
 def test_robfig_across_lord_howes_half_hour_change(expr, start, expected):
     """Go's robfig/cron v3 ``SpecSchedule.Next`` traced by hand with Go's time semantics (``t.Add(time.Hour)`` is
     absolute): hours added across the 30-minute change land on :30, so '0 3' reaches 03:30 and its minutes run
     on to 04:00 (skipped that day); a ':00' schedule stays on :30 until its minute field wraps ('0 0' skips
-    04-07); and minutes that jump from 01:59 to 02:30 never wrap, so '45 1' also runs at 02:45 +11."""
+    04-07; days are added with the :30 kept, so '0 0 * * 0' skips Sunday 04-13); and minutes that jump from 01:59 to 02:30 never wrap, so '45 1' also runs at 02:45 +11."""
     assert fires(expr, LORD_HOWE, dt.datetime.fromisoformat(start), 2, "instant") == expected

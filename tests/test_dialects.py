@@ -717,5 +717,6 @@ def test_robfig_across_lord_howes_half_hour_change(expr, start, expected):
     """Go's robfig/cron v3 ``SpecSchedule.Next`` traced by hand with Go's time semantics (``t.Add(time.Hour)`` is
     absolute): hours added across the 30-minute change land on :30, so '0 3' reaches 03:30 and its minutes run
     on to 04:00 (skipped that day); a ':00' schedule stays on :30 until its minute field wraps ('0 0' skips
-    04-07; days are added with the :30 kept, so '0 0 * * 0' skips Sunday 04-13); and minutes that jump from 01:59 to 02:30 never wrap, so '45 1' also runs at 02:45 +11."""
+    04-07; days are added with the :30 kept, so '0 0 * * 0' skips Sunday 04-13); and minutes that jump
+    from 01:59 to 02:30 never wrap, so '45 1' also runs at 02:45 +11."""
     assert fires(expr, LORD_HOWE, dt.datetime.fromisoformat(start), 2, "instant") == expected

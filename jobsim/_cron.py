@@ -19,17 +19,23 @@ gap — tests ``CronExpression.test.ts`` "should handle DST gap (02:30 does not 
 ``CronExpressionParser.test.ts`` "*/20 3" in Athens):
   as ``"isc"``, except that a wall time in a spring-forward gap fires shifted by the
   gap, as if the clock had not moved: 02:30 on 2025-03-09 in New York fires at 03:30
-  EDT, and ``*/20 2 * * *`` fires at 03:00, 03:20 and 03:40. A shifted time that
-  coincides with a real one fires once. The repeated hour of a fall-back runs again only
+  EDT. Only a search that starts before the gap's end shifts: BullMQ and Agenda parse the
+  expression again from each run, so ``*/20 2 * * *`` fires at 03:00 EDT and then the next
+  day (cron-parser's own iterator goes on to 03:20 and 03:40), and a search from 03:00 EDT
+  or later finds 02:30 the next day (measured with cron-parser 5.10.6 and 4.9.0,
+  ``tests/data/cron_dst_golden.json``). A shifted time that coincides with a real one fires
+  once. The repeated hour of a fall-back runs again only
   when the hour field holds all 24 hours (``0 * * * *``, ``0 0-23 * * *``): ``*/20 1 * * *``
   fires at 01:00, 01:20 and 01:40 EDT only (``_repeats``: ``src/CronDate.ts:583-585``,
   ``src/CronExpression.ts:451-455``, test ``CronExpressionParser.test.ts:1442`` "*/20 3").
+  Clocks that change at midnight (Santiago, Havana) split cron-parser 4 from 5: ``midnight``.
 
 ``"instant"`` (Go's robfig/cron v3, Inngest — ``spec.go : Next`` walks absolute
 time and matches wall fields; ``spec_test.go`` "2am nightly job (skipped)",
 "1am nightly job (runs twice)"):
   a fire is any instant whose local wall time matches. A wall time that does not
-  exist never fires; one that happens twice fires twice.
+  exist never fires; one that happens twice fires twice. Across a change by part of an
+  hour (Lord Howe) robfig's own steps are followed instead (``_robfig``).
 
 ``"wall"`` (node-cron 4, ``src/time/matcher-walker.ts``, ``src/time/localized-time.ts``):
   matching wall times in order, each once, at the instant node-cron resolves it to
@@ -59,10 +65,11 @@ from typing import Literal
 from cronsim import CronSim, CronSimError
 
 from ._checks import closest_keyword
-from ._time import DAY, SECOND, US, instant_ns, to_datetime, zone, zone_name
+from ._time import DAY, HOUR, MINUTE, SECOND, US, instant_ns, to_datetime, zone, zone_name
 from .errors import InvalidArgument
 
 Rule = Literal["isc", "shift", "instant", "wall"]
+Midnight = Literal["", "skip_gap", "second"]
 
 DESCRIPTORS = {
     "@yearly": "0 0 1 1 *",
@@ -122,6 +129,11 @@ class CronSchedule:
     node_cron: str = field(default="", repr=False)
     """The first construct only node-cron reads (a full name, a reversed range, ``L-3``, ``15W``), with how
     to write it for the others; "" when the expression is common cron. ``fields`` holds node-cron's reading."""
+    midnight: Midnight = field(default="", repr=False)
+    """``"shift"`` rule, where the clocks change at midnight (Santiago, Havana): ``"skip_gap"``, cron-parser 4,
+    skips a gap that starts at midnight instead of shifting it (``30 0 * * *`` next runs the day after);
+    ``"second"``, cron-parser 5, runs a repeated midnight hour's times at their second occurrence when the
+    search starts the day before (Havana, 2025-11-02: ``0 0 * * *`` at 00:00 CST, not CDT); "": neither."""
     dom_days: tuple[str, ...] = field(default=(), repr=False)
     """node-cron's day-of-month items when they include ``nW`` or ``L-n``, which cronsim lacks (``fields``
     then has ``*`` there): day numbers, ``L``, ``LW``, ``nW``, ``L-n`` (``_dom_day``)."""
@@ -173,9 +185,9 @@ class CronSchedule:
     def has_seconds(self) -> bool:
         return len(self.fields.split()) == 6
 
-    def bound(self, rule: Rule, *, dom_and: bool = False) -> CronSchedule:
+    def bound(self, rule: Rule, *, dom_and: bool = False, midnight: Midnight = "") -> CronSchedule:
         """This schedule under another dialect's rule."""
-        return replace(self, rule=rule, dom_and=dom_and)
+        return replace(self, rule=rule, dom_and=dom_and, midnight=midnight)
 
     def next_after(self, ns: int) -> int:
         """The first fire time strictly after ``ns`` (epoch ns)."""
@@ -186,7 +198,8 @@ class CronSchedule:
         if self.tz is _UTC:  # no DST: every rule agrees
             return _naive_ns(self._next_wall(_naive(ns, _UTC)))
         if self.rule == "instant":
-            return self._instant(ns)
+            fire = self._instant(ns)
+            return self._robfig(ns) if _part_hour_change(self.tz, ns - DAY, fire) else fire
         return self._wall_first(ns)  # "wall"; no dialect pairs "isc" with DOM AND DOW
 
     def fires_between(self, start: int, end: int) -> list[int]:
@@ -237,6 +250,8 @@ class CronSchedule:
             assert change is not None
             ns = change + _offset(self.tz, change - SECOND) - _offset(self.tz, change) - 1  # the pass's last ns
         fire = self._shift_gap(ns, self._isc(ns))
+        if self.midnight == "second":
+            fire = self._second_midnight(ns, fire)
         repeats = _repeats(self.fields)
         if repeats == "skip" and not to_datetime(ns, self.tz).fold:  # asked from inside the second pass: it goes on
             if to_datetime(fire, self.tz).fold:  # in the repeated hour, the second time round
@@ -247,12 +262,25 @@ class CronSchedule:
             fire = min(fire, self._instant(ns))  # cronsim ran the repeated hour once: every matching instant
         return fire
 
+    def _second_midnight(self, ns: int, fire: int) -> int:
+        """cron-parser 5 steps into a new day at its midnight, which is the second occurrence when the clocks went
+        back at 01:00 to 00:00 (Havana): a fire in that repeated hour's first pass moves to its second when
+        the search started the day before, unless the hour field holds all 24 hours (both passes run)."""
+        local = to_datetime(fire, self.tz)
+        if local.fold or local.hour != 0 or to_datetime(ns, self.tz).date() >= local.date():
+            return fire
+        second = instant_ns(local.replace(fold=1))
+        if second == fire or len(CronSim(self.fields, dt.datetime(2000, 1, 1)).hours) == 24:
+            return fire
+        midnight = instant_ns(local.replace(hour=0, minute=0, second=0, microsecond=0, fold=1))
+        return second if _offset(self.tz, midnight - SECOND) > _offset(self.tz, midnight) else fire
+
     def _shift_gap(self, ns: int, fire: int) -> int:
         start = ns - DAY  # gaps are shorter than a day, so only one that began after this can matter
         offset = _offset(self.tz, start)
         while (change := _next_transition(self.tz, start, fire, offset)) is not None:
             after = _offset(self.tz, change)
-            if after > offset and change + after - offset > ns:
+            if after > offset and change > ns:  # asked from the gap's end or later: no shifted times
                 return self._around_gap(ns, fire, change, offset, after)
             start, offset = change, after
         return fire
@@ -263,6 +291,8 @@ class CronSchedule:
         regular = fire
         if fire == change and next(self._walls(_wall(gap_end - SECOND))) != _wall(gap_end):
             regular = self._isc(change)  # cronsim moved a gap time to the gap's end: not a real fire
+        if self.midnight == "skip_gap" and gap_start % DAY == 0:
+            return regular
         wall = _naive_ns(next(self._walls(_wall(max(gap_start - SECOND, ns + before)))))
         return min(regular, wall - before) if wall < gap_end else regular
 
@@ -314,6 +344,65 @@ class CronSchedule:
                 return candidate
             start, inclusive = change, True  # no match before the change: look again from it
 
+    def _robfig(self, ns: int) -> int:
+        """robfig/cron v3's ``SpecSchedule.Next`` step by step, for a search that crosses a change of offset by
+        part of an hour (Lord Howe's 30 minutes), where matching wall times instant by instant is not what it does.
+
+        It matches month, day, hour, minute and second in turn, moving months and days by calendar (Go's
+        ``AddDate``, ``Date``: ``_go_date``), hours and minutes by absolute time (``t.Add(time.Hour)``), and starts
+        over from the month after a field wraps to 0. Hours added across a 30-minute change land on the half
+        hour, so in the first matching hour after it the minutes before :30 are passed over: ``0 3 * * *`` in
+        ``Australia/Lord_Howe`` does not run on 2025-04-06 or 2025-10-05 (it reaches 03:30, and its minute
+        steps go on to 04:00), while ``30 3 * * *`` runs at 03:30."""
+        sim = CronSim(self.fields, dt.datetime(2000, 1, 1))
+        t, added = (ns // SECOND + 1) * SECOND, False
+        last_year = _naive(t, self.tz).year + 5
+        while True:  # robfig's WRAP
+            local = _naive(t, self.tz)
+            if local.year > last_year:
+                raise StopIteration
+            while local.month not in sim.months:
+                if not added:
+                    added, t = True, _go_date(self.tz, local.year, local.month, 1)
+                    local = _naive(t, self.tz)
+                month = local.year * 12 + local.month  # AddDate(0, 1, 0): Date(y, m+1, d, h, m, s)
+                t = _go_date(self.tz, month // 12, month % 12 + 1, local.day, local.hour, local.minute, local.second)
+                local = _naive(t, self.tz)
+                if local.month == 1:
+                    break
+            else:
+                while not sim.match_day(local.date()):
+                    if not added:
+                        added, t = True, _go_date(self.tz, local.year, local.month, local.day)
+                        local = _naive(t, self.tz)
+                    t = _go_date(self.tz, local.year, local.month, local.day + 1, local.hour, local.minute,
+                                 local.second)  # fmt: skip
+                    hour = _naive(t, self.tz).hour  # a midnight the clocks skipped or repeated: back to 0
+                    t += (24 - hour) * HOUR if hour > 12 else -hour * HOUR
+                    local = _naive(t, self.tz)
+                    if local.day == 1:
+                        break
+                else:
+                    while local.hour not in sim.hours:
+                        if not added:
+                            added, t = True, _go_date(self.tz, local.year, local.month, local.day, local.hour)
+                        t += HOUR
+                        local = _naive(t, self.tz)
+                        if local.hour == 0:
+                            break
+                    else:
+                        while local.minute not in sim.minutes:
+                            if not added:
+                                added, t = True, t - t % MINUTE
+                            t += MINUTE
+                            local = _naive(t, self.tz)
+                            if local.minute == 0:
+                                break
+                        else:
+                            if local.second == 0:
+                                return t
+                            added, t = True, t - t % MINUTE + MINUTE  # the seconds run on to the next minute
+
     def _wall_first(self, ns: int) -> int:
         """node-cron: matching wall times in order, each at the instant ``_node_cron_instant`` gives it; one
         that instant does not read back as (a time in a gap) counts only if the instant's own wall time
@@ -350,6 +439,30 @@ def _node_cron_instant(tz: dt.tzinfo, wall: dt.datetime) -> int:
         if _naive(candidate, tz) == wall:
             return candidate
     return max(one, other)
+
+
+def _go_date(tz: dt.tzinfo, year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> int:
+    """Go's ``time.Date`` in ``tz`` (epoch ns), the day overflowing into the next month as Go's does: it reads
+    the wall time as UTC, subtracts the offset in force there, and if the result falls in a period with
+    another offset subtracts that one instead (a time in a gap lands after it, a repeated one on either)."""
+    wall = dt.datetime(year, month, 1) + dt.timedelta(days=day - 1, hours=hour, minutes=minute, seconds=second)
+    guess = _naive_ns(wall)
+    first = _offset(tz, guess)
+    second_offset = _offset(tz, guess - first)
+    return guess - (first if second_offset == first else second_offset)
+
+
+def _part_hour_change(tz: dt.tzinfo, start: int, end: int) -> bool:
+    """Whether the UTC offset changes by part of an hour in ``(start, end]`` (Lord Howe's 30 minutes)."""
+    if tz is _UTC:
+        return False
+    offset = _offset(tz, start)
+    while (change := _next_transition(tz, start, end, offset)) is not None:
+        after = _offset(tz, change)
+        if (after - offset) % HOUR:
+            return True
+        start, offset = change, after
+    return False
 
 
 @functools.lru_cache(maxsize=256)

@@ -18,7 +18,7 @@ from typing import Literal
 
 from cronsim import CronSimError
 
-from ._cron import CronSchedule, Rule
+from ._cron import CronSchedule, Midnight, Rule
 from .errors import InvalidArgument, UnsupportedFeature
 
 DomDow = Literal["or", "and", "exclusive"]
@@ -65,8 +65,10 @@ class CronDialect:
     ``_findSchedule``): a day-of-week holding all of 0-7 (``*``, ``*/1``, ``0-7``, not ``0-6``) or a
     day-of-month holding every day of the month (``1-31``, ``*/1``) is unrestricted, and ``weekday#n``
     keeps only the days that are some weekday's n-th, including the day-of-month's.
+    ``midnight``: how the ``"shift"`` rule treats clocks that change at midnight (``CronSchedule.midnight``).
     ``no_repeats``: a field that lists a value twice (``12,3-15``, ``*/5,6``) is refused, as cron-parser 5
-    does ("duplicate values found"); checked for numeric fields other than the day-of-week.
+    does ("duplicate values found"); checked for numeric fields, and for the day-of-week as cron-parser 5 lists
+    it (``0,7``, ``5-7,0``: ``_cron_parser_5_days_of_week``).
     """
 
     parser: str
@@ -90,6 +92,7 @@ class CronDialect:
     star_steps_restrict: bool = False
     full_days_unrestrict: bool = False
     no_repeats: bool = False
+    midnight: Midnight = ""
 
     def bind(self, schedule: CronSchedule, *, system: str, function: str, tz_option: object = None) -> CronSchedule:
         """``schedule`` as the system runs it, or ``UnsupportedFeature`` for syntax it refuses.
@@ -141,7 +144,7 @@ class CronDialect:
         if self.once_a_day and not (_SINGLE.fullmatch(parts[-5]) and _SINGLE.fullmatch(parts[-4])):
             raise refuse("cron.frequency", f"cron {schedule.expr!r} fires more than once a day; {self.parser} allows "
                                            "at most one run a day (a single minute and hour)")  # fmt: skip
-        bound = schedule.bound(self.rule, dom_and=self.dom_dow == "and")
+        bound = schedule.bound(self.rule, dom_and=self.dom_dow == "and", midnight=self.midnight)
         if self.full_days_unrestrict:
             dom, dow = self._cron_parser_4_days(schedule, dom, dow, refuse)
             bound = dataclasses.replace(bound, fields=" ".join([*parts[:-3], dom, parts[-2], dow]))
@@ -213,14 +216,21 @@ class CronDialect:
         names = (_SECONDS_NAME, *_FIELD_NAMES) if len(fields) == 6 else _FIELD_NAMES
         bounds = {"second": (0, 59), "minute": (0, 59), "hour": (0, 23), "day-of-month": (1, 31), "month": (1, 12)}
         for name, part in zip(names, fields, strict=True):
-            if name not in bounds or "," not in part:
+            if "," not in part:
                 continue
-            values = _values(part, *bounds[name]) or []
-            twice = next((v for i, v in enumerate(values) if v in values[:i]), None)
-            if twice is not None:
-                raise refuse("cron.syntax", f"cron {schedule.expr!r}: {name} {part!r} lists {twice} more than once, "  # type: ignore[operator]
-                                            f"which {self.parser} refuses (\"duplicate values found: {twice}\"); "
-                                            "give each value once")  # fmt: skip
+            if name == "day-of-week":
+                values: list[int | str] = list(_cron_parser_5_days_of_week(part) or [])
+                hint = " (to cron-parser 5 a 7 is 0, Sunday, and a range to 7 such as '5-7' or '*' holds 0 too)"
+            elif name in bounds:
+                values, hint = list(_values(part, *bounds[name]) or []), ""
+            else:
+                continue
+            repeated = {v for i, v in enumerate(values) if v in values[:i]}
+            if repeated:  # cron-parser sorts the values, numbers first, and names the first repeated one
+                twice = min(repeated, key=lambda v: (isinstance(v, str), v if isinstance(v, int) else 0, str(v)))
+                raise refuse("cron.syntax", f"cron {schedule.expr!r}: {name} {part!r} lists {twice} more than once"  # type: ignore[operator]
+                                            f"{hint}, which {self.parser} refuses (\"duplicate values found: "
+                                            f"{twice}\"); give each value once")  # fmt: skip
 
     def _cron_parser_4_days(self, schedule: CronSchedule, dom: str, dow: str, refuse: object) -> tuple[str, str]:
         """The day fields as cronsim reads cron-parser 4's (``full_days_unrestrict``)."""
@@ -279,6 +289,37 @@ def _values(field: str, low: int, high: int) -> list[int] | None:
     return out
 
 
+_DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def _cron_parser_5_days_of_week(field: str) -> list[int | str] | None:
+    """The values cron-parser 5 lists for a day-of-week field, repeats included, or None for what it
+    cannot read (``src/CronExpressionParser.ts``): names become numbers; ``*`` is ``0-7``; a step after a
+    single value runs to 7 (``1/2`` is ``1-7/2``); a single 7 becomes 0 (``v % 7``), but a range keeps its 7
+    and also lists 0 first when its step lands on 7 (``#createRange``: ``5-7`` is 0, 5, 6, 7); ``5L`` stays
+    as it is. Its ``CronField.validate`` then refuses a value listed twice: ``0,7``, ``5-7,0``, ``*,1``."""
+    text = re.sub(r"[A-Za-z]{3}", lambda m: str(_DAY_NAMES.index(m[0].lower())) if m[0].lower() in _DAY_NAMES
+                  else m[0], field.split("#", 1)[0])  # fmt: skip
+    out: list[int | str] = []
+    for item in text.split(","):
+        head, slash, step = item.partition("/")
+        if head in ("*", "?"):
+            head = "0-7"
+        elif slash and "-" not in head:
+            head = f"{head}-7"
+        if not slash and "-" not in head:
+            out.append(int(head) % 7 if head.isdigit() else head)
+            continue
+        match = re.fullmatch(r"(\d+)-(\d+)", head)
+        if match is None or (slash and (not step.isdigit() or int(step) == 0)):
+            return None
+        low, high, every = int(match[1]), int(match[2]), int(step or 1)
+        values = [0] if high % 7 == 0 and (high - low) % every == 0 else []
+        values.extend(v for v in range(low, high + 1, every) if v not in values)
+        out.extend(values)
+    return out
+
+
 ROBFIG = CronDialect(
     parser="robfig/cron v3", tz_prefix=True, rule="instant", specials=False, descriptors=False,
     no_descriptors="Inngest refuses @descriptors when it registers the function (\"isn't a valid cron schedule\": "
@@ -299,7 +340,7 @@ _CRON_PARSER_4_DESCRIPTORS = ("@yearly", "@monthly", "@weekly", "@daily", "@hour
 
 CRON_PARSER = CronDialect(parser="cron-parser", seconds=True, rule="shift", nearest_weekday=False, nth_alone=True,
                           known_descriptors=_CRON_PARSER_5_DESCRIPTORS, lower_l=False,
-                          star_steps_restrict=True, no_repeats=True)
+                          star_steps_restrict=True, no_repeats=True, midnight="second")
 """BullMQ, Agenda: cron-parser 5 (5 or 6 fields, names, ``L``/``#``, an IANA zone option). It has no ``W``
 (``src/CronExpressionParser.ts`` refuses the character), no ``#`` beside ``,``/``-``/``/`` (``#parseNthDay``)
 and no ``@midnight`` (``PredefinedExpressions``). It takes ``L`` in capitals only, refuses a value listed twice
@@ -310,14 +351,14 @@ AGENDA_CRON = dataclasses.replace(CRON_PARSER, tz_option="timezone")
 """Agenda 6: cron-parser 5, the zone given as ``every(interval, name, data, {timezone})``."""
 
 QUIRREL_CRON = dataclasses.replace(CRON_PARSER, parser="cron-parser 4", known_descriptors=_CRON_PARSER_4_DESCRIPTORS,
-                                   full_days_unrestrict=True, no_repeats=False,
+                                   full_days_unrestrict=True, no_repeats=False, midnight="skip_gap",
                                    tz_option="the second item of CronJob's [schedule, timezone]")
 """Quirrel 1.14: cron-parser ^4.6.0 (``package.json``; 4.6.0 in its ``package-lock.json``), whose aliases are
 @yearly, @monthly, @weekly, @daily and @hourly only (no @annually, @midnight)."""
 
 CRON_PARSER_5 = CronDialect(parser="Trigger.dev's cron-parser schedules", tz_option="timezone", rule="shift",
                             known_descriptors=_CRON_PARSER_4_DESCRIPTORS, nearest_weekday=False, nth_alone=True,
-                            lower_l=False, star_steps_restrict=True, full_days_unrestrict=True)
+                            lower_l=False, star_steps_restrict=True, full_days_unrestrict=True, midnight="skip_gap")
 """Trigger.dev: 5 fields, no seconds (``apps/webapp/app/v3/schedules.ts : CronPattern`` refuses more than
 5 space-separated parts), then cron-parser ^4.9.0's ``parseExpression`` (``apps/webapp/package.json``,
 ``internal-packages/schedule-engine``): the aliases of cron-parser 4, no ``W``, ``#`` alone."""

@@ -643,3 +643,80 @@ def test_cron_parser_5_refuses_a_value_listed_twice(cron, message):
         with pytest.raises(UnsupportedFeature, match=re.escape(message + ", which cron-parser refuses")):
             sim_fires(profile, cron=cron)
     assert sim_fires("quirrel", days=40, cron=cron)
+
+
+@pytest.mark.parametrize(
+    ("cron", "twice"),
+    [("0 0 * * 0,7", 0), ("0 0 * * SUN,7", 0), ("0 0 * * 5-7,0", 0), ("0 0 * * */2,0", 0), ("0 0 * * 1/2,7", 0),
+     ("0 0 * * MON,1", 1), ("0 0 * * 1-3,3", 3), ("0 0 * * 5L,5L", "5L")],
+)  # fmt: skip
+def test_cron_parser_5_refuses_a_day_of_week_listed_twice(cron, twice):
+    """cron-parser 5.10.6 lists a single 7 as 0 and a range to 7 with 0 first ('5-7': 0, 5, 6, 7; '1/2': 0, 1, 3,
+    5, 7), and refuses a repeat: "CronDayOfWeek Validation error, duplicate values found: 0"; cron-parser 4.9.0
+    runs them, so Quirrel still does."""
+    for profile in ("bullmq", "agenda"):
+        with pytest.raises(UnsupportedFeature, match=re.escape(f"lists {twice} more than once")) as caught:
+            sim_fires(profile, cron=cron)
+        assert f'"duplicate values found: {twice}"' in str(caught.value)
+    assert sim_fires("quirrel", days=40, cron=cron)
+
+
+@pytest.mark.parametrize("cron", ["0 0 * * 7", "0 0 * * 0-7", "0 0 * * */7", "0 0 * * 5-7,1", "0 0 * * 5,5L",
+                                  "0 0 * * 0L,7L", "0 0 * * 2-7/2,0"])  # fmt: skip
+def test_cron_parser_5_runs_days_of_week_it_lists_once(cron):
+    """What cron-parser 5.10.6 parses: '*/7' is 0, 7 (no repeat), '2-7/2' is 2, 4, 6 (its step misses 7, so no 0)."""
+    assert sim_fires("bullmq", days=40, cron=cron)
+
+
+def test_cron_parser_shifts_a_gap_only_for_a_search_that_starts_before_it():
+    """cron-parser 5.10.6 and 4.9.0, parsed afresh from each run as BullMQ and Agenda do: '*/20 2 * * *' fires
+    at 03:00 EDT (02:00 shifted) and then the next day, not at 03:20 and 03:40; asked at 03:00 EDT,
+    '30 2 * * *' answers 02:30 the next day, not 03:30 (``tests/data/cron_dst_golden.json`` has more zones)."""
+    assert fires("*/20 2 * * *", NY, dt.datetime(2025, 3, 9, 6, 30, tzinfo=UTC), 2, "shift") == [
+        "2025-03-09T07:00:00.000Z", "2025-03-10T06:00:00.000Z"]  # fmt: skip
+    assert fires("30 2 * * *", NY, dt.datetime(2025, 3, 9, 7, tzinfo=UTC), 1, "shift") == ["2025-03-10T06:30:00.000Z"]
+    assert fires("30 2 * * *", NY, dt.datetime(2025, 3, 9, 6, 59, tzinfo=UTC), 1, "shift") == [
+        "2025-03-09T07:30:00.000Z"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("profile", "zone", "start", "expected"),
+    [  # cron-parser 4.9.0 skips Santiago's missing midnight (2025-09-07 starts at 01:00), 5.10.6 shifts it to 01:00
+        ("trigger.dev", "America/Santiago", "2025-09-06T12:00:00Z", "2025-09-08T03:00:00.000Z"),
+        ("quirrel", "America/Santiago", "2025-09-06T12:00:00Z", "2025-09-08T03:00:00.000Z"),
+        ("bullmq", "America/Santiago", "2025-09-06T12:00:00Z", "2025-09-07T04:00:00.000Z"),
+        # Havana goes back from 01:00 CDT to 00:00 CST on 2025-11-02: 5.10.6 runs the second midnight, 4.9.0 the first
+        ("bullmq", "America/Havana", "2025-11-02T02:00:00Z", "2025-11-02T05:00:00.000Z"),
+        ("agenda", "America/Havana", "2025-11-02T02:00:00Z", "2025-11-02T05:00:00.000Z"),
+        ("trigger.dev", "America/Havana", "2025-11-02T02:00:00Z", "2025-11-02T04:00:00.000Z"),
+    ],
+)
+def test_cron_parser_midnight_changes(profile, zone, start, expected):
+    """Measured with cron-parser 4.9.0 and 5.10.6 (``tests/data/cron_dst_golden.json``): '0 0 * * *' where the
+    clocks change at midnight, asked from the day before."""
+    dialect = jobsim.profile(profile).cron
+    bound = dialect.bind(CronSchedule.parse("0 0 * * *", zone), system=profile, function="f")
+    assert iso(bound.next_after(instant_ns(dt.datetime.fromisoformat(start)))) == expected
+
+
+LORD_HOWE = "Australia/Lord_Howe"
+
+
+@pytest.mark.parametrize(
+    ("expr", "start", "expected"),
+    [  # 2025-04-06: 02:00 +11 back to 01:30 +10:30 (15:00Z); 2025-10-05: 02:00 +10:30 on to 02:30 +11 (15:30Z)
+        ("0 3 * * *", "2025-04-04T12:00:00Z", ["2025-04-04T16:00:00.000Z", "2025-04-06T16:30:00.000Z"]),  # not 04-06
+        ("0 3 * * *", "2025-10-03T12:00:00Z", ["2025-10-03T16:30:00.000Z", "2025-10-05T16:00:00.000Z"]),  # not 10-05
+        ("30 3 * * *", "2025-04-04T12:00:00Z", ["2025-04-04T16:30:00.000Z", "2025-04-05T17:00:00.000Z"]),
+        ("0 0 * * *", "2025-04-05T00:00:00Z", ["2025-04-05T13:00:00.000Z", "2025-04-07T13:30:00.000Z"]),  # not 04-07
+        ("45 1 * * *", "2025-10-04T00:00:00Z", ["2025-10-04T15:15:00.000Z", "2025-10-04T15:45:00.000Z"]),  # 02:45 +11
+        ("0 0 * * 0", "2025-04-05T00:00:00Z", ["2025-04-05T13:00:00.000Z", "2025-04-19T13:30:00.000Z"]),  # not 04-13
+    ],
+)
+def test_robfig_across_lord_howes_half_hour_change(expr, start, expected):
+    """Go's robfig/cron v3 ``SpecSchedule.Next`` traced by hand with Go's time semantics (``t.Add(time.Hour)`` is
+    absolute): hours added across the 30-minute change land on :30, so '0 3' reaches 03:30 and its minutes run
+    on to 04:00 (skipped that day); a ':00' schedule stays on :30 until its minute field wraps ('0 0' skips
+    04-07; days are added with the :30 kept, so '0 0 * * 0' skips Sunday 04-13); and minutes that jump
+    from 01:59 to 02:30 never wrap, so '45 1' also runs at 02:45 +11."""
+    assert fires(expr, LORD_HOWE, dt.datetime.fromisoformat(start), 2, "instant") == expected

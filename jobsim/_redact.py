@@ -106,6 +106,8 @@ _UNSEEN: Any = object()
 _SAME: Any = object()
 _CACHED_LENGTH = 512
 _CACHE_ENTRIES = 250_000
+_NO_TOKEN = 1 << 62
+"""``Redactor._shortest`` while no token is dropped: longer than any string."""
 _MEMO_ENTRIES = 1 << 14
 """Objects remembered by identity at a time (``Redactor._messages``, ``_nested``, ``_learned``)."""
 _PLANS = 1 << 12
@@ -258,6 +260,9 @@ class Redactor:
         self._queried: set[str] = set()  # URLs ``learn`` read the secret query parameters of
         """Tokens of the values dropped at secret places (a secret header, field or query parameter), found by
         ``learn``: the same token anywhere else (a response body echoing the key, an error message) is dropped too."""
+        self._shortest = _NO_TOKEN
+        """The length of the shortest token in ``dropped``: a shorter string holds none of them (an id, an address
+        is shorter than most API keys), and is not searched for them."""
         self._kinds = self._tables()
         event_line: _Table = (("ce", self._ce), ("user", self._walk))
         self._lines = {**self._kinds, "event": event_line, "event.dropped": event_line}  # fields under "ce"
@@ -770,7 +775,10 @@ class Redactor:
     def _learn_secret(self, value: Any) -> None:
         """A value at a secret place: its tokens are dropped wherever else they appear."""
         if type(value) is str and value != MARKER:
-            self.dropped.update(token for token in SECRET_TOKEN.findall(value) if token != "redacted")
+            tokens = [token for token in SECRET_TOKEN.findall(value) if token != "redacted"]
+            if tokens:
+                self.dropped.update(tokens)
+                self._shortest = min(self._shortest, *map(len, tokens))
         elif isinstance(value, (list, dict)):
             for item in value.values() if isinstance(value, dict) else value:
                 self._learn_secret(item)
@@ -871,8 +879,7 @@ class Redactor:
             return False
         if self.pseudo and self._uncased and self._uncased_names().search(value):  # a name with no capital letter
             return False
-        dropped = self.dropped
-        return not dropped or len(value) < 8 or dropped.isdisjoint(SECRET_TOKEN.findall(value))  # tokens: 8+ chars
+        return len(value) < self._shortest or self.dropped.isdisjoint(SECRET_TOKEN.findall(value))
 
     def _text(self, value: str) -> str:
         if len(value) < 3:
@@ -889,7 +896,7 @@ class Redactor:
                 return value if new_inner == inner else orjson.dumps(new_inner).decode()
         out = value
         out = drop_secrets(out)  # one scan for the triggers: the text itself when none is in it
-        if self.dropped and not self.dropped.isdisjoint(SECRET_TOKEN.findall(out)):
+        if len(out) >= self._shortest and not self.dropped.isdisjoint(SECRET_TOKEN.findall(out)):
             out = SECRET_TOKEN.sub(self._dropped_repl, out)
         if "=" in out:
             out = query_sub(query_repl, out)
@@ -897,7 +904,7 @@ class Redactor:
             if "@" in out or "%40" in out:
                 out = email_sub(self._email_repl, out)
             words = self._words
-            if words:
+            if words and not out.islower():  # islower: no capital letter, so no word of a name (WORD)
                 found = WORD.findall(out)
                 if found and (not words.keys().isdisjoint(found)
                               or any(word.title() in words for word in found if word.isupper())):  # fmt: skip

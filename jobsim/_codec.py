@@ -85,8 +85,17 @@ def canonical(kind: str, data: dict[str, Any]) -> dict[str, Any]:
     return data if expand is None else expand(data)
 
 
-def _run_end(data: dict[str, Any]) -> dict[str, Any]:
+def _run_end(data: dict[str, Any], outputs: dict[bytes, Any] | None = None) -> dict[str, Any]:
     output = data.get("output")
+    if type(output) is bytes and outputs is not None:
+        value = outputs.get(output, _MISSING)
+        if value is _MISSING:
+            value = orjson.loads(output)
+            if len(output) <= OUTPUT_BYTES:
+                if len(outputs) >= SUMMARIES:
+                    outputs.clear()
+                outputs[output] = value
+        return {**data, "output": value}
     if isinstance(output, bytes):  # a ``Wide`` too (``_steps.dump``): orjson reads an int past 64 bits as a float
         return {**data, "output": orjson.loads(output if type(output) is bytes else bytes(output))}
     return data
@@ -265,6 +274,12 @@ SUMMARIES = 1 << 14
 diff) of a trace of a million distinct calls still streams in bounded memory."""
 
 
+OUTPUT_BYTES = 4096
+"""Recorded outputs up to this size ``expanders()`` decodes once per save: runs that return the same
+JSON (``{"ok": true}``, the fan-out of one event) then share one decoded object, which the redactor
+learns and rewrites once (it remembers nested values by identity)."""
+
+
 def expanders(*, as_is: bool = False) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
     """``EXPAND`` (or ``EXPAND_AS_IS``) for one pass over one trace: each ``HttpCall`` and ``Email``
     object summarized once, however many records carry it.
@@ -279,8 +294,12 @@ def expanders(*, as_is: bool = False) -> dict[str, Callable[[dict[str, Any]], di
     """
     calls: dict[int, tuple[Any, ...]] = {}
     emails: dict[int, tuple[Any, dict[str, Any]]] = {}
-    return {**(EXPAND_AS_IS if as_is else EXPAND), "http": lambda data: _http(data, calls),
-            "email": lambda data: _email(data, emails)}  # fmt: skip
+    expand = {**(EXPAND_AS_IS if as_is else EXPAND), "http": lambda data: _http(data, calls),
+              "email": lambda data: _email(data, emails)}  # fmt: skip
+    if not as_is:
+        outputs: dict[bytes, Any] = {}
+        expand["run.end"] = lambda data: _run_end(data, outputs)
+    return expand
 
 
 # -- canonical -> line -------------------------------------------------------------------------
@@ -309,8 +328,8 @@ def to_cloudevent(data: Mapping[str, Any]) -> dict[str, Any]:
     return _to_cloudevent(data)
 
 
-def _to_cloudevent(data: Mapping[str, Any]) -> dict[str, Any]:
-    ce: dict[str, Any] = {"specversion": "1.0", "id": data["id"],
+def _to_cloudevent(data: Mapping[str, Any], ident: Any = _MISSING, payload: Any = _MISSING) -> dict[str, Any]:
+    ce: dict[str, Any] = {"specversion": "1.0", "id": data["id"] if ident is _MISSING else ident,
                           "source": data.get("source") or default_source(data), "type": data["name"]}  # fmt: skip
     ts = data.get("ts")
     if ts is not None:
@@ -321,19 +340,24 @@ def _to_cloudevent(data: Mapping[str, Any]) -> dict[str, Any]:
     attributes = data.get("attributes")
     if attributes:
         ce.update(attributes)
-    ce["data"] = data.get("data", {})
+    ce["data"] = data.get("data", {}) if payload is _MISSING else payload
     return ce
 
 
-def _encode_event(seq: int, at: int, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+def encode_event(seq: int, at: int, kind: str, data: dict[str, Any], ident: Any = _MISSING, payload: Any = _MISSING,
+                 user: Any = _MISSING) -> dict[str, Any]:
+    """An event's line; ``ident``, ``payload`` and ``user``, when given, in place of the record's ``id``, ``data``
+    and ``user`` (their redacted forms: the line is made once, already redacted)."""
     line: dict[str, Any] = {"k": kind, "seq": seq, "at": at, "origin": data.get("origin", "input")}
     if "function" in data:
         line["function"] = data["function"]
     if "run" in data:
         line["run"] = data["run"]
-    line["ce"] = _to_cloudevent(data)
-    if data.get("user") is not None:
-        line["user"] = data["user"]
+    line["ce"] = _to_cloudevent(data, ident, payload)
+    if user is _MISSING:
+        user = data.get("user")
+    if user is not None:
+        line["user"] = user
     if "sent" in data:  # a test's delayed send: when it was sent (``jobsim._delay``)
         line["sent"] = data["sent"]
     if "pending" in data:  # dropped: a delayed send still pending holds its id
@@ -349,7 +373,7 @@ def _encode_retry(seq: int, at: int, kind: str, data: dict[str, Any]) -> dict[st
 
 
 _ENCODE: dict[str, Callable[[int, int, str, dict[str, Any]], dict[str, Any]]] = {
-    "event": _encode_event, "event.dropped": _encode_event, "retry": _encode_retry,
+    "event": encode_event, "event.dropped": encode_event, "retry": _encode_retry,
 }  # fmt: skip
 ENCODED = frozenset(_ENCODE)
 """Kinds whose line has its own layout; any other line is ``{"k": kind, "seq": n, "at": ns, **fields}``."""

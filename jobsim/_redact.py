@@ -49,7 +49,7 @@ from urllib.parse import quote, quote_plus, unquote_plus
 
 import orjson
 
-from ._codec import CE_CORE
+from ._codec import CE_CORE, encode, encode_event
 from ._pseudonyms import Pseudonyms, faker_version, key_fingerprint, reserved_domain
 from ._secrets import (
     CAPITAL,
@@ -106,6 +106,8 @@ _UNSEEN: Any = object()
 _SAME: Any = object()
 _CACHED_LENGTH = 512
 _CACHE_ENTRIES = 250_000
+_NO_TOKEN = 1 << 62
+"""``Redactor._shortest`` while no token is dropped: longer than any string."""
 _MEMO_ENTRIES = 1 << 14
 """Objects remembered by identity at a time (``Redactor._messages``, ``_nested``, ``_learned``)."""
 _PLANS = 1 << 12
@@ -258,6 +260,9 @@ class Redactor:
         self._queried: set[str] = set()  # URLs ``learn`` read the secret query parameters of
         """Tokens of the values dropped at secret places (a secret header, field or query parameter), found by
         ``learn``: the same token anywhere else (a response body echoing the key, an error message) is dropped too."""
+        self._shortest = _NO_TOKEN
+        """The length of the shortest token in ``dropped``: a shorter string holds none of them (an id, an address
+        is shorter than most API keys), and is not searched for them."""
         self._kinds = self._tables()
         event_line: _Table = (("ce", self._ce), ("user", self._walk))
         self._lines = {**self._kinds, "event": event_line, "event.dropped": event_line}  # fields under "ce"
@@ -305,10 +310,21 @@ class Redactor:
             for field in ("sender", "to", "cc", "bcc", "reply_to", "headers"):
                 if data.get(field) is not None:
                     self._learn(data[field])
-        elif kind == "run.end":
-            self._learn(data.get("output"))
+        elif kind == "run.end":  # runs returning the same JSON share its decoded object (``_codec.expanders``)
+            output = data.get("output")
+            if type(output) is dict or type(output) is list:
+                self._learn_nested(output)
+            else:
+                self._learn(output)
         elif kind not in self._kinds:  # a plugin's kind: every field
             self._learn(data)
+
+    def tables(self) -> tuple[Callable[[dict[str, Any], _Table], dict[str, Any]], dict[str, _Table]]:
+        """For a writer's loop over every record, once ``learn`` has read them all: ``fields(data, tables[kind])``
+        is ``apply(kind, data)`` of a built-in kind that may change (``rewritten``), without its lookups."""
+        if self._pending:
+            self._fake_pending()  # learn queues them, apply never does: faked now, before any record is rewritten
+        return self._fields, {kind: self._kinds[kind] for kind in self.rewritten}
 
     def apply(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
         """The record as it may be written (a new dict where anything changed)."""
@@ -336,6 +352,32 @@ class Redactor:
                 if new is not value:
                     line[name] = new
         return line
+
+    def event_line(self, seq: int, at: int, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+        """``apply_line(kind, encode(seq, at, kind, data))`` of an event without extension attributes or a
+        source of its own (most events), made in one step: its id, data and user redacted first, in the
+        order ``apply_line`` takes them, then the line built with them (nothing built twice or looked up again)."""
+        if data.get("attributes") or data.get("source"):
+            return self.apply_line(kind, encode(seq, at, kind, data))
+        if self._pending:
+            self._fake_pending()
+        ident = data["id"]
+        if type(ident) is str:
+            hit = self._texts.get(ident)
+            if hit is not None:
+                if hit is not _SAME:
+                    ident = hit
+            else:
+                ident = self._new_text(ident)
+        elif ident is not None:
+            ident = self.text(ident)
+        payload = data.get("data", {})
+        if payload is not None:
+            payload = self._dict(payload) if type(payload) is dict else self._walk(payload)
+        user = data.get("user")
+        if user is not None:
+            user = self._walk(user)
+        return encode_event(seq, at, kind, data, ident, payload, user)
 
     def _fake_pending(self) -> None:
         """Phone numbers, addresses, ... found by ``learn``: faked once every name is known."""
@@ -388,7 +430,7 @@ class Redactor:
         stepped = ("wait.end", "retry", "sleep", "wait", "invoke")
         plain = ("run.start", "cron", "run.queued", "advance")
         return {"event": event, "event.dropped": event, "http": http, "email": email,
-                "run.end": (("output", walk), ("error", text)), "attempt": (*step, *error), "fault": error,
+                "run.end": (("output", shared), ("error", text)), "attempt": (*step, *error), "fault": error,
                 "fault.armed": (("error", walk), ("message", text)), "cancel": keyed, "run.skipped": keyed,
                 "batch": keyed, "debounce": keyed,
                 **dict.fromkeys(stepped, step), **dict.fromkeys(plain, ())}  # fmt: skip
@@ -733,7 +775,10 @@ class Redactor:
     def _learn_secret(self, value: Any) -> None:
         """A value at a secret place: its tokens are dropped wherever else they appear."""
         if type(value) is str and value != MARKER:
-            self.dropped.update(token for token in SECRET_TOKEN.findall(value) if token != "redacted")
+            tokens = [token for token in SECRET_TOKEN.findall(value) if token != "redacted"]
+            if tokens:
+                self.dropped.update(tokens)
+                self._shortest = min(self._shortest, *map(len, tokens))
         elif isinstance(value, (list, dict)):
             for item in value.values() if isinstance(value, dict) else value:
                 self._learn_secret(item)
@@ -826,15 +871,15 @@ class Redactor:
         value faked before. ~0.5 µs for an id, where ``_text`` took 1.2 µs."""
         if "=" in value or value[:1] in "{[\"":  # the tests that fail most often first: strings that are not
             return False  # quiet (error messages, URLs) are told apart before any regex runs
-        if self.pseudo and ("@" in value or "%40" in value or value in self._exact or CAPITAL.search(value) is not None
+        if self.pseudo and ("@" in value or "%40" in value or value in self._exact
+                            or (not value.islower() and CAPITAL.search(value) is not None)  # islower: no capital
                             or PHONE_HINT.search(value) is not None):  # fmt: skip
             return False
         if TRIGGER.search(value) is not None:
             return False
         if self.pseudo and self._uncased and self._uncased_names().search(value):  # a name with no capital letter
             return False
-        dropped = self.dropped
-        return not dropped or len(value) < 8 or dropped.isdisjoint(SECRET_TOKEN.findall(value))  # tokens: 8+ chars
+        return len(value) < self._shortest or self.dropped.isdisjoint(SECRET_TOKEN.findall(value))
 
     def _text(self, value: str) -> str:
         if len(value) < 3:
@@ -851,7 +896,7 @@ class Redactor:
                 return value if new_inner == inner else orjson.dumps(new_inner).decode()
         out = value
         out = drop_secrets(out)  # one scan for the triggers: the text itself when none is in it
-        if self.dropped and not self.dropped.isdisjoint(SECRET_TOKEN.findall(out)):
+        if len(out) >= self._shortest and not self.dropped.isdisjoint(SECRET_TOKEN.findall(out)):
             out = SECRET_TOKEN.sub(self._dropped_repl, out)
         if "=" in out:
             out = query_sub(query_repl, out)
@@ -859,7 +904,7 @@ class Redactor:
             if "@" in out or "%40" in out:
                 out = email_sub(self._email_repl, out)
             words = self._words
-            if words:
+            if words and not out.islower():  # islower: no capital letter, so no word of a name (WORD)
                 found = WORD.findall(out)
                 if found and (not words.keys().isdisjoint(found)
                               or any(word.title() in words for word in found if word.isupper())):  # fmt: skip

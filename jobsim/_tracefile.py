@@ -217,15 +217,20 @@ def records_out(trace: Trace, redactor: Redactor | None = None, *, verbatim: boo
         if step & 2:
             learn(kind, fields)
     apply, apply_line, rewritten = redactor.apply, redactor.apply_line, redactor.rewritten
-    # 1 rewritten, 2 a line of its own layout, 3 both, 0 neither (only names jobsim gives and times);
-    # a plugin's kind, missing here, is rewritten whole and its field names checked
+    event_line = redactor.event_line
+    fields_of, tables = redactor.tables()
+    # 1 rewritten, 2 a line of its own layout, 3 both, 0 neither (only names jobsim gives and times), 5 an
+    # event (its line made redacted); a plugin's kind, missing here, is rewritten whole and its field names checked
     route = {kind: (kind in rewritten) + 2 * (kind in ENCODED) for kind in BUILTIN}
+    route["event"] = route["event.dropped"] = 5
     for seq, (at, kind, fields), new in zip(seqs, rows, canon, strict=True):
         if new is not None:
             fields = new
         how = route.get(kind, 4)
         if how == 1:
-            yield seq, at, kind, apply(kind, fields), None
+            yield seq, at, kind, fields_of(fields, tables[kind]), None
+        elif how == 5:
+            yield seq, at, kind, fields, event_line(seq, at, kind, fields)
         elif how == 0:
             yield seq, at, kind, fields, None
         elif how == 4:

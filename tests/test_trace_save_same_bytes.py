@@ -114,7 +114,8 @@ def test_files_with_a_stream_per_function_are_the_same_bytes_every_time(tmp_path
 
 
 class _Unmemoized(Redactor):
-    """The redactor with its shortcuts off: every message and nested value walked, every string through ``_text``."""
+    """The redactor with its shortcuts off: every message and nested value walked, every string through ``_text``,
+    every event's line built and then rewritten."""
 
     def _message(self, message: Any) -> Any:
         return self._fields(message, self._t_message) if type(message) is dict else message
@@ -124,6 +125,9 @@ class _Unmemoized(Redactor):
 
     def _learn_nested(self, value: Any) -> None:
         self._learn(value)
+
+    def event_line(self, seq: int, at: int, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+        return self.apply_line(kind, _codec.encode(seq, at, kind, data))  # the envelope built, then rewritten
 
     def _quiet(self, value: str) -> bool:
         return False

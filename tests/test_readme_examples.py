@@ -139,12 +139,18 @@ def test_the_dst_bullets_hold_on_each_profile_they_name():
 
     text = prose("### Functions and triggers")
     assert ("does not fire that day, as on node-cron (the cron-parser systems — BullMQ, Trigger.dev, Quirrel, Agenda "
-            "— fire it shifted by the gap, at 03:30 EDT; Debian/ISC cron at 03:00 EDT)") in text  # fmt: skip
+            "— fire it shifted by the gap, at 03:30 EDT, when the search for the next run starts before 03:00 EDT: a "
+            "worker asking from 03:00 EDT or later, or from a shifted run, gets the next day, so `*/20 2 * * *` runs at "
+            "03:00 EDT only; Debian/ISC cron at 03:00 EDT)") in text  # fmt: skip
     gap = ("30 2 * * *", "2025-03-08T12:00:00Z", "2d")
+    every_20 = ("*/20 2 * * *", "2025-03-08T12:00:00Z", "2d")
     for profile in ["inngest", "node-cron"]:
         assert fired_at(*gap, profile) == ["03-10 02:30 EDT"], profile
+        assert fired_at(*every_20, profile) == ["03-10 02:00 EDT", "03-10 02:20 EDT", "03-10 02:40 EDT"], profile
     for profile in CRON_PARSER_PROFILES:
         assert fired_at(*gap, profile) == ["03-09 03:30 EDT", "03-10 02:30 EDT"], profile
+        assert fired_at(*every_20, profile) == ["03-09 03:00 EDT", "03-10 02:00 EDT", "03-10 02:20 EDT",
+                                                "03-10 02:40 EDT"], profile  # fmt: skip
     isc = CronSchedule.parse("30 2 * * *", "America/New_York").bound("isc")
     assert iso(isc.next_after(instant_ns("2025-03-08T12:00:00Z"))) == "2025-03-09T07:00:00.000Z"  # 03:00 EDT
 

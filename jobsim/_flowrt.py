@@ -12,8 +12,10 @@ control and no timeout never gets here):
   code runs and given back by a timer at the execution's end (``x.now``), so time
   spent in ``time.sleep`` holds the slot. A request without a slot waits in a FIFO
   queue (shifted by priority) and runs the moment one frees.
-* ``finished`` — the run ended: its timers are disarmed, its singleton key freed.
-* ``cancel_by`` — an event that some ``cancel_on`` listens for was published.
+* ``finished`` — the run ended: its timers are disarmed, its singleton key freed, its
+  ``cancel_on`` no longer listens.
+* ``cancel_by`` — an event that some ``cancel_on`` listens for was published: only the
+  cancellations filed under its value are checked (``_listeners``).
 
 Every limiter is exact integer arithmetic on nanoseconds: GCRA keeps its
 theoretical arrival time multiplied by ``limit``, so ``period / limit`` is never
@@ -169,8 +171,9 @@ class Canceller(Listener):
 class RunIds(dict[tuple[str, str | None], int]):
     """``Engine.run_ids``: (function id, event id) -> when the event's id made a run of the function, on a
     profile where a repeated id starts no second run for 24 h (Inngest: the run's idempotency key is the
-    function and the event id, ``redis_state.go idempotencyCheck``). Only the last 24 h matter: ``made``
-    forgets the ids older than that, so a replay of a week keeps a day of them, not every run's."""
+    function and the event id, ``redis_state.go idempotencyCheck``, and Redis expires it after
+    ``consts.FunctionIdempotencyPeriod``). ``made`` forgets the ids older than that, as the key expires, so a
+    replay of a week keeps a day of them, not every run's."""
 
     __slots__ = ("_kernel", "_made")
 
@@ -835,7 +838,9 @@ class FlowRuntime:
             if holders.get(ctl.holds[0]) is run:
                 del holders[ctl.holds[0]]
             ctl.holds = None
-        for canceller in ctl.cancellers:  # Inngest deletes a finished run's cancellation pauses too
+        # a cancellation is a pause: Inngest deletes a finished run's state and its pauses (redis_state.go mgr.Delete,
+        # DeletePausesForRun)
+        for canceller in ctl.cancellers:
             self._forget(canceller)
         ctl.cancellers = ()
 

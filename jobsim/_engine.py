@@ -16,16 +16,16 @@ import datetime as dt
 import hashlib
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._calls import JobCalls
 from ._checks import JOB_ERRORS, fresh_error
 from ._events import RUN_IDS, Event, is_wildcard, triggers_of, ulid
-from ._expr import Keyed, key_of
-from ._flowrt import FlowRuntime
+from ._flowrt import FlowRuntime, RunIds
 from ._kernel import URGENT
 from ._lifecycle import failure_fields
+from ._listeners import Listener, Listeners
 from ._records import Attempt, Run, StepRecord
 from ._retries import Retries, RetryPolicy, with_attempts
 from ._safe import said, shown
@@ -65,89 +65,15 @@ def _always(event: Event) -> bool:
     return True
 
 
-class Waiter:
-    __slots__ = ("checks", "filed", "key", "run", "timer")
+class Waiter(Listener):
+    """A run waiting for an event (``step.wait_for_event``), filed in ``Engine.waiters`` (``_listeners``)."""
+
+    __slots__ = ("key", "timer")
 
     def __init__(self, run: Run, key: str, checks: list[Callable[[Event, Event], bool]]) -> None:
-        self.run = run
+        super().__init__(run, checks)
         self.key = key
-        self.checks = checks
         self.timer: Any = None
-        self.filed: tuple[tuple[str, ...], Any] | None = None  # (path into the candidate, value): see Waiters
-
-
-class Waiters:
-    """The runs waiting for events of one name, in the order they started waiting.
-
-    A wait whose first check is ``Keyed`` (``match=``, or an ``if_exp`` that needs ``event.<a> ==
-    async.<b>``) is filed under its run's value at ``<a>``, so an event is checked against the waits filed
-    under its own value at ``<b>`` and the unfiled ones only: with 10,000 runs waiting for their own
-    ``order/created``, each order checked all of them (quadratic in the traffic). The first check is pure and
-    the others run only after it held, so a wait that is not checked would not have matched, and the waits
-    that are checked go in the order they started waiting, as before.
-    """
-
-    __slots__ = ("_filed", "_order", "_seq", "_unfiled")
-
-    def __init__(self) -> None:
-        self._order: dict[Waiter, int] = {}
-        self._seq = 0
-        self._unfiled: dict[Waiter, None] = {}
-        self._filed: dict[tuple[str, ...], dict[Any, dict[Waiter, None]]] = {}
-
-    def __len__(self) -> int:
-        return len(self._order)
-
-    def __iter__(self) -> Iterator[Waiter]:
-        return iter(self._order)
-
-    def __contains__(self, waiter: object) -> bool:
-        return waiter in self._order
-
-    def append(self, waiter: Waiter) -> None:
-        self._seq += 1
-        self._order[waiter] = self._seq
-        first = waiter.checks[0] if waiter.checks else None
-        if isinstance(first, Keyed):
-            try:
-                value = key_of(waiter.run.event, first.mine)
-            except TypeError:  # a list or a map: checked against every event
-                pass
-            else:
-                waiter.filed = (first.theirs, value)
-                self._filed.setdefault(first.theirs, {}).setdefault(value, {})[waiter] = None
-                return
-        self._unfiled[waiter] = None
-
-    def remove(self, waiter: Waiter) -> None:
-        del self._order[waiter]
-        if waiter.filed is None:
-            del self._unfiled[waiter]
-            return
-        theirs, value = waiter.filed
-        values = self._filed[theirs]
-        same = values[value]
-        del same[waiter]
-        if not same:
-            del values[value]
-            if not values:
-                del self._filed[theirs]
-
-    def candidates(self, event: Event) -> list[Waiter]:
-        """The waits ``event`` may match, in the order they started waiting."""
-        found = list(self._unfiled)
-        if not self._filed:
-            return found
-        for theirs, values in self._filed.items():
-            try:
-                same = values.get(key_of(event, theirs))
-            except TypeError:  # the event's value is a list or a map: every wait filed on that path
-                found.extend(waiter for same in values.values() for waiter in same)
-                continue
-            if same:
-                found.extend(same)
-        found.sort(key=self._order.__getitem__)
-        return found
 
 
 class SleepTooLong(InvalidArgument, NonRetriableError):
@@ -232,13 +158,14 @@ class Engine:
         self.move_clock = sim.wallclock.move
         self.flowrt = FlowRuntime(self)  # flow control; only functions with `fn.flow` reach it
         self.cancellers = self.flowrt.cancellers
-        # (function id, event id) -> when a run of it was made, on a profile that skips a repeated id's runs only
-        self.run_ids: dict[tuple[str, str | None], int] | None = {} if profile.repeated_ids == "runs" else None
+        # (function id, event id) -> when a run of it was made, in the last 24 h, on a profile that skips a repeated
+        # id's runs only
+        self.run_ids = RunIds(self.kernel) if profile.repeated_ids == "runs" else None
         self.runs: dict[str, list[Run]] = defaultdict(list)
         self.by_event: dict[str, list[Function]] = defaultdict(list)
         self.wildcards = False  # a function has a wildcard trigger (``app/*``): events match by prefix too
         self._order: dict[Function, int] = {}  # the order functions were added in
-        self.waiters: dict[str, Waiters] = defaultdict(Waiters)
+        self.waiters: dict[str, Listeners[Waiter]] = defaultdict(Listeners)
         self.faults: dict[tuple[str, str | None], list[list[Any]]] = {}
         self.groups: dict[Run, Any] = {}  # runs with parallel steps in flight (``_parallel.py``)
         self.raced: set[Run] = set()  # runs that planned a race-mode group: their requests may overlap
@@ -312,7 +239,7 @@ class Engine:
                 key, now = (fn.id, event.id), self.now()
                 at = ids.get(key)  # inline: ~1 µs an event less than asking flowrt.repeated (bench_core)
                 if at is None or now - at >= DAY:
-                    ids[key] = now
+                    ids.made(key, now)
                     self.start_run(fn, [event])
                 else:
                     self.flowrt.repeated(fn, event)  # its id made a run of fn in the last 24 h: a skipped run
@@ -321,8 +248,7 @@ class Engine:
         waiting = self.waiters.get(event.name)
         if waiting:
             for waiter in waiting.candidates(event):
-                run = waiter.run
-                if all(check(run.event, event) for check in waiter.checks):
+                if waiter.matches(event):
                     self._resolve_wait(waiter, event)
 
     def subscribers(self, name: str) -> Sequence[Function]:

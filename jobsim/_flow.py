@@ -241,7 +241,8 @@ class Cancel:
     timeout: Duration | None = None
     if_exp: str | Callable[[Any, Any], bool] | None = None
     timeout_ns: int | None = dataclasses.field(init=False, repr=False, compare=False)
-    matches: Callable[[Any, Any], bool] = dataclasses.field(init=False, repr=False, compare=False)
+    # (the run's event, the candidate) -> bool, all of which hold for a match: match first (``_listeners``)
+    checks: tuple[Callable[[Any, Any], bool], ...] = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.event, str) or not self.event.strip():  # no event can be named ' ': it never cancels
@@ -257,7 +258,7 @@ class Cancel:
             checks.append(compile_match(self.match))
         if self.if_exp is not None:
             checks.append(compile_expression(self.if_exp))
-        object.__setattr__(self, "matches", lambda event, candidate: all(c(event, candidate) for c in checks))
+        object.__setattr__(self, "checks", tuple(checks))
 
 
 @init_keywords_checked("Timeouts()")

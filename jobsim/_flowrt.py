@@ -12,8 +12,10 @@ control and no timeout never gets here):
   code runs and given back by a timer at the execution's end (``x.now``), so time
   spent in ``time.sleep`` holds the slot. A request without a slot waits in a FIFO
   queue (shifted by priority) and runs the moment one frees.
-* ``finished`` — the run ended: its timers are disarmed, its singleton key freed.
-* ``cancel_by`` — an event that some ``cancel_on`` listens for was published.
+* ``finished`` — the run ended: its timers are disarmed, its singleton key freed, its
+  ``cancel_on`` no longer listens.
+* ``cancel_by`` — an event that some ``cancel_on`` listens for was published: only the
+  cancellations filed under its value are checked (``_listeners``).
 
 Every limiter is exact integer arithmetic on nanoseconds: GCRA keeps its
 theoretical arrival time multiplied by ``limit``, so ``period / limit`` is never
@@ -23,6 +25,7 @@ rounded.
 from __future__ import annotations
 
 import itertools
+from collections import deque
 from collections.abc import Callable, Hashable
 from contextlib import nullcontext
 from heapq import heappop, heappush
@@ -32,6 +35,7 @@ from ._events import RUN_IDS, Event, ulid
 from ._expr import FALSE_KEY, Unevaluable
 from ._flow import CANCEL_TIMEOUT, Concurrency
 from ._kernel import LAST, NORMAL, URGENT, Kernel, Timer
+from ._listeners import Listener, Listeners
 from ._records import FINAL, Run
 from ._time import DAY, MS, SECOND, format_duration
 from .errors import JobsimError
@@ -131,8 +135,8 @@ def _blocking(slots: Slots, entry: tuple[int, int] | None = None) -> Pool | None
 class RunControl:
     """What flow control keeps about one live run."""
 
-    __slots__ = ("ahead", "deadline", "finish_timer", "holds", "kept", "n", "parked", "priority", "run", "score",
-                 "slots", "start_timer", "started")  # fmt: skip
+    __slots__ = ("ahead", "cancellers", "deadline", "finish_timer", "holds", "kept", "n", "parked", "priority", "run",
+                 "score", "slots", "start_timer", "started")  # fmt: skip
 
     def __init__(self, run: Run, n: int, priority: int, slots: Slots, created: int) -> None:
         self.run = run
@@ -150,6 +154,45 @@ class RunControl:
         self.finish_timer: Timer | None = None
         self.deadline: int | None = None
         self.holds: tuple[Hashable] | None = None  # the singleton key it holds, until it ends
+        self.cancellers: tuple[Canceller, ...] = ()  # its cancel_on, listening until it ends (``cancel_by``)
+
+
+class Canceller(Listener):
+    """One ``cancel_on`` of a live run: events named ``name`` up to ``until`` cancel it if they match."""
+
+    __slots__ = ("name", "until")
+
+    def __init__(self, run: Run, cancel: Cancel, until: int) -> None:
+        super().__init__(run, cancel.checks)
+        self.name = cancel.event
+        self.until = until
+
+
+class RunIds(dict[tuple[str, str | None], int]):
+    """``Engine.run_ids``: (function id, event id) -> when the event's id made a run of the function, on a
+    profile where a repeated id starts no second run for 24 h (Inngest: the run's idempotency key is the
+    function and the event id, ``redis_state.go idempotencyCheck``, and Redis expires it after
+    ``consts.FunctionIdempotencyPeriod``). ``made`` forgets the ids older than that, as the key expires, so a
+    replay of a week keeps a day of them, not every run's."""
+
+    __slots__ = ("_kernel", "_made")
+
+    def __init__(self, kernel: Kernel) -> None:
+        super().__init__()
+        self._kernel = kernel
+        self._made: deque[tuple[int, tuple[str, str | None]]] = deque()  # (at, key), in the order they were made
+
+    def made(self, key: tuple[str, str | None], at: int) -> None:
+        """``key``'s event id made a run ``at``; the ids made a day or more before the kernel's now are dropped:
+        the engine's clock (``Engine.now``) never reads less than the kernel's, so they can repeat freely."""
+        self[key] = at
+        made = self._made
+        made.append((at, key))
+        expired = self._kernel.now - DAY
+        while made and made[0][0] <= expired:
+            then, old = made.popleft()
+            if self.get(old) == then:  # else the id made a run again since: that entry is later in ``made``
+                del self[old]
 
 
 class _Open:
@@ -418,7 +461,7 @@ class FlowRuntime:
         self.record = engine.record
         self.functions: dict[str, FunctionFlow] = {}
         self.controls: dict[Run, RunControl] = {}
-        self.cancellers: dict[str, list[tuple[Run, Cancel, int]]] = {}
+        self.cancellers: dict[str, Listeners[Canceller]] = {}  # by event name, only while one listens
         self.pools: dict[tuple[Hashable, ...], Pool] = {}  # every concurrency queue, by ``FunctionFlow.slots``' name
         self.sleep_hold = engine.profile.sleep_holds_slot_ns
         self.by_run_age = engine.profile.oldest_run_first
@@ -460,7 +503,7 @@ class FlowRuntime:
         if self._first(fn, event, now) is None:
             ids = self.engine.run_ids
             assert ids is not None
-            ids[fn.id, event.id] = now
+            ids.made((fn.id, event.id), now)
             return False
         run = self._new_run(fn, [event], None, now)
         self._skip(run, len(self.engine.runs[fn.id]), "event_id", event.id, now)
@@ -533,14 +576,13 @@ class FlowRuntime:
             return run
         if repeat:
             assert engine.run_ids is not None
-            engine.run_ids[fn.id, event.id] = now
+            engine.run_ids.made((fn.id, event.id), now)
         ctl = self.controls[run] = RunControl(run, len(runs), state.priority_ns(event), state.slots(event), now)
         if held is not None:
             ctl.holds = held
             state.holders[held[0]] = run
-        for cancel in state.cancels:
-            until = now + (CANCEL_TIMEOUT if cancel.timeout_ns is None else cancel.timeout_ns)
-            self.cancellers.setdefault(cancel.event, []).append((run, cancel, until))
+        if state.cancels:
+            ctl.cancellers = tuple(self._listen(run, cancel, now) for cancel in state.cancels)
         if state.start_timeout is not None:
             ctl.start_timer = self.kernel.schedule(now + state.start_timeout, self._start_timeout, ctl, owner=fn.id,
                                                   priority=LAST)  # fmt: skip
@@ -796,25 +838,46 @@ class FlowRuntime:
             if holders.get(ctl.holds[0]) is run:
                 del holders[ctl.holds[0]]
             ctl.holds = None
+        # a cancellation is a pause: Inngest deletes a finished run's state and its pauses (redis_state.go mgr.Delete,
+        # DeletePausesForRun)
+        for canceller in ctl.cancellers:
+            self._forget(canceller)
+        ctl.cancellers = ()
 
     # -- cancellation -------------------------------------------------------------------------
+    def _listen(self, run: Run, cancel: Cancel, now: int) -> Canceller:
+        until = now + (CANCEL_TIMEOUT if cancel.timeout_ns is None else cancel.timeout_ns)
+        canceller = Canceller(run, cancel, until)
+        listening = self.cancellers.get(canceller.name)
+        if listening is None:
+            listening = self.cancellers[canceller.name] = Listeners()
+        listening.append(canceller)
+        return canceller
+
+    def _forget(self, canceller: Canceller) -> None:
+        """Stop ``canceller`` listening; the name's entry goes with its last one (``Engine._heard`` reads it)."""
+        listening = self.cancellers.get(canceller.name)
+        if listening is not None and canceller in listening:
+            listening.remove(canceller)
+            if not listening:
+                del self.cancellers[canceller.name]
+
     def cancel_by(self, event: Event) -> None:
-        """Cancel the runs whose ``cancel_on`` matches ``event`` (only runs that existed before it)."""
-        entries = self.cancellers.pop(event.name, None)
-        if not entries:
+        """Cancel the runs whose ``cancel_on`` matches ``event`` (only runs that existed before it), checking
+        only the cancellations filed under the event's value and the unfiled ones (``_listeners``), in the order
+        their runs were created."""
+        listening = self.cancellers.get(event.name)
+        if listening is None:
             return
         now = self.engine.now()
-        keep = []
-        for entry in entries:
-            run, cancel, until = entry
-            if run.status in FINAL or now > until:  # Inngest: expired once Expires is before now
+        for canceller in listening.candidates(event):
+            if canceller not in listening:  # its run ended as an earlier one was cancelled
                 continue
-            if cancel.matches(run.event, event):
+            run = canceller.run
+            if run.status in FINAL or now > canceller.until:  # Inngest: expired once Expires is before now
+                self._forget(canceller)
+            elif canceller.matches(event):
                 self.cancel(run, {"reason": "cancel_on", "event": event.name, "id": event.id}, now)
-            else:
-                keep.append(entry)
-        if keep:
-            self.cancellers.setdefault(event.name, []).extend(keep)
 
     def cancel(self, run: Run, why: dict[str, Any], at: int) -> None:
         """End ``run`` as ``cancelled`` at ``at``, wherever it is parked."""

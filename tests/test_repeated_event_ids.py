@@ -5,7 +5,7 @@ queues drop it whole (an add with a job id already taken is a no-op)."""
 import pytest
 
 import jobsim
-from jobsim import Batch, Cancel, Debounce, Event, RateLimit
+from jobsim import Batch, Cancel, Concurrency, Debounce, Event, RateLimit
 from jobsim._time import HOUR, SECOND, instant_ns
 
 START = "2025-03-01T00:00:00Z"
@@ -86,6 +86,28 @@ def test_the_24h_count_from_the_run_and_a_repeat_does_not_extend_them():
         sim.run_until_idle()
     assert [(r.status, secs(r.start_ns) / 3600) for r in sim.runs("pay")] == [
         ("completed", 0), ("skipped", 12), ("completed", 24)]
+
+
+def test_only_the_last_24h_of_ids_are_kept_and_they_still_skip_repeats():
+    # every run's (function, event id) was kept for good: a replayed week held a week of them, where only the
+    # last 24 h can skip a run
+    app = jobsim.App("a")
+    app.function("pay", on="order/paid")(lambda ctx: ctx.event.data["n"])
+    app.function("ship", on="order/paid", concurrency=[Concurrency(limit=5)])(lambda ctx: ctx.event.data["n"])
+    hours = 7 * 24
+    with jobsim.Simulation(app, start=START) as sim:
+        for n in range(hours):
+            sim.send(Event("order/paid", {"n": n}, id=f"o{n}"))
+            sim.advance("1h")
+        ids = sim.engine.run_ids
+        assert sorted(ids) == sorted((fn, f"o{n}") for fn in ("pay", "ship") for n in range(hours - 24, hours))
+        sim.send(Event("order/paid", {"n": "a day later"}, id=f"o{hours - 24}"))  # made its runs 24 h ago: runs
+        sim.send(Event("order/paid", {"n": "23 h later"}, id=f"o{hours - 23}"))  # 23 h ago: skipped
+        sim.run_until_idle()
+    for fn in ("pay", "ship"):
+        runs = sim.runs(fn)
+        assert [(r.status, r.output) for r in runs[hours:]] == [("completed", "a day later"), ("skipped", None)]
+        assert {r.status for r in runs[:hours]} == {"completed"}
 
 
 def test_a_repeated_id_joins_a_batch_and_a_debounce():

@@ -7,8 +7,9 @@ import difflib
 import functools
 import json
 import sys
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections import deque
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from typing import Any, Generic, TypeVar
 
 import orjson
 
@@ -479,6 +480,33 @@ def triggers_of(name: str) -> list[str]:
     return out
 
 
+_K = TypeVar("_K", bound=Hashable)
+
+
+class Recent(dict[_K, int], Generic[_K]):
+    """key -> when it was last noted, forgetting what was noted a window or more ago: ids remembered for a
+    deduplication window, so a replay of a week keeps a day of them, not every one it met."""
+
+    __slots__ = ("_noted", "_window")
+
+    def __init__(self, window: int = DEDUPE_WINDOW) -> None:
+        super().__init__()
+        self._window = window
+        self._noted: deque[tuple[int, _K]] = deque()  # (at, key), in the order they were noted
+
+    def note(self, key: _K, at: int, now: int) -> None:
+        """``key`` seen ``at``; the keys last noted ``window`` or more before ``now`` are dropped (``now`` never
+        goes back, and a key's window starts from its latest note)."""
+        self[key] = at
+        noted = self._noted
+        noted.append((at, key))
+        expired = now - self._window
+        while noted and noted[0][0] <= expired:
+            then, old = noted.popleft()
+            if self.get(old) == then:  # else the key was noted again since: that entry is later in ``noted``
+                del self[old]
+
+
 class Bus:
     """Every event of a simulation, in order, with deduplication by id (unless ``dedupe`` is False: Inngest
     keeps a repeated id's event and skips only the runs it would start, ``Engine.repeated``)."""
@@ -487,7 +515,7 @@ class Bus:
         self.dedupe = dedupe
         self.history: list[Event] = []
         self.dropped: list[Event] = []
-        self._seen: dict[str, int] = {}
+        self._seen: Recent[str] = Recent()  # id -> when it was taken, for a day (``DEDUPE_WINDOW``)
         self._held: set[str] = set()  # ids delayed sends claimed when added (``hold``); ``_seen`` has when
         self._counter = 0
 
@@ -507,7 +535,7 @@ class Bus:
         if key in self._held or (seen is not None and now - seen < DEDUPE_WINDOW):
             self._drop(event, now)
             return False
-        self._seen[key] = now
+        self._seen.note(key, now, now)
         self._held.add(key)
         return True
 
@@ -516,7 +544,7 @@ class Bus:
         key = event.id
         if key in self._held:
             self._held.discard(key)
-            del self._seen[key]
+            self._seen.pop(key, None)  # a claim held longer than a day has left ``_seen`` already
 
     def accept(self, event: Event, now: int) -> Event | None:
         """Stamp the event with its id and ts and keep it; ``None`` if it is a duplicate within 24 h
@@ -536,7 +564,7 @@ class Bus:
             if (seen is not None and now - seen < DEDUPE_WINDOW) or (self._held and key in self._held):
                 self._drop(event, now)
                 return None
-            self._seen[key] = now
+            self._seen.note(key, now, now)
         if event.ts is None:
             _set(event, "ts", ms)
         self.history.append(event)

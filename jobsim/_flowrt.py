@@ -25,13 +25,12 @@ rounded.
 from __future__ import annotations
 
 import itertools
-from collections import deque
 from collections.abc import Callable, Hashable
 from contextlib import nullcontext
 from heapq import heappop, heappush
 from typing import TYPE_CHECKING, Any
 
-from ._events import RUN_IDS, Event, ulid
+from ._events import RUN_IDS, Event, Recent, ulid
 from ._expr import FALSE_KEY, Unevaluable
 from ._flow import CANCEL_TIMEOUT, Concurrency
 from ._kernel import LAST, NORMAL, URGENT, Kernel, Timer
@@ -168,31 +167,23 @@ class Canceller(Listener):
         self.until = until
 
 
-class RunIds(dict[tuple[str, str | None], int]):
+class RunIds(Recent[tuple[str, "str | None"]]):
     """``Engine.run_ids``: (function id, event id) -> when the event's id made a run of the function, on a
     profile where a repeated id starts no second run for 24 h (Inngest: the run's idempotency key is the
     function and the event id, ``redis_state.go idempotencyCheck``, and Redis expires it after
     ``consts.FunctionIdempotencyPeriod``). ``made`` forgets the ids older than that, as the key expires, so a
     replay of a week keeps a day of them, not every run's."""
 
-    __slots__ = ("_kernel", "_made")
+    __slots__ = ("_kernel",)
 
     def __init__(self, kernel: Kernel) -> None:
-        super().__init__()
+        super().__init__(DAY)
         self._kernel = kernel
-        self._made: deque[tuple[int, tuple[str, str | None]]] = deque()  # (at, key), in the order they were made
 
     def made(self, key: tuple[str, str | None], at: int) -> None:
         """``key``'s event id made a run ``at``; the ids made a day or more before the kernel's now are dropped:
         the engine's clock (``Engine.now``) never reads less than the kernel's, so they can repeat freely."""
-        self[key] = at
-        made = self._made
-        made.append((at, key))
-        expired = self._kernel.now - DAY
-        while made and made[0][0] <= expired:
-            then, old = made.popleft()
-            if self.get(old) == then:  # else the id made a run again since: that entry is later in ``made``
-                del self[old]
+        self.note(key, at, self._kernel.now)
 
 
 class _Open:

@@ -175,3 +175,35 @@ def test_a_repeated_id_in_singleton_cancel_mode_cancels_the_holder_then_is_skipp
     assert (second.status, secs(second.end_ns)) == ("skipped", 600)
     (skip,) = sim.trace.of("run.skipped")
     assert skip.data["reason"] == "event_id"
+
+
+def test_the_bus_keeps_a_day_of_ids_on_profiles_that_drop_repeats():
+    # a replayed week held every event id the bus had met, where only the last 24 h can drop a repeat
+    app = jobsim.App("a")
+    app.function("pay", on="order/paid")(lambda ctx: ctx.event.data["n"])
+    hours = 7 * 24
+    with jobsim.Simulation(app, start=START, profile="bullmq") as sim:
+        for n in range(hours):
+            sim.send(Event("order/paid", {"n": n}, id=f"o{n}"))
+            sim.advance("1h")
+        assert sorted(sim.bus._seen) == sorted(f"o{n}" for n in range(hours - 24, hours))
+        sim.send(Event("order/paid", {"n": "a day later"}, id=f"o{hours - 24}"))  # taken 24 h ago: accepted
+        sim.send(Event("order/paid", {"n": "23 h later"}, id=f"o{hours - 23}"))  # 23 h ago: dropped
+        sim.run_until_idle()
+    assert [r.output for r in sim.runs("pay")[hours:]] == ["a day later"]
+    assert [e.data["n"] for e in sim.bus.dropped] == ["23 h later"]
+
+
+def test_a_delayed_send_holding_its_id_past_a_day_is_let_in():
+    # its claim outlived the bus's day of ids: letting it in looked the id up where it had been forgotten
+    app = jobsim.App("a")
+    app.function("remind", on="cart/remind")(lambda ctx: ctx.event.data["n"])
+    with jobsim.Simulation(app, start=START, profile="bullmq") as sim:
+        sim.send(Event("cart/remind", {"n": "in 2 days"}, id="r1"), delay="2d")
+        for n in range(3):
+            sim.advance("20h")
+            sim.send(Event("cart/tick", {}, id=f"t{n}"))  # ids noted meanwhile push the claim's note out
+        sim.send(Event("cart/remind", {"n": "copy"}, id="r1"))  # the claim still holds: a duplicate
+        sim.run_until_idle()
+    assert [r.output for r in sim.runs("remind")] == ["in 2 days"]
+    assert [e.data["n"] for e in sim.bus.dropped] == ["copy"]

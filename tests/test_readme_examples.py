@@ -138,10 +138,10 @@ def test_the_dst_bullets_hold_on_each_profile_they_name():
     from jobsim._cron import CronSchedule
 
     text = prose("### Functions and triggers")
-    assert ("does not fire that day, as on node-cron (the cron-parser systems — BullMQ, Trigger.dev, Quirrel, Agenda "
-            "— fire it shifted by the gap, at 03:30 EDT, when the search for the next run starts before 03:00 EDT: a "
-            "worker asking from 03:00 EDT or later, or from a shifted run, gets the next day, so `*/20 2 * * *` runs at "
-            "03:00 EDT only; Debian/ISC cron at 03:00 EDT)") in text  # fmt: skip
+    assert ("does not fire that day, as on node-cron; Debian/ISC cron fires it at 03:00 EDT. The cron-parser systems "
+            "(BullMQ, Trigger.dev, Quirrel, Agenda) fire it shifted by the gap, at 03:30 EDT, when the search for the "
+            "next run starts before 03:00 EDT. A search from 03:00 EDT or later, or from a shifted run, finds the next "
+            "day, so `*/20 2 * * *` runs at 03:00 EDT only.") in text  # fmt: skip
     gap = ("30 2 * * *", "2025-03-08T12:00:00Z", "2d")
     every_20 = ("*/20 2 * * *", "2025-03-08T12:00:00Z", "2d")
     for profile in ["inngest", "node-cron"]:

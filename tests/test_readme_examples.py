@@ -607,8 +607,13 @@ def documented_commands() -> list[tuple[str, set[str]]]:
     """Every `jobsim SUBCOMMAND ... --flag` the README shows, with its flags."""
     text = README.read_text()
     lines: list[tuple[str, str]] = []
+    in_code = False
     for line in text.splitlines():
-        shown = re.match(r"(?:\$ )?jobsim ([a-z]+)\b(?! ·)(.*)$", line)  # not a timeline's title
+        if line.startswith("```"):
+            in_code = not in_code
+            continue
+        # a command line is shown in a code block; prose may start a line with "jobsim publishes ..."
+        shown = re.match(r"(?:\$ )?jobsim ([a-z]+)\b(?! ·)(.*)$", line) if in_code else None  # not a timeline's title
         if shown:
             lines.append((shown[1], shown[2]))
         elif lines and re.match(r"\s+\[--", line):  # a synopsis continued on the next line

@@ -356,7 +356,7 @@ QUIRREL_CRON = dataclasses.replace(CRON_PARSER, parser="cron-parser 4", known_de
 """Quirrel 1.14: cron-parser ^4.6.0 (``package.json``; 4.6.0 in its ``package-lock.json``), whose aliases are
 @yearly, @monthly, @weekly, @daily and @hourly only (no @annually, @midnight)."""
 
-CRON_PARSER_5 = CronDialect(parser="Trigger.dev's cron-parser schedules", tz_option="timezone", rule="shift",
+TRIGGER_DEV_CRON = CronDialect(parser="Trigger.dev's cron-parser schedules", tz_option="timezone", rule="shift",
                             known_descriptors=_CRON_PARSER_4_DESCRIPTORS, nearest_weekday=False, nth_alone=True,
                             lower_l=False, star_steps_restrict=True, full_days_unrestrict=True, midnight="skip_gap")
 """Trigger.dev: 5 fields, no seconds (``apps/webapp/app/v3/schedules.ts : CronPattern`` refuses more than

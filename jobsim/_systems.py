@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._backoffs import AgendaBackoff, BullMQBackoff, QuirrelRetry, TriggerDevRetry
-from ._dialects import AGENDA_CRON, CRON_PARSER, CRON_PARSER_5, NODE_CRON, QUIRREL_CRON, ROBFIG, VERCEL, VERCEL_HOBBY
+from ._dialects import AGENDA_CRON, CRON_PARSER, NODE_CRON, QUIRREL_CRON, ROBFIG, TRIGGER_DEV_CRON, VERCEL, VERCEL_HOBBY
 from ._events import Event
 from ._failhooks import agenda_fail, bullmq_failed, node_cron_failed
 from ._polling import process_every_ns
@@ -370,7 +370,7 @@ def _trigger_dev() -> Profile:
         name="trigger.dev", system="Trigger.dev", cron_overlap="each",
         description="Trigger.dev: no retries unless configured; R*min*factor^(n-1); retries start over",
         default_retries=TriggerDevRetry(attempts=1),
-        durable_steps=False, checkpoints=True, sleep_holds_slot_ns=60 * SECOND, cron=CRON_PARSER_5,
+        durable_steps=False, checkpoints=True, sleep_holds_slot_ns=60 * SECOND, cron=TRIGGER_DEV_CRON,
         retries=_trigger_retries, max_attempts=250,
         missed_cron="first-and-due", failure_hook=_trigger_failure,
         lacks={

@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 
 from jobsim._cron import CronSchedule
-from jobsim._dialects import CRON_PARSER, CRON_PARSER_5, NODE_CRON, CronDialect
+from jobsim._dialects import CRON_PARSER, NODE_CRON, TRIGGER_DEV_CRON, CronDialect
 from jobsim._time import SECOND
 
 GOLDEN = json.loads((Path(__file__).with_name("data") / "cron_dst_golden.json").read_text())
 DIALECTS: dict[str, tuple[str, CronDialect]] = {
-    "cp5": ("bullmq", CRON_PARSER), "cp4": ("trigger.dev", CRON_PARSER_5), "node-cron": ("node-cron", NODE_CRON)}
+    "cp5": ("bullmq", CRON_PARSER), "cp4": ("trigger.dev", TRIGGER_DEV_CRON), "node-cron": ("node-cron", NODE_CRON)}
 
 
 def schedule(case: dict[str, object]) -> CronSchedule:

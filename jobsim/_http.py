@@ -71,7 +71,7 @@ from ._aio import VirtualLoop
 from ._bridges import Abandoned
 from ._bridges import install as install_bridges
 from ._bridges import uninstall as uninstall_bridges
-from ._checks import keyword_error
+from ._checks import keyword_error, keywords_checked
 from ._host import Host
 from ._httpeffects import call_side_effect, check_exception_class, client_kind
 from ._httplost import KEY as _LOST
@@ -312,6 +312,7 @@ def delayed(duration: Duration, response: httpx.Response | int | Outcome = 200, 
     return Delayed(duration_ns(duration, "duration"), response)
 
 
+@keywords_checked("jobsim.timeout()")
 def timeout(after: Duration | None = None, *, phase: Phase = "read") -> Timeout:
     """A respx side effect that times out like httpx: waits, then raises ``httpx.ReadTimeout``.
 
@@ -876,6 +877,7 @@ class HttpSink:
 
     # -- reporting -----------------------------------------------------------------
 
+    @keywords_checked("sim.http.assert_same_idempotency_key()")
     def assert_same_idempotency_key(self, route: str | respx.Route, *, count: int | None = None,
                                     header: str = "Idempotency-Key") -> str:
         """Assert that every request ``route`` matches carried one and the same ``header``, and return it.

@@ -382,3 +382,14 @@ def test_a_lost_answer_from_a_mail_provider_sent_the_email_and_its_idempotency_k
     assert result.same, result.report()
     assert len(result.simulation.mail.outbox) == 1
     assert [c.lost is not None for c in result.simulation.http.calls] == [True, False]
+
+
+def test_a_misspelt_keyword_names_the_right_one():
+    # Python's bare TypeError ("got an unexpected keyword argument 'headers'") named no way out
+    sim = simulate(lambda ctx: None, routes=lambda sim: sim.http.post(CHARGES, name="charge").respond(200))
+    with pytest.raises(jobsim.InvalidArgument, match=r"sim.http.assert_same_idempotency_key\(\) got an unknown "
+                                                     r"keyword argument headers='Idem-Key' \(did you mean header=\?\)"):
+        sim.http.assert_same_idempotency_key("charge", headers="Idem-Key")
+    with pytest.raises(jobsim.InvalidArgument, match=r"jobsim.timeout\(\) got an unknown keyword argument "
+                                                     r"phse='connect' \(did you mean phase=\?\)"):
+        jobsim.timeout("5s", phse="connect")

@@ -156,6 +156,9 @@ def _missed(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
             f"{count} ticks, {_hm(d['scheduled'], tz)} to {_hm(d['last'], tz)}"
         return f"cron      {d['function']} skips {ticks}: its {_hm(d['behind'], tz)} job started late; the next is " \
                f"{_hm(d['next'], tz)} ({d['cron']})"
+    if d["outcome"] == "skipped" and d.get("reason") == "overlap":  # node-cron's noOverlap (``_nodetask.py``)
+        return f"cron      {d['function']} skips its {_hm(d['scheduled'], tz)} tick: {_run(d, names)} is still " \
+               "running (noOverlap: the tick is dropped, not queued)"
     if d["outcome"] == "skipped" and "reason" in d:  # one job document (profile.cron_next == "job")
         return f"cron      {d['function']} skips its {_hm(d['scheduled'], tz)} tick: {_held(d, names, tz)}"
     if d["outcome"] == "skipped":  # one pending job per schedule (profile.cron_next == "start")
@@ -168,6 +171,9 @@ def _missed(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 
 def _cron_end(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     """An every= scheduler makes no more jobs (``_every.py``)."""
+    if d["reason"] == "max_executions":  # node-cron's maxExecutions (``_nodetask.py``)
+        return f"cron      {d['function']} ends its schedule: {_run(d, names)} completed, execution {d['runs']} " \
+               f"of maxExecutions {d['limit']}; the task is destroyed ({d['cron']})"
     if d["reason"] == "limit":
         return f"cron      {d['function']} ends its schedule: the job just started is its last (limit {d['limit']})"
     return f"cron      {d['function']} ends its schedule: its end {_hm(d['end'], tz)} has passed ({d['cron']})"

@@ -1,0 +1,254 @@
+"""node-cron's task options ``noOverlap`` and ``maxExecutions`` (jobsim/_nodetask.py), at exact virtual times.
+
+Read from node-cron 4.6.0 (npm, ``dist/_shared.js``: ``Runner.start``'s ``heartBeat`` and ``runTask``,
+``InlineScheduledTask``'s ``onMaxExecutions``). The golden cases are what the real node-cron did under mocked
+timers (``tests/gen_node_cron_tasks_golden.py`` wrote ``tests/data/node_cron_tasks_golden.json``; this test
+runs offline); the others are traced by hand from the source.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+import jobsim
+from jobsim import traces
+from jobsim._time import instant_ns, iso
+
+START = "2026-03-02T00:00:00Z"
+GOLDEN = json.loads((Path(__file__).with_name("data") / "node_cron_tasks_golden.json").read_text())
+
+
+def task_app(expr, sleeps, fails=(False,)):
+    """``report`` on ``expr``; execution k sleeps ``sleeps[k % len]`` seconds, then raises if ``fails[k % len]``."""
+    app = jobsim.App("ops")
+    count = [0]
+
+    @app.function("report", cron=expr)
+    def report(ctx):
+        k = count[0]
+        count[0] += 1
+        time.sleep(sleeps[k % len(sleeps)])
+        if fails[k % len(fails)]:
+            raise RuntimeError("boom")
+
+    return app
+
+
+def simulate(app, advance, **options):
+    with jobsim.Simulation(app, start=START, profile=jobsim.profile("node-cron", **options)) as sim:
+        sim.advance(advance)
+    return sim
+
+
+def hms(ns):
+    return iso(ns)[11:19]
+
+
+def starts(sim):
+    return [(r.event.data["scheduledAt"][11:19], hms(r.start_ns)) for r in sim.runs("report")]
+
+
+def skipped(sim):
+    return [r.data["scheduled"][11:19] for r in sim.trace.of("cron.missed") if r.data.get("reason") == "overlap"]
+
+
+# -- golden: the real node-cron under mocked timers ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", GOLDEN["cases"], ids=[c["name"] for c in GOLDEN["cases"]])
+def test_matches_real_node_cron(case):
+    assert GOLDEN["start"] == START and GOLDEN["node-cron"] == "4.6.0"
+    opts = case["options"]
+    options = {"no_overlap": opts.get("noOverlap", False), "max_executions": opts.get("maxExecutions", 0)}
+    app = task_app(case["expr"], [ms / 1000 for ms in case["sleep"]], case["fail"])
+    sim = simulate(app, f"{case['minutes']}m", **options)
+    horizon = instant_ns(START) + case["minutes"] * 60 * 10**9
+    ms = 10**6
+
+    def of(*names):
+        return [(e[1] * ms, e[2] * ms) for e in case["events"] if e[0] in names]
+
+    runs = sim.runs("report")
+    assert [(instant_ns(r.event.data["scheduledAt"]), r.start_ns) for r in runs] == of("execution:started")
+    ended = [(instant_ns(r.event.data["scheduledAt"]), r.end_ns) for r in runs
+             if r.end_ns is not None and r.end_ns <= horizon]  # fmt: skip
+    assert ended == sorted(of("execution:finished", "execution:failed"), key=lambda e: (e[1], e[0]))
+    assert [r.status for r in runs if r.end_ns is not None and r.end_ns <= horizon] == [
+        "failed" if e[0] == "execution:failed" else "completed"
+        for e in sorted((e for e in case["events"] if e[0] in ("execution:finished", "execution:failed")),
+                        key=lambda e: (e[2], e[1]))]  # fmt: skip
+    overlaps = [slot for slot, _ in of("execution:overlap")]
+    if options["no_overlap"]:  # each overlap is a skipped tick, recorded
+        assert [instant_ns(r.data["scheduled"]) for r in sim.trace.of("cron.missed")] == overlaps
+    else:  # the event is emitted, but the tick runs
+        assert set(overlaps) <= {slot for slot, _ in of("execution:started")}
+        assert sim.trace.of("cron.missed") == []
+    reached = of("execution:maxReached")
+    ends = sim.trace.of("cron.end")
+    assert [e.at for e in ends] == [at for _, at in reached[:1]]  # once: the task is destroyed by the first
+    assert [at for _, at in of("task:destroyed")] == [e.at for e in ends]
+
+
+# -- hand-traced from runner.ts -------------------------------------------------------------------------------
+
+
+def test_no_overlap_skips_and_never_queues():
+    # 150 s job every minute: 00:01 runs to 00:03:30; 00:02 and 00:03 find it pending and are dropped; 00:04 runs
+    sim = simulate(task_app("* * * * *", [150]), "10m", no_overlap=True)
+    assert starts(sim) == [("00:01:00", "00:01:00"), ("00:04:00", "00:04:00"), ("00:07:00", "00:07:00"),
+                           ("00:10:00", "00:10:00")]  # fmt: skip
+    assert skipped(sim) == ["00:02:00", "00:03:00", "00:05:00", "00:06:00", "00:08:00", "00:09:00"]
+    first = sim.runs("report")[0]
+    assert sim.trace.of("cron.missed")[0].data == {
+        "function": "report", "cron": "* * * * *", "scheduled": "2026-03-02T00:02:00.000Z", "outcome": "skipped",
+        "reason": "overlap", "run": first.id}
+    without = simulate(task_app("* * * * *", [150]), "10m")
+    assert len(without.runs("report")) == 10 and without.trace.of("cron.missed") == []
+
+
+def test_a_run_ending_at_the_tick_is_still_pending():
+    # the heartbeat's timer was armed before the job's: at 00:03:00 the 00:01 run (120 s) has not settled
+    sim = simulate(task_app("* * * * *", [120]), "6m", no_overlap=True)
+    assert skipped(sim) == ["00:02:00", "00:03:00", "00:05:00", "00:06:00"]
+    sim = simulate(task_app("* * * * *", [119.999]), "6m", no_overlap=True)
+    assert skipped(sim) == ["00:02:00", "00:04:00", "00:06:00"]
+
+
+def test_max_executions_counts_starts_and_stops_on_success():
+    # maxExecutions 1, 150 s job, no noOverlap: 00:02 and 00:03 still start (runCount 2, 3); the 00:01 run's
+    # end at 00:03:30 destroys the task; 00:04 on never ticks, unrecorded
+    sim = simulate(task_app("* * * * *", [150]), "10m", max_executions=1)
+    assert [s for s, _ in starts(sim)] == ["00:01:00", "00:02:00", "00:03:00"]
+    (end,) = sim.trace.of("cron.end")
+    assert hms(end.at) == "00:03:30"
+    assert end.data == {"function": "report", "cron": "* * * * *", "reason": "max_executions", "limit": 1,
+                        "runs": 3, "run": sim.runs("report")[0].id}  # fmt: skip
+    assert sim.trace.of("cron.missed") == []
+
+
+def test_failures_count_but_do_not_stop():
+    # execute() returns before the maxExecutions check when the task throws: 2 failures, then a success stops it
+    sim = simulate(task_app("* * * * *", [5], fails=(True, True, False)), "10m", max_executions=2)
+    assert [r.status for r in sim.runs("report")] == ["failed", "failed", "completed"]
+    assert hms(sim.trace.of("cron.end")[0].at) == "00:03:05"
+    always = simulate(task_app("* * * * *", [5], fails=(True,)), "10m", max_executions=2)
+    assert len(always.runs("report")) == 10 and always.trace.of("cron.end") == []
+
+
+def test_skipped_ticks_count_nothing():
+    # noOverlap + maxExecutions 2, 90 s job: 00:01 (1), 00:02 skipped, 00:03 (2) ends 00:04:30 -> destroyed
+    sim = simulate(task_app("* * * * *", [90]), "10m", no_overlap=True, max_executions=2)
+    assert [s for s, _ in starts(sim)] == ["00:01:00", "00:03:00"]
+    assert skipped(sim) == ["00:02:00", "00:04:00"]
+    assert hms(sim.trace.of("cron.end")[0].at) == "00:04:30"
+
+
+def test_each_schedule_is_a_task():
+    app = jobsim.App("ops")
+
+    @app.function("report", cron=["* * * * *", "*/2 * * * *"])
+    def report(ctx):
+        time.sleep(90)
+
+    sim = simulate(app, "4m", no_overlap=True)
+    got = [(r.event.data["cron"], r.event.data["scheduledAt"][11:16]) for r in sim.runs("report")]
+    assert got == [("* * * * *", "00:01"), ("*/2 * * * *", "00:02"), ("* * * * *", "00:03"), ("*/2 * * * *", "00:04")]
+
+
+def test_a_downtime_restarts_the_tasks():
+    # the process restarts after the downtime: a destroyed task is scheduled afresh, its count from 0
+    app = task_app("* * * * *", [10])
+    with jobsim.Simulation(app, start=START, profile=jobsim.profile("node-cron", max_executions=1)) as sim:
+        sim.downtime("2026-03-02T00:03:30Z", "2026-03-02T00:04:30Z")
+        sim.advance("7m")
+    assert [s for s, _ in starts(sim)] == ["00:01:00", "00:05:00"]
+    assert [hms(e.at) for e in sim.trace.of("cron.end")] == ["00:01:10", "00:05:10"]
+
+
+def test_a_lost_run_holds_nothing():
+    # report#1 dies at 00:01:30 with its process: no pending promise is left, so 00:02 runs; 00:03 finds report#2
+    app = task_app("* * * * *", [150])
+    with jobsim.Simulation(app, start=START, profile=jobsim.profile("node-cron", no_overlap=True)) as sim:
+        sim.crash_worker(at="2026-03-02T00:01:30Z", function="report")
+        sim.advance("3m")
+    assert [(s, r.status != "lost") for (s, _), r in zip(starts(sim), sim.runs("report"), strict=True)] == [
+        ("00:01:00", False), ("00:02:00", True)]
+    assert skipped(sim) == ["00:03:00"]
+
+
+def test_the_limit_is_checked_when_the_run_ends():
+    # maxExecutions 3, 150 s job: runCount is 3 (00:01, 00:02, 00:03) when report#1 ends at 00:03:30
+    sim = simulate(task_app("* * * * *", [150]), "10m", max_executions=3)
+    assert len(sim.runs("report")) == 3
+    (end,) = sim.trace.of("cron.end")
+    assert (hms(end.at), end.data["runs"], end.data["run"]) == ("00:03:30", 3, sim.runs("report")[0].id)
+    # a 60 s job ends at 00:02:00 as the 00:02 tick starts execution 2: the heartbeat came first, so 2 >= 2
+    sim = simulate(task_app("* * * * *", [60]), "10m", max_executions=2)
+    assert [s for s, _ in starts(sim)] == ["00:01:00", "00:02:00"]
+    assert [(hms(e.at), e.data["runs"]) for e in sim.trace.of("cron.end")] == [("00:02:00", 2)]
+
+
+def test_timeline_says_why():
+    sim = simulate(task_app("* * * * *", [150]), "8m", no_overlap=True, max_executions=2)
+    text = sim.timeline()
+    assert "report skips its 03-02 00:02:00 tick: report#1 is still running (noOverlap: the tick is dropped, " \
+           "not queued)" in text
+    assert "report ends its schedule: report#2 completed, execution 2 of maxExecutions 2; the task is destroyed " \
+           "(* * * * *)" in text
+
+
+def test_trace_round_trip(tmp_path):
+    sim = simulate(task_app("* * * * *", [150]), "10m", no_overlap=True, max_executions=2)
+    loaded = traces.load(sim.trace.save(tmp_path / "tasks.jobsim.jsonl"), strict=True)
+    assert loaded.header["profile"] == "node-cron(no_overlap=true, max_executions=2)"
+    assert [r.data for r in loaded.of("cron.missed", "cron.end")] == [
+        r.data for r in sim.trace.of("cron.missed", "cron.end")]
+
+
+# -- the options ------------------------------------------------------------------------------------------------
+
+
+def test_profile_options_and_name():
+    p = jobsim.profile("node-cron", no_overlap=True, max_executions=3)
+    assert p.name == "node-cron(no_overlap=true, max_executions=3)"
+    assert p.cron_no_overlap and p.cron_max_runs == 3
+    assert jobsim.profile(p.name) == p
+    assert jobsim.profile("node-cron", no_overlap=False, max_executions=0).name == "node-cron"
+    assert jobsim.profile("node-cron(no_overlap=TRUE)").cron_no_overlap
+
+
+@pytest.mark.parametrize(("options", "match"), [
+    ({"no_overlap": "yes"}, r"no_overlap='yes'.*True or False \(node-cron's noOverlap\)"),
+    ({"max_executions": -1}, r"max_executions=-1.*maxExecutions\), or 0 for no limit"),
+    ({"max_executions": 2.5}, r"max_executions=2.5"),
+    ({"max_executions": True}, r"max_executions=True"),
+    ({"timezone": "UTC"}, r"has no option 'timezone' \(timezone is tz= on the function"),
+    ({"process_every": "1s"}, r"has no option 'process_every' \(Agenda's"),
+])  # fmt: skip
+def test_bad_options_refused(options, match):
+    with pytest.raises(jobsim.InvalidArgument, match=match):
+        jobsim.profile("node-cron", **options)
+
+
+@pytest.mark.parametrize("name", ["inngest", "bullmq", "trigger.dev", "quirrel", "vercel-cron"])
+def test_other_profiles_refuse_them(name):
+    with pytest.raises(jobsim.InvalidArgument, match=rf"profile '{name}' takes no options, got no_overlap=True; "
+                                                     "profiles that take options: 'agenda', 'node-cron'"):
+        jobsim.profile(name, no_overlap=True)
+    with pytest.raises(jobsim.InvalidArgument, match=r"'max_executions' \(max_executions: node-cron's task option"):
+        jobsim.profile("agenda", max_executions=2)
+
+
+def test_singleton_refusal_names_the_option():
+    app = jobsim.App("ops")
+
+    @app.function("report", cron="* * * * *", singleton=jobsim.Singleton(mode="skip"))
+    def report(ctx):
+        pass
+
+    with pytest.raises(jobsim.UnsupportedFeature, match=r"no_overlap=True"):
+        jobsim.Simulation(app, start=START, profile="node-cron")

@@ -724,10 +724,14 @@ def _node_cron_configure(root: Profile, options: dict[str, Any]) -> Profile:
     left out of the variant's name."""
     unknown = sorted(set(options) - set(_NODE_CRON_OPTIONS))
     if unknown:
-        theirs = [name for name in unknown if name in _AGENDA_OPTIONS]
-        why = (" (Agenda's; node-cron has no poll and no concurrency limit)" if theirs else
-               " (timezone is tz= on the function; name is only a label; missedExecutionTolerance, maxRandomDelay "
-               "and distributed are not simulated)")  # fmt: skip
+        camel = {"noOverlap": "no_overlap", "maxExecutions": "max_executions"}
+        if any(name in camel for name in unknown):
+            why = " (write " + ", ".join(camel[name] for name in unknown if name in camel) + ")"
+        elif any(name in _AGENDA_OPTIONS for name in unknown):
+            why = " (Agenda's; node-cron has no poll and no concurrency limit)"
+        else:
+            why = (" (timezone is tz= on the function; name is only a label; missedExecutionTolerance, "
+                   "maxRandomDelay and distributed are not simulated)")
         raise InvalidArgument(f"profile 'node-cron' has no option {', '.join(map(repr, unknown))}{why}; it takes "
                               "no_overlap (noOverlap: True or False, default False) and max_executions "
                               "(maxExecutions: an int >= 1, or 0 for no limit, the default)")  # fmt: skip

@@ -228,6 +228,7 @@ def test_profile_options_and_name():
     ({"max_executions": True}, r"max_executions=True"),
     ({"timezone": "UTC"}, r"has no option 'timezone' \(timezone is tz= on the function"),
     ({"process_every": "1s"}, r"has no option 'process_every' \(Agenda's"),
+    ({"maxExecutions": 2}, r"has no option 'maxExecutions' \(write max_executions\)"),
 ])  # fmt: skip
 def test_bad_options_refused(options, match):
     with pytest.raises(jobsim.InvalidArgument, match=match):

@@ -1,4 +1,4 @@
-"""node-cron's task options that change when a task runs: ``noOverlap`` and ``maxExecutions``.
+"""node-cron's task options that change when a task runs: ``noOverlap``, ``maxExecutions``, ``maxRandomDelay``.
 
 Read from node-cron 4.6.0 (npm; ``dist/_shared.js``, built from ``src/scheduler/runner.ts`` and
 ``src/tasks/inline-scheduled-task.ts``). Each ``cron.schedule(expression, fn, options)`` is a task with
@@ -24,6 +24,14 @@ one ``Runner``; jobsim keeps one ``Task`` per function and cron expression (``Pr
   records the end as ``cron.end``, reason ``max_executions``, at the end of the run that stopped it; the
   ticks after it are not delivered and not recorded (the task has no heartbeat). A tick at that very
   instant still runs (the heartbeat first, as above).
+* **maxRandomDelay** (``Profile.cron_jitter_ns``, drawn as Vercel's delivery jitter is: whole ms in
+  ``[0, max)`` from the function's seeded stream, as ``Math.floor(Math.random() * maxRandomDelay)``).
+  ``runTask`` waits that long on ``this.jitterTimeout`` before ``execute``: the run starts late and counts
+  then, while the tick's ``lastExecution`` is pending from the tick on — ``noOverlap`` skips a tick that
+  finds the last one still waiting (recorded with ``waiting``, that tick, instead of ``run``). ``stop()``
+  clears ``jitterTimeout``, the latest tick's wait only: when ``maxExecutions`` destroys the task, that
+  tick never runs (``cron.missed``, outcome ``skipped``, reason ``destroyed``, ``run`` the one that ended
+  the task); an earlier one still waiting (no ``noOverlap``) runs.
 * **A restart.** After a ``sim.downtime`` the process starts again and schedules its tasks afresh: the count
   starts from 0 and a destroyed task runs again. ``sim.crash_worker`` kills one attempt (jobsim's model of
   it on every profile) and leaves the count as it was.
@@ -40,6 +48,7 @@ from ._time import iso
 
 if TYPE_CHECKING:
     from ._app import Function
+    from ._kernel import Timer
     from ._records import Run
     from ._runtime import SystemRuntime
 
@@ -52,6 +61,10 @@ class Task:
     """``lastExecution``: the latest run the heartbeat started."""
     runs: int = 0
     """``runCount``: the runs started."""
+    due: int | None = None
+    """The tick whose execution waits out its random delay (``maxRandomDelay``), not started yet."""
+    timer: Timer | None = None
+    """That wait's timer (``this.jitterTimeout``: the latest tick's only)."""
     stopped: int | None = None
     """When ``maxExecutions`` destroyed the task (after the ticks due then: ``Tasks.finished``)."""
 
@@ -75,17 +88,31 @@ class Tasks:
             return False
         if task.stopped is not None:
             return True
+        if not self.no_overlap:
+            return False
+        data = {"function": fn.id, "cron": schedule.expr, "scheduled": iso(nominal), "outcome": "skipped",
+                "reason": "overlap"}  # fmt: skip
+        if task.due is not None:  # the last tick's execution has not started: it waits out its random delay
+            self.record(now, "cron.missed", {**data, "waiting": iso(task.due)})
+            return True
         last = task.last
-        if self.no_overlap and last is not None and _pending(last, now):
-            self.record(now, "cron.missed", {"function": fn.id, "cron": schedule.expr, "scheduled": iso(nominal),
-                                             "outcome": "skipped", "reason": "overlap", "run": last.id})  # fmt: skip
+        if last is not None and _pending(last, now):
+            self.record(now, "cron.missed", {**data, "run": last.id})
             return True
         return False
 
-    def delivered(self, fn: Function, schedule: Any, run: Run) -> None:
-        """The tick started ``run``: it is the task's last execution, and counts."""
+    def waiting(self, fn: Function, schedule: Any, nominal: int, timer: Timer) -> None:
+        """The tick at ``nominal`` starts its run when ``timer`` fires (``maxRandomDelay``)."""
+        task = self.tasks.setdefault((fn.id, schedule.expr), Task())
+        task.due, task.timer = nominal, timer
+
+    def delivered(self, fn: Function, schedule: Any, nominal: int, run: Run) -> None:
+        """The tick at ``nominal`` started ``run``: it is the task's last execution, and counts (``runCount++``
+        as ``execute`` begins, after any random delay)."""
         key = (fn.id, schedule.expr)
         task = self.tasks.setdefault(key, Task())
+        if task.due == nominal:
+            task.due = task.timer = None
         task.last = run
         task.runs += 1
         self.keys[run] = key
@@ -109,6 +136,12 @@ class Tasks:
         task.stopped = now
         self.record(now, "cron.end", {"function": key[0], "cron": key[1], "reason": "max_executions",
                                       "limit": self.max_runs, "runs": task.runs, "run": run.id})  # fmt: skip
+        timer = task.timer
+        if timer is not None and task.due is not None and not timer.cancelled:  # stop() clears jitterTimeout
+            self.kernel.cancel(timer)
+            self.record(now, "cron.missed", {"function": key[0], "cron": key[1], "scheduled": iso(task.due),
+                                             "outcome": "skipped", "reason": "destroyed", "run": run.id})
+            task.due = task.timer = None
 
     def restart(self) -> None:
         """The process is back after a downtime: every task is scheduled afresh."""

@@ -646,12 +646,17 @@ class SystemRuntime:
         if end is not None:
             self._miss(fn, schedule, now, end)
             return
+        tasks = self.tasks if fn.id not in self.sim._own_worker else None
+        if tasks is not None and tasks.holds(fn, schedule, now, now):  # node-cron's heartbeat, before any delay
+            return
         copies = 1 + self._duplicates(fn, now, {"cron": schedule.expr, "scheduled": iso(now)})
         jitter = self.profile.cron_jitter_ns
         if jitter:
             at = now + self.engine.rng_for(fn.id).randrange(jitter // MS) * MS
-            self.kernel.schedule(at, self._deliver, fn, schedule, now, copies, owner=f"{fn.id} (cron)",
-                                 recurring=True)  # fmt: skip
+            timer = self.kernel.schedule(at, self._deliver, fn, schedule, now, copies, owner=f"{fn.id} (cron)",
+                                         recurring=True)  # fmt: skip
+            if tasks is not None:
+                tasks.waiting(fn, schedule, now, timer)
         else:
             self._deliver(fn, schedule, now, copies)
 
@@ -675,7 +680,7 @@ class SystemRuntime:
                 self._release_at(run, run.end_ns)
             return
         tasks = self.tasks if fn.id not in self.sim._own_worker else None
-        if tasks is not None and tasks.holds(fn, schedule, nominal, now):
+        if tasks is not None and late and tasks.holds(fn, schedule, nominal, now):  # on time: cron_tick asked
             return
         if self.engine.cron_overlaps(fn, schedule, nominal):
             return
@@ -699,7 +704,7 @@ class SystemRuntime:
                 self.cron_runs[key] = run
                 self.run_keys[run] = key
             if tasks is not None:
-                tasks.delivered(fn, schedule, run)
+                tasks.delivered(fn, schedule, nominal, run)
 
     # -- one repetition at a time (profile.cron_next == "end") -------------------------------------------------
     def _busy(self, key: tuple[str, str], now: int) -> bool:

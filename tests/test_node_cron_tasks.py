@@ -209,6 +209,72 @@ def test_trace_round_trip(tmp_path):
         r.data for r in sim.trace.of("cron.missed", "cron.end")]
 
 
+# -- maxRandomDelay: a delay drawn from the seed, so checked against runTask's rules rather than instants ---------
+
+
+def delayed(sleep, seeds, **options):
+    app = task_app("* * * * *", [sleep])
+    for seed in seeds:
+        with jobsim.Simulation(app, start=START, seed=seed, profile=jobsim.profile("node-cron", **options)) as sim:
+            sim.advance("8m")
+        yield sim
+
+
+def test_random_delay_is_whole_ms_below_the_maximum_and_seeded():
+    first = []
+    for sim in delayed(10, range(5), max_random_delay="30s"):
+        runs = sim.runs("report")
+        delays = [r.start_ns - instant_ns(r.event.data["scheduledAt"]) for r in runs]
+        assert [r.event.data["scheduledAt"][11:16] for r in runs][:7] == [f"00:0{m}" for m in range(1, 8)]
+        assert all(0 <= d < 30 * 10**9 and d % 10**6 == 0 for d in delays)
+        first.append(delays[0])
+    assert len(set(first)) == 5  # each seed draws its own
+    again = next(delayed(10, [0], max_random_delay="30s"))
+    assert again.runs("report")[0].start_ns - instant_ns(START) - 60 * 10**9 == first[0]
+
+
+def test_no_overlap_counts_the_delay_as_pending():
+    # the heartbeat checks the last tick's promise, which covers runTask's random delay and then the run
+    waited = 0
+    for sim in delayed(10, range(8), max_random_delay="90s", no_overlap=True):
+        runs = {instant_ns(r.event.data["scheduledAt"]): r for r in sim.runs("report")}
+        last = None
+        for minute in range(1, 7):  # each of these ticks has started by 00:08 (delays < 90 s)
+            tick = instant_ns(START) + minute * 60 * 10**9
+            skipped = [r.data for r in sim.trace.of("cron.missed") if instant_ns(r.data["scheduled"]) == tick]
+            busy = last is not None and (last.start_ns > tick or last.end_ns >= tick)
+            assert bool(skipped) == busy and (tick in runs) != busy, (sim.seed, iso(tick))
+            if skipped and last.start_ns > tick:
+                assert instant_ns(skipped[0]["waiting"]) == instant_ns(last.event.data["scheduledAt"])
+                assert "run" not in skipped[0]
+                waited += 1
+            elif skipped:
+                assert skipped[0]["run"] == last.id
+            last = runs.get(tick, last)
+    assert waited  # the seeds cover a tick skipped while the last one still waited
+
+
+def test_destroying_the_task_cancels_the_latest_delay():
+    # maxExecutions 1, a 65 s job, delays up to 50 s: if the 00:02 tick still waits when the 00:01 run completes,
+    # stop() clears jitterTimeout and it never runs; if it started first, it runs (runCount 2) and the task ends
+    cancelled = 0
+    for sim in delayed(65, range(12), max_random_delay="50s", max_executions=1):
+        first, *rest = sim.runs("report")
+        (end,) = sim.trace.of("cron.end")
+        assert end.at == first.end_ns
+        dropped = [r.data for r in sim.trace.of("cron.missed")]
+        if rest:
+            assert [r.event.data["scheduledAt"][11:16] for r in rest] == ["00:02"] and rest[0].start_ns <= end.at
+            assert dropped == [] and end.data["runs"] == 2
+        else:
+            assert dropped == [{"function": "report", "cron": "* * * * *", "scheduled": "2026-03-02T00:02:00.000Z",
+                                "outcome": "skipped", "reason": "destroyed", "run": first.id}]  # fmt: skip
+            cancelled += 1
+            assert "report drops its 03-02 00:02:00 tick, waiting out its random delay: report#1 reached " \
+                   "maxExecutions and the task is destroyed" in sim.timeline()
+    assert 0 < cancelled < 12
+
+
 # -- the options ------------------------------------------------------------------------------------------------
 
 
@@ -219,6 +285,9 @@ def test_profile_options_and_name():
     assert jobsim.profile(p.name) == p
     assert jobsim.profile("node-cron", no_overlap=False, max_executions=0).name == "node-cron"
     assert jobsim.profile("node-cron(no_overlap=TRUE)").cron_no_overlap
+    delay = jobsim.profile("node-cron", max_random_delay="1500ms")
+    assert (delay.name, delay.cron_jitter_ns) == ("node-cron(max_random_delay=1s500ms)", 1_500_000_000)
+    assert jobsim.profile("node-cron", max_random_delay=0).name == "node-cron"
 
 
 @pytest.mark.parametrize(("options", "match"), [
@@ -229,6 +298,8 @@ def test_profile_options_and_name():
     ({"timezone": "UTC"}, r"has no option 'timezone' \(timezone is tz= on the function"),
     ({"process_every": "1s"}, r"has no option 'process_every' \(Agenda's"),
     ({"maxExecutions": 2}, r"has no option 'maxExecutions' \(write max_executions\)"),
+    ({"max_random_delay": "1.5ms"}, r"whole milliseconds.*fraction of a millisecond"),
+    ({"max_random_delay": "soon"}, r"max_random_delay='soon'.*\{maxRandomDelay: 5000\} is '5s'"),
 ])  # fmt: skip
 def test_bad_options_refused(options, match):
     with pytest.raises(jobsim.InvalidArgument, match=match):

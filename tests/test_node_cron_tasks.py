@@ -207,6 +207,10 @@ def test_trace_round_trip(tmp_path):
     assert loaded.header["profile"] == "node-cron(no_overlap=true, max_executions=2)"
     assert [r.data for r in loaded.of("cron.missed", "cron.end")] == [
         r.data for r in sim.trace.of("cron.missed", "cron.end")]
+    again = jobsim.Simulation.replay(tmp_path / "tasks.jobsim.jsonl", task_app("* * * * *", [150]))
+    assert again.same, again.report()  # the header's profile name brings the options back
+    assert again.simulation.profile.cron_no_overlap and again.simulation.profile.cron_max_runs == 2
+    assert skipped(again.simulation) == skipped(sim)
 
 
 # -- maxRandomDelay: a delay drawn from the seed, so checked against runTask's rules rather than instants ---------
@@ -324,3 +328,17 @@ def test_singleton_refusal_names_the_option():
 
     with pytest.raises(jobsim.UnsupportedFeature, match=r"no_overlap=True"):
         jobsim.Simulation(app, start=START, profile="node-cron")
+
+
+def test_a_plugin_profile_with_durable_steps_gets_them_too():
+    # the fields are the profile's, not node-cron's: a profile that needs no other system rule still applies them
+    plugin = jobsim.Profile(name="mine", description="a plugin's", default_retries=jobsim.Retries(1),
+                            cron_no_overlap=True, cron_max_runs=2)  # fmt: skip
+    app = task_app("* * * * *", [90])
+    with jobsim.Simulation(app, start=START, profile=plugin) as sim:
+        sim.advance("10m")
+    assert [s for s, _ in starts(sim)] == ["00:01:00", "00:03:00"] and skipped(sim) == ["00:02:00", "00:04:00"]
+    with pytest.raises(jobsim.InvalidArgument, match=r"Profile.cron_max_runs must be an int >= 0"):
+        jobsim.Profile(name="bad", description="", default_retries=jobsim.Retries(1), cron_max_runs=-1)
+    with pytest.raises(jobsim.InvalidArgument, match=r"Profile.cron_no_overlap must be True or False"):
+        jobsim.Profile(name="bad", description="", default_retries=jobsim.Retries(1), cron_no_overlap="yes")

@@ -8,6 +8,7 @@ runs offline); the others are traced by hand from the source.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -22,18 +23,31 @@ START = "2026-03-02T00:00:00Z"
 GOLDEN = json.loads((Path(__file__).with_name("data") / "node_cron_tasks_golden.json").read_text())
 
 
-def task_app(expr, sleeps, fails=(False,)):
-    """``report`` on ``expr``; execution k sleeps ``sleeps[k % len]`` seconds, then raises if ``fails[k % len]``."""
+def task_app(expr, sleeps, fails=(False,), is_async=False):
+    """``report`` on ``expr``; execution k sleeps ``sleeps[k % len]`` seconds, then raises if ``fails[k % len]``
+    (``is_async``: an ``async def`` that awaits ``asyncio.sleep``, as the Node task awaits its timer)."""
     app = jobsim.App("ops")
     count = [0]
 
-    @app.function("report", cron=expr)
-    def report(ctx):
+    def next_execution():
         k = count[0]
         count[0] += 1
-        time.sleep(sleeps[k % len(sleeps)])
-        if fails[k % len(fails)]:
-            raise RuntimeError("boom")
+        return sleeps[k % len(sleeps)], fails[k % len(fails)]
+
+    if is_async:
+        @app.function("report", cron=expr)
+        async def report_async(ctx):
+            seconds, fail = next_execution()
+            await asyncio.sleep(seconds)
+            if fail:
+                raise RuntimeError("boom")
+    else:
+        @app.function("report", cron=expr)
+        def report(ctx):
+            seconds, fail = next_execution()
+            time.sleep(seconds)
+            if fail:
+                raise RuntimeError("boom")
 
     return app
 
@@ -59,12 +73,13 @@ def skipped(sim):
 # -- golden: the real node-cron under mocked timers ----------------------------------------------------------
 
 
+@pytest.mark.parametrize("is_async", [False, True], ids=["def", "async"])
 @pytest.mark.parametrize("case", GOLDEN["cases"], ids=[c["name"] for c in GOLDEN["cases"]])
-def test_matches_real_node_cron(case):
+def test_matches_real_node_cron(case, is_async):
     assert GOLDEN["start"] == START and GOLDEN["node-cron"] == "4.6.0"
     opts = case["options"]
     options = {"no_overlap": opts.get("noOverlap", False), "max_executions": opts.get("maxExecutions", 0)}
-    app = task_app(case["expr"], [ms / 1000 for ms in case["sleep"]], case["fail"])
+    app = task_app(case["expr"], [ms / 1000 for ms in case["sleep"]], case["fail"], is_async)
     sim = simulate(app, f"{case['minutes']}m", **options)
     horizon = instant_ns(START) + case["minutes"] * 60 * 10**9
     ms = 10**6

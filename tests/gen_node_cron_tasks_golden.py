@@ -10,7 +10,10 @@ Needs node (20.11 or later: ``node:test`` mock timers with ``Date``) and npm (an
 Each case schedules one task (``cron.schedule(expr, fn, options)``) under mocked ``setTimeout`` and ``Date``
 from 2026-03-02T00:00:00Z, and moves the clock 1 ms at a time, letting promises settle after each step (as the
 event loop would). Execution ``k`` (0-based) sleeps ``sleep[k % len]`` ms and then throws if ``fail[k % len]``.
-The driver logs every ``execution:*`` and ``task:*`` event with the slot (``context.date``) and the clock.
+With ``maxRandomDelay``, ``Math.random`` is replaced so that the i-th random delay ``runTask`` draws is
+``delays[i]`` (node-cron calls it nowhere else); the test gives jobsim the same draws. The driver logs every
+``execution:*`` and ``task:*`` event with the slot (``context.date``) and the clock, and ``call`` as the task
+function is called (``execution:started`` comes before the random delay, the call after it).
 """
 
 from __future__ import annotations
@@ -44,6 +47,20 @@ CASES: list[dict[str, object]] = [
      "fail": [True, True, False], "minutes": 8},
     {"name": "overlap-mixed-seconds", "expr": "*/20 * * * * *", "options": {"noOverlap": True},
      "sleep": [45_000, 5_000, 20_000, 61_000], "fail": [False, True], "minutes": 5},
+    {"name": "delay-overlap", "expr": "* * * * *", "options": {"noOverlap": True, "maxRandomDelay": 90_000},
+     "sleep": [10_000], "fail": [False], "delays": [70_000, 5_000, 80_000, 49_999, 0, 89_999, 1_000, 60_000],
+     "minutes": 9},
+    {"name": "delay-max-cancel", "expr": "* * * * *", "options": {"maxExecutions": 1, "maxRandomDelay": 50_000},
+     "sleep": [65_000], "fail": [False], "delays": [8_000, 30_000], "minutes": 5},
+    {"name": "delay-max-started-first", "expr": "* * * * *",
+     "options": {"maxExecutions": 1, "maxRandomDelay": 50_000}, "sleep": [65_000], "fail": [False],
+     "delays": [40_000, 20_000], "minutes": 5},
+    {"name": "delay-earlier-wait-survives", "expr": "* * * * *",
+     "options": {"maxExecutions": 1, "maxRandomDelay": 150_000}, "sleep": [150_000], "fail": [False],
+     "delays": [0, 100_000, 80_000], "minutes": 7},
+    {"name": "delay-overlap-max2", "expr": "* * * * *",
+     "options": {"noOverlap": True, "maxExecutions": 2, "maxRandomDelay": 60_000}, "sleep": [30_000],
+     "fail": [True, False], "delays": [59_999, 0, 30_000, 45_000, 10_000], "minutes": 8},
 ]  # fmt: skip
 
 DRIVER = r"""
@@ -56,8 +73,11 @@ const cron = (await import(pathToFileURL(process.argv[1] + '/node_modules/node-c
 cron.setLogger({ info() {}, warn() {}, error() {}, debug() {} });
 const log = [];
 let n = 0;
+let draw = 0;  // maxRandomDelay: Math.random answers so that runTask's Math.floor(...) is the case's next delay
+if (c.delays) Math.random = () => (c.delays[draw++] + 0.5) / c.options.maxRandomDelay;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const task = cron.schedule(c.expr, async () => {
+const task = cron.schedule(c.expr, async (ctx) => {
+  log.push(['call', ctx.date.getTime(), Date.now()]);  // the function itself starts (after any random delay)
   const k = n++;
   await sleep(c.sleep[k % c.sleep.length]);
   if (c.fail[k % c.fail.length]) throw new Error('boom');

@@ -678,7 +678,7 @@ class Engine:
         elif run._payload is not None:
             data["output"] = run._payload  # JSON bytes; decoded only if the trace is saved
         self.record(at, "run.end", data)
-        if self.system is not None and self.system.serial:
+        if self.system is not None and self.system.hears_ends:
             self.system.finished(run, at)
         if fn.flow is not None:
             self.flowrt.finished(run)

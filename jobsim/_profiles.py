@@ -274,6 +274,17 @@ class Profile:
     so a run's next step goes ahead of newer runs' waiting work. False: in the order each request was queued."""
     cron_jitter_ns: int = 0
     """A cron tick is delivered at its time + U[0, this) (Vercel's precision)."""
+    cron_no_overlap: bool = False
+    """A cron tick that comes while its schedule's latest run has not ended is skipped, not queued (node-cron's
+    ``noOverlap``: ``runner.ts`` ``heartBeat`` finds the last execution pending); a run ending at the tick's very
+    instant has not ended yet (its timer was armed after the heartbeat's). A run lost with its process holds
+    nothing. Trace: ``cron.missed``, outcome ``skipped``, reason ``overlap`` (``_nodetask.py``). False: every
+    tick starts a run."""
+    cron_max_runs: int = 0
+    """A cron schedule ends for good when one of its runs *completes* and this many or more of its runs have
+    started (node-cron's ``maxExecutions``: ``runCount`` counts every execution, the check follows a success
+    only; the task is destroyed). A skipped tick starts nothing and counts nothing. Trace: ``cron.end``, reason
+    ``max_executions``. 0: no limit."""
     max_duration_ns: int | None = None
     """An attempt that spends longer is killed and fails (Vercel's function duration)."""
     failure_hook: Callable[[Run, BaseException | None, int], Event | None] | None = None
@@ -414,14 +425,14 @@ def _check_attempts(profile: Profile, fn: Function, policy: RetryPolicy) -> None
 
 
 _NUMBERS = {"retry_after_min_ns": (0, False), "cron_jitter_ns": (0, False), "retry_after_max_ns": (0, True),
-            "debounce_job_delay_ns": (0, False), "sleep_holds_slot_ns": (0, False),
+            "debounce_job_delay_ns": (0, False), "sleep_holds_slot_ns": (0, False), "cron_max_runs": (0, False),
             "default_concurrency": (0, False), "max_concurrency": (0, False),
             "retry_after_precision_ns": (0, False), "retry_after_clamp_grid_ns": (0, False),
             "max_sleep_ns": (1, True), "max_duration_ns": (1, True), "max_attempts": (1, True)}
 """Int fields: the least value, and whether ``None`` (no limit) is allowed."""
 _BOOLS = ("durable_steps", "checkpoints", "non_retriable", "retry_after", "persistent", "future_ts",
           "fail_count_per_job", "debounce_timeout_at_call", "debounce_timeout_splits", "oldest_run_first",
-          "debounce_timeout_over_period", "singleton")
+          "debounce_timeout_over_period", "singleton", "cron_no_overlap")
 _CHOICES: dict[str, tuple[Any, ...]] = {"missed_cron": get_args(MissedCron), "cron_next": get_args(CronNext),
                                         "debounce_mode": ("leading", "trailing"), "cron_overlap": ("once", "each"),
                                         "repeated_ids": ("drop", "runs")}

@@ -43,6 +43,7 @@ from ._failhooks import AttemptFailure
 from ._inline import PENDING, AsyncInlineStep, InlineStep, RunState
 from ._jobdoc import JobDocuments
 from ._kernel import BACKGROUND
+from ._nodetask import Tasks
 from ._polling import Polls
 from ._records import FINAL, Attempt
 from ._steps import Suspend
@@ -103,6 +104,9 @@ class SystemRuntime:
         self.backlog: dict[tuple[str, str], list[tuple[Any, int, int]]] = {}
         # profile.cron_next == "job" (Agenda): a cron function is one job document (``_jobdoc.py``)
         self.docs = JobDocuments(self) if self.profile.cron_next == "job" else None
+        # node-cron's noOverlap and maxExecutions: one runner state per schedule (``_nodetask.py``)
+        self.tasks = Tasks(self) if self.profile.cron_no_overlap or self.profile.cron_max_runs else None
+        self.hears_ends = self.serial or self.tasks is not None  # Engine.finish calls `finished`
         # profile.poll_ns (Agenda's processEvery): a job starts when a poll finds it (``_polling.py``)
         self.polls = Polls(self.profile.poll_ns, sim.start_ns, self.windows) if self.profile.poll_ns else None
         self.stale: dict[int, list[tuple[int, str, str, Run, int, str | None]]] = {}  # ``_scan``'s, by instant
@@ -594,6 +598,8 @@ class SystemRuntime:
     def _up(self, start: int, end: int) -> None:
         self.record(end, "fault", {"fault": "downtime", "phase": "ends", "start": start, "end": end})
         ticks = self.missed.pop(end, [])
+        if self.tasks is not None:  # the process starts again and schedules its tasks afresh
+            self.tasks.restart()
         policy = self.profile.missed_cron
         if policy in ("first", "first-and-due", "latest"):
             # One pending job per schedule, and the next one computed from the instant it runs: a tick due
@@ -640,12 +646,17 @@ class SystemRuntime:
         if end is not None:
             self._miss(fn, schedule, now, end)
             return
+        tasks = self.tasks if fn.id not in self.sim._own_worker else None
+        if tasks is not None and tasks.holds(fn, schedule, now, now):  # node-cron's heartbeat, before any delay
+            return
         copies = 1 + self._duplicates(fn, now, {"cron": schedule.expr, "scheduled": iso(now)})
         jitter = self.profile.cron_jitter_ns
         if jitter:
             at = now + self.engine.rng_for(fn.id).randrange(jitter // MS) * MS
-            self.kernel.schedule(at, self._deliver, fn, schedule, now, copies, owner=f"{fn.id} (cron)",
-                                 recurring=True)  # fmt: skip
+            timer = self.kernel.schedule(at, self._deliver, fn, schedule, now, copies, owner=f"{fn.id} (cron)",
+                                         recurring=True)  # fmt: skip
+            if tasks is not None:
+                tasks.waiting(fn, schedule, now, timer)
         else:
             self._deliver(fn, schedule, now, copies)
 
@@ -668,6 +679,9 @@ class SystemRuntime:
             if len(held) == 1 and run.status in FINAL and run.end_ns is not None:  # its end is known already
                 self._release_at(run, run.end_ns)
             return
+        tasks = self.tasks if fn.id not in self.sim._own_worker else None
+        if tasks is not None and late and tasks.holds(fn, schedule, nominal, now):  # on time: cron_tick asked
+            return
         if self.engine.cron_overlaps(fn, schedule, nominal):
             return
         when = iso(nominal)
@@ -689,6 +703,8 @@ class SystemRuntime:
             if serial:
                 self.cron_runs[key] = run
                 self.run_keys[run] = key
+            if tasks is not None:
+                tasks.delivered(fn, schedule, nominal, run)
 
     # -- one repetition at a time (profile.cron_next == "end") -------------------------------------------------
     def _busy(self, key: tuple[str, str], now: int) -> bool:
@@ -700,7 +716,10 @@ class SystemRuntime:
         return run is not None and (run.status not in FINAL or run.end_ns is None or now < run.end_ns)
 
     def finished(self, run: Run, at: int) -> None:
-        """``run`` ended at ``at`` (``Engine.finish``): if it holds ticks back, the first of them runs then."""
+        """``run`` ended at ``at`` (``Engine.finish``): if it holds ticks back, the first of them runs then; a
+        node-cron task may reach its ``maxExecutions``."""
+        if self.tasks is not None:
+            self.tasks.finished(run, at)
         key = self.run_keys.get(run)
         if key is not None and self.cron_runs.get(key) is run and self.backlog.get(key):
             self._release_at(run, at)

@@ -26,7 +26,7 @@ from ._polling import process_every_ns
 from ._profiles import CrashRule, Profile
 from ._retries import Retries, RetryPolicy, TableBackoff
 from ._safe import message
-from ._time import DAY, HOUR, MINUTE, MS, SECOND, format_duration
+from ._time import DAY, HOUR, MINUTE, MS, SECOND, duration_ns, format_duration
 from .errors import InvalidArgument, UnsupportedFeature, WorkerCrashed
 
 if TYPE_CHECKING:
@@ -522,7 +522,10 @@ def _agenda_configure(root: Profile, options: dict[str, Any]) -> Profile:
     defaults are left out of the variant's name."""
     unknown = sorted(set(options) - set(_AGENDA_OPTIONS))
     if unknown:
-        raise InvalidArgument(f"profile 'agenda' has no option {', '.join(map(repr, unknown))}; it takes "
+        theirs = [name for name in unknown if name in _NODE_CRON_OPTIONS]
+        why = (f" ({', '.join(theirs)}: node-cron's task option{'s' if len(theirs) > 1 else ''}; an Agenda job is "
+               "locked while it runs, so its runs never overlap, and every() has no run limit)") if theirs else ""
+        raise InvalidArgument(f"profile 'agenda' has no option {', '.join(map(repr, unknown))}{why}; it takes "
                               "process_every (Agenda's processEvery: a duration such as '1s', default '5s'), "
                               "default_concurrency (defaultConcurrency: an int >= 1, default 5) and "
                               "max_concurrency (maxConcurrency: an int >= 1, default 20)")  # fmt: skip
@@ -711,6 +714,82 @@ _CRON_ONLY = {
 }  # fmt: skip
 
 
+_NODE_CRON_OPTIONS = ("no_overlap", "max_executions", "max_random_delay")
+
+
+def _node_cron_configure(root: Profile, options: dict[str, Any]) -> Profile:
+    """``jobsim.profile("node-cron", no_overlap=..., max_executions=...)``: the ``TaskOptions`` of those names
+    (``noOverlap``, default false; ``maxExecutions``, default none), given to every ``cron.schedule``
+    (``Profile.cron_no_overlap``, ``cron_max_runs``; ``_nodetask.py``). Options at node-cron's defaults are
+    left out of the variant's name."""
+    unknown = sorted(set(options) - set(_NODE_CRON_OPTIONS))
+    if unknown:
+        camel = {"noOverlap": "no_overlap", "maxExecutions": "max_executions", "maxRandomDelay": "max_random_delay"}
+        if any(name in camel for name in unknown):
+            why = " (write " + ", ".join(camel[name] for name in unknown if name in camel) + ")"
+        elif any(name in _AGENDA_OPTIONS for name in unknown):
+            why = " (Agenda's; node-cron has no poll and no concurrency limit)"
+        else:
+            why = (" (timezone is tz= on the function; name is only a label; missedExecutionTolerance and "
+                   "distributed are not simulated)")
+        raise InvalidArgument(f"profile 'node-cron' has no option {', '.join(map(repr, unknown))}{why}; it takes "
+                              "no_overlap (noOverlap: True or False, default False), max_executions "
+                              "(maxExecutions: an int >= 1, or 0 for no limit, the default) and max_random_delay "
+                              "(maxRandomDelay: a duration in whole milliseconds such as '5s', default 0)")  # fmt: skip
+    profile, named = root, []
+    if "no_overlap" in options:
+        no_overlap = _flag("no_overlap", options["no_overlap"], "noOverlap")
+        if no_overlap:
+            named.append(("no_overlap", "true"))
+            profile = dataclasses.replace(profile, cron_no_overlap=True,
+                                          description=profile.description + "; noOverlap")
+    if "max_executions" in options:
+        value = options["max_executions"]
+        limit = int(value) if isinstance(value, str) and value.strip().isdigit() else value
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise InvalidArgument.build("max_executions", value, "a whole number of executions >= 1 (node-cron's "
+                                        "maxExecutions), or 0 for no limit")  # fmt: skip
+        if limit:
+            named.append(("max_executions", str(limit)))
+            profile = dataclasses.replace(profile, cron_max_runs=limit,
+                                          description=profile.description + f"; maxExecutions {limit}")
+    if "max_random_delay" in options:
+        delay = _random_delay(options["max_random_delay"])
+        if delay:
+            text = format_duration(delay)
+            named.append(("max_random_delay", text))
+            profile = dataclasses.replace(profile, cron_jitter_ns=delay,
+                                          description=profile.description + f"; maxRandomDelay {text}")
+    if not named:
+        return root
+    return dataclasses.replace(profile, name=f"{root.name}({', '.join(f'{k}={v}' for k, v in named)})",
+                               options=tuple(named))
+
+
+def _random_delay(value: Any) -> int:
+    """node-cron's ``maxRandomDelay`` (milliseconds) as a jobsim duration: 0, or whole milliseconds."""
+    accepted = ("a duration in whole milliseconds such as '5s' or '250ms' (node-cron's maxRandomDelay, which counts "
+                "milliseconds: {maxRandomDelay: 5000} is '5s'), or 0 for none")  # fmt: skip
+    if isinstance(value, str) and value.strip() == "0":
+        return 0
+    try:
+        ns = duration_ns(value, "max_random_delay", allow_zero=True)
+    except InvalidArgument:
+        raise InvalidArgument.build("max_random_delay", value, accepted) from None
+    if ns % MS:
+        raise InvalidArgument.build("max_random_delay", value, accepted + " (this one has a fraction of a millisecond)")
+    return ns
+
+
+def _flag(option: str, value: Any, theirs: str) -> bool:
+    """True or False, or their names as a profile spec writes them (``"node-cron(no_overlap=true)"``)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise InvalidArgument.build(option, value, f"True or False (node-cron's {theirs})")
+
+
 def _node_cron() -> Profile:
     """node-cron 4 (reference §6; node-cron/node-cron).
 
@@ -729,9 +808,25 @@ def _node_cron() -> Profile:
     time) in New York (dst.test.ts "fires on the first occurrence"), the second (standard time)
     in London, Berlin, Athens — 01:30 Europe/London on 2025-10-26 runs at 01:30 GMT, and an
     hourly job in Berlin runs 01:00 CEST then 02:00 CET, not at 02:00 CEST.
-    Features: cron only. noOverlap skips a tick instead of queueing, so concurrency=
-    is refused. Not simulated: missedExecutionTolerance (a tick more than 1 s late
-    because the event loop was blocked is skipped) and maxRandomDelay.
+    Features: cron only; concurrency= and singleton= are refused (below).
+    Task options (TaskOptions, runner.ts; _nodetask.py): jobsim.profile("node-cron", no_overlap=True,
+    max_executions=N, max_random_delay="5s"), named "node-cron(no_overlap=true, max_executions=N,
+    max_random_delay=5s)", gives every cron schedule (each a task of its own) those options.
+    noOverlap: heartBeat skips a tick while the task's last execution is pending (execution:overlap;
+    "task still running, new execution blocked by overlap prevention!"): it is never queued, and a run
+    ending at the tick's instant is still pending then (cron.missed, outcome skipped, reason overlap).
+    maxExecutions: runCount counts every execution as it starts, and the task is destroyed when one
+    *completes* with runCount >= N (execute checks after onFinished; a failure returns before the
+    check): runs a tick starts while that one runs still start, a task that always fails never stops,
+    a skipped tick counts nothing (cron.end, reason max_executions).
+    maxRandomDelay: runTask waits floor(Math.random() * max) ms before execute (drawn from the seed,
+    Profile.cron_jitter_ns); the tick is pending meanwhile (noOverlap skips the next one, recorded with
+    "waiting"), the run counts when it starts, and the task's destruction cancels the latest tick's wait
+    (stop() clears jitterTimeout; cron.missed, reason destroyed).
+    After a downtime the process schedules its tasks afresh (the count from 0).
+    timezone is tz=; name is a label. Not simulated: missedExecutionTolerance (a tick more than 1 s late
+    because the event loop was blocked is skipped; jobsim's job code never blocks it), distributed (one
+    process here), and executeTimeout/startTimeout (background tasks only).
     Crash: the process dies with the run; nothing notices, nothing is retried: lost.
     Downtime: the process is down: ticks due are lost and nothing is recovered on
     restart (missed cron: none); in-flight runs are lost.
@@ -742,11 +837,12 @@ def _node_cron() -> Profile:
         description="node-cron: in-process cron; no persistence, no retries; DOM AND DOW",
         default_retries=Retries(attempts=1),
         durable_steps=False, cron=NODE_CRON, retry_after=False, persistent=False, missed_cron="none",
-        attempt_failure_hook=node_cron_failed,
+        attempt_failure_hook=node_cron_failed, configure=_node_cron_configure,
         lacks={**_CRON_ONLY,
-               "concurrency": "noOverlap skips a tick while the previous run is pending; it never queues",
-               "singleton": "noOverlap skips a tick while the previous run is pending, but jobsim does not "
-                            "simulate it (and it has no key and no cancel mode)",
+               "concurrency": "noOverlap skips a tick while the previous run is pending; it never queues "
+                              "(jobsim.profile('node-cron', no_overlap=True))",
+               "singleton": "it has no key and no cancel mode; its noOverlap skips a tick while the task's "
+                            "previous run is pending: jobsim.profile('node-cron', no_overlap=True)",
                "retries": "errors emit execution:failed; nothing is retried"},
         crash=CrashRule(then="lose", reason="the process died with the run; node-cron keeps nothing",
                         recovery="never"),

@@ -156,6 +156,14 @@ def _missed(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
             f"{count} ticks, {_hm(d['scheduled'], tz)} to {_hm(d['last'], tz)}"
         return f"cron      {d['function']} skips {ticks}: its {_hm(d['behind'], tz)} job started late; the next is " \
                f"{_hm(d['next'], tz)} ({d['cron']})"
+    if d["outcome"] == "skipped" and d.get("reason") == "overlap":  # node-cron's noOverlap (``_nodetask.py``)
+        going = f"its {_hm(d['waiting'], tz)} tick still waits out its random delay" if "waiting" in d else \
+            f"{_run(d, names)} is still running"
+        return f"cron      {d['function']} skips its {_hm(d['scheduled'], tz)} tick: {going} (noOverlap: the tick " \
+               "is dropped, not queued)"
+    if d["outcome"] == "skipped" and d.get("reason") == "destroyed":  # maxExecutions cancels a random delay
+        return f"cron      {d['function']} drops its {_hm(d['scheduled'], tz)} tick, waiting out its random delay: " \
+               f"{_run(d, names)} reached maxExecutions and the task is destroyed"
     if d["outcome"] == "skipped" and "reason" in d:  # one job document (profile.cron_next == "job")
         return f"cron      {d['function']} skips its {_hm(d['scheduled'], tz)} tick: {_held(d, names, tz)}"
     if d["outcome"] == "skipped":  # one pending job per schedule (profile.cron_next == "start")
@@ -168,6 +176,9 @@ def _missed(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 
 def _cron_end(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     """An every= scheduler makes no more jobs (``_every.py``)."""
+    if d["reason"] == "max_executions":  # node-cron's maxExecutions (``_nodetask.py``)
+        return f"cron      {d['function']} ends its schedule: {_run(d, names)} completed, execution {d['runs']} " \
+               f"of maxExecutions {d['limit']}; the task is destroyed ({d['cron']})"
     if d["reason"] == "limit":
         return f"cron      {d['function']} ends its schedule: the job just started is its last (limit {d['limit']})"
     return f"cron      {d['function']} ends its schedule: its end {_hm(d['end'], tz)} has passed ({d['cron']})"

@@ -169,7 +169,8 @@ def test_unknown_keywords_whose_repr_raises_are_still_named() -> None:
     with pytest.raises(jobsim.InvalidArgument) as info:
         jobsim.profile("inngest", process_every=_BrokenRepr())
     assert str(info.value).startswith("profile 'inngest' takes no options, got process_every=<_BrokenRepr object "
-                                      "(its repr raised RuntimeError)>; profiles that take options: 'agenda'")
+                                      "(its repr raised RuntimeError)>; profiles that take options: 'agenda', "
+                                      "'node-cron'")
 
 
 @pytest.mark.usefixtures("quiet_inner_run")

@@ -217,6 +217,7 @@ class Engine:
         self.sim = sim
         self.kernel = sim.kernel
         self.rng_for = sim.rng_for  # function id -> the generator its draws come from
+        self._streams = sim._streams  # what rng_for has made so far, by function id
         self.profile = sim.profile
         self.jcs = sim.profile.jcs  # outputs as the next request carries them (``_steps.as_requested``)
         profile = sim.profile
@@ -224,6 +225,9 @@ class Engine:
         self.lifecycle = (profile.failure_hook is None and profile.attempt_failure_hook is None
                           and "on_failure" not in profile.lacks)  # fmt: skip
         self.record = sim.trace.add
+        # the records of every job's path (run.start, attempt, retry, sleep, run.end) are appended as
+        # ``(at, kind, data)`` rows directly: what ``record`` does, without its frame (12 a job in bench_core)
+        self._row = sim.trace._rows.append
         self.x: Execution | None = None
         self.move_clock = sim.wallclock.move
         self.flowrt = FlowRuntime(self)  # flow control; only functions with `fn.flow` reach it
@@ -357,7 +361,7 @@ class Engine:
             return run
         if self.system is not None and self._held(run, len(runs), now):
             return run
-        self.record(now, "run.start", {"function": fn.id, "run": run.id, "n": len(runs), "event": run.event.name})
+        self._row((now, "run.start", {"function": fn.id, "run": run.id, "n": len(runs), "event": run.event.name}))
         self.kernel.schedule(now, self._request, run, 0, owner=fn.id)
         return run
 
@@ -535,7 +539,7 @@ class Engine:
         data: dict[str, Any] = {"function": run.function.id, "run": run.id, "step": step, "attempt": x.attempt}
         if error is not None:
             data["error"] = said(error)  # its __str__ may raise: job code wrote it
-        self.record(start, "attempt", data)
+        self._row((start, "attempt", data))
         return attempt
 
     def _step(self, run: Run, key: str, kind: str, start: int) -> StepRecord:
@@ -555,14 +559,18 @@ class Engine:
         _, key, payload, kind = op
         if self.jcs:
             payload = as_requested(payload)
-        record = self._step(run, key, kind, x.start)
+        record = run.steps.get(key)  # ``_step``, inline: once a request
+        if record is None:
+            record = run.steps[key] = StepRecord(key, kind, x.start)
         record.attempts.append(self._attempt(run, x, key, None))
         record.status, record._payload, record.end_ns = "completed", payload, x.now
         self._next(run, x.now)
 
     def _failed(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
         _, key, error = op
-        record = self._step(run, key, "run" if len(op) < 4 else op[3], x.start)
+        record = run.steps.get(key)  # ``_step``, inline: once a request
+        if record is None:
+            record = run.steps[key] = StepRecord(key, "run" if len(op) < 4 else op[3], x.start)
         record.attempts.append(self._attempt(run, x, key, error))
         delay = self._retry_delay(run, x, error)
         if delay is not None:
@@ -593,17 +601,23 @@ class Engine:
         """Delay before the next attempt, or ``None`` when this failure is final."""
         if isinstance(error, NonRetriableError):
             return None
-        policy = self.policy(run.function)
+        fn_id = run.function.id
+        policy = self._policies.get(fn_id)
+        if policy is None:
+            policy = self.policy(run.function)
         if x.attempt + 1 >= policy.attempts:
             return None
         if isinstance(error, RetryAfterError):
             return self.profile.retry_after_delay(error.after, x.now)
-        return policy.delay_ns(x.attempt + 1, self.rng_for(run.function.id))
+        rng = self._streams.get(fn_id)  # ``rng_for``'s own cache, read inline
+        if rng is None:
+            rng = self.rng_for(fn_id)
+        return policy.delay_ns(x.attempt + 1, rng)
 
     def _retry(self, run: Run, x: Execution, key: str | None, delay: int) -> None:
         at = x.now + delay
-        self.record(x.now, "retry", {"function": run.function.id, "run": run.id, "step": key,
-                                     "attempt": x.attempt + 1, "at": at, "delay": delay})  # fmt: skip
+        self._row((x.now, "retry", {"function": run.function.id, "run": run.id, "step": key,
+                                    "attempt": x.attempt + 1, "at": at, "delay": delay}))  # fmt: skip
         self.kernel.schedule(at, self._request, run, x.attempt + 1, x.plan, owner=run.function.id)
 
     def _sleep(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
@@ -614,7 +628,7 @@ class Engine:
             run.status = "sleeping"
             return
         record.status = run.status = "sleeping"
-        self.record(x.now, "sleep", {"function": run.function.id, "run": run.id, "step": key, "until": wake})
+        self._row((x.now, "sleep", {"function": run.function.id, "run": run.id, "step": key, "until": wake}))
         run._wake = self.kernel.schedule(wake, self._wake, run, record, owner=run.function.id)
 
     def _wake(self, run: Run, record: StepRecord) -> None:
@@ -747,7 +761,7 @@ class Engine:
             data["error"] = said(error)  # its __str__ may raise: job code wrote it
         elif run._payload is not None:
             data["output"] = run._payload  # JSON bytes; decoded only if the trace is saved
-        self.record(at, "run.end", data)
+        self._row((at, "run.end", data))
         if self.system is not None and self.system.serial:
             self.system.finished(run, at)
         if fn.flow is not None:

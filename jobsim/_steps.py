@@ -316,7 +316,13 @@ class Execution:
 
     def enter(self, step_id: Any, kind: str) -> tuple[str, StepRecord | None]:
         """A step call begins: its ``key`` and its ``memo`` record (``None``: run it now)."""
-        key = self.key(step_id)
+        if type(step_id) is str and step_id and not self.in_step:  # ``key``'s common case, inline: every step call
+            seen = self.seen
+            count = seen.get(step_id, 0)
+            seen[step_id] = count + 1
+            key = step_id if count == 0 else f"{step_id}:{count}"
+        else:
+            key = self.key(step_id)
         return key, self.memo(key, kind)
 
     def enter_run(self, step_id: Any, fn: Any) -> tuple[str, StepRecord | None]:

@@ -346,7 +346,8 @@ class Engine:
         if fn.flow is not None:
             return self.flowrt.start(fn, events, parent)
         self._run_counter += 1
-        now = self.now()
+        x = self.x
+        now = self.kernel.now if x is None else x.now  # ``now()``
         run = Run(fn, ulid(now // MS, RUN_IDS | self._run_counter), events, now)
         run.parent = parent
         if parent is not None or self.causes:

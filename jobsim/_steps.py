@@ -19,6 +19,7 @@ import json
 import re
 import threading
 from collections.abc import Callable, Coroutine, Mapping, Sequence
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
@@ -122,10 +123,18 @@ def failure(key: str | None, exc: BaseException) -> tuple[Any, ...]:
     """The outcome of job code that raised ``exc``: the step (``key``) or the request failed, unless
     ``exc`` is a refusal (``UnsupportedFeature``: something the simulated system, or a backend
     plugin, does not have). No retry can work around a refusal, and a failed attempt would hide
-    it among job errors, so it leaves the simulation: the driving call raises it."""
+    it among job errors, so it leaves the simulation: the driving call raises it.
+
+    Dropping jobsim's frame from the traceback alone does not free the request: job code's
+    frame still links to its caller's (``f_back``), and so on up. A step's job code is called
+    from a frame that never returns (``_calls``), which ends that chain; an error raised in the
+    handler itself still keeps its request's ``_request`` frame."""
     if isinstance(exc, UnsupportedFeature):
         return ("unsupported", exc)
-    return ("error", _from_job(exc)) if key is None else ("failed", key, _from_job(exc))
+    tb = exc.__traceback__  # drop jobsim's own frame: the traceback starts in job code (docstring)
+    if tb is not None and tb.tb_next is not None:
+        exc.__traceback__ = tb.tb_next
+    return ("error", exc) if key is None else ("failed", key, exc)
 
 
 _STEP_CALL = re.compile(
@@ -170,20 +179,6 @@ def misused_step(error: TypeError) -> BaseException:
     misuse = StepMisuse(f"ctx.step.{method}() {problem}; it takes ctx.step.{method}({_shape(parameters)})")
     misuse.__cause__ = error
     return misuse.with_traceback(error.__traceback__)
-
-
-def _from_job(exc: BaseException) -> BaseException:
-    """Drop jobsim's own frame from a job's exception: its traceback starts in job code.
-
-    That alone does not free the request: job code's frame still links to its caller's
-    (``f_back``), and so on up. A step's job code is called from a frame that never
-    returns (``_calls``), which ends that chain; an error raised in the handler itself
-    still keeps its request's ``_request`` frame.
-    """
-    tb = exc.__traceback__
-    if tb is not None and tb.tb_next is not None:
-        exc.__traceback__ = tb.tb_next
-    return exc
 
 
 def refuse_coroutine(key: str, fn: Any, value: Any) -> None:
@@ -403,7 +398,8 @@ class Step(Execution):
             x.in_step = False
         if not ok:  # one of JOB_ERRORS, SystemExit too: the step fails (``_checks.JOB_ERRORS``)
             raise Suspend(failure(key, value))
-        refuse_coroutine(key, fn, value)
+        if isinstance(value, CoroutineType):
+            refuse_coroutine(key, fn, value)
         raise Suspend(_done(key, value, "run"))
 
     def sleep(self, step_id: str, duration: Duration) -> None:

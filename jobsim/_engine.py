@@ -60,6 +60,9 @@ _STATUS = {"completed": "Completed", "failed": "Failed", "cancelled": "Cancelled
 _LIFECYCLE = (FAILED_EVENT, FINISHED_EVENT)  # runs they start announce nothing (finalize.go: no recursion)
 
 
+_new = object.__new__
+
+
 def _always(event: Event) -> bool:
     return True
 
@@ -501,11 +504,13 @@ class Engine:
         try:
             if self.faults or self.system is not None:
                 x.fault(None)
-            ctx = Context(x)
+            ctx = _new(Context)  # ``Context(x)``, its two fields set here: a Python __init__ is a frame per request
+            ctx.step = x
+            ctx._fresh = False
             value = self.sim.loop().drive(fn.handler(ctx)) if fn.is_async else fn.handler(ctx)
             op: tuple[Any, ...] = ("returned", value)
         except Suspend as suspend:
-            op = suspend.op
+            op = suspend.args[0]  # ``suspend.op``
         except JOB_ERRORS as exc:  # SystemExit too; KeyboardInterrupt goes to the test (``_checks.JOB_ERRORS``)
             if type(exc) is TypeError and "native" not in fn.options:  # jobsim's own ctx.step, not a plugin's
                 exc = misused_step(exc)
@@ -535,7 +540,12 @@ class Engine:
         """Record an attempt of ``run`` from ``start`` (default: its request's start) to ``x.now``."""
         if start is None:
             start = x.start
-        attempt = Attempt(x.attempt, step, start, x.now, error)
+        attempt = _new(Attempt)  # ``Attempt(...)``'s fields set here: a Python __init__ is a frame per request
+        attempt.number = x.attempt
+        attempt.step = step
+        attempt.start_ns = start
+        attempt.end_ns = x.now
+        attempt.error = error
         run.attempts.append(attempt)
         data: dict[str, Any] = {"function": run.function.id, "run": run.id, "step": step, "attempt": x.attempt}
         if error is not None:

@@ -65,6 +65,9 @@ class Timer:
         return f"<Timer {self.owner} at {iso(self.due)}{' done or cancelled' if self.cancelled else ''}>"
 
 
+_new = object.__new__
+
+
 class Kernel:
     """Virtual clock plus heap. ``now`` is read freely; it only changes in ``run``."""
 
@@ -89,9 +92,14 @@ class Kernel:
         """Call ``callback(*args)`` at ``due`` (never earlier than now)."""
         if due < self.now:
             due = self.now
-        timer = Timer(due, callback, args, owner, recurring)
-        if due == self.now and self._depth >= 0:
-            timer.depth = self._depth + 1
+        timer = _new(Timer)  # ``Timer(...)``'s fields set here: a Python __init__ is a frame per timer
+        timer.due = due
+        timer.callback = callback
+        timer.args = args
+        timer.owner = owner
+        timer.recurring = recurring
+        timer.cancelled = False
+        timer.depth = self._depth + 1 if due == self.now and self._depth >= 0 else 0
         if not recurring:
             self._one_off += 1
         key = (due, priority)

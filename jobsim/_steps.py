@@ -42,12 +42,16 @@ _DUMP_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY | orjson.OP
 
 
 class Suspend(BaseException):
-    """Ends a request after its first new step; carries what the engine must do."""
+    """Ends a request after its first new step; carries what the engine must do: ``Suspend(op)``.
 
-    __slots__ = ("op",)
+    ``op`` is the exception's one argument (``args[0]``), so making one runs no Python
+    ``__init__`` (a frame per request); the engine reads ``args[0]`` itself."""
 
-    def __init__(self, op: tuple[Any, ...]) -> None:
-        self.op = op
+    __slots__ = ()
+
+    @property
+    def op(self) -> tuple[Any, ...]:
+        return self.args[0]  # type: ignore[no-any-return]
 
 
 class UnserializableOutput(NonRetriableError, JobsimError):

@@ -73,9 +73,11 @@ class Kernel:
 
     def __init__(self, start: int) -> None:
         self.now = start
-        self._heap: list[tuple[int, int]] = []  # each (due, priority) that has a bucket, once
-        # (due, priority) -> [index of its next timer, timer, timer, ...]; a timer taken is replaced by None
-        self._buckets: dict[tuple[int, int], list[Any]] = {}
+        # (due, priority, bucket) for each (due, priority) that has one, once: a bucket is [index of its next
+        # timer, timer, timer, ...], a timer taken replaced by None. Two entries never tie on (due, priority),
+        # so the heap never compares buckets
+        self._heap: list[tuple[int, int, list[Any]]] = []
+        self._buckets: dict[int, dict[int, list[Any]]] = {}  # priority -> due -> its bucket (no tuple to hash)
         self._one_off = 0  # live, non-recurring timers: what `run_until_idle` waits for
         self.processed = 0
         self._depth = -1  # depth of the timer being processed; -1 outside `run`
@@ -102,11 +104,13 @@ class Kernel:
         timer.depth = self._depth + 1 if due == self.now and self._depth >= 0 else 0
         if not recurring:
             self._one_off += 1
-        key = (due, priority)
-        bucket = self._buckets.get(key)
+        by_due = self._buckets.get(priority)
+        if by_due is None:
+            by_due = self._buckets[priority] = {}
+        bucket = by_due.get(due)
         if bucket is None:
-            self._buckets[key] = [1, timer]
-            heapq.heappush(self._heap, key)
+            bucket = by_due[due] = [1, timer]
+            heapq.heappush(self._heap, (due, priority, bucket))
         else:
             bucket.append(timer)
         return timer
@@ -124,25 +128,24 @@ class Kernel:
         return self._one_off == 0
 
     def next_due(self) -> int | None:
-        heap, buckets = self._heap, self._buckets
+        heap = self._heap
         while heap:
-            key = heap[0]
-            bucket = buckets[key]
+            due, priority, bucket = heap[0]
             at = bucket[0]
             while at < len(bucket) and bucket[at].cancelled:
                 bucket[at] = None
                 at += 1
             if at < len(bucket):
                 bucket[0] = at
-                return key[0]
+                return due
             heapq.heappop(heap)
-            del buckets[key]
+            del self._buckets[priority][due]
         return None
 
     def pending(self) -> list[Timer]:
         """Live timers in due order (for error messages and introspection)."""
-        buckets = self._buckets
-        return [timer for key in sorted(self._heap) for timer in buckets[key][buckets[key][0]:] if not timer.cancelled]
+        entries = sorted(self._heap, key=lambda entry: entry[:2])
+        return [timer for _, _, bucket in entries for timer in bucket[bucket[0]:] if not timer.cancelled]
 
     def run(
         self,
@@ -168,17 +171,17 @@ class Kernel:
         budget = max_items
         freezer = _gc.Freezer()  # long calls keep the collector off what they built (`_gc`)
         freeze_at = budget - _gc.FREEZE_AFTER
-        current: tuple[int, int] | None = None  # the key whose bucket is ``bucket``
+        current: tuple[int, int, list[Any]] | None = None  # the heap entry whose bucket is ``bucket``
         bucket: list[Any] = []
         try:
             while heap:
                 if stop_when_idle and self._one_off == 0:
                     return
-                key = heap[0]
-                if key is not current:  # a new key came first: an earlier due, or a more urgent priority
-                    if key[0] > until:
+                entry = heap[0]
+                if entry is not current:  # a new entry came first: an earlier due, or a more urgent priority
+                    if entry[0] > until:
                         break
-                    current, bucket = key, buckets[key]
+                    current, bucket = entry, entry[2]
                 at = bucket[0]
                 timer = bucket[at]
                 if not timer.cancelled:
@@ -188,13 +191,13 @@ class Kernel:
                 if at + 1 < len(bucket):
                     bucket[0] = at + 1
                     bucket[at] = None
-                else:  # the bucket's last timer: work scheduled at this key from now on makes a new one
+                else:  # the bucket's last timer: work scheduled at its (due, priority) from now on makes a new one
                     pop(heap)
-                    del buckets[key]
+                    del buckets[entry[1]][entry[0]]
                     current = None
                 if timer.cancelled:
                     continue
-                self.now = key[0]
+                self.now = entry[0]
                 self._depth = timer.depth
                 if not timer.recurring:
                     self._one_off -= 1

@@ -17,6 +17,7 @@ import hashlib
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from threading import get_ident
 from typing import TYPE_CHECKING, Any
 
 from ._calls import JobCalls
@@ -495,9 +496,23 @@ class Engine:
             ctl = self.flowrt.enter(run, attempt, plan)
             if ctl is None:
                 return  # waits for a concurrency slot
-        x = self._step_types[fn.is_async](self, run, attempt, self.kernel.now)
-        if plan is not None:
+        cls = self._step_types[fn.is_async]
+        if cls is Step:  # ``Step(self, run, attempt, now)``: Execution.__init__'s fields, set here (no frame)
+            x = _new(Step)
+            x.engine = self
+            x.run_ = run
+            x.attempt = attempt
+            x.start = x.now = self.kernel.now
+            x.seen = {}
+            x.in_step = False
             x.plan = plan
+            x.thread = get_ident()
+            x.strayed = None
+            x.ended = None
+        else:
+            x = cls(self, run, attempt, self.kernel.now)
+            if plan is not None:
+                x.plan = plan
         self.x = x
         self.move_clock(x.now)
         run.status = "running"

@@ -17,6 +17,7 @@ import hashlib
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from threading import get_ident
 from typing import TYPE_CHECKING, Any
 
 from ._calls import JobCalls
@@ -59,6 +60,9 @@ INVOKED_EVENT = "inngest/function.invoked"
 CRON_EVENT = "inngest/scheduled.timer"
 _STATUS = {"completed": "Completed", "failed": "Failed", "cancelled": "Cancelled"}  # enums.StepStatus's JSON
 _LIFECYCLE = (FAILED_EVENT, FINISHED_EVENT)  # runs they start announce nothing (finalize.go: no recursion)
+
+
+_new = object.__new__
 
 
 def _always(event: Event) -> bool:
@@ -147,6 +151,7 @@ class Engine:
         self.sim = sim
         self.kernel = sim.kernel
         self.rng_for = sim.rng_for  # function id -> the generator its draws come from
+        self._streams = sim._streams  # what rng_for has made so far, by function id
         self.profile = sim.profile
         self.jcs = sim.profile.jcs  # outputs as the next request carries them (``_steps.as_requested``)
         profile = sim.profile
@@ -154,6 +159,9 @@ class Engine:
         self.lifecycle = (profile.failure_hook is None and profile.attempt_failure_hook is None
                           and "on_failure" not in profile.lacks)  # fmt: skip
         self.record = sim.trace.add
+        # the records of every job's path (run.start, attempt, retry, sleep, run.end) are appended as
+        # ``(at, kind, data)`` rows directly: what ``record`` does, without its frame (12 a job in bench_core)
+        self._row = sim.trace._rows.append
         self.x: Execution | None = None
         self.move_clock = sim.wallclock.move
         self.flowrt = FlowRuntime(self)  # flow control; only functions with `fn.flow` reach it
@@ -272,7 +280,8 @@ class Engine:
         if fn.flow is not None:
             return self.flowrt.start(fn, events, parent)
         self._run_counter += 1
-        now = self.now()
+        x = self.x
+        now = self.kernel.now if x is None else x.now  # ``now()``
         run = Run(fn, ulid(now // MS, RUN_IDS | self._run_counter), events, now)
         run.parent = parent
         if parent is not None or self.causes:
@@ -287,7 +296,7 @@ class Engine:
             return run
         if self.system is not None and self._held(run, len(runs), now):
             return run
-        self.record(now, "run.start", {"function": fn.id, "run": run.id, "n": len(runs), "event": run.event.name})
+        self._row((now, "run.start", {"function": fn.id, "run": run.id, "n": len(runs), "event": run.event.name}))
         self.kernel.schedule(now, self._request, run, 0, owner=fn.id)
         return run
 
@@ -417,20 +426,36 @@ class Engine:
             ctl = self.flowrt.enter(run, attempt, plan)
             if ctl is None:
                 return  # waits for a concurrency slot
-        x = self._step_types[fn.is_async](self, run, attempt, self.kernel.now)
-        if plan is not None:
+        cls = self._step_types[fn.is_async]
+        if cls is Step:  # ``Step(self, run, attempt, now)``: Execution.__init__'s fields, set here (no frame)
+            x = _new(Step)
+            x.engine = self
+            x.run_ = run
+            x.attempt = attempt
+            x.start = x.now = self.kernel.now
+            x.seen = {}
+            x.in_step = False
             x.plan = plan
+            x.thread = get_ident()
+            x.strayed = None
+            x.ended = None
+        else:
+            x = cls(self, run, attempt, self.kernel.now)
+            if plan is not None:
+                x.plan = plan
         self.x = x
         self.move_clock(x.now)
         run.status = "running"
         try:
             if self.faults or self.system is not None:
                 x.fault(None)
-            ctx = Context(x)
+            ctx = _new(Context)  # ``Context(x)``, its two fields set here: a Python __init__ is a frame per request
+            ctx.step = x
+            ctx._fresh = False
             value = self.sim.loop().drive(fn.handler(ctx)) if fn.is_async else fn.handler(ctx)
             op: tuple[Any, ...] = ("returned", value)
         except Suspend as suspend:
-            op = suspend.op
+            op = suspend.args[0]  # ``suspend.op``
         except JOB_ERRORS as exc:  # SystemExit too; KeyboardInterrupt goes to the test (``_checks.JOB_ERRORS``)
             if type(exc) is TypeError and "native" not in fn.options:  # jobsim's own ctx.step, not a plugin's
                 exc = misused_step(exc)
@@ -460,12 +485,17 @@ class Engine:
         """Record an attempt of ``run`` from ``start`` (default: its request's start) to ``x.now``."""
         if start is None:
             start = x.start
-        attempt = Attempt(x.attempt, step, start, x.now, error)
+        attempt = _new(Attempt)  # ``Attempt(...)``'s fields set here: a Python __init__ is a frame per request
+        attempt.number = x.attempt
+        attempt.step = step
+        attempt.start_ns = start
+        attempt.end_ns = x.now
+        attempt.error = error
         run.attempts.append(attempt)
         data: dict[str, Any] = {"function": run.function.id, "run": run.id, "step": step, "attempt": x.attempt}
         if error is not None:
             data["error"] = said(error)  # its __str__ may raise: job code wrote it
-        self.record(start, "attempt", data)
+        self._row((start, "attempt", data))
         return attempt
 
     def _step(self, run: Run, key: str, kind: str, start: int) -> StepRecord:
@@ -485,14 +515,18 @@ class Engine:
         _, key, payload, kind = op
         if self.jcs:
             payload = as_requested(payload)
-        record = self._step(run, key, kind, x.start)
+        record = run.steps.get(key)  # ``_step``, inline: once a request
+        if record is None:
+            record = run.steps[key] = StepRecord(key, kind, x.start)
         record.attempts.append(self._attempt(run, x, key, None))
         record.status, record._payload, record.end_ns = "completed", payload, x.now
         self._next(run, x.now)
 
     def _failed(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
         _, key, error = op
-        record = self._step(run, key, "run" if len(op) < 4 else op[3], x.start)
+        record = run.steps.get(key)  # ``_step``, inline: once a request
+        if record is None:
+            record = run.steps[key] = StepRecord(key, "run" if len(op) < 4 else op[3], x.start)
         record.attempts.append(self._attempt(run, x, key, error))
         delay = self._retry_delay(run, x, error)
         if delay is not None:
@@ -523,17 +557,23 @@ class Engine:
         """Delay before the next attempt, or ``None`` when this failure is final."""
         if isinstance(error, NonRetriableError):
             return None
-        policy = self.policy(run.function)
+        fn_id = run.function.id
+        policy = self._policies.get(fn_id)
+        if policy is None:
+            policy = self.policy(run.function)
         if x.attempt + 1 >= policy.attempts:
             return None
         if isinstance(error, RetryAfterError):
             return self.profile.retry_after_delay(error.after, x.now)
-        return policy.delay_ns(x.attempt + 1, self.rng_for(run.function.id))
+        rng = self._streams.get(fn_id)  # ``rng_for``'s own cache, read inline
+        if rng is None:
+            rng = self.rng_for(fn_id)
+        return policy.delay_ns(x.attempt + 1, rng)
 
     def _retry(self, run: Run, x: Execution, key: str | None, delay: int) -> None:
         at = x.now + delay
-        self.record(x.now, "retry", {"function": run.function.id, "run": run.id, "step": key,
-                                     "attempt": x.attempt + 1, "at": at, "delay": delay})  # fmt: skip
+        self._row((x.now, "retry", {"function": run.function.id, "run": run.id, "step": key,
+                                    "attempt": x.attempt + 1, "at": at, "delay": delay}))  # fmt: skip
         self.kernel.schedule(at, self._request, run, x.attempt + 1, x.plan, owner=run.function.id)
 
     def _sleep(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
@@ -544,7 +584,7 @@ class Engine:
             run.status = "sleeping"
             return
         record.status = run.status = "sleeping"
-        self.record(x.now, "sleep", {"function": run.function.id, "run": run.id, "step": key, "until": wake})
+        self._row((x.now, "sleep", {"function": run.function.id, "run": run.id, "step": key, "until": wake}))
         run._wake = self.kernel.schedule(wake, self._wake, run, record, owner=run.function.id)
 
     def _wake(self, run: Run, record: StepRecord) -> None:
@@ -677,7 +717,7 @@ class Engine:
             data["error"] = said(error)  # its __str__ may raise: job code wrote it
         elif run._payload is not None:
             data["output"] = run._payload  # JSON bytes; decoded only if the trace is saved
-        self.record(at, "run.end", data)
+        self._row((at, "run.end", data))
         if self.system is not None and self.system.hears_ends:
             self.system.finished(run, at)
         if fn.flow is not None:

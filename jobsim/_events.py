@@ -280,10 +280,17 @@ def for_run(event: Event, jcs: bool = False) -> Event:
     each later request of the run a fresh ``data`` again, as Inngest does. ``jcs``: the profile's
     requests are written through JCS (``Profile.jcs``, ``canonical``).
     """
-    try:
-        own = as_sent(event)  # the same JSON copy the bus made of what was sent
-    except InvalidArgument:  # not JSON (a plugin's own event): shared, as before
-        return event
+    data, user = event.data, event.user
+    if _flat_json(data) and (user is None or _flat_json(user)):  # what as_sent makes of it, without the round trip
+        own = _stamped(event, event.id, event.ts)
+        _set(own, "data", dict(data))
+        if user is not None:
+            _set(own, "user", dict(user))
+    else:
+        try:
+            own = as_sent(event)  # the same JSON copy the bus made of what was sent
+        except InvalidArgument:  # not JSON (a plugin's own event): shared, as before
+            return event
     if jcs:  # as the request writes it (``canonical``): sorted keys, an integral float an int
         _set(own, "data", canonical(own.data))
         if own.user is not None:
@@ -292,6 +299,31 @@ def for_run(event: Event, jcs: bool = False) -> Event:
 
 
 _SCALARS = frozenset((str, int, float, bool, type(None)))
+_SAFE = 1 << 53
+
+
+def _flat_json(value: Any) -> bool:
+    """Whether ``json_copy(value)`` is ``dict(value)``: a dict of ASCII keys to values its JSON round trip
+    keeps as they are (None, bools, ints within 53 bits, finite floats, ASCII strings), the common case
+    of an event a run starts with (a bus event's data came through JSON already)."""
+    if type(value) is not dict:
+        return False
+    for key, item in value.items():
+        if type(key) is not str or not key.isascii():
+            return False
+        kind = type(item)
+        if kind is str:
+            if not item.isascii():
+                return False
+        elif kind is int:
+            if not -_SAFE <= item <= _SAFE:
+                return False
+        elif kind is float:
+            if item - item != 0.0:  # NaN or an infinity: json_copy refuses it
+                return False
+        elif item is not None and kind is not bool:
+            return False
+    return True
 
 
 def fresh(value: Mapping[str, Any]) -> dict[str, Any]:

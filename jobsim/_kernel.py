@@ -1,9 +1,14 @@
 """The kernel: a virtual clock and a heap of due work. Standard library only.
 
-Time is an ``int`` of nanoseconds since the epoch (UTC). The heap holds
-``(due, priority, seq, timer)``: ``seq`` is a monotonic counter, so items due at
-the same instant with the same priority keep insertion order and timers are never
-compared (SimPy's ``Environment.schedule``). Time only moves forward (trio's
+Time is an ``int`` of nanoseconds since the epoch (UTC). Work is ordered by
+``(due, priority)``, then by insertion (SimPy's ``Environment.schedule`` orders by
+``(time, priority, eid)``). The heap holds each distinct ``(due, priority)`` once,
+and a bucket (a list, kept in ``_buckets``) holds the timers under that key in the
+order they were scheduled: work due at one instant is common (a loop of sends, every
+retry of a burst of jobs, cron ticks), and a heap of one entry per timer compared
+``(due, priority, seq)`` tuples about log2(n) times per item (7% of the core
+benchmark's instructions at 10,000 jobs, more of its time: every comparison touches
+three objects scattered in memory). Time only moves forward (trio's
 ``MockClock.jump``: "time can't go backwards").
 
 A run-away simulation never hangs. Each timer knows its causal depth: one scheduled
@@ -20,7 +25,6 @@ CPython's cyclic collector off the records the simulation built (``jobsim._gc``)
 from __future__ import annotations
 
 import heapq
-import itertools
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -61,13 +65,19 @@ class Timer:
         return f"<Timer {self.owner} at {iso(self.due)}{' done or cancelled' if self.cancelled else ''}>"
 
 
+_new = object.__new__
+
+
 class Kernel:
     """Virtual clock plus heap. ``now`` is read freely; it only changes in ``run``."""
 
     def __init__(self, start: int) -> None:
         self.now = start
-        self._heap: list[tuple[int, int, int, Timer]] = []
-        self._seq = itertools.count()
+        # (due, priority, bucket) for each (due, priority) that has one, once: a bucket is [index of its next
+        # timer, timer, timer, ...], a timer taken replaced by None. Two entries never tie on (due, priority),
+        # so the heap never compares buckets
+        self._heap: list[tuple[int, int, list[Any]]] = []
+        self._buckets: dict[int, dict[int, list[Any]]] = {}  # priority -> due -> its bucket (no tuple to hash)
         self._one_off = 0  # live, non-recurring timers: what `run_until_idle` waits for
         self.processed = 0
         self._depth = -1  # depth of the timer being processed; -1 outside `run`
@@ -84,12 +94,25 @@ class Kernel:
         """Call ``callback(*args)`` at ``due`` (never earlier than now)."""
         if due < self.now:
             due = self.now
-        timer = Timer(due, callback, args, owner, recurring)
-        if due == self.now and self._depth >= 0:
-            timer.depth = self._depth + 1
+        timer = _new(Timer)  # ``Timer(...)``'s fields set here: a Python __init__ is a frame per timer
+        timer.due = due
+        timer.callback = callback
+        timer.args = args
+        timer.owner = owner
+        timer.recurring = recurring
+        timer.cancelled = False
+        timer.depth = self._depth + 1 if due == self.now and self._depth >= 0 else 0
         if not recurring:
             self._one_off += 1
-        heapq.heappush(self._heap, (due, priority, next(self._seq), timer))
+        by_due = self._buckets.get(priority)
+        if by_due is None:
+            by_due = self._buckets[priority] = {}
+        bucket = by_due.get(due)
+        if bucket is None:
+            bucket = by_due[due] = [1, timer]
+            heapq.heappush(self._heap, (due, priority, bucket))
+        else:
+            bucket.append(timer)
         return timer
 
     def cancel(self, timer: Timer) -> None:
@@ -106,13 +129,23 @@ class Kernel:
 
     def next_due(self) -> int | None:
         heap = self._heap
-        while heap and heap[0][3].cancelled:
+        while heap:
+            due, priority, bucket = heap[0]
+            at = bucket[0]
+            while at < len(bucket) and bucket[at].cancelled:
+                bucket[at] = None
+                at += 1
+            if at < len(bucket):
+                bucket[0] = at
+                return due
             heapq.heappop(heap)
-        return heap[0][0] if heap else None
+            del self._buckets[priority][due]
+        return None
 
     def pending(self) -> list[Timer]:
         """Live timers in due order (for error messages and introspection)."""
-        return [entry[3] for entry in sorted(self._heap) if not entry[3].cancelled]
+        entries = sorted(self._heap, key=lambda entry: entry[:2])
+        return [timer for _, _, bucket in entries for timer in bucket[bucket[0]:] if not timer.cancelled]
 
     def run(
         self,
@@ -134,25 +167,37 @@ class Kernel:
                 f"time can't go backwards: asked to move to {iso(until)} but the "
                 f"simulation is already at {iso(self.now)}"
             )
-        heap, pop = self._heap, heapq.heappop
+        heap, buckets, pop = self._heap, self._buckets, heapq.heappop
         budget = max_items
         freezer = _gc.Freezer()  # long calls keep the collector off what they built (`_gc`)
         freeze_at = budget - _gc.FREEZE_AFTER
+        current: tuple[int, int, list[Any]] | None = None  # the heap entry whose bucket is ``bucket``
+        bucket: list[Any] = []
         try:
             while heap:
                 if stop_when_idle and self._one_off == 0:
                     return
-                due, _prio, _seq, timer = heap[0]
-                if due > until:
-                    break
-                pop(heap)
+                entry = heap[0]
+                if entry is not current:  # a new entry came first: an earlier due, or a more urgent priority
+                    if entry[0] > until:
+                        break
+                    current, bucket = entry, entry[2]
+                at = bucket[0]
+                timer = bucket[at]
+                if not timer.cancelled:
+                    budget -= 1
+                    if budget < 0 or timer.depth > max_chain:
+                        self._runaway(what, max_items if budget < 0 else max_chain, budget < 0)  # left queued
+                if at + 1 < len(bucket):
+                    bucket[0] = at + 1
+                    bucket[at] = None
+                else:  # the bucket's last timer: work scheduled at its (due, priority) from now on makes a new one
+                    pop(heap)
+                    del buckets[entry[1]][entry[0]]
+                    current = None
                 if timer.cancelled:
                     continue
-                budget -= 1
-                if budget < 0 or timer.depth > max_chain:
-                    heapq.heappush(heap, (due, _prio, _seq, timer))
-                    self._runaway(what, max_items if budget < 0 else max_chain, budget < 0)
-                self.now = due
+                self.now = entry[0]
                 self._depth = timer.depth
                 if not timer.recurring:
                     self._one_off -= 1

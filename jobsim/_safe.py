@@ -32,8 +32,16 @@ def said(error: object) -> str:
     """``"ValueError: message"`` for an exception, even one whose ``__str__`` raises.
 
     Python's own traceback shows such an exception as ``<exception str() failed>``; so does this.
+    (``message``'s body, inline: the engine says every failed attempt's error this way.)
     """
-    return f"{type(error).__name__}: {message(error)}"
+    try:
+        text = str(error)
+    except Exception:
+        text = "<exception str() failed>"
+    else:
+        if not isinstance(text, str):
+            text = "<exception str() failed>"
+    return f"{type(error).__name__}: {text}"
 
 
 def message(error: object) -> str:

@@ -591,7 +591,8 @@ class Simulation:
         ``advance``/``run_until_idle`` (``advance(0)`` runs what is due now). With
         ``delay``, the event is sent that much later (a delayed job: ``jobsim._delay``).
         """
-        self._require_running("send")
+        if self._state != "running":
+            self._require_running("send")
         if fields:
             check_send_fields("sim.send()", fields)
         if self._undriven is None and self.engine.x is None:  # the test's send, not job code's
@@ -610,7 +611,7 @@ class Simulation:
             events = [Event(event, json_copy("data", data) if data else {}, **fields)]
         else:
             events = coerce_events(event, data, fields)
-        now, ids = self.now_ns(), []
+        now, ids = self.engine.now(), []  # ``now_ns``
         check_ts_units(events, now)
         x = self.engine.x if _by is None else _by  # job code sent it (else a test or the traffic: an input)
         # job code that spent time first (time.sleep, a slow response) sends at its own clock: the event
@@ -625,7 +626,7 @@ class Simulation:
                 self.trace.add(now, "event.dropped", dropped)
                 ids.append(item.id or "")  # the bus gave it an id if it had none
             else:
-                self.trace.add(now, "event", event_fields(accepted, _origin, x, now, _sent))
+                self.engine._row((now, "event", event_fields(accepted, _origin, x, now, _sent)))  # ``trace.add``
                 ids.append(accepted.id or "")
                 if x is not None:
                     self.engine.causes[id(accepted)] = x.run_  # runs it starts follow x's in a chain

@@ -19,6 +19,7 @@ import json
 import re
 import threading
 from collections.abc import Callable, Coroutine, Mapping, Sequence
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
@@ -41,12 +42,16 @@ _DUMP_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY | orjson.OP
 
 
 class Suspend(BaseException):
-    """Ends a request after its first new step; carries what the engine must do."""
+    """Ends a request after its first new step; carries what the engine must do: ``Suspend(op)``.
 
-    __slots__ = ("op",)
+    ``op`` is the exception's one argument (``args[0]``), so making one runs no Python
+    ``__init__`` (a frame per request); the engine reads ``args[0]`` itself."""
 
-    def __init__(self, op: tuple[Any, ...]) -> None:
-        self.op = op
+    __slots__ = ()
+
+    @property
+    def op(self) -> tuple[Any, ...]:
+        return self.args[0]  # type: ignore[no-any-return]
 
 
 class UnserializableOutput(NonRetriableError, JobsimError):
@@ -122,10 +127,18 @@ def failure(key: str | None, exc: BaseException) -> tuple[Any, ...]:
     """The outcome of job code that raised ``exc``: the step (``key``) or the request failed, unless
     ``exc`` is a refusal (``UnsupportedFeature``: something the simulated system, or a backend
     plugin, does not have). No retry can work around a refusal, and a failed attempt would hide
-    it among job errors, so it leaves the simulation: the driving call raises it."""
+    it among job errors, so it leaves the simulation: the driving call raises it.
+
+    Dropping jobsim's frame from the traceback alone does not free the request: job code's
+    frame still links to its caller's (``f_back``), and so on up. A step's job code is called
+    from a frame that never returns (``_calls``), which ends that chain; an error raised in the
+    handler itself still keeps its request's ``_request`` frame."""
     if isinstance(exc, UnsupportedFeature):
         return ("unsupported", exc)
-    return ("error", _from_job(exc)) if key is None else ("failed", key, _from_job(exc))
+    tb = exc.__traceback__  # drop jobsim's own frame: the traceback starts in job code (docstring)
+    if tb is not None and tb.tb_next is not None:
+        exc.__traceback__ = tb.tb_next
+    return ("error", exc) if key is None else ("failed", key, exc)
 
 
 _STEP_CALL = re.compile(
@@ -170,20 +183,6 @@ def misused_step(error: TypeError) -> BaseException:
     misuse = StepMisuse(f"ctx.step.{method}() {problem}; it takes ctx.step.{method}({_shape(parameters)})")
     misuse.__cause__ = error
     return misuse.with_traceback(error.__traceback__)
-
-
-def _from_job(exc: BaseException) -> BaseException:
-    """Drop jobsim's own frame from a job's exception: its traceback starts in job code.
-
-    That alone does not free the request: job code's frame still links to its caller's
-    (``f_back``), and so on up. A step's job code is called from a frame that never
-    returns (``_calls``), which ends that chain; an error raised in the handler itself
-    still keeps its request's ``_request`` frame.
-    """
-    tb = exc.__traceback__
-    if tb is not None and tb.tb_next is not None:
-        exc.__traceback__ = tb.tb_next
-    return exc
 
 
 def refuse_coroutine(key: str, fn: Any, value: Any) -> None:
@@ -316,7 +315,13 @@ class Execution:
 
     def enter(self, step_id: Any, kind: str) -> tuple[str, StepRecord | None]:
         """A step call begins: its ``key`` and its ``memo`` record (``None``: run it now)."""
-        key = self.key(step_id)
+        if type(step_id) is str and step_id and not self.in_step:  # ``key``'s common case, inline: every step call
+            seen = self.seen
+            count = seen.get(step_id, 0)
+            seen[step_id] = count + 1
+            key = step_id if count == 0 else f"{step_id}:{count}"
+        else:
+            key = self.key(step_id)
         return key, self.memo(key, kind)
 
     def enter_run(self, step_id: Any, fn: Any) -> tuple[str, StepRecord | None]:
@@ -397,7 +402,8 @@ class Step(Execution):
             x.in_step = False
         if not ok:  # one of JOB_ERRORS, SystemExit too: the step fails (``_checks.JOB_ERRORS``)
             raise Suspend(failure(key, value))
-        refuse_coroutine(key, fn, value)
+        if isinstance(value, CoroutineType):
+            refuse_coroutine(key, fn, value)
         raise Suspend(_done(key, value, "run"))
 
     def sleep(self, step_id: str, duration: Duration) -> None:

@@ -2690,3 +2690,26 @@ def test_a_run_id_is_not_its_events_id():
         sim.run_until_idle()
     ((run_id, event_id),) = seen
     assert run_id != event_id
+
+
+@pytest.mark.parametrize("data", [
+    {}, {"i": 1, "s": "x", "f": -0.0, "b": True, "n": None}, {"big": 2**53}, {"past": 2**53 + 1},
+    {"float": 1e308}, {"nan": float("nan")}, {"é": 1}, {"s": "é"}, {"s": "\ud800"}, {1: "int key"},
+    {"nested": {"a": 1}}, {"list": [1]}, {"t": (1, 2)}, {"set": {1}},
+])  # fmt: skip
+def test_a_runs_own_copy_of_its_event_is_what_the_json_copy_makes_of_it(data):
+    # for_run copies flat JSON data with dict(); it must equal the JSON round trip it skips (or share what fails it)
+    from jobsim._events import _stamped, as_sent, for_run
+
+    event = _stamped(Event("x/y", {}), "01", 5)
+    object.__setattr__(event, "data", data)
+    object.__setattr__(event, "user", dict(data) if data else None)
+    own = for_run(event)
+    try:
+        expected = as_sent(event)
+    except InvalidArgument:
+        assert own is event
+        return
+    assert own is not event and own.data is not data
+    assert json.dumps(own.data) == json.dumps(expected.data) and json.dumps(own.user) == json.dumps(expected.user)
+    assert [type(v) for v in own.data.values()] == [type(v) for v in expected.data.values()]

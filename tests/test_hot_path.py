@@ -1,0 +1,75 @@
+"""The core benchmark's workload (``benchmarks/bench_core.py``), counted in Python calls instead of timed.
+
+A count does not depend on the machine's load: a change that adds calls to every request
+shows here, where a 2% slower benchmark would be lost in the noise.
+"""
+
+import collections
+import sys
+
+import jobsim
+
+START = "2025-01-01T00:00:00Z"
+
+
+def work(i, attempt):
+    if attempt < 3:
+        raise RuntimeError("transient failure")
+    return i
+
+
+def python_calls_while_running(jobs):
+    """Python-level calls (``sys.setprofile``'s "call" events) made by run_until_idle for ``jobs`` core jobs."""
+    app = jobsim.App("bench")
+
+    @app.function("job", on="job/start", retries=jobsim.Retries(attempts=4, backoff="exponential", min="1s", max="1h"))
+    def job(ctx):
+        ctx.step.sleep("wait", "24h")
+        ctx.step.run("work", work, ctx.event.data["i"], ctx.attempt)
+
+    counts = collections.Counter()
+
+    def count(frame, event, arg):
+        counts[event] += 1
+
+    with jobsim.Simulation(app, start=START, seed=1) as sim:
+        for i in range(jobs):
+            sim.send("job/start", {"i": i})
+        sys.setprofile(count)
+        try:
+            sim.run_until_idle(max_time="3d")
+        finally:
+            sys.setprofile(None)
+        assert [r.status for r in sim.runs("job")] == ["completed"] * jobs
+    return counts["call"]
+
+
+def test_a_core_job_costs_at_most_145_python_calls_across_its_six_requests():
+    # 208 before session 17's cuts: records appended as rows, the step key made inline, the policy and rng
+    # caches read inline, the run's event copied without a JSON round trip when it is flat, said() and
+    # failure() without a helper's frame, and no Python __init__ for a request's Timer, Attempt, ctx,
+    # Suspend and ctx.step (the kernel and the engine set their fields): 139
+    python_calls_while_running(5)  # lazy imports and first-use caches
+    per_job = (python_calls_while_running(60) - python_calls_while_running(20)) / 40
+    assert per_job <= 145, f"{per_job} Python calls a job (139 in session 17)"
+
+
+def test_the_engine_makes_a_requests_ctx_step_with_every_field_step_init_sets():
+    # _request sets a Step's fields itself (a Python __init__ is a frame per request): a field added to
+    # Execution.__init__ and not there would be missing from every sync handler's ctx.step
+    from jobsim._steps import Execution, Step
+
+    app, seen = jobsim.App("a"), []
+
+    @app.function("f", on="go")
+    def f(ctx):
+        x = ctx.step
+        seen.append((x, {slot: getattr(x, slot) for slot in Execution.__slots__ if hasattr(x, slot)}))
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+        x, fields = seen[0]
+        made = Step(sim.engine, x.run_, x.attempt, x.start)
+        assert type(x) is Step and fields == {slot: getattr(made, slot) for slot in Execution.__slots__
+                                              if hasattr(made, slot)}

@@ -15,13 +15,23 @@ from typing import Any
 QUEUE = "jobsim-live"
 LOG: list[dict[str, Any]] = []
 WORK = 0.1  # seconds a successful job takes
+LATENCY: list[float] = []  # the live test's measured real latencies (see ``process``); empty: none
 
 
 async def process(job: Any, token: str) -> Any:
+    """Logs the processing; ``flaky`` fails its first two attempts, the others take ``WORK``. With ``LATENCY`` (set
+    only when the live test replays a real run's Redis round trips, which cost no virtual time), the first processing
+    starts ``LATENCY[0]`` s late and the n-th ends ``LATENCY[n + 1]`` s later (the real gap before the next one)."""
+    n = len(LOG)
+    if n == 0 and LATENCY:
+        await asyncio.sleep(LATENCY[0])
     LOG.append({"name": job.name, "attempt": job.attemptsMade, "t": time.time()})
+    after = LATENCY[n + 1] if n + 1 < len(LATENCY) else 0.0
     if job.name == "flaky" and job.attemptsMade < 2:
+        if after:
+            await asyncio.sleep(after)
         raise ValueError(f"flaky failed on attempt {job.attemptsMade + 1}")
-    await asyncio.sleep(WORK)
+    await asyncio.sleep(WORK + after)
     return {"done": job.name}
 
 

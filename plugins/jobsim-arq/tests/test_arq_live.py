@@ -98,7 +98,8 @@ def test_a_real_worker_and_the_simulation_agree(redis_url):
       simulated event more than ``TOLERANCE`` before the real stop (re-timed) must have happened on the real worker.
       The scenario's due instants lie 0.25 s or more from a poll on either side (``arq_live_jobs.enqueue``).
 
-    Measured under that load: re-timed starts 2-15 ms after their poll plus the per-start cost, ends within 10 ms.
+    Measured under that load (16 runs): poll steps 500.7-574 ms, 50-200 ms of drift by the last poll; the largest
+    difference per run 45-305 ms on raw instants, 19-85 ms re-timed (per-start allowance included).
     """
     scenario.SEEN.clear()
     POLLS.clear()

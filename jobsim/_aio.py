@@ -182,8 +182,12 @@ class _KernelSelector:
         self._park = park
 
     def select(self, timeout: float | None = None) -> list[Any]:
+        """A timeout under half a nanosecond is none: the virtual clock counts whole ns, and asyncio computes
+        ``when - time()`` in float seconds, which leaves ~1e-16 s for a timer due now (``call_later(1)`` at 1.743 s
+        is due at 2.7430000000000003). Parking for it stopped the loop after the timer ran but before the task it
+        woke did, and the wake booked for this very instant was the one running: that task never ran again."""
         ready: list[Any] = self._inner.select(0)
-        if ready or (timeout is not None and timeout <= 0):
+        if ready or (timeout is not None and timeout * SECOND < 0.5):
             return ready
         self._park(None if timeout is None else max(1, math.ceil(timeout * SECOND)))
         return []

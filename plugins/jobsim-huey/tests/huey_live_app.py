@@ -41,7 +41,10 @@ def add(a, b):
     return a + b
 
 
-@huey.task(retries=2, retry_delay=1, context=True)
+# retry_delay 1.4, not 1: the second attempt runs just after a scheduler tick, so a 1 s delay made its retry due a
+# hair after the next tick -- taken by that tick when a loaded machine woke the scheduler thread a few ms late
+# (1 run in 4 under load), by the one after otherwise. 1.4 s keeps both retries 0.3 s or more from a tick.
+@huey.task(retries=2, retry_delay=1.4, context=True)
 def flaky(tag, task=None):
     if task.retries:  # fails while it has retries left: twice, then succeeds
         raise ValueError(f"{tag}: not yet")

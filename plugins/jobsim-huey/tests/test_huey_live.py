@@ -1,7 +1,7 @@
 """Live conformance: the same Huey scenario on a real consumer and Redis, and in the simulation.
 
 The scenario (``huey_live_app.scenario``): a plain task, a task that fails twice with
-``retry_delay=1`` and then succeeds, one that fails with ``retries=1`` (re-enqueued at once) and then
+``retry_delay=1.4`` and then succeeds, one that fails with ``retries=1`` (re-enqueued at once) and then
 for good, a pipeline ``slow(0.5 s) -> add``, a task scheduled with ``delay=2``, and a periodic task
 that matches every minute. The real side is ``huey_consumer -w 2 -s 1`` (``huey_live_consumer.py``)
 on a throwaway ``redis-server`` (``conftest.py``); skipped, with the reason, only when ``redis-server``
@@ -22,6 +22,12 @@ instant. The simulation predicts no latency; the real consumer adds:
 a few milliseconds in all, which ``TOLERANCE`` = 0.25 s covers with room for a loaded machine (two cores
 shared by the test suite) -- while it is well under the 1-second scheduler interval, so a retry or
 schedule moved at the wrong tick would fail it. The whole run takes about 5 s.
+
+No due instant lies near a tick: the test enqueues 0.3 s after the consumer's start, the retries fall due
+at about 1.7 s and 3.4 s, ``later`` at 2.3 s. With ``retry_delay=1`` the second retry fell due a hair after
+the tick at 3 s, and which tick took it hung on the scheduler thread's wake-up latency: with four busy loops on
+two cores a real retry came a whole second early in 1 run of 4 (a retry due exactly on a tick is pinned in
+the simulation by ``test_huey_retries.py``).
 """
 
 from __future__ import annotations

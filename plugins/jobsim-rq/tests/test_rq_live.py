@@ -31,12 +31,15 @@ clock for the score just after), the predicted interval ``I`` must satisfy
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import json
 import math
+import os
+import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 import rq_live_jobs
@@ -573,17 +576,21 @@ def registry_view(queue: Queue, jobs: dict[str, Job]) -> dict:
     return view
 
 
-def registries_scenario(queue: Queue, settle: Callable[[], None]) -> list[dict]:
+def registries_scenario(queue: Queue, settle: Callable[[], None],
+                        hold: Callable[[], contextlib.AbstractContextManager[object]] = contextlib.nullcontext,
+                        ) -> list[dict]:  # fmt: skip
     """A job failing once (``failure_ttl=300``) with a dependent, a job that returns: the registries and
     results when all ended, then after ``job.requeue()`` of the failed one (which now succeeds and frees its
-    dependent)."""
+    dependent). ``hold()`` is around the requeue and what the test reads right after it (``stopped``)."""
     jobs = {"flaky": queue.enqueue(rq_live_jobs.fails_once, "flaky", failure_ttl=300)}
     jobs["done"] = queue.enqueue(rq_live_jobs.returns, "done", result_ttl=100)
     jobs["child"] = queue.enqueue(rq_live_jobs.returns, "child", depends_on=jobs["flaky"])
     settle()
     views = [registry_view(queue, jobs)]
-    assert jobs["flaky"].requeue() is jobs["flaky"]
-    views.append({"requeued": jobs["flaky"].get_status(), "in failed": jobs["flaky"] in queue.failed_job_registry})
+    with hold():
+        assert jobs["flaky"].requeue() is jobs["flaky"]
+        views.append({"requeued": jobs["flaky"].get_status(),
+                      "in failed": jobs["flaky"] in queue.failed_job_registry})  # fmt: skip
     settle()
     views.append(registry_view(queue, jobs))
     later = queue.enqueue_in(dt.timedelta(minutes=10), rq_live_jobs.returns, "later")
@@ -618,6 +625,19 @@ def settler(queue: Queue, worker) -> Callable[[], None]:
     return settle
 
 
+@contextlib.contextmanager
+def stopped(pid: int) -> Iterator[None]:
+    """The real worker stopped (``SIGSTOP``) while the test reads what ``requeue()`` wrote. Its worker waits in
+    ``BLPOP``, so Redis hands it the requeued job at once; under load (four busy loops on two cores) it had marked
+    the job ``started`` before the test read the status in 1 run of 4. Stopped, it cannot: the test reads the
+    state ``requeue()`` left, as the simulation (not advanced in between) does."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
 def test_registries_results_and_requeue_on_the_real_worker(redis_url, rq_worker):
     import redis
 
@@ -629,7 +649,7 @@ def test_registries_results_and_requeue_on_the_real_worker(redis_url, rq_worker)
     client = redis.Redis.from_url(redis_url)
     try:
         queue = Queue(rq_live_jobs.LIVE_QUEUE, connection=client)
-        actual = registries_scenario(queue, settler(queue, rq_worker))
+        actual = registries_scenario(queue, settler(queue, rq_worker), lambda: stopped(rq_worker.proc.pid))
     finally:
         client.close()
     assert actual == expected

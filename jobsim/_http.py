@@ -71,17 +71,17 @@ from ._aio import VirtualLoop
 from ._bridges import Abandoned
 from ._bridges import install as install_bridges
 from ._bridges import uninstall as uninstall_bridges
-from ._checks import keyword_error, keywords_checked
+from ._checks import keywords_checked
 from ._host import Host
 from ._httpeffects import call_side_effect, check_exception_class, client_kind
 from ._httplost import KEY as _LOST
-from ._httplost import answer_lost, lose, refuse_pass_through, same_key
+from ._httplost import answer_lost, lose, refuse_pass_through, same_key, status_response
 from ._httpmatch import closest_routes
 from ._httpxtls import install as install_tls
 from ._httpxtls import uninstall as uninstall_tls
 from ._othermocks import reached
 from ._patching import SinkPatches
-from ._safe import said, shown
+from ._safe import said
 from ._steps import Suspend
 from ._time import SECOND, Duration, duration_ns, format_duration, instant_ns, iso, to_datetime
 from ._wallclock import serving_on_blocked_loop
@@ -280,10 +280,6 @@ class Timeout:
             f"{format_duration(after_ns)} ({source})", request=request)
 
 
-_BODY = ("json", "text", "html", "content", "headers")
-"""What ``delayed(duration, status, ...)`` passes on to ``httpx.Response``, as ``route.respond(status, ...)`` does."""
-
-
 def delayed(duration: Duration, response: httpx.Response | int | Outcome = 200, **body: Any) -> Delayed:
     """A respx side effect that answers ``response`` after ``duration`` of virtual time.
 
@@ -295,17 +291,8 @@ def delayed(duration: Duration, response: httpx.Response | int | Outcome = 200, 
         sim.http.post(url).mock(side_effect=[delayed("30s", 503), httpx.Response(200)])
     """
     accepted = "an httpx.Response, a status code from 100 to 599, or an exception"
-    for key, value in body.items():
-        if key not in _BODY:
-            raise keyword_error("delayed()", key, value, ("duration", "response", *_BODY))
-    if isinstance(response, int) and not isinstance(response, bool):
-        if not 100 <= response <= 599:  # httpx builds any int, then fails far from here
-            raise InvalidArgument.build("response", response, accepted)
-        response = httpx.Response(response, **body)
-    elif body:
-        given = ", ".join(f"{key}=" for key in body)
-        raise InvalidArgument(f"delayed() got {given} beside response={shown(response)}: a body or headers go with "
-                              "a status code, delayed('2s', 200, json={...}); an httpx.Response carries its own")
+    response = status_response("delayed", response, body, ("duration", "response"), accepted,
+                               "delayed('2s', 200, json={...}); an httpx.Response carries its own")
     if not isinstance(response, (httpx.Response, BaseException)) and not (
             isinstance(response, type) and issubclass(response, BaseException)):
         raise InvalidArgument.build("response", response, accepted)

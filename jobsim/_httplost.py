@@ -52,14 +52,34 @@ if TYPE_CHECKING:
 
     from ._host import Host
 
-__all__ = ["KEY", "AnswerLost", "answer_lost", "lose", "refuse_pass_through", "same_key"]
+__all__ = ["BODY", "KEY", "AnswerLost", "answer_lost", "lose", "refuse_pass_through", "same_key", "status_response"]
 
 How = Literal["timeout", "reset", "closed"]
 HOWS: tuple[How, ...] = ("timeout", "reset", "closed")
 KEY = "jobsim_answer_lost"
 """``request.extensions`` key of a request whose answer an ``AnswerLost`` side effect takes: ``(it, route)``."""
 Server = Callable[[httpx.Request], "httpx.Response | None"]
-_BODY = ("json", "text", "html", "content", "headers")
+BODY = ("json", "text", "html", "content", "headers")
+"""What ``httpx.Response`` takes beside a status code, given to ``answer_lost`` or ``delayed`` as keywords."""
+
+
+def status_response(where: str, response: Any, body: dict[str, Any], keywords: tuple[str, ...], accepted: str,
+                    example: str) -> Any:
+    """``response``, an int status made an ``httpx.Response`` holding ``body`` (``json=``, ``headers=``, ...):
+    a body keyword misspelt, a status outside 100-599, or a body beside anything but a status is refused,
+    naming ``where`` and what it takes (``keywords``, ``accepted``, ``example``)."""
+    for key, value in body.items():
+        if key not in BODY:
+            raise keyword_error(f"{where}()", key, value, (*keywords, *BODY))
+    if isinstance(response, int) and not isinstance(response, bool):
+        if not 100 <= response <= 599:  # httpx builds any int, then fails far from here
+            raise InvalidArgument.build("response", response, accepted)
+        return httpx.Response(response, **body)
+    if body:
+        given = ", ".join(f"{key}=" for key in body)
+        raise InvalidArgument(f"{where}() got {given} beside response={shown(response)}: a body or headers go "
+                              f"with a status code, {example}")
+    return response
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -101,20 +121,11 @@ def answer_lost(response: httpx.Response | int | Server | None = None, *, how: H
         sim.http.post(url).mock(side_effect=[answer_lost(200, json={"id": "ch_1"}), httpx.Response(200)])
         sim.http.post(url).mock(side_effect=answer_lost(fake_provider, times=1))
     """
-    for key, value in body.items():
-        if key not in _BODY:
-            raise keyword_error("answer_lost()", key, value, ("response", "how", "after", "times", *_BODY))
     accepted = ("an httpx.Response, a status code from 100 to 599, a function taking the request and returning "
                 "the server's response, or None (whatever answers the request without this route)")
-    if isinstance(response, int) and not isinstance(response, bool):
-        if not 100 <= response <= 599:
-            raise InvalidArgument.build("response", response, accepted)
-        response = httpx.Response(response, **body)
-    elif body:
-        given = ", ".join(f"{key}=" for key in body)
-        raise InvalidArgument(f"answer_lost() got {given} beside response={shown(response)}: a body or headers go "
-                              "with a status code, answer_lost(200, json={...})")
-    elif isinstance(response, BaseException) or (isinstance(response, type) and issubclass(response, BaseException)):
+    response = status_response("answer_lost", response, body, ("response", "how", "after", "times"), accepted,
+                               "answer_lost(200, json={...})")
+    if isinstance(response, BaseException) or (isinstance(response, type) and issubclass(response, BaseException)):
         raise InvalidArgument.build("response", response, f"{accepted}; an exception means no server answered: "
                                     "use jobsim.timeout() or the exception itself as the side effect")
     elif response is not None and not isinstance(response, httpx.Response) and (

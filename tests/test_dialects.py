@@ -696,7 +696,7 @@ def test_cron_parser_midnight_changes(profile, zone, start, expected):
     clocks change at midnight, asked from the day before."""
     dialect = jobsim.profile(profile).cron
     bound = dialect.bind(CronSchedule.parse("0 0 * * *", zone), system=profile, function="f")
-    assert iso(bound.next_after(instant_ns(dt.datetime.fromisoformat(start)))) == expected
+    assert iso(bound.next_after(instant_ns(dt.datetime.fromisoformat(start.replace("Z", "+00:00"))))) == expected
 
 
 LORD_HOWE = "Australia/Lord_Howe"
@@ -719,4 +719,4 @@ def test_robfig_across_lord_howes_half_hour_change(expr, start, expected):
     on to 04:00 (skipped that day); a ':00' schedule stays on :30 until its minute field wraps ('0 0' skips
     04-07; days are added with the :30 kept, so '0 0 * * 0' skips Sunday 04-13); and minutes that jump
     from 01:59 to 02:30 never wrap, so '45 1' also runs at 02:45 +11."""
-    assert fires(expr, LORD_HOWE, dt.datetime.fromisoformat(start), 2, "instant") == expected
+    assert fires(expr, LORD_HOWE, dt.datetime.fromisoformat(start.replace("Z", "+00:00")), 2, "instant") == expected

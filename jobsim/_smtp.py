@@ -13,7 +13,8 @@ methods *on the classes* are replaced, which every import style shares:
   wrapping the socket in TLS, which cannot wrap an in-memory object.
 
 ``smtplib``'s own reference to the ``socket`` module is swapped too, and
-``email.utils``'s, for one whose ``getfqdn()`` answers a fixed name (``_SmtplibSocket``):
+``email.utils``'s (on Python 3.13, which imports it inside ``make_msgid``, that function, given a
+default ``domain``), for one whose ``getfqdn()`` answers a fixed name (``_SmtplibSocket``):
 ``SMTP()`` without ``local_hostname``, and ``email.utils.make_msgid()`` without
 ``domain``, would otherwise do a reverse DNS lookup in real time.
 
@@ -39,6 +40,7 @@ import base64
 import binascii
 import datetime as dt
 import email.utils
+import functools
 import re
 import smtplib
 import socket
@@ -466,6 +468,16 @@ class _SmtplibSocket:
         return getattr(self._module, name)
 
 
+def _msgid_with_domain(make_msgid: Callable[..., str]) -> Callable[..., str]:
+    """``email.utils.make_msgid`` whose ``domain`` defaults to ``LOCAL_HOSTNAME``, where it reads
+    ``socket.getfqdn()`` through a ``socket`` imported inside the function (Python 3.13)."""
+    @functools.wraps(make_msgid)
+    def with_domain(idstring: str | None = None, domain: str | None = None) -> str:
+        return make_msgid(idstring, LOCAL_HOSTNAME if domain is None else domain)
+
+    return with_domain
+
+
 class SmtpPatch:
     """Installs the three class methods described in the module docstring, and ``smtplib``'s view of
     ``socket`` (``_SmtplibSocket``), and undoes it.
@@ -491,8 +503,12 @@ class SmtpPatch:
             (smtplib.SMTP, "_get_socket", self._socket_factory(tls=False)),
             (smtplib.SMTP, "starttls", _make_starttls(smtplib.SMTP.__dict__["starttls"])),
             (smtplib, "socket", _SmtplibSocket(vars(smtplib)["socket"])),
-            (email.utils, "socket", _SmtplibSocket(vars(email.utils)["socket"])),
         ]
+        utils_socket = vars(email.utils).get("socket")
+        if utils_socket is not None:
+            targets.append((email.utils, "socket", _SmtplibSocket(utils_socket)))
+        else:  # Python 3.13 imports socket inside make_msgid: the default domain is given instead
+            targets.append((email.utils, "make_msgid", _msgid_with_domain(vars(email.utils)["make_msgid"])))
         if ssl_class is not None:
             targets.append((ssl_class, "_get_socket", self._socket_factory(tls=True)))
         for cls, name, replacement in targets:

@@ -65,12 +65,18 @@ def process_every_ns(value: Duration) -> int:
     """Agenda's ``processEvery`` as a jobsim duration: positive, in whole milliseconds (``setInterval``'s unit)."""
     accepted = ("a duration greater than zero in whole milliseconds, such as '5s' (Agenda's default), '1s' or "
                 "'500ms' (Agenda's processEvery)")  # fmt: skip
+    return whole_ms_ns(value, "process_every", accepted, allow_zero=False)
+
+
+def whole_ms_ns(value: Duration, name: str, accepted: str, *, allow_zero: bool) -> int:
+    """A duration in whole milliseconds (a JavaScript timer's unit) as ns; anything else is refused with
+    ``accepted``, and a fraction of a millisecond says so."""
     try:
-        ns = duration_ns(value, "process_every", allow_zero=False)
+        ns = duration_ns(value, name, allow_zero=allow_zero)
     except InvalidArgument:
-        raise InvalidArgument.build("process_every", value, accepted) from None
+        raise InvalidArgument.build(name, value, accepted) from None
     if ns % MS:
-        raise InvalidArgument.build("process_every", value, accepted + " (this one has a fraction of a millisecond)")
+        raise InvalidArgument.build(name, value, accepted + " (this one has a fraction of a millisecond)")
     return ns
 
 

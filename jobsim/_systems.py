@@ -22,11 +22,11 @@ from ._backoffs import AgendaBackoff, BullMQBackoff, QuirrelRetry, TriggerDevRet
 from ._dialects import AGENDA_CRON, CRON_PARSER, NODE_CRON, QUIRREL_CRON, ROBFIG, TRIGGER_DEV_CRON, VERCEL, VERCEL_HOBBY
 from ._events import Event
 from ._failhooks import agenda_fail, bullmq_failed, node_cron_failed
-from ._polling import process_every_ns
+from ._polling import process_every_ns, whole_ms_ns
 from ._profiles import CrashRule, Profile
 from ._retries import Retries, RetryPolicy, TableBackoff
 from ._safe import message
-from ._time import DAY, HOUR, MINUTE, MS, SECOND, duration_ns, format_duration
+from ._time import DAY, HOUR, MINUTE, MS, SECOND, format_duration
 from .errors import InvalidArgument, UnsupportedFeature, WorkerCrashed
 
 if TYPE_CHECKING:
@@ -772,13 +772,7 @@ def _random_delay(value: Any) -> int:
                 "milliseconds: {maxRandomDelay: 5000} is '5s'), or 0 for none")  # fmt: skip
     if isinstance(value, str) and value.strip() == "0":
         return 0
-    try:
-        ns = duration_ns(value, "max_random_delay", allow_zero=True)
-    except InvalidArgument:
-        raise InvalidArgument.build("max_random_delay", value, accepted) from None
-    if ns % MS:
-        raise InvalidArgument.build("max_random_delay", value, accepted + " (this one has a fraction of a millisecond)")
-    return ns
+    return whole_ms_ns(value, "max_random_delay", accepted, allow_zero=True)
 
 
 def _flag(option: str, value: Any, theirs: str) -> bool:

@@ -19,6 +19,7 @@ import platform
 import statistics
 import sys
 import time
+import tracemalloc
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -133,3 +134,16 @@ def banner(*packages: str) -> None:
     if found:
         print("# " + ", ".join(found))
     print(f"# argv: {' '.join(sys.argv[1:]) or '(defaults)'}")
+
+
+def peak_bytes(runner: Callable[[int], object], n: int) -> int:
+    """Peak traced allocation while ``runner(n)`` runs and its result is alive (untimed)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        result = runner(n)
+        _, peak = tracemalloc.get_traced_memory()
+        del result
+    finally:
+        tracemalloc.stop()
+    return peak

@@ -21,12 +21,10 @@ Target (from the issue): jobsim/SimPy <= 1.0.
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import heapq
 import itertools
 import sys
 import textwrap
-import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
@@ -190,19 +188,6 @@ def check_baselines(n: int) -> None:
     assert set(by_heapq) == {EXPECTED_NS}, f"baselines: expected every job done at {EXPECTED_NS} ns"
 
 
-def peak_bytes(runner: Callable[[int], object], n: int) -> int:
-    """Peak traced allocation while ``runner(n)`` runs and its result is alive (untimed)."""
-    gc.collect()
-    tracemalloc.start()
-    try:
-        result = runner(n)
-        _, peak = tracemalloc.get_traced_memory()
-        del result
-    finally:
-        tracemalloc.stop()
-    return peak
-
-
 def bench_size(n: int, repeat: int, with_jobsim: bool) -> dict[str, float]:
     """Median seconds per variant for ``n`` jobs; the sanity runs double as warm-up."""
     check_baselines(n)
@@ -249,7 +234,7 @@ def memory_rows(sizes: list[int], with_jobsim: bool) -> list[list[str]]:
         for name in ("heapq", "SimPy", "jobsim"):
             runner = runners.get(name)
             try:
-                cells.append("n/a" if runner is None else f"{peak_bytes(runner, n) / n:,.0f} B")
+                cells.append("n/a" if runner is None else f"{_common.peak_bytes(runner, n) / n:,.0f} B")
             except Exception:  # reported by the timing run already
                 cells.append("failed")
         rows.append(cells)

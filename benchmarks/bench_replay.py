@@ -37,7 +37,6 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
-import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -174,14 +173,7 @@ def check(trace: Any, n: int) -> tuple[int, int, int, int]:
 
 def peak_per_event(trace: Any, n: int) -> float:
     """Peak traced memory of one replay, its result alive, per event (untimed)."""
-    tracemalloc.start()
-    try:
-        result = replay(trace)
-        _, peak = tracemalloc.get_traced_memory()
-        del result
-    finally:
-        tracemalloc.stop()
-    return peak / n
+    return _common.peak_bytes(lambda _: replay(trace), n) / n
 
 
 def main() -> None:

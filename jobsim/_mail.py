@@ -1,9 +1,9 @@
 """The mail outbox: every email the job sends, by SMTP or a provider's HTTP API.
 
 ``MailSink`` owns the outbox and its assertions. Capture happens in two places:
-``install()`` points the standard library's ``smtplib`` at an in-memory SMTP
-server (``_smtp``), and the HTTP sink hands requests for provider URLs to
-``handle_provider_request`` (``_providers``). Both produce the same ``Email``.
+``install()`` points the standard library's ``smtplib`` (``_smtp``) and ``aiosmtplib``
+(``_aiosmtp``) at one in-memory SMTP server, and the HTTP sink hands requests for
+provider URLs to ``handle_provider_request`` (``_providers``). All produce the same ``Email``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import overload
 
 import httpx
 
+from . import _aiosmtp
 from ._checks import check_callable, keywords_checked
 from ._email import PROVIDERS, Attachment, Email, Provider, format_email, random_uuid
 from ._host import Host
@@ -34,7 +35,7 @@ class MailSink:
     """Captures outgoing mail into ``outbox`` and checks it.
 
     The Simulation calls ``install()`` when it starts and ``uninstall()`` when it
-    closes; both are idempotent and uninstall restores ``smtplib`` exactly.
+    closes; both are idempotent and uninstall restores ``smtplib`` and ``aiosmtplib`` exactly.
     """
 
     def __init__(self, host: Host) -> None:
@@ -42,7 +43,7 @@ class MailSink:
         self.outbox: list[Email] = []
         """Every accepted email, oldest first."""
         self._smtp = SmtpServer(self._deliver_smtp, spend=host.consume)
-        self._patch = SmtpPatch(self._smtp)
+        self._patch = SmtpPatch(self._smtp, also=_aiosmtp.patches)
         self._providers = ProviderApis(host)
         # provider requests a test's route answered with success: no email exists for them,
         # which an outbox assertion's failure must say ("no email was sent" alone misleads)
@@ -51,11 +52,11 @@ class MailSink:
     # -- lifecycle -----------------------------------------------------------------
 
     def install(self) -> None:
-        """Route ``smtplib.SMTP``/``SMTP_SSL`` connections to the in-memory server."""
+        """Route ``smtplib.SMTP``/``SMTP_SSL`` and ``aiosmtplib.SMTP`` connections to the in-memory server."""
         self._patch.install()
 
     def uninstall(self) -> None:
-        """Put ``smtplib`` back exactly as it was; the outbox is kept."""
+        """Put ``smtplib`` and ``aiosmtplib`` back exactly as they were; the outbox is kept."""
         self._patch.uninstall()
 
     @property
@@ -102,8 +103,15 @@ class MailSink:
         message is not delivered), ``"MAIL"`` (``SMTPSenderRefused``), ``"RCPT"``
         (each ``RCPT``; ``SMTPRecipientsRefused`` when every recipient is refused),
         ``"AUTH"`` (every login on the next ``times`` connections, since ``smtplib``
-        tries each mechanism; ``SMTPAuthenticationError``) or ``"CONNECT"`` (the
-        greeting; ``SMTPConnectError`` from the constructor). Use a 4xx code for
+        tries each mechanism; ``SMTPAuthenticationError``), ``"CONNECT"`` (the
+        greeting; ``SMTPConnectError`` from the constructor), ``"EHLO"`` (``EHLO``, and
+        the ``HELO`` a client falls back to: once, the client goes on with ``HELO``;
+        twice, ``SMTPHeloError``), ``"STARTTLS"`` (``SMTPResponseException``),
+        ``"RSET"`` (which ``smtplib`` sends after a refusal and ignores the answer to)
+        or ``"QUIT"`` (``smtplib``'s ``with`` block raises ``SMTPResponseException``
+        after the message was delivered). ``aiosmtplib`` raises its own classes of
+        the same names (``SMTPConnectResponseError`` at ``"CONNECT"``), and ignores a
+        refused ``QUIT`` in ``aiosmtplib.send``. Use a 4xx code for
         temporary failures a retry should get past, 5xx for permanent ones. A
         ``message`` of several lines is sent as one multi-line reply; without one, the
         text matches the code's class (RFC 3463: ``4.3.0 Temporary ...`` or ``5.0.0
@@ -124,13 +132,13 @@ class MailSink:
     def smtp_delay(self, after: Duration, *, on: FaultPoint = "DATA", times: int = 1) -> None:
         """Make the server's reply to the next ``times`` commands at ``on`` come ``after`` of virtual time late.
 
-        The job's ``smtplib`` waits for it in virtual time. Past the connection's own timeout
-        (``smtplib.SMTP(host, timeout=10)``; without one it waits as long as it takes) the client gives up
-        at that timeout, as its socket does: ``SMTPServerDisconnected("Connection unexpectedly closed:
-        timed out")``. At ``"DATA"`` the server has queued the message already (it is in the outbox): a
-        client that gave up and sends again sends it twice. ``"CONNECT"`` delays the greeting (the error
-        comes from the ``SMTP(...)`` constructor). A ``smtp_fail`` or ``smtp_drop`` at the same command
-        still applies, after the delay.
+        The job's ``smtplib`` (or ``aiosmtplib``) waits for it in virtual time. Past the connection's own
+        timeout (``smtplib.SMTP(host, timeout=10)``; without one it waits as long as it takes) the client
+        gives up at that timeout, as its socket does: ``SMTPServerDisconnected("Connection unexpectedly
+        closed: timed out")`` (aiosmtplib: ``SMTPReadTimeoutError``; its default timeout is 60 s). At
+        ``"DATA"`` the server has queued the message already (it is in the outbox): a client that gave up and
+        sends again sends it twice. ``"CONNECT"`` delays the greeting (the error comes from the ``SMTP(...)``
+        constructor). A ``smtp_fail`` or ``smtp_drop`` at the same command still applies, after the delay.
         """
         _check_times_on(times, on)
         after_ns = duration_ns(after, "after")
@@ -142,7 +150,8 @@ class MailSink:
         """Make the server close the connection instead of replying to the next ``times`` commands at ``on``.
 
         ``smtplib`` reads the end of the stream and raises ``SMTPServerDisconnected("Connection unexpectedly
-        closed")`` in the job (from the ``SMTP(...)`` constructor for ``"CONNECT"``). At ``"DATA"`` the
+        closed")`` in the job (from the ``SMTP(...)`` constructor for ``"CONNECT"``; aiosmtplib raises its own
+        ``SMTPServerDisconnected``, ``SMTPConnectError`` from ``connect``). At ``"DATA"`` the
         connection drops after the whole message was sent: ``delivered`` (the default there) says the
         server had queued it, so it is in the outbox although the job saw an error (a retry sends it
         twice); ``delivered=False`` that it was lost with the connection. At other commands nothing was
@@ -290,7 +299,8 @@ def _check_times_on(times: int, on: str) -> None:
     if isinstance(times, bool) or not isinstance(times, int) or times < 1:
         raise InvalidArgument.build("times", times, "an int >= 1")
     if on not in FAULT_POINTS:
-        raise InvalidArgument.build("on", on, "one of " + ", ".join(map(repr, FAULT_POINTS)))
+        greeting = " ('EHLO' is the greeting, EHLO or the HELO a client falls back to)" if on == "HELO" else ""
+        raise InvalidArgument.build("on", on, "one of " + ", ".join(map(repr, FAULT_POINTS)) + greeting)
 
 
 def _addresses(to: str | Iterable[str] | None) -> list[str]:

@@ -14,7 +14,7 @@ methods *on the classes* are replaced, which every import style shares:
 
 ``smtplib``'s own reference to the ``socket`` module is swapped too, and
 ``email.utils``'s (on Python 3.13, which imports it inside ``make_msgid``, that function, given a
-default ``domain``), for one whose ``getfqdn()`` answers a fixed name (``_SmtplibSocket``):
+default ``domain``), for one whose ``getfqdn()`` answers a fixed name (``FixedNameSocket``):
 ``SMTP()`` without ``local_hostname``, and ``email.utils.make_msgid()`` without
 ``domain``, would otherwise do a reverse DNS lookup in real time.
 
@@ -54,11 +54,13 @@ from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 from ._email import Attachment, Email, normalise_newlines, parse_addresses
 
-__all__ = ["FakeSocket", "SmtpDelay", "SmtpDrop", "SmtpFault", "SmtpPatch", "SmtpServer", "SmtpSession",
-           "parse_message"]
+__all__ = ["FakeSocket", "FixedNameSocket", "SmtpDelay", "SmtpDrop", "SmtpFault", "SmtpPatch", "SmtpServer",
+           "SmtpSession", "parse_message"]
 
-FaultPoint = Literal["CONNECT", "AUTH", "MAIL", "RCPT", "DATA"]
-FAULT_POINTS: tuple[FaultPoint, ...] = ("CONNECT", "AUTH", "MAIL", "RCPT", "DATA")
+FaultPoint = Literal["CONNECT", "EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "RSET", "QUIT"]
+FAULT_POINTS: tuple[FaultPoint, ...] = ("CONNECT", "EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "RSET", "QUIT")
+"""The commands a fault can meet, in the order of a session; ``"EHLO"`` is either greeting (``EHLO``, or the
+``HELO`` a client falls back to when its ``EHLO`` is refused)."""
 
 Deliver = Callable[[str, list[str], bytes], str]
 """``(mail_from, rcpt_tos, data) -> message id``: called for each accepted DATA."""
@@ -185,6 +187,12 @@ class SmtpSession:
             del self._in[: end + 1]
             self._line(line.rstrip(b"\r\n"))
 
+    def take_replies(self) -> bytes:
+        """Every reply line not read yet."""
+        replies = bytes(self._out)
+        self._out.clear()
+        return replies
+
     def readline(self, limit: int = -1) -> bytes:
         """The next reply line; ``b""`` (end of stream) once nothing is pending."""
         end = self._out.find(b"\n")
@@ -237,6 +245,8 @@ class SmtpSession:
             handler(self, arg.strip())
 
     def _ehlo(self, arg: str) -> None:
+        if self._refused("EHLO") is not None:
+            return
         self._reset()
         self._greeted = True
         features = [f"{self.server.hostname} greets {arg or 'client'}", f"SIZE {_SIZE_LIMIT}",
@@ -245,6 +255,8 @@ class SmtpSession:
         self._reply(250, *features)
 
     def _helo(self, arg: str) -> None:
+        if self._refused("EHLO") is not None:
+            return
         self._reset()
         self._greeted = True
         self._reply(250, self.server.hostname)
@@ -252,6 +264,8 @@ class SmtpSession:
     def _starttls(self, arg: str) -> None:
         if self.tls:
             self._reply(554, "5.5.1 Error: TLS already active")
+            return
+        if self._refused("STARTTLS") is not None:
             return
         self._reply(220, "2.0.0 Ready to start TLS")
         self.tls, self._greeted, self.user = True, False, None
@@ -352,6 +366,8 @@ class SmtpSession:
             self._reply(250, f"2.0.0 Ok: queued as {queued}")
 
     def _rset(self, arg: str) -> None:
+        if self._refused("RSET") is not None:
+            return
         self._reset()
         self._reply(250, "2.0.0 Ok")
 
@@ -362,6 +378,8 @@ class SmtpSession:
         self._reply(252, "2.0.0 Cannot VRFY user, but will accept message")
 
     def _quit(self, arg: str) -> None:
+        if self._refused("QUIT") is not None:
+            return
         self._reply(221, "2.0.0 Bye")
         self.closed = True
 
@@ -442,9 +460,9 @@ LOCAL_HOSTNAME = "worker.jobsim.test"
 domain of ``email.utils.make_msgid()`` without one."""
 
 
-class _SmtplibSocket:
-    """``smtplib``'s and ``email.utils``'s global ``socket`` (the module) while a simulation's mail sink is
-    installed.
+class FixedNameSocket:
+    """``smtplib``'s, ``email.utils``' and ``aiosmtplib``'s global ``socket`` (the module) while a simulation's
+    mail sink is installed.
 
     ``SMTP.__init__`` without ``local_hostname`` asks ``socket.getfqdn()`` for the name it sends in
     EHLO, and, for a name without a dot, ``socket.gethostbyname(socket.gethostname())``: a reverse DNS
@@ -478,17 +496,22 @@ def _msgid_with_domain(make_msgid: Callable[..., str]) -> Callable[..., str]:
     return with_domain
 
 
+Patches = Callable[[SmtpServer], list[tuple[Any, str, Any]]]
+"""Another client's patches for ``server``: (class or module, attribute name, replacement)."""
+
+
 class SmtpPatch:
     """Installs the three class methods described in the module docstring, and ``smtplib``'s view of
-    ``socket`` (``_SmtplibSocket``), and undoes it.
+    ``socket`` (``FixedNameSocket``), and the patches ``also`` gives (``jobsim._aiosmtp``), and undoes it.
 
     Originals are taken from each class's (and the module's) own ``__dict__`` and put back there, so
     uninstalling restores them attribute for attribute. Installs nest (last in, first out) like any
     monkeypatch.
     """
 
-    def __init__(self, server: SmtpServer) -> None:
+    def __init__(self, server: SmtpServer, also: Patches | None = None) -> None:
         self._server = server
+        self._also = also
         self._saved: list[tuple[Any, str, Any]] = []
 
     @property
@@ -502,15 +525,17 @@ class SmtpPatch:
         targets: list[tuple[Any, str, Any]] = [
             (smtplib.SMTP, "_get_socket", self._socket_factory(tls=False)),
             (smtplib.SMTP, "starttls", _make_starttls(smtplib.SMTP.__dict__["starttls"])),
-            (smtplib, "socket", _SmtplibSocket(vars(smtplib)["socket"])),
+            (smtplib, "socket", FixedNameSocket(vars(smtplib)["socket"])),
         ]
         utils_socket = vars(email.utils).get("socket")
         if utils_socket is not None:
-            targets.append((email.utils, "socket", _SmtplibSocket(utils_socket)))
+            targets.append((email.utils, "socket", FixedNameSocket(utils_socket)))
         else:  # Python 3.13 imports socket inside make_msgid: the default domain is given instead
             targets.append((email.utils, "make_msgid", _msgid_with_domain(vars(email.utils)["make_msgid"])))
         if ssl_class is not None:
             targets.append((ssl_class, "_get_socket", self._socket_factory(tls=True)))
+        if self._also is not None:
+            targets += self._also(self._server)
         for cls, name, replacement in targets:
             self._saved.append((cls, name, vars(cls)[name]))
             setattr(cls, name, replacement)

@@ -273,7 +273,10 @@ def test_connect_fault_raises_connect_error(mail: MailSink) -> None:
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"times": 0}, "times=0 is not valid: an int >= 1"),
     ({"code": 250}, "code=250 is not valid: an SMTP error code from 400 to 599"),
-    ({"on": "QUIT"}, "on='QUIT' is not valid: one of 'CONNECT', 'AUTH', 'MAIL', 'RCPT', 'DATA'"),
+    ({"on": "VRFY"}, "on='VRFY' is not valid: one of 'CONNECT', 'EHLO', 'STARTTLS', 'AUTH', 'MAIL', 'RCPT', "
+                     "'DATA', 'RSET', 'QUIT'"),
+    ({"on": "HELO"}, "on='HELO' is not valid: one of 'CONNECT', 'EHLO', 'STARTTLS', 'AUTH', 'MAIL', 'RCPT', "
+                     "'DATA', 'RSET', 'QUIT' ('EHLO' is the greeting, EHLO or the HELO a client falls back to)"),
     ({"message": 451}, "message=451 is not valid: a str (several lines make a multi-line reply)"),
     ({"message": b"4.3.0 busy"}, "message=b'4.3.0 busy' is not valid: a str (several lines make a "
                                  "multi-line reply)"),

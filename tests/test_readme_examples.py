@@ -475,6 +475,20 @@ def test_the_smtp_delay_block_runs_as_written_and_the_retry_sends_twice():
     assert "worker.jobsim.test" in section("### Mail outbox")
 
 
+def test_the_aiosmtplib_block_runs_as_written_and_the_retry_gets_past_the_refused_starttls():
+    pytest.importorskip("aiosmtplib")
+    block = python_blocks("### Mail outbox")[2]
+    assert "await aiosmtplib.send(" in block
+    namespace = {"app": jobsim.App("acme"), "jobsim": jobsim}
+    exec(compile(block, "README.md", "exec"), namespace)
+    sim = namespace["sim"]
+    assert str(sim.runs("send-invoice")[0].attempts[0].error) == "(454, '4.7.0 TLS not available')"
+    assert [record.data["subject"] for record in sim.trace.of("email")] == ["Your invoice"]
+    assert "outside 2.0 to 5.1" in section("### Mail outbox")
+    from jobsim._aiosmtp import VERIFIED
+    assert VERIFIED == ((2, 0), (5, 1))  # the range the README names
+
+
 # --- HTTP sink -------------------------------------------------------------------------------
 
 

@@ -190,10 +190,60 @@ def test_a_421_closes_the_connection_after_its_reply(mail: MailSink, on: str) ->
     assert mail.outbox == []
 
 
+# -- the other commands real servers refuse: the greeting, STARTTLS, RSET, QUIT ---------------------
+
+
+def test_a_refused_ehlo_falls_back_to_helo_and_a_refused_helo_is_a_helo_error(mail: MailSink, host: FakeHost) -> None:
+    mail.smtp_fail(code=502, message="5.5.2 EHLO not recognized", on="EHLO")
+    mail.smtp_delay("5s", on="EHLO", times=2)  # both greetings come late
+    with smtplib.SMTP("smtp.example.com", timeout=10) as smtp:
+        smtp.sendmail("a@acme.test", ["ada@example.com"], "Subject: hi\r\n\r\nhi\r\n")
+        assert (smtp.does_esmtp, smtp.helo_resp) == (False, b"smtp.jobsim.test")
+    assert elapsed(host) == 10
+    mail.smtp_fail(2, code=554, on="EHLO")
+    with smtplib.SMTP("smtp.example.com") as smtp, pytest.raises(smtplib.SMTPHeloError) as caught:
+        smtp.send_message(receipt())
+    assert caught.value.smtp_code == 554
+    assert len(mail.outbox) == 1
+
+
+def test_a_refused_starttls_raises_and_sends_nothing(mail: MailSink) -> None:
+    mail.smtp_fail(code=454, message="4.7.0 TLS not available due to temporary reason", on="STARTTLS")
+    with smtplib.SMTP("smtp.example.com", 587) as smtp, pytest.raises(smtplib.SMTPResponseException) as caught:
+        smtp.starttls()
+    assert (caught.value.smtp_code, caught.value.smtp_error) == (454, b"4.7.0 TLS not available due to temporary "
+                                                                      b"reason")
+    with smtplib.SMTP("smtp.example.com", 587) as smtp:  # used up
+        smtp.starttls()
+        smtp.login("billing", "secret")
+        smtp.send_message(receipt())
+    assert len(mail.outbox) == 1
+
+
+def test_a_refused_rset_is_answered_and_a_refused_quit_fails_the_with_block_after_delivery(mail: MailSink) -> None:
+    """smtplib ignores what the RSET it sends after a refusal is answered; its ``with`` block raises when QUIT is
+    not answered 221, after the message went out: a job that retries on that error sends it twice."""
+    mail.smtp_fail(code=451, on="RSET", times=2)
+    mail.smtp_fail(code=550, on="MAIL")
+    with smtplib.SMTP("smtp.example.com") as smtp:
+        with pytest.raises(smtplib.SMTPSenderRefused):
+            smtp.send_message(receipt())  # then RSET: refused, quietly
+        assert smtp.rset() == (451, b"4.3.0 Temporary failure, please try again later")
+    mail.smtp_fail(code=451, on="QUIT")
+    with pytest.raises(smtplib.SMTPResponseException) as caught, smtplib.SMTP("smtp.example.com") as smtp:
+        smtp.send_message(receipt())
+    assert caught.value.smtp_code == 451
+    assert len(mail.outbox) == 1
+    mail.smtp_drop(on="QUIT")
+    with smtplib.SMTP("smtp.example.com") as smtp:  # a hang-up instead of "221 Bye": the with block lets it go
+        smtp.send_message(receipt(2))
+    assert len(mail.outbox) == 2 and mail._smtp.faults == []
+
+
 @pytest.mark.parametrize(("call", "message"), [
     (lambda mail: mail.smtp_delay("soon"), "after='soon' is not valid"),
-    (lambda mail: mail.smtp_delay("1s", on="QUIT"),
-     "on='QUIT' is not valid: one of 'CONNECT', 'AUTH', 'MAIL', 'RCPT', 'DATA'"),
+    (lambda mail: mail.smtp_delay("1s", on="NOOP"),
+     "on='NOOP' is not valid: one of 'CONNECT', 'EHLO', 'STARTTLS', 'AUTH', 'MAIL', 'RCPT', 'DATA', 'RSET', 'QUIT'"),
     (lambda mail: mail.smtp_delay("1s", times=0), "times=0 is not valid: an int >= 1"),
     (lambda mail: mail.smtp_drop(on="MAIL", delivered=True),
      "delivered=True is not valid: only a drop at 'DATA' can follow a delivery; at 'MAIL' no message was sent "

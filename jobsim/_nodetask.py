@@ -3,7 +3,9 @@
 Read from node-cron 4.6.0 (npm; ``dist/_shared.js``, built from ``src/scheduler/runner.ts`` and
 ``src/tasks/inline-scheduled-task.ts``). Each ``cron.schedule(expression, fn, options)`` is a task with
 one ``Runner``; jobsim keeps one ``Task`` per function and cron expression (``Profile.cron_overlap`` is
-``"each"``: every schedule is a task of its own).
+``"each"``: every schedule is a task of its own). A function's schedules take the profile's options, or its
+own (``Profile.cron_tasks``: ``jobsim.profile("node-cron", tasks={"report": {"no_overlap": True}})``), as each
+``cron.schedule`` call takes its own.
 
 * **noOverlap** (``Profile.cron_no_overlap``). ``heartBeat`` keeps the promise of the last execution it
   started (``lastExecution``, a ``TrackedPromise`` that settles after the task function, ``onFinished`` and
@@ -49,6 +51,7 @@ from ._time import iso
 if TYPE_CHECKING:
     from ._app import Function
     from ._kernel import Timer
+    from ._profiles import Profile
     from ._records import Run
     from ._runtime import SystemRuntime
 
@@ -75,10 +78,19 @@ class Tasks:
     def __init__(self, system: SystemRuntime) -> None:
         self.record = system.record
         self.kernel = system.kernel
-        self.no_overlap = system.profile.cron_no_overlap
-        self.max_runs = system.profile.cron_max_runs
+        profile = system.profile
+        # function id -> (noOverlap, maxExecutions) of its schedules: the profile's, or its own (``cron_tasks``)
+        own = {fn_id: profile.cron_task(fn_id) for fn_id in profile.cron_tasks}
+        self.options = {fn_id: (task.no_overlap is True, task.max_runs or 0) for fn_id, task in own.items()}
+        self.default = (profile.cron_no_overlap, profile.cron_max_runs)
         self.tasks: dict[tuple[str, str], Task] = {}
         self.keys: dict[Run, tuple[str, str]] = {}
+
+    @staticmethod
+    def needed(profile: Profile) -> bool:
+        """Whether any function's schedules have ``noOverlap`` or ``maxExecutions``: the profile's, or its own."""
+        return bool(profile.cron_no_overlap or profile.cron_max_runs
+                    or any(task.no_overlap or task.max_runs for task in profile.cron_tasks.values()))
 
     def holds(self, fn: Function, schedule: Any, nominal: int, now: int) -> bool:
         """Whether the tick at ``nominal`` starts nothing: the task was destroyed (silently), or, with
@@ -88,7 +100,7 @@ class Tasks:
             return False
         if task.stopped is not None:
             return True
-        if not self.no_overlap:
+        if not self.options.get(fn.id, self.default)[0]:
             return False
         data = {"function": fn.id, "cron": schedule.expr, "scheduled": iso(nominal), "outcome": "skipped",
                 "reason": "overlap"}  # fmt: skip
@@ -124,18 +136,19 @@ class Tasks:
         due at that instant (``LAST``), as the runs started by the time it ends count: the run's end may be
         known before the clock gets there (its code spent virtual time)."""
         key = self.keys.pop(run, None)
-        if key is None or not self.max_runs or run.status != "completed":
+        if key is None or not self.options.get(key[0], self.default)[1] or run.status != "completed":
             return
         self.kernel.schedule(at, self._check, key, self.tasks[key], run, owner=f"{key[0]} (cron)", priority=LAST)
 
     def _check(self, key: tuple[str, str], task: Task, run: Run) -> None:
         """``if (this.maxExecutions && this.runCount >= this.maxExecutions)``: destroy the task."""
-        if self.tasks.get(key) is not task or task.stopped is not None or task.runs < self.max_runs:
+        limit = self.options.get(key[0], self.default)[1]
+        if self.tasks.get(key) is not task or task.stopped is not None or task.runs < limit:
             return  # restarted since, already destroyed, or not yet at the limit
         now = self.kernel.now
         task.stopped = now
         self.record(now, "cron.end", {"function": key[0], "cron": key[1], "reason": "max_executions",
-                                      "limit": self.max_runs, "runs": task.runs, "run": run.id})  # fmt: skip
+                                      "limit": limit, "runs": task.runs, "run": run.id})  # fmt: skip
         timer = task.timer
         if timer is not None and task.due is not None and not timer.cancelled:  # stop() clears jitterTimeout
             self.kernel.cancel(timer)

@@ -152,6 +152,26 @@ IMMEDIATE = CrashRule()
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class CronTask:
+    """One function's own cron task options (``Profile.cron_tasks``): node-cron's ``TaskOptions`` are per
+    ``cron.schedule``. ``None`` keeps the profile's ``cron_no_overlap``, ``cron_max_runs``, ``cron_jitter_ns``."""
+
+    no_overlap: bool | None = None
+    max_runs: int | None = None
+    jitter_ns: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.no_overlap is not None and not isinstance(self.no_overlap, bool):
+            raise InvalidArgument.build("no_overlap", self.no_overlap, "CronTask.no_overlap must be True or False, "
+                                                                       "or None for the profile's")  # fmt: skip
+        for field in ("max_runs", "jitter_ns"):
+            value = getattr(self, field)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise InvalidArgument.build(field, value, f"CronTask.{field} must be an int >= 0, or None for the "
+                                                          "profile's")  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Profile:
     """A system's semantics; see the module docstring and ``_systems.py`` for the seven built in.
 
@@ -285,6 +305,10 @@ class Profile:
     started (node-cron's ``maxExecutions``: ``runCount`` counts every execution, the check follows a success
     only; the task is destroyed). A skipped tick starts nothing and counts nothing. Trace: ``cron.end``, reason
     ``max_executions``. 0: no limit."""
+    cron_tasks: Mapping[str, CronTask] = dataclasses.field(default_factory=dict)
+    """Function id -> options of its cron schedules over ``cron_no_overlap``, ``cron_max_runs`` and
+    ``cron_jitter_ns`` (``jobsim.profile("node-cron", tasks={...})``; ``cron_task``). A function the
+    simulation lacks, or one without ``cron=``, is refused when the ``Simulation`` is built."""
     max_duration_ns: int | None = None
     """An attempt that spends longer is killed and fails (Vercel's function duration)."""
     failure_hook: Callable[[Run, BaseException | None, int], Event | None] | None = None
@@ -330,6 +354,13 @@ class Profile:
         grid = self.retry_after_clamp_grid_ns
         return (now - now % grid if grid else now) + bound - now
 
+    def cron_task(self, function: str) -> CronTask:
+        """``function``'s cron task options, every field set: its ``cron_tasks`` entry, else the profile's."""
+        own = self.cron_tasks.get(function, _NO_TASK)
+        return CronTask(no_overlap=self.cron_no_overlap if own.no_overlap is None else own.no_overlap,
+                        max_runs=self.cron_max_runs if own.max_runs is None else own.max_runs,
+                        jitter_ns=self.cron_jitter_ns if own.jitter_ns is None else own.jitter_ns)  # fmt: skip
+
     @property
     def label(self) -> str:
         return self.system or self.name
@@ -343,6 +374,9 @@ class Profile:
             + (f" — {why}" if why else ""),
             system=self.label, feature=feature,
         )  # fmt: skip
+
+
+_NO_TASK = CronTask()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -360,6 +394,9 @@ def resolve(profile: Profile, functions: Iterable[Function], *, now: int | None 
     ``now``: when the simulation starts, which is when an ``every=`` scheduler is made (its end must not
     have passed).
     """
+    functions = list(functions)
+    if profile.cron_tasks:
+        _check_cron_tasks(profile, {fn.id: fn for fn in functions})
     policies: dict[str, RetryPolicy] = {}
     schedules: dict[str, tuple[Any, ...]] = {}
     for fn in functions:
@@ -380,6 +417,22 @@ def resolve(profile: Profile, functions: Iterable[Function], *, now: int | None 
             )
         policies[fn.id] = _policy(profile, fn)
     return Resolved(policies, schedules)
+
+
+def _check_cron_tasks(profile: Profile, functions: dict[str, Function]) -> None:
+    """Every function given its own cron task options is one of the simulation's, with a cron schedule."""
+    crons = ", ".join(repr(fn_id) for fn_id, fn in sorted(functions.items()) if fn.crons) or "none"
+    for fn_id in profile.cron_tasks:
+        fn = functions.get(fn_id)
+        if fn is None:
+            raise InvalidArgument(f"profile {profile.name!r} gives task options to function {fn_id!r}, which this "
+                                  f"simulation does not have; its cron functions: {crons}. Name one of them in "
+                                  "tasks=, or drop it")  # fmt: skip
+        if not fn.crons:
+            has = "an every= interval" if fn.every is not None else f"only on={list(fn.events)!r}"
+            raise InvalidArgument(f"profile {profile.name!r} gives task options to function {fn_id!r}, which has no "
+                                  f"cron schedule ({has}): task options apply to the schedules of a cron= function "
+                                  f"(here {crons}); drop {fn_id!r} from tasks=")  # fmt: skip
 
 
 def _check_debounce(profile: Profile, fn: Function) -> None:
@@ -480,6 +533,9 @@ def _check_parts(p: Profile, bad: Callable[[str, str], InvalidArgument]) -> None
         raise bad("cron", "a jobsim._dialects.CronDialect")
     if not isinstance(p.crash, CrashRule):
         raise bad("crash", "a CrashRule")
+    if not isinstance(p.cron_tasks, Mapping) or not all(isinstance(k, str) and k and isinstance(v, CronTask)
+                                                        for k, v in p.cron_tasks.items()):
+        raise bad("cron_tasks", "a mapping of function id to jobsim._profiles.CronTask")
     for field in ("retries", "failure_hook", "attempt_failure_hook"):
         if getattr(p, field) is not None and not callable(getattr(p, field)):
             raise bad(field, "a callable, or None")
@@ -601,13 +657,13 @@ _OPTION = re.compile(r"\s*([A-Za-z_]\w*)\s*=\s*(\S(?:.*\S)?)\s*", re.DOTALL)
 
 
 def _spec(text: str) -> tuple[str, dict[str, str]] | None:
-    """``"agenda(process_every=1s)"`` -> ``("agenda", {"process_every": "1s"})``; None if not of that form."""
+    """``"agenda(process_every=1s)"`` -> ``("agenda", {"process_every": "1s"})``; None if not of that form. A
+    value may hold commas inside brackets or quotes (``tasks={"a": {...}, "b": {...}}``)."""
     match = _SPEC.fullmatch(text)
     if match is None:
         return None
     options: dict[str, str] = {}
-    inner = match.group(2)
-    for part in inner.split(",") if inner.strip() else ():
+    for part in _split(match.group(2)):
         option = _OPTION.fullmatch(part)
         if option is None or option.group(1) in options:
             raise InvalidArgument.build("profile", text, "NAME(option=value, ...) with each option given once, "
@@ -618,16 +674,26 @@ def _spec(text: str) -> tuple[str, dict[str, str]] | None:
 
 def split_names(text: str) -> list[str]:
     """Comma-separated profile names (``"inngest,agenda(process_every=1s)"``), commas in parentheses kept."""
-    names, depth, current = [], 0, ""
-    for char in text:
-        depth += (char == "(") - (char == ")")
-        if char == "," and depth == 0:
-            names.append(current)
-            current = ""
-        else:
-            current += char
-    names.append(current)
-    return [name.strip() for name in names if name.strip()]
+    return [name.strip() for name in _split(text) if name.strip()]
+
+
+def _split(text: str) -> list[str]:
+    """``text`` cut at its commas outside brackets and quoted strings; [] for blank text."""
+    parts, depth, quote, start, escaped = [], 0, "", 0, False
+    for i, char in enumerate(text):
+        if quote:  # inside a string: only its closing quote (not escaped) ends it
+            escaped, quote = not escaped and char == "\\", "" if char == quote and not escaped else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts if text.strip() else []
 
 
 def profile(name: str | Profile, /, **options: Any) -> Profile:
@@ -660,4 +726,5 @@ def __getattr__(name: str) -> Any:
     return getattr(_systems, name)
 
 
-__all__ = ["CrashRule", "Profile", "Profiles", "Resolved", "builtin_profiles", "profile", "resolve", "split_names"]
+__all__ = ["CrashRule", "CronTask", "Profile", "Profiles", "Resolved", "builtin_profiles", "profile", "resolve",
+           "split_names"]

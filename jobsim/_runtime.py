@@ -105,7 +105,9 @@ class SystemRuntime:
         # profile.cron_next == "job" (Agenda): a cron function is one job document (``_jobdoc.py``)
         self.docs = JobDocuments(self) if self.profile.cron_next == "job" else None
         # node-cron's noOverlap and maxExecutions: one runner state per schedule (``_nodetask.py``)
-        self.tasks = Tasks(self) if self.profile.cron_no_overlap or self.profile.cron_max_runs else None
+        self.tasks = Tasks(self) if Tasks.needed(self.profile) else None
+        # function id -> node-cron's maxRandomDelay of its schedules where its own (``Profile.cron_tasks``)
+        self.jitters = {fn_id: self.profile.cron_task(fn_id).jitter_ns or 0 for fn_id in self.profile.cron_tasks}
         self.hears_ends = self.serial or self.tasks is not None  # Engine.finish calls `finished`
         # profile.poll_ns (Agenda's processEvery): a job starts when a poll finds it (``_polling.py``)
         self.polls = Polls(self.profile.poll_ns, sim.start_ns, self.windows) if self.profile.poll_ns else None
@@ -650,7 +652,7 @@ class SystemRuntime:
         if tasks is not None and tasks.holds(fn, schedule, now, now):  # node-cron's heartbeat, before any delay
             return
         copies = 1 + self._duplicates(fn, now, {"cron": schedule.expr, "scheduled": iso(now)})
-        jitter = self.profile.cron_jitter_ns
+        jitter = self.jitters.get(fn.id, self.profile.cron_jitter_ns)
         if jitter:
             at = now + self.engine.rng_for(fn.id).randrange(jitter // MS) * MS
             timer = self.kernel.schedule(at, self._deliver, fn, schedule, now, copies, owner=f"{fn.id} (cron)",

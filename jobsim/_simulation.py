@@ -129,7 +129,7 @@ class Simulation:
         self.engine.schedules.update(resolved.schedules)
         p = self.profile
         if (not p.durable_steps or p.cron_jitter_ns or p.max_duration_ns is not None or p.cron_next in ("start", "end")
-                or p.interval is not None or p.cron_no_overlap or p.cron_max_runs):  # fmt: skip
+                or p.interval is not None or p.cron_no_overlap or p.cron_max_runs or p.cron_tasks):  # fmt: skip
             self._system()
         self.bus = Bus(dedupe=p.repeated_ids == "drop")
         self._loop: VirtualLoop | None = None

@@ -13,9 +13,11 @@ Inngest events, BullMQ ``queue.add``, Trigger.dev ``tasks.trigger``, Quirrel
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import inspect
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._backoffs import AgendaBackoff, BullMQBackoff, QuirrelRetry, TriggerDevRetry
@@ -23,7 +25,7 @@ from ._dialects import AGENDA_CRON, CRON_PARSER, NODE_CRON, QUIRREL_CRON, ROBFIG
 from ._events import Event
 from ._failhooks import agenda_fail, bullmq_failed, node_cron_failed
 from ._polling import process_every_ns, whole_ms_ns
-from ._profiles import CrashRule, Profile
+from ._profiles import CrashRule, CronTask, Profile
 from ._retries import Retries, RetryPolicy, TableBackoff
 from ._safe import message
 from ._time import DAY, HOUR, MINUTE, MS, SECOND, format_duration
@@ -714,65 +716,160 @@ _CRON_ONLY = {
 }  # fmt: skip
 
 
-_NODE_CRON_OPTIONS = ("no_overlap", "max_executions", "max_random_delay")
+_NODE_CRON_OPTIONS = ("no_overlap", "max_executions", "max_random_delay", "tasks")
+_TASK_OPTIONS = {"no_overlap": "noOverlap", "max_executions": "maxExecutions", "max_random_delay": "maxRandomDelay"}
+_TAKES = ("no_overlap (noOverlap: True or False, default False), max_executions (maxExecutions: an int >= 1, or 0 "
+          "for no limit, the default) and max_random_delay (maxRandomDelay: a duration in whole milliseconds such "
+          "as '5s', default 0)")  # fmt: skip
 
 
 def _node_cron_configure(root: Profile, options: dict[str, Any]) -> Profile:
-    """``jobsim.profile("node-cron", no_overlap=..., max_executions=...)``: the ``TaskOptions`` of those names
-    (``noOverlap``, default false; ``maxExecutions``, default none), given to every ``cron.schedule``
-    (``Profile.cron_no_overlap``, ``cron_max_runs``; ``_nodetask.py``). Options at node-cron's defaults are
-    left out of the variant's name."""
+    """``jobsim.profile("node-cron", no_overlap=..., max_executions=..., max_random_delay=..., tasks=...)``: the
+    ``TaskOptions`` of those names (``noOverlap``, default false; ``maxExecutions``, default none;
+    ``maxRandomDelay``, default 0), given to every ``cron.schedule`` (``Profile.cron_no_overlap``,
+    ``cron_max_runs``, ``cron_jitter_ns``; ``_nodetask.py``), and ``tasks``: per function id, those options for
+    its schedules alone, over the others (``Profile.cron_tasks``). Options at node-cron's defaults are left out
+    of the variant's name; ``tasks`` is named as JSON, function ids and options sorted."""
     unknown = sorted(set(options) - set(_NODE_CRON_OPTIONS))
     if unknown:
-        camel = {"noOverlap": "no_overlap", "maxExecutions": "max_executions", "maxRandomDelay": "max_random_delay"}
-        if any(name in camel for name in unknown):
-            why = " (write " + ", ".join(camel[name] for name in unknown if name in camel) + ")"
-        elif any(name in _AGENDA_OPTIONS for name in unknown):
-            why = " (Agenda's; node-cron has no poll and no concurrency limit)"
-        else:
-            why = (" (timezone is tz= on the function; name is only a label; missedExecutionTolerance and "
-                   "distributed are not simulated)")
-        raise InvalidArgument(f"profile 'node-cron' has no option {', '.join(map(repr, unknown))}{why}; it takes "
-                              "no_overlap (noOverlap: True or False, default False), max_executions "
-                              "(maxExecutions: an int >= 1, or 0 for no limit, the default) and max_random_delay "
-                              "(maxRandomDelay: a duration in whole milliseconds such as '5s', default 0)")  # fmt: skip
+        raise InvalidArgument(f"profile 'node-cron' has no option {', '.join(map(repr, unknown))}"
+                              f"{_unknown_why(unknown, agenda=True)}; it takes {_TAKES}, and tasks (per function "
+                              "id, those options for its cron schedules alone: tasks={'nightly-report': "
+                              "{'no_overlap': True}})")  # fmt: skip
     profile, named = root, []
-    if "no_overlap" in options:
-        no_overlap = _flag("no_overlap", options["no_overlap"], "noOverlap")
-        if no_overlap:
-            named.append(("no_overlap", "true"))
-            profile = dataclasses.replace(profile, cron_no_overlap=True,
-                                          description=profile.description + "; noOverlap")
-    if "max_executions" in options:
-        value = options["max_executions"]
-        limit = int(value) if isinstance(value, str) and value.strip().isdigit() else value
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-            raise InvalidArgument.build("max_executions", value, "a whole number of executions >= 1 (node-cron's "
-                                        "maxExecutions), or 0 for no limit")  # fmt: skip
-        if limit:
-            named.append(("max_executions", str(limit)))
-            profile = dataclasses.replace(profile, cron_max_runs=limit,
-                                          description=profile.description + f"; maxExecutions {limit}")
-    if "max_random_delay" in options:
-        delay = _random_delay(options["max_random_delay"])
-        if delay:
-            text = format_duration(delay)
-            named.append(("max_random_delay", text))
-            profile = dataclasses.replace(profile, cron_jitter_ns=delay,
-                                          description=profile.description + f"; maxRandomDelay {text}")
+    given = _task_values({k: v for k, v in options.items() if k != "tasks"}, "")
+    if given.get("no_overlap"):
+        named.append(("no_overlap", "true"))
+        profile = dataclasses.replace(profile, cron_no_overlap=True, description=profile.description + "; noOverlap")
+    if given.get("max_executions"):
+        limit = given["max_executions"]
+        named.append(("max_executions", str(limit)))
+        profile = dataclasses.replace(profile, cron_max_runs=limit,
+                                      description=profile.description + f"; maxExecutions {limit}")
+    if given.get("max_random_delay"):
+        text = format_duration(given["max_random_delay"])
+        named.append(("max_random_delay", text))
+        profile = dataclasses.replace(profile, cron_jitter_ns=given["max_random_delay"],
+                                      description=profile.description + f"; maxRandomDelay {text}")
+    tasks = _tasks(options.get("tasks", {}))
+    if tasks:
+        named.append(("tasks", _tasks_text(tasks)))
+        profile = dataclasses.replace(profile, cron_tasks={fn: _cron_task(values) for fn, values in tasks.items()},
+                                      description=profile.description + "; per task: " + "; ".join(
+                                          f"{fn} {_described(values)}" for fn, values in tasks.items()))
     if not named:
         return root
     return dataclasses.replace(profile, name=f"{root.name}({', '.join(f'{k}={v}' for k, v in named)})",
                                options=tuple(named))
 
 
-def _random_delay(value: Any) -> int:
+def _unknown_why(unknown: list[str], agenda: bool) -> str:
+    """Why options node-cron's configuration lacks are not there, or how to write them."""
+    camel = {theirs: ours for ours, theirs in _TASK_OPTIONS.items()}
+    if any(name in camel for name in unknown):
+        return " (write " + ", ".join(camel[name] for name in unknown if name in camel) + ")"
+    if agenda and any(name in _AGENDA_OPTIONS for name in unknown):
+        return " (Agenda's; node-cron has no poll and no concurrency limit)"
+    if not agenda and "tasks" in unknown:
+        return " (tasks= is the profile's own option, not a task's)"
+    return (" (timezone is tz= on the function; name is only a label; missedExecutionTolerance and distributed are "
+            "not simulated)")  # fmt: skip
+
+
+def _task_values(options: Mapping[str, Any], prefix: str) -> dict[str, int]:
+    """The task options given, read: ``no_overlap`` a bool, ``max_executions`` an int, ``max_random_delay`` ns.
+    ``prefix`` names them in errors (``tasks['report']``; "": the profile's own)."""
+    values: dict[str, int] = {}
+    for option, theirs in _TASK_OPTIONS.items():
+        if option not in options:
+            continue
+        name, value = (f"{prefix}[{option!r}]" if prefix else option), options[option]
+        if option == "no_overlap":
+            values[option] = _flag(name, value, theirs)
+        elif option == "max_executions":
+            values[option] = _max_executions(name, value)
+        else:
+            values[option] = _random_delay(name, value)
+    return values
+
+
+def _tasks(value: Any) -> dict[str, dict[str, int]]:
+    """``tasks=``: function id -> its options (``_task_values``), both sorted; a function given none is left
+    out. As text (a profile name's), JSON or a Python literal."""
+    accepted = ("a dict of function id to that function's task options, e.g. {'nightly-report': {'no_overlap': "
+                "True, 'max_executions': 3}} (JSON in a profile name)")  # fmt: skip
+    tasks = _literal(value, accepted) if isinstance(value, str) else value
+    if not isinstance(tasks, Mapping):
+        raise InvalidArgument.build("tasks", value, accepted)
+    for fn_id in tasks:
+        if not isinstance(fn_id, str) or not fn_id.strip():
+            raise InvalidArgument.build("tasks", value, f"{accepted}; {fn_id!r} is not a function id (a non-empty "
+                                                        "string)")  # fmt: skip
+    parsed = {}
+    for fn_id in sorted(tasks):
+        own = tasks[fn_id]
+        if not isinstance(own, Mapping):
+            raise InvalidArgument.build(f"tasks[{fn_id!r}]", own, "a dict of task options such as {'no_overlap': "
+                                                                  "True}: " + _TAKES)  # fmt: skip
+        unknown = sorted(set(own) - set(_TASK_OPTIONS), key=repr)
+        if unknown:
+            raise InvalidArgument(f"tasks[{fn_id!r}] has no option {', '.join(map(repr, unknown))}"
+                                  f"{_unknown_why(unknown, agenda=False)}; a task takes {_TAKES}")  # fmt: skip
+        values = _task_values(own, f"tasks[{fn_id!r}]")
+        if values:
+            parsed[fn_id] = values
+    return parsed
+
+
+def _literal(text: str, accepted: str) -> Any:
+    """``tasks=`` as a profile name writes it: JSON, or a Python literal."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        pass
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        raise InvalidArgument.build("tasks", text, accepted) from None
+
+
+def _tasks_text(tasks: dict[str, dict[str, int]]) -> str:
+    """``tasks`` as a profile name holds it: JSON, sorted, ``max_random_delay`` as a duration."""
+    shown = {fn_id: {option: format_duration(value) if option == "max_random_delay" else value
+                     for option, value in values.items()} for fn_id, values in tasks.items()}  # fmt: skip
+    return json.dumps(shown, sort_keys=True, ensure_ascii=False)
+
+
+def _cron_task(values: dict[str, int]) -> CronTask:
+    no_overlap = values.get("no_overlap")
+    return CronTask(no_overlap=None if no_overlap is None else bool(no_overlap), max_runs=values.get("max_executions"),
+                    jitter_ns=values.get("max_random_delay"))  # fmt: skip
+
+
+def _described(values: dict[str, int]) -> str:
+    """One task's options as the profile's description lists them."""
+    words = {"no_overlap": "noOverlap" if values.get("no_overlap") else "no noOverlap",
+             "max_executions": f"maxExecutions {values.get('max_executions') or 'none'}",
+             "max_random_delay": f"maxRandomDelay {format_duration(values.get('max_random_delay') or 0)}"}
+    return ", ".join(words[option] for option in values)
+
+
+def _max_executions(name: str, value: Any) -> int:
+    """node-cron's ``maxExecutions``: an int >= 0 (0: no limit), also as a profile name's text."""
+    limit = int(value) if isinstance(value, str) and value.strip().isdigit() else value
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise InvalidArgument.build(name, value, "a whole number of executions >= 1 (node-cron's maxExecutions), or "
+                                                 "0 for no limit")  # fmt: skip
+    return limit
+
+
+def _random_delay(name: str, value: Any) -> int:
     """node-cron's ``maxRandomDelay`` (milliseconds) as a jobsim duration: 0, or whole milliseconds."""
     accepted = ("a duration in whole milliseconds such as '5s' or '250ms' (node-cron's maxRandomDelay, which counts "
                 "milliseconds: {maxRandomDelay: 5000} is '5s'), or 0 for none")  # fmt: skip
     if isinstance(value, str) and value.strip() == "0":
         return 0
-    return whole_ms_ns(value, "max_random_delay", accepted, allow_zero=True)
+    return whole_ms_ns(value, name, accepted, allow_zero=True)
 
 
 def _flag(option: str, value: Any, theirs: str) -> bool:
@@ -805,7 +902,10 @@ def _node_cron() -> Profile:
     Features: cron only; concurrency= and singleton= are refused (below).
     Task options (TaskOptions, runner.ts; _nodetask.py): jobsim.profile("node-cron", no_overlap=True,
     max_executions=N, max_random_delay="5s"), named "node-cron(no_overlap=true, max_executions=N,
-    max_random_delay=5s)", gives every cron schedule (each a task of its own) those options.
+    max_random_delay=5s)", gives every cron schedule (each a task of its own) those options. Each
+    cron.schedule call takes its own: tasks={"report": {"no_overlap": True}} gives one function's schedules
+    theirs, over the profile's (Profile.cron_tasks; named as JSON, sorted: "node-cron(tasks={"report":
+    {"no_overlap": true}})"); a function the simulation lacks, or without cron=, is refused.
     noOverlap: heartBeat skips a tick while the task's last execution is pending (execution:overlap;
     "task still running, new execution blocked by overlap prevention!"): it is never queued, and a run
     ending at the tick's instant is still pending then (cron.missed, outcome skipped, reason overlap).
@@ -834,9 +934,11 @@ def _node_cron() -> Profile:
         attempt_failure_hook=node_cron_failed, configure=_node_cron_configure,
         lacks={**_CRON_ONLY,
                "concurrency": "noOverlap skips a tick while the previous run is pending; it never queues "
-                              "(jobsim.profile('node-cron', no_overlap=True))",
+                              "(jobsim.profile('node-cron', no_overlap=True), or for one function "
+                              "tasks={'its id': {'no_overlap': True}})",
                "singleton": "it has no key and no cancel mode; its noOverlap skips a tick while the task's "
-                            "previous run is pending: jobsim.profile('node-cron', no_overlap=True)",
+                            "previous run is pending: jobsim.profile('node-cron', no_overlap=True), or for one "
+                            "function tasks={'its id': {'no_overlap': True}}",
                "retries": "errors emit execution:failed; nothing is retried"},
         crash=CrashRule(then="lose", reason="the process died with the run; node-cron keeps nothing",
                         recovery="never"),

@@ -14,6 +14,12 @@ With ``maxRandomDelay``, ``Math.random`` is replaced so that the i-th random del
 ``delays[i]`` (node-cron calls it nowhere else); the test gives jobsim the same draws. The driver logs every
 ``execution:*`` and ``task:*`` event with the slot (``context.date``) and the clock, and ``call`` as the task
 function is called (``execution:started`` comes before the random delay, the call after it).
+
+A case with ``tasks`` schedules each of them in one process, in order, each with its own ``expr``, ``options``,
+``sleep`` and ``fail`` (and execution count); its events name the task last. ``runTask`` calls ``Math.random``
+whatever ``maxRandomDelay`` is, so there a draw is chosen by the instant, not the order: ``delays_at`` maps a
+tick's seconds from the start to the delay of the task that has ``maxRandomDelay`` (at most one task ticking at
+an instant may have it; the others multiply the draw by 0).
 """
 
 from __future__ import annotations
@@ -61,6 +67,19 @@ CASES: list[dict[str, object]] = [
     {"name": "delay-overlap-max2", "expr": "* * * * *",
      "options": {"noOverlap": True, "maxExecutions": 2, "maxRandomDelay": 60_000}, "sleep": [30_000],
      "fail": [True, False], "delays": [59_999, 0, 30_000, 45_000, 10_000], "minutes": 8},
+    {"name": "two-tasks", "minutes": 10, "tasks": [
+        {"name": "report", "expr": "* * * * *", "options": {"noOverlap": True}, "sleep": [150_000], "fail": [False]},
+        {"name": "sync", "expr": "* * * * *", "options": {"maxExecutions": 2}, "sleep": [150_000], "fail": [False]},
+    ]},
+    {"name": "three-tasks-delay", "minutes": 9, "tasks": [
+        {"name": "report", "expr": "* * * * *", "options": {"noOverlap": True, "maxRandomDelay": 90_000},
+         "sleep": [10_000], "fail": [False], "delays_at": {"60": 70_000, "120": 5_000, "180": 80_000,
+                                                          "240": 49_999, "300": 0, "360": 89_999, "420": 1_000,
+                                                          "480": 60_000}},
+        {"name": "sync", "expr": "* * * * *", "options": {}, "sleep": [150_000], "fail": [False]},
+        {"name": "prune", "expr": "*/2 * * * *", "options": {"noOverlap": True, "maxExecutions": 1},
+         "sleep": [150_000], "fail": [False]},
+    ]},
 ]  # fmt: skip
 
 DRIVER = r"""
@@ -72,19 +91,28 @@ mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'], now: Date.pars
 const cron = (await import(pathToFileURL(process.argv[1] + '/node_modules/node-cron/dist/node-cron.js'))).default;
 cron.setLogger({ info() {}, warn() {}, error() {}, debug() {} });
 const log = [];
-let n = 0;
 let draw = 0;  // maxRandomDelay: Math.random answers so that runTask's Math.floor(...) is the case's next delay
 if (c.delays) Math.random = () => (c.delays[draw++] + 0.5) / c.options.maxRandomDelay;
+const start = Date.parse(c.start);
+if (c.tasks) Math.random = () => {  // several tasks: the delay of the one with maxRandomDelay ticking now
+  const at = String((Date.now() - start) / 1000);
+  const t = c.tasks.find((t) => t.delays_at && at in t.delays_at);
+  return t ? (t.delays_at[at] + 0.5) / t.options.maxRandomDelay : 0;
+};
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const task = cron.schedule(c.expr, async (ctx) => {
-  log.push(['call', ctx.date.getTime(), Date.now()]);  // the function itself starts (after any random delay)
-  const k = n++;
-  await sleep(c.sleep[k % c.sleep.length]);
-  if (c.fail[k % c.fail.length]) throw new Error('boom');
-}, c.options);
-for (const ev of ['execution:started', 'execution:finished', 'execution:failed', 'execution:overlap',
-                  'execution:maxReached', 'task:destroyed']) {
-  task.on(ev, (ctx) => log.push([ev, ctx.date.getTime(), Date.now()]));
+for (const t of c.tasks ?? [c]) {
+  const named = (entry) => (c.tasks ? [...entry, t.name] : entry);
+  let n = 0;
+  const task = cron.schedule(t.expr, async (ctx) => {
+    log.push(named(['call', ctx.date.getTime(), Date.now()]));  // the function itself starts (after any delay)
+    const k = n++;
+    await sleep(t.sleep[k % t.sleep.length]);
+    if (t.fail[k % t.fail.length]) throw new Error('boom');
+  }, t.options);
+  for (const ev of ['execution:started', 'execution:finished', 'execution:failed', 'execution:overlap',
+                    'execution:maxReached', 'task:destroyed']) {
+    task.on(ev, (ctx) => log.push(named([ev, ctx.date.getTime(), Date.now()])));
+  }
 }
 for (let i = 0; i < c.minutes * 60000; i++) {
   mock.timers.tick(1);

@@ -67,8 +67,8 @@ class Consumer:
 class Item:
     """A fetched message: its ``MessageProxy``, the parcel it came in, and how its processing went."""
 
-    __slots__ = ("called", "consumer", "context", "crashed", "ended", "fault", "kind", "parcel", "proxy", "retried",
-                 "value", "x")
+    __slots__ = ("called", "consumer", "context", "crashed", "ended", "fault", "glet", "inside", "kind", "parcel",
+                 "proxy", "retried", "value", "x")
 
     def __init__(self, consumer: Consumer, parcel: Parcel, proxy: Any) -> None:
         self.consumer = consumer
@@ -83,6 +83,8 @@ class Item:
         self.fault: BaseException | None = None  # what sim.fail() made this attempt raise
         self.retried = False  # the message was enqueued again while this processing ended (Retries)
         self.crashed = False  # its worker process died before acking it (``_crash``): its next steps never come
+        self.glet: Any = None  # the greenlet its thread's code runs in, until it ends (``_blocking``)
+        self.inside: tuple[Any, ...] | None = None  # the execution state it parked with
 
 
 class SimWorker:
@@ -215,7 +217,7 @@ class SimWorker:
             self.busy += 1
             item.context = self.contexts.pop()
             self.running.append(item)
-            item.context.run(self._begin, item)
+            self.world.threads.start(item, self._begin)
 
     def _begin(self, item: Item) -> None:
         """``process_message`` up to the actor's return (``worker.py:553-572``)."""
@@ -375,9 +377,13 @@ class SimWorker:
 
     def _later(self, x: DramatiqExecution, step: Any, item: Item) -> None:
         """The next step of a message's processing, at the instant its thread reaches it: now (the caller is
-        inside the thread's context already), or on the kernel when the step before spent virtual time."""
+        inside the thread's context already), or when the step before spent virtual time, once the simulation
+        reaches it: in the thread's greenlet (``_blocking``), so its hooks can block too, else on the kernel."""
         kernel = self.world.sim.kernel
         if x.now <= kernel.now:
+            step(item)
+            return
+        if self.world.threads.sleep_until(item, x.now):  # in the thread's greenlet: it waits there
             step(item)
             return
         context = item.context

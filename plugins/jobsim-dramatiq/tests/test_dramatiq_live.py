@@ -256,3 +256,50 @@ def test_a_concurrent_rate_limiter_admits_the_holders_a_real_worker_admits():
     expected = [("A", True), ("B", True), ("C", False), ("D", True), ("E", False), ("F", True)]
     assert seen_sim == expected
     assert seen_real == expected
+
+
+WINDOW_OFFSETS = [0.05, 0.15, 0.25, 1.1, 2.1, 2.2, 2.3]  # s after a whole second, each 50 ms or more from the next
+
+
+def _window_acquires(backend, key: str, wait_until) -> list[bool]:
+    from dramatiq.rate_limits import WindowRateLimiter
+
+    window = WindowRateLimiter(backend, key, limit=2, window=2)
+    admitted = []
+    for offset in WINDOW_OFFSETS:
+        wait_until(offset)
+        with window.acquire(raise_on_failure=False) as acquired:
+            admitted.append(acquired)
+    return admitted
+
+
+def test_a_window_rate_limiter_admits_what_it_admits_on_real_redis(redis_url):
+    """``WindowRateLimiter(limit=2, window=2)`` on a ``RedisBackend``: the same acquires, at the same offsets from a
+    whole second, on the real server (``incr_and_sum``'s ``WATCH``/``MGET``/``SET PX`` on buckets of
+    ``int(time.time())``, about 3 s of real time) and in the simulation, from the test between ``advance_to``
+    calls: the same are admitted -- two in the first second, none in the second (the window holds both), two
+    once the first second's bucket has left it, then none."""
+    import uuid
+
+    from dramatiq.rate_limits.backends import RedisBackend
+
+    real = RedisBackend(url=redis_url)
+    time.sleep(1 - time.time() % 1)
+    second = int(time.time())
+
+    def real_clock(offset: float) -> None:
+        time.sleep(max(0.0, second + offset - time.time()))
+
+    try:
+        seen_real = _window_acquires(real, f"sms-{uuid.uuid4()}", real_clock)
+    finally:
+        real.client.close()
+    from dramatiq.brokers.stub import StubBroker
+    from jobsim_dramatiq._waits import instant
+
+    simulated = RedisBackend(url=redis_url)  # never reached while the simulation runs
+    with jobsim.Simulation(StubBroker(), start=START) as sim:
+        seen_sim = _window_acquires(simulated, "sms", lambda offset: sim.advance_to(
+            instant(instant_ns(START) + round(offset * SECOND))))  # fmt: skip
+    assert seen_sim == [True, True, False, False, True, True, False]
+    assert seen_real == seen_sim

@@ -4,8 +4,8 @@ An actor's body runs in one go when its message starts (``_worker``), and spends
 ``time.sleep`` ahead of the simulation. That is fine for code that only reads its own clock, but not for a
 thread that *blocks on another one*: ``Barrier.wait(block=True, timeout=ms)`` returns when the last party's
 ``wait`` clears the barrier, and that party may be a message that starts later. So each message's processing
-(``SimWorker._begin`` to its ack) runs in a greenlet of its own, with the thread's ``contextvars`` context (a
-step after a body that spent time waits there for its instant, ``SimWorker._later``), and:
+(``SimWorker._begin`` to the actor's return, and on to its ack when that is at once) runs in a greenlet of its
+own, with the thread's ``contextvars`` context, and:
 
 * **catch-up**: a rate-limiter backend call (``add``, ``incr``, ``decr``, ``incr_and_sum``, ``wait``,
   ``wait_notify``) made by a body that has spent time first hands control back until the simulation reaches
@@ -26,13 +26,16 @@ From the test, a blocking wait runs the simulation until it returns (``_waits.wa
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from greenlet import GreenletExit, getcurrent, greenlet
+
 from jobsim._kernel import LAST
 from jobsim._time import MS, SECOND, format_duration, iso
-from jobsim.errors import BudgetExceeded, JobsimError
+from jobsim.errors import BudgetExceeded, JobsimError, UnsupportedFeature
 
 from ._waits import WAIT_HORIZON, instant, wait_until
 
@@ -41,6 +44,15 @@ if TYPE_CHECKING:
     from ._world import DramatiqWorld
 
 _PARKED = object()  # what a parking greenlet hands its driver
+_DONE = object()  # what a greenlet hands its driver when the message's step returned
+
+
+def _runner(job: tuple[Callable[[Item], None], Item]) -> None:
+    """A worker thread's greenlet: runs one message's step, then waits, idle, for the next one (``Threads.idle``)."""
+    while True:
+        step, item = job
+        step(item)
+        job = getcurrent().parent.switch(_DONE)
 
 
 class Threads:
@@ -50,22 +62,20 @@ class Threads:
         self.world = world
         self.waiters: dict[tuple[int, str], list[Waiter]] = {}  # (id(StubBackend), key) -> its waits
         self.events: dict[tuple[int, str], tuple[Any, int]] = {}  # Redis event lists: -> (backend, expires)
+        self.idle: list[Any] = []  # greenlets whose message's step returned, for the next ones
 
     # -- the greenlets ---------------------------------------------------------------------------
     def start(self, item: Item, step: Callable[[Item], None]) -> None:
-        """Run ``step(item)`` (the message's processing) in a new greenlet with the thread's context."""
-        from greenlet import greenlet
-
-        glet = greenlet(step)
+        """Run ``step(item)`` (the message's processing) in a greenlet with the thread's context: an idle one
+        kept from a message that ended (a new greenlet costs ~10x a switch into a waiting one)."""
+        glet = self.idle.pop() if self.idle else greenlet(_runner)
         glet.gr_context = item.context
         item.glet = glet
-        self.drive(item, item)
+        self.drive(item, (step, item))
 
     def drive(self, item: Item, value: Any) -> None:
         """Switch into ``item``'s greenlet (``value``: what its park returns) until it ends or parks again. The
         execution state (``engine.x``, the running message) is the greenlet's while it runs, the caller's after."""
-        from greenlet import getcurrent
-
         glet = item.glet
         if glet is None:
             return
@@ -76,21 +86,25 @@ class Threads:
             if item.x is not None:
                 world.sim.engine.move_clock(item.x.now)
         glet.parent = getcurrent()
+        done = False
         try:
-            glet.switch(value)
+            done = glet.switch(value) is _DONE
         finally:
-            item.inside = None if glet.dead else world.thread_state()
+            item.inside = None if done or glet.dead else world.thread_state()
             world.set_thread_state(outside)
-            if glet.dead:
+            if done or glet.dead:
                 item.glet = None
+            if done:
+                glet.gr_context = None
+                self.idle.append(glet)
 
     def parked_in(self) -> Item | None:
         """The message whose greenlet is running this code, if it can park (not the test, not a kernel step)."""
-        from greenlet import getcurrent
-
         item = self.world.current
         if item is None or item.glet is None or getcurrent() is not item.glet or item.x is None:
             return None
+        if asyncio._get_running_loop() is not None:  # an ``async def`` actor: its loop is the thread's, not the
+            return None  # greenlet's, so another one cannot run while it is parked (its calls are replayed instead)
         return item
 
     def park(self, item: Item) -> Any:
@@ -107,8 +121,6 @@ class Threads:
 
     def sleep_until(self, item: Item, at: int) -> bool:
         """If this code runs in ``item``'s greenlet: hand control back until the simulation reaches ``at``."""
-        from greenlet import getcurrent
-
         if item.glet is None or getcurrent() is not item.glet:
             return False
         kernel = self.world.sim.kernel
@@ -118,18 +130,31 @@ class Threads:
         return True
 
     def _resume(self, item: Item, value: Any) -> None:
-        if item.crashed:  # its process died while it waited: no more of its code runs
-            glet, item.glet = item.glet, None
-            if glet is not None and not glet.dead:
-                from greenlet import GreenletExit
-
-                outside = self.world.thread_state()
-                try:
-                    glet.throw(GreenletExit)
-                finally:
-                    self.world.set_thread_state(outside)
+        if item.crashed:  # its process died while it waited (``abandon``): no more of its code runs
+            self.abandon(item)
             return
         self.drive(item, value)
+
+    def abandon(self, item: Item) -> None:
+        """``item``'s process died now (``SimWorker._cut_short``) while its greenlet was parked: the greenlet is
+        unwound at this instant (its ``finally`` blocks run, as after ``ProcessDied``), and never resumed."""
+        glet = item.glet
+        if glet is None or glet.dead or glet is getcurrent():  # its own code found out it died: it ends itself
+            return
+        item.glet = None
+        world, x = self.world, item.x
+        outside = world.thread_state()
+        if item.inside is not None:
+            world.set_thread_state(item.inside)
+        if x is not None:
+            x.stop_at = None  # the process is gone: nothing more is interrupted
+            x.now = max(x.now, world.sim.kernel.now)
+            world.sim.engine.move_clock(x.now)
+        glet.parent = getcurrent()
+        try:
+            glet.throw(GreenletExit)
+        finally:
+            world.set_thread_state(outside)
 
     # -- blocking waits --------------------------------------------------------------------------
     def wait(self, stub: Any, key: str, timeout: Any, *, redis: bool) -> bool:
@@ -148,6 +173,13 @@ class Threads:
         if within is not None and within <= 0:
             return False  # Condition.wait(0)
         item = self.parked_in()
+        if item is None and self.world.sim.engine.x is not None:
+            raise UnsupportedFeature(
+                f"a blocking Barrier.wait on {key!r} in an async def actor (it would block the event loop) or in a "
+                "middleware hook the simulated worker runs after the actor spent time: only a worker thread can wait "
+                "for other messages here. Wait in a regular actor, or call wait(block=False)",
+                system="dramatiq", feature="blocking Barrier.wait outside a worker thread",
+            )  # fmt: skip
         waiter = Waiter(item)
         self.waiters.setdefault(slot, []).append(waiter)
         try:
@@ -195,8 +227,7 @@ class Threads:
         return notified
 
     def _wait_outside(self, waiter: Waiter, key: str, within: int | None) -> bool:
-        """From the test: run the simulation until the wait returns (``_waits.wait_until``, which refuses a call
-        from the simulation's own code outside a worker thread's greenlet)."""
+        """From the test: run the simulation until the wait returns (``_waits.wait_until``)."""
         sim = self.world.sim
         start = sim.kernel.now
         if wait_until(sim, lambda: waiter.notified, within, f"Barrier.wait on {key!r}"):

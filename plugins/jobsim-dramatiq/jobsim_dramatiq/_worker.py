@@ -377,13 +377,9 @@ class SimWorker:
 
     def _later(self, x: DramatiqExecution, step: Any, item: Item) -> None:
         """The next step of a message's processing, at the instant its thread reaches it: now (the caller is
-        inside the thread's context already), or when the step before spent virtual time, once the simulation
-        reaches it: in the thread's greenlet (``_blocking``), so its hooks can block too, else on the kernel."""
+        inside the thread's context already), or on the kernel when the step before spent virtual time."""
         kernel = self.world.sim.kernel
         if x.now <= kernel.now:
-            step(item)
-            return
-        if self.world.threads.sleep_until(item, x.now):  # in the thread's greenlet: it waits there
             step(item)
             return
         context = item.context
@@ -445,6 +441,7 @@ class SimWorker:
         running = sorted(self.running, key=lambda item: (item.x.start if item.x else 0, item.parcel.seq))
         for item in running:
             item.crashed = True
+            self.world.threads.abandon(item)  # one blocked in a Barrier.wait dies there
             if item.x is not None:
                 item.kind, item.ended = "error", now
                 item.value = WorkerCrashed(f"{self.name} died at {iso(now)} ({why}) before acking the message: the "

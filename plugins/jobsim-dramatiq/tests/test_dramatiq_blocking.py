@@ -132,6 +132,73 @@ def test_a_time_limit_lands_when_a_blocking_wait_returns(broker, released):
         assert isinstance(attempt.error, TimeLimitExceeded) and ms(attempt.end_ns) == (30_000 if released else 60_000)
 
 
+@pytest.mark.parametrize("how", ["crash", "stop timeout"])
+def test_a_worker_process_dying_during_a_blocking_wait_ends_it_there(how):
+    """A worker process that dies while an actor waits at a barrier -- a crash planned before the message started,
+    or a stop whose 2 s ``timeout`` runs out (the process exits with the message) -- ends the wait at that
+    instant: the attempt ends with ``WorkerCrashed`` then, and the actor's ``finally`` runs then (as after any
+    simulated death), not when the wait would have timed out."""
+    from dramatiq.brokers.redis import RedisBroker
+
+    redis_broker = RedisBroker(url="redis://127.0.0.1:1/0")
+    backend = RedisBackend(host="127.0.0.1", port=1)
+    ended = []
+
+    @dramatiq.actor(broker=redis_broker, max_retries=0)
+    def party():
+        try:
+            Barrier(backend, "b").wait(timeout=60_000)
+        finally:
+            ended.append(now_ms())
+
+    with jobsim.Simulation(dramatiq.Worker(redis_broker, worker_threads=1), start=START) as sim:
+        assert Barrier(backend, "b").create(parties=2)
+        party.send()
+        if how == "crash":
+            sim.dramatiq.crash_worker(at="2025-03-01T00:00:05Z", restart=None)
+        else:
+            sim.dramatiq.stop_worker(at="2025-03-01T00:00:05Z", timeout=2_000)
+        sim.run_until_idle()
+        died = 5_000 if how == "crash" else 7_000
+        attempt = sim.runs(party)[0].attempts[0]
+        assert isinstance(attempt.error, jobsim.WorkerCrashed) and ms(attempt.end_ns) == died
+        assert ended == [died]
+
+
+def test_an_async_actor_limits_by_replay_and_cannot_block_at_a_barrier(broker):
+    """An ``async def`` actor runs on an event loop its greenlet cannot leave (the loop belongs to the thread):
+    its window acquires are kept and replayed in instant order instead of waiting, and a blocking
+    ``Barrier.wait`` there is refused by name (on a worker it would block the event loop)."""
+    import asyncio
+
+    from dramatiq.middleware import AsyncIO
+
+    broker.add_middleware(AsyncIO())
+    backend = StubBackend()
+    window = WindowRateLimiter(backend, "hooks", limit=1, window=60)
+    admitted = []
+
+    @dramatiq.actor(max_retries=0)
+    async def hook(name, seconds):
+        await asyncio.sleep(seconds)
+        with window.acquire(raise_on_failure=False) as acquired:
+            admitted.append((name, now_ms(), acquired))
+
+    @dramatiq.actor(max_retries=0)
+    async def gather():
+        Barrier(backend, "g").wait(timeout=10_000)
+
+    with jobsim.Simulation(broker, start=START) as sim:
+        hook.send("A", 1)
+        hook.send_with_options(args=("B", 0), delay=2_000)
+        sim.run_until_idle()
+        assert admitted == [("A", 1_000, True), ("B", 2_000, False)]
+        assert Barrier(backend, "g").create(parties=2)
+        gather.send()
+        with pytest.raises(jobsim.errors.UnsupportedFeature, match=r"Barrier.wait on 'g@events' in an async def"):
+            sim.run_until_idle()
+
+
 def test_a_blocking_wait_from_the_test_runs_the_simulation(broker):
     """From the test, ``Barrier.wait(block=True)`` runs the simulation until the actors clear the barrier (True,
     at that instant), or for its timeout (False)."""

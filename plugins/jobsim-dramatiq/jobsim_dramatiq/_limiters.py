@@ -142,23 +142,23 @@ class Versions:
         index = bisect.bisect_right(writes, (now, self.seq))
         writes.insert(index, (now, self.seq, op, amount, bound, now + int(ttl * MS)))
         del self.folded.setdefault(key, [])[index:]  # the states after it are folded again when read
-        self.unfold_readers(key, (now, self.seq), set())
-        self.mirror(key)
+        changed: set[str] = set()
+        self.unfold_readers(key, (now, self.seq), changed)
+        for other in (key, *changed):
+            self.mirror(other)
         return True
 
-    def unfold_readers(self, key: str, place: tuple[int, int], seen: set[str]) -> None:
+    def unfold_readers(self, key: str, place: tuple[int, int], changed: set[str]) -> None:
         """A write at ``place`` changes the sums of every window acquire after it that read ``key``: their keys'
-        states from there on are folded again (and so are their readers')."""
+        states from there on are dropped (and so are their readers'), into ``changed``. None is folded again
+        before all are dropped: a refold meanwhile could read another reader's stale state."""
         for reader in self.readers.get(key, ()):
-            if reader in seen:
+            if reader in changed:
                 continue
-            seen.add(reader)
+            changed.add(reader)
             index = bisect.bisect_left(self.writes(reader), place)
-            folded = self.folded.setdefault(reader, [])
-            if index < len(folded):
-                del folded[index:]
-                self.mirror(reader)
-            self.unfold_readers(reader, place, seen)
+            del self.folded.setdefault(reader, [])[index:]
+            self.unfold_readers(reader, place, changed)
 
     def mirror(self, key: str) -> None:
         """``db`` holds the key's latest state, so the backend holds it once the simulation is over."""

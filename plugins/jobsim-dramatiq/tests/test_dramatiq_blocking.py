@@ -12,6 +12,8 @@ from dramatiq.middleware import TimeLimitExceeded
 from dramatiq.rate_limits import Barrier, WindowRateLimiter
 from dramatiq.rate_limits.backends import RedisBackend, StubBackend
 from dramatiq_support import START, START_NS, ms, starts
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import jobsim
 from jobsim.errors import BudgetExceeded, JobsimError
@@ -362,3 +364,51 @@ def test_versions_replay_window_acquires_in_instant_order():
     assert acquire(5_700) is False
     now[0] = 7_000
     assert acquire(7_000) is True  # the 4 s bucket has left the window
+
+
+def _window_fold(acquires, at_ms, limit, window):
+    """``WindowRateLimiter`` on Dramatiq's ``StubBackend`` (``window.py:53-67``, ``stub.py:59-91``) applied to
+    ``acquires`` (instants in ms) in instant order, from scratch, up to ``at_ms``: each bucket's value (None once
+    its ttl has passed) -- the reference for ``Versions.incr_and_sum``."""
+    buckets = {}  # second -> (value, expires ms)
+
+    def value(second, now):
+        count, expires = buckets.get(second, (None, 0))
+        return count if now < expires else None
+
+    for when in sorted(acquires):
+        if when > at_ms:
+            break
+        second = when // 1000
+        current = value(second, when) or 0
+        total = 1 + sum(value(second - i, when) or 0 for i in range(window))
+        if current + 1 <= limit and total <= limit:
+            buckets[second] = (current + 1, when + window * 1000)
+    return {second: value(second, at_ms) for second in buckets}
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.integers(0, 9_000), max_size=20), st.integers(1, 3), st.integers(1, 4),
+       st.lists(st.integers(0, 14_000), min_size=1, max_size=5))  # fmt: skip
+def test_versions_window_acquires_read_what_a_fold_from_scratch_reads(acquires, limit, window, reads):
+    """Window acquires arriving in any order (code outside a worker thread) are replayed with the sums of their own
+    instants: every bucket reads what applying the acquires in instant order gives, also after an acquire is
+    inserted before later ones whose sums read its bucket."""
+    from jobsim_dramatiq._limiters import Versions
+
+    class Backend:
+        def __init__(self):
+            self.db = {}
+
+    now = [0]
+    versions = Versions(Backend(), lambda: now[0] * 1_000_000, 0)
+    for when in acquires:
+        now[0] = when
+        names = [f"k@{when // 1000 - i}" for i in range(window)]
+        versions.incr_and_sum(names[0], lambda names=names: names, 1, limit, window * 1000)
+    for at in reads:
+        expected = _window_fold(acquires, at, limit, window)
+        now[0] = at
+        touched = sorted({when // 1000 for when in acquires})  # a refused acquire's bucket too: it must read empty
+        assert [versions.get(f"k@{second}", None) or None for second in touched] == [
+            expected.get(second) for second in touched]

@@ -319,22 +319,23 @@ def test_a_window_acquire_after_a_sleep_counts_the_acquires_before_it(broker):
 
 
 def test_a_window_acquired_from_the_test_follows_the_virtual_clock(broker):
-    """From the test, between driving calls, the window's buckets are virtual seconds too (``window.py`` read
-    the real ``time.time()``: a test advancing virtual time never saw the window roll over)."""
+    """From the test, between driving calls, the window's buckets are virtual seconds too: ``window.py`` read the
+    real ``time.time()`` there, so every acquire of a test fell in one real-second bucket, which only its ttl
+    (virtual) let go. With ``window=2`` the 0 s bucket leaves the window at 2.000 s, while its key lives until
+    2.5 s (``ttl`` = the window, from the acquire at 0.5 s)."""
     backend = StubBackend()
-    window = WindowRateLimiter(backend, "api", limit=1, window=60)
+    window = WindowRateLimiter(backend, "api", limit=1, window=2)
 
     def acquire() -> bool:
         with window.acquire(raise_on_failure=False) as acquired:
             return acquired
 
     with jobsim.Simulation(broker, start=START) as sim:
-        assert acquire() is True
-        sim.advance(59.999)
-        assert acquire() is False
-        sim.advance(0.001)
-        assert acquire() is True
-        assert acquire() is False
+        admitted = []
+        for at in ("00:00:00.500", "00:00:01.999", "00:00:02.000", "00:00:02.100"):
+            sim.advance_to(f"2025-03-01T{at}Z")
+            admitted.append(acquire())
+        assert admitted == [True, False, True, False]
 
 
 def test_versions_replay_window_acquires_in_instant_order():

@@ -63,6 +63,7 @@ class Threads:
         self.waiters: dict[tuple[int, str], list[Waiter]] = {}  # (id(StubBackend), key) -> its waits
         self.events: dict[tuple[int, str], tuple[Any, int]] = {}  # Redis event lists: -> (backend, expires)
         self.idle: list[Any] = []  # greenlets whose message's step returned, for the next ones
+        self.parked: dict[int, Item] = {}  # id(item) -> a message whose greenlet is parked
 
     # -- the greenlets ---------------------------------------------------------------------------
     def start(self, item: Item, step: Callable[[Item], None]) -> None:
@@ -86,6 +87,7 @@ class Threads:
             if item.x is not None:
                 world.sim.engine.move_clock(item.x.now)
         glet.parent = getcurrent()
+        self.parked.pop(id(item), None)
         done = False
         try:
             done = glet.switch(value) is _DONE
@@ -94,9 +96,19 @@ class Threads:
             world.set_thread_state(outside)
             if done or glet.dead:
                 item.glet = None
+            else:
+                self.parked[id(item)] = item
             if done:
                 glet.gr_context = None
                 self.idle.append(glet)
+
+    def close(self) -> None:
+        """The simulation ends: greenlets still parked (a wait the test did not run the simulation through) are
+        unwound now, not whenever the garbage collector reaches them -- maybe inside a later simulation."""
+        for item in list(self.parked.values()):
+            self.abandon(item)
+        self.parked.clear()
+        self.idle.clear()
 
     def parked_in(self) -> Item | None:
         """The message whose greenlet is running this code, if it can park (not the test, not a kernel step)."""
@@ -142,6 +154,7 @@ class Threads:
         if glet is None or glet.dead or glet is getcurrent():  # its own code found out it died: it ends itself
             return
         item.glet = None
+        self.parked.pop(id(item), None)
         world, x = self.world, item.x
         outside = world.thread_state()
         if item.inside is not None:
@@ -162,7 +175,7 @@ class Threads:
         if redis:
             assert timeout is None or timeout >= 1000, "wait timeouts must be >= 1000"  # redis.py:106
             seconds = (timeout or 0) // 1000
-            within = None if seconds == 0 else seconds * SECOND
+            within = None if seconds == 0 else int(seconds) * SECOND
         else:
             within = math.ceil(timeout / 1000 * SECOND)  # None / 1000: the TypeError Dramatiq raises
         self.catch_up()
@@ -250,8 +263,8 @@ class Threads:
         if redis:
             self.events[slot] = (stub, now + int(ttl * MS))
         for waiter in self.waiters.get(slot, ()):
-            if waiter.notified:
-                continue
+            if waiter.notified or (waiter.timer is not None and waiter.timer.due < now):
+                continue  # (a notification from code that could not catch up, after this wait's timeout)
             waiter.notified = True
             if waiter.item is not None and waiter.timer is not None:
                 sim.kernel.cancel(waiter.timer)

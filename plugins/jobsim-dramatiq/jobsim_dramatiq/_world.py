@@ -381,6 +381,7 @@ class DramatiqWorld:
             return
         from . import _patches
 
+        self.threads.close()
         for sb in self.brokers:
             for name in sb.shadowed:
                 sb.broker.__dict__.pop(name, None)

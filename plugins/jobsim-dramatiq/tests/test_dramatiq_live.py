@@ -303,3 +303,57 @@ def test_a_window_rate_limiter_admits_what_it_admits_on_real_redis(redis_url):
             instant(instant_ns(START) + round(offset * SECOND))))  # fmt: skip
     assert seen_sim == [True, True, False, False, True, True, False]
     assert seen_real == seen_sim
+
+
+PARTIES = (("A", "x", 0, 1.0, 3_000), ("B", "x", 300, 0, 3_000), ("C", "x", 1_500, 0, 3_000),
+           ("D", "y", 0, 0, 1_000))  # (name, barrier, delay ms, seconds slept first, wait timeout ms)  # fmt: skip
+BARRIER_SLACK = 0.25  # s: a real delayed message waits for its delay consumer's loop (worker_timeout=10 ms) and load
+
+
+def _barrier_parties(broker, clock):
+    """``PARTIES`` on ``broker``: barrier ``x`` of 3 parties (A sleeps 1 s before it waits, C clears it at 1.5 s)
+    and ``y`` of 2, which only D reaches; each blocking ``wait`` on a ``StubBackend`` records what it returned and
+    when (``clock()``, s)."""
+    from dramatiq.rate_limits import Barrier
+    from dramatiq.rate_limits.backends import StubBackend
+
+    backend = StubBackend()
+    seen = {}
+    assert Barrier(backend, "x").create(parties=3) and Barrier(backend, "y").create(parties=2)
+
+    @dramatiq.actor(broker=broker, max_retries=0)
+    def party(name, key, seconds, timeout):
+        time.sleep(seconds)
+        seen[name] = (Barrier(backend, key).wait(timeout=timeout), clock())
+
+    for name, key, delay, seconds, timeout in PARTIES:
+        party.send_with_options(args=(name, key, seconds, timeout), delay=delay)
+    return seen
+
+
+def test_a_blocking_barrier_releases_and_times_out_as_on_a_real_worker():
+    """Blocking ``Barrier.wait`` on a ``StubBackend`` (``Condition.wait``): on a real 4-thread ``dramatiq.Worker``
+    on a ``StubBroker`` (about 2 s, no server) and in the simulation, A, B and C return True when C arrives (1.5 s),
+    D False at its 1 s timeout -- the simulation exactly then, the real threads within ``BARRIER_SLACK`` after."""
+    from dramatiq.brokers.stub import StubBroker
+
+    real = StubBroker()
+    real.emit_after("process_boot")
+    began = time.monotonic()
+    seen_real = _barrier_parties(real, lambda: time.monotonic() - began)
+    worker = dramatiq.Worker(real, worker_threads=4, worker_timeout=10)
+    worker.start()
+    try:
+        real.join("default", fail_fast=True)
+        worker.join()
+    finally:
+        worker.stop()
+    simulated = StubBroker()
+    with jobsim.Simulation(dramatiq.Worker(simulated, worker_threads=4), start=START) as sim:
+        seen_sim = _barrier_parties(simulated, lambda: (sim.now_ns() - instant_ns(START)) / SECOND)
+        sim.run_until_idle()
+    assert seen_sim == {"A": (True, 1.5), "B": (True, 1.5), "C": (True, 1.5), "D": (False, 1.0)}
+    assert {name: returned for name, (returned, _) in seen_real.items()} == {
+        name: returned for name, (returned, _) in seen_sim.items()}
+    for name, (_, at) in seen_sim.items():
+        assert at <= seen_real[name][1] <= at + BARRIER_SLACK, (name, seen_real[name][1], at)

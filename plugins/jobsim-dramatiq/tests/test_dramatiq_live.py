@@ -28,7 +28,9 @@ A real gap is never shorter than the predicted one by more than ``EARLY`` (a del
 computed in whole milliseconds). The whole run takes about 3 s.
 
 A second case kills a real worker process mid-message and checks the redelivery by a second
-worker's Redis maintenance against the simulated crash (see its docstring); about 6.5 s.
+worker's Redis maintenance against the simulated crash (see its docstring); about 6.5 s. The others
+compare rate limiters and blocking barriers (a ``ConcurrentRateLimiter`` and ``Barrier.wait`` on a real
+in-memory ``Worker``, a ``WindowRateLimiter`` on the real Redis).
 """
 
 from __future__ import annotations

@@ -115,9 +115,11 @@ class Threads:
         item = self.world.current
         if item is None or item.glet is None or getcurrent() is not item.glet or item.x is None:
             return None
-        if asyncio._get_running_loop() is not None:  # an ``async def`` actor: its loop is the thread's, not the
-            return None  # greenlet's, so another one cannot run while it is parked (its calls are replayed instead)
-        return item
+        try:  # an ``async def`` actor: its event loop is the thread's, not the greenlet's, so no other one could
+            asyncio.get_running_loop()  # run while it is parked (its calls are replayed instead)
+        except RuntimeError:
+            return item
+        return None
 
     def park(self, item: Item) -> Any:
         """From inside ``item``'s greenlet: hand control back to the simulation; returns what resumes it."""

@@ -20,8 +20,9 @@ instant is virtual -- also for calls made from the test between driving calls
   actor of a broker with the ``AsyncIO`` middleware runs on jobsim's virtual event loop;
 * ``time.monotonic`` in the in-memory rate limiter backend (``rate_limits/backends/stub.py:85,90``),
   so limiters and barriers on a ``StubBackend`` expire in virtual time, and its ``add``/``incr``/
-  ``decr``/``_put`` keep each write at its virtual instant (``_limiters.Versions``: a mutex held
-  across a ``time.sleep`` is held then);
+  ``decr``/``incr_and_sum``/``_put`` keep each write at its virtual instant (``_limiters.Versions``: a
+  mutex held across a ``time.sleep`` is held then); ``time.time`` in ``rate_limits/window.py``, so a
+  ``WindowRateLimiter``'s buckets are the virtual seconds, also when the test acquires it;
 * ``Worker.start`` is refused for a broker the simulation runs, and ``enqueue`` on a
   ``RedisBroker``/``RabbitmqBroker`` it does not run is refused instead of reaching a
   server.
@@ -34,6 +35,7 @@ from __future__ import annotations
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from jobsim._time import MS, SECOND
@@ -70,6 +72,7 @@ def _patch(world: DramatiqWorld) -> None:
     import dramatiq.message
     import dramatiq.middleware.retries
     import dramatiq.rate_limits.backends.stub
+    import dramatiq.rate_limits.window
     import dramatiq.worker
     from dramatiq.results.backends import StubBackend
 
@@ -83,12 +86,9 @@ def _patch(world: DramatiqWorld) -> None:
     limiter_stub = dramatiq.rate_limits.backends.stub.StubBackend
     _set(limiter_stub, "_get", lambda self, key, *, default=None: world.versions(self, clock.origin).get(key, default))
     _set(limiter_stub, "_put", lambda self, key, value, ttl: world.versions(self, clock.origin).put(key, value, ttl))
-    _set(limiter_stub, "add", lambda self, key, value, ttl: world.versions(self, clock.origin).apply(
-        key, "add", value, None, ttl))  # fmt: skip
-    _set(limiter_stub, "incr", lambda self, key, amount, maximum, ttl: world.versions(self, clock.origin).apply(
-        key, "incr", amount, maximum, ttl))  # fmt: skip
-    _set(limiter_stub, "decr", lambda self, key, amount, minimum, ttl: world.versions(self, clock.origin).apply(
-        key, "decr", amount, minimum, ttl))  # fmt: skip
+    for name, call in _limiter_calls(world, clock).items():
+        _set(limiter_stub, name, call)
+    _set(dramatiq.rate_limits.window, "time", clock)  # the window's buckets: int(time.time()), window.py:53-55
     _set(dramatiq.asyncio, "get_event_loop_thread", world.event_loop_thread(dramatiq.asyncio.get_event_loop_thread))
     _set(dramatiq.worker.Worker, "start", _refuse_start(dramatiq.worker.Worker.start, world))
     _set(dramatiq.worker.Worker, "join", _worker_join(dramatiq.worker.Worker.join, world))
@@ -114,7 +114,11 @@ def _patch(world: DramatiqWorld) -> None:
     for backend_class in _network_backends("rate_limits", "rate limiter"):
         for name in ("add", "incr", "decr", "incr_and_sum", "wait_notify"):
             _set(backend_class, name, _in_memory_limiter(world, name))
-        _set(backend_class, "wait", _refuse_limiter_wait(backend_class))
+        if backend_class.__name__ == "RedisBackend":
+            _set(backend_class, "wait", lambda self, key, timeout: world.threads.wait(
+                world.limiter(self), key, timeout, redis=True))  # fmt: skip
+        else:  # Memcached: Dramatiq has no blocking wait there (the base class's NotImplementedError)
+            _set(backend_class, "wait", _refuse_limiter_wait(backend_class))
     for backend_class in _network_backends("results", "results"):
         for name in ("get_result", "_get", "_store"):
             _set(backend_class, name, _refuse_result_backend(backend_class, name))
@@ -275,12 +279,45 @@ def _in_memory_limiter(world: DramatiqWorld, name: str) -> Any:
     return answer
 
 
+def _limiter_calls(world: DramatiqWorld, clock: _Time) -> dict[str, Callable[..., Any]]:
+    """A rate-limiter ``StubBackend``'s calls while the simulation runs: a body that has spent time first waits for
+    the simulation to reach its instant (``_blocking``); the store keeps each write at its instant
+    (``_limiters.Versions``); ``wait``/``wait_notify`` block and wake in virtual time."""
+    threads = world.threads
+
+    def add(self: Any, key: str, value: Any, ttl: Any) -> bool:
+        threads.catch_up()
+        return world.versions(self, clock.origin).apply(key, "add", value, None, ttl)
+
+    def incr(self: Any, key: str, amount: Any, maximum: Any, ttl: Any) -> bool:
+        threads.catch_up()
+        return world.versions(self, clock.origin).apply(key, "incr", amount, maximum, ttl)
+
+    def decr(self: Any, key: str, amount: Any, minimum: Any, ttl: Any) -> bool:
+        threads.catch_up()
+        return world.versions(self, clock.origin).apply(key, "decr", amount, minimum, ttl)
+
+    def incr_and_sum(self: Any, key: str, keys: Any, amount: Any, maximum: Any, ttl: Any) -> bool:
+        threads.catch_up()
+        return world.versions(self, clock.origin).incr_and_sum(key, keys, amount, maximum, ttl)
+
+    def wait(self: Any, key: str, timeout: Any) -> bool:
+        return threads.wait(self, key, timeout, redis=False)
+
+    def wait_notify(self: Any, key: str, ttl: Any) -> None:
+        threads.notify(self, key, ttl, redis=world.stands_in_for_redis(self))
+
+    return {"add": add, "incr": incr, "decr": decr, "incr_and_sum": incr_and_sum, "wait": wait,
+            "wait_notify": wait_notify}  # fmt: skip
+
+
 def _refuse_limiter_wait(backend_class: type) -> Any:
     def wait(self: Any, key: str, timeout: int) -> Any:
         raise UnsupportedFeature(
-            f"wait() on a {backend_class.__name__} rate-limiter backend (a blocking Barrier.wait): it would block "
-            "the process in real time while no other message can make progress. Use a group completion callback "
-            "(group.add_completion_callback) or Barrier.wait(block=False)",
+            f"wait() on a {backend_class.__name__} rate-limiter backend (a blocking Barrier.wait): Dramatiq supports "
+            "blocking barriers only on its StubBackend and RedisBackend (barrier.py:68-70; this backend's wait raises "
+            "NotImplementedError). Use one of those, a group completion callback (group.add_completion_callback), "
+            "or Barrier.wait(block=False)",
             system="dramatiq", feature="rate limiter wait",
         )  # fmt: skip
 

@@ -76,12 +76,12 @@ def wait_until(sim: Simulation, ready: Callable[[], bool], within: int | None, w
                     f"{what} was still waiting after {format_duration(WAIT_HORIZON)} of virtual time (next work at "
                     f"{iso(due)}): a message retried for ever? Pass timeout="
                 )
-            sim.advance_to(_instant(deadline))
+            sim.advance_to(instant(deadline))
             return ready()
-        sim.advance_to(_instant(due))
+        sim.advance_to(instant(due))
     return True
 
 
-def _instant(ns: int) -> str:
+def instant(ns: int) -> str:
     """Epoch ns as an ISO instant ``advance_to`` reads to the nanosecond."""
     return to_datetime(ns - ns % SECOND).strftime("%Y-%m-%dT%H:%M:%S") + f".{ns % SECOND:09d}+00:00"

@@ -67,8 +67,8 @@ class Consumer:
 class Item:
     """A fetched message: its ``MessageProxy``, the parcel it came in, and how its processing went."""
 
-    __slots__ = ("called", "consumer", "context", "crashed", "ended", "fault", "kind", "parcel", "proxy", "retried",
-                 "value", "x")
+    __slots__ = ("called", "consumer", "context", "crashed", "ended", "fault", "glet", "inside", "kind", "parcel",
+                 "proxy", "retried", "value", "x")
 
     def __init__(self, consumer: Consumer, parcel: Parcel, proxy: Any) -> None:
         self.consumer = consumer
@@ -83,6 +83,8 @@ class Item:
         self.fault: BaseException | None = None  # what sim.fail() made this attempt raise
         self.retried = False  # the message was enqueued again while this processing ended (Retries)
         self.crashed = False  # its worker process died before acking it (``_crash``): its next steps never come
+        self.glet: Any = None  # the greenlet its thread's code runs in, until it ends (``_blocking``)
+        self.inside: tuple[Any, ...] | None = None  # the execution state it parked with
 
 
 class SimWorker:
@@ -215,7 +217,7 @@ class SimWorker:
             self.busy += 1
             item.context = self.contexts.pop()
             self.running.append(item)
-            item.context.run(self._begin, item)
+            self.world.threads.start(item, self._begin)
 
     def _begin(self, item: Item) -> None:
         """``process_message`` up to the actor's return (``worker.py:553-572``)."""
@@ -439,6 +441,7 @@ class SimWorker:
         running = sorted(self.running, key=lambda item: (item.x.start if item.x else 0, item.parcel.seq))
         for item in running:
             item.crashed = True
+            self.world.threads.abandon(item)  # one blocked in a Barrier.wait dies there
             if item.x is not None:
                 item.kind, item.ended = "error", now
                 item.value = WorkerCrashed(f"{self.name} died at {iso(now)} ({why}) before acking the message: the "

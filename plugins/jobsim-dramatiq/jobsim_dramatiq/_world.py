@@ -28,6 +28,7 @@ from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
 from jobsim.hooks import Adapted, end_run, output_bytes, refusing_handler
 
 from . import _middleware
+from ._blocking import Threads
 from ._broker import DeadLetter, Parcel, SimBroker, StubQueues
 from ._limiters import Versions
 
@@ -80,6 +81,8 @@ class DramatiqWorld:
         self.real_shift_ms = 0
         self.limiters: dict[int, tuple[Any, Any]] = {}  # id(rate-limiter backend) -> (it, its StubBackend)
         self.stub_versions: dict[int, Versions] = {}  # id(rate-limiter StubBackend) -> its writes
+        self.stand_ins: dict[int, Any] = {}  # id(a stand-in StubBackend) -> the server backend it answers for
+        self.threads = Threads(self)  # the worker threads' greenlets and the waits parked in them
         self.stub_results: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (a StubBackend.results, its entries)
         self.stub_stores: dict[int, tuple[Any, ResultStore]] = {}  # id(results StubBackend) -> (it, its store)
 
@@ -97,7 +100,13 @@ class DramatiqWorld:
             from dramatiq.rate_limits.backends import StubBackend
 
             entry = self.limiters[id(backend)] = (backend, StubBackend())
+            self.stand_ins[id(entry[1])] = backend
         return entry[1]
+
+    def stands_in_for_redis(self, stub: Any) -> bool:
+        """``stub`` answers for a ``RedisBackend`` (whose ``wait_notify`` leaves an event list behind)."""
+        backend = self.stand_ins.get(id(stub))
+        return backend is not None and type(backend).__name__ == "RedisBackend" and self.limiter(backend) is stub
 
     def versions(self, stub: Any, monotonic_origin_ns: int) -> Versions:
         """The writes of the rate-limiter ``StubBackend`` ``stub`` by virtual instant (``_limiters``)."""
@@ -139,6 +148,13 @@ class DramatiqWorld:
 
     def execution(self) -> DramatiqExecution | None:
         return self.current_x
+
+    def thread_state(self) -> tuple[Any, ...]:
+        """What ``executing`` sets: saved when a worker thread's greenlet parks or returns (``_blocking``)."""
+        return self.sim.engine.x, self.current, self.current_x, self.finishing
+
+    def set_thread_state(self, state: tuple[Any, ...]) -> None:
+        self.sim.engine.x, self.current, self.current_x, self.finishing = state
 
     @contextlib.contextmanager
     def executing(self, item: Item, x: DramatiqExecution, *, finishing: bool = False) -> Iterator[None]:
@@ -365,6 +381,7 @@ class DramatiqWorld:
             return
         from . import _patches
 
+        self.threads.close()
         for sb in self.brokers:
             for name in sb.shadowed:
                 sb.broker.__dict__.pop(name, None)

@@ -28,7 +28,9 @@ A real gap is never shorter than the predicted one by more than ``EARLY`` (a del
 computed in whole milliseconds). The whole run takes about 3 s.
 
 A second case kills a real worker process mid-message and checks the redelivery by a second
-worker's Redis maintenance against the simulated crash (see its docstring); about 6.5 s.
+worker's Redis maintenance against the simulated crash (see its docstring); about 6.5 s. The others
+compare rate limiters and blocking barriers (a ``ConcurrentRateLimiter`` and ``Barrier.wait`` on a real
+in-memory ``Worker``, a ``WindowRateLimiter`` on the real Redis).
 """
 
 from __future__ import annotations
@@ -256,3 +258,104 @@ def test_a_concurrent_rate_limiter_admits_the_holders_a_real_worker_admits():
     expected = [("A", True), ("B", True), ("C", False), ("D", True), ("E", False), ("F", True)]
     assert seen_sim == expected
     assert seen_real == expected
+
+
+WINDOW_OFFSETS = [0.05, 0.15, 0.25, 1.1, 2.1, 2.2, 2.3]  # s after a whole second, each 50 ms or more from the next
+
+
+def _window_acquires(backend, key: str, wait_until) -> list[bool]:
+    from dramatiq.rate_limits import WindowRateLimiter
+
+    window = WindowRateLimiter(backend, key, limit=2, window=2)
+    admitted = []
+    for offset in WINDOW_OFFSETS:
+        wait_until(offset)
+        with window.acquire(raise_on_failure=False) as acquired:
+            admitted.append(acquired)
+    return admitted
+
+
+def test_a_window_rate_limiter_admits_what_it_admits_on_real_redis(redis_url):
+    """``WindowRateLimiter(limit=2, window=2)`` on a ``RedisBackend``: the same acquires, at the same offsets from a
+    whole second, on the real server (``incr_and_sum``'s ``WATCH``/``MGET``/``SET PX`` on buckets of
+    ``int(time.time())``, about 3 s of real time) and in the simulation, from the test between ``advance_to``
+    calls: the same are admitted -- two in the first second, none in the second (the window holds both), two
+    once the first second's bucket has left it, then none."""
+    import uuid
+
+    from dramatiq.rate_limits.backends import RedisBackend
+
+    real = RedisBackend(url=redis_url)
+    time.sleep(1 - time.time() % 1)
+    second = int(time.time())
+
+    def real_clock(offset: float) -> None:
+        time.sleep(max(0.0, second + offset - time.time()))
+
+    try:
+        seen_real = _window_acquires(real, f"sms-{uuid.uuid4()}", real_clock)
+    finally:
+        real.client.close()
+    from dramatiq.brokers.stub import StubBroker
+    from jobsim_dramatiq._waits import instant
+
+    simulated = RedisBackend(url=redis_url)  # never reached while the simulation runs
+    with jobsim.Simulation(StubBroker(), start=START) as sim:
+        seen_sim = _window_acquires(simulated, "sms", lambda offset: sim.advance_to(
+            instant(instant_ns(START) + round(offset * SECOND))))  # fmt: skip
+    assert seen_sim == [True, True, False, False, True, True, False]
+    assert seen_real == seen_sim
+
+
+PARTIES = (("A", "x", 0, 1.0, 3_000), ("B", "x", 300, 0, 3_000), ("C", "x", 1_500, 0, 3_000),
+           ("D", "y", 0, 0, 1_000))  # (name, barrier, delay ms, seconds slept first, wait timeout ms)  # fmt: skip
+BARRIER_SLACK = 0.25  # s: a real delayed message waits for its delay consumer's loop (worker_timeout=10 ms) and load
+
+
+def _barrier_parties(broker, clock):
+    """``PARTIES`` on ``broker``: barrier ``x`` of 3 parties (A sleeps 1 s before it waits, C clears it at 1.5 s)
+    and ``y`` of 2, which only D reaches; each blocking ``wait`` on a ``StubBackend`` records what it returned and
+    when (``clock()``, s)."""
+    from dramatiq.rate_limits import Barrier
+    from dramatiq.rate_limits.backends import StubBackend
+
+    backend = StubBackend()
+    seen = {}
+    assert Barrier(backend, "x").create(parties=3) and Barrier(backend, "y").create(parties=2)
+
+    @dramatiq.actor(broker=broker, max_retries=0)
+    def party(name, key, seconds, timeout):
+        time.sleep(seconds)
+        seen[name] = (Barrier(backend, key).wait(timeout=timeout), clock())
+
+    for name, key, delay, seconds, timeout in PARTIES:
+        party.send_with_options(args=(name, key, seconds, timeout), delay=delay)
+    return seen
+
+
+def test_a_blocking_barrier_releases_and_times_out_as_on_a_real_worker():
+    """Blocking ``Barrier.wait`` on a ``StubBackend`` (``Condition.wait``): on a real 4-thread ``dramatiq.Worker``
+    on a ``StubBroker`` (about 2 s, no server) and in the simulation, A, B and C return True when C arrives (1.5 s),
+    D False at its 1 s timeout -- the simulation exactly then, the real threads within ``BARRIER_SLACK`` after."""
+    from dramatiq.brokers.stub import StubBroker
+
+    real = StubBroker()
+    real.emit_after("process_boot")
+    began = time.monotonic()
+    seen_real = _barrier_parties(real, lambda: time.monotonic() - began)
+    worker = dramatiq.Worker(real, worker_threads=4, worker_timeout=10)
+    worker.start()
+    try:
+        real.join("default", fail_fast=True)
+        worker.join()
+    finally:
+        worker.stop()
+    simulated = StubBroker()
+    with jobsim.Simulation(dramatiq.Worker(simulated, worker_threads=4), start=START) as sim:
+        seen_sim = _barrier_parties(simulated, lambda: (sim.now_ns() - instant_ns(START)) / SECOND)
+        sim.run_until_idle()
+    assert seen_sim == {"A": (True, 1.5), "B": (True, 1.5), "C": (True, 1.5), "D": (False, 1.0)}
+    assert {name: returned for name, (returned, _) in seen_real.items()} == {
+        name: returned for name, (returned, _) in seen_sim.items()}
+    for name, (_, at) in seen_sim.items():
+        assert at <= seen_real[name][1] <= at + BARRIER_SLACK, (name, seen_real[name][1], at)

@@ -34,6 +34,7 @@ from typing import Any, cast
 
 import orjson
 
+from ._checks import keywords_checked
 from ._codec import from_cloudevent, rfc3339_ns
 from ._drawspec import registered_profiles
 from ._events import _FIRST_MS, _LAST_MS, DEDUPE_WINDOW, IMPORTED_IDS, ulid
@@ -79,6 +80,7 @@ def _is_trace(path: Path) -> bool:
     return True
 
 
+@keywords_checked("traces.import_events()")
 def import_events(
     path: str | os.PathLike[str],
     *,

@@ -173,6 +173,7 @@ class MailSink:
 
     # -- reading and asserting -------------------------------------------------------
 
+    @keywords_checked("sim.mail.find()")
     def find(self, *, to: str | Iterable[str] | None = None, sender: str | None = None,
              subject: Text | None = None, containing: Text | None = None,
              provider: Provider | None = None,
@@ -205,6 +206,7 @@ class MailSink:
                 and (provider is None or email.provider == provider)
                 and (where is None or where(email))]
 
+    @keywords_checked("sim.mail.sent_to()")
     def sent_to(self, address: str) -> list[Email]:
         """Every email delivered to ``address`` (as to, cc or bcc), oldest first."""
         return self.find(to=address)
@@ -221,6 +223,7 @@ class MailSink:
                     provider: Provider | None = ..., where: Callable[[Email], bool] | None = ...,
                     count: int) -> list[Email]: ...
 
+    @keywords_checked("sim.mail.assert_sent()")
     def assert_sent(self, *, to: str | Iterable[str] | None = None, sender: str | None = None,
                     subject: Text | None = None, containing: Text | None = None,
                     provider: Provider | None = None,
@@ -248,6 +251,7 @@ class MailSink:
                 f"{len(found)}{hint}", found))
         return found[0] if count is None else found
 
+    @keywords_checked("sim.mail.assert_not_sent()")
     def assert_not_sent(self, *, to: str | Iterable[str] | None = None,
                         sender: str | None = None, subject: Text | None = None,
                         containing: Text | None = None, provider: Provider | None = None,

@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from ._checks import keywords_checked
 from ._pseudonyms import reserved_domain
 from ._redact import json_in, json_string_in
 from ._secrets import (
@@ -67,6 +68,7 @@ class Finding:
         return f"{self.line}: {record} {self.path}: {self.reason} {self.preview}"
 
 
+@keywords_checked("traces.scan()")
 def scan(path: str | os.PathLike[str], *, pii: bool = False) -> list[Finding]:
     """Every secret-looking value in a trace (or any JSON Lines) file, in file order.
 

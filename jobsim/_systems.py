@@ -119,7 +119,7 @@ def _inngest() -> Profile:
         description="Inngest: durable steps, per-step retries, backoff table 15s..2h + U[0,30s)",
         default_retries=TableBackoff(attempts=5),
         retry_after_min_ns=1 * SECOND, retry_after_max_ns=1 * DAY, retry_after_precision_ns=MS,
-        retry_after_clamp_grid_ns=SECOND, max_sleep_ns=366 * DAY, cron=ROBFIG,
+        retry_after_clamp_grid_ns=SECOND, max_sleep_ns=366 * DAY, max_steps=1_000, cron=ROBFIG,
         retries=_inngest_retries, max_attempts=21,
         missed_cron="all", future_ts=True, jcs=True, debounce_job_delay_ns=1050 * MS, oldest_run_first=True,
         singleton=True, repeated_ids="runs",

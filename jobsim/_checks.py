@@ -17,6 +17,7 @@ import inspect
 import re
 from asyncio import CancelledError
 from collections.abc import Callable, Iterable, Mapping
+from types import FrameType
 from typing import Any, TypeVar
 
 from ._safe import said, shown
@@ -146,6 +147,18 @@ def keywords_checked(where: str, error: type[InvalidArgument] = InvalidArgument)
         return checked  # type: ignore[return-value]
 
     return decorate
+
+
+_CHECKED = keywords_checked("")(lambda: None).__code__
+"""The code of every ``keywords_checked`` wrapper: one frame between a decorated function and its caller."""
+
+
+def caller_frame(frame: FrameType) -> FrameType:
+    """``frame``, or the caller of the ``keywords_checked`` wrapper it is (a function that reads its caller's names,
+    ``js.simulations``, looks past the wrapper)."""
+    while frame.f_code is _CHECKED and frame.f_back is not None:
+        frame = frame.f_back
+    return frame
 
 
 def init_keywords_checked(where: str, error: type[InvalidArgument] = InvalidArgument) -> Callable[[type[_T]], type[_T]]:

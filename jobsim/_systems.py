@@ -80,6 +80,8 @@ def _inngest() -> Profile:
     (Inngest itself only lets you set the count).
     Steps: durable and memoized (replay model, §1.5); sleeps and waits up to 366 days — a longer one
     fails the function at once, not retried (state/opcode.go ErrTimeoutTooLong; executor.go shouldFailEarly).
+    At most 1,000 steps per run: the 1,001st fails the run at once, not retried (consts.DefaultMaxStepLimit;
+    executor.go checkStepLimit, ErrFunctionOverflowed).
     Cron: robfig/cron v3, 5 fields, names, no @descriptors (registration refuses them), TZ=/CRON_TZ= prefix, UTC by
     default; DOM/DOW OR when both restricted (spec.go dayMatches); across DST robfig's
     Next walks absolute time: a wall time in the spring-forward gap never fires, one

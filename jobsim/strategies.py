@@ -47,7 +47,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from hypothesis.strategies import SearchStrategy
 
 from . import _drawspec as spec
-from ._checks import keywords_checked
+from ._checks import caller_frame, keywords_checked
 from ._cron import DESCRIPTORS
 from ._drawframes import drawing
 from ._events import Event, json_copy
@@ -341,7 +341,7 @@ def simulations(*targets: Any, seed: int | SearchStrategy[int] | None = None,
     if start is None or isinstance(start, SearchStrategy):  # a fixed start prints as it was given
         start_st = start_st.map(_IsoStart(local))
 
-    frame = sys._getframe(1)
+    frame = caller_frame(sys._getframe(1))  # past keywords_checked's wrapper
     caller = {**frame.f_globals, **frame.f_locals}  # a local app (a test's own) is what the example names
     del frame
     names = [st.just(_target_code(target, caller)) for target in targets]

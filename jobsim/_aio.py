@@ -101,6 +101,12 @@ class VirtualLoop(asyncio.SelectorEventLoop):
     def time(self) -> float:
         return (self._jobsim_now() - self._origin) / SECOND
 
+    def call_at(self, when: float, callback: Callable[..., object], *args: Any,  # type: ignore[override]
+                context: contextvars.Context | None = None) -> asyncio.TimerHandle:
+        if when != when:  # asyncio.sleep(nan): refused as Python 3.13 refuses it, where older ones never woke up
+            raise ValueError("Invalid delay: NaN (not a number)")  # (here it went on at once, as if no wait)
+        return super().call_at(when, callback, *args, context=context)
+
     def hold_real_io(self) -> Callable[[], None]:
         """Until the returned function is called (once or more), the loop waits for real I/O in real time (up
         to ``REAL_IO_WAIT``) instead of jumping to its next timer: a pass-through request's server gets to

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ._checks import init_keywords_checked
 from ._time import _FIRST_SECONDS, MAX_NS, MS, SECOND, Duration, duration_ns, format_duration
 from .errors import InvalidArgument
 
@@ -75,6 +76,7 @@ def _fraction(name: str, value: object) -> float:
     return float(value)
 
 
+@init_keywords_checked("BullMQBackoff()")
 @dataclass(frozen=True, slots=True)
 class BullMQBackoff:
     """BullMQ's job options ``{attempts, backoff: {type, delay, jitter}}`` (``src/classes/backoffs.ts``).
@@ -117,6 +119,7 @@ class BullMQBackoff:
         return BullMQBackoff(attempts, self.type, self.delay, self.jitter)
 
 
+@init_keywords_checked("TriggerDevRetry()")
 @dataclass(frozen=True, slots=True)
 class TriggerDevRetry:
     """Trigger.dev's ``retry`` options (``packages/core/src/v3/utils/retries.ts : calculateNextRetryDelay``).
@@ -154,6 +157,7 @@ class TriggerDevRetry:
         return TriggerDevRetry(attempts, self.factor, self.min, self.max, self.randomize)
 
 
+@init_keywords_checked("QuirrelRetry()")
 @dataclass(frozen=True, slots=True)
 class QuirrelRetry:
     """Quirrel's ``retry: [d1, d2, …]`` (``owl : src/worker/retry.ts : computeTimestampForNextRetry``).
@@ -197,6 +201,7 @@ class QuirrelRetry:
 AgendaKind = Literal["constant", "linear", "exponential"]
 
 
+@init_keywords_checked("AgendaBackoff()")
 @dataclass(frozen=True, slots=True)
 class AgendaBackoff:
     """Agenda 6's ``define(name, fn, {backoff})`` (``utils/backoff.ts``).

@@ -17,6 +17,7 @@ import inspect
 import re
 from asyncio import CancelledError
 from collections.abc import Callable, Iterable, Mapping
+from types import FrameType
 from typing import Any, TypeVar
 
 from ._safe import said, shown
@@ -60,6 +61,7 @@ _KEYWORD_ALIASES = {
     "retries": "attempts", "max_retries": "attempts", "count": "times", "delay": "min", "base": "min",
     "initial": "min", "cap": "max", "seconds": "period", "window": "period", "size": "max_size",
     "condition": "if_exp", "expression": "if_exp", "when": "at", "fn": "function", "func": "function",
+    "from": "sender", "from_addr": "sender", "recipient": "to", "recipients": "to", "begin": "start", "stop": "end",
 }  # fmt: skip
 """Other systems' words for a keyword (Inngest's ``maxSize`` is found by its spelling, see ``_squash``)."""
 
@@ -105,8 +107,8 @@ def keyword_error(where: str, key: str, value: Any, accepted: Iterable[str]) -> 
     names = list(accepted)
     guess = closest_keyword(key, names)
     hint = f" (did you mean {guess}=?)" if guess else ""
-    return InvalidArgument(f"{where} got an unknown keyword argument {key}={shown(value)}{hint}; "
-                           f"accepted: {', '.join(names)}")
+    accepted_ = f"accepted: {', '.join(names)}" if names else "it takes no keyword arguments"
+    return InvalidArgument(f"{where} got an unknown keyword argument {key}={shown(value)}{hint}; {accepted_}")
 
 
 def unknown_keyword(where: str, given: Mapping[str, Any], accepted: Iterable[str]) -> InvalidArgument | None:
@@ -118,12 +120,13 @@ def unknown_keyword(where: str, given: Mapping[str, Any], accepted: Iterable[str
 def _keywords(function: Callable[..., Any]) -> list[str]:
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     return [name for name, parameter in inspect.signature(function).parameters.items()
-            if parameter.kind in kinds and name != "self" and not name.startswith("_")]
+            if parameter.kind in kinds and name not in ("self", "cls") and not name.startswith("_")]
 
 
-def keywords_checked(where: str) -> Callable[[_F], _F]:
+def keywords_checked(where: str, error: type[InvalidArgument] = InvalidArgument) -> Callable[[_F], _F]:
     """Decorate a one-time entry point (a constructor, ``sim.fail``) so that a keyword it does not take
     is an ``InvalidArgument`` naming it and the closest valid one, not Python's bare ``TypeError``.
+    ``error``: the subclass to raise (the strategies' own, which Hypothesis reads as its ``InvalidArgument``).
 
     The check runs only once the call has failed to bind; a call that binds pays one frame. Not for
     hot paths (``ctx.step.run``, ``Event``, which takes ``**unknown`` itself)."""
@@ -136,20 +139,32 @@ def keywords_checked(where: str) -> Callable[[_F], _F]:
             try:
                 return function(*args, **kwargs)
             except TypeError:
-                error = unknown_keyword(where, kwargs, accepted)
-                if error is None:
+                unknown = unknown_keyword(where, kwargs, accepted)
+                if unknown is None:
                     raise
-                raise error from None
+                raise (unknown if error is InvalidArgument else error(str(unknown))) from None
 
         return checked  # type: ignore[return-value]
 
     return decorate
 
 
-def init_keywords_checked(where: str) -> Callable[[type[_T]], type[_T]]:
+_CHECKED = keywords_checked("")(lambda: None).__code__
+"""The code of every ``keywords_checked`` wrapper: one frame between a decorated function and its caller."""
+
+
+def caller_frame(frame: FrameType) -> FrameType:
+    """``frame``, or the caller of the ``keywords_checked`` wrapper it is (a function that reads its caller's names,
+    ``js.simulations``, looks past the wrapper)."""
+    while frame.f_code is _CHECKED and frame.f_back is not None:
+        frame = frame.f_back
+    return frame
+
+
+def init_keywords_checked(where: str, error: type[InvalidArgument] = InvalidArgument) -> Callable[[type[_T]], type[_T]]:
     """:func:`keywords_checked` for a class's ``__init__`` (a dataclass's generated one included)."""
     def decorate(cls: type[_T]) -> type[_T]:
-        cls.__init__ = keywords_checked(where)(cls.__init__)  # type: ignore[method-assign]
+        cls.__init__ = keywords_checked(where, error)(cls.__init__)  # type: ignore[method-assign]
         return cls
 
     return decorate

@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from ._checks import check_callable
+from ._checks import check_callable, init_keywords_checked, keywords_checked
 from ._profiles import Profiles, split_names
 from ._simulation import DEFAULT_START, Simulation
 from ._time import Instant, instant_ns, iso, to_datetime, zone
@@ -33,6 +33,7 @@ Metric = Callable[[Simulation, str], Any]
 """``(simulation, function_id) -> value``: an extra column of the table."""
 
 
+@init_keywords_checked("Scenario()")
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Scenario:
     """A story to simulate under several profiles.
@@ -109,6 +110,7 @@ class Comparison:
     outcomes: list[Outcome]
     seed: int
 
+    @keywords_checked("Comparison.of()")
     def of(self, profile: str, function: str | None = None) -> Outcome:
         """The outcome of ``profile`` (for ``function`` when the scenario measures several)."""
         for outcome in self.outcomes:
@@ -136,6 +138,7 @@ class Comparison:
         return self.table()
 
 
+@keywords_checked("jobsim.compare()")
 def compare(scenario: Scenario, profiles: Iterable[str] | None = None, *, seed: int | None = None) -> Comparison:
     """Run ``scenario`` once per profile (default: the seven systems of the seed) and measure each run."""
     from ._systems import SEVEN

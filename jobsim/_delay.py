@@ -58,7 +58,7 @@ def send_later(sim: Simulation, event: Any, data: Any, delay: Duration, fields: 
         # counted with an id given or not: a replay re-sends a test's delayed event with the id it got, and the
         # ids given to job code's delayed sends after it must not change
         sim._delayed_ids += 1
-        if item.id is None:  # the id a queue gives at add time; every id is claimed at add time below
+        if not item.id:  # the id a queue gives at add time (for "" too); every id is claimed at add time below
             item = Event(item.name, item.data, id=ulid(due // MS, DELAYED_IDS | sim._delayed_ids), user=item.user,
                          ts=item.ts, v=item.v)  # fmt: skip
         stamped.append(item)

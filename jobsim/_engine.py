@@ -154,6 +154,7 @@ class Engine:
         self._streams = sim._streams  # what rng_for has made so far, by function id
         self.profile = sim.profile
         self.jcs = sim.profile.jcs  # outputs as the next request carries them (``_steps.as_requested``)
+        self.max_steps = sim.profile.max_steps or 1 << 62  # steps a run may have (``Execution.memo``)
         profile = sim.profile
         # Inngest's lifecycle: function.failed, function.finished, the invoke event's _inngest metadata
         self.lifecycle = (profile.failure_hook is None and profile.attempt_failure_hook is None

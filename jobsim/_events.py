@@ -360,6 +360,11 @@ def coerce_events(event: Any, data: Any, fields: Mapping[str, Any]) -> list[Even
     if isinstance(event, (list, tuple)):
         if data is not None or fields:
             raise InvalidArgument("pass a list of events, or one event name with data, not both")
+        if len(event) == 2 and isinstance(event[0], str) and isinstance(event[1], Mapping) and "name" not in event[1]:
+            # ("order/paid", {...}) read as two events, the second a dict without a name: say what was meant
+            raise InvalidArgument.build("event", event, f"a tuple or list is read as several events, so {event[0]!r} "
+                                        f"and its data were two events, the second without a name; send a name with "
+                                        f"its data as two arguments: send({event[0]!r}, {{...}})")
         return [as_sent(Event.coerce(item)) for item in event]
     return [as_sent(Event.coerce(event, data, **fields))]
 
@@ -589,7 +594,7 @@ class Bus:
         ms = now // MS
         self._counter += 1
         key = event.id
-        if key is None:
+        if not key:  # None, or "": Inngest's ``if e.ID == ""`` (and BullMQ's jobId "") gives it a fresh id
             _set(event, "id", ulid(ms, self._counter))
         elif self.dedupe:
             seen = self._seen.get(key)

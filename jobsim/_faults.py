@@ -29,7 +29,7 @@ import itertools
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from ._checks import check_fault_error
+from ._checks import check_fault_error, init_keywords_checked
 from ._time import MAX_NS, Duration, duration_ns, format_duration, iso
 from .errors import InvalidArgument, JobsimError, NonRetriableError, RetryAfterError
 
@@ -200,6 +200,7 @@ def _duration_text(ns: int | None) -> str | None:
     return None if ns is None else format_duration(ns)
 
 
+@init_keywords_checked("js.Fail()")
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class Fail(Fault):
     """The next ``times`` attempts of ``function`` (of its ``step``, if given) fail with ``error``.
@@ -252,6 +253,7 @@ class Fail(Fault):
                            ("times", self.times, 1), ("error", self.error, None)])  # fmt: skip
 
 
+@init_keywords_checked("js.Crash()")
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Crash(Fault):
     """The worker dies at ``at`` (an offset) while running ``function`` (None: whatever runs)."""
@@ -273,6 +275,7 @@ class Crash(Fault):
         return self._repr([("at", self.at, None), ("function", self.function, None)])
 
 
+@init_keywords_checked("js.Downtime()")
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Downtime(Fault):
     """The system is down from ``start`` to ``end`` (offsets): nothing starts meanwhile."""
@@ -305,6 +308,7 @@ def downtimes_disjoint(faults: Any) -> bool:
     return all(a_end <= b_start for (_, a_end), (b_start, _) in itertools.pairwise(windows))
 
 
+@init_keywords_checked("js.Duplicate()")
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Duplicate(Fault):
     """The platform delivers ``function``'s trigger ``times`` more times, at ``at`` (an offset)."""

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from ._checks import check_callable
+from ._checks import check_callable, init_keywords_checked, keywords_checked
 from ._events import Event, as_sent
 from ._faults import Fail, Fault, call_code, value_code
 from ._kernel import DEFAULT_MAX_CHAIN
@@ -31,6 +31,7 @@ SendHook = Callable[[Any, Event], Any]
 Then = str | Duration | None
 
 
+@init_keywords_checked("js.Send()")
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Send:
     """One event of a stream: ``after`` its predecessor (or the history's start), ``name`` with ``data``."""
@@ -58,6 +59,7 @@ class Send:
         return f"Send(after={self.after!r}, name={self.name!r}, data={dict(self.data)!r}{tail})"
 
 
+@init_keywords_checked("js.EventStream()")
 @dataclasses.dataclass(frozen=True, slots=True)
 class EventStream:
     """Events in arrival order, each ``after`` the one before: what ``event_streams()`` draws."""
@@ -103,6 +105,7 @@ class EventStream:
         return f"EventStream({_tuple(self.sends)})"
 
 
+@init_keywords_checked("js.FailurePattern()")
 @dataclasses.dataclass(frozen=True, slots=True)
 class FailurePattern:
     """``sim.fail`` calls, in order: what ``failure_patterns()`` draws.
@@ -124,6 +127,7 @@ class FailurePattern:
         return f"FailurePattern({_tuple(self.fails)})"
 
 
+@init_keywords_checked("js.History()")
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class History:
     """A whole drawn story: ``faults`` (``Fail``, ``Crash``, ``Downtime``, ``Duplicate``) and ``events``."""
@@ -179,6 +183,7 @@ def flatten(pieces: Iterable[Any]) -> tuple[list[Fault], list[tuple[int, Send]]]
     return faults, sends
 
 
+@keywords_checked("js.apply()")
 def apply(sim: Any, *pieces: Piece, send: SendHook | None = None, then: Then = "idle",
           targets: str | None = None) -> str:  # fmt: skip
     """Play drawn pieces of history on a running ``sim``; return the story as test code.

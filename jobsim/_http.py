@@ -462,6 +462,7 @@ class _Route(respx.Route):
     return_value = property(_ROUTE_RETURN_VALUE.fget, _set_return_value)
     side_effect = property(_ROUTE_SIDE_EFFECT.fget, _set_side_effect)
 
+    @keywords_checked("route.mock()")
     def mock(self, return_value: httpx.Response | None = None, *,
              side_effect: Any = None) -> respx.Route:
         # both checked before either is set: a refused call leaves the route as it was
@@ -860,7 +861,15 @@ class HttpSink:
         return self._router.options(url, name=name, **lookups)
 
     def __getitem__(self, name: str) -> respx.Route:
-        return self._router[name]
+        """The route named ``name`` (``sim.http.post(url, name="charge")``); a name no route has is refused
+        naming those there are (it was respx's bare ``KeyError``)."""
+        return self._named("name", name, "given as sim.http.post(url, name='charge')")
+
+    def _named(self, argument: str, name: str, also: str) -> respx.Route:
+        if not isinstance(name, str) or name not in self._router.routes:
+            known = ", ".join(repr(each.name) for each in self._router.routes if each.name) or "none"
+            raise InvalidArgument.build(argument, name, f"the name of a route of sim.http (named: {known}), {also}")
+        return self._router.routes[name]
 
     # -- reporting -----------------------------------------------------------------
 
@@ -876,11 +885,7 @@ class HttpSink:
         """
         __tracebackhide__ = True
         if isinstance(route, str):
-            if route not in self._router.routes:
-                known = ", ".join(repr(each.name) for each in self._router.routes if each.name) or "none"
-                raise InvalidArgument.build("route", route, f"the name of a route of sim.http (named: {known}), "
-                                            "or the route itself")
-            name, route = repr(route), self._router.routes[route]
+            name, route = repr(route), self._named("route", route, "or the route itself")
         elif isinstance(route, respx.Route):
             name = repr(route.name) if route.name else str(route.pattern)
         else:

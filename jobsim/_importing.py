@@ -34,6 +34,7 @@ from typing import Any, cast
 
 import orjson
 
+from ._checks import keywords_checked
 from ._codec import from_cloudevent, rfc3339_ns
 from ._drawspec import registered_profiles
 from ._events import _FIRST_MS, _LAST_MS, DEDUPE_WINDOW, IMPORTED_IDS, ulid
@@ -79,6 +80,7 @@ def _is_trace(path: Path) -> bool:
     return True
 
 
+@keywords_checked("traces.import_events()")  # its warnings' stacklevel=3 counts the wrapper's frame
 def import_events(
     path: str | os.PathLike[str],
     *,
@@ -176,21 +178,21 @@ def import_events(
         more = f"; and {len(skipped) - _LISTED} more" if len(skipped) > _LISTED else ""
         message = f"skipped {len(skipped)} invalid line(s): {shown}{more}"
         trace.warnings.append(message)
-        warnings.warn(message, TraceWarning, stacklevel=2)
+        warnings.warn(message, TraceWarning, stacklevel=3)
     for message in notes:
         trace.warnings.append(message)
-        warnings.warn(f"{source}: {message}", TraceWarning, stacklevel=2)
+        warnings.warn(f"{source}: {message}", TraceWarning, stacklevel=3)
     for message in cut:
         trace.truncated = True
         trace.warnings.append(message)
-        warnings.warn(f"{source}: {message}", TraceWarning, stacklevel=2)
+        warnings.warn(f"{source}: {message}", TraceWarning, stacklevel=3)
     trace.path = source
     trace.complete = False
     if ignored:
         fields = ", ".join(f"{key!r} (first on line {line})" for key, line in ignored.items())
         message = f"fields Inngest events do not have were ignored: {fields}"
         trace.warnings.append(message)
-        warnings.warn(f"{source}: {message}", TraceWarning, stacklevel=2)
+        warnings.warn(f"{source}: {message}", TraceWarning, stacklevel=3)
     return trace
 
 

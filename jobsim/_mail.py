@@ -182,6 +182,7 @@ class MailSink:
 
     # -- reading and asserting -------------------------------------------------------
 
+    @keywords_checked("sim.mail.find()")
     def find(self, *, to: str | Iterable[str] | None = None, sender: str | None = None,
              subject: Text | None = None, containing: Text | None = None,
              provider: Provider | None = None,
@@ -214,6 +215,7 @@ class MailSink:
                 and (provider is None or email.provider == provider)
                 and (where is None or where(email))]
 
+    @keywords_checked("sim.mail.sent_to()")
     def sent_to(self, address: str) -> list[Email]:
         """Every email delivered to ``address`` (as to, cc or bcc), oldest first."""
         return self.find(to=address)
@@ -230,6 +232,7 @@ class MailSink:
                     provider: Provider | None = ..., where: Callable[[Email], bool] | None = ...,
                     count: int) -> list[Email]: ...
 
+    @keywords_checked("sim.mail.assert_sent()")
     def assert_sent(self, *, to: str | Iterable[str] | None = None, sender: str | None = None,
                     subject: Text | None = None, containing: Text | None = None,
                     provider: Provider | None = None,
@@ -257,6 +260,7 @@ class MailSink:
                 f"{len(found)}{hint}", found))
         return found[0] if count is None else found
 
+    @keywords_checked("sim.mail.assert_not_sent()")
     def assert_not_sent(self, *, to: str | Iterable[str] | None = None,
                         sender: str | None = None, subject: Text | None = None,
                         containing: Text | None = None, provider: Provider | None = None,

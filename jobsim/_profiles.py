@@ -191,6 +191,9 @@ class Profile:
     truncated to this: Inngest clips it to ``now.Truncate(time.Second)`` + the bound (``headers.go``
     ``parseRetry``), so a 200 ms retry-after at 12:00:00.700 retries at 12:00:01. 0: from now."""
     max_sleep_ns: int | None = None
+    max_steps: int | None = None
+    """With durable steps: a run reaching this many steps fails at its next new one, without retries (Inngest's
+    1,000: ``consts.DefaultMaxStepLimit``). ``None``: no limit."""
     system: str = ""
     """The system's name in messages and tables (``"BullMQ"``); the profile name if empty."""
     durable_steps: bool = True
@@ -481,7 +484,8 @@ _NUMBERS = {"retry_after_min_ns": (0, False), "cron_jitter_ns": (0, False), "ret
             "debounce_job_delay_ns": (0, False), "sleep_holds_slot_ns": (0, False), "cron_max_runs": (0, False),
             "default_concurrency": (0, False), "max_concurrency": (0, False),
             "retry_after_precision_ns": (0, False), "retry_after_clamp_grid_ns": (0, False),
-            "max_sleep_ns": (1, True), "max_duration_ns": (1, True), "max_attempts": (1, True)}
+            "max_sleep_ns": (1, True), "max_duration_ns": (1, True), "max_attempts": (1, True),
+            "max_steps": (1, True)}
 """Int fields: the least value, and whether ``None`` (no limit) is allowed."""
 _BOOLS = ("durable_steps", "checkpoints", "non_retriable", "retry_after", "persistent", "future_ts",
           "fail_count_per_job", "debounce_timeout_at_call", "debounce_timeout_splits", "oldest_run_first",
@@ -628,9 +632,21 @@ class Profiles:
         spec = _spec(name) if isinstance(name, str) else None
         if spec is not None and spec[0] in self._by_name:
             return self.configure(spec[0], spec[1])
+        hint = self._close(spec[0] if spec is not None else name) if isinstance(name, str) else ""
         raise InvalidArgument.build(argument, name, "one of " + ", ".join(repr(n) for n in sorted(self._by_name))
                                     + " (a profile that takes options also as NAME(option=value), e.g. "
-                                    "'agenda(process_every=1s)')")  # fmt: skip
+                                    "'agenda(process_every=1s)')" + hint)  # fmt: skip
+
+    def _close(self, name: str) -> str:
+        """``; did you mean 'trigger.dev'?`` for a name spelt with other case or separators ('Inngest',
+        'trigger-dev', 'node_cron', 'Vercel Cron') or misspelt a little; else ``""``."""
+        import difflib
+
+        folded = {re.sub(r"[\s._-]", "", known.lower()): known for known in sorted(self._by_name)}
+        key = re.sub(r"[\s._-]", "", name.lower())
+        close = folded.get(key) or next((folded[k] for k in difflib.get_close_matches(key, folded, n=1, cutoff=0.75)),
+                                        None)
+        return f"; did you mean {close!r}?" if close else ""
 
     def configure(self, name: str | Profile, options: Mapping[str, Any]) -> Profile:
         """``name`` (a profile, or a variant of one) with ``options`` on top of those it has."""

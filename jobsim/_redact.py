@@ -49,6 +49,7 @@ from urllib.parse import quote, quote_plus, unquote_plus
 
 import orjson
 
+from ._checks import init_keywords_checked
 from ._codec import CE_CORE, encode, encode_event
 from ._pseudonyms import Pseudonyms, faker_version, key_fingerprint, reserved_domain
 from ._secrets import (
@@ -126,6 +127,7 @@ _BUILTIN_KEY = b"jobsim built-in redaction key (public: set JOBSIM_REDACT_KEY fo
 
 ACTIONS = ("drop", "email", "name", "phone", "address", "ip", "username", "keep")
 
+@init_keywords_checked("Redaction()")
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Redaction:
     """What ``Trace.save`` removes and rewrites. ``Redaction()`` is the default policy.

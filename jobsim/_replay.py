@@ -94,6 +94,7 @@ class ReplayResult:
     def first(self, function: str) -> Divergence | None:
         return None if self.comparison is None else self.comparison.first(function)
 
+    @keywords_checked("ReplayResult.save()")
     def save(self, path: str | Path, *, redact: Redaction | bool | None = None, compress: bool | None = None) -> Path:
         """Save the replay's own trace (a new recording to compare later runs with), as ``Trace.save`` does."""
         return self.replayed.save(path, redact=redact, compress=compress)

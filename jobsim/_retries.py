@@ -122,6 +122,7 @@ INNGEST_BACKOFF_TABLE = (
 )  # fmt: skip
 
 
+@init_keywords_checked("TableBackoff()")
 @dataclass(frozen=True, slots=True)
 class TableBackoff:
     """Inngest's server backoff (``pkg/backoff/backoff.go : BackoffTable``).

@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from ._checks import keywords_checked
 from ._pseudonyms import reserved_domain
 from ._redact import json_in, json_string_in
 from ._secrets import (
@@ -67,6 +68,7 @@ class Finding:
         return f"{self.line}: {record} {self.path}: {self.reason} {self.preview}"
 
 
+@keywords_checked("traces.scan()")  # its warnings' stacklevel=3 counts the wrapper's frame
 def scan(path: str | os.PathLike[str], *, pii: bool = False) -> list[Finding]:
     """Every secret-looking value in a trace (or any JSON Lines) file, in file order.
 
@@ -98,7 +100,7 @@ def scan(path: str | os.PathLike[str], *, pii: bool = False) -> list[Finding]:
                 raise TraceError(f"{damaged}: the lines before it hold no secret-looking value, but the rest "
                                  "could not be scanned", path=str(source)) from None  # fmt: skip
             warnings.warn(f"{source}: {damaged}; the lines before it were scanned, the rest could not be",
-                          TraceWarning, stacklevel=2)  # fmt: skip
+                          TraceWarning, stacklevel=3)  # fmt: skip
     if not read["lines"]:  # an export that failed, a trace never written: nothing was checked
         raise TraceError("the file is empty: there is nothing to scan (a trace has at least its header line)",
                          path=str(source))  # fmt: skip
@@ -110,7 +112,7 @@ def scan(path: str | os.PathLike[str], *, pii: bool = False) -> list[Finding]:
                              "secret-named field is only told in JSON; fix or drop those lines and scan again",
                              path=str(source))  # fmt: skip
         warnings.warn(f"{source}: {where} not JSON, scanned as text (a secret-named field is only told in JSON)",
-                      TraceWarning, stacklevel=2)  # fmt: skip
+                      TraceWarning, stacklevel=3)  # fmt: skip
     if not read["json"] and not findings:  # a lone line cut short, binary data: nothing read as JSON
         raise TraceError("no line is JSON: scanned as text, nothing in the file looks secret, but a secret-named "
                          "field is only told in JSON; is it a trace (JSON Lines)?", path=str(source))  # fmt: skip

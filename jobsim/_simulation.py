@@ -642,6 +642,7 @@ class Simulation:
         return list(self.bus.history)
 
     # -- results --------------------------------------------------------------------------------
+    @keywords_checked("sim.runs()")
     def runs(self, function: Any = None) -> list[Run]:
         """Runs of one function (by id or object), or of every function in start order."""
         if function is None:
@@ -834,6 +835,7 @@ class Simulation:
                             f"module; import the name instead: `from jobsim import {name}`")
             raise AttributeError(message, name=name, obj=self)
 
+    @keywords_checked("sim.timeline()")
     def timeline(self, tz: str | dt.tzinfo | None = None) -> str:
         """A readable story of everything that happened, in ``tz`` (default: the simulation's)."""
         from ._timeline import render

@@ -58,6 +58,13 @@ class UnserializableOutput(NonRetriableError, JobsimError):
     """A step or handler returned something that cannot be stored as JSON."""
 
 
+class TooManySteps(NonRetriableError, JobsimError):
+    """A run reached its profile's ``max_steps``. Inngest fails such a run at once, without retries
+    (``executor.go : checkStepLimit``, ``state.ErrFunctionOverflowed``). Each new step re-runs the handler
+    from the top, so a loop of steps without this bound cost time quadratic in its length (4,000 steps:
+    6 s; an endless one never ended)."""
+
+
 def dump(value: Any, what: str) -> Any:
     """Serialize as Inngest stores outputs: JSON, so datetimes come back as strings.
 
@@ -246,6 +253,8 @@ class Execution:
     def memo(self, key: str, kind: str) -> StepRecord | None:
         """The stored record of ``key`` if it is finished, else ``None`` (run it now)."""
         record = self.run_.steps.get(key)
+        if record is None and len(self.run_.steps) >= self.engine.max_steps:
+            raise self.too_many(key)
         if record is None or (record.status != "completed" and record.status != "failed"):
             if self.engine.x is not self:  # a ctx kept past its request (a closure, a thread, the test)
                 raise JobsimError(
@@ -267,6 +276,15 @@ class Execution:
         if record.status == "failed":
             raise StepError(key, record.error)  # type: ignore[arg-type]
         return record
+
+    def too_many(self, key: str) -> TooManySteps:
+        limit, run = self.engine.max_steps, self.run_
+        return TooManySteps(
+            f"step {key!r} of function {run.function.id!r} (run {run.id}) would be its step number {limit + 1:,}: "
+            f"{self.engine.profile.label} allows {limit:,} steps per run (\"The function run exceeded the step "
+            f"limit of {limit} steps.\"), and fails the run; run a loop over many items inside one step, or send "
+            "one event per item to a function of its own (fan-out)"
+        )
 
     def stray(self, key: str) -> StepMisuse:
         """The error for a new step called from a thread the handler started; remembered for ``strayed``.

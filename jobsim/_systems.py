@@ -82,6 +82,8 @@ def _inngest() -> Profile:
     (Inngest itself only lets you set the count).
     Steps: durable and memoized (replay model, §1.5); sleeps and waits up to 366 days — a longer one
     fails the function at once, not retried (state/opcode.go ErrTimeoutTooLong; executor.go shouldFailEarly).
+    At most 1,000 steps per run: the 1,001st fails the run at once, not retried (consts.DefaultMaxStepLimit;
+    executor.go checkStepLimit, ErrFunctionOverflowed).
     Cron: robfig/cron v3, 5 fields, names, no @descriptors (registration refuses them), TZ=/CRON_TZ= prefix, UTC by
     default; DOM/DOW OR when both restricted (spec.go dayMatches); across DST robfig's
     Next walks absolute time: a wall time in the spring-forward gap never fires, one
@@ -121,7 +123,7 @@ def _inngest() -> Profile:
         description="Inngest: durable steps, per-step retries, backoff table 15s..2h + U[0,30s)",
         default_retries=TableBackoff(attempts=5),
         retry_after_min_ns=1 * SECOND, retry_after_max_ns=1 * DAY, retry_after_precision_ns=MS,
-        retry_after_clamp_grid_ns=SECOND, max_sleep_ns=366 * DAY, cron=ROBFIG,
+        retry_after_clamp_grid_ns=SECOND, max_sleep_ns=366 * DAY, max_steps=1_000, cron=ROBFIG,
         retries=_inngest_retries, max_attempts=21,
         missed_cron="all", future_ts=True, jcs=True, debounce_job_delay_ns=1050 * MS, oldest_run_first=True,
         singleton=True, repeated_ids="runs",

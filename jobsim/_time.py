@@ -262,11 +262,27 @@ def zone(name: str | dt.tzinfo | None, argument: str = "tz") -> dt.tzinfo:
             raise InvalidArgument.build(argument, name, "this Python finds no time zone database at all (no system "
                                         "zoneinfo, no tzdata package): pip install tzdata") from None  # fmt: skip
         raise InvalidArgument.build(
-            argument, name, "no such IANA time zone; expected e.g. 'America/New_York' or 'UTC'"
+            argument, name, f"no such IANA time zone{_zone_hint(name)}; expected e.g. 'America/New_York' or 'UTC'"
         ) from None
 
 
 _FIXED = re.compile(r"UTC([+-])(\d\d):(\d\d)")
+_OFFSET = re.compile(r"(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d\d))?", re.IGNORECASE)
+
+
+def _zone_hint(name: str) -> str:
+    """`` (did you mean 'America/New_York'?)`` for a zone spelt in the wrong case (which a case-insensitive
+    file system finds, and Linux does not), or the spelling of a fixed offset ``zone`` reads; else ``""``."""
+    folded = {key.lower(): key for key in available_timezones()}
+    key = folded.get(name.strip().lower())
+    if key is not None:
+        return f" (did you mean {key!r}? zone names are case-sensitive)"
+    if name.strip().upper() in ("Z", "ZULU"):
+        return " (did you mean 'UTC'?)"
+    offset = _OFFSET.fullmatch(name.strip())
+    if offset is not None and int(offset[2]) < 24 and int(offset[3] or 0) < 60:
+        return f" (a fixed offset is written 'UTC{offset[1]}{int(offset[2]):02d}:{offset[3] or '00'}')"
+    return ""
 
 
 def zone_name(tz: dt.tzinfo) -> str:

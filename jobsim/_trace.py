@@ -14,6 +14,7 @@ from collections.abc import Container, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ._checks import keywords_checked
 from ._safe import message
 from .errors import InvalidArgument
 
@@ -84,6 +85,7 @@ class Trace:
     def __len__(self) -> int:
         return len(self._rows)
 
+    @keywords_checked("trace.of()")
     def of(self, *kinds: str) -> list[Record]:
         """The records of these kinds (``trace.of("attempt", "retry")``), in order."""
         for kind in kinds:
@@ -109,6 +111,7 @@ class Trace:
                                             "known kinds: " + ", ".join(map(repr, sorted(known))))
 
     # -- files ----------------------------------------------------------------------------
+    @keywords_checked("trace.save()")
     def save(self, path: str | os.PathLike[str], *, redact: Redaction | bool | None = None,
              compress: bool | None = None) -> Path:
         """Write the trace as JSON Lines (``.gz`` suffix or ``compress=True``: gzip).
@@ -123,6 +126,7 @@ class Trace:
         return save(self, path, redact=redact, compress=compress)
 
     @classmethod
+    @keywords_checked("Trace.load()")
     def load(cls, path: str | os.PathLike[str], *, strict: bool = False) -> Trace:
         """Read a trace file (gzip or not); see :func:`jobsim.traces.load`."""
         from ._tracereader import load

@@ -34,6 +34,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import math
+import operator
 import os
 import random
 import socket
@@ -45,7 +47,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from ._time import SECOND, to_datetime
+from ._time import MAX_NS, SECOND, iso, to_datetime
+from .errors import InvalidArgument
 
 time_machine: Any
 try:  # pragma: no branch
@@ -336,11 +339,10 @@ class WallClock:
         if threading.get_ident() != self._thread:
             self._real_sleep(seconds)
             return
-        if seconds < 0:
-            raise ValueError("sleep length must be non-negative")
+        ns = _sleep_ns(seconds)
         if self._told is not None:  # the test patched time.sleep with a mock to assert on: it sees the call too
             self._told(seconds)
-        self._sleep(round(seconds * SECOND))
+        self._sleep(ns)
 
     def _seeded_uuid4(self) -> uuid.UUID:
         """``uuid.uuid4()`` in job code: drawn from the running function's stream (``sim.rng_for``), so
@@ -477,6 +479,25 @@ def serving_on_blocked_loop(host: str, port: int | None) -> bool:
 
 def _loopback(host: str) -> bool:
     return host in _LOOPBACK or host.startswith("127.")
+
+
+def _sleep_ns(seconds: Any) -> int:
+    """``time.sleep(seconds)`` in nanoseconds, refused as CPython refuses it (job code catching ``TypeError`` or
+    ``ValueError`` sees what a worker would): a value neither a float nor an integer, NaN, a negative one. It
+    failed inside jobsim instead ("'<' not supported between instances of 'str' and 'int'", "cannot convert
+    float NaN to integer"). A sleep too long for any clock (``inf``, ``1e300``) is jobsim's error, as one
+    past the year 9999 is."""
+    if not isinstance(seconds, float):
+        seconds = operator.index(seconds)  # "'str' object cannot be interpreted as an integer"
+    elif math.isnan(seconds):
+        raise ValueError("Invalid value NaN (not a number)")
+    if seconds < 0:
+        raise ValueError("sleep length must be non-negative")
+    ns: float = seconds * SECOND  # an int for an int: exact
+    if ns == math.inf:
+        raise InvalidArgument(f"job code called time.sleep({seconds!r}), a sleep past the end of virtual time "
+                              f"({iso(MAX_NS)}, the last instant a datetime can show): sleep less")
+    return round(ns)
 
 
 def _is_mock(sleep: Any) -> bool:

@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any, get_args
 
-from ._checks import check_callable
+from ._checks import check_callable, keywords_checked
 from ._email import Email, addressees
 from ._events import Event
 from ._records import Attempt, Run, RunStatus
@@ -191,6 +191,7 @@ def _listing(groups: dict[Hashable, list[Any]], keys: list[Hashable]) -> list[st
 
 
 # -- counting effects per key ----------------------------------------------------------------------------
+@keywords_checked("invariants.exactly_once()")
 def exactly_once(effects: Iterable[Any], key: str | KeyFn, *, expected: Iterable[Hashable] | None = None,
                  what: str = "effect") -> dict[Hashable, Any]:  # fmt: skip
     """Each key occurs once among ``effects`` (and every ``expected`` key occurs); returns key -> effect.
@@ -211,6 +212,7 @@ def exactly_once(effects: Iterable[Any], key: str | KeyFn, *, expected: Iterable
     return {k: items[0] for k, items in groups.items()}
 
 
+@keywords_checked("invariants.at_least_once()")
 def at_least_once(effects: Iterable[Any], key: str | KeyFn, *, expected: Iterable[Hashable],
                   what: str = "effect") -> dict[Hashable, list[Any]]:  # fmt: skip
     """Every ``expected`` key occurs at least once among ``effects``; returns key -> effects."""
@@ -225,6 +227,7 @@ def at_least_once(effects: Iterable[Any], key: str | KeyFn, *, expected: Iterabl
     return groups
 
 
+@keywords_checked("invariants.at_most_once()")
 def at_most_once(effects: Iterable[Any], key: str | KeyFn, *, what: str = "effect") -> dict[Hashable, Any]:
     """No key occurs twice among ``effects``; returns key -> effect."""
     __tracebackhide__ = True
@@ -243,6 +246,7 @@ def _email_origins(sim: Any) -> dict[str, tuple[int, str | None]]:
     return {r.data.get("message_id"): (r.at, r.data.get("run")) for r in sim.trace.of("email")}
 
 
+@keywords_checked("invariants.no_email_after()")
 def no_email_after(sim: Any, function: Any, *, statuses: Sequence[str] = ("cancelled", "completed"),
                    related: Callable[[Email, Run], bool] | None = None) -> None:  # fmt: skip
     """No email goes out after a run of ``function`` ended with one of ``statuses``.
@@ -278,6 +282,7 @@ def _ns(moment: dt.datetime) -> int:
     return instant_ns(moment)
 
 
+@keywords_checked("invariants.no_email_after_event()")
 def no_email_after_event(sim: Any, event: str, *, key: str | KeyFn, email_key: KeyFn,
                          emails: Iterable[Email] | None = None) -> None:  # fmt: skip
     """No email about a key goes out after the first ``event`` carrying that key was sent.
@@ -631,6 +636,7 @@ def _held_by_downtime(sim: Any, earliest: int, latest: int, started: int) -> boo
     return False
 
 
+@keywords_checked("invariants.retries_respect_policy()")
 def retries_respect_policy(sim: Any, function: Any = None) -> None:
     """Every retry waited what the retry policy says, no step ran more attempts than allowed,
     a ``NonRetriableError`` was never retried, and nothing gave up with attempts left.
@@ -667,6 +673,7 @@ def _names(value: Any, argument: str) -> set[str] | None:
     return set(items)
 
 
+@keywords_checked("invariants.every_event_handled()")
 def every_event_handled(
     sim: Any,
     function: Any = None,

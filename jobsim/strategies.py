@@ -47,6 +47,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from hypothesis.strategies import SearchStrategy
 
 from . import _drawspec as spec
+from ._checks import caller_frame, keywords_checked
 from ._cron import DESCRIPTORS
 from ._drawframes import drawing
 from ._events import Event, json_copy
@@ -167,6 +168,7 @@ def _fixed_or_drawn(name: str, value: Any, check: Callable[[Any], Any], hint: st
 
 
 # -- times -------------------------------------------------------------------------------------------
+@keywords_checked("js.durations()", InvalidArgument)
 def durations(min_value: Duration = 0, max_value: Duration = "1h", *, resolution: Duration = "1ms",
               near: Sequence[Duration] = (), spread: Duration = "1m") -> SearchStrategy[dt.timedelta]:  # fmt: skip
     """``timedelta`` values from ``min_value`` to ``max_value``, in steps of ``resolution``; shrink to ``min_value``.
@@ -205,6 +207,7 @@ class _Instant:
         return to_datetime(self.low_ns + k * self.step)
 
 
+@keywords_checked("js.instants()", InvalidArgument)
 def instants(min_value: Instant = "2024-01-01T00:00:00Z", max_value: Instant = "2026-12-31T23:59:59Z", *,
              resolution: Duration = "1ms") -> SearchStrategy[dt.datetime]:  # fmt: skip
     """Aware UTC datetimes between the bounds (inclusive), shrinking to ``min_value``.
@@ -301,6 +304,7 @@ def _refuse_unrunnable(targets: tuple[Any, ...], chosen: Any, selection: dict[st
     return chosen_by.ids if chosen_by is not None else None
 
 
+@keywords_checked("js.simulations()", InvalidArgument)
 def simulations(*targets: Any, seed: int | SearchStrategy[int] | None = None,
                 start: Instant | SearchStrategy[Any] | None = None, profile: Any = None,
                 tz: str | dt.tzinfo | None = None, functions: Any = None, exclude_functions: Any = None,
@@ -337,7 +341,7 @@ def simulations(*targets: Any, seed: int | SearchStrategy[int] | None = None,
     if start is None or isinstance(start, SearchStrategy):  # a fixed start prints as it was given
         start_st = start_st.map(_IsoStart(local))
 
-    frame = sys._getframe(1)
+    frame = caller_frame(sys._getframe(1))  # past keywords_checked's wrapper
     caller = {**frame.f_globals, **frame.f_locals}  # a local app (a test's own) is what the example names
     del frame
     names = [st.just(_target_code(target, caller)) for target in targets]
@@ -382,6 +386,7 @@ def _error_strategy(errors: Any) -> SearchStrategy[Any]:
         return st.sampled_from(spec.errors(errors))
 
 
+@keywords_checked("js.failure_patterns()", InvalidArgument)
 def failure_patterns(where: Any, *, errors: Any = None, max_faults: int = 4, max_times: int = 3) -> SearchStrategy[FailurePattern]:  # noqa: E501
     """Which attempts of which functions and steps fail, and with which errors.
 
@@ -413,6 +418,7 @@ def _offsets(within_ns: int) -> SearchStrategy[str]:
     return st.integers(0, within_ns // 1_000_000).map(lambda ms: format_duration(ms * 1_000_000))
 
 
+@keywords_checked("js.faults()", InvalidArgument)
 def faults(*, functions: Any, kinds: Any = None, profile: Any = None, within: Duration = "1h",
            errors: Any = None, max_times: int = 3) -> SearchStrategy[Fault]:  # fmt: skip
     """One fault: ``Fail``, ``Crash``, ``Downtime`` or ``Duplicate``, drawn in that order of simplicity.
@@ -454,6 +460,7 @@ def faults(*, functions: Any, kinds: Any = None, profile: Any = None, within: Du
 
 
 # -- events ------------------------------------------------------------------------------------------
+@keywords_checked("js.fake_payloads()", InvalidArgument)
 def fake_payloads(fields: Mapping[str, str] | None = None, *, locale: str = "en_US") -> SearchStrategy[dict[str, Any]]:
     """Event data from Faker: ``fake_payloads({"userId": "uuid4", "email": "email"})``.
 
@@ -521,6 +528,7 @@ def _send(after: Any, drawn: tuple[Any, ...], id_: str | None = None) -> Send:
     return Send(after=after, name=drawn[0], data=dict(drawn[1]), id=own if own is not None else id_)
 
 
+@keywords_checked("js.event_streams()", InvalidArgument)
 def event_streams(events: Any, *, min_size: int = 0, max_size: int = 10, gaps: SearchStrategy[Any] | None = None,
                   ids: SearchStrategy[str | None] | None = None) -> SearchStrategy[EventStream]:  # fmt: skip
     """Sequences of events with inter-arrival times.
@@ -545,6 +553,7 @@ def event_streams(events: Any, *, min_size: int = 0, max_size: int = 10, gaps: S
     return _labelled("event_streams", inner, events, **shown)
 
 
+@keywords_checked("js.histories()", InvalidArgument)
 def histories(
     *,
     events: SearchStrategy[EventStream] | None = None,
@@ -573,6 +582,7 @@ def histories(
 BACKOFFS = ("exponential", "linear", "constant")
 
 
+@keywords_checked("js.retry_policies()", InvalidArgument)
 def retry_policies(
     *,
     attempts: int | SearchStrategy[int] | None = None,
@@ -635,6 +645,7 @@ def _cron_field(low: int, high: int) -> SearchStrategy[str]:
     )
 
 
+@keywords_checked("js.cron_expressions()", InvalidArgument)
 def cron_expressions(*, zones: Sequence[str] | SearchStrategy[str] | None = None, descriptors: bool = True,
                      both_days: bool = True) -> SearchStrategy[str]:  # fmt: skip
     """Valid 5-field cron expressions that fire (jobsim's dialect, robfig/Inngest's fields).
@@ -744,6 +755,7 @@ class _JobMachine(RuleBasedStateMachine):
             self.sim.close()
 
 
+@keywords_checked("js.machine()", InvalidArgument)
 def machine(setup: Callable[[], Any], *, events: Any, targets: Any = None, send: Callable[..., Any] | None = None,
             advance: SearchStrategy[Any] | None = None, faults: SearchStrategy[Fault] | None = None,
             invariants: Sequence[spec.Check] = (), at_end: Sequence[spec.Check] = (),

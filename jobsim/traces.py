@@ -30,6 +30,7 @@ import os
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from ._checks import keywords_checked
 from ._codec import from_cloudevent, to_cloudevent
 from ._gc import paused_gc
 from ._importing import import_events, read_any
@@ -71,17 +72,20 @@ __all__ = [
 ]
 
 
+@keywords_checked("traces.load()")
 def load(path: str | os.PathLike[str], *, strict: bool = False) -> Trace:
     """Read a trace file (gzip or not). ``strict``: unknown record kinds are errors, not warnings."""
     return Trace.load(path, strict=strict)
 
 
+@keywords_checked("traces.iter_records()")
 def iter_records(path: str | os.PathLike[str], *, strict: bool = False) -> Iterator[Record]:
     """Stream a trace's records without holding the file in memory (the header: ``TraceReader``)."""
     with TraceReader(path, strict=strict) as reader:
         yield from reader
 
 
+@keywords_checked("traces.compare()")
 def compare(
     recorded: Trace | str | os.PathLike[str],
     other: Trace | str | os.PathLike[str],

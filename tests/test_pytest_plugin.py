@@ -639,7 +639,7 @@ def test_a_profile_with_options_in_the_ini_file_and_in_a_marker(pytester: pytest
         ("jobsim_profile", "celeryx",
          "one of 'agenda', *'bullmq', *'inngest', 'node-cron', 'quirrel', *'trigger.dev', 'vercel-cron', "
          "'vercel-cron-hobby' (a profile that takes options also as NAME(option=value), e.g. "
-         "'agenda(process_every=1s)')"),
+         "'agenda(process_every=1s)')*"),  # then "; did you mean 'celery'?" where jobsim-celery is installed
         ("jobsim_profile", "agenda(process_every=0s)",
          "process_every='0s' is not valid: a duration greater than zero in whole milliseconds, such as '5s' "
          "(Agenda's default), '1s' or '500ms' (Agenda's processEvery)"),

@@ -2,11 +2,11 @@
 
 Recording is the hot path, so the engine appends plain ``(at_ns, kind, data)``
 tuples through one closure and nothing else happens at record time. The records of
-every job's own path (``run.start``, ``attempt``, ``retry``, ``sleep``, ``run.end``: 12
-of the core benchmark's 13 records a job) are appended flatter still, as one tuple of
-their fields (``compact``), and become ``(at, kind, data)`` rows, in place, the first
-time anything reads the trace: a tuple of strings and numbers is all a job's records
-need until then (no dict a record, and the collector stops tracking such tuples). Everything a
+every job's own path (``run.start``, ``attempt``, ``retry``, ``sleep``, ``run.end``) and
+of the events sent (``event``), all 13 of the core benchmark's records a job, are
+appended flatter still, as one tuple of their fields (``_EXPAND``), and become
+``(at, kind, data)`` rows, in place, the first time anything reads the trace: no dict
+a record until then, and the collector stops tracking a tuple of strings and numbers. Everything a
 file needs -- CloudEvents envelopes, HTTP and email summaries, redaction, JSON --
 is done by ``save`` (``jobsim._tracefile``), and only if the trace is saved.
 """
@@ -69,12 +69,19 @@ def _run_end(e: tuple[Any, ...]) -> dict[str, Any]:
     return data
 
 
-_EXPAND = {"run.start": _run_start, "attempt": _attempt, "retry": _retry, "sleep": _sleep, "run.end": _run_end}
+def _event(e: tuple[Any, ...]) -> dict[str, Any]:
+    return _event_data(e[2], e[3], e[4], e[5], e[0], e[6])
+
+
+_EXPAND = {"run.start": _run_start, "attempt": _attempt, "retry": _retry, "sleep": _sleep, "run.end": _run_end,
+           "event": _event}  # fmt: skip
 """How a compact record becomes a row's data, by kind. A compact record is ``(at, kind, field, ...)``, the
 fields in the order of the data's keys; it is never 3 long (a row is), and only the engine appends them
 (``Engine._row``): ``run.start`` (function, run, n, event), ``attempt`` (function, run, step, attempt[, error]),
 ``retry`` (function, run, step, attempt, at, delay), ``sleep`` (function, run, step, until) and ``run.end``
-(function, run, status[, "error" or "output", its value])."""
+(function, run, status[, "error" or "output", its value]); and ``sim.send``'s accepted events, ``event``
+(the event, origin, the sending run's function and id or ``None``, sent): an event is frozen once the bus
+has accepted it, so its fields read later are the fields it was sent with (``event_fields``)."""
 
 
 class Trace:
@@ -201,20 +208,27 @@ def event_fields(event: Event, origin: str, x: Execution | None, now: int, sent:
     (``inngest/function.failed``). ``sent``: when a test sent an input with a delay
     (``jobsim._delay``): the replay sends it again then, not when it arrived.
     """
+    if x is None:
+        return _event_data(event, origin, None, None, now, sent)
+    return _event_data(event, "job", x.run_.function.id, x.run_.id, now, None)
+
+
+def _event_data(event: Event, origin: str, function: str | None, run: str | None, now: int,
+                sent: int | None) -> dict[str, Any]:  # fmt: skip
+    """``event_fields``, from the ids of the run whose job code sent it (``None``: not job code)."""
     data: dict[str, Any] = {"name": event.name, "id": event.id, "data": event.data,
                             "ts": event.ts if event.ts is not None else now // 1_000_000}  # fmt: skip
     if event.v is not None:
         data["v"] = event.v
     if event.user is not None:
         data["user"] = event.user
-    if x is None:
-        data["origin"] = origin
+    data["origin"] = origin
+    if function is None:
         if sent is not None:
             data["sent"] = sent
     else:
-        data["origin"] = "job"
-        data["function"] = x.run_.function.id
-        data["run"] = x.run_.id
+        data["function"] = function
+        data["run"] = run
     return data
 
 

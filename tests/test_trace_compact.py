@@ -43,7 +43,7 @@ def app_of_every_ending():
 
 
 def fields(sim):
-    return [(r.at - T0, r.kind, list(r.data.items())) for r in sim.trace if r.kind != "event" and r.kind != "advance"]
+    return [(r.at - T0, r.kind, list(r.data.items())) for r in sim.trace if r.kind not in ("event", "advance")]
 
 
 def test_compact_records_read_back_as_the_rows_the_engine_recorded():
@@ -90,7 +90,7 @@ def test_a_trace_read_mid_run_keeps_its_rows_and_makes_rows_of_what_came_after()
         assert [r.kind for r in sim.trace.of("retry")] == ["retry"]
 
 
-def test_a_job_s_records_hold_no_dict_and_no_tracked_tuple_until_the_trace_is_read():
+def test_a_job_s_records_hold_no_dict_until_the_trace_is_read_and_its_own_are_not_tracked():
     app = jobsim.App("core")
 
     def work(attempt):
@@ -108,8 +108,37 @@ def test_a_job_s_records_hold_no_dict_and_no_tracked_tuple_until_the_trace_is_re
             sim.send("job/start", {"i": i})
         sim.run_until_idle(max_time="3d")
         gc.collect()
-        kept = [entry for entry in sim.trace._log if entry[1] not in ("event", "advance")]
-        assert len(kept) == 20 * 12  # run.start, sleep, 3 retries, 6 attempts, run.end
+        kept = [entry for entry in sim.trace._log if entry[1] != "advance"]
+        assert len(kept) == 20 * 13  # event, run.start, sleep, 3 retries, 6 attempts, run.end
         assert not any(isinstance(field, dict) for entry in kept for field in entry)
-        assert not any(gc.is_tracked(entry) for entry in kept)  # the collector stops walking them
+        own = [entry for entry in kept if entry[1] != "event"]  # an event's holds the event
+        assert not any(gc.is_tracked(entry) for entry in own)  # the collector stops walking them
         assert sum(1 for r in sim.trace if r.kind == "attempt" and "error" in r.data) == 20 * 3
+
+
+def test_sent_events_read_back_with_their_origin_sender_and_send_time():
+    app = jobsim.App("events")
+
+    @app.function("relay", on="go")
+    def relay(ctx):
+        ctx.step.send_event("tell", {"name": "told", "data": {"by": "relay"}})
+
+    with jobsim.Simulation(app, start=START, seed=3) as sim:
+        (first,) = sim.send("go", {"n": 1}, ts=(T0 // 1_000_000) - 5)
+        sim.run_until_idle()
+        (run,) = sim.runs("relay")
+        told = sim.events[-1]
+        assert [(r.at - T0, list(r.data.items())) for r in sim.trace.of("event")] == [
+            (0, [("name", "go"), ("id", first), ("data", {"n": 1}), ("ts", T0 // 1_000_000 - 5), ("origin", "input")]),
+            (0, [("name", "told"), ("id", told.id), ("data", {"by": "relay"}), ("ts", T0 // 1_000_000),
+                 ("origin", "job"), ("function", "relay"), ("run", run.id)]),
+        ]  # fmt: skip
+    later_app = jobsim.App("later")
+    later_app.function("noop", on="go")(lambda ctx: None)
+    with jobsim.Simulation(later_app, start=START, profile="bullmq") as sim:
+        (later,) = sim.send("other", {"n": 2}, delay="2s")
+        sim.run_until_idle()
+        assert [(r.at - T0, list(r.data.items())) for r in sim.trace.of("event")] == [
+            (2 * SECOND, [("name", "other"), ("id", later), ("data", {"n": 2}), ("ts", T0 // 1_000_000 + 2000),
+                          ("origin", "input"), ("sent", T0)]),
+        ]  # fmt: skip

@@ -6,8 +6,8 @@ every job's own path (``run.start``, ``attempt``, ``retry``, ``sleep``, ``run.en
 of the events sent (``event``), all 13 of the core benchmark's records a job, are
 appended flatter still, as one tuple of their fields (``_EXPAND``), and become
 ``(at, kind, data)`` rows, in place, the first time anything reads the trace: no dict
-a record until then, and the collector stops tracking a tuple of strings and numbers. Everything a
-file needs -- CloudEvents envelopes, HTTP and email summaries, redaction, JSON --
+a record until then, and the collector stops tracking a tuple of strings and numbers.
+Everything a file needs -- CloudEvents envelopes, HTTP and email summaries, redaction, JSON --
 is done by ``save`` (``jobsim._tracefile``), and only if the trace is saved.
 """
 
@@ -97,7 +97,7 @@ class Trace:
                  "truncated", "warnings")
 
     def __init__(self, owner: Simulation | None = None) -> None:
-        self._log: list[tuple[Any, ...]] = []  # rows, and compact records not yet made rows (``compact``)
+        self._log: list[tuple[Any, ...]] = []  # rows, and compact records not yet made rows (``_EXPAND``)
         self._flat = 0  # every entry of ``_log`` before this index is a row
         self._seqs: list[int] | None = None  # only for loaded traces whose seq numbers have gaps
         self._owner = owner

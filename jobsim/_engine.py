@@ -160,9 +160,10 @@ class Engine:
         self.lifecycle = (profile.failure_hook is None and profile.attempt_failure_hook is None
                           and "on_failure" not in profile.lacks)  # fmt: skip
         self.record = sim.trace.add
-        # the records of every job's path (run.start, attempt, retry, sleep, run.end) are appended as
-        # ``(at, kind, data)`` rows directly: what ``record`` does, without its frame (12 a job in bench_core)
-        self._row = sim.trace._rows.append
+        # the records of every job's path (run.start, attempt, retry, sleep, run.end) are appended directly, without
+        # ``record``'s frame, and compact: ``(at, kind, field, ...)`` tuples that become rows when the trace is
+        # read (``_trace._EXPAND``; 12 a job in bench_core). Other records are ``(at, kind, data)`` rows
+        self._row = sim.trace._log.append
         self.x: Execution | None = None
         self.move_clock = sim.wallclock.move
         self.flowrt = FlowRuntime(self)  # flow control; only functions with `fn.flow` reach it
@@ -297,7 +298,7 @@ class Engine:
             return run
         if self.system is not None and self._held(run, len(runs), now):
             return run
-        self._row((now, "run.start", {"function": fn.id, "run": run.id, "n": len(runs), "event": run.event.name}))
+        self._row((now, "run.start", fn.id, run.id, len(runs), run.event.name))
         self.kernel.schedule(now, self._request, run, 0, owner=fn.id)
         return run
 
@@ -493,10 +494,10 @@ class Engine:
         attempt.end_ns = x.now
         attempt.error = error
         run.attempts.append(attempt)
-        data: dict[str, Any] = {"function": run.function.id, "run": run.id, "step": step, "attempt": x.attempt}
-        if error is not None:
-            data["error"] = said(error)  # its __str__ may raise: job code wrote it
-        self._row((start, "attempt", data))
+        if error is None:
+            self._row((start, "attempt", run.function.id, run.id, step, x.attempt))
+        else:  # its __str__ may raise: job code wrote it
+            self._row((start, "attempt", run.function.id, run.id, step, x.attempt, said(error)))
         return attempt
 
     def _step(self, run: Run, key: str, kind: str, start: int) -> StepRecord:
@@ -573,8 +574,7 @@ class Engine:
 
     def _retry(self, run: Run, x: Execution, key: str | None, delay: int) -> None:
         at = x.now + delay
-        self._row((x.now, "retry", {"function": run.function.id, "run": run.id, "step": key,
-                                    "attempt": x.attempt + 1, "at": at, "delay": delay}))  # fmt: skip
+        self._row((x.now, "retry", run.function.id, run.id, key, x.attempt + 1, at, delay))
         self.kernel.schedule(at, self._request, run, x.attempt + 1, x.plan, owner=run.function.id)
 
     def _sleep(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
@@ -585,11 +585,12 @@ class Engine:
             run.status = "sleeping"
             return
         record.status = run.status = "sleeping"
-        self._row((x.now, "sleep", {"function": run.function.id, "run": run.id, "step": key, "until": wake}))
+        self._row((x.now, "sleep", run.function.id, run.id, key, wake))
         run._wake = self.kernel.schedule(wake, self._wake, run, record, owner=run.function.id)
 
     def _wake(self, run: Run, record: StepRecord) -> None:
         record.status, record.end_ns = "completed", self.kernel.now
+        run._wake = None  # the spent timer, its bound method and arguments are not kept for the run's life
         if self.groups and run in self.groups:
             self._parallel_rt.settled(run, self.kernel.now)
             return
@@ -713,12 +714,12 @@ class Engine:
     def finish(self, run: Run, status: str, at: int, error: BaseException | None) -> None:
         run.status, run.end_ns, run.error = status, at, error
         fn = run.function
-        data: dict[str, Any] = {"function": fn.id, "run": run.id, "status": status}
         if error is not None:
-            data["error"] = said(error)  # its __str__ may raise: job code wrote it
-        elif run._payload is not None:
-            data["output"] = run._payload  # JSON bytes; decoded only if the trace is saved
-        self._row((at, "run.end", data))
+            self._row((at, "run.end", fn.id, run.id, status, "error", said(error)))  # its __str__ may raise
+        elif run._payload is not None:  # JSON bytes; decoded only if the trace is saved
+            self._row((at, "run.end", fn.id, run.id, status, "output", run._payload))
+        else:
+            self._row((at, "run.end", fn.id, run.id, status))
         if self.system is not None and self.system.hears_ends:
             self.system.finished(run, at)
         if fn.flow is not None:

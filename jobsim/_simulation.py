@@ -626,7 +626,10 @@ class Simulation:
                 self.trace.add(now, "event.dropped", dropped)
                 ids.append(item.id or "")  # the bus gave it an id if it had none
             else:
-                self.engine._row((now, "event", event_fields(accepted, _origin, x, now, _sent)))  # ``trace.add``
+                if x is None:  # ``trace.add(now, "event", event_fields(...))``, compact (``_trace._EXPAND``)
+                    self.engine._row((now, "event", accepted, _origin, None, None, _sent))
+                else:
+                    self.engine._row((now, "event", accepted, "job", x.run_.function.id, x.run_.id, None))
                 ids.append(accepted.id or "")
                 if x is not None:
                     self.engine.causes[id(accepted)] = x.run_  # runs it starts follow x's in a chain

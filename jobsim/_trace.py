@@ -1,8 +1,13 @@
 """The trace: every step of a simulation's story, in order, in virtual time.
 
 Recording is the hot path, so the engine appends plain ``(at_ns, kind, data)``
-tuples through one closure and nothing else happens at record time. Everything a
-file needs -- CloudEvents envelopes, HTTP and email summaries, redaction, JSON --
+tuples through one closure and nothing else happens at record time. The records of
+every job's own path (``run.start``, ``attempt``, ``retry``, ``sleep``, ``run.end``) and
+of the events sent (``event``), all 13 of the core benchmark's records a job, are
+appended flatter still, as one tuple of their fields (``_EXPAND``), and become
+``(at, kind, data)`` rows, in place, the first time anything reads the trace: no dict
+a record until then, and the collector stops tracking a tuple of strings and numbers.
+Everything a file needs -- CloudEvents envelopes, HTTP and email summaries, redaction, JSON --
 is done by ``save`` (``jobsim._tracefile``), and only if the trace is saved.
 """
 
@@ -39,6 +44,47 @@ class Record(NamedTuple):
     data: dict[str, Any]
 
 
+def _run_start(e: tuple[Any, ...]) -> dict[str, Any]:
+    return {"function": e[2], "run": e[3], "n": e[4], "event": e[5]}
+
+
+def _attempt(e: tuple[Any, ...]) -> dict[str, Any]:
+    data = {"function": e[2], "run": e[3], "step": e[4], "attempt": e[5]}
+    if len(e) > 6:
+        data["error"] = e[6]
+    return data
+
+
+def _retry(e: tuple[Any, ...]) -> dict[str, Any]:
+    return {"function": e[2], "run": e[3], "step": e[4], "attempt": e[5], "at": e[6], "delay": e[7]}
+
+
+def _sleep(e: tuple[Any, ...]) -> dict[str, Any]:
+    return {"function": e[2], "run": e[3], "step": e[4], "until": e[5]}
+
+
+def _run_end(e: tuple[Any, ...]) -> dict[str, Any]:
+    data = {"function": e[2], "run": e[3], "status": e[4]}
+    if len(e) > 5:
+        data[e[5]] = e[6]  # "error" (its text) or "output" (JSON bytes)
+    return data
+
+
+def _event(e: tuple[Any, ...]) -> dict[str, Any]:
+    return _event_data(e[2], e[3], e[4], e[5], e[0], e[6])
+
+
+_EXPAND = {"run.start": _run_start, "attempt": _attempt, "retry": _retry, "sleep": _sleep, "run.end": _run_end,
+           "event": _event}  # fmt: skip
+"""How a compact record becomes a row's data, by kind. A compact record is ``(at, kind, field, ...)``, the
+fields in the order of the data's keys; it is never 3 long (a row is), and only the engine appends them
+(``Engine._row``): ``run.start`` (function, run, n, event), ``attempt`` (function, run, step, attempt[, error]),
+``retry`` (function, run, step, attempt, at, delay), ``sleep`` (function, run, step, until) and ``run.end``
+(function, run, status[, "error" or "output", its value]); and ``sim.send``'s accepted events, ``event``
+(the event, origin, the sending run's function and id or ``None``, sent): an event is frozen once the bus
+has accepted it, so its fields read later are the fields it was sent with (``event_fields``)."""
+
+
 class Trace:
     """Ordered records; ``sim.trace``, or a trace read back with ``Trace.load(path)``.
 
@@ -48,11 +94,12 @@ class Trace:
     was cut off) and ``complete`` (the file ends with its ``end`` line).
     """
 
-    __slots__ = ("_keep", "_owner", "_phones", "_rows", "_seqs", "add", "complete", "end", "header", "path",
+    __slots__ = ("_flat", "_keep", "_log", "_owner", "_phones", "_seqs", "add", "complete", "end", "header", "path",
                  "truncated", "warnings")
 
     def __init__(self, owner: Simulation | None = None) -> None:
-        self._rows: list[tuple[int, str, dict[str, Any]]] = []
+        self._log: list[tuple[Any, ...]] = []  # rows, and compact records not yet made rows (``_EXPAND``)
+        self._flat = 0  # every entry of ``_log`` before this index is a row
         self._seqs: list[int] | None = None  # only for loaded traces whose seq numbers have gaps
         self._owner = owner
         self._keep: frozenset[str] = frozenset()  # fakes it holds already (a replay of a redacted trace)
@@ -64,10 +111,22 @@ class Trace:
         self.truncated = False
         self.complete = True
 
-        def add(at: int, kind: str, data: dict[str, Any], _append: Any = self._rows.append) -> None:
+        def add(at: int, kind: str, data: dict[str, Any], _append: Any = self._log.append) -> None:
             _append((at, kind, data))
 
         self.add = add  # a closure: the hot path pays one call, no attribute lookups
+
+    @property
+    def _rows(self) -> list[tuple[int, str, dict[str, Any]]]:
+        """The records as ``(at, kind, data)`` rows, in order; compact records become rows here, once."""
+        log = self._log
+        if self._flat < len(log):
+            for i in range(self._flat, len(log)):
+                entry = log[i]
+                if len(entry) != 3:
+                    log[i] = (entry[0], entry[1], _EXPAND[entry[1]](entry))
+            self._flat = len(log)
+        return log
 
     @property
     def records(self) -> list[Record]:
@@ -83,7 +142,7 @@ class Trace:
                 yield Record(seq, at, kind, data)
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return len(self._log)
 
     @keywords_checked("trace.of()")
     def of(self, *kinds: str) -> list[Record]:
@@ -153,20 +212,27 @@ def event_fields(event: Event, origin: str, x: Execution | None, now: int, sent:
     (``inngest/function.failed``). ``sent``: when a test sent an input with a delay
     (``jobsim._delay``): the replay sends it again then, not when it arrived.
     """
+    if x is None:
+        return _event_data(event, origin, None, None, now, sent)
+    return _event_data(event, "job", x.run_.function.id, x.run_.id, now, None)
+
+
+def _event_data(event: Event, origin: str, function: str | None, run: str | None, now: int,
+                sent: int | None) -> dict[str, Any]:  # fmt: skip
+    """``event_fields``, from the ids of the run whose job code sent it (``None``: not job code)."""
     data: dict[str, Any] = {"name": event.name, "id": event.id, "data": event.data,
                             "ts": event.ts if event.ts is not None else now // 1_000_000}  # fmt: skip
     if event.v is not None:
         data["v"] = event.v
     if event.user is not None:
         data["user"] = event.user
-    if x is None:
-        data["origin"] = origin
+    data["origin"] = origin
+    if function is None:
         if sent is not None:
             data["sent"] = sent
     else:
-        data["origin"] = "job"
-        data["function"] = x.run_.function.id
-        data["run"] = x.run_.id
+        data["function"] = function
+        data["run"] = run
     return data
 
 

@@ -65,6 +65,7 @@ def load(path: str | os.PathLike[str], *, strict: bool = False) -> Trace:
             if seqs is not None:
                 seqs += batch_seqs
             rows += batch_rows
+        trace._flat = len(rows)  # rows all: nothing compact to make rows of (``Trace._rows``)
         trace._seqs = seqs
         trace.header = reader.header
         trace.path = reader.path

@@ -5,8 +5,8 @@ the Python functions of the redactor (``jobsim._redact``, ``jobsim._secrets``) i
 regex methods it runs, per record. Before the event lines were made already redacted, recorded
 outputs decoded once per distinct JSON and the writer called each kind's field table directly,
 the same save made 4.63 redactor calls and 1.11 regex calls a record (at 777b71f; 3.91 and 0.76
-after; 3.96 and 0.76 once each kind's learner is called directly and a string's second sighting moves it
-to the long-lived cache); the bounds below fail there. What the shortcuts write is checked byte for
+after; the same once each kind's learner is called directly, without ``learn``'s branches); the bounds below
+fail there. What the shortcuts write is checked byte for
 byte against the slow path in ``test_trace_save_same_bytes``; here, that they are taken.
 """
 

@@ -266,60 +266,77 @@ class Redactor:
         """The length of the shortest token in ``dropped``: a shorter string holds none of them (an id, an address
         is shorter than most API keys), and is not searched for them."""
         self._kinds = self._tables()
+        self._learners: tuple[dict[str, Callable[[Any], None] | None], Callable[[Any], None] | None] | None = None
         event_line: _Table = (("ce", self._ce), ("user", self._walk))
         self._lines = {**self._kinds, "event": event_line, "event.dropped": event_line}  # fields under "ce"
         self.rewritten = frozenset(kind for kind, how in self._kinds.items() if how)
         """Built-in kinds whose records may change; the others hold only names jobsim gives and times."""
 
     # -- the two passes -----------------------------------------------------------------------
-    LEARNED = frozenset(("event", "event.dropped", "http", "email", "run.end"))
-    """The built-in kinds ``learn`` reads (its branches below); plugin kinds are read whole."""
-
     def learn(self, kind: str, data: dict[str, Any]) -> None:
         """Find the names (and other personal values) this record holds at named fields."""
-        if not self.pseudo and kind != "http":  # secrets only: an HTTP record's secret headers and query still
-            return
-        if kind == "event" or kind == "event.dropped":
-            self._learn(data.get("data"))
-            if data.get("user") is not None:
-                self._learn(data["user"])
-        elif kind == "http":
-            learned = self._learned_messages
-            for part in ("request", "response"):
-                message = data.get(part) or {}
-                if learned.get(id(message)) is message:
-                    continue  # the same HttpCall's summary again: learning it twice finds nothing new
-                if message:
-                    if len(learned) >= _MEMO_ENTRIES:
-                        learned.clear()
-                    learned[id(message)] = message
-                headers = message.get("headers")
-                if headers:
-                    self._learn_secret_headers(headers)
-                if not self.pseudo:  # secrets only: walking the body would fill the text cache early
-                    continue
-                self._learn((message.get("body") or {}).get("json"))
-                if headers:
-                    self._pending.extend(("ip", ip) for ip in self._header_ips(headers))
-            url = data.get("url")
-            if type(url) is str and "=" in url:
-                self._learn_secret_query(url)
-        elif kind == "email":
-            if data.get("template_data") is not None:
-                self._learn(data["template_data"])
-            # the headers too: an SMTP message's To/From/Cc hold the display names ("Linus Torvalds <...>")
-            # its sender/to fields, bare addresses, have lost
-            for field in ("sender", "to", "cc", "bcc", "reply_to", "headers"):
-                if data.get(field) is not None:
-                    self._learn(data[field])
-        elif kind == "run.end":  # runs returning the same JSON share its decoded object (``_codec.expanders``)
-            output = data.get("output")
-            if type(output) is dict or type(output) is list:
-                self._learn_nested(output)
-            else:
-                self._learn(output)
-        elif kind not in self._kinds:  # a plugin's kind: every field
-            self._learn(data)
+        learners, whole = self.learners()
+        how = learners.get(kind, whole)
+        if how is not None:
+            how(data)
+
+    def learners(self) -> tuple[dict[str, Callable[[Any], None] | None], Callable[[Any], None] | None]:
+        """What ``learn`` does by built-in kind (None: nothing to learn), and for a plugin's kind (every field),
+        for a writer's first pass: one lookup a record instead of ``learn``'s."""
+        if self._learners is None:
+            learners: dict[str, Callable[[Any], None] | None] = dict.fromkeys(self._kinds)
+            if self.pseudo:
+                learners.update({"event": self._learn_event, "event.dropped": self._learn_event,
+                                 "http": self._learn_http, "email": self._learn_email,
+                                 "run.end": self._learn_output})  # fmt: skip
+            else:  # secrets only: an HTTP record's secret headers and query still
+                learners["http"] = self._learn_http
+            self._learners = learners, (self._learn if self.pseudo else None)
+        return self._learners
+
+    def _learn_event(self, data: dict[str, Any]) -> None:
+        self._learn(data.get("data"))
+        if data.get("user") is not None:
+            self._learn(data["user"])
+
+    def _learn_http(self, data: dict[str, Any]) -> None:
+        learned = self._learned_messages
+        for part in ("request", "response"):
+            message = data.get(part) or {}
+            if learned.get(id(message)) is message:
+                continue  # the same HttpCall's summary again: learning it twice finds nothing new
+            if message:
+                if len(learned) >= _MEMO_ENTRIES:
+                    learned.clear()
+                learned[id(message)] = message
+            headers = message.get("headers")
+            if headers:
+                self._learn_secret_headers(headers)
+            if not self.pseudo:  # secrets only: walking the body would fill the text cache early
+                continue
+            self._learn((message.get("body") or {}).get("json"))
+            if headers:
+                self._pending.extend(("ip", ip) for ip in self._header_ips(headers))
+        url = data.get("url")
+        if type(url) is str and "=" in url:
+            self._learn_secret_query(url)
+
+    def _learn_email(self, data: dict[str, Any]) -> None:
+        if data.get("template_data") is not None:
+            self._learn(data["template_data"])
+        # the headers too: an SMTP message's To/From/Cc hold the display names ("Linus Torvalds <...>")
+        # its sender/to fields, bare addresses, have lost
+        for field in ("sender", "to", "cc", "bcc", "reply_to", "headers"):
+            if data.get(field) is not None:
+                self._learn(data[field])
+
+    def _learn_output(self, data: dict[str, Any]) -> None:
+        """A run's output: runs returning the same JSON share its decoded object (``_codec.expanders``)."""
+        output = data.get("output")
+        if type(output) is dict or type(output) is list:
+            self._learn_nested(output)
+        else:
+            self._learn(output)
 
     def tables(self) -> tuple[Callable[[dict[str, Any], _Table], dict[str, Any]], dict[str, _Table]]:
         """For a writer's loop over every record, once ``learn`` has read them all: ``fields(data, tables[kind])``
@@ -609,7 +626,8 @@ class Redactor:
         """What ``_dict`` does at each key of a dict with these keys, in order: ``None`` (free text, a number, a
         nested value remembered by identity), ``_WALK`` (walked afresh: a plain ``name`` or ``number`` that is
         no person's or card's), or the action (``drop``, ``keep``, ``name``, ``phone``, ...). ``learning``: what
-        ``_learn`` does instead, where an email or a card's number is read as any other value.
+        ``_learn`` does instead: ``None`` (read as any other value: an email, a card's number) but for a name, a
+        secret (``drop``) and the values faked once every name is known (``_LATER``).
 
         It depends on the keys alone (a plain ``name`` is a person's when a sibling key says email, phone or
         address; a ``number`` a card's beside ``exp_month``, ``cvc``, ...), so dicts of one shape share it."""
@@ -624,8 +642,9 @@ class Redactor:
                 if person is None:
                     person = self._has_email(data)
                 action = "name" if person else _WALK
-            elif learning:
-                pass
+            if learning:  # ``_learn`` reads a value as any other unless it is a name, a secret or queued
+                if action != "drop" and action != "name" and action not in _LATER:
+                    action = None
             elif action == "email":  # an email field's value is free text as any other
                 action = None
             elif action == "card?":  # a card object's number (beside exp_month, cvc, ...): a secret
@@ -644,16 +663,17 @@ class Redactor:
         if plan is None:
             plan = self._plan(keys, data)
         texts, names = self._texts, self._names
-        for action, key, value in zip(plan, keys, data.values(), strict=True):
+        for action, key, value in zip(plan, keys, data.values()):  # noqa: B905 -- the plan is of these keys; strict=
+            # is a keyword call per dict (zip's slow path, ~0.1 µs)
             if action is None:
                 kind = type(value)
-                if kind is int or kind is float or value is None or kind is bool:
-                    continue
                 if kind is str:  # the commonest case, and most strings repeat: their remembered form
                     hit = texts.get(value)
                     if hit is _SAME:
                         continue
                     new = self._new_text(value) if hit is None else hit
+                elif kind is int or kind is float or value is None or kind is bool:
+                    continue
                 elif kind is dict or kind is list:
                     new = self._shared(value)
                 else:
@@ -736,12 +756,14 @@ class Redactor:
             plan = self._learn_plans.get(keys)
             if plan is None:
                 plan = self._plan(keys, value, learning=True)
-            for action, item in zip(plan, value.values(), strict=True):
+            for action, item in zip(plan, value.values()):  # noqa: B905 -- as in _dict: the plan is of these keys
                 if action is None:
-                    if type(item) is dict or type(item) is list:
+                    kind = type(item)
+                    if kind is str:
+                        if "<" in item or item[:1] in ("{", "["):
+                            self._learn_string(item)
+                    elif kind is dict or kind is list:
                         self._learn_nested(item)
-                    elif type(item) is str and ("<" in item or item[:1] in ("{", "[")):
-                        self._learn_string(item)
                 elif action == "drop":
                     self._learn_secret(item)
                 elif action == "name" and not isinstance(item, dict):

@@ -200,46 +200,58 @@ def records_out(trace: Trace, redactor: Redactor | None = None, *, verbatim: boo
         return
     expand = expanders()
     # Canonical data is made once and kept for the second pass only where it is new: the
-    # kinds ``expand`` rewrites (an HTTP call's summary is shared by every record of the call).
-    canon: list[dict[str, Any] | None] = []
+    # kinds ``expand`` rewrites (an HTTP call's summary is shared by every record of the call),
+    # in the order of their records.
+    canon: list[dict[str, Any]] = []
     keep = canon.append
-    learn, learned = redactor.learn, redactor.LEARNED
-    # What each built-in kind needs, one lookup a record: 1 made canonical, 2 read by ``learn``
-    # (a plugin's kind, missing here, is read whole)
-    steps = {kind: (kind in expand) + 2 * (kind in learned) for kind in BUILTIN}
+    learners, whole = redactor.learners()
+    # What each kind needs, one lookup a record: (its canonical form's maker, what learns from it), None for neither
+    # (most records: attempts, run starts); a plugin's kind, missing here, is read whole
+    steps: dict[str, tuple[Any, Any] | None] = {}
+    for kind in BUILTIN:
+        make, read = expand.get(kind), learners.get(kind)
+        steps[kind] = None if make is None and read is None else (make, read)
+    other = None if whole is None else (None, whole)
     for _, kind, fields in rows:
-        step = steps.get(kind, 2)
-        if step & 1:
-            fields = expand[kind](fields)
-            keep(fields)
-        else:
-            keep(None)
-        if step & 2:
-            learn(kind, fields)
+        step = steps.get(kind, other)
+        if step is not None:
+            make, read = step
+            if make is not None:
+                fields = make(fields)
+                keep(fields)
+            if read is not None:
+                read(fields)
+    made = iter(canon).__next__
     apply, apply_line, rewritten = redactor.apply, redactor.apply_line, redactor.rewritten
     event_line = redactor.event_line
     fields_of, tables = redactor.tables()
     # 1 rewritten, 2 a line of its own layout, 3 both, 0 neither (only names jobsim gives and times), 5 an
-    # event (its line made redacted); a plugin's kind, missing here, is rewritten whole and its field names checked
-    route = {kind: (kind in rewritten) + 2 * (kind in ENCODED) for kind in BUILTIN}
+    # event (its line made redacted), + 8 made canonical in the first pass (its canonical form is ``made()``);
+    # a plugin's kind, missing here, is rewritten whole and its field names checked
+    route = {kind: (kind in rewritten) + 2 * (kind in ENCODED) + 8 * (kind in expand) for kind in BUILTIN}
     route["event"] = route["event.dropped"] = 5
-    for seq, (at, kind, fields), new in zip(seqs, rows, canon, strict=True):
-        if new is not None:
-            fields = new
+    for seq, (at, kind, fields) in zip(seqs, rows, strict=True):
         how = route.get(kind, 4)
         if how == 1:
             yield seq, at, kind, fields_of(fields, tables[kind]), None
-        elif how == 5:
-            yield seq, at, kind, fields, event_line(seq, at, kind, fields)
         elif how == 0:
             yield seq, at, kind, fields, None
+        elif how == 5:
+            yield seq, at, kind, fields, event_line(seq, at, kind, fields)
+        elif how == 9:
+            yield seq, at, kind, fields_of(made(), tables[kind]), None
         elif how == 4:
             fields = apply(kind, fields)
             _check_fields(seq, kind, fields)
             yield seq, at, kind, fields, None
         else:
-            line = encode(seq, at, kind, fields)
-            yield seq, at, kind, fields, (apply_line(kind, line) if how == 3 else line)
+            if how & 8:
+                fields, how = made(), how - 8
+            if how < 2:
+                yield seq, at, kind, (fields_of(fields, tables[kind]) if how else fields), None
+            else:
+                line = encode(seq, at, kind, fields)
+                yield seq, at, kind, fields, (apply_line(kind, line) if how == 3 else line)
 
 
 def lines(trace: Trace, redactor: Redactor | None = None) -> Iterator[dict[str, Any]]:

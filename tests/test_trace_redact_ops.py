@@ -5,7 +5,8 @@ the Python functions of the redactor (``jobsim._redact``, ``jobsim._secrets``) i
 regex methods it runs, per record. Before the event lines were made already redacted, recorded
 outputs decoded once per distinct JSON and the writer called each kind's field table directly,
 the same save made 4.63 redactor calls and 1.11 regex calls a record (at 777b71f; 3.91 and 0.76
-after); the bounds below fail there. What the shortcuts write is checked byte for
+after; the same once each kind's learner is called directly, without ``learn``'s branches); the bounds below
+fail there. What the shortcuts write is checked byte for
 byte against the slow path in ``test_trace_save_same_bytes``; here, that they are taken.
 """
 
@@ -59,6 +60,8 @@ def test_the_default_save_makes_fewer_redactor_and_regex_calls_per_record():
     assert calls["regex"] / records < 0.9, calls.most_common(12)  # 1.11 before, 0.76 after (islower, _shortest)
     assert calls["_ce"] == 0  # every event's line made redacted, once (event_line), not rewritten after
     assert calls["apply"] == 0  # the writer calls each kind's table itself
+    assert calls["learn"] == 0  # ... and each kind's learner (``Redactor.learners``), not learn's branches
+    assert calls["_learn_event"] == calls["event_line"]
     assert calls["event_line"] == sum(1 for _, kind, _ in trace._rows if kind == "event")
 
 

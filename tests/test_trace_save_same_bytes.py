@@ -140,9 +140,9 @@ class _Unmemoized(Redactor):
         self._learn_plans.clear()
         super()._learn(value)
 
-    def learn(self, kind: str, data: dict[str, Any]) -> None:
+    def _learn_http(self, data: dict[str, Any]) -> None:
         self._learned_messages.clear()  # every HTTP message read again
-        super().learn(kind, data)
+        super()._learn_http(data)
 
 
 @pytest.fixture

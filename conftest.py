@@ -28,6 +28,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.errors import InvalidArgument
 
+import jobsim
+
 _NO_EXPLAIN = tuple(phase for phase in Phase if phase is not Phase.explain)
 
 try:
@@ -48,6 +50,20 @@ ROOT = Path(__file__).resolve().parent
 README = ROOT / "README.md"
 
 
+def pytest_report_header() -> str:
+    return f"jobsim {jobsim.__version__} from {Path(jobsim.__file__).parent}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # .ci/run's Python matrix tests the installed wheel, running pytest from outside the checkout: had it imported
+    # this directory's sources instead, a wheel missing a module or its package data would pass
+    if os.environ.get("JOBSIM_TEST_INSTALLED") and Path(jobsim.__file__).resolve().is_relative_to(ROOT):
+        raise pytest.UsageError(
+            f"JOBSIM_TEST_INSTALLED is set, but jobsim was imported from this checkout ({jobsim.__file__}): "
+            "install it (not editable) and run pytest from another directory, with this checkout's tests/ as argument"
+        )
+
+
 def _files(section: str) -> dict[str, str]:
     """A section's ```python blocks, keyed by the file name each block's first line gives (``# jobs.py``)."""
     out = {}
@@ -55,6 +71,13 @@ def _files(section: str) -> dict[str, str]:
         first, _, rest = block.partition("\n")
         out[first.removeprefix("# ").strip()] = rest
     return out
+
+
+@pytest.fixture
+def from_the_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test runs in the checkout's root, where the README runs its commands (`jobsim compare examples/scenarios`),
+    wherever pytest was started (.ci/run's Python matrix starts it in a temp dir, to test the installed wheel)."""
+    monkeypatch.chdir(ROOT)
 
 
 @pytest.fixture

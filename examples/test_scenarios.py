@@ -112,11 +112,13 @@ def test_comparison_table(module, table):
     assert jobsim.compare(module.scenario).table() + "\n" == table
 
 
+@pytest.mark.usefixtures("from_the_root")
 def test_the_command_prints_the_same_table(capsys):
     assert main(["compare", "examples/scenarios/duplicate_tick.py"]) == 0
     assert capsys.readouterr().out == DUPLICATE_TICK
 
 
+@pytest.mark.usefixtures("from_the_root")
 def test_the_command_runs_every_scenario_of_a_package_with_the_profiles_asked_for(capsys):
     assert main(["compare", "examples/scenarios", "--profiles", "vercel-cron"]) == 0
     printed = capsys.readouterr().out

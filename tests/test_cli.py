@@ -90,6 +90,7 @@ def test_days_that_run_past_the_year_9999_exit_2_naming_the_end(module, capsys):
     assert err.startswith("jobsim: error: --days='3000000' is not valid: a span that ends by 9999-12-31T23:59:59.999Z")
 
 
+@pytest.mark.usefixtures("from_the_root")
 def test_compare_checks_the_timeline_profile_before_simulating(capsys):
     code, out, err = run(capsys, "compare", "examples/scenarios", "--profiles", "inngest,bullmq",
                          "--timeline", "agenda")  # fmt: skip
@@ -267,6 +268,7 @@ def test_a_flag_the_command_lacks_is_named_with_the_commands_usage(module, capsy
     assert err.startswith(f"usage: jobsim {argv[0]} ") and err.splitlines()[-1] == last
 
 
+@pytest.mark.usefixtures("from_the_root")
 def test_compare_names_an_attribute_the_module_lacks(capsys):
     code, out, err = run(capsys, "compare", "examples/scenarios/outage.py:nosuch")
     assert (code, out) == (2, "")  # was an AttributeError traceback
@@ -274,6 +276,7 @@ def test_compare_names_an_attribute_the_module_lacks(capsys):
                    "(or a list of them), or leave out ':nosuch' to use its `scenario` or `scenarios`\n")
 
 
+@pytest.mark.usefixtures("from_the_root")
 def test_compare_refuses_a_profile_named_twice(capsys):
     code, out, err = run(capsys, "compare", "examples/scenarios/outage.py", "--profiles", "inngest,bullmq,inngest")
     assert (code, out) == (2, "")  # it printed the inngest rows twice
@@ -550,6 +553,7 @@ def test_a_start_at_the_ends_of_the_calendar_is_one_line(tmp_path, monkeypatch, 
                    "of range); start further from those years, or simulate fewer --days\n")
 
 
+@pytest.mark.usefixtures("from_the_root")
 def test_a_profile_that_cannot_run_the_scenario_keeps_the_columns_aligned(capsys):
     code, out, _ = run(capsys, "compare", "examples/scenarios/outage.py", "--profiles", "inngest,vercel-cron-hobby")
     assert code == 0

@@ -298,9 +298,9 @@ def test_outside_hypothesis_nothing_is_noted():
         assert js.apply(sim, HISTORY).startswith("# jobsim reproduction · seed 0")
 
 
-def search() -> dict[str, list[object]]:
-    """The traces of a derandomized search, by drawn seed, start and history."""
-    stories: dict[str, list[object]] = {}
+def search() -> list[tuple[str, list[object]]]:
+    """The traces of a derandomized search, in the order it ran them, each after its drawn seed, start and history."""
+    stories: list[tuple[str, list[object]]] = []
     orders = js.event_streams({"order/placed": st.fixed_dictionaries({"orderId": st.sampled_from("abc")})})
     failures = js.failure_patterns({"charge": ["authorize", "capture", None]})
 
@@ -310,13 +310,14 @@ def search() -> dict[str, list[object]]:
         key = f"{sim.seed} {sim.now} {history!r}"
         with sim:
             history.apply(sim)
-            stories[key] = list(sim.trace)
+            stories.append((key, list(sim.trace)))
 
     tell()
     return stories
 
 
 def test_a_drawn_example_replays_to_the_same_trace():
-    """Every random choice is a draw, so running the same search twice tells the same stories."""
+    """Every random choice is a draw, so running the same search twice tells the same stories, in the same order.
+    (Hypothesis 6.100 draws some examples more than once: 25 stories, fewer different ones.)"""
     first, second = search(), search()
-    assert first == second and len(first) == 25
+    assert first == second and len(first) == 25 and len(dict(first)) > 1

@@ -5,6 +5,8 @@ import io
 import re
 from pathlib import Path
 
+import pytest
+
 from jobsim._cli import main
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -31,6 +33,7 @@ def test_the_example_prints_the_table_shown():
     assert out.getvalue() == shown
 
 
+@pytest.mark.usefixtures("from_the_root")
 def test_the_command_output_shown_is_the_commands(capsys):
     shown = section().split("$ jobsim compare examples/scenarios\n", 1)[1].split("```", 1)[0]
     assert main(["compare", "examples/scenarios"]) == 0

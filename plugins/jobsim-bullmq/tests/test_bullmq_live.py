@@ -38,7 +38,7 @@ pytestmark = pytest.mark.live
 
 HERE = Path(__file__).parent
 TOLERANCE = 0.01  # s: the replayed instants are measured to the millisecond
-UNPREDICTED = 0.3  # s: the most a replayed round trip or wake-up latency may take (measured: up to 0.12 s loaded)
+UNPREDICTED = 0.3  # s: the most a replayed round trip or wake-up latency may take (measured: up to 0.11 s loaded)
 
 
 Replay = tuple[list[float], list[float], list[float], list[float]]  # scenario.LATENCY, SPENT, PRE_CALL, WAKE

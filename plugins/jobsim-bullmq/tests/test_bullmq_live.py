@@ -181,7 +181,7 @@ def test_a_real_bullmq_worker_does_what_the_simulation_predicts(redis_url):
 
 
 def test_a_worker_blocked_after_a_late_processing_wakes_for_the_next_delayed_job():
-    """Found by replaying measured gaps (``replayed``): ``delayed`` ends at 1.743 s and the worker blocks
+    """Found by replaying measured gaps (before ``replayed``): ``delayed`` ends at 1.743 s and the worker blocks
     ``ceil(2.0 - 1.743)`` = 1 s for the scheduler's second job, due at 2.0 s (the real worker took it at ~2.8 s).
     The ``BZPOPMIN`` timer is due at 2.7430000000000003 s of loop time; the workers' loop parked for the 3e-16 s
     left, ran the timer but not the worker it woke, and never ran again: no processing followed in 12 s (1 replay

@@ -3,8 +3,8 @@
 Empties the queue, starts a QueueEvents reading its stream from the start if the scenario ``listen``s, runs
 ``produce``, then starts a real ``Worker`` (concurrency 1, bullmq's defaults) and lets it run for SECONDS; reads the
 final states, closes the QueueEvents, runs the scenario's ``finish`` if it has one; prints ``t0`` (the worker's
-start), the processor's log, the final states (and the scenario's ``ADDS`` and ``EVENTS``) as JSON. SCENARIO is
-a module name, ``bullmq_scenario`` by default.
+start), the processor's log, the final states (and the scenario's ``ADDS``, ``EVENTS`` and, where it ``watch``es
+the worker, its ``CALLS``) as JSON. SCENARIO is a module name, ``bullmq_scenario`` by default.
 
 SECONDS ``settled`` runs the worker until no job is left to run (no job waiting, active, delayed, prioritized,
 paused or waiting for children) instead, for at most ``DEADLINE`` s, so a loaded machine makes the run longer, not
@@ -58,6 +58,8 @@ async def main(url: str, seconds: str, name: str) -> None:
     await scenario.produce(queue)
     t0 = time.time()
     worker = Worker(scenario.QUEUE, scenario.process, {"connection": url})
+    if hasattr(scenario, "watch"):
+        scenario.watch(worker)
     if seconds == "settled":
         await settled(queue)
     else:
@@ -73,8 +75,8 @@ async def main(url: str, seconds: str, name: str) -> None:
     if hasattr(scenario, "finish"):
         await scenario.finish(queue)
     await queue.close()
-    print(json.dumps({"t0": t0, "log": scenario.LOG, "states": states, "adds": getattr(scenario, "ADDS", None),
-                      "events": getattr(scenario, "EVENTS", None)}), flush=True)
+    extra = {name.lower(): getattr(scenario, name, None) for name in ("ADDS", "EVENTS", "CALLS")}
+    print(json.dumps({"t0": t0, "log": scenario.LOG, "states": states, **extra}), flush=True)
 
 
 if __name__ == "__main__":

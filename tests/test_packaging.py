@@ -1,5 +1,5 @@
-"""What the nine distributions declare, checked against the repository (no build: ``tests/test_packaging_build.py``
-builds them, on request).
+"""What the nine distributions declare, checked against the repository, without building them (``.ci/run`` builds the
+core's sdist and wheel and runs the core's tests against that wheel).
 
 The core and the eight plugins under ``plugins/`` are installed from this repository, never from PyPI, where
 "jobsim" is an unrelated project (a job manager simulator, 1.5.1) and no "jobsim-*" plugin exists.

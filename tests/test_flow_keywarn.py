@@ -135,3 +135,9 @@ def test_the_readme_quotes_the_warning_as_it_is():
     (message,) = key_warnings(debounced("event.data.userID"), USERS)[0]
     head, tail = text.split("`function 'sync': ", 1)[1].split("`", 1)[0].split(" ... ")
     assert message.startswith("function 'sync': " + head) and message.endswith(tail)
+
+
+def test_a_short_field_in_another_case_is_still_the_match():
+    """difflib finds no likeness between ``ID`` and ``id``; a case-insensitive match is the suggestion then."""
+    (message,) = key_warnings(batched("event.data.ID"), [{"id": 1, "userId": "u1"}, {"id": 2, "userId": "u2"}])[0]
+    assert message.endswith("event.data has the fields 'id', 'userId' (did you mean event.data.id?)")

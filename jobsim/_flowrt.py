@@ -392,14 +392,13 @@ class KeyWatch:
     so they all share one key, as on Inngest; ``Simulation`` warns (``KeyWarning``) when it closes.
     """
 
-    __slots__ = ("events", "expr", "fields", "function", "nulls", "option", "parts", "valued")
+    __slots__ = ("events", "expr", "fields", "function", "option", "parts", "valued")
 
     def __init__(self, function: str, option: str, expr: str) -> None:
         self.function, self.option, self.expr = function, option, expr
         self.parts = expr.split(".")[1:]
         self.valued = False  # an event gave a value: nothing to warn about
         self.events = 0  # events that gave none
-        self.nulls = 0  # of which an explicit null
         self.fields: dict[int, set[str]] = {}  # the fields there were where the path broke off, by its depth
 
     def saw(self, event: Any, key: Hashable) -> None:
@@ -414,8 +413,7 @@ class KeyWatch:
                 self.events += 1
                 return
             value = found
-        if value is None:
-            self.nulls += 1
+        if value is None:  # an explicit null
             self.events += 1
         else:
             self.valued = True

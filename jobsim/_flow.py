@@ -297,6 +297,7 @@ class FlowControl:
     priority: Callable[[Any], int] | None = None
     cancel_on: tuple[Cancel, ...] = ()
     idempotency: Callable[[Any], Hashable] | None = None
+    idempotency_key: Key | None = dataclasses.field(default=None, repr=False, compare=False)  # as written
     timeouts: Timeouts | None = None
     singleton: Singleton | None = None
 
@@ -329,6 +330,7 @@ class FlowControl:
         if "cancel_on" in values:
             values["cancel_on"] = _cancels(values["cancel_on"])
         if "idempotency" in values:
+            values["idempotency_key"] = values["idempotency"]
             values["idempotency"] = compile_key(values["idempotency"], "idempotency")
         if "batch" in values and "debounce" in values:
             raise InvalidArgument(

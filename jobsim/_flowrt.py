@@ -24,14 +24,16 @@ rounded.
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import itertools
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from contextlib import nullcontext
 from heapq import heappop, heappush
 from typing import TYPE_CHECKING, Any
 
 from ._events import RUN_IDS, Event, Recent, ulid
-from ._expr import FALSE_KEY, Unevaluable
+from ._expr import _MISSING, FALSE_KEY, Key, Unevaluable, _field
 from ._flow import CANCEL_TIMEOUT, Concurrency
 from ._kernel import LAST, NORMAL, URGENT, Kernel, Timer
 from ._listeners import Listener, Listeners
@@ -205,7 +207,7 @@ class Batcher:
         self.kernel = rt.kernel
         self.max_size = batch.max_size
         self.timeout = batch.timeout_ns
-        self.key_fn = batch.key_fn
+        self.key_fn = rt.watch(fn, "batch", batch.key, batch.key_fn)
         self.if_fn = batch.if_fn
         self.owner = f"{fn.id} (batch)"
         self.open: dict[Hashable, _Open] = {}
@@ -273,7 +275,7 @@ class Debouncer:
         self.at_call = rt.engine.profile.debounce_timeout_at_call  # Agenda's maxWait (``Profile``)
         self.splits = rt.engine.profile.debounce_timeout_splits  # Trigger.dev's maxDelay (``Profile``)
         self.buffer = rt.engine.profile.debounce_job_delay_ns  # Inngest's debounce job buffer (``Profile``)
-        self.key_fn = debounce.key_fn
+        self.key_fn = rt.watch(fn, "debounce", debounce.key, debounce.key_fn)
         self.owner = f"{fn.id} (debounce)"
         self.pending: dict[Hashable, _Pending] = {}
 
@@ -346,7 +348,7 @@ class Throttler:
         self.fn = fn
         self.kernel = rt.kernel
         self.gcra = Gcra(throttle.limit, throttle.period_ns, throttle.limit + (throttle.burst or 0), MS)
-        self.key_fn = throttle.key_fn
+        self.key_fn = rt.watch(fn, "throttle", throttle.key, throttle.key_fn)
         self.owner = f"{fn.id} (throttle)"
         self.queues: dict[Hashable, list[tuple[int, int, Run]]] = {}
         self.timers: dict[Hashable, Timer] = {}
@@ -383,6 +385,69 @@ class Throttler:
             del self.queues[key]
 
 
+class KeyWatch:
+    """What one function's path key gave the events it was read on, until one gave a value.
+
+    A path none of the events has (a typo: ``event.data.userID`` for ``userId``) is CEL ``false`` for each,
+    so they all share one key, as on Inngest; ``Simulation`` warns (``KeyWarning``) when it closes.
+    """
+
+    __slots__ = ("events", "expr", "fields", "function", "option", "parts", "valued")
+
+    def __init__(self, function: str, option: str, expr: str) -> None:
+        self.function, self.option, self.expr = function, option, expr
+        self.parts = expr.split(".")[1:]
+        self.valued = False  # an event gave a value: nothing to warn about
+        self.events = 0  # events that gave none
+        self.fields: dict[int, set[str]] = {}  # the fields there were where the path broke off, by its depth
+
+    def saw(self, event: Any, key: Hashable) -> None:
+        if key is not FALSE_KEY and key != "NULL_VALUE":
+            self.valued = True
+            return
+        value = event
+        for depth, part in enumerate(self.parts):  # a missing field and a CEL `false` both give FALSE_KEY
+            found = _field(value, part)
+            if found is _MISSING:
+                self.fields.setdefault(depth, set()).update(_names(value))
+                self.events += 1
+                return
+            value = found
+        if value is None:  # an explicit null
+            self.events += 1
+        else:
+            self.valued = True
+
+    def message(self) -> str:
+        """The warning: the function, the option, the expression, how many events, and what fields they had."""
+        text = (f"function {self.function!r}: its {self.option} key {self.expr!r} read nothing on all "
+                f"{self.events} events it was evaluated on (missing or null on each), so they all shared one key")
+        if not self.fields:
+            return f"{text}; the field is null on every one"
+        depth = max(self.fields)
+        where = ".".join(["event", *self.parts[:depth]])
+        names = sorted(self.fields[depth])
+        if not names:
+            return f"{text}; {where} has no fields on any of them (a typo?)"
+        shown = ", ".join(map(repr, names[:20])) + (", ..." if len(names) > 20 else "")
+        text = f"{text}; a typo? {where} has the fields {shown}"
+        close = difflib.get_close_matches(self.parts[depth], names, n=1, cutoff=0.6)
+        if not close:
+            close = [name for name in names if name.lower() == self.parts[depth].lower()][:1]
+        if close:
+            text += f" (did you mean {'.'.join([where, close[0], *self.parts[depth + 1:]])}?)"
+        return text
+
+
+def _names(value: Any) -> list[str]:
+    """The field names a path can read on ``value`` (``_field``): a JSON object's keys, an ``Event``'s attributes."""
+    if isinstance(value, Mapping):
+        return [str(name) for name in value]
+    if isinstance(value, Event):
+        return [field.name for field in dataclasses.fields(value)]
+    return []
+
+
 class FunctionFlow:
     """One function's flow-control state: its batcher, limiters, slot pools and settings."""
 
@@ -397,14 +462,16 @@ class FunctionFlow:
         self.limit_key: Callable[[Any], Hashable] | None = None
         self.limit_reason = ""
         if flow.idempotency is not None:  # Inngest: rateLimit{limit: 1, period: 24h, key}
-            self.limiter, self.limit_key, self.limit_reason = Gcra(1, DAY, 1), flow.idempotency, "idempotency"
+            self.limiter, self.limit_reason = Gcra(1, DAY, 1), "idempotency"
+            self.limit_key = rt.watch(fn, "idempotency", flow.idempotency_key, flow.idempotency)
         elif flow.rate_limit is not None:
             rl = flow.rate_limit
             self.limiter = Gcra(rl.limit, rl.period_ns, rl.limit // 10 + 1)  # burst = floor(limit / 10)
-            self.limit_key, self.limit_reason = rl.key_fn, "rate_limit"
+            self.limit_key, self.limit_reason = rt.watch(fn, "rate_limit", rl.key, rl.key_fn), "rate_limit"
         profile = rt.engine.profile
         # a function with no limit of its own gets the system's default (Agenda's defaultConcurrency)
         self.concurrency = flow.concurrency or rt.default_concurrency
+        self.concurrency_keys = tuple(rt.watch(fn, "concurrency", c.key, c.key_fn) for c in self.concurrency)
         self.process = profile.max_concurrency  # every function's runs share one pool of this many (Agenda's)
         self.pools = rt.pools
         self.priority = flow.priority
@@ -414,6 +481,8 @@ class FunctionFlow:
         finish = None if timeouts is None else timeouts.finish_ns
         self.finish_timeout = fn.timeout_ns if fn.timeout_ns is not None else finish
         self.singleton: Singleton | None = flow.singleton
+        self.singleton_key = None if flow.singleton is None else rt.watch(fn, "singleton", flow.singleton.key,
+                                                                          flow.singleton.key_fn)  # fmt: skip
         self.holders: dict[Hashable, Run] = {}  # singleton key -> the live run holding it
 
     def slots(self, event: Event) -> Slots:
@@ -421,8 +490,8 @@ class FunctionFlow:
         if not self.concurrency and not self.process:
             return ()
         slots = []
-        for index, limit in enumerate(self.concurrency):
-            key = None if limit.key_fn is None else limit.key_fn(event)
+        for index, (limit, key_fn) in enumerate(zip(self.concurrency, self.concurrency_keys, strict=True)):
+            key = None if key_fn is None else key_fn(event)
             # a function's own limit is its own, per key; an env or account limit is named by its key alone
             name = ("fn", self.fn.id, index, key) if limit.scope == "fn" else (limit.scope, key)
             pool = self.pools.get(name)
@@ -461,6 +530,25 @@ class FlowRuntime:
         self.default_concurrency: tuple[Concurrency, ...] = (Concurrency(default),) if default else ()
         self.seq = itertools.count()
         self._granted: Run | None = None
+        self.watches: list[KeyWatch] = []  # the path keys' evaluations, for ``Simulation``'s KeyWarning
+
+    def watch(self, fn: Function, option: str, key: Key | None,
+              key_fn: Callable[[Any], Hashable] | None) -> Callable[[Any], Hashable] | None:
+        """``key_fn``, noting for ``KeyWatch`` what each event gave when ``key`` is a path (``"event.data.userId"``);
+        a callable or a quoted constant is the user's own choice of key and is left as it is."""
+        if key_fn is None or not isinstance(key, str) or not key.startswith("event."):
+            return key_fn
+        watch = KeyWatch(fn.id, option, key)
+        self.watches.append(watch)
+        inner = key_fn
+
+        def read(event: Any) -> Hashable:
+            value = inner(event)
+            if not watch.valued:
+                watch.saw(event, value)
+            return value
+
+        return read
 
     def of(self, fn: Function) -> FunctionFlow:
         state = self.functions.get(fn.id)
@@ -593,7 +681,7 @@ class FlowRuntime:
         the holder is cancelled first (``e.Cancel`` with the new run's event id, then ``OnSingletonCancelled``)
         and the new run takes the key (pkg/execution/executor/executor.go : schedule, the
         ``req.Function.Singleton`` block; pkg/execution/singleton/singleton.go : singleton)."""
-        key = None if single.key_fn is None else single.key_fn(run.event)
+        key = None if state.singleton_key is None else state.singleton_key(run.event)
         if key is FALSE_KEY:  # SingletonKey's ErrNotASingleton: the run goes on as no singleton
             return None
         holder = state.holders.get(key)

@@ -32,6 +32,7 @@ from .errors import (
     FaultWarning,
     InvalidArgument,
     JobsimError,
+    KeyWarning,
     PendingWorkWarning,
     PluginError,
     UnsupportedFeature,
@@ -339,6 +340,7 @@ class Simulation:
         self._sends.end()
         self._state = "closed"
         self._warn_unfired_faults()
+        self._warn_blind_keys()
         self._warn_undriven()
 
     def _warn_undriven(self) -> None:
@@ -386,6 +388,17 @@ class Simulation:
             else:
                 hint = f"it is a {kind} step, which runs no code (sim.fail reaches step.run and step.send_event steps)"
             self._warn(f"sim.fail({function_id!r}, step={step!r}) never fired: {hint}", FaultWarning)
+
+    def _warn_blind_keys(self) -> None:
+        """A flow-control key path that read nothing on any of 2 or more events (a typo: ``event.data.userID``):
+        they all shared one key, as on Inngest, so a debounce dropped work or a batch merged users (``KeyWarning``).
+        One event is no evidence, and an event that gave a value says the path exists. Not inside a Hypothesis
+        test, where drawn events may all lack an optional field."""
+        if _in_hypothesis():
+            return
+        for watch in self.engine.flowrt.watches:
+            if not watch.valued and watch.events >= 2:
+                self._warn(watch.message(), KeyWarning)
 
     def _warn(self, message: str, category: type[Warning]) -> None:
         """Warn at the test's line: the caller outside jobsim (its ``with`` or ``close()``), or ``_warn_at``, where

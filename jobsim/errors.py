@@ -193,6 +193,15 @@ class FaultWarning(UserWarning):
     """
 
 
+class KeyWarning(UserWarning):
+    """A flow-control key read nothing on any event: every event a simulation evaluated it on shared one key.
+
+    A path such as ``"event.data.userID"`` when the events carry ``userId`` is missing on each, which
+    Inngest evaluates to ``false``: one debounce swallows every user's events, one batch merges them.
+    The simulation keeps that behaviour and warns when it closes, naming the fields the events had.
+    """
+
+
 class PendingWorkWarning(UserWarning):
     """A simulation closed with work the test's own sends queued that never ran.
 

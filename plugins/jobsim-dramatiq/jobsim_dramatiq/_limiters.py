@@ -122,18 +122,20 @@ class Versions:
         ``key + amount`` kept if neither it nor ``amount`` plus the sum of ``keys()`` (the window's buckets, read
         on the virtual clock) passes ``maximum``. Kept as that conditional operation, with the bucket names it
         summed, so an acquire an actor makes after a ``time.sleep`` counts the acquires of messages that ran
-        later but reached the window earlier, as the Redis ``WATCH``/``MGET`` transaction does."""
+        later but reached the window earlier, as the Redis ``WATCH``/``MGET`` transaction does. A refused acquire
+        is kept too: an acquire inserted before it later can refuse one it summed, and then it passes."""
         self.apply(key, "add", 0, None, ttl)
         now = self.now_ns()
         current = self.get(key, None)
         names = tuple(keys())
-        if (current or 0) + amount > maximum or amount + self.total(key, current, names, now, self.seq + 1) > maximum:
-            return False
+        passes = (current or 0) + amount <= maximum and amount + self.total(key, current, names, now,
+                                                                          self.seq + 1) <= maximum  # fmt: skip
         for other in names:
             if other != key:
                 self.writes(other)  # its state before the simulation, if any, is taken now
                 self.readers.setdefault(other, set()).add(key)
-        return self.record(key, "sum", amount, (maximum, names), ttl)
+        self.record(key, "sum", amount, (maximum, names), ttl)
+        return passes
 
     def record(self, key: str, op: str, amount: Any, bound: Any, ttl: int) -> bool:
         now = self.now_ns()

@@ -12,7 +12,7 @@ from dramatiq.middleware import TimeLimitExceeded
 from dramatiq.rate_limits import Barrier, WindowRateLimiter
 from dramatiq.rate_limits.backends import RedisBackend, StubBackend
 from dramatiq_support import START, START_NS, ms, starts
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import jobsim
@@ -389,6 +389,7 @@ def _window_fold(acquires, at_ms, limit, window):
 
 
 @settings(max_examples=150, deadline=None)
+@example([1000, 2000, 0], 1, 2, [2000])  # 2 s was refused against 1 s until 0 s refused 1 s: then 2 s passes
 @given(st.lists(st.integers(0, 9_000), max_size=20), st.integers(1, 3), st.integers(1, 4),
        st.lists(st.integers(0, 14_000), min_size=1, max_size=5))  # fmt: skip
 def test_versions_window_acquires_read_what_a_fold_from_scratch_reads(acquires, limit, window, reads):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import random
 
@@ -15,6 +16,11 @@ WEEK_MS = 7 * 86_400_000
 def ms(ns: int | None) -> int | None:
     """An instant as milliseconds after ``START``."""
     return None if ns is None else (ns - START_NS) // MS
+
+
+def now_ms() -> int:
+    """Job code's wall clock (the virtual one inside a simulation), to the millisecond, in ms after ``START``."""
+    return ms(int(dt.datetime.now(dt.timezone.utc).timestamp() * 1000) * 1_000_000)
 
 
 def starts(run) -> list[int]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 
@@ -11,7 +10,7 @@ import pytest
 from dramatiq.middleware import TimeLimitExceeded
 from dramatiq.rate_limits import Barrier, WindowRateLimiter
 from dramatiq.rate_limits.backends import RedisBackend, StubBackend
-from dramatiq_support import START, START_NS, ms, starts
+from dramatiq_support import START, START_NS, ms, now_ms, starts
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -24,10 +23,6 @@ def _quiet():
     logging.disable(logging.CRITICAL)
     yield
     logging.disable(logging.NOTSET)
-
-
-def now_ms() -> int:
-    return ms(int(dt.datetime.now(dt.timezone.utc).timestamp() * 1000) * 1_000_000)
 
 
 def backend_for(server: bool):

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 import time
 
 import dramatiq
 import pytest
 from dramatiq.middleware import Middleware, Shutdown, SkipMessage, TimeLimitExceeded
-from dramatiq_support import START, ms, starts
+from dramatiq_support import START, ms, now_ms, starts
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,10 +22,6 @@ def _quiet():
     logging.disable(logging.CRITICAL)
     yield
     logging.disable(logging.NOTSET)
-
-
-def now_ms() -> int:
-    return ms(int(dt.datetime.now(dt.timezone.utc).timestamp() * 1000) * 1_000_000)
 
 
 def test_the_time_limit_raises_in_the_actor_at_the_virtual_deadline(broker):

@@ -212,6 +212,17 @@ def test_a_killed_workers_message_is_redelivered_by_another_workers_maintenance(
 LIMITED = (("A", 0, 10), ("B", 2_000, 10), ("C", 5_000, 1), ("D", 11_000, 5), ("E", 11_500, 1), ("F", 12_500, 1))
 
 
+def _work_off(broker, fail_fast: bool) -> None:
+    """A real 4-thread Worker on ``broker`` until its default queue is empty, then stopped."""
+    worker = dramatiq.Worker(broker, worker_threads=4, worker_timeout=10)
+    worker.start()
+    try:
+        broker.join("default", fail_fast=fail_fast)
+        worker.join()
+    finally:
+        worker.stop()
+
+
 def _limited_calls(broker, scale):
     """``LIMITED`` (name, delay ms, seconds held) on ``broker`` through a ``ConcurrentRateLimiter(limit=2)`` on
     Dramatiq's in-memory ``StubBackend``, times scaled by ``scale``; returns the names in the order they got in
@@ -244,13 +255,7 @@ def test_a_concurrent_rate_limiter_admits_the_holders_a_real_worker_admits():
     real = StubBroker()
     real.emit_after("process_boot")
     seen_real = _limited_calls(real, 0.3)
-    worker = dramatiq.Worker(real, worker_threads=4, worker_timeout=10)
-    worker.start()
-    try:
-        real.join("default", fail_fast=False)
-        worker.join()
-    finally:
-        worker.stop()
+    _work_off(real, fail_fast=False)
     simulated = StubBroker()
     with jobsim.Simulation(dramatiq.Worker(simulated, worker_threads=4), start=START) as sim:
         seen_sim = _limited_calls(simulated, 1)
@@ -343,13 +348,7 @@ def test_a_blocking_barrier_releases_and_times_out_as_on_a_real_worker():
     real.emit_after("process_boot")
     began = time.monotonic()
     seen_real = _barrier_parties(real, lambda: time.monotonic() - began)
-    worker = dramatiq.Worker(real, worker_threads=4, worker_timeout=10)
-    worker.start()
-    try:
-        real.join("default", fail_fast=True)
-        worker.join()
-    finally:
-        worker.stop()
+    _work_off(real, fail_fast=True)
     simulated = StubBroker()
     with jobsim.Simulation(dramatiq.Worker(simulated, worker_threads=4), start=START) as sim:
         seen_sim = _barrier_parties(simulated, lambda: (sim.now_ns() - instant_ns(START)) / SECOND)

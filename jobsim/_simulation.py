@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from . import _gc, _plugins
 from ._aio import VirtualLoop
 from ._app import App, Function
+from ._casing import case_only_misses
 from ._checks import TestAssertion, check_fault_error, is_async, keywords_checked
 from ._events import Bus, Event, check_send_fields, check_triggers, check_ts_units, coerce_events, json_copy
 from ._kernel import DEFAULT_MAX_CHAIN, DEFAULT_MAX_ITEMS, Kernel
@@ -35,6 +36,7 @@ from .errors import (
     KeyWarning,
     PendingWorkWarning,
     PluginError,
+    TriggerWarning,
     UnsupportedFeature,
 )
 from .hooks import Adapted
@@ -345,6 +347,7 @@ class Simulation:
         self._state = "closed"
         self._warn_unfired_faults()
         self._warn_blind_keys()
+        self._warn_case_only_names()
         self._warn_undriven()
 
     def _warn_undriven(self) -> None:
@@ -403,6 +406,13 @@ class Simulation:
         for watch in self.engine.flowrt.watches:
             if not watch.valued and watch.events >= 2:
                 self._warn(watch.message(), KeyWarning)
+
+    def _warn_case_only_names(self) -> None:
+        """Events sent as ``user.signup`` to a function ``on="user.Signup"``: it never ran (``TriggerWarning``)."""
+        awaited = {*self.engine.waiters, *(cancel.event for fn in self.functions.values() if fn.flow is not None
+                                           for cancel in fn.flow.cancel_on)}  # fmt: skip
+        for message in case_only_misses(self.bus.history, self.engine.by_event, awaited):
+            self._warn(message, TriggerWarning)
 
     def _warn(self, message: str, category: type[Warning]) -> None:
         """Warn at the test's line: the caller outside jobsim (its ``with`` or ``close()``), or ``_warn_at``, where

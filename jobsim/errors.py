@@ -268,6 +268,15 @@ class KeyWarning(UserWarning):
     """
 
 
+class TriggerWarning(UserWarning):
+    """Events were sent under a name that differs from a function's trigger only by case (``user.signup``
+    for ``on="user.Signup"``): Inngest matches names exactly, so the function never ran for them.
+
+    The simulation keeps that behaviour and warns when it closes, naming the trigger, its functions and
+    the name sent, when the trigger matched no event sent or the name started no function.
+    """
+
+
 class PendingWorkWarning(UserWarning):
     """A simulation closed with work the test's own sends queued that never ran.
 

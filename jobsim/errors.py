@@ -23,6 +23,7 @@ __all__ = [
     "InjectedFault",
     "InvalidArgument",
     "JobsimError",
+    "MisspeltKeyword",
     "NonRetriableError",
     "PluginError",
     "RetryAfterError",

@@ -159,7 +159,6 @@ class StepMisuse(InvalidArgument, NonRetriableError):
     """
 
 
-@_keywords_named
 class MisspeltKeyword(InvalidArgument, NonRetriableError):
     """One of jobsim's exceptions was built with a keyword it does not take (``RetryAfterError(aftr="30s")``).
 

@@ -20,16 +20,16 @@ _HTTPX = ("what httpx.Response accepts: json= plain JSON data (no NaN or infinit
 
 @pytest.mark.parametrize("make, message", [
     (lambda: jobsim.answer_lost(200, json={"amount": float("nan")}),
-     f"json={{'amount': nan}} is not valid: {_HTTPX} (ValueError: Out of range float values are not JSON compliant)"),
+     f"json={{'amount': nan}} is not valid: {_HTTPX} (ValueError: Out of range float values are not JSON compliant"),
     (lambda: jobsim.answer_lost(200, headers=3),
-     f"headers=3 is not valid: {_HTTPX} (TypeError: 'int' object is not iterable)"),
+     f"headers=3 is not valid: {_HTTPX} (TypeError: 'int' object is not iterable"),
     (lambda: jobsim.delayed("1s", 200, json=[float("inf")]),
-     f"json=[inf] is not valid: {_HTTPX} (ValueError: Out of range float values are not JSON compliant)"),
+     f"json=[inf] is not valid: {_HTTPX} (ValueError: Out of range float values are not JSON compliant"),
 ])  # fmt: skip
 def test_a_body_httpx_cannot_build_is_named_where_it_is_given(make: Any, message: str) -> None:
     with pytest.raises(jobsim.InvalidArgument) as info:
         make()
-    assert str(info.value) == message
+    assert str(info.value).startswith(message) and str(info.value).endswith(")")  # 3.13's json adds ": nan"
 
 
 async def _async_server(request: Any) -> None:

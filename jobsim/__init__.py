@@ -25,6 +25,7 @@ from .errors import (
     RetryAfterError,
     StepError,
     StepMisuse,
+    TriggerWarning,
     UnsupportedFeature,
     WorkerCrashed,
 )
@@ -93,6 +94,7 @@ __all__ = [
     "Timeouts",
     "Trace",
     "TriggerDevRetry",
+    "TriggerWarning",
     "UnmatchedRequest",
     "UnsupportedFeature",
     "WorkerCrashed",

@@ -27,7 +27,7 @@ import contextlib
 import contextvars
 import math
 import selectors
-from asyncio import events
+from asyncio import base_events, events
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
@@ -40,16 +40,19 @@ if TYPE_CHECKING:
     from ._records import Run
     from ._simulation import Simulation
 
+_MAX_SELECT: float = base_events.MAXIMUM_SELECT_TIMEOUT  # type: ignore[attr-defined]
+"""asyncio's longest wait in one select (a day): a timer further away is reached by several."""
 REAL_IO_WAIT = 30.0
 """Seconds of real time job code may wait on real I/O with no virtual timer pending."""
 
 
 class _VirtualSelector:
     def __init__(self, real: selectors.BaseSelector, advance: Callable[[int], None],
-                 busy: Callable[[], bool]) -> None:  # fmt: skip
+                 busy: Callable[[], bool], next_timer: Callable[[], float]) -> None:  # fmt: skip
         self._real = real
         self._advance = advance
         self._busy = busy
+        self._next_timer = next_timer
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         ready = self._real.select(0)
@@ -69,6 +72,8 @@ class _VirtualSelector:
                 "timer pending; jobsim cannot advance virtual time past a real network wait. "
                 "Route HTTP through sim.http or await asyncio.sleep for virtual delays."
             )
+        if timeout >= _MAX_SELECT:  # asyncio waits a day at most: jump to the timer itself
+            timeout = max(timeout, self._next_timer())  # (asyncio.sleep(1e9) was 11,574 spends of a day)
         self._advance(max(1, round(timeout * SECOND)))
         return []
 
@@ -86,7 +91,7 @@ class VirtualLoop(asyncio.SelectorEventLoop):
         self._jobsim_advance = advance
         self._real_io = 0
         self._selector = _VirtualSelector(self._selector, self._advance,  # type: ignore[has-type,arg-type]
-                                          lambda: self._real_io > 0)  # fmt: skip
+                                          lambda: self._real_io > 0, self._next_timer)  # fmt: skip
         self._clock_resolution = 1e-6
         self.cut: BaseException | None = None
         """What stopped the loop's time mid-wait (a crash, a downtime): the tasks it cancels ended by it."""
@@ -100,6 +105,11 @@ class VirtualLoop(asyncio.SelectorEventLoop):
 
     def time(self) -> float:
         return (self._jobsim_now() - self._origin) / SECOND
+
+    def _next_timer(self) -> float:
+        """Seconds to the next timer (0 if none): what the selector waits when asyncio caps its wait at a day."""
+        scheduled = self._scheduled  # type: ignore[attr-defined]  # BaseEventLoop's heap of TimerHandles
+        return max(0.0, scheduled[0].when() - self.time()) if scheduled else 0.0
 
     def call_at(self, when: float, callback: Callable[..., object], *args: Any,  # type: ignore[override]
                 context: contextvars.Context | None = None) -> asyncio.TimerHandle:

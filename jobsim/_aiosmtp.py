@@ -37,10 +37,13 @@ import asyncio
 import collections
 import inspect
 import re
+import socket
 from collections.abc import Callable
 from typing import Any
 
 from ._aio import VirtualLoop
+from ._email import check_port
+from ._safe import shown
 from ._smtp import LOCAL_HOSTNAME, FixedNameSocket, SmtpServer, SmtpSession
 from ._time import SECOND
 from .errors import JobsimError
@@ -160,6 +163,8 @@ class _Network:
     async def create_connection(self, protocol_factory: Callable[[], Any], host: str | None = None,
                                 port: int | None = None, *, ssl: Any = None, sock: Any = None,
                                 **options: Any) -> tuple[asyncio.Transport, Any]:  # fmt: skip
+        if sock is None:
+            check_port(port)
         return self._open(protocol_factory, ssl, sock, (host, port))
 
     async def create_unix_connection(self, protocol_factory: Callable[[], Any], path: Any = None, *,
@@ -172,6 +177,8 @@ class _Network:
 
     def _open(self, protocol_factory: Callable[[], Any], tls: Any, sock: Any,
               peer: Any) -> tuple[asyncio.Transport, Any]:  # fmt: skip
+        if sock is not None and getattr(sock, "type", None) != socket.SOCK_STREAM:  # asyncio's own check; a
+            raise ValueError(f"A Stream Socket was expected, got {shown(sock)}")  # bad one failed at its close()
         protocol = protocol_factory()
         session = SmtpSession(self._server, tls=tls is not None)
         return _Wire(self._loop, protocol, session, tls=tls, peer=peer, sock=sock), protocol

@@ -19,7 +19,9 @@ from email.utils import getaddresses
 from html.parser import HTMLParser
 from typing import Any, Literal
 
+from ._safe import shown
 from ._time import instant_ns, iso
+from .errors import InvalidArgument
 
 __all__ = ["PROVIDERS", "Attachment", "Email", "Provider", "format_email"]
 
@@ -191,3 +193,14 @@ def format_email(email: Email, number: int, tz: dt.tzinfo | None = None) -> str:
                                  f"{len(item.content)} bytes)"))
     lines += [f"    {name + ':':<10}{value}" for name, value in rows]
     return "\n".join(lines)
+
+
+def check_port(port: Any) -> None:
+    """Refuse, in the job, a port no socket could connect to: the mail sink answers any, so ``smtplib.SMTP(host,
+    "garbage")`` or ``port=70000`` delivered in the simulation what a real worker's socket refuses
+    (``socket.gaierror``, ``OverflowError``). A str of digits is a port, as ``getaddrinfo`` reads it."""
+    number = int(port) if isinstance(port, str) and port.isascii() and port.isdigit() else port
+    if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= 65535:
+        raise InvalidArgument(f"an SMTP connection to port={shown(port)}: a TCP port is an int from 1 to 65535 "
+                              "(25, 465 or 587 for SMTP; leave it out for the default), and a real worker's socket "
+                              "refuses any other; check where the port is read (an env var, a config field)")

@@ -42,8 +42,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 
-from ._checks import keyword_error
-from ._safe import shown
+from ._checks import check_callable, keyword_error
+from ._safe import said, shown
 from ._time import Duration, duration_ns, format_duration, instant_ns, iso
 from .errors import InvalidArgument, JobsimError, UnsupportedFeature
 
@@ -74,7 +74,13 @@ def status_response(where: str, response: Any, body: dict[str, Any], keywords: t
     if isinstance(response, int) and not isinstance(response, bool):
         if not 100 <= response <= 599:  # httpx builds any int, then fails far from here
             raise InvalidArgument.build("response", response, accepted)
-        return httpx.Response(response, **body)
+        try:
+            return httpx.Response(response, **body)
+        except (TypeError, ValueError, AttributeError, RecursionError) as error:  # json=nan, headers=3: httpx's own
+            name, value = next(iter(body.items())) if len(body) == 1 else ("body", body)  # error, from deep inside
+            raise InvalidArgument.build(name, value, "what httpx.Response accepts: json= plain JSON data (no NaN or "
+                                        "infinity), content= str or bytes, headers= a dict or a list of (name, "
+                                        f"value) pairs of str ({said(error)})") from None
     if body:
         given = ", ".join(f"{key}=" for key in body)
         raise InvalidArgument(f"{where}() got {given} beside response={shown(response)}: a body or headers go "
@@ -131,6 +137,8 @@ def answer_lost(response: httpx.Response | int | Server | None = None, *, how: H
     elif response is not None and not isinstance(response, httpx.Response) and (
             not callable(response) or isinstance(response, type)):
         raise InvalidArgument.build("response", response, accepted)
+    elif callable(response) and not isinstance(response, httpx.Response):  # called in the job: checked here
+        check_callable("response", response, 1, "a function taking the request and returning the server's response")
     if not isinstance(how, str) or how not in HOWS:
         raise InvalidArgument.build("how", how, "one of " + ", ".join(map(repr, HOWS)))
     if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from . import _gc, _plugins
 from ._aio import VirtualLoop
 from ._app import App, Function
+from ._casing import case_only_misses
 from ._checks import TestAssertion, check_fault_error, is_async, keywords_checked
 from ._events import Bus, Event, check_send_fields, check_triggers, check_ts_units, coerce_events, json_copy
 from ._kernel import DEFAULT_MAX_CHAIN, DEFAULT_MAX_ITEMS, Kernel
@@ -35,6 +36,7 @@ from .errors import (
     KeyWarning,
     PendingWorkWarning,
     PluginError,
+    TriggerWarning,
     UnsupportedFeature,
 )
 from .hooks import Adapted
@@ -44,6 +46,8 @@ if TYPE_CHECKING:
     from ._selection import Selection
 
 DEFAULT_START = "2025-01-01T00:00:00Z"
+_LONG_SLEEP = ("check the sleep's length: time.sleep and asyncio.sleep take seconds (not milliseconds), and a long "
+               "wait belongs in a step, ctx.step.sleep(...) or ctx.step.wait_for_event(...), which frees the worker")
 MAX_SPENDS = 250_000
 """How often one attempt's code may spend virtual time (``time.sleep``, ``asyncio.sleep``): a poll every second
 for almost three days, far past any worker's time limit; a fraction of a second of real time (sync code)."""
@@ -145,6 +149,8 @@ class Simulation:
         self._delayed_ids = 0  # ids given to delayed sends (``jobsim._delay``)
         self._spender: Any = None  # the execution that last spent virtual time, and how often (``consume``)
         self._spends = 0
+        self._until = MAX_NS  # where the driving call under way ends (``_drive``)
+        self._overslept: list[tuple[Run, int, int]] = []  # (run, from, ns): job code's spends that end past it
         self._install_sinks()
         self._releases = self._hold_backends()
 
@@ -341,6 +347,7 @@ class Simulation:
         self._state = "closed"
         self._warn_unfired_faults()
         self._warn_blind_keys()
+        self._warn_case_only_names()
         self._warn_undriven()
 
     def _warn_undriven(self) -> None:
@@ -399,6 +406,13 @@ class Simulation:
         for watch in self.engine.flowrt.watches:
             if not watch.valued and watch.events >= 2:
                 self._warn(watch.message(), KeyWarning)
+
+    def _warn_case_only_names(self) -> None:
+        """Events sent as ``user.signup`` to a function ``on="user.Signup"``: it never ran (``TriggerWarning``)."""
+        awaited = {*self.engine.waiters, *(cancel.event for fn in self.functions.values() if fn.flow is not None
+                                           for cancel in fn.flow.cancel_on)}  # fmt: skip
+        for message in case_only_misses(self.bus.history, self.engine.by_event, awaited):
+            self._warn(message, TriggerWarning)
 
     def _warn(self, message: str, category: type[Warning]) -> None:
         """Warn at the test's line: the caller outside jobsim (its ``with`` or ``close()``), or ``_warn_at``, where
@@ -469,7 +483,10 @@ class Simulation:
         if x.now + ns > MAX_NS:  # time.sleep(1e20) or jobsim.delayed(10**30): no datetime could show the end
             raise InvalidArgument(f"job code tried to spend {format_duration(ns)} of virtual time from {iso(x.now)} "
                                   f"(time.sleep, jobsim.delayed, asyncio.sleep): it must end by {iso(MAX_NS)}, "
-                                  "the last instant a datetime can show")
+                                  f"the last instant a datetime can show (function {x.run_.function.id!r}, run "
+                                  f"{x.run_.id}); {_LONG_SLEEP}")
+        if x.now + ns > self._until and len(self._overslept) < 10:  # named if run_until_idle stops short of it
+            self._oversleep(x.run_, x.now, ns)
         if self._spender is x:
             self._spends += 1
             if self._spends > MAX_SPENDS:
@@ -560,7 +577,26 @@ class Simulation:
                 f"{len(pending)} item(s) of work still pending:\n{lines}\n"
                 "A run sleeping or retrying past the horizon does this, as do a delayed send and a run that "
                 "starts at its event's future ts; raise max_time= if that is expected."
+                + self._oversleeps(deadline, horizon)
             )
+
+    def _oversleep(self, run: Run, start: int, ns: int) -> None:
+        if not self._overslept or self._overslept[-1][0] is not run:  # the call that crossed the end, once a run
+            self._overslept.append((run, start, ns))
+
+    def _oversleeps(self, deadline: int, horizon: int) -> str:
+        """The sleeps in job code that ran past ``deadline`` (``time.sleep(1e9)``): each ends its attempt
+        there, so its run is the work still pending; named with its length and how to get past it."""
+        slept = [(run, start, ns) for run, start, ns in self._overslept if start + ns > deadline]
+        if not slept:
+            return ""
+        lines = "".join(f"\n  function {run.function.id!r} (run {run.id}): {format_duration(ns)} from {iso(start)} "
+                        f"to {iso(start + ns)}" for run, start, ns in slept)  # fmt: skip
+        end = max(start + ns for _, start, ns in slept)
+        needed = format_duration(end - (deadline - horizon))  # from where run_until_idle began
+        return (f"\nJob code slept past {iso(deadline)} in one call (time.sleep, asyncio.sleep, jobsim.delayed): "
+                f"its attempt goes on at least until the sleep ends:{lines}\nTo wait for it, raise the horizon "
+                f"(run_until_idle(max_time={needed!r}) or more) or sim.advance(...) past it; else {_LONG_SLEEP}")
 
     def _drive(self, until: int, *, max_items: int, what: str, stop_when_idle: bool = False) -> None:
         # pytest leaves hidden frames out of a failure's traceback and parses no source for them. An error that
@@ -581,6 +617,7 @@ class Simulation:
             )
         self.trace.add(self.kernel.now, "advance", {"until": until, "idle": stop_when_idle})  # replayed as is
         self._undriven = None
+        self._until, self._overslept = until, []
         self._sends.end()
         guarded = guard_other_mocks(self)  # responses, requests-mock, pytest-httpx: job code must reach sim.http
         try:

@@ -52,7 +52,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
-from ._email import Attachment, Email, normalise_newlines, parse_addresses
+from ._email import Attachment, Email, check_port, normalise_newlines, parse_addresses
 
 __all__ = ["FakeSocket", "FixedNameSocket", "SmtpDelay", "SmtpDrop", "SmtpFault", "SmtpPatch", "SmtpServer",
            "SmtpSession", "parse_message"]
@@ -552,6 +552,7 @@ class SmtpPatch:
                         timeout: float | None) -> FakeSocket:
             if timeout is not None and not timeout:  # as smtplib's own check
                 raise ValueError("Non-blocking socket (timeout=0) is not supported")
+            check_port(port)
             if timeout is getattr(socket, "_GLOBAL_DEFAULT_TIMEOUT", None):
                 timeout = socket.getdefaulttimeout()
             return FakeSocket(SmtpSession(server, tls=tls), timeout)

@@ -27,7 +27,7 @@ from ._failhooks import agenda_fail, bullmq_failed, node_cron_failed
 from ._polling import process_every_ns, whole_ms_ns
 from ._profiles import CrashRule, CronTask, Profile
 from ._retries import Retries, RetryPolicy, TableBackoff
-from ._safe import message
+from ._safe import message, shown
 from ._time import DAY, HOUR, MINUTE, MS, SECOND, format_duration
 from .errors import InvalidArgument, UnsupportedFeature, WorkerCrashed
 
@@ -805,7 +805,7 @@ def _tasks(value: Any) -> dict[str, dict[str, int]]:
         raise InvalidArgument.build("tasks", value, accepted)
     for fn_id in tasks:
         if not isinstance(fn_id, str) or not fn_id.strip():
-            raise InvalidArgument.build("tasks", value, f"{accepted}; {fn_id!r} is not a function id (a non-empty "
+            raise InvalidArgument.build("tasks", value, f"{accepted}; {shown(fn_id)} is not a function id (a non-empty "
                                                         "string)")  # fmt: skip
     parsed = {}
     for fn_id in sorted(tasks):
@@ -813,9 +813,9 @@ def _tasks(value: Any) -> dict[str, dict[str, int]]:
         if not isinstance(own, Mapping):
             raise InvalidArgument.build(f"tasks[{fn_id!r}]", own, "a dict of task options such as {'no_overlap': "
                                                                   "True}: " + _TAKES)  # fmt: skip
-        unknown = sorted(set(own) - set(_TASK_OPTIONS), key=repr)
+        unknown = sorted(set(own) - set(_TASK_OPTIONS), key=shown)  # shown: a key whose repr raises is named too
         if unknown:
-            raise InvalidArgument(f"tasks[{fn_id!r}] has no option {', '.join(map(repr, unknown))}"
+            raise InvalidArgument(f"tasks[{fn_id!r}] has no option {', '.join(map(shown, unknown))}"
                                   f"{_unknown_why(unknown, agenda=False)}; a task takes {_TAKES}")  # fmt: skip
         values = _task_values(own, f"tasks[{fn_id!r}]")
         if values:

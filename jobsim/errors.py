@@ -11,7 +11,10 @@ once, the second replaces the backoff delay of the next retry.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import functools
+import inspect
+from collections.abc import Collection, Mapping
+from typing import Any, TypeVar
 
 from ._safe import said, shown
 
@@ -20,6 +23,7 @@ __all__ = [
     "InjectedFault",
     "InvalidArgument",
     "JobsimError",
+    "MisspeltKeyword",
     "NonRetriableError",
     "PluginError",
     "RetryAfterError",
@@ -32,8 +36,52 @@ __all__ = [
 ]
 
 
+_E = TypeVar("_E", bound=BaseException)
+
+
+def _keywords_named(cls: type[_E]) -> type[_E]:
+    """A misspelt keyword of ``cls(...)`` (``RetryAfterError(aftr="30s")``) is a ``MisspeltKeyword`` naming it and
+    the closest one ``__init__`` takes, not Python's bare ``TypeError``. The check runs only once a call failed."""
+    init = cls.__init__
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    names = tuple(name for name, parameter in inspect.signature(init).parameters.items()
+                  if parameter.kind in kinds and name != "self")  # fmt: skip
+
+    @functools.wraps(init)
+    def checked(self: Any, *args: Any, **kwargs: Any) -> None:
+        __tracebackhide__ = True  # a wrapper: pytest shows the line that built the error
+        try:
+            init(self, *args, **kwargs)
+        except TypeError:
+            if all(key in names for key in kwargs):
+                raise
+            raise _misspelt(type(self), kwargs, names) from None
+
+    cls.__init__ = checked  # type: ignore[method-assign]
+    return cls
+
+
+def _misspelt(cls: type[BaseException], given: Mapping[str, Any], accepted: Collection[str]) -> MisspeltKeyword:
+    from ._checks import keyword_error  # _checks imports this module
+
+    where = f"{cls.__name__}()"
+    key, value = next((key, value) for key, value in given.items() if key not in accepted)
+    message = str(keyword_error(where, key, value, accepted))
+    if not accepted:
+        message += f": give the message as its one argument, {cls.__name__}('...')"
+    if key == "cause":  # Inngest's TypeScript ``new NonRetriableError(message, { cause })``
+        message += f"; Python chains the error that caused it: raise {cls.__name__}('...') from error"
+    return MisspeltKeyword(message)
+
+
 class JobsimError(Exception):
     """Root of every error jobsim raises on purpose."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # a keyword got Python's bare "takes no keyword arguments" (``InjectedFault(message=...)`` in ``sim.fail``)
+        if kwargs:
+            raise _misspelt(type(self), kwargs, ())
+        super().__init__(*args)  # ``args`` is what a subclass passes on (``UnmatchedRequest``: its message)
 
 
 class InvalidArgument(JobsimError, ValueError):
@@ -44,6 +92,7 @@ class InvalidArgument(JobsimError, ValueError):
         return cls(f"{name}={shown(value)} is not valid: {accepted}")  # shown: a broken or huge repr too
 
 
+@_keywords_named
 class UnsupportedFeature(InvalidArgument):
     """A function uses something the simulated system does not have (batching on BullMQ, say).
 
@@ -77,6 +126,7 @@ class InjectedFault(JobsimError):
     """The default error raised by an attempt that ``sim.fail(...)`` made fail."""
 
 
+@_keywords_named
 class StepError(JobsimError):
     """Raised inside a handler by a step that failed for good (its retries exhausted).
 
@@ -93,6 +143,11 @@ class StepError(JobsimError):
 class NonRetriableError(Exception):
     """Raise from job code to fail the current step (or the function) without retrying."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if kwargs:  # ``NonRetriableError(message=...)``, Inngest's ``{ cause }``: see ``_misspelt``
+            raise _misspelt(type(self), kwargs, ())
+        super().__init__(*args)
+
 
 class StepMisuse(InvalidArgument, NonRetriableError):
     """Steps called in a way no request can carry out: nested in another step, awaited together
@@ -104,6 +159,16 @@ class StepMisuse(InvalidArgument, NonRetriableError):
     """
 
 
+class MisspeltKeyword(InvalidArgument, NonRetriableError):
+    """One of jobsim's exceptions was built with a keyword it does not take (``RetryAfterError(aftr="30s")``).
+
+    A mistake in the code that builds it, which no retry can mend: raised in job code, it fails the
+    attempt and is not retried (as ``StepMisuse``), so the run fails with this message at once
+    instead of retrying a bare ``TypeError`` (and a ``NonRetriableError`` meant to stop retries).
+    """
+
+
+@_keywords_named
 class RetryAfterError(Exception):
     """Raise from job code to retry after ``after`` instead of the backoff delay.
 
@@ -170,6 +235,7 @@ def retry_after_header(after: Any) -> Any:
         return after
 
 
+@_keywords_named
 class TraceError(JobsimError):
     """A trace file cannot be read or written: the message names the file and the line.
 
@@ -199,6 +265,15 @@ class KeyWarning(UserWarning):
     A path such as ``"event.data.userID"`` when the events carry ``userId`` is missing on each, which
     Inngest evaluates to ``false``: one debounce swallows every user's events, one batch merges them.
     The simulation keeps that behaviour and warns when it closes, naming the fields the events had.
+    """
+
+
+class TriggerWarning(UserWarning):
+    """Events were sent under a name that differs from a function's trigger only by case (``user.signup``
+    for ``on="user.Signup"``): Inngest matches names exactly, so the function never ran for them.
+
+    The simulation keeps that behaviour and warns when it closes, naming the trigger, its functions and
+    the name sent, when the trigger matched no event sent or the name started no function.
     """
 
 

@@ -507,6 +507,23 @@ def _cases() -> list[Case]:
              ("max_items",)),
         Case("sim.run_until_idle(max_items)", in_sim(lambda s, v: s.run_until_idle(max_items=v)), ("max_items",)),
         Case("sim.add_function(fn)", in_sim(lambda s, v: s.add_function(v)), ("fn",)),
+        # -- session 18's surfaces: answer_lost(json=nan) and headers=3 were httpx's ValueError/TypeError, an
+        # answer_lost server function of the wrong shape failed in the job (an async one was never awaited), a
+        # task key whose repr raises broke node-cron's message, and a port no socket takes delivered the mail
+        *[Case(f"answer_lost({name}=)", lambda v, n=name: jobsim.answer_lost(200, **{n: v}), (name,))
+          for name in ("json", "headers", "content", "text")],
+        Case("jobsim.delayed(headers=)", lambda v: jobsim.delayed("1s", 200, headers=v), ("headers",)),
+        Case("a route answering answer_lost(v)", _http_job(lambda v: [jobsim.answer_lost(v), httpx.Response(200)]),
+             ("response",)),
+        Case("a route answering answer_lost(server -> v)",
+             _http_job(lambda v: [jobsim.answer_lost(lambda request: v), httpx.Response(200)])),
+        *[Case(f"profile('node-cron', {name})", lambda v, n=name: _node_cron(v, n), ("tasks",),
+               skip=("[]", "{}", "nested too deep", "[[]]", "{1: 2}") if "{v:" in name else ())  # unhashable keys
+          for name in ("tasks", "tasks={'f': v}", "tasks={v: {}}", "tasks={'f': {v: 1}}",
+                       "tasks={'f': {'no_overlap': v}}", "tasks={'f': {'max_executions': v}}",
+                       "tasks={'f': {'max_random_delay': v}}")],
+        Case("smtplib.SMTP(host, port) in job", _smtp_job(lambda v: _smtplib_send(v)), ("port",)),
+        Case("aiosmtplib.send(port=) in job", _smtp_job(lambda v: _aiosmtplib_send(v), is_async=True), ("port",)),
     ]  # fmt: skip
     return cases
 
@@ -546,6 +563,51 @@ def _http_job(effects: Callable[[Any], Any]) -> Callable[[Any], None]:
         exercise(sim, lambda s: s.http.get("https://x.test").mock(side_effect=effects(value)))
 
     return call
+
+
+def _node_cron(value: Any, shape: str) -> None:
+    """``jobsim.profile("node-cron", tasks=...)`` with ``value`` where ``shape`` puts it, run on a cron function."""
+    if shape == "tasks":
+        tasks = value
+    elif shape == "tasks={'f': v}":
+        tasks = {"f": value}
+    elif shape == "tasks={v: {}}":
+        tasks = {value: {}}
+    elif shape == "tasks={'f': {v: 1}}":
+        tasks = {"f": {value: 1}}
+    else:  # tasks={'f': {'no_overlap': v}}
+        tasks = {"f": {shape.split("'")[3]: value}}
+    app = jobsim.App("fuzz")
+    app.function("f", cron="*/5 * * * *")(_plain_function)
+    exercise(jobsim.Simulation(app, profile=jobsim.profile("node-cron", tasks=tasks)))
+
+
+def _smtp_job(send: Callable[[Any], Any], *, is_async: bool = False) -> Callable[[Any], None]:
+    """A job that sends one email with ``send(value)``: a value the mail sink accepts must be one a real
+    worker's socket would too, and a refusal must be a jobsim error failing the attempt."""
+    return in_handler((lambda c, v: send(v)), is_async=is_async)
+
+
+def _email() -> Any:
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "shop@x.test", "ada@x.test", "hi"
+    message.set_content("hello")
+    return message
+
+
+def _smtplib_send(port: Any) -> None:
+    import smtplib
+
+    with smtplib.SMTP("smtp.x.test", port, timeout=10) as client:
+        client.send_message(_email())
+
+
+async def _aiosmtplib_send(port: Any) -> Any:
+    import aiosmtplib
+
+    return await aiosmtplib.send(_email(), hostname="smtp.x.test", port=port, timeout=10)
 
 
 CASES = _cases()

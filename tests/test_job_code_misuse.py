@@ -1,0 +1,181 @@
+"""Mistakes made inside job code are named where the test author reads them: the run's error, or the driving call.
+
+A misspelt keyword of an exception job code raises (``RetryAfterError(aftr="30s")``) was Python's bare
+``TypeError``, retried like a flaky call, so a ``NonRetriableError`` meant to stop retries was retried; a
+sleep of 31,000 years in job code ended in a ``BudgetExceeded`` about "a loop waiting for something".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+import jobsim
+from jobsim import InvalidArgument, NonRetriableError
+
+START = "2025-01-01T00:00:00Z"
+
+# -- a misspelt keyword of an exception class ----------------------------------------------------
+BUILT = [
+    (lambda: jobsim.RetryAfterError(aftr="30s"),
+     "RetryAfterError() got an unknown keyword argument aftr='30s' (did you mean after=?); accepted: after, message"),
+    (lambda: jobsim.RetryAfterError("30s", mesage="slow down"),
+     "RetryAfterError() got an unknown keyword argument mesage='slow down' (did you mean message=?); "
+     "accepted: after, message"),
+    (lambda: jobsim.NonRetriableError(message="card declined"),
+     "NonRetriableError() got an unknown keyword argument message='card declined'; it takes no keyword arguments: "
+     "give the message as its one argument, NonRetriableError('...')"),
+    (lambda: jobsim.NonRetriableError("card declined", cause=KeyError("k")),
+     "NonRetriableError() got an unknown keyword argument cause=KeyError('k'); it takes no keyword arguments: "
+     "give the message as its one argument, NonRetriableError('...'); Python chains the error that caused it: "
+     "raise NonRetriableError('...') from error"),
+    (lambda: jobsim.InjectedFault(message="boom"),
+     "InjectedFault() got an unknown keyword argument message='boom'; it takes no keyword arguments: give the "
+     "message as its one argument, InjectedFault('...')"),
+    (lambda: jobsim.WorkerCrashed(msg="oom"),
+     "WorkerCrashed() got an unknown keyword argument msg='oom'; it takes no keyword arguments: give the message "
+     "as its one argument, WorkerCrashed('...')"),
+    (lambda: jobsim.StepError("charge", eror=KeyError("k")),
+     "StepError() got an unknown keyword argument eror=KeyError('k') (did you mean error=?); accepted: step_id, error"),
+    (lambda: jobsim.UnsupportedFeature("no batches", sytem="BullMQ"),
+     "UnsupportedFeature() got an unknown keyword argument sytem='BullMQ' (did you mean system=?); "
+     "accepted: message, system, feature"),
+    (lambda: jobsim.errors.TraceError("bad line", lin=3),
+     "TraceError() got an unknown keyword argument lin=3 (did you mean line=?); accepted: message, path, line"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("build, message", BUILT, ids=[m.split("(")[0] for _, m in BUILT])
+def test_an_exception_built_with_a_misspelt_keyword_names_the_one_meant(build: Any, message: str) -> None:
+    with pytest.raises(InvalidArgument) as info:
+        build()
+    assert str(info.value) == message
+    assert isinstance(info.value, NonRetriableError)
+    assert info.value.__context__ is None or info.value.__suppress_context__  # no bare TypeError shown under it
+
+
+def test_exceptions_built_right_keep_their_fields_and_copies() -> None:
+    import copy
+    import pickle
+
+    error = jobsim.RetryAfterError(after="30s", message="slow down")
+    assert (error.after, str(error)) == ("30s", "slow down")
+    assert pickle.loads(pickle.dumps(error)).after == copy.copy(error).after == "30s"
+    assert jobsim.UnsupportedFeature("m", system="BullMQ", feature="batch").feature == "batch"
+    assert str(jobsim.NonRetriableError("card declined")) == "card declined"
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'after'"):
+        jobsim.RetryAfterError()  # a missing argument is Python's own clear message, and no keyword was misspelt
+
+
+def test_a_misspelt_keyword_raised_in_job_code_fails_the_run_at_once_naming_it() -> None:
+    # the TypeError was retried (4 attempts here), and NonRetriableError(message=...) was retried too
+    app = jobsim.App("shop")
+
+    @app.function("charge", on="order/placed", retries=3)
+    def charge(ctx: Any) -> None:
+        raise jobsim.NonRetriableError(message="card declined")
+
+    @app.function("poll", on="order/placed", retries=3)
+    async def poll(ctx: Any) -> None:
+        raise jobsim.RetryAfterError(aftr="30s")
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("order/placed")
+        sim.run_until_idle()
+        for run, meant in zip(sim.runs(), ("NonRetriableError() got an unknown keyword argument message=",
+                                           "RetryAfterError() got an unknown keyword argument aftr="), strict=True):
+            assert run.status == "failed" and len(run.attempts) == 1
+            assert isinstance(run.error, InvalidArgument) and str(run.error).startswith(meant)
+
+
+# -- a sleep in job code longer than the test drives ---------------------------------------------
+def _sleeper(seconds: float, *, is_async: bool) -> jobsim.App:
+    app = jobsim.App("shop")
+    if is_async:
+        async def nap(ctx: Any) -> str:
+            await asyncio.sleep(seconds)
+            return "woke"
+    else:
+        def nap(ctx: Any) -> str:
+            time.sleep(seconds)
+            return "woke"
+    app.function("nap", on="go", retries=0)(nap)
+    return app
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["time.sleep", "asyncio.sleep"])
+def test_a_sleep_past_run_until_idles_horizon_is_named_with_its_length_and_the_fix(is_async: bool) -> None:
+    # asyncio.sleep(1e9) was 11,574 spends of a day (asyncio waits a day at most), and either ended in a
+    # BudgetExceeded naming only "nap: next at 2056-09-09": nothing said job code was asleep
+    with jobsim.Simulation(_sleeper(1e9, is_async=is_async), start=START) as sim:
+        sim.send("go")
+        with pytest.raises(jobsim.BudgetExceeded) as info:
+            sim.run_until_idle(max_time="30d")
+        run = sim.runs("nap")[0]
+        assert str(info.value).endswith(
+            "\nJob code slept past 2025-01-31T00:00:00.000Z in one call (time.sleep, asyncio.sleep, jobsim.delayed): "
+            "its attempt goes on at least until the sleep ends:\n"
+            f"  function 'nap' (run {run.id}): 11574d1h46m40s from 2025-01-01T00:00:00.000Z to "
+            "2056-09-09T01:46:40.000Z\n"
+            "To wait for it, raise the horizon (run_until_idle(max_time='11574d1h46m40s') or more) or sim.advance(...) "
+            "past it; else check the sleep's length: time.sleep and asyncio.sleep take seconds (not milliseconds), "
+            "and a long wait belongs in a step, ctx.step.sleep(...) or ctx.step.wait_for_event(...), which frees the "
+            "worker"
+        )
+        sim.run_until_idle(max_time="11574d1h46m40s")  # the fix the message gives works
+        assert (sim.runs("nap")[0].status, sim.runs("nap")[0].output) == ("completed", "woke")
+
+
+def test_a_sleep_within_the_horizon_or_before_it_is_not_named() -> None:
+    app = _sleeper(3600, is_async=False)
+
+    @app.function("later", on="go")
+    def later(ctx: Any) -> None:
+        ctx.step.sleep("wait", "60d")
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("go")
+        with pytest.raises(jobsim.BudgetExceeded) as info:
+            sim.run_until_idle(max_time="30d")
+    assert "slept" not in str(info.value) and "later: next at 2025-03-02" in str(info.value)
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["time.sleep", "asyncio.sleep"])
+def test_a_sleep_past_the_last_datetime_fails_its_attempt_naming_the_function_and_the_fix(is_async: bool) -> None:
+    # asyncio.sleep(1e12) spent a day 250,000 times, then failed with "a loop waiting for something that never
+    # comes? Bound the loop": there was no loop
+    with jobsim.Simulation(_sleeper(1e12, is_async=is_async), start=START) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+        run = sim.runs("nap")[0]
+    assert isinstance(run.error, InvalidArgument)
+    assert str(run.error) == (
+        "job code tried to spend 11574074d1h46m40s of virtual time from 2025-01-01T00:00:00.000Z (time.sleep, "
+        "jobsim.delayed, asyncio.sleep): it must end by 9999-12-31T23:59:59.999Z, the last instant a datetime can "
+        f"show (function 'nap', run {run.id}); check the sleep's length: time.sleep and asyncio.sleep take seconds "
+        "(not milliseconds), and a long wait belongs in a step, ctx.step.sleep(...) or ctx.step.wait_for_event(...), "
+        "which frees the worker"
+    )
+
+
+def test_asyncio_sleeps_longer_than_a_day_still_wake_in_order() -> None:
+    app = jobsim.App("shop")
+    woke: list[tuple[str, float]] = []
+
+    async def nap(name: str, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        woke.append((name, time.time()))
+
+    @app.function("naps", on="go")
+    async def naps(ctx: Any) -> None:
+        await asyncio.gather(nap("three days", 3 * 86400), nap("two days", 2 * 86400), nap("half a day", 43200))
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+        start = sim.start_ns / 1e9
+    assert [(name, at - start) for name, at in woke] == [("half a day", 43200), ("two days", 172800),
+                                                          ("three days", 259200)]

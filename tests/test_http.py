@@ -22,7 +22,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jobsim
-from jobsim._http import HttpCall, HttpSink, UnmatchedRequest, delayed, timeout
+from jobsim._http import HttpCall, HttpSink, UnmatchedRequest
+from jobsim._httptime import delayed, timeout
 from jobsim._mail import MailSink
 from jobsim.errors import InvalidArgument, JobsimError
 

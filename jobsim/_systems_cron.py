@@ -3,9 +3,10 @@ on a schedule); see ``_systems.py``."""
 
 from __future__ import annotations
 
+from ._crashrule import CrashRule
 from ._dialects import NODE_CRON, VERCEL, VERCEL_HOBBY
 from ._failhooks import node_cron_failed
-from ._profiles import CrashRule, Profile
+from ._profiles import Profile
 from ._retries import Retries
 from ._systems_options import node_cron_configure
 from ._time import HOUR, MINUTE, SECOND

@@ -4,9 +4,10 @@ steps) and Trigger.dev (checkpoints); see ``_systems.py``."""
 from __future__ import annotations
 
 from ._backoffs import TriggerDevRetry
+from ._crashrule import CrashRule
 from ._dialects import ROBFIG, TRIGGER_DEV_CRON
 from ._failhooks import trigger_dev_failure
-from ._profiles import CrashRule, Profile
+from ._profiles import Profile
 from ._retries import TableBackoff
 from ._systems_retries import inngest_retries, trigger_retries
 from ._time import DAY, MINUTE, MS, SECOND

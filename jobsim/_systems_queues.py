@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 from ._backoffs import AgendaBackoff, BullMQBackoff
+from ._crashrule import CrashRule
 from ._dialects import AGENDA_CRON, CRON_PARSER, QUIRREL_CRON
 from ._failhooks import agenda_fail, bullmq_failed
-from ._profiles import CrashRule, Profile
+from ._profiles import Profile
 from ._retries import Retries
 from ._systems_options import agenda_configure
 from ._systems_retries import agenda_retries, bullmq_retries, quirrel_retries

@@ -14,7 +14,7 @@ import pytest
 from _fakehost import START_NS, FakeHost
 
 from jobsim._mail import MailSink
-from jobsim._smtp import LOCAL_HOSTNAME
+from jobsim._smtppatch import LOCAL_HOSTNAME
 from jobsim.errors import InvalidArgument
 
 email_make_msgid = email.utils.make_msgid

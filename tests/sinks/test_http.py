@@ -16,7 +16,6 @@ import httpx
 import pytest
 import respx
 from _deep import nested
-from _fakehost import START_NS, FakeHost
 from _loopback import serving
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -27,19 +26,11 @@ from jobsim._httptime import delayed, timeout
 from jobsim._mail import MailSink
 from jobsim.errors import InvalidArgument, JobsimError
 
+from ._fakehost import START_NS, FakeHost
+
 SECOND = 1_000_000_000
 T0 = dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc)
 HOOK = "https://hooks.example.com/orders"
-
-
-@pytest.fixture
-def host() -> FakeHost:
-    return FakeHost()
-
-
-@pytest.fixture
-def mail(host: FakeHost) -> MailSink:
-    return MailSink(host)
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from smtplib import SMTP  # the import style that defeats module-attribute patch
 
 import httpx
 import pytest
-from _fakehost import START_NS, FakeHost
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,21 +23,10 @@ from jobsim._http import HttpSink
 from jobsim._mail import MailSink
 from jobsim.errors import InvalidArgument
 
+from ._fakehost import START_NS, FakeHost
+
 SECOND = 1_000_000_000
 T0 = dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc)
-
-
-@pytest.fixture
-def host() -> FakeHost:
-    return FakeHost()
-
-
-@pytest.fixture
-def mail(host: FakeHost) -> Iterator[MailSink]:
-    sink = MailSink(host)
-    sink.install()
-    yield sink
-    sink.uninstall()
 
 
 @pytest.fixture

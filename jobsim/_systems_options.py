@@ -19,6 +19,9 @@ from ._profiles import CronTask, Profile
 from ._time import format_duration
 from .errors import InvalidArgument
 
+Named = list[tuple[str, str]]
+"""The options a variant was made with, as its name shows them (``("process_every", "1s")``)."""
+
 
 def agenda_configure(root: Profile, options: dict[str, Any]) -> Profile:
     """``jobsim.profile("agenda", process_every=..., default_concurrency=..., max_concurrency=...)``: the
@@ -28,35 +31,57 @@ def agenda_configure(root: Profile, options: dict[str, Any]) -> Profile:
     lock expired (``CrashRule.scan_ns``); the other two set ``Profile.default_concurrency`` (a definition
     without ``concurrency``) and ``max_concurrency`` (every job of the process). Options at Agenda's
     defaults are left out of the variant's name."""
-    unknown = sorted(set(options) - set(_AGENDA_OPTIONS))
-    if unknown:
-        theirs = [name for name in unknown if name in _NODE_CRON_OPTIONS]
-        why = (f" ({', '.join(theirs)}: node-cron's task option{'s' if len(theirs) > 1 else ''}; an Agenda job is "
-               "locked while it runs, so its runs never overlap, and every() has no run limit)") if theirs else ""
-        raise InvalidArgument(f"profile 'agenda' has no option {', '.join(map(repr, unknown))}{why}; it takes "
-                              "process_every (Agenda's processEvery: a duration such as '1s', default '5s'), "
-                              "default_concurrency (defaultConcurrency: an int >= 1, default 5) and "
-                              "max_concurrency (maxConcurrency: an int >= 1, default 20)")  # fmt: skip
-    profile, named = root, []
+    _refuse_unknown_agenda(options)
+    named: Named = []
+    profile = root
     if "process_every" in options:
-        ns = process_every_ns(options["process_every"])
-        if ns != root.poll_ns:
-            every = format_duration(ns)
-            named.append(("process_every", every))
-            profile = dataclasses.replace(
-                profile, poll_ns=ns, crash=dataclasses.replace(root.crash, scan_ns=ns),
-                description=profile.description.replace(f"polls every {format_duration(root.poll_ns)}",
-                                                        f"polls every {every}"),
-            )  # fmt: skip
+        profile = _with_poll(root, profile, process_every_ns(options["process_every"]), named)
     for option, said in (("default_concurrency", "{} jobs of a name"), ("max_concurrency", "{} in all")):
         if option in options:
-            limit, before = _concurrency_option(option, options[option]), getattr(root, option)
-            if limit != before:
-                named.append((option, str(limit)))
-                described = profile.description.replace(said.format(before), said.format(limit))
-                profile = dataclasses.replace(profile, description=described)
-                profile = (dataclasses.replace(profile, default_concurrency=limit) if option == "default_concurrency"
-                           else dataclasses.replace(profile, max_concurrency=limit))
+            limit = _concurrency_option(option, options[option])
+            profile = _with_concurrency(root, profile, option, limit, said, named)
+    return _variant(root, profile, named)
+
+
+def _refuse_unknown_agenda(options: dict[str, Any]) -> None:
+    unknown = sorted(set(options) - set(_AGENDA_OPTIONS))
+    if not unknown:
+        return
+    theirs = [name for name in unknown if name in _NODE_CRON_OPTIONS]
+    why = (f" ({', '.join(theirs)}: node-cron's task option{'s' if len(theirs) > 1 else ''}; an Agenda job is "
+           "locked while it runs, so its runs never overlap, and every() has no run limit)") if theirs else ""
+    raise InvalidArgument(f"profile 'agenda' has no option {', '.join(map(repr, unknown))}{why}; it takes "
+                          "process_every (Agenda's processEvery: a duration such as '1s', default '5s'), "
+                          "default_concurrency (defaultConcurrency: an int >= 1, default 5) and "
+                          "max_concurrency (maxConcurrency: an int >= 1, default 20)")  # fmt: skip
+
+
+def _with_poll(root: Profile, profile: Profile, ns: int, named: Named) -> Profile:
+    """``process_every``: the poll grid, and the polls that re-lock a crashed job (``CrashRule.scan_ns``)."""
+    if ns == root.poll_ns:
+        return profile
+    every = format_duration(ns)
+    named.append(("process_every", every))
+    described = profile.description.replace(f"polls every {format_duration(root.poll_ns)}", f"polls every {every}")
+    return dataclasses.replace(profile, poll_ns=ns, crash=dataclasses.replace(root.crash, scan_ns=ns),
+                               description=described)
+
+
+def _with_concurrency(root: Profile, profile: Profile, option: str, limit: int, said: str,
+                      named: Named) -> Profile:
+    """``default_concurrency`` or ``max_concurrency`` (the Profile fields of those names) at ``limit``."""
+    before = getattr(root, option)
+    if limit == before:
+        return profile
+    named.append((option, str(limit)))
+    described = profile.description.replace(said.format(before), said.format(limit))
+    if option == "default_concurrency":
+        return dataclasses.replace(profile, description=described, default_concurrency=limit)
+    return dataclasses.replace(profile, description=described, max_concurrency=limit)
+
+
+def _variant(root: Profile, profile: Profile, named: Named) -> Profile:
+    """``profile`` named ``ROOT(option=value, ...)`` after the options that made it; ``root`` if none did."""
     if not named:
         return root
     return dataclasses.replace(profile, name=f"{root.name}({', '.join(f'{k}={v}' for k, v in named)})",
@@ -98,8 +123,20 @@ def node_cron_configure(root: Profile, options: dict[str, Any]) -> Profile:
                               f"{_unknown_why(unknown, agenda=True)}; it takes {_TAKES}, and tasks (per function "
                               "id, those options for its cron schedules alone: tasks={'nightly-report': "
                               "{'no_overlap': True}})")  # fmt: skip
-    profile, named = root, []
-    given = _task_values({k: v for k, v in options.items() if k != "tasks"}, "")
+    named: Named = []
+    profile = _with_task_options(root, _task_values({k: v for k, v in options.items() if k != "tasks"}, ""), named)
+    tasks = _tasks(options.get("tasks", {}))
+    if tasks:
+        named.append(("tasks", _tasks_text(tasks)))
+        profile = dataclasses.replace(profile, cron_tasks={fn: _cron_task(values) for fn, values in tasks.items()},
+                                      description=profile.description + "; per task: " + "; ".join(
+                                          f"{fn} {_described(values)}" for fn, values in tasks.items()))
+    return _variant(root, profile, named)
+
+
+def _with_task_options(profile: Profile, given: dict[str, int], named: Named) -> Profile:
+    """The task options every cron schedule gets (``Profile.cron_no_overlap``, ``cron_max_runs``,
+    ``cron_jitter_ns``), those at node-cron's defaults left out."""
     if given.get("no_overlap"):
         named.append(("no_overlap", "true"))
         profile = dataclasses.replace(profile, cron_no_overlap=True, description=profile.description + "; noOverlap")
@@ -113,16 +150,7 @@ def node_cron_configure(root: Profile, options: dict[str, Any]) -> Profile:
         named.append(("max_random_delay", text))
         profile = dataclasses.replace(profile, cron_jitter_ns=given["max_random_delay"],
                                       description=profile.description + f"; maxRandomDelay {text}")
-    tasks = _tasks(options.get("tasks", {}))
-    if tasks:
-        named.append(("tasks", _tasks_text(tasks)))
-        profile = dataclasses.replace(profile, cron_tasks={fn: _cron_task(values) for fn, values in tasks.items()},
-                                      description=profile.description + "; per task: " + "; ".join(
-                                          f"{fn} {_described(values)}" for fn, values in tasks.items()))
-    if not named:
-        return root
-    return dataclasses.replace(profile, name=f"{root.name}({', '.join(f'{k}={v}' for k, v in named)})",
-                               options=tuple(named))
+    return profile
 
 
 def _unknown_why(unknown: list[str], agenda: bool) -> str:

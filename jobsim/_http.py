@@ -238,6 +238,17 @@ class _Router(respx.MockRouter):
             self._sink._fallback(request, outcome, exhausted=True)
 
 
+def _near_misses(missed: list[HttpCall]) -> list[str]:
+    """Under the report's listing, each near-missed route once: why no route took the request."""
+    lines, hinted = [], set()
+    for call in missed:
+        closest = getattr(call.error, "closest", "")
+        if closest and closest not in hinted:
+            hinted.add(closest)
+            lines.append(f"  {call.request.method} {call.request.url}: {closest}")
+    return lines
+
+
 async def _sleep(ns: int, raised: BaseException | None) -> None:
     await asyncio.sleep(ns / SECOND)
 
@@ -418,25 +429,23 @@ class HttpSink:
         by_test = [bool(call.request.extensions.get("jobsim_test_code")) for call in missed]
         who = "the test" if all(by_test) else "the job or the test" if any(by_test) else "the job"
         lines = [f"jobsim: {len(missed)} HTTP {noun} matched no route ({who} got {got} for each):"]
-        lines += [f"  {call.request.method} {call.request.url}  at "
-                  f"{iso(instant_ns(call.at), self._host.tz)}"
-                  + ("  (its route's side_effect list was used up)"
-                     if getattr(call.error, "exhausted", False) else "")
-                  + ("  (sent by the test itself, between driving calls)"
-                     if call.request.extensions.get("jobsim_test_code") else "")
-                  for call in missed]
-        hinted: set[str] = set()
-        for call in missed:  # each near-missed route once, under the listing: why no route took the request
-            closest = getattr(call.error, "closest", "")
-            if closest and closest not in hinted:
-                hinted.add(closest)
-                lines.append(f"  {call.request.method} {call.request.url}: {closest}")
+        lines += [self._unmatched_line(call) for call in missed]
+        lines += _near_misses(missed)
         lines.append(f"Add a route for each, e.g. {_route_helper(missed[0].request)}"
                      ".respond(200).")
         if any(by_test):
             lines.append("The test's own requests meet the simulation's sink too while it runs; to let one reach a "
                          "real server, route its host to the network: sim.http.route(host=...).pass_through().")
         return "\n".join(lines)
+
+    def _unmatched_line(self, call: HttpCall) -> str:
+        """One request of the teardown report: what, when, and why it is there if not for a missing route."""
+        line = f"  {call.request.method} {call.request.url}  at {iso(instant_ns(call.at), self._host.tz)}"
+        if getattr(call.error, "exhausted", False):
+            line += "  (its route's side_effect list was used up)"
+        if call.request.extensions.get("jobsim_test_code"):
+            line += "  (sent by the test itself, between driving calls)"
+        return line
 
     # -- resolution (called by _Router) ------------------------------------------------
 

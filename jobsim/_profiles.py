@@ -409,6 +409,13 @@ def _check_profile(p: Profile) -> None:
     def bad(field: str, accepted: str) -> InvalidArgument:
         return InvalidArgument.build(field, getattr(p, field), f"Profile.{field} must be {accepted}")
 
+    _check_texts(p, bad)
+    _check_scalars(p, bad)
+    _check_parts(p, bad)
+
+
+def _check_texts(p: Profile, bad: Callable[[str, str], InvalidArgument]) -> None:
+    """The name, the other texts and the default retry policy."""
     if not isinstance(p.name, str) or not p.name.strip():
         raise bad("name", "a non-empty string such as 'my-system'")
     for field in ("description", "system", "doc"):
@@ -419,6 +426,10 @@ def _check_profile(p: Profile) -> None:
             or not callable(getattr(p.default_retries, "delay_ns", None)):
         raise bad("default_retries", "a retry policy: an int attempts >= 1 and a delay_ns(retry, rng) method "
                                      "(jobsim.Retries, TableBackoff, ...)")
+
+
+def _check_scalars(p: Profile, bad: Callable[[str, str], InvalidArgument]) -> None:
+    """The int, bool and closed-choice fields (``_NUMBERS``, ``_BOOLS``, ``_CHOICES``)."""
     for field, (least, optional) in _NUMBERS.items():
         value = getattr(p, field)
         if (value is None and not optional) or (value is not None and (
@@ -431,7 +442,6 @@ def _check_profile(p: Profile) -> None:
     for field, choices in _CHOICES.items():
         if not isinstance(getattr(p, field), str) or getattr(p, field) not in choices:
             raise bad(field, "one of " + ", ".join(map(repr, choices)))
-    _check_parts(p, bad)
 
 
 def _check_parts(p: Profile, bad: Callable[[str, str], InvalidArgument]) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
-import socket
 import time
 import traceback
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ import httpx
 import pytest
 import respx
 from _deep import nested
-from _loopback import serving
+from _loopback import serving, unused_port
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -55,12 +54,6 @@ def post_with_retries(url: str, attempts: int, **kwargs: object) -> list[object]
             if response.status_code < 500:
                 break
     return outcomes
-
-
-def unused_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 # -- routes and calls ----------------------------------------------------------------------

@@ -17,7 +17,7 @@ Everything else is aiohttp's own code, so it behaves as in production: redirects
 streaming, ``release()``, connection limits, and its timers in virtual time.
 
 Time. The route's answer takes the virtual time ``delayed``/``timeout`` script, awaited on the
-loop (``HttpSink``'s ``Wait``), so ``asyncio.gather`` of four 2-second calls takes 2 s. Its
+loop (``jobsim._httptime.Wait``), so ``asyncio.gather`` of four 2-second calls takes 2 s. Its
 ``ClientTimeout`` applies as aiohttp applies it: ``total`` is aiohttp's own timer and may end
 the wait; ``sock_read`` is measured by the wire from the end of the request (aiohttp's timer is
 held meanwhile, so an answer due at the very instant of the timeout arrives); an answer that

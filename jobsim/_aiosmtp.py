@@ -1,6 +1,6 @@
 """aiosmtplib's client through the mail sink: the real client talks to the in-memory SMTP server.
 
-Why this shape. As for ``smtplib`` (``jobsim._smtp``), replacing ``aiosmtplib.send`` or ``aiosmtplib.SMTP``
+Why this shape. As for ``smtplib`` (``jobsim._smtppatch``), replacing ``aiosmtplib.send`` or ``aiosmtplib.SMTP``
 with a fake would skip the code that breaks in production: EHLO parsing, the automatic STARTTLS, AUTH,
 ``send_message``'s flattening, dot-stuffing, the timeouts and the exception each reply raises. So the
 whole client runs, and only its network is replaced. ``SMTP._create_connection`` opens the connection
@@ -44,7 +44,8 @@ from typing import Any
 from ._aio import VirtualLoop
 from ._email import check_port
 from ._safe import shown
-from ._smtp import LOCAL_HOSTNAME, FixedNameSocket, SmtpServer, SmtpSession
+from ._smtp import SmtpServer, SmtpSession
+from ._smtppatch import LOCAL_HOSTNAME, FixedNameSocket
 from ._time import SECOND
 from .errors import JobsimError
 

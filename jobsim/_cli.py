@@ -400,7 +400,7 @@ def _add_compare(sub: Any) -> None:
 
 def _compare(args: argparse.Namespace) -> int:
     from ._compare import Scenario, compare
-    from ._profiles import split_names
+    from ._profilespec import split_names
     from ._systems import SEVEN
 
     spec, _, attr = args.scenario.partition(":")

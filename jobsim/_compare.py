@@ -24,7 +24,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ._checks import check_callable, init_keywords_checked, keywords_checked
-from ._profiles import Profiles, split_names
+from ._profiles import Profiles
+from ._profilespec import split_names
 from ._simulation import DEFAULT_START, Simulation
 from ._time import Instant, instant_ns, iso, to_datetime, zone
 from .errors import InvalidArgument, JobsimError, UnsupportedFeature

@@ -371,7 +371,7 @@ a range: ``range-conversion.ts`` expands ``a-b/n`` and ``*`` became ``0-59`` fir
 
 Checked against node-cron 4.6.0 from npm (``src/pattern/conversion/*``: names in any case, a reversed range
 wrapped round the field -- 4.5.0 swapped it, and the newest source snapshot still does; ``time/day-of-month.ts``:
-``L``, ``LW``, ``nW``, ``L-n``): ``_cron._node_cron`` reads what cronsim cannot."""
+``L``, ``LW``, ``nW``, ``L-n``): ``_cronnode.node_cron_fields`` reads what cronsim cannot."""
 
 VERCEL = CronDialect(parser="Vercel Cron", names=False, descriptors=False, tz_option=None, dom_dow="exclusive",
                      numeric=True)

@@ -1,6 +1,6 @@
 """The one shape every captured email takes, however the job sent it.
 
-``_smtp`` (real ``smtplib`` against an in-memory server) and ``_providers`` (the
+``_smtpmessage`` (what real ``smtplib`` sent an in-memory server) and ``_providers`` (the
 HTTP APIs of Resend, SendGrid, Postmark and Mailgun) both decode into ``Email``, so
 a test asserts on mail the same way whichever transport production uses. This
 module also holds the few helpers both need: address parsing, deterministic IDs

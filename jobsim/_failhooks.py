@@ -1,5 +1,6 @@
-"""Failure listeners that hear every failed attempt: BullMQ's worker ``'failed'``, Agenda's ``'fail'`` and
-node-cron's ``'execution:failed'``.
+"""Failure hooks that are callbacks, not bus events: Trigger.dev's ``onFailure``, called once after the last
+attempt, and the listeners that hear every failed attempt: BullMQ's worker ``'failed'``, Agenda's ``'fail'``
+and node-cron's ``'execution:failed'``.
 
 Inngest announces a run's *final* failure (``inngest/function.failed``) and Trigger.dev
 calls ``onFailure`` once, after the last attempt. BullMQ and Agenda have no such
@@ -29,7 +30,8 @@ hook. What their users attach a failure handler to is an event emitter that fire
   that throws emits ``execution:failed`` on the task's own emitter; there is no retry, so it is
   once per failed execution, and no bus.
 
-``Profile.attempt_failure_hook`` names one of the builders here; the runtime
+``Profile.failure_hook`` names ``trigger_dev_failure``, which the engine calls once the run has failed for
+good. ``Profile.attempt_failure_hook`` names one of the other builders here; the runtime
 (``_runtime.py``) calls it as each plain-call attempt fails, with an ``AttemptFailure``,
 and the ``on_failure`` handler runs with the event it returns. Nothing is published
 on the bus. The engine's end-of-run announcement is then skipped (``_engine.py``).
@@ -166,3 +168,25 @@ def node_cron_failed(failure: AttemptFailure) -> Event:
 
 __all__ = ["AGENDA_FAIL", "BULLMQ_FAILED", "NODE_CRON_FAILED", "AttemptFailure", "agenda_fail", "bullmq_failed",
            "node_cron_failed"]
+
+
+TRIGGER_FAILURE = "trigger.dev/onFailure"
+"""The name of the event a Trigger.dev ``on_failure`` handler gets: the hook's arguments, not a bus event."""
+
+
+def trigger_dev_failure(run: Run, error: BaseException | None, now: int) -> Event | None:
+    """``onFailure({payload, error, ctx, task})`` (lifecycleHooks/types.ts TaskFailureHookParams), called by
+    the task's own process after its last attempt failed (taskExecutor.ts: only when the error handler's
+    status is not "retry"). A process that died (a crash, a stall) calls nothing."""
+    if isinstance(error, WorkerCrashed):
+        return None
+    fn = run.function
+    number = run.attempts[-1].number + 1 if run.attempts else 1
+    data = {
+        "task": fn.id,
+        "payload": run.event.to_dict()["data"],
+        "error": {"name": type(error).__name__, "message": message(error)},
+        "ctx": {"run": {"id": run.id}, "task": {"id": fn.id}, "attempt": {"number": number}},
+    }
+    return Event(TRIGGER_FAILURE, data, ts=now // MS)
+

@@ -27,22 +27,10 @@ and the SDKs built on it (``jobsim._urllib3``), aiohttp's client (``jobsim._aioh
 ``http.client``, with ``urllib.request`` (``jobsim._httpclient``); each library only once it is
 imported (``jobsim._bridges``).
 
-Routes are checked when declared (``_Router.route`` builds every route as a
-``_Route``): pattern names, lookups and values, side effects, statuses and return
-values raise ``InvalidArgument`` at the test's line instead of respx's internals
-at request time. What a side-effect *function* does can only be seen when it is
-called: ``_httpeffects`` calls it as respx would and names what respx would only
-assert on (an ``async def`` reached from a sync client, a result that is not a
-response).
-
-Scripted latency: ``delayed(duration, response)`` and ``timeout()`` are respx side
-effects that spend *virtual* time (``Host.consume``) before answering or raising.
-They are plain values, usable in any ``side_effect`` list; the host they charge is
-the one whose router is resolving the request, found through a ``ContextVar`` that
-the sink sets only for the duration of that resolution (so nothing is global, and
-concurrent simulations in other threads or tasks cannot see each other's clock).
-``answer_lost(...)`` (``jobsim._httplost``) marks the request instead; once the router
-has the answer, ``HttpSink._lose`` takes it from the client, inside the same resolution.
+Routes are checked when declared (``jobsim._httproutes``). Scripted latency, ``delayed(duration, response)``
+and ``timeout()``, spends virtual time on the host whose router is resolving the request (``jobsim._httptime``);
+``answer_lost(...)`` (``jobsim._httplost``) marks the request instead; once the router has the answer,
+``HttpSink._lose`` takes it from the client, inside the same resolution.
 """
 
 from __future__ import annotations
@@ -50,22 +38,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import difflib
-import inspect
 import random
-import re
-import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import httpx
 import respx
-from httpcore._sync.connection import RETRIES_BACKOFF_FACTOR, exponential_backoff
 from respx.models import AllMockedAssertionError, PassThrough, SideEffectError
-from respx.patterns import Lookup, M, PathPattern, Pattern
 
 from ._aio import VirtualLoop
 from ._bridges import Abandoned
@@ -73,30 +54,28 @@ from ._bridges import install as install_bridges
 from ._bridges import uninstall as uninstall_bridges
 from ._checks import keywords_checked
 from ._host import Host
-from ._httpeffects import call_side_effect, check_exception_class, client_kind
+from ._httpeffects import client_kind
 from ._httplost import KEY as _LOST
-from ._httplost import answer_lost, lose, refuse_pass_through, same_key, status_response
+from ._httplost import answer_lost, lose, refuse_pass_through, same_key
 from ._httpmatch import closest_routes
+from ._httppatches import install as install_patches
+from ._httppatches import uninstall as uninstall_patches
+from ._httproutes import checked_route
+from ._httptime import AWAITED, RESOLVING, Wait, delayed, timeout
 from ._httpxtls import install as install_tls
 from ._httpxtls import uninstall as uninstall_tls
 from ._othermocks import reached
-from ._patching import SinkPatches
 from ._safe import said
 from ._steps import Suspend
-from ._time import SECOND, Duration, duration_ns, format_duration, instant_ns, iso, to_datetime
+from ._time import SECOND, instant_ns, iso, to_datetime
 from ._wallclock import serving_on_blocked_loop
 from .errors import InvalidArgument, JobsimError, UnsupportedFeature
 
 if TYPE_CHECKING:
     from ._mail import MailSink
 
-__all__ = ["HttpCall", "HttpSink", "UnmatchedRequest", "delayed", "timeout"]
+__all__ = ["HttpCall", "HttpSink", "UnmatchedRequest"]
 
-Phase = Literal["connect", "read", "write", "pool"]
-_TIMEOUTS: dict[str, type[httpx.TimeoutException]] = {
-    "connect": httpx.ConnectTimeout, "read": httpx.ReadTimeout,
-    "write": httpx.WriteTimeout, "pool": httpx.PoolTimeout,
-}
 _ROUTE_HELPERS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _REFUSED = {"httpx": "httpx.ConnectError", "urllib3": "a refused connection (requests.ConnectionError)",
             "aiohttp": "a refused connection (aiohttp.ClientConnectorError)",
@@ -109,27 +88,6 @@ _BLOCKED_SERVER = (
     "would wait for its timeout, or for good). Drive the simulation from a thread, "
     "`await asyncio.to_thread(sim.run_until_idle)` (or advance), or run the server in a thread of its own."
 )
-_RESOLVING: ContextVar[Host] = ContextVar("jobsim_http_resolving")
-_AWAITED: ContextVar[list[int] | None] = ContextVar("jobsim_http_awaited", default=None)
-"""Set while an async client's request is resolved on a virtual loop: the time its answer takes,
-awaited once it is resolved, so requests gathered together overlap instead of queueing."""
-Wait = Callable[[int, "BaseException | None"], Awaitable[None]]
-"""How an async client's request spends the ``ns`` its answer takes, given what the route raised (None for a
-response): ``asyncio.sleep`` unless the client brings its own timers (``jobsim._aiohttp``)."""
-
-
-def spend(host: Host, ns: int) -> None:
-    """Spend ``ns`` of virtual time answering the request being resolved (``delayed``, ``timeout``, a replay).
-
-    A sync client's call blocks its thread for that long, so the time passes at once; an
-    async client's call on a virtual loop awaits it instead, letting the loop run other
-    tasks meanwhile: ``asyncio.gather`` of four 2-second calls takes 2 s, not 8 s.
-    """
-    awaited = _AWAITED.get()
-    if awaited is None:
-        host.consume(ns)
-    else:
-        awaited.append(ns)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -190,320 +148,6 @@ def _route_helper(request: httpx.Request) -> str:
     return f"sim.http.request({method!r}, {url!r})"
 
 
-# -- scripted side effects -----------------------------------------------------------------
-
-
-Outcome = httpx.Response | BaseException | type[BaseException]
-
-
-@dataclass(frozen=True, slots=True)
-class Delayed:
-    """Side effect: spend ``after_ns`` of virtual time, then answer ``outcome``."""
-
-    after_ns: int
-    outcome: Outcome
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        host = _resolving_host("delayed")
-        give_up(host, request, self.outcome, self.after_ns, "jobsim.delayed() scripted")
-        spend(host, self.after_ns)
-        if isinstance(self.outcome, httpx.Response):
-            return self.outcome
-        if isinstance(self.outcome, BaseException):
-            raise self.outcome
-        if issubclass(self.outcome, httpx.RequestError):
-            raise self.outcome(f"jobsim: scripted {self.outcome.__name__}", request=request)
-        raise self.outcome()
-
-
-_CONNECT_PHASE = (httpx.ConnectError, httpx.ConnectTimeout, httpx.ProxyError)
-_RESETS = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
-
-
-def give_up(host: Host, request: httpx.Request, outcome: Outcome | None, after_ns: int, source: str) -> None:
-    """Where the client stops waiting before an answer due in ``after_ns`` comes, as it would for a real server
-    that slow (``_client_limit``; ``outcome`` None: a response): spend its timeout and raise its timeout error;
-    else return."""
-    cut = _client_limit(request, outcome, after_ns)
-    if cut is not None:
-        phase, limit_ns = cut
-        spend(host, limit_ns)
-        raise _TIMEOUTS[phase](
-            f"timed out: {source} an answer after {format_duration(after_ns)}, "
-            f"later than the client's {phase} timeout ({format_duration(limit_ns)})", request=request)
-
-
-def _client_limit(request: httpx.Request, outcome: Outcome | None, after_ns: int) -> tuple[Phase, int] | None:
-    """The phase and timeout of the client that gives up on a ``delayed`` answer before it comes, or None.
-
-    A response, or an error met reading it, is waited for through the read timeout; an error of the
-    connect (refused, TLS, DNS: an ``OSError`` other than a reset) through the connect timeout. Each
-    client's bridge puts its own timeouts in ``request.extensions["timeout"]`` (httpx's, urllib3's
-    ``(connect, read)``, ``http.client``'s one ``timeout``); no timeout (``None``) waits as long as it
-    takes. aiohttp's connection measures the wait itself (``jobsim._aiohttp``: ``sock_read``,
-    ``sock_connect``, ``total``), so it is left to it.
-    """
-    if request.extensions.get("jobsim_client") == "aiohttp":
-        return None
-    kind = httpx.Response if outcome is None else outcome if isinstance(outcome, type) else type(outcome)
-    phase: Phase = "connect" if issubclass(kind, _CONNECT_PHASE) or (
-        issubclass(kind, OSError) and not issubclass(kind, _RESETS)) else "read"
-    seconds = (request.extensions.get("timeout") or {}).get(phase)
-    if seconds is None:
-        return None
-    limit_ns = round(seconds * SECOND)
-    return (phase, limit_ns) if after_ns > limit_ns else None
-
-
-@dataclass(frozen=True, slots=True)
-class Timeout:
-    """Side effect: wait out the client's timeout in virtual time, then raise httpx's error."""
-
-    after_ns: int | None
-    phase: Phase
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        host = _resolving_host("timeout")
-        after_ns = self.after_ns
-        source = "timeout(after=...)"
-        if after_ns is None:
-            configured = (request.extensions.get("timeout") or {}).get(self.phase)
-            if configured is None:
-                raise JobsimError(
-                    f"jobsim: timeout() on {request.method} {request.url}: the client has no "
-                    f"{self.phase} timeout (timeout=None), so the request would wait forever; "
-                    f"pass timeout(after='30s') to choose how long it waits")
-            after_ns, source = round(configured * 1e9), f"the client's {self.phase} timeout"
-        spend(host, after_ns)
-        raise _TIMEOUTS[self.phase](
-            f"timed out: jobsim scripted a {self.phase} timeout after "
-            f"{format_duration(after_ns)} ({source})", request=request)
-
-
-def delayed(duration: Duration, response: httpx.Response | int | Outcome = 200, **body: Any) -> Delayed:
-    """A respx side effect that answers ``response`` after ``duration`` of virtual time.
-
-    ``response`` is an ``httpx.Response``, a status code (with ``json=``, ``text=``,
-    ``html=``, ``content=`` or ``headers=``, as ``route.respond`` takes them), or an
-    exception (instance or class) to raise after the delay::
-
-        sim.http.post(url).mock(side_effect=delayed("2s", 200, json={"id": "ch_1"}))
-        sim.http.post(url).mock(side_effect=[delayed("30s", 503), httpx.Response(200)])
-    """
-    accepted = "an httpx.Response, a status code from 100 to 599, or an exception"
-    response = status_response("delayed", response, body, ("duration", "response"), accepted,
-                               "delayed('2s', 200, json={...}); an httpx.Response carries its own")
-    if not isinstance(response, (httpx.Response, BaseException)) and not (
-            isinstance(response, type) and issubclass(response, BaseException)):
-        raise InvalidArgument.build("response", response, accepted)
-    return Delayed(duration_ns(duration, "duration"), response)
-
-
-@keywords_checked("jobsim.timeout()")
-def timeout(after: Duration | None = None, *, phase: Phase = "read") -> Timeout:
-    """A respx side effect that times out like httpx: waits, then raises ``httpx.ReadTimeout``.
-
-    The wait is the client's own configured timeout for ``phase``
-    (``request.extensions["timeout"]``, httpx's default is 5 s) unless ``after`` is
-    given; ``phase`` picks the error: ``"connect"`` -> ``ConnectTimeout``, ``"read"``
-    -> ``ReadTimeout``, ``"write"`` -> ``WriteTimeout``, ``"pool"`` -> ``PoolTimeout``::
-
-        sim.http.post(url).mock(side_effect=[timeout(), httpx.Response(500), httpx.Response(200)])
-    """
-    if not isinstance(phase, str) or phase not in _TIMEOUTS:  # phase=[] raised "unhashable type"
-        raise InvalidArgument.build("phase", phase, "one of 'connect', 'read', 'write', 'pool'")
-    return Timeout(None if after is None else duration_ns(after, "after"), phase)
-
-
-def _resolving_host(helper: str) -> Host:
-    try:
-        return _RESOLVING.get()
-    except LookupError:
-        raise JobsimError(f"jobsim: {helper}() is a side effect for routes of sim.http; outside "
-                          "a jobsim simulation there is no virtual clock to spend") from None
-
-
-# -- the sink ------------------------------------------------------------------------------
-
-
-# -- route validation ----------------------------------------------------------------------
-# respx checks little when a route is declared: a misspelt pattern is a KeyError from deep in
-# respx.patterns, a wrong side effect or status fails only when a request arrives, inside the
-# job. jobsim checks them where the test declares the route, naming what it accepts.
-
-_PATTERNS = ", ".join(sorted(Pattern.registry))
-_STATUS = "an int status code from 100 to 599"
-_SIDE_EFFECT = ("a function taking the request (returning an httpx.Response, or None to pass "
-                "the request on), an exception instance or class, an httpx.Response, or a list "
-                "of those")
-_SCALARS: dict[str, tuple[type, str]] = {
-    "method": (str, "an HTTP method such as 'POST'"), "scheme": (str, "a scheme such as 'https'"),
-    "host": (str, "a host name such as 'api.example.com'"),
-    "path": (str, "a path such as '/v1/orders'"), "port": (int, "a port number (int)"),
-}
-
-
-def _check_status(name: str, status: Any) -> None:
-    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
-        raise InvalidArgument.build(name, status, _STATUS)
-
-
-def _check_pattern(pattern: Any) -> None:
-    if not isinstance(pattern, Pattern):
-        raise InvalidArgument.build("pattern", pattern, "a respx pattern such as "
-                                    "respx.patterns.M(host='api.example.com'); or pass lookups "
-                                    f"as keywords, one of: {_PATTERNS}")
-
-
-def _check_lookup(key: str, value: Any) -> None:
-    """One keyword of ``route(...)``: a respx pattern name, optional ``__lookup``, a value it takes."""
-    name, _, rest = key.partition("__")
-    kind = Pattern.registry.get(name)
-    if kind is None:
-        close = difflib.get_close_matches(name, Pattern.registry, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise InvalidArgument.build(key, value, f"{name!r} is not a respx pattern{hint}; accepted "
-                                    f"patterns: {_PATTERNS}, each with an optional lookup suffix "
-                                    "such as host__regex")
-    lookups = [lookup.value for lookup in kind.lookups]
-    lookup = rest.rpartition("__")[2] if issubclass(kind, PathPattern) else rest
-    if rest and not issubclass(kind, PathPattern) and lookup not in lookups:
-        raise InvalidArgument.build(key, value, f"the {name} pattern takes the lookups "
-                                    f"{', '.join(lookups)}, as {name}__<lookup>")
-    _check_scalar(key, name, lookup or lookups[0], value)
-    try:
-        M(**{key: value})
-    except Exception as error:  # respx raises anything from AssertionError to re.error here
-        raise InvalidArgument.build(key, value, f"respx's {name} pattern refused it "
-                                    f"({type(error).__name__}: {error})") from None
-
-
-def _check_url_scheme(key: str, value: Any) -> None:
-    """``get("api.example.com/x")``: respx reads a URL without a scheme as a path, ``/api.example.com/x``,
-    that no request has; every call would then fail as unmatched although a route was declared for it."""
-    if not isinstance(value, str) or "://" in value or value.startswith("/"):
-        return
-    host = re.split(r"[/?#]", value, maxsplit=1)[0]
-    if "." in host or host == "localhost" or re.fullmatch(r"[^:]+:\d+", host):
-        raise InvalidArgument.build(key, value, f"it has no scheme, so respx reads it as the path '/{value}', "
-                                    f"which no request has; write 'https://{value}' (or http://), or a path "
-                                    "starting with '/' to match it on any host")  # fmt: skip
-
-
-def _check_scalar(key: str, name: str, lookup: str, value: Any) -> None:
-    """Values respx would accept but that can never match (``port='443'``, ``host=5``)."""
-    if name not in _SCALARS:
-        return
-    kind, wanted = _SCALARS[name]
-    if lookup == Lookup.IN.value:
-        items = value if isinstance(value, (list, tuple, set, frozenset)) else None
-        if items is None or not all(isinstance(item, kind) and not isinstance(item, bool)
-                                    for item in items):
-            raise InvalidArgument.build(key, value, f"a list of values, each {wanted}")
-    elif lookup == Lookup.REGEX.value:
-        if not isinstance(value, (str, re.Pattern)):
-            raise InvalidArgument.build(key, value, "a regular expression (str or re.Pattern)")
-    elif isinstance(value, bool) or not isinstance(value, kind):
-        raise InvalidArgument.build(key, value, wanted)
-
-
-def _check_side_effect(effect: Any) -> None:
-    if effect is None or isinstance(effect, Iterator):  # an iterator is left unread
-        return
-    items = effect if isinstance(effect, Sequence) and not isinstance(effect, (str, bytes)) else [
-        effect]
-    for item in items:
-        if item is delayed or item is timeout or item is answer_lost:  # respx would call it with the request
-            raise InvalidArgument.build("side_effect", effect, f"jobsim.{item.__name__} is a function that makes a "
-                                        f"side effect: call it, side_effect=jobsim.{item.__name__}(...)")
-        if not (isinstance(item, (httpx.Response, Exception)) or (
-                isinstance(item, type) and issubclass(item, Exception)) or (
-                callable(item) and not isinstance(item, type))):
-            raise InvalidArgument.build("side_effect", effect, _SIDE_EFFECT)
-        if isinstance(item, type):
-            check_exception_class(effect, item)
-        elif callable(item) and not isinstance(item, (httpx.Response, Exception)):
-            _check_takes_request(effect, item)
-
-
-def _check_takes_request(effect: Any, fn: Any) -> None:
-    """respx calls a side-effect function as ``fn(request, **path_params)``: one that cannot take
-    the request would raise TypeError inside the job, at its first request, as a failed attempt."""
-    try:
-        inspect.signature(fn).bind_partial(None)
-    except ValueError:  # no signature (a builtin): let it through
-        return
-    except TypeError as error:
-        raise InvalidArgument.build("side_effect", effect, f"a function taking the request ({error})") from None
-
-
-def _check_response(name: str, response: Any) -> None:
-    if response is not None and not isinstance(response, httpx.Response):
-        raise InvalidArgument.build(name, response, "an httpx.Response (or None); for a status "
-                                    "code alone use .respond(status)")
-
-
-_ROUTE_RETURN_VALUE: property = respx.Route.return_value  # type: ignore[assignment]
-_ROUTE_SIDE_EFFECT: property = respx.Route.side_effect  # type: ignore[assignment]
-
-
-class _Route(respx.Route):
-    """respx's route, checking what a test declares on it at the line that declares it."""
-
-    def _set_return_value(self, return_value: httpx.Response | None) -> None:
-        _check_response("return_value", return_value)
-        _ROUTE_RETURN_VALUE.__set__(self, return_value)
-
-    def _set_side_effect(self, side_effect: Any) -> None:
-        _check_side_effect(side_effect)
-        _ROUTE_SIDE_EFFECT.__set__(self, side_effect)
-
-    # respx's own getters; the setters check first (``mock()`` and ``%`` go through them too)
-    return_value = property(_ROUTE_RETURN_VALUE.fget, _set_return_value)
-    side_effect = property(_ROUTE_SIDE_EFFECT.fget, _set_side_effect)
-
-    @keywords_checked("route.mock()")
-    def mock(self, return_value: httpx.Response | None = None, *,
-             side_effect: Any = None) -> respx.Route:
-        # both checked before either is set: a refused call leaves the route as it was
-        _check_response("return_value", return_value)
-        _check_side_effect(side_effect)
-        return super().mock(return_value, side_effect=side_effect)
-
-    def respond(self, status_code: int = 200, **kwargs: Any) -> respx.Route:
-        _check_status("status_code", status_code)
-        # httpx encodes json= and checks content= when the response is built, which respx does at each
-        # request: a body it cannot send would fail there, inside the job, as a TypeError or ValueError
-        try:
-            httpx.Response(status_code, **kwargs)
-            return super().respond(status_code, **kwargs)
-        except (TypeError, ValueError, AttributeError, RecursionError) as error:  # text=3 has no .encode; json=
-            # nested past the interpreter's recursion limit cannot be encoded either
-            name, value = next(iter(kwargs.items())) if len(kwargs) == 1 else ("respond", kwargs)
-            raise InvalidArgument.build(name, value, "what httpx.Response accepts: json= plain JSON data "
-                                        f"(no NaN or infinity), content= str or bytes ({error})") from None
-
-    def __mod__(self, response: int | dict[str, Any] | httpx.Response) -> respx.Route:
-        if isinstance(response, dict):
-            _check_status("status_code", response.get("status_code", 200))
-            try:
-                httpx.Response(**{"status_code": 200, **response})
-            except (TypeError, ValueError, AttributeError, RecursionError) as error:  # json=nan, text=3, too deep
-                raise InvalidArgument.build("response", response, "keyword arguments of "
-                                            f"httpx.Response ({error})") from None
-        elif not isinstance(response, httpx.Response) and (
-                isinstance(response, bool) or not isinstance(response, int)
-                or not 100 <= response <= 599):
-            raise InvalidArgument.build("response", response, f"{_STATUS}, a dict of "
-                                        "httpx.Response arguments or an httpx.Response")
-        # respx fills in the dict it is given (status_code): the test's own dict is left as it was
-        return super().__mod__(dict(response) if isinstance(response, dict) else response)
-
-    def _call_side_effect(self, effect: Any, request: httpx.Request, **kwargs: Any) -> Any:
-        # respx's own call, with the checks it lacks (async effects from sync clients, results)
-        return call_side_effect(self, effect, request, kwargs)
-
-
 class _Router(respx.MockRouter):
     """respx's router, with jobsim's fallbacks when no route answers.
 
@@ -522,22 +166,7 @@ class _Router(respx.MockRouter):
 
     def route(self, *patterns: Any, name: str | None = None, **lookups: Any) -> respx.Route:
         """Every helper (``get``, ``post``, ``request``...) builds its route here: checked first."""
-        if name is not None and (not isinstance(name, str) or not name):  # respx keys its routes by name
-            raise InvalidArgument.build("name", name, "a non-empty str naming the route (sim.http[name] finds it), "
-                                        "or None")  # fmt: skip
-        for pattern in patterns:
-            _check_pattern(pattern)
-        for key, value in lookups.items():
-            if key == "url" and value is not None and not value:  # respx reads '' (0, [], False) as no pattern
-                raise InvalidArgument.build("url", value, "a URL (str, re.Pattern or httpx.URL); an empty one would "
-                                            "route every request: leave url out (None) to mean any URL")
-            if key != "url" or value is not None:
-                _check_lookup(key, value)
-            if key in ("url", "url__eq", "url__startswith"):
-                _check_url_scheme(key, value)
-            if key.endswith("__in") and isinstance(value, (list, set, frozenset)):
-                lookups[key] = tuple(value)  # respx hashes patterns: a list would fail in add()
-        return self.add(_Route(*patterns, **lookups), name=name)
+        return self.add(checked_route(patterns, name, lookups), name=name)
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         reached()
@@ -565,7 +194,7 @@ class _Router(respx.MockRouter):
         reached()
         with self._sink._capture(request) as outcome, client_kind(asynchronous=True):
             awaited: list[int] | None = [] if isinstance(asyncio.get_running_loop(), VirtualLoop) else None
-            token = _AWAITED.set(awaited)
+            token = AWAITED.set(awaited)
             raised: BaseException | None = None
             try:
                 await self._resolve_async(request, outcome)
@@ -575,7 +204,7 @@ class _Router(respx.MockRouter):
                 raised = error
                 raise
             finally:
-                _AWAITED.reset(token)
+                AWAITED.reset(token)
                 if awaited:  # the answer's time, awaited: other tasks of the loop run meanwhile
                     await (wait or _sleep)(sum(awaited), raised)
         return outcome.response
@@ -609,6 +238,17 @@ class _Router(respx.MockRouter):
             self._sink._fallback(request, outcome, exhausted=True)
 
 
+def _near_misses(missed: list[HttpCall]) -> list[str]:
+    """Under the report's listing, each near-missed route once: why no route took the request."""
+    lines, hinted = [], set()
+    for call in missed:
+        closest = getattr(call.error, "closest", "")
+        if closest and closest not in hinted:
+            hinted.add(closest)
+            lines.append(f"  {call.request.method} {call.request.url}: {closest}")
+    return lines
+
+
 async def _sleep(ns: int, raised: BaseException | None) -> None:
     await asyncio.sleep(ns / SECOND)
 
@@ -627,124 +267,6 @@ def _ended_by(error: BaseException) -> BaseException:
     if isinstance(error, Suspend):
         return next((item for item in error.op if isinstance(item, BaseException)), error)
     return error
-
-
-_HOLDS = SinkPatches()
-"""An ``httpx.AsyncClient`` request a ``pass_through()`` route sends to the real network, on a virtual
-loop: the loop waits for its server in real time (``VirtualLoop.hold_real_io``) until the response has
-been read or closed. Without it the loop jumped to its next virtual timer, the client's own timeout,
-and the request failed with ``ReadTimeout`` while the server was still answering.
-
-respx makes that real call (its ``target_spec``) in ``HTTPCoreMocker._send_async_request`` after every
-router passed the request on; while any sink is installed that class method hands respx a ``target_spec``
-that takes the hold first. Elsewhere (no virtual loop running) nothing changes.
-
-The same two class methods (sync and async) retry a connect the sink failed, as httpcore's own connection
-does for a transport built with ``retries=N`` (``httpx.HTTPTransport(retries=2)``): respx answers at the
-connection pool, above ``HTTPConnection._connect``, whose loop retries a ``ConnectError``/``ConnectTimeout``
-after httpcore's backoff (0 s, 0.5 s, 1 s, ...; ``exponential_backoff``), slept with the pool's network
-backend: in virtual time in job code. Without it such a transport gave up at the first refused connection.
-A pass-through request's real connect is retried by httpcore itself (its errors are httpcore's, not httpx's).
-"""
-_SEND = "_send_async_request"
-_SEND_SYNC = "_send_sync_request"
-_CONNECT_FAILED = (httpx.ConnectError, httpx.ConnectTimeout)
-
-
-def _holds() -> list[tuple[Any, str, Any]]:
-    return [(respx.mocks.HTTPCoreMocker, _SEND, classmethod(_send_async_holding)),
-            (respx.mocks.HTTPCoreMocker, _SEND_SYNC, classmethod(_send_sync_retrying)),
-            (httpx._client, "time", _ElapsedClock())]
-
-
-class _ElapsedClock:
-    """``httpx._client``'s ``time`` while a sink is installed: ``response.elapsed`` follows virtual time.
-
-    httpx times a response with ``time.perf_counter()`` from sending the request to closing the response,
-    and ``perf_counter`` stays real in job code (for profilers), so a ``delayed("3s", ...)`` answer had an
-    ``elapsed`` of a few real milliseconds. Here it reads ``time.monotonic()``, which moves with virtual
-    time in job code and is the real clock elsewhere. Every other name is the ``time`` module's.
-    """
-
-    @staticmethod
-    def perf_counter() -> float:
-        return time.monotonic()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(time, name)
-
-
-def _connect_retries(instance: Any) -> tuple[int, Iterator[float]]:
-    """The ``retries`` of the httpcore pool (or connection) respx patched, and httpcore's delays between them."""
-    retries = getattr(instance, "_retries", 0)
-    return (retries if isinstance(retries, int) else 0), exponential_backoff(factor=RETRIES_BACKOFF_FACTOR)
-
-
-def _send_sync_retrying(mocker: Any, httpx_request: httpx.Request, /, *, target_spec: Any, instance: Any,
-                        **kwargs: Any) -> Any:  # fmt: skip
-    send = _HOLDS.original(respx.mocks.HTTPCoreMocker, _SEND_SYNC).__get__(None, mocker)
-    retries_left, delays = _connect_retries(instance)
-    while True:
-        try:
-            return send(httpx_request, target_spec=target_spec, instance=instance, **kwargs)
-        except _CONNECT_FAILED:
-            if retries_left <= 0:
-                raise
-            retries_left -= 1
-            instance._network_backend.sleep(next(delays))
-
-
-async def _send_async_holding(mocker: Any, httpx_request: httpx.Request, /, *, target_spec: Any, instance: Any,
-                              **kwargs: Any) -> Any:  # fmt: skip
-    loop = asyncio.get_running_loop()
-    if isinstance(loop, VirtualLoop):
-        target_spec = _holding(loop, target_spec)
-    send = _HOLDS.original(respx.mocks.HTTPCoreMocker, _SEND).__get__(None, mocker)
-    retries_left, delays = _connect_retries(instance)
-    while True:
-        try:
-            return await send(httpx_request, target_spec=target_spec, instance=instance, **kwargs)
-        except _CONNECT_FAILED:
-            if retries_left <= 0:
-                raise
-            retries_left -= 1
-            await instance._network_backend.sleep(next(delays))
-
-
-def _holding(loop: VirtualLoop, real: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-    async def call(instance: Any, **kwargs: Any) -> Any:
-        release = loop.hold_real_io()
-        try:
-            response = await real(instance, **kwargs)
-        except BaseException:
-            release()
-            raise
-        response.stream = _ReleasingStream(response.stream, release)
-        return response
-
-    return call
-
-
-class _ReleasingStream:
-    """httpcore's response stream, giving the loop's real-I/O hold back once read to its end or closed."""
-
-    def __init__(self, stream: Any, release: Callable[[], None]) -> None:
-        self._stream = stream
-        self._release = release
-
-    async def __aiter__(self) -> Any:
-        try:
-            async for chunk in self._stream:
-                yield chunk
-        finally:
-            self._release()
-
-    async def aclose(self) -> None:
-        try:
-            if hasattr(self._stream, "aclose"):
-                await self._stream.aclose()
-        finally:
-            self._release()
 
 
 @dataclass(slots=True)
@@ -792,7 +314,7 @@ class HttpSink:
             mocker = self._router.Mocker
             if mocker is not None:  # set by start()
                 mocker.routers.insert(0, mocker.routers.pop(mocker.routers.index(self._router)))
-            _HOLDS.install(self, _holds)
+            install_patches(self)  # respx's real sends, httpx's response clock
             install_tls(self)  # one TLS context for the clients httpx.post(...) makes per call
             install_bridges(self)  # urllib3, aiohttp, http.client: each once it is imported
             self._installed = True
@@ -804,7 +326,7 @@ class HttpSink:
             # clear/reset=False: keep routes and their call counts for assertions
             # made after the simulation closed (respx would roll them back).
             self._router.stop(clear=False, reset=False, quiet=True)
-            _HOLDS.uninstall(self)
+            uninstall_patches(self)
             uninstall_tls(self)
             uninstall_bridges(self)
 
@@ -907,19 +429,8 @@ class HttpSink:
         by_test = [bool(call.request.extensions.get("jobsim_test_code")) for call in missed]
         who = "the test" if all(by_test) else "the job or the test" if any(by_test) else "the job"
         lines = [f"jobsim: {len(missed)} HTTP {noun} matched no route ({who} got {got} for each):"]
-        lines += [f"  {call.request.method} {call.request.url}  at "
-                  f"{iso(instant_ns(call.at), self._host.tz)}"
-                  + ("  (its route's side_effect list was used up)"
-                     if getattr(call.error, "exhausted", False) else "")
-                  + ("  (sent by the test itself, between driving calls)"
-                     if call.request.extensions.get("jobsim_test_code") else "")
-                  for call in missed]
-        hinted: set[str] = set()
-        for call in missed:  # each near-missed route once, under the listing: why no route took the request
-            closest = getattr(call.error, "closest", "")
-            if closest and closest not in hinted:
-                hinted.add(closest)
-                lines.append(f"  {call.request.method} {call.request.url}: {closest}")
+        lines += [self._unmatched_line(call) for call in missed]
+        lines += _near_misses(missed)
         lines.append(f"Add a route for each, e.g. {_route_helper(missed[0].request)}"
                      ".respond(200).")
         if any(by_test):
@@ -927,13 +438,22 @@ class HttpSink:
                          "real server, route its host to the network: sim.http.route(host=...).pass_through().")
         return "\n".join(lines)
 
+    def _unmatched_line(self, call: HttpCall) -> str:
+        """One request of the teardown report: what, when, and why it is there if not for a missing route."""
+        line = f"  {call.request.method} {call.request.url}  at {iso(instant_ns(call.at), self._host.tz)}"
+        if getattr(call.error, "exhausted", False):
+            line += "  (its route's side_effect list was used up)"
+        if call.request.extensions.get("jobsim_test_code"):
+            line += "  (sent by the test itself, between driving calls)"
+        return line
+
     # -- resolution (called by _Router) ------------------------------------------------
 
     @contextmanager
     def _capture(self, request: httpx.Request) -> Iterator[_Outcome]:
         started = self._host.now_ns()
         outcome = _Outcome(httpx.Response(599))  # replaced by the handler before use
-        token = _RESOLVING.set(self._host)
+        token = RESOLVING.set(self._host)
         try:
             yield outcome
         except PassThrough:
@@ -952,7 +472,7 @@ class HttpSink:
                          lost=outcome.lost)
             raise
         finally:
-            _RESOLVING.reset(token)
+            RESOLVING.reset(token)
         self._record(request, outcome.response, started, None, mail=outcome.mail)
 
     def _lose(self, request: httpx.Request, outcome: _Outcome) -> None:

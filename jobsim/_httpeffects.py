@@ -89,8 +89,8 @@ def _scripted(route: respx.Route, request: httpx.Request, result: Any) -> Any:
     """A side-effect function that returned ``jobsim.delayed(...)``, ``jobsim.timeout(...)`` or
     ``jobsim.answer_lost(...)`` (chosen per request): answered as that side effect would answer, instead of
     refused as not a Response."""
-    from ._http import Delayed, Timeout
     from ._httplost import AnswerLost
+    from ._httptime import Delayed, Timeout
 
     if not isinstance(result, (Delayed, Timeout, AnswerLost)):
         return result

@@ -157,7 +157,7 @@ def lose(host: Host, counts: dict[tuple[int, int], int], request: httpx.Request,
     if lost.times is not None and counts.get(key, 0) >= lost.times:
         return  # its answers are delivered from now on
     counts[key] = counts.get(key, 0) + 1
-    from ._http import _client_limit, spend
+    from ._httptime import client_limit, spend
 
     told = (f"jobsim.answer_lost(): the server got the request and answered {answer.status_code} "
             f"{answer.reason_phrase}".rstrip() + ", but the answer never reached the client")
@@ -175,7 +175,7 @@ def lose(host: Host, counts: dict[tuple[int, int], int], request: httpx.Request,
         raise httpx.ReadTimeout(f"timed out: {told}; it waited {format_duration(after_ns)} ({source})",
                                 request=request)
     if lost.after_ns:
-        cut = _client_limit(request, None, lost.after_ns)  # the client's read timeout runs out first
+        cut = client_limit(request, None, lost.after_ns)  # the client's read timeout runs out first
         if cut is not None:
             spend(host, cut[1])
             raise httpx.ReadTimeout(f"timed out: {told}; the connection's {lost.how} was due after "

@@ -1,9 +1,10 @@
 """The mail outbox: every email the job sends, by SMTP or a provider's HTTP API.
 
 ``MailSink`` owns the outbox and its assertions. Capture happens in two places:
-``install()`` points the standard library's ``smtplib`` (``_smtp``) and ``aiosmtplib``
-(``_aiosmtp``) at one in-memory SMTP server, and the HTTP sink hands requests for
-provider URLs to ``handle_provider_request`` (``_providers``). All produce the same ``Email``.
+``install()`` points the standard library's ``smtplib`` (``_smtppatch``) and ``aiosmtplib``
+(``_aiosmtp``) at one in-memory SMTP server (``_smtp``; ``_smtpmessage`` decodes what it accepts), and
+the HTTP sink hands requests for provider URLs to ``handle_provider_request`` (``_providers``). All
+produce the same ``Email``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from ._email import PROVIDERS, Attachment, Email, Provider, format_email, random
 from ._host import Host
 from ._providers import ProviderApis
 from ._safe import shown
-from ._smtp import FAULT_POINTS, FaultPoint, SmtpDelay, SmtpDrop, SmtpFault, SmtpPatch, SmtpServer, parse_message
+from ._smtp import FAULT_POINTS, FaultPoint, SmtpDelay, SmtpDrop, SmtpFault, SmtpServer
+from ._smtpmessage import parse_message
+from ._smtppatch import SmtpPatch
 from ._time import Duration, duration_ns, iso, to_datetime
 from .errors import InvalidArgument
 

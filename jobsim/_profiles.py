@@ -13,6 +13,10 @@ When a ``Simulation`` is built, ``resolve`` checks every function against the
 profile — options, cron syntax, retries — and refuses what the system cannot do
 with ``UnsupportedFeature``, rather than simulating something that system never
 does. Step kinds a system lacks are refused when job code calls them.
+
+Beside it: ``_crashrule.py`` (``CrashRule``: how a system notices a dead worker), ``_features.py`` (the
+features a profile may lack, and which a function uses) and ``_profilespec.py`` (a profile's name as text,
+``NAME(option=value, ...)``).
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from ._backoffs import AgendaBackoff, BullMQBackoff, QuirrelRetry, TriggerDevRetry
+from ._crashrule import IMMEDIATE, CrashRule
 from ._dialects import CronDialect
-from ._events import is_wildcard
+from ._features import FEATURES, features_of
+from ._profilespec import parse_spec
 from ._retries import CheckedPolicy, Retries, RetryPolicy, TableBackoff, with_attempts
 from ._safe import shown
-from ._time import SECOND, resolve_retry_after
+from ._time import resolve_retry_after
 from .errors import InvalidArgument, PluginError, UnsupportedFeature
 
 if TYPE_CHECKING:
@@ -41,114 +47,7 @@ ANY_CRON = CronDialect(parser="cron", seconds=True)
 
 MissedCron = Literal["all", "first", "first-and-due", "latest", "none"]
 CronNext = Literal["clock", "start", "job", "end"]
-CrashThen = Literal["fail", "rerun", "lose"]
 IntervalRule = Literal["bullmq"]
-
-FEATURES: dict[str, str] = {
-    "events": "event triggers (on=)",
-    "events.wildcard": "wildcard event triggers (on='app/*')",
-    "every": "an interval schedule (every=)",
-    "batch": "event batching (batch=)",
-    "debounce": "debouncing (debounce=)",
-    "debounce.timeout": "a debounce timeout (Debounce(timeout=...))",
-    "debounce.leading": "a debounce run with the first event (Debounce(mode='leading'))",
-    "debounce.fraction": "a debounce period that is not a whole number of seconds",
-    "throttle": "throttling (throttle=)",
-    "rate_limit": "a lossy rate limit (rate_limit=)",
-    "idempotency": "idempotency keys (idempotency=)",
-    "concurrency": "a concurrency limit (concurrency=)",
-    "concurrency.key": "per-key concurrency (Concurrency(key=...))",
-    "concurrency.limit": "a concurrency limit above 1",
-    "concurrency.scope": "a concurrency limit shared across functions (Concurrency(scope='env'|'account'))",
-    "concurrency.two": "two concurrency limits on one function (concurrency=[..., ...])",
-    "priority": "priorities (priority=)",
-    "cancel_on": "cancellation by event (cancel_on=)",
-    "singleton": "one run at a time per key (singleton=)",
-    "timeouts": "run timeouts (timeout= / timeouts=)",
-    "on_failure": "a failure handler (on_failure=)",
-    "retries": "retries (retries=)",
-    "step.sleep": "ctx.step.sleep / ctx.step.sleep_until",
-    "step.wait_for_event": "ctx.step.wait_for_event",
-    "step.invoke": "ctx.step.invoke",
-    "send.delay": "a delayed send (send(..., delay=...))",
-    "cron.several": "more than one cron schedule (cron=[...])",
-}
-"""Every feature a profile may lack, as messages name it."""
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class CrashRule:
-    """How a system notices that the worker running an attempt died, and what it does then.
-
-    The worker last showed it was alive at ``r``: the attempt's start, then every
-    ``renew_ns`` (a lock renewal, a heartbeat). The system notices at ``r +
-    lease_ns``, or, when it scans periodically (``scan_ns``, on a grid starting
-    at the simulation's start), at the first scan at or after that; ``two_pass``
-    scanners mark a job on one scan and act on the next, so never before the first
-    scan after ``r`` plus one period. Scans do not run while the system is down.
-    At one instant a renewal comes before a scan, and a lock expiring at a scan's
-    instant is already gone (the real order is a race; this one is documented).
-
-    Then: ``"fail"`` — the attempt failed with ``reason`` and the retry policy
-    decides; ``"rerun"`` — the job runs again from the start without consuming an
-    attempt, at most ``max_reruns`` times (then it fails with ``reason``);
-    ``"lose"`` — nothing ever notices: the run is lost. ``rerun_cron``: a run started
-    by a cron tick re-runs however often it crashes (BullMQ exempts job-scheduler jobs
-    from ``maxStalledCount``). ``final``: the failure after too many re-runs is not
-    retried, whatever attempts are left (BullMQ's deferred ``UnrecoverableError``).
-    """
-
-    lease_ns: int = 0
-    renew_ns: int = 0
-    scan_ns: int = 0
-    two_pass: bool = False
-    then: CrashThen = "fail"
-    max_reruns: int | None = None
-    rerun_cron: bool = False
-    final: bool = False
-    holds_slot: bool = False
-    """The dead attempt keeps its concurrency slot until the system notices it (Quirrel: an exclusive
-    queue's ``soft-block`` count, taken by ``request.lua``, is given back only by ``acknowledge.lua``,
-    which the stale checker calls). False: the slot is free as the worker dies."""
-    first_only: bool = False
-    """A scan acts on the first of the dead attempts it finds (the earliest started) and loses the rest:
-    owl's stale checker loops over the stale jobs but reads ``staleJobs[0]`` every time
-    (``src/shared/stale-checker.ts`` ``check``), so it reports the first N times and never the others.
-    Then, with more than one, every exclusive queue among them is blocked for good (see ``_runtime``)."""
-    retry_ns: int | None = None
-    """With ``then="fail"``: the failure is retried this long after it is noticed, whatever the retry policy's
-    backoff, as long as the policy has attempts left (Trigger.dev: 250 ms — run-engine ``index.ts``
-    ``#handleStalledSnapshot`` fails the attempt with ``retry: {delay: 250}``, and ``retrying.ts``
-    ``retryOutcomeFromCompletion`` uses those settings when ``maxAttempts`` allows). None: the policy decides."""
-    reason: str = "the worker died mid-request; the connection dropped"
-    recovery: str = "noticed at once"
-
-    def noticed_at(self, started: int, crashed: int, origin: int, up_at: Callable[[int], int]) -> int:
-        """When the system notices a worker that started an attempt at ``started`` and died at ``crashed``.
-
-        ``up_at(t)`` is the first instant at or after ``t`` when the system is up.
-        """
-        alive = started if not self.renew_ns else started + (crashed - started) // self.renew_ns * self.renew_ns
-        due = up_at(alive + self.lease_ns)
-        if not self.scan_ns:
-            return max(due, crashed)
-        scan = self._scan_at(due, origin, up_at)
-        if self.two_pass:
-            scan = max(scan, self._scan_at(alive, origin, up_at) + self.scan_ns)
-        return max(scan, crashed)
-
-    def _scan_at(self, t: int, origin: int, up_at: Callable[[int], int]) -> int:
-        """The first scan at or after ``t`` that runs (the system is up)."""
-        period = self.scan_ns
-        while True:
-            scan = origin + -(-(t - origin) // period) * period
-            up = up_at(scan)
-            if up == scan:
-                return scan
-            t = up
-
-
-IMMEDIATE = CrashRule()
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -403,23 +302,32 @@ def resolve(profile: Profile, functions: Iterable[Function], *, now: int | None 
     policies: dict[str, RetryPolicy] = {}
     schedules: dict[str, tuple[Any, ...]] = {}
     for fn in functions:
-        for feature in features_of(fn):
-            if feature in profile.lacks or (feature == "singleton" and not profile.singleton):
-                raise profile.refuse(fn.id, feature)
+        _check_features(profile, fn)
         _check_debounce(profile, fn)
-        if fn.every is not None:
-            if profile.interval is None:
-                raise profile.refuse(fn.id, "every")
-            if now is not None:
-                fn.every.check_made_at(fn.id, now)
-            schedules[fn.id] = (fn.every,)
-        if fn.crons:
-            schedules[fn.id] = tuple(
-                profile.cron.bind(s, system=profile.label, function=fn.id, tz_option=fn.options.get("tz"))
-                for s in fn.crons
-            )
+        found = _schedules(profile, fn, now)
+        if found:
+            schedules[fn.id] = found
         policies[fn.id] = _policy(profile, fn)
     return Resolved(policies, schedules)
+
+
+def _check_features(profile: Profile, fn: Function) -> None:
+    for feature in features_of(fn):
+        if feature in profile.lacks or (feature == "singleton" and not profile.singleton):
+            raise profile.refuse(fn.id, feature)
+
+
+def _schedules(profile: Profile, fn: Function, now: int | None) -> tuple[Any, ...]:
+    """``fn``'s cron schedules bound to the profile's dialect, or its ``every=`` interval checked; () for none."""
+    if fn.every is not None:
+        if profile.interval is None:
+            raise profile.refuse(fn.id, "every")
+        if now is not None:
+            fn.every.check_made_at(fn.id, now)
+    if fn.crons:
+        return tuple(profile.cron.bind(s, system=profile.label, function=fn.id, tz_option=fn.options.get("tz"))
+                     for s in fn.crons)
+    return () if fn.every is None else (fn.every,)
 
 
 def _check_cron_tasks(profile: Profile, functions: dict[str, Function]) -> None:
@@ -501,6 +409,13 @@ def _check_profile(p: Profile) -> None:
     def bad(field: str, accepted: str) -> InvalidArgument:
         return InvalidArgument.build(field, getattr(p, field), f"Profile.{field} must be {accepted}")
 
+    _check_texts(p, bad)
+    _check_scalars(p, bad)
+    _check_parts(p, bad)
+
+
+def _check_texts(p: Profile, bad: Callable[[str, str], InvalidArgument]) -> None:
+    """The name, the other texts and the default retry policy."""
     if not isinstance(p.name, str) or not p.name.strip():
         raise bad("name", "a non-empty string such as 'my-system'")
     for field in ("description", "system", "doc"):
@@ -511,6 +426,10 @@ def _check_profile(p: Profile) -> None:
             or not callable(getattr(p.default_retries, "delay_ns", None)):
         raise bad("default_retries", "a retry policy: an int attempts >= 1 and a delay_ns(retry, rng) method "
                                      "(jobsim.Retries, TableBackoff, ...)")
+
+
+def _check_scalars(p: Profile, bad: Callable[[str, str], InvalidArgument]) -> None:
+    """The int, bool and closed-choice fields (``_NUMBERS``, ``_BOOLS``, ``_CHOICES``)."""
     for field, (least, optional) in _NUMBERS.items():
         value = getattr(p, field)
         if (value is None and not optional) or (value is not None and (
@@ -523,7 +442,6 @@ def _check_profile(p: Profile) -> None:
     for field, choices in _CHOICES.items():
         if not isinstance(getattr(p, field), str) or getattr(p, field) not in choices:
             raise bad(field, "one of " + ", ".join(map(repr, choices)))
-    _check_parts(p, bad)
 
 
 def _check_parts(p: Profile, bad: Callable[[str, str], InvalidArgument]) -> None:
@@ -543,50 +461,6 @@ def _check_parts(p: Profile, bad: Callable[[str, str], InvalidArgument]) -> None
     for field in ("retries", "failure_hook", "attempt_failure_hook"):
         if getattr(p, field) is not None and not callable(getattr(p, field)):
             raise bad(field, "a callable, or None")
-
-
-def features_of(fn: Function) -> list[str]:
-    """The feature keys (``FEATURES``) a function's declaration uses."""
-    used = []
-    if fn.events:
-        used.append("events")
-        if any(is_wildcard(name) for name in fn.events):
-            used.append("events.wildcard")
-    if fn.every is not None:
-        used.append("every")
-    if fn.on_failure is not None:
-        used.append("on_failure")
-    if fn.timeout_ns is not None:
-        used.append("timeouts")
-    if len(fn.crons) > 1:
-        used.append("cron.several")
-    flow = fn.flow
-    if flow is None:
-        return used
-    for name in ("batch", "debounce", "throttle", "rate_limit", "cancel_on", "timeouts", "singleton"):
-        if getattr(flow, name):
-            used.append(name)
-    if flow.debounce is not None and flow.debounce.timeout_ns is not None:
-        used.append("debounce.timeout")
-    if flow.debounce is not None and flow.debounce.mode == "leading":
-        used.append("debounce.leading")
-    if flow.debounce is not None and flow.debounce.period_ns % SECOND:
-        used.append("debounce.fraction")
-    if flow.idempotency is not None:
-        used.append("idempotency")
-    if flow.priority is not None:
-        used.append("priority")
-    if flow.concurrency:
-        used.append("concurrency")
-        if any(limit.scope != "fn" for limit in flow.concurrency):  # before .key, which it implies: the first
-            used.append("concurrency.scope")  # feature a profile lacks names the refusal
-        if len(flow.concurrency) > 1:
-            used.append("concurrency.two")
-        if any(limit.key is not None for limit in flow.concurrency):
-            used.append("concurrency.key")
-        if any(limit.limit > 1 for limit in flow.concurrency):
-            used.append("concurrency.limit")
-    return used
 
 
 class Profiles:
@@ -629,7 +503,7 @@ class Profiles:
         found = self._by_name.get(name) if isinstance(name, str) else None
         if found is not None:
             return found
-        spec = _spec(name) if isinstance(name, str) else None
+        spec = parse_spec(name) if isinstance(name, str) else None
         if spec is not None and spec[0] in self._by_name:
             return self.configure(spec[0], spec[1])
         hint = self._close(spec[0] if spec is not None else name) if isinstance(name, str) else ""
@@ -668,50 +542,6 @@ class Profiles:
         return sorted(self._by_name)
 
 
-_SPEC = re.compile(r"\s*([^\s()]+)\s*\((.*)\)\s*", re.DOTALL)
-_OPTION = re.compile(r"\s*([A-Za-z_]\w*)\s*=\s*(\S(?:.*\S)?)\s*", re.DOTALL)
-
-
-def _spec(text: str) -> tuple[str, dict[str, str]] | None:
-    """``"agenda(process_every=1s)"`` -> ``("agenda", {"process_every": "1s"})``; None if not of that form. A
-    value may hold commas inside brackets or quotes (``tasks={"a": {...}, "b": {...}}``)."""
-    match = _SPEC.fullmatch(text)
-    if match is None:
-        return None
-    options: dict[str, str] = {}
-    for part in _split(match.group(2)):
-        option = _OPTION.fullmatch(part)
-        if option is None or option.group(1) in options:
-            raise InvalidArgument.build("profile", text, "NAME(option=value, ...) with each option given once, "
-                                                         "e.g. 'agenda(process_every=1s)'")  # fmt: skip
-        options[option.group(1)] = option.group(2).strip("'\"")
-    return match.group(1), options
-
-
-def split_names(text: str) -> list[str]:
-    """Comma-separated profile names (``"inngest,agenda(process_every=1s)"``), commas in parentheses kept."""
-    return [name.strip() for name in _split(text) if name.strip()]
-
-
-def _split(text: str) -> list[str]:
-    """``text`` cut at its commas outside brackets and quoted strings; [] for blank text."""
-    parts, depth, quote, start, escaped = [], 0, "", 0, False
-    for i, char in enumerate(text):
-        if quote:  # inside a string: only its closing quote (not escaped) ends it
-            escaped, quote = not escaped and char == "\\", "" if char == quote and not escaped else quote
-        elif char in "'\"":
-            quote = char
-        elif char in "([{":
-            depth += 1
-        elif char in ")]}":
-            depth -= 1
-        elif char == "," and depth == 0:
-            parts.append(text[start:i])
-            start = i + 1
-    parts.append(text[start:])
-    return parts if text.strip() else []
-
-
 def profile(name: str | Profile, /, **options: Any) -> Profile:
     """The profile ``name`` (any registered one, plugins' too), with ``options`` if it takes any.
 
@@ -742,5 +572,4 @@ def __getattr__(name: str) -> Any:
     return getattr(_systems, name)
 
 
-__all__ = ["CrashRule", "CronTask", "Profile", "Profiles", "Resolved", "builtin_profiles", "profile", "resolve",
-           "split_names"]
+__all__ = ["CronTask", "Profile", "Profiles", "Resolved", "builtin_profiles", "profile", "resolve"]

@@ -580,7 +580,7 @@ class RecordedHttp:
         """The recorded answer (an ``httpx.Response``), None to let jobsim's providers or the unmatched check answer,
         or an ``answer_lost()`` side effect that ``_httpeffects`` answers as its own."""
         from ._bridges import cut_short
-        from ._http import give_up, spend
+        from ._httptime import give_up, spend
 
         url = str(request.url)
         if self.redactor is not None:

@@ -48,7 +48,7 @@ from hypothesis.strategies import SearchStrategy
 
 from . import _drawspec as spec
 from ._checks import caller_frame, keywords_checked
-from ._cron import DESCRIPTORS
+from ._cronsyntax import DESCRIPTORS
 from ._drawframes import drawing
 from ._events import Event, json_copy
 from ._fakedata import FakeData

@@ -1,9 +1,11 @@
-"""A real HTTP server on 127.0.0.1 for the pass-through tests: what a ``pass_through()`` route reaches."""
+"""Real sockets on 127.0.0.1: an HTTP server for the pass-through tests (what a ``pass_through()`` route reaches),
+and a port nothing listens on (what a refused connection meets)."""
 
 from __future__ import annotations
 
 import contextlib
 import http.server
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -34,6 +36,13 @@ def serving(body: bytes = b"real", *, delay: float = 0.0, path: str = "/") -> It
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def unused_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (the OS's pick, closed again): a connection there is refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def nested_answers(job: Callable[..., Any], start: str) -> list[Any]:

@@ -169,7 +169,7 @@ def test_the_timer_event_carries_cron_scheduled_at_and_fire_at_as_inngests_handl
 def test_a_day_its_month_never_has_is_explained_as_such_not_as_a_bad_field():
     """cronsim < 2.8 (Python 3.10) reports 'Bad day-of-month' for '30 2' even beside a day-of-week;
     an out-of-range day still gets the field message. Checked on the message itself, whatever cronsim is installed."""
-    from jobsim._cron import _explain
+    from jobsim._cronsyntax import _explain
 
     text = _explain("0 9 30 2 1", ["0", "9", "30", "2", "1"], "Bad day-of-month")
     assert "day-of-month '30' never falls in month '2'" in text and "Python 3.11+" in text

@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 
 import jobsim
 from jobsim import traces
-from jobsim._profiles import CronTask, split_names
+from jobsim._profiles import CronTask
+from jobsim._profilespec import split_names
 from jobsim._time import instant_ns, iso
 
 START = "2026-03-02T00:00:00Z"

@@ -19,7 +19,8 @@ from jobsim import (
     UnsupportedFeature,
 )
 from jobsim._backoffs import js_round
-from jobsim._profiles import FEATURES, builtin_profiles
+from jobsim._features import FEATURES
+from jobsim._profiles import builtin_profiles
 from jobsim._systems import SEVEN
 from jobsim._time import MS, SECOND, instant_ns, iso
 

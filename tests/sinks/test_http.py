@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
-import socket
 import time
 import traceback
 from collections.abc import Iterator
@@ -16,29 +15,21 @@ import httpx
 import pytest
 import respx
 from _deep import nested
-from _fakehost import START_NS, FakeHost
-from _loopback import serving
+from _loopback import serving, unused_port
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jobsim
-from jobsim._http import HttpCall, HttpSink, UnmatchedRequest, delayed, timeout
+from jobsim._http import HttpCall, HttpSink, UnmatchedRequest
+from jobsim._httptime import delayed, timeout
 from jobsim._mail import MailSink
 from jobsim.errors import InvalidArgument, JobsimError
+
+from ._fakehost import START_NS, FakeHost
 
 SECOND = 1_000_000_000
 T0 = dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc)
 HOOK = "https://hooks.example.com/orders"
-
-
-@pytest.fixture
-def host() -> FakeHost:
-    return FakeHost()
-
-
-@pytest.fixture
-def mail(host: FakeHost) -> MailSink:
-    return MailSink(host)
 
 
 @pytest.fixture
@@ -63,12 +54,6 @@ def post_with_retries(url: str, attempts: int, **kwargs: object) -> list[object]
             if response.status_code < 500:
                 break
     return outcomes
-
-
-def unused_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 # -- routes and calls ----------------------------------------------------------------------

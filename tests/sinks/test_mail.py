@@ -7,7 +7,6 @@ import base64
 import datetime as dt
 import re
 import smtplib
-import socket
 import uuid
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -15,7 +14,7 @@ from smtplib import SMTP  # the import style that defeats module-attribute patch
 
 import httpx
 import pytest
-from _fakehost import START_NS, FakeHost
+from _loopback import unused_port
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,21 +23,10 @@ from jobsim._http import HttpSink
 from jobsim._mail import MailSink
 from jobsim.errors import InvalidArgument
 
+from ._fakehost import START_NS, FakeHost
+
 SECOND = 1_000_000_000
 T0 = dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc)
-
-
-@pytest.fixture
-def host() -> FakeHost:
-    return FakeHost()
-
-
-@pytest.fixture
-def mail(host: FakeHost) -> Iterator[MailSink]:
-    sink = MailSink(host)
-    sink.install()
-    yield sink
-    sink.uninstall()
 
 
 @pytest.fixture
@@ -59,12 +47,6 @@ def welcome(**extra: str) -> EmailMessage:
     msg.set_content("Hi Ada,\nwelcome aboard.\n")
     msg.add_alternative("<p>Hi Ada, welcome aboard.</p>", subtype="html")
     return msg
-
-
-def unused_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 # -- SMTP: the real smtplib client ----------------------------------------------------------

@@ -7,32 +7,19 @@ import email.utils
 import smtplib
 import socket
 import sys
-from collections.abc import Iterator
 from email.message import EmailMessage
 
 import pytest
-from _fakehost import START_NS, FakeHost
 
 from jobsim._mail import MailSink
-from jobsim._smtp import LOCAL_HOSTNAME
+from jobsim._smtppatch import LOCAL_HOSTNAME
 from jobsim.errors import InvalidArgument
+
+from ._fakehost import START_NS, FakeHost
 
 email_make_msgid = email.utils.make_msgid
 
 SECOND = 1_000_000_000
-
-
-@pytest.fixture
-def host() -> FakeHost:
-    return FakeHost()
-
-
-@pytest.fixture
-def mail(host: FakeHost) -> Iterator[MailSink]:
-    sink = MailSink(host)
-    sink.install()
-    yield sink
-    sink.uninstall()
 
 
 def receipt(number: int = 1) -> EmailMessage:

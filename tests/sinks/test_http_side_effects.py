@@ -15,19 +15,15 @@ from typing import Any
 
 import httpx
 import pytest
-from _fakehost import FakeHost
 
 import jobsim
 from jobsim._http import HttpSink
 from jobsim.errors import InvalidArgument
 
+from ._fakehost import FakeHost
+
 URL = "https://api.example.com/charge"
 RESULT = "it must return an httpx.Response, or None to pass the request on"
-
-
-@pytest.fixture
-def host() -> FakeHost:
-    return FakeHost()
 
 
 @pytest.fixture

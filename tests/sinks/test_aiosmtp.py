@@ -12,7 +12,6 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from _fakehost import START_NS, FakeHost
 
 import jobsim
 from jobsim import _aiosmtp
@@ -21,6 +20,8 @@ from jobsim._mail import MailSink
 from jobsim._smtp import SmtpServer, SmtpSession
 from jobsim.errors import JobsimError
 
+from ._fakehost import START_NS, FakeHost
+
 aiosmtplib = pytest.importorskip("aiosmtplib")
 from aiosmtplib import SMTP  # noqa: E402 (after the skip)
 
@@ -28,19 +29,6 @@ SECOND = 1_000_000_000
 ORIGINAL = dict(vars(SMTP))
 ORIGINAL_SOCKET = vars(aiosmtplib.smtp)["socket"]
 Drive = Callable[[Coroutine[Any, Any, Any]], Any]
-
-
-@pytest.fixture
-def host() -> FakeHost:
-    return FakeHost()
-
-
-@pytest.fixture
-def mail(host: FakeHost) -> Iterator[MailSink]:
-    sink = MailSink(host)
-    sink.install()
-    yield sink
-    sink.uninstall()
 
 
 @pytest.fixture

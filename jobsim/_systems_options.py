@@ -204,7 +204,7 @@ def _tasks(value: Any) -> dict[str, dict[str, int]]:
                                                                   "True}: " + _TAKES)  # fmt: skip
         unknown = sorted(set(own) - set(_TASK_OPTIONS), key=shown)  # shown: a key whose repr raises is named too
         if unknown:
-            raise InvalidArgument(f"tasks[{fn_id!r}] has no option {', '.join(map(repr, unknown))}"
+            raise InvalidArgument(f"tasks[{fn_id!r}] has no option {', '.join(map(shown, unknown))}"
                                   f"{_unknown_why(unknown, agenda=False)}; a task takes {_TAKES}")  # fmt: skip
         values = _task_values(own, f"tasks[{fn_id!r}]")
         if values:

@@ -252,23 +252,29 @@ def _in_processes(part: Callable[[int, int], Iterator[Row]], cuts: tuple[int, ..
     """
     made = redactor.fakes_made() if redactor is not None else 0
     children: list[tuple[int, Any]] = []
+    forked = True
     try:
         for start, stop in itertools.pairwise(cuts[1:]):
             sink = tempfile.TemporaryFile(dir=spill)  # noqa: SIM115 -- closed below, once copied
-            children.append((-1, sink))
+            children.append((0, sink))  # 0: no process (yet)
             mask = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())  # none between fork and try
             try:
                 pid = os.fork()
                 if pid == 0:  # pragma: no cover -- the child (coverage does not follow it)
                     _child(part, start, stop, sink, redactor, made, mask)
+            except OSError:  # no memory or process left for it: this process writes every part
+                forked = False
+                break
             finally:
                 signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             children[-1] = (pid, sink)
         _put(part(cuts[0], cuts[1]), out)
-        same = redactor is None or redactor.fakes_made() == made
+        same = forked and (redactor is None or redactor.fakes_made() == made)
         for i, (pid, sink) in enumerate(children):
+            if not pid:
+                continue
             _, status = os.waitpid(pid, 0)
-            children[i] = (-1, sink)
+            children[i] = (0, sink)
             if os.WIFSIGNALED(status):
                 raise TraceError(f"the process writing records {cuts[i + 1]} to {cuts[i + 2] - 1} was killed by "
                                  f"{signal.Signals(os.WTERMSIG(status)).name}; nothing was written: save again, or "

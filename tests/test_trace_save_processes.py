@@ -146,7 +146,8 @@ def test_a_child_killed_by_a_signal_is_an_error_and_nothing_is_written(tmp_path,
 
     monkeypatch.setattr(_tracefile, "_child", killed)
     trace = bench_trace.build(500, people=20, pool=5)
-    with pytest.raises(TraceError, match=r"records 250 to 499 was killed by SIGKILL.*workers=1"):
+    first = round(500 * _tracefile.FIRST_SHARE)
+    with pytest.raises(TraceError, match=rf"records {first} to 499 was killed by SIGKILL.*workers=1"):
         trace.save(tmp_path / "t.jobsim.jsonl", workers=2)
     assert list(tmp_path.iterdir()) == []
 
@@ -235,3 +236,20 @@ def test_the_environment_variable_must_be_a_whole_number_too(given, tmp_path, mo
     monkeypatch.setenv(_tracefile.WORKERS_ENV, given)
     with pytest.raises(InvalidArgument, match=f"JOBSIM_SAVE_WORKERS='{given}' is not valid"):
         jobsim.Trace().save(tmp_path / "t.jobsim.jsonl")
+
+
+def test_a_fork_that_fails_leaves_the_parent_to_write_every_part(tmp_path, spy, monkeypatch):
+    forks = [os.fork]
+
+    def fork_once() -> int:
+        if len(forks) > 1:
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        forks.append(None)
+        return forks[0]()
+
+    monkeypatch.setattr(os, "fork", fork_once)
+    trace = bench_trace.build(500, people=20, pool=5)
+    one = trace.save(tmp_path / "one.jobsim.jsonl", workers=1).read_bytes()
+    spy.reset()
+    assert trace.save(tmp_path / "t.jobsim.jsonl", workers=3).read_bytes() == one
+    assert len(forks) == 2 and spy.parts == 2  # one child forked, its lines dropped: the parent wrote the rest

@@ -180,9 +180,9 @@ class Trace:
         ``JOBSIM_REDACT_KEY``); ``False`` writes everything as recorded. The same
         simulation with the same seed writes the same bytes.
 
-        ``workers``: processes that redact and encode (``1``: this one alone; ``None``: two for a trace of
-        50,000 records or more when two CPUs are free, ``JOBSIM_SAVE_WORKERS`` to change it); the bytes are
-        the same either way.
+        ``workers``: processes that redact and encode (``1``: this one alone; ``None``: two to redact a trace
+        of 50,000 records or more when two CPUs are free, ``JOBSIM_SAVE_WORKERS`` to change it); the bytes
+        are the same either way.
         """
         from ._tracefile import save
 

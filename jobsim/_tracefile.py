@@ -71,7 +71,7 @@ def save(trace: Trace, path: str | os.PathLike[str], *, redact: Redaction | bool
     """Write ``trace`` to ``path`` (atomically: a ``.part`` file renamed when complete).
 
     ``workers``: processes that redact and encode the records (``_in_processes``); None: two for a large
-    trace on a machine with two CPUs or more, unless ``JOBSIM_SAVE_WORKERS`` says otherwise."""
+    trace to redact on a machine with two CPUs or more, unless ``JOBSIM_SAVE_WORKERS`` says otherwise."""
     target = _path(path)
     if not target.name:  # '/', '.' resolved nowhere: with_name() below raised ValueError
         raise InvalidArgument.build("path", path, "a file path ending in a file name, such as 'run.jobsim.jsonl'")
@@ -121,7 +121,8 @@ def _write(trace: Trace, out: BinaryIO, policy: Redaction | None, workers: int |
     last = end_of(trace)  # once: without a simulation or an end line, a walk over every record
     _check_span(header.get("start"), last)
     out.write(dumps(header, default=default, option=options))
-    cuts = _cuts(len(rows), _processes(workers, len(rows)))
+    # without redaction a second process saves nothing: its half costs the child what the whole costs one process
+    cuts = _cuts(len(rows), _processes(1 if workers is None and policy is None else workers, len(rows)))
     part = _prepared(trace, redactor, verbatim=True, cuts=cuts[1:-1])
     if len(cuts) == 2:
         _put(part(0, len(rows)), out)
@@ -183,7 +184,9 @@ PARALLEL_FROM = 50_000
 """Records from which ``save`` splits the work in two by itself (``workers=None``): below, the fork and the
 copy of the second half cost about what the second core saves (measured, ``benchmarks/README.md``)."""
 FIRST_SHARE = 0.47
-"""The share of the records the parent process writes itself; it also copies the others' lines into the file."""
+"""The share of the records the parent process writes itself; it also copies the child's lines into the file,
+and the child walks each record more slowly (its memos start empty, it copies each page it writes to): at a
+million records the two then finish together (measured, ``benchmarks/README.md``)."""
 
 
 def workers_asked(workers: Any) -> int | None:

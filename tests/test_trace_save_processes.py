@@ -194,6 +194,8 @@ def test_a_large_trace_is_written_in_two_processes_by_default(large, tmp_path, s
     spy.reset()
     large.save(tmp_path / "t.jobsim.jsonl")
     assert spy.forks == 1
+    large.save(tmp_path / "t.jobsim.jsonl", redact=False)  # nothing to redact: one process
+    assert spy.forks == 1
     monkeypatch.setattr(_tracefile, "PARALLEL_FROM", 201)  # a smaller trace than that: one process
     spy.reset()
     large.save(tmp_path / "t.jobsim.jsonl")

@@ -17,6 +17,10 @@ Variants, in the same process, interleaved:
   redaction, orjson, the header and end lines;
 - ``jobsim save, secrets only``: ``redact=Redaction(pseudonymize=False)``;
 - ``jobsim save, redact=False``: the same without the redaction passes;
+- ``..., 2 processes``: each of the three with ``workers=2``: after the redaction's first pass a forked
+  child redacts and encodes the second part of the records while this process writes the first, then
+  copies the child's lines in (the three above are ``workers=1``, one process, as before session 19);
+  the CPU time of each side and the load average are printed after the table;
 - ``jobsim load``: ``jobsim.Trace.load(path)``: streamed, validated, decoded, with
   nothing frozen in the process (see below);
 - ``jobsim load, caller froze objects``: the same while the fixtures stay frozen, so
@@ -233,10 +237,33 @@ def main() -> None:
 
         return wrapped
 
+    cpu: dict[str, list[tuple[float, float, float]]] = {}
+
+    def on_cpu(name: str, save: Callable[[], object]) -> Callable[[], float]:
+        """``save`` timed, noting the CPU time of this process and of the children it forked, and the load."""
+
+        def run() -> float:
+            before = os.times()
+            elapsed = _common.timed(save)()
+            after = os.times()
+            children = after.children_user + after.children_system - before.children_user - before.children_system
+            cpu.setdefault(name, []).append((after.user + after.system - before.user - before.system,
+                                             max(children, 0.0), os.getloadavg()[0]))
+            return elapsed
+
+        return run
+
     variants = {
-        "jobsim save": _common.timed(lambda: trace.save(redacted)),
-        "jobsim save, secrets only": _common.timed(lambda: trace.save(plain, redact=secrets_only)),
-        "jobsim save, redact=False": _common.timed(lambda: trace.save(plain, redact=False)),
+        "jobsim save": on_cpu("jobsim save", lambda: trace.save(redacted, workers=1)),
+        "jobsim save, 2 processes": on_cpu("jobsim save, 2 processes", lambda: trace.save(redacted, workers=2)),
+        "jobsim save, secrets only": on_cpu("jobsim save, secrets only",
+                                            lambda: trace.save(plain, redact=secrets_only, workers=1)),
+        "jobsim save, secrets only, 2 processes": on_cpu("jobsim save, secrets only, 2 processes",
+                                                         lambda: trace.save(plain, redact=secrets_only, workers=2)),
+        "jobsim save, redact=False": on_cpu("jobsim save, redact=False",
+                                            lambda: trace.save(plain, redact=False, workers=1)),
+        "jobsim save, redact=False, 2 processes": on_cpu("jobsim save, redact=False, 2 processes",
+                                                         lambda: trace.save(plain, redact=False, workers=2)),
         "jobsim load": unfrozen(_common.timed(lambda: jobsim.Trace.load(redacted))),
         "jobsim load, caller froze objects": _common.timed(lambda: jobsim.Trace.load(redacted)),
         "orjson write": _common.timed(orjson_write),
@@ -254,8 +281,11 @@ def main() -> None:
     med = {name: _common.median(times) for name, times in samples.items()}
     rows = []
     for name, floor, stdlib in (("jobsim save", "orjson write", "json write"),
+                                ("jobsim save, 2 processes", "orjson write", "json write"),
                                 ("jobsim save, secrets only", "orjson write", "json write"),
+                                ("jobsim save, secrets only, 2 processes", "orjson write", "json write"),
                                 ("jobsim save, redact=False", "orjson write", "json write"),
+                                ("jobsim save, redact=False, 2 processes", "orjson write", "json write"),
                                 ("jobsim load", "orjson read, gc paused", "json read"),
                                 ("jobsim load, caller froze objects", "orjson read, gc paused", "json read")):
         rows.append([name, _common.fmt_time(med[name]), f"{n / med[name] / 1e3:.0f}k/s",
@@ -266,6 +296,10 @@ def main() -> None:
         rows.append([name, _common.fmt_time(med[name]), f"{n / med[name] / 1e3:.0f}k/s", "", "", ""])
     target = "< 3 s" if n == 1_000_000 else "< 3 s per 1M (linear)"
     _common.print_table(["variant", "median", "records/s", "/ orjson", "/ json", target], rows)
+    print("\n# CPU time of each save (this process, the children it forked) and the 1-minute load, every round:")
+    for name, noted in cpu.items():
+        print(f"#   {name}: " + ", ".join(f"{own:.2f} + {children:.2f} s (load {load:.1f})"
+                                       for own, children, load in noted))  # fmt: skip
     for path in folder.iterdir():
         path.unlink()
     folder.rmdir()

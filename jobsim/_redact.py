@@ -343,7 +343,17 @@ class Redactor:
         is ``apply(kind, data)`` of a built-in kind that may change (``rewritten``), without its lookups."""
         if self._pending:
             self._fake_pending()  # learn queues them, apply never does: faked now, before any record is rewritten
+        # Rewriting starts with no memo: one made while learning (faking a pending value) may hold what a rewrite
+        # gave before the last fake, and kept would make the records' bytes depend on when it is forgotten
+        # (a full cache started afresh), which the writer's processes must not (``_tracefile._in_processes``).
+        for memo in (self._texts, self._structures, self._messages, self._nested):
+            memo.clear()
         return self._fields, {kind: self._kinds[kind] for kind in self.rewritten}
+
+    def fakes_made(self) -> int:
+        """How many fakes this redactor made (names' words, whole values, uncased names): what it rewrites
+        changes only when this grows (every other thing it keeps is a memo, or fixed by the first pass)."""
+        return len(self._words) + len(self._exact) + len(self._uncased)
 
     def apply(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
         """The record as it may be written (a new dict where anything changed)."""

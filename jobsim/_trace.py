@@ -172,17 +172,21 @@ class Trace:
     # -- files ----------------------------------------------------------------------------
     @keywords_checked("trace.save()")
     def save(self, path: str | os.PathLike[str], *, redact: Redaction | bool | None = None,
-             compress: bool | None = None) -> Path:
+             compress: bool | None = None, workers: int | None = None) -> Path:
         """Write the trace as JSON Lines (``.gz`` suffix or ``compress=True``: gzip).
 
         ``redact``: a ``jobsim.Redaction`` policy; ``None`` or ``True`` means the
         default one (secrets dropped, personal data pseudonymized with the key in
         ``JOBSIM_REDACT_KEY``); ``False`` writes everything as recorded. The same
         simulation with the same seed writes the same bytes.
+
+        ``workers``: processes that redact and encode (``1``: this one alone; ``None``: two to redact a trace
+        of 50,000 records or more when two CPUs are free, ``JOBSIM_SAVE_WORKERS`` to change it); the bytes
+        are the same either way.
         """
         from ._tracefile import save
 
-        return save(self, path, redact=redact, compress=compress)
+        return save(self, path, redact=redact, compress=compress, workers=workers)
 
     @classmethod
     @keywords_checked("Trace.load()")

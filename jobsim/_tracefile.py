@@ -27,14 +27,20 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
 import gzip
+import itertools
 import json
 import operator
 import os
+import shutil
+import signal
+import tempfile
+import threading
 from collections import Counter
-from collections.abc import Container, Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NoReturn
 
 import orjson
 
@@ -61,8 +67,11 @@ _OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
 
 # -- writing --------------------------------------------------------------------------------------
 def save(trace: Trace, path: str | os.PathLike[str], *, redact: Redaction | bool | None = None,
-         compress: bool | None = None) -> Path:
-    """Write ``trace`` to ``path`` (atomically: a ``.part`` file renamed when complete)."""
+         compress: bool | None = None, workers: int | None = None) -> Path:
+    """Write ``trace`` to ``path`` (atomically: a ``.part`` file renamed when complete).
+
+    ``workers``: processes that redact and encode the records (``_in_processes``); None: two for a large
+    trace to redact on a machine with two CPUs or more, unless ``JOBSIM_SAVE_WORKERS`` says otherwise."""
     target = _path(path)
     if not target.name:  # '/', '.' resolved nowhere: with_name() below raised ValueError
         raise InvalidArgument.build("path", path, "a file path ending in a file name, such as 'run.jobsim.jsonl'")
@@ -70,14 +79,15 @@ def save(trace: Trace, path: str | os.PathLike[str], *, redact: Redaction | bool
         raise InvalidArgument.build("compress", compress, "True (gzip), False, or None (gzip if the name ends in .gz)")
     gz = target.name.endswith(".gz") if compress is None else compress
     policy = policy_for(redact)
+    asked = workers_asked(workers)
     partial = target.with_name(target.name + ".part")
     try:
         with open(partial, "wb") as raw:
             if gz:
                 with gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=5, mtime=0) as out:
-                    write(trace, out, policy)  # type: ignore[arg-type]
+                    write(trace, out, policy, workers=asked, spill=target.parent)  # type: ignore[arg-type]
             else:
-                write(trace, raw, policy)
+                write(trace, raw, policy, workers=asked, spill=target.parent)
         os.replace(partial, target)
     except BaseException as exc:
         with contextlib.suppress(OSError):
@@ -90,13 +100,18 @@ def save(trace: Trace, path: str | os.PathLike[str], *, redact: Redaction | bool
     return target
 
 
-def write(trace: Trace, out: BinaryIO, policy: Redaction | None) -> None:
-    """Header, records, end line, as JSON Lines into a binary stream."""
-    with paused_gc():
-        _write(trace, out, policy)
+def write(trace: Trace, out: BinaryIO, policy: Redaction | None, *, workers: int | None = 1,
+          spill: Path | None = None) -> None:
+    """Header, records, end line, as JSON Lines into a binary stream.
+
+    ``workers``: as ``save``'s (1: in this process); ``spill``: the folder of the other processes' temporary files.
+    """
+    with paused_gc():  # off in the processes ``_in_processes`` forks too: no collection touches a shared page
+        _write(trace, out, policy, workers, spill)
 
 
-def _write(trace: Trace, out: BinaryIO, policy: Redaction | None) -> None:
+def _write(trace: Trace, out: BinaryIO, policy: Redaction | None, workers: int | None = 1,
+           spill: Path | None = None) -> None:
     rows = trace._rows
     redactor = None
     if policy is not None:
@@ -106,12 +121,30 @@ def _write(trace: Trace, out: BinaryIO, policy: Redaction | None) -> None:
     last = end_of(trace)  # once: without a simulation or an end line, a walk over every record
     _check_span(header.get("start"), last)
     out.write(dumps(header, default=default, option=options))
+    # without redaction a second process saves nothing: its half costs the child what the whole costs one process
+    cuts = _cuts(len(rows), _processes(1 if workers is None and policy is None else workers, len(rows)))
+    part = _prepared(trace, redactor, verbatim=True, cuts=cuts[1:-1])
+    if len(cuts) == 2:
+        _put(part(0, len(rows)), out)
+    else:
+        _in_processes(part, cuts, out, redactor, spill)
+    counts = Counter(map(_KIND, rows))  # a line per row, "k" its kind: counted in one C loop
+    seqs = trace._seqs
+    next_seq = (seqs[-1] + 1 if seqs else len(rows)) if rows else 0
+    end = {"k": "end", "seq": next_seq, "at": last, "records": len(rows),
+           "counts": dict(sorted(counts.items()))}  # fmt: skip
+    out.write(dumps(end, option=options))
+
+
+def _put(records: Iterable[Row], out: BinaryIO) -> None:
+    """Records as JSON Lines into ``out``."""
+    dumps, default, options = orjson.dumps, _default, _OPTIONS
     # Lines are appended to one buffer and each orjson result is dropped at once: keeping
     # thousands of them alive for a join doubled the time at a million records (measured).
     buf = bytearray()
     prefixes: dict[str, tuple[bytes, bytes]] = {}
     fast = orjson.OPT_APPEND_NEWLINE  # non-string keys are rare and make every dumps slower: retry with them
-    for seq, at, kind, fields, line in records_out(trace, redactor, verbatim=True):
+    for seq, at, kind, fields, line in records:
         try:
             if line is not None:
                 buf += dumps(line, default=default, option=fast)
@@ -143,12 +176,143 @@ def _write(trace: Trace, out: BinaryIO, policy: Redaction | None) -> None:
             out.write(buf)
             buf.clear()
     out.write(buf)
-    counts = Counter(map(_KIND, rows))  # a line per row, "k" its kind: counted in one C loop
-    seqs = trace._seqs
-    next_seq = (seqs[-1] + 1 if seqs else len(rows)) if rows else 0
-    end = {"k": "end", "seq": next_seq, "at": last, "records": len(rows),
-           "counts": dict(sorted(counts.items()))}  # fmt: skip
-    out.write(dumps(end, option=options))
+
+
+# -- in several processes ---------------------------------------------------------------------------
+WORKERS_ENV = "JOBSIM_SAVE_WORKERS"
+PARALLEL_FROM = 50_000
+"""Records from which ``save`` splits the work in two by itself (``workers=None``): below, the fork and the
+copy of the second half cost about what the second core saves (measured, ``benchmarks/README.md``)."""
+FIRST_SHARE = 0.47
+"""The share of the records the parent process writes itself; it also copies the child's lines into the file,
+and the child walks each record more slowly (its memos start empty, it copies each page it writes to): at a
+million records the two then finish together (measured, ``benchmarks/README.md``)."""
+
+
+def workers_asked(workers: Any) -> int | None:
+    """``save(workers=...)`` checked: an int >= 1, or None for ``JOBSIM_SAVE_WORKERS``, else automatic (None)."""
+    if workers is None:
+        given = os.environ.get(WORKERS_ENV, "").strip()
+        if not given:
+            return None
+        if given.isdigit() and int(given) >= 1:
+            return int(given)
+        raise InvalidArgument.build(WORKERS_ENV, given, "a whole number of processes, 1 or more (1: save in this "
+                                    "process), or unset for two on a large trace")  # fmt: skip
+    if type(workers) is not int or workers < 1:
+        raise InvalidArgument.build("workers", workers, "a whole number of processes, 1 or more (1: save in this "
+                                    "process), or None for two on a large trace when two CPUs are free")  # fmt: skip
+    return workers
+
+
+def _processes(workers: int | None, records: int) -> int:
+    """How many processes write ``records`` records: 1 unless this process may fork (``os.fork``, one thread:
+    forking a threaded process may leave the child a lock another thread held, and 3.12 warns)."""
+    if workers == 1 or records < 2 or not hasattr(os, "fork") or threading.active_count() > 1:
+        return 1
+    if workers is None:
+        if records < PARALLEL_FROM or _cpus() < 2:
+            return 1
+        workers = 2
+    return min(workers, records)
+
+
+def _cpus() -> int:
+    """The CPUs this process may run on (its affinity, as ``taskset`` or a container's cpuset limits it)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+
+
+def _cuts(records: int, processes: int) -> tuple[int, ...]:
+    """Where each process's records start, and the end: the parent's share first, the rest split evenly."""
+    if processes < 2:
+        return 0, records
+    first = max(1, round(records * FIRST_SHARE)) if processes == 2 else max(1, records // processes)
+    rest = records - first
+    return (0, *(first + rest * i // (processes - 1) for i in range(processes - 1)), records)
+
+
+def _in_processes(part: Callable[[int, int], Iterator[Row]], cuts: tuple[int, ...], out: BinaryIO,
+                  redactor: Redactor | None, spill: Path | None) -> None:
+    """The records in ``len(cuts) - 1`` processes: this one writes the first part into ``out`` while a forked
+    child writes each other part into a temporary file (a pipe would block it until the parent reads), which the
+    parent then copies into ``out`` in order. Everything a part needs and only a pass over every record gives was
+    made before (the first pass: names, secrets, canonical forms), so the bytes are the ones one process writes.
+
+    Why the same bytes: apart from the fakes themselves (``Redactor.fakes_made``), what a redactor keeps while
+    rewriting are memos of what a rewrite gives with the fakes it has (per string, per HTTP message's content,
+    by identity, per dict shape), started afresh when the rewriting starts (``Redactor.tables``). A part that makes
+    no new fake therefore writes what it would after the records before it, memos or none. A part can make one
+    (a name only a record's extension attribute or cancel key holds, a phone number in free text): then memos
+    made before it may hold what text gave without it, and one process would write those. So when any part made a
+    fake, the children's files are dropped and the parent writes the other parts itself after its own, as one
+    process does; the same when a child failed in any other way (a record orjson cannot write: the parent meets
+    it and raises what one process raises). A child killed by a signal is an error: the trace is not written.
+
+    The collector stays off in both (``paused_gc``), so no collection writes to every shared page; the child
+    leaves with ``os._exit``: no at-exit code, no flush of files it shares with the parent, and it touches
+    nothing but its own temporary file.
+    """
+    made = redactor.fakes_made() if redactor is not None else 0
+    children: list[tuple[int, Any]] = []
+    forked = True
+    try:
+        for start, stop in itertools.pairwise(cuts[1:]):
+            sink = tempfile.TemporaryFile(dir=spill)  # noqa: SIM115 -- closed below, once copied
+            children.append((0, sink))  # 0: no process (yet)
+            mask = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())  # none between fork and try
+            try:
+                pid = os.fork()
+                if pid == 0:  # pragma: no cover -- the child (coverage does not follow it)
+                    _child(part, start, stop, sink, redactor, made, mask)
+            except OSError:  # no memory or process left for it: this process writes every part
+                forked = False
+                break
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            children[-1] = (pid, sink)
+        _put(part(cuts[0], cuts[1]), out)
+        same = forked and (redactor is None or redactor.fakes_made() == made)
+        for i, (pid, sink) in enumerate(children):
+            if not pid:
+                continue
+            _, status = os.waitpid(pid, 0)
+            children[i] = (0, sink)
+            if os.WIFSIGNALED(status):
+                raise TraceError(f"the process writing records {cuts[i + 1]} to {cuts[i + 2] - 1} was killed by "
+                                 f"{signal.Signals(os.WTERMSIG(status)).name}; nothing was written: save again, or "
+                                 f"with workers=1 to write in one process")  # fmt: skip
+            same = same and os.waitstatus_to_exitcode(status) == 0
+        if same:
+            for _, sink in children:
+                sink.seek(0)
+                shutil.copyfileobj(sink, out, _BUFFER)
+        else:
+            _put(part(cuts[1], cuts[-1]), out)
+    finally:
+        for pid, sink in children:
+            if pid > 0:  # an error in this process: its children are not needed
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+            sink.close()
+
+
+def _child(part: Callable[[int, int], Iterator[Row]], start: int, stop: int, sink: Any, redactor: Redactor | None,
+           made: int, mask: set[Any]) -> NoReturn:  # pragma: no cover -- runs in the forked child
+    """Write records ``start`` to ``stop`` into ``sink``, then leave: 0 when written without making a new fake."""
+    code = 3
+    try:
+        gc.disable()
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        with open(sink.fileno(), "wb", closefd=False) as lines:
+            _put(part(start, stop), lines)
+        if redactor is None or redactor.fakes_made() == made:
+            code = 0
+    except BaseException:
+        pass  # the parent writes these records itself, and meets the error
+    finally:
+        os._exit(code)
 
 
 FIRST_AT, LAST_AT = -(1 << 63), (1 << 64) - 1
@@ -184,20 +348,31 @@ def records_out(trace: Trace, redactor: Redactor | None = None, *, verbatim: boo
     ``verbatim`` (writing without redaction only): recorded JSON outputs stay
     ``orjson.Fragment`` s of their bytes instead of being decoded.
     """
+    yield from _prepared(trace, redactor, verbatim=verbatim)(0, len(trace._rows))
+
+
+def _prepared(trace: Trace, redactor: Redactor | None = None, *, verbatim: bool = False,
+              cuts: tuple[int, ...] = ()) -> Callable[[int, int], Iterator[Row]]:
+    """``records_out`` of the records from ``start`` to ``stop``, as ``part(start, stop)``, once everything that
+    must see every record has (the redaction's first pass, the canonical forms it makes): ``start`` 0 or one of
+    ``cuts``. Each part gives what the same records give in one pass over all of them, provided the parts
+    before it made no new fake (``_in_processes``)."""
     rows = trace._rows
     seqs = trace._seqs or range(len(rows))
     if redactor is None:
-        expand = expanders(as_is=verbatim)
-        for seq, (at, kind, fields) in zip(seqs, rows, strict=True):
-            if kind in expand:
-                fields = expand[kind](fields)
-            if kind in ENCODED:
-                yield seq, at, kind, fields, encode(seq, at, kind, fields)
-            else:
-                if kind not in BUILTIN:
-                    _check_fields(seq, kind, fields)
-                yield seq, at, kind, fields, None
-        return
+        def plain(start: int, stop: int) -> Iterator[Row]:
+            expand = expanders(as_is=verbatim)
+            for seq, (at, kind, fields) in _zipped(seqs, rows, start, stop):
+                if kind in expand:
+                    fields = expand[kind](fields)
+                if kind in ENCODED:
+                    yield seq, at, kind, fields, encode(seq, at, kind, fields)
+                else:
+                    if kind not in BUILTIN:
+                        _check_fields(seq, kind, fields)
+                    yield seq, at, kind, fields, None
+
+        return plain
     expand = expanders()
     # Canonical data is made once and kept for the second pass only where it is new: the
     # kinds ``expand`` rewrites (an HTTP call's summary is shared by every record of the call),
@@ -212,46 +387,59 @@ def records_out(trace: Trace, redactor: Redactor | None = None, *, verbatim: boo
         make, read = expand.get(kind), learners.get(kind)
         steps[kind] = None if make is None and read is None else (make, read)
     other = None if whole is None else (None, whole)
-    for _, kind, fields in rows:
-        step = steps.get(kind, other)
-        if step is not None:
-            make, read = step
-            if make is not None:
-                fields = make(fields)
-                keep(fields)
-            if read is not None:
-                read(fields)
-    made = iter(canon).__next__
-    apply, apply_line, rewritten = redactor.apply, redactor.apply_line, redactor.rewritten
-    event_line = redactor.event_line
+    made_before = {0: 0}  # a part's start -> the canonical forms the records before it made
+    for start, stop in itertools.pairwise((0, *cuts, len(rows))):
+        for _, kind, fields in rows[start:stop] if start or stop < len(rows) else rows:
+            step = steps.get(kind, other)
+            if step is not None:
+                make, read = step
+                if make is not None:
+                    fields = make(fields)
+                    keep(fields)
+                if read is not None:
+                    read(fields)
+        made_before[stop] = len(canon)
     fields_of, tables = redactor.tables()
     # 1 rewritten, 2 a line of its own layout, 3 both, 0 neither (only names jobsim gives and times), 5 an
     # event (its line made redacted), + 8 made canonical in the first pass (its canonical form is ``made()``);
     # a plugin's kind, missing here, is rewritten whole and its field names checked
-    route = {kind: (kind in rewritten) + 2 * (kind in ENCODED) + 8 * (kind in expand) for kind in BUILTIN}
+    route = {kind: (kind in redactor.rewritten) + 2 * (kind in ENCODED) + 8 * (kind in expand) for kind in BUILTIN}
     route["event"] = route["event.dropped"] = 5
-    for seq, (at, kind, fields) in zip(seqs, rows, strict=True):
-        how = route.get(kind, 4)
-        if how == 1:
-            yield seq, at, kind, fields_of(fields, tables[kind]), None
-        elif how == 0:
-            yield seq, at, kind, fields, None
-        elif how == 5:
-            yield seq, at, kind, fields, event_line(seq, at, kind, fields)
-        elif how == 9:
-            yield seq, at, kind, fields_of(made(), tables[kind]), None
-        elif how == 4:
-            fields = apply(kind, fields)
-            _check_fields(seq, kind, fields)
-            yield seq, at, kind, fields, None
-        else:
-            if how & 8:
-                fields, how = made(), how - 8
-            if how < 2:
-                yield seq, at, kind, (fields_of(fields, tables[kind]) if how else fields), None
+
+    def redacted(start: int, stop: int) -> Iterator[Row]:
+        made = iter(canon[made_before[start] :] if start else canon).__next__
+        apply, apply_line, event_line = redactor.apply, redactor.apply_line, redactor.event_line
+        for seq, (at, kind, fields) in _zipped(seqs, rows, start, stop):
+            how = route.get(kind, 4)
+            if how == 1:
+                yield seq, at, kind, fields_of(fields, tables[kind]), None
+            elif how == 0:
+                yield seq, at, kind, fields, None
+            elif how == 5:
+                yield seq, at, kind, fields, event_line(seq, at, kind, fields)
+            elif how == 9:
+                yield seq, at, kind, fields_of(made(), tables[kind]), None
+            elif how == 4:
+                fields = apply(kind, fields)
+                _check_fields(seq, kind, fields)
+                yield seq, at, kind, fields, None
             else:
-                line = encode(seq, at, kind, fields)
-                yield seq, at, kind, fields, (apply_line(kind, line) if how == 3 else line)
+                if how & 8:
+                    fields, how = made(), how - 8
+                if how < 2:
+                    yield seq, at, kind, (fields_of(fields, tables[kind]) if how else fields), None
+                else:
+                    line = encode(seq, at, kind, fields)
+                    yield seq, at, kind, fields, (apply_line(kind, line) if how == 3 else line)
+
+    return redacted
+
+
+def _zipped(seqs: Sequence[int], rows: list[tuple[int, str, dict[str, Any]]], start: int,
+            stop: int) -> Iterator[tuple[int, tuple[int, str, dict[str, Any]]]]:
+    if start or stop < len(rows):
+        return zip(seqs[start:stop], rows[start:stop], strict=True)
+    return zip(seqs, rows, strict=True)
 
 
 def lines(trace: Trace, redactor: Redactor | None = None) -> Iterator[dict[str, Any]]:

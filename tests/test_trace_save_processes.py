@@ -1,0 +1,257 @@
+"""``Trace.save`` in several processes (``workers=``) writes the bytes one process writes.
+
+The parent forks a child per part after the redaction's first pass, writes the first part
+itself and copies the children's lines in after it; whenever a part made a new fake (a name
+only the rewriting meets), or a child failed, the parent writes the rest itself. Every check
+here saves the same trace with ``workers=1`` and with more, and counts the forks and the
+parts the parent wrote, so a test fails if the processes were never used.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _redactcorpus import START_NS, bench_trace, corpus
+
+import jobsim
+from jobsim import Redaction, Trace, _tracefile
+from jobsim.errors import InvalidArgument, TraceError
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="saving in several processes needs os.fork")
+
+POLICIES = {"default": None, "secrets": Redaction(pseudonymize=False), "plain": False,
+            "keyed": Redaction(key="team secret", keep_domains=("gmail.com",), fields={"plan": "drop"})}  # fmt: skip
+
+
+class Spy:
+    """Counts the forks and the parts this process wrote itself (``_put``: 1 when the children's lines were used)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.forks = self.parts = 0
+        fork, put = os.fork, _tracefile._put
+
+        def counted_fork() -> int:
+            pid = fork()
+            if pid:
+                self.forks += 1
+            return pid
+
+        def counted_put(records: Any, out: Any) -> None:
+            self.parts += 1
+            put(records, out)
+
+        monkeypatch.setattr(os, "fork", counted_fork)
+        monkeypatch.setattr(_tracefile, "_put", counted_put)
+
+    def reset(self) -> None:
+        self.forks = self.parts = 0
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    return Spy(monkeypatch)
+
+
+def _same(trace: Trace, path: Path, spy: Spy, workers: int, **options: Any) -> bytes:
+    """The file ``workers`` processes write, checked against one process's; the forks checked made."""
+    one = trace.save(path.with_name("one-" + path.name), workers=1, **options).read_bytes()
+    spy.reset()
+    many = trace.save(path, workers=workers, **options).read_bytes()
+    assert many == one
+    assert spy.forks == min(workers, len(trace)) - 1
+    assert not list(path.parent.glob("*.part"))
+    return many
+
+
+@pytest.mark.filterwarnings("ignore::jobsim.errors.TraceWarning")
+def test_the_redaction_corpus_is_written_the_same_in_several_processes(tmp_path, spy):
+    for name, (trace, redact) in corpus(tmp_path / "corpus").items():
+        for workers in (2, 3, 7):
+            for suffix in (".jobsim.jsonl", ".jobsim.jsonl.gz"):
+                _same(trace, tmp_path / f"{name}-{workers}{suffix}", spy, workers, redact=redact)
+
+
+@pytest.mark.parametrize("policy", list(POLICIES))
+@pytest.mark.parametrize(("records", "people", "pool"), [(5000, 300, 40), (2500, 20, 7), (1000, 1000, 100)])
+def test_the_benchmarks_trace_is_written_the_same_and_the_childrens_lines_are_used(records, people, pool, policy,
+                                                                                  tmp_path, spy):  # fmt: skip
+    trace = bench_trace.build(records, people=people, pool=pool)
+    for workers in (2, 3):
+        for suffix in (".jobsim.jsonl", ".jobsim.jsonl.gz"):
+            _same(trace, tmp_path / f"t{workers}{suffix}", spy, workers, redact=POLICIES[policy])
+            assert spy.parts == 1  # no part made a new fake: the parent wrote its own part only
+
+
+@pytest.mark.parametrize("where", [1, 5])  # the fake made in the parent's part, in the child's
+def test_a_fake_made_while_rewriting_makes_the_parent_write_every_part(where, tmp_path, spy):
+    """An event's extension attribute is not read by the first pass: its name is faked while rewriting, and
+    memos made before may hold what text gave without it. The parent then writes the other parts itself."""
+    trace = Trace()
+    shared = {"note": {"text": "Hi Seán, see you"}, "tags": [{"who": "Seán"}]}
+    for i in range(8):
+        if i == where:
+            trace.add(START_NS + i, "event", {"name": "x", "id": "e1", "ts": None, "data": {},
+                                              "attributes": {"contactname": "Seán O'Brien"}})  # fmt: skip
+        else:
+            trace.add(START_NS + i, "run.end", {"function": "f", "run": f"r{i}", "status": "completed",
+                                                "output": {"a": shared, "b": {"text": "Seán " + "x" * 600}}})
+    _same(trace, tmp_path / "t.jobsim.jsonl", spy, 2)
+    assert spy.parts == 2
+
+
+def test_a_value_faked_while_learning_is_rewritten_in_text_met_before_it(tmp_path):
+    """Pending values (phone numbers, addresses) are faked one by one after the first pass; text rewritten
+    while faking an earlier one (a list of dicts at a ``phone`` field) is not remembered into the rewriting,
+    where the address is known: it was written in clear (and a later part would have written it faked)."""
+    trace = Trace()
+    trace.add(START_NS, "event", {"name": "x", "id": "e1", "ts": None,
+                                  "data": {"phone": [{"note": "12 Main Street"}], "address": "12 Main Street"}})
+    trace.add(START_NS + 1, "attempt", {"function": "f", "run": "r", "step": "s", "attempt": 0,
+                                        "error": "12 Main Street"})  # fmt: skip
+    text = trace.save(tmp_path / "t.jobsim.jsonl", workers=1).read_text()
+    assert "12 Main Street" not in text
+
+
+def test_an_error_in_the_childs_part_is_the_one_process_error(tmp_path, spy):
+    trace = Trace()
+    for i in range(6):
+        trace.add(START_NS + i, "plugin.thing", {"n": i})
+    trace.add(START_NS + 6, "plugin.thing", {"n": 1 << 70})  # past 64 bits: orjson refuses it
+    path = tmp_path / "t.jobsim.jsonl"
+    with pytest.raises(TraceError) as one:
+        trace.save(path, workers=1)
+    spy.reset()
+    with pytest.raises(TraceError) as two:
+        trace.save(path, workers=2)
+    assert str(two.value) == str(one.value) and "record 6 of kind 'plugin.thing'" in str(two.value)
+    assert spy.forks == 1 and spy.parts == 2
+    trace._rows[6] = (START_NS + 6, "plugin.thing", {"seq": 3})  # a reserved field name, checked while rewriting
+    with pytest.raises(TraceError, match="field named 'k', 'seq' or 'at'") as one:
+        trace.save(path, workers=1, redact=False)
+    with pytest.raises(TraceError) as two:
+        trace.save(path, workers=2, redact=False)
+    assert str(two.value) == str(one.value) and "record 6 of kind" in str(two.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_child_killed_by_a_signal_is_an_error_and_nothing_is_written(tmp_path, monkeypatch):
+    def killed(*args: Any) -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    monkeypatch.setattr(_tracefile, "_child", killed)
+    trace = bench_trace.build(500, people=20, pool=5)
+    first = round(500 * _tracefile.FIRST_SHARE)
+    with pytest.raises(TraceError, match=rf"records {first} to 499 was killed by SIGKILL.*workers=1"):
+        trace.save(tmp_path / "t.jobsim.jsonl", workers=2)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_child_runs_no_exit_code_and_flushes_none_of_the_parents_files(tmp_path, spy):
+    parent = os.getpid()
+    marks = tmp_path / "marks"
+    marks.mkdir()
+
+    def at_exit() -> None:
+        if os.getpid() != parent:
+            (marks / f"atexit-{os.getpid()}").touch()
+
+    atexit.register(at_exit)
+    try:
+        with open(tmp_path / "buffered.txt", "wb") as buffered:
+            buffered.write(b"written once, by the parent")  # still in the buffer when the child leaves
+            _same(bench_trace.build(500, people=20, pool=5), tmp_path / "t.jobsim.jsonl", spy, 3)
+            assert (tmp_path / "buffered.txt").read_bytes() == b""
+        assert (tmp_path / "buffered.txt").read_bytes() == b"written once, by the parent"
+    finally:
+        atexit.unregister(at_exit)
+    assert list(marks.iterdir()) == []
+
+
+@pytest.mark.parametrize("workers", [0, -1, True, 1.5, "2"])
+def test_workers_must_be_a_whole_number_of_processes(workers, tmp_path):
+    with pytest.raises(InvalidArgument, match=r"workers=.* a whole number of processes, 1 or more"):
+        Trace().save(tmp_path / "t.jobsim.jsonl", workers=workers)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def large(monkeypatch):
+    """A trace ``workers=None`` splits: past a lowered ``PARALLEL_FROM``, with two CPUs."""
+    monkeypatch.setattr(_tracefile, "PARALLEL_FROM", 100)
+    monkeypatch.setattr(_tracefile, "_cpus", lambda: 2)
+    monkeypatch.delenv(_tracefile.WORKERS_ENV, raising=False)
+    return bench_trace.build(200, people=10, pool=3)
+
+
+def test_a_large_trace_is_written_in_two_processes_by_default(large, tmp_path, spy, monkeypatch):
+    _same(large, tmp_path / "t.jobsim.jsonl", spy, 2)
+    spy.reset()
+    large.save(tmp_path / "t.jobsim.jsonl")
+    assert spy.forks == 1
+    large.save(tmp_path / "t.jobsim.jsonl", redact=False)  # nothing to redact: one process
+    assert spy.forks == 1
+    monkeypatch.setattr(_tracefile, "PARALLEL_FROM", 201)  # a smaller trace than that: one process
+    spy.reset()
+    large.save(tmp_path / "t.jobsim.jsonl")
+    assert spy.forks == 0
+
+
+def test_one_process_with_one_cpu_a_thread_alive_no_fork_or_the_environment_saying_so(large, tmp_path, spy,
+                                                                                      monkeypatch):  # fmt: skip
+    path = tmp_path / "t.jobsim.jsonl"
+    expected = large.save(path, workers=1).read_bytes()
+    checks = []
+    with monkeypatch.context() as m:
+        m.setattr(_tracefile, "_cpus", lambda: 1)
+        checks.append(large.save(path))
+    with monkeypatch.context() as m:
+        m.setenv(_tracefile.WORKERS_ENV, "1")
+        checks.append(large.save(path))
+    done = threading.Event()
+    thread = threading.Thread(target=done.wait)
+    thread.start()
+    try:
+        checks.append(large.save(path))
+        checks.append(large.save(path, workers=2))  # asked for, but unsafe: one process
+    finally:
+        done.set()
+        thread.join()
+    with monkeypatch.context() as m:
+        m.delattr(os, "fork")  # Windows
+        checks.append(large.save(path, workers=2))
+    assert spy.forks == 0
+    assert [check.read_bytes() for check in checks] == [expected] * 5
+    monkeypatch.setenv(_tracefile.WORKERS_ENV, "3")
+    spy.reset()
+    large.save(path)
+    assert spy.forks == 2
+
+
+@pytest.mark.parametrize("given", ["0", "two", "-2"])
+def test_the_environment_variable_must_be_a_whole_number_too(given, tmp_path, monkeypatch):
+    monkeypatch.setenv(_tracefile.WORKERS_ENV, given)
+    with pytest.raises(InvalidArgument, match=f"JOBSIM_SAVE_WORKERS='{given}' is not valid"):
+        jobsim.Trace().save(tmp_path / "t.jobsim.jsonl")
+
+
+def test_a_fork_that_fails_leaves_the_parent_to_write_every_part(tmp_path, spy, monkeypatch):
+    forks = [os.fork]
+
+    def fork_once() -> int:
+        if len(forks) > 1:
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        forks.append(None)
+        return forks[0]()
+
+    monkeypatch.setattr(os, "fork", fork_once)
+    trace = bench_trace.build(500, people=20, pool=5)
+    one = trace.save(tmp_path / "one.jobsim.jsonl", workers=1).read_bytes()
+    spy.reset()
+    assert trace.save(tmp_path / "t.jobsim.jsonl", workers=3).read_bytes() == one
+    assert len(forks) == 2 and spy.parts == 2  # one child forked, its lines dropped: the parent wrote the rest

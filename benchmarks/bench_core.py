@@ -177,10 +177,11 @@ class FloorStep:
         raise Suspend(op)
 
 
-def replay_job(ctx: FloorCtx) -> None:
-    """The benchmark's handler, as in ``run_jobsim``."""
+def replay_job(ctx: FloorCtx) -> Any:
+    """The benchmark's handler, as in ``run_jobsim``; its output is ``None``."""
     ctx.step.sleep("wait", WAIT_NS)
     ctx.step.run("work", work, ctx.event["data"]["i"], ctx.attempt)
+    return None
 
 
 @contextlib.contextmanager

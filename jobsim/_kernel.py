@@ -67,6 +67,9 @@ class Timer:
 class Kernel:
     """Virtual clock plus heap. ``now`` is read freely; it only changes in ``run``."""
 
+    # slots: ``run`` and ``schedule`` write ``now``, ``_depth`` and ``_one_off`` once per timer
+    __slots__ = ("_buckets", "_depth", "_heap", "_one_off", "now", "processed")
+
     def __init__(self, start: int) -> None:
         self.now = start
         # (due, priority, bucket) for each (due, priority) that has one, once: a bucket is [index of its next

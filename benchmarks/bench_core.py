@@ -18,7 +18,8 @@ Five implementations run the same workload in the same process, interleaved:
 - ``jobsim``: the full engine (``jobsim.Simulation``), keeping full run records.
 
 Target (from the issue): jobsim/SimPy <= 1.0. The replay floor is what that model costs
-in CPython before any engine: jobsim cannot go below it without dropping the model.
+in CPython on the baselines' bare heap, before any of an engine's checks and records; the
+second table compares it with SimPy, and jobsim with it.
 
     python benchmarks/bench_core.py                 # 10,000 and 100,000 jobs
     python benchmarks/bench_core.py --quick         # 2,000 jobs

@@ -67,6 +67,9 @@ class Timer:
 class Kernel:
     """Virtual clock plus heap. ``now`` is read freely; it only changes in ``run``."""
 
+    # slots: ``run`` and ``schedule`` write ``now``, ``_depth`` and ``_one_off`` once per timer
+    __slots__ = ("_buckets", "_depth", "_heap", "_one_off", "now", "processed")
+
     def __init__(self, start: int) -> None:
         self.now = start
         # (due, priority, bucket) for each (due, priority) that has one, once: a bucket is [index of its next
@@ -183,7 +186,9 @@ class Kernel:
                 if not timer.cancelled:
                     budget -= 1
                     if budget < 0 or timer.depth > max_chain:
-                        self._runaway(what, max_items if budget < 0 else max_chain, budget < 0)  # left queued
+                        total = budget < 0
+                        budget += 1  # left queued, not processed
+                        self._runaway(what, max_items if total else max_chain, total)
                 if at + 1 < len(bucket):
                     bucket[0] = at + 1
                     bucket[at] = None
@@ -198,12 +203,12 @@ class Kernel:
                 if not timer.recurring:
                     self._one_off -= 1
                     timer.cancelled = True  # spent: a later cancel() (a group dropping its fired sleeps) is a no-op
-                self.processed += 1
                 if budget == freeze_at:
                     freeze_at -= _gc.FREEZE_AFTER
                     freezer.tick()
                 timer.callback(*timer.args)
         finally:
+            self.processed += max_items - budget  # each timer run spent one of the budget: counted once here
             self._depth = -1
             freezer.thaw()
         if not (stop_when_idle and self._one_off == 0):

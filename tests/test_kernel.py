@@ -117,3 +117,34 @@ def test_urgent_work_scheduled_while_a_bucket_runs_goes_first():
     kernel.schedule(5, seen.append, "last", priority=3)
     kernel.run(5)
     assert seen == ["first", "urgent", "second", "normal again", "last"]
+
+
+def test_processed_counts_the_timers_run_not_the_cancelled_nor_the_one_a_budget_refused():
+    # counted once when `run` returns or raises (not per item): a refused timer stays queued and is not counted
+    kernel, seen = Kernel(0), []
+    for i in range(5):
+        kernel.schedule(i, seen.append, i)
+    kernel.cancel(kernel.schedule(2, seen.append, "cancelled"))
+    kernel.run(10)
+    assert (seen, kernel.processed) == ([0, 1, 2, 3, 4], 5)
+
+    def again() -> None:
+        kernel.schedule(kernel.now + 1, again)
+
+    kernel.schedule(11, again)
+    with pytest.raises(BudgetExceeded):
+        kernel.run(1_000, max_items=7)
+    assert kernel.processed == 5 + 7  # the 8th was refused, left queued
+    with pytest.raises(BudgetExceeded):
+        kernel.run(1_000, max_items=3, max_chain=10)
+    assert kernel.processed == 12 + 3
+
+    looping = Kernel(0)
+
+    def chain() -> None:
+        looping.schedule(looping.now, chain)
+
+    looping.schedule(0, chain)
+    with pytest.raises(BudgetExceeded, match="chain"):
+        looping.run(10, max_chain=4)
+    assert looping.processed == 5  # depths 0..4 ran; depth 5 was refused

@@ -10,9 +10,11 @@ parts the parent wrote, so a test fails if the processes were never used.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -255,3 +257,35 @@ def test_a_fork_that_fails_leaves_the_parent_to_write_every_part(tmp_path, spy, 
     spy.reset()
     assert trace.save(tmp_path / "t.jobsim.jsonl", workers=3).read_bytes() == one
     assert len(forks) == 2 and spy.parts == 2  # one child forked, its lines dropped: the parent wrote the rest
+
+
+@pytest.mark.parametrize("sigchld", ["ignored", "reaped"])
+def test_a_program_that_reaps_its_own_children_still_saves(sigchld, tmp_path, monkeypatch):
+    """SIGCHLD ignored (a daemon's habit) or a handler that reaps every child (``os.waitpid(-1, WNOHANG)``,
+    asyncio's older child watchers): the child's exit status is gone before ``_in_processes`` waits for it,
+    and ``os.waitpid`` raises ``ChildProcessError``. One process saves such a trace; two should too (the
+    parent cannot tell whether the child's lines are whole: it writes the rest itself)."""
+    reaped: list[int] = []
+
+    def reaper(*args: Any) -> None:
+        with contextlib.suppress(ChildProcessError):
+            while (pid := os.waitpid(-1, os.WNOHANG)[0]) > 0:
+                reaped.append(pid)
+
+    parent, put = os.getpid(), _tracefile._put
+
+    def late_put(records: Any, out: Any) -> None:  # the parent's part ends after the child has exited
+        if os.getpid() == parent and sigchld == "reaped":
+            deadline = time.monotonic() + 30
+            while not reaped and time.monotonic() < deadline:
+                time.sleep(0.01)
+        put(records, out)
+
+    trace = bench_trace.build(500, people=20, pool=5)
+    one = trace.save(tmp_path / "one.jobsim.jsonl", workers=1).read_bytes()
+    monkeypatch.setattr(_tracefile, "_put", late_put)
+    previous = signal.signal(signal.SIGCHLD, signal.SIG_IGN if sigchld == "ignored" else reaper)
+    try:
+        assert trace.save(tmp_path / "t.jobsim.jsonl", workers=2).read_bytes() == one
+    finally:
+        signal.signal(signal.SIGCHLD, previous)

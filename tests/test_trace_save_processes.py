@@ -235,7 +235,7 @@ def test_one_process_with_one_cpu_a_thread_alive_no_fork_or_the_environment_sayi
     assert spy.forks == 2
 
 
-@pytest.mark.parametrize("given", ["0", "two", "-2"])
+@pytest.mark.parametrize("given", ["0", "two", "-2", "²"])  # "²".isdigit(), but int() refuses it
 def test_the_environment_variable_must_be_a_whole_number_too(given, tmp_path, monkeypatch):
     monkeypatch.setenv(_tracefile.WORKERS_ENV, given)
     with pytest.raises(InvalidArgument, match=f"JOBSIM_SAVE_WORKERS='{given}' is not valid"):

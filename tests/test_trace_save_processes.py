@@ -289,3 +289,45 @@ def test_a_program_that_reaps_its_own_children_still_saves(sigchld, tmp_path, mo
         assert trace.save(tmp_path / "t.jobsim.jsonl", workers=2).read_bytes() == one
     finally:
         signal.signal(signal.SIGCHLD, previous)
+
+
+def test_the_parents_signal_handlers_never_run_in_the_child(tmp_path, monkeypatch):
+    """A program's own handler (a SIGTERM handler that flushes, deletes a pid file, tells a server it stops) is
+    the parent's: a signal the whole process group gets (systemd's stop, a terminal's ^C) must not run it a
+    second time in the child, which shares the parent's files and sockets. The child could keep every signal
+    blocked (the parent kills it if the save fails) or reset the handlers before unblocking them."""
+    parent, put = os.getpid(), _tracefile._put
+    ran: list[int] = []
+    children: list[int] = []
+
+    def handler(*args: Any) -> None:
+        ran.append(os.getpid())
+        (tmp_path / f"handled-{os.getpid()}").touch()
+
+    def put_then_signal(records: Any, out: Any) -> None:
+        if os.getpid() == parent:
+            for pid in children:
+                os.kill(pid, signal.SIGUSR1)
+        else:  # the child: wait a little for the signal, so that it arrives while the child works
+            deadline = time.monotonic() + 2
+            while not ran and time.monotonic() < deadline:
+                time.sleep(0.01)
+        put(records, out)
+
+    fork = os.fork
+
+    def remembered_fork() -> int:
+        pid = fork()
+        if pid:
+            children.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", remembered_fork)
+    monkeypatch.setattr(_tracefile, "_put", put_then_signal)
+    previous = signal.signal(signal.SIGUSR1, handler)
+    try:
+        bench_trace.build(500, people=20, pool=5).save(tmp_path / "t.jobsim.jsonl", workers=2)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert children
+    assert sorted(p.name for p in tmp_path.glob("handled-*")) == []

@@ -195,7 +195,7 @@ def workers_asked(workers: Any) -> int | None:
         given = os.environ.get(WORKERS_ENV, "").strip()
         if not given:
             return None
-        if given.isdigit() and int(given) >= 1:
+        if given.isascii() and given.isdigit() and int(given) >= 1:
             return int(given)
         raise InvalidArgument.build(WORKERS_ENV, given, "a whole number of processes, 1 or more (1: save in this "
                                     "process), or unset for two on a large trace")  # fmt: skip

@@ -179,3 +179,42 @@ def test_asyncio_sleeps_longer_than_a_day_still_wake_in_order() -> None:
         start = sim.start_ns / 1e9
     assert [(name, at - start) for name, at in woke] == [("half a day", 43200), ("two days", 172800),
                                                           ("three days", 259200)]
+
+
+class _LibError(Exception):
+    """A library's exception that takes a keyword (as httpx's ``request=``)."""
+
+    def __init__(self, message: str, *, code: int = 0) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class _Stop(NonRetriableError, _LibError):
+    """Job code's own error: not retried, and still the library's error it wraps."""
+
+
+class _Mine(jobsim.JobsimError, _LibError):
+    pass
+
+
+@pytest.mark.parametrize("cls", [_Stop, _Mine])
+def test_a_keyword_another_base_class_takes_still_reaches_it(cls: type[Exception]) -> None:
+    # NonRetriableError and JobsimError had no __init__: the next class in the MRO took code=3
+    error = cls("declined", code=3)
+    assert (str(error), error.code) == ("declined", 3)  # type: ignore[attr-defined]
+
+
+def test_asyncio_sleep_forever_is_the_error_a_sleep_past_9999_is() -> None:
+    # asyncio.sleep(math.inf) is a common 'wait forever'; it was a BudgetExceeded listing the run, and is now
+    # a bare OverflowError ("cannot convert float infinity to integer") from the selector's jump
+    app = jobsim.App("shop")
+
+    @app.function("forever", on="go", retries=0)
+    async def forever(ctx: Any) -> None:
+        await asyncio.sleep(float("inf"))
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+        error = sim.runs("forever")[0].error
+    assert isinstance(error, InvalidArgument) and "function 'forever'" in str(error)

@@ -10,9 +10,11 @@ parts the parent wrote, so a test fails if the processes were never used.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -233,7 +235,7 @@ def test_one_process_with_one_cpu_a_thread_alive_no_fork_or_the_environment_sayi
     assert spy.forks == 2
 
 
-@pytest.mark.parametrize("given", ["0", "two", "-2"])
+@pytest.mark.parametrize("given", ["0", "two", "-2", "²"])  # "²".isdigit(), but int() refuses it
 def test_the_environment_variable_must_be_a_whole_number_too(given, tmp_path, monkeypatch):
     monkeypatch.setenv(_tracefile.WORKERS_ENV, given)
     with pytest.raises(InvalidArgument, match=f"JOBSIM_SAVE_WORKERS='{given}' is not valid"):
@@ -255,3 +257,77 @@ def test_a_fork_that_fails_leaves_the_parent_to_write_every_part(tmp_path, spy, 
     spy.reset()
     assert trace.save(tmp_path / "t.jobsim.jsonl", workers=3).read_bytes() == one
     assert len(forks) == 2 and spy.parts == 2  # one child forked, its lines dropped: the parent wrote the rest
+
+
+@pytest.mark.parametrize("sigchld", ["ignored", "reaped"])
+def test_a_program_that_reaps_its_own_children_still_saves(sigchld, tmp_path, monkeypatch):
+    """SIGCHLD ignored (a daemon's habit) or a handler that reaps every child (``os.waitpid(-1, WNOHANG)``,
+    asyncio's older child watchers): the child's exit status is gone before ``_in_processes`` waits for it,
+    and ``os.waitpid`` raises ``ChildProcessError``. One process saves such a trace; two should too (the
+    parent cannot tell whether the child's lines are whole: it writes the rest itself)."""
+    reaped: list[int] = []
+
+    def reaper(*args: Any) -> None:
+        with contextlib.suppress(ChildProcessError):
+            while (pid := os.waitpid(-1, os.WNOHANG)[0]) > 0:
+                reaped.append(pid)
+
+    parent, put = os.getpid(), _tracefile._put
+
+    def late_put(records: Any, out: Any) -> None:  # the parent's part ends after the child has exited
+        if os.getpid() == parent and sigchld == "reaped":
+            deadline = time.monotonic() + 30
+            while not reaped and time.monotonic() < deadline:
+                time.sleep(0.01)
+        put(records, out)
+
+    trace = bench_trace.build(500, people=20, pool=5)
+    one = trace.save(tmp_path / "one.jobsim.jsonl", workers=1).read_bytes()
+    monkeypatch.setattr(_tracefile, "_put", late_put)
+    previous = signal.signal(signal.SIGCHLD, signal.SIG_IGN if sigchld == "ignored" else reaper)
+    try:
+        assert trace.save(tmp_path / "t.jobsim.jsonl", workers=2).read_bytes() == one
+    finally:
+        signal.signal(signal.SIGCHLD, previous)
+
+
+def test_the_parents_signal_handlers_never_run_in_the_child(tmp_path, monkeypatch):
+    """A program's own handler (a SIGTERM handler that flushes, deletes a pid file, tells a server it stops) is
+    the parent's: a signal the whole process group gets (systemd's stop, a terminal's ^C) must not run it a
+    second time in the child, which shares the parent's files and sockets. The child could keep every signal
+    blocked (the parent kills it if the save fails) or reset the handlers before unblocking them."""
+    parent, put = os.getpid(), _tracefile._put
+    ran: list[int] = []
+    children: list[int] = []
+
+    def handler(*args: Any) -> None:
+        ran.append(os.getpid())
+        (tmp_path / f"handled-{os.getpid()}").touch()
+
+    def put_then_signal(records: Any, out: Any) -> None:
+        if os.getpid() == parent:
+            for pid in children:
+                os.kill(pid, signal.SIGUSR1)
+        else:  # the child: wait a little for the signal, so that it arrives while the child works
+            deadline = time.monotonic() + 2
+            while not ran and time.monotonic() < deadline:
+                time.sleep(0.01)
+        put(records, out)
+
+    fork = os.fork
+
+    def remembered_fork() -> int:
+        pid = fork()
+        if pid:
+            children.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", remembered_fork)
+    monkeypatch.setattr(_tracefile, "_put", put_then_signal)
+    previous = signal.signal(signal.SIGUSR1, handler)
+    try:
+        bench_trace.build(500, people=20, pool=5).save(tmp_path / "t.jobsim.jsonl", workers=2)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert children
+    assert sorted(p.name for p in tmp_path.glob("handled-*")) == []

@@ -84,3 +84,10 @@ def test_names_that_each_reach_a_listener_and_unrelated_names_do_not_warn() -> N
                             "other/thing")
     assert messages == []  # 'Cart/paid' started no function, but a wait listened for it
     assert runs == {"audit": 1, "welcome": 1, "etl": 1, "receipt": 1, "checkout": 1}
+
+
+def test_a_function_listening_to_both_spellings_is_not_said_never_to_have_run() -> None:
+    # what the second message advises ("or add on='Order/placed' to the function"), done
+    messages, runs = closed(app_on(charge=["order/placed", "Order/placed"]), "order/placed")  # type: ignore[arg-type]
+    assert runs == {"charge": 1}
+    assert messages == []

@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 _MAX_SELECT: float = base_events.MAXIMUM_SELECT_TIMEOUT  # type: ignore[attr-defined]
 """asyncio's longest wait in one select (a day): a timer further away is reached by several."""
 REAL_IO_WAIT = 30.0
+FOREVER = 1 << 1023
+"""What an endless wait spends (``asyncio.sleep(math.inf)``): past the end of virtual time, refused as such."""
 """Seconds of real time job code may wait on real I/O with no virtual timer pending."""
 
 
@@ -74,7 +76,8 @@ class _VirtualSelector:
             )
         if timeout >= _MAX_SELECT:  # asyncio waits a day at most: jump to the timer itself
             timeout = max(timeout, self._next_timer())  # (asyncio.sleep(1e9) was 11,574 spends of a day)
-        self._advance(max(1, round(timeout * SECOND)))
+        wait = timeout * SECOND  # inf for asyncio.sleep(math.inf), a common "wait forever", or 1e300
+        self._advance(max(1, round(wait)) if wait < FOREVER else FOREVER)
         return []
 
     def __getattr__(self, name: str) -> Any:

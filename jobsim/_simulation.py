@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import _gc, _plugins
-from ._aio import VirtualLoop
+from ._aio import FOREVER, VirtualLoop
 from ._app import App, Function
 from ._casing import case_only_misses
 from ._checks import TestAssertion, check_fault_error, is_async, keywords_checked
@@ -481,7 +481,9 @@ class Simulation:
         if x is None:
             raise JobsimError("virtual time can only be spent by job code while it runs; use sim.advance() in tests")
         if x.now + ns > MAX_NS:  # time.sleep(1e20) or jobsim.delayed(10**30): no datetime could show the end
-            raise InvalidArgument(f"job code tried to spend {format_duration(ns)} of virtual time from {iso(x.now)} "
+            spent = ("tried to wait forever (asyncio.sleep(math.inf), or as long)" if ns >= FOREVER else
+                     f"tried to spend {format_duration(ns)} of virtual time")  # fmt: skip
+            raise InvalidArgument(f"job code {spent} from {iso(x.now)} "
                                   f"(time.sleep, jobsim.delayed, asyncio.sleep): it must end by {iso(MAX_NS)}, "
                                   f"the last instant a datetime can show (function {x.run_.function.id!r}, run "
                                   f"{x.run_.id}); {_LONG_SLEEP}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import inspect
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, TypeVar
 
 from ._safe import said, shown
@@ -74,14 +74,27 @@ def _misspelt(cls: type[BaseException], given: Mapping[str, Any], accepted: Coll
     return MisspeltKeyword(message)
 
 
+def _init_or_name_keyword(error: BaseException, init: Callable[..., None], args: tuple[Any, ...],
+                          kwargs: dict[str, Any]) -> None:
+    """``init(*args, **kwargs)``, the next ``__init__`` in the error's MRO; keywords no class in it takes are named
+    (``MisspeltKeyword``) instead of Python's bare ``TypeError``. A user's ``class Stop(NonRetriableError,
+    LibError)`` still hands ``LibError`` its ``code=``."""
+    if not kwargs:
+        init(*args)
+        return
+    try:
+        init(*args, **kwargs)
+    except TypeError:
+        raise _misspelt(type(error), kwargs, ()) from None
+
+
 class JobsimError(Exception):
     """Root of every error jobsim raises on purpose."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        # a keyword got Python's bare "takes no keyword arguments" (``InjectedFault(message=...)`` in ``sim.fail``)
-        if kwargs:
-            raise _misspelt(type(self), kwargs, ())
-        super().__init__(*args)  # ``args`` is what a subclass passes on (``UnmatchedRequest``: its message)
+        # a keyword got Python's bare "takes no keyword arguments" (``InjectedFault(message=...)`` in ``sim.fail``);
+        # one that another base class of a user's subclass takes still reaches it
+        _init_or_name_keyword(self, super().__init__, args, kwargs)
 
 
 class InvalidArgument(JobsimError, ValueError):
@@ -144,9 +157,8 @@ class NonRetriableError(Exception):
     """Raise from job code to fail the current step (or the function) without retrying."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        if kwargs:  # ``NonRetriableError(message=...)``, Inngest's ``{ cause }``: see ``_misspelt``
-            raise _misspelt(type(self), kwargs, ())
-        super().__init__(*args)
+        # ``NonRetriableError(message=...)``, Inngest's ``{ cause }``: see ``_misspelt``
+        _init_or_name_keyword(self, super().__init__, args, kwargs)
 
 
 class StepMisuse(InvalidArgument, NonRetriableError):

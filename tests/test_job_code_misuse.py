@@ -205,8 +205,8 @@ def test_a_keyword_another_base_class_takes_still_reaches_it(cls: type[Exception
 
 
 def test_asyncio_sleep_forever_is_the_error_a_sleep_past_9999_is() -> None:
-    # asyncio.sleep(math.inf) is a common 'wait forever'; it was a BudgetExceeded listing the run, and is now
-    # a bare OverflowError ("cannot convert float infinity to integer") from the selector's jump
+    # asyncio.sleep(math.inf) is a common 'wait forever'; the selector's jump to its timer made it a bare
+    # OverflowError ("cannot convert float infinity to integer")
     app = jobsim.App("shop")
 
     @app.function("forever", on="go", retries=0)
@@ -218,3 +218,4 @@ def test_asyncio_sleep_forever_is_the_error_a_sleep_past_9999_is() -> None:
         sim.run_until_idle()
         error = sim.runs("forever")[0].error
     assert isinstance(error, InvalidArgument) and "function 'forever'" in str(error)
+    assert "tried to wait forever (asyncio.sleep(math.inf), or as long)" in str(error)

@@ -181,7 +181,7 @@ class Trace:
         simulation with the same seed writes the same bytes.
 
         ``workers``: processes that redact and encode (``1``: this one alone; ``None``: two to redact a trace
-        of 50,000 records or more when two CPUs are free, ``JOBSIM_SAVE_WORKERS`` to change it); the bytes
+        of 50,000 records or more when two CPUs are available, ``JOBSIM_SAVE_WORKERS`` to change it); the bytes
         are the same either way.
         """
         from ._tracefile import save

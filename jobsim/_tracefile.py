@@ -183,6 +183,8 @@ WORKERS_ENV = "JOBSIM_SAVE_WORKERS"
 PARALLEL_FROM = 50_000
 """Records from which ``save`` splits the work in two by itself (``workers=None``): below, the fork and the
 copy of the second half cost about what the second core saves (measured, ``benchmarks/README.md``)."""
+MAX_WORKERS = 32
+"""The most processes a save uses, whatever ``workers`` asks: each child holds a temporary file open."""
 FIRST_SHARE = 0.47
 """The share of the records the parent process writes itself; it also copies the child's lines into the file,
 and the child walks each record more slowly (its memos start empty, it copies each page it writes to): at a
@@ -201,7 +203,7 @@ def workers_asked(workers: Any) -> int | None:
                                     "process), or unset for two on a large trace")  # fmt: skip
     if type(workers) is not int or workers < 1:
         raise InvalidArgument.build("workers", workers, "a whole number of processes, 1 or more (1: save in this "
-                                    "process), or None for two on a large trace when two CPUs are free")  # fmt: skip
+                                    "process), or None for two on a large trace on two CPUs")  # fmt: skip
     return workers
 
 
@@ -214,7 +216,7 @@ def _processes(workers: int | None, records: int) -> int:
         if records < PARALLEL_FROM or _cpus() < 2:
             return 1
         workers = 2
-    return min(workers, records)
+    return min(workers, records, MAX_WORKERS)
 
 
 def _cpus() -> int:
@@ -264,19 +266,23 @@ def _in_processes(part: Callable[[int, int], Iterator[Row]], cuts: tuple[int, ..
             try:
                 pid = os.fork()
                 if pid == 0:  # pragma: no cover -- the child (coverage does not follow it)
-                    _child(part, start, stop, sink, redactor, made, mask)
+                    _child(part, start, stop, sink, redactor, made)
+                children[-1] = (pid, sink)  # before a signal can arrive: an error below kills and reaps it
             except OSError:  # no memory or process left for it: this process writes every part
                 forked = False
                 break
             finally:
                 signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-            children[-1] = (pid, sink)
         _put(part(cuts[0], cuts[1]), out)
         same = forked and (redactor is None or redactor.fakes_made() == made)
         for i, (pid, sink) in enumerate(children):
             if not pid:
                 continue
-            _, status = os.waitpid(pid, 0)
+            try:
+                _, status = os.waitpid(pid, 0)
+            except ChildProcessError:  # the program reaps its children itself (SIGCHLD ignored, or a handler's
+                children[i], same = (0, sink), False  # waitpid(-1)): how the child ended is unknown
+                continue
             children[i] = (0, sink)
             if os.WIFSIGNALED(status):
                 raise TraceError(f"the process writing records {cuts[i + 1]} to {cuts[i + 2] - 1} was killed by "
@@ -299,12 +305,13 @@ def _in_processes(part: Callable[[int, int], Iterator[Row]], cuts: tuple[int, ..
 
 
 def _child(part: Callable[[int, int], Iterator[Row]], start: int, stop: int, sink: Any, redactor: Redactor | None,
-           made: int, mask: set[Any]) -> NoReturn:  # pragma: no cover -- runs in the forked child
-    """Write records ``start`` to ``stop`` into ``sink``, then leave: 0 when written without making a new fake."""
+           made: int) -> NoReturn:  # pragma: no cover -- runs in the forked child
+    """Write records ``start`` to ``stop`` into ``sink``, then leave: 0 when written without making a new fake.
+    Signals stay blocked: the program's handlers (a SIGTERM clean-up) are the parent's, not to run twice; the
+    parent ends the child with SIGKILL when it no longer needs it."""
     code = 3
     try:
         gc.disable()
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         with open(sink.fileno(), "wb", closefd=False) as lines:
             _put(part(start, stop), lines)
         if redactor is None or redactor.fakes_made() == made:

@@ -331,3 +331,14 @@ def test_the_parents_signal_handlers_never_run_in_the_child(tmp_path, monkeypatc
         signal.signal(signal.SIGUSR1, previous)
     assert children
     assert sorted(p.name for p in tmp_path.glob("handled-*")) == []
+
+
+def test_workers_past_the_ceiling_use_the_ceiling(tmp_path, spy, monkeypatch):
+    # workers=2000 forked 1,999 children, each with a temporary file open: out of descriptors before any gain
+    monkeypatch.setattr(_tracefile, "MAX_WORKERS", 3)
+    trace = bench_trace.build(120, people=10, pool=3)
+    trace.save(tmp_path / "one.jobsim.jsonl", workers=1)
+    spy.reset()
+    trace.save(tmp_path / "many.jobsim.jsonl", workers=2000)
+    assert (spy.forks, spy.parts) == (2, 1)
+    assert (tmp_path / "many.jobsim.jsonl").read_bytes() == (tmp_path / "one.jobsim.jsonl").read_bytes()

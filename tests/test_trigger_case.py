@@ -37,7 +37,7 @@ def test_a_trigger_no_event_matched_but_for_case_is_named_with_the_name_sent() -
     messages, runs = closed(app_on(welcome="user.Signup"), "user.signup", "user.signup")
     assert messages == [
         "function 'welcome' listens to 'user.Signup', which matched no event sent, while 2 events named "
-        "'user.signup' were sent, which it matches but for case: Inngest compares event names exactly, case "
+        "'user.signup' were sent, which it matches but for case: event names match exactly, case "
         "included, so it never ran for them; write on='user.signup' (or send 'user.Signup')"
     ]
     assert runs == {"welcome": 0}  # exact matching is kept, as on Inngest
@@ -47,7 +47,7 @@ def test_of_two_functions_whose_triggers_differ_by_case_the_one_that_never_ran_i
     messages, runs = closed(app_on(audit="user.signup", welcome="user.Signup"), "user.signup")
     assert messages == [
         "function 'welcome' listens to 'user.Signup', which matched no event sent, while 1 event named "
-        "'user.signup' was sent, which it matches but for case: Inngest compares event names exactly, case "
+        "'user.signup' was sent, which it matches but for case: event names match exactly, case "
         "included, so it never ran for it; write on='user.signup' (or send 'user.Signup')"
     ]
     assert runs == {"audit": 1, "welcome": 0}
@@ -57,7 +57,7 @@ def test_a_name_sent_that_started_nothing_but_for_case_is_named_with_the_trigger
     messages, runs = closed(app_on(charge="order/placed"), "order/placed", "Order/placed")
     assert messages == [
         "1 event named 'Order/placed' was sent and started no function, while function 'charge' listens to "
-        "'order/placed', which matches it but for case: Inngest compares event names exactly, case included; "
+        "'order/placed', which matches it but for case: event names match exactly, case included; "
         "send 'order/placed' (or add on='Order/placed' to the function)"
     ]
     assert runs == {"charge": 1}
@@ -67,7 +67,7 @@ def test_a_wildcard_trigger_that_matches_but_for_case_is_named_too() -> None:
     messages, runs = closed(app_on(etl="App/*"), "app/user.created")
     assert messages == [
         "function 'etl' listens to 'App/*', which matched no event sent, while 1 event named 'app/user.created' was "
-        "sent, which it matches but for case: Inngest compares event names exactly, case included, so it never ran "
+        "sent, which it matches but for case: event names match exactly, case included, so it never ran "
         "for it; write on='app/*' (or send 'App/user.created')"
     ]
     assert runs == {"etl": 0}

@@ -1,5 +1,5 @@
 """What the nine distributions declare, checked against the repository, without building them (``.ci/run`` builds the
-core's sdist and wheel and runs the core's tests against that wheel).
+nine sdists and wheels and runs the core's tests and each plugin's against them).
 
 The core and the eight plugins under ``plugins/`` are installed from this repository, never from PyPI, where
 "jobsim" is an unrelated project (a job manager simulator, 1.5.1) and no "jobsim-*" plugin exists.

@@ -152,6 +152,11 @@ class StepError(JobsimError):
         self.step_id = step_id
         self.error = error
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickled (Celery's result backend, multiprocessing) and copied by what it was built from: ``args`` holds
+        # only the message, which ``__init__`` cannot take back
+        return type(self), (self.step_id, self.error), self.__dict__
+
 
 class NonRetriableError(Exception):
     """Raise from job code to fail the current step (or the function) without retrying."""

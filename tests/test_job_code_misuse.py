@@ -219,3 +219,16 @@ def test_asyncio_sleep_forever_is_the_error_a_sleep_past_9999_is() -> None:
         error = sim.runs("forever")[0].error
     assert isinstance(error, InvalidArgument) and "function 'forever'" in str(error)
     assert "tried to wait forever (asyncio.sleep(math.inf), or as long)" in str(error)
+
+
+def test_a_step_error_pickles_and_copies() -> None:
+    # StepError(step_id, error) kept only its message in args: unpickling or copying it raised TypeError
+    import copy
+    import pickle
+
+    from jobsim.errors import StepError
+
+    error = StepError("charge", ValueError("card declined"))
+    for again in (pickle.loads(pickle.dumps(error)), copy.copy(error), copy.deepcopy(error)):
+        assert (type(again), str(again), again.step_id) == (StepError, str(error), "charge")
+        assert (type(again.error), str(again.error)) == (ValueError, "card declined")

@@ -166,10 +166,6 @@ def node_cron_failed(failure: AttemptFailure) -> Event:
     return Event(NODE_CRON_FAILED, data, ts=failure.at // MS)
 
 
-__all__ = ["AGENDA_FAIL", "BULLMQ_FAILED", "NODE_CRON_FAILED", "AttemptFailure", "agenda_fail", "bullmq_failed",
-           "node_cron_failed"]
-
-
 TRIGGER_FAILURE = "trigger.dev/onFailure"
 """The name of the event a Trigger.dev ``on_failure`` handler gets: the hook's arguments, not a bus event."""
 
@@ -190,3 +186,6 @@ def trigger_dev_failure(run: Run, error: BaseException | None, now: int) -> Even
     }
     return Event(TRIGGER_FAILURE, data, ts=now // MS)
 
+
+__all__ = ["AGENDA_FAIL", "BULLMQ_FAILED", "NODE_CRON_FAILED", "TRIGGER_FAILURE", "AttemptFailure", "agenda_fail",
+           "bullmq_failed", "node_cron_failed", "trigger_dev_failure"]

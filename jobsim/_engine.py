@@ -164,8 +164,12 @@ class Engine:
         # ``record``'s frame, and compact: ``(at, kind, field, ...)`` tuples that become rows when the trace is
         # read (``_trace._EXPAND``; 12 a job in bench_core). Other records are ``(at, kind, data)`` rows
         self._row = sim.trace._log.append
+        # called as ``self._log.append(...)`` on the hot path: a load CPython specializes, and ``list.append``
+        # runs inline; ``self._row(...)``, a bound method kept on the instance, is looked up generically each time
+        self._log = sim.trace._log
         self.x: Execution | None = None
         self.move_clock = sim.wallclock.move
+        self.wallclock = sim.wallclock  # moved as ``self.wallclock.move(ns)``: specialized (``move_clock`` is not)
         self.flowrt = FlowRuntime(self)  # flow control; only functions with `fn.flow` reach it
         self.cancellers = self.flowrt.cancellers
         # (function id, event id) -> when a run of it was made, in the last 24 h, on a profile that skips a repeated
@@ -298,7 +302,7 @@ class Engine:
             return run
         if self.system is not None and self._held(run, len(runs), now):
             return run
-        self._row((now, "run.start", fn.id, run.id, len(runs), run.event.name))
+        self._log.append((now, "run.start", fn.id, run.id, len(runs), run.event.name))
         self.kernel.schedule(now, self._request, run, 0, owner=fn.id)
         return run
 
@@ -446,7 +450,7 @@ class Engine:
             if plan is not None:
                 x.plan = plan
         self.x = x
-        self.move_clock(x.now)
+        self.wallclock.move(x.now)
         run.status = "running"
         try:
             if self.faults or self.system is not None:
@@ -454,7 +458,8 @@ class Engine:
             ctx = _new(Context)  # ``Context(x)``, its two fields set here: a Python __init__ is a frame per request
             ctx.step = x
             ctx._fresh = False
-            value = self.sim.loop().drive(fn.handler(ctx)) if fn.is_async else fn.handler(ctx)
+            handler = fn.handler  # an attribute called as ``fn.handler(ctx)`` is looked up generically
+            value = self.sim.loop().drive(handler(ctx)) if fn.is_async else handler(ctx)
             op: tuple[Any, ...] = ("returned", value)
         except Suspend as suspend:
             op = suspend.args[0]  # ``suspend.op``
@@ -495,9 +500,9 @@ class Engine:
         attempt.error = error
         run.attempts.append(attempt)
         if error is None:
-            self._row((start, "attempt", run.function.id, run.id, step, x.attempt))
+            self._log.append((start, "attempt", run.function.id, run.id, step, x.attempt))
         else:  # its __str__ may raise: job code wrote it
-            self._row((start, "attempt", run.function.id, run.id, step, x.attempt, said(error)))
+            self._log.append((start, "attempt", run.function.id, run.id, step, x.attempt, said(error)))
         return attempt
 
     def _step(self, run: Run, key: str, kind: str, start: int) -> StepRecord:
@@ -574,7 +579,7 @@ class Engine:
 
     def _retry(self, run: Run, x: Execution, key: str | None, delay: int) -> None:
         at = x.now + delay
-        self._row((x.now, "retry", run.function.id, run.id, key, x.attempt + 1, at, delay))
+        self._log.append((x.now, "retry", run.function.id, run.id, key, x.attempt + 1, at, delay))
         self.kernel.schedule(at, self._request, run, x.attempt + 1, x.plan, owner=run.function.id)
 
     def _sleep(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
@@ -585,7 +590,7 @@ class Engine:
             run.status = "sleeping"
             return
         record.status = run.status = "sleeping"
-        self._row((x.now, "sleep", run.function.id, run.id, key, wake))
+        self._log.append((x.now, "sleep", run.function.id, run.id, key, wake))
         run._wake = self.kernel.schedule(wake, self._wake, run, record, owner=run.function.id)
 
     def _wake(self, run: Run, record: StepRecord) -> None:
@@ -715,11 +720,11 @@ class Engine:
         run.status, run.end_ns, run.error = status, at, error
         fn = run.function
         if error is not None:
-            self._row((at, "run.end", fn.id, run.id, status, "error", said(error)))  # its __str__ may raise
+            self._log.append((at, "run.end", fn.id, run.id, status, "error", said(error)))  # its __str__ may raise
         elif run._payload is not None:  # JSON bytes; decoded only if the trace is saved
-            self._row((at, "run.end", fn.id, run.id, status, "output", run._payload))
+            self._log.append((at, "run.end", fn.id, run.id, status, "output", run._payload))
         else:
-            self._row((at, "run.end", fn.id, run.id, status))
+            self._log.append((at, "run.end", fn.id, run.id, status))
         if self.system is not None and self.system.hears_ends:
             self.system.finished(run, at)
         if fn.flow is not None:

@@ -706,7 +706,7 @@ class Engine:
 
     def _returned(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
         try:
-            payload = dump(op[1], f"function {run.function.id!r}")
+            payload = dump(op[1], "function", run.function.id)
         except UnserializableOutput as exc:
             self._attempt(run, x, None, exc)
             self.finish(run, "failed", x.now, exc)

@@ -59,6 +59,7 @@ CANCELLED_EVENT = "inngest/function.cancelled"
 INVOKED_EVENT = "inngest/function.invoked"
 CRON_EVENT = "inngest/scheduled.timer"
 _STATUS = {"completed": "Completed", "failed": "Failed", "cancelled": "Cancelled"}  # enums.StepStatus's JSON
+_ENDED = frozenset({"completed", "failed", "cancelled", "skipped"})  # a run's requests stop (one hash, not 4 compares)
 _LIFECYCLE = (FAILED_EVENT, FINISHED_EVENT)  # runs they start announce nothing (finalize.go: no recursion)
 
 
@@ -191,6 +192,9 @@ class Engine:
         self._run_counter = 0
         self._cron_seconds: dict[str, tuple[int, str]] = {}  # function id -> (second, cron) of its last tick
         self.calls = JobCalls()  # a sync step's job code is called through it (``_calls``)
+        # the callbacks of a job's timers, one bound method each for all of them: ``self._request`` passed to
+        # ``schedule`` is a generic lookup and a new object each time (equal to these: ``==`` still finds them)
+        self._request_cb, self._wake_cb = self._request, self._wake
         self.causes: dict[int, Run] = {}  # id() of an event job code sent (kept in the bus) -> the sending run
         self._outcomes: dict[str, Callable[[Run, Execution, tuple[Any, ...]], None]] = {
             "done": self._done, "failed": self._failed, "sleep": self._sleep, "wait": self._wait,
@@ -303,7 +307,7 @@ class Engine:
         if self.system is not None and self._held(run, len(runs), now):
             return run
         self._log.append((now, "run.start", fn.id, run.id, len(runs), run.event.name))
-        self.kernel.schedule(now, self._request, run, 0, owner=fn.id)
+        self.kernel.schedule(now, self._request_cb, run, 0, owner=fn.id)
         return run
 
     def _held(self, run: Run, n: int, now: int, poll: bool = True) -> bool:
@@ -424,7 +428,7 @@ class Engine:
     # -- one request ------------------------------------------------------------------
     def _request(self, run: Run, attempt: int, plan: Any = None) -> None:
         """One request; ``plan`` targets one step of a parallel group (``_parallel.Target``)."""
-        if run.status in ("completed", "failed", "cancelled", "skipped"):
+        if run.status in _ENDED:
             return
         fn = run.function
         flow = fn.flow
@@ -432,7 +436,7 @@ class Engine:
             ctl = self.flowrt.enter(run, attempt, plan)
             if ctl is None:
                 return  # waits for a concurrency slot
-        cls = self._step_types[fn.is_async]
+        cls = self._step_types[1] if fn.is_async else self._step_types[0]  # a bool index is not specialized
         if cls is Step:  # ``Step(self, run, attempt, now)``: Execution.__init__'s fields, set here (no frame)
             x = _new(Step)
             x.engine = self
@@ -515,7 +519,7 @@ class Engine:
         if self.groups and run in self.groups:  # a step of a parallel group ended
             self._parallel_rt.settled(run, at)
             return
-        self.kernel.schedule(at, self._request, run, 0, owner=run.function.id)
+        self.kernel.schedule(at, self._request_cb, run, 0, owner=run.function.id)
 
     # -- outcomes -------------------------------------------------------------------------
     def _done(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
@@ -580,7 +584,7 @@ class Engine:
     def _retry(self, run: Run, x: Execution, key: str | None, delay: int) -> None:
         at = x.now + delay
         self._log.append((x.now, "retry", run.function.id, run.id, key, x.attempt + 1, at, delay))
-        self.kernel.schedule(at, self._request, run, x.attempt + 1, x.plan, owner=run.function.id)
+        self.kernel.schedule(at, self._request_cb, run, x.attempt + 1, x.plan, owner=run.function.id)
 
     def _sleep(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
         _, key, wake = op
@@ -591,7 +595,7 @@ class Engine:
             return
         record.status = run.status = "sleeping"
         self._log.append((x.now, "sleep", run.function.id, run.id, key, wake))
-        run._wake = self.kernel.schedule(wake, self._wake, run, record, owner=run.function.id)
+        run._wake = self.kernel.schedule(wake, self._wake_cb, run, record, owner=run.function.id)
 
     def _wake(self, run: Run, record: StepRecord) -> None:
         record.status, record.end_ns = "completed", self.kernel.now

@@ -65,8 +65,9 @@ class JobCalls:
                 return True, fn(*args, **kwargs)
             except JOB_ERRORS as exc:
                 return False, exc
+        send = self._send  # a slot, loaded specialized (``self._send(...)`` looks a bound method up generically)
         try:
-            return self._send((fn, args, kwargs))  # type: ignore[return-value]
+            return send((fn, args, kwargs))  # type: ignore[return-value]
         except BaseException:
             self._start()
             raise

@@ -59,6 +59,7 @@ CANCELLED_EVENT = "inngest/function.cancelled"
 INVOKED_EVENT = "inngest/function.invoked"
 CRON_EVENT = "inngest/scheduled.timer"
 _STATUS = {"completed": "Completed", "failed": "Failed", "cancelled": "Cancelled"}  # enums.StepStatus's JSON
+_ENDED = frozenset({"completed", "failed", "cancelled", "skipped"})  # a run's requests stop (one hash, not 4 compares)
 _LIFECYCLE = (FAILED_EVENT, FINISHED_EVENT)  # runs they start announce nothing (finalize.go: no recursion)
 
 
@@ -164,8 +165,12 @@ class Engine:
         # ``record``'s frame, and compact: ``(at, kind, field, ...)`` tuples that become rows when the trace is
         # read (``_trace._EXPAND``; 12 a job in bench_core). Other records are ``(at, kind, data)`` rows
         self._row = sim.trace._log.append
+        # called as ``self._log.append(...)`` on the hot path: a load CPython specializes, and ``list.append``
+        # runs inline; ``self._row(...)``, a bound method kept on the instance, is looked up generically each time
+        self._log = sim.trace._log
         self.x: Execution | None = None
         self.move_clock = sim.wallclock.move
+        self.wallclock = sim.wallclock  # moved as ``self.wallclock.move(ns)``: specialized (``move_clock`` is not)
         self.flowrt = FlowRuntime(self)  # flow control; only functions with `fn.flow` reach it
         self.cancellers = self.flowrt.cancellers
         # (function id, event id) -> when a run of it was made, in the last 24 h, on a profile that skips a repeated
@@ -187,6 +192,9 @@ class Engine:
         self._run_counter = 0
         self._cron_seconds: dict[str, tuple[int, str]] = {}  # function id -> (second, cron) of its last tick
         self.calls = JobCalls()  # a sync step's job code is called through it (``_calls``)
+        # the callbacks of a job's timers, one bound method each for all of them: ``self._request`` passed to
+        # ``schedule`` is a generic lookup and a new object each time (equal to these: ``==`` still finds them)
+        self._request_cb, self._wake_cb = self._request, self._wake
         self.causes: dict[int, Run] = {}  # id() of an event job code sent (kept in the bus) -> the sending run
         self._outcomes: dict[str, Callable[[Run, Execution, tuple[Any, ...]], None]] = {
             "done": self._done, "failed": self._failed, "sleep": self._sleep, "wait": self._wait,
@@ -298,8 +306,8 @@ class Engine:
             return run
         if self.system is not None and self._held(run, len(runs), now):
             return run
-        self._row((now, "run.start", fn.id, run.id, len(runs), run.event.name))
-        self.kernel.schedule(now, self._request, run, 0, owner=fn.id)
+        self._log.append((now, "run.start", fn.id, run.id, len(runs), run.event.name))
+        self.kernel.schedule(now, self._request_cb, run, 0, owner=fn.id)
         return run
 
     def _held(self, run: Run, n: int, now: int, poll: bool = True) -> bool:
@@ -420,7 +428,7 @@ class Engine:
     # -- one request ------------------------------------------------------------------
     def _request(self, run: Run, attempt: int, plan: Any = None) -> None:
         """One request; ``plan`` targets one step of a parallel group (``_parallel.Target``)."""
-        if run.status in ("completed", "failed", "cancelled", "skipped"):
+        if run.status in _ENDED:
             return
         fn = run.function
         flow = fn.flow
@@ -428,7 +436,7 @@ class Engine:
             ctl = self.flowrt.enter(run, attempt, plan)
             if ctl is None:
                 return  # waits for a concurrency slot
-        cls = self._step_types[fn.is_async]
+        cls = self._step_types[1] if fn.is_async else self._step_types[0]  # a bool index is not specialized
         if cls is Step:  # ``Step(self, run, attempt, now)``: Execution.__init__'s fields, set here (no frame)
             x = _new(Step)
             x.engine = self
@@ -446,7 +454,7 @@ class Engine:
             if plan is not None:
                 x.plan = plan
         self.x = x
-        self.move_clock(x.now)
+        self.wallclock.move(x.now)
         run.status = "running"
         try:
             if self.faults or self.system is not None:
@@ -454,7 +462,8 @@ class Engine:
             ctx = _new(Context)  # ``Context(x)``, its two fields set here: a Python __init__ is a frame per request
             ctx.step = x
             ctx._fresh = False
-            value = self.sim.loop().drive(fn.handler(ctx)) if fn.is_async else fn.handler(ctx)
+            handler = fn.handler  # an attribute called as ``fn.handler(ctx)`` is looked up generically
+            value = self.sim.loop().drive(handler(ctx)) if fn.is_async else handler(ctx)
             op: tuple[Any, ...] = ("returned", value)
         except Suspend as suspend:
             op = suspend.args[0]  # ``suspend.op``
@@ -495,9 +504,9 @@ class Engine:
         attempt.error = error
         run.attempts.append(attempt)
         if error is None:
-            self._row((start, "attempt", run.function.id, run.id, step, x.attempt))
+            self._log.append((start, "attempt", run.function.id, run.id, step, x.attempt))
         else:  # its __str__ may raise: job code wrote it
-            self._row((start, "attempt", run.function.id, run.id, step, x.attempt, said(error)))
+            self._log.append((start, "attempt", run.function.id, run.id, step, x.attempt, said(error)))
         return attempt
 
     def _step(self, run: Run, key: str, kind: str, start: int) -> StepRecord:
@@ -510,7 +519,7 @@ class Engine:
         if self.groups and run in self.groups:  # a step of a parallel group ended
             self._parallel_rt.settled(run, at)
             return
-        self.kernel.schedule(at, self._request, run, 0, owner=run.function.id)
+        self.kernel.schedule(at, self._request_cb, run, 0, owner=run.function.id)
 
     # -- outcomes -------------------------------------------------------------------------
     def _done(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
@@ -574,8 +583,8 @@ class Engine:
 
     def _retry(self, run: Run, x: Execution, key: str | None, delay: int) -> None:
         at = x.now + delay
-        self._row((x.now, "retry", run.function.id, run.id, key, x.attempt + 1, at, delay))
-        self.kernel.schedule(at, self._request, run, x.attempt + 1, x.plan, owner=run.function.id)
+        self._log.append((x.now, "retry", run.function.id, run.id, key, x.attempt + 1, at, delay))
+        self.kernel.schedule(at, self._request_cb, run, x.attempt + 1, x.plan, owner=run.function.id)
 
     def _sleep(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
         _, key, wake = op
@@ -585,8 +594,8 @@ class Engine:
             run.status = "sleeping"
             return
         record.status = run.status = "sleeping"
-        self._row((x.now, "sleep", run.function.id, run.id, key, wake))
-        run._wake = self.kernel.schedule(wake, self._wake, run, record, owner=run.function.id)
+        self._log.append((x.now, "sleep", run.function.id, run.id, key, wake))
+        run._wake = self.kernel.schedule(wake, self._wake_cb, run, record, owner=run.function.id)
 
     def _wake(self, run: Run, record: StepRecord) -> None:
         record.status, record.end_ns = "completed", self.kernel.now
@@ -701,7 +710,7 @@ class Engine:
 
     def _returned(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
         try:
-            payload = dump(op[1], f"function {run.function.id!r}")
+            payload = dump(op[1], "function", run.function.id)
         except UnserializableOutput as exc:
             self._attempt(run, x, None, exc)
             self.finish(run, "failed", x.now, exc)
@@ -715,11 +724,11 @@ class Engine:
         run.status, run.end_ns, run.error = status, at, error
         fn = run.function
         if error is not None:
-            self._row((at, "run.end", fn.id, run.id, status, "error", said(error)))  # its __str__ may raise
+            self._log.append((at, "run.end", fn.id, run.id, status, "error", said(error)))  # its __str__ may raise
         elif run._payload is not None:  # JSON bytes; decoded only if the trace is saved
-            self._row((at, "run.end", fn.id, run.id, status, "output", run._payload))
+            self._log.append((at, "run.end", fn.id, run.id, status, "output", run._payload))
         else:
-            self._row((at, "run.end", fn.id, run.id, status))
+            self._log.append((at, "run.end", fn.id, run.id, status))
         if self.system is not None and self.system.hears_ends:
             self.system.finished(run, at)
         if fn.flow is not None:

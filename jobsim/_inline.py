@@ -106,7 +106,7 @@ class InlineStep(Step):
             return
         record.status = "completed"
         try:
-            record._payload = dump(value, f"step {key!r}")
+            record._payload = dump(value, "step", key)
         except UnserializableOutput:
             record._payload = None  # nothing stores it: the value only lives in the process
         self.state.checkpoint[key] = value

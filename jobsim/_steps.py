@@ -65,8 +65,10 @@ class TooManySteps(NonRetriableError, JobsimError):
     6 s; an endless one never ended)."""
 
 
-def dump(value: Any, what: str) -> Any:
-    """Serialize as Inngest stores outputs: JSON, so datetimes come back as strings.
+def dump(value: Any, what: str, name: str | None = None) -> Any:
+    """Serialize as Inngest stores outputs: JSON, so datetimes come back as strings. An error names
+    ``what`` returned the value, followed by ``name``'s repr if given (``dump(v, "step", key)``: made
+    only for an error, not on every step's success).
 
     Values whose JSON round trip is the identity (``None``, bools, 64-bit ints, finite
     floats, ASCII strings) are kept as they are, and ``load`` hands them back: the
@@ -87,6 +89,8 @@ def dump(value: Any, what: str) -> Any:
     try:
         return orjson.dumps(value, option=_DUMP_OPTIONS)
     except TypeError as exc:
+        if name is not None:
+            what = f"{what} {name!r}"
         if str(exc) in _WIDE:
 
             def too_big(number: int) -> Exception:
@@ -527,7 +531,7 @@ def _invoked(x: Execution, function: Any) -> Any:
 
 def _done(key: str, value: Any, kind: str) -> tuple[Any, ...]:
     try:
-        return ("done", key, dump(value, f"step {key!r}"), kind)
+        return ("done", key, dump(value, "step", key), kind)
     except UnserializableOutput as exc:
         return ("failed", key, exc)
 

@@ -2217,6 +2217,7 @@ def test_integers_past_53_bits_come_back_as_the_doubles_inngests_jcs_pass_makes(
     assert run.steps["nested"].output == {"l": [2**64, 1.5, "s"], "t": [float(2**100)]}
     failed = sim.runs("huge")[0]
     assert failed.status == "failed" and "past a float64's range" in str(failed.error)
+    assert str(failed.error).startswith("step 'x' returned 1000")  # named though only an error makes the name
     for redact in (False, True):  # a trace holds 2**64 as orjson and JavaScript's JSON.parse read it: a float
         path = sim.trace.save(tmp_path / f"t{redact}.jsonl", redact=redact)
         ends = [r for r in jobsim.Trace.load(path) if r.kind == "run.end" and r.data["function"] != "huge"]

@@ -238,7 +238,8 @@ class Engine:
         """Fan an accepted event out to every subscribed function and every waiting run."""
         if self.cancellers:  # before new runs start: an event never cancels a run it starts
             self.flowrt.cancel_by(event)
-        for fn in self.subscribers(event.name):
+        subscribers = self.subscribers(event.name) if self.wildcards else self.by_event.get(event.name, ())
+        for fn in subscribers:  # ``subscribers``, inline without wildcards
             if fn.event_if is not None and not self.accepts(fn, event):
                 continue  # the trigger's `if` is false: no run (Inngest's TriggerEvent expression)
             if fn.flow is None:

@@ -238,17 +238,19 @@ def _time_part(ms: int) -> str:
 
 
 _new, _set = object.__new__, object.__setattr__
+_NAME, _DATA, _ID, _USER, _TS, _V = (Event.__dict__[field].__set__ for field in EVENT_FIELDS)
+"""Each field's slot set directly, as ``object.__setattr__`` does once it has found the slot (a third less time)."""
 
 
 def _stamped(event: Event, id: str | None, ts: int | None) -> Event:
     """A copy of a validated event with the bus's id and ts: ``Event(...)`` without checking it again."""
     out = _new(Event)
-    _set(out, "name", event.name)
-    _set(out, "data", event.data)
-    _set(out, "id", id)
-    _set(out, "user", event.user)
-    _set(out, "ts", ts)
-    _set(out, "v", event.v)
+    _NAME(out, event.name)
+    _DATA(out, event.data)
+    _ID(out, id)
+    _USER(out, event.user)
+    _TS(out, ts)
+    _V(out, event.v)
     return out
 
 
@@ -256,12 +258,12 @@ def plain_event(name: str, data: dict[str, Any]) -> Event:
     """``Event(name, data)`` for a ``name`` known to be a non-empty ``str`` and ``data`` a dict the caller
     made (``sent_data``): what ``sim.send("name", {...})`` sends, without checking fields it does not have."""
     out = _new(Event)
-    _set(out, "name", name)
-    _set(out, "data", data)
-    _set(out, "id", None)
-    _set(out, "user", None)
-    _set(out, "ts", None)
-    _set(out, "v", None)
+    _NAME(out, name)
+    _DATA(out, data)
+    _ID(out, None)
+    _USER(out, None)
+    _TS(out, None)
+    _V(out, None)
     return out
 
 
@@ -302,11 +304,14 @@ def for_run(event: Event, jcs: bool = False) -> Event:
     """
     data, user = event.data, event.user
     copied = _flat_copy(data, jcs)  # what as_sent (and canonical) make of it, without the round trip
-    if copied is not None and (user is None or (own_user := _flat_copy(user, jcs)) is not None):
-        own = _stamped(event, event.id, event.ts)
-        _set(own, "data", copied)
-        if user is not None:
-            _set(own, "user", own_user)
+    if copied is not None and (user is None or (user := _flat_copy(user, jcs)) is not None):
+        own = _new(Event)  # ``_stamped``, inline, with the copies
+        _NAME(own, event.name)
+        _DATA(own, copied)
+        _ID(own, event.id)
+        _USER(own, user)
+        _TS(own, event.ts)
+        _V(own, event.v)
         return own
     try:
         own = as_sent(event)  # the same JSON copy the bus made of what was sent
@@ -620,7 +625,7 @@ class Bus:
         self._counter += 1
         key = event.id
         if not key:  # None, or "": Inngest's ``if e.ID == ""`` (and BullMQ's jobId "") gives it a fresh id
-            _set(event, "id", ulid(ms, self._counter))
+            _ID(event, ulid(ms, self._counter))
         elif self.dedupe:
             seen = self._seen.get(key)
             if (seen is not None and now - seen < DEDUPE_WINDOW) or (self._held and key in self._held):
@@ -628,7 +633,7 @@ class Bus:
                 return None
             self._seen.note(key, now, now)
         if event.ts is None:
-            _set(event, "ts", ms)
+            _TS(event, ms)
         self.history.append(event)
         return event
 

@@ -662,7 +662,7 @@ class Simulation:
             from ._delay import send_later
 
             return send_later(self, event, data, delay, fields)
-        return self._emit(event, data, **fields)
+        return self._emit(event, data, **fields) if fields else self._emit(event, data)  # no copy of an empty **
 
     def _emit(self, event: Any, data: Any = None, *, _origin: str = "input", _by: Any = None,
               _sent: int | None = None, **fields: Any) -> list[str]:  # fmt: skip

@@ -238,18 +238,40 @@ def _time_part(ms: int) -> str:
 
 
 _new, _set = object.__new__, object.__setattr__
+_NAME, _DATA, _ID, _USER, _TS, _V = (Event.__dict__[field].__set__ for field in EVENT_FIELDS)
+"""Each field's slot set directly, as ``object.__setattr__`` does once it has found the slot (a third less time)."""
 
 
 def _stamped(event: Event, id: str | None, ts: int | None) -> Event:
     """A copy of a validated event with the bus's id and ts: ``Event(...)`` without checking it again."""
     out = _new(Event)
-    _set(out, "name", event.name)
-    _set(out, "data", event.data)
-    _set(out, "id", id)
-    _set(out, "user", event.user)
-    _set(out, "ts", ts)
-    _set(out, "v", event.v)
+    _NAME(out, event.name)
+    _DATA(out, event.data)
+    _ID(out, id)
+    _USER(out, event.user)
+    _TS(out, ts)
+    _V(out, event.v)
     return out
+
+
+def plain_event(name: str, data: dict[str, Any]) -> Event:
+    """``Event(name, data)`` for a ``name`` known to be a non-empty ``str`` and ``data`` a dict the caller
+    made (``sent_data``): what ``sim.send("name", {...})`` sends, without checking fields it does not have."""
+    out = _new(Event)
+    _NAME(out, name)
+    _DATA(out, data)
+    _ID(out, None)
+    _USER(out, None)
+    _TS(out, None)
+    _V(out, None)
+    return out
+
+
+def sent_data(data: dict[str, Any]) -> Any:
+    """``json_copy("data", data)``; a dict flat enough that the copy is ``dict(data)`` (``_flat_copy``) is
+    copied so, without the JSON round trip (checking costs half the trip's time, at 1 item and at 20)."""
+    copied = _flat_copy(data)
+    return json_copy("data", data) if copied is None else copied
 
 
 def as_sent(event: Event) -> Event:
@@ -281,16 +303,20 @@ def for_run(event: Event, jcs: bool = False) -> Event:
     requests are written through JCS (``Profile.jcs``, ``canonical``).
     """
     data, user = event.data, event.user
-    if _flat_json(data) and (user is None or _flat_json(user)):  # what as_sent makes of it, without the round trip
-        own = _stamped(event, event.id, event.ts)
-        _set(own, "data", dict(data))
-        if user is not None:
-            _set(own, "user", dict(user))
-    else:
-        try:
-            own = as_sent(event)  # the same JSON copy the bus made of what was sent
-        except InvalidArgument:  # not JSON (a plugin's own event): shared, as before
-            return event
+    copied = _flat_copy(data, jcs)  # what as_sent (and canonical) make of it, without the round trip
+    if copied is not None and (user is None or (user := _flat_copy(user, jcs)) is not None):
+        own = _new(Event)  # ``_stamped``, inline, with the copies
+        _NAME(own, event.name)
+        _DATA(own, copied)
+        _ID(own, event.id)
+        _USER(own, user)
+        _TS(own, event.ts)
+        _V(own, event.v)
+        return own
+    try:
+        own = as_sent(event)  # the same JSON copy the bus made of what was sent
+    except InvalidArgument:  # not JSON (a plugin's own event): shared, as before
+        return event
     if jcs:  # as the request writes it (``canonical``): sorted keys, an integral float an int
         _set(own, "data", canonical(own.data))
         if own.user is not None:
@@ -302,28 +328,32 @@ _SCALARS = frozenset((str, int, float, bool, type(None)))
 _SAFE = 1 << 53
 
 
-def _flat_json(value: Any) -> bool:
-    """Whether ``json_copy(value)`` is ``dict(value)``: a dict of ASCII keys to values its JSON round trip
-    keeps as they are (None, bools, ints within 53 bits, finite floats, ASCII strings), the common case
-    of an event a run starts with (a bus event's data came through JSON already)."""
+def _flat_copy(value: Any, jcs: bool = False) -> dict[str, Any] | None:
+    """``json_copy(value)`` (then ``canonical`` of it if ``jcs``) made as ``dict(value)`` when that is what it
+    is: a dict of ASCII keys to values its JSON round trip keeps as they are (None, bools, ints within 53 bits,
+    finite floats, ASCII strings), the common case of an event's data. ``None`` for any other value."""
     if type(value) is not dict:
-        return False
+        return None
+    floats = False
     for key, item in value.items():
         if type(key) is not str or not key.isascii():
-            return False
+            return None
         kind = type(item)
         if kind is str:
             if not item.isascii():
-                return False
+                return None
         elif kind is int:
             if not -_SAFE <= item <= _SAFE:
-                return False
+                return None
         elif kind is float:
             if item - item != 0.0:  # NaN or an infinity: json_copy refuses it
-                return False
+                return None
+            floats = True
         elif item is not None and kind is not bool:
-            return False
-    return True
+            return None
+    if jcs and (floats or len(value) > 1):  # ASCII keys: code points sort as JCS's UTF-16 units do
+        return canonical(value)  # type: ignore[no-any-return]
+    return dict(value)
 
 
 def fresh(value: Mapping[str, Any]) -> dict[str, Any]:
@@ -595,7 +625,7 @@ class Bus:
         self._counter += 1
         key = event.id
         if not key:  # None, or "": Inngest's ``if e.ID == ""`` (and BullMQ's jobId "") gives it a fresh id
-            _set(event, "id", ulid(ms, self._counter))
+            _ID(event, ulid(ms, self._counter))
         elif self.dedupe:
             seen = self._seen.get(key)
             if (seen is not None and now - seen < DEDUPE_WINDOW) or (self._held and key in self._held):
@@ -603,7 +633,7 @@ class Bus:
                 return None
             self._seen.note(key, now, now)
         if event.ts is None:
-            _set(event, "ts", ms)
+            _TS(event, ms)
         self.history.append(event)
         return event
 

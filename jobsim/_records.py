@@ -130,8 +130,7 @@ class Steps(dict[str, StepRecord]):
 
     __slots__ = ("_function", "_run")
 
-    def __init__(self, run: str, function: str) -> None:
-        super().__init__()
+    def __init__(self, run: str, function: str) -> None:  # no dict.__init__: it has nothing to do with no argument
         self._run, self._function = run, function  # for the message, made only if it is needed
 
     def __missing__(self, key: str) -> StepRecord:

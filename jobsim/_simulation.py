@@ -17,7 +17,17 @@ from ._aio import FOREVER, VirtualLoop
 from ._app import App, Function
 from ._casing import case_only_misses
 from ._checks import TestAssertion, check_fault_error, is_async, keywords_checked
-from ._events import Bus, Event, check_send_fields, check_triggers, check_ts_units, coerce_events, json_copy
+from ._events import (
+    Bus,
+    Event,
+    check_send_fields,
+    check_triggers,
+    check_ts_units,
+    coerce_events,
+    json_copy,
+    plain_event,
+    sent_data,
+)
 from ._kernel import DEFAULT_MAX_CHAIN, DEFAULT_MAX_ITEMS, Kernel
 from ._othermocks import guard as guard_other_mocks
 from ._othermocks import unguard as unguard_other_mocks
@@ -654,18 +664,23 @@ class Simulation:
             from ._delay import send_later
 
             return send_later(self, event, data, delay, fields)
-        return self._emit(event, data, **fields)
+        return self._emit(event, data, **fields) if fields else self._emit(event, data)  # no copy of an empty **
 
     def _emit(self, event: Any, data: Any = None, *, _origin: str = "input", _by: Any = None,
               _sent: int | None = None, **fields: Any) -> list[str]:  # fmt: skip
-        if type(event) is str and (data is None or type(data) is dict) and "user" not in fields:
-            # sim.send("name", {...}): copied here (an empty dict too: the event gets a fresh one)
-            events = [Event(event, json_copy("data", data) if data else {}, **fields)]
+        current, ids = self.engine.x, []
+        now = self.kernel.now if current is None else current.now  # ``engine.now()``
+        if type(event) is str and (data is None or type(data) is dict) and not fields and event.strip():
+            # sim.send("name", {...}): copied here (an empty dict too: the event gets a fresh one), made without
+            # Event()'s checks of fields it does not have (no ts: nothing for check_ts_units)
+            events = [plain_event(event, sent_data(data) if data else {})]
         else:
-            events = coerce_events(event, data, fields)
-        now, ids = self.engine.now(), []  # ``now_ns``
-        check_ts_units(events, now)
-        x = self.engine.x if _by is None else _by  # job code sent it (else a test or the traffic: an input)
+            if type(event) is str and (data is None or type(data) is dict) and "user" not in fields:
+                events = [Event(event, json_copy("data", data) if data else {}, **fields)]
+            else:
+                events = coerce_events(event, data, fields)
+            check_ts_units(events, now)
+        x = current if _by is None else _by  # job code sent it (else a test or the traffic: an input)
         # job code that spent time first (time.sleep, a slow response) sends at its own clock: the event
         # reaches functions, waits and cancellations then, not at the instant its request began
         later = x is not None and now > self.kernel.now
@@ -677,16 +692,17 @@ class Simulation:
                     dropped["pending"] = True
                 self.trace.add(now, "event.dropped", dropped)
                 ids.append(item.id or "")  # the bus gave it an id if it had none
-            else:
-                if x is None:  # ``trace.add(now, "event", event_fields(...))``, compact (``_trace._EXPAND``)
-                    self.engine._row((now, "event", accepted, _origin, None, None, _sent))
-                else:
-                    self.engine._row((now, "event", accepted, "job", x.run_.function.id, x.run_.id, None))
+            elif x is None:  # ``trace.add(now, "event", event_fields(...))``, compact (``_trace._EXPAND``)
+                self.engine._row((now, "event", accepted, _origin, None, None, _sent))
                 ids.append(accepted.id or "")
-                if x is not None:
-                    self.engine.causes[id(accepted)] = x.run_  # runs it starts follow x's in a chain
-                if later and x is not None:
-                    self.kernel.schedule(now, self.engine.publish, accepted, owner=x.run_.function.id)
+                self.engine.publish(accepted)
+            else:
+                run = x.run_
+                self.engine._row((now, "event", accepted, "job", run.function.id, run.id, None))
+                ids.append(accepted.id or "")
+                self.engine.causes[id(accepted)] = run  # runs it starts follow x's in a chain
+                if later:
+                    self.kernel.schedule(now, self.engine.publish, accepted, owner=run.function.id)
                 else:
                     self.engine.publish(accepted)
         return ids

@@ -111,3 +111,36 @@ def test_a_finished_core_job_keeps_at_most_30_objects_the_collector_walks():
     tracked_objects_kept(5, alive)
     per_job = (tracked_objects_kept(60, alive) - tracked_objects_kept(20, alive)) / 40
     assert per_job <= 30, f"{per_job} tracked objects kept a job (27 in session 18)"
+
+
+def python_calls_per_send(sends):
+    """Python-level calls made by ``sends`` of ``sim.send("job/start", {"i": i})``, each starting a run."""
+    app = jobsim.App("bench")
+
+    @app.function("job", on="job/start")
+    def job(ctx):
+        return ctx.event.data["i"]
+
+    counts = collections.Counter()
+
+    def count(frame, event, arg):
+        counts[event] += 1
+
+    with jobsim.Simulation(app, start=START, seed=1) as sim:
+        sys.setprofile(count)
+        try:
+            for i in range(sends):
+                sim.send("job/start", {"i": i})
+        finally:
+            sys.setprofile(None)
+        sim.run_until_idle()
+    return counts["call"]
+
+
+def test_a_send_that_starts_a_run_costs_under_17_python_calls():
+    # 21 before session 19's cuts: sim.send("name", {...}) makes its Event without Event()'s checks of the
+    # fields it lacks and skips check_ts_units (no ts), flat data is copied without the JSON round trip,
+    # and the engine's now() and subscribers() are read inline
+    python_calls_per_send(5)  # lazy imports and first-use caches
+    per_send = (python_calls_per_send(60) - python_calls_per_send(20)) / 40
+    assert per_send < 17, f"{per_send} Python calls a send (16.025 in session 19: one raise of the gc threshold)"

@@ -209,14 +209,24 @@ def workers_asked(workers: Any) -> int | None:
 
 def _processes(workers: int | None, records: int) -> int:
     """How many processes write ``records`` records: 1 unless this process may fork (``os.fork``, one thread:
-    forking a threaded process may leave the child a lock another thread held, and 3.12 warns)."""
+    forking a threaded process may leave the child a lock another thread held, and 3.12 warns). By itself
+    only with no thread at all, also none ``threading`` does not know (execnet's under pytest-xdist, a C
+    library's): asked for, a thread only the operating system lists does not stop it."""
     if workers == 1 or records < 2 or not hasattr(os, "fork") or threading.active_count() > 1:
         return 1
     if workers is None:
-        if records < PARALLEL_FROM or _cpus() < 2:
+        if records < PARALLEL_FROM or _cpus() < 2 or _os_threads() > 1:
             return 1
         workers = 2
     return min(workers, records, MAX_WORKERS)
+
+
+def _os_threads() -> int:
+    """The threads of this process as the operating system counts them (Linux), else as ``threading`` does."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return threading.active_count()
 
 
 def _cpus() -> int:

@@ -25,7 +25,11 @@ import jobsim
 from jobsim import Redaction, Trace, _tracefile
 from jobsim.errors import InvalidArgument, TraceError
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="saving in several processes needs os.fork")
+pytestmark = [
+    pytest.mark.skipif(not hasattr(os, "fork"), reason="saving in several processes needs os.fork"),
+    # 3.12+ under pytest-xdist, whose execnet thread only the OS lists: these tests fork on purpose (workers=N)
+    pytest.mark.filterwarnings("ignore:This process .* is multi-threaded, use of fork:DeprecationWarning"),
+]
 
 POLICIES = {"default": None, "secrets": Redaction(pseudonymize=False), "plain": False,
             "keyed": Redaction(key="team secret", keep_domains=("gmail.com",), fields={"plan": "drop"})}  # fmt: skip
@@ -187,6 +191,7 @@ def large(monkeypatch):
     """A trace ``workers=None`` splits: past a lowered ``PARALLEL_FROM``, with two CPUs."""
     monkeypatch.setattr(_tracefile, "PARALLEL_FROM", 100)
     monkeypatch.setattr(_tracefile, "_cpus", lambda: 2)
+    monkeypatch.setattr(_tracefile, "_os_threads", lambda: 1)  # under pytest-xdist, execnet's thread
     monkeypatch.delenv(_tracefile.WORKERS_ENV, raising=False)
     return bench_trace.build(200, people=10, pool=3)
 
@@ -215,6 +220,9 @@ def test_one_process_with_one_cpu_a_thread_alive_no_fork_or_the_environment_sayi
     with monkeypatch.context() as m:
         m.setenv(_tracefile.WORKERS_ENV, "1")
         checks.append(large.save(path))
+    with monkeypatch.context() as m:  # a thread threading does not list (a C library's): not by itself
+        m.setattr(_tracefile, "_os_threads", lambda: 2)
+        checks.append(large.save(path))
     done = threading.Event()
     thread = threading.Thread(target=done.wait)
     thread.start()
@@ -228,11 +236,15 @@ def test_one_process_with_one_cpu_a_thread_alive_no_fork_or_the_environment_sayi
         m.delattr(os, "fork")  # Windows
         checks.append(large.save(path, workers=2))
     assert spy.forks == 0
-    assert [check.read_bytes() for check in checks] == [expected] * 5
+    assert [check.read_bytes() for check in checks] == [expected] * 6
     monkeypatch.setenv(_tracefile.WORKERS_ENV, "3")
     spy.reset()
     large.save(path)
     assert spy.forks == 2
+
+
+def test_the_operating_system_counts_the_threads() -> None:
+    assert _tracefile._os_threads() >= threading.active_count() >= 1
 
 
 @pytest.mark.parametrize("given", ["0", "two", "-2", "²"])  # "²".isdigit(), but int() refuses it

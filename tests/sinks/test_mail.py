@@ -8,7 +8,6 @@ import datetime as dt
 import re
 import smtplib
 import uuid
-from collections.abc import Iterator
 from email.message import EmailMessage
 from smtplib import SMTP  # the import style that defeats module-attribute patching
 
@@ -27,14 +26,6 @@ from ._fakehost import START_NS, FakeHost
 
 SECOND = 1_000_000_000
 T0 = dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc)
-
-
-@pytest.fixture
-def http(host: FakeHost, mail: MailSink) -> Iterator[HttpSink]:
-    sink = HttpSink(host, mail)
-    sink.install()
-    yield sink
-    sink.uninstall()
 
 
 def welcome(**extra: str) -> EmailMessage:

@@ -89,5 +89,9 @@ def test_aiosmtplib_with_a_sock_that_is_no_socket_fails_in_the_job_not_in_a_logg
         sim = _run(mail)
     run = sim.runs("mail")[0]
     assert isinstance(run.error, ValueError)  # asyncio's own check of sock=, as a real loop makes it
-    assert str(run.error) == "A Stream Socket was expected, got '/var/run/smtp.sock'"
+    assert str(run.error) in (
+        "A Stream Socket was expected, got '/var/run/smtp.sock'",
+        # aiosmtplib before 4.0 refuses it first (send()'s default hostname "localhost" comes with sock=)
+        "The socket option is not compatible with hostname, port or socket_path",
+    )
     assert not [record for record in caplog.records if "Exception in callback" in record.getMessage()]

@@ -32,9 +32,9 @@ from collections.abc import Callable, Coroutine, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from ._kernel import BACKGROUND, NORMAL
-from ._steps import Execution
+from ._steps import Execution, Suspend
 from ._time import SECOND
-from .errors import JobsimError
+from .errors import JobsimError, StepMisuse
 
 if TYPE_CHECKING:
     from ._records import Run
@@ -43,9 +43,9 @@ if TYPE_CHECKING:
 _MAX_SELECT: float = base_events.MAXIMUM_SELECT_TIMEOUT  # type: ignore[attr-defined]
 """asyncio's longest wait in one select (a day): a timer further away is reached by several."""
 REAL_IO_WAIT = 30.0
+"""Seconds of real time job code may wait on real I/O with no virtual timer pending."""
 FOREVER = 1 << 1023
 """What an endless wait spends (``asyncio.sleep(math.inf)``): past the end of virtual time, refused as such."""
-"""Seconds of real time job code may wait on real I/O with no virtual timer pending."""
 
 
 class _VirtualSelector:
@@ -98,6 +98,8 @@ class VirtualLoop(asyncio.SelectorEventLoop):
         self._clock_resolution = 1e-6
         self.cut: BaseException | None = None
         """What stopped the loop's time mid-wait (a crash, a downtime): the tasks it cancels ended by it."""
+        self._spawned: list[asyncio.Task[Any]] | None = None
+        """The tasks started during ``drive`` (``None`` outside it)."""
 
     def _advance(self, ns: int) -> None:
         try:
@@ -134,10 +136,18 @@ class VirtualLoop(asyncio.SelectorEventLoop):
 
         return release
 
+    def create_task(self, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        task = super().create_task(coro, **kwargs)
+        if self._spawned is not None:
+            self._spawned.append(task)
+        return task
+
     def drive(self, coro: Coroutine[Any, Any, Any]) -> Any:
         """Run ``coro`` to completion in virtual time and return its result."""
         self._origin = self._jobsim_now()
         self.cut = None
+        spawned: list[asyncio.Task[Any]] = []
+        self._spawned = spawned
         outer = events._get_running_loop()
         events._set_running_loop(None)
         try:
@@ -145,8 +155,30 @@ class VirtualLoop(asyncio.SelectorEventLoop):
         finally:
             try:
                 self._cancel_leftovers()
+                self._spawned = None
+                self._report_unretrieved(spawned)
             finally:  # a leftover that raises on cancellation must not cost the caller its own running loop
+                self._spawned = None
                 events._set_running_loop(outer)
+
+    def _report_unretrieved(self, spawned: list[asyncio.Task[Any]]) -> None:
+        """The request's tasks that ended in an error nobody retrieved, reported now, in virtual time.
+
+        asyncio logs such an error ("Task exception was never retrieved") only when the task is
+        garbage-collected: at an arbitrary later moment when the run's error keeps the task alive
+        (its traceback holds the handler's frame), in whatever test the collection falls in, and
+        with whatever clock is then patched (time-machine's stack is empty for a moment as its
+        travel stops). Here the same message is logged as the request ends, at the same instant every
+        run. jobsim's own step errors are not logged: a ``StepMisuse`` is the attempt's recorded
+        failure (``Execution.together``), a ``Suspend`` the end of the request.
+        """
+        for task in spawned:
+            if task.cancelled() or not task.done() or not getattr(task, "_log_traceback", False):
+                continue
+            error = task.exception()  # retrieved: nothing more is logged when the task is collected
+            if not isinstance(error, (Suspend, StepMisuse)):
+                self.call_exception_handler({"message": "Task exception was never retrieved", "exception": error,
+                                             "future": task})  # fmt: skip
 
     def _cancel_leftovers(self) -> None:
         """Tasks a handler spawned and did not await end with its request, as on a serverless call."""

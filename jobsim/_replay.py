@@ -43,8 +43,9 @@ from ._safe import said
 from ._time import MAX_NS, US, Duration, duration_ns, iso, to_datetime
 from ._timeline import _clip
 from ._trace import Trace
-from ._tracediff import Comparison, Divergence, compare_lines, declared
+from ._tracediff import compare_lines, declared
 from ._tracefile import random_streams_of
+from ._traceresult import Comparison, Divergence
 from .errors import InjectedFault, InvalidArgument, JobsimError
 
 if TYPE_CHECKING:

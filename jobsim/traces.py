@@ -40,9 +40,11 @@ from ._scan import Finding, scan
 from ._secrets import MARKER
 from ._time import Duration, duration_ns, zone
 from ._trace import Record, Trace
-from ._tracediff import COMPARISONS, Comparison, Divergence, FunctionResult, compare_lines, declared
+from ._tracediff import compare_lines, declared
 from ._tracefile import FORMAT, VERSION, lines
 from ._tracereader import TraceReader
+from ._traceresult import Comparison, Divergence, FunctionResult
+from ._tracestory import COMPARISONS
 from .errors import InvalidArgument, TraceError, TraceWarning
 
 __all__ = [

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ._checks import check_callable, check_fault_error
-from ._events import json_copy
+from ._eventjson import json_copy
 from ._faults import FAULT_KINDS, ErrorSpec, available_kinds, fault_kinds
 from ._profiles import Profile, Profiles
 from ._safe import shown

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ._tracediff import COMPARISONS
+from ._tracestory import COMPARISONS
 from .errors import TraceError
 
 if TYPE_CHECKING:
@@ -149,7 +149,7 @@ def _check_flags(args: argparse.Namespace) -> None:
     """``--compare``, ``--tolerance`` (and ``replay``'s ``--until``) checked in the flag's words, not the keyword
     the API names."""
     from ._time import duration_ns
-    from ._tracediff import parse_compare
+    from ._traceignore import parse_compare
 
     parse_compare(args.compare, "--compare")
     duration_ns(args.tolerance, "--tolerance")

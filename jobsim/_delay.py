@@ -6,7 +6,7 @@ Trigger.dev (``trigger(id, payload, {delay})``, §3.1), Quirrel (``enqueue({dela
 once and becomes runnable at ``now + delay``. jobsim sends the event at that instant,
 so flow control, downtime and the trace see it when it becomes due; the trace record of
 a test's delayed event also keeps ``sent``, the instant of the call, where a replay sends
-it again with the same delay (``_replay._delayed_inputs``). Inngest has no delay on
+it again with the same delay (``_replayinputs._delayed_inputs``). Inngest has no delay on
 send (§1.1: "use step.sleep"), and the cron-only systems have no events: both refuse it.
 
 On a system that finds jobs by polling (Agenda, ``_polling.py``) the job was saved at the call:

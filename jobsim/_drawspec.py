@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import inspect
 import types
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ._checks import check_callable, check_fault_error
+from ._eventjson import json_copy
 from ._faults import FAULT_KINDS, ErrorSpec, available_kinds, fault_kinds
 from ._profiles import Profile, Profiles
 from ._safe import shown
-from ._time import Duration, duration_ns, format_duration
+from ._time import Duration, duration_ns, format_duration, zone
 from .errors import InvalidArgument
 
 
@@ -277,3 +278,73 @@ def machine_arguments(setup: Any, *, name: Any, targets: Any, send: Any, invaria
         check_callable(f"rules[{rule_name!r}]", fn, 3, "fn(sim, world, draw)")
     return {"targets": targets_code(targets), "invariants": callables("invariants", invariants),
             "at_end": callables("at_end", at_end), "rules": extra}  # fmt: skip
+
+
+def strategy_hint(value: Any, drawn_by: str, drawn: type | tuple[type, ...], takes_list: bool) -> str:
+    """How to give ``value`` as a strategy: ``drawn_by``, the strategy of ``jobsim.strategies`` that draws what the
+    argument takes (values of type ``drawn``; from a list or dict of places or names when ``takes_list``), or
+    ``st.just``: ``histories(events=["a/b"])`` means ``event_streams(["a/b"])``, not ``st.just(["a/b"])``."""
+    ours = getattr(value, "__module__", "") == "jobsim.strategies"  # the strategy itself, not called
+    if drawn_by and getattr(value, "__name__", None) == drawn_by and ours:
+        return f"; call it: js.{drawn_by}(...)"
+    if drawn_by and takes_list and isinstance(value, (list, tuple, dict)):
+        return f"; to draw them, js.{drawn_by}({shown(value)})"
+    if drawn_by and not isinstance(value, drawn):
+        return f"; e.g. js.{drawn_by}(...)"
+    return "" if callable(value) else f"; for this one value every time, st.just({shown(value)})"
+
+
+_MAX_WITHIN = 36_500 * 86_400 * 10**9
+
+
+def within(value: Any) -> int:
+    """``faults(within=...)`` in ns: fault times past year 9999 would fail at apply(), naming another argument."""
+    within_ns = duration_ns(value, "within", allow_zero=False)
+    if within_ns > _MAX_WITHIN:
+        raise InvalidArgument.build("within", value, "a duration of at most 36500d (100 years), so that "
+                                    "every fault time drawn is a date a simulation can reach")  # fmt: skip
+    return within_ns
+
+
+def zone_names(zones: Any) -> list[str]:
+    """``cron_expressions(zones=...)`` given as names: at least one, each an IANA time zone."""
+    names = [zones] if isinstance(zones, str) else list(items("zones", zones, "IANA time zone names"))
+    for name in names:
+        zone(name, "zones")
+    if not names:
+        raise InvalidArgument.build("zones", zones, "at least one IANA time zone name")
+    return names
+
+
+def event_items(events: Any) -> list[tuple[Any, Any]]:
+    """``(name, payload strategy or None)`` from ``{name: payload strategy or None}`` or a list of names (each
+    name is checked as the strategies are built, in order)."""
+    if isinstance(events, Mapping):
+        found = list(events.items())
+    elif isinstance(events, Sequence) and not isinstance(events, (str, bytes)):
+        found = [(name, None) for name in events]
+    else:
+        accepted = ("a mapping of event name to payload strategy (or None for fake_payloads()), a list of event "
+                    "names, or a strategy of jobsim.Event")  # fmt: skip
+        raise InvalidArgument.build("events", events, accepted)
+    if not found:
+        raise InvalidArgument.build("events", events, "at least one event name")
+    return found
+
+
+# -- drawn values: checked as each is drawn (``strategies._Drawn``) ----------------------------------------
+def check_payload(data: Any) -> None:
+    if not isinstance(data, Mapping):
+        raise InvalidArgument.build("data", data, "event data is a mapping")
+    json_copy("data", data)  # what sim.send would refuse (a set, NaN), named here
+
+
+def check_event_id(value: Any) -> None:
+    if value is not None and (not isinstance(value, str) or not value):
+        raise InvalidArgument.build("id", value, "an event id is a non-empty string (or None: the bus assigns one)")
+
+def check_zone_name(name: Any) -> None:
+    """A ``TZ=`` prefix takes an IANA name (a ``tzinfo`` would print as no zone)."""
+    if not isinstance(name, str):
+        raise InvalidArgument.build("zones", name, "an IANA time zone name such as 'America/New_York'")
+    zone(name, "zones")

@@ -38,7 +38,7 @@ from ._checks import keywords_checked
 from ._codec import from_cloudevent, rfc3339_ns
 from ._drawspec import registered_profiles
 from ._events import _FIRST_MS, _LAST_MS, DEDUPE_WINDOW, IMPORTED_IDS, ulid
-from ._replay import SYNTHESIZED_ID
+from ._replayinputs import SYNTHESIZED_ID
 from ._time import MS, Instant, instant_ns, iso, zone
 from ._trace import Trace
 from ._tracefile import _path

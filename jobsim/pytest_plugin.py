@@ -5,6 +5,8 @@ with jobsim installed loads this module. It holds hooks and fixtures only; the w
 is done by :class:`jobsim.Simulation`. jobsim's own modules are imported inside the
 hooks and fixtures that need them (as Hypothesis's plugin does), so loading the
 plugin costs no more than what ``jobsim/__init__.py`` itself imports.
+What needs no pytest is kept apart: the options it accepts (``_testoptions``), what it
+writes for people (``_testreport``) and what it undoes between tests (``_testisolation``).
 
 A test that used the ``jobsim`` fixture and failed gets a report section named
 ``jobsim``: the seed, one command line that reproduces the run, and the timeline
@@ -29,47 +31,6 @@ if TYPE_CHECKING:
     from jobsim import Simulation
     from jobsim._started import Started
 
-_MARKER = (
-    "jobsim(*, start=None, tz=None, seed=None, profile=None, functions=None, exclude_functions=None, "
-    "max_chain=None, random_streams=None, allow_unmatched_http=False): "
-    "options of the simulation the `jobsim` fixture builds (start instant, display and naive-time "
-    "zone, seed, profile, and every other jobsim.Simulation keyword); functions=[ids] simulates only those of "
-    "jobsim_app's functions, "
-    "exclude_functions=[ids] all but those; allow_unmatched_http=True keeps HTTP requests that matched no route "
-    "from failing the test. The closest marker wins, keyword by keyword (functions= and exclude_functions= as one)."
-)
-_SELECTION_OPTIONS = ("functions", "exclude_functions")
-"""One choice: a closer marker giving either replaces what farther ones gave for both."""
-_SIMULATION_OPTIONS = ("start", "tz", "seed", "profile", *_SELECTION_OPTIONS, "max_chain", "random_streams")
-"""Every keyword of ``jobsim.Simulation`` (a test pins it to the signature); ``strategies.simulations`` takes
-each of them too, so the @given advice carries them all over (a test pins that as well)."""
-_MARKER_OPTIONS = (*_SIMULATION_OPTIONS, "allow_unmatched_http")
-_INI_OPTIONS = ("tz", "start", "profile")  # tz first: a naive jobsim_start is read in it
-_TIMELINE_HEAD, _TIMELINE_TAIL = 20, 80
-"""A failing test shows at most this many timeline entries from each end (all with -vv)."""
-
-_NO_APP = (
-    "jobsim: the `jobsim` fixture needs to know what to simulate: "
-    "define a fixture named jobsim_app in conftest.py returning your jobsim.App "
-    "(or a list of targets), e.g.\n\n"
-    "    @pytest.fixture\n"
-    "    def jobsim_app():\n"
-    "        from myproject.jobs import app\n"
-    "        return app\n"
-)
-
-_PER_EXAMPLE = (
-    "jobsim: {test} is a Hypothesis @given test, and the `jobsim` fixture is one simulation for the "
-    "whole test: every example would share it (its clock only moves forward, its runs and outbox pile up). "
-    "Draw a fresh simulation for each example instead:\n\n"
-    "    from jobsim import strategies as js\n\n"
-    "    @given(sim=js.simulations(app{options}), ...)\n"
-    "    def {test}(sim, ...):\n"
-    "        with sim:\n"
-    "            ...\n\n"
-    "(To share one simulation across the examples after all, suppress Hypothesis's "
-    "HealthCheck.function_scoped_fixture.)"
-)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -110,9 +71,11 @@ the plugin's: where that fixture is defined (the marker configures nothing)."""
 
 # -- hooks ------------------------------------------------------------------------------------
 def pytest_addoption(parser: pytest.Parser) -> None:
+    from jobsim._testoptions import seed_option
+
     group = parser.getgroup("jobsim", "jobsim: background jobs in virtual time")
     group.addoption(
-        "--jobsim-seed", type=_seed, metavar="N", default=None,
+        "--jobsim-seed", type=seed_option, metavar="N", default=None,
         help="seed every simulation of the `jobsim` fixture with N, overriding markers "
              "(default: the marker's seed, else 0); a failing test prints the line to rerun it",
     )  # fmt: skip
@@ -133,7 +96,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     _check_pytest(pytest.__version__)
-    config.addinivalue_line("markers", _MARKER)
+    from jobsim._testoptions import MARKER
+
+    config.addinivalue_line("markers", MARKER)
     config.stash[_SETTINGS] = _Settings(
         seed=config.getoption("jobsim_seed"),
         timeline=config.getoption("jobsim_timeline"),
@@ -196,7 +161,9 @@ def _shadowing_fixture(item: pytest.Item) -> str:
                 file, line = inspect.getsourcefile(func) or "?", inspect.getsourcelines(func)[1]  # type: ignore[arg-type]
             except (OSError, TypeError):
                 return "a fixture of your own"
-            return f"{_shown(file, item.config)}:{line}"
+            from ._testreport import shown_path
+
+            return f"{shown_path(file, item.config.invocation_params.dir)}:{line}"
     return ""
 
 
@@ -221,13 +188,14 @@ def _warn_unused_marker(item: pytest.Item) -> None:
         return
     del item.stash[_MARKED]
     from jobsim._safe import shown
+    from jobsim._testoptions import SIMULATION_OPTIONS
 
     marked: dict[str, Any] = {}
     for mark in item.own_markers:  # unchecked: a marker that configures nothing fails nothing either
         if mark.name == "jobsim":
             for key, value in mark.kwargs.items():
                 marked.setdefault(key, value)
-    options = "".join(f", {key}={shown(marked[key])}" for key in _SIMULATION_OPTIONS if key in marked)
+    options = "".join(f", {key}={shown(marked[key])}" for key in SIMULATION_OPTIONS if key in marked)
     options = options or ", seed=3"
     if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):  # it draws its simulations, per example
         builds = f"the simulations a @given test draws take them as arguments: js.simulations(app{options})"
@@ -266,46 +234,15 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     try:
         return (yield)
     finally:
-        _keep_jobsim_modules(item)
-        _release_unstarted()
+        from ._testisolation import keep_jobsim_modules, release_unstarted
+
+        keep_jobsim_modules(getattr(item, "fixturenames", ()))
+        release_unstarted()
         try:
             if started is not None:
                 _close_left_running(item, started.left_running())
         finally:
             _warn_unused_marker(item)
-
-
-def _release_unstarted() -> None:
-    """A simulation the test built and never started guards its backend no longer (``ClassGuard.release_unstarted``).
-    No guard exists while ``jobsim.hooks`` is not imported, and this plugin imports nothing of jobsim eagerly."""
-    import sys
-
-    hooks = sys.modules.get("jobsim.hooks")
-    if hooks is not None:
-        hooks.ClassGuard.release_unstarted()
-
-
-def _keep_jobsim_modules(item: pytest.Item) -> None:
-    """Put back in ``sys.modules`` the jobsim modules a pytester test imported first, which its snapshot dropped.
-
-    pytester gives each test the ``sys.modules`` it started with, so a module of jobsim's that the test
-    loaded (the HTTP sink, loaded at the first simulation) was imported a second time by a later test, while
-    the ``jobsim`` package (and objects made from the first copy: ``jobsim.delayed``, a sink) kept the first.
-    Two copies of one module do not know each other's classes and context variables: an aiohttp timeout was
-    recorded as jobsim's internal ``Abandoned``, ``delayed`` found no simulation. One copy is kept.
-    """
-    if "pytester" not in getattr(item, "fixturenames", ()) and "testdir" not in getattr(item, "fixturenames", ()):
-        return
-    import sys
-    import types
-
-    packages = [(name, module) for name, module in list(sys.modules.items())
-                if name.partition(".")[0].startswith("jobsim") and hasattr(module, "__path__")]  # and the plugins'
-    for name, package in packages:
-        for attribute, value in list(vars(package).items()):
-            full = f"{name}.{attribute}"
-            if isinstance(value, types.ModuleType) and value.__name__ == full and full not in sys.modules:
-                sys.modules[full] = value
 
 
 @pytest.hookimpl(wrapper=True)
@@ -371,7 +308,9 @@ def jobsim_app() -> Any:
             from myproject.jobs import app
             return app
     """
-    pytest.fail(_NO_APP, pytrace=False)
+    from ._testreport import NO_APP
+
+    pytest.fail(NO_APP, pytrace=False)
 
 
 @pytest.fixture
@@ -459,10 +398,13 @@ def _refuse_sharing_across_examples(item: pytest.Item) -> None:
            for check in getattr(settings, "suppress_health_check", ())):  # fmt: skip
         return
     from jobsim._safe import shown
+    from jobsim._testoptions import SIMULATION_OPTIONS
 
     marked = _marker_options(item)  # the marker's options carry over to the strategy, those it takes
-    options = "".join(f", {key}={shown(marked[key])}" for key in _SIMULATION_OPTIONS if key in marked)
-    pytest.fail(_PER_EXAMPLE.format(test=item.name, options=options), pytrace=False)
+    options = "".join(f", {key}={shown(marked[key])}" for key in SIMULATION_OPTIONS if key in marked)
+    from ._testreport import PER_EXAMPLE
+
+    pytest.fail(PER_EXAMPLE.format(test=item.name, options=options), pytrace=False)
 
 
 def _close_left_running(item: pytest.Item, sims: list[Simulation]) -> None:
@@ -489,42 +431,19 @@ def _close_left_running(item: pytest.Item, sims: list[Simulation]) -> None:
         ))  # fmt: skip
 
 
-def _seed(text: str) -> int:
-    """``--jobsim-seed``'s type: one check at startup, not the same error in every test's setup."""
-    import argparse
-
-    try:
-        seed = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
-    if not -(1 << 63) <= seed < 1 << 64:  # Simulation's own bound: the trace header holds it as a JSON number
-        raise argparse.ArgumentTypeError(f"{text}: a seed is an int within 64 bits, -2**63 to 2**64 - 1")
-    return seed
-
-
 def _ini_defaults(config: pytest.Config) -> dict[str, str]:
     """The ``jobsim_*`` ini values that are set, validated now rather than in every test."""
-    values = {key: str(config.getini(f"jobsim_{key}") or "").strip() for key in _INI_OPTIONS}
+    from jobsim._testoptions import INI_OPTIONS
+
+    values = {key: str(config.getini(f"jobsim_{key}") or "").strip() for key in INI_OPTIONS}
     values = {key: value for key, value in values.items() if value}
     if not values:
         return values
-    from jobsim._profiles import Profiles, builtin_profiles
-    from jobsim._time import instant_ns, zone
+    from jobsim._testoptions import check_ini
     from jobsim.errors import InvalidArgument
 
     try:
-        tz = zone(values.get("tz"), "jobsim_tz")
-        if "start" in values:
-            instant_ns(values["start"], "jobsim_start", tz=tz)
-        chosen = values.get("profile")
-        if chosen is not None and chosen not in {profile.name for profile in builtin_profiles()}:
-            # a variant NAME(option=value), or a backend plugin's profile (jobsim-celery's "celery"): only
-            # then are the plugins loaded, as the marker and Simulation(profile=...) would load them
-            try:
-                Profiles.registered().get(chosen)
-            except InvalidArgument as bad:
-                message = str(bad).removeprefix(f"profile={chosen!r} is not valid: ")
-                raise InvalidArgument.build("jobsim_profile", chosen, message) from None
+        check_ini(values)
     except InvalidArgument as error:
         raise pytest.UsageError(f"jobsim: ini option {error}") from None
     return values
@@ -559,11 +478,12 @@ def _trace_dir(config: pytest.Config) -> str | None:
 def _marker_options(node: pytest.Item) -> dict[str, Any]:
     """Merge the keyword arguments of every ``jobsim`` marker; the closest one wins (``jobsim/_markers.py``)."""
     from jobsim._markers import merged_options
+    from jobsim._testoptions import MARKER, MARKER_OPTIONS, SELECTION_OPTIONS
     from jobsim.errors import InvalidArgument
 
     try:
-        usage = _MARKER.split(":")[0]
-        return merged_options(node, usage=usage, accepted=_MARKER_OPTIONS, one_choice=_SELECTION_OPTIONS)
+        usage = MARKER.split(":")[0]
+        return merged_options(node, usage=usage, accepted=MARKER_OPTIONS, one_choice=SELECTION_OPTIONS)
     except InvalidArgument as error:
         problem = str(error)  # failing outside the except clause: no chained traceback
     pytest.fail(problem, pytrace=False)
@@ -595,18 +515,12 @@ def _test_line(item: pytest.Item) -> tuple[str, int] | None:
 
 
 def _check_unmatched_http(sim: Simulation) -> None:
-    listing = _unmatched_http(sim)
+    from ._testreport import unmatched_http
+
+    listing = unmatched_http(sim)
     if listing:
         opt_out = "@pytest.mark.jobsim(allow_unmatched_http=True)"
         pytest.fail(f"{listing}\nIf the test expects them, mark it {opt_out}.", pytrace=False)
-
-
-def _unmatched_http(sim: Simulation) -> str:
-    """The HTTP sink's listing of the requests that matched no route, or ``""``."""
-    http: Any = sim.http  # a null sink until the HTTP sink is importable
-    if not getattr(http, "unmatched", None):
-        return ""
-    return str(http.format_unmatched()).rstrip()
 
 
 def _section(item: pytest.Item, run: _Run, *, http: bool = True, own: list[str] | None = None) -> str:
@@ -614,15 +528,19 @@ def _section(item: pytest.Item, run: _Run, *, http: bool = True, own: list[str] 
 
     ``own``: the lines naming the traces of the simulations the test started itself.
     """
+    from ._testreport import reproduce_line, shorten, unmatched_http
+
     sim = run.sim
-    lines = [f"seed {sim.seed} · reproduce with:", f"    {_reproduce(item, sim.seed)}", ""]
+    doctest = type(item).__name__ == "DoctestItem"
+    rerun = reproduce_line(item.nodeid, item.path, item.config.invocation_params.dir, sim.seed, doctest)
+    lines = [f"seed {sim.seed} · reproduce with:", f"    {rerun}", ""]
     saved = _save_trace(item, sim) if run.failed else None
     if saved:
         lines[2:2] = [saved, *(own or ())]
-    listing = _unmatched_http(sim) if http else ""
+    listing = unmatched_http(sim) if http else ""
     if listing:
         lines += [listing, ""]
-    lines += _shorten(sim.timeline().splitlines(), item.config.get_verbosity() >= 2)
+    lines += shorten(sim.timeline().splitlines(), item.config.get_verbosity() >= 2)
     if run.failed:
         from ._joberrors import failed_run_tracebacks
 
@@ -657,99 +575,14 @@ def _save_trace(item: pytest.Item, sim: Simulation, number: int = 1) -> str | No
     directory = item.config.stash[_SETTINGS].trace_dir
     if not directory:
         return None
-    path = os.path.join(directory, _trace_name(item.nodeid, number))
-    shown = _shown(path, item.config)
+    from ._testreport import app_spec, shown_path, trace_name
+
+    invoked = item.config.invocation_params.dir
+    path = os.path.join(directory, trace_name(item.nodeid, number))
+    shown = shown_path(path, invoked)
     try:
         os.makedirs(directory, exist_ok=True)
         sim.trace.save(path)
     except Exception as error:  # the report must still be written
         return f"trace not saved to {shown}: {type(error).__name__}: {error}"
-    return f"trace saved to {shown}\n    replay it: jobsim replay {shown} --app {_app_spec(sim, item.config)}"
-
-
-def _shown(path: str, config: pytest.Config) -> str:
-    """``path`` relative to where pytest ran when it is under it; else absolute (no ``../../..``)."""
-    try:
-        relative = os.path.relpath(path, config.invocation_params.dir)
-    except ValueError:  # another drive (Windows)
-        return path
-    return path if relative.startswith(os.pardir) else relative
-
-
-def _app_spec(sim: Simulation, config: pytest.Config) -> str:
-    """What ``jobsim replay --app`` imports to replay ``sim``: ``jobs.py:app`` or ``shop.jobs:app``.
-
-    Known when the simulation runs one ``jobsim.App`` that a module of its functions
-    holds as an attribute; a package's module by its dotted name (a path would break its
-    relative imports), a top-level one by its file (pytest may have imported it from a
-    folder of its own rootdir logic that ``jobsim replay`` does not put on ``sys.path``).
-    Otherwise (several apps, a backend plugin's targets) ``MODULE:APP``, for the user to fill.
-    """
-    import sys
-
-    if len(sim.apps) != 1 or sim.adapted:
-        return "MODULE:APP"
-    app = sim.apps[0]
-    for name in dict.fromkeys(getattr(fn.handler, "__module__", None) for fn in app.functions.values()):
-        module = sys.modules.get(name or "")
-        attr = next((key for key, value in vars(module).items() if value is app), None) if module else None
-        if module is None or attr is None:
-            continue
-        if "." in module.__name__:
-            return f"{module.__name__}:{attr}"
-        file = getattr(module, "__file__", None)
-        return f"{_shown(file, config)}:{attr}" if file else f"{module.__name__}:{attr}"
-    return "MODULE:APP"
-
-
-def _trace_name(nodeid: str, number: int = 1) -> str:
-    """``tests/test_x.py::test_y`` -> ``tests-test_x.py--test_y.jobsim.jsonl`` (unique, portable).
-
-    The test's second simulation and those after it get their number:
-    ``tests-test_x.py--test_y.2.jobsim.jsonl``.
-
-    A test id that had to be changed to fit a file name (``test_y[a/b]`` and
-    ``test_y[a-b]`` would both become ``test_y-a-b``), or that holds a ``-`` of its
-    own (``a/test_b/test_c.py`` and ``a/test_b-test_c.py`` flatten alike), or whose
-    test name or parameters hold a capital (``test_y[A]`` and ``test_y[a]`` are one file
-    on macOS and Windows), gets a short hash of the id, so two tests never share a file.
-    """
-    import hashlib
-    import re
-
-    readable = nodeid.replace("::", "--").replace("/", "-")  # folders flatten alike: no hash for them
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", readable).strip("-.")
-    digest = hashlib.sha256(nodeid.encode()).hexdigest()[:12]
-    if len(name) > 120:
-        name = name[:100] + "-" + digest
-    elif name != readable or "-" in nodeid or not nodeid.rpartition("::")[2].islower():
-        name = f"{name}-{digest}"
-    return name + (f".{number}" if number > 1 else "") + ".jobsim.jsonl"
-
-
-def _reproduce(item: pytest.Item, seed: int) -> str:
-    """``pytest 'tests/test_x.py::test_y' --jobsim-seed=7``, relative to where pytest ran."""
-    _, sep, rest = item.nodeid.partition("::")
-    path = os.path.relpath(item.path, item.config.invocation_params.dir) if sep else item.nodeid
-    test = (path + sep + rest).replace("'", "'\\''")
-    return f"pytest '{test}' --jobsim-seed={seed}{_doctest_option(item)}"
-
-
-def _doctest_option(item: pytest.Item) -> str:
-    """A doctest is collected only with ``--doctest-modules`` (a module's) or a ``--doctest-glob`` its file
-    matches (a text file's): without it the reproduction line ran nothing ("not found")."""
-    if type(item).__name__ != "DoctestItem":
-        return ""
-    if item.path.suffix == ".py":
-        return " --doctest-modules"
-    return " --doctest-glob='" + item.path.name.replace("'", "'\\''") + "'"
-
-
-def _shorten(timeline: list[str], everything: bool) -> list[str]:
-    """Keep the header and the first and last entries of a long timeline."""
-    head, entries = timeline[:2], timeline[2:]
-    if everything or len(entries) <= _TIMELINE_HEAD + _TIMELINE_TAIL:
-        return timeline
-    omitted = len(entries) - _TIMELINE_HEAD - _TIMELINE_TAIL
-    note = f"… {omitted} more entries (-vv shows them all) …"
-    return [*head, *entries[:_TIMELINE_HEAD], note, *entries[-_TIMELINE_TAIL:]]
+    return f"trace saved to {shown}\n    replay it: jobsim replay {shown} --app {app_spec(sim, invoked)}"

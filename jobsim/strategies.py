@@ -49,28 +49,17 @@ from hypothesis.strategies import SearchStrategy
 from . import _drawspec as spec
 from ._checks import caller_frame, keywords_checked
 from ._cronsyntax import DESCRIPTORS
+from ._drawcode import Build, InstantAt, IsoStart, refuse_unrunnable, retries_of, send_of, target_code
 from ._drawframes import drawing
-from ._events import Event, json_copy
+from ._drawmachine import MachineRun, custom_rule, send_rule
+from ._events import Event
 from ._fakedata import FakeData
 from ._faults import FAULT_KINDS, Crash, Downtime, Duplicate, Fail, Fault, downtimes_disjoint
-from ._history import (
-    EventStream,
-    FailurePattern,
-    History,
-    Recorder,
-    Script,
-    Send,
-    Then,
-    apply,
-    callable_name,
-    deliver,
-    note,
-    play,
-)  # fmt: skip
+from ._history import EventStream, FailurePattern, History, Send, Then, apply
 from ._retries import Retries
 from ._safe import shown as _shown
 from ._simulation import Simulation
-from ._time import Duration, Instant, duration_ns, format_duration, instant_ns, iso, to_datetime, zone, zone_name
+from ._time import Duration, Instant, duration_ns, format_duration, instant_ns, zone, zone_name
 from .errors import InvalidArgument as _JobsimInvalidArgument
 from .errors import NonRetriableError, RetryAfterError
 
@@ -117,14 +106,7 @@ def _strategy(name: str, value: Any, drawn_by: str = "", drawn: type | tuple[typ
     of type ``drawn``; from a list or dict of places or names when ``takes_list``), named in the error for
     anything else: ``histories(events=["a/b"])`` means ``event_streams(["a/b"])``, not ``st.just(["a/b"])``."""
     if not isinstance(value, SearchStrategy):
-        if drawn_by and getattr(value, "__name__", None) == drawn_by and getattr(value, "__module__", "") == __name__:
-            hint = f"; call it: js.{drawn_by}(...)"
-        elif drawn_by and takes_list and isinstance(value, (list, tuple, dict)):
-            hint = f"; to draw them, js.{drawn_by}({_shown(value)})"
-        elif drawn_by and not isinstance(value, drawn):
-            hint = f"; e.g. js.{drawn_by}(...)"
-        else:
-            hint = "" if callable(value) else f"; for this one value every time, st.just({_shown(value)})"
+        hint = spec.strategy_hint(value, drawn_by, drawn, takes_list)
         raise InvalidArgument.build(name, value, f"a Hypothesis strategy{hint}")
     return value
 
@@ -193,20 +175,6 @@ def durations(min_value: Duration = 0, max_value: Duration = "1h", *, resolution
     return _labelled("durations", inner.map(lambda k: dt.timedelta(microseconds=k * step // 1000)), **shown)
 
 
-class _Instant:
-    """``k`` steps of ``step`` ns after ``low_ns``, as a datetime. An object, not a lambda: for a
-    lambda's value a falsifying example prints its body (``to_datetime(low_ns + 0 * step)``),
-    which cannot be pasted; for this one it prints the datetime."""
-
-    __slots__ = ("low_ns", "step")
-
-    def __init__(self, low_ns: int, step: int) -> None:
-        self.low_ns, self.step = low_ns, step
-
-    def __call__(self, k: int) -> dt.datetime:
-        return to_datetime(self.low_ns + k * self.step)
-
-
 @keywords_checked("js.instants()", InvalidArgument)
 def instants(min_value: Instant = "2024-01-01T00:00:00Z", max_value: Instant = "2026-12-31T23:59:59Z", *,
              resolution: Duration = "1ms") -> SearchStrategy[dt.datetime]:  # fmt: skip
@@ -219,7 +187,7 @@ def instants(min_value: Instant = "2024-01-01T00:00:00Z", max_value: Instant = "
         if high_ns < low_ns:
             raise InvalidArgument.build("max_value", max_value, f"an instant at or after min_value={min_value!r}")
         low, high, step = spec.span(0, format_duration(high_ns - low_ns), resolution)
-    inner = st.integers(low, high).map(_Instant(low_ns, step))
+    inner = st.integers(low, high).map(InstantAt(low_ns, step))
     shown = _changed(min_value=(min_value, "2024-01-01T00:00:00Z"), max_value=(max_value, "2026-12-31T23:59:59Z"),
                      resolution=(resolution, "1ms"))  # fmt: skip
     return _labelled("instants", inner, **shown)
@@ -231,79 +199,6 @@ def seeds() -> SearchStrategy[int]:
 
 
 # -- simulations ---------------------------------------------------------------------------------
-class _Code:
-    """A value Hypothesis prints as the code ``text`` (a target's name in ``jobsim.Simulation(app, ...)``)."""
-
-    __slots__ = ("text",)
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def __repr__(self) -> str:
-        return self.text
-
-
-class _Build:
-    """Builds each example's ``Simulation``. An object without ``__name__`` is printed by its ``repr``, so a
-    falsifying example shows ``sim=jobsim.Simulation(app, start=..., seed=0)``: code that runs as printed
-    (in Hypothesis's ``@example`` patch too), where a function's name (``simulation(seed=0)``) would not."""
-
-    __slots__ = ("options", "profile", "targets", "tz")
-
-    def __init__(self, targets: tuple[Any, ...], profile: Any, tz: Any, options: dict[str, Any]) -> None:
-        self.targets, self.profile, self.tz, self.options = targets, profile, tz, options
-
-    def __repr__(self) -> str:
-        return "jobsim.Simulation"
-
-    def __call__(self, *names: _Code, start: Any, seed: int, **_shown: Any) -> Simulation:
-        made = [target() if spec.is_factory(target) else target for target in self.targets]
-        sim = Simulation(*made, start=start, seed=seed, profile=self.profile, tz=self.tz, **self.options)
-        sim._drawn_as = ", ".join(name.text for name in names)  # the reproduction's targets, as printed here
-        return sim
-
-
-class _IsoStart:
-    """A drawn start as the ISO text the reproduction's header shows (``'2024-01-01T00:00:00.000Z'``): a
-    falsifying example printed ``start=datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)``,
-    which Hypothesis's ``@example`` patch pasted into a module that need not import ``datetime``."""
-
-    __slots__ = ("tz",)
-
-    def __init__(self, tz: dt.tzinfo) -> None:
-        self.tz = tz
-
-    def __call__(self, value: Any) -> str:
-        return iso(instant_ns(value, "start", tz=self.tz))
-
-
-def _target_code(target: Any, names: Mapping[str, Any]) -> _Code:
-    """How a printed example names a target: the name the calling module has for it (``app``; a factory
-    called, ``make_shop()``), else ``app`` as ``history.apply``'s reproduction does."""
-    name = next((key for key, value in names.items() if value is target and not key.startswith("_")), None)
-    if spec.is_factory(target):
-        return _Code(f"{name or getattr(target, '__name__', 'app')}()")
-    return _Code(name or "app")
-
-
-def _refuse_unrunnable(targets: tuple[Any, ...], chosen: Any, selection: dict[str, Any]) -> list[str] | None:
-    """A selection that names no function of the apps, or an app the profile cannot run (``UnsupportedFeature``),
-    refused when the strategy is built: drawn, it would fail every example, and Hypothesis would shrink and
-    explain that one error for half a minute. Returns the ids the selection named, to print."""
-    from ._app import App
-    from ._profiles import resolve
-    from ._selection import select
-
-    apps = [target for target in targets if isinstance(target, App)]
-    if not apps or len(apps) != len(targets):  # factories and plugins' targets: checked per example
-        return None
-    functions = {fn_id: fn for app in apps for fn_id, fn in app.functions.items()}
-    chosen_by = select(functions, selection.get("functions"), selection.get("exclude_functions"), ())
-    if chosen is not None:
-        resolve(chosen, functions.values())
-    return chosen_by.ids if chosen_by is not None else None
-
-
 @keywords_checked("js.simulations()", InvalidArgument)
 def simulations(*targets: Any, seed: int | SearchStrategy[int] | None = None,
                 start: Instant | SearchStrategy[Any] | None = None, profile: Any = None,
@@ -329,7 +224,7 @@ def simulations(*targets: Any, seed: int | SearchStrategy[int] | None = None,
         local = zone(tz)  # naive start times are read in it, as Simulation does
         selection = {key: value for key, value in (("functions", functions),
                                                    ("exclude_functions", exclude_functions)) if value is not None}
-        named = _refuse_unrunnable(targets, chosen, selection)
+        named = refuse_unrunnable(targets, chosen, selection)
         kept = {key: value for key, value in (("max_chain", max_chain), ("random_streams", random_streams))
                 if value is not None}  # fmt: skip
         spec.check_simulation_keywords(kept)  # Simulation's own checks, at the test's line rather than per example
@@ -339,12 +234,12 @@ def simulations(*targets: Any, seed: int | SearchStrategy[int] | None = None,
     start_st = instants() if start is None else _fixed_or_drawn("start", start, check_start,
                                                                 "draw them with js.instants(...)")  # fmt: skip
     if start is None or isinstance(start, SearchStrategy):  # a fixed start prints as it was given
-        start_st = start_st.map(_IsoStart(local))
+        start_st = start_st.map(IsoStart(local))
 
     frame = caller_frame(sys._getframe(1))  # past keywords_checked's wrapper
     caller = {**frame.f_globals, **frame.f_locals}  # a local app (a test's own) is what the example names
     del frame
-    names = [st.just(_target_code(target, caller)) for target in targets]
+    names = [st.just(target_code(target, caller)) for target in targets]
     shown: dict[str, SearchStrategy[Any]] = {}
     if chosen is not None:
         shown["profile"] = st.just(chosen.name)
@@ -354,7 +249,7 @@ def simulations(*targets: Any, seed: int | SearchStrategy[int] | None = None,
         shown[key] = st.just(named if named is not None else value)
     for key, value in kept.items():
         shown[key] = st.just(value)
-    inner = st.builds(_Build(targets, profile, tz, {**selection, **kept}), *names, start=start_st, seed=seed_st,
+    inner = st.builds(Build(targets, profile, tz, {**selection, **kept}), *names, start=start_st, seed=seed_st,
                       **shown)  # fmt: skip
     described = _changed(seed=(seed, None), start=(start, None), profile=(profile, None), tz=(tz, None),
                          functions=(functions, None), exclude_functions=(exclude_functions, None),
@@ -411,9 +306,6 @@ def failure_patterns(where: Any, *, errors: Any = None, max_faults: int = 4, max
     return _labelled("failure_patterns", inner, where, **shown)
 
 
-_MAX_WITHIN = 36_500 * 86_400 * 10**9
-
-
 def _offsets(within_ns: int) -> SearchStrategy[str]:
     return st.integers(0, within_ns // 1_000_000).map(lambda ms: format_duration(ms * 1_000_000))
 
@@ -434,10 +326,7 @@ def faults(*, functions: Any, kinds: Any = None, profile: Any = None, within: Du
         pairs = spec.targets(functions, "functions")
         chosen = spec.profile(profile)
         wanted = spec.kinds(kinds, chosen)
-        within_ns = duration_ns(within, "within", allow_zero=False)
-        if within_ns > _MAX_WITHIN:  # fault times past year 9999 would fail at apply(), naming another argument
-            raise _JobsimInvalidArgument.build("within", within, "a duration of at most 36500d (100 years), so that "
-                                        "every fault time drawn is a date a simulation can reach")  # fmt: skip
+        within_ns = spec.within(within)
         spec.size("max_times", max_times, 1)
     names = spec.functions_of(pairs)
     maybe_function = st.one_of(st.none(), st.sampled_from(names))
@@ -480,37 +369,16 @@ def fake_payloads(fields: Mapping[str, str] | None = None, *, locale: str = "en_
 
 def _named_payloads(events: Any) -> SearchStrategy[tuple[str, Mapping[str, Any]]]:
     """``(name, data)`` pairs from ``{name: payload strategy or None}`` or a list of names."""
-    if isinstance(events, Mapping):
-        items = list(events.items())
-    elif isinstance(events, Sequence) and not isinstance(events, (str, bytes)):
-        items = [(name, None) for name in events]
-    else:
-        accepted = ("a mapping of event name to payload strategy (or None for fake_payloads()), a list of event "
-                    "names, or a strategy of jobsim.Event")  # fmt: skip
-        raise InvalidArgument.build("events", events, accepted)
-    if not items:
-        raise InvalidArgument.build("events", events, "at least one event name")
     choices = []
-    for name, payload in items:
+    for name, payload in spec.event_items(events):
         if not isinstance(name, str) or not name.strip():
             raise InvalidArgument.build("events", events, f"event name {name!r} is not a non-empty string")
         argument = f"events[{name!r}]"
         payload_st = fake_payloads() if payload is None else _checked(
-            argument, _strategy(argument, payload), _check_payload,
+            argument, _strategy(argument, payload), spec.check_payload,
             "a payload strategy draws the event's data, a dict: st.fixed_dictionaries({...}), st.builds(dict, ...)")
         choices.append(st.tuples(st.just(name), payload_st))
     return st.one_of(choices)
-
-
-def _check_payload(data: Any) -> None:
-    if not isinstance(data, Mapping):
-        raise InvalidArgument.build("data", data, "event data is a mapping")
-    json_copy("data", data)  # what sim.send would refuse (a set, NaN), named here
-
-
-def _check_id(value: Any) -> None:
-    if value is not None and (not isinstance(value, str) or not value):
-        raise InvalidArgument.build("id", value, "an event id is a non-empty string (or None: the bus assigns one)")
 
 
 def _as_pair(value: Any) -> tuple[Any, ...]:
@@ -520,12 +388,6 @@ def _as_pair(value: Any) -> tuple[Any, ...]:
     if isinstance(value, tuple) and len(value) in (2, 3):
         return value
     raise InvalidArgument.build("events", value, "a strategy of jobsim.Event or (name, data) pairs drew this")
-
-
-def _send(after: Any, drawn: tuple[Any, ...], id_: str | None = None) -> Send:
-    """A drawn event, ``after`` the previous one; an event's own id wins over a drawn one."""
-    own = drawn[2] if len(drawn) > 2 else None
-    return Send(after=after, name=drawn[0], data=dict(drawn[1]), id=own if own is not None else id_)
 
 
 @keywords_checked("js.event_streams()", InvalidArgument)
@@ -545,9 +407,9 @@ def event_streams(events: Any, *, min_size: int = 0, max_size: int = 10, gaps: S
         pairs = events.map(_as_pair) if isinstance(events, SearchStrategy) else _named_payloads(events)
         gap_st = durations(0, "1h") if gaps is None else _checked(
             "gaps", _strategy("gaps", gaps), lambda gap: duration_ns(gap, "gaps"), "draw them with js.durations(...)")
-        id_st = st.none() if ids is None else _checked(
-            "ids", _strategy("ids", ids), _check_id, "e.g. st.text(min_size=1) or st.sampled_from(['e1', 'e2'])")
-    send = st.builds(_send, gap_st, pairs, id_st)
+        id_st = st.none() if ids is None else _checked("ids", _strategy("ids", ids), spec.check_event_id,
+                                                       "e.g. st.text(min_size=1) or st.sampled_from(['e1', 'e2'])")
+    send = st.builds(send_of, gap_st, pairs, id_st)
     inner = st.lists(send, min_size=low, max_size=high).map(lambda sends: EventStream(tuple(sends)))
     shown = _changed(min_size=(min_size, 0), max_size=(max_size, 10), gaps=(gaps, None), ids=(ids, None))
     return _labelled("event_streams", inner, events, **shown)
@@ -616,13 +478,7 @@ def retry_policies(
         if not isinstance(profile_backoff, bool):
             raise InvalidArgument.build("profile_backoff", profile_backoff, "True or False")
 
-    def build(n: int, backoff: str, low: Any, cap: Any, spread: Any) -> Retries:
-        low_ns = duration_ns(low, "min_delay")
-        high = None if cap is None else format_duration(low_ns + duration_ns(cap, "max_delay"))
-        spread_text = None if spread is None else format_duration(duration_ns(spread, "jitter"))
-        return Retries(n, backoff, format_duration(low_ns), high, spread_text)  # type: ignore[arg-type]
-
-    explicit = st.builds(build, attempts_st, st.sampled_from(chosen), min_st, cap_st, jitter_st)
+    explicit = st.builds(retries_of, attempts_st, st.sampled_from(chosen), min_st, cap_st, jitter_st)
     inner = st.one_of(attempts_st.map(Retries), explicit) if profile_backoff else explicit
     shown = _changed(attempts=(attempts, None), backoffs=(backoffs, BACKOFFS), min_delay=(min_delay, None),
                      max_delay=(max_delay, None), jitter=(jitter, None),
@@ -658,11 +514,7 @@ def cron_expressions(*, zones: Sequence[str] | SearchStrategy[str] | None = None
     """
     with _checking():
         if zones is not None and not isinstance(zones, SearchStrategy):
-            names = [zones] if isinstance(zones, str) else list(spec.items("zones", zones, "IANA time zone names"))
-            for name in names:
-                zone(name, "zones")
-            if not names:
-                raise InvalidArgument.build("zones", zones, "at least one IANA time zone name")
+            names = spec.zone_names(zones)
         for name, flag in (("descriptors", descriptors), ("both_days", both_days)):
             if not isinstance(flag, bool):
                 raise InvalidArgument.build(name, flag, "True or False")
@@ -677,82 +529,16 @@ def cron_expressions(*, zones: Sequence[str] | SearchStrategy[str] | None = None
                        _cron_field(1, 31), _cron_field(1, 28), _cron_field(0, 6))  # fmt: skip
     expr = st.one_of(fields, st.sampled_from(sorted(DESCRIPTORS))) if descriptors else fields
     if zones is not None:
-        zone_st = _checked("zones", zones, _check_zone_name, "e.g. st.sampled_from(['UTC', 'America/New_York'])") \
+        zone_st = _checked("zones", zones, spec.check_zone_name, "e.g. st.sampled_from(['UTC', 'America/New_York'])") \
             if isinstance(zones, SearchStrategy) else st.sampled_from(names)
         expr = st.builds(lambda z, e: f"TZ={z} {e}", zone_st, expr)
     shown = _changed(zones=(zones, None), descriptors=(descriptors, True), both_days=(both_days, True))
     return _labelled("cron_expressions", expr, **shown)
 
 
-def _check_zone_name(name: Any) -> None:
-    """A ``TZ=`` prefix takes an IANA name (a ``tzinfo`` would print as no zone)."""
-    if not isinstance(name, str):
-        raise InvalidArgument.build("zones", name, "an IANA time zone name such as 'America/New_York'")
-    zone(name, "zones")
-
-
 # -- rule-based state machines -----------------------------------------------------------------------
-class _JobMachine(RuleBasedStateMachine):
-    """What every ``machine()`` shares: a world, its running simulation and the script of the story."""
-
-    _setup: Callable[[], Any]
-    _options: dict[str, Any]
-    _invariants: tuple[spec.Check, ...] = ()
-    _at_end: tuple[spec.Check, ...] = ()
-    _on_start: spec.Check | None = None
-    _then: Then = "idle"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.world: Any = None
-        self.sim: Any = None
-        self.recorder: Any = None
-        self._broken = False
-        self._downtimes: list[tuple[int, int]] = []
-
-    @contextlib.contextmanager
-    def _guard(self) -> Iterator[None]:
-        """Remember a failing step: teardown then neither settles the simulation nor runs end checks."""
-        try:
-            yield
-        except BaseException:
-            self._broken = True
-            raise
-
-    def _open(self, seed: int, start: Any) -> None:
-        with self._guard():
-            self.world = type(self)._setup()
-            options = dict(self._options)
-            targets_of, targets_code = options.pop("targets")
-            self.sim = Simulation(targets_of(self.world), seed=seed, start=start, **options).start()
-            preamble = (f"world = {callable_name(type(self)._setup)}()",)
-            self.recorder = Recorder(self.sim, Script(self.sim, targets=targets_code, preamble=preamble))
-            on_start = type(self)._on_start
-            if on_start is not None:
-                self.recorder.script.add(f"{callable_name(on_start)}(sim, world)")
-                on_start(self.sim, self.world)
-
-    def _check(self) -> None:
-        with self._guard():
-            for check in self._invariants:
-                check(self.sim, self.world)
-
-    def teardown(self) -> None:
-        """Settle (``then``), note the script — also for a failed program — run the end checks, close."""
-        if self.recorder is None:
-            return
-        try:
-            if not self._broken:
-                try:
-                    play(self.recorder, [], [], send=None, then=self._then)
-                finally:
-                    note(self.recorder.script.text())
-                for check in self._at_end:
-                    check(self.sim, self.world)
-            else:
-                note(self.recorder.script.text())
-        finally:
-            self.sim.close()
+class _JobMachine(MachineRun, RuleBasedStateMachine):
+    """A ``MachineRun`` (the world, its simulation, the script) as a Hypothesis state machine: ``machine()``'s base."""
 
 
 @keywords_checked("js.machine()", InvalidArgument)
@@ -796,50 +582,17 @@ def machine(setup: Callable[[], Any], *, events: Any, targets: Any = None, send:
         "_at_end": checked["at_end"], "_on_start": None if on_start is None else staticmethod(on_start),
         "_options": {"targets": checked["targets"], "profile": profile, "tz": tz},
         "open_world": initialize(seed=seed_st, start=start_st)(_JobMachine._open),
-        "send_event": rule(event=event_st)(_send_rule(send)),
-        "advance_time": rule(by=advance_st)(_advance_rule),
+        "send_event": rule(event=event_st)(send_rule(send)),
+        "advance_time": rule(by=advance_st)(_JobMachine._advance_rule),
         "invariants_hold": invariant()(_JobMachine._check),
     }  # fmt: skip
     if fault_st is not None:
-        namespace["inject_fault"] = rule(fault=fault_st)(_fault_rule)
+        namespace["inject_fault"] = rule(fault=fault_st)(_JobMachine._fault_rule)
     for rule_name, fn in checked["rules"].items():
-        namespace[rule_name] = rule(data=st.data())(_custom_rule(rule_name, fn))
+        namespace[rule_name] = rule(data=st.data())(custom_rule(rule_name, fn))
     cls: type[RuleBasedStateMachine] = type(name, (_JobMachine,), namespace)
     if settings is not None:
         cls.TestCase.settings = settings
     return cls
 
 
-def _send_rule(send: Callable[..., Any] | None) -> Callable[..., None]:
-    def send_event(self: _JobMachine, event: tuple[Any, ...]) -> None:
-        with self._guard():
-            item = _send(0, event)
-            deliver(self.recorder, item, send, *(() if send is None else (self.world,)))
-
-    return send_event
-
-
-def _advance_rule(self: _JobMachine, by: Any) -> None:
-    with self._guard():
-        self.recorder.advance(by)
-
-
-def _fault_rule(self: _JobMachine, fault: Fault) -> None:
-    if isinstance(fault, Downtime):  # sim.downtime() refuses a window overlapping one already set
-        (start, end), _ = fault.call(self.sim.kernel.now)
-        window = (instant_ns(start, "start"), instant_ns(end, "end"))
-        if any(window[0] < b and a < window[1] for a, b in self._downtimes):
-            return  # a no-op step: Hypothesis shrinks it away
-        self._downtimes.append(window)
-    with self._guard():
-        fault.apply(self.recorder)
-
-
-def _custom_rule(rule_name: str, fn: Callable[..., Any]) -> Callable[..., None]:
-    def run(self: _JobMachine, data: Any) -> None:
-        with self._guard():
-            self.recorder.script.add(f"# rule {rule_name}: {callable_name(fn)}(sim, world, ...)")
-            fn(self.recorder, self.world, data.draw)
-
-    run.__name__ = run.__qualname__ = rule_name
-    return run

@@ -35,14 +35,17 @@ from ._codec import from_cloudevent, to_cloudevent
 from ._gc import paused_gc
 from ._importing import import_events, read_any
 from ._redact import Redaction
-from ._replay import ReplayResult, _cut_off, _has_outcomes, compared_up_to, replay, up_to
+from ._replay import ReplayResult, _cut_off, compared_up_to, replay, up_to
+from ._replayinputs import has_outcomes
 from ._scan import Finding, scan
 from ._secrets import MARKER
 from ._time import Duration, duration_ns, zone
 from ._trace import Record, Trace
-from ._tracediff import COMPARISONS, Comparison, Divergence, FunctionResult, compare_lines, declared
+from ._tracediff import compare_lines, declared
 from ._tracefile import FORMAT, VERSION, lines
 from ._tracereader import TraceReader
+from ._traceresult import Comparison, Divergence, FunctionResult
+from ._tracestory import COMPARISONS
 from .errors import InvalidArgument, TraceError, TraceWarning
 
 __all__ = [
@@ -105,7 +108,7 @@ def compare(
     notes += _cut_off(a, "A", "compared") + _cut_off(b, "B", "compared")
     cut_at, cut_note = compared_up_to([("A", a), ("B", b)], "both are")
     notes += cut_note
-    inputs_only = [(label, trace) for label, trace in (("A", a), ("B", b)) if not _has_outcomes(trace)]
+    inputs_only = [(label, trace) for label, trace in (("A", a), ("B", b)) if not has_outcomes(trace)]
     if len(inputs_only) == 1:  # each run of the other then reads 'only in', as if the code had changed
         (one, events), other_label = inputs_only[0], "B" if inputs_only[0][0] == "A" else "A"
         name = events.path if events.path is not None else "TRACE"

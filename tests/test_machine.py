@@ -173,9 +173,7 @@ def test_an_overlapping_downtime_is_skipped_not_an_error():
     state = machine()
     state._open(seed=0, start=START)
     js_fault = Downtime(start="0s", end="1ms")
-    from jobsim.strategies import _fault_rule
-
-    _fault_rule(state, js_fault)
-    _fault_rule(state, js_fault)  # raised InvalidArgument ("overlaps the downtime already set") before
+    state._fault_rule(js_fault)
+    state._fault_rule(js_fault)  # raised InvalidArgument ("overlaps the downtime already set") before
     assert state._downtimes == [(state.sim.start_ns, state.sim.start_ns + 1_000_000)]
     state.teardown()

@@ -240,10 +240,10 @@ def test_the_marker_takes_every_simulation_keyword(pytester):
 def test_the_marker_options_are_the_simulation_keywords():
     import inspect
 
-    from jobsim.pytest_plugin import _SIMULATION_OPTIONS
+    from jobsim._testoptions import SIMULATION_OPTIONS
 
     keywords = [n for n, p in inspect.signature(jobsim.Simulation).parameters.items() if p.kind is p.KEYWORD_ONLY]
-    assert sorted(_SIMULATION_OPTIONS) == sorted(keywords)  # a new Simulation keyword is a marker option too
+    assert sorted(SIMULATION_OPTIONS) == sorted(keywords)  # a new Simulation keyword is a marker option too
 
 
 def test_app_already_running_elsewhere_fails_the_test_clearly(pytester: pytest.Pytester) -> None:

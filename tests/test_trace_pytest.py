@@ -86,35 +86,35 @@ def test_a_trace_that_cannot_be_saved_is_reported_not_raised(pytester: pytest.Py
 
 
 def test_long_test_names_are_shortened_with_a_digest() -> None:
-    from jobsim.pytest_plugin import _trace_name
+    from jobsim._testreport import trace_name
 
-    name = _trace_name("tests/test_x.py::test_y[" + "a" * 300 + "]")
+    name = trace_name("tests/test_x.py::test_y[" + "a" * 300 + "]")
     assert len(name) == 100 + 1 + 12 + len(".jobsim.jsonl") and name.endswith(".jobsim.jsonl")
-    assert _trace_name("tests/test_x.py::TestA::test_b") == "tests-test_x.py--TestA--test_b.jobsim.jsonl"
-    assert _trace_name("tests/test_x.py::TestA::test_b[1-x/y]").startswith("tests-test_x.py--TestA--test_b-1-x-y-")
+    assert trace_name("tests/test_x.py::TestA::test_b") == "tests-test_x.py--TestA--test_b.jobsim.jsonl"
+    assert trace_name("tests/test_x.py::TestA::test_b[1-x/y]").startswith("tests-test_x.py--TestA--test_b-1-x-y-")
 
 
 def test_ids_that_clean_up_alike_get_different_files() -> None:
-    from jobsim.pytest_plugin import _trace_name
+    from jobsim._testreport import trace_name
 
-    assert _trace_name("t.py::test_fails[a/b]") != _trace_name("t.py::test_fails[a-b]")
+    assert trace_name("t.py::test_fails[a/b]") != trace_name("t.py::test_fails[a-b]")
 
 
 def test_ids_differing_only_in_case_get_different_files_on_case_blind_file_systems() -> None:
-    from jobsim.pytest_plugin import _trace_name
+    from jobsim._testreport import trace_name
 
     ids = ("t.py::test_y", "t.py::test_Y", "t.py::TestA::test_Y", "t.py::testa::test_y")
-    names = [_trace_name(nodeid) for nodeid in ids]
+    names = [trace_name(nodeid) for nodeid in ids]
     assert len({name.lower() for name in names}) == 4, names
     assert names[0] == "t.py--test_y.jobsim.jsonl"  # all lower case: no digest needed
 
 
 def test_folders_with_dashes_never_share_a_file_with_flattened_paths() -> None:
     """``a/test_b/test_c.py`` and ``a/test_b-test_c.py`` both flatten to ``a-test_b-test_c.py``."""
-    from jobsim.pytest_plugin import _trace_name
+    from jobsim._testreport import trace_name
 
-    assert _trace_name("a/test_b/test_c.py::test_d") == "a-test_b-test_c.py--test_d.jobsim.jsonl"
-    assert _trace_name("a/test_b-test_c.py::test_d").startswith("a-test_b-test_c.py--test_d-")
+    assert trace_name("a/test_b/test_c.py::test_d") == "a-test_b-test_c.py--test_d.jobsim.jsonl"
+    assert trace_name("a/test_b-test_c.py::test_d").startswith("a-test_b-test_c.py--test_d-")
 
 
 def test_a_test_that_changes_folder_saves_into_the_folder_given_on_the_command_line(pytester: pytest.Pytester) -> None:

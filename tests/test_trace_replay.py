@@ -359,7 +359,7 @@ def test_a_recording_where_nothing_ran_still_compares(tmp_path):
 
 
 def test_ignore_paths_take_list_indices_as_reports_print_them():
-    from jobsim._tracediff import Ignore
+    from jobsim._traceignore import Ignore
 
     assert Ignore.parse("run.end:output.items[0].p").path == Ignore.parse("run.end:output.items.0.p").path
     assert Ignore.parse("http:request.body.json.items[*].sku").path == ("request", "body", "json", "items", "*", "sku")

@@ -1,0 +1,120 @@
+"""What strategies map their draws through, kept free of Hypothesis: objects Hypothesis prints as the code
+that builds the value (a falsifying example to paste), the drawn event as a ``Send`` and the drawn retry
+policy as ``Retries``.
+
+``jobsim.strategies`` wraps them in strategies; nothing here imports Hypothesis.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from ._drawspec import is_factory
+from ._history import Send
+from ._retries import Retries
+from ._simulation import Simulation
+from ._time import duration_ns, format_duration, instant_ns, iso, to_datetime
+
+
+class InstantAt:
+    """``k`` steps of ``step`` ns after ``low_ns``, as a datetime. An object, not a lambda: for a
+    lambda's value a falsifying example prints its body (``to_datetime(low_ns + 0 * step)``),
+    which cannot be pasted; for this one it prints the datetime."""
+
+    __slots__ = ("low_ns", "step")
+
+    def __init__(self, low_ns: int, step: int) -> None:
+        self.low_ns, self.step = low_ns, step
+
+    def __call__(self, k: int) -> dt.datetime:
+        return to_datetime(self.low_ns + k * self.step)
+
+
+class Code:
+    """A value Hypothesis prints as the code ``text`` (a target's name in ``jobsim.Simulation(app, ...)``)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+class Build:
+    """Builds each example's ``Simulation``. An object without ``__name__`` is printed by its ``repr``, so a
+    falsifying example shows ``sim=jobsim.Simulation(app, start=..., seed=0)``: code that runs as printed
+    (in Hypothesis's ``@example`` patch too), where a function's name (``simulation(seed=0)``) would not."""
+
+    __slots__ = ("options", "profile", "targets", "tz")
+
+    def __init__(self, targets: tuple[Any, ...], profile: Any, tz: Any, options: dict[str, Any]) -> None:
+        self.targets, self.profile, self.tz, self.options = targets, profile, tz, options
+
+    def __repr__(self) -> str:
+        return "jobsim.Simulation"
+
+    def __call__(self, *names: Code, start: Any, seed: int, **_shown: Any) -> Simulation:
+        made = [target() if is_factory(target) else target for target in self.targets]
+        sim = Simulation(*made, start=start, seed=seed, profile=self.profile, tz=self.tz, **self.options)
+        sim._drawn_as = ", ".join(name.text for name in names)  # the reproduction's targets, as printed here
+        return sim
+
+
+class IsoStart:
+    """A drawn start as the ISO text the reproduction's header shows (``'2024-01-01T00:00:00.000Z'``): a
+    falsifying example printed ``start=datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)``,
+    which Hypothesis's ``@example`` patch pasted into a module that need not import ``datetime``."""
+
+    __slots__ = ("tz",)
+
+    def __init__(self, tz: dt.tzinfo) -> None:
+        self.tz = tz
+
+    def __call__(self, value: Any) -> str:
+        return iso(instant_ns(value, "start", tz=self.tz))
+
+
+def target_code(target: Any, names: Mapping[str, Any]) -> Code:
+    """How a printed example names a target: the name the calling module has for it (``app``; a factory
+    called, ``make_shop()``), else ``app`` as ``history.apply``'s reproduction does."""
+    name = next((key for key, value in names.items() if value is target and not key.startswith("_")), None)
+    if is_factory(target):
+        return Code(f"{name or getattr(target, '__name__', 'app')}()")
+    return Code(name or "app")
+
+
+def refuse_unrunnable(targets: tuple[Any, ...], chosen: Any, selection: dict[str, Any]) -> list[str] | None:
+    """A selection that names no function of the apps, or an app the profile cannot run (``UnsupportedFeature``),
+    refused when the strategy is built: drawn, it would fail every example, and Hypothesis would shrink and
+    explain that one error for half a minute. Returns the ids the selection named, to print."""
+    from ._app import App
+    from ._profiles import resolve
+    from ._selection import select
+
+    apps = [target for target in targets if isinstance(target, App)]
+    if not apps or len(apps) != len(targets):  # factories and plugins' targets: checked per example
+        return None
+    functions = {fn_id: fn for app in apps for fn_id, fn in app.functions.items()}
+    chosen_by = select(functions, selection.get("functions"), selection.get("exclude_functions"), ())
+    if chosen is not None:
+        resolve(chosen, functions.values())
+    return chosen_by.ids if chosen_by is not None else None
+
+
+def send_of(after: Any, drawn: tuple[Any, ...], id_: str | None = None) -> Send:
+    """A drawn event, ``after`` the previous one; an event's own id wins over a drawn one."""
+    own = drawn[2] if len(drawn) > 2 else None
+    return Send(after=after, name=drawn[0], data=dict(drawn[1]), id=own if own is not None else id_)
+
+
+def retries_of(n: int, backoff: str, low: Any, cap: Any, spread: Any) -> Retries:
+    """A drawn retry policy: ``n`` attempts, ``backoff`` from ``low``, capped ``cap`` above it (``None``: no cap),
+    with ``spread`` of jitter (``None``: none)."""
+    low_ns = duration_ns(low, "min_delay")
+    high = None if cap is None else format_duration(low_ns + duration_ns(cap, "max_delay"))
+    spread_text = None if spread is None else format_duration(duration_ns(spread, "jitter"))
+    return Retries(n, backoff, format_duration(low_ns), high, spread_text)  # type: ignore[arg-type]

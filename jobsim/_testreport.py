@@ -1,0 +1,136 @@
+"""What jobsim's pytest plugin writes for people, free of pytest: the parts of a failing test's ``jobsim``
+section (the line that reruns the test, the trace file's name and how its path is shown, what ``jobsim
+replay --app`` imports, the shortened timeline, the HTTP requests no route matched) and the fixture's
+advice when there is no ``jobsim_app`` or the test is a Hypothesis ``@given`` one.
+
+The plugin calls these from its hooks and fixtures, which read what they need off pytest's objects."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._simulation import Simulation
+
+TIMELINE_HEAD, TIMELINE_TAIL = 20, 80
+"""A failing test shows at most this many timeline entries from each end (all with -vv)."""
+
+NO_APP = (
+    "jobsim: the `jobsim` fixture needs to know what to simulate: "
+    "define a fixture named jobsim_app in conftest.py returning your jobsim.App "
+    "(or a list of targets), e.g.\n\n"
+    "    @pytest.fixture\n"
+    "    def jobsim_app():\n"
+    "        from myproject.jobs import app\n"
+    "        return app\n"
+)
+
+PER_EXAMPLE = (
+    "jobsim: {test} is a Hypothesis @given test, and the `jobsim` fixture is one simulation for the "
+    "whole test: every example would share it (its clock only moves forward, its runs and outbox pile up). "
+    "Draw a fresh simulation for each example instead:\n\n"
+    "    from jobsim import strategies as js\n\n"
+    "    @given(sim=js.simulations(app{options}), ...)\n"
+    "    def {test}(sim, ...):\n"
+    "        with sim:\n"
+    "            ...\n\n"
+    "(To share one simulation across the examples after all, suppress Hypothesis's "
+    "HealthCheck.function_scoped_fixture.)"
+)
+
+
+def unmatched_http(sim: Simulation) -> str:
+    """The HTTP sink's listing of the requests that matched no route, or ``""``."""
+    http: Any = sim.http  # a null sink until the HTTP sink is importable
+    if not getattr(http, "unmatched", None):
+        return ""
+    return str(http.format_unmatched()).rstrip()
+
+
+def shown_path(path: str, invocation_dir: Path) -> str:
+    """``path`` relative to where pytest ran when it is under it; else absolute (no ``../../..``)."""
+    try:
+        relative = os.path.relpath(path, invocation_dir)
+    except ValueError:  # another drive (Windows)
+        return path
+    return path if relative.startswith(os.pardir) else relative
+
+
+def app_spec(sim: Simulation, invocation_dir: Path) -> str:
+    """What ``jobsim replay --app`` imports to replay ``sim``: ``jobs.py:app`` or ``shop.jobs:app``.
+
+    Known when the simulation runs one ``jobsim.App`` that a module of its functions
+    holds as an attribute; a package's module by its dotted name (a path would break its
+    relative imports), a top-level one by its file (pytest may have imported it from a
+    folder of its own rootdir logic that ``jobsim replay`` does not put on ``sys.path``).
+    Otherwise (several apps, a backend plugin's targets) ``MODULE:APP``, for the user to fill.
+    """
+    import sys
+
+    if len(sim.apps) != 1 or sim.adapted:
+        return "MODULE:APP"
+    app = sim.apps[0]
+    for name in dict.fromkeys(getattr(fn.handler, "__module__", None) for fn in app.functions.values()):
+        module = sys.modules.get(name or "")
+        attr = next((key for key, value in vars(module).items() if value is app), None) if module else None
+        if module is None or attr is None:
+            continue
+        if "." in module.__name__:
+            return f"{module.__name__}:{attr}"
+        file = getattr(module, "__file__", None)
+        return f"{shown_path(file, invocation_dir)}:{attr}" if file else f"{module.__name__}:{attr}"
+    return "MODULE:APP"
+
+
+def trace_name(nodeid: str, number: int = 1) -> str:
+    """``tests/test_x.py::test_y`` -> ``tests-test_x.py--test_y.jobsim.jsonl`` (unique, portable).
+
+    The test's second simulation and those after it get their number:
+    ``tests-test_x.py--test_y.2.jobsim.jsonl``.
+
+    A test id that had to be changed to fit a file name (``test_y[a/b]`` and
+    ``test_y[a-b]`` would both become ``test_y-a-b``), or that holds a ``-`` of its
+    own (``a/test_b/test_c.py`` and ``a/test_b-test_c.py`` flatten alike), or whose
+    test name or parameters hold a capital (``test_y[A]`` and ``test_y[a]`` are one file
+    on macOS and Windows), gets a short hash of the id, so two tests never share a file.
+    """
+    import hashlib
+    import re
+
+    readable = nodeid.replace("::", "--").replace("/", "-")  # folders flatten alike: no hash for them
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", readable).strip("-.")
+    digest = hashlib.sha256(nodeid.encode()).hexdigest()[:12]
+    if len(name) > 120:
+        name = name[:100] + "-" + digest
+    elif name != readable or "-" in nodeid or not nodeid.rpartition("::")[2].islower():
+        name = f"{name}-{digest}"
+    return name + (f".{number}" if number > 1 else "") + ".jobsim.jsonl"
+
+
+def reproduce_line(nodeid: str, path: Path, invocation_dir: Path, seed: int, doctest: bool = False) -> str:
+    """``pytest 'tests/test_x.py::test_y' --jobsim-seed=7``, relative to where pytest ran (``doctest``: the test
+    is a ``DoctestItem`` of the file at ``path``)."""
+    _, sep, rest = nodeid.partition("::")
+    where = os.path.relpath(path, invocation_dir) if sep else nodeid
+    test = (where + sep + rest).replace("'", "'\\''")
+    return f"pytest '{test}' --jobsim-seed={seed}{_doctest_option(path) if doctest else ''}"
+
+
+def _doctest_option(path: Path) -> str:
+    """A doctest is collected only with ``--doctest-modules`` (a module's) or a ``--doctest-glob`` its file
+    matches (a text file's): without it the reproduction line ran nothing ("not found")."""
+    if path.suffix == ".py":
+        return " --doctest-modules"
+    return " --doctest-glob='" + path.name.replace("'", "'\\''") + "'"
+
+
+def shorten(timeline: list[str], everything: bool) -> list[str]:
+    """Keep the header and the first and last entries of a long timeline."""
+    head, entries = timeline[:2], timeline[2:]
+    if everything or len(entries) <= TIMELINE_HEAD + TIMELINE_TAIL:
+        return timeline
+    omitted = len(entries) - TIMELINE_HEAD - TIMELINE_TAIL
+    note = f"… {omitted} more entries (-vv shows them all) …"
+    return [*head, *entries[:TIMELINE_HEAD], note, *entries[-TIMELINE_TAIL:]]

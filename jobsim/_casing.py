@@ -190,11 +190,10 @@ def case_only_unheard(sim: Simulation, names: Collection[str], by_trigger: Mappi
         them = "them" if len(events) > 1 else "it"
         sent_text = f"{_counted(len(events), 'event', name)} sent"
         if kind == "wait":
-            out.append(f"{count} run{'s' if many else ''} of function {function!r} timed out in "
-                       f"step.wait_for_event({what!r}, event={heard!r}) while {sent_text} as "
-                       f"{'they' if many else 'it'} waited, which it matches but for case: event names match "
-                       f"exactly, case included, so the wait never heard {them}; write event={name!r} "
-                       f"(or send {heard!r})")
+            out.append(f"step.wait_for_event({what!r}, event={heard!r}) of function {function!r} timed out in "
+                       f"{count} run{'s' if many else ''} while {sent_text} as it waited, which it matches but "
+                       f"for case: event names match exactly, case included, so the wait never heard {them}; "
+                       f"write event={name!r} (or send {heard!r})")
         else:
             out.append(f"{count} run{'s' if many else ''} of function {function!r} {'were' if many else 'was'} not "
                        f"cancelled by cancel_on=Cancel(event={heard!r}) while {sent_text}, which it matches but "

@@ -129,11 +129,20 @@ def test_a_wait_that_timed_out_while_its_name_was_sent_but_for_case_is_named() -
     messages, sim = closed_driven(checkout_app(), OPENED, ("10m", "cart/paid", {"cart": 1}),
                                   ("10m", "cart/paid", {"cart": 2}))
     assert messages == [
-        "1 run of function 'checkout' timed out in step.wait_for_event('paid', event='Cart/paid') while 2 events "
+        "step.wait_for_event('paid', event='Cart/paid') of function 'checkout' timed out in 1 run while 2 events "
         "named 'cart/paid' were sent as it waited, which it matches but for case: event names match exactly, case "
         "included, so the wait never heard them; write event='cart/paid' (or send 'Cart/paid')"
     ]
     assert [run.output for run in sim.runs("checkout")] == [False]  # exact matching is kept
+
+
+def test_the_runs_whose_wait_missed_a_name_so_are_counted_in_one_message() -> None:
+    messages, _ = closed_driven(checkout_app(), OPENED, ("0s", "cart/opened", {"cart": 2}), ("10m", "cart/paid", {}))
+    assert messages == [
+        "step.wait_for_event('paid', event='Cart/paid') of function 'checkout' timed out in 2 runs while 1 event "
+        "named 'cart/paid' was sent as it waited, which it matches but for case: event names match exactly, case "
+        "included, so the wait never heard it; write event='cart/paid' (or send 'Cart/paid')"
+    ]
 
 
 def test_a_wait_that_heard_its_own_spelling_or_timed_out_before_the_other_is_not_named() -> None:

@@ -228,9 +228,10 @@ W = TypeVar("W", bound=PumpedWorld)
 class _KernelSelector:
     """Where the loop would block for ``timeout`` seconds, it parks instead (the kernel wakes it then)."""
 
-    def __init__(self, inner: Any, park: Callable[[int | None], None]) -> None:
+    def __init__(self, inner: Any, park: Callable[[int | None], None], next_timer: Callable[[], float]) -> None:
         self._inner = inner
         self._park = park
+        self._next_timer = next_timer
 
     def select(self, timeout: float | None = None) -> list[Any]:
         """A timeout under half a nanosecond is none: the virtual clock counts whole ns, and asyncio computes
@@ -240,6 +241,8 @@ class _KernelSelector:
         ready: list[Any] = self._inner.select(0)
         if ready or (timeout is not None and timeout * SECOND < 0.5):
             return ready
+        if timeout is not None and timeout >= _MAX_SELECT:  # asyncio waits a day at most: to the timer itself
+            timeout = max(timeout, self._next_timer())  # (a year's wait while closing was 365 parks of a day)
         self._park(None if timeout is None else max(1, math.ceil(timeout * SECOND)))
         return []
 
@@ -304,7 +307,7 @@ class PumpedLoop(VirtualLoop, Generic[W]):
         self.pumping = False
         self._process: _Process | None = None
         super().__init__(world.now_ns, self._spend)
-        self._selector = _KernelSelector(self._selector, self._park)  # type: ignore[assignment]
+        self._selector = _KernelSelector(self._selector, self._park, self._next_timer)  # type: ignore[assignment]
 
     # -- the clock ----------------------------------------------------------------------------------------------------
     def time(self) -> float:

@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -69,7 +70,7 @@ from ._safe import said
 from ._steps import Suspend
 from ._time import SECOND, instant_ns, iso, to_datetime
 from ._wallclock import serving_on_blocked_loop
-from .errors import InvalidArgument, JobsimError, UnsupportedFeature
+from .errors import InvalidArgument, JobsimError, UnsupportedFeature, _keywords_named
 
 if TYPE_CHECKING:
     from ._mail import MailSink
@@ -108,6 +109,7 @@ class HttpCall:
     lost: httpx.Response | None = None
 
 
+@_keywords_named
 class UnmatchedRequest(httpx.ConnectError, JobsimError):
     """Raised in job code for a request no route matches; behaves as a network failure.
 
@@ -129,8 +131,15 @@ class UnmatchedRequest(httpx.ConnectError, JobsimError):
             reason += f" ({_TEST_CODE})"
         super().__init__(reason, request=request)
         self.exhausted = exhausted
+        self.test_code = test_code
         self.closest = closest
         """The routes that miss the request by one or two of their patterns, and by which (``closest_routes``)."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickled (Celery's result backend) and copied by what it was built from, as ``StepError``: ``args`` holds
+        # only the message, which ``__init__`` cannot take back
+        build = functools.partial(type(self), exhausted=self.exhausted, test_code=self.test_code, closest=self.closest)
+        return build, (self.request,), self.__dict__
 
 
 _TEST_CODE = (

@@ -421,7 +421,7 @@ class Simulation:
         """Events sent as ``user.signup`` to a function ``on="user.Signup"``: it never ran (``TriggerWarning``)."""
         awaited = {*self.engine.waiters, *(cancel.event for fn in self.functions.values() if fn.flow is not None
                                            for cancel in fn.flow.cancel_on)}  # fmt: skip
-        for message in case_only_misses(self.bus.history, self.engine.by_event, awaited):
+        for message in case_only_misses(self.bus.history, self.engine.by_event, awaited, sim=self):
             self._warn(message, TriggerWarning)
 
     def _warn(self, message: str, category: type[Warning]) -> None:

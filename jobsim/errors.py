@@ -290,7 +290,8 @@ class TriggerWarning(UserWarning):
     for ``on="user.Signup"``): Inngest matches names exactly, so the function never ran for them.
 
     The simulation keeps that behaviour and warns when it closes, naming the trigger, its functions and
-    the name sent, when the trigger matched no event sent or the name started no function.
+    the name sent, when the trigger matched no event sent or the name started no function; and so for a
+    ``step.wait_for_event`` that timed out, or a ``Cancel`` that did not cancel a run, while such a name was sent.
     """
 
 

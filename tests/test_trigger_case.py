@@ -91,3 +91,136 @@ def test_a_function_listening_to_both_spellings_is_not_said_never_to_have_run() 
     messages, runs = closed(app_on(charge=["order/placed", "Order/placed"]), "order/placed")  # type: ignore[arg-type]
     assert runs == {"charge": 1}
     assert messages == []
+
+
+# -- waits and cancellations: they match names exactly too -------------------------------------------------------
+def closed_driven(app: jobsim.App, *sends: tuple[str, str, dict[str, Any]]) -> tuple[list[str], jobsim.Simulation]:
+    """The TriggerWarning messages of a simulation that sends each ``(after, name, data)`` in turn, then runs idle."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with jobsim.Simulation(app, start=START) as sim:
+            for after, name, data in sends:
+                sim.advance(after)
+                sim.send(name, data)
+            sim.run_until_idle()
+    return [str(w.message) for w in caught if w.category is jobsim.TriggerWarning], sim
+
+
+def checkout_app(waits_for: str = "Cart/paid", match: str | None = None, *, cancel: str | None = None,
+                 cancel_match: str | None = None) -> jobsim.App:  # fmt: skip
+    app = jobsim.App("a")
+    options: dict[str, Any] = {}
+    if cancel is not None:
+        options["cancel_on"] = [jobsim.Cancel(event=cancel, match=cancel_match)]
+
+    @app.function("checkout", on="cart/opened", **options)
+    def checkout(ctx: Any) -> Any:
+        paid = ctx.step.wait_for_event("paid", event=waits_for, timeout="1h", match=match)
+        ctx.step.sleep("settle", "2h")
+        return paid is not None
+
+    return app
+
+
+OPENED = ("0s", "cart/opened", {"cart": 1})
+
+
+def test_a_wait_that_timed_out_while_its_name_was_sent_but_for_case_is_named() -> None:
+    messages, sim = closed_driven(checkout_app(), OPENED, ("10m", "cart/paid", {"cart": 1}),
+                                  ("10m", "cart/paid", {"cart": 2}))
+    assert messages == [
+        "step.wait_for_event('paid', event='Cart/paid') of function 'checkout' timed out in 1 run while 2 events "
+        "named 'cart/paid' were sent as it waited, which it matches but for case: event names match exactly, case "
+        "included, so the wait never heard them; write event='cart/paid' (or send 'Cart/paid')"
+    ]
+    assert [run.output for run in sim.runs("checkout")] == [False]  # exact matching is kept
+
+
+def test_the_runs_whose_wait_missed_a_name_so_are_counted_in_one_message() -> None:
+    messages, _ = closed_driven(checkout_app(), OPENED, ("0s", "cart/opened", {"cart": 2}), ("10m", "cart/paid", {}))
+    assert messages == [
+        "step.wait_for_event('paid', event='Cart/paid') of function 'checkout' timed out in 2 runs while 1 event "
+        "named 'cart/paid' was sent as it waited, which it matches but for case: event names match exactly, case "
+        "included, so the wait never heard it; write event='cart/paid' (or send 'Cart/paid')"
+    ]
+
+
+def test_a_wait_that_heard_its_own_spelling_or_timed_out_before_the_other_is_not_named() -> None:
+    resolved, sim = closed_driven(checkout_app(), OPENED, ("10m", "cart/paid", {}), ("1m", "Cart/paid", {}))
+    assert (resolved, sim.runs("checkout")[0].output) == ([], True)
+    after, _ = closed_driven(checkout_app(), OPENED, ("2h", "cart/paid", {}))  # sent after the timeout
+    assert after == []
+
+
+def test_a_wait_whose_right_spelling_arrived_but_did_not_match_is_not_named() -> None:
+    # its match is why it timed out: the other spelling is no evidence then
+    messages, sim = closed_driven(checkout_app(match="data.cart"), OPENED, ("10m", "Cart/paid", {"cart": 2}),
+                                  ("1m", "cart/paid", {"cart": 1}))
+    assert (messages, sim.runs("checkout")[0].output) == ([], False)
+
+
+def test_a_run_waiting_for_both_spellings_is_not_named_for_the_one_it_did_not_need() -> None:
+    app = jobsim.App("a")
+
+    @app.function("checkout", on="cart/opened")
+    def checkout(ctx: Any) -> Any:
+        return ctx.step.parallel([lambda: ctx.step.wait_for_event("new", event="cart/paid", timeout="1h"),
+                                  lambda: ctx.step.wait_for_event("old", event="Cart/paid", timeout="1h")])
+
+    messages, sim = closed_driven(app, OPENED, ("10m", "cart/paid", {}))
+    assert messages == []
+    assert [event is None for event in sim.runs("checkout")[0].output] == [False, True]
+
+
+def test_both_spellings_in_use_each_reaching_listeners_are_not_named() -> None:
+    app = checkout_app()  # waits for 'Cart/paid'
+    app.function("receipt", on="cart/paid")(lambda ctx: None)
+    messages, _ = closed_driven(app, OPENED, ("1m", "Cart/paid", {}), OPENED, ("1m", "cart/paid", {}))
+    assert messages == []
+    # 'Cart/paid' never sent: 'cart/paid' reaching its own function does not explain the wait's spelling
+    messages, _ = closed_driven(app, OPENED, ("1m", "cart/paid", {}))
+    assert len(messages) == 1 and "write event='cart/paid' (or send 'Cart/paid')" in messages[0]
+
+
+def test_a_cancellation_that_never_fired_while_its_name_was_sent_but_for_case_is_named() -> None:
+    app = checkout_app(cancel="Cart/abandoned", cancel_match="data.cart")
+    messages, sim = closed_driven(app, OPENED, ("0s", "cart/opened", {"cart": 2}), ("5m", "Cart/paid", {}),
+                                  ("1m", "cart/abandoned", {"cart": 1}), ("1m", "cart/abandoned", {"cart": 3}))
+    assert messages == [
+        "1 run of function 'checkout' was not cancelled by cancel_on=Cancel(event='Cart/abandoned') while 1 event "
+        "named 'cart/abandoned' was sent, which it matches but for case and meets its match: event names match "
+        "exactly, case included, so it went on; write Cancel(event='cart/abandoned') (or send 'Cart/abandoned')"
+    ]  # cart 3 matches no run: no evidence
+    assert [run.status for run in sim.runs("checkout")] == ["completed", "completed"]
+
+
+def test_a_cancellation_that_fired_or_listens_to_both_spellings_is_not_named() -> None:
+    fired, sim = closed_driven(checkout_app(cancel="Cart/abandoned"), OPENED, ("1m", "cart/abandoned", {}),
+                               ("1m", "Cart/abandoned", {}))
+    assert (fired, sim.runs("checkout")[0].status) == ([], "cancelled")
+    app = jobsim.App("a")
+
+    @app.function("checkout", on="cart/opened", cancel_on=[
+        jobsim.Cancel(event="Cart/abandoned"), jobsim.Cancel(event="cart/abandoned", match="data.cart")])
+    def checkout(ctx: Any) -> None:
+        ctx.step.sleep("settle", "2h")
+
+    # its own 'cart/abandoned' cancellation heard the event and chose not to cancel (another cart)
+    both, sim = closed_driven(app, OPENED, ("1m", "cart/abandoned", {"cart": 2}))
+    assert (both, sim.runs("checkout")[0].status) == ([], "completed")
+    ended, _ = closed_driven(checkout_app(waits_for="x", cancel="Cart/abandoned"), OPENED,
+                             ("4h", "cart/abandoned", {}))  # after the run ended
+    assert ended == []
+
+
+def test_a_cancellation_past_its_timeout_is_not_named() -> None:
+    app = jobsim.App("a")
+
+    @app.function("checkout", on="cart/opened", cancel_on=[jobsim.Cancel(event="Cart/abandoned", timeout="10m")])
+    def checkout(ctx: Any) -> None:
+        ctx.step.sleep("settle", "2h")
+
+    late, _ = closed_driven(app, OPENED, ("30m", "cart/abandoned", {}))
+    assert late == []  # it had stopped listening
+    early, _ = closed_driven(app, OPENED, ("5m", "cart/abandoned", {}))
+    assert len(early) == 1 and "write Cancel(event='cart/abandoned') (or send 'Cart/abandoned')" in early[0]

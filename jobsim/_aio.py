@@ -87,6 +87,9 @@ class _VirtualSelector:
 class VirtualLoop(asyncio.SelectorEventLoop):
     """An event loop whose clock is the simulation's execution clock."""
 
+    _spawned: list[asyncio.Task[Any]] | None = None
+    """The tasks started during ``drive`` (``None`` outside it; also for a subclass that skips ``__init__``)."""
+
     def __init__(self, now: Callable[[], int], advance: Callable[[int], None]) -> None:
         super().__init__()
         self._jobsim_now = now
@@ -98,8 +101,6 @@ class VirtualLoop(asyncio.SelectorEventLoop):
         self._clock_resolution = 1e-6
         self.cut: BaseException | None = None
         """What stopped the loop's time mid-wait (a crash, a downtime): the tasks it cancels ended by it."""
-        self._spawned: list[asyncio.Task[Any]] | None = None
-        """The tasks started during ``drive`` (``None`` outside it)."""
 
     def _advance(self, ns: int) -> None:
         try:

@@ -23,7 +23,7 @@ import fnmatch
 from collections.abc import Callable
 from typing import Any
 
-from jobsim.errors import UnsupportedFeature
+from jobsim.errors import UnsupportedFeature, _init_or_name_keyword
 
 ZSet = dict[bytes, float]
 MS = 1_000_000
@@ -54,6 +54,9 @@ def _bound(value: Any) -> tuple[float, bool]:
 
 class ResponseError(Exception):
     """Stand-in raised only when redis-py is missing (never in practice: arq imports it)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        _init_or_name_keyword(self, super().__init__, args, kwargs)  # a keyword is named, not a bare TypeError
 
 
 def _response_error(message: str) -> Exception:

@@ -28,7 +28,7 @@ import jobsim
 from jobsim._events import Event
 from jobsim._records import Attempt, Run
 from jobsim._time import MS
-from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
+from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature, _init_or_name_keyword
 from jobsim.hooks import Adapted, escapes, refusing_handler
 
 from ._crash import Crashes
@@ -46,6 +46,9 @@ BACKEND = "bullmq"
 
 class JobFailed(Exception):
     """A failure bullmq recorded without an exception jobsim saw (its ``failedReason``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        _init_or_name_keyword(self, super().__init__, args, kwargs)  # a keyword is named, not a bare TypeError
 
 
 @dataclasses.dataclass(eq=False)

@@ -57,13 +57,14 @@ from kombu.message import Message
 import jobsim_celery
 from jobsim._steps import Execution
 from jobsim._time import SECOND, instant_ns, iso
-from jobsim.errors import BudgetExceeded, InvalidArgument
+from jobsim.errors import BudgetExceeded, InvalidArgument, _keywords_named
 from jobsim.hooks import StoppableExecution
 
 if TYPE_CHECKING:
     from ._world import AppRuntime, CeleryWorld
 
 
+@_keywords_named
 class ProcessTerminated(BaseException):
     """Raised inside a task body at the virtual instant ``revoke(terminate=True)`` kills its pool process.
 
@@ -77,7 +78,13 @@ class ProcessTerminated(BaseException):
         self.at = at
         self.signum = signum
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickled (Celery's result backend, billiard's pool) and copied by what it was built from: ``args`` holds
+        # only the message, which ``__init__`` cannot take back
+        return type(self), (self.at, self.signum), self.__dict__
 
+
+@_keywords_named
 class TimeLimitKilled(BaseException):
     """Raised inside a task body at the virtual instant its hard ``time_limit`` kills the pool process.
 
@@ -89,6 +96,9 @@ class TimeLimitKilled(BaseException):
         super().__init__(f"hard time limit ({limit}s) exceeded at {iso(at)}")
         self.at = at
         self.limit = limit
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.at, self.limit), self.__dict__  # as ``ProcessTerminated``'s
 
 
 class CeleryExecution(StoppableExecution):
@@ -151,6 +161,7 @@ class CeleryExecution(StoppableExecution):
         self.stop_at = min(stops) if stops else None
 
 
+@_keywords_named
 class WorkerCrash(BaseException):
     """Raised from inside a task body to kill the worker before it reports (``sim.celery.crash_worker``)."""
 
@@ -158,6 +169,9 @@ class WorkerCrash(BaseException):
         super().__init__(f"worker crashed at {iso(at)}")
         self.plan = plan
         self.at = at
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.plan, self.at), self.__dict__  # as ``ProcessTerminated``'s
 
 
 class Held:

@@ -19,6 +19,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from jobsim._time import MS, iso
+from jobsim.errors import _init_or_name_keyword
 from jobsim.hooks import StoppableExecution
 
 if TYPE_CHECKING:
@@ -77,6 +78,9 @@ class ProcessDied(BaseException):
 
     A ``BaseException`` (not an ``Exception``) so ordinary ``except Exception`` handlers in actor code let it
     through; whatever the code does after catching it, the simulated worker ignores (``killed``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        _init_or_name_keyword(self, super().__init__, args, kwargs)  # a keyword is named, not a bare TypeError
 
 
 class VirtualTimeouts:

@@ -36,6 +36,7 @@ from typing import Any
 from jobsim import InvalidArgument
 from jobsim._expr import UNKNOWN, compile_expression, go_string
 from jobsim._flow import cel_int_or_none
+from jobsim.errors import _init_or_name_keyword
 
 _HELP = (
     "a CEL key: a path such as 'event.data.user_id', a literal such as '\"openai\"', '+' or '-' between them, "
@@ -45,6 +46,9 @@ _HELP = (
 
 class CelError(Exception):
     """A CEL evaluation error (``types.Err``): no overload for the operands, a failed conversion."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        _init_or_name_keyword(self, super().__init__, args, kwargs)  # a keyword is named, not a bare TypeError
 
 
 def _false() -> Any:

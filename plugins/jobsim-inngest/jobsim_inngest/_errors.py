@@ -29,10 +29,12 @@ import inngest
 from inngest._internal import errors as inngest_errors
 
 import jobsim
+from jobsim.errors import _keywords_named
 
 _BRIDGES: dict[tuple[type, type], type] = {}  # (user class, jobsim class) -> both; a pure cache
 
 
+@_keywords_named
 class Bubble(BaseException):
     """Carries a ``NonRetriableError``/``RetryAfterError`` out of a ``step.run`` body.
 
@@ -46,10 +48,15 @@ class Bubble(BaseException):
         super().__init__()
         self.error = error
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # copied and pickled by the error it carries: ``args`` is empty, which ``__init__`` cannot take
+        return type(self), (self.error,), self.__dict__
+
 
 BUBBLES = (inngest_errors.NonRetriableError, inngest_errors.RetryAfterError)
 
 
+@_keywords_named
 class Abort(BaseException):
     """Ends the request with ``error`` without passing through the user's ``except`` clauses.
 
@@ -61,6 +68,9 @@ class Abort(BaseException):
     def __init__(self, error: BaseException) -> None:
         super().__init__()
         self.error = error
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.error,), self.__dict__  # as ``Bubble``'s
 
 
 def json_checked(value: Any, step_id: str | None) -> Any:
@@ -88,6 +98,7 @@ def json_checked(value: Any, step_id: str | None) -> Any:
     return value
 
 
+@_keywords_named
 class UnreadableResponse(jobsim.JobsimError):
     """A request whose answer Inngest's server cannot read as JSON; retried like any error.
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from jobsim._time import SECOND
+from jobsim.errors import _init_or_name_keyword
 from jobsim.hooks import StoppableExecution
 
 
@@ -23,6 +24,9 @@ class HorseKilled(BaseException):
 
     A ``BaseException``, so ``except Exception`` in job code does not swallow it; the message is
     the failure RQ records for a stopped job (``rq/worker/worker_classes.py:164-166``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        _init_or_name_keyword(self, super().__init__, args, kwargs)  # a keyword is named, not a bare TypeError
 
 
 class RQExecution(StoppableExecution):

@@ -12,21 +12,31 @@ Nothing here imports a Redis client: readiness is a ``PING`` over a plain socket
 
 The worker under test runs in a subprocess too: ``worker_process(argv, ready="...")`` starts it,
 waits for the line that says it is ready, keeps what it prints, and stops it by pid.
+
+A plugin's exceptions follow jobsim's conventions: ``check_exception_conventions(cls, args, kwargs)``
+checks one, and ``exception_classes(package)`` lists those a package defines, so that a test can
+require a line for each (``plugins/jobsim-*/tests/test_*_exception_conventions.py``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
+import importlib
 import math
+import pickle
+import pkgutil
 import shutil
 import socket
 import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from types import ModuleType
+from typing import Any
 
-from .errors import InvalidArgument, JobsimError
+from .errors import InvalidArgument, JobsimError, MisspeltKeyword
 
 
 class ServerUnavailable(JobsimError):
@@ -160,4 +170,87 @@ def _answers_ping(port: int) -> bool:
         return False
 
 
-__all__ = ["ServerUnavailable", "WorkerProcess", "redis_server", "stop_process", "worker_process"]
+# -- exceptions: jobsim's conventions ---------------------------------------------------------------------------
+
+COPIES: dict[str, Callable[[Any], Any]] = {
+    "pickle": lambda error: pickle.loads(pickle.dumps(error)),
+    "pickle protocol 0": lambda error: pickle.loads(pickle.dumps(error, protocol=0)),
+    "copy.copy": copy.copy,
+    "copy.deepcopy": copy.deepcopy,
+}
+"""The ways an exception is copied that it must survive (Celery's result backend and billiard pickle them)."""
+
+
+def check_exception_conventions(
+    cls: type[BaseException], args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None, *,
+    same: Callable[[Any, Any], bool] | None = None, keywords: bool = True,
+) -> None:  # fmt: skip
+    """Check that ``cls(*args, **kwargs)`` follows jobsim's conventions for exceptions; ``AssertionError`` if not.
+
+    - Each way in ``COPIES`` gives an exception of the same type and message, with the same fields
+      (its ``__dict__``, and each keyword by its name), compared with ``same`` (default: exceptions
+      by type and message, anything else with ``==``).
+    - With ``keywords``, a misspelt keyword (``mesage=``) is a ``jobsim.MisspeltKeyword`` naming it,
+      not Python's bare ``TypeError``: see ``jobsim.errors``.
+    """
+    kwargs = dict(kwargs or {})
+    equal = same or _same
+    error = cls(*args, **kwargs)
+    fields = {key: value for key, value in vars(error).items() if not key.startswith("__")}
+    for how, clone_of in COPIES.items():
+        try:
+            clone = clone_of(error)
+        except Exception as failure:
+            raise AssertionError(f"{cls.__name__} does not survive {how}: {failure!r}; give it a __reduce__ that "
+                                 "rebuilds it from its arguments") from failure  # fmt: skip
+        problems = [f"type {type(clone).__name__}"] if type(clone) is not cls else []
+        if str(clone) != str(error):
+            problems.append(f"message {str(clone)!r} (was {str(error)!r})")
+        found = vars(clone)
+        problems += [f"field {key!r}" for key, value in fields.items()
+                     if key not in found or not equal(value, found[key])]  # fmt: skip
+        problems += [f"keyword {key!r}" for key, value in kwargs.items()
+                     if not equal(value, getattr(clone, key, _MISSING))]  # fmt: skip
+        if problems:
+            raise AssertionError(f"{cls.__name__} after {how} differs: {', '.join(problems)}")
+    if not keywords:
+        return
+    try:
+        cls(*args, **{**kwargs, "mesage": "declined"})
+    except MisspeltKeyword as refused:
+        start = f"{cls.__name__}() got an unknown keyword argument mesage='declined'"
+        if not str(refused).startswith(start):
+            raise AssertionError(f"{cls.__name__}'s MisspeltKeyword should start {start!r}: {refused}") from None
+    except Exception as other:
+        raise AssertionError(f"{cls.__name__}(..., mesage='declined') raised {other!r}, not a jobsim.MisspeltKeyword: "
+                             "build it with jobsim.errors' keyword helpers") from other  # fmt: skip
+    else:
+        raise AssertionError(f"{cls.__name__}(..., mesage='declined') took the misspelt keyword")
+
+
+def exception_classes(package: ModuleType) -> set[type[BaseException]]:
+    """Every exception class (warnings included) defined in a module of ``package``, its subpackages too.
+
+    Each module is imported, but ``__main__``: a package's command line would run."""
+    found: set[type[BaseException]] = set()
+    modules = [package] + [importlib.import_module(info.name)
+                           for info in pkgutil.walk_packages(getattr(package, "__path__", []), f"{package.__name__}.")
+                           if not info.name.endswith(".__main__")]  # fmt: skip
+    for module in modules:
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, BaseException) and value.__module__ == module.__name__:
+                found.add(value)
+    return found
+
+
+_MISSING = object()
+
+
+def _same(left: Any, right: Any) -> bool:
+    if isinstance(left, BaseException):
+        return type(left) is type(right) and str(left) == str(right)
+    return bool(left == right)
+
+
+__all__ = ["ServerUnavailable", "WorkerProcess", "check_exception_conventions", "exception_classes", "redis_server",
+           "stop_process", "worker_process"]

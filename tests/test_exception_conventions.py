@@ -10,10 +10,8 @@ request (``AttributeError: 'str' object has no attribute 'method'``), and ``exha
 
 from __future__ import annotations
 
-import copy
 import importlib
 import pickle
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -73,46 +71,75 @@ def test_every_public_exception_is_in_the_table() -> None:
 
 
 def _same(left: Any, right: Any) -> bool:
-    if isinstance(left, BaseException):
-        return type(left) is type(right) and str(left) == str(right)
     if isinstance(left, httpx.Request):
         return (left.method, left.url, left.read()) == (right.method, right.url, right.read())
+    if isinstance(left, BaseException):
+        return type(left) is type(right) and str(left) == str(right)
     return bool(left == right)
 
 
-CASES = [(cls, *built) for cls, built in BUILT.items()] + [(cls, *b) for cls, more in EXTRA.items() for b in more]
-COPIES: dict[str, Callable[[Any], Any]] = {
-    "pickle": lambda error: pickle.loads(pickle.dumps(error)),
-    "pickle-0": lambda error: pickle.loads(pickle.dumps(error, protocol=0)),
-    "copy": copy.copy,
-    "deepcopy": copy.deepcopy,
-}
+@pytest.mark.parametrize("cls", list(BUILT), ids=lambda cls: cls.__name__)
+def test_the_exception_follows_the_conventions(cls: type[BaseException]) -> None:
+    testing.check_exception_conventions(cls, *BUILT[cls], same=_same)
 
 
-@pytest.mark.parametrize("how", list(COPIES))
-@pytest.mark.parametrize("cls, args, kwargs", CASES, ids=[case[0].__name__ for case in CASES])
-def test_a_copy_or_an_unpickled_exception_keeps_its_type_message_and_fields(
-        cls: type[BaseException], args: tuple[Any, ...], kwargs: dict[str, Any], how: str) -> None:  # fmt: skip
-    error = cls(*args, **kwargs)
-    clone = COPIES[how](error)
-    assert type(clone) is cls
-    assert str(clone) == str(error)
-    fields = {key: value for key, value in vars(error).items() if not key.startswith("__")}
-    assert set(fields) <= set(vars(clone))
-    for key, value in fields.items():
-        assert _same(value, vars(clone)[key]), key
-    for key, value in kwargs.items():  # the documented fields, by their names
-        assert _same(value, getattr(clone, key)), key
+@pytest.mark.parametrize("cls, args, kwargs", [(cls, *b) for cls, more in EXTRA.items() for b in more])
+def test_its_other_forms_survive_copies_too(cls: type[BaseException], args: tuple[Any, ...],
+                                           kwargs: dict[str, Any]) -> None:  # fmt: skip
+    testing.check_exception_conventions(cls, args, kwargs, same=_same, keywords=False)
 
 
-@pytest.mark.parametrize("cls, args, kwargs", list(CASES[: len(BUILT)]), ids=[cls.__name__ for cls in BUILT])
-def test_a_misspelt_keyword_is_refused_naming_it(cls: type[BaseException], args: tuple[Any, ...],
-                                                 kwargs: dict[str, Any]) -> None:  # fmt: skip
-    with pytest.raises(errors.MisspeltKeyword) as info:
-        cls(*args, **kwargs, mesage="declined")
-    assert str(info.value).startswith(f"{cls.__name__}() got an unknown keyword argument mesage='declined'")
+# -- the checks plugins use (jobsim.testing), on exceptions that break each convention ---------------------------
+
+class BuiltFromFields(Exception):
+    def __init__(self, at: int, signum: int) -> None:
+        super().__init__(f"killed by signal {signum} at {at}")
+        self.at, self.signum = at, signum
 
 
+class LosesAField(Exception):
+    def __init__(self, message: str, code: int = 0) -> None:
+        super().__init__(message)
+        self.code = code
+
+    def __reduce__(self) -> Any:
+        return (type(self), (str(self),))  # without its code
+
+
+class BareKeywords(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+
+class Keeps(Exception):
+    def __init__(self, message: str, **extra: Any) -> None:  # takes any keyword: a misspelt one too
+        super().__init__(message)
+        self.extra = extra
+
+
+@pytest.mark.parametrize("cls, args, kwargs, problem", [
+    (BuiltFromFields, (), {"at": 5, "signum": 15}, "BuiltFromFields does not survive pickle: TypeError("),
+    (BareKeywords, ("x",), {}, "BareKeywords(..., mesage='declined') raised TypeError("),
+    (Keeps, ("x",), {}, "Keeps(..., mesage='declined') took the misspelt keyword"),
+], ids=["no __reduce__", "bare TypeError", "keyword taken"])
+def test_the_check_names_the_convention_an_exception_breaks(cls: type[BaseException], args: tuple[Any, ...],
+                                                          kwargs: dict[str, Any], problem: str) -> None:  # fmt: skip
+    with pytest.raises(AssertionError) as info:
+        testing.check_exception_conventions(cls, args, kwargs)
+    assert str(info.value).startswith(problem)
+
+
+def test_the_check_compares_fields_after_each_copy() -> None:
+    with pytest.raises(AssertionError, match=r"^LosesAField after pickle differs: field 'code', keyword 'code'$"):
+        testing.check_exception_conventions(LosesAField, ("boom",), {"code": 7}, keywords=False)
+    testing.check_exception_conventions(LosesAField, ("boom",), keywords=False)  # code 0 is what it rebuilds
+
+
+def test_exception_classes_lists_those_a_package_and_its_modules_define() -> None:
+    found = testing.exception_classes(jobsim)
+    assert {jobsim.JobsimError, jobsim.StepMisuse, jobsim.TriggerWarning, MissingStep, SleepTooLong} <= found
+    assert _public_exceptions() <= found
+    assert httpx.ConnectError not in found and all(cls.__module__.startswith("jobsim.") for cls in found)
 def test_unmatched_requests_misspelt_keyword_names_the_one_meant() -> None:
     with pytest.raises(errors.MisspeltKeyword) as info:
         jobsim.UnmatchedRequest(REQUEST, exhaustd=True)

@@ -41,7 +41,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, NoReturn
+from typing import Any, BinaryIO, NamedTuple, NoReturn
 
 import orjson
 
@@ -186,9 +186,8 @@ copy of the second half cost about what the second core saves (measured, ``bench
 MAX_WORKERS = 32
 """The most processes a save uses, whatever ``workers`` asks: each child holds a temporary file open."""
 FIRST_SHARE = 0.47
-"""The share of the records the parent process writes itself; it also copies the child's lines into the file,
-and the child walks each record more slowly (its memos start empty, it copies each page it writes to): at a
-million records the two then finish together (measured, ``benchmarks/README.md``)."""
+"""The share of the records the parent process learns from and writes itself; it also copies the child's lines
+into the file afterwards: at a million records the two then finish together (measured, ``benchmarks/README.md``)."""
 
 
 def workers_asked(workers: Any) -> int | None:
@@ -277,7 +276,7 @@ def _in_processes(trace: Trace, redactor: Redactor | None, cuts: tuple[int, ...]
     expand = expanders() if redactor is not None else {}
     # the canonical forms before forking: made by one process, they are read by the others without copying the
     # records they are made of (a page one of them writes to, even to count a reference, is copied for it)
-    forms, made_before = _canonical(trace, expand, cuts) if redactor is not None else ([], {})
+    made = _canonical(trace, redactor, expand, cuts) if redactor is not None else _Made([], {}, [], [], {})
     children: list[tuple[int, Any]] = []
     pipes: list[int] = []  # this process's ends: (read a child's note, write every note to it) per child
     forked = True
@@ -298,7 +297,7 @@ def _in_processes(trace: Trace, redactor: Redactor | None, cuts: tuple[int, ...]
                 if pid == 0:  # pragma: no cover -- the child (coverage does not follow it)
                     for fd in pipes:  # the parent's ends, of this child's pipes and of the children before
                         os.close(fd)
-                    _child(trace, redactor, (expand, forms, made_before), start, stop, sink, ends)
+                    _child(trace, redactor, expand, made, start, stop, sink, ends)
                 children[-1] = (pid, sink)  # before a signal can arrive: an error below kills and reaps it
             except OSError:  # no memory or process left for it: this process writes every part
                 forked = False
@@ -312,7 +311,7 @@ def _in_processes(trace: Trace, redactor: Redactor | None, cuts: tuple[int, ...]
             part = _plain(trace, True)
         else:
             redactor.logging()
-            _learn_part(trace, redactor, expand, forms, 0, cuts[0], cuts[1])
+            _learn_part(redactor, made, cuts[0], cuts[1])
             notes = [redactor.learnt()]
             for i in range(len(children) if learnt else 0):
                 note = _received(pipes[2 * i])
@@ -332,11 +331,11 @@ def _in_processes(trace: Trace, redactor: Redactor | None, cuts: tuple[int, ...]
                 for note in notes[1:]:
                     redactor.replay(note)
             else:
-                _learn_part(trace, redactor, expand, forms, made_before[cuts[1]], cuts[1], cuts[-1])
-            part = _second_pass(trace, redactor, expand, forms, made_before)
-        made = redactor.fakes_made() if redactor is not None else 0
+                _learn_part(redactor, made, cuts[1], cuts[-1])
+            part = _second_pass(trace, redactor, expand, made.forms, made.made_before)
+        fakes = redactor.fakes_made() if redactor is not None else 0
         _put(part(cuts[0], cuts[1]), out)
-        same = learnt and (redactor is None or redactor.fakes_made() == made)
+        same = learnt and (redactor is None or redactor.fakes_made() == fakes)
         for i, (pid, sink) in enumerate(children):
             if not pid:
                 continue
@@ -369,13 +368,13 @@ def _in_processes(trace: Trace, redactor: Redactor | None, cuts: tuple[int, ...]
             sink.close()
 
 
-def _child(trace: Trace, redactor: Redactor | None, made: tuple[Mapping[str, Callable[[Any], Any]],
-           list[dict[str, Any]], dict[int, int]], start: int, stop: int, sink: Any,
+def _child(trace: Trace, redactor: Redactor | None, expand: Mapping[str, Callable[[Any], Any]], made: _Made,
+           start: int, stop: int, sink: Any,
            ends: tuple[int, ...]) -> NoReturn:  # pragma: no cover -- runs in the forked child
     """Write records ``start`` to ``stop`` into ``sink``, then leave: 0 when written without making a new fake.
     Redacting, learn them first, send the note of it through ``ends[0]`` and replay every process's note read from
-    ``ends[1]`` (``_in_processes``); ``made``: the expanders, the canonical forms the parent made of every record
-    and where each part's start. Signals stay blocked: the program's handlers (a SIGTERM clean-up) are the parent's,
+    ``ends[1]`` (``_in_processes``); ``made``: what the parent made of every record with ``expand``
+    before forking. Signals stay blocked: the program's handlers (a SIGTERM clean-up) are the parent's,
     not to run twice; the parent ends the child with SIGKILL when it no longer needs it."""
     code = 3
     try:
@@ -386,8 +385,7 @@ def _child(trace: Trace, redactor: Redactor | None, made: tuple[Mapping[str, Cal
             note_w, notes_r = ends
             learner = redactor.sibling()
             learner.logging()
-            expand, forms, made_before = made
-            _learn_part(trace, learner, expand, forms, made_before[start], start, stop)
+            _learn_part(learner, made, start, stop)
             _send(note_w, _message(learner.learnt()))
             os.close(note_w)
             notes = _received(notes_r)
@@ -395,7 +393,7 @@ def _child(trace: Trace, redactor: Redactor | None, made: tuple[Mapping[str, Cal
                 os._exit(4)
             for note in notes:
                 redactor.replay(note)
-            part = _second_pass(trace, redactor, expand, forms, made_before)
+            part = _second_pass(trace, redactor, expand, made.forms, made.made_before)
         fakes = redactor.fakes_made() if redactor is not None else 0
         with open(sink.fileno(), "wb", closefd=False) as lines:
             _put(part(start, stop), lines)
@@ -540,41 +538,55 @@ def _first_pass(trace: Trace, redactor: Redactor, expand: Mapping[str, Callable[
     return canon
 
 
-def _canonical(trace: Trace, expand: Mapping[str, Callable[[Any], Any]], cuts: tuple[int, ...]) -> tuple[
-        list[dict[str, Any]], dict[int, int]]:  # fmt: skip
-    """``_first_pass``'s canonical forms without the learning, and how many the records before each cut made."""
-    canon: list[dict[str, Any]] = []
-    keep = canon.append
-    made_before = {0: 0}
+class _Made(NamedTuple):
+    """What ``_canonical`` made before forking: the canonical forms of every record (``forms``, the records before
+    each cut made ``made_before[cut]`` of them), and the records the first pass learns from, as their kinds and
+    what is read of them (``kinds``, ``values``: the canonical form, or the record's data), ``learn_before[cut]``
+    of them before each cut."""
+
+    forms: list[dict[str, Any]]
+    made_before: dict[int, int]
+    kinds: list[str]
+    values: list[Any]
+    learn_before: dict[int, int]
+
+
+def _canonical(trace: Trace, redactor: Redactor, expand: Mapping[str, Callable[[Any], Any]],
+               cuts: tuple[int, ...]) -> _Made:
+    """``_first_pass``'s canonical forms without the learning, and what the learning reads, in order: each process
+    then learns its part from these lists (``_learn_part``), without reading every record again."""
     rows = trace._rows
+    made = _Made([], {0: 0}, [], [], {0: 0})
+    keep, note_kind, note_value = made.forms.append, made.kinds.append, made.values.append
+    learners, whole = redactor.learners()
+    steps: dict[str, tuple[Any, bool] | None] = {}
+    for kind in BUILTIN:
+        make, learns = expand.get(kind), learners.get(kind) is not None
+        steps[kind] = None if make is None and not learns else (make, learns)
+    other = None if whole is None else (None, True)
     for start, stop in itertools.pairwise(cuts):
         for _, kind, fields in rows[start:stop]:
-            make = expand.get(kind)
-            if make is not None and kind in BUILTIN:
-                keep(make(fields))
-        made_before[stop] = len(canon)
-    return canon, made_before
+            step = steps.get(kind, other)
+            if step is not None:
+                make, learns = step
+                if make is not None:
+                    fields = make(fields)
+                    keep(fields)
+                if learns:
+                    note_kind(kind)
+                    note_value(fields)
+        made.made_before[stop], made.learn_before[stop] = len(made.forms), len(made.kinds)
+    return made
 
 
-def _learn_part(trace: Trace, redactor: Redactor, expand: Mapping[str, Callable[[Any], Any]],
-                forms: list[dict[str, Any]], first: int, start: int, stop: int) -> None:
-    """``_first_pass``'s learning over the records from ``start`` to ``stop``, their canonical forms made before
-    (``_canonical``: ``forms[first]`` is the first of this part's)."""
+def _learn_part(redactor: Redactor, made: _Made, start: int, stop: int) -> None:
+    """``_first_pass``'s learning over the records from cut ``start`` to cut ``stop``, from what ``_canonical``
+    noted of them."""
     learners, whole = redactor.learners()
-    made = itertools.islice(forms, first, None).__next__
-    steps: dict[str, tuple[bool, Any] | None] = {}
-    for kind in BUILTIN:
-        canonical, read = kind in expand, learners.get(kind)
-        steps[kind] = None if not canonical and read is None else (canonical, read)
-    other = None if whole is None else (False, whole)
-    for _, kind, fields in trace._rows[start:stop]:
-        step = steps.get(kind, other)
-        if step is not None:
-            canonical, read = step
-            if canonical:
-                fields = made()
-            if read is not None:
-                read(fields)
+    reads = {kind: learners.get(kind) for kind in BUILTIN}
+    first, last = made.learn_before[start], made.learn_before[stop]
+    for kind, value in zip(made.kinds[first:last], made.values[first:last], strict=True):
+        reads.get(kind, whole)(value)  # type: ignore[misc]  # only kinds with a learner were noted
 
 
 def _second_pass(trace: Trace, redactor: Redactor, expand: Mapping[str, Callable[[Any], Any]],

@@ -400,9 +400,9 @@ def test_each_process_learns_its_own_part(tmp_path, spy, monkeypatch):
     learned: list[tuple[int, int, int]] = []
     learn = _tracefile._learn_part
 
-    def noted(trace: Any, redactor: Any, expand: Any, forms: Any, first: int, start: int, stop: int) -> None:
+    def noted(redactor: Any, made: Any, start: int, stop: int) -> None:
         learned.append((os.getpid(), start, stop))
-        learn(trace, redactor, expand, forms, first, start, stop)
+        learn(redactor, made, start, stop)
 
     monkeypatch.setattr(_tracefile, "_learn_part", noted)
     trace = bench_trace.build(500, people=20, pool=5)

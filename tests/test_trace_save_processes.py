@@ -412,7 +412,8 @@ def test_each_process_learns_its_own_part(tmp_path, spy, monkeypatch):
 
 
 class _Opaque:
-    """A value pickle cannot send (a class local to nothing importable is fine too): its repr names no address."""
+    """A value pickle refuses (a plugin's own object) at a name field: it is written as ``<_Opaque>``, but a note
+    holding it cannot be sent to the other process."""
 
     def __reduce__(self) -> Any:
         raise TypeError("not picklable")

@@ -17,10 +17,11 @@ Variants, in the same process, interleaved:
   redaction, orjson, the header and end lines;
 - ``jobsim save, secrets only``: ``redact=Redaction(pseudonymize=False)``;
 - ``jobsim save, redact=False``: the same without the redaction passes;
-- ``..., 2 processes``: each of the three with ``workers=2``: after the redaction's first pass a forked
-  child redacts and encodes the second part of the records while this process writes the first, then
-  copies the child's lines in (the three above are ``workers=1``, one process, as before session 19);
-  the CPU time of each side and the load average are printed after the table;
+- ``..., 2 processes``: each of the three with ``workers=2``: once the canonical forms are made, a forked
+  child learns (the redaction's first pass), redacts and encodes the second part of the records while this
+  process does the first, the two exchanging what they learned (since session 20), then this process copies
+  the child's lines in (the three above are ``workers=1``, one process, as before session 19); the CPU time
+  of each side and the load average are printed after the table;
 - ``jobsim load``: ``jobsim.Trace.load(path)``: streamed, validated, decoded, with
   nothing frozen in the process (see below);
 - ``jobsim load, caller froze objects``: the same while the fixtures stay frozen, so

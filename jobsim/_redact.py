@@ -265,6 +265,8 @@ class Redactor:
         self._shortest = _NO_TOKEN
         """The length of the shortest token in ``dropped``: a shorter string holds none of them (an id, an address
         is shorter than most API keys), and is not searched for them."""
+        self._log: list[tuple[str, Any]] | None = None
+        """While ``logging()``: what learning did that a replay must do again, in order (``learnt``)."""
         self._kinds = self._tables()
         self._learners: tuple[dict[str, Callable[[Any], None] | None], Callable[[Any], None] | None] | None = None
         event_line: _Table = (("ce", self._ce), ("user", self._walk))
@@ -279,6 +281,42 @@ class Redactor:
         how = learners.get(kind, whole)
         if how is not None:
             how(data)
+
+    # -- learning in several processes ---------------------------------------------------------
+    def sibling(self) -> Redactor:
+        """A redactor of the same policy, kept values and phone numbers that has learned nothing yet."""
+        return Redactor(self.policy, self.keep, self.phones)
+
+    def logging(self) -> None:
+        """Note from now on what ``learn`` does that changes what the rewriting gives (``learnt``)."""
+        self._log = []
+
+    def learnt(self) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]]]:
+        """What ``learn`` did since ``logging()``, for ``replay`` (and stop noting it): the names met, in order,
+        with the tokens dropped at secret places between them, and the values queued to fake once every name is
+        known. Plain data (strings, lists and dicts of the records), to send to another process."""
+        log, self._log = self._log or [], None
+        return log, list(self._pending)
+
+    def replay(self, learnt: tuple[list[tuple[str, Any]], list[tuple[str, Any]]]) -> None:
+        """What another redactor's ``learn`` did (its ``learnt()``), done here after what this one learned: this
+        redactor then fakes what one redactor learning both parts in that order fakes, in the same order (a
+        name's first word decides its fake). Names this one faked already are memo hits; tokens it dropped
+        already change nothing."""
+        log, pending = learnt
+        for what, value in log:
+            if what == "name":
+                self._pseudonym("name", value)
+            else:
+                self.dropped.update(value)
+                self._shortest = min(self._shortest, *map(len, value))
+        self._pending.extend(pending)
+
+    def _learn_name(self, value: Any) -> None:
+        """A person's name met while learning (faked now: its first word decides its fake), noted if logging."""
+        if self._log is not None:
+            self._log.append(("name", value))
+        self._pseudonym("name", value)
 
     def learners(self) -> tuple[dict[str, Callable[[Any], None] | None], Callable[[Any], None] | None]:
         """What ``learn`` does by built-in kind (None: nothing to learn), and for a plugin's kind (every field),
@@ -778,7 +816,7 @@ class Redactor:
                     self._learn_secret(item)
                 elif action == "name" and not isinstance(item, dict):
                     if type(item) is not str or item not in self._names:  # a name faked before: nothing new
-                        self._pseudonym(action, item)
+                        self._learn_name(item)
                 elif action in _LATER and not isinstance(item, dict):
                     self._pending.append((action, item))  # faked once every name is known
                 elif type(item) is str:  # what _learn does with a string, without the call
@@ -811,6 +849,8 @@ class Redactor:
         if type(value) is str and value != MARKER:
             tokens = [token for token in SECRET_TOKEN.findall(value) if token != "redacted"]
             if tokens:
+                if self._log is not None and not self.dropped.issuperset(tokens):
+                    self._log.append(("drop", tokens))
                 self.dropped.update(tokens)
                 self._shortest = min(self._shortest, *map(len, tokens))
         elif isinstance(value, (list, dict)):
@@ -864,7 +904,7 @@ class Redactor:
             name, address = match.group(1).strip(), match.group(2)
             domain = address.rpartition("@")[2].lower()
             if WORD.search(name) and not (address in self.keep or reserved_domain(domain) or self._kept_domain(domain)):
-                self._pseudonym("name", name)
+                self._learn_name(name)
 
     # -- free text ----------------------------------------------------------------------------------
     def text(self, value: Any) -> Any:

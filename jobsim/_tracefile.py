@@ -33,6 +33,7 @@ import itertools
 import json
 import operator
 import os
+import pickle
 import shutil
 import signal
 import tempfile
@@ -40,7 +41,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, NoReturn
+from typing import Any, BinaryIO, NamedTuple, NoReturn
 
 import orjson
 
@@ -123,11 +124,10 @@ def _write(trace: Trace, out: BinaryIO, policy: Redaction | None, workers: int |
     out.write(dumps(header, default=default, option=options))
     # without redaction a second process saves nothing: its half costs the child what the whole costs one process
     cuts = _cuts(len(rows), _processes(1 if workers is None and policy is None else workers, len(rows)))
-    part = _prepared(trace, redactor, verbatim=True, cuts=cuts[1:-1])
     if len(cuts) == 2:
-        _put(part(0, len(rows)), out)
+        _put(_prepared(trace, redactor, verbatim=True)(0, len(rows)), out)
     else:
-        _in_processes(part, cuts, out, redactor, spill)
+        _in_processes(trace, redactor, cuts, out, spill)
     counts = Counter(map(_KIND, rows))  # a line per row, "k" its kind: counted in one C loop
     seqs = trace._seqs
     next_seq = (seqs[-1] + 1 if seqs else len(rows)) if rows else 0
@@ -186,9 +186,8 @@ copy of the second half cost about what the second core saves (measured, ``bench
 MAX_WORKERS = 32
 """The most processes a save uses, whatever ``workers`` asks: each child holds a temporary file open."""
 FIRST_SHARE = 0.47
-"""The share of the records the parent process writes itself; it also copies the child's lines into the file,
-and the child walks each record more slowly (its memos start empty, it copies each page it writes to): at a
-million records the two then finish together (measured, ``benchmarks/README.md``)."""
+"""The share of the records the parent process learns from and writes itself; it also copies the child's lines
+into the file afterwards: at a million records the two then finish together (measured, ``benchmarks/README.md``)."""
 
 
 def workers_asked(workers: Any) -> int | None:
@@ -244,47 +243,99 @@ def _cuts(records: int, processes: int) -> tuple[int, ...]:
     return (0, *(first + rest * i // (processes - 1) for i in range(processes - 1)), records)
 
 
-def _in_processes(part: Callable[[int, int], Iterator[Row]], cuts: tuple[int, ...], out: BinaryIO,
-                  redactor: Redactor | None, spill: Path | None) -> None:
+def _in_processes(trace: Trace, redactor: Redactor | None, cuts: tuple[int, ...], out: BinaryIO,
+                  spill: Path | None) -> None:
     """The records in ``len(cuts) - 1`` processes: this one writes the first part into ``out`` while a forked
     child writes each other part into a temporary file (a pipe would block it until the parent reads), which the
-    parent then copies into ``out`` in order. Everything a part needs and only a pass over every record gives was
-    made before (the first pass: names, secrets, canonical forms), so the bytes are the ones one process writes.
+    parent then copies into ``out`` in order. The bytes are the ones one process writes.
 
-    Why the same bytes: apart from the fakes themselves (``Redactor.fakes_made``), what a redactor keeps while
-    rewriting are memos of what a rewrite gives with the fakes it has (per string, per HTTP message's content,
-    by identity, per dict shape), started afresh when the rewriting starts (``Redactor.tables``). A part that makes
-    no new fake therefore writes what it would after the records before it, memos or none. A part can make one
-    (a name only a record's extension attribute or cancel key holds, a phone number in free text): then memos
-    made before it may hold what text gave without it, and one process would write those. So when any part made a
-    fake, the children's files are dropped and the parent writes the other parts itself after its own, as one
-    process does; the same when a child failed in any other way (a record orjson cannot write: the parent meets
-    it and raises what one process raises). A child killed by a signal is an error: the trace is not written.
+    Redacting, the first pass (names, secrets, canonical forms) runs in every process too, each over its own part:
+    the names a part holds decide how every other part is rewritten, and in which order they are first met decides
+    their fakes. So each process notes what its learning did (``Redactor.learnt``: the names met, in order, the
+    tokens dropped at secret places, the values queued to fake), each child sends its note to the parent through a
+    pipe, and the parent, once its own part is learned, sends every note to every child; each process replays the
+    notes it did not make in part order (``Redactor.replay``), which fakes what one process learning every record in
+    order fakes. A child learns with a redactor of its own (``Redactor.sibling``) and replays all the notes, its
+    own included, into a redactor that had learned nothing. When a note cannot be made or sent (a child failed, a
+    value that cannot be pickled), the parent learns the other parts itself, in order, and writes them itself.
+
+    Apart from the fakes themselves (``Redactor.fakes_made``), what a redactor keeps while rewriting are memos of
+    what a rewrite gives with the fakes it has (per string, per HTTP message's content, by identity, per dict
+    shape), started afresh when the rewriting starts (``Redactor.tables``). A part that makes no new fake therefore
+    writes what it would after the records before it, memos or none. A part can make one (a name only a record's
+    extension attribute or cancel key holds, a phone number in free text): then memos made before it may hold what
+    text gave without it, and one process would write those. So when any part made a fake, the children's files
+    are dropped and the parent writes the other parts itself after its own, as one process does; the same when a
+    child failed in any other way (a record orjson cannot write: the parent meets it and raises what one process
+    raises). A child killed by a signal is an error: the trace is not written.
 
     The collector stays off in both (``paused_gc``), so no collection writes to every shared page; the child
     leaves with ``os._exit``: no at-exit code, no flush of files it shares with the parent, and it touches
-    nothing but its own temporary file.
+    nothing but its own temporary file and its two pipes.
     """
-    made = redactor.fakes_made() if redactor is not None else 0
+    expand = expanders() if redactor is not None else {}
+    # the canonical forms before forking: made by one process, they are read by the others without copying the
+    # records they are made of (a page one of them writes to, even to count a reference, is copied for it)
+    made = _canonical(trace, redactor, expand, cuts) if redactor is not None else _Made([], {}, [], [], {})
     children: list[tuple[int, Any]] = []
+    pipes: list[int] = []  # this process's ends: (read a child's note, write every note to it) per child
     forked = True
     try:
         for start, stop in itertools.pairwise(cuts[1:]):
             sink = tempfile.TemporaryFile(dir=spill)  # noqa: SIM115 -- closed below, once copied
             children.append((0, sink))  # 0: no process (yet)
+            ends: tuple[int, ...] = ()
+            if redactor is not None:
+                note_r, note_w = os.pipe()
+                pipes.append(note_r)
+                notes_r, notes_w = os.pipe()
+                pipes.append(notes_w)
+                ends = note_w, notes_r
             mask = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())  # none between fork and try
             try:
                 pid = os.fork()
                 if pid == 0:  # pragma: no cover -- the child (coverage does not follow it)
-                    _child(part, start, stop, sink, redactor, made)
+                    for fd in pipes:  # the parent's ends, of this child's pipes and of the children before
+                        os.close(fd)
+                    _child(trace, redactor, expand, made, start, stop, sink, ends)
                 children[-1] = (pid, sink)  # before a signal can arrive: an error below kills and reaps it
             except OSError:  # no memory or process left for it: this process writes every part
                 forked = False
                 break
             finally:
                 signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+                for fd in ends:
+                    os.close(fd)
+        learnt = forked
+        if redactor is None:
+            part = _plain(trace, True)
+        else:
+            redactor.logging()
+            _learn_part(redactor, made, cuts[0], cuts[1])
+            notes = [redactor.learnt()]
+            for i in range(len(children) if learnt else 0):
+                note = _received(pipes[2 * i])
+                learnt = learnt and note is not None
+                notes.append(note)
+            if learnt:
+                try:
+                    sent = _message(notes)
+                except Exception:  # a value pickle refuses (a plugin's object): this process learns every part
+                    learnt = False
+                for i in range(len(children) if learnt else 0):
+                    with contextlib.suppress(OSError):  # the child is gone: its exit status says so
+                        _send(pipes[2 * i + 1], sent)
+            while pipes:  # a child still waiting for the notes reads the end of them, and leaves
+                os.close(pipes.pop())
+            if learnt:
+                for note in notes[1:]:
+                    redactor.replay(note)
+            else:
+                _learn_part(redactor, made, cuts[1], cuts[-1])
+            part = _second_pass(trace, redactor, expand, made.forms, made.made_before)
+        fakes = redactor.fakes_made() if redactor is not None else 0
         _put(part(cuts[0], cuts[1]), out)
-        same = forked and (redactor is None or redactor.fakes_made() == made)
+        same = learnt and (redactor is None or redactor.fakes_made() == fakes)
         for i, (pid, sink) in enumerate(children):
             if not pid:
                 continue
@@ -306,6 +357,9 @@ def _in_processes(part: Callable[[int, int], Iterator[Row]], cuts: tuple[int, ..
         else:
             _put(part(cuts[1], cuts[-1]), out)
     finally:
+        for fd in pipes:
+            with contextlib.suppress(OSError):
+                os.close(fd)
         for pid, sink in children:
             if pid > 0:  # an error in this process: its children are not needed
                 with contextlib.suppress(OSError):
@@ -314,22 +368,79 @@ def _in_processes(part: Callable[[int, int], Iterator[Row]], cuts: tuple[int, ..
             sink.close()
 
 
-def _child(part: Callable[[int, int], Iterator[Row]], start: int, stop: int, sink: Any, redactor: Redactor | None,
-           made: int) -> NoReturn:  # pragma: no cover -- runs in the forked child
+def _child(trace: Trace, redactor: Redactor | None, expand: Mapping[str, Callable[[Any], Any]], made: _Made,
+           start: int, stop: int, sink: Any,
+           ends: tuple[int, ...]) -> NoReturn:  # pragma: no cover -- runs in the forked child
     """Write records ``start`` to ``stop`` into ``sink``, then leave: 0 when written without making a new fake.
-    Signals stay blocked: the program's handlers (a SIGTERM clean-up) are the parent's, not to run twice; the
-    parent ends the child with SIGKILL when it no longer needs it."""
+    Redacting, learn them first, send the note of it through ``ends[0]`` and replay every process's note read from
+    ``ends[1]`` (``_in_processes``); ``made``: what the parent made of every record with ``expand``
+    before forking. Signals stay blocked: the program's handlers (a SIGTERM clean-up) are the parent's,
+    not to run twice; the parent ends the child with SIGKILL when it no longer needs it."""
     code = 3
     try:
         gc.disable()
+        if redactor is None:
+            part = _plain(trace, True)
+        else:
+            note_w, notes_r = ends
+            learner = redactor.sibling()
+            learner.logging()
+            _learn_part(learner, made, start, stop)
+            _send(note_w, _message(learner.learnt()))
+            os.close(note_w)
+            notes = _received(notes_r)
+            if notes is None:  # the parent learns this part itself
+                os._exit(4)
+            for note in notes:
+                redactor.replay(note)
+            part = _second_pass(trace, redactor, expand, made.forms, made.made_before)
+        fakes = redactor.fakes_made() if redactor is not None else 0
         with open(sink.fileno(), "wb", closefd=False) as lines:
             _put(part(start, stop), lines)
-        if redactor is None or redactor.fakes_made() == made:
+        if redactor is None or redactor.fakes_made() == fakes:
             code = 0
     except BaseException:
         pass  # the parent writes these records itself, and meets the error
     finally:
         os._exit(code)
+
+
+_LENGTH = 8
+"""Bytes of a message's length, before the message, in the pipes between a parent and the children it forked."""
+
+
+def _message(value: Any) -> bytes:
+    """``value`` (a learning's note, or every process's notes) as a message for ``_send``."""
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    return len(data).to_bytes(_LENGTH, "big") + data
+
+
+def _send(fd: int, message: bytes) -> None:
+    view = memoryview(message)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _received(fd: int) -> Any:
+    """The value of the message a forked child or its parent sent (``_message``), None if it never came whole."""
+    head = _read(fd, _LENGTH)
+    if len(head) < _LENGTH:
+        return None
+    data = _read(fd, int.from_bytes(head, "big"))
+    try:
+        return pickle.loads(data)  # written by this process or its own fork
+    except Exception:  # cut short: the child died
+        return None
+
+
+def _read(fd: int, size: int) -> bytes:
+    chunks = bytearray()
+    while len(chunks) < size:
+        chunk = os.read(fd, min(size - len(chunks), 1 << 20))
+        if not chunk:
+            break
+        chunks += chunk
+    return bytes(chunks)
 
 
 FIRST_AT, LAST_AT = -(1 << 63), (1 << 64) - 1
@@ -368,32 +479,43 @@ def records_out(trace: Trace, redactor: Redactor | None = None, *, verbatim: boo
     yield from _prepared(trace, redactor, verbatim=verbatim)(0, len(trace._rows))
 
 
-def _prepared(trace: Trace, redactor: Redactor | None = None, *, verbatim: bool = False,
-              cuts: tuple[int, ...] = ()) -> Callable[[int, int], Iterator[Row]]:
+def _prepared(trace: Trace, redactor: Redactor | None = None, *,
+              verbatim: bool = False) -> Callable[[int, int], Iterator[Row]]:
     """``records_out`` of the records from ``start`` to ``stop``, as ``part(start, stop)``, once everything that
-    must see every record has (the redaction's first pass, the canonical forms it makes): ``start`` 0 or one of
-    ``cuts``. Each part gives what the same records give in one pass over all of them, provided the parts
-    before it made no new fake (``_in_processes``)."""
+    must see every record has (the redaction's first pass over them all, the canonical forms it makes)."""
+    if redactor is None:
+        return _plain(trace, verbatim)
+    expand = expanders()
+    forms = _first_pass(trace, redactor, expand, 0, len(trace._rows))
+    return _second_pass(trace, redactor, expand, forms, {0: 0})
+
+
+def _plain(trace: Trace, verbatim: bool) -> Callable[[int, int], Iterator[Row]]:
+    """``part(start, stop)`` without redaction: nothing to learn first."""
     rows = trace._rows
     seqs = trace._seqs or range(len(rows))
-    if redactor is None:
-        def plain(start: int, stop: int) -> Iterator[Row]:
-            expand = expanders(as_is=verbatim)
-            for seq, (at, kind, fields) in _zipped(seqs, rows, start, stop):
-                if kind in expand:
-                    fields = expand[kind](fields)
-                if kind in ENCODED:
-                    yield seq, at, kind, fields, encode(seq, at, kind, fields)
-                else:
-                    if kind not in BUILTIN:
-                        _check_fields(seq, kind, fields)
-                    yield seq, at, kind, fields, None
 
-        return plain
-    expand = expanders()
-    # Canonical data is made once and kept for the second pass only where it is new: the
-    # kinds ``expand`` rewrites (an HTTP call's summary is shared by every record of the call),
-    # in the order of their records.
+    def plain(start: int, stop: int) -> Iterator[Row]:
+        expand = expanders(as_is=verbatim)
+        for seq, (at, kind, fields) in _zipped(seqs, rows, start, stop):
+            if kind in expand:
+                fields = expand[kind](fields)
+            if kind in ENCODED:
+                yield seq, at, kind, fields, encode(seq, at, kind, fields)
+            else:
+                if kind not in BUILTIN:
+                    _check_fields(seq, kind, fields)
+                yield seq, at, kind, fields, None
+
+    return plain
+
+
+def _first_pass(trace: Trace, redactor: Redactor, expand: Mapping[str, Callable[[Any], Any]], start: int,
+                stop: int) -> list[dict[str, Any]]:
+    """The redaction's first pass over the records from ``start`` to ``stop``: ``redactor`` learns from them, and
+    the canonical forms of the kinds ``expand`` makes canonical are made once, for the second pass, in the order
+    of their records (an HTTP call's summary is shared by every record of the call)."""
+    rows = trace._rows
     canon: list[dict[str, Any]] = []
     keep = canon.append
     learners, whole = redactor.learners()
@@ -404,18 +526,78 @@ def _prepared(trace: Trace, redactor: Redactor | None = None, *, verbatim: bool 
         make, read = expand.get(kind), learners.get(kind)
         steps[kind] = None if make is None and read is None else (make, read)
     other = None if whole is None else (None, whole)
-    made_before = {0: 0}  # a part's start -> the canonical forms the records before it made
-    for start, stop in itertools.pairwise((0, *cuts, len(rows))):
-        for _, kind, fields in rows[start:stop] if start or stop < len(rows) else rows:
+    for _, kind, fields in rows[start:stop] if start or stop < len(rows) else rows:
+        step = steps.get(kind, other)
+        if step is not None:
+            make, read = step
+            if make is not None:
+                fields = make(fields)
+                keep(fields)
+            if read is not None:
+                read(fields)
+    return canon
+
+
+class _Made(NamedTuple):
+    """What ``_canonical`` made before forking: the canonical forms of every record (``forms``, the records before
+    each cut made ``made_before[cut]`` of them), and the records the first pass learns from, as their kinds and
+    what is read of them (``kinds``, ``values``: the canonical form, or the record's data), ``learn_before[cut]``
+    of them before each cut."""
+
+    forms: list[dict[str, Any]]
+    made_before: dict[int, int]
+    kinds: list[str]
+    values: list[Any]
+    learn_before: dict[int, int]
+
+
+def _canonical(trace: Trace, redactor: Redactor, expand: Mapping[str, Callable[[Any], Any]],
+               cuts: tuple[int, ...]) -> _Made:
+    """``_first_pass``'s canonical forms without the learning, and what the learning reads, in order: each process
+    then learns its part from these lists (``_learn_part``), without reading every record again."""
+    rows = trace._rows
+    made = _Made([], {0: 0}, [], [], {0: 0})
+    keep, note_kind, note_value = made.forms.append, made.kinds.append, made.values.append
+    learners, whole = redactor.learners()
+    steps: dict[str, tuple[Any, bool] | None] = {}
+    for kind in BUILTIN:
+        make, learns = expand.get(kind), learners.get(kind) is not None
+        steps[kind] = None if make is None and not learns else (make, learns)
+    other = None if whole is None else (None, True)
+    for start, stop in itertools.pairwise(cuts):
+        for _, kind, fields in rows[start:stop]:
             step = steps.get(kind, other)
             if step is not None:
-                make, read = step
+                make, learns = step
                 if make is not None:
                     fields = make(fields)
                     keep(fields)
-                if read is not None:
-                    read(fields)
-        made_before[stop] = len(canon)
+                if learns:
+                    note_kind(kind)
+                    note_value(fields)
+        made.made_before[stop], made.learn_before[stop] = len(made.forms), len(made.kinds)
+    return made
+
+
+def _learn_part(redactor: Redactor, made: _Made, start: int, stop: int) -> None:
+    """``_first_pass``'s learning over the records from cut ``start`` to cut ``stop``, from what ``_canonical``
+    noted of them."""
+    learners, whole = redactor.learners()
+    reads = {kind: learners.get(kind) for kind in BUILTIN}
+    first, last = made.learn_before[start], made.learn_before[stop]
+    for kind, value in zip(made.kinds[first:last], made.values[first:last], strict=True):
+        reads.get(kind, whole)(value)  # type: ignore[misc]  # only kinds with a learner were noted
+
+
+def _second_pass(trace: Trace, redactor: Redactor, expand: Mapping[str, Callable[[Any], Any]],
+                 forms: list[dict[str, Any]], made_before: Mapping[int, int]) -> Callable[[int, int], Iterator[Row]]:
+    """``part(start, stop)`` with ``redactor``, which has learned from every record (``_first_pass``, or other
+    processes' learning replayed): ``forms`` are the canonical forms ``_first_pass`` or ``_canonical`` made, the
+    records before ``start`` made ``made_before[start]`` of them (``start`` not in it: made again from the records).
+    Each part gives what the same records give in one pass over all of them, provided the parts before it made no
+    new fake (``_in_processes``)."""
+    rows = trace._rows
+    seqs = trace._seqs or range(len(rows))
     fields_of, tables = redactor.tables()
     # 1 rewritten, 2 a line of its own layout, 3 both, 0 neither (only names jobsim gives and times), 5 an
     # event (its line made redacted), + 8 made canonical in the first pass (its canonical form is ``made()``);
@@ -424,7 +606,11 @@ def _prepared(trace: Trace, redactor: Redactor | None = None, *, verbatim: bool 
     route["event"] = route["event.dropped"] = 5
 
     def redacted(start: int, stop: int) -> Iterator[Row]:
-        made = iter(canon[made_before[start] :] if start else canon).__next__
+        first = made_before.get(start)
+        if first is not None:
+            made = (iter(forms) if first == 0 else itertools.islice(forms, first, None)).__next__
+        else:  # the same forms, made as the records come
+            made = (expand[kind](fields) for _, kind, fields in rows[start:] if route.get(kind, 0) & 8).__next__
         apply, apply_line, event_line = redactor.apply, redactor.apply_line, redactor.event_line
         for seq, (at, kind, fields) in _zipped(seqs, rows, start, stop):
             how = route.get(kind, 4)

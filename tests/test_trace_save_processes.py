@@ -354,3 +354,87 @@ def test_workers_past_the_ceiling_use_the_ceiling(tmp_path, spy, monkeypatch):
     trace.save(tmp_path / "many.jobsim.jsonl", workers=2000)
     assert (spy.forks, spy.parts) == (2, 1)
     assert (tmp_path / "many.jobsim.jsonl").read_bytes() == (tmp_path / "one.jobsim.jsonl").read_bytes()
+
+
+def _learning_across_parts() -> Trace:
+    """Eight records, the parent's part the first four with ``workers=2``: what each part learns decides how the
+    other is written. "Zyx" (a word the name lists do not know) leads a name only in the child's part, after the
+    parent's part met it second in one (a name's first word decides its fake); "Quorra" is learned only in the
+    child's part and quoted in the parent's; a token dropped at a secret field of the child's part and a phone
+    number queued at a ``phone`` field there are quoted in the parent's part (they come from the child's note:
+    else the token is written in clear and the number faked while rewriting, which makes the parent write every
+    part itself)."""
+    trace = Trace()
+    add = trace.add
+
+    def event(i: int, data: dict[str, Any]) -> None:
+        add(START_NS + i, "event", {"name": "user/created", "id": f"e{i}", "ts": None, "data": data})
+
+    def attempt(i: int, error: str) -> None:
+        add(START_NS + i, "attempt", {"function": "f", "run": "r", "step": "s", "attempt": 0, "error": error})
+
+    event(0, {"email": "bob@gmail.com", "name": "Bob Zyx"})
+    attempt(1, "Quorra Zyx wrote from +1 415 555 0199")
+    attempt(2, "rejected key zq81xk2mvb7p for Zyx")
+    attempt(3, "Zyx Quorra, again")
+    event(4, {"email": "zyx@gmail.com", "name": "Zyx Quorra", "phone": "+1 415 555 0199"})
+    event(5, {"api_key": "zq81xk2mvb7p"})
+    attempt(6, "Zyx, Bob and Quorra")
+    attempt(7, "Quorra Zyx wrote from +1 415 555 0199")
+    return trace
+
+
+def test_what_each_part_learns_reaches_the_other_processes_in_order(tmp_path, spy):
+    trace = _learning_across_parts()
+    text = _same(trace, tmp_path / "t.jobsim.jsonl", spy, 2).decode()
+    assert spy.parts == 1  # the child's lines were used
+    for clear in ("Zyx", "Quorra", "zq81xk2mvb7p", "555 0199", "bob@", "zyx@"):
+        assert clear not in text
+    for workers in (3, 5):
+        _same(trace, tmp_path / f"t{workers}.jobsim.jsonl", spy, workers)
+        assert spy.parts == 1
+
+
+def test_each_process_learns_its_own_part(tmp_path, spy, monkeypatch):
+    """The first pass runs in every process, each over its part: the parent learns only the records it writes."""
+    learned: list[tuple[int, int, int]] = []
+    learn = _tracefile._learn_part
+
+    def noted(redactor: Any, made: Any, start: int, stop: int) -> None:
+        learned.append((os.getpid(), start, stop))
+        learn(redactor, made, start, stop)
+
+    monkeypatch.setattr(_tracefile, "_learn_part", noted)
+    trace = bench_trace.build(500, people=20, pool=5)
+    _same(trace, tmp_path / "t.jobsim.jsonl", spy, 2)
+    assert [(start, stop) for pid, start, stop in learned if pid == os.getpid()] == [(0, round(500 * 0.47))]
+    assert spy.parts == 1
+
+
+class _Opaque:
+    """A value pickle refuses (a plugin's own object) at a name field: it is written as ``<_Opaque>``, but a note
+    holding it cannot be sent to the other process."""
+
+    def __reduce__(self) -> Any:
+        raise TypeError("not picklable")
+
+
+@pytest.mark.parametrize("where", [1, 5])  # in the parent's note, in the child's
+def test_a_note_that_cannot_be_sent_makes_the_parent_learn_and_write_every_part(where, tmp_path, spy):
+    trace = _learning_across_parts()
+    trace._rows[where] = (START_NS + where, "plugin.thing", {"name": ["Ada Lovelace", _Opaque()], "email": "a@b.io"})
+    _same(trace, tmp_path / "t.jobsim.jsonl", spy, 2)
+    assert spy.parts == 2
+
+
+def test_a_child_that_fails_while_learning_leaves_the_parent_to_learn_its_part(tmp_path, spy, monkeypatch):
+    parent, learn = os.getpid(), _tracefile._learn_part
+
+    def failing(*args: Any) -> None:
+        if os.getpid() != parent:
+            raise MemoryError
+        learn(*args)
+
+    monkeypatch.setattr(_tracefile, "_learn_part", failing)
+    _same(_learning_across_parts(), tmp_path / "t.jobsim.jsonl", spy, 3)
+    assert spy.parts == 2

@@ -91,8 +91,11 @@ class Kernel:
         recurring: bool = False,
     ) -> Timer:
         """Call ``callback(*args)`` at ``due`` (never earlier than now)."""
-        if due < self.now:
+        depth = 0
+        if due <= self.now:  # one comparison of two nanosecond times (not compact ints: never specialized)
             due = self.now
+            if self._depth >= 0:
+                depth = self._depth + 1
         timer = Timer()
         timer.due = due
         timer.callback = callback
@@ -100,7 +103,7 @@ class Kernel:
         timer.owner = owner
         timer.recurring = recurring
         timer.cancelled = False
-        timer.depth = self._depth + 1 if due == self.now and self._depth >= 0 else 0
+        timer.depth = depth
         if not recurring:
             self._one_off += 1
         by_due = self._buckets.get(priority)

@@ -19,6 +19,7 @@ from .errors import InvalidArgument
 Backoff = Literal["exponential", "linear", "constant"]
 _BACKOFFS = ("exponential", "linear", "constant")
 MAX_ATTEMPTS = 1_000
+_TABLED = 64  # ``Retries._delays`` holds the delays of retries 1 to 63 (of fewer, if fewer attempts)
 
 
 class RetryPolicy(Protocol):
@@ -90,8 +91,10 @@ class Retries:
         if jitter is not None:
             set_(self, "_jitter_ns", duration_ns(jitter, "jitter"))
         # each retry's delay before jitter, made once: ``delay_ns`` then indexes it (the backoff's formula,
-        # its shift and its cap on nanosecond ints, which CPython does not specialize, were worked out per retry)
-        set_(self, "_delays", (0, *(self._formula(retry) for retry in range(1, attempts))))
+        # its shift and its cap on nanosecond ints, which CPython does not specialize, were worked out per retry);
+        # the first 63 retries at most, so that attempts=1000 makes no table of a thousand big ints
+        tabled = attempts if attempts < _TABLED else _TABLED  # (``min`` is the parameter here)
+        set_(self, "_delays", (0, *(self._formula(retry) for retry in range(1, tabled))))
 
     @property
     def uses_profile_backoff(self) -> bool:

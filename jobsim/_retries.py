@@ -19,6 +19,7 @@ from .errors import InvalidArgument
 Backoff = Literal["exponential", "linear", "constant"]
 _BACKOFFS = ("exponential", "linear", "constant")
 MAX_ATTEMPTS = 1_000
+_TABLED = 64  # ``Retries._delays`` holds the delays of retries 1 to 63 (of fewer, if fewer attempts)
 
 
 class RetryPolicy(Protocol):
@@ -53,6 +54,7 @@ class Retries:
     _min_ns: int = field(init=False, repr=False, compare=False, default=0)
     _max_ns: int | None = field(init=False, repr=False, compare=False, default=None)
     _jitter_ns: int = field(init=False, repr=False, compare=False, default=0)
+    _delays: tuple[int, ...] = field(init=False, repr=False, compare=False, default=())  # by retry, before jitter
 
     def __init__(
         self,
@@ -88,12 +90,25 @@ class Retries:
             set_(self, "_max_ns", max_ns)
         if jitter is not None:
             set_(self, "_jitter_ns", duration_ns(jitter, "jitter"))
+        # each retry's delay before jitter, made once: ``delay_ns`` then indexes it (the backoff's formula,
+        # its shift and its cap on nanosecond ints, which CPython does not specialize, were worked out per retry);
+        # the first 63 retries at most, so that attempts=1000 makes no table of a thousand big ints
+        tabled = attempts if attempts < _TABLED else _TABLED  # (``min`` is the parameter here)
+        set_(self, "_delays", (0, *(self._formula(retry) for retry in range(1, tabled))))
 
     @property
     def uses_profile_backoff(self) -> bool:
         return self.min is None
 
     def delay_ns(self, retry: int, rng: random.Random) -> int:
+        delays = self._delays
+        delay = delays[retry] if 0 < retry < len(delays) else self._formula(retry)
+        if self._jitter_ns:
+            delay += rng.randrange(self._jitter_ns)
+        return delay
+
+    def _formula(self, retry: int) -> int:
+        """The delay before the ``retry``-th retry, without jitter."""
         base = self._min_ns
         if self.backoff in (None, "exponential"):
             delay = base << (retry - 1) if retry < 64 else base << 63
@@ -103,8 +118,6 @@ class Retries:
             delay = base
         if self._max_ns is not None and delay > self._max_ns:
             delay = self._max_ns
-        if self._jitter_ns:
-            delay += rng.randrange(self._jitter_ns)
         return delay
 
     def __repr__(self) -> str:

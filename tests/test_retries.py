@@ -15,6 +15,19 @@ def test_exponential_doubles_from_min_and_caps_at_max():
     assert [policy.delay_ns(k, rng) // SECOND for k in range(1, 9)] == [1, 2, 4, 8, 16, 32, 60, 60]
 
 
+@pytest.mark.parametrize("attempts", [1, 4, 63, 64, 65, 1000])
+def test_the_delays_made_with_the_policy_are_its_formulas_before_and_past_the_table(attempts):
+    # Retries works out the delays of its first 63 retries when it is made (delay_ns indexes them), later ones
+    # by the formula each time
+    rng = random.Random(0)
+    formulas = {"exponential": lambda k: min(2 ** (k - 1), 3600), "linear": lambda k: min(k, 3600),
+                "constant": lambda k: 1}  # fmt: skip
+    for backoff, formula in formulas.items():
+        policy = Retries(attempts=attempts, backoff=backoff, min="1s", max="1h")
+        retries = range(1, attempts + 2)  # one past the last retry too: delay_ns does not check its attempt
+        assert [policy.delay_ns(k, rng) for k in retries] == [formula(k) * SECOND for k in retries]
+
+
 def test_linear_and_constant():
     rng = random.Random(0)
     linear = Retries(attempts=5, backoff="linear", min="10s", max="25s")

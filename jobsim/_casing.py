@@ -158,7 +158,8 @@ def case_only_unheard(sim: Simulation, names: Collection[str], by_trigger: Mappi
         if any(name == heard for _, _, name, _ in window):
             continue  # the right spelling arrived: its match is why the wait timed out
         for _, _, name, event_id in window:
-            if name in near[heard] and (run_id, name) not in run_waits:  # not a run waiting for both spellings
+            if (name in near[heard] and (run_id, name) not in run_waits  # not a run waiting for both spellings
+                    and not any(cancel.event == name for cancel in cancels.get(function, ()))):  # nor cancelled by it
                 runs_ids, events = missed.setdefault(("wait", function, step, heard, name), (set(), set()))
                 runs_ids.add(run_id)
                 events.add(event_id)
@@ -175,7 +176,8 @@ def case_only_unheard(sim: Simulation, names: Collection[str], by_trigger: Mappi
             until = run.start_ns + (CANCEL_TIMEOUT if cancel.timeout_ns is None else cancel.timeout_ns)
             for _, at, name, event_id in between(first, end):
                 if (name not in near[cancel.event] or at < run.start_ns or at > until
-                        or any(other.event == name for other in fn_cancels)):  # fmt: skip
+                        or any(other.event == name for other in fn_cancels)  # both spellings on purpose: a
+                        or (run.id, name) in run_waits):  # Cancel of each, or a wait for the other  # fmt: skip
                     continue
                 if not _meets(cancel.checks, run.event, by_id.get(event_id)):
                     continue

@@ -224,3 +224,28 @@ def test_a_cancellation_past_its_timeout_is_not_named() -> None:
     assert late == []  # it had stopped listening
     early, _ = closed_driven(app, OPENED, ("5m", "cart/abandoned", {}))
     assert len(early) == 1 and "write Cancel(event='cart/abandoned') (or send 'Cart/abandoned')" in early[0]
+
+
+def test_a_run_listening_to_the_other_spelling_by_a_wait_or_a_cancellation_is_not_named() -> None:
+    """Both spellings in one run on purpose, across a wait and a cancellation: the function's own
+    ``Cancel(event='cart/paid')`` heard the event (another cart: no cancel) while its wait for 'Cart/paid' timed
+    out; a run's wait for 'cart/abandoned' heard the event its ``Cancel(event='Cart/abandoned')`` did not."""
+    app = jobsim.App("a")
+
+    @app.function("checkout", on="cart/opened", cancel_on=[jobsim.Cancel(event="cart/paid", match="data.cart")])
+    def checkout(ctx: Any) -> None:
+        ctx.step.wait_for_event("paid", event="Cart/paid", timeout="1h")
+        ctx.step.sleep("settle", "2h")
+
+    messages, sim = closed_driven(app, OPENED, ("10m", "cart/paid", {"cart": 2}))
+    assert (messages, [run.status for run in sim.runs("checkout")]) == ([], ["completed"])
+    app = jobsim.App("a")
+
+    @app.function("checkout", on="cart/opened", cancel_on=[jobsim.Cancel(event="Cart/abandoned")])
+    def checkout_waiting(ctx: Any) -> Any:
+        abandoned = ctx.step.wait_for_event("abandoned", event="cart/abandoned", timeout="1h")
+        ctx.step.sleep("settle", "2h")
+        return abandoned is not None
+
+    messages, sim = closed_driven(app, OPENED, ("10m", "cart/abandoned", {"cart": 1}))
+    assert (messages, [run.output for run in sim.runs("checkout")]) == ([], [True])

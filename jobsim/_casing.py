@@ -126,6 +126,8 @@ def case_only_unheard(sim: Simulation, names: Collection[str], by_trigger: Mappi
     run_waits: set[tuple[str, str]] = set()  # (run, name) of every wait for either spelling
     timed_out: list[tuple[str, str, str, str, int, int]] = []  # (function, run, step, name, from seq, to seq)
     ended: dict[str, int] = {}  # run id -> the seq it ended at
+    created: dict[str, int] = {}  # run id -> when it was made, and its cancellations began to listen (a run a
+    # throttle or a future ts holds is made, as its first record says, before it starts: ``run.start_ns``)
     fired: set[str] = set()  # runs a cancel_on cancelled
     wanted = set(starts.values())
     for seq, at, kind, data in sim.trace:
@@ -142,6 +144,8 @@ def case_only_unheard(sim: Simulation, names: Collection[str], by_trigger: Mappi
             wait = waits.pop((data["run"], data["step"]), None)
             if wait is not None and data["event"] is None:
                 timed_out.append((wait[0], data["run"], wait[1], wait[2], wait[3], seq))
+        elif kind == "run.queued" or kind == "run.start":
+            created.setdefault(data["run"], at)
         elif kind == "run.end" or kind == "cancel":
             ended.setdefault(data["run"], seq)
             if kind == "cancel" and data.get("reason") == "cancel_on":
@@ -158,7 +162,8 @@ def case_only_unheard(sim: Simulation, names: Collection[str], by_trigger: Mappi
         if any(name == heard for _, _, name, _ in window):
             continue  # the right spelling arrived: its match is why the wait timed out
         for _, _, name, event_id in window:
-            if name in near[heard] and (run_id, name) not in run_waits:  # not a run waiting for both spellings
+            if (name in near[heard] and (run_id, name) not in run_waits  # not a run waiting for both spellings
+                    and not any(cancel.event == name for cancel in cancels.get(function, ()))):  # nor cancelled by it
                 runs_ids, events = missed.setdefault(("wait", function, step, heard, name), (set(), set()))
                 runs_ids.add(run_id)
                 events.add(event_id)
@@ -172,10 +177,12 @@ def case_only_unheard(sim: Simulation, names: Collection[str], by_trigger: Mappi
         for cancel in fn_cancels:
             if cancel.event not in near:
                 continue
-            until = run.start_ns + (CANCEL_TIMEOUT if cancel.timeout_ns is None else cancel.timeout_ns)
+            since = min(created.get(run.id, run.start_ns), run.start_ns)
+            until = since + (CANCEL_TIMEOUT if cancel.timeout_ns is None else cancel.timeout_ns)
             for _, at, name, event_id in between(first, end):
-                if (name not in near[cancel.event] or at < run.start_ns or at > until
-                        or any(other.event == name for other in fn_cancels)):  # fmt: skip
+                if (name not in near[cancel.event] or at < since or at > until
+                        or any(other.event == name for other in fn_cancels)  # both spellings on purpose: a
+                        or (run.id, name) in run_waits):  # Cancel of each, or a wait for the other  # fmt: skip
                     continue
                 if not _meets(cancel.checks, run.event, by_id.get(event_id)):
                     continue

@@ -288,7 +288,11 @@ def _in_processes(trace: Trace, redactor: Redactor | None, cuts: tuple[int, ...]
             if redactor is not None:
                 note_r, note_w = os.pipe()
                 pipes.append(note_r)
-                notes_r, notes_w = os.pipe()
+                try:
+                    notes_r, notes_w = os.pipe()
+                except OSError:  # out of descriptors: the child's end of the first pipe is in no list yet
+                    os.close(note_w)
+                    raise
                 pipes.append(notes_w)
                 ends = note_w, notes_r
             mask = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())  # none between fork and try

@@ -438,3 +438,23 @@ def test_a_child_that_fails_while_learning_leaves_the_parent_to_learn_its_part(t
     monkeypatch.setattr(_tracefile, "_learn_part", failing)
     _same(_learning_across_parts(), tmp_path / "t.jobsim.jsonl", spy, 3)
     assert spy.parts == 2
+
+
+def test_a_pipe_that_cannot_be_made_leaks_no_descriptor(tmp_path, monkeypatch):
+    """Out of descriptors (EMFILE) between a child's two pipes: the save fails as it did, and the first pipe's
+    ends are both closed (its write end, not yet the child's nor in the parent's list, stayed open)."""
+    pipe, made = os.pipe, []
+
+    def second_fails() -> tuple[int, int]:
+        if len(made) == 1:
+            raise OSError(24, "Too many open files")
+        made.append(pipe())
+        return made[-1]
+
+    trace = bench_trace.build(200, people=10, pool=3)
+    before = sorted(os.listdir("/proc/self/fd"))
+    monkeypatch.setattr(os, "pipe", second_fails)
+    with pytest.raises(TraceError, match="Too many open files"):
+        trace.save(tmp_path / "t.jobsim.jsonl", workers=2)
+    monkeypatch.undo()
+    assert made and sorted(os.listdir("/proc/self/fd")) == before

@@ -224,3 +224,64 @@ def test_a_cancellation_past_its_timeout_is_not_named() -> None:
     assert late == []  # it had stopped listening
     early, _ = closed_driven(app, OPENED, ("5m", "cart/abandoned", {}))
     assert len(early) == 1 and "write Cancel(event='cart/abandoned') (or send 'Cart/abandoned')" in early[0]
+
+
+def test_a_run_listening_to_the_other_spelling_by_a_wait_or_a_cancellation_is_not_named() -> None:
+    """Both spellings in one run on purpose, across a wait and a cancellation: the function's own
+    ``Cancel(event='cart/paid')`` heard the event (another cart: no cancel) while its wait for 'Cart/paid' timed
+    out; a run's wait for 'cart/abandoned' heard the event its ``Cancel(event='Cart/abandoned')`` did not."""
+    app = jobsim.App("a")
+
+    @app.function("checkout", on="cart/opened", cancel_on=[jobsim.Cancel(event="cart/paid", match="data.cart")])
+    def checkout(ctx: Any) -> None:
+        ctx.step.wait_for_event("paid", event="Cart/paid", timeout="1h")
+        ctx.step.sleep("settle", "2h")
+
+    messages, sim = closed_driven(app, OPENED, ("10m", "cart/paid", {"cart": 2}))
+    assert (messages, [run.status for run in sim.runs("checkout")]) == ([], ["completed"])
+    app = jobsim.App("a")
+
+    @app.function("checkout", on="cart/opened", cancel_on=[jobsim.Cancel(event="Cart/abandoned")])
+    def checkout_waiting(ctx: Any) -> Any:
+        abandoned = ctx.step.wait_for_event("abandoned", event="cart/abandoned", timeout="1h")
+        ctx.step.sleep("settle", "2h")
+        return abandoned is not None
+
+    messages, sim = closed_driven(app, OPENED, ("10m", "cart/abandoned", {"cart": 1}))
+    assert (messages, [run.output for run in sim.runs("checkout")]) == ([], [True])
+
+
+def test_a_queued_runs_cancellation_listens_from_its_creation_not_from_its_start() -> None:
+    """A run held by a throttle is created, and listens for its cancellation, when its event arrives; it starts
+    an hour later. Its ``Cancel(timeout="10m")`` stopped listening 10 minutes after the event, so the other
+    spelling sent after the run started is no evidence (it was named: the window ran from the start); the
+    other spelling sent while it waited, queued, would have cancelled it (it was not named)."""
+
+    def throttled(**cancel: Any) -> jobsim.App:
+        app = jobsim.App("a")
+
+        @app.function("checkout", on="cart/opened", throttle=jobsim.Throttle(1, "1h"),
+                      cancel_on=[jobsim.Cancel(event="Cart/abandoned", **cancel)])  # fmt: skip
+        def checkout(ctx: Any) -> None:
+            ctx.step.sleep("settle", "1h")
+
+        return app
+
+    late, sim = closed_driven(throttled(timeout="10m"), OPENED, ("0s", "cart/opened", {"cart": 2}),
+                              ("65m", "cart/abandoned", {}))
+    assert (late, [run.status for run in sim.runs("checkout")]) == ([], ["completed", "completed"])
+    _, sim = closed_driven(throttled(timeout="10m"), OPENED, ("0s", "cart/opened", {"cart": 2}),
+                           ("65m", "Cart/abandoned", {}))
+    assert [run.status for run in sim.runs("checkout")] == ["completed", "completed"]  # the spelling is not why
+    queued, sim = closed_driven(throttled(match="data.cart"), OPENED, ("0s", "cart/opened", {"cart": 2}),
+                                ("30m", "cart/abandoned", {"cart": 2}))
+    assert queued == [
+        "1 run of function 'checkout' was not cancelled by cancel_on=Cancel(event='Cart/abandoned') while 1 event "
+        "named 'cart/abandoned' was sent, which it matches but for case and meets its match: event names match "
+        "exactly, case included, so it went on; write Cancel(event='cart/abandoned') (or send 'Cart/abandoned')"
+    ]
+    first, second = sim.runs("checkout")
+    assert second.start_ns - first.start_ns == 3600 * 10**9  # it waited, queued, while the event was sent
+    _, sim = closed_driven(throttled(match="data.cart"), OPENED, ("0s", "cart/opened", {"cart": 2}),
+                           ("30m", "Cart/abandoned", {"cart": 2}))
+    assert [run.status for run in sim.runs("checkout")] == ["completed", "cancelled"]  # spelt right, it would have

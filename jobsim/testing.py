@@ -187,8 +187,8 @@ def check_exception_conventions(
 ) -> None:  # fmt: skip
     """Check that ``cls(*args, **kwargs)`` follows jobsim's conventions for exceptions; ``AssertionError`` if not.
 
-    - Each way in ``COPIES`` gives an exception of the same type and message, with the same fields
-      (its ``__dict__``, and each keyword by its name), compared with ``same`` (default: exceptions
+    - Each way in ``COPIES`` gives an exception of the same type, message and ``args``, with the same
+      fields (its ``__dict__``, and each keyword by its name), compared with ``same`` (default: exceptions
       by type and message, anything else with ``==``).
     - With ``keywords``, a misspelt keyword (``mesage=``) is a ``jobsim.MisspeltKeyword`` naming it,
       not Python's bare ``TypeError``: see ``jobsim.errors``.
@@ -206,6 +206,8 @@ def check_exception_conventions(
         problems = [f"type {type(clone).__name__}"] if type(clone) is not cls else []
         if str(clone) != str(error):
             problems.append(f"message {str(clone)!r} (was {str(error)!r})")
+        if len(clone.args) != len(error.args) or not all(map(equal, error.args, clone.args)):
+            problems.append(f"args {clone.args!r} (was {error.args!r})")
         found = vars(clone)
         problems += [f"field {key!r}" for key, value in fields.items()
                      if key not in found or not equal(value, found[key])]  # fmt: skip

@@ -106,6 +106,14 @@ class LosesAField(Exception):
         return (type(self), (str(self),))  # without its code
 
 
+class LosesAnArg(Exception):
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message, detail)
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.args[0],))  # without its detail, kept in args only
+
+
 class BareKeywords(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -133,6 +141,8 @@ def test_the_check_compares_fields_after_each_copy() -> None:
     with pytest.raises(AssertionError, match=r"^LosesAField after pickle differs: field 'code', keyword 'code'$"):
         testing.check_exception_conventions(LosesAField, ("boom",), {"code": 7}, keywords=False)
     testing.check_exception_conventions(LosesAField, ("boom",), keywords=False)  # code 0 is what it rebuilds
+    with pytest.raises(AssertionError, match=r"^LosesAnArg after pickle differs: args \('boom', ''\) \(was "):
+        testing.check_exception_conventions(LosesAnArg, ("boom", "card"), keywords=False)
 
 
 def test_exception_classes_lists_those_a_package_and_its_modules_define() -> None:

@@ -110,6 +110,9 @@ class LosesAnArg(Exception):
     def __init__(self, message: str, detail: str = "") -> None:
         super().__init__(message, detail)
 
+    def __str__(self) -> str:
+        return str(self.args[0])
+
     def __reduce__(self) -> Any:
         return (type(self), (self.args[0],))  # without its detail, kept in args only
 

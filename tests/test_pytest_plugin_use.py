@@ -110,7 +110,7 @@ def test_two_markers_at_one_level_giving_an_option_two_values_fail_naming_both(p
                 pass
         """
     )
-    result = pytester.runpytest()
+    result = pytester.runpytest("-p", "no:randomly")  # the lines below come in the file's order
     result.assert_outcomes(passed=1, errors=3)
     result.stdout.fnmatch_lines(
         [

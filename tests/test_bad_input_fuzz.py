@@ -715,7 +715,7 @@ def test_a_draw_that_outlives_the_deadline_is_a_hang_not_a_flaky_hypothesis_run(
     import time
 
     monkeypatch.setattr(sys.modules[__name__], "HANG_AFTER", 1)
-    slow = st.integers().map(lambda n: time.sleep(0.05) or n)  # .example() draws ~100: several seconds
+    slow = st.integers().map(lambda n: time.sleep(2) or n)  # the alarm fires in the first draw
     assert _verdict(Case("slow", strategy(lambda v: slow)), None) == "hung"
 
 

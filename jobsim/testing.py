@@ -26,6 +26,7 @@ import importlib
 import math
 import pickle
 import pkgutil
+import re
 import shutil
 import socket
 import subprocess
@@ -47,32 +48,45 @@ class ServerUnavailable(JobsimError):
 def redis_server(*, start_timeout: float = 10.0) -> Iterator[str]:
     """A ``redis-server`` on 127.0.0.1 and a free port, without persistence, in a temporary folder.
 
-    Yields its URL (``redis://127.0.0.1:PORT/0``); on exit the server is terminated by pid
-    (killed if it does not stop within 10 s), reaped, and its folder removed. Raises
-    ``ServerUnavailable`` when ``redis-server`` is not on ``PATH`` or does not answer ``PING``
-    within ``start_timeout`` seconds.
+    Yields its URL (``redis://127.0.0.1:PORT/0``) once that server, the one this call started,
+    answers; on exit the server is terminated by pid (killed if it does not stop within 10 s),
+    reaped, and its folder removed. Raises ``ServerUnavailable`` when ``redis-server`` is not on
+    ``PATH`` or does not answer within ``start_timeout`` seconds.
+
+    The port is the OS's pick for a socket closed again before the server binds it, so another
+    process can take it in between (another live test's server, under pytest-xdist): the server
+    then exits, unable to listen, and another port is tried. A server answering on the port is
+    only taken for this one when it reports this one's pid (else two test processes would share,
+    and flush, one Redis).
     """
     _check_timeout(start_timeout)
     binary = shutil.which("redis-server")
     if binary is None:
         raise ServerUnavailable("redis-server is not on PATH (apt-get install -y redis-server)")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     workdir = tempfile.mkdtemp(prefix="jobsim-redis-")
-    proc = subprocess.Popen(
-        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", workdir],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    deadline = time.monotonic() + start_timeout
+    proc: subprocess.Popen[bytes] | None = None
     try:
-        deadline = time.monotonic() + start_timeout
-        while not _answers_ping(port):
-            if proc.poll() is not None or time.monotonic() > deadline:
+        for attempt in range(_PORT_ATTEMPTS):
+            port = _free_port()
+            proc = subprocess.Popen(
+                [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
+                 "--dir", workdir],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            while _server_pid(port) != proc.pid:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            else:
+                break  # this call's server answers
+            if proc.poll() is None or attempt + 1 == _PORT_ATTEMPTS:  # timed out, or no port left to try
                 raise ServerUnavailable(f"redis-server did not start on port {port} (exit code {proc.poll()})")
-            time.sleep(0.05)
+            proc.wait()  # it could not listen there: another port
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        stop_process(proc, timeout=10)
+        if proc is not None:
+            stop_process(proc, timeout=10)
         shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -161,6 +175,16 @@ def _check_timeout(start_timeout: float) -> None:
         raise InvalidArgument.build("start_timeout", start_timeout, "a finite number of seconds greater than 0")
 
 
+_PORT_ATTEMPTS = 5  # ports redis_server tries before it gives up (each one taken between its probe and the start)
+
+
+def _free_port() -> int:
+    """A port of 127.0.0.1 nothing listens on now: the OS's pick for a socket, closed again."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def _answers_ping(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5) as conn:
@@ -168,6 +192,23 @@ def _answers_ping(port: int) -> bool:
             return conn.recv(16).startswith(b"+PONG")
     except OSError:
         return False
+
+
+def _server_pid(port: int) -> int | None:
+    """The pid the Redis on ``port`` reports (``INFO server``'s ``process_id``); None when none answers."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as conn:
+            conn.sendall(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n")
+            reply = b""
+            while chunk := conn.recv(65536):
+                reply += chunk
+                head, _, body = reply.partition(b"\r\n")
+                if not head.startswith(b"$") or len(body) >= int(head[1:]) + 2:  # an error, or the whole bulk string
+                    break
+    except (OSError, ValueError):
+        return None
+    found = re.search(rb"^process_id:(\d+)\r$", reply, re.M)
+    return int(found.group(1)) if found else None
 
 
 # -- exceptions: jobsim's conventions ---------------------------------------------------------------------------

@@ -8,7 +8,9 @@ import pytest
 
 
 def _quiet(monkeypatch: pytest.MonkeyPatch) -> None:
-    options = ["-p", "no:benchmark"]
+    # pytest-randomly, where installed, shuffled inner runs too (a seed of their own each time): the tests that
+    # match an inner run's output lines in order failed in some orders only
+    options = ["-p", "no:benchmark", "-p", "no:randomly"]
     if importlib.util.find_spec("pytest_asyncio") is not None:
         options += ["-o", "asyncio_default_fixture_loop_scope=function"]
     monkeypatch.setenv("PYTEST_ADDOPTS", " ".join(options))
@@ -17,9 +19,9 @@ def _quiet(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(autouse=True)
 def quiet_inner_runs(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     """Inner runs have no ini file: pin pytest-asyncio's loop scope so it does not warn, and
-    leave pytest-benchmark out (it warns inside an xdist worker). After ``pytester``, which
-    clears ``PYTEST_ADDOPTS``. A module of pytester tests only imports it to use it
-    (``from _innerruns import ...``).
+    leave pytest-benchmark out (it warns inside an xdist worker) and pytest-randomly (the files'
+    order stands). After ``pytester``, which clears ``PYTEST_ADDOPTS``. A module of pytester tests
+    only imports it to use it (``from _innerruns import ...``).
     """
     _quiet(monkeypatch)
 

@@ -460,7 +460,7 @@ def test_async_handlers_sleep_in_virtual_time():
     app = jobsim.App("a")
 
     async def fetch():
-        await asyncio.sleep(2.5)
+        await asyncio.sleep(25)
         return time.time()
 
     @app.function("async-job", on="go")
@@ -473,10 +473,10 @@ def test_async_handlers_sleep_in_virtual_time():
         sim.send("go")
         started = time.perf_counter()
         sim.run_until_idle()
-        assert time.perf_counter() - started < 1.0  # nothing really slept
+        assert time.perf_counter() - started < 10  # nothing really slept (25 s); generous: 2 shared CI cores
     run = sim.runs("async-job")[0]
-    assert run.output == T0 / SECOND + 2.5
-    assert at(run.end_ns) == 3602.5
+    assert run.output == T0 / SECOND + 25
+    assert at(run.end_ns) == 3625
 
 
 def test_an_event_loop_sync_job_code_starts_itself_sleeps_in_virtual_time():
@@ -500,7 +500,7 @@ def test_an_event_loop_sync_job_code_starts_itself_sleeps_in_virtual_time():
         sim.send("go")
         started = time.perf_counter()
         sim.run_until_idle()
-        assert time.perf_counter() - started < 1.0  # nothing really slept
+        assert time.perf_counter() - started < 10  # nothing really slept (31.5 s); generous: 2 shared CI cores
     run = sim.runs("sync-job")[0]
     assert run.output == [T0 / SECOND + 30, T0 / SECOND + 31.5] and at(run.end_ns) == 31.5
     assert asyncio.new_event_loop is asyncio.events.new_event_loop  # put back after the driving call
@@ -556,7 +556,7 @@ def test_a_sleep_imported_by_name_spends_virtual_time_too_and_is_real_again_afte
         sim.send("go")
         started = time.perf_counter()
         sim.run_until_idle()
-        assert time.perf_counter() - started < 1.0
+        assert time.perf_counter() - started < 10  # not the real hour; generous: 2 shared CI cores
     assert sim.runs("slow")[0].output == T0 / SECOND + 3600
     assert napper.sleep is time.sleep  # the builtin again, outside the driving call
 
@@ -601,7 +601,7 @@ def test_time_sleep_in_job_code_spends_virtual_time_without_blocking():
         sim.send("go")
         started = time.perf_counter()
         sim.run_until_idle()
-        assert time.perf_counter() - started < 1.0
+        assert time.perf_counter() - started < 10  # not the real hour; generous: 2 shared CI cores
         assert dt.date.today() != dt.date(2025, 3, 1)  # the test itself sees the real clock
     run = sim.runs("slow")[0]
     assert run.output == "2025-03-01"
@@ -2506,7 +2506,7 @@ def test_a_deadline_job_code_measures_with_time_monotonic_runs_out_as_its_virtua
 
     @app.function("poll", on="go")
     def poll(ctx):
-        calls, deadline = [], time.monotonic() + 6
+        calls, deadline = [], time.monotonic() + 60
         while time.monotonic() < deadline:
             calls.append(time.time())
             time.sleep(1)
@@ -2516,8 +2516,8 @@ def test_a_deadline_job_code_measures_with_time_monotonic_runs_out_as_its_virtua
         sim.send("go")
         started = time.perf_counter()
         sim.run_until_idle()
-        assert time.perf_counter() - started < 3
-    assert sim.runs("poll")[0].output == [0, 1, 2, 3, 4, 5]
+        assert time.perf_counter() - started < 20  # not the 60 real seconds; generous: 2 shared CI cores
+    assert sim.runs("poll")[0].output == list(range(60))
 
 
 @pytest.fixture
@@ -2671,9 +2671,9 @@ def test_a_real_event_loop_or_another_thread_in_job_code_keeps_the_real_monotoni
         sim.send("go")
         started, real = time.perf_counter(), time.monotonic()
         sim.run_until_idle()
-        assert time.perf_counter() - started < 3
+        assert time.perf_counter() - started < 30  # not the 2 h; generous: 2 shared CI cores
     other, job = sim.runs("real")[0].output
-    assert abs(other - real) < 3
+    assert abs(other - real) < 30
     assert job >= real + 7200
 
 

@@ -110,7 +110,7 @@ def test_two_markers_at_one_level_giving_an_option_two_values_fail_naming_both(p
                 pass
         """
     )
-    result = pytester.runpytest()
+    result = pytester.runpytest("-p", "no:randomly")  # the lines below come in the file's order
     result.assert_outcomes(passed=1, errors=3)
     result.stdout.fnmatch_lines(
         [
@@ -788,3 +788,11 @@ def test_jobsims_modules_stay_one_copy_after_a_pytester_test_loaded_them_first(p
         """
     )
     pytester.runpytest_subprocess("-p", "no:randomly", "-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+def test_pytesters_inner_sessions_run_in_the_files_order(pytester: pytest.Pytester) -> None:
+    """``_innerruns``: pytest-randomly, where installed, shuffled inner sessions too (only there can this fail),
+    and tests matching an inner run's lines in order failed in some orders only."""
+    tests = "".join(f"def test_{i:02}():\n    ORDER.append({i})\n\n\n" for i in range(20))
+    pytester.makepyfile(f"ORDER = []\n\n\n{tests}def test_last():\n    assert ORDER == list(range(20))\n")
+    pytester.runpytest().assert_outcomes(passed=21)

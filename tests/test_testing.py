@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from jobsim import JobsimError
-from jobsim.testing import ServerUnavailable, _answers_ping, redis_server, worker_process
+from jobsim import JobsimError, testing
+from jobsim.testing import ServerUnavailable, _answers_ping, _server_pid, redis_server, worker_process
 
 needs_redis = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs Debian's redis-server")
 
@@ -30,6 +30,50 @@ def test_the_server_answers_on_loopback_and_is_gone_with_its_folder_afterwards()
         folders = [f for f in os.listdir(os.path.dirname(os.path.realpath(__file__))) if f.startswith("jobsim-redis-")]
         assert folders == []  # its folder is a temporary one, not next to the tests
     assert not _answers_ping(port)
+
+
+def _port(url):
+    return int(url.rsplit(":", 1)[1].split("/")[0])
+
+
+@needs_redis
+def test_a_port_another_redis_took_before_the_server_started_is_not_shared(monkeypatch):
+    # the probe's port, closed again, was taken by another xdist worker's server before this one bound it: this one
+    # exited, but the other answered PING, so two test processes shared (and flushed) one Redis
+    with redis_server() as first:
+        free = testing._free_port
+        picks = iter([_port(first)])
+        monkeypatch.setattr(testing, "_free_port", lambda: next(picks, None) or free())
+        with redis_server() as second:
+            assert _port(second) != _port(first)
+            assert None is not _server_pid(_port(second)) != _server_pid(_port(first))
+        assert _answers_ping(_port(first))  # the other one's server is left alone
+
+
+@needs_redis
+def test_a_port_something_else_listens_on_is_given_up_for_another(monkeypatch):
+    with socket.socket() as mute:  # took the port between the probe and the server's start; never answers
+        mute.bind(("127.0.0.1", 0))
+        mute.listen()
+        free = testing._free_port
+        picks = iter([mute.getsockname()[1]])
+        monkeypatch.setattr(testing, "_free_port", lambda: next(picks, None) or free())
+        with redis_server() as url:
+            assert _port(url) != mute.getsockname()[1] and _answers_ping(_port(url))
+
+
+@needs_redis
+def test_a_server_that_never_gets_a_port_is_unavailable_after_a_few_tries(monkeypatch):
+    with socket.socket() as mute:
+        mute.bind(("127.0.0.1", 0))
+        mute.listen()
+        port = mute.getsockname()[1]
+        tried = []
+        monkeypatch.setattr(testing, "_free_port", lambda: tried.append(port) or port)
+        message = rf"^redis-server did not start on port {port} \(exit code \d+\)$"
+        with pytest.raises(ServerUnavailable, match=message), redis_server():
+            pass
+    assert len(tried) == testing._PORT_ATTEMPTS
 
 
 def test_a_machine_without_redis_server_is_told_how_to_get_it(monkeypatch):

@@ -207,7 +207,7 @@ def test_a_marker_value_whose_repr_raises_fails_the_test_with_jobsims_message(py
             pass
         """
     )
-    result = pytester.runpytest("-p", "no:cacheprovider")
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:randomly")  # the lines below: the file's order
     result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines([
         "jobsim: Simulation(jobsim_app, seed=<Half object (its repr raised RuntimeError)>) failed: "

@@ -254,7 +254,7 @@ def test_a_slow_reply_waits_in_virtual_time_and_past_the_timeout_fails_with_the_
     with pytest.raises(aiosmtplib.SMTPConnectTimeoutError, match=r"^Timed out waiting for server ready message$"):
         drive(send_and_close(receipt(), timeout=30))
     assert elapsed(host) == 640
-    assert time.perf_counter() - started < 5  # real time: no sleeping
+    assert time.perf_counter() - started < 30  # real time: no sleeping (11 min of it); generous: 2 shared CI cores
     assert len(mail.outbox) == 2  # queued before the late reply
 
 
@@ -276,7 +276,7 @@ def test_on_a_loop_of_the_tests_own_a_late_reply_is_spent_on_the_hosts_clock(mai
     started = time.perf_counter()
     asyncio.run(send(timeout=None))
     assert elapsed(host) == 3600
-    assert time.perf_counter() - started < 5
+    assert time.perf_counter() - started < 30  # not the real hour; generous: 2 shared CI cores
     assert len(mail.outbox) == 1
 
 
@@ -301,7 +301,7 @@ def test_a_job_retrying_after_faults_sends_twice_and_a_replay_tells_the_same_sto
         sim.mail.smtp_fail(code=421, on="EHLO")
         sim.send("order/paid", {"order": 7})
         sim.run_until_idle()
-    assert time.perf_counter() - started < 10
+    assert time.perf_counter() - started < 30  # not the real minute; generous: 2 shared CI cores
     run = sim.runs("send-receipt")[0]
     assert [type(attempt.error).__name__ for attempt in run.attempts] == [  # in the order of the commands
         "SMTPHeloError", "SMTPResponseException", "SMTPReadTimeoutError", "NoneType"]

@@ -54,7 +54,7 @@ def test_await_asyncio_sleep_spends_virtual_time_and_holds_the_instance(aio):
     with jobsim.Simulation(aio, start=START) as sim:
         real = time.monotonic()
         sim.advance("5min")
-        assert time.monotonic() - real < 1
+        assert time.monotonic() - real < 10  # not a real 150 s sleep; generous: 2 shared CI cores
         assert seen == [
             ("00:02:00.000", "max_instances", "slow", "00:02:00"),
             ("00:03:00.000", "max_instances", "slow", "00:03:00"),

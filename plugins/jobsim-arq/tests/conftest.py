@@ -26,4 +26,22 @@ def _clear_log():
     LOG.clear()
 
 
+@pytest.fixture
+def connects(monkeypatch):
+    """Every address a socket of this process tries to connect to during the test (the attempt still goes ahead):
+    ``connects == []`` is "no connection attempt", which a bound on the real time taken only said on a calm
+    machine (an attempt at 127.0.0.1:1 is refused at once; redis-py's retries and backoff made it seconds)."""
+    import socket
+
+    tried = []
+    connect = socket.socket.connect
+
+    def spy(sock, address):
+        tried.append(address)
+        return connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", spy)
+    return tried
+
+
 redis_url = redis_url_fixture("live arq tests")

@@ -13,6 +13,7 @@ if importlib.util.find_spec("celery") is None or importlib.util.find_spec("jobsi
     collect_ignore_glob = ["test_*.py", "celery_live_app.py"]
 else:
     import celery
+    import celery.app.builtins  # (Celery's own finalizers, registered as it is imported: not a leak)
 
 START = "2025-03-01T00:00:00Z"
 
@@ -31,6 +32,26 @@ def app():
 
     app.task = unshared_task
     yield app
+
+
+@pytest.fixture(autouse=True)
+def _no_shared_task_leaks():
+    """A shared task (``@shared_task``, or ``@app.task`` on an app not made by the fixture above) joins every app
+    finalized later in the process: the app of whichever test ran next on that xdist worker then listed it (a
+    task-name check failed in another file, in some orders only). The test that leaves one fails here instead,
+    and the others get the process's finalizers back."""
+    if importlib.util.find_spec("celery") is None:
+        yield
+        return
+    from celery import _state
+
+    before = set(_state._on_app_finalizers)
+    yield
+    leaked = set(_state._on_app_finalizers) - before
+    if leaked:
+        _state._on_app_finalizers.difference_update(leaked)
+        pytest.fail(f"the test left {len(leaked)} shared task(s) registered for every later Celery app: pass "
+                    "shared=False to @app.task, or restore celery._state._on_app_finalizers in a finally block")
 
 
 def pytest_configure(config):

@@ -814,11 +814,11 @@ def test_a_shared_task_bound_to_celerys_default_app_says_how_to_make_yours_curre
 
 
 def _ids_of_b(app, extra_a):
-    @app.task(name="a")
+    @app.task(name="a", shared=False)  # app2 below is a plain Celery app: a shared task would join every later one
     def a():
         return None
 
-    @app.task(name="b")
+    @app.task(name="b", shared=False)
     def b():
         return None
 

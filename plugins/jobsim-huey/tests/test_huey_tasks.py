@@ -331,21 +331,28 @@ def test_runs_take_the_task_or_its_name_and_sim_fail_injects_into_an_attempt(red
         assert result.get() == "charged" and run.output == "charged"
 
 
-def test_a_worker_idle_for_days_is_caught_up_at_once_even_without_backoff(memory_huey):
+def test_a_worker_idle_for_days_is_caught_up_at_once_even_without_backoff(memory_huey, monkeypatch):
+    from huey.consumer import Worker
+
     h = memory_huey
+    calls = []  # huey's own Worker.loop and Worker.sleep, each call of either (what a looped catch-up repeats)
+    for name in ("loop", "sleep"):
+        original = getattr(Worker, name)
+        monkeypatch.setattr(Worker, name, lambda self, *a, _original=original, **k: calls.append(1) or
+                            _original(self, *a, **k))  # fmt: skip
 
     @h.task()
     def work():
         pass
 
     with jobsim.Simulation(h.create_consumer(initial_delay=0.5, backoff=1), start=START) as sim:
-        began = time.perf_counter()
         sim.advance("3d")
         sim.advance("0.2s")
         work()  # polls every 0.5 s from the start: the next one after 3 d + 0.2 s is at 3 d + 0.5 s
         sim.run_until_idle()
         assert sim.runs(work)[0].attempts[0].start_ns == T0_NS + 3 * 86_400 * SECOND + 500_000_000
-        assert time.perf_counter() - began < 2  # 518,400 empty polls counted, not looped
+    # 518,400 empty polls counted, not looped (a bound on the real time taken said so only on a calm machine)
+    assert 0 < len(calls) < 100
 
 
 @pytest.mark.parametrize("flush", ["flush", "flush_queue", "flush_schedule"])

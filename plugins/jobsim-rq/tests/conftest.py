@@ -34,6 +34,24 @@ def queue():
     return Queue("default", connection=redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2))
 
 
+@pytest.fixture
+def connects(monkeypatch):
+    """Every address a socket of this process tries to connect to during the test (the attempt still goes ahead):
+    ``connects == []`` is "no connection attempt", which a bound on the real time taken only said on a calm
+    machine (an attempt at 127.0.0.1:1 is refused at once; redis-py's retries and backoff made it seconds)."""
+    import socket
+
+    tried = []
+    connect = socket.socket.connect
+
+    def spy(sock, address):
+        tried.append(address)
+        return connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", spy)
+    return tried
+
+
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "live: talks to a real backend server on loopback (skipped when it is not running)"

@@ -71,7 +71,7 @@ def test_asyncio_sleep_spends_virtual_time_and_keeps_the_worker_busy(queue):
         assert first.get_status() == JobStatus.STARTED and sim.runs(waits)[0].status == "running"
         assert second.get_status() == JobStatus.QUEUED  # one worker, busy with the first job for 30 s
         sim.run_until_idle()
-        assert time.monotonic() - real < 2  # no real sleeping (was 35 s of it)
+        assert time.monotonic() - real < 10  # no real sleeping (was 35 s of it); generous: 2 shared CI cores
         assert LOG == [("a", "start", 0, JobStatus.STARTED), ("a", "woke", 30),
                        ("b", "start", 30, JobStatus.STARTED), ("b", "woke", 35)]  # fmt: skip
         runs = sim.runs(waits)

@@ -211,6 +211,25 @@ def _server_pid(port: int) -> int | None:
     return int(found.group(1)) if found else None
 
 
+@contextlib.contextmanager
+def socket_connects() -> Iterator[list[Any]]:
+    """Every address a socket of this process tries to connect to inside the block, in order (each attempt still
+    goes ahead). ``== []`` says "no connection attempt", which a bound on the real time taken says only on a calm
+    machine (an attempt at 127.0.0.1:1 is refused at once; a client's retries and backoff take seconds)."""
+    tried: list[Any] = []
+    connect = socket.socket.connect
+
+    def spy(sock: socket.socket, address: Any) -> None:
+        tried.append(address)
+        return connect(sock, address)
+
+    socket.socket.connect = spy  # type: ignore[method-assign,assignment]
+    try:
+        yield tried
+    finally:
+        socket.socket.connect = connect  # type: ignore[method-assign]
+
+
 # -- exceptions: jobsim's conventions ---------------------------------------------------------------------------
 
 COPIES: dict[str, Callable[[Any], Any]] = {
@@ -296,4 +315,4 @@ def _same(left: Any, right: Any) -> bool:
 
 
 __all__ = ["ServerUnavailable", "WorkerProcess", "check_exception_conventions", "exception_classes", "redis_server",
-           "stop_process", "worker_process"]
+           "socket_connects", "stop_process", "worker_process"]

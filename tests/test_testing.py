@@ -137,3 +137,18 @@ def test_redis_server_refuses_a_start_timeout_that_is_not_a_finite_number_of_sec
     message = r"^start_timeout=.* is not valid: a finite number of seconds greater than 0$"
     with pytest.raises(JobsimError, match=message), redis_server(start_timeout=start_timeout):
         pass
+
+
+def test_socket_connects_lists_each_attempt_in_order_and_lets_it_go_ahead():
+    from jobsim.testing import socket_connects
+
+    real = socket.socket.connect
+    with socket.create_server(("127.0.0.1", 0)) as server, socket_connects() as tried:
+        port = server.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)):  # reached: the spy hands the attempt on
+            pass
+        refused = socket.socket()
+        with refused, pytest.raises(OSError):
+            refused.connect(("127.0.0.1", 1))
+    assert tried == [("127.0.0.1", port), ("127.0.0.1", 1)]
+    assert socket.socket.connect is real  # restored

@@ -9,6 +9,7 @@ import pytest
 from bullmq_support import NOWHERE
 
 from jobsim.pytest_plugin import redis_url_fixture
+from jobsim.testing import socket_connects
 
 if importlib.util.find_spec("bullmq") is None or importlib.util.find_spec("jobsim_bullmq") is None:
     # run from the repository root without the plugin installed: nothing here can run
@@ -41,21 +42,10 @@ def queue():
 
 
 @pytest.fixture
-def connects(monkeypatch):
-    """Every address a socket of this process tries to connect to during the test (the attempt still goes ahead):
-    ``connects == []`` is "no connection attempt", which a bound on the real time taken only said on a calm
-    machine (an attempt at 127.0.0.1:1 is refused at once; redis-py's retries and backoff made it seconds)."""
-    import socket
-
-    tried = []
-    connect = socket.socket.connect
-
-    def spy(sock, address):
-        tried.append(address)
-        return connect(sock, address)
-
-    monkeypatch.setattr(socket.socket, "connect", spy)
-    return tried
+def connects():
+    """Every address a socket tries to connect to during the test: ``connects == []`` is "no connection attempt"."""
+    with socket_connects() as tried:
+        yield tried
 
 
 redis_url = redis_url_fixture("live BullMQ tests")

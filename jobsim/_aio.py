@@ -156,7 +156,6 @@ class VirtualLoop(asyncio.SelectorEventLoop):
         finally:
             try:
                 self._cancel_leftovers()
-                self._spawned = None
                 self._report_unretrieved(spawned)
             finally:  # a leftover that raises on cancellation must not cost the caller its own running loop
                 self._spawned = None

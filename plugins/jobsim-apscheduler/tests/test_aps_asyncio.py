@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import datetime as dt
+import gc
 import itertools
+import logging
 import sys
 import time
 
@@ -437,6 +439,46 @@ def test_a_task_a_job_leaves_behind_runs_on_without_keeping_run_until_idle_busy(
         sim.advance("3min")
         assert beats == ["00:01:00", "00:02:00", "00:03:00"]
     assert launcher.task.cancelled()  # cancelled when the simulation closed, no warning left behind
+
+
+def test_a_task_error_nobody_retrieved_is_logged_as_the_jobs_run_ends_or_as_the_task_ends_after_it(aio, caplog):
+    """asyncio logs "Task exception was never retrieved" (logger ``asyncio``) when the task is collected: for
+    ``failing``'s task, kept alive by the run's error (its traceback holds the job's frame), and ``leaving``'s,
+    kept in a list, that was whenever a collection came, maybe in another test. jobsim logs the same record
+    as the job's run ends, or, for a task still running then, as the task ends; an error a done callback
+    retrieved is not logged."""
+    kept = []
+
+    async def boom(after, what):
+        await asyncio.sleep(after)
+        raise ValueError(what)
+
+    async def failing():
+        task = asyncio.create_task(boom(0, "lost before the job failed"))  # the job's frame keeps it
+        await asyncio.sleep(30)
+        raise RuntimeError(f"the job failed, and {task.get_name()} before it")
+
+    async def leaving():
+        kept.append(asyncio.create_task(boom(600, "lost after the job returned")))
+        retrieved = asyncio.create_task(boom(60, "seen"))
+        retrieved.add_done_callback(lambda task: task.exception())
+        kept.append(retrieved)
+
+    aio.add_job(failing, "date", run_date="2025-03-01 00:01:00", id="failing")
+    aio.add_job(leaving, "date", run_date="2025-03-01 00:02:00", id="leaving")
+    with caplog.at_level(logging.ERROR, "asyncio"), jobsim.Simulation(aio, start=START) as sim:
+        sim.advance("1h")
+        logged = [(dt.datetime.fromtimestamp(r.created, dt.timezone.utc).strftime("%H:%M:%S"), r.getMessage(),
+                   repr(r.exc_info[1])) for r in caplog.records if r.name == "asyncio"]  # fmt: skip
+        assert [run.status for run in sim.runs()] == ["failed", "completed"]
+    assert [(when, message.split("\n")[0], error) for when, message, error in logged] == [
+        ("00:01:30", "Task exception was never retrieved", "ValueError('lost before the job failed')"),
+        ("00:12:00", "Task exception was never retrieved", "ValueError('lost after the job returned')"),
+    ]
+    assert all(message.split("\n")[1].startswith("future: <Task finished name=") for _, message, _ in logged)
+    kept.clear()
+    gc.collect()
+    assert len([r for r in caplog.records if r.name == "asyncio"]) == 2  # retrieved by the report: logged once
 
 
 # -- jobs that never end, budgets --------------------------------------------------------------------------------

@@ -108,7 +108,7 @@ class SchedulerLoop(VirtualLoop):
     def __init__(self, side: AsyncSide, max_workers: int, own_run: Run) -> None:
         asyncio.SelectorEventLoop.__init__(self)
         self.cut = None  # what VirtualLoop reports as having cut a wait short: nothing does here
-        self._spawned = None  # the tasks VirtualLoop.drive collects for its request's end: never driven so here
+        self._spawned = None  # VirtualLoop.drive collects a request's tasks; here run_ended reports a job run's
         sim = side.sim
         self.side = side
         self.sim = sim

@@ -17,6 +17,7 @@ import itertools
 import logging
 import sys
 import time
+import weakref
 
 import pytest
 from aps_log import listen
@@ -479,6 +480,29 @@ def test_a_task_error_nobody_retrieved_is_logged_as_the_jobs_run_ends_or_as_the_
     kept.clear()
     gc.collect()
     assert len([r for r in caplog.records if r.name == "asyncio"]) == 2  # retrieved by the report: logged once
+
+
+def test_a_running_job_does_not_keep_the_tasks_it_started_that_ended_well(aio):
+    """A consumer that starts a task per message runs for as long as the app: the tasks that ended without an
+    error are not kept for the report at its run's end (only an error can be reported)."""
+    tasks, alive = [], []
+
+    async def handle(n):
+        await asyncio.sleep(1)
+        return n
+
+    async def consumer():
+        for n in range(3):
+            tasks.append(weakref.ref(asyncio.create_task(handle(n))))
+            await asyncio.sleep(10)
+            gc.collect()
+            alive.append(sum(task() is not None for task in tasks))
+
+    aio.add_job(consumer, "date", run_date=START, id="consumer")
+    with jobsim.Simulation(aio, start=START) as sim:
+        sim.run_until_idle()
+        assert sim.runs("consumer")[0].status == "completed"
+    assert alive == [0, 0, 0]
 
 
 # -- jobs that never end, budgets --------------------------------------------------------------------------------

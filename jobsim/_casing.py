@@ -15,15 +15,18 @@ Waits and cancellations match names exactly too (a pause's ``Event`` is compared
 from __future__ import annotations
 
 import bisect
+import dataclasses
 from collections import Counter
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._events import Event, triggers_of
-from ._flow import CANCEL_TIMEOUT
+from ._flow import CANCEL_TIMEOUT, Cancel
 
 if TYPE_CHECKING:
+    from ._records import Run
     from ._simulation import Simulation
+    from ._trace import Record
 
 
 def case_only_misses(sent: Sequence[Event], by_trigger: Mapping[str, Sequence[Any]],
@@ -82,6 +85,12 @@ def _trigger_misses(sent: Sequence[Event], names: Collection[str], by_trigger: M
 _OPEN = 1 << 62
 """The end of a run still live at the close, as a trace position: after every record."""
 
+_Sent = tuple[int, int, str, str]
+"""An event named either way, as the trace has it: (seq, at, name, id)."""
+
+_Missed = dict[tuple[str, str, str, str], tuple[set[str], set[str]]]
+"""(function, step or match clause, name listened for, name sent) -> the runs that missed it, the events missed."""
+
 
 def _counted(count: int, what: str, name: str) -> str:
     """``1 event named 'x' was`` / ``2 events named 'x' were``."""
@@ -99,114 +108,157 @@ def case_only_unheard(sim: Simulation, names: Collection[str], by_trigger: Mappi
     from one listened for by case alone."""
     cancels = {fn.id: fn.flow.cancel_on for fn in sim.functions.values() if fn.flow is not None and fn.flow.cancel_on}
     listened = {*sim.engine.waiters, *(cancel.event for found in cancels.values() for cancel in found)}
-    if not listened:
+    near = _near_spellings(listened, names, by_trigger)
+    if not near:
         return []
+    runs = [run for fn_id in cancels for run in sim.engine.runs.get(fn_id, ()) if run.status != "skipped"]
+    scan = _Scan.read(sim.trace, near, {run.event.id for run in runs})
+    return [*_unheard_cancels(scan, near, cancels, runs, sim.bus.history),  # 'cancel' messages came first
+            *_unheard_waits(scan, near, cancels)]
+
+
+def _near_spellings(listened: Collection[str], names: Collection[str],
+                    by_trigger: Mapping[str, Sequence[Any]]) -> dict[str, list[str]]:
+    """Each name ``listened`` for (by a wait or a ``Cancel``) -> the ``names`` sent that equal it but for case,
+    sorted, less those with listeners of their own while it was sent too (both spellings in use); none empty."""
+    if not listened:
+        return {}
     folded: dict[str, list[str]] = {}
     for name in names:
         folded.setdefault(name.casefold(), []).append(name)
     near = {heard: sorted(name for name in folded.get(heard.casefold(), ()) if name != heard) for heard in listened}
     near = {heard: others for heard, others in near.items() if others}
     if not near:
-        return []
+        return {}
 
     def reached(name: str) -> bool:  # the name has listeners of its own: a function it starts, a wait, a Cancel
         return name in listened or any(by_trigger.get(p) for p in triggers_of(name))
 
     near = {heard: [name for name in others if not (heard in names and reached(name))]
             for heard, others in near.items()}  # fmt: skip
-    near = {heard: others for heard, others in near.items() if others}
-    if not near:
-        return []
-    spellings = {*near, *(name for others in near.values() for name in others)}
-    runs = [run for fn_id in cancels for run in sim.engine.runs.get(fn_id, ()) if run.status != "skipped"]
-    starts: dict[int, str | None] = {id(run): run.event.id for run in runs}
-    sent: list[tuple[int, int, str, str]] = []  # (seq, at, name, id) of the events named either way
-    at_seq: dict[str | None, int] = {}  # a run's trigger event id -> its record's seq
-    waits: dict[tuple[str, str], tuple[str, str, str, int]] = {}  # (run, step) -> (function, step, name, seq)
-    run_waits: set[tuple[str, str]] = set()  # (run, name) of every wait for either spelling
-    timed_out: list[tuple[str, str, str, str, int, int]] = []  # (function, run, step, name, from seq, to seq)
-    ended: dict[str, int] = {}  # run id -> the seq it ended at
-    created: dict[str, int] = {}  # run id -> when it was made, and its cancellations began to listen (a run a
+    return {heard: others for heard, others in near.items() if others}
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class _Scan:
+    """What one pass over the trace says about the names spelt either way and the runs a ``Cancel`` listens in."""
+
+    spellings: set[str]  # the names listened for and those sent for them
+    sent: list[_Sent]  # the events named so, in trace order
+    seqs: list[int]  # their seqs
+    at_seq: dict[str | None, int]  # a run's trigger event id -> its record's seq
+    run_waits: set[tuple[str, str]]  # (run, name) of every wait for either spelling
+    timed_out: list[tuple[str, str, str, str, int, int]]  # (function, run, step, name, from seq, to seq)
+    ended: dict[str, int]  # run id -> the seq it ended at
+    created: dict[str, int]  # run id -> when it was made, and its cancellations began to listen (a run a
     # throttle or a future ts holds is made, as its first record says, before it starts: ``run.start_ns``)
-    fired: set[str] = set()  # runs a cancel_on cancelled
-    wanted = set(starts.values())
-    for seq, at, kind, data in sim.trace:
-        if kind == "event":
-            if data["name"] in spellings:
-                sent.append((seq, at, data["name"], data["id"]))
-            if data["id"] in wanted:
-                at_seq.setdefault(data["id"], seq)
-        elif kind == "wait" and data["event"] in spellings:
-            run_waits.add((data["run"], data["event"]))
-            if data["event"] in near:
-                waits[data["run"], data["step"]] = (data["function"], data["step"], data["event"], seq)
-        elif kind == "wait.end":
-            wait = waits.pop((data["run"], data["step"]), None)
-            if wait is not None and data["event"] is None:
-                timed_out.append((wait[0], data["run"], wait[1], wait[2], wait[3], seq))
-        elif kind == "run.queued" or kind == "run.start":
-            created.setdefault(data["run"], at)
-        elif kind == "run.end" or kind == "cancel":
-            ended.setdefault(data["run"], seq)
-            if kind == "cancel" and data.get("reason") == "cancel_on":
-                fired.add(data["run"])
-    missed: dict[tuple[str, ...], tuple[set[str], set[str]]] = {}  # (kind, function, what, heard, name) -> runs, events
+    fired: set[str]  # runs a cancel_on cancelled
 
-    seqs = [item[0] for item in sent]
+    @classmethod
+    def read(cls, trace: Iterable[Record], near: Mapping[str, Sequence[str]], wanted: Collection[str | None]) -> _Scan:
+        """Read ``trace`` for the names in ``near`` and the runs whose trigger events' ids are ``wanted``."""
+        scan = cls(spellings={*near, *(name for others in near.values() for name in others)}, sent=[], seqs=[],
+                   at_seq={}, run_waits=set(), timed_out=[], ended={}, created={}, fired=set())
+        waits: dict[tuple[str, str], tuple[str, str, str, int]] = {}  # (run, step) -> (function, step, name, seq)
+        for seq, at, kind, data in trace:
+            if kind == "event":
+                if data["name"] in scan.spellings:
+                    scan.sent.append((seq, at, data["name"], data["id"]))
+                    scan.seqs.append(seq)
+                if data["id"] in wanted:
+                    scan.at_seq.setdefault(data["id"], seq)
+            elif kind == "wait" and data["event"] in scan.spellings:
+                scan.run_waits.add((data["run"], data["event"]))
+                if data["event"] in near:
+                    waits[data["run"], data["step"]] = (data["function"], data["step"], data["event"], seq)
+            elif kind == "wait.end":
+                wait = waits.pop((data["run"], data["step"]), None)
+                if wait is not None and data["event"] is None:
+                    scan.timed_out.append((wait[0], data["run"], wait[1], wait[2], wait[3], seq))
+            elif kind == "run.queued" or kind == "run.start":
+                scan.created.setdefault(data["run"], at)
+            elif kind == "run.end" or kind == "cancel":
+                scan.ended.setdefault(data["run"], seq)
+                if kind == "cancel" and data.get("reason") == "cancel_on":
+                    scan.fired.add(data["run"])
+        return scan
 
-    def between(first: int, end: int) -> list[tuple[int, int, str, str]]:  # the events sent after first, before end
-        return sent[bisect.bisect_right(seqs, first):bisect.bisect_left(seqs, end)]
+    def between(self, first: int, end: int) -> list[_Sent]:
+        """The events sent after the record ``first``, before the record ``end``."""
+        return self.sent[bisect.bisect_right(self.seqs, first):bisect.bisect_left(self.seqs, end)]
 
-    for function, run_id, step, heard, first, end in timed_out:
-        window = between(first, end)
+
+def _note(missed: _Missed, key: tuple[str, str, str, str], run_id: str, event_id: str) -> None:
+    runs_ids, events = missed.setdefault(key, (set(), set()))
+    runs_ids.add(run_id)
+    events.add(event_id)
+
+
+def _unheard_waits(scan: _Scan, near: Mapping[str, Sequence[str]],
+                   cancels: Mapping[str, Sequence[Cancel]]) -> list[str]:
+    """The warnings for the waits that timed out while a name equal to theirs but for case was sent as they
+    waited, and not their own spelling (their ``match`` is why then)."""
+    missed: _Missed = {}
+    for function, run_id, step, heard, first, end in scan.timed_out:
+        window = scan.between(first, end)
         if any(name == heard for _, _, name, _ in window):
             continue  # the right spelling arrived: its match is why the wait timed out
         for _, _, name, event_id in window:
-            if (name in near[heard] and (run_id, name) not in run_waits  # not a run waiting for both spellings
+            if (name in near[heard] and (run_id, name) not in scan.run_waits  # not a run waiting for both spellings
                     and not any(cancel.event == name for cancel in cancels.get(function, ()))):  # nor cancelled by it
-                runs_ids, events = missed.setdefault(("wait", function, step, heard, name), (set(), set()))
-                runs_ids.add(run_id)
-                events.add(event_id)
-    by_id = {event.id: event for event in sim.bus.history if event.name in spellings}
+                _note(missed, (function, step, heard, name), run_id, event_id)
+    return [_wait_message(*key, *found) for key, found in sorted(missed.items())]
+
+
+def _wait_message(function: str, step: str, heard: str, name: str, runs: set[str], events: set[str]) -> str:
+    return (f"step.wait_for_event({step!r}, event={heard!r}) of function {function!r} timed out in {len(runs)} "
+            f"run{'s' if len(runs) > 1 else ''} while {_counted(len(events), 'event', name)} sent as it waited, "
+            f"which it matches but for case: event names match exactly, case included, so the wait never heard "
+            f"{'them' if len(events) > 1 else 'it'}; write event={name!r} (or send {heard!r})")
+
+
+def _unheard_cancels(scan: _Scan, near: Mapping[str, Sequence[str]], cancels: Mapping[str, Sequence[Cancel]],
+                     runs: Sequence[Run], history: Sequence[Event]) -> list[str]:
+    """The warnings for the ``runs`` (of the functions with ``cancels``) that a ``Cancel`` did not cancel while
+    a name equal to its event's but for case was sent that, spelt right, would have (``_would_cancel``)."""
+    by_id = {event.id: event for event in history if event.name in scan.spellings}
+    missed: _Missed = {}
     for run in runs:
-        fn_cancels = cancels[run.function.id]
-        if run.id in fired:
+        if run.id in scan.fired:
             continue
-        first = at_seq.get(starts[id(run)], -1)
-        end = ended.get(run.id, _OPEN)
+        fn_cancels = cancels[run.function.id]
         for cancel in fn_cancels:
             if cancel.event not in near:
                 continue
-            since = min(created.get(run.id, run.start_ns), run.start_ns)
-            until = since + (CANCEL_TIMEOUT if cancel.timeout_ns is None else cancel.timeout_ns)
-            for _, at, name, event_id in between(first, end):
-                if (name not in near[cancel.event] or at < since or at > until
-                        or any(other.event == name for other in fn_cancels)  # both spellings on purpose: a
-                        or (run.id, name) in run_waits):  # Cancel of each, or a wait for the other  # fmt: skip
-                    continue
-                if not _meets(cancel.checks, run.event, by_id.get(event_id)):
-                    continue
-                key = ("cancel", run.function.id, " and meets its match" if cancel.checks else "", cancel.event, name)
-                runs_ids, events = missed.setdefault(key, (set(), set()))
-                runs_ids.add(run.id)
-                events.add(event_id)
-                break  # spelt right, it would have cancelled the run: the run would have heard no more
-    out = []
-    for (kind, function, what, heard, name), (runs_ids, events) in sorted(missed.items()):
-        count, many = len(runs_ids), len(runs_ids) > 1
-        them = "them" if len(events) > 1 else "it"
-        sent_text = f"{_counted(len(events), 'event', name)} sent"
-        if kind == "wait":
-            out.append(f"step.wait_for_event({what!r}, event={heard!r}) of function {function!r} timed out in "
-                       f"{count} run{'s' if many else ''} while {sent_text} as it waited, which it matches but "
-                       f"for case: event names match exactly, case included, so the wait never heard {them}; "
-                       f"write event={name!r} (or send {heard!r})")
-        else:
-            out.append(f"{count} run{'s' if many else ''} of function {function!r} {'were' if many else 'was'} not "
-                       f"cancelled by cancel_on=Cancel(event={heard!r}) while {sent_text}, which it matches but "
-                       f"for case{what}: event names match exactly, case included, so "
-                       f"{'they' if many else 'it'} went on; write Cancel(event={name!r}) (or send {heard!r})")
-    return out
+            found = _would_cancel(scan, run, cancel, near[cancel.event], fn_cancels, by_id)
+            if found is not None:
+                what = " and meets its match" if cancel.checks else ""
+                _note(missed, (run.function.id, what, cancel.event, found[2]), run.id, found[3])
+    return [_cancel_message(*key, *found) for key, found in sorted(missed.items())]
+
+
+def _would_cancel(scan: _Scan, run: Run, cancel: Cancel, others: Collection[str], fn_cancels: Sequence[Cancel],
+                  by_id: Mapping[str | None, Event]) -> _Sent | None:
+    """The first event sent while ``cancel`` listened in ``run`` (from its creation, within its timeout, until
+    the run ended), named as one of the ``others``, that meets its checks: spelt right, it would have cancelled
+    the run, which would have heard no more. Names the run listens to as well are passed over (both spellings
+    on purpose: a ``Cancel`` of each among ``fn_cancels``, or a wait for the other)."""
+    since = min(scan.created.get(run.id, run.start_ns), run.start_ns)
+    until = since + (CANCEL_TIMEOUT if cancel.timeout_ns is None else cancel.timeout_ns)
+    for sent in scan.between(scan.at_seq.get(run.event.id, -1), scan.ended.get(run.id, _OPEN)):
+        _, at, name, event_id = sent
+        if (name in others and since <= at <= until and not any(other.event == name for other in fn_cancels)
+                and (run.id, name) not in scan.run_waits and _meets(cancel.checks, run.event, by_id.get(event_id))):
+            return sent
+    return None
+
+
+def _cancel_message(function: str, what: str, heard: str, name: str, runs: set[str], events: set[str]) -> str:
+    many = len(runs) > 1
+    return (f"{len(runs)} run{'s' if many else ''} of function {function!r} {'were' if many else 'was'} not "
+            f"cancelled by cancel_on=Cancel(event={heard!r}) while {_counted(len(events), 'event', name)} sent, "
+            f"which it matches but for case{what}: event names match exactly, case included, so "
+            f"{'they' if many else 'it'} went on; write Cancel(event={name!r}) (or send {heard!r})")
 
 
 def _meets(checks: Sequence[Any], mine: Event, event: Event | None) -> bool:

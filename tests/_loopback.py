@@ -38,11 +38,16 @@ def serving(body: bytes = b"real", *, delay: float = 0.0, path: str = "/") -> It
         thread.join()
 
 
-def unused_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on (the OS's pick, closed again): a connection there is refused."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+@contextlib.contextmanager
+def refused_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that nothing listens on while the block runs: a connection there is refused.
+
+    The port is held by a socket bound and never listening (Linux answers a connection to it with a reset), not
+    closed again once picked: a port closed again could be taken by another test process (pytest-xdist) before
+    the connection, which would then reach that process's server."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield int(held.getsockname()[1])
 
 
 def nested_answers(job: Callable[..., Any], start: str) -> list[Any]:

@@ -285,3 +285,56 @@ def test_a_queued_runs_cancellation_listens_from_its_creation_not_from_its_start
     _, sim = closed_driven(throttled(match="data.cart"), OPENED, ("0s", "cart/opened", {"cart": 2}),
                            ("30m", "Cart/abandoned", {"cart": 2}))
     assert [run.status for run in sim.runs("checkout")] == ["completed", "cancelled"]  # spelt right, it would have
+
+
+def test_a_runs_cancellation_listens_only_after_its_event_and_counts_only_runs_that_were_made() -> None:
+    """The other spelling sent at the run's instant but before its event is no evidence (the run did not exist
+    yet); a run its idempotency key skipped never listened; a run cancelled for another reason (a singleton)
+    after it missed the other spelling is named all the same."""
+    sent_first, _ = closed_driven(checkout_app(waits_for="x", cancel="Cart/abandoned"), ("0s", "cart/abandoned", {}),
+                                  OPENED)
+    assert sent_first == []
+
+    def sleeper(**options: Any) -> jobsim.App:
+        app = jobsim.App("a")
+
+        @app.function("checkout", on="cart/opened", cancel_on=[jobsim.Cancel(event="Cart/abandoned")], **options)
+        def checkout(ctx: Any) -> None:
+            ctx.step.sleep("settle", "2h")
+
+        return app
+
+    skipped, sim = closed_driven(sleeper(idempotency="event.data.cart"), OPENED, OPENED, ("1m", "cart/abandoned", {}))
+    assert [run.status for run in sim.runs("checkout")] == ["completed", "skipped"]
+    assert len(skipped) == 1 and skipped[0].startswith("1 run of function 'checkout' was not cancelled")
+    replaced, sim = closed_driven(sleeper(singleton=jobsim.Singleton(mode="cancel")), OPENED,
+                                  ("1m", "cart/abandoned", {}), ("1m", "cart/opened", {"cart": 2}))
+    assert [run.status for run in sim.runs("checkout")] == ["cancelled", "completed"]
+    assert len(replaced) == 1 and replaced[0].startswith("1 run of function 'checkout' was not cancelled")
+
+
+def test_each_name_listened_for_is_named_only_with_its_own_other_spelling() -> None:
+    """Two waits each miss their own other spelling, both sent in each window: each is named once, with its own;
+    and a name sent that has a wait of its own, with the wait's spelling sent too, is both spellings in use."""
+    app = checkout_app()  # waits for 'Cart/paid'
+
+    @app.function("ship", on="cart/opened")
+    def ship(ctx: Any) -> None:
+        ctx.step.wait_for_event("shipped", event="Order/shipped", timeout="1h")
+
+    messages, _ = closed_driven(app, OPENED, ("10m", "cart/paid", {}), ("1m", "order/shipped", {}))
+    assert [message.split(" timed out")[0] for message in messages] == [
+        "step.wait_for_event('paid', event='Cart/paid') of function 'checkout'",
+        "step.wait_for_event('shipped', event='Order/shipped') of function 'ship'",
+    ]
+    assert "write event='cart/paid'" in messages[0] and "write event='order/shipped'" in messages[1]
+
+    @app.function("refund", on="cart/refunded")
+    def refund(ctx: Any) -> None:
+        ctx.step.wait_for_event("paid", event="cart/paid", timeout="1h")
+
+    # 'Cart/paid' sent before the checkout's wait, 'cart/paid' heard by the refund's while the checkout's waited
+    in_use, sim = closed_driven(app, ("0s", "Cart/paid", {}), OPENED, ("1m", "cart/refunded", {}),
+                                ("1m", "cart/paid", {}))
+    assert [run.output for run in sim.runs("checkout")] == [False]  # it timed out
+    assert not any("'Cart/paid'" in message for message in in_use)

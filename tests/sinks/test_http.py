@@ -15,7 +15,7 @@ import httpx
 import pytest
 import respx
 from _deep import nested
-from _loopback import serving, unused_port
+from _loopback import refused_port, serving
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -679,8 +679,8 @@ def test_uninstall_restores_httpx_exactly_and_real_connections_come_back(host: F
     http.uninstall()  # idempotent
     assert {cls: cls.__dict__["handle_request"] for cls in originals} == originals
     assert httpcore.AsyncConnectionPool.__dict__["handle_async_request"] is async_original
-    with pytest.raises(httpx.ConnectError) as caught:
-        httpx.get(f"http://127.0.0.1:{unused_port()}/", timeout=5)
+    with refused_port() as port, pytest.raises(httpx.ConnectError) as caught:
+        httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
     assert not isinstance(caught.value, UnmatchedRequest)
     assert http.calls == []
 

@@ -13,7 +13,7 @@ from smtplib import SMTP  # the import style that defeats module-attribute patch
 
 import httpx
 import pytest
-from _loopback import unused_port
+from _loopback import refused_port
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -286,8 +286,8 @@ def test_uninstall_restores_smtplib_exactly_and_real_sockets_come_back(host: Fak
     sink.uninstall()
     sink.uninstall()  # idempotent
     assert {cls: dict(vars(cls)) for cls in before} == before
-    with pytest.raises(ConnectionRefusedError):
-        smtplib.SMTP("127.0.0.1", unused_port(), timeout=5)
+    with refused_port() as port, pytest.raises(ConnectionRefusedError):
+        smtplib.SMTP("127.0.0.1", port, timeout=5)
 
 
 def test_outbox_survives_uninstall_and_reinstall(host: FakeHost) -> None:

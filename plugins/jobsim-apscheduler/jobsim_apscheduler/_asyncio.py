@@ -119,6 +119,7 @@ class AsyncSide:
             try:
                 out = await self._real(faulted or job, jobstore_alias, [run_time], logger_name)
             finally:
+                loop.run_ended(run)
                 CURRENT_RUN.set(None)
                 loop.resumes.pop(run, None)
                 loop.jobs_running.discard(run)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
+import functools
 import heapq
 import itertools
 import sys
@@ -108,7 +109,7 @@ class SchedulerLoop(VirtualLoop):
     def __init__(self, side: AsyncSide, max_workers: int, own_run: Run) -> None:
         asyncio.SelectorEventLoop.__init__(self)
         self.cut = None  # what VirtualLoop reports as having cut a wait short: nothing does here
-        self._spawned = None  # the tasks VirtualLoop.drive collects for its request's end: never driven so here
+        self._spawned = None  # VirtualLoop.drive collects a request's tasks; here run_ended reports a job run's
         sim = side.sim
         self.side = side
         self.sim = sim
@@ -124,6 +125,8 @@ class SchedulerLoop(VirtualLoop):
         self.jobs_running: set[Run] = set()  # the coroutine job runs under way
         self.own_run = own_run  # the run ``engine.x`` names for loop code no running job owns
         self.counted: set[Run] = set()
+        self.started: dict[Run, dict[asyncio.Task[Any], None]] = {}  # running job runs -> tasks their code started
+        self.orphans: set[asyncio.Task[Any]] = set()  # such tasks still running when their job's run ended
         self._outer: Any = None
         self._thread = threading.get_ident()
         self._timer_seq = itertools.count()
@@ -174,15 +177,45 @@ class SchedulerLoop(VirtualLoop):
         return timer
 
     def create_task(self, coro: Any, **kwargs: Any) -> Any:
-        """Every task reports a jobsim error it ended with (a budget in a task a job spawned and never awaited)."""
+        """Every task reports a jobsim error it ended with (a budget in a task a job spawned and never awaited);
+        one that a job's code started is filed under its run, for the error nobody retrieved (``run_ended``)."""
         task = super().create_task(coro, **kwargs)
         task.add_done_callback(self._task_done)
+        context = kwargs.get("context")
+        run = CURRENT_RUN.get() if context is None else context.get(CURRENT_RUN)
+        if run is not None:
+            task.add_done_callback(functools.partial(self._job_task_done, run))
+            if run.done:  # started by a task that outlived its job's run
+                self.orphans.add(task)
+            else:
+                self.started.setdefault(run, {})[task] = None
         return task
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         error = getattr(task, "_exception", None)  # not task.exception(): that would silence asyncio's report
         if isinstance(error, JobsimError) and self.fatal is None:  # of an exception nobody retrieved
             self.fatal = error
+
+    def _job_task_done(self, run: Run, task: asyncio.Task[Any]) -> None:
+        """A task a job's code started ended: one with no error is forgotten (a job that starts a task per
+        message does not keep them all); an orphan's error is reported after its other done callbacks, which
+        may retrieve it."""
+        if task.cancelled() or getattr(task, "_exception", None) is None:
+            self.started.get(run, {}).pop(task, None)
+            self.orphans.discard(task)
+        elif task in self.orphans:
+            self.orphans.discard(task)
+            self.call_soon(self._report_unretrieved, [task])
+
+    def run_ended(self, run: Run) -> None:
+        """A coroutine job's run ends: the tasks its code started that ended in an error nobody retrieved are
+        reported now, at its virtual instant, as ``VirtualLoop.drive`` does as a request ends; a task still
+        running is reported as it ends. asyncio would log "Task exception was never retrieved" when the task
+        is garbage-collected: whenever a collection comes if the run's error keeps it alive (its traceback
+        holds the job's frame), maybe in another test, maybe while time-machine's travel starts or stops."""
+        tasks = list(self.started.pop(run, ()))
+        self._report_unretrieved(tasks)
+        self.orphans.update(task for task in tasks if not task.done())
 
     def arm(self) -> None:
         """Keep one kernel timer at the loop's next work: now if a callback is ready, else its first timer.

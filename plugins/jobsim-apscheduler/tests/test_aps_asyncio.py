@@ -12,9 +12,12 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import datetime as dt
+import gc
 import itertools
+import logging
 import sys
 import time
+import weakref
 
 import pytest
 from aps_log import listen
@@ -437,6 +440,69 @@ def test_a_task_a_job_leaves_behind_runs_on_without_keeping_run_until_idle_busy(
         sim.advance("3min")
         assert beats == ["00:01:00", "00:02:00", "00:03:00"]
     assert launcher.task.cancelled()  # cancelled when the simulation closed, no warning left behind
+
+
+def test_a_task_error_nobody_retrieved_is_logged_as_the_jobs_run_ends_or_as_the_task_ends_after_it(aio, caplog):
+    """asyncio logs "Task exception was never retrieved" (logger ``asyncio``) when the task is collected: for
+    ``failing``'s task, kept alive by the run's error (its traceback holds the job's frame), and ``leaving``'s,
+    kept in a list, that was whenever a collection came, maybe in another test. jobsim logs the same record
+    as the job's run ends, or, for a task still running then, as the task ends; an error a done callback
+    retrieved is not logged."""
+    kept = []
+
+    async def boom(after, what):
+        await asyncio.sleep(after)
+        raise ValueError(what)
+
+    async def failing():
+        task = asyncio.create_task(boom(0, "lost before the job failed"))  # the job's frame keeps it
+        await asyncio.sleep(30)
+        raise RuntimeError(f"the job failed, and {task.get_name()} before it")
+
+    async def leaving():
+        kept.append(asyncio.create_task(boom(600, "lost after the job returned")))
+        retrieved = asyncio.create_task(boom(60, "seen"))
+        retrieved.add_done_callback(lambda task: task.exception())
+        kept.append(retrieved)
+
+    aio.add_job(failing, "date", run_date="2025-03-01 00:01:00", id="failing")
+    aio.add_job(leaving, "date", run_date="2025-03-01 00:02:00", id="leaving")
+    with caplog.at_level(logging.ERROR, "asyncio"), jobsim.Simulation(aio, start=START) as sim:
+        sim.advance("1h")
+        logged = [(dt.datetime.fromtimestamp(r.created, dt.timezone.utc).strftime("%H:%M:%S"), r.getMessage(),
+                   repr(r.exc_info[1])) for r in caplog.records if r.name == "asyncio"]  # fmt: skip
+        assert [run.status for run in sim.runs()] == ["failed", "completed"]
+    assert [(when, message.split("\n")[0], error) for when, message, error in logged] == [
+        ("00:01:30", "Task exception was never retrieved", "ValueError('lost before the job failed')"),
+        ("00:12:00", "Task exception was never retrieved", "ValueError('lost after the job returned')"),
+    ]
+    assert all(message.split("\n")[1].startswith("future: <Task finished name=") for _, message, _ in logged)
+    kept.clear()
+    gc.collect()
+    assert len([r for r in caplog.records if r.name == "asyncio"]) == 2  # retrieved by the report: logged once
+
+
+def test_a_running_job_does_not_keep_the_tasks_it_started_that_ended_well(aio):
+    """A consumer that starts a task per message runs for as long as the app: the tasks that ended without an
+    error are not kept for the report at its run's end (only an error can be reported)."""
+    tasks, alive = [], []
+
+    async def handle(n):
+        await asyncio.sleep(1)
+        return n
+
+    async def consumer():
+        for n in range(3):
+            tasks.append(weakref.ref(asyncio.create_task(handle(n))))
+            await asyncio.sleep(10)
+            gc.collect()
+            alive.append(sum(task() is not None for task in tasks))
+
+    aio.add_job(consumer, "date", run_date=START, id="consumer")
+    with jobsim.Simulation(aio, start=START) as sim:
+        sim.run_until_idle()
+        assert sim.runs("consumer")[0].status == "completed"
+    assert alive == [0, 0, 0]
 
 
 # -- jobs that never end, budgets --------------------------------------------------------------------------------

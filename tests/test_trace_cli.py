@@ -354,8 +354,9 @@ def test_an_app_module_that_fails_to_import_exits_2_with_its_error(recording, ca
 def test_writing_into_a_missing_folder_exits_2(recording, capsys, tmp_path):
     out = tmp_path / "no" / "such" / "copy.jobsim.jsonl"
     assert main(["redact", str(recording["raw"]), str(out)]) == 2
-    # trace.save names the file it cannot write (a TraceError), as reading a missing trace does
-    assert capsys.readouterr().err == f"jobsim: error: {out}: cannot write it: No such file or directory\n"
+    # checked before the file is read and redacted, as replay's --out and run's --save are
+    assert capsys.readouterr().err == (f"jobsim: error: OUT {str(out)!r}: folder {str(out.parent)!r} does not exist; "
+                                       "create it or save elsewhere (checked before redacting)\n")
 
 
 @pytest.mark.parametrize("command", [
@@ -642,3 +643,35 @@ def test_a_replay_or_diff_of_a_cut_off_recording_says_so_in_its_report(recording
         "what it holds is compared" in out.splitlines()
     code, out, _ = run(capsys, "replay", recording["redacted"], "--app", app_module())
     assert code == 0 and "incomplete" not in out
+
+
+@pytest.mark.parametrize("command", [
+    ["replay", "{trace}", "--app", "{app}", "--out", "{out}"], ["redact", "{trace}", "{out}"],
+    ["import", "{events}", "-o", "{out}"],
+])  # fmt: skip
+def test_no_command_writes_a_trace_over_python_code_or_skips_an_empty_out(recording, app_module, capsys, tmp_path,
+                                                                          command):
+    """``--out jobs.py`` replaced the code with the trace; ``--out ""`` (an unset variable) wrote nothing, exit 0
+    or 1; ``import -o FOLDER`` read the whole export before it failed to write."""
+    events = tmp_path / "prod.jsonl"
+    events.write_bytes(orjson.dumps({"name": "user/created", "ts": 1_741_000_000_000, "data": {}}) + b"\n")
+    code_file = tmp_path / "jobs.py"
+    code_file.write_text("app = None\n")
+    flag = "OUT" if command[0] == "redact" else "--out"
+    before = {"replay": "replaying", "redact": "redacting", "import": "importing"}[command[0]]
+    for out, message in [
+        (code_file, f"{flag} {str(code_file)!r} names a Python file, which the trace would replace; give a trace "
+                    f"file, such as {str(tmp_path / 'jobs.jobsim.jsonl')!r} (checked before {before})"),
+        ("", f"{flag} '' names no file; give one, such as 'run.jobsim.jsonl'"),
+        (tmp_path, f"{flag} {str(tmp_path)!r} is a folder; give a file in it, such as "
+                   f"{str(tmp_path / 'run.jobsim.jsonl')!r} (checked before {before})"),
+    ]:
+        argv = [part.format(trace=recording["raw"], events=events, app=app_module(), out=out) for part in command]
+        assert run(capsys, *argv) == (2, "", f"jobsim: error: {message}\n")
+    assert code_file.read_text() == "app = None\n"
+
+
+def test_show_refuses_an_empty_tz_rather_than_showing_the_traces_own(recording, capsys):
+    code, out, err = run(capsys, "show", recording["gz"], "--tz", "")
+    assert (code, out) == (2, "")
+    assert err == "jobsim: error: --tz='' is not valid: expected an IANA time zone such as 'America/New_York'\n"

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ._tracestory import COMPARISONS
-from .errors import TraceError
+from .errors import InvalidArgument, TraceError
 
 if TYPE_CHECKING:
     from ._redact import Redaction
@@ -311,7 +311,15 @@ def _show(args: argparse.Namespace) -> int:
     with _warnings_to_stderr():
         trace = read_any(args.trace)
     header = trace.header or {}
-    tz = zone(args.tz if args.tz is not None else header.get("tz") or "UTC", "--tz")  # `--tz ""` is refused
+    if args.tz is not None:  # `--tz ""` is refused
+        tz = zone(args.tz, "--tz")
+    else:
+        try:
+            tz = zone(header.get("tz") or "UTC")
+        except InvalidArgument as exc:  # the file's zone, not a --tz the user never gave
+            raise TraceError(f"the header's tz {header.get('tz')!r} is not valid here "
+                             f"({str(exc).partition(': ')[2]}); show it in another with --tz ZONE",
+                             path=args.trace) from None  # fmt: skip
     print(render_trace(trace, tz, seed=header.get("seed", "?"), profile=header.get("profile", "?"),
                        kinds=known_kinds_renderers()))  # fmt: skip
     return SAME

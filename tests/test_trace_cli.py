@@ -675,3 +675,25 @@ def test_show_refuses_an_empty_tz_rather_than_showing_the_traces_own(recording, 
     code, out, err = run(capsys, "show", recording["gz"], "--tz", "")
     assert (code, out) == (2, "")
     assert err == "jobsim: error: --tz='' is not valid: expected an IANA time zone such as 'America/New_York'\n"
+
+
+@pytest.mark.parametrize(("field", "value", "command", "message"), [
+    ("tz", "Mars/Olympus", "show", "the header's tz 'Mars/Olympus' is not valid here (no such IANA time zone; expected "
+                                   "e.g. 'America/New_York' or 'UTC'); show it in another with --tz ZONE"),
+    ("tz", "Mars/Olympus", "replay", "the header's tz 'Mars/Olympus' is not valid here (no such IANA time zone; "
+                                     "expected e.g. 'America/New_York' or 'UTC'); update the tz database (pip install "
+                                     "-U tzdata) or correct the header"),
+    ("profile", "sidekiq", "replay", "the header's profile 'sidekiq' is not valid here (one of "),
+])  # fmt: skip
+def test_a_header_value_this_machine_cannot_use_is_named_as_the_files(recording, app_module, capsys, tmp_path, field,
+                                                                      value, command, message):
+    """Both were refused as ``--tz='Mars/Olympus'`` / ``tz=`` / ``profile=``, options the user never gave."""
+    header, _, rest = recording["raw"].read_bytes().partition(b"\n")
+    path = tmp_path / "elsewhere.jobsim.jsonl"
+    path.write_bytes(orjson.dumps({**orjson.loads(header), field: value}) + b"\n" + rest)
+    argv = ["show", path] if command == "show" else ["replay", path, "--app", app_module()]
+    code, out, err = run(capsys, *argv)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"jobsim: error: {path}: {message}")
+    if field == "profile":  # another profile given replaces the header's
+        assert run(capsys, *argv, "--profile", "inngest")[0] in (0, 1)

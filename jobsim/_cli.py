@@ -27,6 +27,7 @@ from ._app import App
 from ._checks import check_callable
 from ._cli_select import add_selection_options, selection
 from ._cli_traces import add_trace_commands, check_profile
+from ._safe import shown
 from ._simulation import DEFAULT_START, Simulation
 from ._time import MAX_NS, duration_ns, instant_ns, iso, to_datetime, zone
 from .errors import InvalidArgument, JobsimError
@@ -420,6 +421,9 @@ def _compare(args: argparse.Namespace) -> int:
                           f"them), or leave out ':{attr}' to use its `scenario` or `scenarios`")  # fmt: skip
     found = getattr(module, attr) if attr else getattr(module, "scenario", None) or getattr(module, "scenarios", None)
     scenarios = found if isinstance(found, (list, tuple)) else [found]
+    if attr and not (scenarios and all(isinstance(s, Scenario) for s in scenarios)):  # it named one: say what it is
+        raise JobsimError(f"{args.scenario!r} is {shown(found)}, not a jobsim.Scenario (or a list of them); name "
+                          "one, or leave out ':" + attr + "' to use the module's `scenario` or `scenarios`")
     if not scenarios or not all(isinstance(s, Scenario) for s in scenarios):
         raise JobsimError(f"{args.scenario!r} defines no jobsim.Scenario: name one `scenario` (or list them in "
                           "`scenarios`), or pick one with path:attribute")  # fmt: skip

@@ -679,3 +679,14 @@ def test_a_target_with_nothing_after_its_colon_is_refused(module, capsys):
     assert (code, out) == (2, "")
     assert err == (f"jobsim: error: '{module}:' names no attribute after ':'; give e.g. {module}:app, or {module} "
                    "alone for its jobsim_app or app\n")
+
+
+def test_compare_says_what_the_attribute_it_was_given_is(tmp_path, monkeypatch, capsys):
+    """``jobsim compare jobs.py:app`` said "defines no jobsim.Scenario ... or pick one with path:attribute", which
+    it had done."""
+    module = write_module(tmp_path, monkeypatch, MODULE)
+    code, out, err = run(capsys, "compare", f"{module}.py:needs_an_argument")
+    assert (code, out) == (2, "")
+    assert err.startswith(f"jobsim: error: '{module}.py:needs_an_argument' is <function needs_an_argument at ")
+    assert err.endswith(">, not a jobsim.Scenario (or a list of them); name one, or leave out ':needs_an_argument' to "
+                        "use the module's `scenario` or `scenarios`\n")

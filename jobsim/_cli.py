@@ -17,6 +17,7 @@ import os
 import re
 import sys
 import traceback
+import types
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -178,8 +179,13 @@ def load_target(spec: str) -> tuple[Any, Any]:
     for name in [attr] if attr else ["jobsim_app", "app"]:
         if hasattr(module, name):
             target = getattr(module, name)
+            what = f"{module_part}:{name} is"
             if callable(target) and not isinstance(target, App):
                 target = _call_factory(f"{module_part}:{name}", target)
+                what = f"{module_part}:{name}() returned"
+            if target is None or isinstance(target, (str, bytes, int, float, types.ModuleType)):  # no plugin's either
+                raise JobsimError(f"{what} {shown(target)}, not an app to simulate; name a jobsim.App (or a "
+                                  f"backend's app that a plugin adapts) with {module_part}:attribute")
             return module, target
     wanted = attr or "jobsim_app or app"
     raise JobsimError(f"{module_part!r} has no {wanted} attribute to simulate; name one with {module_part}:attribute")

@@ -690,3 +690,18 @@ def test_compare_says_what_the_attribute_it_was_given_is(tmp_path, monkeypatch, 
     assert err.startswith(f"jobsim: error: '{module}.py:needs_an_argument' is <function needs_an_argument at ")
     assert err.endswith(">, not a jobsim.Scenario (or a list of them); name one, or leave out ':needs_an_argument' to "
                         "use the module's `scenario` or `scenarios`\n")
+
+
+@pytest.mark.parametrize(("source", "target", "message"), [
+    ("app = None\n", "", "{m}:app is None"),  # the attribute found by default: the message is the only place it shows
+    ("jobs = 'acme'\n", ":jobs", "{m}:jobs is 'acme'"),
+    ("def make():\n    return 5\n", ":make", "{m}:make() returned 5"),
+])  # fmt: skip
+def test_a_target_that_is_no_app_at_all_is_named_as_typed(tmp_path, monkeypatch, capsys, source, target, message):
+    """It was "targets=None is not valid: a jobsim.App or a target a backend plugin adapts (...)", naming
+    Simulation's argument, not the ``MODULE:ATTR`` that held it."""
+    module = write_module(tmp_path, monkeypatch, source)
+    code, out, err = run(capsys, "run", module + target)
+    assert (code, out) == (2, "")
+    assert err == (f"jobsim: error: {message.format(m=module)}, not an app to simulate; name a jobsim.App (or a "
+                   f"backend's app that a plugin adapts) with {module}:attribute\n")

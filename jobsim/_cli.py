@@ -253,6 +253,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.profile is not None:
         check_profile(args.profile)
         options["profile"] = args.profile
+    if args.start:  # a wall time the zone skips (DST), named as typed
+        instant_ns(args.start, "--start", tz=zone(options.get("tz")))
     sim = Simulation(target, **options)
     note = None
     with sim:

@@ -705,3 +705,12 @@ def test_a_target_that_is_no_app_at_all_is_named_as_typed(tmp_path, monkeypatch,
     assert (code, out) == (2, "")
     assert err == (f"jobsim: error: {message.format(m=module)}, not an app to simulate; name a jobsim.App (or a "
                    f"backend's app that a plugin adapts) with {module}:attribute\n")
+
+
+def test_a_start_the_clocks_skip_is_named_as_the_flag(module, capsys):
+    """The zone's check spoke of ``start=``, an argument the user never typed."""
+    code, out, err = run(capsys, "run", module, "--start", "2025-03-09T02:30:00", "--tz", "America/New_York")
+    assert (code, out) == (2, "")
+    assert err == ("jobsim: error: --start='2025-03-09T02:30:00' does not exist in America/New_York: the clocks skip "
+                   "it that day, going from UTC-05:00 to UTC-04:00; give the instant with its offset, e.g. "
+                   "'2025-03-09T03:30:00-04:00'\n")

@@ -146,12 +146,14 @@ def _duration(text: str) -> int | float | str:
 
 
 def _check_flags(args: argparse.Namespace) -> None:
-    """``--compare``, ``--tolerance`` (and ``replay``'s ``--until``) checked in the flag's words, not the keyword
-    the API names."""
+    """``--compare``, ``--ignore``, ``--tolerance`` (and ``replay``'s ``--until``) checked in the flag's words,
+    not the keyword the API names."""
     from ._time import duration_ns
-    from ._traceignore import parse_compare
+    from ._traceignore import Ignore, parse_compare
 
     parse_compare(args.compare, "--compare")
+    for pattern in args.ignore:
+        Ignore.parse(pattern, "--ignore")
     duration_ns(args.tolerance, "--tolerance")
     until = getattr(args, "until", None)
     if until is not None:

@@ -697,3 +697,16 @@ def test_a_header_value_this_machine_cannot_use_is_named_as_the_files(recording,
     assert err.startswith(f"jobsim: error: {path}: {message}")
     if field == "profile":  # another profile given replaces the header's
         assert run(capsys, *argv, "--profile", "inngest")[0] in (0, 1)
+
+
+@pytest.mark.parametrize("command", ["diff", "replay"])
+@pytest.mark.parametrize(("pattern", "accepted"), [
+    ("", "a path such as 'email:subject' or 'http:request.headers.date'"),
+    ("email:", "KIND:PATH with a dotted PATH, e.g. 'run.end:output.generatedAt'"),
+])  # fmt: skip
+def test_a_bad_ignore_is_named_as_the_flag(recording, app_module, capsys, command, pattern, accepted):
+    """It was named ``ignore=``, the Python keyword, as ``--tolerance`` and ``--compare`` no longer are."""
+    argv = ["diff", recording["gz"], recording["gz"]] if command == "diff" else [
+        "replay", recording["gz"], "--app", app_module()]
+    code, out, err = run(capsys, *argv, "--ignore", pattern)
+    assert (code, out, err) == (2, "", f"jobsim: error: --ignore={pattern!r} is not valid: {accepted}\n")

@@ -360,7 +360,7 @@ def user_hook(module: Any, name: str, arity: int, shape: str) -> Callable[..., A
             return hook(*args)
         except JobsimError:
             raise
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # sys.exit() in a hook ended jobsim with its code and no word
             frames = traceback.extract_tb(exc.__traceback__)[1:]  # past this wrapper
             mine = [f for f in frames if f.filename == source] or frames
             at = f" ({Path(mine[-1].filename).name}, line {mine[-1].lineno})" if mine else ""

@@ -714,3 +714,14 @@ def test_a_start_the_clocks_skip_is_named_as_the_flag(module, capsys):
     assert err == ("jobsim: error: --start='2025-03-09T02:30:00' does not exist in America/New_York: the clocks skip "
                    "it that day, going from UTC-05:00 to UTC-04:00; give the instant with its offset, e.g. "
                    "'2025-03-09T03:30:00-04:00'\n")
+
+
+def test_a_traffic_hook_that_calls_sys_exit_is_named_with_its_line(tmp_path, monkeypatch, capsys):
+    """It ended jobsim with the hook's exit code, no word, and no trace saved."""
+    source = MODULE.replace('    sim.send("hello", {"name": "Zoë Ångström"})', '    sim.send("hello")\n    sys.exit(4)')
+    module = write_module(tmp_path, monkeypatch, "import sys\n" + source)
+    line = ("import sys\n" + source).splitlines().index("    sys.exit(4)") + 1
+    code, out, err = run(capsys, "run", module)
+    assert (code, out) == (2, "")
+    assert err == f"jobsim: error: {module}.jobsim_traffic() failed: SystemExit: 4 ({module}.py, line {line}); " \
+                  "fix it and run again\n"

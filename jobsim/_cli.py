@@ -17,6 +17,7 @@ import os
 import re
 import sys
 import traceback
+import types
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -27,6 +28,7 @@ from ._app import App
 from ._checks import check_callable
 from ._cli_select import add_selection_options, selection
 from ._cli_traces import add_trace_commands, check_profile
+from ._safe import shown
 from ._simulation import DEFAULT_START, Simulation
 from ._time import MAX_NS, duration_ns, instant_ns, iso, to_datetime, zone
 from .errors import InvalidArgument, JobsimError
@@ -166,16 +168,24 @@ def load_target(spec: str) -> tuple[Any, Any]:
     An attribute that is a function (not an App) is a factory: it is called with no
     arguments, and what it returns is simulated.
     """
-    module_part, _, attr = spec.partition(":")
+    module_part, colon, attr = spec.partition(":")
     if not module_part:  # Path("") is the current folder: it would import as a namespace package
         raise JobsimError(f"{spec!r} names no module before ':'; give e.g. app.jobs:app or a folder")
+    if colon and not attr:  # `jobs:` would quietly take jobs:jobsim_app or jobs:app
+        raise JobsimError(f"{spec!r} names no attribute after ':'; give e.g. {module_part}:app, or {module_part} "
+                          "alone for its jobsim_app or app")
     module = _import_module(module_part)
     module_part = module.__name__
     for name in [attr] if attr else ["jobsim_app", "app"]:
         if hasattr(module, name):
             target = getattr(module, name)
+            what = f"{module_part}:{name} is"
             if callable(target) and not isinstance(target, App):
                 target = _call_factory(f"{module_part}:{name}", target)
+                what = f"{module_part}:{name}() returned"
+            if target is None or isinstance(target, (str, bytes, int, float, types.ModuleType)):  # no plugin's either
+                raise JobsimError(f"{what} {shown(target)}, not an app to simulate; name a jobsim.App (or a "
+                                  f"backend's app that a plugin adapts) with {module_part}:attribute")
             return module, target
     wanted = attr or "jobsim_app or app"
     raise JobsimError(f"{module_part!r} has no {wanted} attribute to simulate; name one with {module_part}:attribute")
@@ -197,7 +207,7 @@ def _call_factory(where: str, factory: Any) -> Any:
                               "name a jobsim.App, or a function taking none that returns one") from None  # fmt: skip
     try:
         return factory()
-    except Exception as exc:  # the user's factory broke: its own words, one line
+    except (Exception, SystemExit) as exc:  # the user's factory broke: its own words, one line
         raise JobsimError(f"calling {where}() failed: {type(exc).__name__}: {exc}") from exc
 
 
@@ -219,13 +229,13 @@ def _run(args: argparse.Namespace) -> int:
     if not (math.isfinite(days) and 0 <= days <= _MAX_DAYS):  # duration_ns would speak of seconds
         raise InvalidArgument.build("--days", args.days, f"expected a number of days from 0 to {_MAX_DAYS:,} "
                                     "(virtual time ends at 9999-12-31)")
-    if args.no_redact and not args.save:
+    if args.no_redact and args.save is None:
         raise JobsimError("--no-redact applies to the trace --save FILE writes; give --save FILE too")
-    if args.save:
+    if args.save is not None:  # `--save ""` (an unset variable in a script) must not skip the save silently
         check_output("--save", args.save, "simulating")
     if args.start is not None:
         check_instant("--start", args.start)
-    if args.tz:
+    if args.tz is not None:  # `--tz ""` is refused, not read as UTC
         zone(args.tz, "--tz")  # in the flag's words, not the tz= Simulation would name
     module, target = load_target(args.target)
     options = simulation_options(module)
@@ -238,11 +248,13 @@ def _run(args: argparse.Namespace) -> int:
         options["seed"] = args.seed
     if args.start:
         options["start"] = args.start
-    if args.tz:
+    if args.tz is not None:
         options["tz"] = args.tz
     if args.profile is not None:
         check_profile(args.profile)
         options["profile"] = args.profile
+    if args.start:  # a wall time the zone skips (DST), named as typed
+        instant_ns(args.start, "--start", tz=zone(options.get("tz")))
     sim = Simulation(target, **options)
     note = None
     with sim:
@@ -259,12 +271,14 @@ def _run(args: argparse.Namespace) -> int:
             note = (f"jobsim: note: {module.__name__}.jobsim_traffic played until {iso(sim.kernel.now)}, past the end "
                     f"--days {args.days} asked for ({iso(end)}): the run covers all the traffic played")
         sim._undriven = None  # the run covers --days: work the traffic queued at its very end is not a test's mistake
+    path = None
+    if args.save is not None:  # before printing: piped into `head`, the output stops, the trace is still saved
+        path = sim.trace.save(args.save, redact=False if args.no_redact else None)
     if not args.no_timeline:
         print(sim.timeline())
         print()
     print(summary(sim))
-    if args.save:
-        path = sim.trace.save(args.save, redact=False if args.no_redact else None)
+    if path is not None:
         print(f"\ntrace saved to {path} ({len(sim.trace)} records{'' if args.no_redact else ', redacted'})")
     if note is not None:
         print(note, file=sys.stderr)
@@ -276,8 +290,13 @@ def check_output(flag: str, path: str, before: str) -> None:
 
     ``trace.save`` writes ``<name>.part`` beside it and renames it, so the folder must be writable.
     """
+    if not path:
+        raise JobsimError(f"{flag} '' names no file; give one, such as 'run.jobsim.jsonl'")
     target = Path(path)
     folder = target.resolve().parent
+    if target.suffix.lower() in (".py", ".pyw", ".pyi"):  # `--save jobs.py`: the trace would replace the code
+        raise JobsimError(f"{flag} {path!r} names a Python file, which the trace would replace; give a trace file, "
+                          f"such as {str(target.with_suffix('.jobsim.jsonl'))!r} (checked before {before})")
     if target.is_dir():
         raise JobsimError(f"{flag} {path!r} is a folder; give a file in it, such as "
                           f"{str(target / 'run.jobsim.jsonl')!r} (checked before {before})")  # fmt: skip
@@ -341,7 +360,7 @@ def user_hook(module: Any, name: str, arity: int, shape: str) -> Callable[..., A
             return hook(*args)
         except JobsimError:
             raise
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # sys.exit() in a hook ended jobsim with its code and no word
             frames = traceback.extract_tb(exc.__traceback__)[1:]  # past this wrapper
             mine = [f for f in frames if f.filename == source] or frames
             at = f" ({Path(mine[-1].filename).name}, line {mine[-1].lineno})" if mine else ""
@@ -410,6 +429,9 @@ def _compare(args: argparse.Namespace) -> int:
                           f"them), or leave out ':{attr}' to use its `scenario` or `scenarios`")  # fmt: skip
     found = getattr(module, attr) if attr else getattr(module, "scenario", None) or getattr(module, "scenarios", None)
     scenarios = found if isinstance(found, (list, tuple)) else [found]
+    if attr and not (scenarios and all(isinstance(s, Scenario) for s in scenarios)):  # it named one: say what it is
+        raise JobsimError(f"{args.scenario!r} is {shown(found)}, not a jobsim.Scenario (or a list of them); name "
+                          "one, or leave out ':" + attr + "' to use the module's `scenario` or `scenarios`")
     if not scenarios or not all(isinstance(s, Scenario) for s in scenarios):
         raise JobsimError(f"{args.scenario!r} defines no jobsim.Scenario: name one `scenario` (or list them in "
                           "`scenarios`), or pick one with path:attribute")  # fmt: skip
@@ -462,7 +484,13 @@ def _import_module(spec: str) -> Any:
             raise JobsimError("cannot import 'examples': the seed scenarios are the examples/ folder of jobsim's "
                               "repository and sdist, not part of the installed package; run `jobsim run examples` "
                               "from the root of either") from None  # fmt: skip
+        if exc.name is not None and not (name == exc.name or name.startswith(f"{exc.name}.")):
+            raise JobsimError(f"importing {name!r} failed: {type(exc).__name__}: {exc}; install what it imports, "
+                              "or fix that module, and run again") from exc  # it was found: what it imports was not
         raise JobsimError(f"cannot import {spec!r} ({exc}); give a module path like 'app.jobs' or a folder") from None
+    except SystemExit as exc:  # a script's argparse or sys.exit() at import time: it would end jobsim silently
+        raise JobsimError(f"importing {name!r} called sys.exit({exc.code!r}); put the code that runs the module as "
+                          "a script under `if __name__ == \"__main__\":` and run again") from exc
     except Exception as exc:  # the module itself is broken: say where, with its own words
         raise JobsimError(
             f"importing {name!r} failed: {type(exc).__name__}: {exc}; fix that module and run again"

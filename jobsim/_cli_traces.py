@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ._tracestory import COMPARISONS
-from .errors import TraceError
+from .errors import InvalidArgument, TraceError
 
 if TYPE_CHECKING:
     from ._redact import Redaction
@@ -146,12 +146,14 @@ def _duration(text: str) -> int | float | str:
 
 
 def _check_flags(args: argparse.Namespace) -> None:
-    """``--compare``, ``--tolerance`` (and ``replay``'s ``--until``) checked in the flag's words, not the keyword
-    the API names."""
+    """``--compare``, ``--ignore``, ``--tolerance`` (and ``replay``'s ``--until``) checked in the flag's words,
+    not the keyword the API names."""
     from ._time import duration_ns
-    from ._traceignore import parse_compare
+    from ._traceignore import Ignore, parse_compare
 
     parse_compare(args.compare, "--compare")
+    for pattern in args.ignore:
+        Ignore.parse(pattern, "--ignore")
     duration_ns(args.tolerance, "--tolerance")
     until = getattr(args, "until", None)
     if until is not None:
@@ -168,7 +170,7 @@ def _replay(args: argparse.Namespace) -> int:
     from ._replay import replay
 
     _check_flags(args)
-    if args.out:
+    if args.out is not None:  # `--out ""` must not skip the save silently
         check_output("--out", args.out, "replaying")
         check_not_input("--out", args.out, args.trace)
     check_profile(args.profile)
@@ -183,7 +185,7 @@ def _replay(args: argparse.Namespace) -> int:
             http=args.http, faults=not args.no_faults, seed=args.seed, profile=args.profile, until=args.until,
             strict=args.strict, functions=chosen.get("functions"), exclude_functions=chosen.get("exclude_functions"),
         )  # fmt: skip
-    if args.out:
+    if args.out is not None:
         result.save(args.out)
     source = getattr(module, "__file__", None) or args.app  # the code replayed: a same-named module may shadow it
     if args.format == "json":
@@ -191,7 +193,7 @@ def _replay(args: argparse.Namespace) -> int:
     else:
         title, _, rest = result.report().partition("\n")
         print(f"{title}\napp: {args.app} from {source}\n{rest}")
-        if args.out:
+        if args.out is not None:
             print(f"\nreplay saved to {args.out}")
     return SAME if result.same else DIFFERS
 
@@ -212,10 +214,11 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from ._cli import check_instant, check_not_input
+    from ._cli import check_instant, check_not_input, check_output
     from ._importing import import_events
     from ._time import zone
 
+    check_output("--out", args.out, "importing")
     check_not_input("--out", args.out, args.events)
     if args.start is not None:
         check_instant("--start", args.start)
@@ -286,10 +289,11 @@ def _scanned_files(given: list[str]) -> list[str]:
 
 
 def _redact(args: argparse.Namespace) -> int:
-    from ._cli import check_not_input
+    from ._cli import check_not_input, check_output
     from ._importing import read_any
     from ._redact import Redaction
 
+    check_output("OUT", args.out, "redacting")
     check_not_input("OUT", args.out, args.trace)
     with _warnings_to_stderr():
         trace = read_any(args.trace)  # a file of events too, as `scan` advises for any file it flags
@@ -309,7 +313,15 @@ def _show(args: argparse.Namespace) -> int:
     with _warnings_to_stderr():
         trace = read_any(args.trace)
     header = trace.header or {}
-    tz = zone(args.tz or header.get("tz") or "UTC", "--tz")
+    if args.tz is not None:  # `--tz ""` is refused
+        tz = zone(args.tz, "--tz")
+    else:
+        try:
+            tz = zone(header.get("tz") or "UTC")
+        except InvalidArgument as exc:  # the file's zone, not a --tz the user never gave
+            raise TraceError(f"the header's tz {header.get('tz')!r} is not valid here "
+                             f"({str(exc).partition(': ')[2]}); show it in another with --tz ZONE",
+                             path=args.trace) from None  # fmt: skip
     print(render_trace(trace, tz, seed=header.get("seed", "?"), profile=header.get("profile", "?"),
                        kinds=known_kinds_renderers()))  # fmt: skip
     return SAME

@@ -429,6 +429,8 @@ def _decode_event(fields: dict[str, Any]) -> dict[str, Any]:
     if user is not None:
         out["user"] = user
     origin = out["origin"] = fields.get("origin", "input")
+    if origin not in ("input", "job", "system"):  # a typo'd origin replayed the input as nothing, silently
+        raise ValueError(f"an event record's 'origin' must be 'input', 'job' or 'system', got {shown(origin, 80)}")
     if "function" in fields:
         out["function"] = _named(fields, "function")
     if "run" in fields:
@@ -477,9 +479,12 @@ def _typed(kind: str, **types: type) -> Callable[[dict[str, Any]], dict[str, Any
 _ARMED_NEEDS = {"crash": ("when",), "duplicate": ("when",), "downtime": ("start", "end"), "smtp.delay": ("after",)}
 """What a replay needs to arm each kind of fault again (``sim.fail`` and ``smtp_fail`` have defaults)."""
 _RUN_NAMED = {"function": str, "run": str}  # a timeline names runs by these
+_RETRY_TYPED = _typed("retry", step=str, attempt=int, next_at=int, delay=int, **_RUN_NAMED)
 
 DECODERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    "event": _decode_event, "event.dropped": _decode_event, "retry": _decode_retry,
+    "event": _decode_event, "event.dropped": _decode_event,
+    "retry": lambda fields: _decode_retry(_RETRY_TYPED(fields)),
+    "advance": _typed("advance", until=int, idle=bool),
     "run.start": _typed("run.start", **_RUN_NAMED), "run.queued": _typed("run.queued", **_RUN_NAMED),
     "run.skipped": _typed("run.skipped", **_RUN_NAMED), "cancel": _typed("cancel", **_RUN_NAMED),
     "http": _typed("http", method=str, url=str, request=dict, response=dict, lost=int, **_RUN_NAMED),

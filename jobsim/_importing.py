@@ -110,6 +110,8 @@ def import_events(
     registered_profiles().get(profile)  # the replay would refuse it later, far from the typo
     if isinstance(seed, bool) or not isinstance(seed, int) or not -(1 << 63) <= seed < 1 << 64:
         raise InvalidArgument.build("seed", seed, "an int within 64 bits, as Simulation(seed=) takes")
+    if not isinstance(skip_invalid, bool):  # a truthy 'no' skipped invalid lines it was meant to stop at
+        raise InvalidArgument.build("skip_invalid", skip_invalid, "True (skip invalid lines, listing them) or False")
     source = _path(path)
     events: list[tuple[int | None, int, dict[str, Any]]] = []
     kinds: set[str] = set()

@@ -41,7 +41,7 @@ from ._trace import Trace
 from ._tracediff import compare_lines, declared
 from ._tracefile import end_of, random_streams_of
 from ._traceresult import Comparison, Divergence
-from .errors import InvalidArgument
+from .errors import InvalidArgument, TraceError
 
 if TYPE_CHECKING:
     from ._simulation import Simulation
@@ -196,6 +196,7 @@ def replay(
         raise InvalidArgument.build("until", until, f"a duration that ends by {iso(MAX_NS)}, the last instant a "
                                     f"datetime can show (the recording ends at {iso(end_of(recorded))})")
     header = recorded.header_fields() if recorded.header is None else recorded.header
+    _check_header(header, source, profile)
     start = int(header["start"])
     options: dict[str, Any] = {"start": to_datetime(start), "tz": header.get("tz") or "UTC",
                                "seed": header.get("seed", 0) if seed is None else seed,
@@ -307,6 +308,27 @@ def _recorded(trace: Any, strict: bool) -> tuple[Trace, str]:
 
         return read_any(trace, strict=strict), str(trace)
     raise InvalidArgument.build("trace", trace, "a jobsim.Trace or the path of a trace (or events) file")
+
+
+def _check_header(header: dict[str, Any], source: str, profile: Any) -> None:
+    """The header's ``tz`` and ``profile``, which the replay's ``Simulation`` takes: refused in the file's words
+    (a zone this machine's tz database lacks, a hand edit), not as a ``tz=`` the caller never passed."""
+    from ._drawspec import registered_profiles
+    from ._time import zone
+
+    tz = header.get("tz") or "UTC"
+    try:
+        zone(tz)
+    except InvalidArgument as exc:
+        raise TraceError(f"the header's tz {tz!r} is not valid here ({str(exc).partition(': ')[2]}); update the "
+                         "tz database (pip install -U tzdata) or correct the header", path=source) from None
+    if profile is None and header.get("profile") is not None:
+        try:
+            registered_profiles().get(header["profile"])
+        except InvalidArgument as exc:
+            raise TraceError(f"the header's profile {header['profile']!r} is not valid here "
+                             f"({str(exc).partition(': ')[2]}); install the plugin that adds it, or replay under "
+                             "another with profile= (--profile)", path=source) from None  # fmt: skip
 
 
 def _check_options(setup: Any, deliver: Any, http: Any, faults: Any) -> None:

@@ -45,7 +45,7 @@ from ._secrets import (
 )
 from ._tracefile import _path
 from ._tracereader import BOM, GZIP_ERRORS, UTF16_BOMS, open_trace
-from .errors import TraceError, TraceWarning
+from .errors import InvalidArgument, TraceError, TraceWarning
 
 _TOKEN = re.compile(r"[A-Za-z0-9+/_=-]{24,512}")
 _PII = frozenset({"email", "phone"})
@@ -81,6 +81,9 @@ def scan(path: str | os.PathLike[str], *, pii: bool = False) -> list[Finding]:
     An empty file, or one whose only line is cut short, is a ``TraceError`` too: nothing in
     it could be checked, so it is not reported clean.
     """
+    if not isinstance(pii, bool):  # a truthy 'no' looked for personal data too
+        raise InvalidArgument.build("pii", pii, "True (also email addresses at real domains and phone numbers) "
+                                    "or False")
     source = _path(path)
     findings: list[Finding] = []
     malformed: list[int] = []

@@ -40,9 +40,10 @@ class Ignore:
     hits: int = 0
 
     @classmethod
-    def parse(cls, text: Any) -> Ignore:
+    def parse(cls, text: Any, name: str = "ignore") -> Ignore:
+        """``name``: the argument a refusal names (``--ignore`` on the command line)."""
         if not isinstance(text, str) or not text.strip():
-            raise InvalidArgument.build("ignore", text, "a path such as 'email:subject' or 'http:request.headers.date'")
+            raise InvalidArgument.build(name, text, "a path such as 'email:subject' or 'http:request.headers.date'")
         parts = [part.strip() for part in text.split(",")]
         if len(parts) > 1 and all(_KIND_PATH.match(part) for part in parts):  # --compare's commas, guessed
             repeated = " ".join(f"--ignore {shlex.quote(part)}" for part in parts)
@@ -53,7 +54,7 @@ class Ignore:
         path = re.sub(r"\[(\d+|\*)\]", r".\1", path)  # items[0].p, as reports print it, is items.0.p
         segments = tuple(path.split("."))
         if not kind or any(not s for s in segments):
-            raise InvalidArgument.build("ignore", text,
+            raise InvalidArgument.build(name, text,
                                         "KIND:PATH with a dotted PATH, e.g. 'run.end:output.generatedAt'")  # fmt: skip
         return cls(text.strip(), kind, segments)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 from _imports import import_from
 
+import jobsim
 from jobsim._cli import main
 
 MODULE = """
@@ -603,3 +605,123 @@ def test_an_unknown_profile_of_replay_or_import_is_named_as_the_flag_typed(capsy
     code, out, err = run(capsys, *command, "--profile", "bullmqq")
     assert (code, out) == (2, "")
     assert err.startswith("jobsim: error: --profile='bullmqq' is not valid: one of 'agenda', ")  # was profile=
+
+
+# -- the audit of session 21: what a first-time user's slip did to their files and their runs ---------------------
+
+
+def test_save_refuses_a_python_file_it_would_write_the_trace_over(module, capsys, tmp_path):
+    """``jobsim run jobs --save jobs.py`` replaced the module's code with the trace, exit 0."""
+    source = (tmp_path / f"{module}.py").read_bytes()
+    code, out, err = run(capsys, "run", module, "--save", f"{module}.py")
+    assert (code, out) == (2, "")
+    assert err == (f"jobsim: error: --save '{module}.py' names a Python file, which the trace would replace; give a "
+                   f"trace file, such as '{module}.jobsim.jsonl' (checked before simulating)\n")
+    assert (tmp_path / f"{module}.py").read_bytes() == source
+
+
+def test_an_empty_save_is_refused_not_skipped(module, capsys, tmp_path):
+    """``--save "$TRACE"`` with the variable unset simulated, printed and saved nothing, exit 0."""
+    code, out, err = run(capsys, "run", module, "--save", "", "--no-redact")
+    assert (code, out, err) == (2, "", "jobsim: error: --save '' names no file; give one, such as "
+                                       "'run.jobsim.jsonl'\n")
+    assert list(tmp_path.glob("*.jsonl*")) == []
+
+
+def test_an_empty_tz_is_refused_not_read_as_utc(module, capsys):
+    code, out, err = run(capsys, "run", module, "--tz", "")
+    assert (code, out) == (2, "")
+    assert err == "jobsim: error: --tz='' is not valid: expected an IANA time zone such as 'America/New_York'\n"
+
+
+def test_the_trace_is_saved_even_when_the_reader_of_the_timeline_leaves(module, tmp_path):
+    """``jobsim run jobs --save t.jsonl | head``: the pipe closed while the timeline printed, before the save."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(jobsim.__file__).parents[1]), str(tmp_path)])}
+    with subprocess.Popen([sys.executable, "-m", "jobsim", "run", module, "--days", "30", "--save", "t.jsonl"],
+                          cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as child:
+        assert child.stdout is not None and child.stderr is not None
+        child.stdout.close()  # the reader left before the first line
+        err = child.stderr.read()
+    assert (child.returncode, err) == (141, b"")
+    assert (tmp_path / "t.jsonl").read_bytes().startswith(b'{"k":"header"')
+
+
+@pytest.mark.parametrize("exit_call", ["sys.exit(3)", "sys.exit('usage: jobs.py CONFIG')"])
+def test_a_module_that_exits_as_it_is_imported_is_named(tmp_path, monkeypatch, capsys, exit_call):
+    """A script (argparse, ``sys.exit()``) given as the target ended jobsim with its exit code and no word."""
+    module = write_module(tmp_path, monkeypatch, f"import sys\n{exit_call}\n")
+    code, out, err = run(capsys, "run", module)
+    assert (code, out) == (2, "")
+    assert err == (f"jobsim: error: importing {module!r} called {exit_call};"
+                   " put the code that runs the module as a script under `if __name__ == \"__main__\":` and run "
+                   "again\n")
+
+
+def test_a_factory_that_calls_sys_exit_is_named(tmp_path, monkeypatch, capsys):
+    module = write_module(tmp_path, monkeypatch, "import sys\ndef make():\n    sys.exit('no config')\n")
+    code, out, err = run(capsys, "run", f"{module}:make")
+    assert (code, out, err) == (2, "", f"jobsim: error: calling {module}:make() failed: SystemExit: no config\n")
+
+
+def test_a_module_whose_own_import_fails_is_not_said_to_be_missing(tmp_path, monkeypatch, capsys):
+    """It said "cannot import 'jobs' (No module named 'stripe'); give a module path like 'app.jobs'": the
+    module was found, what it imports was not."""
+    module = write_module(tmp_path, monkeypatch, "import stripe_not_installed_here\n")
+    code, out, err = run(capsys, "run", module)
+    assert (code, out) == (2, "")
+    assert err == (f"jobsim: error: importing {module!r} failed: ModuleNotFoundError: No module named "
+                   "'stripe_not_installed_here'; install what it imports, or fix that module, and run again\n")
+
+
+def test_a_target_with_nothing_after_its_colon_is_refused(module, capsys):
+    """``jobs:`` simulated ``jobs:app`` as if no ':' had been typed."""
+    code, out, err = run(capsys, "run", f"{module}:")
+    assert (code, out) == (2, "")
+    assert err == (f"jobsim: error: '{module}:' names no attribute after ':'; give e.g. {module}:app, or {module} "
+                   "alone for its jobsim_app or app\n")
+
+
+def test_compare_says_what_the_attribute_it_was_given_is(tmp_path, monkeypatch, capsys):
+    """``jobsim compare jobs.py:app`` said "defines no jobsim.Scenario ... or pick one with path:attribute", which
+    it had done."""
+    module = write_module(tmp_path, monkeypatch, MODULE)
+    code, out, err = run(capsys, "compare", f"{module}.py:needs_an_argument")
+    assert (code, out) == (2, "")
+    assert err.startswith(f"jobsim: error: '{module}.py:needs_an_argument' is <function needs_an_argument at ")
+    assert err.endswith(">, not a jobsim.Scenario (or a list of them); name one, or leave out ':needs_an_argument' to "
+                        "use the module's `scenario` or `scenarios`\n")
+
+
+@pytest.mark.parametrize(("source", "target", "message"), [
+    ("app = None\n", "", "{m}:app is None"),  # the attribute found by default: the message is the only place it shows
+    ("jobs = 'acme'\n", ":jobs", "{m}:jobs is 'acme'"),
+    ("def make():\n    return 5\n", ":make", "{m}:make() returned 5"),
+])  # fmt: skip
+def test_a_target_that_is_no_app_at_all_is_named_as_typed(tmp_path, monkeypatch, capsys, source, target, message):
+    """It was "targets=None is not valid: a jobsim.App or a target a backend plugin adapts (...)", naming
+    Simulation's argument, not the ``MODULE:ATTR`` that held it."""
+    module = write_module(tmp_path, monkeypatch, source)
+    code, out, err = run(capsys, "run", module + target)
+    assert (code, out) == (2, "")
+    assert err == (f"jobsim: error: {message.format(m=module)}, not an app to simulate; name a jobsim.App (or a "
+                   f"backend's app that a plugin adapts) with {module}:attribute\n")
+
+
+def test_a_start_the_clocks_skip_is_named_as_the_flag(module, capsys):
+    """The zone's check spoke of ``start=``, an argument the user never typed."""
+    code, out, err = run(capsys, "run", module, "--start", "2025-03-09T02:30:00", "--tz", "America/New_York")
+    assert (code, out) == (2, "")
+    assert err == ("jobsim: error: --start='2025-03-09T02:30:00' does not exist in America/New_York: the clocks skip "
+                   "it that day, going from UTC-05:00 to UTC-04:00; give the instant with its offset, e.g. "
+                   "'2025-03-09T03:30:00-04:00'\n")
+
+
+def test_a_traffic_hook_that_calls_sys_exit_is_named_with_its_line(tmp_path, monkeypatch, capsys):
+    """It ended jobsim with the hook's exit code, no word, and no trace saved."""
+    source = MODULE.replace('    sim.send("hello", {"name": "Zoë Ångström"})', '    sim.send("hello")\n    sys.exit(4)')
+    module = write_module(tmp_path, monkeypatch, "import sys\n" + source)
+    line = ("import sys\n" + source).splitlines().index("    sys.exit(4)") + 1
+    code, out, err = run(capsys, "run", module)
+    assert (code, out) == (2, "")
+    assert err == f"jobsim: error: {module}.jobsim_traffic() failed: SystemExit: 4 ({module}.py, line {line}); " \
+                  "fix it and run again\n"

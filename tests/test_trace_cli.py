@@ -354,8 +354,9 @@ def test_an_app_module_that_fails_to_import_exits_2_with_its_error(recording, ca
 def test_writing_into_a_missing_folder_exits_2(recording, capsys, tmp_path):
     out = tmp_path / "no" / "such" / "copy.jobsim.jsonl"
     assert main(["redact", str(recording["raw"]), str(out)]) == 2
-    # trace.save names the file it cannot write (a TraceError), as reading a missing trace does
-    assert capsys.readouterr().err == f"jobsim: error: {out}: cannot write it: No such file or directory\n"
+    # checked before the file is read and redacted, as replay's --out and run's --save are
+    assert capsys.readouterr().err == (f"jobsim: error: OUT {str(out)!r}: folder {str(out.parent)!r} does not exist; "
+                                       "create it or save elsewhere (checked before redacting)\n")
 
 
 @pytest.mark.parametrize("command", [
@@ -642,3 +643,70 @@ def test_a_replay_or_diff_of_a_cut_off_recording_says_so_in_its_report(recording
         "what it holds is compared" in out.splitlines()
     code, out, _ = run(capsys, "replay", recording["redacted"], "--app", app_module())
     assert code == 0 and "incomplete" not in out
+
+
+@pytest.mark.parametrize("command", [
+    ["replay", "{trace}", "--app", "{app}", "--out", "{out}"], ["redact", "{trace}", "{out}"],
+    ["import", "{events}", "-o", "{out}"],
+])  # fmt: skip
+def test_no_command_writes_a_trace_over_python_code_or_skips_an_empty_out(recording, app_module, capsys, tmp_path,
+                                                                          command):
+    """``--out jobs.py`` replaced the code with the trace; ``--out ""`` (an unset variable) wrote nothing, exit 0
+    or 1; ``import -o FOLDER`` read the whole export before it failed to write."""
+    events = tmp_path / "prod.jsonl"
+    events.write_bytes(orjson.dumps({"name": "user/created", "ts": 1_741_000_000_000, "data": {}}) + b"\n")
+    code_file = tmp_path / "jobs.py"
+    code_file.write_text("app = None\n")
+    flag = "OUT" if command[0] == "redact" else "--out"
+    before = {"replay": "replaying", "redact": "redacting", "import": "importing"}[command[0]]
+    for out, message in [
+        (code_file, f"{flag} {str(code_file)!r} names a Python file, which the trace would replace; give a trace "
+                    f"file, such as {str(tmp_path / 'jobs.jobsim.jsonl')!r} (checked before {before})"),
+        ("", f"{flag} '' names no file; give one, such as 'run.jobsim.jsonl'"),
+        (tmp_path, f"{flag} {str(tmp_path)!r} is a folder; give a file in it, such as "
+                   f"{str(tmp_path / 'run.jobsim.jsonl')!r} (checked before {before})"),
+    ]:
+        argv = [part.format(trace=recording["raw"], events=events, app=app_module(), out=out) for part in command]
+        assert run(capsys, *argv) == (2, "", f"jobsim: error: {message}\n")
+    assert code_file.read_text() == "app = None\n"
+
+
+def test_show_refuses_an_empty_tz_rather_than_showing_the_traces_own(recording, capsys):
+    code, out, err = run(capsys, "show", recording["gz"], "--tz", "")
+    assert (code, out) == (2, "")
+    assert err == "jobsim: error: --tz='' is not valid: expected an IANA time zone such as 'America/New_York'\n"
+
+
+@pytest.mark.parametrize(("field", "value", "command", "message"), [
+    ("tz", "Mars/Olympus", "show", "the header's tz 'Mars/Olympus' is not valid here (no such IANA time zone; expected "
+                                   "e.g. 'America/New_York' or 'UTC'); show it in another with --tz ZONE"),
+    ("tz", "Mars/Olympus", "replay", "the header's tz 'Mars/Olympus' is not valid here (no such IANA time zone; "
+                                     "expected e.g. 'America/New_York' or 'UTC'); update the tz database (pip install "
+                                     "-U tzdata) or correct the header"),
+    ("profile", "sidekiq", "replay", "the header's profile 'sidekiq' is not valid here (one of "),
+])  # fmt: skip
+def test_a_header_value_this_machine_cannot_use_is_named_as_the_files(recording, app_module, capsys, tmp_path, field,
+                                                                      value, command, message):
+    """Both were refused as ``--tz='Mars/Olympus'`` / ``tz=`` / ``profile=``, options the user never gave."""
+    header, _, rest = recording["raw"].read_bytes().partition(b"\n")
+    path = tmp_path / "elsewhere.jobsim.jsonl"
+    path.write_bytes(orjson.dumps({**orjson.loads(header), field: value}) + b"\n" + rest)
+    argv = ["show", path] if command == "show" else ["replay", path, "--app", app_module()]
+    code, out, err = run(capsys, *argv)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"jobsim: error: {path}: {message}")
+    if field == "profile":  # another profile given replaces the header's
+        assert run(capsys, *argv, "--profile", "inngest")[0] in (0, 1)
+
+
+@pytest.mark.parametrize("command", ["diff", "replay"])
+@pytest.mark.parametrize(("pattern", "accepted"), [
+    ("", "a path such as 'email:subject' or 'http:request.headers.date'"),
+    ("email:", "KIND:PATH with a dotted PATH, e.g. 'run.end:output.generatedAt'"),
+])  # fmt: skip
+def test_a_bad_ignore_is_named_as_the_flag(recording, app_module, capsys, command, pattern, accepted):
+    """It was named ``ignore=``, the Python keyword, as ``--tolerance`` and ``--compare`` no longer are."""
+    argv = ["diff", recording["gz"], recording["gz"]] if command == "diff" else [
+        "replay", recording["gz"], "--app", app_module()]
+    code, out, err = run(capsys, *argv, "--ignore", pattern)
+    assert (code, out, err) == (2, "", f"jobsim: error: --ignore={pattern!r} is not valid: {accepted}\n")

@@ -450,3 +450,14 @@ def test_events_inngest_makes_itself_are_left_out_of_an_import_with_a_warning(tm
     assert [r.data["name"] for r in trace.records] == ["order/paid"]
     result = jobsim.Simulation.replay(trace, shop)
     assert [run.output for run in result.simulation.runs("all-failures")] == ["charge"]
+
+
+@pytest.mark.parametrize("value", ["no", 1, None])
+def test_skip_invalid_takes_true_or_false_only(tmp_path, value):
+    """A truthy ``skip_invalid="no"`` skipped (and so lost) the invalid lines it was meant to stop at."""
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b'{"name": "order/paid", "data": {}, "ts": 1741000000000}\nnot json\n')
+    with pytest.raises(jobsim.InvalidArgument) as caught:
+        traces.import_events(path, skip_invalid=value)
+    assert str(caught.value) == (f"skip_invalid={value!r} is not valid: True (skip invalid lines, listing them) "
+                                 "or False")

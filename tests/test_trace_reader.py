@@ -238,6 +238,16 @@ GOOD = b'{"k":"attempt","seq":SEQ,"at":1,"function":"f","run":"r","attempt":0}'
      "a 'fault.armed' record's 'when' must be an integer, got 1e+30"),
     (b'{"k":"fault.armed","seq":SEQ,"at":1,"fault":"downtime","start":5}\n',
      "a 'fault.armed' record of a downtime needs the field(s) end"),
+    # a retry's due time was a TypeError quoting the timeline renderer's repr; an advance's garbage was replayed
+    # as "same"; an event of an unknown origin was replayed as no input, silently
+    (b'{"k":"retry","seq":SEQ,"at":1,"function":"f","run":"r","step":"s","attempt":1,"next_at":"soon"}\n',
+     "a 'retry' record's 'next_at' must be an integer, got 'soon'"),
+    (b'{"k":"advance","seq":SEQ,"at":1,"until":"1h","idle":false}\n',
+     "a 'advance' record's 'until' must be an integer, got '1h'"),
+    (b'{"k":"advance","seq":SEQ,"at":1,"until":null,"idle":"yes"}\n',
+     "a 'advance' record's 'idle' must be true or false, got 'yes'"),
+    (b'{"k":"event","seq":SEQ,"at":1,"origin":"inptu","ce":{"type":"x","id":"1"}}\n',
+     "an event record's 'origin' must be 'input', 'job' or 'system', got 'inptu'"),
 ])  # fmt: skip
 def test_a_bad_line_in_a_block_is_reported_at_its_line(tmp_path, at, bad, message):
     records = [record(10 * seq, KINDS[seq % len(KINDS)]) for seq in range(60)]  # room for seqs between them

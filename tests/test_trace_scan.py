@@ -9,6 +9,7 @@ import pytest
 
 from jobsim import traces
 from jobsim._secrets import MARKER
+from jobsim.errors import InvalidArgument
 
 HEADER = {"k": "header", "format": "jobsim-trace", "version": 1, "start": 0}
 
@@ -147,3 +148,12 @@ def test_a_utf16_file_is_not_scanned_as_text_but_refused_saying_how_to_convert_i
     with pytest.raises(traces.TraceError, match=r"events\.jsonl: the file is UTF-16 \(as PowerShell 5's > writes it\), "
                                                 r"not UTF-8 JSON Lines: convert it"):  # fmt: skip
         traces.scan(path)
+
+
+@pytest.mark.parametrize("value", ["no", 0, None])
+def test_pii_takes_true_or_false_only(tmp_path, value):
+    """A truthy ``pii="no"`` looked for personal data too; a falsy ``0`` or ``None`` passed silently."""
+    with pytest.raises(InvalidArgument) as caught:
+        scan_lines(tmp_path, record(to="ada@gmail.com"), pii=value)
+    assert str(caught.value) == (f"pii={value!r} is not valid: True (also email addresses at real domains and phone "
+                                 "numbers) or False")

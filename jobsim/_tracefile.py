@@ -277,6 +277,10 @@ def _in_processes(trace: Trace, redactor: Redactor | None, cuts: tuple[int, ...]
     child failed in any other way (a record orjson cannot write: the parent meets it and raises what one process
     raises). A child killed by a signal is an error: the trace is not written.
 
+    Once its own part is written, and before waiting for the children, the parent makes what follows their lines
+    (``meanwhile()``, returned: the end line) and lets go of its part's canonical forms: the children take longer
+    (``FIRST_SHARE``), and neither then waits until they are done.
+
     The collector stays off in both (``paused_gc``), so no collection writes to every shared page; the child
     leaves with ``os._exit``: no at-exit code, no flush of files it shares with the parent, and it touches
     nothing but its own temporary file and its two pipes.

@@ -126,14 +126,20 @@ def _write(trace: Trace, out: BinaryIO, policy: Redaction | None, workers: int |
     cuts = _cuts(len(rows), _processes(1 if workers is None and policy is None else workers, len(rows)))
     if len(cuts) == 2:
         _put(_prepared(trace, redactor, verbatim=True)(0, len(rows)), out)
-    else:
-        _in_processes(trace, redactor, cuts, out, spill)
+        out.write(_end_line(trace, last))
+    else:  # the end line made while the other processes finish their parts
+        out.write(_in_processes(trace, redactor, cuts, out, spill, lambda: _end_line(trace, last)))
+
+
+def _end_line(trace: Trace, last: int) -> bytes:
+    """The end line: the next seq, the trace's end, the records by kind."""
+    rows = trace._rows
     counts = Counter(map(_KIND, rows))  # a line per row, "k" its kind: counted in one C loop
     seqs = trace._seqs
     next_seq = (seqs[-1] + 1 if seqs else len(rows)) if rows else 0
     end = {"k": "end", "seq": next_seq, "at": last, "records": len(rows),
            "counts": dict(sorted(counts.items()))}  # fmt: skip
-    out.write(dumps(end, option=options))
+    return orjson.dumps(end, option=_OPTIONS)
 
 
 def _put(records: Iterable[Row], out: BinaryIO) -> None:
@@ -185,9 +191,11 @@ PARALLEL_FROM = 50_000
 copy of the second half cost about what the second core saves (measured, ``benchmarks/README.md``)."""
 MAX_WORKERS = 32
 """The most processes a save uses, whatever ``workers`` asks: each child holds a temporary file open."""
-FIRST_SHARE = 0.47
-"""The share of the records the parent process learns from and writes itself; it also copies the child's lines
-into the file afterwards: at a million records the two then finish together (measured, ``benchmarks/README.md``)."""
+FIRST_SHARE = 0.49
+"""The share of the records the parent process learns from and writes itself; it also makes the end line and lets
+go of its part's canonical forms, then copies the child's lines into the file: at a million records the two then
+finish their parts together (measured, ``benchmarks/README.md``: the child, whose every first write to a page
+copies it, takes longer a record)."""
 
 
 def workers_asked(workers: Any) -> int | None:
@@ -244,7 +252,7 @@ def _cuts(records: int, processes: int) -> tuple[int, ...]:
 
 
 def _in_processes(trace: Trace, redactor: Redactor | None, cuts: tuple[int, ...], out: BinaryIO,
-                  spill: Path | None) -> None:
+                  spill: Path | None, meanwhile: Callable[[], bytes]) -> bytes:
     """The records in ``len(cuts) - 1`` processes: this one writes the first part into ``out`` while a forked
     child writes each other part into a temporary file (a pipe would block it until the parent reads), which the
     parent then copies into ``out`` in order. The bytes are the ones one process writes.
@@ -268,6 +276,10 @@ def _in_processes(trace: Trace, redactor: Redactor | None, cuts: tuple[int, ...]
     are dropped and the parent writes the other parts itself after its own, as one process does; the same when a
     child failed in any other way (a record orjson cannot write: the parent meets it and raises what one process
     raises). A child killed by a signal is an error: the trace is not written.
+
+    Once its own part is written, and before waiting for the children, the parent makes what follows their lines
+    (``meanwhile()``, returned: the end line) and lets go of its part's canonical forms: the children take longer
+    (``FIRST_SHARE``), and neither then waits until they are done.
 
     The collector stays off in both (``paused_gc``), so no collection writes to every shared page; the child
     leaves with ``os._exit``: no at-exit code, no flush of files it shares with the parent, and it touches
@@ -340,6 +352,13 @@ def _in_processes(trace: Trace, redactor: Redactor | None, cuts: tuple[int, ...]
         fakes = redactor.fakes_made() if redactor is not None else 0
         _put(part(cuts[0], cuts[1]), out)
         same = learnt and (redactor is None or redactor.fakes_made() == fakes)
+        # While the children finish: what comes after their lines, and letting go of this part's canonical forms
+        # and of what its learning read (the other parts' may be written below), so that none of it waits until
+        # they are done
+        if redactor is not None:
+            mine, read = made.made_before[cuts[1]], made.learn_before[cuts[1]]
+            made.forms[:mine], made.values[:read] = itertools.repeat(None, mine), itertools.repeat(None, read)
+        tail = meanwhile()
         for i, (pid, sink) in enumerate(children):
             if not pid:
                 continue
@@ -360,6 +379,7 @@ def _in_processes(trace: Trace, redactor: Redactor | None, cuts: tuple[int, ...]
                 shutil.copyfileobj(sink, out, _BUFFER)
         else:
             _put(part(cuts[1], cuts[-1]), out)
+        return tail
     finally:
         for fd in pipes:
             with contextlib.suppress(OSError):
@@ -548,7 +568,7 @@ class _Made(NamedTuple):
     what is read of them (``kinds``, ``values``: the canonical form, or the record's data), ``learn_before[cut]``
     of them before each cut."""
 
-    forms: list[dict[str, Any]]
+    forms: list[Any]
     made_before: dict[int, int]
     kinds: list[str]
     values: list[Any]

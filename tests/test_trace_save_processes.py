@@ -111,6 +111,52 @@ def test_a_fake_made_while_rewriting_makes_the_parent_write_every_part(where, tm
     assert spy.parts == 2
 
 
+def test_a_fake_made_in_the_childs_part_is_rewritten_from_the_canonical_forms_the_parent_kept(tmp_path, spy):
+    """While waiting for the child the parent lets go of its own part's canonical forms only: the child's part,
+    written again by the parent after a fake made there, still has its HTTP, email and output summaries."""
+    trace = bench_trace.build(500, people=20, pool=5)
+    trace._rows[400] = (trace._rows[400][0], "event", {"name": "x", "id": "e1", "ts": None, "data": {},
+                                                       "attributes": {"contactname": "Zebulon Quixote"}})
+    text = _same(trace, tmp_path / "t.jobsim.jsonl", spy, 2)
+    assert spy.parts == 2 and b"Zebulon" not in text
+    assert text.count(b'"k":"http"') == 40 and b"Bearer" not in text
+
+
+def test_the_parent_makes_the_end_line_and_lets_go_of_its_forms_before_waiting_for_the_child(tmp_path, spy,
+                                                                                        monkeypatch):
+    """What the parent does after its own part while the child still writes (the save's longest path is the
+    child's part): the end line, and dropping the canonical forms of the records it wrote."""
+    order: list[str] = []
+    end_line, waitpid, second_pass = _tracefile._end_line, os.waitpid, _tracefile._second_pass
+    forms: list[list[Any]] = []
+
+    def noted_end(*args: Any) -> bytes:
+        order.append("end")
+        return end_line(*args)
+
+    def noted_wait(pid: int, options: int) -> tuple[int, int]:
+        order.append("wait")
+        made = forms[-1]  # the two processes' save: None for each form of the parent's part, the child's kept
+        kept = [form is not None for form in made]
+        order.append(f"forms: {kept.index(True)} let go, then {len(made) - kept.index(True)} kept, {sum(kept)}")
+        return waitpid(pid, options)
+
+    def noted_pass(trace: Any, redactor: Any, expand: Any, made: list[Any], before: Any) -> Any:
+        forms.append(made)
+        return second_pass(trace, redactor, expand, made, before)
+
+    monkeypatch.setattr(_tracefile, "_end_line", noted_end)
+    monkeypatch.setattr(os, "waitpid", noted_wait)
+    monkeypatch.setattr(_tracefile, "_second_pass", noted_pass)
+    trace = bench_trace.build(500, people=20, pool=5)
+    _same(trace, tmp_path / "t.jobsim.jsonl", spy, 2)
+    first = forms[0]  # one process's save (every form), then two's
+    made = ("http", "email", "run.end")
+    child = sum(1 for _, kind, _ in trace._rows[round(500 * _tracefile.FIRST_SHARE) :] if kind in made)
+    assert order == ["end", "end", "wait", f"forms: {len(first) - child} let go, then {child} kept, {child}"]
+    assert spy.parts == 1
+
+
 def test_a_value_faked_while_learning_is_rewritten_in_text_met_before_it(tmp_path):
     """Pending values (phone numbers, addresses) are faked one by one after the first pass; text rewritten
     while faking an earlier one (a list of dicts at a ``phone`` field) is not remembered into the rewriting,
@@ -407,7 +453,8 @@ def test_each_process_learns_its_own_part(tmp_path, spy, monkeypatch):
     monkeypatch.setattr(_tracefile, "_learn_part", noted)
     trace = bench_trace.build(500, people=20, pool=5)
     _same(trace, tmp_path / "t.jobsim.jsonl", spy, 2)
-    assert [(start, stop) for pid, start, stop in learned if pid == os.getpid()] == [(0, round(500 * 0.47))]
+    mine = [(start, stop) for pid, start, stop in learned if pid == os.getpid()]
+    assert mine == [(0, round(500 * _tracefile.FIRST_SHARE))]
     assert spy.parts == 1
 
 

@@ -73,7 +73,6 @@ class Redactor(_Learner):
         """A redactor of the same policy, kept values and phone numbers that has learned nothing yet."""
         return Redactor(self.policy, self.keep, self.phones)
 
-
     # -- the second pass ------------------------------------------------------------------------
     def tables(self) -> tuple[Callable[[dict[str, Any], _Table], dict[str, Any]], dict[str, _Table]]:
         """For a writer's loop over every record, once ``learn`` has read them all: ``fields(data, tables[kind])``

@@ -221,7 +221,7 @@ class _Fakes:
     def _kept_domain(self, domain: str) -> bool:
         return any(domain == kept or domain.endswith("." + kept) for kept in self.policy.keep_domains)
 
-
     def _walk(self, value: Any) -> Any:
-        """Any value rewritten (``jobsim._redact.Redactor._walk``): the fakes of a list or dict are its items'."""
+        """Any value as it may be written (``jobsim._redact.Redactor``'s): ``_pseudonym`` and free text hand it
+        what a list, a dict or a JSON string holds."""
         raise NotImplementedError  # pragma: no cover -- Redactor's

@@ -122,4 +122,3 @@ def policy_for(redact: Any) -> Redaction | None:
     if isinstance(redact, Redaction):
         return redact
     raise InvalidArgument.build("redact", redact, "a jobsim.Redaction, True (the default policy) or False (none)")
-

@@ -306,7 +306,6 @@ def _read(fd: int, size: int) -> bytes:
     return bytes(chunks)
 
 
-
 class _Made(NamedTuple):
     """What ``_canonical`` made before forking: the canonical forms of every record (``forms``, the records before
     each cut made ``made_before[cut]`` of them), and the records the first pass learns from, as their kinds and

@@ -24,7 +24,6 @@ _BUFFER = 1 << 20  # bytes written at a time
 _OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
 
 
-
 def _put(records: Iterable[Row], out: BinaryIO) -> None:
     """Records as JSON Lines into ``out``."""
     dumps, default, options = orjson.dumps, _default, _OPTIONS

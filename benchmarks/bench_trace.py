@@ -169,7 +169,7 @@ def main() -> None:
     import jobsim
     from jobsim import traces
     from jobsim._gc import paused_gc
-    from jobsim._tracefile import lines
+    from jobsim._tracelines import lines
     from jobsim._tracereader import _BLOCK, loading_gc
 
     print(f"# jobsim from {jobsim.__file__}")

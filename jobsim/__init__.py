@@ -35,7 +35,7 @@ __version__ = "0.1.0"
 # The HTTP sink's names load httpx and respx; they are imported on first use so
 # that ``import jobsim`` (and so every pytest start) stays cheap.
 _LAZY = {"HttpCall": "_http", "UnmatchedRequest": "_http", "delayed": "_httptime", "timeout": "_httptime",
-         "answer_lost": "_httplost", "Redaction": "_redact", "ReplayResult": "_replay"}
+         "answer_lost": "_httplost", "Redaction": "_redactpolicy", "ReplayResult": "_replay"}
 
 
 def __getattr__(name: str) -> object:

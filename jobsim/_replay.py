@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._checks import check_callable, keywords_checked
-from ._redact import Redaction
+from ._redactpolicy import Redaction
 from ._replayhttp import Keeps, serve_recorded_http
 from ._replayinputs import Deliver, Script, has_outcomes, send_input
 from ._safe import said
@@ -346,7 +346,7 @@ def _check_options(setup: Any, deliver: Any, http: Any, faults: Any) -> None:
 def _compare(recorded: Trace, sim: Simulation, compare: Any, ignore: Any, tolerance: int,
              redact: Redaction | bool | None, notes: list[str], keeps: Keeps, cut_at: int | None) -> Comparison:
     from ._gc import paused_gc
-    from ._tracefile import lines
+    from ._tracelines import lines
 
     policy = _keep_fakes(recorded, sim, redact, notes, keeps)
     redactor = None if policy is None else policy.redactor(sim.trace._keep, keeps.phones)

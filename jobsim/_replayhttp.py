@@ -13,7 +13,8 @@ from urllib.parse import unquote_plus
 import orjson
 
 from ._codec import canonical
-from ._redact import PhonesIn, Redaction, pseudonyms_in
+from ._redactkept import PhonesIn, pseudonyms_in
+from ._redactpolicy import Redaction
 from ._time import US
 from ._trace import Trace
 

@@ -27,7 +27,7 @@ import orjson
 
 from ._checks import keywords_checked
 from ._pseudonyms import reserved_domain
-from ._redact import json_in, json_string_in
+from ._redacttext import json_in, json_string_in
 from ._secrets import (
     EMAIL,
     MARKER,

@@ -25,7 +25,7 @@ from .errors import InvalidArgument
 
 if TYPE_CHECKING:
     from ._events import Event
-    from ._redact import Redaction
+    from ._redactpolicy import Redaction
     from ._simulation import Simulation
     from ._steps import Execution
 

@@ -34,7 +34,7 @@ from ._checks import keywords_checked
 from ._codec import from_cloudevent, to_cloudevent
 from ._gc import paused_gc
 from ._importing import import_events, read_any
-from ._redact import Redaction
+from ._redactpolicy import Redaction
 from ._replay import ReplayResult, _cut_off, compared_up_to, replay, up_to
 from ._replayinputs import has_outcomes
 from ._scan import Finding, scan
@@ -42,7 +42,8 @@ from ._secrets import MARKER
 from ._time import Duration, duration_ns, zone
 from ._trace import Record, Trace
 from ._tracediff import compare_lines, declared
-from ._tracefile import FORMAT, VERSION, lines
+from ._tracefile import FORMAT, VERSION
+from ._tracelines import lines
 from ._tracereader import TraceReader
 from ._traceresult import Comparison, Divergence, FunctionResult
 from ._tracestory import COMPARISONS

@@ -40,7 +40,7 @@ from jobsim import invariants, traces
 from jobsim._profiles import builtin_profiles
 from jobsim._records import FINAL
 from jobsim._timeline import render_trace
-from jobsim._tracefile import lines
+from jobsim._tracelines import lines
 from jobsim._tracereader import known_kinds_renderers
 
 START = "2025-03-01T00:00:00Z"

@@ -419,9 +419,9 @@ def test_the_writer_s_spliced_lines_are_what_encoding_each_record_gives(rows, tm
 
 def test_the_writer_writes_as_it_goes_whatever_the_kinds(monkeypatch, tmp_path):
     """A trace of events only (lines with their own layout) is flushed a buffer at a time too, not held whole."""
-    from jobsim import _tracefile
+    from jobsim import _tracefile, _tracelines
 
-    monkeypatch.setattr(_tracefile, "_BUFFER", 4096)
+    monkeypatch.setattr(_tracelines, "_BUFFER", 4096)
     trace = jobsim.Trace()
     for i in range(200):
         trace.add(i, "event", {"name": "e", "id": f"e{i}", "data": {"i": i}, "ts": 0, "origin": "input"})

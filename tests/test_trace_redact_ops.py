@@ -1,7 +1,7 @@
 """The default save's redaction does less work per record, counted in calls rather than timed.
 
 ``Trace.save`` of the benchmark's trace (``_redactcorpus.shop``) is traced with ``sys.setprofile``:
-the Python functions of the redactor (``jobsim._redact``, ``jobsim._secrets``) it calls and the
+the Python functions of the redactor (``jobsim._redact`` and its parts, ``jobsim._secrets``) it calls and the
 regex methods it runs, per record. Before the event lines were made already redacted, recorded
 outputs decoded once per distinct JSON and the writer called each kind's field table directly,
 the same save made 4.63 redactor calls and 1.11 regex calls a record (at 777b71f; 3.91 and 0.76
@@ -24,7 +24,8 @@ from _redactcorpus import START_NS, shop
 from jobsim import Redaction, Trace, _codec, _tracefile
 from jobsim._redact import Redactor
 
-_COUNTED = ("/jobsim/_redact.py", "/jobsim/_secrets.py")
+_COUNTED = ("/jobsim/_redact.py", "/jobsim/_redactfakes.py", "/jobsim/_redactlearn.py", "/jobsim/_redacttext.py",
+            "/jobsim/_redactkept.py", "/jobsim/_redactpolicy.py", "/jobsim/_secrets.py")
 
 
 def _calls(trace: Trace, policy: Redaction | None) -> Counter[str]:

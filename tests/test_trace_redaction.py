@@ -270,9 +270,9 @@ def test_key_fingerprint_is_a_slow_hash_not_a_plain_digest():
 
 def test_the_text_cache_starts_afresh_when_full_and_results_stay_right(monkeypatch):
     """One-off strings (event ids, errors) must not fill the cache for good: when full it is cleared."""
-    import jobsim._redact as redact_module
+    import jobsim._redacttext as text_module
 
-    monkeypatch.setattr(redact_module, "_CACHE_ENTRIES", 50)
+    monkeypatch.setattr(text_module, "_CACHE_ENTRIES", 50)
     redactor = Redaction(key="k").redactor()
     for i in range(120):
         assert redactor.text(f"evt_{i}") == f"evt_{i}"
@@ -370,11 +370,11 @@ def test_the_free_text_phones_of_a_loaded_trace_are_looked_for_only_when_a_phone
         tmp_path, monkeypatch):
     """Re-saving a redacted trace keeps the fakes its free text got; finding them reads every record,
     so it happens only once a phone number is met, and a trace without any never pays for it."""
-    import jobsim._redact as redact_module
+    import jobsim._redactkept as kept_module
 
     searched: list[int] = []
-    real = redact_module._phones_in
-    monkeypatch.setattr(redact_module, "_phones_in", lambda data: searched.append(1) or real(data))
+    real = kept_module._phones_in
+    monkeypatch.setattr(kept_module, "_phones_in", lambda data: searched.append(1) or real(data))
     app = jobsim.App("inbox")
 
     @app.function("noop", on="nothing/happens")

@@ -22,7 +22,7 @@ import pytest
 from _redactcorpus import START_NS, bench_trace, corpus
 
 import jobsim
-from jobsim import Redaction, Trace, _tracefile
+from jobsim import Redaction, Trace, _tracefile, _tracefork, _tracelines
 from jobsim.errors import InvalidArgument, TraceError
 
 pytestmark = [
@@ -40,7 +40,7 @@ class Spy:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.forks = self.parts = 0
-        fork, put = os.fork, _tracefile._put
+        fork, put = os.fork, _tracelines._put
 
         def counted_fork() -> int:
             pid = fork()
@@ -53,7 +53,8 @@ class Spy:
             put(records, out)
 
         monkeypatch.setattr(os, "fork", counted_fork)
-        monkeypatch.setattr(_tracefile, "_put", counted_put)
+        monkeypatch.setattr(_tracefile, "_put", counted_put)  # one process's
+        monkeypatch.setattr(_tracefork, "_put", counted_put)  # the parts of several
 
     def reset(self) -> None:
         self.forks = self.parts = 0
@@ -127,7 +128,7 @@ def test_the_parent_makes_the_end_line_and_lets_go_of_its_forms_before_waiting_f
     """What the parent does after its own part while the child still writes (the save's longest path is the
     child's part): the end line, and dropping the canonical forms of the records it wrote."""
     order: list[str] = []
-    end_line, waitpid, second_pass = _tracefile._end_line, os.waitpid, _tracefile._second_pass
+    end_line, waitpid, second_pass = _tracefile._end_line, os.waitpid, _tracefork._second_pass
     forms: list[list[Any]] = []
 
     def noted_end(*args: Any) -> bytes:
@@ -147,12 +148,12 @@ def test_the_parent_makes_the_end_line_and_lets_go_of_its_forms_before_waiting_f
 
     monkeypatch.setattr(_tracefile, "_end_line", noted_end)
     monkeypatch.setattr(os, "waitpid", noted_wait)
-    monkeypatch.setattr(_tracefile, "_second_pass", noted_pass)
+    monkeypatch.setattr(_tracefork, "_second_pass", noted_pass)
     trace = bench_trace.build(500, people=20, pool=5)
     _same(trace, tmp_path / "t.jobsim.jsonl", spy, 2)
     first = forms[0]  # one process's save (every form), then two's
     made = ("http", "email", "run.end")
-    child = sum(1 for _, kind, _ in trace._rows[round(500 * _tracefile.FIRST_SHARE) :] if kind in made)
+    child = sum(1 for _, kind, _ in trace._rows[round(500 * _tracefork.FIRST_SHARE) :] if kind in made)
     assert order == ["end", "end", "wait", f"forms: {len(first) - child} let go, then {child} kept, {child}"]
     assert spy.parts == 1
 
@@ -196,9 +197,9 @@ def test_a_child_killed_by_a_signal_is_an_error_and_nothing_is_written(tmp_path,
     def killed(*args: Any) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
-    monkeypatch.setattr(_tracefile, "_child", killed)
+    monkeypatch.setattr(_tracefork, "_child", killed)
     trace = bench_trace.build(500, people=20, pool=5)
-    first = round(500 * _tracefile.FIRST_SHARE)
+    first = round(500 * _tracefork.FIRST_SHARE)
     with pytest.raises(TraceError, match=rf"records {first} to 499 was killed by SIGKILL.*workers=1"):
         trace.save(tmp_path / "t.jobsim.jsonl", workers=2)
     assert list(tmp_path.iterdir()) == []
@@ -235,10 +236,10 @@ def test_workers_must_be_a_whole_number_of_processes(workers, tmp_path):
 @pytest.fixture
 def large(monkeypatch):
     """A trace ``workers=None`` splits: past a lowered ``PARALLEL_FROM``, with two CPUs."""
-    monkeypatch.setattr(_tracefile, "PARALLEL_FROM", 100)
-    monkeypatch.setattr(_tracefile, "_cpus", lambda: 2)
-    monkeypatch.setattr(_tracefile, "_os_threads", lambda: 1)  # under pytest-xdist, execnet's thread
-    monkeypatch.delenv(_tracefile.WORKERS_ENV, raising=False)
+    monkeypatch.setattr(_tracefork, "PARALLEL_FROM", 100)
+    monkeypatch.setattr(_tracefork, "_cpus", lambda: 2)
+    monkeypatch.setattr(_tracefork, "_os_threads", lambda: 1)  # under pytest-xdist, execnet's thread
+    monkeypatch.delenv(_tracefork.WORKERS_ENV, raising=False)
     return bench_trace.build(200, people=10, pool=3)
 
 
@@ -249,7 +250,7 @@ def test_a_large_trace_is_written_in_two_processes_by_default(large, tmp_path, s
     assert spy.forks == 1
     large.save(tmp_path / "t.jobsim.jsonl", redact=False)  # nothing to redact: one process
     assert spy.forks == 1
-    monkeypatch.setattr(_tracefile, "PARALLEL_FROM", 201)  # a smaller trace than that: one process
+    monkeypatch.setattr(_tracefork, "PARALLEL_FROM", 201)  # a smaller trace than that: one process
     spy.reset()
     large.save(tmp_path / "t.jobsim.jsonl")
     assert spy.forks == 0
@@ -261,13 +262,13 @@ def test_one_process_with_one_cpu_a_thread_alive_no_fork_or_the_environment_sayi
     expected = large.save(path, workers=1).read_bytes()
     checks = []
     with monkeypatch.context() as m:
-        m.setattr(_tracefile, "_cpus", lambda: 1)
+        m.setattr(_tracefork, "_cpus", lambda: 1)
         checks.append(large.save(path))
     with monkeypatch.context() as m:
-        m.setenv(_tracefile.WORKERS_ENV, "1")
+        m.setenv(_tracefork.WORKERS_ENV, "1")
         checks.append(large.save(path))
     with monkeypatch.context() as m:  # a thread threading does not list (a C library's): not by itself
-        m.setattr(_tracefile, "_os_threads", lambda: 2)
+        m.setattr(_tracefork, "_os_threads", lambda: 2)
         checks.append(large.save(path))
     done = threading.Event()
     thread = threading.Thread(target=done.wait)
@@ -283,19 +284,19 @@ def test_one_process_with_one_cpu_a_thread_alive_no_fork_or_the_environment_sayi
         checks.append(large.save(path, workers=2))
     assert spy.forks == 0
     assert [check.read_bytes() for check in checks] == [expected] * 6
-    monkeypatch.setenv(_tracefile.WORKERS_ENV, "3")
+    monkeypatch.setenv(_tracefork.WORKERS_ENV, "3")
     spy.reset()
     large.save(path)
     assert spy.forks == 2
 
 
 def test_the_operating_system_counts_the_threads() -> None:
-    assert _tracefile._os_threads() >= threading.active_count() >= 1
+    assert _tracefork._os_threads() >= threading.active_count() >= 1
 
 
 @pytest.mark.parametrize("given", ["0", "two", "-2", "²"])  # "²".isdigit(), but int() refuses it
 def test_the_environment_variable_must_be_a_whole_number_too(given, tmp_path, monkeypatch):
-    monkeypatch.setenv(_tracefile.WORKERS_ENV, given)
+    monkeypatch.setenv(_tracefork.WORKERS_ENV, given)
     with pytest.raises(InvalidArgument, match=f"JOBSIM_SAVE_WORKERS='{given}' is not valid"):
         jobsim.Trace().save(tmp_path / "t.jobsim.jsonl")
 
@@ -330,7 +331,7 @@ def test_a_program_that_reaps_its_own_children_still_saves(sigchld, tmp_path, mo
             while (pid := os.waitpid(-1, os.WNOHANG)[0]) > 0:
                 reaped.append(pid)
 
-    parent, put = os.getpid(), _tracefile._put
+    parent, put = os.getpid(), _tracelines._put
 
     def late_put(records: Any, out: Any) -> None:  # the parent's part ends after the child has exited
         if os.getpid() == parent and sigchld == "reaped":
@@ -341,7 +342,7 @@ def test_a_program_that_reaps_its_own_children_still_saves(sigchld, tmp_path, mo
 
     trace = bench_trace.build(500, people=20, pool=5)
     one = trace.save(tmp_path / "one.jobsim.jsonl", workers=1).read_bytes()
-    monkeypatch.setattr(_tracefile, "_put", late_put)
+    monkeypatch.setattr(_tracefork, "_put", late_put)
     previous = signal.signal(signal.SIGCHLD, signal.SIG_IGN if sigchld == "ignored" else reaper)
     try:
         assert trace.save(tmp_path / "t.jobsim.jsonl", workers=2).read_bytes() == one
@@ -354,7 +355,7 @@ def test_the_parents_signal_handlers_never_run_in_the_child(tmp_path, monkeypatc
     the parent's: a signal the whole process group gets (systemd's stop, a terminal's ^C) must not run it a
     second time in the child, which shares the parent's files and sockets. The child could keep every signal
     blocked (the parent kills it if the save fails) or reset the handlers before unblocking them."""
-    parent, put = os.getpid(), _tracefile._put
+    parent, put = os.getpid(), _tracelines._put
     ran: list[int] = []
     children: list[int] = []
 
@@ -381,7 +382,7 @@ def test_the_parents_signal_handlers_never_run_in_the_child(tmp_path, monkeypatc
         return pid
 
     monkeypatch.setattr(os, "fork", remembered_fork)
-    monkeypatch.setattr(_tracefile, "_put", put_then_signal)
+    monkeypatch.setattr(_tracefork, "_put", put_then_signal)
     previous = signal.signal(signal.SIGUSR1, handler)
     try:
         bench_trace.build(500, people=20, pool=5).save(tmp_path / "t.jobsim.jsonl", workers=2)
@@ -393,7 +394,7 @@ def test_the_parents_signal_handlers_never_run_in_the_child(tmp_path, monkeypatc
 
 def test_workers_past_the_ceiling_use_the_ceiling(tmp_path, spy, monkeypatch):
     # workers=2000 forked 1,999 children, each with a temporary file open: out of descriptors before any gain
-    monkeypatch.setattr(_tracefile, "MAX_WORKERS", 3)
+    monkeypatch.setattr(_tracefork, "MAX_WORKERS", 3)
     trace = bench_trace.build(120, people=10, pool=3)
     trace.save(tmp_path / "one.jobsim.jsonl", workers=1)
     spy.reset()
@@ -444,17 +445,17 @@ def test_what_each_part_learns_reaches_the_other_processes_in_order(tmp_path, sp
 def test_each_process_learns_its_own_part(tmp_path, spy, monkeypatch):
     """The first pass runs in every process, each over its part: the parent learns only the records it writes."""
     learned: list[tuple[int, int, int]] = []
-    learn = _tracefile._learn_part
+    learn = _tracefork._learn_part
 
     def noted(redactor: Any, made: Any, start: int, stop: int) -> None:
         learned.append((os.getpid(), start, stop))
         learn(redactor, made, start, stop)
 
-    monkeypatch.setattr(_tracefile, "_learn_part", noted)
+    monkeypatch.setattr(_tracefork, "_learn_part", noted)
     trace = bench_trace.build(500, people=20, pool=5)
     _same(trace, tmp_path / "t.jobsim.jsonl", spy, 2)
     mine = [(start, stop) for pid, start, stop in learned if pid == os.getpid()]
-    assert mine == [(0, round(500 * _tracefile.FIRST_SHARE))]
+    assert mine == [(0, round(500 * _tracefork.FIRST_SHARE))]
     assert spy.parts == 1
 
 
@@ -475,14 +476,14 @@ def test_a_note_that_cannot_be_sent_makes_the_parent_learn_and_write_every_part(
 
 
 def test_a_child_that_fails_while_learning_leaves_the_parent_to_learn_its_part(tmp_path, spy, monkeypatch):
-    parent, learn = os.getpid(), _tracefile._learn_part
+    parent, learn = os.getpid(), _tracefork._learn_part
 
     def failing(*args: Any) -> None:
         if os.getpid() != parent:
             raise MemoryError
         learn(*args)
 
-    monkeypatch.setattr(_tracefile, "_learn_part", failing)
+    monkeypatch.setattr(_tracefork, "_learn_part", failing)
     _same(_learning_across_parts(), tmp_path / "t.jobsim.jsonl", spy, 3)
     assert spy.parts == 2
 

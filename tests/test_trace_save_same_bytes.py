@@ -24,7 +24,7 @@ from _redactcorpus import AT, SECOND, START_NS, awkward, corpus, save_all, shop
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobsim import Redaction, Trace, _codec, _redact, _tracefile, traces
+from jobsim import Redaction, Trace, _codec, _redactfakes, _tracefork, _tracelines, traces
 from jobsim._codec import EXPAND, EXPAND_AS_IS
 from jobsim._email import Email
 from jobsim._http import HttpCall
@@ -148,7 +148,9 @@ class _Unmemoized(Redactor):
 @pytest.fixture
 def slow_path(monkeypatch):
     """Trace.save as written before the speed-up: no summaries remembered, no memos, no quiet test."""
-    monkeypatch.setattr(_tracefile, "expanders", lambda *, as_is=False: dict(EXPAND_AS_IS if as_is else EXPAND))
+    expand = lambda *, as_is=False: dict(EXPAND_AS_IS if as_is else EXPAND)  # noqa: E731
+    monkeypatch.setattr(_tracelines, "expanders", expand)
+    monkeypatch.setattr(_tracefork, "expanders", expand)
     unmemoized = lambda policy, keep=(), phones=frozenset(): _Unmemoized(policy, keep, phones)  # noqa: E731
     monkeypatch.setattr(Redaction, "redactor", unmemoized)
 
@@ -213,7 +215,7 @@ def test_dicts_of_one_shape_share_a_plan_and_others_get_their_own(tmp_path, requ
     """What ``_dict`` and ``_learn`` do at each key is planned once per tuple of keys (a plain ``name`` is a
     person's beside an email, phone or address; a ``number`` a card's beside ``cvc``): dicts of one length
     and other keys, of the same keys in another order, and more shapes than are remembered at once."""
-    monkeypatch.setattr(_redact, "_PLANS", 3)
+    monkeypatch.setattr(_redactfakes, "_PLANS", 3)
     shapes = [{"name": "Ada Lovelace", "email": "ada@gmail.com"}, {"name": "Blue Mug", "sku": "mug"},
               {"email": "grace@navy.mil", "name": "Grace Hopper"}, {"name": "Grace Hopper", "phone": "+1 415 555 0100"},
               {"number": "4242424242424242", "cvc": "123"}, {"number": "A-1001", "total": 12.5},

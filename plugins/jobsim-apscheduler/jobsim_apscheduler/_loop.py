@@ -127,6 +127,7 @@ class SchedulerLoop(VirtualLoop):
         self.counted: set[Run] = set()
         self.started: dict[Run, dict[asyncio.Task[Any], None]] = {}  # running job runs -> tasks their code started
         self.orphans: set[asyncio.Task[Any]] = set()  # such tasks still running when their job's run ended
+        self.unreported: list[asyncio.Task[Any]] = []  # their errors, reported once nothing more is ready (_tick)
         self._outer: Any = None
         self._thread = threading.get_ident()
         self._timer_seq = itertools.count()
@@ -198,23 +199,24 @@ class SchedulerLoop(VirtualLoop):
 
     def _job_task_done(self, run: Run, task: asyncio.Task[Any]) -> None:
         """A task a job's code started ended: one with no error is forgotten (a job that starts a task per
-        message does not keep them all); an orphan's error is reported after its other done callbacks, which
-        may retrieve it."""
+        message does not keep them all); an orphan's error is reported once nothing more is ready at the
+        instant (``_tick``): its done callbacks, and the code they wake (``asyncio.wait``), may retrieve it."""
         if task.cancelled() or getattr(task, "_exception", None) is None:
             self.started.get(run, {}).pop(task, None)
             self.orphans.discard(task)
         elif task in self.orphans:
             self.orphans.discard(task)
-            self.call_soon(self._report_unretrieved, [task])
+            self.unreported.append(task)
 
     def run_ended(self, run: Run) -> None:
         """A coroutine job's run ends: the tasks its code started that ended in an error nobody retrieved are
-        reported now, at its virtual instant, as ``VirtualLoop.drive`` does as a request ends; a task still
-        running is reported as it ends. asyncio would log "Task exception was never retrieved" when the task
+        reported at its virtual instant, once nothing more is ready then (``_tick``: code that wakes then may
+        retrieve them), as ``VirtualLoop.drive`` does as a request ends; a task still running is reported as
+        it ends. asyncio would log "Task exception was never retrieved" when the task
         is garbage-collected: whenever a collection comes if the run's error keeps it alive (its traceback
         holds the job's frame), maybe in another test, maybe while time-machine's travel starts or stops."""
         tasks = list(self.started.pop(run, ()))
-        self._report_unretrieved(tasks)
+        self.unreported.extend(task for task in tasks if task.done())
         self.orphans.update(task for task in tasks if not task.done())
 
     def arm(self) -> None:
@@ -270,6 +272,9 @@ class SchedulerLoop(VirtualLoop):
                 if x.now > start or self.fatal is not None or not self._awaits_real_io():
                     break
                 self._wait_real_io()
+            if self.unreported and not self._ready and self.fatal is None:  # no code left to retrieve them now
+                unreported, self.unreported = self.unreported, []
+                self._report_unretrieved(unreported)
         finally:
             self._leave(x)
         if x.now > start:

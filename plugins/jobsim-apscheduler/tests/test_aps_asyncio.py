@@ -505,6 +505,33 @@ def test_a_running_job_does_not_keep_the_tasks_it_started_that_ended_well(aio):
     assert alive == [0, 0, 0]
 
 
+def test_a_task_that_outlived_its_jobs_run_whose_error_a_waiting_task_retrieves_is_not_logged(aio, caplog):
+    """A supervisor a job left behind waits for its worker with ``asyncio.wait`` and reads the error once it
+    wakes: that is after the worker's done callbacks (``asyncio.wait`` only wakes it from one), at the same
+    instant. asyncio logs nothing (the error was retrieved); neither does jobsim, whose report of such a task
+    waits until nothing more is ready at the instant it ended."""
+    handled, kept = [], []
+
+    async def work():
+        await asyncio.sleep(10)
+        raise ValueError("handled")
+
+    async def supervise(worker):
+        done, _ = await asyncio.wait([worker])
+        handled.extend((dt.datetime.now(dt.timezone.utc).strftime("%H:%M:%S"), repr(task.exception()))
+                       for task in done)  # fmt: skip
+
+    async def launcher():
+        kept.append(asyncio.create_task(supervise(asyncio.create_task(work()))))
+
+    aio.add_job(launcher, "date", run_date=START, id="launcher")
+    with caplog.at_level(logging.ERROR, "asyncio"), jobsim.Simulation(aio, start=START) as sim:
+        sim.advance("1min")
+        assert sim.runs("launcher")[0].status == "completed"
+    assert handled == [("00:00:10", "ValueError('handled')")]
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
+
+
 # -- jobs that never end, budgets --------------------------------------------------------------------------------
 def test_a_job_waiting_forever_stays_running_and_is_cancelled_quietly_at_close(aio):
     never = asyncio.Event()

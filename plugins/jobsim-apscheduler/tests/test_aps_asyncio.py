@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import datetime as dt
 import gc
 import itertools
@@ -530,6 +531,35 @@ def test_a_task_that_outlived_its_jobs_run_whose_error_a_waiting_task_retrieves_
         assert sim.runs("launcher")[0].status == "completed"
     assert handled == [("00:00:10", "ValueError('handled')")]
     assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
+
+
+def test_a_running_job_does_not_keep_the_tasks_it_started_whose_error_it_retrieved(aio, caplog):
+    """A consumer that awaits a task per message and handles its error: the failed tasks (each holding its
+    traceback, and so its frames and the message) are not kept until its run ends, only those whose error
+    nobody had retrieved at the instant they ended, for the report."""
+    tasks, alive = [], []
+
+    async def handle(n):
+        await asyncio.sleep(1)
+        raise ValueError(n)
+
+    async def consumer():
+        for n in range(3):
+            task = asyncio.create_task(handle(n))
+            tasks.append(weakref.ref(task))
+            with contextlib.suppress(ValueError):
+                await task
+            del task
+            await asyncio.sleep(10)
+            gc.collect()
+            alive.append(sum(task() is not None for task in tasks))
+
+    aio.add_job(consumer, "date", run_date=START, id="consumer")
+    with caplog.at_level(logging.ERROR, "asyncio"), jobsim.Simulation(aio, start=START) as sim:
+        sim.run_until_idle()
+        assert sim.runs("consumer")[0].status == "completed"
+    assert alive == [0, 0, 0]
+    assert [r for r in caplog.records if r.name == "asyncio"] == []
 
 
 # -- jobs that never end, budgets --------------------------------------------------------------------------------

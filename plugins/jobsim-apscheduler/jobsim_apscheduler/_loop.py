@@ -454,6 +454,8 @@ class SchedulerLoop(VirtualLoop):
             for _ in range(100):
                 if gens.done() or not self._round(x):
                     break
+            unreported, self.unreported, self.failed = self.unreported, [], []
+            self._report_unretrieved(unreported)  # retrieved, and not reported at close: nor at collection
         finally:
             self._leave(x)
         self._ready.clear()

@@ -562,6 +562,28 @@ def test_a_running_job_does_not_keep_the_tasks_it_started_whose_error_it_retriev
     assert [r for r in caplog.records if r.name == "asyncio"] == []
 
 
+def test_a_task_error_of_a_job_cut_short_by_the_close_is_not_logged_later(aio, caplog):
+    """A job waiting forever when the simulation closes, whose task failed unseen: at close leftovers are not
+    reported, and the error counts as retrieved, so asyncio does not log it either when the task is collected,
+    whenever the loop lets go of it (in whatever test that falls in)."""
+    never, kept = asyncio.Event(), []
+
+    async def boom():
+        raise ValueError("lost at close")
+
+    async def waiting():
+        kept.append(asyncio.create_task(boom()))
+        await never.wait()
+
+    aio.add_job(waiting, "date", run_date=START, id="waiting")
+    with caplog.at_level(logging.ERROR, "asyncio"), jobsim.Simulation(aio, start=START) as sim:
+        sim.advance("1min")
+        assert [run.status for run in sim.runs("waiting")] == ["running"]
+        assert kept[0].done() and kept[0]._log_traceback  # asyncio would log it when collected
+    assert not kept[0]._log_traceback
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
+
+
 # -- jobs that never end, budgets --------------------------------------------------------------------------------
 def test_a_job_waiting_forever_stays_running_and_is_cancelled_quietly_at_close(aio):
     never = asyncio.Event()

@@ -295,7 +295,8 @@ def check_output(flag: str, path: str, before: str) -> None:
     target = Path(path)
     folder = target.resolve().parent
     if target.suffix.lower() in (".py", ".pyw", ".pyi"):  # `--save jobs.py`: the trace would replace the code
-        raise JobsimError(f"{flag} {path!r} names a Python file, which the trace would replace; give a trace file, "
+        what = "which the trace would replace" if target.exists() else "not a trace file"
+        raise JobsimError(f"{flag} {path!r} names a Python file, {what}; give a trace file, "
                           f"such as {str(target.with_suffix('.jobsim.jsonl'))!r} (checked before {before})")
     if target.is_dir():
         raise JobsimError(f"{flag} {path!r} is a folder; give a file in it, such as "

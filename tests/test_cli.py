@@ -618,6 +618,11 @@ def test_save_refuses_a_python_file_it_would_write_the_trace_over(module, capsys
     assert err == (f"jobsim: error: --save '{module}.py' names a Python file, which the trace would replace; give a "
                    f"trace file, such as '{module}.jobsim.jsonl' (checked before simulating)\n")
     assert (tmp_path / f"{module}.py").read_bytes() == source
+    code, out, err = run(capsys, "run", module, "--save", "new.py")  # refused too, but it replaces nothing
+    assert (code, out) == (2, "")
+    assert err == ("jobsim: error: --save 'new.py' names a Python file, not a trace file; give a trace file, such "
+                   "as 'new.jobsim.jsonl' (checked before simulating)\n")
+    assert not (tmp_path / "new.py").exists()
 
 
 def test_an_empty_save_is_refused_not_skipped(module, capsys, tmp_path):

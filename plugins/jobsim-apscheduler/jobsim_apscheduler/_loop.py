@@ -127,6 +127,9 @@ class SchedulerLoop(VirtualLoop):
         self.counted: set[Run] = set()
         self.started: dict[Run, dict[asyncio.Task[Any], None]] = {}  # running job runs -> tasks their code started
         self.orphans: set[asyncio.Task[Any]] = set()  # such tasks still running when their job's run ended
+        self.unreported: list[asyncio.Task[Any]] = []  # their errors, reported once nothing more is ready (_tick)
+        self.failed: list[tuple[Run, asyncio.Task[Any]]] = []  # running jobs' tasks that ended in an error: kept
+        # for the report only if it is still unretrieved once nothing more is ready (_tick)
         self._outer: Any = None
         self._thread = threading.get_ident()
         self._timer_seq = itertools.count()
@@ -198,23 +201,27 @@ class SchedulerLoop(VirtualLoop):
 
     def _job_task_done(self, run: Run, task: asyncio.Task[Any]) -> None:
         """A task a job's code started ended: one with no error is forgotten (a job that starts a task per
-        message does not keep them all); an orphan's error is reported after its other done callbacks, which
-        may retrieve it."""
+        message does not keep them all), and so is one whose error is retrieved at the instant it ended (the
+        job awaited it: ``_tick``); an orphan's error is reported once nothing more is ready at the
+        instant (``_tick``): its done callbacks, and the code they wake (``asyncio.wait``), may retrieve it."""
         if task.cancelled() or getattr(task, "_exception", None) is None:
             self.started.get(run, {}).pop(task, None)
             self.orphans.discard(task)
         elif task in self.orphans:
             self.orphans.discard(task)
-            self.call_soon(self._report_unretrieved, [task])
+            self.unreported.append(task)
+        else:
+            self.failed.append((run, task))
 
     def run_ended(self, run: Run) -> None:
         """A coroutine job's run ends: the tasks its code started that ended in an error nobody retrieved are
-        reported now, at its virtual instant, as ``VirtualLoop.drive`` does as a request ends; a task still
-        running is reported as it ends. asyncio would log "Task exception was never retrieved" when the task
+        reported at its virtual instant, once nothing more is ready then (``_tick``: code that wakes then may
+        retrieve them), as ``VirtualLoop.drive`` does as a request ends; a task still running is reported as
+        it ends. asyncio would log "Task exception was never retrieved" when the task
         is garbage-collected: whenever a collection comes if the run's error keeps it alive (its traceback
         holds the job's frame), maybe in another test, maybe while time-machine's travel starts or stops."""
         tasks = list(self.started.pop(run, ()))
-        self._report_unretrieved(tasks)
+        self.unreported.extend(task for task in tasks if task.done())
         self.orphans.update(task for task in tasks if not task.done())
 
     def arm(self) -> None:
@@ -270,6 +277,14 @@ class SchedulerLoop(VirtualLoop):
                 if x.now > start or self.fatal is not None or not self._awaits_real_io():
                     break
                 self._wait_real_io()
+            if self.failed and not self._ready:  # no code left to retrieve their errors now
+                failed, self.failed = self.failed, []
+                for run, task in failed:
+                    if not getattr(task, "_log_traceback", False):  # retrieved: nothing to report at the run's end
+                        self.started.get(run, {}).pop(task, None)
+            if self.unreported and not self._ready and self.fatal is None:  # no code left to retrieve them now
+                unreported, self.unreported = self.unreported, []
+                self._report_unretrieved(unreported)
         finally:
             self._leave(x)
         if x.now > start:
@@ -439,6 +454,8 @@ class SchedulerLoop(VirtualLoop):
             for _ in range(100):
                 if gens.done() or not self._round(x):
                     break
+            unreported, self.unreported, self.failed = self.unreported, [], []
+            self._report_unretrieved(unreported)  # retrieved, and not reported at close: nor at collection
         finally:
             self._leave(x)
         self._ready.clear()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import datetime as dt
 import gc
 import itertools
@@ -503,6 +504,84 @@ def test_a_running_job_does_not_keep_the_tasks_it_started_that_ended_well(aio):
         sim.run_until_idle()
         assert sim.runs("consumer")[0].status == "completed"
     assert alive == [0, 0, 0]
+
+
+def test_a_task_that_outlived_its_jobs_run_whose_error_a_waiting_task_retrieves_is_not_logged(aio, caplog):
+    """A supervisor a job left behind waits for its worker with ``asyncio.wait`` and reads the error once it
+    wakes: that is after the worker's done callbacks (``asyncio.wait`` only wakes it from one), at the same
+    instant. asyncio logs nothing (the error was retrieved); neither does jobsim, whose report of such a task
+    waits until nothing more is ready at the instant it ended."""
+    handled, kept = [], []
+
+    async def work():
+        await asyncio.sleep(10)
+        raise ValueError("handled")
+
+    async def supervise(worker):
+        done, _ = await asyncio.wait([worker])
+        handled.extend((dt.datetime.now(dt.timezone.utc).strftime("%H:%M:%S"), repr(task.exception()))
+                       for task in done)  # fmt: skip
+
+    async def launcher():
+        kept.append(asyncio.create_task(supervise(asyncio.create_task(work()))))
+
+    aio.add_job(launcher, "date", run_date=START, id="launcher")
+    with caplog.at_level(logging.ERROR, "asyncio"), jobsim.Simulation(aio, start=START) as sim:
+        sim.advance("1min")
+        assert sim.runs("launcher")[0].status == "completed"
+    assert handled == [("00:00:10", "ValueError('handled')")]
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
+
+
+def test_a_running_job_does_not_keep_the_tasks_it_started_whose_error_it_retrieved(aio, caplog):
+    """A consumer that awaits a task per message and handles its error: the failed tasks (each holding its
+    traceback, and so its frames and the message) are not kept until its run ends, only those whose error
+    nobody had retrieved at the instant they ended, for the report."""
+    tasks, alive = [], []
+
+    async def handle(n):
+        await asyncio.sleep(1)
+        raise ValueError(n)
+
+    async def consumer():
+        for n in range(3):
+            task = asyncio.create_task(handle(n))
+            tasks.append(weakref.ref(task))
+            with contextlib.suppress(ValueError):
+                await task
+            del task
+            await asyncio.sleep(10)
+            gc.collect()
+            alive.append(sum(task() is not None for task in tasks))
+
+    aio.add_job(consumer, "date", run_date=START, id="consumer")
+    with caplog.at_level(logging.ERROR, "asyncio"), jobsim.Simulation(aio, start=START) as sim:
+        sim.run_until_idle()
+        assert sim.runs("consumer")[0].status == "completed"
+    assert alive == [0, 0, 0]
+    assert [r for r in caplog.records if r.name == "asyncio"] == []
+
+
+def test_a_task_error_of_a_job_cut_short_by_the_close_is_not_logged_later(aio, caplog):
+    """A job waiting forever when the simulation closes, whose task failed unseen: at close leftovers are not
+    reported, and the error counts as retrieved, so asyncio does not log it either when the task is collected,
+    whenever the loop lets go of it (in whatever test that falls in)."""
+    never, kept = asyncio.Event(), []
+
+    async def boom():
+        raise ValueError("lost at close")
+
+    async def waiting():
+        kept.append(asyncio.create_task(boom()))
+        await never.wait()
+
+    aio.add_job(waiting, "date", run_date=START, id="waiting")
+    with caplog.at_level(logging.ERROR, "asyncio"), jobsim.Simulation(aio, start=START) as sim:
+        sim.advance("1min")
+        assert [run.status for run in sim.runs("waiting")] == ["running"]
+        assert kept[0].done() and kept[0]._log_traceback  # asyncio would log it when collected
+    assert not kept[0]._log_traceback
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
 
 
 # -- jobs that never end, budgets --------------------------------------------------------------------------------

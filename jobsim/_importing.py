@@ -42,7 +42,7 @@ from ._replayinputs import SYNTHESIZED_ID
 from ._time import MS, Instant, instant_ns, iso, zone
 from ._trace import Trace
 from ._tracefile import _path
-from ._tracereader import BOM, GZIP_ERRORS, UTF16_BOMS, gzip_errors, load, open_trace
+from ._tracereader import BOM, GZIP_ERRORS, UTF16_BOMS, gzip_damaged, gzip_errors, load, open_trace
 from .errors import InvalidArgument, TraceError, TraceWarning
 
 FORMATS = ("auto", "inngest", "cloudevents")
@@ -268,6 +268,9 @@ def _objects(path: Path, cut: list[str]) -> Iterator[tuple[int, Any]]:
         except GZIP_ERRORS as exc:
             if not chunks:
                 raise TraceError(f"the gzip stream is damaged or cut off ({exc})", path=str(path)) from None
+            if not isinstance(exc, EOFError):
+                lines = b"".join(chunks).count(b"\n")
+                raise TraceError(gzip_damaged(exc, lines), path=str(path)) from None
             broken: BaseException | None = exc
         else:
             broken = None

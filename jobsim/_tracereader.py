@@ -202,6 +202,8 @@ class TraceReader:
             except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
                 if self._line == 0:
                     raise self._fail(f"the gzip stream is damaged ({exc})", line=None) from None
+                if not isinstance(exc, EOFError):
+                    raise TraceError(gzip_damaged(exc, self._line), path=str(self.path)) from None
                 self._truncated(f"the gzip stream ends early after line {self._line} ({exc})")
                 return None
             if not raw:
@@ -258,6 +260,8 @@ class TraceReader:
             elif batch[0]:
                 yield batch
         if self._cut is not None:
+            if not isinstance(self._cut, EOFError):
+                raise TraceError(gzip_damaged(self._cut, self._line), path=str(self.path))
             self._truncated(f"the gzip stream ends early after line {self._line} ({self._cut})")
         self._finish()
 
@@ -471,7 +475,15 @@ UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 """How a UTF-16 file starts (PowerShell 5 writes one with ``>``): JSON Lines readers decode it."""
 
 GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
-"""What reading a damaged or cut-off gzip stream raises."""
+"""What reading a damaged or cut-off gzip stream raises: ``EOFError`` when the file ends before the stream
+does (cut off: what came before is read, with a warning); the others when the bytes are there but wrong."""
+
+
+def gzip_damaged(exc: BaseException, line: int) -> str:
+    """A gzip stream that is all there but fails its checks (``BadGzipFile``: "CRC check failed", "Incorrect
+    length of data produced"; ``zlib.error``): what it decompressed to is not what was written."""
+    return (f"the file is damaged: its gzip stream fails its check after line {line} ({exc}), so what it holds is "
+            "not what was written; use an undamaged copy of it")
 
 
 @contextlib.contextmanager

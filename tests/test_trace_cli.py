@@ -710,3 +710,19 @@ def test_a_bad_ignore_is_named_as_the_flag(recording, app_module, capsys, comman
         "replay", recording["gz"], "--app", app_module()]
     code, out, err = run(capsys, *argv, "--ignore", pattern)
     assert (code, out, err) == (2, "", f"jobsim: error: --ignore={pattern!r} is not valid: {accepted}\n")
+
+
+@pytest.mark.parametrize("command", ["show", "diff", "replay"])
+def test_a_gzip_trace_with_a_bad_crc_exits_2_naming_it_damaged(recording, app_module, capsys, tmp_path, command):
+    """It was 'the gzip stream ends early', a warning, and `show` exited 0 with what it read."""
+    data = bytearray(recording["gz"].read_bytes())
+    data[-8] ^= 1
+    bad = tmp_path / "bad.jobsim.jsonl.gz"
+    bad.write_bytes(bytes(data))
+    argv = {"show": ["show", bad], "diff": ["diff", recording["gz"], bad],
+            "replay": ["replay", bad, "--app", app_module()]}[command]  # fmt: skip
+    code, out, err = run(capsys, *argv)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"jobsim: error: {bad}: the file is damaged: its gzip stream fails its check after line ")
+    assert "(CRC check failed" in err  # Python 3.10-3.12 add the two CRCs
+    assert err.endswith("), so what it holds is not what was written; use an undamaged copy of it\n")

@@ -277,6 +277,18 @@ def test_a_gzip_export_cut_off_mid_stream_keeps_the_lines_it_holds(tmp_path):
         traces.import_events(path)
 
 
+def test_a_gzip_export_with_a_bad_crc_is_an_error_not_a_cut_off_stream(tmp_path):
+    """It was imported with 'the gzip stream ends early' as a warning: its events may not be what was written."""
+    path = write(tmp_path / "events.jsonl.gz", *({"name": "order/paid", "data": {"n": n}, "id": f"o{n}",
+                                                  "ts": T0 // MS + n} for n in range(3)), gz=True)  # fmt: skip
+    data = bytearray(path.read_bytes())
+    data[-8] ^= 1
+    path.write_bytes(bytes(data))
+    with pytest.raises(TraceError, match=r"events\.jsonl\.gz: the file is damaged: its gzip stream fails its check "
+                                         r"after line 3 \(CRC check failed"):  # fmt: skip
+        traces.import_events(path)
+
+
 def test_a_cloudevent_s_base64_json_data_is_decoded_other_binary_data_is_refused_saying_why(tmp_path):
     import base64
 

@@ -339,6 +339,24 @@ def test_gzip_reads_the_same_and_a_cut_off_stream_keeps_every_whole_line(tmp_pat
     assert fast["warnings"][0].startswith(f"the gzip stream ends early after line {count + 1} (")
 
 
+@pytest.mark.parametrize(("offset", "reason"), [(-8, "CRC check failed"), (-1, "Incorrect length of data produced")])
+def test_a_gzip_stream_damaged_not_cut_off_is_an_error_naming_the_file(tmp_path, offset, reason):
+    """A bad CRC or length trailer was read as a stream that ends early: a warning, its records kept."""
+    lines = [HEADER, *many(300), end(300, 300)]
+    data = bytearray(write(tmp_path / "t.jobsim.jsonl.gz", *lines, compress=True).read_bytes())
+    data[offset] ^= 1
+    bad = tmp_path / "bad.jobsim.jsonl.gz"
+    bad.write_bytes(bytes(data))
+    for fast in (True, False):
+        got = read(bad, fast=fast)
+        assert got["warnings"] == [] and not got["truncated"] and got["error"][1] is None
+        assert got["error"][0].startswith(f"{bad}: the file is damaged: its gzip stream fails its check after line 302 "
+                                          f"({reason}")  # Python 3.10-3.12 add the two CRCs
+        assert got["error"][0].endswith("), so what it holds is not what was written; use an undamaged copy of it")
+    with pytest.raises(TraceError, match=rf"bad\.jobsim\.jsonl\.gz: the file is damaged: .*\({reason}"):
+        traces.load(bad)
+
+
 def test_loading_keeps_the_error_and_the_collector_on(tmp_path):
     path = write(tmp_path / "bad.jobsim.jsonl", HEADER, *many(50), b"oops\n", end(51, 50))
     with pytest.raises(TraceError, match=r"bad\.jobsim\.jsonl:52: malformed line: "):

@@ -418,9 +418,7 @@ def _add_compare(sub: Any) -> None:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from ._compare import Scenario, compare
-    from ._profilespec import split_names
-    from ._systems import SEVEN
+    from ._compare import Scenario, compare, compared_profiles
 
     spec, _, attr = args.scenario.partition(":")
     module = _import_module(spec)
@@ -435,13 +433,12 @@ def _compare(args: argparse.Namespace) -> int:
     if not scenarios or not all(isinstance(s, Scenario) for s in scenarios):
         raise JobsimError(f"{args.scenario!r} defines no jobsim.Scenario: name one `scenario` (or list them in "
                           "`scenarios`), or pick one with path:attribute")  # fmt: skip
-    names = None if args.profiles is None else split_names(args.profiles)
-    compared = list(SEVEN if names is None else names)
+    compared = compared_profiles(args.profiles, "--profiles")  # named as typed, before minutes of simulating
     if args.timeline is not None and args.timeline not in compared:  # before minutes of simulating
         raise InvalidArgument.build("--timeline", args.timeline,
                                     "one of the compared profiles " + ", ".join(map(repr, compared)))  # fmt: skip
     for index, scenario in enumerate(scenarios):
-        result = compare(scenario, names, seed=args.seed)
+        result = compare(scenario, compared, seed=args.seed)
         print(("\n" if index else "") + result.table())
         if args.timeline:
             outcome = result.of(args.timeline)
@@ -526,7 +523,7 @@ def _profiles(args: argparse.Namespace) -> int:
 
     registry = Profiles.registered()
     if args.name is not None:
-        profile = registry.get(args.name)
+        profile = registry.get(args.name, "jobsim profiles NAME")
         print(f"{profile.name}: {profile.description}\n")
         print(profile.doc or "(no documentation)")
         return 0

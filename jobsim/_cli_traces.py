@@ -179,12 +179,18 @@ def _replay(args: argparse.Namespace) -> int:
     setup = user_hook(module, "jobsim_setup", 1, "a function taking the simulation")
     deliver = user_hook(module, "jobsim_deliver", 2, "a function (sim, event) that sends the event")
     with _warnings_to_stderr():
-        result = replay(
-            args.trace, target, compare=args.compare, ignore=args.ignore, tolerance=args.tolerance,
-            setup=setup, deliver=deliver,
-            http=args.http, faults=not args.no_faults, seed=args.seed, profile=args.profile, until=args.until,
-            strict=args.strict, functions=chosen.get("functions"), exclude_functions=chosen.get("exclude_functions"),
-        )  # fmt: skip
+        try:
+            result = replay(
+                args.trace, target, compare=args.compare, ignore=args.ignore, tolerance=args.tolerance,
+                setup=setup, deliver=deliver,
+                http=args.http, faults=not args.no_faults, seed=args.seed, profile=args.profile, until=args.until,
+                strict=args.strict, functions=chosen.get("functions"),
+                exclude_functions=chosen.get("exclude_functions"),
+            )  # fmt: skip
+        except InvalidArgument as exc:  # --until past the year 9999: known only once the recording's end is
+            if args.until is None or not str(exc).startswith(f"until={args.until!r} is not valid: "):
+                raise
+            raise InvalidArgument(f"--{exc}") from None
     if args.out is not None:
         result.save(args.out)
     source = getattr(module, "__file__", None) or args.app  # the code replayed: a same-named module may shadow it

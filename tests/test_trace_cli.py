@@ -726,3 +726,11 @@ def test_a_gzip_trace_with_a_bad_crc_exits_2_naming_it_damaged(recording, app_mo
     assert err.startswith(f"jobsim: error: {bad}: the file is damaged: its gzip stream fails its check after line ")
     assert "(CRC check failed" in err  # Python 3.10-3.12 add the two CRCs
     assert err.endswith("), so what it holds is not what was written; use an undamaged copy of it\n")
+
+
+def test_an_until_past_the_year_9999_is_named_as_the_flag(recording, app_module, capsys):
+    """The check needs the recording's end, so replay() makes it: it was named ``until=``, the keyword."""
+    code, out, err = run(capsys, "replay", recording["raw"], "--app", app_module(), "--until", "99999999999d")
+    assert (code, out) == (2, "")
+    assert err.startswith("jobsim: error: --until='99999999999d' is not valid: a duration that ends by "
+                          "9999-12-31T23:59:59.999Z, the last instant a datetime can show (the recording ends at ")

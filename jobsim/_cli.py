@@ -25,7 +25,7 @@ from typing import Any
 
 from . import __version__
 from ._app import App
-from ._checks import check_callable
+from ._checks import HookFailed, check_callable
 from ._cli_select import add_selection_options, selection
 from ._cli_traces import add_trace_commands, check_profile
 from ._safe import shown
@@ -364,7 +364,7 @@ def user_hook(module: Any, name: str, arity: int, shape: str) -> Callable[..., A
             frames = traceback.extract_tb(exc.__traceback__)[1:]  # past this wrapper
             mine = [f for f in frames if f.filename == source] or frames
             at = f" ({Path(mine[-1].filename).name}, line {mine[-1].lineno})" if mine else ""
-            raise JobsimError(f"{module.__name__}.{name}() failed: {type(exc).__name__}: {exc}{at}; "
+            raise HookFailed(f"{module.__name__}.{name}() failed: {type(exc).__name__}: {exc}{at}; "
                               "fix it and run again") from exc  # fmt: skip
 
     return call

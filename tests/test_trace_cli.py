@@ -484,6 +484,18 @@ def test_replay_checks_out_before_replaying(recording, app_module, capsys, tmp_p
                    "exist; create it or save elsewhere (checked before replaying)\n")
 
 
+def test_a_deliver_hook_that_raises_exits_2_as_a_setup_hook_does(recording, app_module, capsys):
+    """It was caught as the replay stopping (STOPPED: JobsimError: ..., exit 1): the replayed code's doing."""
+    spec = app_module()
+    path = Path(spec.rpartition(":")[0])
+    path.write_text(path.read_text() + "def jobsim_deliver(sim, event):\n    raise KeyError('tenant')\n")
+    module, line = path.stem, len(path.read_text().splitlines())
+    code, out, err = run(capsys, "replay", recording["raw"], "--app", spec)
+    assert (code, out) == (2, "")
+    assert err == (f"jobsim: error: {module}.jobsim_deliver() failed: KeyError: 'tenant' ({module}.py, line {line}); "
+                   "fix it and run again\n")
+
+
 def test_a_setup_hook_that_raises_is_one_line_naming_its_line(recording, app_module, capsys):
     spec = app_module()
     path = Path(spec.rpartition(":")[0])

@@ -416,6 +416,20 @@ def test_a_json_array_names_the_line_its_bad_item_is_on(tmp_path):
     assert [record.data["id"] for record in trace.records] == ["e1"]
 
 
+def test_a_json_array_on_one_line_names_its_bad_item_s_index(tmp_path):
+    """Every item of a one-line array is on line 1: the message said only that."""
+    good = {"specversion": "1.0", "id": "e1", "source": "s", "type": "order/paid", "time": "2025-03-03T00:00:00Z"}
+    path = tmp_path / "batch.json"
+    path.write_text(json.dumps([good, good | {"id": "e2"}, good | {"id": "e3", "type": 5}]))
+    message = (r"batch\.json:1: the array's item \[2\]: a CloudEvent needs a non-empty string 'type' "
+               r"\(CloudEvents 1\.0, required attributes\)")  # fmt: skip
+    with pytest.raises(TraceError, match=message + "; to import the other events"):
+        traces.import_events(path)
+    with pytest.warns(TraceWarning, match=r"skipped 1 invalid line\(s\): .*" + message):
+        trace = traces.import_events(path, skip_invalid=True)
+    assert [record.data["id"] for record in trace.records] == ["e1", "e2"]
+
+
 @pytest.mark.parametrize("events", [7, 2000])
 def test_a_gzip_export_cut_off_keeps_every_whole_line_it_decompresses_to(tmp_path, events):
     """A chunk read whole with ``read()`` lost what it had decompressed when the stream ended inside it:

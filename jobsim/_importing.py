@@ -270,8 +270,7 @@ def _objects(path: Path, cut: list[str]) -> Iterator[tuple[int, int | None, Any]
             if not chunks:
                 raise TraceError(f"the gzip stream is damaged or cut off ({exc})", path=str(path)) from None
             if not isinstance(exc, EOFError):
-                lines = b"".join(chunks).count(b"\n")
-                raise TraceError(gzip_damaged(exc, lines), path=str(path)) from None
+                raise TraceError(gzip_damaged(exc, b"".join(chunks).count(b"\n")), path=str(path)) from None
             broken: BaseException | None = exc
         else:
             broken = None

@@ -746,3 +746,55 @@ def test_an_until_past_the_year_9999_is_named_as_the_flag(recording, app_module,
     assert (code, out) == (2, "")
     assert err.startswith("jobsim: error: --until='99999999999d' is not valid: a duration that ends by "
                           "9999-12-31T23:59:59.999Z, the last instant a datetime can show (the recording ends at ")
+
+
+def _stdin(monkeypatch, data: bytes) -> None:
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+
+
+@pytest.mark.parametrize("command", ["show", "scan", "redact", "diff"])
+def test_a_trace_on_standard_input_is_read_as_dash(recording, capsys, monkeypatch, tmp_path, command):
+    """``-`` was read as a file named '-': '-: no such file'."""
+    _stdin(monkeypatch, recording["gz"].read_bytes())
+    argv = {"show": ["show", "-"], "scan": ["scan", "-"], "redact": ["redact", "-", tmp_path / "out.jsonl"],
+            "diff": ["diff", recording["gz"], "-"]}[command]  # fmt: skip
+    code, out, err = run(capsys, *argv)
+    assert code == 0 and (err == "" or err.startswith("jobsim: note: personal data was pseudonymized"))
+    expected = {"show": "jobsim timeline · ", "scan": "jobsim scan: no secret-looking values in -",
+                "redact": "jobsim redact: ", "diff": "jobsim diff  A: "}[command]  # fmt: skip
+    assert out.startswith(expected)
+    if command == "show":
+        assert run(capsys, "show", recording["gz"])[1] == out
+
+
+def test_events_on_standard_input_are_imported_and_errors_name_dash(capsys, monkeypatch, tmp_path):
+    _stdin(monkeypatch, b'{"name": "go", "data": {}, "ts": 1740960000000}\n')
+    code, out, _ = run(capsys, "import", "-", "-o", tmp_path / "out.jsonl")
+    assert code == 0 and out.startswith("jobsim import: 1 inngest event(s) from - -> ")
+    _stdin(monkeypatch, b'{"name": "go", "data": {}, "ts": 1740960000000}\n{"data": {}}\n')
+    code, out, err = run(capsys, "import", "-", "-o", tmp_path / "out2.jsonl")
+    assert (code, out) == (2, "") and err.startswith("jobsim: error: -:2: ")
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["replay", "-", "--app", "examples"], "`jobsim replay` reads its trace from a file, not standard input (-): save "
+                                           "it to one (`cat > trace.jsonl`) and give its path"),
+    (["diff", "-", "-"], "`jobsim diff` got - (standard input) 2 times; it can be read once: give the other files by "
+                         "their paths"),
+])  # fmt: skip
+def test_dash_where_it_cannot_be_read_is_refused_saying_why(capsys, monkeypatch, argv, message):
+    _stdin(monkeypatch, b"")
+    assert run(capsys, *argv) == (2, "", f"jobsim: error: {message}\n")
+
+
+def test_dash_on_a_terminal_is_refused_not_waited_on(capsys, monkeypatch):
+    class Terminal:
+        buffer = type("Buffer", (), {"isatty": lambda self: True})()
+
+    monkeypatch.setattr(sys, "stdin", Terminal())
+    code, out, err = run(capsys, "show", "-")
+    assert (code, out) == (2, "")
+    assert err == ("jobsim: error: `jobsim show -` reads standard input, which is a terminal here; pipe a file into "
+                   "it (`gunzip -c t.jsonl.gz | jobsim show -`) or give its path\n")

@@ -163,6 +163,17 @@ def _stdin_or(name: str, command: str) -> Iterator[str]:
             os.chdir(here)
 
 
+def _read_stdin(name: str, strict: bool) -> Any:
+    """``name`` as it is; ``-`` read (in the folder ``_stdin_or`` makes) into a ``Trace``, so that the other
+    side of a diff, a path relative to the working folder, is read from there."""
+    from ._importing import read_any
+
+    if name != "-":
+        return name
+    with _stdin_or(name, "diff") as spooled:
+        return read_any(spooled, strict=strict)
+
+
 def _one_stdin(names: list[str], command: str) -> None:
     if names.count("-") > 1:  # standard input is read once: the second would be empty
         raise InvalidArgument(f"`jobsim {command}` got - (standard input) {names.count('-')} times; it can be "
@@ -243,7 +254,9 @@ def _diff(args: argparse.Namespace) -> int:
 
     _check_flags(args)
     _one_stdin([args.a, args.b], "diff")
-    with _warnings_to_stderr(), _stdin_or(args.a, "diff") as a, _stdin_or(args.b, "diff") as b:
+    with _warnings_to_stderr():
+        a, b = (args.a, args.b) if "-" not in (args.a, args.b) else (_read_stdin(side, args.strict)
+                                                                     for side in (args.a, args.b))  # fmt: skip
         result = compare(a, b, compare=args.compare, ignore=args.ignore, tolerance=args.tolerance,
                          strict=args.strict)  # fmt: skip
     if args.format == "json":

@@ -759,7 +759,8 @@ def test_a_trace_on_standard_input_is_read_as_dash(recording, capsys, monkeypatc
     """``-`` was read as a file named '-': '-: no such file'."""
     _stdin(monkeypatch, recording["gz"].read_bytes())
     argv = {"show": ["show", "-"], "scan": ["scan", "-"], "redact": ["redact", "-", tmp_path / "out.jsonl"],
-            "diff": ["diff", recording["gz"], "-"]}[command]  # fmt: skip
+            "diff": ["diff", recording["gz"].name, "-"]}[command]  # fmt: skip
+    monkeypatch.chdir(recording["gz"].parent)  # the other side of a diff, relative to the working folder
     code, out, err = run(capsys, *argv)
     assert code == 0 and (err == "" or err.startswith("jobsim: note: personal data was pseudonymized"))
     expected = {"show": "jobsim timeline · ", "scan": "jobsim scan: no secret-looking values in -",

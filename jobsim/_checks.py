@@ -21,7 +21,12 @@ from types import FrameType
 from typing import Any, TypeVar
 
 from ._safe import said, shown
-from .errors import InvalidArgument
+from .errors import InvalidArgument, JobsimError
+
+
+class HookFailed(JobsimError):
+    """A hook of the user's (``jobsim_setup``, ``jobsim_deliver``, ...) raised: their code to fix, named with its
+    line, never read as the replayed code's doing (a replay that stopped)."""
 
 
 def check_callable(argument: str, value: Any, arity: int, shape: str, *, async_ok: bool = False) -> None:

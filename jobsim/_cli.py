@@ -25,7 +25,7 @@ from typing import Any
 
 from . import __version__
 from ._app import App
-from ._checks import check_callable
+from ._checks import HookFailed, check_callable
 from ._cli_select import add_selection_options, selection
 from ._cli_traces import add_trace_commands, check_profile
 from ._safe import shown
@@ -365,7 +365,7 @@ def user_hook(module: Any, name: str, arity: int, shape: str) -> Callable[..., A
             frames = traceback.extract_tb(exc.__traceback__)[1:]  # past this wrapper
             mine = [f for f in frames if f.filename == source] or frames
             at = f" ({Path(mine[-1].filename).name}, line {mine[-1].lineno})" if mine else ""
-            raise JobsimError(f"{module.__name__}.{name}() failed: {type(exc).__name__}: {exc}{at}; "
+            raise HookFailed(f"{module.__name__}.{name}() failed: {type(exc).__name__}: {exc}{at}; "
                               "fix it and run again") from exc  # fmt: skip
 
     return call
@@ -419,9 +419,7 @@ def _add_compare(sub: Any) -> None:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from ._compare import Scenario, compare
-    from ._profilespec import split_names
-    from ._systems import SEVEN
+    from ._compare import Scenario, compare, compared_profiles
 
     spec, _, attr = args.scenario.partition(":")
     module = _import_module(spec)
@@ -436,13 +434,12 @@ def _compare(args: argparse.Namespace) -> int:
     if not scenarios or not all(isinstance(s, Scenario) for s in scenarios):
         raise JobsimError(f"{args.scenario!r} defines no jobsim.Scenario: name one `scenario` (or list them in "
                           "`scenarios`), or pick one with path:attribute")  # fmt: skip
-    names = None if args.profiles is None else split_names(args.profiles)
-    compared = list(SEVEN if names is None else names)
+    compared = compared_profiles(args.profiles, "--profiles")  # named as typed, before minutes of simulating
     if args.timeline is not None and args.timeline not in compared:  # before minutes of simulating
         raise InvalidArgument.build("--timeline", args.timeline,
                                     "one of the compared profiles " + ", ".join(map(repr, compared)))  # fmt: skip
     for index, scenario in enumerate(scenarios):
-        result = compare(scenario, names, seed=args.seed)
+        result = compare(scenario, compared, seed=args.seed)
         print(("\n" if index else "") + result.table())
         if args.timeline:
             outcome = result.of(args.timeline)
@@ -527,7 +524,7 @@ def _profiles(args: argparse.Namespace) -> int:
 
     registry = Profiles.registered()
     if args.name is not None:
-        profile = registry.get(args.name)
+        profile = registry.get(args.name, "jobsim profiles NAME")
         print(f"{profile.name}: {profile.description}\n")
         print(profile.doc or "(no documentation)")
         return 0

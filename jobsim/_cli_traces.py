@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
+import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -138,6 +140,46 @@ def _warnings_to_stderr() -> Iterator[None]:
         yield
 
 
+@contextmanager
+def _stdin_or(name: str, command: str) -> Iterator[str]:
+    """``name`` as it is; ``-``: standard input, read whole into a file named ``-`` in a temporary folder that is
+    the working folder while the command reads it, so every message and warning names it ``-`` as typed (the
+    readers take a path: a gzip stream is told by its first bytes, and opened again)."""
+    if name != "-":
+        yield name
+        return
+    stdin = sys.stdin.buffer if sys.stdin is not None and hasattr(sys.stdin, "buffer") else None
+    if stdin is None or stdin.isatty():  # it would wait for typing, silently
+        raise InvalidArgument(f"`jobsim {command} -` reads standard input, which is a terminal here; pipe a file "
+                              f"into it (`gunzip -c t.jsonl.gz | jobsim {command} -`) or give its path")  # fmt: skip
+    here = os.getcwd()
+    with tempfile.TemporaryDirectory(prefix="jobsim-stdin-") as folder:
+        with open(os.path.join(folder, "-"), "wb") as spool:
+            shutil.copyfileobj(stdin, spool)
+        os.chdir(folder)
+        try:
+            yield name
+        finally:
+            os.chdir(here)
+
+
+def _read_stdin(name: str, strict: bool) -> Any:
+    """``name`` as it is; ``-`` read (in the folder ``_stdin_or`` makes) into a ``Trace``, so that the other
+    side of a diff, a path relative to the working folder, is read from there."""
+    from ._importing import read_any
+
+    if name != "-":
+        return name
+    with _stdin_or(name, "diff") as spooled:
+        return read_any(spooled, strict=strict)
+
+
+def _one_stdin(names: list[str], command: str) -> None:
+    if names.count("-") > 1:  # standard input is read once: the second would be empty
+        raise InvalidArgument(f"`jobsim {command}` got - (standard input) {names.count('-')} times; it can be "
+                              "read once: give the other files by their paths")  # fmt: skip
+
+
 def _duration(text: str) -> int | float | str:
     """A duration flag: a plain number is seconds, as ``Simulation.replay(tolerance=5)`` reads one."""
     from ._cli import number_or_text
@@ -170,6 +212,9 @@ def _replay(args: argparse.Namespace) -> int:
     from ._replay import replay
 
     _check_flags(args)
+    if args.trace == "-":  # the replayed app runs in this process: its own code may read standard input
+        raise InvalidArgument("`jobsim replay` reads its trace from a file, not standard input (-): save it to one "
+                              "(`cat > trace.jsonl`) and give its path")  # fmt: skip
     if args.out is not None:  # `--out ""` must not skip the save silently
         check_output("--out", args.out, "replaying")
         check_not_input("--out", args.out, args.trace)
@@ -179,12 +224,18 @@ def _replay(args: argparse.Namespace) -> int:
     setup = user_hook(module, "jobsim_setup", 1, "a function taking the simulation")
     deliver = user_hook(module, "jobsim_deliver", 2, "a function (sim, event) that sends the event")
     with _warnings_to_stderr():
-        result = replay(
-            args.trace, target, compare=args.compare, ignore=args.ignore, tolerance=args.tolerance,
-            setup=setup, deliver=deliver,
-            http=args.http, faults=not args.no_faults, seed=args.seed, profile=args.profile, until=args.until,
-            strict=args.strict, functions=chosen.get("functions"), exclude_functions=chosen.get("exclude_functions"),
-        )  # fmt: skip
+        try:
+            result = replay(
+                args.trace, target, compare=args.compare, ignore=args.ignore, tolerance=args.tolerance,
+                setup=setup, deliver=deliver,
+                http=args.http, faults=not args.no_faults, seed=args.seed, profile=args.profile, until=args.until,
+                strict=args.strict, functions=chosen.get("functions"),
+                exclude_functions=chosen.get("exclude_functions"),
+            )  # fmt: skip
+        except InvalidArgument as exc:  # --until past the year 9999: known only once the recording's end is
+            if args.until is None or not str(exc).startswith(f"until={args.until!r} is not valid: "):
+                raise
+            raise InvalidArgument(f"--{exc}") from None
     if args.out is not None:
         result.save(args.out)
     source = getattr(module, "__file__", None) or args.app  # the code replayed: a same-named module may shadow it
@@ -202,8 +253,11 @@ def _diff(args: argparse.Namespace) -> int:
     from .traces import compare
 
     _check_flags(args)
+    _one_stdin([args.a, args.b], "diff")
     with _warnings_to_stderr():
-        result = compare(args.a, args.b, compare=args.compare, ignore=args.ignore, tolerance=args.tolerance,
+        a, b = (args.a, args.b) if "-" not in (args.a, args.b) else (_read_stdin(side, args.strict)
+                                                                     for side in (args.a, args.b))  # fmt: skip
+        result = compare(a, b, compare=args.compare, ignore=args.ignore, tolerance=args.tolerance,
                          strict=args.strict)  # fmt: skip
     if args.format == "json":
         _print_json({"a": args.a, "b": args.b, **result.to_dict()})
@@ -224,8 +278,8 @@ def _import(args: argparse.Namespace) -> int:
         check_instant("--start", args.start)
     zone(args.tz, "--tz")  # in the flag's words, not the tz= import_events would name
     check_profile(args.profile)
-    with _warnings_to_stderr():
-        trace = import_events(args.events, format=args.format, start=args.start, tz=args.tz, seed=args.seed,
+    with _warnings_to_stderr(), _stdin_or(args.events, "import") as events:
+        trace = import_events(events, format=args.format, start=args.start, tz=args.tz, seed=args.seed,
                               profile=args.profile, skip_invalid=args.skip_invalid)  # fmt: skip
     path = trace.save(args.out, redact=False if args.no_redact else None)
     source = (trace.header or {}).get("source", {})
@@ -253,9 +307,11 @@ def _scan(args: argparse.Namespace) -> int:
 
     found = 0
     paths = _scanned_files(args.traces)
+    _one_stdin(paths, "scan")
     for path in paths:
-        with _warnings_to_stderr():  # a cut gzip: what was readable is reported, and that the rest was not
-            findings = scan(path, pii=args.pii)
+        # a cut gzip: what was readable is reported, and that the rest was not
+        with _warnings_to_stderr(), _stdin_or(path, "scan") as name:
+            findings = scan(name, pii=args.pii)
         for finding in findings:
             print(f"{path}:{finding}")
         found += len(findings)
@@ -295,8 +351,8 @@ def _redact(args: argparse.Namespace) -> int:
 
     check_output("OUT", args.out, "redacting")
     check_not_input("OUT", args.out, args.trace)
-    with _warnings_to_stderr():
-        trace = read_any(args.trace)  # a file of events too, as `scan` advises for any file it flags
+    with _warnings_to_stderr(), _stdin_or(args.trace, "redact") as name:
+        trace = read_any(name)  # a file of events too, as `scan` advises for any file it flags
     policy = Redaction(pseudonymize=not args.no_pseudonyms)
     path = trace.save(args.out, redact=policy)
     print(f"jobsim redact: {len(trace)} records -> {path}")
@@ -310,8 +366,8 @@ def _show(args: argparse.Namespace) -> int:
     from ._timeline import render_trace
     from ._tracereader import known_kinds_renderers
 
-    with _warnings_to_stderr():
-        trace = read_any(args.trace)
+    with _warnings_to_stderr(), _stdin_or(args.trace, "show") as name:
+        trace = read_any(name)
     header = trace.header or {}
     if args.tz is not None:  # `--tz ""` is refused
         tz = zone(args.tz, "--tz")

@@ -454,7 +454,15 @@ def _named(fields: dict[str, Any], name: str) -> Any:
 
 
 def _decode_retry(fields: dict[str, Any]) -> dict[str, Any]:
+    if (_RETRY_TYPED(fields).get("delay") or 0) < 0:  # an int, or None (_RETRY_TYPED): a timeline drew it as '+-1ns'
+        raise ValueError(f"a 'retry' record's 'delay' must be 0 or more (ns), got {fields['delay']}")
     return {("at" if key == "next_at" else key): value for key, value in fields.items()}
+
+
+def _decode_http(fields: dict[str, Any]) -> dict[str, Any]:
+    if (_HTTP_TYPED(fields).get("elapsed") or 0) < 0:  # a replay would spend it: time going back
+        raise ValueError(f"a 'http' record's 'elapsed' must be 0 or more (ns), got {fields['elapsed']}")
+    return fields
 
 
 def _typed(kind: str, **types: type) -> Callable[[dict[str, Any]], dict[str, Any]]:
@@ -480,14 +488,16 @@ _ARMED_NEEDS = {"crash": ("when",), "duplicate": ("when",), "downtime": ("start"
 """What a replay needs to arm each kind of fault again (``sim.fail`` and ``smtp_fail`` have defaults)."""
 _RUN_NAMED = {"function": str, "run": str}  # a timeline names runs by these
 _RETRY_TYPED = _typed("retry", step=str, attempt=int, next_at=int, delay=int, **_RUN_NAMED)
+_HTTP_TYPED = _typed("http", method=str, url=str, status=int, elapsed=int, request=dict, response=dict, lost=int,
+                     **_RUN_NAMED)  # fmt: skip
 
 DECODERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "event": _decode_event, "event.dropped": _decode_event,
-    "retry": lambda fields: _decode_retry(_RETRY_TYPED(fields)),
+    "retry": _decode_retry,
     "advance": _typed("advance", until=int, idle=bool),
     "run.start": _typed("run.start", **_RUN_NAMED), "run.queued": _typed("run.queued", **_RUN_NAMED),
     "run.skipped": _typed("run.skipped", **_RUN_NAMED), "cancel": _typed("cancel", **_RUN_NAMED),
-    "http": _typed("http", method=str, url=str, request=dict, response=dict, lost=int, **_RUN_NAMED),
+    "http": _decode_http,
     "email": _typed("email", **_RUN_NAMED),
     "fault.armed": _typed("fault.armed", fault=str, function=str, step=str, times=int, code=int, when=int,
                           start=int, end=int, message=str, on=str, error=dict, run=str, after=int, delivered=bool),

@@ -139,37 +139,45 @@ class Comparison:
         return self.table()
 
 
-@keywords_checked("jobsim.compare()")
-def compare(scenario: Scenario, profiles: Iterable[str] | None = None, *, seed: int | None = None) -> Comparison:
-    """Run ``scenario`` once per profile (default: the seven systems of the seed) and measure each run."""
+def compared_profiles(profiles: Iterable[str] | str | None, argument: str = "profiles") -> list[str]:
+    """``compare``'s ``profiles`` checked (a refusal names ``argument``: the CLI's ``--profiles``): the names of
+    the profiles to run, a variant's canonical, in order."""
     from ._systems import SEVEN
 
-    if not isinstance(scenario, Scenario):
-        raise InvalidArgument.build("scenario", scenario, "a jobsim.Scenario(name=, description=, build=, play=)")
+    given = profiles
     if isinstance(profiles, str):  # "inngest,bullmq", as on the command line
         profiles = split_names(profiles)
     if profiles is not None and (not isinstance(profiles, Iterable) or isinstance(profiles, (bytes, Mapping))):
-        raise InvalidArgument.build("profiles", profiles, "a list of profile names, or None for the seven systems")
+        raise InvalidArgument.build(argument, given, "a list of profile names, or None for the seven systems")
     names = list(SEVEN if profiles is None else profiles)
     if not all(isinstance(name, str) for name in names):  # [[]]: the lookup below raised "unhashable type"
-        raise InvalidArgument.build("profiles", profiles, "a list of profile names (strings), or None for the "
+        raise InvalidArgument.build(argument, given, "a list of profile names (strings), or None for the "
                                     "seven systems")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise InvalidArgument.build("seed", seed, "an int, or None for the scenario's seed")
     registry = Profiles.registered()
     known = set(registry.names())
     unknown = [n for n in names if not isinstance(n, str) or n.partition("(")[0].strip() not in known]
     # a variant, NAME(option=value), by its canonical name; a bad option raises here, before simulating
-    names = [n if n in unknown or n in known else registry.get(n).name for n in names]
+    names = [n if n in unknown or n in known else registry.get(n, argument).name for n in names]
     if not names or unknown:
         raise InvalidArgument.build(
-            "profiles", profiles, "profile names among " + ", ".join(map(repr, sorted(known)))
+            argument, given, "profile names among " + ", ".join(map(repr, sorted(known)))
             + (f" (unknown: {', '.join(map(repr, unknown))})" if unknown else "")
         )
     twice = [name for name, count in Counter(names).items() if count > 1]
     if twice:  # two rows of one profile, and result.of() could reach only the first
-        raise InvalidArgument.build("profiles", profiles, f"each profile named once ({', '.join(map(repr, twice))} "
+        raise InvalidArgument.build(argument, given, f"each profile named once ({', '.join(map(repr, twice))} "
                                     f"{'is' if len(twice) == 1 else 'are'} named more than once)")  # fmt: skip
+    return names
+
+
+@keywords_checked("jobsim.compare()")
+def compare(scenario: Scenario, profiles: Iterable[str] | None = None, *, seed: int | None = None) -> Comparison:
+    """Run ``scenario`` once per profile (default: the seven systems of the seed) and measure each run."""
+    if not isinstance(scenario, Scenario):
+        raise InvalidArgument.build("scenario", scenario, "a jobsim.Scenario(name=, description=, build=, play=)")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise InvalidArgument.build("seed", seed, "an int, or None for the scenario's seed")
+    names = compared_profiles(profiles)
     seed = scenario.seed if seed is None else seed
     outcomes: list[Outcome] = []
     for name in names:

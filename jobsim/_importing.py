@@ -42,7 +42,7 @@ from ._replayinputs import SYNTHESIZED_ID
 from ._time import MS, Instant, instant_ns, iso, zone
 from ._trace import Trace
 from ._tracefile import _path
-from ._tracereader import BOM, GZIP_ERRORS, UTF16_BOMS, gzip_errors, load, open_trace
+from ._tracereader import BOM, GZIP_ERRORS, UTF16_BOMS, gzip_damaged, gzip_errors, load, open_trace
 from .errors import InvalidArgument, TraceError, TraceWarning
 
 FORMATS = ("auto", "inngest", "cloudevents")
@@ -119,14 +119,14 @@ def import_events(
     skipped: list[TraceError] = []
     cut: list[str] = []
     internal: dict[str, list[int]] = {}
-    for line, obj in _objects(source, cut):
+    for line, item, obj in _objects(source, cut):
         if isinstance(obj, dict) and obj.get("k") == "header" and obj.get("format") == "jobsim-trace":
             raise TraceError("this is a jobsim trace already, not a file of events to import: replay, diff or "
                              "show it as it is", path=str(source), line=line)  # never skipped  # fmt: skip
         try:
             if isinstance(obj, TraceError):
                 raise obj
-            kind, data = _event(obj, format, source, line)
+            kind, data = _event(obj, format, source, line, item)
         except TraceError as exc:
             if not skip_invalid:
                 message = str(exc).removeprefix(f"{exc.path}:{exc.line}: ")
@@ -251,8 +251,9 @@ def _first_time(events: list[tuple[int | None, int, dict[str, Any]]]) -> int:
     return instant_ns(DEFAULT_START)
 
 
-def _objects(path: Path, cut: list[str]) -> Iterator[tuple[int, Any]]:
-    """(line number, JSON value) for each event: one per line, or the items of one top-level array.
+def _objects(path: Path, cut: list[str]) -> Iterator[tuple[int, int | None, Any]]:
+    """(line number, index in the array or None, JSON value) for each event: one per line, or the items of one
+    top-level array.
 
     A line that is not JSON comes as a ``TraceError`` in place of its value, for the caller to
     raise or skip. An export cut off while it was written is read as the trace reader reads a
@@ -268,6 +269,8 @@ def _objects(path: Path, cut: list[str]) -> Iterator[tuple[int, Any]]:
         except GZIP_ERRORS as exc:
             if not chunks:
                 raise TraceError(f"the gzip stream is damaged or cut off ({exc})", path=str(path)) from None
+            if not isinstance(exc, EOFError):
+                raise TraceError(gzip_damaged(exc, b"".join(chunks).count(b"\n")), path=str(path)) from None
             broken: BaseException | None = exc
         else:
             broken = None
@@ -285,7 +288,8 @@ def _objects(path: Path, cut: list[str]) -> Iterator[tuple[int, Any]]:
             raise TraceError(f"the file is a JSON array that does not parse: {exc}", path=str(path)) from None
         if not isinstance(items, list):
             raise TraceError("the file starts with '[' but is not one JSON array", path=str(path))
-        yield from zip(_item_lines(data.decode("utf-8", "replace")), items, strict=True)
+        for index, (line, item) in enumerate(zip(_item_lines(data.decode("utf-8", "replace")), items, strict=True)):
+            yield line, index, item
         return
     lines = data.splitlines()
     ended = broken is None and data.endswith((b"\n", b"\r"))
@@ -293,7 +297,7 @@ def _objects(path: Path, cut: list[str]) -> Iterator[tuple[int, Any]]:
         if not raw.strip() or raw.lstrip().startswith(b"#"):
             continue
         try:
-            yield number, orjson.loads(raw)
+            yield number, None, orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             if number == len(lines) and not ended:
                 lines = lines[: number - 1]
@@ -302,7 +306,7 @@ def _objects(path: Path, cut: list[str]) -> Iterator[tuple[int, Any]]:
                                "imported")  # fmt: skip
                 break
             preview = raw.decode("utf-8", "replace")[:80]
-            yield number, TraceError(f"malformed line: {exc}: {preview!r}", path=str(path), line=number)
+            yield number, None, TraceError(f"malformed line: {exc}: {preview!r}", path=str(path), line=number)
     if broken is not None:
         cut.append(f"the gzip stream ends early after line {len(lines)} ({broken}): the events before it were "
                    "imported")  # fmt: skip
@@ -325,9 +329,10 @@ def _item_lines(text: str) -> Iterator[int]:
         _, index = decoder.raw_decode(text, index)
 
 
-def _event(obj: Any, format: str, path: Path, line: int) -> tuple[str, dict[str, Any]]:
-    def fail(message: str) -> TraceError:
-        return TraceError(message, path=str(path), line=line)
+def _event(obj: Any, format: str, path: Path, line: int, item: int | None = None) -> tuple[str, dict[str, Any]]:
+    def fail(message: str) -> TraceError:  # an array's item by its index too: all of a one-line array is line 1
+        where = "" if item is None else f"the array's item [{item}]: "
+        return TraceError(where + message, path=str(path), line=line)
 
     if not isinstance(obj, dict):
         raise fail(f"expected an event (a JSON object), got {type(obj).__name__}")

@@ -503,7 +503,7 @@ class Profiles:
         found = self._by_name.get(name) if isinstance(name, str) else None
         if found is not None:
             return found
-        spec = parse_spec(name) if isinstance(name, str) else None
+        spec = parse_spec(name, argument) if isinstance(name, str) else None
         if spec is not None and spec[0] in self._by_name:
             return self.configure(spec[0], spec[1])
         hint = self._close(spec[0] if spec is not None else name) if isinstance(name, str) else ""

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from ._checks import HookFailed
 from ._codec import canonical
 from ._events import Event
 from ._time import duration_ns, iso, to_datetime
@@ -109,6 +110,8 @@ class Script:
                     self._arm(data)
             self._send_delayed(None)
             self._finish(driven, extra_ns)
+        except HookFailed:  # the caller's deliver hook, not the replayed code: bad input, as a setup that raises
+            raise
         except JobsimError as error:  # a budget, a run-away: the replay of this code never ends
             return f"{type(error).__name__}: {error}"
         finally:

@@ -23,6 +23,7 @@ import orjson
 
 from ._codec import BUILTIN, DECODERS, REQUIRED, decode
 from ._gc import paused_gc, promote_all
+from ._safe import shown
 from ._trace import Record, Trace
 from ._tracefile import FORMAT, VERSION, _path
 from .errors import InvalidArgument, TraceError, TraceWarning
@@ -192,6 +193,15 @@ class TraceReader:
                                  f"got {value!r}")
         if not isinstance(header.get("start"), int):
             raise self._fail("the header has no 'start' (virtual start time in epoch ns)")
+        for name in ("apps", "functions", "left_out"):  # ids: a replay leaves out the recording's left_out
+            value = header.get(name)
+            if value is not None and (type(value) is not list or not all(type(item) is str for item in value)):
+                raise self._fail(f"the header's {name!r} must be a list of strings (ids), got {shown(value, 80)}")
+        for name, accepted in (("random_streams", ("function", "shared")), ("clock", ("ns",))):
+            value = header.get(name)
+            if value is not None and value not in accepted:  # random_streams 'nope' replayed as if absent
+                raise self._fail(f"the header's {name!r} must be {' or '.join(map(repr, accepted))}, got "
+                                 f"{shown(value, 80)}")  # fmt: skip
         return header
 
     def _next_line(self) -> bytes | None:
@@ -202,6 +212,8 @@ class TraceReader:
             except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
                 if self._line == 0:
                     raise self._fail(f"the gzip stream is damaged ({exc})", line=None) from None
+                if not isinstance(exc, EOFError):
+                    raise TraceError(gzip_damaged(exc, self._line), path=str(self.path)) from None
                 self._truncated(f"the gzip stream ends early after line {self._line} ({exc})")
                 return None
             if not raw:
@@ -258,6 +270,8 @@ class TraceReader:
             elif batch[0]:
                 yield batch
         if self._cut is not None:
+            if not isinstance(self._cut, EOFError):
+                raise TraceError(gzip_damaged(self._cut, self._line), path=str(self.path))
             self._truncated(f"the gzip stream ends early after line {self._line} ({self._cut})")
         self._finish()
 
@@ -343,7 +357,7 @@ class TraceReader:
                 add_row((at, kind, obj if spec[1] is None else spec[1](obj)))
         except (TypeError, ValueError):  # a kind that is a list or an object; data a decoder refuses
             return None
-        if seqs and not self._in_order(seqs, ats):
+        if (seqs and not self._in_order(seqs, ats)) or (end is not None and _bad_count(end)):
             return None
         if self._unknown:
             for index, row in enumerate(rows):
@@ -398,6 +412,10 @@ class TraceReader:
                                    f"{_preview(raw)}", line=line)  # fmt: skip
                 break
             if kind == "end":
+                if _bad_count(obj):
+                    error = self._fail(f"the end line's 'records' must be the number of records (an integer, 0 or "
+                                       f"more), got {shown(obj['records'], 80)}", line=line)  # fmt: skip
+                    break
                 self.end = {"seq": seq, "at": at, **obj}
                 error = self._after_end(lines[index + 1 :])
                 break
@@ -453,6 +471,12 @@ class TraceReader:
                 self._warn(f"the end line says {expected} records, {self.records} were read")
 
 
+def _bad_count(end: dict[str, Any]) -> bool:
+    """Whether an end line's ``records`` is there and no count (``"x"`` was not compared with the records read)."""
+    records = end.get("records")
+    return records is not None and (type(records) is not int or records < 0)
+
+
 def _lines_of(block: bytes, last: bool) -> list[bytes]:
     """The lines of a block, each with its newline (a last line cut off has none)."""
     pieces = block.split(b"\n")
@@ -471,7 +495,15 @@ UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 """How a UTF-16 file starts (PowerShell 5 writes one with ``>``): JSON Lines readers decode it."""
 
 GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
-"""What reading a damaged or cut-off gzip stream raises."""
+"""What reading a damaged or cut-off gzip stream raises: ``EOFError`` when the file ends before the stream
+does (cut off: what came before is read, with a warning); the others when the bytes are there but wrong."""
+
+
+def gzip_damaged(exc: BaseException, line: int) -> str:
+    """A gzip stream that is all there but fails its checks (``BadGzipFile``: "CRC check failed", "Incorrect
+    length of data produced"; ``zlib.error``): what it decompressed to is not what was written."""
+    return (f"the file is damaged: its gzip stream fails its check after line {line} ({exc}), so what it holds is "
+            "not what was written; use an undamaged copy of it")
 
 
 @contextlib.contextmanager

@@ -282,7 +282,7 @@ def test_compare_names_an_attribute_the_module_lacks(capsys):
 def test_compare_refuses_a_profile_named_twice(capsys):
     code, out, err = run(capsys, "compare", "examples/scenarios/outage.py", "--profiles", "inngest,bullmq,inngest")
     assert (code, out) == (2, "")  # it printed the inngest rows twice
-    assert err == ("jobsim: error: profiles=['inngest', 'bullmq', 'inngest'] is not valid: each profile named once "
+    assert err == ("jobsim: error: --profiles='inngest,bullmq,inngest' is not valid: each profile named once "
                    "('inngest' is named more than once)\n")
 
 
@@ -730,3 +730,34 @@ def test_a_traffic_hook_that_calls_sys_exit_is_named_with_its_line(tmp_path, mon
     assert (code, out) == (2, "")
     assert err == f"jobsim: error: {module}.jobsim_traffic() failed: SystemExit: 4 ({module}.py, line {line}); " \
                   "fix it and run again\n"
+
+
+@pytest.mark.usefixtures("from_the_root")
+@pytest.mark.parametrize(("argv", "message"), [
+    (["profiles", "nope"], "jobsim profiles NAME='nope' is not valid: one of 'agenda', "),  # was profile=
+    (["compare", "examples/scenarios/outage.py", "--profiles", "inngest,nope"],
+     "--profiles='inngest,nope' is not valid: profile names among 'agenda', "),  # was profiles=['inngest', 'nope']
+    (["compare", "examples/scenarios/outage.py", "--profiles", "agenda(process_every=1s,process_every=2s)"],
+     "--profiles='agenda(process_every=1s,process_every=2s)' is not valid: NAME(option=value, ...) with each "
+     "option given once"),  # was profile=
+    (["run", "examples", "--profile", "agenda(process_every=1s,process_every=2s)"],
+     "--profile='agenda(process_every=1s,process_every=2s)' is not valid: NAME(option=value, ...) with each "
+     "option given once"),  # was profile=
+])  # fmt: skip
+def test_a_bad_profile_is_named_as_the_flag_or_argument_typed(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"jobsim: error: {message}")
+
+
+@pytest.mark.usefixtures("from_the_root")
+@pytest.mark.parametrize("argv", [
+    ["run", "examples", "--profile", "agenda(process_every=1s"],
+    ["compare", "examples/scenarios/outage.py", "--profiles", "inngest,agenda(process_every=1s"],  # the item named
+])  # fmt: skip
+def test_a_profile_whose_parenthesis_is_never_closed_is_named_so(capsys, argv):
+    """It got the list of profile names, which said nothing of the '('."""
+    code, out, err = run(capsys, *argv)
+    assert (code, out) == (2, "")
+    assert err == (f"jobsim: error: {argv[-2]}='agenda(process_every=1s' is not valid: its '(' is never closed; write "
+                   "NAME(option=value, ...), e.g. 'agenda(process_every=1s)'\n")

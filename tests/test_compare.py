@@ -164,7 +164,7 @@ def test_profiles_command(capsys):
     assert doc.startswith("quirrel: Quirrel: no retries by default")
     assert "offsets from the job's" in doc and "NOT VERIFIED" in doc
     assert main(["profiles", "nope"]) == 2
-    assert "profile='nope' is not valid" in capsys.readouterr().err
+    assert "jobsim profiles NAME='nope' is not valid" in capsys.readouterr().err  # was profile=, the keyword
 
 
 def test_profiles_may_be_one_comma_separated_string():

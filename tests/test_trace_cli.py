@@ -484,6 +484,18 @@ def test_replay_checks_out_before_replaying(recording, app_module, capsys, tmp_p
                    "exist; create it or save elsewhere (checked before replaying)\n")
 
 
+def test_a_deliver_hook_that_raises_exits_2_as_a_setup_hook_does(recording, app_module, capsys):
+    """It was caught as the replay stopping (STOPPED: JobsimError: ..., exit 1): the replayed code's doing."""
+    spec = app_module()
+    path = Path(spec.rpartition(":")[0])
+    path.write_text(path.read_text() + "def jobsim_deliver(sim, event):\n    raise KeyError('tenant')\n")
+    module, line = path.stem, len(path.read_text().splitlines())
+    code, out, err = run(capsys, "replay", recording["raw"], "--app", spec)
+    assert (code, out) == (2, "")
+    assert err == (f"jobsim: error: {module}.jobsim_deliver() failed: KeyError: 'tenant' ({module}.py, line {line}); "
+                   "fix it and run again\n")
+
+
 def test_a_setup_hook_that_raises_is_one_line_naming_its_line(recording, app_module, capsys):
     spec = app_module()
     path = Path(spec.rpartition(":")[0])
@@ -710,3 +722,80 @@ def test_a_bad_ignore_is_named_as_the_flag(recording, app_module, capsys, comman
         "replay", recording["gz"], "--app", app_module()]
     code, out, err = run(capsys, *argv, "--ignore", pattern)
     assert (code, out, err) == (2, "", f"jobsim: error: --ignore={pattern!r} is not valid: {accepted}\n")
+
+
+@pytest.mark.parametrize("command", ["show", "diff", "replay"])
+def test_a_gzip_trace_with_a_bad_crc_exits_2_naming_it_damaged(recording, app_module, capsys, tmp_path, command):
+    """It was 'the gzip stream ends early', a warning, and `show` exited 0 with what it read."""
+    data = bytearray(recording["gz"].read_bytes())
+    data[-8] ^= 1
+    bad = tmp_path / "bad.jobsim.jsonl.gz"
+    bad.write_bytes(bytes(data))
+    argv = {"show": ["show", bad], "diff": ["diff", recording["gz"], bad],
+            "replay": ["replay", bad, "--app", app_module()]}[command]  # fmt: skip
+    code, out, err = run(capsys, *argv)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"jobsim: error: {bad}: the file is damaged: its gzip stream fails its check after line ")
+    assert "(CRC check failed" in err  # Python 3.10-3.12 add the two CRCs
+    assert err.endswith("), so what it holds is not what was written; use an undamaged copy of it\n")
+
+
+def test_an_until_past_the_year_9999_is_named_as_the_flag(recording, app_module, capsys):
+    """The check needs the recording's end, so replay() makes it: it was named ``until=``, the keyword."""
+    code, out, err = run(capsys, "replay", recording["raw"], "--app", app_module(), "--until", "99999999999d")
+    assert (code, out) == (2, "")
+    assert err.startswith("jobsim: error: --until='99999999999d' is not valid: a duration that ends by "
+                          "9999-12-31T23:59:59.999Z, the last instant a datetime can show (the recording ends at ")
+
+
+def _stdin(monkeypatch, data: bytes) -> None:
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+
+
+@pytest.mark.parametrize("command", ["show", "scan", "redact", "diff"])
+def test_a_trace_on_standard_input_is_read_as_dash(recording, capsys, monkeypatch, tmp_path, command):
+    """``-`` was read as a file named '-': '-: no such file'."""
+    _stdin(monkeypatch, recording["gz"].read_bytes())
+    argv = {"show": ["show", "-"], "scan": ["scan", "-"], "redact": ["redact", "-", tmp_path / "out.jsonl"],
+            "diff": ["diff", recording["gz"].name, "-"]}[command]  # fmt: skip
+    monkeypatch.chdir(recording["gz"].parent)  # the other side of a diff, relative to the working folder
+    code, out, err = run(capsys, *argv)
+    assert code == 0 and (err == "" or err.startswith("jobsim: note: personal data was pseudonymized"))
+    expected = {"show": "jobsim timeline · ", "scan": "jobsim scan: no secret-looking values in -",
+                "redact": "jobsim redact: ", "diff": "jobsim diff  A: "}[command]  # fmt: skip
+    assert out.startswith(expected)
+    if command == "show":
+        assert run(capsys, "show", recording["gz"])[1] == out
+
+
+def test_events_on_standard_input_are_imported_and_errors_name_dash(capsys, monkeypatch, tmp_path):
+    _stdin(monkeypatch, b'{"name": "go", "data": {}, "ts": 1740960000000}\n')
+    code, out, _ = run(capsys, "import", "-", "-o", tmp_path / "out.jsonl")
+    assert code == 0 and out.startswith("jobsim import: 1 inngest event(s) from - -> ")
+    _stdin(monkeypatch, b'{"name": "go", "data": {}, "ts": 1740960000000}\n{"data": {}}\n')
+    code, out, err = run(capsys, "import", "-", "-o", tmp_path / "out2.jsonl")
+    assert (code, out) == (2, "") and err.startswith("jobsim: error: -:2: ")
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["replay", "-", "--app", "examples"], "`jobsim replay` reads its trace from a file, not standard input (-): save "
+                                           "it to one (`cat > trace.jsonl`) and give its path"),
+    (["diff", "-", "-"], "`jobsim diff` got - (standard input) 2 times; it can be read once: give the other files by "
+                         "their paths"),
+])  # fmt: skip
+def test_dash_where_it_cannot_be_read_is_refused_saying_why(capsys, monkeypatch, argv, message):
+    _stdin(monkeypatch, b"")
+    assert run(capsys, *argv) == (2, "", f"jobsim: error: {message}\n")
+
+
+def test_dash_on_a_terminal_is_refused_not_waited_on(capsys, monkeypatch):
+    class Terminal:
+        buffer = type("Buffer", (), {"isatty": lambda self: True})()
+
+    monkeypatch.setattr(sys, "stdin", Terminal())
+    code, out, err = run(capsys, "show", "-")
+    assert (code, out) == (2, "")
+    assert err == ("jobsim: error: `jobsim show -` reads standard input, which is a terminal here; pipe a file into "
+                   "it (`gunzip -c t.jsonl.gz | jobsim show -`) or give its path\n")

@@ -263,6 +263,15 @@ def test_an_empty_file(tmp_path):
     (b'{"k":"header","format":"jobsim-trace","version":1}\n', r":1: the header has no 'start'"),
     (b'{"k":"header","format":"jobsim-trace","version":1,"start":0,"seed":"7"}\n', r"'seed' must be an int, got '7'"),
     (b'{"k":"header","format":"jobsim-trace","version":1,"start":0,"minor":"1"}\n', r"'minor' must be an int, got '1'"),
+    # accepted unchecked: a random_streams of another spelling was replayed as the default, silently
+    (b'{"k":"header","format":"jobsim-trace","version":1,"start":0,"random_streams":"nope"}\n',
+     r":1: the header's 'random_streams' must be 'function' or 'shared', got 'nope'"),
+    (b'{"k":"header","format":"jobsim-trace","version":1,"start":0,"left_out":"x"}\n',
+     r":1: the header's 'left_out' must be a list of strings \(ids\), got 'x'"),
+    (b'{"k":"header","format":"jobsim-trace","version":1,"start":0,"apps":1}\n',
+     r":1: the header's 'apps' must be a list of strings \(ids\), got 1"),
+    (b'{"k":"header","format":"jobsim-trace","version":1,"start":0,"clock":"ms"}\n',
+     r":1: the header's 'clock' must be 'ns', got 'ms'"),
 ])  # fmt: skip
 def test_a_bad_header(tmp_path, first, message):
     path = tmp_path / "bad.jobsim.jsonl"

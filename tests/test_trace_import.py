@@ -277,6 +277,18 @@ def test_a_gzip_export_cut_off_mid_stream_keeps_the_lines_it_holds(tmp_path):
         traces.import_events(path)
 
 
+def test_a_gzip_export_with_a_bad_crc_is_an_error_not_a_cut_off_stream(tmp_path):
+    """It was imported with 'the gzip stream ends early' as a warning: its events may not be what was written."""
+    path = write(tmp_path / "events.jsonl.gz", *({"name": "order/paid", "data": {"n": n}, "id": f"o{n}",
+                                                  "ts": T0 // MS + n} for n in range(3)), gz=True)  # fmt: skip
+    data = bytearray(path.read_bytes())
+    data[-8] ^= 1
+    path.write_bytes(bytes(data))
+    with pytest.raises(TraceError, match=r"events\.jsonl\.gz: the file is damaged: its gzip stream fails its check "
+                                         r"after line 3 \(CRC check failed"):  # fmt: skip
+        traces.import_events(path)
+
+
 def test_a_cloudevent_s_base64_json_data_is_decoded_other_binary_data_is_refused_saying_why(tmp_path):
     import base64
 
@@ -402,6 +414,20 @@ def test_a_json_array_names_the_line_its_bad_item_is_on(tmp_path):
     with pytest.warns(TraceWarning, match=r"skipped 1 invalid line\(s\): .*batch\.json:3: "):
         trace = traces.import_events(path, skip_invalid=True)
     assert [record.data["id"] for record in trace.records] == ["e1"]
+
+
+def test_a_json_array_on_one_line_names_its_bad_item_s_index(tmp_path):
+    """Every item of a one-line array is on line 1: the message said only that."""
+    good = {"specversion": "1.0", "id": "e1", "source": "s", "type": "order/paid", "time": "2025-03-03T00:00:00Z"}
+    path = tmp_path / "batch.json"
+    path.write_text(json.dumps([good, good | {"id": "e2"}, good | {"id": "e3", "type": 5}]))
+    message = (r"batch\.json:1: the array's item \[2\]: a CloudEvent needs a non-empty string 'type' "
+               r"\(CloudEvents 1\.0, required attributes\)")  # fmt: skip
+    with pytest.raises(TraceError, match=message + "; to import the other events"):
+        traces.import_events(path)
+    with pytest.warns(TraceWarning, match=r"skipped 1 invalid line\(s\): .*" + message):
+        trace = traces.import_events(path, skip_invalid=True)
+    assert [record.data["id"] for record in trace.records] == ["e1", "e2"]
 
 
 @pytest.mark.parametrize("events", [7, 2000])

@@ -248,6 +248,14 @@ GOOD = b'{"k":"attempt","seq":SEQ,"at":1,"function":"f","run":"r","attempt":0}'
      "a 'advance' record's 'idle' must be true or false, got 'yes'"),
     (b'{"k":"event","seq":SEQ,"at":1,"origin":"inptu","ce":{"type":"x","id":"1"}}\n',
      "an event record's 'origin' must be 'input', 'job' or 'system', got 'inptu'"),
+    # a status of text was drawn in the timeline and replayed as a ValueError; a negative elapsed or delay was
+    # spent or drawn ('+-1ns') as read
+    (b'{"k":"http","seq":SEQ,"at":1,"method":"GET","url":"https://x.test","status":"x"}\n',
+     "a 'http' record's 'status' must be an integer, got 'x'"),
+    (b'{"k":"http","seq":SEQ,"at":1,"method":"GET","url":"https://x.test","status":200,"elapsed":-1}\n',
+     "a 'http' record's 'elapsed' must be 0 or more (ns), got -1"),
+    (b'{"k":"retry","seq":SEQ,"at":1,"function":"f","run":"r","step":"s","attempt":1,"next_at":5,"delay":-1}\n',
+     "a 'retry' record's 'delay' must be 0 or more (ns), got -1"),
 ])  # fmt: skip
 def test_a_bad_line_in_a_block_is_reported_at_its_line(tmp_path, at, bad, message):
     records = [record(10 * seq, KINDS[seq % len(KINDS)]) for seq in range(60)]  # room for seqs between them
@@ -337,6 +345,34 @@ def test_gzip_reads_the_same_and_a_cut_off_stream_keeps_every_whole_line(tmp_pat
     count = len(fast["records"])
     assert 0 < count < 3000 and fast["truncated"] and fast["records"] == read(plain)["records"][:count]
     assert fast["warnings"][0].startswith(f"the gzip stream ends early after line {count + 1} (")
+
+
+@pytest.mark.parametrize(("offset", "reason"), [(-8, "CRC check failed"), (-1, "Incorrect length of data produced")])
+def test_a_gzip_stream_damaged_not_cut_off_is_an_error_naming_the_file(tmp_path, offset, reason):
+    """A bad CRC or length trailer was read as a stream that ends early: a warning, its records kept."""
+    lines = [HEADER, *many(300), end(300, 300)]
+    data = bytearray(write(tmp_path / "t.jobsim.jsonl.gz", *lines, compress=True).read_bytes())
+    data[offset] ^= 1
+    bad = tmp_path / "bad.jobsim.jsonl.gz"
+    bad.write_bytes(bytes(data))
+    for fast in (True, False):
+        got = read(bad, fast=fast)
+        assert got["warnings"] == [] and not got["truncated"] and got["error"][1] is None
+        assert got["error"][0].startswith(f"{bad}: the file is damaged: its gzip stream fails its check after line 302 "
+                                          f"({reason}")  # Python 3.10-3.12 add the two CRCs
+        assert got["error"][0].endswith("), so what it holds is not what was written; use an undamaged copy of it")
+    with pytest.raises(TraceError, match=rf"bad\.jobsim\.jsonl\.gz: the file is damaged: .*\({reason}"):
+        traces.load(bad)
+
+
+@pytest.mark.parametrize("records", ["x", -1, 1.5, True])
+def test_an_end_line_whose_record_count_is_no_count_is_named_at_its_line(tmp_path, records):
+    """It was not compared with the records read, and the file read as whole."""
+    path = write(tmp_path / "t.jobsim.jsonl", HEADER, *many(50), {**end(50, 0), "records": records})
+    fast = read(path)
+    assert fast == read(path, fast=False) and len(fast["records"]) == 50 and fast["end"] is None
+    assert fast["error"] == (f"{path}:52: the end line's 'records' must be the number of records (an integer, 0 or "
+                             f"more), got {records!r}", 52)  # fmt: skip
 
 
 def test_loading_keeps_the_error_and_the_collector_on(tmp_path):

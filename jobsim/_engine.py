@@ -497,27 +497,29 @@ class Engine:
         self._outcomes[op[0]](run, x, op)
 
     def _attempt(self, run: Run, x: Execution, step: str | None, error: BaseException | None,
-                 start: int | None = None) -> Attempt:  # fmt: skip
-        """Record an attempt of ``run`` from ``start`` (default: its request's start) to ``x.now``."""
+                 start: int | None = None, record: StepRecord | None = None) -> None:  # fmt: skip
+        """Record an attempt of ``run`` (and of its step, ``record``) from ``start`` (default: its
+        request's start) to ``x.now``. Until something reads the run's attempts it is a row, made an
+        ``Attempt`` then (``Run.attempts``): most runs' attempts are never looked at."""
         if start is None:
             start = x.start
-        attempt = _new(Attempt)  # ``Attempt(...)``'s fields set here: a Python __init__ is a frame per request
-        attempt.number = x.attempt
-        attempt.step = step
-        attempt.start_ns = start
-        attempt.end_ns = x.now
-        attempt.error = error
-        run.attempts.append(attempt)
+        rows = run._rows
+        if rows is not None:
+            rows.append((x.attempt, step, start, x.now, error, record is not None))
+        else:  # the run's attempts were read: its lists get each attempt as it ends
+            attempt = Attempt(x.attempt, step, start, x.now, error)
+            run.attempts.append(attempt)
+            if record is not None:
+                record.attempts.append(attempt)
         if error is None:
             self._log.append((start, "attempt", run.function.id, run.id, step, x.attempt))
         else:  # its __str__ may raise: job code wrote it
             self._log.append((start, "attempt", run.function.id, run.id, step, x.attempt, said(error)))
-        return attempt
 
     def _step(self, run: Run, key: str, kind: str, start: int) -> StepRecord:
         record = run.steps.get(key)
         if record is None:
-            record = run.steps[key] = StepRecord(key, kind, start)
+            record = run.steps[key] = StepRecord(key, kind, start, run)
         return record
 
     def _next(self, run: Run, at: int) -> None:
@@ -533,8 +535,8 @@ class Engine:
             payload = as_requested(payload)
         record = run.steps.get(key)  # ``_step``, inline: once a request
         if record is None:
-            record = run.steps[key] = StepRecord(key, kind, x.start)
-        record.attempts.append(self._attempt(run, x, key, None))
+            record = run.steps[key] = StepRecord(key, kind, x.start, run)
+        self._attempt(run, x, key, None, None, record)
         record.status, record._payload, record.end_ns = "completed", payload, x.now
         self._next(run, x.now)
 
@@ -542,8 +544,8 @@ class Engine:
         _, key, error = op
         record = run.steps.get(key)  # ``_step``, inline: once a request
         if record is None:
-            record = run.steps[key] = StepRecord(key, "run" if len(op) < 4 else op[3], x.start)
-        record.attempts.append(self._attempt(run, x, key, error))
+            record = run.steps[key] = StepRecord(key, "run" if len(op) < 4 else op[3], x.start, run)
+        self._attempt(run, x, key, error, None, record)
         delay = self._retry_delay(run, x, error)
         if delay is not None:
             record.status = run.status = "retrying"
@@ -594,7 +596,7 @@ class Engine:
     def _sleep(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
         _, key, wake = op
         record = self._step(run, key, "sleep", x.now)
-        record.attempts.append(self._attempt(run, x, key, None))
+        self._attempt(run, x, key, None, None, record)
         if record.status == "sleeping":  # met again by an overlapping race-mode request: one timer (_parallel.py)
             run.status = "sleeping"
             return
@@ -613,7 +615,7 @@ class Engine:
     def _wait(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
         _, key, name, checks, deadline = op
         record = self._step(run, key, "wait_for_event", x.now)
-        record.attempts.append(self._attempt(run, x, key, None))
+        self._attempt(run, x, key, None, None, record)
         if record.status == "waiting":  # as in _sleep: one pause
             run.status = "waiting"
             return
@@ -647,7 +649,7 @@ class Engine:
     def _invoke(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
         _, key, target, data, deadline, v, name = op
         record = self._step(run, key, "invoke", x.now)
-        record.attempts.append(self._attempt(run, x, key, None))
+        self._attempt(run, x, key, None, None, record)
         if record.status == "invoking":  # as in _sleep: one child run
             run.status = "invoking"
             return

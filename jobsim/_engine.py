@@ -503,18 +503,21 @@ class Engine:
         ``Attempt`` then (``Run.attempts``): most runs' attempts are never looked at."""
         if start is None:
             start = x.start
+        row: tuple[Any, ...]
+        if error is None:  # the trace's compact record is the run's row too (``_trace._EXPAND``, ``Run._rows``)
+            row = (start, "attempt", run.function.id, run.id, step, x.attempt, x.now, None, record is not None)
+        else:  # its __str__ may raise: job code wrote it
+            row = (start, "attempt", run.function.id, run.id, step, x.attempt, x.now, error, record is not None,
+                   said(error))  # fmt: skip
+        self._log.append(row)
         rows = run._rows
         if rows is not None:
-            rows.append((x.attempt, step, start, x.now, error, record is not None))
+            rows.append(row)
         else:  # the run's attempts were read: its lists get each attempt as it ends
             attempt = Attempt(x.attempt, step, start, x.now, error)
             run.attempts.append(attempt)
             if record is not None:
                 record.attempts.append(attempt)
-        if error is None:
-            self._log.append((start, "attempt", run.function.id, run.id, step, x.attempt))
-        else:  # its __str__ may raise: job code wrote it
-            self._log.append((start, "attempt", run.function.id, run.id, step, x.attempt, said(error)))
 
     def _step(self, run: Run, key: str, kind: str, start: int) -> StepRecord:
         record = run.steps.get(key)

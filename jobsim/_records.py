@@ -29,9 +29,11 @@ FINAL = frozenset({"completed", "failed", "cancelled", "skipped", "lost"})
 downtime on Vercel Cron)."""
 
 
-AttemptRow = tuple[int, "str | None", int, int, "BaseException | None", bool]
-"""An attempt not yet made an ``Attempt`` (``Run._rows``): number, step, start, end, error, and whether
-its step's record has it too. No record in it: a tuple of numbers and strings stops being tracked."""
+AttemptRow = tuple[Any, ...]
+"""An attempt not yet made an ``Attempt`` (``Run._rows``): the trace's compact ``attempt`` record, ``(start,
+"attempt", function, run, step, number, end, error, in_step[, error's text])``, ``in_step`` telling whether
+its step's record has it too (``Engine._attempt``). No record object in it: a row without an error is
+numbers and strings, which the collector stops tracking."""
 
 
 def _dt(ns: int | None) -> dt.datetime | None:
@@ -242,11 +244,11 @@ class Run(_Stored):
         rows = self._rows
         if rows:
             steps = self.steps
-            for number, step, start, end, error, in_step in rows:
-                attempt = Attempt(number, step, start, end, error)
+            for row in rows:
+                attempt = Attempt(row[5], row[4], row[0], row[6], row[7])
                 made.append(attempt)
-                if in_step:
-                    steps[step]._attempts.append(attempt)  # type: ignore[index]
+                if row[8]:
+                    steps[row[4]]._attempts.append(attempt)
         self._rows = None
         return made
 

@@ -24,7 +24,7 @@ from ._calls import JobCalls
 from ._checks import JOB_ERRORS, fresh_error
 from ._events import RUN_IDS, Event, is_wildcard, triggers_of, ulid
 from ._flowrt import FlowRuntime, RunIds
-from ._kernel import URGENT
+from ._kernel import NORMAL, URGENT
 from ._lifecycle import failure_fields
 from ._listeners import Listener, Listeners
 from ._records import Attempt, Run, StepRecord
@@ -312,7 +312,7 @@ class Engine:
         if self.system is not None and self._held(run, len(runs), now):
             return run
         self._log.append((now, "run.start", fn.id, run.id, len(runs), run.event.name))
-        self.kernel.schedule(now, self._request_cb, run, 0, owner=fn.id)
+        self.kernel.put(now, self._request_cb, (run, 0), fn.id, NORMAL, False)  # ``schedule``, positional
         return run
 
     def _held(self, run: Run, n: int, now: int, poll: bool = True) -> bool:
@@ -529,7 +529,7 @@ class Engine:
         if self.groups and run in self.groups:  # a step of a parallel group ended
             self._parallel_rt.settled(run, at)
             return
-        self.kernel.schedule(at, self._request_cb, run, 0, owner=run.function.id)
+        self.kernel.put(at, self._request_cb, (run, 0), run.function.id, NORMAL, False)
 
     # -- outcomes -------------------------------------------------------------------------
     def _done(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
@@ -594,7 +594,7 @@ class Engine:
     def _retry(self, run: Run, x: Execution, key: str | None, delay: int) -> None:
         at = x.now + delay
         self._log.append((x.now, "retry", run.function.id, run.id, key, x.attempt + 1, at, delay))
-        self.kernel.schedule(at, self._request_cb, run, x.attempt + 1, x.plan, owner=run.function.id)
+        self.kernel.put(at, self._request_cb, (run, x.attempt + 1, x.plan), run.function.id, NORMAL, False)
 
     def _sleep(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
         _, key, wake = op
@@ -605,7 +605,7 @@ class Engine:
             return
         record.status = run.status = "sleeping"
         self._log.append((x.now, "sleep", run.function.id, run.id, key, wake))
-        run._wake = self.kernel.schedule(wake, self._wake_cb, run, record, owner=run.function.id)
+        run._wake = self.kernel.put(wake, self._wake_cb, (run, record), run.function.id, NORMAL, False)
 
     def _wake(self, run: Run, record: StepRecord) -> None:
         record.status, record.end_ns = "completed", self.kernel.now

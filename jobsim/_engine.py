@@ -24,7 +24,7 @@ from ._calls import JobCalls
 from ._checks import JOB_ERRORS, fresh_error
 from ._events import RUN_IDS, Event, is_wildcard, triggers_of, ulid
 from ._flowrt import FlowRuntime, RunIds
-from ._kernel import URGENT
+from ._kernel import NORMAL, URGENT
 from ._lifecycle import failure_fields
 from ._listeners import Listener, Listeners
 from ._records import Attempt, Run, StepRecord
@@ -312,7 +312,7 @@ class Engine:
         if self.system is not None and self._held(run, len(runs), now):
             return run
         self._log.append((now, "run.start", fn.id, run.id, len(runs), run.event.name))
-        self.kernel.schedule(now, self._request_cb, run, 0, owner=fn.id)
+        self.kernel.put(now, self._request_cb, (run, 0), fn.id, NORMAL, False)  # ``schedule``, positional
         return run
 
     def _held(self, run: Run, n: int, now: int, poll: bool = True) -> bool:
@@ -497,34 +497,39 @@ class Engine:
         self._outcomes[op[0]](run, x, op)
 
     def _attempt(self, run: Run, x: Execution, step: str | None, error: BaseException | None,
-                 start: int | None = None) -> Attempt:  # fmt: skip
-        """Record an attempt of ``run`` from ``start`` (default: its request's start) to ``x.now``."""
+                 start: int | None = None, record: StepRecord | None = None) -> None:  # fmt: skip
+        """Record an attempt of ``run`` (and of its step, ``record``) from ``start`` (default: its
+        request's start) to ``x.now``. Until something reads the run's attempts it is a row, made an
+        ``Attempt`` then (``Run.attempts``): most runs' attempts are never looked at."""
         if start is None:
             start = x.start
-        attempt = _new(Attempt)  # ``Attempt(...)``'s fields set here: a Python __init__ is a frame per request
-        attempt.number = x.attempt
-        attempt.step = step
-        attempt.start_ns = start
-        attempt.end_ns = x.now
-        attempt.error = error
-        run.attempts.append(attempt)
-        if error is None:
-            self._log.append((start, "attempt", run.function.id, run.id, step, x.attempt))
+        row: tuple[Any, ...]
+        if error is None:  # the trace's compact record is the run's row too (``_trace._EXPAND``, ``Run._rows``)
+            row = (start, "attempt", run.function.id, run.id, step, x.attempt, x.now, None, record is not None)
         else:  # its __str__ may raise: job code wrote it
-            self._log.append((start, "attempt", run.function.id, run.id, step, x.attempt, said(error)))
-        return attempt
+            row = (start, "attempt", run.function.id, run.id, step, x.attempt, x.now, error, record is not None,
+                   said(error))  # fmt: skip
+        self._log.append(row)
+        rows = run._rows
+        if rows is not None:
+            rows.append(row)
+        else:  # the run's attempts were read: its lists get each attempt as it ends
+            attempt = Attempt(x.attempt, step, start, x.now, error)
+            run.attempts.append(attempt)
+            if record is not None:
+                record.attempts.append(attempt)
 
     def _step(self, run: Run, key: str, kind: str, start: int) -> StepRecord:
         record = run.steps.get(key)
         if record is None:
-            record = run.steps[key] = StepRecord(key, kind, start)
+            record = run.steps[key] = StepRecord(key, kind, start, run)
         return record
 
     def _next(self, run: Run, at: int) -> None:
         if self.groups and run in self.groups:  # a step of a parallel group ended
             self._parallel_rt.settled(run, at)
             return
-        self.kernel.schedule(at, self._request_cb, run, 0, owner=run.function.id)
+        self.kernel.put(at, self._request_cb, (run, 0), run.function.id, NORMAL, False)
 
     # -- outcomes -------------------------------------------------------------------------
     def _done(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
@@ -533,8 +538,8 @@ class Engine:
             payload = as_requested(payload)
         record = run.steps.get(key)  # ``_step``, inline: once a request
         if record is None:
-            record = run.steps[key] = StepRecord(key, kind, x.start)
-        record.attempts.append(self._attempt(run, x, key, None))
+            record = run.steps[key] = StepRecord(key, kind, x.start, run)
+        self._attempt(run, x, key, None, None, record)
         record.status, record._payload, record.end_ns = "completed", payload, x.now
         self._next(run, x.now)
 
@@ -542,8 +547,8 @@ class Engine:
         _, key, error = op
         record = run.steps.get(key)  # ``_step``, inline: once a request
         if record is None:
-            record = run.steps[key] = StepRecord(key, "run" if len(op) < 4 else op[3], x.start)
-        record.attempts.append(self._attempt(run, x, key, error))
+            record = run.steps[key] = StepRecord(key, "run" if len(op) < 4 else op[3], x.start, run)
+        self._attempt(run, x, key, error, None, record)
         delay = self._retry_delay(run, x, error)
         if delay is not None:
             record.status = run.status = "retrying"
@@ -589,18 +594,18 @@ class Engine:
     def _retry(self, run: Run, x: Execution, key: str | None, delay: int) -> None:
         at = x.now + delay
         self._log.append((x.now, "retry", run.function.id, run.id, key, x.attempt + 1, at, delay))
-        self.kernel.schedule(at, self._request_cb, run, x.attempt + 1, x.plan, owner=run.function.id)
+        self.kernel.put(at, self._request_cb, (run, x.attempt + 1, x.plan), run.function.id, NORMAL, False)
 
     def _sleep(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
         _, key, wake = op
         record = self._step(run, key, "sleep", x.now)
-        record.attempts.append(self._attempt(run, x, key, None))
+        self._attempt(run, x, key, None, None, record)
         if record.status == "sleeping":  # met again by an overlapping race-mode request: one timer (_parallel.py)
             run.status = "sleeping"
             return
         record.status = run.status = "sleeping"
         self._log.append((x.now, "sleep", run.function.id, run.id, key, wake))
-        run._wake = self.kernel.schedule(wake, self._wake_cb, run, record, owner=run.function.id)
+        run._wake = self.kernel.put(wake, self._wake_cb, (run, record), run.function.id, NORMAL, False)
 
     def _wake(self, run: Run, record: StepRecord) -> None:
         record.status, record.end_ns = "completed", self.kernel.now
@@ -613,7 +618,7 @@ class Engine:
     def _wait(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
         _, key, name, checks, deadline = op
         record = self._step(run, key, "wait_for_event", x.now)
-        record.attempts.append(self._attempt(run, x, key, None))
+        self._attempt(run, x, key, None, None, record)
         if record.status == "waiting":  # as in _sleep: one pause
             run.status = "waiting"
             return
@@ -647,7 +652,7 @@ class Engine:
     def _invoke(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
         _, key, target, data, deadline, v, name = op
         record = self._step(run, key, "invoke", x.now)
-        record.attempts.append(self._attempt(run, x, key, None))
+        self._attempt(run, x, key, None, None, record)
         if record.status == "invoking":  # as in _sleep: one child run
             run.status = "invoking"
             return

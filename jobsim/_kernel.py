@@ -91,6 +91,12 @@ class Kernel:
         recurring: bool = False,
     ) -> Timer:
         """Call ``callback(*args)`` at ``due`` (never earlier than now)."""
+        return self.put(due, callback, args, owner, priority, recurring)
+
+    def put(self, due: int, callback: Callable[..., Any], args: tuple[Any, ...], owner: str, priority: int,
+            recurring: bool) -> Timer:  # fmt: skip
+        """``schedule`` with every argument given by position: the engine's requests, sleeps and retries call
+        it so (a call with ``*args`` or a keyword is CPython's generic one, a positional call its fastest)."""
         depth = 0
         if due <= self.now:  # one comparison of two nanosecond times (not compact ints: never specialized)
             due = self.now

@@ -323,7 +323,7 @@ class ParallelRuntime:
             return False
         engine = self.engine
         error = op[2] if kind == "failed" else None
-        record.attempts.append(engine._attempt(run, x, op[1], error))
+        engine._attempt(run, x, op[1], error, None, record)
         if error is None:
             if record.status == "failed":
                 engine._next(run, x.now)

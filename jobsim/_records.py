@@ -29,6 +29,13 @@ FINAL = frozenset({"completed", "failed", "cancelled", "skipped", "lost"})
 downtime on Vercel Cron)."""
 
 
+AttemptRow = tuple[Any, ...]
+"""An attempt not yet made an ``Attempt`` (``Run._rows``): the trace's compact ``attempt`` record, ``(start,
+"attempt", function, run, step, number, end, error, in_step[, error's text])``, ``in_step`` telling whether
+its step's record has it too (``Engine._attempt``). No record object in it: a row without an error is
+numbers and strings, which the collector stops tracking."""
+
+
 def _dt(ns: int | None) -> dt.datetime | None:
     return None if ns is None else to_datetime(ns)
 
@@ -101,17 +108,33 @@ class _Stored:
 class StepRecord(_Stored):
     """A durable step of a run: its kind, status, memoized output and attempts."""
 
-    __slots__ = ("_payload", "attempts", "end_ns", "error", "id", "kind", "start_ns", "status")
+    __slots__ = ("_attempts", "_payload", "_run", "end_ns", "error", "id", "kind", "start_ns", "status")
 
-    def __init__(self, id: str, kind: str, start_ns: int) -> None:
+    def __init__(self, id: str, kind: str, start_ns: int, run: Run | None = None) -> None:
         self.id = id
         self.kind = kind  # run | sleep | wait_for_event | send_event | invoke
         self.status = "running"
         self._payload: Any = None
         self.error: BaseException | None = None
-        self.attempts: list[Attempt] = []
+        self._attempts: list[Attempt] = []
+        self._run = run  # whose attempts not yet made (``Run._rows``) may include this step's
         self.start_ns = start_ns
         self.end_ns: int | None = None
+
+    @property
+    def attempts(self) -> list[Attempt]:
+        """The step's attempts, oldest first: the same ``Attempt`` objects as in ``run.attempts``."""
+        run = self._run
+        if run is not None and run._rows is not None:
+            run._make()
+        return self._attempts
+
+    @attempts.setter
+    def attempts(self, attempts: list[Attempt]) -> None:
+        run = self._run
+        if run is not None and run._rows is not None:
+            run._make()
+        self._attempts = attempts
 
     def __repr__(self) -> str:
         return f"StepRecord(id={self.id!r}, kind={self.kind!r}, status={self.status!r}, attempts={len(self.attempts)})"
@@ -151,11 +174,12 @@ class Run(_Stored):
     __slots__ = (
         "_cause",
         "_generation",
+        "_made",
         "_own",
         "_payload",
+        "_rows",
         "_step_counter",
         "_wake",
-        "attempts",
         "end_ns",
         "error",
         "event",
@@ -178,7 +202,8 @@ class Run(_Stored):
         self.error: BaseException | None = None
         self.start_ns = start_ns
         self.end_ns: int | None = None
-        self.attempts: list[Attempt] = []
+        self._rows: list[AttemptRow] | None = []  # attempts not yet made (``attempts``); None once they are
+        self._made: list[Attempt] | None = None
         self.steps: dict[str, StepRecord] = Steps(run_id, function.id)
         self.parent: tuple[Run, str] | None = None
         self._step_counter: dict[str, int] = {}
@@ -194,6 +219,38 @@ class Run(_Stored):
     @property
     def done(self) -> bool:
         return self.status in FINAL
+
+    @property
+    def attempts(self) -> list[Attempt]:
+        """The run's attempts, oldest first (a list: systems append their own). The engine records a
+        run's attempts as rows (``Engine._attempt``) until something reads them: then each row's
+        ``Attempt`` is made, the same object in the run's list and in its step's, and the engine
+        appends made attempts from then on (a list read once stays the run's own)."""
+        made = self._made
+        if made is None:
+            made = self._make()
+        return made
+
+    @attempts.setter
+    def attempts(self, attempts: list[Attempt]) -> None:
+        self._make()
+        self._made = attempts
+
+    def _make(self) -> list[Attempt]:
+        """Make the ``Attempt`` of each recorded row, in order, for the run and for its step."""
+        made = self._made
+        if made is None:
+            made = self._made = []
+        rows = self._rows
+        if rows:
+            steps = self.steps
+            for row in rows:
+                attempt = Attempt(row[5], row[4], row[0], row[6], row[7])
+                made.append(attempt)
+                if row[8]:
+                    steps[row[4]]._attempts.append(attempt)
+        self._rows = None
+        return made
 
     @property
     def retries(self) -> int:

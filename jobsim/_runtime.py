@@ -45,7 +45,7 @@ from ._jobdoc import JobDocuments
 from ._kernel import BACKGROUND
 from ._nodetask import Tasks
 from ._polling import Polls
-from ._records import FINAL, Attempt
+from ._records import FINAL, Attempt, StepRecord
 from ._steps import Suspend
 from ._time import MS, SECOND, format_duration, iso
 from .errors import InvalidArgument, NonRetriableError, RetryAfterError, StepMisuse, WorkerCrashed
@@ -507,7 +507,7 @@ class SystemRuntime:
         return now + delay
 
     def _attempt(self, run: Run, x: Execution, step: str | None, error: BaseException | None,
-                 start: int | None = None) -> Attempt:  # fmt: skip
+                 start: int | None = None, record: StepRecord | None = None) -> None:  # fmt: skip
         """``engine._attempt`` where waits checkpoint (``profile.checkpoints``, Trigger.dev §3.5).
 
         An attempt is one process: a wait checkpoints it and the restored process goes on
@@ -517,12 +517,15 @@ class SystemRuntime:
         """
         state = getattr(x, "state", None)
         if state is None:  # not a plain-call execution (no such path today)
-            return Engine._attempt(self.engine, run, x, step, error, start)
+            Engine._attempt(self.engine, run, x, step, error, start, record)
+            return
         if state.pausing:
-            return Attempt(x.attempt, step, x.start, x.now, None)
+            if record is not None:
+                record.attempts.append(Attempt(x.attempt, step, x.start, x.now, None))
+            return
         if start is None:
             start = state.began if x.resumed else x.start  # type: ignore[attr-defined]
-        return Engine._attempt(self.engine, run, x, step, error, start)
+        Engine._attempt(self.engine, run, x, step, error, start, record)
 
     def _pausing(self, x: Execution) -> RunState:
         """The attempt pauses at a wait: remember when its process started, for the attempt's record."""
@@ -538,7 +541,7 @@ class SystemRuntime:
         engine = self.engine
         record = engine._step(run, key, "sleep", x.now)
         state = self._pausing(x)
-        record.attempts.append(engine._attempt(run, x, key, None))
+        engine._attempt(run, x, key, None, None, record)
         state.pausing = False
         record.status = run.status = "sleeping"
         self.state(run).checkpoint[key] = PENDING

@@ -50,8 +50,8 @@ def _run_start(e: tuple[Any, ...]) -> dict[str, Any]:
 
 def _attempt(e: tuple[Any, ...]) -> dict[str, Any]:
     data = {"function": e[2], "run": e[3], "step": e[4], "attempt": e[5]}
-    if len(e) > 6:
-        data["error"] = e[6]
+    if len(e) > 9:  # e[6:9]: the run's (``Run._rows``)
+        data["error"] = e[9]
     return data
 
 
@@ -78,8 +78,9 @@ _EXPAND = {"run.start": _run_start, "attempt": _attempt, "retry": _retry, "sleep
            "event": _event}  # fmt: skip
 """How a compact record becomes a row's data, by kind. A compact record is ``(at, kind, field, ...)``, the
 fields in the order of the data's keys; it is never 3 long (a row is), and only the engine appends them
-(``Engine._row``): ``run.start`` (function, run, n, event), ``attempt`` (function, run, step, attempt[, error]),
-``retry`` (function, run, step, attempt, at, delay), ``sleep`` (function, run, step, until) and ``run.end``
+(``Engine._row``): ``run.start`` (function, run, n, event), ``attempt`` (function, run, step, attempt, three
+fields of the run's own, ``Run._rows``[, error]), ``retry`` (function, run, step, attempt, at, delay), ``sleep``
+(function, run, step, until) and ``run.end``
 (function, run, status[, "error" or "output", its value]); and ``sim.send``'s accepted events, ``event``
 (the event, origin, the sending run's function and id or ``None``, sent): an event is frozen once the bus
 has accepted it, so its fields read later are the fields it was sent with (``event_fields``)."""

@@ -105,15 +105,17 @@ def tracked_objects_kept(jobs, alive):
     return kept
 
 
-def test_a_finished_core_job_keeps_at_most_30_objects_the_collector_walks():
+def test_a_finished_core_job_keeps_at_most_26_objects_the_collector_walks():
     # every one of them is walked again by each collection that reaches its generation: 43 a job before
     # session 18, which made a job's trace records compact tuples of strings and numbers (untracked) and
     # dropped a fired sleep's timer from its run: 27 (the run, its steps, 6 attempts and their lists, 2
-    # events, the 3 failures' exceptions with their traceback and frame, the sent event's record)
+    # events, the 3 failures' exceptions with their traceback and frame, the sent event's record); session
+    # 21 keeps a run's attempts as rows until they are read (the 3 rows of numbers and strings stop being
+    # tracked, the 3 with an error stay): 24
     alive = []
     tracked_objects_kept(5, alive)
     per_job = (tracked_objects_kept(60, alive) - tracked_objects_kept(20, alive)) / 40
-    assert per_job <= 30, f"{per_job} tracked objects kept a job (27 in session 18)"
+    assert per_job <= 26, f"{per_job} tracked objects kept a job (24 in session 21)"
 
 
 def python_calls_per_send(sends):

@@ -236,6 +236,19 @@ class Run(_Stored):
         self._make()
         self._made = attempts
 
+    def __copy__(self) -> Run:
+        """``copy.copy``: the copy shares the run's attempts and steps, as a plain copy of its slots did before
+        attempts were rows; the rows are made first, once (the copy making them again would append each
+        attempt a second time to the steps both share)."""
+        if self._rows is not None:
+            self._make()
+        copied = object.__new__(type(self))
+        for cls in type(self).__mro__:
+            for name in getattr(cls, "__slots__", ()):
+                if hasattr(self, name):
+                    object.__setattr__(copied, name, getattr(self, name))
+        return copied
+
     def _make(self) -> list[Attempt]:
         """Make the ``Attempt`` of each recorded row, in order, for the run and for its step."""
         made = self._made

@@ -115,3 +115,18 @@ def test_attempts_and_trace_records_tell_the_same_story_lazily_or_not():
             return runs, [(r.at, r.kind, r.data) for r in sim.trace.records]
 
     assert story(True) == story(False)
+
+
+def test_a_shallow_copy_of_a_run_shares_its_attempts_and_adds_none_to_its_steps():
+    import copy
+
+    with jobsim.Simulation(flaky_app(), start=START) as sim:
+        sim.send("go", {})
+        sim.run_until_idle()
+        (run,) = sim.runs("job")
+        snapshot = copy.copy(run)  # before anything read the attempts: they are still rows
+        copied, own = snapshot.attempts, run.attempts
+        assert copied is own and len(own) == 5
+        assert snapshot.steps is run.steps
+        assert [a.number for a in run.steps["work"].attempts] == [0, 1, 2]  # each once, not once per copy
+        assert all(any(a is b for b in own) for a in run.steps["work"].attempts)

@@ -148,9 +148,11 @@ def test_the_parent_makes_the_end_line_and_lets_go_of_its_forms_before_waiting_f
 
     monkeypatch.setattr(_tracefile, "_end_line", noted_end)
     monkeypatch.setattr(os, "waitpid", noted_wait)
-    monkeypatch.setattr(_tracefork, "_second_pass", noted_pass)
+    monkeypatch.setattr(_tracelines, "_second_pass", noted_pass)  # one process's save (``_prepared``)
+    monkeypatch.setattr(_tracefork, "_second_pass", noted_pass)  # the parent's part of several
     trace = bench_trace.build(500, people=20, pool=5)
     _same(trace, tmp_path / "t.jobsim.jsonl", spy, 2)
+    assert len(forms) == 2
     first = forms[0]  # one process's save (every form), then two's
     made = ("http", "email", "run.end")
     child = sum(1 for _, kind, _ in trace._rows[round(500 * _tracefork.FIRST_SHARE) :] if kind in made)

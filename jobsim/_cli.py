@@ -292,6 +292,9 @@ def check_output(flag: str, path: str, before: str) -> None:
     """
     if not path:
         raise JobsimError(f"{flag} '' names no file; give one, such as 'run.jobsim.jsonl'")
+    if path == "-":  # an input of '-' is standard input; a trace is not written to standard output
+        raise JobsimError(f"{flag} - would write a file named '-', while '-' as an input means standard input; "
+                          f"give a file name, such as 'run.jobsim.jsonl' (or ./- for that file)")  # fmt: skip
     target = Path(path)
     folder = target.resolve().parent
     if target.suffix.lower() in (".py", ".pyw", ".pyi"):  # `--save jobs.py`: the trace would replace the code

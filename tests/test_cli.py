@@ -633,6 +633,18 @@ def test_an_empty_save_is_refused_not_skipped(module, capsys, tmp_path):
     assert list(tmp_path.glob("*.jsonl*")) == []
 
 
+def test_a_dash_output_is_refused_as_it_means_standard_input_as_an_input(module, capsys, tmp_path):
+    """An input of ``-`` is standard input; an output of ``-`` wrote a file named ``-`` that the next
+    command (``jobsim show -``) would not read."""
+    code, out, err = run(capsys, "run", module, "--save", "-", "--no-redact")
+    assert (code, out) == (2, "")
+    assert err == ("jobsim: error: --save - would write a file named '-', while '-' as an input means standard "
+                   "input; give a file name, such as 'run.jobsim.jsonl' (or ./- for that file)\n")
+    assert not (tmp_path / "-").exists()
+    code, out, err = run(capsys, "run", module, "--save", "./-", "--no-redact")
+    assert code == 0 and (tmp_path / "-").exists()
+
+
 def test_an_empty_tz_is_refused_not_read_as_utc(module, capsys):
     code, out, err = run(capsys, "run", module, "--tz", "")
     assert (code, out) == (2, "")

@@ -193,7 +193,7 @@ def check_targets(targets: tuple[Any, ...]) -> None:
     for target in targets:
         if inspect.iscoroutinefunction(target) or inspect.isasyncgenfunction(target):
             check_callable("targets", target, 0, "an App, or a function of no arguments building one")
-        from ._simulation import _refuse_plain
+        from ._simtargets import _refuse_plain
 
         _refuse_plain(target)  # None, the module holding the app: named here, not when Hypothesis draws
         if isinstance(target, (str, bytes, int, float)):  # no backend plugin takes a name or a number
@@ -225,7 +225,7 @@ def check_drawn_seed(seed: Any) -> None:
 
 def check_simulation_keywords(options: Mapping[str, Any]) -> None:
     """``max_chain=``/``random_streams=`` given to ``simulations()``: ``Simulation``'s own checks, made once."""
-    from ._simulation import _check_budget, _check_random_streams
+    from ._simtargets import _check_budget, _check_random_streams
 
     if "max_chain" in options:
         _check_budget("max_chain", options["max_chain"])

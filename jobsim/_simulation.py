@@ -1,59 +1,39 @@
-"""``jobsim.Simulation``: the one front door that wires kernel, engine, bus, sinks and clock."""
+"""``jobsim.Simulation``: the one front door that wires kernel, engine, bus, sinks and clock.
+
+The class is built in layers (``_simtargets``: targets and functions; ``_simlife``: start, close and its
+warnings; ``_simfaults``: the faults a test arms); this last one builds it all and holds the host services
+and the driving calls (``advance``, ``run_until_idle``, ``send``), on every job's path."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import os
 import random
-import sys
-import types
-import warnings
-from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import _gc, _plugins
 from ._aio import FOREVER, VirtualLoop
-from ._app import App, Function
-from ._casing import case_only_misses
-from ._checks import TestAssertion, check_fault_error, is_async, keywords_checked
-from ._events import (
-    Bus,
-    Event,
-    check_send_fields,
-    check_triggers,
-    check_ts_units,
-    coerce_events,
-    json_copy,
-    plain_event,
-    sent_data,
-)
+from ._app import App
+from ._checks import TestAssertion, keywords_checked
+from ._events import Bus, Event, check_send_fields, check_ts_units, coerce_events, json_copy, plain_event, sent_data
 from ._kernel import DEFAULT_MAX_CHAIN, DEFAULT_MAX_ITEMS, Kernel
 from ._othermocks import guard as guard_other_mocks
 from ._othermocks import unguard as unguard_other_mocks
 from ._profiles import Profile, Profiles, resolve
 from ._records import Run
-from ._retries import Retries
-from ._safe import shown
+from ._simfaults import MAX_DUPLICATES as MAX_DUPLICATES  # its home before the split
+from ._simfaults import _Faults
+from ._simtargets import RANDOM_STREAMS as RANDOM_STREAMS  # its home before the split
+from ._simtargets import _check_budget, _check_random_streams, _flatten
 from ._time import MAX_NS, Duration, Instant, duration_ns, format_duration, instant_ns, iso, to_datetime, zone
-from ._trace import RESERVED_FIELDS, RESERVED_KINDS, Trace, describe_error, event_fields
+from ._trace import RESERVED_FIELDS, RESERVED_KINDS, Trace, event_fields
 from ._wallclock import WallClock
-from .errors import (
-    BudgetExceeded,
-    FaultWarning,
-    InvalidArgument,
-    JobsimError,
-    KeyWarning,
-    PendingWorkWarning,
-    PluginError,
-    TriggerWarning,
-    UnsupportedFeature,
-)
-from .hooks import Adapted
+from .errors import BudgetExceeded, InvalidArgument, JobsimError
 
 if TYPE_CHECKING:
+    from ._app import Function
     from ._replay import ReplayResult
     from ._selection import Selection
+    from .hooks import Adapted
 
 DEFAULT_START = "2025-01-01T00:00:00Z"
 _LONG_SLEEP = ("check the sleep's length: time.sleep and asyncio.sleep take seconds (not milliseconds), and a long "
@@ -61,12 +41,9 @@ _LONG_SLEEP = ("check the sleep's length: time.sleep and asyncio.sleep take seco
 MAX_SPENDS = 250_000
 """How often one attempt's code may spend virtual time (``time.sleep``, ``asyncio.sleep``): a poll every second
 for almost three days, far past any worker's time limit; a fraction of a second of real time (sync code)."""
-RANDOM_STREAMS = ("function", "shared")
-"""``Simulation(random_streams=...)``: per-function streams derived from the seed, or the one generator of old."""
-MAX_DUPLICATES = 10_000
-"""``duplicate_delivery(times=...)`` at most: the copies of one delivery are runs made at once, uncounted by budgets."""
 
-class Simulation:
+
+class Simulation(_Faults):
     """A deterministic world in virtual time for the given targets.
 
     ``Simulation(*targets, start=..., seed=0, profile="inngest", tz="UTC")``. A
@@ -164,33 +141,6 @@ class Simulation:
         self._install_sinks()
         self._releases = self._hold_backends()
 
-    def _hold_backends(self) -> list[Callable[[], None]]:
-        """Until it starts, the backends this simulation runs refuse their calls (``ClassGuard.hold``): a
-        ``task.delay()`` made between building and starting it reached the real broker, unguarded."""
-        where, releases = _caller_site(), []
-        for impl in self._plugins.hook.jobsim_install.get_hookimpls():
-            hold = getattr(impl.function, "_jobsim_hold", None)
-            release = None if hold is None else hold(self, where)
-            if release is not None:
-                releases.append(release)
-        return releases
-
-    def _release_backends(self) -> None:
-        releases, self._releases = getattr(self, "_releases", []), []  # a simulation half built has none
-        for release in releases:
-            release()
-
-    def record_kinds(self) -> dict[str, Any]:
-        """Trace record kinds and their timeline renderers, from every plugin."""
-        kinds: dict[str, Any] = {}
-        for contributed in reversed(self._plugins.hook.jobsim_record_kinds()):
-            if not isinstance(contributed, Mapping) or not all(
-                    isinstance(kind, str) and callable(draw) for kind, draw in contributed.items()):
-                raise PluginError(f"a jobsim plugin's jobsim_record_kinds hook gave {shown(contributed)}; it must give "
-                                  "a mapping of record kind to a renderer (data, names, tz) -> str")
-            kinds.update(contributed)
-        return kinds
-
     def _install_sinks(self) -> None:
         from ._http import HttpSink
         from ._mail import MailSink
@@ -198,248 +148,7 @@ class Simulation:
         self.mail = MailSink(self)
         self.http = HttpSink(self, self.mail)
 
-    def _adopt(self, target: Any) -> None:
-        if isinstance(target, App):
-            self.apps.append(target)
-            self._app_targets.append(target)
-            self._add_functions(target.functions.values())
-            return
-        adapted = self._plugins.hook.jobsim_adapt(sim=self, target=target)
-        if adapted is None:
-            _refuse_plain(target)
-            installed = _plugins.plugin_names()
-            have = f"installed plugins: {', '.join(installed)}" if installed else "no backend plugin is installed"
-            raise InvalidArgument.build(
-                "targets", target,
-                f"a jobsim.App or a target a backend plugin adapts ({have}; "
-                "from a jobsim checkout: pip install -e plugins/jobsim-celery for a Celery app, "
-                "pip install -e plugins/jobsim-inngest for inngest-py functions, "
-                "pip install -e plugins/jobsim-rq for RQ queues, "
-                "pip install -e plugins/jobsim-apscheduler for an APScheduler 3 scheduler, "
-                "pip install -e plugins/jobsim-bullmq for bullmq Worker objects, "
-                "pip install -e plugins/jobsim-huey for a Huey instance, consumer or task, "
-                "pip install -e plugins/jobsim-dramatiq for a Dramatiq broker, actor or Worker, "
-                "pip install -e plugins/jobsim-arq for arq WorkerSettings or a Worker)",
-            )  # fmt: skip
-        if not isinstance(adapted, Adapted):
-            raise PluginError(
-                f"a jobsim plugin answered jobsim_adapt with {adapted!r}; it must return jobsim.hooks.Adapted"
-            )
-        functions = adapted.functions
-        if isinstance(functions, (str, bytes)) or not isinstance(functions, Iterable) or not all(
-                isinstance(fn, Function) for fn in functions):
-            raise PluginError(f"the jobsim plugin for {adapted.backend!r} adapted {shown(target)} into "
-                              f"Adapted(functions={shown(functions)}); functions must be jobsim.Function objects")
-        self.adapted.append(adapted)
-        if adapted.own_worker:
-            self._own_worker.update(fn.id for fn in adapted.functions)
-        for fn in adapted.functions:
-            if fn.app not in self.apps:
-                self.apps.append(fn.app)
-        self._add_functions(adapted.functions)
-
-    def _add_functions(self, functions: Iterable[Function]) -> None:
-        for fn in functions:
-            check_triggers(fn.events, "events", list(fn.events))  # a backend plugin's trigger, as app.function's on=
-            if fn.id in self.functions:
-                other = self.functions[fn.id].app
-                where = (f"in app {other.id!r} and in app {fn.app.id!r}" if other is not fn.app
-                         else f"twice in app {fn.app.id!r}")  # fmt: skip
-                raise InvalidArgument(f"function id {fn.id!r} is declared {where}; a simulation's function ids must "
-                                      "be unique: rename one")  # fmt: skip
-            self.functions[fn.id] = fn
-
-    def add_function(self, fn: Function, *, own_worker: bool = False) -> None:
-        """Declare ``fn`` while the simulation runs, for a plugin whose target is ``Adapted(dynamic=True)``.
-
-        jobsim-rq calls it the first time a queue enqueues a callable: RQ has no
-        registry of job functions, so they are learnt from use. ``own_worker`` as in
-        ``Adapted.own_worker``. The function's app must already be one of ``self.apps``.
-        """
-        if not isinstance(fn, Function):  # a plugin's mistake, named here rather than as an AttributeError inside
-            raise InvalidArgument.build("fn", fn, "a jobsim.Function, such as app.function(...)(handler) returns")
-        self._add_functions([fn])
-        fn = self.functions[fn.id] = self._limited(fn)
-        if own_worker:
-            self._own_worker.add(fn.id)
-        if fn.app not in self.apps:
-            self.apps.append(fn.app)
-        if self._state == "running":
-            self.engine.add_function(fn)
-
-    def _limited(self, fn: Function) -> Function:
-        """``fn`` itself, or a copy under flow control when the profile limits every function's concurrency
-        (``Profile.default_concurrency``, ``max_concurrency``: Agenda's 5 per definition and 20 per process)
-        and ``fn`` has none of its own: the engine sends only functions with ``flow`` through ``_flowrt``.
-        ``_function`` finds the copy from the declared function, so ``sim.runs(fn)`` works as before."""
-        p = self.profile
-        if fn.flow is None and (p.default_concurrency or p.max_concurrency):
-            from ._flow import FlowControl
-
-            return dataclasses.replace(fn, flow=FlowControl())
-        return fn
-
-    # -- lifecycle ---------------------------------------------------------------
-    def start(self) -> Simulation:
-        if self._state == "running":  # `with jobsim:` in a test: the fixture's simulation is started already
-            raise JobsimError("this simulation is running already: use it as it is (the `jobsim` fixture's is "
-                              "started for the test and closed after it), or create a new Simulation for another "
-                              "run")  # fmt: skip
-        if self._state != "new":
-            raise JobsimError(f"this simulation is {self._state}; create a new Simulation for another run")
-        self._refuse_late_functions()
-        for app in self.apps:
-            other = app._simulation
-            if other is not None and other._role:
-                raise JobsimError(
-                    f"app {app.id!r} is already running in {other._role} ({other!r}): a test that takes the "
-                    "`jobsim` fixture uses that simulation (options by @pytest.mark.jobsim(...)); to build your own "
-                    "jobsim.Simulation of the app, leave the fixture out of the test's arguments"
-                )
-            if other is not None:
-                raise JobsimError(
-                    f"app {app.id!r} is already running in another simulation ({other!r}, started {other._where}); "
-                    "close that one first (one a module- or session-scoped fixture keeps holds its apps until its "
-                    "scope ends: give it an App of its own, or build it per test)"
-                )
-        self._release_backends()  # its own patches take the backends' calls from here
-        for app in self.apps:
-            app._simulation = self
-        self._where = _caller_site()
-        for fn in self.functions.values():
-            self.engine.add_function(fn)
-        self._state = "running"
-        try:
-            self._plugins.hook.jobsim_install(sim=self)
-            for adapted in self.adapted:
-                if adapted.install is not None:
-                    adapted.install(self)
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def _refuse_late_functions(self) -> None:
-        """A function declared on a target app after this simulation was built from it is not in the simulation
-        (it took the app's functions then): it would never run, and its events would start nothing, silently."""
-        left_out = self._selection.left_out if self._selection is not None else {}
-        for app in self._app_targets:
-            late = [fn_id for fn_id in app.functions if fn_id not in self.functions and fn_id not in left_out]
-            if late:
-                raise JobsimError(
-                    f"function(s) {', '.join(map(repr, late))} were declared on app {app.id!r} after this Simulation "
-                    "was built from it, so it does not have them and they would never run: declare every function "
-                    "before building the Simulation, or build a new one"
-                )
-
-    def close(self) -> None:
-        if self._state != "running":
-            self._release_backends()  # one never started: the backends are the test's again
-            return
-        x = self.engine.x
-        if x is not None:  # closing inside a driving call would pull the loop and the apps from under it
-            raise JobsimError(
-                f"sim.close() was called from job code (function {x.run_.function.id!r}); close the simulation "
-                "from the test (`with jobsim.Simulation(app) as sim:` closes it when the block ends)"
-            )
-        for app in self.apps:
-            if app._simulation is self:
-                app._simulation = None
-        for adapted in reversed(self.adapted):
-            if adapted.uninstall is not None:
-                adapted.uninstall(self)
-        for impl in self._plugins.hook.jobsim_uninstall.get_hookimpls():  # reverse of install order
-            impl.function(sim=self)
-        if self._loop is not None:
-            self._loop.close()
-        self.wallclock.close()
-        self._sends.end()
-        self._state = "closed"
-        self._warn_unfired_faults()
-        self._warn_blind_keys()
-        self._warn_case_only_names()
-        self._warn_undriven()
-
-    def _warn_undriven(self) -> None:
-        """The test sent events and closed without driving the clock: the runs they queued never ran.
-
-        Only work due by now counts (a delayed send, a future ``ts``, is the test's business),
-        and not inside a Hypothesis test (``apply(..., then=None)`` stops there on purpose).
-        """
-        if self._undriven is None or _in_hypothesis():
-            return
-        now = self.kernel.now
-        due = [t for t in self.kernel.pending() if not t.recurring and t.due <= now]
-        if not due:
-            return
-        owners = ", ".join(dict.fromkeys(t.owner for t in due))
-        self._warn(
-            f"the simulation closed at {iso(now)} with {len(due)} item(s) of work due that never ran ({owners}), "
-            "queued by sim.send after the last driving call: send only queues, and runs start at the next "
-            "sim.advance(...) or sim.run_until_idle(); call one before asserting (advance(0) runs what is due now)",
-            PendingWorkWarning,
-        )  # fmt: skip
-
-    def _warn_unfired_faults(self) -> None:
-        """A ``sim.fail`` aimed at a step it can never reach: the test passes without its failure path.
-
-        Only likely mistakes warn (``FaultWarning``): the step is one that runs no code (a
-        sleep, a wait, an invoke), or the function ran but never a step of that id (a typo;
-        not inside a Hypothesis test, where drawn faults often aim at steps a history does
-        not reach). A fault left over because its function never ran, or its step had
-        already completed, may be the test's intent.
-        """
-        for (function_id, step), queue in self.engine.faults.items():
-            if function_id is None or step is None or not any(entry[0] for entry in queue):
-                continue  # the crash/downtime hook, a function-level fault, or used up
-            kinds = {key: record.kind for run in self.engine.runs.get(function_id, ()) for key, record in
-                     run.steps.items()}  # fmt: skip
-            kind = kinds.get(step)
-            if kind in _FAULTABLE or not any(run.attempts for run in self.engine.runs.get(function_id, ())):
-                continue
-            if kind is None:
-                if _in_hypothesis():  # a drawn fault for a step this history does not reach: the search's business
-                    continue
-                ran = ", ".join(map(repr, sorted(kinds))) or "none"
-                hint = f"no step of that id ran (a typo?); its steps that ran: {ran}"
-            else:
-                hint = f"it is a {kind} step, which runs no code (sim.fail reaches step.run and step.send_event steps)"
-            self._warn(f"sim.fail({function_id!r}, step={step!r}) never fired: {hint}", FaultWarning)
-
-    def _warn_blind_keys(self) -> None:
-        """A flow-control key path that read nothing on any of 2 or more events (a typo: ``event.data.userID``):
-        they all shared one key, as on Inngest, so a debounce dropped work or a batch merged users (``KeyWarning``).
-        One event is no evidence, and an event that gave a value says the path exists. Not inside a Hypothesis
-        test, where drawn events may all lack an optional field."""
-        if _in_hypothesis():
-            return
-        for watch in self.engine.flowrt.watches:
-            if not watch.valued and watch.events >= 2:
-                self._warn(watch.message(), KeyWarning)
-
-    def _warn_case_only_names(self) -> None:
-        """Events sent as ``user.signup`` to a function ``on="user.Signup"``: it never ran (``TriggerWarning``)."""
-        awaited = {*self.engine.waiters, *(cancel.event for fn in self.functions.values() if fn.flow is not None
-                                           for cancel in fn.flow.cancel_on)}  # fmt: skip
-        for message in case_only_misses(self.bus.history, self.engine.by_event, awaited, sim=self):
-            self._warn(message, TriggerWarning)
-
-    def _warn(self, message: str, category: type[Warning]) -> None:
-        """Warn at the test's line: the caller outside jobsim (its ``with`` or ``close()``), or ``_warn_at``, where
-        the pytest plugin points its fixture's warnings (the test's ``def``; the caller there is pytest's teardown)."""
-        if self._warn_at is None:
-            warnings.warn(message, category, stacklevel=_outside_jobsim())
-        else:
-            warnings.warn_explicit(message, category, *self._warn_at)
-
-    def __enter__(self) -> Simulation:
-        return self.start()
-
-    def __exit__(self, exc_type: object, *exc_info: object) -> None:
-        if exc_type is not None:  # the block failed: what it left queued is not the news
-            self._undriven = None
-        self.close()
-
+    # -- the driving calls' guard (plugins call it too) -----------------------------------------
     def _require_running(self, what: str) -> None:
         if self._state != "running":
             hint = (
@@ -707,87 +416,7 @@ class Simulation:
                     self.engine.publish(accepted)
         return ids
 
-    @property
-    def events(self) -> list[Event]:
-        """Every event accepted by the bus, in order, each with its virtual ``ts`` (ms)."""
-        return list(self.bus.history)
-
-    # -- results --------------------------------------------------------------------------------
-    @keywords_checked("sim.runs()")
-    def runs(self, function: Any = None) -> list[Run]:
-        """Runs of one function (by id or object), or of every function in start order."""
-        if function is None:
-            return sorted((r for runs in self.engine.runs.values() for r in runs), key=lambda r: (r.start_ns, r.id))
-        return list(self.engine.runs.get(self._function(function).id, ()))
-
-    def _function(self, function: Any, argument: str = "function_id") -> Function:
-        if isinstance(function, Function):
-            known = self.functions.get(function.id)
-            if known is function or (known is not None and known.handler is function.handler
-                                     and known.app is function.app):  # ``_limited``'s copy of it
-                return known
-        if isinstance(function, str) and function in self.functions:
-            return self.functions[function]
-        for fn in self.functions.values():  # a backend's own object: its plugin keeps it in options["native"]
-            native = fn.options.get("native")
-            if native is not None and (native is function or native == function):
-                return fn
-        selection = self._selection
-        left_out = None if selection is None else selection.find(function)
-        if selection is not None and left_out is not None:  # it exists: say the test left it out, how to select it
-            raise selection.refuse(left_out, argument, function)
-        if isinstance(function, Function) and function.app not in self.apps:  # its id may be one of ours: say whose
-            raise InvalidArgument.build(argument, function, f"it is a function of app {function.app.id!r}, which this "
-                                        "simulation does not run (it runs " + ", ".join(repr(a.id) for a in self.apps)
-                                        + "); pass that app to Simulation(...) too, or name one of the simulated "
-                                        "function ids: " + ", ".join(map(repr, self.functions)))  # fmt: skip
-        accepted = "one of the simulated function ids: " + ", ".join(map(repr, self.functions))
-        dynamic = sorted({a.backend for a in self.adapted if a.dynamic})
-        if dynamic:  # e.g. jobsim-rq: a job function is declared when a queue first enqueues it
-            listed = accepted if self.functions else "no function is known yet"
-            accepted = (f"{listed}: {' and '.join(dynamic)} functions are only known once user code has used them "
-                        "(enqueued or added a job of it, say); do that first, then name it")
-            if not isinstance(function, str):  # a backend's own object: it may be declared on a target not passed
-                accepted += (" -- or, if it is declared on a broker, app or queue this simulation was not given "
-                             "(its functions are known from the start), pass that to jobsim.Simulation(...) too")
-        raise InvalidArgument.build(argument, function, accepted)
-
-    def _failure_handler(self, fn: Function) -> Function:
-        handler = self._failure_handlers.get(fn.id)
-        if handler is None:
-            assert fn.on_failure is not None
-            handler = dataclasses.replace(
-                fn, id=f"{fn.id}-failure", handler=fn.on_failure, events=(), crons=(), every=None, flow=None,
-                retries=Retries(attempts=1), on_failure=None,
-                is_async=is_async(fn.on_failure),
-            )  # fmt: skip
-            self._failure_handlers[fn.id] = self.functions[handler.id] = handler
-        return handler
-
-    @keywords_checked("sim.fail()")
-    def fail(self, function_id: Any, step: str | None = None, *, times: int = 1, error: Any = None) -> None:
-        """Make the next ``times`` attempts of that function (or of its ``step``) fail with ``error``."""
-        if self._state == "closed":  # armed before start is fine; after close it could never fire
-            raise JobsimError("sim.fail() needs a simulation that is not closed: it is closed")
-        fn = self._function(function_id)
-        if step is not None and (not isinstance(step, str) or not step):
-            raise InvalidArgument.build("step", step, "a step id (a non-empty string), or None for the function")
-        if isinstance(times, bool) or not isinstance(times, int) or times < 1:
-            raise InvalidArgument.build("times", times, "an int >= 1")
-        check_fault_error("error", error, error)  # one that fails each attempt as asked, not a TypeError
-        self.engine.add_fault(fn.id, step, times, error)
-        self._armed(self.now_ns(), {"fault": "fail", "function": fn.id, "step": step, "times": times,
-                                    "error": describe_error(error)})  # fmt: skip
-
-    def _armed(self, at: int, data: dict[str, Any]) -> None:
-        """The ``fault.armed`` record of a fault; armed by job code rather than the test, it names that ``run``
-        (as ``sim.record`` does, which ``sim.mail.smtp_fail`` records with): a replay arms again only the faults
-        from outside the jobs, since today's job code arms its own (it was armed twice, once by each)."""
-        x = self.engine.x
-        if x is not None:
-            data["run"] = x.run_.id
-        self.trace.add(at, "fault.armed", data)
-
+    # -- traces ----------------------------------------------------------------------------------
     @classmethod
     def replay(cls, trace: Any, *targets: Any, **options: Any) -> ReplayResult:
         """Replay a recorded trace's input events into ``targets`` (today's code) and compare.
@@ -800,95 +429,6 @@ class Simulation:
         from ._replay import replay
 
         return replay(trace, *targets, **options)
-
-    # -- faults beyond sim.fail (the profile decides how the system answers) ------------------------
-    @keywords_checked("sim.crash_worker()")
-    def crash_worker(self, at: Instant | None = None, function: Any = None) -> None:
-        """Kill the worker running the attempt in flight at ``at`` (default: now).
-
-        The attempt in flight is the first one — of ``function`` (an id or a
-        ``Function``), or of any function — whose code is spending virtual time
-        across ``at`` (``time.sleep``, a delayed HTTP answer), else the first one
-        that starts at or after ``at``, which dies before its code runs. It never
-        reports; what happens next is the profile's (Inngest retries the step with
-        earlier steps memoized, BullMQ re-runs the stalled job after its lock
-        expires, Agenda after 10 minutes, node-cron and Vercel lose the run, ...).
-        Backend plugins answer it for their own workers (``jobsim_crash_worker``):
-        jobsim-celery kills its Celery worker as ``sim.celery.crash_worker`` does.
-        """
-        at_ns = self._fault_instant(at, "at")
-        fn_id = None if function is None else self._function(function, "function").id
-        claimed = any(self._plugins.hook.jobsim_crash_worker(sim=self, at=at_ns, function=fn_id))
-        if fn_id is None or not claimed:  # a backend plugin's worker is not the engine's
-            self._system().arm_crash(at_ns, fn_id)
-        self._armed(self.kernel.now, {"fault": "crash", "when": at_ns, "function": fn_id})
-
-    def _refuse_for_own_workers(self, fault: str, fn_id: str | None) -> None:
-        """A fault the engine cannot apply to functions a plugin's own worker runs is refused, not ignored."""
-        hit = [a for a in self.adapted if a.own_worker and (fn_id is None or any(f.id == fn_id for f in a.functions))]
-        if hit:
-            backend = hit[0].backend
-            raise UnsupportedFeature(
-                f"sim.{fault}() is not simulated for {backend} functions (their worker is the plugin's own); "
-                f"sim.crash_worker(...) is, if the {backend} plugin simulates crashes (see its README)"
-                + (", or name a function= that jobsim's engine runs" if fault == "duplicate_delivery" else ""),
-                system=backend, feature=fault,
-            )
-
-    @keywords_checked("sim.downtime()")
-    def downtime(self, start: Instant, end: Instant) -> None:
-        """The system is down in ``[start, end)``: nothing starts, in-flight attempts die.
-
-        A persistent system runs what was due when it is back (missed cron ticks per
-        its profile: all, the first, the latest); one without persistence (node-cron,
-        Vercel Cron) loses its in-flight and pending runs and every tick due meanwhile.
-        Windows may not overlap.
-        """
-        self._refuse_for_own_workers("downtime", None)
-        start_ns = self._fault_instant(start, "start")
-        end_ns = instant_ns(end, "end", tz=self.tz)
-        if end_ns <= start_ns:
-            raise InvalidArgument(f"downtime end={end!r} is not after start={start!r}; give start < end")
-        self._system().arm_downtime(start_ns, end_ns)
-        self._armed(self.kernel.now, {"fault": "downtime", "start": start_ns, "end": end_ns})
-
-    @keywords_checked("sim.duplicate_delivery()")
-    def duplicate_delivery(self, function: Any = None, at: Instant | None = None, times: int = 1) -> None:
-        """Deliver the next cron tick or event start of ``function`` (any, by default) ``times`` extra times.
-
-        The delivery is the first at or after ``at`` (default: now). Only a system
-        that does not deduplicate runs the copies (Vercel Cron: "can occasionally
-        fire more than once"); the others drop them, and the trace says why.
-        """
-        at_ns = self._fault_instant(at, "at")
-        fn_id = None if function is None else self._function(function, "function").id
-        self._refuse_for_own_workers("duplicate_delivery", fn_id)
-        if isinstance(times, bool) or not isinstance(times, int) or not 1 <= times <= MAX_DUPLICATES:
-            # each copy is a run made inside one delivery, which no max_items budget sees: a huge count would hang
-            raise InvalidArgument.build("times", times, f"an int from 1 to {MAX_DUPLICATES:,}: how many extra "
-                                        "deliveries (each copy is a run, made at once)")  # fmt: skip
-        self._system().arm_duplicate(at_ns, fn_id, times)
-        self._armed(self.kernel.now, {"fault": "duplicate", "when": at_ns, "function": fn_id, "times": times})
-
-    def _fault_instant(self, at: Instant | None, name: str) -> int:
-        now = self.kernel.now
-        if at is None:
-            return now
-        ns = instant_ns(at, name, tz=self.tz)
-        if ns < now:
-            raise InvalidArgument(
-                f"time can't go backwards: {name}={at!r} is before the simulation's now, {iso(now)}"
-            )
-        return ns
-
-    def _system(self) -> Any:
-        """The runtime of the profile's rules and of armed faults (``_runtime.py``), made on first need."""
-        system = self.engine.system
-        if system is None:
-            from ._runtime import SystemRuntime
-
-            system = SystemRuntime(self)
-        return system
 
     if not TYPE_CHECKING:  # a type checker seeing __getattr__ would accept any attribute name
         def __getattr__(self, name: str) -> Any:
@@ -921,75 +461,6 @@ class Simulation:
         )
 
 
-def _flatten(targets: Iterable[Any]) -> Iterable[Any]:
-    for target in targets:
-        if isinstance(target, (list, tuple)):
-            yield from _flatten(target)
-        else:
-            yield target
-
-
-
-
-_FAULTABLE = ("run", "send_event")
-"""The step kinds ``sim.fail(function, step=...)`` can fail (``Execution.fault``)."""
-
-
-def _refuse_plain(target: Any) -> None:
-    """Two slips no backend plugin answers, named for what they are rather than with the plugins' install notes:
-    ``None`` (a ``jobsim_app`` fixture or factory without its ``return``), and the module that holds the app."""
-    if target is None:
-        raise InvalidArgument.build("targets", target, "a jobsim.App; None is what a jobsim_app fixture or a "
-                                    "factory without `return app` gives")  # fmt: skip
-    if isinstance(target, types.ModuleType):
-        apps = [name for name, value in vars(target).items() if isinstance(value, App)]
-        if apps:
-            raise InvalidArgument.build("targets", target, "a jobsim.App, not the module holding it: pass "
-                                        + " or ".join(f"{target.__name__}.{name}" for name in apps))  # fmt: skip
-
-
-def _in_hypothesis() -> bool:
-    """Inside a Hypothesis test (without importing Hypothesis when nobody has)."""
-    in_test = getattr(sys.modules.get("hypothesis.control"), "currently_in_test_context", None)  # Hypothesis >= 6.x
-    return in_test is not None and bool(in_test())
-
-
-def _outside_jobsim() -> int:
-    """The ``stacklevel`` of the first caller outside the jobsim package (the test's ``with`` or ``close()``)."""
-    here = os.path.dirname(__file__)
-    frame, level = sys._getframe(2), 2  # the caller of the function that warns
-    while frame.f_back is not None and os.path.dirname(frame.f_code.co_filename) == here:
-        frame, level = frame.f_back, level + 1
-    return level
-
-
-def _caller_site() -> str:
-    """``at FILE:LINE in FUNCTION`` of the first caller outside the jobsim package (a test's ``with``, a fixture)."""
-    here = os.path.dirname(__file__)
-    frame: Any = sys._getframe(1)
-    while frame is not None and os.path.dirname(frame.f_code.co_filename) == here:
-        frame = frame.f_back
-    if frame is None:
-        return "by jobsim"
-    return f"at {frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"
-
-
 def _when(ns: int) -> str:
     """An instant for a message; work due past the last instant a datetime can show is due never."""
     return iso(ns) if ns <= MAX_NS else f"never (past {iso(MAX_NS)})"
-
-
-def _check_random_streams(value: Any) -> str:
-    if value not in RANDOM_STREAMS:
-        raise InvalidArgument.build(
-            "random_streams", value,
-            "'function' (each function draws from its own stream derived from the seed: the default) or "
-            "'shared' (one stream for every draw, as traces of format minor < 2 were recorded with)")  # fmt: skip
-    return str(value)
-
-
-def _check_budget(name: str, value: Any) -> int:
-    """``max_items``/``max_chain``: a positive int, else the budget would stop (or never stop) a run-away."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidArgument.build(name, value, "an int >= 1 (how much work counts as a run-away)")
-    return value

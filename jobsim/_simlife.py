@@ -1,0 +1,202 @@
+"""``Simulation``'s lifecycle (``jobsim._simulation``'s second layer): ``start`` (one simulation of an app at a
+time), ``close`` and the warnings it gives about what the test likely got wrong (work sent and never driven, a
+``sim.fail`` that never fired, a flow-control key that read nothing, an event name that missed by case only)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from typing import TYPE_CHECKING, cast
+
+from ._casing import case_only_misses
+from ._simtargets import _caller_site, _Targets
+from ._time import iso
+from .errors import FaultWarning, JobsimError, KeyWarning, PendingWorkWarning, TriggerWarning
+
+if TYPE_CHECKING:
+    from ._simulation import Simulation
+
+_FAULTABLE = ("run", "send_event")
+"""The step kinds ``sim.fail(function, step=...)`` can fail (``Execution.fault``)."""
+
+
+class _Lifecycle(_Targets):
+    """Starting and closing a simulation, and the warnings at its close."""
+
+    # -- lifecycle ---------------------------------------------------------------
+    def start(self) -> Simulation:
+        if self._state == "running":  # `with jobsim:` in a test: the fixture's simulation is started already
+            raise JobsimError("this simulation is running already: use it as it is (the `jobsim` fixture's is "
+                              "started for the test and closed after it), or create a new Simulation for another "
+                              "run")  # fmt: skip
+        if self._state != "new":
+            raise JobsimError(f"this simulation is {self._state}; create a new Simulation for another run")
+        self._refuse_late_functions()
+        for app in self.apps:
+            other = app._simulation
+            if other is not None and other._role:
+                raise JobsimError(
+                    f"app {app.id!r} is already running in {other._role} ({other!r}): a test that takes the "
+                    "`jobsim` fixture uses that simulation (options by @pytest.mark.jobsim(...)); to build your own "
+                    "jobsim.Simulation of the app, leave the fixture out of the test's arguments"
+                )
+            if other is not None:
+                raise JobsimError(
+                    f"app {app.id!r} is already running in another simulation ({other!r}, started {other._where}); "
+                    "close that one first (one a module- or session-scoped fixture keeps holds its apps until its "
+                    "scope ends: give it an App of its own, or build it per test)"
+                )
+        self._release_backends()  # its own patches take the backends' calls from here
+        sim = cast("Simulation", self)  # this layer's methods are Simulation's
+        for app in self.apps:
+            app._simulation = sim
+        self._where = _caller_site()
+        for fn in self.functions.values():
+            self.engine.add_function(fn)
+        self._state = "running"
+        try:
+            self._plugins.hook.jobsim_install(sim=self)
+            for adapted in self.adapted:
+                if adapted.install is not None:
+                    adapted.install(sim)
+        except BaseException:
+            self.close()
+            raise
+        return sim
+
+    def _refuse_late_functions(self) -> None:
+        """A function declared on a target app after this simulation was built from it is not in the simulation
+        (it took the app's functions then): it would never run, and its events would start nothing, silently."""
+        left_out = self._selection.left_out if self._selection is not None else {}
+        for app in self._app_targets:
+            late = [fn_id for fn_id in app.functions if fn_id not in self.functions and fn_id not in left_out]
+            if late:
+                raise JobsimError(
+                    f"function(s) {', '.join(map(repr, late))} were declared on app {app.id!r} after this Simulation "
+                    "was built from it, so it does not have them and they would never run: declare every function "
+                    "before building the Simulation, or build a new one"
+                )
+
+    def close(self) -> None:
+        if self._state != "running":
+            self._release_backends()  # one never started: the backends are the test's again
+            return
+        x = self.engine.x
+        if x is not None:  # closing inside a driving call would pull the loop and the apps from under it
+            raise JobsimError(
+                f"sim.close() was called from job code (function {x.run_.function.id!r}); close the simulation "
+                "from the test (`with jobsim.Simulation(app) as sim:` closes it when the block ends)"
+            )
+        for app in self.apps:
+            if app._simulation is self:
+                app._simulation = None
+        for adapted in reversed(self.adapted):
+            if adapted.uninstall is not None:
+                adapted.uninstall(cast("Simulation", self))
+        for impl in self._plugins.hook.jobsim_uninstall.get_hookimpls():  # reverse of install order
+            impl.function(sim=self)
+        if self._loop is not None:
+            self._loop.close()
+        self.wallclock.close()
+        self._sends.end()
+        self._state = "closed"
+        self._warn_unfired_faults()
+        self._warn_blind_keys()
+        self._warn_case_only_names()
+        self._warn_undriven()
+
+    def _warn_undriven(self) -> None:
+        """The test sent events and closed without driving the clock: the runs they queued never ran.
+
+        Only work due by now counts (a delayed send, a future ``ts``, is the test's business),
+        and not inside a Hypothesis test (``apply(..., then=None)`` stops there on purpose).
+        """
+        if self._undriven is None or _in_hypothesis():
+            return
+        now = self.kernel.now
+        due = [t for t in self.kernel.pending() if not t.recurring and t.due <= now]
+        if not due:
+            return
+        owners = ", ".join(dict.fromkeys(t.owner for t in due))
+        self._warn(
+            f"the simulation closed at {iso(now)} with {len(due)} item(s) of work due that never ran ({owners}), "
+            "queued by sim.send after the last driving call: send only queues, and runs start at the next "
+            "sim.advance(...) or sim.run_until_idle(); call one before asserting (advance(0) runs what is due now)",
+            PendingWorkWarning,
+        )  # fmt: skip
+
+    def _warn_unfired_faults(self) -> None:
+        """A ``sim.fail`` aimed at a step it can never reach: the test passes without its failure path.
+
+        Only likely mistakes warn (``FaultWarning``): the step is one that runs no code (a
+        sleep, a wait, an invoke), or the function ran but never a step of that id (a typo;
+        not inside a Hypothesis test, where drawn faults often aim at steps a history does
+        not reach). A fault left over because its function never ran, or its step had
+        already completed, may be the test's intent.
+        """
+        for (function_id, step), queue in self.engine.faults.items():
+            if function_id is None or step is None or not any(entry[0] for entry in queue):
+                continue  # the crash/downtime hook, a function-level fault, or used up
+            kinds = {key: record.kind for run in self.engine.runs.get(function_id, ()) for key, record in
+                     run.steps.items()}  # fmt: skip
+            kind = kinds.get(step)
+            if kind in _FAULTABLE or not any(run.attempts for run in self.engine.runs.get(function_id, ())):
+                continue
+            if kind is None:
+                if _in_hypothesis():  # a drawn fault for a step this history does not reach: the search's business
+                    continue
+                ran = ", ".join(map(repr, sorted(kinds))) or "none"
+                hint = f"no step of that id ran (a typo?); its steps that ran: {ran}"
+            else:
+                hint = f"it is a {kind} step, which runs no code (sim.fail reaches step.run and step.send_event steps)"
+            self._warn(f"sim.fail({function_id!r}, step={step!r}) never fired: {hint}", FaultWarning)
+
+    def _warn_blind_keys(self) -> None:
+        """A flow-control key path that read nothing on any of 2 or more events (a typo: ``event.data.userID``):
+        they all shared one key, as on Inngest, so a debounce dropped work or a batch merged users (``KeyWarning``).
+        One event is no evidence, and an event that gave a value says the path exists. Not inside a Hypothesis
+        test, where drawn events may all lack an optional field."""
+        if _in_hypothesis():
+            return
+        for watch in self.engine.flowrt.watches:
+            if not watch.valued and watch.events >= 2:
+                self._warn(watch.message(), KeyWarning)
+
+    def _warn_case_only_names(self) -> None:
+        """Events sent as ``user.signup`` to a function ``on="user.Signup"``: it never ran (``TriggerWarning``)."""
+        awaited = {*self.engine.waiters, *(cancel.event for fn in self.functions.values() if fn.flow is not None
+                                           for cancel in fn.flow.cancel_on)}  # fmt: skip
+        for message in case_only_misses(self.bus.history, self.engine.by_event, awaited, sim=cast("Simulation", self)):
+            self._warn(message, TriggerWarning)
+
+    def _warn(self, message: str, category: type[Warning]) -> None:
+        """Warn at the test's line: the caller outside jobsim (its ``with`` or ``close()``), or ``_warn_at``, where
+        the pytest plugin points its fixture's warnings (the test's ``def``; the caller there is pytest's teardown)."""
+        if self._warn_at is None:
+            warnings.warn(message, category, stacklevel=_outside_jobsim())
+        else:
+            warnings.warn_explicit(message, category, *self._warn_at)
+
+    def __enter__(self) -> Simulation:
+        return self.start()
+
+    def __exit__(self, exc_type: object, *exc_info: object) -> None:
+        if exc_type is not None:  # the block failed: what it left queued is not the news
+            self._undriven = None
+        self.close()
+
+
+def _in_hypothesis() -> bool:
+    """Inside a Hypothesis test (without importing Hypothesis when nobody has)."""
+    in_test = getattr(sys.modules.get("hypothesis.control"), "currently_in_test_context", None)  # Hypothesis >= 6.x
+    return in_test is not None and bool(in_test())
+
+
+def _outside_jobsim() -> int:
+    """The ``stacklevel`` of the first caller outside the jobsim package (the test's ``with`` or ``close()``)."""
+    here = os.path.dirname(__file__)
+    frame, level = sys._getframe(2), 2  # the caller of the function that warns
+    while frame.f_back is not None and os.path.dirname(frame.f_code.co_filename) == here:
+        frame, level = frame.f_back, level + 1
+    return level

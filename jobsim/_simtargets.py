@@ -1,0 +1,287 @@
+"""``Simulation``'s first layer (``jobsim._simulation``): its targets and the functions it runs. Adopting apps and
+the targets backend plugins adapt, holding those backends until it starts, declaring functions (``add_function``,
+under a profile's flow control), finding one by id or object (``_function``) and what the bus and runs hold."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import types
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from . import _plugins
+from ._app import App, Function
+from ._checks import is_async, keywords_checked
+from ._events import Event, check_triggers
+from ._records import Run
+from ._retries import Retries
+from ._safe import shown
+from .errors import InvalidArgument, PluginError
+from .hooks import Adapted
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    import pluggy
+
+    from . import _gc
+    from ._aio import VirtualLoop
+    from ._engine import Engine
+    from ._events import Bus
+    from ._kernel import Kernel
+    from ._profiles import Profile
+    from ._selection import Selection
+    from ._trace import Trace
+    from ._wallclock import WallClock
+
+RANDOM_STREAMS = ("function", "shared")
+"""``Simulation(random_streams=...)``: per-function streams derived from the seed, or the one generator of old."""
+
+
+class _Targets:
+    """The targets and functions of a simulation; ``_simlife._Lifecycle``, ``_simfaults._Faults`` and
+    ``jobsim._simulation.Simulation`` (which builds it all in ``__init__``) are the layers above."""
+
+    # set by Simulation.__init__, named here for the methods of every layer
+    tz: dt.tzinfo
+    profile: Profile
+    kernel: Kernel
+    trace: Trace
+    engine: Engine
+    bus: Bus
+    wallclock: WallClock
+    functions: dict[str, Function]
+    apps: list[App]
+    adapted: list[Adapted]
+    _plugins: pluggy.PluginManager
+    _own_worker: set[str]
+    _app_targets: list[App]
+    _selection: Selection | None
+    _failure_handlers: dict[str, Function]
+    _state: str
+    _releases: list[Callable[[], None]]
+    _loop: VirtualLoop | None
+    _sends: _gc.Sends
+    _undriven: int | None
+    _warn_at: tuple[str, int] | None
+    _where: str
+    _role: str
+
+    if TYPE_CHECKING:  # Simulation's own, with the driving calls (job code's clock, on the hot path)
+        def now_ns(self) -> int: ...
+
+    # -- targets and functions -----------------------------------------------------------------
+    def _hold_backends(self) -> list[Callable[[], None]]:
+        """Until it starts, the backends this simulation runs refuse their calls (``ClassGuard.hold``): a
+        ``task.delay()`` made between building and starting it reached the real broker, unguarded."""
+        where, releases = _caller_site(), []
+        for impl in self._plugins.hook.jobsim_install.get_hookimpls():
+            hold = getattr(impl.function, "_jobsim_hold", None)
+            release = None if hold is None else hold(self, where)
+            if release is not None:
+                releases.append(release)
+        return releases
+
+    def _release_backends(self) -> None:
+        releases, self._releases = getattr(self, "_releases", []), []  # a simulation half built has none
+        for release in releases:
+            release()
+
+    def record_kinds(self) -> dict[str, Any]:
+        """Trace record kinds and their timeline renderers, from every plugin."""
+        kinds: dict[str, Any] = {}
+        for contributed in reversed(self._plugins.hook.jobsim_record_kinds()):
+            if not isinstance(contributed, Mapping) or not all(
+                    isinstance(kind, str) and callable(draw) for kind, draw in contributed.items()):
+                raise PluginError(f"a jobsim plugin's jobsim_record_kinds hook gave {shown(contributed)}; it must give "
+                                  "a mapping of record kind to a renderer (data, names, tz) -> str")
+            kinds.update(contributed)
+        return kinds
+
+    def _adopt(self, target: Any) -> None:
+        if isinstance(target, App):
+            self.apps.append(target)
+            self._app_targets.append(target)
+            self._add_functions(target.functions.values())
+            return
+        adapted = self._plugins.hook.jobsim_adapt(sim=self, target=target)
+        if adapted is None:
+            _refuse_plain(target)
+            installed = _plugins.plugin_names()
+            have = f"installed plugins: {', '.join(installed)}" if installed else "no backend plugin is installed"
+            raise InvalidArgument.build(
+                "targets", target,
+                f"a jobsim.App or a target a backend plugin adapts ({have}; "
+                "from a jobsim checkout: pip install -e plugins/jobsim-celery for a Celery app, "
+                "pip install -e plugins/jobsim-inngest for inngest-py functions, "
+                "pip install -e plugins/jobsim-rq for RQ queues, "
+                "pip install -e plugins/jobsim-apscheduler for an APScheduler 3 scheduler, "
+                "pip install -e plugins/jobsim-bullmq for bullmq Worker objects, "
+                "pip install -e plugins/jobsim-huey for a Huey instance, consumer or task, "
+                "pip install -e plugins/jobsim-dramatiq for a Dramatiq broker, actor or Worker, "
+                "pip install -e plugins/jobsim-arq for arq WorkerSettings or a Worker)",
+            )  # fmt: skip
+        if not isinstance(adapted, Adapted):
+            raise PluginError(
+                f"a jobsim plugin answered jobsim_adapt with {adapted!r}; it must return jobsim.hooks.Adapted"
+            )
+        functions = adapted.functions
+        if isinstance(functions, (str, bytes)) or not isinstance(functions, Iterable) or not all(
+                isinstance(fn, Function) for fn in functions):
+            raise PluginError(f"the jobsim plugin for {adapted.backend!r} adapted {shown(target)} into "
+                              f"Adapted(functions={shown(functions)}); functions must be jobsim.Function objects")
+        self.adapted.append(adapted)
+        if adapted.own_worker:
+            self._own_worker.update(fn.id for fn in adapted.functions)
+        for fn in adapted.functions:
+            if fn.app not in self.apps:
+                self.apps.append(fn.app)
+        self._add_functions(adapted.functions)
+
+    def _add_functions(self, functions: Iterable[Function]) -> None:
+        for fn in functions:
+            check_triggers(fn.events, "events", list(fn.events))  # a backend plugin's trigger, as app.function's on=
+            if fn.id in self.functions:
+                other = self.functions[fn.id].app
+                where = (f"in app {other.id!r} and in app {fn.app.id!r}" if other is not fn.app
+                         else f"twice in app {fn.app.id!r}")  # fmt: skip
+                raise InvalidArgument(f"function id {fn.id!r} is declared {where}; a simulation's function ids must "
+                                      "be unique: rename one")  # fmt: skip
+            self.functions[fn.id] = fn
+
+    def add_function(self, fn: Function, *, own_worker: bool = False) -> None:
+        """Declare ``fn`` while the simulation runs, for a plugin whose target is ``Adapted(dynamic=True)``.
+
+        jobsim-rq calls it the first time a queue enqueues a callable: RQ has no
+        registry of job functions, so they are learnt from use. ``own_worker`` as in
+        ``Adapted.own_worker``. The function's app must already be one of ``self.apps``.
+        """
+        if not isinstance(fn, Function):  # a plugin's mistake, named here rather than as an AttributeError inside
+            raise InvalidArgument.build("fn", fn, "a jobsim.Function, such as app.function(...)(handler) returns")
+        self._add_functions([fn])
+        fn = self.functions[fn.id] = self._limited(fn)
+        if own_worker:
+            self._own_worker.add(fn.id)
+        if fn.app not in self.apps:
+            self.apps.append(fn.app)
+        if self._state == "running":
+            self.engine.add_function(fn)
+
+    def _limited(self, fn: Function) -> Function:
+        """``fn`` itself, or a copy under flow control when the profile limits every function's concurrency
+        (``Profile.default_concurrency``, ``max_concurrency``: Agenda's 5 per definition and 20 per process)
+        and ``fn`` has none of its own: the engine sends only functions with ``flow`` through ``_flowrt``.
+        ``_function`` finds the copy from the declared function, so ``sim.runs(fn)`` works as before."""
+        p = self.profile
+        if fn.flow is None and (p.default_concurrency or p.max_concurrency):
+            from ._flow import FlowControl
+
+            return dataclasses.replace(fn, flow=FlowControl())
+        return fn
+
+    # -- results --------------------------------------------------------------------------------
+    @property
+    def events(self) -> list[Event]:
+        """Every event accepted by the bus, in order, each with its virtual ``ts`` (ms)."""
+        return list(self.bus.history)
+
+    @keywords_checked("sim.runs()")
+    def runs(self, function: Any = None) -> list[Run]:
+        """Runs of one function (by id or object), or of every function in start order."""
+        if function is None:
+            return sorted((r for runs in self.engine.runs.values() for r in runs), key=lambda r: (r.start_ns, r.id))
+        return list(self.engine.runs.get(self._function(function).id, ()))
+
+    def _function(self, function: Any, argument: str = "function_id") -> Function:
+        if isinstance(function, Function):
+            known = self.functions.get(function.id)
+            if known is function or (known is not None and known.handler is function.handler
+                                     and known.app is function.app):  # ``_limited``'s copy of it
+                return known
+        if isinstance(function, str) and function in self.functions:
+            return self.functions[function]
+        for fn in self.functions.values():  # a backend's own object: its plugin keeps it in options["native"]
+            native = fn.options.get("native")
+            if native is not None and (native is function or native == function):
+                return fn
+        selection = self._selection
+        left_out = None if selection is None else selection.find(function)
+        if selection is not None and left_out is not None:  # it exists: say the test left it out, how to select it
+            raise selection.refuse(left_out, argument, function)
+        if isinstance(function, Function) and function.app not in self.apps:  # its id may be one of ours: say whose
+            raise InvalidArgument.build(argument, function, f"it is a function of app {function.app.id!r}, which this "
+                                        "simulation does not run (it runs " + ", ".join(repr(a.id) for a in self.apps)
+                                        + "); pass that app to Simulation(...) too, or name one of the simulated "
+                                        "function ids: " + ", ".join(map(repr, self.functions)))  # fmt: skip
+        accepted = "one of the simulated function ids: " + ", ".join(map(repr, self.functions))
+        dynamic = sorted({a.backend for a in self.adapted if a.dynamic})
+        if dynamic:  # e.g. jobsim-rq: a job function is declared when a queue first enqueues it
+            listed = accepted if self.functions else "no function is known yet"
+            accepted = (f"{listed}: {' and '.join(dynamic)} functions are only known once user code has used them "
+                        "(enqueued or added a job of it, say); do that first, then name it")
+            if not isinstance(function, str):  # a backend's own object: it may be declared on a target not passed
+                accepted += (" -- or, if it is declared on a broker, app or queue this simulation was not given "
+                             "(its functions are known from the start), pass that to jobsim.Simulation(...) too")
+        raise InvalidArgument.build(argument, function, accepted)
+
+    def _failure_handler(self, fn: Function) -> Function:
+        handler = self._failure_handlers.get(fn.id)
+        if handler is None:
+            assert fn.on_failure is not None
+            handler = dataclasses.replace(
+                fn, id=f"{fn.id}-failure", handler=fn.on_failure, events=(), crons=(), every=None, flow=None,
+                retries=Retries(attempts=1), on_failure=None,
+                is_async=is_async(fn.on_failure),
+            )  # fmt: skip
+            self._failure_handlers[fn.id] = self.functions[handler.id] = handler
+        return handler
+
+
+def _flatten(targets: Iterable[Any]) -> Iterable[Any]:
+    for target in targets:
+        if isinstance(target, (list, tuple)):
+            yield from _flatten(target)
+        else:
+            yield target
+
+
+def _refuse_plain(target: Any) -> None:
+    """Two slips no backend plugin answers, named for what they are rather than with the plugins' install notes:
+    ``None`` (a ``jobsim_app`` fixture or factory without its ``return``), and the module that holds the app."""
+    if target is None:
+        raise InvalidArgument.build("targets", target, "a jobsim.App; None is what a jobsim_app fixture or a "
+                                    "factory without `return app` gives")  # fmt: skip
+    if isinstance(target, types.ModuleType):
+        apps = [name for name, value in vars(target).items() if isinstance(value, App)]
+        if apps:
+            raise InvalidArgument.build("targets", target, "a jobsim.App, not the module holding it: pass "
+                                        + " or ".join(f"{target.__name__}.{name}" for name in apps))  # fmt: skip
+
+
+def _caller_site() -> str:
+    """``at FILE:LINE in FUNCTION`` of the first caller outside the jobsim package (a test's ``with``, a fixture)."""
+    here = os.path.dirname(__file__)
+    frame: Any = sys._getframe(1)
+    while frame is not None and os.path.dirname(frame.f_code.co_filename) == here:
+        frame = frame.f_back
+    if frame is None:
+        return "by jobsim"
+    return f"at {frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"
+
+
+def _check_random_streams(value: Any) -> str:
+    if value not in RANDOM_STREAMS:
+        raise InvalidArgument.build(
+            "random_streams", value,
+            "'function' (each function draws from its own stream derived from the seed: the default) or "
+            "'shared' (one stream for every draw, as traces of format minor < 2 were recorded with)")  # fmt: skip
+    return str(value)
+
+
+def _check_budget(name: str, value: Any) -> int:
+    """``max_items``/``max_chain``: a positive int, else the budget would stop (or never stop) a run-away."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidArgument.build(name, value, "an int >= 1 (how much work counts as a run-away)")
+    return value

@@ -314,6 +314,8 @@ def check_output(flag: str, path: str, before: str) -> None:
 
 def check_not_input(flag: str, out: str, source: str) -> None:
     """Refuse to write over the file being read: a recording, or a production export, would be gone."""
+    if source == "-":  # standard input: no file here is read (./- names a file called '-', which may be written)
+        return
     try:
         same = os.path.samefile(out, source)
     except OSError:  # either does not exist (yet): the reader or the writer names it

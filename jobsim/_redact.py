@@ -49,12 +49,12 @@ from typing import Any
 
 import orjson
 
+from . import _redacttext  # its cache limits, read where used: one value (and one test's patch) for both caches
 from ._codec import CE_CORE, encode, encode_event
 from ._redactfakes import _MEMO_ENTRIES, _SAME, _TEXT, _UNSEEN, _WALK, _Table
 from ._redactlearn import _Learner
 from ._redactpolicy import KEY_ENV as KEY_ENV  # the CLI imports it from here
 from ._redactpolicy import Redaction as Redaction  # the CLI imports it from here too
-from ._redacttext import _CACHE_ENTRIES, _CACHED_LENGTH
 from ._secrets import MARKER
 
 
@@ -207,8 +207,8 @@ class Redactor(_Learner):
         if hit is not None:
             return value if hit is _SAME else hit
         out = fn(value)
-        if len(key) <= 4 * _CACHED_LENGTH:
-            if len(self._structures) >= _CACHE_ENTRIES:
+        if len(key) <= 4 * _redacttext._CACHED_LENGTH:  # read on a miss only, after the dump and fn
+            if len(self._structures) >= _redacttext._CACHE_ENTRIES:
                 self._structures.clear()
             self._structures[key] = _SAME if out is value else out
         return out

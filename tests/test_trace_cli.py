@@ -15,6 +15,7 @@ from _imports import import_from
 from _traceapp import build, record
 
 from jobsim._cli import main
+from jobsim.traces import load
 
 
 @pytest.fixture(scope="module")
@@ -777,6 +778,19 @@ def test_events_on_standard_input_are_imported_and_errors_name_dash(capsys, monk
     _stdin(monkeypatch, b'{"name": "go", "data": {}, "ts": 1740960000000}\n{"data": {}}\n')
     code, out, err = run(capsys, "import", "-", "-o", tmp_path / "out2.jsonl")
     assert (code, out) == (2, "") and err.startswith("jobsim: error: -:2: ")
+
+
+@pytest.mark.parametrize("command", ["import", "redact"])
+def test_standard_input_written_to_a_file_named_dash(recording, capsys, monkeypatch, tmp_path, command):
+    """``./-`` writes the file named '-' (the README's advice for an output of '-'): reading standard input, the
+    command was refused, that file taken for "the file being read" (``os.path.samefile('./-', '-')``)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "-").write_text("an older file named -\n")
+    data = {"import": b'{"name": "go", "data": {}, "ts": 1740960000000}\n', "redact": recording["gz"].read_bytes()}
+    _stdin(monkeypatch, data[command])
+    code, out, err = run(capsys, command, "-", *(["-o"] if command == "import" else []), "./-")
+    assert code == 0 and out.startswith(f"jobsim {command}: "), err
+    assert len(load(tmp_path / "-")) > 0  # a trace now, not the older file
 
 
 @pytest.mark.parametrize(("argv", "message"), [

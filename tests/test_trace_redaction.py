@@ -282,6 +282,21 @@ def test_the_text_cache_starts_afresh_when_full_and_results_stay_right(monkeypat
     assert redactor._texts[secret] == "Authorization: Bearer [redacted]" and "evt_0" not in redactor._texts
 
 
+def test_one_patched_cache_size_bounds_the_text_and_the_structure_caches(monkeypatch):
+    """``_redacttext._CACHE_ENTRIES`` bounds ``_structures`` (HTTP headers and bodies, by their JSON) too: the
+    ``_redact`` split had left that cache reading its own copy of the constant, which a patch did not reach."""
+    import jobsim._redact  # noqa: F401 -- imported before the patch, as a whole run of the tests has it
+    import jobsim._redacttext as text_module
+
+    monkeypatch.setattr(text_module, "_CACHE_ENTRIES", 50)
+    redactor = Redaction(key="k").redactor()
+    for i in range(120):
+        record = {"response": {"body": {"json": {"n": i, "token": "sk_live_0123456789abcdef"}}}}
+        assert redactor.apply("http", record)["response"]["body"]["json"] == {"n": i, "token": "[redacted]"}
+        assert 0 < len(redactor._structures) <= 50
+    assert len(redactor._structures) == 120 % 50
+
+
 # -- phone numbers in free text ------------------------------------------------------------------
 PHONES = ("+1 415 555 0100", "(415) 555-0100", "+44 20 7946 0958", "+14155550100", "415-555-0100",
           "1-800-555-0199", "415.555.0100", "+49 (0)30 1234567", "+1 (415) 555-0100 x123")  # fmt: skip

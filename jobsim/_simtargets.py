@@ -44,33 +44,33 @@ class _Targets:
     """The targets and functions of a simulation; ``_simlife._Lifecycle``, ``_simfaults._Faults`` and
     ``jobsim._simulation.Simulation`` (which builds it all in ``__init__``) are the layers above."""
 
-    # set by Simulation.__init__, named here for the methods of every layer
-    tz: dt.tzinfo
-    profile: Profile
-    kernel: Kernel
-    trace: Trace
-    engine: Engine
-    bus: Bus
-    wallclock: WallClock
-    functions: dict[str, Function]
-    apps: list[App]
-    adapted: list[Adapted]
-    _plugins: pluggy.PluginManager
-    _own_worker: set[str]
-    _app_targets: list[App]
-    _selection: Selection | None
-    _failure_handlers: dict[str, Function]
-    _state: str
-    _releases: list[Callable[[], None]]
-    _loop: VirtualLoop | None
-    _sends: _gc.Sends
-    _undriven: int | None
-    _warn_at: tuple[str, int] | None
-    _where: str
-    _role: str
+    if TYPE_CHECKING:  # set by Simulation.__init__, named for the methods of every layer (for mypy only:
+        # real annotations would make typing.get_type_hints(Simulation) name types imported for checking)
+        tz: dt.tzinfo
+        profile: Profile
+        kernel: Kernel
+        trace: Trace
+        engine: Engine
+        bus: Bus
+        wallclock: WallClock
+        functions: dict[str, Function]
+        apps: list[App]
+        adapted: list[Adapted]
+        _plugins: pluggy.PluginManager
+        _own_worker: set[str]
+        _app_targets: list[App]
+        _selection: Selection | None
+        _failure_handlers: dict[str, Function]
+        _state: str
+        _releases: list[Callable[[], None]]
+        _loop: VirtualLoop | None
+        _sends: _gc.Sends
+        _undriven: int | None
+        _warn_at: tuple[str, int] | None
+        _where: str
+        _role: str
 
-    if TYPE_CHECKING:  # Simulation's own, with the driving calls (job code's clock, on the hot path)
-        def now_ns(self) -> int: ...
+        def now_ns(self) -> int: ...  # Simulation's own, with the driving calls (job code's clock, hot path)
 
     # -- targets and functions -----------------------------------------------------------------
     def _hold_backends(self) -> list[Callable[[], None]]:

@@ -145,3 +145,11 @@ def test_the_lowest_versions_ci_can_install_are_the_floors_pyproject_declares():
     assert pins == floors
     # jobsim.strategies names the extra's floor when Hypothesis is missing
     assert f"pip install 'hypothesis>={floors['hypothesis']}'" in (ROOT / "jobsim" / "strategies.py").read_text()
+
+
+def test_simulation_type_hints_resolve_at_run_time():
+    """Tools that read annotations at run time (``typing.get_type_hints``: pydantic, autodoc, DI containers)
+    got a NameError once ``Simulation``'s layers named, for mypy, attributes of types imported only for it."""
+    import typing
+
+    assert typing.get_type_hints(jobsim.Simulation) == {}

@@ -11,12 +11,12 @@ from ._checks import check_callable, is_async, keywords_checked
 from ._cron import CronSchedule
 from ._events import Event, check_send_fields, check_triggers, triggers_of
 from ._every import Every
+from ._flow import FlowControl
 from ._retries import MAX_ATTEMPTS, Retries, RetryPolicy
 from ._time import Duration, duration_ns
 from .errors import InvalidArgument, JobsimError
 
 if TYPE_CHECKING:
-    from ._flow import FlowControl
     from ._simulation import Simulation
 
 Handler = Callable[[Any], Any]
@@ -213,8 +213,6 @@ def _flow(function_id: str, options: dict[str, Any], timeout: bool) -> FlowContr
     """``None`` for a function with no flow control and no timeout: the engine's fast path."""
     if not options and not timeout:
         return None
-    from ._flow import FlowControl
-
     flow = FlowControl.build(function_id, options, timeout=timeout)
     return None if flow == FlowControl() and not timeout else flow
 

@@ -24,23 +24,21 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import Any, Literal, get_args
 
+from ._app import Function
 from ._backoffs import AgendaBackoff, BullMQBackoff, QuirrelRetry, TriggerDevRetry
 from ._crashrule import IMMEDIATE, CrashRule
 from ._dialects import CronDialect
+from ._events import Event
+from ._failhooks import AttemptFailure
 from ._features import FEATURES, features_of
 from ._profilespec import parse_spec
+from ._records import Run
 from ._retries import CheckedPolicy, Retries, RetryPolicy, TableBackoff, with_attempts
 from ._safe import shown
 from ._time import resolve_retry_after
 from .errors import InvalidArgument, PluginError, UnsupportedFeature
-
-if TYPE_CHECKING:
-    from ._app import Function
-    from ._events import Event
-    from ._failhooks import AttemptFailure
-    from ._records import Run
 
 ANY_CRON = CronDialect(parser="cron", seconds=True)
 """A plugin profile's default dialect: 5 or 6 fields, Vixie's DOM/DOW rule, ISC across DST."""

@@ -147,9 +147,16 @@ def test_the_lowest_versions_ci_can_install_are_the_floors_pyproject_declares():
     assert f"pip install 'hypothesis>={floors['hypothesis']}'" in (ROOT / "jobsim" / "strategies.py").read_text()
 
 
-def test_simulation_type_hints_resolve_at_run_time():
+def test_the_public_classes_type_hints_resolve_at_run_time():
     """Tools that read annotations at run time (``typing.get_type_hints``: pydantic, autodoc, DI containers)
-    got a NameError once ``Simulation``'s layers named, for mypy, attributes of types imported only for it."""
+    got a NameError for ``Simulation`` once its layers named, for mypy, attributes of types imported only for
+    it, and for ``Function`` and ``Profile``, whose fields named such types."""
+    import inspect
     import typing
 
+    classes = [getattr(jobsim, name) for name in jobsim.__all__ if inspect.isclass(getattr(jobsim, name))]
+    assert len(classes) > 30
+    for cls in classes:
+        typing.get_type_hints(cls)
     assert typing.get_type_hints(jobsim.Simulation) == {}
+    assert "flow" in typing.get_type_hints(jobsim.Function)

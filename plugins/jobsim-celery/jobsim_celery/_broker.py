@@ -3,7 +3,7 @@
 ``Task.apply_async``, ``delay``, ``self.retry``, canvas (chain, group, chord), beat
 and the tracer's callbacks all end in ``Celery.send_task``. The replacement below
 follows ``celery/app/base.py: send_task`` step by step — task exec options, the
-router, ``expires`` clamped at 0, parent and root ids from the running task — and
+router, parent and root ids from the running task — and
 builds the message with Celery's own ``app.amqp.create_task_message`` (protocol 2
 headers, body ``(args, kwargs, embed)``), passing the *virtual* ``now`` so that
 ``countdown`` and numeric ``expires`` become ETAs in simulated time. The body is
@@ -92,8 +92,6 @@ class Publisher:
         options = (router or amqp.router).route(options, route_name or name, args, kwargs, task_type)
         now = self.world.sim.now_ns()
         now_dt = to_datetime(now).astimezone(app.timezone)
-        if isinstance(expires, (int, float)) and not isinstance(expires, bool) and expires < 0:
-            expires = 0  # send_task: "we have set the expiration date to 0 instead"
         parent = app.current_worker_task
         if parent is not None and (not root_id or not parent_id):
             root_id = root_id or parent.request.root_id or parent.request.id

@@ -83,6 +83,21 @@ def test_expires_discards_at_the_worker_as_revoked(app):
         assert "flash#1 expired: discarded by the worker (REVOKED)" in sim.timeline()
 
 
+def test_a_negative_expires_is_already_expired_at_the_worker(app):
+    # send_task clamps only the broker's TTL (options["expiration"]) at 0; the message's
+    # expires header is now + expires, in the past, so the worker discards it.
+    @app.task(name="flash")
+    def flash():
+        return "ran"
+
+    with jobsim.Simulation(app, start=START) as sim:
+        stale = flash.apply_async(expires=-5)
+        sim.run_until_idle()
+        assert stale.state == "REVOKED"
+        run = sim.runs("flash")[0]
+        assert run.status == "cancelled" and run.attempts == [] and str(run.error) == "expired"
+
+
 def test_the_request_is_a_workers_request(app):
     seen = {}
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import math
 import numbers
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -227,10 +228,14 @@ def _check_timing(countdown: Any, eta: Any, expires: Any) -> None:
     if countdown is not None and (isinstance(countdown, bool) or not isinstance(countdown, numbers.Real)):
         hint = "; for a timedelta, countdown=delta.total_seconds()" if isinstance(countdown, dt.timedelta) else ""
         raise InvalidArgument.build("countdown", countdown, f"a number of seconds (int or float), or None{hint}")
+    if countdown is not None and not math.isfinite(countdown):  # Celery's timedelta(seconds=...) overflows
+        raise InvalidArgument.build("countdown", countdown, "a finite number of seconds, or None (no delay)")
     for name, value in (("eta", eta), ("expires", expires)):
         if value is None or isinstance(value, dt.datetime):
             continue
         if name == "expires" and isinstance(value, numbers.Real) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise InvalidArgument.build(name, value, "a finite number of seconds, or None (never expires)")
             continue
         accepted = ("seconds (int or float), " if name == "expires" else "") + (
             "a datetime (naive = UTC), or an ISO 8601 string such as '2025-03-01T12:00:00+00:00'"

@@ -393,6 +393,11 @@ def test_an_eta_or_expires_no_worker_could_read_is_refused_at_the_call(app):
             t.apply_async(eta=five)
         with pytest.raises(jobsim.InvalidArgument, match=r"expires=.* for a timedelta, expires=delta\.total_second"):
             t.apply_async(expires=five)
+        for bad in (float("inf"), float("nan")):  # Celery's timedelta(seconds=...): a bare OverflowError/ValueError
+            with pytest.raises(jobsim.InvalidArgument, match=r"countdown=(inf|nan) is not valid: a finite number"):
+                t.apply_async(countdown=bad)
+            with pytest.raises(jobsim.InvalidArgument, match=r"expires=(inf|nan) is not valid: a finite number"):
+                t.apply_async(expires=bad)
         ok = t.apply_async(eta="2025-03-01T00:00:30+00:00", expires="2025-03-01T01:00:00+00:00")
         sim.run_until_idle()
         assert ok.get() == 1

@@ -158,6 +158,7 @@ class APSWorld(JobRuns):
         known += [job for store in scheduler._jobstores.values() for job in store.get_all_jobs()]
         for job in known:
             _check_executor(driven, job)
+            _check_trigger(job)
         self.driven.append(driven)
         functions = [self.declare(driven, job, adopting=True) for job in {job.id: job for job in known}.values()]
         return Adapted(backend=BACKEND, functions=functions, install=self.install, uninstall=self.uninstall,
@@ -326,6 +327,7 @@ class APSWorld(JobRuns):
 
         def real_add_job_(job: Any, jobstore_alias: str, replace_existing: bool) -> None:
             _check_executor(driven, job)
+            _check_trigger(job)
             self.declare(driven, job)
             self.draws.note(job.trigger, job.id)  # its first fire time is drawn before the job is in a store
             real_add_job(job, jobstore_alias, replace_existing)
@@ -551,6 +553,21 @@ def _check_executor(driven: Driven, job: Any) -> None:
     if refused is not None:
         raise UnsupportedFeature(f"APScheduler job {job.id!r} runs on {refused}", system=refused.system,
                                  feature=refused.feature)  # fmt: skip
+
+
+def _check_trigger(job: Any) -> None:
+    """An interval trigger whose interval is negative is refused: ``IntervalTrigger.get_next_fire_time``
+    adds it to the previous fire time, so each next one is earlier and ``Job._get_run_times`` never
+    leaves its loop (a real scheduler's thread spins for ever; the simulation would hang)."""
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    for trigger in [job.trigger, *getattr(job.trigger, "triggers", ())]:
+        if isinstance(trigger, IntervalTrigger) and trigger.interval_length < 0:
+            raise InvalidArgument(
+                f"APScheduler job {job.id!r} has an interval trigger of {trigger.interval_length:g} s: each next fire "
+                "time would be earlier than the last, and APScheduler's Job._get_run_times would loop for ever. "
+                "Give the interval trigger a positive interval (weeks/days/hours/minutes/seconds)"
+            )
 
 
 class _JobFunc:

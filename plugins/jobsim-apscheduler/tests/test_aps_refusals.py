@@ -285,3 +285,19 @@ def test_starting_a_scheduler_the_simulation_was_not_given_is_refused():
     assert not other.running and not given.running
     other.start(paused=True)  # with no simulation running, APScheduler's own start
     other.shutdown(wait=False)
+
+
+def test_a_negative_interval_is_refused_not_a_hang():
+    """``IntervalTrigger`` adds its interval to the last fire time: a negative one makes each next fire time
+    earlier, and ``Job._get_run_times`` never leaves its loop (the simulation hung in ``advance``)."""
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(_noop, "interval", seconds=-5, id="backwards")
+    with pytest.raises(jobsim.InvalidArgument, match=r"job 'backwards' has an interval trigger of -5 s: .*loop "
+                                                     r"for ever. Give the interval trigger a positive interval"):
+        jobsim.Simulation(scheduler)
+    scheduler = BackgroundScheduler(timezone="UTC")
+    with jobsim.Simulation(scheduler, start="2026-03-28T12:00:00Z") as sim:
+        with pytest.raises(jobsim.InvalidArgument, match=r"job 'late' has an interval trigger of -60 s"):
+            scheduler.add_job(_noop, "interval", minutes=-1, id="late")  # added while it runs, too
+        sim.advance("1m")
+    assert sim.runs() == []

@@ -3,7 +3,7 @@
 ``Task.apply_async``, ``delay``, ``self.retry``, canvas (chain, group, chord), beat
 and the tracer's callbacks all end in ``Celery.send_task``. The replacement below
 follows ``celery/app/base.py: send_task`` step by step — task exec options, the
-router, ``expires`` clamped at 0, parent and root ids from the running task — and
+router, parent and root ids from the running task — and
 builds the message with Celery's own ``app.amqp.create_task_message`` (protocol 2
 headers, body ``(args, kwargs, embed)``), passing the *virtual* ``now`` so that
 ``countdown`` and numeric ``expires`` become ETAs in simulated time. The body is
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import math
 import numbers
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -92,8 +93,6 @@ class Publisher:
         options = (router or amqp.router).route(options, route_name or name, args, kwargs, task_type)
         now = self.world.sim.now_ns()
         now_dt = to_datetime(now).astimezone(app.timezone)
-        if isinstance(expires, (int, float)) and not isinstance(expires, bool) and expires < 0:
-            expires = 0  # send_task: "we have set the expiration date to 0 instead"
         parent = app.current_worker_task
         if parent is not None and (not root_id or not parent_id):
             root_id = root_id or parent.request.root_id or parent.request.id
@@ -229,10 +228,14 @@ def _check_timing(countdown: Any, eta: Any, expires: Any) -> None:
     if countdown is not None and (isinstance(countdown, bool) or not isinstance(countdown, numbers.Real)):
         hint = "; for a timedelta, countdown=delta.total_seconds()" if isinstance(countdown, dt.timedelta) else ""
         raise InvalidArgument.build("countdown", countdown, f"a number of seconds (int or float), or None{hint}")
+    if countdown is not None and not math.isfinite(countdown):  # Celery's timedelta(seconds=...) overflows
+        raise InvalidArgument.build("countdown", countdown, "a finite number of seconds, or None (no delay)")
     for name, value in (("eta", eta), ("expires", expires)):
         if value is None or isinstance(value, dt.datetime):
             continue
         if name == "expires" and isinstance(value, numbers.Real) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise InvalidArgument.build(name, value, "a finite number of seconds, or None (never expires)")
             continue
         accepted = ("seconds (int or float), " if name == "expires" else "") + (
             "a datetime (naive = UTC), or an ISO 8601 string such as '2025-03-01T12:00:00+00:00'"

@@ -83,6 +83,21 @@ def test_expires_discards_at_the_worker_as_revoked(app):
         assert "flash#1 expired: discarded by the worker (REVOKED)" in sim.timeline()
 
 
+def test_a_negative_expires_is_already_expired_at_the_worker(app):
+    # send_task clamps only the broker's TTL (options["expiration"]) at 0; the message's
+    # expires header is now + expires, in the past, so the worker discards it.
+    @app.task(name="flash")
+    def flash():
+        return "ran"
+
+    with jobsim.Simulation(app, start=START) as sim:
+        stale = flash.apply_async(expires=-5)
+        sim.run_until_idle()
+        assert stale.state == "REVOKED"
+        run = sim.runs("flash")[0]
+        assert run.status == "cancelled" and run.attempts == [] and str(run.error) == "expired"
+
+
 def test_the_request_is_a_workers_request(app):
     seen = {}
 
@@ -378,6 +393,11 @@ def test_an_eta_or_expires_no_worker_could_read_is_refused_at_the_call(app):
             t.apply_async(eta=five)
         with pytest.raises(jobsim.InvalidArgument, match=r"expires=.* for a timedelta, expires=delta\.total_second"):
             t.apply_async(expires=five)
+        for bad in (float("inf"), float("nan")):  # Celery's timedelta(seconds=...): a bare OverflowError/ValueError
+            with pytest.raises(jobsim.InvalidArgument, match=r"countdown=(inf|nan) is not valid: a finite number"):
+                t.apply_async(countdown=bad)
+            with pytest.raises(jobsim.InvalidArgument, match=r"expires=(inf|nan) is not valid: a finite number"):
+                t.apply_async(expires=bad)
         ok = t.apply_async(eta="2025-03-01T00:00:30+00:00", expires="2025-03-01T01:00:00+00:00")
         sim.run_until_idle()
         assert ok.get() == 1

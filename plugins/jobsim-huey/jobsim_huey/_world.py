@@ -341,6 +341,12 @@ class HueyWorld:
                 # Huey sends it to the storage unchecked: MemoryStorage fails on -priority, Redis on the ZADD score
                 raise InvalidArgument.build(f"priority of task {type(task).__name__!r}", priority,
                                             "a number (higher runs first), or None")  # fmt: skip
+            retries = task.retries
+            if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+                # Huey retries while task.retries is truthy, subtracting 1 each time: -1 (or 2.5) never reaches 0
+                raise InvalidArgument.build(f"retries of task {type(task).__name__!r}", retries,
+                                            "a whole number >= 0 (Huey retries a task while its retries is not 0, "
+                                            "counting down by 1, so a negative or fractional one retries forever)")
             if task.on_error is not None:
                 self._check_registered(hs, task.on_error)
             task = task.on_complete

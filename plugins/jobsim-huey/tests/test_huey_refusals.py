@@ -432,3 +432,25 @@ def test_a_priority_that_is_not_a_number_is_refused_naming_it(priority):
             h.enqueue(work.s().then(work, priority=priority))
         assert work(priority=2.5).get(blocking=True) == 1  # a number, any number: as Huey's storages take it
     assert [r.status for r in sim.runs(work)] == ["completed"]
+
+
+@pytest.mark.parametrize(("options", "match"), [
+    ({"retries": -1}, r"retries of task 'flaky'=-1 is not valid: a whole number >= 0 .* retries forever"),
+    ({"retries": 1.5}, r"retries of task 'flaky'=1.5 is not valid: a whole number >= 0"),
+])  # fmt: skip
+def test_a_retries_count_that_never_reaches_0_is_refused_at_the_call(options, match):
+    """Huey retries while ``task.retries`` is truthy, counting down by 1 (``_requeue_task``): -1 or 1.5 retried
+    for ever, and run_until_idle spun through 366 virtual days of retries (minutes of real time)."""
+    h = MemoryHuey("retrying")
+
+    @h.task(**options)
+    def flaky():
+        raise ConnectionError("down")
+
+    with jobsim.Simulation(h, start=START) as sim:
+        with pytest.raises(InvalidArgument, match=match):
+            flaky()
+        with pytest.raises(InvalidArgument, match=match):  # a signature enqueued by hand, too
+            h.enqueue(flaky.s())
+        sim.run_until_idle()
+    assert sim.runs(flaky) == []

@@ -253,6 +253,10 @@ def _refuse_plain(target: Any) -> None:
     if target is None:
         raise InvalidArgument.build("targets", target, "a jobsim.App; None is what a jobsim_app fixture or a "
                                     "factory without `return app` gives")  # fmt: skip
+    if isinstance(target, type):  # `Simulation(Celery)`: the plugin for it is installed; the install note misleads
+        what = "jobsim.App" if issubclass(target, App) else f"{target.__module__}.{target.__qualname__}"
+        raise InvalidArgument.build("targets", target, f"an instance, not the class: pass the {what} your code "
+                                    f"uses (the x of `x = {target.__qualname__}(...)`)")  # fmt: skip
     if isinstance(target, types.ModuleType):
         apps = [name for name, value in vars(target).items() if isinstance(value, App)]
         if apps:

@@ -423,6 +423,22 @@ def test_a_module_or_none_as_the_target_is_named_for_what_it_is():
         jobsim.Simulation(empty)
 
 
+def test_a_class_as_the_target_is_named_as_a_class():
+    """``Simulation(Celery)`` got the install note of a plugin that is installed: the class is not the app."""
+    with pytest.raises(InvalidArgument) as info:
+        jobsim.Simulation(jobsim.App)
+    assert str(info.value) == ("targets=<class 'jobsim._app.App'> is not valid: an instance, not the class: pass "
+                               "the jobsim.App your code uses (the x of `x = App(...)`)")
+
+    class Broker:
+        pass
+
+    with pytest.raises(InvalidArgument, match=r"an instance, not the class: pass the .*Broker your code uses"):
+        jobsim.Simulation(Broker)
+    with pytest.raises(InvalidArgument, match="a target a backend plugin adapts"):  # an instance: as before
+        jobsim.Simulation(Broker())
+
+
 # -- Inngest's wildcard triggers ----------------------------------------------------------------
 
 

@@ -146,6 +146,22 @@ _SIDE_EFFECTS = ("a function taking the request (returning an httpx.Response, or
      "startswith, in, as path__<lookup>"),
     (lambda http: http.route(port="443"), "port='443' is not valid: a port number (int)"),
     (lambda http: http.route(host=5), "host=5 is not valid: a host name such as 'api.example.com'"),
+    # values of the right type that no request has: they were accepted, and every call went unmatched
+    (lambda http: http.route(host="api.example.com:8443"),
+     "host='api.example.com:8443' is not valid: a request's host has no port; write "
+     "host='api.example.com', port=8443 (no request would match)"),
+    (lambda http: http.route(host="https://api.example.com"),
+     "host='https://api.example.com' is not valid: 'https://api.example.com' is more than a host; give the "
+     "host alone (host='api.example.com'), or the whole address as url= (no request would match)"),
+    (lambda http: http.route(host__in=["api.example.com", "API.example.com"]),
+     "host__in=['api.example.com', 'API.example.com'] is not valid: a request's host is in lower case; write "
+     "host='api.example.com' (no request would match)"),
+    (lambda http: http.route(host=""),
+     "host='' is not valid: a host name such as 'api.example.com', not empty (no request would match)"),
+    (lambda http: http.route(scheme="https://"),
+     "scheme='https://' is not valid: a scheme such as 'https', without '://' (no request would match)"),
+    (lambda http: http.route(port=70000),
+     "port=70000 is not valid: a port number from 0 to 65535 (no request would match)"),
     (lambda http: http.route(method__in="GET"),
      "method__in='GET' is not valid: a list of values, each an HTTP method such as 'POST'"),
     (lambda http: http.request(5, HOOK), "method=5 is not valid: an HTTP method such as 'POST'"),
@@ -188,6 +204,11 @@ def test_an_empty_url_is_refused_because_respx_would_route_every_request(sink: H
                                                  f"{_SIDE_EFFECTS}"),
     (lambda route: route.mock(side_effect=[httpx.Response(500), 200]),
      f"side_effect=[<Response [500 Internal Server Error]>, 200] is not valid: {_SIDE_EFFECTS}"),
+    # respx reads an empty list as no side effect: every request got its default 200 (for a mail
+    # provider's URL, an empty 200 instead of the provider's answer, and no email)
+    (lambda route: route.mock(side_effect=[]),
+     "side_effect=[] is not valid: at least one answer; an empty list would answer every request with "
+     "respx's default 200; for no answer, leave the route out"),
     (lambda route: setattr(route, "side_effect", {"status": 500}),
      f"side_effect={{'status': 500}} is not valid: {_SIDE_EFFECTS}"),
     (lambda route: route.respond("200"), "status_code='200' is not valid: an int status code "

@@ -221,6 +221,8 @@ class MailSink:
     @keywords_checked("sim.mail.sent_to()")
     def sent_to(self, address: str) -> list[Email]:
         """Every email delivered to ``address`` (as to, cc or bcc), oldest first."""
+        if not isinstance(address, str):  # None (an unset setting) was no filter: every email matched
+            raise InvalidArgument.build("address", address, "an address (str); find() lists every email")
         return self.find(to=address)
 
     @overload
@@ -317,6 +319,9 @@ def _addresses(to: str | Iterable[str] | None) -> list[str]:
     wanted = list(to) if isinstance(to, Iterable) else None
     if wanted is None or not all(isinstance(address, str) for address in wanted):
         raise InvalidArgument.build("to", to, "an address or a list of addresses")
+    if not wanted:  # all() of no address held for every email: find(to=[]) listed the whole outbox
+        raise InvalidArgument.build("to", to, "at least one address (an empty list would match every email; "
+                                    "leave to= out for that)")
     return wanted
 
 

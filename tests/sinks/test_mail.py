@@ -954,6 +954,12 @@ def test_assertion_helpers_hide_their_frames() -> None:
     (lambda mail: mail.find(to=5), "to=5 is not valid: an address or a list of addresses"),
     (lambda mail: mail.find(to=["a@x.test", None]), "to=['a@x.test', None] is not valid: an "
                                                     "address or a list of addresses"),
+    # no address at all was no filter: every email matched (assert_not_sent(to=[]) asserted an empty outbox)
+    (lambda mail: mail.find(to=[]), "to=[] is not valid: at least one address (an empty list would match every "
+                                    "email; leave to= out for that)"),
+    (lambda mail: mail.assert_not_sent(to=()), "to=() is not valid: at least one address (an empty list would "
+                                               "match every email; leave to= out for that)"),
+    (lambda mail: mail.sent_to(None), "address=None is not valid: an address (str); find() lists every email"),
     (lambda mail: mail.assert_not_sent(subject=b"Hi"), "subject=b'Hi' is not valid: a str or a "
                                                        "compiled re.Pattern"),
     (lambda mail: mail.find(containing=3), "containing=3 is not valid: a str or a compiled "

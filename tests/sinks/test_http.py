@@ -230,6 +230,13 @@ def test_an_empty_url_is_refused_because_respx_would_route_every_request(sink: H
     (lambda route: route % {"status": 201},
      "response={'status': 201} is not valid: keyword arguments of httpx.Response "
      "(Response.__init__() got an unexpected keyword argument 'status')"),
+    # httpx sent the first body and dropped the others, without a word
+    (lambda route: route.respond(200, json={"ok": True}, text="ok"),
+     "respond={'json': {'ok': True}, 'text': 'ok'} is not valid: one body, not text= and json=: httpx would send "
+     "text= alone and drop the others"),
+    (lambda route: route % {"content": b"x", "html": "<p>x</p>"},
+     "response={'content': b'x', 'html': '<p>x</p>'} is not valid: one body, not content= and html=: httpx would "
+     "send content= alone and drop the others"),
     # these failed inside the job at each request: a TypeError/ValueError from httpx, or from the call
     (lambda route: route.respond(200, json=float("nan")),
      "json=nan is not valid: what httpx.Response accepts: json= plain JSON data (no NaN or infinity), "

@@ -23,7 +23,7 @@ from respx.patterns import Lookup, M, PathPattern, Pattern
 
 from ._checks import keywords_checked
 from ._httpeffects import call_side_effect, check_exception_class
-from ._httplost import answer_lost
+from ._httplost import answer_lost, check_one_body
 from ._httptime import delayed, timeout
 from .errors import InvalidArgument
 
@@ -163,14 +163,6 @@ def _check_takes_request(effect: Any, fn: Any) -> None:
         raise InvalidArgument.build("side_effect", effect, f"a function taking the request ({error})") from None
 
 
-def _check_one_body(name: str, arguments: dict[str, Any]) -> None:
-    """httpx.Response sends the first body of content=, text=, html=, json= and drops the rest without a word."""
-    bodies = [key for key in ("content", "text", "html", "json") if arguments.get(key) is not None]
-    if len(bodies) > 1:
-        raise InvalidArgument.build(name, arguments, f"one body, not {' and '.join(f'{key}=' for key in bodies)}: "
-                                    f"httpx would send {bodies[0]}= alone and drop the others")  # fmt: skip
-
-
 def _check_response(name: str, response: Any) -> None:
     if response is not None and not isinstance(response, httpx.Response):
         raise InvalidArgument.build(name, response, "an httpx.Response (or None); for a status "
@@ -206,7 +198,7 @@ class _Route(respx.Route):
 
     def respond(self, status_code: int = 200, **kwargs: Any) -> respx.Route:
         _check_status("status_code", status_code)
-        _check_one_body("respond", kwargs)
+        check_one_body("respond", kwargs)
         # httpx encodes json= and checks content= when the response is built, which respx does at each
         # request: a body it cannot send would fail there, inside the job, as a TypeError or ValueError
         try:
@@ -221,7 +213,7 @@ class _Route(respx.Route):
     def __mod__(self, response: int | dict[str, Any] | httpx.Response) -> respx.Route:
         if isinstance(response, dict):
             _check_status("status_code", response.get("status_code", 200))
-            _check_one_body("response", response)
+            check_one_body("response", response)
             try:
                 httpx.Response(**{"status_code": 200, **response})
             except (TypeError, ValueError, AttributeError, RecursionError) as error:  # json=nan, text=3, too deep

@@ -484,6 +484,10 @@ def test_scripted_side_effects_need_a_simulation() -> None:
                                 "from 100 to 599, or an exception"),
     (lambda: delayed("1s", 1000), "response=1000 is not valid: an httpx.Response, a status code "
                                   "from 100 to 599, or an exception"),
+    # two bodies: httpx sent the first and dropped the other
+    (lambda: delayed("1s", 200, json={"ok": True}, text="ok"),
+     "body={'json': {'ok': True}, 'text': 'ok'} is not valid: one body, not text= and json=: httpx would send "
+     "text= alone and drop the others"),
     (lambda: timeout(phase="dns"), "phase='dns' is not valid: one of 'connect', 'read', "
                                    "'write', 'pool'"),
     (lambda: timeout(after=-1), "after=-1 is not valid: expected a duration"),

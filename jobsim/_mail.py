@@ -309,6 +309,8 @@ def _check_times_on(times: int, on: str) -> None:
         raise InvalidArgument.build("times", times, "an int >= 1")
     if on not in FAULT_POINTS:
         greeting = " ('EHLO' is the greeting, EHLO or the HELO a client falls back to)" if on == "HELO" else ""
+        if isinstance(on, str) and on.upper() in FAULT_POINTS:  # SMTP's commands are upper case, as here
+            greeting = f" (did you mean {on.upper()!r}?)"
         raise InvalidArgument.build("on", on, "one of " + ", ".join(map(repr, FAULT_POINTS)) + greeting)
 
 

@@ -254,6 +254,9 @@ def test_a_refused_rset_is_answered_and_a_refused_quit_fails_the_with_block_afte
     (lambda mail: mail.smtp_delay("1s", on="NOOP"),
      "on='NOOP' is not valid: one of 'CONNECT', 'EHLO', 'STARTTLS', 'AUTH', 'MAIL', 'RCPT', 'DATA', 'RSET', 'QUIT'"),
     (lambda mail: mail.smtp_delay("1s", times=0), "times=0 is not valid: an int >= 1"),
+    (lambda mail: mail.smtp_fail(on="data"),
+     "on='data' is not valid: one of 'CONNECT', 'EHLO', 'STARTTLS', 'AUTH', 'MAIL', 'RCPT', 'DATA', 'RSET', 'QUIT' "
+     "(did you mean 'DATA'?)"),
     (lambda mail: mail.smtp_drop(on="MAIL", delivered=True),
      "delivered=True is not valid: only a drop at 'DATA' can follow a delivery; at 'MAIL' no message was sent "
      "yet: leave delivered out"),

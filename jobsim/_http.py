@@ -62,7 +62,7 @@ from ._httpmatch import closest_routes
 from ._httppatches import install as install_patches
 from ._httppatches import uninstall as uninstall_patches
 from ._httproutes import checked_route
-from ._httptime import AWAITED, RESOLVING, Wait, delayed, timeout
+from ._httptime import AWAITED, RESOLVING, Wait, check_client_timeouts, delayed, timeout
 from ._httpxtls import install as install_tls
 from ._httpxtls import uninstall as uninstall_tls
 from ._othermocks import reached
@@ -179,6 +179,7 @@ class _Router(respx.MockRouter):
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         reached()
+        check_client_timeouts(request)
         with self._sink._capture(request) as outcome, client_kind(asynchronous=False):
             self._resolve(request, outcome)
             if _LOST in request.extensions:  # an answer_lost side effect marked it
@@ -201,6 +202,7 @@ class _Router(respx.MockRouter):
     async def async_handler(self, request: httpx.Request, wait: Wait | None = None) -> httpx.Response:
         """respx's call for async clients; ``wait`` spends the answer's time on a virtual loop (``Wait``)."""
         reached()
+        check_client_timeouts(request)
         with self._sink._capture(request) as outcome, client_kind(asynchronous=True):
             awaited: list[int] | None = [] if isinstance(asyncio.get_running_loop(), VirtualLoop) else None
             token = AWAITED.set(awaited)

@@ -63,6 +63,14 @@ BODY = ("json", "text", "html", "content", "headers")
 """What ``httpx.Response`` takes beside a status code, given to ``answer_lost`` or ``delayed`` as keywords."""
 
 
+def check_one_body(name: str, arguments: dict[str, Any]) -> None:
+    """httpx.Response sends the first body of content=, text=, html=, json= and drops the rest without a word."""
+    bodies = [key for key in ("content", "text", "html", "json") if arguments.get(key) is not None]
+    if len(bodies) > 1:
+        raise InvalidArgument.build(name, arguments, f"one body, not {' and '.join(f'{key}=' for key in bodies)}: "
+                                    f"httpx would send {bodies[0]}= alone and drop the others")  # fmt: skip
+
+
 def status_response(where: str, response: Any, body: dict[str, Any], keywords: tuple[str, ...], accepted: str,
                     example: str) -> Any:
     """``response``, an int status made an ``httpx.Response`` holding ``body`` (``json=``, ``headers=``, ...):
@@ -74,6 +82,7 @@ def status_response(where: str, response: Any, body: dict[str, Any], keywords: t
     if isinstance(response, int) and not isinstance(response, bool):
         if not 100 <= response <= 599:  # httpx builds any int, then fails far from here
             raise InvalidArgument.build("response", response, accepted)
+        check_one_body("body", body)
         try:
             return httpx.Response(response, **body)
         except (TypeError, ValueError, AttributeError, RecursionError) as error:  # json=nan, headers=3: httpx's own

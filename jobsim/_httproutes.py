@@ -23,7 +23,7 @@ from respx.patterns import Lookup, M, PathPattern, Pattern
 
 from ._checks import keywords_checked
 from ._httpeffects import call_side_effect, check_exception_class
-from ._httplost import answer_lost
+from ._httplost import answer_lost, check_one_body
 from ._httptime import delayed, timeout
 from .errors import InvalidArgument
 
@@ -96,11 +96,38 @@ def _check_scalar(key: str, name: str, lookup: str, value: Any) -> None:
         if items is None or not all(isinstance(item, kind) and not isinstance(item, bool)
                                     for item in items):
             raise InvalidArgument.build(key, value, f"a list of values, each {wanted}")
+        for item in items:
+            _check_matchable(key, name, value, item)
     elif lookup == Lookup.REGEX.value:
         if not isinstance(value, (str, re.Pattern)):
             raise InvalidArgument.build(key, value, "a regular expression (str or re.Pattern)")
     elif isinstance(value, bool) or not isinstance(value, kind):
         raise InvalidArgument.build(key, value, wanted)
+    else:
+        _check_matchable(key, name, value, value)
+
+
+def _check_matchable(key: str, name: str, value: Any, item: Any) -> None:
+    """A host, scheme or port of the right type that no request has: respx compares them with the
+    request's ``url.host`` (lower case, without scheme, port or path), ``url.scheme`` and ``url.port``."""
+    problem = ""
+    if name == "host":
+        if not item:
+            problem = "a host name such as 'api.example.com', not empty"
+        elif "://" in item or "/" in item:
+            problem = (f"{item!r} is more than a host; give the host alone (host='api.example.com'), "
+                       "or the whole address as url=")
+        elif re.fullmatch(r"[^:\[\]]+:\d+", item):
+            host, _, port = item.rpartition(":")
+            problem = f"a request's host has no port; write host={host!r}, port={port}"
+        elif item != item.lower():
+            problem = f"a request's host is in lower case; write host={item.lower()!r}"
+    elif name == "scheme" and not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", item):
+        problem = "a scheme such as 'https', without '://'"
+    elif name == "port" and not 0 <= item <= 65535:
+        problem = "a port number from 0 to 65535"
+    if problem:
+        raise InvalidArgument.build(key, value, f"{problem} (no request would match)")
 
 
 def _check_side_effect(effect: Any) -> None:
@@ -108,6 +135,9 @@ def _check_side_effect(effect: Any) -> None:
         return
     items = effect if isinstance(effect, Sequence) and not isinstance(effect, (str, bytes)) else [
         effect]
+    if not items:  # respx reads an empty list as no side effect, and answers every request with 200
+        raise InvalidArgument.build("side_effect", effect, "at least one answer; an empty list would answer "
+                                    "every request with respx's default 200; for no answer, leave the route out")
     for item in items:
         if item is delayed or item is timeout or item is answer_lost:  # respx would call it with the request
             raise InvalidArgument.build("side_effect", effect, f"jobsim.{item.__name__} is a function that makes a "
@@ -168,6 +198,7 @@ class _Route(respx.Route):
 
     def respond(self, status_code: int = 200, **kwargs: Any) -> respx.Route:
         _check_status("status_code", status_code)
+        check_one_body("respond", kwargs)
         # httpx encodes json= and checks content= when the response is built, which respx does at each
         # request: a body it cannot send would fail there, inside the job, as a TypeError or ValueError
         try:
@@ -182,6 +213,7 @@ class _Route(respx.Route):
     def __mod__(self, response: int | dict[str, Any] | httpx.Response) -> respx.Route:
         if isinstance(response, dict):
             _check_status("status_code", response.get("status_code", 200))
+            check_one_body("response", response)
             try:
                 httpx.Response(**{"status_code": 200, **response})
             except (TypeError, ValueError, AttributeError, RecursionError) as error:  # json=nan, text=3, too deep

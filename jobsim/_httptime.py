@@ -80,6 +80,21 @@ _CONNECT_PHASE = (httpx.ConnectError, httpx.ConnectTimeout, httpx.ProxyError)
 _RESETS = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
 
 
+def check_client_timeouts(request: httpx.Request) -> None:
+    """A client timeout no socket takes (``httpx.get(url, timeout=-1)``, ``urlopen(url, timeout="10")``): a real
+    worker's socket raises ValueError or TypeError at the connect; here it read as a timeout already passed, or
+    failed inside jobsim's arithmetic. aiohttp checks its own ``ClientTimeout``."""
+    if request.extensions.get("jobsim_client") == "aiohttp":
+        return
+    for phase, seconds in (request.extensions.get("timeout") or {}).items():
+        if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
+                                    or not 0 <= seconds < float("inf")):
+            raise InvalidArgument(
+                f"{request.method} {request.url} with a {phase} timeout of {seconds!r}: a timeout is a number of "
+                "seconds >= 0, or None to wait as long as it takes, and a real worker's socket refuses any other; "
+                "check where the timeout is read from")  # fmt: skip
+
+
 def give_up(host: Host, request: httpx.Request, outcome: Outcome | None, after_ns: int, source: str) -> None:
     """Where the client stops waiting before an answer due in ``after_ns`` comes, as it would for a real server
     that slow (``client_limit``; ``outcome`` None: a response): spend its timeout and raise its timeout error;

@@ -221,6 +221,8 @@ class MailSink:
     @keywords_checked("sim.mail.sent_to()")
     def sent_to(self, address: str) -> list[Email]:
         """Every email delivered to ``address`` (as to, cc or bcc), oldest first."""
+        if not isinstance(address, str):  # None (an unset setting) was no filter: every email matched
+            raise InvalidArgument.build("address", address, "an address (str); find() lists every email")
         return self.find(to=address)
 
     @overload
@@ -307,6 +309,8 @@ def _check_times_on(times: int, on: str) -> None:
         raise InvalidArgument.build("times", times, "an int >= 1")
     if on not in FAULT_POINTS:
         greeting = " ('EHLO' is the greeting, EHLO or the HELO a client falls back to)" if on == "HELO" else ""
+        if isinstance(on, str) and on.upper() in FAULT_POINTS:  # SMTP's commands are upper case, as here
+            greeting = f" (did you mean {on.upper()!r}?)"
         raise InvalidArgument.build("on", on, "one of " + ", ".join(map(repr, FAULT_POINTS)) + greeting)
 
 
@@ -317,6 +321,9 @@ def _addresses(to: str | Iterable[str] | None) -> list[str]:
     wanted = list(to) if isinstance(to, Iterable) else None
     if wanted is None or not all(isinstance(address, str) for address in wanted):
         raise InvalidArgument.build("to", to, "an address or a list of addresses")
+    if not wanted:  # all() of no address held for every email: find(to=[]) listed the whole outbox
+        raise InvalidArgument.build("to", to, "at least one address (an empty list would match every email; "
+                                    "leave to= out for that)")
     return wanted
 
 

@@ -192,7 +192,7 @@ def mailgun_fields(form: dict[str, list[str]], files: list[Attachment]) -> Field
     variables = form.get("t:variables") or form.get("h:X-Mailgun-Variables") or ["{}"]
     try:
         template_data = json.loads(variables[-1])
-    except ValueError:
+    except (ValueError, RecursionError):
         raise _mailgun_error("'t:variables' parameter is not a valid JSON") from None
     return {"sender": people["from"][0] if people["from"] else "", "to": people["to"],
             "cc": people["cc"], "bcc": people["bcc"], "reply_to": people["h:Reply-To"],

@@ -30,7 +30,7 @@ def json_response(status: int, body: Any) -> httpx.Response:
 def json_body(request: httpx.Request, refusal: httpx.Response) -> Any:
     try:
         return json.loads(request.content)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested past the recursion limit: a RecursionError in the job
         raise Refused(refusal) from None
 
 

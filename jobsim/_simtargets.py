@@ -5,6 +5,7 @@ under a profile's flow control), finding one by id or object (``_function``) and
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import os
 import sys
 import types
@@ -109,6 +110,7 @@ class _Targets:
         adapted = self._plugins.hook.jobsim_adapt(sim=self, target=target)
         if adapted is None:
             _refuse_plain(target)
+            _refuse_unbuilt(target)
             installed = _plugins.plugin_names()
             have = f"installed plugins: {', '.join(installed)}" if installed else "no backend plugin is installed"
             raise InvalidArgument.build(
@@ -248,8 +250,9 @@ def _flatten(targets: Iterable[Any]) -> Iterable[Any]:
 
 
 def _refuse_plain(target: Any) -> None:
-    """Two slips no backend plugin answers, named for what they are rather than with the plugins' install notes:
-    ``None`` (a ``jobsim_app`` fixture or factory without its ``return``), and the module that holds the app."""
+    """Slips no backend plugin answers, named for what they are rather than with the plugins' install notes:
+    ``None`` (a ``jobsim_app`` fixture or factory without its ``return``), a class in place of its instance, and
+    the module that holds the app."""
     if target is None:
         raise InvalidArgument.build("targets", target, "a jobsim.App; None is what a jobsim_app fixture or a "
                                     "factory without `return app` gives")  # fmt: skip
@@ -262,6 +265,26 @@ def _refuse_plain(target: Any) -> None:
         if apps:
             raise InvalidArgument.build("targets", target, "a jobsim.App, not the module holding it: pass "
                                         + " or ".join(f"{target.__name__}.{name}" for name in apps))  # fmt: skip
+
+
+def _refuse_unbuilt(target: Any) -> None:
+    """Simulation's own slips that ``js.simulations`` takes or names itself: a factory of the app (a
+    ``jobsim_app`` fixture returning ``make_app``), and the app's name or import path."""
+    if isinstance(target, str):
+        raise InvalidArgument.build("targets", target, "a jobsim.App itself, not its name or import path: import "
+                                    "it (from jobs import app) and pass app")  # fmt: skip
+    if isinstance(target, types.FunctionType) and _builds_with_no_arguments(target):
+        call = f"{target.__name__}()" if target.__name__.isidentifier() else "it"
+        raise InvalidArgument.build("targets", target, f"a jobsim.App, not a function that builds one: call {call} "
+                                    "and pass what it returns (js.simulations takes such a function)")  # fmt: skip
+
+
+def _builds_with_no_arguments(function: types.FunctionType) -> bool:
+    try:
+        inspect.signature(function).bind()
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _caller_site() -> str:

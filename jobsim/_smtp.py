@@ -37,6 +37,8 @@ Deliver = Callable[[str, list[str], bytes], str]
 Spend = Callable[[int], None]
 """Spends ``ns`` of virtual time on the calling job's clock (``Host.consume``)."""
 _PATH = re.compile(r"(?i)(FROM|TO):\s*<([^>]*)>(.*)")
+# local@domain (the local part may be quoted), as a real server requires; RFC 5321 lets "Postmaster" go without one
+_ADDRESS = re.compile(r'(?:"[^"]*"|[^@\s<>"]+)@[^@\s<>"]+|(?i:postmaster)')
 _SIZE_LIMIT = 36_700_160
 
 
@@ -298,6 +300,8 @@ class SmtpSession:
             self._reply(503, "5.5.1 Error: nested MAIL command")
         elif match is None or match.group(1).upper() != "FROM":
             self._reply(501, "5.5.4 Syntax: MAIL FROM:<address>")
+        elif match.group(2) and not _ADDRESS.fullmatch(match.group(2)):  # <> (a bounce's) is fine
+            self._reply(501, "5.1.7 Bad sender address syntax")
         elif self._refused("MAIL") is None:
             self._mail_from = match.group(2)
             self._reply(250, "2.1.0 Ok")
@@ -308,6 +312,8 @@ class SmtpSession:
             self._reply(503, "5.5.1 Error: need MAIL command")
         elif match is None or match.group(1).upper() != "TO" or not match.group(2):
             self._reply(501, "5.5.4 Syntax: RCPT TO:<address>")
+        elif not _ADDRESS.fullmatch(match.group(2)):
+            self._reply(501, "5.1.3 Bad recipient address syntax")
         elif self._refused("RCPT") is None:
             self._rcpts.append(match.group(2))
             self._reply(250, "2.1.5 Ok")

@@ -329,7 +329,7 @@ def _cases() -> list[Case]:
                (AssertionError,)) for name in ("to", "sender", "subject", "containing", "provider", "where", "count")],
         *[Case(f"mail.find({name})", in_sim(lambda s, v, n=name: s.mail.find(**{n: v})), (name,))
           for name in ("to", "sender", "subject", "containing", "provider", "where")],
-        Case("mail.sent_to(address)", in_sim(lambda s, v: s.mail.sent_to(v)), ("to",)),
+        Case("mail.sent_to(address)", in_sim(lambda s, v: s.mail.sent_to(v)), ("address",)),
         Case("http.get(url)", in_sim(lambda s, v: s.http.get(v)), ("url",)),
         Case("http.request(method)", in_sim(lambda s, v: s.http.request(v, "https://x.test")), ("method",)),
         Case("http.route(pattern)", in_sim(lambda s, v: s.http.route(v)), ("pattern", "patterns")),

@@ -333,3 +333,23 @@ def test_http_client_is_restored_and_nested_simulations_each_get_their_own_reque
     job = lambda ctx: urllib.request.urlopen("https://api.example.com/who", timeout=1).read().decode()  # noqa: E731
     assert nested_answers(job, START) == ["inner", "outer"]
     assert (http.client.HTTPConnection.__dict__["connect"], http.client.HTTPSConnection.__dict__["connect"]) == ORIGINAL
+
+
+@pytest.mark.parametrize("client", ["urlopen", "httpx"])
+@pytest.mark.parametrize(("given", "shown"), [(-1, "-1"), ("10", "'10'"), (float("nan"), "nan")])
+def test_a_timeout_no_socket_takes_is_named_not_taken_for_one_already_passed(client, given, shown):
+    """A real socket refuses it at the connect (ValueError 'Timeout value out of range', TypeError); here -1 was a
+    ReadTimeout (urlopen: TimeoutError) once a delayed answer came, and '10' a TypeError from jobsim's arithmetic."""
+    def job(ctx):
+        if client == "urlopen":
+            return urllib.request.urlopen("https://api.example.com/v1/orders", timeout=given).status
+        return httpx.get("https://api.example.com/v1/orders", timeout=given).status_code
+
+    sim = simulate(job, routes=lambda sim: sim.http.get("https://api.example.com/v1/orders").mock(
+        side_effect=[delayed("1s", 200)]))
+    [run] = sim.runs("job")
+    assert isinstance(run.error, jobsim.InvalidArgument)
+    assert str(run.error) == (f"GET https://api.example.com/v1/orders with a connect timeout of {shown}: a timeout is "
+                              "a number of seconds >= 0, or None to wait as long as it takes, and a real worker's "
+                              "socket refuses any other; check where the timeout is read from")
+    assert sim.http.calls == []  # never sent, as a real client never connects

@@ -243,7 +243,7 @@ def test_an_unadapted_target_lists_backend_plugins_only_not_the_pytest_plugins_n
     _plugins.register(started)  # as the pytest plugin registers it: without a name
     try:
         with pytest.raises(InvalidArgument) as info:
-            jobsim.Simulation("shop.app")
+            jobsim.Simulation(object())  # a str is named as an import path now
     finally:
         _plugins.unregister(started)
     listed = re.search(r"(installed plugins: [^;]*|no backend plugin is installed)", str(info.value))
@@ -437,6 +437,23 @@ def test_a_class_as_the_target_is_named_as_a_class():
         jobsim.Simulation(Broker)
     with pytest.raises(InvalidArgument, match="a target a backend plugin adapts"):  # an instance: as before
         jobsim.Simulation(Broker())
+
+
+def test_a_factory_or_an_import_path_as_the_target_is_named_for_what_it_is():
+    """A jobsim_app fixture returning make_app (js.simulations takes one) or "jobs:app" got the install notes."""
+    def make_app():
+        return _welcome()
+
+    with pytest.raises(InvalidArgument) as info:
+        jobsim.Simulation(make_app)
+    assert str(info.value).endswith(" is not valid: a jobsim.App, not a function that builds one: call make_app() "
+                                    "and pass what it returns (js.simulations takes such a function)")
+    with pytest.raises(InvalidArgument) as info:
+        jobsim.Simulation("jobs:app")
+    assert str(info.value) == ("targets='jobs:app' is not valid: a jobsim.App itself, not its name or import path: "
+                               "import it (from jobs import app) and pass app")
+    with pytest.raises(InvalidArgument, match="a target a backend plugin adapts"):  # it takes an argument: as before
+        jobsim.Simulation(lambda ctx: None)
 
 
 # -- Inngest's wildcard triggers ----------------------------------------------------------------

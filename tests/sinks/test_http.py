@@ -146,6 +146,22 @@ _SIDE_EFFECTS = ("a function taking the request (returning an httpx.Response, or
      "startswith, in, as path__<lookup>"),
     (lambda http: http.route(port="443"), "port='443' is not valid: a port number (int)"),
     (lambda http: http.route(host=5), "host=5 is not valid: a host name such as 'api.example.com'"),
+    # values of the right type that no request has: they were accepted, and every call went unmatched
+    (lambda http: http.route(host="api.example.com:8443"),
+     "host='api.example.com:8443' is not valid: a request's host has no port; write "
+     "host='api.example.com', port=8443 (no request would match)"),
+    (lambda http: http.route(host="https://api.example.com"),
+     "host='https://api.example.com' is not valid: 'https://api.example.com' is more than a host; give the "
+     "host alone (host='api.example.com'), or the whole address as url= (no request would match)"),
+    (lambda http: http.route(host__in=["api.example.com", "API.example.com"]),
+     "host__in=['api.example.com', 'API.example.com'] is not valid: a request's host is in lower case; write "
+     "host='api.example.com' (no request would match)"),
+    (lambda http: http.route(host=""),
+     "host='' is not valid: a host name such as 'api.example.com', not empty (no request would match)"),
+    (lambda http: http.route(scheme="https://"),
+     "scheme='https://' is not valid: a scheme such as 'https', without '://' (no request would match)"),
+    (lambda http: http.route(port=70000),
+     "port=70000 is not valid: a port number from 0 to 65535 (no request would match)"),
     (lambda http: http.route(method__in="GET"),
      "method__in='GET' is not valid: a list of values, each an HTTP method such as 'POST'"),
     (lambda http: http.request(5, HOOK), "method=5 is not valid: an HTTP method such as 'POST'"),
@@ -188,6 +204,11 @@ def test_an_empty_url_is_refused_because_respx_would_route_every_request(sink: H
                                                  f"{_SIDE_EFFECTS}"),
     (lambda route: route.mock(side_effect=[httpx.Response(500), 200]),
      f"side_effect=[<Response [500 Internal Server Error]>, 200] is not valid: {_SIDE_EFFECTS}"),
+    # respx reads an empty list as no side effect: every request got its default 200 (for a mail
+    # provider's URL, an empty 200 instead of the provider's answer, and no email)
+    (lambda route: route.mock(side_effect=[]),
+     "side_effect=[] is not valid: at least one answer; an empty list would answer every request with "
+     "respx's default 200; for no answer, leave the route out"),
     (lambda route: setattr(route, "side_effect", {"status": 500}),
      f"side_effect={{'status': 500}} is not valid: {_SIDE_EFFECTS}"),
     (lambda route: route.respond("200"), "status_code='200' is not valid: an int status code "
@@ -209,6 +230,13 @@ def test_an_empty_url_is_refused_because_respx_would_route_every_request(sink: H
     (lambda route: route % {"status": 201},
      "response={'status': 201} is not valid: keyword arguments of httpx.Response "
      "(Response.__init__() got an unexpected keyword argument 'status')"),
+    # httpx sent the first body and dropped the others, without a word
+    (lambda route: route.respond(200, json={"ok": True}, text="ok"),
+     "respond={'json': {'ok': True}, 'text': 'ok'} is not valid: one body, not text= and json=: httpx would send "
+     "text= alone and drop the others"),
+    (lambda route: route % {"content": b"x", "html": "<p>x</p>"},
+     "response={'content': b'x', 'html': '<p>x</p>'} is not valid: one body, not content= and html=: httpx would "
+     "send content= alone and drop the others"),
     # these failed inside the job at each request: a TypeError/ValueError from httpx, or from the call
     (lambda route: route.respond(200, json=float("nan")),
      "json=nan is not valid: what httpx.Response accepts: json= plain JSON data (no NaN or infinity), "
@@ -456,6 +484,10 @@ def test_scripted_side_effects_need_a_simulation() -> None:
                                 "from 100 to 599, or an exception"),
     (lambda: delayed("1s", 1000), "response=1000 is not valid: an httpx.Response, a status code "
                                   "from 100 to 599, or an exception"),
+    # two bodies: httpx sent the first and dropped the other
+    (lambda: delayed("1s", 200, json={"ok": True}, text="ok"),
+     "body={'json': {'ok': True}, 'text': 'ok'} is not valid: one body, not text= and json=: httpx would send "
+     "text= alone and drop the others"),
     (lambda: timeout(phase="dns"), "phase='dns' is not valid: one of 'connect', 'read', "
                                    "'write', 'pool'"),
     (lambda: timeout(after=-1), "after=-1 is not valid: expected a duration"),

@@ -620,6 +620,26 @@ def test_a_field_of_the_wrong_json_type_is_refused_like_the_provider_would(
     assert_refused(mail, url, headers, payload, answer)
 
 
+@pytest.mark.parametrize(("url", "headers", "answer"), [
+    (POSTMARK, POSTMARK_AUTH, (422, {"ErrorCode": 402, "Message": "Received invalid JSON input."})),
+    (SENDGRID, {"Authorization": "Bearer SG.key"}, _MALFORMED_SENDGRID),
+    (RESEND, {"Authorization": "Bearer re_key"}, _MALFORMED_RESEND),
+])
+def test_json_nested_past_the_recursion_limit_is_refused_as_invalid_json(
+        http: HttpSink, mail: MailSink, url: str, headers: dict[str, str], answer: tuple[int, object]) -> None:
+    """json.loads raised RecursionError, which reached job code from inside the mail sink."""
+    response = httpx.post(url, content=b"[" * 100_000, headers={**headers, "Content-Type": "application/json"})
+    assert (response.status_code, response.json()) == answer
+    assert mail.outbox == []
+
+
+def test_mailgun_variables_nested_past_the_recursion_limit_are_refused(http: HttpSink, mail: MailSink) -> None:
+    response = httpx.post(MAILGUN, auth=MAILGUN_AUTH, data={
+        "from": "a@acme.test", "to": "b@example.com", "text": "x", "t:variables": "[" * 100_000})
+    assert (response.status_code, response.json()) == (400, {"message": "'t:variables' parameter is not a valid JSON"})
+    assert mail.outbox == []
+
+
 def assert_refused(mail: MailSink, url: str, headers: dict[str, str], payload: dict[str, object],
                    answer: tuple[int, object]) -> None:
     """The provider answers ``answer`` and nothing reaches the outbox."""
@@ -954,6 +974,12 @@ def test_assertion_helpers_hide_their_frames() -> None:
     (lambda mail: mail.find(to=5), "to=5 is not valid: an address or a list of addresses"),
     (lambda mail: mail.find(to=["a@x.test", None]), "to=['a@x.test', None] is not valid: an "
                                                     "address or a list of addresses"),
+    # no address at all was no filter: every email matched (assert_not_sent(to=[]) asserted an empty outbox)
+    (lambda mail: mail.find(to=[]), "to=[] is not valid: at least one address (an empty list would match every "
+                                    "email; leave to= out for that)"),
+    (lambda mail: mail.assert_not_sent(to=()), "to=() is not valid: at least one address (an empty list would "
+                                               "match every email; leave to= out for that)"),
+    (lambda mail: mail.sent_to(None), "address=None is not valid: an address (str); find() lists every email"),
     (lambda mail: mail.assert_not_sent(subject=b"Hi"), "subject=b'Hi' is not valid: a str or a "
                                                        "compiled re.Pattern"),
     (lambda mail: mail.find(containing=3), "containing=3 is not valid: a str or a compiled "

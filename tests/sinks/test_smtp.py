@@ -147,6 +147,28 @@ def test_a_connection_dropped_after_data_is_an_error_with_the_message_delivered_
     assert len(mail.outbox) == outbox
 
 
+@pytest.mark.parametrize("address", ["ada@", "@example.com", "ada lovelace@example.com", "not an address"])
+def test_a_recipient_that_is_no_address_is_refused_as_a_real_server_refuses_it(mail: MailSink, address: str) -> None:
+    """It was delivered (as a Bcc, not being in the To header): a test asserting the email passed, while
+    production's server answers 501 and smtplib raises. ('not an address' is '<not>' once smtplib quotes it.)"""
+    with smtplib.SMTP("smtp.example.com") as smtp, pytest.raises(smtplib.SMTPRecipientsRefused) as caught:
+        smtp.sendmail("billing@acme.test", [address], b"Subject: hi\r\n\r\nbody")
+    assert caught.value.recipients == {address: (501, b"5.1.3 Bad recipient address syntax")}
+    with smtplib.SMTP("smtp.example.com") as smtp:  # one bad address among good ones: the rest get it
+        assert smtp.sendmail("billing@acme.test", ["ada@example.com", address, "postmaster"], b"Subject: hi\r\n\r\n"
+                             ) == {address: (501, b"5.1.3 Bad recipient address syntax")}
+    assert [email.bcc for email in mail.outbox] == [["ada@example.com", "postmaster"]]
+
+
+def test_a_sender_that_is_no_address_is_refused_and_the_null_sender_is_not(mail: MailSink) -> None:
+    with smtplib.SMTP("smtp.example.com") as smtp, pytest.raises(smtplib.SMTPSenderRefused) as caught:
+        smtp.sendmail("billing@", ["ada@example.com"], b"Subject: hi\r\n\r\nbody")
+    assert (caught.value.smtp_code, caught.value.smtp_error) == (501, b"5.1.7 Bad sender address syntax")
+    with smtplib.SMTP("smtp.example.com") as smtp:
+        smtp.sendmail("", ["ada@example.com"], b"Subject: bounce\r\n\r\nbody")  # MAIL FROM:<>, a bounce's
+    assert [email.subject for email in mail.outbox] == ["bounce"]
+
+
 def test_a_connection_dropped_at_another_command_delivers_nothing(mail: MailSink) -> None:
     mail.smtp_drop(on="RCPT")
     with smtplib.SMTP("smtp.example.com") as smtp, pytest.raises(smtplib.SMTPServerDisconnected):
@@ -232,6 +254,9 @@ def test_a_refused_rset_is_answered_and_a_refused_quit_fails_the_with_block_afte
     (lambda mail: mail.smtp_delay("1s", on="NOOP"),
      "on='NOOP' is not valid: one of 'CONNECT', 'EHLO', 'STARTTLS', 'AUTH', 'MAIL', 'RCPT', 'DATA', 'RSET', 'QUIT'"),
     (lambda mail: mail.smtp_delay("1s", times=0), "times=0 is not valid: an int >= 1"),
+    (lambda mail: mail.smtp_fail(on="data"),
+     "on='data' is not valid: one of 'CONNECT', 'EHLO', 'STARTTLS', 'AUTH', 'MAIL', 'RCPT', 'DATA', 'RSET', 'QUIT' "
+     "(did you mean 'DATA'?)"),
     (lambda mail: mail.smtp_drop(on="MAIL", delivered=True),
      "delivered=True is not valid: only a drop at 'DATA' can follow a delivery; at 'MAIL' no message was sent "
      "yet: leave delivered out"),

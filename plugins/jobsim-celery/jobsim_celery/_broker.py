@@ -268,6 +268,8 @@ def _check_reach(now: dt.datetime, countdown: Any, expires: Any) -> None:
         except (OverflowError, ValueError):
             raise InvalidArgument.build(name, value, f"a number of seconds from {INT_MIN} that ends by 9999-12-31 "
                                         f"(Celery adds it to now, {now.isoformat()})") from None
+        except TypeError:  # a Real that timedelta() refuses: Fraction(1, 3)
+            raise InvalidArgument.build(name, value, "a number of seconds (int or float), or None") from None
 
 
 def seconds_ns(value: float) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import fractions
 import random
 import re
 import smtplib
@@ -424,6 +425,10 @@ def test_a_countdown_or_expires_no_date_can_hold_is_refused_at_the_call(app):
                     t.apply_async(**{name: bad})
         with pytest.raises(jobsim.InvalidArgument, match=r"expires=1000000000000.0 is not valid"):
             stale.delay()
+        for name in ("countdown", "expires"):  # a numbers.Real that timedelta() refuses: a bare TypeError
+            with pytest.raises(jobsim.InvalidArgument, match=rf"{name}=Fraction\(1, 3\) is not valid: a number of "
+                                                             r"seconds \(int or float\)"):
+                t.apply_async(**{name: fractions.Fraction(1, 3)})
         far = t.apply_async(countdown=3600 * 24 * 365 * 100, expires=-2**31)  # a century; Celery's least expires
         sim.run_until_idle()
         assert far.state == "REVOKED"  # expired long before it was due

@@ -150,7 +150,7 @@ def _stdin_or(name: str, command: str) -> Iterator[str]:
         return
     stdin = sys.stdin.buffer if sys.stdin is not None and hasattr(sys.stdin, "buffer") else None
     if stdin is None or stdin.isatty():  # it would wait for typing, silently; None: closed (`<&-`)
-        state = "closed" if stdin is None else "a terminal"
+        state = "closed" if sys.stdin is None else "a terminal" if stdin is not None else "not a byte stream"
         raise InvalidArgument(f"`jobsim {command} -` reads standard input, which is {state} here; pipe a file "
                               f"into it (`gunzip -c t.jsonl.gz | jobsim {command} -`) or give its path")  # fmt: skip
     here = os.getcwd()

@@ -423,6 +423,17 @@ def _add_compare(sub: Any) -> None:
     profiles.add_argument("name", nargs="?", default=None, help="a profile name, e.g. bullmq")
 
 
+def _canonical(profile: str) -> str:
+    """A profile's name as ``compared_profiles`` gives it (``agenda(process_every=1000ms)`` is
+    ``agenda(process_every=1s)``); a name no profile has stays as typed, for the caller's message."""
+    from ._profiles import Profiles
+
+    try:
+        return Profiles.registered().get(profile).name
+    except InvalidArgument:
+        return profile
+
+
 def _compare(args: argparse.Namespace) -> int:
     from ._compare import Scenario, compare, compared_profiles
 
@@ -440,7 +451,7 @@ def _compare(args: argparse.Namespace) -> int:
         raise JobsimError(f"{args.scenario!r} defines no jobsim.Scenario: name one `scenario` (or list them in "
                           "`scenarios`), or pick one with path:attribute")  # fmt: skip
     compared = compared_profiles(args.profiles, "--profiles")  # named as typed, before minutes of simulating
-    if args.timeline is not None and args.timeline not in compared:  # before minutes of simulating
+    if args.timeline is not None and _canonical(args.timeline) not in compared:  # before minutes of simulating
         raise InvalidArgument.build("--timeline", args.timeline,
                                     "one of the compared profiles " + ", ".join(map(repr, compared)))  # fmt: skip
     for index, scenario in enumerate(scenarios):

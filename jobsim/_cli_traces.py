@@ -149,8 +149,9 @@ def _stdin_or(name: str, command: str) -> Iterator[str]:
         yield name
         return
     stdin = sys.stdin.buffer if sys.stdin is not None and hasattr(sys.stdin, "buffer") else None
-    if stdin is None or stdin.isatty():  # it would wait for typing, silently
-        raise InvalidArgument(f"`jobsim {command} -` reads standard input, which is a terminal here; pipe a file "
+    if stdin is None or stdin.isatty():  # it would wait for typing, silently; None: closed (`<&-`)
+        state = "closed" if sys.stdin is None else "a terminal" if stdin is not None else "not a byte stream"
+        raise InvalidArgument(f"`jobsim {command} -` reads standard input, which is {state} here; pipe a file "
                               f"into it (`gunzip -c t.jsonl.gz | jobsim {command} -`) or give its path")  # fmt: skip
     here = os.getcwd()
     with tempfile.TemporaryDirectory(prefix="jobsim-stdin-") as folder:

@@ -109,7 +109,8 @@ def _check_scalar(key: str, name: str, lookup: str, value: Any) -> None:
 
 def _check_matchable(key: str, name: str, value: Any, item: Any) -> None:
     """A host, scheme or port of the right type that no request has: respx compares them with the
-    request's ``url.host`` (lower case, without scheme, port or path), ``url.scheme`` and ``url.port``."""
+    request's ``url.host`` (a name in lower case, an IPv6 address as written; without scheme, port or path),
+    ``url.scheme`` and ``url.port``."""
     problem = ""
     if name == "host":
         if not item:
@@ -120,7 +121,7 @@ def _check_matchable(key: str, name: str, value: Any, item: Any) -> None:
         elif re.fullmatch(r"[^:\[\]]+:\d+", item):
             host, _, port = item.rpartition(":")
             problem = f"a request's host has no port; write host={host!r}, port={port}"
-        elif item != item.lower():
+        elif item != item.lower() and ":" not in item:  # httpx keeps an IPv6 address as written ('FE80::1')
             problem = f"a request's host is in lower case; write host={item.lower()!r}"
     elif name == "scheme" and not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", item):
         problem = "a scheme such as 'https', without '://'"

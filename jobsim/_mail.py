@@ -222,7 +222,10 @@ class MailSink:
     def sent_to(self, address: str) -> list[Email]:
         """Every email delivered to ``address`` (as to, cc or bcc), oldest first."""
         if not isinstance(address, str):  # None (an unset setting) was no filter: every email matched
-            raise InvalidArgument.build("address", address, "an address (str); find() lists every email")
+            several = isinstance(address, (list, tuple, set, frozenset))
+            hint = (f"for emails sent to every address of a list, find(to={address!r})" if several
+                    else "find() lists every email")
+            raise InvalidArgument.build("address", address, f"an address (str); {hint}")
         return self.find(to=address)
 
     @overload

@@ -252,7 +252,8 @@ class Profile:
             return delay
         bound = least if delay < least or most is None else most
         grid = self.retry_after_clamp_grid_ns
-        return (now - now % grid if grid else now) + bound - now
+        # a bound under the time past the grid's start (no minimum, a 1 s grid, at 12:00:00.500) is due already
+        return max(0, (now - now % grid if grid else now) + bound - now)
 
     def cron_task(self, function: str) -> CronTask:
         """``function``'s cron task options, every field set: its ``cron_tasks`` entry, else the profile's."""

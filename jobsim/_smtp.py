@@ -37,8 +37,9 @@ Deliver = Callable[[str, list[str], bytes], str]
 Spend = Callable[[int], None]
 """Spends ``ns`` of virtual time on the calling job's clock (``Host.consume``)."""
 _PATH = re.compile(r"(?i)(FROM|TO):\s*<([^>]*)>(.*)")
-# local@domain (the local part may be quoted), as a real server requires; RFC 5321 lets "Postmaster" go without one
-_ADDRESS = re.compile(r'(?:"[^"]*"|[^@\s<>"]+)@[^@\s<>"]+|(?i:postmaster)')
+# local@domain (the local part may be quoted, holding quoted pairs: "a\"b"), as a real server requires; RFC 5321
+# lets "Postmaster" go without one
+_ADDRESS = re.compile(r'(?:"(?:[^"\\]|\\[ -~])*"|[^@\s<>"]+)@[^@\s<>"]+|(?i:postmaster)')
 _SIZE_LIMIT = 36_700_160
 
 

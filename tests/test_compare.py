@@ -146,6 +146,28 @@ def test_compare_command_with_a_timeline(capsys, tmp_path):
     assert "run       nightly#1 completed" in out
 
 
+def test_compare_command_takes_a_timeline_of_a_variant_spelled_as_in_profiles(capsys, tmp_path):
+    """--profiles and --timeline typed alike name one profile, whatever its canonical spelling ('1000ms' is '1s'):
+    the check made before simulating compared the typed --timeline with the canonical names and refused it."""
+    module = tmp_path / "variant_scenario.py"
+    module.write_text(
+        "import jobsim\n"
+        "def build():\n"
+        "    app = jobsim.App('n')\n"
+        "    app.function('nightly', cron='0 9 * * *')(lambda ctx: 'ok')\n"
+        "    return app\n"
+        "scenario = jobsim.Scenario(name='cli', description='one tick', build=build,\n"
+        "                           play=lambda sim: sim.advance('1d'), start='2025-03-03T00:00:00Z')\n"
+    )
+    variant = "agenda(process_every=1000ms)"
+    assert main(["compare", str(module), "--profiles", variant, "--timeline", variant]) == 0
+    out = capsys.readouterr().out
+    assert "jobsim timeline · UTC · seed 0 · profile agenda(process_every=1s)" in out
+    assert main(["compare", str(module), "--profiles", variant, "--timeline", "agenda(process_every=2s)"]) == 2
+    assert capsys.readouterr().err == ("jobsim: error: --timeline='agenda(process_every=2s)' is not valid: one of "
+                                       "the compared profiles 'agenda(process_every=1s)'\n")
+
+
 def test_compare_command_errors(capsys, tmp_path):
     empty = tmp_path / "empty_scenario.py"
     empty.write_text("x = 1\n")

@@ -225,6 +225,33 @@ def test_retry_after_is_exact_where_the_system_names_no_such_rules():
     assert second.start_ns - first.end_ns == 200_000_000
 
 
+def test_a_retry_after_clamped_to_a_grid_below_now_retries_now_and_its_trace_reads_back(tmp_path):
+    """A profile of one's own that clamps a retry-after to a whole-second grid with no minimum: an instant already
+    past was clamped to the grid's start, before the failure, so the retry record said delay -0.5 s (at before
+    the failure), which the trace reader refuses: the saved trace could not be read back."""
+    import jobsim.traces
+
+    grid = jobsim.Profile(name="grid", description="retry-after on a 1 s grid", retry_after_clamp_grid_ns=10**9,
+                          default_retries=jobsim.Retries(attempts=3))  # fmt: skip
+    app = jobsim.App("audit")
+
+    @app.function("sync", on="go", retries=2)
+    def sync(ctx):
+        if ctx.attempt == 0:
+            time.sleep(0.5)
+            raise jobsim.RetryAfterError(dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc))
+        return "ok"
+
+    with jobsim.Simulation(app, start="2026-03-02T00:00:00Z", profile=grid) as sim:
+        sim.send("go", {})
+        sim.run_until_idle()
+        path = sim.trace.save(tmp_path / "grid.jsonl", redact=False)
+    first, second = sim.runs("sync")[0].attempts
+    assert second.start_ns == first.end_ns  # due at once
+    [retry] = jobsim.traces.load(path).of("retry")
+    assert (retry.data["delay"], retry.data["at"]) == (0, first.end_ns)
+
+
 @pytest.mark.parametrize("timeout", ["10s", "5s"])
 def test_trigger_dev_refuses_a_debounce_timeout_not_longer_than_its_period(timeout):
     """triggerdotdev/trigger.dev apps/webapp/app/runEngine/services/triggerTask.server.ts #validateDebounceWindow:

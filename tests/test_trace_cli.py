@@ -813,3 +813,13 @@ def test_dash_on_a_terminal_is_refused_not_waited_on(capsys, monkeypatch):
     assert (code, out) == (2, "")
     assert err == ("jobsim: error: `jobsim show -` reads standard input, which is a terminal here; pipe a file into "
                    "it (`gunzip -c t.jsonl.gz | jobsim show -`) or give its path\n")
+
+
+def test_dash_with_standard_input_closed_says_so(capsys, monkeypatch):
+    """``jobsim show - <&-`` (or a service with no stdin): Python's sys.stdin is None; the refusal called it a
+    terminal."""
+    monkeypatch.setattr(sys, "stdin", None)
+    code, out, err = run(capsys, "scan", "-")
+    assert (code, out) == (2, "")
+    assert err == ("jobsim: error: `jobsim scan -` reads standard input, which is closed here; pipe a file into it "
+                   "(`gunzip -c t.jsonl.gz | jobsim scan -`) or give its path\n")

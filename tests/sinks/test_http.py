@@ -279,6 +279,17 @@ def test_a_side_effect_function_that_cannot_take_the_request_is_refused_where_de
     sink.post("https://x.example.com/{slug}").mock(side_effect=lambda request, slug: httpx.Response(200))
 
 
+def test_an_ipv6_host_is_matched_as_httpx_spells_it_upper_case_hex_too(sink: HttpSink) -> None:
+    """httpx lower-cases a host name but keeps an IPv6 address as written (``http://[FE80::1]/`` has host
+    ``FE80::1``): a route for it is one a request can match, not "a request's host is in lower case"."""
+    sink.route(host="FE80::1", port=8080).respond(201)
+    sink.route(host__in=["2001:DB8::7"]).respond(202)
+    assert httpx.get("http://[FE80::1]:8080/v1").status_code == 201
+    assert httpx.get("http://[2001:DB8::7]/").status_code == 202
+    with pytest.raises(InvalidArgument, match=r"host='API.example.com' is not valid: a request's host is in lower"):
+        sink.route(host="API.example.com")  # a name is still refused: httpx lower-cases it
+
+
 def test_route_mod_a_dict_leaves_the_test_s_dict_as_it_was(sink: HttpSink) -> None:
     # respx filled in status_code=200 in the dict it was given: a shared {} became {'status_code': 200}
     answer: dict[str, object] = {}

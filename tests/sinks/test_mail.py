@@ -980,6 +980,9 @@ def test_assertion_helpers_hide_their_frames() -> None:
     (lambda mail: mail.assert_not_sent(to=()), "to=() is not valid: at least one address (an empty list would "
                                                "match every email; leave to= out for that)"),
     (lambda mail: mail.sent_to(None), "address=None is not valid: an address (str); find() lists every email"),
+    # a list worked before audit3 (find(to=[...]): emails to every one of them); say where it goes now
+    (lambda mail: mail.sent_to(["a@x.test", "b@x.test"]), "address=['a@x.test', 'b@x.test'] is not valid: an "
+     "address (str); for emails sent to every address of a list, find(to=['a@x.test', 'b@x.test'])"),
     (lambda mail: mail.assert_not_sent(subject=b"Hi"), "subject=b'Hi' is not valid: a str or a "
                                                        "compiled re.Pattern"),
     (lambda mail: mail.find(containing=3), "containing=3 is not valid: a str or a compiled "

@@ -160,6 +160,16 @@ def test_a_recipient_that_is_no_address_is_refused_as_a_real_server_refuses_it(m
     assert [email.bcc for email in mail.outbox] == [["ada@example.com", "postmaster"]]
 
 
+@pytest.mark.parametrize("address", ['"ada\\"l"@example.com', '"ada lovelace"@example.com', '"a@b"@example.com',
+                                     "ada@[192.0.2.1]", "ada@localhost"])
+def test_an_address_a_real_server_accepts_is_delivered(mail: MailSink, address: str) -> None:
+    """RFC 5321: a quoted local part may hold a quoted pair (``\\"``), which smtplib sends as it is; a domain may
+    be an address literal or have no dot. Postfix takes each of these."""
+    with smtplib.SMTP("smtp.example.com") as smtp:
+        assert smtp.sendmail(address, [address], b"Subject: hi\r\n\r\nbody") == {}
+    assert [(email.sender, email.bcc) for email in mail.outbox] == [(address, [address])]
+
+
 def test_a_sender_that_is_no_address_is_refused_and_the_null_sender_is_not(mail: MailSink) -> None:
     with smtplib.SMTP("smtp.example.com") as smtp, pytest.raises(smtplib.SMTPSenderRefused) as caught:
         smtp.sendmail("billing@", ["ada@example.com"], b"Subject: hi\r\n\r\nbody")

@@ -49,6 +49,7 @@ from ._draws import Draws
 from ._executor import RefusedExecutor, SimulatedAsyncIOExecutor, SimulatedPoolExecutor
 from ._loop import LoopExecution
 from ._runs import JobRuns, epoch_ns
+from ._triggers import check_trigger
 
 if TYPE_CHECKING:
     from jobsim import Simulation
@@ -158,7 +159,7 @@ class APSWorld(JobRuns):
         known += [job for store in scheduler._jobstores.values() for job in store.get_all_jobs()]
         for job in known:
             _check_executor(driven, job)
-            _check_trigger(job)
+            check_trigger(job.id, job.trigger)
         self.driven.append(driven)
         functions = [self.declare(driven, job, adopting=True) for job in {job.id: job for job in known}.values()]
         return Adapted(backend=BACKEND, functions=functions, install=self.install, uninstall=self.uninstall,
@@ -298,6 +299,7 @@ class APSWorld(JobRuns):
         for name in CLOCKED:
             own[name] = self._clocked(driven, name, getattr(scheduler, name))
         own["reschedule_job"] = self.draws.rescheduling(own["reschedule_job"])
+        own["modify_job"] = _checking_triggers(own["modify_job"])  # reschedule_job and job.modify end there
         if driven.is_async:  # its wakeups and shutdown go through jobsim's loop, as through a real one
             self.aio.patch(driven, self._clocked)
         else:
@@ -327,7 +329,7 @@ class APSWorld(JobRuns):
 
         def real_add_job_(job: Any, jobstore_alias: str, replace_existing: bool) -> None:
             _check_executor(driven, job)
-            _check_trigger(job)
+            check_trigger(job.id, job.trigger)
             self.declare(driven, job)
             self.draws.note(job.trigger, job.id)  # its first fire time is drawn before the job is in a store
             real_add_job(job, jobstore_alias, replace_existing)
@@ -555,19 +557,16 @@ def _check_executor(driven: Driven, job: Any) -> None:
                                  feature=refused.feature)  # fmt: skip
 
 
-def _check_trigger(job: Any) -> None:
-    """An interval trigger whose interval is negative is refused: ``IntervalTrigger.get_next_fire_time``
-    adds it to the previous fire time, so each next one is earlier and ``Job._get_run_times`` never
-    leaves its loop (a real scheduler's thread spins for ever; the simulation would hang)."""
-    from apscheduler.triggers.interval import IntervalTrigger
+def _checking_triggers(modify_job: Callable[..., Any]) -> Callable[..., Any]:
+    """``scheduler.modify_job``: a trigger it is given is checked as one given to ``add_job`` is."""
 
-    for trigger in [job.trigger, *getattr(job.trigger, "triggers", ())]:
-        if isinstance(trigger, IntervalTrigger) and trigger.interval_length < 0:
-            raise InvalidArgument(
-                f"APScheduler job {job.id!r} has an interval trigger of {trigger.interval_length:g} s: each next fire "
-                "time would be earlier than the last, and APScheduler's Job._get_run_times would loop for ever. "
-                "Give the interval trigger a positive interval (weeks/days/hours/minutes/seconds)"
-            )
+    def call(job_id: str, jobstore: str | None = None, **changes: Any) -> Any:
+        if "trigger" in changes:
+            check_trigger(job_id, changes["trigger"])
+        return modify_job(job_id, jobstore, **changes)
+
+    call.__name__, call.__doc__ = "modify_job", modify_job.__doc__
+    return call
 
 
 class _JobFunc:

@@ -301,3 +301,45 @@ def test_a_negative_interval_is_refused_not_a_hang():
             scheduler.add_job(_noop, "interval", minutes=-1, id="late")  # added while it runs, too
         sim.advance("1m")
     assert sim.runs() == []
+
+
+def test_a_negative_interval_given_by_reschedule_or_modify_is_refused_too():
+    """``reschedule_job``, ``modify_job`` and ``job.reschedule`` never pass ``_real_add_job``: a negative interval
+    given there hung the simulation in ``Job._get_run_times`` as one given to ``add_job`` did."""
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.combining import AndTrigger, OrTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(_noop, "interval", seconds=5, id="tick")
+    with jobsim.Simulation(scheduler, start="2026-03-28T12:00:00Z") as sim:
+        sim.advance("12s")
+        with pytest.raises(jobsim.InvalidArgument, match=r"job 'tick' has an interval trigger of -5 s"):
+            scheduler.reschedule_job("tick", trigger="interval", seconds=-5)
+        with pytest.raises(jobsim.InvalidArgument, match=r"job 'tick' has an interval trigger of -60 s"):
+            scheduler.get_job("tick").reschedule("interval", minutes=-1)
+        nested = OrTrigger([CronTrigger(hour=3), AndTrigger([CronTrigger(minute="*"), IntervalTrigger(seconds=-1)])])
+        with pytest.raises(jobsim.InvalidArgument, match=r"job 'tick' has an interval trigger of -1 s"):
+            scheduler.modify_job("tick", trigger=nested)
+        sim.advance("12s")
+    assert len(sim.runs()) == 4  # still every 5 s: at 5, 10, 15 and 20 s
+
+
+@pytest.mark.parametrize("options", [{"days": -1}, {"weeks": 1, "days": -7}, {"months": 1, "days": -28}])
+def test_a_calendar_interval_that_does_not_move_forward_is_refused(options):
+    """``CalendarIntervalTrigger`` steps by years, months, weeks and days from the last fire date: a step that is
+    not forward (a month is 28 days at least) made ``Job._get_run_times`` loop for ever (a zero step) or walk back
+    to the year 1, where it ended in a bare ``OverflowError`` out of ``sim.advance``."""
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(_noop, "calendarinterval", id="monthly", **options)
+    with pytest.raises(jobsim.InvalidArgument, match=r"job 'monthly' has a calendar interval trigger of "
+                                                     r".* each next fire date would not be later than the last"):
+        jobsim.Simulation(scheduler)
+
+
+def test_a_calendar_interval_with_a_day_back_from_each_month_still_runs():
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(_noop, "calendarinterval", months=1, days=-1, id="eve", start_date="2026-04-01")
+    with jobsim.Simulation(scheduler, start="2026-03-28T12:00:00Z") as sim:
+        sim.advance("70d")
+    assert [run.started_at.date().isoformat() for run in sim.runs()] == ["2026-04-01", "2026-04-30", "2026-05-29"]

@@ -23,9 +23,10 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from celery import signals
+from celery.app.amqp import INT_MIN
 from celery.app.base import _OMITTED
 from celery.utils.functional import maybe_list
-from celery.utils.time import maybe_iso8601
+from celery.utils.time import add_seconds_to_datetime, maybe_iso8601
 from kombu import serialization
 from kombu.exceptions import ContentDisallowed
 from kombu.message import Message
@@ -93,6 +94,7 @@ class Publisher:
         options = (router or amqp.router).route(options, route_name or name, args, kwargs, task_type)
         now = self.world.sim.now_ns()
         now_dt = to_datetime(now).astimezone(app.timezone)
+        _check_reach(now_dt, countdown, expires)  # expires: the task's own too
         parent = app.current_worker_task
         if parent is not None and (not root_id or not parent_id):
             root_id = root_id or parent.request.root_id or parent.request.id
@@ -250,6 +252,24 @@ def _check_timing(countdown: Any, eta: Any, expires: Any) -> None:
             accepted += ("; for a timedelta, expires=delta.total_seconds()" if name == "expires"
                          else "; for a timedelta from now, countdown=delta.total_seconds()")  # fmt: skip
         raise InvalidArgument.build(name, value, accepted)
+
+
+def _check_reach(now: dt.datetime, countdown: Any, expires: Any) -> None:
+    """A number of seconds no instant can be: ``as_task_v2`` checks it against ``INT_MIN`` (``_verify_seconds``,
+    a bare ``ValueError``) and adds it to now (``add_seconds_to_datetime``: an ``OverflowError`` past the year
+    9999), both from deep inside ``create_task_message``."""
+    for name, value in (("countdown", countdown), ("expires", expires)):
+        if not value or isinstance(value, bool) or not isinstance(value, numbers.Real):  # `if countdown:`, as Celery
+            continue
+        try:
+            if value < INT_MIN:
+                raise OverflowError
+            add_seconds_to_datetime(now, value)
+        except (OverflowError, ValueError):
+            raise InvalidArgument.build(name, value, f"a number of seconds from {INT_MIN} that ends by 9999-12-31 "
+                                        f"(Celery adds it to now, {now.isoformat()})") from None
+        except TypeError:  # a Real that timedelta() refuses: Fraction(1, 3)
+            raise InvalidArgument.build(name, value, "a number of seconds (int or float), or None") from None
 
 
 def seconds_ns(value: float) -> int:

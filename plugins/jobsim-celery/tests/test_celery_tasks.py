@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import fractions
 import random
 import re
 import smtplib
@@ -402,6 +403,36 @@ def test_an_eta_or_expires_no_worker_could_read_is_refused_at_the_call(app):
         sim.run_until_idle()
         assert ok.get() == 1
         assert [r.attempts[0].started_at.isoformat() for r in sim.runs("t")] == ["2025-03-01T00:00:30+00:00"]
+
+
+def test_a_countdown_or_expires_no_date_can_hold_is_refused_at_the_call(app):
+    """Finite, but past the year 9999 (Celery's now + timedelta: a bare OverflowError from create_task_message),
+    or below Celery's INT_MIN (its _verify_seconds: a bare ValueError). A task's own expires= too."""
+
+    @app.task(name="t")
+    def t():
+        return 1
+
+    @app.task(name="stale", expires=1e12)
+    def stale():
+        return 1
+
+    with jobsim.Simulation(app, start=START) as sim:
+        for name in ("countdown", "expires"):
+            for bad in (1e12, 10**20, -3e9):
+                with pytest.raises(jobsim.InvalidArgument, match=rf"{name}={bad!r} is not valid: a number of seconds "
+                                                                 r"from -2147483648 that ends by 9999-12-31"):
+                    t.apply_async(**{name: bad})
+        with pytest.raises(jobsim.InvalidArgument, match=r"expires=1000000000000.0 is not valid"):
+            stale.delay()
+        for name in ("countdown", "expires"):  # a numbers.Real that timedelta() refuses: a bare TypeError
+            with pytest.raises(jobsim.InvalidArgument, match=rf"{name}=Fraction\(1, 3\) is not valid: a number of "
+                                                             r"seconds \(int or float\)"):
+                t.apply_async(**{name: fractions.Fraction(1, 3)})
+        far = t.apply_async(countdown=3600 * 24 * 365 * 100, expires=-2**31)  # a century; Celery's least expires
+        sim.run_until_idle()
+        assert far.state == "REVOKED"  # expired long before it was due
+    assert [r.status for r in sim.runs("t")] == ["cancelled"]
 
 
 def test_a_task_of_an_app_the_simulation_does_not_run_is_refused_not_sent_to_a_broker(app):

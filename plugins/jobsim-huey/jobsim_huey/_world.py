@@ -190,6 +190,8 @@ class HueyWorld:
                 "enqueued, so there is nothing for a simulated consumer to do. Build it with immediate=False (the "
                 "default) to simulate its consumer in virtual time"
             )
+        for cls in huey._registry._periodic_tasks:  # the consumer enqueues them, and only logs what that raises
+            _check_options(f"periodic task {cls.__name__!r}", cls.default_priority, cls.default_retries)
         hs = HueyState(huey, kind_of(huey.storage))
         self.hueys.append(hs)
         for cls in list(huey._registry._registry.values()):
@@ -336,17 +338,7 @@ class HueyWorld:
                     "of this Huey could not run it. Decorate it with @huey.task() on this Huey, or enqueue it on "
                     "the Huey it belongs to"
                 )
-            priority = task.priority
-            if priority is not None and (isinstance(priority, bool) or not isinstance(priority, (int, float))):
-                # Huey sends it to the storage unchecked: MemoryStorage fails on -priority, Redis on the ZADD score
-                raise InvalidArgument.build(f"priority of task {type(task).__name__!r}", priority,
-                                            "a number (higher runs first), or None")  # fmt: skip
-            retries = task.retries
-            if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-                # Huey retries while task.retries is truthy, subtracting 1 each time: -1 (or 2.5) never reaches 0
-                raise InvalidArgument.build(f"retries of task {type(task).__name__!r}", retries,
-                                            "a whole number >= 0 (Huey retries a task while its retries is not 0, "
-                                            "counting down by 1, so a negative or fractional one retries forever)")
+            _check_options(f"task {type(task).__name__!r}", task.priority, task.retries)
             if task.on_error is not None:
                 self._check_registered(hs, task.on_error)
             task = task.on_complete
@@ -605,6 +597,18 @@ class HueyWorld:
 
     def __repr__(self) -> str:
         return f"<jobsim-huey world: {len(self.hueys)} Huey(s), {len(self.consumers)} consumer(s)>"
+
+
+def _check_options(what: str, priority: Any, retries: Any) -> None:
+    """A task's ``priority`` and ``retries`` as Huey could enqueue and retry it."""
+    if priority is not None and (isinstance(priority, bool) or not isinstance(priority, (int, float))):
+        # Huey sends it to the storage unchecked: MemoryStorage fails on -priority, Redis on the ZADD score
+        raise InvalidArgument.build(f"priority of {what}", priority, "a number (higher runs first), or None")
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        # Huey retries while task.retries is truthy, subtracting 1 each time: -1 (or 2.5) never reaches 0
+        raise InvalidArgument.build(f"retries of {what}", retries,
+                                    "a whole number >= 0 (Huey retries a task while its retries is not 0, "
+                                    "counting down by 1, so a negative or fractional one retries forever)")
 
 
 def _default_consumer(huey: Any, huey_class: Any) -> Any:

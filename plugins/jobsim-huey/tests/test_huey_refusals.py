@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from huey import BlackHoleHuey, FileHuey, MemoryHuey, RedisHuey
+from huey import BlackHoleHuey, FileHuey, MemoryHuey, RedisHuey, crontab
 from huey_support import START
 
 import jobsim
@@ -454,3 +454,21 @@ def test_a_retries_count_that_never_reaches_0_is_refused_at_the_call(options, ma
             h.enqueue(flaky.s())
         sim.run_until_idle()
     assert sim.runs(flaky) == []
+
+
+@pytest.mark.parametrize(("options", "match"), [
+    ({"retries": -1}, r"retries of periodic task 'tick'=-1 is not valid: a whole number >= 0"),
+    ({"priority": "high"}, r"priority of periodic task 'tick'='high' is not valid: a number"),
+])  # fmt: skip
+def test_a_periodic_task_huey_could_not_enqueue_is_refused_when_the_simulation_is_built(options, match):
+    """No call of the test's enqueues a periodic task: the consumer's scheduler does, and Huey logs what its enqueue
+    raises ("Error enqueueing periodic task") and goes on. The refusal above only reached the log, and the task
+    never ran, without a word to the test."""
+    h = MemoryHuey("periodic")
+
+    @h.periodic_task(crontab(minute="*"), **options)
+    def tick():
+        return 1
+
+    with pytest.raises(InvalidArgument, match=match):
+        jobsim.Simulation(h, start=START)

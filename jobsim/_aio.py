@@ -31,8 +31,9 @@ from asyncio import base_events, events
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
+from ._execution import Execution
 from ._kernel import BACKGROUND, NORMAL
-from ._steps import Execution, Suspend
+from ._stepdata import Suspend
 from ._time import SECOND
 from .errors import JobsimError, StepMisuse
 

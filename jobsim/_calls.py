@@ -11,7 +11,7 @@ benchmark (three failures), all walked by the garbage collector while the run go
 ``JobCalls`` calls job code from a generator that never returns: the job code's frame
 links to the generator's frame, which stays suspended (it has no caller while it
 waits), so the chain stops there. The traceback still starts in job code
-(``_steps.failure`` drops the generator's entry), ``sys.exc_info()`` and implicit
+(``_stepdata.failure`` drops the generator's entry), ``sys.exc_info()`` and implicit
 exception chaining inside job code see what they saw before (a generator's exception
 state is linked to its caller's while it runs), and job code's own stack shows one
 more frame (``JobCalls``'s generator) between ``Step.run`` and its function.

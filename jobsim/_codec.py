@@ -96,7 +96,7 @@ def _run_end(data: dict[str, Any], outputs: dict[bytes, Any] | None = None) -> d
                     outputs.clear()
                 outputs[output] = value
         return {**data, "output": value}
-    if isinstance(output, bytes):  # a ``Wide`` too (``_steps.dump``): orjson reads an int past 64 bits as a float
+    if isinstance(output, bytes):  # a ``Wide`` too (``_stepdata.dump``): orjson reads an int past 64 bits as a float
         return {**data, "output": orjson.loads(output if type(output) is bytes else bytes(output))}
     return data
 

@@ -1,5 +1,5 @@
 """How a system notices that the worker running an attempt died, and what it does then: ``CrashRule``,
-a profile's ``crash`` (``Profile.crash``; the runtime applies it, ``_runtime.py``)."""
+a profile's ``crash`` (``Profile.crash``; the runtime applies it, ``_runtimefail.py``)."""
 
 from __future__ import annotations
 

@@ -67,7 +67,7 @@ def _through_doubles(name: str, plain: dict[str, Any]) -> bytes:
 
 def through_doubles(value: Any, too_big: Callable[[int], Exception], option: int = JSON_OPTIONS) -> bytes:
     """``value`` as JSON whose ints past 53 bits are the doubles Inngest's JCS pass makes of them (``json_copy``,
-    and step outputs: ``_steps.dump``): the nearest double, digits below 1e21, a float from there; ``too_big(n)``
+    and step outputs: ``_stepdata.dump``): the nearest double, digits below 1e21, a float from there; ``too_big(n)``
     is raised for one past a float64's range. Ints the double leaves past 64 bits are written as digits and read
     back by ``json``, exactly (``Wide``). orjson's own ``TypeError`` for what it cannot write passes through."""
 

@@ -288,7 +288,7 @@ def as_sent(event: Event) -> Event:
     events, and a dict changed after sending changes no event. Job code gets its own
     copy (``for_run``). The copy also refuses what JSON
     cannot carry (a set, an object) here, naming it, instead of at ``trace.save``.
-    Datetimes become ISO strings, as a step's output does (``_steps.dump``).
+    Datetimes become ISO strings, as a step's output does (``_stepdata.dump``).
     """
     data, user = event.data, event.user
     copied = json_copy("data", data) if data else {}  # even {}: the caller's empty dict is not the event's

@@ -32,9 +32,9 @@ hook. What their users attach a failure handler to is an event emitter that fire
 
 ``Profile.failure_hook`` names ``trigger_dev_failure``, which the engine calls once the run has failed for
 good. ``Profile.attempt_failure_hook`` names one of the other builders here; the runtime
-(``_runtime.py``) calls it as each plain-call attempt fails, with an ``AttemptFailure``,
+(``_runtimefail.py``) calls it as each plain-call attempt fails, with an ``AttemptFailure``,
 and the ``on_failure`` handler runs with the event it returns. Nothing is published
-on the bus. The engine's end-of-run announcement is then skipped (``_engine.py``).
+on the bus. The engine's end-of-run announcement is then skipped (``_engineends.py``).
 """
 
 from __future__ import annotations

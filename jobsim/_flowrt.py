@@ -57,8 +57,8 @@ from .errors import JobsimError
 if TYPE_CHECKING:
     from ._app import Function
     from ._engine import Engine
+    from ._execution import Execution
     from ._flow import Cancel, Singleton
-    from ._steps import Execution
 
 
 class FlowRuntime:

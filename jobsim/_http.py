@@ -67,7 +67,7 @@ from ._httpxtls import install as install_tls
 from ._httpxtls import uninstall as uninstall_tls
 from ._othermocks import reached
 from ._safe import said
-from ._steps import Suspend
+from ._stepdata import Suspend
 from ._time import SECOND, instant_ns, iso, to_datetime
 from ._wallclock import serving_on_blocked_loop
 from .errors import InvalidArgument, JobsimError, UnsupportedFeature, _keywords_named

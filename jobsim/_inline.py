@@ -24,8 +24,10 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._checks import JOB_ERRORS
+from ._execution import Execution, awaited
 from ._records import Attempt
-from ._steps import Execution, Step, Suspend, UnserializableOutput, awaited, dump, refuse_coroutine
+from ._stepdata import Suspend, UnserializableOutput, dump
+from ._steps import Step, refuse_coroutine
 from .errors import InvalidArgument
 
 if TYPE_CHECKING:

@@ -63,13 +63,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ._kernel import Timer
 from ._safe import shown
-from ._steps import Suspend
+from ._stepdata import Suspend
 from .errors import InvalidArgument, JobsimError, StepError, StepMisuse
 
 if TYPE_CHECKING:
     from ._engine import Engine
+    from ._execution import Execution
     from ._records import Run
-    from ._steps import Execution
 
 MODES = ("wait", "race")
 _PLANNED_KINDS = ("run", "send_event")  # steps that execute code: planned, then targeted

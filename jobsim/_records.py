@@ -12,7 +12,7 @@ import traceback
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._safe import message
-from ._steps import load
+from ._stepdata import load
 from ._time import to_datetime
 from .errors import JobsimError
 

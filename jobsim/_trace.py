@@ -25,9 +25,9 @@ from .errors import InvalidArgument
 
 if TYPE_CHECKING:
     from ._events import Event
+    from ._execution import Execution
     from ._redactpolicy import Redaction
     from ._simulation import Simulation
-    from ._steps import Execution
 
 RESERVED_FIELDS = frozenset({"k", "seq", "at"})
 """Every trace line carries these itself; records may not use them as field names."""

@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import pluggy
 
 from ._aio import PumpedLoop, PumpedWorld
+from ._execution import StoppableExecution
 from ._safe import shown
-from ._steps import StoppableExecution
 from .errors import InvalidArgument, JobsimError
 
 if TYPE_CHECKING:

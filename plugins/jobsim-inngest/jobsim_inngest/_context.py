@@ -356,7 +356,7 @@ def _awaited(method: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., Cor
     """A step method of the async ``ctx.step``/``ctx.group``, remembered on the execution when called.
 
     Called without ``await``, its coroutine never runs and jobsim's own step is never
-    reached; the engine then fails the attempt naming the step (``jobsim._steps.unawaited``).
+    reached; the engine then fails the attempt naming the step (``jobsim._execution.unawaited``).
     """
 
     name = method.__name__

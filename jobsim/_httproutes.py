@@ -121,6 +121,10 @@ def _check_matchable(key: str, name: str, value: Any, item: Any) -> None:
         elif re.fullmatch(r"[^:\[\]]+:\d+", item):
             host, _, port = item.rpartition(":")
             problem = f"a request's host has no port; write host={host!r}, port={port}"
+        elif bracketed := re.fullmatch(r"\[([^\[\]]*)\](?::(\d+))?", item):  # as in a URL: the host has none
+            host, port = bracketed.groups()
+            problem = (f"a request's host is an IPv6 address without brackets; write host={host!r}"
+                       + (f", port={port}" if port else ""))
         elif item != item.lower() and ":" not in item:  # httpx keeps an IPv6 address as written ('FE80::1')
             problem = f"a request's host is in lower case; write host={item.lower()!r}"
     elif name == "scheme" and not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", item):

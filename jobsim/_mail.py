@@ -222,7 +222,8 @@ class MailSink:
     def sent_to(self, address: str) -> list[Email]:
         """Every email delivered to ``address`` (as to, cc or bcc), oldest first."""
         if not isinstance(address, str):  # None (an unset setting) was no filter: every email matched
-            several = isinstance(address, (list, tuple, set, frozenset))
+            several = (isinstance(address, (list, tuple, set, frozenset)) and address  # find(to=[]) is refused
+                       and all(isinstance(item, str) for item in address))
             hint = (f"for emails sent to every address of a list, find(to={address!r})" if several
                     else "find() lists every email")
             raise InvalidArgument.build("address", address, f"an address (str); {hint}")

@@ -823,3 +823,15 @@ def test_dash_with_standard_input_closed_says_so(capsys, monkeypatch):
     assert (code, out) == (2, "")
     assert err == ("jobsim: error: `jobsim scan -` reads standard input, which is closed here; pipe a file into it "
                    "(`gunzip -c t.jsonl.gz | jobsim scan -`) or give its path\n")
+
+
+def test_dash_with_a_standard_input_that_has_no_byte_stream_says_so(capsys, monkeypatch):
+    """A text stream with no ``buffer`` (an io.StringIO put in sys.stdin by a caller of main()) was named "closed";
+    7bb2b33 named it "not a byte stream" with no test holding it."""
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("{}\n"))
+    code, out, err = run(capsys, "show", "-")
+    assert (code, out) == (2, "")
+    assert err == ("jobsim: error: `jobsim show -` reads standard input, which is not a byte stream here; pipe a file "
+                   "into it (`gunzip -c t.jsonl.gz | jobsim show -`) or give its path\n")

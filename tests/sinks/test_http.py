@@ -288,6 +288,9 @@ def test_an_ipv6_host_is_matched_as_httpx_spells_it_upper_case_hex_too(sink: Htt
     assert httpx.get("http://[2001:DB8::7]/").status_code == 202
     with pytest.raises(InvalidArgument, match=r"host='API.example.com' is not valid: a request's host is in lower"):
         sink.route(host="API.example.com")  # a name is still refused: httpx lower-cases it
+    for host, fix in (("[fe80::1]", "host='fe80::1'"), ("[FE80::1]:8080", "host='FE80::1', port=8080")):
+        with pytest.raises(InvalidArgument, match=rf"is an IPv6 address without brackets; write {re.escape(fix)} "):
+            sink.route(host=host)  # url.host has none, so it matched no request
 
 
 def test_route_mod_a_dict_leaves_the_test_s_dict_as_it_was(sink: HttpSink) -> None:

@@ -983,6 +983,9 @@ def test_assertion_helpers_hide_their_frames() -> None:
     # a list worked before audit3 (find(to=[...]): emails to every one of them); say where it goes now
     (lambda mail: mail.sent_to(["a@x.test", "b@x.test"]), "address=['a@x.test', 'b@x.test'] is not valid: an "
      "address (str); for emails sent to every address of a list, find(to=['a@x.test', 'b@x.test'])"),
+    # not to find(to=[]) or find(to=[None]), which refuse those as sent_to does
+    (lambda mail: mail.sent_to([]), "address=[] is not valid: an address (str); find() lists every email"),
+    (lambda mail: mail.sent_to([None]), "address=[None] is not valid: an address (str); find() lists every email"),
     (lambda mail: mail.assert_not_sent(subject=b"Hi"), "subject=b'Hi' is not valid: a str or a "
                                                        "compiled re.Pattern"),
     (lambda mail: mail.find(containing=3), "containing=3 is not valid: a str or a compiled "

@@ -8,6 +8,8 @@ that is not forward loops there for ever (a real scheduler's thread spins; the s
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 from typing import Any
 
 from jobsim.errors import InvalidArgument
@@ -31,10 +33,51 @@ def check_trigger(job_id: str, trigger: Any) -> None:
         )
     if isinstance(trigger, CalendarIntervalTrigger):
         years, months, weeks, days = trigger.years, trigger.months, trigger.weeks, trigger.days
-        if years * 365 + months * 28 + weeks * 7 + days <= 0:  # the shortest year and month a step can meet
+        least = least_step(12 * years + months, 7 * weeks + days)
+        if least <= 0:
             raise InvalidArgument(
                 f"APScheduler job {job_id!r} has a calendar interval trigger of years={years}, months={months}, "
-                f"weeks={weeks}, days={days}: each next fire date would not be later than the last (a month is 28 "
-                "days at the least, a year 365), and APScheduler's Job._get_run_times would loop for ever or back "
-                "to the year 1. Give it a step forward (years/months/weeks/days)"
+                f"weeks={weeks}, days={days}: from some date it moves {least} day(s), so each next fire date would "
+                "not be later than the last, and APScheduler's Job._get_run_times would loop for ever or back to the "
+                "year 1. Give it a step forward from every date (years/months/weeks/days)"
             )
+
+
+def least_step(months: int, days: int) -> int:
+    """The fewest days a ``CalendarIntervalTrigger`` step of ``months`` (its years too) then ``days`` (its weeks
+    too) moves on from any date."""
+    return _least_months(months) + days
+
+
+@functools.lru_cache(maxsize=64)
+def _least_months(months: int) -> int:
+    """The fewest days ``months`` move on from any date: ``get_next_fire_time`` adds them keeping the day of the
+    month, again while that day does not exist in the month reached (31 April). Months have 28 to 31 days, and the
+    Gregorian calendar repeats every 400 years (4800 months): the months from 2000 to 2800 hold every case."""
+    starts = _month_starts()
+    cycles, rest = divmod(abs(months), _CYCLE_MONTHS)
+    if months >= 0:  # a month skipped only makes the step longer: the shortest run of ``rest`` months
+        return cycles * _CYCLE_DAYS + min(starts[i + rest] - starts[i] for i in range(_CYCLE_MONTHS))
+    longest = 0  # back: a day the month reached lacks goes back ``months`` more
+    for i in range(_CYCLE_MONTHS, 2 * _CYCLE_MONTHS):
+        for day in (28, 29, 30, 31):  # days 1 to 28 exist in every month: they step as the 28th does
+            if day > starts[i + 1] - starts[i]:
+                break
+            j, back = i, 0
+            while True:
+                j, back = j - rest, back + cycles * _CYCLE_DAYS
+                if j < 0:  # the same month a cycle later
+                    j, back = j + _CYCLE_MONTHS, back + _CYCLE_DAYS
+                if starts[j + 1] - starts[j] >= day:
+                    break
+            longest = max(longest, back + starts[i] - starts[j])
+    return -longest
+
+
+_CYCLE_MONTHS, _CYCLE_DAYS = 4800, 146_097  # 400 Gregorian years
+
+
+@functools.cache
+def _month_starts() -> list[int]:
+    """The day number of the 1st of each month from January 2000, over two 400-year cycles."""
+    return [dt.date(2000 + i // 12, i % 12 + 1, 1).toordinal() for i in range(2 * _CYCLE_MONTHS + 1)]

@@ -343,3 +343,34 @@ def test_a_calendar_interval_with_a_day_back_from_each_month_still_runs():
     with jobsim.Simulation(scheduler, start="2026-03-28T12:00:00Z") as sim:
         sim.advance("70d")
     assert [run.started_at.date().isoformat() for run in sim.runs()] == ["2026-04-01", "2026-04-30", "2026-05-29"]
+
+
+@pytest.mark.parametrize("options", [
+    {"months": -1, "days": 31},  # 15 April -> 15 March + 31 days = 15 April, for ever
+    {"years": 1, "months": -12},  # no step at all
+    {"years": 1, "months": -11, "days": -28},  # a month back from a year on: 3 Feb -> 3 Mar - 28 days in 2027
+    {"months": -1, "days": 32},  # 31 March -> 31 January (no 31 February) + 32 days = 4 March
+])  # fmt: skip
+def test_a_calendar_interval_going_back_by_months_is_refused_too(options):
+    """Months going back are as long as 31 days each (and a day past the target month's end goes back another
+    step); counting them as 28 days let a step that is no step at all through, and ``advance`` hung."""
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(_noop, "calendarinterval", id="monthly", **options)
+    with pytest.raises(jobsim.InvalidArgument, match=r"job 'monthly' has a calendar interval trigger of "
+                                                     r".* each next fire date would not be later than the last"):
+        jobsim.Simulation(scheduler)
+
+
+@pytest.mark.parametrize(("options", "dates"), [
+    ({"months": 2, "days": -57}, ["2026-04-15", "2026-04-19", "2026-04-23", "2026-04-27"]),  # 2 months: 59 days or more
+    ({"months": 3, "days": -85}, ["2026-04-15", "2026-04-21", "2026-04-27", "2026-05-03"]),  # 3 months: 89 days or more
+    ({"months": -1, "days": 62}, ["2026-04-15", "2026-05-16", "2026-06-17", "2026-07-18"]),  # back: 61 days at most
+])  # fmt: skip
+def test_a_calendar_interval_whose_every_step_is_forward_runs(options, dates):
+    """Several months are longer than 28 days each: 2 months are 59 days at the least, so months=2, days=-57 moves
+    2 days on at the least, and APScheduler runs it; it was refused as not forward."""
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(_noop, "calendarinterval", id="drift", start_date="2026-04-15", **options)
+    with jobsim.Simulation(scheduler, start="2026-04-14T12:00:00Z") as sim:
+        sim.advance("100d")
+    assert [run.started_at.date().isoformat() for run in sim.runs()][:4] == dates

@@ -356,6 +356,9 @@ class SimConsumer:
             self.scheduler.loop()
         finally:
             world.ticking = None
+        refused, world.refused_periodic = world.refused_periodic, None
+        if refused is not None:  # a periodic task declared after the simulation was built, which Huey would drop
+            raise refused
         self.arm()
 
     def arm(self) -> None:

@@ -100,6 +100,7 @@ class HueyWorld:
         self.tasks: dict[str, Run] = {}  # task id -> its run
         self.current: SimWorker | None = None  # the worker whose greenlet is running
         self.ticking: SimConsumer | None = None  # the consumer whose scheduler is ticking
+        self.refused_periodic: InvalidArgument | None = None  # its enqueue of a periodic task, which Huey only logs
         self.collecting: dict[str, _Execution] = {}  # task id -> its execution under way
 
     # -- ids, clock --------------------------------------------------------------------------------
@@ -298,7 +299,12 @@ class HueyWorld:
             for member in [*task.tasks, task.callback]:
                 self._check_registered(hs, member)
         elif isinstance(task, Task):
-            self._check_registered(hs, task)
+            try:
+                self._check_registered(hs, task)
+            except InvalidArgument as refused:
+                if self.ticking is not None:  # the consumer's scheduler logs this and goes on: _tick raises it
+                    self.refused_periodic = refused
+                raise
         else:
             raise InvalidArgument.build("task", task, "a huey Task (what task.s(...) returns), a group or a chord")
         self.sync()

@@ -472,3 +472,32 @@ def test_a_periodic_task_huey_could_not_enqueue_is_refused_when_the_simulation_i
 
     with pytest.raises(InvalidArgument, match=match):
         jobsim.Simulation(h, start=START)
+
+
+def test_a_periodic_task_declared_after_the_simulation_is_built_is_refused_at_its_check_not_lost():
+    """The check when the simulation is built sees the periodic tasks declared by then; one declared inside the
+    ``with`` block reached only the consumer's enqueue, whose refusal Huey logs and drops: it never ran, without a
+    word to the test."""
+    h = MemoryHuey("periodic-late")
+    with jobsim.Simulation(h, start=START) as sim:
+
+        @h.periodic_task(crontab(minute="*"), retries=-1)
+        def late():
+            return 1
+
+        with pytest.raises(InvalidArgument, match=r"retries of task 'late'=-1 is not valid: a whole number >= 0"):
+            sim.advance("2m")
+
+
+@pytest.mark.parametrize("options", [{}, {"priority": None, "retries": 0}, {"priority": 0, "retries": 2},
+                                     {"priority": -1.5}])  # fmt: skip
+def test_a_periodic_task_with_options_huey_takes_runs(options):
+    h = MemoryHuey("periodic-ok")
+
+    @h.periodic_task(crontab(minute="*"), **options)
+    def tick():
+        return 1
+
+    with jobsim.Simulation(h, start=START) as sim:
+        sim.advance("3m")
+    assert len(sim.runs(tick)) >= 2

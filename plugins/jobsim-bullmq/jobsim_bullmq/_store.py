@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -310,10 +312,10 @@ class Store:
                 number = float(value)
             except (TypeError, ValueError):
                 raise InvalidArgument.build(f"{where}[{option!r}]", value, accepted) from None
-            if isinstance(value, bool) or not 0 <= number <= (2_097_152 if option == "priority" else float("inf")):
+            if isinstance(value, bool) or not 0 <= number <= (2_097_152 if option == "priority" else sys.float_info.max):
                 raise InvalidArgument.build(f"{where}[{option!r}]", value, accepted)
         stamp = job.timestamp
-        if isinstance(stamp, bool) or not isinstance(stamp, (int, float)):
+        if isinstance(stamp, bool) or not isinstance(stamp, (int, float)) or not math.isfinite(stamp):
             raise InvalidArgument.build(f"{where}['timestamp']", stamp, "epoch milliseconds (an int); leave it out "
                                         "for now")  # fmt: skip
 
@@ -353,7 +355,8 @@ class Store:
                                         "scheduler instead: await queue.upsertJobScheduler(scheduler_id, {'every': ms} "
                                         "or {'pattern': cron, 'tz': zone}, name, data, opts)")  # fmt: skip
         attempts = opts.get("attempts")
-        if isinstance(attempts, bool) or not isinstance(attempts, (int, float)):
+        if isinstance(attempts, bool) or not isinstance(attempts, (int, float)) or not math.isfinite(attempts):
+            # inf: attemptsMade + 1 < inf always holds, retried at once forever (a hang); NaN cannot be stored
             raise InvalidArgument.build(f"{where}['attempts']", attempts, "a number of attempts (an int; 0 or 1: "
                                         "no retry) -- bullmq compares attemptsMade + 1 < attempts when the job "
                                         "fails")  # fmt: skip
@@ -367,8 +370,8 @@ class Store:
         kind, delay = backoff.get("type"), backoff.get("delay")
         if kind in ("fixed", "exponential"):
             if (delay is not None or kind == "exponential") and (
-                    isinstance(delay, bool) or not isinstance(delay, (int, float))):
-                raise InvalidArgument.build(f"{where}['backoff']['delay']", delay, "milliseconds (a number)")
+                    isinstance(delay, bool) or not isinstance(delay, (int, float)) or not math.isfinite(delay)):
+                raise InvalidArgument.build(f"{where}['backoff']['delay']", delay, "milliseconds (a finite number)")
             return
         workers = [w for w in self.world.all_workers if w.qualifiedName == q.qualified]
         if workers and not any((w.opts.get("settings") or {}).get("backoffStrategy") for w in workers):

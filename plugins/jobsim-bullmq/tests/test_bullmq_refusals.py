@@ -221,6 +221,15 @@ def test_reading_a_job_after_its_simulation_closed_says_so_instead_of_reaching_r
      r"settings=\{'backoffStrategy': fn\} in the options of the worker of queue 'q'"),
     ({"repeat": {"every": 1000}}, r"opts\['repeat'\]=\{'every': 1000\} is not valid: no 'repeat': bullmq-python "
                                   r"3\.4's queue\.add ignores it .* queue\.upsertJobScheduler"),
+    # attemptsMade + 1 < inf is always true: retried at once, forever, at one virtual instant (a hang); NaN compares
+    # false but the simulated scripts could not store it: the run sat 'running' with no attempt
+    ({"attempts": float("inf")}, r"opts\['attempts'\]=inf is not valid: a number of attempts"),
+    ({"attempts": float("nan")}, r"opts\['attempts'\]=nan is not valid: a number of attempts"),
+    # moveToDelayed with a NaN or infinite delay: the job sat active (run 'running', no attempt), silently
+    ({"attempts": 3, "backoff": {"type": "fixed", "delay": float("nan")}},
+     r"opts\['backoff'\]\['delay'\]=nan is not valid: milliseconds \(a finite number\)"),
+    ({"attempts": 3, "backoff": {"type": "exponential", "delay": float("inf")}},
+     r"opts\['backoff'\]\['delay'\]=inf is not valid: milliseconds \(a finite number\)"),
 ])  # fmt: skip
 def test_retry_options_the_worker_would_choke_on_are_refused_at_the_add(worker_for, queue, opts, message):
     """bullmq reads attempts/backoff only when the job fails, in Job.moveToFailed: these raise there, the worker
@@ -242,6 +251,9 @@ def test_retry_options_the_worker_would_choke_on_are_refused_at_the_add(worker_f
     ({"priority": 2_097_153}, r"opts\['priority'\]=2097153 is not valid"),
     ({"priority": "high"}, r"opts\['priority'\]='high' is not valid"),
     ({"timestamp": "now"}, r"opts\['timestamp'\]='now' is not valid: epoch milliseconds"),
+    # were an OverflowError / ValueError from int() in the simulated scripts
+    ({"delay": float("inf")}, r"opts\['delay'\]=inf is not valid: milliseconds >= 0"),
+    ({"timestamp": float("nan")}, r"opts\['timestamp'\]=nan is not valid: epoch milliseconds"),
 ])  # fmt: skip
 def test_placement_options_bullmq_python_sends_unchecked_are_refused_at_the_add(worker_for, queue, opts, message):
     """bullmq-python checks none of them (``Scripts.addJob`` picks the script by truthiness); a real Redis took each

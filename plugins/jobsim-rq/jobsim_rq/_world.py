@@ -583,6 +583,7 @@ class RQWorld(Stopping, Lifecycle):
         work horse dies; the worker fails the job (or retries it) at once. Job bodies run in one go
         when they start, so plan the crash before the job starts.
         """
+        self.refuse_closed("sim.rq.crash_worker()")
         self.crashes.plan(at, function, worker=worker, kind=kind, restart=restart)
 
     @property

@@ -399,10 +399,12 @@ class DramatiqWorld:
 
         if not isinstance(message, Message | MessageProxy):
             raise InvalidArgument.build("message", message, "a dramatiq Message (actor.message(...)) to enqueue")
-        if delay is not None and (isinstance(delay, bool) or not isinstance(delay, int | float)):
-            raise InvalidArgument.build("delay", delay, "a number of milliseconds (Dramatiq's unit), or None; "
+        if delay is not None and (isinstance(delay, bool) or not isinstance(delay, int | float)
+                                  or not math.isfinite(delay)):
+            raise InvalidArgument.build("delay", delay, "a finite number of milliseconds (Dramatiq's unit), or None; "
                                         "actor.send_with_options(delay=...) also takes a timedelta")  # fmt: skip
         sb = next(sb for sb in self.brokers if sb.broker is broker)
+        _check_throws(message, sb.broker.actors.get(message.actor_name))
         message = self._built_before(message)
         wallclock = self.sim.wallclock
         wallclock.activate()  # from the test too, middleware hooks read the virtual clock (nested: free)
@@ -645,7 +647,7 @@ class DramatiqWorld:
         ``StubBroker`` they are lost, as its consumer cannot requeue (run status ``lost``). ``timeout`` is
         ``Worker.stop``'s, in ms. An actor body runs in one go when it starts, so a stop must be planned
         before the executions it interrupts start (refused otherwise, never ignored)."""
-        when = self._planned(at, "at")
+        when = self._planned(at, "at", "stop_worker")
         timeout_ns = duration_ns(timeout / 1000, "timeout") if isinstance(timeout, int | float) else None
         if timeout_ns is None or isinstance(timeout, bool) or timeout < 0:
             raise InvalidArgument.build("timeout", timeout, "milliseconds (an int >= 0), as Worker.stop(timeout)")
@@ -699,14 +701,14 @@ class DramatiqWorld:
 
     def start_worker(self, at: Any = None, *, worker: SimWorker | str | None = None) -> None:
         """Start a stopped worker again at ``at`` (default: now): it fetches what waits on its queues."""
-        when = self._planned(at, "at")
+        when = self._planned(at, "at", "start_worker")
         for target in self._targets(worker):
             self.sim.kernel.schedule(when, target.start, owner=f"dramatiq {target.name} (start)")
 
-    def _planned(self, at: Any, name: str) -> int:
+    def _planned(self, at: Any, name: str, call: str) -> int:
         from jobsim._time import instant_ns
 
-        self.sim._require_running(f"dramatiq.{name}")
+        self.sim._require_running(f"dramatiq.{call}")
         now = self.sim.now_ns()
         when = now if at is None else instant_ns(at, name, tz=self.sim.tz)
         if when < now:
@@ -750,6 +752,19 @@ def _kind(broker: Any) -> str:
         f"of those (a StubBroker with the same middleware is enough); see {README}",
         system=BACKEND, feature=type(broker).__qualname__,
     )  # fmt: skip
+
+
+def _check_throws(message: Any, actor: Any) -> None:
+    """``throws`` (the message's, else the actor's) goes to ``isinstance(error, throws)`` when the actor fails
+    (``worker.py``, ``middleware/retries.py``): anything but an exception class or a tuple of them raises
+    ``TypeError`` there, and a worker then acks the failed message without a retry. Refused at the send."""
+    throws = message.options.get("throws") or (actor.options.get("throws") if actor is not None else None)
+    if not throws:
+        return
+    classes = throws if isinstance(throws, tuple) else (throws,)
+    if not all(isinstance(cls, type) and issubclass(cls, BaseException) for cls in classes):
+        raise InvalidArgument.build("throws", throws, "an exception class or a tuple of them, e.g. throws=(ValueError,)"
+                                    ": Dramatiq checks isinstance(error, throws) when the actor fails")  # fmt: skip
 
 
 def _canonical(queue_name: str) -> str:

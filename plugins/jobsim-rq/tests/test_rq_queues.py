@@ -223,6 +223,23 @@ def test_bad_values_are_rqs_own_checks_as_invalid_argument(queue):
         Retry(max=0)  # outside the simulation, RQ's own class is untouched
 
 
+@pytest.mark.parametrize(("option", "value"), [
+    ("job_timeout", float("nan")),  # RQ's parse_timeout: an empty AssertionError
+    ("job_timeout", float("inf")),  # OverflowError: cannot convert float infinity to integer
+    ("job_timeout", "abc"),  # TimeoutFormatError, not a ValueError
+    ("result_ttl", float("nan")),
+    ("ttl", "5x"),
+    ("failure_ttl", float("-inf")),
+])  # fmt: skip
+def test_a_timeout_or_ttl_rq_cannot_read_is_named(queue, option, value):
+    keyword = "timeout" if option == "job_timeout" else option
+    with jobsim.Simulation(queue, start=START) as sim:
+        with pytest.raises(InvalidArgument, match=rf"^RQ refused the job 'note' on queue 'default': "
+                                                  rf"{keyword}={value!r} is not valid: an int of seconds"):
+            queue.enqueue(note, "a", **{option: value})
+        assert sim.runs() == []
+
+
 def test_a_synchronous_queue_is_refused():
     sync = Queue("sync", is_async=False, connection=redis.Redis(port=1))
     with pytest.raises(UnsupportedFeature, match="is_async=False"):

@@ -848,6 +848,7 @@ class Store:
                                         "the jobs' name, a string: bullmq-python takes (job_scheduler_id, "
                                         "repeat_opts, job_name, job_data, opts), not Node's template {'name', "
                                         "'data', 'opts'}")  # fmt: skip
+        _check_every(scheduler_id, scheduler_opts.get("every"))
         job_opts = backend.scripts.encodeOpts(job_opts or {})
         template_opts = backend.scripts.encodeOpts(template_opts or {})
         prev = q.repeat.get(scheduler_id)
@@ -949,6 +950,20 @@ class Store:
             self._remove(q, None, job_id)
             self.xadd(q, "removed", jobId=job_id, prev="delayed")  # removeJobScheduler-3.lua:32
         return 0
+
+
+def _check_every(scheduler_id: str, every: Any) -> None:
+    """An ``every`` the scheduler script cannot step by: NaN, infinity or a string that is no number (a bare
+    ``ValueError``/``OverflowError`` from ``int()``), or one <= 0 (each next job due before the last one)."""
+    if every is None:
+        return
+    try:
+        number = float(every)
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(every, bool) or not (math.isfinite(number) and number >= 1):
+        raise InvalidArgument.build(f"queue.upsertJobScheduler({scheduler_id!r}, repeat_opts)['every']", every,
+                                    "milliseconds between jobs, a number >= 1 (or a cron 'pattern' instead)")
 
 
 def every_next(prev: int | None, every: int, now: int, offset: Any, start: Any) -> tuple[int, int]:

@@ -294,6 +294,19 @@ def test_a_node_style_job_template_given_to_upsert_job_scheduler_is_refused_nami
         assert [r.event.data["name"] for r in sim.runs("q")][:1] == ["report"]
 
 
+@pytest.mark.parametrize("every", [float("nan"), float("inf"), "5s", 0.5, -5000, True])
+def test_an_every_a_scheduler_cannot_step_by_is_refused_naming_it(worker_for, queue, every):
+    """NaN, inf and '5s' were a bare ValueError/OverflowError from int() in the simulated script; a negative every
+    made each next job due before the last one."""
+    with jobsim.Simulation(worker_for(noop), start=START) as sim:
+        with pytest.raises(InvalidArgument, match=r"^queue\.upsertJobScheduler\('tick', repeat_opts\)\['every'\]="
+                                                  r".* is not valid: milliseconds between jobs, a number >= 1"):
+            run(queue.upsertJobScheduler("tick", {"every": every}, "tick", {}))
+        run(queue.upsertJobScheduler("tick", {"every": "1000"}, "tick", {}))  # as Lua's tonumber reads it
+        sim.advance("3.5s")
+        assert [r.status for r in sim.runs("q")].count("completed") == 4  # 0, 1, 2, 3 s
+
+
 def test_a_queue_or_flow_producer_passed_instead_of_the_worker_is_refused_naming_the_worker(queue):
     from bullmq import FlowProducer
     from bullmq_support import NOWHERE

@@ -404,7 +404,7 @@ class DramatiqWorld:
             raise InvalidArgument.build("delay", delay, "a finite number of milliseconds (Dramatiq's unit), or None; "
                                         "actor.send_with_options(delay=...) also takes a timedelta")  # fmt: skip
         sb = next(sb for sb in self.brokers if sb.broker is broker)
-        _check_throws(message, sb.broker.actors.get(message.actor_name))
+        _check_options(message, sb.broker.actors.get(message.actor_name))
         message = self._built_before(message)
         wallclock = self.sim.wallclock
         wallclock.activate()  # from the test too, middleware hooks read the virtual clock (nested: free)
@@ -752,6 +752,30 @@ def _kind(broker: Any) -> str:
         f"of those (a StubBroker with the same middleware is enough); see {README}",
         system=BACKEND, feature=type(broker).__qualname__,
     )  # fmt: skip
+
+
+_NUMBERS = {
+    "max_retries": "a number of retries, or None (retry forever)",
+    "min_backoff": "a number of milliseconds",
+    "max_backoff": "a number of milliseconds",
+    "time_limit": "a number of milliseconds",
+    "max_age": "a number of milliseconds",
+}
+"""Options Retries, TimeLimit and AgeLimit compute with (``middleware/*.py``), the message's and the actor's."""
+
+
+def _check_options(message: Any, actor: Any) -> None:
+    """What the middleware would fail on only when the message is processed: a real worker logs a ``TypeError`` or
+    ``ValueError`` from a hook and acks the message (no retry) or fails it before the actor runs. Refused at the
+    send, naming the option."""
+    for option, accepted in _NUMBERS.items():
+        for value in (message.options.get(option), actor.options.get(option) if actor is not None else None):
+            number = value is None or (isinstance(value, int | float) and not isinstance(value, bool)
+                                       and not math.isnan(value))  # fmt: skip
+            if not number:
+                raise InvalidArgument.build(option, value, f"{accepted} (Dramatiq's middleware computes with it when "
+                                            "the message is processed)")  # fmt: skip
+    _check_throws(message, actor)
 
 
 def _check_throws(message: Any, actor: Any) -> None:

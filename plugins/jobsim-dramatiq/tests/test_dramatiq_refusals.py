@@ -528,3 +528,26 @@ def test_a_stop_planned_after_the_simulation_closed_is_refused(broker):
         sim.run_until_idle()
     with pytest.raises(JobsimError, match=r"sim\.dramatiq\.stop_worker\(\) needs a running simulation"):
         sim.dramatiq.stop_worker(at="2025-03-01T01:00:00Z")
+
+
+@pytest.mark.parametrize(("option", "value"), [
+    ("max_retries", "3"),  # Retries compares retries >= '3': TypeError in after_process_message
+    ("min_backoff", float("nan")),  # int(nan) in compute_backoff
+    ("max_backoff", "1s"),
+    ("time_limit", "5"),  # TimeLimit divides it by 1000 before the actor runs
+    ("max_age", float("nan")),
+])  # fmt: skip
+def test_a_retry_or_limit_option_dramatiq_cannot_compute_with_is_refused_at_the_send(broker, option, value):
+    """A real worker logs the middleware's TypeError/ValueError and acks the message (no retry, nothing failed) or
+    fails it before the actor runs; the simulation had failed it once, or run it with no limit."""
+    @dramatiq.actor
+    def job():
+        pass
+
+    with jobsim.Simulation(broker, start=START) as sim:
+        with pytest.raises(InvalidArgument, match=rf"^{option}={value!r} is not valid: a number of "):
+            job.send_with_options(**{option: value})
+        refused = dramatiq.actor(actor_name="limited", **{option: value})(lambda: None)
+        with pytest.raises(InvalidArgument, match=rf"^{option}={value!r} is not valid"):
+            refused.send()
+        assert sim.runs(job) == []

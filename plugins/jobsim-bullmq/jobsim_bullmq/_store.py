@@ -312,7 +312,8 @@ class Store:
                 number = float(value)
             except (TypeError, ValueError):
                 raise InvalidArgument.build(f"{where}[{option!r}]", value, accepted) from None
-            if isinstance(value, bool) or not 0 <= number <= (2_097_152 if option == "priority" else sys.float_info.max):
+            highest = 2_097_152 if option == "priority" else sys.float_info.max  # finite: an infinite delay too
+            if isinstance(value, bool) or not 0 <= number <= highest:
                 raise InvalidArgument.build(f"{where}[{option!r}]", value, accepted)
         stamp = job.timestamp
         if isinstance(stamp, bool) or not isinstance(stamp, (int, float)) or not math.isfinite(stamp):

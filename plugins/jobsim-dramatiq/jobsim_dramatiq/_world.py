@@ -31,6 +31,7 @@ from . import _middleware
 from ._blocking import Threads
 from ._broker import DeadLetter, Parcel, SimBroker, StubQueues
 from ._limiters import Versions
+from ._sendchecks import check_send_options
 
 if TYPE_CHECKING:
     from jobsim import Simulation
@@ -404,7 +405,7 @@ class DramatiqWorld:
             raise InvalidArgument.build("delay", delay, "a finite number of milliseconds (Dramatiq's unit), or None; "
                                         "actor.send_with_options(delay=...) also takes a timedelta")  # fmt: skip
         sb = next(sb for sb in self.brokers if sb.broker is broker)
-        _check_options(message, sb.broker.actors.get(message.actor_name))
+        check_send_options(message, sb.broker.actors.get(message.actor_name))
         message = self._built_before(message)
         wallclock = self.sim.wallclock
         wallclock.activate()  # from the test too, middleware hooks read the virtual clock (nested: free)
@@ -752,43 +753,6 @@ def _kind(broker: Any) -> str:
         f"of those (a StubBroker with the same middleware is enough); see {README}",
         system=BACKEND, feature=type(broker).__qualname__,
     )  # fmt: skip
-
-
-_NUMBERS = {
-    "max_retries": "a number of retries, or None (retry forever)",
-    "min_backoff": "a number of milliseconds",
-    "max_backoff": "a number of milliseconds",
-    "time_limit": "a number of milliseconds",
-    "max_age": "a number of milliseconds",
-}
-"""Options Retries, TimeLimit and AgeLimit compute with (``middleware/*.py``), the message's and the actor's."""
-
-
-def _check_options(message: Any, actor: Any) -> None:
-    """What the middleware would fail on only when the message is processed: a real worker logs a ``TypeError`` or
-    ``ValueError`` from a hook and acks the message (no retry) or fails it before the actor runs. Refused at the
-    send, naming the option."""
-    for option, accepted in _NUMBERS.items():
-        for value in (message.options.get(option), actor.options.get(option) if actor is not None else None):
-            number = value is None or (isinstance(value, int | float) and not isinstance(value, bool)
-                                       and not math.isnan(value))  # fmt: skip
-            if not number:
-                raise InvalidArgument.build(option, value, f"{accepted} (Dramatiq's middleware computes with it when "
-                                            "the message is processed)")  # fmt: skip
-    _check_throws(message, actor)
-
-
-def _check_throws(message: Any, actor: Any) -> None:
-    """``throws`` (the message's, else the actor's) goes to ``isinstance(error, throws)`` when the actor fails
-    (``worker.py``, ``middleware/retries.py``): anything but an exception class or a tuple of them raises
-    ``TypeError`` there, and a worker then acks the failed message without a retry. Refused at the send."""
-    throws = message.options.get("throws") or (actor.options.get("throws") if actor is not None else None)
-    if not throws:
-        return
-    classes = throws if isinstance(throws, tuple) else (throws,)
-    if not all(isinstance(cls, type) and issubclass(cls, BaseException) for cls in classes):
-        raise InvalidArgument.build("throws", throws, "an exception class or a tuple of them, e.g. throws=(ValueError,)"
-                                    ": Dramatiq checks isinstance(error, throws) when the actor fails")  # fmt: skip
 
 
 def _canonical(queue_name: str) -> str:

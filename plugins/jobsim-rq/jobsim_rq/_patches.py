@@ -156,11 +156,17 @@ def _unreadable_timeout(kwargs: dict[str, Any]) -> tuple[str, Any] | None:
 
 
 def _create_job(original: Any, world: RQWorld) -> Any:
+    from rq import Retry
     from rq.exceptions import TimeoutFormatError
 
     def create_job(self: Any, func: Any, *args: Any, **kwargs: Any) -> Any:
         if len(args) < 9 and kwargs.get("job_id") is None:  # job_id is create_job's 10th parameter
             kwargs["job_id"] = world.new_id()
+        retry = kwargs.get("retry")
+        if retry is not None and not isinstance(retry, Retry):  # RQ: 'int' object has no attribute 'max'
+            name = getattr(func, "__qualname__", func)
+            why = InvalidArgument.build("retry", retry, "an rq.Retry(max=..., interval=...), or None")
+            raise InvalidArgument(f"RQ refused the job {name!r} on queue {self.name!r}: {why}")
         try:
             job = original(self, func, *args, **kwargs)
         except InvalidArgument:

@@ -240,6 +240,19 @@ def test_a_timeout_or_ttl_rq_cannot_read_is_named(queue, option, value):
         assert sim.runs() == []
 
 
+def test_a_retry_that_is_not_a_retry_and_an_enqueue_many_item_that_is_not_prepared_data_are_named(queue):
+    """Were AttributeErrors ('int' object has no attribute 'max' from RQ's create_job, 'job_id' from jobsim-rq's
+    enqueue_many)."""
+    with jobsim.Simulation(queue, start=START) as sim:
+        with pytest.raises(InvalidArgument, match=r"^RQ refused the job 'note' on queue 'default': retry=3 is not "
+                                                  r"valid: an rq\.Retry\(max=\.\.\., interval=\.\.\.\), or None"):
+            queue.enqueue(note, "a", retry=3)
+        with pytest.raises(InvalidArgument, match=r"^Queue\.enqueue_many\(\) on RQ queue 'default': job_datas\[1\]="
+                                                  r"\(<function note .*\) is not valid: what Queue\.prepare_data"):
+            queue.enqueue_many([Queue.prepare_data(note, ("a",)), (note, ("b",))])
+        assert sim.runs() == []
+
+
 def test_a_synchronous_queue_is_refused():
     sync = Queue("sync", is_async=False, connection=redis.Redis(port=1))
     with pytest.raises(UnsupportedFeature, match="is_async=False"):

@@ -314,6 +314,19 @@ def test_enqueueing_the_function_object_instead_of_its_name_is_refused_naming_th
     assert [r.output for r in sim.runs(add)] == [3]
 
 
+@pytest.mark.parametrize("job_try", ["2", float("nan"), True])
+def test_a_job_try_that_is_not_a_number_is_refused_at_the_enqueue(job_try):
+    """arq compares it with the worker's count (worker.py): '2' raised TypeError there and crashed the worker
+    (a JobsimError about a crash, naming no argument), the job left queued; NaN compares false (ignored)."""
+    with jobsim.Simulation(settings(add), start=START) as sim:
+        with pytest.raises(InvalidArgument, match=rf"^enqueue_job\(_job_try=\.\.\.\)={job_try!r} is not valid: "
+                                                  r"the try to count this job as"):
+            asyncio.run(_enqueue("add", 1, 2, _job_try=job_try))
+        asyncio.run(_enqueue("add", 1, 2, _job_try=2))
+        sim.run_until_idle()
+    assert [r.output for r in sim.runs(add)] == [3]
+
+
 def test_worker_close_awaited_by_the_test_is_refused_before_it_cancels_anything():
     """arq's Worker.close awaited on the test's loop cancelled the running job (handle_sig), then failed with a bare
     'got Future attached to a different loop' and left the run 'retrying' for good."""

@@ -23,13 +23,17 @@ def test_an_autorun_worker_is_refused():
 
 
 @pytest.mark.parametrize(("opts", "message"), [
-    ({"concurrency": 0}, r"Worker opts\['concurrency'\]=0 is not valid: a number >= 1"),
+    ({"concurrency": 0}, r"Worker opts\['concurrency'\]=0 is not valid: a finite number >= 1"),
     ({"concurrency": 1.5}, r"an int >= 1"),
     ({"limiter": {"max": 1}}, r"Worker opts\['limiter'\].*'duration': milliseconds"),
     # bullmq-python calls backoffStrategy without await (backoffs.py): an async def's coroutine reached
     # moveToDelayed as the delay, the worker emitted only 'error' and the job sat active until it stalled
     ({"settings": {"backoffStrategy": noop}}, r"backoffStrategy'\].*a plain \(not async\) def"),
     ({"settings": {"backoffStrategy": 1000}}, r"backoffStrategy'\]=1000 is not valid"),
+    # NaN passed `value < 1`: with lockDuration=nan every job stayed 'queued', silently
+    ({"lockDuration": float("nan")}, r"Worker opts\['lockDuration'\]=nan is not valid: a finite number >= 1"),
+    ({"drainDelay": float("inf")}, r"Worker opts\['drainDelay'\]=inf is not valid: a finite number >= 1"),
+    ({"stalledInterval": float("nan")}, r"Worker opts\['stalledInterval'\]=nan is not valid"),
 ])  # fmt: skip
 def test_bad_worker_options_are_refused(worker_for, opts, message):
     with pytest.raises(InvalidArgument, match=message):

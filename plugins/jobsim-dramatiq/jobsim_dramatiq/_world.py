@@ -220,6 +220,10 @@ class DramatiqWorld:
                 # worker.py:113 starts that many threads: with none, every message waits for ever
                 raise InvalidArgument.build("worker_threads", threads, "at least 1 worker thread "
                                             "(dramatiq.Worker(broker, worker_threads=N), the CLI's --threads)")
+            wait = target.worker_timeout
+            if isinstance(wait, bool) or not isinstance(wait, int | float) or not math.isfinite(wait):
+                raise InvalidArgument.build("worker_timeout", wait, "milliseconds an idle consumer waits between "
+                                            "polls, a finite number (Dramatiq's default 1000)")  # fmt: skip
             sb = self._broker(target.broker, new)
             self._add_worker(sb, target)
         return Adapted(backend=BACKEND, functions=new, install=self.install, uninstall=self.uninstall,

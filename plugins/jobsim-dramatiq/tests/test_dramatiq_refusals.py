@@ -404,6 +404,18 @@ def test_a_worker_with_no_threads_is_refused_instead_of_leaving_every_message_qu
         jobsim.Simulation(dramatiq.Worker(broker, worker_threads=threads), start=START)
 
 
+@pytest.mark.parametrize("timeout", [float("nan"), float("inf"), "1s"])
+def test_a_worker_timeout_that_is_not_a_finite_number_is_refused_naming_it(broker, timeout):
+    """Was a bare ValueError/OverflowError from int() in the simulated worker (TypeError for a string)."""
+
+    @dramatiq.actor
+    def job():
+        pass
+
+    with pytest.raises(InvalidArgument, match=rf"^worker_timeout={timeout!r} is not valid: milliseconds"):
+        jobsim.Simulation(dramatiq.Worker(broker, worker_timeout=timeout), start=START)
+
+
 def test_a_redis_broker_the_simulation_was_not_given_is_refused_when_none_is():
     # a test that forgot jobsim.Simulation(broker): actor.send reached the real Redis
     from dramatiq.brokers.redis import RedisBroker

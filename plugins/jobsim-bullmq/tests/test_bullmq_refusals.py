@@ -311,6 +311,25 @@ def test_an_every_a_scheduler_cannot_step_by_is_refused_naming_it(worker_for, qu
         assert [r.status for r in sim.runs("q")].count("completed") == 4  # 0, 1, 2, 3 s
 
 
+@pytest.mark.parametrize(("call", "message"), [
+    # 0: the queue is always maxed (isQueueMaxed: active >= 0), every job stays waiting, silently
+    (lambda q: q.setGlobalConcurrency(0), r"queue\.setGlobalConcurrency\(concurrency\)=0 is not valid: an int >= 1"),
+    (lambda q: q.setGlobalConcurrency(float("nan")), r"queue\.setGlobalConcurrency\(concurrency\)=nan is not valid"),
+    (lambda q: q.setGlobalRateLimit(0, 1000), r"queue\.setGlobalRateLimit\(max_jobs\)=0 is not valid: an int >= 1"),
+    (lambda q: q.setGlobalRateLimit(1, float("inf")), r"queue\.setGlobalRateLimit\(duration_ms\)=inf is not valid"),
+    # Redis refuses SET ... PX with a time <= 0 ('invalid expire time'); NaN was a bare ValueError from int()
+    (lambda q: q.rateLimit(-1), r"queue\.rateLimit\(expire_time_ms\)=-1 is not valid: milliseconds > 0"),
+    (lambda q: q.rateLimit(float("nan")), r"queue\.rateLimit\(expire_time_ms\)=nan is not valid"),
+])  # fmt: skip
+def test_queue_limits_that_would_stop_the_queue_or_that_redis_refuses_are_named(worker_for, queue, call, message):
+    with jobsim.Simulation(worker_for(noop), start=START) as sim:
+        with pytest.raises(InvalidArgument, match=message):
+            run(call(queue))
+        run(queue.add("x", {}))
+        sim.advance("1s")
+        assert [r.status for r in sim.runs("q")] == ["completed"]
+
+
 def test_a_queue_or_flow_producer_passed_instead_of_the_worker_is_refused_naming_the_worker(queue):
     from bullmq import FlowProducer
     from bullmq_support import NOWHERE

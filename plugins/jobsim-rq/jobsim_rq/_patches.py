@@ -192,7 +192,11 @@ def _enqueue_in(original: Any) -> Any:
         if not isinstance(time_delta, dt.timedelta):
             raise InvalidArgument.build("time_delta", time_delta, "a datetime.timedelta for Queue.enqueue_in "
                                         "(RQ adds it to rq.utils.now(), rq/queue.py:1252)")  # fmt: skip
-        return original(self, time_delta, func, *args, **kwargs)
+        try:
+            return original(self, time_delta, func, *args, **kwargs)
+        except OverflowError as exc:  # rq.utils.now() + time_delta past datetime.max
+            raise InvalidArgument.build("time_delta", time_delta, "a datetime.timedelta that, added to now, stays "
+                                        "within year 9999 (RQ adds it to rq.utils.now(), rq/queue.py:1252)") from exc
 
     return enqueue_in
 

@@ -253,6 +253,15 @@ def test_a_retry_that_is_not_a_retry_and_an_enqueue_many_item_that_is_not_prepar
         assert sim.runs() == []
 
 
+def test_an_enqueue_in_past_year_9999_is_named(queue):
+    """RQ's now() + time_delta: a bare OverflowError('date value out of range') from rq/queue.py."""
+    with jobsim.Simulation(queue, start=START) as sim:
+        with pytest.raises(InvalidArgument, match=r"^time_delta=datetime\.timedelta\(days=999999999\) is not valid: "
+                                                  r"a datetime\.timedelta that, added to now, stays within year 9999"):
+            queue.enqueue_in(dt.timedelta(days=999_999_999), note, "a")
+        assert sim.runs() == []
+
+
 def test_a_synchronous_queue_is_refused():
     sync = Queue("sync", is_async=False, connection=redis.Redis(port=1))
     with pytest.raises(UnsupportedFeature, match="is_async=False"):

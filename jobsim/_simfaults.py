@@ -25,8 +25,7 @@ class _Faults(_Lifecycle):
     @keywords_checked("sim.fail()")
     def fail(self, function_id: Any, step: str | None = None, *, times: int = 1, error: Any = None) -> None:
         """Make the next ``times`` attempts of that function (or of its ``step``) fail with ``error``."""
-        if self._state == "closed":  # armed before start is fine; after close it could never fire
-            raise JobsimError("sim.fail() needs a simulation that is not closed: it is closed")
+        self._refuse_closed("fail")
         fn = self._function(function_id)
         if step is not None and (not isinstance(step, str) or not step):
             raise InvalidArgument.build("step", step, "a step id (a non-empty string), or None for the function")
@@ -36,6 +35,12 @@ class _Faults(_Lifecycle):
         self.engine.add_fault(fn.id, step, times, error)
         self._armed(self.now_ns(), {"fault": "fail", "function": fn.id, "step": step, "times": times,
                                     "error": describe_error(error)})  # fmt: skip
+
+    def _refuse_closed(self, fault: str) -> None:
+        """A fault armed before the start fires once the simulation runs; one armed after the close never could."""
+        if self._state == "closed":
+            raise JobsimError(f"sim.{fault}() needs a simulation that is not closed: it is closed, so nothing could "
+                              "fire it; arm faults before or while the simulation runs (inside its `with` block)")
 
     def _armed(self, at: int, data: dict[str, Any]) -> None:
         """The ``fault.armed`` record of a fault; armed by job code rather than the test, it names that ``run``
@@ -61,6 +66,7 @@ class _Faults(_Lifecycle):
         Backend plugins answer it for their own workers (``jobsim_crash_worker``):
         jobsim-celery kills its Celery worker as ``sim.celery.crash_worker`` does.
         """
+        self._refuse_closed("crash_worker")
         at_ns = self._fault_instant(at, "at")
         fn_id = None if function is None else self._function(function, "function").id
         claimed = any(self._plugins.hook.jobsim_crash_worker(sim=self, at=at_ns, function=fn_id))
@@ -89,6 +95,7 @@ class _Faults(_Lifecycle):
         Vercel Cron) loses its in-flight and pending runs and every tick due meanwhile.
         Windows may not overlap.
         """
+        self._refuse_closed("downtime")
         self._refuse_for_own_workers("downtime", None)
         start_ns = self._fault_instant(start, "start")
         end_ns = instant_ns(end, "end", tz=self.tz)
@@ -105,6 +112,7 @@ class _Faults(_Lifecycle):
         that does not deduplicate runs the copies (Vercel Cron: "can occasionally
         fire more than once"); the others drop them, and the trace says why.
         """
+        self._refuse_closed("duplicate_delivery")
         at_ns = self._fault_instant(at, "at")
         fn_id = None if function is None else self._function(function, "function").id
         self._refuse_for_own_workers("duplicate_delivery", fn_id)

@@ -559,6 +559,26 @@ def test_downtime_arguments_are_checked():
             sim.duplicate_delivery(times=0)
 
 
+@pytest.mark.parametrize("fault", [
+    lambda sim: sim.crash_worker(),
+    lambda sim: sim.downtime("2025-03-03T02:00:00Z", "2025-03-03T03:00:00Z"),
+    lambda sim: sim.duplicate_delivery(),
+])  # fmt: skip
+def test_a_fault_armed_after_the_simulation_closed_is_refused_not_silently_dropped(fault):
+    """Like sim.fail: after the close nothing can fire it; it was accepted and did nothing (a test believing it
+    had a crash or a downtime checked nothing). Before the start is fine: it fires once the simulation runs."""
+    app = jobsim.App("x")
+    app.function("f", on="go")(lambda ctx: None)
+    early = jobsim.Simulation(app, start=START, profile="bullmq")
+    fault(early)
+    with jobsim.Simulation(app, start=START, profile="bullmq") as sim:
+        sim.advance("1h")
+    name = fault.__code__.co_names[0]  # the one attribute the lambda reads
+    with pytest.raises(jobsim.JobsimError, match=rf"sim\.{name}\(\) needs a simulation that is not closed: it is "
+                                                  r"closed"):
+        fault(sim)
+
+
 def test_duplicate_delivery_refuses_more_copies_than_a_simulation_can_hold():
     # times=10**9 was accepted, and on a system that runs copies (Vercel Cron) the tick then made a billion runs in
     # one delivery, which no budget counts: the test hung, growing in memory, with nothing saying why

@@ -12,6 +12,7 @@ Two settings make arq's own code loop without end, on a real worker as in virtua
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from jobsim.errors import InvalidArgument
@@ -32,9 +33,10 @@ def check_function(where: str, function: Any) -> None:
     """``func(..., timeout=, keep_result=, max_tries=)``: arq compares these only when a job of the function runs
     (``worker.py:549-590``, ``:642-646``), so a string there crashes the worker mid-simulation; refused up front."""
     for field, value in (("timeout", function.timeout_s), ("keep_result", function.keep_result_s)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not 0 <= value < math.inf):  # fmt: skip
             raise InvalidArgument.build(f"{where}: func({function.name!r}).{field}", value,
-                                        "None, seconds (an int or float >= 0) or a timedelta")  # fmt: skip
+                                        "None, seconds (a finite int or float >= 0) or a timedelta")  # fmt: skip
     tries = function.max_tries
     if tries is not None and (isinstance(tries, bool) or not isinstance(tries, int)):
         raise InvalidArgument.build(f"{where}: func({function.name!r}).max_tries", tries, "None or an int")

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import datetime as dt
+import math
 import uuid
 from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
@@ -99,6 +100,14 @@ def _enqueue_job(original: Any) -> Any:
             raise InvalidArgument.build("enqueue_job(function)", function, f"the job function's name, a string: "
                                         f"{hint} (the worker looks functions up by name and would fail the job "
                                         "with 'function ... not found')")  # fmt: skip
+        job_try = kwargs.get("_job_try")
+        if job_try is not None and (isinstance(job_try, bool) or not isinstance(job_try, int | float)
+                                    or math.isnan(job_try)):  # fmt: skip
+            from jobsim.errors import InvalidArgument
+
+            raise InvalidArgument.build("enqueue_job(_job_try=...)", job_try, "the try to count this job as, an int "
+                                        "(the worker compares it with its own count: a string would crash it), or "
+                                        "None")  # fmt: skip
         job = await original(pool, function, *args, **kwargs)
         world().enqueued(pool, job, function, args, kwargs)
         return job

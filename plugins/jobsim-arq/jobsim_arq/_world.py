@@ -28,6 +28,7 @@ import asyncio
 import contextvars
 import dataclasses
 import json
+import math
 import weakref
 from typing import TYPE_CHECKING, Any
 
@@ -160,8 +161,12 @@ class ArqWorld:
         for option in ("poll_delay", "job_timeout", "keep_result", "health_check_interval"):
             value = kwargs.get(option)
             if value is not None and not _duration_like(value):
-                raise InvalidArgument.build(f"WorkerSettings.{option}", value, "seconds (an int or float >= 0) or "
-                                            "a timedelta")  # fmt: skip
+                raise InvalidArgument.build(f"WorkerSettings.{option}", value, "seconds (a finite int or float "
+                                            ">= 0) or a timedelta")  # fmt: skip
+        limit = kwargs.get("queue_read_limit")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise InvalidArgument.build("WorkerSettings.queue_read_limit", limit, "None or an int >= 1 (jobs the "
+                                        "worker reads from the queue per poll)")  # fmt: skip
         if kwargs.get("poll_delay") is not None:
             check_poll_delay("WorkerSettings", to_seconds(kwargs["poll_delay"]))
         max_tries = kwargs.get("max_tries", 5)
@@ -580,7 +585,7 @@ def _duration_like(value: Any) -> bool:
 
     if isinstance(value, dt.timedelta):
         return value.total_seconds() >= 0
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and value >= 0
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and 0 <= value < math.inf
 
 
 def _jsonable(value: Any) -> Any:

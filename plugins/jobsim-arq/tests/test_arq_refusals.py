@@ -118,6 +118,26 @@ def test_bad_settings_are_rejected_naming_the_setting():
         jobsim.Simulation({"functions": [], "cron_jobs": []}, start=START)
 
 
+@pytest.mark.parametrize(("options", "message"), [
+    # inf: a bare OverflowError from the simulation (poll_delay, health_check_interval) or the worker crashing on
+    # int(inf * 1000) mid-simulation, naming no setting (job_timeout, keep_result, func timeout/keep_result)
+    ({"poll_delay": float("inf")}, r"WorkerSettings\.poll_delay=inf is not valid: seconds \(a finite int or float"),
+    ({"health_check_interval": float("inf")}, r"WorkerSettings\.health_check_interval=inf is not valid"),
+    ({"job_timeout": float("inf")}, r"WorkerSettings\.job_timeout=inf is not valid"),
+    ({"keep_result": float("inf")}, r"WorkerSettings\.keep_result=inf is not valid"),
+    ({"functions": [func(add, timeout=float("nan"))]}, r"func\('add'\)\.timeout=nan is not valid: None, seconds "
+                                                       r"\(a finite int or float >= 0\)"),
+    ({"functions": [func(add, keep_result=float("inf"))]}, r"func\('add'\)\.keep_result=inf is not valid"),
+    # int() of it in the worker's poll: the worker crashed
+    ({"queue_read_limit": float("nan")}, r"WorkerSettings\.queue_read_limit=nan is not valid: None or an int >= 1"),
+    ({"queue_read_limit": 0}, r"WorkerSettings\.queue_read_limit=0 is not valid"),
+])  # fmt: skip
+def test_settings_that_are_not_finite_are_rejected_naming_the_setting(options, message):
+    target = {"functions": [add], "redis_settings": NOWHERE, **options}
+    with pytest.raises(InvalidArgument, match=message):
+        jobsim.Simulation(target, start=START)
+
+
 def test_poll_delay_zero_is_rejected_not_a_hang():
     """arq with poll_delay=0 polls back to back (utils.py:101-109): in virtual time the clock would never move."""
     with pytest.raises(InvalidArgument, match=r"WorkerSettings.poll_delay=0 .*seconds > 0"):
@@ -310,6 +330,19 @@ def test_enqueueing_the_function_object_instead_of_its_name_is_refused_naming_th
                                                   r"job function's name, a string: enqueue_job\('add', \.\.\.\)"):
             asyncio.run(_enqueue(add, 1, 2))
         asyncio.run(_enqueue("add", 1, 2))
+        sim.run_until_idle()
+    assert [r.output for r in sim.runs(add)] == [3]
+
+
+@pytest.mark.parametrize("job_try", ["2", float("nan"), True])
+def test_a_job_try_that_is_not_a_number_is_refused_at_the_enqueue(job_try):
+    """arq compares it with the worker's count (worker.py): '2' raised TypeError there and crashed the worker
+    (a JobsimError about a crash, naming no argument), the job left queued; NaN compares false (ignored)."""
+    with jobsim.Simulation(settings(add), start=START) as sim:
+        with pytest.raises(InvalidArgument, match=rf"^enqueue_job\(_job_try=\.\.\.\)={job_try!r} is not valid: "
+                                                  r"the try to count this job as"):
+            asyncio.run(_enqueue("add", 1, 2, _job_try=job_try))
+        asyncio.run(_enqueue("add", 1, 2, _job_try=2))
         sim.run_until_idle()
     assert [r.output for r in sim.runs(add)] == [3]
 

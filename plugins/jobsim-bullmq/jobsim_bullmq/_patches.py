@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextvars
 import json
+import math
 import random
 import time
 import uuid
@@ -591,6 +592,11 @@ class _Backend:
             setattr(self, name, nothing)
 
 
+def _at_least_one(call: str, value: Any, what: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value < math.inf:
+        raise InvalidArgument.build(f"queue.{call}", value, f"an int >= 1: {what}")
+
+
 class _QueueMethods:
     """The ``Queue`` methods that use the raw Redis client, on the queue's simulated meta and limiter keys."""
 
@@ -598,6 +604,8 @@ class _QueueMethods:
         store = world.store
 
         async def setGlobalConcurrency(self: Any, concurrency: int) -> int:
+            _at_least_one("setGlobalConcurrency(concurrency)", concurrency, "the queue's most jobs active at once "
+                          "(0 would keep every job waiting)")  # fmt: skip
             store.queue(self.backend).meta["concurrency"] = int(concurrency)
             return 1
 
@@ -609,6 +617,9 @@ class _QueueMethods:
             return 1 if store.queue(self.backend).meta.pop("concurrency", None) is not None else 0
 
         async def setGlobalRateLimit(self: Any, max_jobs: int, duration_ms: int) -> int:
+            _at_least_one("setGlobalRateLimit(max_jobs)", max_jobs, "jobs per window (0 would keep every job "
+                          "waiting)")  # fmt: skip
+            _at_least_one("setGlobalRateLimit(duration_ms)", duration_ms, "the window in milliseconds")
             store.queue(self.backend).meta.update(max=int(max_jobs), duration=int(duration_ms))
             return 2
 
@@ -622,6 +633,10 @@ class _QueueMethods:
 
         async def rateLimit(self: Any, expire_time_ms: int) -> None:
             """``SET limiter 2^53-1 PX expire_time_ms`` (``queue.py:109-118``): rate-limited until it expires."""
+            number = expire_time_ms
+            if isinstance(number, bool) or not isinstance(number, int | float) or not 0 < number < math.inf:
+                raise InvalidArgument.build("queue.rateLimit(expire_time_ms)", number, "milliseconds > 0 (Redis "
+                                            "refuses SET ... PX with a time <= 0: 'invalid expire time')")  # fmt: skip
             store.queue(self.backend).limiter = (9007199254740991, store.now() + int(expire_time_ms))
 
         async def removeRateLimitKey(self: Any) -> int:

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -310,10 +312,11 @@ class Store:
                 number = float(value)
             except (TypeError, ValueError):
                 raise InvalidArgument.build(f"{where}[{option!r}]", value, accepted) from None
-            if isinstance(value, bool) or not 0 <= number <= (2_097_152 if option == "priority" else float("inf")):
+            highest = 2_097_152 if option == "priority" else sys.float_info.max  # finite: an infinite delay too
+            if isinstance(value, bool) or not 0 <= number <= highest:
                 raise InvalidArgument.build(f"{where}[{option!r}]", value, accepted)
         stamp = job.timestamp
-        if isinstance(stamp, bool) or not isinstance(stamp, (int, float)):
+        if isinstance(stamp, bool) or not isinstance(stamp, (int, float)) or not math.isfinite(stamp):
             raise InvalidArgument.build(f"{where}['timestamp']", stamp, "epoch milliseconds (an int); leave it out "
                                         "for now")  # fmt: skip
 
@@ -353,7 +356,8 @@ class Store:
                                         "scheduler instead: await queue.upsertJobScheduler(scheduler_id, {'every': ms} "
                                         "or {'pattern': cron, 'tz': zone}, name, data, opts)")  # fmt: skip
         attempts = opts.get("attempts")
-        if isinstance(attempts, bool) or not isinstance(attempts, (int, float)):
+        if isinstance(attempts, bool) or not isinstance(attempts, (int, float)) or not math.isfinite(attempts):
+            # inf: attemptsMade + 1 < inf always holds, retried at once forever (a hang); NaN cannot be stored
             raise InvalidArgument.build(f"{where}['attempts']", attempts, "a number of attempts (an int; 0 or 1: "
                                         "no retry) -- bullmq compares attemptsMade + 1 < attempts when the job "
                                         "fails")  # fmt: skip
@@ -367,8 +371,8 @@ class Store:
         kind, delay = backoff.get("type"), backoff.get("delay")
         if kind in ("fixed", "exponential"):
             if (delay is not None or kind == "exponential") and (
-                    isinstance(delay, bool) or not isinstance(delay, (int, float))):
-                raise InvalidArgument.build(f"{where}['backoff']['delay']", delay, "milliseconds (a number)")
+                    isinstance(delay, bool) or not isinstance(delay, (int, float)) or not math.isfinite(delay)):
+                raise InvalidArgument.build(f"{where}['backoff']['delay']", delay, "milliseconds (a finite number)")
             return
         workers = [w for w in self.world.all_workers if w.qualifiedName == q.qualified]
         if workers and not any((w.opts.get("settings") or {}).get("backoffStrategy") for w in workers):
@@ -845,6 +849,7 @@ class Store:
                                         "the jobs' name, a string: bullmq-python takes (job_scheduler_id, "
                                         "repeat_opts, job_name, job_data, opts), not Node's template {'name', "
                                         "'data', 'opts'}")  # fmt: skip
+        _check_every(scheduler_id, scheduler_opts.get("every"))
         job_opts = backend.scripts.encodeOpts(job_opts or {})
         template_opts = backend.scripts.encodeOpts(template_opts or {})
         prev = q.repeat.get(scheduler_id)
@@ -946,6 +951,20 @@ class Store:
             self._remove(q, None, job_id)
             self.xadd(q, "removed", jobId=job_id, prev="delayed")  # removeJobScheduler-3.lua:32
         return 0
+
+
+def _check_every(scheduler_id: str, every: Any) -> None:
+    """An ``every`` the scheduler script cannot step by: NaN, infinity or a string that is no number (a bare
+    ``ValueError``/``OverflowError`` from ``int()``), or one <= 0 (each next job due before the last one)."""
+    if every is None:
+        return
+    try:
+        number = float(every)
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(every, bool) or not (math.isfinite(number) and number >= 1):
+        raise InvalidArgument.build(f"queue.upsertJobScheduler({scheduler_id!r}, repeat_opts)['every']", every,
+                                    "milliseconds between jobs, a number >= 1 (or a cron 'pattern' instead)")
 
 
 def every_next(prev: int | None, every: int, now: int, offset: Any, start: Any) -> tuple[int, int]:

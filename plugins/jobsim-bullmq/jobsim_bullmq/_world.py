@@ -22,6 +22,7 @@ import contextvars
 import dataclasses
 import inspect
 import json
+import math
 from typing import TYPE_CHECKING, Any
 
 import jobsim
@@ -127,9 +128,9 @@ class BullMQWorld:
         for option in ("concurrency", "drainDelay", "lockDuration", "stalledInterval", "maxStalledCount"):
             value = worker.opts.get(option)
             least = 0 if option == "maxStalledCount" else 1
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < least:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not least <= value < math.inf:
                 raise InvalidArgument.build(f"Worker opts[{option!r}]", value,
-                                            f"a number >= {least} (queue {name!r})")  # fmt: skip
+                                            f"a finite number >= {least} (queue {name!r})")  # fmt: skip
         if not isinstance(worker.opts["concurrency"], int):
             raise InvalidArgument.build("Worker opts['concurrency']", worker.opts["concurrency"],
                                         f"an int >= 1 (queue {name!r})")  # fmt: skip

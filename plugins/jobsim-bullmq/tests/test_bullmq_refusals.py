@@ -23,13 +23,17 @@ def test_an_autorun_worker_is_refused():
 
 
 @pytest.mark.parametrize(("opts", "message"), [
-    ({"concurrency": 0}, r"Worker opts\['concurrency'\]=0 is not valid: a number >= 1"),
+    ({"concurrency": 0}, r"Worker opts\['concurrency'\]=0 is not valid: a finite number >= 1"),
     ({"concurrency": 1.5}, r"an int >= 1"),
     ({"limiter": {"max": 1}}, r"Worker opts\['limiter'\].*'duration': milliseconds"),
     # bullmq-python calls backoffStrategy without await (backoffs.py): an async def's coroutine reached
     # moveToDelayed as the delay, the worker emitted only 'error' and the job sat active until it stalled
     ({"settings": {"backoffStrategy": noop}}, r"backoffStrategy'\].*a plain \(not async\) def"),
     ({"settings": {"backoffStrategy": 1000}}, r"backoffStrategy'\]=1000 is not valid"),
+    # NaN passed `value < 1`: with lockDuration=nan every job stayed 'queued', silently
+    ({"lockDuration": float("nan")}, r"Worker opts\['lockDuration'\]=nan is not valid: a finite number >= 1"),
+    ({"drainDelay": float("inf")}, r"Worker opts\['drainDelay'\]=inf is not valid: a finite number >= 1"),
+    ({"stalledInterval": float("nan")}, r"Worker opts\['stalledInterval'\]=nan is not valid"),
 ])  # fmt: skip
 def test_bad_worker_options_are_refused(worker_for, opts, message):
     with pytest.raises(InvalidArgument, match=message):
@@ -221,6 +225,15 @@ def test_reading_a_job_after_its_simulation_closed_says_so_instead_of_reaching_r
      r"settings=\{'backoffStrategy': fn\} in the options of the worker of queue 'q'"),
     ({"repeat": {"every": 1000}}, r"opts\['repeat'\]=\{'every': 1000\} is not valid: no 'repeat': bullmq-python "
                                   r"3\.4's queue\.add ignores it .* queue\.upsertJobScheduler"),
+    # attemptsMade + 1 < inf is always true: retried at once, forever, at one virtual instant (a hang); NaN compares
+    # false but the simulated scripts could not store it: the run sat 'running' with no attempt
+    ({"attempts": float("inf")}, r"opts\['attempts'\]=inf is not valid: a number of attempts"),
+    ({"attempts": float("nan")}, r"opts\['attempts'\]=nan is not valid: a number of attempts"),
+    # moveToDelayed with a NaN or infinite delay: the job sat active (run 'running', no attempt), silently
+    ({"attempts": 3, "backoff": {"type": "fixed", "delay": float("nan")}},
+     r"opts\['backoff'\]\['delay'\]=nan is not valid: milliseconds \(a finite number\)"),
+    ({"attempts": 3, "backoff": {"type": "exponential", "delay": float("inf")}},
+     r"opts\['backoff'\]\['delay'\]=inf is not valid: milliseconds \(a finite number\)"),
 ])  # fmt: skip
 def test_retry_options_the_worker_would_choke_on_are_refused_at_the_add(worker_for, queue, opts, message):
     """bullmq reads attempts/backoff only when the job fails, in Job.moveToFailed: these raise there, the worker
@@ -242,6 +255,9 @@ def test_retry_options_the_worker_would_choke_on_are_refused_at_the_add(worker_f
     ({"priority": 2_097_153}, r"opts\['priority'\]=2097153 is not valid"),
     ({"priority": "high"}, r"opts\['priority'\]='high' is not valid"),
     ({"timestamp": "now"}, r"opts\['timestamp'\]='now' is not valid: epoch milliseconds"),
+    # were an OverflowError / ValueError from int() in the simulated scripts
+    ({"delay": float("inf")}, r"opts\['delay'\]=inf is not valid: milliseconds >= 0"),
+    ({"timestamp": float("nan")}, r"opts\['timestamp'\]=nan is not valid: epoch milliseconds"),
 ])  # fmt: skip
 def test_placement_options_bullmq_python_sends_unchecked_are_refused_at_the_add(worker_for, queue, opts, message):
     """bullmq-python checks none of them (``Scripts.addJob`` picks the script by truthiness); a real Redis took each
@@ -280,6 +296,38 @@ def test_a_node_style_job_template_given_to_upsert_job_scheduler_is_refused_nami
         run(queue.upsertJobScheduler("daily", {"pattern": "0 8 * * *"}, "report", {}))
         sim.advance("1d")
         assert [r.event.data["name"] for r in sim.runs("q")][:1] == ["report"]
+
+
+@pytest.mark.parametrize("every", [float("nan"), float("inf"), "5s", 0.5, -5000, True])
+def test_an_every_a_scheduler_cannot_step_by_is_refused_naming_it(worker_for, queue, every):
+    """NaN, inf and '5s' were a bare ValueError/OverflowError from int() in the simulated script; a negative every
+    made each next job due before the last one."""
+    with jobsim.Simulation(worker_for(noop), start=START) as sim:
+        with pytest.raises(InvalidArgument, match=r"^queue\.upsertJobScheduler\('tick', repeat_opts\)\['every'\]="
+                                                  r".* is not valid: milliseconds between jobs, a number >= 1"):
+            run(queue.upsertJobScheduler("tick", {"every": every}, "tick", {}))
+        run(queue.upsertJobScheduler("tick", {"every": "1000"}, "tick", {}))  # as Lua's tonumber reads it
+        sim.advance("3.5s")
+        assert [r.status for r in sim.runs("q")].count("completed") == 4  # 0, 1, 2, 3 s
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    # 0: the queue is always maxed (isQueueMaxed: active >= 0), every job stays waiting, silently
+    (lambda q: q.setGlobalConcurrency(0), r"queue\.setGlobalConcurrency\(concurrency\)=0 is not valid: an int >= 1"),
+    (lambda q: q.setGlobalConcurrency(float("nan")), r"queue\.setGlobalConcurrency\(concurrency\)=nan is not valid"),
+    (lambda q: q.setGlobalRateLimit(0, 1000), r"queue\.setGlobalRateLimit\(max_jobs\)=0 is not valid: an int >= 1"),
+    (lambda q: q.setGlobalRateLimit(1, float("inf")), r"queue\.setGlobalRateLimit\(duration_ms\)=inf is not valid"),
+    # Redis refuses SET ... PX with a time <= 0 ('invalid expire time'); NaN was a bare ValueError from int()
+    (lambda q: q.rateLimit(-1), r"queue\.rateLimit\(expire_time_ms\)=-1 is not valid: milliseconds > 0"),
+    (lambda q: q.rateLimit(float("nan")), r"queue\.rateLimit\(expire_time_ms\)=nan is not valid"),
+])  # fmt: skip
+def test_queue_limits_that_would_stop_the_queue_or_that_redis_refuses_are_named(worker_for, queue, call, message):
+    with jobsim.Simulation(worker_for(noop), start=START) as sim:
+        with pytest.raises(InvalidArgument, match=message):
+            run(call(queue))
+        run(queue.add("x", {}))
+        sim.advance("1s")
+        assert [r.status for r in sim.runs("q")] == ["completed"]
 
 
 def test_a_queue_or_flow_producer_passed_instead_of_the_worker_is_refused_naming_the_worker(queue):

@@ -31,6 +31,7 @@ from . import _middleware
 from ._blocking import Threads
 from ._broker import DeadLetter, Parcel, SimBroker, StubQueues
 from ._limiters import Versions
+from ._sendchecks import check_send_options
 
 if TYPE_CHECKING:
     from jobsim import Simulation
@@ -219,6 +220,10 @@ class DramatiqWorld:
                 # worker.py:113 starts that many threads: with none, every message waits for ever
                 raise InvalidArgument.build("worker_threads", threads, "at least 1 worker thread "
                                             "(dramatiq.Worker(broker, worker_threads=N), the CLI's --threads)")
+            wait = target.worker_timeout
+            if isinstance(wait, bool) or not isinstance(wait, int | float) or not math.isfinite(wait):
+                raise InvalidArgument.build("worker_timeout", wait, "milliseconds an idle consumer waits between "
+                                            "polls, a finite number (Dramatiq's default 1000)")  # fmt: skip
             sb = self._broker(target.broker, new)
             self._add_worker(sb, target)
         return Adapted(backend=BACKEND, functions=new, install=self.install, uninstall=self.uninstall,
@@ -399,10 +404,12 @@ class DramatiqWorld:
 
         if not isinstance(message, Message | MessageProxy):
             raise InvalidArgument.build("message", message, "a dramatiq Message (actor.message(...)) to enqueue")
-        if delay is not None and (isinstance(delay, bool) or not isinstance(delay, int | float)):
-            raise InvalidArgument.build("delay", delay, "a number of milliseconds (Dramatiq's unit), or None; "
+        if delay is not None and (isinstance(delay, bool) or not isinstance(delay, int | float)
+                                  or not math.isfinite(delay)):
+            raise InvalidArgument.build("delay", delay, "a finite number of milliseconds (Dramatiq's unit), or None; "
                                         "actor.send_with_options(delay=...) also takes a timedelta")  # fmt: skip
         sb = next(sb for sb in self.brokers if sb.broker is broker)
+        check_send_options(message, sb.broker.actors.get(message.actor_name))
         message = self._built_before(message)
         wallclock = self.sim.wallclock
         wallclock.activate()  # from the test too, middleware hooks read the virtual clock (nested: free)
@@ -645,7 +652,7 @@ class DramatiqWorld:
         ``StubBroker`` they are lost, as its consumer cannot requeue (run status ``lost``). ``timeout`` is
         ``Worker.stop``'s, in ms. An actor body runs in one go when it starts, so a stop must be planned
         before the executions it interrupts start (refused otherwise, never ignored)."""
-        when = self._planned(at, "at")
+        when = self._planned(at, "at", "stop_worker")
         timeout_ns = duration_ns(timeout / 1000, "timeout") if isinstance(timeout, int | float) else None
         if timeout_ns is None or isinstance(timeout, bool) or timeout < 0:
             raise InvalidArgument.build("timeout", timeout, "milliseconds (an int >= 0), as Worker.stop(timeout)")
@@ -699,14 +706,14 @@ class DramatiqWorld:
 
     def start_worker(self, at: Any = None, *, worker: SimWorker | str | None = None) -> None:
         """Start a stopped worker again at ``at`` (default: now): it fetches what waits on its queues."""
-        when = self._planned(at, "at")
+        when = self._planned(at, "at", "start_worker")
         for target in self._targets(worker):
             self.sim.kernel.schedule(when, target.start, owner=f"dramatiq {target.name} (start)")
 
-    def _planned(self, at: Any, name: str) -> int:
+    def _planned(self, at: Any, name: str, call: str) -> int:
         from jobsim._time import instant_ns
 
-        self.sim._require_running(f"dramatiq.{name}")
+        self.sim._require_running(f"dramatiq.{call}")
         now = self.sim.now_ns()
         when = now if at is None else instant_ns(at, name, tz=self.sim.tz)
         if when < now:

@@ -251,7 +251,7 @@ def test_bad_arguments_to_enqueue_are_named(broker):
         pass
 
     with jobsim.Simulation(broker, start=START):
-        with pytest.raises(InvalidArgument, match=r"^delay='5s' is not valid: a number of milliseconds"):
+        with pytest.raises(InvalidArgument, match=r"^delay='5s' is not valid: a finite number of milliseconds"):
             broker.enqueue(job.message(), delay="5s")
         with pytest.raises(InvalidArgument, match=r"^message='job' is not valid: a dramatiq Message"):
             broker.enqueue("job")
@@ -404,6 +404,18 @@ def test_a_worker_with_no_threads_is_refused_instead_of_leaving_every_message_qu
         jobsim.Simulation(dramatiq.Worker(broker, worker_threads=threads), start=START)
 
 
+@pytest.mark.parametrize("timeout", [float("nan"), float("inf"), "1s"])
+def test_a_worker_timeout_that_is_not_a_finite_number_is_refused_naming_it(broker, timeout):
+    """Was a bare ValueError/OverflowError from int() in the simulated worker (TypeError for a string)."""
+
+    @dramatiq.actor
+    def job():
+        pass
+
+    with pytest.raises(InvalidArgument, match=rf"^worker_timeout={timeout!r} is not valid: milliseconds"):
+        jobsim.Simulation(dramatiq.Worker(broker, worker_timeout=timeout), start=START)
+
+
 def test_a_redis_broker_the_simulation_was_not_given_is_refused_when_none_is():
     # a test that forgot jobsim.Simulation(broker): actor.send reached the real Redis
     from dramatiq.brokers.redis import RedisBroker
@@ -474,3 +486,80 @@ def test_naming_an_actor_of_a_broker_the_simulation_does_not_run_says_to_pass_th
         with pytest.raises(jobsim.errors.InvalidArgument, match=r"or, if it is declared on a broker, app or queue "
                            r"this simulation was not given .*, pass that to jobsim.Simulation\(...\) too"):
             sim.runs(elsewhere)
+
+
+def test_a_nan_or_infinite_delay_is_refused_before_a_run_is_made(broker):
+    """Was a bare ValueError/OverflowError from int() of the eta, after the run had been made: a run left 'queued'."""
+    @dramatiq.actor
+    def job():
+        pass
+
+    with jobsim.Simulation(broker, start=START) as sim:
+        for delay in (float("nan"), float("inf"), -float("inf")):
+            with pytest.raises(InvalidArgument, match=rf"^delay={delay!r} is not valid: a finite number of "
+                                                      "milliseconds"):
+                job.send_with_options(delay=delay)
+        sim.run_until_idle()
+        assert sim.runs(job) == []
+
+
+@pytest.mark.parametrize("where", ["message", "actor"])
+def test_throws_that_is_not_an_exception_class_is_refused_at_the_send(broker, where):
+    """Dramatiq checks isinstance(error, throws) when the actor fails: a string there raised TypeError out of
+    sim.run_until_idle() and left the run 'running' (a real worker logs it and acks the message: no retry)."""
+    @dramatiq.actor(max_retries=1, **({"throws": "ValueError"} if where == "actor" else {}))
+    def job():
+        raise ValueError("boom")
+
+    options = {"throws": "ValueError"} if where == "message" else {}
+    with jobsim.Simulation(broker, start=START) as sim:
+        with pytest.raises(InvalidArgument, match=r"throws='ValueError' is not valid: an exception class or a "
+                                                  r"tuple of them, e\.g\. throws=\(ValueError,\)"):
+            job.send_with_options(**options)
+        assert sim.runs(job) == []
+
+
+def test_throws_given_as_exception_classes_is_accepted(broker):
+    @dramatiq.actor(max_retries=3, throws=(KeyError, ValueError))
+    def job():
+        raise ValueError("boom")
+
+    with jobsim.Simulation(broker, start=START) as sim:
+        job.send()
+        sim.run_until_idle()
+        assert [(r.status, len(r.attempts)) for r in sim.runs(job)] == [("failed", 1)]  # thrown: no retry
+
+
+def test_a_stop_planned_after_the_simulation_closed_is_refused(broker):
+    @dramatiq.actor
+    def job():
+        pass
+
+    with jobsim.Simulation(broker, start=START) as sim:
+        job.send()
+        sim.run_until_idle()
+    with pytest.raises(JobsimError, match=r"sim\.dramatiq\.stop_worker\(\) needs a running simulation"):
+        sim.dramatiq.stop_worker(at="2025-03-01T01:00:00Z")
+
+
+@pytest.mark.parametrize(("option", "value"), [
+    ("max_retries", "3"),  # Retries compares retries >= '3': TypeError in after_process_message
+    ("min_backoff", float("nan")),  # int(nan) in compute_backoff
+    ("max_backoff", "1s"),
+    ("time_limit", "5"),  # TimeLimit divides it by 1000 before the actor runs
+    ("max_age", float("nan")),
+])  # fmt: skip
+def test_a_retry_or_limit_option_dramatiq_cannot_compute_with_is_refused_at_the_send(broker, option, value):
+    """A real worker logs the middleware's TypeError/ValueError and acks the message (no retry, nothing failed) or
+    fails it before the actor runs; the simulation had failed it once, or run it with no limit."""
+    @dramatiq.actor
+    def job():
+        pass
+
+    with jobsim.Simulation(broker, start=START) as sim:
+        with pytest.raises(InvalidArgument, match=rf"^{option}={value!r} is not valid: a number of "):
+            job.send_with_options(**{option: value})
+        refused = dramatiq.actor(actor_name="limited", **{option: value})(lambda: None)
+        with pytest.raises(InvalidArgument, match=rf"^{option}={value!r} is not valid"):
+            refused.send()
+        assert sim.runs(job) == []

@@ -137,17 +137,49 @@ class _Asyncio:
         return getattr(asyncio, name)
 
 
+_TIMEOUTS = "an int of seconds, a string of digits with an optional unit d/h/m/s ('1h', '23m'), or None"
+
+
+def _unreadable_timeout(kwargs: dict[str, Any]) -> tuple[str, Any] | None:
+    """The first of ``create_job``'s timeouts and ttls that RQ's ``parse_timeout`` (``rq/utils.py:430-447``)
+    cannot read, as (keyword, value)."""
+    from rq.exceptions import TimeoutFormatError
+    from rq.utils import parse_timeout
+
+    for keyword in ("timeout", "result_ttl", "ttl", "failure_ttl"):
+        value = kwargs.get(keyword)
+        try:
+            parse_timeout(value)
+        except (ValueError, AssertionError, OverflowError, TimeoutFormatError):
+            return keyword, value
+    return None
+
+
 def _create_job(original: Any, world: RQWorld) -> Any:
+    from rq import Retry
+    from rq.exceptions import TimeoutFormatError
+
     def create_job(self: Any, func: Any, *args: Any, **kwargs: Any) -> Any:
         if len(args) < 9 and kwargs.get("job_id") is None:  # job_id is create_job's 10th parameter
             kwargs["job_id"] = world.new_id()
+        retry = kwargs.get("retry")
+        if retry is not None and not isinstance(retry, Retry):  # RQ: 'int' object has no attribute 'max'
+            name = getattr(func, "__qualname__", func)
+            why = InvalidArgument.build("retry", retry, "an rq.Retry(max=..., interval=...), or None")
+            raise InvalidArgument(f"RQ refused the job {name!r} on queue {self.name!r}: {why}")
         try:
             job = original(self, func, *args, **kwargs)
         except InvalidArgument:
             raise
-        except ValueError as exc:  # RQ's own checks: job_timeout=0, ttl <= 0, a bad job_id, on_failure=...
+        except (ValueError, AssertionError, OverflowError, TimeoutFormatError) as exc:
+            # RQ's own checks: job_timeout=0, ttl <= 0, a bad job_id, on_failure=...; parse_timeout's bare
+            # AssertionError (NaN), OverflowError (inf) and TimeoutFormatError ('abc') named with the option
             name = getattr(func, "__qualname__", func)
-            raise InvalidArgument(f"RQ refused the job {name!r} on queue {self.name!r}: {exc}") from exc
+            unreadable = _unreadable_timeout(kwargs)
+            if unreadable is None and not isinstance(exc, ValueError):
+                raise
+            why = exc if unreadable is None else InvalidArgument.build(*unreadable, _TIMEOUTS)
+            raise InvalidArgument(f"RQ refused the job {name!r} on queue {self.name!r}: {why}") from exc
         if callable(func):  # what the test names in sim.runs(func), also when RQ cannot import it back
             job._jobsim_callable = func
         return job
@@ -160,7 +192,11 @@ def _enqueue_in(original: Any) -> Any:
         if not isinstance(time_delta, dt.timedelta):
             raise InvalidArgument.build("time_delta", time_delta, "a datetime.timedelta for Queue.enqueue_in "
                                         "(RQ adds it to rq.utils.now(), rq/queue.py:1252)")  # fmt: skip
-        return original(self, time_delta, func, *args, **kwargs)
+        try:
+            return original(self, time_delta, func, *args, **kwargs)
+        except OverflowError as exc:  # rq.utils.now() + time_delta past datetime.max
+            raise InvalidArgument.build("time_delta", time_delta, "a datetime.timedelta that, added to now, stays "
+                                        "within year 9999 (RQ adds it to rq.utils.now(), rq/queue.py:1252)") from exc
 
     return enqueue_in
 

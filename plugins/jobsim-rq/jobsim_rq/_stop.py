@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from rq.job import JobStatus
 
 from jobsim._time import iso
-from jobsim.errors import InvalidArgument, UnsupportedFeature
+from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
 from jobsim.hooks import escapes, planned_instant
 
 from ._execution import HorseKilled, RQExecution
@@ -81,6 +81,12 @@ class Stopping(Lifecycle):
             )  # fmt: skip
         self.stop(str(payload.get("job_id")))
 
+    def refuse_closed(self, call: str) -> None:
+        """A stop or crash planned after the close could never happen: refused, not accepted and dropped."""
+        if getattr(self.sim, "_state", None) == "closed":
+            raise JobsimError(f"{call} needs a simulation that is not closed: it is closed, so nothing could happen "
+                              "at that instant; plan it inside the simulation's `with` block")
+
     def stop(self, job: Any, *, at: Any = None) -> None:
         """Stop ``job`` (a ``Job``, a job id or its ``Run``) as ``send_stop_job_command`` does, at ``at``
         (default: now; inside job code, that code's instant).
@@ -94,6 +100,7 @@ class Stopping(Lifecycle):
         """
         from jobsim._kernel import BACKGROUND
 
+        self.refuse_closed("sim.rq.stop()")
         held = self._held(job)
         at_ns = planned_instant(self.sim, at, "a stop-job command")
         if self.executing is held and self.sim.engine.x is not None:

@@ -268,6 +268,7 @@ class RQWorld(Stopping, Lifecycle):
                 "call enqueue_many without it", system="rq", feature=f"enqueue_many({what}=)",
             )  # fmt: skip
         datas = list(job_datas)  # may be a one-shot iterable
+        _check_enqueue_data(queue, datas)
         ids = [data.job_id for data in datas if data.job_id is not None]
         for job_id in ids:
             if ids.count(job_id) > 1:  # RQ's own check: both would be saved to one key
@@ -583,6 +584,7 @@ class RQWorld(Stopping, Lifecycle):
         work horse dies; the worker fails the job (or retries it) at once. Job bodies run in one go
         when they start, so plan the crash before the job starts.
         """
+        self.refuse_closed("sim.rq.crash_worker()")
         self.crashes.plan(at, function, worker=worker, kind=kind, restart=restart)
 
     @property
@@ -623,6 +625,15 @@ def _mixed(target: Any) -> InvalidArgument:
         "them, in that order) or Worker(...)s (each reads its own queues), not both; a queue no Worker reads can "
         "still be enqueued on (its jobs stay queued)"
     )
+
+
+def _check_enqueue_data(queue: Any, datas: list[Any]) -> None:
+    from rq.queue import EnqueueData
+
+    for index, data in enumerate(datas):
+        if not isinstance(data, EnqueueData):
+            raise InvalidArgument.build(f"Queue.enqueue_many() on RQ queue {queue.name!r}: job_datas[{index}]", data,
+                                        "what Queue.prepare_data(func, args, kwargs, ...) returns, one per job")
 
 
 def _job_kwargs(data: Any, status: Any) -> dict[str, Any]:

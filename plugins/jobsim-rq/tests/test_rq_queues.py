@@ -223,6 +223,45 @@ def test_bad_values_are_rqs_own_checks_as_invalid_argument(queue):
         Retry(max=0)  # outside the simulation, RQ's own class is untouched
 
 
+@pytest.mark.parametrize(("option", "value"), [
+    ("job_timeout", float("nan")),  # RQ's parse_timeout: an empty AssertionError
+    ("job_timeout", float("inf")),  # OverflowError: cannot convert float infinity to integer
+    ("job_timeout", "abc"),  # TimeoutFormatError, not a ValueError
+    ("result_ttl", float("nan")),
+    ("ttl", "5x"),
+    ("failure_ttl", float("-inf")),
+])  # fmt: skip
+def test_a_timeout_or_ttl_rq_cannot_read_is_named(queue, option, value):
+    keyword = "timeout" if option == "job_timeout" else option
+    with jobsim.Simulation(queue, start=START) as sim:
+        with pytest.raises(InvalidArgument, match=rf"^RQ refused the job 'note' on queue 'default': "
+                                                  rf"{keyword}={value!r} is not valid: an int of seconds"):
+            queue.enqueue(note, "a", **{option: value})
+        assert sim.runs() == []
+
+
+def test_a_retry_that_is_not_a_retry_and_an_enqueue_many_item_that_is_not_prepared_data_are_named(queue):
+    """Were AttributeErrors ('int' object has no attribute 'max' from RQ's create_job, 'job_id' from jobsim-rq's
+    enqueue_many)."""
+    with jobsim.Simulation(queue, start=START) as sim:
+        with pytest.raises(InvalidArgument, match=r"^RQ refused the job 'note' on queue 'default': retry=3 is not "
+                                                  r"valid: an rq\.Retry\(max=\.\.\., interval=\.\.\.\), or None"):
+            queue.enqueue(note, "a", retry=3)
+        with pytest.raises(InvalidArgument, match=r"^Queue\.enqueue_many\(\) on RQ queue 'default': job_datas\[1\]="
+                                                  r"\(<function note .*\) is not valid: what Queue\.prepare_data"):
+            queue.enqueue_many([Queue.prepare_data(note, ("a",)), (note, ("b",))])
+        assert sim.runs() == []
+
+
+def test_an_enqueue_in_past_year_9999_is_named(queue):
+    """RQ's now() + time_delta: a bare OverflowError('date value out of range') from rq/queue.py."""
+    with jobsim.Simulation(queue, start=START) as sim:
+        with pytest.raises(InvalidArgument, match=r"^time_delta=datetime\.timedelta\(days=999999999\) is not valid: "
+                                                  r"a datetime\.timedelta that, added to now, stays within year 9999"):
+            queue.enqueue_in(dt.timedelta(days=999_999_999), note, "a")
+        assert sim.runs() == []
+
+
 def test_a_synchronous_queue_is_refused():
     sync = Queue("sync", is_async=False, connection=redis.Redis(port=1))
     with pytest.raises(UnsupportedFeature, match="is_async=False"):

@@ -147,3 +147,17 @@ def test_other_worker_commands_are_refused(queue):
 
     with jobsim.Simulation(queue, start=START), pytest.raises(UnsupportedFeature, match="'shutdown' is not simulated"):
         send_shutdown_command(queue.connection, "jobsim-rq")
+
+
+def test_a_stop_or_crash_planned_after_the_simulation_closed_is_refused_not_silently_dropped(queue):
+    """Nothing runs after the close: sim.rq.stop(...) and sim.rq.crash_worker(...) were accepted and did nothing."""
+    with jobsim.Simulation(queue, start=START) as sim:
+        job = queue.enqueue(export, "a")
+        sim.run_until_idle()
+    later = "2025-03-01T01:00:00Z"
+    with pytest.raises(jobsim.JobsimError, match=r"sim\.rq\.stop\(\) needs a simulation that is not closed"):
+        sim.rq.stop(job, at=later)
+    with pytest.raises(jobsim.JobsimError, match=r"sim\.rq\.crash_worker\(\) needs a simulation that is not closed"):
+        sim.rq.crash_worker(at=later)
+    with pytest.raises(jobsim.JobsimError, match=r"sim\.crash_worker\(\) needs a simulation that is not closed"):
+        sim.crash_worker(at=later)

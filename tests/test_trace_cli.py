@@ -497,6 +497,22 @@ def test_a_deliver_hook_that_raises_exits_2_as_a_setup_hook_does(recording, app_
                    "fix it and run again\n")
 
 
+@pytest.mark.parametrize("call", ["sim.send(event, delay='-5s')", "sim.send('')"])
+def test_a_send_the_deliver_hook_makes_that_is_refused_exits_2_naming_the_hook(recording, app_module, capsys, call):
+    """A refused ``sim.send`` (InvalidArgument) inside the hook passed through as jobsim's own error and was caught
+    as the replay stopping (STOPPED: InvalidArgument: ..., exit 1): the hook's bug, named with its line, exit 2."""
+    spec = app_module()
+    path = Path(spec.rpartition(":")[0])
+    path.write_text(path.read_text() + f"def jobsim_deliver(sim, event):\n    {call}\n")
+    module, line = path.stem, len(path.read_text().splitlines())
+    code, out, err = run(capsys, "replay", recording["raw"], "--app", spec)
+    assert (code, out) == (2, "")
+    first, _, rest = err.partition(": InvalidArgument: ")
+    assert first == f"jobsim: error: {module}.jobsim_deliver() failed"
+    assert rest.endswith(f" ({module}.py, line {line}); fix it and run again\n"), err
+    assert "STOPPED" not in err
+
+
 def test_a_setup_hook_that_raises_is_one_line_naming_its_line(recording, app_module, capsys):
     spec = app_module()
     path = Path(spec.rpartition(":")[0])

@@ -243,6 +243,29 @@ def test_setup_and_deliver_hooks():
     assert calls == ["setup", "user/created"]
 
 
+@pytest.mark.parametrize("delayed", [False, True])
+def test_a_send_the_deliver_hook_makes_that_is_refused_is_raised_not_a_stop(delayed):
+    """The caller's deliver passing a bad argument to jobsim (InvalidArgument) was caught as the replayed code
+    stopping (``stopped``, ``same`` False): their bug, raised to them as any other error of their deliver."""
+    app = jobsim.App("store")
+
+    @app.function("greet", on="user/created")
+    def greet(ctx):
+        return "hello"
+
+    with jobsim.Simulation(app, start=START, profile="bullmq") as sim:  # a send with a delay: sent again at arrival
+        sim.send("user/created", {"id": "u1"}, delay="1m" if delayed else None)
+        sim.run_until_idle()
+
+    def deliver(s, event):
+        s.send(event, delay="-5s")
+
+    with pytest.raises(jobsim.InvalidArgument, match=r"^delay='-5s' is not valid: "):
+        jobsim.Simulation.replay(sim.trace, app, deliver=deliver)
+    with pytest.raises(ZeroDivisionError):  # and any other error of the deliver's is the caller's, as before
+        jobsim.Simulation.replay(sim.trace, app, deliver=lambda s, event: 1 / 0)
+
+
 def test_a_replay_that_runs_away_stops_with_the_reason(recorded):
     app = jobsim.App("loop")
 

@@ -189,7 +189,7 @@ class Script:
 
     def _arm(self, data: dict[str, Any]) -> None:
         """Arm again what the recording armed: ``sim.fail``, ``crash_worker``, ``downtime``, ``duplicate_delivery``,
-        ``sim.mail.smtp_fail``, ``smtp_delay``, ``smtp_drop``."""
+        ``sim.mail.smtp_fail``, ``smtp_delay``, ``smtp_drop``, ``smtp_size_limit``."""
         sim, fault, function = self.sim, data.get("fault", "fail"), data.get("function")
         if function is not None and function not in sim.functions:
             self.notes.append(f"a recorded {_ARMING.get(fault, fault)} for function {function!r} was not "
@@ -209,6 +209,8 @@ class Script:
             sim.mail.smtp_delay(_given(data, "after", 0), on=data.get("on", "DATA"), times=_given(data, "times", 1))
         elif fault == "smtp.drop":
             sim.mail.smtp_drop(_given(data, "times", 1), on=data.get("on", "DATA"), delivered=data.get("delivered"))
+        elif fault == "smtp.size":
+            sim.mail.smtp_size_limit(data.get("size"))
         elif fault == "duplicate":
             sim.duplicate_delivery(function=function, at=to_datetime(int(data["when"])),
                                    times=_given(data, "times", 1))  # fmt: skip
@@ -243,7 +245,8 @@ def _given(data: dict[str, Any], name: str, default: int) -> int:
 _MAX_ITEMS = 50_000_000
 _ARMING = {"fail": "sim.fail()", "crash": "sim.crash_worker()", "downtime": "sim.downtime()",
            "duplicate": "sim.duplicate_delivery()", "smtp": "sim.mail.smtp_fail()",
-           "smtp.delay": "sim.mail.smtp_delay()", "smtp.drop": "sim.mail.smtp_drop()"}  # fmt: skip
+           "smtp.delay": "sim.mail.smtp_delay()", "smtp.drop": "sim.mail.smtp_drop()",
+           "smtp.size": "sim.mail.smtp_size_limit()"}  # fmt: skip
 
 
 def rebuild_error(info: Any) -> Any:

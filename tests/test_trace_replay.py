@@ -802,3 +802,26 @@ def test_the_first_divergence_is_the_earliest_on_either_side_and_says_both_times
         "http call #2 of run #1", "url", "https://late.test/", "https://new.test/")
     assert first.describe()[0] == ("http: http call #2 of run #1 at 2025-03-06T09:00:00.000Z (replayed: at "
                                    "2025-03-03T09:00:00.000Z): differs")
+
+
+def test_a_recorded_smtp_size_limit_is_set_again_by_the_replay():
+    import smtplib
+    from email.message import EmailMessage
+
+    app = jobsim.App("mailer")
+
+    @app.function("send", on="go", retries=0)
+    def send(ctx):
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = "a@acme.test", "b@example.com", "report"
+        message.set_content("x" * 5_000)
+        with smtplib.SMTP("smtp.example.com") as smtp:
+            smtp.send_message(message)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.mail.smtp_size_limit(1_000)
+        sim.send("go")
+        sim.run_until_idle()
+    assert sim.runs("send")[0].status == "failed" and sim.mail.outbox == []
+    result = jobsim.Simulation.replay(sim.trace, app)
+    assert result.same, result.report()  # the replay's server refused it too (it was delivered there)

@@ -83,8 +83,8 @@ def _factory_named(refused: InvalidArgument, targets: tuple[Any, ...], made: lis
             kind = f"{shown(item)} ({type(item).__qualname__})"
             which = f"{shown(value)}, whose {kind} is" if value is not item else f"{kind}, which is"
             return InvalidArgument(
-                f"js.simulations(): the factory {_where(target)} returned {which} not a target to simulate; a "
-                f"factory must return what Simulation takes, or a list or tuple of such: {accepted}"
+                f"js.simulations(): a factory among the targets, {_where(target)}, returned {which} not a target to "
+                f"simulate; a factory must return what Simulation takes, or a list or tuple of such: {accepted}"
             )  # fmt: skip
     return None
 

@@ -380,8 +380,8 @@ def test_a_factory_that_returns_no_target_is_named_with_what_it_returned(factory
     with pytest.raises(jobsim.InvalidArgument) as info:
         draw_once(js.simulations(factory))
     assert str(info.value).startswith(
-        f"js.simulations(): the factory <lambda> (test_strategies.py, line {line}) {returned} not a target to "
-        f"simulate; a factory must return what Simulation takes, or a list or tuple of such: {accepted}")
+        f"js.simulations(): a factory among the targets, <lambda> (test_strategies.py, line {line}), {returned} not "
+        f"a target to simulate; a factory must return what Simulation takes, or a list or tuple of such: {accepted}")
 
 
 def test_a_refused_target_that_no_factory_built_keeps_simulation_s_words():

@@ -364,9 +364,12 @@ def user_hook(module: Any, name: str, arity: int, shape: str) -> Callable[..., A
     def call(*args: Any) -> Any:
         try:
             return hook(*args)
-        except JobsimError:
-            raise
         except (Exception, SystemExit) as exc:  # sys.exit() in a hook ended jobsim with its code and no word
+            # a jobsim error passes (a budget the simulation the hook drives ran out of: the caller says what that
+            # means), but a refused jobsim call of the hook's own (sim.send(event, delay='-5s')) is its bug, as any
+            # other error of it: job code's refusals fail its runs and never reach here
+            if isinstance(exc, JobsimError) and not isinstance(exc, InvalidArgument):
+                raise
             frames = traceback.extract_tb(exc.__traceback__)[1:]  # past this wrapper
             mine = [f for f in frames if f.filename == source] or frames
             at = f" ({Path(mine[-1].filename).name}, line {mine[-1].lineno})" if mine else ""

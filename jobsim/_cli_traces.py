@@ -141,10 +141,11 @@ def _warnings_to_stderr() -> Iterator[None]:
 
 
 @contextmanager
-def _stdin_or(name: str, command: str) -> Iterator[str]:
-    """``name`` as it is; ``-``: standard input, read whole into a file named ``-`` in a temporary folder that is
-    the working folder while the command reads it, so every message and warning names it ``-`` as typed (the
-    readers take a path: a gzip stream is told by its first bytes, and opened again)."""
+def _stdin_or(name: str, command: str) -> Iterator[str | os.PathLike[str]]:
+    """``name`` as it is; ``-``: standard input, read whole into a file in a temporary folder, given to the readers
+    as a path that every message and warning names ``-`` as typed (the readers take a path: a gzip stream is told
+    by its first bytes, and opened again). The working folder stays where it is: it was the temporary folder while
+    the command read, for code running meanwhile too (a plugin imported from the working folder)."""
     if name != "-":
         yield name
         return
@@ -153,20 +154,17 @@ def _stdin_or(name: str, command: str) -> Iterator[str]:
         state = "closed" if sys.stdin is None else "a terminal" if stdin is not None else "not a byte stream"
         raise InvalidArgument(f"`jobsim {command} -` reads standard input, which is {state} here; pipe a file "
                               f"into it (`gunzip -c t.jsonl.gz | jobsim {command} -`) or give its path")  # fmt: skip
-    here = os.getcwd()
+    from ._tracefile import ShownAs
+
     with tempfile.TemporaryDirectory(prefix="jobsim-stdin-") as folder:
-        with open(os.path.join(folder, "-"), "wb") as spool:
+        spooled = os.path.join(folder, "-")  # its name is "-" too: an import's header keeps the file's name
+        with open(spooled, "wb") as spool:
             shutil.copyfileobj(stdin, spool)
-        os.chdir(folder)
-        try:
-            yield name
-        finally:
-            os.chdir(here)
+        yield ShownAs.of(spooled, name)
 
 
 def _read_stdin(name: str, strict: bool) -> Any:
-    """``name`` as it is; ``-`` read (in the folder ``_stdin_or`` makes) into a ``Trace``, so that the other
-    side of a diff, a path relative to the working folder, is read from there."""
+    """``name`` as it is; ``-`` read into a ``Trace`` (named ``-``)."""
     from ._importing import read_any
 
     if name != "-":

@@ -500,7 +500,8 @@ DECODERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "http": _decode_http,
     "email": _typed("email", **_RUN_NAMED),
     "fault.armed": _typed("fault.armed", fault=str, function=str, step=str, times=int, code=int, when=int,
-                          start=int, end=int, message=str, on=str, error=dict, run=str, after=int, delivered=bool),
+                          start=int, end=int, message=str, on=str, error=dict, run=str, after=int, delivered=bool,
+                          size=int),
 }  # fmt: skip
 
 

@@ -8,14 +8,17 @@ policy as ``Retries``.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Mapping
 from typing import Any
 
 from ._drawspec import is_factory
 from ._history import Send
 from ._retries import Retries
+from ._safe import shown
 from ._simulation import Simulation
 from ._time import duration_ns, format_duration, instant_ns, iso, to_datetime
+from .errors import InvalidArgument
 
 
 class InstantAt:
@@ -59,9 +62,50 @@ class Build:
 
     def __call__(self, *names: Code, start: Any, seed: int, **_shown: Any) -> Simulation:
         made = [target() if is_factory(target) else target for target in self.targets]
-        sim = Simulation(*made, start=start, seed=seed, profile=self.profile, tz=self.tz, **self.options)
+        try:
+            sim = Simulation(*made, start=start, seed=seed, profile=self.profile, tz=self.tz, **self.options)
+        except InvalidArgument as refused:
+            raise _factory_named(refused, self.targets, made) or refused from None
         sim._drawn_as = ", ".join(name.text for name in names)  # the reproduction's targets, as printed here
         return sim
+
+
+def _factory_named(refused: InvalidArgument, targets: tuple[Any, ...], made: list[Any]) -> InvalidArgument | None:
+    """A target a factory built that ``Simulation`` refused, named as the factory's doing: ``targets=5 is not
+    valid`` said nothing of the ``lambda: 5`` that returned it, which the test never passed as a target."""
+    message = str(refused)
+    for target, value in zip(targets, made, strict=True):
+        if target is value:
+            continue
+        returned = [item for item in _flat(value) if message.startswith(f"targets={shown(item)} is not valid: ")]
+        if returned:
+            item, accepted = returned[0], message.partition(" is not valid: ")[2]
+            kind = f"{shown(item)} ({type(item).__qualname__})"
+            which = f"{shown(value)}, whose {kind} is" if value is not item else f"{kind}, which is"
+            return InvalidArgument(
+                f"js.simulations(): a factory among the targets, {_where(target)}, returned {which} not a target to "
+                f"simulate; a factory must return what Simulation takes, or a list or tuple of such: {accepted}"
+            )  # fmt: skip
+    return None
+
+
+def _flat(value: Any) -> list[Any]:
+    """The targets a factory's value holds, as ``Simulation`` flattens them."""
+    if isinstance(value, (list, tuple)):
+        return [item for part in value for item in _flat(part)]
+    return [value]
+
+
+def _where(factory: Any) -> str:
+    """``make_shop`` (test_shop.py, line 12): a lambda is known by where it is written."""
+    function = getattr(factory, "func", factory)  # a functools.partial: the function it calls
+    code = getattr(function, "__code__", None)
+    name = getattr(function, "__qualname__", None) or getattr(function, "__name__", None) or shown(function)
+    if function is not factory:
+        name = f"functools.partial({name})"
+    if code is None:
+        return name
+    return f"{name} ({os.path.basename(code.co_filename)}, line {code.co_firstlineno})"
 
 
 class IsoStart:

@@ -170,6 +170,23 @@ class MailSink:
         self._smtp.faults.append(SmtpDrop(on, delivered, times))
         self._host.record("fault.armed", fault="smtp.drop", on=on, delivered=delivered, times=times)
 
+    @keywords_checked("sim.mail.smtp_size_limit()")
+    def smtp_size_limit(self, limit: int | None) -> None:
+        """Set the largest message, in bytes, the SMTP server takes (``SIZE_LIMIT``, 36,700,160 = 35 MiB, by
+        default; ``None``: no limit).
+
+        The server advertises it in its ``EHLO`` reply (``SIZE 10485760``, a bare ``SIZE`` without one), as a real
+        one does, and refuses a larger message with ``552 5.3.4 Message size exceeds fixed maximum message size``:
+        at ``MAIL FROM`` when the client declares the size (smtplib and aiosmtplib send ``SIZE=<bytes>``:
+        ``SMTPSenderRefused``), else once ``DATA`` has read it (``SMTPDataError``). A refused message is not in the
+        outbox. A replay of the trace sets it again.
+        """
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise InvalidArgument.build("limit", limit, "a number of bytes >= 1 (10 * 1024 * 1024 for 10 MiB), or "
+                                        "None for no limit")  # fmt: skip
+        self._smtp.size_limit = limit
+        self._host.record("fault.armed", fault="smtp.size", size=limit)
+
     def _deliver_smtp(self, mail_from: str, rcpts: list[str], data: bytes) -> str:
         sent_at = to_datetime(self._host.now_ns())
         email = parse_message(mail_from, rcpts, data, sent_at=sent_at,

@@ -19,7 +19,7 @@ from ._events import Event
 from ._time import duration_ns, iso, to_datetime
 from ._trace import Trace
 from ._tracefile import end_of
-from .errors import InjectedFault, JobsimError
+from .errors import InjectedFault, InvalidArgument, JobsimError
 
 if TYPE_CHECKING:
     from ._simulation import Simulation
@@ -94,6 +94,7 @@ class Script:
                                         if kind == "fault.armed" and data.get("run") is not None)  # fmt: skip
         self.replayed_by_jobs: Counter[str] = Counter()
         self._read = 0  # how many of the replay's own records were looked at for them
+        self._refused: InvalidArgument | None = None  # a jobsim call the caller's deliver made, refused
 
     def run(self, extra_ns: int | None) -> str | None:
         driven = any(kind == "advance" for _, kind, _ in self.recorded._rows)
@@ -113,6 +114,8 @@ class Script:
         except HookFailed:  # the caller's deliver hook, not the replayed code: bad input, as a setup that raises
             raise
         except JobsimError as error:  # a budget, a run-away: the replay of this code never ends
+            if error is self._refused:  # the caller's bug, raised to them as their deliver's other errors are
+                raise
             return f"{type(error).__name__}: {error}"
         finally:
             if self.late:
@@ -136,7 +139,17 @@ class Script:
         elif sim.kernel.now > at:
             self.late.append(f"{data.get('name')} recorded at {iso(at)}, delivered at {iso(sim.kernel.now)}")
         self.inputs += 1
-        self.deliver(sim, _recorded_event(data))
+        self._deliver(_recorded_event(data))
+
+    def _deliver(self, event: Event) -> None:
+        """``deliver(sim, event)``; a jobsim call of a caller's deliver that is refused (``sim.send(event,
+        delay='-5s')``, InvalidArgument) is their bug, not the replayed code stopping (it was ``STOPPED``)."""
+        try:
+            self.deliver(self.sim, event)
+        except InvalidArgument as error:
+            if self.deliver is not send_input:  # the recorded event itself refused by today's code: a stop
+                self._refused = error
+            raise
 
     def _send_delayed(self, before: int | None) -> None:
         """Send again the delayed events the test sent before the advance record ``before`` (``None``:
@@ -156,7 +169,7 @@ class Script:
             if self.deliver is send_input and "send.delay" not in sim.profile.lacks:
                 sim.send(event, delay=f"{max(at - now, 0)}ns")  # exact: the recorded delay to the nanosecond
             else:
-                sim.kernel.schedule(max(at, now), self.deliver, sim, event, owner="replay (a delayed input)")
+                sim.kernel.schedule(max(at, now), self._deliver, event, owner="replay (a delayed input)")
 
     def _armed_again_by_jobs(self, at: int, data: dict[str, Any]) -> bool:
         """Whether the replay's job code already armed this fault, which a trace saved before job code's
@@ -176,7 +189,7 @@ class Script:
 
     def _arm(self, data: dict[str, Any]) -> None:
         """Arm again what the recording armed: ``sim.fail``, ``crash_worker``, ``downtime``, ``duplicate_delivery``,
-        ``sim.mail.smtp_fail``, ``smtp_delay``, ``smtp_drop``."""
+        ``sim.mail.smtp_fail``, ``smtp_delay``, ``smtp_drop``, ``smtp_size_limit``."""
         sim, fault, function = self.sim, data.get("fault", "fail"), data.get("function")
         if function is not None and function not in sim.functions:
             self.notes.append(f"a recorded {_ARMING.get(fault, fault)} for function {function!r} was not "
@@ -196,6 +209,8 @@ class Script:
             sim.mail.smtp_delay(_given(data, "after", 0), on=data.get("on", "DATA"), times=_given(data, "times", 1))
         elif fault == "smtp.drop":
             sim.mail.smtp_drop(_given(data, "times", 1), on=data.get("on", "DATA"), delivered=data.get("delivered"))
+        elif fault == "smtp.size":
+            sim.mail.smtp_size_limit(data.get("size"))
         elif fault == "duplicate":
             sim.duplicate_delivery(function=function, at=to_datetime(int(data["when"])),
                                    times=_given(data, "times", 1))  # fmt: skip
@@ -230,7 +245,8 @@ def _given(data: dict[str, Any], name: str, default: int) -> int:
 _MAX_ITEMS = 50_000_000
 _ARMING = {"fail": "sim.fail()", "crash": "sim.crash_worker()", "downtime": "sim.downtime()",
            "duplicate": "sim.duplicate_delivery()", "smtp": "sim.mail.smtp_fail()",
-           "smtp.delay": "sim.mail.smtp_delay()", "smtp.drop": "sim.mail.smtp_drop()"}  # fmt: skip
+           "smtp.delay": "sim.mail.smtp_delay()", "smtp.drop": "sim.mail.smtp_drop()",
+           "smtp.size": "sim.mail.smtp_size_limit()"}  # fmt: skip
 
 
 def rebuild_error(info: Any) -> Any:

@@ -40,7 +40,11 @@ _PATH = re.compile(r"(?i)(FROM|TO):\s*<([^>]*)>(.*)")
 # local@domain (the local part may be quoted, holding quoted pairs: "a\"b"), as a real server requires; RFC 5321
 # lets "Postmaster" go without one
 _ADDRESS = re.compile(r'(?:"(?:[^"\\]|\\[ -~])*"|[^@\s<>"]+)@[^@\s<>"]+|(?i:postmaster)')
-_SIZE_LIMIT = 36_700_160
+SIZE_LIMIT = 36_700_160
+"""The largest message the server takes by default, in bytes (35 MiB, as it advertises in ``SIZE``): a larger one
+is refused with ``552`` (``sim.mail.smtp_size_limit``)."""
+_TOO_BIG = "5.3.4 Message size exceeds fixed maximum message size"
+_SIZE_PARAM = re.compile(r"(?i)SIZE=(\S*)")
 
 
 @dataclass(slots=True)
@@ -88,6 +92,7 @@ class SmtpServer:
         self.spend = spend
         self.faults: list[SmtpFault | SmtpDrop] = []
         self.delays: list[SmtpDelay] = []
+        self.size_limit: int | None = SIZE_LIMIT  # None: no limit (advertised as a bare SIZE, RFC 1870)
 
     def take_fault(self, point: FaultPoint) -> SmtpFault | SmtpDrop | None:
         """The first pending fault (an error reply, or a drop) for ``point``, using up one of its repetitions."""
@@ -197,6 +202,11 @@ class SmtpSession:
         self._mail_from: str | None = None
         self._rcpts: list[str] = []
         self._data = bytearray()
+        self._size = 0  # the message's size so far, in bytes (past the limit, nothing more is kept)
+
+    def _too_big(self, size: int) -> bool:
+        limit = self.server.size_limit
+        return limit is not None and size > limit
 
     # -- commands ------------------------------------------------------------------
 
@@ -220,7 +230,8 @@ class SmtpSession:
             return
         self._reset()
         self._greeted = True
-        features = [f"{self.server.hostname} greets {arg or 'client'}", f"SIZE {_SIZE_LIMIT}",
+        limit = self.server.size_limit
+        features = [f"{self.server.hostname} greets {arg or 'client'}", "SIZE" if limit is None else f"SIZE {limit}",
                     "8BITMIME", *(("AUTH PLAIN LOGIN",) if self.tls else ("STARTTLS",)),
                     "ENHANCEDSTATUSCODES", "SMTPUTF8"]
         self._reply(250, *features)
@@ -303,6 +314,10 @@ class SmtpSession:
             self._reply(501, "5.5.4 Syntax: MAIL FROM:<address>")
         elif match.group(2) and not _ADDRESS.fullmatch(match.group(2)):  # <> (a bounce's) is fine
             self._reply(501, "5.1.7 Bad sender address syntax")
+        elif (declared := _SIZE_PARAM.search(match.group(3))) and not declared.group(1).isdigit():
+            self._reply(501, "5.5.4 Bad message size syntax")
+        elif declared and self._too_big(int(declared.group(1))):  # smtplib declares len(msg) (RFC 1870)
+            self._reply(552, _TOO_BIG)
         elif self._refused("MAIL") is None:
             self._mail_from = match.group(2)
             self._reply(250, "2.1.0 Ok")
@@ -328,11 +343,17 @@ class SmtpSession:
 
     def _data_line(self, raw: bytes) -> None:
         if raw != b".":
-            self._data += (raw[1:] if raw.startswith(b".") else raw) + b"\r\n"
+            line = (raw[1:] if raw.startswith(b".") else raw) + b"\r\n"
+            self._size += len(line)
+            if not self._too_big(self._size):  # a message past the limit is read to its end, not kept
+                self._data += line
             return
         self._mode = "command"
-        mail_from, rcpts, data = self._mail_from or "", self._rcpts, bytes(self._data)
+        mail_from, rcpts, data, size = self._mail_from or "", self._rcpts, bytes(self._data), self._size
         self._reset()
+        if self._too_big(size):  # undeclared, or larger than declared: refused once read, as Postfix does
+            self._reply(552, _TOO_BIG)
+            return
         fault = self.server.take_fault("DATA")
         if isinstance(fault, SmtpDrop) and fault.delivered:  # queued, then the connection went before the reply
             self.server.deliver(mail_from, rcpts, data)

@@ -237,8 +237,35 @@ def _zone_name(tz: Any) -> str:
     return zone_name(tz) if isinstance(tz, dt.tzinfo) else str(tz)
 
 
+class ShownAs(type(Path())):  # type: ignore[misc]  # PosixPath or WindowsPath, as Path() makes
+    """A file read under another name: ``str()`` (every message and warning, ``trace.path``) gives ``shown``,
+    ``os.fspath()`` (``open``, ``gzip.open``, ``os.stat``) the file itself. ``jobsim show -`` reads standard input
+    spooled into a temporary file, and names it ``-`` as typed, without making that file's folder the process's
+    working folder. A path made from it (``.parent``, ``.with_suffix``) has no such name: it shows as itself."""
+
+    _shown: str | None = None
+
+    @classmethod
+    def of(cls, path: str, shown: str) -> ShownAs:
+        made = cls(path)
+        made._shown = shown
+        return made
+
+    def __str__(self) -> str:
+        return self._shown if self._shown is not None else self.__fspath__()
+
+    def __fspath__(self) -> str:
+        itself: str = super().__str__()
+        return itself
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}.of({self.__fspath__()!r}, {self._shown!r})"
+
+
 def _path(path: Any) -> Path:
     """A trace file's path, checked: ``open`` would raise ``TypeError``/``ValueError`` for the rest."""
+    if isinstance(path, ShownAs):  # its name kept (Path(path) would show the file's own)
+        return path
     if isinstance(path, (str, os.PathLike)):
         text = os.fspath(path)
         if isinstance(text, str) and text and "\x00" not in text:

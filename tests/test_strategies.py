@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 import jobsim
 from jobsim import strategies as js
 from jobsim._cron import CronSchedule
+from jobsim._drawcode import Build
 from jobsim._faults import METHODS
 from jobsim._time import MS, duration_ns, instant_ns
 
@@ -355,6 +356,37 @@ def test_a_printed_simulation_names_a_factory_as_a_call():
     printed = printed_simulation(fails)
     assert printed == "jobsim.Simulation(make_shop(), start='2025-03-01T00:00:00Z', seed=3)"
     assert eval(printed, {"jobsim": jobsim, "make_shop": make_shop}).apps == [APP]
+
+
+def draw_once(strategy):
+    @settings(max_examples=1, database=None)
+    @given(strategy)
+    def draw(sim):
+        pass
+
+    draw()
+
+
+@pytest.mark.parametrize(("factory", "returned", "accepted"), [
+    (lambda: 5, "returned 5 (int), which is", "a jobsim.App or a target a backend plugin adapts (installed plugins"),
+    (lambda: None, "returned None (NoneType), which is", "a jobsim.App; None is what a jobsim_app fixture or a factory "
+                                                         "without `return app` gives"),
+    (lambda: [APP, "shop"], "returned [App('strategies', functions=['f']), 'shop'], whose 'shop' (str) is",
+     "a jobsim.App itself, not its name or import path"),
+])  # fmt: skip
+def test_a_factory_that_returns_no_target_is_named_with_what_it_returned(factory, returned, accepted):
+    """It read ``targets=5 is not valid: a jobsim.App or ...``: a value the test never passed, the factory unnamed."""
+    line = factory.__code__.co_firstlineno
+    with pytest.raises(jobsim.InvalidArgument) as info:
+        draw_once(js.simulations(factory))
+    assert str(info.value).startswith(
+        f"js.simulations(): a factory among the targets, <lambda> (test_strategies.py, line {line}), {returned} not "
+        f"a target to simulate; a factory must return what Simulation takes, or a list or tuple of such: {accepted}")
+
+
+def test_a_refused_target_that_no_factory_built_keeps_simulation_s_words():
+    with pytest.raises(jobsim.InvalidArgument, match=r"^targets=<object object at 0x\w+> is not valid: a jobsim"):
+        Build((APP, object()), None, None, {})(start="2024-01-01T00:00:00Z", seed=0)
 
 
 def test_an_app_the_profile_cannot_run_is_refused_when_the_strategy_is_built():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import importlib.metadata
 import json
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -497,6 +498,22 @@ def test_a_deliver_hook_that_raises_exits_2_as_a_setup_hook_does(recording, app_
                    "fix it and run again\n")
 
 
+@pytest.mark.parametrize("call", ["sim.send(event, delay='-5s')", "sim.send('')"])
+def test_a_send_the_deliver_hook_makes_that_is_refused_exits_2_naming_the_hook(recording, app_module, capsys, call):
+    """A refused ``sim.send`` (InvalidArgument) inside the hook passed through as jobsim's own error and was caught
+    as the replay stopping (STOPPED: InvalidArgument: ..., exit 1): the hook's bug, named with its line, exit 2."""
+    spec = app_module()
+    path = Path(spec.rpartition(":")[0])
+    path.write_text(path.read_text() + f"def jobsim_deliver(sim, event):\n    {call}\n")
+    module, line = path.stem, len(path.read_text().splitlines())
+    code, out, err = run(capsys, "replay", recording["raw"], "--app", spec)
+    assert (code, out) == (2, "")
+    first, _, rest = err.partition(": InvalidArgument: ")
+    assert first == f"jobsim: error: {module}.jobsim_deliver() failed"
+    assert rest.endswith(f" ({module}.py, line {line}); fix it and run again\n"), err
+    assert "STOPPED" not in err
+
+
 def test_a_setup_hook_that_raises_is_one_line_naming_its_line(recording, app_module, capsys):
     spec = app_module()
     path = Path(spec.rpartition(":")[0])
@@ -791,6 +808,46 @@ def test_standard_input_written_to_a_file_named_dash(recording, capsys, monkeypa
     code, out, err = run(capsys, command, "-", *(["-o"] if command == "import" else []), "./-")
     assert code == 0 and out.startswith(f"jobsim {command}: "), err
     assert len(load(tmp_path / "-")) > 0  # a trace now, not the older file
+
+
+@pytest.mark.parametrize("command", ["show", "scan", "redact", "import", "diff"])
+def test_reading_standard_input_leaves_the_working_folder_alone(recording, capsys, monkeypatch, tmp_path, command):
+    """``-`` was spooled into a temporary folder that became the process's working folder while it was read: code
+    running meanwhile (a plugin imported from the working folder, a path relative to it) found itself elsewhere."""
+    import jobsim._importing
+    import jobsim._scan
+
+    seen = []
+    for module, name in ((jobsim._importing, "read_any"), (jobsim._importing, "import_events"),
+                         (jobsim._scan, "scan")):  # fmt: skip
+        original = getattr(module, name)
+
+        def spy(path, *args, _original=original, **kwargs):
+            seen.append((os.getcwd(), str(path)))
+            return _original(path, *args, **kwargs)
+
+        monkeypatch.setattr(module, name, spy)
+    events = b'{"name": "go", "data": {}, "ts": 1740960000000}\n'
+    _stdin(monkeypatch, events if command == "import" else recording["gz"].read_bytes())
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.jsonl.gz").write_bytes(recording["gz"].read_bytes())
+    argv = {"show": ["show", "-"], "scan": ["scan", "-"], "redact": ["redact", "-", "out.jsonl"],
+            "import": ["import", "-", "-o", "out.jsonl"], "diff": ["diff", "a.jsonl.gz", "-"]}[command]  # fmt: skip
+    code, _, err = run(capsys, *argv)
+    assert code == 0, err
+    assert seen and all(where == str(tmp_path) for where, _ in seen), seen
+    assert [shown for _, shown in seen][-1 if command != "diff" else 0] == "-"  # still named as typed
+
+
+def test_a_bad_trace_on_standard_input_is_named_dash(capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    _stdin(monkeypatch, b'{"k": "header", "format": "jobsim-trace", "v": 1}\nnot json\n')
+    code, out, err = run(capsys, "show", "-")
+    assert (code, out) == (2, "") and err.startswith("jobsim: error: -:"), err
+    _stdin(monkeypatch, gzip.compress(b'{"name": "go", "data": {}}\n' * 50)[:40])
+    code, out, err = run(capsys, "scan", "-")
+    assert (code, out) == (2, "") and err.startswith("jobsim: error: -: the gzip stream is damaged or cut off"), err
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(("argv", "message"), [

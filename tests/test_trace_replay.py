@@ -243,6 +243,29 @@ def test_setup_and_deliver_hooks():
     assert calls == ["setup", "user/created"]
 
 
+@pytest.mark.parametrize("delayed", [False, True])
+def test_a_send_the_deliver_hook_makes_that_is_refused_is_raised_not_a_stop(delayed):
+    """The caller's deliver passing a bad argument to jobsim (InvalidArgument) was caught as the replayed code
+    stopping (``stopped``, ``same`` False): their bug, raised to them as any other error of their deliver."""
+    app = jobsim.App("store")
+
+    @app.function("greet", on="user/created")
+    def greet(ctx):
+        return "hello"
+
+    with jobsim.Simulation(app, start=START, profile="bullmq") as sim:  # a send with a delay: sent again at arrival
+        sim.send("user/created", {"id": "u1"}, delay="1m" if delayed else None)
+        sim.run_until_idle()
+
+    def deliver(s, event):
+        s.send(event, delay="-5s")
+
+    with pytest.raises(jobsim.InvalidArgument, match=r"^delay='-5s' is not valid: "):
+        jobsim.Simulation.replay(sim.trace, app, deliver=deliver)
+    with pytest.raises(ZeroDivisionError):  # and any other error of the deliver's is the caller's, as before
+        jobsim.Simulation.replay(sim.trace, app, deliver=lambda s, event: 1 / 0)
+
+
 def test_a_replay_that_runs_away_stops_with_the_reason(recorded):
     app = jobsim.App("loop")
 
@@ -779,3 +802,26 @@ def test_the_first_divergence_is_the_earliest_on_either_side_and_says_both_times
         "http call #2 of run #1", "url", "https://late.test/", "https://new.test/")
     assert first.describe()[0] == ("http: http call #2 of run #1 at 2025-03-06T09:00:00.000Z (replayed: at "
                                    "2025-03-03T09:00:00.000Z): differs")
+
+
+def test_a_recorded_smtp_size_limit_is_set_again_by_the_replay():
+    import smtplib
+    from email.message import EmailMessage
+
+    app = jobsim.App("mailer")
+
+    @app.function("send", on="go", retries=0)
+    def send(ctx):
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = "a@acme.test", "b@example.com", "report"
+        message.set_content("x" * 5_000)
+        with smtplib.SMTP("smtp.example.com") as smtp:
+            smtp.send_message(message)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.mail.smtp_size_limit(1_000)
+        sim.send("go")
+        sim.run_until_idle()
+    assert sim.runs("send")[0].status == "failed" and sim.mail.outbox == []
+    result = jobsim.Simulation.replay(sim.trace, app)
+    assert result.same, result.report()  # the replay's server refused it too (it was delivered there)

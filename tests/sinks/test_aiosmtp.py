@@ -447,3 +447,12 @@ def test_an_aiosmtplib_the_bridge_was_not_verified_with_fails_loudly(
 
 def test_the_bridge_is_verified_with_the_installed_aiosmtplib() -> None:
     assert _aiosmtp.unsupported() is None, f"aiosmtplib {aiosmtplib.__version__}: extend VERIFIED after checking it"
+
+
+def test_a_message_over_the_size_limit_is_refused_as_aiosmtplib_sees_a_real_server_do(mail: MailSink,
+                                                                                      drive: Drive) -> None:
+    mail.smtp_size_limit(200)
+    with pytest.raises(aiosmtplib.SMTPSenderRefused) as refused:  # it declares SIZE= at MAIL FROM, as smtplib does
+        drive(aiosmtplib.send(receipt(), hostname="smtp.example.com", port=25, start_tls=False))
+    assert refused.value.code == 552
+    assert mail.outbox == []

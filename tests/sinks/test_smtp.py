@@ -306,3 +306,51 @@ def test_a_job_retrying_after_a_slow_data_reply_sends_twice_and_a_replay_tells_t
     result = jobsim.Simulation.replay(sim.trace.save(tmp_path / "mailer.jobsim.jsonl"), app)
     assert result.same, result.report()
     assert len(result.simulation.mail.outbox) == 3
+
+
+# -- the size limit: SIZE advertised, 552 for a larger message ---------------------------------------
+
+
+def sized(size: int) -> EmailMessage:
+    msg = receipt()
+    msg.set_content("x" * size)
+    return msg
+
+
+def test_a_message_over_the_size_limit_is_refused_with_552_as_a_real_server_does(mail: MailSink) -> None:
+    """The server advertised SIZE 36700160 and took any message: a job's attachment too large for the real server
+    passed every test."""
+    with smtplib.SMTP("smtp.example.com") as smtp:
+        assert smtp.ehlo()[1].splitlines()[1] == b"SIZE 36700160"  # the default, 35 MiB
+    mail.smtp_size_limit(2_000)
+    with smtplib.SMTP("smtp.example.com") as smtp:
+        smtp.ehlo()
+        assert smtp.esmtp_features["size"] == "2000"
+        smtp.send_message(sized(1_000))
+        with pytest.raises(smtplib.SMTPSenderRefused) as refused:  # smtplib declares SIZE=<len> at MAIL FROM
+            smtp.send_message(sized(3_000))
+        assert (refused.value.smtp_code, refused.value.smtp_error) == (
+            552, b"5.3.4 Message size exceeds fixed maximum message size")
+        del smtp.esmtp_features["size"]  # a client that declares nothing: refused once DATA has read it
+        with pytest.raises(smtplib.SMTPDataError) as too_big:
+            smtp.send_message(sized(3_000))
+        assert too_big.value.smtp_code == 552
+        smtp.send_message(sized(1_500))  # the connection goes on
+    assert [len(email.text) for email in mail.outbox] == [1_001, 1_501]
+    mail.smtp_size_limit(None)
+    with smtplib.SMTP("smtp.example.com") as smtp:
+        assert b"SIZE" in smtp.ehlo()[1].splitlines()  # no limit: a bare SIZE (RFC 1870)
+        smtp.send_message(sized(40_000_000))
+    assert len(mail.outbox) == 3
+
+
+def test_a_malformed_declared_size_is_a_syntax_error(mail: MailSink) -> None:
+    with smtplib.SMTP("smtp.example.com") as smtp:
+        smtp.ehlo()
+        assert smtp.mail("billing@acme.test", ["SIZE=lots"]) == (501, b"5.5.4 Bad message size syntax")
+
+
+@pytest.mark.parametrize("limit", [0, -1, True, "10MB", 1.5])
+def test_a_size_limit_that_is_not_a_number_of_bytes_is_refused(mail: MailSink, limit: object) -> None:
+    with pytest.raises(InvalidArgument, match=r"^limit=.* is not valid: a number of bytes >= 1 .*, or None"):
+        mail.smtp_size_limit(limit)  # type: ignore[arg-type]

@@ -45,3 +45,59 @@ def test_a_task_that_queues_itself_forever_stops_after_max_chain_runs(app):
         assert str(info.value).startswith("run-away simulation: a chain of 21 runs, each started by the run before")
         assert "... -> poll -> poll" in str(info.value)
         assert len(sim.runs("poll")) == 22
+
+
+def _retried(app, name, times):
+    """A task retried ``times`` times (``self.retry``), and the traceback text of each retry (``task_retry``)."""
+    from celery import signals
+
+    @app.task(name=name, bind=True, max_retries=times - 1)
+    def poll(self):
+        raise self.retry(exc=OSError("not ready"), countdown=1)
+
+    texts = []
+
+    def keep(sender=None, einfo=None, **_):
+        texts.append(einfo.traceback)
+
+    signals.task_retry.connect(keep, weak=False)
+    try:
+        with jobsim.Simulation(app, start="2025-03-01T00:00:00Z") as sim:
+            poll.delay()
+            sim.run_until_idle()
+    finally:
+        signals.task_retry.disconnect(keep)
+    assert len(sim.runs(name)[0].attempts) == times
+    return texts
+
+
+def test_a_retry_copies_each_code_object_of_its_traceback_once(app, monkeypatch):
+    """billiard's ExceptionInfo copied every frame's code object at each retry, on Python 3.11+ with all its
+    positions (Celery's tracer has thousands): most of a retry's 2.6 ms, 25 s for a task retried for ever."""
+    import billiard.einfo
+
+    made = []
+    original = billiard.einfo._Frame.Code
+
+    def counted(code):
+        made.append(code)
+        return original(code)
+
+    monkeypatch.setattr(billiard.einfo._Frame, "Code", staticmethod(counted))
+    _retried(app, "poll-30", 30)
+    assert 0 < len(made) == len({id(code) for code in made}) < 30  # once per code object, not once per retry
+    assert billiard.einfo._Frame.__dict__["Code"].__func__ is counted  # given back when the simulation closed
+
+
+def test_the_remembered_positions_change_no_traceback_text(app, monkeypatch):
+    import traceback
+
+    from jobsim_celery import _patches
+
+    remembered = _retried(app, "memo-on", 3)
+    get_code_position = traceback.__dict__.get("_get_code_position")
+    monkeypatch.setattr(_patches, "_memo_tracebacks", lambda: None)  # as before: nothing remembered
+    assert _retried(app, "memo-off", 3) == remembered
+    assert remembered[0].endswith("celery.exceptions.Retry: Retry in 1s: OSError('not ready')\n")
+    assert len(set(remembered)) == 1
+    assert traceback.__dict__.get("_get_code_position") is get_code_position  # given back

@@ -13,22 +13,41 @@ _NUMBERS = {
     "min_backoff": "a number of milliseconds",
     "max_backoff": "a number of milliseconds",
     "time_limit": "a number of milliseconds",
-    "max_age": "a number of milliseconds",
+    "max_age": "a number of milliseconds, or None (no limit)",
 }
 """Options Retries, TimeLimit and AgeLimit compute with (``middleware/*.py``), the message's and the actor's."""
+
+_NONE_IS_FINE = ("max_retries", "max_age")
+"""Retries skips the count for a None ``max_retries``, AgeLimit returns on a falsy ``max_age``; Retries' backoffs
+(``min(None, ...)``) and TimeLimit (``None / 1000``) raise ``TypeError`` on a None."""
+
+_OR = ("time_limit", "max_age")
+"""Read ``message.options.get(o) or actor.options.get(o, default)``; the Retries options are read
+``message.options.get(o, actor.options.get(o, default))``: a message's value, even None, hides the actor's."""
+
+_UNSET = object()
+
+
+def _effective(option: str, message: Any, actor: Any) -> Any:
+    """The value the middleware computes with, as it picks it; ``_UNSET``: the middleware's own default."""
+    actor_value = actor.options.get(option, _UNSET) if actor is not None else _UNSET
+    if option in _OR:
+        return message.options.get(option) or actor_value
+    return message.options.get(option, actor_value)
 
 
 def check_send_options(message: Any, actor: Any) -> None:
     """What the middleware would fail on only when the message is processed: a real worker logs a ``TypeError`` or
     ``ValueError`` from a hook and acks the message (no retry) or fails it before the actor runs. Refused at the
-    send, naming the option."""
+    send, naming the option: the value the middleware would use, so an actor's bad default a message overrides is
+    not refused (Dramatiq never reads it)."""
     for option, accepted in _NUMBERS.items():
-        for value in (message.options.get(option), actor.options.get(option) if actor is not None else None):
-            number = value is None or (isinstance(value, int | float) and not isinstance(value, bool)
-                                       and not math.isnan(value))  # fmt: skip
-            if not number:
-                raise InvalidArgument.build(option, value, f"{accepted} (Dramatiq's middleware computes with it when "
-                                            "the message is processed)")  # fmt: skip
+        value = _effective(option, message, actor)
+        if value is _UNSET or (value is None and option in _NONE_IS_FINE):
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+            raise InvalidArgument.build(option, value, f"{accepted} (Dramatiq's middleware computes with it when "
+                                        "the message is processed)")  # fmt: skip
     _check_throws(message, actor)
 
 

@@ -597,6 +597,22 @@ def _at_least_one(call: str, value: Any, what: str) -> None:
         raise InvalidArgument.build(f"queue.{call}", value, f"an int >= 1: {what}")
 
 
+def _px(expire_time_ms: Any) -> int:
+    """``SET ... PX`` as redis-py sends it (``redis/utils.py``): an int, or a timedelta as
+    ``int(total_seconds() * 1000)``; redis-py raises ``DataError`` for anything else (a float too) and Redis
+    ``invalid expire time`` for a time <= 0."""
+    import datetime as dt
+
+    value = expire_time_ms
+    if isinstance(value, dt.timedelta):
+        value = int(value.total_seconds() * 1000)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise InvalidArgument.build("queue.rateLimit(expire_time_ms)", expire_time_ms, "an int of milliseconds > 0 "
+                                    "or a timedelta of 1 ms or more (redis-py sends it as SET ... PX, refusing a "
+                                    "float; Redis refuses a time <= 0: 'invalid expire time')")  # fmt: skip
+    return value
+
+
 class _QueueMethods:
     """The ``Queue`` methods that use the raw Redis client, on the queue's simulated meta and limiter keys."""
 
@@ -633,11 +649,7 @@ class _QueueMethods:
 
         async def rateLimit(self: Any, expire_time_ms: int) -> None:
             """``SET limiter 2^53-1 PX expire_time_ms`` (``queue.py:109-118``): rate-limited until it expires."""
-            number = expire_time_ms
-            if isinstance(number, bool) or not isinstance(number, int | float) or not 0 < number < math.inf:
-                raise InvalidArgument.build("queue.rateLimit(expire_time_ms)", number, "milliseconds > 0 (Redis "
-                                            "refuses SET ... PX with a time <= 0: 'invalid expire time')")  # fmt: skip
-            store.queue(self.backend).limiter = (9007199254740991, store.now() + int(expire_time_ms))
+            store.queue(self.backend).limiter = (9007199254740991, store.now() + _px(expire_time_ms))
 
         async def removeRateLimitKey(self: Any) -> int:
             q = store.queue(self.backend)

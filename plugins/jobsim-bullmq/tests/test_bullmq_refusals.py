@@ -318,7 +318,7 @@ def test_an_every_a_scheduler_cannot_step_by_is_refused_naming_it(worker_for, qu
     (lambda q: q.setGlobalRateLimit(0, 1000), r"queue\.setGlobalRateLimit\(max_jobs\)=0 is not valid: an int >= 1"),
     (lambda q: q.setGlobalRateLimit(1, float("inf")), r"queue\.setGlobalRateLimit\(duration_ms\)=inf is not valid"),
     # Redis refuses SET ... PX with a time <= 0 ('invalid expire time'); NaN was a bare ValueError from int()
-    (lambda q: q.rateLimit(-1), r"queue\.rateLimit\(expire_time_ms\)=-1 is not valid: milliseconds > 0"),
+    (lambda q: q.rateLimit(-1), r"queue\.rateLimit\(expire_time_ms\)=-1 is not valid: an int of milliseconds > 0"),
     (lambda q: q.rateLimit(float("nan")), r"queue\.rateLimit\(expire_time_ms\)=nan is not valid"),
 ])  # fmt: skip
 def test_queue_limits_that_would_stop_the_queue_or_that_redis_refuses_are_named(worker_for, queue, call, message):
@@ -372,3 +372,29 @@ def test_worker_close_pause_and_resume_from_the_test_run_in_virtual_time(worker_
     with pytest.raises(InvalidArgument, match=r"^the BullMQ worker for queue 'q' was closed \(worker\.close\(\)\).*"
                                               r"build a new Worker"):  # fmt: skip
         jobsim.Simulation(worker, start=START)
+
+
+@pytest.mark.parametrize("expire", [2000, "timedelta"])
+def test_rate_limit_takes_what_redis_py_sends_as_px(worker_for, queue, expire):
+    """redis-py's SET ... px= takes an int or a timedelta (int(total_seconds() * 1000), redis/utils.py): both rate
+    limit the queue until it expires (a worker with a limiter reads it: getRateLimitTtl)."""
+    import datetime as dt
+
+    expire = dt.timedelta(seconds=2) if expire == "timedelta" else expire
+    with jobsim.Simulation(worker_for(noop, limiter={"max": 10, "duration": 1000}), start=START) as sim:
+        run(queue.rateLimit(expire))
+        run(queue.add("x", {}))
+        sim.advance("1s")
+        assert [r.status for r in sim.runs("q")] != ["completed"]
+        sim.advance("10s")
+        assert [r.status for r in sim.runs("q")] == ["completed"]
+
+
+@pytest.mark.parametrize("expire", [2000.0, 0.5, "2000"])
+def test_rate_limit_refuses_what_redis_py_refuses_as_px(worker_for, queue, expire):
+    """redis-py raises DataError('px must be datetime.timedelta or int') for a float: the simulation had rounded
+    it down (0.5: no limit at all)."""
+    with jobsim.Simulation(worker_for(noop), start=START):
+        with pytest.raises(InvalidArgument, match=r"^queue\.rateLimit\(expire_time_ms\)=.* is not valid: an int of "
+                                                  r"milliseconds > 0 or a timedelta"):
+            run(queue.rateLimit(expire))

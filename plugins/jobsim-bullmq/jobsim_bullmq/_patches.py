@@ -592,9 +592,12 @@ class _Backend:
             setattr(self, name, nothing)
 
 
-def _at_least_one(call: str, value: Any, what: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value < math.inf:
-        raise InvalidArgument.build(f"queue.{call}", value, f"an int >= 1: {what}")
+def _at_least_one(call: str, value: Any, what: str, *, whole: bool = True) -> None:
+    """A count the scripts compare with (``whole``: 2.5 goes to Redis as '2.5', which ``tonumber`` compares as such,
+    where the simulation keeps an int), or a window they floor (``math.floor(math.abs(duration))``)."""
+    if (isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value < math.inf
+            or (whole and value != int(value))):  # fmt: skip
+        raise InvalidArgument.build(f"queue.{call}", value, f"{'an int' if whole else 'a number'} >= 1: {what}")
 
 
 def _px(expire_time_ms: Any) -> int:
@@ -633,9 +636,9 @@ class _QueueMethods:
             return 1 if store.queue(self.backend).meta.pop("concurrency", None) is not None else 0
 
         async def setGlobalRateLimit(self: Any, max_jobs: int, duration_ms: int) -> int:
-            _at_least_one("setGlobalRateLimit(max_jobs)", max_jobs, "jobs per window (0 would keep every job "
-                          "waiting)")  # fmt: skip
-            _at_least_one("setGlobalRateLimit(duration_ms)", duration_ms, "the window in milliseconds")
+            _at_least_one("setGlobalRateLimit(max_jobs)", max_jobs, "jobs per window (moveToActive lets one job "
+                          "per window through for a max under 1, as for 1: say 1)")  # fmt: skip
+            _at_least_one("setGlobalRateLimit(duration_ms)", duration_ms, "the window in milliseconds", whole=False)
             store.queue(self.backend).meta.update(max=int(max_jobs), duration=int(duration_ms))
             return 2
 

@@ -315,7 +315,13 @@ def test_an_every_a_scheduler_cannot_step_by_is_refused_naming_it(worker_for, qu
     # 0: the queue is always maxed (isQueueMaxed: active >= 0), every job stays waiting, silently
     (lambda q: q.setGlobalConcurrency(0), r"queue\.setGlobalConcurrency\(concurrency\)=0 is not valid: an int >= 1"),
     (lambda q: q.setGlobalConcurrency(float("nan")), r"queue\.setGlobalConcurrency\(concurrency\)=nan is not valid"),
-    (lambda q: q.setGlobalRateLimit(0, 1000), r"queue\.setGlobalRateLimit\(max_jobs\)=0 is not valid: an int >= 1"),
+    # getRateLimitTTL lets the first job of each window through, INCR then limits: a max of 0 acts as 1
+    (lambda q: q.setGlobalRateLimit(0, 1000), r"queue\.setGlobalRateLimit\(max_jobs\)=0 is not valid: an int >= 1: "
+                                               r"jobs per window \(moveToActive lets one job per window through for a "
+                                               r"max under 1, as for 1: say 1\)"),
+    # Redis keeps '2.5', tonumber compares 2.5; the simulation kept int(2.5)
+    (lambda q: q.setGlobalConcurrency(2.5), r"queue\.setGlobalConcurrency\(concurrency\)=2\.5 is not valid"),
+    (lambda q: q.setGlobalRateLimit(1.5, 1000), r"queue\.setGlobalRateLimit\(max_jobs\)=1\.5 is not valid"),
     (lambda q: q.setGlobalRateLimit(1, float("inf")), r"queue\.setGlobalRateLimit\(duration_ms\)=inf is not valid"),
     # Redis refuses SET ... PX with a time <= 0 ('invalid expire time'); NaN was a bare ValueError from int()
     (lambda q: q.rateLimit(-1), r"queue\.rateLimit\(expire_time_ms\)=-1 is not valid: an int of milliseconds > 0"),
@@ -398,3 +404,14 @@ def test_rate_limit_refuses_what_redis_py_refuses_as_px(worker_for, queue, expir
         with pytest.raises(InvalidArgument, match=r"^queue\.rateLimit\(expire_time_ms\)=.* is not valid: an int of "
                                                   r"milliseconds > 0 or a timedelta"):
             run(queue.rateLimit(expire))
+
+
+def test_whole_float_limits_and_a_fractional_window_are_taken(worker_for, queue):
+    """Redis keeps 3.0 as '3.0' and tonumber reads 3; a window is floored (math.floor(math.abs(duration)))."""
+    with jobsim.Simulation(worker_for(noop), start=START) as sim:
+        run(queue.setGlobalConcurrency(3.0))
+        run(queue.setGlobalRateLimit(2.0, 1000.5))
+        for n in range(3):
+            run(queue.add("x", {"n": n}))
+        sim.advance("10s")
+        assert [r.status for r in sim.runs("q")] == ["completed"] * 3

@@ -298,17 +298,19 @@ def test_a_node_style_job_template_given_to_upsert_job_scheduler_is_refused_nami
         assert [r.event.data["name"] for r in sim.runs("q")][:1] == ["report"]
 
 
-@pytest.mark.parametrize("every", [float("nan"), float("inf"), "5s", 0.5, -5000, True])
+@pytest.mark.parametrize("every", [float("nan"), float("inf"), "5s", 0.5, -5000, True, "1000.5", "1e3", 1500.5])
 def test_an_every_a_scheduler_cannot_step_by_is_refused_naming_it(worker_for, queue, every):
-    """NaN, inf and '5s' were a bare ValueError/OverflowError from int() in the simulated script; a negative every
-    made each next job due before the last one."""
+    """NaN, inf, '5s', '1000.5' and '1e3' were a bare ValueError/OverflowError from int() in the simulated script
+    (the last two past audit5's float() check); a negative every made each next job due before the last one; 0.5
+    and 1500.5 are fractions of a millisecond the script steps by and the simulation would round."""
     with jobsim.Simulation(worker_for(noop), start=START) as sim:
         with pytest.raises(InvalidArgument, match=r"^queue\.upsertJobScheduler\('tick', repeat_opts\)\['every'\]="
-                                                  r".* is not valid: milliseconds between jobs, a number >= 1"):
+                                                  r".* is not valid: milliseconds between jobs, a whole number >= 1"):
             run(queue.upsertJobScheduler("tick", {"every": every}, "tick", {}))
         run(queue.upsertJobScheduler("tick", {"every": "1000"}, "tick", {}))  # as Lua's tonumber reads it
+        run(queue.upsertJobScheduler("tock", {"every": 1000.0}, "tock", {}))
         sim.advance("3.5s")
-        assert [r.status for r in sim.runs("q")].count("completed") == 4  # 0, 1, 2, 3 s
+        assert [r.status for r in sim.runs("q")].count("completed") == 8  # 0, 1, 2, 3 s, each
 
 
 @pytest.mark.parametrize(("call", "message"), [

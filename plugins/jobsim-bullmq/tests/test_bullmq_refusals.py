@@ -402,10 +402,9 @@ def test_rate_limit_takes_what_redis_py_sends_as_px(worker_for, queue, expire):
 def test_rate_limit_refuses_what_redis_py_refuses_as_px(worker_for, queue, expire):
     """redis-py raises DataError('px must be datetime.timedelta or int') for a float: the simulation had rounded
     it down (0.5: no limit at all)."""
-    with jobsim.Simulation(worker_for(noop), start=START):
-        with pytest.raises(InvalidArgument, match=r"^queue\.rateLimit\(expire_time_ms\)=.* is not valid: an int of "
-                                                  r"milliseconds > 0 or a timedelta"):
-            run(queue.rateLimit(expire))
+    refused = r"^queue\.rateLimit\(expire_time_ms\)=.* is not valid: an int of milliseconds > 0 or a timedelta"
+    with jobsim.Simulation(worker_for(noop), start=START), pytest.raises(InvalidArgument, match=refused):
+        run(queue.rateLimit(expire))
 
 
 def test_whole_float_limits_and_a_fractional_window_are_taken(worker_for, queue):

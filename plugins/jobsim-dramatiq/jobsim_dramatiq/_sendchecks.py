@@ -4,6 +4,8 @@ only as the message is processed, where a real worker logs the error and acks th
 from __future__ import annotations
 
 import math
+import types
+import typing
 from typing import Any
 
 from jobsim.errors import InvalidArgument
@@ -53,12 +55,22 @@ def check_send_options(message: Any, actor: Any) -> None:
 
 def _check_throws(message: Any, actor: Any) -> None:
     """``throws`` (the message's, else the actor's) goes to ``isinstance(error, throws)`` when the actor fails
-    (``worker.py``, ``middleware/retries.py``): anything but an exception class or a tuple of them raises
-    ``TypeError`` there, and a worker then acks the failed message without a retry. Refused at the send."""
+    (``worker.py``, ``middleware/retries.py``): anything but a class, a tuple of them (nested too) or a union
+    ``X | Y`` raises ``TypeError`` there (a class that is not an exception is refused too: it never matches),
+    and a worker then acks the failed message without a retry. Refused at the send."""
     throws = message.options.get("throws") or (actor.options.get("throws") if actor is not None else None)
     if not throws:
         return
-    classes = throws if isinstance(throws, tuple) else (throws,)
-    if not all(isinstance(cls, type) and issubclass(cls, BaseException) for cls in classes):
+    if not all(isinstance(cls, type) and issubclass(cls, BaseException) for cls in _classes(throws)):
         raise InvalidArgument.build("throws", throws, "an exception class or a tuple of them, e.g. throws=(ValueError,)"
-                                    ": Dramatiq checks isinstance(error, throws) when the actor fails")  # fmt: skip
+                                    ", or a union (ValueError | KeyError): Dramatiq checks isinstance(error, throws) "
+                                    "when the actor fails")  # fmt: skip
+
+
+def _classes(throws: Any) -> list[Any]:
+    """What ``isinstance(error, throws)`` tests against: a class, a tuple (nested too) or a union ``X | Y``."""
+    if isinstance(throws, tuple):
+        return [cls for item in throws for cls in _classes(item)]
+    if isinstance(throws, types.UnionType) or typing.get_origin(throws) is typing.Union:
+        return _classes(typing.get_args(throws))
+    return [throws]

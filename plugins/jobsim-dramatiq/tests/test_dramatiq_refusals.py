@@ -594,3 +594,16 @@ def test_an_actor_option_the_message_overrides_is_not_checked(broker):
         assert [(r.status, len(r.attempts)) for r in sim.runs(job)] == [("failed", 2)]
         with pytest.raises(InvalidArgument, match=r"^max_retries='3' is not valid"):
             job.send()
+
+
+@pytest.mark.parametrize("throws", [ValueError | KeyError, ((KeyError,), ValueError)])
+def test_throws_isinstance_takes_is_accepted(broker, throws):
+    """Dramatiq runs isinstance(error, throws): a union (X | Y) and nested tuples work there, as on a real worker."""
+    @dramatiq.actor(max_retries=3, throws=throws)
+    def job():
+        raise ValueError("boom")
+
+    with jobsim.Simulation(broker, start=START) as sim:
+        job.send()
+        sim.run_until_idle()
+        assert [(r.status, len(r.attempts)) for r in sim.runs(job)] == [("failed", 1)]  # thrown: no retry

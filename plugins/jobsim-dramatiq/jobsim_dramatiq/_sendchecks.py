@@ -38,12 +38,22 @@ def _effective(option: str, message: Any, actor: Any) -> Any:
     return message.options.get(option, actor_value)
 
 
-def check_send_options(message: Any, actor: Any) -> None:
+_MIDDLEWARE = {"max_retries": "Retries", "min_backoff": "Retries", "max_backoff": "Retries",
+               "time_limit": "TimeLimit", "max_age": "AgeLimit"}  # fmt: skip
+"""The middleware that reads each option: on a broker without it, nothing does (nothing to refuse)."""
+
+
+def check_send_options(message: Any, actor: Any, middleware: list[Any]) -> None:
     """What the middleware would fail on only when the message is processed: a real worker logs a ``TypeError`` or
     ``ValueError`` from a hook and acks the message (no retry) or fails it before the actor runs. Refused at the
     send, naming the option: the value the middleware would use, so an actor's bad default a message overrides is
-    not refused (Dramatiq never reads it)."""
+    not refused (Dramatiq never reads it), nor one no middleware of the broker reads."""
+    import dramatiq.middleware
+
     for option, accepted in _NUMBERS.items():
+        reader = getattr(dramatiq.middleware, _MIDDLEWARE[option])
+        if not any(isinstance(m, reader) for m in middleware):
+            continue
         value = _effective(option, message, actor)
         if value is _UNSET or (value is None and option in _NONE_IS_FINE):
             continue

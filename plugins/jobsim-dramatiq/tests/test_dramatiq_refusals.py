@@ -607,3 +607,24 @@ def test_throws_isinstance_takes_is_accepted(broker, throws):
         job.send()
         sim.run_until_idle()
         assert [(r.status, len(r.attempts)) for r in sim.runs(job)] == [("failed", 1)]  # thrown: no retry
+
+
+def test_an_option_no_middleware_of_the_broker_reads_is_not_checked(broker):
+    """Without TimeLimit nothing reads time_limit (nor max_age without AgeLimit): a real worker runs the message.
+    (``broker``: the fixture puts the global broker back afterwards.)"""
+    from dramatiq.brokers.stub import StubBroker
+    from dramatiq.middleware import Retries
+
+    bare = StubBroker(middleware=[Retries()])
+    dramatiq.set_broker(bare)
+
+    @dramatiq.actor(broker=bare)
+    def job():
+        pass
+
+    with jobsim.Simulation(bare, start=START) as sim:
+        job.send_with_options(time_limit="5", max_age=float("nan"))
+        with pytest.raises(InvalidArgument, match=r"^max_retries='3' is not valid"):
+            job.send_with_options(max_retries="3")  # Retries is there
+        sim.run_until_idle()
+        assert [r.status for r in sim.runs(job)] == ["completed"]

@@ -164,9 +164,11 @@ class ArqWorld:
                 raise InvalidArgument.build(f"WorkerSettings.{option}", value, "seconds (a finite int or float "
                                             ">= 0) or a timedelta")  # fmt: skip
         limit = kwargs.get("queue_read_limit")
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-            raise InvalidArgument.build("WorkerSettings.queue_read_limit", limit, "None or an int >= 1 (jobs the "
-                                        "worker reads from the queue per poll)")  # fmt: skip
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+            # arq: `queue_read_limit or max(max_jobs * 5, 100)`, 0 is the default and a negative LIMIT count is
+            # every due job; anything else goes to ZRANGEBYSCORE ... LIMIT, where Redis refuses a non-integer
+            raise InvalidArgument.build("WorkerSettings.queue_read_limit", limit, "None or an int (jobs the worker "
+                                        "reads from the queue per poll; 0: arq's default)")  # fmt: skip
         if kwargs.get("poll_delay") is not None:
             check_poll_delay("WorkerSettings", to_seconds(kwargs["poll_delay"]))
         max_tries = kwargs.get("max_tries", 5)

@@ -129,8 +129,9 @@ def test_bad_settings_are_rejected_naming_the_setting():
                                                        r"\(a finite int or float >= 0\)"),
     ({"functions": [func(add, keep_result=float("inf"))]}, r"func\('add'\)\.keep_result=inf is not valid"),
     # int() of it in the worker's poll: the worker crashed
-    ({"queue_read_limit": float("nan")}, r"WorkerSettings\.queue_read_limit=nan is not valid: None or an int >= 1"),
-    ({"queue_read_limit": 0}, r"WorkerSettings\.queue_read_limit=0 is not valid"),
+    ({"queue_read_limit": float("nan")}, r"WorkerSettings\.queue_read_limit=nan is not valid: None or an int"),
+    # redis-py sends a float as '10.0': Redis refuses the LIMIT count ('value is not an integer')
+    ({"queue_read_limit": 10.0}, r"WorkerSettings\.queue_read_limit=10\.0 is not valid"),
 ])  # fmt: skip
 def test_settings_that_are_not_finite_are_rejected_naming_the_setting(options, message):
     target = {"functions": [add], "redis_settings": NOWHERE, **options}
@@ -365,3 +366,14 @@ def test_worker_close_awaited_by_the_test_is_refused_before_it_cancels_anything(
             asyncio.run(worker.close())
         sim.run_until_idle()
     assert [(r.status, len(r.attempts)) for r in sim.runs(slow)] == [("completed", 1)]
+
+
+@pytest.mark.parametrize("limit", [0, -1])
+def test_a_queue_read_limit_arq_reads_as_its_default_or_as_no_limit_runs(limit):
+    """arq takes ``queue_read_limit or max(max_jobs * 5, 100)`` (``worker.py:252``): 0 is the default; a negative
+    count in ``ZRANGEBYSCORE ... LIMIT`` is every due job, in Redis as in the simulated one. Both run jobs."""
+    with jobsim.Simulation(settings(add, queue_read_limit=limit), start=START) as sim:
+        pool = asyncio.run(create_pool(NOWHERE))
+        jobs = [asyncio.run(pool.enqueue_job("add", n, 1)) for n in range(3)]
+        sim.run_until_idle()
+        assert [asyncio.run(job.result(timeout=5)) for job in jobs] == [1, 2, 3]

@@ -592,9 +592,28 @@ class _Backend:
             setattr(self, name, nothing)
 
 
-def _at_least_one(call: str, value: Any, what: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value < math.inf:
-        raise InvalidArgument.build(f"queue.{call}", value, f"an int >= 1: {what}")
+def _at_least_one(call: str, value: Any, what: str, *, whole: bool = True) -> None:
+    """A count the scripts compare with (``whole``: 2.5 goes to Redis as '2.5', which ``tonumber`` compares as such,
+    where the simulation keeps an int), or a window they floor (``math.floor(math.abs(duration))``)."""
+    if (isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value < math.inf
+            or (whole and value != int(value))):  # fmt: skip
+        raise InvalidArgument.build(f"queue.{call}", value, f"{'an int' if whole else 'a number'} >= 1: {what}")
+
+
+def _px(expire_time_ms: Any) -> int:
+    """``SET ... PX`` as redis-py sends it (``redis/utils.py``): an int, or a timedelta as
+    ``int(total_seconds() * 1000)``; redis-py raises ``DataError`` for anything else (a float too) and Redis
+    ``invalid expire time`` for a time <= 0."""
+    import datetime as dt
+
+    value = expire_time_ms
+    if isinstance(value, dt.timedelta):
+        value = int(value.total_seconds() * 1000)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise InvalidArgument.build("queue.rateLimit(expire_time_ms)", expire_time_ms, "an int of milliseconds > 0 "
+                                    "or a timedelta of 1 ms or more (redis-py sends it as SET ... PX, refusing a "
+                                    "float; Redis refuses a time <= 0: 'invalid expire time')")  # fmt: skip
+    return value
 
 
 class _QueueMethods:
@@ -617,9 +636,9 @@ class _QueueMethods:
             return 1 if store.queue(self.backend).meta.pop("concurrency", None) is not None else 0
 
         async def setGlobalRateLimit(self: Any, max_jobs: int, duration_ms: int) -> int:
-            _at_least_one("setGlobalRateLimit(max_jobs)", max_jobs, "jobs per window (0 would keep every job "
-                          "waiting)")  # fmt: skip
-            _at_least_one("setGlobalRateLimit(duration_ms)", duration_ms, "the window in milliseconds")
+            _at_least_one("setGlobalRateLimit(max_jobs)", max_jobs, "jobs per window (moveToActive lets one job "
+                          "per window through for a max under 1, as for 1: say 1)")  # fmt: skip
+            _at_least_one("setGlobalRateLimit(duration_ms)", duration_ms, "the window in milliseconds", whole=False)
             store.queue(self.backend).meta.update(max=int(max_jobs), duration=int(duration_ms))
             return 2
 
@@ -633,11 +652,7 @@ class _QueueMethods:
 
         async def rateLimit(self: Any, expire_time_ms: int) -> None:
             """``SET limiter 2^53-1 PX expire_time_ms`` (``queue.py:109-118``): rate-limited until it expires."""
-            number = expire_time_ms
-            if isinstance(number, bool) or not isinstance(number, int | float) or not 0 < number < math.inf:
-                raise InvalidArgument.build("queue.rateLimit(expire_time_ms)", number, "milliseconds > 0 (Redis "
-                                            "refuses SET ... PX with a time <= 0: 'invalid expire time')")  # fmt: skip
-            store.queue(self.backend).limiter = (9007199254740991, store.now() + int(expire_time_ms))
+            store.queue(self.backend).limiter = (9007199254740991, store.now() + _px(expire_time_ms))
 
         async def removeRateLimitKey(self: Any) -> int:
             q = store.queue(self.backend)

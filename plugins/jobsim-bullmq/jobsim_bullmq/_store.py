@@ -954,17 +954,21 @@ class Store:
 
 
 def _check_every(scheduler_id: str, every: Any) -> None:
-    """An ``every`` the scheduler script cannot step by: NaN, infinity or a string that is no number (a bare
-    ``ValueError``/``OverflowError`` from ``int()``), or one <= 0 (each next job due before the last one)."""
+    """An ``every`` the simulated script cannot step by: NaN, infinity or a string that is no number (a bare
+    ``ValueError``/``OverflowError`` from ``int()``), one <= 0 (each next job due before the last one), or a
+    fraction of a millisecond ('1000.5', 0.5: bullmq's script steps by it, the simulation counts whole ms -- 0.5
+    was a ZeroDivisionError, '1000.5' a bare ValueError, 1500.5 ran every 1500 ms)."""
     if every is None:
         return
     try:
         number = float(every)
+        whole = math.isfinite(number) and number == int(number) and (not isinstance(every, str) or int(every) > 0)
     except (TypeError, ValueError):
-        number = math.nan
-    if isinstance(every, bool) or not (math.isfinite(number) and number >= 1):
+        number, whole = math.nan, False
+    if isinstance(every, bool) or not (whole and number >= 1):
         raise InvalidArgument.build(f"queue.upsertJobScheduler({scheduler_id!r}, repeat_opts)['every']", every,
-                                    "milliseconds between jobs, a number >= 1 (or a cron 'pattern' instead)")
+                                    "milliseconds between jobs, a whole number >= 1 (the simulation steps whole "
+                                    "milliseconds), or a cron 'pattern' instead")  # fmt: skip
 
 
 def every_next(prev: int | None, every: int, now: int, offset: Any, start: Any) -> tuple[int, int]:

@@ -298,27 +298,35 @@ def test_a_node_style_job_template_given_to_upsert_job_scheduler_is_refused_nami
         assert [r.event.data["name"] for r in sim.runs("q")][:1] == ["report"]
 
 
-@pytest.mark.parametrize("every", [float("nan"), float("inf"), "5s", 0.5, -5000, True])
+@pytest.mark.parametrize("every", [float("nan"), float("inf"), "5s", 0.5, -5000, True, "1000.5", "1e3", 1500.5])
 def test_an_every_a_scheduler_cannot_step_by_is_refused_naming_it(worker_for, queue, every):
-    """NaN, inf and '5s' were a bare ValueError/OverflowError from int() in the simulated script; a negative every
-    made each next job due before the last one."""
+    """NaN, inf, '5s', '1000.5' and '1e3' were a bare ValueError/OverflowError from int() in the simulated script
+    (the last two past audit5's float() check); a negative every made each next job due before the last one; 0.5
+    and 1500.5 are fractions of a millisecond the script steps by and the simulation would round."""
     with jobsim.Simulation(worker_for(noop), start=START) as sim:
         with pytest.raises(InvalidArgument, match=r"^queue\.upsertJobScheduler\('tick', repeat_opts\)\['every'\]="
-                                                  r".* is not valid: milliseconds between jobs, a number >= 1"):
+                                                  r".* is not valid: milliseconds between jobs, a whole number >= 1"):
             run(queue.upsertJobScheduler("tick", {"every": every}, "tick", {}))
         run(queue.upsertJobScheduler("tick", {"every": "1000"}, "tick", {}))  # as Lua's tonumber reads it
+        run(queue.upsertJobScheduler("tock", {"every": 1000.0}, "tock", {}))
         sim.advance("3.5s")
-        assert [r.status for r in sim.runs("q")].count("completed") == 4  # 0, 1, 2, 3 s
+        assert [r.status for r in sim.runs("q")].count("completed") == 8  # 0, 1, 2, 3 s, each
 
 
 @pytest.mark.parametrize(("call", "message"), [
     # 0: the queue is always maxed (isQueueMaxed: active >= 0), every job stays waiting, silently
     (lambda q: q.setGlobalConcurrency(0), r"queue\.setGlobalConcurrency\(concurrency\)=0 is not valid: an int >= 1"),
     (lambda q: q.setGlobalConcurrency(float("nan")), r"queue\.setGlobalConcurrency\(concurrency\)=nan is not valid"),
-    (lambda q: q.setGlobalRateLimit(0, 1000), r"queue\.setGlobalRateLimit\(max_jobs\)=0 is not valid: an int >= 1"),
+    # getRateLimitTTL lets the first job of each window through, INCR then limits: a max of 0 acts as 1
+    (lambda q: q.setGlobalRateLimit(0, 1000), r"queue\.setGlobalRateLimit\(max_jobs\)=0 is not valid: an int >= 1: "
+                                               r"jobs per window \(moveToActive lets one job per window through for a "
+                                               r"max under 1, as for 1: say 1\)"),
+    # Redis keeps '2.5', tonumber compares 2.5; the simulation kept int(2.5)
+    (lambda q: q.setGlobalConcurrency(2.5), r"queue\.setGlobalConcurrency\(concurrency\)=2\.5 is not valid"),
+    (lambda q: q.setGlobalRateLimit(1.5, 1000), r"queue\.setGlobalRateLimit\(max_jobs\)=1\.5 is not valid"),
     (lambda q: q.setGlobalRateLimit(1, float("inf")), r"queue\.setGlobalRateLimit\(duration_ms\)=inf is not valid"),
     # Redis refuses SET ... PX with a time <= 0 ('invalid expire time'); NaN was a bare ValueError from int()
-    (lambda q: q.rateLimit(-1), r"queue\.rateLimit\(expire_time_ms\)=-1 is not valid: milliseconds > 0"),
+    (lambda q: q.rateLimit(-1), r"queue\.rateLimit\(expire_time_ms\)=-1 is not valid: an int of milliseconds > 0"),
     (lambda q: q.rateLimit(float("nan")), r"queue\.rateLimit\(expire_time_ms\)=nan is not valid"),
 ])  # fmt: skip
 def test_queue_limits_that_would_stop_the_queue_or_that_redis_refuses_are_named(worker_for, queue, call, message):
@@ -372,3 +380,39 @@ def test_worker_close_pause_and_resume_from_the_test_run_in_virtual_time(worker_
     with pytest.raises(InvalidArgument, match=r"^the BullMQ worker for queue 'q' was closed \(worker\.close\(\)\).*"
                                               r"build a new Worker"):  # fmt: skip
         jobsim.Simulation(worker, start=START)
+
+
+@pytest.mark.parametrize("expire", [2000, "timedelta"])
+def test_rate_limit_takes_what_redis_py_sends_as_px(worker_for, queue, expire):
+    """redis-py's SET ... px= takes an int or a timedelta (int(total_seconds() * 1000), redis/utils.py): both rate
+    limit the queue until it expires (a worker with a limiter reads it: getRateLimitTtl)."""
+    import datetime as dt
+
+    expire = dt.timedelta(seconds=2) if expire == "timedelta" else expire
+    with jobsim.Simulation(worker_for(noop, limiter={"max": 10, "duration": 1000}), start=START) as sim:
+        run(queue.rateLimit(expire))
+        run(queue.add("x", {}))
+        sim.advance("1s")
+        assert [r.status for r in sim.runs("q")] != ["completed"]
+        sim.advance("10s")
+        assert [r.status for r in sim.runs("q")] == ["completed"]
+
+
+@pytest.mark.parametrize("expire", [2000.0, 0.5, "2000"])
+def test_rate_limit_refuses_what_redis_py_refuses_as_px(worker_for, queue, expire):
+    """redis-py raises DataError('px must be datetime.timedelta or int') for a float: the simulation had rounded
+    it down (0.5: no limit at all)."""
+    refused = r"^queue\.rateLimit\(expire_time_ms\)=.* is not valid: an int of milliseconds > 0 or a timedelta"
+    with jobsim.Simulation(worker_for(noop), start=START), pytest.raises(InvalidArgument, match=refused):
+        run(queue.rateLimit(expire))
+
+
+def test_whole_float_limits_and_a_fractional_window_are_taken(worker_for, queue):
+    """Redis keeps 3.0 as '3.0' and tonumber reads 3; a window is floored (math.floor(math.abs(duration)))."""
+    with jobsim.Simulation(worker_for(noop), start=START) as sim:
+        run(queue.setGlobalConcurrency(3.0))
+        run(queue.setGlobalRateLimit(2.0, 1000.5))
+        for n in range(3):
+            run(queue.add("x", {"n": n}))
+        sim.advance("10s")
+        assert [r.status for r in sim.runs("q")] == ["completed"] * 3

@@ -4,6 +4,8 @@ only as the message is processed, where a real worker logs the error and acks th
 from __future__ import annotations
 
 import math
+import types
+import typing
 from typing import Any
 
 from jobsim.errors import InvalidArgument
@@ -13,33 +15,72 @@ _NUMBERS = {
     "min_backoff": "a number of milliseconds",
     "max_backoff": "a number of milliseconds",
     "time_limit": "a number of milliseconds",
-    "max_age": "a number of milliseconds",
+    "max_age": "a number of milliseconds, or None (no limit)",
 }
 """Options Retries, TimeLimit and AgeLimit compute with (``middleware/*.py``), the message's and the actor's."""
 
+_NONE_IS_FINE = ("max_retries", "max_age")
+"""Retries skips the count for a None ``max_retries``, AgeLimit returns on a falsy ``max_age``; Retries' backoffs
+(``min(None, ...)``) and TimeLimit (``None / 1000``) raise ``TypeError`` on a None."""
 
-def check_send_options(message: Any, actor: Any) -> None:
+_OR = ("time_limit", "max_age")
+"""Read ``message.options.get(o) or actor.options.get(o, default)``; the Retries options are read
+``message.options.get(o, actor.options.get(o, default))``: a message's value, even None, hides the actor's."""
+
+_UNSET = object()
+
+
+def _effective(option: str, message: Any, actor: Any) -> Any:
+    """The value the middleware computes with, as it picks it; ``_UNSET``: the middleware's own default."""
+    actor_value = actor.options.get(option, _UNSET) if actor is not None else _UNSET
+    if option in _OR:
+        return message.options.get(option) or actor_value
+    return message.options.get(option, actor_value)
+
+
+_MIDDLEWARE = {"max_retries": "Retries", "min_backoff": "Retries", "max_backoff": "Retries",
+               "time_limit": "TimeLimit", "max_age": "AgeLimit"}  # fmt: skip
+"""The middleware that reads each option: on a broker without it, nothing does (nothing to refuse)."""
+
+
+def check_send_options(message: Any, actor: Any, middleware: list[Any]) -> None:
     """What the middleware would fail on only when the message is processed: a real worker logs a ``TypeError`` or
     ``ValueError`` from a hook and acks the message (no retry) or fails it before the actor runs. Refused at the
-    send, naming the option."""
+    send, naming the option: the value the middleware would use, so an actor's bad default a message overrides is
+    not refused (Dramatiq never reads it), nor one no middleware of the broker reads."""
+    import dramatiq.middleware
+
     for option, accepted in _NUMBERS.items():
-        for value in (message.options.get(option), actor.options.get(option) if actor is not None else None):
-            number = value is None or (isinstance(value, int | float) and not isinstance(value, bool)
-                                       and not math.isnan(value))  # fmt: skip
-            if not number:
-                raise InvalidArgument.build(option, value, f"{accepted} (Dramatiq's middleware computes with it when "
-                                            "the message is processed)")  # fmt: skip
+        reader = getattr(dramatiq.middleware, _MIDDLEWARE[option])
+        if not any(isinstance(m, reader) for m in middleware):
+            continue
+        value = _effective(option, message, actor)
+        if value is _UNSET or (value is None and option in _NONE_IS_FINE):
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+            raise InvalidArgument.build(option, value, f"{accepted} (Dramatiq's middleware computes with it when "
+                                        "the message is processed)")  # fmt: skip
     _check_throws(message, actor)
 
 
 def _check_throws(message: Any, actor: Any) -> None:
     """``throws`` (the message's, else the actor's) goes to ``isinstance(error, throws)`` when the actor fails
-    (``worker.py``, ``middleware/retries.py``): anything but an exception class or a tuple of them raises
-    ``TypeError`` there, and a worker then acks the failed message without a retry. Refused at the send."""
+    (``worker.py``, ``middleware/retries.py``): anything but a class, a tuple of them (nested too) or a union
+    ``X | Y`` raises ``TypeError`` there (a class that is not an exception is refused too: it never matches),
+    and a worker then acks the failed message without a retry. Refused at the send."""
     throws = message.options.get("throws") or (actor.options.get("throws") if actor is not None else None)
     if not throws:
         return
-    classes = throws if isinstance(throws, tuple) else (throws,)
-    if not all(isinstance(cls, type) and issubclass(cls, BaseException) for cls in classes):
+    if not all(isinstance(cls, type) and issubclass(cls, BaseException) for cls in _classes(throws)):
         raise InvalidArgument.build("throws", throws, "an exception class or a tuple of them, e.g. throws=(ValueError,)"
-                                    ": Dramatiq checks isinstance(error, throws) when the actor fails")  # fmt: skip
+                                    ", or a union (ValueError | KeyError): Dramatiq checks isinstance(error, throws) "
+                                    "when the actor fails")  # fmt: skip
+
+
+def _classes(throws: Any) -> list[Any]:
+    """What ``isinstance(error, throws)`` tests against: a class, a tuple (nested too) or a union ``X | Y``."""
+    if isinstance(throws, tuple):
+        return [cls for item in throws for cls in _classes(item)]
+    if isinstance(throws, types.UnionType) or typing.get_origin(throws) is typing.Union:
+        return _classes(typing.get_args(throws))
+    return [throws]

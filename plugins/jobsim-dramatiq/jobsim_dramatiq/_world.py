@@ -409,7 +409,7 @@ class DramatiqWorld:
             raise InvalidArgument.build("delay", delay, "a finite number of milliseconds (Dramatiq's unit), or None; "
                                         "actor.send_with_options(delay=...) also takes a timedelta")  # fmt: skip
         sb = next(sb for sb in self.brokers if sb.broker is broker)
-        check_send_options(message, sb.broker.actors.get(message.actor_name))
+        check_send_options(message, sb.broker.actors.get(message.actor_name), sb.broker.middleware)
         message = self._built_before(message)
         wallclock = self.sim.wallclock
         wallclock.activate()  # from the test too, middleware hooks read the virtual clock (nested: free)

@@ -563,3 +563,68 @@ def test_a_retry_or_limit_option_dramatiq_cannot_compute_with_is_refused_at_the_
         with pytest.raises(InvalidArgument, match=rf"^{option}={value!r} is not valid"):
             refused.send()
         assert sim.runs(job) == []
+
+
+@pytest.mark.parametrize(("actor_options", "send_options", "named"), [
+    ({"time_limit": None}, {}, "time_limit"),  # TimeLimit: None / 1000 before the actor runs (ran with no limit)
+    ({}, {"min_backoff": None}, "min_backoff"),  # Retries: compute_backoff(factor=None) (had failed it at once)
+    ({"max_retries": 2}, {"max_backoff": None}, "max_backoff"),  # Retries: min(None, ...)
+])  # fmt: skip
+def test_a_none_the_middleware_cannot_compute_with_is_refused(broker, actor_options, send_options, named):
+    @dramatiq.actor(**actor_options)
+    def job():
+        raise ValueError("boom")
+
+    with jobsim.Simulation(broker, start=START) as sim:
+        with pytest.raises(InvalidArgument, match=rf"^{named}=None is not valid: a number of milliseconds"):
+            job.send_with_options(**send_options)
+        assert sim.runs(job) == []
+
+
+def test_an_actor_option_the_message_overrides_is_not_checked(broker):
+    """Retries reads message.options.get('max_retries', actor's): the actor's '3' is never read; TimeLimit and
+    AgeLimit take the actor's only when the message's is falsy (None: the actor's or the default)."""
+    @dramatiq.actor(max_retries="3", min_backoff="x")
+    def job():
+        raise ValueError("boom")
+
+    with jobsim.Simulation(broker, start=START) as sim:
+        job.send_with_options(max_retries=1, min_backoff=10, time_limit=None, max_age=None)
+        sim.run_until_idle()
+        assert [(r.status, len(r.attempts)) for r in sim.runs(job)] == [("failed", 2)]
+        with pytest.raises(InvalidArgument, match=r"^max_retries='3' is not valid"):
+            job.send()
+
+
+@pytest.mark.parametrize("throws", [ValueError | KeyError, ((KeyError,), ValueError)])
+def test_throws_isinstance_takes_is_accepted(broker, throws):
+    """Dramatiq runs isinstance(error, throws): a union (X | Y) and nested tuples work there, as on a real worker."""
+    @dramatiq.actor(max_retries=3, throws=throws)
+    def job():
+        raise ValueError("boom")
+
+    with jobsim.Simulation(broker, start=START) as sim:
+        job.send()
+        sim.run_until_idle()
+        assert [(r.status, len(r.attempts)) for r in sim.runs(job)] == [("failed", 1)]  # thrown: no retry
+
+
+def test_an_option_no_middleware_of_the_broker_reads_is_not_checked(broker):
+    """Without TimeLimit nothing reads time_limit (nor max_age without AgeLimit): a real worker runs the message.
+    (``broker``: the fixture puts the global broker back afterwards.)"""
+    from dramatiq.brokers.stub import StubBroker
+    from dramatiq.middleware import Retries
+
+    bare = StubBroker(middleware=[Retries()])
+    dramatiq.set_broker(bare)
+
+    @dramatiq.actor(broker=bare)
+    def job():
+        pass
+
+    with jobsim.Simulation(bare, start=START) as sim:
+        job.send_with_options(time_limit="5", max_age=float("nan"))
+        with pytest.raises(InvalidArgument, match=r"^max_retries='3' is not valid"):
+            job.send_with_options(max_retries="3")  # Retries is there
+        sim.run_until_idle()
+        assert [r.status for r in sim.runs(job)] == ["completed"]

@@ -142,7 +142,7 @@ _TIMEOUTS = "an int of seconds, a string of digits with an optional unit d/h/m/s
 
 def _unreadable_timeout(kwargs: dict[str, Any]) -> tuple[str, Any] | None:
     """The first of ``create_job``'s timeouts and ttls that RQ's ``parse_timeout`` (``rq/utils.py:430-447``)
-    cannot read, as (keyword, value)."""
+    cannot read, as (keyword, value): ``timeout`` is named ``job_timeout``, as ``Queue.enqueue`` takes it."""
     from rq.exceptions import TimeoutFormatError
     from rq.utils import parse_timeout
 
@@ -151,7 +151,8 @@ def _unreadable_timeout(kwargs: dict[str, Any]) -> tuple[str, Any] | None:
         try:
             parse_timeout(value)
         except (ValueError, AssertionError, OverflowError, TimeoutFormatError):
-            return keyword, value
+            # enqueue's job_timeout reaches create_job as timeout: named as the caller wrote it
+            return ("job_timeout" if keyword == "timeout" else keyword), value
     return None
 
 

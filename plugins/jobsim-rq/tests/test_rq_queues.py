@@ -232,12 +232,25 @@ def test_bad_values_are_rqs_own_checks_as_invalid_argument(queue):
     ("failure_ttl", float("-inf")),
 ])  # fmt: skip
 def test_a_timeout_or_ttl_rq_cannot_read_is_named(queue, option, value):
-    keyword = "timeout" if option == "job_timeout" else option
+    """Named as the caller wrote it: enqueue's job_timeout reaches create_job as timeout, which no caller types."""
     with jobsim.Simulation(queue, start=START) as sim:
         with pytest.raises(InvalidArgument, match=rf"^RQ refused the job 'note' on queue 'default': "
-                                                  rf"{keyword}={value!r} is not valid: an int of seconds"):
+                                                  rf"{option}={re.escape(repr(value))} is not valid: an int of "
+                                                  rf"seconds"):  # fmt: skip
             queue.enqueue(note, "a", **{option: value})
         assert sim.runs() == []
+
+
+@pytest.mark.parametrize("options", [
+    {"job_timeout": "1h"}, {"job_timeout": -1}, {"job_timeout": 2.5}, {"result_ttl": -1}, {"failure_ttl": "1d"},
+    {"ttl": "10m"}, {"result_ttl": 0},
+])  # fmt: skip
+def test_timeouts_and_ttls_rq_reads_are_not_refused(queue, options):
+    """parse_timeout reads '1h', -1 (no limit / keep for ever) and floats: the checks must let them through."""
+    with jobsim.Simulation(queue, start=START) as sim:
+        job = queue.enqueue(note, "a", **options)
+        sim.run_until_idle()
+        assert job.get_status(refresh=False) == JobStatus.FINISHED and [s[0] for s in seen] == ["a"]
 
 
 def test_a_retry_that_is_not_a_retry_and_an_enqueue_many_item_that_is_not_prepared_data_are_named(queue):

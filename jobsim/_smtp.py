@@ -44,7 +44,8 @@ SIZE_LIMIT = 36_700_160
 """The largest message the server takes by default, in bytes (35 MiB, as it advertises in ``SIZE``): a larger one
 is refused with ``552`` (``sim.mail.smtp_size_limit``)."""
 _TOO_BIG = "5.3.4 Message size exceeds fixed maximum message size"
-_SIZE_PARAM = re.compile(r"(?i)SIZE=(\S*)")
+_SIZE_PARAM = re.compile(r"(?i)(?<!\S)SIZE=(\S*)")  # the parameter itself, not XSIZE= or a value's SIZE=
+_SIZE_VALUE = re.compile(r"[0-9]{1,20}")  # RFC 1870 size-value: 1*20DIGIT, ASCII (str.isdigit takes '²')
 
 
 @dataclass(slots=True)
@@ -314,7 +315,7 @@ class SmtpSession:
             self._reply(501, "5.5.4 Syntax: MAIL FROM:<address>")
         elif match.group(2) and not _ADDRESS.fullmatch(match.group(2)):  # <> (a bounce's) is fine
             self._reply(501, "5.1.7 Bad sender address syntax")
-        elif (declared := _SIZE_PARAM.search(match.group(3))) and not declared.group(1).isdigit():
+        elif (declared := _SIZE_PARAM.search(match.group(3))) and not _SIZE_VALUE.fullmatch(declared.group(1)):
             self._reply(501, "5.5.4 Bad message size syntax")
         elif declared and self._too_big(int(declared.group(1))):  # smtplib declares len(msg) (RFC 1870)
             self._reply(552, _TOO_BIG)

@@ -354,3 +354,26 @@ def test_a_malformed_declared_size_is_a_syntax_error(mail: MailSink) -> None:
 def test_a_size_limit_that_is_not_a_number_of_bytes_is_refused(mail: MailSink, limit: object) -> None:
     with pytest.raises(InvalidArgument, match=r"^limit=.* is not valid: a number of bytes >= 1 .*, or None"):
         mail.smtp_size_limit(limit)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("param", ["SIZE=\u00b2", "SIZE=\u0661\u0662", "SIZE=+5", "SIZE=1_000"])
+def test_a_declared_size_not_in_ascii_digits_is_a_syntax_error_not_a_crash(mail: MailSink, param: str) -> None:
+    """RFC 1870: size-value ::= 1*20DIGIT (ASCII). str.isdigit took '²' (int() then raised ValueError inside the
+    server) and Arabic-Indic digits (read as a number)."""
+    with smtplib.SMTP("smtp.example.com") as smtp:
+        smtp.ehlo()
+        smtp.send(f"MAIL FROM:<billing@acme.test> {param}\r\n".encode())  # smtplib sends ASCII only
+        assert smtp.getreply() == (501, b"5.5.4 Bad message size syntax")
+
+
+def test_a_parameter_that_only_ends_in_size_is_not_the_size(mail: MailSink) -> None:
+    """Only the SIZE= parameter itself declares a size: another (an extension's XSIZE=, a value holding 'SIZE=')
+    was read as a malformed SIZE and refused with 501."""
+    mail.smtp_size_limit(2_000)
+    with smtplib.SMTP("smtp.example.com") as smtp:
+        smtp.ehlo()
+        assert smtp.mail("billing@acme.test", ["XSIZE=lots"])[0] == 250
+        smtp.rset()
+        assert smtp.mail("billing@acme.test", ["ENVID=SIZE=9"])[0] == 250
+        smtp.rset()
+        assert smtp.mail("billing@acme.test", ["BODY=8BITMIME", "size=3000"])[0] == 552

@@ -39,7 +39,8 @@ import pluggy
 from ._aio import PumpedLoop, PumpedWorld
 from ._execution import StoppableExecution
 from ._safe import shown
-from .errors import InvalidArgument, JobsimError
+from ._time import iso
+from .errors import BudgetExceeded, InvalidArgument, JobsimError
 
 if TYPE_CHECKING:
     from ._app import Function
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Adapted", "ClassGuard", "ProcessPatches", "PumpedLoop", "PumpedWorld", "RecordRenderer", "StoppableExecution",
-    "end_run", "escapes", "guard_hooks", "hookimpl", "hookspec", "output_bytes", "planned_instant",
+    "attempt_budget", "end_run", "escapes", "guard_hooks", "hookimpl", "hookspec", "output_bytes", "planned_instant",
     "refusing_handler",
 ]
 
@@ -121,6 +122,23 @@ def end_run(sim: Simulation, run: Any, status: str, at: int, error: BaseExceptio
         data["output"] = run._payload
     data.update(fields)
     sim.trace.add(at, "run.end", data)
+
+
+def attempt_budget(run: Any, at: int, knob: str, limit: int, *, noun: str, forever: str, bound: str) -> None:
+    """Stop the simulation when ``run`` is about to retry after ``limit`` attempts: a job the library
+    retries without end (or 10**9 times) never lets ``run_until_idle`` go idle, and each attempt costs
+    real milliseconds, so it would look like a hang. Call it where the plugin schedules the retry.
+
+    ``knob`` names the plugin's setting (``"jobsim_rq.MAX_ATTEMPTS_PER_RUN"``), ``noun`` what the
+    library calls a run's function (``"task"``, ``"actor"``, ``"job"``), ``forever`` the configuration
+    that retries without end, ``bound`` the option that ends it."""
+    made = len(run.attempts)
+    if made >= limit:
+        raise BudgetExceeded(
+            f"{noun} {run.function.id!r} (id {run.id}) asked to retry after {made:,} attempts, the last at "
+            f"{iso(at)}; a {noun} that retries forever ({forever}) never lets the simulation go idle. "
+            f"Give it {bound}, or raise {knob} (now {limit:,}) if that many retries are the point."
+        )
 
 
 def planned_instant(sim: Simulation, at: Any, what: str, name: str = "at") -> int:

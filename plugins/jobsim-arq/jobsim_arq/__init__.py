@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._world import ArqWorld
 
-__all__ = ["ArqWorld"]
+__all__ = ["MAX_ATTEMPTS_PER_RUN", "ArqWorld"]
+
+MAX_ATTEMPTS_PER_RUN = 10_000
+"""Attempts one run (a job) may make before the simulation stops with ``BudgetExceeded``:
+arq retries a job that raises ``Retry`` up to ``max_tries`` times, and a huge ``max_tries`` with
+a short ``defer`` retries for hours of real time, which would look like a hang.
+Assign a larger number here if that many retries are the point of a test."""
 
 
 def __getattr__(name: str) -> Any:

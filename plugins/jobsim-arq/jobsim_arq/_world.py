@@ -35,11 +35,12 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 import jobsim
+import jobsim_arq
 from jobsim._events import Event
 from jobsim._records import Attempt, Run
 from jobsim._time import MS, SECOND
 from jobsim.errors import InvalidArgument, JobsimError
-from jobsim.hooks import Adapted, end_run, escapes, output_bytes, refusing_handler
+from jobsim.hooks import Adapted, attempt_budget, end_run, escapes, output_bytes, refusing_handler
 
 from ._checks import check_cron, check_function, check_poll_delay
 from ._loop import CURRENT, WorkerLoop
@@ -528,6 +529,9 @@ class ArqWorld:
         at = max(now, round(score) * MS) if score is not None else now
         error = held.error
         said = "" if error is None else f"{type(error).__name__}: {error}"
+        if len(run.attempts) < _max_tries(d.worker, run.function.id):  # arq re-queues the last try too, then fails it
+            attempt_budget(run, now, "jobsim_arq.MAX_ATTEMPTS_PER_RUN", jobsim_arq.MAX_ATTEMPTS_PER_RUN,
+                           noun="job", forever="a huge max_tries", bound="fewer max_tries")
         run.status = "retrying"
         data = {"function": run.function.id, "run": run.id, "step": None, "attempt": len(run.attempts),
                 "at": at, "delay": at - now, "error": said}  # the attempt it plans, as the core's records  # fmt: skip
@@ -628,3 +632,11 @@ class _ClosedPool:
 
     def __repr__(self) -> str:
         return f"<closed simulation's stand-in for {self._original!r}>"
+
+
+def _max_tries(worker: Any, name: str) -> int:
+    """The tries arq allows a job of function ``name`` (``run_job``: its function's ``max_tries``, else the
+    worker's)."""
+    function = getattr(worker, "functions", {}).get(name)
+    tries = getattr(function, "max_tries", None)
+    return tries if tries is not None else getattr(worker, "max_tries", 5)

@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._world import BullMQWorld
 
-__all__ = ["BullMQWorld"]
+__all__ = ["MAX_ATTEMPTS_PER_RUN", "BullMQWorld"]
+
+MAX_ATTEMPTS_PER_RUN = 10_000
+"""Attempts one run (a job) may make before the simulation stops with ``BudgetExceeded``:
+BullMQ retries a job ``attempts`` times, and ``attempts=10**9`` with a short backoff
+retries for hours of real time, which would look like a hang.
+Assign a larger number here if that many retries are the point of a test."""
 
 
 def __getattr__(name: str) -> Any:

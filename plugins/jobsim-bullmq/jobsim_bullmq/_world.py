@@ -18,6 +18,7 @@ that BullMQ retries is a ``retry`` record with its delay.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import dataclasses
 import inspect
@@ -26,11 +27,12 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import jobsim
+import jobsim_bullmq
 from jobsim._events import Event
 from jobsim._records import Attempt, Run
 from jobsim._time import MS
-from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature, _init_or_name_keyword
-from jobsim.hooks import Adapted, escapes, refusing_handler
+from jobsim.errors import BudgetExceeded, InvalidArgument, JobsimError, UnsupportedFeature, _init_or_name_keyword
+from jobsim.hooks import Adapted, attempt_budget, escapes, refusing_handler
 
 from ._crash import Crashes
 from ._events import Listeners
@@ -474,6 +476,14 @@ class BullMQWorld:
         error = self._error(q, rec)
         attempt = held.attempts
         self._end_attempt(held, error)
+        try:
+            attempt_budget(held.run, self.now_ns(), "jobsim_bullmq.MAX_ATTEMPTS_PER_RUN",
+                           jobsim_bullmq.MAX_ATTEMPTS_PER_RUN, noun="job", forever="a huge attempts",
+                           bound="fewer attempts")
+        except BudgetExceeded as exc:  # bullmq's worker would catch it: the pump re-raises it, as an escape
+            self.escaped = exc
+            asyncio.get_running_loop().stop()
+            raise
         held.run.status = "retrying"
         now = self.now_ns()
         self.sim.trace.add(now, "retry", {"function": held.run.function.id, "run": rec.id, "step": None,

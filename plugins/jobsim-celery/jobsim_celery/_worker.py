@@ -57,8 +57,8 @@ from kombu.message import Message
 import jobsim_celery
 from jobsim._steps import Execution
 from jobsim._time import SECOND, instant_ns, iso
-from jobsim.errors import BudgetExceeded, InvalidArgument, _keywords_named
-from jobsim.hooks import StoppableExecution
+from jobsim.errors import InvalidArgument, _keywords_named
+from jobsim.hooks import StoppableExecution, attempt_budget
 
 if TYPE_CHECKING:
     from ._world import AppRuntime, CeleryWorld
@@ -505,13 +505,8 @@ class Worker:
         if isinstance(exc, Retry):
             self._forget(held)
             self.world.attempt(held, x, exc.exc if exc.exc is not None else exc)
-            if len(held.run.attempts) >= jobsim_celery.MAX_ATTEMPTS_PER_RUN:
-                raise BudgetExceeded(
-                    f"task {held.run.function.id!r} (id {held.run.id}) asked for its "
-                    f"{len(held.run.attempts):,}th attempt at {iso(x.now)}; a task that retries forever "
-                    "(max_retries=None) never lets the simulation go idle. Give it max_retries=, or raise "
-                    "jobsim_celery.MAX_ATTEMPTS_PER_RUN if that many retries are the point."
-                )
+            attempt_budget(held.run, x.now, "jobsim_celery.MAX_ATTEMPTS_PER_RUN", jobsim_celery.MAX_ATTEMPTS_PER_RUN,
+                           noun="task", forever="max_retries=None", bound="max_retries=")
             self.world.retrying(held, x, exc)
         elif isinstance(exc, Ignore):
             self._forget(held)

@@ -21,7 +21,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._world import DramatiqWorld
 
-__all__ = ["DramatiqWorld"]
+__all__ = ["MAX_ATTEMPTS_PER_RUN", "DramatiqWorld"]
+
+MAX_ATTEMPTS_PER_RUN = 10_000
+"""Attempts one run (an actor's message) may make before the simulation stops with ``BudgetExceeded``:
+Dramatiq retries ``max_retries=None`` actors forever, and a huge ``max_retries`` with a small backoff
+retries for hours of real time, which would look like a hang.
+Assign a larger number here if that many retries are the point of a test."""
 
 
 def __getattr__(name: str) -> Any:

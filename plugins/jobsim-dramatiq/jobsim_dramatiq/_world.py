@@ -20,12 +20,13 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import jobsim
+import jobsim_dramatiq
 from jobsim._events import Event
 from jobsim._kernel import BACKGROUND
 from jobsim._records import Run
 from jobsim._time import MS, duration_ns, iso
 from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
-from jobsim.hooks import Adapted, end_run, output_bytes, refusing_handler
+from jobsim.hooks import Adapted, attempt_budget, end_run, output_bytes, refusing_handler
 
 from . import _middleware
 from ._blocking import Threads
@@ -521,7 +522,10 @@ class DramatiqWorld:
         enqueued again meanwhile (a retry), which keeps the run going."""
         held = item.parcel.held
         run = held.run
-        if item.retried:
+        if item.retried:  # checked here: Dramatiq's emit_after logs and swallows what middleware raises
+            attempt_budget(run, self.sim.now_ns(), "jobsim_dramatiq.MAX_ATTEMPTS_PER_RUN",
+                           jobsim_dramatiq.MAX_ATTEMPTS_PER_RUN, noun="actor",
+                           forever="max_retries=None, or a huge max_retries", bound="max_retries=")
             return
         error = item.value if item.kind != "ok" else None
         if item.kind == "skip":

@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._world import HueyWorld
 
-__all__ = ["HueyWorld"]
+__all__ = ["MAX_ATTEMPTS_PER_RUN", "HueyWorld"]
+
+MAX_ATTEMPTS_PER_RUN = 10_000
+"""Attempts one run (a task) may make before the simulation stops with ``BudgetExceeded``:
+Huey retries a task ``retries`` times, and a huge ``retries`` with a short ``retry_delay``
+retries for hours of real time, which would look like a hang.
+Assign a larger number here if that many retries are the point of a test."""
 
 
 def __getattr__(name: str) -> Any:

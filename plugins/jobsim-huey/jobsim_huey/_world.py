@@ -21,11 +21,12 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 import jobsim
+import jobsim_huey
 from jobsim._events import Event
 from jobsim._records import Run
 from jobsim._time import DAY, MS, SECOND, duration_ns, format_duration, iso, to_datetime
 from jobsim.errors import BudgetExceeded, InvalidArgument, JobsimError, UnsupportedFeature
-from jobsim.hooks import Adapted, end_run, output_bytes, refusing_handler
+from jobsim.hooks import Adapted, attempt_budget, end_run, output_bytes, refusing_handler
 
 from ._consumer import Body, SimConsumer, SimWorker
 from ._patches import Clock
@@ -410,6 +411,14 @@ class HueyWorld:
         """A ``retry`` record: due now (re-enqueued at once) or at the eta Huey put it on the schedule with
         (without the microsecond ``hop``, which only orders it after the tick)."""
         now = self.sim.now_ns()
+        try:
+            attempt_budget(run, now, "jobsim_huey.MAX_ATTEMPTS_PER_RUN", jobsim_huey.MAX_ATTEMPTS_PER_RUN,
+                           noun="task", forever="a huge retries", bound="fewer retries")
+        except BudgetExceeded as exc:
+            if self.current is None:
+                raise
+            self.current.escaped = exc  # Huey's worker would log and swallow it: it leaves once loop() returns
+            return
         run.status = "retrying"
         scheduled = "scheduled" in signals[signals.index("retrying"):]
         at = now

@@ -21,7 +21,13 @@ from ._spec import Worker
 if TYPE_CHECKING:
     from ._world import RQWorld
 
-__all__ = ["RQWorld", "Worker"]
+__all__ = ["MAX_ATTEMPTS_PER_RUN", "RQWorld", "Worker"]
+
+MAX_ATTEMPTS_PER_RUN = 10_000
+"""Attempts one run (a job) may make before the simulation stops with ``BudgetExceeded``:
+RQ retries a job ``Retry(max=...)`` times (or as often as it returns ``Retry``), and a huge
+``max`` with a short interval retries for hours of real time, which would look like a hang.
+Assign a larger number here if that many retries are the point of a test."""
 
 
 def __getattr__(name: str) -> Any:

@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from rq.job import JobStatus
 
+import jobsim_rq
 from jobsim._records import Attempt
 from jobsim._time import SECOND, iso
 from jobsim.errors import JobsimError
-from jobsim.hooks import escapes, output_bytes
+from jobsim.hooks import attempt_budget, escapes, output_bytes
 
 from ._execution import NULL, RQExecution
 from ._store import score_from_ttl
@@ -146,6 +147,7 @@ class Lifecycle:
         """``Job.retry``: RQ's own rule picks the interval and reschedules or re-enqueues (it calls our
         ``schedule``/``push``); a ``retry`` record says when."""
         job = held.job
+        self._budget(held, at)
         held.run.status = "retrying"
         attempt = held.calls
         self.store.remove(at, held.queue.name, "started", job.id)  # cleanup_execution (rq/worker/base.py:762)
@@ -174,6 +176,7 @@ class Lifecycle:
                                 "maximum retry attempts exceeded")  # fmt: skip
             self._finish(held, "failed", x.now, error, None, returned=retry)
             return
+        self._budget(held, x.now)
         self.store.remove(x.now, held.queue.name, "started", job.id)
         self.store.save(held, x.now, "RETRIED", job.failure_ttl, value=retry)  # Job._handle_retry_result
         interval = Retry.get_interval(job.number_of_retries or 0, retry.intervals)
@@ -189,6 +192,10 @@ class Lifecycle:
         self.sim.trace.add(x.now, "retry", {"function": held.run.function.id, "run": job.id, "step": None,
                                             "attempt": held.calls, "at": due, "delay": max(0, due - x.now),
                                             "returned": True})  # fmt: skip
+
+    def _budget(self, held: Held, at: int) -> None:
+        attempt_budget(held.run, at, "jobsim_rq.MAX_ATTEMPTS_PER_RUN", jobsim_rq.MAX_ATTEMPTS_PER_RUN, noun="job",
+                       forever="a huge Retry(max=...), or returning Retry(...)", bound="a smaller Retry(max=...)")
 
     def _next_due(self, held: Held) -> int:
         """When the retry will be queued: its scheduled score, or now for an immediate re-enqueue."""

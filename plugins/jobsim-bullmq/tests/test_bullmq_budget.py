@@ -1,0 +1,39 @@
+"""A job with a huge ``attempts`` stops the simulation with a clear budget error, never a hang."""
+
+from __future__ import annotations
+
+import jobsim_bullmq
+import pytest
+from bullmq_support import START, run
+
+import jobsim
+
+
+async def poll(job, token):
+    raise ConnectionError("not yet")
+
+
+def test_retrying_a_billion_times_stops_at_the_attempt_budget(worker_for, queue, monkeypatch):
+    monkeypatch.setattr(jobsim_bullmq, "MAX_ATTEMPTS_PER_RUN", 50)
+    with jobsim.Simulation(worker_for(poll), start=START) as sim:
+        run(queue.add("poll", {}, {"attempts": 10**9, "backoff": {"type": "fixed", "delay": 1000}}))
+        with pytest.raises(jobsim.BudgetExceeded) as info:
+            sim.run_until_idle()
+        said = str(info.value)
+        assert said.startswith("job 'q' (id 1) asked to retry after 50 attempts, the last at ")
+        assert "(a huge attempts)" in said and "Give it fewer attempts" in said
+        assert "raise jobsim_bullmq.MAX_ATTEMPTS_PER_RUN (now 50)" in said
+        assert len(sim.runs("q")[0].attempts) == 50
+
+
+def test_a_run_that_ends_within_the_budget_is_not_stopped(worker_for, queue, monkeypatch):
+    monkeypatch.setattr(jobsim_bullmq, "MAX_ATTEMPTS_PER_RUN", 3)
+    with jobsim.Simulation(worker_for(poll), start=START) as sim:
+        run(queue.add("poll", {}, {"attempts": 3, "backoff": 1000}))
+        sim.run_until_idle()
+        (r,) = sim.runs("q")
+        assert r.status == "failed" and len(r.attempts) == 3
+
+
+def test_the_budget_is_10_000_attempts():
+    assert jobsim_bullmq.MAX_ATTEMPTS_PER_RUN == 10_000

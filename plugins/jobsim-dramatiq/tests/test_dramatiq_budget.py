@@ -1,0 +1,55 @@
+"""An actor that retries forever stops the simulation with a clear budget error, never a hang."""
+
+from __future__ import annotations
+
+import logging
+
+import dramatiq
+import jobsim_dramatiq
+import pytest
+
+import jobsim
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    logging.disable(logging.CRITICAL)  # Dramatiq logs every failure with its traceback, as a worker does
+    yield
+    logging.disable(logging.NOTSET)
+
+
+@pytest.mark.parametrize("max_retries", [None, 10**9])
+def test_retrying_forever_stops_at_the_attempt_budget(broker, monkeypatch, max_retries):
+    monkeypatch.setattr(jobsim_dramatiq, "MAX_ATTEMPTS_PER_RUN", 50)
+
+    @dramatiq.actor(max_retries=max_retries, min_backoff=1000, max_backoff=1000)
+    def poll():
+        raise ConnectionError("not yet")
+
+    with jobsim.Simulation(broker, start="2025-03-01T00:00:00Z", seed=1) as sim:
+        poll.send()
+        with pytest.raises(jobsim.BudgetExceeded) as info:
+            sim.run_until_idle()
+        said = str(info.value)
+        assert said.startswith("actor 'poll' (id ") and "retry after 50 attempts, the last at 2025-03-01T00:" in said
+        assert "(max_retries=None, or a huge max_retries)" in said
+        assert "raise jobsim_dramatiq.MAX_ATTEMPTS_PER_RUN (now 50)" in said
+        assert len(sim.runs("poll")[0].attempts) == 50
+
+
+def test_a_run_that_ends_within_the_budget_is_not_stopped(broker, monkeypatch):
+    monkeypatch.setattr(jobsim_dramatiq, "MAX_ATTEMPTS_PER_RUN", 3)
+
+    @dramatiq.actor(max_retries=2, min_backoff=1000, max_backoff=1000)
+    def poll():
+        raise ConnectionError("not yet")
+
+    with jobsim.Simulation(broker, start="2025-03-01T00:00:00Z", seed=1) as sim:
+        poll.send()
+        sim.run_until_idle()
+        (run,) = sim.runs("poll")
+        assert run.status == "failed" and len(run.attempts) == 3
+
+
+def test_the_budget_is_10_000_attempts():
+    assert jobsim_dramatiq.MAX_ATTEMPTS_PER_RUN == 10_000

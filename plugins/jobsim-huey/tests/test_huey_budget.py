@@ -1,0 +1,45 @@
+"""A task with a huge ``retries`` stops the simulation with a clear budget error, never a hang."""
+
+from __future__ import annotations
+
+import jobsim_huey
+import pytest
+from huey_support import START
+
+import jobsim
+
+
+def test_retrying_a_billion_times_stops_at_the_attempt_budget(redis_huey, monkeypatch):
+    monkeypatch.setattr(jobsim_huey, "MAX_ATTEMPTS_PER_RUN", 50)
+
+    @redis_huey.task(retries=10**9, retry_delay=1)
+    def poll():
+        raise ConnectionError("not yet")
+
+    with jobsim.Simulation(redis_huey, start=START) as sim:
+        poll()
+        with pytest.raises(jobsim.BudgetExceeded) as info:
+            sim.run_until_idle()
+        said = str(info.value)
+        assert said.startswith("task 'poll' (id ") and "asked to retry after 50 attempts, the last at " in said
+        assert "(a huge retries)" in said and "Give it fewer retries" in said
+        assert "raise jobsim_huey.MAX_ATTEMPTS_PER_RUN (now 50)" in said
+        assert len(sim.runs(poll)[0].attempts) == 50
+
+
+def test_a_run_that_ends_within_the_budget_is_not_stopped(redis_huey, monkeypatch):
+    monkeypatch.setattr(jobsim_huey, "MAX_ATTEMPTS_PER_RUN", 3)
+
+    @redis_huey.task(retries=2, retry_delay=1)
+    def poll():
+        raise ConnectionError("not yet")
+
+    with jobsim.Simulation(redis_huey, start=START) as sim:
+        poll()
+        sim.run_until_idle()
+        (run,) = sim.runs(poll)
+        assert run.status == "failed" and len(run.attempts) == 3
+
+
+def test_the_budget_is_10_000_attempts():
+    assert jobsim_huey.MAX_ATTEMPTS_PER_RUN == 10_000

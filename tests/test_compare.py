@@ -127,11 +127,12 @@ def test_default_profiles_are_the_seven_systems_in_the_seeds_order():
 # -- the command line ------------------------------------------------------------------------------
 
 
-def test_compare_command_with_a_timeline(capsys, tmp_path):
-    module = tmp_path / "nightly_scenario.py"
+def _nightly_scenario(tmp_path, name):
+    """A scenario module: one cron function at 09:00, one simulated day. Each test names its own module: an
+    imported one stays in sys.modules."""
+    module = tmp_path / f"{name}.py"
     module.write_text(
         "import jobsim\n"
-        "app = jobsim.App('n')\n"
         "def build():\n"
         "    app = jobsim.App('n')\n"
         "    app.function('nightly', cron='0 9 * * *')(lambda ctx: 'ok')\n"
@@ -139,6 +140,11 @@ def test_compare_command_with_a_timeline(capsys, tmp_path):
         "scenario = jobsim.Scenario(name='cli', description='one tick', build=build,\n"
         "                           play=lambda sim: sim.advance('1d'), start='2025-03-03T00:00:00Z')\n"
     )
+    return module
+
+
+def test_compare_command_with_a_timeline(capsys, tmp_path):
+    module = _nightly_scenario(tmp_path, "nightly_scenario")
     assert main(["compare", str(module), "--profiles", "bullmq", "--timeline", "bullmq", "--seed", "3"]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[:2] == ["cli: one tick", "(times in UTC, seed 3)"]
@@ -149,16 +155,7 @@ def test_compare_command_with_a_timeline(capsys, tmp_path):
 def test_compare_command_takes_a_timeline_of_a_variant_spelled_as_in_profiles(capsys, tmp_path):
     """--profiles and --timeline typed alike name one profile, whatever its canonical spelling ('1000ms' is '1s'):
     the check made before simulating compared the typed --timeline with the canonical names and refused it."""
-    module = tmp_path / "variant_scenario.py"
-    module.write_text(
-        "import jobsim\n"
-        "def build():\n"
-        "    app = jobsim.App('n')\n"
-        "    app.function('nightly', cron='0 9 * * *')(lambda ctx: 'ok')\n"
-        "    return app\n"
-        "scenario = jobsim.Scenario(name='cli', description='one tick', build=build,\n"
-        "                           play=lambda sim: sim.advance('1d'), start='2025-03-03T00:00:00Z')\n"
-    )
+    module = _nightly_scenario(tmp_path, "variant_scenario")
     variant = "agenda(process_every=1000ms)"
     assert main(["compare", str(module), "--profiles", variant, "--timeline", variant]) == 0
     out = capsys.readouterr().out

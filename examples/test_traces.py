@@ -51,12 +51,13 @@ def test_the_same_seed_writes_the_same_bytes(seed: int, tmp_path: Path) -> None:
     a = first.trace.save(tmp_path / "a.jobsim.jsonl").read_bytes()
     b = second.trace.save(tmp_path / "b.jobsim.jsonl").read_bytes()
     assert a == b and len(a.splitlines()) > 2_000
-    assert first.trace.save(tmp_path / "a.gz", compress=True).read_bytes() == \
-        second.trace.save(tmp_path / "b.gz", compress=True).read_bytes()  # fmt: skip
     raw_a = first.trace.save(tmp_path / "raw-a.jobsim.jsonl", redact=False).read_bytes()
     assert raw_a == second.trace.save(tmp_path / "raw-b.jobsim.jsonl", redact=False).read_bytes()
-    other = week(seed + 100).trace.save(tmp_path / "c.jobsim.jsonl").read_bytes()
-    assert other != a
+    if seed == 0:  # what does not depend on the seed, once (a week is a third of this test's time)
+        assert first.trace.save(tmp_path / "a.gz", compress=True).read_bytes() == \
+            second.trace.save(tmp_path / "b.gz", compress=True).read_bytes()  # fmt: skip
+        other = week(seed + 100).trace.save(tmp_path / "c.jobsim.jsonl").read_bytes()
+        assert other != a  # the seed is what made the two equal
 
 
 def test_record_save_load_replay_diff(tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ Deliver = Callable[[str, list[str], bytes], str]
 """``(mail_from, rcpt_tos, data) -> message id``: called for each accepted DATA."""
 Spend = Callable[[int], None]
 """Spends ``ns`` of virtual time on the calling job's clock (``Host.consume``)."""
-_PATH = re.compile(r"(?i)(FROM|TO):\s*<([^>]*)>(.*)")
+_PATH_HEAD = re.compile(r"(?i)(FROM|TO):\s*<")
 # local@domain (the local part may be quoted, holding quoted pairs: "a\"b"), as a real server requires; RFC 5321
 # lets "Postmaster" go without one
 _ADDRESS = re.compile(r'(?:"(?:[^"\\]|\\[ -~])*"|[^@\s<>"]+)@[^@\s<>"]+|(?i:postmaster)')
@@ -46,6 +46,31 @@ is refused with ``552`` (``sim.mail.smtp_size_limit``)."""
 _TOO_BIG = "5.3.4 Message size exceeds fixed maximum message size"
 _SIZE_PARAM = re.compile(r"(?i)(?<!\S)SIZE=(\S*)")  # the parameter itself, not XSIZE= or a value's SIZE=
 _SIZE_VALUE = re.compile(r"[0-9]{1,20}")  # RFC 1870 size-value: 1*20DIGIT, ASCII (str.isdigit takes '²')
+
+
+def _path(arg: str) -> tuple[str, str, str] | None:
+    """``FROM:<path> params`` or ``TO:<path> params`` as ``(keyword, path, params)``, or None.
+
+    The path ends at the first ``>`` outside a quoted local part, which may hold one (``"a>b"@x``, RFC 5321);
+    with a quote left open it ends at the first ``>``, so that the address check names the address. One scan:
+    a long line of quotes costs no backtracking.
+    """
+    head = _PATH_HEAD.match(arg)
+    if head is None:
+        return None
+    start = i = head.end()
+    quoted = False
+    while i < len(arg):
+        char = arg[i]
+        if quoted and char == "\\":
+            i += 1  # a quoted pair: the next character is taken as it is
+        elif char == '"':
+            quoted = not quoted
+        elif char == ">" and not quoted:
+            return head.group(1), arg[start:i], arg[i + 1 :]
+        i += 1
+    end = arg.find(">", start)
+    return None if end < 0 else (head.group(1), arg[start:end], arg[end + 1 :])
 
 
 @dataclass(slots=True)
@@ -306,33 +331,33 @@ class SmtpSession:
         self._reply(235, "2.7.0 Authentication successful")
 
     def _mail(self, arg: str) -> None:
-        match = _PATH.fullmatch(arg)
+        keyword, path, params = _path(arg) or ("", "", "")
         if not self._greeted:
             self._reply(503, "5.5.1 Error: send HELO/EHLO first")
         elif self._mail_from is not None:
             self._reply(503, "5.5.1 Error: nested MAIL command")
-        elif match is None or match.group(1).upper() != "FROM":
+        elif keyword.upper() != "FROM":
             self._reply(501, "5.5.4 Syntax: MAIL FROM:<address>")
-        elif match.group(2) and not _ADDRESS.fullmatch(match.group(2)):  # <> (a bounce's) is fine
+        elif path and not _ADDRESS.fullmatch(path):  # <> (a bounce's) is fine
             self._reply(501, "5.1.7 Bad sender address syntax")
-        elif (declared := _SIZE_PARAM.search(match.group(3))) and not _SIZE_VALUE.fullmatch(declared.group(1)):
+        elif (declared := _SIZE_PARAM.search(params)) and not _SIZE_VALUE.fullmatch(declared.group(1)):
             self._reply(501, "5.5.4 Bad message size syntax")
         elif declared and self._too_big(int(declared.group(1))):  # smtplib declares len(msg) (RFC 1870)
             self._reply(552, _TOO_BIG)
         elif self._refused("MAIL") is None:
-            self._mail_from = match.group(2)
+            self._mail_from = path
             self._reply(250, "2.1.0 Ok")
 
     def _rcpt(self, arg: str) -> None:
-        match = _PATH.fullmatch(arg)
+        keyword, path, _ = _path(arg) or ("", "", "")
         if self._mail_from is None:
             self._reply(503, "5.5.1 Error: need MAIL command")
-        elif match is None or match.group(1).upper() != "TO" or not match.group(2):
+        elif keyword.upper() != "TO" or not path:
             self._reply(501, "5.5.4 Syntax: RCPT TO:<address>")
-        elif not _ADDRESS.fullmatch(match.group(2)):
+        elif not _ADDRESS.fullmatch(path):
             self._reply(501, "5.1.3 Bad recipient address syntax")
         elif self._refused("RCPT") is None:
-            self._rcpts.append(match.group(2))
+            self._rcpts.append(path)
             self._reply(250, "2.1.5 Ok")
 
     def _data_command(self, arg: str) -> None:

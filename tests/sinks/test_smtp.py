@@ -161,13 +161,27 @@ def test_a_recipient_that_is_no_address_is_refused_as_a_real_server_refuses_it(m
 
 
 @pytest.mark.parametrize("address", ['"ada\\"l"@example.com', '"ada lovelace"@example.com', '"a@b"@example.com',
-                                     "ada@[192.0.2.1]", "ada@localhost"])
+                                     '"a>b"@example.com', '"<ada>"@example.com', "ada@[192.0.2.1]", "ada@localhost"])
 def test_an_address_a_real_server_accepts_is_delivered(mail: MailSink, address: str) -> None:
     """RFC 5321: a quoted local part may hold a quoted pair (``\\"``), which smtplib sends as it is; a domain may
     be an address literal or have no dot. Postfix takes each of these."""
     with smtplib.SMTP("smtp.example.com") as smtp:
         assert smtp.sendmail(address, [address], b"Subject: hi\r\n\r\nbody") == {}
     assert [(email.sender, email.bcc) for email in mail.outbox] == [(address, [address])]
+
+
+def test_a_quote_left_open_is_a_bad_address_and_a_line_of_quotes_is_answered_at_once(mail: MailSink) -> None:
+    """A quoted local part may hold ``>``, so the path's end is found outside quotes; one regular expression
+    allowing both readings of a quote backtracked exponentially on a line of them (60 quotes: hours)."""
+    with smtplib.SMTP("smtp.example.com") as smtp:
+        smtp.ehlo()
+        assert smtp.docmd("MAIL", "FROM:<billing@acme.test>")[0] == 250
+        assert smtp.docmd("RCPT", 'TO:<ada"@example.com>') == (501, b"5.1.3 Bad recipient address syntax")
+        assert smtp.docmd("RCPT", 'TO:<"ada@example.com>') == (501, b"5.1.3 Bad recipient address syntax")
+        assert smtp.docmd("RCPT", "TO:<" + '"' * 60) == (501, b"5.5.4 Syntax: RCPT TO:<address>")
+        assert smtp.docmd("RCPT", "TO:<" + '"' * 100_000 + ">") == (501, b"5.1.3 Bad recipient address syntax")
+        assert smtp.docmd("RCPT", 'TO:<"a>b"@example.com> NOTIFY=NEVER')[0] == 250
+    assert mail.outbox == []
 
 
 def test_a_sender_that_is_no_address_is_refused_and_the_null_sender_is_not(mail: MailSink) -> None:

@@ -213,7 +213,9 @@ def form_of(request: httpx.Request) -> tuple[dict[str, list[str]], list[Attachme
     return form, []
 
 
-_PARAM = re.compile(r'(\w+)\*?="((?:[^"\\]|\\.)*)"|(\w+)=([^;\s]+)')
+# a name starts where a word does: a match starting inside one starts at its first letter too, and a scan trying
+# every start of a long word with no "=" after it was quadratic in the word
+_PARAM = re.compile(r'(?<!\w)(\w+)\*?="((?:[^"\\]|\\.)*)"|(?<!\w)(\w+)=([^;\s]+)')
 
 
 def _params(header: str) -> dict[str, str]:

@@ -29,7 +29,6 @@ from ._checks import keywords_checked
 from ._pseudonyms import reserved_domain
 from ._redacttext import json_in, json_string_in
 from ._secrets import (
-    EMAIL,
     MARKER,
     PHONE,
     PHONE_HINT,
@@ -37,6 +36,7 @@ from ._secrets import (
     card_number_key,
     card_object,
     email_address,
+    email_matches,
     find_secrets,
     phone_number,
     secret_header,
@@ -206,7 +206,7 @@ def _string(value: str, path: str, pii: frozenset[str]) -> Iterator[tuple[str, s
             if _random_looking(token) and not any(start < b and a < end for a, b in spans):
                 yield path, "a long random-looking string (an API key or token?)", token
     if "email" in pii and ("@" in value or "%40" in value):
-        for match in EMAIL.finditer(value):
+        for match in email_matches(value):
             if not reserved_domain(email_address(match.group(0))[0].rpartition("@")[2]):
                 yield path, "an email address at a real domain (personal data)", match.group(0)
     if "phone" in pii and PHONE_HINT.search(value) is not None:

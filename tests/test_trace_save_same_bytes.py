@@ -38,6 +38,7 @@ from jobsim._secrets import (
     WORD,
     WORD_FIRST_WRITTEN,
     _literals,
+    email_matches,
     email_sub,
     query_repl,
     query_sub,
@@ -312,6 +313,7 @@ def test_query_and_email_rewrites_scanned_from_their_first_match_rewrite_what_a_
     assert query_sub(_marked, text) == QUERY_PARAM.sub(_marked, text)
     assert query_sub(query_repl, text) == QUERY_PARAM.sub(query_repl, text)
     assert email_sub(_marked, text) == EMAIL.sub(_marked, text)
+    assert [m.span() for m in email_matches(text)] == [m.span() for m in EMAIL.finditer(text)]
 
 
 @settings(max_examples=2000, deadline=None)

@@ -1,0 +1,75 @@
+"""Text jobsim scans with regular expressions costs time linear in its length.
+
+A regular-expression scan (``finditer``, ``findall``, ``sub``) tries every start; a pattern
+whose first run can take the rest of a long run of its characters, then backtrack through
+it, makes that quadratic. Four such scans turned long input into what looked like a hang:
+redacting an address followed by a 20,000-character token (10 s; 200,000: about 17 min),
+a duration of 8,000 digits (10 s), a multipart ``Content-Type`` with a long word, and an
+SMTP path of quotes (exponential: 60 quotes, hours). Each is rewritten to scan once; the
+rewrites find exactly what the patterns found (the equivalence tests below, and
+``test_trace_save_same_bytes``).
+"""
+
+import re
+import subprocess
+import sys
+import textwrap
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jobsim._mailfields import _PARAM
+from jobsim._secrets import EMAIL, SHORT_TEXT, email_matches, email_sub
+
+LONG = 200_000
+
+
+def test_long_input_is_scanned_in_linear_time():
+    """Each input here takes the quadratic scans minutes to hours; linear ones, milliseconds. A subprocess with a
+    generous limit (its import alone is most of the time) tells the two apart without timing anything closely."""
+    program = textwrap.dedent(f"""
+        import jobsim
+        from jobsim._mailfields import _params
+        from jobsim._secrets import email_sub
+        from jobsim._smtp import _path
+        from jobsim._time import duration_ns
+
+        token = "a" * {LONG}
+        assert email_sub(lambda m: "<fake>", "ada@example.com " + token) == "<fake> " + token
+        assert email_sub(lambda m: "<fake>", "a%40" * ({LONG} // 4)).count("<fake>") == 0
+        assert _params("multipart/form-data; " + token) == {{}}
+        assert _path("TO:<" + '"' * {LONG}) is None
+        try:
+            duration_ns("1" * {LONG})
+        except jobsim.InvalidArgument as error:
+            assert len(str(error)) < 2_000, "the value is shown once, cut short"
+        else:
+            raise AssertionError("a duration of digits without a unit was taken")
+        print("ok")
+    """)
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout.strip()) == (0, "ok"), done.stderr
+
+
+def _texts(*pieces: str) -> st.SearchStrategy[str]:
+    return st.lists(st.sampled_from(pieces), max_size=20).map("".join)
+
+
+_TEXTS = _texts("a", "Z", "1", "é", "@", "%40", "%4", ".", "-", "+", "_", " ", ".com", ".de", "x@y")
+
+
+@settings(max_examples=1_000, deadline=None)
+@given(_TEXTS)
+def test_email_matches_finds_what_the_pattern_finds(text):
+    assert [m.span() for m in email_matches(text)] == [m.span() for m in EMAIL.finditer(text)]
+    for whole in (text, text + " " * SHORT_TEXT, "a." * SHORT_TEXT + text):  # short ones go to EMAIL.sub itself
+        assert email_sub(lambda m: f"<{m.group(0)}>", whole) == EMAIL.sub(lambda m: f"<{m.group(0)}>", whole)
+
+
+_PARAM_SCANNED_FROM_EVERY_START = re.compile(r'(\w+)\*?="((?:[^"\\]|\\.)*)"|(\w+)=([^;\s]+)')
+
+
+@settings(max_examples=1_000, deadline=None)
+@given(_texts("a", "b", "1", "é", "=", '"', "\\", ";", " ", "*", "x=y", 'n="v"'))
+def test_a_content_type_parameter_is_found_where_the_pattern_without_the_word_start_found_it(header):
+    assert _PARAM.findall(header) == _PARAM_SCANNED_FROM_EVERY_START.findall(header)

@@ -276,3 +276,21 @@ def test_ticks_missed_while_down(profile, runs):
         sim.downtime("2026-03-02T00:05:00Z", "2026-03-02T00:35:00Z")
         sim.advance_to("2026-03-02T00:50:00Z")
     assert [f"{r.started_at:%H:%M} ({r.output})" for r in sim.runs("f")] == runs
+
+
+# -- Vercel function duration (§7) -----------------------------------------------------------------------------------
+@pytest.mark.parametrize(("spends", "status"), [(300, "completed"), (301, "failed")])
+def test_vercel_kills_an_invocation_after_300_seconds_without_retry(spends, status):
+    app = jobsim.App("conform")
+
+    @app.function("f", cron="0 8 * * *")
+    def f(ctx):
+        time.sleep(spends)
+
+    with jobsim.Simulation(app, start=START, profile="vercel-cron") as sim:
+        sim.advance("1d")
+    (run,) = sim.runs("f")
+    assert run.status == status and len(run.attempts) == 1
+    if status == "failed":
+        assert isinstance(run.attempts[0].error, TimeoutError) and "after 5m" in str(run.attempts[0].error)
+        assert run.attempts[0].end_ns - run.attempts[0].start_ns == 300 * 10**9

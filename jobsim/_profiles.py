@@ -91,6 +91,9 @@ class Profile:
     max_steps: int | None = None
     """With durable steps: a run reaching this many steps fails at its next new one, without retries (Inngest's
     1,000: ``consts.DefaultMaxStepLimit``). ``None``: no limit."""
+    max_triggers: int | None = None
+    """A function may have at most this many triggers, its events and cron schedules together; more are refused
+    (Inngest's 10: ``consts.MaxTriggers``, checked by ``MultipleTriggers.Validate``). ``None``: no limit."""
     system: str = ""
     """The system's name in messages and tables (``"BullMQ"``); the profile name if empty."""
     durable_steps: bool = True
@@ -301,6 +304,7 @@ def resolve(profile: Profile, functions: Iterable[Function], *, now: int | None 
     policies: dict[str, RetryPolicy] = {}
     schedules: dict[str, tuple[Any, ...]] = {}
     for fn in functions:
+        _check_triggers(profile, fn)
         _check_features(profile, fn)
         _check_debounce(profile, fn)
         found = _schedules(profile, fn, now)
@@ -308,6 +312,18 @@ def resolve(profile: Profile, functions: Iterable[Function], *, now: int | None 
             schedules[fn.id] = found
         policies[fn.id] = _policy(profile, fn)
     return Resolved(policies, schedules)
+
+
+def _check_triggers(profile: Profile, fn: Function) -> None:
+    count, most = len(fn.events) + len(fn.crons), profile.max_triggers
+    if most is None or count <= most:
+        return
+    raise UnsupportedFeature(
+        f"{profile.label} cannot run function {fn.id!r}: it has {count} triggers ({len(fn.events)} event(s), "
+        f"{len(fn.crons)} cron schedule(s)); {profile.label} allows at most {most} per function: split it into "
+        "functions, or match several event names with one wildcard (on='app/*')",
+        system=profile.label, feature="triggers",
+    )  # fmt: skip
 
 
 def _check_features(profile: Profile, fn: Function) -> None:
@@ -392,7 +408,7 @@ _NUMBERS = {"retry_after_min_ns": (0, False), "cron_jitter_ns": (0, False), "ret
             "default_concurrency": (0, False), "max_concurrency": (0, False),
             "retry_after_precision_ns": (0, False), "retry_after_clamp_grid_ns": (0, False),
             "max_sleep_ns": (1, True), "max_duration_ns": (1, True), "max_attempts": (1, True),
-            "max_steps": (1, True)}
+            "max_steps": (1, True), "max_triggers": (1, True)}
 """Int fields: the least value, and whether ``None`` (no limit) is allowed."""
 _BOOLS = ("durable_steps", "checkpoints", "non_retriable", "retry_after", "persistent", "future_ts",
           "fail_count_per_job", "debounce_timeout_at_call", "debounce_timeout_splits", "oldest_run_first",

@@ -35,6 +35,8 @@ def inngest() -> Profile:
     Next walks absolute time: a wall time in the spring-forward gap never fires, one
     repeated at fall-back fires twice (spec_test.go "2am nightly job (skipped)",
     "1am nightly job (runs twice)").
+    Triggers: at most 10 per function, events and crons together (consts.MaxTriggers; trigger.go
+    MultipleTriggers.Validate refuses more: "This function exceeds the max number of triggers").
     Features: every one (batch, debounce, throttle, rate limit, idempotency,
     concurrency, priority, cancel_on, timeouts, singleton, wait_for_event, invoke, on_failure).
     Singleton (executor.go schedule, after the rate limit; enqueue.lua/dequeue.lua): a run holds its
@@ -69,7 +71,7 @@ def inngest() -> Profile:
         description="Inngest: durable steps, per-step retries, backoff table 15s..2h + U[0,30s)",
         default_retries=TableBackoff(attempts=5),
         retry_after_min_ns=1 * SECOND, retry_after_max_ns=1 * DAY, retry_after_precision_ns=MS,
-        retry_after_clamp_grid_ns=SECOND, max_sleep_ns=366 * DAY, max_steps=1_000, cron=ROBFIG,
+        retry_after_clamp_grid_ns=SECOND, max_sleep_ns=366 * DAY, max_steps=1_000, max_triggers=10, cron=ROBFIG,
         retries=inngest_retries, max_attempts=21,
         missed_cron="all", future_ts=True, jcs=True, debounce_job_delay_ns=1050 * MS, oldest_run_first=True,
         singleton=True, repeated_ids="runs",

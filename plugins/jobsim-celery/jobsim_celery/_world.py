@@ -11,24 +11,21 @@ injection from ``sim.fail``, crash points, capturing the return value).
 from __future__ import annotations
 
 import dataclasses
-import math
 import random
 import signal as _signal
 import uuid
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from celery.exceptions import TaskRevokedError, WorkerLostError
+from celery.exceptions import TaskRevokedError
 from celery.platforms import signals as celery_signals
 from celery.utils.nodenames import default_nodename
 from celery.utils.time import maybe_iso8601
 from celery.worker import state as worker_state
-from celery.worker.control import _revoke
 
 import jobsim
 from jobsim._events import Event
 from jobsim._records import Attempt, Run
-from jobsim._time import MS, SECOND, instant_ns, iso
+from jobsim._time import MS, instant_ns, iso
 from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
 from jobsim.hooks import Adapted, end_run, output_bytes, planned_instant, refusing_handler
 
@@ -36,27 +33,18 @@ from . import _lifecycle, _patches
 from ._backend import SimulatedBackend, backend_class
 from ._beat import Beat
 from ._broker import Publisher, producer_or_acquire
-from ._worker import CeleryExecution, Held, ProcessTerminated, Worker, WorkerCrash
+from ._crashes import KINDS, Crashes, CrashPlan
+from ._revoking import Revoking
+from ._worker import Held, ProcessTerminated, Worker
 
 if TYPE_CHECKING:
     from jobsim import Simulation
 
-REDIS_SCHEMES = ("redis", "rediss", "sentinel", "redis+socket", "valkey", "valkeys")
 KILLING = ("SIGTERM", "SIGKILL", "SIGQUIT", "SIGHUP", "SIGABRT", "SIGALRM", "SIGUSR2")
 """Signals a prefork pool process dies of: their default action ends the process, and the
 pool child neither handles nor ignores them (``concurrency/prefork.py``: WORKER_SIGRESET
 resets SIGTERM and SIGHUP to the default, WORKER_SIGIGNORE ignores SIGINT; billiard
 installs the soft time limit's handler on SIGUSR1)."""
-KINDS = ("worker", "process")
-
-
-@dataclasses.dataclass(slots=True, kw_only=True)
-class CrashPlan:
-    at: int | None
-    function: str | None
-    kind: str
-    done: bool = False
-    rt: Any = None  # the one app whose worker dies (a crash a task found), else every app's
 
 
 @dataclasses.dataclass(slots=True)
@@ -143,8 +131,8 @@ class AppRuntime:
         return queue in self.consumed
 
 
-class CeleryWorld:
-    """``sim.celery``: every Celery app of one simulation."""
+class CeleryWorld(Revoking, Crashes):
+    """``sim.celery``: every Celery app of one simulation (revokes sent in ``_revoking``, crashes in ``_crashes``)."""
 
     def __init__(self, sim: Simulation) -> None:
         self.sim = sim
@@ -312,79 +300,6 @@ class CeleryWorld:
         signum = _signum(signal) if terminate else 0
         self._revoke_at(self._app_of(ids[0]), ids, at_ns, terminate, signum)
 
-    def _app_of(self, task_id: str) -> AppRuntime:
-        run = self.runs.get(task_id)
-        return next((rt for rt in self.apps if run is not None and run.function.id in rt.functions), self.apps[0])
-
-    def _revoke_at(self, rt: AppRuntime, ids: list[str], at: int, terminate: bool, signum: int) -> None:
-        """The revoke command reaches the worker at ``at``: the caller's instant, which inside a
-        task body (``x.now``) may be ahead of the kernel — a task started meanwhile is still run."""
-        if terminate:
-            self._plan_cuts(ids, at, signum)
-        if at <= self.sim.kernel.now and self.sim.engine.x is None:
-            self._apply_revoke(rt, ids, terminate, signum)
-        else:
-            self.sim.kernel.schedule(at, self._apply_revoke, rt, ids, terminate, signum, owner="celery revoke")
-
-    def _plan_cuts(self, ids: list[str], at: int, signum: int) -> None:
-        """Every body of these tasks still running at ``at`` stops there (``CeleryExecution``)."""
-        for one in ids:
-            span = self.spans.get(one)
-            if span is not None and span[0] <= at < span[1]:
-                name = self._name_of(one) or "the task"
-                error = UnsupportedFeature(
-                    f"revoke({one!r}, terminate=True) at {iso(at)}: {name} has been running since "
-                    f"{iso(span[0])} until {iso(span[1])} in virtual time, and jobsim ran its body to the end when "
-                    "it started, so nothing can stop it part-way now. Plan the kill before the task starts: "
-                    f"sim.celery.revoke(task_id, at={iso(at)!r}, terminate=True), or revoke it from a task whose "
-                    "body starts before it (bodies starting at one instant run in the order their messages "
-                    "arrived: e.g. the revoking task sends the one it watches)"
-                )
-                if self.executing is not None:  # Celery's tracer would make it that task's failure: stop instead
-                    self.fatal = error
-                raise error
-            executing = self.executing
-            x = self.sim.engine.x
-            if executing is not None and executing.task_id == one and isinstance(x, CeleryExecution):
-                x.cut(at, signum)  # the task revokes itself: it stops when it next spends time
-            planned = self.cuts.get(one)
-            if planned is None or at < planned[0]:
-                self.cuts[one] = (at, signum)
-
-    def _apply_revoke(self, rt: AppRuntime, ids: list[str], terminate: bool, signum: int) -> None:
-        """Celery's own ``revoke`` command (``worker/control.py: _revoke``), run on the simulated worker.
-
-        It adds the ids to the revoked set; marks a task that is not running REVOKED at
-        once if its state is still PENDING/RECEIVED/RETRY/REJECTED (Celery >= 5.7); and
-        with ``terminate`` calls ``Request.terminate`` on a running request: the pool
-        process is killed, ``_announce_revoked('terminated', True, signum, False)``
-        stores REVOKED with ``TaskRevokedError('terminated')``, acknowledges the message
-        (even with ``acks_late``: it is never redelivered, ``reject_on_worker_lost`` and
-        ``retry_on_worker_lost`` do not apply) and sends ``task_revoked(terminated=True,
-        signum=...)``. The killed body wrote nothing and sends no ``task_postrun``,
-        ``task_failure`` nor errbacks.
-        """
-        assert rt.worker is not None
-        for one in ids:
-            data: dict[str, Any] = {"id": one, "task": self._name_of(one)}
-            if terminate:
-                data.update(terminate=True, signal=_signal.Signals(signum).name)
-            self.record("celery.revoke", **data)
-            self.revoked_ids.add(one)
-            if self.cuts.get(one, (None,))[0] == self.sim.kernel.now:
-                del self.cuts[one]
-        state = SimpleNamespace(app=rt.app, consumer=SimpleNamespace(pool=rt.worker.pool))
-        _revoke(state, set(ids), terminate=terminate, signal=signum or None)
-        for one in ids:
-            held = self.killed.pop(one, None)
-            if held is not None:
-                self.revoked(held, "terminated", signum=signum)
-
-    def terminating(self, held: Held, x: Any) -> None:
-        """A body stopped at its cut: the attempt ends there, and the revoke command finishes it."""
-        self.attempt(held, x, TaskRevokedError("terminated"), end=x.now)
-        self.killed[held.task_id] = held
-
     # -- the broker side -------------------------------------------------------------------
     def published(self, rt: AppRuntime, message: Any, queue: str, parent: Any) -> None:
         headers = message.headers
@@ -520,161 +435,6 @@ class CeleryWorld:
         if at_ns is not None and name is None:
             self.sim.kernel.schedule(at_ns, self._crash_timer, plan, owner="celery crash", priority=0)
 
-    def runs_task(self, name: str) -> bool:
-        """Whether ``name`` is a task of an app this world simulates."""
-        return any(name in rt.functions for rt in self.apps)
-
-    def _task_name(self, function: Any) -> str:
-        name = getattr(function, "name", function)
-        for rt in self.apps:
-            if name in rt.functions:
-                return name  # type: ignore[no-any-return]
-        tasks = sorted(n for rt in self.apps for n in rt.functions if not n.startswith("celery."))
-        accepted = "a task of the simulated app(s): " + ", ".join(map(repr, tasks))
-        raise InvalidArgument.build("function", function, accepted)
-
-    def _maybe_crash(self, name: str) -> None:
-        x = self.sim.engine.x
-        if x is None or not self.plans:
-            return
-        for plan in self.plans:
-            if plan.done or (plan.function is not None and plan.function != name):
-                continue
-            if plan.rt is not None and (self.executing is None or self.executing.rt is not plan.rt):
-                continue
-            if plan.at is None:
-                at = x.now
-            elif plan.function is None:
-                if not x.start <= plan.at <= x.now:
-                    continue
-                # The worker dies at a fixed instant: every body running across it dies with it, so the
-                # plan stays armed for them; its timer at plan.at ends it and returns the worker's messages.
-                raise WorkerCrash(plan, plan.at)
-            elif plan.at <= x.now:
-                at = max(plan.at, x.start)
-            else:
-                continue
-            plan.done = True
-            raise WorkerCrash(plan, at)
-
-    def _crash_timer(self, plan: CrashPlan) -> None:
-        if plan.done:
-            return
-        plan.done = True
-        now = self.sim.kernel.now
-        self.sim.trace.add(now, "celery.crash", {"how": plan.kind, "task": None, "id": None})
-        for rt in self.apps if plan.rt is None else [plan.rt]:
-            assert rt.worker is not None
-            self._return_to_broker(rt, rt.worker.abandon(), now)
-
-    def crashed(self, held: Held, x: Any, crash: WorkerCrash) -> None:
-        rt = held.rt
-        worker = rt.worker
-        assert worker is not None
-        at, kind = crash.at, crash.plan.kind
-        error = WorkerLostError(f"Worker exited prematurely: signal 9 (SIGKILL) Job: {held.message.delivery_tag}.")
-        self.attempt(held, x, error, end=at)
-        self.sim.trace.add(at, "celery.crash", {"how": kind, "task": held.message.headers["task"], "id": held.task_id,
-                                                 "run": held.task_id})
-        if kind == "process":
-            engine = self.sim.engine
-            x.now = at
-            engine.x = x
-            try:
-                worker.lose_process(held, error)
-            finally:
-                engine.x = None
-            worker.held.discard(held)
-            if held.requeued:
-                held.run.status = "queued"
-            elif self.pending.get(held.task_id) is not None:
-                self.retrying(held, x, None)
-            else:
-                self.finish(held.run, "failed", at, error, None)
-            return
-        acked = held.acked
-        plan = crash.plan
-        if plan.function is None and plan.at is not None:
-            pass  # _crash_timer returns the worker's messages at plan.at, once every body across it has died
-        elif at > self.sim.kernel.now:
-            # this body found the crash ahead of the clock: tasks that start on this worker before ``at`` and run
-            # across it die too (a plan for that instant), and one that already ran across it cannot now
-            self._refuse_overrun(rt, held, plan, at)
-            follow = CrashPlan(at=at, function=None, kind="worker", rt=rt)
-            self.plans.append(follow)
-            self.sim.kernel.schedule(at, self._crash_timer, follow, owner="celery crash", priority=0)
-        else:
-            self._return_to_broker(rt, worker.abandon(), at)
-        if acked:
-            self.finish(held.run, "failed", at, WorkerLostError(
-                f"the worker died at {iso(at)} running this task; its message was acknowledged when the task started "
-                "(acks_late=False), so the broker will not deliver it again"), None)  # fmt: skip
-
-    def _refuse_overrun(self, rt: AppRuntime, held: Held, plan: CrashPlan, at: int) -> None:
-        """A task of this worker whose body already ran across ``at`` cannot die there any more."""
-        for task_id, (start, end) in self.spans.items():
-            run = self.runs.get(task_id)
-            if task_id == held.task_id or not start < at < end or run is None or run.function.id not in rt.functions:
-                continue
-            raise UnsupportedFeature(
-                f"the worker crash planned with function={plan.function!r} comes at {iso(at)}, but {run.function.id} "
-                f"(task {task_id}) ran across that instant on the same worker ({iso(start)} to {iso(end)}): jobsim "
-                "runs a task's body in one go when it starts, and that one started first, so it cannot die there now. "
-                f"Plan the crash for the instant instead: sim.celery.crash_worker(at={iso(at)!r}) without function=",
-                system="celery", feature="crash_worker(function=)",
-            )  # fmt: skip
-
-    def _return_to_broker(self, rt: AppRuntime, lost: list[Held], at: int) -> None:
-        for held in sorted(lost, key=lambda h: h.message.delivery_tag):  # the order they were delivered in
-            due = self._redelivery_at(rt.app, held.fetched, at)
-            message = _redelivered(held.message)
-            again = Held(rt, message, held.queue, held.run, due)
-            if held.run is not None and not held.run.done:
-                held.run.status = "queued"
-            self.pending[again.task_id] = again
-            data = {"task": message.headers["task"], "id": again.task_id, "at": due,
-                    "run": again.task_id if held.run else None}  # fmt: skip
-            self.sim.trace.add(at, "celery.redeliver", data)
-            self.sim.kernel.schedule(due, self._receive, rt, again, owner=message.headers["task"])
-
-    def redeliver(self, held: Held, at: int) -> None:
-        """``reject(requeue=True)``: the broker puts the message back at once."""
-        rt = held.rt
-        again = Held(rt, _redelivered(held.message), held.queue, held.run, at)
-        self.pending[again.task_id] = again
-        self.sim.kernel.schedule(at, self._receive, rt, again, owner=held.message.headers["task"])
-
-    @staticmethod
-    def _redelivery_at(app: Any, fetched: int, crashed: int) -> int:
-        """When the broker gives an unacknowledged message of a dead worker to a worker again.
-
-        * Redis (kombu ``transport/redis.py``): the message sits in the ``unacked`` sorted
-          set, scored with the time the worker fetched it. ``QoS.restore_visible`` moves
-          back entries older than ``visibility_timeout`` (default 3600 s); a restarted
-          worker scans once when it starts polling, then on every
-          ``unacked_restore_throttle``-th call of a timer firing every
-          ``unacked_restore_interval`` seconds (10 x 10 s by default).
-        * SQS: the message becomes visible again ``visibility_timeout`` after it was received.
-        * AMQP (RabbitMQ) and others: unacknowledged messages are requeued when the
-          connection drops, so at once.
-
-        The worker is assumed to be restarted (or another one running) at the crash.
-        """
-        options = app.conf.broker_transport_options or {}
-        scheme = (app.conf.broker_url or "amqp://").split("://", 1)[0].split("+", 1)[0].lower()
-        if scheme in REDIS_SCHEMES:
-            timeout = round(float(options.get("visibility_timeout", 3600)) * SECOND)
-            interval = float(options.get("unacked_restore_interval", 10) or 10)
-            interval = interval if interval > 0 else 10.0
-            period = round(interval * int(options.get("unacked_restore_throttle", 10) or 1) * SECOND)
-            due = fetched + timeout
-            if due < crashed:
-                return crashed
-            return crashed + (math.floor((due - crashed) / period) + 1) * period
-        if scheme == "sqs":
-            return max(crashed, fetched + round(float(options.get("visibility_timeout", 1800)) * SECOND))
-        return crashed
-
     # -- helpers for users ------------------------------------------------------------------------
     def result(self, task: Any) -> Any:
         """The ``AsyncResult`` of a run or task id, read from the simulated result backend."""
@@ -717,17 +477,6 @@ def _signum(signal: Any) -> int:
     }.get(name, f"{name} does not end a pool process (its default action is not to terminate)")  # fmt: skip
     raise UnsupportedFeature(f"revoke(terminate=True, signal={signal!r}): {why}; jobsim simulates the signals a "
                              f"pool process dies of: {', '.join(KILLING)}")  # fmt: skip
-
-
-def _redelivered(message: Any) -> Any:
-    from kombu.message import Message
-
-    info = dict(message.delivery_info, redelivered=True)
-    return Message(  # type: ignore[no-untyped-call]
-        body=message.body, delivery_tag=message.delivery_tag, content_type=message.content_type,
-        content_encoding=message.content_encoding, delivery_info=info,
-        properties=dict(message.properties), headers=dict(message.headers, redelivered=True),
-    )
 
 
 def _ns(eta: str, app: Any) -> int:

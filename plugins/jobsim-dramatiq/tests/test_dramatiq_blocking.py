@@ -53,7 +53,7 @@ def test_a_blocking_barrier_returns_when_the_last_party_arrives_in_virtual_time(
         party.send_with_options(args=("C", 0), delay=12_000)
         began = time.monotonic()
         sim.run_until_idle()
-        assert time.monotonic() - began < 5  # a real wait would take 300 s
+        assert time.monotonic() - began < 60  # a real wait would take 300 s; room for a loaded machine
         assert sorted(released) == [("A", True, 12_000), ("B", True, 12_000), ("C", True, 12_000)]
         assert [(starts(r), ms(r.attempts[0].end_ns)) for r in sim.runs(party)] == [
             ([0], 12_000), ([2_000], 12_000), ([12_000], 12_000)]
@@ -77,7 +77,7 @@ def test_a_blocking_barrier_times_out_after_its_virtual_timeout(broker, server):
         party.send_with_options(args=("B",), delay=1_000)
         began = time.monotonic()
         sim.run_until_idle()
-        assert time.monotonic() - began < 5
+        assert time.monotonic() - began < 60  # a real wait would take 90.5 s
         timeout = 90_000 if server else 90_500
         assert released == [("A", False, timeout), ("B", False, 1_000 + timeout)]
         assert sim.now_ns() - START_NS == (1_000 + timeout) * 1_000_000

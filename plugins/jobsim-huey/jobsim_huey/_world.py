@@ -8,7 +8,8 @@ its body is an attempt; a retry (``retries=``, ``RetryTask``, ``CancelExecution(
 ``api.py:572-585``). What happened is read from Huey's own signals (``Huey._emit``, ``api.py:293-294``), so a run
 ends exactly as Huey decided: ``completed`` (``SIGNAL_COMPLETE``), ``failed`` (an error, a timeout,
 a lock or rate limit with no retry left), ``cancelled`` (``SIGNAL_CANCELED`` with no retry,
-``SIGNAL_REVOKED``) or ``skipped`` (``SIGNAL_EXPIRED``).
+``SIGNAL_REVOKED``) or ``skipped`` (``SIGNAL_EXPIRED``). Huey's enqueue and execute, the runs they make and
+the signals that end them are ``HueyWorld``'s lower layer (``_runs``).
 """
 
 from __future__ import annotations
@@ -21,15 +22,14 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 import jobsim
-import jobsim_huey
-from jobsim._events import Event
 from jobsim._records import Run
-from jobsim._time import DAY, MS, SECOND, duration_ns, format_duration, iso, to_datetime
+from jobsim._time import DAY, SECOND, duration_ns, format_duration, iso, to_datetime
 from jobsim.errors import BudgetExceeded, InvalidArgument, JobsimError, UnsupportedFeature
-from jobsim.hooks import Adapted, attempt_budget, end_run, output_bytes, refusing_handler
+from jobsim.hooks import Adapted, refusing_handler
 
-from ._consumer import Body, SimConsumer, SimWorker
+from ._consumer import SimConsumer, SimWorker
 from ._patches import Clock
+from ._runs import HOP, _check_options, _Execution, _Runs
 from ._storage import Kind, SimStorage, check_memory_empty, kind_of
 
 if TYPE_CHECKING:
@@ -37,9 +37,7 @@ if TYPE_CHECKING:
 
 BACKEND = "huey"
 README = "plugins/jobsim-huey/README.md"
-HOP = dt.timedelta(microseconds=1)
 WAIT_HORIZON = 366 * DAY  # a blocking result.get() with no timeout gives up after this much virtual time
-_ERRORS = ("error", "timeout", "locked", "rate-limited")
 
 
 class HueyState:
@@ -54,16 +52,6 @@ class HueyState:
         self.simulated: list[SimConsumer] = []
         self.explicit = False
         self.receiver: Any = None
-
-
-class _Execution:
-    """One ``huey.execute`` of a task under way: the signals Huey sent so far, the run's attempts before it."""
-
-    __slots__ = ("attempts", "signals")
-
-    def __init__(self, attempts: int) -> None:
-        self.attempts = attempts
-        self.signals: list[str] = []
 
 
 class _Native:
@@ -85,7 +73,7 @@ class _Native:
         return f"<huey task {self.cls.__name__}>"
 
 
-class HueyWorld:
+class HueyWorld(_Runs):
     """``sim.huey``: the Huey instances of one simulation and the consumers running their tasks."""
 
     def __init__(self, sim: Simulation) -> None:
@@ -288,219 +276,6 @@ class HueyWorld:
             if not isinstance(result.huey, _Closed):
                 result.huey = _Closed(result.id, result.huey)
 
-    # -- Huey's calls, while the simulation runs --------------------------------------------------------
-    def enqueue(self, hs: HueyState, task: Any) -> Any:
-        """``huey.enqueue(task)`` (``api.py:304-325``) after checking every task of it is registered on this Huey."""
-        from huey.api import Huey, Task, chord, group
-
-        if isinstance(task, group):
-            for member in task.tasks:
-                self._check_registered(hs, member)
-        elif isinstance(task, chord):
-            for member in [*task.tasks, task.callback]:
-                self._check_registered(hs, member)
-        elif isinstance(task, Task):
-            try:
-                self._check_registered(hs, task)
-            except InvalidArgument as refused:
-                if self.ticking is not None:  # the consumer's scheduler logs this and goes on: _tick raises it
-                    self.refused_periodic = refused
-                raise
-        else:
-            raise InvalidArgument.build("task", task, "a huey Task (what task.s(...) returns), a group or a chord")
-        self.sync()
-        wallclock = self.sim.wallclock
-        wallclock.activate()  # from the test too, signal receivers read the virtual clock (nested: free)
-        wallclock.move(self.sim.now_ns())
-        try:
-            result = Huey.enqueue(hs.huey, task)
-        finally:
-            wallclock.deactivate()
-        self._keep(result)
-        return result
-
-    def _keep(self, result: Any) -> None:
-        """Remember the ``Result`` objects an enqueue returned (a ``ResultGroup``'s members too): see ``_Closed``."""
-        from huey.api import Result, ResultGroup
-
-        if isinstance(result, ResultGroup):
-            for member in result:
-                self._keep(member)
-        elif isinstance(result, Result):
-            self.results.add(result)
-
-    def _check_registered(self, hs: HueyState, task: Any) -> None:
-        from huey.api import Task, chord
-
-        if isinstance(task, chord):
-            for member in [*task.tasks, task.callback]:
-                self._check_registered(hs, member)
-            return
-        while isinstance(task, Task):
-            registry = hs.huey._registry
-            key = registry.task_to_string(type(task))
-            if key not in registry._registry:
-                raise InvalidArgument(
-                    f"task {type(task).__name__!r} ({key}) is not registered on Huey {hs.huey.name!r}: a consumer "
-                    "of this Huey could not run it. Decorate it with @huey.task() on this Huey, or enqueue it on "
-                    "the Huey it belongs to"
-                )
-            _check_options(f"task {type(task).__name__!r}", task.priority, task.retries)
-            if task.on_error is not None:
-                self._check_registered(hs, task.on_error)
-            task = task.on_complete
-
-    def _body(self, task: Any) -> Body:
-        worker = self.current
-        if worker is None:
-            raise JobsimError(
-                f"huey executed task {type(task).__name__!r} outside a simulated worker (huey.execute() called by "
-                "hand?): while the simulation runs, its consumer executes the queue's tasks"
-            )
-        return Body(worker, task)
-
-    def execute(self, hs: HueyState, task: Any, timestamp: Any = None) -> Any:
-        """``huey.execute(task)`` (``api.py:413-430``) by a simulated worker; the signals Huey sends meanwhile
-        say how the run goes on (``_decide``)."""
-        from huey.api import Huey
-
-        run = self.run_of(task, hs)
-        worker = self.current
-        if worker is not None:
-            worker.running = run
-        state = self.collecting[task.id] = _Execution(len(run.attempts))
-        try:
-            value = Huey.execute(hs.huey, task, timestamp)
-        except JobsimError:
-            raise
-        except Exception as exc:
-            # Huey's own code failed after the body: a result pickle cannot hold (put_result), a retry_delay
-            # timedelta cannot take (_requeue_task). The consumer logs "Unhandled error during execution" and
-            # drops the task (consumer.py:131-135): no result, no retry, no next pipeline task
-            if not run.done:
-                self._end(run, "failed", exc, why=f"huey's execute raised {type(exc).__name__}: the task is dropped")
-            raise
-        finally:
-            self.collecting.pop(task.id, None)
-        if run.status == "completed" and value is not None:
-            run._payload = output_bytes(value)
-        elif "retrying" in state.signals and not run.done:
-            self._retried(hs, run, task, state.signals)
-        return value
-
-    def _decide(self, run: Run, task: Any, signal: str, state: _Execution) -> None:
-        """The run ends at the signal that ends it -- before what Huey does next (a pipeline's next task, an
-        ``on_error`` task), as on the real consumer. Whether an error is the last is known at its signal:
-        Huey retries while ``task.retries`` is left (``final = not task.retries``, ``api.py:523``); a
-        ``CancelExecution`` from a ``pre_execute`` hook (no attempt made) is never retried (``api.py:433-440``)."""
-        if run.done:
-            return
-        last = run.attempts[-1].error if len(run.attempts) > state.attempts else None
-        if signal == "complete":
-            self._end(run, "completed", None)
-        elif signal == "revoked":
-            self._end(run, "cancelled", None, why="revoked")
-        elif signal == "expired":
-            self._end(run, "skipped", None, why="expired")
-        elif signal == "canceled" and (not task.retries or len(run.attempts) == state.attempts):
-            self._end(run, "cancelled", last, why="CancelExecution")
-        elif signal in _ERRORS and not task.retries:
-            self._end(run, "failed", last)
-
-    def _retried(self, hs: HueyState, run: Run, task: Any, signals: list[str]) -> None:
-        """A ``retry`` record: due now (re-enqueued at once) or at the eta Huey put it on the schedule with
-        (without the microsecond ``hop``, which only orders it after the tick)."""
-        now = self.sim.now_ns()
-        try:
-            attempt_budget(run, now, "jobsim_huey.MAX_ATTEMPTS_PER_RUN", jobsim_huey.MAX_ATTEMPTS_PER_RUN,
-                           noun="task", forever="a huge retries", bound="fewer retries")
-        except BudgetExceeded as exc:
-            if self.current is None:
-                raise
-            self.current.escaped = exc  # Huey's worker would log and swallow it: it leaves once loop() returns
-            return
-        run.status = "retrying"
-        scheduled = "scheduled" in signals[signals.index("retrying"):]
-        at = now
-        if scheduled and task.eta is not None:
-            at = max(now, self.eta_ns(task.eta, hs.huey.utc) - HOP // dt.timedelta(microseconds=1) * 1_000)
-        self.sim.trace.add(now, "retry", {"function": run.function.id, "run": run.id, "step": None,
-                                          "attempt": len(run.attempts), "at": at, "delay": at - now,
-                                          "retries": task.retries})  # fmt: skip
-
-    def _end(self, run: Run, status: str, error: BaseException | None, *, why: str = "") -> None:
-        end_run(self.sim, run, status, self.sim.now_ns(), error, **({"why": why} if why else {}))
-
-    # -- runs ------------------------------------------------------------------------------------------
-    def run_of(self, task: Any, hs: HueyState | None = None) -> Run:
-        run = self.tasks.get(task.id)
-        if run is None:
-            run = self._new_run(hs or self._state_of(task), task)
-        return run
-
-    def _state_of(self, task: Any) -> HueyState:
-        for hs in self.hueys:
-            if type(task) in hs.huey._registry._registry.values():
-                return hs
-        return self.hueys[0]
-
-    def _new_run(self, hs: HueyState, task: Any) -> Run:
-        from huey.api import PeriodicTask
-
-        cls = type(task)
-        fn = self.by_class.get(cls) or self._declare(hs, cls)
-        now = self.sim.now_ns()
-        data = {"task": cls.__name__, "id": task.id, "args": repr(task.args), "kwargs": repr(task.kwargs)}
-        run = Run(fn, task.id, [Event("huey/task", data, id=task.id, ts=now // MS)], now)
-        worker = self.current
-        cause = worker.running if worker is not None else None
-        if cause is not None:
-            self.sim.engine.descend(run, cause=cause)
-        runs = self.sim.engine.runs[fn.id]
-        runs.append(run)
-        self.tasks[task.id] = run
-        if cause is not None:
-            origin = f"{cause.function.id}#{self.sim.runs(cause.function).index(cause) + 1}"
-        elif isinstance(task, PeriodicTask) and self.ticking is not None:
-            origin = f"the periodic check of {self.ticking.name}"
-        else:
-            origin = "enqueue"
-        self.sim.trace.add(now, "run.start", {"function": fn.id, "run": run.id, "n": len(runs), "event": origin})
-        return run
-
-    def _observe(self, hs: HueyState, signal: str, task: Any, args: tuple[Any, ...]) -> None:
-        """A receiver of every Huey signal (``Signal.send``, ``signals.py:44-53``): the trace learns what Huey did."""
-        from huey.api import Task
-
-        if not isinstance(task, Task):
-            return
-        run = self.tasks.get(task.id)
-        if run is None:
-            if signal != "enqueued":
-                return
-            run = self._new_run(hs, task)
-        state = self.collecting.get(task.id)
-        if state is not None:
-            state.signals.append(signal)
-        data: dict[str, Any] = {"function": run.function.id, "run": run.id, "signal": signal}
-        if signal == "enqueued":
-            if task.priority is not None:
-                data["priority"] = task.priority
-            if task.eta is not None and self.ticking is not None:  # the scheduler moves it to the queue
-                data["eta"] = self.eta_ns(task.eta, hs.huey.utc)
-                data["from"] = "schedule"
-            if task.expires_resolved is not None:
-                data["expires"] = self.eta_ns(task.expires_resolved, hs.huey.utc)
-        elif signal == "scheduled" and task.eta is not None:
-            data["eta"] = self.eta_ns(task.eta, hs.huey.utc)
-        elif signal == "error" and args:
-            data["error"] = f"{type(args[0]).__name__}: {args[0]}"
-        if self.current is not None:
-            data["worker"] = self.current.name
-        self.record("huey.signal", **data)
-        if state is not None:
-            self._decide(run, task, signal, state)
-
     # -- the queue tells the consumers ---------------------------------------------------------------
     def _consumers(self, storage: SimStorage) -> list[SimConsumer]:
         for hs in self.hueys:
@@ -612,18 +387,6 @@ class HueyWorld:
 
     def __repr__(self) -> str:
         return f"<jobsim-huey world: {len(self.hueys)} Huey(s), {len(self.consumers)} consumer(s)>"
-
-
-def _check_options(what: str, priority: Any, retries: Any) -> None:
-    """A task's ``priority`` and ``retries`` as Huey could enqueue and retry it."""
-    if priority is not None and (isinstance(priority, bool) or not isinstance(priority, (int, float))):
-        # Huey sends it to the storage unchecked: MemoryStorage fails on -priority, Redis on the ZADD score
-        raise InvalidArgument.build(f"priority of {what}", priority, "a number (higher runs first), or None")
-    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-        # Huey retries while task.retries is truthy, subtracting 1 each time: -1 (or 2.5) never reaches 0
-        raise InvalidArgument.build(f"retries of {what}", retries,
-                                    "a whole number >= 0 (Huey retries a task while its retries is not 0, "
-                                    "counting down by 1, so a negative or fractional one retries forever)")
 
 
 def _default_consumer(huey: Any, huey_class: Any) -> Any:

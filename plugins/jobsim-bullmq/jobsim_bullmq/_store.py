@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -858,9 +859,9 @@ class Store:
         new_offset, updated_every = offset, False
         if every:
             millis = prev
-            if prev is not None and (q.schedulers.get(scheduler_id) or {}).get("every") != every:
+            if prev is not None and _every_changed((q.schedulers.get(scheduler_id) or {}).get("every"), every):
                 millis, updated_every = None, True
-            next_millis, new_offset = every_next(millis, int(every), now, offset, scheduler_opts.get("startDate"))
+            next_millis, new_offset = every_next(millis, every_ms(every), now, offset, scheduler_opts.get("startDate"))
         removed = False
         if prev is not None:
             removed = self._remove_scheduled(q, f"repeat:{scheduler_id}:{prev}")
@@ -874,7 +875,7 @@ class Store:
             if not every:
                 return self._error(backend, -10, job_id, "addJobScheduler")
             for _ in range(32):
-                next_millis += int(every)
+                next_millis += every_ms(every)
                 job_id = f"repeat:{scheduler_id}:{next_millis}"
                 if job_id not in q.jobs:
                     break
@@ -902,7 +903,7 @@ class Store:
         every = scheduler.get("every") or (job_opts.get("repeat") or {}).get("every")
         if every:
             offset = scheduler.get("offset") or (job_opts.get("repeat") or {}).get("offset") or 0
-            next_millis, _ = every_next(prev, int(every), now, offset, scheduler.get("startDate"))
+            next_millis, _ = every_next(prev, every_ms(every), now, offset, scheduler.get("startDate"))
         job_id = f"repeat:{scheduler_id}:{next_millis}"
         if producer_id != f"repeat:{scheduler_id}:{prev}":
             return None
@@ -954,21 +955,56 @@ class Store:
 
 
 def _check_every(scheduler_id: str, every: Any) -> None:
-    """An ``every`` the simulated script cannot step by: NaN, infinity or a string that is no number (a bare
-    ``ValueError``/``OverflowError`` from ``int()``), one <= 0 (each next job due before the last one), or a
-    fraction of a millisecond ('1000.5', 0.5: bullmq's script steps by it, the simulation counts whole ms -- 0.5
-    was a ZeroDivisionError, '1000.5' a bare ValueError, 1500.5 ran every 1500 ms)."""
+    """An ``every`` the script cannot step by: one Lua cannot read as a number (NaN, infinity, '5s', '1_000': an
+    arithmetic error in the script), one <= 0 (each next job due before the last one), or a fraction of a
+    millisecond ('1000.5', 0.5: bullmq's script steps by it, the simulation counts whole ms -- 0.5 was a
+    ZeroDivisionError, 1500.5 ran every 1500 ms). A string Lua reads as a whole number ('1000', '1e3', '0x3E8')
+    is stepped by as that number, as the script does."""
     if every is None:
         return
-    try:
-        number = float(every)
-        whole = math.isfinite(number) and number == int(number) and (not isinstance(every, str) or int(every) > 0)
-    except (TypeError, ValueError):
-        number, whole = math.nan, False
-    if isinstance(every, bool) or not (whole and number >= 1):
+    number = lua_number(every)
+    if number is None or not (math.isfinite(number) and number == int(number) and number >= 1):
         raise InvalidArgument.build(f"queue.upsertJobScheduler({scheduler_id!r}, repeat_opts)['every']", every,
                                     "milliseconds between jobs, a whole number >= 1 (the simulation steps whole "
                                     "milliseconds), or a cron 'pattern' instead")  # fmt: skip
+
+
+_LUA_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_LUA_HEX = re.compile(r"[+-]?0[xX][0-9a-fA-F]+")
+
+
+def lua_number(value: Any) -> float | None:
+    """What Redis's Lua 5.1 makes of a value msgpack carried where it does arithmetic (``tonumber``, or a string
+    in ``now / every``): a number as it is; a string as C's ``strtod`` reads it -- decimal, with an exponent, or
+    ``0x`` hex, blanks around allowed (``luaO_str2d``); ``None`` for what it cannot read (the script would fail
+    with "attempt to perform arithmetic on a string value"). ``inf``/``nan`` strings, which ``strtod`` reads too,
+    give ``None`` here: no scheduler can step by them either."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if not isinstance(value, str):
+        return None
+    text = value.strip(" \t\n\v\f\r")
+    if _LUA_DECIMAL.fullmatch(text):
+        return float(text)
+    if _LUA_HEX.fullmatch(text):
+        return float(int(text, 16))
+    return None
+
+
+def every_ms(every: Any) -> int:
+    """A checked ``every`` (``_check_every``) in whole milliseconds, as the script reads it."""
+    number = lua_number(every)
+    assert number is not None
+    return int(number)
+
+
+def _every_changed(stored: Any, every: Any) -> bool:
+    """``addJobScheduler-11.lua:494-499``: ``tonumber(HGET every) ~= every``. ``every`` is what msgpack carried: a
+    string is never equal to a Lua number, so an upsert with a string ``every`` always starts the scheduler's
+    iterations again from now (its pending job replaced by one at the new first slot)."""
+    return isinstance(every, str) or lua_number(stored) != float(every)
 
 
 def every_next(prev: int | None, every: int, now: int, offset: Any, start: Any) -> tuple[int, int]:

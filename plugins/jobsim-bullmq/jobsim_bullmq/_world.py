@@ -134,9 +134,6 @@ class BullMQWorld:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not least <= value < math.inf:
                 raise InvalidArgument.build(f"Worker opts[{option!r}]", value,
                                             f"a finite number >= {least} (queue {name!r})")  # fmt: skip
-        if not isinstance(worker.opts["concurrency"], int):
-            raise InvalidArgument.build("Worker opts['concurrency']", worker.opts["concurrency"],
-                                        f"an int >= 1 (queue {name!r})")  # fmt: skip
         limiter = worker.opts.get("limiter")
         if limiter is not None and not (isinstance(limiter, dict) and _positive(limiter.get("max"))
                                         and _positive(limiter.get("duration"))):  # fmt: skip

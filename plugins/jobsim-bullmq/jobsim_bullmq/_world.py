@@ -666,7 +666,7 @@ def _release_frames(error: BaseException) -> None:
     hold that attempt's ``Job``, whose ``stacktrace`` list bullmq parsed with every earlier failure's trace. Kept,
     a job retried ``n`` times without ``stackTraceLimit`` held n(n-1)/2 traces (1.4 GB at 2,000 attempts)."""
     seen: set[int] = set()
-    todo = [error]
+    todo: list[BaseException | None] = [error]
     while todo:
         exc = todo.pop()
         if exc is None or id(exc) in seen:

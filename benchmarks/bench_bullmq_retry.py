@@ -6,7 +6,7 @@ A bullmq-python job (``attempts: 10**9``, a fixed 1 s backoff) whose processor a
 parses the whole list at each fetch (``Job.fromJSON``) and writes it whole at each failure (``moveToFailed``):
 its CPU grows with the square of the attempts, as on a real Redis. The simulation itself must keep only
 linear memory: each attempt's error is kept (``run.attempts``), and its traceback's frames held that
-attempt's ``Job`` with its own copy of the list until ``_world._release_frames`` cleared them.
+attempt's ``Job`` with its own copy of the list until ``_runs._release_frames`` cleared them.
 
 Prints one line: attempts reached, ``stackTraceLimit``, CPU (``time.process_time``), wall time and the
 process's peak RSS (``ru_maxrss``, so one run per process). Needs jobsim-bullmq (``plugins/jobsim-bullmq``).

@@ -100,6 +100,7 @@ def test_examples_and_benchmarks_name_what_the_folders_hold():
         "the first simulation's start": "bench_http_start.py",
         "the replay of an imported shop day at two sizes": "bench_replay.py",
         "a Celery task retried for ever up to the attempt budget": "bench_celery_retry.py",
+        "a BullMQ job retried thousands of times": "bench_bullmq_retry.py",
     }
     assert all(claim in benchmarks for claim in described) and sorted(described.values()) == scripts
     figures = (ROOT / "benchmarks" / "README.md").read_text()

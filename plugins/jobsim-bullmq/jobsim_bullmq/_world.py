@@ -22,21 +22,23 @@ import asyncio
 import contextvars
 import dataclasses
 import inspect
-import json
 import math
 from typing import TYPE_CHECKING, Any
 
 import jobsim
-import jobsim_bullmq
 from jobsim._events import Event
-from jobsim._records import Attempt, Run
+from jobsim._records import Run
 from jobsim._time import MS
-from jobsim.errors import BudgetExceeded, InvalidArgument, JobsimError, UnsupportedFeature, _init_or_name_keyword
-from jobsim.hooks import Adapted, attempt_budget, escapes, refusing_handler
+from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
+from jobsim.hooks import Adapted, escapes, refusing_handler
 
 from ._crash import Crashes
 from ._events import Listeners
 from ._loop import CURRENT, WorkerLoop
+from ._runs import Held as Held
+from ._runs import JobFailed as JobFailed
+from ._runs import RunRecords
+from ._runs import runs_index as runs_index
 from ._store import QueueState, Store
 
 if TYPE_CHECKING:
@@ -47,26 +49,7 @@ if TYPE_CHECKING:
 BACKEND = "bullmq"
 
 
-class JobFailed(Exception):
-    """A failure bullmq recorded without an exception jobsim saw (its ``failedReason``)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        _init_or_name_keyword(self, super().__init__, args, kwargs)  # a keyword is named, not a bare TypeError
-
-
-@dataclasses.dataclass(eq=False)
-class Held:
-    """One job of the simulation: its queue, id and run, and its attempt in flight."""
-
-    queue: QueueState
-    job_id: str
-    run: Run
-    started: int | None = None  # the attempt in flight began (ns)
-    attempts: int = 0
-    scheduler: str | None = None
-
-
-class BullMQWorld:
+class BullMQWorld(RunRecords):
     """``sim.bullmq``: the workers of one simulation, the store they share, and the runs of their jobs."""
 
     def __init__(self, sim: Simulation) -> None:
@@ -133,9 +116,6 @@ class BullMQWorld:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not least <= value < math.inf:
                 raise InvalidArgument.build(f"Worker opts[{option!r}]", value,
                                             f"a finite number >= {least} (queue {name!r})")  # fmt: skip
-        if not isinstance(worker.opts["concurrency"], int):
-            raise InvalidArgument.build("Worker opts['concurrency']", worker.opts["concurrency"],
-                                        f"an int >= 1 (queue {name!r})")  # fmt: skip
         limiter = worker.opts.get("limiter")
         if limiter is not None and not (isinstance(limiter, dict) and _positive(limiter.get("max"))
                                         and _positive(limiter.get("duration"))):  # fmt: skip
@@ -178,7 +158,6 @@ class BullMQWorld:
         self.loop.book()
 
     def _start(self, worker: Any) -> None:
-        import asyncio
 
         from bullmq.lock_manager import LockManager
 
@@ -264,7 +243,6 @@ class BullMQWorld:
 
     def _wrap(self, worker: Any, processor: Any) -> Any:
         """The processor bullmq calls: the user's, with the job attributed (``CURRENT``) and ``sim.fail`` applied."""
-        import asyncio
 
         world = self
 
@@ -357,212 +335,6 @@ class BullMQWorld:
             if q.delayed:
                 wakes.append(_first_wake(wake, min(q.delayed.values()) // 0x1000))
         return min(wakes) if wakes else None
-
-    # -- what the store tells ------------------------------------------------------------------------
-    def on_added(self, q: QueueState, rec: JobHash, job: Any, *, requeued: bool = False) -> None:
-        fn = self._function(q.name)
-        now = self.now_ns()
-        data = {"queue": q.name, "name": rec.fields["name"], "id": rec.id, "data": _loads(rec.fields["data"]),
-                "opts": rec.opts}  # fmt: skip
-        run = Run(fn, rec.id, [Event("bullmq/job", data, id=f"{q.qualified}:{rec.id}", ts=now // MS)], now)
-        cause = None if requeued else CURRENT.get()  # a kept duplicate is the add's, not the finishing job's
-        if cause is not None:
-            self.sim.engine.descend(run, cause=cause.run)
-        runs = self.sim.engine.runs[fn.id]
-        runs.append(run)
-        self.jobs[(q.qualified, rec.id)] = Held(q, rec.id, run, scheduler=rec.fields.get("rjk"))
-        origin = "add" if cause is None else f"{cause.run.function.id}#{runs_index(self.sim, cause.run)}"
-        if rec.fields.get("rjk"):
-            origin = f"job scheduler {rec.fields['rjk']!r}"
-        if requeued:
-            origin = f"deduplication {rec.fields.get('deid')!r} (the add kept while its job was active)"
-        self.record("run.start", function=fn.id, run=rec.id, n=len(runs), event=origin)
-
-    def on_duplicated(self, q: QueueState, job_id: str) -> None:
-        self.record("bullmq.duplicated", function=q.name, run=job_id, queue=q.name)
-
-    def on_deduplicated(self, q: QueueState, dedup_id: str, holder: str, other: str) -> None:
-        """A ``deduplicated`` event: ``other`` (an add, or the delayed job ``replace`` removed) gave way to
-        ``holder``."""
-        self.record("bullmq.deduplicated", function=q.name, run=holder, queue=q.name, dedup=dedup_id, other=other)
-
-    def on_replaced(self, q: QueueState, rec: JobHash) -> None:
-        """A delayed job removed by a ``replace`` deduplication: its run ends, never having started."""
-        held = self.jobs.get((q.qualified, rec.id))
-        if held is not None:
-            self._cancel(held)
-
-    def _cancel(self, held: Held) -> None:
-        """A job removed before it finished: its run ends, cancelled."""
-        if held.started is not None:
-            self._end_attempt(held, JobFailed("the job was removed"))
-        held.run.status = "cancelled"
-        held.run.end_ns = self.now_ns()
-        self.sim.trace.add(self.now_ns(), "run.end", {"function": held.run.function.id, "run": held.run.id,
-                                                      "status": "cancelled"})  # fmt: skip
-
-    def on_queued(self, q: QueueState, rec: JobHash, state: str, due: int | None) -> None:
-        held = self.jobs[(q.qualified, rec.id)]
-        held.run.status = state if state in ("delayed", "waiting-children") else "queued"
-        data: dict[str, Any] = {"function": held.run.function.id, "run": rec.id, "queue": q.name, "state": state,
-                                "priority": rec.int("priority"), "listened": q.qualified in self.listened}  # fmt: skip
-        if due is not None:
-            data["due"] = due * MS
-        self.record("bullmq.queued", **data)
-        if not data["listened"] and q.qualified not in self.unread:
-            read = sorted({w.qualifiedName for w in self.all_workers})
-            if q.qualified not in read:  # no worker ever (one crashed is still a worker): say so once, typo or not
-                self.unread.add(q.qualified)
-                self.record("bullmq.unread", function=held.run.function.id, run=rec.id, queue=q.qualified, read=read)
-        self.poke()  # work for the workers: the loop's next wake keeps run_until_idle busy
-
-    def on_promoted(self, q: QueueState, rec: JobHash) -> None:
-        held = self.jobs[(q.qualified, rec.id)]
-        if held.run.status == "delayed":
-            held.run.status = "queued"
-
-    def on_active(self, q: QueueState, rec: JobHash, token: str) -> None:
-        held = self.jobs[(q.qualified, rec.id)]
-        held.started = self.now_ns()
-        held.run.status = "running"
-
-    def end_attempt(self, held: Held, error: BaseException | None) -> None:
-        self._end_attempt(held, error)
-
-    def _end_attempt(self, held: Held, error: BaseException | None) -> None:
-        start = held.started if held.started is not None else self.now_ns()
-        held.started = None
-        run = held.run
-        number = held.attempts
-        held.attempts += 1
-        run.attempts.append(Attempt(number, None, start, self.now_ns(), error))
-        data: dict[str, Any] = {"function": run.function.id, "run": run.id, "step": None, "attempt": number}
-        if error is not None:
-            data["error"] = f"{type(error).__name__}: {error}"
-        self.sim.trace.add(start, "attempt", data)
-
-    def _error(self, q: QueueState, rec: JobHash) -> BaseException:
-        error = self.errors.pop((q.qualified, rec.id), None)
-        return error if error is not None else JobFailed(str(rec.fields.get("failedReason") or "failed"))
-
-    def on_finished(self, q: QueueState, rec: JobHash, target: str, value: str, at: int, *, gone: bool) -> None:
-        held = self.jobs[(q.qualified, rec.id)]
-        run = held.run
-        error = None if target == "completed" else self._error(q, rec)
-        self._end_attempt(held, error)
-        run.status = "completed" if target == "completed" else "failed"
-        run.end_ns, run.error = self.now_ns(), error
-        data: dict[str, Any] = {"function": run.function.id, "run": run.id, "status": run.status}
-        if target == "completed":
-            run._payload = value.encode()
-        else:
-            data["error"] = f"{type(error).__name__}: {error}"
-        self.sim.trace.add(self.now_ns(), "run.end", data)
-
-    def on_delayed(self, q: QueueState, rec: JobHash, due: int, *, skip: bool) -> None:
-        held = self.jobs[(q.qualified, rec.id)]
-        now = self.now_ns()
-        if skip:  # job.moveToDelayed + DelayedError: the attempt ends, it is not counted as one by BullMQ
-            self._end_attempt(held, None)
-            held.run.status = "delayed"
-            self.record("bullmq.moved", function=held.run.function.id, run=rec.id, due=due * MS, state="delayed")
-            return
-        self._retry(held, q, rec, due * MS - now if due * MS > now else 0)
-
-    def on_retried(self, q: QueueState, rec: JobHash, now: int) -> None:
-        self._retry(self.jobs[(q.qualified, rec.id)], q, rec, 0)
-
-    def _retry(self, held: Held, q: QueueState, rec: JobHash, delay: int) -> None:
-        error = self._error(q, rec)
-        attempt = held.attempts
-        self._end_attempt(held, error)
-        try:
-            attempt_budget(held.run, self.now_ns(), "jobsim_bullmq.MAX_ATTEMPTS_PER_RUN",
-                           jobsim_bullmq.MAX_ATTEMPTS_PER_RUN, noun="job", forever="a huge attempts",
-                           bound="fewer attempts")
-        except BudgetExceeded as exc:  # bullmq's worker would catch it: the pump re-raises it, as an escape
-            self.escaped = exc
-            asyncio.get_running_loop().stop()
-            raise
-        held.run.status = "retrying"
-        now = self.now_ns()
-        self.sim.trace.add(now, "retry", {"function": held.run.function.id, "run": rec.id, "step": None,
-                                          "attempt": attempt, "at": now + delay, "delay": delay,
-                                          "error": f"{type(error).__name__}: {error}"})  # fmt: skip
-
-    def on_stalled(self, q: QueueState, rec: JobHash) -> None:
-        self.orphans.discard((q.qualified, rec.id))
-        held = self.jobs[(q.qualified, rec.id)]
-        if held.started is not None:
-            self._end_attempt(held, JobFailed("job stalled: its lock expired"))
-        held.run.status = "queued"
-        self.record("bullmq.stalled", function=held.run.function.id, run=rec.id, count=rec.int("stc"),
-                    deferred=rec.fields.get("defa"))  # fmt: skip
-
-    def on_removed(self, q: QueueState, rec: JobHash, why: str = "removeOnComplete/removeOnFail") -> None:
-        held = self.jobs.get((q.qualified, rec.id))
-        if held is not None:
-            self.record("bullmq.removed", function=held.run.function.id, run=rec.id, queue=q.name, why=why)
-            if held.run.status not in ("completed", "failed", "cancelled"):
-                self._cancel(held)
-
-    def on_reprocessed(self, q: QueueState, rec: JobHash, state: str, how: str = "job.retry") -> None:
-        """``job.retry()``, ``queue.retryJobs()``: the finished run is queued again; its next attempts follow the
-        ones it had."""
-        held = self.jobs[(q.qualified, rec.id)]
-        held.run.status = "queued"
-        held.run.end_ns = None
-        self.record("bullmq.reprocessed", function=held.run.function.id, run=rec.id, queue=q.name, prev=state,
-                    how=how)  # fmt: skip
-        self.poke()
-
-    def on_moved_to_wait(self, q: QueueState, rec: JobHash, state: str, how: str) -> None:
-        """``queue.retryJobs()`` (a finished job) or ``queue.promoteJobs()`` (a delayed one) moved it to wait."""
-        if state != "delayed":
-            self.on_reprocessed(q, rec, state, how)
-            return
-        held = self.jobs[(q.qualified, rec.id)]
-        self.on_promoted(q, rec)
-        self.record("bullmq.reprocessed", function=held.run.function.id, run=rec.id, queue=q.name, prev=state,
-                    how=how)  # fmt: skip
-        self.poke()
-
-    def on_priority(self, q: QueueState, rec: JobHash, priority: int, lifo: bool, moved: bool) -> None:
-        """``job.changePriority()``: ``moved`` when the job was waiting and is re-queued with it."""
-        held = self.jobs.get((q.qualified, rec.id))
-        if held is not None:
-            self.record("bullmq.priority", function=held.run.function.id, run=rec.id, queue=q.name,
-                        priority=priority, lifo=lifo, moved=moved)  # fmt: skip
-        self.poke()
-
-    def on_obliterated(self, q: QueueState) -> None:
-        """``queue.obliterate()`` finished: the queue's keys are gone (it is no longer paused)."""
-        self.record("bullmq.obliterated", queue=q.name)
-
-    def on_drained(self, q: QueueState) -> None:
-        pass
-
-    def on_waiting_children(self, q: QueueState, rec: JobHash) -> None:
-        held = self.jobs[(q.qualified, rec.id)]
-        self._end_attempt(held, None)
-        held.run.status = "waiting-children"
-        self.record("bullmq.moved", function=held.run.function.id, run=rec.id, state="waiting-children")
-
-    def on_paused(self, q: QueueState, paused: bool) -> None:
-        self.record("bullmq.paused" if paused else "bullmq.resumed", queue=q.name)
-
-    def on_progress(self, q: QueueState, rec: JobHash, progress: Any) -> None:
-        held = self.jobs.get((q.qualified, rec.id))
-        if held is not None:
-            self.record("bullmq.progress", function=held.run.function.id, run=rec.id, progress=progress)
-
-    def on_log(self, q: QueueState, job_id: str, row: str) -> None:
-        held = self.jobs.get((q.qualified, job_id))
-        if held is not None:
-            self.record("bullmq.log", function=held.run.function.id, run=job_id, row=row)
-
-    def record(self, kind: str, **data: Any) -> None:
-        self.sim.trace.add(self.now_ns(), kind, data)
 
     # -- for tests ----------------------------------------------------------------------------------
     def _queue_state(self, queue: Any) -> QueueState:
@@ -658,17 +430,6 @@ def _first_wake(wake: int, due_ms: int) -> int:
         seconds = 0.001 if delay_ms < 1 else min(delay_ms / 1000, 10)
         wake += math.ceil(seconds) * 1_000_000_000
     return wake
-
-
-def runs_index(sim: Simulation, run: Run) -> int:
-    return sim.runs(run.function).index(run) + 1
-
-
-def _loads(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:  # pragma: no cover - bullmq always writes JSON
-        return text
 
 
 def _positive(value: Any) -> bool:

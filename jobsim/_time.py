@@ -120,6 +120,11 @@ def _parse_duration(value: Duration, name: str) -> int:
     raise InvalidArgument.build(name, value, _DURATION_HELP)
 
 
+def _cut(text: str) -> str:
+    """``text``, or its two ends when long: ``build()`` shows the value once, cut short; a hint repeats only a piece."""
+    return text if len(text) <= 40 else f"{text[:18]}...{text[-18:]}"
+
+
 def _why_not_a_duration(value: str, text: str) -> str:
     """What a duration string that does not parse was most likely meant as, or ``""``."""
     lower = value.lower()
@@ -129,7 +134,7 @@ def _why_not_a_duration(value: str, text: str) -> str:
         except InvalidArgument:
             pass
         else:
-            return f"units are lower case, as vercel/ms reads them: {lower.strip()!r}"
+            return f"units are lower case, as vercel/ms reads them: {_cut(lower.strip())!r}"
     if re.fullmatch(r"P(\d+[YMWD])*(T(\d+(\.\d+)?[HMS])+)?", text.upper()) and len(text) > 1:
         return "an ISO 8601 duration is not read: write its parts with units, e.g. 'PT1H30M' as '1h30m'"
     if re.fullmatch(r"\d+(:\d{1,2}){1,2}(\.\d+)?", text):
@@ -137,7 +142,7 @@ def _why_not_a_duration(value: str, text: str) -> str:
     if re.fullmatch(r"(\d+(\.\d+)?)(mo|mos|month|months)", text.lower()):
         return "a month has no fixed length, so it is not a unit: give days, e.g. '30d'"
     if re.fullmatch(r"(\d+(\.\d+)?[a-zµ]+)+\d+(\.\d+)?", text):
-        return f"every number needs its unit: {text!r} ends in a bare number ('{text}m'?)"
+        return f"every number needs its unit: {_cut(text)!r} ends in a bare number ('{_cut(text)}m'?)"
     for word in re.findall(r"[a-zµ]+", text.lower()):
         if word not in _UNITS:
             close = difflib.get_close_matches(word, [u for u in _UNITS if len(u) > 2], n=1, cutoff=0.75)

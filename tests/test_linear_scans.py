@@ -73,3 +73,18 @@ _PARAM_SCANNED_FROM_EVERY_START = re.compile(r'(\w+)\*?="((?:[^"\\]|\\.)*)"|(\w+
 @given(_texts("a", "b", "1", "é", "=", '"', "\\", ";", " ", "*", "x=y", 'n="v"'))
 def test_a_content_type_parameter_is_found_where_the_pattern_without_the_word_start_found_it(header):
     assert _PARAM.findall(header) == _PARAM_SCANNED_FROM_EVERY_START.findall(header)
+
+
+def test_a_long_duration_is_shown_once_in_every_message():
+    """The bare-number message cut the value short (above), but its siblings each repeated the whole value: a
+    duration of 20,000 characters ending in a bare number, or in upper case, gave a message of 30,000-50,000."""
+    import jobsim
+    from jobsim._time import duration_ns
+
+    for value in ["1s" * 10_000 + "1", "1s " * 7_000 + "1", "5 Minutes" * 3_000, "5 minutes" * 3_000 + "1"]:
+        try:
+            duration_ns(value)
+        except jobsim.InvalidArgument as error:
+            assert len(str(error)) < 2_000, (len(value), len(str(error)))
+        else:
+            raise AssertionError(f"{value[:20]!r}... was taken")

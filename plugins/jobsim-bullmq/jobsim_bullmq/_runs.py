@@ -6,9 +6,12 @@ run's end; the ``bullmq.*`` trace records of what else happens to the job. ``Run
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import dis
+import inspect
 import json
-import traceback
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import jobsim_bullmq
@@ -275,7 +278,8 @@ def _release_frames(error: BaseException) -> None:
     """Clear the local variables of the finished frames in the traceback of an earlier attempt's error (and of
     its ``__cause__``/``__context__``): its text and traceback (file, line, code) stay, but its frames no longer
     hold that attempt's ``Job``, whose ``stacktrace`` list bullmq parsed with every earlier failure's trace. Kept,
-    a job retried ``n`` times without ``stackTraceLimit`` held n(n-1)/2 traces (1.4 GB at 2,000 attempts)."""
+    a job retried ``n`` times without ``stackTraceLimit`` held n(n-1)/2 traces (1.4 GB at 2,000 attempts). Not
+    ``traceback.clear_frames``: it also clears the frame of a generator still suspended, which closes it."""
     seen: set[int] = set()
     todo: list[BaseException | None] = [error]
     while todo:
@@ -283,8 +287,35 @@ def _release_frames(error: BaseException) -> None:
         if exc is None or id(exc) in seen:
             continue
         seen.add(id(exc))
-        traceback.clear_frames(exc.__traceback__)  # a frame still executing is skipped (RuntimeError, caught)
+        tb = exc.__traceback__
+        while tb is not None:
+            if not _maybe_suspended(tb.tb_frame):
+                with contextlib.suppress(RuntimeError):  # a frame still executing
+                    tb.tb_frame.clear()
+            tb = tb.tb_next
         todo += [exc.__cause__, exc.__context__, *getattr(exc, "exceptions", ())]
+
+
+_GENERATOR_LIKE = (inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
+                   | inspect.CO_ITERABLE_COROUTINE)  # fmt: skip
+_YIELD_VALUE = dis.opmap["YIELD_VALUE"]
+_YIELD_FROM = dis.opmap.get("YIELD_FROM")  # Python 3.10's await
+
+
+def _maybe_suspended(frame: FrameType) -> bool:
+    """``frame`` may belong to a generator or coroutine that is suspended, still alive (one that caught the error
+    and yielded it, the user's): ``frame.clear()`` would close it on Python 3.10-3.12 (3.13 raises RuntimeError).
+    Python tells no frame's owner, so: a generator's frame stopped at a yield (3.10: before its YIELD_FROM) is
+    left alone. A finished one stopped there too (an error thrown in at an await: a cancellation) keeps its
+    locals: memory, never a closed generator."""
+    if not frame.f_code.co_flags & _GENERATOR_LIKE:
+        return False
+    code, lasti = frame.f_code.co_code, frame.f_lasti
+    if lasti < 0:
+        return True
+    if code[lasti] == _YIELD_VALUE:
+        return True
+    return _YIELD_FROM is not None and code[lasti + 2 : lasti + 3] == bytes([_YIELD_FROM])
 
 
 def runs_index(sim: Simulation, run: Run) -> int:

@@ -675,25 +675,26 @@ def _outcome(case: Case, value: Any) -> str | None:
             warnings.simplefilter("ignore")
             warnings.filterwarnings("always", _NEVER_AWAITED, RuntimeWarning)
             case.call(value)
-    except Hang:
-        return "hung"
-    except jobsim.InvalidArgument as exc:
+    except BaseException as exc:  # the point: anything but the rule's answers is a violation
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        return "hung" if _hung(exc) else _judged(case, exc)  # a Hang first, whatever clean-up made of it
+    return None
+
+
+def _judged(case: Case, exc: BaseException) -> str | None:
+    """What a call's error says of it: ``None`` for the rule's answers (a jobsim error, an ``InvalidArgument``
+    naming the argument, a documented outcome)."""
+    if isinstance(exc, jobsim.InvalidArgument):
         text = str(exc)
         if case.names and not any(name in text for name in case.names):
             return f"InvalidArgument not naming {'/'.join(case.names)}: {text[:200]}"
-    except JobsimError:
-        pass
-    except case.allowed:
-        pass
-    except Leak as exc:
+        return None
+    if isinstance(exc, (JobsimError, *case.allowed)):
+        return None
+    if isinstance(exc, Leak):
         return str(exc)[:300]
-    except BaseException as exc:  # the point: anything else is a violation
-        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-            raise
-        if _hung(exc):
-            return "hung"
-        return f"{type(exc).__name__}: {str(exc)[:200]}"
-    return None
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
 
 
 @pytest.fixture(autouse=True)
@@ -785,6 +786,22 @@ def test_a_guard_that_fires_inside_hypothesis_before_its_runner_exists_still_say
 
     monkeypatch.setattr(ConjectureRunner, "__init__", interrupted)
     assert _verdict(Case("durations(resolution)", strategy(lambda v: js.durations(resolution=v))), 3) == "hung"
+
+
+@pytest.mark.parametrize("answer", [jobsim.InvalidArgument("value: closed after an interrupted call"),
+                                    JobsimError("closed after an interrupted call"), AssertionError("allowed")],
+                         ids=["InvalidArgument", "JobsimError", "allowed"])  # fmt: skip
+def test_a_guard_that_fires_and_comes_out_as_an_accepted_error_still_says_hung(answer: BaseException) -> None:
+    """Clean-up that meets the ``Hang`` (``except BaseException``: a simulation closed, a mock's refusal) may raise a
+    jobsim error of its own, the Hang as its context: an accepted answer, so the verdict passed a hang."""
+
+    def interrupted(_: Any) -> None:
+        try:
+            raise Hang("no answer within 60 s of CPU time")
+        except Hang:
+            raise answer from None
+
+    assert _verdict(Case("cleanup", interrupted, ("value",), allowed=(AssertionError,)), None) == "hung"
 
 
 def test_a_value_whose_repr_raises_recurses_or_is_huge_still_gets_its_message() -> None:

@@ -6,9 +6,12 @@ run's end; the ``bullmq.*`` trace records of what else happens to the job. ``Run
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import dis
+import inspect
 import json
-import traceback
+from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 import jobsim_bullmq
@@ -140,7 +143,7 @@ class RunRecords:
         number = held.attempts
         held.attempts += 1
         if run.attempts and run.attempts[-1].error is not None and run.attempts[-1].error is not error:
-            _release_frames(run.attempts[-1].error)
+            _release_frames(run.attempts[-1].error, keep=error)
         run.attempts.append(Attempt(number, None, start, self.now_ns(), error))
         data: dict[str, Any] = {"function": run.function.id, "run": run.id, "step": None, "attempt": number}
         if error is not None:
@@ -271,20 +274,61 @@ class RunRecords:
         self.sim.trace.add(self.now_ns(), kind, data)
 
 
-def _release_frames(error: BaseException) -> None:
+def _release_frames(error: BaseException, keep: BaseException | None) -> None:
     """Clear the local variables of the finished frames in the traceback of an earlier attempt's error (and of
     its ``__cause__``/``__context__``): its text and traceback (file, line, code) stay, but its frames no longer
     hold that attempt's ``Job``, whose ``stacktrace`` list bullmq parsed with every earlier failure's trace. Kept,
-    a job retried ``n`` times without ``stackTraceLimit`` held n(n-1)/2 traces (1.4 GB at 2,000 attempts)."""
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [error]
+    a job retried ``n`` times without ``stackTraceLimit`` held n(n-1)/2 traces (1.4 GB at 2,000 attempts). Not
+    ``traceback.clear_frames``: it also clears the frame of a generator still suspended, which closes it. The
+    error that ended this attempt (``keep``) and its own chain are left whole: an earlier error may chain to it
+    (``raise ... from opened``, then ``opened`` again), and it is the run's error, its frames the last attempt's."""
+    seen = {id(exc) for exc in _chain(keep)}
+    for exc in _chain(error):
+        if id(exc) not in seen:
+            _clear_finished(exc.__traceback__)
+
+
+def _chain(error: BaseException | None) -> list[BaseException]:
+    """``error``, its ``__cause__``/``__context__`` and an exception group's members, each once."""
+    found: dict[int, BaseException] = {}
+    todo = [error]
     while todo:
         exc = todo.pop()
-        if exc is None or id(exc) in seen:
+        if exc is None or id(exc) in found:
             continue
-        seen.add(id(exc))
-        traceback.clear_frames(exc.__traceback__)  # a frame still executing is skipped (RuntimeError, caught)
+        found[id(exc)] = exc
         todo += [exc.__cause__, exc.__context__, *getattr(exc, "exceptions", ())]
+    return list(found.values())
+
+
+def _clear_finished(tb: TracebackType | None) -> None:
+    while tb is not None:
+        if not _maybe_suspended(tb.tb_frame):
+            with contextlib.suppress(RuntimeError):  # a frame still executing
+                tb.tb_frame.clear()
+        tb = tb.tb_next
+
+
+_GENERATOR_LIKE = (inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
+                   | inspect.CO_ITERABLE_COROUTINE)  # fmt: skip
+_YIELD_VALUE = dis.opmap["YIELD_VALUE"]
+_YIELD_FROM = dis.opmap.get("YIELD_FROM")  # Python 3.10's await
+
+
+def _maybe_suspended(frame: FrameType) -> bool:
+    """``frame`` may belong to a generator or coroutine that is suspended, still alive (one that caught the error
+    and yielded it, the user's): ``frame.clear()`` would close it on Python 3.10-3.12 (3.13 raises RuntimeError).
+    Python tells no frame's owner, so: a generator's frame stopped at a yield (3.10: before its YIELD_FROM) is
+    left alone. A finished one stopped there too (an error thrown in at an await: a cancellation) keeps its
+    locals: memory, never a closed generator."""
+    if not frame.f_code.co_flags & _GENERATOR_LIKE:
+        return False
+    code, lasti = frame.f_code.co_code, frame.f_lasti
+    if lasti < 0:
+        return True
+    if code[lasti] == _YIELD_VALUE:
+        return True
+    return _YIELD_FROM is not None and code[lasti + 2 : lasti + 3] == bytes([_YIELD_FROM])
 
 
 def runs_index(sim: Simulation, run: Run) -> int:

@@ -153,28 +153,34 @@ def _check_every(scheduler_id: str, every: Any) -> None:
                                     "milliseconds), or a cron 'pattern' instead")  # fmt: skip
 
 
-_LUA_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
-_LUA_HEX = re.compile(r"[+-]?0[xX][0-9a-fA-F]+")
+_LUA_DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")  # ASCII digits: strtod's
+_LUA_HEX = re.compile(r"[+-]?0[xX]([0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)([pP][+-]?[0-9]+)?")
 
 
 def lua_number(value: Any) -> float | None:
     """What Redis's Lua 5.1 makes of a value msgpack carried where it does arithmetic (``tonumber``, or a string
-    in ``now / every``): a number as it is; a string as C's ``strtod`` reads it -- decimal, with an exponent, or
-    ``0x`` hex, blanks around allowed (``luaO_str2d``); ``None`` for what it cannot read (the script would fail
-    with "attempt to perform arithmetic on a string value"). ``inf``/``nan`` strings, which ``strtod`` reads too,
-    give ``None`` here: no scheduler can step by them either."""
-    if isinstance(value, bool):
+    in ``now / every``): a number as it is; a string as C99's ``strtod`` reads it -- ASCII decimal, with an
+    exponent, or ``0x`` hex (a hex float's ``p`` exponent too), blanks around allowed (``luaO_str2d``); past a
+    double, infinity (``HUGE_VAL``); ``None`` for what it cannot read (the script would fail with "attempt to
+    perform arithmetic on a string value"). ``inf``/``nan`` strings, which ``strtod`` reads too, give ``None``
+    here: no scheduler can step by them either."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None
-    if isinstance(value, int | float):
-        return float(value)
     if not isinstance(value, str):
-        return None
+        return _to_float(value, float, value < 0)
     text = value.strip(" \t\n\v\f\r")
     if _LUA_DECIMAL.fullmatch(text):
         return float(text)
     if _LUA_HEX.fullmatch(text):
-        return float(int(text, 16))
+        return _to_float(text, float.fromhex, text.startswith("-"))
     return None
+
+
+def _to_float(value: Any, read: Any, negative: bool) -> float:
+    try:
+        return float(read(value))
+    except OverflowError:  # an int, or a hex string, past a double: strtod's HUGE_VAL
+        return -math.inf if negative else math.inf
 
 
 def every_ms(every: Any) -> int:

@@ -14,7 +14,7 @@ async def noop(job, token):
     return None
 
 
-@pytest.mark.parametrize("every", ["1e3", "1000.0", " 1000 ", "0x3E8", "1E3"])
+@pytest.mark.parametrize("every", ["1e3", "1000.0", " 1000 ", "0x3E8", "1E3", "0x3E8p0", "0x1.f4p9"])
 def test_an_every_string_lua_reads_as_a_number_steps_by_it(worker_for, queue, every):
     """addJobScheduler-11.lua does ``math.floor(now / every)`` and ``prevMillis + every`` on the string msgpack
     carried: Lua reads '1e3' as 1000 (strtod), as it does '0x3E8'. jobsim refused '1e3' (int() of it failed)."""
@@ -96,3 +96,23 @@ def test_get_jobs_of_a_state_no_queue_has_is_empty_as_in_redis(worker_for, queue
         sim.run_until_idle()
         assert run(queue.getJobs(["nope"])) == [] and run(queue.getJobs("completed")) == []
         assert [job.id for job in run(queue.getJobs(["completed", "nope"]))] == ["1"]
+
+
+@pytest.mark.parametrize("every", ["\u0661\u0660\u0660\u0660", "1\u0660\u0660\u0660", "0x" + "f" * 300, 2**1024],
+                         ids=["arabic-indic", "mixed-digits", "hex-past-a-double", "int-past-a-double"])
+def test_an_every_lua_cannot_read_or_overflows_is_refused_naming_it(worker_for, queue, every):
+    """Lua's strtod reads ASCII digits only: Arabic-Indic one-zero-zero-zero is no number to the script (Python's
+    ``\\d`` and float() read it as 1000, and the scheduler ran every second). A hex string past a double is
+    HUGE_VAL (inf) to strtod, and so is a number too large for one: both were a bare OverflowError (float(int))
+    from the check."""
+    refused = pytest.raises(jobsim.InvalidArgument, match=r"\['every'\]=.* a whole number >= 1")
+    with jobsim.Simulation(worker_for(noop), start=START), refused:
+        run(queue.upsertJobScheduler("tick", {"every": every}, "tick", {}))
+
+
+@pytest.mark.parametrize("every", ["0x1p10", "0x400.", "0X.8p11", " -0x0.4p-2 "])
+def test_an_every_lua_reads_as_a_hex_float_is_read_as_strtod_reads_it(every):
+    """C99 strtod (glibc, musl: Redis's Lua calls it for tonumber) reads hex floats with a binary exponent."""
+    from jobsim_bullmq._schedulers import lua_number
+
+    assert lua_number(every) == float.fromhex(every.strip())

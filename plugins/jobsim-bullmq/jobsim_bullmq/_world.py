@@ -421,6 +421,9 @@ def _first_wake(wake: int, due_ms: int) -> int:
     ``worker.py:355-361, 394-415``."""
     import math
 
+    due_ms = int(due_ms)  # a score made from a float ``every`` is a float
+    if due_ms >= 1 << 52:  # past the year 142,000: in floats, wake / MS no longer moves by a 1 s block and the
+        return due_ms * MS  # loop below never ended (every=1e300 or 10**30); the job's due time is its wake-up
     if round(wake / MS) < due_ms:
         # the 10 s blocks, at once: each leaves the same sub-millisecond part, and while due - int(wake) >= 10 s
         # the block is min(..., 10 s) = 10 s (the loop below did them one by one: a job due in a day cost 8,640)

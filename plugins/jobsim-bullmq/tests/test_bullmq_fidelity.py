@@ -44,9 +44,9 @@ def test_an_upsert_with_a_string_every_starts_the_iterations_again(worker_for, q
 @pytest.mark.parametrize("every", ["1_000", "inf", "1000ms"])
 def test_an_every_string_lua_cannot_read_is_still_refused(worker_for, queue, every):
     """Lua's strtod stops at '_' and 'ms': the script's arithmetic on the string would fail (a Redis error)."""
-    with jobsim.Simulation(worker_for(noop), start=START):
-        with pytest.raises(jobsim.InvalidArgument, match=r"\['every'\]=.* a whole number >= 1"):
-            run(queue.upsertJobScheduler("tick", {"every": every}, "tick", {}))
+    with jobsim.Simulation(worker_for(noop), start=START), \
+            pytest.raises(jobsim.InvalidArgument, match=r"\['every'\]=.* a whole number >= 1"):  # fmt: skip
+        run(queue.upsertJobScheduler("tick", {"every": every}, "tick", {}))
 
 
 @pytest.mark.parametrize(("concurrency", "at_once"), [(3.0, 3), (1.5, 2), (2, 2)])
@@ -116,3 +116,15 @@ def test_an_every_lua_reads_as_a_hex_float_is_read_as_strtod_reads_it(every):
     from jobsim_bullmq._schedulers import lua_number
 
     assert lua_number(every) == float.fromhex(every.strip())
+
+
+@pytest.mark.parametrize("every", [1e300, "1e300", 10**30, 2**52])
+def test_an_every_past_any_calendar_runs_once_and_leaves_the_next_job_due_then(worker_for, queue, every):
+    """BullMQ adds the first job at once and the next ``every`` later; the worker's wake-up loop stepped toward that
+    due time in 1 s blocks measured in floats, which past 2**52 ms no longer move: the simulation spun for ever."""
+    with jobsim.Simulation(worker_for(noop), start=START) as sim:
+        run(queue.upsertJobScheduler("tick", {"every": every}, "tick", {}))
+        sim.advance("1h")
+        first, following = sim.runs("q")
+        assert (first.id, first.status) == (f"repeat:tick:{MS0}", "completed")
+        assert following.id == f"repeat:tick:{MS0 + int(float(every))}" and following.status != "completed"

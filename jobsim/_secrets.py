@@ -194,6 +194,12 @@ of it in clear (``josé.garcí`` + a fake), or found nothing at an IDN domain. P
 _LOCAL_RUN = re.compile(r"[\w.%+-]*")
 
 
+def _local_start(text: str, pos: int, first: int) -> int:
+    """Where the run of local-part characters ending at ``first`` (an ``@`` or ``%40``) starts, not before ``pos``:
+    the first place a match can start (the run matched on the text reversed from ``first``)."""
+    return first - _LOCAL_RUN.match(text[pos:first][::-1]).end()
+
+
 def email_matches(text: str) -> Iterator[re.Match[str]]:
     """``EMAIL.finditer(text)``, in time linear in ``len(text)``.
 
@@ -218,7 +224,7 @@ def email_matches(text: str) -> Iterator[re.Match[str]]:
         first = min(at, encoded)  # the first place a local part can end
         if first > length:
             return
-        start = first - _LOCAL_RUN.match(text[pos:first][::-1]).end()
+        start = _local_start(text, pos, first)
         match = EMAIL.match(text, start)
         if match is not None:
             yield match
@@ -239,7 +245,7 @@ def email_sub(repl: Callable[[re.Match[str]], str], text: str) -> str:
         first = at if encoded < 0 else encoded if at < 0 else min(at, encoded)
         if first < 0:
             return text
-        start = first - _LOCAL_RUN.match(text[first - 1 :: -1] if first else "").end()
+        start = _local_start(text, 0, first)
         return EMAIL.sub(repl, text) if start <= 0 else text[:start] + EMAIL.sub(repl, text[start:])
     pieces, last = [], 0
     for match in email_matches(text):

@@ -110,7 +110,7 @@ def _parse_duration(value: Duration, name: str) -> int:
                 _PARSED[value] = sign * total
             return sign * total
         if sign > 0 and _NUMBER.fullmatch(text):  # '90': seconds here, 90 ms to vercel/ms; say which, not guess
-            shown = text if len(text) <= 24 else "90"  # the value itself is shown once, cut short, by build()
+            shown = _cut(text)
             raise InvalidArgument.build(name, value, f"{_DURATION_HELP}; a number in a string is ambiguous (Inngest's "
                                         f"TypeScript SDK reads '90' as 90 ms): give the number itself for seconds "
                                         f"({shown}) or a unit ('{shown}s', '{shown}ms')")  # fmt: skip

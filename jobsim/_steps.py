@@ -88,6 +88,32 @@ def misused_step(error: TypeError) -> BaseException:
     return misuse.with_traceback(error.__traceback__)
 
 
+_STEP_METHODS = frozenset(("run", "sleep", "sleep_until", "wait_for_event", "send_event", "invoke", "parallel"))
+
+
+def misused_value(error: InvalidArgument) -> BaseException:
+    """An ``InvalidArgument`` a ``ctx.step`` method raised about its own arguments (a step id that is no string,
+    ``fn`` not callable, a duration or instant that does not parse, a ``match`` that is no path, a ``mode`` other
+    than wait/race) as a ``StepMisuse``, as ``misused_step`` does for a call Python could not bind: retried, it
+    failed the same way on every attempt, minutes of backoff later. Only when the frame job code called is the
+    step method itself (or jobsim below it), so an ``InvalidArgument`` job code raised, or got from another
+    jobsim call, is retried as any error. Looked at only once an attempt has failed."""
+    import traceback
+
+    from ._joberrors import _library
+
+    frames = [frame for frame, _ in traceback.walk_tb(error.__traceback__)]
+    own = [index for index, frame in enumerate(frames) if _library(frame) is None]
+    if not own or own[-1] + 1 >= len(frames):
+        return error
+    called = frames[own[-1] + 1]
+    if called.f_code.co_name not in _STEP_METHODS or not isinstance(called.f_locals.get("self"), Execution):
+        return error
+    misuse = StepMisuse(str(error))  # the message names the argument already; the traceback, the call
+    misuse.__suppress_context__ = True
+    return misuse.with_traceback(error.__traceback__)
+
+
 def refuse_coroutine(key: str, fn: Any, value: Any) -> None:
     """A sync handler's ``step.run`` got an ``async def`` function: say how to write it."""
     if inspect.iscoroutine(value):
@@ -134,7 +160,7 @@ class Step(Execution):
         key, record = x.enter(step_id, "sleep")
         if record is not None:
             return
-        until = instant_ns(when, "when")
+        until = _until(when)
         if until > x.now:
             x.engine.sleep_ns(until - x.now)  # validates against the profile's longest sleep
         raise Suspend(("sleep", key, max(x.now, until)))
@@ -206,6 +232,26 @@ class Step(Execution):
         from ._parallel import parallel
 
         return parallel(self, callables, mode)
+
+
+def _until(when: Any) -> int:
+    """``sleep_until``'s instant. One without an offset is refused, saying why: job code's clock is UTC
+    (``datetime.now()`` there is a naive UTC time), and reading it in the simulation's ``tz=`` would move it."""
+    try:
+        return instant_ns(when, "when")
+    except InvalidArgument as exc:
+        import datetime as dt
+
+        try:
+            parsed = dt.datetime.fromisoformat(when.strip()) if isinstance(when, str) else when
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dt.datetime) or parsed.utcoffset() is not None:
+            raise
+        raise InvalidArgument(f"{exc}; this one has no offset, and a step reads it in no zone: job code's "
+                              "clock is UTC, so datetime.now() there is UTC wall time without a zone; give an "
+                              "aware time, datetime.now(timezone.utc) + timedelta(hours=1), or one ending in 'Z' "
+                              "or an offset") from None
 
 
 def _invoked(x: Execution, function: Any) -> Any:

@@ -168,7 +168,8 @@ class NonRetriableError(Exception):
 
 class StepMisuse(InvalidArgument, NonRetriableError):
     """Steps called in a way no request can carry out: nested in another step, awaited together
-    (``asyncio.gather``), called without ``await``, or from a thread the handler started.
+    (``asyncio.gather``), called without ``await``, from a thread the handler started, or with a
+    value the step method cannot take (``_steps.misused_step``, ``misused_value``).
 
     A mistake in the handler, which no retry can mend: the attempt fails and is not retried,
     whatever the profile. inngest-py does the same for a nested step (``step_sync.py``: a

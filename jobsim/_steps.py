@@ -39,7 +39,7 @@ from ._stepdata import as_requested as as_requested
 from ._stepdata import dump as dump
 from ._stepdata import failure
 from ._stepdata import load as load
-from ._time import Duration, Instant, duration_ns, instant_ns
+from ._time import Duration, Instant, duration_ns, instant_ns, job_instant_ns
 from .errors import InvalidArgument, NonRetriableError, StepMisuse
 
 T = TypeVar("T")
@@ -160,7 +160,7 @@ class Step(Execution):
         key, record = x.enter(step_id, "sleep")
         if record is not None:
             return
-        until = _until(when)
+        until = job_instant_ns(when, "when")  # one without an offset is refused saying why
         if until > x.now:
             x.engine.sleep_ns(until - x.now)  # validates against the profile's longest sleep
         raise Suspend(("sleep", key, max(x.now, until)))
@@ -232,26 +232,6 @@ class Step(Execution):
         from ._parallel import parallel
 
         return parallel(self, callables, mode)
-
-
-def _until(when: Any) -> int:
-    """``sleep_until``'s instant. One without an offset is refused, saying why: job code's clock is UTC
-    (``datetime.now()`` there is a naive UTC time), and reading it in the simulation's ``tz=`` would move it."""
-    try:
-        return instant_ns(when, "when")
-    except InvalidArgument as exc:
-        import datetime as dt
-
-        try:
-            parsed = dt.datetime.fromisoformat(when.strip()) if isinstance(when, str) else when
-        except ValueError:
-            parsed = None
-        if not isinstance(parsed, dt.datetime) or parsed.utcoffset() is not None:
-            raise
-        raise InvalidArgument(f"{exc}; this one has no offset, and a step reads it in no zone: job code's "
-                              "clock is UTC, so datetime.now() there is UTC wall time without a zone; give an "
-                              "aware time, datetime.now(timezone.utc) + timedelta(hours=1), or one ending in 'Z' "
-                              "or an offset") from None
 
 
 def _invoked(x: Execution, function: Any) -> Any:

@@ -200,13 +200,13 @@ class RetryAfterError(Exception):
     def __init__(
         self, after: str | float | dt.timedelta | dt.datetime, message: str = ""
     ) -> None:
-        from ._time import duration_ns, instant_ns  # errors.py is imported by _time
+        from ._time import duration_ns, job_instant_ns  # errors.py is imported by _time
 
         # checked here, where job code raises it: a bad value names itself in that attempt's error
         # (retried like any error) instead of surfacing later, inside the engine's retry decision
         when = retry_after_header(after)
         if isinstance(when, dt.datetime):
-            instant_ns(when, "after")
+            job_instant_ns(when, "after")  # a naive one (datetime.now() in job code) says why it is refused
         elif isinstance(when, str):
             try:
                 duration_ns(when, "after")

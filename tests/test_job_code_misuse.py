@@ -314,9 +314,31 @@ def test_a_sleep_until_without_an_offset_says_job_code_s_clock_is_utc_and_how_to
     [run] = sim.runs("remind")
     assert type(run.error) is jobsim.StepMisuse and len(run.attempts) == 1
     assert str(run.error).endswith(
-        "; this one has no offset, and a step reads it in no zone: job code's clock is UTC, so datetime.now() "
+        "; this one has no offset, and job code's times are read in no zone: its clock is UTC, so datetime.now() "
         "there is UTC wall time without a zone; give an aware time, datetime.now(timezone.utc) + "
         "timedelta(hours=1), or one ending in 'Z' or an offset")
+
+
+def test_a_retry_after_datetime_without_an_offset_says_job_code_s_clock_is_utc() -> None:
+    # raise RetryAfterError(datetime.now() + timedelta(minutes=5)): job code's now() is naive UTC
+    app = jobsim.App("shop")
+
+    @app.function("charge", on="go", retries=1)
+    def charge(ctx: Any) -> None:
+        if ctx.attempt == 0:
+            raise jobsim.RetryAfterError(dt.datetime.now() + dt.timedelta(minutes=5))
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    first = sim.runs("charge")[0].attempts[0]
+    assert type(first.error) is InvalidArgument
+    assert str(first.error) == (
+        "after=datetime.datetime(2025, 1, 1, 0, 5) is not valid: expected an aware datetime, an ISO 8601 string with "
+        "an offset or 'Z' (e.g. '2025-03-01T09:00:00-05:00'), or seconds since the epoch; this one has no offset, "
+        "and job code's times are read in no zone: its clock is UTC, so datetime.now() there is UTC wall time "
+        "without a zone; give an aware time, datetime.now(timezone.utc) + timedelta(hours=1), or one ending in 'Z' "
+        "or an offset")
 
 
 def test_a_sleep_until_with_an_offset_still_sleeps() -> None:

@@ -103,10 +103,10 @@ def misused_value(error: InvalidArgument) -> BaseException:
     from ._joberrors import _library
 
     frames = [frame for frame, _ in traceback.walk_tb(error.__traceback__)]
-    own = [index for index, frame in enumerate(frames) if _library(frame) is None]
-    if not own or own[-1] + 1 >= len(frames):
+    caller = [index for index, frame in enumerate(frames) if _library(frame) != "jobsim"]  # job code, installed too
+    if not caller or caller[-1] + 1 >= len(frames):
         return error
-    called = frames[own[-1] + 1]
+    called = frames[caller[-1] + 1]
     if called.f_code.co_name not in _STEP_METHODS or not isinstance(called.f_locals.get("self"), Execution):
         return error
     misuse = StepMisuse(str(error))  # the message names the argument already; the traceback, the call

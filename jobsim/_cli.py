@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from ._app import App
+from ._app import App, Function
 from ._checks import HookFailed, check_callable
 from ._cli_select import add_selection_options, selection
 from ._cli_traces import add_trace_commands, check_profile
@@ -180,6 +180,8 @@ def load_target(spec: str) -> tuple[Any, Any]:
         if hasattr(module, name):
             target = getattr(module, name)
             what = f"{module_part}:{name} is"
+            if isinstance(target, Function):  # callable, but not a factory: called with no ctx it broke
+                raise JobsimError(_a_function_not_its_app(module, spec.partition(":")[0], name, target))
             if callable(target) and not isinstance(target, App):
                 target = _call_factory(f"{module_part}:{name}", target)
                 what = f"{module_part}:{name}() returned"
@@ -189,6 +191,15 @@ def load_target(spec: str) -> tuple[Any, Any]:
             return module, target
     wanted = attr or "jobsim_app or app"
     raise JobsimError(f"{module_part!r} has no {wanted} attribute to simulate; name one with {module_part}:attribute")
+
+
+def _a_function_not_its_app(module: types.ModuleType, typed: str, name: str, function: Function) -> str:
+    """``jobs.py:send_welcome_email`` names one ``@app.function``: say so, and name its app, which is simulated."""
+    holders = [attr for attr, value in vars(module).items() if value is function.app and not attr.startswith("_")]
+    fix = (f"name its app: {typed}:{holders[0]}" if holders else
+           f"name the jobsim.App it belongs to (app {function.app.id!r}), which simulates all its functions")
+    return (f"{module.__name__}:{name} is function {function.id!r} of app {function.app.id!r} (what @app.function "
+            f"returned), not an app to simulate; {fix} (with --functions {function.id} to simulate it alone)")
 
 
 def _call_factory(where: str, factory: Any) -> Any:

@@ -126,6 +126,11 @@ class CronSchedule:
         if head.startswith(("TZ=", "CRON_TZ=")):
             prefix_zone = zone(head.split("=", 1)[1], argument=f"cron {expr!r} time zone")
             text = rest.strip()
+        elif "=" in head:  # `tz=Europe/Paris 0 9 * * *` was "second field 'tz=Europe/Paris' is not valid"
+            raise InvalidArgument(
+                f"cron={expr!r} is not valid: {head!r} is no cron field, nor a time-zone prefix, which robfig/cron "
+                f"(Inngest's) reads only as 'TZ=' or 'CRON_TZ=', in capitals: write "
+                f"'TZ={head.partition('=')[2]} {rest.strip()}', or give the zone as tz=")
         if prefix_zone is not None and tz is not None and zone(tz) != prefix_zone:
             raise InvalidArgument(f"cron={expr!r} names its own time zone and tz={tz!r} names another; give one")
         fields = expand(expr, text)

@@ -19,8 +19,8 @@ from ._kernel import NORMAL
 from ._records import Attempt, StepRecord
 from ._safe import said
 from ._stepdata import Suspend, UnserializableOutput, as_requested, dump, failure
-from ._steps import Context, Step, misused_step
-from .errors import NonRetriableError, RetryAfterError, StepError
+from ._steps import Context, Step, misused_step, misused_value
+from .errors import InvalidArgument, NonRetriableError, RetryAfterError, StepError
 
 if TYPE_CHECKING:
     from ._execution import Execution
@@ -78,6 +78,8 @@ class _Requests(_Pauses):
         except JOB_ERRORS as exc:  # SystemExit too; KeyboardInterrupt goes to the test (``_checks.JOB_ERRORS``)
             if type(exc) is TypeError and "native" not in fn.options:  # jobsim's own ctx.step, not a plugin's
                 exc = misused_step(exc)
+            elif type(exc) is InvalidArgument and "native" not in fn.options:  # a bad value given to ctx.step
+                exc = misused_value(exc)
             op = failure(None, exc)  # a refusal (UnsupportedFeature) is raised by the driving call
         finally:
             self.x = None

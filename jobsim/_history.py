@@ -203,7 +203,11 @@ def apply(sim: Any, *pieces: Piece, send: SendHook | None = None, then: Then = "
     (even when a call raises), so a failing example prints it.
     """
     __tracebackhide__ = True  # a driving frame: pytest shows the test's line (see Simulation._drive)
-    if getattr(sim, "_state", "running") != "running":
+    state = getattr(sim, "_state", "running")
+    if state == "closed":  # `with sim:` again would raise "this simulation is closed"
+        raise JobsimError("apply() needs a running simulation: this one is closed (its `with` block ended); apply "
+                          "the history inside the block, or to a new Simulation")
+    if state != "running":
         raise JobsimError("apply() needs a running simulation: use `with sim:` (or sim.start()) first")
     if then is not None and then != "idle" and duration_ns(then, "then") > MAX_NS - sim.kernel.now:
         # "idle", a duration or None; checked before anything runs (sim.advance would name it by=)

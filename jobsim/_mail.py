@@ -120,6 +120,7 @@ class MailSink:
         text matches the code's class (RFC 3463: ``4.3.0 Temporary ...`` or ``5.0.0
         Permanent ...``), so a 550 never reads "temporary" in the job's error.
         """
+        self._refuse_closed("smtp_fail")
         _check_times_on(times, on)
         if isinstance(code, bool) or not isinstance(code, int) or not 400 <= code <= 599:
             raise InvalidArgument.build("code", code, "an SMTP error code from 400 to 599")
@@ -143,6 +144,7 @@ class MailSink:
         sends again sends it twice. ``"CONNECT"`` delays the greeting (the error comes from the ``SMTP(...)``
         constructor). A ``smtp_fail`` or ``smtp_drop`` at the same command still applies, after the delay.
         """
+        self._refuse_closed("smtp_delay")
         _check_times_on(times, on)
         after_ns = duration_ns(after, "after")
         self._smtp.delays.append(SmtpDelay(on, after_ns, times))
@@ -160,6 +162,7 @@ class MailSink:
         twice); ``delivered=False`` that it was lost with the connection. At other commands nothing was
         delivered.
         """
+        self._refuse_closed("smtp_drop")
         _check_times_on(times, on)
         if delivered is not None and not isinstance(delivered, bool):
             raise InvalidArgument.build("delivered", delivered, "True or False (or None: True at DATA)")
@@ -181,11 +184,19 @@ class MailSink:
         ``SMTPSenderRefused``), else once ``DATA`` has read it (``SMTPDataError``). A refused message is not in the
         outbox. A replay of the trace sets it again.
         """
+        self._refuse_closed("smtp_size_limit")
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
             raise InvalidArgument.build("limit", limit, "a number of bytes >= 1 (10 * 1024 * 1024 for 10 MiB), or "
                                         "None for no limit")  # fmt: skip
         self._smtp.size_limit = limit
         self._host.record("fault.armed", fault="smtp.size", size=limit)
+
+    def _refuse_closed(self, fault: str) -> None:
+        """As ``sim.fail``: a fault armed after the simulation closed could never fire (it was accepted, and
+        its ``fault.armed`` record written into the closed simulation's trace after its last driving call)."""
+        refuse = getattr(self._host, "_refuse_closed", None)  # the Simulation's (``_simfaults``)
+        if refuse is not None:
+            refuse(f"mail.{fault}")
 
     def _deliver_smtp(self, mail_from: str, rcpts: list[str], data: bytes) -> str:
         sent_at = to_datetime(self._host.now_ns())

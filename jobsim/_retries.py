@@ -81,6 +81,10 @@ class Retries:
         set_(self, "_jitter_ns", 0)
         if min is None and (backoff is not None or max is not None):
             raise InvalidArgument.build("min", min, "give the base delay, e.g. min='1s', with backoff= or max=")
+        if min is None and jitter is not None:  # it was dropped in silence: the profile's backoff has its own jitter
+            raise InvalidArgument.build("min", min, f"give the base delay, e.g. min='1s', with jitter={jitter!r}: "
+                                        "jitter= adds to Retries' own backoff, and without min= the profile's "
+                                        "backoff applies, with the profile's jitter")
         if min is not None:
             set_(self, "_min_ns", duration_ns(min, "min"))
         if max is not None:

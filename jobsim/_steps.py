@@ -39,7 +39,7 @@ from ._stepdata import as_requested as as_requested
 from ._stepdata import dump as dump
 from ._stepdata import failure
 from ._stepdata import load as load
-from ._time import Duration, Instant, duration_ns, instant_ns
+from ._time import Duration, Instant, duration_ns, instant_ns, job_instant_ns
 from .errors import InvalidArgument, NonRetriableError, StepMisuse
 
 T = TypeVar("T")
@@ -85,6 +85,32 @@ def misused_step(error: TypeError) -> BaseException:
             f" (did you mean {guess}=?)" if guess else "")
     misuse = StepMisuse(f"ctx.step.{method}() {problem}; it takes ctx.step.{method}({_shape(parameters)})")
     misuse.__cause__ = error
+    return misuse.with_traceback(error.__traceback__)
+
+
+_STEP_METHODS = frozenset(("run", "sleep", "sleep_until", "wait_for_event", "send_event", "invoke", "parallel"))
+
+
+def misused_value(error: InvalidArgument) -> BaseException:
+    """An ``InvalidArgument`` a ``ctx.step`` method raised about its own arguments (a step id that is no string,
+    ``fn`` not callable, a duration or instant that does not parse, a ``match`` that is no path, a ``mode`` other
+    than wait/race) as a ``StepMisuse``, as ``misused_step`` does for a call Python could not bind: retried, it
+    failed the same way on every attempt, minutes of backoff later. Only when the frame job code called is the
+    step method itself (or jobsim below it), so an ``InvalidArgument`` job code raised, or got from another
+    jobsim call, is retried as any error. Looked at only once an attempt has failed."""
+    import traceback
+
+    from ._joberrors import _library
+
+    frames = [frame for frame, _ in traceback.walk_tb(error.__traceback__)]
+    caller = [index for index, frame in enumerate(frames) if _library(frame) != "jobsim"]  # job code, installed too
+    if not caller or caller[-1] + 1 >= len(frames):
+        return error
+    called = frames[caller[-1] + 1]
+    if called.f_code.co_name not in _STEP_METHODS or not isinstance(called.f_locals.get("self"), Execution):
+        return error
+    misuse = StepMisuse(str(error))  # the message names the argument already; the traceback, the call
+    misuse.__suppress_context__ = True
     return misuse.with_traceback(error.__traceback__)
 
 
@@ -134,7 +160,7 @@ class Step(Execution):
         key, record = x.enter(step_id, "sleep")
         if record is not None:
             return
-        until = instant_ns(when, "when")
+        until = job_instant_ns(when, "when")  # one without an offset is refused saying why
         if until > x.now:
             x.engine.sleep_ns(until - x.now)  # validates against the profile's longest sleep
         raise Suspend(("sleep", key, max(x.now, until)))

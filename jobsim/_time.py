@@ -310,9 +310,27 @@ def iso(ns: int, tz: dt.tzinfo | None = None) -> str:
     return text.replace("+00:00", "Z")
 
 
+def job_instant_ns(value: Any, name: str) -> int:
+    """An instant job code gives (``sleep_until``'s, ``RetryAfterError``'s): read in no zone, so one without an
+    offset is refused saying why, as job code's clock is UTC and ``datetime.now()`` there is a naive UTC time."""
+    try:
+        return instant_ns(value, name)
+    except InvalidArgument as exc:
+        try:
+            parsed = dt.datetime.fromisoformat(value.strip()) if isinstance(value, str) else value
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dt.datetime) or parsed.utcoffset() is not None:
+            raise
+        raise InvalidArgument(f"{exc}; this one has no offset, and job code's times are read in no zone: its "
+                              "clock is UTC, so datetime.now() there is UTC wall time without a zone; give an "
+                              "aware time, datetime.now(timezone.utc) + timedelta(hours=1), or one ending in 'Z' "
+                              "or an offset") from None
+
+
 def resolve_retry_after(after: Any, now: int) -> int:
     """``RetryAfterError.after`` -> delay in ns from ``now``."""
     after = retry_after_header(after)
     if isinstance(after, dt.datetime):
-        return instant_ns(after, "after") - now
+        return job_instant_ns(after, "after") - now
     return duration_ns(after, "after")

@@ -168,7 +168,8 @@ class NonRetriableError(Exception):
 
 class StepMisuse(InvalidArgument, NonRetriableError):
     """Steps called in a way no request can carry out: nested in another step, awaited together
-    (``asyncio.gather``), called without ``await``, or from a thread the handler started.
+    (``asyncio.gather``), called without ``await``, from a thread the handler started, or with a
+    value the step method cannot take (``_steps.misused_step``, ``misused_value``).
 
     A mistake in the handler, which no retry can mend: the attempt fails and is not retried,
     whatever the profile. inngest-py does the same for a nested step (``step_sync.py``: a
@@ -199,13 +200,13 @@ class RetryAfterError(Exception):
     def __init__(
         self, after: str | float | dt.timedelta | dt.datetime, message: str = ""
     ) -> None:
-        from ._time import duration_ns, instant_ns  # errors.py is imported by _time
+        from ._time import duration_ns, job_instant_ns  # errors.py is imported by _time
 
         # checked here, where job code raises it: a bad value names itself in that attempt's error
         # (retried like any error) instead of surfacing later, inside the engine's retry decision
         when = retry_after_header(after)
         if isinstance(when, dt.datetime):
-            instant_ns(when, "after")
+            job_instant_ns(when, "after")  # a naive one (datetime.now() in job code) says why it is refused
         elif isinstance(when, str):
             try:
                 duration_ns(when, "after")

@@ -62,6 +62,17 @@ def test_a_factory_that_cannot_be_called_exits_2(module, capsys, attribute, mess
     assert err == f"jobsim: error: {message.format(m=module)}\n"
 
 
+@pytest.mark.parametrize("command", [["run"], ["replay", "week.jobsim.jsonl", "--app"]])
+def test_a_target_that_is_one_function_of_the_app_names_the_app_to_give(module, capsys, command):
+    # an @app.function is callable, so it was taken for a factory and called with no ctx: "calling
+    # m:hello() failed: TypeError: hello() missing 1 required positional argument: 'ctx'"
+    code, out, err = run(capsys, *command, f"{module}.py:hello")
+    assert (code, out) == (2, "")
+    assert err == (f"jobsim: error: {module}:hello is function 'hello' of app 't' (what @app.function returned), "
+                   f"not an app to simulate; name its app: {module}.py:app (with --functions hello to simulate it "
+                   "alone)\n")
+
+
 def test_a_target_without_a_module_exits_2(module, capsys):
     code, out, err = run(capsys, "run", ":app")
     assert (code, out) == (2, "")

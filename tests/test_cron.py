@@ -113,6 +113,13 @@ def test_descriptors():
          "has 6 field(s); expected 5 fields 'minute hour day-of-month month day-of-week' or one of @yearly"),
         ("TZ=Mars/Olympus 0 9 * * *",
          "cron 'TZ=Mars/Olympus 0 9 * * *' time zone='Mars/Olympus' is not valid: no such IANA time zone"),
+        # read as a seconds field, it was "second field 'tz=Europe/Paris' is not valid; accepted: 0-59"
+        ("tz=Europe/Paris 0 9 * * *",
+         "cron='tz=Europe/Paris 0 9 * * *' is not valid: 'tz=Europe/Paris' is no cron field, nor a time-zone "
+         "prefix, which robfig/cron (Inngest's) reads only as 'TZ=' or 'CRON_TZ=', in capitals: write "
+         "'TZ=Europe/Paris 0 9 * * *', or give the zone as tz="),
+        ("cron_tz=Europe/Paris 0 9 * *", "'cron_tz=Europe/Paris' is no cron field, nor a time-zone prefix"),
+        ("TIMEZONE=UTC 0 9 * * *", "write 'TZ=UTC 0 9 * * *', or give the zone as tz="),
     ],
 )
 def test_bad_expressions(expr, message):

@@ -822,8 +822,9 @@ def test_a_wait_for_an_event_name_no_event_can_have_fails_the_attempt_instead_of
         sim.send("go")
         sim.run_until_idle()
     run = sim.runs("f")[0]
-    assert (run.status, at(run.end_ns)) == ("failed", 1.0)  # at once, then its one retry 1 s later
+    assert (run.status, at(run.end_ns)) == ("failed", 0)  # at once, without the retry that would fail the same way
     assert str(run.error) == "event='  ' is not valid: the name of the event to wait for"
+    assert type(run.error) is jobsim.StepMisuse
 
 
 def test_step_id_must_be_a_string_and_steps_cannot_nest():

@@ -579,6 +579,28 @@ def test_a_fault_armed_after_the_simulation_closed_is_refused_not_silently_dropp
         fault(sim)
 
 
+@pytest.mark.parametrize(("name", "fault"), [
+    ("smtp_fail", lambda mail: mail.smtp_fail(times=2, code=451)),
+    ("smtp_delay", lambda mail: mail.smtp_delay("1m")),
+    ("smtp_drop", lambda mail: mail.smtp_drop()),
+    ("smtp_size_limit", lambda mail: mail.smtp_size_limit(1024)),
+])  # fmt: skip
+def test_a_mail_fault_armed_after_the_simulation_closed_is_refused_not_written_into_its_trace(name, fault):
+    """As sim.fail and the other faults: armed after the close, it was accepted, could never fire, and its
+    fault.armed record went into the closed simulation's trace after its last driving call."""
+    app = jobsim.App("x")
+    app.function("f", on="go")(lambda ctx: None)
+    early = jobsim.Simulation(app, start=START)
+    fault(early.mail)  # before the start: fires once the simulation runs
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.advance("1h")
+    recorded = len(sim.trace.of("fault.armed"))
+    with pytest.raises(jobsim.JobsimError, match=rf"^sim\.mail\.{name}\(\) needs a simulation that is not closed: it "
+                                                  r"is closed, so nothing could fire it"):
+        fault(sim.mail)
+    assert len(sim.trace.of("fault.armed")) == recorded == 0
+
+
 def test_duplicate_delivery_refuses_more_copies_than_a_simulation_can_hold():
     # times=10**9 was accepted, and on a system that runs copies (Vercel Cron) the tick then made a billion runs in
     # one delivery, which no budget counts: the test hung, growing in memory, with nothing saying why

@@ -167,6 +167,16 @@ def test_apply_refuses_a_simulation_that_is_not_running():
         HISTORY.apply(sim)
 
 
+def test_apply_to_a_closed_simulation_says_it_is_closed_not_to_start_it():
+    # it said "use `with sim:` (or sim.start()) first", and either then raised "this simulation is closed"
+    with jobsim.Simulation(shop_app(), start=START) as sim:
+        pass
+    with pytest.raises(jobsim.JobsimError, match=r"^apply\(\) needs a running simulation: this one is closed \(its "
+                                                 r"`with` block ended\); apply the history inside the block, or to a "
+                                                 r"new Simulation$"):
+        HISTORY.apply(sim)
+
+
 @pytest.mark.parametrize(
     ("pieces", "kwargs", "message"),
     [

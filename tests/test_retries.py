@@ -71,6 +71,10 @@ def test_inngest_table_with_jitter_in_whole_ms():
         ({"attempts": 3, "min": "-1s"}, "min='-1s' is not valid"),
         ({"attempts": 3, "min": "10s", "max": "1s"}, "max='1s' is not valid: must not be below min='10s'"),
         ({"attempts": 3, "backoff": "linear"}, "min=None is not valid: give the base delay"),
+        # the profile's backoff applied and the jitter was dropped in silence: the delays had none of it
+        ({"attempts": 3, "jitter": "1h"}, "min=None is not valid: give the base delay, e.g. min='1s', with "
+                                          "jitter='1h': jitter= adds to Retries' own backoff, and without min= the "
+                                          "profile's backoff applies, with the profile's jitter"),
     ],
 )
 def test_bad_policies(kwargs, message):

@@ -304,14 +304,24 @@ def resolve(profile: Profile, functions: Iterable[Function], *, now: int | None 
     policies: dict[str, RetryPolicy] = {}
     schedules: dict[str, tuple[Any, ...]] = {}
     for fn in functions:
-        _check_triggers(profile, fn)
-        _check_features(profile, fn)
-        _check_debounce(profile, fn)
-        found = _schedules(profile, fn, now)
+        policies[fn.id], found = resolve_function(profile, fn, now=now)
         if found:
             schedules[fn.id] = found
-        policies[fn.id] = _policy(profile, fn)
     return Resolved(policies, schedules)
+
+
+def resolve_function(profile: Profile, fn: Function, *, now: int | None = None) -> tuple[RetryPolicy, tuple[Any, ...]]:
+    """One function's checks (``resolve``'s, but for ``cron_tasks``), and its retry policy and bound schedules.
+
+    ``Simulation.add_function`` calls it for a function a plugin declares while the simulation runs, so that
+    it is refused as it would have been at build time. ``cron_tasks`` need no check then: they must name
+    functions the simulation had when built, and a function added later cannot have one of their ids.
+    """
+    _check_triggers(profile, fn)
+    _check_features(profile, fn)
+    _check_debounce(profile, fn)
+    schedules = _schedules(profile, fn, now)
+    return _policy(profile, fn), schedules
 
 
 def _check_triggers(profile: Profile, fn: Function) -> None:
@@ -587,4 +597,4 @@ def __getattr__(name: str) -> Any:
     return getattr(_systems, name)
 
 
-__all__ = ["CronTask", "Profile", "Profiles", "Resolved", "builtin_profiles", "profile", "resolve"]
+__all__ = ["CronTask", "Profile", "Profiles", "Resolved", "builtin_profiles", "profile", "resolve", "resolve_function"]

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
-from typing import Any, Callable
+from typing import Any
 
+from . import _dedup
 from ._events import field_text
 from ._schedulers import lua_number
 from ._state import QueueState
@@ -43,7 +45,7 @@ def _script() -> tuple[str, dict[str, int]]:
     text = resources.files("bullmq").joinpath("commands/getJobs-1.lua").read_bytes()
     lines = text.decode().splitlines()
     found = {what: next((n for n, line in enumerate(lines, 1) if code in line), 0) for what, code in _LINES.items()}
-    return hashlib.sha1(text).hexdigest(), found  # noqa: S324  # Redis names scripts by SHA1
+    return hashlib.sha1(text).hexdigest(), found  # Redis names scripts by SHA1
 
 
 def script_error(message: str, where: str) -> Exception:
@@ -65,16 +67,19 @@ def unreadable(lo: float | None, hi: float | None, asc: bool, first: str) -> Exc
         return _lua_error("attempt to compare nil with number", "compare")
     if asc and listed:
         return _lua_error("attempt to perform arithmetic on local 'sliceEnd' (a nil value)", "arithmetic")
-    return script_error("Lua redis lib command arguments must be strings or integers",
-                        ("list" if listed else "zset") + (" asc" if asc else ""))
+    return script_error(
+        "Lua redis lib command arguments must be strings or integers",
+        ("list" if listed else "zset") + (" asc" if asc else ""),
+    )
 
 
 def _lua_error(message: str, where: str) -> Exception:
     return script_error(f"user_script:{_script()[1][where]}: {message}", where)
 
 
-def job_ids(q: QueueState, kinds: list[str], start: Any, end: Any, asc: bool, now: int,
-            ids_of: Callable[[str], list[str]]) -> list[list[str]]:
+def job_ids(
+    q: QueueState, kinds: list[str], start: Any, end: Any, asc: bool, now: int, ids_of: Callable[[str], list[str]]
+) -> list[list[str]]:
     """Per type (as the script names it: ``wait`` for ``waiting``), the ids of its ``start..end`` range (``ids_of``:
     the type's ids in the order asked); the first error the script meets, raised as redis-py raises it."""
     if not kinds:
@@ -111,26 +116,29 @@ def lrange(items: list[Any], start: int, end: int) -> list[Any]:
 def whole(number: float) -> int | None:
     """A Lua number as Redis reads it in a command: Redis 7 writes it with ``%.17g`` and takes a whole number that
     way (``1e+17`` is not one)."""
-    text = "%.17g" % number
+    text = f"{number:.17g}"
     return int(text) if re.fullmatch(r"-?\d+", text) and -(2**63) <= int(text) < 2**63 else None
 
 
 def wrong_type(q: QueueState, key: str, now: int) -> bool:
     """Whether ``<prefix><key>`` holds something other than a sorted set (``ZRANGE`` answers ``WRONGTYPE``)."""
-    job_id, _, part = key.rpartition(":") if key.endswith((":logs", ":lock", ":dependencies", ":processed",
-                                                           ":failed")) else (key, "", "")  # fmt: skip
+    job_id, _, part = key.rpartition(":") if key.endswith(_JOB_KEYS) else (key, "", "")
     rec = q.jobs.get(job_id)
-    if rec is not None:
+    if rec is not None:  # the job's hash, or a key hanging off it
         return {"": True, "logs": bool(rec.logs), "lock": rec.lock is not None and rec.lock_until > now,
                 "dependencies": bool(rec.dependencies), "processed": bool(rec.processed),
                 "failed": bool(rec.failed_children)}[part]  # fmt: skip
     kind, _, rest = key.partition(":")
-    if rest and kind in ("de", "dn", "repeat"):
-        from . import _dedup
+    if kind == "de" and rest:
+        return _dedup.get(q, rest, now) is not None  # a string
+    if kind in ("dn", "repeat") and rest:
+        return rest in (q.dedup_next if kind == "dn" else q.schedulers)  # hashes
+    emitted = q.stream.last != (0, -1)  # the stream exists, and so does meta: every script that emits an event
+    # first sets meta's opts.maxLenEvents (getOrSetMaxEvents)
+    others = {"meta": bool(q.meta) or emitted, "events": emitted, "id": q.counter > 0, "pc": q.pc > 0,
+              "stalled": bool(q.stalled), "stalled-check": q.stalled_check_until > now,
+              "limiter": q.limiter[0] > 0 and (q.limiter[1] is None or q.limiter[1] > now)}  # fmt: skip
+    return others.get(key, False)
 
-        return {"de": lambda: _dedup.get(q, rest, now) is not None, "dn": lambda: rest in q.dedup_next,
-                "repeat": lambda: rest in q.schedulers}[kind]()  # fmt: skip
-    # every script that emits an event first sets meta's opts.maxLenEvents (getOrSetMaxEvents): meta exists then
-    return {"meta": bool(q.meta) or q.stream.last != (0, -1), "id": q.counter > 0, "pc": q.pc > 0, "events": q.stream.last != (0, -1),
-            "stalled": bool(q.stalled), "stalled-check": q.stalled_check_until > now,
-            "limiter": q.limiter[0] > 0 and (q.limiter[1] is None or q.limiter[1] > now)}.get(key, False)  # fmt: skip
+
+_JOB_KEYS = (":logs", ":lock", ":dependencies", ":processed", ":failed")

@@ -48,7 +48,7 @@ async def probe(queue: Queue) -> list[object]:
     for call in CALLS:
         try:
             answers.append(answer(await queue.getJobs(*call)))
-        except Exception as error:  # noqa: BLE001  # the error is the answer
+        except Exception as error:  # the error is the answer
             answers.append(answer(error))
     return [empty, answers]
 
@@ -65,7 +65,7 @@ def predicted() -> list[object]:
 def test_get_jobs_of_a_key_that_is_no_sorted_set_fails_with_wrongtype_as_on_redis():
     empty, answers = predicted()
     assert empty == [[], []]  # before anything was added the keys do not exist: empty ranges
-    by_call = dict(zip(map(repr, CALLS), answers))
+    by_call = dict(zip(map(repr, CALLS), answers, strict=True))
     sha = "2c21b4165511c6c23dffe537928638b4262e5752"  # getJobs-1.lua of bullmq-python 3.4.4
     for types in ("meta", "id", "events", "1", "custom", "pc", "de:x", "repeat:s"):
         assert by_call[repr(([types],))] == ("ResponseError", f"{WRONGTYPE} script: {sha}, on @user_script:65.")
@@ -79,7 +79,7 @@ def test_get_jobs_of_a_key_that_is_no_sorted_set_fails_with_wrongtype_as_on_redi
 
 def test_get_jobs_reads_start_and_end_as_luas_tonumber():
     _, answers = predicted()
-    by_call = dict(zip(map(repr, CALLS), answers))
+    by_call = dict(zip(map(repr, CALLS), answers, strict=True))
     assert by_call[repr((["waiting"], 0, "5"))] == ["5", "2", "1"]  # newest first; c is prioritized, d delayed
     assert by_call[repr((["waiting"], "0", " 1 "))] == ["5", "2"]
     assert by_call[repr((["waiting"], 0, "0x2"))] == by_call[repr((["waiting"], 0, "1e1"))] == ["5", "2", "1"]
@@ -92,13 +92,16 @@ def test_get_jobs_reads_start_and_end_as_luas_tonumber():
         assert by_call[repr(call)][1].startswith("value is not an integer or out of range script:")
     assert by_call[repr((["waiting"], 5, 7.5, True))] == []  # past the list: no LRANGE
     assert by_call[repr((["waiting"], 0, None))] == (
-        "DataError", "Invalid input of type: 'NoneType'. Convert to a bytes, string, int or float first.")
+        "DataError",
+        "Invalid input of type: 'NoneType'. Convert to a bytes, string, int or float first.",
+    )
 
 
 def test_a_string_limit_of_a_job_scheduler_is_bullmq_pythons_own_type_error(worker_for, queue):
     """``upsertJobScheduler(..., {"limit": "5"})``: bullmq-python's ``job_scheduler.py`` compares
     ``iteration_count > limit`` before reaching Redis and raises a bare TypeError; the simulation runs that same
     code, so it raises the same error (jobsim adds none of its own)."""
+
     async def noop(job, token):
         return None
 

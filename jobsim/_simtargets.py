@@ -173,7 +173,7 @@ class _Targets:
             raise InvalidArgument.build("fn", fn, "a jobsim.Function, such as app.function(...)(handler) returns")
         self._check_new(fn)
         fn = self._limited(fn)
-        policy, schedules = resolve_function(self.profile, fn, now=self.kernel.now)
+        policy, schedules = resolve_function(self.profile, fn, now=self.kernel.now, added=True)
         self.functions[fn.id] = fn
         self.engine._policies[fn.id] = policy
         if schedules:

@@ -112,3 +112,32 @@ def test_an_every_function_added_after_its_end_is_refused():
             sim.add_function(jobsim.App("later").function(id="g", every=every)(lambda ctx: None))
     with jobsim.Simulation(Dynamic(), profile="inngest") as sim, pytest.raises(jobsim.UnsupportedFeature):
         sim.add_function(_function(every="1h"))  # Inngest has no every= interval
+
+
+class _HalfSecondLater:
+    """A user's own RetryPolicy whose delay is a float: jobsim wraps such a policy to name it (``CheckedPolicy``)."""
+
+    attempts = 2
+
+    def delay_ns(self, retry, rng):
+        return 1.5
+
+    def __repr__(self):
+        return "_HalfSecondLater()"
+
+
+def _fails(ctx):
+    raise RuntimeError("down")
+
+
+def test_a_users_own_retry_policy_on_a_function_added_later_is_checked_as_at_build_time():
+    app = jobsim.App("late")
+    app.function(id="f", on="x", retries=_HalfSecondLater())(_fails)
+    with jobsim.Simulation(app) as built, pytest.raises(jobsim.InvalidArgument) as expected:
+        built.send("x")
+        built.run_until_idle()
+    with jobsim.Simulation(Dynamic()) as sim, pytest.raises(jobsim.InvalidArgument) as added:
+        sim.add_function(jobsim.App("late").function(id="f", on="x", retries=_HalfSecondLater())(_fails))
+        sim.send("x")
+        sim.run_until_idle()
+    assert "delay_ns(1, rng) returned 1.5" in str(added.value) and str(added.value) == str(expected.value)
